@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from ecandidat import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("assistance/", views.assistance, name="assistance"),
+    path("healthz", views.healthz, name="healthz"),
+    path("donnees-personnelles/", views.personal_data, name="personal_data"),
+    path("i18n/setlang/", login_not_required(set_language), name="set_language"),
+    path("offre-de-formation/", include("offers.urls")),
+    path("accounts/", include("allauth.urls")),
+    path("gestion/", admin.site.urls),
+]

@@ -1,0 +1,73 @@
+from functools import cache
+
+import markdown
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from ecandidat.maintenance import hour_label
+
+
+@login_not_required
+@require_GET
+def home(request):
+    """ "Accueil": the information block of the guide's login screen."""
+    return render(
+        request,
+        "ecandidat/home.html",
+        {
+            "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
+            "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
+        },
+    )
+
+
+@cache
+def _guide_html() -> str:
+    source = (settings.BASE_DIR / "docs" / "guide-candidat.md").read_text(encoding="utf-8")
+    # The guide is our own file, not user input: rendering it as HTML is safe.
+    return markdown.markdown(source, extensions=["tables", "attr_list"])
+
+
+@login_not_required
+@require_GET
+def assistance(request):
+    """ "Assistance": the candidates' guide and the contact address."""
+    return render(request, "ecandidat/assistance.html", {"guide_html": mark_safe(_guide_html())})  # noqa: S308
+
+
+@login_not_required
+@require_GET
+@never_cache
+def healthz(request):
+    """200 when the database (and the broker, when configured) answer; 503 otherwise. For load balancers."""
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        checks["database"] = "ok"
+    except Exception as exc:  # any driver error means "not healthy"
+        checks["database"] = f"error: {type(exc).__name__}"
+    if settings.REDIS_URL:
+        try:
+            import redis
+
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2).ping()
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"error: {type(exc).__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+@login_not_required
+@require_GET
+def personal_data(request):
+    """The personal-data notice (RGPD), linked from every page's footer."""
+    return render(request, "ecandidat/personal_data.html")

@@ -1,0 +1,277 @@
+"""Campaigns and the training offer: centres, diploma types, commissions, formations and piece definitions.
+
+Reference: ecandidat-features.md §1.4 (catalogue), §2.8 (setup), §6 (data model).
+"""
+
+import unicodedata
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from offers.enums import ApplicationMode
+
+
+def normalise(text: str) -> str:
+    """Lower-case and strip accents, for searches where "energie" must find "ÉNERGIE"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+class CampaignQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class Campaign(models.Model):
+    """A yearly admissions campaign. Exactly one is active; candidate accounts belong to it."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    starts_on = models.DateField(_("opening date for candidates"))
+    ends_on = models.DateField(_("closing date for candidates"))
+    archive_on = models.DateField(_("archiving date"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=False)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-starts_on"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="campaign_single_active",
+                violation_error_message=_("Another campaign is already active."),
+            ),
+            models.CheckConstraint(
+                condition=Q(starts_on__lte=F("ends_on")),
+                name="campaign_dates_ordered",
+                violation_error_message=_("The closing date must not be before the opening date."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.label
+
+    def is_open_on(self, day: date) -> bool:
+        return self.is_active and self.starts_on <= day <= self.ends_on
+
+
+class Centre(models.Model):
+    """A centre de candidature (UFR, IUT, …): it manages applications and owns a piece list."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    address = models.TextField(_("contact address"), blank=True)
+    email = models.EmailField(_("contact e-mail"), blank=True)
+    phone = models.CharField(_("telephone"), max_length=30, blank=True)
+    max_wishes = models.PositiveSmallIntegerField(
+        _("maximum applications per candidate"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the institution's limit applies."),
+    )
+    registration_instructions = models.TextField(
+        _("administrative registration instructions"),
+        blank=True,
+        help_text=_("Sent to candidates who confirm, unless the formation has its own."),
+    )
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("application centre")
+        verbose_name_plural = _("application centres")
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+class DiplomaType(models.Model):
+    """The catalogue's second level ("Type diplôme"): MASTER LMD, LICENCE PRO, DU, …"""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("diploma type")
+        verbose_name_plural = _("diploma types")
+        ordering = ["order", "label"]
+
+    def __str__(self):
+        return self.label
+
+
+class Commission(models.Model):
+    """The pedagogical commission that examines the dossiers of one or more formations of a centre."""
+
+    centre = models.ForeignKey(Centre, verbose_name=_("centre"), on_delete=models.PROTECT, related_name="commissions")
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    address = models.TextField(_("postal address"), blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("telephone"), max_length=30, blank=True)
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("commission")
+        verbose_name_plural = _("commissions")
+        ordering = ["centre__label", "label"]
+
+    def __str__(self):
+        return self.label
+
+
+class PieceType(models.Model):
+    """A supporting document ("pièce justificative") that candidates upload.
+
+    Common pieces (``is_common``) are requested for every formation: of the whole institution when ``centre`` is
+    empty, of one centre otherwise. Other pieces are attached to formations one by one.
+    """
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    label = models.TextField(_("label"))
+    centre = models.ForeignKey(
+        Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="piece_types"
+    )
+    is_common = models.BooleanField(_("common"), default=False)
+    is_unique = models.BooleanField(
+        _("one file per application"),
+        default=False,
+        help_text=_("Unchecked: a common piece is uploaded once and shared by all of the candidate's applications."),
+    )
+    is_conditional = models.BooleanField(
+        _("conditional"), default=False, help_text=_("The candidate may declare that the piece does not concern them.")
+    )
+    template = models.FileField(_("template file"), upload_to="piece-templates/", blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("piece type")
+        verbose_name_plural = _("piece types")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(centre__isnull=True) | Q(is_common=True),
+                name="piecetype_centre_only_for_common",
+                violation_error_message=_("Only a common piece can belong to a centre."),
+            )
+        ]
+
+    def __str__(self):
+        return self.label[:80]
+
+
+class FormationQuerySet(models.QuerySet):
+    def in_service(self):
+        return self.filter(in_service=True, centre__in_service=True)
+
+    def for_catalogue(self):
+        return (
+            self.in_service()
+            .select_related("centre", "diploma_type")
+            .order_by("centre__label", "diploma_type__order", "diploma_type__label", "title")
+        )
+
+
+class Formation(models.Model):
+    """A programme candidates apply to, with its application window and dates."""
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    title = models.CharField(_("title"), max_length=255)
+    keywords = models.CharField(_("keywords"), max_length=500, blank=True)
+    url = models.URLField(_("programme page"), blank=True)
+    centre = models.ForeignKey(Centre, verbose_name=_("centre"), on_delete=models.PROTECT, related_name="formations")
+    commission = models.ForeignKey(
+        Commission, verbose_name=_("commission"), on_delete=models.PROTECT, related_name="formations"
+    )
+    diploma_type = models.ForeignKey(
+        DiplomaType, verbose_name=_("diploma type"), on_delete=models.PROTECT, related_name="formations"
+    )
+    mode = models.CharField(
+        _("application mode"), max_length=1, choices=ApplicationMode, default=ApplicationMode.ONLINE
+    )
+    opens_on = models.DateField(_("applications open on"))
+    closes_on = models.DateField(_("applications close on"))
+    return_deadline = models.DateField(_("return deadline"))
+    confirmation_date = models.DateField(_("confirmation date"), null=True, blank=True)
+    confirmation_delay_days = models.PositiveSmallIntegerField(
+        _("confirmation delay (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
+    )
+    registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
+    piece_types = models.ManyToManyField(
+        PieceType,
+        verbose_name=_("specific pieces"),
+        blank=True,
+        related_name="formations",
+        limit_choices_to={"is_common": False},
+    )
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    objects = FormationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("formation")
+        verbose_name_plural = _("formations")
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opens_on__lte=F("closes_on")),
+                name="formation_window_ordered",
+                violation_error_message=_("The application window must end on or after its start."),
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_on__lte=F("return_deadline")),
+                name="formation_deadline_after_window",
+                violation_error_message=_("The return deadline must be on or after the end of the window."),
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmation_date__isnull=True) | Q(return_deadline__lte=F("confirmation_date")),
+                name="formation_confirmation_after_deadline",
+                violation_error_message=_("The confirmation date must be on or after the return deadline."),
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    def clean(self):
+        errors = {}
+        if self.opens_on and self.closes_on and self.closes_on < self.opens_on:
+            errors["closes_on"] = _("The application window must end on or after its start.")
+        if self.closes_on and self.return_deadline and self.return_deadline < self.closes_on:
+            errors["return_deadline"] = _("The return deadline must be on or after the end of the window.")
+        if self.return_deadline and self.confirmation_date and self.confirmation_date < self.return_deadline:
+            errors["confirmation_date"] = _("The confirmation date must be on or after the return deadline.")
+        if self.centre_id and self.commission_id and self.commission.centre_id != self.centre_id:
+            errors["commission"] = _("The commission must belong to the formation's centre.")
+        if errors:
+            raise ValidationError(errors)
+
+    def is_open_on(self, day: date) -> bool:
+        return self.opens_on <= day <= self.closes_on
+
+    def closed_reason(self, day: date | None = None) -> str:
+        """Why a candidate cannot select this formation today, or "" when they can."""
+        day = day or timezone.localdate()
+        if day < self.opens_on:
+            return _("Applications open on %(date)s.") % {"date": self.opens_on.strftime("%d/%m/%Y")}
+        if day > self.closes_on:
+            return _("Applications closed on %(date)s.") % {"date": self.closes_on.strftime("%d/%m/%Y")}
+        return ""
+
+    @property
+    def search_text(self) -> str:
+        """What the catalogue filter matches: title, keywords, diploma type and centre (needs both loaded)."""
+        return normalise(" ".join([self.title, self.keywords, self.diploma_type.label, self.centre.label]))
