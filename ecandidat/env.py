@@ -65,7 +65,10 @@ def env_time(name: str, default: str) -> time:
 
 
 def env_email_url(name: str) -> dict | None:
-    """Parse ``smtp://user:password@host:port`` (``smtps://`` for implicit TLS, ``?tls=1`` for STARTTLS)."""
+    """Parse ``smtp://user:password@host:port`` into the SMTP backend's OPTIONS.
+
+    ``smtps://`` means implicit TLS, ``?tls=1`` STARTTLS, ``?timeout=N`` a timeout in seconds.
+    """
     from urllib.parse import parse_qs, unquote, urlsplit
 
     raw = os.environ.get(name)
@@ -79,12 +82,16 @@ def env_email_url(name: str) -> dict | None:
     except ValueError:
         raise ImproperlyConfigured(f"{name} has an invalid port.") from None
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    try:
+        timeout = int(query.get("timeout", "10"))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} has an invalid timeout.") from None
     return {
-        "EMAIL_HOST": parts.hostname,
-        "EMAIL_PORT": port,
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_SSL": parts.scheme == "smtps",
-        "EMAIL_USE_TLS": query.get("tls", "0").lower() in _TRUE,
-        "EMAIL_TIMEOUT": int(query.get("timeout", "10")),
+        "host": parts.hostname,
+        "port": port,
+        "username": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "use_ssl": parts.scheme == "smtps",
+        "use_tls": query.get("tls", "0").lower() in _TRUE,
+        "timeout": timeout,
     }

@@ -3,7 +3,7 @@ from functools import cache
 import markdown
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import connection, transaction
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils.safestring import mark_safe
@@ -15,6 +15,7 @@ from ecandidat.maintenance import hour_label
 
 @login_not_required
 @require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def home(request):
     """ "Accueil": the information block of the guide's login screen."""
     return render(
@@ -36,6 +37,7 @@ def _guide_html() -> str:
 
 @login_not_required
 @require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def assistance(request):
     """ "Assistance": the candidates' guide and the contact address."""
     return render(request, "ecandidat/assistance.html", {"guide_html": mark_safe(_guide_html())})  # noqa: S308
@@ -43,6 +45,7 @@ def assistance(request):
 
 @login_not_required
 @require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 @never_cache
 def healthz(request):
     """200 when the database (and the broker, when configured) answer; 503 otherwise. For load balancers."""
@@ -68,6 +71,7 @@ def healthz(request):
 
 @login_not_required
 @require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def personal_data(request):
     """The personal-data notice (RGPD), linked from every page's footer."""
     return render(request, "ecandidat/personal_data.html")

@@ -129,12 +129,15 @@ CELERY_TIMEZONE = "Europe/Paris"
 
 # --- E-mail -----------------------------------------------------------------------------------------------
 # Every mail is first a row of the outbox (ecandidat.OutboundEmail); this only says how rows leave.
-_email = env_email_url("EMAIL_URL")
-if _email:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    globals().update(_email)
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+_smtp_options = env_email_url("EMAIL_URL")
+MAILERS = {
+    "default": (
+        {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": _smtp_options}
+        if _smtp_options
+        # No SMTP server: rows stay readable in the outbox (and the demo mailbox) and are printed on the console.
+        else {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    )
+}
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ne-pas-repondre@ecandidat.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX", "")

@@ -1,0 +1,89 @@
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+
+@pytest.mark.django_db
+def test_home_announces_the_maintenance_window_in_the_guides_words(client, django_assert_num_queries, settings):
+    with django_assert_num_queries(0):
+        response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "L'application est indisponible pour cause de maintenance tous les jours de 22h45 à 06h")
+    assertContains(response, "Assistance")
+
+
+@pytest.mark.django_db
+def test_home_window_follows_the_configuration(client, settings):
+    import datetime
+
+    settings.MAINTENANCE_START = datetime.time(23, 0)
+    settings.MAINTENANCE_END = datetime.time(5, 30)
+
+    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "tous les jours de 23h à 05h30")
+
+
+@pytest.mark.django_db
+def test_english_is_selectable(client):
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert response.status_code == 302
+
+    response = client.get(reverse("home"))
+
+    assertContains(response, "The application is unavailable for maintenance every day from 22:45 to 06:00")
+    assertContains(response, '<html lang="en">', html=False)
+
+
+@pytest.mark.django_db
+def test_assistance_serves_the_candidates_guide(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get(reverse("assistance"))
+
+    assertContains(response, "Je transmets ma candidature")
+    assertContains(response, "Vous ne pouvez déposer qu'un seul fichier par pièce justificative demandée.")
+
+
+@pytest.mark.django_db
+def test_healthz_ok_when_database_answers(client):
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_healthz_503_when_database_fails(client, mocker):
+    mocker.patch("ecandidat.views.connection.cursor", side_effect=RuntimeError("down"))
+
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 503
+    assert response.json()["status"] == "error"
+
+
+@pytest.mark.django_db
+def test_healthz_checks_the_broker_when_configured(client, settings, mocker):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+
+    response = client.get(reverse("healthz"))
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_pages_send_security_headers(client):
+    response = client.get(reverse("home"))
+
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_back_office_needs_a_login(client):
+    response = client.get("/gestion/")
+
+    assert response.status_code == 302
