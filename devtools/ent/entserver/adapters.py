@@ -1,0 +1,37 @@
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.idp.oidc.adapter import DefaultOIDCAdapter
+from django.contrib.auth import get_user_model
+
+
+class EntAccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        # Accounts come from the seed command (in real life, from the university directory).
+        return False
+
+
+class EntOIDCAdapter(DefaultOIDCAdapter):
+    """Speaks like a university ENT: `sub` is the login (uid), the student number travels as `supannEtuId`."""
+
+    def get_user_sub(self, client, user) -> str:
+        # The login, not the primary key, so that `sub` survives a reset of the ENT database.
+        return user.get_username()
+
+    def get_user_by_sub(self, client, sub: str):
+        return get_user_model().objects.filter(username=sub, is_active=True).first()
+
+    def get_claims(
+        self,
+        purpose: Literal["id_token", "userinfo"],
+        user,
+        client,
+        scopes: Iterable[str],
+        email: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        claims = super().get_claims(purpose, user, client, scopes, email=email, **kwargs)
+        if "profile" in scopes and user.student_number:
+            claims["supannEtuId"] = user.student_number
+        return claims

@@ -1,0 +1,68 @@
+import os
+
+from allauth.account.models import EmailAddress
+from allauth.idp.oidc.models import Client
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from entserver.models import User
+from entserver.students import DEMO_PASSWORD, STUDENTS
+
+CLIENT_ID = "ecandidat"
+DEFAULT_REDIRECT_URIS = [
+    "http://127.0.0.1:8000/accounts/oidc/ent/login/callback/",
+    "http://localhost:8000/accounts/oidc/ent/login/callback/",
+]
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the ecandidat OIDC client and the demo students (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--redirect-uri",
+            action="append",
+            default=[],
+            dest="redirect_uris",
+            help="Extra redirect URI to allow for the ecandidat client (repeatable); "
+            "ENT_EXTRA_REDIRECT_URIS (comma-separated) adds more.",
+        )
+
+    @transaction.atomic
+    def handle(self, *args, redirect_uris, **options):
+        extra_from_env = [uri.strip() for uri in os.environ.get("ENT_EXTRA_REDIRECT_URIS", "").split(",")]
+        uris = list(dict.fromkeys([*DEFAULT_REDIRECT_URIS, *redirect_uris, *filter(None, extra_from_env)]))
+        self._seed_client(uris)
+        for student in STUDENTS:
+            user, _ = User.objects.update_or_create(
+                username=student.username,
+                defaults={
+                    "student_number": student.student_number,
+                    "first_name": student.first_name,
+                    "last_name": student.last_name,
+                    "email": student.email,
+                    "is_active": True,
+                },
+            )
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+            # The OIDC "email" claim comes from allauth's EmailAddress table, not from User.email.
+            EmailAddress.objects.filter(user=user).exclude(email=student.email).delete()
+            EmailAddress.objects.update_or_create(
+                user=user, email=student.email, defaults={"verified": True, "primary": True}
+            )
+        self.stdout.write(f"Client {CLIENT_ID!r} redirect URIs: {', '.join(uris)}")
+        self.stdout.write(f"Students: {', '.join(s.username for s in STUDENTS)} (password {DEMO_PASSWORD!r})")
+
+    def _seed_client(self, redirect_uris: list[str]) -> None:
+        client = Client.objects.filter(id=CLIENT_ID).first() or Client(id=CLIENT_ID)
+        client.name = "eCandidat"
+        client.type = Client.Type.CONFIDENTIAL
+        client.set_secret(os.environ.get("ENT_CLIENT_SECRET", "dev-ent-secret"))
+        client.set_scopes(["openid", "profile", "email"])
+        client.set_default_scopes(["openid", "profile", "email"])
+        client.grant_types = Client.GrantType.AUTHORIZATION_CODE
+        client.response_types = Client.ResponseType.CODE
+        client.set_redirect_uris(redirect_uris)
+        client.skip_consent = True  # the university's own application: no consent screen
+        client.save()
