@@ -1,0 +1,75 @@
+import smtplib
+
+import pytest
+
+from ecandidat.emails import deliver, enqueue_email
+from ecandidat.models import OutboundEmail
+
+pytestmark = pytest.mark.django_db
+
+
+def _enqueue(**overrides):
+    return enqueue_email(
+        to=overrides.get("to", "estelle@example.org"),
+        code="OUTBOX_CHECK",
+        template_base="ecandidat/email/outbox_check",
+        context={},
+        language=overrides.get("language", "fr"),
+    )
+
+
+def test_mail_is_a_row_first_and_leaves_only_after_commit(django_capture_on_commit_callbacks, mailoutbox):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        email = _enqueue()
+
+    assert email.status == OutboundEmail.Status.PENDING
+    assert mailoutbox == []
+    assert len(callbacks) == 1
+
+
+def test_committed_mail_is_sent_once_and_marked_sent(django_capture_on_commit_callbacks, mailoutbox):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = _enqueue()
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.sent_at is not None
+    assert email.attempts == 1
+    assert [message.to for message in mailoutbox] == [["estelle@example.org"]]
+    assert mailoutbox[0].subject == "Vérification de l'envoi des mails"
+
+
+def test_delivering_the_same_row_twice_sends_one_message(django_capture_on_commit_callbacks, mailoutbox):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = _enqueue()
+
+    assert deliver(email.pk) is False
+    assert len(mailoutbox) == 1
+
+
+def test_smtp_failure_is_recorded_and_raised_for_retry(mocker, mailoutbox):
+    email = _enqueue()
+    mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=smtplib.SMTPServerDisconnected("gone"))
+
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        deliver(email.pk)
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.PENDING
+    assert email.attempts == 1
+    assert "gone" in email.last_error
+
+
+def test_mail_is_rendered_in_the_requested_language():
+    email = _enqueue(language="en")
+
+    assert email.subject == "E-mail delivery check"
+    assert "Université de Perpignan Via Domitia can send you e-mails" in email.body
+
+
+def test_send_test_email_command_queues_a_row():
+    from django.core.management import call_command
+
+    call_command("send_test_email", "it@example.org")
+
+    assert OutboundEmail.objects.get().to == "it@example.org"
