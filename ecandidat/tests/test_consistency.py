@@ -1,0 +1,47 @@
+"""Project-wide rules that no single feature test would catch."""
+
+from django.apps import apps
+
+PROJECT_APPS = {"ecandidat", "accounts", "offers", "applications", "documents"}
+# Rows that only make sense with their parent and carry no history: deleting the parent removes them.
+PURE_CHILDREN = {"accounts.StaffMembership.user"}
+
+
+def _project_models():
+    return [model for model in apps.get_models() if model._meta.app_label in PROJECT_APPS]
+
+
+def _starts_upper(name) -> bool:
+    """True for "Campaign", false for "campaign" and for acronyms such as "INE and key"."""
+    first_word = str(name).split(" ", 1)[0]
+    return first_word[:1].isupper() and not first_word.isupper()
+
+
+def test_verbose_names_are_lower_case():
+    offenders = []
+    for model in _project_models():
+        for name in (model._meta.verbose_name, model._meta.verbose_name_plural):
+            if _starts_upper(name):
+                offenders.append(f"{model._meta.label}: {name}")
+        offenders += [
+            f"{model._meta.label}.{field.name}: {field.verbose_name}"
+            for field in model._meta.get_fields()
+            if getattr(field, "verbose_name", None) and _starts_upper(field.verbose_name) and not field.auto_created
+        ]
+    assert offenders == []
+
+
+def test_foreign_keys_to_people_and_documents_never_cascade():
+    from django.db.models import CASCADE, ForeignKey
+
+    guarded = {"accounts.User", "documents.Document"}
+    offenders = [
+        f"{model._meta.label}.{field.name}"
+        for model in _project_models()
+        for field in model._meta.get_fields()
+        if isinstance(field, ForeignKey)
+        and field.related_model._meta.label in guarded
+        and field.remote_field.on_delete is CASCADE
+        and f"{model._meta.label}.{field.name}" not in PURE_CHILDREN
+    ]
+    assert offenders == []
