@@ -4,6 +4,8 @@ import pytest
 
 from offers.tests.factories import CampaignFactory
 
+pytest_plugins = ["ecandidat.tests.plugins.browser", "ecandidat.tests.plugins.services"]
+
 
 @pytest.fixture
 def campaign(db):

@@ -1,0 +1,123 @@
+# ecandidat — the two commands a newcomer needs are `make run` and `make test`.
+# Everything runs inside .venv, created with the first Python >= 3.12 found (override: make PYTHON=/path/to/python3).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-dev
+PORT ?= 8000
+ENT_PORT ?= 8001
+MANAGE := DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VPY) manage.py
+PYTEST_WORKERS ?= auto
+
+.PHONY: help venv install run worker test test-unit test-peers quality fix lock clean
+
+help:
+	@echo "make run      install, migrate, load the demo data and serve on http://127.0.0.1:$(PORT) (PORT=...)"
+	@echo "make test     the whole suite (browser and integration tests included when their peers are configured)"
+	@echo "make worker   a Celery worker (needs REDIS_URL)"
+	@echo "make quality  ruff format --check, ruff check, makemigrations --check"
+	@echo "make fix      ruff format + ruff check --fix"
+	@echo "make lock     recompile requirements.txt and requirements-dev.txt from the .in files"
+	@echo "make clean    remove .venv, caches and the local SQLite database"
+
+# --- Interpreter and virtualenv ---------------------------------------------------------------------------
+# Candidates are tried by running them: pyenv shims exist on PATH but fail unless a version is selected.
+$(VPY):
+	@py=""; \
+	proot=$$(pyenv root 2>/dev/null || echo "$$HOME/.pyenv"); \
+	for c in $(PYTHON) python3.13 python3.12 python3 \
+	         $$(ls -d $$proot/versions/3.13*/bin/python3 $$proot/versions/3.12*/bin/python3 2>/dev/null | sort -rV) \
+	         /usr/local/bin/python3.13 /usr/local/bin/python3.12 /usr/bin/python3.13 /usr/bin/python3.12; do \
+	    if "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then py=$$c; break; fi; \
+	done; \
+	if [ -z "$$py" ]; then \
+	    echo "No Python >= 3.12 found (tried PATH and $$proot/versions)." >&2; \
+	    echo "Install one, e.g. 'apt-get install python3.12 python3.12-venv', or 'pyenv install 3.13'," >&2; \
+	    echo "or point to it: make PYTHON=/path/to/python3.12 ..." >&2; \
+	    exit 1; \
+	fi; \
+	echo "Creating $(VENV) with $$py ($$("$$py" -c 'import sys; print(sys.version.split()[0])'))"; \
+	"$$py" -m venv $(VENV)
+
+venv: $(VPY)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(VPY)
+	$(VPY) -m pip install --quiet --upgrade pip
+	$(VPY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP)
+
+# --- Running ----------------------------------------------------------------------------------------------
+# The development ENT (devtools/ent/run.sh) runs in the background and is stopped with runserver (trap).
+run: install
+	@$(MANAGE) migrate --noinput
+	@mkdir -p var && $(MANAGE) seed_demo | tee var/seed_demo.txt
+	@ent_pid=""; \
+	if [ -x devtools/ent/run.sh ]; then \
+	    PYTHON=$(abspath $(VPY)) ENT_PORT=$(ENT_PORT) devtools/ent/run.sh >var/ent.log 2>&1 & ent_pid=$$!; \
+	fi; \
+	trap '[ -n "$$ent_pid" ] && kill $$ent_pid 2>/dev/null; wait 2>/dev/null' EXIT; \
+	trap 'exit 130' INT TERM; \
+	echo; \
+	echo "  ecandidat:            http://127.0.0.1:$(PORT)/"; \
+	echo "  Offre de formation:   http://127.0.0.1:$(PORT)/offre-de-formation/"; \
+	echo "  Back office:          http://127.0.0.1:$(PORT)/gestion/"; \
+	if [ -n "$$ent_pid" ]; then echo "  Development ENT:      http://127.0.0.1:$(ENT_PORT)/ (log: var/ent.log)"; fi; \
+	echo "  Demo logins:          see the lines above (also saved in var/seed_demo.txt)"; \
+	echo "  E-mails are printed on this console (no EMAIL_URL set)."; \
+	echo; \
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
+
+worker: install
+	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)." >&2; exit 1; }
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VENV)/bin/celery -A ecandidat worker -l info
+
+# --- Tests ------------------------------------------------------------------------------------------------
+# Two steps. The unit suite runs in parallel (xdist). Browser and integration tests run after it in one
+# process: they start Chromium, a live server, a Celery worker and an SMTP server, which gain nothing from
+# being split across 2 cores and would contend for the same ports, database and browser.
+# Integration tests need PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): they are selected only when both are
+# set, and the selection is printed. CI always sets them. Exit code 5 (nothing collected) is a failure.
+test: install
+	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-peers
+
+test-unit: install
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not browser and not integration" $(PYTEST_ARGS)
+
+test-peers: install
+	@if [ -n "$$REDIS_URL" ] && [[ "$$DATABASE_URL" == postgres* ]]; then \
+	    marker="browser or integration"; \
+	    echo "== Browser and integration tests (DATABASE_URL on PostgreSQL, REDIS_URL set)"; \
+	else \
+	    marker="browser"; \
+	    echo "== Browser tests only: integration tests NOT selected (they need REDIS_URL and a PostgreSQL DATABASE_URL)"; \
+	fi; \
+	$(VENV)/bin/pytest -p no:xdist -p no:randomly -m "$$marker" $(PYTEST_ARGS)
+
+# --- Quality ----------------------------------------------------------------------------------------------
+quality: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(MANAGE) makemigrations --check --dry-run
+
+fix: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+# Pins are resolved for Python 3.12 (the oldest supported) with uv, kept in a throw-away tool venv.
+# No hashes: installs then also work from the local wheel mirrors these machines use.
+lock: $(VPY)
+	@test -x .lockenv/bin/uv || { $(VPY) -m venv .lockenv && .lockenv/bin/pip install --quiet uv; }
+	.lockenv/bin/uv pip compile --quiet --python-version 3.12 --no-header --annotation-style line \
+	    requirements.in -o requirements.txt
+	.lockenv/bin/uv pip compile --quiet --python-version 3.12 --no-header --annotation-style line \
+	    -c requirements.txt requirements-dev.in -o requirements-dev.txt
+
+clean:
+	rm -rf $(VENV) .lockenv .pytest_cache .ruff_cache var/ecandidat.sqlite3* var/seed_demo.txt var/ent.log
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

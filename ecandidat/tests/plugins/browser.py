@@ -1,0 +1,85 @@
+"""Browser tests: Playwright (sync API) driving Debian's Chromium against pytest-django's ``live_server``.
+
+Use ``browser_page`` with ``live_server`` and ``transactional_db`` (the live server thread must see committed
+data). Static files are served by the live server's static handler, as in ``StaticLiveServerTestCase``.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SERIOUS_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_root_exists():
+    """WhiteNoise warns (an error under ``filterwarnings = error``) when STATIC_ROOT is missing, which kills the
+    live server thread; the directory is git-ignored and may be absent on a fresh clone."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """One Chromium for the whole session; fails (never skips) when Debian's chromium package is missing."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).")
+    from playwright.sync_api import sync_playwright
+
+    # The sync API keeps an asyncio loop in this thread; Django's ORM calls made by the test itself (factories,
+    # assertions) are still synchronous and safe, so let them through.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browser_page(chromium_browser):
+    """A page in a fresh context (no cookies shared between tests), French locale like the candidates."""
+    context = chromium_browser.new_context(locale="fr-FR")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def serious_axe_violations(page) -> list[str]:
+    """axe-core violations of impact serious or critical on the current page, one readable line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    lines = []
+    for violation in results.response["violations"]:
+        if violation.get("impact") in SERIOUS_IMPACTS:
+            targets = ", ".join(" ".join(node["target"]) for node in violation["nodes"][:5])
+            lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']} — {targets}")
+    return lines
+
+
+def assert_no_serious_axe_violations(page) -> None:
+    violations = serious_axe_violations(page)
+    assert not violations, f"axe-core found serious/critical violations on {page.url}:\n" + "\n".join(violations)

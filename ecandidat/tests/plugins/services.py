@@ -1,0 +1,178 @@
+"""Real peers for the integration tests: an SMTP server on loopback and a Celery worker process on Redis.
+
+The worker is a separate ``celery worker`` process using ``ecandidat.settings.base`` (not the test settings, which
+force eager tasks), connected to the *test* database, so these tests need PostgreSQL (``DATABASE_URL``) and Redis
+(``REDIS_URL``). Without them they fail with a clear message; ``make test`` only selects them when both are set.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+BASE_DIR = Path(__file__).resolve().parents[3]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout:.0f}s waiting for {message}")
+        time.sleep(interval)
+
+
+class SMTPServer:
+    """aiosmtpd on 127.0.0.1 that keeps every message it accepts; can be stopped and restarted on the same port."""
+
+    def __init__(self):
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.messages = []  # email.message.EmailMessage objects, in order of arrival
+        self._controller = None
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's handler protocol)
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self, hostname=self.host, port=self.port)
+        self._controller.start()
+
+    def stop(self):
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _require_peers():
+    from django.db import connection
+
+    missing = []
+    if not os.environ.get("REDIS_URL"):
+        missing.append("REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+    if connection.vendor != "postgresql":
+        missing.append("DATABASE_URL on PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/ecandidat)")
+    if missing:
+        pytest.fail(
+            "Integration tests start a real Celery worker that must share the test database and a Redis broker; "
+            "set " + " and ".join(missing) + ". (make test selects them only when both are set.)"
+        )
+
+
+def _worker_database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test database, not the configured one)."""
+    from django.db import connection
+
+    s = connection.settings_dict
+    credentials = quote(s["USER"] or "", safe="")
+    if s.get("PASSWORD"):
+        credentials += ":" + quote(s["PASSWORD"], safe="")
+    host = s["HOST"] or "127.0.0.1"
+    port = f":{s['PORT']}" if s.get("PORT") else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(s['NAME'], safe='')}"
+
+
+class WorkerProcess:
+    def __init__(self, process, log_path):
+        self.process = process
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, smtp_server, settings, tmp_path):
+    """A real ``celery -A ecandidat worker --pool=solo`` on a queue private to this test, sending through
+    ``smtp_server``; tasks enqueued by the test process are published to Redis, not run eagerly."""
+    _require_peers()
+    from ecandidat.celery import app
+
+    queue = f"ecandidat-test-{secrets.token_hex(6)}"
+    redis_url = os.environ["REDIS_URL"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DEBUG": "0",
+        "DATABASE_URL": _worker_database_url(),
+        "REDIS_URL": redis_url,
+        "EMAIL_URL": f"{smtp_server.url}?timeout=5",
+        "LOG_LEVEL": "INFO",
+    }
+    log_path = tmp_path / "celery-worker.log"
+    log_file = log_path.open("wb")
+    cmd = [sys.executable, "-m", "celery", "-A", "ecandidat", "worker", "--pool=solo", "-l", "info", "-Q", queue]
+    cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"]
+    process = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = redis_url
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")}
+    app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
+    for cached in ("queues", "default_queue"):  # rebuilt from task_default_queue on next use
+        app.amqp.__dict__.pop(cached, None)
+    worker = WorkerProcess(process, log_path)
+    try:
+        wait_until(
+            lambda: process.poll() is not None or " ready." in worker.log(),
+            timeout=60,
+            message="the Celery worker to be ready",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log()}")
+        yield worker
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.close()
+        app.conf.update(saved)
+        app.amqp.__dict__.pop("queues", None)
+        app.amqp.__dict__.pop("default_queue", None)
+        from django.db import connections
+
+        connections.close_all()
+
+
+__all__ = ["SMTPServer", "TEMPLATES_DIR", "free_port", "wait_until"]

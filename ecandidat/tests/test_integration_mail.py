@@ -1,0 +1,71 @@
+"""The outbox end to end: a committed enqueue_email goes through Redis to a real Celery worker, which sends it to a
+real SMTP server; an SMTP outage is recorded on the row and retried without sending twice."""
+
+import pytest
+from django.db import transaction
+
+from ecandidat.emails import enqueue_email
+from ecandidat.models import OutboundEmail
+from ecandidat.tests.plugins.services import TEMPLATES_DIR, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def test_templates(settings):
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [*settings.TEMPLATES[0]["DIRS"], TEMPLATES_DIR]}]
+
+
+def _enqueue(to: str) -> OutboundEmail:
+    with transaction.atomic():
+        email = enqueue_email(
+            to=to,
+            code="TEST_INTEGRATION",
+            template_base="ecandidat_tests/integration",
+            context={"name": "Camille Martin"},
+            language="en",
+        )
+        # Nothing leaves before the commit.
+        assert OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.PENDING
+    return email
+
+
+def _status(email):
+    email.refresh_from_db()
+    return email.status
+
+
+def test_committed_email_is_sent_by_the_worker(test_templates, smtp_server, celery_worker_process):
+    email = _enqueue("camille.martin@example.org")
+
+    wait_until(lambda: _status(email) == OutboundEmail.Status.SENT, timeout=30, message="the row to be SENT")
+
+    assert email.sent_at is not None
+    assert email.attempts == 1
+    assert email.last_error == ""
+    assert len(smtp_server.messages) == 1
+    message = smtp_server.messages[0]
+    assert message["Subject"] == "Integration check for Camille Martin"
+    assert message["To"] == "camille.martin@example.org"
+    assert message["X-Envelope-To"] == "camille.martin@example.org"
+    assert "went through the outbox, Redis, a Celery worker and SMTP" in message.get_content()
+    assert "sent to camille.martin@example.org" in celery_worker_process.log()
+
+
+def test_smtp_outage_is_recorded_then_retried_once(test_templates, smtp_server, celery_worker_process):
+    smtp_server.stop()
+    email = _enqueue("sacha.durand@example.org")
+
+    wait_until(lambda: (email.refresh_from_db(), email.attempts)[1] >= 1, timeout=30, message="a failed attempt")
+    assert email.status == OutboundEmail.Status.PENDING
+    assert email.sent_at is None
+    assert email.last_error  # e.g. "ConnectionRefusedError: [Errno 111] Connection refused"
+
+    smtp_server.start()
+    # The task retries with exponential backoff and jitter (30 s for the first retry at most, 60 s for a second).
+    wait_until(lambda: _status(email) == OutboundEmail.Status.SENT, timeout=120, message="the retried send")
+
+    assert email.attempts >= 2
+    assert email.sent_at is not None
+    assert email.last_error == ""
+    assert [m["To"] for m in smtp_server.messages] == ["sacha.durand@example.org"]
