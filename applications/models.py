@@ -1,0 +1,253 @@
+"""The candidate's dossier, shared by all their applications (ecandidat-features §1.3), and the local copy of the
+student records system (SIS) read by the default backend of ``accounts.sis``.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from applications.enums import BacSeries, Civility, Mention, Obtained
+
+department_validator = RegexValidator(
+    r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$", _("Enter a French department number, e.g. 66, 2A or 974.")
+)
+year_validators = [MinValueValidator(1900), MaxValueValidator(2100)]
+
+
+class CandidateQuerySet(models.QuerySet):
+    def for_user(self, user) -> "CandidateQuerySet":
+        """The dossier of this user (empty for anonymous users and staff)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user_id=user.pk)
+
+
+class Candidate(models.Model):
+    """Informations personnelles (eCandidat ``Candidat``). One per candidate account, so one per campaign."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("account"), on_delete=models.PROTECT, related_name="candidate"
+    )
+    civility = models.CharField(_("title"), max_length=3, choices=Civility.choices)
+    birth_name = models.CharField(_("birth name"), max_length=30)  # nom patronymique
+    usual_name = models.CharField(_("usual name"), max_length=30, blank=True)
+    first_name = models.CharField(_("first name"), max_length=20)
+    other_first_name = models.CharField(_("other first name"), max_length=20, blank=True)
+    birth_date = models.DateField(_("date of birth"))
+    birth_country = models.CharField(_("country of birth"), max_length=2)  # ISO 3166-1 alpha-2
+    birth_department = models.CharField(
+        _("department of birth"), max_length=3, blank=True, validators=[department_validator]
+    )
+    birth_city = models.CharField(_("city of birth"), max_length=50)
+    nationality = models.CharField(_("nationality"), max_length=2)  # ISO 3166-1 alpha-2 of the country
+    ine = models.CharField(_("INE and key"), max_length=11, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)  # E.164
+    mobile = models.CharField(_("mobile phone"), max_length=20, blank=True)  # E.164
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=5, choices=settings.LANGUAGES, default="fr"
+    )
+    # eCandidat's tem_updatable_candidat = false: état civil, bac and cursus interne come from the SIS.
+    sis_locked = models.BooleanField(_("imported from the student records system"), default=False)
+    sis_student_number = models.CharField(_("student number"), max_length=20, blank=True)
+    sis_imported_at = models.DateTimeField(_("last import from the student records system"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CandidateQuerySet.as_manager()
+
+    # Fields copied from the SIS and read-only for the candidate when sis_locked (phones stay editable).
+    SIS_FIELDS = (
+        "civility",
+        "birth_name",
+        "usual_name",
+        "first_name",
+        "other_first_name",
+        "birth_date",
+        "birth_country",
+        "birth_department",
+        "birth_city",
+        "nationality",
+        "ine",
+    )
+
+    class Meta:
+        verbose_name = _("candidate")
+        verbose_name_plural = _("candidates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ine"],
+                condition=~Q(ine=""),
+                name="candidate_ine_unique",
+                violation_error_message=_("This INE has already been given to a candidate."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.birth_name} {self.first_name}"
+
+
+class Address(models.Model):
+    """Adresse: one per candidate; always editable by the candidate, even after an SIS import."""
+
+    candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="address")
+    line1 = models.CharField(_("address"), max_length=32)
+    line2 = models.CharField(_("address (continued 1)"), max_length=32, blank=True)
+    line3 = models.CharField(_("address (continued 2)"), max_length=32, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=10, blank=True)
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    cedex = models.CharField(_("cedex"), max_length=20, blank=True)
+    foreign_city = models.CharField(_("foreign city"), max_length=50, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="FR")
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("address")
+        verbose_name_plural = _("addresses")
+
+    def __str__(self):
+        return ", ".join(filter(None, [self.line1, self.postal_code, self.city or self.foreign_city, self.country]))
+
+
+class Baccalaureate(models.Model):
+    """Baccalauréat ou équivalence (eCandidat ``CandidatBacOuEqu``): one per candidate, or "Je n'ai pas le bac"."""
+
+    candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="baccalaureate")
+    has_bac = models.BooleanField(_("has the baccalaureate or an equivalent"), default=True)
+    series = models.CharField(_("series"), max_length=5, choices=BacSeries.choices, blank=True)
+    year = models.PositiveSmallIntegerField(_("year obtained"), null=True, blank=True, validators=year_validators)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    department = models.CharField(_("department"), max_length=3, blank=True, validators=[department_validator])
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    school = models.CharField(_("school"), max_length=100, blank=True)
+    mention = models.CharField(_("honours"), max_length=3, choices=Mention.choices, blank=True)
+    sis_locked = models.BooleanField(_("imported from the student records system"), default=False)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("baccalaureate")
+        verbose_name_plural = _("baccalaureates")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(has_bac=True, year__isnull=False) & ~Q(series="")
+                | Q(has_bac=False, series="", year__isnull=True, mention=""),
+                name="baccalaureate_series_only_with_bac",
+                violation_error_message=_("A baccalaureate has a series and a year; “no baccalaureate” has none."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_series_display()} {self.year}" if self.has_bac else str(_("No baccalaureate"))
+
+
+class InternalCursus(models.Model):
+    """Cursus interne: years at the university, imported from the SIS, read-only."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="internal_cursus")
+    academic_year = models.PositiveSmallIntegerField(_("academic year"), validators=year_validators)
+    code = models.CharField(_("code"), max_length=20)
+    label = models.CharField(_("label"), max_length=200)
+    result = models.CharField(_("result"), max_length=50, blank=True)
+    mention = models.CharField(_("honours"), max_length=50, blank=True)
+
+    class Meta:
+        verbose_name = _("internal cursus")
+        verbose_name_plural = _("internal cursus")
+        ordering = ["-academic_year", "code"]
+
+    def __str__(self):
+        return f"{self.academic_year} {self.label}"
+
+    @property
+    def academic_year_label(self) -> str:
+        return f"{self.academic_year}/{self.academic_year + 1}"
+
+
+class DossierRow(models.Model):
+    """Rows the candidate adds, edits and deletes. A UUID, not the primary key, names them in URLs."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    year = models.PositiveSmallIntegerField(_("year"), validators=year_validators)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-year", "-created_at"]
+
+
+class ExternalCursus(DossierRow):
+    """Cursus externe / post-bac (eCandidat ``CandidatCursusPostBac``)."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="external_cursus")
+    label = models.CharField(_("title and level"), max_length=200)
+    obtained = models.CharField(_("obtained"), max_length=1, choices=Obtained.choices)
+    country = models.CharField(_("country"), max_length=2)
+    school = models.CharField(_("school"), max_length=100)
+    mention = models.CharField(_("honours"), max_length=3, choices=Mention.choices, blank=True)
+
+    class Meta(DossierRow.Meta):
+        verbose_name = _("external cursus")
+        verbose_name_plural = _("external cursus")
+
+    def __str__(self):
+        return f"{self.year} {self.label}"
+
+
+class Internship(DossierRow):
+    """Stages (eCandidat ``CandidatStage``)."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="internships")
+    duration = models.CharField(_("duration"), max_length=50)
+    hours_per_week = models.PositiveSmallIntegerField(
+        _("hours per week"), null=True, blank=True, validators=[MaxValueValidator(80)]
+    )
+    organisation = models.CharField(_("employer / organisation"), max_length=100)
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+
+    class Meta(DossierRow.Meta):
+        verbose_name = _("internship")
+        verbose_name_plural = _("internships")
+
+    def __str__(self):
+        return f"{self.year} {self.organisation}"
+
+
+class WorkExperience(DossierRow):
+    """Expériences professionnelles (eCandidat ``CandidatCursusPro``)."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="work_experiences")
+    duration = models.CharField(_("duration"), max_length=50)
+    title = models.CharField(_("job title"), max_length=100)
+    organisation = models.CharField(_("employer / organisation"), max_length=100)
+    description = models.TextField(_("description"), max_length=2000, blank=True)
+
+    class Meta(DossierRow.Meta):
+        verbose_name = _("work experience")
+        verbose_name_plural = _("work experiences")
+
+    def __str__(self):
+        return f"{self.year} {self.title}"
+
+
+class SisRecord(models.Model):
+    """One student of the local SIS copy, loaded by ``manage.py import_sis`` (docs/sis-format.md).
+
+    The payload is what ``accounts.sis.SisStudent`` needs, validated at import time; it is replaced as a whole
+    at each import of the student, so a JSON document is simpler and safer than a dozen tables.
+    """
+
+    student_number = models.CharField(_("student number"), max_length=20, unique=True)
+    ine = models.CharField(_("INE and key"), max_length=11, blank=True, db_index=True)
+    data = models.JSONField(_("data"))
+    imported_at = models.DateTimeField(_("imported at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("student record")
+        verbose_name_plural = _("student records")
+
+    def __str__(self):
+        return self.student_number

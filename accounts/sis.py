@@ -1,0 +1,298 @@
+"""The student records system (SIS, "logiciel de scolarité": Apogée, Pégase…) as eCandidat sees it.
+
+``get_backend()`` returns the backend named by the ``SIS_BACKEND`` setting (a dotted path to a class). The default
+reads the local table ``applications.SisRecord``, which ``manage.py import_sis FILE`` fills from a CSV export
+(docs/sis-format.md), so a university can feed it nightly without any web service. A backend querying Pégase's
+API directly only has to implement ``StudentRecordsBackend``.
+"""
+
+import csv
+import datetime
+import io
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.module_loading import import_string
+
+# Enums, validators and the country list only (no models): importing them here creates no cycle.
+from applications.countries import is_country_code
+from applications.enums import BacSeries, Civility
+from applications.validators import normalise_ine, validate_ine
+
+DEFAULT_BACKEND = "accounts.sis.LocalTableBackend"
+
+
+@dataclass(frozen=True)
+class SisAddress:
+    line1: str
+    line2: str = ""
+    line3: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = "FR"
+
+
+@dataclass(frozen=True)
+class SisBaccalaureate:
+    series: str
+    year: int
+    mention: str = ""
+    country: str = "FR"
+    department: str = ""
+    city: str = ""
+    school: str = ""
+
+
+@dataclass(frozen=True)
+class SisCursusLine:
+    academic_year: int
+    code: str
+    label: str
+    result: str = ""
+    mention: str = ""
+
+
+@dataclass(frozen=True)
+class SisStudent:
+    """What the SIS knows about one student: état civil, address, bac and internal cursus."""
+
+    student_number: str
+    ine: str
+    civility: str
+    birth_name: str
+    first_name: str
+    birth_date: datetime.date
+    birth_country: str
+    nationality: str
+    usual_name: str = ""
+    other_first_name: str = ""
+    birth_department: str = ""
+    birth_city: str = ""
+    email: str = ""
+    phone: str = ""
+    mobile: str = ""
+    address: SisAddress | None = None
+    baccalaureate: SisBaccalaureate | None = None
+    cursus: tuple[SisCursusLine, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["birth_date"] = self.birth_date.isoformat()
+        data["cursus"] = [asdict(line) for line in self.cursus]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SisStudent":
+        data = dict(data)
+        data["birth_date"] = datetime.date.fromisoformat(data["birth_date"])
+        data["address"] = SisAddress(**data["address"]) if data.get("address") else None
+        data["baccalaureate"] = SisBaccalaureate(**data["baccalaureate"]) if data.get("baccalaureate") else None
+        data["cursus"] = tuple(SisCursusLine(**line) for line in data.get("cursus") or ())
+        return cls(**data)
+
+
+class StudentRecordsBackend(Protocol):
+    def find_by_student_number(self, number: str) -> SisStudent | None: ...
+
+    def find_by_ine(self, ine: str) -> SisStudent | None: ...
+
+
+class LocalTableBackend:
+    """Reads the local copy loaded by ``manage.py import_sis``."""
+
+    def _find(self, **lookup) -> SisStudent | None:
+        from applications.models import SisRecord  # noqa: PLC0415 - models cannot be imported at settings load
+
+        record = SisRecord.objects.filter(**lookup).only("data").first()
+        return SisStudent.from_json(record.data) if record else None
+
+    def find_by_student_number(self, number: str) -> SisStudent | None:
+        return self._find(student_number=number) if number else None
+
+    def find_by_ine(self, ine: str) -> SisStudent | None:
+        return self._find(ine=ine.upper()) if ine else None
+
+
+def get_backend() -> StudentRecordsBackend:
+    return import_string(getattr(settings, "SIS_BACKEND", DEFAULT_BACKEND))()
+
+
+# --- CSV export format (docs/sis-format.md) ------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "cod_etu",
+    "cod_nne_ind",
+    "civilite",
+    "nom_patronymique",
+    "nom_usuel",
+    "prenom",
+    "autre_prenom",
+    "date_naissance",
+    "pays_naissance",
+    "departement_naissance",
+    "ville_naissance",
+    "nationalite",
+    "email",
+    "telephone",
+    "portable",
+    "adresse_1",
+    "adresse_2",
+    "adresse_3",
+    "code_postal",
+    "commune",
+    "pays_adresse",
+    "bac_serie",
+    "bac_annee",
+    "bac_mention",
+    "bac_pays",
+    "bac_departement",
+    "bac_commune",
+    "bac_etablissement",
+    "cursus_annee",
+    "cursus_code",
+    "cursus_libelle",
+    "cursus_resultat",
+    "cursus_mention",
+)
+REQUIRED_COLUMNS = ("cod_etu", "civilite", "nom_patronymique", "prenom", "date_naissance", "pays_naissance")
+
+
+class CsvFormatError(Exception):
+    """The file cannot be read at all (encoding, header)."""
+
+
+@dataclass
+class ParseResult:
+    students: list[SisStudent]
+    errors: list[str]  # "line N: message", in file order
+
+
+def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
+    for column in REQUIRED_COLUMNS:
+        if not row[column]:
+            raise ValueError(f"{column} is empty")
+    if not row["cod_etu"].isdigit():
+        raise ValueError("cod_etu must be digits")
+    if row["civilite"] not in Civility.values:
+        raise ValueError(f"civilite must be one of {', '.join(Civility.values)}")
+    try:
+        birth_date = datetime.datetime.strptime(row["date_naissance"], "%d/%m/%Y").date()  # noqa: DTZ007 a date
+    except ValueError:
+        raise ValueError("date_naissance must be DD/MM/YYYY") from None
+    for column in ("pays_naissance", "nationalite", "pays_adresse", "bac_pays"):
+        if row[column] and not is_country_code(row[column].upper()):
+            raise ValueError(f"{column} is not an ISO 3166 alpha-2 country code")
+    ine = normalise_ine(row["cod_nne_ind"])
+    if ine:
+        try:
+            validate_ine(ine)
+        except ValidationError:
+            raise ValueError("cod_nne_ind is not a valid INE") from None
+    student = {
+        "student_number": row["cod_etu"],
+        "ine": ine,
+        "civility": row["civilite"],
+        "birth_name": row["nom_patronymique"].upper(),
+        "usual_name": row["nom_usuel"].upper(),
+        "first_name": row["prenom"],
+        "other_first_name": row["autre_prenom"],
+        "birth_date": birth_date,
+        "birth_country": row["pays_naissance"].upper(),
+        "birth_department": row["departement_naissance"],
+        "birth_city": row["ville_naissance"],
+        "nationality": (row["nationalite"] or row["pays_naissance"]).upper(),
+        "email": row["email"],
+        "phone": row["telephone"],
+        "mobile": row["portable"],
+        "address": None,
+        "baccalaureate": None,
+    }
+    if row["adresse_1"]:
+        student["address"] = SisAddress(
+            line1=row["adresse_1"],
+            line2=row["adresse_2"],
+            line3=row["adresse_3"],
+            postal_code=row["code_postal"],
+            city=row["commune"],
+            country=(row["pays_adresse"] or "FR").upper(),
+        )
+    if row["bac_serie"]:
+        if row["bac_serie"] not in BacSeries.values:
+            raise ValueError("bac_serie is not a known series code")
+        if not row["bac_annee"].isdigit():
+            raise ValueError("bac_annee must be a year")
+        student["baccalaureate"] = SisBaccalaureate(
+            series=row["bac_serie"],
+            year=int(row["bac_annee"]),
+            mention=row["bac_mention"],
+            country=(row["bac_pays"] or "FR").upper(),
+            department=row["bac_departement"],
+            city=row["bac_commune"],
+            school=row["bac_etablissement"],
+        )
+    cursus = None
+    if row["cursus_code"]:
+        if not row["cursus_annee"].isdigit() or len(row["cursus_annee"]) != 4:
+            raise ValueError("cursus_annee must be the first year of the academic year, e.g. 2024")
+        if not row["cursus_libelle"]:
+            raise ValueError("cursus_libelle is empty")
+        cursus = SisCursusLine(
+            academic_year=int(row["cursus_annee"]),
+            code=row["cursus_code"],
+            label=row["cursus_libelle"],
+            result=row["cursus_resultat"],
+            mention=row["cursus_mention"],
+        )
+    return student, cursus
+
+
+def parse_csv(text: str) -> ParseResult:
+    """Parse an export: UTF-8, ``;`` separator, header line, one line per (student, cursus line).
+
+    The student's columns repeat on each of their lines and must be identical. A student with an error on any line
+    is left out entirely (a partial cursus would be wrong), and every error is reported with its line number.
+    """
+    reader = csv.DictReader(io.StringIO(text), delimiter=";")
+    header = [name.strip() for name in (reader.fieldnames or [])]
+    missing = [column for column in CSV_COLUMNS if column not in header]
+    if missing:
+        raise CsvFormatError(f"missing columns in the header: {', '.join(missing)}")
+    reader.fieldnames = header
+    students: dict[str, dict] = {}
+    cursus: dict[str, list[SisCursusLine]] = {}
+    refused: set[str] = set()
+    errors: list[str] = []
+    for row in reader:
+        line = reader.line_num
+        if None in row or any(value is None for value in row.values()):
+            errors.append(f"line {line}: wrong number of columns")
+            continue
+        row = {key: value.strip() for key, value in row.items()}
+        number = row["cod_etu"]
+        try:
+            student, cursus_line = _parse_row(row)
+        except ValueError as exc:
+            errors.append(f"line {line}: {exc}")
+            if number:
+                refused.add(number)
+            continue
+        if number in students:
+            if {k: students[number][k] for k in student} != student:
+                errors.append(f"line {line}: the student columns differ from a previous line of student {number}")
+                refused.add(number)
+                continue
+        else:
+            students[number] = student
+            cursus[number] = []
+        if cursus_line:
+            cursus[number].append(cursus_line)
+    return ParseResult(
+        students=[
+            SisStudent(**data, cursus=tuple(cursus[number]))
+            for number, data in students.items()
+            if number not in refused
+        ],
+        errors=errors,
+    )

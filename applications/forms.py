@@ -1,0 +1,190 @@
+"""Forms of the dossier pages. They validate; the views hand ``cleaned_data`` to ``applications.services``."""
+
+import datetime
+
+from django import forms
+from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
+
+from applications.countries import FRANCE, lazy_country_choices
+from applications.models import Address, Baccalaureate, Candidate, ExternalCursus, Internship, WorkExperience
+from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
+from applications.validators import normalise_ine, normalise_phone, validate_ine
+
+
+class DossierForm(forms.ModelForm):
+    """Marks required fields with "*" as the guide says, and lists countries from ISO 3166."""
+
+    country_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.country_fields:
+            field = self.fields[name]
+            self.fields[name] = forms.ChoiceField(
+                label=field.label, required=field.required, choices=lazy_country_choices(), help_text=field.help_text
+            )
+            if self.instance.pk:
+                self.initial[name] = getattr(self.instance, name)
+        for field in self.fields.values():
+            if field.required and field.label:
+                field.label = format_lazy("* {}", field.label)
+
+    def changes(self) -> dict:
+        """The cleaned values of the enabled fields: what the service may write."""
+        return {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
+
+
+class PersonalDetailsForm(DossierForm):
+    country_fields = ("birth_country", "nationality")
+
+    class Meta:
+        model = Candidate
+        fields = [
+            "civility",
+            "birth_name",
+            "usual_name",
+            "first_name",
+            "other_first_name",
+            "birth_date",
+            "birth_country",
+            "birth_department",
+            "birth_city",
+            "nationality",
+            "ine",
+            "phone",
+            "mobile",
+            "preferred_language",
+        ]
+        widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        help_texts = {
+            "ine": _("11 characters without spaces: the INE followed by its key, e.g. 1234567890V."),
+            "birth_department": _("For candidates born in France."),
+            "phone": _("International numbers start with +, e.g. +34 612 34 56 78."),
+        }
+
+    def __init__(self, *args, sis_locked=False, details_locked=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Disabled fields ignore posted values: a forged POST cannot change them (Django uses the initial value).
+        for name, field in self.fields.items():
+            if (sis_locked and name in Candidate.SIS_FIELDS) or (
+                details_locked and name not in ALWAYS_EDITABLE_PERSONAL_FIELDS
+            ):
+                field.disabled = True
+
+    def clean_birth_date(self):
+        value = self.cleaned_data["birth_date"]
+        if value and value >= timezone.localdate():
+            raise forms.ValidationError(_("The date of birth must be in the past."), code="future")
+        if value and value < datetime.date(1900, 1, 1):
+            raise forms.ValidationError(_("Check the date of birth."), code="too_old")
+        return value
+
+    def clean_ine(self):
+        if self.fields["ine"].disabled:
+            return self.initial.get("ine", "")
+        ine = normalise_ine(self.cleaned_data["ine"])
+        if not ine:
+            return ""
+        validate_ine(ine)
+        if Candidate.objects.filter(ine=ine).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(_("This INE has already been given to a candidate."), code="ine_taken")
+        return ine
+
+    def clean_phone(self):
+        return normalise_phone(self.cleaned_data["phone"])
+
+    def clean_mobile(self):
+        return normalise_phone(self.cleaned_data["mobile"])
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("birth_country") == FRANCE and not cleaned.get("birth_department"):
+            self.add_error("birth_department", _("Give the department of birth for a birth in France."))
+        return cleaned
+
+    def validate_unique(self):
+        # INE uniqueness is checked in clean_ine with the guide's message; other constraints need the user.
+        pass
+
+
+class AddressForm(DossierForm):
+    country_fields = ("country",)
+
+    class Meta:
+        model = Address
+        fields = ["line1", "line2", "line3", "postal_code", "city", "cedex", "foreign_city", "country"]
+        help_texts = {
+            "postal_code": _("For an address in France."),
+            "foreign_city": _("For an address outside France."),
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("country") == FRANCE:
+            postal_code = cleaned.get("postal_code", "")
+            if not (postal_code.isdigit() and len(postal_code) == 5):
+                self.add_error("postal_code", _("A French postal code has 5 digits."))
+            if not cleaned.get("city"):
+                self.add_error("city", _("Give the city."))
+        elif cleaned.get("country") and not cleaned.get("foreign_city"):
+            self.add_error("foreign_city", _("Give the city."))
+        return cleaned
+
+    def validate_unique(self):
+        pass
+
+
+class BaccalaureateForm(DossierForm):
+    country_fields = ("country",)
+
+    class Meta:
+        model = Baccalaureate
+        fields = ["series", "year", "country", "department", "city", "school", "mention"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("series", "year", "country"):
+            self.fields[name].required = True
+            self.fields[name].label = format_lazy("* {}", self.fields[name].label)
+
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        if year and year > timezone.localdate().year:
+            raise forms.ValidationError(_("The year cannot be in the future."), code="future")
+        return year
+
+    def validate_unique(self):
+        pass
+
+
+class RowForm(DossierForm):
+    def clean_year(self):
+        year = self.cleaned_data["year"]
+        if year and year > timezone.localdate().year + 1:
+            raise forms.ValidationError(_("The year is too far in the future."), code="future")
+        return year
+
+    def validate_unique(self):
+        pass
+
+
+class ExternalCursusForm(RowForm):
+    country_fields = ("country",)
+
+    class Meta:
+        model = ExternalCursus
+        fields = ["year", "label", "obtained", "country", "school", "mention"]
+
+
+class InternshipForm(RowForm):
+    class Meta:
+        model = Internship
+        fields = ["year", "duration", "hours_per_week", "organisation", "description"]
+
+
+class WorkExperienceForm(RowForm):
+    class Meta:
+        model = WorkExperience
+        fields = ["year", "duration", "title", "organisation", "description"]

@@ -1,0 +1,320 @@
+"""Every write to the candidate's dossier. Views and commands call these; they never save dossier models."""
+
+import datetime
+import logging
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.sis import SisStudent, get_backend
+from applications.models import (
+    Address,
+    Baccalaureate,
+    Candidate,
+    ExternalCursus,
+    InternalCursus,
+    Internship,
+    SisRecord,
+    WorkExperience,
+)
+from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
+from applications.validators import normalise_phone
+from ecandidat.exceptions import BusinessRuleError
+
+logger = logging.getLogger(__name__)
+
+ONE_BAC_ONLY = "You can only enter one baccalaureate (or equivalent)."
+ROW_MODELS = (ExternalCursus, Internship, WorkExperience)
+
+
+def student_number_of(user) -> str:
+    """The student number the ENT gave this account ('' for e-mail candidates).
+
+    ``User.student_number`` is added by the accounts issue; reading it defensively keeps the dossier working
+    before and after that migration.
+    """
+    return getattr(user, "student_number", "") or ""
+
+
+def _lock_candidate(candidate: Candidate) -> Candidate:
+    return Candidate.objects.select_for_update(of=("self",)).get(pk=candidate.pk)
+
+
+def _clean_name(value: str) -> str:
+    # eCandidat upper-cases and squeezes names for SiScol compatibility.
+    return " ".join(value.split()).upper()
+
+
+@transaction.atomic
+def save_personal_details(*, user, candidate: Candidate | None, data: dict, actor) -> Candidate:
+    """Create or update "Informations perso.".
+
+    Rules: names are upper-cased; after an SIS import the état civil fields cannot change (eCandidat
+    ``tem_updatable_candidat``); once the candidate has an application only phones and language can change
+    (staff edit the rest in the admin). Raises ``BusinessRuleError`` otherwise.
+    """
+    data = dict(data)
+    for name_field in ("birth_name", "usual_name"):
+        if name_field in data:
+            data[name_field] = _clean_name(data[name_field])
+    if candidate is None:
+        if Candidate.objects.filter(user_id=user.pk).exists():
+            raise BusinessRuleError(_("Your personal details already exist: reload the page."))
+        candidate = Candidate.objects.create(user=user, **data)
+        logger.info("candidate %s created by %s", candidate.pk, actor.pk)
+        return candidate
+    candidate = _lock_candidate(candidate)
+    frozen = set()
+    if candidate.sis_locked:
+        frozen |= set(Candidate.SIS_FIELDS)
+    if not can_edit_personal_details(actor, candidate):
+        frozen |= {name for name in data if name not in ALWAYS_EDITABLE_PERSONAL_FIELDS}
+    changed = sorted(name for name in frozen & data.keys() if getattr(candidate, name) != data[name])
+    if changed:
+        raise BusinessRuleError(
+            _("These details can no longer be changed: %(fields)s.") % {"fields": ", ".join(changed)}
+        )
+    for name, value in data.items():
+        setattr(candidate, name, value)
+    candidate.save()
+    return candidate
+
+
+@transaction.atomic
+def save_address(*, candidate: Candidate, data: dict, actor) -> Address:
+    """Create or update the candidate's address (always editable, even after an SIS import)."""
+    address, _created = Address.objects.update_or_create(candidate=candidate, defaults=data)
+    return address
+
+
+@transaction.atomic
+def add_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalaureate:
+    """ "J'ai le bac ou une équivalence": record the candidate's only baccalaureate.
+
+    Refused when one already exists ("Vous ne pouvez saisir qu'un seul baccalauréat (ou équivalence)"), e.g. a
+    second browser tab; a "Je n'ai pas le bac" record is replaced, unless it came from the SIS.
+    """
+    candidate = _lock_candidate(candidate)
+    existing = Baccalaureate.objects.filter(candidate=candidate).first()
+    if existing is not None and (existing.has_bac or existing.sis_locked):
+        raise BusinessRuleError(_(ONE_BAC_ONLY))
+    if existing is not None:
+        existing.delete()
+    return Baccalaureate.objects.create(candidate=candidate, has_bac=True, **data)
+
+
+@transaction.atomic
+def update_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalaureate:
+    """Edit the baccalaureate; refused when it was imported from the SIS."""
+    bac = Baccalaureate.objects.select_for_update(of=("self",)).get(candidate=candidate)
+    if bac.sis_locked:
+        raise BusinessRuleError(_("Your baccalaureate comes from the student records system and cannot be changed."))
+    for name, value in data.items():
+        setattr(bac, name, value)
+    bac.has_bac = True
+    bac.save()
+    return bac
+
+
+@transaction.atomic
+def declare_no_baccalaureate(*, candidate: Candidate, actor) -> Baccalaureate:
+    """ "Je n'ai pas le bac": replaces a bac the candidate typed; refused for one imported from the SIS."""
+    candidate = _lock_candidate(candidate)
+    existing = Baccalaureate.objects.filter(candidate=candidate).first()
+    if existing is not None and existing.sis_locked:
+        raise BusinessRuleError(_("Your baccalaureate comes from the student records system and cannot be changed."))
+    if existing is not None:
+        existing.delete()
+    return Baccalaureate.objects.create(candidate=candidate, has_bac=False)
+
+
+def _check_row_model(model) -> None:
+    if model not in ROW_MODELS:
+        raise ValueError(f"{model.__name__} is not a row the candidate edits")
+
+
+@transaction.atomic
+def add_row(*, model, candidate: Candidate, data: dict, actor):
+    """Add a row of cursus externe, stages or expériences pro."""
+    _check_row_model(model)
+    return model.objects.create(candidate=candidate, **data)
+
+
+@transaction.atomic
+def update_row(*, row, data: dict, actor):
+    """Edit one of the candidate's rows (the view loaded it through the candidate's scope)."""
+    _check_row_model(type(row))
+    for name, value in data.items():
+        setattr(row, name, value)
+    row.save()
+    return row
+
+
+@transaction.atomic
+def delete_row(*, row, actor) -> None:
+    """Delete one of the candidate's rows."""
+    _check_row_model(type(row))
+    row.delete()
+
+
+# --- Student records system ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def import_from_sis(*, candidate: Candidate, actor, student: SisStudent | None = None) -> bool:
+    """Copy état civil, baccalaureate and cursus interne from the SIS and make them read-only.
+
+    The student is found by the account's student number (ENT students), else by the dossier's INE. The address
+    and phones are copied only when the candidate has none: they stay the candidate's to edit. Returns whether
+    the student was found. Safe to rerun (nightly refresh): the internal cursus is replaced.
+    """
+    if student is None:
+        backend = get_backend()
+        number = candidate.sis_student_number or student_number_of(candidate.user)
+        student = backend.find_by_student_number(number) if number else None
+        if student is None and candidate.ine:
+            student = backend.find_by_ine(candidate.ine)
+    if student is None:
+        return False
+    candidate = _lock_candidate(candidate)
+    _apply_sis_identity(candidate, student)
+    candidate.save()
+    _apply_sis_rest(candidate, student)
+    logger.info("candidate %s imported from the SIS by %s", candidate.pk, getattr(actor, "pk", actor))
+    return True
+
+
+def _apply_sis_identity(candidate: Candidate, student: SisStudent) -> None:
+    for name in Candidate.SIS_FIELDS:
+        setattr(candidate, name, getattr(student, name))
+    candidate.birth_name = _clean_name(student.birth_name)
+    candidate.usual_name = _clean_name(student.usual_name)
+    if not candidate.phone and student.phone:
+        candidate.phone = _sis_phone(student.phone)
+    if not candidate.mobile and student.mobile:
+        candidate.mobile = _sis_phone(student.mobile)
+    candidate.sis_locked = True
+    candidate.sis_student_number = student.student_number
+    candidate.sis_imported_at = timezone.now()
+
+
+def _sis_phone(value: str) -> str:
+    try:
+        return normalise_phone(value)
+    except ValidationError:  # a bad number in the SIS must not block the import; the candidate types it
+        return ""
+
+
+def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
+    if student.address and not Address.objects.filter(candidate=candidate).exists():
+        a = student.address
+        Address.objects.create(
+            candidate=candidate,
+            line1=a.line1[:32],
+            line2=a.line2[:32],
+            line3=a.line3[:32],
+            postal_code=a.postal_code if a.country == "FR" else "",
+            city=a.city if a.country == "FR" else "",
+            foreign_city="" if a.country == "FR" else a.city,
+            country=a.country,
+        )
+    if student.baccalaureate:
+        b = student.baccalaureate
+        Baccalaureate.objects.filter(candidate=candidate).delete()
+        Baccalaureate.objects.create(
+            candidate=candidate,
+            has_bac=True,
+            series=b.series,
+            year=b.year,
+            mention=b.mention,
+            country=b.country,
+            department=b.department,
+            city=b.city,
+            school=b.school,
+            sis_locked=True,
+        )
+    InternalCursus.objects.filter(candidate=candidate).delete()
+    InternalCursus.objects.bulk_create(
+        InternalCursus(
+            candidate=candidate,
+            academic_year=line.academic_year,
+            code=line.code,
+            label=line.label,
+            result=line.result,
+            mention=line.mention,
+        )
+        for line in student.cursus
+    )
+
+
+@transaction.atomic
+def open_dossier(*, user, actor) -> Candidate | None:
+    """The candidate's dossier, created from the SIS the first time an ENT student opens it.
+
+    Returns None for a candidate who has not typed their personal details yet and is not in the SIS.
+    """
+    candidate = Candidate.objects.filter(user_id=user.pk).first()
+    if candidate is not None:
+        return candidate
+    number = student_number_of(user)
+    student = get_backend().find_by_student_number(number) if number else None
+    if student is None:
+        return None
+    if student.ine and Candidate.objects.filter(ine=student.ine).exists():
+        # Another dossier (e.g. an e-mail account of the same person) holds this INE: let the candidate type
+        # their details; the uniqueness message will explain.
+        return None
+    candidate = Candidate(user=user)
+    _apply_sis_identity(candidate, student)
+    candidate.save()
+    _apply_sis_rest(candidate, student)
+    return candidate
+
+
+@transaction.atomic
+def store_sis_records(*, students: list[SisStudent], actor) -> dict:
+    """Replace the local SIS copy of each student (``manage.py import_sis``). Returns counts."""
+    created = updated = 0
+    for student in students:
+        _record, was_created = SisRecord.objects.update_or_create(
+            student_number=student.student_number, defaults={"ine": student.ine, "data": student.to_json()}
+        )
+        created += was_created
+        updated += not was_created
+    return {"created": created, "updated": updated}
+
+
+def export_personal_data(*, candidate: Candidate | None, user) -> dict:
+    """ "Mes données": everything we hold about the candidate, as JSON-ready data (files come later)."""
+
+    def fields(obj, exclude=("id", "candidate")) -> dict:
+        result = {}
+        for f in obj._meta.concrete_fields:
+            if f.name in exclude:
+                continue
+            value = getattr(obj, f.attname)
+            if isinstance(value, datetime.date | datetime.datetime):
+                value = value.isoformat()
+            elif not isinstance(value, str | int | bool | type(None)):
+                value = str(value)
+            result[f.name] = value
+        return result
+
+    account = fields(user, exclude=("id", "password"))
+    data = {"account": account, "dossier": None}
+    if candidate is not None:
+        address = Address.objects.filter(candidate=candidate).first()
+        bac = Baccalaureate.objects.filter(candidate=candidate).first()
+        data["dossier"] = {
+            "personal_details": fields(candidate, exclude=("id", "user")),
+            "address": fields(address) if address else None,
+            "baccalaureate": fields(bac) if bac else None,
+            "internal_cursus": [fields(r) for r in candidate.internal_cursus.all()],
+            "external_cursus": [fields(r) for r in candidate.external_cursus.all()],
+            "internships": [fields(r) for r in candidate.internships.all()],
+            "work_experiences": [fields(r) for r in candidate.work_experiences.all()],
+        }
+    data["generated_at"] = timezone.now().isoformat()
+    return data

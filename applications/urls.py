@@ -1,0 +1,28 @@
+from django.urls import path
+
+from applications import views
+
+app_name = "applications"
+
+
+def _rows(prefix: str, kind: str) -> list:
+    return [
+        path(f"{prefix}/", views.row_list, {"kind_name": kind}, name=f"{kind}_list"),
+        path(f"{prefix}/ajouter/", views.row_edit, {"kind_name": kind}, name=f"{kind}_add"),
+        path(f"{prefix}/<uuid:public_id>/modifier/", views.row_edit, {"kind_name": kind}, name=f"{kind}_edit"),
+        path(f"{prefix}/<uuid:public_id>/supprimer/", views.row_delete, {"kind_name": kind}, name=f"{kind}_delete"),
+    ]
+
+
+urlpatterns = [
+    path("informations-perso/", views.personal_details, name="personal_details"),
+    path("adresse/", views.address, name="address"),
+    path("baccalaureat/", views.baccalaureate, name="baccalaureate"),
+    path("baccalaureat/sans-bac/", views.baccalaureate_none, name="baccalaureate_none"),
+    path("cursus-interne/", views.internal_cursus, name="internal_cursus"),
+    *_rows("cursus-externe", "external_cursus"),
+    *_rows("stages", "internship"),
+    *_rows("experiences-pro", "work_experience"),
+    path("mes-donnees/", views.my_data, name="my_data"),
+    path("mes-donnees/export.json", views.my_data_download, name="my_data_download"),
+]

@@ -1,0 +1,69 @@
+"""Checks of the dossier's identifiers: INE and phone numbers.
+
+INE ("identifiant national étudiant", 11 characters with the key). Three national formats are recognised:
+
+* INE-BEA (base élèves académique): 10 digits + 1 key letter. The key is checked: it is the letter of rank
+  ``int(digits) % 23`` in the 23-letter alphabet without I, O and Q, as Esup-Portail's ``CheckBEA23`` does.
+* INE-RNIE (since 2018): 9 digits + 2 letters. FORMAT ONLY: we found no published key algorithm we could verify.
+* INE for apprentices: 4 digits, "A", 5 digits, 1 letter. FORMAT ONLY, same reason.
+
+An optional remote check (INES web service) can be added later; this is the local check eCandidat also does.
+"""
+
+import re
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+BEA_KEY_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ"
+_BEA = re.compile(r"^[0-9]{10}[A-Z]$")
+_RNIE = re.compile(r"^[0-9]{9}[A-Z]{2}$")
+_APPRENTICE = re.compile(r"^[0-9]{4}A[0-9]{5}[A-Z]$")
+
+
+def normalise_ine(value: str) -> str:
+    return re.sub(r"\s+", "", value or "").upper()
+
+
+def bea_key(digits: str) -> str:
+    return BEA_KEY_ALPHABET[int(digits) % 23]
+
+
+def validate_ine(value: str) -> None:
+    ine = normalise_ine(value)
+    if len(ine) != 11:
+        raise ValidationError(_("The INE and its key must be 11 characters, without spaces."), code="ine_length")
+    if _BEA.match(ine):
+        if ine[10] != bea_key(ine[:10]):
+            raise ValidationError(_("The INE key is wrong: check the last character."), code="ine_key")
+        return
+    if _RNIE.match(ine) or _APPRENTICE.match(ine):
+        return
+    raise ValidationError(_("This is not a valid INE."), code="ine_format")
+
+
+def normalise_phone(value: str, *, default_region: str = "FR") -> str:
+    """Return the number in E.164 form, or raise ValidationError. French numbers may be typed without +33."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValidationError(
+            _("Enter a valid phone number (international numbers start with +)."), code="invalid_phone"
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(value: str) -> str:
+    """Display form: national for French numbers, international otherwise."""
+    if not value:
+        return ""
+    number = phonenumbers.parse(value, None)
+    if number.country_code == 33:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

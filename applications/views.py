@@ -1,0 +1,343 @@
+"""Candidate pages of the dossier: Informations perso., Adresse, Baccalauréat, Cursus interne, Cursus externe, Stages,
+Expériences pro., and "Mes données"."""
+
+import json
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib import messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from applications import services
+from applications.countries import country_name
+from applications.forms import (
+    AddressForm,
+    BaccalaureateForm,
+    ExternalCursusForm,
+    InternshipForm,
+    PersonalDetailsForm,
+    WorkExperienceForm,
+)
+from applications.models import Candidate, ExternalCursus, Internship, WorkExperience
+from applications.permissions import can_edit_personal_details, is_candidate
+from ecandidat.exceptions import BusinessRuleError
+
+# The first completion follows these steps (guide: "tout d'abord les informations personnelles puis l'adresse").
+STEPS = ("applications:personal_details", "applications:address", "applications:baccalaureate")
+
+
+def candidate_required(view):
+    """Dossier pages exist for candidate accounts only; staff and others get a 404."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not is_candidate(request.user):
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _load_candidate(request) -> Candidate | None:
+    """The user's own dossier (address and bac joined), imported from the SIS on an ENT student's first visit."""
+    candidate = Candidate.objects.for_user(request.user).select_related("address", "baccalaureate").first()
+    if candidate is None:
+        candidate = services.open_dossier(user=request.user, actor=request.user)
+    return candidate
+
+
+def _done_steps(candidate: Candidate | None) -> list[bool]:
+    if candidate is None:
+        return [False, False, False]
+    return [True, hasattr(candidate, "address"), hasattr(candidate, "baccalaureate")]
+
+
+def _progress(candidate, step_name: str) -> dict:
+    done = _done_steps(candidate)
+    return {
+        "dossier_complete": all(done),
+        "step_number": STEPS.index(step_name) + 1 if step_name in STEPS else None,
+        "step_count": len(STEPS),
+    }
+
+
+def _after_step(request, candidate, current: str):
+    """Post/redirect/get: during the first completion go to the next missing step, else stay on the page."""
+    done = _done_steps(candidate)
+    for name, is_done in zip(STEPS, done, strict=True):
+        if not is_done:
+            return redirect(name)
+    return redirect(current)
+
+
+def _need_personal_details(request):
+    messages.info(
+        request,
+        _("Follow the steps to enter your information, first your personal details, then your address, etc."),
+    )
+    return redirect("applications:personal_details")
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def personal_details(request):
+    candidate = _load_candidate(request)
+    details_locked = candidate is not None and not can_edit_personal_details(request.user, candidate)
+    sis_locked = candidate is not None and candidate.sis_locked
+    form = PersonalDetailsForm(
+        data=request.POST or None,
+        instance=candidate,
+        sis_locked=sis_locked,
+        details_locked=details_locked,
+        initial=None if candidate else {"first_name": request.user.first_name, "birth_name": request.user.last_name},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            candidate = services.save_personal_details(
+                user=request.user, candidate=candidate, data=form.changes(), actor=request.user
+            )
+        except BusinessRuleError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("Your personal details have been saved."))
+            if not hasattr(candidate, "address"):
+                candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
+            return _after_step(request, candidate, "applications:personal_details")
+    return render(
+        request,
+        "applications/personal_details.html",
+        {
+            "form": form,
+            "candidate": candidate,
+            "sis_locked": sis_locked,
+            "details_locked": details_locked,
+            **_progress(candidate, "applications:personal_details"),
+        },
+    )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def address(request):
+    candidate = _load_candidate(request)
+    if candidate is None:
+        return _need_personal_details(request)
+    instance = getattr(candidate, "address", None)
+    form = AddressForm(data=request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        services.save_address(candidate=candidate, data=form.changes(), actor=request.user)
+        messages.success(request, _("Your address has been saved."))
+        candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
+        return _after_step(request, candidate, "applications:address")
+    return render(
+        request,
+        "applications/address.html",
+        {"form": form, "candidate": candidate, **_progress(candidate, "applications:address")},
+    )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def baccalaureate(request):
+    """One bac only: "J'ai le bac ou une équivalence" shows the form, "Je n'ai pas le bac" records its absence."""
+    candidate = _load_candidate(request)
+    if candidate is None:
+        return _need_personal_details(request)
+    bac = getattr(candidate, "baccalaureate", None)
+    editing = bac is not None and bac.has_bac
+    show_form = editing or request.GET.get("avec-bac") == "1" or request.method == "POST"
+    form = None
+    if show_form and not (bac and bac.sis_locked):
+        form = BaccalaureateForm(data=request.POST or None, instance=bac if editing else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                if request.POST.get("mode") == "edit" and editing:
+                    services.update_baccalaureate(candidate=candidate, data=form.changes(), actor=request.user)
+                else:
+                    services.add_baccalaureate(candidate=candidate, data=form.changes(), actor=request.user)
+            except BusinessRuleError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Your baccalaureate has been saved."))
+                candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
+                return _after_step(request, candidate, "applications:baccalaureate")
+    elif request.method == "POST":
+        messages.error(request, _("Your baccalaureate comes from the student records system and cannot be changed."))
+        return redirect("applications:baccalaureate")
+    return render(
+        request,
+        "applications/baccalaureate.html",
+        {
+            "form": form,
+            "bac": bac,
+            "mode": "edit" if editing else "add",
+            "candidate": candidate,
+            "bac_country": country_name(bac.country) if bac else "",
+            **_progress(candidate, "applications:baccalaureate"),
+        },
+    )
+
+
+@candidate_required
+@require_POST
+def baccalaureate_none(request):
+    candidate = _load_candidate(request)
+    if candidate is None:
+        return _need_personal_details(request)
+    try:
+        services.declare_no_baccalaureate(candidate=candidate, actor=request.user)
+    except BusinessRuleError as exc:
+        messages.error(request, str(exc))
+        return redirect("applications:baccalaureate")
+    messages.success(request, _("Your baccalaureate has been saved."))
+    candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
+    return _after_step(request, candidate, "applications:baccalaureate")
+
+
+@candidate_required
+def internal_cursus(request):
+    candidate = _load_candidate(request)
+    rows = candidate.internal_cursus.all() if candidate else []
+    return render(request, "applications/internal_cursus.html", {"rows": rows, "candidate": candidate})
+
+
+# --- Rows: cursus externe, stages, expériences pro. -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowKind:
+    model: type
+    form_class: type
+    related_name: str
+    url_prefix: str  # URL names: <prefix>_list, _add, _edit, _delete
+    title: str
+    add_label: str
+    saved: str
+    deleted: str
+
+
+ROW_KINDS = {
+    "external_cursus": RowKind(
+        ExternalCursus,
+        ExternalCursusForm,
+        "external_cursus",
+        "external_cursus",
+        gettext_lazy("External cursus"),
+        gettext_lazy("Add a cursus"),
+        gettext_lazy("The cursus has been saved."),
+        gettext_lazy("The cursus has been deleted."),
+    ),
+    "internship": RowKind(
+        Internship,
+        InternshipForm,
+        "internships",
+        "internship",
+        gettext_lazy("Internships"),
+        gettext_lazy("Add an internship"),
+        gettext_lazy("The internship has been saved."),
+        gettext_lazy("The internship has been deleted."),
+    ),
+    "work_experience": RowKind(
+        WorkExperience,
+        WorkExperienceForm,
+        "work_experiences",
+        "work_experience",
+        gettext_lazy("Work experience"),
+        gettext_lazy("Add a work experience"),
+        gettext_lazy("The work experience has been saved."),
+        gettext_lazy("The work experience has been deleted."),
+    ),
+}
+
+
+def _urls(kind: RowKind) -> dict:
+    return {
+        "list_url": reverse(f"applications:{kind.url_prefix}_list"),
+        "add_url": reverse(f"applications:{kind.url_prefix}_add"),
+        "edit_name": f"applications:{kind.url_prefix}_edit",
+        "delete_name": f"applications:{kind.url_prefix}_delete",
+    }
+
+
+def _own_row(candidate, kind: RowKind, public_id):
+    # Scoped to the candidate's own rows: another candidate's row is a 404.
+    if candidate is None:
+        raise Http404
+    return get_object_or_404(kind.model.objects.filter(candidate_id=candidate.pk), public_id=public_id)
+
+
+@candidate_required
+def row_list(request, kind_name):
+    kind = ROW_KINDS[kind_name]
+    candidate = _load_candidate(request)
+    rows = getattr(candidate, kind.related_name).all() if candidate else []
+    if kind.model is ExternalCursus:
+        rows = [(row, country_name(row.country)) for row in rows]
+    return render(
+        request,
+        f"applications/{kind_name}_list.html",
+        {"kind": kind, "rows": rows, "candidate": candidate, **_urls(kind)},
+    )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def row_edit(request, kind_name, public_id=None):
+    kind = ROW_KINDS[kind_name]
+    candidate = _load_candidate(request)
+    if candidate is None:
+        return _need_personal_details(request)
+    row = _own_row(candidate, kind, public_id) if public_id else None
+    form = kind.form_class(data=request.POST or None, instance=row)
+    if request.method == "POST" and form.is_valid():
+        if row is None:
+            services.add_row(model=kind.model, candidate=candidate, data=form.changes(), actor=request.user)
+        else:
+            services.update_row(row=row, data=form.changes(), actor=request.user)
+        messages.success(request, kind.saved)
+        return redirect(f"applications:{kind.url_prefix}_list")
+    return render(
+        request,
+        "applications/row_form.html",
+        {"kind": kind, "form": form, "row": row, "candidate": candidate, **_urls(kind)},
+    )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def row_delete(request, kind_name, public_id):
+    """GET asks for confirmation, POST deletes: no JavaScript needed."""
+    kind = ROW_KINDS[kind_name]
+    candidate = _load_candidate(request)
+    row = _own_row(candidate, kind, public_id)
+    if request.method == "POST":
+        services.delete_row(row=row, actor=request.user)
+        messages.success(request, kind.deleted)
+        return redirect(f"applications:{kind.url_prefix}_list")
+    return render(request, "applications/row_delete.html", {"kind": kind, "row": row, **_urls(kind)})
+
+
+# --- Mes données -------------------------------------------------------------------------------------------------
+
+
+@candidate_required
+def my_data(request):
+    return render(request, "applications/my_data.html", {})
+
+
+@candidate_required
+def my_data_download(request):
+    candidate = Candidate.objects.for_user(request.user).select_related("address", "baccalaureate").first()
+    data = services.export_personal_data(candidate=candidate, user=request.user)
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="mes-donnees-{request.user.username}.json"'
+    return response
