@@ -22,6 +22,12 @@ class User(AbstractUser):
         related_name="accounts",
         help_text=_("Set for candidates: their account belongs to this campaign. Empty for staff."),
     )
+    student_number = models.CharField(
+        _("student number"),
+        max_length=20,
+        blank=True,
+        help_text=_("For students of the institution: the number given by the ENT (supannEtuId)."),
+    )
 
     objects = UserManager()
 
@@ -45,3 +51,102 @@ class User(AbstractUser):
     @property
     def numero_dossier(self) -> str:
         return self.username if self.is_candidate else ""
+
+
+class NumeroDossierHistory(models.Model):
+    """Every numéro de dossier ever issued. A number is never given twice, even after its account is purged or its
+    campaign archived: staff, exports and old mails keep pointing to one person only."""
+
+    numero = models.CharField(_("numéro de dossier"), max_length=8, unique=True)
+    issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("issued numéro de dossier")
+        verbose_name_plural = _("issued numéros de dossier")
+
+    def __str__(self):
+        return self.numero
+
+
+class StaffRole(models.TextChoices):
+    CENTRAL = "SCOL", _("central admissions office")
+    CENTRE_MANAGER = "CTR", _("centre manager")
+    COMMISSION_MEMBER = "COM", _("commission member")
+    READ_ONLY = "RO", _("read only")
+
+
+class StaffMembershipQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(user=user) if user.is_authenticated else self.none()
+
+    def central(self):
+        return self.filter(role=StaffRole.CENTRAL)
+
+    def for_centre(self, centre):
+        """Memberships giving rights on ``centre``: its managers and read-only members, plus the central office."""
+        return self.filter(models.Q(centre=centre) | models.Q(role=StaffRole.CENTRAL))
+
+    def for_commission(self, commission):
+        return self.filter(commission=commission, role=StaffRole.COMMISSION_MEMBER)
+
+    def centre_ids(self) -> set[int]:
+        return set(self.exclude(centre=None).values_list("centre_id", flat=True))
+
+    def commission_ids(self) -> set[int]:
+        return set(self.exclude(commission=None).values_list("commission_id", flat=True))
+
+
+class StaffMembership(models.Model):
+    """A staff member's role: scolarité centrale (no centre), manager or read-only member of a centre de
+    candidature, or member of a commission. Staff rights come from these rows, not from Django groups."""
+
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="staff_memberships")
+    role = models.CharField(_("role"), max_length=4, choices=StaffRole)
+    centre = models.ForeignKey(
+        "offers.Centre",
+        verbose_name=_("centre"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="staff_memberships",
+    )
+    commission = models.ForeignKey(
+        "offers.Commission",
+        verbose_name=_("commission"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="staff_memberships",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    objects = StaffMembershipQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("staff membership")
+        verbose_name_plural = _("staff memberships")
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(role="SCOL", centre__isnull=True, commission__isnull=True)
+                    | models.Q(role__in=["CTR", "RO"], centre__isnull=False, commission__isnull=True)
+                    | models.Q(role="COM", centre__isnull=True, commission__isnull=False)
+                ),
+                name="staff_membership_scope_matches_role",
+                violation_error_message=_(
+                    "Central office: no centre nor commission; centre manager and read only: a centre; "
+                    "commission member: a commission."
+                ),
+            ),
+            models.UniqueConstraint(
+                fields=["user", "role", "centre"], condition=models.Q(centre__isnull=False), name="staff_unique_centre"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "commission"], condition=models.Q(commission__isnull=False), name="staff_unique_com"
+            ),
+            models.UniqueConstraint(fields=["user"], condition=models.Q(role="SCOL"), name="staff_unique_central"),
+        ]
+
+    def __str__(self):
+        scope = self.centre or self.commission or _("institution")
+        return f"{self.user} · {self.get_role_display()} · {scope}"

@@ -1,0 +1,158 @@
+"""django-allauth adapters: campaign-bound candidate accounts, numéro de dossier as username, mails through the
+outbox, and ENT (OpenID Connect) students.
+
+Settings: ``ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"`` and
+``SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"``.
+"""
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext_lazy
+
+from accounts import services
+from ecandidat.emails import enqueue_email
+from ecandidat.exceptions import BusinessRuleError
+
+ANNUAL_ACCOUNTS_MESSAGE = gettext_lazy("Accounts are annual: create a new account for the current campaign.")
+
+# allauth mail → (eCandidat code, our template base). Codes follow eCandidat's where one exists.
+MAILS = {
+    "account/email/email_confirmation_signup": ("CPT_MIN_CREATE", "accounts/email/cpt_min_create"),
+    "account/email/email_confirmation": ("CPT_MIN_MODIF_MAIL", "accounts/email/cpt_min_modif_mail"),
+    "account/email/password_reset_key": ("CPT_MIN_ID_OUBLIE", "accounts/email/cpt_min_id_oublie"),
+    "account/email/account_already_exists": ("CPT_MIN_EXISTE", "accounts/email/cpt_min_existe"),
+    "account/email/unknown_account": ("CPT_MIN_INCONNU", "accounts/email/cpt_min_inconnu"),
+}
+
+
+def _mail_context(context: dict) -> dict:
+    """Only plain values reach our templates (no request, no site object)."""
+    user = context.get("user")
+    ctx = {
+        "activate_url": context.get("activate_url", ""),
+        "password_reset_url": context.get("password_reset_url", ""),
+        "signup_url": context.get("signup_url", ""),
+        "numero_dossier": "",
+        "first_name": "",
+        "last_name": "",
+        "is_ent_student": False,
+        "unvalidated_days": settings.UNVALIDATED_ACCOUNT_DAYS,
+    }
+    if user is not None:
+        ctx.update(
+            numero_dossier=user.numero_dossier or user.username,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            is_ent_student=bool(user.student_number),
+        )
+    return ctx
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        try:
+            services.signup_campaign()
+        except BusinessRuleError as exc:
+            request.signup_closed_reason = str(exc)
+            return False
+        return True
+
+    def populate_username(self, request, user) -> None:
+        if not user.username:
+            user.username = services.issue_numero_dossier()
+
+    def save_user(self, request, user, form, commit=True):
+        """The account joins the active campaign, with a new numéro de dossier and no password yet: the candidate
+        chooses it after validating the address (no password ever travels by e-mail)."""
+        user.campaign = services.signup_campaign()
+        data = form.cleaned_data
+        user.first_name = data.get("first_name", user.first_name)
+        user.last_name = data.get("last_name", user.last_name)
+        user.email = data.get("email", user.email)
+        user.username = ""
+        self.populate_username(request, user)
+        user.set_unusable_password()
+        if commit:
+            user.save()
+        return user
+
+    def pre_login(self, request, user, **kwargs):
+        if not services.candidate_can_log_in(user):
+            from allauth.account.internal.stagekit import clear_login
+
+            clear_login(request)
+            messages.error(request, ANNUAL_ACCOUNTS_MESSAGE)
+            return redirect("account_login")
+        return super().pre_login(request, user, **kwargs)
+
+    def confirm_email(self, request, email_address) -> bool:
+        services.release_email_from_past_campaigns(email=email_address.email, user=email_address.user)
+        return super().confirm_email(request, email_address)
+
+    def get_email_verification_redirect_url(self, email_address: EmailAddress) -> str:
+        """After validating a new e-mail account, the candidate goes straight to choosing a password (the page is
+        allauth's password reset, reached with a fresh single-use token). ENT students log in with the ENT."""
+        user = email_address.user
+        if not user.has_usable_password() and user.is_candidate and not user.socialaccount_set.exists():
+            from allauth.account.forms import default_token_generator
+            from allauth.account.utils import user_pk_to_url_str
+
+            token = default_token_generator.make_token(user)
+            return reverse(
+                "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": token}
+            )
+        return super().get_email_verification_redirect_url(email_address)
+
+    def send_password_reset_mail(self, user, email, context) -> None:
+        # Accounts of past campaigns cannot log in: recalling their identifier would only mislead.
+        if not services.candidate_can_log_in(user):
+            return
+        self.send_mail("account/email/password_reset_key", email, {**context, "user": user})
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Every allauth mail goes through our outbox (``enqueue_email``), with our templates and codes."""
+        if template_prefix in MAILS:
+            code, template_base = MAILS[template_prefix]
+            enqueue_email(to=email, code=code, template_base=template_base, context=_mail_context(context))
+            return
+        # A mail we have no template for (allauth notifications): its own text, still through the outbox.
+        ctx = {"email": email, **context}
+        subject = " ".join(render_to_string(f"{template_prefix}_subject.txt", ctx).splitlines()).strip()
+        body = render_to_string(f"{template_prefix}_message.txt", ctx)
+        code = template_prefix.rsplit("/", 1)[-1].upper()
+        enqueue_email(
+            to=email, code=code, template_base="accounts/email/generic", context={"subject": subject, "body": body}
+        )
+
+
+def _claims(sociallogin) -> dict:
+    data = sociallogin.account.extra_data or {}
+    merged = {}
+    for part in ("id_token", "userinfo"):
+        if isinstance(data.get(part), dict):
+            merged.update(data[part])
+    if not merged:
+        merged = dict(data)
+    return merged
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return AccountAdapter(request).is_open_for_signup(request)
+
+    def is_auto_signup_allowed(self, request, sociallogin) -> bool:
+        # The student always sees "Création de compte" and confirms the address.
+        return False
+
+    def save_user(self, request, sociallogin, form=None):
+        """An ENT student's account: linked to the ENT identity (issuer = the provider app, subject), the student
+        number from the ``supannEtuId`` claim, the address to validate by mail like everyone's."""
+        user = sociallogin.user
+        user.student_number = str(_claims(sociallogin).get("supannEtuId") or "")[:20]
+        return super().save_user(request, sociallogin, form=form)

@@ -1,0 +1,115 @@
+"""allauth form overrides: the guide's "Créer un compte", "Création de compte" (ENT), login and forgotten
+identifiers forms.
+
+Settings: ``ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "accounts.forms.SignupForm",
+"reset_password": "accounts.forms.ResetPasswordForm"}`` and
+``SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}``.
+"""
+
+from allauth.account import forms as account_forms
+from allauth.account.models import EmailAddress
+from allauth.socialaccount import forms as social_forms
+from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts import services
+from accounts.models import User
+from ecandidat.exceptions import BusinessRuleError
+
+# Our signup never asks for a username (the numéro de dossier is drawn) nor a password (chosen after validating
+# the address); the global ACCOUNT_SIGNUP_FIELDS keeps "password1" because allauth's login form needs it.
+SIGNUP_FIELDS = {"email": {"required": True}, "email2": {"required": True}}
+MISMATCH_MESSAGE = _("The two e-mail addresses are different.")
+
+
+class _CandidateSignupMixin:
+    """Nom *, Prénom *, Adresse mail *, Confirmation Adresse Mail *; duplicates handled without enumeration."""
+
+    field_order = ["last_name", "first_name", "email", "email2"]
+
+    def _get_signup_fields(self, kwargs) -> dict:
+        kwargs.pop("email_required", None)
+        kwargs.pop("username_required", None)
+        return {name: dict(spec) for name, spec in SIGNUP_FIELDS.items()}
+
+    def _setup_candidate_fields(self):
+        self.fields["last_name"] = forms.CharField(label=_("Last name"), max_length=150)
+        self.fields["first_name"] = forms.CharField(label=_("First name"), max_length=150)
+        self.fields["email"].label = _("E-mail address")
+        self.fields["email"].widget.attrs.pop("placeholder", None)
+        self.fields["email2"].label = _("E-mail address confirmation")
+        self.fields["email2"].widget.attrs.pop("placeholder", None)
+        self.order_fields(self.field_order)
+
+    def validate_unique_email(self, value) -> str:
+        """An address already used in the active campaign: no error on the page (that would tell a stranger the
+        address has an account); allauth then shows the usual "check your mail" page and mails the owner."""
+        try:
+            campaign = services.signup_campaign()
+        except BusinessRuleError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        self.account_already_exists = services.email_taken_in_campaign(email=value, campaign=campaign)
+        return value
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # allauth's own message says "email"; the guide's field is "Confirmation Adresse Mail".
+        allauth_mismatch = gettext("You must type the same email each time.")  # allauth's msgid
+        if "email2" in self.errors:
+            self.errors["email2"] = self.error_class(
+                [MISMATCH_MESSAGE if str(error) == allauth_mismatch else error for error in self.errors["email2"]]
+            )
+        return cleaned_data
+
+
+class SignupForm(_CandidateSignupMixin, account_forms.SignupForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_candidate_fields()
+
+
+class SocialSignupForm(_CandidateSignupMixin, social_forms.SignupForm):
+    """ "Création de compte" after the first ENT login: claims pre-fill the fields, the address is validated by mail
+    whatever the ENT says about it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setup_candidate_fields()
+
+    def save(self, request):
+        email = self.cleaned_data["email"]
+        self.sociallogin.email_addresses = [EmailAddress(email=email, verified=False, primary=True)]
+        self.sociallogin.user.email = email
+        return super().save(request)
+
+
+class LoginForm(account_forms.LoginForm):
+    """ "Utilisateur *" (numéro de dossier or e-mail address) and "Mot de passe *"."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = _("User")
+        self.fields["login"].widget.attrs.update(placeholder="", autocomplete="username")
+        self.fields["password"].widget.attrs["placeholder"] = ""
+        self.fields["password"].help_text = ""
+
+    def clean_login(self) -> str:
+        """An address used in several campaigns (accounts are annual) means this campaign's account."""
+        login = super().clean_login()
+        if "@" in login:
+            numero = (
+                User.objects.filter(email__iexact=login, campaign__is_active=True)
+                .values_list("username", flat=True)
+                .first()
+            )
+            if numero:
+                return numero
+        return login
+
+
+class ResetPasswordForm(account_forms.ResetPasswordForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].label = _("E-mail address")
+        self.fields["email"].widget.attrs.pop("placeholder", None)

@@ -1,0 +1,120 @@
+"""Account services: numéros de dossier, the campaign an account belongs to, e-mail changes and the purge of
+accounts never validated.
+
+Reference: ecandidat-features.md §1.1–1.2 (accounts are annual; unvalidated accounts expire).
+"""
+
+import datetime
+import logging
+import secrets
+import string
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import NumeroDossierHistory, User
+from ecandidat.exceptions import BusinessRuleError
+from offers.models import Campaign
+
+logger = logging.getLogger(__name__)
+
+NUMERO_ALPHABET = string.ascii_uppercase + string.digits
+NUMERO_LENGTH = 8
+
+
+def issue_numero_dossier() -> str:
+    """Draw a new numéro de dossier (8 upper-case letters and digits from ``secrets``) and record it for ever.
+
+    The history table's unique constraint is the guarantee: a number is never issued twice, across campaigns and
+    after purges. A collision (about 1 in 2.8e12 per draw) just draws again.
+    """
+    for _attempt in range(20):
+        numero = "".join(secrets.choice(NUMERO_ALPHABET) for _ in range(NUMERO_LENGTH))
+        if User.objects.filter(username=numero).exists():
+            continue
+        try:
+            with transaction.atomic():
+                NumeroDossierHistory.objects.create(numero=numero)
+        except IntegrityError:
+            continue
+        return numero
+    raise RuntimeError("could not draw a free numéro de dossier")  # pragma: no cover - astronomically unlikely
+
+
+def signup_campaign(*, today: datetime.date | None = None) -> Campaign:
+    """The campaign a new account joins: the active one, while its candidate dates are running.
+
+    Raises BusinessRuleError with a message for the candidate otherwise.
+    """
+    today = today or timezone.localdate()
+    campaign = Campaign.objects.active().first()
+    if campaign is None:
+        raise BusinessRuleError(_("No admissions campaign is open: accounts cannot be created at the moment."))
+    if today < campaign.starts_on:
+        raise BusinessRuleError(
+            _("The campaign opens to candidates on %(date)s: come back then to create your account.")
+            % {"date": campaign.starts_on.strftime("%d/%m/%Y")}
+        )
+    if today > campaign.ends_on:
+        raise BusinessRuleError(_("The campaign is closed to candidates: accounts can no longer be created."))
+    return campaign
+
+
+def candidate_can_log_in(user: User, *, today: datetime.date | None = None) -> bool:
+    """Accounts are annual: a candidate logs in only while the campaign of the account is active and open.
+
+    Staff (no campaign) are not concerned. Uses ``user.campaign`` (one query unless already loaded).
+    """
+    if not user.is_candidate:
+        return True
+    return user.campaign.is_open_on(today or timezone.localdate())
+
+
+def email_taken_in_campaign(*, email: str, campaign: Campaign, exclude_user: User | None = None) -> bool:
+    """Whether another account of ``campaign`` already uses ``email`` (case-insensitive)."""
+    accounts = User.objects.filter(campaign=campaign, email__iexact=email)
+    if exclude_user is not None:
+        accounts = accounts.exclude(pk=exclude_user.pk)
+    return accounts.exists()
+
+
+def release_email_from_past_campaigns(*, email: str, user: User) -> int:
+    """Un-verify ``email`` on the accounts of other campaigns, so that ``user`` (this campaign) can verify it.
+
+    allauth keeps a verified address unique, which is what we want among live accounts; accounts of past campaigns
+    can no longer log in ("les comptes sont annuels"), so their address is handed over to the new account.
+    Returns the number of addresses released.
+    """
+    if not user.is_candidate:
+        return 0
+    return (
+        EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=False)
+        .exclude(user__campaign_id=user.campaign_id)
+        .update(verified=False, primary=False)
+    )
+
+
+def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run: bool = False) -> int:
+    """Delete candidate accounts whose address was never validated within ``UNVALIDATED_ACCOUNT_DAYS`` days.
+
+    Idempotent: a second run finds nothing. Their numéros de dossier stay in the history, so they are never reused.
+    Staff accounts are never purged. Returns the number of accounts deleted (or that would be, with ``dry_run``).
+    """
+    now = now or timezone.now()
+    limit = now - datetime.timedelta(days=settings.UNVALIDATED_ACCOUNT_DAYS)
+    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
+    expired = User.objects.filter(
+        campaign__isnull=False, is_staff=False, date_joined__lt=limit, last_login__isnull=True
+    ).exclude(Exists(verified))
+    count = expired.count()
+    if dry_run or not count:
+        return count
+    with transaction.atomic():
+        ids = list(expired.values_list("pk", flat=True))
+        User.objects.filter(pk__in=ids).delete()
+    logger.info("purged %s unvalidated accounts", len(ids))
+    return len(ids)

@@ -1,0 +1,186 @@
+import datetime
+import re
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import NumeroDossierHistory, User
+from accounts.tests.factories import CandidateFactory
+from ecandidat.models import OutboundEmail
+from offers.tests.factories import CampaignFactory
+
+SIGNUP = {
+    "last_name": "Durand",
+    "first_name": "Estelle",
+    "email": "estelle.durand@example.org",
+    "email2": "estelle.durand@example.org",
+}
+
+
+def _link(body: str) -> str:
+    return re.search(r"https?://\S+", body).group(0)
+
+
+def test_signup_page(client, campaign, django_assert_num_queries):
+    with django_assert_num_queries(4):  # savepoint, active campaign, site, release
+        response = client.get(reverse("account_signup"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for label in ("Last name *", "First name *", "E-mail address *", "E-mail address confirmation *"):
+        assert label in html
+    assert "Cancel" in html
+    assert "Save" in html
+    assert "password" not in html.lower().replace("forgot", "")
+
+
+def test_signup_creates_account_and_mails_numero_then_link_sets_password(
+    client, campaign, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_signup"), SIGNUP)
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+
+    user = User.objects.get(email="estelle.durand@example.org")
+    assert user.campaign == campaign
+    assert re.fullmatch(r"[A-Z0-9]{8}", user.username)
+    assert NumeroDossierHistory.objects.filter(numero=user.username).exists()
+    assert not user.has_usable_password()
+    assert (user.first_name, user.last_name) == ("Estelle", "Durand")
+
+    outbox_row = OutboundEmail.objects.get()
+    assert outbox_row.code == "CPT_MIN_CREATE"
+    assert outbox_row.to == "estelle.durand@example.org"
+    assert outbox_row.status == OutboundEmail.Status.SENT
+    assert len(mailoutbox) == 1
+    mail = mailoutbox[0]
+    assert mail.subject == "Creation of your eCandidat account"
+    assert user.username in mail.body
+    assert "If this link is not clickable, copy/paste it into your browser." in mail.body
+    assert "password" not in mail.body.split("http")[0].lower().replace("choose your password", "")
+
+    # Before validation: no login possible (no password yet, address not validated).
+    link = _link(mail.body)
+    response = client.get(link)
+    assert response.status_code == 200
+    assert "Validate" in response.content.decode()
+    response = client.post(link)
+    assert response.status_code == 302
+    assert EmailAddress.objects.get(user=user).verified
+    # The validation leads to choosing the password (allauth's reset-from-key page, single-use token).
+    response = client.get(response.url)
+    assert response.status_code == 302
+    response = client.post(response.url, {"password1": "court", "password2": "court"})
+    assert response.status_code == 200
+    assert "too short" in response.content.decode()
+    good = "une-phrase-de-passe-solide"
+    response = client.post(response.request["PATH_INFO"], {"password1": good, "password2": good})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(good)
+
+    # The link is single-use.
+    response = client.get(link)
+    assert response.status_code == 200
+    assert "expired or has already been used" in response.content.decode()
+    assert client.post(link).status_code == 404
+
+    # Login with the numéro de dossier, then with the e-mail address.
+    response = client.post(reverse("account_login"), {"login": user.username, "password": good})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    client.logout()
+    response = client.post(reverse("account_login"), {"login": "Estelle.Durand@example.org", "password": good})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_signup_mismatched_addresses(client, campaign, mailoutbox):
+    response = client.post(reverse("account_signup"), {**SIGNUP, "email2": "autre@example.org"})
+    assert response.status_code == 200
+    assert "The two e-mail addresses are different." in response.content.decode()
+    assert 'value="Durand"' in response.content.decode()  # nothing lost
+    assert not User.objects.exists()
+    assert not OutboundEmail.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["last_name", "first_name", "email", "email2"])
+def test_signup_required_fields(client, campaign, field):
+    response = client.post(reverse("account_signup"), {**SIGNUP, field: ""})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_signup_duplicate_address_in_campaign_reveals_nothing(
+    client, campaign, mailoutbox, django_capture_on_commit_callbacks
+):
+    existing = CandidateFactory(campaign=campaign, email="estelle.durand@example.org")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("account_signup"),
+            {**SIGNUP, "email": "ESTELLE.durand@example.org"} | {"email2": "ESTELLE.durand@example.org"},
+        )
+    # The same neutral page as a real signup...
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert list(User.objects.all()) == [existing]
+    # ...and the owner of the address is told.
+    row = OutboundEmail.objects.get()
+    assert row.code == "CPT_MIN_EXISTE"
+    assert mailoutbox[0].to == ["estelle.durand@example.org"]
+
+
+def test_signup_same_address_allowed_in_new_campaign(db, client, mailoutbox, django_capture_on_commit_callbacks):
+    old_campaign = CampaignFactory(
+        is_active=False,
+        starts_on=timezone.localdate() - datetime.timedelta(days=400),
+        ends_on=timezone.localdate() - datetime.timedelta(days=200),
+    )
+    old = CandidateFactory(campaign=old_campaign, email="estelle.durand@example.org")
+    campaign = CampaignFactory(is_active=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_signup"), SIGNUP)
+    assert response.status_code == 302
+    new = User.objects.get(campaign=campaign)
+    assert new.username != old.username
+    response = client.post(_link(mailoutbox[0].body))
+    assert response.status_code == 302
+    assert EmailAddress.objects.get(user=new).verified
+    # The old account's address is handed over: it could not log in anyway.
+    assert not EmailAddress.objects.get(user=old).verified
+
+
+@pytest.mark.parametrize(
+    ("is_active", "starts", "ends", "message"),
+    [
+        (False, -10, 10, "No admissions campaign is open"),
+        (True, -100, -1, "The campaign is closed to candidates"),
+        (True, 3, 100, "The campaign opens to candidates on"),
+    ],
+)
+def test_signup_refused_when_campaign_not_open(db, client, is_active, starts, ends, message):
+    today = timezone.localdate()
+    CampaignFactory(
+        is_active=is_active,
+        starts_on=today + datetime.timedelta(days=starts),
+        ends_on=today + datetime.timedelta(ends),
+    )
+    response = client.get(reverse("account_signup"))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    response = client.post(reverse("account_signup"), SIGNUP)
+    assert message in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_expired_validation_link(client, campaign, mailoutbox, django_capture_on_commit_callbacks, time_machine):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_signup"), SIGNUP)
+    link = _link(mailoutbox[0].body)
+    time_machine.move_to(timezone.now() + datetime.timedelta(days=6))
+    assert "expired or has already been used" in client.get(link).content.decode()
+    assert client.post(link).status_code == 404
+    assert not EmailAddress.objects.get().verified
