@@ -1,0 +1,20 @@
+"""gunicorn settings for ecandidat (example): `gunicorn -c deploy/gunicorn.conf.py ecandidat.wsgi`.
+
+Environment (SECRET_KEY, DATABASE_URL, REDIS_URL, EMAIL_URL, ALLOWED_HOSTS, ...) comes from the systemd unit.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+# Sync workers: requests are short and database-bound; scale out by adding hosts behind the load balancer.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+threads = 1
+timeout = 60  # uploads are capped at a few MB; nothing legitimate takes longer
+graceful_timeout = 30
+max_requests = 2000  # recycle workers to bound memory growth
+max_requests_jitter = 200
+forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")  # nginx sets X-Forwarded-Proto
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
