@@ -305,8 +305,9 @@ def export_personal_data(*, candidate: Candidate | None, user) -> dict:
     account = fields(user, exclude=("id", "password"))
     data = {"account": account, "dossier": None}
     if candidate is not None:
-        address = Address.objects.filter(candidate=candidate).first()
-        bac = Baccalaureate.objects.filter(candidate=candidate).first()
+        # The caller loads the candidate with select_related("address", "baccalaureate").
+        address = getattr(candidate, "address", None)
+        bac = getattr(candidate, "baccalaureate", None)
         data["dossier"] = {
             "personal_details": fields(candidate, exclude=("id", "user")),
             "address": fields(address) if address else None,

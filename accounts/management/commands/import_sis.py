@@ -32,10 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc}") from None
         for error in result.errors:
             self.stderr.write(f"{file}: {error}")
-        if dry_run:
-            counts = {"created": 0, "updated": 0}
-        else:
-            counts = store_sis_records(students=result.students, actor=None)
+        counts = {"created": 0, "updated": 0} if dry_run else store_sis_records(students=result.students, actor=None)
         self.stdout.write(
             f"{len(result.students)} students read, {counts['created']} created, {counts['updated']} updated, "
             f"{len(result.errors)} lines refused{' (dry run)' if dry_run else ''}"

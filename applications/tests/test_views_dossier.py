@@ -1,0 +1,397 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+
+from applications import permissions
+from applications.models import Address, Baccalaureate, Candidate, ExternalCursus, Internship, WorkExperience
+from applications.tests.factories import (
+    AddressFactory,
+    BaccalaureateFactory,
+    CandidateFactory,
+    ExternalCursusFactory,
+    InternalCursusFactory,
+    InternshipFactory,
+    WorkExperienceFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+PERSONAL = {
+    "civility": "Mme",
+    "birth_name": " dupont  martin ",
+    "usual_name": "",
+    "first_name": "Camille",
+    "other_first_name": "",
+    "birth_date": "2001-02-03",
+    "birth_country": "FR",
+    "birth_department": "66",
+    "birth_city": "Perpignan",
+    "nationality": "FR",
+    "ine": "",
+    "phone": "04 68 00 00 00",
+    "mobile": "",
+    "preferred_language": "fr",
+}
+ADDRESS = {"line1": "1 rue du Test", "postal_code": "66000", "city": "PERPIGNAN", "country": "FR"}
+BAC = {"mode": "add", "series": "GEN", "year": "2020", "country": "FR", "department": "66"}
+
+PAGES = [
+    "applications:personal_details",
+    "applications:address",
+    "applications:baccalaureate",
+    "applications:internal_cursus",
+    "applications:external_cursus_list",
+    "applications:internship_list",
+    "applications:work_experience_list",
+    "applications:external_cursus_add",
+    "applications:internship_add",
+    "applications:work_experience_add",
+    "applications:my_data",
+    "applications:my_data_download",
+]
+
+
+def complete_dossier(candidate):
+    AddressFactory(candidate=candidate)
+    BaccalaureateFactory(candidate=candidate)
+
+
+# --- Personas ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_anonymous_is_sent_to_login(client, db, name):
+    url = reverse(name)
+
+    response = client.get(url)
+
+    assertRedirects(response, f"{reverse('account_login')}?next={url}", fetch_redirect_response=False)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_staff_gets_404(client, django_user_model, name):
+    staff = django_user_model.objects.create_user(username="staff", email="s@univ.example", is_staff=True)
+    client.force_login(staff)
+
+    assert client.get(reverse(name)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "queries"),
+    [
+        ("applications:personal_details", 8),
+        ("applications:address", 8),
+        ("applications:baccalaureate", 8),
+        ("applications:internal_cursus", 9),
+        ("applications:external_cursus_list", 9),
+        ("applications:internship_list", 9),
+        ("applications:work_experience_list", 9),
+        ("applications:external_cursus_add", 8),
+        ("applications:my_data", 7),
+        ("applications:my_data_download", 12),
+    ],
+)
+def test_owner_sees_page_with_exact_queries(owner_client, candidate, django_assert_num_queries, name, queries):
+    complete_dossier(candidate)
+
+    with django_assert_num_queries(queries):
+        response = owner_client.get(reverse(name))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("factory", [ExternalCursusFactory, InternshipFactory, WorkExperienceFactory])
+@pytest.mark.parametrize("action", ["edit", "delete"])
+def test_other_candidate_gets_404_on_rows(client, candidate, other_candidate, factory, action):
+    row = factory(candidate=candidate)
+    prefix = {ExternalCursus: "external_cursus", Internship: "internship", WorkExperience: "work_experience"}[
+        factory._meta.model
+    ]
+    client.force_login(other_candidate.user)
+    url = reverse(f"applications:{prefix}_{action}", kwargs={"public_id": row.public_id})
+
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"year": "2020"}).status_code == 404
+    assert factory._meta.model.objects.filter(pk=row.pk).exists()
+
+
+def test_other_candidate_does_not_see_rows_in_lists(client, candidate, other_candidate):
+    InternshipFactory(candidate=candidate, organisation="Secret Corp")
+    client.force_login(other_candidate.user)
+
+    response = client.get(reverse("applications:internship_list"))
+
+    assertNotContains(response, "Secret Corp")
+
+
+def test_candidate_menu_lists_the_dossier_pages(owner_client):
+    response = owner_client.get(reverse("applications:address"))
+    from django.template.loader import render_to_string
+
+    html = render_to_string("includes/candidate_nav.html", {"user": response.wsgi_request.user}, response.wsgi_request)
+
+    for label in ["Personal details", "Address", "Baccalaureate", "Internal cursus", "External cursus"]:
+        assert label in html
+    assert "Internships" in html and "Work experience" in html
+
+
+def test_candidate_menu_is_empty_for_anonymous(rf):
+    from django.contrib.auth.models import AnonymousUser
+    from django.template.loader import render_to_string
+
+    request = rf.get("/")
+    request.user = AnonymousUser()
+
+    assert render_to_string("includes/candidate_nav.html", {"user": request.user}, request).strip() == ""
+
+
+# --- Step-by-step first completion -------------------------------------------------------------------------------
+
+
+def test_first_completion_goes_step_by_step(client, candidate_user):
+    client.force_login(candidate_user)
+
+    response = client.get(reverse("applications:personal_details"))
+    assertContains(response, "Step 1 of 3")
+    assertContains(response, "Follow the steps to enter your information")
+
+    response = client.post(reverse("applications:personal_details"), PERSONAL)
+    assertRedirects(response, reverse("applications:address"))
+    candidate = Candidate.objects.get(user=candidate_user)
+    assert candidate.birth_name == "DUPONT MARTIN"
+    assert candidate.phone == "+33468000000"
+    assertContains(client.get(reverse("applications:address")), "Step 2 of 3")
+
+    response = client.post(reverse("applications:address"), ADDRESS)
+    assertRedirects(response, reverse("applications:baccalaureate"))
+    assertContains(client.get(reverse("applications:baccalaureate")), "Step 3 of 3")
+
+    response = client.post(reverse("applications:baccalaureate"), BAC)
+    assertRedirects(response, reverse("applications:baccalaureate"))
+    response = client.get(reverse("applications:baccalaureate"))
+    assertNotContains(response, "Step 3 of 3")
+    assertContains(response, "You can come back at any time")
+
+
+def test_address_before_personal_details_sends_to_step_one(client, candidate_user):
+    client.force_login(candidate_user)
+
+    response = client.get(reverse("applications:address"))
+
+    assertRedirects(response, reverse("applications:personal_details"))
+
+
+def test_saving_an_earlier_step_goes_to_the_missing_one(owner_client, candidate):
+    response = owner_client.post(reverse("applications:personal_details"), PERSONAL)
+
+    assertRedirects(response, reverse("applications:address"))
+
+
+def test_saving_a_complete_dossier_stays_on_the_page(owner_client, candidate):
+    complete_dossier(candidate)
+
+    response = owner_client.post(reverse("applications:address"), {**ADDRESS, "line1": "2 rue Neuve"})
+
+    assertRedirects(response, reverse("applications:address"))
+    assert Address.objects.get(candidate=candidate).line1 == "2 rue Neuve"
+
+
+def test_required_fields_are_marked(owner_client):
+    response = owner_client.get(reverse("applications:personal_details"))
+
+    assertContains(response, 'Fields preceded by "*" are required.')
+    assertContains(response, "* Birth name")
+
+
+# --- Validation messages ----------------------------------------------------------------------------------------
+
+
+def _post_personal(client, **changes):
+    return client.post(reverse("applications:personal_details"), {**PERSONAL, **changes})
+
+
+def test_bad_ine_format_is_refused_at_the_field(owner_client):
+    response = _post_personal(owner_client, ine="ABC")
+
+    assert response.status_code == 200
+    assertContains(response, "The INE and its key must be 11 characters, without spaces.")
+    assertContains(response, 'aria-invalid="true"')
+    assertContains(response, 'id="id_ine_error"')
+    assertContains(response, 'aria-describedby="id_ine_helptext id_ine_error"')
+
+
+def test_bad_ine_key_is_refused(owner_client):
+    response = _post_personal(owner_client, ine="1234567890A")
+
+    assertContains(response, "The INE key is wrong: check the last character.")
+
+
+def test_unknown_ine_format_is_refused(owner_client):
+    response = _post_personal(owner_client, ine="ABCDEFGHIJK")
+
+    assertContains(response, "This is not a valid INE.")
+
+
+def test_valid_ine_is_saved(owner_client, candidate):
+    _post_personal(owner_client, ine="1234567890v")
+
+    candidate.refresh_from_db()
+    assert candidate.ine == "1234567890V"
+
+
+def test_duplicate_ine_is_refused(owner_client, other_candidate):
+    other_candidate.ine = "1234567890V"
+    other_candidate.save()
+
+    response = _post_personal(owner_client, ine="1234567890V")
+
+    assertContains(response, "This INE has already been given to a candidate.")
+
+
+def test_bad_phone_is_refused(owner_client):
+    response = _post_personal(owner_client, phone="12")
+
+    assertContains(response, "Enter a valid phone number (international numbers start with +).")
+
+
+def test_birth_date_in_the_future_is_refused(owner_client):
+    tomorrow = datetime.date.today() + datetime.timedelta(days=2)  # noqa: DTZ011 a date far enough in any zone
+
+    response = _post_personal(owner_client, birth_date=tomorrow.isoformat())
+
+    assertContains(response, "The date of birth must be in the past.")
+
+
+def test_birth_in_france_needs_a_department(owner_client):
+    response = _post_personal(owner_client, birth_department="")
+
+    assertContains(response, "Give the department of birth for a birth in France.")
+
+
+def test_french_address_needs_a_postal_code(owner_client):
+    response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "ABC"})
+
+    assertContains(response, "A French postal code has 5 digits.")
+
+
+def test_foreign_address_needs_a_city(owner_client):
+    response = owner_client.post(reverse("applications:address"), {"line1": "Calle Mayor 1", "country": "ES"})
+
+    assertContains(response, "Give the city.")
+
+
+def test_second_baccalaureate_is_refused(owner_client, candidate):
+    BaccalaureateFactory(candidate=candidate, year=2019)
+
+    response = owner_client.post(reverse("applications:baccalaureate"), BAC)
+
+    assertContains(response, "You can only enter one baccalaureate (or equivalent).")
+    assert Baccalaureate.objects.get(candidate=candidate).year == 2019
+
+
+def test_baccalaureate_can_be_edited(owner_client, candidate):
+    BaccalaureateFactory(candidate=candidate, year=2019)
+
+    owner_client.post(reverse("applications:baccalaureate"), {**BAC, "mode": "edit", "year": "2018"})
+
+    assert Baccalaureate.objects.get(candidate=candidate).year == 2018
+
+
+def test_no_baccalaureate_then_baccalaureate(owner_client, candidate):
+    owner_client.post(reverse("applications:baccalaureate_none"))
+    assert Baccalaureate.objects.get(candidate=candidate).has_bac is False
+    assertContains(owner_client.get(reverse("applications:baccalaureate")), "I have the baccalaureate or an")
+
+    owner_client.post(reverse("applications:baccalaureate"), BAC)
+
+    bac = Baccalaureate.objects.get(candidate=candidate)
+    assert bac.has_bac is True and bac.series == "GEN"
+
+
+def test_baccalaureate_year_in_the_future_is_refused(owner_client):
+    response = owner_client.post(reverse("applications:baccalaureate"), {**BAC, "year": "2999"})
+
+    assert response.status_code == 200
+    assertContains(response, 'aria-invalid="true"')
+
+
+# --- Rows ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows", [1, 10])
+def test_internship_list_query_count_does_not_grow(owner_client, candidate, django_assert_num_queries, rows):
+    InternshipFactory.create_batch(rows, candidate=candidate)
+
+    with django_assert_num_queries(9):
+        response = owner_client.get(reverse("applications:internship_list"))
+
+    assert len(response.context["rows"]) == rows
+
+
+def test_add_edit_delete_a_work_experience(owner_client, candidate):
+    response = owner_client.post(
+        reverse("applications:work_experience_add"),
+        {"year": "2021", "duration": "1 an", "title": "Serveur", "organisation": "Café", "description": ""},
+    )
+    assertRedirects(response, reverse("applications:work_experience_list"))
+    row = WorkExperience.objects.get(candidate=candidate)
+
+    url = reverse("applications:work_experience_edit", kwargs={"public_id": row.public_id})
+    owner_client.post(url, {"year": "2021", "duration": "2 ans", "title": "Serveur", "organisation": "Café"})
+    row.refresh_from_db()
+    assert row.duration == "2 ans"
+
+    delete_url = reverse("applications:work_experience_delete", kwargs={"public_id": row.public_id})
+    assertContains(owner_client.get(delete_url), "Do you really want to delete")
+    assert WorkExperience.objects.filter(pk=row.pk).exists()
+    assertRedirects(owner_client.post(delete_url), reverse("applications:work_experience_list"))
+    assert not WorkExperience.objects.filter(pk=row.pk).exists()
+
+
+def test_external_cursus_needs_obtained(owner_client):
+    response = owner_client.post(
+        reverse("applications:external_cursus_add"),
+        {"year": "2021", "label": "BTS", "country": "FR", "school": "Lycée"},
+    )
+
+    assert response.status_code == 200
+    assertContains(response, 'id="id_obtained_error"')
+
+
+def test_rows_need_personal_details_first(client, candidate_user):
+    client.force_login(candidate_user)
+
+    response = client.get(reverse("applications:internship_add"))
+
+    assertRedirects(response, reverse("applications:personal_details"))
+
+
+# --- Lock after an application -----------------------------------------------------------------------------------
+
+
+def test_personal_details_lock_once_the_candidate_has_an_application(owner_client, candidate, monkeypatch):
+    monkeypatch.setattr(permissions, "candidate_has_applications", lambda candidate: True)
+
+    response = owner_client.get(reverse("applications:personal_details"))
+    assertContains(response, "You have an application")
+    assertContains(response, 'name="birth_name"')
+    assert response.context["form"].fields["birth_name"].disabled
+
+    owner_client.post(
+        reverse("applications:personal_details"),
+        {**PERSONAL, "birth_name": "CHANGED", "phone": "+33611223344"},
+    )
+    candidate.refresh_from_db()
+    assert candidate.birth_name == "DUPONT"
+    assert candidate.phone == "+33611223344"
+
+
+def test_internal_cursus_is_listed_read_only(owner_client, candidate):
+    InternalCursusFactory(candidate=candidate, label="Licence 1 Droit")
+
+    response = owner_client.get(reverse("applications:internal_cursus"))
+
+    assertContains(response, "Licence 1 Droit")
+    assertContains(response, "if you find errors, contact your student office")
