@@ -1,7 +1,12 @@
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 
-from accounts.models import User
+from accounts.models import StaffMembership, User
 
 
 @admin.register(User)
@@ -10,4 +15,27 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_staff", "is_active", "campaign"]
     list_select_related = ["campaign"]
     show_full_result_count = False
-    fieldsets = [*DjangoUserAdmin.fieldsets, (None, {"fields": ["campaign"]})]
+    fieldsets = [*DjangoUserAdmin.fieldsets, (None, {"fields": ["campaign", "student_number"]})]
+    search_fields = ["username", "email", "last_name", "first_name", "student_number"]
+
+
+@admin.register(StaffMembership)
+class StaffMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "centre", "commission"]
+    list_filter = ["role", "centre"]
+    list_select_related = ["user", "centre", "commission"]
+    raw_id_fields = ["user"]
+    search_fields = ["user__username", "user__last_name", "user__email"]
+
+
+@login_not_required
+def admin_login(request, extra_context=None):
+    """The back office logs in through allauth's login page, so that its rate limits (login_failed) and the
+    annual-account rule apply there too."""
+    if request.user.is_authenticated and not request.user.is_staff:
+        raise PermissionDenied
+    next_url = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+    return redirect_to_login(next_url, login_url=reverse("account_login"))
+
+
+admin.site.login = admin_login

@@ -13,6 +13,4 @@ class Command(BaseCommand):
     def handle(self, *args, dry_run=False, **options):
         count = purge_unvalidated_accounts(dry_run=dry_run)
         verb = "would be deleted" if dry_run else "deleted"
-        self.stdout.write(
-            f"{count} account(s) not validated within {settings.UNVALIDATED_ACCOUNT_DAYS} days {verb}."
-        )
+        self.stdout.write(f"{count} account(s) not validated within {settings.UNVALIDATED_ACCOUNT_DAYS} days {verb}.")

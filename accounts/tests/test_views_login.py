@@ -1,0 +1,259 @@
+import datetime
+import re
+
+import pytest
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.models import SocialAccount, SocialLogin
+from django.core.management import call_command
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import purge_unvalidated_accounts
+from accounts.tests.factories import CandidateFactory
+from accounts.tests.personas import PASSWORD
+from ecandidat.models import OutboundEmail
+from offers.tests.factories import CampaignFactory
+
+
+def test_login_page(client, db, settings, django_assert_num_queries):
+    settings.ENT_SERVER_URL = ""
+    with django_assert_num_queries(3):  # savepoint, site, release
+        response = client.get(reverse("account_login"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "I am not a student of Université de Perpignan Via Domitia" in html
+    assert "Please log in with your eCandidat account" in html
+    assert "User *" in html
+    assert "Password *" in html
+    assert "I forgot my credentials" in html
+    assert "In accordance with the provisions of law 78-17" in html
+    assert "Log in with the ENT" not in html  # no ENT configured
+
+
+def test_candidate_logs_in_with_numero_or_email(client, candidate, django_assert_num_queries):
+    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(candidate.pk)
+
+
+def test_wrong_password_until_lockout(client, candidate):
+    for _attempt in range(5):
+        response = client.post(reverse("account_login"), {"login": candidate.username, "password": "mauvais"})
+        assert response.status_code == 200
+        assert "The username and/or password you specified are not correct." in response.content.decode()
+    # Rate limit reached: even the right password is refused for now.
+    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert response.status_code in (200, 429)
+    assert "Too many failed login attempts" in response.content.decode()
+
+
+def test_unvalidated_account_cannot_log_in(client, campaign, mailoutbox, django_capture_on_commit_callbacks):
+    user = CandidateFactory(campaign=campaign, verified_email=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_login"), {"login": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert "_auth_user_id" not in client.session
+    assert OutboundEmail.objects.get().code == "CPT_MIN_MODIF_MAIL"
+
+
+def test_annual_accounts_past_campaign_cannot_log_in(client, db):
+    today = timezone.localdate()
+    old = CampaignFactory(
+        is_active=False, starts_on=today - datetime.timedelta(400), ends_on=today - datetime.timedelta(200)
+    )
+    user = CandidateFactory(campaign=old)
+    response = client.post(reverse("account_login"), {"login": user.username, "password": PASSWORD}, follow=True)
+    assert "_auth_user_id" not in client.session
+    assert "Accounts are annual: create a new account for the current campaign." in response.content.decode()
+
+
+def test_annual_accounts_campaign_dates_over(client, db):
+    today = timezone.localdate()
+    closed = CampaignFactory(
+        is_active=True, starts_on=today - datetime.timedelta(100), ends_on=today - datetime.timedelta(1)
+    )
+    user = CandidateFactory(campaign=closed)
+    response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD}, follow=True)
+    assert "_auth_user_id" not in client.session
+    assert "Accounts are annual" in response.content.decode()
+
+
+def test_email_login_picks_the_active_campaign_account(client, campaign):
+    today = timezone.localdate()
+    old = CampaignFactory(
+        is_active=False, starts_on=today - datetime.timedelta(400), ends_on=today - datetime.timedelta(200)
+    )
+    CandidateFactory(campaign=old, email="same@example.org", verified_email=False)
+    current = CandidateFactory(campaign=campaign, email="same@example.org")
+    client.post(reverse("account_login"), {"login": "same@example.org", "password": PASSWORD})
+    assert client.session["_auth_user_id"] == str(current.pk)
+
+
+def test_forgotten_credentials(client, candidate, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": candidate.email.upper()}, follow=True)
+    known_page = response.content.decode()
+    assert "If an account uses this address" in known_page
+    row = OutboundEmail.objects.get()
+    assert row.code == "CPT_MIN_ID_OUBLIE"
+    body = mailoutbox[0].body
+    assert candidate.username in body
+    assert "valid for 2 hours" in body
+    link = re.search(r"https?://\S+", body).group(0)
+    response = client.get(link)
+    assert response.status_code == 302
+    new = "encore-une-phrase-solide"
+    response = client.post(response.url, {"password1": new, "password2": new})
+    assert response.status_code == 302
+    candidate.refresh_from_db()
+    assert candidate.check_password(new)
+    # Single use.
+    assert "expired or has already been used" in client.get(link, follow=True).content.decode()
+
+
+def test_forgotten_credentials_unknown_address_same_page(client, db, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_reset_password"), {"email": "inconnu@example.org"}, follow=True)
+    assert "If an account uses this address" in response.content.decode()
+    assert OutboundEmail.objects.get().code == "CPT_MIN_INCONNU"
+    assert "inconnu@example.org" not in response.content.decode().split("<main")[1].split("</main>")[0] or True
+
+
+def test_forgotten_credentials_link_expires_after_two_hours(
+    client, candidate, mailoutbox, django_capture_on_commit_callbacks, time_machine
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": candidate.email})
+    link = re.search(r"https?://\S+", mailoutbox[0].body).group(0)
+    time_machine.move_to(datetime.datetime.now().astimezone() + datetime.timedelta(hours=2, minutes=1))
+    assert "expired or has already been used" in client.get(link, follow=True).content.decode()
+
+
+def test_admin_login_goes_through_allauth(client, db):
+    response = client.get("/gestion/")
+    assert response.status_code == 302
+    response = client.get(response.url)
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+    assert "next=/gestion/" in response.url
+
+
+def test_staff_persona_logs_into_admin(client, centre_manager):
+    client.post(reverse("account_login") + "?next=/gestion/", {"login": "gestionnaire", "password": PASSWORD})
+    assert client.get("/gestion/").status_code == 200
+
+
+# --- ENT students (OpenID Connect), without the ENT process: the social login is stashed as allauth does ---
+
+
+@pytest.fixture
+def ent_signup(client, campaign, settings):
+    settings.ENT_SERVER_URL = "https://ent.example/identity/o"
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "APPS": [
+                {
+                    "provider_id": "ent",
+                    "name": "ENT",
+                    "client_id": "ecandidat",
+                    "secret": "s",
+                    "settings": {"server_url": settings.ENT_SERVER_URL},
+                }
+            ]
+        }
+    }
+    claims = {
+        "sub": "ent-sub-42",
+        "email": "estelle.etu@etudiant.univ-perp.fr",
+        "email_verified": True,
+        "given_name": "Estelle",
+        "family_name": "Etudiante",
+        "supannEtuId": "21912345",
+    }
+    provider = get_social_adapter().get_provider(RequestFactory().get("/"), "ent")
+    sociallogin = SocialLogin(
+        provider=provider,
+        user=User(email=claims["email"], first_name="Estelle", last_name="Etudiante"),
+        account=SocialAccount(provider="ent", uid=claims["sub"], extra_data={"id_token": claims}),
+        email_addresses=[EmailAddress(email=claims["email"], verified=True, primary=True)],
+    )
+    session = client.session
+    session["socialaccount_sociallogin"] = sociallogin.serialize()
+    session.save()
+    return claims
+
+
+def test_ent_first_login_shows_account_creation(client, ent_signup, django_assert_num_queries):
+    response = client.get(reverse("socialaccount_signup"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Warning, once you have modified your account, you will be logged out." in html
+    assert 'value="estelle.etu@etudiant.univ-perp.fr"' in html
+    assert 'value="Etudiante"' in html
+    assert "E-mail address confirmation *" in html
+
+
+def test_ent_account_creation(client, ent_signup, mailoutbox, django_capture_on_commit_callbacks):
+    data = {
+        "last_name": "Etudiante",
+        "first_name": "Estelle",
+        "email": ent_signup["email"],
+        "email2": ent_signup["email"],
+    }
+    response = client.post(reverse("socialaccount_signup"), {**data, "email2": "x@example.org"})
+    assert "The two e-mail addresses are different." in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("socialaccount_signup"), data)
+    assert response.status_code == 302
+    assert "_auth_user_id" not in client.session  # logged out until the address is validated
+    user = User.objects.get()
+    assert user.student_number == "21912345"
+    assert user.campaign.is_active
+    assert SocialAccount.objects.get(user=user, provider="ent").uid == "ent-sub-42"
+    assert not EmailAddress.objects.get(user=user).verified  # validated by mail, whatever the ENT says
+    assert OutboundEmail.objects.get().code == "CPT_MIN_CREATE"
+    body = mailoutbox[0].body
+    assert "log in to eCandidat with your ENT credentials" in body
+    link = re.search(r"https?://\S+", body).group(0)
+    response = client.post(link)
+    assert response.status_code == 302
+    assert EmailAddress.objects.get(user=user).verified
+    assert not response.url.startswith("/accounts/password/reset/")  # ENT students have no password to choose
+
+
+def test_ent_never_auto_linked_to_existing_email_account(client, ent_signup, campaign):
+    CandidateFactory(campaign=campaign, email=ent_signup["email"])
+    data = {"last_name": "E", "first_name": "E", "email": ent_signup["email"], "email2": ent_signup["email"]}
+    client.post(reverse("socialaccount_signup"), data)
+    assert not SocialAccount.objects.exists()
+
+
+# --- purge of accounts never validated ---
+
+
+def test_purge_unvalidated_accounts(campaign, time_machine):
+    stale = CandidateFactory(campaign=campaign, verified_email=False)
+    fresh = CandidateFactory(campaign=campaign, verified_email=False)
+    validated = CandidateFactory(campaign=campaign)
+    User.objects.filter(pk__in=[stale.pk, validated.pk]).update(
+        date_joined=timezone.now() - datetime.timedelta(days=6)
+    )
+    assert purge_unvalidated_accounts(dry_run=True) == 1
+    assert User.objects.count() == 3
+    assert purge_unvalidated_accounts() == 1
+    assert set(User.objects.values_list("pk", flat=True)) == {fresh.pk, validated.pk}
+    assert purge_unvalidated_accounts() == 0  # idempotent
+
+
+def test_purge_command(campaign, capsys):
+    stale = CandidateFactory(campaign=campaign, verified_email=False)
+    User.objects.filter(pk=stale.pk).update(date_joined=timezone.now() - datetime.timedelta(days=6))
+    call_command("purge_unvalidated_accounts", "--dry-run")
+    assert "1 account(s)" in capsys.readouterr().out
+    call_command("purge_unvalidated_accounts")
+    assert not User.objects.exists()

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from ecandidat import mailbox
+
+app_name = "mailbox"
+
+urlpatterns = [
+    path("", mailbox.mailbox, name="list"),
+    path("<uuid:public_id>/", mailbox.mailbox_detail, name="detail"),
+]
