@@ -121,7 +121,6 @@ def test_forgotten_credentials_unknown_address_same_page(client, db, mailoutbox,
         response = client.post(reverse("account_reset_password"), {"email": "inconnu@example.org"}, follow=True)
     assert "If an account uses this address" in response.content.decode()
     assert OutboundEmail.objects.get().code == "CPT_MIN_INCONNU"
-    assert "inconnu@example.org" not in response.content.decode().split("<main")[1].split("</main>")[0] or True
 
 
 def test_forgotten_credentials_link_expires_after_two_hours(
