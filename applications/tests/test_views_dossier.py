@@ -9,7 +9,6 @@ from applications.models import Address, Baccalaureate, Candidate, ExternalCursu
 from applications.tests.factories import (
     AddressFactory,
     BaccalaureateFactory,
-    CandidateFactory,
     ExternalCursusFactory,
     InternalCursusFactory,
     InternshipFactory,
