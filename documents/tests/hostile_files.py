@@ -1,0 +1,283 @@
+"""Builders of the hostile upload set (security reference A.3), made in memory: nothing binary is committed.
+
+Each ``*_upload`` function returns a fresh ``SimpleUploadedFile``; the lower-level builders return bytes.
+"""
+
+import io
+import struct
+import zipfile
+import zlib
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import ExifTags, Image
+from PIL.PngImagePlugin import PngInfo
+from pypdf import PdfWriter
+from pypdf.actions import JavaScript
+
+MAX_BYTES = 2 * 1024 * 1024
+
+# Kept in two halves so that this source file itself does not carry the test signature.
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+# The three objects of a minimal one-page document, for the hand-built PDFs below.
+CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
+PAGES = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
+PAGE = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>"
+
+
+def upload(name: str, content: bytes, content_type: str = "application/octet-stream") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+# --- PDF ----------------------------------------------------------------------------------------------------
+
+
+def pdf_bytes() -> bytes:
+    """A valid one-page blank PDF written by pypdf."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    return _write(writer)
+
+
+def build_pdf(objects: list[bytes], *, padding: int = 0, comment: bytes = b"") -> bytes:
+    """Assemble a PDF by hand from object bodies (object 1 is the catalog), with a correct xref table.
+
+    ``padding`` bytes of comment lines are inserted after the header; ``comment`` is one extra comment line.
+    """
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    while padding >= 256:
+        out += b"%" + b"x" * 254 + b"\n"
+        padding -= 256
+    if padding >= 2:
+        out += b"%" + b"x" * (padding - 2) + b"\n"
+    elif padding == 1:
+        out += b"\n"
+    if comment:
+        out += b"% " + comment + b"\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def pdf_of_exact_size(size: int) -> bytes:
+    """A valid PDF of exactly ``size`` bytes, padded with comment lines so that it still parses."""
+    padding = 0
+    for _ in range(10):
+        content = build_pdf([CATALOG, PAGES, PAGE], padding=padding)
+        if len(content) == size:
+            return content
+        padding += size - len(content)
+    raise AssertionError(f"could not build a PDF of {size} bytes")
+
+
+def pdf_with_catalog_entries(entries: bytes, *extra_objects: bytes) -> bytes:
+    """A one-page PDF whose catalog has extra ``entries``; ``extra_objects`` are numbered from 4."""
+    catalog = b"<< /Type /Catalog /Pages 2 0 R " + entries + b" >>"
+    return build_pdf([catalog, PAGES, PAGE, *extra_objects])
+
+
+def pdf_with_page_entries(entries: bytes, *extra_objects: bytes) -> bytes:
+    """A one-page PDF whose page dictionary has extra ``entries``; ``extra_objects`` are numbered from 4."""
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] " + entries + b" >>"
+    return build_pdf([CATALOG, PAGES, page, *extra_objects])
+
+
+def pdf_with_open_action_javascript() -> bytes:
+    return pdf_with_catalog_entries(b"/OpenAction 4 0 R", b"<< /Type /Action /S /JavaScript /JS (app.alert(1);) >>")
+
+
+def pdf_with_hex_escaped_javascript() -> bytes:
+    """/OpenAction JavaScript spelt with #xx escapes: invisible to the raw-bytes scan, seen by the object walk."""
+    return pdf_with_catalog_entries(b"/OpenAction 4 0 R", b"<< /S /J#61vaScript /J#53 (app.alert(1);) >>")
+
+
+def pdf_with_javascript_name_tree() -> bytes:
+    """Document-level JavaScript in the catalog's /Names tree, as pypdf's ``add_open_action`` writes it."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_open_action(JavaScript("app.alert('hello');"))
+    return _write(writer)
+
+
+def pdf_with_page_additional_action() -> bytes:
+    return pdf_with_page_entries(b"/AA << /O << /S /JavaScript /JS (app.alert(1);) >> >>")
+
+
+def pdf_with_launch_action() -> bytes:
+    return pdf_with_catalog_entries(b"/OpenAction << /S /Launch /F (cmd.exe) >>")
+
+
+def pdf_with_embedded_file() -> bytes:
+    """An attached executable in the /EmbeddedFiles name tree, as pypdf's ``add_attachment`` writes it."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_attachment("setup.exe", b"MZ\x90\x00" + b"\x00" * 60)
+    return _write(writer)
+
+
+def pdf_with_file_attachment_annotation() -> bytes:
+    annotation = b"<< /Type /Annot /Subtype /FileAttachment /Rect [0 0 10 10] /FS 5 0 R >>"
+    filespec = b"<< /Type /Filespec /F (a.exe) /EF << /F 6 0 R >> >>"
+    embedded = b"<< /Type /EmbeddedFile /Length 2 >>\nstream\nMZ\nendstream"
+    return pdf_with_page_entries(b"/Annots [4 0 R]", annotation, filespec, embedded)
+
+
+def pdf_with_javascript_token_in_comment() -> bytes:
+    """Only the raw-bytes scan sees this one: the token sits in a comment, outside any object."""
+    return build_pdf([CATALOG, PAGES, PAGE], comment=b"/JavaScript ")
+
+
+def pdf_with_benign_open_action_and_link() -> bytes:
+    """Common and harmless: open at page 1 fitted, and a web link annotation. Must be accepted."""
+    link = b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A << /S /URI /URI (https://example.org) >> >>"
+    catalog = b"<< /Type /Catalog /Pages 2 0 R /OpenAction [3 0 R /Fit] >>"
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Annots [4 0 R] >>"
+    return build_pdf([catalog, PAGES, page, link])
+
+
+def pdf_without_pages() -> bytes:
+    return build_pdf([CATALOG, b"<< /Type /Pages /Kids [] /Count 0 >>"])
+
+
+def encrypted_pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    return _write(writer)
+
+
+def truncated_pdf() -> bytes:
+    content = pdf_bytes()
+    return content[: len(content) // 2]
+
+
+def _write(writer: PdfWriter) -> bytes:
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+# --- Images -------------------------------------------------------------------------------------------------
+
+GPS_LATITUDE = (48.0, 51.0, 24.0)
+
+
+def jpeg_bytes(size: tuple[int, int] = (64, 48), *, gps: bool = False, orientation: int | None = None) -> bytes:
+    """A valid JPEG, optionally with an EXIF GPS position (Paris) and an EXIF orientation."""
+    image = Image.new("RGB", size, (200, 30, 30))
+    exif = Image.Exif()
+    if gps:
+        gps_ifd = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        gps_ifd[ExifTags.GPS.GPSLatitudeRef] = "N"
+        gps_ifd[ExifTags.GPS.GPSLatitude] = GPS_LATITUDE
+        gps_ifd[ExifTags.GPS.GPSLongitudeRef] = "E"
+        gps_ifd[ExifTags.GPS.GPSLongitude] = (2.0, 21.0, 3.0)
+        exif[ExifTags.Base.Make] = "PhoneMaker"
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    output = io.BytesIO()
+    image.save(output, format="JPEG", exif=exif.tobytes())
+    return output.getvalue()
+
+
+def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
+    output = io.BytesIO()
+    Image.new("RGBA", size, (30, 30, 200, 128)).save(output, format="PNG")
+    return output.getvalue()
+
+
+def zip_bytes() -> bytes:
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as archive:
+        archive.writestr("payload.html", "<script>alert(1)</script>")
+    return output.getvalue()
+
+
+def jpeg_zip_polyglot() -> bytes:
+    """A valid JPEG with a ZIP archive appended: image viewers show the picture, unzip finds the payload."""
+    return jpeg_bytes() + zip_bytes()
+
+
+def png_html_polyglot() -> bytes:
+    """A PNG carrying HTML in a text chunk and after its end: the A.3 "PNG+HTML polyglot"."""
+    html = b"<html><script>alert(document.domain)</script></html>"
+    output = io.BytesIO()
+    info = PngInfo()
+    info.add_text("Comment", html.decode())
+    Image.new("RGB", (16, 16)).save(output, format="PNG", pnginfo=info)
+    return output.getvalue() + html
+
+
+def png_of_size(width: int, height: int) -> bytes:
+    """A 1-bit black PNG of any pixel size, streamed so that even 20 000 x 20 000 stays tiny (pixel flood)."""
+    row = b"\x00" * (1 + (width + 7) // 8)  # Filter byte "none", then the packed pixels.
+    compressor = zlib.compressobj(9)
+    data = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", data) + _png_chunk(b"IEND", b"")
+
+
+def jpeg_claiming_size(width: int, height: int) -> bytes:
+    """A small JPEG whose frame header claims ``width`` x ``height`` (pixel flood through the header only)."""
+    content = bytearray(jpeg_bytes((16, 16)))
+    sof = content.index(b"\xff\xc0")
+    struct.pack_into(">HH", content, sof + 5, height, width)
+    return bytes(content)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+# --- The set as uploads -------------------------------------------------------------------------------------
+
+
+def valid_pdf_upload(name: str = "releve-de-notes.pdf") -> SimpleUploadedFile:
+    return upload(name, pdf_bytes(), "application/pdf")
+
+
+def jpeg_with_gps_upload() -> SimpleUploadedFile:
+    return upload("photo.jpg", jpeg_bytes(gps=True), "image/jpeg")
+
+
+def valid_png_upload() -> SimpleUploadedFile:
+    return upload("scan.png", png_bytes(), "image/png")
+
+
+def eicar_as_pdf_upload() -> SimpleUploadedFile:
+    return upload("cv.pdf", EICAR, "application/pdf")
+
+
+def jpeg_zip_polyglot_upload() -> SimpleUploadedFile:
+    return upload("identite.jpg", jpeg_zip_polyglot(), "image/jpeg")
+
+
+def png_html_polyglot_as_jpg_upload() -> SimpleUploadedFile:
+    return upload("photo.jpg", png_html_polyglot(), "image/jpeg")
+
+
+def zip_as_pdf_upload() -> SimpleUploadedFile:
+    return upload("diplome.pdf", zip_bytes(), "application/pdf")
+
+
+def pixel_flood_png_upload() -> SimpleUploadedFile:
+    return upload("flood.png", png_of_size(20_000, 20_000), "image/png")
+
+
+def empty_upload() -> SimpleUploadedFile:
+    return upload("vide.pdf", b"", "application/pdf")
+
+
+def exact_max_pdf_upload(max_bytes: int = MAX_BYTES) -> SimpleUploadedFile:
+    return upload("gros.pdf", pdf_of_exact_size(max_bytes), "application/pdf")
+
+
+def over_max_pdf_upload(max_bytes: int = MAX_BYTES) -> SimpleUploadedFile:
+    return upload("trop-gros.pdf", pdf_of_exact_size(max_bytes + 1), "application/pdf")

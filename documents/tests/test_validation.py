@@ -1,0 +1,405 @@
+"""The upload validation pipeline against the hostile set of the security reference (A.3)."""
+
+import hashlib
+import io
+import unicodedata
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils.translation import override
+from PIL import ExifTags, Image
+
+from documents import validation
+from documents.tests import hostile_files as hostile
+from documents.validation import describe_constraints, sanitize_filename, validate_upload
+
+MAX = hostile.MAX_BYTES
+
+
+def refusal(uploaded_file, **kwargs) -> ValidationError:
+    with pytest.raises(ValidationError) as caught:
+        validate_upload(uploaded_file, **kwargs)
+    return caught.value
+
+
+def assert_refused(uploaded_file, code: str, message: str, **kwargs) -> None:
+    error = refusal(uploaded_file, **kwargs)
+
+    assert error.code == code
+    with override("en"):
+        assert error.messages == [message]
+
+
+# --- Size ---------------------------------------------------------------------------------------------------
+
+
+def test_empty_file_is_refused():
+    assert_refused(hostile.empty_upload(), "empty", "The file is empty.")
+
+
+def test_file_of_exactly_max_bytes_is_accepted():
+    uploaded = hostile.exact_max_pdf_upload()
+    assert uploaded.size == MAX
+
+    result = validate_upload(uploaded, max_bytes=MAX)
+
+    assert result.size == MAX
+    assert result.content_type == "application/pdf"
+
+
+def test_file_of_max_bytes_plus_one_is_refused():
+    uploaded = hostile.over_max_pdf_upload()
+    assert uploaded.size == MAX + 1
+
+    assert_refused(uploaded, "too_large", "The file exceeds the maximum allowed size (2 MB).", max_bytes=MAX)
+
+
+def test_max_bytes_defaults_to_the_setting(settings):
+    settings.UPLOAD_MAX_BYTES = 1024
+
+    assert_refused(
+        hostile.upload("a.pdf", hostile.pdf_of_exact_size(1025)),
+        "too_large",
+        "The file exceeds the maximum allowed size (1 KB).",
+    )
+
+
+class EndlessStream:
+    """A file-like object without a size, counting what is read from it."""
+
+    name = "huge.pdf"
+
+    def __init__(self):
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        assert size > 0, "the validator must never read the whole stream"
+        self.bytes_read += size
+        return b"%" * size
+
+
+def test_a_huge_stream_is_read_only_up_to_max_bytes_plus_one():
+    stream = EndlessStream()
+
+    error = refusal(stream, max_bytes=MAX)
+
+    assert error.code == "too_large"
+    assert stream.bytes_read == MAX + 1
+
+
+def test_a_declared_size_over_the_limit_is_refused_without_reading():
+    uploaded = hostile.over_max_pdf_upload()
+    uploaded.file = EndlessStream()
+
+    error = refusal(uploaded, max_bytes=MAX)
+
+    assert error.code == "too_large"
+    assert uploaded.file.bytes_read == 0
+
+
+def test_size_is_checked_before_the_extension():
+    assert refusal(hostile.upload("virus.exe", b""), max_bytes=MAX).code == "empty"
+
+
+# --- Extension ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["cv.docx", "cv", "cv.pdf.exe", "a.pdf\x00.html", "cv.pdf.", ".pdf"])
+def test_extension_outside_the_allow_list_is_refused(name):
+    assert_refused(
+        hostile.upload(name, hostile.pdf_bytes()),
+        "extension",
+        "File format not accepted: upload a PDF, JPEG or PNG file.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "content_type", "extension"),
+    [
+        ("A.PDF", hostile.pdf_bytes(), "application/pdf", ".pdf"),
+        ("photo.JPEG", hostile.jpeg_bytes(), "image/jpeg", ".jpg"),
+        ("photo.Jpg", hostile.jpeg_bytes(), "image/jpeg", ".jpg"),
+        ("scan.PNG", hostile.png_bytes(), "image/png", ".png"),
+    ],
+)
+def test_extension_is_case_insensitive_and_normalised(name, content, content_type, extension):
+    result = validate_upload(hostile.upload(name, content))
+
+    assert (result.content_type, result.extension) == (content_type, extension)
+
+
+# --- Magic bytes --------------------------------------------------------------------------------------------
+
+
+def test_eicar_string_renamed_pdf_is_refused_as_content_mismatch():
+    assert_refused(hostile.eicar_as_pdf_upload(), "content_mismatch", "The file content does not match its extension.")
+
+
+def test_zip_renamed_pdf_is_refused_as_content_mismatch():
+    assert refusal(hostile.zip_as_pdf_upload()).code == "content_mismatch"
+
+
+def test_png_html_polyglot_named_jpg_is_refused_as_content_mismatch():
+    assert refusal(hostile.png_html_polyglot_as_jpg_upload()).code == "content_mismatch"
+
+
+def test_jpeg_named_pdf_is_refused_as_content_mismatch():
+    assert refusal(hostile.upload("a.pdf", hostile.jpeg_bytes())).code == "content_mismatch"
+
+
+def test_pdf_header_must_be_at_offset_zero():
+    assert refusal(hostile.upload("a.pdf", b"\n" + hostile.pdf_bytes())).code == "content_mismatch"
+
+
+# --- PDF parse ----------------------------------------------------------------------------------------------
+
+
+def test_valid_pdf_is_accepted_unchanged():
+    content = hostile.pdf_bytes()
+
+    result = validate_upload(hostile.upload("releve.pdf", content))
+
+    assert result.content == content
+    assert result.content_type == "application/pdf"
+    assert result.extension == ".pdf"
+    assert result.size == len(content)
+    assert result.original_name == "releve.pdf"
+
+
+def test_sha256_is_the_digest_of_the_stored_bytes():
+    result = validate_upload(hostile.valid_pdf_upload())
+
+    assert result.sha256 == hashlib.sha256(result.content).hexdigest()
+
+
+def test_truncated_pdf_is_refused_as_corrupt():
+    assert_refused(hostile.upload("a.pdf", hostile.truncated_pdf()), "corrupt", "The file is unreadable or damaged.")
+
+
+def test_garbage_after_a_pdf_header_is_refused_as_corrupt():
+    assert refusal(hostile.upload("a.pdf", b"%PDF-1.7\n" + b"garbage " * 50 + b"\n%%EOF\n")).code == "corrupt"
+
+
+def test_pdf_without_pages_is_refused_as_corrupt():
+    assert refusal(hostile.upload("a.pdf", hostile.pdf_without_pages())).code == "corrupt"
+
+
+def test_encrypted_pdf_is_refused():
+    assert_refused(
+        hostile.upload("a.pdf", hostile.encrypted_pdf()),
+        "encrypted",
+        "The PDF file is password-protected: upload an unencrypted version.",
+    )
+
+
+ACTIVE_MESSAGE = "The PDF file contains active content (JavaScript, actions or attached files) and cannot be accepted."
+
+
+@pytest.mark.parametrize(
+    "builder",
+    [
+        hostile.pdf_with_open_action_javascript,
+        hostile.pdf_with_javascript_name_tree,
+        hostile.pdf_with_page_additional_action,
+        hostile.pdf_with_launch_action,
+        hostile.pdf_with_embedded_file,
+        hostile.pdf_with_file_attachment_annotation,
+    ],
+)
+def test_pdf_with_active_content_is_refused(builder):
+    assert_refused(hostile.upload("a.pdf", builder()), "active_content", ACTIVE_MESSAGE)
+
+
+def test_hex_escaped_javascript_is_caught_by_the_object_walk():
+    content = hostile.pdf_with_hex_escaped_javascript()
+    assert not validation.RAW_ACTIVE_TOKENS.search(content)
+
+    assert refusal(hostile.upload("a.pdf", content)).code == "active_content"
+
+
+def test_javascript_token_outside_objects_is_caught_by_the_raw_scan():
+    assert refusal(hostile.upload("a.pdf", hostile.pdf_with_javascript_token_in_comment())).code == "active_content"
+
+
+def test_benign_open_action_and_web_link_are_accepted():
+    result = validate_upload(hostile.upload("a.pdf", hostile.pdf_with_benign_open_action_and_link()))
+
+    assert result.content_type == "application/pdf"
+
+
+# --- Images -------------------------------------------------------------------------------------------------
+
+
+def test_valid_png_is_accepted_and_reencoded():
+    result = validate_upload(hostile.valid_png_upload())
+
+    assert result.content_type == "image/png"
+    with Image.open(io.BytesIO(result.content)) as image:
+        assert image.format == "PNG"
+        assert image.size == (64, 48)
+        assert image.mode == "RGBA"
+
+
+def test_jpeg_exif_gps_is_stripped():
+    uploaded = hostile.jpeg_with_gps_upload()
+    with Image.open(io.BytesIO(uploaded.read())) as original:
+        assert original.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+
+    result = validate_upload(uploaded)
+
+    assert result.content_type == "image/jpeg"
+    with Image.open(io.BytesIO(result.content)) as image:
+        assert image.format == "JPEG"
+        assert not image.getexif()
+        assert "exif" not in image.info
+    assert b"PhoneMaker" not in result.content
+    assert result.sha256 == hashlib.sha256(result.content).hexdigest()
+    assert result.size == len(result.content)
+
+
+def test_jpeg_exif_orientation_is_applied_before_it_is_stripped():
+    # Orientation 6: the camera was rotated, viewers turn the 64 x 48 picture into 48 x 64.
+    result = validate_upload(hostile.upload("photo.jpg", hostile.jpeg_bytes((64, 48), orientation=6)))
+
+    with Image.open(io.BytesIO(result.content)) as image:
+        assert image.size == (48, 64)
+
+
+def test_jpeg_zip_polyglot_is_accepted_without_its_payload():
+    polyglot = hostile.jpeg_zip_polyglot()
+    assert b"payload.html" in polyglot
+
+    result = validate_upload(hostile.jpeg_zip_polyglot_upload())
+
+    assert b"payload.html" not in result.content
+    assert b"PK\x03\x04" not in result.content
+    assert result.content.endswith(b"\xff\xd9")
+
+
+def test_png_with_appended_html_is_accepted_without_it():
+    result = validate_upload(hostile.upload("scan.png", hostile.png_html_polyglot()))
+
+    assert b"<script>" not in result.content
+    assert b"tEXt" not in result.content
+
+
+def test_pixel_flood_png_is_refused():
+    uploaded = hostile.pixel_flood_png_upload()
+    assert uploaded.size < 100_000
+
+    assert_refused(uploaded, "too_many_pixels", "The image is too large (number of pixels).")
+
+
+def test_pixel_flood_jpeg_header_is_refused():
+    uploaded = hostile.upload("flood.jpg", hostile.jpeg_claiming_size(20_000, 20_000))
+
+    assert refusal(uploaded).code == "too_many_pixels"
+
+
+def test_image_over_the_application_pixel_cap_but_under_pillows_is_refused():
+    # 7000 x 6000 = 42 Mpx: above our 40 Mpx cap, below Pillow's own 89.5 Mpx warning threshold.
+    assert refusal(hostile.upload("big.png", hostile.png_of_size(7000, 6000))).code == "too_many_pixels"
+
+
+def test_truncated_jpeg_is_refused_as_corrupt():
+    content = hostile.jpeg_bytes((256, 256))
+
+    assert refusal(hostile.upload("a.jpg", content[: len(content) // 2])).code == "corrupt"
+
+
+def test_png_with_a_bad_checksum_is_refused_as_corrupt():
+    content = bytearray(hostile.png_bytes())
+    content[30] ^= 0xFF  # Inside the IHDR chunk: its CRC no longer matches.
+
+    assert refusal(hostile.upload("a.png", bytes(content))).code == "corrupt"
+
+
+def test_png_exif_is_stripped():
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitudeRef] = "N"
+    exif[ExifTags.Base.Make] = "PhoneMaker"
+    output = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(output, format="PNG", exif=exif.tobytes())
+    assert b"eXIf" in output.getvalue()
+
+    result = validate_upload(hostile.upload("scan.png", output.getvalue()))
+
+    assert b"eXIf" not in result.content
+    assert b"PhoneMaker" not in result.content
+
+
+def test_multi_picture_jpeg_from_a_phone_is_accepted_as_a_plain_jpeg():
+    output = io.BytesIO()
+    frames = [Image.new("RGB", (32, 32), "red"), Image.new("RGB", (32, 32), "blue")]
+    frames[0].save(output, format="MPO", save_all=True, append_images=frames[1:])
+    with Image.open(io.BytesIO(output.getvalue())) as original:
+        assert original.format == "MPO"
+
+    result = validate_upload(hostile.upload("photo.jpg", output.getvalue()))
+
+    with Image.open(io.BytesIO(result.content)) as image:
+        assert image.format == "JPEG"
+
+
+# --- File names ---------------------------------------------------------------------------------------------
+
+
+def test_path_traversal_name_is_accepted_as_its_base_name():
+    result = validate_upload(hostile.valid_pdf_upload("../../etc/passwd.pdf"))
+
+    assert result.original_name == "passwd.pdf"
+    assert sanitize_filename("../../etc/passwd.pdf") == "passwd.pdf"
+
+
+def test_300_character_name_of_a_plain_file_object_is_truncated():
+    assert sanitize_filename("é" * 296 + ".pdf") == "é" * 96 + ".pdf"
+
+
+def test_windows_path_is_reduced_to_its_base_name():
+    assert sanitize_filename("C:\\Users\\me\\Bulletin.pdf") == "Bulletin.pdf"
+
+
+def test_300_character_name_is_truncated_keeping_the_extension():
+    uploaded = hostile.valid_pdf_upload("a" * 296 + ".pdf")
+
+    result = validate_upload(uploaded)
+
+    assert len(result.original_name) == 100
+    assert result.original_name == "a" * 96 + ".pdf"
+
+
+def test_control_and_bidi_characters_are_removed():
+    assert sanitize_filename("fac\u202etxt.pdf") == "factxt.pdf"
+    assert sanitize_filename("re\x07le\x1bve.pdf") == "releve.pdf"
+
+
+def test_name_is_nfc_normalised():
+    decomposed = unicodedata.normalize("NFD", "relevé de notes.pdf")
+
+    assert sanitize_filename(decomposed) == "relevé de notes.pdf"
+    assert unicodedata.is_normalized("NFC", sanitize_filename(decomposed))
+
+
+def test_leading_dots_and_spaces_are_removed():
+    assert sanitize_filename("  ..hidden.pdf ") == "hidden.pdf"
+
+
+# --- Help text ----------------------------------------------------------------------------------------------
+
+
+def test_describe_constraints_gives_formats_and_size():
+    with override("en"):
+        assert describe_constraints(MAX) == "PDF, JPEG or PNG, 2 MB maximum"
+        assert describe_constraints(1536 * 1024) == "PDF, JPEG or PNG, 1.5 MB maximum"
+        assert describe_constraints(512 * 1024) == "PDF, JPEG or PNG, 512 KB maximum"
+
+
+def test_describe_constraints_defaults_to_the_setting(settings):
+    settings.UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+
+    with override("en"):
+        assert describe_constraints() == "PDF, JPEG or PNG, 5 MB maximum"
+
+
+def test_every_code_has_its_own_message():
+    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 8

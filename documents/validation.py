@@ -1,0 +1,331 @@
+"""Validation of uploaded supporting documents (security reference A.3, house style §8).
+
+``validate_upload`` runs the checks in a fixed order so that cheap rejections happen first:
+
+1. size (``empty``, ``too_large``), reading at most ``max_bytes + 1`` bytes;
+2. extension allow-list (``extension``);
+3. magic bytes against the extension's type (``content_mismatch``);
+4. full parse: pypdf for PDF (``corrupt``, ``encrypted``, ``active_content``), Pillow for images
+   (``too_many_pixels``, ``corrupt``). Images are decoded and re-encoded, which strips EXIF (GPS) and any
+   payload appended after the image data (polyglots).
+
+The antivirus scan is not part of this module: it runs asynchronously after commit (see ``documents.antivirus``).
+Every failure raises ``django.core.exceptions.ValidationError`` with a distinct ``code`` and a user-facing message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
+from django.utils.functional import lazy
+from django.utils.translation import gettext, gettext_lazy
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pypdf import PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
+
+PDF = "application/pdf"
+JPEG = "image/jpeg"
+PNG = "image/png"
+
+# Extension (lower case) -> (content type, canonical extension).
+ALLOWED_EXTENSIONS: dict[str, tuple[str, str]] = {
+    ".pdf": (PDF, ".pdf"),
+    ".jpg": (JPEG, ".jpg"),
+    ".jpeg": (JPEG, ".jpg"),
+    ".png": (PNG, ".png"),
+}
+
+# Application cap on decoded image size (ASVS 5.0 5.2.6, pixel flood). Below Pillow's own MAX_IMAGE_PIXELS
+# (~89.5 Mpx), so it is checked here from the header, before any pixel is decoded; Pillow's global is left alone.
+MAX_IMAGE_PIXELS = 40_000_000
+
+# A PDF of at most a few MB cannot legitimately hold more objects than this; the cap bounds the walk's cost.
+MAX_PDF_OBJECTS = 500_000
+
+MAX_NAME_LENGTH = 100
+READ_CHUNK = 64 * 1024
+
+# Actions that run code or open something outside the document.
+DANGEROUS_ACTIONS = frozenset({"/JavaScript", "/Launch", "/GoToE", "/ImportData", "/RichMediaExecute"})
+# Keys whose mere presence means scripts, attachments or embedded media.
+DANGEROUS_KEYS = frozenset({"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia", "/XFA"})
+DANGEROUS_TYPES = frozenset({"/EmbeddedFile"})
+DANGEROUS_SUBTYPES = frozenset({"/FileAttachment", "/RichMedia"})
+# Defence in depth on the raw bytes: a PDF name ends at a delimiter or white space. Misses names hidden in
+# compressed object streams or written with #xx escapes; the object walk sees those.
+RAW_ACTIVE_TOKENS = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?=[\s/<>\[\]()%{}]|\Z)")
+
+MESSAGES = {
+    "empty": gettext_lazy("The file is empty."),
+    "too_large": gettext_lazy("The file exceeds the maximum allowed size (%(max)s)."),
+    "extension": gettext_lazy("File format not accepted: upload a PDF, JPEG or PNG file."),
+    "content_mismatch": gettext_lazy("The file content does not match its extension."),
+    "corrupt": gettext_lazy("The file is unreadable or damaged."),
+    "encrypted": gettext_lazy("The PDF file is password-protected: upload an unencrypted version."),
+    "active_content": gettext_lazy(
+        "The PDF file contains active content (JavaScript, actions or attached files) and cannot be accepted."
+    ),
+    "too_many_pixels": gettext_lazy("The image is too large (number of pixels)."),
+}
+
+
+@dataclass(frozen=True)
+class ValidatedUpload:
+    """A file that passed every check, ready to be stored under a generated name.
+
+    ``content`` is what must be stored: the uploaded bytes for a PDF, the re-encoded bytes for an image.
+    ``size`` and ``sha256`` describe ``content``.
+    """
+
+    content: bytes
+    content_type: str
+    extension: str
+    size: int
+    sha256: str
+    original_name: str
+
+
+def format_size(num_bytes: int) -> str:
+    """Return a short human size in the active language: "2 MB" / "2 Mo", "512 KB" / "512 Ko"."""
+    if num_bytes >= 1024 * 1024:
+        value, unit = num_bytes / (1024 * 1024), gettext("%(size)s MB")
+    elif num_bytes >= 1024:
+        value, unit = num_bytes / 1024, gettext("%(size)s KB")
+    else:
+        return gettext("%(size)s bytes") % {"size": num_bytes}
+    rounded = round(value, 1)
+    decimals = 0 if rounded == int(rounded) else 1
+    return unit % {"size": number_format(rounded, decimals)}
+
+
+format_size_lazy = lazy(format_size, str)
+
+
+def describe_constraints(max_bytes: int | None = None) -> str:
+    """Return the accepted formats and size limit for a help text, e.g. "PDF, JPEG or PNG, 2 MB maximum"."""
+    limit = _max_bytes(max_bytes)
+    return gettext("PDF, JPEG or PNG, %(max)s maximum") % {"max": format_size(limit)}
+
+
+def sanitize_filename(name: str) -> str:
+    """Return ``name`` reduced to a safe display name, kept only as metadata.
+
+    Keeps the base name (after the last ``/`` or ``\\``), removes control and format characters (NUL, bidi
+    overrides such as U+202E), normalises to NFC, strips leading dots and surrounding spaces, and truncates to
+    ``MAX_NAME_LENGTH`` characters while keeping the extension.
+    """
+    name = unicodedata.normalize("NFC", name or "")
+    name = re.split(r"[/\\]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+    name = name.strip().lstrip(".").strip()
+    stem, dot, ext = name.rpartition(".")
+    if not dot or len(ext) > 10:
+        stem, ext_with_dot = name, ""
+    else:
+        ext_with_dot = "." + ext
+    stem = stem.rstrip()[: MAX_NAME_LENGTH - len(ext_with_dot)]
+    return stem + ext_with_dot
+
+
+def validate_upload(uploaded_file: IO[bytes], *, max_bytes: int | None = None) -> ValidatedUpload:
+    """Check an uploaded file and return what to store, or raise ``ValidationError`` (codes in ``MESSAGES``).
+
+    ``uploaded_file`` is a Django ``UploadedFile`` (or any binary file object with a ``name``). ``max_bytes``
+    defaults to ``settings.UPLOAD_MAX_BYTES``: a file of exactly ``max_bytes`` is accepted, one byte more is not.
+    The stream is read from its start and never beyond ``max_bytes + 1`` bytes.
+    """
+    limit = _max_bytes(max_bytes)
+    declared = getattr(uploaded_file, "size", None)
+    if isinstance(declared, int) and declared > limit:
+        # Django's UploadedFile knows its size: refuse without reading anything.
+        raise _error("too_large", max=format_size_lazy(limit))
+    content = _read_bounded(uploaded_file, limit)
+    if not content:
+        raise _error("empty")
+    if len(content) > limit:
+        raise _error("too_large", max=format_size_lazy(limit))
+
+    original_name = sanitize_filename(getattr(uploaded_file, "name", "") or "")
+    _, dot, ext = original_name.rpartition(".")
+    allowed = ALLOWED_EXTENSIONS.get("." + ext.lower()) if dot else None
+    if allowed is None:
+        raise _error("extension")
+    content_type, extension = allowed
+
+    if _sniff(content) != content_type:
+        raise _error("content_mismatch")
+
+    if content_type == PDF:
+        _check_pdf(content)
+    else:
+        content = _reencode_image(content, content_type)
+
+    return ValidatedUpload(
+        content=content,
+        content_type=content_type,
+        extension=extension,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        original_name=original_name,
+    )
+
+
+def _max_bytes(max_bytes: int | None) -> int:
+    return settings.UPLOAD_MAX_BYTES if max_bytes is None else max_bytes
+
+
+def _error(code: str, **params: Any) -> ValidationError:
+    return ValidationError(MESSAGES[code], code=code, params=params or None)
+
+
+def _read_bounded(uploaded_file: IO[bytes], limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes: enough to tell "too large" without reading a huge stream."""
+    if hasattr(uploaded_file, "seek"):
+        uploaded_file.seek(0)
+    buffer = bytearray()
+    while len(buffer) <= limit:
+        chunk = uploaded_file.read(min(READ_CHUNK, limit + 1 - len(buffer)))
+        if not chunk:
+            break
+        buffer += chunk
+    return bytes(buffer)
+
+
+def _sniff(content: bytes) -> str | None:
+    """Return the content type given by the leading bytes (strict: PDF header at offset 0)."""
+    if content.startswith(b"%PDF-"):
+        return PDF
+    if content.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    return None
+
+
+def _check_pdf(content: bytes) -> None:
+    """Parse the PDF with pypdf and refuse truncated, encrypted or active documents."""
+    # pypdf's non-strict mode silently rebuilds a truncated file; a complete PDF ends with %%EOF (Acrobat also
+    # tolerates it anywhere in the last 1024 bytes).
+    if b"%%EOF" not in content[-1024:]:
+        raise _error("corrupt")
+    try:
+        reader = PdfReader(io.BytesIO(content), strict=False)
+        encrypted = reader.is_encrypted
+    except Exception as exc:  # A hostile file can make any parser raise anything.
+        raise _error("corrupt") from exc
+    if encrypted:
+        raise _error("encrypted")
+    try:
+        if len(reader.pages) < 1:
+            raise _error("corrupt")
+        active = _has_active_content(reader)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise _error("corrupt") from exc
+    if active or RAW_ACTIVE_TOKENS.search(content):
+        raise _error("active_content")
+
+
+def _has_active_content(reader: PdfReader) -> bool:
+    """Walk every object reachable from the trailer looking for scripts, launch actions and attachments.
+
+    This covers the catalog's /Names tree (/JavaScript, /EmbeddedFiles), /OpenAction, document, page and
+    annotation /AA, annotations (/FileAttachment) and form fields, whether the objects sit in plain text or in
+    compressed object streams. Stream data (page contents, images) is not decoded: only dictionaries matter.
+    """
+    stack: list[Any] = [reader.trailer]
+    seen: set[tuple[int, int]] = set()
+    visited = 0
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, IndirectObject):
+            key = (obj.idnum, obj.generation)
+            if key in seen:
+                continue
+            seen.add(key)
+            obj = obj.get_object()
+        visited += 1
+        if visited > MAX_PDF_OBJECTS:
+            raise _error("corrupt")
+        if isinstance(obj, DictionaryObject | StreamObject):
+            if _is_dangerous_dict(obj):
+                return True
+            stack.extend(obj.values())
+        elif isinstance(obj, ArrayObject):
+            stack.extend(obj)
+    return False
+
+
+def _is_dangerous_dict(obj: DictionaryObject) -> bool:
+    keys = {str(k) for k in obj}
+    # A file specification carrying the file itself (/EF) is an attachment wherever it hangs.
+    if keys & DANGEROUS_KEYS or "/EF" in keys:
+        return True
+    return (
+        _name(obj, "/S") in DANGEROUS_ACTIONS
+        or _name(obj, "/Type") in DANGEROUS_TYPES
+        or _name(obj, "/Subtype") in DANGEROUS_SUBTYPES
+    )
+
+
+def _name(obj: DictionaryObject, key: str) -> str | None:
+    """Return the name stored under ``key`` (following an indirect reference), or None."""
+    value = obj.get(key)
+    if isinstance(value, IndirectObject):
+        value = value.get_object()
+    return str(value) if isinstance(value, NameObject) else None
+
+
+def _reencode_image(content: bytes, content_type: str) -> bytes:
+    """Decode the image within the pixel cap and return freshly encoded bytes (no metadata, no trailing data)."""
+    expected_formats = {"JPEG", "MPO"} if content_type == JPEG else {"PNG"}  # Phones write multi-picture JPEGs.
+    try:
+        with Image.open(io.BytesIO(content)) as probe:
+            if probe.format not in expected_formats:
+                raise _error("content_mismatch")
+            width, height = probe.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise _error("too_many_pixels")
+            probe.verify()
+        with Image.open(io.BytesIO(content)) as image:
+            image.load()
+            icc_profile = image.info.get("icc_profile")
+            transparency = image.info.get("transparency")
+            # The EXIF orientation is about to be dropped: apply it to the pixels so photos stay upright.
+            image = ImageOps.exif_transpose(image)
+            return _encode(image, content_type, icc_profile=icc_profile, transparency=transparency)
+    except ValidationError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _error("too_many_pixels") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        # Pillow reports truncated and malformed data through all of these.
+        raise _error("corrupt") from exc
+
+
+def _encode(image: Image.Image, content_type: str, *, icc_profile: bytes | None, transparency: Any) -> bytes:
+    output = io.BytesIO()
+    options: dict[str, Any] = {}
+    if icc_profile:
+        # Colour profile only: EXIF, XMP and text chunks are not passed, so they are not written.
+        options["icc_profile"] = icc_profile
+    if content_type == JPEG:
+        if image.mode not in {"L", "RGB", "CMYK"}:
+            image = image.convert("RGB")
+        image.save(output, format="JPEG", quality=90, optimize=True, **options)
+    else:
+        if image.mode == "P" and transparency is not None:
+            options["transparency"] = transparency
+        elif image.mode not in {"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"}:
+            image = image.convert("RGBA")
+        image.save(output, format="PNG", optimize=True, **options)
+    return output.getvalue()
