@@ -25,7 +25,6 @@ from ecandidat.exceptions import BusinessRuleError
 
 logger = logging.getLogger(__name__)
 
-ONE_BAC_ONLY = "You can only enter one baccalaureate (or equivalent)."
 ROW_MODELS = (ExternalCursus, Internship, WorkExperience)
 
 
@@ -99,7 +98,7 @@ def add_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalaurea
     candidate = _lock_candidate(candidate)
     existing = Baccalaureate.objects.filter(candidate=candidate).first()
     if existing is not None and (existing.has_bac or existing.sis_locked):
-        raise BusinessRuleError(_(ONE_BAC_ONLY))
+        raise BusinessRuleError(_("You can only enter one baccalaureate (or equivalent)."))
     if existing is not None:
         existing.delete()
     return Baccalaureate.objects.create(candidate=candidate, has_bac=True, **data)

@@ -58,10 +58,13 @@ def test_ent_student_dossier_is_imported_on_first_visit(client, ent_user):
 
     assertContains(response, "if you find errors, contact your student office")
     candidate = Candidate.objects.get(user=ent_user)
-    assert candidate.sis_locked and candidate.birth_name == "MARTIN" and candidate.ine == "0905012345W"
+    assert candidate.sis_locked
+    assert candidate.birth_name == "MARTIN"
+    assert candidate.ine == "0905012345W"
     assert candidate.mobile == "+33612345601"
     assert candidate.address.city == "PERPIGNAN"
-    assert candidate.baccalaureate.sis_locked and candidate.baccalaureate.series == "S"
+    assert candidate.baccalaureate.sis_locked
+    assert candidate.baccalaureate.series == "S"
     assert list(InternalCursus.objects.filter(candidate=candidate).values_list("code", flat=True)) == ["SLA1"]
     assert response.context["dossier_complete"]
 
@@ -132,7 +135,8 @@ def test_import_from_sis_by_ine_for_an_email_candidate(candidate, sis_student):
 
     assert services.import_from_sis(candidate=candidate, actor=None) is True
     candidate.refresh_from_db()
-    assert candidate.sis_locked and candidate.sis_student_number == "21900001"
+    assert candidate.sis_locked
+    assert candidate.sis_student_number == "21900001"
 
 
 def test_email_candidate_without_sis_record_has_no_dossier_yet(candidate_user):
@@ -175,7 +179,8 @@ def test_my_data_without_dossier(client, candidate_user):
 
     data = json.loads(client.get(reverse("applications:my_data_download")).content)
 
-    assert data["dossier"] is None and data["account"]["email"] == candidate_user.email
+    assert data["dossier"] is None
+    assert data["account"]["email"] == candidate_user.email
 
 
 def test_demo_seed_is_idempotent(campaign):
@@ -186,15 +191,18 @@ def test_demo_seed_is_idempotent(campaign):
 
     assert SisRecord.objects.filter(student_number__in=["21900001", "21900002", "21900003"]).count() == 3
     candidate = Candidate.objects.get(user=user)
-    assert candidate.address and candidate.baccalaureate.has_bac
-    assert candidate.internships.count() == 1 and candidate.work_experiences.count() == 1
+    assert candidate.address
+    assert candidate.baccalaureate.has_bac
+    assert candidate.internships.count() == 1
+    assert candidate.work_experiences.count() == 1
     assert lines == ["Student records system: 3 demo students (demo-students.csv)"]
 
 
 def test_demo_seed_without_demo_candidate_only_loads_the_sis():
     lines = demo.seed()
 
-    assert len(lines) == 1 and SisRecord.objects.count() == 3
+    assert len(lines) == 1
+    assert SisRecord.objects.count() == 3
     assert not Candidate.objects.exists()
 
 

@@ -133,7 +133,8 @@ def test_candidate_menu_lists_the_dossier_pages(owner_client):
 
     for label in ["Personal details", "Address", "Baccalaureate", "Internal cursus", "External cursus"]:
         assert label in html
-    assert "Internships" in html and "Work experience" in html
+    assert "Internships" in html
+    assert "Work experience" in html
 
 
 def test_candidate_menu_is_empty_for_anonymous(rf):
@@ -306,7 +307,8 @@ def test_no_baccalaureate_then_baccalaureate(owner_client, candidate):
     owner_client.post(reverse("applications:baccalaureate"), BAC)
 
     bac = Baccalaureate.objects.get(candidate=candidate)
-    assert bac.has_bac is True and bac.series == "GEN"
+    assert bac.has_bac is True
+    assert bac.series == "GEN"
 
 
 def test_baccalaureate_year_in_the_future_is_refused(owner_client):

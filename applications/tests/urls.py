@@ -1,4 +1,4 @@
-"""The project's URLs plus the dossier under candidat/, until the lead mounts applications.urls in ecandidat/urls.py."""
+"""The project's URLs plus the dossier under candidat/, until ecandidat/urls.py mounts applications.urls."""
 
 from django.urls import include, path
 
