@@ -4,7 +4,11 @@ import pytest
 
 from offers.tests.factories import CampaignFactory
 
-pytest_plugins = ["ecandidat.tests.plugins.browser", "ecandidat.tests.plugins.services"]
+pytest_plugins = [
+    "ecandidat.tests.plugins.browser",
+    "ecandidat.tests.plugins.services",
+    "accounts.tests.personas",
+]
 
 
 @pytest.fixture

@@ -24,7 +24,14 @@ def seed_all() -> list[str]:
     if created:
         admin.set_password(DEMO_ADMIN[1])
         admin.save(update_fields=["password"])
-    return [
+    from accounts import demo as accounts_demo
+
+    lines = [
         f"Institution: {settings.INSTITUTION_NAME}",
         f"Back office: /gestion/ — login {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}",
     ]
+    lines += accounts_demo.seed()
+    from applications import demo as applications_demo
+
+    lines += applications_demo.seed()
+    return lines

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
@@ -12,6 +13,11 @@ urlpatterns = [
     path("donnees-personnelles/", views.personal_data, name="personal_data"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("offre-de-formation/", include("offers.urls")),
+    path("candidat/", include("applications.urls")),
     path("accounts/", include("allauth.urls")),
     path("gestion/", admin.site.urls),
 ]
+
+if settings.DEBUG:
+    # The demonstration mailbox: the outbox, readable by a newcomer who has no SMTP server.
+    urlpatterns += [path("boite-mail/", include("ecandidat.mailbox_urls"))]

@@ -1,7 +1,5 @@
 import pytest
 
-# Until the lead adds ``pytest_plugins = ["accounts.tests.personas"]`` to the root conftest.py.
-from accounts.tests.personas import *  # noqa: F403
 
 # The allauth settings this app needs (to be added to ecandidat/settings/base.py, see the report).
 ACCOUNTS_SETTINGS = {

@@ -171,6 +171,8 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# clamd for uploaded pieces: "tcp://127.0.0.1:3310" or "unix:///run/clamav/clamd.ctl"; unset = no antivirus.
+CLAMD_ADDRESS = env_str("CLAMD_ADDRESS") or None
 FILE_UPLOAD_PERMISSIONS = 0o640
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Django refuses request bodies above this: an upload of a few pieces plus the form fields.
@@ -229,6 +231,15 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "5/h/ip,3/h/key",
     "confirm_email": "3/10m/key",
 }
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
+    "signup": "accounts.forms.SignupForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",
+}
+SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
+ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = UNVALIDATED_ACCOUNT_DAYS
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link an ENT identity to an e-mail account silently
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_STORE_TOKENS = False
