@@ -1,26 +1,6 @@
 import pytest
 
 
-# The allauth settings this app needs (to be added to ecandidat/settings/base.py, see the report).
-ACCOUNTS_SETTINGS = {
-    "ACCOUNT_ADAPTER": "accounts.adapters.AccountAdapter",
-    "SOCIALACCOUNT_ADAPTER": "accounts.adapters.SocialAccountAdapter",
-    "ACCOUNT_FORMS": {
-        "login": "accounts.forms.LoginForm",
-        "signup": "accounts.forms.SignupForm",
-        "reset_password": "accounts.forms.ResetPasswordForm",
-    },
-    "SOCIALACCOUNT_FORMS": {"signup": "accounts.forms.SocialSignupForm"},
-    "ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS": 5,
-}
-
-
-@pytest.fixture(autouse=True)
-def _accounts_settings(settings):
-    for name, value in ACCOUNTS_SETTINGS.items():
-        setattr(settings, name, value)
-
-
 @pytest.fixture(autouse=True)
 def _clear_rate_limits():
     from django.contrib.sites.models import Site
