@@ -50,3 +50,31 @@ class BacSeries(models.TextChoices):
     DAEU = "DAEU", _("DAEU (university entrance diploma)")
     FOREIGN = "ETR", _("Foreign diploma equivalent to the baccalaureate")
     OTHER = "EQU", _("Other equivalence")
+
+
+class DossierStatus(models.TextChoices):
+    """Statut du dossier (eCandidat ``type_statut``)."""
+
+    WAITING = "AT", _("Waiting")  # "En attente"
+    RECEIVED = "RE", _("Received")  # "Réceptionné"
+    INCOMPLETE = "IN", _("Incomplete")  # "Incomplet"
+    COMPLETE = "CO", _("Complete")  # "Complet"
+
+
+class Avis(models.TextChoices):
+    """Type d'avis: the fixed family of a configurable decision type."""
+
+    FAVOURABLE = "FA", _("Favourable")
+    UNFAVOURABLE = "DE", _("Unfavourable")
+    COMPLEMENTARY_LIST = "LC", _("Complementary list")  # "Liste complémentaire": ranked waiting list
+    WAITING_LIST = "LA", _("Waiting list")  # "Liste d'attente"
+    PRESELECTION = "PR", _("Preselection")
+
+
+class DecisionAction(models.TextChoices):
+    """How a decision row came to be (eCandidat history action codes)."""
+
+    ENTERED = "S", _("Entered by")  # "Créé par"
+    PROPOSAL = "P", _("Created on proposal of")
+    DIRECT_ACCESS = "A", _("Created and validated by direct access")
+    WAITING_LIST_PROMOTION = "L", _("Created and validated by automatic waiting-list management")

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from applications.enums import Avis
 from offers.enums import ApplicationMode
 
 
@@ -118,6 +119,16 @@ class Commission(models.Model):
     address = models.TextField(_("postal address"), blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("telephone"), max_length=30, blank=True)
+    alert_mode = models.CharField(
+        _("alerts sent to"),
+        max_length=1,
+        choices=[("N", _("nobody")), ("M", _("the commission's e-mail")), ("L", _("the commission's members"))],
+        default="M",
+    )
+    alert_on_transmission = models.BooleanField(_("alert when a dossier is transmitted"), default=False)
+    alert_on_cancellation = models.BooleanField(_("alert when an application is cancelled"), default=False)
+    alert_on_withdrawal = models.BooleanField(_("alert when a candidate withdraws"), default=True)
+    alert_on_promotion = models.BooleanField(_("alert on waiting-list promotion"), default=True)
     in_service = models.BooleanField(_("in service"), default=True)
 
     class Meta:
@@ -170,6 +181,70 @@ class PieceType(models.Model):
         return self.label[:80]
 
 
+class DecisionType(models.Model):
+    """A configurable decision ("type de décision"), of one fixed family (avis): favourable, unfavourable, …"""
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    candidate_label = models.CharField(_("label shown to the candidate"), max_length=200)
+    avis = models.CharField(_("kind of decision"), max_length=2, choices=Avis)
+    is_final = models.BooleanField(_("final decision"), default=False)
+    mail_code = models.CharField(_("mail code"), max_length=60, help_text=_("E.g. AVIS_FAVORABLE."))
+    show_comment = models.BooleanField(_("show the comment to the candidate"), default=False)
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("decision type")
+        verbose_name_plural = _("decision types")
+        ordering = ["avis", "label"]
+
+    def __str__(self):
+        return self.label
+
+
+class RefusalReason(models.Model):
+    """A reason given with an unfavourable decision ("motivation d'avis"), used in the refusal mail."""
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    label = models.CharField(_("label"), max_length=255)
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("refusal reason")
+        verbose_name_plural = _("refusal reasons")
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+class ComplementaryForm(models.Model):
+    """A LimeSurvey questionnaire attached to formations ("formulaire complémentaire").
+
+    The URL may contain ${numDossier}, ${idCandidature}, ${nom} and ${prenom}, replaced when shown.
+    """
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    survey_id = models.PositiveIntegerField(_("survey id in LimeSurvey"), unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    candidate_label = models.CharField(_("label shown to the candidate"), max_length=200)
+    url = models.CharField(_("URL"), max_length=500)
+    centre = models.ForeignKey(
+        Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="forms"
+    )
+    is_common = models.BooleanField(_("common"), default=False)
+    is_conditional = models.BooleanField(_("conditional"), default=False)
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("complementary form")
+        verbose_name_plural = _("complementary forms")
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
 class FormationQuerySet(models.QuerySet):
     def in_service(self):
         return self.filter(in_service=True, centre__in_service=True)
@@ -210,6 +285,38 @@ class Formation(models.Model):
         help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
     )
     registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
+    favourable_decision_type = models.ForeignKey(
+        DecisionType,
+        verbose_name=_("default favourable decision"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"avis": Avis.FAVOURABLE},
+    )
+    auto_waiting_list = models.BooleanField(
+        _("automatic waiting-list management"),
+        default=False,
+        help_text=_("When a favourable candidate withdraws, the first of the complementary list is admitted."),
+    )
+    waiting_list_decision_type = models.ForeignKey(
+        DecisionType,
+        verbose_name=_("favourable decision given from the complementary list"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"avis": Avis.FAVOURABLE},
+    )
+    waiting_list_confirmation_date = models.DateField(
+        _("confirmation date after a waiting-list promotion"), null=True, blank=True
+    )
+    waiting_list_confirmation_delay_days = models.PositiveSmallIntegerField(
+        _("confirmation delay after a waiting-list promotion (days)"), null=True, blank=True
+    )
+    forms = models.ManyToManyField(
+        ComplementaryForm, verbose_name=_("complementary forms"), blank=True, related_name="formations"
+    )
     piece_types = models.ManyToManyField(
         PieceType,
         verbose_name=_("specific pieces"),

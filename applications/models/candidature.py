@@ -1,0 +1,261 @@
+"""Applications ("candidatures"), their history and their decisions (ecandidat-features §1.5–1.12, §2.5–2.7).
+
+Three independent axes (house-style §3): the dossier status, the append-only decisions, and the candidate's
+answer to a favourable decision (confirmation / withdrawal). State only changes through
+``applications.services``; the admin shows these fields read-only.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from applications.enums import DecisionAction, DossierStatus
+
+
+class ApplicationQuerySet(models.QuerySet):
+    def active(self) -> "ApplicationQuerySet":
+        """Not cancelled."""
+        return self.filter(cancelled_at__isnull=True)
+
+    def for_candidate_user(self, user) -> "ApplicationQuerySet":
+        """The applications of this candidate account; empty for anonymous users."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(candidate__user_id=user.pk)
+
+
+class Application(models.Model):
+    """One candidate's application to one formation."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    candidate = models.ForeignKey(
+        "applications.Candidate", verbose_name=_("candidate"), on_delete=models.PROTECT, related_name="applications"
+    )
+    formation = models.ForeignKey(
+        "offers.Formation", verbose_name=_("formation"), on_delete=models.PROTECT, related_name="applications"
+    )
+    campaign = models.ForeignKey(
+        "offers.Campaign", verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="applications"
+    )
+    dossier_status = models.CharField(
+        _("dossier status"), max_length=2, choices=DossierStatus, default=DossierStatus.WAITING
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("created by"), on_delete=models.PROTECT, related_name="+"
+    )
+    transmitted_at = models.DateTimeField(_("transmitted at"), null=True, blank=True)  # dat_trans_dossier_cand
+    received_on = models.DateField(_("received on"), null=True, blank=True)  # dat_recept_dossier_cand
+    complete_on = models.DateField(_("complete on"), null=True, blank=True)
+    incomplete_on = models.DateField(_("incomplete on"), null=True, blank=True)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("cancelled by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # Per-application extensions (dat_new_retour_cand, dat_new_confirm_cand), set by staff or by waiting-list
+    # promotion; the effective dates are computed in applications.dates.
+    return_deadline_override = models.DateField(_("extended return deadline"), null=True, blank=True)
+    confirmation_date_override = models.DateField(_("specific confirmation date"), null=True, blank=True)
+    # tem_accept_cand: None = no answer yet, True = confirmed, False = withdrawn.
+    accepted = models.BooleanField(_("confirmed"), null=True, blank=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("answered by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    favourable_reminder_sent_at = models.DateTimeField(_("confirmation reminder sent at"), null=True, blank=True)
+    waiting_list_rank = models.PositiveIntegerField(_("actual rank on the complementary list"), null=True, blank=True)
+
+    objects = ApplicationQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("application")
+        verbose_name_plural = _("applications")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "formation"],
+                condition=Q(cancelled_at__isnull=True),
+                name="application_once_per_formation",
+                violation_error_message=_("You have already applied to this formation."),
+            ),
+            models.CheckConstraint(
+                condition=Q(cancelled_at__isnull=True) | Q(dossier_status=DossierStatus.WAITING),
+                name="application_cancelled_only_while_waiting",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted__isnull=True, answered_at__isnull=True)
+                | Q(accepted__isnull=False, answered_at__isnull=False),
+                name="application_answer_has_date",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["formation", "dossier_status"], name="application_formation_status"),
+            models.Index(fields=["campaign", "dossier_status"], name="application_campaign_status"),
+            models.Index(
+                fields=["formation"],
+                condition=Q(accepted__isnull=True, cancelled_at__isnull=True),
+                name="application_unanswered",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.candidate_id} → {self.formation_id}"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+
+class ApplicationEvent(models.Model):
+    """History: every change of an application, with its actor (None and ``batch`` set for nightly commands)."""
+
+    application = models.ForeignKey(
+        Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    batch = models.CharField(_("batch"), max_length=60, blank=True)
+    kind = models.CharField(_("event"), max_length=40)
+    from_status = models.CharField(_("from"), max_length=2, blank=True)
+    to_status = models.CharField(_("to"), max_length=2, blank=True)
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("application event")
+        verbose_name_plural = _("application events")
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(actor__isnull=False) | ~Q(batch=""), name="application_event_has_actor_or_batch"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.from_status}→{self.to_status}"
+
+
+class DecisionQuerySet(models.QuerySet):
+    def validated(self) -> "DecisionQuerySet":
+        return self.filter(validated_at__isnull=False)
+
+
+class Decision(models.Model):
+    """An avis on an application. Append-only: a new decision is a new row; the latest row is the current one,
+    and the candidate only ever sees validated rows."""
+
+    application = models.ForeignKey(
+        Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="decisions"
+    )
+    decision_type = models.ForeignKey(
+        "offers.DecisionType", verbose_name=_("decision"), on_delete=models.PROTECT, related_name="+"
+    )
+    refusal_reason = models.ForeignKey(
+        "offers.RefusalReason",
+        verbose_name=_("reason"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    comment = models.TextField(_("comment"), max_length=1000, blank=True)
+    rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)
+    preselection_at = models.DateTimeField(_("preselection date and time"), null=True, blank=True)
+    preselection_place = models.CharField(_("preselection place"), max_length=255, blank=True)
+    action = models.CharField(_("action"), max_length=1, choices=DecisionAction, default=DecisionAction.ENTERED)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    validated_at = models.DateTimeField(_("validated at"), null=True, blank=True)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("validated by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    objects = DecisionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("decision")
+        verbose_name_plural = _("decisions")
+        ordering = ["created_at", "id"]
+        get_latest_by = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(validated_at__isnull=True, validated_by__isnull=True) | Q(validated_at__isnull=False),
+                name="decision_validator_has_date",
+            )
+        ]
+
+    def __str__(self):
+        return str(self.decision_type_id)
+
+
+class FormAnswer(models.Model):
+    """The latest LimeSurvey answer to a complementary form, per candidate or per application (nightly sync)."""
+
+    form = models.ForeignKey(
+        "offers.ComplementaryForm", verbose_name=_("form"), on_delete=models.CASCADE, related_name="answers"
+    )
+    candidate = models.ForeignKey(
+        "applications.Candidate", verbose_name=_("candidate"), on_delete=models.CASCADE, related_name="form_answers"
+    )
+    application = models.ForeignKey(
+        Application,
+        verbose_name=_("application"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="form_answers",
+    )
+    not_concerned = models.BooleanField(_("not concerned"), default=False)
+    answers = models.JSONField(_("answers"), default=dict, blank=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    synchronised_at = models.DateTimeField(_("synchronised at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("form answer")
+        verbose_name_plural = _("form answers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["form", "candidate"],
+                condition=Q(application__isnull=True),
+                name="form_answer_once_per_candidate",
+            ),
+            models.UniqueConstraint(
+                fields=["form", "application"],
+                condition=Q(application__isnull=False),
+                name="form_answer_once_per_application",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.form_id}/{self.candidate_id}"
