@@ -66,8 +66,12 @@ run: install
 	echo "  ecandidat:            http://127.0.0.1:$(PORT)/"; \
 	echo "  Offre de formation:   http://127.0.0.1:$(PORT)/offre-de-formation/"; \
 	echo "  Back office:          http://127.0.0.1:$(PORT)/gestion/"; \
-	if [ -n "$$ent_pid" ]; then echo "  Development ENT:      http://127.0.0.1:$(ENT_PORT)/ (log: var/ent.log)"; fi; \
-	echo "  Demo logins:          see the lines above (also saved in var/seed_demo.txt)"; \
+	if [ -n "$$ent_pid" ]; then \
+	    for _ in $$(seq 1 30); do grep -q "^Students:" var/ent.log 2>/dev/null && break; sleep 1; done; \
+	    echo "  Development ENT:      http://127.0.0.1:$(ENT_PORT)/ (log: var/ent.log)"; \
+	    grep -h "^Students:" var/ent.log | sed 's/^/  ENT demo logins:      /'; \
+	fi; \
+	echo "  Demo logins:          see the seed_demo lines above (also saved in var/seed_demo.txt)"; \
 	echo "  E-mails are printed on this console (no EMAIL_URL set)."; \
 	echo; \
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
@@ -97,7 +101,7 @@ test-peers: install
 	    marker="browser"; \
 	    echo "== Browser tests only: integration tests NOT selected (they need REDIS_URL and a PostgreSQL DATABASE_URL)"; \
 	fi; \
-	$(VENV)/bin/pytest -p no:xdist -p no:randomly -m "$$marker" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -p no:xdist -m "$$marker" $(PYTEST_ARGS)
 
 # --- Quality ----------------------------------------------------------------------------------------------
 quality: install
