@@ -29,12 +29,8 @@ ROW_MODELS = (ExternalCursus, Internship, WorkExperience)
 
 
 def student_number_of(user) -> str:
-    """The student number the ENT gave this account ('' for e-mail candidates).
-
-    ``User.student_number`` is added by the accounts issue; reading it defensively keeps the dossier working
-    before and after that migration.
-    """
-    return getattr(user, "student_number", "") or ""
+    """The student number the ENT gave this account ('' for e-mail candidates)."""
+    return user.student_number or ""
 
 
 def _lock_candidate(candidate: Candidate) -> Candidate:

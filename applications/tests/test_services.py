@@ -44,11 +44,9 @@ def sis_student():
 
 
 @pytest.fixture
-def ent_user(campaign, monkeypatch, sis_student):
-    """An ENT student: until User.student_number exists, the number is read through this function."""
-    user = CandidateUserFactory(campaign=campaign)
-    monkeypatch.setattr(services, "student_number_of", lambda u: "21900001" if u.pk == user.pk else "")
-    return user
+def ent_user(campaign, sis_student):
+    """An ENT student: the ENT gave the account its student number."""
+    return CandidateUserFactory(campaign=campaign, student_number="21900001")
 
 
 def test_ent_student_dossier_is_imported_on_first_visit(client, ent_user):
