@@ -85,13 +85,13 @@ worker: install
 # process: they start Chromium, a live server, a Celery worker and an SMTP server, which gain nothing from
 # being split across 2 cores and would contend for the same ports, database and browser.
 # Integration tests need PostgreSQL (DATABASE_URL) and Redis (REDIS_URL): they are selected only when both are
-# set, and the selection is printed. CI always sets them. Exit code 5 (nothing collected) is a failure.
+# set, and the selection is printed; clamd tests likewise need CLAMD_TEST_ADDRESS. CI always sets all of them. Exit code 5 (nothing collected) is a failure.
 test: install
 	@$(MAKE) --no-print-directory test-unit
 	@$(MAKE) --no-print-directory test-peers
 
 test-unit: install
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not browser and not integration" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) -m "not browser and not integration and not clamd" $(PYTEST_ARGS)
 
 test-peers: install
 	@if [ -n "$$REDIS_URL" ] && [[ "$$DATABASE_URL" == postgres* ]]; then \
@@ -100,6 +100,11 @@ test-peers: install
 	else \
 	    marker="browser"; \
 	    echo "== Browser tests only: integration tests NOT selected (they need REDIS_URL and a PostgreSQL DATABASE_URL)"; \
+	fi; \
+	if [ -n "$$CLAMD_TEST_ADDRESS" ]; then \
+	    marker="$$marker or clamd"; echo "== clamd tests selected (CLAMD_TEST_ADDRESS=$$CLAMD_TEST_ADDRESS)"; \
+	else \
+	    echo "== clamd tests NOT selected (they need CLAMD_TEST_ADDRESS; see devtools/clamd/start.sh)"; \
 	fi; \
 	$(VENV)/bin/pytest -p no:xdist -m "$$marker" $(PYTEST_ARGS)
 
