@@ -15,3 +15,15 @@ pytest_plugins = [
 def campaign(db):
     """The active campaign."""
     return CampaignFactory(is_active=True)
+
+
+@pytest.fixture(autouse=True)
+def _maintenance_switch_off():
+    """Pages never read the switch from the database in tests (its state lives in its own cache alias)."""
+    from django.core.cache import caches
+
+    from ecandidat.maintenance import SWITCH_CACHE_KEY
+
+    caches["maintenance"].set(SWITCH_CACHE_KEY, (False, ""))
+    yield
+    caches["maintenance"].clear()

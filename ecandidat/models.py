@@ -55,3 +55,78 @@ class OutboundEmail(models.Model):
 
     def __str__(self):
         return f"{self.code} → {self.to}"
+
+
+class MaintenanceSwitch(models.Model):
+    """The manual maintenance switch of the back office (one row). The daily window applies besides it."""
+
+    is_on = models.BooleanField(_("maintenance on"), default=False)
+    message = models.TextField(
+        _("message"), blank=True, help_text=_("Shown to candidates instead of the default maintenance message.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("maintenance switch")
+        verbose_name_plural = _("maintenance switch")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="maintenance_switch_singleton")]
+
+    def __str__(self):
+        return str(_("on") if self.is_on else _("off"))
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> "MaintenanceSwitch":
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class BatchRun(models.Model):
+    """One run of a nightly command (eCandidat ``batch_histo``)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "RUNNING", _("running")
+        FINISH = "FINISH", _("finished")
+        ERROR = "ERROR", _("error")
+        INTERRUPT = "INTERRUPT", _("interrupted")
+
+    name = models.CharField(_("batch"), max_length=60)
+    status = models.CharField(_("status"), max_length=9, choices=Status, default=Status.RUNNING)
+    dry_run = models.BooleanField(_("dry run"), default=False)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    errors = models.TextField(_("errors"), blank=True)
+
+    class Meta:
+        verbose_name = _("batch run")
+        verbose_name_plural = _("batch runs")
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # At most one real run of a batch at a time: the database refuses a second RUNNING row.
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(status="RUNNING", dry_run=False), name="batch_single_running"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class DestroyedCampaignCount(models.Model):
+    """What remains of a destroyed campaign: anonymous counts, for statistics across years."""
+
+    campaign_code = models.CharField(_("campaign"), max_length=20, unique=True)
+    accounts = models.PositiveIntegerField(_("accounts"))
+    applications = models.PositiveIntegerField(_("applications"))
+    documents = models.PositiveIntegerField(_("documents"))
+    destroyed_at = models.DateTimeField(_("destroyed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("destroyed campaign")
+        verbose_name_plural = _("destroyed campaigns")
+
+    def __str__(self):
+        return self.campaign_code

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Default deny: every view needs a login unless it opts out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "ecandidat.middleware.MaintenanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -108,6 +109,9 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The maintenance switch's state, read on every request: its own alias so that clearing the default cache
+# (rate limits) never forces a database read on every page.
+CACHES["maintenance"] = {**CACHES["default"], "KEY_PREFIX": "maintenance", "TIMEOUT": 30}
 
 # --- Celery -----------------------------------------------------------------------------------------------
 # Without REDIS_URL, tasks run in-process right after the transaction commits (the embedded default).
@@ -197,6 +201,8 @@ PERSONAL_DATA_OFFICE = env_str("PERSONAL_DATA_OFFICE", "la sous direction Gestio
 # Nightly batches run inside this window (local time); candidates see a maintenance page then.
 MAINTENANCE_START = env_time("MAINTENANCE_START", "22:45")
 MAINTENANCE_END = env_time("MAINTENANCE_END", "06:00")
+# Off only in tests, so that the suite gives the same results at 23:00 as at noon; maintenance tests turn it on.
+MAINTENANCE_WINDOW_ENFORCED = env_bool("MAINTENANCE_WINDOW_ENFORCED", True)
 
 # --- Candidate rules --------------------------------------------------------------------------------------
 MAX_WISHES = env_int("MAX_WISHES", 20, minimum=1)
@@ -306,3 +312,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Nightly batches --------------------------------------------------------------------------------------
+FAVOURABLE_REMINDER_DAYS = env_int("FAVOURABLE_REMINDER_DAYS", 2, minimum=0)
+ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 365, minimum=1)
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 400, minimum=1)
+# A RUNNING batch older than this is considered crashed (eCandidat BATCH_NETTOYAGE: 4 hours).
+BATCH_STALE_HOURS = env_int("BATCH_STALE_HOURS", 4, minimum=1)
+LIMESURVEY_URL = env_str("LIMESURVEY_URL")  # e.g. https://enquetes.univ.example/index.php/admin/remotecontrol
+LIMESURVEY_USER = env_str("LIMESURVEY_USER", "")
+LIMESURVEY_PASSWORD = env_str("LIMESURVEY_PASSWORD", "")

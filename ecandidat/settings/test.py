@@ -20,7 +20,10 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 INTEGRATION_REDIS_URL = REDIS_URL
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "maintenance": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "maintenance"},
+}
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 
@@ -28,3 +31,4 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 # No collectstatic in tests: whitenoise serves from the finders.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+MAINTENANCE_WINDOW_ENFORCED = False

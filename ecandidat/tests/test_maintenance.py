@@ -1,0 +1,104 @@
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from ecandidat.maintenance import in_window, seconds_until_window_ends, set_switch
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+def paris(*args):
+    return datetime.datetime(*args, tzinfo=PARIS)
+
+
+@pytest.mark.parametrize(
+    ("moment", "inside"),
+    [
+        (paris(2026, 11, 28, 22, 44, 59), False),
+        (paris(2026, 11, 28, 22, 45), True),
+        (paris(2026, 11, 28, 23, 59, 59), True),
+        (paris(2026, 11, 29, 0, 0), True),
+        (paris(2026, 11, 29, 5, 59, 59), True),
+        (paris(2026, 11, 29, 6, 0), False),
+        # Night of the spring change (02:00 → 03:00) and of the autumn change (03:00 → 02:00).
+        (paris(2027, 3, 28, 1, 59), True),
+        (paris(2027, 3, 28, 3, 0), True),
+        (paris(2027, 3, 28, 6, 0), False),
+        (paris(2026, 10, 25, 2, 30), True),
+        (paris(2026, 10, 25, 6, 0), False),
+        (paris(2026, 10, 24, 22, 45), True),
+    ],
+)
+def test_window_edges_on_the_local_wall_clock(moment, inside):
+    assert in_window(moment) is inside
+
+
+def test_retry_after_counts_to_the_end_of_the_window():
+    assert seconds_until_window_ends(paris(2026, 11, 28, 23, 0)) == 7 * 3600
+    # Spring change: from 01:00 to 06:00 is only four real hours.
+    assert seconds_until_window_ends(paris(2027, 3, 28, 1, 0)) == 4 * 3600
+
+
+@pytest.fixture
+def enforced(settings):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_candidates_get_503_with_retry_after_during_the_window(client):
+    with time_machine.travel(paris(2026, 11, 28, 23, 30), tick=False):
+        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(int(6.5 * 3600))
+    assert "tous les jours de 22h45 à 06h" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_pages_answer_outside_the_window(client):
+    with time_machine.travel(paris(2026, 11, 28, 12, 0), tick=False):
+        response = client.get(reverse("offers:catalogue"))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_healthz_and_staff_keep_working_during_the_window(client, admin_user):
+    with time_machine.travel(paris(2026, 11, 28, 23, 30), tick=False):
+        assert client.get(reverse("healthz")).status_code == 200
+        client.force_login(admin_user)
+        assert client.get(reverse("offers:catalogue")).status_code == 200
+        assert client.get("/gestion/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_a_post_during_the_window_saves_nothing(client, mocker):
+    view = mocker.patch("django.views.i18n.set_language")
+
+    with time_machine.travel(paris(2026, 11, 28, 22, 45), tick=False):
+        response = client.post(reverse("account_signup"), {"last_name": "MARTIN", "email": "x@example.org"})
+
+    assert response.status_code == 503
+    view.assert_not_called()
+    from accounts.models import User
+
+    assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+def test_manual_switch_puts_candidates_in_maintenance_with_its_message(client, admin_user):
+    set_switch(is_on=True, message="Migration en cours, retour à 14h.", actor=admin_user)
+
+    response = client.get(reverse("home"))
+
+    assert response.status_code == 503
+    assert "Migration en cours, retour à 14h." in response.content.decode()
+    set_switch(is_on=False, actor=admin_user)
+    assert client.get(reverse("home")).status_code == 200
