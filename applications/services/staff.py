@@ -1,0 +1,430 @@
+"""The back office's side of an application (ecandidat-features §2.4–2.7, house-style §3).
+
+Every service locks the application row first (``select_for_update(of=("self",))``), re-reads the state it acts on
+(so that a manager working on a stale page gets ``InvalidTransition`` instead of overwriting a colleague), writes an
+``ApplicationEvent`` and enqueues its mail through ``applications.notifications`` (sent once the transaction
+commits). Who may call them is decided by the caller through ``applications.staff_scopes``.
+"""
+
+import datetime
+import logging
+
+from django.db import transaction
+from django.db.models import OuterRef, Q, Subquery
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from applications.enums import Avis, DecisionAction, DossierStatus
+from applications.models import Application, ApplicationEvent, Decision
+from applications.workflow import STAFF_TRANSITION_BY_TARGET
+from documents.enums import PieceStatus
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+
+logger = logging.getLogger(__name__)
+
+WAITING_LIST_BATCH = "auto_waiting_list"
+
+
+class EventKind:
+    STATUS = "dossier_status"
+    DECISION_ENTERED = "decision_entered"
+    DECISION_VALIDATED = "decision_validated"
+    DECISION_DELETED = "decision_deleted"
+    WAITING_LIST_PROMOTION = "waiting_list_promotion"
+    DEADLINES = "deadlines_extended"
+
+
+def _lock(application: Application) -> Application:
+    """The application's row, locked for this transaction, with its candidate and formation."""
+    return (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("candidate__user", "formation__commission")
+        .get(pk=application.pk)
+    )
+
+
+def _event(application, *, kind, actor, batch="", from_status="", to_status="", comment=""):
+    return ApplicationEvent.objects.create(
+        application=application,
+        actor=actor,
+        batch=batch if actor is None else "",
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment[:2000],
+    )
+
+
+def _notify_candidate(*, application, code, extra=None):
+    from applications.notifications import notify_candidate
+
+    notify_candidate(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
+
+
+def _notify_commission(*, application, code, extra=None):
+    from applications.notifications import notify_commission
+
+    notify_commission(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
+
+
+def _mail_context(application) -> dict:
+    candidate = application.candidate
+    return {
+        "first_name": candidate.first_name,
+        "last_name": candidate.usual_name or candidate.birth_name,
+        "numero_dossier": candidate.user.username,
+        "formation_code": application.formation.code,
+        "formation_title": application.formation.title,
+    }
+
+
+def _format_date(day) -> str:
+    return date_format(day, "d/m/Y") if day else ""
+
+
+def _effective_confirmation_date(application, validated_at):
+    from applications.dates import effective_confirmation_date
+
+    return effective_confirmation_date(application, validated_at)
+
+
+def _refused_pieces(application) -> list[dict]:
+    """The refused pieces of this application (its own and the candidate's shared ones), with their comments."""
+    from documents.models import PieceSubmission
+
+    rows = (
+        PieceSubmission.objects.filter(
+            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id),
+            status=PieceStatus.REFUSED,
+        )
+        .select_related("piece_type")
+        .order_by("piece_type__order", "piece_type_id")
+    )
+    return [{"label": row.piece_type.label, "comment": row.comment} for row in rows]
+
+
+# --- dossier status ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_dossier_status(application: Application, *, target: str, actor, comment: str = "") -> Application:
+    """Staff set any dossier status at any time (§2.5): stamps the date, writes the history, mails STATUT_<code>.
+
+    ``IN`` (incomplete) mails the refused pieces with their comments; the candidate may change pieces again
+    (``workflow.CANDIDATE_EDITABLE``)."""
+    transition = STAFF_TRANSITION_BY_TARGET.get(target)
+    if transition is None:
+        raise BusinessRuleError(_("Unknown dossier status."))
+    application = _lock(application)
+    if application.is_cancelled:
+        raise InvalidTransition(_("This application has been cancelled."))
+    source = application.dossier_status
+    if source not in transition.sources:
+        raise InvalidTransition(
+            _("The dossier is already “%(status)s” (changed meanwhile?); nothing was done.")
+            % {"status": DossierStatus(source).label}
+        )
+    application.dossier_status = transition.target
+    fields = ["dossier_status"]
+    if transition.stamp:
+        setattr(application, transition.stamp, timezone.localdate())
+        fields.append(transition.stamp)
+    application.save(update_fields=fields)
+    _event(
+        application,
+        kind=EventKind.STATUS,
+        actor=actor,
+        from_status=source,
+        to_status=transition.target,
+        comment=comment,
+    )
+    extra = {"comment": comment}
+    if transition.target == DossierStatus.INCOMPLETE:
+        extra["refused_pieces"] = _refused_pieces(application)
+        extra["return_deadline"] = _format_date(_effective_return_deadline(application))
+    _notify_candidate(application=application, code=transition.mail_code, extra=extra)
+    return application
+
+
+def _effective_return_deadline(application):
+    from applications.dates import effective_return_deadline
+
+    return effective_return_deadline(application)
+
+
+# --- decisions --------------------------------------------------------------------------------------------------
+
+
+def current_decision(application) -> Decision | None:
+    return application.decisions.select_related("decision_type").order_by("-created_at", "-id").first()
+
+
+@transaction.atomic
+def record_decision(
+    application: Application,
+    *,
+    decision_type,
+    actor,
+    refusal_reason=None,
+    comment: str = "",
+    rank: int | None = None,
+    preselection_at: datetime.datetime | None = None,
+    preselection_place: str = "",
+) -> Decision:
+    """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7)."""
+    avis = decision_type.avis
+    if not decision_type.in_service:
+        raise BusinessRuleError(_("This decision type is out of service."))
+    if avis == Avis.UNFAVOURABLE and refusal_reason is None:
+        raise BusinessRuleError(_("An unfavourable decision needs a reason."))
+    if avis == Avis.COMPLEMENTARY_LIST and not rank:
+        raise BusinessRuleError(_("A complementary-list decision needs a rank."))
+    if avis == Avis.PRESELECTION and (preselection_at is None or not preselection_place.strip()):
+        raise BusinessRuleError(_("A preselection needs a date, a time and a place."))
+    if len(comment) > 1000:
+        raise BusinessRuleError(_("The comment is limited to 1000 characters."))
+    application = _lock(application)
+    if application.is_cancelled:
+        raise InvalidTransition(_("This application has been cancelled."))
+    decision = Decision.objects.create(
+        application=application,
+        decision_type=decision_type,
+        refusal_reason=refusal_reason if avis == Avis.UNFAVOURABLE else None,
+        comment=comment,
+        rank=rank if avis == Avis.COMPLEMENTARY_LIST else None,
+        preselection_at=preselection_at if avis == Avis.PRESELECTION else None,
+        preselection_place=preselection_place.strip() if avis == Avis.PRESELECTION else "",
+        action=DecisionAction.ENTERED,
+        created_by=actor,
+    )
+    if application.accepted is not None:
+        application.accepted = None
+        application.answered_at = None
+        application.answered_by = None
+        application.save(update_fields=["accepted", "answered_at", "answered_by"])
+    _event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=decision_type.label)
+    return decision
+
+
+def _decision_mail_extra(decision, *, confirmation_date=None) -> dict:
+    decision_type = decision.decision_type
+    extra = {
+        "decision_label": decision_type.candidate_label or decision_type.label,
+        "decision_comment": decision.comment if decision_type.show_comment else "",
+        "reason": decision.refusal_reason.label if decision.refusal_reason_id else "",
+        "rank": decision.rank or "",
+        "preselection_date": "",
+        "preselection_time": "",
+        "preselection_place": decision.preselection_place,
+        "confirmation_date": _format_date(confirmation_date),
+    }
+    if decision.preselection_at:
+        local = timezone.localtime(decision.preselection_at)
+        extra["preselection_date"] = date_format(local, "d/m/Y")
+        extra["preselection_time"] = local.strftime("%H:%M")
+    return extra
+
+
+@transaction.atomic
+def validate_decision(decision: Decision, *, actor) -> Decision:
+    """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation."""
+    application = _lock(decision.application)
+    decision = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
+    latest = application.decisions.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    if decision is None or decision.pk != latest:
+        raise InvalidTransition(_("This decision is no longer the application's latest one; nothing was done."))
+    if decision.validated_at is not None:
+        raise InvalidTransition(_("This decision has already been validated."))
+    if application.is_cancelled:
+        raise InvalidTransition(_("This application has been cancelled."))
+    decision.validated_at = timezone.now()
+    decision.validated_by = actor
+    decision.save(update_fields=["validated_at", "validated_by"])
+    _event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=decision.decision_type.label)
+    avis = decision.decision_type.avis
+    confirmation_date = None
+    if avis == Avis.FAVOURABLE:
+        confirmation_date = _effective_confirmation_date(application, decision.validated_at)
+    _notify_candidate(
+        application=application,
+        code=decision.decision_type.mail_code,
+        extra=_decision_mail_extra(decision, confirmation_date=confirmation_date),
+    )
+    if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
+        recompute_waiting_list_ranks(formation=application.formation)
+    return decision
+
+
+@transaction.atomic
+def delete_last_decision(application: Application, *, actor) -> None:
+    """Only the latest decision, and only while it is not validated, can be deleted (§2.7)."""
+    application = _lock(application)
+    decision = current_decision(application)
+    if decision is None:
+        raise InvalidTransition(_("This application has no decision."))
+    if decision.validated_at is not None:
+        raise InvalidTransition(_("A validated decision cannot be deleted."))
+    label = decision.decision_type.label
+    decision.delete()
+    _event(application, kind=EventKind.DECISION_DELETED, actor=actor, comment=label)
+
+
+# --- waiting list -----------------------------------------------------------------------------------------------
+
+
+def _latest_validated(field: str):
+    return Subquery(
+        Decision.objects.filter(application=OuterRef("pk"), validated_at__isnull=False)
+        .order_by("-created_at", "-id")
+        .values(field)[:1]
+    )
+
+
+def waiting_list_queryset(formation):
+    """The formation's live applications whose latest validated decision is a ranked complementary list, in order."""
+    return (
+        Application.objects.filter(formation=formation, cancelled_at__isnull=True)
+        .annotate(
+            latest_avis=_latest_validated("decision_type__avis"),
+            latest_rank=_latest_validated("rank"),
+        )
+        .filter(latest_avis=Avis.COMPLEMENTARY_LIST, latest_rank__isnull=False)
+        .order_by("latest_rank", "created_at", "id")
+    )
+
+
+def recompute_waiting_list_ranks(*, formation) -> int:
+    """Rang réel: 1, 2, … among the complementary list; everyone else of the formation gets no rank."""
+    ordered = list(waiting_list_queryset(formation).values_list("pk", flat=True))
+    ranks = {pk: position for position, pk in enumerate(ordered, start=1)}
+    stale = list(
+        Application.objects.filter(formation=formation)
+        .filter(Q(pk__in=ordered) | Q(waiting_list_rank__isnull=False))
+        .only("pk", "waiting_list_rank")
+    )
+    changed = []
+    for application in stale:
+        rank = ranks.get(application.pk)
+        if application.waiting_list_rank != rank:
+            application.waiting_list_rank = rank
+            changed.append(application)
+    if changed:
+        Application.objects.bulk_update(changed, ["waiting_list_rank"])
+    return len(ranks)
+
+
+def _promotion_confirmation_date(formation):
+    if formation.waiting_list_confirmation_delay_days is not None:
+        return timezone.localdate() + datetime.timedelta(days=formation.waiting_list_confirmation_delay_days)
+    return formation.waiting_list_confirmation_date
+
+
+@transaction.atomic
+def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Application | None:
+    """A favourable candidate withdrew: the first of the complementary list is admitted (§2.7).
+
+    Does nothing (returns None) unless the formation manages its list automatically and has a decision type to
+    give. Each call admits at most one candidate. The candidate's row is locked with SKIP LOCKED and its latest
+    validated decision re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the
+    nightly batch) never admit the same candidate twice.
+    """
+    if not formation.auto_waiting_list:
+        return None
+    decision_type = formation.waiting_list_decision_type or formation.favourable_decision_type
+    if decision_type is None:
+        logger.warning("formation %s: automatic waiting list without a favourable decision type", formation.code)
+        return None
+    if actor is None and not batch:
+        batch = WAITING_LIST_BATCH
+    candidates = waiting_list_queryset(formation).filter(accepted__isnull=True)
+    for _attempt in range(20):
+        application = (
+            candidates.select_for_update(of=("self",), skip_locked=True)
+            .select_related("candidate__user", "formation__commission")
+            .first()
+        )
+        if application is None:
+            return None
+        latest = (
+            application.decisions.filter(validated_at__isnull=False)
+            .select_related("decision_type")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if latest is not None and latest.decision_type.avis == Avis.COMPLEMENTARY_LIST:
+            break
+        candidates = candidates.exclude(pk=application.pk)
+    else:
+        return None
+    now = timezone.now()
+    decision = Decision.objects.create(
+        application=application,
+        decision_type=decision_type,
+        action=DecisionAction.WAITING_LIST_PROMOTION,
+        created_by=actor,
+        validated_at=now,
+        validated_by=actor,
+    )
+    new_date = _promotion_confirmation_date(formation)
+    application.confirmation_date_override = new_date
+    application.waiting_list_rank = None
+    application.save(update_fields=["confirmation_date_override", "waiting_list_rank"])
+    _event(
+        application,
+        kind=EventKind.WAITING_LIST_PROMOTION,
+        actor=actor,
+        batch=batch,
+        comment=decision_type.label,
+    )
+    confirmation_date = _effective_confirmation_date(application, now)
+    _notify_candidate(
+        application=application,
+        code=decision_type.mail_code,
+        extra=_decision_mail_extra(decision, confirmation_date=confirmation_date),
+    )
+    _notify_commission(
+        application=application,
+        code="COMMISSION_ALERT_LISTE_PRINC",
+        extra={"confirmation_date": _format_date(confirmation_date)},
+    )
+    recompute_waiting_list_ranks(formation=formation)
+    return application
+
+
+# --- deadlines --------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def extend_deadlines(
+    application: Application,
+    *,
+    actor,
+    return_deadline: datetime.date | None = None,
+    confirmation_date: datetime.date | None = None,
+    comment: str = "",
+) -> Application:
+    """Per-application date limite de retour / date de confirmation (dat_new_retour_cand / dat_new_confirm_cand).
+    Dates must be today or later; the change is written to the history."""
+    if return_deadline is None and confirmation_date is None:
+        raise BusinessRuleError(_("Give a new return deadline or a new confirmation date."))
+    today = timezone.localdate()
+    for day in (return_deadline, confirmation_date):
+        if day is not None and day < today:
+            raise BusinessRuleError(_("The new date must be today or later."))
+    application = _lock(application)
+    if application.is_cancelled:
+        raise InvalidTransition(_("This application has been cancelled."))
+    changes, fields = [], []
+    if return_deadline is not None:
+        changes.append(_("return deadline: %(date)s") % {"date": _format_date(return_deadline)})
+        application.return_deadline_override = return_deadline
+        fields.append("return_deadline_override")
+    if confirmation_date is not None:
+        changes.append(_("confirmation date: %(date)s") % {"date": _format_date(confirmation_date)})
+        application.confirmation_date_override = confirmation_date
+        fields.append("confirmation_date_override")
+    application.save(update_fields=fields)
+    text = "; ".join(changes) + (f" — {comment}" if comment else "")
+    _event(application, kind=EventKind.DEADLINES, actor=actor, comment=text)
+    return application
