@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from ecandidat.models import OutboundEmail
+from ecandidat.maintenance import set_switch
+from ecandidat.models import BatchRun, MaintenanceSwitch, OutboundEmail
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
@@ -21,3 +22,37 @@ class OutboundEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(BatchRun)
+class BatchRunAdmin(admin.ModelAdmin):
+    """The history of the nightly batches (eCandidat "Historique des batchs"), read-only."""
+
+    list_display = ["name", "started_at", "finished_at", "status", "dry_run", "counts"]
+    list_filter = ["status", "name", "dry_run"]
+    readonly_fields = [f.name for f in BatchRun._meta.fields]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MaintenanceSwitch)
+class MaintenanceSwitchAdmin(admin.ModelAdmin):
+    """Put the candidate side in maintenance by hand (besides the daily window); staff keep access."""
+
+    list_display = ["__str__", "message", "updated_at"]
+    fields = ["is_on", "message"]
+
+    def has_add_permission(self, request):
+        return not MaintenanceSwitch.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so that the cached state every page reads changes at once.
+        set_switch(is_on=obj.is_on, message=obj.message, actor=request.user)

@@ -102,3 +102,13 @@ def test_manual_switch_puts_candidates_in_maintenance_with_its_message(client, a
     assert "Migration en cours, retour à 14h." in response.content.decode()
     set_switch(is_on=False, actor=admin_user)
     assert client.get(reverse("home")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_switch_from_the_admin_takes_effect_at_once(admin_client, client):
+    response = admin_client.post(
+        "/gestion/ecandidat/maintenanceswitch/add/", {"is_on": "on", "message": "Intervention technique."}
+    )
+
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 503

@@ -1,0 +1,34 @@
+from django.db import transaction
+
+from applications.models import Candidate
+from applications.services import import_from_sis
+from ecandidat.batches import BatchCommand
+
+
+class Command(BatchCommand):
+    help = (
+        "Re-import from the student records system the dossiers of students (accounts with a student number or an "
+        "imported dossier): état civil, baccalauréat and cursus interne. Run after the nightly import_sis."
+    )
+    batch_name = "sync_sis"
+
+    def work(self, report, *, dry_run, limit):
+        candidates = (
+            Candidate.objects.filter(user__campaign__is_active=True)
+            .exclude(sis_locked=False, user__student_number="")
+            .select_related("user")
+            .order_by("pk")
+        )
+        if limit:
+            candidates = candidates[:limit]
+        for candidate in candidates.iterator(chunk_size=500):
+            if dry_run:
+                report.add("dossiers to refresh")
+                continue
+            try:
+                with transaction.atomic():  # one transaction per dossier: one bad record stops nothing else
+                    found = import_from_sis(candidate=candidate, actor=None)
+            except Exception as exc:
+                report.error(f"candidate {candidate.pk}: {type(exc).__name__}: {exc}")
+                continue
+            report.add("dossiers refreshed" if found else "students not found")

@@ -1,0 +1,98 @@
+"""Nightly batches: each records its run, refuses to run twice at once, and survives a crash (rerun it).
+
+A batch is a management command built on :class:`BatchCommand`; ``manage.py nightly`` runs them in order inside
+the maintenance window (see deploy/crontab). Cron must not need flags: a batch runs for real by default and offers
+``--dry-run`` to show what it would do.
+"""
+
+import logging
+import traceback
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ecandidat.models import BatchRun
+
+logger = logging.getLogger(__name__)
+
+
+class BatchAlreadyRunning(CommandError):
+    pass
+
+
+class Report:
+    """What a batch did: counts by key, and the errors of the items it skipped."""
+
+    def __init__(self):
+        self.counts: Counter[str] = Counter()
+        self.errors: list[str] = []
+
+    def add(self, key: str, amount: int = 1) -> None:
+        self.counts[key] += amount
+
+    def error(self, message: str) -> None:
+        self.errors.append(message)
+        logger.warning("batch item failed: %s", message)
+
+
+def interrupt_stale_runs() -> int:
+    """Runs still RUNNING after BATCH_STALE_HOURS died with their process (eCandidat BATCH_NETTOYAGE)."""
+    limit = timezone.now() - timedelta(hours=settings.BATCH_STALE_HOURS)
+    return BatchRun.objects.filter(status=BatchRun.Status.RUNNING, started_at__lt=limit).update(
+        status=BatchRun.Status.INTERRUPT, finished_at=timezone.now()
+    )
+
+
+def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = None) -> BatchRun:
+    """Run ``work(report, dry_run=..., limit=...)`` as batch ``name`` and record the run.
+
+    A real run claims the batch with a RUNNING row that the database keeps unique per name (the
+    ``batch_single_running`` constraint), so a second run started meanwhile, on any node, refuses to start.
+    """
+    interrupt_stale_runs()
+    try:
+        with transaction.atomic():
+            run = BatchRun.objects.create(name=name, dry_run=dry_run)
+    except IntegrityError:
+        raise BatchAlreadyRunning(f"{name} is already running; this run did nothing.") from None
+    report = Report()
+    try:
+        work(report, dry_run=dry_run, limit=limit)
+    except Exception:
+        run.status = BatchRun.Status.ERROR
+        report.error(traceback.format_exc(limit=8))
+        raise
+    else:
+        run.status = BatchRun.Status.ERROR if report.errors else BatchRun.Status.FINISH
+    finally:
+        run.finished_at = timezone.now()
+        run.counts = dict(report.counts)
+        run.errors = "\n".join(report.errors)[:20000]
+        run.save(update_fields=["status", "finished_at", "counts", "errors"])
+    return run
+
+
+class BatchCommand(BaseCommand):
+    """A management command that is a nightly batch.
+
+    Subclasses set ``batch_name`` and define ``work(self, report, *, dry_run, limit)``, which does the job (or,
+    with ``dry_run``, only counts it) and adds its counts to ``report``.
+    """
+
+    batch_name: str = ""
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Show what would be done; change nothing.")
+        parser.add_argument("--limit", type=int, default=None, help="Process at most this many items.")
+
+    def handle(self, *args, dry_run=False, limit=None, **options):
+        run = run_batch(self.batch_name, self.work, dry_run=dry_run, limit=limit)
+        prefix = "[dry run] " if dry_run else ""
+        counts = ", ".join(f"{key}: {value}" for key, value in sorted(run.counts.items())) or "nothing to do"
+        self.stdout.write(f"{prefix}{self.batch_name}: {counts}")
+        if run.errors:
+            self.stderr.write(run.errors)

@@ -1,0 +1,94 @@
+import datetime
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from ecandidat.batches import BatchAlreadyRunning, run_batch
+from ecandidat.models import BatchRun, OutboundEmail
+
+pytestmark = pytest.mark.django_db
+
+
+def _count(report, *, dry_run, limit):
+    report.add("things", 3)
+
+
+def test_a_run_is_recorded_with_its_counts():
+    run = run_batch("demo", _count)
+
+    run.refresh_from_db()
+    assert run.status == BatchRun.Status.FINISH
+    assert run.counts == {"things": 3}
+    assert run.finished_at is not None
+
+
+def test_a_second_run_refuses_while_the_first_is_running():
+    BatchRun.objects.create(name="demo")
+
+    with pytest.raises(BatchAlreadyRunning):
+        run_batch("demo", _count)
+
+    assert BatchRun.objects.filter(name="demo").count() == 1
+
+
+def test_a_dry_run_may_run_beside_a_real_one():
+    BatchRun.objects.create(name="demo")
+
+    run = run_batch("demo", _count, dry_run=True)
+
+    assert run.status == BatchRun.Status.FINISH
+
+
+def test_a_run_left_running_by_a_crash_is_interrupted_and_the_batch_runs_again(settings):
+    crashed = BatchRun.objects.create(name="demo")
+    BatchRun.objects.filter(pk=crashed.pk).update(started_at=timezone.now() - datetime.timedelta(hours=5))
+
+    run = run_batch("demo", _count)
+
+    crashed.refresh_from_db()
+    assert crashed.status == BatchRun.Status.INTERRUPT
+    assert run.status == BatchRun.Status.FINISH
+
+
+def test_an_exception_is_recorded_as_an_error_and_raised():
+    def explode(report, *, dry_run, limit):
+        report.add("before", 1)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        run_batch("demo", explode)
+
+    run = BatchRun.objects.get(name="demo")
+    assert run.status == BatchRun.Status.ERROR
+    assert "boom" in run.errors
+    assert run.counts == {"before": 1}
+
+
+def test_prune_outbox_deletes_only_old_sent_mails(settings):
+    settings.OUTBOX_RETENTION_DAYS = 30
+    old = timezone.now() - datetime.timedelta(days=31)
+    common = {"code": "X", "language": "fr", "subject": "s", "body": "b"}
+    OutboundEmail.objects.create(to="old@example.org", status="SENT", sent_at=old, **common)
+    OutboundEmail.objects.create(to="recent@example.org", status="SENT", sent_at=timezone.now(), **common)
+    OutboundEmail.objects.create(to="failed@example.org", status="FAILED", **common)
+
+    call_command("prune_outbox", "--dry-run", stdout=io.StringIO())
+    assert OutboundEmail.objects.count() == 3
+    call_command("prune_outbox", stdout=io.StringIO())
+
+    assert sorted(OutboundEmail.objects.values_list("to", flat=True)) == ["failed@example.org", "recent@example.org"]
+
+
+def test_nightly_runs_every_batch_and_reports_a_failed_one(mocker):
+    BatchRun.objects.create(name="sync_sis")  # as if another node were running it
+    out, err = io.StringIO(), io.StringIO()
+
+    with pytest.raises(CommandError, match="sync_sis"):
+        call_command("nightly", stdout=out, stderr=err)
+
+    assert "purge_unvalidated_accounts" in out.getvalue()
+    assert "prune_outbox" in out.getvalue()
+    assert "already running" in err.getvalue()
