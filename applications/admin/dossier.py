@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from applications import staff_scopes
 from applications.models import (
     Address,
     Baccalaureate,
@@ -62,6 +63,13 @@ class CandidateAdmin(admin.ModelAdmin):
         InternshipInline,
         WorkExperienceInline,
     ]
+
+    def get_queryset(self, request):
+        """Central office: every candidate; other staff: the candidates of the applications they see."""
+        queryset = super().get_queryset(request)
+        if staff_scopes.scope_of(request.user).is_central:
+            return queryset
+        return queryset.filter(pk__in=staff_scopes.applications_visible_to(request.user).values("candidate_id"))
 
 
 @admin.register(SisRecord)

@@ -1,0 +1,98 @@
+"""Forms of the back office's operations on applications (bulk actions and the application page)."""
+
+import datetime
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from applications.enums import Avis, DossierStatus
+from offers.models import DecisionType, RefusalReason
+
+
+class StatusForm(forms.Form):
+    target = forms.ChoiceField(label=_("New dossier status"), choices=DossierStatus.choices)
+    comment = forms.CharField(
+        label=_("Comment (added to the mail)"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class DecisionForm(forms.Form):
+    decision_type = forms.ModelChoiceField(
+        label=_("Decision"), queryset=DecisionType.objects.filter(in_service=True).order_by("avis", "label")
+    )
+    refusal_reason = forms.ModelChoiceField(
+        label=_("Reason (unfavourable decision)"),
+        queryset=RefusalReason.objects.filter(in_service=True),
+        required=False,
+    )
+    rank = forms.IntegerField(label=_("Rank (complementary list)"), min_value=1, required=False)
+    preselection_date = forms.DateField(
+        label=_("Preselection date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    preselection_time = forms.TimeField(
+        label=_("Preselection time"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+    )
+    preselection_place = forms.CharField(label=_("Preselection place"), max_length=255, required=False)
+    comment = forms.CharField(
+        label=_("Comment"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def clean(self):
+        data = super().clean()
+        decision_type = data.get("decision_type")
+        if decision_type is None:
+            return data
+        avis = decision_type.avis
+        if avis == Avis.UNFAVOURABLE and not data.get("refusal_reason"):
+            self.add_error("refusal_reason", _("An unfavourable decision needs a reason."))
+        if avis == Avis.COMPLEMENTARY_LIST and not data.get("rank"):
+            self.add_error("rank", _("A complementary-list decision needs a rank."))
+        if avis == Avis.PRESELECTION:
+            for field in ("preselection_date", "preselection_time", "preselection_place"):
+                if not data.get(field):
+                    self.add_error(field, _("Required for a preselection."))
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        preselection_at = None
+        if data.get("preselection_date") and data.get("preselection_time"):
+            preselection_at = timezone.make_aware(
+                datetime.datetime.combine(data["preselection_date"], data["preselection_time"])
+            )
+        return {
+            "decision_type": data["decision_type"],
+            "refusal_reason": data.get("refusal_reason"),
+            "rank": data.get("rank"),
+            "preselection_at": preselection_at,
+            "preselection_place": data.get("preselection_place") or "",
+            "comment": data.get("comment") or "",
+        }
+
+
+class DeadlinesForm(forms.Form):
+    return_deadline = forms.DateField(
+        label=_("New return deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    confirmation_date = forms.DateField(
+        label=_("New confirmation date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    comment = forms.CharField(label=_("Comment"), required=False, max_length=500)
+
+    def clean(self):
+        data = super().clean()
+        today = timezone.localdate()
+        for field in ("return_deadline", "confirmation_date"):
+            if data.get(field) and data[field] < today:
+                self.add_error(field, _("The new date must be today or later."))
+        if not self.errors and not data.get("return_deadline") and not data.get("confirmation_date"):
+            raise forms.ValidationError(_("Give a new return deadline or a new confirmation date."))
+        return data
+
+
+class ConfirmForm(forms.Form):
+    """Operations without parameters (validate decisions, delete the last decision): only a confirmation."""
