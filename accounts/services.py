@@ -13,10 +13,12 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import NumeroDossierHistory, User
+from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import Campaign
 
@@ -118,3 +120,43 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
         User.objects.filter(pk__in=ids).delete()
     logger.info("purged %s unvalidated accounts", len(ids))
     return len(ids)
+
+
+def change_email(*, user: User, new_email: str, actor: User) -> bool:
+    """Replace the candidate's e-mail address with ``new_email``, to be validated by a link ("Modifier mon adresse
+    mail"). Returns whether the address was changed.
+
+    The account keeps only the new, unverified address (allauth ``EmailAddress``) and the validation mail goes
+    through allauth, so through our adapter and the outbox (code CPT_MIN_MODIF_MAIL). Verification is mandatory,
+    so the candidate cannot log in again until the link is opened; the caller logs the current session out (a
+    service has no session), as the guide's warning says.
+
+    An address already used by another account of the campaign is refused the way signup refuses it, without
+    telling the caller: nothing changes on the account and the owner of the address is mailed instead.
+    """
+    from allauth.utils import build_absolute_uri
+
+    new_email = new_email.strip()
+    with transaction.atomic():
+        user = User.objects.select_related("campaign").select_for_update(of=("self",)).get(pk=user.pk)
+        if user.is_candidate and email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user):
+            enqueue_email(
+                to=new_email,
+                code="CPT_MIN_MODIF_MAIL_EXISTE",
+                template_base="accounts/email/cpt_min_modif_mail_existe",
+                context={"password_reset_url": build_absolute_uri(None, reverse("account_reset_password"))},
+            )
+            logger.info(
+                "e-mail change of account %s refused: address used in the campaign (actor %s)", user.pk, actor.pk
+            )
+            return False
+        old_email = user.email
+        EmailAddress.objects.filter(user=user).delete()
+        user.email = new_email
+        user.save(update_fields=["email"])
+        address = EmailAddress.objects.create(user=user, email=new_email, primary=True, verified=False)
+        address.send_confirmation(signup=False)
+        logger.info(
+            "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
+        )
+    return True

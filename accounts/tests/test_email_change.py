@@ -1,0 +1,188 @@
+"""Issue 3: change of e-mail address, re-validated by a link; the candidate is logged out until then."""
+
+import datetime
+import re
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.urls import include, path, reverse
+from django.utils import timezone
+
+from accounts import services
+from accounts.tests.factories import CandidateFactory
+from accounts.tests.personas import PASSWORD
+from ecandidat import urls as root_urls
+from ecandidat.models import OutboundEmail
+from offers.tests.factories import CampaignFactory
+
+# The lead mounts accounts.urls at compte/; until then (and whatever the root does) the tests mount it themselves.
+urlpatterns = list(root_urls.urlpatterns)
+if not any(getattr(pattern, "namespace", None) == "accounts" for pattern in urlpatterns):
+    urlpatterns.append(path("compte/", include("accounts.urls")))
+
+pytestmark = pytest.mark.urls(__name__)
+
+NEW = "nouvelle.adresse@example.org"
+WARNING = (
+    "Warning, once you have modified your account, you will be logged out. You will have to check your e-mail to "
+    "validate your address, then you will be able to log in again."
+)
+
+
+def _link(body: str) -> str:
+    return re.search(r"https?://\S+", body).group(0)
+
+
+def test_page_shows_the_guide_warning_and_fields(client, candidate, django_assert_num_queries):
+    client.force_login(candidate)
+    # session, user, request savepoint ×2, session save (savepoint, update, release)
+    with django_assert_num_queries(7):
+        response = client.get(reverse("accounts:email_change"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert WARNING in html
+    assert "E-mail address *" in html
+    assert "E-mail address confirmation *" in html
+    assert candidate.email in html
+    assert "Cancel" in html
+    assert "Save" in html
+
+
+def test_anonymous_goes_to_login(client, db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get(reverse("accounts:email_change"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+
+
+@pytest.mark.parametrize("persona", ["centre_manager", "commission_member", "central_manager"])
+def test_staff_personas_are_refused(client, persona, request, django_assert_num_queries):
+    client.force_login(request.getfixturevalue(persona))
+    with django_assert_num_queries(8):  # session, user, request savepoint rolled back ×3, session save ×3
+        response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW})
+    assert response.status_code == 403
+    assert not OutboundEmail.objects.exists()
+
+
+def test_change_replaces_address_mails_link_and_logs_out(
+    client, candidate, other_candidate, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    client.force_login(candidate)
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(16):
+        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, addresses,
+        # confirmations and address deleted, user updated, new address, outbox row, release, logout (session read,
+        # deleted), release
+        response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
+    assert response.status_code == 302
+    assert response.url == reverse("accounts:email_change_done")
+    assert "_auth_user_id" not in client.session
+
+    candidate.refresh_from_db()
+    assert candidate.email == NEW
+    address = EmailAddress.objects.get(user=candidate)
+    assert (address.email, address.primary, address.verified) == (NEW, True, False)
+    other_candidate.refresh_from_db()
+    assert EmailAddress.objects.get(user=other_candidate).verified  # nobody else touched
+
+    row = OutboundEmail.objects.get()
+    assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL", NEW)
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [NEW]
+    assert candidate.username in mailoutbox[0].body
+
+    response = client.get(response.url)
+    assert response.status_code == 200
+    assert "Check your e-mail" in response.content.decode()
+
+    # Logged out until validated: the password alone no longer opens the account.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    assert response.url == reverse("account_email_verification_sent")
+    assert "_auth_user_id" not in client.session
+
+    response = client.post(_link(mailoutbox[0].body))
+    assert response.status_code == 302
+    assert EmailAddress.objects.get(user=candidate).verified
+    response = client.post(reverse("account_login"), {"login": NEW, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(candidate.pk)
+
+
+def test_address_of_the_campaign_is_refused_neutrally(
+    client, candidate, other_candidate, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    taken = other_candidate.email.upper()
+    client.force_login(candidate)
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(11):
+        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, outbox row,
+        # release, logout (session read, deleted), release
+        response = client.post(reverse("accounts:email_change"), {"email": taken, "email2": taken})
+    # The same answer as a change: logged out, "check your e-mail".
+    assert response.status_code == 302
+    assert response.url == reverse("accounts:email_change_done")
+    assert "_auth_user_id" not in client.session
+
+    old = candidate.email
+    candidate.refresh_from_db()
+    assert candidate.email == old
+    assert EmailAddress.objects.get(user=candidate).email == old
+    assert EmailAddress.objects.get(user=candidate).verified
+    row = OutboundEmail.objects.get()
+    assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL_EXISTE", taken)
+    assert "already uses it" in mailoutbox[0].body
+    assert "/accounts/password/reset/" in mailoutbox[0].body
+
+
+def test_address_of_a_past_campaign_is_accepted_and_released_on_validation(
+    client, candidate, mailoutbox, django_capture_on_commit_callbacks
+):
+    today = timezone.localdate()
+    past = CampaignFactory(starts_on=today - datetime.timedelta(400), ends_on=today - datetime.timedelta(200))
+    last_year = CandidateFactory(campaign=past, email=NEW)
+    client.force_login(candidate)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW})
+    candidate.refresh_from_db()
+    assert candidate.email == NEW
+    client.post(_link(mailoutbox[0].body))
+    assert EmailAddress.objects.get(user=candidate).verified
+    assert not EmailAddress.objects.get(user=last_year).verified
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"email": NEW, "email2": "autre@example.org"}, "email2", "The two e-mail addresses are different."),
+        ({"email": "pas-une-adresse", "email2": "pas-une-adresse"}, "email", "Enter a valid email address."),
+        ({"email": "", "email2": ""}, "email", "This field is required."),
+    ],
+)
+def test_bad_input_is_shown_at_the_field(client, candidate, data, field, message, django_assert_num_queries):
+    client.force_login(candidate)
+    with django_assert_num_queries(7):  # as the page: nothing written
+        response = client.post(reverse("accounts:email_change"), data)
+    assert response.status_code == 200
+    assert message in response.context["form"].errors[field]
+    assert data["email"] in response.content.decode()  # nothing lost
+    assert client.session["_auth_user_id"] == str(candidate.pk)
+    assert not OutboundEmail.objects.exists()
+
+
+def test_same_address_is_refused_at_the_field(client, candidate):
+    client.force_login(candidate)
+    response = client.post(reverse("accounts:email_change"), {"email": candidate.email, "email2": candidate.email})
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == ["This is already the e-mail address of your account."]
+    assert client.session["_auth_user_id"] == str(candidate.pk)
+
+
+def test_service_returns_whether_the_address_changed(candidate, other_candidate, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.change_email(user=candidate, new_email=f" {NEW} ", actor=candidate) is True
+        assert services.change_email(user=candidate, new_email=other_candidate.email, actor=candidate) is False
+    candidate.refresh_from_db()
+    assert candidate.email == NEW
+    assert list(OutboundEmail.objects.order_by("pk").values_list("code", flat=True)) == [
+        "CPT_MIN_MODIF_MAIL",
+        "CPT_MIN_MODIF_MAIL_EXISTE",
+    ]
