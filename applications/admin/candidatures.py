@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -269,6 +270,9 @@ class ReadOnlyInline(admin.TabularInline):
     can_delete = False
     show_change_link = False
 
+    def has_view_permission(self, request, obj=None):
+        return staff_scopes.scope_of(request.user).is_staff_member
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -427,8 +431,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         queryset = staff_scopes.applications_visible_to(request.user, super().get_queryset(request))
         return with_list_data(queryset.select_related("candidate__user", "formation__centre", "campaign"))
 
-    def get_actions(self, request):
-        actions = super().get_actions(request)
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
         scope = staff_scopes.scope_of(request.user)
         if not (scope.is_central or scope.managed_centres):
             for name in ("action_set_status", "action_validate_decisions", "action_extend_deadlines"):
@@ -559,9 +563,14 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     # One application's page.
     def get_object(self, request, object_id, from_field=None):
+        """Read once per request (change_view asks twice), with its decisions for the effective dates."""
+        cached = getattr(request, "_application_object", None)
+        if cached is not None and str(cached[0]) == str(object_id):
+            return cached[1]
         obj = super().get_object(request, object_id, from_field)
         if obj is not None:
             obj.prefetched_decisions = list(obj.decisions.select_related("decision_type"))
+        request._application_object = (object_id, obj)
         return obj
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -598,7 +607,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                     download = reverse("documents:staff_download", args=[submission.public_id])
                 except NoReverseMatch:
                     download = ""
-            rows.append({"row": row, "download_url": download})
+            rows.append({"row": row, "status_label": PieceStatus(row.status).label, "download_url": download})
         return rows
 
     def get_urls(self):

@@ -1,0 +1,385 @@
+"""The applications back office: personas × pages and operations, bulk actions, pieces, exports, query counts."""
+
+import io
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import StaffRole
+from accounts.tests.factories import StaffMembershipFactory
+from applications.admin import candidatures
+from applications.enums import Avis, DossierStatus
+from applications.models import Application
+from applications.services import staff
+from applications.tests.test_staff_services import decision_type, make_application
+from documents.enums import PieceStatus
+from documents.models import Document, PieceSubmission
+from ecandidat.models import OutboundEmail
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+CHANGELIST = "admin:applications_application_changelist"
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="MINFO")
+
+
+@pytest.fixture
+def application(formation, campaign):
+    return make_application(formation, campaign=campaign, email="estelle@example.org")
+
+
+@pytest.fixture
+def other_application(other_centre, campaign):
+    return make_application(FormationFactory(centre=other_centre, code="MDROIT"), campaign=campaign)
+
+
+@pytest.fixture
+def persona(
+    request, candidate, centre_manager, other_centre_manager, commission_member, central_manager, read_only_staff
+):
+    return {
+        "candidate": candidate.user,
+        "centre_manager": centre_manager,
+        "other_centre_manager": other_centre_manager,
+        "commission_member": commission_member,
+        "central_manager": central_manager,
+        "read_only": read_only_staff,
+    }[request.param]
+
+
+def change_url(application):
+    return reverse("admin:applications_application_change", args=[application.pk])
+
+
+def operation_url(application, name):
+    return reverse("admin:applications_application_operation", args=[application.pk, name])
+
+
+def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de notes") -> PieceSubmission:
+    document = Document.objects.create(
+        campaign_code="C",
+        file="C/x.pdf",
+        original_name="releve.pdf",
+        size=1,
+        content_type="application/pdf",
+        sha256="0" * 64,
+        uploaded_by=application.candidate.user,
+    )
+    return PieceSubmission.objects.create(
+        candidate=application.candidate,
+        application=application,
+        piece_type=PieceTypeFactory(label=label),
+        status=status,
+        document=document,
+    )
+
+
+# --- the persona matrix -----------------------------------------------------------------------------------------
+
+ALL = ["candidate", "centre_manager", "other_centre_manager", "commission_member", "central_manager", "read_only"]
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),  # not staff: sent to the login page
+        ("centre_manager", 200),
+        ("other_centre_manager", 404),
+        ("commission_member", 200),
+        ("central_manager", 200),
+        ("read_only", 200),
+    ],
+    indirect=["persona"],
+)
+def test_change_page(client, persona, application, expected):
+    client.force_login(persona)
+    assert client.get(change_url(application)).status_code == expected
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),
+        ("centre_manager", {"MINFO"}),
+        ("other_centre_manager", {"MDROIT"}),
+        ("commission_member", {"MINFO"}),
+        ("central_manager", {"MINFO", "MDROIT"}),
+        ("read_only", {"MINFO"}),
+    ],
+    indirect=["persona"],
+)
+def test_list_shows_only_the_scope(client, persona, application, other_application, expected):
+    client.force_login(persona)
+    response = client.get(reverse(CHANGELIST))
+    if expected == 302:
+        assert response.status_code == 302
+        return
+    assert {row.formation.code for row in response.context["cl"].result_list} == expected
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", {}),
+        ("centre_manager", {"set_status": 200, "enter_decision": 200, "validate_decisions": 200}),
+        ("other_centre_manager", {"set_status": 404, "enter_decision": 404, "validate_decisions": 404}),
+        ("commission_member", {"set_status": 403, "enter_decision": 200, "validate_decisions": 403}),
+        ("central_manager", {"set_status": 200, "enter_decision": 200, "validate_decisions": 200}),
+        ("read_only", {"set_status": 403, "enter_decision": 403, "validate_decisions": 403}),
+    ],
+    indirect=["persona"],
+)
+def test_operation_pages(client, persona, application, expected):
+    client.force_login(persona)
+    for name, status in (expected or dict.fromkeys(candidatures.OPERATIONS, 302)).items():
+        assert client.get(operation_url(application, name)).status_code == status, name
+
+
+@pytest.mark.parametrize(
+    ("persona", "actions"),
+    [
+        (
+            "centre_manager",
+            {"action_set_status", "action_enter_decision", "action_validate_decisions", "action_extend_deadlines"},
+        ),
+        ("commission_member", {"action_enter_decision"}),
+        ("read_only", set()),
+    ],
+    indirect=["persona"],
+)
+def test_bulk_actions_offered_per_role(client, persona, application, actions):
+    client.force_login(persona)
+    response = client.get(reverse(CHANGELIST))
+    action_form = response.context["action_form"]
+    offered = {name for name, _label in action_form.fields["action"].choices if name} if action_form else set()
+    assert offered == actions
+
+
+def test_outsider_cannot_act_on_a_guessed_application(client, other_centre_manager, application):
+    client.force_login(other_centre_manager)
+    response = client.post(operation_url(application, "set_status"), {"target": "CO"})
+    assert response.status_code == 404
+    # Through the bulk action with a guessed id: the scoped queryset drops it, nothing happens.
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "action_set_status", "_selected_action": [application.pk], "apply": "1", "target": "CO"},
+    )
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED
+    assert not OutboundEmail.objects.exists()
+
+
+# --- operations -------------------------------------------------------------------------------------------------
+
+
+def test_bulk_status_shows_a_confirmation_page_then_applies(client, centre_manager, formation, campaign):
+    first = make_application(formation, campaign=campaign)
+    second = make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+    selection = {"action": "action_set_status", "_selected_action": [first.pk, second.pk]}
+
+    page = client.post(reverse(CHANGELIST), {**selection, "index": "0"})
+    assert page.status_code == 200
+    assert b"This applies to 2 applications" in page.content
+    assert Application.objects.filter(dossier_status=DossierStatus.COMPLETE).count() == 0
+
+    done = client.post(reverse(CHANGELIST), {**selection, "apply": "1", "target": "CO", "comment": ""})
+    assert done.status_code == 302
+    assert Application.objects.filter(dossier_status=DossierStatus.COMPLETE).count() == 2
+    assert OutboundEmail.objects.filter(code="STATUT_CO").count() == 2
+
+
+def test_bulk_is_capped(client, centre_manager, formation, campaign, monkeypatch):
+    monkeypatch.setattr(candidatures, "BULK_LIMIT", 1)
+    pks = [make_application(formation, campaign=campaign).pk for _ in range(2)]
+    client.force_login(centre_manager)
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "action_set_status", "_selected_action": pks, "apply": "1", "target": "CO"},
+        follow=True,
+    )
+    assert b"At most 1 applications at once" in response.content
+    assert not Application.objects.filter(dossier_status=DossierStatus.COMPLETE).exists()
+
+
+def test_bulk_validation_reports_each_refusal(client, centre_manager, formation, campaign):
+    with_decision = make_application(formation, campaign=campaign)
+    staff.record_decision(with_decision, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    without = make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "action_validate_decisions", "_selected_action": [with_decision.pk, without.pk], "apply": "1"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert "Validate the decisions: 1 application done." in text
+    assert "has no decision to validate" in text
+    assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE").count() == 1
+
+
+def test_decision_form_keeps_input_and_says_what_is_missing(client, commission_member, application):
+    client.force_login(commission_member)
+    response = client.post(
+        operation_url(application, "enter_decision"),
+        {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk, "comment": "bon dossier"},
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"rank": ["A complementary-list decision needs a rank."]}
+    assert b"bon dossier" in response.content
+    assert not application.decisions.exists()
+
+    response = client.post(
+        operation_url(application, "enter_decision"),
+        {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk, "rank": "4"},
+    )
+    assert response.status_code == 302
+    assert application.decisions.get().rank == 4
+
+
+def test_stale_delete_gives_a_clear_message(client, centre_manager, application):
+    staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    client.force_login(centre_manager)
+    client.post(operation_url(application, "delete_last_decision"))
+    response = client.post(operation_url(application, "delete_last_decision"), follow=True)
+    assert b"This application has no decision." in response.content
+
+
+# --- pieces -----------------------------------------------------------------------------------------------------
+
+
+def piece_url(application, submission):
+    return reverse("admin:applications_application_piece", args=[application.pk, submission.public_id])
+
+
+def test_refuse_a_piece_with_a_comment_then_incomplete_mail(client, centre_manager, application):
+    submission = with_file(application)
+    client.force_login(centre_manager)
+
+    response = client.post(piece_url(application, submission), {"status": "RE", "comment": "scan illisible"})
+    assert response.status_code == 302
+    submission.refresh_from_db()
+    assert (submission.status, submission.comment, submission.status_changed_by) == (
+        PieceStatus.REFUSED,
+        "scan illisible",
+        centre_manager,
+    )
+
+    client.post(operation_url(application, "set_status"), {"target": "IN"})
+    mail = OutboundEmail.objects.get(code="STATUT_IN")
+    assert "Relevé de notes : scan illisible" in mail.body
+
+
+def test_refusing_needs_a_comment(client, centre_manager, application):
+    submission = with_file(application)
+    client.force_login(centre_manager)
+    response = client.post(piece_url(application, submission), {"status": "RE", "comment": " "}, follow=True)
+    assert b"give a comment to refuse a piece" in response.content
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("commission_member", 403), ("read_only", 403), ("other_centre_manager", 404), ("central_manager", 302)],
+    indirect=["persona"],
+)
+def test_piece_checking_rights(client, persona, application, expected):
+    submission = with_file(application)
+    client.force_login(persona)
+    assert client.post(piece_url(application, submission), {"status": "VA"}).status_code == expected
+
+
+def test_a_piece_of_another_application_is_not_found(client, centre_manager, application, formation, campaign):
+    foreign = with_file(make_application(formation, campaign=campaign))
+    client.force_login(centre_manager)
+    assert client.post(piece_url(application, foreign), {"status": "VA"}).status_code == 404
+
+
+# --- export -----------------------------------------------------------------------------------------------------
+
+
+def test_export_neutralises_formulas_and_follows_the_filters(client, centre_manager, formation, campaign):
+    from openpyxl import load_workbook
+
+    hostile = make_application(formation, campaign=campaign)
+    hostile.candidate.birth_name = "=HYPERLINK(1)"
+    hostile.candidate.first_name = "@SUM"
+    hostile.candidate.save()
+    complete = make_application(formation, campaign=campaign)
+    staff.set_dossier_status(complete, target=DossierStatus.COMPLETE, actor=centre_manager)
+    client.force_login(centre_manager)
+
+    csv_text = client.get(reverse("admin:applications_application_export", args=["csv"])).content.decode("utf-8-sig")
+    assert "'=HYPERLINK(1)" in csv_text
+    assert "'@SUM" in csv_text
+    assert ";=" not in csv_text
+
+    filtered = client.get(
+        reverse("admin:applications_application_export", args=["xlsx"]) + "?dossier_status__exact=RE"
+    )
+    sheet = load_workbook(io.BytesIO(filtered.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 2  # header + the received one only
+    assert rows[1][1] == "'=HYPERLINK(1)"
+
+
+# --- dashboard --------------------------------------------------------------------------------------------------
+
+
+def test_dashboard_counts_and_csv(client, centre_manager, application, other_application, formation, campaign):
+    staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=centre_manager)
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    staff.validate_decision(decision, actor=centre_manager)
+    make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+
+    response = client.get(reverse("admin:applications_application_dashboard"))
+    assert response.status_code == 200
+    assert [
+        (row.code, row.counts["total"], row.counts["status_CO"], row.counts["avis_FA"])
+        for row, _values in response.context["rows"]
+    ] == [("MINFO", 2, 1, 1)]  # MDROIT is another centre's
+    assert b"<svg" in response.content
+
+    csv_text = client.get(reverse("admin:applications_application_dashboard") + "?format=csv").content.decode(
+        "utf-8-sig"
+    )
+    assert csv_text.splitlines()[1].startswith("MINFO;")
+
+
+# --- query counts -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_list_query_count_does_not_grow(client, django_assert_num_queries, centre_manager, formation, campaign, count):
+    for _ in range(count):
+        make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+    with django_assert_num_queries(QUERIES_LIST):
+        response = client.get(reverse(CHANGELIST))
+    assert len(response.context["cl"].result_list) == count
+
+
+@pytest.mark.parametrize("count", [1, 30])
+def test_change_page_query_count_does_not_grow(
+    client, django_assert_num_queries, centre_manager, formation, campaign, count
+):
+    applications = [make_application(formation, campaign=campaign) for _ in range(count)]
+    with_file(applications[0])
+    staff.record_decision(applications[0], decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    client.force_login(centre_manager)
+    with django_assert_num_queries(QUERIES_CHANGE):
+        response = client.get(change_url(applications[0]))
+    assert "Relevé de notes" in response.content.decode()
+
+
+QUERIES_LIST = 15
+QUERIES_CHANGE = 17
