@@ -1,0 +1,104 @@
+"""The demonstration mailbox ("Boîte mail de démonstration", ecandidat/mailbox.py): the outbox as an inbox, in
+development only."""
+
+import uuid
+
+import pytest
+from django.http import Http404
+from django.test import RequestFactory
+from django.urls import Resolver404, include, path, resolve
+
+from ecandidat import mailbox
+from ecandidat import urls as root_urls
+from ecandidat.models import OutboundEmail
+
+# ecandidat/urls.py mounts the mailbox only when DEBUG is on at import time (never in tests): mount it here.
+urlpatterns = [
+    *(p for p in root_urls.urlpatterns if getattr(p, "namespace", None) != "mailbox"),
+    path("boite-mail/", include("ecandidat.mailbox_urls")),
+]
+
+pytestmark = pytest.mark.urls(__name__)
+
+
+def _mail(**kwargs):
+    defaults = {"to": "estelle@example.org", "code": "CPT_MIN_CREATE", "language": "en", "subject": "Subject"}
+    defaults.update(kwargs)
+    defaults.setdefault("body", "Open https://ecandidat.example/accounts/confirm-email/abc/ now.")
+    return OutboundEmail.objects.create(**defaults)
+
+
+def test_list_shows_outbox_rows_newest_first(client, db, settings, django_assert_num_queries):
+    settings.DEBUG = True
+    first = _mail(subject="Creation of your eCandidat account", to="first@example.org")
+    second = _mail(subject="Your eCandidat credentials", code="CPT_MIN_ID_OUBLIE", to="second@example.org")
+    with django_assert_num_queries(3):  # request savepoint, the outbox rows, release (anonymous: no session)
+        response = client.get("/boite-mail/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Demonstration mailbox" in html
+    assert html.index("Your eCandidat credentials") < html.index("Creation of your eCandidat account")
+    assert f'href="/boite-mail/{first.public_id}/"' in html
+    assert f'href="/boite-mail/{second.public_id}/"' in html
+    assert "CPT_MIN_ID_OUBLIE" in html
+    assert "second@example.org" in html
+
+
+def test_empty_mailbox(client, db, settings, django_assert_num_queries):
+    settings.DEBUG = True
+    with django_assert_num_queries(3):
+        response = client.get("/boite-mail/")
+    assert response.status_code == 200
+    assert "No e-mail yet." in response.content.decode()
+
+
+def test_detail_shows_the_body_with_clickable_link(client, db, settings, django_assert_num_queries):
+    settings.DEBUG = True
+    email = _mail(subject="Validate your e-mail address", code="CPT_MIN_MODIF_MAIL")
+    with django_assert_num_queries(3):
+        response = client.get(f"/boite-mail/{email.public_id}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>Validate your e-mail address</h1>" in html
+    assert '<a href="https://ecandidat.example/accounts/confirm-email/abc/"' in html
+    assert "estelle@example.org" in html
+    assert "CPT_MIN_MODIF_MAIL" in html
+
+
+def test_detail_of_an_unknown_mail_is_404(client, db, settings, django_assert_num_queries):
+    settings.DEBUG = True
+    with django_assert_num_queries(4):  # savepoint, lookup, rolled back, released
+        response = client.get(f"/boite-mail/{uuid.uuid4()}/")
+    assert response.status_code == 404
+
+
+def test_mailbox_is_read_only(client, db, settings):
+    settings.DEBUG = True
+    email = _mail()
+    assert client.post("/boite-mail/").status_code == 405
+    assert client.post(f"/boite-mail/{email.public_id}/").status_code == 405
+
+
+def test_unreachable_without_debug_even_if_mounted(client, db, settings, django_assert_num_queries):
+    settings.DEBUG = False
+    email = _mail()
+    with django_assert_num_queries(3):  # request savepoint rolled back: no outbox query
+        assert client.get("/boite-mail/").status_code == 404
+    with django_assert_num_queries(3):
+        assert client.get(f"/boite-mail/{email.public_id}/").status_code == 404
+
+
+def test_views_refuse_without_debug(db, settings):
+    settings.DEBUG = False
+    email = _mail()
+    factory = RequestFactory()
+    with pytest.raises(Http404):
+        mailbox.mailbox(factory.get("/boite-mail/"))
+    with pytest.raises(Http404):
+        mailbox.mailbox_detail(factory.get("/"), public_id=email.public_id)
+
+
+def test_not_mounted_by_the_project_urls_without_debug():
+    # The test settings run without DEBUG, so ecandidat/urls.py was imported without the mailbox.
+    with pytest.raises(Resolver404):
+        resolve("/boite-mail/", urlconf="ecandidat.urls")
