@@ -1,7 +1,39 @@
+"""Setup screens of the back office (ecandidat-features §2.8): campaigns, centres, commissions, formations, pieces,
+decision types, refusal reasons and complementary forms.
+
+Django permissions gate these pages (the central office's group); centre managers who are given them only see
+their own centres' rows, and the autocompletes used by other admins are scoped the same way.
+"""
+
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from offers.models import Campaign, Centre, Commission, DiplomaType, Formation, PieceType
+from applications import staff_scopes
+from applications.enums import Avis
+from offers.models import (
+    Campaign,
+    Centre,
+    Commission,
+    ComplementaryForm,
+    DecisionType,
+    DiplomaType,
+    Formation,
+    PieceType,
+    RefusalReason,
+)
+
+
+class ScopedByCentre:
+    """Non-central staff only see what belongs to their centres / commissions (also in autocompletes)."""
+
+    scope = None  # a staff_scopes function (user, queryset) -> queryset
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if staff_scopes.scope_of(request.user).is_central:
+            return queryset
+        return type(self).scope(request.user, queryset)
 
 
 @admin.register(Campaign)
@@ -12,10 +44,16 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Centre)
-class CentreAdmin(admin.ModelAdmin):
+class CentreAdmin(ScopedByCentre, admin.ModelAdmin):
+    scope = staff_scopes.centres_visible_to
     list_display = ["code", "label", "email", "max_wishes", "in_service"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
+    fieldsets = [
+        (None, {"fields": ["code", "label", "in_service"]}),
+        (_("Contact"), {"fields": ["address", "email", "phone"]}),
+        (_("Rules"), {"fields": ["max_wishes", "registration_instructions"]}),
+    ]
 
 
 @admin.register(DiplomaType)
@@ -26,11 +64,34 @@ class DiplomaTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Commission)
-class CommissionAdmin(admin.ModelAdmin):
-    list_display = ["code", "label", "centre", "email", "in_service"]
-    list_filter = ["in_service", "centre"]
+class CommissionAdmin(ScopedByCentre, admin.ModelAdmin):
+    scope = staff_scopes.commissions_visible_to
+    list_display = ["code", "label", "centre", "email", "alert_mode", "in_service"]
+    list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
+    autocomplete_fields = ["centre"]
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["code", "label", "centre", "in_service"]}),
+        (_("Contact"), {"fields": ["address", "email", "phone"]}),
+        (
+            _("Alerts"),
+            {
+                "fields": [
+                    "alert_mode",
+                    "alert_on_transmission",
+                    "alert_on_cancellation",
+                    "alert_on_withdrawal",
+                    "alert_on_promotion",
+                ],
+                "description": _(
+                    "Mails sent to the commission when a candidate transmits, cancels or withdraws, and when a "
+                    "candidate of the complementary list is admitted."
+                ),
+            },
+        ),
+    ]
 
 
 @admin.register(PieceType)
@@ -39,30 +100,125 @@ class PieceTypeAdmin(admin.ModelAdmin):
     list_filter = ["is_common", "is_conditional", "in_service", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
+    list_editable = ["order", "in_service"]
+    show_full_result_count = False
 
     @admin.display(description=PieceType._meta.get_field("label").verbose_name)
     def short_label(self, obj):
         return str(obj)
 
 
+class DecisionTypeAdminForm(admin.ModelAdmin.form):
+    def clean(self):
+        data = super().clean()
+        instance = self.instance
+        goes_out = instance.in_service and not data.get("in_service")
+        changes_kind = bool(data.get("avis")) and data["avis"] != instance.avis
+        leaving = instance.pk and (goes_out or changes_kind)
+        if leaving:
+            others = DecisionType.objects.filter(avis=instance.avis, in_service=True).exclude(pk=instance.pk)
+            if not others.exists():
+                raise ValidationError(
+                    _("At least one decision type of the kind “%(avis)s” must stay in service.")
+                    % {"avis": Avis(instance.avis).label}
+                )
+        return data
+
+
+@admin.register(DecisionType)
+class DecisionTypeAdmin(admin.ModelAdmin):
+    form = DecisionTypeAdminForm
+    list_display = ["code", "label", "candidate_label", "avis", "is_final", "mail_code", "show_comment", "in_service"]
+    list_filter = ["avis", "in_service", "is_final"]
+    search_fields = ["code", "label"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # decisions keep pointing to their type: take it out of service instead
+
+
+@admin.register(RefusalReason)
+class RefusalReasonAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "in_service"]
+    list_filter = ["in_service"]
+    search_fields = ["code", "label"]
+
+
+@admin.register(ComplementaryForm)
+class ComplementaryFormAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "survey_id", "centre", "is_common", "is_conditional", "in_service"]
+    list_filter = ["in_service", "is_common", "centre"]
+    list_select_related = ["centre"]
+    search_fields = ["code", "label"]
+
+
 @admin.register(Formation)
-class FormationAdmin(admin.ModelAdmin):
-    list_display = ["code", "title", "centre", "diploma_type", "opens_on", "closes_on", "mode", "in_service"]
-    list_filter = ["in_service", "mode", "centre", "diploma_type"]
-    list_select_related = ["centre", "diploma_type"]
+class FormationAdmin(ScopedByCentre, admin.ModelAdmin):
+    scope = staff_scopes.formations_visible_to
+    list_display = [
+        "code",
+        "title",
+        "centre",
+        "commission",
+        "opens_on",
+        "closes_on",
+        "return_deadline",
+        "auto_waiting_list",
+        "in_service",
+    ]
+    list_filter = ["in_service", "mode", "auto_waiting_list", "centre", "diploma_type"]
+    list_select_related = ["centre", "commission", "diploma_type"]
     search_fields = ["code", "title", "keywords"]
     autocomplete_fields = ["centre", "commission", "diploma_type"]
-    filter_horizontal = ["piece_types"]
+    filter_horizontal = ["piece_types", "forms"]
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["code", "title", "keywords", "url", "in_service"]}),
-        (
-            _("Organisation"),
-            {"fields": ["centre", "commission", "diploma_type", "mode"]},
-        ),
+        (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode"]}),
         (
             _("Calendar"),
-            {"fields": ["opens_on", "closes_on", "return_deadline", "confirmation_date", "confirmation_delay_days"]},
+            {
+                "fields": [
+                    "opens_on",
+                    "closes_on",
+                    "return_deadline",
+                    "confirmation_date",
+                    "confirmation_delay_days",
+                ],
+                "description": _(
+                    "Changing the return deadline or the confirmation date extends it for every application of "
+                    "the formation; per-application extensions are made from the application's page."
+                ),
+            },
         ),
-        (None, {"fields": ["registration_instructions", "piece_types"]}),
+        (_("Decisions"), {"fields": ["favourable_decision_type"]}),
+        (
+            _("Complementary list"),
+            {
+                "fields": [
+                    "auto_waiting_list",
+                    "waiting_list_decision_type",
+                    "waiting_list_confirmation_date",
+                    "waiting_list_confirmation_delay_days",
+                ]
+            },
+        ),
+        (_("Pieces and forms"), {"fields": ["piece_types", "forms"]}),
+        (_("After confirmation"), {"fields": ["registration_instructions"]}),
     ]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class FormationForm(form):
+            def clean(self):
+                data = super().clean()
+                if data.get("auto_waiting_list") and not (
+                    data.get("waiting_list_decision_type") or data.get("favourable_decision_type")
+                ):
+                    self.add_error(
+                        "waiting_list_decision_type",
+                        _("Choose the favourable decision given to the candidates admitted from the list."),
+                    )
+                return data
+
+        return FormationForm

@@ -1,0 +1,92 @@
+"""Setup screens (offers admin): pages open, validation messages, scoped autocompletes."""
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+
+from applications.enums import Avis
+from applications.tests.test_staff_services import decision_type
+from offers.models import DecisionType
+from offers.tests.factories import CentreFactory, FormationFactory
+
+WAITING_LIST_TYPE_MISSING = "Choose the favourable decision given to the candidates admitted from the list."
+SETUP_MODELS = [
+    "campaign",
+    "centre",
+    "commission",
+    "diplomatype",
+    "piecetype",
+    "decisiontype",
+    "refusalreason",
+    "complementaryform",
+    "formation",
+]
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root", "root@example.org", "x")
+
+
+@pytest.mark.parametrize("model", SETUP_MODELS)
+def test_setup_pages_open(client, superuser, model):
+    client.force_login(superuser)
+    assert client.get(reverse(f"admin:offers_{model}_changelist")).status_code == 200
+    assert client.get(reverse(f"admin:offers_{model}_add")).status_code == 200
+
+
+def test_the_last_decision_type_of_a_kind_stays_in_service(client, superuser):
+    favourable = decision_type(Avis.FAVOURABLE)
+    client.force_login(superuser)
+    data = {
+        "code": favourable.code,
+        "label": favourable.label,
+        "candidate_label": favourable.candidate_label,
+        "avis": favourable.avis,
+        "mail_code": favourable.mail_code,
+    }  # in_service unticked
+    response = client.post(reverse("admin:offers_decisiontype_change", args=[favourable.pk]), data)
+    assert response.status_code == 200
+    assert "must stay in service" in str(response.context["adminform"].form.non_field_errors())
+    assert DecisionType.objects.get(pk=favourable.pk).in_service
+
+
+def test_automatic_waiting_list_needs_a_decision_type(client, superuser):
+    formation = FormationFactory()
+    client.force_login(superuser)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    data = {
+        "code": formation.code,
+        "title": formation.title,
+        "centre": formation.centre_id,
+        "commission": formation.commission_id,
+        "diploma_type": formation.diploma_type_id,
+        "mode": formation.mode,
+        "in_service": "on",
+        "opens_on": formation.opens_on.isoformat(),
+        "closes_on": formation.closes_on.isoformat(),
+        "return_deadline": formation.return_deadline.isoformat(),
+        "confirmation_date": formation.confirmation_date.isoformat(),
+        "auto_waiting_list": "on",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "waiting_list_decision_type": [
+            "Choose the favourable decision given to the candidates admitted from the list."
+        ]
+    }
+
+
+def test_centre_autocomplete_is_scoped(client, centre_manager, centre):
+    CentreFactory(label="UFR Droit")
+    centre_manager.user_permissions.add(
+        Permission.objects.get(codename="view_centre"), Permission.objects.get(codename="change_formation")
+    )
+    client.force_login(centre_manager)
+    response = client.get(
+        reverse("admin:autocomplete"),
+        {"app_label": "offers", "model_name": "formation", "field_name": "centre", "term": "UFR"},
+    )
+    assert response.status_code == 200
+    assert [item["text"] for item in response.json()["results"]] == [centre.label]
