@@ -90,3 +90,16 @@ def test_centre_autocomplete_is_scoped(client, centre_manager, centre):
     )
     assert response.status_code == 200
     assert [item["text"] for item in response.json()["results"]] == [centre.label]
+
+
+def test_demo_staff_seed_is_idempotent(campaign):
+    from accounts.models import StaffMembership
+    from applications import demo_staff
+    from offers import demo as offers_demo
+
+    offers_demo.seed()
+    first = demo_staff.seed()
+    assert demo_staff.seed() == first
+    assert DecisionType.objects.filter(in_service=True).values("avis").distinct().count() == len(Avis)
+    roles = set(StaffMembership.objects.values_list("user__username", "role"))
+    assert roles == {("commission.see", "COM"), ("lecture.see", "RO")}
