@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
 from ecandidat import views
@@ -14,6 +15,10 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("offre-de-formation/", include("offers.urls")),
     path("candidat/", include("applications.urls")),
+    path("compte/", include("accounts.urls")),
+    # allauth's own address management would let a candidate add addresses outside the campaign rules: the
+    # candidate changes their address through accounts:email_change instead.
+    path("accounts/email/", RedirectView.as_view(pattern_name="accounts:email_change"), name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("gestion/", admin.site.urls),
 ]

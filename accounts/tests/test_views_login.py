@@ -253,6 +253,6 @@ def test_purge_command(campaign, capsys):
     stale = CandidateFactory(campaign=campaign, verified_email=False)
     User.objects.filter(pk=stale.pk).update(date_joined=timezone.now() - datetime.timedelta(days=6))
     call_command("purge_unvalidated_accounts", "--dry-run")
-    assert "1 account(s)" in capsys.readouterr().out
+    assert "accounts to delete: 1" in capsys.readouterr().out
     call_command("purge_unvalidated_accounts")
     assert not User.objects.exists()
