@@ -1,0 +1,120 @@
+"""The back office's applications list with many applications: query count and server time.
+
+Usage: ``.venv/bin/python -m bench.bench_admin_list [COUNT ...]`` (default 10000). Rows are made with bulk_create.
+"""
+
+import datetime
+import sys
+
+from bench._harness import measure, test_database
+
+URL = "/gestion/applications/application/"
+
+
+def populate(count: int, *, start: int, formations, campaign, decision_types, actor) -> None:
+    from accounts.models import User
+    from applications.enums import DossierStatus
+    from applications.models import Application, Candidate, Decision
+
+    users = User.objects.bulk_create(
+        [
+            User(username=f"B{start + index:07d}", email=f"b{start + index}@example.org", campaign=campaign)
+            for index in range(count)
+        ],
+        batch_size=2000,
+    )
+    candidates = Candidate.objects.bulk_create(
+        [
+            Candidate(
+                user=user,
+                civility="Mme",
+                birth_name=f"NOM{index}",
+                first_name="Camille",
+                birth_date=datetime.date(2001, 1, 1),
+                birth_country="FR",
+                birth_city="Perpignan",
+                nationality="FR",
+            )
+            for index, user in enumerate(users)
+        ],
+        batch_size=2000,
+    )
+    statuses = list(DossierStatus)
+    applications = Application.objects.bulk_create(
+        [
+            Application(
+                candidate=candidate,
+                formation=formations[index % len(formations)],
+                campaign=campaign,
+                created_by=candidate.user,
+                dossier_status=statuses[index % len(statuses)],
+            )
+            for index, candidate in enumerate(candidates)
+        ],
+        batch_size=2000,
+    )
+    Decision.objects.bulk_create(
+        [
+            Decision(
+                application=application, decision_type=decision_types[index % len(decision_types)], created_by=actor
+            )
+            for index, application in enumerate(applications)
+            if index % 3 == 0
+        ],
+        batch_size=2000,
+    )
+
+
+def main(counts: list[int]) -> None:
+    from django.test import Client
+
+    from accounts.tests.factories import StaffMembershipFactory
+    from applications.enums import Avis
+    from offers.models import DecisionType
+    from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory
+
+    with test_database():
+        campaign = CampaignFactory(is_active=True)
+        centres = [CentreFactory() for _ in range(10)]
+        formations = [FormationFactory(centre=centres[i % 10], commission__centre=centres[i % 10]) for i in range(100)]
+        decision_types = [
+            DecisionType.objects.create(
+                code=avis.value,
+                label=avis.label,
+                candidate_label=avis.label,
+                avis=avis,
+                mail_code=f"AVIS_{avis.value}",
+            )
+            for avis in Avis
+        ]
+        central = StaffMembershipFactory(central=True).user
+        manager = StaffMembershipFactory(centre=centres[0]).user
+        created = 0
+        for count in counts:
+            populate(
+                count - created,
+                start=created,
+                formations=formations,
+                campaign=campaign,
+                decision_types=decision_types,
+                actor=central,
+            )
+            created = count
+            for label, user in (("central office", central), ("centre manager", manager)):
+                client = Client()
+                client.force_login(user)
+                measure(f"admin list, {label}, {count} applications", lambda c=client: c.get(URL), repeat=10)
+                measure(
+                    f"admin list filtered (complete, decision to validate), {label}, {count} applications",
+                    lambda c=client: c.get(URL, {"dossier_status__exact": "CO", "validated": "no"}),
+                    repeat=10,
+                )
+                measure(
+                    f"admin list search 'NOM12', {label}, {count} applications",
+                    lambda c=client: c.get(URL, {"q": "NOM12"}),
+                    repeat=10,
+                )
+
+
+if __name__ == "__main__":
+    main([int(arg) for arg in sys.argv[1:]] or [10000])
