@@ -294,8 +294,17 @@ def waiting_list_queryset(formation):
     )
 
 
+def _lock_formation(formation) -> None:
+    """Serialise the waiting-list work of one formation (promotions and rank computations)."""
+    from offers.models import Formation
+
+    list(Formation.objects.select_for_update(of=("self",)).filter(pk=formation.pk).values_list("pk", flat=True))
+
+
+@transaction.atomic
 def recompute_waiting_list_ranks(*, formation) -> int:
     """Rang réel: 1, 2, … among the complementary list; everyone else of the formation gets no rank."""
+    _lock_formation(formation)
     ordered = list(waiting_list_queryset(formation).values_list("pk", flat=True))
     ranks = {pk: position for position, pk in enumerate(ordered, start=1)}
     stale = list(
@@ -325,9 +334,10 @@ def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Applicati
     """A favourable candidate withdrew: the first of the complementary list is admitted (§2.7).
 
     Does nothing (returns None) unless the formation manages its list automatically and has a decision type to
-    give. Each call admits at most one candidate. The candidate's row is locked with SKIP LOCKED and its latest
-    validated decision re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the
-    nightly batch) never admit the same candidate twice.
+    give. Each call admits at most one candidate. The formation's row is locked first (promotions and rank
+    computations of one formation run one after the other), the candidate's row with SKIP LOCKED, and its latest
+    validated decision is re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the
+    nightly batch) never admit the same candidate twice and leave consistent ranks.
     """
     if not formation.auto_waiting_list:
         return None
@@ -337,6 +347,7 @@ def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Applicati
         return None
     if actor is None and not batch:
         batch = WAITING_LIST_BATCH
+    _lock_formation(formation)
     candidates = waiting_list_queryset(formation).filter(accepted__isnull=True)
     for _attempt in range(20):
         application = (

@@ -380,3 +380,40 @@ def test_two_managers_validate_the_same_decision_at_once(
     assert sorted(outcomes) == ["This decision has already been validated.", "ok"]
     assert len(mails("AVIS_FAVORABLE")) == 1
     assert ApplicationEvent.objects.filter(kind="decision_validated").count() == 1
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="row locks need PostgreSQL (DATABASE_URL)"
+)
+def test_two_promotions_at_once_admit_two_different_candidates(centre, commission, campaign, centre_manager):
+    formation = FormationFactory(
+        centre=centre,
+        commission=commission,
+        auto_waiting_list=True,
+        waiting_list_decision_type=decision_type(Avis.FAVOURABLE),
+    )
+    listed = [make_application(formation, campaign=campaign) for _ in range(3)]
+    for rank, application in enumerate(listed, start=1):
+        decide(application, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=rank)
+    barrier = threading.Barrier(2)
+    promoted = []
+
+    def run():
+        try:
+            barrier.wait()
+            promoted.append(staff.promote_from_waiting_list(formation=formation, actor=None, batch="desist_auto").pk)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(promoted) == sorted([listed[0].pk, listed[1].pk])
+    assert Decision.objects.filter(action=DecisionAction.WAITING_LIST_PROMOTION).count() == 2
+    listed[2].refresh_from_db()
+    assert listed[2].waiting_list_rank == 1
