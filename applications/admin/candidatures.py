@@ -208,7 +208,7 @@ class DecisionValidatedFilter(admin.SimpleListFilter):
     parameter_name = "validated"
 
     def lookups(self, request, model_admin):
-        return [("yes", _("Validated")), ("no", _("To validate"))]
+        return [("yes", _("Validated decision")), ("no", _("Decision to validate"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
