@@ -21,11 +21,16 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "role", "centre", "commission"]
+    """Staff rights: central office (no centre nor commission), centre manager or read-only member of a centre,
+    commission member (reads, enters decisions). The back office scopes every list and action from these rows."""
+
+    list_display = ["user", "role", "centre", "commission", "created_at"]
     list_filter = ["role", "centre"]
     list_select_related = ["user", "centre", "commission"]
     raw_id_fields = ["user"]
+    autocomplete_fields = ["centre", "commission"]
     search_fields = ["user__username", "user__last_name", "user__email"]
+    show_full_result_count = False
 
 
 @login_not_required

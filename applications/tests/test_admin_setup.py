@@ -103,3 +103,10 @@ def test_demo_staff_seed_is_idempotent(campaign):
     assert DecisionType.objects.filter(in_service=True).values("avis").distinct().count() == len(Avis)
     roles = set(StaffMembership.objects.values_list("user__username", "role"))
     assert roles == {("commission.see", "COM"), ("lecture.see", "RO")}
+
+
+def test_staff_membership_pages_open(client, superuser, centre_manager):
+    client.force_login(superuser)
+    assert client.get(reverse("admin:accounts_staffmembership_changelist")).status_code == 200
+    membership = centre_manager.staff_memberships.get()
+    assert client.get(reverse("admin:accounts_staffmembership_change", args=[membership.pk])).status_code == 200
