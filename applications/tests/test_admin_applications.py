@@ -383,3 +383,14 @@ def test_change_page_query_count_does_not_grow(
 
 QUERIES_LIST = 15
 QUERIES_CHANGE = 17
+
+
+def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
+    """A requested piece without any submission shows as a row without file nor check buttons."""
+    from documents.pieces import piece_rows
+
+    with_file(application, label="CV")
+    client.force_login(centre_manager)
+    response = client.get(change_url(application))
+    assert response.status_code == 200
+    assert len(response.context["piece_rows"]) == len(piece_rows(application))
