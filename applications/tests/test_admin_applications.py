@@ -390,7 +390,9 @@ def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, applicati
     from documents.pieces import piece_rows
 
     with_file(application, label="CV")
+    application.formation.piece_types.add(PieceTypeFactory(label="Lettre de motivation"))
     client.force_login(centre_manager)
     response = client.get(change_url(application))
     assert response.status_code == 200
     assert len(response.context["piece_rows"]) == len(piece_rows(application))
+    assert "Lettre de motivation" in response.content.decode()  # documents.pieces lists the formation's pieces
