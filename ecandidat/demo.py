@@ -31,6 +31,9 @@ def seed_all() -> list[str]:
         f"Back office: /gestion/ — login {DEMO_ADMIN[0]} / {DEMO_ADMIN[1]}",
     ]
     lines += accounts_demo.seed()
+    from applications import demo_staff
+
+    lines += demo_staff.seed()
     from applications import demo as applications_demo
 
     lines += applications_demo.seed()
