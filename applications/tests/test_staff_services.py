@@ -118,7 +118,7 @@ def test_incomplete_mail_lists_refused_pieces_with_comments(application, centre_
     staff.set_dossier_status(application, target=DossierStatus.INCOMPLETE, actor=centre_manager)
 
     [mail] = mails("STATUT_IN")
-    assert mail.subject.endswith("Application - incomplete dossier")
+    assert mail.subject == "Candidature - dossier incomplet"  # the guide's subject, in the candidate's language
     assert "Relevé de notes : scan illisible" in mail.body
     assert "CV" not in mail.body
 
@@ -181,7 +181,7 @@ def test_validate_favourable_mails_the_confirmation_date(application, centre_man
     assert decision.validated_by == centre_manager
     assert decision.validated_at is not None
     [mail] = mails("AVIS_FAVORABLE")
-    assert "confirm or withdraw your application before" in mail.body
+    assert "pour confirmer ou vous désister de votre candidature avant le" in mail.body
     assert application.formation.confirmation_date.strftime("%d/%m/%Y") in mail.body
     assert "Bravo" not in mail.body  # the decision type does not show comments
 
@@ -196,7 +196,7 @@ def test_validate_unfavourable_preselection_and_list_mails(formation, campaign, 
     at = timezone.make_aware(datetime.datetime(2026, 6, 2, 9, 30))
     decide(invited, Avis.PRESELECTION, actor=centre_manager, preselection_at=at, preselection_place="Salle B12")
 
-    assert "Reason: Capacité d'accueil atteinte" in mails("AVIS_DEFAVORABLE")[0].body
+    assert "Motif : Capacité d'accueil atteinte" in mails("AVIS_DEFAVORABLE")[0].body
     assert "rank 3" in mails("AVIS_LISTE_COMP")[0].body
     assert "on 02/06/2026 at 09:30 at Salle B12" in mails("AVIS_PRESELECTION")[0].body
     listed.refresh_from_db()
@@ -295,7 +295,7 @@ def test_waiting_list_chain_with_two_withdrawals(waiting_list_formation, campaig
     assert [m.to for m in favourable[-2:]] == ["first@example.org", "second@example.org"]
     alerts = mails("COMMISSION_ALERT_LISTE_PRINC")
     assert [m.to for m in alerts] == [formation.commission.email] * 2
-    assert "promoted from the complementary list" in alerts[0].body
+    assert "est passé de la liste complémentaire à la liste principale" in alerts[0].body
 
 
 def test_promotion_does_nothing_without_automatic_management(formation, campaign, centre_manager):

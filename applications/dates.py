@@ -1,0 +1,32 @@
+"""The effective dates of an application (ecandidat-features §1.12)."""
+
+import datetime
+
+from django.utils import timezone
+
+
+def effective_return_deadline(application) -> datetime.date:
+    """The formation's date limite de retour, replaced by the application's extension only when that is later."""
+    deadline = application.formation.return_deadline
+    override = application.return_deadline_override
+    return max(deadline, override) if override else deadline
+
+
+def effective_confirmation_date(
+    application, favourable_validated_at: datetime.datetime | None
+) -> datetime.date | None:
+    """The date de confirmation; the first rule that applies wins.
+
+    1. the application's own date (set by staff or by a waiting-list promotion);
+    2. the formation's délai in days after the validation of the favourable decision (no date before it);
+    3. the formation's date de confirmation (None when it has none: no deadline to confirm).
+    """
+    if application.confirmation_date_override:
+        return application.confirmation_date_override
+    formation = application.formation
+    if formation.confirmation_delay_days is not None:
+        if favourable_validated_at is None:
+            return None
+        validated_on = timezone.localdate(favourable_validated_at)
+        return validated_on + datetime.timedelta(days=formation.confirmation_delay_days)
+    return formation.confirmation_date
