@@ -1,7 +1,6 @@
 """The back office's services (applications.services.staff): statuses, decisions, waiting list, deadlines."""
 
 import datetime
-import os
 import threading
 
 import pytest
@@ -349,13 +348,10 @@ def test_extend_deadlines_refuses_the_past(application, centre_manager):
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="row locks need PostgreSQL (DATABASE_URL)"
-)
 def test_two_managers_validate_the_same_decision_at_once(
     centre, commission, campaign, centre_manager, central_manager
 ):
-    assert connection.vendor == "postgresql"
+    assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (DATABASE_URL)"
     application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
     decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
     barrier = threading.Barrier(2)
@@ -384,9 +380,6 @@ def test_two_managers_validate_the_same_decision_at_once(
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(
-    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="row locks need PostgreSQL (DATABASE_URL)"
-)
 def test_two_promotions_at_once_admit_two_different_candidates(centre, commission, campaign, centre_manager):
     formation = FormationFactory(
         centre=centre,
