@@ -1,0 +1,104 @@
+"""Which pieces an application asks for, and where each stands (ecandidat-features §1.7).
+
+The pieces of an application are the institution's common pieces, the common pieces of the formation's centre and
+the formation's own pieces, in service, ordered and without duplicates; a piece taken out of service stays listed
+while the candidate has already filled it. A common piece that is not "unique" is answered once per candidate and
+shared by all of their applications (``PieceSubmission.application`` empty).
+
+``piece_rows`` runs two queries whatever the number of pieces.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from documents.enums import PieceStatus
+from documents.models import PieceSubmission
+from offers.models import Formation, PieceType
+
+BLOCKING_STATUSES = frozenset({PieceStatus.WAITING, PieceStatus.REFUSED})
+
+
+@dataclass(frozen=True)
+class PieceRow:
+    piece_type: PieceType
+    submission: PieceSubmission | None
+    status: PieceStatus
+    is_shared: bool
+
+    @property
+    def document(self):
+        return self.submission.document if self.submission is not None else None
+
+    @property
+    def comment(self) -> str:
+        return self.submission.comment if self.submission is not None else ""
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.status in BLOCKING_STATUSES
+
+
+def is_shared_piece(piece_type: PieceType) -> bool:
+    """A common piece that is not unique is stored once per candidate and shared by their applications."""
+    return piece_type.is_common and not piece_type.is_unique
+
+
+def applicable_piece_types(application) -> Q:
+    """The filter of the piece types an application asks for (in service or not)."""
+    formation_pieces = Formation.piece_types.through.objects.filter(formation_id=application.formation_id).values(
+        "piecetype_id"
+    )
+    formation_centre = Formation.objects.filter(pk=application.formation_id).values("centre_id")
+    return Q(is_common=True, centre__isnull=True) | Q(is_common=True, centre_id__in=formation_centre) | Q(
+        is_common=False, pk__in=formation_pieces
+    )
+
+
+def submissions_of(application):
+    """The application's own submissions and the candidate's shared ones, with their files and piece types."""
+    return PieceSubmission.objects.filter(
+        Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
+    ).select_related("document", "piece_type", "status_changed_by")
+
+
+def piece_rows(application) -> list[PieceRow]:
+    """The pieces of ``application``, in display order (two queries)."""
+    types = list(PieceType.objects.filter(applicable_piece_types(application)).order_by("order", "id"))
+    own: dict[int, PieceSubmission] = {}
+    shared: dict[int, PieceSubmission] = {}
+    for submission in submissions_of(application):
+        (shared if submission.application_id is None else own)[submission.piece_type_id] = submission
+
+    rows: list[PieceRow] = []
+    listed: set[int] = set()
+    for piece_type in types:
+        is_shared = is_shared_piece(piece_type)
+        submission = (shared if is_shared else own).get(piece_type.pk)
+        if not piece_type.in_service and not _is_filled(submission):
+            continue
+        rows.append(_row(piece_type, submission, is_shared))
+        listed.add(piece_type.pk)
+    # A formation piece filled for this application, then detached from the formation: still shown.
+    extra = [s for pk, s in own.items() if pk not in listed and _is_filled(s)]
+    for submission in extra:
+        rows.append(_row(submission.piece_type, submission, False))
+    if extra:
+        rows.sort(key=lambda row: (row.piece_type.order, row.piece_type.pk))
+    return rows
+
+
+def blocking_pieces(application) -> list[PieceRow]:
+    """The pieces that prevent transmitting: waiting or refused (not concerned, submitted and validated are fine)."""
+    return [row for row in piece_rows(application) if row.is_blocking]
+
+
+def _is_filled(submission: PieceSubmission | None) -> bool:
+    return submission is not None and submission.status != PieceStatus.WAITING
+
+
+def _row(piece_type: PieceType, submission: PieceSubmission | None, is_shared: bool) -> PieceRow:
+    status = PieceStatus(submission.status) if submission is not None else PieceStatus.WAITING
+    return PieceRow(piece_type=piece_type, submission=submission, status=status, is_shared=is_shared)
