@@ -52,8 +52,10 @@ def applicable_piece_types(application) -> Q:
         "piecetype_id"
     )
     formation_centre = Formation.objects.filter(pk=application.formation_id).values("centre_id")
-    return Q(is_common=True, centre__isnull=True) | Q(is_common=True, centre_id__in=formation_centre) | Q(
-        is_common=False, pk__in=formation_pieces
+    return (
+        Q(is_common=True, centre__isnull=True)
+        | Q(is_common=True, centre_id__in=formation_centre)
+        | Q(is_common=False, pk__in=formation_pieces)
     )
 
 

@@ -1,0 +1,70 @@
+import pytest
+from django.utils import translation
+
+from applications.models import Application, Candidate
+from applications.tests.factories import CandidateFactory as DossierFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+
+@pytest.fixture(autouse=True)
+def _documents_urls(settings):
+    settings.ROOT_URLCONF = "documents.tests.urls"
+    settings.CLAMD_ADDRESS = None
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission)
+
+
+def make_application(user, formation, **fields) -> Application:
+    """An application of the candidate account ``user`` (its dossier is created on first use)."""
+    dossier = Candidate.objects.filter(user=user).first()
+    if dossier is None:
+        dossier = DossierFactory(user=user, first_name=user.first_name, birth_name=user.last_name.upper())
+    return Application.objects.create(
+        candidate=dossier, formation=formation, campaign=user.campaign, created_by=user, **fields
+    )
+
+
+@pytest.fixture
+def application(candidate, formation):
+    return make_application(candidate, formation)
+
+
+@pytest.fixture
+def other_application(other_candidate, formation):
+    return make_application(other_candidate, formation)
+
+
+@pytest.fixture
+def piece(formation):
+    """A formation piece (not common)."""
+    piece_type = PieceTypeFactory(label="Lettre de motivation", order=1)
+    formation.piece_types.add(piece_type)
+    return piece_type
+
+
+@pytest.fixture
+def shared_piece(db):
+    """An institution-wide common piece, shared by all the candidate's applications."""
+    return PieceTypeFactory(label="Relevé de notes", is_common=True, order=0)
+
+
+@pytest.fixture
+def conditional_piece(formation):
+    piece_type = PieceTypeFactory(label="Attestation de bourse", is_conditional=True, order=2)
+    formation.piece_types.add(piece_type)
+    return piece_type
