@@ -10,6 +10,8 @@ from offers.tests.factories import FormationFactory, PieceTypeFactory
 def _documents_urls(settings):
     settings.ROOT_URLCONF = "documents.tests.urls"
     settings.CLAMD_ADDRESS = None
+    # A fresh, empty InMemoryStorage per test: changing STORAGES makes Django rebuild default_storage.
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
 
 
 @pytest.fixture(autouse=True)

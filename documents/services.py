@@ -1,0 +1,406 @@
+"""Every write on supporting documents (ecandidat-features §1.7, §1.10, §2.4; security reference A.3 and A.7).
+
+Durability rules:
+- the file is written (and flushed) to storage before the rows that point to it commit; if the database write
+  fails the file is deleted at once, and a crash in between leaves an orphan that ``remove_orphan_files`` deletes;
+- a file that is replaced or removed is deleted from storage only after the commit that unlinks it;
+- the application row is locked, so a double submit creates one piece, not two.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_lazy
+
+from applications.dates import effective_return_deadline
+from applications.models import Application, ApplicationEvent
+from applications.workflow import CANDIDATE_EDITABLE
+from documents import antivirus
+from documents.enums import PieceStatus, ScanStatus
+from documents.models import Document, PieceSubmission, document_path
+from documents.pieces import applicable_piece_types, is_shared_piece
+from documents.validation import validate_upload
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from offers.enums import ApplicationMode
+from offers.models import PieceType
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_PREFIX = "quarantine"
+
+ONE_FILE_PER_PIECE = gettext_lazy("You can upload only one file per requested supporting document")
+NEUTRAL_REJECTION = gettext_lazy("The file could not be accepted, upload another one.")
+
+
+class UploadRefused(BusinessRuleError):
+    """The uploaded file failed validation; the message says why."""
+
+
+# --- Rules -----------------------------------------------------------------------------------------------------
+
+
+def pieces_locked_reason(application, *, today: datetime.date | None = None) -> str:
+    """Why the candidate cannot change the pieces of ``application`` now ("" when they can).
+
+    Reads ``application.formation`` (select it with the application).
+    """
+    today = today or timezone.localdate()
+    if application.cancelled_at is not None:
+        return gettext("This application has been cancelled.")
+    if application.formation.mode != ApplicationMode.ONLINE:
+        return gettext("Paper dossier: send your supporting documents by post, they are not uploaded here.")
+    if application.dossier_status not in CANDIDATE_EDITABLE:
+        return gettext("Your application has been transmitted: its supporting documents can no longer be changed.")
+    deadline = effective_return_deadline(application)
+    if today > deadline:
+        return gettext("The return deadline (%(date)s) has passed: supporting documents can no longer be changed.") % {
+            "date": date_format(deadline, "SHORT_DATE_FORMAT")
+        }
+    return ""
+
+
+def can_change_pieces(application) -> bool:
+    return not pieces_locked_reason(application)
+
+
+def _check_candidate_may_change(application) -> None:
+    reason = pieces_locked_reason(application)
+    if reason:
+        raise InvalidTransition(reason)
+
+
+def _check_piece_requested(application, piece_type) -> None:
+    if not PieceType.objects.filter(applicable_piece_types(application), in_service=True, pk=piece_type.pk).exists():
+        raise BusinessRuleError(gettext("This supporting document is not requested for this application."))
+
+
+def _submission_filter(application, piece_type) -> Q:
+    if is_shared_piece(piece_type):
+        return Q(candidate_id=application.candidate_id, piece_type_id=piece_type.pk, application__isnull=True)
+    return Q(application_id=application.pk, piece_type_id=piece_type.pk)
+
+
+def _lock(application) -> Application:
+    """Lock the application row and return it fresh, with its formation."""
+    return (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("formation", "candidate")
+        .get(pk=application.pk)
+    )
+
+
+def _locked_submission(application, piece_type) -> PieceSubmission | None:
+    return (
+        PieceSubmission.objects.select_for_update(of=("self",))
+        .select_related("document")
+        .filter(_submission_filter(application, piece_type))
+        .first()
+    )
+
+
+def _event(application, *, actor, kind: str, piece_type, comment: str = "") -> None:
+    ApplicationEvent.objects.create(
+        application=application, actor=actor, kind=kind, comment=f"{piece_type.code}: {comment}".rstrip(": ")
+    )
+
+
+def _delete_file_on_commit(name: str) -> None:
+    """Delete a stored file once the transaction that unlinked it has committed (never before)."""
+    transaction.on_commit(lambda: _delete_quietly(name))
+
+
+def _delete_quietly(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except Exception:  # A file left behind is an orphan for remove_orphan_files; never fail the request here.
+        logger.exception("Could not delete stored file %s", name)
+
+
+# --- Candidate -------------------------------------------------------------------------------------------------
+
+
+def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmission:
+    """Validate ``uploaded_file``, store it and mark the piece "Transmise" (the "+" button).
+
+    Raises ``UploadRefused`` (a ``BusinessRuleError``) for a refused file and ``BusinessRuleError`` when the
+    piece cannot change. Call it outside a transaction or in one that commits right after: the file is written
+    first, then the rows commit; the antivirus scan is queued after the commit.
+    """
+    _check_candidate_may_change(application)
+    _check_piece_requested(application, piece_type)
+    existing = PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first()
+    _check_can_upload(existing)
+    try:
+        validated = validate_upload(uploaded_file)
+    except ValidationError as error:
+        raise UploadRefused(" ".join(error.messages)) from error
+
+    document = Document(
+        campaign_code=application.campaign.code,
+        original_name=validated.original_name,
+        size=validated.size,
+        content_type=validated.content_type,
+        sha256=validated.sha256,
+        uploaded_by=actor,
+        scan_status=ScanStatus.PENDING if antivirus.is_configured() else ScanStatus.NOT_SCANNED,
+    )
+    name = default_storage.save(document_path(document, "piece" + validated.extension), ContentFile(validated.content))
+    _flush(name)
+    document.file.name = name
+    try:
+        with transaction.atomic():
+            locked = _lock(application)
+            _check_candidate_may_change(locked)
+            submission = _locked_submission(locked, piece_type)
+            _check_can_upload(submission)
+            document.save()
+            if submission is None:
+                submission = PieceSubmission(
+                    candidate_id=locked.candidate_id,
+                    piece_type=piece_type,
+                    application=None if is_shared_piece(piece_type) else locked,
+                )
+            submission.document = document
+            submission.status = PieceStatus.SUBMITTED
+            submission.comment = ""
+            submission.status_changed_at = timezone.now()
+            submission.status_changed_by = actor
+            submission.save()
+            _event(locked, actor=actor, kind="piece_uploaded", piece_type=piece_type)
+            if document.scan_status == ScanStatus.PENDING:
+                from documents.tasks import scan_document
+
+                scan_document.delay_on_commit(document.pk)
+    except IntegrityError as error:
+        # Another request created the same piece between our checks (shared piece, double submit).
+        _delete_quietly(name)
+        raise BusinessRuleError(str(ONE_FILE_PER_PIECE)) from error
+    except BaseException:
+        _delete_quietly(name)
+        raise
+    return submission
+
+
+def _check_can_upload(submission: PieceSubmission | None) -> None:
+    if submission is None or submission.status == PieceStatus.WAITING:
+        return
+    if submission.status == PieceStatus.NOT_CONCERNED:
+        raise InvalidTransition(
+            gettext("You declared that this piece does not concern you: declare that it concerns you first.")
+        )
+    raise InvalidTransition(str(ONE_FILE_PER_PIECE))
+
+
+def _flush(name: str) -> None:
+    """fsync a file of the local file system storage (remote storages confirm the write themselves)."""
+    if not isinstance(default_storage, FileSystemStorage):
+        return
+    with open(default_storage.path(name), "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def remove_piece(*, application, piece_type, actor) -> PieceSubmission:
+    """Remove the candidate's file ("-"): the piece goes back to "En attente"; the file is deleted after commit."""
+    with transaction.atomic():
+        locked = _lock(application)
+        _check_candidate_may_change(locked)
+        submission = _locked_submission(locked, piece_type)
+        if submission is None or submission.document_id is None:
+            raise InvalidTransition(gettext("There is no file to remove for this piece."))
+        if submission.status == PieceStatus.VALIDATED:
+            raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
+        document = submission.document
+        submission.document = None
+        submission.status = PieceStatus.WAITING
+        submission.status_changed_at = timezone.now()
+        submission.status_changed_by = actor
+        submission.save()
+        name = document.file.name
+        document.delete()
+        _delete_file_on_commit(name)
+        _event(locked, actor=actor, kind="piece_removed", piece_type=piece_type)
+    return submission
+
+
+def declare_not_concerned(*, application, piece_type, actor) -> PieceSubmission:
+    """A conditional piece that does not concern the candidate: "Non concerné" (no file)."""
+    return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=False)
+
+
+def declare_concerned(*, application, piece_type, actor) -> PieceSubmission:
+    """Undo "Non concerné": the piece is expected again ("En attente")."""
+    return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=True)
+
+
+def _set_concerned(*, application, piece_type, actor, concerned: bool) -> PieceSubmission:
+    if not piece_type.is_conditional:
+        raise BusinessRuleError(gettext("This piece is not conditional: it is required."))
+    _check_piece_requested(application, piece_type)
+    with transaction.atomic():
+        locked = _lock(application)
+        _check_candidate_may_change(locked)
+        submission = _locked_submission(locked, piece_type)
+        source = PieceStatus.NOT_CONCERNED if concerned else PieceStatus.WAITING
+        current = submission.status if submission is not None else PieceStatus.WAITING
+        if current != source:
+            if current == PieceStatus.VALIDATED:
+                raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
+            if concerned:
+                raise InvalidTransition(gettext("This piece is already expected."))
+            raise InvalidTransition(
+                gettext("Remove the file first: a piece with a file cannot be declared not concerned.")
+            )
+        if submission is None:
+            submission = PieceSubmission(
+                candidate_id=locked.candidate_id,
+                piece_type=piece_type,
+                application=None if is_shared_piece(piece_type) else locked,
+            )
+        submission.status = PieceStatus.WAITING if concerned else PieceStatus.NOT_CONCERNED
+        submission.status_changed_at = timezone.now()
+        submission.status_changed_by = actor
+        submission.save()
+        _event(
+            locked, actor=actor, kind="piece_concerned" if concerned else "piece_not_concerned", piece_type=piece_type
+        )
+    return submission
+
+
+# --- Staff -----------------------------------------------------------------------------------------------------
+
+STAFF_STATUSES = frozenset({PieceStatus.VALIDATED, PieceStatus.REFUSED, PieceStatus.SUBMITTED, PieceStatus.WAITING})
+
+
+def set_piece_status(*, submission, status, comment: str = "", actor) -> PieceSubmission:
+    """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
+
+    "En attente" is only accepted for a piece without a file; "Non concerné" is the candidate's declaration and
+    is never changed here.
+    """
+    if status not in STAFF_STATUSES:
+        raise BusinessRuleError(gettext("This status cannot be set by staff."))
+    comment = (comment or "").strip()
+    if status == PieceStatus.REFUSED and not comment:
+        raise BusinessRuleError(gettext("Give a comment to refuse a piece: the candidate reads it."))
+    with transaction.atomic():
+        locked = (
+            PieceSubmission.objects.select_for_update(of=("self",)).select_related("piece_type").get(pk=submission.pk)
+        )
+        if locked.status == PieceStatus.NOT_CONCERNED:
+            raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
+        has_file = locked.document_id is not None
+        if status == PieceStatus.WAITING and has_file:
+            raise InvalidTransition(gettext("A piece with a file cannot be set back to waiting."))
+        if status != PieceStatus.WAITING and not has_file:
+            raise InvalidTransition(gettext("No file has been sent for this piece."))
+        locked.status = status
+        locked.comment = comment[:500]
+        locked.status_changed_at = timezone.now()
+        locked.status_changed_by = actor
+        locked.save()
+        if locked.application_id is not None:
+            ApplicationEvent.objects.create(
+                application_id=locked.application_id,
+                actor=actor,
+                kind="piece_status",
+                to_status=status,
+                comment=f"{locked.piece_type.code}: {comment}".rstrip(": "),
+            )
+    submission.refresh_from_db()
+    return locked
+
+
+def delete_application_files(*, application, actor) -> int:
+    """On cancellation: delete the application's own files (after commit); shared pieces are kept.
+
+    Returns the number of files scheduled for deletion.
+    """
+    with transaction.atomic():
+        submissions = list(
+            PieceSubmission.objects.select_for_update(of=("self",))
+            .filter(application_id=application.pk, document__isnull=False)
+            .select_related("document")
+        )
+        names = []
+        for submission in submissions:
+            document = submission.document
+            submission.document = None
+            submission.status = PieceStatus.WAITING
+            submission.status_changed_at = timezone.now()
+            submission.status_changed_by = actor
+            submission.save()
+            names.append(document.file.name)
+            document.delete()
+        for name in names:
+            _delete_file_on_commit(name)
+    return len(names)
+
+
+# --- Antivirus -------------------------------------------------------------------------------------------------
+
+
+def scan_stored_document(*, document_id: int) -> ScanStatus | None:
+    """Scan one stored document with clamd and record the verdict (called by the ``scan_document`` task).
+
+    Infected: the file moves under ``quarantine/``, the piece goes back to "En attente" with a neutral comment
+    to the candidate. Unreachable clamd or an error reply: ``ERROR`` (staff see it; the file stays).
+    """
+    document = Document.objects.filter(pk=document_id).first()
+    if document is None or document.scan_status not in (ScanStatus.PENDING, ScanStatus.ERROR):
+        return None
+    with default_storage.open(document.file.name, "rb") as handle:
+        result = antivirus.scan_file(handle)
+    now = timezone.now()
+    if result.is_clean:
+        Document.objects.filter(pk=document.pk).update(scan_status=ScanStatus.CLEAN, scan_detail="", scanned_at=now)
+        return ScanStatus.CLEAN
+    if not result.is_infected:
+        Document.objects.filter(pk=document.pk).update(
+            scan_status=ScanStatus.ERROR, scan_detail=result.detail[:255], scanned_at=now
+        )
+        return ScanStatus.ERROR
+    _quarantine(document, signature=result.signature or "", now=now)
+    return ScanStatus.INFECTED
+
+
+def _quarantine(document: Document, *, signature: str, now) -> None:
+    old_name = document.file.name
+    with default_storage.open(old_name, "rb") as handle:
+        new_name = default_storage.save(f"{QUARANTINE_PREFIX}/{old_name}", handle)
+    try:
+        with transaction.atomic():
+            locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
+            locked.file.name = new_name
+            locked.scan_status = ScanStatus.INFECTED
+            locked.scan_detail = signature[:255]
+            locked.scanned_at = now
+            locked.save(update_fields=["file", "scan_status", "scan_detail", "scanned_at"])
+            submission = (
+                PieceSubmission.objects.select_for_update(of=("self",))
+                .select_related("candidate")
+                .filter(document_id=locked.pk)
+                .first()
+            )
+            if submission is not None:
+                with translation.override(submission.candidate.preferred_language):
+                    comment = str(NEUTRAL_REJECTION)
+                submission.document = None
+                submission.status = PieceStatus.WAITING
+                submission.comment = comment
+                submission.status_changed_at = now
+                submission.status_changed_by = None
+                submission.save()
+            _delete_file_on_commit(old_name)
+    except BaseException:
+        _delete_quietly(new_name)
+        raise

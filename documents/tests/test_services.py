@@ -1,0 +1,361 @@
+import datetime
+import os
+import socket
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError
+from django.utils import timezone
+
+from applications.enums import DossierStatus
+from applications.models import ApplicationEvent
+from documents import services
+from documents.enums import PieceStatus, ScanStatus
+from documents.models import Document, PieceSubmission
+from documents.tests import hostile_files as hostile
+from documents.tests.conftest import make_application
+from ecandidat.exceptions import BusinessRuleError
+from offers.enums import ApplicationMode
+from offers.tests.factories import FormationFactory
+
+
+def stored_files(prefix: str = "") -> list[str]:
+    """Every file name in the (in-memory) default storage, recursively."""
+    directories, files = default_storage.listdir(prefix)
+    names = [f"{prefix}{name}" for name in files]
+    for directory in directories:
+        names += stored_files(f"{prefix}{directory}/")
+    return names
+
+
+def upload(application, piece_type, uploaded_file=None):
+    return services.upload_piece(
+        application=application,
+        piece_type=piece_type,
+        uploaded_file=uploaded_file or hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+
+
+def test_upload_stores_the_file_under_a_random_name_and_marks_the_piece_submitted(application, piece):
+    submission = upload(application, piece, hostile.valid_pdf_upload("../../Relevé.pdf"))
+
+    submission.refresh_from_db()
+    document = submission.document
+    assert submission.status == PieceStatus.SUBMITTED
+    assert submission.application == application
+    assert document.original_name == "Relevé.pdf"
+    assert document.content_type == "application/pdf"
+    assert document.scan_status == ScanStatus.NOT_SCANNED
+    assert stored_files() == [document.file.name]
+    assert document.file.name.startswith(f"{application.campaign.code}/")
+    assert "Relev" not in document.file.name
+    assert default_storage.open(document.file.name).read() == hostile.pdf_bytes()
+    assert ApplicationEvent.objects.filter(application=application, kind="piece_uploaded").count() == 1
+
+
+def test_shared_piece_is_stored_once_for_all_applications(candidate, application, shared_piece):
+    second = make_application(candidate, FormationFactory())
+
+    upload(application, shared_piece)
+
+    assert PieceSubmission.objects.get().application is None
+    with pytest.raises(BusinessRuleError, match="only one file per requested supporting document"):
+        upload(second, shared_piece)
+    assert len(stored_files()) == 1
+
+
+def test_double_submit_creates_one_piece(application, piece):
+    upload(application, piece)
+
+    with pytest.raises(BusinessRuleError, match="You can upload only one file per requested supporting document"):
+        upload(application, piece)
+
+    assert PieceSubmission.objects.count() == 1
+    assert Document.objects.count() == 1
+    assert len(stored_files()) == 1
+
+
+def test_refused_file_stores_nothing(application, piece):
+    with pytest.raises(services.UploadRefused, match="does not match its extension"):
+        upload(application, piece, hostile.zip_as_pdf_upload())
+
+    assert not PieceSubmission.objects.exists()
+    assert not Document.objects.exists()
+    assert stored_files() == []
+
+
+def test_database_failure_after_the_file_write_deletes_the_file(application, piece, monkeypatch):
+    def crash(self, *args, **kwargs):
+        raise IntegrityError("simulated crash between the file write and the commit")
+
+    monkeypatch.setattr(PieceSubmission, "save", crash)
+
+    with pytest.raises(BusinessRuleError):
+        upload(application, piece)
+
+    assert stored_files() == []
+    assert not Document.objects.exists()
+
+
+def test_unexpected_failure_after_the_file_write_deletes_the_file_and_propagates(application, piece, monkeypatch):
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(services, "_event", crash)
+
+    with pytest.raises(RuntimeError):
+        upload(application, piece)
+
+    assert stored_files() == []
+
+
+def test_remove_deletes_the_file_only_after_commit(application, piece, django_capture_on_commit_callbacks):
+    submission = upload(application, piece)
+    name = submission.document.file.name
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.remove_piece(application=application, piece_type=piece, actor=application.created_by)
+        assert default_storage.exists(name)
+    for callback in callbacks:
+        callback()
+
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.WAITING
+    assert submission.document is None
+    assert not default_storage.exists(name)
+    assert not Document.objects.exists()
+
+
+def test_refused_piece_is_replaced_by_remove_then_upload(application, piece, centre_manager):
+    submission = upload(application, piece)
+    services.set_piece_status(
+        submission=submission, status=PieceStatus.REFUSED, comment="scan illisible", actor=centre_manager
+    )
+    submission.refresh_from_db()
+    assert submission.comment == "scan illisible"
+    assert submission.status_changed_by == centre_manager
+
+    with pytest.raises(BusinessRuleError, match="only one file"):
+        upload(application, piece)
+    services.remove_piece(application=application, piece_type=piece, actor=application.created_by)
+    upload(application, piece)
+
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
+    assert submission.comment == ""
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dossier_status": DossierStatus.RECEIVED}, "has been transmitted"),
+        ({"dossier_status": DossierStatus.COMPLETE}, "has been transmitted"),
+        ({"cancelled_at": timezone.now()}, "has been cancelled"),
+    ],
+)
+def test_candidate_cannot_change_pieces_outside_editable_statuses(application, piece, change, message):
+    for field, value in change.items():
+        setattr(application, field, value)
+    application.save()
+
+    with pytest.raises(BusinessRuleError, match=message):
+        upload(application, piece)
+    assert stored_files() == []
+
+
+def test_incomplete_dossier_is_open_again(application, piece):
+    application.dossier_status = DossierStatus.INCOMPLETE
+    application.save()
+
+    assert upload(application, piece).status == PieceStatus.SUBMITTED
+
+
+def test_candidate_cannot_change_pieces_after_the_return_deadline(application, formation, piece, time_machine):
+    time_machine.move_to(formation.return_deadline + datetime.timedelta(days=1))
+
+    with pytest.raises(BusinessRuleError, match="return deadline"):
+        upload(application, piece)
+
+
+def test_extended_deadline_reopens_the_pieces(application, formation, piece, time_machine):
+    application.return_deadline_override = formation.return_deadline + datetime.timedelta(days=5)
+    application.save()
+    time_machine.move_to(formation.return_deadline + datetime.timedelta(days=1))
+
+    assert upload(application, piece).status == PieceStatus.SUBMITTED
+
+
+def test_paper_dossier_has_no_upload(application, formation, piece):
+    formation.mode = ApplicationMode.PAPER
+    formation.save()
+
+    with pytest.raises(BusinessRuleError, match="Paper dossier"):
+        upload(application, piece)
+
+
+def test_validated_piece_cannot_be_removed(application, piece, centre_manager):
+    submission = upload(application, piece)
+    services.set_piece_status(submission=submission, status=PieceStatus.VALIDATED, comment="", actor=centre_manager)
+
+    with pytest.raises(BusinessRuleError, match="validated"):
+        services.remove_piece(application=application, piece_type=piece, actor=application.created_by)
+
+
+def test_piece_not_requested_for_the_application_is_refused(application):
+    from offers.tests.factories import PieceTypeFactory
+
+    with pytest.raises(BusinessRuleError, match="not requested"):
+        upload(application, PieceTypeFactory())
+
+
+def test_conditional_piece_not_concerned_then_concerned(application, conditional_piece):
+    actor = application.created_by
+    submission = services.declare_not_concerned(application=application, piece_type=conditional_piece, actor=actor)
+    assert submission.status == PieceStatus.NOT_CONCERNED
+    with pytest.raises(BusinessRuleError, match="does not concern you"):
+        upload(application, conditional_piece)
+
+    submission = services.declare_concerned(application=application, piece_type=conditional_piece, actor=actor)
+    assert submission.status == PieceStatus.WAITING
+    upload(application, conditional_piece)
+    with pytest.raises(BusinessRuleError, match="Remove the file first"):
+        services.declare_not_concerned(application=application, piece_type=conditional_piece, actor=actor)
+
+
+def test_required_piece_cannot_be_declared_not_concerned(application, piece):
+    with pytest.raises(BusinessRuleError, match="not conditional"):
+        services.declare_not_concerned(application=application, piece_type=piece, actor=application.created_by)
+
+
+def test_staff_refusal_needs_a_comment_and_never_changes_not_concerned(application, conditional_piece, centre_manager):
+    submission = services.declare_not_concerned(
+        application=application, piece_type=conditional_piece, actor=application.created_by
+    )
+    with pytest.raises(BusinessRuleError, match="comment"):
+        services.set_piece_status(submission=submission, status=PieceStatus.REFUSED, comment=" ", actor=centre_manager)
+    with pytest.raises(BusinessRuleError, match="not concerned"):
+        services.set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=centre_manager)
+    with pytest.raises(BusinessRuleError, match="cannot be set"):
+        services.set_piece_status(submission=submission, status=PieceStatus.NOT_CONCERNED, actor=centre_manager)
+
+
+def test_staff_status_change_writes_history(application, piece, centre_manager):
+    submission = upload(application, piece)
+
+    services.set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=centre_manager)
+
+    event = ApplicationEvent.objects.get(kind="piece_status")
+    assert event.actor == centre_manager
+    assert event.to_status == PieceStatus.VALIDATED
+
+
+def test_delete_application_files_keeps_shared_pieces(
+    application, piece, shared_piece, django_capture_on_commit_callbacks
+):
+    own = upload(application, piece)
+    shared = upload(application, shared_piece)
+    own_name, shared_name = own.document.file.name, shared.document.file.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.delete_application_files(application=application, actor=application.created_by) == 1
+
+    assert not default_storage.exists(own_name)
+    assert default_storage.exists(shared_name)
+    own.refresh_from_db()
+    assert own.status == PieceStatus.WAITING
+    assert Document.objects.count() == 1
+
+
+# --- Antivirus ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def closed_port_address():
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    return f"tcp://127.0.0.1:{port}"
+
+
+def test_upload_queues_a_scan_after_commit_and_an_unreachable_clamd_gives_error(
+    application, piece, settings, closed_port_address, django_capture_on_commit_callbacks
+):
+    settings.CLAMD_ADDRESS = closed_port_address
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        submission = upload(application, piece)
+    assert Document.objects.get().scan_status == ScanStatus.PENDING
+    for callback in callbacks:
+        callback()
+
+    document = Document.objects.get()
+    assert document.scan_status == ScanStatus.ERROR
+    assert closed_port_address in document.scan_detail
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED  # the file stays; staff see the scan error
+
+
+def stored_document(application, content: bytes) -> PieceSubmission:
+    """A stored document as the upload leaves it before the scan (content not validated: to test the scanner)."""
+    document = Document.objects.create(
+        campaign_code=application.campaign.code,
+        file=ContentFile(content, name="piece.pdf"),
+        original_name="piece.pdf",
+        size=len(content),
+        content_type="application/pdf",
+        sha256="0" * 64,
+        uploaded_by=application.created_by,
+        scan_status=ScanStatus.PENDING,
+    )
+    return document
+
+
+@pytest.fixture
+def clamd_address(settings):
+    address = os.environ.get("CLAMD_TEST_ADDRESS")
+    if not address:
+        pytest.fail("Set CLAMD_TEST_ADDRESS (e.g. tcp://127.0.0.1:3310) after running devtools/clamd/start.sh.")
+    from documents import antivirus
+
+    if not antivirus.ping(address=address):
+        pytest.fail(f"clamd does not answer PING at {address}: run devtools/clamd/start.sh.")
+    settings.CLAMD_ADDRESS = address
+    return address
+
+
+@pytest.mark.clamd
+def test_real_clamd_quarantines_an_infected_piece(
+    application, piece, clamd_address, django_capture_on_commit_callbacks
+):
+    document = stored_document(application, hostile.EICAR)
+    submission = PieceSubmission.objects.create(
+        candidate=application.candidate,
+        piece_type=piece,
+        application=application,
+        status=PieceStatus.SUBMITTED,
+        document=document,
+    )
+    original = document.file.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.scan_stored_document(document_id=document.pk) == ScanStatus.INFECTED
+
+    document.refresh_from_db()
+    submission.refresh_from_db()
+    assert document.scan_status == ScanStatus.INFECTED
+    assert "EICAR" in document.scan_detail
+    assert document.file.name == f"quarantine/{original}"
+    assert default_storage.exists(document.file.name)
+    assert not default_storage.exists(original)
+    assert submission.status == PieceStatus.WAITING
+    assert submission.document is None
+    assert submission.comment == "The file could not be accepted, upload another one."
+
+
+@pytest.mark.clamd
+def test_real_clamd_marks_an_uploaded_pdf_clean(application, piece, clamd_address, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(application, piece)
+
+    assert Document.objects.get().scan_status == ScanStatus.CLEAN
