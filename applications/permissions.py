@@ -7,12 +7,8 @@ ALWAYS_EDITABLE_PERSONAL_FIELDS = ("phone", "mobile", "preferred_language")
 
 
 def candidate_has_applications(candidate: Candidate) -> bool:
-    """Whether the candidate has at least one application.
-
-    Forward hook: the Application model arrives with issue 4, which replaces this body with a real query
-    (``candidate.applications.exists()`` or similar). Until then no candidate has an application.
-    """
-    return False
+    """Whether the candidate has at least one application that is not cancelled (the "Informations perso." lock)."""
+    return candidate.applications.active().exists()
 
 
 def can_edit_personal_details(user, candidate: Candidate) -> bool:
