@@ -1,0 +1,337 @@
+"""The nightly batches of the applications app (ecandidat-features §1.12, §3), run by ``manage.py nightly``.
+
+Each function does one batch: ``fn(report, *, dry_run, limit)``. They select their work with one set-based query,
+then handle each item in its own transaction that re-reads the row under a lock and acts only if the item still
+qualifies (a conditional update or a re-check), so a rerun after a crash finishes the job without sending a mail
+or promoting a candidate twice. With ``dry_run`` they only count.
+"""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from applications.dates import effective_confirmation_date
+from applications.enums import Avis
+from applications.models import Application, ApplicationEvent, Candidate, Decision
+from applications.notifications import notify_candidate
+from ecandidat.models import DestroyedCampaignCount
+
+logger = logging.getLogger(__name__)
+
+REMIND_BATCH = "remind_favourable_decisions"
+WITHDRAW_BATCH = "withdraw_expired_confirmations"
+RANKS_BATCH = "recompute_waiting_list_ranks"
+ARCHIVE_BATCH = "archive_campaigns"
+DESTROY_BATCH = "destroy_archived_campaigns"
+
+AUTO_WITHDRAWAL = "auto_withdrawal"
+CHUNK = 500
+
+
+def _latest_validated(field: str) -> Subquery:
+    return Subquery(
+        Decision.objects.filter(application=OuterRef("pk"), validated_at__isnull=False)
+        .order_by("-created_at", "-id")
+        .values(field)[:1]
+    )
+
+
+def favourable_unanswered():
+    """Live applications whose latest validated decision is favourable and that the candidate has not answered.
+
+    Annotated with ``latest_validated_at`` (the validation of that decision), which the date de confirmation may
+    depend on (formation délai)."""
+    return (
+        Application.objects.filter(cancelled_at__isnull=True, accepted__isnull=True, campaign__is_active=True)
+        .annotate(latest_avis=_latest_validated("decision_type__avis"))
+        .filter(latest_avis=Avis.FAVOURABLE)
+        .annotate(latest_validated_at=_latest_validated("validated_at"))
+    )
+
+
+def _with_dates(queryset):
+    """(application, effective confirmation date) pairs, streamed; the date rule lives in applications.dates."""
+    queryset = queryset.select_related("formation").order_by("pk")
+    for application in queryset.iterator(chunk_size=CHUNK):
+        yield application, effective_confirmation_date(application, application.latest_validated_at)
+
+
+# --- CANDIDATURE_RELANCE_FAVO ------------------------------------------------------------------------------------
+
+
+def remind_favourable_decisions(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+    """Remind once (mail CANDIDATURE_RELANCE_FAVO) the candidates with an unanswered favourable decision whose date
+    de confirmation falls within the next ``FAVOURABLE_REMINDER_DAYS`` days (eCandidat SCOL_NB_JOUR_RELANCE_FAVO).
+
+    eCandidat reminds when the date is exactly today + N; we remind on the first night within N days, so a night
+    the batch did not run does not lose the reminder. ``favourable_reminder_sent_at`` is claimed by a conditional
+    update in the same transaction as the outbox row: a rerun never sends it twice.
+    """
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=settings.FAVOURABLE_REMINDER_DAYS)
+    pending = favourable_unanswered().filter(favourable_reminder_sent_at__isnull=True)
+    done = 0
+    for application, confirmation_date in _with_dates(pending):
+        if confirmation_date is None or not today <= confirmation_date <= horizon:
+            continue
+        if limit is not None and done >= limit:
+            break
+        done += 1
+        if dry_run:
+            report.add("reminders to send")
+            continue
+        with transaction.atomic():
+            claimed = Application.objects.filter(
+                pk=application.pk, favourable_reminder_sent_at__isnull=True, accepted__isnull=True
+            ).update(favourable_reminder_sent_at=timezone.now())
+            if not claimed:
+                report.add("already reminded or answered")
+                continue
+            application = Application.objects.select_related("candidate__user", "formation").get(pk=application.pk)
+            notify_candidate(
+                application=application,
+                code="CANDIDATURE_RELANCE_FAVO",
+                extra={
+                    "formation_code": application.formation.code,
+                    "formation_title": application.formation.title,
+                    "confirmation_date": confirmation_date.strftime("%d/%m/%Y"),
+                },
+            )
+        report.add("reminders sent")
+
+
+# --- BATCH_DESIST_AUTO --------------------------------------------------------------------------------------------
+
+
+def withdraw_expired_confirmations(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+    """Withdraw the favourable decisions not confirmed by their date de confirmation (mail CANDIDATURE_DESIST_AUTO),
+    then admit the first of the formation's complementary list (``staff.promote_from_waiting_list``).
+
+    The candidate may answer until the date de confirmation included, so the withdrawal happens from the next day
+    on. A decision validated after its date is left alone (see below). Each application is handled in one
+    transaction: the row is locked, the answer and the latest validated decision re-read, the withdrawal, its
+    history row, its mail and the promotion commit together — a crash leaves either all of them or none, and a
+    rerun skips the applications already withdrawn.
+    """
+    from applications.services.staff import promote_from_waiting_list
+
+    today = today or timezone.localdate()
+    done = 0
+    for application, confirmation_date in _with_dates(favourable_unanswered()):
+        if confirmation_date is None or confirmation_date >= today:
+            continue
+        if timezone.localdate(application.latest_validated_at) > confirmation_date:
+            # Given after its date (a promotion from the list of a formation without a waiting-list date): the
+            # candidate never had a chance to answer, so staff must set a date; never withdraw it on its first night.
+            report.add("favourable decisions given after their confirmation date (set a date)")
+            continue
+        if limit is not None and done >= limit:
+            break
+        done += 1
+        if dry_run:
+            report.add("applications to withdraw")
+            continue
+        with transaction.atomic():
+            locked = (
+                Application.objects.select_for_update(of=("self",))
+                .select_related("candidate__user", "formation__commission")
+                .filter(pk=application.pk, accepted__isnull=True, cancelled_at__isnull=True)
+                .first()
+            )
+            latest = (
+                locked.decisions.filter(validated_at__isnull=False)
+                .select_related("decision_type")
+                .order_by("-created_at", "-id")
+                .first()
+                if locked
+                else None
+            )
+            if latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
+                report.add("answered meanwhile")
+                continue
+            locked.accepted = False
+            locked.answered_at = timezone.now()
+            locked.answered_by = None
+            locked.save(update_fields=["accepted", "answered_at", "answered_by"])
+            ApplicationEvent.objects.create(
+                application=locked,
+                batch=WITHDRAW_BATCH,
+                kind=AUTO_WITHDRAWAL,
+                comment=f"date de confirmation {confirmation_date:%d/%m/%Y}",
+            )
+            notify_candidate(
+                application=locked,
+                code="CANDIDATURE_DESIST_AUTO",
+                extra={
+                    "formation_code": locked.formation.code,
+                    "formation_title": locked.formation.title,
+                    "confirmation_date": confirmation_date.strftime("%d/%m/%Y"),
+                },
+            )
+            promoted = promote_from_waiting_list(formation=locked.formation, actor=None, batch=WITHDRAW_BATCH)
+        report.add("applications withdrawn")
+        if promoted is not None:
+            report.add("candidates promoted from the waiting list")
+
+
+# --- BATCH_CALCUL_RANG_LC ----------------------------------------------------------------------------------------
+
+
+def recompute_all_waiting_list_ranks(report, *, dry_run: bool, limit: int | None):
+    """Rang réel of every formation that has a complementary list in the active campaign, one transaction each."""
+    from applications.services.staff import recompute_waiting_list_ranks
+    from offers.models import Formation
+
+    with_list = Application.objects.filter(
+        cancelled_at__isnull=True, campaign__is_active=True, formation=OuterRef("pk")
+    ).filter(Q(waiting_list_rank__isnull=False) | Q(decisions__decision_type__avis=Avis.COMPLEMENTARY_LIST))
+    formations = Formation.objects.filter(pk__in=Subquery(with_list.values("formation_id"))).order_by("pk")
+    if limit is not None:
+        formations = formations[:limit]
+    for formation in formations.iterator(chunk_size=CHUNK):
+        if dry_run:
+            report.add("formations to rank")
+            continue
+        ranked = recompute_waiting_list_ranks(formation=formation)
+        report.add("formations ranked")
+        report.add("ranked applications", ranked)
+
+
+# --- BATCH_ARCHIVAGE ---------------------------------------------------------------------------------------------
+
+
+def archive_campaigns(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+    """On the active campaign's archiving date: activate the next campaign, freeze the formation dates into the old
+    campaign's applications (so changing a formation for the new year does not move them), close its accounts.
+
+    Refuses (an error in the batch history, nothing changed) when there is no next campaign to activate: the site
+    needs an active campaign. Idempotent: once archived, the campaign is no longer active.
+    """
+    from accounts.models import User
+    from offers.models import Campaign, Formation
+
+    today = today or timezone.localdate()
+    old = Campaign.objects.active().filter(archive_on__lte=today).first()
+    if old is None:
+        return
+    following = (
+        Campaign.objects.filter(is_active=False, starts_on__gt=old.starts_on)
+        .filter(Q(archive_on__isnull=True) | Q(archive_on__gt=today))
+        .order_by("starts_on")
+        .first()
+    )
+    if following is None:
+        report.error(f"campaign {old.code}: no next campaign to activate; nothing archived.")
+        return
+    applications = Application.objects.filter(campaign=old)
+    accounts = User.objects.filter(campaign=old, is_active=True)
+    if dry_run:
+        report.add("campaigns to archive")
+        report.add("applications to freeze", applications.count())
+        report.add("accounts to close", accounts.count())
+        return
+    deadline = Subquery(Formation.objects.filter(pk=OuterRef("formation_id")).values("return_deadline")[:1])
+    fixed_date = Subquery(
+        Formation.objects.filter(pk=OuterRef("formation_id"), confirmation_delay_days__isnull=True).values(
+            "confirmation_date"
+        )[:1]
+    )
+    with transaction.atomic():
+        # Lock the active campaign so that two archivers cannot both proceed.
+        if not Campaign.objects.select_for_update(of=("self",)).filter(pk=old.pk, is_active=True).exists():
+            return
+        frozen = applications.update(
+            return_deadline_override=Greatest(Coalesce(F("return_deadline_override"), deadline), deadline),
+            confirmation_date_override=Coalesce(F("confirmation_date_override"), fixed_date),
+        )
+        closed = accounts.update(is_active=False)
+        Campaign.objects.filter(pk=old.pk).update(is_active=False)
+        Campaign.objects.filter(pk=following.pk).update(is_active=True)
+    logger.info("campaign %s archived, %s activated", old.code, following.code)
+    report.add("campaigns archived")
+    report.add("applications frozen", frozen)
+    report.add("accounts closed", closed)
+
+
+# --- BATCH_DESTRUCT_DOSSIER --------------------------------------------------------------------------------------
+
+
+def _destroyable_campaigns(today):
+    from offers.models import Campaign
+
+    limit = today - datetime.timedelta(days=settings.ARCHIVE_RETENTION_DAYS)
+    return Campaign.objects.filter(is_active=False, archive_on__isnull=False, archive_on__lt=limit).order_by(
+        "archive_on"
+    )
+
+
+def destroy_archived_campaigns(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+    """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications
+    (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count (DestroyedCampaignCount) is written first, then the
+    data go by chunks of candidates, one transaction each, so a crash leaves a partly destroyed campaign that
+    the next run finishes (without counting again). The campaign row stays, for its label in statistics.
+    """
+    from accounts.models import User
+    from documents.models import Document, PieceSubmission
+
+    today = today or timezone.localdate()
+    for campaign in _destroyable_campaigns(today):
+        users = User.objects.filter(campaign=campaign)
+        documents = Document.objects.filter(campaign_code=campaign.code)
+        if not users.exists() and not documents.exists():
+            continue
+        if dry_run:
+            report.add("campaigns to destroy")
+            report.add("accounts to delete", users.count())
+            report.add("applications to delete", Application.objects.filter(campaign=campaign).count())
+            continue
+        DestroyedCampaignCount.objects.get_or_create(
+            campaign_code=campaign.code,
+            defaults={
+                "accounts": users.count(),
+                "applications": Application.objects.filter(campaign=campaign).count(),
+                "documents": documents.count(),
+            },
+        )
+        chunks = 0
+        while True:
+            if limit is not None and chunks >= limit:
+                report.add("chunks left for the next run")
+                return
+            ids = list(users.order_by("pk").values_list("pk", flat=True)[:CHUNK])
+            if not ids:
+                break
+            chunks += 1
+            with transaction.atomic():
+                submissions = PieceSubmission.objects.filter(candidate__user_id__in=ids)
+                owned = Document.objects.filter(
+                    Q(pk__in=submissions.exclude(document=None).values("document_id")) | Q(uploaded_by_id__in=ids)
+                )
+                files = list(owned.values_list("file", flat=True))
+                document_ids = list(owned.values_list("pk", flat=True))
+                submissions.delete()
+                Document.objects.filter(pk__in=document_ids).delete()
+                Application.objects.filter(candidate__user_id__in=ids).delete()
+                Candidate.objects.filter(user_id__in=ids).delete()
+                deleted_users = User.objects.filter(pk__in=ids).delete()[1].get(User._meta.label, 0)
+                # Files go once the rows are gone for good; a failed removal leaves an orphan for remove_orphan_files.
+                transaction.on_commit(lambda files=files: _delete_files(files))
+            report.add("accounts deleted", deleted_users)
+        leftover = list(documents.values_list("file", flat=True))
+        documents.delete()
+        _delete_files(leftover)
+        report.add("campaigns destroyed")
+
+
+def _delete_files(names):
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except OSError:
+            logger.warning("could not delete file %s", name)

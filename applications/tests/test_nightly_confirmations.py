@@ -1,0 +1,225 @@
+"""Nightly batches around the date de confirmation: reminder, automatic withdrawal, waiting-list promotion."""
+
+import datetime
+import io
+import zoneinfo
+
+import pytest
+import time_machine
+from django.core.management import call_command
+
+from applications.enums import Avis
+from applications.models import Application, ApplicationEvent
+from applications.services import nightly
+from applications.tests.test_staff_services import decide, decision_type, mails, make_application
+from ecandidat.batches import Report
+from ecandidat.models import BatchRun
+from offers.tests.factories import FormationFactory
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+CONFIRM_BY = datetime.date(2027, 6, 30)
+
+
+def paris(*args):
+    return datetime.datetime(*args, tzinfo=PARIS)
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(
+        centre=centre,
+        commission=commission,
+        opens_on=datetime.date(2027, 1, 1),
+        closes_on=datetime.date(2027, 3, 1),
+        return_deadline=datetime.date(2027, 3, 15),
+        confirmation_date=CONFIRM_BY,
+        auto_waiting_list=True,
+        favourable_decision_type=decision_type(Avis.FAVOURABLE),
+    )
+
+
+@pytest.fixture
+def favourable(formation, campaign, central_manager):
+    application = make_application(formation, campaign=campaign, email="fa@example.org")
+    decide(application, Avis.FAVOURABLE, actor=central_manager)
+    return application
+
+
+def run(command, *args):
+    out = io.StringIO()
+    call_command(command, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+# --- reminder -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moment", "sent"),
+    [
+        (paris(2027, 6, 27, 23, 59), False),  # three days before: not yet
+        (paris(2027, 6, 28, 0, 0), True),  # two days before (FAVOURABLE_REMINDER_DAYS = 2)
+        (paris(2027, 6, 30, 23, 0), True),  # a missed night does not lose the reminder
+        (paris(2027, 7, 1, 0, 0), False),  # past the date: withdrawal, not reminder
+    ],
+)
+def test_reminder_window_on_local_days(favourable, moment, sent):
+    with time_machine.travel(moment, tick=False):
+        run("remind_favourable_decisions")
+
+    assert len(mails("CANDIDATURE_RELANCE_FAVO")) == int(sent)
+
+
+def test_reminder_is_sent_once_and_names_the_date(favourable):
+    with time_machine.travel(paris(2027, 6, 28, 23, 0), tick=False):
+        run("remind_favourable_decisions")
+        run("remind_favourable_decisions")
+    with time_machine.travel(paris(2027, 6, 29, 23, 0), tick=False):
+        run("remind_favourable_decisions")
+
+    [mail] = mails("CANDIDATURE_RELANCE_FAVO")
+    assert mail.to == "fa@example.org"
+    assert "30/06/2027" in mail.body
+    favourable.refresh_from_db()
+    assert favourable.favourable_reminder_sent_at is not None
+
+
+def test_reminder_skips_answered_and_non_favourable(formation, campaign, central_manager, favourable):
+    refused = make_application(formation, campaign=campaign)
+    decide(refused, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+    Application.objects.filter(pk=favourable.pk).update(accepted=True, answered_at=paris(2027, 6, 1))
+
+    with time_machine.travel(paris(2027, 6, 29, 23, 0), tick=False):
+        run("remind_favourable_decisions")
+
+    assert mails("CANDIDATURE_RELANCE_FAVO") == []
+
+
+def test_reminder_dry_run_counts_and_changes_nothing(favourable):
+    with time_machine.travel(paris(2027, 6, 29, 23, 0), tick=False):
+        output = run("remind_favourable_decisions", "--dry-run")
+
+    assert "[dry run] remind_favourable_decisions: reminders to send: 1" in output
+    assert mails("CANDIDATURE_RELANCE_FAVO") == []
+    assert BatchRun.objects.get().dry_run is True
+
+
+# --- automatic withdrawal -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moment", "withdrawn"),
+    [
+        (paris(2027, 6, 30, 23, 59), False),  # the candidate may answer until the date included
+        (paris(2027, 7, 1, 0, 0), True),  # from the next day on
+    ],
+)
+def test_withdrawal_starts_the_day_after_the_confirmation_date(favourable, moment, withdrawn):
+    with time_machine.travel(moment, tick=False):
+        run("withdraw_expired_confirmations")
+
+    favourable.refresh_from_db()
+    assert (favourable.accepted is False) is withdrawn
+    assert len(mails("CANDIDATURE_DESIST_AUTO")) == int(withdrawn)
+
+
+def test_withdrawal_logs_mails_and_promotes_the_first_of_the_list(formation, campaign, central_manager, favourable):
+    first = make_application(formation, campaign=campaign, email="lc1@example.org")
+    second = make_application(formation, campaign=campaign, email="lc2@example.org")
+    decide(second, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=2)
+    decide(first, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+
+    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False):
+        output = run("withdraw_expired_confirmations")
+
+    assert "applications withdrawn: 1" in output
+    assert "candidates promoted from the waiting list: 1" in output
+    event = ApplicationEvent.objects.get(application=favourable, kind="auto_withdrawal")
+    assert (event.actor, event.batch) == (None, "withdraw_expired_confirmations")
+    [desist] = mails("CANDIDATURE_DESIST_AUTO")
+    assert desist.to == "fa@example.org"
+    assert "30/06/2027" in desist.body
+    first.refresh_from_db()
+    assert first.decisions.latest().decision_type.avis == Avis.FAVOURABLE
+    assert [m.to for m in mails("AVIS_FAVORABLE")] == ["fa@example.org", "lc1@example.org"]
+
+
+def test_a_crash_then_a_rerun_sends_no_mail_and_promotes_no_one_twice(
+    formation, campaign, central_manager, favourable, mocker
+):
+    other = make_application(formation, campaign=campaign, email="fa2@example.org")
+    decide(other, Avis.FAVOURABLE, actor=central_manager)
+    waiting = [make_application(formation, campaign=campaign, email=f"lc{i}@example.org") for i in (1, 2, 3)]
+    for rank, application in enumerate(waiting, start=1):
+        decide(application, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=rank)
+    from applications.services import staff
+
+    real = staff.promote_from_waiting_list
+    calls = []
+
+    def crash_on_second(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            raise RuntimeError("worker killed")
+        return real(**kwargs)
+
+    mocker.patch.object(staff, "promote_from_waiting_list", side_effect=crash_on_second)
+    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False), pytest.raises(RuntimeError):
+        run("withdraw_expired_confirmations")
+    # The second item rolled back whole: its withdrawal and its mail are gone with the promotion.
+    assert len(mails("CANDIDATURE_DESIST_AUTO")) == 1
+    assert BatchRun.objects.get().status == BatchRun.Status.ERROR
+
+    mocker.stopall()
+    with time_machine.travel(paris(2027, 7, 1, 23, 30), tick=False):
+        run("withdraw_expired_confirmations")
+        run("withdraw_expired_confirmations")
+
+    assert sorted(m.to for m in mails("CANDIDATURE_DESIST_AUTO")) == ["fa2@example.org", "fa@example.org"]
+    promoted = [a for a in waiting if a.decisions.latest().decision_type.avis == Avis.FAVOURABLE]
+    assert [a.pk for a in promoted] == [waiting[0].pk, waiting[1].pk]
+    assert Application.objects.filter(accepted=False).count() == 2
+
+
+def test_withdrawal_leaves_confirmed_and_undated_applications(formation, campaign, central_manager, favourable):
+    Application.objects.filter(pk=favourable.pk).update(accepted=True, answered_at=paris(2027, 6, 1))
+    undated_formation = FormationFactory(centre=formation.centre, commission=formation.commission)
+    undated_formation.confirmation_date = None
+    undated_formation.save()
+    undated = make_application(undated_formation, campaign=campaign)
+    decide(undated, Avis.FAVOURABLE, actor=central_manager)
+
+    report = Report()
+    with time_machine.travel(paris(2030, 1, 1, 23, 0), tick=False):
+        nightly.withdraw_expired_confirmations(report, dry_run=False, limit=None)
+
+    assert report.counts == {}
+    assert Application.objects.filter(accepted=False).count() == 0
+
+
+def test_withdrawal_limit_and_dry_run(formation, campaign, central_manager, favourable):
+    other = make_application(formation, campaign=campaign)
+    decide(other, Avis.FAVOURABLE, actor=central_manager)
+
+    with time_machine.travel(paris(2027, 7, 2, 23, 0), tick=False):
+        assert "applications to withdraw: 2" in run("withdraw_expired_confirmations", "--dry-run")
+        assert Application.objects.filter(accepted=False).count() == 0
+        run("withdraw_expired_confirmations", "--limit", "1")
+        assert Application.objects.filter(accepted=False).count() == 1
+        run("withdraw_expired_confirmations")
+    assert Application.objects.filter(accepted=False).count() == 2
+
+
+def test_delay_based_confirmation_date_counts_from_the_validation(centre, commission, campaign, central_manager):
+    formation = FormationFactory(centre=centre, commission=commission, confirmation_delay_days=5)
+    application = make_application(formation, campaign=campaign)
+    with time_machine.travel(paris(2027, 5, 10, 14, 0), tick=False):
+        decide(application, Avis.FAVOURABLE, actor=central_manager)
+    with time_machine.travel(paris(2027, 5, 15, 23, 0), tick=False):
+        run("withdraw_expired_confirmations")
+    application.refresh_from_db()
+    assert application.accepted is None
+    with time_machine.travel(paris(2027, 5, 16, 23, 0), tick=False):
+        run("withdraw_expired_confirmations")
+    application.refresh_from_db()
+    assert application.accepted is False
