@@ -40,6 +40,27 @@ class PieceRow:
     def is_blocking(self) -> bool:
         return self.status in BLOCKING_STATUSES
 
+    # What the candidate may do on this row when the application's pieces can change at all.
+    @property
+    def can_add(self) -> bool:
+        return self.status == PieceStatus.WAITING
+
+    @property
+    def can_remove(self) -> bool:
+        return (
+            self.submission is not None
+            and self.submission.document_id is not None
+            and self.status != (PieceStatus.VALIDATED)
+        )
+
+    @property
+    def can_declare_not_concerned(self) -> bool:
+        return self.piece_type.is_conditional and self.status == PieceStatus.WAITING
+
+    @property
+    def can_declare_concerned(self) -> bool:
+        return self.piece_type.is_conditional and self.status == PieceStatus.NOT_CONCERNED
+
 
 def is_shared_piece(piece_type: PieceType) -> bool:
     """A common piece that is not unique is stored once per candidate and shared by their applications."""

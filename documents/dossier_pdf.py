@@ -1,0 +1,254 @@
+""" "Télécharger mon dossier": one PDF with summary pages, then every uploaded piece (ecandidat-features §1.9).
+
+The summary is drawn with fpdf2; each piece follows, a PDF piece with a header line stamped on its first page, an
+image piece as one page with its header line. Pieces are read one at a time from storage into temporary files and
+the result is written to a temporary file that the view streams, so the request never holds the PDF as one bytes
+object. (pypdf keeps the copied page objects until ``write``: peak memory grows with the total size of the pieces,
+measured by ``bench/bench_dossier_pdf.py``.)
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import tempfile
+import unicodedata
+from typing import IO
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from fpdf import FPDF
+from pypdf import PdfReader, PdfWriter
+
+from applications.dates import effective_confirmation_date, effective_return_deadline
+from documents.pieces import piece_rows
+from documents.validation import PDF
+
+A4 = (595.28, 841.89)  # points
+HEADER_SIZE = 9
+TYPOGRAPHY = str.maketrans(
+    {
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "–": "-",
+        "—": "-",
+        "…": "...",
+        "œ": "oe",
+        "Œ": "OE",
+        "€": "EUR",
+        "→": "->",
+        "\u202f": " ",
+        "\u2009": " ",
+    }
+)
+
+
+def latin1(text) -> str:
+    """fpdf2's core fonts are Latin-1: keep French accents, approximate the rest."""
+    text = unicodedata.normalize("NFC", str(text or "")).translate(TYPOGRAPHY)
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def dossier_filename(application) -> str:
+    """``dossier-<numéro>_<nom>_<prénom>-<code formation>.pdf``, ASCII only."""
+    candidate = application.candidate
+    parts = [
+        candidate.user.username,
+        candidate.usual_name or candidate.birth_name,
+        candidate.first_name,
+    ]
+    return f"dossier-{'_'.join(_ascii(p) for p in parts)}-{_ascii(application.formation.code)}.pdf"
+
+
+def _ascii(value: str) -> str:
+    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-") or "x"
+
+
+def build_dossier_pdf(application) -> IO[bytes]:
+    """Return an open temporary file holding the dossier PDF, positioned at its start (close it when done)."""
+    rows = piece_rows(application)
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(bytes(_summary(application, rows).output()))))
+    spools = []
+    try:
+        for row in rows:
+            document = row.document
+            if document is None:
+                continue
+            header = latin1(f"{row.piece_type.label[:90]} - {document.original_name}")
+            spool = tempfile.TemporaryFile()
+            spools.append(spool)
+            with default_storage.open(document.file.name, "rb") as source:
+                shutil.copyfileobj(source, spool)
+            spool.seek(0)
+            if document.content_type == PDF:
+                _append_pdf(writer, spool, header)
+            else:
+                _append_image(writer, spool, header)
+        output = tempfile.TemporaryFile()
+        writer.write(output)
+    finally:
+        for spool in spools:
+            spool.close()
+    output.seek(0)
+    return output
+
+
+def _append_pdf(writer: PdfWriter, spool: IO[bytes], header: str) -> None:
+    reader = PdfReader(spool)
+    first = len(writer.pages)
+    writer.append(reader)
+    page = writer.pages[first]
+    width, height = float(page.mediabox.width), float(page.mediabox.height)
+    overlay = FPDF(unit="pt", format=(width, height))
+    overlay.set_auto_page_break(False)
+    overlay.add_page()
+    overlay.set_font("helvetica", "B", HEADER_SIZE)
+    overlay.set_fill_color(255, 255, 255)
+    overlay.set_xy(0, 0)
+    overlay.cell(width, HEADER_SIZE + 6, header, fill=True, align="C")
+    page.merge_page(PdfReader(io.BytesIO(bytes(overlay.output()))).pages[0])
+
+
+def _append_image(writer: PdfWriter, spool: IO[bytes], header: str) -> None:
+    pdf = FPDF(unit="pt", format=A4)
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", HEADER_SIZE)
+    pdf.set_xy(20, 12)
+    pdf.cell(A4[0] - 40, HEADER_SIZE + 6, header, align="C")
+    pdf.image(spool, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
+    writer.append(PdfReader(io.BytesIO(bytes(pdf.output()))))
+
+
+class _Summary(FPDF):
+    def __init__(self, title: str):
+        super().__init__(unit="mm", format="A4")
+        self.title_text = title
+        self.set_margins(18, 18, 18)
+        self.set_auto_page_break(True, 18)
+
+    def header(self):
+        self.set_font("helvetica", "I", 8)
+        self.cell(0, 5, self.title_text, align="R", new_x="LMARGIN", new_y="NEXT")
+
+    def footer(self):
+        self.set_y(-12)
+        self.set_font("helvetica", "I", 8)
+        self.cell(0, 5, f"{self.page_no()}", align="C")
+
+    def section(self, title: str):
+        self.ln(3)
+        self.set_font("helvetica", "B", 12)
+        self.cell(0, 8, latin1(title), new_x="LMARGIN", new_y="NEXT", border="B")
+        self.set_font("helvetica", "", 10)
+
+    def line_item(self, label, value):
+        if value in (None, ""):
+            return
+        self.set_font("helvetica", "B", 10)
+        self.cell(60, 6, latin1(label))
+        self.set_font("helvetica", "", 10)
+        self.multi_cell(0, 6, latin1(value), new_x="LMARGIN", new_y="NEXT")
+
+    def paragraph(self, text):
+        self.multi_cell(0, 6, latin1(text), new_x="LMARGIN", new_y="NEXT")
+
+
+def _label(model, field: str) -> str:
+    return str(model._meta.get_field(field).verbose_name).capitalize()
+
+
+def _date(value) -> str:
+    return date_format(value, "SHORT_DATE_FORMAT") if value else ""
+
+
+def _summary(application, rows) -> FPDF:
+    candidate = application.candidate
+    formation = application.formation
+    pdf = _Summary(latin1(dossier_filename(application)))
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 16)
+    pdf.multi_cell(0, 9, latin1(_("Application dossier")), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 10)
+    pdf.paragraph(_("Generated on %(date)s") % {"date": _date(timezone.localdate())})
+
+    pdf.section(_("Personal details"))
+    Candidate = type(candidate)
+    pdf.line_item(_("Dossier number"), candidate.user.username)
+    pdf.line_item(_label(Candidate, "civility"), candidate.get_civility_display())
+    for field in (
+        "birth_name",
+        "usual_name",
+        "first_name",
+        "other_first_name",
+        "birth_city",
+        "birth_country",
+        "nationality",
+        "ine",
+        "phone",
+        "mobile",
+    ):
+        pdf.line_item(_label(Candidate, field), getattr(candidate, field))
+    pdf.line_item(_label(Candidate, "birth_date"), _date(candidate.birth_date))
+    pdf.line_item(_("E-mail"), candidate.user.email)
+
+    pdf.section(_("Address"))
+    try:
+        address = candidate.address
+    except ObjectDoesNotExist:
+        pdf.paragraph(_("Not given."))
+    else:
+        for field in ("line1", "line2", "line3", "postal_code", "city", "cedex", "foreign_city", "country"):
+            pdf.line_item(_label(type(address), field), getattr(address, field))
+
+    pdf.section(_("Baccalaureate or equivalent"))
+    try:
+        bac = candidate.baccalaureate
+    except ObjectDoesNotExist:
+        pdf.paragraph(_("Not given."))
+    else:
+        Bac = type(bac)
+        if not bac.has_bac:
+            pdf.paragraph(_("No baccalaureate."))
+        pdf.line_item(_label(Bac, "series"), bac.get_series_display())
+        pdf.line_item(_label(Bac, "year"), bac.year)
+        pdf.line_item(_label(Bac, "mention"), bac.get_mention_display())
+        pdf.line_item(_label(Bac, "school"), bac.school)
+        pdf.line_item(_label(Bac, "city"), bac.city)
+
+    pdf.section(_("Internal cursus"))
+    for row in candidate.internal_cursus.all():
+        pdf.paragraph(f"{row.academic_year} - {row.code} {row.label} {row.result} {row.mention}".strip())
+    pdf.section(_("External cursus"))
+    for row in candidate.external_cursus.all():
+        pdf.paragraph(f"{row.year} - {row.label} - {row.school} ({row.country}) - {row.get_obtained_display()}")
+    pdf.section(_("Internships"))
+    for row in candidate.internships.all():
+        pdf.paragraph(f"{row.year} - {row.organisation} - {row.duration}")
+    pdf.section(_("Work experience"))
+    for row in candidate.work_experiences.all():
+        pdf.paragraph(f"{row.year} - {row.title} - {row.organisation} - {row.duration}")
+
+    pdf.section(_("Formation"))
+    pdf.line_item(_("Formation"), f"{formation.code} - {formation.title}")
+    pdf.line_item(_("Dossier status"), application.get_dossier_status_display())
+    pdf.section(_("Useful dates"))
+    pdf.line_item(_("Return deadline"), _date(effective_return_deadline(application)))
+    pdf.line_item(_("Confirmation date"), _date(effective_confirmation_date(application, None)))
+    pdf.line_item(_("Applied on"), _date(application.created_at))
+    pdf.line_item(_("Transmitted on"), _date(application.transmitted_at))
+
+    pdf.section(_("Supporting documents"))
+    for row in rows:
+        name = row.document.original_name if row.document is not None else ""
+        comment = f" - {row.comment}" if row.comment else ""
+        pdf.paragraph(f"{row.piece_type.label[:120]} : {row.status.label} {name}{comment}".strip())
+    return pdf

@@ -1,0 +1,213 @@
+"""Candidate pieces ("Pièces justificatives"): upload, removal, conditional pieces, downloads; staff downloads.
+
+Every object is loaded through a scoped queryset: another candidate's application, piece or file is a 404.
+Errors come back as a message naming the piece, on the page the candidate came from (post/redirect/get).
+"""
+
+from pathlib import PurePosixPath
+
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from applications import staff_scopes
+from applications.dates import effective_return_deadline
+from applications.models import Application
+from documents import services
+from documents.context import pieces_table_context
+from documents.enums import ScanStatus
+from documents.models import PieceSubmission
+from documents.pieces import blocking_pieces
+from ecandidat.exceptions import BusinessRuleError
+from offers.models import PieceType
+
+STAFF_BLOCKED_SCANS = frozenset({ScanStatus.PENDING, ScanStatus.INFECTED})
+
+
+def _own_application(request, application_id) -> Application:
+    return get_object_or_404(
+        Application.objects.for_candidate_user(request.user).select_related("formation", "campaign", "candidate"),
+        public_id=application_id,
+    )
+
+
+def _done(request, application):
+    """Back to the recap page; the upload script (``X-Upload-Progress``) gets the address to go to instead, so
+    that the messages are read by the page it opens, not by the redirect it would follow."""
+    url = _back(application)
+    if request.headers.get("X-Upload-Progress"):
+        return JsonResponse({"location": url})
+    return redirect(url)
+
+
+def _back(application) -> str:
+    """The application's recap page ("Récapitulatif de votre candidature"), or the pieces page until it exists."""
+    try:
+        url = reverse("applications:detail", args=[application.public_id])
+    except NoReverseMatch:
+        url = reverse("documents:pieces", args=[application.public_id])
+    return url + "#pieces"
+
+
+def _piece_label(piece_type) -> str:
+    return piece_type.label[:120]
+
+
+@require_GET
+def pieces(request, application_id):
+    """The "Pièces justificatives" table of one application on its own page."""
+    application = _own_application(request, application_id)
+    return render(request, "documents/pieces.html", pieces_table_context(application))
+
+
+def _piece_action(request, application_id, piece_type_id, action, success: str):
+    application = _own_application(request, application_id)
+    piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    try:
+        action(application=application, piece_type=piece_type, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, f"{_piece_label(piece_type)} : {error}")
+    else:
+        messages.success(request, success % {"piece": _piece_label(piece_type)})
+    return redirect(_back(application))
+
+
+@require_POST
+@transaction.non_atomic_requests
+def upload(request, application_id, piece_type_id):
+    """ "+": one file for one piece. Not wrapped in the request transaction: the service writes the file, then
+    commits the rows itself, so a failure in between can delete the file it has just written."""
+    application = _own_application(request, application_id)
+    piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}")
+        return _done(request, application)
+    try:
+        services.upload_piece(
+            application=application, piece_type=piece_type, uploaded_file=uploaded, actor=request.user
+        )
+    except BusinessRuleError as error:
+        messages.error(request, f"{_piece_label(piece_type)} : {error}")
+        return _done(request, application)
+    messages.success(request, _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)})
+    if not blocking_pieces(application):
+        messages.info(
+            request,
+            _("All the supporting documents are there: remember to transmit your application before %(date)s.")
+            % {"date": date_format(effective_return_deadline(application), "SHORT_DATE_FORMAT")},
+        )
+    return _done(request, application)
+
+
+@require_POST
+def remove(request, application_id, piece_type_id):
+    """ "-": remove the file of a piece (not a validated one)."""
+    return _piece_action(request, application_id, piece_type_id, services.remove_piece, _("%(piece)s: file removed."))
+
+
+@require_POST
+def not_concerned(request, application_id, piece_type_id):
+    return _piece_action(
+        request, application_id, piece_type_id, services.declare_not_concerned, _("%(piece)s: not concerned.")
+    )
+
+
+@require_POST
+def concerned(request, application_id, piece_type_id):
+    return _piece_action(
+        request, application_id, piece_type_id, services.declare_concerned, _("%(piece)s: expected again.")
+    )
+
+
+def _file_response(document) -> FileResponse:
+    """Stream a stored document as an attachment, with its validated type; never cached, never sniffed."""
+    try:
+        handle = default_storage.open(document.file.name, "rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    response = FileResponse(
+        handle, as_attachment=True, filename=document.original_name, content_type=document.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def download(request, submission_id):
+    """The candidate's own file."""
+    submission = get_object_or_404(
+        PieceSubmission.objects.for_candidate_user(request.user).select_related("document"),
+        public_id=submission_id,
+        document__isnull=False,
+    )
+    return _file_response(submission.document)
+
+
+@require_GET
+def template_download(request, piece_type_id):
+    """The template file of a piece (e.g. "Dossier de candidature complémentaire"), for anyone logged in."""
+    piece_type = get_object_or_404(PieceType.objects.exclude(template=""), pk=piece_type_id, in_service=True)
+    try:
+        handle = default_storage.open(piece_type.template.name, "rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    name = PurePosixPath(piece_type.template.name).name
+    content_type = "application/pdf" if name.lower().endswith(".pdf") else "application/octet-stream"
+    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _staff_submissions(user):
+    visible = staff_scopes.applications_visible_to(user).values("pk")
+    visible_candidates = staff_scopes.applications_visible_to(user).values("candidate_id")
+    return PieceSubmission.objects.filter(
+        Q(application_id__in=visible) | Q(application__isnull=True, candidate_id__in=visible_candidates)
+    )
+
+
+@require_GET
+def staff_download(request, submission_id):
+    """A piece's file for staff whose scope covers one of its applications; not before the antivirus said clean."""
+    submission = get_object_or_404(
+        _staff_submissions(request.user).select_related("document"), public_id=submission_id, document__isnull=False
+    )
+    if submission.document.scan_status in STAFF_BLOCKED_SCANS:
+        raise Http404
+    return _file_response(submission.document)
+
+
+def _pdf_response(application) -> FileResponse:
+    from documents.dossier_pdf import build_dossier_pdf, dossier_filename
+
+    handle = build_dossier_pdf(application)
+    response = FileResponse(
+        handle, as_attachment=True, filename=dossier_filename(application), content_type="application/pdf"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def dossier_pdf(request, application_id):
+    """ "Télécharger mon dossier": one PDF, summary pages then every uploaded piece."""
+    return _pdf_response(_own_application(request, application_id))
+
+
+@require_GET
+def staff_dossier_pdf(request, application_id):
+    application = get_object_or_404(
+        staff_scopes.applications_visible_to(request.user).select_related("formation", "campaign", "candidate"),
+        public_id=application_id,
+    )
+    return _pdf_response(application)
