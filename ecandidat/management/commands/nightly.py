@@ -11,6 +11,7 @@ from ecandidat.batches import BatchAlreadyRunning
 BATCHES = [
     "purge_unvalidated_accounts",
     "sync_sis",
+    "sync_complementary_forms",
     "remind_favourable_decisions",
     "withdraw_expired_confirmations",
     "recompute_waiting_list_ranks",

@@ -1,0 +1,104 @@
+"""A client of LimeSurvey's RemoteControl 2 API over JSON-RPC (https://api.limesurvey.org/classes/remotecontrol_handle.html).
+
+Only what the nightly forms synchronisation needs: ``get_session_key``, ``export_responses`` and
+``release_session_key``. Every failure (network, HTTP status, not JSON, a JSON-RPC error, LimeSurvey's
+``{"status": "..."}`` answers, a payload that is not base64 JSON) becomes :class:`LimeSurveyError`, so the caller
+logs it and goes on.
+"""
+
+import base64
+import binascii
+import itertools
+import json
+import logging
+
+import requests
+
+logger = logging.getLogger(__name__)
+
+# LimeSurvey answers "no response yet" with a status instead of an empty export.
+NO_DATA_STATUSES = ("No Data", "No Response found")
+
+
+class LimeSurveyError(Exception):
+    pass
+
+
+class LimeSurveyClient:
+    """Use as a context manager: opens a session on entry, releases it on exit."""
+
+    def __init__(self, url: str, user: str, password: str, *, timeout: float = 30.0):
+        self.url, self.user, self.password, self.timeout = url, user, password, timeout
+        self.session_key: str | None = None
+        self._ids = itertools.count(1)
+        self._http = requests.Session()
+
+    def __enter__(self) -> "LimeSurveyClient":
+        self.session_key = self.get_session_key()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            if self.session_key:
+                self.release_session_key()
+        except LimeSurveyError as exc:  # the session expires by itself; nothing to do about it
+            logger.warning("LimeSurvey: could not release the session: %s", exc)
+        finally:
+            self._http.close()
+
+    def call(self, method: str, *params):
+        payload = {"method": method, "params": list(params), "id": next(self._ids)}
+        try:
+            response = self._http.post(self.url, json=payload, timeout=self.timeout)
+            response.raise_for_status()
+            body = response.json()
+        except requests.RequestException as exc:
+            raise LimeSurveyError(f"{method}: {type(exc).__name__}: {exc}") from exc
+        except ValueError as exc:
+            raise LimeSurveyError(f"{method}: the answer is not JSON") from exc
+        if not isinstance(body, dict) or "result" not in body:
+            raise LimeSurveyError(f"{method}: not a JSON-RPC answer")
+        if body.get("error"):
+            raise LimeSurveyError(f"{method}: {body['error']}")
+        return body["result"]
+
+    def get_session_key(self) -> str:
+        result = self.call("get_session_key", self.user, self.password)
+        if not isinstance(result, str) or not result:
+            status = result.get("status") if isinstance(result, dict) else result
+            raise LimeSurveyError(f"get_session_key: {status}")
+        return result
+
+    def release_session_key(self) -> None:
+        self.call("release_session_key", self.session_key)
+        self.session_key = None
+
+    def export_responses(self, survey_id: int) -> list[dict]:
+        """The completed responses of a survey, with question codes as keys (an empty list when there are none)."""
+        result = self.call("export_responses", self.session_key, survey_id, "json", None, "complete", "code", "long")
+        if isinstance(result, dict):
+            status = str(result.get("status", result))
+            if status.startswith(NO_DATA_STATUSES):
+                return []
+            raise LimeSurveyError(f"export_responses({survey_id}): {status}")
+        if not isinstance(result, str):
+            raise LimeSurveyError(f"export_responses({survey_id}): unexpected {type(result).__name__}")
+        try:
+            data = json.loads(base64.b64decode(result, validate=True))
+        except (binascii.Error, ValueError) as exc:
+            raise LimeSurveyError(f"export_responses({survey_id}): not base64-encoded JSON") from exc
+        return parse_export(data, survey_id)
+
+
+def parse_export(data, survey_id) -> list[dict]:
+    """LimeSurvey's JSON export: ``{"responses": [{"<id>": {...}}, ...]}`` up to 5.x, ``[{...}, ...]`` since 6."""
+    if not isinstance(data, dict) or not isinstance(data.get("responses"), list):
+        raise LimeSurveyError(f"export_responses({survey_id}): no 'responses' list")
+    rows = []
+    for item in data["responses"]:
+        if isinstance(item, dict) and len(item) == 1 and isinstance(next(iter(item.values())), dict):
+            item = next(iter(item.values()))
+        if not isinstance(item, dict):
+            raise LimeSurveyError(f"export_responses({survey_id}): a response is not an object")
+        rows.append(item)
+    return rows

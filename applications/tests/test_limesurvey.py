@@ -1,0 +1,242 @@
+"""The LimeSurvey client and the nightly forms synchronisation, against the local JSON-RPC server in a separate
+process (devtools/limesurvey/server.py) over real HTTP."""
+
+import base64
+import datetime
+import io
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from applications.complementary_forms import sync_complementary_forms
+from applications.limesurvey import LimeSurveyClient, LimeSurveyError
+from applications.models import Application, FormAnswer
+from applications.tests.factories import CandidateFactory
+from ecandidat.batches import Report
+from ecandidat.models import BatchRun
+from offers.models import ComplementaryForm
+from offers.tests.factories import FormationFactory
+
+SERVER = Path(__file__).resolve().parents[2] / "devtools" / "limesurvey" / "server.py"
+
+
+def response(rid, submitdate, **answers):
+    return {
+        "id": rid,
+        "submitdate": submitdate,
+        "lastpage": 2,
+        "startlanguage": "fr",
+        "seed": "12345",
+        "startdate": "2027-03-01 09:00:00",
+        "datestamp": submitdate or "2027-03-01 09:05:00",
+        "numDossier": "",
+        "idCandidature": "",
+        **answers,
+    }
+
+
+@pytest.fixture
+def fixtures(tmp_path):
+    return tmp_path
+
+
+@pytest.fixture
+def limesurvey(fixtures, settings):
+    process = subprocess.Popen(  # noqa: S603 (our own script)
+        [sys.executable, str(SERVER), "--port", "0", "--fixtures", str(fixtures), "--user", "u", "--password", "p"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("LISTENING"), line
+        url = f"http://127.0.0.1:{line.split()[1]}/index.php/admin/remotecontrol"
+        settings.LIMESURVEY_URL, settings.LIMESURVEY_USER, settings.LIMESURVEY_PASSWORD = url, "u", "p"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def write(fixtures, survey_id, rows):
+    (fixtures / f"{survey_id}.json").write_text(json.dumps(rows))
+
+
+# --- client -------------------------------------------------------------------------------------------------------
+
+
+def test_client_exports_completed_responses_with_question_codes(limesurvey, fixtures):
+    write(
+        fixtures,
+        42,
+        [
+            response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui"),
+            response(2, None, numDossier="AB000002", Q01="Non"),
+        ],
+    )
+
+    with LimeSurveyClient(limesurvey, "u", "p") as api:
+        rows = api.export_responses(42)
+
+    assert [(row["id"], row["numDossier"], row["Q01"]) for row in rows] == [(1, "AB000001", "Oui")]
+
+
+def test_client_empty_survey_is_an_empty_list(limesurvey, fixtures):
+    write(fixtures, 42, [response(2, None, numDossier="AB000002")])
+
+    with LimeSurveyClient(limesurvey, "u", "p") as api:
+        assert api.export_responses(42) == []
+
+
+def test_client_bad_credentials_and_bad_session(limesurvey, fixtures):
+    write(fixtures, 42, [])
+    with pytest.raises(LimeSurveyError, match="Invalid user or password"):
+        LimeSurveyClient(limesurvey, "u", "wrong").__enter__()
+
+    api = LimeSurveyClient(limesurvey, "u", "p")
+    api.session_key = "forged"
+    with pytest.raises(LimeSurveyError, match="Invalid session key"):
+        api.export_responses(42)
+
+
+def test_client_unknown_survey_and_garbage(limesurvey, fixtures):
+    (fixtures / "7.raw").write_text(base64.b64encode(b"<html>oops</html>").decode())
+    (fixtures / "8.raw").write_text("not base64 at all !")
+    with LimeSurveyClient(limesurvey, "u", "p") as api:
+        with pytest.raises(LimeSurveyError, match="Invalid survey ID"):
+            api.export_responses(99)
+        with pytest.raises(LimeSurveyError, match="not base64-encoded JSON"):
+            api.export_responses(7)
+        with pytest.raises(LimeSurveyError, match="not base64-encoded JSON"):
+            api.export_responses(8)
+
+
+def test_client_server_down():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(LimeSurveyError, match="ConnectionError"):
+        LimeSurveyClient(f"http://127.0.0.1:{port}/", "u", "p", timeout=2).__enter__()
+
+
+# --- nightly synchronisation --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def form(db):
+    return ComplementaryForm.objects.create(
+        code="TEST",
+        survey_id=42,
+        label="Questionnaire",
+        candidate_label="TSNR20-300-TEST-M1 LIB CANDIDAT",
+        url="https://enquetes.example/42?numDossier=${numDossier}",
+    )
+
+
+@pytest.fixture
+def application(centre, commission, campaign):
+    candidate = CandidateFactory(user__campaign=campaign, user__username="AB000001")
+    formation = FormationFactory(centre=centre, commission=commission)
+    return Application.objects.create(
+        candidate=candidate, formation=formation, campaign=campaign, created_by=candidate.user
+    )
+
+
+def test_sync_keeps_the_latest_answer_per_candidate_and_per_application(limesurvey, fixtures, form, application):
+    write(
+        fixtures,
+        42,
+        [
+            response(3, "2027-03-04 18:40:12", numDossier="AB000001", Q01="Non"),
+            response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui"),
+            response(
+                4, "2027-03-05 08:00:00", numDossier="AB000001", idCandidature=str(application.public_id), Q01="A"
+            ),
+            response(5, "2027-03-05 09:00:00", numDossier="ZZ999999", Q01="?"),
+        ],
+    )
+
+    out = io.StringIO()
+    call_command("sync_complementary_forms", stdout=out)
+
+    per_candidate = FormAnswer.objects.get(form=form, application=None)
+    per_application = FormAnswer.objects.get(form=form, application=application)
+    assert per_candidate.answers == {"Q01": "Non"}
+    assert per_candidate.submitted_at == timezone.make_aware(datetime.datetime(2027, 3, 4, 18, 40, 12))
+    assert per_application.answers == {"Q01": "A"}
+    assert "answers stored: 2" in out.getvalue()
+    assert "responses naming an unknown candidate: 1" in out.getvalue()
+
+    # Next night: a newer answer replaces the stored one; nothing new stores nothing.
+    write(fixtures, 42, [response(9, "2027-03-06 08:00:00", numDossier="AB000001", Q01="Peut-être")])
+    call_command("sync_complementary_forms", stdout=io.StringIO())
+    call_command("sync_complementary_forms", stdout=out)
+    per_candidate.refresh_from_db()
+    assert per_candidate.answers == {"Q01": "Peut-être"}
+    assert FormAnswer.objects.count() == 2
+    assert BatchRun.objects.filter(status=BatchRun.Status.FINISH).count() == 3
+
+
+def test_sync_survives_one_bad_survey_and_goes_on(limesurvey, fixtures, form, application):
+    ComplementaryForm.objects.create(code="BAD", survey_id=7, label="Cassé", candidate_label="Cassé", url="https://x")
+    (fixtures / "7.raw").write_text("garbage")
+    write(fixtures, 42, [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui")])
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None)
+
+    assert FormAnswer.objects.get().answers == {"Q01": "Oui"}
+    assert "survey 7 (BAD)" in report.errors[0]
+
+
+def test_sync_with_limesurvey_down_records_an_error_and_the_nightly_goes_on(form, settings):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        settings.LIMESURVEY_URL = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    out, err = io.StringIO(), io.StringIO()
+
+    call_command("nightly", stdout=out, stderr=err)
+
+    run = BatchRun.objects.get(name="sync_complementary_forms")
+    assert run.status == BatchRun.Status.ERROR
+    assert "retried next night" in run.errors
+    assert "LimeSurvey unavailable" in err.getvalue()
+    assert "prune_outbox" in out.getvalue()  # the next batches ran
+    assert FormAnswer.objects.count() == 0
+
+
+def test_sync_dry_run_reads_but_stores_nothing(limesurvey, fixtures, form, application):
+    write(fixtures, 42, [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui")])
+
+    out = io.StringIO()
+    call_command("sync_complementary_forms", "--dry-run", stdout=out)
+
+    assert "responses read: 1" in out.getvalue()
+    assert FormAnswer.objects.count() == 0
+
+
+def test_sync_without_configuration_is_skipped(form, settings):
+    settings.LIMESURVEY_URL = ""
+    report = Report()
+
+    sync_complementary_forms(report, dry_run=False, limit=None)
+
+    assert report.counts == {"LimeSurvey not configured (LIMESURVEY_URL): skipped": 1}
+    assert report.errors == []
+
+
+def test_shipped_fixture_is_shaped_like_an_export(limesurvey, fixtures):
+    """The development data (devtools/limesurvey/fixtures) go through the real client: complete responses only."""
+    shipped = SERVER.parent / "fixtures" / "123456.json"
+    (fixtures / "123456.json").write_text(shipped.read_text())
+
+    with LimeSurveyClient(limesurvey, "u", "p") as api:
+        rows = api.export_responses(123456)
+
+    assert [(row["id"], row["numDossier"]) for row in rows] == [(1, "DEMO0001"), (3, "DEMO0001")]
