@@ -9,6 +9,7 @@ measured by ``bench/bench_dossier_pdf.py``.)
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import shutil
@@ -76,15 +77,13 @@ def build_dossier_pdf(application) -> IO[bytes]:
     rows = piece_rows(application)
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(bytes(_summary(application, rows).output()))))
-    spools = []
-    try:
+    with contextlib.ExitStack() as spools:
         for row in rows:
             document = row.document
             if document is None:
                 continue
             header = latin1(f"{row.piece_type.label[:90]} - {document.original_name}")
-            spool = tempfile.TemporaryFile()
-            spools.append(spool)
+            spool = spools.enter_context(tempfile.TemporaryFile())
             with default_storage.open(document.file.name, "rb") as source:
                 shutil.copyfileobj(source, spool)
             spool.seek(0)
@@ -92,11 +91,8 @@ def build_dossier_pdf(application) -> IO[bytes]:
                 _append_pdf(writer, spool, header)
             else:
                 _append_image(writer, spool, header)
-        output = tempfile.TemporaryFile()
+        output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it.
         writer.write(output)
-    finally:
-        for spool in spools:
-            spool.close()
     output.seek(0)
     return output
 

@@ -1,0 +1,317 @@
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from pypdf import PdfReader
+
+from applications.enums import DossierStatus
+from documents import services
+from documents.enums import PieceStatus
+from documents.models import Document, PieceSubmission
+from documents.tests import hostile_files as hostile
+from documents.tests.test_services import stored_files
+from offers.tests.factories import PieceTypeFactory
+
+
+def upload_url(application, piece_type):
+    return reverse("documents:upload", args=[application.public_id, piece_type.pk])
+
+
+def post_file(client, application, piece_type, uploaded_file):
+    return client.post(upload_url(application, piece_type), {"file": uploaded_file})
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]] if response.context else []
+
+
+@pytest.fixture
+def owner(client, candidate):
+    client.force_login(candidate)
+    return client
+
+
+HOSTILE = [
+    ("EICAR renamed .pdf", hostile.eicar_as_pdf_upload, "does not match its extension"),
+    ("PNG/HTML polyglot as .jpg", hostile.png_html_polyglot_as_jpg_upload, "does not match its extension"),
+    (
+        "OpenAction JavaScript",
+        lambda: hostile.upload("js.pdf", hostile.pdf_with_open_action_javascript()),
+        "active content",
+    ),
+    ("embedded file", lambda: hostile.upload("e.pdf", hostile.pdf_with_embedded_file()), "active content"),
+    ("launch action", lambda: hostile.upload("l.pdf", hostile.pdf_with_launch_action()), "active content"),
+    ("encrypted PDF", lambda: hostile.upload("enc.pdf", hostile.encrypted_pdf()), "password-protected"),
+    ("ZIP renamed .pdf", hostile.zip_as_pdf_upload, "does not match its extension"),
+    ("pixel flood", hostile.pixel_flood_png_upload, "too large (number of pixels)"),
+    ("0-byte", hostile.empty_upload, "The file is empty."),
+    ("truncated PDF", lambda: hostile.upload("t.pdf", hostile.truncated_pdf()), "unreadable or damaged"),
+    ("2 MiB + 1", hostile.over_max_pdf_upload, "exceeds the maximum allowed size"),
+    ("executable", lambda: hostile.upload("a.exe", b"MZ" + b"\0" * 100), "File format not accepted"),
+]
+
+
+@pytest.mark.parametrize(("case", "build", "message"), HOSTILE, ids=[case[0] for case in HOSTILE])
+def test_hostile_upload_is_refused_with_its_message_and_nothing_stored(
+    owner, application, piece, case, build, message
+):
+    response = post_file(owner, application, piece, build())
+
+    assert response.status_code == 302
+    page = owner.get(response["Location"])
+    (text,) = messages_of(page)
+    assert text.startswith("Lettre de motivation : ")
+    assert message in text
+    assert not Document.objects.exists()
+    assert not PieceSubmission.objects.exists()
+    assert stored_files() == []
+
+
+def test_jpeg_zip_polyglot_is_accepted_re_encoded_without_its_payload(owner, application, piece):
+    post_file(owner, application, piece, hostile.jpeg_zip_polyglot_upload())
+
+    document = Document.objects.get()
+    content = default_storage.open(document.file.name).read()
+    assert b"PK\x03\x04" not in content
+
+
+def test_jpeg_gps_exif_is_stripped(owner, application, piece):
+    post_file(owner, application, piece, hostile.jpeg_with_gps_upload())
+
+    content = default_storage.open(Document.objects.get().file.name).read()
+    assert b"Exif" not in content
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd.pdf", "a" * 300 + ".pdf"])
+def test_hostile_names_are_kept_sanitised_as_metadata_only(owner, application, piece, name):
+    post_file(owner, application, piece, hostile.valid_pdf_upload(name))
+
+    document = Document.objects.get()
+    assert "/" not in document.original_name
+    assert len(document.original_name) <= 100
+    assert document.file.name.count("/") == 1
+    assert "passwd" not in document.file.name
+
+
+def test_exactly_two_mib_is_accepted(owner, application, piece, django_assert_num_queries):
+    response = post_file(owner, application, piece, hostile.exact_max_pdf_upload())
+
+    assert response.status_code == 302
+    assert Document.objects.get().size == 2 * 1024 * 1024
+
+
+def test_upload_query_count(owner, application, piece, django_assert_num_queries):
+    uploaded = hostile.valid_pdf_upload()
+    # session, user, application, piece type; rules (requested, existing); savepoint, lock, submission lock,
+    # document, submission, event, release; blocking pieces (2); session save for the messages (savepoint, update,
+    # release).
+    with django_assert_num_queries(18):
+        response = post_file(owner, application, piece, uploaded)
+    assert response.status_code == 302
+
+
+def test_upload_by_script_gets_the_address_and_keeps_the_messages(owner, application, piece):
+    response = owner.post(
+        upload_url(application, piece), {"file": hostile.valid_pdf_upload()}, HTTP_X_UPLOAD_PROGRESS="1"
+    )
+
+    location = response.json()["location"]
+    page = owner.get(location)
+    assert "Lettre de motivation: file received." in messages_of(page)
+
+
+def test_last_missing_piece_reminds_to_transmit(owner, application, piece):
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    texts = messages_of(owner.get(response["Location"]))
+    assert any(text.startswith("All the supporting documents are there: remember to transmit") for text in texts)
+
+
+def test_upload_without_a_file_says_so(owner, application, piece):
+    response = owner.post(upload_url(application, piece), {})
+
+    assert messages_of(owner.get(response["Location"])) == ["Lettre de motivation : Choose a file to upload."]
+
+
+def test_double_submit_through_the_view(owner, application, piece):
+    owner.get(post_file(owner, application, piece, hostile.valid_pdf_upload())["Location"])
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    assert messages_of(owner.get(response["Location"])) == [
+        "Lettre de motivation : You can upload only one file per requested supporting document"
+    ]
+    assert Document.objects.count() == 1
+    assert len(stored_files()) == 1
+
+
+def test_remove_and_conditional_buttons(
+    owner, application, piece, conditional_piece, django_capture_on_commit_callbacks
+):
+    post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(reverse("documents:remove", args=[application.public_id, piece.pk]))
+    owner.post(reverse("documents:not_concerned", args=[application.public_id, conditional_piece.pk]))
+
+    statuses = dict(PieceSubmission.objects.values_list("piece_type_id", "status"))
+    assert statuses == {piece.pk: PieceStatus.WAITING, conditional_piece.pk: PieceStatus.NOT_CONCERNED}
+    assert stored_files() == []
+
+    owner.post(reverse("documents:concerned", args=[application.public_id, conditional_piece.pk]))
+    assert PieceSubmission.objects.get(piece_type=conditional_piece).status == PieceStatus.WAITING
+
+
+def test_pieces_page_shows_the_table_with_accessible_buttons(
+    owner, application, piece, conditional_piece, django_assert_num_queries
+):
+    with django_assert_num_queries(10):
+        response = owner.get(reverse("documents:pieces", args=[application.public_id]))
+
+    html = response.content.decode()
+    assert "You can upload your attachments as PDF and JPEG (or PNG) files of at most 2 MB per piece" in html
+    assert html.index("upload-constraints") < html.index('type="file"')
+    assert 'aria-label="Add a file for Lettre de motivation"' in html
+    assert "Not concerned by this piece" in html
+    assert 'src="/static/js/upload.js" defer' in html
+    assert "<script>" not in html
+
+
+def test_pieces_page_query_count_does_not_grow_with_pieces(owner, application, formation, django_assert_num_queries):
+    def page():
+        return owner.get(reverse("documents:pieces", args=[application.public_id]))
+
+    formation.piece_types.add(PieceTypeFactory())
+    with django_assert_num_queries(10):
+        page()
+    for _ in range(19):
+        piece_type = PieceTypeFactory()
+        formation.piece_types.add(piece_type)
+        services.upload_piece(
+            application=application,
+            piece_type=piece_type,
+            uploaded_file=hostile.valid_pdf_upload(),
+            actor=application.created_by,
+        )
+    with django_assert_num_queries(10):
+        response = page()
+    assert response.content.decode().count("Remove the file of") == 19
+
+
+def test_locked_pieces_show_the_reason_and_no_buttons(owner, application, piece):
+    application.dossier_status = DossierStatus.RECEIVED
+    application.save()
+
+    html = owner.get(reverse("documents:pieces", args=[application.public_id])).content.decode()
+
+    assert "Your application has been transmitted" in html
+    assert 'type="file"' not in html
+
+
+def test_download_of_own_file_has_safe_headers(owner, application, piece, django_assert_num_queries):
+    post_file(owner, application, piece, hostile.valid_pdf_upload("relevé.pdf"))
+    submission = PieceSubmission.objects.get()
+
+    with django_assert_num_queries(8):  # session, user, request savepoints, piece, session save of the messages
+        response = owner.get(reverse("documents:download", args=[submission.public_id]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert "relev" in response["Content-Disposition"]
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "no-store"
+    assert b"".join(response.streaming_content) == hostile.pdf_bytes()
+
+
+def test_other_candidate_gets_404_everywhere(client, other_candidate, application, piece, conditional_piece):
+    services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+    submission = PieceSubmission.objects.get()
+    client.force_login(other_candidate)
+
+    assert client.get(reverse("documents:download", args=[submission.public_id])).status_code == 404
+    assert client.get(reverse("documents:pieces", args=[application.public_id])).status_code == 404
+    assert client.get(reverse("documents:dossier_pdf", args=[application.public_id])).status_code == 404
+    assert post_file(client, application, piece, hostile.valid_pdf_upload()).status_code == 404
+    for name in ("remove", "not_concerned"):
+        assert client.post(reverse(f"documents:{name}", args=[application.public_id, piece.pk])).status_code == 404
+    assert client.get(reverse("documents:staff_download", args=[submission.public_id])).status_code == 404
+    assert PieceSubmission.objects.get().status == PieceStatus.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("centre_manager", 200),
+        ("commission_member", 200),
+        ("central_manager", 200),
+        ("other_centre_manager", 404),
+        ("candidate", 404),
+    ],
+)
+def test_staff_download_personas(request, client, application, piece, persona, expected):
+    services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.get(reverse("documents:staff_download", args=[PieceSubmission.objects.get().public_id]))
+
+    assert response.status_code == expected
+
+
+def test_template_file_download(owner, formation):
+    piece_type = PieceTypeFactory(label="Dossier de candidature complémentaire")
+    piece_type.template.save("dossier-complementaire.pdf", ContentFile(hostile.pdf_bytes()))
+    formation.piece_types.add(piece_type)
+
+    response = owner.get(reverse("documents:template_download", args=[piece_type.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert owner.get(reverse("documents:template_download", args=[PieceTypeFactory().pk])).status_code == 404
+
+
+def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, application, formation, shared_piece):
+    pieces = [PieceTypeFactory(label=f"Pièce numéro {n}", order=n + 1) for n in range(3)]
+    formation.piece_types.add(*pieces)
+    for piece_type, uploaded in zip(
+        pieces,
+        [hostile.valid_pdf_upload("a.pdf"), hostile.valid_png_upload(), hostile.jpeg_with_gps_upload()],
+        strict=True,
+    ):
+        services.upload_piece(
+            application=application, piece_type=piece_type, uploaded_file=uploaded, actor=application.created_by
+        )
+    summary_pages = len(PdfReader(io.BytesIO(_summary_only(application))).pages)
+
+    response = owner.get(reverse("documents:dossier_pdf", args=[application.public_id]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    candidate = application.candidate
+    assert f'filename="dossier-{candidate.user.username}_' in response["Content-Disposition"]
+    assert response["Content-Disposition"].endswith(f'-{formation.code}.pdf"')
+    reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+    assert len(reader.pages) == summary_pages + 3
+    summary_text = "".join(reader.pages[i].extract_text() for i in range(summary_pages))
+    assert formation.title in summary_text
+    assert "Pièce numéro 0" in summary_text
+    for offset, piece_type in enumerate(pieces):
+        assert piece_type.label in reader.pages[summary_pages + offset].extract_text()
+
+
+def _summary_only(application) -> bytes:
+    from documents.dossier_pdf import _summary
+    from documents.pieces import piece_rows
+
+    return bytes(_summary(application, piece_rows(application)).output())
