@@ -1,0 +1,48 @@
+"""Upload throughput through the view: 1.5 MB PDFs, validated, stored, rows committed, then removed.
+
+Usage: ``.venv/bin/python -m bench.bench_upload [COUNT]`` (default 20 uploads). Storage: the test settings'
+InMemoryStorage (no disk I/O; with FileSystemStorage add the fsync of each file).
+"""
+
+import sys
+import time
+
+from bench._harness import test_database
+
+
+def main(count: int) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+    from django.urls import reverse
+
+    from bench._documents_setup import application_with_pieces, pdf_of_size
+    from documents.models import Document
+
+    content = pdf_of_size(1_500_000)
+    with test_database():
+        from django.test.utils import override_settings
+
+        with override_settings(ROOT_URLCONF="documents.tests.urls"):
+            user, application, pieces = application_with_pieces(1)
+            client = Client()
+            client.force_login(user)
+            upload = reverse("documents:upload", args=[application.public_id, pieces[0].pk])
+            remove = reverse("documents:remove", args=[application.public_id, pieces[0].pk])
+            durations = []
+            for _ in range(count):
+                start = time.perf_counter()
+                response = client.post(upload, {"file": SimpleUploadedFile("scan.pdf", content, "application/pdf")})
+                durations.append(time.perf_counter() - start)
+                assert Document.objects.count() == 1, response
+                client.post(remove)
+            durations.sort()
+            median = durations[len(durations) // 2]
+            print(
+                f"upload 1.5 MB PDF via the view | n={count} | median_ms={median * 1000:.1f} | "
+                f"max_ms={durations[-1] * 1000:.1f} | throughput={1 / median:.1f} uploads/s "
+                f"({1.5 / median:.1f} MB/s) per process"
+            )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
