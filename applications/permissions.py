@@ -18,3 +18,44 @@ def can_edit_personal_details(user, candidate: Candidate) -> bool:
 
 def is_candidate(user) -> bool:
     return user.is_authenticated and user.campaign_id is not None
+
+
+# --- Applications (candidate side). The views load the application through
+# ``Application.objects.for_candidate_user(user)``; these predicates give the templates their booleans and say
+# nothing about why (the services' ``*_refusal`` functions give the message).
+
+
+def _owns(user, application) -> bool:
+    return user.is_authenticated and application.candidate.user_id == user.pk
+
+
+def can_transmit(user, application, *, blocking_rows=None) -> bool:
+    """ "Transmettre ma candidature" is active (green): online dossier, ``AT``/``IN``, before the date limite de
+    retour, no piece waiting or refused (``blocking_rows``: the blocking pieces when the caller has them)."""
+    from applications.services.candidature import transmit_refusal
+
+    return _owns(user, application) and not transmit_refusal(application, blocking_rows=blocking_rows)
+
+
+def can_cancel(user, application) -> bool:
+    """ "Annuler la candidature": only while ``AT`` and without any decision (needs ``with_current_decision()``)."""
+    from applications.services.candidature import cancel_refusal
+
+    has_decision = application.current_decision_id is not None
+    return _owns(user, application) and not cancel_refusal(application, has_decision=has_decision)
+
+
+def can_answer(user, application) -> bool:
+    """ "Confirmer" / "Désister": the latest validated decision is favourable, no answer yet, date de confirmation
+    not passed (needs ``with_current_decision()``)."""
+    from applications.services.candidature import answer_refusal
+
+    favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
+    return _owns(user, application) and not answer_refusal(application, favourable_validated_at=favourable_at)
+
+
+def can_change_pieces(user, application) -> bool:
+    """The candidate may add, remove or declare pieces: ``AT``/``IN``, online, before the date limite de retour."""
+    from documents.services import can_change_pieces as pieces_may_change
+
+    return _owns(user, application) and pieces_may_change(application)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from applications import views
+from applications import views, views_candidature
 
 app_name = "applications"
 
@@ -25,4 +25,15 @@ urlpatterns = [
     *_rows("experiences-pro", "work_experience"),
     path("mes-donnees/", views.my_data, name="my_data"),
     path("mes-donnees/export.json", views.my_data_download, name="my_data_download"),
+]
+
+# Applications (candidate side): applications.views_candidature.
+urlpatterns += [
+    path("candidatures/", views_candidature.application_list, name="application_list"),
+    path("candidatures/nouvelle/<int:formation_id>/", views_candidature.apply, name="apply"),
+    path("candidatures/<uuid:public_id>/", views_candidature.detail, name="detail"),
+    path("candidatures/<uuid:public_id>/transmettre/", views_candidature.transmit, name="transmit"),
+    path("candidatures/<uuid:public_id>/annuler/", views_candidature.cancel, name="cancel"),
+    path("candidatures/<uuid:public_id>/confirmer/", views_candidature.confirm, name="confirm"),
+    path("candidatures/<uuid:public_id>/desister/", views_candidature.withdraw, name="withdraw"),
 ]

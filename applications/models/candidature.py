@@ -9,16 +9,40 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import DecisionAction, DossierStatus
+from applications.enums import Avis, DecisionAction, DossierStatus
+
+
+def _latest_decision(field: str, *, validated_only: bool) -> Subquery:
+    decisions = Decision.objects.filter(application=OuterRef("pk"))
+    if validated_only:
+        decisions = decisions.filter(validated_at__isnull=False)
+    return Subquery(decisions.order_by("-created_at", "-id").values(field)[:1])
 
 
 class ApplicationQuerySet(models.QuerySet):
     def active(self) -> "ApplicationQuerySet":
         """Not cancelled."""
         return self.filter(cancelled_at__isnull=True)
+
+    def with_current_decision(self) -> "ApplicationQuerySet":
+        """Annotate the latest decision (``current_decision_id``, whether validated or not) and the latest
+        *validated* one, the only one a candidate may see: ``validated_decision_label`` (the candidate label),
+        ``validated_decision_avis`` and ``validated_decision_at``."""
+        return self.annotate(
+            current_decision_id=_latest_decision("pk", validated_only=False),
+            validated_decision_label=_latest_decision("decision_type__candidate_label", validated_only=True),
+            validated_decision_avis=_latest_decision("decision_type__avis", validated_only=True),
+            validated_decision_at=_latest_decision("validated_at", validated_only=True),
+        )
+
+    def with_list_data(self) -> "ApplicationQuerySet":
+        """What the candidate's list and recap show: formation, centre, commission, candidate and decisions."""
+        return self.select_related(
+            "formation__centre", "formation__commission", "candidate__user"
+        ).with_current_decision()
 
     def for_candidate_user(self, user) -> "ApplicationQuerySet":
         """The applications of this candidate account; empty for anonymous users."""
@@ -117,6 +141,11 @@ class Application(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
+
+    @property
+    def has_validated_favourable_decision(self) -> bool:
+        """From ``with_current_decision()``: the latest validated decision is favourable."""
+        return getattr(self, "validated_decision_avis", None) == Avis.FAVOURABLE
 
 
 class ApplicationEvent(models.Model):

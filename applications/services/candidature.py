@@ -1,0 +1,326 @@
+"""The candidate's side of an application (ecandidat-features §1.5–1.12, house-style §3).
+
+Every service takes keyword-only arguments and an ``actor``, locks the row it changes
+(``select_for_update(of=("self",))``), re-checks its rules under the lock (so a double submit or a stale page gets a
+``BusinessRuleError`` with a clear message, never a second effect), writes an ``ApplicationEvent`` and enqueues its
+mails through ``applications.notifications`` (sent once the transaction commits).
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.enums import Avis
+from applications.models import Application, ApplicationEvent, Candidate
+from applications.workflow import CANCELLABLE, Role, get_transition
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from offers.enums import ApplicationMode
+from offers.models import Campaign, Formation
+
+
+class EventKind:
+    CREATED = "application_created"
+    TRANSMITTED = "transmitted"
+    CANCELLED = "application_cancelled"
+    CONFIRMED = "application_confirmed"
+    WITHDRAWN = "application_withdrawn"
+
+
+def _format_date(day: datetime.date | None) -> str:
+    return date_format(day, "d/m/Y") if day else ""
+
+
+def _mail_context(application: Application) -> dict:
+    formation = application.formation
+    return {
+        "formation_code": formation.code,
+        "formation_title": formation.title,
+        "return_deadline": _format_date(effective_return_deadline(application)),
+        "paper": formation.mode == ApplicationMode.PAPER,
+    }
+
+
+def _notify(application: Application, *, candidate_code: str, commission_code: str = "", extra=None) -> None:
+    from applications.notifications import notify_candidate, notify_commission
+
+    context = {**_mail_context(application), **(extra or {})}
+    notify_candidate(application=application, code=candidate_code, extra=context)
+    if commission_code:
+        notify_commission(application=application, code=commission_code, extra=context)
+
+
+def _event(application: Application, *, kind: str, actor, from_status: str = "", to_status: str = "", comment=""):
+    return ApplicationEvent.objects.create(
+        application=application,
+        actor=actor,
+        kind=kind,
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment,
+    )
+
+
+def _lock(application: Application) -> Application:
+    """The application's row, locked for this transaction, re-read with what the rules and the mails need."""
+    return (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("candidate__user", "formation__centre", "formation__commission")
+        .get(pk=application.pk)
+    )
+
+
+# --- Applying ---------------------------------------------------------------------------------------------------
+
+
+def _wish_limit_error(candidate: Candidate, formation: Formation) -> str:
+    """The message of rule 5 (at most N wishes, per centre or for the whole institution), or ""."""
+    live = Application.objects.active().filter(candidate=candidate)
+    if settings.MAX_WISHES_PER_INSTITUTION and live.count() >= settings.MAX_WISHES:
+        return _("You have reached the maximum number of applications for the institution (%(max)s).") % {
+            "max": settings.MAX_WISHES
+        }
+    centre_limit = formation.centre.max_wishes
+    if centre_limit is None and not settings.MAX_WISHES_PER_INSTITUTION:
+        centre_limit = settings.MAX_WISHES
+    if centre_limit is not None and live.filter(formation__centre_id=formation.centre_id).count() >= centre_limit:
+        return _("You have reached the maximum number of applications for %(centre)s (%(max)s).") % {
+            "centre": formation.centre.label,
+            "max": centre_limit,
+        }
+    return ""
+
+
+def application_refusal(
+    *, user, candidate: Candidate | None, formation: Formation, today: datetime.date | None = None
+) -> str:
+    """Why ``user`` may not apply to ``formation`` now ("" when they may), checking the rules in their order:
+
+    1. a dossier complete enough (personal details, address, baccalaureate);
+    2. the campaign is active and open;
+    3. the formation is in service and within its application window;
+    4. no live application to this formation yet;
+    5. at most ``MAX_WISHES`` wishes (per centre, or per institution with ``MAX_WISHES_PER_INSTITUTION``;
+       a centre's own ``max_wishes`` wins for its formations).
+    """
+    today = today or timezone.localdate()
+    if candidate is None:
+        return _("Fill in your personal details before applying.")
+    if not hasattr(candidate, "address"):
+        return _("Fill in your address before applying.")
+    if not hasattr(candidate, "baccalaureate"):
+        return _("Fill in your baccalaureate (or equivalent) before applying.")
+    campaign = Campaign.objects.active().filter(pk=user.campaign_id).first()
+    if campaign is None or not campaign.is_open_on(today):
+        return _("The application campaign is not open.")
+    if not (formation.in_service and formation.centre.in_service) or not formation.is_open_on(today):
+        return _("You can only select the formations open in the application campaign")
+    if Application.objects.active().filter(candidate=candidate, formation=formation).exists():
+        return _("You have already applied to this formation.")
+    return _wish_limit_error(candidate, formation)
+
+
+@transaction.atomic
+def create_application(*, candidate: Candidate, formation: Formation, actor) -> Application:
+    """Apply ``candidate`` to ``formation`` (§1.5): dossier status ``AT`` "En attente", no decision.
+
+    The candidate's row is locked first, so two simultaneous submits are checked one after the other (the second
+    one is refused as "already applied"); the partial unique constraint is the last line of defence.
+    Side effects: history row ``application_created``, mail CANDIDATURE to the candidate.
+    """
+    candidate = (
+        Candidate.objects.select_for_update(of=("self",))
+        .select_related("user", "address", "baccalaureate")
+        .get(pk=candidate.pk)
+    )
+    formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
+    refusal = application_refusal(user=candidate.user, candidate=candidate, formation=formation)
+    if refusal:
+        raise BusinessRuleError(refusal)
+    try:
+        with transaction.atomic():
+            application = Application.objects.create(
+                candidate=candidate,
+                formation=formation,
+                campaign_id=candidate.user.campaign_id,
+                created_by=actor,
+            )
+    except IntegrityError as exc:
+        raise InvalidTransition(_("You have already applied to this formation.")) from exc
+    _event(application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status)
+    _notify(application, candidate_code="CANDIDATURE")
+    return application
+
+
+# --- Transmitting -----------------------------------------------------------------------------------------------
+
+
+def transmit_refusal(application: Application, *, blocking_rows=None, today: datetime.date | None = None) -> str:
+    """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
+    application's blocking pieces when the caller already has them (read from ``documents.pieces`` otherwise)."""
+    today = today or timezone.localdate()
+    if application.is_cancelled:
+        return _("This application has been cancelled.")
+    if application.formation.mode != ApplicationMode.ONLINE:
+        return _("Paper dossier: print your dossier and post it with your supporting documents.")
+    transition = get_transition("transmit")
+    if not transition.allows(source=application.dossier_status, role=Role.CANDIDATE):
+        return _("Your application has already been transmitted.")
+    deadline = effective_return_deadline(application)
+    if today > deadline:
+        return _("The return deadline (%(date)s) has passed: the application can no longer be transmitted.") % {
+            "date": _format_date(deadline)
+        }
+    if blocking_rows is None:
+        from documents.pieces import blocking_pieces
+
+        blocking_rows = blocking_pieces(application)
+    if blocking_rows:
+        return _("A supporting document is missing: %(pieces)s.") % {
+            "pieces": "; ".join(str(row.piece_type.label) for row in blocking_rows)
+        }
+    return ""
+
+
+@transaction.atomic
+def transmit_application(*, application: Application, actor) -> Application:
+    """ "Transmettre ma candidature" (§1.10): ``AT``/``IN`` → ``RE`` once no piece is waiting or refused.
+
+    Stamps ``transmitted_at``; the pieces are then locked (``documents.services.pieces_locked_reason``).
+    Side effects: history row, mail STATUT_RE to the candidate, COMMISSION_ALERT_TRANSMISSION to the commission.
+    """
+    application = _lock(application)
+    refusal = transmit_refusal(application)
+    if refusal:
+        raise InvalidTransition(refusal)
+    transition = get_transition("transmit")
+    source = application.dossier_status
+    application.dossier_status = transition.target
+    setattr(application, transition.stamp, timezone.now())
+    application.save(update_fields=["dossier_status", transition.stamp])
+    _event(application, kind=EventKind.TRANSMITTED, actor=actor, from_status=source, to_status=transition.target)
+    _notify(
+        application,
+        candidate_code=transition.mail_code,
+        commission_code="COMMISSION_ALERT_TRANSMISSION",
+        extra={"transmitted": True},
+    )
+    return application
+
+
+# --- Cancelling -------------------------------------------------------------------------------------------------
+
+
+def cancel_refusal(application: Application, *, has_decision: bool) -> str:
+    """Why the candidate cannot cancel (§1.11: only while ``AT`` and without any decision), or ""."""
+    if application.is_cancelled:
+        return _("This application has already been cancelled.")
+    if application.dossier_status not in CANCELLABLE:
+        return _("A transmitted application can no longer be cancelled.")
+    if has_decision:
+        return _("An application with a decision can no longer be cancelled.")
+    return ""
+
+
+@transaction.atomic
+def cancel_application(*, application: Application, actor) -> Application:
+    """ "Annuler la candidature" (§1.11): the application is kept as cancelled (date, actor), its own files are
+    deleted after the commit (shared pieces are kept), and the candidate may apply to the formation again.
+
+    Side effects: history row, mail CANDIDATURE_ANNULATION, COMMISSION_ALERT_ANNULATION to the commission.
+    """
+    from documents.services import delete_application_files
+
+    application = _lock(application)
+    refusal = cancel_refusal(application, has_decision=application.decisions.exists())
+    if refusal:
+        raise InvalidTransition(refusal)
+    application.cancelled_at = timezone.now()
+    application.cancelled_by = actor
+    application.save(update_fields=["cancelled_at", "cancelled_by"])
+    delete_application_files(application=application, actor=actor)
+    _event(application, kind=EventKind.CANCELLED, actor=actor, from_status=application.dossier_status)
+    _notify(application, candidate_code="CANDIDATURE_ANNULATION", commission_code="COMMISSION_ALERT_ANNULATION")
+    return application
+
+
+# --- Confirming or withdrawing ----------------------------------------------------------------------------------
+
+
+def _latest_validated_decision(application: Application):
+    return (
+        application.decisions.filter(validated_at__isnull=False)
+        .select_related("decision_type")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def answer_refusal(
+    application: Application,
+    *,
+    favourable_validated_at: datetime.datetime | None,
+    today: datetime.date | None = None,
+) -> str:
+    """Why the candidate cannot confirm or withdraw now ("" when they can). ``favourable_validated_at`` is the
+    validation time of the latest validated decision when it is favourable, None otherwise."""
+    today = today or timezone.localdate()
+    if application.is_cancelled:
+        return _("This application has been cancelled.")
+    if application.accepted is not None:
+        return _("You have already answered: this choice cannot be changed.")
+    if favourable_validated_at is None:
+        return _("Only an application with a favourable decision can be confirmed or withdrawn.")
+    deadline = effective_confirmation_date(application, favourable_validated_at)
+    if deadline is not None and today > deadline:
+        return _("The confirmation date (%(date)s) has passed.") % {"date": _format_date(deadline)}
+    return ""
+
+
+def _answer(application: Application, *, actor, accepted: bool) -> Application:
+    application = _lock(application)
+    decision = _latest_validated_decision(application)
+    favourable_at = decision.validated_at if decision and decision.decision_type.avis == Avis.FAVOURABLE else None
+    refusal = answer_refusal(application, favourable_validated_at=favourable_at)
+    if refusal:
+        raise InvalidTransition(refusal)
+    application.accepted = accepted
+    application.answered_at = timezone.now()
+    application.answered_by = actor
+    application.save(update_fields=["accepted", "answered_at", "answered_by"])
+    _event(application, kind=EventKind.CONFIRMED if accepted else EventKind.WITHDRAWN, actor=actor)
+    return application
+
+
+@transaction.atomic
+def confirm_application(*, application: Application, actor) -> Application:
+    """ "Confirmer" after a validated favourable decision, before the date de confirmation (§1.12). Irreversible.
+
+    Side effects: history row, mail CANDIDATURE_CONFIRM with the administrative registration instructions of the
+    formation (or, when it has none, of its centre).
+    """
+    application = _answer(application, actor=actor, accepted=True)
+    formation = application.formation
+    instructions = formation.registration_instructions or formation.centre.registration_instructions
+    _notify(application, candidate_code="CANDIDATURE_CONFIRM", extra={"registration_instructions": instructions})
+    return application
+
+
+@transaction.atomic
+def withdraw_application(*, application: Application, actor) -> Application:
+    """ "Désister" after a validated favourable decision (§1.12). Irreversible.
+
+    Side effects: history row, mail CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT, then the first candidate of
+    the complementary list is admitted when the formation manages its list automatically. That promotion is made
+    by the system (actor None, batch ``auto_waiting_list``), not in the withdrawing candidate's name.
+    """
+    from applications.services.staff import promote_from_waiting_list
+
+    application = _answer(application, actor=actor, accepted=False)
+    _notify(application, candidate_code="CANDIDATURE_DESIST", commission_code="COMMISSION_ALERT_DESISTEMENT")
+    promote_from_waiting_list(formation=application.formation, actor=None)
+    return application

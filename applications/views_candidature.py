@@ -1,0 +1,245 @@
+"""Candidate pages of applications: the "Candidatures" list, applying to a formation, the recap ("Récapitulatif de
+votre candidature"), transmitting, cancelling, confirming and withdrawing (user guide, ecandidat-features §1.5–1.12).
+
+Applications are always loaded through ``Application.objects.for_candidate_user(request.user)``: another
+candidate's application is a 404, and staff accounts (no campaign) get a 404 on every page here.
+Writes are POST only, go through ``applications.services.candidature`` and redirect (post/redirect/get).
+"""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.models import Application, Candidate
+from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
+from applications.services import candidature as services
+from applications.views import candidate_required
+from ecandidat.exceptions import BusinessRuleError
+from offers.enums import ApplicationMode
+from offers.models import Formation
+
+FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
+
+
+def _own_applications(request):
+    return Application.objects.for_candidate_user(request.user).with_list_data()
+
+
+def _own_application(request, public_id) -> Application:
+    return get_object_or_404(_own_applications(request), public_id=public_id)
+
+
+def _decision_label(application) -> str:
+    """The candidate sees a decision only once it is validated; "En attente" until then."""
+    return application.validated_decision_label or _("Waiting")
+
+
+def _detail(application):
+    return redirect("applications:detail", application.public_id)
+
+
+# --- List and applying ------------------------------------------------------------------------------------------
+
+
+@candidate_required
+@require_GET
+def application_list(request):
+    """The "Candidatures" tab: Formation, Date limite de retour, Statut du dossier, Décision."""
+    rows = [
+        {
+            "application": application,
+            "return_deadline": effective_return_deadline(application),
+            "decision_label": _decision_label(application),
+        }
+        for application in _own_applications(request).active()
+    ]
+    return render(request, "applications/candidature/list.html", {"rows": rows})
+
+
+def _load_candidate(request) -> Candidate | None:
+    return Candidate.objects.for_user(request.user).select_related("user", "address", "baccalaureate").first()
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def apply(request, formation_id):
+    """ "Voulez-vous candidater à la formation '…' ?": the question (GET), then the application (POST).
+
+    The rules are checked before asking, so the candidate reads why they cannot apply right away; they are checked
+    again by the service (double submits, stale pages)."""
+    formation = get_object_or_404(Formation.objects.select_related("centre", "commission"), pk=formation_id)
+    candidate = _load_candidate(request)
+    if request.method == "POST":
+        if candidate is None:
+            messages.error(request, _("Fill in your personal details before applying."))
+            return redirect("applications:apply", formation.pk)
+        try:
+            application = services.create_application(candidate=candidate, formation=formation, actor=request.user)
+        except BusinessRuleError as error:
+            messages.error(request, str(error))
+            return redirect("applications:apply", formation.pk)
+        messages.success(
+            request,
+            _("Your application to the formation %(title)s has been registered.") % {"title": formation.title},
+        )
+        return _detail(application)
+    refusal = services.application_refusal(user=request.user, candidate=candidate, formation=formation)
+    existing = None
+    if candidate is not None:
+        existing = Application.objects.active().filter(candidate=candidate, formation=formation).first()
+    return render(
+        request,
+        "applications/candidature/apply.html",
+        {"formation": formation, "refusal": refusal, "existing": existing},
+    )
+
+
+# --- Recap ------------------------------------------------------------------------------------------------------
+
+
+def _forms_tab(application) -> dict:
+    """The "Formulaires complémentaires" tab: the nightly engineer's include when it exists, else just whether the
+    formation has forms (to show the reminder)."""
+    has_forms = application.formation.forms.filter(in_service=True).exists()
+    try:
+        get_template(FORMS_TAB_TEMPLATE)
+        from applications.complementary_forms import form_rows
+    except (TemplateDoesNotExist, ImportError):
+        return {"has_forms": has_forms, "forms_tab_template": "", "form_rows": []}
+    return {"has_forms": has_forms, "forms_tab_template": FORMS_TAB_TEMPLATE, "form_rows": form_rows(application)}
+
+
+def _dossier_pdf_url(application) -> str:
+    """ "Télécharger mon dossier" (the documents app's view), once it is mounted."""
+    try:
+        return reverse("documents:dossier_pdf", args=[application.public_id])
+    except NoReverseMatch:
+        return ""
+
+
+@candidate_required
+@require_GET
+def detail(request, public_id):
+    """ "Récapitulatif de votre candidature": details, useful dates, contact address, pieces, forms, buttons."""
+    from documents.context import pieces_table_context
+
+    application = _own_application(request, public_id)
+    pieces = pieces_table_context(application)
+    pieces["can_change_pieces"] = pieces["can_change_pieces"] and can_change_pieces(request.user, application)
+    blocking = [row for row in pieces["piece_rows"] if row.is_blocking]
+    favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
+    is_online = application.formation.mode == ApplicationMode.ONLINE
+    may_transmit = can_transmit(request.user, application, blocking_rows=blocking)
+    context = {
+        "application": application,
+        "formation": application.formation,
+        "commission": application.formation.commission,
+        "decision_label": _decision_label(application),
+        "return_deadline": effective_return_deadline(application),
+        "confirmation_date": effective_confirmation_date(application, favourable_at),
+        "is_online": is_online,
+        "can_transmit": may_transmit,
+        # What is missing, listed under the inactive button while the candidate may still transmit.
+        "missing_pieces": blocking if is_online and not may_transmit and pieces["can_change_pieces"] else [],
+        "show_transmit": is_online and not application.is_cancelled,
+        "can_cancel": can_cancel(request.user, application),
+        "can_answer": can_answer(request.user, application),
+        "dossier_pdf_url": _dossier_pdf_url(application),
+        **pieces,
+        **_forms_tab(application),
+    }
+    return render(request, "applications/candidature/detail.html", context)
+
+
+# --- Writes -----------------------------------------------------------------------------------------------------
+
+
+@candidate_required
+@require_POST
+def transmit(request, public_id):
+    """ "Transmettre ma candidature"."""
+    application = _own_application(request, public_id)
+    try:
+        services.transmit_application(application=application, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _(
+                "Check your e-mails: if your dossier has been transmitted correctly, you have received a message "
+                "confirming it."
+            ),
+        )
+    return _detail(application)
+
+
+def _two_step(request, public_id, *, service, allowed, template: str, success: str, after_success):
+    """Irreversible actions are asked twice: the button on the recap opens this page (GET), whose button does it
+    (POST). A refused action (already done, too late) comes back to the recap with the reason."""
+    application = _own_application(request, public_id)
+    if request.method == "POST":
+        try:
+            service(application=application, actor=request.user)
+        except BusinessRuleError as error:
+            messages.error(request, str(error))
+            return _detail(application)
+        messages.success(request, success)
+        return after_success(application)
+    if not allowed(request.user, application):
+        messages.error(request, _("This action is not available for this application."))
+        return _detail(application)
+    return render(request, template, {"application": application, "formation": application.formation})
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def cancel(request, public_id):
+    """ "Annuler la candidature", after a confirmation page."""
+    return _two_step(
+        request,
+        public_id,
+        service=services.cancel_application,
+        allowed=can_cancel,
+        template="applications/candidature/cancel.html",
+        success=_("Your application has been cancelled."),
+        after_success=lambda application: redirect("applications:application_list"),
+    )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def confirm(request, public_id):
+    """ "Confirmer" after a favourable decision (irreversible, asked twice)."""
+    return _two_step(
+        request,
+        public_id,
+        service=services.confirm_application,
+        allowed=can_answer,
+        template="applications/candidature/confirm.html",
+        success=_(
+            "You have confirmed your application. You will receive the instructions for your administrative "
+            "registration by e-mail."
+        ),
+        after_success=_detail,
+    )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def withdraw(request, public_id):
+    """ "Désister" after a favourable decision (irreversible, asked twice)."""
+    return _two_step(
+        request,
+        public_id,
+        service=services.withdraw_application,
+        allowed=can_answer,
+        template="applications/candidature/withdraw.html",
+        success=_("You have withdrawn from this formation."),
+        after_success=_detail,
+    )
