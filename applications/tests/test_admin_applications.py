@@ -382,7 +382,7 @@ def test_change_page_query_count_does_not_grow(
 
 
 QUERIES_LIST = 15
-QUERIES_CHANGE = 17
+QUERIES_CHANGE = 18
 
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
