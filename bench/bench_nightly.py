@@ -18,6 +18,7 @@ the time, so it is off unless ``--tracemalloc``: then times include its overhead
 import datetime
 import io
 import resource
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -194,6 +195,11 @@ def run_chain(count: int, *, trace: bool) -> list[dict]:
 def main(argv: list[str]) -> None:
     trace = "--tracemalloc" in argv
     counts = [int(arg) for arg in argv if not arg.startswith("--")] or [10000, 100000]
+    if len(counts) > 1:  # one process per size: a fresh database and a fresh memory high-water mark each
+        for count in counts:
+            flags = [arg for arg in argv if arg.startswith("--")]
+            subprocess.run([sys.executable, "-m", "bench.bench_nightly", str(count), *flags], check=False)  # noqa: S603
+        return
     for count in counts:
         with test_database():
             start = time.perf_counter()

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat.maintenance import set_switch
-from ecandidat.models import BatchRun, MaintenanceSwitch, OutboundEmail
+from ecandidat.models import BatchRun, DestroyedCampaignCount, MaintenanceSwitch, OutboundEmail
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
@@ -56,3 +56,20 @@ class MaintenanceSwitchAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the service, so that the cached state every page reads changes at once.
         set_switch(is_on=obj.is_on, message=obj.message, actor=request.user)
+
+
+@admin.register(DestroyedCampaignCount)
+class DestroyedCampaignCountAdmin(admin.ModelAdmin):
+    """What remains of the campaigns destroyed by the nightly batch: anonymous counts, read-only."""
+
+    list_display = ["campaign_code", "accounts", "applications", "documents", "destroyed_at"]
+    readonly_fields = [f.name for f in DestroyedCampaignCount._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

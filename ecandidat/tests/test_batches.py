@@ -92,3 +92,19 @@ def test_nightly_runs_every_batch_and_reports_a_failed_one(mocker):
     assert "purge_unvalidated_accounts" in out.getvalue()
     assert "prune_outbox" in out.getvalue()
     assert "already running" in err.getvalue()
+
+
+def test_admin_shows_the_batch_history_and_destroyed_campaigns_read_only(admin_client):
+    from ecandidat.models import DestroyedCampaignCount
+
+    run = run_batch("demo", _count)
+    DestroyedCampaignCount.objects.create(campaign_code="C2020", accounts=3, applications=4, documents=5)
+
+    history = admin_client.get("/gestion/ecandidat/batchrun/")
+    destroyed = admin_client.get("/gestion/ecandidat/destroyedcampaigncount/")
+
+    assert history.status_code == destroyed.status_code == 200
+    assert "demo" in history.text
+    assert "C2020" in destroyed.text
+    assert admin_client.get("/gestion/ecandidat/destroyedcampaigncount/add/").status_code == 403
+    assert admin_client.post(f"/gestion/ecandidat/batchrun/{run.pk}/change/", {"name": "x"}).status_code == 403
