@@ -103,15 +103,16 @@ def apply(request, formation_id):
 
 
 def _forms_tab(application) -> dict:
-    """The "Formulaires complémentaires" tab: the nightly engineer's include when it exists, else just whether the
-    formation has forms (to show the reminder)."""
-    has_forms = application.formation.forms.filter(in_service=True).exists()
+    """The "Formulaires complémentaires" tab: the nightly engineer's include and rows when they exist, else just
+    whether the formation has forms (for the reminder)."""
     try:
         get_template(FORMS_TAB_TEMPLATE)
         from applications.complementary_forms import form_rows
     except (TemplateDoesNotExist, ImportError):
+        has_forms = application.formation.forms.filter(in_service=True).exists()
         return {"has_forms": has_forms, "forms_tab_template": "", "form_rows": []}
-    return {"has_forms": has_forms, "forms_tab_template": FORMS_TAB_TEMPLATE, "form_rows": form_rows(application)}
+    rows = form_rows(application)
+    return {"has_forms": bool(rows), "forms_tab_template": FORMS_TAB_TEMPLATE if rows else "", "form_rows": rows}
 
 
 def _dossier_pdf_url(application) -> str:

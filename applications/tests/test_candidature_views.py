@@ -1,0 +1,454 @@
+"""Candidate pages of applications: personas, exact query counts, rules and messages, post/redirect/get."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
+
+from applications.enums import Avis, DossierStatus
+from applications.models import Application
+from applications.tests.factories_candidature import (
+    ApplicationFactory,
+    DecisionFactory,
+    DecisionTypeFactory,
+    PieceSubmissionFactory,
+    complete_candidate,
+)
+from documents.enums import PieceStatus
+from ecandidat.models import OutboundEmail
+from offers.enums import ApplicationMode
+from offers.models import ComplementaryForm
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def applicant(campaign):
+    return complete_candidate(user__campaign=campaign)
+
+
+@pytest.fixture
+def formation(commission):
+    commission.address = "52 avenue Paul Alduy\nUFR SEE\n66860 PERPIGNAN"
+    commission.save()
+    return FormationFactory(centre=commission.centre, commission=commission, title="MASTER 1 - ENERGIE")
+
+
+@pytest.fixture
+def application(applicant, formation):
+    return ApplicationFactory(candidate=applicant, formation=formation)
+
+
+@pytest.fixture
+def owner(client, applicant):
+    client.force_login(applicant.user)
+    return client
+
+
+def _url(name, application):
+    return reverse(f"applications:{name}", args=[application.public_id])
+
+
+# --- Personas ---------------------------------------------------------------------------------------------------
+
+PAGES = ["detail", "cancel", "confirm", "withdraw"]
+
+
+@pytest.mark.parametrize("persona", ["other_candidate", "centre_manager", "commission_member", "central_manager"])
+@pytest.mark.parametrize("name", [*PAGES, "transmit"])
+def test_outsiders_get_404(client, application, persona, name, request):
+    user = request.getfixturevalue(persona)
+    client.force_login(getattr(user, "user", user))
+
+    method = client.post if name == "transmit" else client.get
+    response = method(_url(name, application))
+
+    assert response.status_code == 404
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.WAITING
+
+
+@pytest.mark.parametrize("persona", ["centre_manager", "commission_member"])
+def test_staff_get_404_on_the_list_and_apply(client, formation, persona, request):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get(reverse("applications:application_list")).status_code == 404
+    assert client.get(reverse("applications:apply", args=[formation.pk])).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, application):
+    response = client.get(_url("detail", application))
+
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("name", ["transmit", "cancel", "confirm", "withdraw"])
+def test_other_candidate_cannot_write(client, other_candidate, application, name):
+    client.force_login(other_candidate.user)
+
+    assert client.post(_url(name, application)).status_code == 404
+    application.refresh_from_db()
+    assert (application.dossier_status, application.cancelled_at, application.accepted) == ("AT", None, None)
+
+
+# --- List -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_list_queries_do_not_grow(owner, applicant, count, django_assert_num_queries):
+    for _ in range(count):
+        application = ApplicationFactory(candidate=applicant)
+        DecisionFactory(application=application, validated=True)
+
+    with django_assert_num_queries(8):
+        response = owner.get(reverse("applications:application_list"))
+
+    assert response.status_code == 200
+    assert response.content.decode().count("Avis FA") == count
+
+
+def test_list_shows_the_guide_columns_and_hides_unvalidated_decisions(owner, application):
+    DecisionFactory(application=application, decision_type=DecisionTypeFactory(avis=Avis.UNFAVOURABLE))
+
+    response = owner.get(reverse("applications:application_list"))
+
+    for label in ("Formation", "Return deadline", "Dossier status", "Decision", "+New application"):
+        assertContains(response, label)
+    assertContains(response, "MASTER 1 - ENERGIE")
+    assertContains(response, application.formation.return_deadline.strftime("%d/%m/%Y"))
+    assertNotContains(response, "Avis DE")
+    assertContains(response, f'href="{reverse("offers:catalogue")}"')
+
+
+def test_cancelled_applications_leave_the_list(owner, application):
+    application.cancelled_at = timezone.now()
+    application.save()
+
+    assertNotContains(owner.get(reverse("applications:application_list")), "MASTER 1 - ENERGIE")
+
+
+# --- Applying ---------------------------------------------------------------------------------------------------
+
+
+def test_catalogue_links_open_formations_for_candidates_only(client, applicant, formation):
+    apply_url = reverse("applications:apply", args=[formation.pk])
+
+    assertNotContains(client.get(reverse("offers:catalogue")), apply_url)
+    client.force_login(applicant.user)
+    assertContains(client.get(reverse("offers:catalogue")), apply_url)
+
+
+def test_apply_asks_then_creates(owner, applicant, formation, django_capture_on_commit_callbacks, mailoutbox):
+    url = reverse("applications:apply", args=[formation.pk])
+
+    assertContains(owner.get(url), "Do you want to apply to the formation 'MASTER 1 - ENERGIE'?")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(url, follow=True)
+
+    application = Application.objects.get(candidate=applicant)
+    assertRedirects(response, _url("detail", application))
+    assertContains(response, "Your application to the formation MASTER 1 - ENERGIE has been registered.")
+    assert [m.subject for m in mailoutbox] == ["Application on eCandidat"]
+
+
+def test_apply_twice_one_application_and_a_clear_message(owner, applicant, formation):
+    url = reverse("applications:apply", args=[formation.pk])
+    owner.post(url)
+
+    response = owner.post(url, follow=True)
+
+    assert Application.objects.filter(candidate=applicant).count() == 1
+    assertContains(response, "You have already applied to this formation.", count=2)
+    assertNotContains(response, "Do you want to apply")
+
+
+def test_apply_to_a_closed_formation_says_why(owner, formation):
+    formation.opens_on = timezone.localdate() + datetime.timedelta(days=3)
+    formation.save()
+
+    response = owner.get(reverse("applications:apply", args=[formation.pk]))
+
+    assertContains(response, "You can only select the formations open in the application campaign")
+    assertNotContains(response, "Do you want to apply")
+    assert owner.post(reverse("applications:apply", args=[formation.pk])).status_code == 302
+    assert not Application.objects.exists()
+
+
+def test_apply_without_a_dossier_says_what_to_fill(client, campaign, formation):
+    from applications.tests.factories import CandidateUserFactory
+
+    client.force_login(CandidateUserFactory(campaign=campaign))
+
+    assertContains(
+        client.get(reverse("applications:apply", args=[formation.pk])),
+        "Fill in your personal details before applying.",
+    )
+    response = client.post(reverse("applications:apply", args=[formation.pk]), follow=True)
+    assertContains(response, "Fill in your personal details before applying.")
+    assert not Application.objects.exists()
+
+
+# --- Recap ------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_recap_queries_do_not_grow_with_pieces(owner, application, count, django_assert_num_queries):
+    for _ in range(count):
+        PieceSubmissionFactory(application=application, piece_type=PieceTypeFactory(is_common=True, is_unique=True))
+
+    with django_assert_num_queries(11):
+        response = owner.get(_url("detail", application))
+
+    assert response.status_code == 200
+    assert response.content.decode().count("piece.pdf") == count
+
+
+def test_recap_blocks_and_labels(owner, application):
+    formation = application.formation
+
+    response = owner.get(_url("detail", application))
+
+    for label in (
+        "Summary of your application",
+        "Detailed information",
+        "Useful dates",
+        "Contact address",
+        "52 avenue Paul Alduy",
+        formation.commission.email,
+        "Close",
+        "Cancel the application",
+        "Transmit my application",
+    ):
+        assertContains(response, label)
+    assertContains(response, "<dt>Decision</dt><dd>Waiting</dd>", html=False)
+    assertContains(response, f"<dd>{formation.return_deadline:%d/%m/%Y}</dd>")
+    assertContains(response, f"<dd>{formation.confirmation_date:%d/%m/%Y}</dd>")
+    assertContains(
+        response,
+        f"Online procedure, please upload your supporting documents with the controls of the table before "
+        f"{formation.return_deadline:%d/%m/%Y}. Once done you will have to transmit your application.",
+    )
+    assertContains(response, reverse("documents:dossier_pdf", args=[application.public_id]))
+
+
+def test_recap_paper_dossier(owner, application):
+    application.formation.mode = ApplicationMode.PAPER
+    application.formation.save()
+
+    response = owner.get(_url("detail", application))
+
+    assertContains(response, "Paper procedure, please print your dossier")
+    assertNotContains(response, "Transmit my application")
+
+
+def test_transmit_button_green_only_without_blocking_pieces(owner, application):
+    piece = PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation")
+
+    response = owner.get(_url("detail", application))
+    assertContains(
+        response, '<button type="submit" class="button" disabled>Transmit my application</button>', html=True
+    )
+    assertContains(response, "If the button is not green, a supporting document is missing.")
+    assertContains(response, "<li>Lettre de motivation (Waiting)</li>", html=True)
+
+    PieceSubmissionFactory(application=application, piece_type=piece)
+    response = owner.get(_url("detail", application))
+    assertContains(
+        response, '<button type="submit" class="button button--success">Transmit my application</button>', html=True
+    )
+    assertNotContains(response, "If the button is not green")
+
+
+def test_recap_shows_refused_piece_comment(owner, application):
+    PieceSubmissionFactory(
+        application=application,
+        piece_type=PieceTypeFactory(is_common=True, is_unique=True, label="Relevé"),
+        status=PieceStatus.REFUSED,
+        comment="scan illisible",
+    )
+
+    assertContains(owner.get(_url("detail", application)), "scan illisible")
+
+
+def test_recap_reminds_complementary_forms(owner, application):
+    form = ComplementaryForm.objects.create(
+        code="F1", survey_id=1, label="Q", candidate_label="Questionnaire", url="https://x"
+    )
+    application.formation.forms.add(form)
+
+    assertContains(owner.get(_url("detail", application)), "Do not forget to look at the 'Complementary forms' tab")
+
+
+# --- Transmitting -----------------------------------------------------------------------------------------------
+
+
+def test_transmit_prg_message_and_mail(owner, application, django_capture_on_commit_callbacks, mailoutbox):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(_url("transmit", application), follow=True)
+
+    assertRedirects(response, _url("detail", application))
+    assertContains(
+        response,
+        "Check your e-mails: if your dossier has been transmitted correctly, you have received a message "
+        "confirming it.",
+    )
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED
+    assert [m.subject for m in mailoutbox] == ["Application - dossier received"]
+
+
+def test_transmit_twice_one_effect_and_a_message(owner, application):
+    owner.post(_url("transmit", application))
+
+    response = owner.post(_url("transmit", application), follow=True)
+
+    assertContains(response, "Your application has already been transmitted.")
+    assert application.events.count() == 1
+    assert OutboundEmail.objects.filter(code="STATUT_RE").count() == 1
+
+
+def test_transmit_with_missing_piece_says_which(owner, application):
+    PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation")
+
+    response = owner.post(_url("transmit", application), follow=True)
+
+    assertContains(response, "A supporting document is missing: Lettre de motivation.")
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.WAITING
+
+
+def test_transmit_is_post_only(owner, application):
+    assert owner.get(_url("transmit", application)).status_code == 405
+
+
+# --- Cancelling -------------------------------------------------------------------------------------------------
+
+
+def test_cancel_is_asked_then_done(owner, application, django_capture_on_commit_callbacks, mailoutbox):
+    assertContains(owner.get(_url("cancel", application)), "Do you really want to cancel your application")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(_url("cancel", application), follow=True)
+
+    assertRedirects(response, reverse("applications:application_list"))
+    assertContains(response, "Your application has been cancelled.")
+    application.refresh_from_db()
+    assert application.cancelled_at is not None
+    assert [m.subject for m in mailoutbox] == ["Application cancelled"]
+
+
+def test_cancel_page_refused_once_transmitted(owner, applicant, formation):
+    application = ApplicationFactory(candidate=applicant, formation=formation, transmitted=True)
+
+    response = owner.get(_url("cancel", application), follow=True)
+    assertContains(response, "This action is not available for this application.")
+    response = owner.post(_url("cancel", application), follow=True)
+    assertContains(response, "A transmitted application can no longer be cancelled.")
+
+
+# --- Confirming or withdrawing ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def favourable(applicant, formation):
+    application = ApplicationFactory(candidate=applicant, formation=formation, complete=True)
+    DecisionFactory(application=application, decision_type=DecisionTypeFactory(avis=Avis.FAVOURABLE), validated=True)
+    return application
+
+
+def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, favourable, django_assert_num_queries):
+    with django_assert_num_queries(11):
+        response = owner.get(_url("detail", favourable))
+
+    assertContains(response, "<dd>Avis FA</dd>", html=True)
+    assertContains(response, _url("confirm", favourable))
+    assertContains(response, _url("withdraw", favourable))
+
+
+def test_no_answer_buttons_without_a_validated_favourable_decision(owner, application):
+    DecisionFactory(application=application, decision_type=DecisionTypeFactory(avis=Avis.FAVOURABLE))
+
+    response = owner.get(_url("detail", application))
+
+    assertNotContains(response, _url("confirm", application))
+    assertContains(response, "<dd>Waiting</dd>", html=True)
+
+
+def test_confirm_is_asked_twice_and_irreversible(owner, favourable, django_capture_on_commit_callbacks, mailoutbox):
+    assertContains(owner.get(_url("confirm", favourable)), "This choice is irreversible.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(_url("confirm", favourable), follow=True)
+
+    assertContains(response, "You have confirmed your application.")
+    assert [m.subject for m in mailoutbox] == ["Application confirmed"]
+    response = owner.post(_url("withdraw", favourable), follow=True)
+    assertContains(response, "You have already answered: this choice cannot be changed.")
+    favourable.refresh_from_db()
+    assert favourable.accepted is True
+
+
+def test_withdraw_is_asked_twice(owner, favourable, django_capture_on_commit_callbacks, mailoutbox):
+    assertContains(owner.get(_url("withdraw", favourable)), "This choice is irreversible.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post(_url("withdraw", favourable), follow=True)
+
+    assertContains(response, "You have withdrawn from this formation.")
+    favourable.refresh_from_db()
+    assert favourable.accepted is False
+    assert "Withdrawal from a formation" in [m.subject for m in mailoutbox]
+
+
+def test_confirm_after_the_date_is_refused_with_its_message(client, favourable, time_machine):
+    time_machine.move_to(favourable.formation.confirmation_date + datetime.timedelta(days=1))
+    client.force_login(favourable.candidate.user)
+    owner = client
+
+    response = owner.post(_url("confirm", favourable), follow=True)
+
+    assertContains(response, "The confirmation date")
+    assertContains(response, "has passed.")
+    favourable.refresh_from_db()
+    assert favourable.accepted is None
+
+
+# --- Query counts of the other pages ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "queries"), [("cancel", 8), ("confirm", 8), ("withdraw", 8)])
+def test_confirmation_pages_queries(owner, favourable, name, queries, django_assert_num_queries):
+    if name == "cancel":
+        favourable.decisions.all().delete()
+        favourable.dossier_status = DossierStatus.WAITING
+        favourable.save()
+
+    with django_assert_num_queries(queries):
+        response = owner.get(_url(name, favourable))
+
+    assert response.status_code == 200
+
+
+def test_apply_page_queries(owner, formation, django_assert_num_queries):
+    with django_assert_num_queries(13):
+        response = owner.get(reverse("applications:apply", args=[formation.pk]))
+
+    assertContains(response, "Do you want to apply")
+
+
+def test_transmit_queries(owner, application, django_assert_num_queries):
+    with django_assert_num_queries(16):
+        response = owner.post(_url("transmit", application))
+
+    assert response.status_code == 302
+
+
+def test_outsider_404_queries(client, other_candidate, application, django_assert_num_queries):
+    client.force_login(other_candidate.user)
+
+    with django_assert_num_queries(9):
+        assert client.get(_url("detail", application)).status_code == 404
