@@ -10,7 +10,7 @@ import datetime
 import logging
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -379,6 +379,7 @@ def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Applicati
     )
     new_date = _promotion_confirmation_date(formation)
     application.confirmation_date_override = new_date
+    previous_rank = application.waiting_list_rank
     application.waiting_list_rank = None
     application.save(update_fields=["confirmation_date_override", "waiting_list_rank"])
     _event(
@@ -399,7 +400,14 @@ def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Applicati
         code="COMMISSION_ALERT_LISTE_PRINC",
         extra={"confirmation_date": _format_date(confirmation_date)},
     )
-    recompute_waiting_list_ranks(formation=formation)
+    if previous_rank is not None:
+        # The list moves up by one: one set-based UPDATE, not a rewrite of every rank (the nightly ranks batch
+        # recomputes them all anyway).
+        Application.objects.filter(formation=formation, waiting_list_rank__gt=previous_rank).update(
+            waiting_list_rank=F("waiting_list_rank") - 1
+        )
+    else:
+        recompute_waiting_list_ranks(formation=formation)
     return application
 
 

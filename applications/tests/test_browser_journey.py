@@ -59,10 +59,6 @@ def _upload(page, piece, name: str) -> None:
     )
     row.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r"#pieces$"))
-    # documents' upload.js answers with the recap address + "#pieces": from the recap that is a same-document
-    # navigation, so the page is not reloaded (test_upload_refreshes_the_recap, xfail). Reload as a user would.
-    page.wait_for_timeout(500)
-    page.reload()
     page.locator(f'a:has-text("{name}")').wait_for()
 
 
@@ -140,11 +136,6 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     assert OutboundEmail.objects.filter(code="CANDIDATURE_CONFIRM").count() == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="documents/static upload.js: window.location.assign(recap + '#pieces') from the recap only changes the "
-    "fragment, so the page keeps showing the old table after a successful upload",
-)
 def test_upload_refreshes_the_recap(live_server, transactional_db, browser_page, campaign):
     page = browser_page
     formation = FormationFactory()

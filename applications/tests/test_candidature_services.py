@@ -53,7 +53,7 @@ def test_create_application_waits_with_history_and_mail(
     event = ApplicationEvent.objects.get(application=application)
     assert (event.kind, event.actor, event.to_status) == ("application_created", applicant.user, "AT")
     assert [m.to for m in mailoutbox] == [[applicant.user.email]]
-    assert mailoutbox[0].subject == "Application on eCandidat"
+    assert mailoutbox[0].subject == "Candidature sur eCandidat"
     assert formation.title in mailoutbox[0].body
     assert OutboundEmail.objects.get().code == "CANDIDATURE"
 
@@ -200,7 +200,7 @@ def test_transmit_moves_to_received_with_mails(application, django_capture_on_co
     ]
     assert {m.to[0] for m in mailoutbox} == {application.candidate.user.email, commission.email}
     candidate_mail = next(m for m in mailoutbox if m.to[0] == application.candidate.user.email)
-    assert "has been transmitted" in candidate_mail.body
+    assert "a bien été transmise" in candidate_mail.body
 
 
 def test_transmit_refused_while_a_piece_is_missing_or_refused(application):
@@ -345,7 +345,7 @@ def test_confirm_mails_registration_instructions(favourable, django_capture_on_c
     assert favourable.accepted is True
     assert favourable.answered_by == favourable.candidate.user
     assert favourable.events.get().kind == "application_confirmed"
-    assert [m.subject for m in mailoutbox] == ["Application confirmed"]
+    assert [m.subject for m in mailoutbox] == ["Candidature confirmée"]
     assert "Inscrivez-vous sur le site de la scolarité." in mailoutbox[0].body
 
 
@@ -411,4 +411,4 @@ def test_withdraw_mails_and_promotes_the_waiting_list(
         "COMMISSION_ALERT_DESISTEMENT",
         "COMMISSION_ALERT_LISTE_PRINC",
     ]
-    assert "You have withdrawn" in next(m.body for m in mailoutbox if m.to == [favourable.candidate.user.email])
+    assert "Vous vous êtes désisté(e)" in next(m.body for m in mailoutbox if m.to == [favourable.candidate.user.email])

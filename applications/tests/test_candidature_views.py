@@ -152,7 +152,7 @@ def test_apply_asks_then_creates(owner, applicant, formation, django_capture_on_
     application = Application.objects.get(candidate=applicant)
     assertRedirects(response, _url("detail", application))
     assertContains(response, "Your application to the formation MASTER 1 - ENERGIE has been registered.")
-    assert [m.subject for m in mailoutbox] == ["Application on eCandidat"]
+    assert [m.subject for m in mailoutbox] == ["Candidature sur eCandidat"]
 
 
 def test_apply_twice_one_application_and_a_clear_message(owner, applicant, formation):
@@ -298,7 +298,7 @@ def test_transmit_prg_message_and_mail(owner, application, django_capture_on_com
     )
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED
-    assert [m.subject for m in mailoutbox] == ["Application - dossier received"]
+    assert [m.subject for m in mailoutbox] == ["Candidature - dossier réceptionné"]
 
 
 def test_transmit_twice_one_effect_and_a_message(owner, application):
@@ -338,7 +338,7 @@ def test_cancel_is_asked_then_done(owner, application, django_capture_on_commit_
     assertContains(response, "Your application has been cancelled.")
     application.refresh_from_db()
     assert application.cancelled_at is not None
-    assert [m.subject for m in mailoutbox] == ["Application cancelled"]
+    assert [m.subject for m in mailoutbox] == ["Candidature annulée"]
 
 
 def test_cancel_page_refused_once_transmitted(owner, applicant, formation):
@@ -385,7 +385,7 @@ def test_confirm_is_asked_twice_and_irreversible(owner, favourable, django_captu
         response = owner.post(_url("confirm", favourable), follow=True)
 
     assertContains(response, "You have confirmed your application.")
-    assert [m.subject for m in mailoutbox] == ["Application confirmed"]
+    assert [m.subject for m in mailoutbox] == ["Candidature confirmée"]
     response = owner.post(_url("withdraw", favourable), follow=True)
     assertContains(response, "You have already answered: this choice cannot be changed.")
     favourable.refresh_from_db()
@@ -401,7 +401,7 @@ def test_withdraw_is_asked_twice(owner, favourable, django_capture_on_commit_cal
     assertContains(response, "You have withdrawn from this formation.")
     favourable.refresh_from_db()
     assert favourable.accepted is False
-    assert "Withdrawal from a formation" in [m.subject for m in mailoutbox]
+    assert "Désistement d'une formation" in [m.subject for m in mailoutbox]
 
 
 def test_confirm_after_the_date_is_refused_with_its_message(client, favourable, time_machine):

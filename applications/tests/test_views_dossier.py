@@ -80,7 +80,7 @@ def test_staff_gets_404(client, django_user_model, name):
 @pytest.mark.parametrize(
     ("name", "queries"),
     [
-        ("applications:personal_details", 8),
+        ("applications:personal_details", 9),
         ("applications:address", 8),
         ("applications:baccalaureate", 8),
         ("applications:internal_cursus", 9),

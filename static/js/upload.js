@@ -35,7 +35,15 @@
         } catch (ignored) {
           // Not JSON (e.g. a proxy's error page): reload the current page.
         }
-        window.location.assign(location);
+        var target = new URL(location, window.location.href);
+        var here = new URL(window.location.href);
+        if (target.pathname === here.pathname && target.search === here.search) {
+          // Same page: changing only the fragment would not reload it, and the table would look unchanged.
+          window.location.hash = target.hash;
+          window.location.reload();
+        } else {
+          window.location.assign(target.href);
+        }
       });
       request.addEventListener("error", function () {
         // Network failure: fall back to the ordinary form post, which shows the browser's own error.
