@@ -381,6 +381,17 @@ def test_change_page_query_count_does_not_grow(
     assert "Relevé de notes" in response.content.decode()
 
 
+@pytest.fixture(autouse=True)
+def _warm_content_types(db):
+    """The admin reads the Application content type once per process: warm it so counts do not depend on order."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from applications.models import Application
+
+    ContentType.objects.clear_cache()
+    ContentType.objects.get_for_model(Application)
+
+
 QUERIES_LIST = 15
 QUERIES_CHANGE = 18
 
