@@ -373,7 +373,7 @@ def test_two_managers_validate_the_same_decision_at_once(
     for thread in threads:
         thread.join()
 
-    assert sorted(outcomes) == ["This decision has already been validated.", "ok"]
+    assert sorted(outcomes) == ["Cet avis a déjà été validé.", "ok"]
     assert len(mails("AVIS_FAVORABLE")) == 1
     assert ApplicationEvent.objects.filter(kind="decision_validated").count() == 1
 

@@ -350,7 +350,7 @@ def test_real_clamd_quarantines_an_infected_piece(
     assert not default_storage.exists(original)
     assert submission.status == PieceStatus.WAITING
     assert submission.document is None
-    assert submission.comment == "The file could not be accepted, upload another one."
+    assert submission.comment == "Le fichier n'a pas pu être accepté, déposez-en un autre."
 
 
 @pytest.mark.clamd
