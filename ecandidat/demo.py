@@ -37,4 +37,7 @@ def seed_all() -> list[str]:
     from applications import demo as applications_demo
 
     lines += applications_demo.seed()
+    from applications import demo_applications
+
+    lines += demo_applications.seed()
     return lines

@@ -1,0 +1,119 @@
+"""Demo applications for ``manage.py seed_demo``: a few candidates who already applied and transmitted, so that a
+newcomer logged in as a manager has pieces to check, statuses to set and decisions to enter.
+
+Everything goes through the same services as a real candidate (apply, upload, declare "Non concerné", transmit):
+the history, the stored files and the mails are the real ones. Idempotent: an applicant who exists is left alone.
+"""
+
+import datetime
+import io
+
+from allauth.account.models import EmailAddress
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pypdf import PdfWriter
+
+from accounts.models import User
+from accounts.services import issue_numero_dossier
+from applications import services
+from applications.services import candidature
+from applications.enums import BacSeries, Civility, Mention
+from documents import services as documents
+from documents.pieces import piece_rows
+from offers.models import Campaign, Formation
+
+DEMO_FORMATION = "M1ENER"  # MASTER 1 - ENERGIE Parc. Matériaux et procédés solaires (centre SEE, online)
+APPLICANTS = [
+    # e-mail, first name, last name, civility, birth date
+    ("lea.roussel@example.org", "Léa", "ROUSSEL", Civility.MRS, datetime.date(2001, 3, 9)),
+    ("hugo.ferrand@example.org", "Hugo", "FERRAND", Civility.MR, datetime.date(2000, 11, 23)),
+    ("sarah.benali@example.org", "Sarah", "BENALI", Civility.MRS, datetime.date(2002, 1, 30)),
+]
+
+
+def _pdf(title: str) -> SimpleUploadedFile:
+    """A one-page PDF, as a scanner would give: it goes through the whole validation pipeline."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": title})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return SimpleUploadedFile(f"{title}.pdf", buffer.getvalue(), content_type="application/pdf")
+
+
+def _applicant(campaign: Campaign, email: str, first_name: str, last_name: str) -> User | None:
+    if User.objects.filter(campaign=campaign, email__iexact=email).exists():
+        return None
+    user = User(
+        username=issue_numero_dossier(),
+        campaign=campaign,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+    )
+    user.set_unusable_password()  # a demo applicant, not a login: the README's demo candidate is the one to try
+    user.save()
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
+def seed() -> list[str]:
+    campaign = Campaign.objects.active().first()
+    formation = Formation.objects.filter(code=DEMO_FORMATION).select_related("centre").first()
+    if campaign is None or formation is None:
+        return []
+    created = 0
+    for email, first_name, last_name, civility, birth_date in APPLICANTS:
+        user = _applicant(campaign, email, first_name, last_name)
+        if user is None:
+            continue
+        candidate = services.save_personal_details(
+            user=user,
+            candidate=None,
+            data={
+                "civility": civility,
+                "birth_name": last_name,
+                "first_name": first_name,
+                "birth_date": birth_date,
+                "birth_country": "FR",
+                "birth_department": "66",
+                "birth_city": "Perpignan",
+                "nationality": "FR",
+                "mobile": "+33612345670",
+            },
+            actor=user,
+        )
+        services.save_address(
+            candidate=candidate,
+            data={
+                "line1": "12 avenue de Grande-Bretagne",
+                "postal_code": "66000",
+                "city": "PERPIGNAN",
+                "country": "FR",
+            },
+            actor=user,
+        )
+        services.add_baccalaureate(
+            candidate=candidate,
+            data={
+                "series": BacSeries.GENERAL,
+                "year": 2019,
+                "country": "FR",
+                "department": "66",
+                "mention": Mention.FAIRLY_GOOD,
+            },
+            actor=user,
+        )
+        application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
+        for row in piece_rows(application):
+            if row.piece_type.is_conditional:
+                documents.declare_not_concerned(application=application, piece_type=row.piece_type, actor=user)
+            else:
+                upload = _pdf(f"{row.piece_type.code}-{last_name.lower()}")
+                documents.upload_piece(
+                    application=application, piece_type=row.piece_type, uploaded_file=upload, actor=user
+                )
+        candidature.transmit_application(application=application, actor=user)
+        created += 1
+    if not created:
+        return []
+    return [f"Applications: {created} demo candidates transmitted their dossier to {formation.code} (pieces to check)"]
