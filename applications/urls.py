@@ -24,7 +24,7 @@ urlpatterns = [
     *_rows("stages", "internship"),
     *_rows("experiences-pro", "work_experience"),
     path("mes-donnees/", views.my_data, name="my_data"),
-    path("mes-donnees/export.json", views.my_data_download, name="my_data_download"),
+    path("mes-donnees/mes-donnees.zip", views.my_data_download, name="my_data_download"),
 ]
 
 # Applications (candidate side): applications.views_candidature.

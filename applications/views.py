@@ -1,20 +1,18 @@
 """Candidate pages of the dossier: Informations perso., Adresse, Baccalauréat, Cursus interne, Cursus externe, Stages,
 Expériences pro., and "Mes données"."""
 
-import json
 from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib import messages
-from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from applications import services
+from applications import personal_data, services
 from applications.countries import country_name
 from applications.forms import (
     AddressForm,
@@ -333,11 +331,14 @@ def my_data(request):
 
 @candidate_required
 def my_data_download(request):
+    """The ZIP of everything we hold about the candidate (``applications.personal_data``)."""
     candidate = Candidate.objects.for_user(request.user).select_related("address", "baccalaureate").first()
-    data = services.export_personal_data(candidate=candidate, user=request.user)
-    response = HttpResponse(
-        json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
-        content_type="application/json; charset=utf-8",
+    archive = personal_data.build_archive(user=request.user, candidate=candidate)
+    response = FileResponse(
+        archive,
+        as_attachment=True,
+        filename=f"mes-donnees-{request.user.username}.zip",
+        content_type="application/zip",
     )
-    response["Content-Disposition"] = f'attachment; filename="mes-donnees-{request.user.username}.json"'
+    response["Cache-Control"] = "no-store"
     return response

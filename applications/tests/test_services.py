@@ -1,5 +1,7 @@
 import datetime
+import io
 import json
+import zipfile
 
 import pytest
 from django.db import IntegrityError
@@ -153,7 +155,12 @@ def test_duplicate_ine_is_refused_by_the_database(candidate, other_candidate):
         Candidate.objects.filter(pk=other_candidate.pk).update(ine="1234567890V")
 
 
-def test_my_data_download_is_a_json_attachment_of_everything(owner_client, candidate, other_candidate):
+def _archived_data(response) -> dict:
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        return json.loads(archive.read("donnees.json"))
+
+
+def test_my_data_download_is_a_zip_of_everything(owner_client, candidate, other_candidate):
     AddressFactory(candidate=candidate)
     BaccalaureateFactory(candidate=candidate)
     InternshipFactory(candidate=candidate, organisation="Mairie de Perpignan")
@@ -161,9 +168,9 @@ def test_my_data_download_is_a_json_attachment_of_everything(owner_client, candi
 
     response = owner_client.get(reverse("applications:my_data_download"))
 
-    assert response["Content-Type"] == "application/json; charset=utf-8"
-    assert response["Content-Disposition"] == f'attachment; filename="mes-donnees-{candidate.user.username}.json"'
-    data = json.loads(response.content)
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == f'attachment; filename="mes-donnees-{candidate.user.username}.zip"'
+    data = _archived_data(response)
     assert data["account"]["username"] == candidate.user.username
     assert "password" not in data["account"]
     assert data["dossier"]["personal_details"]["birth_name"] == "DUPONT"
@@ -175,7 +182,7 @@ def test_my_data_download_is_a_json_attachment_of_everything(owner_client, candi
 def test_my_data_without_dossier(client, candidate_user):
     client.force_login(candidate_user)
 
-    data = json.loads(client.get(reverse("applications:my_data_download")).content)
+    data = _archived_data(client.get(reverse("applications:my_data_download")))
 
     assert data["dossier"] is None
     assert data["account"]["email"] == candidate_user.email

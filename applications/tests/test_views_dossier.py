@@ -89,7 +89,7 @@ def test_staff_gets_404(client, django_user_model, name):
         ("applications:work_experience_list", 9),
         ("applications:external_cursus_add", 8),
         ("applications:my_data", 7),
-        ("applications:my_data_download", 12),
+        ("applications:my_data_download", 16),
     ],
 )
 def test_owner_sees_page_with_exact_queries(owner_client, candidate, django_assert_num_queries, name, queries):

@@ -1,0 +1,187 @@
+""" "Mes données": everything we hold about a candidate, as one ZIP (RGPD right of access, CNIL).
+
+The archive holds ``donnees.json`` (account, dossier, applications with their history, validated decisions, pieces,
+complementary-form answers, and the mails we sent) and ``pieces/``, the candidate's uploaded files under readable
+names. Decisions not yet validated are commission work in progress: the candidate sees them here once validated,
+as on their pages.
+
+The archive is written to a spooled temporary file (in memory up to ``SPOOL_BYTES``, then on disk) and each stored
+file is copied into it by chunks, so memory stays bounded whatever the number of pieces. The queries do not grow
+with the number of applications or pieces.
+"""
+
+import json
+import re
+import shutil
+import tempfile
+import zipfile
+
+from django.core.files.storage import default_storage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from applications.models import Application, ApplicationEvent, Candidate, Decision, FormAnswer
+from applications.services.dossier import export_personal_data
+from documents.enums import ScanStatus
+from documents.models import PieceSubmission
+from ecandidat.models import OutboundEmail
+
+SPOOL_BYTES = 8 * 2**20
+CHUNK_BYTES = 256 * 2**10
+_UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def _actor(event: ApplicationEvent, user) -> str:
+    if event.batch:
+        return "nightly"
+    return "candidate" if event.actor_id == user.pk else "staff"
+
+
+def _applications(candidate: Candidate, user) -> list[dict]:
+    applications = (
+        Application.objects.filter(candidate=candidate)
+        .select_related("formation", "campaign")
+        .prefetch_related(
+            Prefetch("events", queryset=ApplicationEvent.objects.order_by("created_at", "id")),
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.validated()
+                .select_related("decision_type", "refusal_reason")
+                .order_by("validated_at", "id"),
+                to_attr="validated_decisions",
+            ),
+        )
+        .order_by("created_at", "id")
+    )
+    result = []
+    for application in applications:
+        result.append(
+            {
+                "id": str(application.public_id),
+                "campaign": application.campaign.code,
+                "formation": {"code": application.formation.code, "title": application.formation.title},
+                "dossier_status": application.dossier_status,
+                "created_at": _iso(application.created_at),
+                "transmitted_at": _iso(application.transmitted_at),
+                "received_on": _iso(application.received_on),
+                "complete_on": _iso(application.complete_on),
+                "incomplete_on": _iso(application.incomplete_on),
+                "cancelled_at": _iso(application.cancelled_at),
+                "return_deadline_override": _iso(application.return_deadline_override),
+                "confirmation_date_override": _iso(application.confirmation_date_override),
+                "confirmed": application.accepted,
+                "answered_at": _iso(application.answered_at),
+                "waiting_list_rank": application.waiting_list_rank,
+                "decisions": [
+                    {
+                        "decision": decision.decision_type.candidate_label or decision.decision_type.label,
+                        "refusal_reason": decision.refusal_reason.label if decision.refusal_reason else None,
+                        "comment": decision.comment if decision.decision_type.show_comment else "",
+                        "rank": decision.rank,
+                        "preselection_at": _iso(decision.preselection_at),
+                        "preselection_place": decision.preselection_place,
+                        "validated_at": _iso(decision.validated_at),
+                    }
+                    for decision in application.validated_decisions
+                ],
+                "history": [
+                    {
+                        "date": _iso(event.created_at),
+                        "event": event.kind,
+                        "from": event.from_status,
+                        "to": event.to_status,
+                        "comment": event.comment,
+                        "by": _actor(event, user),
+                    }
+                    for event in application.events.all()
+                ],
+            }
+        )
+    return result
+
+
+def _submissions(candidate: Candidate):
+    return (
+        PieceSubmission.objects.filter(candidate=candidate)
+        .select_related("piece_type", "document", "application__formation")
+        .order_by("piece_type__order", "id")
+    )
+
+
+def _archive_name(submission: PieceSubmission, index: int) -> str:
+    document = submission.document
+    owner = submission.application.formation.code if submission.application_id else "commun"
+    original = _UNSAFE.sub("_", document.original_name).strip("._") or "fichier"
+    return f"pieces/{index:02d}-{owner}-{submission.piece_type.code}-{original}"[:200]
+
+
+def build_archive(*, user, candidate: Candidate | None):
+    """Return an open, rewound file holding the ZIP of everything we hold about ``user``."""
+    data = export_personal_data(candidate=candidate, user=user)
+    data["applications"] = []
+    data["pieces"] = []
+    data["complementary_forms"] = []
+    files: list[tuple[str, str]] = []  # (name in the archive, storage name)
+    if candidate is not None:
+        data["applications"] = _applications(candidate, user)
+        for index, submission in enumerate(_submissions(candidate), start=1):
+            document = submission.document
+            entry = {
+                "piece": submission.piece_type.label,
+                "application": submission.application.formation.code if submission.application_id else None,
+                "status": submission.status,
+                "comment": submission.comment,
+                "status_changed_at": _iso(submission.status_changed_at),
+                "file": None,
+            }
+            if document is not None:
+                entry["file"] = {
+                    "original_name": document.original_name,
+                    "size": document.size,
+                    "content_type": document.content_type,
+                    "sha256": document.sha256,
+                    "uploaded_at": _iso(document.uploaded_at),
+                    "in_archive": None,
+                }
+                # A quarantined file is not handed back: the candidate was told to upload another one.
+                if document.scan_status != ScanStatus.INFECTED:
+                    entry["file"]["in_archive"] = _archive_name(submission, index)
+                    files.append((entry["file"]["in_archive"], document.file.name))
+            data["pieces"].append(entry)
+        answers = FormAnswer.objects.filter(Q(candidate=candidate) | Q(application__candidate=candidate))
+        answers = answers.select_related("form", "application__formation")
+        data["complementary_forms"] = [
+            {
+                "form": answer.form.candidate_label or answer.form.label,
+                "application": answer.application.formation.code if answer.application_id else None,
+                "not_concerned": answer.not_concerned,
+                "answers": answer.answers,
+                "submitted_at": _iso(answer.submitted_at),
+            }
+            for answer in answers.order_by("id")
+        ]
+    data["mails"] = [
+        {"date": _iso(mail.created_at), "sent_at": _iso(mail.sent_at), "subject": mail.subject, "body": mail.body}
+        for mail in OutboundEmail.objects.filter(to__iexact=user.email).order_by("created_at", "id")
+    ]
+    data["generated_at"] = timezone.now().isoformat()
+
+    # Returned open: the FileResponse streams it, then closes it (which deletes it when it went to disk).
+    archive = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("donnees.json", json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
+        for name, stored in files:
+            try:
+                source = default_storage.open(stored, "rb")
+            except FileNotFoundError:
+                # Listed in donnees.json with its checksum; the file itself is gone (removed by a cleanup).
+                continue
+            with source, zf.open(name, "w") as target:
+                shutil.copyfileobj(source, target, CHUNK_BYTES)
+    archive.seek(0)
+    return archive

@@ -1,0 +1,118 @@
+""" "Mes données": the ZIP of everything we hold about the candidate (account, dossier, applications, files, mails)."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from applications.tests.factories_candidature import (
+    PDF_BYTES,
+    ApplicationFactory,
+    DecisionFactory,
+    DocumentFactory,
+    PieceSubmissionFactory,
+)
+from documents.enums import PieceStatus, ScanStatus
+from ecandidat.emails import enqueue_email
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+URL = "applications:my_data_download"
+
+
+def _archive(response) -> zipfile.ZipFile:
+    assert response.status_code == 200
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+
+
+def _apply(candidate, *, pieces: int = 1):
+    application = ApplicationFactory(candidate=candidate, formation=FormationFactory())
+    for _ in range(pieces):
+        PieceSubmissionFactory(application=application)
+    return application
+
+
+def test_archive_holds_the_data_and_the_files_byte_for_byte(owner_client, candidate):
+    application = _apply(candidate)
+    submission = application.pieces.get()
+    DecisionFactory(application=application, validated=True, decision_type__candidate_label="Avis favorable")
+    DecisionFactory(application=application, decision_type__candidate_label="Brouillon de commission")
+    enqueue_email(
+        to=candidate.user.email,
+        code="GENERIC",
+        template_base="accounts/email/generic",
+        context={"subject": "Votre dossier", "body": "Bonjour"},
+    )
+
+    archive = _archive(owner_client.get(reverse(URL)))
+
+    data = json.loads(archive.read("donnees.json"))
+    [exported] = data["applications"]
+    assert exported["formation"]["code"] == application.formation.code
+    # Only validated decisions, as on the candidate's pages.
+    assert [decision["decision"] for decision in exported["decisions"]] == ["Avis favorable"]
+    [piece] = data["pieces"]
+    assert piece["status"] == PieceStatus.SUBMITTED
+    assert piece["file"]["sha256"] == submission.document.sha256
+    assert archive.read(piece["file"]["in_archive"]) == PDF_BYTES
+    assert [mail["subject"] for mail in data["mails"]] == ["Votre dossier"]
+
+
+def test_archive_leaves_out_other_candidates_and_quarantined_files(owner_client, candidate, other_candidate):
+    _apply(other_candidate, pieces=2)
+    application = _apply(candidate)
+    infected = DocumentFactory(scan_status=ScanStatus.INFECTED, uploaded_by=candidate.user)
+    PieceSubmissionFactory(application=application, document=infected)
+
+    archive = _archive(owner_client.get(reverse(URL)))
+
+    data = json.loads(archive.read("donnees.json"))
+    assert len(data["pieces"]) == 2
+    assert [piece["file"]["in_archive"] is None for piece in data["pieces"]].count(True) == 1
+    assert len([name for name in archive.namelist() if name.startswith("pieces/")]) == 1
+    assert other_candidate.user.email not in archive.read("donnees.json").decode()
+
+
+def test_a_file_missing_from_storage_is_listed_without_failing(owner_client, candidate):
+    application = _apply(candidate)
+    default_storage.delete(application.pieces.get().document.file.name)
+
+    archive = _archive(owner_client.get(reverse(URL)))
+
+    assert [name for name in archive.namelist() if name.startswith("pieces/")] == []
+    assert json.loads(archive.read("donnees.json"))["pieces"][0]["file"]["sha256"]
+
+
+def test_headers_forbid_caching(owner_client, candidate):
+    response = owner_client.get(reverse(URL))
+
+    assert response["Content-Type"] == "application/zip"
+    assert response["Cache-Control"] == "no-store"
+    assert response["Content-Disposition"] == f'attachment; filename="mes-donnees-{candidate.user.username}.zip"'
+
+
+@pytest.mark.parametrize("applications", [1, 5])
+def test_queries_do_not_grow_with_applications_and_pieces(
+    owner_client, candidate, django_assert_num_queries, applications
+):
+    for _ in range(applications):
+        application = _apply(candidate, pieces=3)
+        DecisionFactory(application=application, validated=True)
+
+    with django_assert_num_queries(18):
+        response = owner_client.get(reverse(URL))
+
+    assert len(json.loads(_archive(response).read("donnees.json"))["pieces"]) == 3 * applications
+
+
+def test_staff_and_anonymous_get_nothing(client, django_user_model, candidate):
+    staff = django_user_model.objects.create_user(username="staff", email="s@univ.example", is_staff=True)
+    client.force_login(staff)
+    assert client.get(reverse(URL)).status_code == 404
+
+    client.logout()
+    assert client.get(reverse(URL)).status_code == 302
