@@ -15,8 +15,8 @@ from pypdf import PdfWriter
 from accounts.models import User
 from accounts.services import issue_numero_dossier
 from applications import services
-from applications.services import candidature
 from applications.enums import BacSeries, Civility, Mention
+from applications.services import candidature
 from documents import services as documents
 from documents.pieces import piece_rows
 from offers.models import Campaign, Formation
