@@ -128,6 +128,27 @@ def version(*, address: str | None = None, timeout: float = 5.0) -> str:
     return _command(b"VERSION", _resolve(address), timeout)
 
 
+@dataclass(frozen=True)
+class ClamdVersion:
+    """clamd's VERSION reply and the signature database version in it (None when clamd loads no official
+    database: it then answers only "ClamAV 1.4.6")."""
+
+    reply: str
+    signature_version: int | None
+
+
+def parse_version(reply: str) -> ClamdVersion:
+    """Split "ClamAV 1.0.7/27000/Sun Nov 24 09:37:00 2024" into the reply and 27000 (the daily database)."""
+    parts = reply.strip().split("/")
+    number = parts[1].strip() if len(parts) > 1 else ""
+    return ClamdVersion(reply=reply.strip(), signature_version=int(number) if number.isdigit() else None)
+
+
+def current_version(*, address: str | None = None, timeout: float = 5.0) -> ClamdVersion:
+    """Ask clamd for its version (``ClamdError`` or ``OSError`` when it cannot be reached)."""
+    return parse_version(version(address=address, timeout=timeout))
+
+
 def _command(command: bytes, target: str, timeout: float) -> str:
     with _connect(target, timeout) as sock:
         sock.sendall(b"z" + command + b"\0")

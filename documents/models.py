@@ -37,12 +37,20 @@ class Document(models.Model):
     scan_status = models.CharField(_("antivirus"), max_length=8, choices=ScanStatus, default=ScanStatus.NOT_SCANNED)
     scan_detail = models.CharField(_("antivirus detail"), max_length=255, blank=True)
     scanned_at = models.DateTimeField(_("scanned at"), null=True, blank=True)
+    # What clamd answered to VERSION before the scan ("ClamAV 1.0.7/27000/…"), and the signature database
+    # version in it (27000): a clean file is scanned again once clamd has newer signatures. Empty when clamd
+    # loads no official database (it then reports no version).
+    scanned_with = models.CharField(_("antivirus version"), max_length=120, blank=True)
+    signature_version = models.PositiveIntegerField(_("antivirus signature version"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("document")
         verbose_name_plural = _("documents")
         indexes = [
-            models.Index(fields=["scan_status"], condition=Q(scan_status="PENDING"), name="document_scan_pending")
+            models.Index(fields=["scan_status"], condition=Q(scan_status="PENDING"), name="document_scan_pending"),
+            # The nightly re-scan: clean files, oldest scan first; failed scans to retry.
+            models.Index(fields=["scanned_at", "id"], condition=Q(scan_status="CLEAN"), name="document_scan_clean"),
+            models.Index(fields=["id"], condition=Q(scan_status="ERROR"), name="document_scan_error"),
         ]
 
     def __str__(self):

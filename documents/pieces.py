@@ -54,6 +54,11 @@ class PieceRow:
         )
 
     @property
+    def can_staff_upload(self) -> bool:
+        """Staff may upload on the candidate's behalf while the piece has no file, or replace a refused one."""
+        return self.status in (PieceStatus.WAITING, PieceStatus.REFUSED)
+
+    @property
     def can_declare_not_concerned(self) -> bool:
         return self.piece_type.is_conditional and self.status == PieceStatus.WAITING
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
@@ -33,6 +35,9 @@ from documents.validation import validate_upload
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import ApplicationMode
 from offers.models import PieceType
+
+if TYPE_CHECKING:
+    from ecandidat.batches import Report
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +143,55 @@ def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmi
     """
     _check_candidate_may_change(application)
     _check_piece_requested(application, piece_type)
-    existing = PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first()
-    _check_can_upload(existing)
+    _check_can_upload(PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first())
+    return _store_piece(
+        application=application,
+        piece_type=piece_type,
+        uploaded_file=uploaded_file,
+        actor=actor,
+        check_application=_check_candidate_may_change,
+        check_submission=_check_can_upload,
+        event_kind="piece_uploaded",
+    )
+
+
+def upload_piece_for_candidate(*, application, piece_type, uploaded_file, actor) -> PieceSubmission:
+    """Staff upload a file on the candidate's behalf, e.g. a piece received by post (ecandidat-features §2.4:
+    "Gestionnaires can upload or delete files on behalf of the candidate").
+
+    Staff may act whatever the return deadline and the dossier status, but not on a cancelled application.
+    The piece must have no file yet, or a refused one, which the new file replaces (the old file is deleted after
+    the commit). Same validation, storage and antivirus as the candidate's upload; the piece becomes "Transmise"
+    (staff then check it like any other: the antivirus must have passed before they can open it), and the
+    history records the staff member (``piece_uploaded_by_staff``). The caller checks the staff member's rights
+    on the application (``staff_scopes.editable_by``).
+    """
+    _check_staff_may_upload(application)
+    _check_piece_requested(application, piece_type)
+    _check_staff_can_upload(PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first())
+    return _store_piece(
+        application=application,
+        piece_type=piece_type,
+        uploaded_file=uploaded_file,
+        actor=actor,
+        check_application=_check_staff_may_upload,
+        check_submission=_check_staff_can_upload,
+        event_kind="piece_uploaded_by_staff",
+    )
+
+
+def _store_piece(
+    *,
+    application,
+    piece_type,
+    uploaded_file,
+    actor,
+    check_application: Callable[[Application], None],
+    check_submission: Callable[[PieceSubmission | None], None],
+    event_kind: str,
+) -> PieceSubmission:
+    """The upload pipeline shared by the candidate and staff: validate, write and flush the file, then commit the
+    rows under the application's lock (re-checking the rules there), then queue the scan."""
     try:
         validated = validate_upload(uploaded_file)
     except ValidationError as error:
@@ -160,9 +212,9 @@ def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmi
     try:
         with transaction.atomic():
             locked = _lock(application)
-            _check_candidate_may_change(locked)
+            check_application(locked)
             submission = _locked_submission(locked, piece_type)
-            _check_can_upload(submission)
+            check_submission(submission)
             document.save()
             if submission is None:
                 submission = PieceSubmission(
@@ -170,13 +222,18 @@ def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmi
                     piece_type=piece_type,
                     application=None if is_shared_piece(piece_type) else locked,
                 )
+            replaced = submission.document
             submission.document = document
             submission.status = PieceStatus.SUBMITTED
             submission.comment = ""
             submission.status_changed_at = timezone.now()
             submission.status_changed_by = actor
             submission.save()
-            _event(locked, actor=actor, kind="piece_uploaded", piece_type=piece_type)
+            if replaced is not None:
+                replaced_name = replaced.file.name
+                replaced.delete()
+                _delete_file_on_commit(replaced_name)
+            _event(locked, actor=actor, kind=event_kind, piece_type=piece_type)
             if document.scan_status == ScanStatus.PENDING:
                 from documents.tasks import scan_document
 
@@ -189,6 +246,21 @@ def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmi
         _delete_quietly(name)
         raise
     return submission
+
+
+def _check_staff_may_upload(application) -> None:
+    if application.cancelled_at is not None:
+        raise InvalidTransition(gettext("This application has been cancelled."))
+
+
+def _check_staff_can_upload(submission: PieceSubmission | None) -> None:
+    if submission is None or submission.status in (PieceStatus.WAITING, PieceStatus.REFUSED):
+        return
+    if submission.status == PieceStatus.NOT_CONCERNED:
+        raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
+    if submission.status == PieceStatus.VALIDATED:
+        raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
+    raise InvalidTransition(str(ONE_FILE_PER_PIECE))
 
 
 def _check_can_upload(submission: PieceSubmission | None) -> None:
@@ -349,58 +421,208 @@ def delete_application_files(*, application, actor) -> int:
 # --- Antivirus -------------------------------------------------------------------------------------------------
 
 
-def scan_stored_document(*, document_id: int) -> ScanStatus | None:
-    """Scan one stored document with clamd and record the verdict (called by the ``scan_document`` task).
+SCAN_TASK = "scan_document"
+RESCAN_BATCH = "rescan_documents"
+# A scan queued at upload that has not run after this long was lost (worker killed, broker lost the message).
+LOST_SCAN_AFTER = datetime.timedelta(hours=1)
+# Scanning takes up to ~300 ms a file: bound a night's work (oldest scans first, the next night goes on).
+RESCAN_DEFAULT_LIMIT = 2000
+# clamd down or failing in the middle of the night: stop instead of timing out on every remaining file.
+RESCAN_MAX_FAILURES_IN_A_ROW = 5
+
+
+def _is_due(document: Document, current_version: int | None) -> bool:
+    """Whether ``document`` should be scanned now: never scanned, failed, or clean with older signatures."""
+    if document.scan_status in (ScanStatus.PENDING, ScanStatus.ERROR, ScanStatus.NOT_SCANNED):
+        return True
+    return (
+        document.scan_status == ScanStatus.CLEAN
+        and current_version is not None
+        and (document.signature_version is None or document.signature_version < current_version)
+    )
+
+
+def scan_stored_document(
+    *, document_id: int, current_version: int | None = None, batch: str = SCAN_TASK
+) -> ScanStatus | None:
+    """Scan one stored document with clamd and record the verdict with clamd's version.
+
+    Called by the ``scan_document`` task after an upload (pending files), and by the nightly
+    ``rescan_documents`` for failed scans and, given clamd's ``current_version``, for clean files scanned with
+    older signatures. Returns None when the document no longer needs a scan (idempotent).
 
     Infected: the file moves under ``quarantine/``, the piece goes back to "En attente" with a neutral comment
-    to the candidate. Unreachable clamd or an error reply: ``ERROR`` (staff see it; the file stays).
+    to the candidate, and the history of the application(s) records it (``batch``). Unreachable clamd, an error
+    reply or a missing file: ``ERROR`` (staff see it; the file stays; the nightly batch retries).
+    Every verdict is written only if the status is still the one read, so two scans never overwrite each other.
     """
     document = Document.objects.filter(pk=document_id).first()
-    if document is None or document.scan_status not in (ScanStatus.PENDING, ScanStatus.ERROR):
+    if document is None or not _is_due(document, current_version):
         return None
-    with default_storage.open(document.file.name, "rb") as handle:
-        result = antivirus.scan_file(handle)
+    try:
+        version = antivirus.current_version()
+    except (OSError, antivirus.ClamdError):
+        version = antivirus.ClamdVersion(reply="", signature_version=None)
+    try:
+        with default_storage.open(document.file.name, "rb") as handle:
+            result = antivirus.scan_file(handle)
+    except FileNotFoundError:
+        result = antivirus.ScanResult(antivirus.ScanStatus.ERROR, detail="stored file not found")
     now = timezone.now()
+    unchanged = Document.objects.filter(pk=document.pk, scan_status=document.scan_status)
+    recorded = {"scanned_at": now, "scanned_with": version.reply[:120], "signature_version": version.signature_version}
     if result.is_clean:
-        Document.objects.filter(pk=document.pk).update(scan_status=ScanStatus.CLEAN, scan_detail="", scanned_at=now)
-        return ScanStatus.CLEAN
+        done = unchanged.update(scan_status=ScanStatus.CLEAN, scan_detail="", **recorded)
+        return ScanStatus.CLEAN if done else None
     if not result.is_infected:
-        Document.objects.filter(pk=document.pk).update(
-            scan_status=ScanStatus.ERROR, scan_detail=result.detail[:255], scanned_at=now
-        )
-        return ScanStatus.ERROR
-    _quarantine(document, signature=result.signature or "", now=now)
-    return ScanStatus.INFECTED
+        done = unchanged.update(scan_status=ScanStatus.ERROR, scan_detail=result.detail[:255], **recorded)
+        return ScanStatus.ERROR if done else None
+    done = _quarantine(document, signature=result.signature or "", recorded=recorded, batch=batch)
+    return ScanStatus.INFECTED if done else None
 
 
-def _quarantine(document: Document, *, signature: str, now) -> None:
+def _quarantine(document: Document, *, signature: str, recorded: dict[str, Any], batch: str) -> bool:
+    """Move an infected file under ``quarantine/`` and take it off its piece (same path for upload and re-scan).
+
+    The copy is written first; if the rows do not commit it is deleted, and the original stays until the commit.
+    Returns False when the document changed meanwhile (removed, or scanned by someone else): nothing is done.
+    """
     old_name = document.file.name
     with default_storage.open(old_name, "rb") as handle:
         new_name = default_storage.save(f"{QUARANTINE_PREFIX}/{old_name}", handle)
     try:
         with transaction.atomic():
-            locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
+            locked = (
+                Document.objects.select_for_update(of=("self",))
+                .filter(pk=document.pk, scan_status=document.scan_status)
+                .first()
+            )
+            if locked is None:
+                _delete_quietly(new_name)
+                return False
             locked.file.name = new_name
             locked.scan_status = ScanStatus.INFECTED
             locked.scan_detail = signature[:255]
-            locked.scanned_at = now
-            locked.save(update_fields=["file", "scan_status", "scan_detail", "scanned_at"])
+            for field, value in recorded.items():
+                setattr(locked, field, value)
+            locked.save(update_fields=["file", "scan_status", "scan_detail", *recorded])
             submission = (
                 PieceSubmission.objects.select_for_update(of=("self",))
-                .select_related("candidate")
+                .select_related("candidate", "piece_type")
                 .filter(document_id=locked.pk)
                 .first()
             )
             if submission is not None:
-                with translation.override(submission.candidate.preferred_language):
-                    comment = str(NEUTRAL_REJECTION)
-                submission.document = None
-                submission.status = PieceStatus.WAITING
-                submission.comment = comment
-                submission.status_changed_at = now
-                submission.status_changed_by = None
-                submission.save()
+                _take_off_piece(submission, signature=signature, now=recorded["scanned_at"], batch=batch)
             _delete_file_on_commit(old_name)
     except BaseException:
         _delete_quietly(new_name)
         raise
+    return True
+
+
+def _take_off_piece(submission: PieceSubmission, *, signature: str, now: datetime.datetime, batch: str) -> None:
+    """The piece is missing again; the candidate reads a neutral comment, staff read the signature in the history
+    of the application (every live application of the candidate for a shared piece)."""
+    with translation.override(submission.candidate.preferred_language):
+        comment = str(NEUTRAL_REJECTION)
+    submission.document = None
+    submission.status = PieceStatus.WAITING
+    submission.comment = comment
+    submission.status_changed_at = now
+    submission.status_changed_by = None
+    submission.save()
+    if submission.application_id is not None:
+        application_ids = [submission.application_id]
+    else:
+        application_ids = list(
+            Application.objects.filter(candidate_id=submission.candidate_id, cancelled_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+    ApplicationEvent.objects.bulk_create(
+        ApplicationEvent(
+            application_id=application_id,
+            batch=batch,
+            kind="piece_quarantined",
+            to_status=PieceStatus.WAITING,
+            comment=f"{submission.piece_type.code}: {signature}".rstrip(": "),
+        )
+        for application_id in application_ids
+    )
+
+
+def documents_to_scan(*, current_version: int | None, now: datetime.datetime | None = None) -> QuerySet[Document]:
+    """Documents of active campaigns that the nightly re-scan should scan, oldest scan first (one query).
+
+    Failed scans, scans lost since their upload, files stored while no antivirus was configured, and, when
+    clamd reports its signature version, clean files scanned with an older one (or before versions were kept).
+    Quarantined files are not scanned again.
+    """
+    from offers.models import Campaign
+
+    now = now or timezone.now()
+    due = (
+        Q(scan_status=ScanStatus.ERROR)
+        | Q(scan_status=ScanStatus.NOT_SCANNED)
+        | Q(scan_status=ScanStatus.PENDING, uploaded_at__lt=now - LOST_SCAN_AFTER)
+    )
+    if current_version is not None:
+        due |= Q(scan_status=ScanStatus.CLEAN) & (
+            Q(signature_version__isnull=True) | Q(signature_version__lt=current_version)
+        )
+    return (
+        Document.objects.filter(due)
+        .filter(campaign_code__in=Campaign.objects.filter(is_active=True).values("code"), submission__isnull=False)
+        .order_by(F("scanned_at").asc(nulls_first=True), "pk")
+    )
+
+
+def rescan_documents(report: Report, *, dry_run: bool, limit: int | None) -> None:
+    """Nightly batch ``rescan_documents`` (security reference A.3 §8: re-scan as signatures update).
+
+    Asks clamd for its signature version once, selects the due documents in one query (``documents_to_scan``,
+    at most ``limit``, by default ``RESCAN_DEFAULT_LIMIT``), then scans each on its own: every verdict is a
+    conditional write and a quarantine is one transaction, so a rerun after a crash goes on where it stopped: a
+    clean file scanned with the current signatures is not selected again. Without ``CLAMD_ADDRESS`` it records
+    that it did nothing.
+    """
+    if not antivirus.is_configured():
+        report.add("antivirus not configured: nothing scanned")
+        return
+    try:
+        version = antivirus.current_version()
+    except (OSError, antivirus.ClamdError) as error:
+        report.error(f"clamd at {antivirus.configured_address()} does not answer: {error}; nothing scanned.")
+        return
+    if version.signature_version is None:
+        report.add("clamd reports no signature version: clean files not re-scanned")
+    ids = list(
+        documents_to_scan(current_version=version.signature_version).values_list("pk", flat=True)[
+            : RESCAN_DEFAULT_LIMIT if limit is None else limit
+        ]
+    )
+    if dry_run:
+        report.add("documents to scan", len(ids))
+        return
+    failures_in_a_row = 0
+    labels = {
+        ScanStatus.CLEAN: "clean",
+        ScanStatus.INFECTED: "infected (quarantined)",
+        ScanStatus.ERROR: "scan errors",
+        None: "no longer to scan",
+    }
+    for document_id in ids:
+        try:
+            status = scan_stored_document(
+                document_id=document_id, current_version=version.signature_version, batch=RESCAN_BATCH
+            )
+        except Exception as error:  # One bad file must not stop the night; the next run retries it.
+            logger.exception("rescan of document %s failed", document_id)
+            report.error(f"document {document_id}: {type(error).__name__}: {error}")
+            continue
+        report.add(labels[status])
+        failures_in_a_row = failures_in_a_row + 1 if status == ScanStatus.ERROR else 0
+        if failures_in_a_row >= RESCAN_MAX_FAILURES_IN_A_ROW:
+            report.error(f"{failures_in_a_row} scans failed in a row: clamd is failing; stopped, the next run goes on")
+            return

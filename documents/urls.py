@@ -14,5 +14,6 @@ urlpatterns = [
     path("fichier/<uuid:submission_id>/", views.download, name="download"),
     path("modele/<int:piece_type_id>/", views.template_download, name="template_download"),
     path("gestion/fichier/<uuid:submission_id>/", views.staff_download, name="staff_download"),
+    path("gestion/<uuid:application_id>/<int:piece_type_id>/deposer/", views.staff_upload, name="staff_upload"),
     path("gestion/<uuid:application_id>/dossier.pdf", views.staff_dossier_pdf, name="staff_dossier_pdf"),
 ]

@@ -1,4 +1,5 @@
-"""Candidate pieces ("Pièces justificatives"): upload, removal, conditional pieces, downloads; staff downloads.
+"""Candidate pieces ("Pièces justificatives"): upload, removal, conditional pieces, downloads; staff downloads and
+uploads on the candidate's behalf.
 
 Every object is loaded through a scoped queryset: another candidate's application, piece or file is a 404.
 Errors come back as a message naming the piece, on the page the candidate came from (post/redirect/get).
@@ -7,6 +8,7 @@ Errors come back as a message naming the piece, on the page the candidate came f
 from pathlib import PurePosixPath
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -184,6 +186,35 @@ def staff_download(request, submission_id):
     if submission.document.scan_status in STAFF_BLOCKED_SCANS:
         raise Http404
     return _file_response(submission.document)
+
+
+@require_POST
+@transaction.non_atomic_requests
+def staff_upload(request, application_id, piece_type_id):
+    """Staff upload a file for a piece on the candidate's behalf (e.g. received by post), from the back office's
+    application page. Outsiders get a 404; staff who only read the application (read-only, commission) a 403.
+    Not wrapped in the request transaction, like the candidate's upload (the service commits after the file)."""
+    application = get_object_or_404(
+        staff_scopes.applications_visible_to(request.user).select_related("formation", "campaign", "candidate"),
+        public_id=application_id,
+    )
+    if not staff_scopes.editable_by(request.user, Application.objects.filter(pk=application.pk)).exists():
+        raise PermissionDenied
+    piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    back = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
+    uploaded = request.FILES.get("file")
+    if uploaded is None:
+        messages.error(request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}")
+        return redirect(back)
+    try:
+        services.upload_piece_for_candidate(
+            application=application, piece_type=piece_type, uploaded_file=uploaded, actor=request.user
+        )
+    except BusinessRuleError as error:
+        messages.error(request, f"{_piece_label(piece_type)} : {error}")
+    else:
+        messages.success(request, _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)})
+    return redirect(back)
 
 
 def _pdf_response(application) -> FileResponse:

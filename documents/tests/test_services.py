@@ -1,6 +1,4 @@
 import datetime
-import os
-import socket
 
 import pytest
 from django.core.files.base import ContentFile
@@ -271,13 +269,6 @@ def test_delete_application_files_keeps_shared_pieces(
 # --- Antivirus ---------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def closed_port_address():
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    return f"tcp://127.0.0.1:{port}"
-
-
 def test_upload_queues_a_scan_after_commit_and_an_unreachable_clamd_gives_error(
     application, piece, settings, closed_port_address, django_capture_on_commit_callbacks
 ):
@@ -309,19 +300,6 @@ def stored_document(application, content: bytes) -> PieceSubmission:
         scan_status=ScanStatus.PENDING,
     )
     return document
-
-
-@pytest.fixture
-def clamd_address(settings):
-    address = os.environ.get("CLAMD_TEST_ADDRESS")
-    if not address:
-        pytest.fail("Set CLAMD_TEST_ADDRESS (e.g. tcp://127.0.0.1:3310) after running devtools/clamd/start.sh.")
-    from documents import antivirus
-
-    if not antivirus.ping(address=address):
-        pytest.fail(f"clamd does not answer PING at {address}: run devtools/clamd/start.sh.")
-    settings.CLAMD_ADDRESS = address
-    return address
 
 
 @pytest.mark.clamd

@@ -17,6 +17,8 @@ BATCHES = [
     "recompute_waiting_list_ranks",
     "archive_campaigns",
     "destroy_archived_campaigns",
+    # After archiving and destruction (only active campaigns are scanned), before the orphan sweep; the longest.
+    "rescan_documents",
     "remove_orphan_files",
     "prune_outbox",
 ]
