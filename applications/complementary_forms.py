@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
 from applications.models import Application, ApplicationEvent, Candidate, FormAnswer
 from documents.enums import PieceStatus
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,8 @@ class FormRow:
     url: str
     status: str  # PieceStatus AT / TR / NC
     answer: FormAnswer | None
-    can_declare_not_concerned: bool
+    can_declare_not_concerned: bool  # conditional and still waiting: "Non concerné par ce formulaire"
+    can_declare_concerned: bool = False  # conditional and declared "Non concerné": "Concerné par ce formulaire"
 
     @property
     def status_label(self) -> str:
@@ -94,20 +95,25 @@ def survey_url(template: str, application) -> str:
 
 
 def form_rows(application) -> list[FormRow]:
-    """The rows of the "Formulaires complémentaires" tab (two queries). An answer given for this application wins
-    over one given for the candidate (``numDossier`` only); "Non concerné" when declared so."""
+    """The rows of the "Formulaires complémentaires" tab (two queries).
+
+    A form is "Transmise" once answered: the application's own answer wins over one given for the candidate
+    (``numDossier`` only). Otherwise it is "Non concerné" when the candidate declared so for this application,
+    else "En attente". An answer arriving after a "Non concerné" declaration makes the form "Transmise"."""
     forms = list(forms_for(application))
     answers = FormAnswer.objects.filter(form__in=[form.pk for form in forms], candidate_id=application.candidate_id)
     answers = answers.filter(Q(application__isnull=True) | Q(application_id=application.pk))
-    by_form: dict[int, FormAnswer] = {}
-    for answer in sorted(answers, key=lambda a: a.application_id is not None):
-        by_form[answer.form_id] = answer  # the application's own answer, sorted last, wins
+    own: dict[int, FormAnswer] = {}
+    shared: dict[int, FormAnswer] = {}
+    for answer in answers:
+        (own if answer.application_id is not None else shared)[answer.form_id] = answer
     rows = []
     for form in forms:
-        answer = by_form.get(form.pk)
-        if answer and answer.submitted_at:
+        own_answer, shared_answer = own.get(form.pk), shared.get(form.pk)
+        submitted = next((a for a in (own_answer, shared_answer) if a is not None and a.submitted_at), None)
+        if submitted is not None:
             status = PieceStatus.SUBMITTED
-        elif answer and answer.not_concerned:
+        elif own_answer is not None and own_answer.not_concerned:
             status = PieceStatus.NOT_CONCERNED
         else:
             status = PieceStatus.WAITING
@@ -117,43 +123,130 @@ def form_rows(application) -> list[FormRow]:
                 label=form.candidate_label or form.label,
                 url=survey_url(form.url, application),
                 status=status,
-                answer=answer if answer and answer.submitted_at else None,
+                answer=submitted,
                 can_declare_not_concerned=form.is_conditional and status == PieceStatus.WAITING,
+                can_declare_concerned=form.is_conditional and status == PieceStatus.NOT_CONCERNED,
             )
         )
     return rows
 
 
 def unanswered_forms(application) -> list[FormRow]:
-    """Forms still waiting (neither answered nor declared not concerned): what blocks the transmission when
-    ``FORMS_BLOCK_TRANSMISSION`` is on (eCandidat CANDIDATURE_IS_BLOC_TRANS_FORM)."""
+    """Forms still waiting (neither answered nor declared not concerned): what the staff reminder lists."""
     return [row for row in form_rows(application) if row.status == PieceStatus.WAITING]
 
 
-@transaction.atomic
+def missing_forms(application, *, rows: list[FormRow] | None = None) -> list[FormRow]:
+    """The forms that keep "Transmettre ma candidature" inactive: with ``FORMS_BLOCK_TRANSMISSION`` on (eCandidat
+    CANDIDATURE_IS_BLOC_TRANS_FORM), those neither answered nor declared "Non concerné"; none when it is off (and
+    then no query). ``rows``: the application's form rows when the caller already has them."""
+    if not settings.FORMS_BLOCK_TRANSMISSION:
+        return []
+    rows = form_rows(application) if rows is None else rows
+    return [row for row in rows if row.status == PieceStatus.WAITING]
+
+
+def forms_locked_reason(application) -> str:
+    """Why the candidate cannot declare a form "Non concerné" or "Concerné" now ("" when they can).
+
+    The rule is the pieces' one (``documents.services.pieces_locked_reason``: online dossier ``AT``/``IN``, not
+    cancelled, before the effective date limite de retour); only the message names the forms."""
+    from documents.services import pieces_locked_reason
+
+    reason = pieces_locked_reason(application)
+    if not reason:
+        return ""
+    return _("The complementary forms of this application can no longer be changed. %(reason)s") % {"reason": reason}
+
+
+class FormEventKind:
+    NOT_CONCERNED = "form_not_concerned"
+    CONCERNED = "form_concerned"
+    REMINDER = "forms_reminder"
+
+
 def declare_form_not_concerned(*, application: Application, form, not_concerned: bool, actor) -> FormAnswer:
-    """The candidate declares a conditional form not applicable to them (or takes it back): "Non concerné"."""
+    """The candidate declares a conditional form not applicable to them ("Non concerné", ``not_concerned=True``)
+    or takes it back ("Concerné", ``not_concerned=False``), for this application (eCandidat ``formulaire_cand``).
+
+    Allowed while the candidate may change the dossier's pieces (``forms_locked_reason``); the application row is
+    locked first, so a double submit or a concurrent transmission is seen: the second declaration is refused.
+    An answered form cannot be declared "Non concerné".
+    Side effect: history row ``form_not_concerned`` / ``form_concerned`` with the actor. No mail.
+    """
     if not form.is_conditional:
         raise BusinessRuleError(_("This form is not conditional."))
-    answer, _created = FormAnswer.objects.select_for_update(of=("self",)).get_or_create(
-        form=form, candidate_id=application.candidate_id, application=application
-    )
-    answer.not_concerned = not_concerned
-    answer.save(update_fields=["not_concerned"])
+    with transaction.atomic():
+        locked = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("formation", "candidate__user")
+            .get(pk=application.pk)
+        )
+        reason = forms_locked_reason(locked)
+        if reason:
+            raise InvalidTransition(reason)
+        row = next((row for row in form_rows(locked) if row.form.pk == form.pk), None)
+        if row is None:
+            raise BusinessRuleError(_("This form is not requested for this application."))
+        if not_concerned and row.status == PieceStatus.SUBMITTED:
+            raise InvalidTransition(_("This form has been answered: it cannot be declared not concerned."))
+        if not_concerned and row.status == PieceStatus.NOT_CONCERNED:
+            raise InvalidTransition(_("You have already declared that this form does not concern you."))
+        if not not_concerned and row.status != PieceStatus.NOT_CONCERNED:
+            raise InvalidTransition(_("This form is already expected."))
+        answer, _created = FormAnswer.objects.select_for_update(of=("self",)).get_or_create(
+            form=form, candidate_id=locked.candidate_id, application=locked
+        )
+        answer.not_concerned = not_concerned
+        answer.save(update_fields=["not_concerned"])
+        ApplicationEvent.objects.create(
+            application=locked,
+            actor=actor,
+            kind=FormEventKind.NOT_CONCERNED if not_concerned else FormEventKind.CONCERNED,
+            comment=form.code,
+        )
     return answer
+
+
+# A second reminder of the same application within this delay is taken for a double submit and refused.
+REMINDER_REPEAT_DELAY = datetime.timedelta(minutes=10)
 
 
 @transaction.atomic
 def remind_unanswered_forms(*, application: Application, actor) -> int:
     """Staff "Relancer le candidat": mail CANDIDATURE_RELANCE_FORMULAIRE listing the forms still waiting, with
-    their links; writes a history row. Returns the number of forms listed."""
+    their links. Returns the number of forms listed.
+
+    Refused (``BusinessRuleError``, nothing written) when the application is cancelled, has no form, or every form
+    is answered or declared "Non concerné", when this application was reminded less than ``REMINDER_REPEAT_DELAY``
+    ago (a double submit), or when the central office has put the mail out of service.
+    Side effects: one mail through the outbox (sent after the commit), history row ``forms_reminder`` with the
+    actor and the forms listed.
+    """
     from applications.notifications import notify_candidate
 
-    application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=application.pk)
-    waiting = unanswered_forms(application)
+    application = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("candidate__user", "formation__centre")
+        .get(pk=application.pk)
+    )
+    if application.cancelled_at is not None:
+        raise InvalidTransition(_("This application has been cancelled."))
+    rows = form_rows(application)
+    if not rows:
+        raise BusinessRuleError(_("This application has no complementary form; no reminder was sent."))
+    waiting = [row for row in rows if row.status == PieceStatus.WAITING]
     if not waiting:
         raise BusinessRuleError(_("Every form has been answered; no reminder was sent."))
-    notify_candidate(
+    recent = application.events.filter(
+        kind=FormEventKind.REMINDER, created_at__gte=timezone.now() - REMINDER_REPEAT_DELAY
+    )
+    if recent.exists():
+        raise InvalidTransition(
+            _("A reminder was sent to this candidate less than %(minutes)d minutes ago; no new reminder was sent.")
+            % {"minutes": REMINDER_REPEAT_DELAY.seconds // 60}
+        )
+    email = notify_candidate(
         application=application,
         code="CANDIDATURE_RELANCE_FORMULAIRE",
         extra={
@@ -162,8 +255,13 @@ def remind_unanswered_forms(*, application: Application, actor) -> int:
             "forms": [{"label": row.label, "url": row.url} for row in waiting],
         },
     )
+    if email is None:
+        raise BusinessRuleError(_("The forms reminder mail is out of service: no reminder was sent."))
     ApplicationEvent.objects.create(
-        application=application, actor=actor, kind="forms_reminder", comment=", ".join(r.label for r in waiting)
+        application=application,
+        actor=actor,
+        kind=FormEventKind.REMINDER,
+        comment=", ".join(row.label for row in waiting),
     )
     return len(waiting)
 

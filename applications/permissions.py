@@ -29,12 +29,15 @@ def _owns(user, application) -> bool:
     return user.is_authenticated and application.candidate.user_id == user.pk
 
 
-def can_transmit(user, application, *, blocking_rows=None) -> bool:
+def can_transmit(user, application, *, blocking_rows=None, missing_form_rows=None) -> bool:
     """ "Transmettre ma candidature" is active (green): online dossier, ``AT``/``IN``, before the date limite de
-    retour, no piece waiting or refused (``blocking_rows``: the blocking pieces when the caller has them)."""
+    retour, no piece waiting or refused (``blocking_rows``: the blocking pieces when the caller has them), no
+    complementary form missing when they block (``missing_form_rows``, likewise)."""
     from applications.services.candidature import transmit_refusal
 
-    return _owns(user, application) and not transmit_refusal(application, blocking_rows=blocking_rows)
+    return _owns(user, application) and not transmit_refusal(
+        application, blocking_rows=blocking_rows, missing_form_rows=missing_form_rows
+    )
 
 
 def can_cancel(user, application) -> bool:

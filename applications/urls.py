@@ -36,4 +36,14 @@ urlpatterns += [
     path("candidatures/<uuid:public_id>/annuler/", views_candidature.cancel, name="cancel"),
     path("candidatures/<uuid:public_id>/confirmer/", views_candidature.confirm, name="confirm"),
     path("candidatures/<uuid:public_id>/desister/", views_candidature.withdraw, name="withdraw"),
+    path(
+        "candidatures/<uuid:public_id>/formulaires/<int:form_id>/non-concerne/",
+        views_candidature.form_not_concerned,
+        name="form_not_concerned",
+    ),
+    path(
+        "candidatures/<uuid:public_id>/formulaires/<int:form_id>/concerne/",
+        views_candidature.form_concerned,
+        name="form_concerned",
+    ),
 ]

@@ -8,12 +8,11 @@ Writes are POST only, go through ``applications.services.candidature`` and redir
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from applications.complementary_forms import declare_form_not_concerned, form_rows, forms_for, missing_forms
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.models import Application, Candidate
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
@@ -103,14 +102,7 @@ def apply(request, formation_id):
 
 
 def _forms_tab(application) -> dict:
-    """The "Formulaires complémentaires" tab: the nightly engineer's include and rows when they exist, else just
-    whether the formation has forms (for the reminder)."""
-    try:
-        get_template(FORMS_TAB_TEMPLATE)
-        from applications.complementary_forms import form_rows
-    except (TemplateDoesNotExist, ImportError):
-        has_forms = application.formation.forms.filter(in_service=True).exists()
-        return {"has_forms": has_forms, "forms_tab_template": "", "form_rows": []}
+    """The "Formulaires complémentaires" tab: its include and rows (two queries)."""
     rows = form_rows(application)
     return {"has_forms": bool(rows), "forms_tab_template": FORMS_TAB_TEMPLATE if rows else "", "form_rows": rows}
 
@@ -133,9 +125,12 @@ def detail(request, public_id):
     pieces = pieces_table_context(application)
     pieces["can_change_pieces"] = pieces["can_change_pieces"] and can_change_pieces(request.user, application)
     blocking = [row for row in pieces["piece_rows"] if row.is_blocking]
+    forms = _forms_tab(application)
+    blocking_forms = missing_forms(application, rows=forms["form_rows"])
     favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
     is_online = application.formation.mode == ApplicationMode.ONLINE
-    may_transmit = can_transmit(request.user, application, blocking_rows=blocking)
+    may_transmit = can_transmit(request.user, application, blocking_rows=blocking, missing_form_rows=blocking_forms)
+    may_list_missing = is_online and not may_transmit and pieces["can_change_pieces"]
     context = {
         "application": application,
         "formation": application.formation,
@@ -146,13 +141,16 @@ def detail(request, public_id):
         "is_online": is_online,
         "can_transmit": may_transmit,
         # What is missing, listed under the inactive button while the candidate may still transmit.
-        "missing_pieces": blocking if is_online and not may_transmit and pieces["can_change_pieces"] else [],
+        "missing_pieces": blocking if may_list_missing else [],
+        "missing_forms": blocking_forms if may_list_missing else [],
+        # "Non concerné" / "Concerné" on conditional forms: the pieces' rule (documents.services).
+        "can_change_forms": pieces["can_change_pieces"],
         "show_transmit": is_online and not application.is_cancelled,
         "can_cancel": can_cancel(request.user, application),
         "can_answer": can_answer(request.user, application),
         "dossier_pdf_url": _dossier_pdf_url(application),
         **pieces,
-        **_forms_tab(application),
+        **forms,
     }
     return render(request, "applications/candidature/detail.html", context)
 
@@ -178,6 +176,36 @@ def transmit(request, public_id):
             ),
         )
     return _detail(application)
+
+
+def _form_declaration(request, public_id, form_id, *, not_concerned: bool):
+    """A conditional form of the candidate's own application, declared "Non concerné" or "Concerné" again. Another
+    candidate's application, or a form that is not a conditional form of this application, is a 404."""
+    application = _own_application(request, public_id)
+    form = get_object_or_404(forms_for(application).filter(is_conditional=True), pk=form_id)
+    label = form.candidate_label or form.label
+    try:
+        declare_form_not_concerned(application=application, form=form, not_concerned=not_concerned, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, f"{label} : {error}")
+    else:
+        success = _("%(form)s: not concerned.") if not_concerned else _("%(form)s: expected again.")
+        messages.success(request, success % {"form": label})
+    return redirect(reverse("applications:detail", args=[application.public_id]) + "#forms")
+
+
+@candidate_required
+@require_POST
+def form_not_concerned(request, public_id, form_id):
+    """ "Non concerné par ce formulaire" on a conditional complementary form."""
+    return _form_declaration(request, public_id, form_id, not_concerned=True)
+
+
+@candidate_required
+@require_POST
+def form_concerned(request, public_id, form_id):
+    """ "Concerné par ce formulaire": undo "Non concerné"."""
+    return _form_declaration(request, public_id, form_id, not_concerned=False)
 
 
 def _two_step(request, public_id, *, service, allowed, template: str, success: str, after_success):

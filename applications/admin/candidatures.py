@@ -20,10 +20,11 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from applications import staff_scopes
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
+from applications.complementary_forms import remind_unanswered_forms
 from applications.enums import Avis
 from applications.models import Application, ApplicationEvent, Decision
 from applications.services import staff
@@ -57,6 +58,7 @@ class Operation:
     scope: Callable  # staff_scopes.editable_by / decidable_by / validatable_by
     run: Callable  # (application, form, actor) -> None
     bulk: bool = True
+    done_message: object = None  # a lazy ngettext on "count", instead of "%(label)s: N applications done."
 
 
 OPERATIONS = {
@@ -100,6 +102,19 @@ OPERATIONS = {
             lambda application, form, actor: staff.delete_last_decision(application, actor=actor),
             bulk=False,
         ),
+        # "Relancer le candidat" (mail CANDIDATURE_RELANCE_FORMULAIRE), one application or a selection.
+        Operation(
+            "remind_forms",
+            gettext_lazy("Remind the unanswered forms"),
+            ConfirmForm,
+            staff_scopes.editable_by,
+            lambda application, form, actor: remind_unanswered_forms(application=application, actor=actor),
+            done_message=ngettext_lazy(
+                "Remind the unanswered forms: %(count)d mail enqueued.",
+                "Remind the unanswered forms: %(count)d mails enqueued.",
+                "count",
+            ),
+        ),
     )
 }
 
@@ -122,7 +137,9 @@ def run_operation(request, operation: Operation, applications, form) -> tuple[in
 
 
 def report(request, operation, done, failures):
-    if done:
+    if done and operation.done_message is not None:
+        messages.success(request, operation.done_message % {"count": done})
+    elif done:
         messages.success(
             request,
             ngettext("%(label)s: %(count)d application done.", "%(label)s: %(count)d applications done.", done)
@@ -360,7 +377,13 @@ class ApplicationAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 50
     date_hierarchy = None
-    actions = ["action_set_status", "action_enter_decision", "action_validate_decisions", "action_extend_deadlines"]
+    actions = [
+        "action_set_status",
+        "action_enter_decision",
+        "action_validate_decisions",
+        "action_extend_deadlines",
+        "action_remind_forms",
+    ]
     inlines = [DecisionInline, ApplicationEventInline]
     fieldsets = [
         (
@@ -435,7 +458,12 @@ class ApplicationAdmin(admin.ModelAdmin):
         actions = super().get_actions(request, action_location=action_location)
         scope = staff_scopes.scope_of(request.user)
         if not (scope.is_central or scope.managed_centres):
-            for name in ("action_set_status", "action_validate_decisions", "action_extend_deadlines"):
+            for name in (
+                "action_set_status",
+                "action_validate_decisions",
+                "action_extend_deadlines",
+                "action_remind_forms",
+            ):
                 actions.pop(name, None)
         if not (scope.is_central or scope.managed_centres or scope.commissions):
             actions.pop("action_enter_decision", None)
@@ -524,6 +552,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Extend deadlines…"))
     def action_extend_deadlines(self, request, queryset):
         return self.bulk_operation(request, queryset, OPERATIONS["extend_deadlines"])
+
+    @admin.action(description=gettext_lazy("Remind the unanswered forms…"))
+    def action_remind_forms(self, request, queryset):
+        return self.bulk_operation(request, queryset, OPERATIONS["remind_forms"])
 
     def bulk_operation(self, request, queryset, operation):
         selected = list(queryset.values_list("pk", flat=True)[: BULK_LIMIT + 1])

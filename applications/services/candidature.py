@@ -159,9 +159,13 @@ def create_application(*, candidate: Candidate, formation: Formation, actor) -> 
 # --- Transmitting -----------------------------------------------------------------------------------------------
 
 
-def transmit_refusal(application: Application, *, blocking_rows=None, today: datetime.date | None = None) -> str:
+def transmit_refusal(
+    application: Application, *, blocking_rows=None, missing_form_rows=None, today: datetime.date | None = None
+) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
-    application's blocking pieces when the caller already has them (read from ``documents.pieces`` otherwise)."""
+    application's blocking pieces when the caller already has them (read from ``documents.pieces`` otherwise);
+    ``missing_form_rows`` likewise the forms that block it (``complementary_forms.missing_forms``: none unless
+    ``FORMS_BLOCK_TRANSMISSION`` is on)."""
     today = today or timezone.localdate()
     if application.is_cancelled:
         return _("This application has been cancelled.")
@@ -183,12 +187,22 @@ def transmit_refusal(application: Application, *, blocking_rows=None, today: dat
         return _("A supporting document is missing: %(pieces)s.") % {
             "pieces": "; ".join(str(row.piece_type.label) for row in blocking_rows)
         }
+    if missing_form_rows is None:
+        from applications.complementary_forms import missing_forms
+
+        missing_form_rows = missing_forms(application)
+    if missing_form_rows:
+        return _(
+            "A complementary form has not been answered: %(forms)s. Answer it, or declare that it does not "
+            "concern you when it is conditional."
+        ) % {"forms": "; ".join(row.label for row in missing_form_rows)}
     return ""
 
 
 @transaction.atomic
 def transmit_application(*, application: Application, actor) -> Application:
-    """ "Transmettre ma candidature" (§1.10): ``AT``/``IN`` → ``RE`` once no piece is waiting or refused.
+    """ "Transmettre ma candidature" (§1.10): ``AT``/``IN`` → ``RE`` once no piece is waiting or refused (and, with
+    ``FORMS_BLOCK_TRANSMISSION``, every complementary form is answered or declared "Non concerné").
 
     Stamps ``transmitted_at``; the pieces are then locked (``documents.services.pieces_locked_reason``).
     Side effects: history row, mail STATUT_RE to the candidate, COMMISSION_ALERT_TRANSMISSION to the commission.

@@ -147,7 +147,13 @@ def test_operation_pages(client, persona, application, expected):
     [
         (
             "centre_manager",
-            {"action_set_status", "action_enter_decision", "action_validate_decisions", "action_extend_deadlines"},
+            {
+                "action_set_status",
+                "action_enter_decision",
+                "action_validate_decisions",
+                "action_extend_deadlines",
+                "action_remind_forms",
+            },
         ),
         ("commission_member", {"action_enter_decision"}),
         ("read_only", set()),

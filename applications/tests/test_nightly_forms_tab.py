@@ -121,7 +121,8 @@ def test_tab_renders_the_guide_columns_sentence_and_answers(application, formati
     )
 
     html = render_to_string(
-        "applications/includes/forms_tab.html", {"application": application, "form_rows": form_rows(application)}
+        "applications/includes/forms_tab.html",
+        {"application": application, "form_rows": form_rows(application), "can_change_forms": True},
     )
 
     for text in ["Form", "Url", "Status", "Answers", "See the answers", "Submitted", "Waiting"]:

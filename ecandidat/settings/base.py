@@ -207,6 +207,9 @@ MAINTENANCE_WINDOW_ENFORCED = env_bool("MAINTENANCE_WINDOW_ENFORCED", True)
 # --- Candidate rules --------------------------------------------------------------------------------------
 MAX_WISHES = env_int("MAX_WISHES", 20, minimum=1)
 MAX_WISHES_PER_INSTITUTION = env_bool("MAX_WISHES_PER_INSTITUTION", False)
+# eCandidat CANDIDATURE_IS_BLOC_TRANS_FORM: on, an application cannot be transmitted while one of its complementary
+# forms is neither answered nor declared "Non concerné" (off by default: LimeSurvey answers arrive only nightly).
+FORMS_BLOCK_TRANSMISSION = env_bool("FORMS_BLOCK_TRANSMISSION", False)
 UNVALIDATED_ACCOUNT_DAYS = env_int("UNVALIDATED_ACCOUNT_DAYS", 5, minimum=1)
 
 # --- Authentication (django-allauth) ----------------------------------------------------------------------
