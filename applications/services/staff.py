@@ -329,6 +329,39 @@ def _promotion_confirmation_date(formation):
     return formation.waiting_list_confirmation_date
 
 
+def _first_of_waiting_list(formation) -> Application | None:
+    """The first unanswered candidate of the formation's complementary list, row locked (SKIP LOCKED), or None.
+
+    Fast path: the rang réel (``waiting_list_rank``), which every validation and promotion keeps up to date, read
+    through its index. The latest validated decision is re-read under the lock, so a stale rank can only make a
+    candidate be skipped here, never wrongly admitted; when the fast path finds nobody, the exact list (computed
+    from the decisions, as ``waiting_list_queryset``) is read instead.
+    """
+    by_rank = Application.objects.filter(
+        formation=formation, cancelled_at__isnull=True, accepted__isnull=True, waiting_list_rank__isnull=False
+    ).order_by("waiting_list_rank", "created_at", "id")
+    exact = waiting_list_queryset(formation).filter(accepted__isnull=True)
+    for candidates in (by_rank, exact):
+        for _attempt in range(20):
+            application = (
+                candidates.select_for_update(of=("self",), skip_locked=True)
+                .select_related("candidate__user", "formation__commission")
+                .first()
+            )
+            if application is None:
+                break
+            latest = (
+                application.decisions.filter(validated_at__isnull=False)
+                .select_related("decision_type")
+                .order_by("-created_at", "-id")
+                .first()
+            )
+            if latest is not None and latest.decision_type.avis == Avis.COMPLEMENTARY_LIST and latest.rank is not None:
+                return application
+            candidates = candidates.exclude(pk=application.pk)
+    return None
+
+
 @transaction.atomic
 def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Application | None:
     """A favourable candidate withdrew: the first of the complementary list is admitted (§2.7).
@@ -348,25 +381,8 @@ def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Applicati
     if actor is None and not batch:
         batch = WAITING_LIST_BATCH
     _lock_formation(formation)
-    candidates = waiting_list_queryset(formation).filter(accepted__isnull=True)
-    for _attempt in range(20):
-        application = (
-            candidates.select_for_update(of=("self",), skip_locked=True)
-            .select_related("candidate__user", "formation__commission")
-            .first()
-        )
-        if application is None:
-            return None
-        latest = (
-            application.decisions.filter(validated_at__isnull=False)
-            .select_related("decision_type")
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if latest is not None and latest.decision_type.avis == Avis.COMPLEMENTARY_LIST:
-            break
-        candidates = candidates.exclude(pk=application.pk)
-    else:
+    application = _first_of_waiting_list(formation)
+    if application is None:
         return None
     now = timezone.now()
     decision = Decision.objects.create(

@@ -321,6 +321,25 @@ def test_promotion_skips_a_list_candidate_with_a_newer_decision(waiting_list_for
     assert staff.promote_from_waiting_list(formation=formation, actor=None) is None  # nobody left: a rerun is harmless
 
 
+def test_promotion_with_stale_ranks_still_admits_the_first_of_the_list(
+    waiting_list_formation, campaign, centre_manager
+):
+    # The rang réel is the fast path; when it is stale (a crash before the ranks were written, a manual edit), the
+    # list computed from the decisions decides, and a stale rank never admits someone who left the list.
+    formation = waiting_list_formation
+    first = make_application(formation, campaign=campaign)
+    decide(first, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=1)
+    second = make_application(formation, campaign=campaign)
+    decide(second, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=2)
+    Application.objects.filter(formation=formation).update(waiting_list_rank=None)
+    assert staff.promote_from_waiting_list(formation=formation, actor=None).pk == first.pk
+
+    left = make_application(formation, campaign=campaign)
+    Application.objects.filter(pk=left.pk).update(waiting_list_rank=1)  # ranked, but never on the list
+    assert staff.promote_from_waiting_list(formation=formation, actor=None).pk == second.pk
+    assert not left.decisions.exists()
+
+
 # --- deadlines --------------------------------------------------------------------------------------------------
 
 
