@@ -1,8 +1,18 @@
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from applications import staff_scopes
+from ecandidat.emails import current_template, render_email
+from ecandidat.mail_templates import MAIL_TYPES, VARIABLES, Kind, code_choices, file_version
 from ecandidat.maintenance import set_switch
-from ecandidat.models import BatchRun, DestroyedCampaignCount, MaintenanceSwitch, OutboundEmail
+from ecandidat.models import BatchRun, DestroyedCampaignCount, MailTemplate, MaintenanceSwitch, OutboundEmail
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
@@ -73,3 +83,218 @@ class DestroyedCampaignCountAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class MailTemplateForm(forms.ModelForm):
+    code = forms.ChoiceField(label=_("mail"), choices=code_choices)
+
+    class Meta:
+        model = MailTemplate
+        fields = ["code", "language", "subject", "body", "in_service"]
+        widgets = {
+            "subject": forms.TextInput(attrs={"size": 100}),
+            "body": forms.Textarea(attrs={"rows": 22, "cols": 110}),
+        }
+
+
+@admin.register(MailTemplate)
+class MailTemplateAdmin(admin.ModelAdmin):
+    """The central office's own mail texts (eCandidat "Mails", ecandidat-features §2.10), per code and language.
+
+    Only the central office (superusers and SCOL memberships) sees this page: the texts go to every candidate.
+    Every save records its author (``updated_by``, and Django's admin log). The add page first lists every mail
+    that can be edited, with its state; a new text starts from the file version.
+    """
+
+    form = MailTemplateForm
+    list_display = ["code", "mail_label", "language", "subject", "in_service", "updated_at", "updated_by"]
+    list_filter = ["in_service", "language", "code"]
+    search_fields = ["code", "subject", "body"]
+    list_select_related = ["updated_by"]
+    show_full_result_count = False
+
+    @admin.display(description=_("label"))
+    def mail_label(self, obj):
+        return obj.mail_type.label if obj.mail_type else "—"
+
+    # --- access: the central office only ---
+
+    def _is_central(self, request) -> bool:
+        return staff_scopes.scope_of(request.user).is_central
+
+    def has_module_permission(self, request):
+        return self._is_central(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_central(request)
+
+    def has_add_permission(self, request):
+        return self._is_central(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_central(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_central(request)
+
+    # --- forms ---
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code", "language", "updated_by", "updated_at"] if obj else []
+
+    def get_fields(self, request, obj=None):
+        fields = ["code", "language", "subject", "body", "in_service"]
+        return [*fields, "updated_by", "updated_at"] if obj else fields
+
+    def get_changeform_initial_data(self, request):
+        """A new text starts from the file version of the chosen mail and language."""
+        initial = super().get_changeform_initial_data(request)
+        mail_type = MAIL_TYPES.get(initial.get("code", ""))
+        language = initial.get("language") or settings.LANGUAGE_CODE
+        if mail_type is not None and language in MailTemplate.Language.values:
+            initial["subject"], initial["body"] = file_version(mail_type, language)
+        return initial
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "GET" and request.GET.get("code") not in MAIL_TYPES:
+            return self.choose_mail_view(request)
+        mail_type = MAIL_TYPES.get(request.GET.get("code") or request.POST.get("code", ""))
+        language = request.GET.get("language") or request.POST.get("language") or settings.LANGUAGE_CODE
+        extra_context = {**(extra_context or {}), **self._help_context(mail_type, language)}
+        return super().add_view(request, form_url, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        extra = {}
+        if obj is not None and obj.mail_type is not None:
+            extra = self._help_context(obj.mail_type, obj.language, show_file_version=True)
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def _help_context(self, mail_type, language, *, show_file_version=False) -> dict:
+        if mail_type is None:
+            return {}
+        context = {
+            "mail_type": mail_type,
+            "variables": [_variable_row(VARIABLES[name]) for name in mail_type.variables],
+            "preview_url": f"{reverse('admin:ecandidat_mailtemplate_preview')}?code={mail_type.code}"
+            f"&language={language}",
+        }
+        if show_file_version and language in MailTemplate.Language.values:
+            context["file_subject"], context["file_body"] = file_version(mail_type, language)
+        return context
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        mail_type = obj.mail_type
+        if not obj.in_service:
+            self.message_user(
+                request,
+                gettext(
+                    "The mail “%(label)s” (%(code)s, %(language)s) is out of service: it is no longer sent when "
+                    "%(when)s (recipient: %(recipient)s). The other languages are not affected. Tick “in service” "
+                    "again to send it, or delete this text to go back to the file version."
+                )
+                % {
+                    "label": mail_type.label,
+                    "code": obj.code,
+                    "language": obj.get_language_display(),
+                    "recipient": mail_type.recipient,
+                    "when": mail_type.sent_when,
+                },
+                messages.WARNING,
+            )
+
+    # --- extra pages ---
+
+    def get_urls(self):
+        return [
+            path("preview/", self.admin_site.admin_view(self.preview_view), name="ecandidat_mailtemplate_preview"),
+            *super().get_urls(),
+        ]
+
+    def choose_mail_view(self, request):
+        """Every mail that can be edited, with its state in each language and links to edit or preview it."""
+        existing = {(t.code, t.language): t for t in MailTemplate.objects.only("id", "code", "language", "in_service")}
+        rows = []
+        for code, mail_type in MAIL_TYPES.items():
+            languages = []
+            for language, language_label in MailTemplate.Language.choices:
+                template = existing.get((code, language))
+                languages.append(
+                    {
+                        "label": language_label,
+                        "template": template,
+                        "edit_url": (
+                            reverse("admin:ecandidat_mailtemplate_change", args=[template.pk])
+                            if template
+                            else f"{reverse('admin:ecandidat_mailtemplate_add')}?code={code}&language={language}"
+                        ),
+                        "preview_url": f"{reverse('admin:ecandidat_mailtemplate_preview')}?code={code}"
+                        f"&language={language}",
+                    }
+                )
+            rows.append({"mail_type": mail_type, "languages": languages})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Choose the mail to edit"),
+            "rows": rows,
+        }
+        return TemplateResponse(request, "admin/ecandidat/mailtemplate/choose_mail.html", context)
+
+    def preview_view(self, request):
+        """Render a mail with sample data, without sending anything ("Tester" in eCandidat).
+
+        GET ``?code=&language=``: the mail as it would be sent now (the back office's text if in service, else the
+        files). POST (the "Preview" button of the form): the text being edited, checked as the save would check it.
+        """
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        code = request.POST.get("code") or request.GET.get("code", "")
+        language = request.POST.get("language") or request.GET.get("language") or settings.LANGUAGE_CODE
+        mail_type = MAIL_TYPES.get(code)
+        if mail_type is None or language not in MailTemplate.Language.values:
+            raise Http404
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "mail_type": mail_type}
+        context["title"] = _("Preview: %(code)s") % {"code": code}
+        context["language_label"] = MailTemplate.Language(language).label
+        errors = []
+        if request.method == "POST":
+            template = MailTemplate(
+                code=code,
+                language=language,
+                subject=request.POST.get("subject", ""),
+                body=request.POST.get("body", ""),
+                in_service=True,
+            )
+            try:
+                template.clean()
+            except ValidationError as exc:
+                errors = [message for field_errors in exc.message_dict.values() for message in field_errors]
+            context["source"] = _("the text being edited (not saved)")
+        else:
+            template = current_template(code, language)
+            if template is not None and not template.in_service:
+                context["out_of_service"] = True
+            context["source"] = (
+                _("the back office's text") if template is not None and template.in_service else _("the file version")
+            )
+        context["errors"] = errors
+        if not errors:
+            sample = {"institution_name": settings.INSTITUTION_NAME, **mail_type.sample_context()}
+            subject, body, html = render_email(
+                mail_type.template_base, sample, language=language, code=code, template=template
+            )
+            context.update(subject=subject, body=body, html=html)
+        return TemplateResponse(request, "admin/ecandidat/mailtemplate/preview.html", context)
+
+
+def _variable_row(variable) -> dict:
+    if variable.kind == Kind.FLAG:
+        example = gettext("yes") if variable.sample else gettext("no")
+    else:
+        example = variable.value({variable.name: variable.sample})
+    return {"name": variable.name, "placeholder": f"${{{variable.name}}}", "label": variable.label, "example": example}

@@ -1,9 +1,13 @@
-"""Cross-cutting models: the e-mail outbox."""
+"""Cross-cutting models: the e-mail outbox and the mail templates edited in the back office."""
 
 import uuid
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from ecandidat.mail_templates import MAIL_TYPES, PROTECTED_CODES, MailType, TemplateSyntaxProblem, check_source
 
 
 class OutboundEmailQuerySet(models.QuerySet):
@@ -130,3 +134,85 @@ class DestroyedCampaignCount(models.Model):
 
     def __str__(self):
         return self.campaign_code
+
+
+class MailTemplate(models.Model):
+    """The central office's own text for one mail code in one language, instead of the template files
+    (eCandidat "Mails", ecandidat-features §2.10). See ``ecandidat.mail_templates`` for the syntax and the
+    variables of each code.
+
+    ``in_service`` keeps eCandidat's meaning: a mail out of service is not sent at all, in this language. Deleting
+    the row goes back to the file version. Account mails (validation, password reset) cannot be switched off.
+    """
+
+    class Language(models.TextChoices):
+        FRENCH = "fr", _("French")
+        ENGLISH = "en", _("English")
+
+    code = models.CharField(_("mail"), max_length=60, help_text=_("The eCandidat mail code, e.g. STATUT_IN."))
+    language = models.CharField(_("language"), max_length=8, choices=Language, default=Language.FRENCH)
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(
+        _("body"),
+        help_text=_(
+            "Plain text. ${name} inserts a variable; {if($name)}…{endif($name)} keeps a passage only when the "
+            "variable is set, {if(!$name)}…{endif(!$name)} only when it is not. An HTML version is made from it."
+        ),
+    )
+    in_service = models.BooleanField(
+        _("in service"),
+        default=True,
+        help_text=_("Untick to stop sending this mail in this language. Account mails cannot be switched off."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+
+    class Meta:
+        verbose_name = _("mail template")
+        verbose_name_plural = _("mail templates")
+        ordering = ["code", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "language"], name="mail_template_unique_code_language"),
+            models.CheckConstraint(
+                condition=models.Q(in_service=True) | ~models.Q(code__in=PROTECTED_CODES),
+                name="mail_template_account_mails_in_service",
+                violation_error_message=_("Account mails cannot be switched off."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} ({self.language})"
+
+    @property
+    def mail_type(self) -> MailType | None:
+        return MAIL_TYPES.get(self.code)
+
+    def clean(self):
+        mail_type = self.mail_type
+        if mail_type is None:
+            raise ValidationError({"code": _("This mail cannot be edited from the back office.")})
+        errors = {}
+        if mail_type.protected and not self.in_service:
+            errors["in_service"] = _(
+                "This mail lets people into their account (validation or password link): it cannot be switched off."
+            )
+        for field in ("subject", "body"):
+            try:
+                check_source(getattr(self, field) or "", mail_type)
+            except TemplateSyntaxProblem as exc:
+                errors[field] = str(exc)
+        missing = [name for name in mail_type.required if f"${{{name}}}" not in (self.body or "").replace(" ", "")]
+        if missing and "body" not in errors:
+            errors["body"] = _("The body must contain %(names)s: without it, this mail is useless.") % {
+                "names": ", ".join(f"${{{name}}}" for name in missing)
+            }
+        if errors:
+            raise ValidationError(errors)

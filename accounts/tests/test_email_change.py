@@ -68,10 +68,10 @@ def test_change_replaces_address_mails_link_and_logs_out(
     client, candidate, other_candidate, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
     client.force_login(candidate)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(16):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(17):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, addresses,
-        # confirmations and address deleted, user updated, new address, outbox row, release, logout (session read,
-        # deleted), release
+        # confirmations and address deleted, user updated, new address, back-office mail text?, outbox row, release,
+        # logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
     assert response.status_code == 302
     assert response.url == reverse("accounts:email_change_done")
@@ -113,9 +113,9 @@ def test_address_of_the_campaign_is_refused_neutrally(
 ):
     taken = other_candidate.email.upper()
     client.force_login(candidate)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(11):
-        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, outbox row,
-        # release, logout (session read, deleted), release
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(12):
+        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, back-office
+        # mail text?, outbox row, release, logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": taken, "email2": taken})
     # The same answer as a change: logged out, "check your e-mail".
     assert response.status_code == 302

@@ -1,0 +1,495 @@
+"""Mail templates overridden from the back office: the syntax, the outbox, the admin pages and their personas."""
+
+import re
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError
+from django.urls import reverse
+
+from accounts.tests.factories import UserFactory
+from applications.enums import DossierStatus
+from applications.services import staff
+from applications.tests.test_staff_services import make_application
+from ecandidat import mail_templates
+from ecandidat.emails import enqueue_email, render_email
+from ecandidat.mail_templates import MAIL_TYPES, TemplateSyntaxProblem, check_source, file_version, render_source
+from ecandidat.models import MailTemplate, OutboundEmail
+from offers.tests.factories import FormationFactory
+
+STATUT_IN = MAIL_TYPES["STATUT_IN"]
+CHANGELIST = reverse("admin:ecandidat_mailtemplate_changelist")
+ADD = reverse("admin:ecandidat_mailtemplate_add")
+PREVIEW = reverse("admin:ecandidat_mailtemplate_preview")
+CANNOT_SWITCH_OFF = (
+    "Ce mail permet d'accéder à son compte (lien de validation ou de mot de passe) : "
+    "il ne peut pas être mis hors service."
+)
+
+
+def unknown_variable(names: str) -> str:
+    return (
+        f"Variable inconnue pour le mail STATUT_IN : {names}. Utilisez uniquement les variables listées sous le "
+        "formulaire."
+    )
+
+
+def override(code="STATUT_IN", language="fr", **fields) -> MailTemplate:
+    fields.setdefault("subject", "Dossier ${formation_code} incomplet")
+    fields.setdefault("body", "Bonjour ${first_name},\n{if($comment)}Note : ${comment}\n{endif($comment)}Fin.")
+    return MailTemplate.objects.create(code=code, language=language, **fields)
+
+
+def enqueue_statut_in(language="fr", **context):
+    defaults = {"first_name": "Estelle", "formation_code": "MINFO", "comment": ""}
+    context = STATUT_IN.sample_context() | defaults | context
+    return enqueue_email(
+        to="estelle@example.org",
+        code="STATUT_IN",
+        template_base="applications/email/statut_in",
+        context=context,
+        language=language,
+    )
+
+
+# --- the syntax -----------------------------------------------------------------------------------------------------
+
+
+class TestSyntax:
+    def test_blocks_keep_their_text_only_when_the_variable_is_set(self):
+        source = "{if($comment)}[${comment}]{endif($comment)}{if(!$comment)}(rien){endif(!$comment)}"
+
+        assert render_source(source, {"comment": "à revoir"}) == "[à revoir]"
+        assert render_source(source, {"comment": ""}) == "(rien)"
+
+    def test_a_value_is_never_interpreted_as_syntax(self):
+        values = {"first_name": "${comment}{if($comment)}", "comment": "secret"}
+
+        assert render_source("Bonjour ${first_name}", values) == "Bonjour ${comment}{if($comment)}"
+
+    def test_unknown_variable_is_refused_naming_it_in_french(self):
+        with pytest.raises(TemplateSyntaxProblem) as error:
+            check_source("Bonjour ${first_name} ${candidate.user.password}", STATUT_IN)
+
+        assert str(error.value) == (
+            "« ${candidate.user.password} » n'est pas une variable : écrivez ${name}, avec un nom de la liste."
+        )
+
+    def test_variable_of_another_mail_is_refused(self):
+        with pytest.raises(TemplateSyntaxProblem) as error:
+            check_source("${first_name} ${activate_url} {if($rank)}x{endif($rank)}", STATUT_IN)
+
+        assert str(error.value) == unknown_variable("${activate_url}, ${rank}")
+
+    def test_unclosed_block_and_unclosed_placeholder_are_refused(self):
+        with pytest.raises(TemplateSyntaxProblem, match="Le bloc « {if\\(\\$comment\\)} » n'est pas fermé"):
+            check_source("{if($comment)} oups", STATUT_IN)
+        with pytest.raises(TemplateSyntaxProblem, match="n'est pas fermé"):
+            check_source("Bonjour ${first_name", STATUT_IN)
+
+    def test_yes_no_variable_cannot_be_printed(self):
+        with pytest.raises(TemplateSyntaxProblem, match=r"\$\{paper\} est une variable oui/non"):
+            check_source("${paper}", MAIL_TYPES["CANDIDATURE"])
+
+
+# --- the catalogue against the files --------------------------------------------------------------------------------
+
+_TEMPLATE_NAMES = re.compile(r"{{\s*(\w+)|{%\s*(?:if|elif)\s+(\w+)|{%\s*for\s+\w+\s+in\s+(\w+)|\w+=(\w+)")
+_LOOP_TARGETS = re.compile(r"{%\s*for\s+(\w+)\s+in")
+_ASSIGNED = re.compile(r"(\w+)=\w+")
+
+
+@pytest.mark.parametrize("code", MAIL_TYPES)
+def test_every_variable_of_the_file_templates_is_in_the_allowlist(code):
+    mail_type = MAIL_TYPES[code]
+    sources = "".join(
+        Path(settings.BASE_DIR, "templates", f"{mail_type.template_base}_{part}.txt").read_text()
+        for part in ("subject", "body")
+    )
+
+    used = {name for match in _TEMPLATE_NAMES.findall(sources) for name in match if name}
+    local = set(_LOOP_TARGETS.findall(sources)) | set(_ASSIGNED.findall(sources))
+
+    assert used - local - {"trimmed"} <= set(mail_type.variables)
+
+
+def test_only_account_mails_are_protected():
+    assert mail_templates.PROTECTED_CODES == (
+        "CPT_MIN_CREATE",
+        "CPT_MIN_EXISTE",
+        "CPT_MIN_ID_OUBLIE",
+        "CPT_MIN_INCONNU",
+        "CPT_MIN_MODIF_MAIL",
+        "CPT_MIN_MODIF_MAIL_EXISTE",
+    )
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("code", MAIL_TYPES)
+def test_file_version_in_the_override_syntax_renders_like_the_files(code, language):
+    """The starting text of a new override is faithful: rendered with the sample data it gives the file's mail."""
+    mail_type = MAIL_TYPES[code]
+    subject, body = file_version(mail_type, language)
+    check_source(subject, mail_type)
+    check_source(body, mail_type)
+    context = mail_type.sample_context()
+
+    overridden = mail_templates.render_override(subject, body, mail_type, context)
+    from_files = render_email(mail_type.template_base, context, language=language)
+
+    assert overridden[0] == from_files[0]
+    if not any(mail_templates.VARIABLES[name].kind == mail_templates.Kind.LINES for name in mail_type.variables):
+        assert overridden[1].strip() == from_files[1].strip()
+
+
+# --- the outbox -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestEnqueue:
+    def test_override_is_used_for_its_code_and_language_only(self):
+        override(code="STATUT_IN", language="fr")
+
+        french = enqueue_statut_in("fr", comment="relevé illisible")
+        english = enqueue_statut_in("en")
+        other_code = enqueue_email(
+            to="estelle@example.org",
+            code="STATUT_CO",
+            template_base="applications/email/statut_co",
+            context=MAIL_TYPES["STATUT_CO"].sample_context(),
+            language="fr",
+        )
+
+        assert french.subject == "Dossier MINFO incomplet"
+        assert french.body == "Bonjour Estelle,\nNote : relevé illisible\nFin."
+        assert english.subject == "Application - incomplete dossier"
+        assert other_code.subject == "Candidature - dossier complet"
+
+    def test_without_override_the_files_are_used(self):
+        email = enqueue_statut_in("fr")
+
+        assert email.subject == "Candidature - dossier incomplet"
+        assert email.html_body == ""
+
+    def test_deleting_the_override_goes_back_to_the_files(self):
+        override().delete()
+
+        assert enqueue_statut_in("fr").subject == "Candidature - dossier incomplet"
+
+    def test_out_of_service_mail_is_not_sent_in_that_language(self, django_capture_on_commit_callbacks, mailoutbox):
+        override(in_service=False)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            french = enqueue_statut_in("fr")
+            english = enqueue_statut_in("en")
+
+        assert french is None
+        assert english.language == "en"
+        assert list(OutboundEmail.objects.values_list("language", flat=True)) == ["en"]
+        assert [message.subject for message in mailoutbox] == ["Application - incomplete dossier"]
+
+    def test_account_mails_cannot_be_out_of_service_in_the_database(self):
+        with pytest.raises(IntegrityError):
+            MailTemplate.objects.create(
+                code="CPT_MIN_ID_OUBLIE", language="fr", subject="s", body="${password_reset_url}", in_service=False
+            )
+
+    def test_values_are_escaped_in_the_html_version_and_raw_in_the_text(self):
+        override(body="Bonjour ${first_name}, voir https://ecandidat.univ.example/candidat/")
+
+        email = enqueue_statut_in("fr", first_name='<script>alert("x")</script>')
+
+        assert email.body == 'Bonjour <script>alert("x")</script>, voir https://ecandidat.univ.example/candidat/'
+        assert "<script>" not in email.html_body
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in email.html_body
+        assert '<a href="https://ecandidat.univ.example/candidat/" rel="nofollow">' in email.html_body
+
+    def test_a_value_cannot_add_a_line_to_the_subject(self):
+        override(subject="Dossier ${formation_code}")
+
+        email = enqueue_statut_in("fr", formation_code="MINFO\nBcc: victim@example.org")
+
+        assert email.subject == "Dossier MINFO Bcc: victim@example.org"
+
+    def test_a_real_status_change_mails_the_override(self, centre, commission, campaign, central_manager):
+        application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+        override(subject="Il manque des pièces (${formation_code})", body="${refused_pieces}\n${comment}")
+
+        staff.set_dossier_status(
+            application, target=DossierStatus.INCOMPLETE, actor=central_manager, comment="Relevé du S2"
+        )
+
+        email = OutboundEmail.objects.get(code="STATUT_IN")
+        assert email.subject == f"Il manque des pièces ({application.formation.code})"
+        assert email.body == "\nRelevé du S2"
+
+
+# --- model validation -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+class TestValidation:
+    def test_unknown_variable_error_is_at_the_field_in_french(self):
+        template = MailTemplate(code="STATUT_IN", language="fr", subject="${secret_key}", body="ok")
+
+        with pytest.raises(ValidationError) as error:
+            template.full_clean()
+
+        assert error.value.message_dict == {"subject": [unknown_variable("${secret_key}")]}
+
+    def test_account_mail_cannot_be_switched_off(self):
+        template = MailTemplate(
+            code="CPT_MIN_CREATE", language="fr", subject="Compte", body="${activate_url}", in_service=False
+        )
+
+        with pytest.raises(ValidationError) as error:
+            template.full_clean()
+
+        assert error.value.message_dict == {"in_service": [CANNOT_SWITCH_OFF]}
+
+    def test_account_mail_must_keep_its_link(self):
+        template = MailTemplate(code="CPT_MIN_ID_OUBLIE", language="fr", subject="Identifiants", body="Bonjour")
+
+        with pytest.raises(ValidationError) as error:
+            template.full_clean()
+
+        assert error.value.message_dict == {
+            "body": ["Le corps doit contenir ${password_reset_url} : sans cela, ce mail ne sert à rien."]
+        }
+
+    def test_code_outside_the_catalogue_is_refused(self):
+        template = MailTemplate(code="OUTBOX_CHECK", language="fr", subject="s", body="b")
+
+        with pytest.raises(ValidationError) as error:
+            template.full_clean()
+
+        assert error.value.message_dict == {"code": ["Ce mail ne peut pas être modifié depuis le back office."]}
+
+
+# --- the admin ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+
+
+def _post_data(**fields):
+    return {
+        "code": "STATUT_IN",
+        "language": "fr",
+        "subject": "Dossier ${formation_code} incomplet",
+        "body": "Bonjour ${first_name},\n${refused_pieces}",
+        "in_service": "on",
+        **fields,
+    }
+
+
+@pytest.mark.django_db
+class TestAdminAccess:
+    @pytest.mark.parametrize("url", [CHANGELIST, ADD, f"{PREVIEW}?code=STATUT_IN&language=fr"])
+    def test_central_office_and_superusers_get_the_pages(self, client, central_manager, superuser, url):
+        for user in (central_manager, superuser):
+            client.force_login(user)
+
+            assert client.get(url).status_code == 200
+
+    @pytest.mark.parametrize("url", [CHANGELIST, ADD, f"{PREVIEW}?code=STATUT_IN&language=fr"])
+    def test_centre_manager_and_commission_member_are_refused(self, client, centre_manager, commission_member, url):
+        for user in (centre_manager, commission_member):
+            client.force_login(user)
+
+            assert client.get(url).status_code == 403
+
+    def test_centre_manager_cannot_open_an_existing_text(self, client, centre_manager):
+        template = override()
+        client.force_login(centre_manager)
+
+        response = client.get(reverse("admin:ecandidat_mailtemplate_change", args=[template.pk]))
+
+        assert response.status_code == 403
+
+    def test_centre_manager_does_not_see_the_model_on_the_index(self, client, centre_manager):
+        client.force_login(centre_manager)
+
+        response = client.get(reverse("admin:index"))
+
+        assert CHANGELIST not in response.content.decode()
+
+    def test_centre_manager_cannot_post_a_text(self, client, centre_manager):
+        client.force_login(centre_manager)
+
+        response = client.post(f"{ADD}?code=STATUT_IN&language=fr", _post_data())
+
+        assert response.status_code == 403
+        assert not MailTemplate.objects.exists()
+
+    @pytest.mark.parametrize("url", [CHANGELIST, ADD, PREVIEW])
+    def test_candidate_is_sent_to_the_login_page(self, client, candidate, url):
+        client.force_login(candidate)
+
+        response = client.get(url)
+
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.django_db
+class TestAdminEditing:
+    def test_chooser_lists_every_mail_with_its_state(self, client, central_manager):
+        override(in_service=False)
+        client.force_login(central_manager)
+
+        response = client.get(ADD)
+
+        content = response.content.decode()
+        assert all(code in content for code in MAIL_TYPES)
+        assert "Hors service : non envoyé" in content
+        assert f"{ADD}?code=STATUT_CO&amp;language=en" in content
+
+    def test_add_form_starts_from_the_file_version(self, client, central_manager):
+        client.force_login(central_manager)
+
+        response = client.get(f"{ADD}?code=STATUT_IN&language=fr")
+
+        form = response.context["adminform"].form
+        assert form.initial["subject"] == "Candidature - dossier incomplet"
+        assert form.initial["body"].startswith("Bonjour ${first_name} ${last_name},")
+        content = response.content.decode()
+        assert "${refused_pieces}" in content
+        assert "Variables disponibles" in content
+        assert "Prévisualiser" in content
+
+    def test_change_page_shows_the_variables_the_file_version_and_the_preview_button(self, client, central_manager):
+        template = override()
+        client.force_login(central_manager)
+
+        response = client.get(reverse("admin:ecandidat_mailtemplate_change", args=[template.pk]))
+
+        content = response.content.decode()
+        assert response.status_code == 200
+        assert "Pièces refusées avec leur commentaire, une par ligne" in content
+        assert "Version des fichiers" in content
+        assert "Connectez-vous à eCandidat, remplacez les pièces manquantes" in content
+        assert f'formaction="{PREVIEW}?code=STATUT_IN&amp;language=fr"' in content
+
+    def test_save_records_the_author(self, client, central_manager):
+        client.force_login(central_manager)
+
+        response = client.post(f"{ADD}?code=STATUT_IN&language=fr", _post_data())
+
+        assert response.status_code == 302
+        template = MailTemplate.objects.get()
+        assert template.updated_by == central_manager
+        assert LogEntry.objects.get().user == central_manager
+
+    def test_unknown_variable_is_shown_at_the_field(self, client, central_manager):
+        client.force_login(central_manager)
+
+        response = client.post(ADD, _post_data(body="Bonjour ${user.password}"))
+
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors == {
+            "body": ["« ${user.password} » n'est pas une variable : écrivez ${name}, avec un nom de la liste."]
+        }
+        assert not MailTemplate.objects.exists()
+
+    def test_switching_off_a_security_mail_is_refused_at_the_field(self, client, central_manager):
+        client.force_login(central_manager)
+        data = _post_data(code="CPT_MIN_CREATE", subject="Compte", body="${activate_url}")
+        del data["in_service"]
+
+        response = client.post(ADD, data)
+
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["in_service"] == [CANNOT_SWITCH_OFF]
+
+    def test_switching_a_mail_off_says_which_mails_stop(self, client, central_manager):
+        template = override()
+        client.force_login(central_manager)
+        data = _post_data()
+        del data["in_service"]
+
+        response = client.post(reverse("admin:ecandidat_mailtemplate_change", args=[template.pk]), data, follow=True)
+
+        messages = [str(message) for message in response.context["messages"]]
+        assert messages[0] == (
+            "Le mail « statut du dossier incomplet » (STATUT_IN, Français) est hors service : il n'est plus envoyé "
+            "quand le statut du dossier passe à Incomplet (destinataire : le candidat). Les autres langues ne sont "
+            "pas concernées. Recochez « en service » pour l'envoyer de nouveau, ou supprimez ce texte pour revenir à "
+            "la version des fichiers."
+        )
+        template.refresh_from_db()
+        assert template.in_service is False
+        assert template.updated_by == central_manager
+
+
+@pytest.mark.django_db
+class TestPreview:
+    def test_preview_of_the_text_being_edited_sends_nothing(self, client, central_manager, django_assert_num_queries):
+        client.force_login(central_manager)
+        data = _post_data(body="Bonjour ${first_name} <b>${last_name}</b>,\n${refused_pieces}")
+
+        # Session, user, the request's savepoint and its release, the staff scope, the user's and groups' permissions
+        # (the admin's sidebar), the session's update (savepoint, update, release). No mail template is read.
+        with django_assert_num_queries(10):
+            response = client.post(PREVIEW, data)
+
+        assert response.status_code == 200
+        assert response.context["subject"] == "Dossier MINFO incomplet"
+        assert response.context["body"] == (
+            "Bonjour Estelle <b>Martin</b>,\n- Relevé de notes de licence : illisible\n- CV"
+        )
+        assert "Bonjour Estelle &lt;b&gt;Martin&lt;/b&gt;," in response.content.decode()
+        assert "<b>Martin</b>" not in response.content.decode()
+        assert not MailTemplate.objects.exists()
+        assert not OutboundEmail.objects.exists()
+
+    def test_preview_from_the_change_page_takes_the_mail_from_the_address(self, client, central_manager):
+        client.force_login(central_manager)
+        data = {"subject": "Pour ${first_name}", "body": "Rang ${rank}"}
+
+        response = client.post(f"{PREVIEW}?code=AVIS_LISTE_COMP&language=en", data)
+
+        assert response.context["subject"] == "Pour Estelle"
+        assert response.context["body"] == "Rang 3"
+
+    def test_preview_shows_the_errors_the_save_would_show(self, client, central_manager):
+        client.force_login(central_manager)
+
+        response = client.post(PREVIEW, _post_data(subject="${motif}"))
+
+        assert response.status_code == 200
+        assert response.context["errors"] == [unknown_variable("${motif}")]
+        assert "subject" not in response.context
+
+    def test_preview_of_the_current_mail_uses_the_files_without_override(
+        self, client, central_manager, django_assert_num_queries
+    ):
+        client.force_login(central_manager)
+
+        # As above, plus the lookup of an override for (code, language).
+        with django_assert_num_queries(11):
+            response = client.get(PREVIEW, {"code": "AVIS_FAVORABLE", "language": "en"})
+
+        assert response.status_code == 200
+        assert response.context["subject"] == "Favourable decision on your application"
+        assert "before 30/06/2026 included" in response.context["body"]
+        assert not OutboundEmail.objects.exists()
+
+    def test_preview_of_an_out_of_service_mail_says_so(self, client, central_manager):
+        override(in_service=False)
+        client.force_login(central_manager)
+
+        response = client.get(PREVIEW, {"code": "STATUT_IN", "language": "fr"})
+
+        assert "Ce mail est hors service dans cette langue : il n'est pas envoyé." in response.content.decode()
+
+    @pytest.mark.parametrize("query", [{"code": "OUTBOX_CHECK"}, {"code": "STATUT_IN", "language": "de"}])
+    def test_preview_of_an_unknown_mail_is_a_404(self, client, central_manager, query):
+        client.force_login(central_manager)
+
+        assert client.get(PREVIEW, query).status_code == 404
