@@ -67,6 +67,26 @@ def browser_page(chromium_browser):
         context.close()
 
 
+@pytest.fixture
+def new_browser_page(chromium_browser):
+    """A factory of pages, each in its own fresh context (French locale), for scenarios with several people at
+    once (a manager, a commission member and the candidate): ``page = new_browser_page()``. All are closed at
+    teardown."""
+    contexts = []
+
+    def make_page():
+        context = chromium_browser.new_context(locale="fr-FR")
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    try:
+        yield make_page
+    finally:
+        for context in contexts:
+            context.close()
+
+
 def serious_axe_violations(page) -> list[str]:
     """axe-core violations of impact serious or critical on the current page, one readable line each."""
     from axe_playwright_python.sync_playwright import Axe

@@ -1,0 +1,244 @@
+"""The back office and the candidate in Chromium, side by side (ecandidat-features §2.3–2.7).
+
+A centre manager refuses a piece with "scan illisible" and sets the dossier "Incomplet"; the candidate receives
+"Candidature - dossier incomplet", reads the comment on the recap, replaces the piece and transmits again; the
+manager validates every piece and sets "Complet"; a commission member enters a favourable decision (members of a
+commission enter decisions, only managers validate them: ``applications.staff_scopes``), the manager validates it,
+the mail leaves, and the candidate confirms.
+
+Each person has their own browser context. Staff log in as they would: the back office's address, the login page,
+then the code of their authenticator app (the back office requires a second factor, STAFF_MFA_REQUIRED; the MFA
+rules themselves are covered by the accounts tests). The candidate's login is covered there too and is forced here.
+Pages are driven by their visible French labels. The mails are read from the outbox (``OutboundEmail``), where every
+notification is recorded.
+"""
+
+import io
+import re
+import time
+
+import pytest
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.conf import settings as django_settings
+from django.contrib.auth import SESSION_KEY
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from playwright.sync_api import expect
+from pypdf import PdfWriter
+
+from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
+from applications.enums import Avis, DossierStatus
+from applications.models import Decision
+from applications.services import candidature
+from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
+from documents import services as documents_services
+from documents.enums import PieceStatus
+from documents.models import PieceSubmission
+from ecandidat.models import OutboundEmail
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
+from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.browser
+
+
+def _pdf(text: str) -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": text})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def _force_login(page, live_server, user) -> None:
+    client = Client()
+    client.force_login(user)
+    assert client.session[SESSION_KEY] == str(user.pk)
+    page.context.add_cookies(
+        [
+            {
+                "name": django_settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+def _staff_with_authenticator_app(**membership):
+    """A staff member with an active authenticator app (allauth TOTP), as the back office requires; returns the user
+    and the app's secret, from which the test computes the codes the phone would show."""
+    membership = StaffMembershipFactory(**membership)
+    secret = generate_totp_secret()
+    TOTP.activate(membership.user, secret)
+    return membership.user, secret
+
+
+def _staff_login(page, live_server, user, secret: str) -> None:
+    """The back office's address, the login page it sends to, then the code of the authenticator app, as a member
+    of staff does."""
+    page.goto(f"{live_server.url}/gestion/")
+    page.get_by_label("Utilisateur").fill(user.username)
+    page.get_by_label("Mot de passe").fill(DEFAULT_PASSWORD)
+    page.get_by_role("button", name="Connexion", exact=True).click()
+    page.get_by_role("textbox", name="Code").fill(_current_code(secret))
+    page.get_by_role("button", name="Connexion", exact=True).click()
+    page.get_by_role("heading", name="Gestion").wait_for()
+
+
+def _current_code(secret: str) -> str:
+    """The code the phone shows now (allauth's own TOTP functions)."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
+
+
+def _open_application(page, application) -> None:
+    """Back office home → Candidatures → the candidate's numéro de dossier."""
+    page.locator("#content-main").get_by_role("link", name="Candidatures", exact=True).click()
+    page.get_by_role("link", name=application.candidate.user.username, exact=True).click()
+    page.get_by_role("heading", name="Pièces justificatives").wait_for()
+
+
+def _piece_row(page, label: str):
+    return page.locator("#pieces tbody tr").filter(has=page.get_by_role("cell", name=label, exact=True))
+
+
+def _check_piece(page, label: str, button: str, status: str, comment: str = "") -> None:
+    """ "Valider" or "Refuser" (with a comment) on a piece's row; waits for "<piece> : <status>."."""
+    row = _piece_row(page, label)
+    if comment:
+        row.get_by_role("textbox", name=re.compile(r"^Commentaire")).fill(comment)
+    row.get_by_role("button", name=button, exact=True).click()
+    page.locator(".messagelist .success", has_text=f"{label} : {status}").wait_for()
+
+
+def _operation(page, link: str, choices: dict[str, str] | None = None, *, check_accessibility: bool = False) -> None:
+    """An object tool of the application page ("Statut du dossier", "Saisir un avis", "Valider les avis"): its
+    drop-downs (label → option), "Confirmer", and the back office's report."""
+    page.locator(".object-tools").get_by_role("link", name=link, exact=True).click()
+    if check_accessibility:
+        assert_no_serious_axe_violations(page)
+    for label, option in (choices or {}).items():
+        # Django's label_tag appends " :", hence a prefix match.
+        page.get_by_role("combobox", name=re.compile(rf"^{re.escape(label)}\b")).select_option(label=option)
+    page.get_by_role("button", name="Confirmer", exact=True).click()
+    page.locator(".messagelist .success", has_text=link).wait_for()
+
+
+def _transmitted_application(campaign):
+    """A candidate who applied, uploaded both pieces and transmitted, through the candidate services."""
+    commission = CommissionFactory()
+    formation = FormationFactory(centre=commission.centre, commission=commission, title="MASTER 1 - ENERGIE")
+    pieces = [
+        PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation"),
+        PieceTypeFactory(is_common=True, is_unique=True, label="Relevé de notes"),
+    ]
+    candidate = complete_candidate(user__campaign=campaign, first_name="Estelle")
+    user = candidate.user
+    application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
+    for piece in pieces:
+        upload = SimpleUploadedFile(f"{piece.code}.pdf", _pdf(piece.label), content_type="application/pdf")
+        documents_services.upload_piece(application=application, piece_type=piece, uploaded_file=upload, actor=user)
+    candidature.transmit_application(application=application, actor=user)
+    return application, commission
+
+
+def test_refused_piece_then_favourable_decision_through_the_back_office(
+    live_server, transactional_db, new_browser_page, campaign, settings
+):
+    # A code typed as the 30-second step changes is still accepted (base settings say the same once MFA is on);
+    # without it, a login straddling the step would fail the test now and then.
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission = _transmitted_application(campaign)
+    candidate_user = application.candidate.user
+    manager, manager_secret = _staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    member, member_secret = _staff_with_authenticator_app(
+        commission_member=True, commission=commission, user__username="membre"
+    )
+    DecisionTypeFactory(avis=Avis.FAVOURABLE, label="Favorable", candidate_label="Avis favorable")
+
+    # The manager refuses the transcript with a comment and sets the dossier "Incomplet".
+    manager_page = new_browser_page()
+    _staff_login(manager_page, live_server, manager, manager_secret)
+    _open_application(manager_page, application)
+    _check_piece(manager_page, "Relevé de notes", "Refuser", "Refusée", comment="scan illisible")
+    refused_row = _piece_row(manager_page, "Relevé de notes")
+    expect(refused_row.get_by_role("cell", name="Refusée", exact=True)).to_be_visible()
+    expect(refused_row.get_by_text("scan illisible")).to_be_visible()
+    assert_no_serious_axe_violations(manager_page)
+    _operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Incomplet"})
+    expect(manager_page.locator(".field-dossier_status .readonly")).to_have_text("Incomplet")
+
+    incomplete = OutboundEmail.objects.get(code="STATUT_IN")
+    assert incomplete.to == candidate_user.email
+    assert incomplete.subject == f"{django_settings.EMAIL_SUBJECT_PREFIX}Candidature - dossier incomplet"
+    assert incomplete.status == OutboundEmail.Status.SENT
+    assert "Relevé de notes : scan illisible" in incomplete.body
+
+    # The candidate reads "Refusée" and the comment, removes the file ("-"), uploads another ("+") and transmits.
+    candidate_page = new_browser_page()
+    _force_login(candidate_page, live_server, candidate_user)
+    candidate_page.goto(f"{live_server.url}/")
+    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidatures", exact=True).click()
+    candidate_page.get_by_role("link", name="Ouvrir la candidature à MASTER 1 - ENERGIE").click()
+    transcript_row = candidate_page.locator("#pieces tbody tr", has_text="Relevé de notes")
+    expect(transcript_row.get_by_role("cell", name="Refusée", exact=True)).to_be_visible()
+    expect(transcript_row.get_by_role("cell", name="scan illisible", exact=True)).to_be_visible()
+    remove = transcript_row.get_by_role("button", name="Supprimer le fichier de Relevé de notes")
+    expect(remove).to_have_text("-")
+    remove.click()
+    add = transcript_row.get_by_role("button", name="Ajouter un fichier pour Relevé de notes")
+    expect(add).to_have_text("+")
+    transcript_row.get_by_label("Fichier pour Relevé de notes", exact=True).set_input_files(
+        {"name": "releve-lisible.pdf", "mimeType": "application/pdf", "buffer": _pdf("releve lisible")}
+    )
+    add.click()
+    transcript_row.get_by_role("link", name="releve-lisible.pdf").wait_for()
+    candidate_page.get_by_role("button", name="Transmettre ma candidature").click()
+    # The page already shows the upload's success message: wait for the transmission's own.
+    candidate_page.locator(".message--success", has_text="si votre dossier a été correctement transmis").wait_for()
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED
+
+    # The manager validates every piece and sets the dossier "Complet".
+    manager_page.reload()
+    for label in ("Lettre de motivation", "Relevé de notes"):
+        _check_piece(manager_page, label, "Valider", "Validée")
+        expect(_piece_row(manager_page, label).get_by_role("cell", name="Validée", exact=True)).to_be_visible()
+    _operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Complet"})
+    expect(manager_page.locator(".field-dossier_status .readonly")).to_have_text("Complet")
+    assert set(PieceSubmission.objects.filter(application=application).values_list("status", flat=True)) == {
+        PieceStatus.VALIDATED
+    }
+    assert OutboundEmail.objects.filter(code="STATUT_CO", to=candidate_user.email).count() == 1
+
+    # A commission member enters the favourable decision; the manager validates it, then the mail leaves.
+    member_page = new_browser_page()
+    _staff_login(member_page, live_server, member, member_secret)
+    _open_application(member_page, application)
+    expect(member_page.locator(".object-tools").get_by_role("link", name="Valider les avis")).to_have_count(0)
+    _operation(member_page, "Saisir un avis", {"Avis": "Favorable"}, check_accessibility=True)
+    decision = Decision.objects.get(application=application)
+    assert decision.created_by == member
+    assert decision.validated_at is None
+    assert not OutboundEmail.objects.filter(code="AVIS_FAVORABLE").exists()
+
+    manager_page.reload()
+    _operation(manager_page, "Valider les avis")
+    decision.refresh_from_db()
+    assert decision.validated_by == manager
+    favourable = OutboundEmail.objects.get(code="AVIS_FAVORABLE")
+    assert favourable.to == candidate_user.email
+    assert favourable.subject == f"{django_settings.EMAIL_SUBJECT_PREFIX}Avis favorable à votre candidature"
+    assert favourable.status == OutboundEmail.Status.SENT
+
+    # The candidate opens the application and confirms ("Confirmer", asked twice).
+    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidatures", exact=True).click()
+    candidate_page.get_by_role("link", name="Ouvrir la candidature à MASTER 1 - ENERGIE").click()
+    expect(candidate_page.locator("dd", has_text="Avis favorable")).to_be_visible()
+    candidate_page.get_by_role("link", name="Confirmer", exact=True).click()
+    candidate_page.get_by_role("button", name="Confirmer", exact=True).click()
+    candidate_page.locator(".message--success", has_text="Vous avez confirmé").wait_for()
+    application.refresh_from_db()
+    assert application.accepted is True
+    assert OutboundEmail.objects.filter(code="CANDIDATURE_CONFIRM", to=candidate_user.email).count() == 1
