@@ -17,6 +17,24 @@ def campaign(db):
     return CampaignFactory(is_active=True)
 
 
+@pytest.fixture
+def client():
+    """pytest-django's client, except that ``force_login`` also records a second factor: staff need one to enter the
+    back office (STAFF_MFA_REQUIRED). See accounts/tests/mfa.py."""
+    from accounts.tests.mfa import Client
+
+    return Client()
+
+
+@pytest.fixture
+def admin_client(db, admin_user):
+    from accounts.tests.mfa import Client
+
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
 @pytest.fixture(autouse=True)
 def _maintenance_switch_off():
     """Pages never read the switch from the database in tests (its state lives in its own cache alias)."""

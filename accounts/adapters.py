@@ -5,8 +5,13 @@ Settings: ``ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"`` and
 ``SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"``.
 """
 
+import time
+
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
+from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.conf import settings
 from django.contrib import messages
@@ -55,6 +60,12 @@ def _mail_context(context: dict) -> dict:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        # allauth's French catalogue leaves this one untranslated; ours has it (locale/fragments/mfa.po).
+        "too_many_login_attempts": gettext_lazy("Too many failed login attempts. Try again later."),
+    }
+
     def is_open_for_signup(self, request) -> bool:
         try:
             services.signup_campaign()
@@ -94,6 +105,18 @@ class AccountAdapter(DefaultAccountAdapter):
     def confirm_email(self, request, email_address) -> bool:
         services.release_email_from_past_campaigns(email=email_address.email, user=email_address.user)
         return super().confirm_email(request, email_address)
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """allauth asks for the password again before an MFA change (activating the authenticator app...) unless the
+        user *re*authenticated in the last ACCOUNT_REAUTHENTICATION_TIMEOUT seconds. A login that recent is as fresh,
+        so staff sent to the activation page right after logging in do not type their password twice."""
+        if not super().is_reauthentication_required(app=app, **kwargs):
+            return False
+        request = allauth_context.request
+        if request is None or not request.user.is_authenticated:
+            return True
+        records = get_authentication_records(request, request.user)
+        return not records or time.time() - records[-1].get("at", 0) >= account_settings.REAUTHENTICATION_TIMEOUT
 
     def get_email_verification_redirect_url(self, email_address: EmailAddress) -> str:
         """After validating a new e-mail account, the candidate goes straight to choosing a password (the page is

@@ -6,6 +6,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
+from accounts import staff_access
 from accounts.models import StaffMembership, User
 
 
@@ -36,11 +37,15 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 @login_not_required
 def admin_login(request, extra_context=None):
     """The back office logs in through allauth's login page, so that its rate limits (login_failed) and the
-    annual-account rule apply there too."""
+    annual-account rule apply there too. A staff member already logged in but without a second factor (see
+    accounts.staff_access) is sent to the authenticator app instead."""
     if request.user.is_authenticated and not request.user.is_staff:
         raise PermissionDenied
     next_url = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+    if staff_access.needs_second_factor(request):
+        return staff_access.second_factor_redirect(request, next_url)
     return redirect_to_login(next_url, login_url=reverse("account_login"))
 
 
 admin.site.login = admin_login
+admin.site.has_permission = staff_access.may_enter_back_office

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = _("accounts")
+
+    def ready(self):
+        from allauth.mfa.signals import authenticator_added
+
+        from accounts.staff_access import record_second_factor_on_activation
+
+        # allauth offers no adapter hook for "authenticator app activated"; its signal is the documented one.
+        authenticator_added.connect(record_second_factor_on_activation, dispatch_uid="staff_access_activation")

@@ -248,6 +248,13 @@ ACCOUNT_FORMS = {
     "reset_password": "accounts.forms.ResetPasswordForm",
 }
 SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
+# Staff: the back office (admin) needs a second factor in the session, a TOTP code or an ENT login; see
+# accounts/staff_access.py. dev.py turns it off by default so that the demo staff logins of `make run` stay simple.
+STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", True)
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]  # recovery codes: the way back when the phone is lost
+MFA_TOTP_ISSUER = INSTITUTION_NAME  # the account's name in the authenticator app
+MFA_TOTP_TOLERANCE = 1  # one 30-second step either side: a code typed as it changes is still accepted
+MFA_RECOVERY_CODE_COUNT = 10
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = UNVALIDATED_ACCOUNT_DAYS
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link an ENT identity to an e-mail account silently
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
