@@ -18,13 +18,15 @@ activated elsewhere). Candidates never reach this code path beyond the existing 
 is then enough, as before.
 """
 
+from functools import wraps
+
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext_lazy
@@ -79,6 +81,23 @@ def second_factor_redirect(request: HttpRequest, next_url: str) -> HttpResponseR
         return HttpResponseRedirect(f"{reverse('mfa_reauthenticate')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
     messages.warning(request, ACTIVATE_TOTP_MESSAGE)
     return HttpResponseRedirect(reverse("mfa_activate_totp"))
+
+
+def back_office_required(view):
+    """For the back office's views outside the admin (e.g. piece downloads under ``/pieces/gestion/``): the same
+    rule as the admin. A staff member without a second factor is sent to get one (then back to the page, for a GET);
+    anyone else who may not enter the back office gets a 404, as outsiders do everywhere."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if may_enter_back_office(request):
+            return view(request, *args, **kwargs)
+        if needs_second_factor(request):
+            back = request.get_full_path() if request.method == "GET" else reverse("admin:index")
+            return second_factor_redirect(request, back)
+        raise Http404
+
+    return wrapper
 
 
 def record_second_factor_on_activation(sender, request, user, authenticator, **kwargs) -> None:

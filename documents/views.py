@@ -19,6 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.staff_access import back_office_required
 from applications import staff_scopes
 from applications.dates import effective_return_deadline
 from applications.models import Application
@@ -177,6 +178,7 @@ def _staff_submissions(user):
     )
 
 
+@back_office_required
 @require_GET
 def staff_download(request, submission_id):
     """A piece's file for staff whose scope covers one of its applications; not before the antivirus said clean."""
@@ -188,6 +190,7 @@ def staff_download(request, submission_id):
     return _file_response(submission.document)
 
 
+@back_office_required
 @require_POST
 @transaction.non_atomic_requests
 def staff_upload(request, application_id, piece_type_id):
@@ -235,6 +238,7 @@ def dossier_pdf(request, application_id):
     return _pdf_response(_own_application(request, application_id))
 
 
+@back_office_required
 @require_GET
 def staff_dossier_pdf(request, application_id):
     application = get_object_or_404(

@@ -269,6 +269,33 @@ def test_staff_download_personas(request, client, application, piece, persona, e
     assert response.status_code == expected
 
 
+def test_staff_file_views_need_the_back_office_second_factor(settings, client, application, piece, centre_manager):
+    # The same rule as the admin (accounts.staff_access): a password-only staff session is sent to get its second
+    # factor, and nothing is handed out or stored meanwhile.
+    settings.STAFF_MFA_REQUIRED = True
+    services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+    submission = PieceSubmission.objects.get()
+    client.force_login(centre_manager, mfa=False)
+    download = reverse("documents:staff_download", args=[submission.public_id])
+
+    response = client.get(download)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("mfa_activate_totp")
+    assert client.get(reverse("documents:staff_dossier_pdf", args=[application.public_id])).status_code == 302
+    upload = reverse("documents:staff_upload", args=[application.public_id, piece.pk])
+    assert client.post(upload, {"file": hostile.valid_pdf_upload()}).status_code == 302
+    assert Document.objects.count() == 1
+
+    client.force_login(centre_manager)  # with the second factor recorded
+    assert client.get(download).status_code == 200
+
+
 def test_template_file_download(owner, formation):
     piece_type = PieceTypeFactory(label="Dossier de candidature complémentaire")
     piece_type.template.save("dossier-complementaire.pdf", ContentFile(hostile.pdf_bytes()))
