@@ -1,6 +1,9 @@
 """Project-wide rules that no single feature test would catch."""
 
+import re
+
 from django.apps import apps
+from django.conf import settings
 
 PROJECT_APPS = {"ecandidat", "accounts", "offers", "applications", "documents"}
 # Rows that only make sense with their parent and carry no history: deleting the parent removes them.
@@ -45,3 +48,13 @@ def test_foreign_keys_to_people_and_documents_never_cascade():
         and f"{model._meta.label}.{field.name}" not in PURE_CHILDREN
     ]
     assert offenders == []
+
+
+def test_every_environment_variable_is_documented_in_the_readme():
+    # An IT team configures the application from the README's table: a setting read from the environment but
+    # missing there is a setting nobody will find.
+    source = (settings.BASE_DIR / "ecandidat" / "settings" / "base.py").read_text(encoding="utf-8")
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    variables = set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', source))
+    assert len(variables) > 20
+    assert sorted(name for name in variables if f"`{name}`" not in readme) == []
