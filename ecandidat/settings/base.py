@@ -5,6 +5,7 @@ only add local conveniences and defaults for secrets; there is deliberately no `
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -262,6 +263,7 @@ SOCIALACCOUNT_STORE_TOKENS = False
 ENT_SERVER_URL = env_str("ENT_SERVER_URL")
 ENT_CLIENT_ID = env_str("ENT_CLIENT_ID", "ecandidat")
 ENT_CLIENT_SECRET = env_str("ENT_CLIENT_SECRET", "")
+ENT_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(ENT_SERVER_URL)) if ENT_SERVER_URL else ""
 SOCIALACCOUNT_PROVIDERS = {
     "openid_connect": {
         "OAUTH_PKCE_ENABLED": True,
@@ -299,7 +301,9 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # The ENT button posts to our own URL, which redirects the browser to the ENT's authorization page: browsers
+    # apply form-action to that redirect too, so without the ENT's origin the button silently does nothing.
+    "form-action": [CSP.SELF, *filter(None, [ENT_ORIGIN])],
 }
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
