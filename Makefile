@@ -98,7 +98,7 @@ test-peers: install
 	    marker="browser or integration"; \
 	    echo "== Browser and integration tests (DATABASE_URL on PostgreSQL, REDIS_URL set)"; \
 	else \
-	    marker="browser"; \
+	    marker="browser and not integration"; \
 	    echo "== Browser tests only: integration tests NOT selected (they need REDIS_URL and a PostgreSQL DATABASE_URL)"; \
 	fi; \
 	if [ -n "$$CLAMD_TEST_ADDRESS" ]; then \

@@ -5,50 +5,33 @@ The ENT runs as its own process with its own database, as the university's would
 
 import base64
 import hashlib
-import importlib.util
 import re
 import secrets
-import socket
-from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import jwt
 import pytest
 import requests
 
-ENT_DIR = Path(__file__).resolve().parents[2] / "devtools" / "ent"
+from ecandidat.tests.plugins.services import ENT_CLIENT_ID as CLIENT_ID
+from ecandidat.tests.plugins.services import ENT_CLIENT_SECRET as CLIENT_SECRET
+from ecandidat.tests.plugins.services import ENT_PASSWORD as PASSWORD
+from ecandidat.tests.plugins.services import free_port as _free_port
+
 pytestmark = pytest.mark.integration
-
-CLIENT_ID = "ecandidat"
-CLIENT_SECRET = "dev-ent-secret"
-PASSWORD = "ent-demo-password"
-
-
-def _load_ent_module(name: str):
-    # By path: devtools/ is not a package, and the ENT's modules must not mix with the app's.
-    spec = importlib.util.spec_from_file_location(f"ent_{name}", ENT_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def redirect_uri():
+    # Nobody listens there: the tests stop at the redirect. seed_ent registers 127.0.0.1:8000, and loopback
+    # redirect URIs match on any port (test_loopback_redirect_uri_matches_on_any_port).
     return f"http://127.0.0.1:{_free_port()}/accounts/oidc/ent/login/callback/"
 
 
 @pytest.fixture(scope="module")
-def ent(tmp_path_factory, redirect_uri):
-    testing = _load_ent_module("testing")
-    server = testing.start_ent_server(_free_port(), tmp_path_factory.mktemp("ent"), [redirect_uri])
-    yield server
-    server.stop()
+def ent(ent_server):
+    """The development ENT process, shared with the browser tests (ecandidat.tests.plugins.services)."""
+    return ent_server
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
-"""Real peers for the integration tests: an SMTP server on loopback and a Celery worker process on Redis.
+"""Real peers for the integration tests: an SMTP server on loopback, a Celery worker process on Redis and the
+development ENT (an OpenID Connect provider, its own process).
 
 The worker is a separate ``celery worker`` process using ``ecandidat.settings.base`` (not the test settings, which
 force eager tasks), connected to the *test* database, so these tests need PostgreSQL (``DATABASE_URL``) and Redis
@@ -143,9 +144,11 @@ def celery_worker_process(transactional_db, smtp_server, settings, tmp_path):
     cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"]
     process = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
 
+    # Saved before the settings change: app.conf is read from the settings lazily, on its first use, and a copy taken
+    # afterwards would "restore" non-eager tasks for the rest of the session (seen with the browser tests).
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")}
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = redis_url
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")}
     app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
     for cached in ("queues", "default_queue"):  # rebuilt from task_default_queue on next use
         app.amqp.__dict__.pop(cached, None)
@@ -175,4 +178,48 @@ def celery_worker_process(transactional_db, smtp_server, settings, tmp_path):
         connections.close_all()
 
 
-__all__ = ["SMTPServer", "TEMPLATES_DIR", "free_port", "wait_until"]
+# --- The development ENT (devtools/ent) ------------------------------------------------------------------------
+
+ENT_DIR = BASE_DIR / "devtools" / "ent"
+ENT_CLIENT_ID = "ecandidat"
+# The ENT process inherits the environment, and seed_ent sets the client's secret from it (default below).
+ENT_CLIENT_SECRET = os.environ.get("ENT_CLIENT_SECRET", "dev-ent-secret")
+ENT_PASSWORD = "ent-demo-password"
+
+
+def load_ent_module(name: str):
+    """A module of devtools/ent, loaded by path: devtools/ is not a package, and the ENT's modules must not mix with
+    the app's."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"ent_{name}", ENT_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def ent_server(tmp_path_factory):
+    """The development ENT as its own process (own SQLite database in a temporary directory), once per session.
+
+    Its client ``ecandidat`` has seed_ent's redirect URIs; those on 127.0.0.1 match on any port (RFC 8252), so a
+    live server or a test reached through 127.0.0.1 needs no registration. Students and password: devtools/ent.
+    """
+    testing = load_ent_module("testing")
+    server = testing.start_ent_server(free_port(), tmp_path_factory.mktemp("ent"), [])
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+__all__ = [
+    "ENT_CLIENT_ID",
+    "ENT_CLIENT_SECRET",
+    "ENT_PASSWORD",
+    "SMTPServer",
+    "TEMPLATES_DIR",
+    "free_port",
+    "load_ent_module",
+    "wait_until",
+]
