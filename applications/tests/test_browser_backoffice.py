@@ -13,7 +13,6 @@ Pages are driven by their visible French labels. The mails are read from the out
 notification is recorded.
 """
 
-import io
 import re
 import time
 
@@ -21,11 +20,8 @@ import pytest
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.conf import settings as django_settings
-from django.contrib.auth import SESSION_KEY
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from playwright.sync_api import expect
-from pypdf import PdfWriter
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
 from applications.enums import Avis, DossierStatus
@@ -36,34 +32,10 @@ from documents import services as documents_services
 from documents.enums import PieceStatus
 from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
-from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser
-
-
-def _pdf(text: str) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
-    writer.add_metadata({"/Title": text})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
-
-
-def _force_login(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    assert client.session[SESSION_KEY] == str(user.pk)
-    page.context.add_cookies(
-        [
-            {
-                "name": django_settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[django_settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
 
 
 def _staff_with_authenticator_app(**membership):
@@ -137,7 +109,7 @@ def _transmitted_application(campaign):
     user = candidate.user
     application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
     for piece in pieces:
-        upload = SimpleUploadedFile(f"{piece.code}.pdf", _pdf(piece.label), content_type="application/pdf")
+        upload = SimpleUploadedFile(f"{piece.code}.pdf", pdf_bytes(piece.label), content_type="application/pdf")
         documents_services.upload_piece(application=application, piece_type=piece, uploaded_file=upload, actor=user)
     candidature.transmit_application(application=application, actor=user)
     return application, commission
@@ -177,7 +149,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
 
     # The candidate reads "Refusée" and the comment, removes the file ("-"), uploads another ("+") and transmits.
     candidate_page = new_browser_page()
-    _force_login(candidate_page, live_server, candidate_user)
+    log_in_browser(candidate_page, live_server, candidate_user)
     candidate_page.goto(f"{live_server.url}/")
     candidate_page.get_by_role("navigation").get_by_role("link", name="Candidatures", exact=True).click()
     candidate_page.get_by_role("link", name="Ouvrir la candidature à MASTER 1 - ENERGIE").click()
@@ -190,7 +162,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     add = transcript_row.get_by_role("button", name="Ajouter un fichier pour Relevé de notes")
     expect(add).to_have_text("+")
     transcript_row.get_by_label("Fichier pour Relevé de notes", exact=True).set_input_files(
-        {"name": "releve-lisible.pdf", "mimeType": "application/pdf", "buffer": _pdf("releve lisible")}
+        {"name": "releve-lisible.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes("releve lisible")}
     )
     add.click()
     transcript_row.get_by_role("link", name="releve-lisible.pdf").wait_for()

@@ -4,14 +4,9 @@ The staff side (refusing a piece, setting the dossier incomplete, a favourable d
 as the back office would. Locators use addresses and structure, not labels, so the test holds in both languages.
 """
 
-import io
 import re
 
 import pytest
-from django.conf import settings
-from django.contrib.auth import SESSION_KEY
-from django.test import Client
-from pypdf import PdfWriter
 
 from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import Avis, DossierStatus
@@ -22,40 +17,16 @@ from documents import services as documents_services
 from documents.enums import PieceStatus
 from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
-from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser
 
 
-def _pdf(text: str) -> bytes:
-    writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
-    writer.add_metadata({"/Title": text})
-    buffer = io.BytesIO()
-    writer.write(buffer)
-    return buffer.getvalue()
-
-
-def _log_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    assert client.session[SESSION_KEY] == str(user.pk)
-    page.context.add_cookies(
-        [
-            {
-                "name": settings.SESSION_COOKIE_NAME,
-                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                "url": live_server.url,
-            }
-        ]
-    )
-
-
 def _upload(page, piece, name: str) -> None:
     row = page.locator("tr", has=page.locator(f'form[action$="/{piece.pk}/ajouter/"]'))
     row.locator("input[type=file]").set_input_files(
-        {"name": name, "mimeType": "application/pdf", "buffer": _pdf(name)}
+        {"name": name, "mimeType": "application/pdf", "buffer": pdf_bytes(name)}
     )
     row.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(r"#pieces$"))
@@ -70,7 +41,7 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     transcript = PieceTypeFactory(is_common=True, is_unique=True, label="Relevé de notes")
     candidate = complete_candidate(user__campaign=campaign)
     manager = StaffMembershipFactory(centre=commission.centre).user
-    _log_in(page, live_server, candidate.user)
+    log_in_browser(page, live_server, candidate.user)
 
     # "J'effectue ma candidature": Candidatures → +Nouvelle candidature → the formation → "Voulez-vous candidater".
     page.goto(live_server.url + "/")
@@ -144,12 +115,12 @@ def test_upload_refreshes_the_recap(live_server, transactional_db, browser_page,
     application = Application.objects.create(
         candidate=candidate, formation=formation, campaign=campaign, created_by=candidate.user
     )
-    _log_in(page, live_server, candidate.user)
+    log_in_browser(page, live_server, candidate.user)
     page.goto(f"{live_server.url}/candidat/candidatures/{application.public_id}/")
 
     row = page.locator("tr", has=page.locator(f'form[action$="/{piece.pk}/ajouter/"]'))
     row.locator("input[type=file]").set_input_files(
-        {"name": "a.pdf", "mimeType": "application/pdf", "buffer": _pdf("a")}
+        {"name": "a.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes("a")}
     )
     row.locator("button[type=submit]").click()
 

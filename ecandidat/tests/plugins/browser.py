@@ -103,3 +103,38 @@ def serious_axe_violations(page) -> list[str]:
 def assert_no_serious_axe_violations(page) -> None:
     violations = serious_axe_violations(page)
     assert not violations, f"axe-core found serious/critical violations on {page.url}:\n" + "\n".join(violations)
+
+
+def pdf_bytes(text: str) -> bytes:
+    """A small valid one-page PDF (it passes the whole upload pipeline), titled ``text``."""
+    import io
+
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": text})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def log_in_browser(page, live_server, user) -> None:
+    """Open a session for ``user`` in ``page``'s browser context without going through the login pages (the login
+    flows have their own browser tests)."""
+    from django.conf import settings
+    from django.contrib.auth import SESSION_KEY
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    assert client.session[SESSION_KEY] == str(user.pk)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
