@@ -45,3 +45,14 @@ def _maintenance_switch_off():
     caches["maintenance"].set(SWITCH_CACHE_KEY, (False, ""))
     yield
     caches["maintenance"].clear()
+
+
+@pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the default language (French): a request through LocaleMiddleware leaves the language it
+    activated on the thread, which would otherwise leak into the next test of the same worker."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()

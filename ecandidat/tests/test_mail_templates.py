@@ -9,6 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.tests.factories import UserFactory
 from applications.enums import DossierStatus
@@ -53,6 +54,13 @@ def enqueue_statut_in(language="fr", **context):
         context=context,
         language=language,
     )
+
+
+@pytest.fixture(autouse=True)
+def _french():
+    # The messages are asserted in French, whatever language an earlier test in this worker left active.
+    with translation.override("fr"):
+        yield
 
 
 # --- the syntax -----------------------------------------------------------------------------------------------------
