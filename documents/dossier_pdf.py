@@ -26,6 +26,7 @@ from fpdf import FPDF
 from pypdf import PdfReader, PdfWriter
 
 from applications.dates import effective_confirmation_date, effective_return_deadline
+from documents.enums import OPENABLE_SCANS
 from documents.pieces import piece_rows
 from documents.validation import PDF
 
@@ -80,7 +81,8 @@ def build_dossier_pdf(application) -> IO[bytes]:
     with contextlib.ExitStack() as spools:
         for row in rows:
             document = row.document
-            if document is None:
+            if document is None or document.scan_status not in OPENABLE_SCANS:
+                # Listed on the summary pages with its status; its content waits for the antivirus.
                 continue
             header = latin1(f"{row.piece_type.label[:90]} - {document.original_name}")
             spool = spools.enter_context(tempfile.TemporaryFile())

@@ -25,13 +25,11 @@ from applications.dates import effective_return_deadline
 from applications.models import Application
 from documents import services
 from documents.context import pieces_table_context
-from documents.enums import ScanStatus
+from documents.enums import OPENABLE_SCANS
 from documents.models import PieceSubmission
 from documents.pieces import blocking_pieces
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import PieceType
-
-STAFF_BLOCKED_SCANS = frozenset({ScanStatus.PENDING, ScanStatus.INFECTED})
 
 
 def _own_application(request, application_id) -> Application:
@@ -185,7 +183,7 @@ def staff_download(request, submission_id):
     submission = get_object_or_404(
         _staff_submissions(request.user).select_related("document"), public_id=submission_id, document__isnull=False
     )
-    if submission.document.scan_status in STAFF_BLOCKED_SCANS:
+    if submission.document.scan_status not in OPENABLE_SCANS:
         raise Http404
     return _file_response(submission.document)
 

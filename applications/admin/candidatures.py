@@ -28,7 +28,7 @@ from applications.complementary_forms import remind_unanswered_forms
 from applications.enums import Avis
 from applications.models import Application, ApplicationEvent, Decision
 from applications.services import staff
-from documents.enums import PieceStatus
+from documents.enums import OPENABLE_SCANS, PieceStatus
 from documents.models import PieceSubmission
 from ecandidat import exports
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -634,7 +634,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         for row in piece_rows(application):
             submission = row.submission
             download = ""
-            if submission is not None and submission.document_id:
+            if submission is not None and submission.document_id and submission.document.scan_status in OPENABLE_SCANS:
                 try:
                     download = reverse("documents:staff_download", args=[submission.public_id])
                 except NoReverseMatch:

@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from applications.enums import DossierStatus
 from documents import services
-from documents.enums import PieceStatus
+from documents.enums import PieceStatus, ScanStatus
 from documents.models import Document, PieceSubmission
 from documents.tests import hostile_files as hostile
 from documents.tests.test_services import stored_files
@@ -342,3 +342,33 @@ def _summary_only(application) -> bytes:
     from documents.pieces import piece_rows
 
     return bytes(_summary(application, piece_rows(application)).output())
+
+
+@pytest.mark.parametrize("scan", [ScanStatus.PENDING, ScanStatus.ERROR, ScanStatus.INFECTED])
+def test_staff_cannot_open_a_file_the_antivirus_has_not_cleared(client, application, piece, centre_manager, scan):
+    services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+    submission = PieceSubmission.objects.select_related("document").get()
+    Document.objects.filter(pk=submission.document_id).update(scan_status=scan)
+    client.force_login(centre_manager)
+
+    download = reverse("documents:staff_download", args=[submission.public_id])
+    assert client.get(download).status_code == 404
+    change_page = client.get(reverse("admin:applications_application_change", args=[application.pk]))
+    assert change_page.status_code == 200
+    assert download not in change_page.content.decode()
+    response = client.get(reverse("documents:staff_dossier_pdf", args=[application.public_id]))
+    # The dossier lists the piece on its summary pages, but does not merge the file in.
+    pages = len(PdfReader(io.BytesIO(b"".join(response.streaming_content))).pages)
+    assert pages == len(PdfReader(io.BytesIO(_summary_only(application))).pages)
+
+    Document.objects.filter(pk=submission.document_id).update(scan_status=ScanStatus.CLEAN)
+    assert client.get(download).status_code == 200
+    assert (
+        download
+        in client.get(reverse("admin:applications_application_change", args=[application.pk])).content.decode()
+    )
