@@ -15,6 +15,7 @@ def _rows(prefix: str, kind: str) -> list:
 
 
 urlpatterns = [
+    path("", views.start, name="start"),
     path("informations-perso/", views.personal_details, name="personal_details"),
     path("adresse/", views.address, name="address"),
     path("baccalaureat/", views.baccalaureate, name="baccalaureate"),

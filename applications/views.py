@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications import personal_data, services
 from applications.countries import country_name
@@ -72,6 +72,24 @@ def _after_step(request, candidate, current: str):
         if not is_done:
             return redirect(name)
     return redirect(current)
+
+
+@require_GET
+def start(request):
+    """Where a login lands (LOGIN_REDIRECT_URL): the guide's "Vous devrez alors compléter vos informations
+    personnelles avant de pouvoir candidater" — the first missing step of the dossier, else the applications.
+    Staff go to the back office, and any other account to the home page."""
+    if request.user.is_staff:
+        return redirect("admin:index")
+    if not is_candidate(request.user):
+        return redirect("home")
+    candidate = _load_candidate(request)  # an ENT student's first visit imports their SIS data
+    for name, is_done in zip(STEPS, _done_steps(candidate), strict=True):
+        if not is_done:
+            if name == STEPS[0]:
+                return _need_personal_details(request)
+            return redirect(name)
+    return redirect("applications:application_list")
 
 
 def _need_personal_details(request):

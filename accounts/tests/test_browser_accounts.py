@@ -183,7 +183,9 @@ def test_external_candidate_signs_up_validates_the_mailed_link_and_logs_in(
     _field(page, "Utilisateur *")[0].fill(numero)
     _field(page, "Mot de passe *")[0].fill(PASSWORD)
     page.locator("main form").get_by_role("button", name="Connexion", exact=True).click()
-    page.wait_for_url(app + "/")
+    # "Vous devrez alors compléter vos informations personnelles … Suivez les étapes": the login lands on step one.
+    page.wait_for_url(app + "/candidat/informations-perso/")
+    assert page.locator("main").get_by_text("Suivez les étapes", exact=False).first.is_visible()
     _assert_on_dossier_nav(page, "Camille Durand")
 
     # The dossier: "compléter vos informations personnelles", starting from the names given at signup.
@@ -245,7 +247,7 @@ def test_ent_student_creates_the_account_validates_the_mail_and_finds_the_sis_da
 
     # "Une fois le compte activé, vous pouvez vous connecter … en utilisant vos identifiants ENT."
     page.get_by_role("button", name="Se connecter avec l'ENT", exact=True).click()
-    page.wait_for_url(app + "/")
+    page.wait_for_url(re.compile(re.escape(app) + r"/candidat/"))  # the dossier's next step (the SIS filled some)
     _assert_on_dossier_nav(page, "Estelle MARTIN")
 
     # "L'application eCandidat récupère vos données du logiciel de scolarité": read-only, with the notice.

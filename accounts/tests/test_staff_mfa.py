@@ -282,7 +282,7 @@ def test_candidate_is_unaffected(client, candidate):
     response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
 
     assert response.status_code == 302
-    assert response.url == reverse("home")  # no second-factor step
+    assert response.url == reverse("applications:start")  # no second-factor step
     assert client.get(reverse("home")).status_code == 200
     response = client.get(ADMIN, follow=True)
     assert response.status_code == 403  # the back office stays closed to candidates, as before

@@ -1,6 +1,7 @@
 import datetime
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -396,3 +397,60 @@ def test_internal_cursus_is_listed_read_only(owner_client, candidate):
 
     assertContains(response, "Licence 1 Droit")
     assertContains(response, "if you find errors, contact your student office")
+
+
+# --- Where a login lands ("Mon espace") -------------------------------------------------------------------------
+
+
+def test_start_sends_a_new_candidate_to_the_first_step(client, candidate_user):
+    client.force_login(candidate_user)
+
+    response = client.get(reverse("applications:start"))
+
+    assertRedirects(response, reverse("applications:personal_details"), fetch_redirect_response=False)
+
+
+def test_start_sends_a_candidate_to_the_next_missing_step(owner_client, candidate, django_assert_num_queries):
+    with django_assert_num_queries(8):
+        response = owner_client.get(reverse("applications:start"))
+    assertRedirects(response, reverse("applications:address"), fetch_redirect_response=False)
+
+    AddressFactory(candidate=candidate)
+    assertRedirects(
+        owner_client.get(reverse("applications:start")),
+        reverse("applications:baccalaureate"),
+        fetch_redirect_response=False,
+    )
+
+
+def test_start_sends_a_complete_dossier_to_the_applications(owner_client, candidate):
+    complete_dossier(candidate)
+
+    response = owner_client.get(reverse("applications:start"))
+
+    assertRedirects(response, reverse("applications:application_list"), fetch_redirect_response=False)
+
+
+def test_start_sends_anonymous_visitors_to_login(client, db):
+    url = reverse("applications:start")
+
+    assertRedirects(client.get(url), f"{reverse('account_login')}?next={url}", fetch_redirect_response=False)
+
+
+def test_start_sends_staff_to_the_back_office(client, django_user_model):
+    staff = django_user_model.objects.create_user(username="staff", email="s@univ.example", is_staff=True)
+    client.force_login(staff)
+
+    assertRedirects(client.get(reverse("applications:start")), reverse("admin:index"), fetch_redirect_response=False)
+
+
+def test_login_lands_on_start(client, candidate):
+    candidate.user.set_password("un-mot-de-passe-solide")
+    candidate.user.save()
+    EmailAddress.objects.create(user=candidate.user, email=candidate.user.email, verified=True, primary=True)
+
+    response = client.post(
+        reverse("account_login"), {"login": candidate.user.username, "password": "un-mot-de-passe-solide"}
+    )
+
+    assertRedirects(response, reverse("applications:start"), fetch_redirect_response=False)
