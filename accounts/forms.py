@@ -6,6 +6,8 @@ Settings: ``ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "acc
 ``SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}``.
 """
 
+from typing import TYPE_CHECKING
+
 from allauth.account import forms as account_forms
 from allauth.account.models import EmailAddress
 from allauth.socialaccount import forms as social_forms
@@ -22,8 +24,14 @@ from ecandidat.exceptions import BusinessRuleError
 SIGNUP_FIELDS = {"email": {"required": True}, "email2": {"required": True}}
 MISMATCH_MESSAGE = _("The two e-mail addresses are different.")
 
+# The mixin is only ever mixed into allauth's forms (untyped, so Any to mypy): type-check it as a Form.
+if TYPE_CHECKING:
+    _FormBase = forms.Form
+else:
+    _FormBase = object
 
-class _CandidateSignupMixin:
+
+class _CandidateSignupMixin(_FormBase):
     """Nom *, Prénom *, Adresse mail *, Confirmation Adresse Mail *; duplicates handled without enumeration."""
 
     field_order = ["last_name", "first_name", "email", "email2"]
@@ -58,7 +66,8 @@ class _CandidateSignupMixin:
         allauth_mismatch = gettext("You must type the same email each time.")  # allauth's msgid
         if "email2" in self.errors:
             self.errors["email2"] = self.error_class(
-                [MISMATCH_MESSAGE if str(error) == allauth_mismatch else error for error in self.errors["email2"]]
+                # ErrorList renders lazy messages; its stub only lists str | Exception.
+                [MISMATCH_MESSAGE if str(error) == allauth_mismatch else error for error in self.errors["email2"]]  # type: ignore[misc]
             )
         return cleaned_data
 

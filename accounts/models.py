@@ -1,3 +1,5 @@
+from typing import ClassVar, Self
+
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -29,7 +31,7 @@ class User(AbstractUser):
         help_text=_("For students of the institution: the number given by the ENT (supannEtuId)."),
     )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager[Self]] = UserManager()
 
     class Meta:
         verbose_name = _("user")

@@ -73,7 +73,9 @@ def candidate_can_log_in(user: User, *, today: datetime.date | None = None) -> b
     """
     if not user.is_candidate:
         return True
-    return user.campaign.is_open_on(today or timezone.localdate())
+    campaign = user.campaign
+    assert campaign is not None  # is_candidate means campaign_id is set
+    return campaign.is_open_on(today or timezone.localdate())
 
 
 def email_taken_in_campaign(*, email: str, campaign: Campaign, exclude_user: User | None = None) -> bool:
@@ -139,7 +141,12 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
     new_email = new_email.strip()
     with transaction.atomic():
         user = User.objects.select_related("campaign").select_for_update(of=("self",)).get(pk=user.pk)
-        if user.is_candidate and email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user):
+        # is_candidate means the account has a campaign; the "is not None" only tells mypy so.
+        if (
+            user.is_candidate
+            and user.campaign is not None
+            and email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user)
+        ):
             enqueue_email(
                 to=new_email,
                 code="CPT_MIN_MODIF_MAIL_EXISTE",

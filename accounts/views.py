@@ -36,6 +36,7 @@ class EmailChangeForm(forms.Form):
 
     def clean(self):
         cleaned_data = super().clean()
+        assert cleaned_data is not None  # Django's Form/ModelForm.clean returns cleaned_data
         email, email2 = cleaned_data.get("email"), cleaned_data.get("email2")
         if email and email2 and email.lower() != email2.strip().lower():
             self.add_error("email2", MISMATCH_MESSAGE)

@@ -15,7 +15,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from typing import IO
+from typing import IO, BinaryIO
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
@@ -99,7 +99,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
     return output
 
 
-def _append_pdf(writer: PdfWriter, spool: IO[bytes], header: str) -> None:
+def _append_pdf(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
     reader = PdfReader(spool)
     first = len(writer.pages)
     writer.append(reader)
@@ -115,7 +115,7 @@ def _append_pdf(writer: PdfWriter, spool: IO[bytes], header: str) -> None:
     page.merge_page(PdfReader(io.BytesIO(bytes(overlay.output()))).pages[0])
 
 
-def _append_image(writer: PdfWriter, spool: IO[bytes], header: str) -> None:
+def _append_image(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
     pdf = FPDF(unit="pt", format=A4)
     pdf.set_auto_page_break(False)
     pdf.add_page()

@@ -23,4 +23,4 @@ class ScanStatus(models.TextChoices):
 # Staff open a file (download, dossier PDF) only once the antivirus said clean, or when no antivirus is configured
 # at all; a pending, failed (retried nightly) or infected scan keeps it closed (house-style: "A file cannot be
 # downloaded by staff … until it is clean").
-OPENABLE_SCANS = frozenset({ScanStatus.CLEAN, ScanStatus.NOT_SCANNED})
+OPENABLE_SCANS: frozenset[str] = frozenset({ScanStatus.CLEAN, ScanStatus.NOT_SCANNED})

@@ -119,6 +119,14 @@ def _event(application, *, actor, kind: str, piece_type, comment: str = "") -> N
     )
 
 
+def stored_name(document: Document) -> str:
+    """The storage name of a saved document's file. ``FieldFile.name`` is Optional for unsaved files; a row read
+    from the database always has one (the column is NOT NULL)."""
+    name = document.file.name
+    assert name is not None, f"document {document.pk} has no file name"
+    return name
+
+
 def _delete_file_on_commit(name: str) -> None:
     """Delete a stored file once the transaction that unlinked it has committed (never before)."""
     transaction.on_commit(lambda: _delete_quietly(name))
@@ -230,7 +238,7 @@ def _store_piece(
             submission.status_changed_by = actor
             submission.save()
             if replaced is not None:
-                replaced_name = replaced.file.name
+                replaced_name = stored_name(replaced)
                 replaced.delete()
                 _delete_file_on_commit(replaced_name)
             _event(locked, actor=actor, kind=event_kind, piece_type=piece_type)
@@ -292,12 +300,13 @@ def remove_piece(*, application, piece_type, actor) -> PieceSubmission:
         if submission.status == PieceStatus.VALIDATED:
             raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
         document = submission.document
+        assert document is not None  # document_id checked above
         submission.document = None
         submission.status = PieceStatus.WAITING
         submission.status_changed_at = timezone.now()
         submission.status_changed_by = actor
         submission.save()
-        name = document.file.name
+        name = stored_name(document)
         document.delete()
         _delete_file_on_commit(name)
         _event(locked, actor=actor, kind="piece_removed", piece_type=piece_type)
@@ -406,12 +415,13 @@ def delete_application_files(*, application, actor) -> int:
         names = []
         for submission in submissions:
             document = submission.document
+            assert document is not None  # selected with document__isnull=False
             submission.document = None
             submission.status = PieceStatus.WAITING
             submission.status_changed_at = timezone.now()
             submission.status_changed_by = actor
             submission.save()
-            names.append(document.file.name)
+            names.append(stored_name(document))
             document.delete()
         for name in names:
             _delete_file_on_commit(name)
@@ -464,7 +474,7 @@ def scan_stored_document(
     except (OSError, antivirus.ClamdError):
         version = antivirus.ClamdVersion(reply="", signature_version=None)
     try:
-        with default_storage.open(document.file.name, "rb") as handle:
+        with default_storage.open(stored_name(document), "rb") as handle:
             result = antivirus.scan_file(handle)
     except FileNotFoundError:
         result = antivirus.ScanResult(antivirus.ScanStatus.ERROR, detail="stored file not found")
@@ -487,7 +497,7 @@ def _quarantine(document: Document, *, signature: str, recorded: dict[str, Any],
     The copy is written first; if the rows do not commit it is deleted, and the original stays until the commit.
     Returns False when the document changed meanwhile (removed, or scanned by someone else): nothing is done.
     """
-    old_name = document.file.name
+    old_name = stored_name(document)
     with default_storage.open(old_name, "rb") as handle:
         new_name = default_storage.save(f"{QUARANTINE_PREFIX}/{old_name}", handle)
     try:

@@ -301,8 +301,8 @@ def _reencode_image(content: bytes, content_type: str) -> bytes:
             icc_profile = image.info.get("icc_profile")
             transparency = image.info.get("transparency")
             # The EXIF orientation is about to be dropped: apply it to the pixels so photos stay upright.
-            image = ImageOps.exif_transpose(image)
-            return _encode(image, content_type, icc_profile=icc_profile, transparency=transparency)
+            upright = ImageOps.exif_transpose(image)
+            return _encode(upright, content_type, icc_profile=icc_profile, transparency=transparency)
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -157,11 +157,13 @@ def download(request, submission_id):
 def template_download(request, piece_type_id):
     """The template file of a piece (e.g. "Dossier de candidature complémentaire"), for anyone logged in."""
     piece_type = get_object_or_404(PieceType.objects.exclude(template=""), pk=piece_type_id, in_service=True)
+    stored = piece_type.template.name
+    assert stored is not None  # template="" is excluded above
     try:
-        handle = default_storage.open(piece_type.template.name, "rb")
+        handle = default_storage.open(stored, "rb")
     except FileNotFoundError as error:
         raise Http404 from error
-    name = PurePosixPath(piece_type.template.name).name
+    name = PurePosixPath(stored).name
     content_type = "application/pdf" if name.lower().endswith(".pdf") else "application/octet-stream"
     response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"

@@ -149,7 +149,8 @@ class MailTemplateAdmin(admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         """A new text starts from the file version of the chosen mail and language."""
         initial = super().get_changeform_initial_data(request)
-        mail_type = MAIL_TYPES.get(initial.get("code", ""))
+        code = initial.get("code", "")
+        mail_type = MAIL_TYPES.get(code) if isinstance(code, str) else None  # a list only for many-to-many fields
         language = initial.get("language") or settings.LANGUAGE_CODE
         if mail_type is not None and language in MailTemplate.Language.values:
             initial["subject"], initial["body"] = file_version(mail_type, language)
@@ -262,6 +263,7 @@ class MailTemplateAdmin(admin.ModelAdmin):
         context["title"] = _("Preview: %(code)s") % {"code": code}
         context["language_label"] = MailTemplate.Language(language).label
         errors = []
+        template: MailTemplate | None  # the text to preview; None: the file version
         if request.method == "POST":
             template = MailTemplate(
                 code=code,

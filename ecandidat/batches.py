@@ -8,6 +8,7 @@ the maintenance window (see deploy/crontab). Cron must not need flags: a batch r
 import logging
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -84,6 +85,7 @@ class BatchCommand(BaseCommand):
     """
 
     batch_name: str = ""
+    work: Callable[..., None]  # defined by each subclass (see above); declared for the type checker only
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Show what would be done; change nothing.")

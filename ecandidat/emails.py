@@ -97,6 +97,7 @@ def deliver(email_id: int) -> bool:
         if email.html_body:
             message.attach_alternative(email.html_body, "text/html")
         email.attempts += 1
+        error: Exception | None
         try:
             message.send()
         except Exception as exc:

@@ -6,6 +6,7 @@ deployment fails at start with a message an operator can act on, never later at 
 
 import os
 from datetime import time
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -13,6 +14,10 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 

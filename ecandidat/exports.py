@@ -52,9 +52,11 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence]) -> bytes:
 def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "Export") -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     workbook = Workbook(write_only=False)
     sheet = workbook.active
+    assert isinstance(sheet, Worksheet)  # a new workbook has one worksheet, active
     sheet.title = title[:31]
     sheet.append([neutralise(header) for header in headers])
     for cell in sheet[1]:

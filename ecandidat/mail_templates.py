@@ -19,9 +19,11 @@ database row is ``ecandidat.models.MailTemplate`` and the lookup happens in ``ec
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.template import Context
+from django.template.backends.django import Template as DjangoTemplate
 from django.template.base import Node, NodeList
 from django.template.defaulttags import AutoEscapeControlNode, ForNode, IfNode, TemplateLiteral
 from django.template.loader import get_template
@@ -445,7 +447,9 @@ def _placeholder(name: str) -> str:
 
 
 def _convert(template_name: str, placeholders: dict, mail_type: MailType) -> str:
-    template = get_template(template_name).template
+    backend_template = get_template(template_name)
+    assert isinstance(backend_template, DjangoTemplate)  # mail templates live in the Django template engine
+    template = backend_template.template
     context = Context(placeholders, autoescape=False)
     with context.render_context.push_state(template), context.bind_template(template):
         return _walk(template.nodelist, context, mail_type)
@@ -453,7 +457,7 @@ def _convert(template_name: str, placeholders: dict, mail_type: MailType) -> str
 
 def _simple_name(expression) -> str | None:
     """The name in ``{{ name }}`` / ``{% if name %}`` / ``{% for x in name %}`` when it is a plain variable."""
-    var = getattr(expression, "var", None)
+    var: Any = getattr(expression, "var", None)
     if getattr(expression, "filters", None) or not getattr(var, "lookups", None):
         return None
     return var.lookups[0] if len(var.lookups) == 1 else None
@@ -466,8 +470,9 @@ def _walk(nodelist: NodeList, context: Context, mail_type: MailType) -> str:
 def _node_source(node: Node, context: Context, mail_type: MailType) -> str:
     if isinstance(node, AutoEscapeControlNode):
         return _walk(node.nodelist, context, mail_type)
-    if isinstance(node, ForNode) and _simple_name(node.sequence) in mail_type.variables:
-        return _placeholder(_simple_name(node.sequence))
+    loop_name = _simple_name(node.sequence) if isinstance(node, ForNode) else None
+    if loop_name is not None and loop_name in mail_type.variables:
+        return _placeholder(loop_name)
     if isinstance(node, IfNode):
         branches = node.conditions_nodelists
         condition = branches[0][0]

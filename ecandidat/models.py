@@ -1,6 +1,7 @@
 """Cross-cutting models: the e-mail outbox and the mail templates edited in the back office."""
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -8,6 +9,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat.mail_templates import MAIL_TYPES, PROTECTED_CODES, MailType, TemplateSyntaxProblem, check_source
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 class OutboundEmailQuerySet(models.QuerySet):
@@ -199,7 +203,7 @@ class MailTemplate(models.Model):
         mail_type = self.mail_type
         if mail_type is None:
             raise ValidationError({"code": _("This mail cannot be edited from the back office.")})
-        errors = {}
+        errors: dict[str, StrOrPromise] = {}
         if mail_type.protected and not self.in_service:
             errors["in_service"] = _(
                 "This mail lets people into their account (validation or password link): it cannot be switched off."

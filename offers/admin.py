@@ -5,8 +5,13 @@ Django permissions gate these pages (the central office's group); centre manager
 their own centres' rows, and the autocompletes used by other admins are scoped the same way.
 """
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from applications import staff_scopes
@@ -23,17 +28,25 @@ from offers.models import (
     RefusalReason,
 )
 
+# The mixin is only mixed into ModelAdmins: type-check it as one.
+if TYPE_CHECKING:
+    _ModelAdminBase = admin.ModelAdmin
+else:
+    _ModelAdminBase = object
 
-class ScopedByCentre:
+
+class ScopedByCentre(_ModelAdminBase):
     """Non-central staff only see what belongs to their centres / commissions (also in autocompletes)."""
 
-    scope = None  # a staff_scopes function (user, queryset) -> queryset
+    scope: ClassVar[Callable[[Any, QuerySet[Any]], QuerySet[Any]] | None] = None  # a staff_scopes function
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         if staff_scopes.scope_of(request.user).is_central:
             return queryset
-        return type(self).scope(request.user, queryset)
+        scope = type(self).scope
+        assert scope is not None, f"{type(self).__name__} must set scope"
+        return scope(request.user, queryset)
 
 
 @admin.register(Campaign)
@@ -108,9 +121,10 @@ class PieceTypeAdmin(admin.ModelAdmin):
         return str(obj)
 
 
-class DecisionTypeAdminForm(admin.ModelAdmin.form):
+class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the admin would use
     def clean(self):
         data = super().clean()
+        assert data is not None  # Django's ModelForm.clean returns cleaned_data
         instance = self.instance
         goes_out = instance.in_service and not data.get("in_service")
         changes_kind = bool(data.get("avis")) and data["avis"] != instance.avis
@@ -209,7 +223,7 @@ class FormationAdmin(ScopedByCentre, admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
 
-        class FormationForm(form):
+        class FormationForm(form):  # type: ignore[valid-type,misc]  # a base made by get_form at run time
             def clean(self):
                 data = super().clean()
                 if data.get("auto_waiting_list") and not (

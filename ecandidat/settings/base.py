@@ -5,6 +5,7 @@ only add local conveniences and defaults for secrets; there is deliberately no `
 """
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -107,7 +108,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The maintenance switch's state, read on every request: its own alias so that clearing the default cache
