@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import logging
 import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from django.conf import settings
@@ -19,6 +20,11 @@ from applications.limesurvey import LimeSurveyClient, LimeSurveyError
 from applications.models import Application, ApplicationEvent, Candidate, FormAnswer
 from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from offers.models import ComplementaryForm
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +48,7 @@ TECHNICAL_FIELDS = {
 
 @dataclasses.dataclass(frozen=True)
 class FormRow:
-    form: object
+    form: "ComplementaryForm"
     label: str
     url: str
     status: str  # PieceStatus AT / TR / NC
@@ -51,7 +57,7 @@ class FormRow:
     can_declare_concerned: bool = False  # conditional and declared "Non concerné": "Concerné par ce formulaire"
 
     @property
-    def status_label(self) -> str:
+    def status_label(self) -> "StrOrPromise":
         return PieceStatus(self.status).label
 
     @property
@@ -319,7 +325,8 @@ def store_responses(form, rows: list[dict], report) -> None:
         Candidate.objects.filter(user__username__in=list(per_candidate)).values_list("user__username", "pk")
     )
     now = timezone.now()
-    wanted = {}  # (candidate_id, application_id or None) -> (submitted, answers)
+    # (candidate_id, application_id or None) -> (submitted, answers)
+    wanted: dict[tuple[int, int | None], tuple[datetime.datetime, dict]] = {}
     for value, (submitted, row) in per_application.items():
         if str(public_ids.get(value)) in applications:
             pk, candidate_id = applications[str(public_ids[value])]

@@ -100,6 +100,7 @@ class PersonalDetailsForm(DossierForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
         if cleaned.get("birth_country") == FRANCE and not cleaned.get("birth_department"):
             self.add_error("birth_department", _("Give the department of birth for a birth in France."))
         return cleaned
@@ -122,6 +123,7 @@ class AddressForm(DossierForm):
 
     def clean(self):
         cleaned = super().clean()
+        assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
         if cleaned.get("country") == FRANCE:
             postal_code = cleaned.get("postal_code", "")
             if not (postal_code.isdigit() and len(postal_code) == 5):

@@ -11,6 +11,7 @@ import binascii
 import itertools
 import json
 import logging
+from typing import Any
 
 import requests
 
@@ -47,7 +48,7 @@ class LimeSurveyClient:
             self._http.close()
 
     def call(self, method: str, *params):
-        payload = {"method": method, "params": list(params), "id": next(self._ids)}
+        payload: dict[str, Any] = {"method": method, "params": list(params), "id": next(self._ids)}
         try:
             response = self._http.post(self.url, json=payload, timeout=self.timeout)
             response.raise_for_status()

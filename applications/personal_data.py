@@ -115,7 +115,8 @@ def _submissions(candidate: Candidate):
 
 def _archive_name(submission: PieceSubmission, index: int) -> str:
     document = submission.document
-    owner = submission.application.formation.code if submission.application_id else "commun"
+    assert document is not None  # called for submissions that have a file only
+    owner = submission.application.formation.code if submission.application is not None else "commun"
     original = _UNSAFE.sub("_", document.original_name).strip("._") or "fichier"
     return f"pieces/{index:02d}-{owner}-{submission.piece_type.code}-{original}"[:200]
 
@@ -158,7 +159,7 @@ def build_archive(*, user, candidate: Candidate | None):
         data["complementary_forms"] = [
             {
                 "form": answer.form.candidate_label or answer.form.label,
-                "application": answer.application.formation.code if answer.application_id else None,
+                "application": answer.application.formation.code if answer.application is not None else None,
                 "not_concerned": answer.not_concerned,
                 "answers": answer.answers,
                 "submitted_at": _iso(answer.submitted_at),

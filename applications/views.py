@@ -3,6 +3,7 @@ Expériences pro., and "Mes données"."""
 
 from dataclasses import dataclass
 from functools import wraps
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.http import FileResponse, Http404
@@ -25,6 +26,9 @@ from applications.forms import (
 from applications.models import Candidate, ExternalCursus, Internship, WorkExperience
 from applications.permissions import can_edit_personal_details, is_candidate
 from ecandidat.exceptions import BusinessRuleError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 # The first completion follows these steps (guide: "tout d'abord les informations personnelles puis l'adresse").
 STEPS = ("applications:personal_details", "applications:address", "applications:baccalaureate")
@@ -228,14 +232,14 @@ def internal_cursus(request):
 
 @dataclass(frozen=True)
 class RowKind:
-    model: type
+    model: type[ExternalCursus | Internship | WorkExperience]
     form_class: type
     related_name: str
     url_prefix: str  # URL names: <prefix>_list, _add, _edit, _delete
-    title: str
-    add_label: str
-    saved: str
-    deleted: str
+    title: "StrOrPromise"
+    add_label: "StrOrPromise"
+    saved: "StrOrPromise"
+    deleted: "StrOrPromise"
 
 
 ROW_KINDS = {

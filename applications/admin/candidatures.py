@@ -8,8 +8,10 @@ confirmation page, or the same page for one application), capped, logged and wri
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -34,6 +36,9 @@ from ecandidat import exports
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.models import Centre, Formation
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 logger = logging.getLogger(__name__)
 
 BULK_LIMIT = 500
@@ -53,7 +58,7 @@ def _validate_current(application, form, actor):
 @dataclass(frozen=True)
 class Operation:
     name: str
-    label: str
+    label: "StrOrPromise"
     form_class: type
     scope: Callable  # staff_scopes.editable_by / decidable_by / validatable_by
     run: Callable  # (application, form, actor) -> None
@@ -183,8 +188,9 @@ class CentreFilter(admin.SimpleListFilter):
         return [(str(pk), label) for pk, label in centres.values_list("pk", "label")]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(formation__centre_id=int(self.value()))
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(formation__centre_id=int(value))
         return queryset
 
 
@@ -200,8 +206,9 @@ class FormationFilter(admin.SimpleListFilter):
         return [(str(pk), f"{code} – {title}") for pk, code, title in formations.values_list("pk", "code", "title")]
 
     def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(formation_id=int(self.value()))
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(formation_id=int(value))
         return queryset
 
 
@@ -303,7 +310,7 @@ class ReadOnlyInline(admin.TabularInline):
 class ApplicationEventInline(ReadOnlyInline):
     model = ApplicationEvent
     verbose_name_plural = gettext_lazy("history")
-    fields = ["created_at", "kind", "from_status", "to_status", "actor", "batch", "comment"]
+    fields = ("created_at", "kind", "from_status", "to_status", "actor", "batch", "comment")
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -312,7 +319,7 @@ class ApplicationEventInline(ReadOnlyInline):
 
 class DecisionInline(ReadOnlyInline):
     model = Decision
-    fields = [
+    fields = (
         "created_at",
         "decision_type",
         "refusal_reason",
@@ -324,7 +331,7 @@ class DecisionInline(ReadOnlyInline):
         "created_by",
         "validated_at",
         "validated_by",
-    ]
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -587,7 +594,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             "applications": applications,
             "bulk": bulk,
             "action_name": f"action_{operation.name}",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "select_across": request.POST.get("select_across", "0"),
             "limit": BULK_LIMIT,
         }
@@ -634,7 +641,11 @@ class ApplicationAdmin(admin.ModelAdmin):
         for row in piece_rows(application):
             submission = row.submission
             download = ""
-            if submission is not None and submission.document_id and submission.document.scan_status in OPENABLE_SCANS:
+            if (
+                submission is not None
+                and submission.document is not None
+                and submission.document.scan_status in OPENABLE_SCANS
+            ):
                 try:
                     download = reverse("documents:staff_download", args=[submission.public_id])
                 except NoReverseMatch:

@@ -43,6 +43,7 @@ class DecisionForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
         decision_type = data.get("decision_type")
         if decision_type is None:
             return data
@@ -85,6 +86,7 @@ class DeadlinesForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
         today = timezone.localdate()
         for field in ("return_deadline", "confirmation_date"):
             if data.get(field) and data[field] < today:

@@ -5,6 +5,7 @@ answer to a favourable decision (confirmation / withdrawal). State only changes 
 ``applications.services``; the admin shows these fields read-only.
 """
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -103,6 +104,13 @@ class Application(models.Model):
     waiting_list_rank = models.PositiveIntegerField(_("actual rank on the complementary list"), null=True, blank=True)
 
     objects = ApplicationQuerySet.as_manager()
+
+    # Set only on rows read through ApplicationQuerySet.with_current_decision(); annotations here tell the type
+    # checker about them and create nothing (no field, no attribute).
+    current_decision_id: int | None
+    validated_decision_label: str | None
+    validated_decision_avis: str | None
+    validated_decision_at: datetime.datetime | None
 
     class Meta:
         verbose_name = _("application")

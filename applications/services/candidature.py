@@ -141,12 +141,14 @@ def create_application(*, candidate: Candidate, formation: Formation, actor) -> 
     refusal = application_refusal(user=candidate.user, candidate=candidate, formation=formation)
     if refusal:
         raise BusinessRuleError(refusal)
+    campaign_id = candidate.user.campaign_id
+    assert campaign_id is not None  # application_refusal refuses an account without an active campaign
     try:
         with transaction.atomic():
             application = Application.objects.create(
                 candidate=candidate,
                 formation=formation,
-                campaign_id=candidate.user.campaign_id,
+                campaign_id=campaign_id,
                 created_by=actor,
             )
     except IntegrityError as exc:
@@ -213,9 +215,11 @@ def transmit_application(*, application: Application, actor) -> Application:
         raise InvalidTransition(refusal)
     transition = get_transition("transmit")
     source = application.dossier_status
+    stamp = transition.stamp
+    assert stamp is not None  # "transmit" stamps transmitted_at
     application.dossier_status = transition.target
-    setattr(application, transition.stamp, timezone.now())
-    application.save(update_fields=["dossier_status", transition.stamp])
+    setattr(application, stamp, timezone.now())
+    application.save(update_fields=["dossier_status", stamp])
     _event(application, kind=EventKind.TRANSMITTED, actor=actor, from_status=source, to_status=transition.target)
     _notify(
         application,

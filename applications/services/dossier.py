@@ -2,6 +2,7 @@
 
 import datetime
 import logging
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -298,7 +299,7 @@ def export_personal_data(*, candidate: Candidate | None, user) -> dict:
         return result
 
     account = fields(user, exclude=("id", "password"))
-    data = {"account": account, "dossier": None}
+    data: dict[str, Any] = {"account": account, "dossier": None}
     if candidate is not None:
         # The caller loads the candidate with select_related("address", "baccalaureate").
         address = getattr(candidate, "address", None)

@@ -7,6 +7,7 @@ or promoting a candidate twice. With ``dry_run`` they only count.
 """
 
 import datetime
+import functools
 import logging
 
 from django.conf import settings
@@ -152,7 +153,7 @@ def withdraw_expired_confirmations(report, *, dry_run: bool, limit: int | None, 
                 if locked
                 else None
             )
-            if latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
+            if locked is None or latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
                 report.add("answered meanwhile")
                 continue
             locked.accepted = False
@@ -321,7 +322,7 @@ def destroy_archived_campaigns(report, *, dry_run: bool, limit: int | None, toda
                 Candidate.objects.filter(user_id__in=ids).delete()
                 deleted_users = User.objects.filter(pk__in=ids).delete()[1].get(User._meta.label, 0)
                 # Files go once the rows are gone for good; a failed removal leaves an orphan for remove_orphan_files.
-                transaction.on_commit(lambda files=files: _delete_files(files))
+                transaction.on_commit(functools.partial(_delete_files, files))
             report.add("accounts deleted", deleted_users)
         leftover = list(documents.values_list("file", flat=True))
         documents.delete()

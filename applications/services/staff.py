@@ -8,9 +8,10 @@ commits). Who may call them is decided by the caller through ``applications.staf
 
 import datetime
 import logging
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -20,6 +21,9 @@ from applications.models import Application, ApplicationEvent, Decision
 from applications.workflow import STAFF_TRANSITION_BY_TARGET
 from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+
+if TYPE_CHECKING:
+    from offers.models import Formation
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +143,7 @@ def set_dossier_status(application: Application, *, target: str, actor, comment:
         to_status=transition.target,
         comment=comment,
     )
-    extra = {"comment": comment}
+    extra: dict[str, Any] = {"comment": comment}
     if transition.target == DossierStatus.INCOMPLETE:
         extra["refused_pieces"] = _refused_pieces(application)
         extra["return_deadline"] = _format_date(_effective_return_deadline(application))
@@ -230,10 +234,11 @@ def _decision_mail_extra(decision, *, confirmation_date=None) -> dict:
 def validate_decision(decision: Decision, *, actor) -> Decision:
     """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation."""
     application = _lock(decision.application)
-    decision = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
+    current = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
     latest = application.decisions.order_by("-created_at", "-id").values_list("pk", flat=True).first()
-    if decision is None or decision.pk != latest:
+    if current is None or current.pk != latest:
         raise InvalidTransition(_("This decision is no longer the application's latest one; nothing was done."))
+    decision = current
     if decision.validated_at is not None:
         raise InvalidTransition(_("This decision has already been validated."))
     if application.is_cancelled:
@@ -281,7 +286,7 @@ def _latest_validated(field: str):
     )
 
 
-def waiting_list_queryset(formation):
+def waiting_list_queryset(formation: "Formation") -> QuerySet[Application]:
     """The formation's live applications whose latest validated decision is a ranked complementary list, in order."""
     return (
         Application.objects.filter(formation=formation, cancelled_at__isnull=True)
