@@ -1,9 +1,14 @@
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from offers.models import Centre, Commission
 
 
 class User(AbstractUser):
@@ -77,18 +82,18 @@ class StaffRole(models.TextChoices):
     READ_ONLY = "RO", _("read only")
 
 
-class StaffMembershipQuerySet(models.QuerySet):
-    def for_user(self, user):
+class StaffMembershipQuerySet(models.QuerySet["StaffMembership"]):
+    def for_user(self, user: "User | AnonymousUser") -> Self:
         return self.filter(user=user) if user.is_authenticated else self.none()
 
-    def central(self):
+    def central(self) -> Self:
         return self.filter(role=StaffRole.CENTRAL)
 
-    def for_centre(self, centre):
+    def for_centre(self, centre: "Centre") -> Self:
         """Memberships giving rights on ``centre``: its managers and read-only members, plus the central office."""
         return self.filter(models.Q(centre=centre) | models.Q(role=StaffRole.CENTRAL))
 
-    def for_commission(self, commission):
+    def for_commission(self, commission: "Commission") -> Self:
         return self.filter(commission=commission, role=StaffRole.COMMISSION_MEMBER)
 
     def centre_ids(self) -> set[int]:

@@ -1,6 +1,18 @@
 """Who may do what with a candidate's dossier."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from applications.models import Candidate
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts.models import User
+    from applications.complementary_forms import FormRow
+    from applications.models import Application
+    from documents.pieces import PieceRow
 
 # A candidate must stay reachable: phones and language remain editable after the lock.
 ALWAYS_EDITABLE_PERSONAL_FIELDS = ("phone", "mobile", "preferred_language")
@@ -11,12 +23,12 @@ def candidate_has_applications(candidate: Candidate) -> bool:
     return candidate.applications.active().exists()
 
 
-def can_edit_personal_details(user, candidate: Candidate) -> bool:
+def can_edit_personal_details(user: User | AnonymousUser, candidate: Candidate) -> bool:
     """ "Informations perso." lock once the candidate has an application (staff still edit them in the admin)."""
     return candidate.user_id == user.pk and not candidate_has_applications(candidate)
 
 
-def is_candidate(user) -> bool:
+def is_candidate(user: User | AnonymousUser) -> bool:
     return user.is_authenticated and user.campaign_id is not None
 
 
@@ -25,11 +37,17 @@ def is_candidate(user) -> bool:
 # nothing about why (the services' ``*_refusal`` functions give the message).
 
 
-def _owns(user, application) -> bool:
+def _owns(user: User | AnonymousUser, application: Application) -> bool:
     return user.is_authenticated and application.candidate.user_id == user.pk
 
 
-def can_transmit(user, application, *, blocking_rows=None, missing_form_rows=None) -> bool:
+def can_transmit(
+    user: User | AnonymousUser,
+    application: Application,
+    *,
+    blocking_rows: list[PieceRow] | None = None,
+    missing_form_rows: list[FormRow] | None = None,
+) -> bool:
     """ "Transmettre ma candidature" is active (green): online dossier, ``AT``/``IN``, before the date limite de
     retour, no piece waiting or refused (``blocking_rows``: the blocking pieces when the caller has them), no
     complementary form missing when they block (``missing_form_rows``, likewise)."""
@@ -40,7 +58,7 @@ def can_transmit(user, application, *, blocking_rows=None, missing_form_rows=Non
     )
 
 
-def can_cancel(user, application) -> bool:
+def can_cancel(user: User | AnonymousUser, application: Application) -> bool:
     """ "Annuler la candidature": only while ``AT`` and without any decision (needs ``with_current_decision()``)."""
     from applications.services.candidature import cancel_refusal
 
@@ -48,7 +66,7 @@ def can_cancel(user, application) -> bool:
     return _owns(user, application) and not cancel_refusal(application, has_decision=has_decision)
 
 
-def can_answer(user, application) -> bool:
+def can_answer(user: User | AnonymousUser, application: Application) -> bool:
     """ "Confirmer" / "Désister": the latest validated decision is favourable, no answer yet, date de confirmation
     not passed (needs ``with_current_decision()``)."""
     from applications.services.candidature import answer_refusal
@@ -57,7 +75,7 @@ def can_answer(user, application) -> bool:
     return _owns(user, application) and not answer_refusal(application, favourable_validated_at=favourable_at)
 
 
-def can_change_pieces(user, application) -> bool:
+def can_change_pieces(user: User | AnonymousUser, application: Application) -> bool:
     """The candidate may add, remove or declare pieces: ``AT``/``IN``, online, before the date limite de retour."""
     from documents.services import can_change_pieces as pieces_may_change
 

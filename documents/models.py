@@ -7,6 +7,7 @@ the candidate's applications when the piece is common and not unique (``applicat
 
 import uuid
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +15,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from documents.enums import PieceStatus, ScanStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 
 def document_path(instance: "Document", filename: str) -> str:
@@ -57,8 +62,8 @@ class Document(models.Model):
         return self.original_name
 
 
-class PieceSubmissionQuerySet(models.QuerySet):
-    def for_candidate_user(self, user) -> "PieceSubmissionQuerySet":
+class PieceSubmissionQuerySet(models.QuerySet["PieceSubmission"]):
+    def for_candidate_user(self, user: "AbstractBaseUser | AnonymousUser") -> "PieceSubmissionQuerySet":
         if not user.is_authenticated:
             return self.none()
         return self.filter(candidate__user_id=user.pk)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
@@ -37,6 +38,7 @@ from offers.enums import ApplicationMode
 from offers.models import PieceType
 
 if TYPE_CHECKING:
+    from accounts.models import User
     from ecandidat.batches import Report
 
 logger = logging.getLogger(__name__)
@@ -54,7 +56,7 @@ class UploadRefused(BusinessRuleError):
 # --- Rules -----------------------------------------------------------------------------------------------------
 
 
-def pieces_locked_reason(application, *, today: datetime.date | None = None) -> str:
+def pieces_locked_reason(application: Application, *, today: datetime.date | None = None) -> str:
     """Why the candidate cannot change the pieces of ``application`` now ("" when they can).
 
     Reads ``application.formation`` (select it with the application).
@@ -74,28 +76,28 @@ def pieces_locked_reason(application, *, today: datetime.date | None = None) -> 
     return ""
 
 
-def can_change_pieces(application) -> bool:
+def can_change_pieces(application: Application) -> bool:
     return not pieces_locked_reason(application)
 
 
-def _check_candidate_may_change(application) -> None:
+def _check_candidate_may_change(application: Application) -> None:
     reason = pieces_locked_reason(application)
     if reason:
         raise InvalidTransition(reason)
 
 
-def _check_piece_requested(application, piece_type) -> None:
+def _check_piece_requested(application: Application, piece_type: PieceType) -> None:
     if not PieceType.objects.filter(applicable_piece_types(application), in_service=True, pk=piece_type.pk).exists():
         raise BusinessRuleError(gettext("This supporting document is not requested for this application."))
 
 
-def _submission_filter(application, piece_type) -> Q:
+def _submission_filter(application: Application, piece_type: PieceType) -> Q:
     if is_shared_piece(piece_type):
         return Q(candidate_id=application.candidate_id, piece_type_id=piece_type.pk, application__isnull=True)
     return Q(application_id=application.pk, piece_type_id=piece_type.pk)
 
 
-def _lock(application) -> Application:
+def _lock(application: Application) -> Application:
     """Lock the application row and return it fresh, with its formation."""
     return (
         Application.objects.select_for_update(of=("self",))
@@ -104,7 +106,7 @@ def _lock(application) -> Application:
     )
 
 
-def _locked_submission(application, piece_type) -> PieceSubmission | None:
+def _locked_submission(application: Application, piece_type: PieceType) -> PieceSubmission | None:
     return (
         PieceSubmission.objects.select_for_update(of=("self",))
         .select_related("document")
@@ -113,7 +115,7 @@ def _locked_submission(application, piece_type) -> PieceSubmission | None:
     )
 
 
-def _event(application, *, actor, kind: str, piece_type, comment: str = "") -> None:
+def _event(application: Application, *, actor: User, kind: str, piece_type: PieceType, comment: str = "") -> None:
     ApplicationEvent.objects.create(
         application=application, actor=actor, kind=kind, comment=f"{piece_type.code}: {comment}".rstrip(": ")
     )
@@ -142,7 +144,9 @@ def _delete_quietly(name: str) -> None:
 # --- Candidate -------------------------------------------------------------------------------------------------
 
 
-def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmission:
+def upload_piece(
+    *, application: Application, piece_type: PieceType, uploaded_file: UploadedFile, actor: User
+) -> PieceSubmission:
     """Validate ``uploaded_file``, store it and mark the piece "Transmise" (the "+" button).
 
     Raises ``UploadRefused`` (a ``BusinessRuleError``) for a refused file and ``BusinessRuleError`` when the
@@ -163,7 +167,9 @@ def upload_piece(*, application, piece_type, uploaded_file, actor) -> PieceSubmi
     )
 
 
-def upload_piece_for_candidate(*, application, piece_type, uploaded_file, actor) -> PieceSubmission:
+def upload_piece_for_candidate(
+    *, application: Application, piece_type: PieceType, uploaded_file: UploadedFile, actor: User
+) -> PieceSubmission:
     """Staff upload a file on the candidate's behalf, e.g. a piece received by post (ecandidat-features §2.4:
     "Gestionnaires can upload or delete files on behalf of the candidate").
 
@@ -190,10 +196,10 @@ def upload_piece_for_candidate(*, application, piece_type, uploaded_file, actor)
 
 def _store_piece(
     *,
-    application,
-    piece_type,
-    uploaded_file,
-    actor,
+    application: Application,
+    piece_type: PieceType,
+    uploaded_file: UploadedFile,
+    actor: User,
     check_application: Callable[[Application], None],
     check_submission: Callable[[PieceSubmission | None], None],
     event_kind: str,
@@ -256,7 +262,7 @@ def _store_piece(
     return submission
 
 
-def _check_staff_may_upload(application) -> None:
+def _check_staff_may_upload(application: Application) -> None:
     if application.cancelled_at is not None:
         raise InvalidTransition(gettext("This application has been cancelled."))
 
@@ -289,7 +295,7 @@ def _flush(name: str) -> None:
         os.fsync(handle.fileno())
 
 
-def remove_piece(*, application, piece_type, actor) -> PieceSubmission:
+def remove_piece(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
     """Remove the candidate's file ("-"): the piece goes back to "En attente"; the file is deleted after commit."""
     with transaction.atomic():
         locked = _lock(application)
@@ -313,17 +319,19 @@ def remove_piece(*, application, piece_type, actor) -> PieceSubmission:
     return submission
 
 
-def declare_not_concerned(*, application, piece_type, actor) -> PieceSubmission:
+def declare_not_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
     """A conditional piece that does not concern the candidate: "Non concerné" (no file)."""
     return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=False)
 
 
-def declare_concerned(*, application, piece_type, actor) -> PieceSubmission:
+def declare_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
     """Undo "Non concerné": the piece is expected again ("En attente")."""
     return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=True)
 
 
-def _set_concerned(*, application, piece_type, actor, concerned: bool) -> PieceSubmission:
+def _set_concerned(
+    *, application: Application, piece_type: PieceType, actor: User, concerned: bool
+) -> PieceSubmission:
     if not piece_type.is_conditional:
         raise BusinessRuleError(gettext("This piece is not conditional: it is required."))
     _check_piece_requested(application, piece_type)
@@ -362,7 +370,7 @@ def _set_concerned(*, application, piece_type, actor, concerned: bool) -> PieceS
 STAFF_STATUSES = frozenset({PieceStatus.VALIDATED, PieceStatus.REFUSED, PieceStatus.SUBMITTED, PieceStatus.WAITING})
 
 
-def set_piece_status(*, submission, status, comment: str = "", actor) -> PieceSubmission:
+def set_piece_status(*, submission: PieceSubmission, status: str, comment: str = "", actor: User) -> PieceSubmission:
     """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
 
     "En attente" is only accepted for a piece without a file; "Non concerné" is the candidate's declaration and
@@ -401,7 +409,7 @@ def set_piece_status(*, submission, status, comment: str = "", actor) -> PieceSu
     return locked
 
 
-def delete_application_files(*, application, actor) -> int:
+def delete_application_files(*, application: Application, actor: User) -> int:
     """On cancellation: delete the application's own files (after commit); shared pieces are kept.
 
     Returns the number of files scheduled for deletion.

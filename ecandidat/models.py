@@ -1,7 +1,7 @@
 """Cross-cutting models: the e-mail outbox and the mail templates edited in the back office."""
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
 
-class OutboundEmailQuerySet(models.QuerySet):
-    def pending(self):
+class OutboundEmailQuerySet(models.QuerySet["OutboundEmail"]):
+    def pending(self) -> Self:
         return self.filter(status=OutboundEmail.Status.PENDING)
 
 

@@ -5,6 +5,7 @@ Reference: ecandidat-features.md §1.4 (catalogue), §2.8 (setup), §6 (data mod
 
 import unicodedata
 from datetime import date
+from typing import Self
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -22,8 +23,8 @@ def normalise(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-class CampaignQuerySet(models.QuerySet):
-    def active(self):
+class CampaignQuerySet(models.QuerySet["Campaign"]):
+    def active(self) -> Self:
         return self.filter(is_active=True)
 
 
@@ -245,11 +246,11 @@ class ComplementaryForm(models.Model):
         return self.label
 
 
-class FormationQuerySet(models.QuerySet):
-    def in_service(self):
+class FormationQuerySet(models.QuerySet["Formation"]):
+    def in_service(self) -> Self:
         return self.filter(in_service=True, centre__in_service=True)
 
-    def for_catalogue(self):
+    def for_catalogue(self) -> Self:
         return (
             self.in_service()
             .select_related("centre", "diploma_type")

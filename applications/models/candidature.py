@@ -7,6 +7,7 @@ answer to a favourable decision (confirmation / withdrawal). State only changes 
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +15,10 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import Avis, DecisionAction, DossierStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
 
 
 def _latest_decision(field: str, *, validated_only: bool) -> Subquery:
@@ -23,7 +28,7 @@ def _latest_decision(field: str, *, validated_only: bool) -> Subquery:
     return Subquery(decisions.order_by("-created_at", "-id").values(field)[:1])
 
 
-class ApplicationQuerySet(models.QuerySet):
+class ApplicationQuerySet(models.QuerySet["Application"]):
     def active(self) -> "ApplicationQuerySet":
         """Not cancelled."""
         return self.filter(cancelled_at__isnull=True)
@@ -45,7 +50,7 @@ class ApplicationQuerySet(models.QuerySet):
             "formation__centre", "formation__commission", "candidate__user"
         ).with_current_decision()
 
-    def for_candidate_user(self, user) -> "ApplicationQuerySet":
+    def for_candidate_user(self, user: "AbstractBaseUser | AnonymousUser") -> "ApplicationQuerySet":
         """The applications of this candidate account; empty for anonymous users."""
         if not user.is_authenticated:
             return self.none()
@@ -191,7 +196,7 @@ class ApplicationEvent(models.Model):
         return f"{self.kind} {self.from_status}→{self.to_status}"
 
 
-class DecisionQuerySet(models.QuerySet):
+class DecisionQuerySet(models.QuerySet["Decision"]):
     def validated(self) -> "DecisionQuerySet":
         return self.filter(validated_at__isnull=False)
 

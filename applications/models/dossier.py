@@ -3,6 +3,7 @@ student records system (SIS) read by the default backend of ``accounts.sis``.
 """
 
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -12,14 +13,18 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.enums import BacSeries, Civility, Mention, Obtained
 
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
 department_validator = RegexValidator(
     r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$", _("Enter a French department number, e.g. 66, 2A or 974.")
 )
 year_validators = [MinValueValidator(1900), MaxValueValidator(2100)]
 
 
-class CandidateQuerySet(models.QuerySet):
-    def for_user(self, user) -> "CandidateQuerySet":
+class CandidateQuerySet(models.QuerySet["Candidate"]):
+    def for_user(self, user: "AbstractBaseUser | AnonymousUser") -> "CandidateQuerySet":
         """The dossier of this user (empty for anonymous users and staff)."""
         if not user.is_authenticated:
             return self.none()

@@ -6,7 +6,10 @@ Every service takes keyword-only arguments and an ``actor``, locks the row it ch
 mails through ``applications.notifications`` (sent once the transaction commits).
 """
 
+from __future__ import annotations
+
 import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,6 +24,12 @@ from applications.workflow import CANCELLABLE, Role, get_transition
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import ApplicationMode
 from offers.models import Campaign, Formation
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from applications.complementary_forms import FormRow
+    from applications.models import Decision
+    from documents.pieces import PieceRow
 
 
 class EventKind:
@@ -45,7 +54,9 @@ def _mail_context(application: Application) -> dict:
     }
 
 
-def _notify(application: Application, *, candidate_code: str, commission_code: str = "", extra=None) -> None:
+def _notify(
+    application: Application, *, candidate_code: str, commission_code: str = "", extra: dict[str, Any] | None = None
+) -> None:
     from applications.notifications import notify_candidate, notify_commission
 
     context = {**_mail_context(application), **(extra or {})}
@@ -54,7 +65,15 @@ def _notify(application: Application, *, candidate_code: str, commission_code: s
         notify_commission(application=application, code=commission_code, extra=context)
 
 
-def _event(application: Application, *, kind: str, actor, from_status: str = "", to_status: str = "", comment=""):
+def _event(
+    application: Application,
+    *,
+    kind: str,
+    actor: User | None,
+    from_status: str = "",
+    to_status: str = "",
+    comment: str = "",
+) -> ApplicationEvent:
     return ApplicationEvent.objects.create(
         application=application,
         actor=actor,
@@ -96,7 +115,7 @@ def _wish_limit_error(candidate: Candidate, formation: Formation) -> str:
 
 
 def application_refusal(
-    *, user, candidate: Candidate | None, formation: Formation, today: datetime.date | None = None
+    *, user: User, candidate: Candidate | None, formation: Formation, today: datetime.date | None = None
 ) -> str:
     """Why ``user`` may not apply to ``formation`` now ("" when they may), checking the rules in their order:
 
@@ -114,7 +133,8 @@ def application_refusal(
         return _("Fill in your address before applying.")
     if not hasattr(candidate, "baccalaureate"):
         return _("Fill in your baccalaureate (or equivalent) before applying.")
-    campaign = Campaign.objects.active().filter(pk=user.campaign_id).first()
+    # A staff account (no campaign) cannot apply: "not open", as filter(pk=None) would have found nothing.
+    campaign = Campaign.objects.active().filter(pk=user.campaign_id).first() if user.campaign_id is not None else None
     if campaign is None or not campaign.is_open_on(today):
         return _("The application campaign is not open.")
     if not (formation.in_service and formation.centre.in_service) or not formation.is_open_on(today):
@@ -125,7 +145,7 @@ def application_refusal(
 
 
 @transaction.atomic
-def create_application(*, candidate: Candidate, formation: Formation, actor) -> Application:
+def create_application(*, candidate: Candidate, formation: Formation, actor: User) -> Application:
     """Apply ``candidate`` to ``formation`` (§1.5): dossier status ``AT`` "En attente", no decision.
 
     The candidate's row is locked first, so two simultaneous submits are checked one after the other (the second
@@ -162,7 +182,11 @@ def create_application(*, candidate: Candidate, formation: Formation, actor) -> 
 
 
 def transmit_refusal(
-    application: Application, *, blocking_rows=None, missing_form_rows=None, today: datetime.date | None = None
+    application: Application,
+    *,
+    blocking_rows: list[PieceRow] | None = None,
+    missing_form_rows: list[FormRow] | None = None,
+    today: datetime.date | None = None,
 ) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
     application's blocking pieces when the caller already has them (read from ``documents.pieces`` otherwise);
@@ -202,7 +226,7 @@ def transmit_refusal(
 
 
 @transaction.atomic
-def transmit_application(*, application: Application, actor) -> Application:
+def transmit_application(*, application: Application, actor: User) -> Application:
     """ "Transmettre ma candidature" (§1.10): ``AT``/``IN`` → ``RE`` once no piece is waiting or refused (and, with
     ``FORMS_BLOCK_TRANSMISSION``, every complementary form is answered or declared "Non concerné").
 
@@ -245,7 +269,7 @@ def cancel_refusal(application: Application, *, has_decision: bool) -> str:
 
 
 @transaction.atomic
-def cancel_application(*, application: Application, actor) -> Application:
+def cancel_application(*, application: Application, actor: User) -> Application:
     """ "Annuler la candidature" (§1.11): the application is kept as cancelled (date, actor), its own files are
     deleted after the commit (shared pieces are kept), and the candidate may apply to the formation again.
 
@@ -269,7 +293,7 @@ def cancel_application(*, application: Application, actor) -> Application:
 # --- Confirming or withdrawing ----------------------------------------------------------------------------------
 
 
-def _latest_validated_decision(application: Application):
+def _latest_validated_decision(application: Application) -> Decision | None:
     return (
         application.decisions.filter(validated_at__isnull=False)
         .select_related("decision_type")
@@ -299,7 +323,7 @@ def answer_refusal(
     return ""
 
 
-def _answer(application: Application, *, actor, accepted: bool) -> Application:
+def _answer(application: Application, *, actor: User, accepted: bool) -> Application:
     application = _lock(application)
     decision = _latest_validated_decision(application)
     favourable_at = decision.validated_at if decision and decision.decision_type.avis == Avis.FAVOURABLE else None
@@ -315,7 +339,7 @@ def _answer(application: Application, *, actor, accepted: bool) -> Application:
 
 
 @transaction.atomic
-def confirm_application(*, application: Application, actor) -> Application:
+def confirm_application(*, application: Application, actor: User) -> Application:
     """ "Confirmer" after a validated favourable decision, before the date de confirmation (§1.12). Irreversible.
 
     Side effects: history row, mail CANDIDATURE_CONFIRM with the administrative registration instructions of the
@@ -329,7 +353,7 @@ def confirm_application(*, application: Application, actor) -> Application:
 
 
 @transaction.atomic
-def withdraw_application(*, application: Application, actor) -> Application:
+def withdraw_application(*, application: Application, actor: User) -> Application:
     """ "Désister" after a validated favourable decision (§1.12). Irreversible.
 
     Side effects: history row, mail CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT, then the first candidate of

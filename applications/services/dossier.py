@@ -1,11 +1,13 @@
 """Every write to the candidate's dossier. Views and commands call these; they never save dossier models."""
 
+from __future__ import annotations
+
 import datetime
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,12 +26,15 @@ from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_p
 from applications.validators import normalise_phone
 from ecandidat.exceptions import BusinessRuleError
 
+if TYPE_CHECKING:
+    from accounts.models import User
+
 logger = logging.getLogger(__name__)
 
 ROW_MODELS = (ExternalCursus, Internship, WorkExperience)
 
 
-def student_number_of(user) -> str:
+def student_number_of(user: User) -> str:
     """The student number the ENT gave this account ('' for e-mail candidates)."""
     return user.student_number or ""
 
@@ -44,7 +49,7 @@ def _clean_name(value: str) -> str:
 
 
 @transaction.atomic
-def save_personal_details(*, user, candidate: Candidate | None, data: dict, actor) -> Candidate:
+def save_personal_details(*, user: User, candidate: Candidate | None, data: dict, actor: User) -> Candidate:
     """Create or update "Informations perso.".
 
     Rules: names are upper-cased; after an SIS import the état civil fields cannot change (eCandidat
@@ -79,14 +84,14 @@ def save_personal_details(*, user, candidate: Candidate | None, data: dict, acto
 
 
 @transaction.atomic
-def save_address(*, candidate: Candidate, data: dict, actor) -> Address:
+def save_address(*, candidate: Candidate, data: dict, actor: User) -> Address:
     """Create or update the candidate's address (always editable, even after an SIS import)."""
     address, _created = Address.objects.update_or_create(candidate=candidate, defaults=data)
     return address
 
 
 @transaction.atomic
-def add_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalaureate:
+def add_baccalaureate(*, candidate: Candidate, data: dict, actor: User) -> Baccalaureate:
     """ "J'ai le bac ou une équivalence": record the candidate's only baccalaureate.
 
     Refused when one already exists ("Vous ne pouvez saisir qu'un seul baccalauréat (ou équivalence)"), e.g. a
@@ -102,7 +107,7 @@ def add_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalaurea
 
 
 @transaction.atomic
-def update_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalaureate:
+def update_baccalaureate(*, candidate: Candidate, data: dict, actor: User) -> Baccalaureate:
     """Edit the baccalaureate; refused when it was imported from the SIS."""
     bac = Baccalaureate.objects.select_for_update(of=("self",)).get(candidate=candidate)
     if bac.sis_locked:
@@ -115,7 +120,7 @@ def update_baccalaureate(*, candidate: Candidate, data: dict, actor) -> Baccalau
 
 
 @transaction.atomic
-def declare_no_baccalaureate(*, candidate: Candidate, actor) -> Baccalaureate:
+def declare_no_baccalaureate(*, candidate: Candidate, actor: User) -> Baccalaureate:
     """ "Je n'ai pas le bac": replaces a bac the candidate typed; refused for one imported from the SIS."""
     candidate = _lock_candidate(candidate)
     existing = Baccalaureate.objects.filter(candidate=candidate).first()
@@ -126,20 +131,24 @@ def declare_no_baccalaureate(*, candidate: Candidate, actor) -> Baccalaureate:
     return Baccalaureate.objects.create(candidate=candidate, has_bac=False)
 
 
-def _check_row_model(model) -> None:
+def _check_row_model(model: type[models.Model]) -> None:
     if model not in ROW_MODELS:
         raise ValueError(f"{model.__name__} is not a row the candidate edits")
 
 
 @transaction.atomic
-def add_row(*, model, candidate: Candidate, data: dict, actor):
+def add_row(
+    *, model: type[ExternalCursus | Internship | WorkExperience], candidate: Candidate, data: dict, actor: User
+) -> ExternalCursus | Internship | WorkExperience:
     """Add a row of cursus externe, stages or expériences pro."""
     _check_row_model(model)
     return model.objects.create(candidate=candidate, **data)
 
 
 @transaction.atomic
-def update_row(*, row, data: dict, actor):
+def update_row(
+    *, row: ExternalCursus | Internship | WorkExperience, data: dict, actor: User
+) -> ExternalCursus | Internship | WorkExperience:
     """Edit one of the candidate's rows (the view loaded it through the candidate's scope)."""
     _check_row_model(type(row))
     for name, value in data.items():
@@ -149,7 +158,7 @@ def update_row(*, row, data: dict, actor):
 
 
 @transaction.atomic
-def delete_row(*, row, actor) -> None:
+def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User) -> None:
     """Delete one of the candidate's rows."""
     _check_row_model(type(row))
     row.delete()
@@ -159,7 +168,7 @@ def delete_row(*, row, actor) -> None:
 
 
 @transaction.atomic
-def import_from_sis(*, candidate: Candidate, actor, student: SisStudent | None = None) -> bool:
+def import_from_sis(*, candidate: Candidate, actor: User | None, student: SisStudent | None = None) -> bool:
     """Copy état civil, baccalaureate and cursus interne from the SIS and make them read-only.
 
     The student is found by the account's student number (ENT students), else by the dossier's INE. The address
@@ -246,7 +255,7 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
 
 
 @transaction.atomic
-def open_dossier(*, user, actor) -> Candidate | None:
+def open_dossier(*, user: User, actor: User) -> Candidate | None:
     """The candidate's dossier, created from the SIS the first time an ENT student opens it.
 
     Returns None for a candidate who has not typed their personal details yet and is not in the SIS.
@@ -270,7 +279,7 @@ def open_dossier(*, user, actor) -> Candidate | None:
 
 
 @transaction.atomic
-def store_sis_records(*, students: list[SisStudent], actor) -> dict:
+def store_sis_records(*, students: list[SisStudent], actor: User | None) -> dict:
     """Replace the local SIS copy of each student (``manage.py import_sis``). Returns counts."""
     created = updated = 0
     for student in students:
@@ -282,10 +291,10 @@ def store_sis_records(*, students: list[SisStudent], actor) -> dict:
     return {"created": created, "updated": updated}
 
 
-def export_personal_data(*, candidate: Candidate | None, user) -> dict:
+def export_personal_data(*, candidate: Candidate | None, user: User) -> dict:
     """ "Mes données": everything we hold about the candidate, as JSON-ready data (files come later)."""
 
-    def fields(obj, exclude=("id", "candidate")) -> dict:
+    def fields(obj: models.Model, exclude: tuple[str, ...] = ("id", "candidate")) -> dict:
         result = {}
         for f in obj._meta.concrete_fields:
             if f.name in exclude:

@@ -6,14 +6,18 @@ qualifies (a conditional update or a re-check), so a rerun after a crash finishe
 or promoting a candidate twice. With ``dry_run`` they only count.
 """
 
+from __future__ import annotations
+
 import datetime
 import functools
 import logging
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -22,6 +26,12 @@ from applications.enums import Avis
 from applications.models import Application, ApplicationEvent, Candidate, Decision
 from applications.notifications import notify_candidate
 from ecandidat.models import DestroyedCampaignCount
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from ecandidat.batches import Report
+    from offers.models import Campaign
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +53,14 @@ def _latest_validated(field: str) -> Subquery:
     )
 
 
-def favourable_unanswered():
+class FavourableAnnotations(TypedDict):
+    """What favourable_unanswered() annotates on each application."""
+
+    latest_avis: str
+    latest_validated_at: datetime.datetime
+
+
+def favourable_unanswered() -> QuerySet[WithAnnotations[Application, FavourableAnnotations]]:
     """Live applications whose latest validated decision is favourable and that the candidate has not answered.
 
     Annotated with ``latest_validated_at`` (the validation of that decision), which the date de confirmation may
@@ -56,7 +73,9 @@ def favourable_unanswered():
     )
 
 
-def _with_dates(queryset):
+def _with_dates(
+    queryset: QuerySet[WithAnnotations[Application, FavourableAnnotations]],
+) -> Iterator[tuple[WithAnnotations[Application, FavourableAnnotations], datetime.date | None]]:
     """(application, effective confirmation date) pairs, streamed; the date rule lives in applications.dates."""
     queryset = queryset.select_related("formation").order_by("pk")
     for application in queryset.iterator(chunk_size=CHUNK):
@@ -66,7 +85,9 @@ def _with_dates(queryset):
 # --- CANDIDATURE_RELANCE_FAVO ------------------------------------------------------------------------------------
 
 
-def remind_favourable_decisions(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+def remind_favourable_decisions(
+    report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
+) -> None:
     """Remind once (mail CANDIDATURE_RELANCE_FAVO) the candidates with an unanswered favourable decision whose date
     de confirmation falls within the next ``FAVOURABLE_REMINDER_DAYS`` days (eCandidat SCOL_NB_JOUR_RELANCE_FAVO).
 
@@ -78,7 +99,7 @@ def remind_favourable_decisions(report, *, dry_run: bool, limit: int | None, tod
     horizon = today + datetime.timedelta(days=settings.FAVOURABLE_REMINDER_DAYS)
     pending = favourable_unanswered().filter(favourable_reminder_sent_at__isnull=True)
     done = 0
-    for application, confirmation_date in _with_dates(pending):
+    for listed, confirmation_date in _with_dates(pending):
         if confirmation_date is None or not today <= confirmation_date <= horizon:
             continue
         if limit is not None and done >= limit:
@@ -89,12 +110,12 @@ def remind_favourable_decisions(report, *, dry_run: bool, limit: int | None, tod
             continue
         with transaction.atomic():
             claimed = Application.objects.filter(
-                pk=application.pk, favourable_reminder_sent_at__isnull=True, accepted__isnull=True
+                pk=listed.pk, favourable_reminder_sent_at__isnull=True, accepted__isnull=True
             ).update(favourable_reminder_sent_at=timezone.now())
             if not claimed:
                 report.add("already reminded or answered")
                 continue
-            application = Application.objects.select_related("candidate__user", "formation").get(pk=application.pk)
+            application = Application.objects.select_related("candidate__user", "formation").get(pk=listed.pk)
             notify_candidate(
                 application=application,
                 code="CANDIDATURE_RELANCE_FAVO",
@@ -110,7 +131,9 @@ def remind_favourable_decisions(report, *, dry_run: bool, limit: int | None, tod
 # --- BATCH_DESIST_AUTO --------------------------------------------------------------------------------------------
 
 
-def withdraw_expired_confirmations(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+def withdraw_expired_confirmations(
+    report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
+) -> None:
     """Withdraw the favourable decisions not confirmed by their date de confirmation (mail CANDIDATURE_DESIST_AUTO),
     then admit the first of the formation's complementary list (``staff.promote_from_waiting_list``).
 
@@ -184,7 +207,7 @@ def withdraw_expired_confirmations(report, *, dry_run: bool, limit: int | None, 
 # --- BATCH_CALCUL_RANG_LC ----------------------------------------------------------------------------------------
 
 
-def recompute_all_waiting_list_ranks(report, *, dry_run: bool, limit: int | None):
+def recompute_all_waiting_list_ranks(report: Report, *, dry_run: bool, limit: int | None) -> None:
     """Rang réel of every formation that has a complementary list in the active campaign, one transaction each."""
     from applications.services.staff import recompute_waiting_list_ranks
     from offers.models import Formation
@@ -207,7 +230,7 @@ def recompute_all_waiting_list_ranks(report, *, dry_run: bool, limit: int | None
 # --- BATCH_ARCHIVAGE ---------------------------------------------------------------------------------------------
 
 
-def archive_campaigns(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None) -> None:
     """On the active campaign's archiving date: activate the next campaign, freeze the formation dates into the old
     campaign's applications (so changing a formation for the new year does not move them), close its accounts.
 
@@ -263,7 +286,7 @@ def archive_campaigns(report, *, dry_run: bool, limit: int | None, today: dateti
 # --- BATCH_DESTRUCT_DOSSIER --------------------------------------------------------------------------------------
 
 
-def _destroyable_campaigns(today):
+def _destroyable_campaigns(today: datetime.date) -> QuerySet[Campaign]:
     from offers.models import Campaign
 
     limit = today - datetime.timedelta(days=settings.ARCHIVE_RETENTION_DAYS)
@@ -272,7 +295,9 @@ def _destroyable_campaigns(today):
     )
 
 
-def destroy_archived_campaigns(report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None):
+def destroy_archived_campaigns(
+    report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
+) -> None:
     """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications
     (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count (DestroyedCampaignCount) is written first, then the
     data go by chunks of candidates, one transaction each, so a crash leaves a partly destroyed campaign that
@@ -330,7 +355,7 @@ def destroy_archived_campaigns(report, *, dry_run: bool, limit: int | None, toda
         report.add("campaigns destroyed")
 
 
-def _delete_files(names):
+def _delete_files(names: Iterable[str]) -> None:
     for name in names:
         try:
             default_storage.delete(name)

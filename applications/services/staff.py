@@ -6,6 +6,8 @@ Every service locks the application row first (``select_for_update(of=("self",))
 commits). Who may call them is decided by the caller through ``applications.staff_scopes``.
 """
 
+from __future__ import annotations
+
 import datetime
 import logging
 from typing import TYPE_CHECKING, Any
@@ -23,7 +25,8 @@ from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 
 if TYPE_CHECKING:
-    from offers.models import Formation
+    from accounts.models import User
+    from offers.models import DecisionType, Formation, RefusalReason
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +51,16 @@ def _lock(application: Application) -> Application:
     )
 
 
-def _event(application, *, kind, actor, batch="", from_status="", to_status="", comment=""):
+def _event(
+    application: Application,
+    *,
+    kind: str,
+    actor: User | None,
+    batch: str = "",
+    from_status: str = "",
+    to_status: str = "",
+    comment: str = "",
+) -> ApplicationEvent:
     return ApplicationEvent.objects.create(
         application=application,
         actor=actor,
@@ -60,19 +72,19 @@ def _event(application, *, kind, actor, batch="", from_status="", to_status="", 
     )
 
 
-def _notify_candidate(*, application, code, extra=None):
+def _notify_candidate(*, application: Application, code: str, extra: dict[str, Any] | None = None) -> None:
     from applications.notifications import notify_candidate
 
     notify_candidate(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
 
 
-def _notify_commission(*, application, code, extra=None):
+def _notify_commission(*, application: Application, code: str, extra: dict[str, Any] | None = None) -> None:
     from applications.notifications import notify_commission
 
     notify_commission(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
 
 
-def _mail_context(application) -> dict:
+def _mail_context(application: Application) -> dict:
     candidate = application.candidate
     return {
         "first_name": candidate.first_name,
@@ -83,17 +95,19 @@ def _mail_context(application) -> dict:
     }
 
 
-def _format_date(day) -> str:
+def _format_date(day: datetime.date | None) -> str:
     return date_format(day, "d/m/Y") if day else ""
 
 
-def _effective_confirmation_date(application, validated_at):
+def _effective_confirmation_date(
+    application: Application, validated_at: datetime.datetime | None
+) -> datetime.date | None:
     from applications.dates import effective_confirmation_date
 
     return effective_confirmation_date(application, validated_at)
 
 
-def _refused_pieces(application) -> list[dict]:
+def _refused_pieces(application: Application) -> list[dict]:
     """The refused pieces of this application (its own and the candidate's shared ones), with their comments."""
     from documents.models import PieceSubmission
 
@@ -112,7 +126,7 @@ def _refused_pieces(application) -> list[dict]:
 
 
 @transaction.atomic
-def set_dossier_status(application: Application, *, target: str, actor, comment: str = "") -> Application:
+def set_dossier_status(application: Application, *, target: str, actor: User, comment: str = "") -> Application:
     """Staff set any dossier status at any time (§2.5): stamps the date, writes the history, mails STATUT_<code>.
 
     ``IN`` (incomplete) mails the refused pieces with their comments; the candidate may change pieces again
@@ -151,7 +165,7 @@ def set_dossier_status(application: Application, *, target: str, actor, comment:
     return application
 
 
-def _effective_return_deadline(application):
+def _effective_return_deadline(application: Application) -> datetime.date:
     from applications.dates import effective_return_deadline
 
     return effective_return_deadline(application)
@@ -160,7 +174,7 @@ def _effective_return_deadline(application):
 # --- decisions --------------------------------------------------------------------------------------------------
 
 
-def current_decision(application) -> Decision | None:
+def current_decision(application: Application) -> Decision | None:
     return application.decisions.select_related("decision_type").order_by("-created_at", "-id").first()
 
 
@@ -168,9 +182,9 @@ def current_decision(application) -> Decision | None:
 def record_decision(
     application: Application,
     *,
-    decision_type,
-    actor,
-    refusal_reason=None,
+    decision_type: DecisionType,
+    actor: User | None,
+    refusal_reason: RefusalReason | None = None,
     comment: str = "",
     rank: int | None = None,
     preselection_at: datetime.datetime | None = None,
@@ -211,12 +225,12 @@ def record_decision(
     return decision
 
 
-def _decision_mail_extra(decision, *, confirmation_date=None) -> dict:
+def _decision_mail_extra(decision: Decision, *, confirmation_date: datetime.date | None = None) -> dict:
     decision_type = decision.decision_type
     extra = {
         "decision_label": decision_type.candidate_label or decision_type.label,
         "decision_comment": decision.comment if decision_type.show_comment else "",
-        "reason": decision.refusal_reason.label if decision.refusal_reason_id else "",
+        "reason": decision.refusal_reason.label if decision.refusal_reason is not None else "",
         "rank": decision.rank or "",
         "preselection_date": "",
         "preselection_time": "",
@@ -231,7 +245,7 @@ def _decision_mail_extra(decision, *, confirmation_date=None) -> dict:
 
 
 @transaction.atomic
-def validate_decision(decision: Decision, *, actor) -> Decision:
+def validate_decision(decision: Decision, *, actor: User) -> Decision:
     """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation."""
     application = _lock(decision.application)
     current = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
@@ -262,7 +276,7 @@ def validate_decision(decision: Decision, *, actor) -> Decision:
 
 
 @transaction.atomic
-def delete_last_decision(application: Application, *, actor) -> None:
+def delete_last_decision(application: Application, *, actor: User) -> None:
     """Only the latest decision, and only while it is not validated, can be deleted (§2.7)."""
     application = _lock(application)
     decision = current_decision(application)
@@ -278,7 +292,7 @@ def delete_last_decision(application: Application, *, actor) -> None:
 # --- waiting list -----------------------------------------------------------------------------------------------
 
 
-def _latest_validated(field: str):
+def _latest_validated(field: str) -> Subquery:
     return Subquery(
         Decision.objects.filter(application=OuterRef("pk"), validated_at__isnull=False)
         .order_by("-created_at", "-id")
@@ -286,7 +300,7 @@ def _latest_validated(field: str):
     )
 
 
-def waiting_list_queryset(formation: "Formation") -> QuerySet[Application]:
+def waiting_list_queryset(formation: Formation) -> QuerySet[Application]:
     """The formation's live applications whose latest validated decision is a ranked complementary list, in order."""
     return (
         Application.objects.filter(formation=formation, cancelled_at__isnull=True)
@@ -299,7 +313,7 @@ def waiting_list_queryset(formation: "Formation") -> QuerySet[Application]:
     )
 
 
-def _lock_formation(formation) -> None:
+def _lock_formation(formation: Formation) -> None:
     """Serialise the waiting-list work of one formation (promotions and rank computations)."""
     from offers.models import Formation
 
@@ -307,7 +321,7 @@ def _lock_formation(formation) -> None:
 
 
 @transaction.atomic
-def recompute_waiting_list_ranks(*, formation) -> int:
+def recompute_waiting_list_ranks(*, formation: Formation) -> int:
     """Rang réel: 1, 2, … among the complementary list; everyone else of the formation gets no rank."""
     _lock_formation(formation)
     ordered = list(waiting_list_queryset(formation).values_list("pk", flat=True))
@@ -328,13 +342,13 @@ def recompute_waiting_list_ranks(*, formation) -> int:
     return len(ranks)
 
 
-def _promotion_confirmation_date(formation):
+def _promotion_confirmation_date(formation: Formation) -> datetime.date | None:
     if formation.waiting_list_confirmation_delay_days is not None:
         return timezone.localdate() + datetime.timedelta(days=formation.waiting_list_confirmation_delay_days)
     return formation.waiting_list_confirmation_date
 
 
-def _first_of_waiting_list(formation) -> Application | None:
+def _first_of_waiting_list(formation: Formation) -> Application | None:
     """The first unanswered candidate of the formation's complementary list, row locked (SKIP LOCKED), or None.
 
     Fast path: the rang réel (``waiting_list_rank``), which every validation and promotion keeps up to date, read
@@ -368,7 +382,7 @@ def _first_of_waiting_list(formation) -> Application | None:
 
 
 @transaction.atomic
-def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Application | None:
+def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch: str = "") -> Application | None:
     """A favourable candidate withdrew: the first of the complementary list is admitted (§2.7).
 
     Does nothing (returns None) unless the formation manages its list automatically and has a decision type to
@@ -439,7 +453,7 @@ def promote_from_waiting_list(*, formation, actor, batch: str = "") -> Applicati
 def extend_deadlines(
     application: Application,
     *,
-    actor,
+    actor: User,
     return_deadline: datetime.date | None = None,
     confirmation_date: datetime.date | None = None,
     comment: str = "",
