@@ -18,7 +18,7 @@ help:
 	@echo "make run      install, migrate, load the demo data and serve on http://127.0.0.1:$(PORT) (PORT=...)"
 	@echo "make test     the whole suite (browser and integration tests included when their peers are configured)"
 	@echo "make worker   a Celery worker (needs REDIS_URL)"
-	@echo "make quality  ruff format --check, ruff check, makemigrations --check"
+	@echo "make quality  ruff format --check, ruff check, mypy, makemigrations --check"
 	@echo "make fix      ruff format + ruff check --fix"
 	@echo "make lock     recompile requirements.txt and requirements-dev.txt from the .in files"
 	@echo "make clean    remove .venv, caches and the local SQLite database"
@@ -112,6 +112,7 @@ test-peers: install
 quality: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(MANAGE) makemigrations --check --dry-run
 
 fix: install
@@ -128,5 +129,5 @@ lock: $(VPY)
 	    -c requirements.txt requirements-dev.in -o requirements-dev.txt
 
 clean:
-	rm -rf $(VENV) .lockenv .pytest_cache .ruff_cache var/ecandidat.sqlite3* var/seed_demo.txt var/ent.log
+	rm -rf $(VENV) .lockenv .pytest_cache .ruff_cache .mypy_cache var/ecandidat.sqlite3* var/seed_demo.txt var/ent.log
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +

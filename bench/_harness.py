@@ -33,7 +33,12 @@ def measure(label: str, action: Callable[[], object], *, repeat: int = 20) -> di
     action()
     # Count with an execute wrapper: the request_started signal resets connection.queries between requests.
     queries = []
-    with connection.execute_wrapper(lambda execute, sql, *args: queries.append(sql) or execute(sql, *args)):
+
+    def count(execute, sql, *args):
+        queries.append(sql)
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(count):
         action()
     durations = []
     for _ in range(repeat):

@@ -55,7 +55,9 @@ def _authorize_url(config, redirect_uri, *, state, challenge) -> str:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    return requests.Request("GET", config["authorization_endpoint"], params=params).prepare().url
+    url = requests.Request("GET", config["authorization_endpoint"], params=params).prepare().url
+    assert url is not None
+    return url
 
 
 def _follow_until(session: requests.Session, url: str, stop_prefix: str) -> requests.Response:

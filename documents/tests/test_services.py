@@ -287,7 +287,7 @@ def test_upload_queues_a_scan_after_commit_and_an_unreachable_clamd_gives_error(
     assert submission.status == PieceStatus.SUBMITTED  # the file stays; staff see the scan error
 
 
-def stored_document(application, content: bytes) -> PieceSubmission:
+def stored_document(application, content: bytes) -> Document:
     """A stored document as the upload leaves it before the scan (content not validated: to test the scanner)."""
     document = Document.objects.create(
         campaign_code=application.campaign.code,

@@ -56,7 +56,11 @@ def test_smtp_outage_is_recorded_then_retried_once(test_templates, smtp_server, 
     smtp_server.stop()
     email = _enqueue("sacha.durand@example.org")
 
-    wait_until(lambda: (email.refresh_from_db(), email.attempts)[1] >= 1, timeout=30, message="a failed attempt")
+    def attempted() -> bool:
+        email.refresh_from_db()
+        return email.attempts >= 1
+
+    wait_until(attempted, timeout=30, message="a failed attempt")
     assert email.status == OutboundEmail.Status.PENDING
     assert email.sent_at is None
     assert email.last_error  # e.g. "ConnectionRefusedError: [Errno 111] Connection refused"
