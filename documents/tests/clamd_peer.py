@@ -45,7 +45,7 @@ class ClamdPeer:
                     continue
 
     def _answer(self, conn: socket.socket) -> str:
-        command = self._read_command(conn)
+        command = read_command(conn)
         if command == b"zPING":
             return "PONG"
         if command == b"zVERSION":
@@ -54,31 +54,32 @@ class ClamdPeer:
             return "UNKNOWN COMMAND"
         data = bytearray()
         while True:
-            (length,) = struct.unpack("!L", self._read_exactly(conn, 4))
+            (length,) = struct.unpack("!L", read_exactly(conn, 4))
             if length == 0:
                 break
-            data += self._read_exactly(conn, length)
+            data += read_exactly(conn, length)
         if self.failing:
             return "Can't allocate memory ERROR"
         self.scanned.append(bytes(data))
         return f"stream: {SIGNATURE} FOUND" if self.detects and EICAR in data else "stream: OK"
 
-    @staticmethod
-    def _read_command(conn: socket.socket) -> bytes:
-        command = bytearray()
-        while not command.endswith(b"\0"):
-            byte = conn.recv(1)
-            if not byte:
-                break
-            command += byte
-        return bytes(command.rstrip(b"\0"))
 
-    @staticmethod
-    def _read_exactly(conn: socket.socket, size: int) -> bytes:
-        data = bytearray()
-        while len(data) < size:
-            chunk = conn.recv(size - len(data))
-            if not chunk:
-                raise ConnectionError("stream closed early")
-            data += chunk
-        return bytes(data)
+def read_command(conn: socket.socket) -> bytes:
+    """One NUL-terminated clamd command, without its NUL."""
+    command = bytearray()
+    while not command.endswith(b"\0"):
+        byte = conn.recv(1)
+        if not byte:
+            break
+        command += byte
+    return bytes(command.rstrip(b"\0"))
+
+
+def read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("stream closed early")
+        data += chunk
+    return bytes(data)

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from documents import antivirus
 from documents.antivirus import ScanStatus
 from documents.tests import hostile_files as hostile
+from documents.tests.clamd_peer import read_command, read_exactly
 
 # --- A fake clamd, to pin down the wire format ----------------------------------------------------------------
 
@@ -38,32 +39,18 @@ class FakeClamd:
                 return
             with conn:
                 conn.settimeout(5)
-                command = self.read_until_nul(conn)
+                command = read_command(conn)
                 self.commands.append(command)
                 if command == b"zINSTREAM":
                     while True:
-                        (length,) = struct.unpack("!L", self.read_exactly(conn, 4))
+                        (length,) = struct.unpack("!L", read_exactly(conn, 4))
                         if length == 0:
                             break
-                        self.chunks.append(self.read_exactly(conn, length))
+                        self.chunks.append(read_exactly(conn, length))
                 if self.reply is None:
                     threading.Event().wait(2)  # Never answer: the client must time out.
                     continue
                 conn.sendall(self.reply + b"\0")
-
-    @staticmethod
-    def read_until_nul(conn) -> bytes:
-        data = b""
-        while not data.endswith(b"\0"):
-            data += conn.recv(1)
-        return data[:-1]
-
-    @staticmethod
-    def read_exactly(conn, size) -> bytes:
-        data = b""
-        while len(data) < size:
-            data += conn.recv(size - len(data))
-        return data
 
 
 @pytest.fixture
