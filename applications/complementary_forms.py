@@ -137,9 +137,9 @@ def form_rows(application) -> list[FormRow]:
     return rows
 
 
-def unanswered_forms(application) -> list[FormRow]:
-    """Forms still waiting (neither answered nor declared not concerned): what the staff reminder lists."""
-    return [row for row in form_rows(application) if row.status == PieceStatus.WAITING]
+def _waiting(rows: list[FormRow]) -> list[FormRow]:
+    """Forms neither answered nor declared "Non concerné"."""
+    return [row for row in rows if row.status == PieceStatus.WAITING]
 
 
 def missing_forms(application, *, rows: list[FormRow] | None = None) -> list[FormRow]:
@@ -148,8 +148,7 @@ def missing_forms(application, *, rows: list[FormRow] | None = None) -> list[For
     then no query). ``rows``: the application's form rows when the caller already has them."""
     if not settings.FORMS_BLOCK_TRANSMISSION:
         return []
-    rows = form_rows(application) if rows is None else rows
-    return [row for row in rows if row.status == PieceStatus.WAITING]
+    return _waiting(form_rows(application) if rows is None else rows)
 
 
 def forms_locked_reason(application) -> str:
@@ -241,7 +240,7 @@ def remind_unanswered_forms(*, application: Application, actor) -> int:
     rows = form_rows(application)
     if not rows:
         raise BusinessRuleError(_("This application has no complementary form; no reminder was sent."))
-    waiting = [row for row in rows if row.status == PieceStatus.WAITING]
+    waiting = _waiting(rows)
     if not waiting:
         raise BusinessRuleError(_("Every form has been answered; no reminder was sent."))
     recent = application.events.filter(
