@@ -12,7 +12,7 @@ ENT_PORT ?= 8001
 MANAGE := DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VPY) manage.py
 PYTEST_WORKERS ?= auto
 
-.PHONY: help venv install run worker test test-unit test-peers quality fix lock clean
+.PHONY: help venv install run worker test test-unit test-peers quality fix lock clean bench bench-smoke
 
 help:
 	@echo "make run      install, migrate, load the demo data and serve on http://127.0.0.1:$(PORT) (PORT=...)"
@@ -20,6 +20,7 @@ help:
 	@echo "make worker   a Celery worker (needs REDIS_URL)"
 	@echo "make quality  ruff format --check, ruff check, mypy, makemigrations --check"
 	@echo "make fix      ruff format + ruff check --fix"
+	@echo "make bench    the deadline-rush benchmark vs a bare Django project (PostgreSQL + Redis on 127.0.0.1; ~15 min)"
 	@echo "make lock     recompile requirements.txt and requirements-dev.txt from the .in files"
 	@echo "make clean    remove .venv, caches and the local SQLite database"
 
@@ -107,6 +108,23 @@ test-peers: install
 	    echo "== clamd tests NOT selected (they need CLAMD_TEST_ADDRESS; see devtools/clamd/start.sh)"; \
 	fi; \
 	$(VENV)/bin/pytest -p no:xdist -m "$$marker" $(PYTEST_ARGS)
+
+# --- Benchmark (bench/rush/run.py; never a timed test) -------------------------------------------------------
+# Locust and py-spy come from bench/requirements.txt, installed into .venv only here: the dev install stays lean.
+# Needs PostgreSQL (user postgres, trust) and Redis on 127.0.0.1; creates and drops its own database
+# ecandidat_bench and uses Redis database 9. Results in bench/results/ (git-ignored). BENCH_ARGS=... passes options.
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): bench/requirements.txt $(STAMP)
+	$(VPY) -m pip install --quiet -c requirements-dev.txt -r bench/requirements.txt
+	@touch $@
+
+bench: $(BENCH_STAMP)
+	$(VPY) -m bench.rush.run --profile $(BENCH_ARGS)
+
+# A few seconds at a tiny load: checks that the harness starts, measures and reports (CI runs it; nothing timed).
+bench-smoke: $(BENCH_STAMP)
+	$(VPY) -m bench.rush.run --smoke $(BENCH_ARGS)
 
 # --- Quality ----------------------------------------------------------------------------------------------
 quality: install

@@ -1,0 +1,181 @@
+"""The deadline-rush mix, for Locust (started by ``bench/rush/run.py``; not meant to be run by hand).
+
+Open-loop-ish rate control: each user paces itself (``constant_pacing``), so the offered rate is
+users / pacing whatever the response times, until a response takes longer than the pacing.
+
+Environment (set by the runner):
+  RUSH_TARGET    ``app`` or ``bare``
+  RUSH_SEED      the JSON written by ``bench.rush.seed`` (app only): sessions, CSRF secrets, upload slots
+  RUSH_PDF       the 1.4 MB PDF to upload
+  RUSH_PAGE_USERS, RUSH_UPLOAD_USERS, RUSH_PAGE_PACING, RUSH_UPLOAD_PACING
+  RUSH_WARMUP    seconds at the start whose requests are not recorded
+  RUSH_RUN_SECONDS  requests that end later (while Locust stops) are not recorded either
+  RUSH_OUT       where the recorded samples go (JSON: kind, milliseconds, ok)
+
+Every request is sent as nginx would forward it (``X-Forwarded-Proto: https``, one ``X-Forwarded-For`` per
+simulated candidate), so the production security settings (secure cookies, HTTPS redirect) stay on.
+"""
+
+import itertools
+import json
+import os
+import random
+import time
+
+from locust import FastHttpUser, constant_pacing, events, task
+
+TARGET = os.environ.get("RUSH_TARGET", "app")
+WARMUP = float(os.environ.get("RUSH_WARMUP", "3"))
+RUN_SECONDS = float(os.environ.get("RUSH_RUN_SECONDS", "30"))
+PAGE_PACING = float(os.environ.get("RUSH_PAGE_PACING", "2"))
+UPLOAD_PACING = float(os.environ.get("RUSH_UPLOAD_PACING", "4"))
+with open(os.environ["RUSH_PDF"], "rb") as _handle:
+    PDF = _handle.read()
+SEED: dict[str, list[dict]] = {"candidates": []}
+if TARGET == "app":
+    with open(os.environ["RUSH_SEED"]) as _handle:
+        SEED = json.load(_handle)
+CANDIDATES = SEED["candidates"]
+
+_samples: list[tuple[str, float, bool]] = []
+_started = time.monotonic()
+_upload_numbers = itertools.count()
+
+
+_uploads_ok_total = 0
+
+
+@events.request.add_listener
+def _record(request_type, name, response_time, response_length, exception=None, **kwargs):
+    global _uploads_ok_total
+    if name == "upload" and exception is None:
+        _uploads_ok_total += 1
+    if WARMUP <= time.monotonic() - _started < RUN_SECONDS:
+        _samples.append((name, response_time, exception is None))
+
+
+@events.quitting.add_listener
+def _dump(environment, **kwargs):
+    with open(os.environ["RUSH_OUT"], "w") as handle:
+        json.dump(
+            {
+                "samples": _samples,
+                "measured_seconds": min(time.monotonic() - _started, RUN_SECONDS) - WARMUP,
+                "uploads_ok_total": _uploads_ok_total,
+            },
+            handle,
+        )
+
+
+def _headers(candidate: dict | None, number: int) -> dict:
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-For": f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}",
+    }
+    if candidate is not None:
+        headers["Cookie"] = f"sessionid={candidate['session']}; csrftoken={candidate['csrf']}"
+    return headers
+
+
+BOUNDARY = "----rush" + "7d0f1b2c3a4e5f6a"
+
+
+def _multipart(csrf: str, headers: dict) -> bytes:
+    """The body a browser sends for the "+" form: the CSRF field and the file (FastHttpUser has no ``files=``)."""
+    headers["Content-Type"] = f"multipart/form-data; boundary={BOUNDARY}"
+    return b"".join(
+        [
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n{csrf}\r\n'.encode(),
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="scan.pdf"\r\n'.encode(),
+            b"Content-Type: application/pdf\r\n\r\n",
+            PDF,
+            f"\r\n--{BOUNDARY}--\r\n".encode(),
+        ]
+    )
+
+
+def _check(response, expected: int) -> None:
+    if response.status_code != expected:
+        response.failure(f"HTTP {response.status_code}, expected {expected}")
+    else:
+        response.success()
+
+
+class PageUser(FastHttpUser):
+    """Page views: anonymous catalogue 30 %, logged-in catalogue 10 %, recap 20 %, pieces 20 %, list 20 %."""
+
+    fixed_count = int(os.environ.get("RUSH_PAGE_USERS", "1"))
+    wait_time = constant_pacing(PAGE_PACING)
+
+    def on_start(self) -> None:
+        self.number = random.randrange(1, 1_000_000)
+        self.candidate = CANDIDATES[self.number % len(CANDIDATES)] if CANDIDATES else None
+
+    def _get(self, name: str, url: str, candidate: dict | None) -> None:
+        with self.client.get(
+            url, name=name, headers=_headers(candidate, self.number), allow_redirects=False, catch_response=True
+        ) as response:
+            _check(response, 200)
+
+    @task
+    def page(self) -> None:
+        if TARGET == "bare":
+            self._get("page", "/page/", None)
+            return
+        choice = random.random()
+        candidate = self.candidate
+        if choice < 0.30:
+            self._get("page", "/offre-de-formation/", None)
+        elif choice < 0.40:
+            self._get("page", "/offre-de-formation/", candidate)
+        elif choice < 0.60:
+            self._get("page", f"/candidat/candidatures/{candidate['application']}/", candidate)
+        elif choice < 0.80:
+            self._get("page", f"/pieces/{candidate['application']}/", candidate)
+        else:
+            self._get("page", "/candidat/candidatures/", candidate)
+
+
+class UploadUser(FastHttpUser):
+    """1.4 MB PDF uploads, each on an empty piece slot of its own (slots are shared out, never reused)."""
+
+    fixed_count = int(os.environ.get("RUSH_UPLOAD_USERS", "0"))
+    wait_time = constant_pacing(UPLOAD_PACING)
+
+    def on_start(self) -> None:
+        self.number = next(_upload_numbers)
+        users = max(self.fixed_count, 1)
+        slots = [(candidate, piece) for candidate in CANDIDATES[self.number :: users] for piece in candidate["pieces"]]
+        self.slots = iter(slots)
+
+    @task
+    def upload(self) -> None:
+        if TARGET == "bare":
+            candidate = {"session": "none", "csrf": "b" * 32}
+            url = "/upload/"
+        else:
+            slot = next(self.slots, None)
+            if slot is None:  # seed more candidates: reusing a slot would measure a refusal, not an upload
+                events.request.fire(
+                    request_type="POST",
+                    name="upload",
+                    response_time=0,
+                    response_length=0,
+                    exception=RuntimeError("no empty upload slot left"),
+                    context={},
+                )
+                return
+            candidate, piece = slot
+            url = f"/pieces/{candidate['application']}/{piece}/ajouter/"
+        headers = _headers(candidate, 500_000 + self.number)
+        headers["Origin"] = f"https://{self.client.base_url.split('://', 1)[1]}"
+        headers["Referer"] = headers["Origin"] + "/"
+        with self.client.post(
+            url,
+            name="upload",
+            headers=headers,
+            data=_multipart(candidate["csrf"], headers),
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            _check(response, 302)
