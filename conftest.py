@@ -40,11 +40,13 @@ def _maintenance_switch_off():
     """Pages never read the switch from the database in tests (its state lives in its own cache alias)."""
     from django.core.cache import caches
 
-    from ecandidat.maintenance import SWITCH_CACHE_KEY
+    from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 
+    forget_switch()  # each process keeps the switch in memory for a few seconds
     caches["maintenance"].set(SWITCH_CACHE_KEY, (False, ""))
     yield
     caches["maintenance"].clear()
+    forget_switch()
 
 
 @pytest.fixture(autouse=True)

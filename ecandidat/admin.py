@@ -1,15 +1,16 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from applications import staff_scopes
-from ecandidat.emails import current_template, render_email
+from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.mail_templates import MAIL_TYPES, VARIABLES, Kind, code_choices, file_version
 from ecandidat.maintenance import set_switch
 from ecandidat.models import BatchRun, DestroyedCampaignCount, MailTemplate, MaintenanceSwitch, OutboundEmail
@@ -21,17 +22,68 @@ admin.site.index_title = _("Management")
 
 @admin.register(OutboundEmail)
 class OutboundEmailAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "code", "to", "subject", "status", "attempts", "sent_at"]
+    """The outbox, read-only, for the central office: what was sent, what waits and why, what failed. Failed mails
+    can be sent again ("Renvoyer"), through the service, which records who did it."""
+
+    list_display = ["created_at", "code", "to", "subject", "status", "attempts", "next_attempt_at", "sent_at"]
     list_filter = ["status", "code"]
     search_fields = ["to", "subject"]
     readonly_fields = [f.name for f in OutboundEmail._meta.fields]
     show_full_result_count = False
+    actions = ["resend"]
+
+    def _is_central(self, request) -> bool:
+        return staff_scopes.scope_of(request.user).is_central
+
+    def has_module_permission(self, request):
+        return self._is_central(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_central(request)
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_resend_permission(self, request) -> bool:
+        return self._is_central(request)
+
+    @admin.action(description=_("Resend the selected failed e-mails"), permissions=["resend"])
+    def resend(self, request, queryset):
+        selected = list(queryset.only("pk"))
+        resent = resend_emails(emails=selected, actor=request.user)
+        if resent:
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=resent,
+                action_flag=CHANGE,
+                change_message=gettext("Resent."),
+                single_object=False,
+            )
+        skipped = len(selected) - len(resent)
+        if resent:
+            self.message_user(
+                request,
+                ngettext("%(count)d e-mail will be sent again.", "%(count)d e-mails will be sent again.", len(resent))
+                % {"count": len(resent)},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d e-mail was not resent: only failed e-mails can be.",
+                    "%(count)d e-mails were not resent: only failed e-mails can be.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
 
 
 @admin.register(BatchRun)

@@ -1,23 +1,66 @@
 """Render e-mails from templates into the outbox, and send outbox rows.
 
-Services never send mail inline: they call :func:`enqueue_email` inside their transaction; the row is sent by
-the ``send_outbound_email`` task once the transaction commits (in-process when no broker is configured). The text
-comes from the template files, or from the central office's ``MailTemplate`` for that code and language.
+The outbox is the source of truth for every mail. Services never send mail inline: they call
+:func:`enqueue_email` inside their transaction; once it commits, the ``send_outbound_email`` task makes the first
+attempt (in-process when no broker is configured; if the broker is unreachable the row simply waits). Every later
+attempt is the sweeper's (:func:`send_pending_mails`: a Celery beat entry every minute, and ``manage.py
+send_pending_mails`` from cron), with an exponential back-off over hours, until ``OUTBOX_RETRY_HOURS`` have passed:
+then the row is ``FAILED`` and the admin can resend it. One retry policy, the row's: the task itself never retries.
+
+A sender claims a row with a conditional UPDATE (``SENDING`` plus a lease, committed), talks to the SMTP server
+without holding any lock, then records the result. Two senders never both claim a row; a sender killed mid-way
+leaves a ``SENDING`` row whose lease expires, and the sweeper sends it again with the same ``Message-ID``, so a
+duplicate after a crash between the SMTP ``250`` and the commit is recognisable.
+
+The text comes from the template files, or from the central office's ``MailTemplate`` for that code and language.
 """
 
 import logging
+import time
+from collections import Counter
+from datetime import timedelta
+from functools import partial
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from ecandidat.mail_templates import MAIL_TYPES, PROTECTED_CODES, render_override
 from ecandidat.models import MailTemplate, OutboundEmail
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from accounts.models import User
+
 logger = logging.getLogger(__name__)
+
+# What a publish raises when the broker is unreachable (Celery wraps most of them in kombu's OperationalError).
+BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
+
+# The sweeper leaves a fresh row to the task for this long before it looks at it ("older than a minute").
+FIRST_SWEEP_DELAY = timedelta(minutes=1)
+
+# Wait after the n-th failed attempt (the last one repeats), until OUTBOX_RETRY_HOURS after the row was queued.
+RETRY_DELAYS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+)
+
+# A sweep stops claiming rows after this long, so that runs every minute do not pile up behind a slow SMTP server
+# (what is left is due again at the next run).
+SWEEP_TIME_BUDGET_SECONDS = 45
 
 
 _LOOK_UP = object()
@@ -60,13 +103,12 @@ def render_email(
 
 
 def enqueue_email(*, to: str, code: str, template_base: str, context: dict, language: str | None = None):
-    """Write one mail to the outbox and schedule its sending after the current transaction commits.
+    """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
     Returns the outbox row, or None when the central office has put this mail out of service in this language
     (eCandidat: a mail out of service is not sent); the skip is logged. Account mails cannot be out of service.
+    Never fails the caller because of the broker: see :func:`dispatch`.
     """
-    from ecandidat.tasks import send_outbound_email
-
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     template = current_template(code, language)
     if template is not None and not template.in_service and code not in PROTECTED_CODES:
@@ -75,44 +117,173 @@ def enqueue_email(*, to: str, code: str, template_base: str, context: dict, lang
     context = {"institution_name": settings.INSTITUTION_NAME, **context}
     subject, body, html = render_email(template_base, context, language=language, code=code, template=template)
     email = OutboundEmail.objects.create(
-        to=to, code=code, language=language, subject=subject, body=body, html_body=html
+        to=to,
+        code=code,
+        language=language,
+        subject=subject,
+        body=body,
+        html_body=html,
+        next_attempt_at=timezone.now() + FIRST_SWEEP_DELAY,
     )
-    send_outbound_email.delay_on_commit(email.pk)
+    transaction.on_commit(partial(dispatch, email.pk))
     return email
 
 
-def deliver(email_id: int) -> bool:
-    """Send one outbox row at most once. Returns True when this call sent it.
+def dispatch(email_id: int) -> bool:
+    """Hand a committed row to the ``send_outbound_email`` task (run in-process without a broker).
 
-    The row is locked for the duration of the SMTP conversation, so two workers handed the same id (a redelivery
-    after a lost ack) cannot both send it: the second one waits, then sees it SENT.
+    If the broker is unreachable the row stays pending and the sweeper sends it: one log line, no exception, so the
+    request or batch that committed goes on. Returns whether the task was handed over.
     """
-    with transaction.atomic():
-        email = OutboundEmail.objects.select_for_update(of=("self",)).filter(pk=email_id).first()
-        if email is None or email.status == OutboundEmail.Status.SENT:
-            return False
-        message = EmailMultiAlternatives(
-            subject=email.subject, body=email.body, from_email=settings.DEFAULT_FROM_EMAIL, to=[email.to]
-        )
-        if email.html_body:
-            message.attach_alternative(email.html_body, "text/html")
-        email.attempts += 1
-        error: Exception | None
-        try:
-            message.send()
-        except Exception as exc:
-            # Record the failure and commit it (the lock is released), then let the task retry with backoff.
-            email.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            email.save(update_fields=["attempts", "last_error"])
-            error = exc
-        else:
-            error = None
-            email.status = OutboundEmail.Status.SENT
-            email.sent_at = timezone.now()
-            email.last_error = ""
-            email.save(update_fields=["attempts", "status", "sent_at", "last_error"])
-    if error is not None:
-        logger.warning("mail %s to %s failed (attempt %s): %s", email.code, email.to, email.attempts, error)
-        raise error
-    logger.info("mail %s sent to %s", email.code, email.to)
+    from ecandidat.tasks import send_outbound_email
+
+    try:
+        send_outbound_email.delay(email_id)
+    except BROKER_ERRORS as exc:
+        logger.warning("mail %s left for the sweeper: broker unreachable (%s: %s)", email_id, type(exc).__name__, exc)
+        return False
     return True
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt (1 for the first): 1 min, 5 min, 15 min, 1 h,
+    2 h, then every 4 h."""
+    return RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
+
+
+def claim(email_id: int, *, now=None) -> OutboundEmail | None:
+    """Take a row for sending: one conditional UPDATE (status ``SENDING``, a lease of ``OUTBOX_LEASE_SECONDS``, one
+    more attempt), committed before any SMTP traffic. Returns the row, or None when another sender has it, it is
+    not due yet, or it is already sent or failed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        claimed = (
+            OutboundEmail.objects.claimable(now)
+            .filter(pk=email_id)
+            .update(
+                status=OutboundEmail.Status.SENDING,
+                lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+            )
+        )
+    if not claimed:
+        return None
+    return OutboundEmail.objects.get(pk=email_id)
+
+
+def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
+    """The message of a row, with its stable ``Message-ID``."""
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={"Message-ID": email.message_id},
+    )
+    if email.html_body:
+        message.attach_alternative(email.html_body, "text/html")
+    return message
+
+
+def deliver(email_id: int) -> str:
+    """Make one attempt at sending one outbox row, if it can be claimed (see :func:`claim`).
+
+    Returns ``"sent"``, ``"retry"`` (failed; the sweeper tries again at ``next_attempt_at``), ``"failed"`` (failed
+    and past ``OUTBOX_RETRY_HOURS``: given up, the admin can resend it) or ``"skipped"`` (not claimed). Never raises
+    for a mail server error: the row records it.
+    """
+    email = claim(email_id)
+    if email is None:
+        return "skipped"
+    try:
+        build_message(email).send()
+    except Exception as exc:  # any error of the mail backend (SMTP, socket, TLS, time limit) is one failed attempt
+        return record_failure(email, exc)
+    # Unconditional: if the lease expired meanwhile and another sender failed, this success still stands.
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+    )
+    logger.info("mail %s %s sent to %s (attempt %s)", email.code, email.message_id, email.to, email.attempts)
+    return "sent"
+
+
+def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
+    """Record a failed attempt on a claimed row: back to ``PENDING`` with its next attempt after
+    :func:`retry_delay`, or ``FAILED`` when that would fall after ``OUTBOX_RETRY_HOURS`` from its queueing (its
+    creation, or the admin's resend)."""
+    now = now or timezone.now()
+    next_attempt_at = now + retry_delay(email.attempts)
+    horizon = (email.resent_at or email.created_at) + timedelta(hours=settings.OUTBOX_RETRY_HOURS)
+    gives_up = next_attempt_at > horizon
+    OutboundEmail.objects.filter(pk=email.pk, status=OutboundEmail.Status.SENDING).update(
+        status=OutboundEmail.Status.FAILED if gives_up else OutboundEmail.Status.PENDING,
+        next_attempt_at=now if gives_up else next_attempt_at,
+        lease_until=None,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+    )
+    if gives_up:
+        logger.error(
+            "mail %s to %s FAILED after %s attempts: %s (resend it from the admin)",
+            email.code,
+            email.to,
+            email.attempts,
+            error,
+        )
+        return "failed"
+    logger.warning(
+        "mail %s to %s failed (attempt %s), next attempt at %s: %s",
+        email.code,
+        email.to,
+        email.attempts,
+        next_attempt_at.isoformat(timespec="seconds"),
+        error,
+    )
+    return "retry"
+
+
+def send_pending_mails(*, limit: int | None = None, dry_run: bool = False) -> Counter[str]:
+    """The sweeper: send the rows that are due (pending ones whose next attempt has come, "sending" ones whose
+    lease expired), oldest due first, at most ``limit`` (default ``OUTBOX_SWEEP_LIMIT``).
+
+    Safe to run anywhere and at the same time as workers and other sweepers: each row is claimed before it is sent.
+    Returns counts by outcome (``sent``, ``retry``, ``failed``, ``skipped``), or only ``due`` with ``dry_run``.
+    """
+    limit = limit or settings.OUTBOX_SWEEP_LIMIT
+    ids = list(
+        OutboundEmail.objects.due(timezone.now())
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    counts: Counter[str] = Counter()
+    if dry_run:
+        counts["due"] = len(ids)
+        return counts
+    deadline = time.monotonic() + SWEEP_TIME_BUDGET_SECONDS
+    for email_id in ids:
+        if time.monotonic() > deadline:
+            counts["left for the next run"] = len(ids) - sum(counts.values())
+            break
+        counts[deliver(email_id)] += 1
+    return counts
+
+
+def resend_emails(*, emails: "Iterable[OutboundEmail]", actor: "User") -> list[OutboundEmail]:
+    """Put failed mails back in the queue (admin "Renvoyer"): ``PENDING``, due now, a fresh retry horizon, the
+    actor and date recorded on the row; the first attempt follows the commit. Rows that are not ``FAILED`` are left
+    alone. Returns the rows resent."""
+    ids = [email.pk for email in emails]
+    now = timezone.now()
+    with transaction.atomic():
+        resent = list(
+            OutboundEmail.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, status=OutboundEmail.Status.FAILED)
+            .order_by("pk")
+        )
+        OutboundEmail.objects.filter(pk__in=[email.pk for email in resent]).update(
+            status=OutboundEmail.Status.PENDING, next_attempt_at=now, resent_at=now, resent_by=actor
+        )
+        for email in resent:
+            transaction.on_commit(partial(dispatch, email.pk))
+    for email in resent:
+        logger.info("mail %s to %s resent by %s", email.code, email.to, actor)
+    return resent

@@ -1,13 +1,22 @@
 """The nightly maintenance window, in local time (Europe/Paris by default), and the manual switch."""
 
+import logging
 import math
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 
 from django.conf import settings
 from django.core.cache import caches
 from django.utils import timezone, translation
 
 SWITCH_CACHE_KEY = "switch"
+# How long each process keeps the switch in memory before asking the cache again (issue 14: no cache round trip
+# on every request; issue 9: pages keep working while the cache is down).
+SWITCH_MEMORY_SECONDS = 5.0
+
+logger = logging.getLogger(__name__)
+# (valid until, on time.monotonic(); (is_on, message)) for this process; None: ask the cache.
+_memory: tuple[float, tuple[bool, str]] | None = None
 
 
 def hour_label(value: time) -> str:
@@ -45,29 +54,57 @@ def seconds_until_window_ends(moment: datetime | None = None) -> int:
 
 
 def switch_state() -> tuple[bool, str]:
-    """(is_on, message) of the manual switch, cached for a few seconds so pages do not query it."""
+    """(is_on, message) of the manual switch, read on every candidate request without a query.
+
+    Three levels: this process's memory for ``SWITCH_MEMORY_SECONDS``, then the ``maintenance`` cache alias
+    (shared by all processes), then the database. A failing cache (Redis down) is logged and skipped: the page
+    reads the database rather than answering 500.
+    """
+    global _memory
+    now = monotonic()
+    remembered = _memory
+    if remembered is not None and now < remembered[0]:
+        return remembered[1]
     cache = caches["maintenance"]
-    state = cache.get(SWITCH_CACHE_KEY)
-    if state is None:
+    cache_works = True
+    try:
+        cached = cache.get(SWITCH_CACHE_KEY)
+    except Exception as exc:  # whatever the cache backend raises, the switch must still be read
+        logger.warning("maintenance switch: cache unavailable (%s), read from the database", type(exc).__name__)
+        cache_works, cached = False, None
+    if cached is None:
         from ecandidat.models import MaintenanceSwitch
 
         switch = MaintenanceSwitch.current()
-        state = (switch.is_on, switch.message)
-        cache.set(SWITCH_CACHE_KEY, state)
-    return tuple(state)
+        cached = (switch.is_on, switch.message)
+        if cache_works:
+            cache.set(SWITCH_CACHE_KEY, cached)
+    state = (bool(cached[0]), str(cached[1]))
+    _memory = (now + SWITCH_MEMORY_SECONDS, state)
+    return state
+
+
+def forget_switch() -> None:
+    """Drop this process's copy of the switch (tests; the next read goes to the cache)."""
+    global _memory
+    _memory = None
 
 
 def set_switch(*, is_on: bool, message: str = "", actor) -> None:
-    """Turn the manual maintenance on or off (admin); effective at once on this node, within 30 s elsewhere."""
-    import logging
-
+    """Turn the manual maintenance on or off (admin); effective at once on this process, within
+    ``SWITCH_MEMORY_SECONDS`` elsewhere (within the cache's 30 s timeout if the cache is down)."""
+    global _memory
     from ecandidat.models import MaintenanceSwitch
 
     switch = MaintenanceSwitch.current()
     switch.is_on, switch.message = is_on, message
     switch.save()
-    caches["maintenance"].set(SWITCH_CACHE_KEY, (is_on, message))
-    logging.getLogger(__name__).info("maintenance switch %s by %s", "on" if is_on else "off", actor)
+    try:
+        caches["maintenance"].set(SWITCH_CACHE_KEY, (is_on, message))
+    except Exception as exc:  # the database holds the truth; other processes read it within the cache's timeout
+        logger.warning("maintenance switch: cache unavailable (%s), saved in the database only", type(exc).__name__)
+    _memory = (monotonic() + SWITCH_MEMORY_SECONDS, (is_on, message))
+    logger.info("maintenance switch %s by %s", "on" if is_on else "off", actor)
 
 
 def is_under_maintenance(moment: datetime | None = None) -> tuple[bool, str]:

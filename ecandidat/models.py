@@ -1,11 +1,13 @@
 """Cross-cutting models: the e-mail outbox and the mail templates edited in the back office."""
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat.mail_templates import MAIL_TYPES, PROTECTED_CODES, MailType, TemplateSyntaxProblem, check_source
@@ -18,16 +20,35 @@ class OutboundEmailQuerySet(models.QuerySet["OutboundEmail"]):
     def pending(self) -> Self:
         return self.filter(status=OutboundEmail.Status.PENDING)
 
+    def due(self, now: datetime) -> Self:
+        """Rows the sweeper must (re)send now: pending ones whose next attempt is due, and "sending" ones whose
+        lease expired (the process that claimed them died)."""
+        return self.filter(
+            models.Q(status=OutboundEmail.Status.PENDING, next_attempt_at__lte=now)
+            | models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now)
+        )
+
+    def claimable(self, now: datetime) -> Self:
+        """Rows a sender may claim: :meth:`due` ones, plus a fresh row's first attempt (right after the commit)."""
+        return self.filter(
+            models.Q(status=OutboundEmail.Status.PENDING) & (models.Q(attempts=0) | models.Q(next_attempt_at__lte=now))
+            | models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now)
+        )
+
 
 class OutboundEmail(models.Model):
     """One e-mail, written in the same transaction as the action that causes it, then sent by a worker.
 
-    The row is the proof that a mail was sent ("I never received the decision"), and what the demonstration
-    mailbox lists when no SMTP server is configured.
+    The row is the source of truth: a sender claims it (``SENDING`` with a lease), talks to the SMTP server without
+    holding a lock, then records the result. Failed attempts come back with an exponential back-off until
+    ``OUTBOX_RETRY_HOURS`` have passed, then the row is ``FAILED`` (the admin can resend it). The row is also the
+    proof that a mail was sent ("I never received the decision"), and what the demonstration mailbox lists when no
+    SMTP server is configured.
     """
 
     class Status(models.TextChoices):
         PENDING = "PENDING", _("pending")
+        SENDING = "SENDING", _("sending")
         SENT = "SENT", _("sent")
         FAILED = "FAILED", _("failed")
 
@@ -43,6 +64,26 @@ class OutboundEmail(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"),
+        default=timezone.now,
+        help_text=_("When the sweeper sends (or sends again) a pending mail."),
+    )
+    lease_until = models.DateTimeField(
+        _("lease until"),
+        null=True,
+        blank=True,
+        help_text=_("A mail being sent belongs to its sender until then; after it, the sweeper sends it again."),
+    )
+    resent_at = models.DateTimeField(_("resent at"), null=True, blank=True)
+    resent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resent by"),
+    )
 
     objects = OutboundEmailQuerySet.as_manager()
 
@@ -52,17 +93,32 @@ class OutboundEmail(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["to"], name="outbox_to_idx"),
-            models.Index(fields=["status"], condition=models.Q(status="PENDING"), name="outbox_pending_idx"),
+            # The sweeper's scan, every minute: only the rows still to send are indexed.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["PENDING", "SENDING"]),
+                name="outbox_to_send_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(status="SENT", sent_at__isnull=False) | ~models.Q(status="SENT"),
                 name="outbox_sent_has_date",
-            )
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="SENDING", lease_until__isnull=False) | ~models.Q(status="SENDING"),
+                name="outbox_sending_has_lease",
+            ),
         ]
 
     def __str__(self):
         return f"{self.code} → {self.to}"
+
+    @property
+    def message_id(self) -> str:
+        """The ``Message-ID`` header, the same at every attempt: a duplicate after a crash is recognisable."""
+        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "ecandidat.localhost"
+        return f"<{self.public_id}@{domain}>"
 
 
 class MaintenanceSwitch(models.Model):

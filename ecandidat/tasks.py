@@ -1,25 +1,18 @@
-import smtplib
+"""The outbox's tasks. One retry policy, the row's (``ecandidat.emails``): these tasks never retry themselves."""
 
 from celery import shared_task
 
-from ecandidat.emails import deliver
-from ecandidat.models import OutboundEmail
+from ecandidat.emails import deliver, send_pending_mails
 
 
-@shared_task(
-    autoretry_for=(smtplib.SMTPException, OSError),
-    retry_backoff=30,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=8,
-)
-def send_outbound_email(email_id: int) -> bool:
-    """Send one outbox row; transient SMTP errors are retried with exponential backoff, then marked failed."""
-    try:
-        return deliver(email_id)
-    except (smtplib.SMTPException, OSError):
-        if send_outbound_email.request.retries >= send_outbound_email.max_retries:
-            OutboundEmail.objects.filter(pk=email_id).exclude(status=OutboundEmail.Status.SENT).update(
-                status=OutboundEmail.Status.FAILED
-            )
-        raise
+@shared_task
+def send_outbound_email(email_id: int) -> str:
+    """The first attempt at one outbox row, right after its transaction committed. A failure is recorded on the row
+    (next attempt after a back-off), and the sweeper makes the later attempts."""
+    return deliver(email_id)
+
+
+@shared_task
+def sweep_outbox() -> dict[str, int]:
+    """The sweeper, from Celery beat every minute (CELERY_BEAT_SCHEDULE) when Redis is configured."""
+    return dict(send_pending_mails())

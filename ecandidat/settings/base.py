@@ -108,13 +108,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
+    # Fails open (ecandidat/cache.py): while Redis is down, reads miss and writes are dropped, so pages keep working
+    # and rate limits do not apply (README, "When Redis is down"). Short timeouts: a dead host costs at most 1 s.
     CACHES: dict[str, dict[str, Any]] = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "ecandidat.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # The maintenance switch's state, read on every request: its own alias so that clearing the default cache
-# (rate limits) never forces a database read on every page.
+# (rate limits) never forces a database read on every page. Each process also keeps it in memory for a few
+# seconds, and reads the database when this cache fails (ecandidat/maintenance.py).
 CACHES["maintenance"] = {**CACHES["default"], "KEY_PREFIX": "maintenance", "TIMEOUT": 30}
 
 # --- Celery -----------------------------------------------------------------------------------------------
@@ -132,8 +139,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+# A publish to an unreachable broker gives up quickly: the outbox row stays pending and the sweeper sends it.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "Europe/Paris"
+# Run by `celery -A ecandidat beat` (make beat, deploy/ecandidat-beat.service) when Redis is configured; without
+# Redis, cron runs `manage.py send_pending_mails` (deploy/crontab). Expires: runs missed while workers were down
+# are dropped, not piled up.
+CELERY_BEAT_SCHEDULE = {
+    "send-pending-mails": {"task": "ecandidat.tasks.sweep_outbox", "schedule": 60.0, "options": {"expires": 55}}
+}
 
 # --- E-mail -----------------------------------------------------------------------------------------------
 # Every mail is first a row of the outbox (ecandidat.OutboundEmail); this only says how rows leave.
@@ -148,6 +163,14 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ne-pas-repondre@ecandidat.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The outbox (ecandidat/emails.py): failed mails are retried with a back-off (1 min, 5 min, 15 min, 1 h, 2 h, then
+# every 4 h) for this many hours, then FAILED (the admin can resend them).
+OUTBOX_RETRY_HOURS = env_int("OUTBOX_RETRY_HOURS", 48, minimum=1)
+# A sender owns a row it claimed for this long; after it, the sweeper sends it again (the sender died). Longer than
+# an SMTP conversation and CELERY_TASK_TIME_LIMIT.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300, minimum=1)
+# At most this many mails per sweeper run (every minute).
+OUTBOX_SWEEP_LIMIT = 500
 EMAIL_SUBJECT_PREFIX = env_str("EMAIL_SUBJECT_PREFIX", "")
 
 # --- Storage ----------------------------------------------------------------------------------------------

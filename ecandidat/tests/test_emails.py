@@ -1,6 +1,8 @@
 import smtplib
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from ecandidat.emails import deliver, enqueue_email
 from ecandidat.models import OutboundEmail
@@ -43,21 +45,22 @@ def test_delivering_the_same_row_twice_sends_one_message(django_capture_on_commi
     with django_capture_on_commit_callbacks(execute=True):
         email = _enqueue()
 
-    assert deliver(email.pk) is False
+    assert deliver(email.pk) == "skipped"
     assert len(mailoutbox) == 1
 
 
-def test_smtp_failure_is_recorded_and_raised_for_retry(mocker, mailoutbox):
+def test_smtp_failure_is_recorded_with_a_next_attempt_not_raised(mocker, mailoutbox):
     email = _enqueue()
     mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=smtplib.SMTPServerDisconnected("gone"))
 
-    with pytest.raises(smtplib.SMTPServerDisconnected):
-        deliver(email.pk)
+    assert deliver(email.pk) == "retry"
 
     email.refresh_from_db()
     assert email.status == OutboundEmail.Status.PENDING
     assert email.attempts == 1
-    assert "gone" in email.last_error
+    assert email.last_error == "SMTPServerDisconnected: gone"
+    assert email.lease_until is None
+    assert timedelta(seconds=50) < email.next_attempt_at - timezone.now() <= timedelta(minutes=1)
 
 
 def test_mail_is_rendered_in_the_requested_language():

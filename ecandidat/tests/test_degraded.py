@@ -1,0 +1,154 @@
+"""Redis down is a degraded mode, not an outage (issue 9): the maintenance switch is held in process memory and read
+from the database when its cache fails; the default cache fails open. The Redis here is a closed port, so these run
+everywhere; the same with a real Redis that goes away is in test_integration_outbox.py."""
+
+import logging
+
+import pytest
+from django.core.cache import caches
+from django.urls import reverse
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from accounts.tests.personas import PASSWORD
+from ecandidat import cache as fail_open
+from ecandidat.maintenance import SWITCH_CACHE_KEY, SWITCH_MEMORY_SECONDS, forget_switch, set_switch, switch_state
+from ecandidat.models import MaintenanceSwitch
+from ecandidat.tests.plugins.services import free_port
+
+
+@pytest.fixture
+def closed_port():
+    return free_port()  # nothing listens there: connections are refused at once
+
+
+@pytest.fixture
+def redis_unreachable(settings, closed_port):
+    """Both cache aliases on a Redis that is not there, as in production settings with Redis down."""
+    location = f"redis://127.0.0.1:{closed_port}/0"
+    backend = {"BACKEND": "ecandidat.cache.FailOpenRedisCache", "LOCATION": location}
+    settings.CACHES = {
+        "default": backend,
+        "maintenance": {**backend, "KEY_PREFIX": "maintenance", "TIMEOUT": 30},
+    }
+    settings.REDIS_URL = location
+    fail_open._down_until.clear()
+    forget_switch()
+    yield location
+    fail_open._down_until.clear()
+    forget_switch()
+
+
+# --- the maintenance switch --------------------------------------------------------------------------------------
+
+
+class Clock:
+    """A stand-in for ``time.monotonic`` (time-machine moves the wall clock only)."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_switch_is_held_in_memory_for_a_few_seconds(mocker):
+    clock = mocker.patch("ecandidat.maintenance.monotonic", new=Clock())
+    get = mocker.spy(caches["maintenance"], "get")
+    assert switch_state() == (False, "")
+    assert switch_state() == (False, "")
+    assert get.call_count == 1
+
+    caches["maintenance"].set(SWITCH_CACHE_KEY, (True, "Pause"))  # another process turned it on
+    clock.now += SWITCH_MEMORY_SECONDS - 0.1
+    assert switch_state() == (False, "")
+    clock.now += 0.2
+    assert switch_state() == (True, "Pause")
+    assert get.call_count == 2
+
+
+@pytest.mark.django_db
+def test_switch_is_read_from_the_database_when_its_cache_fails(mocker, caplog, django_assert_num_queries):
+    MaintenanceSwitch.objects.create(is_on=True, message="Intervention")
+    mocker.patch.object(caches["maintenance"], "get", side_effect=RedisConnectionError("refused"))
+    cache_set = mocker.patch.object(caches["maintenance"], "set")
+    forget_switch()
+
+    with caplog.at_level(logging.WARNING), django_assert_num_queries(1):
+        assert switch_state() == (True, "Intervention")
+
+    cache_set.assert_not_called()
+    assert caplog.messages == ["maintenance switch: cache unavailable (ConnectionError), read from the database"]
+
+
+@pytest.mark.django_db
+def test_switch_can_be_turned_on_while_its_cache_is_down(mocker, admin_user, client):
+    mocker.patch.object(caches["maintenance"], "set", side_effect=RedisConnectionError("refused"))
+
+    set_switch(is_on=True, message="Coupure", actor=admin_user)
+
+    assert MaintenanceSwitch.current().is_on
+    assert client.get(reverse("home")).status_code == 503
+
+
+# --- the fail-open cache -----------------------------------------------------------------------------------------
+
+
+def test_fail_open_cache_answers_like_an_empty_cache_and_logs_once(redis_unreachable, caplog, mocker):
+    cache = caches["default"]
+    with caplog.at_level(logging.WARNING, logger="ecandidat.cache"):
+        assert cache.get("key", "fallback") == "fallback"
+        assert cache.add("lock", True) is True  # allauth's rate-limit lock: let the request through
+        assert cache.set("key", 1) is None
+        assert cache.incr("counter", 3) == 3
+        assert cache.get_many(["a", "b"]) == {}
+        assert cache.has_key("key") is False
+        assert cache.delete("key") is False
+
+    assert len(caplog.records) == 1
+    assert caplog.messages[0].startswith("cache unavailable (ConnectionError on get: ")
+    assert caplog.messages[0].endswith("failing open, Redis retried in 5.0s")
+
+
+def test_fail_open_cache_does_not_knock_again_for_a_few_seconds(redis_unreachable, mocker):
+    from django.core.cache.backends.redis import RedisCacheClient
+
+    clock = mocker.patch("ecandidat.cache.monotonic", new=Clock())
+    client_get = mocker.spy(RedisCacheClient, "get")
+    cache = caches["default"]
+    cache.get("key")
+    cache.get("key")
+    assert client_get.call_count == 1
+    clock.now += fail_open.RETRY_AFTER_SECONDS + 0.1
+    cache.get("key")
+    assert client_get.call_count == 2
+
+
+# --- pages with Redis unreachable ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_candidate_pages_and_login_work_with_redis_unreachable(
+    redis_unreachable, client, candidate, django_assert_num_queries
+):
+    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    assert response.status_code == 302
+
+    # Session, user, the maintenance switch from the database (its cache is down; the login page does not read
+    # it), the page's savepoints and candidate reads, the session's save.
+    with django_assert_num_queries(12):
+        response = client.get(reverse("applications:personal_details"))
+    assert response.status_code == 200
+    # The next page takes the switch from this process's memory: no query, no Redis call.
+    with django_assert_num_queries(11):
+        response = client.get(reverse("applications:personal_details"))
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_maintenance_still_applies_with_redis_unreachable(redis_unreachable, client, admin_user):
+    MaintenanceSwitch.objects.create(is_on=True, message="Migration en cours.")
+
+    response = client.get(reverse("home"))
+
+    assert response.status_code == 503
+    assert "Migration en cours." in response.content.decode()

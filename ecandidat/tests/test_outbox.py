@@ -1,0 +1,372 @@
+"""The outbox as the source of truth (issue 9): broker errors at commit, claims and leases, the back-off over hours,
+FAILED after the horizon, the sweeper and its command, the admin's "Renvoyer". In-process (eager tasks, locmem
+mail); the same faults against real Redis, SMTP and worker processes are in test_integration_outbox.py."""
+
+import logging
+import smtplib
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from ecandidat.emails import (
+    RETRY_DELAYS,
+    claim,
+    deliver,
+    enqueue_email,
+    resend_emails,
+    retry_delay,
+    send_pending_mails,
+)
+from ecandidat.models import OutboundEmail
+
+pytestmark = pytest.mark.django_db
+
+SMTP_DOWN = smtplib.SMTPConnectError(421, b"Service not available")
+
+
+def _enqueue(to: str = "estelle@example.org") -> OutboundEmail:
+    return enqueue_email(
+        to=to, code="OUTBOX_CHECK", template_base="ecandidat/email/outbox_check", context={}, language="fr"
+    )
+
+
+def _committed(django_capture_on_commit_callbacks, to: str = "estelle@example.org") -> OutboundEmail:
+    with django_capture_on_commit_callbacks(execute=True):
+        email = _enqueue(to)
+    email.refresh_from_db()
+    return email
+
+
+@pytest.fixture
+def smtp_down(mocker):
+    return mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=SMTP_DOWN)
+
+
+# --- the back-off ------------------------------------------------------------------------------------------------
+
+
+def test_back_off_goes_from_a_minute_to_hours_then_repeats_every_four_hours():
+    delays = [retry_delay(attempts) for attempts in range(1, 10)]
+
+    assert delays == [
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(minutes=15),
+        timedelta(hours=1),
+        timedelta(hours=2),
+        timedelta(hours=4),
+        timedelta(hours=4),
+        timedelta(hours=4),
+        timedelta(hours=4),
+    ]
+    assert retry_delay(0) == RETRY_DELAYS[0]
+
+
+def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
+    django_capture_on_commit_callbacks, smtp_down, settings
+):
+    settings.OUTBOX_RETRY_HOURS = 48
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        email = _committed(django_capture_on_commit_callbacks)
+        gaps, outcomes = [], []
+        while email.status == OutboundEmail.Status.PENDING:
+            gaps.append(email.next_attempt_at - timezone.now())
+            clock.move_to(email.next_attempt_at)
+            outcomes.append(send_pending_mails())
+            email.refresh_from_db()
+        elapsed = timezone.now() - start
+
+    assert email.status == OutboundEmail.Status.FAILED
+    assert gaps == [retry_delay(n) for n in range(1, 17)]
+    assert outcomes == [{"retry": 1}] * 15 + [{"failed": 1}]
+    # Attempts at 0, 1, 6, 21, 81 min, 3 h 21, then every 4 h up to 47 h 21: the 18th would fall after 48 h.
+    assert email.attempts == 17
+    assert elapsed == timedelta(hours=47, minutes=21)
+    assert email.lease_until is None
+    assert email.last_error == "SMTPConnectError: (421, b'Service not available')"
+    assert smtp_down.call_count == 17
+
+
+def test_a_failed_mail_is_not_retried_any_more(django_capture_on_commit_callbacks, smtp_down):
+    email = _committed(django_capture_on_commit_callbacks)
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)
+
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        assert send_pending_mails() == {}
+        assert deliver(email.pk) == "skipped"
+
+
+# --- enqueuing never fails a request ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KombuOperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+        RedisConnectionError("Connection refused"),
+        ConnectionRefusedError(111, "Connection refused"),
+    ],
+)
+def test_broker_down_at_commit_leaves_the_row_pending_with_one_log_line(
+    django_capture_on_commit_callbacks, mocker, mailoutbox, caplog, error
+):
+    mocker.patch("ecandidat.tasks.send_outbound_email.delay", side_effect=error)
+
+    with caplog.at_level(logging.WARNING, logger="ecandidat.emails"):
+        email = _committed(django_capture_on_commit_callbacks)
+
+    assert email.status == OutboundEmail.Status.PENDING
+    assert email.attempts == 0
+    assert mailoutbox == []
+    assert [record.getMessage() for record in caplog.records] == [
+        f"mail {email.pk} left for the sweeper: broker unreachable ({type(error).__name__}: {error})"
+    ]
+
+    # The sweeper leaves it alone for a minute (the task may still come), then sends it.
+    assert send_pending_mails() == {}
+    with time_machine.travel(timezone.now() + timedelta(minutes=1, seconds=1)):
+        assert send_pending_mails() == {"sent": 1}
+    assert len(mailoutbox) == 1
+
+
+def test_signup_answers_normally_with_the_broker_down_and_its_mail_waits(
+    client, campaign, django_capture_on_commit_callbacks, mocker, mailoutbox
+):
+    """The issue's first case through a real view: the committed signup used to answer 500."""
+    mocker.patch("ecandidat.tasks.send_outbound_email.delay", side_effect=KombuOperationalError("refused"))
+    address = "estelle.durand@example.org"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("account_signup"),
+            {"last_name": "Durand", "first_name": "Estelle", "email": address, "email2": address},
+        )
+
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    email = OutboundEmail.objects.get()
+    assert (email.code, email.to, email.status) == ("CPT_MIN_CREATE", address, OutboundEmail.Status.PENDING)
+    assert mailoutbox == []
+
+
+# --- claims and leases -------------------------------------------------------------------------------------------
+
+
+def test_a_claimed_row_cannot_be_claimed_again_until_its_lease_expires(django_capture_on_commit_callbacks, settings):
+    settings.OUTBOX_LEASE_SECONDS = 300
+    with django_capture_on_commit_callbacks(execute=False):
+        email = _enqueue()
+
+    now = timezone.now()
+    first = claim(email.pk, now=now)
+    assert first is not None
+    assert first.status == OutboundEmail.Status.SENDING
+    assert first.attempts == 1
+    assert first.lease_until == now + timedelta(seconds=300)
+
+    assert claim(email.pk, now=now + timedelta(seconds=299)) is None
+    second = claim(email.pk, now=now + timedelta(seconds=301))
+    assert second is not None
+    assert second.attempts == 2
+
+
+def test_sweeper_resends_a_row_whose_sender_died_and_leaves_a_live_lease_alone(
+    django_capture_on_commit_callbacks, mailoutbox, settings
+):
+    settings.OUTBOX_LEASE_SECONDS = 300
+    with django_capture_on_commit_callbacks(execute=False):
+        email = _enqueue()
+    claimed = claim(email.pk)  # ... and the worker is killed before it records anything
+    assert claimed is not None
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=200)):
+        assert send_pending_mails() == {}
+    with time_machine.travel(timezone.now() + timedelta(seconds=301)):
+        assert send_pending_mails() == {"sent": 1}
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.attempts == 2
+    assert email.lease_until is None
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].extra_headers["Message-ID"] == f"<{email.public_id}@ecandidat.localhost>"
+
+
+def test_message_id_is_stable_across_attempts(django_capture_on_commit_callbacks, mocker, mailoutbox):
+    sent_ids = []
+
+    def flaky_send(message):
+        sent_ids.append(message.message()["Message-ID"])
+        if len(sent_ids) == 1:
+            raise SMTP_DOWN
+        return 1
+
+    mocker.patch("django.core.mail.EmailMultiAlternatives.send", autospec=True, side_effect=flaky_send)
+    email = _committed(django_capture_on_commit_callbacks)
+    with time_machine.travel(email.next_attempt_at):
+        assert send_pending_mails() == {"sent": 1}
+
+    assert sent_ids == [f"<{email.public_id}@ecandidat.localhost>"] * 2
+
+
+# --- the embedded default: eager tasks, no broker ---------------------------------------------------------------
+
+
+def test_embedded_default_smtp_down_then_up_sends_once_later(
+    django_capture_on_commit_callbacks, mocker, mailoutbox, settings
+):
+    """Without Redis the first attempt runs in-process after the commit; a failure waits for the sweeper (cron),
+    instead of burning every attempt within a second."""
+    assert settings.CELERY_TASK_ALWAYS_EAGER
+    send = mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=SMTP_DOWN)
+    email = _committed(django_capture_on_commit_callbacks)
+
+    assert send.call_count == 1
+    assert email.status == OutboundEmail.Status.PENDING
+    assert send_pending_mails() == {}  # not due yet: no burst of attempts
+
+    mocker.stopall()  # the SMTP server is back
+    with time_machine.travel(email.next_attempt_at):
+        out = StringIO()
+        call_command("send_pending_mails", stdout=out)
+
+    assert out.getvalue() == "send_pending_mails: sent: 1\n"
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.SENT
+    assert email.attempts == 2
+    assert [message.to for message in mailoutbox] == [["estelle@example.org"]]
+
+
+# --- the command -------------------------------------------------------------------------------------------------
+
+
+def test_command_dry_run_counts_and_sends_nothing(django_capture_on_commit_callbacks, mailoutbox):
+    with django_capture_on_commit_callbacks(execute=False):
+        _enqueue("a@example.org")
+        _enqueue("b@example.org")
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        out = StringIO()
+        call_command("send_pending_mails", "--dry-run", stdout=out)
+        assert out.getvalue() == "[dry run] send_pending_mails: due: 2\n"
+        assert mailoutbox == []
+
+        out = StringIO()
+        call_command("send_pending_mails", "--limit", "1", stdout=out)
+        assert out.getvalue() == "send_pending_mails: sent: 1\n"
+        assert len(mailoutbox) == 1
+
+
+def test_command_is_silent_at_verbosity_zero_when_there_is_nothing_to_send():
+    out = StringIO()
+    call_command("send_pending_mails", verbosity=0, stdout=out)
+    assert out.getvalue() == ""
+
+    call_command("send_pending_mails", stdout=out)
+    assert out.getvalue() == "send_pending_mails: nothing to do\n"
+
+
+def test_beat_runs_the_sweeper_every_minute(settings):
+    from ecandidat.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["send-pending-mails"]
+    assert entry["schedule"] == 60.0
+    assert entry["task"] in app.tasks
+
+
+def test_sweep_task_sends_what_is_due(django_capture_on_commit_callbacks, mailoutbox):
+    from ecandidat.tasks import sweep_outbox
+
+    with django_capture_on_commit_callbacks(execute=False):
+        _enqueue()
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert sweep_outbox.delay().get() == {"sent": 1}
+    assert len(mailoutbox) == 1
+
+
+# --- the admin's "Renvoyer" ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def failed_email(django_capture_on_commit_callbacks, smtp_down):
+    email = _committed(django_capture_on_commit_callbacks, "perdu@example.org")
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)
+    smtp_down.side_effect = None
+    smtp_down.return_value = 1
+    email.refresh_from_db()
+    return email
+
+
+CHANGELIST = "/gestion/ecandidat/outboundemail/"
+
+
+def _resend(client, *emails):
+    return client.post(CHANGELIST, {"action": "resend", "_selected_action": [email.pk for email in emails]})
+
+
+def test_central_office_resends_a_failed_mail_and_it_is_recorded(
+    client, central_manager, failed_email, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from django.contrib.admin.models import LogEntry
+
+    sent = _committed(django_capture_on_commit_callbacks, "recu@example.org")  # not failed: left alone
+    client.force_login(central_manager)
+
+    # Session, user, savepoint, memberships, count, selection; the service's savepoint, lock, update, release; the
+    # log's content type and row; release; the session's save (3); then the first attempt after the commit:
+    # claim (3), read, record.
+    with django_assert_num_queries(21), django_capture_on_commit_callbacks(execute=True):
+        response = _resend(client, failed_email, sent)
+
+    assert response.status_code == 302
+    failed_email.refresh_from_db()
+    assert failed_email.status == OutboundEmail.Status.SENT
+    assert failed_email.resent_by == central_manager
+    assert failed_email.resent_at is not None
+    assert failed_email.attempts == 2
+    entry = LogEntry.objects.get()
+    assert (entry.user, entry.object_id, entry.change_message) == (central_manager, str(failed_email.pk), "Renvoyé.")
+    messages = [str(m) for m in response.wsgi_request._messages]
+    assert messages == [
+        "1 mail sera envoyé à nouveau.",
+        "1 mail n'a pas été renvoyé : seuls les mails en échec peuvent l'être.",
+    ]
+
+
+def test_resend_restarts_the_retry_horizon(failed_email, central_manager, settings):
+    settings.OUTBOX_RETRY_HOURS = 48
+    later = timezone.now() + timedelta(days=10)
+    with time_machine.travel(later, tick=False):
+        (resent,) = resend_emails(emails=[failed_email], actor=central_manager)
+        claimed = claim(resent.pk)
+        assert claimed is not None
+        from ecandidat.emails import record_failure
+
+        # Ten days after creation, but one minute after the resend: a retry, not FAILED at once.
+        assert record_failure(claimed, SMTP_DOWN) == "retry"
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("candidate", 302), ("centre_manager", 403), ("commission_member", 403), ("other_centre_manager", 403)],
+)
+def test_only_the_central_office_sees_the_outbox_and_resends(client, request, failed_email, persona, expected):
+    user = request.getfixturevalue(persona)
+    client.force_login(user)
+
+    response = _resend(client, failed_email)
+
+    assert response.status_code == expected
+    if expected == 302:
+        assert response["Location"].startswith("/gestion/login/")
+    failed_email.refresh_from_db()
+    assert failed_email.status == OutboundEmail.Status.FAILED
+    assert failed_email.resent_by is None
