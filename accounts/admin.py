@@ -1,13 +1,16 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
-from accounts import staff_access
-from accounts.models import StaffMembership, User
+from accounts import staff_access, staff_enrolment
+from accounts.models import StaffEnrolmentToken, StaffMembership, User
+from ecandidat.exceptions import BusinessRuleError
 
 
 @admin.register(User)
@@ -18,6 +21,35 @@ class UserAdmin(DjangoUserAdmin):
     show_full_result_count = False
     fieldsets = [*(DjangoUserAdmin.fieldsets or ()), (None, {"fields": ["campaign", "student_number"]})]
     search_fields = ["username", "email", "last_name", "first_name", "student_number"]
+    actions = ["issue_enrolment_codes"]
+
+    def has_issue_enrolment_code_permission(self, request) -> bool:
+        return staff_enrolment.may_issue_enrolment_code(request.user)
+
+    @admin.action(
+        description=_("Issue an enrolment code (first authenticator app)"), permissions=["issue_enrolment_code"]
+    )
+    def issue_enrolment_codes(self, request, queryset):
+        """One single-use code per selected staff member, shown once on the page that follows (never stored in
+        clear, never put in a message cookie): hand it over in person or by phone."""
+        issued, refused = [], []
+        for user in queryset.order_by("username"):
+            try:
+                issued.append((user, staff_enrolment.issue_enrolment_code(user=user, actor=request.user)))
+            except BusinessRuleError as error:
+                refused.append((user, str(error)))
+        for user, reason in refused:
+            self.message_user(request, f"{user}: {reason}", messages.ERROR)
+        if not issued:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Enrolment codes"),
+            "issued": issued,
+            "validity_days": staff_enrolment.CODE_VALIDITY.days,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "accounts/admin_enrolment_codes.html", context)
 
 
 @admin.register(StaffMembership)
@@ -32,6 +64,40 @@ class StaffMembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["centre", "commission"]
     search_fields = ["user__username", "user__last_name", "user__email"]
     show_full_result_count = False
+
+
+@admin.register(StaffEnrolmentToken)
+class StaffEnrolmentTokenAdmin(admin.ModelAdmin):
+    """The record of enrolment links and codes: who issued them, for whom, when they were used and from where.
+    Read only: tokens are created by the enrolment page and the user list's action, used once, never edited."""
+
+    list_display = ["user", "channel", "issued_by", "issued_at", "expires_at", "used_at", "used_from"]
+    list_filter = ["channel"]
+    list_select_related = ["user", "issued_by"]
+    search_fields = ["user__username", "user__last_name", "user__email"]
+    show_full_result_count = False
+    readonly_fields = ["user", "channel", "issued_by", "issued_at", "expires_at", "used_at", "used_from"]
+    exclude = ["secret_hash"]
+
+    def _is_central(self, request) -> bool:
+        from applications import staff_scopes
+
+        return staff_scopes.scope_of(request.user).is_central
+
+    def has_module_permission(self, request):
+        return self._is_central(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_central(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @login_not_required

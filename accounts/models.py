@@ -3,6 +3,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -157,3 +158,75 @@ class StaffMembership(models.Model):
     def __str__(self):
         scope = self.centre or self.commission or _("institution")
         return f"{self.user} · {self.get_role_display()} · {scope}"
+
+
+class StaffEnrolmentTokenQuerySet(models.QuerySet["StaffEnrolmentToken"]):
+    def usable(self) -> Self:
+        """Not used yet and not expired."""
+        return self.filter(used_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class StaffEnrolmentToken(models.Model):
+    """The second secret a staff member needs to activate a FIRST authenticator app (accounts.staff_enrolment).
+
+    Without it, whoever holds a staff password alone could enrol their own app and enter the back office. It is
+    either a link mailed to the staff member's address or a code that the central office hands over; single use,
+    expiring, stored as a SHA-256 hash only. The row stays as the record of who issued it, who used it and when.
+    """
+
+    class Channel(models.TextChoices):
+        MAIL = "MAIL", _("link mailed to the staff member")
+        CODE = "CODE", _("code issued by the central office")
+
+    user = models.ForeignKey(
+        User, verbose_name=_("staff member"), on_delete=models.PROTECT, related_name="enrolment_tokens"
+    )
+    channel = models.CharField(_("channel"), max_length=4, choices=Channel)
+    secret_hash = models.CharField(_("secret hash"), max_length=64, unique=True, editable=False)
+    issued_by = models.ForeignKey(
+        User, verbose_name=_("issued by"), on_delete=models.PROTECT, related_name="issued_enrolment_tokens"
+    )
+    issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_from = models.GenericIPAddressField(_("used from (IP address)"), null=True, blank=True)
+
+    objects = StaffEnrolmentTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("staff enrolment token")
+        verbose_name_plural = _("staff enrolment tokens")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(expires_at__gt=models.F("issued_at")), name="enrolment_token_expires_after_issue"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(used_at__isnull=False) | models.Q(used_from__isnull=True),
+                name="enrolment_token_ip_only_when_used",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} · {self.get_channel_display()} · {self.issued_at:%Y-%m-%d %H:%M}"
+
+
+class SharedCacheEntry(models.Model):
+    """A row of Django's ``DatabaseCache``: the default cache when REDIS_URL is absent (settings, "Redis").
+
+    Rate limits (login lockouts, uploads) must be counted once for every process (gunicorn workers, the in-process
+    Celery), which a per-process LocMemCache cannot do. The table is declared here, with the exact columns of
+    ``manage.py createcachetable``, so that ``migrate`` creates it on every database and nobody has to remember an
+    extra command. Never read through the ORM: the cache backend owns it.
+    """
+
+    cache_key = models.CharField(_("key"), max_length=255, primary_key=True)
+    value = models.TextField(_("value"))
+    expires = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        db_table = "ecandidat_cache"
+        verbose_name = _("shared cache entry")
+        verbose_name_plural = _("shared cache entries")
+
+    def __str__(self):
+        return self.cache_key

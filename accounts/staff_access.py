@@ -71,7 +71,8 @@ def second_factor_redirect(request: HttpRequest, next_url: str) -> HttpResponseR
     """Where a staff member without a second factor goes, with a French message saying why.
 
     - The authenticator app is active: allauth's MFA reauthentication (a code), then back to ``next_url``.
-    - No app yet: the activation page (QR code, then a code); activating records the second factor, see
+    - No app yet: the enrolment page (accounts.staff_enrolment): a mailed link or a code of the central office
+      opens the activation page (QR code, then a code); activating records the second factor, see
       ``record_second_factor_on_activation``.
     """
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
@@ -80,7 +81,7 @@ def second_factor_redirect(request: HttpRequest, next_url: str) -> HttpResponseR
         messages.info(request, ENTER_CODE_MESSAGE)
         return HttpResponseRedirect(f"{reverse('mfa_reauthenticate')}?{urlencode({REDIRECT_FIELD_NAME: next_url})}")
     messages.warning(request, ACTIVATE_TOTP_MESSAGE)
-    return HttpResponseRedirect(reverse("mfa_activate_totp"))
+    return HttpResponseRedirect(reverse("accounts:staff_enrolment"))
 
 
 def back_office_required(view):
@@ -109,6 +110,9 @@ def record_second_factor_on_activation(sender, request, user, authenticator, **k
     """
     from allauth.account.internal.flows.login import record_authentication
 
+    from accounts.staff_enrolment import close_grant_on_activation
+
     if authenticator.type != Authenticator.Type.TOTP or request is None or request.user.pk != user.pk:
         return
     record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
+    close_grant_on_activation(request)

@@ -7,4 +7,6 @@ app_name = "accounts"
 urlpatterns = [
     path("adresse-mail/", views.email_change, name="email_change"),
     path("adresse-mail/envoyee/", views.email_change_done, name="email_change_done"),
+    path("gestion/activation/", views.staff_enrolment_start, name="staff_enrolment"),
+    path("gestion/activation/<str:secret>/", views.staff_enrolment_confirm, name="staff_enrolment_link"),
 ]

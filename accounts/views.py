@@ -1,18 +1,24 @@
-"""Candidate account pages: "Modifier mon adresse mail".
+"""Account pages: the candidate's "Modifier mon adresse mail", and the staff enrolment of a first authenticator app
+(accounts.staff_enrolment).
 
 Mounted by ecandidat/urls.py at ``compte/`` (``app_name = "accounts"``).
 """
 
+from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.flows.logout import logout
+from allauth.core import ratelimit
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts import services
+from accounts import services, staff_enrolment
 from accounts.forms import MISMATCH_MESSAGE
+from ecandidat.exceptions import BusinessRuleError
 
 
 class EmailChangeForm(forms.Form):
@@ -44,10 +50,14 @@ class EmailChangeForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
+# Someone who finds a session left open must not be able to move the account to their own address (and then reset
+# its password): the candidate confirms their password first, unless they logged in less than
+# ACCOUNT_REAUTHENTICATION_TIMEOUT (5 minutes) ago. allauth keeps a form posted meanwhile and replays it afterwards.
+@reauthentication_required(enabled=lambda request: request.user.is_candidate)
 def email_change(request):
     """The guide's warning, then the new address twice. Saving logs the candidate out: the address must be validated
     by the link mailed to it before logging in again. An address already used in the campaign gets the same answer
-    (see services.change_email)."""
+    (see services.change_email). Needs a recent authentication (password again)."""
     user = request.user
     if not user.is_candidate:
         # Staff addresses are managed in the admin.
@@ -65,3 +75,76 @@ def email_change(request):
 def email_change_done(request):
     """Logged out by now: "check your e-mail", as after signup."""
     return render(request, "account/verification_sent.html")
+
+
+# --- Staff: enrolment of a first authenticator app ---
+
+
+class EnrolmentCodeForm(forms.Form):
+    code = forms.CharField(label=_("Enrolment code"), max_length=40, strip=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].widget.attrs.update({"autocomplete": "one-time-code", "spellcheck": "false"})
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _enrolling_staff(request):
+    """The staff member who may use the enrolment pages; anyone else gets a 404, as outsiders do."""
+    user = request.user
+    if not (user.is_staff and user.is_active):
+        raise Http404
+    return user
+
+
+@require_http_methods(["GET", "POST"])
+def staff_enrolment_start(request):
+    """A staff member without an authenticator app proves they own the account before activating one: they ask for
+    a link at their address, or type the code the central office gave them. A session already allowed goes
+    straight to the activation page; a staff member whose app is active has nothing to do here."""
+    user = _enrolling_staff(request)
+    if not staff_enrolment.needs_enrolment(user):
+        return redirect("mfa_index")
+    if staff_enrolment.may_add_authenticator(request):
+        return redirect("mfa_activate_totp")
+    form = EnrolmentCodeForm(data=request.POST if request.POST.get("action") == "code" else None)
+    if request.method == "POST" and request.POST.get("action") == "mail":
+        if not ratelimit.consume(request, action="staff_enrolment_mail", user=user):
+            messages.error(request, _("A link was already sent several times in the last hour: check your e-mail."))
+            return redirect("accounts:staff_enrolment")
+        staff_enrolment.mail_enrolment_link(user=user, actor=user)
+        messages.success(request, _("A link has been sent to your e-mail address. It is valid for one hour."))
+        return redirect("accounts:staff_enrolment")
+    if request.method == "POST" and form.is_valid():
+        if not ratelimit.consume(request, action="staff_enrolment_code", user=user):
+            form.add_error("code", _("Too many attempts. Try again later."))
+        else:
+            try:
+                token = staff_enrolment.redeem_enrolment_secret(
+                    user=user, secret=form.cleaned_data["code"], ip=_client_ip(request)
+                )
+            except BusinessRuleError as error:
+                form.add_error("code", str(error))
+            else:
+                staff_enrolment.grant_enrolment(request, token)
+                return redirect("mfa_activate_totp")
+    return render(request, "accounts/staff_enrolment.html", {"form": form, "email": user.email})
+
+
+@require_http_methods(["GET", "POST"])
+def staff_enrolment_confirm(request, secret):
+    """The link of the enrolment mail. GET only shows a button: mail scanners that open links must not use it up.
+    The link works only in the session of the staff member it was mailed to (logged in with their password)."""
+    user = _enrolling_staff(request)
+    if request.method == "POST":
+        try:
+            token = staff_enrolment.redeem_enrolment_secret(user=user, secret=secret, ip=_client_ip(request))
+        except BusinessRuleError as error:
+            messages.error(request, str(error))
+            return redirect("accounts:staff_enrolment")
+        staff_enrolment.grant_enrolment(request, token)
+        return redirect("mfa_activate_totp")
+    return render(request, "accounts/staff_enrolment_link.html", {"secret": secret})

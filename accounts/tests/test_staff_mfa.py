@@ -59,7 +59,19 @@ def _secret_on_page(html: str) -> str:
 # --- Staff without an authenticator app ---
 
 
-def test_staff_without_totp_is_sent_to_activation_with_the_reason(client, centre_manager, django_assert_num_queries):
+def _enrol_with_a_code(client, user):
+    """The enrolment step (accounts.staff_enrolment, tested in test_staff_enrolment.py): a code of the central
+    office, typed on the enrolment page, lets this session open the activation page."""
+    from accounts.staff_enrolment import issue_enrolment_code
+    from accounts.tests.factories import StaffMembershipFactory
+
+    central = StaffMembershipFactory(central=True).user
+    code = issue_enrolment_code(user=user, actor=central)
+    response = client.post(reverse("accounts:staff_enrolment"), {"action": "code", "code": code})
+    assert response.url == reverse("mfa_activate_totp")
+
+
+def test_staff_without_totp_is_sent_to_enrolment_with_the_reason(client, centre_manager, django_assert_num_queries):
     _log_in_with_password(client)
 
     # session, user, request savepoint and release, session save (3): the admin decides from the session alone
@@ -70,14 +82,15 @@ def test_staff_without_totp_is_sent_to_activation_with_the_reason(client, centre
         response = client.get(response.url)
 
     assert response.status_code == 302
-    assert response.url == reverse("mfa_activate_totp")
+    assert response.url == reverse("accounts:staff_enrolment")
     page = client.get(response.url).content.decode()
     assert ACTIVATE_MESSAGE in page
-    assert "Activer une application d'authentification" in page
+    assert "Confirmez votre compte du personnel" in page
 
 
 def test_activation_page_shows_the_qr_code_and_a_labelled_field(client, centre_manager, django_assert_num_queries):
     _log_in_with_password(client)
+    _enrol_with_a_code(client, centre_manager)
 
     # session, user, savepoint, e-mail verified?, app already active?, release, session save (3)
     with django_assert_num_queries(9):
@@ -95,6 +108,7 @@ def test_activation_page_shows_the_qr_code_and_a_labelled_field(client, centre_m
 @pytest.mark.django_db(transaction=True)  # the second factor is recorded on commit, as in production
 def test_activation_with_a_real_code_opens_the_back_office(client, centre_manager):
     _log_in_with_password(client)
+    _enrol_with_a_code(client, centre_manager)
     secret = _secret_on_page(client.get(reverse("mfa_activate_totp")).content.decode())
 
     wrong = client.post(reverse("mfa_activate_totp"), {"code": "000000" if totp_code(secret) != "000000" else "1"})

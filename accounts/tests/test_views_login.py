@@ -146,7 +146,7 @@ def test_staff_persona_logs_into_admin(client, centre_manager):
     client.post(reverse("account_login") + "?next=/gestion/", {"login": "gestionnaire", "password": PASSWORD})
     assert client.session["_auth_user_id"] == str(centre_manager.pk)
     # Logged in; the back office also wants a second factor (accounts/tests/test_staff_mfa.py).
-    assert client.get("/gestion/", follow=True).redirect_chain[-1][0] == reverse("mfa_activate_totp")
+    assert client.get("/gestion/", follow=True).redirect_chain[-1][0] == reverse("accounts:staff_enrolment")
 
 
 # --- ENT students (OpenID Connect), without the ENT process: the social login is stashed as allauth does ---

@@ -64,6 +64,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Staff may activate a first authenticator app only with an enrolment secret (accounts/staff_enrolment.py).
+    "accounts.middleware.StaffEnrolmentGateMiddleware",
+    # Pages seen logged in are never stored by browsers or proxies (Cache-Control: no-store, private).
+    "accounts.middleware.NoStoreWhenAuthenticatedMiddleware",
 ]
 
 TEMPLATES = [
@@ -118,7 +122,19 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Without Redis the cache holds the login lockouts and the other rate limits, so it must be shared by every
+    # process (gunicorn workers, manage.py commands): Django's DatabaseCache, in the table of the accounts migration
+    # 0003 (model SharedCacheEntry), is the simplest store all of them already reach. A per-process LocMemCache
+    # would give each worker its own counter (n workers = n times the limit).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "ecandidat_cache",
+            # Expired rows are culled on write once the table passes this size (Django's default, 300, is too small
+            # for one key per login and per IP).
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        }
+    }
 # The maintenance switch's state, read on every request: its own alias so that clearing the default cache
 # (rate limits) never forces a database read on every page. Each process also keeps it in memory for a few
 # seconds, and reads the database when this cache fails (ecandidat/maintenance.py).
@@ -202,8 +218,12 @@ STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# clamd for uploaded pieces: "tcp://127.0.0.1:3310" or "unix:///run/clamav/clamd.ctl"; unset = no antivirus.
-CLAMD_ADDRESS = env_str("CLAMD_ADDRESS") or None
+# clamd for uploaded pieces: "tcp://127.0.0.1:3310" or "unix:///run/clamav/clamd.ctl". Running without an
+# antivirus must be said explicitly with CLAMD_ADDRESS=none: unset is a configuration error in production
+# (ecandidat/checks.py), because staff open the files candidates upload.
+_clamd_address = env_str("CLAMD_ADDRESS", "").strip()
+CLAMD_DISABLED = _clamd_address.lower() == "none"
+CLAMD_ADDRESS = None if CLAMD_DISABLED else (_clamd_address or None)
 FILE_UPLOAD_PERMISSIONS = 0o640
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Django refuses request bodies above this: an upload of a few pieces plus the form fields.
@@ -262,7 +282,12 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_PASSWORD_RESET_TIMEOUT = 2 * 3600
 PASSWORD_RESET_TIMEOUT = 2 * 3600
 ACCOUNT_RATE_LIMITS = {
-    "login_failed": "5/5m/ip,5/5m/key",
+    # Failed logins: 5 per account (the login typed) and, separately, 30 per IP address in 5 minutes, so that one
+    # account under attack is locked without locking everyone behind the same campus NAT.
+    "login_failed": "30/5m/ip,5/5m/key",
+    # Staff enrolment (accounts/staff_enrolment.py): mailed links per account, codes typed per account and per IP.
+    "staff_enrolment_mail": "3/h/user",
+    "staff_enrolment_code": "5/15m/user,20/h/ip",
     "signup": "20/h/ip",
     "reset_password": "5/h/ip,3/h/key",
     "confirm_email": "3/10m/key",

@@ -1,0 +1,206 @@
+"""A staff member's FIRST authenticator app needs a second secret, not just the password.
+
+Without this, the second factor of the back office (accounts.staff_access) is trust-on-first-use: whoever holds a
+staff password, for an account that has no authenticator app yet, could activate their own app and enter /gestion/.
+So, while STAFF_MFA_REQUIRED is on, allauth's activation page opens for a staff member only when the session holds:
+
+- a second factor already (an ENT login, which counts as one, or a TOTP code typed earlier in the session: the
+  replacement of an app), or
+- an enrolment grant, which the staff member gets by redeeming a ``StaffEnrolmentToken``:
+  - a one-time link mailed to their address (through the outbox), which they ask for on the enrolment page, or
+  - a one-time code issued by the central office from the admin (user list, action "Issue an enrolment code"),
+    handed over in person or by phone, for a staff member who cannot receive the mail.
+
+Tokens are single use, expire (``LINK_VALIDITY`` / ``CODE_VALIDITY``), are stored as SHA-256 hashes only (the
+secrets carry 256 bits for links and 60 bits for codes, and codes typed are rate limited: no salt or slow hash is
+needed), and stay as the record of who issued them, when, and when and from where they were used. The grant lasts
+``GRANT_VALIDITY`` in this session only.
+"""
+
+import datetime
+import hashlib
+import logging
+import secrets
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
+from allauth.utils import build_absolute_uri
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import StaffEnrolmentToken, StaffMembership, User
+from accounts.staff_access import session_has_second_factor
+from ecandidat.emails import enqueue_email
+from ecandidat.exceptions import BusinessRuleError
+
+logger = logging.getLogger(__name__)
+
+LINK_VALIDITY = datetime.timedelta(hours=1)
+CODE_VALIDITY = datetime.timedelta(days=3)
+GRANT_VALIDITY = datetime.timedelta(minutes=15)
+SESSION_KEY = "staff_enrolment_grant"
+# allauth's views that add an authenticator (WebAuthn is not enabled, its name is listed for when it is).
+GATED_URL_NAMES = frozenset({"mfa_activate_totp", "mfa_add_webauthn"})
+# Codes are read aloud or typed from a note: no 0/O, 1/I/L confusion; 12 characters of 32 = 60 bits.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+
+ENROLMENT_NEEDED_MESSAGE = gettext_lazy(
+    "Before activating an authenticator app, confirm that you are the owner of this staff account: open the link "
+    "sent to your e-mail address, or type the enrolment code given by the central office."
+)
+INVALID_SECRET_MESSAGE = gettext_lazy("This enrolment link or code is not valid.")
+USED_SECRET_MESSAGE = gettext_lazy("This enrolment link or code has already been used: ask for a new one.")
+EXPIRED_SECRET_MESSAGE = gettext_lazy("This enrolment link or code has expired: ask for a new one.")
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _normalise_code(code: str) -> str:
+    """What the staff member types: spaces and dashes between groups are ignored, lower case accepted."""
+    return "".join(code.split()).replace("-", "").upper()
+
+
+def _display_code(code: str) -> str:
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def mail_enrolment_link(*, user: User, actor: User) -> StaffEnrolmentToken:
+    """Mail ``user`` a one-time link that opens the activation of their first authenticator app.
+
+    The link goes to the address of the account, which an attacker holding the password alone does not read.
+    Side effects: a ``StaffEnrolmentToken`` (channel MAIL, valid ``LINK_VALIDITY``) and a mail through the outbox
+    (code STAFF_ENROLMENT), sent after commit.
+    """
+    secret = secrets.token_urlsafe(32)
+    now = timezone.now()
+    token = StaffEnrolmentToken.objects.create(
+        user=user,
+        channel=StaffEnrolmentToken.Channel.MAIL,
+        secret_hash=_hash(secret),
+        issued_by=actor,
+        issued_at=now,
+        expires_at=now + LINK_VALIDITY,
+    )
+    enqueue_email(
+        to=user.email,
+        code="STAFF_ENROLMENT",
+        template_base="accounts/email/staff_enrolment",
+        context={
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "enrolment_url": build_absolute_uri(None, reverse("accounts:staff_enrolment_link", args=[secret])),
+            "validity_minutes": int(LINK_VALIDITY.total_seconds() // 60),
+        },
+    )
+    logger.info("staff enrolment link %s mailed to user %s (actor %s)", token.pk, user.pk, actor.pk)
+    return token
+
+
+def may_issue_enrolment_code(actor: User) -> bool:
+    """The central office (or a superuser) hands enrolment codes over; centre managers do not."""
+    return actor.is_superuser or StaffMembership.objects.filter(user=actor).central().exists()
+
+
+def issue_enrolment_code(*, user: User, actor: User) -> str:
+    """Issue a one-time enrolment code for staff member ``user``; returns the code, shown once to ``actor``.
+
+    For a staff member who cannot open the mailed link. Only the central office may issue one
+    (``may_issue_enrolment_code``); a code for a non-staff account is refused. Side effect: a
+    ``StaffEnrolmentToken`` (channel CODE, valid ``CODE_VALIDITY``) recording ``actor`` as its issuer.
+    """
+    if not may_issue_enrolment_code(actor):
+        raise BusinessRuleError(_("Only the central office issues enrolment codes."))
+    if not user.is_staff:
+        raise BusinessRuleError(_("Enrolment codes are for staff accounts only."))
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    now = timezone.now()
+    token = StaffEnrolmentToken.objects.create(
+        user=user,
+        channel=StaffEnrolmentToken.Channel.CODE,
+        secret_hash=_hash(code),
+        issued_by=actor,
+        issued_at=now,
+        expires_at=now + CODE_VALIDITY,
+    )
+    logger.info("staff enrolment code %s issued for user %s by %s", token.pk, user.pk, actor.pk)
+    return _display_code(code)
+
+
+def redeem_enrolment_secret(*, user: User, secret: str, ip: str | None) -> StaffEnrolmentToken:
+    """Use a mailed link's secret or a code once, for ``user`` only; returns the token.
+
+    Raises BusinessRuleError (unknown, another account's, used, expired). The claim is a conditional UPDATE on
+    ``used_at IS NULL``: two requests racing with the same secret cannot both succeed. Side effects: ``used_at``
+    and ``used_from`` are stamped.
+    """
+    candidates = {_hash(secret.strip()), _hash(_normalise_code(secret))}
+    token = StaffEnrolmentToken.objects.filter(user=user, secret_hash__in=candidates).first()
+    if token is None:
+        raise BusinessRuleError(INVALID_SECRET_MESSAGE)
+    if token.used_at is not None:
+        raise BusinessRuleError(USED_SECRET_MESSAGE)
+    now = timezone.now()
+    if token.expires_at <= now:
+        raise BusinessRuleError(EXPIRED_SECRET_MESSAGE)
+    with transaction.atomic():
+        claimed = StaffEnrolmentToken.objects.filter(pk=token.pk, used_at__isnull=True).update(
+            used_at=now, used_from=ip
+        )
+    if not claimed:
+        raise BusinessRuleError(USED_SECRET_MESSAGE)
+    token.used_at, token.used_from = now, ip
+    logger.info("staff enrolment token %s used by user %s from %s", token.pk, user.pk, ip)
+    return token
+
+
+def grant_enrolment(request: HttpRequest, token: StaffEnrolmentToken) -> None:
+    """Let this session open the activation page for ``GRANT_VALIDITY``."""
+    request.session[SESSION_KEY] = {
+        "user": token.user_id,
+        "token": token.pk,
+        "until": (timezone.now() + GRANT_VALIDITY).timestamp(),
+    }
+
+
+def has_enrolment_grant(request: HttpRequest) -> bool:
+    grant = request.session.get(SESSION_KEY)
+    return bool(grant and grant.get("user") == request.user.pk and grant.get("until", 0) > timezone.now().timestamp())
+
+
+def may_add_authenticator(request: HttpRequest) -> bool:
+    """Whether allauth's activation page may open for this session. Reads the session only (no query).
+
+    Candidates (who may protect their account with an app too) and anonymous visitors (allauth sends them to the
+    login page) are not concerned; neither is anyone when STAFF_MFA_REQUIRED is off.
+    """
+    user = request.user
+    if not (user.is_authenticated and user.is_staff and settings.STAFF_MFA_REQUIRED):
+        return True
+    return session_has_second_factor(request) or has_enrolment_grant(request)
+
+
+def enrolment_redirect(request: HttpRequest) -> HttpResponseRedirect:
+    """To the enrolment page, saying why."""
+    messages.warning(request, ENROLMENT_NEEDED_MESSAGE)
+    return HttpResponseRedirect(reverse("accounts:staff_enrolment"))
+
+
+def needs_enrolment(user: User) -> bool:
+    """A staff member without an authenticator app yet (one query)."""
+    return not is_mfa_enabled(user, [Authenticator.Type.TOTP])
+
+
+def close_grant_on_activation(request: HttpRequest) -> None:
+    """Once the app is active, the grant has served: it is removed so that it cannot add a second app."""
+    grant = request.session.pop(SESSION_KEY, None)
+    if grant:
+        logger.info("user %s activated an authenticator app with enrolment token %s", grant["user"], grant["token"])
