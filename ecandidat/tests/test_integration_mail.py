@@ -1,8 +1,11 @@
 """The outbox end to end: a committed enqueue_email goes through Redis to a real Celery worker, which sends it to a
-real SMTP server; an SMTP outage is recorded on the row and retried without sending twice."""
+real SMTP server; an SMTP outage is recorded on the row and the sweeper sends it later, once."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from ecandidat.emails import enqueue_email
 from ecandidat.models import OutboundEmail
@@ -52,24 +55,35 @@ def test_committed_email_is_sent_by_the_worker(test_templates, smtp_server, cele
     assert "sent to camille.martin@example.org" in celery_worker_process.log()
 
 
-def test_smtp_outage_is_recorded_then_retried_once(test_templates, smtp_server, celery_worker_process):
+def test_smtp_outage_is_recorded_then_the_sweeper_sends_once(test_templates, smtp_server, celery_worker_process):
+    """SMTP down for a while then back: the worker's attempt fails and sets the row's next attempt (the task itself
+    never retries); once it is due, the sweeper (the beat task, run by the worker) sends it once."""
+    from ecandidat.tasks import sweep_outbox
+
     smtp_server.stop()
     email = _enqueue("sacha.durand@example.org")
 
     def attempted() -> bool:
         email.refresh_from_db()
-        return email.attempts >= 1
+        return email.attempts >= 1 and email.status == OutboundEmail.Status.PENDING
 
     wait_until(attempted, timeout=30, message="a failed attempt")
-    assert email.status == OutboundEmail.Status.PENDING
     assert email.sent_at is None
-    assert email.last_error  # e.g. "ConnectionRefusedError: [Errno 111] Connection refused"
-
+    assert email.last_error.startswith("ConnectionRefusedError")
+    # The back-off: a minute after the failure, not seconds, and not several attempts in a row.
+    assert timedelta(seconds=50) < email.next_attempt_at - timezone.now() <= timedelta(minutes=1)
+    sweep_outbox.delay()  # beat, a few seconds later: not due yet
     smtp_server.start()
-    # The task retries with exponential backoff and jitter (30 s for the first retry at most, 60 s for a second).
-    wait_until(lambda: _status(email) == OutboundEmail.Status.SENT, timeout=120, message="the retried send")
+    wait_until(lambda: "ecandidat.tasks.sweep_outbox" in celery_worker_process.log(), timeout=30, message="a sweep")
+    assert _status(email) == OutboundEmail.Status.PENDING
 
-    assert email.attempts >= 2
+    # A minute later the next attempt is due, and the SMTP server is back.
+    OutboundEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
+    sweep_outbox.delay()
+    wait_until(lambda: _status(email) == OutboundEmail.Status.SENT, timeout=30, message="the swept send")
+
+    assert email.attempts == 2
     assert email.sent_at is not None
     assert email.last_error == ""
     assert [m["To"] for m in smtp_server.messages] == ["sacha.durand@example.org"]
+    assert smtp_server.messages[0]["Message-ID"] == f"<{email.public_id}@ecandidat.localhost>"

@@ -6,11 +6,13 @@ force eager tasks), connected to the *test* database, so these tests need Postgr
 (``REDIS_URL``). Without them they fail with a clear message; ``make test`` only selects them when both are set.
 """
 
+import contextlib
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -40,17 +42,42 @@ def wait_until(predicate, *, timeout: float, interval: float = 0.2, message: str
 
 
 class SMTPServer:
-    """aiosmtpd on 127.0.0.1 that keeps every message it accepts; can be stopped and restarted on the same port."""
+    """aiosmtpd on 127.0.0.1 that keeps every message it accepts; can be stopped and restarted on the same port.
+
+    ``hold()`` makes the next DATA wait before answering (``held`` is set once a message is waiting there), so that a
+    test can kill the client in the middle of the conversation; ``release(accept=False)`` then answers 421 and keeps
+    nothing: the message was never accepted.
+    """
 
     def __init__(self):
         self.host = "127.0.0.1"
         self.port = free_port()
         self.messages = []  # email.message.EmailMessage objects, in order of arrival
         self._controller = None
+        self.held = threading.Event()
+        self._holding = False
+        self._released = threading.Event()
+        self._accept_held = True
+
+    def hold(self):
+        self._holding, self._accept_held = True, True
+        self.held.clear()
+        self._released.clear()
+
+    def release(self, *, accept: bool = True):
+        self._holding, self._accept_held = False, accept
+        self._released.set()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's handler protocol)
+        import asyncio
         from email import message_from_bytes, policy
 
+        if self._holding:
+            self.held.set()
+            while not self._released.is_set():
+                await asyncio.sleep(0.05)
+            if not self._accept_held:
+                return "421 Service not available, closing transmission channel"
         message = message_from_bytes(envelope.content, policy=policy.default)
         message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
         self.messages.append(message)
@@ -120,7 +147,118 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, smtp_server, settings, tmp_path):
+def smtp_mailer(smtp_server, settings):
+    """This process's mails go to ``smtp_server`` (the sweeper run by a test, eager tasks) instead of locmem."""
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": smtp_server.host, "port": smtp_server.port, "timeout": 5},
+        }
+    }
+    return smtp_server
+
+
+class TCPProxy:
+    """A TCP relay on 127.0.0.1 in front of a server (Redis), that a test can close and open again on the same port.
+
+    ``close()`` stops listening and cuts every relayed connection, as when the network to Redis goes away;
+    ``open()`` listens again. Used to make the broker unreachable at the moment a transaction commits.
+    """
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def open(self):
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def close(self):
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone does not on Linux.
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def _accept(self, listener):
+        while True:
+            try:
+                client, _address = listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    @staticmethod
+    def _pump(source, sink):
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def redis_proxy():
+    """A :class:`TCPProxy` in front of ``REDIS_URL``'s server, open."""
+    from urllib.parse import urlsplit
+
+    if not os.environ.get("REDIS_URL"):
+        pytest.fail("This test needs Redis: set REDIS_URL (e.g. redis://127.0.0.1:6379/0).")
+    target = urlsplit(os.environ["REDIS_URL"])
+    proxy = TCPProxy(target.hostname or "127.0.0.1", target.port or 6379)
+    proxy.open()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def worker_env():
+    """Extra environment for ``celery_worker_process`` (override it in a test module)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, smtp_server, settings, tmp_path, worker_env):
     """A real ``celery -A ecandidat worker --pool=solo`` on a queue private to this test, sending through
     ``smtp_server``; tasks enqueued by the test process are published to Redis, not run eagerly."""
     _require_peers()
@@ -137,6 +275,7 @@ def celery_worker_process(transactional_db, smtp_server, settings, tmp_path):
         "REDIS_URL": redis_url,
         "EMAIL_URL": f"{smtp_server.url}?timeout=5",
         "LOG_LEVEL": "INFO",
+        **worker_env,
     }
     log_path = tmp_path / "celery-worker.log"
     log_file = log_path.open("wb")
@@ -218,6 +357,7 @@ __all__ = [
     "ENT_CLIENT_SECRET",
     "ENT_PASSWORD",
     "SMTPServer",
+    "TCPProxy",
     "TEMPLATES_DIR",
     "free_port",
     "load_ent_module",
