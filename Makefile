@@ -12,12 +12,13 @@ ENT_PORT ?= 8001
 MANAGE := DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VPY) manage.py
 PYTEST_WORKERS ?= auto
 
-.PHONY: help venv install run worker test test-unit test-peers quality fix lock clean bench bench-smoke
+.PHONY: help venv install run worker beat test test-unit test-peers quality fix lock clean bench bench-smoke
 
 help:
 	@echo "make run      install, migrate, load the demo data and serve on http://127.0.0.1:$(PORT) (PORT=...)"
 	@echo "make test     the whole suite (browser and integration tests included when their peers are configured)"
 	@echo "make worker   a Celery worker (needs REDIS_URL)"
+	@echo "make beat     Celery beat: the mail sweeper every minute (needs REDIS_URL)"
 	@echo "make quality  ruff format --check, ruff check, mypy, makemigrations --check"
 	@echo "make fix      ruff format + ruff check --fix"
 	@echo "make bench    the deadline-rush benchmark vs a bare Django project (PostgreSQL + Redis on 127.0.0.1; ~15 min)"
@@ -80,6 +81,10 @@ run: install
 worker: install
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)." >&2; exit 1; }
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VENV)/bin/celery -A ecandidat worker -l info
+
+beat: install
+	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL; without Redis run: $(MANAGE) send_pending_mails" >&2; exit 1; }
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VENV)/bin/celery -A ecandidat beat -l info -s var/celerybeat-schedule
 
 # --- Tests ------------------------------------------------------------------------------------------------
 # Two steps. The unit suite runs in parallel (xdist). Browser and integration tests run after it in one
