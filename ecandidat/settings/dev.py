@@ -8,5 +8,8 @@ os.environ.setdefault("ENT_SERVER_URL", "http://127.0.0.1:8001")
 os.environ.setdefault("ENT_CLIENT_SECRET", "dev-ent-secret")
 # The demo staff logins work with a password alone; STAFF_MFA_REQUIRED=1 make run to try TOTP (README).
 os.environ.setdefault("STAFF_MFA_REQUIRED", "0")
+# No clamd on a newcomer's machine, said explicitly (production refuses an unset CLAMD_ADDRESS, ecandidat/checks.py);
+# CLAMD_ADDRESS=tcp://127.0.0.1:3310 make run uses devtools/clamd.
+os.environ.setdefault("CLAMD_ADDRESS", "none")
 
 from ecandidat.settings.base import *  # noqa: E402, F403

@@ -1,0 +1,75 @@
+"""System checks that stop a production start with an unsafe configuration (registered in ecandidat/apps.py).
+
+They are errors, not warnings: Django's own ``security.W009`` only warns about a weak SECRET_KEY, and nothing said that
+uploaded pieces go unscanned without ``CLAMD_ADDRESS``. They run with every management command that checks the
+project (``check``, ``check --deploy``, ``migrate``, ``runserver``) and with the ``ExecStartPre`` of the deployment
+examples (deploy/ecandidat.service), so gunicorn is never started with them failing.
+
+Production is any settings module but ``ecandidat.settings.dev`` and ``ecandidat.settings.test``: those two ship
+known keys and run without clamd on purpose, so the checks leave them alone.
+"""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+NON_PRODUCTION_SETTINGS = frozenset({"ecandidat.settings.dev", "ecandidat.settings.test"})
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_DISTINCT_CHARACTERS = 10
+# Keys that were ever written down in this repository or in Django's and allauth's documentation.
+KNOWN_SECRET_KEYS = frozenset(
+    {
+        "dev-only-insecure-key-never-use-in-production",
+        "test-only-insecure-key",
+        "changeme",
+        "change-me",
+        "secret",
+    }
+)
+
+
+def is_production() -> bool:
+    return settings.SETTINGS_MODULE not in NON_PRODUCTION_SETTINGS
+
+
+def weakness_of(key: str) -> str | None:
+    """Why ``key`` is not a production secret key, or None."""
+    if key in KNOWN_SECRET_KEYS or "insecure" in key.lower():
+        return "it is a known development or example value"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"it has {len(key)} characters, fewer than {SECRET_KEY_MIN_LENGTH}"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT_CHARACTERS:
+        return f"it uses fewer than {SECRET_KEY_MIN_DISTINCT_CHARACTERS} different characters"
+    return None
+
+
+GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+
+
+@register("security")
+def check_secret_key(app_configs, **kwargs) -> list[Error]:
+    """SECRET_KEY (and SECRET_KEY_FALLBACKS) signs sessions, password-reset links and enrolment links."""
+    if not is_production():
+        return []
+    errors = []
+    for name, key in [("SECRET_KEY", settings.SECRET_KEY)] + [
+        (f"SECRET_KEY_FALLBACKS[{index}]", fallback) for index, fallback in enumerate(settings.SECRET_KEY_FALLBACKS)
+    ]:
+        reason = weakness_of(str(key))
+        if reason:
+            errors.append(Error(f"{name} is not fit for production: {reason}.", hint=GENERATE, id="ecandidat.E001"))
+    return errors
+
+
+@register("security")
+def check_antivirus(app_configs, **kwargs) -> list[Error]:
+    """Staff open the pieces candidates upload: running without clamd must be a decision, written down."""
+    if not is_production() or settings.CLAMD_ADDRESS or getattr(settings, "CLAMD_DISABLED", False):
+        return []
+    return [
+        Error(
+            "No antivirus: CLAMD_ADDRESS is not set, so uploaded pieces would not be scanned.",
+            hint="Set CLAMD_ADDRESS=tcp://127.0.0.1:3310 (or unix:///run/clamav/clamd.ctl); to run without an "
+            "antivirus on purpose, set CLAMD_ADDRESS=none.",
+            id="ecandidat.E002",
+        )
+    ]

@@ -1,0 +1,84 @@
+"""Production refuses a weak SECRET_KEY and an unsaid absence of antivirus (ecandidat/checks.py), as errors."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+
+from ecandidat.checks import weakness_of
+
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "ecandidat.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
+    "EMAIL_URL": "smtp://127.0.0.1:25",
+    "SECURE_HSTS_PRELOAD": "1",
+}
+
+
+def _manage(*args, **env):
+    # Only what a server's environment would hold: nothing inherited from the test settings (SECRET_KEY, DEBUG...).
+    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env={**base, **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("dev-only-insecure-key-never-use-in-production", "known development or example value"),
+        ("test-only-insecure-key", "known development or example value"),
+        ("django-insecure-" + "a" * 50, "known development or example value"),
+        ("k" * 20 + secrets.token_hex(10), "fewer than 50"),
+        ("ab" * 40, "fewer than 10 different characters"),
+    ],
+)
+def test_weak_keys_are_named_with_the_reason(key, reason):
+    assert reason in weakness_of(key)
+
+
+def test_a_random_key_is_fit():
+    assert weakness_of(secrets.token_urlsafe(64)) is None
+
+
+def test_production_with_a_short_key_and_no_clamd_address_is_refused():
+    result = _manage("check", "--deploy", **PRODUCTION_ENV, SECRET_KEY="short-but-not-empty")
+
+    assert result.returncode == 1
+    assert "ecandidat.E001" in result.stderr
+    assert "SECRET_KEY is not fit for production: it has 19 characters, fewer than 50." in result.stderr
+    assert "ecandidat.E002" in result.stderr
+    assert "CLAMD_ADDRESS=none" in result.stderr
+    # the same errors stop migrate, so a deployment script stops before touching the database
+    assert _manage("migrate", "--plan", **PRODUCTION_ENV, SECRET_KEY="short-but-not-empty").returncode == 1
+
+
+def test_production_like_ci_passes_with_clamd_address_none_said_explicitly():
+    # .ci/run's deploy_check step: a random key, antivirus explicitly off, warnings are failures too.
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION_ENV,
+        SECRET_KEY=secrets.token_urlsafe(64),
+        CLAMD_ADDRESS="none",
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_development_settings_keep_their_key_and_run_without_clamd():
+    result = _manage("check", DJANGO_SETTINGS_MODULE="ecandidat.settings.dev")
+
+    assert result.returncode == 0, result.stderr
