@@ -25,6 +25,7 @@ from accounts.models import User
 from accounts.tests.factories import StaffMembershipFactory
 from accounts.tests.mfa import totp_code
 from accounts.tests.personas import PASSWORD
+from ecandidat.models import OutboundEmail
 
 ADMIN = "/gestion/"
 ACTIVATE_MESSAGE = (
@@ -344,8 +345,15 @@ def test_first_staff_login_activates_the_app_in_the_browser(live_server, transac
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Connexion", exact=True).click()
 
-    page.get_by_role("heading", name="Activer une application d'authentification").wait_for()
+    page.get_by_role("heading", name="Confirmez votre compte du personnel").wait_for()
     assert "les comptes du personnel ont donc besoin d'un second facteur" in page.locator(".messages").inner_text()
+    assert_no_serious_axe_violations(page)
+    page.get_by_role("button", name="M'envoyer le lien").click()
+    page.get_by_text("Un lien a été envoyé à votre adresse mail.").wait_for()
+    body = OutboundEmail.objects.get(code="STAFF_ENROLMENT").body
+    page.goto(f"{live_server.url}{re.search(r'/compte/gestion/activation/[^/\s]+/', body).group(0)}")
+    page.get_by_role("button", name="Continuer").click()
+    page.get_by_role("heading", name="Activer une application d'authentification").wait_for()
     assert_no_serious_axe_violations(page)
     secret = page.get_by_label("Clé secrète").input_value()
     page.get_by_label("Code de l'authentificateur").fill("000000" if totp_code(secret) != "000000" else "1")
