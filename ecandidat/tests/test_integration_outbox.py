@@ -200,3 +200,63 @@ def test_embedded_default_smtp_down_then_up_sends_once(
     email = _row(email)
     assert (email.status, email.attempts, email.last_error) == (OutboundEmail.Status.SENT, 2, "")
     assert [m["Message-ID"] for m in smtp_server.messages] == [_message_id(email)]
+
+
+@pytest.fixture
+def cache_through_proxy(settings, redis_proxy):
+    """Both cache aliases on the real Redis, reached through ``redis_proxy`` (production settings' backend)."""
+    from django.core.cache import caches
+
+    from ecandidat import cache as fail_open
+    from ecandidat.maintenance import forget_switch
+
+    database = urlsplit(os.environ["REDIS_URL"]).path or "/0"
+    location = redis_proxy.url + database
+    backend = {
+        "BACKEND": "ecandidat.cache.FailOpenRedisCache",
+        "LOCATION": location,
+        "KEY_PREFIX": f"outbox-test-{os.getpid()}",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+    settings.CACHES = {"default": backend, "maintenance": {**backend, "KEY_PREFIX": "maintenance", "TIMEOUT": 30}}
+    settings.REDIS_URL = location
+    fail_open._down_until.clear()
+    forget_switch()
+    yield redis_proxy
+    caches["default"].clear()
+    fail_open._down_until.clear()
+    forget_switch()
+
+
+def test_redis_going_away_degrades_pages_login_and_healthz_then_recovers(
+    transactional_db, cache_through_proxy, client, candidate, mocker
+):
+    from django.core.cache import caches
+    from django.urls import reverse
+
+    from accounts.tests.personas import PASSWORD
+    from ecandidat import cache as fail_open
+    from ecandidat.maintenance import forget_switch
+
+    caches["default"].set("probe", "up")
+    assert caches["default"].get("probe") == "up"  # the real Redis answers through the proxy
+    assert client.get(reverse("healthz")).json()["status"] == "ok"
+
+    cache_through_proxy.close()  # pooled connections are cut, new ones refused
+    forget_switch()
+
+    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert client.get(reverse("applications:personal_details")).status_code == 200
+    assert client.get(reverse("offers:catalogue")).status_code == 200
+    health = client.get(reverse("healthz"))
+    assert health.status_code == 200
+    assert health.json()["status"] == "degraded"
+    assert health.json()["checks"]["broker"].startswith("error: ")
+
+    cache_through_proxy.open()
+    clock = mocker.patch("ecandidat.cache.monotonic", return_value=10**9)  # the 5 s pause has passed
+    assert caches["default"].get("probe") == "up"
+    assert clock.called
+    assert fail_open._down_until == {}
+    assert client.get(reverse("healthz")).json()["status"] == "ok"
