@@ -152,3 +152,17 @@ def test_maintenance_still_applies_with_redis_unreachable(redis_unreachable, cli
 
     assert response.status_code == 503
     assert "Migration en cours." in response.content.decode()
+
+
+def test_allauth_rate_limits_let_requests_through_while_redis_is_unreachable(redis_unreachable, rf):
+    """The machinery of the login lockouts and of the upload and dossier-PDF limits: its lock is a cache ``add``.
+    Failing open must answer True there, or every limited request would wait a second and then be refused."""
+    from allauth.core.internal import ratelimit
+    from django.contrib.auth.models import AnonymousUser
+
+    request = rf.post("/accounts/login/")
+    request.user = AnonymousUser()
+    config = {"probe": "1/5m/ip"}
+
+    for _ in range(3):  # over the limit of 1, but nothing can be counted
+        assert ratelimit.consume(request, app="probe", action="probe", config=config) is not None
