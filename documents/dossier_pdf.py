@@ -3,14 +3,23 @@
 The summary is drawn with fpdf2; each piece follows, a PDF piece with a header line stamped on its first page, an
 image piece as one page with its header line. Pieces are read one at a time from storage into temporary files and
 the result is written to a temporary file that the view streams, so the request never holds the PDF as one bytes
-object. (pypdf keeps the copied page objects until ``write``: peak memory grows with the total size of the pieces,
-measured by ``bench/bench_dossier_pdf.py``.)
+object.
+
+Memory budget: an image piece is downsampled to ``IMAGE_MAX_SIDE`` pixels on its long side (150 dpi on the A4 page
+it fills) before fpdf2 sees it. A JPEG is decoded already reduced (``Image.draft``: the decoder scales by 1/2, 1/4
+or 1/8), so even a 40 Mpx JPEG costs a few MB; any other image above the upload pixel budget (possible only for a
+piece stored before that budget) is not decoded at all and replaced by a notice. pypdf keeps the copied page
+objects until ``write`` (peak memory grows with the total size of the PDF pieces, at most 2 MB each) and leaves
+reference cycles behind: a ``gc.collect()`` after each build keeps a worker's RSS flat. Figures:
+``bench/bench_dossier_pdf.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
+import logging
 import re
 import shutil
 import tempfile
@@ -23,14 +32,20 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from fpdf import FPDF
+from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from documents.enums import OPENABLE_SCANS
 from documents.pieces import piece_rows
-from documents.validation import PDF
+from documents.validation import MAX_IMAGE_PIXELS, PDF
+
+logger = logging.getLogger(__name__)
 
 A4 = (595.28, 841.89)  # points
+# Long side of an image piece in the dossier: 2000 px over the 555 x 802 pt frame of an A4 page is about 180 dpi,
+# enough to read a scanned page, and at most 4 Mpx (12 MB RGB) decoded.
+IMAGE_MAX_SIDE = 2000
 HEADER_SIZE = 9
 TYPOGRAPHY = str.maketrans(
     {
@@ -95,6 +110,8 @@ def build_dossier_pdf(application) -> IO[bytes]:
                 _append_image(writer, spool, header)
         output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it.
         writer.write(output)
+    del writer
+    gc.collect()  # pypdf's object graph is full of cycles: free it now, not at some later collection
     output.seek(0)
     return output
 
@@ -122,8 +139,48 @@ def _append_image(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
     pdf.set_font("helvetica", "B", HEADER_SIZE)
     pdf.set_xy(20, 12)
     pdf.cell(A4[0] - 40, HEADER_SIZE + 6, header, align="C")
-    pdf.image(spool, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
-    writer.append(PdfReader(io.BytesIO(bytes(pdf.output()))))
+    with tempfile.TemporaryFile() as small:
+        if _downsample(spool, small):
+            pdf.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
+        else:
+            pdf.set_font("helvetica", "", 10)
+            pdf.set_xy(20, 60)
+            pdf.multi_cell(
+                A4[0] - 40,
+                14,
+                latin1(_("This image cannot be included in the dossier: open it from the pieces list.")),
+            )
+        writer.append(PdfReader(io.BytesIO(bytes(pdf.output()))))
+
+
+def _downsample(spool: BinaryIO, output: BinaryIO) -> bool:
+    """Write the image of ``spool`` to ``output`` at most ``IMAGE_MAX_SIDE`` px on its long side: as it is when it
+    is already that small, else as JPEG (photos) or PNG (images with transparency). False when it cannot be
+    decoded within the budget."""
+    try:
+        with Image.open(spool) as image:
+            if max(image.size) <= IMAGE_MAX_SIDE:
+                spool.seek(0)
+                shutil.copyfileobj(spool, output)
+                output.seek(0)
+                return True
+            if image.format == "JPEG" or image.format == "MPO":
+                image.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # the decoder scales down: never full size
+            elif image.width * image.height > MAX_IMAGE_PIXELS:
+                logger.warning("Dossier PDF: image of %sx%s px not decoded", image.width, image.height)
+                return False
+            has_alpha = image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
+            converted = image.convert("RGBA" if has_alpha else "RGB")
+            converted.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.BICUBIC)
+            if has_alpha:
+                converted.save(output, format="PNG", compress_level=6)
+            else:
+                converted.save(output, format="JPEG", quality=85)
+    except (Image.DecompressionBombError, OSError, SyntaxError, ValueError, EOFError) as error:
+        logger.warning("Dossier PDF: image not decoded (%s)", error)
+        return False
+    output.seek(0)
+    return True
 
 
 class _Summary(FPDF):

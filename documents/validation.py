@@ -5,9 +5,15 @@
 1. size (``empty``, ``too_large``), reading at most ``max_bytes + 1`` bytes;
 2. extension allow-list (``extension``);
 3. magic bytes against the extension's type (``content_mismatch``);
-4. full parse: pypdf for PDF (``corrupt``, ``encrypted``, ``active_content``), Pillow for images
-   (``too_many_pixels``, ``corrupt``). Images are decoded and re-encoded, which strips EXIF (GPS) and any
-   payload appended after the image data (polyglots).
+4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, then one code per kind of active
+   content: ``pdf_javascript``, ``pdf_launch``, ``pdf_external_action``, ``pdf_embedded_file``, ``pdf_rich_media``,
+   ``pdf_xfa``, and ``active_content`` for a script token the object walk cannot see); Pillow for images
+   (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``). Images are decoded and
+   re-encoded, which strips EXIF (GPS) and any payload appended after the image data (polyglots).
+
+PDFs are refused, never rewritten: what is stored is byte for byte what the candidate sent (a signed attestation
+stays verifiable, the SHA-256 is the candidate's file), and nothing depends on a rewrite having found every path
+to an action. The refusal says what was found and how to get a clean file (print it again to PDF).
 
 The antivirus scan is not part of this module: it runs asynchronously after commit (see ``documents.antivirus``).
 Every failure raises ``django.core.exceptions.ValidationError`` with a distinct ``code`` and a user-facing message.
@@ -43,9 +49,13 @@ ALLOWED_EXTENSIONS: dict[str, tuple[str, str]] = {
     ".png": (PNG, ".png"),
 }
 
-# Application cap on decoded image size (ASVS 5.0 5.2.6, pixel flood). Below Pillow's own MAX_IMAGE_PIXELS
-# (~89.5 Mpx), so it is checked here from the header, before any pixel is decoded; Pillow's global is left alone.
-MAX_IMAGE_PIXELS = 40_000_000
+# Pixel budget of an image piece (ASVS 5.0 5.2.6, pixel flood), checked from the header before any pixel is
+# decoded. 16 Mpx holds every image that honestly fits the 2 MB limit: an A4 scan at 300 dpi is 8.7 Mpx (2480 x
+# 3508), at 400 dpi 15.6 Mpx, a 16 MP phone photo 4608 x 3456 = 15.9 Mpx (and already weighs more than 2 MB as a
+# JPEG). Decoding at most 16 Mpx costs at most 64 MB (RGBA) and a fraction of a second; the former 40 Mpx cap let
+# a 657-byte JPEG or a 130 KB PNG cost 160 MB each. Pillow's own, larger guard (MAX_IMAGE_PIXELS, ~89.5 Mpx) is
+# left alone: ours comes first.
+MAX_IMAGE_PIXELS = 16_000_000
 
 # A PDF of at most a few MB cannot legitimately hold more objects than this; the cap bounds the walk's cost.
 MAX_PDF_OBJECTS = 500_000
@@ -53,12 +63,34 @@ MAX_PDF_OBJECTS = 500_000
 MAX_NAME_LENGTH = 100
 READ_CHUNK = 64 * 1024
 
-# Actions that run code or open something outside the document.
-DANGEROUS_ACTIONS = frozenset({"/JavaScript", "/Launch", "/GoToE", "/ImportData", "/RichMediaExecute"})
-# Keys whose mere presence means scripts, attachments or embedded media.
-DANGEROUS_KEYS = frozenset({"/JS", "/JavaScript", "/EmbeddedFiles", "/EmbeddedFile", "/RichMedia", "/XFA"})
-DANGEROUS_TYPES = frozenset({"/EmbeddedFile"})
-DANGEROUS_SUBTYPES = frozenset({"/FileAttachment", "/RichMedia"})
+# What the object walk refuses, by refusal code: action types (/S), keys whose mere presence is enough, and
+# /Type or /Subtype values. Every action that runs something or leaves the document is here, wherever it hangs
+# (catalog /OpenAction and /AA, page /AA, annotations and their /A, form fields and their kids, outline items,
+# /Names trees, /Next chains): the walk visits every object reachable from the trailer.
+EXTERNAL_ACTIONS = frozenset({"/URI", "/SubmitForm", "/ImportData", "/GoToR", "/GoToE"})
+ACTION_CODES = {
+    "/JavaScript": "pdf_javascript",
+    "/Launch": "pdf_launch",
+    "/RichMediaExecute": "pdf_rich_media",
+    **dict.fromkeys(EXTERNAL_ACTIONS, "pdf_external_action"),
+}
+KEY_CODES = {
+    "/JS": "pdf_javascript",
+    "/JavaScript": "pdf_javascript",  # the /Names tree of document-level scripts
+    "/EmbeddedFiles": "pdf_embedded_file",
+    "/EmbeddedFile": "pdf_embedded_file",
+    "/EF": "pdf_embedded_file",  # a file specification carrying the file itself, wherever it hangs
+    "/RichMedia": "pdf_rich_media",
+    "/RichMediaContent": "pdf_rich_media",
+    "/XFA": "pdf_xfa",
+}
+TYPE_CODES = {"/EmbeddedFile": "pdf_embedded_file"}
+SUBTYPE_CODES = {"/FileAttachment": "pdf_embedded_file", "/RichMedia": "pdf_rich_media"}
+# Bytes tolerated after the last %%EOF: line ends, spaces and NUL padding that some writers leave, nothing else.
+EOF_TOLERANCE = 1024
+EOF_PADDING = b"\r\n\t\f \x00"
+# A ZIP archive ends with this record, then its comment: a PDF+ZIP polyglot may end its comment with %%EOF.
+ZIP_END_RECORD = b"PK\x05\x06"
 # Defence in depth on the raw bytes: a PDF name ends at a delimiter or white space. Misses names hidden in
 # compressed object streams or written with #xx escapes; the object walk sees those.
 RAW_ACTIVE_TOKENS = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMedia)(?=[\s/<>\[\]()%{}]|\Z)")
@@ -73,7 +105,37 @@ MESSAGES = {
     "active_content": gettext_lazy(
         "The PDF file contains active content (JavaScript, actions or attached files) and cannot be accepted."
     ),
-    "too_many_pixels": gettext_lazy("The image is too large (number of pixels)."),
+    "trailing_data": gettext_lazy(
+        "The PDF file carries other data after its end (another file may be hidden in it): save or print it again "
+        "as a new PDF file and upload that one."
+    ),
+    "pdf_javascript": gettext_lazy(
+        "The PDF file contains JavaScript and cannot be accepted: print it again as a new PDF file "
+        "(Print, then Save as PDF) and upload that one."
+    ),
+    "pdf_launch": gettext_lazy(
+        "The PDF file contains an action that launches a program and cannot be accepted: print it again as a new "
+        "PDF file (Print, then Save as PDF) and upload that one."
+    ),
+    "pdf_external_action": gettext_lazy(
+        "The PDF file contains links or actions that open a web address or another file, or send a form: print it "
+        "again as a new PDF file (Print, then Save as PDF) and upload that one."
+    ),
+    "pdf_embedded_file": gettext_lazy(
+        "The PDF file contains attached files and cannot be accepted: upload each document as its own file."
+    ),
+    "pdf_rich_media": gettext_lazy(
+        "The PDF file contains multimedia content (video, sound or Flash) and cannot be accepted: print it again "
+        "as a new PDF file (Print, then Save as PDF) and upload that one."
+    ),
+    "pdf_xfa": gettext_lazy(
+        "The PDF file is a dynamic (XFA) form and cannot be accepted: fill it in, then print it as a new PDF file "
+        "(Print, then Save as PDF) and upload that one."
+    ),
+    "too_many_pixels": gettext_lazy(
+        "The image is too large (%(pixels)s million pixels at most): reduce its resolution, for example to 300 dpi "
+        "for a scanned page."
+    ),
 }
 
 
@@ -211,11 +273,8 @@ def _sniff(content: bytes) -> str | None:
 
 
 def _check_pdf(content: bytes) -> None:
-    """Parse the PDF with pypdf and refuse truncated, encrypted or active documents."""
-    # pypdf's non-strict mode silently rebuilds a truncated file; a complete PDF ends with %%EOF (Acrobat also
-    # tolerates it anywhere in the last 1024 bytes).
-    if b"%%EOF" not in content[-1024:]:
-        raise _error("corrupt")
+    """Parse the PDF with pypdf and refuse truncated, padded, encrypted or active documents."""
+    _check_pdf_end(content)
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
         encrypted = reader.is_encrypted
@@ -226,21 +285,46 @@ def _check_pdf(content: bytes) -> None:
     try:
         if len(reader.pages) < 1:
             raise _error("corrupt")
-        active = _has_active_content(reader)
+        code = _active_content(reader)
     except ValidationError:
         raise
     except Exception as exc:
         raise _error("corrupt") from exc
-    if active or RAW_ACTIVE_TOKENS.search(content):
+    if code:
+        raise _error(code)
+    if RAW_ACTIVE_TOKENS.search(content):
         raise _error("active_content")
 
 
-def _has_active_content(reader: PdfReader) -> bool:
-    """Walk every object reachable from the trailer looking for scripts, launch actions and attachments.
+def _check_pdf_end(content: bytes) -> None:
+    """Refuse a truncated PDF (``corrupt``) and one followed by other data (``trailing_data``).
 
-    This covers the catalog's /Names tree (/JavaScript, /EmbeddedFiles), /OpenAction, document, page and
-    annotation /AA, annotations (/FileAttachment) and form fields, whether the objects sit in plain text or in
-    compressed object streams. Stream data (page contents, images) is not decoded: only dictionaries matter.
+    pypdf's non-strict mode silently rebuilds a truncated file, so a complete PDF must end with %%EOF. After the
+    last one, only ``EOF_TOLERANCE`` bytes of padding are accepted. A PDF+ZIP polyglot whose archive comment ends
+    with %%EOF passes that test, so the end of a ZIP archive at the very end of the file is refused too.
+    """
+    end = content.rfind(b"%%EOF")
+    if end < 0:
+        raise _error("corrupt")
+    tail = content[end + len(b"%%EOF") :]
+    if len(tail) > EOF_TOLERANCE or tail.strip(EOF_PADDING):
+        raise _error("trailing_data")
+    search_from = max(0, len(content) - 22 - 0xFFFF)  # the record is 22 bytes, its comment at most 65535
+    record = content.rfind(ZIP_END_RECORD, search_from)
+    while record >= 0:
+        comment_length = int.from_bytes(content[record + 20 : record + 22], "little")
+        if record + 22 + comment_length == len(content):
+            raise _error("trailing_data")
+        record = content.rfind(ZIP_END_RECORD, search_from, record)
+
+
+def _active_content(reader: PdfReader) -> str | None:
+    """Walk every object reachable from the trailer; return the refusal code of the first active thing found.
+
+    This covers the catalog's /Names tree (/JavaScript, /EmbeddedFiles), /OpenAction and /AA, page and annotation
+    /AA, annotations and their /A (Link, /FileAttachment, /RichMedia), /AcroForm fields and their kids (and /XFA),
+    outline items, whether the objects sit in plain text or in compressed object streams. Stream data (page
+    contents, images) is not decoded: only dictionaries matter.
     """
     stack: list[Any] = [reader.trailer]
     seen: set[tuple[int, int]] = set()
@@ -257,24 +341,29 @@ def _has_active_content(reader: PdfReader) -> bool:
         if visited > MAX_PDF_OBJECTS:
             raise _error("corrupt")
         if isinstance(obj, DictionaryObject | StreamObject):
-            if _is_dangerous_dict(obj):
-                return True
+            code = _dangerous_dict(obj)
+            if code:
+                return code
             stack.extend(obj.values())
         elif isinstance(obj, ArrayObject):
             stack.extend(obj)
-    return False
+    return None
 
 
-def _is_dangerous_dict(obj: DictionaryObject) -> bool:
-    keys = {str(k) for k in obj}
-    # A file specification carrying the file itself (/EF) is an attachment wherever it hangs.
-    if keys & DANGEROUS_KEYS or "/EF" in keys:
-        return True
-    return (
-        _name(obj, "/S") in DANGEROUS_ACTIONS
-        or _name(obj, "/Type") in DANGEROUS_TYPES
-        or _name(obj, "/Subtype") in DANGEROUS_SUBTYPES
-    )
+def _dangerous_dict(obj: DictionaryObject) -> str | None:
+    """The refusal code for one dictionary: its action type, then its keys, then its /Type and /Subtype."""
+    action = _name(obj, "/S")
+    if action in ACTION_CODES:
+        return ACTION_CODES[action]
+    for key in obj:
+        if str(key) in KEY_CODES:
+            return KEY_CODES[str(key)]
+    kind, subtype = _name(obj, "/Type"), _name(obj, "/Subtype")
+    if kind in TYPE_CODES:
+        return TYPE_CODES[kind]
+    if subtype in SUBTYPE_CODES:
+        return SUBTYPE_CODES[subtype]
+    return None
 
 
 def _name(obj: DictionaryObject, key: str) -> str | None:
@@ -294,7 +383,7 @@ def _reencode_image(content: bytes, content_type: str) -> bytes:
                 raise _error("content_mismatch")
             width, height = probe.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise _error("too_many_pixels")
+                raise _too_many_pixels()
             probe.verify()
         with Image.open(io.BytesIO(content)) as image:
             image.load()
@@ -306,10 +395,14 @@ def _reencode_image(content: bytes, content_type: str) -> bytes:
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _error("too_many_pixels") from exc
+        raise _too_many_pixels() from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
         # Pillow reports truncated and malformed data through all of these.
         raise _error("corrupt") from exc
+
+
+def _too_many_pixels() -> ValidationError:
+    return _error("too_many_pixels", pixels=number_format(MAX_IMAGE_PIXELS / 1_000_000, 0))
 
 
 def _encode(image: Image.Image, content_type: str, *, icc_profile: bytes | None, transparency: Any) -> bytes:

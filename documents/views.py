@@ -3,8 +3,11 @@ uploads on the candidate's behalf.
 
 Every object is loaded through a scoped queryset: another candidate's application, piece or file is a 404.
 Errors come back as a message naming the piece, on the page the candidate came from (post/redirect/get).
+Uploads and dossier PDFs are limited per account and per IP address (``documents.fair_use``): over the limit, the
+answer is a 429 with ``Retry-After`` and a message saying how long to wait, before anything is read or stored.
 """
 
+import math
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -17,13 +20,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.staff_access import back_office_required
 from applications import staff_scopes
 from applications.dates import effective_return_deadline
 from applications.models import Application
-from documents import services
+from documents import fair_use, services
 from documents.context import pieces_table_context
 from documents.enums import OPENABLE_SCANS
 from documents.models import PieceSubmission
@@ -80,13 +84,49 @@ def _piece_action(request, application_id, piece_type_id, action, success: str):
     return redirect(_back(application))
 
 
+def _wait_text(seconds: int) -> str:
+    minutes = math.ceil(seconds / 60)
+    return ngettext("wait %(count)d minute", "wait %(count)d minutes", minutes) % {"count": minutes}
+
+
+def _too_many_uploads(seconds: int) -> str:
+    return _("Too many files sent in a short time: %(wait)s, then send this one again. It has not been saved.") % {
+        "wait": _wait_text(seconds)
+    }
+
+
+def _too_many_dossiers(seconds: int) -> str:
+    return _("Too many dossier downloads in a short time: %(wait)s, then try again.") % {"wait": _wait_text(seconds)}
+
+
+def _too_many(response, seconds: int):
+    response.status_code = 429
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _rate_limited_page(request, message: str, back: str, seconds: int):
+    return _too_many(render(request, "documents/rate_limited.html", {"message": message, "back": back}), seconds)
+
+
 @require_POST
 @transaction.non_atomic_requests
 def upload(request, application_id, piece_type_id):
     """ "+": one file for one piece. Not wrapped in the request transaction: the service writes the file, then
-    commits the rows itself, so a failure in between can delete the file it has just written."""
+    commits the rows itself, so a failure in between can delete the file it has just written.
+
+    Over the fair-use limit: the pieces page again, the message beside the piece, status 429 (the upload script
+    gets the address of the recap page and reads the message there)."""
     application = _own_application(request, application_id)
     piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    wait = fair_use.consume(request, fair_use.UPLOAD)
+    if wait is not None:
+        message = _too_many_uploads(wait)
+        if request.headers.get("X-Upload-Progress"):
+            messages.error(request, f"{_piece_label(piece_type)} : {message}")
+            return _too_many(_done(request, application), wait)
+        context = {**pieces_table_context(application), "piece_error_id": piece_type.pk, "piece_error": message}
+        return _too_many(render(request, "documents/pieces.html", context), wait)
     uploaded = request.FILES.get("file")
     if uploaded is None:
         messages.error(request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}")
@@ -205,6 +245,9 @@ def staff_upload(request, application_id, piece_type_id):
         raise PermissionDenied
     piece_type = get_object_or_404(PieceType, pk=piece_type_id)
     back = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
+    wait = fair_use.consume(request, fair_use.STAFF_UPLOAD)
+    if wait is not None:
+        return _rate_limited_page(request, f"{_piece_label(piece_type)} : {_too_many_uploads(wait)}", back, wait)
     uploaded = request.FILES.get("file")
     if uploaded is None:
         messages.error(request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}")
@@ -220,9 +263,12 @@ def staff_upload(request, application_id, piece_type_id):
     return redirect(back)
 
 
-def _pdf_response(application) -> FileResponse:
+def _pdf_response(request, application, *, action: str, back: str):
     from documents.dossier_pdf import build_dossier_pdf, dossier_filename
 
+    wait = fair_use.consume(request, action)
+    if wait is not None:
+        return _rate_limited_page(request, _too_many_dossiers(wait), back, wait)
     handle = build_dossier_pdf(application)
     response = FileResponse(
         handle, as_attachment=True, filename=dossier_filename(application), content_type="application/pdf"
@@ -235,7 +281,8 @@ def _pdf_response(application) -> FileResponse:
 @require_GET
 def dossier_pdf(request, application_id):
     """ "Télécharger mon dossier": one PDF, summary pages then every uploaded piece."""
-    return _pdf_response(_own_application(request, application_id))
+    application = _own_application(request, application_id)
+    return _pdf_response(request, application, action=fair_use.DOSSIER_PDF, back=_back(application))
 
 
 @back_office_required
@@ -245,4 +292,5 @@ def staff_dossier_pdf(request, application_id):
         staff_scopes.applications_visible_to(request.user).select_related("formation", "campaign", "candidate"),
         public_id=application_id,
     )
-    return _pdf_response(application)
+    back = reverse("admin:applications_application_change", args=[application.pk])
+    return _pdf_response(request, application, action=fair_use.STAFF_DOSSIER_PDF, back=back)

@@ -95,3 +95,14 @@ def clamd_address(settings):
         pytest.fail(f"clamd does not answer PING at {address}: run devtools/clamd/start.sh.")
     settings.CLAMD_ADDRESS = address
     return address
+
+
+@pytest.fixture(autouse=True)
+def _empty_rate_limits():
+    """Fair-use counters live in the default cache (in memory in tests): each test starts with none. SQLite reuses
+    primary keys after a rollback, so an account of one test would otherwise inherit another's count."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

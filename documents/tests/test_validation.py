@@ -3,11 +3,12 @@
 import hashlib
 import io
 import unicodedata
+import zipfile
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils.translation import override
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageFile
 
 from documents import validation
 from documents.tests import hostile_files as hostile
@@ -193,38 +194,134 @@ def test_encrypted_pdf_is_refused():
 
 
 ACTIVE_MESSAGE = "The PDF file contains active content (JavaScript, actions or attached files) and cannot be accepted."
+EXTERNAL_MESSAGE_FR = (
+    "Le fichier PDF contient des liens ou des actions qui ouvrent une adresse web ou un autre fichier, ou qui "
+    "envoient un formulaire : imprimez-le de nouveau dans un nouveau fichier PDF (Imprimer, puis Enregistrer au "
+    "format PDF) et déposez ce dernier."
+)
 
 
 @pytest.mark.parametrize(
-    "builder",
+    ("builder", "code"),
     [
-        hostile.pdf_with_open_action_javascript,
-        hostile.pdf_with_javascript_name_tree,
-        hostile.pdf_with_page_additional_action,
-        hostile.pdf_with_launch_action,
-        hostile.pdf_with_embedded_file,
-        hostile.pdf_with_file_attachment_annotation,
+        (hostile.pdf_with_open_action_javascript, "pdf_javascript"),
+        (hostile.pdf_with_javascript_name_tree, "pdf_javascript"),
+        (hostile.pdf_with_page_additional_action, "pdf_javascript"),
+        (hostile.pdf_with_launch_action, "pdf_launch"),
+        (hostile.pdf_with_embedded_file, "pdf_embedded_file"),
+        (hostile.pdf_with_file_attachment_annotation, "pdf_embedded_file"),
+        (hostile.pdf_with_xfa_form, "pdf_xfa"),
+        (hostile.pdf_with_rich_media_annotation, "pdf_rich_media"),
     ],
 )
-def test_pdf_with_active_content_is_refused(builder):
-    assert_refused(hostile.upload("a.pdf", builder()), "active_content", ACTIVE_MESSAGE)
+def test_pdf_with_active_content_is_refused_with_its_own_code(builder, code):
+    assert refusal(hostile.upload("a.pdf", builder())).code == code
+
+
+# Every action that runs something or leaves the document, wherever it hangs: 7 actions x 7 places.
+ACTIONS = {
+    "uri": (hostile.URI_ACTION, "pdf_external_action"),
+    "submit_form": (hostile.SUBMIT_ACTION, "pdf_external_action"),
+    "goto_remote": (hostile.GOTOR_ACTION, "pdf_external_action"),
+    "goto_embedded": (hostile.GOTOE_ACTION, "pdf_external_action"),
+    "import_data": (hostile.IMPORT_ACTION, "pdf_external_action"),
+    "launch": (hostile.LAUNCH_ACTION, "pdf_launch"),
+    "javascript": (hostile.JAVASCRIPT_ACTION, "pdf_javascript"),
+}
+PLACES = {
+    "catalog_open_action": hostile.pdf_with_open_action,
+    "catalog_additional_action": hostile.pdf_with_document_additional_action,
+    "page_additional_action": hostile.pdf_with_page_open_action,
+    "link_annotation": hostile.pdf_with_link_annotation,
+    "form_field_kid": hostile.pdf_with_form_field_kid_action,
+    "outline_item": hostile.pdf_with_outline_action,
+    "next_chain": hostile.pdf_with_chained_action,
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("place", PLACES)
+def test_every_dangerous_action_is_refused_wherever_it_hangs(place, action):
+    body, code = ACTIONS[action]
+
+    assert refusal(hostile.upload("a.pdf", PLACES[place](body))).code == code
+
+
+def test_a_web_link_is_refused_with_a_french_message_saying_how_to_fix_it():
+    uploaded = hostile.upload("cv.pdf", hostile.pdf_with_link_annotation(hostile.URI_ACTION))
+
+    with override("fr"):
+        assert refusal(uploaded).messages == [EXTERNAL_MESSAGE_FR]
+
+
+def test_active_content_codes_have_distinct_french_messages():
+    codes = ["pdf_javascript", "pdf_launch", "pdf_external_action", "pdf_embedded_file", "pdf_rich_media", "pdf_xfa"]
+    with override("fr"):
+        messages = {str(validation.MESSAGES[code]) for code in codes}
+
+    assert len(messages) == len(codes)
+    assert all(message.startswith("Le fichier PDF") for message in messages)
 
 
 def test_hex_escaped_javascript_is_caught_by_the_object_walk():
     content = hostile.pdf_with_hex_escaped_javascript()
     assert not validation.RAW_ACTIVE_TOKENS.search(content)
 
-    assert refusal(hostile.upload("a.pdf", content)).code == "active_content"
+    assert refusal(hostile.upload("a.pdf", content)).code == "pdf_javascript"
 
 
 def test_javascript_token_outside_objects_is_caught_by_the_raw_scan():
-    assert refusal(hostile.upload("a.pdf", hostile.pdf_with_javascript_token_in_comment())).code == "active_content"
+    assert_refused(
+        hostile.upload("a.pdf", hostile.pdf_with_javascript_token_in_comment()), "active_content", ACTIVE_MESSAGE
+    )
 
 
-def test_benign_open_action_and_web_link_are_accepted():
+def test_benign_open_action_internal_links_and_named_actions_are_accepted():
     result = validate_upload(hostile.upload("a.pdf", hostile.pdf_with_benign_open_action_and_link()))
 
     assert result.content_type == "application/pdf"
+
+
+# --- PDF end: polyglots -------------------------------------------------------------------------------------
+
+
+def test_pdf_zip_polyglot_is_refused():
+    content = hostile.pdf_zip_polyglot()
+    assert zipfile.is_zipfile(io.BytesIO(content))
+
+    with override("fr"):
+        assert_refused(
+            hostile.upload("diplome.pdf", content),
+            "trailing_data",
+            "The PDF file carries other data after its end (another file may be hidden in it): save or print it "
+            "again as a new PDF file and upload that one.",
+        )
+
+
+def test_pdf_zip_polyglot_whose_archive_comment_ends_with_eof_is_refused():
+    content = hostile.pdf_zip_polyglot_ending_with_eof()
+    assert content.rstrip().endswith(b"%%EOF")
+    assert zipfile.is_zipfile(io.BytesIO(content))
+
+    assert refusal(hostile.upload("diplome.pdf", content)).code == "trailing_data"
+
+
+def test_a_few_bytes_other_than_padding_after_eof_are_refused():
+    assert refusal(hostile.upload("a.pdf", hostile.pdf_bytes() + b"<html>")).code == "trailing_data"
+
+
+def test_padding_after_eof_is_tolerated_up_to_the_limit():
+    padded = hostile.pdf_bytes().rstrip() + b"\r\n" + b"\x00" * (validation.EOF_TOLERANCE - 2)
+
+    assert validate_upload(hostile.upload("a.pdf", padded)).content == padded
+    assert refusal(hostile.upload("a.pdf", padded + b"\x00")).code == "trailing_data"
+
+
+def test_incrementally_updated_pdf_with_two_eof_markers_is_accepted():
+    content = hostile.pdf_incrementally_updated()
+    assert content.count(b"%%EOF") == 2
+
+    assert validate_upload(hostile.upload("a.pdf", content)).content == content
 
 
 # --- Images -------------------------------------------------------------------------------------------------
@@ -287,7 +384,12 @@ def test_pixel_flood_png_is_refused():
     uploaded = hostile.pixel_flood_png_upload()
     assert uploaded.size < 100_000
 
-    assert_refused(uploaded, "too_many_pixels", "The image is too large (number of pixels).")
+    assert_refused(
+        uploaded,
+        "too_many_pixels",
+        "The image is too large (16 million pixels at most): reduce its resolution, for example to 300 dpi for a "
+        "scanned page.",
+    )
 
 
 def test_pixel_flood_jpeg_header_is_refused():
@@ -297,8 +399,42 @@ def test_pixel_flood_jpeg_header_is_refused():
 
 
 def test_image_over_the_application_pixel_cap_but_under_pillows_is_refused():
-    # 7000 x 6000 = 42 Mpx: above our 40 Mpx cap, below Pillow's own 89.5 Mpx warning threshold.
+    # 7000 x 6000 = 42 Mpx: above our 16 Mpx cap, below Pillow's own 89.5 Mpx warning threshold.
     assert refusal(hostile.upload("big.png", hostile.png_of_size(7000, 6000))).code == "too_many_pixels"
+
+
+def test_tiny_jpeg_declaring_6000_by_6600_is_refused_before_decoding(monkeypatch):
+    content = hostile.jpeg_claiming_size(6000, 6600)
+    assert len(content) < 1000
+    monkeypatch.setattr(ImageFile.ImageFile, "load", _no_decoding)
+
+    with override("fr"):
+        messages = refusal(hostile.upload("photo.jpg", content)).messages
+
+    (message,) = messages
+    assert message == (
+        "L'image est trop grande (16 millions de pixels au maximum) : réduisez sa résolution, par exemple à 300 dpi "
+        "pour une page numérisée."
+    )
+
+
+def test_flat_6300_by_6300_png_of_130_kb_is_refused_before_decoding(monkeypatch):
+    content = hostile.grey_png(6300, 6300)
+    assert len(content) < 170_000
+    monkeypatch.setattr(ImageFile.ImageFile, "load", _no_decoding)
+
+    assert refusal(hostile.upload("scan.png", content)).code == "too_many_pixels"
+
+
+def _no_decoding(self):
+    raise AssertionError("pixels decoded")
+
+
+def test_pixel_budget_is_16_megapixels_and_holds_an_a4_page_at_400_dpi():
+    assert validation.MAX_IMAGE_PIXELS == 16_000_000
+    assert validate_upload(hostile.upload("a4.png", hostile.png_of_size(3307, 4677))).content_type == "image/png"
+    assert validate_upload(hostile.upload("edge.png", hostile.png_of_size(4000, 4000))).content_type == "image/png"
+    assert refusal(hostile.upload("over.png", hostile.png_of_size(4001, 4000))).code == "too_many_pixels"
 
 
 def test_truncated_jpeg_is_refused_as_corrupt():
@@ -402,4 +538,4 @@ def test_describe_constraints_defaults_to_the_setting(settings):
 
 
 def test_every_code_has_its_own_message():
-    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 8
+    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 15

@@ -39,13 +39,34 @@ HOSTILE = [
     (
         "OpenAction JavaScript",
         lambda: hostile.upload("js.pdf", hostile.pdf_with_open_action_javascript()),
-        "active content",
+        "contains JavaScript",
     ),
-    ("embedded file", lambda: hostile.upload("e.pdf", hostile.pdf_with_embedded_file()), "active content"),
-    ("launch action", lambda: hostile.upload("l.pdf", hostile.pdf_with_launch_action()), "active content"),
+    ("embedded file", lambda: hostile.upload("e.pdf", hostile.pdf_with_embedded_file()), "contains attached files"),
+    ("launch action", lambda: hostile.upload("l.pdf", hostile.pdf_with_launch_action()), "launches a program"),
+    (
+        "OpenAction URI",
+        lambda: hostile.upload("u.pdf", hostile.pdf_with_open_action(hostile.URI_ACTION)),
+        "open a web address",
+    ),
+    (
+        "page /AA SubmitForm",
+        lambda: hostile.upload("s.pdf", hostile.pdf_with_page_open_action(hostile.SUBMIT_ACTION)),
+        "send a form",
+    ),
+    (
+        "OpenAction GoToR",
+        lambda: hostile.upload("r.pdf", hostile.pdf_with_open_action(hostile.GOTOR_ACTION)),
+        "another file",
+    ),
+    ("PDF+ZIP polyglot", lambda: hostile.upload("p.pdf", hostile.pdf_zip_polyglot()), "other data after its end"),
+    (
+        "6000x6600 JPEG of 657 bytes",
+        lambda: hostile.upload("p.jpg", hostile.jpeg_claiming_size(6000, 6600)),
+        "too large (16 million pixels at most)",
+    ),
     ("encrypted PDF", lambda: hostile.upload("enc.pdf", hostile.encrypted_pdf()), "password-protected"),
     ("ZIP renamed .pdf", hostile.zip_as_pdf_upload, "does not match its extension"),
-    ("pixel flood", hostile.pixel_flood_png_upload, "too large (number of pixels)"),
+    ("pixel flood", hostile.pixel_flood_png_upload, "too large (16 million pixels at most)"),
     ("0-byte", hostile.empty_upload, "The file is empty."),
     ("truncated PDF", lambda: hostile.upload("t.pdf", hostile.truncated_pdf()), "unreadable or damaged"),
     ("2 MiB + 1", hostile.over_max_pdf_upload, "exceeds the maximum allowed size"),
@@ -286,7 +307,7 @@ def test_staff_file_views_need_the_back_office_second_factor(settings, client, a
     response = client.get(download)
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("mfa_activate_totp")
+    assert response["Location"] == reverse("accounts:staff_enrolment")
     assert client.get(reverse("documents:staff_dossier_pdf", args=[application.public_id])).status_code == 302
     upload = reverse("documents:staff_upload", args=[application.public_id, piece.pk])
     assert client.post(upload, {"file": hostile.valid_pdf_upload()}).status_code == 302

@@ -229,6 +229,31 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Django refuses request bodies above this: an upload of a few pieces plus the form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 512 * 1024
 
+
+def _rate_limits(name: str, value: str) -> str:
+    """An allauth rate list ("30/10m/user,300/10m/ip"): each part per ``user`` or ``ip``; empty means no limit."""
+    import re
+
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        if not re.fullmatch(r"[1-9]\d*/(\d+(\.\d+)?)?[smhd]/(user|ip)", part):
+            raise ImproperlyConfigured(f"{name} must look like 30/10m/user,300/10m/ip, not {value!r}.")
+    return value
+
+
+# Fair use (documents/fair_use.py): uploads and dossier PDFs per account, then per IP address, on the shared cache.
+DOCUMENTS_RATE_LIMITS = {
+    "upload": _rate_limits("UPLOAD_RATE_LIMITS", env_str("UPLOAD_RATE_LIMITS", "30/10m/user,300/10m/ip")),
+    "staff_upload": _rate_limits(
+        "STAFF_UPLOAD_RATE_LIMITS", env_str("STAFF_UPLOAD_RATE_LIMITS", "60/10m/user,600/10m/ip")
+    ),
+    "dossier_pdf": _rate_limits(
+        "DOSSIER_PDF_RATE_LIMITS", env_str("DOSSIER_PDF_RATE_LIMITS", "10/10m/user,100/10m/ip")
+    ),
+    "staff_dossier_pdf": _rate_limits(
+        "STAFF_DOSSIER_PDF_RATE_LIMITS", env_str("STAFF_DOSSIER_PDF_RATE_LIMITS", "120/10m/user,600/10m/ip")
+    ),
+}
+
 # --- Internationalisation ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
