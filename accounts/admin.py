@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -11,6 +12,19 @@ from django.utils.translation import gettext_lazy as _
 from accounts import staff_access, staff_enrolment
 from accounts.models import StaffEnrolmentToken, StaffMembership, User
 from ecandidat.exceptions import BusinessRuleError
+
+
+def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> TemplateResponse:
+    """The codes just issued, shown once (never stored in clear, never put in a message cookie): the central office
+    hands each one over in person or by phone."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Enrolment codes"),
+        "issued": issued,
+        "validity_days": staff_enrolment.CODE_VALIDITY.days,
+        "opts": model_admin.model._meta,
+    }
+    return TemplateResponse(request, "accounts/admin_enrolment_codes.html", context)
 
 
 @admin.register(User)
@@ -30,8 +44,7 @@ class UserAdmin(DjangoUserAdmin):
         description=_("Issue an enrolment code (first authenticator app)"), permissions=["issue_enrolment_code"]
     )
     def issue_enrolment_codes(self, request, queryset):
-        """One single-use code per selected staff member, shown once on the page that follows (never stored in
-        clear, never put in a message cookie): hand it over in person or by phone."""
+        """One single-use code per selected staff member, shown once on the page that follows."""
         issued, refused = [], []
         for user in queryset.order_by("username"):
             try:
@@ -42,14 +55,14 @@ class UserAdmin(DjangoUserAdmin):
             self.message_user(request, f"{user}: {reason}", messages.ERROR)
         if not issued:
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Enrolment codes"),
-            "issued": issued,
-            "validity_days": staff_enrolment.CODE_VALIDITY.days,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "accounts/admin_enrolment_codes.html", context)
+        return _codes_page(self, request, issued)
+
+
+class IssueEnrolmentCodeForm(forms.Form):
+    user = forms.ModelChoiceField(
+        label=_("staff member"),
+        queryset=User.objects.filter(is_staff=True, is_active=True).order_by("last_name", "first_name", "username"),
+    )
 
 
 @admin.register(StaffMembership)
@@ -69,7 +82,8 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 @admin.register(StaffEnrolmentToken)
 class StaffEnrolmentTokenAdmin(admin.ModelAdmin):
     """The record of enrolment links and codes: who issued them, for whom, when they were used and from where.
-    Read only: tokens are created by the enrolment page and the user list's action, used once, never edited."""
+    Tokens are never edited: the enrolment page creates links, and "add" here issues a code for a staff member
+    (the central office's way, besides the user list's action for superusers)."""
 
     list_display = ["user", "channel", "issued_by", "issued_at", "expires_at", "used_at", "used_from"]
     list_filter = ["channel"]
@@ -91,13 +105,34 @@ class StaffEnrolmentTokenAdmin(admin.ModelAdmin):
         return self._is_central(request)
 
     def has_add_permission(self, request):
-        return False
+        return staff_enrolment.may_issue_enrolment_code(request.user)
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Choose a staff member, get a code (shown once)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = IssueEnrolmentCodeForm(data=request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            user = form.cleaned_data["user"]
+            try:
+                code = staff_enrolment.issue_enrolment_code(user=user, actor=request.user)
+            except BusinessRuleError as error:
+                form.add_error("user", str(error))
+            else:
+                return _codes_page(self, request, [(user, code)])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Issue an enrolment code"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "accounts/admin_issue_enrolment_code.html", context)
 
 
 @login_not_required

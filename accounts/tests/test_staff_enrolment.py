@@ -250,6 +250,43 @@ def test_central_administrator_issues_a_code_that_opens_the_activation_once(
     assert "Ce lien ou ce code d&#x27;activation a déjà été utilisé" in reused.content.decode()
 
 
+def test_central_office_issues_a_code_from_the_tokens_page(
+    client, centre_manager, central_manager, django_assert_num_queries
+):
+    client.force_login(central_manager)
+    add = reverse("admin:accounts_staffenrolmenttoken_add")
+
+    # session, user, savepoint, may issue? (central membership), the admin menu (user and group permissions, staff
+    # scope, may issue?), release, the staff list (rendered after the view), session save (3)
+    with django_assert_num_queries(13):
+        page = client.get(add)
+    assert page.status_code == 200
+    assert "Délivrer le code" in page.content.decode()
+    response = client.post(add, {"user": centre_manager.pk})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    code = re.search(r'<code class="enrolment-code">([A-Z0-9-]+)</code>', html).group(1)
+    token = StaffEnrolmentToken.objects.get()
+    assert (token.user, token.channel, token.issued_by) == (centre_manager, "CODE", central_manager)
+    listing = client.get(reverse("admin:accounts_staffenrolmenttoken_changelist")).content.decode()
+    assert "code délivré par la scolarité centrale" in listing
+    assert code not in listing
+    client.post(reverse("account_logout"))
+    _log_in_with_password(client)
+    assert client.post(ENROLMENT, {"action": "code", "code": code}).url == reverse("mfa_activate_totp")
+
+
+@pytest.mark.parametrize("persona", ["centre_manager", "other_centre_manager", "commission_member"])
+def test_other_staff_cannot_issue_nor_read_codes(client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get(reverse("admin:accounts_staffenrolmenttoken_add")).status_code == 403
+    assert client.get(reverse("admin:accounts_staffenrolmenttoken_changelist")).status_code == 403
+    assert client.post(reverse("admin:accounts_staffenrolmenttoken_add"), {"user": 1}).status_code == 403
+    assert not StaffEnrolmentToken.objects.exists()
+
+
 def test_an_expired_code_is_refused(client, centre_manager, central_manager, time_machine):
     code = issue_enrolment_code(user=centre_manager, actor=central_manager)
 
