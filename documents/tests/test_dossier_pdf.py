@@ -1,0 +1,131 @@
+"""The dossier PDF stays cheap whatever the pieces are (issue 9): image pieces are downsampled, images over the
+upload pixel budget (stored before it existed) are not decoded, and pypdf's garbage is collected after each build."""
+
+import io
+from unittest import mock
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import translation
+from PIL import Image, ImageFile
+from pypdf import PdfReader
+
+from documents import dossier_pdf, services
+from documents.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
+from documents.models import Document
+from documents.tests import hostile_files as hostile
+
+NOTICE_FR = "Cette image ne peut pas être incluse dans le dossier : ouvrez-la depuis la liste des pièces."
+
+
+def store(application, piece, name: str, content: bytes) -> Document:
+    """Upload ``content`` as the piece's file."""
+    services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.upload(name, content),
+        actor=application.created_by,
+    )
+    return Document.objects.get()
+
+
+def store_legacy(application, piece, name: str, content: bytes) -> Document:
+    """A piece stored before the 16 Mpx budget: a small image uploaded, then its stored bytes replaced."""
+    small = hostile.jpeg_bytes() if name.endswith(".jpg") else hostile.png_bytes()
+    document = store(application, piece, name, small)
+    replace_content(document, content)
+    return document
+
+
+def replace_content(document: Document, content: bytes) -> None:
+    default_storage.delete(document.file.name)
+    assert default_storage.save(document.file.name, ContentFile(content)) == document.file.name
+
+
+def last_page(application):
+    with build_dossier_pdf(application) as output:
+        reader = PdfReader(io.BytesIO(output.read()))
+    return reader.pages[-1]
+
+
+def image_sizes(page) -> list[tuple[int, int]]:
+    xobjects = page["/Resources"].get("/XObject", {})
+    return [(int(x.get_object()["/Width"]), int(x.get_object()["/Height"])) for x in xobjects.values()]
+
+
+def large_jpeg(width: int, height: int) -> bytes:
+    output = io.BytesIO()
+    Image.linear_gradient("L").resize((width, height)).convert("RGB").save(output, "JPEG", quality=70)
+    return output.getvalue()
+
+
+def test_a_jpeg_over_the_budget_is_decoded_reduced_and_embedded_at_2000_px(application, piece):
+    store_legacy(application, piece, "photo.jpg", large_jpeg(4200, 4600))
+    drafts = []
+    original = Image.Image.draft
+
+    def spy(self, mode, size):
+        result = original(self, mode, size)
+        drafts.append(self.size)  # the size the decoder will produce
+        return result
+
+    with mock.patch.object(Image.Image, "draft", spy):
+        sizes = image_sizes(last_page(application))
+
+    assert drafts == [(2100, 2300)]  # decoded at half size, never 4200 x 4600
+    assert sizes == [(1826, IMAGE_MAX_SIDE)]
+
+
+def test_an_image_already_small_enough_is_embedded_as_it_is(application, piece):
+    store(application, piece, "photo.jpg", hostile.jpeg_bytes((640, 480)))
+
+    assert image_sizes(last_page(application)) == [(640, 480)]
+
+
+def test_an_image_over_the_budget_that_is_not_a_jpeg_is_replaced_by_a_notice_without_decoding(
+    application, piece, monkeypatch
+):
+    store_legacy(application, piece, "scan.png", hostile.png_of_size(6300, 6300))
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with translation.override("fr"):
+        page = last_page(application)
+
+    assert image_sizes(page) == []
+    assert NOTICE_FR in " ".join(page.extract_text().split())
+
+
+def test_an_unreadable_stored_image_gives_a_notice_not_an_error(application, piece):
+    store_legacy(application, piece, "scan.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+
+    with translation.override("fr"):
+        page = last_page(application)
+
+    assert NOTICE_FR in " ".join(page.extract_text().split())
+
+
+def test_an_image_with_transparency_keeps_it(application, piece):
+    output = io.BytesIO()
+    Image.new("RGBA", (2400, 800), (10, 20, 30, 100)).save(output, "PNG")
+    store(application, piece, "scan.png", output.getvalue())
+
+    page = last_page(application)
+
+    (xobject,) = page["/Resources"]["/XObject"].values()
+    assert (xobject.get_object()["/Width"], xobject.get_object()["/Height"]) == (2000, 667)
+    assert "/SMask" in xobject.get_object()
+
+
+@pytest.mark.parametrize("builds", [1, 3])
+def test_garbage_is_collected_after_each_build(application, piece, builds):
+    store(application, piece, "a.pdf", hostile.pdf_bytes())
+
+    with mock.patch.object(dossier_pdf.gc, "collect") as collect:
+        for _ in range(builds):
+            build_dossier_pdf(application).close()
+
+    assert collect.call_count == builds
