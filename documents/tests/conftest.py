@@ -101,8 +101,14 @@ def clamd_address(settings):
 def _empty_rate_limits():
     """Fair-use counters live in the default cache (in memory in tests): each test starts with none. SQLite reuses
     primary keys after a rollback, so an account of one test would otherwise inherit another's count."""
-    from django.core.cache import cache
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
 
-    cache.clear()
+    def clear() -> None:
+        # Only the in-memory cache: a test that points the default cache at the real Redis must never FLUSHDB it.
+        if isinstance(caches["default"], LocMemCache):
+            caches["default"].clear()
+
+    clear()
     yield
-    cache.clear()
+    clear()

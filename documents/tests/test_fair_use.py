@@ -2,6 +2,9 @@
 status 429 and ``Retry-After``; nothing of a refused upload is stored."""
 
 import json
+import os
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -210,3 +213,67 @@ def test_default_limits_are_well_formed_and_per_account_first(settings):
         assert rates[0].endswith("/user")
         assert rates[1].endswith("/ip")
     assert _rate_limits("X", "") == ""
+
+
+# --- On the real Redis (the production cache) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_cache(settings, redis_proxy):
+    """The default cache on the real Redis through ``redis_proxy``, as in production (fail-open backend), under a
+    key prefix of its own; its keys are deleted afterwards (never a FLUSHDB: other tests share the database).
+    Yields a direct Redis client (as another process would see the server), the prefix, and the proxy."""
+    import redis
+
+    from ecandidat import cache as fail_open
+
+    database = urlsplit(os.environ["REDIS_URL"]).path or "/0"
+    prefix = f"fair-use-test-{uuid.uuid4().hex[:12]}"
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "ecandidat.cache.FailOpenRedisCache",
+            "LOCATION": redis_proxy.url + database,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        },
+    }
+    fail_open._down_until.clear()
+    direct = redis.Redis.from_url(os.environ["REDIS_URL"])
+    yield direct, prefix, redis_proxy
+    for key in direct.scan_iter(f"{prefix}:*"):
+        direct.delete(key)
+    direct.close()
+    fail_open._down_until.clear()
+
+
+@pytest.mark.integration
+def test_counts_live_in_redis_where_every_process_reads_them(
+    limits, redis_cache, candidate, application, piece, pieces
+):
+    direct, prefix, _proxy = redis_cache
+    client = french_client(candidate)
+    assert upload(client, application, piece).status_code == 302
+    assert upload(client, application, pieces[0]).status_code == 302
+
+    keys = [key.decode() for key in direct.scan_iter(f"{prefix}:*:rl:documents:upload:*")]
+    assert sorted(key.split(":")[-2] for key in keys) == ["ip", "user"]  # one counter per address, one per account
+    response = upload(client, application, pieces[1])
+
+    assert response.status_code == 429
+    assert Document.objects.count() == 2
+
+
+@pytest.mark.integration
+def test_uploads_keep_working_while_redis_is_down(limits, redis_cache, candidate, application, piece, caplog):
+    _direct, _prefix, proxy = redis_cache
+    client = french_client(candidate)
+    proxy.close()
+    try:
+        response = upload(client, application, piece)
+    finally:
+        proxy.open()
+
+    assert response.status_code == 302  # fails open: the limits do not apply while Redis is unreachable
+    assert Document.objects.count() == 1
+    assert "failing open" in caplog.text
