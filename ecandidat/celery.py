@@ -1,11 +1,50 @@
 """The Celery application: settings under the CELERY namespace, tasks discovered in each app's tasks.py."""
 
+import functools
+import logging
 import os
 
 from celery import Celery
+from celery.contrib.django.task import DjangoTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecandidat.settings.dev")
 
-app = Celery("ecandidat", task_cls="celery.contrib.django.task:DjangoTask")
+logger = logging.getLogger(__name__)
+
+
+class Task(DjangoTask):
+    """``DjangoTask`` whose ``delay_on_commit`` never turns a committed request into a 500 when the broker is down.
+
+    Our tasks carry work whose state is in the database and that a sweeper picks up again (mails: the outbox's
+    ``send_pending_mails``; antivirus scans: the nightly ``rescan_documents`` finds lost scans). So when the publish
+    after the commit fails, one warning is logged and the request goes on (issue 9: Redis down is a degraded mode).
+    """
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        from django.db import transaction
+
+        transaction.on_commit(functools.partial(self._publish_quietly, args, kwargs))
+
+    def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
+        from django.db import transaction
+
+        transaction.on_commit(functools.partial(self._publish_quietly, args or (), kwargs or {}, **options))
+
+    def _publish_quietly(self, args, kwargs, **options) -> None:
+        from ecandidat.emails import BROKER_ERRORS
+
+        try:
+            self.apply_async(args, kwargs, **options)
+        except BROKER_ERRORS as exc:
+            logger.warning(
+                "task %s%r not queued, left for its sweeper: broker unreachable (%s: %s)",
+                self.name,
+                tuple(args),
+                type(exc).__name__,
+                exc,
+            )
+
+
+app = Celery("ecandidat", task_cls="ecandidat.celery:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
