@@ -64,7 +64,7 @@ def test_an_ip_trying_many_accounts_is_locked_at_its_own_limit(client, campaign,
     assert other_ip.status_code == 302
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases="__all__")  # "__all__": the cache alias when settings add it
 def test_lockout_is_shared_through_the_database_cache(client, settings, candidate, other_candidate):
     # The REDIS_URL-absent production cache (settings.base), instead of the tests' LocMemCache.
     settings.CACHES = {
@@ -83,7 +83,7 @@ def test_lockout_is_shared_through_the_database_cache(client, settings, candidat
     assert _log_in(client, other_candidate.username).status_code == 302
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases="__all__")
 def test_two_database_cache_clients_see_the_same_counter():
     first, second = DatabaseCache("ecandidat_cache", {}), DatabaseCache("ecandidat_cache", {})
 
@@ -108,6 +108,61 @@ def test_production_settings_without_redis_use_the_database_cache():
     )
 
     assert result.stdout.split() == ["django.core.cache.backends.db.DatabaseCache", "ecandidat_cache"]
+
+
+PROBE = """
+import os
+import django, psycopg2
+django.setup()
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+assert "cache" in settings.DATABASES, "no autocommit alias for the cache"
+with transaction.atomic():  # as a request does (ATOMIC_REQUESTS)
+    cache.set("probe", 1, 60)
+    other = psycopg2.connect(os.environ["PROBE_DSN"])  # another process's connection
+    cursor = other.cursor()
+    cursor.execute("SELECT count(*) FROM ecandidat_cache WHERE cache_key LIKE '%probe'")
+    print(cursor.fetchone()[0])
+    other.close()
+    transaction.set_rollback(True)  # the request fails: the counter stays, as it must
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_on_postgresql_counters_are_committed_at_once_outside_the_request_transaction():
+    from django.db import connection
+
+    from ecandidat.tests.plugins.services import _worker_database_url
+
+    if connection.vendor != "postgresql":
+        pytest.fail("This test needs DATABASE_URL on PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/ecandidat).")
+    url = _worker_database_url()
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
+            "SECRET_KEY": "x" * 60,
+            "DATABASE_URL": url,
+            "PROBE_DSN": url.replace("postgres://", "postgresql://", 1),
+            "CLAMD_ADDRESS": "none",
+        }
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=env,
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"  # seen by another connection while the "request" is still open
+    assert SharedCacheEntry.objects.filter(cache_key__endswith="probe").count() == 1
 
 
 # --- Re-authentication before changing the e-mail address ---

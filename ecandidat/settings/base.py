@@ -135,6 +135,12 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 50_000},
         }
     }
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        # Counters are written on a second connection in autocommit, not inside the request's transaction, so that
+        # concurrent logins counted on one key do not wait for each other (accounts/routers.py). SQLite keeps the one
+        # connection: its write lock is per database file anyway.
+        DATABASES["cache"] = {**DATABASES["default"], "ATOMIC_REQUESTS": False, "TEST": {"MIRROR": "default"}}
+        DATABASE_ROUTERS = ["accounts.routers.SharedCacheRouter"]
 # The maintenance switch's state, read on every request: its own alias so that clearing the default cache
 # (rate limits) never forces a database read on every page. Each process also keeps it in memory for a few
 # seconds, and reads the database when this cache fails (ecandidat/maintenance.py).
