@@ -184,7 +184,13 @@ class StaffEnrolmentToken(models.Model):
     channel = models.CharField(_("channel"), max_length=4, choices=Channel)
     secret_hash = models.CharField(_("secret hash"), max_length=64, unique=True, editable=False)
     issued_by = models.ForeignKey(
-        User, verbose_name=_("issued by"), on_delete=models.PROTECT, related_name="issued_enrolment_tokens"
+        User,
+        verbose_name=_("issued by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="issued_enrolment_tokens",
+        help_text=_("Empty: issued on the server with manage.py issue_enrolment_code."),
     )
     issued_at = models.DateTimeField(_("issued at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))

@@ -110,14 +110,15 @@ def may_issue_enrolment_code(actor: User) -> bool:
     return actor.is_superuser or StaffMembership.objects.filter(user=actor).central().exists()
 
 
-def issue_enrolment_code(*, user: User, actor: User) -> str:
+def issue_enrolment_code(*, user: User, actor: User | None) -> str:
     """Issue a one-time enrolment code for staff member ``user``; returns the code, shown once to ``actor``.
 
     For a staff member who cannot open the mailed link. Only the central office may issue one
-    (``may_issue_enrolment_code``); a code for a non-staff account is refused. Side effect: a
+    (``may_issue_enrolment_code``); ``actor=None`` is the operator on the server (``manage.py
+    issue_enrolment_code``, e.g. for the first superuser). A code for a non-staff account is refused. Side effect: a
     ``StaffEnrolmentToken`` (channel CODE, valid ``CODE_VALIDITY``) recording ``actor`` as its issuer.
     """
-    if not may_issue_enrolment_code(actor):
+    if actor is not None and not may_issue_enrolment_code(actor):
         raise BusinessRuleError(_("Only the central office issues enrolment codes."))
     if not user.is_staff:
         raise BusinessRuleError(_("Enrolment codes are for staff accounts only."))
@@ -131,7 +132,9 @@ def issue_enrolment_code(*, user: User, actor: User) -> str:
         issued_at=now,
         expires_at=now + CODE_VALIDITY,
     )
-    logger.info("staff enrolment code %s issued for user %s by %s", token.pk, user.pk, actor.pk)
+    logger.info(
+        "staff enrolment code %s issued for user %s by %s", token.pk, user.pk, actor.pk if actor else "the server"
+    )
     return _display_code(code)
 
 

@@ -348,3 +348,30 @@ def test_setting_off_needs_no_enrolment(client, settings, centre_manager):
     _log_in_with_password(client)
 
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
+
+
+# --- From the server (the first superuser) ---
+
+
+def test_the_operator_issues_a_code_on_the_server_for_the_first_superuser(client, admin_user):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("issue_enrolment_code", admin_user.username, stdout=out)
+
+    code = out.getvalue().strip()
+    token = StaffEnrolmentToken.objects.get()
+    assert (token.user, token.channel, token.issued_by) == (admin_user, "CODE", None)
+    client.force_login(admin_user, mfa=False)  # a password login: no second factor in the session
+    assert client.post(ENROLMENT, {"action": "code", "code": code}).url == reverse("mfa_activate_totp")
+    with pytest.raises(CommandError, match="No account 'nobody'"):
+        call_command("issue_enrolment_code", "nobody")
+
+
+def test_the_server_refuses_a_code_for_a_candidate(candidate):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="réservés aux comptes du personnel"):
+        call_command("issue_enrolment_code", candidate.username)
