@@ -14,6 +14,9 @@ member without a second factor goes (``second_factor_redirect``): the TOTP activ
 allauth's MFA reauthentication when the app is already active (e.g. the session was opened before the app was
 activated elsewhere). Candidates never reach this code path beyond the existing 403.
 
+A staff member's FIRST authenticator app is not trust-on-first-use: the activation page needs an enrolment secret
+(a mailed one-time link or a code of the central office), see ``accounts.staff_enrolment``.
+
 ``settings.STAFF_MFA_REQUIRED`` (default on; off in dev settings) switches the rule off: a staff password login
 is then enough, as before.
 """
