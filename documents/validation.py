@@ -389,9 +389,10 @@ def _reencode_image(content: bytes, content_type: str) -> bytes:
             image.load()
             icc_profile = image.info.get("icc_profile")
             transparency = image.info.get("transparency")
-            # The EXIF orientation is about to be dropped: apply it to the pixels so photos stay upright.
-            upright = ImageOps.exif_transpose(image)
-            return _encode(upright, content_type, icc_profile=icc_profile, transparency=transparency)
+            # The EXIF orientation is about to be dropped: apply it to the pixels so photos stay upright. In place:
+            # without an orientation, no copy of the decoded pixels (up to 64 MB at the budget) is made.
+            ImageOps.exif_transpose(image, in_place=True)
+            return _encode(image, content_type, icc_profile=icc_profile, transparency=transparency)
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
