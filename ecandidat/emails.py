@@ -203,7 +203,7 @@ def deliver(email_id: int) -> str:
     OutboundEmail.objects.filter(pk=email.pk).update(
         status=OutboundEmail.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
     )
-    logger.info("mail %s %s sent to %s (attempt %s)", email.code, email.message_id, email.to, email.attempts)
+    logger.info("mail %s sent to %s (attempt %s, %s)", email.code, email.to, email.attempts, email.message_id)
     return "sent"
 
 
