@@ -1,7 +1,8 @@
 """The deadline-rush mix, for Locust (started by ``bench/rush/run.py``; not meant to be run by hand).
 
 Open-loop-ish rate control: each user paces itself (``constant_pacing``), so the offered rate is
-users / pacing whatever the response times, until a response takes longer than the pacing.
+users / pacing whatever the response times, until a response takes longer than the pacing. Each user starts
+after a random fraction of its pacing, so that arrivals are spread (not all users at the same instant).
 
 Environment (set by the runner):
   RUSH_TARGET    ``app`` or ``bare``
@@ -110,6 +111,7 @@ class PageUser(FastHttpUser):
     def on_start(self) -> None:
         self.number = random.randrange(1, 1_000_000)
         self.candidate = CANDIDATES[self.number % len(CANDIDATES)] if CANDIDATES else None
+        time.sleep(random.uniform(0, PAGE_PACING))  # spread the phases (Locust patches sleep for gevent)
 
     def _get(self, name: str, url: str, candidate: dict | None) -> None:
         with self.client.get(
@@ -147,6 +149,7 @@ class UploadUser(FastHttpUser):
         users = max(self.fixed_count, 1)
         slots = [(candidate, piece) for candidate in CANDIDATES[self.number :: users] for piece in candidate["pieces"]]
         self.slots = iter(slots)
+        time.sleep(random.uniform(0, UPLOAD_PACING))
 
     @task
     def upload(self) -> None:
