@@ -256,9 +256,9 @@ def test_central_office_issues_a_code_from_the_tokens_page(
     client.force_login(central_manager)
     add = reverse("admin:accounts_staffenrolmenttoken_add")
 
-    # session, user, savepoint, may issue? (central membership), the admin menu (user and group permissions, staff
-    # scope, may issue?), release, the staff list (rendered after the view), session save (3)
-    with django_assert_num_queries(13):
+    # session, user, savepoint, staff scope (read once: may issue?, then the admin menu), the menu's user and group
+    # permissions, release, the staff list (rendered after the view), session save (3)
+    with django_assert_num_queries(11):
         page = client.get(add)
     assert page.status_code == 200
     assert "Délivrer le code" in page.content.decode()
