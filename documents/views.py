@@ -43,22 +43,28 @@ def _own_application(request, application_id) -> Application:
     )
 
 
-def _done(request, application):
-    """Back to the recap page; the upload script (``X-Upload-Progress``) gets the address to go to instead, so
-    that the messages are read by the page it opens, not by the redirect it would follow."""
-    url = _back(application)
+def _done(request, application, piece_type=None):
+    """Back to the recap page, at the piece's row; the upload script (``X-Upload-Progress``) gets the address to go
+    to instead, so that the messages are read by the page it opens, not by the redirect it would follow."""
+    url = _back(application, piece_type)
     if request.headers.get("X-Upload-Progress"):
         return JsonResponse({"location": url})
     return redirect(url)
 
 
-def _back(application) -> str:
-    """The application's recap page ("Récapitulatif de votre candidature"), or the pieces page until it exists."""
+def _back(application, piece_type=None) -> str:
+    """The application's recap page ("Récapitulatif de votre candidature"), or the pieces page until it exists; at
+    the piece's row when there is one (its message is shown there, see ``_piece_tag``)."""
     try:
         url = reverse("applications:detail", args=[application.public_id])
     except NoReverseMatch:
         url = reverse("documents:pieces", args=[application.public_id])
-    return url + "#pieces"
+    return url + (f"#piece-{piece_type.pk}" if piece_type is not None else "#pieces")
+
+
+def _piece_tag(piece_type) -> str:
+    """The messages' extra tag that puts them in the piece's row of the pieces table, next to what they are about."""
+    return f"piece-{piece_type.pk}"
 
 
 def _piece_label(piece_type) -> str:
@@ -78,10 +84,10 @@ def _piece_action(request, application_id, piece_type_id, action, success: str):
     try:
         action(application=application, piece_type=piece_type, actor=request.user)
     except BusinessRuleError as error:
-        messages.error(request, f"{_piece_label(piece_type)} : {error}")
+        messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
     else:
-        messages.success(request, success % {"piece": _piece_label(piece_type)})
-    return redirect(_back(application))
+        messages.success(request, success % {"piece": _piece_label(piece_type)}, extra_tags=_piece_tag(piece_type))
+    return redirect(_back(application, piece_type))
 
 
 def _wait_text(seconds: int) -> str:
@@ -123,29 +129,36 @@ def upload(request, application_id, piece_type_id):
     if wait is not None:
         message = _too_many_uploads(wait)
         if request.headers.get("X-Upload-Progress"):
-            messages.error(request, f"{_piece_label(piece_type)} : {message}")
-            return _too_many(_done(request, application), wait)
+            messages.error(request, f"{_piece_label(piece_type)} : {message}", extra_tags=_piece_tag(piece_type))
+            return _too_many(_done(request, application, piece_type), wait)
         context = {**pieces_table_context(application), "piece_error_id": piece_type.pk, "piece_error": message}
         return _too_many(render(request, "documents/pieces.html", context), wait)
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        messages.error(request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}")
-        return _done(request, application)
+        messages.error(
+            request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}", extra_tags=_piece_tag(piece_type)
+        )
+        return _done(request, application, piece_type)
     try:
         services.upload_piece(
             application=application, piece_type=piece_type, uploaded_file=uploaded, actor=request.user
         )
     except BusinessRuleError as error:
-        messages.error(request, f"{_piece_label(piece_type)} : {error}")
-        return _done(request, application)
-    messages.success(request, _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)})
+        messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
+        return _done(request, application, piece_type)
+    messages.success(
+        request,
+        _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)},
+        extra_tags=_piece_tag(piece_type),
+    )
     if not blocking_pieces(application):
         messages.info(
             request,
             _("All the supporting documents are there: remember to transmit your application before %(date)s.")
             % {"date": date_format(effective_return_deadline(application), "SHORT_DATE_FORMAT")},
+            extra_tags=_piece_tag(piece_type),
         )
-    return _done(request, application)
+    return _done(request, application, piece_type)
 
 
 @require_POST

@@ -12,6 +12,10 @@ urlpatterns = [
     path("assistance/", views.assistance, name="assistance"),
     path("healthz", views.healthz, name="healthz"),
     path("donnees-personnelles/", views.personal_data, name="personal_data"),
+    path("accessibilite/", views.accessibility, name="accessibility"),
+    path("mentions-legales/", views.legal_notice, name="legal_notice"),
+    path("theme.css", views.theme_css, name="theme_css"),
+    path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("offre-de-formation/", include("offers.urls")),
     path("candidat/", include("applications.urls")),
@@ -23,6 +27,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("gestion/", admin.site.urls),
 ]
+
+handler500 = "ecandidat.views.server_error"
 
 if settings.DEBUG:
     # The demonstration mailbox: the outbox, readable by a newcomer who has no SMTP server.

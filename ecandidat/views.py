@@ -4,11 +4,12 @@ import markdown
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from ecandidat.maintenance import hour_label
 
@@ -88,3 +89,54 @@ def _redis_client(url: str):
 def personal_data(request):
     """The personal-data notice (RGPD), linked from every page's footer."""
     return render(request, "ecandidat/personal_data.html")
+
+
+@login_not_required
+@require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
+def theme_css(request):
+    """The institution's colours (settings ``INSTITUTION_BRAND_COLOUR``) as CSS custom properties.
+
+    A stylesheet rather than an inline ``<style>``: the CSP allows styles from our own origin only. The colour is
+    validated as ``#rrggbb`` when the settings load, so nothing else can reach the CSS.
+    """
+    brand = settings.INSTITUTION_BRAND_COLOUR
+    red, green, blue = (int(brand[i : i + 2], 16) for i in (1, 3, 5))
+    dark = "#{:02x}{:02x}{:02x}".format(*(int(c * 0.75) for c in (red, green, blue)))
+    response = HttpResponse(f":root {{ --brand: {brand}; --brand-dark: {dark}; }}\n", content_type="text/css")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@login_not_required
+@require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
+def accessibility(request):
+    """ "Déclaration d'accessibilité" (RGAA 4.1 model): what was checked, how, and what is not yet compliant."""
+    return render(request, "ecandidat/accessibility.html")
+
+
+@login_not_required
+@require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
+def legal_notice(request):
+    """ "Mentions légales": publisher, director of publication, host."""
+    return render(
+        request,
+        "ecandidat/legal_notice.html",
+        {"publication_director": settings.LEGAL_PUBLICATION_DIRECTOR, "host": settings.LEGAL_HOST},
+    )
+
+
+@require_POST
+@never_cache
+def session_keepalive(request):
+    """ "Rester connecté": any request renews the sliding session (``SESSION_SAVE_EVERY_REQUEST``); this one says
+    how many seconds are left so the page can restart its countdown. Logged-out callers get the login redirect."""
+    return JsonResponse({"expires_in": settings.SESSION_COOKIE_AGE})
+
+
+def server_error(request):
+    """500 page in the site's look, rendered without the database or the request context (they may be what failed)."""
+    template = loader.get_template("500.html")
+    return HttpResponseServerError(template.render({"institution_name": settings.INSTITUTION_NAME}))

@@ -29,7 +29,7 @@ def _upload(page, piece, name: str) -> None:
         {"name": name, "mimeType": "application/pdf", "buffer": pdf_bytes(name)}
     )
     row.locator("button[type=submit]").click()
-    page.wait_for_url(re.compile(r"#pieces$"))
+    page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
     page.locator(f'a:has-text("{name}")').wait_for()
 
 

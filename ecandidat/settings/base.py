@@ -4,6 +4,7 @@ Production is this module plus environment variables (see README, "Configuration
 only add local conveniences and defaults for secrets; there is deliberately no ``prod.py``.
 """
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -274,6 +275,15 @@ INSTITUTION_SHORT_NAME = env_str("INSTITUTION_SHORT_NAME", "UPVD")
 INSTITUTION_CONTACT_EMAIL = env_str("INSTITUTION_CONTACT_EMAIL", "assistance.ecandidat@univ-perp.fr")
 # The office named in the personal-data notice, as the guide's login screen says it.
 PERSONAL_DATA_OFFICE = env_str("PERSONAL_DATA_OFFICE", "la sous direction Gestion de la formation et des Etudes")
+# Visual identity: a logo (a URL or a path under /static/, shown in the header with the institution's name as its
+# text alternative) and the main colour (#rrggbb; white text sits on it, so pick one with 4.5:1 contrast on white).
+INSTITUTION_LOGO_URL = env_str("INSTITUTION_LOGO_URL", "")
+INSTITUTION_BRAND_COLOUR = env_str("INSTITUTION_BRAND_COLOUR", "#0b4f8a")
+if not re.fullmatch(r"#[0-9a-fA-F]{6}", INSTITUTION_BRAND_COLOUR):
+    raise ImproperlyConfigured("INSTITUTION_BRAND_COLOUR must be a colour written #rrggbb.")
+# "Mentions légales": who publishes the site and who hosts it (name and address).
+LEGAL_PUBLICATION_DIRECTOR = env_str("LEGAL_PUBLICATION_DIRECTOR", "le président ou la présidente de l'université")
+LEGAL_HOST = env_str("LEGAL_HOST", "la direction du numérique de l'université")
 
 # --- Maintenance window -----------------------------------------------------------------------------------
 # Nightly batches run inside this window (local time); candidates see a maintenance page then.

@@ -1,56 +1,269 @@
-// Upload progress for the pieces table (progressive enhancement): without JavaScript the form posts normally.
-// Loaded with <script src defer>; no inline script (CSP).
+// Pieces table (progressive enhancement; without JavaScript the form posts normally and the server decides).
+// - Type and size are checked before sending; a JPEG/PNG photo over the limit is reduced with a canvas and
+//   re-encoded as JPEG (preview shown), so a 4 MB phone photo goes through.
+// - While sending: a named progress bar with its percentage and a "cancel" button; focus stays in the row.
+// - The result and any refusal are announced in the piece's row (aria-live), and focus returns to that row.
+// Loaded with <script src defer>; no inline script (CSP); texts come from #upload-texts (translated by Django).
 (function () {
   "use strict";
-  if (!window.XMLHttpRequest || !window.FormData) {
+  var texts = document.getElementById("upload-texts");
+
+  // After the page reloads at #piece-<pk>: focus that row and announce its message again (a live region that is
+  // already filled when the page loads is not read out).
+  function focusTargetRow() {
+    var match = /^#piece-(\d+)$/.exec(window.location.hash);
+    var row = match && document.getElementById("piece-" + match[1]);
+    if (!row) {
+      return;
+    }
+    row.focus({ preventScroll: false });
+    var status = document.getElementById("piece-status-" + match[1]);
+    if (status && status.children.length) {
+      var content = Array.prototype.slice.call(status.children);
+      status.textContent = "";
+      window.setTimeout(function () {
+        content.forEach(function (node) { status.appendChild(node); });
+      }, 150);
+    }
+  }
+  focusTargetRow();
+
+  if (!texts || !window.XMLHttpRequest || !window.FormData) {
     return;
   }
+  var MAX_BYTES = parseInt(texts.getAttribute("data-max-bytes"), 10);
+  var MAX_PIXELS = 16000000; // the server's image budget (documents/validation.py MAX_IMAGE_PIXELS)
+  var TYPES = { pdf: "application/pdf", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
+
+  function text(name) {
+    return texts.getAttribute("data-" + name) || "";
+  }
+
+  function humanSize(bytes) {
+    var lang = document.documentElement.lang || "fr";
+    var unit = lang === "fr" ? " Mo" : " MB";
+    return (bytes / 1048576).toLocaleString(lang, { maximumFractionDigits: 1 }) + unit;
+  }
+
+  function say(status, message, kind) {
+    status.textContent = "";
+    var line = document.createElement("p");
+    line.className = "pieces__status--" + kind;
+    line.textContent = message;
+    status.appendChild(line);
+  }
+
+  function kindOf(file) {
+    var extension = (file.name.split(".").pop() || "").toLowerCase();
+    var expected = TYPES[extension];
+    if (!expected || (file.type && file.type !== expected)) {
+      return null;
+    }
+    return expected;
+  }
+
+  // Draw the image at a scale that fits the pixel budget, then lower the scale and quality until the JPEG fits.
+  function shrink(file) {
+    return new Promise(function (resolve, reject) {
+      var url = URL.createObjectURL(file);
+      var image = new Image();
+      image.onload = function () {
+        URL.revokeObjectURL(url);
+        var width = image.naturalWidth;
+        var height = image.naturalHeight;
+        var scale = Math.min(1, Math.sqrt(MAX_PIXELS / (width * height)), Math.sqrt((MAX_BYTES * 1.5) / file.size));
+        var quality = 0.85;
+        var attempts = 0;
+        function attempt() {
+          attempts += 1;
+          var canvas = document.createElement("canvas");
+          canvas.width = Math.max(1, Math.round(width * scale));
+          canvas.height = Math.max(1, Math.round(height * scale));
+          var context = canvas.getContext("2d");
+          context.fillStyle = "#fff"; // transparent PNG areas become white, not black
+          context.fillRect(0, 0, canvas.width, canvas.height);
+          context.drawImage(image, 0, 0, canvas.width, canvas.height);
+          canvas.toBlob(function (blob) {
+            if (blob && blob.size <= MAX_BYTES) {
+              var name = file.name.replace(/\.[^.]*$/, "") + ".jpg";
+              resolve(new File([blob], name, { type: "image/jpeg" }));
+            } else if (attempts < 8) {
+              scale *= 0.8;
+              quality = Math.max(0.6, quality - 0.05);
+              attempt();
+            } else {
+              reject(new Error("too big"));
+            }
+          }, "image/jpeg", quality);
+        }
+        attempt();
+      };
+      image.onerror = function () {
+        URL.revokeObjectURL(url);
+        reject(new Error("unreadable"));
+      };
+      image.src = url;
+    });
+  }
+
+  function showPreview(form, file) {
+    var old = form.querySelector(".pieces__preview");
+    if (old) {
+      old.remove();
+    }
+    var preview = document.createElement("img");
+    preview.className = "pieces__preview";
+    preview.alt = text("preview");
+    preview.src = URL.createObjectURL(file);
+    preview.width = 96;
+    form.appendChild(preview);
+  }
+
   document.querySelectorAll("form[data-upload]").forEach(function (form) {
+    var input = form.querySelector("input[type=file]");
+    var status = document.getElementById("piece-status-" + form.getAttribute("data-piece"));
+    var row = form.closest("tr");
+    var send = form.querySelector("button[type=submit]");
+    var box = form.querySelector(".pieces__progress");
+    var progress = box.querySelector("progress");
+    var percent = box.querySelector("[data-percent]");
+    var cancel = box.querySelector("[data-cancel]");
+    var ready = null; // the file to send: the chosen one, or its reduced copy
+    var request = null;
+
+    var preparing = false;
+
+    // Check the chosen file; resolves to the file to send without asking (null: refused, or reduced and shown
+    // for the candidate to check before sending).
+    function prepare() {
+      ready = null;
+      var file = input.files && input.files[0];
+      if (!file) {
+        return Promise.resolve(null);
+      }
+      var kind = kindOf(file);
+      if (!kind) {
+        input.value = "";
+        say(status, text("bad-type"), "error");
+        return Promise.resolve(null);
+      }
+      if (file.size <= MAX_BYTES) {
+        ready = file;
+        status.textContent = "";
+        return Promise.resolve(file);
+      }
+      if (kind === "application/pdf") {
+        input.value = "";
+        say(status, text("too-big"), "error");
+        return Promise.resolve(null);
+      }
+      say(status, text("resizing"), "busy");
+      send.disabled = true;
+      preparing = true;
+      return shrink(file).then(function (smaller) {
+        ready = smaller;
+        preparing = false;
+        send.disabled = false;
+        showPreview(form, smaller);
+        say(status, text("resized").replace("{before}", humanSize(file.size)).replace("{after}", humanSize(smaller.size)), "ok");
+        return null;
+      }, function () {
+        input.value = "";
+        preparing = false;
+        send.disabled = false;
+        say(status, text("resize-failed"), "error");
+        return null;
+      });
+    }
+
+    input.addEventListener("change", prepare);
+
+    function reset() {
+      request = null;
+      box.hidden = true;
+      send.disabled = false;
+      input.disabled = false;
+    }
+
+    cancel.addEventListener("click", function () {
+      if (request) {
+        request.abort();
+      }
+    });
+
     form.addEventListener("submit", function (event) {
-      var input = form.querySelector("input[type=file]");
-      if (!input || !input.files || input.files.length === 0) {
+      if (!input.files || input.files.length === 0) {
         return; // Let the browser say the field is required.
       }
       event.preventDefault();
-      var progress = form.querySelector("progress");
-      var buttons = form.querySelectorAll("button");
-      buttons.forEach(function (button) { button.disabled = true; });
-      if (progress) {
-        progress.hidden = false;
-        progress.value = 0;
+      if (ready) {
+        upload(ready);
+      } else if (!preparing) {
+        prepare().then(function (file) {
+          if (file) {
+            upload(file);
+          }
+        });
       }
-      var request = new XMLHttpRequest();
+    });
+
+    function upload(file) {
+      var data = new FormData(form);
+      data.set("file", file, file.name);
+      send.disabled = true;
+      input.disabled = true;
+      box.hidden = false;
+      progress.value = 0;
+      percent.textContent = "0 %";
+      say(status, text("sending"), "busy");
+      cancel.focus(); // focus stays in the row, on the one control that still does something
+      request = new XMLHttpRequest();
       request.open("POST", form.action);
       request.setRequestHeader("X-Upload-Progress", "1");
       request.upload.addEventListener("progress", function (e) {
-        if (progress && e.lengthComputable) {
-          progress.value = Math.round((e.loaded / e.total) * 100);
+        if (e.lengthComputable) {
+          var value = Math.round((e.loaded / e.total) * 100);
+          progress.value = value;
+          progress.textContent = value + " %";
+          percent.textContent = value + " %";
         }
       });
       request.addEventListener("load", function () {
-        // The server answers {"location": recap page}; its messages are read when that page opens.
-        var location = window.location.href;
+        var location = null;
         try {
-          location = JSON.parse(request.responseText).location || location;
+          location = JSON.parse(request.responseText).location;
         } catch (ignored) {
-          // Not JSON (e.g. a proxy's error page): reload the current page.
+          location = null;
+        }
+        if (!location) {
+          // Not our JSON: the login page (the session ended) or a proxy's or server's error page.
+          var ended = /\/accounts\/login\//.test(request.responseURL || "");
+          reset();
+          say(status, text(ended ? "session-ended" : "failed"), "error");
+          row.focus();
+          return;
         }
         var target = new URL(location, window.location.href);
         var here = new URL(window.location.href);
         if (target.pathname === here.pathname && target.search === here.search) {
           // Same page: changing only the fragment would not reload it, and the table would look unchanged.
-          window.location.hash = target.hash;
+          window.history.replaceState(null, "", target.hash);
           window.location.reload();
         } else {
           window.location.assign(target.href);
         }
       });
-      request.addEventListener("error", function () {
-        // Network failure: fall back to the ordinary form post, which shows the browser's own error.
-        buttons.forEach(function (button) { button.disabled = false; });
-        form.submit();
+      request.addEventListener("abort", function () {
+        reset();
+        say(status, text("cancelled"), "error");
+        input.focus();
       });
-      request.send(new FormData(form));
-    });
+      request.addEventListener("error", function () {
+        reset();
+        say(status, text("failed"), "error");
+        row.focus();
+      });
+      request.send(data);
+    }
   });
 })();

@@ -1,0 +1,170 @@
+"""A candidate on a phone: every candidate page at 320, 375 and 1,280 px wide, the upload path on a slow line, the
+session-expiry warning. Chromium through Playwright; axe-core on every page (0 serious, 0 critical)."""
+
+import pytest
+
+from accounts.tests.factories import StaffMembershipFactory
+from applications.models import Application
+from applications.tests.factories import (
+    ExternalCursusFactory,
+    InternalCursusFactory,
+    InternshipFactory,
+    WorkExperienceFactory,
+)
+from applications.tests.factories_candidature import complete_candidate
+from documents import services as documents_services
+from documents.enums import PieceStatus
+from documents.models import PieceSubmission
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = (320, 375, 1280)
+LONG_TITLE = (
+    "MASTER 2 - INGÉNIERIE DES SYSTÈMES ÉNERGÉTIQUES RENOUVELABLES ET STOCKAGE DISTRIBUÉ PARCOURS INTERNATIONAL"
+)
+
+
+def _page_overflow(page) -> int:
+    """How many CSS pixels the page is wider than the viewport (0: no horizontal page scroll)."""
+    return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+def _fully_inside(page, locator) -> bool:
+    box = locator.bounding_box()
+    width = page.viewport_size["width"]
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5
+
+
+def _dossier(campaign):
+    """A candidate with every dossier list filled in and one application with long labels: a refused piece (with a
+    comment), a conditional piece, and a piece still missing."""
+    formation = FormationFactory(title=LONG_TITLE)
+    candidate = complete_candidate(user__campaign=campaign)
+    InternalCursusFactory(candidate=candidate)
+    ExternalCursusFactory(candidate=candidate)
+    InternshipFactory(candidate=candidate)
+    WorkExperienceFactory(candidate=candidate)
+    letter = PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation manuscrite et signée")
+    PieceTypeFactory(
+        is_common=True, is_unique=True, is_conditional=True, label="Attestation de réussite au diplôme d'accès"
+    )
+    PieceTypeFactory(is_common=True, is_unique=True, label="Relevé de notes de toutes les années post-baccalauréat")
+    application = Application.objects.create(
+        candidate=candidate, formation=formation, campaign=campaign, created_by=candidate.user
+    )
+    documents_services.upload_piece(
+        application=application,
+        piece_type=letter,
+        uploaded_file=_uploaded("lettre-de-motivation-version-definitive-signee.pdf"),
+        actor=candidate.user,
+    )
+    submission = PieceSubmission.objects.get(application=application, piece_type=letter)
+    documents_services.set_piece_status(
+        submission=submission,
+        status=PieceStatus.REFUSED,
+        comment="Le scan est illisible : renvoyez une copie où la signature se lit.",
+        actor=StaffMembershipFactory(centre=formation.centre).user,
+    )
+    return candidate, application, formation
+
+
+def _uploaded(name):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, pdf_bytes(name), content_type="application/pdf")
+
+
+def _candidate_pages(application, formation) -> list[str]:
+    return [
+        "/",
+        "/offre-de-formation/?q=MASTER",
+        "/assistance/",
+        "/accessibilite/",
+        "/mentions-legales/",
+        "/donnees-personnelles/",
+        "/candidat/informations-perso/",
+        "/candidat/adresse/",
+        "/candidat/baccalaureat/",
+        "/candidat/cursus-interne/",
+        "/candidat/cursus-externe/",
+        "/candidat/stages/",
+        "/candidat/experiences-pro/",
+        "/candidat/candidatures/",
+        f"/candidat/candidatures/{application.public_id}/",
+        "/page-qui-n-existe-pas/",
+    ]
+
+
+def test_no_page_scrolls_sideways_on_a_phone(live_server, transactional_db, browser_page, campaign):
+    page = browser_page
+    candidate, application, formation = _dossier(campaign)
+    log_in_browser(page, live_server, candidate.user)
+    pages = _candidate_pages(application, formation)
+
+    overflowing = []
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 812 if width < 1000 else 900})
+        for path in pages:
+            page.goto(live_server.url + path)
+            if _page_overflow(page) > 0:
+                overflowing.append(f"{width}px {path}: {_page_overflow(page)}px too wide")
+            if width == 320:
+                assert_no_serious_axe_violations(page)
+
+    assert overflowing == []
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_main_actions_are_visible_and_large_enough(live_server, transactional_db, browser_page, campaign, width):
+    page = browser_page
+    page.set_viewport_size({"width": width, "height": 812})
+    candidate, application, formation = _dossier(campaign)
+    log_in_browser(page, live_server, candidate.user)
+
+    # The applications list: "Ouvrir", the only way into an application, is on screen.
+    page.goto(live_server.url + "/candidat/candidatures/")
+    open_link = page.locator(f'main a[href="/candidat/candidatures/{application.public_id}/"]')
+    assert _fully_inside(page, open_link)
+    assert open_link.bounding_box()["height"] >= 44
+
+    # The pieces table: status, "Non concerné par cette pièce" and the refusal comment are on screen.
+    page.goto(f"{live_server.url}/candidat/candidatures/{application.public_id}/")
+    assert _fully_inside(page, page.locator("#pieces").get_by_text("Le scan est illisible"))
+    not_concerned = page.locator('form[action$="/non-concerne/"] button')
+    assert _fully_inside(page, not_concerned)
+    assert not_concerned.bounding_box()["height"] >= 44
+    assert _fully_inside(page, page.locator("#pieces td", has_text="Refusée").first)
+    for button in page.locator("#pieces button:visible").all():
+        assert button.bounding_box()["height"] >= 44, button.inner_text()
+
+    # The menu: folded behind "Menu" on phones (a <details>, no JavaScript), always shown on wide screens.
+    applications_link = page.locator('nav.site-nav a[href="/candidat/candidatures/"]')
+    if width < 900:
+        header_height = page.locator("nav.site-nav").bounding_box()["y"] + 44
+        assert header_height <= 200
+        assert not applications_link.is_visible()
+        page.locator("summary.site-nav__toggle").click()
+    assert applications_link.is_visible()
+    assert applications_link.bounding_box()["height"] >= 44
+
+
+def test_menu_opens_without_javascript(live_server, transactional_db, chromium_browser, campaign):
+    candidate = complete_candidate(user__campaign=campaign)
+    context = chromium_browser.new_context(
+        locale="fr-FR", java_script_enabled=False, viewport={"width": 320, "height": 640}
+    )
+    try:
+        page = context.new_page()
+        log_in_browser(page, live_server, candidate.user)
+        page.goto(live_server.url + "/candidat/adresse/")
+        link = page.locator('nav.site-nav a[href="/candidat/candidatures/"]')
+        assert not link.is_visible()
+
+        page.locator("summary.site-nav__toggle").click()
+
+        assert link.is_visible()
+        assert _page_overflow(page) == 0
+    finally:
+        context.close()

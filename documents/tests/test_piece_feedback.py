@@ -1,0 +1,54 @@
+"""Issue 13: the result of an action on a piece is shown in that piece's row (and the page opens at that row), not
+at the top of the page, out of view on a phone."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from documents.tests import hostile_files as hostile
+from documents.tests.test_views import post_file
+
+
+@pytest.fixture
+def owner(client, candidate):
+    client.force_login(candidate)
+    return client
+
+
+def _row(html: str, piece) -> str:
+    match = re.search(rf'<tr id="piece-{piece.pk}".*?</tr>', html, re.S)
+    assert match, f"no row for piece {piece.pk}"
+    return match.group(0)
+
+
+def test_refusal_is_shown_in_the_pieces_row_and_the_page_opens_there(owner, application, piece):
+    response = post_file(owner, application, piece, hostile.over_max_pdf_upload())
+
+    assert response["Location"] == reverse("applications:detail", args=[application.public_id]) + f"#piece-{piece.pk}"
+    html = owner.get(response["Location"]).content.decode()
+    row = _row(html, piece)
+    assert 'role="status" aria-live="polite"' in row
+    assert "Lettre de motivation : " in row
+    assert "exceeds the maximum allowed size" in row
+    above_the_table = html.split("<main")[1].split('<section id="pieces"')[0]
+    assert "exceeds the maximum allowed size" not in above_the_table
+
+
+def test_accepted_file_is_announced_in_its_row(owner, application, piece):
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    row = _row(owner.get(response["Location"]).content.decode(), piece)
+    assert "Lettre de motivation: file received." in row
+
+
+def test_upload_script_gets_the_rows_address(owner, application, piece, django_assert_num_queries):
+    url = reverse("documents:upload", args=[application.public_id, piece.pk])
+
+    # session, user, application, piece type; then the session save (savepoint, update, release)
+    with django_assert_num_queries(7):
+        response = owner.post(url, {}, HTTP_X_UPLOAD_PROGRESS="1")
+
+    assert response.json() == {
+        "location": reverse("applications:detail", args=[application.public_id]) + f"#piece-{piece.pk}"
+    }
