@@ -382,42 +382,46 @@ class Bench:
                 "catalogue, logged in",
             ):
                 continue
-            raw = self.out / f"profile-{label.split()[0]}.txt"
-            spy = subprocess.Popen(
-                [
-                    str(VENV_BIN / "py-spy"),
-                    "record",
-                    "--pid",
-                    str(worker.pid),
-                    "--rate",
-                    "500",
-                    "--format",
-                    "raw",
-                    "--output",
-                    str(raw),
-                    "--duration",
-                    "600",
-                    "--nonblocking",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-            time.sleep(1.0)
-            deadline = time.monotonic() + self.arguments.profile_seconds
+            raw = self.out / f"profile-{label.split()[0].strip(',')}.txt"
+            seconds = max(1, round(self.arguments.profile_seconds))
+            with open(self.out / "py-spy.log", "ab") as log:
+                spy = subprocess.Popen(
+                    [
+                        str(VENV_BIN / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(worker.pid),
+                        "--rate",
+                        "250",
+                        "--format",
+                        "raw",
+                        "--output",
+                        str(raw),
+                        "--duration",
+                        str(seconds),
+                        "--nonblocking",
+                        "--gil",  # only samples holding the GIL: waits on PostgreSQL (GIL released) are not CPU
+                    ],
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            self.processes.append(("py-spy", spy))
+            time.sleep(0.5)
+            deadline = time.monotonic() + seconds + 1  # requests until py-spy has stopped sampling
             n = 0
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and spy.poll() is None:
                 if make is None:
                     self.upload(self.ports["app1"], *next(slots))
                 else:
                     method, path, candidate = make(candidates[n % len(candidates)])
                     request(self.ports["app1"], method, path, candidate=candidate)
                 n += 1
-            os.kill(spy.pid, signal.SIGINT)
             try:
-                spy.wait(timeout=30)
+                spy.wait(timeout=60)  # it writes its output after the last sample
             except subprocess.TimeoutExpired:
-                os.killpg(spy.pid, signal.SIGKILL)
+                self.stop(spy)
+            self.processes = [(name, p) for name, p in self.processes if p is not spy]
             if raw.exists():
                 summaries[label] = summarise_profile(raw.read_text(), requests=n)
         return summaries
@@ -790,7 +794,7 @@ CATEGORIES = [
     ("PDF parsing (pypdf)", ("pypdf/",)),
     ("template rendering", ("Template.render (django/template/base.py)",)),
     ("SQL building (ORM compiler)", ("SQLCompiler.as_sql", "SQLCompiler.pre_sql_setup", "SQLCompiler.compile")),
-    ("database driver (psycopg2 execute)", ("CursorWrapper._execute (",)),
+    ("database driver (psycopg2 execute, GIL held)", ("CursorWrapper._execute (",)),
     ("rows to model instances", ("ModelIterable.__iter__", "Model.from_db")),
     ("multipart parsing", ("MultiPartParser",)),
     ("hashing", ("sha256", "hashlib")),
@@ -848,6 +852,31 @@ def summarise_profile(raw: str, *, requests: int, top: int = 20) -> dict:
     }
 
 
+PAGE_MIX = {
+    "catalogue, anonymous": 0.3,
+    "catalogue, logged in": 0.1,
+    "recap of an application": 0.2,
+    "pieces page": 0.2,
+    "candidatures list": 0.2,
+}
+
+
+def cpu_ceiling(cpu_rows: dict, cores: int) -> dict | None:
+    """The rush scale at which the measured CPU per request (web worker + PostgreSQL) would fill every core."""
+    try:
+        page = sum(share * (cpu_rows[k]["cpu_ms"] + cpu_rows[k]["pg_ms"]) for k, share in PAGE_MIX.items())
+        upload = cpu_rows["upload of a 1.4 MB PDF"]["cpu_ms"] + cpu_rows["upload of a 1.4 MB PDF"]["pg_ms"]
+        bare_page, bare_upload = cpu_rows["bare: page"]["cpu_ms"], cpu_rows["bare: upload"]["cpu_ms"]
+    except KeyError:
+        return None
+    budget = 1000 * cores  # CPU milliseconds per second
+    app = PAGES_PER_SECOND * page + UPLOADS_PER_SECOND * upload
+    bare = PAGES_PER_SECOND * bare_page + UPLOADS_PER_SECOND * bare_upload
+    if not app or not bare:
+        return None
+    return {"app": budget / app, "bare": budget / bare, "app_ms_per_s_at_1x": app, "bare_ms_per_s_at_1x": bare}
+
+
 def table(results: dict) -> list[str]:
     lines = []
     cpu_rows = results.get("cpu", {})
@@ -875,10 +904,18 @@ def table(results: dict) -> list[str]:
             if row.get("bytes") and "upload" not in label
         )
         lines.append(f"Page sizes: {sizes}.")
+        ceiling = cpu_ceiling(cpu_rows, results["machine"]["cpus"])
+        if ceiling:
+            results["cpu_ceiling"] = ceiling
+            lines.append(
+                f"CPU-bound ceiling from these figures ({results['machine']['cpus']} cores fully used, no queueing,"
+                f" the rush mix): ecandidat {ceiling['app']:.2f}x, bare Django {ceiling['bare']:.2f}x"
+                f" (ratio {ceiling['app'] / ceiling['bare']:.2f})."
+            )
         bad = {
             label: row["statuses"]
             for label, row in cpu_rows.items()
-            if set(row["statuses"]) - ({302} if "upload" in label else {200})
+            if {int(code) for code in row["statuses"]} - ({302} if "upload" in label else {200})
         }
         if bad:
             lines.append(f"Unexpected statuses in the CPU table: {bad}")
@@ -951,7 +988,7 @@ def smoke_verdict(results: dict) -> int:
     """The smoke run's only assertions (nothing timed): every kind answered as expected, no error, uploads stored."""
     problems = []
     for label, row in results.get("cpu", {}).items():
-        if set(row["statuses"]) != ({302} if "upload" in label else {200}):
+        if {int(code) for code in row["statuses"]} != ({302} if "upload" in label else {200}):
             problems.append(f"{label}: statuses {row['statuses']}")
     for target, steps in results.get("rush", {}).items():
         for step in steps:
@@ -961,7 +998,7 @@ def smoke_verdict(results: dict) -> int:
                 problems.append(
                     f"rush {target}: {step['uploads_answered_302']} uploads answered, {step['uploads_stored']} stored"
                 )
-    if set(results.get("dossier_memory", {}).get("statuses", {})) != {200}:
+    if {int(code) for code in results.get("dossier_memory", {}).get("statuses", {})} != {200}:
         problems.append(f"dossier PDFs: {results.get('dossier_memory')}")
     for problem in problems:
         print(f"SMOKE FAILED: {problem}", file=sys.stderr)
