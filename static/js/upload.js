@@ -63,12 +63,20 @@
   }
 
   // Draw the image at a scale that fits the pixel budget, then lower the scale and quality until the JPEG fits.
-  function shrink(file) {
+  // Files are read as data: URLs, not blob: ones, which the CSP (img-src 'self' data:) does not allow.
+  function dataUrl(blob) {
     return new Promise(function (resolve, reject) {
-      var url = URL.createObjectURL(file);
+      var reader = new FileReader();
+      reader.onload = function () { resolve(reader.result); };
+      reader.onerror = function () { reject(reader.error); };
+      reader.readAsDataURL(blob);
+    });
+  }
+
+  function shrink(file) {
+    return dataUrl(file).then(function (url) { return new Promise(function (resolve, reject) {
       var image = new Image();
       image.onload = function () {
-        URL.revokeObjectURL(url);
         var width = image.naturalWidth;
         var height = image.naturalHeight;
         var scale = Math.min(1, Math.sqrt(MAX_PIXELS / (width * height)), Math.sqrt((MAX_BYTES * 1.5) / file.size));
@@ -99,11 +107,10 @@
         attempt();
       };
       image.onerror = function () {
-        URL.revokeObjectURL(url);
         reject(new Error("unreadable"));
       };
       image.src = url;
-    });
+    }); });
   }
 
   function showPreview(form, file) {
@@ -114,9 +121,11 @@
     var preview = document.createElement("img");
     preview.className = "pieces__preview";
     preview.alt = text("preview");
-    preview.src = URL.createObjectURL(file);
     preview.width = 96;
-    form.appendChild(preview);
+    dataUrl(file).then(function (url) {
+      preview.src = url;
+      form.appendChild(preview);
+    });
   }
 
   document.querySelectorAll("form[data-upload]").forEach(function (form) {
@@ -237,7 +246,8 @@
         }
         if (!location) {
           // Not our JSON: the login page (the session ended) or a proxy's or server's error page.
-          var ended = /\/accounts\/login\//.test(request.responseURL || "");
+          // 403: the CSRF check failed, which happens when the session and its cookies are gone.
+          var ended = request.status === 403 || /\/accounts\/login\//.test(request.responseURL || "");
           reset();
           say(status, text(ended ? "session-ended" : "failed"), "error");
           row.focus();

@@ -1,0 +1,171 @@
+"""Uploading from a phone on a slow line (issue 13): checks before sending, a 4 MB photo reduced in the browser and
+accepted by the server, a named progress bar that can be cancelled, the result announced in the piece's row with the
+focus on it; the session-expiry warning. Chromium through Playwright."""
+
+import io
+import os
+import re
+
+import pytest
+from django.conf import settings
+
+from applications.models import Application
+from applications.tests.factories_candidature import complete_candidate
+from documents.models import Document, PieceSubmission
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.browser
+
+
+def _noisy_jpeg(width: int, height: int) -> bytes:
+    """A photo-like JPEG that does not compress well: about 4.3 MB at 2800 × 2100."""
+    from PIL import Image
+
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def setup(live_server, transactional_db, browser_page, campaign):
+    formation = FormationFactory()
+    piece = PieceTypeFactory(is_common=True, is_unique=True, label="Relevé de notes")
+    candidate = complete_candidate(user__campaign=campaign)
+    application = Application.objects.create(
+        candidate=candidate, formation=formation, campaign=campaign, created_by=candidate.user
+    )
+    page = browser_page
+    page.set_viewport_size({"width": 375, "height": 812})
+    log_in_browser(page, live_server, candidate.user)
+    page.goto(f"{live_server.url}/candidat/candidatures/{application.public_id}/")
+    return page, piece, application, candidate
+
+
+def test_a_4_mb_phone_photo_is_reduced_in_the_browser_then_accepted(setup):
+    page, piece, application, _ = setup
+    photo = _noisy_jpeg(2800, 2100)
+    assert 4 * 1024 * 1024 < len(photo) < 5 * 1024 * 1024
+
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "IMG_2043.jpg", "mimeType": "image/jpeg", "buffer": photo}
+    )
+
+    status = page.locator(f"#piece-status-{piece.pk}")
+    status.get_by_text("La photo a été réduite de").wait_for()
+    assert re.search(r"réduite de 4,\d Mo à [12](,\d)? Mo", status.inner_text())
+    assert page.locator(f"#piece-{piece.pk} img.pieces__preview").is_visible()
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
+    assert page.evaluate("document.activeElement.id") == f"piece-{piece.pk}"
+    document = Document.objects.get()
+    assert document.content_type == "image/jpeg"
+    assert document.original_name == "IMG_2043.jpg"
+    assert document.size <= settings.UPLOAD_MAX_BYTES
+    assert_no_serious_axe_violations(page)
+
+
+def test_wrong_type_and_oversized_pdf_are_refused_before_sending(setup):
+    page, piece, application, _ = setup
+    requests = []
+    page.on("request", lambda request: requests.append(request.url) if request.method == "POST" else None)
+    status = page.locator(f"#piece-status-{piece.pk}")
+
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "notes.docx", "mimeType": "application/msword", "buffer": b"x" * 100}
+    )
+    assert "ni un PDF ni une image JPEG ou PNG" in status.inner_text()
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * (3 * 1024 * 1024)}
+    )
+    assert "Ce fichier dépasse 2 Mo" in status.inner_text()
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    assert page.locator(f"#file-{piece.pk}:invalid").count() == 1  # emptied: the browser asks for a file
+    assert requests == []
+    assert not PieceSubmission.objects.exists()
+
+
+def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup):
+    page, piece, application, _ = setup
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 200, "downloadThroughput": 50_000, "uploadThroughput": 20_000},
+    )
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * 1_500_000}
+    )
+
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    progress = page.get_by_role("progressbar", name="Envoi de Relevé de notes")
+    progress.wait_for()
+    assert page.locator(f"#piece-status-{piece.pk}").inner_text() == "Envoi du fichier en cours…"
+    cancel = page.locator(f"#piece-{piece.pk} [data-cancel]")
+    assert page.evaluate("document.activeElement === document.querySelector('[data-cancel]')")
+    assert re.fullmatch(r"\d+ %", page.locator(f"#piece-{piece.pk} [data-percent]").inner_text())
+    assert_no_serious_axe_violations(page)
+    cancel.click()
+
+    page.locator(f"#piece-status-{piece.pk}", has_text="Envoi annulé : le fichier n'a pas été enregistré.").wait_for()
+    assert not progress.is_visible()
+    assert page.evaluate("document.activeElement.id") == f"file-{piece.pk}"
+    assert not PieceSubmission.objects.exists()
+
+
+def test_upload_after_the_session_ended_says_the_file_was_not_saved(setup):
+    page, piece, application, _ = setup
+    page.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * 1000}
+    )
+
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    page.locator(
+        f"#piece-status-{piece.pk}", has_text="Votre session a pris fin : le fichier n'a pas été enregistré"
+    ).wait_for()
+    assert page.url.endswith(f"/candidatures/{application.public_id}/")
+    assert not PieceSubmission.objects.exists()
+
+
+def test_session_warning_keeps_the_session_and_a_lost_form_comes_back_after_login(
+    live_server, transactional_db, browser_page, campaign, settings
+):
+    settings.SESSION_COOKIE_AGE = 45 * 60
+    candidate = complete_candidate(user__campaign=campaign)
+    page = browser_page
+    page.clock.install()
+    log_in_browser(page, live_server, candidate.user)
+    page.goto(live_server.url + "/candidat/adresse/")
+    page.locator("#id_line2").fill("Bâtiment C, appartement 12")
+
+    # 43 minutes later: the warning, focus on "Rester connecté", which renews the session.
+    page.clock.fast_forward("43:01")
+    warning = page.locator("#session-warning")
+    warning.wait_for()
+    assert "Votre session se termine dans 2 minutes" in warning.inner_text()
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Rester connecté"
+    assert_no_serious_axe_violations(page)
+    page.get_by_role("button", name="Rester connecté").click()
+    warning.wait_for(state="hidden")
+
+    # Then no answer for 45 minutes: the session ends (on the server too), the page says what was not saved.
+    page.clock.fast_forward("45:02")
+    page.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)
+    warning.wait_for()
+    assert "ces champs n'ont pas été enregistrés" in warning.inner_text()
+    assert "Complément d'adresse" in warning.locator("li").first.inner_text() or warning.locator("li").count() == 1
+    page.locator("main form button[type=submit]").click()  # posting anyway is stopped: it would be lost
+    assert page.url.endswith("/candidat/adresse/")
+
+    # After the login, the address form has what was typed.
+    log_in_browser(page, live_server, candidate.user)
+    page.goto(live_server.url + "/candidat/adresse/")
+    assert page.locator("#id_line2").input_value() == "Bâtiment C, appartement 12"
+    assert page.locator("#session-restored").is_visible()
