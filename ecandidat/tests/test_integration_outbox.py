@@ -15,6 +15,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -205,8 +206,6 @@ def test_embedded_default_smtp_down_then_up_sends_once(
 @pytest.fixture
 def cache_through_proxy(settings, redis_proxy):
     """Both cache aliases on the real Redis, reached through ``redis_proxy`` (production settings' backend)."""
-    from django.core.cache import caches
-
     from ecandidat import cache as fail_open
     from ecandidat.maintenance import forget_switch
 
@@ -223,7 +222,11 @@ def cache_through_proxy(settings, redis_proxy):
     fail_open._down_until.clear()
     forget_switch()
     yield redis_proxy
-    caches["default"].clear()
+    # Only this test's keys: clear() would FLUSHDB the whole Redis database, broker queues included.
+    direct = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in direct.scan_iter(match=f"{backend['KEY_PREFIX']}:*"):
+        direct.delete(key)
+    direct.close()
     fail_open._down_until.clear()
     forget_switch()
 
