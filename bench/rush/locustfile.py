@@ -8,6 +8,7 @@ Environment (set by the runner):
   RUSH_TARGET    ``app`` or ``bare``
   RUSH_SEED      the JSON written by ``bench.rush.seed`` (app only): sessions, CSRF secrets, upload slots
   RUSH_PDF       the 1.4 MB PDF to upload
+  RUSH_UPLOAD_FIRST  index of the first seeded candidate whose pieces this step may upload
   RUSH_PAGE_USERS, RUSH_UPLOAD_USERS, RUSH_PAGE_PACING, RUSH_UPLOAD_PACING
   RUSH_WARMUP    seconds at the start whose requests are not recorded
   RUSH_RUN_SECONDS  requests that end later (while Locust stops) are not recorded either
@@ -28,6 +29,7 @@ from locust import FastHttpUser, constant_pacing, events, task
 TARGET = os.environ.get("RUSH_TARGET", "app")
 WARMUP = float(os.environ.get("RUSH_WARMUP", "3"))
 RUN_SECONDS = float(os.environ.get("RUSH_RUN_SECONDS", "30"))
+UPLOAD_FIRST = int(os.environ.get("RUSH_UPLOAD_FIRST", "0"))
 PAGE_PACING = float(os.environ.get("RUSH_PAGE_PACING", "2"))
 UPLOAD_PACING = float(os.environ.get("RUSH_UPLOAD_PACING", "4"))
 with open(os.environ["RUSH_PDF"], "rb") as _handle:
@@ -41,6 +43,7 @@ CANDIDATES = SEED["candidates"]
 _samples: list[tuple[str, float, bool]] = []
 _started = time.monotonic()
 _upload_numbers = itertools.count()
+_used_candidates: set[int] = set()
 
 
 _uploads_ok_total = 0
@@ -63,6 +66,7 @@ def _dump(environment, **kwargs):
                 "samples": _samples,
                 "measured_seconds": min(time.monotonic() - _started, RUN_SECONDS) - WARMUP,
                 "uploads_ok_total": _uploads_ok_total,
+                "last_upload_candidate": max(_used_candidates, default=UPLOAD_FIRST - 1),
             },
             handle,
         )
@@ -147,8 +151,10 @@ class UploadUser(FastHttpUser):
     def on_start(self) -> None:
         self.number = next(_upload_numbers)
         users = max(self.fixed_count, 1)
-        slots = [(candidate, piece) for candidate in CANDIDATES[self.number :: users] for piece in candidate["pieces"]]
-        self.slots = iter(slots)
+        # Candidates from RUSH_UPLOAD_FIRST on, dealt out among the upload users: each step of the runner starts
+        # after the candidates the previous one used, so no account reaches its fair-use upload limit.
+        indices = range(UPLOAD_FIRST + self.number, len(CANDIDATES), users)
+        self.slots = iter([(index, piece) for index in indices for piece in CANDIDATES[index]["pieces"]])
         time.sleep(random.uniform(0, UPLOAD_PACING))
 
     @task
@@ -168,7 +174,9 @@ class UploadUser(FastHttpUser):
                     context={},
                 )
                 return
-            candidate, piece = slot
+            index, piece = slot
+            candidate = CANDIDATES[index]
+            _used_candidates.add(index)
             url = f"/pieces/{candidate['application']}/{piece}/ajouter/"
         headers = _headers(candidate, 500_000 + self.number)
         headers["Origin"] = f"https://{self.client.base_url.split('://', 1)[1]}"

@@ -72,6 +72,7 @@ class Bench:
         self.out.mkdir(parents=True, exist_ok=True)
         self.processes: list[tuple[str, subprocess.Popen]] = []
         self.results: dict = {"started": stamp, "smoke": arguments.smoke, "machine": machine()}
+        self.upload_cursor = 0  # first seeded candidate the next rush step uploads for
         self.env = self._environment()
 
     # --- Environment and processes ---------------------------------------------------------------------------
@@ -273,7 +274,9 @@ class Bench:
         }
 
     def upload_slots(self):
-        for candidate in self.seed["candidates"]:
+        """Slots for the CPU table and the profile, from the end of the seeded list (the rush starts at its head,
+        the dossier-memory phase uses the 30 candidates before the last 60)."""
+        for candidate in reversed(self.seed["candidates"]):
             for piece in candidate["pieces"]:
                 yield candidate, piece
 
@@ -310,7 +313,7 @@ class Bench:
         app_worker = psutil.Process(app.pid).children()[0]
         bare_worker = psutil.Process(bare.pid).children()[0]
         rounds: dict[str, list[dict]] = defaultdict(list)
-        slots = self.upload_slots()
+        slots = self._cpu_slots = self.upload_slots()
         candidates = self.seed["candidates"]
         profiles = {}
         for round_number in range(self.arguments.rounds):
@@ -373,7 +376,7 @@ class Bench:
         print("== Profiling the CPU-table worker with py-spy", flush=True)
         candidates = self.seed["candidates"]
         summaries = {}
-        slots = self.upload_slots()
+        slots = self._cpu_slots  # the CPU table's slots go on: no account uploads twice into the same slot
         for label, (_kind, make) in self.kinds().items():
             if label not in (
                 "recap of an application",
@@ -499,6 +502,7 @@ class Bench:
             RUSH_UPLOAD_USERS=str(upload_users),
             RUSH_PAGE_PACING=str(page_pacing),
             RUSH_UPLOAD_PACING=str(upload_pacing),
+            RUSH_UPLOAD_FIRST=str(self.upload_cursor if target == "app" else 0),
             RUSH_WARMUP=str(warmup),
             RUSH_RUN_SECONDS=str(duration),
             RUSH_OUT=str(samples_file),
@@ -521,6 +525,10 @@ class Bench:
         machine_cpu = busy_cpu() - busy_before
         elapsed = time.monotonic() - wall
         data = json.loads(samples_file.read_text())
+        if target == "app":
+            self.upload_cursor = data["last_upload_candidate"] + 1
+            if self.upload_cursor > len(self.seed["candidates"]) - 150:  # keep clear of the CPU-table accounts
+                self.upload_cursor = 0
         seconds = max(data["measured_seconds"], 1e-6)
         pages = [ms for name, ms, ok in data["samples"] if name == "page"]
         uploads = [ms for name, ms, ok in data["samples"] if name == "upload"]
@@ -569,10 +577,12 @@ class Bench:
         per_worker = self.arguments.dossiers
         print(f"== Web-worker RSS after ~{per_worker} dossier PDFs per worker", flush=True)
         workers = psutil.Process(self.app.pid).children()
-        candidates = self.seed["candidates"][: max(1, min(30, len(self.seed["candidates"])))]
+        seeded = self.seed["candidates"]
+        candidates = seeded[-90:-60] if len(seeded) >= 120 else seeded[:1]
+        fill: Counter = Counter()
         for candidate in candidates:  # a dossier with its pieces: fill every slot of these candidates
             for piece in candidate["pieces"]:
-                self.upload(self.ports["app"], candidate, piece)
+                fill[self.upload(self.ports["app"], candidate, piece)[0]] += 1
         before = {w.pid: w.memory_info().rss for w in workers}
         statuses: Counter = Counter()
         durations = []
@@ -587,6 +597,7 @@ class Bench:
         after = {w.pid: w.memory_info().rss for w in workers if w.is_running()}
         self.results["dossier_memory"] = {
             "pdfs": per_worker * len(workers),
+            "fill_statuses": dict(fill),
             "statuses": dict(statuses),
             "median_ms": percentile(durations, 50),
             "rss_before_mib": sorted(round(v / 2**20) for v in before.values()),
@@ -1010,7 +1021,7 @@ def smoke_verdict(results: dict) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="The deadline-rush benchmark: ecandidat vs bare Django.")
     parser.add_argument("--smoke", action="store_true", help="a few seconds at a tiny load: checks the harness")
-    parser.add_argument("--candidates", type=int, default=400)
+    parser.add_argument("--candidates", type=int, default=600)
     parser.add_argument("--cpu-requests", type=int, default=120, help="requests per kind and round, CPU table")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scales", type=float, nargs="+", default=[0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0])
