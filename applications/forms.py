@@ -17,6 +17,10 @@ class DossierForm(forms.ModelForm):
     """Marks required fields with "*" as the guide says, and lists countries from ISO 3166."""
 
     country_fields: tuple[str, ...] = ()
+    # WCAG 1.3.5 / RGAA 11.13: the purpose of personal fields, so that browsers and assistive tools can fill them.
+    autocomplete: dict[str, str] = {}
+    # Phone fields get type=tel (the phone keypad on a mobile).
+    tel_fields: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -27,6 +31,10 @@ class DossierForm(forms.ModelForm):
             )
             if self.instance.pk:
                 self.initial[name] = getattr(self.instance, name)
+        for name in self.tel_fields:
+            self.fields[name].widget.input_type = "tel"
+        for name, token in self.autocomplete.items():
+            self.fields[name].widget.attrs["autocomplete"] = token
         for field in self.fields.values():
             if field.required and field.label:
                 field.label = format_lazy("* {}", field.label)
@@ -38,6 +46,21 @@ class DossierForm(forms.ModelForm):
 
 class PersonalDetailsForm(DossierForm):
     country_fields = ("birth_country", "nationality")
+    tel_fields = ("phone", "mobile")
+    autocomplete = {
+        "civility": "honorific-prefix",
+        "birth_name": "family-name",
+        "usual_name": "off",  # a second family name: no token of its own
+        "first_name": "given-name",
+        "other_first_name": "additional-name",
+        "birth_date": "bday",
+        "birth_country": "off",  # the country of birth, not of the address
+        "birth_city": "off",
+        "nationality": "off",
+        "phone": "tel",
+        "mobile": "mobile tel",
+        "preferred_language": "language",
+    }
 
     class Meta:
         model = Candidate
@@ -112,6 +135,15 @@ class PersonalDetailsForm(DossierForm):
 
 class AddressForm(DossierForm):
     country_fields = ("country",)
+    autocomplete = {
+        "line1": "address-line1",
+        "line2": "address-line2",
+        "line3": "address-line3",
+        "postal_code": "postal-code",
+        "city": "address-level2",
+        "foreign_city": "address-level2",
+        "country": "country",
+    }
 
     class Meta:
         model = Address

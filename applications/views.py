@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 # The first completion follows these steps (guide: "tout d'abord les informations personnelles puis l'adresse").
 STEPS = ("applications:personal_details", "applications:address", "applications:baccalaureate")
+STEP_LABELS = (gettext_lazy("Personal details"), gettext_lazy("Address"), gettext_lazy("Baccalaureate"))
 
 
 def candidate_required(view):
@@ -66,6 +67,11 @@ def _progress(candidate, step_name: str) -> dict:
         "dossier_complete": all(done),
         "step_number": STEPS.index(step_name) + 1 if step_name in STEPS else None,
         "step_count": len(STEPS),
+        # The stepper ("Étape 2 sur 3 : Adresse"): every step by name, done or not, the current one marked.
+        "steps": [
+            {"url_name": name, "label": label, "done": is_done, "current": name == step_name}
+            for name, label, is_done in zip(STEPS, STEP_LABELS, done, strict=True)
+        ],
     }
 
 

@@ -159,15 +159,44 @@ def detail(request, public_id):
 
 
 @candidate_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def transmit(request, public_id):
-    """ "Transmettre ma candidature"."""
+    """ "Transmettre ma candidature": what will be sent and that the pieces will then be locked (GET), then the
+    transmission (POST) and a result that says what happened. The action cannot be undone by the candidate."""
+    from documents.pieces import piece_rows
+
     application = _own_application(request, public_id)
+    if request.method == "GET":
+        rows = piece_rows(application)
+        blocking = [row for row in rows if row.is_blocking]
+        forms = form_rows(application)
+        return render(
+            request,
+            "applications/candidature/transmit.html",
+            {
+                "application": application,
+                "formation": application.formation,
+                "piece_rows": rows,
+                "form_rows": forms,
+                "refusal": services.transmit_refusal(
+                    application, blocking_rows=blocking, missing_form_rows=missing_forms(application, rows=forms)
+                ),
+                "return_deadline": effective_return_deadline(application),
+            },
+        )
     try:
         services.transmit_application(application=application, actor=request.user)
     except BusinessRuleError as error:
         messages.error(request, str(error))
     else:
+        messages.success(
+            request,
+            _(
+                "Your application to %(title)s has been transmitted: the commission will examine it. Your "
+                "supporting documents can no longer be changed, unless the commission asks you to."
+            )
+            % {"title": application.formation.title},
+        )
         messages.success(
             request,
             _(

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("donnees-personnelles/", views.personal_data, name="personal_data"),
     path("accessibilite/", views.accessibility, name="accessibility"),
+    path("creer-un-compte/", views.signup_choice, name="signup_choice"),
     path("mentions-legales/", views.legal_notice, name="legal_notice"),
     path("theme.css", views.theme_css, name="theme_css"),
     path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
@@ -27,8 +28,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("gestion/", admin.site.urls),
 ]
-
-handler500 = "ecandidat.views.server_error"
 
 if settings.DEBUG:
     # The demonstration mailbox: the outbox, readable by a newcomer who has no SMTP server.

@@ -4,9 +4,8 @@ import markdown
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection, transaction
-from django.http import HttpResponse, HttpResponseServerError, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.template import loader
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -136,7 +135,10 @@ def session_keepalive(request):
     return JsonResponse({"expires_in": settings.SESSION_COOKIE_AGE})
 
 
-def server_error(request):
-    """500 page in the site's look, rendered without the database or the request context (they may be what failed)."""
-    template = loader.get_template("500.html")
-    return HttpResponseServerError(template.render({"institution_name": settings.INSTITUTION_NAME}))
+@login_not_required
+@require_GET
+@transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
+def signup_choice(request):
+    """ "Créer un compte", as the guide splits it: a student of the university logs in with the ENT first (their
+    account then carries the student records' data); anyone else creates an account with their e-mail address."""
+    return render(request, "account/signup_choice.html")

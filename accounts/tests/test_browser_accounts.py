@@ -127,6 +127,10 @@ def test_external_candidate_signs_up_validates_the_mailed_link_and_logs_in(
     # "Créer un compte", top right of the home page.
     page.goto(app + "/")
     page.locator("header").get_by_role("link", name="Créer un compte", exact=True).click()
+    # The guide first splits the two situations: not a student of the university → the e-mail form.
+    page.wait_for_url(app + "/creer-un-compte/")
+    assert_no_serious_axe_violations(page)
+    page.get_by_role("link", name="Créer un compte avec mon adresse mail", exact=True).click()
     page.wait_for_url(app + "/accounts/signup/")
     assert_no_serious_axe_violations(page)
     last_name, _ = _field(page, "Nom *")

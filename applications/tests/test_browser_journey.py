@@ -68,9 +68,13 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     assert page.locator('form[action$="/transmettre/"] button.button--success').is_enabled()
     assert_no_serious_axe_violations(page)
 
-    # "Je transmets ma candidature".
+    # "Je transmets ma candidature": the next page lists what will be sent and says the pieces will be locked.
     page.locator('form[action$="/transmettre/"] button').click()
-    page.locator(".message--success").wait_for()
+    page.wait_for_url(re.compile(r"/transmettre/\??$"))
+    assert "lettre.pdf" in page.locator("main").inner_text()
+    assert_no_serious_axe_violations(page)
+    page.locator("main form[method=post] button[type=submit]").click()
+    page.locator(".message--success").first.wait_for()
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED
     assert OutboundEmail.objects.filter(code="STATUT_RE", to=candidate.user.email).exists()
@@ -87,7 +91,9 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     page.wait_for_load_state("load")
     _upload(page, transcript, "releve-lisible.pdf")
     page.locator('form[action$="/transmettre/"] button.button--success').click()
-    page.locator(".message--success").wait_for()
+    page.wait_for_url(re.compile(r"/transmettre/\??$"))
+    page.locator("main form[method=post] button[type=submit]").click()
+    page.locator(".message--success").first.wait_for()
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED
 

@@ -253,7 +253,11 @@ def test_transmit_button_green_only_without_blocking_pieces(owner, application):
         response, '<button type="submit" class="button" disabled>Transmit my application</button>', html=True
     )
     assertContains(response, "If the button is not green, a supporting document is missing.")
-    assertContains(response, "<li>Lettre de motivation (Waiting)</li>", html=True)
+    assertContains(
+        response,
+        f'<li><a href="#piece-{piece.pk}"><span lang="fr">Lettre de motivation</span></a> (Waiting)</li>',
+        html=True,
+    )
 
     PieceSubmissionFactory(application=application, piece_type=piece)
     response = owner.get(_url("detail", application))
@@ -321,8 +325,11 @@ def test_transmit_with_missing_piece_says_which(owner, application):
     assert application.dossier_status == DossierStatus.WAITING
 
 
-def test_transmit_is_post_only(owner, application):
-    assert owner.get(_url("transmit", application)).status_code == 405
+def test_transmit_get_only_asks(owner, application):
+    # The GET shows what will be sent and asks to confirm (issue 13); only the POST transmits.
+    assert owner.get(_url("transmit", application)).status_code == 200
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.WAITING
 
 
 # --- Cancelling -------------------------------------------------------------------------------------------------

@@ -350,11 +350,15 @@ def test_setting_on_missing_pieces_and_forms_are_both_listed(owner, settings, ap
     from offers.tests.factories import PieceTypeFactory
 
     settings.FORMS_BLOCK_TRANSMISSION = True
-    PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation")
+    piece = PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation")
 
     response = owner.get(detail_url(application))
 
-    assertContains(response, "<li>Lettre de motivation (Waiting)</li>", html=True)
+    assertContains(
+        response,
+        f'<li><a href="#piece-{piece.pk}"><span lang="fr">Lettre de motivation</span></a> (Waiting)</li>',
+        html=True,
+    )
     assertContains(response, '<li><a href="#forms">Questionnaire COND</a> (Waiting)</li>', html=True)
 
 
