@@ -240,10 +240,15 @@ class Bench:
         if workers is not None:
             extra["GUNICORN_WORKERS"] = str(workers)
         application = module + ":application"
+        options = []
         if probe:
             extra["BENCH_WSGI"] = module
             application = "bench.rush.probe:application"
-        process = self.start(name, [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", application], **extra)
+            # The measured worker must not be recycled mid-table (max_requests is 2000 in deploy/).
+            options = ["--max-requests", "0"]
+        process = self.start(
+            name, [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", *options, application], **extra
+        )
         wait_port(port, process=process)
         expected = workers or int(os.environ.get("GUNICORN_WORKERS", 0)) or (os.cpu_count() or 1) * 2 + 1
         deadline = time.monotonic() + 60
