@@ -76,7 +76,7 @@ run: install
 	echo "  Demo logins:          see the seed_demo lines above (also saved in var/seed_demo.txt)"; \
 	echo "  E-mails are printed on this console (no EMAIL_URL set)."; \
 	echo; \
-	$(MANAGE) runserver 127.0.0.1:$(PORT)
+	ENT_PORT=$(ENT_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
 
 worker: install
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)." >&2; exit 1; }

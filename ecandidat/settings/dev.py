@@ -4,7 +4,8 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "dev-only-insecure-key-never-use-in-production")
 os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("ENT_SERVER_URL", "http://127.0.0.1:8001")
+# The development ENT of `make run` (devtools/ent) listens on ENT_PORT (the Makefile passes it on).
+os.environ.setdefault("ENT_SERVER_URL", f"http://127.0.0.1:{os.environ.get('ENT_PORT') or '8001'}")
 os.environ.setdefault("ENT_CLIENT_SECRET", "dev-ent-secret")
 # The demo staff logins work with a password alone; STAFF_MFA_REQUIRED=1 make run to try TOTP (README).
 os.environ.setdefault("STAFF_MFA_REQUIRED", "0")
