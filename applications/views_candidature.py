@@ -94,8 +94,19 @@ def apply(request, formation_id):
     return render(
         request,
         "applications/candidature/apply.html",
-        {"formation": formation, "refusal": refusal, "existing": existing},
+        {"formation": formation, "refusal": refusal, "existing": existing, "missing_step": _missing_step(candidate)},
     )
+
+
+def _missing_step(candidate: Candidate | None) -> str:
+    """The dossier page a refusal "Renseignez votre adresse…" points to ("" when the dossier is complete)."""
+    if candidate is None:
+        return "applications:personal_details"
+    if not hasattr(candidate, "address"):
+        return "applications:address"
+    if not hasattr(candidate, "baccalaureate"):
+        return "applications:baccalaureate"
+    return ""
 
 
 # --- Recap ------------------------------------------------------------------------------------------------------

@@ -93,6 +93,9 @@ def _candidate_pages(application, formation) -> list[str]:
         "/candidat/experiences-pro/",
         "/candidat/candidatures/",
         f"/candidat/candidatures/{application.public_id}/",
+        f"/candidat/candidatures/{application.public_id}/transmettre/",
+        f"/candidat/candidatures/nouvelle/{formation.pk}/",
+        "/creer-un-compte/",
         "/page-qui-n-existe-pas/",
     ]
 
@@ -112,6 +115,18 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, transactional_db, brow
                 overflowing.append(f"{width}px {path}: {_page_overflow(page)}px too wide")
             if width == 320:
                 assert_no_serious_axe_violations(page)
+
+    # A form with errors: the summary is focused and the page still fits.
+    page.set_viewport_size({"width": 320, "height": 812})
+    page.goto(live_server.url + "/candidat/adresse/")
+    page.locator("#id_line1").fill("")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_function("document.activeElement.id === 'error-summary'")  # forms.js runs after parsing
+    assert page.title().startswith("Erreur : Adresse")
+    assert _page_overflow(page) == 0
+    assert_no_serious_axe_violations(page)
+    page.locator("#error-summary a").first.click()
+    assert page.evaluate("document.activeElement.id").startswith("id_")
 
     assert overflowing == []
 

@@ -194,3 +194,45 @@ def test_create_an_account_asks_the_situation_first(client, settings, django_ass
     assertContains(response, f'href="{reverse("account_signup")}"')
     assertContains(response, "Créer un compte avec mon adresse mail")
     assert 'href="/creer-un-compte/"' in client.get(reverse("home")).content.decode()
+
+
+def test_apply_refusal_links_to_the_missing_step(client, campaign, commission, django_assert_num_queries):
+    from applications.tests.factories import CandidateFactory
+
+    candidate = CandidateFactory(user__campaign=campaign)  # personal details only: no address yet
+    formation = FormationFactory(centre=commission.centre, commission=commission)
+    client.force_login(candidate.user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+
+    response = client.get(reverse("applications:apply", args=[formation.pk]))
+
+    assertContains(response, "Renseignez votre adresse")
+    link = f'<a class="button button--primary" href="{reverse("applications:address")}">'
+    assertContains(response, link + "Compléter cette étape de mon dossier</a>", html=True)
+
+
+def test_logged_out_catalogue_says_to_log_in_to_apply(client, campaign):
+    FormationFactory(title="MASTER 1 - ENERGIE")
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+
+    response = client.get(reverse("offers:catalogue"))
+
+    assertContains(response, "Pour candidater, connectez-vous d'abord")
+    assertContains(response, f'href="{reverse("signup_choice")}"')
+
+
+def test_english_mode_marks_french_database_content(owner, application, letter):
+    owner.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    PieceSubmissionFactory(
+        application=application,
+        piece_type=PieceTypeFactory(is_common=True, is_unique=True, label="Relevé de notes"),
+        status=PieceStatus.REFUSED,
+        comment="scan illisible",
+    )
+
+    response = owner.get(reverse("applications:detail", args=[application.public_id]))
+
+    assertContains(response, '<html lang="en">', html=False)
+    assertContains(response, '<dd lang="fr">MASTER 1 - ENERGIE</dd>', html=True)
+    assertContains(response, '<span lang="fr">Relevé de notes</span>', html=True)
+    assertContains(response, '<span lang="fr">scan illisible</span>', html=True)
