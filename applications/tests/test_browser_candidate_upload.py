@@ -169,3 +169,26 @@ def test_session_warning_keeps_the_session_and_a_lost_form_comes_back_after_logi
     page.goto(live_server.url + "/candidat/adresse/")
     assert page.locator("#id_line2").input_value() == "Bâtiment C, appartement 12"
     assert page.locator("#session-restored").is_visible()
+
+
+def test_three_photos_of_one_document_become_one_pdf_the_server_accepts(setup):
+    from pypdf import PdfReader
+
+    page, piece, application, _ = setup
+    photos = [
+        {"name": f"page{number}.jpg", "mimeType": "image/jpeg", "buffer": _noisy_jpeg(1600, 2200)}
+        for number in (1, 2, 3)
+    ]
+    assert sum(len(photo["buffer"]) for photo in photos) > 2 * settings.UPLOAD_MAX_BYTES
+
+    page.locator(f"#file-{piece.pk}").set_input_files(photos)
+
+    status = page.locator(f"#piece-status-{piece.pk}")
+    status.get_by_text("3 photos réunies en un PDF de").wait_for()
+    assert page.locator(f"#piece-{piece.pk} img.pieces__preview").count() == 3
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
+    document = Document.objects.get()
+    assert (document.original_name, document.content_type) == ("page1.pdf", "application/pdf")
+    assert document.size <= settings.UPLOAD_MAX_BYTES
+    assert len(PdfReader(document.file.open("rb")).pages) == 3

@@ -32,6 +32,10 @@
     return;
   }
   var MAX_BYTES = parseInt(texts.getAttribute("data-max-bytes"), 10);
+  var several = document.getElementById("upload-several");
+  if (several) {
+    several.hidden = false;
+  }
   var MAX_PIXELS = 16000000; // the server's image budget (documents/validation.py MAX_IMAGE_PIXELS)
   var TYPES = { pdf: "application/pdf", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
 
@@ -113,10 +117,97 @@
     }); });
   }
 
-  function showPreview(form, file) {
-    var old = form.querySelector(".pieces__preview");
-    if (old) {
-      old.remove();
+  // Several photos of one document: each is reduced to its share of the size limit, then they become the pages
+  // of one PDF (JPEG images, DCTDecode; nothing else in the file, so the server's PDF checks accept it).
+  function jpegPage(file, budget) {
+    return dataUrl(file).then(function (url) { return new Promise(function (resolve, reject) {
+      var image = new Image();
+      image.onload = function () {
+        var scale = Math.min(1, 2480 / Math.max(image.naturalWidth, image.naturalHeight));
+        var quality = 0.8;
+        var attempts = 0;
+        function attempt() {
+          attempts += 1;
+          var canvas = document.createElement("canvas");
+          canvas.width = Math.max(1, Math.round(image.naturalWidth * scale));
+          canvas.height = Math.max(1, Math.round(image.naturalHeight * scale));
+          var context = canvas.getContext("2d");
+          context.fillStyle = "#fff";
+          context.fillRect(0, 0, canvas.width, canvas.height);
+          context.drawImage(image, 0, 0, canvas.width, canvas.height);
+          canvas.toBlob(function (blob) {
+            if (blob && blob.size <= budget) {
+              blob.arrayBuffer().then(function (buffer) {
+                resolve({ width: canvas.width, height: canvas.height, bytes: new Uint8Array(buffer) });
+              }, reject);
+            } else if (attempts < 8) {
+              scale *= 0.8;
+              quality = Math.max(0.6, quality - 0.05);
+              attempt();
+            } else {
+              reject(new Error("too big"));
+            }
+          }, "image/jpeg", quality);
+        }
+        attempt();
+      };
+      image.onerror = function () { reject(new Error("unreadable")); };
+      image.src = url;
+    }); });
+  }
+
+  function buildPdf(pages) {
+    var parts = [];
+    var offsets = [];
+    var length = 0;
+    function add(chunk) {
+      var bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
+      parts.push(bytes);
+      length += bytes.length;
+    }
+    function object(number, body) {
+      offsets[number] = length;
+      add(number + " 0 obj\n" + body + "\nendobj\n");
+    }
+    add("%PDF-1.4\n");
+    var kids = pages.map(function (_, i) { return (3 + i * 3) + " 0 R"; }).join(" ");
+    object(1, "<< /Type /Catalog /Pages 2 0 R >>");
+    object(2, "<< /Type /Pages /Kids [" + kids + "] /Count " + pages.length + " >>");
+    pages.forEach(function (page, i) {
+      var number = 3 + i * 3;
+      var width = 595; // A4 width in points; the height follows the photo
+      var height = Math.round(width * page.height / page.width);
+      object(number, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + width + " " + height + "] /Resources << /XObject << /Im0 " +
+        (number + 1) + " 0 R >> >> /Contents " + (number + 2) + " 0 R >>");
+      offsets[number + 1] = length;
+      add((number + 1) + " 0 obj\n<< /Type /XObject /Subtype /Image /Width " + page.width + " /Height " + page.height +
+        " /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length " + page.bytes.length + " >>\nstream\n");
+      add(page.bytes);
+      add("\nendstream\nendobj\n");
+      var content = "q " + width + " 0 0 " + height + " 0 0 cm /Im0 Do Q";
+      object(number + 2, "<< /Length " + content.length + " >>\nstream\n" + content + "\nendstream");
+    });
+    var count = 3 + pages.length * 3;
+    var xref = length;
+    var table = "xref\n0 " + count + "\n0000000000 65535 f \n";
+    for (var n = 1; n < count; n += 1) {
+      table += ("0000000000" + offsets[n]).slice(-10) + " 00000 n \n";
+    }
+    add(table + "trailer\n<< /Size " + count + " /Root 1 0 R >>\nstartxref\n" + xref + "\n%%EOF\n");
+    return new Blob(parts, { type: "application/pdf" });
+  }
+
+  function mergePhotos(files) {
+    var budget = Math.floor((MAX_BYTES * 0.95 - 2048) / files.length);
+    return Promise.all(files.map(function (file) { return jpegPage(file, budget); })).then(function (pages) {
+      var name = files[0].name.replace(/\.[^.]*$/, "") + ".pdf";
+      return new File([buildPdf(pages)], name, { type: "application/pdf" });
+    });
+  }
+
+  function showPreview(form, file, keep) {
+    if (!keep) {
+      form.querySelectorAll(".pieces__preview").forEach(function (old) { old.remove(); });
     }
     var preview = document.createElement("img");
     preview.className = "pieces__preview";
@@ -149,6 +240,31 @@
       var file = input.files && input.files[0];
       if (!file) {
         return Promise.resolve(null);
+      }
+      if (input.files.length > 1) {
+        var files = Array.prototype.slice.call(input.files);
+        if (!files.every(function (f) { return kindOf(f) === "image/jpeg" || kindOf(f) === "image/png"; })) {
+          input.value = "";
+          say(status, text("several-not-photos"), "error");
+          return Promise.resolve(null);
+        }
+        say(status, text("merging"), "busy");
+        send.disabled = true;
+        preparing = true;
+        return mergePhotos(files).then(function (pdf) {
+          ready = pdf;
+          preparing = false;
+          send.disabled = false;
+          files.forEach(function (f, i) { showPreview(form, f, i > 0); });
+          say(status, text("merged").replace("{count}", files.length).replace("{size}", humanSize(pdf.size)), "ok");
+          return null;
+        }, function () {
+          input.value = "";
+          preparing = false;
+          send.disabled = false;
+          say(status, text("resize-failed"), "error");
+          return null;
+        });
       }
       var kind = kindOf(file);
       if (!kind) {
@@ -185,6 +301,7 @@
       });
     }
 
+    input.multiple = true; // several photos of one document are merged into one PDF (only with JavaScript)
     input.addEventListener("change", prepare);
 
     function reset() {
