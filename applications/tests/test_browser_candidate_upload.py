@@ -192,3 +192,22 @@ def test_three_photos_of_one_document_become_one_pdf_the_server_accepts(setup):
     assert (document.original_name, document.content_type) == ("page1.pdf", "application/pdf")
     assert document.size <= settings.UPLOAD_MAX_BYTES
     assert len(PdfReader(document.file.open("rb")).pages) == 3
+
+
+def test_keyboard_only_upload_and_refusal_keep_the_focus_on_the_piece(setup):
+    page, piece, application, _ = setup
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "vide.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n%%EOF\n"}
+    )
+
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').focus()
+    page.keyboard.press("Enter")
+
+    # The server refuses the damaged PDF: the reason is in the piece's row and the focus is on that row.
+    page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
+    page.wait_for_function(f"document.activeElement.id === 'piece-{piece.pk}'")
+    status = page.locator(f"#piece-status-{piece.pk}")
+    status.locator(".pieces__status--error").wait_for()
+    assert status.inner_text().startswith("Relevé de notes : ")
+    assert not page.locator(".messages .message--error").count()  # not at the top of the page, out of view
+    assert not PieceSubmission.objects.exists()

@@ -175,3 +175,21 @@ def test_logged_in_pages_carry_the_session_warning(client, campaign, settings):
 @pytest.mark.django_db
 def test_anonymous_pages_have_no_session_warning(client):
     assertNotContains(client.get(reverse("home")), "session-warning")
+
+
+@pytest.mark.django_db
+def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, campaign):
+    from django.core.exceptions import PermissionDenied
+    from django.views.defaults import permission_denied
+
+    request = rf.get("/gestion/quelque-chose/", HTTP_ACCEPT_LANGUAGE="fr")
+    request.user = CandidateUserFactory(campaign=campaign)
+    request.resolver_match = None
+
+    response = permission_denied(request, PermissionDenied())
+
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "<h1>Accès refusé</h1>" in html
+    assert 'href="/">Retour à l\'accueil</a>' in html
+    assert '<nav class="site-nav"' in html
