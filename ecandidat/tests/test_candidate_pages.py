@@ -193,3 +193,15 @@ def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, campaign):
     assert "<h1>Accès refusé</h1>" in html
     assert 'href="/">Retour à l\'accueil</a>' in html
     assert '<nav class="site-nav"' in html
+
+
+def test_400_is_french_and_standalone(rf):
+    from django.core.exceptions import BadRequest
+    from django.views.defaults import bad_request  # renders 400.html without any context
+
+    response = bad_request(rf.get("/"), BadRequest())
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "<h1>Requête incorrecte</h1>" in html
+    assert '<html lang="fr">' in html
