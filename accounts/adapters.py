@@ -20,7 +20,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
-from accounts import services
+from accounts import cas, services
 from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
 
@@ -101,6 +101,16 @@ class AccountAdapter(DefaultAccountAdapter):
             messages.error(request, ANNUAL_ACCOUNTS_MESSAGE)
             return redirect("account_login")
         return super().pre_login(request, user, **kwargs)
+
+    def login(self, request, user) -> None:
+        super().login(request, user)
+        cas.remember_ticket(request)  # a CAS login (ENT_PROTOCOL=cas): the single logout can now end this session
+
+    def get_logout_redirect_url(self, request) -> str:
+        """After a CAS login, logging out also ends the CAS session (single logout), which then sends the browser
+        back here."""
+        url = super().get_logout_redirect_url(request)
+        return cas.logout_url(request, url) if cas.is_cas_session(request) else url
 
     def confirm_email(self, request, email_address) -> bool:
         services.release_email_from_past_campaigns(email=email_address.email, user=email_address.user)

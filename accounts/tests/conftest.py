@@ -1,5 +1,7 @@
 import pytest
 
+from accounts.tests.ldap_peer import ldap, ldap_url  # noqa: F401 (the staff directory peer's fixtures)
+
 
 @pytest.fixture(autouse=True)
 def _clear_rate_limits():

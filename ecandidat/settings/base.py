@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
     "allauth.mfa",
+    "django_cas_ng",  # CAS 3.0 login (ENT_PROTOCOL=cas): ticket validation and single-logout session tickets
     "ecandidat",
     "accounts",
     "offers",
@@ -356,6 +357,22 @@ ENT_SERVER_URL = env_str("ENT_SERVER_URL")
 ENT_CLIENT_ID = env_str("ENT_CLIENT_ID", "ecandidat")
 ENT_CLIENT_SECRET = env_str("ENT_CLIENT_SECRET", "")
 ENT_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(ENT_SERVER_URL)) if ENT_SERVER_URL else ""
+# The ENT speaks OpenID Connect (ENT_SERVER_URL = the issuer) or CAS 3.0 (ENT_SERVER_URL = the CAS prefix, e.g.
+# https://cas.univ.fr/cas): accounts/cas.py. Both map to the same "ent" identities (uid = the ENT login).
+ENT_PROTOCOL = env_str("ENT_PROTOCOL", "oidc")
+if ENT_PROTOCOL not in {"oidc", "cas"}:
+    raise ImproperlyConfigured(f"ENT_PROTOCOL must be oidc or cas, not {ENT_PROTOCOL!r}.")
+CAS_SERVER_URL = ENT_SERVER_URL.rstrip("/") + "/" if ENT_PROTOCOL == "cas" and ENT_SERVER_URL else None
+CAS_VERSION = "3"
+CAS_VERIFY_SSL_CERTIFICATE = True
+# Staff directory (accounts/directory.py): LDAP_URL empty means no directory (staff are created by hand).
+LDAP_URL = env_str("LDAP_URL")
+LDAP_BIND_DN = env_str("LDAP_BIND_DN")
+LDAP_BIND_PASSWORD = env_str("LDAP_BIND_PASSWORD")
+LDAP_PEOPLE_BASE = env_str("LDAP_PEOPLE_BASE", "ou=people,dc=univ,dc=fr")
+LDAP_STAFF_FILTER = env_str(
+    "LDAP_STAFF_FILTER", "(|(eduPersonAffiliation=staff)(eduPersonAffiliation=faculty)(eduPersonAffiliation=employee))"
+)
 SOCIALACCOUNT_PROVIDERS = {
     "openid_connect": {
         "OAUTH_PKCE_ENABLED": True,

@@ -26,3 +26,9 @@ STUDENTS = [
     DemoStudent("lucas.bernard", "21900002", "Lucas", "BERNARD"),
     DemoStudent("ines.garcia", "21900003", "Inès", "GARCIA"),
 ]
+
+# Staff of the development ENT (CAS logins to the back office; devtools/ldap/fixture.ldif lists them as staff).
+STAFF_EMAIL_DOMAIN = "univ-perp.fr"
+STAFF = [
+    DemoStudent("sophie.gestion", "", "Sophie", "GESTION"),
+]

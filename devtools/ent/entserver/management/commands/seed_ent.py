@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from entserver.models import User
-from entserver.students import DEMO_PASSWORD, STUDENTS
+from entserver.students import DEMO_PASSWORD, STAFF, STAFF_EMAIL_DOMAIN, STUDENTS
 
 CLIENT_ID = "ecandidat"
 DEFAULT_REDIRECT_URIS = [
@@ -33,24 +33,23 @@ class Command(BaseCommand):
         extra_from_env = [uri.strip() for uri in os.environ.get("ENT_EXTRA_REDIRECT_URIS", "").split(",")]
         uris = list(dict.fromkeys([*DEFAULT_REDIRECT_URIS, *redirect_uris, *filter(None, extra_from_env)]))
         self._seed_client(uris)
-        for student in STUDENTS:
+        people = [(s, s.email) for s in STUDENTS] + [(s, f"{s.username}@{STAFF_EMAIL_DOMAIN}") for s in STAFF]
+        for student, email in people:
             user, _ = User.objects.update_or_create(
                 username=student.username,
                 defaults={
                     "student_number": student.student_number,
                     "first_name": student.first_name,
                     "last_name": student.last_name,
-                    "email": student.email,
+                    "email": email,
                     "is_active": True,
                 },
             )
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
             # The OIDC "email" claim comes from allauth's EmailAddress table, not from User.email.
-            EmailAddress.objects.filter(user=user).exclude(email=student.email).delete()
-            EmailAddress.objects.update_or_create(
-                user=user, email=student.email, defaults={"verified": True, "primary": True}
-            )
+            EmailAddress.objects.filter(user=user).exclude(email=email).delete()
+            EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         self.stdout.write(f"Client {CLIENT_ID!r} redirect URIs: {', '.join(uris)}")
         self.stdout.write(f"Students: {', '.join(s.username for s in STUDENTS)} (password {DEMO_PASSWORD!r})")
 

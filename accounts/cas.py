@@ -1,0 +1,158 @@
+"""CAS 3.0 login through the university's ENT (``ENT_PROTOCOL=cas``), beside OpenID Connect.
+
+The protocol is django-cas-ng's (python-cas underneath): the service ticket is validated on
+``<ENT_SERVER_URL>/p3/serviceValidate`` with its attributes, and the CAS server's single-logout ``logoutRequest`` ends
+the matching session (django-cas-ng's ``SessionTicket`` and ``clean_sessions``). What happens next is not
+django-cas-ng's: a student's identity becomes an allauth social login of the same ``ent`` provider the OpenID Connect
+path uses (uid = the CAS login), so the account rules are the ENT path's exactly (signup form, annual accounts, address
+validated by mail, ``supannEtuId`` as the student number, see ``accounts.adapters``); and an identity that is an
+active staff account (``accounts.directory``) logs the staff member in, refreshed from the directory.
+
+Attributes read (CAS 3.0 ``<cas:attributes>``, names as a supann CAS releases them): ``mail``, ``givenName``, ``sn``,
+``displayName``, ``supannEtuId``.
+"""
+
+import logging
+from urllib.parse import urlencode
+
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.models import SocialAccount
+from cas import CASError
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+from django_cas_ng.models import SessionTicket
+from django_cas_ng.utils import get_cas_client
+from django_cas_ng.views import clean_sessions
+
+from accounts import directory
+
+logger = logging.getLogger(__name__)
+
+PROVIDER_ID = "ent"  # the OpenID Connect app's id: switching protocols keeps the students' ENT identities
+SESSION_TICKET = "cas_service_ticket"
+SESSION_NEXT = "cas_next"
+STAFF_DEACTIVATED = gettext_lazy("This staff account is deactivated. Please contact the central administration.")
+VALIDATION_FAILED = gettext_lazy("The ENT could not confirm your login. Please try again.")
+
+
+def is_enabled() -> bool:
+    return settings.ENT_PROTOCOL == "cas" and bool(settings.ENT_SERVER_URL)
+
+
+def service_url(request: HttpRequest) -> str:
+    """The callback the CAS server sends the ticket to (and posts its logoutRequest to): always the same URL."""
+    return request.build_absolute_uri(reverse("accounts:cas_callback"))
+
+
+def _first(value) -> str:
+    if isinstance(value, list | tuple):
+        value = value[0] if value else ""
+    return str(value or "").strip()
+
+
+def claims_from_attributes(username: str, attributes: dict) -> dict:
+    """CAS attributes in the shape of the OpenID Connect claims the ENT path reads (``accounts.adapters._claims``)."""
+    attributes = attributes or {}
+    claims = {
+        "sub": username,
+        "preferred_username": username,
+        "email": _first(attributes.get("mail")),
+        "given_name": _first(attributes.get("givenName")),
+        "family_name": _first(attributes.get("sn")),
+        "name": _first(attributes.get("displayName")),
+        # The institution's directory address, as the OpenID Connect ENT says of its own.
+        "email_verified": bool(_first(attributes.get("mail"))),
+    }
+    if student_number := _first(attributes.get("supannEtuId")):
+        claims["supannEtuId"] = student_number
+    return claims
+
+
+@login_not_required
+@require_POST
+def login(request: HttpRequest) -> HttpResponse:
+    """The ENT button (a CSRF-protected POST): off to the CAS login page, which sends the ticket to the callback."""
+    if not is_enabled():
+        return HttpResponseBadRequest()
+    next_url = request.POST.get("next", "")
+    if next_url and url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        request.session[SESSION_NEXT] = next_url
+    else:
+        request.session.pop(SESSION_NEXT, None)
+    client = get_cas_client(service_url=service_url(request), request=request)
+    return redirect(client.get_login_url())
+
+
+@csrf_exempt  # the CAS server posts its single-logout request here, without our CSRF token
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def callback(request: HttpRequest) -> HttpResponse:
+    """GET ?ticket=ST-…: validate it, then log the student or staff member in. POST logoutRequest: single logout."""
+    if not is_enabled():
+        return HttpResponseBadRequest()
+    client = get_cas_client(service_url=service_url(request), request=request)
+    if request.method == "POST":
+        clean_sessions(client, request)
+        return HttpResponse("ok", content_type="text/plain")
+    ticket = request.GET.get("ticket", "")
+    if not ticket:
+        return redirect("account_login")
+    try:
+        username, attributes, _pgtiou = client.verify_ticket(ticket)
+    except (CASError, OSError, ValueError) as exc:  # an unreachable CAS server, an answer that is not XML
+        logger.warning("CAS ticket validation failed: %s", exc)
+        username, attributes = None, None
+    if not username:
+        messages.error(request, VALIDATION_FAILED)
+        return redirect("account_login")
+    username = str(username).strip()
+    next_url = request.session.pop(SESSION_NEXT, "")
+
+    try:
+        staff = directory.staff_for_login(username)
+    except directory.StaffDeactivated:
+        messages.error(request, STAFF_DEACTIVATED)
+        return redirect("account_login")
+    if staff is not None:
+        # The directory's uid is the staff account's username (accounts.directory): the same person, so the ENT
+        # identity is linked to it, and the login is recorded as an ENT one (it counts as a second factor,
+        # accounts.staff_access).
+        SocialAccount.objects.get_or_create(provider=PROVIDER_ID, uid=username, defaults={"user": staff})
+        next_url = next_url or reverse("admin:index")
+
+    # allauth's social login flow, with the ENT path's adapters and forms: a known identity logs in, a new student
+    # confirms the account creation form.
+    request.session[SESSION_TICKET] = ticket
+    provider = get_social_adapter(request).get_provider(request, PROVIDER_ID)
+    sociallogin = provider.sociallogin_from_response(request, claims_from_attributes(username, attributes or {}))
+    sociallogin.state = {"process": "login", "next": next_url} if next_url else {"process": "login"}
+    return complete_social_login(request, sociallogin)
+
+
+def remember_ticket(request: HttpRequest, ticket: str | None = None) -> None:
+    """Tie the (new, post-login) session to its service ticket so that the CAS single logout can end it."""
+    ticket = ticket or request.session.pop(SESSION_TICKET, None)
+    if not ticket or not is_enabled():
+        return
+    request.session[SESSION_TICKET] = ticket
+    request.session.save()
+    SessionTicket.objects.create(session_key=request.session.session_key or "", ticket=ticket)
+
+
+def logout_url(request: HttpRequest, after_logout: str) -> str:
+    """The CAS server's logout, which then comes back to ``after_logout`` (CAS 3.0 ``service`` parameter)."""
+    base = (settings.ENT_SERVER_URL or "").rstrip("/")
+    return f"{base}/logout?{urlencode({'service': request.build_absolute_uri(after_logout)})}"
+
+
+def is_cas_session(request: HttpRequest) -> bool:
+    return is_enabled() and bool(request.session.get(SESSION_TICKET))

@@ -1,0 +1,169 @@
+"""Staff from the university's LDAP directory (supann schema), through ldap3.
+
+- ``find_person(uid=…)`` / ``find_person(email=…)``: one person of ``LDAP_PEOPLE_BASE`` who matches
+  ``LDAP_STAFF_FILTER`` (staff, faculty, employee affiliations by default).
+- ``create_staff_from_directory``: what a central administrator uses to add a staff member (``manage.py
+  staff_from_directory <uid or mail>``): the account takes the directory's uid, names and address.
+- ``staff_for_login``: at each CAS login, an existing staff account is refreshed from the directory, and deactivated
+  when the directory no longer lists the person as staff.
+
+Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS logs existing staff in as they are.
+"""
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.models import User
+from ecandidat.exceptions import BusinessRuleError
+
+logger = logging.getLogger(__name__)
+
+ATTRIBUTES = ["uid", "mail", "givenName", "sn", "displayName", "eduPersonAffiliation", "supannEmpId"]
+TIMEOUT_SECONDS = 5
+
+
+class StaffDeactivated(Exception):
+    """A staff account that the directory (or an administrator) has deactivated."""
+
+
+class DirectoryUnavailable(Exception):
+    """The directory did not answer (down, refused the bind): nothing was changed."""
+
+
+@dataclass(frozen=True)
+class DirectoryPerson:
+    uid: str
+    email: str
+    first_name: str
+    last_name: str
+    affiliations: tuple[str, ...]
+
+
+def is_configured() -> bool:
+    return bool(settings.LDAP_URL)
+
+
+def _value(entry, name: str) -> str:
+    values = entry["attributes"].get(name) or []
+    if isinstance(values, list | tuple):
+        return str(values[0]) if values else ""
+    return str(values)
+
+
+def _ldap3():
+    """ldap3, imported on first use: its last release (2.9.1) still reads pyasn1 names that pyasn1 0.6.2+ marks as
+    deprecated, at import time only; the warning is about ldap3's code, not ours."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "(tagMap|typeMap) is deprecated", DeprecationWarning)
+        import ldap3
+        import ldap3.core.exceptions
+        import ldap3.utils.conv
+    return ldap3
+
+
+def _search(filter_: str) -> list[DirectoryPerson]:
+    ldap3 = _ldap3()
+    LDAPException = ldap3.core.exceptions.LDAPException
+    server = ldap3.Server(settings.LDAP_URL, connect_timeout=TIMEOUT_SECONDS, get_info=ldap3.NONE)
+    try:
+        with ldap3.Connection(
+            server,
+            user=settings.LDAP_BIND_DN or None,
+            password=settings.LDAP_BIND_PASSWORD or None,
+            auto_bind=True,
+            receive_timeout=TIMEOUT_SECONDS,
+            read_only=True,
+        ) as connection:
+            connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=ATTRIBUTES, size_limit=2)
+            entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
+    except LDAPException as exc:
+        raise DirectoryUnavailable(str(exc)) from exc
+    return [
+        DirectoryPerson(
+            uid=_value(e, "uid"),
+            email=_value(e, "mail"),
+            first_name=_value(e, "givenName"),
+            last_name=_value(e, "sn"),
+            affiliations=tuple(str(a) for a in e["attributes"].get("eduPersonAffiliation") or []),
+        )
+        for e in entries
+    ]
+
+
+def find_person(*, uid: str | None = None, email: str | None = None) -> DirectoryPerson | None:
+    """The staff member with this uid or this address, or None (unknown, not staff, or ambiguous)."""
+    if bool(uid) == bool(email):
+        raise ValueError("find_person takes a uid or an email")
+    escape = _ldap3().utils.conv.escape_filter_chars
+    key = f"(uid={escape(uid)})" if uid else f"(mail={escape(email or '')})"
+    people = _search(f"(&{key}{settings.LDAP_STAFF_FILTER})")
+    return people[0] if len(people) == 1 else None
+
+
+def _apply(user: User, person: DirectoryPerson) -> list[str]:
+    changed = []
+    for field, value in (("email", person.email), ("first_name", person.first_name), ("last_name", person.last_name)):
+        if value and getattr(user, field) != value:
+            setattr(user, field, value)
+            changed.append(field)
+    return changed
+
+
+def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
+    """Add a staff member found in the directory by uid or, when ``identifier`` has an @, by address.
+
+    The account has no usable password: the staff member logs in through CAS (or sets a password by reset). Roles and
+    scopes are given afterwards in the back office. Raises BusinessRuleError when the directory has no such staff
+    member or the account exists already, DirectoryUnavailable when the directory does not answer.
+    """
+    identifier = identifier.strip()
+    person = find_person(email=identifier) if "@" in identifier else find_person(uid=identifier)
+    if person is None or not person.uid:
+        raise BusinessRuleError(f"The directory has no staff member {identifier!r}.")
+    with transaction.atomic():
+        if User.objects.filter(username=person.uid).exists():
+            raise BusinessRuleError(f"An account {person.uid!r} exists already.")
+        user = User(username=person.uid, is_staff=True, is_active=True)
+        _apply(user, person)
+        user.set_unusable_password()
+        user.save()
+    logger.info("staff %s created from the directory by %s", person.uid, getattr(actor, "username", "-"))
+    return user
+
+
+def refresh_staff(*, user: User) -> User:
+    """Bring a staff account in line with the directory: names and address updated, the account deactivated when the
+    directory no longer lists the person as staff (``is_active`` is then False). A directory that does
+    not answer changes nothing (the login goes on with the account as it is)."""
+    try:
+        person = find_person(uid=user.username)
+    except DirectoryUnavailable as exc:
+        logger.warning("directory unavailable, %s not refreshed: %s", user.username, exc)
+        return user
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if person is None:
+            locked.is_active = False
+            locked.save(update_fields=["is_active"])
+            logger.info("staff %s deactivated: no longer in the directory", locked.username)
+            return locked
+        if changed := _apply(locked, person):
+            locked.save(update_fields=changed)
+    return locked
+
+
+def staff_for_login(username: str) -> User | None:
+    """The staff account for this CAS login (refreshed from the directory when one is configured), or None when the
+    login is not a staff member's. Raises StaffDeactivated for a staff account that is (or has just been) inactive."""
+    user = User.objects.filter(username=username, campaign__isnull=True).first()
+    if user is None or not (user.is_staff or user.is_superuser):
+        return None
+    if user.is_active and is_configured():
+        user = refresh_staff(user=user) or user
+    if not user.is_active:
+        raise StaffDeactivated(username)
+    return user

@@ -1,0 +1,101 @@
+"""CAS configuration and the pieces of accounts/cas.py that need no CAS server (the protocol itself:
+test_cas_protocol.py)."""
+
+import runpy
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
+from django.urls import reverse
+
+from accounts import cas
+
+BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
+
+
+def test_cas_protocol_points_django_cas_ng_at_the_cas_prefix(monkeypatch):
+    monkeypatch.setenv("ENT_PROTOCOL", "cas")
+    monkeypatch.setenv("ENT_SERVER_URL", "https://cas.univ-perp.fr/cas")
+
+    production = runpy.run_path(str(BASE_SETTINGS))
+
+    assert production["CAS_SERVER_URL"] == "https://cas.univ-perp.fr/cas/"
+    assert production["CAS_VERSION"] == "3"
+    assert "https://cas.univ-perp.fr" in production["SECURE_CSP"]["form-action"]
+
+
+def test_oidc_is_the_default_and_has_no_cas_server(monkeypatch):
+    monkeypatch.delenv("ENT_PROTOCOL", raising=False)
+    monkeypatch.setenv("ENT_SERVER_URL", "https://ent.univ-perp.fr")
+
+    assert runpy.run_path(str(BASE_SETTINGS))["CAS_SERVER_URL"] is None
+
+
+def test_an_unknown_protocol_stops_the_start(monkeypatch):
+    monkeypatch.setenv("ENT_PROTOCOL", "saml")
+
+    with pytest.raises(ImproperlyConfigured, match="ENT_PROTOCOL must be oidc or cas"):
+        runpy.run_path(str(BASE_SETTINGS))
+
+
+def test_attributes_become_the_claims_of_the_ent_path():
+    attributes = {
+        "mail": ["estelle.martin@etudiant.univ-perp.fr"],
+        "givenName": "Estelle",
+        "sn": ["MARTIN"],
+        "displayName": ["Estelle MARTIN"],
+        "supannEtuId": ["21900001"],
+    }
+
+    assert cas.claims_from_attributes("estelle.martin", attributes) == {
+        "sub": "estelle.martin",
+        "preferred_username": "estelle.martin",
+        "email": "estelle.martin@etudiant.univ-perp.fr",
+        "given_name": "Estelle",
+        "family_name": "MARTIN",
+        "name": "Estelle MARTIN",
+        "email_verified": True,
+        "supannEtuId": "21900001",
+    }
+
+
+def test_staff_attributes_carry_no_student_number():
+    claims = cas.claims_from_attributes("sophie.gestion", {"mail": "sophie.gestion@univ-perp.fr"})
+
+    assert "supannEtuId" not in claims
+
+
+@pytest.mark.django_db
+def test_cas_views_answer_400_when_the_ent_speaks_openid_connect(client, settings, django_assert_num_queries):
+    settings.ENT_PROTOCOL = "oidc"
+
+    with django_assert_num_queries(4):  # only the savepoints of ATOMIC_REQUESTS, two per request
+        assert client.post(reverse("accounts:cas_login")).status_code == 400
+        assert client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_ent_button_posts_to_the_cas_login(client, settings):
+    settings.ENT_PROTOCOL = "cas"
+    settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = "https://cas.univ-perp.fr/cas/"
+
+    response = client.get(reverse("account_login"))
+
+    assert 'action="/compte/ent/cas/"' in response.content.decode()
+    response = client.post(reverse("accounts:cas_login"), {"next": "https://evil.example/"})
+    assert response.status_code == 302
+    assert response.url == (
+        "https://cas.univ-perp.fr/cas/login?service=http%3A%2F%2Ftestserver%2Fcompte%2Fent%2Fcas%2Fretour%2F"
+    )
+    assert "cas_next" not in client.session  # an outside "next" is dropped
+
+
+@pytest.mark.django_db
+def test_a_callback_without_ticket_goes_back_to_the_login_page(client, settings):
+    settings.ENT_PROTOCOL = "cas"
+    settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = "https://cas.univ-perp.fr/cas/"
+
+    response = client.get(reverse("accounts:cas_callback"))
+
+    assert response.status_code == 302
+    assert response.url == reverse("account_login")
