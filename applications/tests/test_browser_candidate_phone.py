@@ -2,6 +2,7 @@
 session-expiry warning. Chromium through Playwright; axe-core on every page (0 serious, 0 critical)."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import StaffMembershipFactory
 from applications.models import Application
@@ -121,7 +122,7 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, transactional_db, brow
     page.goto(live_server.url + "/candidat/adresse/")
     page.locator("#id_line1").fill("")
     page.locator("main form button[type=submit]").click()
-    page.wait_for_function("document.activeElement.id === 'error-summary'")  # forms.js runs after parsing
+    expect(page.locator("#error-summary")).to_be_focused()  # forms.js runs after parsing
     assert page.title().startswith("Erreur : Adresse")
     assert _page_overflow(page) == 0
     assert_no_serious_axe_violations(page)

@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import expect
 
 from applications.models import Application
 from applications.tests.factories_candidature import complete_candidate
@@ -60,7 +61,7 @@ def test_a_4_mb_phone_photo_is_reduced_in_the_browser_then_accepted(setup):
 
     page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
     page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
-    assert page.evaluate("document.activeElement.id") == f"piece-{piece.pk}"
+    expect(page.locator(f"#piece-{piece.pk}")).to_be_focused()
     document = Document.objects.get()
     assert document.content_type == "image/jpeg"
     assert document.original_name == "IMG_2043.jpg"
@@ -205,7 +206,7 @@ def test_keyboard_only_upload_and_refusal_keep_the_focus_on_the_piece(setup):
 
     # The server refuses the damaged PDF: the reason is in the piece's row and the focus is on that row.
     page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
-    page.wait_for_function(f"document.activeElement.id === 'piece-{piece.pk}'")
+    expect(page.locator(f"#piece-{piece.pk}")).to_be_focused()
     status = page.locator(f"#piece-status-{piece.pk}")
     status.locator(".pieces__status--error").wait_for()
     assert status.inner_text().startswith("Relevé de notes : ")
