@@ -25,6 +25,12 @@ def test_development_settings_follow_ent_port():
     assert _dev_settings(ENT_PORT="8011") == "http://127.0.0.1:8011 http://127.0.0.1:8011"
 
 
+def test_development_settings_use_the_development_cas_with_ent_protocol_cas():
+    printed = _dev_settings(ENT_PORT="8011", ENT_PROTOCOL="cas")
+
+    assert printed == "http://127.0.0.1:8011/cas http://127.0.0.1:8011"
+
+
 def test_development_settings_default_to_port_8001():
     assert _dev_settings() == "http://127.0.0.1:8001 http://127.0.0.1:8001"
 

@@ -5,7 +5,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "dev-only-insecure-key-never-use-in-production")
 os.environ.setdefault("DEBUG", "1")
 # The development ENT of `make run` (devtools/ent) listens on ENT_PORT (the Makefile passes it on).
-os.environ.setdefault("ENT_SERVER_URL", f"http://127.0.0.1:{os.environ.get('ENT_PORT') or '8001'}")
+# It speaks both protocols: ENT_PROTOCOL=cas make run uses its CAS endpoints under /cas.
+_ent_path = "/cas" if os.environ.get("ENT_PROTOCOL") == "cas" else ""
+os.environ.setdefault("ENT_SERVER_URL", f"http://127.0.0.1:{os.environ.get('ENT_PORT') or '8001'}{_ent_path}")
 os.environ.setdefault("ENT_CLIENT_SECRET", "dev-ent-secret")
 # The demo staff logins work with a password alone; STAFF_MFA_REQUIRED=1 make run to try TOTP (README).
 os.environ.setdefault("STAFF_MFA_REQUIRED", "0")
