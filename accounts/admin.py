@@ -37,6 +37,14 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "email", "last_name", "first_name", "student_number"]
     actions = ["issue_enrolment_codes"]
 
+    def get_urls(self):
+        from django.urls import path
+
+        from accounts.admin_directory import staff_from_directory_view
+
+        view = self.admin_site.admin_view(lambda request: staff_from_directory_view(self, request))
+        return [path("from-directory/", view, name="accounts_user_from_directory"), *super().get_urls()]
+
     def has_issue_enrolment_code_permission(self, request) -> bool:
         return staff_enrolment.may_issue_enrolment_code(request.user)
 

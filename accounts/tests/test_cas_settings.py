@@ -99,3 +99,17 @@ def test_a_callback_without_ticket_goes_back_to_the_login_page(client, settings)
 
     assert response.status_code == 302
     assert response.url == reverse("account_login")
+
+
+@pytest.mark.django_db
+def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(client, settings):
+    from ecandidat.tests.plugins.services import free_port
+
+    settings.ENT_PROTOCOL = "cas"
+    settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = f"http://127.0.0.1:{free_port()}/cas/"  # nobody listens
+
+    response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"}, follow=True)
+
+    assert response.redirect_chain == [(reverse("account_login"), 302)]
+    assert "The ENT could not confirm your login. Please try again." in response.content.decode()
+    assert "_auth_user_id" not in client.session

@@ -118,3 +118,53 @@ def test_candidates_are_never_staff_logins(ldap, campaign):
     CandidateFactory(campaign=campaign, username="SOPHIEGE")
 
     assert directory.staff_for_login("SOPHIEGE") is None
+
+
+# --- the back office page (central office) ---
+
+FROM_DIRECTORY = "/gestion/accounts/user/from-directory/"
+
+
+def test_central_office_adds_staff_from_the_directory_in_the_back_office(
+    ldap, client, central_manager, django_assert_num_queries
+):
+    client.force_login(central_manager)
+    assert client.get(FROM_DIRECTORY).status_code == 200
+
+    # session, user, scope, existence check, insert, session save (the message), and their savepoints
+    with django_assert_num_queries(12):
+        response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion@univ-perp.fr"})
+
+    user = User.objects.get(username="sophie.gestion")
+    assert response.status_code == 302
+    assert response.url == f"/gestion/accounts/user/{user.pk}/change/"
+    assert user.is_staff
+    assert user.email == "sophie.gestion@univ-perp.fr"
+
+
+def test_the_back_office_says_when_the_directory_has_no_such_staff_member(ldap, client, central_manager):
+    client.force_login(central_manager)
+
+    response = client.post(FROM_DIRECTORY, {"identifier": "estelle.martin"}, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+    assert "L’annuaire ne connaît aucun personnel avec cet identifiant ou cette adresse." in response.content.decode()
+    assert not User.objects.filter(username="estelle.martin").exists()
+
+
+def test_the_back_office_says_when_the_directory_is_down(client, central_manager, settings):
+    settings.LDAP_URL = f"ldap://127.0.0.1:{free_port()}"
+    client.force_login(central_manager)
+
+    response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion"}, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+    assert "L’annuaire ne répond pas. Veuillez réessayer plus tard." in response.content.decode()
+    assert User.objects.count() == 1
+
+
+def test_centre_managers_cannot_add_staff_from_the_directory(ldap, client, centre_manager):
+    client.force_login(centre_manager)
+
+    assert client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion"}).status_code == 403
+    assert not User.objects.filter(username="sophie.gestion").exists()
