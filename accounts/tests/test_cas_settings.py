@@ -113,3 +113,23 @@ def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(c
     assert response.redirect_chain == [(reverse("account_login"), 302)]
     assert "The ENT could not confirm your login. Please try again." in response.content.decode()
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_the_nightly_cleanup_forgets_tickets_of_ended_sessions_only(client, candidate):
+    from django.core.management import call_command
+    from django_cas_ng.models import SessionTicket
+
+    client.force_login(candidate)
+    live = SessionTicket.objects.create(session_key=client.session.session_key, ticket="ST-live")
+    SessionTicket.objects.create(session_key="ended-session-key", ticket="ST-ended")
+
+    call_command("django_cas_ng_clean_sessions")
+
+    assert list(SessionTicket.objects.all()) == [live]
+
+
+def test_the_crontab_runs_the_cleanup():
+    crontab = (django_settings.BASE_DIR / "deploy" / "crontab").read_text(encoding="utf-8")
+
+    assert "manage.py django_cas_ng_clean_sessions" in crontab
