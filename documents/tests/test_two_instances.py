@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from django.conf import settings as django_settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -79,6 +80,8 @@ def _environment(tmp_path: Path, s3_endpoint: str, bucket: str, smtp_url: str) -
         "MAINTENANCE_START": start.strftime("%H:%M"),
         "MAINTENANCE_END": end.strftime("%H:%M"),
         "ENT_SERVER_URL": "",
+        # A queue of this run's own: another test run on the same Redis must not take its tasks.
+        "CELERY_QUEUE": f"two-instances-{secrets.token_hex(6)}",
     }
 
 
@@ -112,6 +115,9 @@ def _start_instance(env: dict, tmp_path: Path, name: str, started: list) -> Inst
 def cluster(transactional_db, smtp_server, tmp_path):
     """Two instances and a worker, sharing the test database, one Redis database and one bucket."""
     _require_peers()
+    # Rate-limit counters and the maintenance switch left in this database by an earlier run (the password-reset
+    # limit is per hour) would change what the instances answer: each run starts from an empty one.
+    redis.Redis.from_url(_redis_url()).flushdb()
     s3 = start_s3_server(free_port(), tmp_path / "moto.log")
     bucket = f"ecandidat-{uuid.uuid4().hex[:12]}"
     s3.client().create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})

@@ -167,6 +167,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_t
 # A publish to an unreachable broker gives up quickly: the outbox row stays pending and the sweeper sends it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "Europe/Paris"
+# The queue tasks are published to and consumed from: two deployments (or test runs) sharing one Redis keep apart.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # Run by `celery -A ecandidat beat` (make beat, deploy/ecandidat-beat.service) when Redis is configured; without
 # Redis, cron runs `manage.py send_pending_mails` (deploy/crontab). Expires: runs missed while workers were down
 # are dropped, not piled up.
