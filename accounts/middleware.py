@@ -1,6 +1,12 @@
-"""Two account-security middlewares, listed after allauth's in settings.MIDDLEWARE."""
+"""Account middlewares, listed after allauth's in settings.MIDDLEWARE."""
 
+import logging
+
+import requests
+from django.contrib import messages
+from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
 
 from accounts import staff_enrolment
 
@@ -48,3 +54,33 @@ class NoStoreWhenAuthenticatedMiddleware:
         if (was_authenticated or request.user.is_authenticated) and not already_no_store:
             patch_cache_control(response, no_store=True, private=True)
         return response
+
+
+logger = logging.getLogger(__name__)
+
+# allauth's OpenID Connect views, under /accounts/oidc/<provider>/.
+OIDC_PATH_PREFIX = "/accounts/oidc/"
+
+
+class EntUnreachableMiddleware:
+    """When the ENT does not answer (its discovery document, its token endpoint), allauth's OpenID Connect views let
+    the ``requests`` error through, which would be a 500. The person is sent back to the login page with a French
+    message instead, and the failure is logged once. Nothing was written: allauth talks to the ENT before it creates
+    anything.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, requests.RequestException) or not request.path.startswith(OIDC_PATH_PREFIX):
+            return None
+        logger.warning("ENT unreachable on %s: %s: %s", request.path, type(exception).__name__, exception)
+        messages.error(
+            request,
+            gettext("The ENT does not answer at the moment: try again in a few minutes, or log in with your e-mail."),
+        )
+        return redirect("account_login")

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "accounts.middleware.StaffEnrolmentGateMiddleware",
     # Pages seen logged in are never stored by browsers or proxies (Cache-Control: no-store, private).
     "accounts.middleware.NoStoreWhenAuthenticatedMiddleware",
+    # An ENT that does not answer sends the person back to the login page with a message, not a 500.
+    "accounts.middleware.EntUnreachableMiddleware",
 ]
 
 TEMPLATES = [
