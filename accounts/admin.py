@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import staff_access, staff_enrolment
 from accounts.models import StaffEnrolmentToken, StaffMembership, User
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.staff import scope_of
 
 
 def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> TemplateResponse:
@@ -102,9 +103,7 @@ class StaffEnrolmentTokenAdmin(admin.ModelAdmin):
     exclude = ["secret_hash"]
 
     def _is_central(self, request) -> bool:
-        from applications import staff_scopes
-
-        return staff_scopes.scope_of(request.user).is_central
+        return scope_of(request.user).is_central
 
     def has_module_permission(self, request):
         return self._is_central(request)

@@ -4,7 +4,10 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
+
+from ecandidat.staff import CENTRAL_SCOPE, StaffScope
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -59,6 +62,23 @@ class User(AbstractUser):
     @property
     def numero_dossier(self) -> str:
         return self.username if self.is_candidate else ""
+
+    @cached_property
+    def staff_scope(self) -> StaffScope:
+        """What this user may reach in the back office (``ecandidat.staff``), read once per user object (one
+        query; none for superusers, who act as the central office). Use ``ecandidat.staff.scope_of(user)``, which
+        also answers for anonymous and inactive users."""
+        if self.is_superuser:
+            return CENTRAL_SCOPE
+        rows = list(StaffMembership.objects.filter(user=self).values_list("role", "centre_id", "commission_id"))
+        return StaffScope(
+            is_central=any(role == StaffRole.CENTRAL for role, _c, _m in rows),
+            managed_centres=frozenset(c for role, c, _m in rows if role == StaffRole.CENTRE_MANAGER),
+            read_centres=frozenset(
+                c for role, c, _m in rows if role in (StaffRole.CENTRE_MANAGER, StaffRole.READ_ONLY)
+            ),
+            commissions=frozenset(m for role, _c, m in rows if role == StaffRole.COMMISSION_MEMBER),
+        )
 
 
 class NumeroDossierHistory(models.Model):

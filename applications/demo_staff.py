@@ -5,7 +5,7 @@ defaults with automatic complementary-list management, a commission member and a
 from allauth.account.models import EmailAddress
 
 from accounts.models import StaffMembership, StaffRole, User
-from applications.enums import Avis
+from offers.enums import Avis
 from offers.models import Centre, Commission, DecisionType, Formation, RefusalReason
 
 DECISION_TYPES = [

@@ -61,16 +61,6 @@ class DossierStatus(models.TextChoices):
     COMPLETE = "CO", _("Complete")  # "Complet"
 
 
-class Avis(models.TextChoices):
-    """Type d'avis: the fixed family of a configurable decision type."""
-
-    FAVOURABLE = "FA", _("Favourable")
-    UNFAVOURABLE = "DE", _("Unfavourable")
-    COMPLEMENTARY_LIST = "LC", _("Complementary list")  # "Liste complémentaire": ranked waiting list
-    WAITING_LIST = "LA", _("Waiting list")  # "Liste d'attente"
-    PRESELECTION = "PR", _("Preselection")
-
-
 class DecisionAction(models.TextChoices):
     """How a decision row came to be (eCandidat history action codes)."""
 

@@ -76,7 +76,7 @@ def _page(client, params=None):
 def main(counts: list[int]) -> None:
     from accounts.tests.factories import StaffMembershipFactory
     from accounts.tests.mfa import Client  # force_login also records the back office's second factor
-    from applications.enums import Avis
+    from offers.enums import Avis
     from offers.models import DecisionType
     from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory
 

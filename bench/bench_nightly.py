@@ -35,9 +35,10 @@ def populate(count: int) -> None:
     from django.utils import timezone
 
     from accounts.models import User
-    from applications.enums import Avis, DecisionAction, DossierStatus
+    from applications.enums import DecisionAction, DossierStatus
     from applications.models import Application, Candidate, Decision
     from ecandidat.models import OutboundEmail
+    from offers.enums import Avis
     from offers.models import Campaign, DecisionType
     from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory
 

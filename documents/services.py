@@ -178,7 +178,7 @@ def upload_piece_for_candidate(
     the commit). Same validation, storage and antivirus as the candidate's upload; the piece becomes "Transmise"
     (staff then check it like any other: the antivirus must have passed before they can open it), and the
     history records the staff member (``piece_uploaded_by_staff``). The caller checks the staff member's rights
-    on the application (``staff_scopes.editable_by``).
+    on the application (``Application.objects.editable_by(user)``).
     """
     _check_staff_may_upload(application)
     _check_piece_requested(application, piece_type)

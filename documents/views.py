@@ -24,7 +24,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.staff_access import back_office_required
-from applications import staff_scopes
 from applications.dates import effective_return_deadline
 from applications.models import Application
 from documents import fair_use, services
@@ -224,8 +223,8 @@ def template_download(request, piece_type_id):
 
 
 def _staff_submissions(user):
-    visible = staff_scopes.applications_visible_to(user).values("pk")
-    visible_candidates = staff_scopes.applications_visible_to(user).values("candidate_id")
+    visible = Application.objects.visible_to(user).values("pk")
+    visible_candidates = Application.objects.visible_to(user).values("candidate_id")
     return PieceSubmission.objects.filter(
         Q(application_id__in=visible) | Q(application__isnull=True, candidate_id__in=visible_candidates)
     )
@@ -251,10 +250,10 @@ def staff_upload(request, application_id, piece_type_id):
     application page. Outsiders get a 404; staff who only read the application (read-only, commission) a 403.
     Not wrapped in the request transaction, like the candidate's upload (the service commits after the file)."""
     application = get_object_or_404(
-        staff_scopes.applications_visible_to(request.user).select_related("formation", "campaign", "candidate"),
+        Application.objects.visible_to(request.user).select_related("formation", "campaign", "candidate"),
         public_id=application_id,
     )
-    if not staff_scopes.editable_by(request.user, Application.objects.filter(pk=application.pk)).exists():
+    if not Application.objects.filter(pk=application.pk).editable_by(request.user).exists():
         raise PermissionDenied
     piece_type = get_object_or_404(PieceType, pk=piece_type_id)
     back = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
@@ -302,7 +301,7 @@ def dossier_pdf(request, application_id):
 @require_GET
 def staff_dossier_pdf(request, application_id):
     application = get_object_or_404(
-        staff_scopes.applications_visible_to(request.user).select_related("formation", "campaign", "candidate"),
+        Application.objects.visible_to(request.user).select_related("formation", "campaign", "candidate"),
         public_id=application_id,
     )
     back = reverse("admin:applications_application_change", args=[application.pk])

@@ -9,11 +9,11 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from applications import staff_scopes
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.mail_templates import MAIL_TYPES, VARIABLES, Kind, code_choices, file_version
 from ecandidat.maintenance import set_switch
 from ecandidat.models import BatchRun, DestroyedCampaignCount, MailTemplate, MaintenanceSwitch, OutboundEmail
+from ecandidat.staff import scope_of
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
@@ -33,7 +33,7 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     actions = ["resend"]
 
     def _is_central(self, request) -> bool:
-        return staff_scopes.scope_of(request.user).is_central
+        return scope_of(request.user).is_central
 
     def has_module_permission(self, request):
         return self._is_central(request)
@@ -172,7 +172,7 @@ class MailTemplateAdmin(admin.ModelAdmin):
     # --- access: the central office only ---
 
     def _is_central(self, request) -> bool:
-        return staff_scopes.scope_of(request.user).is_central
+        return scope_of(request.user).is_central
 
     def has_module_permission(self, request):
         return self._is_central(request)

@@ -5,17 +5,14 @@ Django permissions gate these pages (the central office's group); centre manager
 their own centres' rows, and the autocompletes used by other admins are scoped the same way.
 """
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from applications import staff_scopes
-from applications.enums import Avis
+from offers.enums import Avis
 from offers.models import (
     Campaign,
     Centre,
@@ -38,15 +35,10 @@ else:
 class ScopedByCentre(_ModelAdminBase):
     """Non-central staff only see what belongs to their centres / commissions (also in autocompletes)."""
 
-    scope: ClassVar[Callable[[Any, QuerySet[Any]], QuerySet[Any]] | None] = None  # a staff_scopes function
-
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if staff_scopes.scope_of(request.user).is_central:
-            return queryset
-        scope = type(self).scope
-        assert scope is not None, f"{type(self).__name__} must set scope"
-        return scope(request.user, queryset)
+        # Centre, Commission and Formation querysets all have ``visible_to(user)`` (everything for the central office).
+        queryset: Any = super().get_queryset(request)
+        return queryset.visible_to(request.user)
 
 
 @admin.register(Campaign)
@@ -58,7 +50,6 @@ class CampaignAdmin(admin.ModelAdmin):
 
 @admin.register(Centre)
 class CentreAdmin(ScopedByCentre, admin.ModelAdmin):
-    scope = staff_scopes.centres_visible_to
     list_display = ["code", "label", "email", "max_wishes", "in_service"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
@@ -78,7 +69,6 @@ class DiplomaTypeAdmin(admin.ModelAdmin):
 
 @admin.register(Commission)
 class CommissionAdmin(ScopedByCentre, admin.ModelAdmin):
-    scope = staff_scopes.commissions_visible_to
     list_display = ["code", "label", "centre", "email", "alert_mode", "in_service"]
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
@@ -167,7 +157,6 @@ class ComplementaryFormAdmin(admin.ModelAdmin):
 
 @admin.register(Formation)
 class FormationAdmin(ScopedByCentre, admin.ModelAdmin):
-    scope = staff_scopes.formations_visible_to
     list_display = [
         "code",
         "title",

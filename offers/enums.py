@@ -7,3 +7,13 @@ class ApplicationMode(models.TextChoices):
 
     ONLINE = "D", _("Online dossier")  # "Dossier dématérialisé"
     PAPER = "P", _("Paper dossier")  # "Dossier papier"
+
+
+class Avis(models.TextChoices):
+    """Type d'avis: the fixed family of a configurable decision type."""
+
+    FAVOURABLE = "FA", _("Favourable")
+    UNFAVOURABLE = "DE", _("Unfavourable")
+    COMPLEMENTARY_LIST = "LC", _("Complementary list")  # "Liste complémentaire": ranked waiting list
+    WAITING_LIST = "LA", _("Waiting list")  # "Liste d'attente"
+    PRESELECTION = "PR", _("Preselection")

@@ -5,7 +5,7 @@ Reference: ecandidat-features.md §1.4 (catalogue), §2.8 (setup), §6 (data mod
 
 import unicodedata
 from datetime import date
-from typing import Self
+from typing import Any, Self
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -13,8 +13,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import Avis
-from offers.enums import ApplicationMode
+from ecandidat.staff import scope_of
+from offers.enums import ApplicationMode, Avis
 
 
 def normalise(text: str) -> str:
@@ -65,6 +65,16 @@ class Campaign(models.Model):
         return self.is_active and self.starts_on <= day <= self.ends_on
 
 
+class CentreQuerySet(models.QuerySet["Centre"]):
+    def visible_to(self, user: Any) -> Self:
+        """Centres the user may pick in filters and autocompletes: their centres and their commissions' centres."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self
+        commission_centres = Commission.objects.filter(pk__in=sorted(scope.commissions)).values("centre_id")
+        return self.filter(Q(pk__in=sorted(scope.read_centres)) | Q(pk__in=commission_centres))
+
+
 class Centre(models.Model):
     """A centre de candidature (UFR, IUT, …): it manages applications and owns a piece list."""
 
@@ -85,6 +95,8 @@ class Centre(models.Model):
         help_text=_("Sent to candidates who confirm, unless the formation has its own."),
     )
     in_service = models.BooleanField(_("in service"), default=True)
+
+    objects = CentreQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("application centre")
@@ -111,6 +123,15 @@ class DiplomaType(models.Model):
         return self.label
 
 
+class CommissionQuerySet(models.QuerySet["Commission"]):
+    def visible_to(self, user: Any) -> Self:
+        """Commissions of the user's centres, and their own commissions."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self
+        return self.filter(Q(centre_id__in=sorted(scope.read_centres)) | Q(pk__in=sorted(scope.commissions)))
+
+
 class Commission(models.Model):
     """The pedagogical commission that examines the dossiers of one or more formations of a centre."""
 
@@ -131,6 +152,8 @@ class Commission(models.Model):
     alert_on_withdrawal = models.BooleanField(_("alert when a candidate withdraws"), default=True)
     alert_on_promotion = models.BooleanField(_("alert on waiting-list promotion"), default=True)
     in_service = models.BooleanField(_("in service"), default=True)
+
+    objects = CommissionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("commission")
@@ -249,6 +272,15 @@ class ComplementaryForm(models.Model):
 class FormationQuerySet(models.QuerySet["Formation"]):
     def in_service(self) -> Self:
         return self.filter(in_service=True, centre__in_service=True)
+
+    def visible_to(self, user: Any) -> Self:
+        """Formations of the user's centres and commissions."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self
+        return self.filter(
+            Q(centre_id__in=sorted(scope.read_centres)) | Q(commission_id__in=sorted(scope.commissions))
+        )
 
     def for_catalogue(self) -> Self:
         return (

@@ -1,14 +1,15 @@
 """The applications back office (ecandidat-features §2.3–2.7, house-style §12).
 
-The list and every lookup are scoped by ``applications.staff_scopes`` (outsiders get a 404); workflow fields are
-read-only; every change goes through ``applications.services.staff`` from an operation page (a bulk action's
-confirmation page, or the same page for one application), capped, logged and written to the history.
+The list and every lookup are scoped by the staff scopes (``Application.objects.visible_to(user)``,
+``editable_by``…; outsiders get a 404); workflow fields are read-only; every change goes through
+``applications.services.staff`` from an operation page (a bulk action's confirmation page, or the same page for one
+application), capped, logged and written to the history.
 """
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -24,16 +25,16 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
-from applications import staff_scopes
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.complementary_forms import remind_unanswered_forms
-from applications.enums import Avis
 from applications.models import Application, ApplicationEvent, Decision
 from applications.services import staff
 from documents.enums import OPENABLE_SCANS, PieceStatus
 from documents.models import PieceSubmission
 from ecandidat import exports
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.staff import scope_of
+from offers.enums import Avis
 from offers.models import Centre, Formation
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ class Operation:
     name: str
     label: "StrOrPromise"
     form_class: type
-    scope: Callable  # staff_scopes.editable_by / decidable_by / validatable_by
+    scope: str  # an ApplicationQuerySet scope: "editable_by", "decidable_by" or "validatable_by"
     run: Callable  # (application, form, actor) -> None
     bulk: bool = True
     done_message: object = None  # a lazy ngettext on "count", instead of "%(label)s: N applications done."
@@ -73,7 +74,7 @@ OPERATIONS = {
             "set_status",
             gettext_lazy("Set the dossier status"),
             StatusForm,
-            staff_scopes.editable_by,
+            "editable_by",
             lambda application, form, actor: staff.set_dossier_status(
                 application, target=form.cleaned_data["target"], actor=actor, comment=form.cleaned_data["comment"]
             ),
@@ -82,28 +83,28 @@ OPERATIONS = {
             "enter_decision",
             gettext_lazy("Enter a decision"),
             DecisionForm,
-            staff_scopes.decidable_by,
+            "decidable_by",
             lambda application, form, actor: staff.record_decision(application, actor=actor, **form.service_kwargs()),
         ),
         Operation(
             "validate_decisions",
             gettext_lazy("Validate the decisions"),
             ConfirmForm,
-            staff_scopes.validatable_by,
+            "validatable_by",
             _validate_current,
         ),
         Operation(
             "extend_deadlines",
             gettext_lazy("Extend deadlines"),
             DeadlinesForm,
-            staff_scopes.editable_by,
+            "editable_by",
             lambda application, form, actor: staff.extend_deadlines(application, actor=actor, **form.cleaned_data),
         ),
         Operation(
             "delete_last_decision",
             gettext_lazy("Delete the last decision (not validated)"),
             ConfirmForm,
-            staff_scopes.decidable_by,
+            "decidable_by",
             lambda application, form, actor: staff.delete_last_decision(application, actor=actor),
             bulk=False,
         ),
@@ -112,7 +113,7 @@ OPERATIONS = {
             "remind_forms",
             gettext_lazy("Remind the unanswered forms"),
             ConfirmForm,
-            staff_scopes.editable_by,
+            "editable_by",
             lambda application, form, actor: remind_unanswered_forms(application=application, actor=actor),
             done_message=ngettext_lazy(
                 "Remind the unanswered forms: %(count)d mail enqueued.",
@@ -184,7 +185,7 @@ class CentreFilter(admin.SimpleListFilter):
     parameter_name = "centre"
 
     def lookups(self, request, model_admin):
-        centres = staff_scopes.centres_visible_to(request.user, Centre.objects.all())
+        centres = Centre.objects.visible_to(request.user)
         return [(str(pk), label) for pk, label in centres.values_list("pk", "label")]
 
     def queryset(self, request, queryset):
@@ -199,7 +200,7 @@ class FormationFilter(admin.SimpleListFilter):
     parameter_name = "formation"
 
     def lookups(self, request, model_admin):
-        formations = staff_scopes.formations_visible_to(request.user, Formation.objects.all())
+        formations = Formation.objects.visible_to(request.user)
         centre = request.GET.get("centre", "")
         if centre.isdigit():
             formations = formations.filter(centre_id=int(centre))
@@ -295,7 +296,7 @@ class ReadOnlyInline(admin.TabularInline):
     show_change_link = False
 
     def has_view_permission(self, request, obj=None):
-        return staff_scopes.scope_of(request.user).is_staff_member
+        return scope_of(request.user).is_staff_member
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -443,10 +444,10 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     # Permissions: membership rows decide; nobody edits an application's fields directly.
     def has_module_permission(self, request):
-        return staff_scopes.scope_of(request.user).is_staff_member
+        return scope_of(request.user).is_staff_member
 
     def has_view_permission(self, request, obj=None):
-        return staff_scopes.scope_of(request.user).is_staff_member
+        return scope_of(request.user).is_staff_member
 
     def has_add_permission(self, request):
         return False
@@ -458,12 +459,13 @@ class ApplicationAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request):
-        queryset = staff_scopes.applications_visible_to(request.user, super().get_queryset(request))
+        queryset: Any = super().get_queryset(request)
+        queryset = queryset.visible_to(request.user)
         return with_list_data(queryset.select_related("candidate__user", "formation__centre", "campaign"))
 
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
-        scope = staff_scopes.scope_of(request.user)
+        scope = scope_of(request.user)
         if not (scope.is_central or scope.managed_centres):
             for name in (
                 "action_set_status",
@@ -573,7 +575,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return None
-        allowed = operation.scope(request.user, Application.objects.filter(pk__in=selected))
+        allowed = getattr(Application.objects.filter(pk__in=selected), operation.scope)(request.user)
         applications = list(allowed.select_related("candidate__user", "formation").order_by("pk"))
         if len(applications) != len(selected):
             raise PermissionDenied
@@ -618,12 +620,12 @@ class ApplicationAdmin(admin.ModelAdmin):
             raise Http404
         user = request.user
         single = Application.objects.filter(pk=obj.pk)
-        can_manage = staff_scopes.editable_by(user, single).exists()
-        can_decide = staff_scopes.decidable_by(user, single).exists()
+        can_manage = single.editable_by(user).exists()
+        can_decide = single.decidable_by(user).exists()
         operations = [
             (operation, reverse("admin:applications_application_operation", args=[obj.pk, operation.name]))
             for operation in OPERATIONS.values()
-            if (can_manage or (can_decide and operation.scope is staff_scopes.decidable_by))
+            if (can_manage or (can_decide and operation.scope == "decidable_by"))
         ]
         extra_context = {
             **(extra_context or {}),
@@ -671,15 +673,15 @@ class ApplicationAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _scoped_object(self, request, object_id, scope):
+    def _scoped_object(self, request, object_id, scope: str):
         """404 when the user cannot see the application, 403 when they see it but may not do this."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         application = get_object_or_404(
-            staff_scopes.applications_visible_to(request.user).select_related("candidate__user", "formation"),
+            Application.objects.visible_to(request.user).select_related("candidate__user", "formation"),
             pk=object_id,
         )
-        if not scope(request.user, Application.objects.filter(pk=application.pk)).exists():
+        if not getattr(Application.objects.filter(pk=application.pk), scope)(request.user).exists():
             raise PermissionDenied
         return application
 
@@ -699,7 +701,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     def piece_view(self, request, object_id, piece_id):
         if request.method != "POST":
             return HttpResponse(status=405, headers={"Allow": "POST"})
-        application = self._scoped_object(request, object_id, staff_scopes.editable_by)
+        application = self._scoped_object(request, object_id, "editable_by")
         submission = get_object_or_404(
             PieceSubmission.objects.select_related("piece_type").filter(
                 Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)

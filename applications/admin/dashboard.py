@@ -13,10 +13,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications import staff_scopes
-from applications.enums import Avis, DossierStatus
-from applications.models import Decision
+from applications.enums import DossierStatus
+from applications.models import Application, Decision
 from ecandidat import exports
+from offers.enums import Avis
 from offers.models import Campaign, Centre
 
 COLUMNS = [
@@ -111,11 +111,11 @@ def bars(rows: list[Row], *, key="total", width=360, bar_height=16, gap=6) -> di
 def dashboard(request, model_admin):
     user = request.user
     campaigns = list(Campaign.objects.order_by("-starts_on"))
-    centres = list(staff_scopes.centres_visible_to(user, Centre.objects.all()))
+    centres = list(Centre.objects.visible_to(user))
     campaign = next((c for c in campaigns if str(c.pk) == request.GET.get("campaign")), None)
     campaign = campaign or next((c for c in campaigns if c.is_active), None) or (campaigns[0] if campaigns else None)
     centre = next((c for c in centres if str(c.pk) == request.GET.get("centre")), None)
-    applications = staff_scopes.applications_visible_to(user).filter(campaign=campaign)
+    applications = Application.objects.visible_to(user).filter(campaign=campaign)
     if centre is not None:
         applications = applications.filter(formation__centre=centre)
     rows, total = compute(applications)

@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from applications import staff_scopes
 from applications.models import (
     Address,
+    Application,
     Baccalaureate,
     Candidate,
     ExternalCursus,
@@ -11,6 +11,7 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
+from ecandidat.staff import scope_of
 
 
 class AddressInline(admin.StackedInline):
@@ -67,9 +68,9 @@ class CandidateAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         """Central office: every candidate; other staff: the candidates of the applications they see."""
         queryset = super().get_queryset(request)
-        if staff_scopes.scope_of(request.user).is_central:
+        if scope_of(request.user).is_central:
             return queryset
-        return queryset.filter(pk__in=staff_scopes.applications_visible_to(request.user).values("candidate_id"))
+        return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
 
 
 @admin.register(SisRecord)

@@ -6,7 +6,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
+from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
 

@@ -7,14 +7,16 @@ answer to a favourable decision (confirmation / withdrawal). State only changes 
 
 import datetime
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import Avis, DecisionAction, DossierStatus
+from applications.enums import DecisionAction, DossierStatus
+from ecandidat.staff import scope_of
+from offers.enums import Avis
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -28,7 +30,47 @@ def _latest_decision(field: str, *, validated_only: bool) -> Subquery:
     return Subquery(decisions.order_by("-created_at", "-id").values(field)[:1])
 
 
+def _in_scope(queryset: "ApplicationQuerySet", *, centres: frozenset[int], commissions: frozenset[int]) -> Any:
+    condition = Q(pk__in=[])
+    if centres:
+        condition |= Q(formation__centre_id__in=sorted(centres))
+    if commissions:
+        condition |= Q(formation__commission_id__in=sorted(commissions))
+    return queryset.filter(condition)
+
+
 class ApplicationQuerySet(models.QuerySet["Application"]):
+    # --- staff scopes (ecandidat.staff): an outsider's lookup finds nothing ---
+
+    def visible_to(self, user: Any) -> "ApplicationQuerySet":
+        """Every application the user may read."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self
+        if not scope.is_staff_member:
+            return self.none()
+        return _in_scope(self, centres=scope.read_centres, commissions=scope.commissions)
+
+    def editable_by(self, user: Any) -> "ApplicationQuerySet":
+        """Applications whose dossier the user manages: statuses, pieces, decisions, validation, deadlines."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self
+        if not scope.managed_centres:
+            return self.none()
+        return _in_scope(self, centres=scope.managed_centres, commissions=frozenset())
+
+    def decidable_by(self, user: Any) -> "ApplicationQuerySet":
+        """Applications on which the user may enter (not validate) a decision: managers plus commission members."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self
+        return _in_scope(self, centres=scope.managed_centres, commissions=scope.commissions)
+
+    def validatable_by(self, user: Any) -> "ApplicationQuerySet":
+        """Validating decisions is a separate right (VALID_AVIS): the central office and centre managers."""
+        return self.editable_by(user)
+
     def active(self) -> "ApplicationQuerySet":
         """Not cancelled."""
         return self.filter(cancelled_at__isnull=True)

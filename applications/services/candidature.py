@@ -18,11 +18,10 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from applications.dates import effective_confirmation_date, effective_return_deadline
-from applications.enums import Avis
 from applications.models import Application, ApplicationEvent, Candidate
 from applications.workflow import CANCELLABLE, Role, get_transition
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
-from offers.enums import ApplicationMode
+from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from applications.dates import effective_confirmation_date
-from applications.enums import Avis
 from applications.models import Application, ApplicationEvent, Candidate, Decision
 from applications.notifications import notify_candidate
 from ecandidat.models import DestroyedCampaignCount
+from offers.enums import Avis
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations

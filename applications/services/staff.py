@@ -3,7 +3,8 @@
 Every service locks the application row first (``select_for_update(of=("self",))``), re-reads the state it acts on
 (so that a manager working on a stale page gets ``InvalidTransition`` instead of overwriting a colleague), writes an
 ``ApplicationEvent`` and enqueues its mail through ``applications.notifications`` (sent once the transaction
-commits). Who may call them is decided by the caller through ``applications.staff_scopes``.
+commits). Who may call them is decided by the caller through the staff scopes
+(``Application.objects.editable_by(user)``…).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from applications.enums import Avis, DecisionAction, DossierStatus
+from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application, ApplicationEvent, Decision
 from applications.workflow import STAFF_TRANSITION_BY_TARGET
 from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from offers.enums import Avis
 
 if TYPE_CHECKING:
     from accounts.models import User

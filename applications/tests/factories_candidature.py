@@ -9,11 +9,12 @@ import factory
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
 from applications.models import Application, Decision
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
 from documents.enums import PieceStatus
 from documents.models import Document, PieceSubmission
+from offers.enums import Avis
 from offers.models import DecisionType
 from offers.tests.factories import CampaignFactory, FormationFactory
 

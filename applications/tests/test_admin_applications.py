@@ -8,13 +8,14 @@ from django.urls import reverse
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import candidatures
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
 from applications.models import Application
 from applications.services import staff
 from applications.tests.test_staff_services import decision_type, make_application
 from documents.enums import PieceStatus
 from documents.models import Document, PieceSubmission
 from ecandidat.models import OutboundEmail
+from offers.enums import Avis
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 CHANGELIST = "admin:applications_application_changelist"

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from applications.enums import Avis
 from applications.tests.test_staff_services import decision_type
+from offers.enums import Avis
 from offers.models import DecisionType
 from offers.tests.factories import CentreFactory, FormationFactory
 

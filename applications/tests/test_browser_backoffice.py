@@ -3,8 +3,8 @@
 A centre manager refuses a piece with "scan illisible" and sets the dossier "Incomplet"; the candidate receives
 "Candidature - dossier incomplet", reads the comment on the recap, replaces the piece and transmits again; the
 manager validates every piece and sets "Complet"; a commission member enters a favourable decision (members of a
-commission enter decisions, only managers validate them: ``applications.staff_scopes``), the manager validates it,
-the mail leaves, and the candidate confirms.
+commission enter decisions, only managers validate them: ``Application.objects.decidable_by``), the manager
+validates it, the mail leaves, and the candidate confirms.
 
 Each person has their own browser context. Staff log in as they would: the back office's address, the login page,
 then the code of their authenticator app (the back office requires a second factor, STAFF_MFA_REQUIRED; the MFA
@@ -24,7 +24,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
 from applications.models import Decision
 from applications.services import candidature
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
@@ -33,6 +33,7 @@ from documents.enums import PieceStatus
 from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
+from offers.enums import Avis
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from accounts.tests.factories import StaffMembershipFactory
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
 from applications.models import Application
 from applications.services import staff
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
@@ -18,6 +18,7 @@ from documents.enums import PieceStatus
 from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
+from offers.enums import Avis
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser

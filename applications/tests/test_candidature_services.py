@@ -6,7 +6,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
 from applications.models import Application, ApplicationEvent
 from applications.services import candidature as services
 from applications.tests.factories_candidature import (
@@ -19,7 +19,7 @@ from applications.tests.factories_candidature import (
 from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
-from offers.enums import ApplicationMode
+from offers.enums import ApplicationMode, Avis
 from offers.tests.factories import CentreFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db

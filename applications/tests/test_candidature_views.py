@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from applications.enums import Avis, DossierStatus
+from applications.enums import DossierStatus
 from applications.models import Application
 from applications.tests.factories_candidature import (
     ApplicationFactory,
@@ -18,7 +18,7 @@ from applications.tests.factories_candidature import (
 )
 from documents.enums import PieceStatus
 from ecandidat.models import OutboundEmail
-from offers.enums import ApplicationMode
+from offers.enums import ApplicationMode, Avis
 from offers.models import ComplementaryForm
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 

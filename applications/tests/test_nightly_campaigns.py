@@ -10,13 +10,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import User
-from applications.enums import Avis
 from applications.models import Application, Candidate
 from applications.services import nightly
 from applications.tests.test_staff_services import decide, make_application
 from documents.models import Document, PieceSubmission
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun, DestroyedCampaignCount
+from offers.enums import Avis
 from offers.models import Campaign
 from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
 

@@ -8,12 +8,12 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from applications.enums import Avis
 from applications.models import Application, ApplicationEvent
 from applications.services import nightly
 from applications.tests.test_staff_services import decide, decision_type, mails, make_application
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
+from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")

@@ -7,13 +7,14 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from applications.enums import Avis, DecisionAction, DossierStatus
+from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application, ApplicationEvent, Decision
 from applications.services import staff
 from applications.tests.factories import CandidateFactory
 from documents.models import Document, PieceSubmission
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
+from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
