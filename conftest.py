@@ -8,6 +8,7 @@ pytest_plugins = [
     "ecandidat.tests.plugins.browser",
     "ecandidat.tests.plugins.services",
     "accounts.tests.personas",
+    "documents.tests.fixtures",
 ]
 
 

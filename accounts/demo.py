@@ -1,4 +1,4 @@
-"""Demo accounts for ``manage.py seed_demo`` (called from ecandidat/demo.py). Idempotent."""
+"""Demo accounts for ``manage.py seed_demo`` (called from applications/demo_all.py). Idempotent."""
 
 from allauth.account.models import EmailAddress
 

@@ -38,6 +38,7 @@ from accounts.models import StaffEnrolmentToken, User
 from accounts.staff_access import session_has_second_factor
 from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.staff import scope_of
 
 logger = logging.getLogger(__name__)
 
@@ -108,9 +109,7 @@ def mail_enrolment_link(*, user: User, actor: User) -> StaffEnrolmentToken:
 def may_issue_enrolment_code(actor: User) -> bool:
     """The central office (or a superuser) hands enrolment codes over; centre managers do not. Reads the staff
     scope the back office already loaded for this user object (no query on admin pages)."""
-    from applications import staff_scopes
-
-    return actor.is_active and staff_scopes.scope_of(actor).is_central
+    return actor.is_active and scope_of(actor).is_central
 
 
 def issue_enrolment_code(*, user: User, actor: User | None) -> str:

@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class ApplicationsConfig(AppConfig):
     name = "applications"
     verbose_name = _("applications")
+
+    def ready(self) -> None:
+        # Deferred: models are not loaded before ready(). Importing the pieces' services connects the receiver of
+        # documents.scanning.document_quarantined (the lower layer's way to tell this one that a file it holds
+        # was quarantined); the pieces hold their file through Document.submission.
+        from applications.services import pieces  # noqa: F401, PLC0415
+        from documents.scanning import register_holder  # noqa: PLC0415
+
+        register_holder("submission")

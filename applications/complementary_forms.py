@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from applications.enums import PieceStatus
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
 from applications.models import Application, ApplicationEvent, Candidate, FormAnswer
-from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 
 if TYPE_CHECKING:
@@ -154,9 +154,9 @@ def missing_forms(application, *, rows: list[FormRow] | None = None) -> list[For
 def forms_locked_reason(application) -> str:
     """Why the candidate cannot declare a form "Non concerné" or "Concerné" now ("" when they can).
 
-    The rule is the pieces' one (``documents.services.pieces_locked_reason``: online dossier ``AT``/``IN``, not
+    The rule is the pieces' one (``applications.pieces.pieces_locked_reason``: online dossier ``AT``/``IN``, not
     cancelled, before the effective date limite de retour); only the message names the forms."""
-    from documents.services import pieces_locked_reason
+    from applications.pieces import pieces_locked_reason
 
     reason = pieces_locked_reason(application)
     if not reason:

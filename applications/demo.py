@@ -5,10 +5,10 @@ import datetime
 from django.conf import settings
 
 from accounts.models import User
-from accounts.sis import parse_csv
 from applications import services
 from applications.enums import BacSeries, Civility, Mention, Obtained
 from applications.models import Candidate, ExternalCursus, Internship, WorkExperience
+from applications.sis import parse_csv
 
 DEMO_SIS_FILE = settings.BASE_DIR / "devtools" / "sis" / "demo-students.csv"
 DEMO_CANDIDATE_EMAIL = "candidat.demo@example.org"

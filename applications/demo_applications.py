@@ -16,9 +16,9 @@ from accounts.models import User
 from accounts.services import issue_numero_dossier
 from applications import services
 from applications.enums import BacSeries, Civility, Mention
+from applications.pieces import piece_rows
 from applications.services import candidature
-from documents import services as documents
-from documents.pieces import piece_rows
+from applications.services import pieces as piece_services
 from offers.models import Campaign, Formation
 
 DEMO_FORMATION = "M1ENER"  # MASTER 1 - ENERGIE Parc. Matériaux et procédés solaires (centre SEE, online)
@@ -106,10 +106,10 @@ def seed() -> list[str]:
         application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
         for row in piece_rows(application):
             if row.piece_type.is_conditional:
-                documents.declare_not_concerned(application=application, piece_type=row.piece_type, actor=user)
+                piece_services.declare_not_concerned(application=application, piece_type=row.piece_type, actor=user)
             else:
                 upload = _pdf(f"{row.piece_type.code}-{last_name.lower()}")
-                documents.upload_piece(
+                piece_services.upload_piece(
                     application=application, piece_type=row.piece_type, uploaded_file=upload, actor=user
                 )
         candidature.transmit_application(application=application, actor=user)

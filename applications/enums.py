@@ -68,3 +68,13 @@ class DecisionAction(models.TextChoices):
     PROPOSAL = "P", _("Created on proposal of")
     DIRECT_ACCESS = "A", _("Created and validated by direct access")
     WAITING_LIST_PROMOTION = "L", _("Created and validated by automatic waiting-list management")
+
+
+class PieceStatus(models.TextChoices):
+    """Statut de pièce (eCandidat ``type_statut_piece``); also used for complementary forms."""
+
+    WAITING = "AT", _("Waiting")  # "En attente": nothing uploaded yet
+    SUBMITTED = "TR", _("Submitted")  # "Transmise"
+    VALIDATED = "VA", _("Validated")  # "Validée"
+    REFUSED = "RE", _("Refused")  # "Refusée"
+    NOT_CONCERNED = "NC", _("Not concerned")  # "Non concerné"

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from accounts.models import User
     from applications.complementary_forms import FormRow
     from applications.models import Application
-    from documents.pieces import PieceRow
+    from applications.pieces import PieceRow
 
 # A candidate must stay reachable: phones and language remain editable after the lock.
 ALWAYS_EDITABLE_PERSONAL_FIELDS = ("phone", "mobile", "preferred_language")
@@ -77,6 +77,6 @@ def can_answer(user: User | AnonymousUser, application: Application) -> bool:
 
 def can_change_pieces(user: User | AnonymousUser, application: Application) -> bool:
     """The candidate may add, remove or declare pieces: ``AT``/``IN``, online, before the date limite de retour."""
-    from documents.services import can_change_pieces as pieces_may_change
+    from applications.pieces import can_change_pieces as pieces_may_change
 
     return _owns(user, application) and pieces_may_change(application)

@@ -21,10 +21,9 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from applications.models import Application, ApplicationEvent, Candidate, Decision, FormAnswer
+from applications.models import Application, ApplicationEvent, Candidate, Decision, FormAnswer, PieceSubmission
 from applications.services.dossier import export_personal_data
 from documents.enums import ScanStatus
-from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
 
 SPOOL_BYTES = 8 * 2**20

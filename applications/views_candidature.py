@@ -16,6 +16,7 @@ from applications.complementary_forms import declare_form_not_concerned, form_ro
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.models import Application, Candidate
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
+from applications.pieces import piece_rows
 from applications.services import candidature as services
 from applications.views import candidate_required
 from ecandidat.exceptions import BusinessRuleError
@@ -121,7 +122,7 @@ def _forms_tab(application) -> dict:
 def _dossier_pdf_url(application) -> str:
     """ "Télécharger mon dossier" (the documents app's view), once it is mounted."""
     try:
-        return reverse("documents:dossier_pdf", args=[application.public_id])
+        return reverse("pieces:dossier_pdf", args=[application.public_id])
     except NoReverseMatch:
         return ""
 
@@ -130,7 +131,7 @@ def _dossier_pdf_url(application) -> str:
 @require_GET
 def detail(request, public_id):
     """ "Récapitulatif de votre candidature": details, useful dates, contact address, pieces, forms, buttons."""
-    from documents.context import pieces_table_context
+    from applications.pieces import pieces_table_context
 
     application = _own_application(request, public_id)
     pieces = pieces_table_context(application)
@@ -154,7 +155,7 @@ def detail(request, public_id):
         # What is missing, listed under the inactive button while the candidate may still transmit.
         "missing_pieces": blocking if may_list_missing else [],
         "missing_forms": blocking_forms if may_list_missing else [],
-        # "Non concerné" / "Concerné" on conditional forms: the pieces' rule (documents.services).
+        # "Non concerné" / "Concerné" on conditional forms: the pieces' rule (applications.pieces).
         "can_change_forms": pieces["can_change_pieces"],
         "show_transmit": is_online and not application.is_cancelled,
         "can_cancel": can_cancel(request.user, application),
@@ -174,8 +175,6 @@ def detail(request, public_id):
 def transmit(request, public_id):
     """ "Transmettre ma candidature": what will be sent and that the pieces will then be locked (GET), then the
     transmission (POST) and a result that says what happened. The action cannot be undone by the candidate."""
-    from documents.pieces import piece_rows
-
     application = _own_application(request, public_id)
     if request.method == "GET":
         rows = piece_rows(application)

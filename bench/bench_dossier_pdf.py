@@ -19,8 +19,8 @@ from bench._harness import test_database
 def main(count: int, *, large: bool = False) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    from applications.services.pieces import upload_piece
     from bench._documents_setup import application_with_pieces, noise_jpeg, scanned_pdf
-    from documents.services import upload_piece
 
     with test_database():
         user, application, pieces = application_with_pieces(count)
@@ -58,7 +58,7 @@ def _rss_mib() -> float:
 
 def _measured(application) -> tuple[float, int, int, float, float, float]:
     """Build once; return seconds, output bytes, peak Python allocations, and RSS (MiB) sampled every 20 ms."""
-    from documents.dossier_pdf import build_dossier_pdf
+    from applications.dossier_pdf import build_dossier_pdf
 
     base = _rss_mib()
     peak_rss = [base]

@@ -2,16 +2,6 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class PieceStatus(models.TextChoices):
-    """Statut de pièce (eCandidat ``type_statut_piece``); also used for complementary forms."""
-
-    WAITING = "AT", _("Waiting")  # "En attente": nothing uploaded yet
-    SUBMITTED = "TR", _("Submitted")  # "Transmise"
-    VALIDATED = "VA", _("Validated")  # "Validée"
-    REFUSED = "RE", _("Refused")  # "Refusée"
-    NOT_CONCERNED = "NC", _("Not concerned")  # "Non concerné"
-
-
 class ScanStatus(models.TextChoices):
     NOT_SCANNED = "NONE", _("not scanned (no antivirus configured)")
     PENDING = "PENDING", _("scan pending")

@@ -20,7 +20,7 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("offre-de-formation/", include("offers.urls")),
     path("candidat/", include("applications.urls")),
-    path("pieces/", include("documents.urls")),
+    path("pieces/", include("applications.urls_pieces")),
     path("compte/", include("accounts.urls")),
     # allauth's own address management would let a candidate add addresses outside the campaign rules: the
     # candidate changes their address through accounts:email_change instead.

@@ -27,10 +27,10 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.complementary_forms import remind_unanswered_forms
-from applications.models import Application, ApplicationEvent, Decision
+from applications.enums import PieceStatus
+from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
 from applications.services import staff
-from documents.enums import OPENABLE_SCANS, PieceStatus
-from documents.models import PieceSubmission
+from documents.enums import OPENABLE_SCANS
 from ecandidat import exports
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff import scope_of
@@ -637,7 +637,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def piece_rows(self, application):
-        from documents.pieces import piece_rows
+        from applications.pieces import piece_rows
 
         rows = []
         for row in piece_rows(application):
@@ -649,7 +649,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 and submission.document.scan_status in OPENABLE_SCANS
             ):
                 try:
-                    download = reverse("documents:staff_download", args=[submission.public_id])
+                    download = reverse("pieces:staff_download", args=[submission.public_id])
                 except NoReverseMatch:
                     download = ""
             rows.append({"row": row, "status_label": PieceStatus(row.status).label, "download_url": download})
@@ -721,7 +721,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 % {"piece": submission.piece_type.label[:80]},
             )
             return HttpResponseRedirect(change_url)
-        from documents.services import set_piece_status
+        from applications.services.pieces import set_piece_status
 
         try:
             with transaction.atomic():

@@ -10,6 +10,7 @@ from applications.models.dossier import (
     SisRecord,
     WorkExperience,
 )
+from applications.models.pieces import PieceSubmission
 
 __all__ = [
     "Address",
@@ -23,6 +24,7 @@ __all__ = [
     "FormAnswer",
     "InternalCursus",
     "Internship",
+    "PieceSubmission",
     "SisRecord",
     "WorkExperience",
 ]

@@ -1,5 +1,5 @@
 """The candidate's dossier, shared by all their applications (ecandidat-features §1.3), and the local copy of the
-student records system (SIS) read by the default backend of ``accounts.sis``.
+student records system (SIS) read by the default backend of ``applications.sis``.
 """
 
 import uuid
@@ -241,7 +241,7 @@ class WorkExperience(DossierRow):
 class SisRecord(models.Model):
     """One student of the local SIS copy, loaded by ``manage.py import_sis`` (docs/sis-format.md).
 
-    The payload is what ``accounts.sis.SisStudent`` needs, validated at import time; it is replaced as a whole
+    The payload is what ``applications.sis.SisStudent`` needs, validated at import time; it is replaced as a whole
     at each import of the student, so a JSON document is simpler and safer than a dozen tables.
     """
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from accounts.models import User
     from applications.complementary_forms import FormRow
     from applications.models import Decision
-    from documents.pieces import PieceRow
+    from applications.pieces import PieceRow
 
 
 class EventKind:
@@ -188,7 +188,7 @@ def transmit_refusal(
     today: datetime.date | None = None,
 ) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
-    application's blocking pieces when the caller already has them (read from ``documents.pieces`` otherwise);
+    application's blocking pieces when the caller already has them (read from ``applications.pieces`` otherwise);
     ``missing_form_rows`` likewise the forms that block it (``complementary_forms.missing_forms``: none unless
     ``FORMS_BLOCK_TRANSMISSION`` is on)."""
     today = today or timezone.localdate()
@@ -205,7 +205,7 @@ def transmit_refusal(
             "date": _format_date(deadline)
         }
     if blocking_rows is None:
-        from documents.pieces import blocking_pieces
+        from applications.pieces import blocking_pieces
 
         blocking_rows = blocking_pieces(application)
     if blocking_rows:
@@ -229,7 +229,7 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     """ "Transmettre ma candidature" (§1.10): ``AT``/``IN`` → ``RE`` once no piece is waiting or refused (and, with
     ``FORMS_BLOCK_TRANSMISSION``, every complementary form is answered or declared "Non concerné").
 
-    Stamps ``transmitted_at``; the pieces are then locked (``documents.services.pieces_locked_reason``).
+    Stamps ``transmitted_at``; the pieces are then locked (``applications.pieces.pieces_locked_reason``).
     Side effects: history row, mail STATUT_RE to the candidate, COMMISSION_ALERT_TRANSMISSION to the commission.
     """
     application = _lock(application)
@@ -274,7 +274,7 @@ def cancel_application(*, application: Application, actor: User) -> Application:
 
     Side effects: history row, mail CANDIDATURE_ANNULATION, COMMISSION_ALERT_ANNULATION to the commission.
     """
-    from documents.services import delete_application_files
+    from applications.services.pieces import delete_application_files
 
     application = _lock(application)
     refusal = cancel_refusal(application, has_decision=application.decisions.exists())

@@ -11,7 +11,6 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.sis import SisStudent, get_backend
 from applications.models import (
     Address,
     Baccalaureate,
@@ -23,6 +22,7 @@ from applications.models import (
     WorkExperience,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
+from applications.sis import SisStudent, get_backend
 from applications.validators import normalise_phone
 from ecandidat.exceptions import BusinessRuleError
 

@@ -21,17 +21,20 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from accounts.models import User
 from applications.dates import effective_confirmation_date
-from applications.models import Application, ApplicationEvent, Candidate, Decision
+from applications.models import Application, ApplicationEvent, Candidate, Decision, PieceSubmission
 from applications.notifications import notify_candidate
+from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
+from documents.models import Document
 from ecandidat.models import DestroyedCampaignCount
 from offers.enums import Avis
+from offers.models import Campaign, Formation
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
     from ecandidat.batches import Report
-    from offers.models import Campaign
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +146,6 @@ def withdraw_expired_confirmations(
     history row, its mail and the promotion commit together — a crash leaves either all of them or none, and a
     rerun skips the applications already withdrawn.
     """
-    from applications.services.staff import promote_from_waiting_list
-
     today = today or timezone.localdate()
     done = 0
     for application, confirmation_date in _with_dates(favourable_unanswered()):
@@ -209,9 +210,6 @@ def withdraw_expired_confirmations(
 
 def recompute_all_waiting_list_ranks(report: Report, *, dry_run: bool, limit: int | None) -> None:
     """Rang réel of every formation that has a complementary list in the active campaign, one transaction each."""
-    from applications.services.staff import recompute_waiting_list_ranks
-    from offers.models import Formation
-
     with_list = Application.objects.filter(
         cancelled_at__isnull=True, campaign__is_active=True, formation=OuterRef("pk")
     ).filter(Q(waiting_list_rank__isnull=False) | Q(decisions__decision_type__avis=Avis.COMPLEMENTARY_LIST))
@@ -237,9 +235,6 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
     Refuses (an error in the batch history, nothing changed) when there is no next campaign to activate: the site
     needs an active campaign. Idempotent: once archived, the campaign is no longer active.
     """
-    from accounts.models import User
-    from offers.models import Campaign, Formation
-
     today = today or timezone.localdate()
     old = Campaign.objects.active().filter(archive_on__lte=today).first()
     if old is None:
@@ -287,8 +282,6 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
 
 
 def _destroyable_campaigns(today: datetime.date) -> QuerySet[Campaign]:
-    from offers.models import Campaign
-
     limit = today - datetime.timedelta(days=settings.ARCHIVE_RETENTION_DAYS)
     return Campaign.objects.filter(is_active=False, archive_on__isnull=False, archive_on__lt=limit).order_by(
         "archive_on"
@@ -303,9 +296,6 @@ def destroy_archived_campaigns(
     data go by chunks of candidates, one transaction each, so a crash leaves a partly destroyed campaign that
     the next run finishes (without counting again). The campaign row stays, for its label in statistics.
     """
-    from accounts.models import User
-    from documents.models import Document, PieceSubmission
-
     today = today or timezone.localdate()
     for campaign in _destroyable_campaigns(today):
         users = User.objects.filter(campaign=campaign)

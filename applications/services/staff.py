@@ -19,10 +19,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from applications.enums import DecisionAction, DossierStatus
+from applications.enums import DecisionAction, DossierStatus, PieceStatus
 from applications.models import Application, ApplicationEvent, Decision
 from applications.workflow import STAFF_TRANSITION_BY_TARGET
-from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import Avis
 
@@ -111,7 +110,7 @@ def _effective_confirmation_date(
 
 def _refused_pieces(application: Application) -> list[dict]:
     """The refused pieces of this application (its own and the candidate's shared ones), with their comments."""
-    from documents.models import PieceSubmission
+    from applications.models import PieceSubmission
 
     rows = (
         PieceSubmission.objects.filter(

@@ -9,11 +9,10 @@ import factory
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from applications.enums import DossierStatus
-from applications.models import Application, Decision
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, Decision, PieceSubmission
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
-from documents.enums import PieceStatus
-from documents.models import Document, PieceSubmission
+from documents.models import Document
 from offers.enums import Avis
 from offers.models import DecisionType
 from offers.tests.factories import CampaignFactory, FormationFactory

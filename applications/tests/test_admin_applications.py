@@ -8,12 +8,11 @@ from django.urls import reverse
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import candidatures
-from applications.enums import DossierStatus
-from applications.models import Application
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, PieceSubmission
 from applications.services import staff
 from applications.tests.test_staff_services import decision_type, make_application
-from documents.enums import PieceStatus
-from documents.models import Document, PieceSubmission
+from documents.models import Document
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory, PieceTypeFactory
@@ -405,7 +404,7 @@ QUERIES_CHANGE = 18
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
     """A requested piece without any submission shows as a row without file nor check buttons."""
-    from documents.pieces import piece_rows
+    from applications.pieces import piece_rows
 
     with_file(application, label="CV")
     application.formation.piece_types.add(PieceTypeFactory(label="Lettre de motivation"))
@@ -413,4 +412,4 @@ def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, applicati
     response = client.get(change_url(application))
     assert response.status_code == 200
     assert len(response.context["piece_rows"]) == len(piece_rows(application))
-    assert "Lettre de motivation" in response.content.decode()  # documents.pieces lists the formation's pieces
+    assert "Lettre de motivation" in response.content.decode()  # applications.pieces lists the formation's pieces

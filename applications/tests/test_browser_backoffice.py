@@ -24,13 +24,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
-from applications.enums import DossierStatus
-from applications.models import Decision
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Decision, PieceSubmission
 from applications.services import candidature
+from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
-from documents import services as documents_services
-from documents.enums import PieceStatus
-from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.enums import Avis
@@ -111,7 +109,7 @@ def _transmitted_application(campaign):
     application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
     for piece in pieces:
         upload = SimpleUploadedFile(f"{piece.code}.pdf", pdf_bytes(piece.label), content_type="application/pdf")
-        documents_services.upload_piece(application=application, piece_type=piece, uploaded_file=upload, actor=user)
+        piece_services.upload_piece(application=application, piece_type=piece, uploaded_file=upload, actor=user)
     candidature.transmit_application(application=application, actor=user)
     return application, commission
 

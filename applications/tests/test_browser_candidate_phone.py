@@ -5,7 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.tests.factories import StaffMembershipFactory
-from applications.models import Application
+from applications.enums import PieceStatus
+from applications.models import Application, PieceSubmission
+from applications.services import pieces as documents_services
 from applications.tests.factories import (
     ExternalCursusFactory,
     InternalCursusFactory,
@@ -13,9 +15,6 @@ from applications.tests.factories import (
     WorkExperienceFactory,
 )
 from applications.tests.factories_candidature import complete_candidate
-from documents import services as documents_services
-from documents.enums import PieceStatus
-from documents.models import PieceSubmission
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 

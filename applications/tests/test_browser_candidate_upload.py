@@ -10,9 +10,9 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from applications.models import Application
+from applications.models import Application, PieceSubmission
 from applications.tests.factories_candidature import complete_candidate
-from documents.models import Document, PieceSubmission
+from documents.models import Document
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 

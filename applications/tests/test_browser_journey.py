@@ -9,13 +9,11 @@ import re
 import pytest
 
 from accounts.tests.factories import StaffMembershipFactory
-from applications.enums import DossierStatus
-from applications.models import Application
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, PieceSubmission
+from applications.services import pieces as piece_services
 from applications.services import staff
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
-from documents import services as documents_services
-from documents.enums import PieceStatus
-from documents.models import PieceSubmission
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.enums import Avis
@@ -82,7 +80,7 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
 
     # "Je remplace une pièce justificative refusée": staff refuse it and set the dossier incomplete.
     submission = PieceSubmission.objects.get(application=application, piece_type=transcript)
-    documents_services.set_piece_status(
+    piece_services.set_piece_status(
         submission=submission, status=PieceStatus.REFUSED, comment="scan illisible", actor=manager
     )
     staff.set_dossier_status(application, target=DossierStatus.INCOMPLETE, actor=manager)

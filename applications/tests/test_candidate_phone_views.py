@@ -6,9 +6,8 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from applications.enums import DossierStatus
+from applications.enums import DossierStatus, PieceStatus
 from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
-from documents.enums import PieceStatus
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import re
 import pytest
 from django.utils import timezone
 
-from applications.enums import DossierStatus
+from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, ApplicationEvent
 from applications.services import candidature as services
 from applications.tests.factories_candidature import (
@@ -16,7 +16,6 @@ from applications.tests.factories_candidature import (
     PieceSubmissionFactory,
     complete_candidate,
 )
-from documents.enums import PieceStatus
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 from offers.enums import ApplicationMode, Avis

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from applications.enums import DossierStatus
+from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application
 from applications.tests.factories_candidature import (
     ApplicationFactory,
@@ -16,7 +16,6 @@ from applications.tests.factories_candidature import (
     PieceSubmissionFactory,
     complete_candidate,
 )
-from documents.enums import PieceStatus
 from ecandidat.models import OutboundEmail
 from offers.enums import ApplicationMode, Avis
 from offers.models import ComplementaryForm
@@ -232,7 +231,7 @@ def test_recap_blocks_and_labels(owner, application):
         f"Online procedure, please upload your supporting documents with the controls of the table before "
         f"{formation.return_deadline:%d/%m/%Y}. Once done you will have to transmit your application.",
     )
-    assertContains(response, reverse("documents:dossier_pdf", args=[application.public_id]))
+    assertContains(response, reverse("pieces:dossier_pdf", args=[application.public_id]))
 
 
 def test_recap_paper_dossier(owner, application):

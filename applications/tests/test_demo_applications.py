@@ -5,10 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from applications.enums import DossierStatus
-from applications.models import Application, ApplicationEvent
-from documents.enums import PieceStatus
-from documents.models import Document, PieceSubmission
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, ApplicationEvent, PieceSubmission
+from documents.models import Document
 
 pytestmark = pytest.mark.django_db
 

@@ -10,10 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import User
-from applications.models import Application, Candidate
+from applications.models import Application, Candidate, PieceSubmission
 from applications.services import nightly
 from applications.tests.test_staff_services import decide, make_application
-from documents.models import Document, PieceSubmission
+from documents.models import Document
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun, DestroyedCampaignCount
 from offers.enums import Avis

@@ -152,9 +152,7 @@ def test_a_crash_then_a_rerun_sends_no_mail_and_promotes_no_one_twice(
     waiting = [make_application(formation, campaign=campaign, email=f"lc{i}@example.org") for i in (1, 2, 3)]
     for rank, application in enumerate(waiting, start=1):
         decide(application, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=rank)
-    from applications.services import staff
-
-    real = staff.promote_from_waiting_list
+    real = nightly.promote_from_waiting_list
     calls = []
 
     def crash_on_second(**kwargs):
@@ -163,7 +161,7 @@ def test_a_crash_then_a_rerun_sends_no_mail_and_promotes_no_one_twice(
             raise RuntimeError("worker killed")
         return real(**kwargs)
 
-    mocker.patch.object(staff, "promote_from_waiting_list", side_effect=crash_on_second)
+    mocker.patch.object(nightly, "promote_from_waiting_list", side_effect=crash_on_second)
     with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False), pytest.raises(RuntimeError):
         run("withdraw_expired_confirmations")
     # The second item rolled back whole: its withdrawal and its mail are gone with the promotion.

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
+from applications.enums import PieceStatus
 from applications.tests.factories_candidature import (
     PDF_BYTES,
     ApplicationFactory,
@@ -15,7 +16,7 @@ from applications.tests.factories_candidature import (
     DocumentFactory,
     PieceSubmissionFactory,
 )
-from documents.enums import PieceStatus, ScanStatus
+from documents.enums import ScanStatus
 from ecandidat.emails import enqueue_email
 from offers.tests.factories import FormationFactory
 

@@ -8,9 +8,9 @@ from django.db import IntegrityError
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
-from accounts.sis import SisAddress, SisBaccalaureate, SisCursusLine, SisStudent
 from applications import demo, services
 from applications.models import Baccalaureate, Candidate, InternalCursus, SisRecord
+from applications.sis import SisAddress, SisBaccalaureate, SisCursusLine, SisStudent
 from applications.tests.factories import (
     AddressFactory,
     BaccalaureateFactory,

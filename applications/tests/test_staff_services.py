@@ -8,10 +8,10 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from applications.enums import DecisionAction, DossierStatus
-from applications.models import Application, ApplicationEvent, Decision
+from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
 from applications.services import staff
 from applications.tests.factories import CandidateFactory
-from documents.models import Document, PieceSubmission
+from documents.models import Document
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis

@@ -34,8 +34,8 @@ def seed(candidates: int) -> dict:
     from accounts.services import issue_numero_dossier
     from applications import services
     from applications.enums import BacSeries, Civility, Mention
+    from applications.pieces import piece_rows
     from applications.services import candidature
-    from documents.pieces import piece_rows
     from offers.models import Campaign, Formation
 
     with open(os.devnull, "w") as quiet:
@@ -130,8 +130,8 @@ def seed(candidates: int) -> dict:
 def reset_uploads(seed_file: str) -> int:
     """Remove every file uploaded on the seeded slots (the real service: rows, history, file after commit)."""
     from applications.models import Application
-    from documents import services as documents
-    from documents.pieces import piece_rows
+    from applications.pieces import piece_rows
+    from applications.services import pieces as piece_services
 
     with open(seed_file) as handle:
         data = json.load(handle)
@@ -141,7 +141,7 @@ def reset_uploads(seed_file: str) -> int:
         user = application.candidate.user
         for piece in piece_rows(application):
             if piece.piece_type.pk in row["pieces"] and piece.document is not None:
-                documents.remove_piece(application=application, piece_type=piece.piece_type, actor=user)
+                piece_services.remove_piece(application=application, piece_type=piece.piece_type, actor=user)
                 removed += 1
     return removed
 

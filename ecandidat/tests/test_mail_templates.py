@@ -11,15 +11,10 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.tests.factories import UserFactory
-from applications.enums import DossierStatus
-from applications.services import staff
-from applications.tests.test_staff_services import make_application
 from ecandidat import mail_templates
 from ecandidat.emails import enqueue_email, render_email
 from ecandidat.mail_templates import MAIL_TYPES, TemplateSyntaxProblem, check_source, file_version, render_source
 from ecandidat.models import MailTemplate, OutboundEmail
-from offers.tests.factories import FormationFactory
 
 STATUT_IN = MAIL_TYPES["STATUT_IN"]
 CHANGELIST = reverse("admin:ecandidat_mailtemplate_changelist")
@@ -222,18 +217,6 @@ class TestEnqueue:
 
         assert email.subject == "Dossier MINFO Bcc: victim@example.org"
 
-    def test_a_real_status_change_mails_the_override(self, centre, commission, campaign, central_manager):
-        application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
-        override(subject="Il manque des pièces (${formation_code})", body="${refused_pieces}\n${comment}")
-
-        staff.set_dossier_status(
-            application, target=DossierStatus.INCOMPLETE, actor=central_manager, comment="Relevé du S2"
-        )
-
-        email = OutboundEmail.objects.get(code="STATUT_IN")
-        assert email.subject == f"Il manque des pièces ({application.formation.code})"
-        assert email.body == "\nRelevé du S2"
-
 
 # --- model validation -----------------------------------------------------------------------------------------------
 
@@ -281,8 +264,8 @@ class TestValidation:
 
 
 @pytest.fixture
-def superuser(db):
-    return UserFactory(username="admin", is_staff=True, is_superuser=True)
+def superuser(django_user_model):
+    return django_user_model.objects.create_user(username="admin", is_staff=True, is_superuser=True)
 
 
 def _post_data(**fields):

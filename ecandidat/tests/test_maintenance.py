@@ -3,6 +3,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from ecandidat.maintenance import in_window, seconds_until_window_ends, set_switch
@@ -87,9 +88,7 @@ def test_a_post_during_the_window_saves_nothing(client, mocker):
 
     assert response.status_code == 503
     view.assert_not_called()
-    from accounts.models import User
-
-    assert not User.objects.exists()
+    assert not get_user_model().objects.exists()
 
 
 @pytest.mark.django_db

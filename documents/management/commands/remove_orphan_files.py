@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from documents.models import Document
-from documents.services import QUARANTINE_PREFIX
+from documents.storage import QUARANTINE_PREFIX
 from offers.models import Campaign
 
 MIN_AGE = datetime.timedelta(hours=1)

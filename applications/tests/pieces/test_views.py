@@ -6,17 +6,18 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from pypdf import PdfReader
 
-from applications.enums import DossierStatus
-from documents import services
-from documents.enums import PieceStatus, ScanStatus
-from documents.models import Document, PieceSubmission
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import PieceSubmission
+from applications.services import pieces as services
+from documents.enums import ScanStatus
+from documents.models import Document
 from documents.tests import hostile_files as hostile
-from documents.tests.test_services import stored_files
+from documents.tests.storage import stored_files
 from offers.tests.factories import PieceTypeFactory
 
 
 def upload_url(application, piece_type):
-    return reverse("documents:upload", args=[application.public_id, piece_type.pk])
+    return reverse("pieces:upload", args=[application.public_id, piece_type.pk])
 
 
 def post_file(client, application, piece_type, uploaded_file):
@@ -173,14 +174,14 @@ def test_remove_and_conditional_buttons(
     post_file(owner, application, piece, hostile.valid_pdf_upload())
 
     with django_capture_on_commit_callbacks(execute=True):
-        owner.post(reverse("documents:remove", args=[application.public_id, piece.pk]))
-    owner.post(reverse("documents:not_concerned", args=[application.public_id, conditional_piece.pk]))
+        owner.post(reverse("pieces:remove", args=[application.public_id, piece.pk]))
+    owner.post(reverse("pieces:not_concerned", args=[application.public_id, conditional_piece.pk]))
 
     statuses = dict(PieceSubmission.objects.values_list("piece_type_id", "status"))
     assert statuses == {piece.pk: PieceStatus.WAITING, conditional_piece.pk: PieceStatus.NOT_CONCERNED}
     assert stored_files() == []
 
-    owner.post(reverse("documents:concerned", args=[application.public_id, conditional_piece.pk]))
+    owner.post(reverse("pieces:concerned", args=[application.public_id, conditional_piece.pk]))
     assert PieceSubmission.objects.get(piece_type=conditional_piece).status == PieceStatus.WAITING
 
 
@@ -188,7 +189,7 @@ def test_pieces_page_shows_the_table_with_accessible_buttons(
     owner, application, piece, conditional_piece, django_assert_num_queries
 ):
     with django_assert_num_queries(10):
-        response = owner.get(reverse("documents:pieces", args=[application.public_id]))
+        response = owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     html = response.content.decode()
     assert "You can upload your attachments as PDF and JPEG (or PNG) files of at most 2 MB per piece" in html
@@ -201,7 +202,7 @@ def test_pieces_page_shows_the_table_with_accessible_buttons(
 
 def test_pieces_page_query_count_does_not_grow_with_pieces(owner, application, formation, django_assert_num_queries):
     def page():
-        return owner.get(reverse("documents:pieces", args=[application.public_id]))
+        return owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     formation.piece_types.add(PieceTypeFactory())
     with django_assert_num_queries(10):
@@ -224,7 +225,7 @@ def test_locked_pieces_show_the_reason_and_no_buttons(owner, application, piece)
     application.dossier_status = DossierStatus.RECEIVED
     application.save()
 
-    html = owner.get(reverse("documents:pieces", args=[application.public_id])).content.decode()
+    html = owner.get(reverse("pieces:pieces", args=[application.public_id])).content.decode()
 
     assert "Your application has been transmitted" in html
     assert 'type="file"' not in html
@@ -235,7 +236,7 @@ def test_download_of_own_file_has_safe_headers(owner, application, piece, django
     submission = PieceSubmission.objects.get()
 
     with django_assert_num_queries(8):  # session, user, request savepoints, piece, session save of the messages
-        response = owner.get(reverse("documents:download", args=[submission.public_id]))
+        response = owner.get(reverse("pieces:download", args=[submission.public_id]))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -256,13 +257,13 @@ def test_other_candidate_gets_404_everywhere(client, other_candidate, applicatio
     submission = PieceSubmission.objects.get()
     client.force_login(other_candidate)
 
-    assert client.get(reverse("documents:download", args=[submission.public_id])).status_code == 404
-    assert client.get(reverse("documents:pieces", args=[application.public_id])).status_code == 404
-    assert client.get(reverse("documents:dossier_pdf", args=[application.public_id])).status_code == 404
+    assert client.get(reverse("pieces:download", args=[submission.public_id])).status_code == 404
+    assert client.get(reverse("pieces:pieces", args=[application.public_id])).status_code == 404
+    assert client.get(reverse("pieces:dossier_pdf", args=[application.public_id])).status_code == 404
     assert post_file(client, application, piece, hostile.valid_pdf_upload()).status_code == 404
     for name in ("remove", "not_concerned"):
-        assert client.post(reverse(f"documents:{name}", args=[application.public_id, piece.pk])).status_code == 404
-    assert client.get(reverse("documents:staff_download", args=[submission.public_id])).status_code == 404
+        assert client.post(reverse(f"pieces:{name}", args=[application.public_id, piece.pk])).status_code == 404
+    assert client.get(reverse("pieces:staff_download", args=[submission.public_id])).status_code == 404
     assert PieceSubmission.objects.get().status == PieceStatus.SUBMITTED
 
 
@@ -285,7 +286,7 @@ def test_staff_download_personas(request, client, application, piece, persona, e
     )
     client.force_login(request.getfixturevalue(persona))
 
-    response = client.get(reverse("documents:staff_download", args=[PieceSubmission.objects.get().public_id]))
+    response = client.get(reverse("pieces:staff_download", args=[PieceSubmission.objects.get().public_id]))
 
     assert response.status_code == expected
 
@@ -302,14 +303,14 @@ def test_staff_file_views_need_the_back_office_second_factor(settings, client, a
     )
     submission = PieceSubmission.objects.get()
     client.force_login(centre_manager, mfa=False)
-    download = reverse("documents:staff_download", args=[submission.public_id])
+    download = reverse("pieces:staff_download", args=[submission.public_id])
 
     response = client.get(download)
 
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:staff_enrolment")
-    assert client.get(reverse("documents:staff_dossier_pdf", args=[application.public_id])).status_code == 302
-    upload = reverse("documents:staff_upload", args=[application.public_id, piece.pk])
+    assert client.get(reverse("pieces:staff_dossier_pdf", args=[application.public_id])).status_code == 302
+    upload = reverse("pieces:staff_upload", args=[application.public_id, piece.pk])
     assert client.post(upload, {"file": hostile.valid_pdf_upload()}).status_code == 302
     assert Document.objects.count() == 1
 
@@ -322,11 +323,11 @@ def test_template_file_download(owner, formation):
     piece_type.template.save("dossier-complementaire.pdf", ContentFile(hostile.pdf_bytes()))
     formation.piece_types.add(piece_type)
 
-    response = owner.get(reverse("documents:template_download", args=[piece_type.pk]))
+    response = owner.get(reverse("pieces:template_download", args=[piece_type.pk]))
 
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
-    assert owner.get(reverse("documents:template_download", args=[PieceTypeFactory().pk])).status_code == 404
+    assert owner.get(reverse("pieces:template_download", args=[PieceTypeFactory().pk])).status_code == 404
 
 
 def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, application, formation, shared_piece):
@@ -342,7 +343,7 @@ def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, applicat
         )
     summary_pages = len(PdfReader(io.BytesIO(_summary_only(application))).pages)
 
-    response = owner.get(reverse("documents:dossier_pdf", args=[application.public_id]))
+    response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
@@ -359,8 +360,8 @@ def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, applicat
 
 
 def _summary_only(application) -> bytes:
-    from documents.dossier_pdf import _summary
-    from documents.pieces import piece_rows
+    from applications.dossier_pdf import _summary
+    from applications.pieces import piece_rows
 
     return bytes(_summary(application, piece_rows(application)).output())
 
@@ -377,12 +378,12 @@ def test_staff_cannot_open_a_file_the_antivirus_has_not_cleared(client, applicat
     Document.objects.filter(pk=submission.document_id).update(scan_status=scan)
     client.force_login(centre_manager)
 
-    download = reverse("documents:staff_download", args=[submission.public_id])
+    download = reverse("pieces:staff_download", args=[submission.public_id])
     assert client.get(download).status_code == 404
     change_page = client.get(reverse("admin:applications_application_change", args=[application.pk]))
     assert change_page.status_code == 200
     assert download not in change_page.content.decode()
-    response = client.get(reverse("documents:staff_dossier_pdf", args=[application.public_id]))
+    response = client.get(reverse("pieces:staff_dossier_pdf", args=[application.public_id]))
     # The dossier lists the piece on its summary pages, but does not merge the file in.
     pages = len(PdfReader(io.BytesIO(b"".join(response.streaming_content))).pages)
     assert pages == len(PdfReader(io.BytesIO(_summary_only(application))).pages)

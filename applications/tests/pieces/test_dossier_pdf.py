@@ -11,8 +11,9 @@ from django.utils import translation
 from PIL import Image, ImageFile
 from pypdf import PdfReader
 
-from documents import dossier_pdf, services
-from documents.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
+from applications import dossier_pdf
+from applications.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
+from applications.services import pieces as services
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 

@@ -17,6 +17,8 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings as django_settings
+from django.contrib.sites.models import Site
+from django.core.cache import cache
 from django.core.management import call_command
 
 from accounts.models import User
@@ -31,6 +33,15 @@ BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
 MAIL_TIMEOUT = 30  # seconds: a worker picks a task up in well under a second; this only bounds a failure
 SIGNUP_SUBJECT = "Création de votre compte eCandidat"
 PASSWORD = "une-phrase-de-passe-solide"
+
+
+@pytest.fixture(autouse=True)
+def _clear_rate_limits():
+    """As in accounts/tests/conftest.py: signup and login are rate limited per address."""
+    cache.clear()
+    Site.objects.clear_cache()
+    yield
+    cache.clear()
 
 
 def _app_url(live_server) -> str:

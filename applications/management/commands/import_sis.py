@@ -8,8 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.sis import CsvFormatError, parse_csv
 from applications.services import store_sis_records
+from applications.sis import CsvFormatError, parse_csv
 
 
 class Command(BaseCommand):

@@ -23,7 +23,8 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.urls import reverse
 
 from accounts.tests.factories import DEFAULT_PASSWORD, CandidateFactory
-from documents.models import Document, PieceSubmission
+from applications.models import PieceSubmission
+from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.s3_peer import ACCESS_KEY, REGION, SECRET_KEY, start_s3_server
 from ecandidat import maintenance
@@ -173,10 +174,10 @@ def test_log_in_on_one_upload_on_the_other_download_on_the_first(cluster, applic
     response = _log_in(session, first, candidate.username, DEFAULT_PASSWORD)
     assert "/accounts/login/" not in response.url
 
-    pieces_url = second + reverse("documents:pieces", args=[application.public_id])
+    pieces_url = second + reverse("pieces:pieces", args=[application.public_id])
     token = _token(session, pieces_url)  # the session opened on the first instance works on the second
     upload = session.post(
-        second + reverse("documents:upload", args=[application.public_id, piece.pk]),
+        second + reverse("pieces:upload", args=[application.public_id, piece.pk]),
         data={"csrfmiddlewaretoken": token},
         files={"file": ("relevé.pdf", hostile.pdf_bytes(), "application/pdf")},
         headers={"Referer": pieces_url},
@@ -189,7 +190,7 @@ def test_log_in_on_one_upload_on_the_other_download_on_the_first(cluster, applic
     assert keys == [document.file.name]
 
     submission = PieceSubmission.objects.get()
-    download = session.get(first + reverse("documents:download", args=[submission.public_id]), timeout=10)
+    download = session.get(first + reverse("pieces:download", args=[submission.public_id]), timeout=10)
     assert download.status_code == 200
     assert download.content == hostile.pdf_bytes()
 

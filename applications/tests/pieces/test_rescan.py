@@ -13,13 +13,15 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from applications.models import ApplicationEvent
-from documents import antivirus, services
-from documents.enums import PieceStatus, ScanStatus
-from documents.models import Document, PieceSubmission
+from applications.enums import PieceStatus
+from applications.models import ApplicationEvent, PieceSubmission
+from applications.services import pieces as services
+from applications.tests.pieces.helpers import make_application
+from documents import antivirus, scanning
+from documents.enums import ScanStatus
+from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.clamd_peer import SIGNATURE, ClamdPeer
-from documents.tests.conftest import make_application
 from ecandidat.batches import run_batch
 from ecandidat.management.commands.nightly import BATCHES
 from ecandidat.models import BatchRun
@@ -61,7 +63,7 @@ def eicar_pdf() -> bytes:
 
 def rescan(django_capture_on_commit_callbacks, *, dry_run=False, limit=None) -> BatchRun:
     with django_capture_on_commit_callbacks(execute=True):
-        return run_batch(services.RESCAN_BATCH, services.rescan_documents, dry_run=dry_run, limit=limit)
+        return run_batch(scanning.RESCAN_BATCH, scanning.rescan_documents, dry_run=dry_run, limit=limit)
 
 
 def more_pieces(formation, count: int) -> list:
@@ -144,7 +146,7 @@ def test_a_file_found_infected_by_new_signatures_is_quarantined_like_on_upload(
     assert not default_storage.exists(original)
     assert (submission.status, submission.document, submission.comment) == (PieceStatus.WAITING, None, NEUTRAL)
     event = ApplicationEvent.objects.get(kind="piece_quarantined")
-    assert (event.application, event.actor, event.batch) == (application, None, services.RESCAN_BATCH)
+    assert (event.application, event.actor, event.batch) == (application, None, scanning.RESCAN_BATCH)
     assert event.comment == f"{piece.code}: {SIGNATURE}"
 
     assert rescan(django_capture_on_commit_callbacks).counts == {}  # quarantined files are not scanned again
@@ -170,7 +172,7 @@ def test_the_upload_task_quarantine_is_in_the_history_too(peer, application, pie
 
     assert Document.objects.get().scan_status == ScanStatus.INFECTED
     event = ApplicationEvent.objects.get(kind="piece_quarantined")
-    assert (event.actor, event.batch) == (None, services.SCAN_TASK)
+    assert (event.actor, event.batch) == (None, scanning.SCAN_TASK)
 
 
 # --- failed, lost and missing scans -----------------------------------------------------------------------------
@@ -211,7 +213,7 @@ def test_a_missing_stored_file_is_a_scan_error_not_a_crash(peer, application, pi
     default_storage.delete(document.file.name)
     peer.version = NEW
 
-    assert services.scan_stored_document(document_id=document.pk, current_version=27000) == ScanStatus.ERROR
+    assert scanning.scan_stored_document(document_id=document.pk, current_version=27000) == ScanStatus.ERROR
     document.refresh_from_db()
     assert (document.scan_status, document.scan_detail) == (ScanStatus.ERROR, "stored file not found")
 
@@ -220,9 +222,9 @@ def test_scanning_a_document_that_is_gone_or_up_to_date_does_nothing(peer, appli
     upload(application, piece)
     document = Document.objects.get()
 
-    assert services.scan_stored_document(document_id=document.pk + 1000, current_version=27000) is None
-    assert services.scan_stored_document(document_id=document.pk, current_version=26999) is None
-    assert services.scan_stored_document(document_id=document.pk) is None
+    assert scanning.scan_stored_document(document_id=document.pk + 1000, current_version=27000) is None
+    assert scanning.scan_stored_document(document_id=document.pk, current_version=26999) is None
+    assert scanning.scan_stored_document(document_id=document.pk) is None
     assert len(peer.scanned) == 1
 
 
@@ -278,11 +280,11 @@ def test_selection_is_one_query_over_active_campaigns(application, formation, dj
     )
 
     with django_assert_num_queries(1):
-        selected = set(services.documents_to_scan(current_version=27000).values_list("pk", flat=True))
+        selected = set(scanning.documents_to_scan(current_version=27000).values_list("pk", flat=True))
 
     assert selected == {document.pk for document in due.values()}
     assert not selected & {document.pk for document in not_due.values()}
-    without_version = set(services.documents_to_scan(current_version=None).values_list("pk", flat=True))
+    without_version = set(scanning.documents_to_scan(current_version=None).values_list("pk", flat=True))
     assert without_version == {due[key].pk for key in ("failed", "stored without antivirus", "scan lost since upload")}
 
 

@@ -10,13 +10,24 @@ shared by all of their applications (``PieceSubmission.application`` empty).
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
-from documents.enums import PieceStatus
-from documents.models import PieceSubmission
+from applications.dates import effective_return_deadline
+from applications.enums import PieceStatus
+from applications.models import PieceSubmission
+from applications.workflow import CANDIDATE_EDITABLE
+from offers.enums import ApplicationMode
 from offers.models import Formation, PieceType
+
+if TYPE_CHECKING:
+    from applications.models import Application
 
 BLOCKING_STATUSES = frozenset({PieceStatus.WAITING, PieceStatus.REFUSED})
 
@@ -130,3 +141,43 @@ def _is_filled(submission: PieceSubmission | None) -> bool:
 def _row(piece_type: PieceType, submission: PieceSubmission | None, is_shared: bool) -> PieceRow:
     status = PieceStatus(submission.status) if submission is not None else PieceStatus.WAITING
     return PieceRow(piece_type=piece_type, submission=submission, status=status, is_shared=is_shared)
+
+
+# --- Whether the candidate may change them --------------------------------------------------------------------
+
+
+def pieces_locked_reason(application: Application, *, today: datetime.date | None = None) -> str:
+    """Why the candidate cannot change the pieces of ``application`` now ("" when they can).
+
+    Reads ``application.formation`` (select it with the application).
+    """
+    today = today or timezone.localdate()
+    if application.cancelled_at is not None:
+        return gettext("This application has been cancelled.")
+    if application.formation.mode != ApplicationMode.ONLINE:
+        return gettext("Paper dossier: send your supporting documents by post, they are not uploaded here.")
+    if application.dossier_status not in CANDIDATE_EDITABLE:
+        return gettext("Your application has been transmitted: its supporting documents can no longer be changed.")
+    deadline = effective_return_deadline(application)
+    if today > deadline:
+        return gettext("The return deadline (%(date)s) has passed: supporting documents can no longer be changed.") % {
+            "date": date_format(deadline, "SHORT_DATE_FORMAT")
+        }
+    return ""
+
+
+def can_change_pieces(application: Application) -> bool:
+    return not pieces_locked_reason(application)
+
+
+def pieces_table_context(application: Application) -> dict[str, Any]:
+    """The context of the pieces table include (``templates/applications/includes/pieces_table.html``):
+    ``application`` (with its formation selected), its ``piece_rows``, ``can_change_pieces`` and the reason
+    shown when they cannot change (``pieces_locked_reason``)."""
+    reason = pieces_locked_reason(application)
+    return {
+        "application": application,
+        "piece_rows": piece_rows(application),
+        "can_change_pieces": not reason,
+        "pieces_locked_reason": reason,
+    }

@@ -10,11 +10,12 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
+from applications.models import PieceSubmission
 from applications.services import nightly
-from documents.models import Document, PieceSubmission
+from applications.tests.pieces.test_views import post_file
+from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.s3_peer import s3_options, start_s3_server
-from documents.tests.test_views import post_file
 from ecandidat.batches import Report
 from ecandidat.tests.plugins.services import free_port
 
@@ -66,7 +67,7 @@ def test_download_is_streamed_through_the_application_never_a_bucket_url(owner, 
     post_file(owner, application, piece, hostile.valid_pdf_upload("relevé.pdf"))
     submission = PieceSubmission.objects.get()
 
-    response = owner.get(reverse("documents:download", args=[submission.public_id]))
+    response = owner.get(reverse("pieces:download", args=[submission.public_id]))
 
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == hostile.pdf_bytes()
@@ -79,7 +80,7 @@ def test_download_is_streamed_through_the_application_never_a_bucket_url(owner, 
 def test_dossier_pdf_reads_the_pieces_from_the_bucket(owner, application, piece, bucket):
     post_file(owner, application, piece, hostile.valid_pdf_upload("relevé.pdf"))
 
-    response = owner.get(reverse("documents:dossier_pdf", args=[application.public_id]))
+    response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
 
     assert response.status_code == 200
     content = b"".join(response.streaming_content) if response.streaming else response.content

@@ -25,12 +25,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.staff_access import back_office_required
 from applications.dates import effective_return_deadline
-from applications.models import Application
-from documents import fair_use, services
-from documents.context import pieces_table_context
+from applications.dossier_pdf import build_dossier_pdf, dossier_filename
+from applications.models import Application, PieceSubmission
+from applications.pieces import blocking_pieces, pieces_table_context
+from applications.services import pieces as services
+from documents import fair_use
 from documents.enums import OPENABLE_SCANS
-from documents.models import PieceSubmission
-from documents.pieces import blocking_pieces
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import PieceType
 
@@ -57,7 +57,7 @@ def _back(application, piece_type=None) -> str:
     try:
         url = reverse("applications:detail", args=[application.public_id])
     except NoReverseMatch:
-        url = reverse("documents:pieces", args=[application.public_id])
+        url = reverse("pieces:pieces", args=[application.public_id])
     return url + (f"#piece-{piece_type.pk}" if piece_type is not None else "#pieces")
 
 
@@ -74,7 +74,7 @@ def _piece_label(piece_type) -> str:
 def pieces(request, application_id):
     """The "Pièces justificatives" table of one application on its own page."""
     application = _own_application(request, application_id)
-    return render(request, "documents/pieces.html", pieces_table_context(application))
+    return render(request, "applications/pieces.html", pieces_table_context(application))
 
 
 def _piece_action(request, application_id, piece_type_id, action, success: str):
@@ -111,7 +111,7 @@ def _too_many(response, seconds: int):
 
 
 def _rate_limited_page(request, message: str, back: str, seconds: int):
-    return _too_many(render(request, "documents/rate_limited.html", {"message": message, "back": back}), seconds)
+    return _too_many(render(request, "applications/rate_limited.html", {"message": message, "back": back}), seconds)
 
 
 @require_POST
@@ -131,7 +131,7 @@ def upload(request, application_id, piece_type_id):
             messages.error(request, f"{_piece_label(piece_type)} : {message}", extra_tags=_piece_tag(piece_type))
             return _too_many(_done(request, application, piece_type), wait)
         context = {**pieces_table_context(application), "piece_error_id": piece_type.pk, "piece_error": message}
-        return _too_many(render(request, "documents/pieces.html", context), wait)
+        return _too_many(render(request, "applications/pieces.html", context), wait)
     uploaded = request.FILES.get("file")
     if uploaded is None:
         messages.error(
@@ -276,8 +276,6 @@ def staff_upload(request, application_id, piece_type_id):
 
 
 def _pdf_response(request, application, *, action: str, back: str):
-    from documents.dossier_pdf import build_dossier_pdf, dossier_filename
-
     wait = fair_use.consume(request, action)
     if wait is not None:
         return _rate_limited_page(request, _too_many_dossiers(wait), back, wait)

@@ -12,11 +12,12 @@ from django.urls import reverse
 
 from accounts.tests.factories import CandidateFactory
 from accounts.tests.mfa import Client
+from applications.models import PieceSubmission
+from applications.tests.pieces.helpers import make_application
 from documents import fair_use
-from documents.models import Document, PieceSubmission
+from documents.models import Document
 from documents.tests import hostile_files as hostile
-from documents.tests.conftest import make_application
-from documents.tests.test_services import stored_files
+from documents.tests.storage import stored_files
 from ecandidat.settings.base import _rate_limits
 from offers.tests.factories import PieceTypeFactory
 
@@ -53,7 +54,7 @@ def pieces(formation):
 
 
 def upload(client, application, piece_type, uploaded_file=None, **headers):
-    url = reverse("documents:upload", args=[application.public_id, piece_type.pk])
+    url = reverse("pieces:upload", args=[application.public_id, piece_type.pk])
     return client.post(url, {"file": uploaded_file or hostile.valid_pdf_upload()}, headers=headers)
 
 
@@ -73,7 +74,7 @@ def test_upload_over_the_account_limit_is_refused_with_429_beside_the_piece_and_
 
     assert response.status_code == 429
     assert 590 <= int(response["Retry-After"]) <= 600
-    assert [t.name for t in response.templates][0] == "documents/pieces.html"
+    assert [t.name for t in response.templates][0] == "applications/pieces.html"
     assert response.context["piece_error_id"] == pieces[1].pk
     html = response.content.decode()
     assert f'id="piece-error-{pieces[1].pk}">{UPLOAD_LIMIT_FR.replace("'", "&#x27;")}</p>' in html
@@ -137,7 +138,7 @@ def test_dossier_pdf_over_the_account_limit_is_429_with_a_french_message(
     limits, candidate, application, django_assert_num_queries
 ):
     client = french_client(candidate)
-    url = reverse("documents:dossier_pdf", args=[application.public_id])
+    url = reverse("pieces:dossier_pdf", args=[application.public_id])
     assert client.get(url).status_code == 200
 
     # session, user, application (in the request's savepoint, 3), session save (3): no PDF is built
@@ -154,20 +155,20 @@ def test_dossier_pdf_limit_is_per_account_then_per_address(
     limits, campaign, candidate, other_candidate, application, formation
 ):
     third_candidate = CandidateFactory(campaign=campaign)
-    assert french_client(candidate).get(reverse("documents:dossier_pdf", args=[application.public_id]))
+    assert french_client(candidate).get(reverse("pieces:dossier_pdf", args=[application.public_id]))
     other = make_application(other_candidate, formation)
     second = french_client(other_candidate)
-    assert second.get(reverse("documents:dossier_pdf", args=[other.public_id])).status_code == 200
+    assert second.get(reverse("pieces:dossier_pdf", args=[other.public_id])).status_code == 200
 
     third = make_application(third_candidate, formation)
-    response = french_client(third_candidate).get(reverse("documents:dossier_pdf", args=[third.public_id]))
+    response = french_client(third_candidate).get(reverse("pieces:dossier_pdf", args=[third.public_id]))
 
     assert response.status_code == 429  # the address's third dossier in the window
 
 
 def test_staff_dossier_pdf_over_the_limit_is_429(limits, centre_manager, application, django_assert_num_queries):
     client = french_client(centre_manager)
-    url = reverse("documents:staff_dossier_pdf", args=[application.public_id])
+    url = reverse("pieces:staff_dossier_pdf", args=[application.public_id])
     assert client.get(url).status_code == 200
 
     response = client.get(url)
@@ -180,10 +181,10 @@ def test_staff_dossier_pdf_over_the_limit_is_429(limits, centre_manager, applica
 
 def test_staff_upload_over_the_limit_is_429_and_nothing_stored(limits, centre_manager, application, piece, pieces):
     client = french_client(centre_manager)
-    url = reverse("documents:staff_upload", args=[application.public_id, piece.pk])
+    url = reverse("pieces:staff_upload", args=[application.public_id, piece.pk])
     assert client.post(url, {"file": hostile.valid_pdf_upload()}).status_code == 302
 
-    second = reverse("documents:staff_upload", args=[application.public_id, pieces[0].pk])
+    second = reverse("pieces:staff_upload", args=[application.public_id, pieces[0].pk])
     response = client.post(second, {"file": hostile.valid_pdf_upload()})
 
     assert response.status_code == 429

@@ -16,12 +16,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
-# Enums, validators and the country list only (no models): importing them here creates no cycle.
 from applications.countries import is_country_code
 from applications.enums import BacSeries, Civility
+from applications.models import SisRecord
 from applications.validators import normalise_ine, validate_ine
 
-DEFAULT_BACKEND = "accounts.sis.LocalTableBackend"
+DEFAULT_BACKEND = "applications.sis.LocalTableBackend"
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,6 @@ class LocalTableBackend:
     """Reads the local copy loaded by ``manage.py import_sis``."""
 
     def _find(self, **lookup) -> SisStudent | None:
-        from applications.models import SisRecord  # noqa: PLC0415 - models cannot be imported at settings load
-
         record = SisRecord.objects.filter(**lookup).only("data").first()
         return SisStudent.from_json(record.data) if record else None
 

@@ -1,9 +1,10 @@
 from django.core.files.base import ContentFile
 
-from documents.enums import PieceStatus
-from documents.models import Document, PieceSubmission
-from documents.pieces import blocking_pieces, piece_rows
-from documents.tests.conftest import make_application
+from applications.enums import PieceStatus
+from applications.models import PieceSubmission
+from applications.pieces import blocking_pieces, piece_rows
+from applications.tests.pieces.helpers import make_application
+from documents.models import Document
 from offers.tests.factories import CentreFactory, FormationFactory, PieceTypeFactory
 
 

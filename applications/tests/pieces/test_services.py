@@ -6,25 +6,18 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.utils import timezone
 
-from applications.enums import DossierStatus
-from applications.models import ApplicationEvent
-from documents import services
-from documents.enums import PieceStatus, ScanStatus
-from documents.models import Document, PieceSubmission
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import ApplicationEvent, PieceSubmission
+from applications.services import pieces as services
+from applications.tests.pieces.helpers import make_application
+from documents import scanning
+from documents.enums import ScanStatus
+from documents.models import Document
 from documents.tests import hostile_files as hostile
-from documents.tests.conftest import make_application
+from documents.tests.storage import stored_files
 from ecandidat.exceptions import BusinessRuleError
 from offers.enums import ApplicationMode
 from offers.tests.factories import FormationFactory
-
-
-def stored_files(prefix: str = "") -> list[str]:
-    """Every file name in the (in-memory) default storage, recursively."""
-    directories, files = default_storage.listdir(prefix)
-    names = [f"{prefix}{name}" for name in files]
-    for directory in directories:
-        names += stored_files(f"{prefix}{directory}/")
-    return names
 
 
 def upload(application, piece_type, uploaded_file=None):
@@ -317,7 +310,7 @@ def test_real_clamd_quarantines_an_infected_piece(
     original = document.file.name
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.scan_stored_document(document_id=document.pk) == ScanStatus.INFECTED
+        assert scanning.scan_stored_document(document_id=document.pk) == ScanStatus.INFECTED
 
     document.refresh_from_db()
     submission.refresh_from_db()

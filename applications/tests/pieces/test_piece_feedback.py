@@ -6,8 +6,8 @@ import re
 import pytest
 from django.urls import reverse
 
+from applications.tests.pieces.test_views import post_file
 from documents.tests import hostile_files as hostile
-from documents.tests.test_views import post_file
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_accepted_file_is_announced_in_its_row(owner, application, piece):
 
 
 def test_upload_script_gets_the_rows_address(owner, application, piece, django_assert_num_queries):
-    url = reverse("documents:upload", args=[application.public_id, piece.pk])
+    url = reverse("pieces:upload", args=[application.public_id, piece.pk])
 
     # session, user, application, piece type; then the session save (savepoint, update, release)
     with django_assert_num_queries(7):

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from documents import views
+from applications import views_pieces as views
 
-app_name = "documents"
+app_name = "pieces"
 
 urlpatterns = [
     path("<uuid:application_id>/", views.pieces, name="pieces"),

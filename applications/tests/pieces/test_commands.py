@@ -4,9 +4,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
 
-from documents import services
+from applications.services import pieces as services
 from documents.tests import hostile_files as hostile
-from documents.tests.test_services import stored_files
+from documents.tests.storage import stored_files
 
 
 def test_remove_orphan_files_deletes_only_old_unreferenced_campaign_files(application, piece, time_machine, capsys):

@@ -36,8 +36,8 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.pieces import piece_rows
 from documents.enums import OPENABLE_SCANS
-from documents.pieces import piece_rows
 from documents.validation import MAX_IMAGE_PIXELS, PDF
 
 logger = logging.getLogger(__name__)

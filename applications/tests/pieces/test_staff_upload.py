@@ -7,18 +7,18 @@ from django.urls import reverse
 
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
-from applications.enums import DossierStatus
-from applications.models import Application, ApplicationEvent
-from documents import services
-from documents.enums import PieceStatus, ScanStatus
-from documents.models import Document, PieceSubmission
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, ApplicationEvent, PieceSubmission
+from applications.services import pieces as services
+from documents.enums import ScanStatus
+from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.clamd_peer import ClamdPeer
-from documents.tests.test_services import stored_files
+from documents.tests.storage import stored_files
 
 
 def staff_upload_url(application, piece_type):
-    return reverse("documents:staff_upload", args=[application.public_id, piece_type.pk])
+    return reverse("pieces:staff_upload", args=[application.public_id, piece_type.pk])
 
 
 def change_url(application):

@@ -3,8 +3,8 @@ import datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.sis import CSV_COLUMNS, CsvFormatError, LocalTableBackend, SisStudent, get_backend, parse_csv
 from applications.models import SisRecord
+from applications.sis import CSV_COLUMNS, CsvFormatError, LocalTableBackend, SisStudent, get_backend, parse_csv
 from applications.validators import bea_key
 
 HEADER = ";".join(CSV_COLUMNS)

@@ -1,0 +1,394 @@
+"""Every write on the supporting documents of applications (ecandidat-features §1.7, §1.10, §2.4; security
+reference A.3 and A.7): the candidate's and staff's uploads, "not concerned", and what follows a quarantine.
+
+Files are stored by the ``documents`` layer (``documents.services.store_upload``), whose durability rules hold:
+- the file is written (and flushed) to storage before the rows that point to it commit; if the database write
+  fails the file is deleted at once, and a crash in between leaves an orphan that ``remove_orphan_files`` deletes;
+- a file that is replaced or removed is deleted from storage only after the commit that unlinks it.
+Here, the application row is locked, so a double submit creates one piece, not two.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.dispatch import receiver
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_lazy
+
+from applications.enums import PieceStatus
+from applications.models import Application, ApplicationEvent, PieceSubmission
+from applications.pieces import applicable_piece_types, is_shared_piece, pieces_locked_reason
+from documents.models import Document
+from documents.scanning import document_quarantined
+from documents.services import UploadRefused, queue_scan, store_upload
+from documents.storage import delete_document, delete_quietly, stored_name
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from offers.models import PieceType
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+__all__ = ["UploadRefused"]  # re-exported: views and tests catch it from here
+
+logger = logging.getLogger(__name__)
+
+ONE_FILE_PER_PIECE = gettext_lazy("You can upload only one file per requested supporting document")
+NEUTRAL_REJECTION = gettext_lazy("The file could not be accepted, upload another one.")
+
+
+# --- Rules -----------------------------------------------------------------------------------------------------
+
+
+def _check_candidate_may_change(application: Application) -> None:
+    reason = pieces_locked_reason(application)
+    if reason:
+        raise InvalidTransition(reason)
+
+
+def _check_piece_requested(application: Application, piece_type: PieceType) -> None:
+    if not PieceType.objects.filter(applicable_piece_types(application), in_service=True, pk=piece_type.pk).exists():
+        raise BusinessRuleError(gettext("This supporting document is not requested for this application."))
+
+
+def _submission_filter(application: Application, piece_type: PieceType) -> Q:
+    if is_shared_piece(piece_type):
+        return Q(candidate_id=application.candidate_id, piece_type_id=piece_type.pk, application__isnull=True)
+    return Q(application_id=application.pk, piece_type_id=piece_type.pk)
+
+
+def _lock(application: Application) -> Application:
+    """Lock the application row and return it fresh, with its formation."""
+    return (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("formation", "candidate")
+        .get(pk=application.pk)
+    )
+
+
+def _locked_submission(application: Application, piece_type: PieceType) -> PieceSubmission | None:
+    return (
+        PieceSubmission.objects.select_for_update(of=("self",))
+        .select_related("document")
+        .filter(_submission_filter(application, piece_type))
+        .first()
+    )
+
+
+def _event(application: Application, *, actor: User, kind: str, piece_type: PieceType, comment: str = "") -> None:
+    ApplicationEvent.objects.create(
+        application=application, actor=actor, kind=kind, comment=f"{piece_type.code}: {comment}".rstrip(": ")
+    )
+
+
+# --- Candidate -------------------------------------------------------------------------------------------------
+
+
+def upload_piece(
+    *, application: Application, piece_type: PieceType, uploaded_file: UploadedFile, actor: User
+) -> PieceSubmission:
+    """Validate ``uploaded_file``, store it and mark the piece "Transmise" (the "+" button).
+
+    Raises ``UploadRefused`` (a ``BusinessRuleError``) for a refused file and ``BusinessRuleError`` when the
+    piece cannot change. Call it outside a transaction or in one that commits right after: the file is written
+    first, then the rows commit; the antivirus scan is queued after the commit.
+    """
+    _check_candidate_may_change(application)
+    _check_piece_requested(application, piece_type)
+    _check_can_upload(PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first())
+    return _store_piece(
+        application=application,
+        piece_type=piece_type,
+        uploaded_file=uploaded_file,
+        actor=actor,
+        check_application=_check_candidate_may_change,
+        check_submission=_check_can_upload,
+        event_kind="piece_uploaded",
+    )
+
+
+def upload_piece_for_candidate(
+    *, application: Application, piece_type: PieceType, uploaded_file: UploadedFile, actor: User
+) -> PieceSubmission:
+    """Staff upload a file on the candidate's behalf, e.g. a piece received by post (ecandidat-features §2.4:
+    "Gestionnaires can upload or delete files on behalf of the candidate").
+
+    Staff may act whatever the return deadline and the dossier status, but not on a cancelled application.
+    The piece must have no file yet, or a refused one, which the new file replaces (the old file is deleted after
+    the commit). Same validation, storage and antivirus as the candidate's upload; the piece becomes "Transmise"
+    (staff then check it like any other: the antivirus must have passed before they can open it), and the
+    history records the staff member (``piece_uploaded_by_staff``). The caller checks the staff member's rights
+    on the application (``Application.objects.editable_by(user)``).
+    """
+    _check_staff_may_upload(application)
+    _check_piece_requested(application, piece_type)
+    _check_staff_can_upload(PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first())
+    return _store_piece(
+        application=application,
+        piece_type=piece_type,
+        uploaded_file=uploaded_file,
+        actor=actor,
+        check_application=_check_staff_may_upload,
+        check_submission=_check_staff_can_upload,
+        event_kind="piece_uploaded_by_staff",
+    )
+
+
+def _store_piece(
+    *,
+    application: Application,
+    piece_type: PieceType,
+    uploaded_file: UploadedFile,
+    actor: User,
+    check_application: Callable[[Application], None],
+    check_submission: Callable[[PieceSubmission | None], None],
+    event_kind: str,
+) -> PieceSubmission:
+    """The upload pipeline shared by the candidate and staff: validate, write and flush the file, then commit the
+    rows under the application's lock (re-checking the rules there), then queue the scan."""
+    document = store_upload(uploaded_file, campaign_code=application.campaign.code, actor=actor)
+    name = stored_name(document)
+    try:
+        with transaction.atomic():
+            locked = _lock(application)
+            check_application(locked)
+            submission = _locked_submission(locked, piece_type)
+            check_submission(submission)
+            document.save()
+            if submission is None:
+                submission = PieceSubmission(
+                    candidate_id=locked.candidate_id,
+                    piece_type=piece_type,
+                    application=None if is_shared_piece(piece_type) else locked,
+                )
+            replaced = submission.document
+            submission.document = document
+            submission.status = PieceStatus.SUBMITTED
+            submission.comment = ""
+            submission.status_changed_at = timezone.now()
+            submission.status_changed_by = actor
+            submission.save()
+            if replaced is not None:
+                delete_document(replaced)
+            _event(locked, actor=actor, kind=event_kind, piece_type=piece_type)
+            queue_scan(document)
+    except IntegrityError as error:
+        # Another request created the same piece between our checks (shared piece, double submit).
+        delete_quietly(name)
+        raise BusinessRuleError(str(ONE_FILE_PER_PIECE)) from error
+    except BaseException:
+        delete_quietly(name)
+        raise
+    return submission
+
+
+def _check_staff_may_upload(application: Application) -> None:
+    if application.cancelled_at is not None:
+        raise InvalidTransition(gettext("This application has been cancelled."))
+
+
+def _check_staff_can_upload(submission: PieceSubmission | None) -> None:
+    if submission is None or submission.status in (PieceStatus.WAITING, PieceStatus.REFUSED):
+        return
+    if submission.status == PieceStatus.NOT_CONCERNED:
+        raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
+    if submission.status == PieceStatus.VALIDATED:
+        raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
+    raise InvalidTransition(str(ONE_FILE_PER_PIECE))
+
+
+def _check_can_upload(submission: PieceSubmission | None) -> None:
+    if submission is None or submission.status == PieceStatus.WAITING:
+        return
+    if submission.status == PieceStatus.NOT_CONCERNED:
+        raise InvalidTransition(
+            gettext("You declared that this piece does not concern you: declare that it concerns you first.")
+        )
+    raise InvalidTransition(str(ONE_FILE_PER_PIECE))
+
+
+def remove_piece(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
+    """Remove the candidate's file ("-"): the piece goes back to "En attente"; the file is deleted after commit."""
+    with transaction.atomic():
+        locked = _lock(application)
+        _check_candidate_may_change(locked)
+        submission = _locked_submission(locked, piece_type)
+        if submission is None or submission.document_id is None:
+            raise InvalidTransition(gettext("There is no file to remove for this piece."))
+        if submission.status == PieceStatus.VALIDATED:
+            raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
+        document = submission.document
+        assert document is not None  # document_id checked above
+        submission.document = None
+        submission.status = PieceStatus.WAITING
+        submission.status_changed_at = timezone.now()
+        submission.status_changed_by = actor
+        submission.save()
+        delete_document(document)
+        _event(locked, actor=actor, kind="piece_removed", piece_type=piece_type)
+    return submission
+
+
+def declare_not_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
+    """A conditional piece that does not concern the candidate: "Non concerné" (no file)."""
+    return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=False)
+
+
+def declare_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
+    """Undo "Non concerné": the piece is expected again ("En attente")."""
+    return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=True)
+
+
+def _set_concerned(
+    *, application: Application, piece_type: PieceType, actor: User, concerned: bool
+) -> PieceSubmission:
+    if not piece_type.is_conditional:
+        raise BusinessRuleError(gettext("This piece is not conditional: it is required."))
+    _check_piece_requested(application, piece_type)
+    with transaction.atomic():
+        locked = _lock(application)
+        _check_candidate_may_change(locked)
+        submission = _locked_submission(locked, piece_type)
+        source = PieceStatus.NOT_CONCERNED if concerned else PieceStatus.WAITING
+        current = submission.status if submission is not None else PieceStatus.WAITING
+        if current != source:
+            if current == PieceStatus.VALIDATED:
+                raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
+            if concerned:
+                raise InvalidTransition(gettext("This piece is already expected."))
+            raise InvalidTransition(
+                gettext("Remove the file first: a piece with a file cannot be declared not concerned.")
+            )
+        if submission is None:
+            submission = PieceSubmission(
+                candidate_id=locked.candidate_id,
+                piece_type=piece_type,
+                application=None if is_shared_piece(piece_type) else locked,
+            )
+        submission.status = PieceStatus.WAITING if concerned else PieceStatus.NOT_CONCERNED
+        submission.status_changed_at = timezone.now()
+        submission.status_changed_by = actor
+        submission.save()
+        _event(
+            locked, actor=actor, kind="piece_concerned" if concerned else "piece_not_concerned", piece_type=piece_type
+        )
+    return submission
+
+
+# --- Staff -----------------------------------------------------------------------------------------------------
+
+STAFF_STATUSES = frozenset({PieceStatus.VALIDATED, PieceStatus.REFUSED, PieceStatus.SUBMITTED, PieceStatus.WAITING})
+
+
+def set_piece_status(*, submission: PieceSubmission, status: str, comment: str = "", actor: User) -> PieceSubmission:
+    """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
+
+    "En attente" is only accepted for a piece without a file; "Non concerné" is the candidate's declaration and
+    is never changed here.
+    """
+    if status not in STAFF_STATUSES:
+        raise BusinessRuleError(gettext("This status cannot be set by staff."))
+    comment = (comment or "").strip()
+    if status == PieceStatus.REFUSED and not comment:
+        raise BusinessRuleError(gettext("Give a comment to refuse a piece: the candidate reads it."))
+    with transaction.atomic():
+        locked = (
+            PieceSubmission.objects.select_for_update(of=("self",)).select_related("piece_type").get(pk=submission.pk)
+        )
+        if locked.status == PieceStatus.NOT_CONCERNED:
+            raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
+        has_file = locked.document_id is not None
+        if status == PieceStatus.WAITING and has_file:
+            raise InvalidTransition(gettext("A piece with a file cannot be set back to waiting."))
+        if status != PieceStatus.WAITING and not has_file:
+            raise InvalidTransition(gettext("No file has been sent for this piece."))
+        locked.status = status
+        locked.comment = comment[:500]
+        locked.status_changed_at = timezone.now()
+        locked.status_changed_by = actor
+        locked.save()
+        if locked.application_id is not None:
+            ApplicationEvent.objects.create(
+                application_id=locked.application_id,
+                actor=actor,
+                kind="piece_status",
+                to_status=status,
+                comment=f"{locked.piece_type.code}: {comment}".rstrip(": "),
+            )
+    submission.refresh_from_db()
+    return locked
+
+
+def delete_application_files(*, application: Application, actor: User) -> int:
+    """On cancellation: delete the application's own files (after commit); shared pieces are kept.
+
+    Returns the number of files scheduled for deletion.
+    """
+    with transaction.atomic():
+        submissions = list(
+            PieceSubmission.objects.select_for_update(of=("self",))
+            .filter(application_id=application.pk, document__isnull=False)
+            .select_related("document")
+        )
+        for submission in submissions:
+            document = submission.document
+            assert document is not None  # selected with document__isnull=False
+            submission.document = None
+            submission.status = PieceStatus.WAITING
+            submission.status_changed_at = timezone.now()
+            submission.status_changed_by = actor
+            submission.save()
+            delete_document(document)
+    return len(submissions)
+
+
+# --- Antivirus -------------------------------------------------------------------------------------------------
+
+
+@receiver(document_quarantined, dispatch_uid="applications.take_off_quarantined_piece")
+def take_off_quarantined_piece(
+    sender: type[Document], *, document: Document, signature: str, scanned_at: datetime.datetime, batch: str, **_: Any
+) -> None:
+    """An infected file was quarantined (``documents.scanning``, same transaction): the piece that held it is
+    missing again. The candidate reads a neutral comment, staff read the signature in the history of the
+    application (every live application of the candidate for a shared piece)."""
+    submission = (
+        PieceSubmission.objects.select_for_update(of=("self",))
+        .select_related("candidate", "piece_type")
+        .filter(document_id=document.pk)
+        .first()
+    )
+    if submission is None:
+        return
+    with translation.override(submission.candidate.preferred_language):
+        comment = str(NEUTRAL_REJECTION)
+    submission.document = None
+    submission.status = PieceStatus.WAITING
+    submission.comment = comment
+    submission.status_changed_at = scanned_at
+    submission.status_changed_by = None
+    submission.save()
+    if submission.application_id is not None:
+        application_ids = [submission.application_id]
+    else:
+        application_ids = list(
+            Application.objects.filter(candidate_id=submission.candidate_id, cancelled_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+    ApplicationEvent.objects.bulk_create(
+        ApplicationEvent(
+            application_id=application_id,
+            batch=batch,
+            kind="piece_quarantined",
+            to_status=PieceStatus.WAITING,
+            comment=f"{submission.piece_type.code}: {signature}".rstrip(": "),
+        )
+        for application_id in application_ids
+    )

@@ -1,0 +1,48 @@
+"""Where stored files go and how they leave: names, deletion after commit, fsync."""
+
+import logging
+import os
+
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import transaction
+
+from documents.models import Document
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_PREFIX = "quarantine"
+
+
+def stored_name(document: Document) -> str:
+    """The storage name of a saved document's file. ``FieldFile.name`` is Optional for unsaved files; a row read
+    from the database always has one (the column is NOT NULL)."""
+    name = document.file.name
+    assert name is not None, f"document {document.pk} has no file name"
+    return name
+
+
+def delete_document(document: Document) -> None:
+    """Delete the row now and its file once the transaction that unlinked it has committed."""
+    name = stored_name(document)
+    document.delete()
+    delete_file_on_commit(name)
+
+
+def delete_file_on_commit(name: str) -> None:
+    """Delete a stored file once the transaction that unlinked it has committed (never before)."""
+    transaction.on_commit(lambda: delete_quietly(name))
+
+
+def delete_quietly(name: str) -> None:
+    try:
+        default_storage.delete(name)
+    except Exception:  # A file left behind is an orphan for remove_orphan_files; never fail the request here.
+        logger.exception("Could not delete stored file %s", name)
+
+
+def flush(name: str) -> None:
+    """fsync a file of the local file system storage (remote storages confirm the write themselves)."""
+    if not isinstance(default_storage, FileSystemStorage):
+        return
+    with open(default_storage.path(name), "rb") as handle:
+        os.fsync(handle.fileno())
