@@ -19,7 +19,7 @@ help:
 	@echo "make test     the whole suite (browser and integration tests included when their peers are configured)"
 	@echo "make worker   a Celery worker (needs REDIS_URL)"
 	@echo "make beat     Celery beat: the mail sweeper every minute (needs REDIS_URL)"
-	@echo "make quality  ruff format --check, ruff check, mypy, makemigrations --check"
+	@echo "make quality  ruff format --check, ruff check, mypy, lint-imports (one-way layers), makemigrations --check"
 	@echo "make fix      ruff format + ruff check --fix"
 	@echo "make bench    the deadline-rush benchmark vs a bare Django project (PostgreSQL + Redis on 127.0.0.1; ~15 min)"
 	@echo "make lock     recompile requirements.txt and requirements-dev.txt from the .in files"
@@ -136,6 +136,7 @@ quality: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	$(MANAGE) makemigrations --check --dry-run
 
 fix: install

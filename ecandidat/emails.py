@@ -38,7 +38,7 @@ from ecandidat.models import MailTemplate, OutboundEmail
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from accounts.models import User
+    from django.contrib.auth.base_user import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +267,7 @@ def send_pending_mails(*, limit: int | None = None, dry_run: bool = False) -> Co
     return counts
 
 
-def resend_emails(*, emails: "Iterable[OutboundEmail]", actor: "User") -> list[OutboundEmail]:
+def resend_emails(*, emails: "Iterable[OutboundEmail]", actor: "AbstractBaseUser") -> list[OutboundEmail]:
     """Put failed mails back in the queue (admin "Renvoyer"): ``PENDING``, due now, a fresh retry horizon, the
     actor and date recorded on the row; the first attempt follows the commit. Rows that are not ``FAILED`` are left
     alone. Returns the rows resent."""

@@ -14,6 +14,13 @@ PASSWORD = DEFAULT_PASSWORD
 
 
 @pytest.fixture
+def persona_password():
+    """The candidates' password, for tests of lower layers that log in through the form (they cannot import this
+    module: tests follow the layers too)."""
+    return PASSWORD
+
+
+@pytest.fixture
 def candidate(campaign):
     return CandidateFactory(campaign=campaign, first_name="Estelle", last_name="Candidate")
 

@@ -9,7 +9,6 @@ from django.core.cache import caches
 from django.urls import reverse
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from accounts.tests.personas import PASSWORD
 from ecandidat import cache as fail_open
 from ecandidat.maintenance import SWITCH_CACHE_KEY, SWITCH_MEMORY_SECONDS, forget_switch, set_switch, switch_state
 from ecandidat.models import MaintenanceSwitch
@@ -128,9 +127,9 @@ def test_fail_open_cache_does_not_knock_again_for_a_few_seconds(redis_unreachabl
 
 @pytest.mark.django_db
 def test_candidate_pages_and_login_work_with_redis_unreachable(
-    redis_unreachable, client, candidate, django_assert_num_queries
+    redis_unreachable, client, candidate, persona_password, django_assert_num_queries
 ):
-    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    response = client.post(reverse("account_login"), {"login": candidate.username, "password": persona_password})
     assert response.status_code == 302
 
     # Session, user, the maintenance switch from the database (its cache is down; the login page does not read
