@@ -19,7 +19,10 @@ from django.utils.translation import gettext as _
 from applications.enums import PieceStatus
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
 from applications.models import Application, ApplicationEvent, Candidate, FormAnswer
+from applications.notifications import notify_candidate
+from applications.pieces import pieces_locked_reason
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from offers.models import ComplementaryForm
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -68,8 +71,6 @@ class FormRow:
 def forms_for(application):
     """The forms in service that apply to this application: attached to its formation, or common to the
     institution or to its centre."""
-    from offers.models import ComplementaryForm
-
     formation = application.formation
     return (
         ComplementaryForm.objects.filter(in_service=True)
@@ -156,8 +157,6 @@ def forms_locked_reason(application) -> str:
 
     The rule is the pieces' one (``applications.pieces.pieces_locked_reason``: online dossier ``AT``/``IN``, not
     cancelled, before the effective date limite de retour); only the message names the forms."""
-    from applications.pieces import pieces_locked_reason
-
     reason = pieces_locked_reason(application)
     if not reason:
         return ""
@@ -228,8 +227,6 @@ def remind_unanswered_forms(*, application: Application, actor) -> int:
     Side effects: one mail through the outbox (sent after the commit), history row ``forms_reminder`` with the
     actor and the forms listed.
     """
-    from applications.notifications import notify_candidate
-
     application = (
         Application.objects.select_for_update(of=("self",))
         .select_related("candidate__user", "formation__centre")
@@ -376,8 +373,6 @@ def sync_complementary_forms(report, *, dry_run: bool, limit: int | None, client
     LimeSurvey down or answering garbage is logged in the batch history (status ERROR) and retried the next
     night; one survey failing does not stop the others, and the nightly chain goes on.
     """
-    from offers.models import ComplementaryForm
-
     if not settings.LIMESURVEY_URL:
         report.add("LimeSurvey not configured (LIMESURVEY_URL): skipped")
         return

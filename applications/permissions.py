@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from applications.models import Candidate
+from applications.pieces import can_change_pieces as pieces_may_change
+from applications.services.candidature import answer_refusal, cancel_refusal, transmit_refusal
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -51,8 +53,6 @@ def can_transmit(
     """ "Transmettre ma candidature" is active (green): online dossier, ``AT``/``IN``, before the date limite de
     retour, no piece waiting or refused (``blocking_rows``: the blocking pieces when the caller has them), no
     complementary form missing when they block (``missing_form_rows``, likewise)."""
-    from applications.services.candidature import transmit_refusal
-
     return _owns(user, application) and not transmit_refusal(
         application, blocking_rows=blocking_rows, missing_form_rows=missing_form_rows
     )
@@ -60,8 +60,6 @@ def can_transmit(
 
 def can_cancel(user: User | AnonymousUser, application: Application) -> bool:
     """ "Annuler la candidature": only while ``AT`` and without any decision (needs ``with_current_decision()``)."""
-    from applications.services.candidature import cancel_refusal
-
     has_decision = application.current_decision_id is not None
     return _owns(user, application) and not cancel_refusal(application, has_decision=has_decision)
 
@@ -69,14 +67,10 @@ def can_cancel(user: User | AnonymousUser, application: Application) -> bool:
 def can_answer(user: User | AnonymousUser, application: Application) -> bool:
     """ "Confirmer" / "Désister": the latest validated decision is favourable, no answer yet, date de confirmation
     not passed (needs ``with_current_decision()``)."""
-    from applications.services.candidature import answer_refusal
-
     favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
     return _owns(user, application) and not answer_refusal(application, favourable_validated_at=favourable_at)
 
 
 def can_change_pieces(user: User | AnonymousUser, application: Application) -> bool:
     """The candidate may add, remove or declare pieces: ``AT``/``IN``, online, before the date limite de retour."""
-    from applications.pieces import can_change_pieces as pieces_may_change
-
     return _owns(user, application) and pieces_may_change(application)

@@ -16,7 +16,7 @@ from applications.complementary_forms import declare_form_not_concerned, form_ro
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.models import Application, Candidate
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
-from applications.pieces import piece_rows
+from applications.pieces import piece_rows, pieces_table_context
 from applications.services import candidature as services
 from applications.views import candidate_required
 from ecandidat.exceptions import BusinessRuleError
@@ -131,8 +131,6 @@ def _dossier_pdf_url(application) -> str:
 @require_GET
 def detail(request, public_id):
     """ "Récapitulatif de votre candidature": details, useful dates, contact address, pieces, forms, buttons."""
-    from applications.pieces import pieces_table_context
-
     application = _own_application(request, public_id)
     pieces = pieces_table_context(application)
     pieces["can_change_pieces"] = pieces["can_change_pieces"] and can_change_pieces(request.user, application)

@@ -25,11 +25,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
+from applications.admin.dashboard import dashboard
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.complementary_forms import remind_unanswered_forms
+from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.enums import PieceStatus
 from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
+from applications.pieces import piece_rows
 from applications.services import staff
+from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
 from ecandidat import exports
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -527,14 +531,10 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("effective return deadline"))
     def effective_return_deadline(self, obj):
-        from applications.dates import effective_return_deadline
-
         return effective_return_deadline(obj)
 
     @admin.display(description=gettext_lazy("effective confirmation date"))
     def effective_confirmation_date(self, obj):
-        from applications.dates import effective_confirmation_date
-
         favourable = next(
             (
                 d
@@ -637,8 +637,6 @@ class ApplicationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def piece_rows(self, application):
-        from applications.pieces import piece_rows
-
         rows = []
         for row in piece_rows(application):
             submission = row.submission
@@ -721,7 +719,6 @@ class ApplicationAdmin(admin.ModelAdmin):
                 % {"piece": submission.piece_type.label[:80]},
             )
             return HttpResponseRedirect(change_url)
-        from applications.services.pieces import set_piece_status
 
         try:
             with transaction.atomic():
@@ -809,8 +806,6 @@ class ApplicationAdmin(admin.ModelAdmin):
         return response
 
     def dashboard_view(self, request):
-        from applications.admin.dashboard import dashboard
-
         if not self.has_view_permission(request):
             raise PermissionDenied
         return dashboard(request, self)

@@ -17,8 +17,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from applications.complementary_forms import missing_forms
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.models import Application, ApplicationEvent, Candidate
+from applications.notifications import notify_candidate, notify_commission
+from applications.pieces import blocking_pieces
+from applications.services.pieces import delete_application_files
+from applications.services.staff import promote_from_waiting_list
 from applications.workflow import CANCELLABLE, Role, get_transition
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import ApplicationMode, Avis
@@ -56,8 +61,6 @@ def _mail_context(application: Application) -> dict:
 def _notify(
     application: Application, *, candidate_code: str, commission_code: str = "", extra: dict[str, Any] | None = None
 ) -> None:
-    from applications.notifications import notify_candidate, notify_commission
-
     context = {**_mail_context(application), **(extra or {})}
     notify_candidate(application=application, code=candidate_code, extra=context)
     if commission_code:
@@ -205,16 +208,12 @@ def transmit_refusal(
             "date": _format_date(deadline)
         }
     if blocking_rows is None:
-        from applications.pieces import blocking_pieces
-
         blocking_rows = blocking_pieces(application)
     if blocking_rows:
         return _("A supporting document is missing: %(pieces)s.") % {
             "pieces": "; ".join(str(row.piece_type.label) for row in blocking_rows)
         }
     if missing_form_rows is None:
-        from applications.complementary_forms import missing_forms
-
         missing_form_rows = missing_forms(application)
     if missing_form_rows:
         return _(
@@ -274,8 +273,6 @@ def cancel_application(*, application: Application, actor: User) -> Application:
 
     Side effects: history row, mail CANDIDATURE_ANNULATION, COMMISSION_ALERT_ANNULATION to the commission.
     """
-    from applications.services.pieces import delete_application_files
-
     application = _lock(application)
     refusal = cancel_refusal(application, has_decision=application.decisions.exists())
     if refusal:
@@ -359,8 +356,6 @@ def withdraw_application(*, application: Application, actor: User) -> Applicatio
     the complementary list is admitted when the formation manages its list automatically. That promotion is made
     by the system (actor None, batch ``auto_waiting_list``), not in the withdrawing candidate's name.
     """
-    from applications.services.staff import promote_from_waiting_list
-
     application = _answer(application, actor=actor, accepted=False)
     _notify(application, candidate_code="CANDIDATURE_DESIST", commission_code="COMMISSION_ALERT_DESISTEMENT")
     promote_from_waiting_list(formation=application.formation, actor=None)

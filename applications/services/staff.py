@@ -19,11 +19,14 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.enums import DecisionAction, DossierStatus, PieceStatus
-from applications.models import Application, ApplicationEvent, Decision
+from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
+from applications.notifications import notify_candidate, notify_commission
 from applications.workflow import STAFF_TRANSITION_BY_TARGET
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import Avis
+from offers.models import Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -74,14 +77,10 @@ def _event(
 
 
 def _notify_candidate(*, application: Application, code: str, extra: dict[str, Any] | None = None) -> None:
-    from applications.notifications import notify_candidate
-
     notify_candidate(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
 
 
 def _notify_commission(*, application: Application, code: str, extra: dict[str, Any] | None = None) -> None:
-    from applications.notifications import notify_commission
-
     notify_commission(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
 
 
@@ -103,15 +102,11 @@ def _format_date(day: datetime.date | None) -> str:
 def _effective_confirmation_date(
     application: Application, validated_at: datetime.datetime | None
 ) -> datetime.date | None:
-    from applications.dates import effective_confirmation_date
-
     return effective_confirmation_date(application, validated_at)
 
 
 def _refused_pieces(application: Application) -> list[dict]:
     """The refused pieces of this application (its own and the candidate's shared ones), with their comments."""
-    from applications.models import PieceSubmission
-
     rows = (
         PieceSubmission.objects.filter(
             Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id),
@@ -167,8 +162,6 @@ def set_dossier_status(application: Application, *, target: str, actor: User, co
 
 
 def _effective_return_deadline(application: Application) -> datetime.date:
-    from applications.dates import effective_return_deadline
-
     return effective_return_deadline(application)
 
 
@@ -316,8 +309,6 @@ def waiting_list_queryset(formation: Formation) -> QuerySet[Application]:
 
 def _lock_formation(formation: Formation) -> None:
     """Serialise the waiting-list work of one formation (promotions and rank computations)."""
-    from offers.models import Formation
-
     list(Formation.objects.select_for_update(of=("self",)).filter(pk=formation.pk).values_list("pk", flat=True))
 
 
