@@ -10,6 +10,7 @@ from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import candidatures
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, PieceSubmission
+from applications.pieces import piece_rows
 from applications.services import staff
 from applications.tests.test_staff_services import decision_type, make_application
 from documents.models import Document
@@ -392,8 +393,6 @@ def _warm_content_types(db):
     """The admin reads the Application content type once per process: warm it so counts do not depend on order."""
     from django.contrib.contenttypes.models import ContentType
 
-    from applications.models import Application
-
     ContentType.objects.clear_cache()
     ContentType.objects.get_for_model(Application)
 
@@ -404,8 +403,6 @@ QUERIES_CHANGE = 18
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
     """A requested piece without any submission shows as a row without file nor check buttons."""
-    from applications.pieces import piece_rows
-
     with_file(application, label="CV")
     application.formation.piece_types.add(PieceTypeFactory(label="Lettre de motivation"))
     client.force_login(centre_manager)

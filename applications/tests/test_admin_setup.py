@@ -4,7 +4,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from accounts.models import StaffMembership
+from applications import demo_staff
 from applications.tests.test_staff_services import decision_type
+from offers import demo as offers_demo
 from offers.enums import Avis
 from offers.models import DecisionType
 from offers.tests.factories import CentreFactory, FormationFactory
@@ -93,10 +96,6 @@ def test_centre_autocomplete_is_scoped(client, centre_manager, centre):
 
 
 def test_demo_staff_seed_is_idempotent(campaign):
-    from accounts.models import StaffMembership
-    from applications import demo_staff
-    from offers import demo as offers_demo
-
     offers_demo.seed()
     first = demo_staff.seed()
     assert demo_staff.seed() == first

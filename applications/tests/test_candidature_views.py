@@ -9,6 +9,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application
+from applications.tests.factories import CandidateUserFactory
 from applications.tests.factories_candidature import (
     ApplicationFactory,
     DecisionFactory,
@@ -178,8 +179,6 @@ def test_apply_to_a_closed_formation_says_why(owner, formation):
 
 
 def test_apply_without_a_dossier_says_what_to_fill(client, campaign, formation):
-    from applications.tests.factories import CandidateUserFactory
-
     client.force_login(CandidateUserFactory(campaign=campaign))
 
     assertContains(

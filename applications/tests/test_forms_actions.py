@@ -14,13 +14,13 @@ from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import candidatures
 from applications.complementary_forms import declare_form_not_concerned, remind_unanswered_forms
 from applications.enums import DossierStatus
-from applications.models import ApplicationEvent, FormAnswer
+from applications.models import Application, ApplicationEvent, FormAnswer
 from applications.services.candidature import transmit_application
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 from offers.models import ComplementaryForm
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -347,8 +347,6 @@ def test_setting_on_an_answer_for_the_candidate_unblocks(settings, applicant, ap
 
 
 def test_setting_on_missing_pieces_and_forms_are_both_listed(owner, settings, application, conditional):
-    from offers.tests.factories import PieceTypeFactory
-
     settings.FORMS_BLOCK_TRANSMISSION = True
     piece = PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation")
 
@@ -592,8 +590,6 @@ def test_single_reminder_redirects_to_the_change_page_with_the_count(
 def _warm_content_types(db):
     """The admin reads the Application content type once per process: warm it so counts do not depend on order."""
     from django.contrib.contenttypes.models import ContentType
-
-    from applications.models import Application
 
     ContentType.objects.clear_cache()
     ContentType.objects.get_for_model(Application)

@@ -10,6 +10,7 @@ from pytest_django.asserts import assertContains
 
 from applications import demo, services
 from applications.models import Baccalaureate, Candidate, InternalCursus, SisRecord
+from applications.permissions import can_edit_personal_details
 from applications.sis import SisAddress, SisBaccalaureate, SisCursusLine, SisStudent
 from applications.tests.factories import (
     AddressFactory,
@@ -217,8 +218,6 @@ def test_rows_services_refuse_other_models(candidate):
 
 
 def test_can_edit_personal_details_only_own(candidate, other_candidate):
-    from applications.permissions import can_edit_personal_details
-
     assert can_edit_personal_details(candidate.user, candidate)
     assert not can_edit_personal_details(other_candidate.user, candidate)
 

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from ecandidat.batches import BatchAlreadyRunning, run_batch
-from ecandidat.models import BatchRun, OutboundEmail
+from ecandidat.models import BatchRun, DestroyedCampaignCount, OutboundEmail
 
 pytestmark = pytest.mark.django_db
 
@@ -95,8 +95,6 @@ def test_nightly_runs_every_batch_and_reports_a_failed_one(mocker):
 
 
 def test_admin_shows_the_batch_history_and_destroyed_campaigns_read_only(admin_client):
-    from ecandidat.models import DestroyedCampaignCount
-
     run = run_batch("demo", _count)
     DestroyedCampaignCount.objects.create(campaign_code="C2020", accounts=3, applications=4, documents=5)
 

@@ -17,7 +17,7 @@ from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
 from ecandidat.exceptions import BusinessRuleError
 from offers.enums import ApplicationMode
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 
 def upload(application, piece_type, uploaded_file=None):
@@ -195,8 +195,6 @@ def test_validated_piece_cannot_be_removed(application, piece, centre_manager):
 
 
 def test_piece_not_requested_for_the_application_is_refused(application):
-    from offers.tests.factories import PieceTypeFactory
-
     with pytest.raises(BusinessRuleError, match="not requested"):
         upload(application, PieceTypeFactory())
 

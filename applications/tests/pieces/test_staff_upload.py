@@ -15,6 +15,7 @@ from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.clamd_peer import ClamdPeer
 from documents.tests.storage import stored_files
+from offers.tests.factories import PieceTypeFactory
 
 
 def staff_upload_url(application, piece_type):
@@ -174,8 +175,6 @@ def test_a_cancelled_application_takes_no_file(manager, application, piece):
 
 
 def test_a_piece_the_formation_does_not_ask_for_is_refused(manager, application, formation):
-    from offers.tests.factories import PieceTypeFactory
-
     unrelated = PieceTypeFactory(label="Autre")
 
     response = manager.post(staff_upload_url(application, unrelated), {"file": hostile.valid_pdf_upload()})

@@ -6,8 +6,10 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from pypdf import PdfReader
 
+from applications.dossier_pdf import _summary
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import PieceSubmission
+from applications.pieces import piece_rows
 from applications.services import pieces as services
 from documents.enums import ScanStatus
 from documents.models import Document
@@ -360,9 +362,6 @@ def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, applicat
 
 
 def _summary_only(application) -> bytes:
-    from applications.dossier_pdf import _summary
-    from applications.pieces import piece_rows
-
     return bytes(_summary(application, piece_rows(application)).output())
 
 
