@@ -16,9 +16,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from applications.enums import PieceStatus
+from applications.enums import EventKind, PieceStatus
+from applications.history import record_event
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
-from applications.models import Application, ApplicationEvent, Candidate, FormAnswer
+from applications.models import Application, Candidate, FormAnswer
 from applications.notifications import notify_candidate
 from applications.pieces import pieces_locked_reason
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -163,12 +164,6 @@ def forms_locked_reason(application) -> str:
     return _("The complementary forms of this application can no longer be changed. %(reason)s") % {"reason": reason}
 
 
-class FormEventKind:
-    NOT_CONCERNED = "form_not_concerned"
-    CONCERNED = "form_concerned"
-    REMINDER = "forms_reminder"
-
-
 def declare_form_not_concerned(*, application: Application, form, not_concerned: bool, actor) -> FormAnswer:
     """The candidate declares a conditional form not applicable to them ("Non concerné", ``not_concerned=True``)
     or takes it back ("Concerné", ``not_concerned=False``), for this application (eCandidat ``formulaire_cand``).
@@ -203,10 +198,10 @@ def declare_form_not_concerned(*, application: Application, form, not_concerned:
         )
         answer.not_concerned = not_concerned
         answer.save(update_fields=["not_concerned"])
-        ApplicationEvent.objects.create(
-            application=locked,
+        record_event(
+            locked,
             actor=actor,
-            kind=FormEventKind.NOT_CONCERNED if not_concerned else FormEventKind.CONCERNED,
+            kind=EventKind.FORM_NOT_CONCERNED if not_concerned else EventKind.FORM_CONCERNED,
             comment=form.code,
         )
     return answer
@@ -241,7 +236,7 @@ def remind_unanswered_forms(*, application: Application, actor) -> int:
     if not waiting:
         raise BusinessRuleError(_("Every form has been answered; no reminder was sent."))
     recent = application.events.filter(
-        kind=FormEventKind.REMINDER, created_at__gte=timezone.now() - REMINDER_REPEAT_DELAY
+        kind=EventKind.FORMS_REMINDER, created_at__gte=timezone.now() - REMINDER_REPEAT_DELAY
     )
     if recent.exists():
         raise InvalidTransition(
@@ -259,11 +254,8 @@ def remind_unanswered_forms(*, application: Application, actor) -> int:
     )
     if email is None:
         raise BusinessRuleError(_("The forms reminder mail is out of service: no reminder was sent."))
-    ApplicationEvent.objects.create(
-        application=application,
-        actor=actor,
-        kind=FormEventKind.REMINDER,
-        comment=", ".join(row.label for row in waiting),
+    record_event(
+        application, actor=actor, kind=EventKind.FORMS_REMINDER, comment=", ".join(row.label for row in waiting)
     )
     return len(waiting)
 

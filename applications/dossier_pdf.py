@@ -38,6 +38,7 @@ from pypdf import PdfReader, PdfWriter
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.pieces import piece_rows
 from documents.enums import OPENABLE_SCANS
+from documents.storage import stored_name
 from documents.validation import MAX_IMAGE_PIXELS, PDF
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
                 continue
             header = latin1(f"{row.piece_type.label[:90]} - {document.original_name}")
             spool = spools.enter_context(tempfile.TemporaryFile())
-            with default_storage.open(document.file.name, "rb") as source:
+            with default_storage.open(stored_name(document), "rb") as source:
                 shutil.copyfileobj(source, spool)
             spool.seek(0)
             if document.content_type == PDF:

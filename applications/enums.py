@@ -78,3 +78,29 @@ class PieceStatus(models.TextChoices):
     VALIDATED = "VA", _("Validated")  # "Validée"
     REFUSED = "RE", _("Refused")  # "Refusée"
     NOT_CONCERNED = "NC", _("Not concerned")  # "Non concerné"
+
+
+class EventKind(models.TextChoices):
+    """What a history row (``ApplicationEvent``) records. Written only through ``applications.history``."""
+
+    CREATED = "application_created", _("Application created")
+    TRANSMITTED = "transmitted", _("Dossier transmitted")
+    CANCELLED = "application_cancelled", _("Application cancelled")
+    CONFIRMED = "application_confirmed", _("Application confirmed")
+    WITHDRAWN = "application_withdrawn", _("Application withdrawn")  # by the candidate, or by the nightly batch
+    STATUS = "dossier_status", _("Dossier status changed")
+    DECISION_ENTERED = "decision_entered", _("Decision entered")
+    DECISION_VALIDATED = "decision_validated", _("Decision validated")
+    DECISION_DELETED = "decision_deleted", _("Decision deleted")
+    WAITING_LIST_PROMOTION = "waiting_list_promotion", _("Promoted from the waiting list")
+    DEADLINES = "deadlines_extended", _("Deadlines extended")
+    PIECE_UPLOADED = "piece_uploaded", _("Piece uploaded")
+    PIECE_UPLOADED_BY_STAFF = "piece_uploaded_by_staff", _("Piece uploaded by staff")
+    PIECE_REMOVED = "piece_removed", _("Piece removed")
+    PIECE_CONCERNED = "piece_concerned", _("Piece expected again")
+    PIECE_NOT_CONCERNED = "piece_not_concerned", _("Piece declared not concerned")
+    PIECE_STATUS = "piece_status", _("Piece checked")
+    PIECE_QUARANTINED = "piece_quarantined", _("Piece quarantined by the antivirus")
+    FORM_NOT_CONCERNED = "form_not_concerned", _("Form declared not concerned")
+    FORM_CONCERNED = "form_concerned", _("Form expected again")
+    FORMS_REMINDER = "forms_reminder", _("Forms reminder sent")

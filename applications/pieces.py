@@ -14,7 +14,7 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -28,6 +28,7 @@ from offers.models import Formation, PieceType
 
 if TYPE_CHECKING:
     from applications.models import Application
+    from documents.models import Document
 
 BLOCKING_STATUSES = frozenset({PieceStatus.WAITING, PieceStatus.REFUSED})
 
@@ -40,7 +41,7 @@ class PieceRow:
     is_shared: bool
 
     @property
-    def document(self):
+    def document(self) -> Document | None:
         return self.submission.document if self.submission is not None else None
 
     @property
@@ -83,7 +84,7 @@ def is_shared_piece(piece_type: PieceType) -> bool:
     return piece_type.is_common and not piece_type.is_unique
 
 
-def applicable_piece_types(application) -> Q:
+def applicable_piece_types(application: Application) -> Q:
     """The filter of the piece types an application asks for (in service or not)."""
     formation_pieces = Formation.piece_types.through.objects.filter(formation_id=application.formation_id).values(
         "piecetype_id"
@@ -96,20 +97,20 @@ def applicable_piece_types(application) -> Q:
     )
 
 
-def submissions_of(application):
+def submissions_of(application: Application) -> QuerySet[PieceSubmission]:
     """The application's own submissions and the candidate's shared ones, with their files and piece types."""
     return PieceSubmission.objects.filter(
         Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
     ).select_related("document", "piece_type", "status_changed_by")
 
 
-def piece_rows(application) -> list[PieceRow]:
+def piece_rows(application: Application) -> list[PieceRow]:
     """The pieces of ``application``, in display order (two queries)."""
     types = list(PieceType.objects.filter(applicable_piece_types(application)).order_by("order", "id"))
     own: dict[int, PieceSubmission] = {}
     shared: dict[int, PieceSubmission] = {}
-    for submission in submissions_of(application):
-        (shared if submission.application_id is None else own)[submission.piece_type_id] = submission
+    for found in submissions_of(application):
+        (shared if found.application_id is None else own)[found.piece_type_id] = found
 
     rows: list[PieceRow] = []
     listed: set[int] = set()
@@ -129,7 +130,7 @@ def piece_rows(application) -> list[PieceRow]:
     return rows
 
 
-def blocking_pieces(application) -> list[PieceRow]:
+def blocking_pieces(application: Application) -> list[PieceRow]:
     """The pieces that prevent transmitting: waiting or refused (not concerned, submitted and validated are fine)."""
     return [row for row in piece_rows(application) if row.is_blocking]
 

@@ -1,13 +1,27 @@
 """The dossier-status state machine as data (house-style §3, ecandidat-features §2.5).
 
-Each transition names who may trigger it, from which statuses, to which status, which date it stamps and which
-mail it sends. Services look transitions up here; templates and permissions reuse the named status groups.
+Each transition names who may trigger it, from which statuses, to which status, which date it stamps, which history
+event it writes and which mail it sends. ``change_status`` is the one path that applies a transition, for the
+candidate, staff and the nightly batches alike; templates and permissions reuse the named status groups.
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from applications.enums import DossierStatus
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.enums import DossierStatus, EventKind
+from applications.history import record_event
+from ecandidat.exceptions import InvalidTransition
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from applications.models import Application
 
 # Statuses in which the candidate may still change pieces and transmit ("AT"/"IN"), eCandidat §1.7 and §1.10.
 CANDIDATE_EDITABLE = frozenset({DossierStatus.WAITING, DossierStatus.INCOMPLETE})
@@ -29,6 +43,7 @@ class Transition:
     roles: frozenset[Role]
     stamp: str | None  # the Application date field set to today/now
     mail_code: str  # eCandidat mail code sent to the candidate
+    kind: EventKind = EventKind.STATUS  # the history row it writes
 
     def allows(self, *, source: str, role: Role) -> bool:
         return source in self.sources and role in self.roles
@@ -47,6 +62,7 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset({Role.CANDIDATE}),
             "transmitted_at",
             "STATUT_RE",
+            EventKind.TRANSMITTED,
         ),
         # Staff may set any status at any time (§2.5); each change mails the candidate.
         Transition(
@@ -92,3 +108,49 @@ STAFF_TRANSITION_BY_TARGET: dict[str, Transition] = {
 
 def get_transition(name: str) -> Transition:
     return TRANSITIONS[name]
+
+
+def change_status(
+    application: Application,
+    transition: Transition,
+    *,
+    role: Role,
+    actor: User | None,
+    batch: str = "",
+    comment: str = "",
+) -> str:
+    """Apply ``transition`` to ``application`` (locked by the caller): check the actor's role and the current status
+    against the table, set the status, stamp the transition's date (now for a date-time field, today for a date),
+    save, and write the history row. Returns the mail code the caller sends once its own context is ready.
+
+    Raises ``InvalidTransition`` when the role may not trigger the transition or the status does not allow it;
+    callers check first to give their own message, this is the guard every path goes through.
+    """
+    source = application.dossier_status
+    if role not in transition.roles:
+        raise InvalidTransition(_("You are not allowed to do this."))
+    if not transition.allows(source=source, role=role):
+        raise InvalidTransition(
+            _("The dossier is already “%(status)s” (changed meanwhile?); nothing was done.")
+            % {"status": DossierStatus(source).label}
+        )
+    application.dossier_status = transition.target
+    fields = ["dossier_status"]
+    if transition.stamp:
+        field = application._meta.get_field(transition.stamp)
+        now = timezone.now()
+        setattr(
+            application, transition.stamp, now if isinstance(field, models.DateTimeField) else timezone.localdate(now)
+        )
+        fields.append(transition.stamp)
+    application.save(update_fields=fields)
+    record_event(
+        application,
+        kind=transition.kind,
+        actor=actor,
+        batch=batch,
+        from_status=source,
+        to_status=transition.target,
+        comment=comment,
+    )
+    return transition.mail_code

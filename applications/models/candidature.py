@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import DecisionAction, DossierStatus
+from applications.enums import DecisionAction, DossierStatus, EventKind
 from ecandidat.staff import scope_of
 from offers.enums import Avis
 
@@ -218,7 +218,7 @@ class ApplicationEvent(models.Model):
         related_name="+",
     )
     batch = models.CharField(_("batch"), max_length=60, blank=True)
-    kind = models.CharField(_("event"), max_length=40)
+    kind = models.CharField(_("event"), max_length=40, choices=EventKind)
     from_status = models.CharField(_("from"), max_length=2, blank=True)
     to_status = models.CharField(_("to"), max_length=2, blank=True)
     comment = models.TextField(_("comment"), blank=True)

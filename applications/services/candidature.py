@@ -19,12 +19,14 @@ from django.utils.translation import gettext as _
 
 from applications.complementary_forms import missing_forms
 from applications.dates import effective_confirmation_date, effective_return_deadline
-from applications.models import Application, ApplicationEvent, Candidate
+from applications.enums import EventKind
+from applications.history import record_event
+from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_commission
 from applications.pieces import blocking_pieces
 from applications.services.pieces import delete_application_files
 from applications.services.staff import promote_from_waiting_list
-from applications.workflow import CANCELLABLE, Role, get_transition
+from applications.workflow import CANCELLABLE, Role, change_status, get_transition
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
@@ -34,14 +36,6 @@ if TYPE_CHECKING:
     from applications.complementary_forms import FormRow
     from applications.models import Decision
     from applications.pieces import PieceRow
-
-
-class EventKind:
-    CREATED = "application_created"
-    TRANSMITTED = "transmitted"
-    CANCELLED = "application_cancelled"
-    CONFIRMED = "application_confirmed"
-    WITHDRAWN = "application_withdrawn"
 
 
 def _format_date(day: datetime.date | None) -> str:
@@ -65,25 +59,6 @@ def _notify(
     notify_candidate(application=application, code=candidate_code, extra=context)
     if commission_code:
         notify_commission(application=application, code=commission_code, extra=context)
-
-
-def _event(
-    application: Application,
-    *,
-    kind: str,
-    actor: User | None,
-    from_status: str = "",
-    to_status: str = "",
-    comment: str = "",
-) -> ApplicationEvent:
-    return ApplicationEvent.objects.create(
-        application=application,
-        actor=actor,
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        comment=comment,
-    )
 
 
 def _lock(application: Application) -> Application:
@@ -175,7 +150,7 @@ def create_application(*, candidate: Candidate, formation: Formation, actor: Use
             )
     except IntegrityError as exc:
         raise InvalidTransition(_("You have already applied to this formation.")) from exc
-    _event(application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status)
+    record_event(application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status)
     _notify(application, candidate_code="CANDIDATURE")
     return application
 
@@ -235,17 +210,10 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     refusal = transmit_refusal(application)
     if refusal:
         raise InvalidTransition(refusal)
-    transition = get_transition("transmit")
-    source = application.dossier_status
-    stamp = transition.stamp
-    assert stamp is not None  # "transmit" stamps transmitted_at
-    application.dossier_status = transition.target
-    setattr(application, stamp, timezone.now())
-    application.save(update_fields=["dossier_status", stamp])
-    _event(application, kind=EventKind.TRANSMITTED, actor=actor, from_status=source, to_status=transition.target)
+    mail_code = change_status(application, get_transition("transmit"), role=Role.CANDIDATE, actor=actor)
     _notify(
         application,
-        candidate_code=transition.mail_code,
+        candidate_code=mail_code,
         commission_code="COMMISSION_ALERT_TRANSMISSION",
         extra={"transmitted": True},
     )
@@ -281,7 +249,7 @@ def cancel_application(*, application: Application, actor: User) -> Application:
     application.cancelled_by = actor
     application.save(update_fields=["cancelled_at", "cancelled_by"])
     delete_application_files(application=application, actor=actor)
-    _event(application, kind=EventKind.CANCELLED, actor=actor, from_status=application.dossier_status)
+    record_event(application, kind=EventKind.CANCELLED, actor=actor, from_status=application.dossier_status)
     _notify(application, candidate_code="CANDIDATURE_ANNULATION", commission_code="COMMISSION_ALERT_ANNULATION")
     return application
 
@@ -330,7 +298,7 @@ def _answer(application: Application, *, actor: User, accepted: bool) -> Applica
     application.answered_at = timezone.now()
     application.answered_by = actor
     application.save(update_fields=["accepted", "answered_at", "answered_by"])
-    _event(application, kind=EventKind.CONFIRMED if accepted else EventKind.WITHDRAWN, actor=actor)
+    record_event(application, kind=EventKind.CONFIRMED if accepted else EventKind.WITHDRAWN, actor=actor)
     return application
 
 

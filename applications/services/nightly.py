@@ -23,7 +23,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from applications.dates import effective_confirmation_date
-from applications.models import Application, ApplicationEvent, Candidate, Decision, PieceSubmission
+from applications.enums import EventKind
+from applications.history import record_event
+from applications.models import Application, Candidate, Decision, PieceSubmission
 from applications.notifications import notify_candidate
 from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
@@ -44,7 +46,6 @@ RANKS_BATCH = "recompute_waiting_list_ranks"
 ARCHIVE_BATCH = "archive_campaigns"
 DESTROY_BATCH = "destroy_archived_campaigns"
 
-AUTO_WITHDRAWAL = "auto_withdrawal"
 CHUNK = 500
 
 
@@ -184,10 +185,11 @@ def withdraw_expired_confirmations(
             locked.answered_at = timezone.now()
             locked.answered_by = None
             locked.save(update_fields=["accepted", "answered_at", "answered_by"])
-            ApplicationEvent.objects.create(
-                application=locked,
+            # The candidate's own withdrawal, recorded the same way; ``batch`` tells who acted.
+            record_event(
+                locked,
                 batch=WITHDRAW_BATCH,
-                kind=AUTO_WITHDRAWAL,
+                kind=EventKind.WITHDRAWN,
                 comment=f"date de confirmation {confirmation_date:%d/%m/%Y}",
             )
             notify_candidate(

@@ -22,8 +22,9 @@ from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 
-from applications.enums import PieceStatus
-from applications.models import Application, ApplicationEvent, PieceSubmission
+from applications.enums import EventKind, PieceStatus
+from applications.history import live_applications_of, record_event, record_events
+from applications.models import Application, PieceSubmission
 from applications.pieces import applicable_piece_types, is_shared_piece, pieces_locked_reason
 from documents.models import Document
 from documents.scanning import document_quarantined
@@ -81,10 +82,10 @@ def _locked_submission(application: Application, piece_type: PieceType) -> Piece
     )
 
 
-def _event(application: Application, *, actor: User, kind: str, piece_type: PieceType, comment: str = "") -> None:
-    ApplicationEvent.objects.create(
-        application=application, actor=actor, kind=kind, comment=f"{piece_type.code}: {comment}".rstrip(": ")
-    )
+def _event(
+    application: Application, *, actor: User, kind: EventKind, piece_type: PieceType, comment: str = ""
+) -> None:
+    record_event(application, actor=actor, kind=kind, comment=f"{piece_type.code}: {comment}".rstrip(": "))
 
 
 # --- Candidate -------------------------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def upload_piece(
         actor=actor,
         check_application=_check_candidate_may_change,
         check_submission=_check_can_upload,
-        event_kind="piece_uploaded",
+        event_kind=EventKind.PIECE_UPLOADED,
     )
 
 
@@ -136,7 +137,7 @@ def upload_piece_for_candidate(
         actor=actor,
         check_application=_check_staff_may_upload,
         check_submission=_check_staff_can_upload,
-        event_kind="piece_uploaded_by_staff",
+        event_kind=EventKind.PIECE_UPLOADED_BY_STAFF,
     )
 
 
@@ -148,7 +149,7 @@ def _store_piece(
     actor: User,
     check_application: Callable[[Application], None],
     check_submission: Callable[[PieceSubmission | None], None],
-    event_kind: str,
+    event_kind: EventKind,
 ) -> PieceSubmission:
     """The upload pipeline shared by the candidate and staff: validate, write and flush the file, then commit the
     rows under the application's lock (re-checking the rules there), then queue the scan."""
@@ -231,7 +232,7 @@ def remove_piece(*, application: Application, piece_type: PieceType, actor: User
         submission.status_changed_by = actor
         submission.save()
         delete_document(document)
-        _event(locked, actor=actor, kind="piece_removed", piece_type=piece_type)
+        _event(locked, actor=actor, kind=EventKind.PIECE_REMOVED, piece_type=piece_type)
     return submission
 
 
@@ -276,7 +277,10 @@ def _set_concerned(
         submission.status_changed_by = actor
         submission.save()
         _event(
-            locked, actor=actor, kind="piece_concerned" if concerned else "piece_not_concerned", piece_type=piece_type
+            locked,
+            actor=actor,
+            kind=EventKind.PIECE_CONCERNED if concerned else EventKind.PIECE_NOT_CONCERNED,
+            piece_type=piece_type,
         )
     return submission
 
@@ -313,14 +317,16 @@ def set_piece_status(*, submission: PieceSubmission, status: str, comment: str =
         locked.status_changed_at = timezone.now()
         locked.status_changed_by = actor
         locked.save()
-        if locked.application_id is not None:
-            ApplicationEvent.objects.create(
-                application_id=locked.application_id,
-                actor=actor,
-                kind="piece_status",
-                to_status=status,
-                comment=f"{locked.piece_type.code}: {comment}".rstrip(": "),
-            )
+        # A shared piece (no application) is in the history of every live application of the candidate.
+        record_events(
+            [locked.application_id]
+            if locked.application_id is not None
+            else live_applications_of(locked.candidate_id),
+            kind=EventKind.PIECE_STATUS,
+            actor=actor,
+            to_status=status,
+            comment=f"{locked.piece_type.code}: {comment}".rstrip(": "),
+        )
     submission.refresh_from_db()
     return locked
 
@@ -374,21 +380,12 @@ def take_off_quarantined_piece(
     submission.status_changed_at = scanned_at
     submission.status_changed_by = None
     submission.save()
-    if submission.application_id is not None:
-        application_ids = [submission.application_id]
-    else:
-        application_ids = list(
-            Application.objects.filter(candidate_id=submission.candidate_id, cancelled_at__isnull=True).values_list(
-                "pk", flat=True
-            )
-        )
-    ApplicationEvent.objects.bulk_create(
-        ApplicationEvent(
-            application_id=application_id,
-            batch=batch,
-            kind="piece_quarantined",
-            to_status=PieceStatus.WAITING,
-            comment=f"{submission.piece_type.code}: {signature}".rstrip(": "),
-        )
-        for application_id in application_ids
+    record_events(
+        [submission.application_id]
+        if submission.application_id is not None
+        else live_applications_of(submission.candidate_id),
+        kind=EventKind.PIECE_QUARANTINED,
+        batch=batch,
+        to_status=PieceStatus.WAITING,
+        comment=f"{submission.piece_type.code}: {signature}".rstrip(": "),
     )

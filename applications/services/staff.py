@@ -20,10 +20,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from applications.dates import effective_confirmation_date, effective_return_deadline
-from applications.enums import DecisionAction, DossierStatus, PieceStatus
-from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
+from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
+from applications.history import record_event
+from applications.models import Application, Decision, PieceSubmission
 from applications.notifications import notify_candidate, notify_commission
-from applications.workflow import STAFF_TRANSITION_BY_TARGET
+from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import Avis
 from offers.models import Formation
@@ -37,42 +38,12 @@ logger = logging.getLogger(__name__)
 WAITING_LIST_BATCH = "auto_waiting_list"
 
 
-class EventKind:
-    STATUS = "dossier_status"
-    DECISION_ENTERED = "decision_entered"
-    DECISION_VALIDATED = "decision_validated"
-    DECISION_DELETED = "decision_deleted"
-    WAITING_LIST_PROMOTION = "waiting_list_promotion"
-    DEADLINES = "deadlines_extended"
-
-
 def _lock(application: Application) -> Application:
     """The application's row, locked for this transaction, with its candidate and formation."""
     return (
         Application.objects.select_for_update(of=("self",))
         .select_related("candidate__user", "formation__commission")
         .get(pk=application.pk)
-    )
-
-
-def _event(
-    application: Application,
-    *,
-    kind: str,
-    actor: User | None,
-    batch: str = "",
-    from_status: str = "",
-    to_status: str = "",
-    comment: str = "",
-) -> ApplicationEvent:
-    return ApplicationEvent.objects.create(
-        application=application,
-        actor=actor,
-        batch=batch if actor is None else "",
-        kind=kind,
-        from_status=from_status,
-        to_status=to_status,
-        comment=comment[:2000],
     )
 
 
@@ -133,31 +104,12 @@ def set_dossier_status(application: Application, *, target: str, actor: User, co
     application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
-    source = application.dossier_status
-    if source not in transition.sources:
-        raise InvalidTransition(
-            _("The dossier is already “%(status)s” (changed meanwhile?); nothing was done.")
-            % {"status": DossierStatus(source).label}
-        )
-    application.dossier_status = transition.target
-    fields = ["dossier_status"]
-    if transition.stamp:
-        setattr(application, transition.stamp, timezone.localdate())
-        fields.append(transition.stamp)
-    application.save(update_fields=fields)
-    _event(
-        application,
-        kind=EventKind.STATUS,
-        actor=actor,
-        from_status=source,
-        to_status=transition.target,
-        comment=comment,
-    )
+    mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment)
     extra: dict[str, Any] = {"comment": comment}
     if transition.target == DossierStatus.INCOMPLETE:
         extra["refused_pieces"] = _refused_pieces(application)
         extra["return_deadline"] = _format_date(_effective_return_deadline(application))
-    _notify_candidate(application=application, code=transition.mail_code, extra=extra)
+    _notify_candidate(application=application, code=mail_code, extra=extra)
     return application
 
 
@@ -215,7 +167,7 @@ def record_decision(
         application.answered_at = None
         application.answered_by = None
         application.save(update_fields=["accepted", "answered_at", "answered_by"])
-    _event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=decision_type.label)
+    record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=decision_type.label)
     return decision
 
 
@@ -254,7 +206,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     decision.validated_at = timezone.now()
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
-    _event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=decision.decision_type.label)
+    record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=decision.decision_type.label)
     avis = decision.decision_type.avis
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
@@ -280,7 +232,7 @@ def delete_last_decision(application: Application, *, actor: User) -> None:
         raise InvalidTransition(_("A validated decision cannot be deleted."))
     label = decision.decision_type.label
     decision.delete()
-    _event(application, kind=EventKind.DECISION_DELETED, actor=actor, comment=label)
+    record_event(application, kind=EventKind.DECISION_DELETED, actor=actor, comment=label)
 
 
 # --- waiting list -----------------------------------------------------------------------------------------------
@@ -409,7 +361,7 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
     previous_rank = application.waiting_list_rank
     application.waiting_list_rank = None
     application.save(update_fields=["confirmation_date_override", "waiting_list_rank"])
-    _event(
+    record_event(
         application,
         kind=EventKind.WAITING_LIST_PROMOTION,
         actor=actor,
@@ -472,5 +424,5 @@ def extend_deadlines(
         fields.append("confirmation_date_override")
     application.save(update_fields=fields)
     text = "; ".join(changes) + (f" — {comment}" if comment else "")
-    _event(application, kind=EventKind.DEADLINES, actor=actor, comment=text)
+    record_event(application, kind=EventKind.DEADLINES, actor=actor, comment=text)
     return application

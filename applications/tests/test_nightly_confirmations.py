@@ -134,7 +134,8 @@ def test_withdrawal_logs_mails_and_promotes_the_first_of_the_list(formation, cam
 
     assert "applications withdrawn: 1" in output
     assert "candidates promoted from the waiting list: 1" in output
-    event = ApplicationEvent.objects.get(application=favourable, kind="auto_withdrawal")
+    # The same event kind as the candidate's own withdrawal (issue 10): the batch is told by ``batch``, not ``kind``.
+    event = ApplicationEvent.objects.get(application=favourable, kind="application_withdrawn")
     assert (event.actor, event.batch) == (None, "withdraw_expired_confirmations")
     [desist] = mails("CANDIDATURE_DESIST_AUTO")
     assert desist.to == "fa@example.org"

@@ -328,3 +328,23 @@ def test_real_clamd_marks_an_uploaded_pdf_clean(application, piece, clamd_addres
         upload(application, piece)
 
     assert Document.objects.get().scan_status == ScanStatus.CLEAN
+
+
+def test_a_status_change_on_a_shared_piece_is_in_the_history_of_every_live_application(
+    candidate, application, shared_piece, centre_manager
+):
+    """Issue 10: staff checking a shared piece wrote no history row at all (the piece has no application)."""
+    second = make_application(candidate, FormationFactory())
+    cancelled = make_application(candidate, FormationFactory(), cancelled_at=timezone.now())
+    submission = upload(application, shared_piece)
+
+    services.set_piece_status(
+        submission=submission, status=PieceStatus.REFUSED, comment="Illisible", actor=centre_manager
+    )
+
+    events = ApplicationEvent.objects.filter(kind="piece_status").order_by("application_id")
+    assert [(e.application_id, e.actor, e.to_status, e.comment) for e in events] == [
+        (app.pk, centre_manager, PieceStatus.REFUSED, f"{shared_piece.code}: Illisible")
+        for app in (application, second)
+    ]
+    assert not cancelled.events.filter(kind="piece_status").exists()

@@ -1,0 +1,85 @@
+"""The one writer of an application's history (house-style §3: every change writes a row).
+
+Every service records through ``record_event`` (one application) or ``record_events`` (the same event on several
+applications, e.g. a shared piece); ``kind`` is an ``EventKind``. A row has an actor, or, for a nightly command,
+no actor and the batch's name (a database constraint holds it).
+"""
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from applications.enums import EventKind
+from applications.models import Application, ApplicationEvent
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def _row(
+    application_id: int,
+    *,
+    kind: EventKind,
+    actor: "User | None",
+    batch: str,
+    from_status: str,
+    to_status: str,
+    comment: str,
+) -> ApplicationEvent:
+    if actor is None and not batch:
+        raise ValueError("A history row needs an actor, or the batch that acted.")
+    return ApplicationEvent(
+        application_id=application_id,
+        actor=actor,
+        batch=batch if actor is None else "",
+        kind=EventKind(kind),
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment,
+    )
+
+
+def record_event(
+    application: Application,
+    *,
+    kind: EventKind,
+    actor: "User | None" = None,
+    batch: str = "",
+    from_status: str = "",
+    to_status: str = "",
+    comment: str = "",
+) -> ApplicationEvent:
+    """Write one history row on ``application`` (inside the caller's transaction)."""
+    row = _row(
+        application.pk,
+        kind=kind,
+        actor=actor,
+        batch=batch,
+        from_status=from_status,
+        to_status=to_status,
+        comment=comment,
+    )
+    row.save()
+    return row
+
+
+def record_events(
+    application_ids: Iterable[int],
+    *,
+    kind: EventKind,
+    actor: "User | None" = None,
+    batch: str = "",
+    to_status: str = "",
+    comment: str = "",
+) -> list[ApplicationEvent]:
+    """The same history row on each of ``application_ids`` (one query)."""
+    return ApplicationEvent.objects.bulk_create(
+        _row(pk, kind=kind, actor=actor, batch=batch, from_status="", to_status=to_status, comment=comment)
+        for pk in application_ids
+    )
+
+
+def live_applications_of(candidate_id: int) -> list[int]:
+    """The ids of the candidate's applications that are not cancelled: where a shared piece's events go."""
+    return list(
+        Application.objects.filter(candidate_id=candidate_id, cancelled_at__isnull=True).values_list("pk", flat=True)
+    )
