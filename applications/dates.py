@@ -1,8 +1,12 @@
 """The effective dates of an application (ecandidat-features §1.12)."""
 
 import datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from applications.models import Application
 
 
 def effective_return_deadline(application) -> datetime.date:
@@ -30,3 +34,10 @@ def effective_confirmation_date(
         validated_on = timezone.localdate(favourable_validated_at)
         return validated_on + datetime.timedelta(days=formation.confirmation_delay_days)
     return formation.confirmation_date
+
+
+def confirmation_date(application: "Application") -> datetime.date | None:
+    """The date de confirmation of an application read through ``with_current_decision()``: the rule above, counted
+    from the latest validated decision when it is favourable (``Application.favourable_validated_at``). The recap,
+    the back office, the dossier PDF and the nightly batches all read it here."""
+    return effective_confirmation_date(application, application.favourable_validated_at)

@@ -17,6 +17,7 @@ reference cycles behind: a ``gc.collect()`` after each build keeps a worker's RS
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
 import io
 import logging
@@ -35,7 +36,8 @@ from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
-from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.dates import confirmation_date, effective_return_deadline
+from applications.models import Application
 from applications.pieces import piece_rows
 from documents.enums import OPENABLE_SCANS
 from documents.storage import stored_name
@@ -226,6 +228,14 @@ def _date(value) -> str:
     return date_format(value, "SHORT_DATE_FORMAT") if value else ""
 
 
+def _confirmation_date(application: Application) -> datetime.date | None:
+    """The read model's date de confirmation (``applications.dates.confirmation_date``); an application read
+    without ``with_current_decision()`` (the views read it with) is read again with it."""
+    if not hasattr(application, "validated_decision_at"):
+        application = Application.objects.with_current_decision().select_related("formation").get(pk=application.pk)
+    return confirmation_date(application)
+
+
 def _summary(application, rows) -> FPDF:
     candidate = application.candidate
     formation = application.formation
@@ -298,7 +308,7 @@ def _summary(application, rows) -> FPDF:
     pdf.line_item(_("Dossier status"), application.get_dossier_status_display())
     pdf.section(_("Useful dates"))
     pdf.line_item(_("Return deadline"), _date(effective_return_deadline(application)))
-    pdf.line_item(_("Confirmation date"), _date(effective_confirmation_date(application, None)))
+    pdf.line_item(_("Confirmation date"), _date(_confirmation_date(application)))
     pdf.line_item(_("Applied on"), _date(application.created_at))
     pdf.line_item(_("Transmitted on"), _date(application.transmitted_at))
 

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.complementary_forms import declare_form_not_concerned, form_rows, forms_for, missing_forms
-from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.dates import confirmation_date, effective_return_deadline
 from applications.models import Application, Candidate
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
 from applications.pieces import piece_rows, pieces_table_context
@@ -137,7 +137,6 @@ def detail(request, public_id):
     blocking = [row for row in pieces["piece_rows"] if row.is_blocking]
     forms = _forms_tab(application)
     blocking_forms = missing_forms(application, rows=forms["form_rows"])
-    favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
     is_online = application.formation.mode == ApplicationMode.ONLINE
     may_transmit = can_transmit(request.user, application, blocking_rows=blocking, missing_form_rows=blocking_forms)
     may_list_missing = is_online and not may_transmit and pieces["can_change_pieces"]
@@ -147,7 +146,7 @@ def detail(request, public_id):
         "commission": application.formation.commission,
         "decision_label": _decision_label(application),
         "return_deadline": effective_return_deadline(application),
-        "confirmation_date": effective_confirmation_date(application, favourable_at),
+        "confirmation_date": confirmation_date(application),
         "is_online": is_online,
         "can_transmit": may_transmit,
         # What is missing, listed under the inactive button while the candidate may still transmit.

@@ -37,7 +37,9 @@ from offers.models import PieceType
 
 def _own_application(request, application_id) -> Application:
     return get_object_or_404(
-        Application.objects.for_candidate_user(request.user).select_related("formation", "campaign", "candidate"),
+        Application.objects.for_candidate_user(request.user)
+        .select_related("formation", "campaign", "candidate")
+        .with_current_decision(),
         public_id=application_id,
     )
 
@@ -250,7 +252,9 @@ def staff_upload(request, application_id, piece_type_id):
     application page. Outsiders get a 404; staff who only read the application (read-only, commission) a 403.
     Not wrapped in the request transaction, like the candidate's upload (the service commits after the file)."""
     application = get_object_or_404(
-        Application.objects.visible_to(request.user).select_related("formation", "campaign", "candidate"),
+        Application.objects.visible_to(request.user)
+        .select_related("formation", "campaign", "candidate")
+        .with_current_decision(),
         public_id=application_id,
     )
     if not Application.objects.filter(pk=application.pk).editable_by(request.user).exists():
@@ -299,7 +303,9 @@ def dossier_pdf(request, application_id):
 @require_GET
 def staff_dossier_pdf(request, application_id):
     application = get_object_or_404(
-        Application.objects.visible_to(request.user).select_related("formation", "campaign", "candidate"),
+        Application.objects.visible_to(request.user)
+        .select_related("formation", "campaign", "candidate")
+        .with_current_decision(),
         public_id=application_id,
     )
     back = reverse("admin:applications_application_change", args=[application.pk])

@@ -16,7 +16,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -28,9 +28,10 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from applications.admin.dashboard import dashboard
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.complementary_forms import remind_unanswered_forms
-from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.dates import confirmation_date, effective_return_deadline
 from applications.enums import PieceStatus
 from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
+from applications.models.candidature import latest_decision
 from applications.pieces import piece_rows
 from applications.services import staff
 from applications.services.pieces import set_piece_status
@@ -54,7 +55,7 @@ EXPORT_LIMIT = 20_000
 
 
 def _validate_current(application, form, actor):
-    decision = application.decisions.order_by("-created_at", "-id").first()
+    decision = application.decisions.current()
     if decision is None:
         raise InvalidTransition(_("This application has no decision to validate."))
     staff.validate_decision(decision, actor=actor)
@@ -164,22 +165,17 @@ def report(request, operation, done, failures):
 # --- list annotations and filters -------------------------------------------------------------------------------
 
 
-def _latest_decision(field):
-    return Subquery(
-        Decision.objects.filter(application=OuterRef("pk")).order_by("-created_at", "-id").values(field)[:1]
-    )
-
-
 def with_list_data(queryset):
-    """The current decision (any, validated or not) and whether a submitted piece waits for checking."""
+    """The current decision (any, validated or not), the read model's validated one (``with_current_decision``,
+    for the confirmation date) and whether a submitted piece waits for checking."""
     pieces_to_check = PieceSubmission.objects.filter(
         Q(application=OuterRef("pk")) | Q(application__isnull=True, candidate_id=OuterRef("candidate_id")),
         status=PieceStatus.SUBMITTED,
     )
-    return queryset.annotate(
-        current_avis=_latest_decision("decision_type__avis"),
-        current_label=_latest_decision("decision_type__label"),
-        current_validated_at=_latest_decision("validated_at"),
+    return queryset.with_current_decision().annotate(
+        current_avis=latest_decision("decision_type__avis"),
+        current_label=latest_decision("decision_type__label"),
+        current_validated_at=latest_decision("validated_at"),
         has_pieces_to_check=Exists(pieces_to_check),
     )
 
@@ -535,15 +531,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("effective confirmation date"))
     def effective_confirmation_date(self, obj):
-        favourable = next(
-            (
-                d
-                for d in reversed(obj.prefetched_decisions)
-                if d.validated_at and d.decision_type.avis == Avis.FAVOURABLE
-            ),
-            None,
-        )
-        return effective_confirmation_date(obj, favourable.validated_at if favourable else None) or "—"
+        return confirmation_date(obj) or "—"
 
     # Bulk actions: each shows a confirmation page with its form.
     @admin.action(description=gettext_lazy("Set the dossier status…"))
@@ -604,13 +592,11 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     # One application's page.
     def get_object(self, request, object_id, from_field=None):
-        """Read once per request (change_view asks twice), with its decisions for the effective dates."""
+        """Read once per request (change_view asks twice), with the current decisions for the effective dates."""
         cached = getattr(request, "_application_object", None)
         if cached is not None and str(cached[0]) == str(object_id):
             return cached[1]
         obj = super().get_object(request, object_id, from_field)
-        if obj is not None:
-            obj.prefetched_decisions = list(obj.decisions.select_related("decision_type"))
         request._application_object = (object_id, obj)
         return obj
 

@@ -7,14 +7,14 @@ so the page costs the same number of queries whatever the volume. The chart is s
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import OuterRef, Subquery
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.enums import DossierStatus
-from applications.models import Application, Decision
+from applications.models import Application
+from applications.models.candidature import latest_decision
 from ecandidat import exports
 from offers.enums import Avis
 from offers.models import Campaign, Centre
@@ -42,17 +42,11 @@ class Row:
         return [self.counts[key] for key, _label in COLUMNS]
 
 
-def _latest(field_name):
-    return Subquery(
-        Decision.objects.filter(application=OuterRef("pk")).order_by("-created_at", "-id").values(field_name)[:1]
-    )
-
-
 def compute(applications) -> tuple[list[Row], Row]:
     rows: dict[int, Row] = {}
     total = Row("", _("Total"))
     data = applications.annotate(
-        current_avis=_latest("decision_type__avis"), current_validated_at=_latest("validated_at")
+        current_avis=latest_decision("decision_type__avis"), current_validated_at=latest_decision("validated_at")
     ).values_list(
         "formation_id",
         "formation__code",

@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 
-def _latest_decision(field: str, *, validated_only: bool) -> Subquery:
+def latest_decision(field: str, *, validated_only: bool = False) -> Subquery:
+    """``field`` of the application's latest decision (or latest validated one), as a subquery on ``pk``: the one
+    definition of "latest" (newest ``created_at``, then ``id``) for every annotation."""
     decisions = Decision.objects.filter(application=OuterRef("pk"))
     if validated_only:
-        decisions = decisions.filter(validated_at__isnull=False)
-    return Subquery(decisions.order_by("-created_at", "-id").values(field)[:1])
+        decisions = decisions.validated()
+    return Subquery(decisions.newest_first().values(field)[:1])
 
 
 def _in_scope(queryset: "ApplicationQuerySet", *, centres: frozenset[int], commissions: frozenset[int]) -> Any:
@@ -80,10 +82,10 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
         *validated* one, the only one a candidate may see: ``validated_decision_label`` (the candidate label),
         ``validated_decision_avis`` and ``validated_decision_at``."""
         return self.annotate(
-            current_decision_id=_latest_decision("pk", validated_only=False),
-            validated_decision_label=_latest_decision("decision_type__candidate_label", validated_only=True),
-            validated_decision_avis=_latest_decision("decision_type__avis", validated_only=True),
-            validated_decision_at=_latest_decision("validated_at", validated_only=True),
+            current_decision_id=latest_decision("pk", validated_only=False),
+            validated_decision_label=latest_decision("decision_type__candidate_label", validated_only=True),
+            validated_decision_avis=latest_decision("decision_type__avis", validated_only=True),
+            validated_decision_at=latest_decision("validated_at", validated_only=True),
         )
 
     def with_list_data(self) -> "ApplicationQuerySet":
@@ -202,6 +204,13 @@ class Application(models.Model):
         """From ``with_current_decision()``: the latest validated decision is favourable."""
         return getattr(self, "validated_decision_avis", None) == Avis.FAVOURABLE
 
+    @property
+    def favourable_validated_at(self) -> datetime.datetime | None:
+        """From ``with_current_decision()``: when the latest validated decision was validated, if it is favourable
+        (what the date de confirmation counts from); None otherwise. A favourable decision followed by a validated
+        unfavourable one gives None: there is nothing to confirm."""
+        return self.validated_decision_at if self.has_validated_favourable_decision else None
+
 
 class ApplicationEvent(models.Model):
     """History: every change of an application, with its actor (None and ``batch`` set for nightly commands)."""
@@ -241,6 +250,18 @@ class ApplicationEvent(models.Model):
 class DecisionQuerySet(models.QuerySet["Decision"]):
     def validated(self) -> "DecisionQuerySet":
         return self.filter(validated_at__isnull=False)
+
+    def newest_first(self) -> "DecisionQuerySet":
+        """The order that defines "the latest decision": newest ``created_at``, then ``id``."""
+        return self.order_by("-created_at", "-id")
+
+    def current(self) -> "Decision | None":
+        """The latest decision, validated or not (what staff work on)."""
+        return self.newest_first().first()
+
+    def current_validated(self) -> "Decision | None":
+        """The latest validated decision (the only one a candidate sees)."""
+        return self.validated().newest_first().first()
 
 
 class Decision(models.Model):

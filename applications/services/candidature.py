@@ -258,12 +258,7 @@ def cancel_application(*, application: Application, actor: User) -> Application:
 
 
 def _latest_validated_decision(application: Application) -> Decision | None:
-    return (
-        application.decisions.filter(validated_at__isnull=False)
-        .select_related("decision_type")
-        .order_by("-created_at", "-id")
-        .first()
-    )
+    return application.decisions.select_related("decision_type").current_validated()
 
 
 def answer_refusal(

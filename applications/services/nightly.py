@@ -25,7 +25,8 @@ from accounts.models import User
 from applications.dates import effective_confirmation_date
 from applications.enums import EventKind
 from applications.history import record_event
-from applications.models import Application, Candidate, Decision, PieceSubmission
+from applications.models import Application, Candidate, PieceSubmission
+from applications.models.candidature import latest_decision
 from applications.notifications import notify_candidate
 from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
@@ -49,14 +50,6 @@ DESTROY_BATCH = "destroy_archived_campaigns"
 CHUNK = 500
 
 
-def _latest_validated(field: str) -> Subquery:
-    return Subquery(
-        Decision.objects.filter(application=OuterRef("pk"), validated_at__isnull=False)
-        .order_by("-created_at", "-id")
-        .values(field)[:1]
-    )
-
-
 class FavourableAnnotations(TypedDict):
     """What favourable_unanswered() annotates on each application."""
 
@@ -71,9 +64,9 @@ def favourable_unanswered() -> QuerySet[WithAnnotations[Application, FavourableA
     depend on (formation délai)."""
     return (
         Application.objects.filter(cancelled_at__isnull=True, accepted__isnull=True, campaign__is_active=True)
-        .annotate(latest_avis=_latest_validated("decision_type__avis"))
+        .annotate(latest_avis=latest_decision("decision_type__avis", validated_only=True))
         .filter(latest_avis=Avis.FAVOURABLE)
-        .annotate(latest_validated_at=_latest_validated("validated_at"))
+        .annotate(latest_validated_at=latest_decision("validated_at", validated_only=True))
     )
 
 
@@ -170,14 +163,7 @@ def withdraw_expired_confirmations(
                 .filter(pk=application.pk, accepted__isnull=True, cancelled_at__isnull=True)
                 .first()
             )
-            latest = (
-                locked.decisions.filter(validated_at__isnull=False)
-                .select_related("decision_type")
-                .order_by("-created_at", "-id")
-                .first()
-                if locked
-                else None
-            )
+            latest = locked.decisions.select_related("decision_type").current_validated() if locked else None
             if locked is None or latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
                 report.add("answered meanwhile")
                 continue

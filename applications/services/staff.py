@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from applications.dates import effective_confirmation_date, effective_return_dea
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
 from applications.models import Application, Decision, PieceSubmission
+from applications.models.candidature import latest_decision
 from applications.notifications import notify_candidate, notify_commission
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -121,7 +122,7 @@ def _effective_return_deadline(application: Application) -> datetime.date:
 
 
 def current_decision(application: Application) -> Decision | None:
-    return application.decisions.select_related("decision_type").order_by("-created_at", "-id").first()
+    return application.decisions.select_related("decision_type").current()
 
 
 @transaction.atomic
@@ -195,7 +196,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation."""
     application = _lock(decision.application)
     current = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
-    latest = application.decisions.order_by("-created_at", "-id").values_list("pk", flat=True).first()
+    latest = application.decisions.newest_first().values_list("pk", flat=True).first()
     if current is None or current.pk != latest:
         raise InvalidTransition(_("This decision is no longer the application's latest one; nothing was done."))
     decision = current
@@ -238,21 +239,13 @@ def delete_last_decision(application: Application, *, actor: User) -> None:
 # --- waiting list -----------------------------------------------------------------------------------------------
 
 
-def _latest_validated(field: str) -> Subquery:
-    return Subquery(
-        Decision.objects.filter(application=OuterRef("pk"), validated_at__isnull=False)
-        .order_by("-created_at", "-id")
-        .values(field)[:1]
-    )
-
-
 def waiting_list_queryset(formation: Formation) -> QuerySet[Application]:
     """The formation's live applications whose latest validated decision is a ranked complementary list, in order."""
     return (
         Application.objects.filter(formation=formation, cancelled_at__isnull=True)
         .annotate(
-            latest_avis=_latest_validated("decision_type__avis"),
-            latest_rank=_latest_validated("rank"),
+            latest_avis=latest_decision("decision_type__avis", validated_only=True),
+            latest_rank=latest_decision("rank", validated_only=True),
         )
         .filter(latest_avis=Avis.COMPLEMENTARY_LIST, latest_rank__isnull=False)
         .order_by("latest_rank", "created_at", "id")
@@ -313,12 +306,7 @@ def _first_of_waiting_list(formation: Formation) -> Application | None:
             )
             if application is None:
                 break
-            latest = (
-                application.decisions.filter(validated_at__isnull=False)
-                .select_related("decision_type")
-                .order_by("-created_at", "-id")
-                .first()
-            )
+            latest = application.decisions.select_related("decision_type").current_validated()
             if latest is not None and latest.decision_type.avis == Avis.COMPLEMENTARY_LIST and latest.rank is not None:
                 return application
             candidates = candidates.exclude(pk=application.pk)

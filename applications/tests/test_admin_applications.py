@@ -398,7 +398,7 @@ def _warm_content_types(db):
 
 
 QUERIES_LIST = 15
-QUERIES_CHANGE = 18
+QUERIES_CHANGE = 17  # the effective dates read the annotated current decision: no query for the decisions
 
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
