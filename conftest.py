@@ -2,6 +2,8 @@
 
 import pytest
 
+from accounts.tests.mfa import Client
+from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.tests.factories import CampaignFactory
 
 pytest_plugins = [
@@ -22,15 +24,11 @@ def campaign(db):
 def client():
     """pytest-django's client, except that ``force_login`` also records a second factor: staff need one to enter the
     back office (STAFF_MFA_REQUIRED). See accounts/tests/mfa.py."""
-    from accounts.tests.mfa import Client
-
     return Client()
 
 
 @pytest.fixture
 def admin_client(db, admin_user):
-    from accounts.tests.mfa import Client
-
     client = Client()
     client.force_login(admin_user)
     return client
@@ -40,8 +38,6 @@ def admin_client(db, admin_user):
 def _maintenance_switch_off():
     """Pages never read the switch from the database in tests (its state lives in its own cache alias)."""
     from django.core.cache import caches
-
-    from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 
     forget_switch()  # each process keeps the switch in memory for a few seconds
     caches["maintenance"].set(SWITCH_CACHE_KEY, (False, ""))

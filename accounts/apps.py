@@ -9,7 +9,8 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from allauth.mfa.signals import authenticator_added
 
-        from accounts.staff_access import record_second_factor_on_activation
+        # Deferred: ready() runs once the models are loaded; staff_access imports allauth's models.
+        from accounts.staff_access import record_second_factor_on_activation  # noqa: PLC0415
 
         # allauth offers no adapter hook for "authenticator app activated"; its signal is the documented one.
         authenticator_added.connect(record_second_factor_on_activation, dispatch_uid="staff_access_activation")

@@ -113,7 +113,8 @@ def record_second_factor_on_activation(sender, request, user, authenticator, **k
     """
     from allauth.account.internal.flows.login import record_authentication
 
-    from accounts.staff_enrolment import close_grant_on_activation
+    # Deferred: accounts.staff_enrolment imports this module (session_has_second_factor), a real cycle.
+    from accounts.staff_enrolment import close_grant_on_activation  # noqa: PLC0415
 
     if authenticator.type != Authenticator.Type.TOTP or request is None or request.user.pk != user.pk:
         return

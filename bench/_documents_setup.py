@@ -3,12 +3,14 @@
 
 def pdf_of_size(size: int) -> bytes:
     """A valid PDF of exactly ``size`` bytes (what a scanned 1.5 MB document weighs)."""
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from documents.tests.hostile_files import pdf_of_exact_size
 
     return pdf_of_exact_size(size)
 
 
 def application_with_pieces(count: int):
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from accounts.tests.factories import CandidateFactory
     from applications.models import Application
     from applications.tests.factories import CandidateFactory as DossierFactory

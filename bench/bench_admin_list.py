@@ -12,6 +12,7 @@ URL = "/gestion/applications/application/"
 
 
 def populate(count: int, *, start: int, formations, campaign, decision_types, actor) -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from accounts.models import User
     from applications.enums import DossierStatus
     from applications.models import Application, Candidate, Decision
@@ -74,6 +75,7 @@ def _page(client, params=None):
 
 
 def main(counts: list[int]) -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from accounts.tests.factories import StaffMembershipFactory
     from accounts.tests.mfa import Client  # force_login also records the back office's second factor
     from offers.enums import Avis

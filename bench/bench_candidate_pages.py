@@ -8,6 +8,7 @@ from bench._harness import measure, test_database
 
 
 def main() -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.test import Client
 
     from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate

@@ -9,6 +9,7 @@ from bench._harness import measure, test_database
 
 
 def main(counts: list[int]) -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.test import Client
 
     from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory

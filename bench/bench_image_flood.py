@@ -24,6 +24,7 @@ def main() -> None:
     import django
 
     django.setup()
+    # Deferred: they need the django.setup() above.
     from django.core.exceptions import ValidationError
     from django.core.files.uploadedfile import SimpleUploadedFile
 

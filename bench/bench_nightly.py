@@ -32,6 +32,7 @@ LIMITED = {"remind_favourable_decisions", "withdraw_expired_confirmations"}
 
 
 def populate(count: int) -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.utils import timezone
 
     from accounts.models import User
@@ -160,6 +161,7 @@ def populate(count: int) -> None:
 
 
 def run_chain(count: int, *, trace: bool, limit: int | None = None) -> list[dict]:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.core.management import call_command
 
     from ecandidat.management.commands.nightly import BATCHES

@@ -13,6 +13,7 @@ from bench._harness import test_database
 
 
 def main(count: int) -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.test import Client
     from django.urls import reverse

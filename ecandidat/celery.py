@@ -31,7 +31,9 @@ class Task(DjangoTask):
         transaction.on_commit(functools.partial(self._publish_quietly, args or (), kwargs or {}, **options))
 
     def _publish_quietly(self, args, kwargs, **options) -> None:
-        from ecandidat.emails import BROKER_ERRORS
+        # Deferred: this module loads with the settings package (ecandidat/__init__.py), before the app registry;
+        # ecandidat.emails imports models.
+        from ecandidat.emails import BROKER_ERRORS  # noqa: PLC0415
 
         try:
             self.apply_async(args, kwargs, **options)

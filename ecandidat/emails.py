@@ -135,7 +135,8 @@ def dispatch(email_id: int) -> bool:
     If the broker is unreachable the row stays pending and the sweeper sends it: one log line, no exception, so the
     request or batch that committed goes on. Returns whether the task was handed over.
     """
-    from ecandidat.tasks import send_outbound_email
+    # Deferred: ecandidat.tasks imports this module (deliver, send_pending_mails), a real cycle.
+    from ecandidat.tasks import send_outbound_email  # noqa: PLC0415
 
     try:
         send_outbound_email.delay(email_id)

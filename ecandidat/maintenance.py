@@ -73,7 +73,8 @@ def switch_state() -> tuple[bool, str]:
         logger.warning("maintenance switch: cache unavailable (%s), read from the database", type(exc).__name__)
         cache_works, cached = False, None
     if cached is None:
-        from ecandidat.models import MaintenanceSwitch
+        # Deferred: keeps this module importable before the app registry is ready (settings-time helpers).
+        from ecandidat.models import MaintenanceSwitch  # noqa: PLC0415
 
         switch = MaintenanceSwitch.current()
         cached = (switch.is_on, switch.message)
@@ -94,7 +95,8 @@ def set_switch(*, is_on: bool, message: str = "", actor) -> None:
     """Turn the manual maintenance on or off (admin); effective at once on this process, within
     ``SWITCH_MEMORY_SECONDS`` elsewhere (within the cache's 30 s timeout if the cache is down)."""
     global _memory
-    from ecandidat.models import MaintenanceSwitch
+    # Deferred, as in switch_state: this module stays importable before the app registry is ready.
+    from ecandidat.models import MaintenanceSwitch  # noqa: PLC0415
 
     switch = MaintenanceSwitch.current()
     switch.is_on, switch.message = is_on, message

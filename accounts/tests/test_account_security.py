@@ -16,6 +16,7 @@ from accounts.models import SharedCacheEntry
 from accounts.tests.factories import CandidateFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
+from ecandidat.tests.plugins.services import _worker_database_url
 
 LOCKED = "Trop de tentatives de connexion échouées. Réessayez plus tard."
 NEW = "nouvelle.adresse@example.org"
@@ -134,8 +135,6 @@ with transaction.atomic():  # as a request does (ATOMIC_REQUESTS)
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_on_postgresql_counters_are_committed_at_once_outside_the_request_transaction():
     from django.db import connection
-
-    from ecandidat.tests.plugins.services import _worker_database_url
 
     if connection.vendor != "postgresql":
         pytest.fail("This test needs DATABASE_URL on PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/ecandidat).")

@@ -22,10 +22,12 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from accounts.models import User
+from accounts.staff_enrolment import issue_enrolment_code
 from accounts.tests.factories import StaffMembershipFactory
 from accounts.tests.mfa import totp_code
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 
 ADMIN = "/gestion/"
 ACTIVATE_MESSAGE = (
@@ -63,9 +65,6 @@ def _secret_on_page(html: str) -> str:
 def _enrol_with_a_code(client, user):
     """The enrolment step (accounts.staff_enrolment, tested in test_staff_enrolment.py): a code of the central
     office, typed on the enrolment page, lets this session open the activation page."""
-    from accounts.staff_enrolment import issue_enrolment_code
-    from accounts.tests.factories import StaffMembershipFactory
-
     central = StaffMembershipFactory(central=True).user
     code = issue_enrolment_code(user=user, actor=central)
     response = client.post(reverse("accounts:staff_enrolment"), {"action": "code", "code": code})
@@ -336,8 +335,6 @@ def test_admin_login_form_is_allauths_rate_limited_one(client, centre_manager):
 
 @pytest.mark.browser
 def test_first_staff_login_activates_the_app_in_the_browser(live_server, transactional_db, browser_page, centre):
-    from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
-
     manager = StaffMembershipFactory(centre=centre, user__username="gestionnaire").user
     page = browser_page
     page.goto(f"{live_server.url}{ADMIN}")

@@ -7,7 +7,9 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import DossierStatus, PieceStatus
+from applications.tests.factories import CandidateUserFactory
 from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
+from offers.models import ComplementaryForm
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -107,8 +109,6 @@ def test_recap_without_forms_has_no_tab_bar(owner, application, letter):
 
 
 def test_withdrawn_application_no_longer_points_to_the_forms(owner, application):
-    from offers.models import ComplementaryForm
-
     form = ComplementaryForm.objects.create(
         code="F1", survey_id=1, label="Q", candidate_label="Questionnaire", url="https://x"
     )
@@ -155,8 +155,6 @@ def test_form_errors_are_summarised_on_top_with_links_and_in_the_title(owner):
 
 
 def test_stepper_names_the_steps(client, campaign):
-    from applications.tests.factories import CandidateUserFactory
-
     client.force_login(CandidateUserFactory(campaign=campaign))
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     client.get(reverse("applications:personal_details"))

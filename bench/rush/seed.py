@@ -26,6 +26,7 @@ def _setup() -> None:
 
 
 def seed(candidates: int) -> dict:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from allauth.account.models import EmailAddress
     from django.core.management import call_command
     from django.test import Client
@@ -129,6 +130,7 @@ def seed(candidates: int) -> dict:
 
 def reset_uploads(seed_file: str) -> int:
     """Remove every file uploaded on the seeded slots (the real service: rows, history, file after commit)."""
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from applications.models import Application
     from applications.pieces import piece_rows
     from applications.services import pieces as piece_services

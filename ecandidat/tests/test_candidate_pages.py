@@ -6,6 +6,8 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+import ecandidat.settings.base as base
+
 
 @pytest.mark.django_db
 def test_accessibility_statement_names_its_status_checks_and_contact(client, django_assert_num_queries, settings):
@@ -70,8 +72,6 @@ def test_a_malformed_brand_colour_stops_the_start(monkeypatch):
     import importlib
 
     from django.core.exceptions import ImproperlyConfigured
-
-    import ecandidat.settings.base as base
 
     monkeypatch.setenv("INSTITUTION_BRAND_COLOUR", "red;} body{display:none")
     with pytest.raises(ImproperlyConfigured, match="INSTITUTION_BRAND_COLOUR"):

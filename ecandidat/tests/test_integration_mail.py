@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from ecandidat.emails import enqueue_email
 from ecandidat.models import OutboundEmail
+from ecandidat.tasks import sweep_outbox
 from ecandidat.tests.plugins.services import TEMPLATES_DIR, wait_until
 
 pytestmark = pytest.mark.integration
@@ -58,8 +59,6 @@ def test_committed_email_is_sent_by_the_worker(test_templates, smtp_server, cele
 def test_smtp_outage_is_recorded_then_the_sweeper_sends_once(test_templates, smtp_server, celery_worker_process):
     """SMTP down for a while then back: the worker's attempt fails and sets the row's next attempt (the task itself
     never retries); once it is due, the sweeper (the beat task, run by the worker) sends it once."""
-    from ecandidat.tasks import sweep_outbox
-
     smtp_server.stop()
     email = _enqueue("sacha.durand@example.org")
 

@@ -19,8 +19,12 @@ import redis
 from django.db import connections, transaction
 from django.utils import timezone
 
+from ecandidat import cache as fail_open
+from ecandidat.celery import app
 from ecandidat.emails import enqueue_email, send_pending_mails
+from ecandidat.maintenance import forget_switch
 from ecandidat.models import OutboundEmail
+from ecandidat.tasks import sweep_outbox
 from ecandidat.tests.plugins.services import TEMPLATES_DIR, wait_until
 
 pytestmark = pytest.mark.integration
@@ -68,8 +72,6 @@ def _message_id(email: OutboundEmail) -> str:
 @pytest.fixture
 def publish_through_proxy(celery_worker_process, redis_proxy):
     """This process publishes its tasks to Redis through ``redis_proxy`` (the worker reads Redis directly)."""
-    from ecandidat.celery import app
-
     database = urlsplit(os.environ["REDIS_URL"]).path or "/0"
     saved = app.conf.broker_url
 
@@ -90,8 +92,6 @@ def publish_through_proxy(celery_worker_process, redis_proxy):
 def test_broker_unreachable_at_commit_row_waits_then_the_sweeper_sends_it_once(
     test_templates, smtp_server, publish_through_proxy, celery_worker_process, caplog
 ):
-    from ecandidat.tasks import sweep_outbox
-
     publish_through_proxy.close()
     with caplog.at_level(logging.WARNING, logger="ecandidat.emails"):
         email = _enqueue("camille.martin@example.org")  # commits; the publish fails; nothing raised
@@ -206,9 +206,6 @@ def test_embedded_default_smtp_down_then_up_sends_once(
 @pytest.fixture
 def cache_through_proxy(settings, redis_proxy):
     """Both cache aliases on the real Redis, reached through ``redis_proxy`` (production settings' backend)."""
-    from ecandidat import cache as fail_open
-    from ecandidat.maintenance import forget_switch
-
     database = urlsplit(os.environ["REDIS_URL"]).path or "/0"
     location = redis_proxy.url + database
     backend = {
@@ -236,9 +233,6 @@ def test_redis_going_away_degrades_pages_login_and_healthz_then_recovers(
 ):
     from django.core.cache import caches
     from django.urls import reverse
-
-    from ecandidat import cache as fail_open
-    from ecandidat.maintenance import forget_switch
 
     caches["default"].set("probe", "up")
     assert caches["default"].get("probe") == "up"  # the real Redis answers through the proxy

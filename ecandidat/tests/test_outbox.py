@@ -15,16 +15,19 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from ecandidat.celery import app
 from ecandidat.emails import (
     RETRY_DELAYS,
     claim,
     deliver,
     enqueue_email,
+    record_failure,
     resend_emails,
     retry_delay,
     send_pending_mails,
 )
 from ecandidat.models import OutboundEmail
+from ecandidat.tasks import sweep_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -275,16 +278,12 @@ def test_command_is_silent_at_verbosity_zero_when_there_is_nothing_to_send():
 
 
 def test_beat_runs_the_sweeper_every_minute(settings):
-    from ecandidat.celery import app
-
     entry = settings.CELERY_BEAT_SCHEDULE["send-pending-mails"]
     assert entry["schedule"] == 60.0
     assert entry["task"] in app.tasks
 
 
 def test_sweep_task_sends_what_is_due(django_capture_on_commit_callbacks, mailoutbox):
-    from ecandidat.tasks import sweep_outbox
-
     with django_capture_on_commit_callbacks(execute=False):
         _enqueue()
     with time_machine.travel(timezone.now() + timedelta(minutes=2)):
@@ -348,7 +347,6 @@ def test_resend_restarts_the_retry_horizon(failed_email, central_manager, settin
         (resent,) = resend_emails(emails=[failed_email], actor=central_manager)
         claimed = claim(resent.pk)
         assert claimed is not None
-        from ecandidat.emails import record_failure
 
         # Ten days after creation, but one minute after the resend: a retry, not FAILED at once.
         assert record_failure(claimed, SMTP_DOWN) == "retry"

@@ -18,6 +18,7 @@ from documents import fair_use
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
+from ecandidat import cache as fail_open
 from ecandidat.settings.base import _rate_limits
 from offers.tests.factories import PieceTypeFactory
 
@@ -225,8 +226,6 @@ def redis_cache(settings, redis_proxy):
     key prefix of its own; its keys are deleted afterwards (never a FLUSHDB: other tests share the database).
     Yields a direct Redis client (as another process would see the server), the prefix, and the proxy."""
     import redis
-
-    from ecandidat import cache as fail_open
 
     database = urlsplit(os.environ["REDIS_URL"]).path or "/0"
     prefix = f"fair-use-test-{uuid.uuid4().hex[:12]}"

@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import pytest
 
+from ecandidat.celery import app
+
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 BASE_DIR = Path(__file__).resolve().parents[3]
 
@@ -262,7 +264,6 @@ def celery_worker_process(transactional_db, smtp_server, settings, tmp_path, wor
     """A real ``celery -A ecandidat worker --pool=solo`` on a queue private to this test, sending through
     ``smtp_server``; tasks enqueued by the test process are published to Redis, not run eagerly."""
     _require_peers()
-    from ecandidat.celery import app
 
     queue = f"ecandidat-test-{secrets.token_hex(6)}"
     redis_url = os.environ["REDIS_URL"]
