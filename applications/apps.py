@@ -14,3 +14,10 @@ class ApplicationsConfig(AppConfig):
         from documents.scanning import register_holder  # noqa: PLC0415
 
         register_holder("submission")
+
+        # Deferred like the imports above. A candidate's login opens their dossier from the SIS (never a page read).
+        from django.contrib.auth.signals import user_logged_in  # noqa: PLC0415
+
+        from applications.services.dossier import open_dossier_at_login  # noqa: PLC0415
+
+        user_logged_in.connect(open_dossier_at_login, dispatch_uid="applications.open_dossier_at_login")

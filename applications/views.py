@@ -48,11 +48,9 @@ def candidate_required(view):
 
 
 def _load_candidate(request) -> Candidate | None:
-    """The user's own dossier (address and bac joined), imported from the SIS on an ENT student's first visit."""
-    candidate = Candidate.objects.for_user(request.user).select_related("address", "baccalaureate").first()
-    if candidate is None:
-        candidate = services.open_dossier(user=request.user, actor=request.user)
-    return candidate
+    """The user's own dossier (address and bac joined), read only: an ENT student's SIS data were imported at login
+    (``services.open_dossier_at_login``)."""
+    return Candidate.objects.for_user(request.user).select_related("address", "baccalaureate").first()
 
 
 def _done_steps(candidate: Candidate | None) -> list[bool]:
@@ -93,7 +91,7 @@ def start(request):
         return redirect("admin:index")
     if not is_candidate(request.user):
         return redirect("home")
-    candidate = _load_candidate(request)  # an ENT student's first visit imports their SIS data
+    candidate = _load_candidate(request)  # an ENT student's SIS data were imported at login
     for name, is_done in zip(STEPS, _done_steps(candidate), strict=True):
         if not is_done:
             if name == STEPS[0]:

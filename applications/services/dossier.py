@@ -255,8 +255,10 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
 
 
 @transaction.atomic
+@transaction.atomic
 def open_dossier(*, user: User, actor: User) -> Candidate | None:
-    """The candidate's dossier, created from the SIS the first time an ENT student opens it.
+    """The candidate's dossier, created from the SIS the first time an ENT student logs in (``open_dossier_at_login``;
+    pages only read the dossier).
 
     Returns None for a candidate who has not typed their personal details yet and is not in the SIS.
     """
@@ -276,6 +278,18 @@ def open_dossier(*, user: User, actor: User) -> Candidate | None:
     candidate.save()
     _apply_sis_rest(candidate, student)
     return candidate
+
+
+def open_dossier_at_login(sender: Any, *, request: Any, user: User, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver (connected in ApplicationsConfig.ready): a candidate's login opens their dossier
+    from the SIS when they have none yet. A SIS that fails is logged and does not stop the login: the candidate
+    types their details, and the next login tries again."""
+    if not user.is_candidate:
+        return
+    try:
+        open_dossier(user=user, actor=user)
+    except Exception:  # The SIS backend may be a remote service; the login must go on.
+        logger.exception("SIS import at login failed for user %s", user.pk)
 
 
 @transaction.atomic

@@ -52,8 +52,8 @@ def ent_user(campaign, sis_student):
     return CandidateUserFactory(campaign=campaign, student_number="21900001")
 
 
-def test_ent_student_dossier_is_imported_on_first_visit(client, ent_user):
-    client.force_login(ent_user)
+def test_ent_student_dossier_is_imported_at_login(client, ent_user):
+    client.force_login(ent_user)  # django.contrib.auth.login: user_logged_in
 
     response = client.get(reverse("applications:personal_details"))
 
@@ -68,6 +68,18 @@ def test_ent_student_dossier_is_imported_on_first_visit(client, ent_user):
     assert candidate.baccalaureate.series == "S"
     assert list(InternalCursus.objects.filter(candidate=candidate).values_list("code", flat=True)) == ["SLA1"]
     assert response.context["dossier_complete"]
+
+
+def test_reading_a_dossier_page_writes_nothing(client, ent_user):
+    """Issue 10: the SIS import ran on GET from every dossier page; it now runs at login (or on an explicit
+    refresh), so a session opened before the student reached the SIS copy reads an empty dossier."""
+    client.force_login(ent_user)
+    Candidate.objects.filter(user=ent_user).delete()
+
+    for name in ("applications:start", "applications:personal_details", "applications:address"):
+        client.get(reverse(name))
+
+    assert not Candidate.objects.filter(user=ent_user).exists()
 
 
 def test_forged_post_cannot_change_sis_fields_but_phone_changes(client, ent_user):
