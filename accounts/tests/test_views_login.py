@@ -33,7 +33,7 @@ def test_login_page(client, db, settings, django_assert_num_queries):
     assert "Log in with the ENT" not in html  # no ENT configured
 
 
-def test_candidate_logs_in_with_numero_or_email(client, candidate, django_assert_num_queries):
+def test_candidate_logs_in_with_numero_or_email(client, candidate):
     response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(candidate.pk)
@@ -189,7 +189,7 @@ def ent_signup(client, campaign, settings):
     return claims
 
 
-def test_ent_first_login_shows_account_creation(client, ent_signup, django_assert_num_queries):
+def test_ent_first_login_shows_account_creation(client, ent_signup):
     response = client.get(reverse("socialaccount_signup"))
     html = response.content.decode()
     assert response.status_code == 200

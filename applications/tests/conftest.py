@@ -5,11 +5,6 @@ from applications.tests.factories import CandidateFactory, CandidateUserFactory
 
 
 @pytest.fixture(autouse=True)
-def _dossier_urls(settings):
-    settings.ROOT_URLCONF = "applications.tests.urls"
-
-
-@pytest.fixture(autouse=True)
 def _english():
     with translation.override("en"):
         yield

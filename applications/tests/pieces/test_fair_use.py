@@ -167,7 +167,7 @@ def test_dossier_pdf_limit_is_per_account_then_per_address(
     assert response.status_code == 429  # the address's third dossier in the window
 
 
-def test_staff_dossier_pdf_over_the_limit_is_429(limits, centre_manager, application, django_assert_num_queries):
+def test_staff_dossier_pdf_over_the_limit_is_429(limits, centre_manager, application):
     client = french_client(centre_manager)
     url = reverse("pieces:staff_dossier_pdf", args=[application.public_id])
     assert client.get(url).status_code == 200

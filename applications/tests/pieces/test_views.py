@@ -119,7 +119,7 @@ def test_hostile_names_are_kept_sanitised_as_metadata_only(owner, application, p
     assert "passwd" not in document.file.name
 
 
-def test_exactly_two_mib_is_accepted(owner, application, piece, django_assert_num_queries):
+def test_exactly_two_mib_is_accepted(owner, application, piece):
     response = post_file(owner, application, piece, hostile.exact_max_pdf_upload())
 
     assert response.status_code == 302
