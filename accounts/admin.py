@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
+from accounts.admin_directory import staff_from_directory_view
 from accounts.models import StaffEnrolmentToken, StaffMembership, User
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import scope_of
@@ -40,8 +41,6 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_urls(self):
         from django.urls import path
-
-        from accounts.admin_directory import staff_from_directory_view
 
         view = self.admin_site.admin_view(lambda request: staff_from_directory_view(self, request))
         return [path("from-directory/", view, name="accounts_user_from_directory"), *super().get_urls()]

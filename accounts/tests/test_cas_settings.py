@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
 from accounts import cas
+from ecandidat.tests.plugins.services import free_port
 
 BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
 
@@ -103,8 +104,6 @@ def test_a_callback_without_ticket_goes_back_to_the_login_page(client, settings)
 
 @pytest.mark.django_db
 def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(client, settings):
-    from ecandidat.tests.plugins.services import free_port
-
     settings.ENT_PROTOCOL = "cas"
     settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = f"http://127.0.0.1:{free_port()}/cas/"  # nobody listens
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import DossierStatus, PieceStatus
-from applications.tests.factories import CandidateUserFactory
+from applications.tests.factories import CandidateFactory, CandidateUserFactory
 from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
 from offers.models import ComplementaryForm
 from offers.tests.factories import FormationFactory, PieceTypeFactory
@@ -194,8 +194,6 @@ def test_create_an_account_asks_the_situation_first(client, settings, django_ass
 
 
 def test_apply_refusal_links_to_the_missing_step(client, campaign, commission, django_assert_num_queries):
-    from applications.tests.factories import CandidateFactory
-
     candidate = CandidateFactory(user__campaign=campaign)  # personal details only: no address yet
     formation = FormationFactory(centre=commission.centre, commission=commission)
     client.force_login(candidate.user)
