@@ -27,12 +27,14 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from applications.admin.dashboard import dashboard
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
+from applications.admin.review import review_page, review_urls
 from applications.complementary_forms import remind_unanswered_forms
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.enums import PieceStatus
 from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.pieces import piece_rows
+from applications.services import review as review_services
 from applications.services import staff
 from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
@@ -80,8 +82,12 @@ OPERATIONS = {
             gettext_lazy("Set the dossier status"),
             StatusForm,
             "editable_by",
-            lambda application, form, actor: staff.set_dossier_status(
-                application, target=form.cleaned_data["target"], actor=actor, comment=form.cleaned_data["comment"]
+            lambda application, form, actor: review_services.set_dossier_status_checked(
+                application,
+                target=form.cleaned_data["target"],
+                actor=actor,
+                comment=form.cleaned_data["comment"],
+                force_reason=form.cleaned_data["force_reason"] if form.cleaned_data["force_complete"] else "",
             ),
         ),
         Operation(
@@ -613,6 +619,8 @@ class ApplicationAdmin(admin.ModelAdmin):
             for operation in OPERATIONS.values()
             if (can_manage or (can_decide and operation.scope == "decidable_by"))
         ]
+        if request.method == "GET":
+            return review_page(self, request, obj, operations=operations, can_manage=can_manage, can_decide=can_decide)
         extra_context = {
             **(extra_context or {}),
             "operations": operations,
@@ -654,6 +662,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 wrap(self.piece_view),
                 name="applications_application_piece",
             ),
+            *review_urls(self),
             *super().get_urls(),
         ]
 

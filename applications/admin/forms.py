@@ -12,13 +12,29 @@ from offers.models import DecisionType, RefusalReason
 
 
 class StatusForm(forms.Form):
-    target = forms.ChoiceField(label=_("New dossier status"), choices=DossierStatus.choices)
+    # No status is preselected: a click on "Confirmer" straight away must not send the dossier back (issue 11).
+    target = forms.ChoiceField(label=_("New dossier status"), choices=[("", "---------"), *DossierStatus.choices])
     comment = forms.CharField(
         label=_("Comment (added to the mail)"),
         required=False,
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    force_complete = forms.BooleanField(
+        label=_("Set complete even though pieces are not validated"),
+        required=False,
+        help_text=_("Only for “Complete”: without it, a dossier whose pieces are not all validated stays as it is."),
+    )
+    force_reason = forms.CharField(
+        label=_("Reason (written to the history)"), required=False, max_length=500, widget=forms.TextInput()
+    )
+
+    def clean(self):
+        data = super().clean()
+        assert data is not None
+        if data.get("force_complete") and not (data.get("force_reason") or "").strip():
+            self.add_error("force_reason", _("Give the reason for setting the dossier complete anyway."))
+        return data
 
 
 class DecisionForm(forms.Form):

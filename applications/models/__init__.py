@@ -11,11 +11,14 @@ from applications.models.dossier import (
     WorkExperience,
 )
 from applications.models.pieces import PieceSubmission
+from applications.models.review import ApplicationNote, ApplicationTag, Tag
 
 __all__ = [
     "Address",
     "Application",
     "ApplicationEvent",
+    "ApplicationNote",
+    "ApplicationTag",
     "Baccalaureate",
     "Candidate",
     "Decision",
@@ -26,5 +29,6 @@ __all__ = [
     "Internship",
     "PieceSubmission",
     "SisRecord",
+    "Tag",
     "WorkExperience",
 ]

@@ -294,7 +294,7 @@ def set_piece_status(*, submission: PieceSubmission, status: str, comment: str =
     """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
 
     "En attente" is only accepted for a piece without a file; "Non concerné" is the candidate's declaration and
-    is never changed here.
+    is never changed here. Idempotent: the same status with the same comment again writes nothing.
     """
     if status not in STAFF_STATUSES:
         raise BusinessRuleError(gettext("This status cannot be set by staff."))
@@ -307,6 +307,8 @@ def set_piece_status(*, submission: PieceSubmission, status: str, comment: str =
         )
         if locked.status == PieceStatus.NOT_CONCERNED:
             raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
+        if locked.status == status and locked.comment == comment[:500]:
+            return locked  # a second click (or a replayed form) changes nothing and writes no history
         has_file = locked.document_id is not None
         if status == PieceStatus.WAITING and has_file:
             raise InvalidTransition(gettext("A piece with a file cannot be set back to waiting."))

@@ -398,7 +398,7 @@ def _warm_content_types(db):
 
 
 QUERIES_LIST = 15
-QUERIES_CHANGE = 17  # the effective dates read the annotated current decision: no query for the decisions
+QUERIES_CHANGE = 33  # the reading page (issue 11): every dossier section, notes, tags, the list's neighbours
 
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
@@ -408,5 +408,5 @@ def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, applicati
     client.force_login(centre_manager)
     response = client.get(change_url(application))
     assert response.status_code == 200
-    assert len(response.context["piece_rows"]) == len(piece_rows(application))
+    assert len(response.context["piece_items"]) == len(piece_rows(application))
     assert "Lettre de motivation" in response.content.decode()  # applications.pieces lists the formation's pieces

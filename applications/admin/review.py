@@ -1,0 +1,459 @@
+"""One application's page in the back office, laid out for reading a whole dossier (issue 11).
+
+The commission reads in this order: identity and contact, baccalauréat, cursus interne and externe, stages,
+expériences, complementary forms' answers, pieces (status, history, preview, check), decisions, history in French
+words with the actor, then the internal notes and tags. Every persona whose scope covers the application reads it;
+outsiders get a 404 (the lookup goes through ``Application.objects.visible_to``); writes need ``editable_by``
+(pieces, tags) or ``decidable_by`` (notes), else 403.
+
+The page costs the same number of queries whatever the number of pieces, decisions, notes or history rows: each
+list is one query (``select_related`` for its foreign keys), the pieces' history is grouped in Python from the
+history query.
+
+"Suivant" / "Précédent" walk the list as filtered and sorted: the admin carries the list's query string in
+``_changelist_filters``; the neighbours are read from the same ``ChangeList`` (ids only).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, QueryDict
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from applications.complementary_forms import FormEventKind, form_rows
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, ApplicationTag, PieceSubmission, Tag
+from applications.pieces import piece_rows
+from applications.services import review as review_services
+from applications.services.pieces import set_piece_status
+from documents.enums import OPENABLE_SCANS
+from documents.validation import JPEG, PDF, PNG
+from ecandidat.exceptions import BusinessRuleError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+logger = logging.getLogger(__name__)
+
+# How far "Suivant" / "Précédent" look in the filtered list (ids only): beyond, the list must be narrowed.
+NEIGHBOUR_LIMIT = 20_000
+PREVIEW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+# --- history in French words -------------------------------------------------------------------------------------
+
+EVENT_LABELS: dict[str, StrOrPromise] = {
+    "application_created": gettext_lazy("Application created"),
+    "transmitted": gettext_lazy("Dossier transmitted"),
+    "application_cancelled": gettext_lazy("Application cancelled"),
+    "application_confirmed": gettext_lazy("Application confirmed"),
+    "application_withdrawn": gettext_lazy("Candidate withdrew"),
+    "auto_withdrawal": gettext_lazy("Automatic withdrawal (confirmation date passed)"),
+    "dossier_status": gettext_lazy("Dossier status changed"),
+    "decision_entered": gettext_lazy("Decision entered"),
+    "decision_validated": gettext_lazy("Decision validated"),
+    "decision_deleted": gettext_lazy("Decision deleted"),
+    "waiting_list_promotion": gettext_lazy("Moved up from the complementary list"),
+    "deadlines_extended": gettext_lazy("Deadlines extended"),
+    "piece_uploaded": gettext_lazy("Piece uploaded"),
+    "piece_uploaded_by_staff": gettext_lazy("Piece uploaded on the candidate's behalf"),
+    "piece_removed": gettext_lazy("Piece removed"),
+    "piece_concerned": gettext_lazy("Piece expected again"),
+    "piece_not_concerned": gettext_lazy("Piece declared not concerned"),
+    "piece_quarantined": gettext_lazy("Piece quarantined by the antivirus"),
+    FormEventKind.NOT_CONCERNED: gettext_lazy("Form declared not concerned"),
+    FormEventKind.CONCERNED: gettext_lazy("Form expected again"),
+    FormEventKind.REMINDER: gettext_lazy("Reminder of the unanswered forms"),
+    review_services.COMPLETE_FORCED: gettext_lazy("Dossier set complete with pieces not validated"),
+}
+PIECE_STATUS_LABELS: dict[str, StrOrPromise] = {
+    PieceStatus.VALIDATED: gettext_lazy("Piece validated"),
+    PieceStatus.REFUSED: gettext_lazy("Piece refused"),
+    PieceStatus.SUBMITTED: gettext_lazy("Piece to check again"),
+    PieceStatus.WAITING: gettext_lazy("Piece expected again"),
+}
+PIECE_KINDS = frozenset(
+    {
+        "piece_status",
+        "piece_uploaded",
+        "piece_uploaded_by_staff",
+        "piece_removed",
+        "piece_concerned",
+        "piece_not_concerned",
+        "piece_quarantined",
+    }
+)
+
+
+@dataclass
+class HistoryLine:
+    at: Any
+    text: str
+    piece_code: str = ""
+
+
+def _piece_code_and_detail(comment: str, codes: dict[str, str]) -> tuple[str, str, str]:
+    """Piece events store ``"<piece code>: <comment>"``: (code, piece label, comment)."""
+    code, sep, detail = comment.partition(": ")
+    if code in codes:
+        return code, codes[code], detail if sep else ""
+    if comment in codes:
+        return comment, codes[comment], ""
+    return "", "", comment
+
+
+def history_line(event, codes: dict[str, str]) -> HistoryLine:
+    """One history row as a French sentence with its actor: "Pièce refusée par gestionnaire.see : scan illisible"."""
+    piece_code, piece_label, detail = "", "", event.comment
+    if event.kind == "piece_status":
+        what = str(PIECE_STATUS_LABELS.get(event.to_status, _("Piece status changed")))
+    elif event.kind == "dossier_status" and event.to_status in DossierStatus.values:
+        what = _("Dossier status: %(from)s → %(to)s") % {
+            "from": DossierStatus(event.from_status).label if event.from_status in DossierStatus.values else "—",
+            "to": DossierStatus(event.to_status).label,
+        }
+    else:
+        what = str(EVENT_LABELS.get(event.kind, event.kind.replace("_", " ")))
+    if event.kind in PIECE_KINDS:
+        piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
+        if piece_label:
+            what = f"{what} « {piece_label[:80]} »"
+    if event.actor_id is not None:
+        text = _("%(what)s by %(actor)s") % {"what": what, "actor": event.actor.get_username()}
+    elif event.batch:
+        text = _("%(what)s (batch %(batch)s)") % {"what": what, "batch": event.batch}
+    else:
+        text = what
+    if detail:
+        text = f"{text} : {detail}"
+    return HistoryLine(at=event.created_at, text=text, piece_code=piece_code)
+
+
+# --- the dossier ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PieceItem:
+    row: Any
+    preview_url: str = ""
+    preview_kind: str = ""  # "image", "pdf" or ""
+    download_url: str = ""
+    history: list[HistoryLine] = field(default_factory=list)
+    actions: list[tuple[str, StrOrPromise]] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:
+        return f"piece-{self.row.piece_type.pk}"
+
+
+def _piece_items(application, rows, history, *, can_check: bool) -> list[PieceItem]:
+    by_code: dict[str, list[HistoryLine]] = defaultdict(list)
+    for line in history:
+        if line.piece_code:
+            by_code[line.piece_code].append(line)
+    items = []
+    for row in rows:
+        item = PieceItem(row=row, history=by_code.get(row.piece_type.code, []))
+        document = row.document
+        if document is not None and document.scan_status in OPENABLE_SCANS:
+            item.download_url = reverse("pieces:staff_download", args=[row.submission.public_id])
+            item.preview_url = reverse(
+                "admin:applications_application_piece_preview", args=[application.pk, row.submission.public_id]
+            )
+            item.preview_kind = "pdf" if document.content_type == PDF else "image"
+        if can_check and row.submission is not None and row.submission.document_id is not None:
+            # An action already done is not offered again (the service also ignores a replay).
+            if row.status != PieceStatus.VALIDATED:
+                item.actions.append((PieceStatus.VALIDATED, _("Validate")))
+            if row.status != PieceStatus.REFUSED:
+                item.actions.append((PieceStatus.REFUSED, _("Refuse")))
+        items.append(item)
+    return items
+
+
+def candidate_title(application) -> str:
+    candidate = application.candidate
+    return f"{(candidate.usual_name or candidate.birth_name).upper()} {candidate.first_name}"
+
+
+def page_title(application) -> str:
+    """ "NOM Prénom — formation"."""
+    return f"{candidate_title(application)} — {application.formation.title}"
+
+
+def _one_to_one(candidate, name):
+    try:
+        return getattr(candidate, name)
+    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: the candidate has not filled this part
+        return None
+
+
+def _filters(request) -> str:
+    return request.GET.get("_changelist_filters", "") or request.POST.get("_changelist_filters", "")
+
+
+def change_url(application_pk: int, filters: str, anchor: str = "") -> str:
+    url = reverse("admin:applications_application_change", args=[application_pk])
+    if filters:
+        url += "?" + urlencode({"_changelist_filters": filters})
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def neighbours(model_admin, request, application) -> dict[str, Any]:
+    """Previous and next applications of the list as filtered and sorted (one query on ids, plus the list's own
+    filter choices), with the position "3 / 42"."""
+    filters = _filters(request)
+    listing = copy.copy(request)
+    listing.GET = QueryDict(filters)
+    try:
+        changelist: ChangeList = model_admin.get_changelist_instance(listing)
+    except Exception:  # noqa: BLE001 - a stale or hand-made filter string: no navigation rather than an error
+        logger.info("review navigation: unusable list filters %r", filters)
+        return {}
+    ids = list(changelist.queryset.values_list("pk", flat=True)[:NEIGHBOUR_LIMIT])
+    if application.pk not in ids:
+        return {"list_url": reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")}
+    index = ids.index(application.pk)
+    return {
+        "position": index + 1,
+        "count": len(ids),
+        "previous_url": change_url(ids[index - 1], filters) if index > 0 else "",
+        "next_url": change_url(ids[index + 1], filters) if index + 1 < len(ids) else "",
+        "list_url": reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else ""),
+    }
+
+
+def review_context(model_admin, request, application, *, can_manage: bool, can_decide: bool) -> dict[str, Any]:
+    """Everything the page shows, in a fixed number of queries."""
+    candidate = application.candidate
+    rows = piece_rows(application)
+    codes = {row.piece_type.code: row.piece_type.label for row in rows}
+    events = list(application.events.select_related("actor").order_by("created_at", "id"))
+    history = [history_line(event, codes) for event in events]
+    tag_links = list(ApplicationTag.objects.filter(application=application).select_related("tag"))
+    current_tags = {link.tag_id for link in tag_links}
+    usable_tags = list(Tag.objects.usable_by(request.user).filter(Q(in_service=True) | Q(pk__in=current_tags)))
+    filters = _filters(request)
+    return {
+        "application": application,
+        "candidate": candidate,
+        "user_account": candidate.user,
+        "address": _one_to_one(candidate, "address"),
+        "bac": _one_to_one(candidate, "baccalaureate"),
+        "internal_cursus": list(candidate.internal_cursus.all()),
+        "external_cursus": list(candidate.external_cursus.all()),
+        "internships": list(candidate.internships.all()),
+        "work_experiences": list(candidate.work_experiences.all()),
+        "form_rows": form_rows(application),
+        "piece_items": _piece_items(application, rows, history, can_check=can_manage),
+        "validatable_count": len(review_services.validatable_pieces(rows)),
+        "decisions": list(
+            application.decisions.select_related("decision_type", "refusal_reason", "created_by", "validated_by")
+        ),
+        "history": history,
+        "notes": list(application.notes.select_related("author")),
+        "tag_links": tag_links,
+        "usable_tags": usable_tags,
+        "current_tags": current_tags,
+        "can_manage": can_manage,
+        "can_decide": can_decide,
+        "can_write_notes": can_decide,
+        "changelist_filters": filters,
+        "nav": neighbours(model_admin, request, application),
+        "dossier_pdf_url": reverse("pieces:staff_dossier_pdf", args=[application.public_id]),
+        "note_max_length": review_services.NOTE_MAX_LENGTH,
+    }
+
+
+def review_page(model_admin, request, application, *, operations, can_manage: bool, can_decide: bool):
+    """The application's page (GET of the admin's change view)."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "original": application,
+        "title": page_title(application),
+        "subtitle": None,
+        "has_view_permission": True,
+        "operations": operations,
+        **review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/applications/application/review.html", context)
+
+
+# --- actions from the page --------------------------------------------------------------------------------------
+
+
+def _scoped(model_admin, request, object_id, scope: str):
+    """404 when the user cannot see the application, 403 when they see it but may not do this."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    application = get_object_or_404(
+        Application.objects.visible_to(request.user).select_related("candidate__user", "formation"), pk=object_id
+    )
+    if not getattr(Application.objects.filter(pk=application.pk), scope)(request.user).exists():
+        raise PermissionDenied
+    return application
+
+
+def _submission(application, piece_id):
+    return get_object_or_404(
+        PieceSubmission.objects.select_related("piece_type", "document").filter(
+            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
+        ),
+        public_id=piece_id,
+    )
+
+
+def _post_only(request):
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    return None
+
+
+def piece_check_view(model_admin, request, object_id, piece_id):
+    """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept)."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    application = _scoped(model_admin, request, object_id, "editable_by")
+    submission = _submission(application, piece_id)
+    back = change_url(application.pk, _filters(request), f"piece-{submission.piece_type_id}")
+    status = request.POST.get("status", "")
+    comment = request.POST.get("comment", "").strip()[:500]
+    label = submission.piece_type.label[:80]
+    if status not in (PieceStatus.VALIDATED, PieceStatus.REFUSED):
+        messages.error(request, _("Choose “Validate” or “Refuse”."))
+        return HttpResponseRedirect(back)
+    if status == PieceStatus.REFUSED and not comment:
+        messages.error(
+            request, _("%(piece)s: give a comment to refuse a piece; the candidate reads it.") % {"piece": label}
+        )
+        return HttpResponseRedirect(back)
+    if submission.status == status and submission.comment == comment:
+        messages.info(
+            request, _("%(piece)s: already %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
+        )
+        return HttpResponseRedirect(back)
+    try:
+        set_piece_status(submission=submission, status=status, comment=comment, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, f"{label} : {error}")
+    else:
+        messages.success(request, _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label})
+    return HttpResponseRedirect(back)
+
+
+def validate_all_view(model_admin, request, object_id):
+    """ "Valider toutes les pièces transmises": one POST, one transaction."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    application = _scoped(model_admin, request, object_id, "editable_by")
+    count = review_services.validate_submitted_pieces(application=application, actor=request.user)
+    if count:
+        messages.success(request, _("%(count)d piece(s) validated.") % {"count": count})
+    else:
+        messages.info(request, _("No submitted piece was waiting for a check."))
+    return HttpResponseRedirect(change_url(application.pk, _filters(request), "pieces"))
+
+
+def note_view(model_admin, request, object_id):
+    """Add an internal note (managers and commission members; read-only staff get a 403)."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    application = _scoped(model_admin, request, object_id, "decidable_by")
+    try:
+        review_services.add_note(application=application, actor=request.user, text=request.POST.get("text", ""))
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Note added."))
+    return HttpResponseRedirect(change_url(application.pk, _filters(request), "notes"))
+
+
+def tags_view(model_admin, request, object_id):
+    """Set the application's tags among those the user may use (managers; others get a 403)."""
+    if (refused := _post_only(request)) is not None:
+        return refused
+    application = _scoped(model_admin, request, object_id, "editable_by")
+    wanted = [value for value in request.POST.getlist("tags") if value.isdigit()]
+    tags = list(Tag.objects.usable_by(request.user).filter(pk__in=wanted))
+    if len(tags) != len(set(wanted)):
+        messages.error(request, _("One of these tags cannot be used here."))
+        return HttpResponseRedirect(change_url(application.pk, _filters(request), "notes"))
+    added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
+    messages.success(
+        request, _("Tags saved (%(added)d added, %(removed)d removed).") % {"added": added, "removed": removed}
+    )
+    return HttpResponseRedirect(change_url(application.pk, _filters(request), "notes"))
+
+
+def piece_preview_view(model_admin, request, object_id, piece_id):
+    """The piece's file inline, for the page's preview: same rule as the staff download (scope, antivirus clean),
+    and the response is sandboxed (CSP ``sandbox``: the file never runs in the app's origin), never sniffed,
+    never cached."""
+    if request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET"})
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    application = get_object_or_404(Application.objects.visible_to(request.user), pk=object_id)
+    submission = _submission(application, piece_id)
+    document = submission.document
+    if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in (PDF, JPEG, PNG):
+        raise Http404
+    try:
+        handle = default_storage.open(document.file.name, "rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    response = FileResponse(
+        handle, as_attachment=False, filename=document.original_name, content_type=document.content_type
+    )
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Frame-Options"] = "SAMEORIGIN"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def review_urls(model_admin) -> list:
+    wrap = model_admin.admin_site.admin_view
+
+    def bind(view):
+        def bound(request, *args, **kwargs):
+            return view(model_admin, request, *args, **kwargs)
+
+        return wrap(bound)
+
+    return [
+        path(
+            "<int:object_id>/pieces/<uuid:piece_id>/check/",
+            bind(piece_check_view),
+            name="applications_application_piece_check",
+        ),
+        path(
+            "<int:object_id>/pieces/<uuid:piece_id>/preview/",
+            bind(piece_preview_view),
+            name="applications_application_piece_preview",
+        ),
+        path(
+            "<int:object_id>/pieces/validate-all/",
+            bind(validate_all_view),
+            name="applications_application_validate_pieces",
+        ),
+        path("<int:object_id>/notes/", bind(note_view), name="applications_application_note"),
+        path("<int:object_id>/tags/", bind(tags_view), name="applications_application_tags"),
+    ]

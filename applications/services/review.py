@@ -1,0 +1,122 @@
+"""The commission's workspace (issue 11): checking all pieces at once, "Complet" with a reason, notes and tags.
+
+Every write locks the application row first (``select_for_update(of=("self",))``) and writes its history row in
+the same transaction, like the other staff services.
+"""
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, ApplicationEvent, ApplicationNote, ApplicationTag, Tag
+from applications.pieces import PieceRow, piece_rows
+from applications.services import staff
+from applications.services.pieces import set_piece_status
+from documents.enums import OPENABLE_SCANS
+from ecandidat.exceptions import BusinessRuleError
+
+COMPLETE_FORCED = "complete_forced"
+NOTE_MAX_LENGTH = 2000
+# A piece is "checked" once validated, or declared not concerned by the candidate.
+CHECKED = frozenset({PieceStatus.VALIDATED, PieceStatus.NOT_CONCERNED})
+
+
+def _lock(application: Application) -> Application:
+    return Application.objects.select_for_update(of=("self",)).get(pk=application.pk)
+
+
+def unchecked_pieces(application: Application, rows: list[PieceRow] | None = None) -> list[PieceRow]:
+    """The pieces that stop a dossier from being plainly "Complet": waiting, submitted (not checked) or refused."""
+    return [row for row in (piece_rows(application) if rows is None else rows) if row.status not in CHECKED]
+
+
+def validatable_pieces(rows: Iterable[PieceRow]) -> list[PieceRow]:
+    """The submitted pieces whose file the antivirus has cleared: what "Valider toutes les pièces transmises"
+    validates (a file staff could not open is never validated unseen)."""
+    return [
+        row
+        for row in rows
+        if row.status == PieceStatus.SUBMITTED
+        and row.document is not None
+        and row.document.scan_status in OPENABLE_SCANS
+    ]
+
+
+def validate_submitted_pieces(*, application: Application, actor: User) -> int:
+    """Validate, in one transaction, every submitted piece of ``application`` whose file is clean.
+
+    Idempotent: pieces already validated are not touched, a second call validates nothing and returns 0. Each
+    piece gets its own history row (``piece_status`` → VA) with the actor. No mail (ecandidat-features §2.4: the
+    candidate hears of pieces through the dossier status)."""
+    with transaction.atomic():
+        _lock(application)
+        rows = validatable_pieces(piece_rows(application))
+        for row in rows:
+            assert row.submission is not None  # validatable_pieces keeps rows with a document
+            set_piece_status(submission=row.submission, status=PieceStatus.VALIDATED, actor=actor)
+    return len(rows)
+
+
+def set_dossier_status_checked(
+    application: Application, *, target: str, actor: User, comment: str = "", force_reason: str = ""
+) -> Application:
+    """Set the dossier status like ``staff.set_dossier_status``, refusing "Complet" while pieces are unchecked or
+    refused unless ``force_reason`` is given; that reason is written to the history (``complete_forced``) with
+    the pieces concerned, in the same transaction as the status change (which mails STATUT_CO)."""
+    force_reason = (force_reason or "").strip()
+    with transaction.atomic():
+        if target == DossierStatus.COMPLETE:
+            _lock(application)
+            unchecked = unchecked_pieces(application)
+            if unchecked and not force_reason:
+                raise BusinessRuleError(
+                    _(
+                        "%(count)d piece(s) not validated (%(pieces)s): tick the confirmation and give a reason "
+                        "to set the dossier complete anyway."
+                    )
+                    % {
+                        "count": len(unchecked),
+                        "pieces": ", ".join(f"{row.piece_type.label[:40]} – {row.status.label}" for row in unchecked),
+                    }
+                )
+            if unchecked:
+                ApplicationEvent.objects.create(
+                    application=application,
+                    actor=actor,
+                    kind=COMPLETE_FORCED,
+                    comment=f"{force_reason} ({', '.join(row.piece_type.label[:40] for row in unchecked)})",
+                )
+        return staff.set_dossier_status(application, target=target, actor=actor, comment=comment)
+
+
+def add_note(*, application: Application, actor: User, text: str) -> ApplicationNote:
+    """Add a timestamped internal note ("bloc-notes"); staff only, never shown to the candidate, no mail."""
+    text = (text or "").strip()
+    if not text:
+        raise BusinessRuleError(_("Write the note before saving it."))
+    if len(text) > NOTE_MAX_LENGTH:
+        raise BusinessRuleError(_("A note has at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH})
+    with transaction.atomic():
+        _lock(application)
+        return ApplicationNote.objects.create(application=application, author=actor, text=text)
+
+
+def set_tags(*, application: Application, actor: User, tags: Iterable[Tag]) -> tuple[int, int]:
+    """Make ``tags`` the application's tags (eCandidat's mass action "Tags": set the list); returns (added,
+    removed). The caller passes tags the actor may use; tags out of service already on the application are
+    kept unless the caller leaves them out."""
+    wanted = {tag.pk for tag in tags}
+    with transaction.atomic():
+        _lock(application)
+        current = set(ApplicationTag.objects.filter(application=application).values_list("tag_id", flat=True))
+        removed = current - wanted
+        added = wanted - current
+        if removed:
+            ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
+        ApplicationTag.objects.bulk_create(
+            [ApplicationTag(application=application, tag_id=pk, added_by=actor) for pk in sorted(added)]
+        )
+    return len(added), len(removed)
