@@ -104,3 +104,4 @@ class EventKind(models.TextChoices):
     FORM_NOT_CONCERNED = "form_not_concerned", _("Form declared not concerned")
     FORM_CONCERNED = "form_concerned", _("Form expected again")
     FORMS_REMINDER = "forms_reminder", _("Forms reminder sent")
+    COMPLETE_FORCED = "complete_forced", _("Dossier set complete with pieces not validated")

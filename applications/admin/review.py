@@ -35,8 +35,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.complementary_forms import FormEventKind, form_rows
-from applications.enums import DossierStatus, PieceStatus
+from applications.complementary_forms import form_rows
+from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import Application, ApplicationTag, PieceSubmission, Tag
 from applications.pieces import piece_rows
 from applications.services import review as review_services
@@ -56,30 +56,6 @@ PREVIEW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'uns
 
 # --- history in French words -------------------------------------------------------------------------------------
 
-EVENT_LABELS: dict[str, StrOrPromise] = {
-    "application_created": gettext_lazy("Application created"),
-    "transmitted": gettext_lazy("Dossier transmitted"),
-    "application_cancelled": gettext_lazy("Application cancelled"),
-    "application_confirmed": gettext_lazy("Application confirmed"),
-    "application_withdrawn": gettext_lazy("Candidate withdrew"),
-    "auto_withdrawal": gettext_lazy("Automatic withdrawal (confirmation date passed)"),
-    "dossier_status": gettext_lazy("Dossier status changed"),
-    "decision_entered": gettext_lazy("Decision entered"),
-    "decision_validated": gettext_lazy("Decision validated"),
-    "decision_deleted": gettext_lazy("Decision deleted"),
-    "waiting_list_promotion": gettext_lazy("Moved up from the complementary list"),
-    "deadlines_extended": gettext_lazy("Deadlines extended"),
-    "piece_uploaded": gettext_lazy("Piece uploaded"),
-    "piece_uploaded_by_staff": gettext_lazy("Piece uploaded on the candidate's behalf"),
-    "piece_removed": gettext_lazy("Piece removed"),
-    "piece_concerned": gettext_lazy("Piece expected again"),
-    "piece_not_concerned": gettext_lazy("Piece declared not concerned"),
-    "piece_quarantined": gettext_lazy("Piece quarantined by the antivirus"),
-    FormEventKind.NOT_CONCERNED: gettext_lazy("Form declared not concerned"),
-    FormEventKind.CONCERNED: gettext_lazy("Form expected again"),
-    FormEventKind.REMINDER: gettext_lazy("Reminder of the unanswered forms"),
-    review_services.COMPLETE_FORCED: gettext_lazy("Dossier set complete with pieces not validated"),
-}
 PIECE_STATUS_LABELS: dict[str, StrOrPromise] = {
     PieceStatus.VALIDATED: gettext_lazy("Piece validated"),
     PieceStatus.REFUSED: gettext_lazy("Piece refused"),
@@ -126,8 +102,10 @@ def history_line(event, codes: dict[str, str]) -> HistoryLine:
             "from": DossierStatus(event.from_status).label if event.from_status in DossierStatus.values else "—",
             "to": DossierStatus(event.to_status).label,
         }
+    elif event.kind in EventKind.values:
+        what = str(EventKind(event.kind).label)
     else:
-        what = str(EVENT_LABELS.get(event.kind, event.kind.replace("_", " ")))
+        what = event.kind.replace("_", " ")
     if event.kind in PIECE_KINDS:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:
@@ -217,24 +195,26 @@ def neighbours(model_admin, request, application) -> dict[str, Any]:
     """Previous and next applications of the list as filtered and sorted (one query on ids, plus the list's own
     filter choices), with the position "3 / 42"."""
     filters = _filters(request)
+    list_url = reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")
+    nav: dict[str, Any] = {"position": 0, "count": 0, "previous_url": "", "next_url": "", "list_url": list_url}
     listing = copy.copy(request)
     listing.GET = QueryDict(filters)
     try:
         changelist: ChangeList = model_admin.get_changelist_instance(listing)
+        ids = list(changelist.queryset.values_list("pk", flat=True)[:NEIGHBOUR_LIMIT])
     except Exception:  # noqa: BLE001 - a stale or hand-made filter string: no navigation rather than an error
         logger.info("review navigation: unusable list filters %r", filters)
-        return {}
-    ids = list(changelist.queryset.values_list("pk", flat=True)[:NEIGHBOUR_LIMIT])
+        return nav
     if application.pk not in ids:
-        return {"list_url": reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")}
+        return nav
     index = ids.index(application.pk)
-    return {
-        "position": index + 1,
-        "count": len(ids),
-        "previous_url": change_url(ids[index - 1], filters) if index > 0 else "",
-        "next_url": change_url(ids[index + 1], filters) if index + 1 < len(ids) else "",
-        "list_url": reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else ""),
-    }
+    nav.update(
+        position=index + 1,
+        count=len(ids),
+        previous_url=change_url(ids[index - 1], filters) if index > 0 else "",
+        next_url=change_url(ids[index + 1], filters) if index + 1 < len(ids) else "",
+    )
+    return nav
 
 
 def review_context(model_admin, request, application, *, can_manage: bool, can_decide: bool) -> dict[str, Any]:

@@ -10,15 +10,15 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from applications.enums import DossierStatus, PieceStatus
-from applications.models import Application, ApplicationEvent, ApplicationNote, ApplicationTag, Tag
+from applications.enums import DossierStatus, EventKind, PieceStatus
+from applications.history import record_event
+from applications.models import Application, ApplicationNote, ApplicationTag, Tag
 from applications.pieces import PieceRow, piece_rows
 from applications.services import staff
 from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
 from ecandidat.exceptions import BusinessRuleError
 
-COMPLETE_FORCED = "complete_forced"
 NOTE_MAX_LENGTH = 2000
 # A piece is "checked" once validated, or declared not concerned by the candidate.
 CHECKED = frozenset({PieceStatus.VALIDATED, PieceStatus.NOT_CONCERNED})
@@ -83,10 +83,10 @@ def set_dossier_status_checked(
                     }
                 )
             if unchecked:
-                ApplicationEvent.objects.create(
-                    application=application,
+                record_event(
+                    application,
                     actor=actor,
-                    kind=COMPLETE_FORCED,
+                    kind=EventKind.COMPLETE_FORCED,
                     comment=f"{force_reason} ({', '.join(row.piece_type.label[:40] for row in unchecked)})",
                 )
         return staff.set_dossier_status(application, target=target, actor=actor, comment=comment)
