@@ -398,7 +398,7 @@ def _warm_content_types(db):
 
 
 QUERIES_LIST = 15
-QUERIES_CHANGE = 33  # the reading page (issue 11): every dossier section, notes, tags, the list's neighbours
+QUERIES_CHANGE = 32  # the reading page (issue 11): every dossier section, notes, tags, the list's neighbours
 
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):
