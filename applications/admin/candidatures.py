@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from applications.admin.dashboard import dashboard
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
+from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
 from applications.admin.review import review_page, review_urls
 from applications.complementary_forms import remind_unanswered_forms
 from applications.dates import confirmation_date, effective_return_deadline
@@ -354,17 +355,16 @@ class DecisionInline(ReadOnlyInline):
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
+    # Fits 1,280 px (issue 11): the centre, the answer and the dates are filters and the page's content.
     list_display = [
-        "numero_dossier",
         "candidate_name",
+        "numero_dossier",
         "formation_code",
-        "centre_label",
         "dossier_status",
+        "pieces_to_check",
         "decision",
         "waiting_list_rank",
-        "answer",
-        "pieces_to_check",
-        "created_at",
+        "tags",
     ]
     list_display_links = ["numero_dossier", "candidate_name"]
     list_select_related = ["candidate__user", "formation__centre"]
@@ -378,6 +378,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         PiecesToCheckFilter,
         ConfirmationFilter,
         CancelledFilter,
+        TagFilter,
     ]
     search_fields = [
         "candidate__birth_name",
@@ -527,9 +528,21 @@ class ApplicationAdmin(admin.ModelAdmin):
             return "—"
         return _("Confirmed") if obj.accepted else _("Withdrawn")
 
-    @admin.display(description=gettext_lazy("pieces to check"), boolean=True)
+    @admin.display(description=gettext_lazy("pieces to check"), ordering="has_pieces_to_check")
     def pieces_to_check(self, obj):
-        return obj.has_pieces_to_check
+        return _("To check") if obj.has_pieces_to_check else "—"
+
+    @admin.display(description=gettext_lazy("tags"))
+    def tags(self, obj):
+        return ", ".join(link.tag.label for link in obj.tag_links.all()) or "—"
+
+    def get_changelist(self, request, **kwargs):
+        return ApplicationChangeList
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist_context(request, response)
+        return response
 
     @admin.display(description=gettext_lazy("effective return deadline"))
     def effective_return_deadline(self, obj):
@@ -663,6 +676,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 name="applications_application_piece",
             ),
             *review_urls(self),
+            *listing_urls(self),
             *super().get_urls(),
         ]
 

@@ -201,7 +201,7 @@ def neighbours(model_admin, request, application) -> dict[str, Any]:
     listing.GET = QueryDict(filters)
     try:
         changelist: ChangeList = model_admin.get_changelist_instance(listing)
-        ids = list(changelist.queryset.values_list("pk", flat=True)[:NEIGHBOUR_LIMIT])
+        ids = list(changelist.queryset.prefetch_related(None).values_list("pk", flat=True)[:NEIGHBOUR_LIMIT])
     except Exception:  # noqa: BLE001 - a stale or hand-made filter string: no navigation rather than an error
         logger.info("review navigation: unusable list filters %r", filters)
         return nav

@@ -11,7 +11,7 @@ from applications.models.dossier import (
     WorkExperience,
 )
 from applications.models.pieces import PieceSubmission
-from applications.models.review import ApplicationNote, ApplicationTag, Tag
+from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
 
 __all__ = [
     "Address",
@@ -28,6 +28,7 @@ __all__ = [
     "InternalCursus",
     "Internship",
     "PieceSubmission",
+    "SavedFilter",
     "SisRecord",
     "Tag",
     "WorkExperience",

@@ -108,3 +108,24 @@ class ApplicationTag(models.Model):
 
     def __str__(self):
         return f"{self.application_id}/{self.tag_id}"
+
+
+class SavedFilter(models.Model):
+    """A filtered and sorted applications list a member of staff saved under a name (eCandidat's grid
+    preferences, ecandidat-features §2.3), for themselves only."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="saved_filters"
+    )
+    label = models.CharField(_("label"), max_length=80)
+    query_string = models.CharField(_("filters"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        ordering = ["label", "id"]
+        constraints = [models.UniqueConstraint(fields=["user", "label"], name="saved_filter_label_per_user")]
+
+    def __str__(self):
+        return self.label

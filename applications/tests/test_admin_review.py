@@ -173,7 +173,7 @@ def test_page_query_count_does_not_grow(client, django_assert_num_queries, centr
     assert len(response.context["decisions"]) == count
 
 
-QUERIES_PAGE = 32
+QUERIES_PAGE = 33
 
 
 # --- pieces -------------------------------------------------------------------------------------------------------

@@ -71,7 +71,8 @@ def _open_application(page, application) -> None:
 
 
 def _piece_row(page, label: str):
-    return page.locator("#pieces tbody tr").filter(has=page.get_by_role("cell", name=label, exact=True))
+    """A piece's block in the page's "Pièces justificatives" section."""
+    return page.locator("#pieces article", has=page.get_by_role("heading", name=re.compile(rf"^{re.escape(label)}\b")))
 
 
 def _check_piece(page, label: str, button: str, status: str, comment: str = "") -> None:
@@ -86,7 +87,7 @@ def _check_piece(page, label: str, button: str, status: str, comment: str = "") 
 def _operation(page, link: str, choices: dict[str, str] | None = None, *, check_accessibility: bool = False) -> None:
     """An object tool of the application page ("Statut du dossier", "Saisir un avis", "Valider les avis"): its
     drop-downs (label → option), "Confirmer", and the back office's report."""
-    page.locator(".object-tools").get_by_role("link", name=link, exact=True).click()
+    page.locator(".review-operations").get_by_role("link", name=link, exact=True).click()
     if check_accessibility:
         assert_no_serious_axe_violations(page)
     for label, option in (choices or {}).items():
@@ -134,11 +135,11 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     _open_application(manager_page, application)
     _check_piece(manager_page, "Relevé de notes", "Refuser", "Refusée", comment="scan illisible")
     refused_row = _piece_row(manager_page, "Relevé de notes")
-    expect(refused_row.get_by_role("cell", name="Refusée", exact=True)).to_be_visible()
-    expect(refused_row.get_by_text("scan illisible")).to_be_visible()
+    expect(refused_row.locator(".review-status")).to_have_text("Refusée")
+    expect(refused_row.get_by_text("Commentaire : scan illisible")).to_be_visible()
     assert_no_serious_axe_violations(manager_page)
     _operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Incomplet"})
-    expect(manager_page.locator(".field-dossier_status .readonly")).to_have_text("Incomplet")
+    expect(manager_page.locator(".review-summary")).to_contain_text("Statut du dossier : Incomplet")
 
     incomplete = OutboundEmail.objects.get(code="STATUT_IN")
     assert incomplete.to == candidate_user.email
@@ -177,9 +178,9 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     manager_page.reload()
     for label in ("Lettre de motivation", "Relevé de notes"):
         _check_piece(manager_page, label, "Valider", "Validée")
-        expect(_piece_row(manager_page, label).get_by_role("cell", name="Validée", exact=True)).to_be_visible()
+        expect(_piece_row(manager_page, label).locator(".review-status")).to_have_text("Validée")
     _operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Complet"})
-    expect(manager_page.locator(".field-dossier_status .readonly")).to_have_text("Complet")
+    expect(manager_page.locator(".review-summary")).to_contain_text("Statut du dossier : Complet")
     assert set(PieceSubmission.objects.filter(application=application).values_list("status", flat=True)) == {
         PieceStatus.VALIDATED
     }
@@ -189,7 +190,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     member_page = new_browser_page()
     _staff_login(member_page, live_server, member, member_secret)
     _open_application(member_page, application)
-    expect(member_page.locator(".object-tools").get_by_role("link", name="Valider les avis")).to_have_count(0)
+    expect(member_page.locator(".review-operations").get_by_role("link", name="Valider les avis")).to_have_count(0)
     _operation(member_page, "Saisir un avis", {"Avis": "Favorable"}, check_accessibility=True)
     decision = Decision.objects.get(application=application)
     assert decision.created_by == member

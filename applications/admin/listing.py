@@ -1,0 +1,147 @@
+"""The applications list at a glance (issue 11): tags column and filter, counters per dossier status above the
+list, saved filters per user.
+
+The counters are one ``GROUP BY`` on the list's filtered queryset (without its own status filter, so that each
+counter says how many a click would show); the tags come with one prefetch query: the list costs the same number of
+queries whatever its length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Prefetch
+from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from applications.enums import DossierStatus
+from applications.models import ApplicationTag, SavedFilter, Tag
+
+STATUS_PARAMETER = "dossier_status__exact"
+SAVED_FILTERS_MAX = 30
+
+
+class TagFilter(admin.SimpleListFilter):
+    title = gettext_lazy("tag")
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), label) for pk, label in Tag.objects.usable_by(request.user).values_list("pk", "label")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(tag_links__tag_id=int(value))
+        return queryset
+
+
+class ApplicationChangeList(ChangeList):
+    """The list's rows come with their tags (one prefetch query)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.prefetch_related(
+            Prefetch("tag_links", queryset=ApplicationTag.objects.select_related("tag").order_by("tag__label"))
+        )
+
+
+def status_counters(request, changelist: ChangeList) -> list[dict[str, Any]]:
+    """Per dossier status, how many applications the current filters (other than the status) hold, with the link
+    that shows them (one query)."""
+    status_spec = next(
+        (spec for spec in changelist.filter_specs if STATUS_PARAMETER in spec.expected_parameters()), None
+    )
+    # The admin leaves out the filter whose parameters are exactly these (here: the status filter's).
+    exclude = status_spec.expected_parameters() if status_spec is not None else None
+    queryset = changelist.get_queryset(request, exclude_parameters=exclude)
+    counts = dict(queryset.order_by().prefetch_related(None).values_list("dossier_status").annotate(count=Count("pk")))
+    current = changelist.params.get(STATUS_PARAMETER)
+    if isinstance(current, list):
+        current = current[-1] if current else None
+    return [
+        {
+            "label": status.label,
+            "count": counts.get(status.value, 0),
+            "url": changelist.get_query_string({STATUS_PARAMETER: status.value}, ["p"]),
+            "selected": current == status.value,
+        }
+        for status in DossierStatus
+    ]
+
+
+def saved_filters_context(request, changelist: ChangeList) -> dict[str, Any]:
+    query = changelist.get_query_string(remove=["p"]).lstrip("?")
+    return {
+        "saved_filters": list(SavedFilter.objects.filter(user=request.user)),
+        "current_query": query,
+    }
+
+
+def save_filter_view(model_admin, request):
+    """Save the list's current filters under a name, for this user only."""
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    label = request.POST.get("label", "").strip()[:80]
+    query = request.POST.get("query", "").lstrip("?")[:1000]
+    back = reverse("admin:applications_application_changelist") + (f"?{query}" if query else "")
+    if not label:
+        messages.error(request, _("Give the filter a name to save it."))
+        return HttpResponseRedirect(back)
+    if SavedFilter.objects.filter(user=request.user).count() >= SAVED_FILTERS_MAX:
+        messages.error(request, _("At most %(max)d saved filters: delete one first.") % {"max": SAVED_FILTERS_MAX})
+        return HttpResponseRedirect(back)
+    try:
+        with transaction.atomic():
+            SavedFilter.objects.create(user=request.user, label=label, query_string=query)
+    except IntegrityError:
+        messages.error(request, _("You already have a filter named “%(label)s”.") % {"label": label})
+    else:
+        messages.success(request, _("Filter “%(label)s” saved.") % {"label": label})
+    return HttpResponseRedirect(back)
+
+
+def delete_filter_view(model_admin, request, filter_id):
+    """Delete one of the user's saved filters (another user's is not found)."""
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    saved = get_object_or_404(SavedFilter, pk=filter_id, user=request.user)
+    saved.delete()
+    messages.success(request, _("Filter “%(label)s” deleted.") % {"label": saved.label})
+    return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
+
+
+def listing_urls(model_admin) -> list:
+    wrap = model_admin.admin_site.admin_view
+    return [
+        path(
+            "saved-filters/",
+            wrap(lambda request: save_filter_view(model_admin, request)),
+            name="applications_application_save_filter",
+        ),
+        path(
+            "saved-filters/<int:filter_id>/delete/",
+            wrap(lambda request, filter_id: delete_filter_view(model_admin, request, filter_id)),
+            name="applications_application_delete_filter",
+        ),
+    ]
+
+
+def changelist_context(request, response) -> None:
+    """Add the counters and saved filters to the list page's context (when it is the list, not a redirect)."""
+    context = getattr(response, "context_data", None)
+    if not context or "cl" not in context:
+        return
+    changelist = context["cl"]
+    context["status_counters"] = status_counters(request, changelist)
+    context.update(saved_filters_context(request, changelist))

@@ -1,0 +1,156 @@
+"""The applications list at a glance (issue 11): columns, text for "pièces à contrôler", counters per status, tag
+filter, saved filters per user, query count."""
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from applications.enums import DossierStatus
+from applications.models import SavedFilter, Tag
+from applications.services import review
+from applications.tests.test_admin_applications import with_file
+from applications.tests.test_staff_services import make_application
+from offers.tests.factories import FormationFactory
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    """The list in French, the back office's language (overrides the package's English)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with translation.override("fr"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _warm_content_types(db):
+    from django.contrib.contenttypes.models import ContentType
+
+    from applications.models import Application
+
+    ContentType.objects.clear_cache()
+    ContentType.objects.get_for_model(Application)
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="M1ENER")
+
+
+def changelist(query=""):
+    return reverse("admin:applications_application_changelist") + query
+
+
+def test_columns_and_the_text_of_pieces_to_check(client, centre_manager, formation, campaign):
+    application = make_application(formation, campaign=campaign)
+    with_file(application)
+    review.set_tags(application=application, actor=centre_manager, tags=[Tag.objects.create(label="Prioritaire")])
+    client.force_login(centre_manager)
+
+    response = client.get(changelist())
+
+    html = response.content.decode()
+    assert response.context["cl"].list_display[1:] == [
+        "candidate_name",
+        "numero_dossier",
+        "formation_code",
+        "dossier_status",
+        "pieces_to_check",
+        "decision",
+        "waiting_list_rank",
+        "tags",
+    ]
+    assert "À contrôler" in html
+    assert 'alt="True"' not in html
+    assert "Prioritaire" in html
+
+
+def test_counters_per_status_follow_the_other_filters(client, centre_manager, formation, campaign):
+    for status in [DossierStatus.RECEIVED, DossierStatus.RECEIVED, DossierStatus.COMPLETE]:
+        make_application(formation, campaign=campaign, status=status)
+    make_application(FormationFactory(centre=formation.centre), campaign=campaign)  # filtered out
+    client.force_login(centre_manager)
+
+    response = client.get(changelist(f"?formation={formation.pk}&dossier_status__exact=CO"))
+
+    counters = {counter["label"]: counter for counter in response.context["status_counters"]}
+    assert counters["Réceptionné"]["count"] == 2
+    assert counters["Complet"]["count"] == 1
+    assert counters["Complet"]["selected"]
+    assert counters["En attente"]["count"] == 0
+    assert f"formation={formation.pk}" in counters["Réceptionné"]["url"]
+    assert "dossier_status__exact=RE" in counters["Réceptionné"]["url"]
+
+
+def test_tag_filter(client, centre_manager, formation, campaign):
+    tagged, _untagged = (make_application(formation, campaign=campaign) for _ in range(2))
+    tag = Tag.objects.create(label="Entretien", centre=formation.centre)
+    review.set_tags(application=tagged, actor=centre_manager, tags=[tag])
+    client.force_login(centre_manager)
+
+    response = client.get(changelist(f"?tag={tag.pk}"))
+
+    assert [row.pk for row in response.context["cl"].result_list] == [tagged.pk]
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_list_query_count_with_tags_does_not_grow(
+    client, django_assert_num_queries, centre_manager, formation, campaign, count
+):
+    tag = Tag.objects.create(label="Prioritaire")
+    for _ in range(count):
+        review.set_tags(application=make_application(formation, campaign=campaign), actor=centre_manager, tags=[tag])
+    SavedFilter.objects.create(user=centre_manager, label="Reçus", query_string="dossier_status__exact=RE")
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(23):
+        response = client.get(changelist())
+
+    assert len(response.context["cl"].result_list) == count
+
+
+def test_saved_filters_belong_to_their_user(client, centre_manager, central_manager):
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse("admin:applications_application_save_filter"),
+        {"label": "Complets", "query": "?dossier_status__exact=CO"},
+        follow=True,
+    )
+    duplicate = client.post(
+        reverse("admin:applications_application_save_filter"), {"label": "Complets", "query": ""}, follow=True
+    )
+
+    saved = SavedFilter.objects.get()
+    assert (saved.user, saved.query_string) == (centre_manager, "dossier_status__exact=CO")
+    assert "Filtre « Complets » enregistré." in response.content.decode()
+    assert "Vous avez déjà un filtre nommé « Complets »." in duplicate.content.decode()
+    assert 'href="?dossier_status__exact=CO"' in response.content.decode()
+
+    client.force_login(central_manager)
+    assert "Complets" not in client.get(changelist()).content.decode()
+    delete = reverse("admin:applications_application_delete_filter", args=[saved.pk])
+    assert client.post(delete).status_code == 404
+    client.force_login(centre_manager)
+    assert client.post(delete).status_code == 302
+    assert not SavedFilter.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("candidate", 302), ("centre_manager", 302), ("commission_member", 302), ("central_manager", 302)],
+)
+def test_save_filter_personas(
+    request, client, persona, expected, centre_manager, commission_member, central_manager, candidate
+):
+    user = candidate.user if persona == "candidate" else request.getfixturevalue(persona)
+    client.force_login(user)
+
+    response = client.post(reverse("admin:applications_application_save_filter"), {"label": "Mon filtre"})
+
+    assert response.status_code == expected
+    assert SavedFilter.objects.filter(user=user).exists() == (persona != "candidate")
+
+
+def test_save_filter_is_post_only(client, centre_manager):
+    client.force_login(centre_manager)
+    assert client.get(reverse("admin:applications_application_save_filter")).status_code == 405
