@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from applications.admin.dashboard import dashboard
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
+from applications.admin.packs import commission_pack_action, pack_urls
 from applications.admin.review import review_page, review_urls
 from applications.complementary_forms import remind_unanswered_forms
 from applications.dates import confirmation_date, effective_return_deadline
@@ -398,6 +399,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "action_validate_decisions",
         "action_extend_deadlines",
         "action_remind_forms",
+        commission_pack_action,
     ]
     inlines = [DecisionInline, ApplicationEventInline]
     fieldsets = [
@@ -677,6 +679,7 @@ class ApplicationAdmin(admin.ModelAdmin):
             ),
             *review_urls(self),
             *listing_urls(self),
+            *pack_urls(self),
             *super().get_urls(),
         ]
 

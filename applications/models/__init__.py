@@ -10,6 +10,7 @@ from applications.models.dossier import (
     SisRecord,
     WorkExperience,
 )
+from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
 
@@ -21,6 +22,7 @@ __all__ = [
     "ApplicationTag",
     "Baccalaureate",
     "Candidate",
+    "CommissionPack",
     "Decision",
     "DossierRow",
     "ExternalCursus",

@@ -1,0 +1,46 @@
+"""The commission pack (issue 11): one ZIP of the selected applications' dossier PDFs, built in the background."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class CommissionPack(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "PENDING", _("waiting")
+        RUNNING = "RUNNING", _("being built")
+        DONE = "DONE", _("ready")
+        FAILED = "FAILED", _("failed")
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    application_ids = models.JSONField(_("applications"), default=list)
+    status = models.CharField(_("status"), max_length=8, choices=Status, default=Status.PENDING)
+    total = models.PositiveIntegerField(_("dossiers"), default=0)
+    done = models.PositiveIntegerField(_("dossiers built"), default=0)
+    file = models.FileField(_("file"), upload_to="packs/", blank=True, max_length=200)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("commission pack")
+        verbose_name_plural = _("commission packs")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=models.F("total")), name="pack_done_within_total"),
+            models.CheckConstraint(condition=~Q(status="DONE") | ~Q(file=""), name="pack_done_has_file"),
+        ]
+
+    def __str__(self):
+        return str(self.public_id)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 0

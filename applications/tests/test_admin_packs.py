@@ -1,0 +1,219 @@
+"""The commission pack (issue 11): the bulk action, the build (one ZIP of dossier PDFs, progress, claim once,
+failure leaves no file), its page and download for the requester only."""
+
+import io
+import zipfile
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from django.utils import translation
+from pypdf import PdfReader
+
+from accounts.models import StaffRole
+from accounts.tests.factories import StaffMembershipFactory
+from applications import packs
+from applications.models import CommissionPack
+from applications.services.packs import request_pack
+from applications.tests.test_admin_applications import with_file
+from applications.tests.test_staff_services import make_application
+from documents.enums import ScanStatus
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.tests.plugins.browser import pdf_bytes
+from offers.tests.factories import FormationFactory
+
+CHANGELIST = "admin:applications_application_changelist"
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with translation.override("fr"):
+        yield
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="M1ENER")
+
+
+def stored_piece(application, label, *, scan=ScanStatus.CLEAN):
+    submission = with_file(application, label=label)
+    name = default_storage.save("C/piece.pdf", ContentFile(pdf_bytes(label)))
+    submission.document.file = name
+    submission.document.scan_status = scan
+    submission.document.save()
+    return submission
+
+
+@pytest.fixture
+def dossiers(formation, campaign):
+    applications = [make_application(formation, campaign=campaign) for _ in range(3)]
+    for application in applications:
+        stored_piece(application, "Relevé de notes")
+    return applications
+
+
+def run_action(client, applications, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(
+            reverse(CHANGELIST),
+            {"action": "commission_pack_action", ACTION_CHECKBOX_NAME: [a.pk for a in applications]},
+        )
+
+
+def test_commission_member_gets_the_pack_of_three_dossiers(
+    client, commission_member, dossiers, django_capture_on_commit_callbacks
+):
+    client.force_login(commission_member)
+
+    response = run_action(client, dossiers, django_capture_on_commit_callbacks)
+
+    pack = CommissionPack.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:applications_application_pack", args=[pack.public_id])
+    assert (pack.status, pack.done, pack.total, pack.requested_by) == ("DONE", 3, 3, commission_member)
+    page = client.get(response["Location"]).content.decode()
+    assert "3 dossiers sur 3 constitués" in page
+    assert 'http-equiv="refresh"' not in page
+    download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
+    assert download["Content-Disposition"].startswith('attachment; filename="dossiers-commission-')
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    names = archive.namelist()
+    assert len(names) == 3
+    for application in dossiers:
+        entry = next(name for name in names if application.candidate.user.username in name)
+        reader = PdfReader(io.BytesIO(archive.read(entry)))
+        assert len(reader.pages) == 2  # the summary page, then the transcript
+
+
+def test_pieces_not_cleared_by_the_antivirus_stay_out(
+    centre_manager, formation, campaign, django_capture_on_commit_callbacks
+):
+    application = make_application(formation, campaign=campaign)
+    stored_piece(application, "Relevé de notes")
+    stored_piece(application, "Pièce au scan", scan=ScanStatus.PENDING)
+    stored_piece(application, "Pièce infectée", scan=ScanStatus.INFECTED)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(actor=centre_manager, application_ids=[application.pk])
+
+    pack.refresh_from_db()
+    with default_storage.open(pack.file.name, "rb") as handle:
+        archive = zipfile.ZipFile(io.BytesIO(handle.read()))
+    reader = PdfReader(io.BytesIO(archive.read(archive.namelist()[0])))
+    assert len(reader.pages) == 2
+
+
+def test_page_refreshes_while_building(client, centre_manager, dossiers):
+    pack = CommissionPack.objects.create(requested_by=centre_manager, application_ids=[dossiers[0].pk], total=1)
+    client.force_login(centre_manager)
+
+    page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()
+
+    assert '<meta http-equiv="refresh" content="3">' in page
+    assert 'value="0"' in page
+    assert (
+        client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id])).status_code == 404
+    )
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),
+        ("owner", 200),
+        ("other_centre_manager", 404),
+        ("commission_member", 404),
+        ("central_manager", 404),
+        ("read_only_staff", 404),
+    ],
+)
+def test_pack_is_for_its_requester_only(
+    request, client, persona, expected, centre_manager, dossiers, django_assert_num_queries
+):
+    pack = CommissionPack.objects.create(requested_by=centre_manager, application_ids=[dossiers[0].pk], total=1)
+    user = {"owner": centre_manager, "candidate": None}.get(persona) or request.getfixturevalue(persona)
+    client.force_login(user.user if persona == "candidate" else user)
+
+    for name in ("pack", "pack_download"):
+        response = client.get(reverse(f"admin:applications_application_{name}", args=[pack.public_id]))
+        assert response.status_code == (404 if name == "pack_download" and expected == 200 else expected)
+
+
+def test_pack_page_query_count(client, django_assert_num_queries, centre_manager, dossiers):
+    for _ in range(3):
+        CommissionPack.objects.create(requested_by=centre_manager, application_ids=[dossiers[0].pk], total=1)
+    pack = CommissionPack.objects.first()
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(12):
+        response = client.get(reverse("admin:applications_application_pack", args=[pack.public_id]))
+
+    assert len(response.context["other_packs"]) == 2
+
+
+def test_outsiders_selection_is_refused(other_centre_manager, dossiers):
+    with pytest.raises(BusinessRuleError, match="pas dans votre périmètre"):
+        request_pack(actor=other_centre_manager, application_ids=[dossiers[0].pk])
+    assert not CommissionPack.objects.exists()
+
+
+def test_a_second_delivery_builds_nothing(centre_manager, dossiers, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in dossiers])
+    pack.refresh_from_db()
+    first_file = pack.file.name
+
+    packs.build_pack(pack.pk)
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.file.name) == ("DONE", first_file)
+
+
+def test_a_failure_marks_the_pack_failed_and_keeps_no_file(centre_manager, dossiers, monkeypatch):
+    pack = CommissionPack.objects.create(
+        requested_by=centre_manager, application_ids=[a.pk for a in dossiers], total=len(dossiers)
+    )
+    real = packs.build_dossier_pdf
+    calls = []
+
+    def failing(application):
+        calls.append(application.pk)
+        if len(calls) == 2:
+            raise OSError("disque plein")
+        return real(application)
+
+    monkeypatch.setattr(packs, "build_dossier_pdf", failing)
+    before = set(default_storage.listdir("packs")[1]) if default_storage.exists("packs") else set()
+
+    with pytest.raises(OSError, match="disque plein"):
+        packs.build_pack(pack.pk)
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.error, pack.file.name) == ("FAILED", 1, "disque plein", "")
+    after = set(default_storage.listdir("packs")[1]) if default_storage.exists("packs") else set()
+    assert after == before
+
+
+def test_old_packs_are_pruned(centre_manager, dossiers, django_capture_on_commit_callbacks):
+    import datetime
+
+    from django.utils import timezone
+
+    with django_capture_on_commit_callbacks(execute=True):
+        old = request_pack(actor=centre_manager, application_ids=[dossiers[0].pk])
+    old.refresh_from_db()
+    CommissionPack.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=8))
+
+    request_pack(actor=centre_manager, application_ids=[dossiers[1].pk])
+
+    assert not CommissionPack.objects.filter(pk=old.pk).exists()
+    assert not default_storage.exists(old.file.name)

@@ -1,0 +1,129 @@
+""" The commission pack (issue 11): N dossiers × 6 pieces (3 scanned PDFs, 3 photos) zipped by the Celery task's
+builder; time, peak Python allocations and peak RSS, for 20 then 200 dossiers (memory must stay flat).
+
+Usage: ``.venv/bin/python -m bench.bench_commission_pack [N ...]`` (default 20 200). Files live on a
+``FileSystemStorage`` in a temporary directory (the test settings' in-memory storage would count the ZIP itself
+as memory); the pieces of every dossier point at the same two stored files, so the set-up is fast while each
+dossier PDF still copies six real pieces.
+"""
+
+import gc
+import resource
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+
+from bench._harness import test_database
+
+PIECES = 6
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_size: int):
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from accounts.tests.factories import CandidateFactory, StaffMembershipFactory
+    from applications.enums import DossierStatus, PieceStatus
+    from applications.models import Application, PieceSubmission
+    from applications.tests.factories import CandidateFactory as DossierFactory
+    from documents.enums import ScanStatus
+    from documents.models import Document
+    from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
+
+    campaign = CampaignFactory(is_active=True)
+    formation = FormationFactory()
+    pieces = [PieceTypeFactory(order=n) for n in range(PIECES)]
+    formation.piece_types.add(*pieces)
+    manager = StaffMembershipFactory(centre=formation.centre).user
+    ids = []
+    for _ in range(count):
+        user = CandidateFactory(campaign=campaign)
+        application = Application.objects.create(
+            candidate=DossierFactory(user=user),
+            formation=formation,
+            campaign=campaign,
+            created_by=user,
+            dossier_status=DossierStatus.RECEIVED,
+        )
+        for index, piece in enumerate(pieces):
+            is_pdf = index % 2 == 0
+            document = Document.objects.create(
+                campaign_code=campaign.code,
+                file=stored_pdf if is_pdf else stored_jpeg,
+                original_name="scan.pdf" if is_pdf else "photo.jpg",
+                size=pdf_size if is_pdf else jpeg_size,
+                content_type="application/pdf" if is_pdf else "image/jpeg",
+                sha256="0" * 64,
+                uploaded_by=user,
+                scan_status=ScanStatus.CLEAN,
+            )
+            PieceSubmission.objects.create(
+                candidate=application.candidate,
+                application=application,
+                piece_type=piece,
+                status=PieceStatus.SUBMITTED,
+                document=document,
+            )
+        ids.append(application.pk)
+    return manager, ids
+
+
+def run(count: int) -> None:
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.test import override_settings
+
+    from applications import packs
+    from applications.models import CommissionPack
+    from bench._documents_setup import noise_jpeg, scanned_pdf
+
+    with tempfile.TemporaryDirectory() as root:
+        storages = {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root}},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+        with override_settings(STORAGES=storages), test_database():
+            pdf, jpeg = scanned_pdf(), noise_jpeg()
+            stored_pdf = default_storage.save("bench/scan.pdf", ContentFile(pdf))
+            stored_jpeg = default_storage.save("bench/photo.jpg", ContentFile(jpeg))
+            manager, ids = _seed(count, stored_pdf, stored_jpeg, len(pdf), len(jpeg))
+            pack = CommissionPack.objects.create(requested_by=manager, application_ids=ids, total=len(ids))
+            gc.collect()
+            base = _rss_mib()
+            peak_rss = [base]
+            done = threading.Event()
+
+            def sample() -> None:
+                while not done.wait(0.05):
+                    peak_rss[0] = max(peak_rss[0], _rss_mib())
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            tracemalloc.start()
+            start = time.perf_counter()
+            packs.build_pack(pack.pk)
+            elapsed = time.perf_counter() - start
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            done.set()
+            sampler.join()
+            pack.refresh_from_db()
+            print(
+                f"commission pack, {count} dossiers x {PIECES} pieces ({len(pdf) / 2**20:.1f} MB PDF, "
+                f"{len(jpeg) / 2**20:.1f} MB JPEG) | status={pack.status} | s={elapsed:.1f} | "
+                f"per_dossier_ms={elapsed / count * 1000:.0f} | zip_mib={pack.size / 2**20:.0f} | "
+                f"peak_python_mib={peak / 2**20:.1f} | rss_mib before={base:.0f} peak={peak_rss[0]:.0f} "
+                f"(+{peak_rss[0] - base:.0f})",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    for n in [int(a) for a in sys.argv[1:]] or [20, 200]:
+        run(n)
