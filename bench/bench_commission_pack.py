@@ -1,4 +1,4 @@
-""" The commission pack (issue 11): N dossiers × 6 pieces (3 scanned PDFs, 3 photos) zipped by the Celery task's
+"""The commission pack (issue 11): N dossiers × 6 pieces (3 scanned PDFs, 3 photos) zipped by the Celery task's
 builder; time, peak Python allocations and peak RSS, for 20 then 200 dossiers (memory must stay flat).
 
 Usage: ``.venv/bin/python -m bench.bench_commission_pack [N ...]`` (default 20 200). Files live on a

@@ -364,7 +364,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         "dossier_status",
         "pieces_to_check",
         "decision",
-        "waiting_list_rank",
+        "rank",
         "tags",
     ]
     list_display_links = ["numero_dossier", "candidate_name"]
@@ -533,6 +533,10 @@ class ApplicationAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("pieces to check"), ordering="has_pieces_to_check")
     def pieces_to_check(self, obj):
         return _("To check") if obj.has_pieces_to_check else "—"
+
+    @admin.display(description=gettext_lazy("rank"), ordering="waiting_list_rank")
+    def rank(self, obj):
+        return obj.waiting_list_rank or "—"
 
     @admin.display(description=gettext_lazy("tags"))
     def tags(self, obj):

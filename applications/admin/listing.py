@@ -143,5 +143,7 @@ def changelist_context(request, response) -> None:
     if not context or "cl" not in context:
         return
     changelist = context["cl"]
+    # The list needs the whole width at 1,280 px; the apps are one link away (breadcrumbs, home).
+    context["is_nav_sidebar_enabled"] = False
     context["status_counters"] = status_counters(request, changelist)
     context.update(saved_filters_context(request, changelist))

@@ -268,6 +268,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         "title": page_title(application),
         "subtitle": None,
         "has_view_permission": True,
+        "is_nav_sidebar_enabled": False,  # one readable column; the apps are one link away
         "operations": operations,
         **review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide),
     }

@@ -115,7 +115,7 @@ class SavedFilter(models.Model):
     preferences, ecandidat-features §2.3), for themselves only."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="saved_filters"
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.PROTECT, related_name="saved_filters"
     )
     label = models.CharField(_("label"), max_length=80)
     query_string = models.CharField(_("filters"), max_length=1000, blank=True)

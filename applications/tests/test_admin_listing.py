@@ -56,7 +56,7 @@ def test_columns_and_the_text_of_pieces_to_check(client, centre_manager, formati
         "dossier_status",
         "pieces_to_check",
         "decision",
-        "waiting_list_rank",
+        "rank",
         "tags",
     ]
     assert "À contrôler" in html
