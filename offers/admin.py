@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from offers.admin_catalogue import ManagedByCentre
 from offers.enums import Avis
 from offers.models import (
     Campaign,
@@ -68,7 +69,7 @@ class DiplomaTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Commission)
-class CommissionAdmin(ScopedByCentre, admin.ModelAdmin):
+class CommissionAdmin(ManagedByCentre, ScopedByCentre, admin.ModelAdmin):
     list_display = ["code", "label", "centre", "email", "alert_mode", "in_service"]
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
@@ -156,7 +157,7 @@ class ComplementaryFormAdmin(admin.ModelAdmin):
 
 
 @admin.register(Formation)
-class FormationAdmin(ScopedByCentre, admin.ModelAdmin):
+class FormationAdmin(ManagedByCentre, ScopedByCentre, admin.ModelAdmin):
     list_display = [
         "code",
         "title",

@@ -1,0 +1,143 @@
+"""Centre managers edit their own catalogue in the back office (issue 11): formations (dates, pieces requested,
+commission) and commissions (contact) of their centres, without Django permissions; the persona matrix."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from accounts.models import StaffRole
+from accounts.tests.factories import StaffMembershipFactory
+from offers.models import Formation
+from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
+
+
+@pytest.fixture(autouse=True)
+def _english(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with translation.override("fr"):
+        yield
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="M1ENER")
+
+
+def form_data(response) -> dict:
+    """The change form's current values, as the browser would post them back."""
+    form = response.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is None:
+            continue
+        if isinstance(value, list):
+            data[name] = [str(item) for item in value]
+        elif isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, datetime.date):
+            data[name] = value.isoformat()
+        else:
+            data[name] = str(getattr(value, "pk", value))
+    return data
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),  # to the login page
+        ("centre_manager", 200),
+        ("other_centre_manager", 404),
+        ("commission_member", 404),  # no catalogue of their own: nothing to find
+        ("read_only_staff", 404),
+        ("central_manager", 200),
+    ],
+)
+def test_formation_change_page_personas(request, client, persona, expected, formation, candidate):
+    user = candidate.user if persona == "candidate" else request.getfixturevalue(persona)
+    client.force_login(user)
+    response = client.get(reverse("admin:offers_formation_change", args=[formation.pk]))
+    assert response.status_code == expected
+
+
+def test_manager_moves_the_return_deadline_and_the_pieces(client, centre_manager, formation, centre, other_centre):
+    own_piece = PieceTypeFactory(label="Portfolio")  # formation pieces are a shared library (no centre)
+    foreign_piece = PieceTypeFactory(label="Pièce d'un autre centre", centre=other_centre, is_common=True)
+    client.force_login(centre_manager)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    page = client.get(url)
+    offered = set(page.context["adminform"].form.fields["piece_types"].queryset)
+    data = form_data(page)
+    new_deadline = formation.return_deadline + datetime.timedelta(days=5)
+
+    response = client.post(
+        url, {**data, "return_deadline": new_deadline.isoformat(), "piece_types": [own_piece.pk], "_save": "1"}
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    formation.refresh_from_db()
+    assert formation.return_deadline == new_deadline
+    assert list(formation.piece_types.all()) == [own_piece]
+    assert own_piece in offered
+    assert foreign_piece not in offered
+
+
+def test_manager_cannot_move_a_formation_to_another_centre(client, centre_manager, formation, other_centre):
+    client.force_login(centre_manager)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    data = form_data(client.get(url))
+    foreign_commission = CommissionFactory(centre=other_centre)
+
+    response = client.post(url, {**data, "centre": other_centre.pk, "commission": foreign_commission.pk})
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Sélectionnez un choix valide" in str(errors["centre"])
+    assert "Sélectionnez un choix valide" in str(errors["commission"])
+    formation.refresh_from_db()
+    assert formation.centre_id != other_centre.pk
+
+
+def test_manager_lists_only_their_formations_and_cannot_delete(
+    client, django_assert_num_queries, centre_manager, formation, other_centre
+):
+    FormationFactory(centre=other_centre, code="MDROIT")
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(14):
+        response = client.get(reverse("admin:offers_formation_changelist"))
+
+    assert [f.code for f in response.context["cl"].result_list] == ["M1ENER"]
+    assert (
+        client.post(reverse("admin:offers_formation_delete", args=[formation.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert Formation.objects.filter(pk=formation.pk).exists()
+
+
+def test_manager_edits_their_commission_contact(client, centre_manager, commission, other_centre):
+    other = CommissionFactory(centre=other_centre)
+    client.force_login(centre_manager)
+    url = reverse("admin:offers_commission_change", args=[commission.pk])
+    data = form_data(client.get(url))
+
+    response = client.post(url, {**data, "email": "jury-energie@univ.example"})
+
+    assert response.status_code == 302
+    commission.refresh_from_db()
+    assert commission.email == "jury-energie@univ.example"
+    assert client.get(reverse("admin:offers_commission_change", args=[other.pk])).status_code == 404
+
+
+def test_the_catalogue_is_on_the_managers_home(client, centre_manager):
+    client.force_login(centre_manager)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert reverse("admin:offers_formation_changelist") in html
+    assert reverse("admin:offers_commission_changelist") in html
