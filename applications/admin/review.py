@@ -42,7 +42,7 @@ from applications.pieces import piece_rows
 from applications.services import review as review_services
 from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
-from documents.validation import JPEG, PDF, PNG
+from documents.validation import JPEG, PNG
 from ecandidat.exceptions import BusinessRuleError
 
 if TYPE_CHECKING:
@@ -52,6 +52,9 @@ logger = logging.getLogger(__name__)
 
 # How far "Suivant" / "Précédent" look in the filtered list (ids only): beyond, the list must be narrowed.
 NEIGHBOUR_LIMIT = 20_000
+# Images are shown inline with <img>. PDFs are not: Chromium refuses to render a PDF in a sandboxed frame, and an
+# unsandboxed frame would run the candidate's file in the app's origin; staff open them with "Télécharger".
+PREVIEWABLE = frozenset({JPEG, PNG})
 PREVIEW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 # --- history in French words -------------------------------------------------------------------------------------
@@ -149,10 +152,11 @@ def _piece_items(application, rows, history, *, can_check: bool) -> list[PieceIt
         document = row.document
         if document is not None and document.scan_status in OPENABLE_SCANS:
             item.download_url = reverse("pieces:staff_download", args=[row.submission.public_id])
-            item.preview_url = reverse(
-                "admin:applications_application_piece_preview", args=[application.pk, row.submission.public_id]
-            )
-            item.preview_kind = "pdf" if document.content_type == PDF else "image"
+            if document.content_type in PREVIEWABLE:
+                item.preview_url = reverse(
+                    "admin:applications_application_piece_preview", args=[application.pk, row.submission.public_id]
+                )
+                item.preview_kind = "image"
         if can_check and row.submission is not None and row.submission.document_id is not None:
             # An action already done is not offered again (the service also ignores a replay).
             if row.status != PieceStatus.VALIDATED:
@@ -393,7 +397,7 @@ def piece_preview_view(model_admin, request, object_id, piece_id):
     application = get_object_or_404(Application.objects.visible_to(request.user), pk=object_id)
     submission = _submission(application, piece_id)
     document = submission.document
-    if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in (PDF, JPEG, PNG):
+    if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in PREVIEWABLE:
         raise Http404
     try:
         handle = default_storage.open(document.file.name, "rb")

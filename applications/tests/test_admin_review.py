@@ -300,10 +300,17 @@ def stored_piece(application, settings):
     from django.core.files.storage import default_storage
 
     submission = with_file(application)
-    name = default_storage.save("C/preview.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"))
+    name = default_storage.save("C/preview.png", ContentFile(PNG_BYTES))
     submission.document.file = name
+    submission.document.content_type = "image/png"
     submission.document.save()
     return submission
+
+
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 @pytest.mark.parametrize(
@@ -336,7 +343,22 @@ def test_preview_is_sandboxed_inline_and_never_sniffed(
     assert response["Content-Disposition"].startswith("inline")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "SAMEORIGIN"
-    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert b"".join(response.streaming_content) == PNG_BYTES
+    page = client.get(change_url(application)).content.decode()
+    assert f'<img src="{url("piece_preview", application, stored_piece.public_id)}"' in page
+
+
+def test_a_pdf_is_not_previewed_inline(client, centre_manager, application, stored_piece):
+    """Chromium will not render a PDF in a sandboxed frame, and an unsandboxed one would run the candidate's file in
+    the app's origin: PDFs are downloaded, never previewed."""
+    stored_piece.document.content_type = "application/pdf"
+    stored_piece.document.save()
+    client.force_login(centre_manager)
+
+    assert client.get(url("piece_preview", application, stored_piece.public_id)).status_code == 404
+    page = client.get(change_url(application)).content.decode()
+    assert url("piece_preview", application, stored_piece.public_id) not in page
+    assert "<iframe" not in page
 
 
 @pytest.mark.parametrize("scan", [ScanStatus.PENDING, ScanStatus.INFECTED, ScanStatus.ERROR])
