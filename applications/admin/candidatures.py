@@ -27,7 +27,14 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
 from applications.admin.dashboard import dashboard
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
-from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
+from applications.admin.listing import (
+    ApplicationChangeList,
+    TagFilter,
+    changelist_context,
+    export_review_columns,
+    listing_urls,
+    with_export_data,
+)
 from applications.admin.packs import commission_pack_action, pack_urls
 from applications.admin.review import review_page, review_urls
 from applications.complementary_forms import remind_unanswered_forms
@@ -768,6 +775,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         gettext_lazy("answer"),
         gettext_lazy("cancelled at"),
         gettext_lazy("created at"),
+        gettext_lazy("tags"),
+        gettext_lazy("internal notes"),
     ]
 
     def export_rows(self, queryset):
@@ -791,6 +800,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                 self.answer(obj) if obj.accepted is not None else "",
                 timezone.localtime(obj.cancelled_at) if obj.cancelled_at else None,
                 timezone.localtime(obj.created_at),
+                *export_review_columns(obj),
             ]
 
     def export_view(self, request, fmt):
@@ -799,7 +809,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
-        queryset = changelist.get_queryset(request)
+        queryset = with_export_data(changelist.get_queryset(request))
         count = queryset.count()
         if count > EXPORT_LIMIT:
             self.message_user(

@@ -18,11 +18,12 @@ from django.db.models import Count, Prefetch
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.enums import DossierStatus
-from applications.models import ApplicationTag, SavedFilter, Tag
+from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
 
 STATUS_PARAMETER = "dossier_status__exact"
 SAVED_FILTERS_MAX = 30
@@ -50,6 +51,23 @@ class ApplicationChangeList(ChangeList):
         return queryset.prefetch_related(
             Prefetch("tag_links", queryset=ApplicationTag.objects.select_related("tag").order_by("tag__label"))
         )
+
+
+def with_export_data(queryset):
+    """The export's rows come with their notes (bloc-notes, exported on demand with the list) and tags."""
+    return queryset.prefetch_related(
+        Prefetch("notes", queryset=ApplicationNote.objects.select_related("author").order_by("created_at", "id"))
+    )
+
+
+def export_review_columns(application) -> list[str]:
+    """The tags and the internal notes of one exported row ("dd/mm/yyyy HH:MM author: text", one per line)."""
+    tags = ", ".join(link.tag.label for link in application.tag_links.all())
+    notes = "\n".join(
+        f"{timezone.localtime(note.created_at):%d/%m/%Y %H:%M} {note.author.get_username()} : {note.text}"
+        for note in application.notes.all()
+    )
+    return [tags, notes]
 
 
 def status_counters(request, changelist: ChangeList) -> list[dict[str, Any]]:

@@ -154,3 +154,19 @@ def test_save_filter_personas(
 def test_save_filter_is_post_only(client, centre_manager):
     client.force_login(centre_manager)
     assert client.get(reverse("admin:applications_application_save_filter")).status_code == 405
+
+
+def test_export_carries_the_tags_and_notes(client, centre_manager, formation, campaign):
+    application = make_application(formation, campaign=campaign)
+    review.set_tags(application=application, actor=centre_manager, tags=[Tag.objects.create(label="Prioritaire")])
+    review.add_note(application=application, actor=centre_manager, text="=À revoir en jury")
+    review.add_note(application=application, actor=centre_manager, text="Entretien le 12")
+    client.force_login(centre_manager)
+
+    csv_text = client.get(reverse("admin:applications_application_export", args=["csv"])).content.decode("utf-8-sig")
+
+    header, row = csv_text.split("\r\n")[0], csv_text.split("\r\n", 1)[1]
+    assert header.endswith("étiquettes;notes internes")
+    assert "Prioritaire" in row
+    assert "gestionnaire : =À revoir en jury" in row  # the cell starts with the date: no formula to neutralise
+    assert "gestionnaire : Entretien le 12" in row
