@@ -1,0 +1,72 @@
+"""The commission pack end to end (issue 11): the request commits, the task goes through Redis to a real Celery
+worker (PostgreSQL), which builds the ZIP from the stored pieces and stores it; the requester downloads it."""
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.urls import reverse
+from pypdf import PdfReader
+
+from applications.models import CommissionPack
+from applications.services.packs import request_pack
+from applications.tests.test_admin_applications import with_file
+from applications.tests.test_staff_services import make_application
+from documents.enums import ScanStatus
+from ecandidat.tests.plugins.browser import pdf_bytes
+from ecandidat.tests.plugins.services import wait_until
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def media_root(tmp_path):
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def worker_env(media_root):
+    """The worker and this process share the pieces and the pack through one directory."""
+    return {"MEDIA_ROOT": str(media_root)}
+
+
+@pytest.fixture
+def shared_storage(settings, media_root):
+    settings.MEDIA_ROOT = media_root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": media_root}},
+    }
+
+
+def test_the_worker_builds_the_pack(client, shared_storage, celery_worker_process, centre_manager, centre, campaign):
+    formation = FormationFactory(centre=centre, code="M1ENER")
+    applications = [make_application(formation, campaign=campaign) for _ in range(3)]
+    for application in applications:
+        submission = with_file(application, label="Relevé de notes")
+        submission.document.file = default_storage.save("C/piece.pdf", ContentFile(pdf_bytes("Relevé")))
+        submission.document.scan_status = ScanStatus.CLEAN
+        submission.document.save()
+
+    with transaction.atomic():
+        pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in applications])
+        assert CommissionPack.objects.get(pk=pack.pk).status == CommissionPack.Status.PENDING  # nothing before commit
+
+    wait_until(
+        lambda: CommissionPack.objects.get(pk=pack.pk).status == CommissionPack.Status.DONE,
+        timeout=60,
+        message="the pack to be built by the worker",
+    )
+    pack.refresh_from_db()
+    assert pack.done == 3
+    client.force_login(centre_manager)
+    download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
+    assert len(archive.namelist()) == 3
+    for name in archive.namelist():
+        assert len(PdfReader(io.BytesIO(archive.read(name))).pages) == 2
+    assert "build_commission_pack" in celery_worker_process.log()
