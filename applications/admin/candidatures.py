@@ -36,6 +36,7 @@ from applications.admin.listing import (
     with_export_data,
 )
 from applications.admin.packs import commission_pack_action, pack_urls
+from applications.admin.review import change_url as review_change_url
 from applications.admin.review import review_page, review_urls
 from applications.complementary_forms import remind_unanswered_forms
 from applications.dates import confirmation_date, effective_return_deadline
@@ -711,7 +712,8 @@ class ApplicationAdmin(admin.ModelAdmin):
         if operation is None:
             raise Http404
         application = self._scoped_object(request, object_id, operation.scope)
-        change_url = reverse("admin:applications_application_change", args=[application.pk])
+        # Back to the dossier, still inside the list it was opened from ("Suivant" / "Précédent").
+        change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
         form = operation.form_class(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             done, failures = run_operation(request, operation, [application], form)

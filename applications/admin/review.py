@@ -257,6 +257,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "can_decide": can_decide,
         "can_write_notes": can_decide,
         "changelist_filters": filters,
+        "changelist_query": urlencode({"_changelist_filters": filters}) if filters else "",
         "nav": neighbours(model_admin, request, application),
         "dossier_pdf_url": reverse("pieces:staff_dossier_pdf", args=[application.public_id]),
         "note_max_length": review_services.NOTE_MAX_LENGTH,

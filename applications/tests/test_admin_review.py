@@ -530,3 +530,15 @@ def test_tags_are_global_or_of_the_centre(client, centre_manager, application, c
 def test_other_centre_tag_is_not_found_even_for_its_id(client, other_centre_manager, application):
     client.force_login(other_centre_manager)
     assert client.post(url("note", application), {"text": "x"}).status_code == 404
+
+
+def test_an_operation_comes_back_to_the_dossier_inside_its_list(client, centre_manager, application):
+    filters = "dossier_status__exact=RE"
+    client.force_login(centre_manager)
+    page = client.get(change_url(application) + "?" + urlencode({"_changelist_filters": filters})).content.decode()
+    link = operation_url(application, "set_status") + "?" + urlencode({"_changelist_filters": filters})
+    assert f'href="{link}"' in page
+
+    response = client.post(link, {"target": "IN"})
+
+    assert response["Location"] == change_url(application) + "?" + urlencode({"_changelist_filters": filters})
