@@ -81,6 +81,7 @@ class ManagedByCentre(_ModelAdminBase):
             managed = sorted(self._managed(request))
             if db_field.name == "centre":
                 kwargs["queryset"] = Centre.objects.filter(pk__in=managed)
+                kwargs["required"] = True  # institution-wide rows (no centre) stay with the central office
             elif db_field.name == "commission":
                 kwargs["queryset"] = Commission.objects.filter(centre_id__in=managed)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

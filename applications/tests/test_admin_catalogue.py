@@ -141,3 +141,49 @@ def test_the_catalogue_is_on_the_managers_home(client, centre_manager):
     html = client.get(reverse("admin:index")).content.decode()
     assert reverse("admin:offers_formation_changelist") in html
     assert reverse("admin:offers_commission_changelist") in html
+
+
+# --- tags -----------------------------------------------------------------------------------------------------
+
+
+def test_manager_adds_a_tag_of_their_centre_not_a_global_one(client, centre_manager, centre, other_centre):
+    from applications.models import Tag
+
+    client.force_login(centre_manager)
+    add = reverse("admin:applications_tag_add")
+
+    refused = client.post(add, {"label": "Global", "colour": "#112233", "in_service": "on"})
+    created = client.post(add, {"label": "Entretien", "colour": "#112233", "centre": centre.pk, "in_service": "on"})
+    foreign = client.post(add, {"label": "Autre", "colour": "#112233", "centre": other_centre.pk})
+
+    assert refused.status_code == 200
+    assert "Ce champ est obligatoire." in str(refused.context["adminform"].form.errors["centre"])
+    assert created.status_code == 302
+    assert foreign.status_code == 200
+    assert list(Tag.objects.values_list("label", "centre_id")) == [("Entretien", centre.pk)]
+
+
+def test_bad_colour_is_refused_in_french(client, central_manager):
+    client.force_login(central_manager)
+    response = client.post(reverse("admin:applications_tag_add"), {"label": "X", "colour": "rouge"})
+    assert "Donnez une couleur sous la forme #RRVVBB." in str(response.context["adminform"].form.errors["colour"])
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),
+        ("centre_manager", 200),
+        ("other_centre_manager", 404),
+        ("commission_member", 404),
+        ("read_only_staff", 404),
+        ("central_manager", 200),
+    ],
+)
+def test_tag_change_page_personas(request, client, persona, expected, centre, candidate):
+    from applications.models import Tag
+
+    tag = Tag.objects.create(label="Entretien", centre=centre)
+    user = candidate.user if persona == "candidate" else request.getfixturevalue(persona)
+    client.force_login(user)
+    assert client.get(reverse("admin:applications_tag_change", args=[tag.pk])).status_code == expected

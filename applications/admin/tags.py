@@ -1,0 +1,33 @@
+"""Tags in the back office (issue 11, eCandidat's "Tags"): the central office manages every tag, global or of a
+centre; a centre manager manages their centres' tags (``offers.admin_catalogue.ManagedByCentre``)."""
+
+from django.contrib import admin
+from django.contrib.admin.widgets import AdminTextInputWidget
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
+
+from applications.models import Tag
+from offers.admin_catalogue import ManagedByCentre
+
+
+@admin.register(Tag)
+class TagAdmin(ManagedByCentre, admin.ModelAdmin):
+    list_display = ["label", "swatch", "centre", "in_service"]
+    list_filter = ["in_service", "centre"]
+    list_select_related = ["centre"]
+    search_fields = ["label"]
+    fields = ["label", "colour", "centre", "in_service"]
+
+    @admin.display(description=gettext_lazy("colour"))
+    def swatch(self, obj):
+        # An SVG attribute, not a style attribute: the CSP forbids inline styles.
+        return format_html(
+            '<svg width="14" height="14" aria-hidden="true" focusable="false"><circle cx="7" cy="7" r="7" fill="{}"/>'
+            "</svg> {}",
+            obj.colour,
+            obj.colour,
+        )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs.setdefault("widgets", {})["colour"] = AdminTextInputWidget(attrs={"type": "color"})
+        return super().get_form(request, obj, change, **kwargs)
