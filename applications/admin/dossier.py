@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import Http404
 
 from applications.models import (
     Address,
@@ -14,40 +15,48 @@ from applications.models import (
 from ecandidat.staff import scope_of
 
 
-class AddressInline(admin.StackedInline):
+class StaffReads:
+    """Every member of staff reads the dossiers of the applications they see (issue 11: no 403 on what they must
+    read); changing them still needs the Django permissions (central office)."""
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or scope_of(request.user).is_staff_member  # type: ignore[misc]
+
+
+class AddressInline(StaffReads, admin.StackedInline):
     model = Address
     extra = 0
 
 
-class BaccalaureateInline(admin.StackedInline):
+class BaccalaureateInline(StaffReads, admin.StackedInline):
     model = Baccalaureate
     extra = 0
 
 
-class InternalCursusInline(admin.TabularInline):
+class InternalCursusInline(StaffReads, admin.TabularInline):
     model = InternalCursus
     extra = 0
     readonly_fields = ["academic_year", "code", "label", "result", "mention"]
     can_delete = False
 
 
-class ExternalCursusInline(admin.TabularInline):
+class ExternalCursusInline(StaffReads, admin.TabularInline):
     model = ExternalCursus
     extra = 0
 
 
-class InternshipInline(admin.TabularInline):
+class InternshipInline(StaffReads, admin.TabularInline):
     model = Internship
     extra = 0
 
 
-class WorkExperienceInline(admin.TabularInline):
+class WorkExperienceInline(StaffReads, admin.TabularInline):
     model = WorkExperience
     extra = 0
 
 
 @admin.register(Candidate)
-class CandidateAdmin(admin.ModelAdmin):
+class CandidateAdmin(StaffReads, admin.ModelAdmin):
     """Staff edit the dossier here, including after the candidate's lock (ecandidat-features §1.3)."""
 
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
@@ -64,6 +73,15 @@ class CandidateAdmin(admin.ModelAdmin):
         InternshipInline,
         WorkExperienceInline,
     ]
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or scope_of(request.user).is_staff_member
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404  # a candidate outside the user's scope: not found, rather than the admin's redirect
+        return obj
 
     def get_queryset(self, request):
         """Central office: every candidate; other staff: the candidates of the applications they see."""

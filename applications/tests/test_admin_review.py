@@ -542,3 +542,28 @@ def test_an_operation_comes_back_to_the_dossier_inside_its_list(client, centre_m
     response = client.post(link, {"target": "IN"})
 
     assert response["Location"] == change_url(application) + "?" + urlencode({"_changelist_filters": filters})
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),
+        ("centre_manager", 200),
+        ("other_centre_manager", 404),
+        ("commission_member", 200),
+        ("central_manager", 200),
+        ("read_only", 200),
+    ],
+    indirect=["persona"],
+)
+def test_candidates_dossier_admin_is_readable_by_staff_in_scope(client, persona, application, expected):
+    """The "Candidats" page no longer answers 403 to the staff who must read the dossier; changes stay central."""
+    fill_dossier(application)
+    client.force_login(persona)
+
+    response = client.get(reverse("admin:applications_candidate_change", args=[application.candidate.pk]))
+
+    assert response.status_code == expected
+    if expected == 200 and persona.username != "scolarite":
+        assert "Lycée Camille Jullian" in response.content.decode()
+        assert response.context["has_change_permission"] is False
