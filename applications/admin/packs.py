@@ -51,6 +51,7 @@ def pack_view(model_admin, request, public_id):
         "opts": model_admin.opts,
         "title": _("Commission pack"),
         "subtitle": None,
+        "is_nav_sidebar_enabled": False,
         "pack": pack,
         "in_progress": in_progress,
         "refresh_seconds": REFRESH_SECONDS,
