@@ -136,9 +136,7 @@ def test_page_refreshes_while_building(client, centre_manager, dossiers):
         ("read_only_staff", 404),
     ],
 )
-def test_pack_is_for_its_requester_only(
-    request, client, persona, expected, centre_manager, dossiers, django_assert_num_queries
-):
+def test_pack_is_for_its_requester_only(request, client, persona, expected, centre_manager, dossiers):
     pack = CommissionPack.objects.create(requested_by=centre_manager, application_ids=[dossiers[0].pk], total=1)
     user = {"owner": centre_manager, "candidate": None}.get(persona) or request.getfixturevalue(persona)
     client.force_login(user.user if persona == "candidate" else user)

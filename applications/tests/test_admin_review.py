@@ -253,7 +253,8 @@ def test_validate_all_submitted_pieces_in_one_step(client, django_assert_num_que
     refused = with_file(application, label="Pièce refusée", status=PieceStatus.REFUSED)
     client.force_login(centre_manager)
 
-    response = client.post(url("validate_pieces", application))
+    with django_assert_num_queries(33):  # per piece: lock, update, history row (a write, one transaction)
+        response = client.post(url("validate_pieces", application))
     again = client.post(url("validate_pieces", application), follow=True)
 
     assert response.status_code == 302
