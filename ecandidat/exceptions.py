@@ -4,3 +4,12 @@ class BusinessRuleError(Exception):
 
 class InvalidTransition(BusinessRuleError):
     """The object is not in a state that allows this transition (double submit, stale page, wrong role)."""
+
+
+class FieldRuleError(BusinessRuleError):
+    """A rule refused the value of one field (``field``: the form field's name), so a view can show the message
+    next to that field; the message is safe to show as is."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field

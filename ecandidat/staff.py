@@ -11,11 +11,15 @@ Superusers act as the central office. The core only defines the scope (sets of c
 reads it from the configured user model (``accounts.User.staff_scope``, one query per user object), the way
 Django's core asks the user ``has_perm`` and lets the auth backends answer. The scopes on data are QuerySet
 methods next to each model: ``Centre.objects.visible_to(user)``, ``Application.objects.visible_to(user)``,
-``editable_by(user)``… so an outsider's lookup finds nothing (404).
+``editable_by(user)``… so an outsider's lookup finds nothing (404): staff views take their object through
+``object_in_scope_or_404``.
 """
 
 from dataclasses import dataclass
 from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,26 @@ def scope_of(user: Any) -> StaffScope:
     if not user.is_authenticated or not user.is_active:
         return EMPTY_SCOPE
     return user.staff_scope
+
+
+def is_central(user: Any) -> bool:
+    """The central office (SCOL memberships and superusers): every row, every action."""
+    return scope_of(user).is_central
+
+
+def object_in_scope_or_404(queryset: Any, user: Any, *, allowed_by: str | None = None, **lookup: Any) -> Any:
+    """The one object a staff view acts on, or the refusal every staff view gives.
+
+    403 for a user who is no member of staff; 404 when the object is outside the user's scope (the lookup goes
+    through the QuerySet's ``visible_to(user)``: an outsider cannot tell a row from a missing one); 403 when they
+    see it but the QuerySet scope named by ``allowed_by`` (``editable_by``, ``decidable_by``…) refuses them this
+    action. ``queryset`` may carry ``select_related`` and annotations; ``lookup`` is ``get_object_or_404``'s.
+    """
+    if not scope_of(user).is_staff_member:
+        raise PermissionDenied
+    obj = get_object_or_404(queryset.visible_to(user), **lookup)
+    if allowed_by is not None:
+        same_row = queryset.model._default_manager.filter(pk=obj.pk)
+        if not getattr(same_row, allowed_by)(user).exists():
+            raise PermissionDenied
+    return obj

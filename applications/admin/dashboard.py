@@ -7,6 +7,7 @@ so the page costs the same number of queries whatever the volume. The chart is s
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -102,7 +103,9 @@ def bars(rows: list[Row], *, key="total", width=360, bar_height=16, gap=6) -> di
     }
 
 
-def dashboard(request, model_admin):
+def dashboard_view(request, *, model_admin):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
     user = request.user
     campaigns = list(Campaign.objects.order_by("-starts_on"))
     centres = list(Centre.objects.visible_to(user))

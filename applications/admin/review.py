@@ -3,8 +3,8 @@
 The commission reads in this order: identity and contact, baccalauréat, cursus interne and externe, stages,
 expériences, complementary forms' answers, pieces (status, history, preview, check), decisions, history in French
 words with the actor, then the internal notes and tags. Every persona whose scope covers the application reads it;
-outsiders get a 404 (the lookup goes through ``Application.objects.visible_to``); writes need ``editable_by``
-(pieces, tags) or ``decidable_by`` (notes), else 403.
+outsiders get a 404 (the lookup goes through ``Application.objects.visible_to``). What staff do from the page
+(check pieces, notes, tags, preview) lives in ``review_actions``.
 
 The page costs the same number of queries whatever the number of pieces, decisions, notes or history rows: each
 list is one query (``select_related`` for its foreign keys), the pieces' history is grouped in Python from the
@@ -23,27 +23,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from django.contrib import messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
-from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, QueryDict
-from django.shortcuts import get_object_or_404
+from django.http import QueryDict
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.complementary_forms import form_rows
 from applications.enums import DossierStatus, EventKind, PieceStatus
-from applications.models import Application, ApplicationTag, PieceSubmission, Tag
+from applications.models import ApplicationTag, Tag
 from applications.pieces import piece_rows
 from applications.services import review as review_services
-from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
 from documents.validation import JPEG, PNG
-from ecandidat.exceptions import BusinessRuleError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -184,7 +178,7 @@ def _one_to_one(candidate, name):
         return None
 
 
-def _filters(request) -> str:
+def list_filters(request) -> str:
     return request.GET.get("_changelist_filters", "") or request.POST.get("_changelist_filters", "")
 
 
@@ -198,7 +192,7 @@ def change_url(application_pk: int, filters: str, anchor: str = "") -> str:
 def neighbours(model_admin, request, application) -> dict[str, Any]:
     """Previous and next applications of the list as filtered and sorted (one query on ids, plus the list's own
     filter choices), with the position "3 / 42"."""
-    filters = _filters(request)
+    filters = list_filters(request)
     list_url = reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")
     nav: dict[str, Any] = {"position": 0, "count": 0, "previous_url": "", "next_url": "", "list_url": list_url}
     listing = copy.copy(request)
@@ -231,7 +225,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
     tag_links = list(ApplicationTag.objects.filter(application=application).select_related("tag"))
     current_tags = {link.tag_id for link in tag_links}
     usable_tags = list(Tag.objects.usable_by(request.user).filter(Q(in_service=True) | Q(pk__in=current_tags)))
-    filters = _filters(request)
+    filters = list_filters(request)
     return {
         "application": application,
         "candidate": candidate,
@@ -279,167 +273,3 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/review.html", context)
-
-
-# --- actions from the page --------------------------------------------------------------------------------------
-
-
-def _scoped(model_admin, request, object_id, scope: str):
-    """404 when the user cannot see the application, 403 when they see it but may not do this."""
-    if not model_admin.has_view_permission(request):
-        raise PermissionDenied
-    application = get_object_or_404(
-        Application.objects.visible_to(request.user).select_related("candidate__user", "formation"), pk=object_id
-    )
-    if not getattr(Application.objects.filter(pk=application.pk), scope)(request.user).exists():
-        raise PermissionDenied
-    return application
-
-
-def _submission(application, piece_id):
-    return get_object_or_404(
-        PieceSubmission.objects.select_related("piece_type", "document").filter(
-            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
-        ),
-        public_id=piece_id,
-    )
-
-
-def _post_only(request):
-    if request.method != "POST":
-        return HttpResponse(status=405, headers={"Allow": "POST"})
-    return None
-
-
-def piece_check_view(model_admin, request, object_id, piece_id):
-    """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept)."""
-    if (refused := _post_only(request)) is not None:
-        return refused
-    application = _scoped(model_admin, request, object_id, "editable_by")
-    submission = _submission(application, piece_id)
-    back = change_url(application.pk, _filters(request), f"piece-{submission.piece_type_id}")
-    status = request.POST.get("status", "")
-    comment = request.POST.get("comment", "").strip()[:500]
-    label = submission.piece_type.label[:80]
-    if status not in (PieceStatus.VALIDATED, PieceStatus.REFUSED):
-        messages.error(request, _("Choose “Validate” or “Refuse”."))
-        return HttpResponseRedirect(back)
-    if status == PieceStatus.REFUSED and not comment:
-        messages.error(
-            request, _("%(piece)s: give a comment to refuse a piece; the candidate reads it.") % {"piece": label}
-        )
-        return HttpResponseRedirect(back)
-    if submission.status == status and submission.comment == comment:
-        messages.info(
-            request, _("%(piece)s: already %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
-        )
-        return HttpResponseRedirect(back)
-    try:
-        set_piece_status(submission=submission, status=status, comment=comment, actor=request.user)
-    except BusinessRuleError as error:
-        messages.error(request, f"{label} : {error}")
-    else:
-        messages.success(request, _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label})
-    return HttpResponseRedirect(back)
-
-
-def validate_all_view(model_admin, request, object_id):
-    """ "Valider toutes les pièces transmises": one POST, one transaction."""
-    if (refused := _post_only(request)) is not None:
-        return refused
-    application = _scoped(model_admin, request, object_id, "editable_by")
-    count = review_services.validate_submitted_pieces(application=application, actor=request.user)
-    if count:
-        messages.success(request, _("%(count)d piece(s) validated.") % {"count": count})
-    else:
-        messages.info(request, _("No submitted piece was waiting for a check."))
-    return HttpResponseRedirect(change_url(application.pk, _filters(request), "pieces"))
-
-
-def note_view(model_admin, request, object_id):
-    """Add an internal note (managers and commission members; read-only staff get a 403)."""
-    if (refused := _post_only(request)) is not None:
-        return refused
-    application = _scoped(model_admin, request, object_id, "decidable_by")
-    try:
-        review_services.add_note(application=application, actor=request.user, text=request.POST.get("text", ""))
-    except BusinessRuleError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, _("Note added."))
-    return HttpResponseRedirect(change_url(application.pk, _filters(request), "notes"))
-
-
-def tags_view(model_admin, request, object_id):
-    """Set the application's tags among those the user may use (managers; others get a 403)."""
-    if (refused := _post_only(request)) is not None:
-        return refused
-    application = _scoped(model_admin, request, object_id, "editable_by")
-    wanted = [value for value in request.POST.getlist("tags") if value.isdigit()]
-    tags = list(Tag.objects.usable_by(request.user).filter(pk__in=wanted))
-    if len(tags) != len(set(wanted)):
-        messages.error(request, _("One of these tags cannot be used here."))
-        return HttpResponseRedirect(change_url(application.pk, _filters(request), "notes"))
-    added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
-    messages.success(
-        request, _("Tags saved (%(added)d added, %(removed)d removed).") % {"added": added, "removed": removed}
-    )
-    return HttpResponseRedirect(change_url(application.pk, _filters(request), "notes"))
-
-
-def piece_preview_view(model_admin, request, object_id, piece_id):
-    """The piece's file inline, for the page's preview: same rule as the staff download (scope, antivirus clean),
-    and the response is sandboxed (CSP ``sandbox``: the file never runs in the app's origin), never sniffed,
-    never cached."""
-    if request.method != "GET":
-        return HttpResponse(status=405, headers={"Allow": "GET"})
-    if not model_admin.has_view_permission(request):
-        raise PermissionDenied
-    application = get_object_or_404(Application.objects.visible_to(request.user), pk=object_id)
-    submission = _submission(application, piece_id)
-    document = submission.document
-    if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in PREVIEWABLE:
-        raise Http404
-    try:
-        handle = default_storage.open(document.file.name, "rb")
-    except FileNotFoundError as error:
-        raise Http404 from error
-    response = FileResponse(
-        handle, as_attachment=False, filename=document.original_name, content_type=document.content_type
-    )
-    response["Content-Security-Policy"] = PREVIEW_CSP
-    response["X-Content-Type-Options"] = "nosniff"
-    response["X-Frame-Options"] = "SAMEORIGIN"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def review_urls(model_admin) -> list:
-    wrap = model_admin.admin_site.admin_view
-
-    def bind(view):
-        def bound(request, *args, **kwargs):
-            return view(model_admin, request, *args, **kwargs)
-
-        return wrap(bound)
-
-    return [
-        path(
-            "<int:object_id>/pieces/<uuid:piece_id>/check/",
-            bind(piece_check_view),
-            name="applications_application_piece_check",
-        ),
-        path(
-            "<int:object_id>/pieces/<uuid:piece_id>/preview/",
-            bind(piece_preview_view),
-            name="applications_application_piece_preview",
-        ),
-        path(
-            "<int:object_id>/pieces/validate-all/",
-            bind(validate_all_view),
-            name="applications_application_validate_pieces",
-        ),
-        path("<int:object_id>/notes/", bind(note_view), name="applications_application_note"),
-        path("<int:object_id>/tags/", bind(tags_view), name="applications_application_tags"),
-    ]

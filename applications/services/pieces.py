@@ -30,7 +30,7 @@ from documents.models import Document
 from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
 from documents.storage import delete_document, delete_quietly, stored_name
-from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
 from offers.models import PieceType
 
 if TYPE_CHECKING:
@@ -290,24 +290,42 @@ def _set_concerned(
 STAFF_STATUSES = frozenset({PieceStatus.VALIDATED, PieceStatus.REFUSED, PieceStatus.SUBMITTED, PieceStatus.WAITING})
 
 
+def clean_piece_check(*, submission: PieceSubmission, status: str, comment: str) -> str:
+    """The rules of a staff check, before anything is read or written: a status staff may set, a comment to refuse
+    (the candidate reads it), 500 characters kept. Returns the comment as stored; raises ``FieldRuleError`` naming
+    the field (``status`` or ``comment``) so the view can show the message next to it."""
+    if status not in STAFF_STATUSES:
+        raise FieldRuleError(gettext("This status cannot be set by staff."), field="status")
+    comment = (comment or "").strip()[:500].strip()
+    if status == PieceStatus.REFUSED and not comment:
+        label = submission.piece_type.label[:80]  # only read when refusing: validating many pieces reads no label
+        raise FieldRuleError(
+            gettext("%(piece)s: give a comment to refuse a piece; the candidate reads it.") % {"piece": label},
+            field="comment",
+        )
+    return comment
+
+
+def is_replayed_check(submission: PieceSubmission, *, status: str, comment: str) -> bool:
+    """The same status with the same (cleaned) comment again: a second click or a replayed form, which writes
+    nothing."""
+    return submission.status == status and submission.comment == comment
+
+
 def set_piece_status(*, submission: PieceSubmission, status: str, comment: str = "", actor: User) -> PieceSubmission:
     """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
 
     "En attente" is only accepted for a piece without a file; "Non concerné" is the candidate's declaration and
     is never changed here. Idempotent: the same status with the same comment again writes nothing.
     """
-    if status not in STAFF_STATUSES:
-        raise BusinessRuleError(gettext("This status cannot be set by staff."))
-    comment = (comment or "").strip()
-    if status == PieceStatus.REFUSED and not comment:
-        raise BusinessRuleError(gettext("Give a comment to refuse a piece: the candidate reads it."))
+    comment = clean_piece_check(submission=submission, status=status, comment=comment)
     with transaction.atomic():
         locked = (
             PieceSubmission.objects.select_for_update(of=("self",)).select_related("piece_type").get(pk=submission.pk)
         )
         if locked.status == PieceStatus.NOT_CONCERNED:
             raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
-        if locked.status == status and locked.comment == comment[:500]:
+        if is_replayed_check(locked, status=status, comment=comment):
             return locked  # a second click (or a replayed form) changes nothing and writes no history
         has_file = locked.document_id is not None
         if status == PieceStatus.WAITING and has_file:
@@ -315,7 +333,7 @@ def set_piece_status(*, submission: PieceSubmission, status: str, comment: str =
         if status != PieceStatus.WAITING and not has_file:
             raise InvalidTransition(gettext("No file has been sent for this piece."))
         locked.status = status
-        locked.comment = comment[:500]
+        locked.comment = comment
         locked.status_changed_at = timezone.now()
         locked.status_changed_by = actor
         locked.save()

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
-from applications.admin import candidatures
+from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, PieceSubmission
 from applications.pieces import piece_rows
@@ -139,7 +139,7 @@ def test_list_shows_only_the_scope(client, persona, application, other_applicati
 )
 def test_operation_pages(client, persona, application, expected):
     client.force_login(persona)
-    for name, status in (expected or dict.fromkeys(candidatures.OPERATIONS, 302)).items():
+    for name, status in (expected or dict.fromkeys(operations.OPERATIONS, 302)).items():
         assert client.get(operation_url(application, name)).status_code == status, name
 
 
@@ -205,7 +205,7 @@ def test_bulk_status_shows_a_confirmation_page_then_applies(client, centre_manag
 
 
 def test_bulk_is_capped(client, centre_manager, formation, campaign, monkeypatch):
-    monkeypatch.setattr(candidatures, "BULK_LIMIT", 1)
+    monkeypatch.setattr(operations, "BULK_LIMIT", 1)
     pks = [make_application(formation, campaign=campaign).pk for _ in range(2)]
     client.force_login(centre_manager)
     response = client.post(

@@ -11,7 +11,7 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
-from applications.admin import candidatures
+from applications.admin import operations
 from applications.complementary_forms import declare_form_not_concerned, remind_unanswered_forms
 from applications.enums import DossierStatus
 from applications.models import Application, ApplicationEvent, FormAnswer
@@ -515,7 +515,7 @@ def test_a_mail_out_of_service_is_reported_not_counted(
 
 
 def test_bulk_reminder_is_capped(client, centre_manager, formation, campaign, forms_of_formation, monkeypatch):
-    monkeypatch.setattr(candidatures, "BULK_LIMIT", 1)
+    monkeypatch.setattr(operations, "BULK_LIMIT", 1)
     applications = [
         ApplicationFactory(candidate=complete_candidate(user__campaign=campaign), formation=formation)
         for _ in range(2)

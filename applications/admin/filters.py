@@ -1,0 +1,136 @@
+"""The applications list's annotations and filters (ecandidat-features §2.3): the current decision, whether a
+piece waits for checking, and the filters read from them. The centre and formation filters offer only what the
+user's scope covers (``visible_to``)."""
+
+from django.contrib import admin
+from django.db.models import Exists, OuterRef, Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from applications.enums import PieceStatus
+from applications.models import PieceSubmission
+from applications.models.candidature import latest_decision
+from offers.enums import Avis
+from offers.models import Centre, Formation
+
+
+def with_list_data(queryset):
+    """The current decision (any, validated or not), the read model's validated one (``with_current_decision``,
+    for the confirmation date) and whether a submitted piece waits for checking."""
+    pieces_to_check = PieceSubmission.objects.filter(
+        Q(application=OuterRef("pk")) | Q(application__isnull=True, candidate_id=OuterRef("candidate_id")),
+        status=PieceStatus.SUBMITTED,
+    )
+    return queryset.with_current_decision().annotate(
+        current_avis=latest_decision("decision_type__avis"),
+        current_label=latest_decision("decision_type__label"),
+        current_validated_at=latest_decision("validated_at"),
+        has_pieces_to_check=Exists(pieces_to_check),
+    )
+
+
+class CentreFilter(admin.SimpleListFilter):
+    title = gettext_lazy("centre")
+    parameter_name = "centre"
+
+    def lookups(self, request, model_admin):
+        centres = Centre.objects.visible_to(request.user)
+        return [(str(pk), label) for pk, label in centres.values_list("pk", "label")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(formation__centre_id=int(value))
+        return queryset
+
+
+class FormationFilter(admin.SimpleListFilter):
+    title = gettext_lazy("formation")
+    parameter_name = "formation"
+
+    def lookups(self, request, model_admin):
+        formations = Formation.objects.visible_to(request.user)
+        centre = request.GET.get("centre", "")
+        if centre.isdigit():
+            formations = formations.filter(centre_id=int(centre))
+        return [(str(pk), f"{code} – {title}") for pk, code, title in formations.values_list("pk", "code", "title")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(formation_id=int(value))
+        return queryset
+
+
+class DecisionFilter(admin.SimpleListFilter):
+    title = gettext_lazy("decision")
+    parameter_name = "decision"
+
+    def lookups(self, request, model_admin):
+        return [("none", _("No decision")), *Avis.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(current_avis__isnull=True)
+        if self.value() in Avis.values:
+            return queryset.filter(current_avis=self.value())
+        return queryset
+
+
+class DecisionValidatedFilter(admin.SimpleListFilter):
+    title = gettext_lazy("decision validated")
+    parameter_name = "validated"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Validated decision")), ("no", _("Decision to validate"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(current_validated_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(current_avis__isnull=False, current_validated_at__isnull=True)
+        return queryset
+
+
+class PiecesToCheckFilter(admin.SimpleListFilter):
+    title = gettext_lazy("pieces to check")
+    parameter_name = "to_check"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(has_pieces_to_check=self.value() == "yes")
+        return queryset
+
+
+class ConfirmationFilter(admin.SimpleListFilter):
+    title = gettext_lazy("confirmation")
+    parameter_name = "answer"
+
+    def lookups(self, request, model_admin):
+        return [("confirmed", _("Confirmed")), ("withdrawn", _("Withdrawn")), ("none", _("No answer"))]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "confirmed":
+                return queryset.filter(accepted=True)
+            case "withdrawn":
+                return queryset.filter(accepted=False)
+            case "none":
+                return queryset.filter(accepted__isnull=True)
+        return queryset
+
+
+class CancelledFilter(admin.SimpleListFilter):
+    title = gettext_lazy("cancelled")
+    parameter_name = "cancelled"
+
+    def lookups(self, request, model_admin):
+        return [("no", _("Active")), ("yes", _("Cancelled"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(cancelled_at__isnull=self.value() == "no")
+        return queryset

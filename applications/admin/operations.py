@@ -1,0 +1,279 @@
+"""Staff operations on applications (ecandidat-features §2.4–2.6): dossier status, decisions, their validation,
+deadlines, form reminders, and one piece's check from the change page.
+
+Each operation is a form and a call to ``applications.services``; it runs from a bulk action's confirmation page
+or from the same page for one application (``operation_view``), capped at ``BULK_LIMIT``, each application in its
+own savepoint, logged, and written to the history by the service. The views take their application through
+``ecandidat.staff.object_in_scope_or_404`` (outsiders: 404; staff who may not do this: 403).
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.contrib import messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
+from django.views.decorators.http import require_POST
+
+from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
+from applications.admin.review import change_url as review_change_url
+from applications.complementary_forms import remind_unanswered_forms
+from applications.enums import PieceStatus
+from applications.models import Application, PieceSubmission
+from applications.services import review as review_services
+from applications.services import staff
+from applications.services.pieces import set_piece_status
+from ecandidat.admin_base import bound_view
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.staff import object_in_scope_or_404
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+logger = logging.getLogger(__name__)
+
+BULK_LIMIT = 500
+
+
+def _validate_current(application, form, actor):
+    decision = application.decisions.current()
+    if decision is None:
+        raise InvalidTransition(_("This application has no decision to validate."))
+    staff.validate_decision(decision, actor=actor)
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    label: "StrOrPromise"
+    form_class: type
+    scope: str  # an ApplicationQuerySet scope: "editable_by", "decidable_by" or "validatable_by"
+    run: Callable  # (application, form, actor) -> None
+    bulk: bool = True
+    done_message: object = None  # a lazy ngettext on "count", instead of "%(label)s: N applications done."
+
+
+OPERATIONS = {
+    operation.name: operation
+    for operation in (
+        Operation(
+            "set_status",
+            gettext_lazy("Set the dossier status"),
+            StatusForm,
+            "editable_by",
+            lambda application, form, actor: review_services.set_dossier_status_checked(
+                application,
+                target=form.cleaned_data["target"],
+                actor=actor,
+                comment=form.cleaned_data["comment"],
+                force_reason=form.cleaned_data["force_reason"] if form.cleaned_data["force_complete"] else "",
+            ),
+        ),
+        Operation(
+            "enter_decision",
+            gettext_lazy("Enter a decision"),
+            DecisionForm,
+            "decidable_by",
+            lambda application, form, actor: staff.record_decision(application, actor=actor, **form.service_kwargs()),
+        ),
+        Operation(
+            "validate_decisions",
+            gettext_lazy("Validate the decisions"),
+            ConfirmForm,
+            "validatable_by",
+            _validate_current,
+        ),
+        Operation(
+            "extend_deadlines",
+            gettext_lazy("Extend deadlines"),
+            DeadlinesForm,
+            "editable_by",
+            lambda application, form, actor: staff.extend_deadlines(application, actor=actor, **form.cleaned_data),
+        ),
+        Operation(
+            "delete_last_decision",
+            gettext_lazy("Delete the last decision (not validated)"),
+            ConfirmForm,
+            "decidable_by",
+            lambda application, form, actor: staff.delete_last_decision(application, actor=actor),
+            bulk=False,
+        ),
+        # "Relancer le candidat" (mail CANDIDATURE_RELANCE_FORMULAIRE), one application or a selection.
+        Operation(
+            "remind_forms",
+            gettext_lazy("Remind the unanswered forms"),
+            ConfirmForm,
+            "editable_by",
+            lambda application, form, actor: remind_unanswered_forms(application=application, actor=actor),
+            done_message=ngettext_lazy(
+                "Remind the unanswered forms: %(count)d mail enqueued.",
+                "Remind the unanswered forms: %(count)d mails enqueued.",
+                "count",
+            ),
+        ),
+    )
+}
+
+
+def run_operation(request, operation: Operation, applications, form) -> tuple[int, list[str]]:
+    """Run one operation on each application, each in its own savepoint: one refusal does not undo the others."""
+    done, failures = 0, []
+    for application in applications:
+        try:
+            with transaction.atomic():
+                operation.run(application, form, request.user)
+        except BusinessRuleError as error:
+            failures.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+        else:
+            done += 1
+    logger.info(
+        "back office %s by %s: %s done, %s refused", operation.name, request.user.username, done, len(failures)
+    )
+    return done, failures
+
+
+def report(request, operation, done, failures):
+    if done and operation.done_message is not None:
+        messages.success(request, operation.done_message % {"count": done})
+    elif done:
+        messages.success(
+            request,
+            ngettext("%(label)s: %(count)d application done.", "%(label)s: %(count)d applications done.", done)
+            % {"label": operation.label, "count": done},
+        )
+    for failure in failures[:20]:
+        messages.error(request, failure)
+    if len(failures) > 20:
+        messages.error(request, _("… and %(count)d more refusals.") % {"count": len(failures) - 20})
+
+
+def operations_for(application, user) -> tuple[list[tuple[Operation, str]], bool, bool]:
+    """The operations the user may run on one application, with their page's URL (the change page's buttons), and
+    whether the user manages the application (``editable_by``) and may decide on it (``decidable_by``)."""
+    single = Application.objects.filter(pk=application.pk)
+    can_manage = single.editable_by(user).exists()
+    can_decide = single.decidable_by(user).exists()
+    operations = [
+        (operation, reverse("admin:applications_application_operation", args=[application.pk, operation.name]))
+        for operation in OPERATIONS.values()
+        if (can_manage or (can_decide and operation.scope == "decidable_by"))
+    ]
+    return operations, can_manage, can_decide
+
+
+def operation_page(model_admin, request, operation, form, applications, *, bulk):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": operation.label,
+        "operation": operation,
+        "form": form,
+        "applications": applications,
+        "bulk": bulk,
+        "action_name": f"action_{operation.name}",
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "select_across": request.POST.get("select_across", "0"),
+        "limit": BULK_LIMIT,
+    }
+    return TemplateResponse(request, "admin/applications/application/operation.html", context)
+
+
+def bulk_operation(model_admin, request, queryset, operation):
+    """A bulk action: the confirmation page with the operation's form, then the run on the selection."""
+    selected = list(queryset.values_list("pk", flat=True)[: BULK_LIMIT + 1])
+    if len(selected) > BULK_LIMIT:
+        model_admin.message_user(
+            request,
+            _("At most %(limit)d applications at once; narrow your selection.") % {"limit": BULK_LIMIT},
+            messages.ERROR,
+        )
+        return None
+    allowed = getattr(Application.objects.filter(pk__in=selected), operation.scope)(request.user)
+    applications = list(allowed.select_related("candidate__user", "formation").order_by("pk"))
+    if len(applications) != len(selected):
+        raise PermissionDenied
+    form = operation.form_class(request.POST if "apply" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        done, failures = run_operation(request, operation, applications, form)
+        report(request, operation, done, failures)
+        return None
+    return operation_page(model_admin, request, operation, form, applications, bulk=True)
+
+
+def _application(request, object_id, allowed_by: str):
+    return object_in_scope_or_404(
+        Application.objects.select_related("candidate__user", "formation"),
+        request.user,
+        allowed_by=allowed_by,
+        pk=object_id,
+    )
+
+
+def operation_view(request, object_id, name, *, model_admin):
+    """One operation on one application: its form, then back to the dossier."""
+    operation = OPERATIONS.get(name)
+    if operation is None:
+        raise Http404
+    application = _application(request, object_id, operation.scope)
+    # Back to the dossier, still inside the list it was opened from ("Suivant" / "Précédent").
+    change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
+    form = operation.form_class(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        done, failures = run_operation(request, operation, [application], form)
+        report(request, operation, done, failures)
+        return HttpResponseRedirect(change_url)
+    return operation_page(model_admin, request, operation, form, [application], bulk=False)
+
+
+@require_POST
+def piece_view(request, object_id, piece_id, *, model_admin):
+    """Validate or refuse one piece from the change page's pieces table; the service checks the status and the
+    comment."""
+    application = _application(request, object_id, "editable_by")
+    submission = get_object_or_404(
+        PieceSubmission.objects.select_related("piece_type").filter(
+            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
+        ),
+        public_id=piece_id,
+    )
+    change_url = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
+    status = request.POST.get("status", "")
+    try:
+        with transaction.atomic():
+            set_piece_status(
+                submission=submission, status=status, comment=request.POST.get("comment", ""), actor=request.user
+            )
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request,
+            _("%(piece)s: %(status)s.")
+            % {"piece": submission.piece_type.label[:80], "status": PieceStatus(status).label},
+        )
+    return HttpResponseRedirect(change_url)
+
+
+def operation_urls(model_admin) -> list:
+    return [
+        path(
+            "<int:object_id>/operation/<str:name>/",
+            bound_view(model_admin, operation_view),
+            name="applications_application_operation",
+        ),
+        path(
+            "<int:object_id>/piece/<uuid:piece_id>/",
+            bound_view(model_admin, piece_view),
+            name="applications_application_piece",
+        ),
+    ]

@@ -1,0 +1,159 @@
+"""What staff do from one application's reading page (``review``): check a piece, validate every submitted piece,
+add an internal note, set the tags, preview a piece's file.
+
+Small views with Django's decorators, each calling one service (``applications.services.pieces`` /
+``review``), which owns the rules and raises what the page shows. Each takes its application through
+``ecandidat.staff.object_in_scope_or_404``: outsiders get a 404, staff who may not do this a 403 (pieces and tags
+need ``editable_by``, notes ``decidable_by``).
+"""
+
+from django.contrib import messages
+from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from applications.admin.review import PREVIEW_CSP, PREVIEWABLE, change_url, list_filters
+from applications.enums import PieceStatus
+from applications.models import Application, PieceSubmission, Tag
+from applications.services import review as review_services
+from applications.services.pieces import clean_piece_check, is_replayed_check, set_piece_status
+from documents.enums import OPENABLE_SCANS
+from ecandidat.admin_base import bound_view
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
+from ecandidat.staff import object_in_scope_or_404
+
+
+def _application(request, object_id, allowed_by: str | None = None):
+    return object_in_scope_or_404(
+        Application.objects.select_related("candidate__user", "formation"),
+        request.user,
+        allowed_by=allowed_by,
+        pk=object_id,
+    )
+
+
+def _submission(application, piece_id):
+    return get_object_or_404(
+        PieceSubmission.objects.select_related("piece_type", "document").filter(
+            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
+        ),
+        public_id=piece_id,
+    )
+
+
+@require_POST
+def piece_check_view(request, object_id, piece_id, *, model_admin):
+    """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept). The
+    service checks the status and the comment; its message names the piece."""
+    application = _application(request, object_id, "editable_by")
+    submission = _submission(application, piece_id)
+    back = change_url(application.pk, list_filters(request), f"piece-{submission.piece_type_id}")
+    status = request.POST.get("status", "")
+    label = submission.piece_type.label[:80]
+    try:
+        comment = clean_piece_check(submission=submission, status=status, comment=request.POST.get("comment", ""))
+        if is_replayed_check(submission, status=status, comment=comment):
+            messages.info(
+                request, _("%(piece)s: already %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
+            )
+            return HttpResponseRedirect(back)
+        set_piece_status(submission=submission, status=status, comment=comment, actor=request.user)
+    except FieldRuleError as error:
+        messages.error(request, str(error))
+    except BusinessRuleError as error:
+        messages.error(request, f"{label} : {error}")
+    else:
+        messages.success(request, _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label})
+    return HttpResponseRedirect(back)
+
+
+@require_POST
+def validate_all_view(request, object_id, *, model_admin):
+    """ "Valider toutes les pièces transmises": one POST, one transaction."""
+    application = _application(request, object_id, "editable_by")
+    count = review_services.validate_submitted_pieces(application=application, actor=request.user)
+    if count:
+        messages.success(request, _("%(count)d piece(s) validated.") % {"count": count})
+    else:
+        messages.info(request, _("No submitted piece was waiting for a check."))
+    return HttpResponseRedirect(change_url(application.pk, list_filters(request), "pieces"))
+
+
+@require_POST
+def note_view(request, object_id, *, model_admin):
+    """Add an internal note (managers and commission members; read-only staff get a 403)."""
+    application = _application(request, object_id, "decidable_by")
+    try:
+        review_services.add_note(application=application, actor=request.user, text=request.POST.get("text", ""))
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Note added."))
+    return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+
+
+@require_POST
+def tags_view(request, object_id, *, model_admin):
+    """Set the application's tags among those the user may use (managers; others get a 403)."""
+    application = _application(request, object_id, "editable_by")
+    wanted = [value for value in request.POST.getlist("tags") if value.isdigit()]
+    tags = list(Tag.objects.usable_by(request.user).filter(pk__in=wanted))
+    if len(tags) != len(set(wanted)):
+        messages.error(request, _("One of these tags cannot be used here."))
+        return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+    added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
+    messages.success(
+        request, _("Tags saved (%(added)d added, %(removed)d removed).") % {"added": added, "removed": removed}
+    )
+    return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+
+
+@require_GET
+def piece_preview_view(request, object_id, piece_id, *, model_admin):
+    """The piece's file inline, for the page's preview: same rule as the staff download (scope, antivirus clean),
+    and the response is sandboxed (CSP ``sandbox``: the file never runs in the app's origin), never sniffed,
+    never cached."""
+    application = object_in_scope_or_404(Application.objects.all(), request.user, pk=object_id)
+    submission = _submission(application, piece_id)
+    document = submission.document
+    if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in PREVIEWABLE:
+        raise Http404
+    try:
+        handle = default_storage.open(document.file.name, "rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    response = FileResponse(
+        handle, as_attachment=False, filename=document.original_name, content_type=document.content_type
+    )
+    response["Content-Security-Policy"] = PREVIEW_CSP
+    response["X-Content-Type-Options"] = "nosniff"
+    response["X-Frame-Options"] = "SAMEORIGIN"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def review_urls(model_admin) -> list:
+    return [
+        path(
+            "<int:object_id>/pieces/<uuid:piece_id>/check/",
+            bound_view(model_admin, piece_check_view),
+            name="applications_application_piece_check",
+        ),
+        path(
+            "<int:object_id>/pieces/<uuid:piece_id>/preview/",
+            bound_view(model_admin, piece_preview_view),
+            name="applications_application_piece_preview",
+        ),
+        path(
+            "<int:object_id>/pieces/validate-all/",
+            bound_view(model_admin, validate_all_view),
+            name="applications_application_validate_pieces",
+        ),
+        path("<int:object_id>/notes/", bound_view(model_admin, note_view), name="applications_application_note"),
+        path("<int:object_id>/tags/", bound_view(model_admin, tags_view), name="applications_application_tags"),
+    ]

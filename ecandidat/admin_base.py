@@ -1,0 +1,99 @@
+"""The access rules the back office's ModelAdmins share, written once (house-style §12).
+
+Django's groups and permissions gate the setup screens; the staff scope (``ecandidat.staff``) decides everything
+else. Mix these into a ``ModelAdmin`` or an inline, before the Django class:
+
+- ``ReadOnly``: nobody adds, changes or deletes rows here (services and batches write them);
+- ``CentralOfficeOnly``: only the central office sees the page, and may do what the other rules leave;
+- ``StaffReads``: every member of staff sees the page (read-only by default, with ``ReadOnly``);
+- ``InStaffScope``: the list, the autocompletes and every lookup go through the model's ``visible_to(user)``;
+- ``NotFoundOutsideScope``: a row outside the list's queryset is not found (404), rather than the admin's redirect.
+
+Custom staff views are plain functions with Django's view decorators, mounted with ``bound_view``; they take
+their object through ``ecandidat.staff.object_in_scope_or_404``.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+from ecandidat.staff import is_central, scope_of
+
+# The mixins are only mixed into ModelAdmins and inlines: type-check them as one.
+if TYPE_CHECKING:
+    from django.contrib.admin.options import BaseModelAdmin, ModelAdmin
+
+    _AdminBase = BaseModelAdmin
+    _ModelAdminBase = ModelAdmin
+else:
+    _AdminBase = _ModelAdminBase = object
+
+
+class ReadOnly(_AdminBase):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class CentralOfficeOnly(_AdminBase):
+    """Everything for the central office (superusers and SCOL memberships), nothing for anyone else; a subclass
+    mixing ``ReadOnly`` in first keeps the page read-only."""
+
+    def has_module_permission(self, request):
+        return is_central(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_central(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return is_central(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_central(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_central(request.user)
+
+
+class StaffReads(_AdminBase):
+    """Every member of staff sees the page and reads what their scope covers; writing follows the other rules."""
+
+    def has_module_permission(self, request):
+        return scope_of(request.user).is_staff_member
+
+    def has_view_permission(self, request, obj=None):
+        return scope_of(request.user).is_staff_member
+
+
+class InStaffScope(_AdminBase):
+    """The list, the autocompletes and every lookup through the model QuerySet's ``visible_to(user)``."""
+
+    def get_queryset(self, request):
+        queryset: Any = super().get_queryset(request)
+        return queryset.visible_to(request.user)
+
+
+class NotFoundOutsideScope(_ModelAdminBase):
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404  # outside the user's scope: not found, rather than the admin's redirect
+        return obj
+
+
+def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A staff view written as a plain function, ``view(request, *args, model_admin, **kwargs)`` (so Django's view
+    decorators such as ``require_POST`` apply), behind the admin site's login, permission and CSRF checks."""
+
+    @wraps(view)
+    def bound(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return view(request, *args, model_admin=model_admin, **kwargs)
+
+    return model_admin.admin_site.admin_view(bound)
