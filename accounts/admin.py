@@ -12,8 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
 from accounts.models import StaffEnrolmentToken, StaffMembership, User
+from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 from ecandidat.exceptions import BusinessRuleError
-from ecandidat.staff import scope_of
+from ecandidat.staff import is_central
 
 
 def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> TemplateResponse:
@@ -88,7 +89,7 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffEnrolmentToken)
-class StaffEnrolmentTokenAdmin(admin.ModelAdmin):
+class StaffEnrolmentTokenAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     """The record of enrolment links and codes: who issued them, for whom, when they were used and from where.
     Tokens are never edited: the enrolment page creates links, and "add" here issues a code for a staff member
     (the central office's way, besides the user list's action for superusers)."""
@@ -101,23 +102,9 @@ class StaffEnrolmentTokenAdmin(admin.ModelAdmin):
     readonly_fields = ["user", "channel", "issued_by", "issued_at", "expires_at", "used_at", "used_from"]
     exclude = ["secret_hash"]
 
-    def _is_central(self, request) -> bool:
-        return scope_of(request.user).is_central
-
-    def has_module_permission(self, request):
-        return self._is_central(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_central(request)
-
-    def has_add_permission(self, request):
-        return self._is_central(request)  # staff_enrolment.may_issue_enrolment_code's rule, from the loaded scope
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    # Read by the central office (CentralOfficeOnly), never changed nor deleted (ReadOnly); "add" issues a code.
+    def has_add_permission(self, request, obj=None):
+        return is_central(request.user)  # staff_enrolment.may_issue_enrolment_code's rule, from the loaded scope
 
     def add_view(self, request, form_url="", extra_context=None):
         """Choose a staff member, get a code (shown once)."""

@@ -9,11 +9,12 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.mail_templates import MAIL_TYPES, VARIABLES, Kind, code_choices, file_version
 from ecandidat.maintenance import set_switch
 from ecandidat.models import BatchRun, DestroyedCampaignCount, MailTemplate, MaintenanceSwitch, OutboundEmail
-from ecandidat.staff import scope_of
+from ecandidat.staff import is_central
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
@@ -21,7 +22,7 @@ admin.site.index_title = _("Management")
 
 
 @admin.register(OutboundEmail)
-class OutboundEmailAdmin(admin.ModelAdmin):
+class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     """The outbox, read-only, for the central office: what was sent, what waits and why, what failed. Failed mails
     can be sent again ("Renvoyer"), through the service, which records who did it."""
 
@@ -32,26 +33,8 @@ class OutboundEmailAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["resend"]
 
-    def _is_central(self, request) -> bool:
-        return scope_of(request.user).is_central
-
-    def has_module_permission(self, request):
-        return self._is_central(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_central(request)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_resend_permission(self, request) -> bool:
-        return self._is_central(request)
+        return is_central(request.user)
 
     @admin.action(description=_("Resend the selected failed e-mails"), permissions=["resend"])
     def resend(self, request, queryset):
@@ -121,20 +104,11 @@ class MaintenanceSwitchAdmin(admin.ModelAdmin):
 
 
 @admin.register(DestroyedCampaignCount)
-class DestroyedCampaignCountAdmin(admin.ModelAdmin):
+class DestroyedCampaignCountAdmin(ReadOnly, admin.ModelAdmin):
     """What remains of the campaigns destroyed by the nightly batch: anonymous counts, read-only."""
 
     list_display = ["campaign_code", "accounts", "applications", "documents", "destroyed_at"]
     readonly_fields = [f.name for f in DestroyedCampaignCount._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MailTemplateForm(forms.ModelForm):
@@ -150,7 +124,7 @@ class MailTemplateForm(forms.ModelForm):
 
 
 @admin.register(MailTemplate)
-class MailTemplateAdmin(admin.ModelAdmin):
+class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
     """The central office's own mail texts (eCandidat "Mails", ecandidat-features §2.10), per code and language.
 
     Only the central office (superusers and SCOL memberships) sees this page: the texts go to every candidate.
@@ -169,25 +143,7 @@ class MailTemplateAdmin(admin.ModelAdmin):
     def mail_label(self, obj):
         return obj.mail_type.label if obj.mail_type else "—"
 
-    # --- access: the central office only ---
-
-    def _is_central(self, request) -> bool:
-        return scope_of(request.user).is_central
-
-    def has_module_permission(self, request):
-        return self._is_central(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_central(request)
-
-    def has_add_permission(self, request):
-        return self._is_central(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._is_central(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._is_central(request)
+    # Access: the central office only (CentralOfficeOnly).
 
     # --- forms ---
 

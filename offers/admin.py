@@ -2,16 +2,16 @@
 decision types, refusal reasons and complementary forms.
 
 Django permissions gate these pages (the central office's group); centre managers who are given them only see
-their own centres' rows, and the autocompletes used by other admins are scoped the same way.
+their own centres' rows, and the autocompletes used by other admins are scoped the same way (``InStaffScope``:
+Centre, Commission and Formation querysets all have ``visible_to(user)``, everything for the central office).
 """
-
-from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from ecandidat.admin_base import InStaffScope
 from offers.admin_catalogue import ManagedByCentre
 from offers.enums import Avis
 from offers.models import (
@@ -26,21 +26,6 @@ from offers.models import (
     RefusalReason,
 )
 
-# The mixin is only mixed into ModelAdmins: type-check it as one.
-if TYPE_CHECKING:
-    _ModelAdminBase = admin.ModelAdmin
-else:
-    _ModelAdminBase = object
-
-
-class ScopedByCentre(_ModelAdminBase):
-    """Non-central staff only see what belongs to their centres / commissions (also in autocompletes)."""
-
-    def get_queryset(self, request):
-        # Centre, Commission and Formation querysets all have ``visible_to(user)`` (everything for the central office).
-        queryset: Any = super().get_queryset(request)
-        return queryset.visible_to(request.user)
-
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
@@ -50,7 +35,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
 
 @admin.register(Centre)
-class CentreAdmin(ScopedByCentre, admin.ModelAdmin):
+class CentreAdmin(InStaffScope, admin.ModelAdmin):
     list_display = ["code", "label", "email", "max_wishes", "in_service"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
@@ -69,7 +54,7 @@ class DiplomaTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(Commission)
-class CommissionAdmin(ManagedByCentre, ScopedByCentre, admin.ModelAdmin):
+class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = ["code", "label", "centre", "email", "alert_mode", "in_service"]
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
@@ -157,7 +142,7 @@ class ComplementaryFormAdmin(admin.ModelAdmin):
 
 
 @admin.register(Formation)
-class FormationAdmin(ManagedByCentre, ScopedByCentre, admin.ModelAdmin):
+class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = [
         "code",
         "title",

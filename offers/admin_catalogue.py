@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q
 from django.http import Http404
 
-from ecandidat.staff import scope_of
+from ecandidat.staff import is_central, scope_of
 from offers.models import Centre, Commission, ComplementaryForm, PieceType
 
 if TYPE_CHECKING:
@@ -30,34 +30,31 @@ class ManagedByCentre(_ModelAdminBase):
     def _managed(self, request) -> frozenset[int]:
         return scope_of(request.user).managed_centres
 
-    def _is_central(self, request) -> bool:
-        return scope_of(request.user).is_central
-
     def _owns(self, request, obj) -> bool:
         return obj is None or obj.centre_id in self._managed(request)
 
     def has_module_permission(self, request):
-        return super().has_module_permission(request) or self._is_central(request) or bool(self._managed(request))
+        return super().has_module_permission(request) or is_central(request.user) or bool(self._managed(request))
 
     def has_view_permission(self, request, obj=None):
         return (
             super().has_view_permission(request, obj)
-            or self._is_central(request)
+            or is_central(request.user)
             or (bool(self._managed(request)) and self._owns(request, obj))
         )
 
     def has_change_permission(self, request, obj=None):
         return (
             super().has_change_permission(request, obj)
-            or self._is_central(request)
+            or is_central(request.user)
             or (bool(self._managed(request)) and self._owns(request, obj))
         )
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) or self._is_central(request) or bool(self._managed(request))
+        return super().has_add_permission(request) or is_central(request.user) or bool(self._managed(request))
 
     def _unrestricted(self, request) -> bool:
-        return self._is_central(request) or request.user.is_superuser
+        return is_central(request.user) or request.user.is_superuser
 
     def get_autocomplete_fields(self, request):
         # The autocompletes read the Centre and Commission admins, which centre managers cannot open: plain

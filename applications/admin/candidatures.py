@@ -43,22 +43,10 @@ from ecandidat.staff import scope_of
 # --- inlines ----------------------------------------------------------------------------------------------------
 
 
-class ReadOnlyInline(ReadOnly, admin.TabularInline):
+class ReadOnlyInline(ReadOnly, StaffReads, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        return scope_of(request.user).is_staff_member
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ApplicationEventInline(ReadOnlyInline):

@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.http import Http404
 
 from applications.models import (
     Address,
@@ -12,7 +11,8 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
-from ecandidat.staff import scope_of
+from ecandidat.admin_base import NotFoundOutsideScope
+from ecandidat.staff import is_central, scope_of
 
 
 class StaffReads:
@@ -56,7 +56,7 @@ class WorkExperienceInline(StaffReads, admin.TabularInline):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(StaffReads, admin.ModelAdmin):
+class CandidateAdmin(StaffReads, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff edit the dossier here, including after the candidate's lock (ecandidat-features §1.3)."""
 
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
@@ -77,16 +77,10 @@ class CandidateAdmin(StaffReads, admin.ModelAdmin):
     def has_module_permission(self, request):
         return super().has_module_permission(request) or scope_of(request.user).is_staff_member
 
-    def get_object(self, request, object_id, from_field=None):
-        obj = super().get_object(request, object_id, from_field)
-        if obj is None:
-            raise Http404  # a candidate outside the user's scope: not found, rather than the admin's redirect
-        return obj
-
     def get_queryset(self, request):
         """Central office: every candidate; other staff: the candidates of the applications they see."""
         queryset = super().get_queryset(request)
-        if scope_of(request.user).is_central:
+        if is_central(request.user):
             return queryset
         return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
 
