@@ -6,13 +6,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
 from accounts.models import StaffEnrolmentToken, StaffMembership, User
-from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
+from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central
 
@@ -41,9 +41,7 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["issue_enrolment_codes"]
 
     def get_urls(self):
-        from django.urls import path
-
-        view = self.admin_site.admin_view(lambda request: staff_from_directory_view(self, request))
+        view = bound_view(self, staff_from_directory_view)
         return [path("from-directory/", view, name="accounts_user_from_directory"), *super().get_urls()]
 
     def has_issue_enrolment_code_permission(self, request) -> bool:

@@ -27,7 +27,7 @@ class StaffFromDirectoryForm(forms.Form):
     )
 
 
-def staff_from_directory_view(model_admin, request: HttpRequest) -> HttpResponse:
+def staff_from_directory_view(request: HttpRequest, *, model_admin) -> HttpResponse:
     """Look the person up, create the account (no password: CAS login), then open its page to give roles."""
     actor = request.user
     if not isinstance(actor, User) or not staff_enrolment.may_issue_enrolment_code(actor):  # the central office's rule

@@ -15,15 +15,17 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
 
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
+from ecandidat.admin_base import bound_view
 
 STATUS_PARAMETER = "dossier_status__exact"
 SAVED_FILTERS_MAX = 30
@@ -102,10 +104,9 @@ def saved_filters_context(request, changelist: ChangeList) -> dict[str, Any]:
     }
 
 
-def save_filter_view(model_admin, request):
+@require_POST
+def save_filter_view(request, *, model_admin):
     """Save the list's current filters under a name, for this user only."""
-    if request.method != "POST":
-        return HttpResponse(status=405, headers={"Allow": "POST"})
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     label = request.POST.get("label", "").strip()[:80]
@@ -127,10 +128,9 @@ def save_filter_view(model_admin, request):
     return HttpResponseRedirect(back)
 
 
-def delete_filter_view(model_admin, request, filter_id):
+@require_POST
+def delete_filter_view(request, filter_id, *, model_admin):
     """Delete one of the user's saved filters (another user's is not found)."""
-    if request.method != "POST":
-        return HttpResponse(status=405, headers={"Allow": "POST"})
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     saved = get_object_or_404(SavedFilter, pk=filter_id, user=request.user)
@@ -140,16 +140,15 @@ def delete_filter_view(model_admin, request, filter_id):
 
 
 def listing_urls(model_admin) -> list:
-    wrap = model_admin.admin_site.admin_view
     return [
         path(
             "saved-filters/",
-            wrap(lambda request: save_filter_view(model_admin, request)),
+            bound_view(model_admin, save_filter_view),
             name="applications_application_save_filter",
         ),
         path(
             "saved-filters/<int:filter_id>/delete/",
-            wrap(lambda request, filter_id: delete_filter_view(model_admin, request, filter_id)),
+            bound_view(model_admin, delete_filter_view),
             name="applications_application_delete_filter",
         ),
     ]

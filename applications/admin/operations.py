@@ -32,7 +32,7 @@ from applications.enums import PieceStatus
 from applications.models import Application, PieceSubmission
 from applications.services import review as review_services
 from applications.services import staff
-from applications.services.pieces import set_piece_status
+from applications.services.pieces import clean_piece_check, set_piece_status
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff import object_in_scope_or_404
@@ -249,10 +249,9 @@ def piece_view(request, object_id, piece_id, *, model_admin):
     change_url = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
     status = request.POST.get("status", "")
     try:
+        comment = clean_piece_check(submission=submission, status=status, comment=request.POST.get("comment", ""))
         with transaction.atomic():
-            set_piece_status(
-                submission=submission, status=status, comment=request.POST.get("comment", ""), actor=request.user
-            )
+            set_piece_status(submission=submission, status=status, comment=comment, actor=request.user)
     except BusinessRuleError as error:
         messages.error(request, str(error))
     else:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import CommissionPack
 from applications.services.packs import PACK_LIMIT, request_pack
+from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 
 REFRESH_SECONDS = 3
@@ -41,7 +42,7 @@ def _own_pack(request, public_id) -> CommissionPack:
     return get_object_or_404(CommissionPack, public_id=public_id, requested_by=request.user)
 
 
-def pack_view(model_admin, request, public_id):
+def pack_view(request, public_id, *, model_admin):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     pack = _own_pack(request, public_id)
@@ -64,7 +65,7 @@ def pack_view(model_admin, request, public_id):
     return TemplateResponse(request, "admin/applications/application/pack.html", context)
 
 
-def pack_download_view(model_admin, request, public_id):
+def pack_download_view(request, public_id, *, model_admin):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     pack = _own_pack(request, public_id)
@@ -84,16 +85,15 @@ def pack_download_view(model_admin, request, public_id):
 
 
 def pack_urls(model_admin) -> list:
-    wrap = model_admin.admin_site.admin_view
     return [
         path(
             "packs/<uuid:public_id>/",
-            wrap(lambda request, public_id: pack_view(model_admin, request, public_id)),
+            bound_view(model_admin, pack_view),
             name="applications_application_pack",
         ),
         path(
             "packs/<uuid:public_id>/download/",
-            wrap(lambda request, public_id: pack_download_view(model_admin, request, public_id)),
+            bound_view(model_admin, pack_download_view),
             name="applications_application_pack_download",
         ),
     ]
