@@ -1,6 +1,7 @@
-"""The applications app in the back office: the candidate's dossier (``dossier``), the applications list and its
-operations (``candidatures``, with ``listing``: counters, tags, saved filters), one application's reading page
-(``review``), the commission pack (``packs``), tags (``tags``), the staff home (``home``) and the statistics
-dashboard (``dashboard``)."""
+"""The applications app in the back office: the candidate's dossier (``dossier``), the applications list
+(``candidatures``: the ModelAdmin's wiring; ``filters``; ``listing``: counters, tags, saved filters; ``exports``),
+the operations on applications (``operations``), one application's reading page (``review``) and what staff do
+from it (``review_actions``), the commission pack (``packs``), tags (``tags``), the staff home (``home``) and the
+statistics dashboard (``dashboard``)."""
 
 from applications.admin import candidatures, dossier, home, tags  # noqa: F401  (registers the ModelAdmins, the home)
