@@ -4,7 +4,8 @@ deadlines, form reminders, and one piece's check from the change page.
 Each operation is a form and a call to ``applications.services``; it runs from a bulk action's confirmation page
 or from the same page for one application (``operation_view``), capped at ``BULK_LIMIT``, each application in its
 own savepoint, logged, and written to the history by the service. The views take their application through
-``ecandidat.staff.object_in_scope_or_404`` (outsiders: 404; staff who may not do this: 403).
+``review_actions.application_for`` (``ecandidat.staff.object_in_scope_or_404``: outsiders get a 404, staff who
+may not do this a 403).
 """
 
 import logging
@@ -16,9 +17,7 @@ from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
@@ -27,15 +26,15 @@ from django.views.decorators.http import require_POST
 
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.admin.review import change_url as review_change_url
+from applications.admin.review_actions import application_for, piece_of
 from applications.complementary_forms import remind_unanswered_forms
 from applications.enums import PieceStatus
-from applications.models import Application, PieceSubmission
+from applications.models import Application
 from applications.services import review as review_services
 from applications.services import staff
 from applications.services.pieces import clean_piece_check, set_piece_status
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
-from ecandidat.staff import object_in_scope_or_404
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -210,21 +209,12 @@ def bulk_operation(model_admin, request, queryset, operation):
     return operation_page(model_admin, request, operation, form, applications, bulk=True)
 
 
-def _application(request, object_id, allowed_by: str):
-    return object_in_scope_or_404(
-        Application.objects.select_related("candidate__user", "formation"),
-        request.user,
-        allowed_by=allowed_by,
-        pk=object_id,
-    )
-
-
 def operation_view(request, object_id, name, *, model_admin):
     """One operation on one application: its form, then back to the dossier."""
     operation = OPERATIONS.get(name)
     if operation is None:
         raise Http404
-    application = _application(request, object_id, operation.scope)
+    application = application_for(request, object_id, operation.scope)
     # Back to the dossier, still inside the list it was opened from ("Suivant" / "Précédent").
     change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
     form = operation.form_class(request.POST if request.method == "POST" else None)
@@ -239,13 +229,8 @@ def operation_view(request, object_id, name, *, model_admin):
 def piece_view(request, object_id, piece_id, *, model_admin):
     """Validate or refuse one piece from the change page's pieces table; the service checks the status and the
     comment."""
-    application = _application(request, object_id, "editable_by")
-    submission = get_object_or_404(
-        PieceSubmission.objects.select_related("piece_type").filter(
-            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
-        ),
-        public_id=piece_id,
-    )
+    application = application_for(request, object_id, "editable_by")
+    submission = piece_of(application, piece_id)
     change_url = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
     status = request.POST.get("status", "")
     try:

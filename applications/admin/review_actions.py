@@ -27,7 +27,9 @@ from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import object_in_scope_or_404
 
 
-def _application(request, object_id, allowed_by: str | None = None):
+def application_for(request, object_id, allowed_by: str | None = None):
+    """The application a staff view acts on (``ecandidat.staff.object_in_scope_or_404``), with its candidate and
+    formation."""
     return object_in_scope_or_404(
         Application.objects.select_related("candidate__user", "formation"),
         request.user,
@@ -36,7 +38,8 @@ def _application(request, object_id, allowed_by: str | None = None):
     )
 
 
-def _submission(application, piece_id):
+def piece_of(application, piece_id):
+    """One of the application's pieces (its own or the candidate's shared ones); another application's: 404."""
     return get_object_or_404(
         PieceSubmission.objects.select_related("piece_type", "document").filter(
             Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
@@ -49,8 +52,8 @@ def _submission(application, piece_id):
 def piece_check_view(request, object_id, piece_id, *, model_admin):
     """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept). The
     service checks the status and the comment; its message names the piece."""
-    application = _application(request, object_id, "editable_by")
-    submission = _submission(application, piece_id)
+    application = application_for(request, object_id, "editable_by")
+    submission = piece_of(application, piece_id)
     back = change_url(application.pk, list_filters(request), f"piece-{submission.piece_type_id}")
     status = request.POST.get("status", "")
     label = submission.piece_type.label[:80]
@@ -74,7 +77,7 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
 @require_POST
 def validate_all_view(request, object_id, *, model_admin):
     """ "Valider toutes les pièces transmises": one POST, one transaction."""
-    application = _application(request, object_id, "editable_by")
+    application = application_for(request, object_id, "editable_by")
     count = review_services.validate_submitted_pieces(application=application, actor=request.user)
     if count:
         messages.success(request, _("%(count)d piece(s) validated.") % {"count": count})
@@ -86,7 +89,7 @@ def validate_all_view(request, object_id, *, model_admin):
 @require_POST
 def note_view(request, object_id, *, model_admin):
     """Add an internal note (managers and commission members; read-only staff get a 403)."""
-    application = _application(request, object_id, "decidable_by")
+    application = application_for(request, object_id, "decidable_by")
     try:
         review_services.add_note(application=application, actor=request.user, text=request.POST.get("text", ""))
     except BusinessRuleError as error:
@@ -99,7 +102,7 @@ def note_view(request, object_id, *, model_admin):
 @require_POST
 def tags_view(request, object_id, *, model_admin):
     """Set the application's tags among those the user may use (managers; others get a 403)."""
-    application = _application(request, object_id, "editable_by")
+    application = application_for(request, object_id, "editable_by")
     wanted = [value for value in request.POST.getlist("tags") if value.isdigit()]
     tags = list(Tag.objects.usable_by(request.user).filter(pk__in=wanted))
     if len(tags) != len(set(wanted)):
@@ -118,7 +121,7 @@ def piece_preview_view(request, object_id, piece_id, *, model_admin):
     and the response is sandboxed (CSP ``sandbox``: the file never runs in the app's origin), never sniffed,
     never cached."""
     application = object_in_scope_or_404(Application.objects.all(), request.user, pk=object_id)
-    submission = _submission(application, piece_id)
+    submission = piece_of(application, piece_id)
     document = submission.document
     if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in PREVIEWABLE:
         raise Http404
