@@ -15,7 +15,7 @@ from ecandidat.admin_base import NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
 
 
-class StaffReads:
+class StaffAlsoReads:
     """Every member of staff reads the dossiers of the applications they see (issue 11: no 403 on what they must
     read); changing them still needs the Django permissions (central office)."""
 
@@ -23,40 +23,40 @@ class StaffReads:
         return super().has_view_permission(request, obj) or scope_of(request.user).is_staff_member  # type: ignore[misc]
 
 
-class AddressInline(StaffReads, admin.StackedInline):
+class AddressInline(StaffAlsoReads, admin.StackedInline):
     model = Address
     extra = 0
 
 
-class BaccalaureateInline(StaffReads, admin.StackedInline):
+class BaccalaureateInline(StaffAlsoReads, admin.StackedInline):
     model = Baccalaureate
     extra = 0
 
 
-class InternalCursusInline(StaffReads, admin.TabularInline):
+class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
     model = InternalCursus
     extra = 0
     readonly_fields = ["academic_year", "code", "label", "result", "mention"]
     can_delete = False
 
 
-class ExternalCursusInline(StaffReads, admin.TabularInline):
+class ExternalCursusInline(StaffAlsoReads, admin.TabularInline):
     model = ExternalCursus
     extra = 0
 
 
-class InternshipInline(StaffReads, admin.TabularInline):
+class InternshipInline(StaffAlsoReads, admin.TabularInline):
     model = Internship
     extra = 0
 
 
-class WorkExperienceInline(StaffReads, admin.TabularInline):
+class WorkExperienceInline(StaffAlsoReads, admin.TabularInline):
     model = WorkExperience
     extra = 0
 
 
 @admin.register(Candidate)
-class CandidateAdmin(StaffReads, NotFoundOutsideScope, admin.ModelAdmin):
+class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff edit the dossier here, including after the candidate's lock (ecandidat-features §1.3)."""
 
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
