@@ -13,7 +13,6 @@ from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -21,42 +20,21 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
 from accounts import cas, services
-from ecandidat.emails import enqueue_email
+from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 
 ANNUAL_ACCOUNTS_MESSAGE = gettext_lazy("Accounts are annual: create a new account for the current campaign.")
 
-# allauth mail → (eCandidat code, our template base). Codes follow eCandidat's where one exists.
+# allauth mail → eCandidat code (declared in accounts.notifications). Codes follow eCandidat's where one exists.
 MAILS = {
-    "account/email/email_confirmation_signup": ("CPT_MIN_CREATE", "accounts/email/cpt_min_create"),
-    "account/email/email_confirmation": ("CPT_MIN_MODIF_MAIL", "accounts/email/cpt_min_modif_mail"),
-    "account/email/password_reset_key": ("CPT_MIN_ID_OUBLIE", "accounts/email/cpt_min_id_oublie"),
-    "account/email/account_already_exists": ("CPT_MIN_EXISTE", "accounts/email/cpt_min_existe"),
-    "account/email/unknown_account": ("CPT_MIN_INCONNU", "accounts/email/cpt_min_inconnu"),
+    "account/email/email_confirmation_signup": "CPT_MIN_CREATE",
+    "account/email/email_confirmation": "CPT_MIN_MODIF_MAIL",
+    "account/email/password_reset_key": "CPT_MIN_ID_OUBLIE",
+    "account/email/account_already_exists": "CPT_MIN_EXISTE",
+    "account/email/unknown_account": "CPT_MIN_INCONNU",
 }
-
-
-def _mail_context(context: dict) -> dict:
-    """Only plain values reach our templates (no request, no site object)."""
-    user = context.get("user")
-    ctx = {
-        "activate_url": context.get("activate_url", ""),
-        "password_reset_url": context.get("password_reset_url", ""),
-        "signup_url": context.get("signup_url", ""),
-        "numero_dossier": "",
-        "first_name": "",
-        "last_name": "",
-        "is_ent_student": False,
-        "unvalidated_days": settings.UNVALIDATED_ACCOUNT_DAYS,
-    }
-    if user is not None:
-        ctx.update(
-            numero_dossier=user.numero_dossier or user.username,
-            first_name=user.first_name,
-            last_name=user.last_name,
-            is_ent_student=bool(user.student_number),
-        )
-    return ctx
+# The links allauth puts in its mail contexts: only plain values reach our templates (no request, no site object).
+LINKS = ("activate_url", "password_reset_url", "signup_url")
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -151,8 +129,8 @@ class AccountAdapter(DefaultAccountAdapter):
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Every allauth mail goes through our outbox (``enqueue_email``), with our templates and codes."""
         if template_prefix in MAILS:
-            code, template_base = MAILS[template_prefix]
-            enqueue_email(to=email, code=code, template_base=template_base, context=_mail_context(context))
+            links = {name: context.get(name, "") for name in LINKS}
+            enqueue_notification(MAILS[template_prefix], context.get("user"), to=email, **links)
             return
         # A mail we have no template for (allauth notifications): its own text, still through the outbox.
         ctx = {"email": email, **context}

@@ -14,3 +14,9 @@ class AccountsConfig(AppConfig):
 
         # allauth offers no adapter hook for "authenticator app activated"; its signal is the documented one.
         authenticator_added.connect(record_second_factor_on_activation, dispatch_uid="staff_access_activation")
+
+        # Deferred like the import above (the declarations import the models): the account mails.
+        from accounts.notifications import NOTIFICATIONS  # noqa: PLC0415
+        from ecandidat.notifications import register  # noqa: PLC0415
+
+        register(*NOTIFICATIONS)

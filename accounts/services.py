@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import NumeroDossierHistory, User
-from ecandidat.emails import enqueue_email
+from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import Campaign
 
@@ -147,11 +147,11 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
             and user.campaign is not None
             and email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user)
         ):
-            enqueue_email(
+            enqueue_notification(
+                "CPT_MIN_MODIF_MAIL_EXISTE",
+                None,  # the owner of the address is not told whose account tried
                 to=new_email,
-                code="CPT_MIN_MODIF_MAIL_EXISTE",
-                template_base="accounts/email/cpt_min_modif_mail_existe",
-                context={"password_reset_url": build_absolute_uri(None, reverse("account_reset_password"))},
+                password_reset_url=build_absolute_uri(None, reverse("account_reset_password")),
             )
             logger.info(
                 "e-mail change of account %s refused: address used in the campaign (actor %s)", user.pk, actor.pk

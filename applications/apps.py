@@ -21,3 +21,9 @@ class ApplicationsConfig(AppConfig):
         from applications.services.dossier import open_dossier_at_login  # noqa: PLC0415
 
         user_logged_in.connect(open_dossier_at_login, dispatch_uid="applications.open_dossier_at_login")
+
+        # Deferred like the imports above (the declarations name the models). The mails about an application.
+        from applications.notifications import NOTIFICATIONS  # noqa: PLC0415
+        from ecandidat.notifications import register  # noqa: PLC0415
+
+        register(*NOTIFICATIONS)

@@ -246,11 +246,7 @@ def remind_unanswered_forms(*, application: Application, actor) -> int:
     email = notify_candidate(
         application=application,
         code="CANDIDATURE_RELANCE_FORMULAIRE",
-        extra={
-            "formation_code": application.formation.code,
-            "formation_title": application.formation.title,
-            "forms": [{"label": row.label, "url": row.url} for row in waiting],
-        },
+        forms=[{"label": row.label, "url": row.url} for row in waiting],
     )
     if email is None:
         raise BusinessRuleError(_("The forms reminder mail is out of service: no reminder was sent."))

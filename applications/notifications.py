@@ -1,14 +1,30 @@
-"""Mails about an application: one per eCandidat mail code and recipient (house-style §4).
+"""Mails about an application: declared here (one per eCandidat mail code and recipient, house-style §4),
+registered by ``ApplicationsConfig.ready()``, sent by the services through :func:`notify_candidate` and
+:func:`notify_commission`.
 
 Templates: ``templates/applications/email/<code lower>_subject.txt`` and ``_body.txt`` (optional ``_body.html``).
-Everything goes through the outbox (``ecandidat.emails.enqueue_email``) and leaves after the commit.
+The variables every mail about an application shares come from one builder, :func:`application_context`; a
+decision's from :func:`decision_context`; the sender adds the few that belong to one sending (a staff comment,
+the refused pieces, the forms still to fill in). Everything goes through the outbox and leaves after the commit.
 """
 
+import datetime
+
 from django.conf import settings
-from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import StaffMembership
-from ecandidat.emails import enqueue_email
+from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
+from applications.dates import effective_return_deadline
+from applications.models import Application, Decision
+from ecandidat.emails import enqueue_notification
+from ecandidat.models import OutboundEmail
+from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variable
+from offers.enums import ApplicationMode
+from offers.models import Commission
 
 # Which Commission switch governs each alert code.
 ALERT_SWITCHES = {
@@ -18,35 +34,247 @@ ALERT_SWITCHES = {
     "COMMISSION_ALERT_LISTE_PRINC": "alert_on_promotion",
 }
 
+_V: dict[str, Variable] = {
+    v.name: v
+    for v in [
+        Variable("site_url", _("address of eCandidat"), "https://ecandidat.univ.example"),
+        Variable("formation_code", _("code of the formation"), "MINFO"),
+        Variable("formation_title", _("title of the formation"), "Master Informatique"),
+        Variable("return_deadline", _("date by which the dossier must be returned"), "15/06/2026"),
+        Variable("paper", _("paper application (yes/no)"), False, Kind.FLAG),
+        Variable("transmitted", _("sent because the candidate transmitted the application (yes/no)"), True, Kind.FLAG),
+        Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
+        Variable(
+            "refused_pieces",
+            _("refused pieces with their comments, one per line"),
+            [{"label": "Relevé de notes de licence", "comment": "illisible"}, {"label": "CV", "comment": ""}],
+            Kind.LINES,
+        ),
+        Variable("decision_label", _("label of the decision"), "Avis favorable"),
+        Variable("decision_comment", _("comment on the decision, when shown to the candidate"), "Bienvenue !"),
+        Variable("confirmation_date", _("date by which the candidate must confirm"), "30/06/2026"),
+        Variable("reason", _("reason for the refusal"), "Capacité d'accueil atteinte"),
+        Variable("rank", _("rank on the complementary list"), "3"),
+        Variable("preselection_date", _("date of the preselection interview"), "20/05/2026"),
+        Variable("preselection_time", _("time of the preselection interview"), "14:30"),
+        Variable("preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12"),
+        Variable(
+            "registration_instructions",
+            _("instructions for the administrative registration"),
+            "Inscription en ligne à partir du 1er juillet.",
+        ),
+        Variable(
+            "forms",
+            _("complementary forms still to fill in, with their links, one per line"),
+            [{"label": "Questionnaire de motivation", "url": "https://enquetes.univ.example/123"}],
+            Kind.LINES,
+        ),
+    ]
+}
 
-def _context(application, extra: dict | None) -> dict:
+
+def format_date(day: datetime.date | None) -> str:
+    """A date as the mails write it (dd/mm/yyyy), "" for none."""
+    return date_format(day, "d/m/Y") if day else ""
+
+
+def application_context(application: Application) -> dict[str, object]:
+    """The variables of every mail about ``application`` (needs its candidate's user and its formation loaded)."""
     candidate = application.candidate
     formation = application.formation
     return {
-        "application": application,
-        "candidate": candidate,
-        "formation": formation,
-        "numero_dossier": candidate.user.username,
+        "site_url": getattr(settings, "SITE_URL", ""),
         "first_name": candidate.first_name,
         "last_name": candidate.usual_name or candidate.birth_name,
-        "site_url": getattr(settings, "SITE_URL", ""),
-        **(extra or {}),
+        "numero_dossier": candidate.user.username,
+        "formation_code": formation.code,
+        "formation_title": formation.title,
+        "return_deadline": format_date(effective_return_deadline(application)),
+        "paper": formation.mode == ApplicationMode.PAPER,
     }
 
 
-def notify_candidate(*, application, code: str, extra: dict | None = None):
-    """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language."""
-    candidate = application.candidate
-    return enqueue_email(
-        to=candidate.user.email,
+def decision_context(decision: Decision, *, confirmation_date: datetime.date | None = None) -> dict[str, object]:
+    """The variables of the mail of a validated decision (AVIS_*), with the date de confirmation of a favourable
+    one (needs the decision's type and refusal reason loaded)."""
+    decision_type = decision.decision_type
+    context: dict[str, object] = {
+        "decision_label": decision_type.candidate_label or decision_type.label,
+        "decision_comment": decision.comment if decision_type.show_comment else "",
+        "reason": decision.refusal_reason.label if decision.refusal_reason is not None else "",
+        "rank": decision.rank or "",
+        "preselection_date": "",
+        "preselection_time": "",
+        "preselection_place": decision.preselection_place,
+        "confirmation_date": format_date(confirmation_date),
+    }
+    if decision.preselection_at:
+        local = timezone.localtime(decision.preselection_at)
+        context["preselection_date"] = date_format(local, "d/m/Y")
+        context["preselection_time"] = local.strftime("%H:%M")
+    return context
+
+
+_APPLICATION = (
+    INSTITUTION_NAME,
+    _V["site_url"],
+    FIRST_NAME,
+    LAST_NAME,
+    NUMERO_DOSSIER,
+    _V["formation_code"],
+    _V["formation_title"],
+)
+_DECISION = (*_APPLICATION, _V["decision_label"], _V["decision_comment"])
+_CANDIDATE = _("the candidate")
+_COMMISSION = _("the commission (alert address or members)")
+
+
+def _application(
+    code: str, label: Promise, sent_when: Promise, variables: tuple[Variable, ...], recipient: Promise = _CANDIDATE
+) -> Notification:
+    return Notification(
         code=code,
+        label=label,
+        sent_when=sent_when,
+        recipient=recipient,
         template_base=f"applications/email/{code.lower()}",
-        context=_context(application, extra),
-        language=candidate.preferred_language or settings.LANGUAGE_CODE,
+        variables=variables,
+        context=application_context,
     )
 
 
-def commission_recipients(commission, code: str) -> list[str]:
+NOTIFICATIONS = (
+    _application(
+        "CANDIDATURE",
+        _("application"),
+        _("an application is created"),
+        (*_APPLICATION, _V["return_deadline"], _V["paper"]),
+    ),
+    _application("CANDIDATURE_ANNULATION", _("application cancelled"), _("an application is cancelled"), _APPLICATION),
+    _application(
+        "STATUT_AT",
+        _("dossier status waiting"),
+        _("the dossier status is set to En attente"),
+        (*_APPLICATION, _V["comment"]),
+    ),
+    _application(
+        "STATUT_RE",
+        _("dossier status received"),
+        _("the candidate transmits the application, or the status is set to Réceptionné"),
+        (*_APPLICATION, _V["comment"], _V["transmitted"]),
+    ),
+    _application(
+        "STATUT_IN",
+        _("dossier status incomplete"),
+        _("the dossier status is set to Incomplet"),
+        (*_APPLICATION, _V["comment"], _V["refused_pieces"], _V["return_deadline"]),
+    ),
+    _application(
+        "STATUT_CO",
+        _("dossier status complete"),
+        _("the dossier status is set to Complet"),
+        (*_APPLICATION, _V["comment"]),
+    ),
+    _application(
+        "AVIS_FAVORABLE",
+        _("favourable decision"),
+        _("a favourable decision is validated, or the candidate is promoted from the waiting list"),
+        (*_DECISION, _V["confirmation_date"]),
+    ),
+    _application(
+        "AVIS_DEFAVORABLE",
+        _("unfavourable decision"),
+        _("an unfavourable decision is validated"),
+        (*_DECISION, _V["reason"]),
+    ),
+    _application("AVIS_LISTE_ATT", _("waiting list decision"), _("a waiting-list decision is validated"), _DECISION),
+    _application(
+        "AVIS_LISTE_COMP",
+        _("complementary list decision"),
+        _("a complementary-list decision is validated"),
+        (*_DECISION, _V["rank"]),
+    ),
+    _application(
+        "AVIS_PRESELECTION",
+        _("preselection decision"),
+        _("a preselection decision is validated"),
+        (*_DECISION, _V["preselection_date"], _V["preselection_time"], _V["preselection_place"]),
+    ),
+    _application(
+        "CANDIDATURE_CONFIRM",
+        _("application confirmed"),
+        _("the candidate (or staff) confirms a favourable decision"),
+        (*_APPLICATION, _V["registration_instructions"]),
+    ),
+    _application(
+        "CANDIDATURE_DESIST",
+        _("withdrawal"),
+        _("the candidate (or staff) withdraws after a favourable decision"),
+        _APPLICATION,
+    ),
+    _application(
+        "CANDIDATURE_DESIST_AUTO",
+        _("automatic withdrawal"),
+        _("the nightly batch withdraws an application not confirmed in time"),
+        (*_APPLICATION, _V["confirmation_date"]),
+    ),
+    _application(
+        "CANDIDATURE_RELANCE_FAVO",
+        _("reminder to confirm"),
+        _("the nightly batch reminds the candidate before the confirmation date"),
+        (*_APPLICATION, _V["confirmation_date"]),
+    ),
+    _application(
+        "CANDIDATURE_RELANCE_FORMULAIRE",
+        _("complementary forms reminder"),
+        _("staff click “Relancer le candidat”"),
+        (*_APPLICATION, _V["forms"]),
+    ),
+    _application(
+        "COMMISSION_ALERT_TRANSMISSION",
+        _("commission alert: transmission"),
+        _("a candidate transmits an application"),
+        _APPLICATION,
+        recipient=_COMMISSION,
+    ),
+    _application(
+        "COMMISSION_ALERT_ANNULATION",
+        _("commission alert: cancellation"),
+        _("a candidate cancels an application"),
+        _APPLICATION,
+        recipient=_COMMISSION,
+    ),
+    _application(
+        "COMMISSION_ALERT_DESISTEMENT",
+        _("commission alert: withdrawal"),
+        _("a candidate withdraws after a favourable decision"),
+        _APPLICATION,
+        recipient=_COMMISSION,
+    ),
+    _application(
+        "COMMISSION_ALERT_LISTE_PRINC",
+        _("commission alert: promotion to the main list"),
+        _("a candidate is promoted from the waiting list"),
+        (*_APPLICATION, _V["confirmation_date"]),
+        recipient=_COMMISSION,
+    ),
+)
+
+
+def notify_candidate(*, application: Application, code: str, **extra: object) -> OutboundEmail | None:
+    """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language. Returns
+    the outbox row, or None when the central office has put the mail out of service."""
+    candidate = application.candidate
+    return enqueue_notification(
+        code,
+        application,
+        to=candidate.user.email,
+        language=candidate.preferred_language or settings.LANGUAGE_CODE,
+        **extra,
+    )
+
+
+def commission_recipients(commission: Commission, code: str) -> list[str]:
     """The addresses that receive ``code`` for this commission, per its alert settings (may be empty)."""
     switch = ALERT_SWITCHES.get(code)
     if switch is None or not getattr(commission, switch) or commission.alert_mode == "N":
@@ -57,22 +285,9 @@ def commission_recipients(commission, code: str) -> list[str]:
     return sorted(set(members.exclude(user__email="").values_list("user__email", flat=True)))
 
 
-def notify_commission(*, application, code: str, extra: dict | None = None) -> int:
+def notify_commission(*, application: Application, code: str, **extra: object) -> int:
     """Alert the application's commission (COMMISSION_ALERT_*), if it asked for this alert. Returns the count."""
-    commission = application.formation.commission
-    recipients = commission_recipients(commission, code)
-    context = _context(application, {"commission": commission, **(extra or {})})
+    recipients = commission_recipients(application.formation.commission, code)
     for address in recipients:
-        enqueue_email(
-            to=address,
-            code=code,
-            template_base=f"applications/email/{code.lower()}",
-            context=context,
-            language=settings.LANGUAGE_CODE,
-        )
+        enqueue_notification(code, application, to=address, language=settings.LANGUAGE_CODE, **extra)
     return len(recipients)
-
-
-def application_path(application) -> str:
-    """The candidate's page of this application, for links in mails."""
-    return reverse("applications:detail", args=[application.public_id])

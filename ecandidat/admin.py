@@ -9,11 +9,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from ecandidat import notifications
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 from ecandidat.emails import current_template, render_email, resend_emails
-from ecandidat.mail_templates import MAIL_TYPES, VARIABLES, Kind, code_choices, file_version
+from ecandidat.mail_templates import file_version
 from ecandidat.maintenance import set_switch
 from ecandidat.models import BatchRun, DestroyedCampaignCount, MailTemplate, MaintenanceSwitch, OutboundEmail
+from ecandidat.notifications import Kind, code_choices
 from ecandidat.staff import is_central
 
 admin.site.site_header = _("eCandidat — back office")
@@ -158,7 +160,7 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
         """A new text starts from the file version of the chosen mail and language."""
         initial = super().get_changeform_initial_data(request)
         code = initial.get("code", "")
-        mail_type = MAIL_TYPES.get(code) if isinstance(code, str) else None  # a list only for many-to-many fields
+        mail_type = notifications.get(code) if isinstance(code, str) else None  # a list only for many-to-many fields
         language = initial.get("language") or settings.LANGUAGE_CODE
         if mail_type is not None and language in MailTemplate.Language.values:
             initial["subject"], initial["body"] = file_version(mail_type, language)
@@ -167,9 +169,9 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
             raise PermissionDenied
-        if request.method == "GET" and request.GET.get("code") not in MAIL_TYPES:
+        if request.method == "GET" and request.GET.get("code") not in notifications.codes():
             return self.choose_mail_view(request)
-        mail_type = MAIL_TYPES.get(request.GET.get("code") or request.POST.get("code", ""))
+        mail_type = notifications.get(request.GET.get("code") or request.POST.get("code", ""))
         language = request.GET.get("language") or request.POST.get("language") or settings.LANGUAGE_CODE
         extra_context = {**(extra_context or {}), **self._help_context(mail_type, language)}
         return super().add_view(request, form_url, extra_context)
@@ -186,7 +188,7 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             return {}
         context = {
             "mail_type": mail_type,
-            "variables": [_variable_row(VARIABLES[name]) for name in mail_type.variables],
+            "variables": [_variable_row(variable) for variable in mail_type.variables],
             "preview_url": f"{reverse('admin:ecandidat_mailtemplate_preview')}?code={mail_type.code}"
             f"&language={language}",
         }
@@ -228,7 +230,8 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
         """Every mail that can be edited, with its state in each language and links to edit or preview it."""
         existing = {(t.code, t.language): t for t in MailTemplate.objects.only("id", "code", "language", "in_service")}
         rows = []
-        for code, mail_type in MAIL_TYPES.items():
+        for mail_type in notifications.registered():
+            code = mail_type.code
             languages = []
             for language, language_label in MailTemplate.Language.choices:
                 template = existing.get((code, language))
@@ -264,7 +267,7 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             raise PermissionDenied
         code = request.POST.get("code") or request.GET.get("code", "")
         language = request.POST.get("language") or request.GET.get("language") or settings.LANGUAGE_CODE
-        mail_type = MAIL_TYPES.get(code)
+        mail_type = notifications.get(code)
         if mail_type is None or language not in MailTemplate.Language.values:
             raise Http404
         context = {**self.admin_site.each_context(request), "opts": self.opts, "mail_type": mail_type}

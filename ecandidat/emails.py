@@ -32,7 +32,8 @@ from django.utils import timezone, translation
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
-from ecandidat.mail_templates import MAIL_TYPES, PROTECTED_CODES, render_override
+from ecandidat import notifications
+from ecandidat.mail_templates import render_override
 from ecandidat.models import MailTemplate, OutboundEmail
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ _LOOK_UP = object()
 def current_template(code: str, language: str) -> MailTemplate | None:
     """The back office's text for (code, language), in service or not; None when the files apply. Codes that cannot
     be overridden (technical mails, allauth notices) cost no query."""
-    if code not in MAIL_TYPES:
+    if notifications.get(code) is None:
         return None
     return MailTemplate.objects.filter(code=code, language=language).first()
 
@@ -87,7 +88,7 @@ def render_email(
     if template is _LOOK_UP:
         template = current_template(code, language) if code else None
     if template is not None and template.in_service:
-        subject, body, html = render_override(template.subject, template.body, MAIL_TYPES[template.code], context)
+        subject, body, html = render_override(template.subject, template.body, _registered(template.code), context)
     else:
         with translation.override(language):
             subject = render_to_string(f"{template_base}_subject.txt", context).strip()
@@ -102,6 +103,34 @@ def render_email(
     return subject[: OutboundEmail._meta.get_field("subject").max_length], body, html
 
 
+def _registered(code: str) -> notifications.Notification:
+    notification = notifications.get(code)
+    if notification is None:
+        raise LookupError(f"no notification {code} is registered (ecandidat.notifications)")
+    return notification
+
+
+def render(code: str, context: dict, *, language: str) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of the registered notification ``code`` with ``context``: the back office's
+    text when it has one in service in ``language``, else the notification's files."""
+    context = {notifications.INSTITUTION_NAME.name: settings.INSTITUTION_NAME, **context}
+    return render_email(_registered(code).template_base, context, language=language, code=code)
+
+
+def enqueue_notification(code: str, subject: object, *, to: str, language: str | None = None, **extra: object):
+    """Write the registered notification ``code`` about ``subject`` (an application, an account…) to ``to``.
+
+    Its context builder gives the variables common to that kind of subject, ``extra`` the ones of this sending; of
+    both, only the variables the notification declares reach the template (what an override may use is what the
+    files may use). Returns the outbox row, or None when the mail is out of service (see :func:`enqueue_email`)."""
+    notification = _registered(code)
+    values = {**notification.context(subject), **extra}
+    context = {name: values[name] for name in notification.names if name in values}
+    return enqueue_email(
+        to=to, code=code, template_base=notification.template_base, context=context, language=language
+    )
+
+
 def enqueue_email(*, to: str, code: str, template_base: str, context: dict, language: str | None = None):
     """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
@@ -111,7 +140,7 @@ def enqueue_email(*, to: str, code: str, template_base: str, context: dict, lang
     """
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     template = current_template(code, language)
-    if template is not None and not template.in_service and code not in PROTECTED_CODES:
+    if template is not None and not template.in_service and code not in notifications.ALWAYS_ON_CODES:
         logger.info("mail %s (%s) to %s not sent: out of service in the back office", code, language, to)
         return None
     context = {"institution_name": settings.INSTITUTION_NAME, **context}

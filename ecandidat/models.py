@@ -10,7 +10,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ecandidat.mail_templates import MAIL_TYPES, PROTECTED_CODES, MailType, TemplateSyntaxProblem, check_source
+from ecandidat import notifications
+from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
+from ecandidat.notifications import Notification
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -198,8 +200,8 @@ class DestroyedCampaignCount(models.Model):
 
 class MailTemplate(models.Model):
     """The central office's own text for one mail code in one language, instead of the template files
-    (eCandidat "Mails", ecandidat-features §2.10). See ``ecandidat.mail_templates`` for the syntax and the
-    variables of each code.
+    (eCandidat "Mails", ecandidat-features §2.10). See ``ecandidat.mail_templates`` for the syntax, and the
+    notification each app registers (``ecandidat.notifications``) for the variables of each code.
 
     ``in_service`` keeps eCandidat's meaning: a mail out of service is not sent at all, in this language. Deleting
     the row goes back to the file version. Account mails (validation, password reset) cannot be switched off.
@@ -242,7 +244,7 @@ class MailTemplate(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["code", "language"], name="mail_template_unique_code_language"),
             models.CheckConstraint(
-                condition=models.Q(in_service=True) | ~models.Q(code__in=PROTECTED_CODES),
+                condition=models.Q(in_service=True) | ~models.Q(code__in=notifications.ALWAYS_ON_CODES),
                 name="mail_template_account_mails_in_service",
                 violation_error_message=_("Account mails cannot be switched off."),
             ),
@@ -252,8 +254,8 @@ class MailTemplate(models.Model):
         return f"{self.code} ({self.language})"
 
     @property
-    def mail_type(self) -> MailType | None:
-        return MAIL_TYPES.get(self.code)
+    def mail_type(self) -> Notification | None:
+        return notifications.get(self.code)
 
     def clean(self):
         mail_type = self.mail_type

@@ -9,7 +9,7 @@ mails through ``applications.notifications`` (sent once the transaction commits)
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -42,23 +42,10 @@ def _format_date(day: datetime.date | None) -> str:
     return date_format(day, "d/m/Y") if day else ""
 
 
-def _mail_context(application: Application) -> dict:
-    formation = application.formation
-    return {
-        "formation_code": formation.code,
-        "formation_title": formation.title,
-        "return_deadline": _format_date(effective_return_deadline(application)),
-        "paper": formation.mode == ApplicationMode.PAPER,
-    }
-
-
-def _notify(
-    application: Application, *, candidate_code: str, commission_code: str = "", extra: dict[str, Any] | None = None
-) -> None:
-    context = {**_mail_context(application), **(extra or {})}
-    notify_candidate(application=application, code=candidate_code, extra=context)
+def _notify(application: Application, *, candidate_code: str, commission_code: str = "", **extra: object) -> None:
+    notify_candidate(application=application, code=candidate_code, **extra)
     if commission_code:
-        notify_commission(application=application, code=commission_code, extra=context)
+        notify_commission(application=application, code=commission_code, **extra)
 
 
 def _lock(application: Application) -> Application:
@@ -215,7 +202,7 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
         application,
         candidate_code=mail_code,
         commission_code="COMMISSION_ALERT_TRANSMISSION",
-        extra={"transmitted": True},
+        transmitted=True,
     )
     return application
 
@@ -307,7 +294,7 @@ def confirm_application(*, application: Application, actor: User) -> Application
     application = _answer(application, actor=actor, accepted=True)
     formation = application.formation
     instructions = formation.registration_instructions or formation.centre.registration_instructions
-    _notify(application, candidate_code="CANDIDATURE_CONFIRM", extra={"registration_instructions": instructions})
+    _notify(application, candidate_code="CANDIDATURE_CONFIRM", registration_instructions=instructions)
     return application
 
 

@@ -27,7 +27,7 @@ from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Candidate, PieceSubmission
 from applications.models.candidature import latest_decision
-from applications.notifications import notify_candidate
+from applications.notifications import format_date, notify_candidate
 from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat.models import DestroyedCampaignCount
@@ -116,11 +116,7 @@ def remind_favourable_decisions(
             notify_candidate(
                 application=application,
                 code="CANDIDATURE_RELANCE_FAVO",
-                extra={
-                    "formation_code": application.formation.code,
-                    "formation_title": application.formation.title,
-                    "confirmation_date": confirmation_date.strftime("%d/%m/%Y"),
-                },
+                confirmation_date=format_date(confirmation_date),
             )
         report.add("reminders sent")
 
@@ -181,11 +177,7 @@ def withdraw_expired_confirmations(
             notify_candidate(
                 application=locked,
                 code="CANDIDATURE_DESIST_AUTO",
-                extra={
-                    "formation_code": locked.formation.code,
-                    "formation_title": locked.formation.title,
-                    "confirmation_date": confirmation_date.strftime("%d/%m/%Y"),
-                },
+                confirmation_date=format_date(confirmation_date),
             )
             promoted = promote_from_waiting_list(formation=locked.formation, actor=None, batch=WITHDRAW_BATCH)
         report.add("applications withdrawn")

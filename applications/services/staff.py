@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import datetime
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.dates import effective_confirmation_date
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
 from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
-from applications.notifications import notify_candidate, notify_commission
+from applications.notifications import decision_context, format_date, notify_candidate, notify_commission
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import Avis
@@ -46,29 +45,6 @@ def _lock(application: Application) -> Application:
         .select_related("candidate__user", "formation__commission")
         .get(pk=application.pk)
     )
-
-
-def _notify_candidate(*, application: Application, code: str, extra: dict[str, Any] | None = None) -> None:
-    notify_candidate(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
-
-
-def _notify_commission(*, application: Application, code: str, extra: dict[str, Any] | None = None) -> None:
-    notify_commission(application=application, code=code, extra={**_mail_context(application), **(extra or {})})
-
-
-def _mail_context(application: Application) -> dict:
-    candidate = application.candidate
-    return {
-        "first_name": candidate.first_name,
-        "last_name": candidate.usual_name or candidate.birth_name,
-        "numero_dossier": candidate.user.username,
-        "formation_code": application.formation.code,
-        "formation_title": application.formation.title,
-    }
-
-
-def _format_date(day: datetime.date | None) -> str:
-    return date_format(day, "d/m/Y") if day else ""
 
 
 def _effective_confirmation_date(
@@ -106,16 +82,9 @@ def set_dossier_status(application: Application, *, target: str, actor: User, co
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
     mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment)
-    extra: dict[str, Any] = {"comment": comment}
-    if transition.target == DossierStatus.INCOMPLETE:
-        extra["refused_pieces"] = _refused_pieces(application)
-        extra["return_deadline"] = _format_date(_effective_return_deadline(application))
-    _notify_candidate(application=application, code=mail_code, extra=extra)
+    refused_pieces = _refused_pieces(application) if transition.target == DossierStatus.INCOMPLETE else []
+    notify_candidate(application=application, code=mail_code, comment=comment, refused_pieces=refused_pieces)
     return application
-
-
-def _effective_return_deadline(application: Application) -> datetime.date:
-    return effective_return_deadline(application)
 
 
 # --- decisions --------------------------------------------------------------------------------------------------
@@ -172,25 +141,6 @@ def record_decision(
     return decision
 
 
-def _decision_mail_extra(decision: Decision, *, confirmation_date: datetime.date | None = None) -> dict:
-    decision_type = decision.decision_type
-    extra = {
-        "decision_label": decision_type.candidate_label or decision_type.label,
-        "decision_comment": decision.comment if decision_type.show_comment else "",
-        "reason": decision.refusal_reason.label if decision.refusal_reason is not None else "",
-        "rank": decision.rank or "",
-        "preselection_date": "",
-        "preselection_time": "",
-        "preselection_place": decision.preselection_place,
-        "confirmation_date": _format_date(confirmation_date),
-    }
-    if decision.preselection_at:
-        local = timezone.localtime(decision.preselection_at)
-        extra["preselection_date"] = date_format(local, "d/m/Y")
-        extra["preselection_time"] = local.strftime("%H:%M")
-    return extra
-
-
 @transaction.atomic
 def validate_decision(decision: Decision, *, actor: User) -> Decision:
     """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation."""
@@ -212,10 +162,10 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
         confirmation_date = _effective_confirmation_date(application, decision.validated_at)
-    _notify_candidate(
+    notify_candidate(
         application=application,
         code=decision.decision_type.mail_code,
-        extra=_decision_mail_extra(decision, confirmation_date=confirmation_date),
+        **decision_context(decision, confirmation_date=confirmation_date),
     )
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
         recompute_waiting_list_ranks(formation=application.formation)
@@ -357,15 +307,15 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
         comment=decision_type.label,
     )
     confirmation_date = _effective_confirmation_date(application, now)
-    _notify_candidate(
+    notify_candidate(
         application=application,
         code=decision_type.mail_code,
-        extra=_decision_mail_extra(decision, confirmation_date=confirmation_date),
+        **decision_context(decision, confirmation_date=confirmation_date),
     )
-    _notify_commission(
+    notify_commission(
         application=application,
         code="COMMISSION_ALERT_LISTE_PRINC",
-        extra={"confirmation_date": _format_date(confirmation_date)},
+        confirmation_date=format_date(confirmation_date),
     )
     if previous_rank is not None:
         # The list moves up by one: one set-based UPDATE, not a rewrite of every rank (the nightly ranks batch
@@ -403,11 +353,11 @@ def extend_deadlines(
         raise InvalidTransition(_("This application has been cancelled."))
     changes, fields = [], []
     if return_deadline is not None:
-        changes.append(_("return deadline: %(date)s") % {"date": _format_date(return_deadline)})
+        changes.append(_("return deadline: %(date)s") % {"date": format_date(return_deadline)})
         application.return_deadline_override = return_deadline
         fields.append("return_deadline_override")
     if confirmation_date is not None:
-        changes.append(_("confirmation date: %(date)s") % {"date": _format_date(confirmation_date)})
+        changes.append(_("confirmation date: %(date)s") % {"date": format_date(confirmation_date)})
         application.confirmation_date_override = confirmation_date
         fields.append("confirmation_date_override")
     application.save(update_fields=fields)

@@ -18,7 +18,7 @@ from applications.models import Application, ApplicationEvent, FormAnswer
 from applications.services.candidature import transmit_application
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
-from ecandidat.models import OutboundEmail
+from ecandidat.models import MailTemplate, OutboundEmail
 from offers.models import ComplementaryForm
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
@@ -501,10 +501,11 @@ def test_a_cancelled_application_is_not_reminded(client, centre_manager, applica
     assert not OutboundEmail.objects.exists()
 
 
-def test_a_mail_out_of_service_is_reported_not_counted(
-    client, centre_manager, staff_application, forms_of_formation, monkeypatch
-):
-    monkeypatch.setattr("applications.notifications.enqueue_email", lambda **kwargs: None)
+def test_a_mail_out_of_service_is_reported_not_counted(client, centre_manager, staff_application, forms_of_formation):
+    for language in MailTemplate.Language.values:  # whatever the candidate's language
+        MailTemplate.objects.create(
+            code="CANDIDATURE_RELANCE_FORMULAIRE", language=language, subject="s", body="${forms}", in_service=False
+        )
     client.force_login(centre_manager)
 
     response = bulk(client, [staff_application], apply="1")

@@ -11,12 +11,12 @@ from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import translation
 
-from ecandidat import mail_templates
+from ecandidat import mail_templates, notifications
 from ecandidat.emails import enqueue_email, render_email
-from ecandidat.mail_templates import MAIL_TYPES, TemplateSyntaxProblem, check_source, file_version, render_source
+from ecandidat.mail_templates import TemplateSyntaxProblem, check_source, file_version, render_source
 from ecandidat.models import MailTemplate, OutboundEmail
 
-STATUT_IN = MAIL_TYPES["STATUT_IN"]
+STATUT_IN = notifications.get("STATUT_IN")
 CHANGELIST = reverse("admin:ecandidat_mailtemplate_changelist")
 ADD = reverse("admin:ecandidat_mailtemplate_add")
 PREVIEW = reverse("admin:ecandidat_mailtemplate_preview")
@@ -95,7 +95,7 @@ class TestSyntax:
 
     def test_yes_no_variable_cannot_be_printed(self):
         with pytest.raises(TemplateSyntaxProblem, match=r"\$\{paper\} est une variable oui/non"):
-            check_source("${paper}", MAIL_TYPES["CANDIDATURE"])
+            check_source("${paper}", notifications.get("CANDIDATURE"))
 
 
 # --- the catalogue against the files --------------------------------------------------------------------------------
@@ -105,9 +105,9 @@ _LOOP_TARGETS = re.compile(r"{%\s*for\s+(\w+)\s+in")
 _ASSIGNED = re.compile(r"(\w+)=\w+")
 
 
-@pytest.mark.parametrize("code", MAIL_TYPES)
+@pytest.mark.parametrize("code", notifications.codes())
 def test_every_variable_of_the_file_templates_is_in_the_allowlist(code):
-    mail_type = MAIL_TYPES[code]
+    mail_type = notifications.get(code)
     sources = "".join(
         Path(settings.BASE_DIR, "templates", f"{mail_type.template_base}_{part}.txt").read_text()
         for part in ("subject", "body")
@@ -116,25 +116,31 @@ def test_every_variable_of_the_file_templates_is_in_the_allowlist(code):
     used = {name for match in _TEMPLATE_NAMES.findall(sources) for name in match if name}
     local = set(_LOOP_TARGETS.findall(sources)) | set(_ASSIGNED.findall(sources))
 
-    assert used - local - {"trimmed"} <= set(mail_type.variables)
+    assert used - local - {"trimmed"} <= set(mail_type.names)
 
 
 def test_only_account_mails_are_protected():
-    assert mail_templates.PROTECTED_CODES == (
-        "CPT_MIN_CREATE",
-        "CPT_MIN_EXISTE",
-        "CPT_MIN_ID_OUBLIE",
-        "CPT_MIN_INCONNU",
-        "CPT_MIN_MODIF_MAIL",
-        "CPT_MIN_MODIF_MAIL_EXISTE",
+    protected = tuple(sorted(n.code for n in notifications.registered() if n.protected))
+
+    assert (
+        protected
+        == notifications.ALWAYS_ON_CODES
+        == (
+            "CPT_MIN_CREATE",
+            "CPT_MIN_EXISTE",
+            "CPT_MIN_ID_OUBLIE",
+            "CPT_MIN_INCONNU",
+            "CPT_MIN_MODIF_MAIL",
+            "CPT_MIN_MODIF_MAIL_EXISTE",
+        )
     )
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
-@pytest.mark.parametrize("code", MAIL_TYPES)
+@pytest.mark.parametrize("code", notifications.codes())
 def test_file_version_in_the_override_syntax_renders_like_the_files(code, language):
     """The starting text of a new override is faithful: rendered with the sample data it gives the file's mail."""
-    mail_type = MAIL_TYPES[code]
+    mail_type = notifications.get(code)
     subject, body = file_version(mail_type, language)
     check_source(subject, mail_type)
     check_source(body, mail_type)
@@ -144,7 +150,7 @@ def test_file_version_in_the_override_syntax_renders_like_the_files(code, langua
     from_files = render_email(mail_type.template_base, context, language=language)
 
     assert overridden[0] == from_files[0]
-    if not any(mail_templates.VARIABLES[name].kind == mail_templates.Kind.LINES for name in mail_type.variables):
+    if not any(variable.kind == notifications.Kind.LINES for variable in mail_type.variables):
         assert overridden[1].strip() == from_files[1].strip()
 
 
@@ -162,7 +168,7 @@ class TestEnqueue:
             to="estelle@example.org",
             code="STATUT_CO",
             template_base="applications/email/statut_co",
-            context=MAIL_TYPES["STATUT_CO"].sample_context(),
+            context=notifications.get("STATUT_CO").sample_context(),
             language="fr",
         )
 
@@ -337,7 +343,7 @@ class TestAdminEditing:
         response = client.get(ADD)
 
         content = response.content.decode()
-        assert all(code in content for code in MAIL_TYPES)
+        assert all(code in content for code in notifications.codes())
         assert "Hors service : non envoyé" in content
         assert f"{ADD}?code=STATUT_CO&amp;language=en" in content
 

@@ -1,0 +1,128 @@
+"""The account mails (eCandidat CPT_MIN_*): declared here, registered by ``AccountsConfig.ready()``.
+
+They are sent by allauth through ``accounts.adapters.AccountAdapter.send_mail`` and by ``accounts.services``
+(e-mail change), always through the outbox. Their subject is an account (``User``, or None when the address
+belongs to nobody); the links come with each sending. They let people into their account, so the central
+office cannot switch them off (``ecandidat.notifications.ALWAYS_ON_CODES``) and their text must keep the link.
+"""
+
+from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variable
+
+# The candidate's names, also used by the mails about an application (``applications.notifications``).
+FIRST_NAME = Variable("first_name", _("first name of the candidate"), "Estelle")
+LAST_NAME = Variable("last_name", _("last name of the candidate"), "Martin")
+NUMERO_DOSSIER = Variable("numero_dossier", _("numéro de dossier (the candidate's login)"), "K7M2P9QX")
+
+ACTIVATE_URL = Variable(
+    "activate_url",
+    _("link validating the e-mail address"),
+    "https://ecandidat.univ.example/accounts/confirm-email/Mzc:1vExample/",
+)
+PASSWORD_RESET_URL = Variable(
+    "password_reset_url",
+    _("link to choose a new password"),
+    "https://ecandidat.univ.example/accounts/password/reset/key/1a-example/",
+)
+SIGNUP_URL = Variable("signup_url", _("link to create an account"), "https://ecandidat.univ.example/accounts/signup/")
+IS_ENT_STUDENT = Variable(
+    "is_ent_student", _("student of the institution, logs in with the ENT (yes/no)"), False, Kind.FLAG
+)
+UNVALIDATED_DAYS = Variable("unvalidated_days", _("days left to validate the account before it is deleted"), 5)
+
+_ACCOUNT = (INSTITUTION_NAME, FIRST_NAME, LAST_NAME, NUMERO_DOSSIER)
+_CANDIDATE = _("the candidate")
+_OWNER = _("the owner of the address")
+
+
+def account_context(user: User | None) -> dict[str, object]:
+    """The variables of the mails about an account, from the account (None: an address that has no account)."""
+    context: dict[str, object] = {
+        "numero_dossier": "",
+        "first_name": "",
+        "last_name": "",
+        "is_ent_student": False,
+        "unvalidated_days": settings.UNVALIDATED_ACCOUNT_DAYS,
+    }
+    if user is not None:
+        context.update(
+            numero_dossier=user.numero_dossier or user.username,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            is_ent_student=bool(user.student_number),
+        )
+    return context
+
+
+def _account(
+    code: str,
+    label: Promise,
+    sent_when: Promise,
+    variables: tuple[Variable, ...],
+    link: Variable,
+    recipient: Promise = _CANDIDATE,
+) -> Notification:
+    return Notification(
+        code=code,
+        label=label,
+        sent_when=sent_when,
+        recipient=recipient,
+        template_base=f"accounts/email/{code.lower()}",
+        variables=variables,
+        context=account_context,
+        required=(link.name,),
+    )
+
+
+NOTIFICATIONS = (
+    _account(
+        "CPT_MIN_CREATE",
+        _("account creation"),
+        _("an account is created (validation link)"),
+        (*_ACCOUNT, ACTIVATE_URL, IS_ENT_STUDENT, UNVALIDATED_DAYS),
+        ACTIVATE_URL,
+    ),
+    _account(
+        "CPT_MIN_MODIF_MAIL",
+        _("e-mail address change"),
+        _("the candidate changes their e-mail address (validation link)"),
+        (*_ACCOUNT, ACTIVATE_URL),
+        ACTIVATE_URL,
+        recipient=_("the candidate, at the new address"),
+    ),
+    _account(
+        "CPT_MIN_ID_OUBLIE",
+        _("forgotten credentials"),
+        _("someone asks for the credentials of an account (password reset link)"),
+        (*_ACCOUNT, PASSWORD_RESET_URL),
+        PASSWORD_RESET_URL,
+    ),
+    _account(
+        "CPT_MIN_EXISTE",
+        _("account already exists"),
+        _("someone tries to create an account with an address already used in the campaign"),
+        (INSTITUTION_NAME, PASSWORD_RESET_URL),
+        PASSWORD_RESET_URL,
+        recipient=_OWNER,
+    ),
+    _account(
+        "CPT_MIN_MODIF_MAIL_EXISTE",
+        _("new address already used"),
+        _("a candidate tries to change their address to one already used in the campaign"),
+        (INSTITUTION_NAME, PASSWORD_RESET_URL),
+        PASSWORD_RESET_URL,
+        recipient=_OWNER,
+    ),
+    _account(
+        "CPT_MIN_INCONNU",
+        _("unknown account"),
+        _("someone asks for the credentials of an address no account of the campaign uses"),
+        (INSTITUTION_NAME, SIGNUP_URL),
+        SIGNUP_URL,
+        recipient=_OWNER,
+    ),
+)
