@@ -38,7 +38,7 @@ class LimeSurveyClient:
         self.session_key = self.get_session_key()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         try:
             if self.session_key:
                 self.release_session_key()
@@ -47,7 +47,7 @@ class LimeSurveyClient:
         finally:
             self._http.close()
 
-    def call(self, method: str, *params):
+    def call(self, method: str, *params: object) -> Any:
         payload: dict[str, Any] = {"method": method, "params": list(params), "id": next(self._ids)}
         try:
             response = self._http.post(self.url, json=payload, timeout=self.timeout)
@@ -91,7 +91,7 @@ class LimeSurveyClient:
         return parse_export(data, survey_id)
 
 
-def parse_export(data, survey_id) -> list[dict]:
+def parse_export(data: object, survey_id: int) -> list[dict]:
     """LimeSurvey's JSON export: ``{"responses": [{"<id>": {...}}, ...]}`` up to 5.x, ``[{...}, ...]`` since 6."""
     if not isinstance(data, dict) or not isinstance(data.get("responses"), list):
         raise LimeSurveyError(f"export_responses({survey_id}): no 'responses' list")

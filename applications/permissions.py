@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
     from accounts.models import User
-    from applications.complementary_forms import FormRow
+    from applications.forms_tab import FormRow
     from applications.models import Application
     from applications.pieces import PieceRow
 

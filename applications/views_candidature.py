@@ -12,12 +12,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from applications.complementary_forms import declare_form_not_concerned, form_rows, forms_for, missing_forms
 from applications.dates import confirmation_date, effective_return_deadline
+from applications.forms_tab import form_rows, forms_for, missing_forms
 from applications.models import Application, Candidate
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
 from applications.pieces import piece_rows, pieces_table_context
 from applications.services import candidature as services
+from applications.services.complementary_forms import declare_form_not_concerned
 from applications.views import candidate_required
 from ecandidat.exceptions import BusinessRuleError
 from offers.enums import ApplicationMode

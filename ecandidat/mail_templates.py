@@ -150,7 +150,7 @@ def _convert(template_name: str, placeholders: dict, notification: Notification)
         return _walk(template.nodelist, context, notification)
 
 
-def _simple_name(expression) -> str | None:
+def _simple_name(expression: object) -> str | None:
     """The name in ``{{ name }}`` / ``{% if name %}`` / ``{% for x in name %}`` when it is a plain variable."""
     var: Any = getattr(expression, "var", None)
     if getattr(expression, "filters", None) or not getattr(var, "lookups", None):

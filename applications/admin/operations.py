@@ -27,11 +27,11 @@ from django.views.decorators.http import require_POST
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.admin.review import change_url as review_change_url
 from applications.admin.review_actions import application_for, piece_of
-from applications.complementary_forms import remind_unanswered_forms
 from applications.enums import PieceStatus
 from applications.models import Application
 from applications.services import review as review_services
 from applications.services import staff
+from applications.services.complementary_forms import remind_unanswered_forms
 from applications.services.pieces import clean_piece_check, set_piece_status
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition

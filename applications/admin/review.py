@@ -31,8 +31,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.complementary_forms import form_rows
 from applications.enums import DossierStatus, EventKind, PieceStatus
+from applications.forms_tab import form_rows
 from applications.models import ApplicationTag, Tag
 from applications.pieces import piece_rows
 from applications.services import review as review_services

@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from applications.complementary_forms import missing_forms
 from applications.dates import effective_confirmation_date, effective_return_deadline
 from applications.enums import EventKind
+from applications.forms_tab import missing_forms
 from applications.history import record_event
 from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_commission
@@ -33,7 +33,7 @@ from offers.models import Campaign, Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from applications.complementary_forms import FormRow
+    from applications.forms_tab import FormRow
     from applications.models import Decision
     from applications.pieces import PieceRow
 
@@ -154,7 +154,7 @@ def transmit_refusal(
 ) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
     application's blocking pieces when the caller already has them (read from ``applications.pieces`` otherwise);
-    ``missing_form_rows`` likewise the forms that block it (``complementary_forms.missing_forms``: none unless
+    ``missing_form_rows`` likewise the forms that block it (``forms_tab.missing_forms``: none unless
     ``FORMS_BLOCK_TRANSMISSION`` is on)."""
     today = today or timezone.localdate()
     if application.is_cancelled:

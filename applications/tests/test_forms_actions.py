@@ -12,10 +12,10 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import operations
-from applications.complementary_forms import declare_form_not_concerned, remind_unanswered_forms
 from applications.enums import DossierStatus
 from applications.models import Application, ApplicationEvent, FormAnswer
 from applications.services.candidature import transmit_application
+from applications.services.complementary_forms import declare_form_not_concerned, remind_unanswered_forms
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import MailTemplate, OutboundEmail

@@ -14,8 +14,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from applications.complementary_forms import sync_complementary_forms
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
+from applications.limesurvey_sync import sync_complementary_forms
 from applications.models import Application, FormAnswer
 from applications.tests.factories import CandidateFactory
 from ecandidat.batches import Report

@@ -4,8 +4,9 @@ import pytest
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from applications.complementary_forms import declare_form_not_concerned, form_rows, remind_unanswered_forms
+from applications.forms_tab import form_rows
 from applications.models import Application, ApplicationEvent, FormAnswer
+from applications.services.complementary_forms import declare_form_not_concerned, remind_unanswered_forms
 from applications.tests.factories import CandidateFactory
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail

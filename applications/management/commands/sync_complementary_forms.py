@@ -1,4 +1,4 @@
-from applications.complementary_forms import sync_complementary_forms
+from applications.limesurvey_sync import sync_complementary_forms
 from ecandidat.batches import BatchCommand
 
 

@@ -1,0 +1,135 @@
+"""The "Formulaires complémentaires" tab (ecandidat-features §1.9), read side: the LimeSurvey surveys that apply to
+an application, with their links and their state for the candidate. Reads only: the candidate's declarations and
+the staff reminder are in ``applications.services.complementary_forms``, the nightly import of the answers in
+``applications.limesurvey_sync``.
+"""
+
+import dataclasses
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+
+from applications.enums import PieceStatus
+from applications.models import Application, FormAnswer
+from applications.pieces import pieces_locked_reason
+from offers.models import ComplementaryForm
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+@dataclasses.dataclass(frozen=True)
+class FormRow:
+    form: ComplementaryForm
+    label: str
+    url: str
+    status: str  # PieceStatus AT / TR / NC
+    answer: FormAnswer | None
+    can_declare_not_concerned: bool  # conditional and still waiting: "Non concerné par ce formulaire"
+    can_declare_concerned: bool = False  # conditional and declared "Non concerné": "Concerné par ce formulaire"
+
+    @property
+    def status_label(self) -> "StrOrPromise":
+        return PieceStatus(self.status).label
+
+    @property
+    def answer_items(self) -> list[tuple[str, str]]:
+        return sorted(self.answer.answers.items()) if self.answer and self.answer.answers else []
+
+
+def forms_for(application: Application) -> QuerySet[ComplementaryForm]:
+    """The forms in service that apply to this application: attached to its formation, or common to the
+    institution or to its centre."""
+    formation = application.formation
+    return (
+        ComplementaryForm.objects.filter(in_service=True)
+        .filter(
+            Q(formations=formation)
+            | Q(is_common=True, centre__isnull=True)
+            | Q(is_common=True, centre_id=formation.centre_id)
+        )
+        .distinct()
+        .order_by("label", "pk")
+    )
+
+
+def survey_url(template: str, application: Application) -> str:
+    """The form's URL with ${numDossier}, ${idCandidature}, ${nom} and ${prenom} replaced (URL-encoded).
+
+    Only http(s) URLs are returned: a configured ``javascript:`` link is never shown."""
+    candidate = application.candidate
+    values = {
+        "${numDossier}": candidate.user.username,
+        "${idCandidature}": str(application.public_id),
+        "${nom}": candidate.usual_name or candidate.birth_name,
+        "${prenom}": candidate.first_name,
+    }
+    url = template
+    for placeholder, value in values.items():
+        url = url.replace(placeholder, quote(value, safe=""))
+    return url if urlsplit(url).scheme in ("http", "https") else ""
+
+
+def form_rows(application: Application) -> list[FormRow]:
+    """The rows of the "Formulaires complémentaires" tab (two queries).
+
+    A form is "Transmise" once answered: the application's own answer wins over one given for the candidate
+    (``numDossier`` only). Otherwise it is "Non concerné" when the candidate declared so for this application,
+    else "En attente". An answer arriving after a "Non concerné" declaration makes the form "Transmise"."""
+    forms = list(forms_for(application))
+    answers = FormAnswer.objects.filter(form__in=[form.pk for form in forms], candidate_id=application.candidate_id)
+    answers = answers.filter(Q(application__isnull=True) | Q(application_id=application.pk))
+    own: dict[int, FormAnswer] = {}
+    shared: dict[int, FormAnswer] = {}
+    for answer in answers:
+        (own if answer.application_id is not None else shared)[answer.form_id] = answer
+    rows = []
+    for form in forms:
+        own_answer, shared_answer = own.get(form.pk), shared.get(form.pk)
+        submitted = next((a for a in (own_answer, shared_answer) if a is not None and a.submitted_at), None)
+        if submitted is not None:
+            status = PieceStatus.SUBMITTED
+        elif own_answer is not None and own_answer.not_concerned:
+            status = PieceStatus.NOT_CONCERNED
+        else:
+            status = PieceStatus.WAITING
+        rows.append(
+            FormRow(
+                form=form,
+                label=form.candidate_label or form.label,
+                url=survey_url(form.url, application),
+                status=status,
+                answer=submitted,
+                can_declare_not_concerned=form.is_conditional and status == PieceStatus.WAITING,
+                can_declare_concerned=form.is_conditional and status == PieceStatus.NOT_CONCERNED,
+            )
+        )
+    return rows
+
+
+def waiting_rows(rows: list[FormRow]) -> list[FormRow]:
+    """Forms neither answered nor declared "Non concerné"."""
+    return [row for row in rows if row.status == PieceStatus.WAITING]
+
+
+def missing_forms(application: Application, *, rows: list[FormRow] | None = None) -> list[FormRow]:
+    """The forms that keep "Transmettre ma candidature" inactive: with ``FORMS_BLOCK_TRANSMISSION`` on (eCandidat
+    CANDIDATURE_IS_BLOC_TRANS_FORM), those neither answered nor declared "Non concerné"; none when it is off (and
+    then no query). ``rows``: the application's form rows when the caller already has them."""
+    if not settings.FORMS_BLOCK_TRANSMISSION:
+        return []
+    return waiting_rows(form_rows(application) if rows is None else rows)
+
+
+def forms_locked_reason(application: Application) -> str:
+    """Why the candidate cannot declare a form "Non concerné" or "Concerné" now ("" when they can).
+
+    The rule is the pieces' one (``applications.pieces.pieces_locked_reason``: online dossier ``AT``/``IN``, not
+    cancelled, before the effective date limite de retour); only the message names the forms."""
+    reason = pieces_locked_reason(application)
+    if not reason:
+        return ""
+    return _("The complementary forms of this application can no longer be changed. %(reason)s") % {"reason": reason}

@@ -1,0 +1,166 @@
+"""The nightly import of the complementary forms' answers from LimeSurvey (BATCH_SYNCHRO_LIMESURVEY), through the
+client in ``applications.limesurvey``: the latest completed response per candidate and per application is kept as
+a ``FormAnswer``, which the tab (``applications.forms_tab``) reads.
+"""
+
+import datetime
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from applications.limesurvey import LimeSurveyClient, LimeSurveyError
+from applications.models import Application, Candidate, FormAnswer
+from ecandidat.batches import Report
+from offers.models import ComplementaryForm
+
+# Columns of a LimeSurvey export that are not answers.
+TECHNICAL_FIELDS = {
+    "id",
+    "token",
+    "submitdate",
+    "lastpage",
+    "startlanguage",
+    "seed",
+    "startdate",
+    "datestamp",
+    "ipaddr",
+    "refurl",
+    "numDossier",
+    "idCandidature",
+}
+
+
+def _submitted_at(row: dict) -> datetime.datetime | None:
+    value = parse_datetime(str(row.get("submitdate") or ""))
+    if value is None:
+        return None
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+def _latest_by(rows: list[dict], key: str) -> dict[str, tuple[datetime.datetime, dict]]:
+    """The most recent completed response per value of ``key`` (submit date, then response id)."""
+    latest: dict[str, tuple[tuple, datetime.datetime, dict]] = {}
+    for row in rows:
+        value = str(row.get(key) or "").strip()
+        submitted = _submitted_at(row)
+        if not value or submitted is None:
+            continue
+        try:
+            response_id = int(row.get("id") or 0)
+        except (TypeError, ValueError):
+            response_id = 0
+        order = (submitted, response_id)
+        if value not in latest or order >= latest[value][0]:
+            latest[value] = (order, submitted, row)
+    return {value: (submitted, row) for value, (_order, submitted, row) in latest.items()}
+
+
+def _answers(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key not in TECHNICAL_FIELDS and value not in (None, "")}
+
+
+def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -> None:
+    """Keep, per candidate (``numDossier`` without ``idCandidature``) and per application (``idCandidature``), the
+    latest response of ``form``, in one transaction. Responses naming nobody we know are counted and ignored."""
+    per_application = _latest_by(rows, "idCandidature")
+    per_candidate = _latest_by([r for r in rows if not str(r.get("idCandidature") or "").strip()], "numDossier")
+    public_ids = {}
+    for value in per_application:
+        try:
+            public_ids[value] = uuid.UUID(value)
+        except ValueError:
+            report.add("responses naming an unknown application")
+    applications = {
+        str(public_id): (pk, candidate_id)
+        for public_id, pk, candidate_id in Application.objects.filter(public_id__in=public_ids.values()).values_list(
+            "public_id", "pk", "candidate_id"
+        )
+    }
+    candidates = dict(
+        Candidate.objects.filter(user__username__in=list(per_candidate)).values_list("user__username", "pk")
+    )
+    now = timezone.now()
+    # (candidate_id, application_id or None) -> (submitted, answers)
+    wanted: dict[tuple[int, int | None], tuple[datetime.datetime, dict]] = {}
+    for value, (submitted, row) in per_application.items():
+        if str(public_ids.get(value)) in applications:
+            pk, candidate_id = applications[str(public_ids[value])]
+            wanted[(candidate_id, pk)] = (submitted, _answers(row))
+        elif value in public_ids:
+            report.add("responses naming an unknown application")
+    for value, (submitted, row) in per_candidate.items():
+        if value in candidates:
+            wanted[(candidates[value], None)] = (submitted, _answers(row))
+        else:
+            report.add("responses naming an unknown candidate")
+    with transaction.atomic():
+        existing = {
+            (answer.candidate_id, answer.application_id): answer
+            for answer in FormAnswer.objects.select_for_update(of=("self",)).filter(
+                form=form, candidate_id__in={candidate_id for candidate_id, _app in wanted}
+            )
+        }
+        to_create, to_update = [], []
+        for (candidate_id, application_id), (submitted, answers) in wanted.items():
+            answer = existing.get((candidate_id, application_id))
+            if answer is None:
+                to_create.append(
+                    FormAnswer(
+                        form=form,
+                        candidate_id=candidate_id,
+                        application_id=application_id,
+                        answers=answers,
+                        submitted_at=submitted,
+                        synchronised_at=now,
+                    )
+                )
+            elif (answer.submitted_at is None or submitted >= answer.submitted_at) and (
+                answer.submitted_at != submitted or answer.answers != answers
+            ):
+                answer.answers, answer.submitted_at = answers, submitted
+                answer.synchronised_at = now
+                to_update.append(answer)
+        FormAnswer.objects.bulk_create(to_create, batch_size=500)
+        FormAnswer.objects.bulk_update(to_update, ["answers", "submitted_at", "synchronised_at"], batch_size=500)
+    report.add("answers stored", len(to_create))
+    report.add("answers updated", len(to_update))
+
+
+def sync_complementary_forms(
+    report: Report,
+    *,
+    dry_run: bool,
+    limit: int | None,
+    client_factory: Callable[[str, str, str], LimeSurveyClient] = LimeSurveyClient,
+) -> None:
+    """Import the completed LimeSurvey responses of every survey in service (BATCH_SYNCHRO_LIMESURVEY).
+
+    LimeSurvey down or answering garbage is logged in the batch history (status ERROR) and retried the next
+    night; one survey failing does not stop the others, and the nightly chain goes on.
+    """
+    if not settings.LIMESURVEY_URL:
+        report.add("LimeSurvey not configured (LIMESURVEY_URL): skipped")
+        return
+    forms = list(ComplementaryForm.objects.filter(in_service=True).order_by("survey_id"))
+    if limit is not None:
+        forms = forms[:limit]
+    if not forms:
+        return
+    try:
+        with client_factory(settings.LIMESURVEY_URL, settings.LIMESURVEY_USER, settings.LIMESURVEY_PASSWORD) as api:
+            for form in forms:
+                try:
+                    rows = api.export_responses(form.survey_id)
+                except LimeSurveyError as exc:
+                    report.error(f"survey {form.survey_id} ({form.code}): {exc}")
+                    continue
+                report.add("surveys read")
+                report.add("responses read", len(rows))
+                if not dry_run:
+                    store_responses(form, rows, report)
+    except LimeSurveyError as exc:
+        report.error(f"LimeSurvey unavailable, retried next night: {exc}")
