@@ -199,7 +199,9 @@ def test_apply_refusal_links_to_the_missing_step(client, campaign, commission, d
     client.force_login(candidate.user)
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
 
-    response = client.get(reverse("applications:apply", args=[formation.pk]))
+    # session, user, savepoint, formation, dossier, its applications, release; session save (3)
+    with django_assert_num_queries(10):
+        response = client.get(reverse("applications:apply", args=[formation.pk]))
 
     assertContains(response, "Renseignez votre adresse")
     link = f'<a class="button button--primary" href="{reverse("applications:address")}">'
