@@ -5,22 +5,14 @@ import re
 
 import pytest
 from allauth.account.models import EmailAddress
-from django.urls import include, path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
 from accounts.tests.factories import CandidateFactory
 from accounts.tests.personas import PASSWORD
-from ecandidat import urls as root_urls
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
-
-# The lead mounts accounts.urls at compte/; until then (and whatever the root does) the tests mount it themselves.
-urlpatterns = list(root_urls.urlpatterns)
-if not any(getattr(pattern, "namespace", None) == "accounts" for pattern in urlpatterns):
-    urlpatterns.append(path("compte/", include("accounts.urls")))
-
-pytestmark = pytest.mark.urls(__name__)
 
 NEW = "nouvelle.adresse@example.org"
 WARNING = (
