@@ -11,14 +11,14 @@ def pdf_of_size(size: int) -> bytes:
 
 def application_with_pieces(count: int):
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from accounts.tests.factories import CandidateFactory
+    from accounts.tests.factories import CandidateUserFactory
     from applications.models import Application
-    from applications.tests.factories import CandidateFactory as DossierFactory
+    from applications.tests.factories import CandidateFactory
     from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
 
     campaign = CampaignFactory(is_active=True)
-    user = CandidateFactory(campaign=campaign)
-    dossier = DossierFactory(user=user)
+    user = CandidateUserFactory(campaign=campaign)
+    dossier = CandidateFactory(user=user)
     formation = FormationFactory()
     pieces = [PieceTypeFactory(order=n) for n in range(count)]
     formation.piece_types.add(*pieces)

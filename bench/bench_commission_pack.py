@@ -27,10 +27,10 @@ def _rss_mib() -> float:
 
 def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_size: int):
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from accounts.tests.factories import CandidateFactory, StaffMembershipFactory
+    from accounts.tests.factories import CandidateUserFactory, StaffMembershipFactory
     from applications.enums import DossierStatus, PieceStatus
     from applications.models import Application, PieceSubmission
-    from applications.tests.factories import CandidateFactory as DossierFactory
+    from applications.tests.factories import CandidateFactory
     from documents.enums import ScanStatus
     from documents.models import Document
     from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
@@ -42,9 +42,9 @@ def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_siz
     manager = StaffMembershipFactory(centre=formation.centre).user
     ids = []
     for _ in range(count):
-        user = CandidateFactory(campaign=campaign)
+        user = CandidateUserFactory(campaign=campaign)
         application = Application.objects.create(
-            candidate=DossierFactory(user=user),
+            candidate=CandidateFactory(user=user),
             formation=formation,
             campaign=campaign,
             created_by=user,

@@ -1,14 +1,19 @@
+"""One factory per model of accounts. The persona fixtures built from them are in ``accounts.tests.personas``; a
+candidate's dossier (the ``Candidate`` model) has its factory in ``applications.tests.factories``."""
+
 import factory
 from allauth.account.models import EmailAddress
 
 from accounts.models import StaffMembership, StaffRole, User
 from accounts.services import issue_numero_dossier
+from offers.models import Campaign
+from offers.tests.factories import CampaignFactory
 
 DEFAULT_PASSWORD = "mot-de-passe-de-test-2026"
 
 
 class UserFactory(factory.django.DjangoModelFactory):
-    """A staff-less, campaign-less user; see the traits and CandidateFactory."""
+    """A staff-less, campaign-less user; see CandidateUserFactory and StaffFactory."""
 
     class Meta:
         model = User
@@ -27,9 +32,16 @@ class UserFactory(factory.django.DjangoModelFactory):
             EmailAddress.objects.create(user=self, email=self.email, primary=True, verified=extracted is not False)
 
 
-class CandidateFactory(UserFactory):
+def _active_campaign() -> Campaign:
+    return Campaign.objects.filter(is_active=True).first() or CampaignFactory(is_active=True)
+
+
+class CandidateUserFactory(UserFactory):
+    """A candidate's account: a numéro de dossier as username, in the active campaign (made when there is none),
+    with a validated e-mail address. Its dossier is ``applications.tests.factories.CandidateFactory``."""
+
     username = factory.LazyFunction(issue_numero_dossier)
-    campaign = factory.SubFactory("offers.tests.factories.CampaignFactory", is_active=True)
+    campaign = factory.LazyFunction(_active_campaign)
     email = factory.Sequence(lambda n: f"candidat{n}@example.org")
 
 

@@ -1,13 +1,14 @@
 """The persona set (house-style §6) as a pytest plugin: ``pytest_plugins = ["accounts.tests.personas"]``.
 
-Candidates are validated e-mail accounts of the active campaign with the known password ``PASSWORD``; staff get
-their rights from StaffMembership rows. ``centre`` is the centre managed by ``centre_manager`` and examined by
-``commission``.
+Candidates (``candidate_user``, ``other_candidate_user``) are validated e-mail accounts of the active campaign with
+the known password ``PASSWORD``; their dossiers (``candidate``, ``other_candidate``: ``Candidate`` rows) are
+applications/tests' fixtures. Staff get their rights from StaffMembership rows. ``centre`` is the centre managed by
+``centre_manager`` and examined by ``commission``.
 """
 
 import pytest
 
-from accounts.tests.factories import DEFAULT_PASSWORD, CandidateFactory, StaffMembershipFactory
+from accounts.tests.factories import DEFAULT_PASSWORD, CandidateUserFactory, StaffMembershipFactory
 from offers.tests.factories import CentreFactory, CommissionFactory
 
 PASSWORD = DEFAULT_PASSWORD
@@ -21,13 +22,15 @@ def persona_password():
 
 
 @pytest.fixture
-def candidate(campaign):
-    return CandidateFactory(campaign=campaign, first_name="Estelle", last_name="Candidate")
+def candidate_user(campaign):
+    """A candidate's account (``User``) of the active campaign, without a dossier: the dossier (``Candidate``) is
+    the ``candidate`` fixture of applications/tests."""
+    return CandidateUserFactory(campaign=campaign, first_name="Estelle", last_name="Candidate")
 
 
 @pytest.fixture
-def other_candidate(campaign):
-    return CandidateFactory(campaign=campaign, first_name="Paul", last_name="Other")
+def other_candidate_user(campaign):
+    return CandidateUserFactory(campaign=campaign, first_name="Paul", last_name="Other")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import SharedCacheEntry
-from accounts.tests.factories import CandidateFactory
+from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.services import _worker_database_url
@@ -35,21 +35,23 @@ def _log_in(client, login, password=PASSWORD):
 # --- Lockouts: per account and per IP, each with its own limit ---
 
 
-def test_a_locked_account_leaves_another_account_working_from_the_same_ip(client, candidate, other_candidate):
+def test_a_locked_account_leaves_another_account_working_from_the_same_ip(
+    client, candidate_user, other_candidate_user
+):
     for _attempt in range(5):
-        assert _log_in(client, candidate.username, "mauvais-mot-de-passe").status_code == 200
+        assert _log_in(client, candidate_user.username, "mauvais-mot-de-passe").status_code == 200
 
-    locked = _log_in(client, candidate.username)
+    locked = _log_in(client, candidate_user.username)
 
     assert LOCKED in locked.content.decode()
     assert "_auth_user_id" not in client.session
-    response = _log_in(client, other_candidate.username)  # same client, same REMOTE_ADDR (127.0.0.1)
+    response = _log_in(client, other_candidate_user.username)  # same client, same REMOTE_ADDR (127.0.0.1)
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(other_candidate.pk)
+    assert client.session["_auth_user_id"] == str(other_candidate_user.pk)
 
 
 def test_an_ip_trying_many_accounts_is_locked_at_its_own_limit(client, campaign, time_machine):
-    accounts = CandidateFactory.create_batch(8, campaign=campaign)
+    accounts = CandidateUserFactory.create_batch(8, campaign=campaign)
     for index, account in enumerate(accounts[:6]):
         if index % 3 == 0:  # allauth's separate "login" limit (30 posts a minute per IP) is not what is tested
             time_machine.move_to(timezone.now() + datetime.timedelta(seconds=61))
@@ -66,22 +68,22 @@ def test_an_ip_trying_many_accounts_is_locked_at_its_own_limit(client, campaign,
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")  # "__all__": the cache alias when settings add it
-def test_lockout_is_shared_through_the_database_cache(client, settings, candidate, other_candidate):
+def test_lockout_is_shared_through_the_database_cache(client, settings, candidate_user, other_candidate_user):
     # The REDIS_URL-absent production cache (settings.base), instead of the tests' LocMemCache.
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "ecandidat_cache"},
         "maintenance": settings.CACHES["maintenance"],
     }
     for _attempt in range(5):
-        _log_in(client, candidate.username, "mauvais-mot-de-passe")
+        _log_in(client, candidate_user.username, "mauvais-mot-de-passe")
 
     assert SharedCacheEntry.objects.exists()  # the counters are rows, visible to every process
     # Another process = another cache client on the same table: it sees the same counter.
     other_process_cache = DatabaseCache("ecandidat_cache", {})
     keys = list(SharedCacheEntry.objects.values_list("cache_key", flat=True))
     assert any(other_process_cache.get(key.split(":", 2)[-1]) for key in keys)
-    assert LOCKED in _log_in(client, candidate.username).content.decode()
-    assert _log_in(client, other_candidate.username).status_code == 302
+    assert LOCKED in _log_in(client, candidate_user.username).content.decode()
+    assert _log_in(client, other_candidate_user.username).status_code == 302
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
@@ -167,8 +169,8 @@ def test_on_postgresql_counters_are_committed_at_once_outside_the_request_transa
 # --- Re-authentication before changing the e-mail address ---
 
 
-def test_email_change_asks_the_password_again_after_five_minutes(client, candidate, time_machine):
-    _log_in(client, candidate.username)
+def test_email_change_asks_the_password_again_after_five_minutes(client, candidate_user, time_machine):
+    _log_in(client, candidate_user.username)
     assert client.get(reverse("accounts:email_change")).status_code == 200  # just logged in: recent enough
 
     time_machine.move_to(timezone.now() + datetime.timedelta(minutes=6))
@@ -188,17 +190,17 @@ def test_email_change_asks_the_password_again_after_five_minutes(client, candida
 
 
 def test_a_change_posted_from_an_old_session_waits_for_the_password(
-    client, candidate, time_machine, django_capture_on_commit_callbacks
+    client, candidate_user, time_machine, django_capture_on_commit_callbacks
 ):
-    _log_in(client, candidate.username)
+    _log_in(client, candidate_user.username)
     time_machine.move_to(timezone.now() + datetime.timedelta(minutes=6))
 
     response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW})
 
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_reauthenticate"))
-    candidate.refresh_from_db()
-    assert candidate.email != NEW
+    candidate_user.refresh_from_db()
+    assert candidate_user.email != NEW
     assert not OutboundEmail.objects.exists()
     # allauth replays the posted form once the password is confirmed
     with django_capture_on_commit_callbacks(execute=True):
@@ -206,15 +208,15 @@ def test_a_change_posted_from_an_old_session_waits_for_the_password(
             reverse("account_reauthenticate"), {"password": PASSWORD, "next": reverse("accounts:email_change")}
         )
     assert response.url == reverse("accounts:email_change_done")
-    candidate.refresh_from_db()
-    assert candidate.email == NEW
+    candidate_user.refresh_from_db()
+    assert candidate_user.email == NEW
     assert OutboundEmail.objects.get().to == NEW
 
 
 # --- Cache-Control: no-store on the pages of logged-in users only ---
 
 
-@pytest.mark.parametrize("persona", ["candidate", "other_candidate", "centre_manager"])
+@pytest.mark.parametrize("persona", ["candidate_user", "other_candidate_user", "centre_manager"])
 @pytest.mark.parametrize("url", ["/", "/candidat/"])
 def test_pages_seen_logged_in_are_not_stored(client, request, persona, url):
     client.force_login(request.getfixturevalue(persona))
@@ -243,8 +245,8 @@ def test_public_pages_seen_anonymously_stay_cacheable(client, db, django_assert_
     assert "no-store" not in response.get("Cache-Control", "")
 
 
-def test_the_answer_to_a_logout_is_not_stored(client, candidate):
-    client.force_login(candidate)
+def test_the_answer_to_a_logout_is_not_stored(client, candidate_user):
+    client.force_login(candidate_user)
 
     response = client.post(reverse("account_logout"))
 

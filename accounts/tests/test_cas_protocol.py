@@ -10,7 +10,7 @@ import requests
 from allauth.socialaccount.models import SocialAccount
 
 from accounts.models import User
-from accounts.tests.factories import CandidateFactory, StaffFactory
+from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.tests.plugins.services import ENT_PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -120,7 +120,7 @@ def test_new_student_lands_on_the_account_creation_form_prefilled_from_the_attri
 
 
 def test_known_student_is_logged_in_and_the_cas_single_logout_ends_the_session(cas_app, campaign):
-    user = CandidateFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
     SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
     session, _, response = _ent_login(cas_app, "lucas.bernard")
     assert response.status_code == 200
@@ -144,7 +144,7 @@ def _ent_url(cas_app) -> str:
 
 
 def test_logout_from_ecandidat_ends_the_cas_session_too(cas_app, campaign):
-    user = CandidateFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
     SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
     session, _, response = _ent_login(cas_app, "lucas.bernard")
     token = _csrf(session, f"{cas_app.url}/accounts/logout/")

@@ -115,11 +115,11 @@ def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(c
 
 
 @pytest.mark.django_db
-def test_the_nightly_cleanup_forgets_tickets_of_ended_sessions_only(client, candidate):
+def test_the_nightly_cleanup_forgets_tickets_of_ended_sessions_only(client, candidate_user):
     from django.core.management import call_command
     from django_cas_ng.models import SessionTicket
 
-    client.force_login(candidate)
+    client.force_login(candidate_user)
     live = SessionTicket.objects.create(session_key=client.session.session_key, ticket="ST-live")
     SessionTicket.objects.create(session_key="ended-session-key", ticket="ST-ended")
 

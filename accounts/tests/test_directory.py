@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from accounts import directory
 from accounts.models import User
-from accounts.tests.factories import CandidateFactory, StaffFactory
+from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.tests.plugins.services import free_port
 
@@ -113,7 +113,7 @@ def test_an_unreachable_directory_changes_nothing_at_login(settings, db):
 
 
 def test_candidates_are_never_staff_logins(ldap, campaign):
-    CandidateFactory(campaign=campaign, username="SOPHIEGE")
+    CandidateUserFactory(campaign=campaign, username="SOPHIEGE")
 
     assert directory.staff_for_login("SOPHIEGE") is None
 

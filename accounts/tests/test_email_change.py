@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
-from accounts.tests.factories import CandidateFactory
+from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
@@ -25,8 +25,8 @@ def _link(body: str) -> str:
     return re.search(r"https?://\S+", body).group(0)
 
 
-def test_page_shows_the_guide_warning_and_fields(client, candidate, django_assert_num_queries):
-    client.force_login(candidate)
+def test_page_shows_the_guide_warning_and_fields(client, candidate_user, django_assert_num_queries):
+    client.force_login(candidate_user)
     # session, user, request savepoint ×2, session save (savepoint, update, release)
     with django_assert_num_queries(7):
         response = client.get(reverse("accounts:email_change"))
@@ -35,7 +35,7 @@ def test_page_shows_the_guide_warning_and_fields(client, candidate, django_asser
     assert WARNING in html
     assert "E-mail address *" in html
     assert "E-mail address confirmation *" in html
-    assert candidate.email in html
+    assert candidate_user.email in html
     assert "Cancel" in html
     assert "Save" in html
 
@@ -57,9 +57,14 @@ def test_staff_personas_are_refused(client, persona, request, django_assert_num_
 
 
 def test_change_replaces_address_mails_link_and_logs_out(
-    client, candidate, other_candidate, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
+    client,
+    candidate_user,
+    other_candidate_user,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
 ):
-    client.force_login(candidate)
+    client.force_login(candidate_user)
     with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(17):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, addresses,
         # confirmations and address deleted, user updated, new address, back-office mail text?, outbox row, release,
@@ -69,18 +74,18 @@ def test_change_replaces_address_mails_link_and_logs_out(
     assert response.url == reverse("accounts:email_change_done")
     assert "_auth_user_id" not in client.session
 
-    candidate.refresh_from_db()
-    assert candidate.email == NEW
-    address = EmailAddress.objects.get(user=candidate)
+    candidate_user.refresh_from_db()
+    assert candidate_user.email == NEW
+    address = EmailAddress.objects.get(user=candidate_user)
     assert (address.email, address.primary, address.verified) == (NEW, True, False)
-    other_candidate.refresh_from_db()
-    assert EmailAddress.objects.get(user=other_candidate).verified  # nobody else touched
+    other_candidate_user.refresh_from_db()
+    assert EmailAddress.objects.get(user=other_candidate_user).verified  # nobody else touched
 
     row = OutboundEmail.objects.get()
     assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL", NEW)
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == [NEW]
-    assert candidate.username in mailoutbox[0].body
+    assert candidate_user.username in mailoutbox[0].body
 
     response = client.get(response.url)
     assert response.status_code == 200
@@ -88,23 +93,28 @@ def test_change_replaces_address_mails_link_and_logs_out(
 
     # Logged out until validated: the password alone no longer opens the account.
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+        response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": PASSWORD})
     assert response.url == reverse("account_email_verification_sent")
     assert "_auth_user_id" not in client.session
 
     response = client.post(_link(mailoutbox[0].body))
     assert response.status_code == 302
-    assert EmailAddress.objects.get(user=candidate).verified
+    assert EmailAddress.objects.get(user=candidate_user).verified
     response = client.post(reverse("account_login"), {"login": NEW, "password": PASSWORD})
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(candidate.pk)
+    assert client.session["_auth_user_id"] == str(candidate_user.pk)
 
 
 def test_address_of_the_campaign_is_refused_neutrally(
-    client, candidate, other_candidate, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
+    client,
+    candidate_user,
+    other_candidate_user,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
 ):
-    taken = other_candidate.email.upper()
-    client.force_login(candidate)
+    taken = other_candidate_user.email.upper()
+    client.force_login(candidate_user)
     with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(12):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, back-office
         # mail text?, outbox row, release, logout (session read, deleted), release
@@ -114,11 +124,11 @@ def test_address_of_the_campaign_is_refused_neutrally(
     assert response.url == reverse("accounts:email_change_done")
     assert "_auth_user_id" not in client.session
 
-    old = candidate.email
-    candidate.refresh_from_db()
-    assert candidate.email == old
-    assert EmailAddress.objects.get(user=candidate).email == old
-    assert EmailAddress.objects.get(user=candidate).verified
+    old = candidate_user.email
+    candidate_user.refresh_from_db()
+    assert candidate_user.email == old
+    assert EmailAddress.objects.get(user=candidate_user).email == old
+    assert EmailAddress.objects.get(user=candidate_user).verified
     row = OutboundEmail.objects.get()
     assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL_EXISTE", taken)
     assert "already uses it" in mailoutbox[0].body
@@ -126,18 +136,18 @@ def test_address_of_the_campaign_is_refused_neutrally(
 
 
 def test_address_of_a_past_campaign_is_accepted_and_released_on_validation(
-    client, candidate, mailoutbox, django_capture_on_commit_callbacks
+    client, candidate_user, mailoutbox, django_capture_on_commit_callbacks
 ):
     today = timezone.localdate()
     past = CampaignFactory(starts_on=today - datetime.timedelta(400), ends_on=today - datetime.timedelta(200))
-    last_year = CandidateFactory(campaign=past, email=NEW)
-    client.force_login(candidate)
+    last_year = CandidateUserFactory(campaign=past, email=NEW)
+    client.force_login(candidate_user)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW})
-    candidate.refresh_from_db()
-    assert candidate.email == NEW
+    candidate_user.refresh_from_db()
+    assert candidate_user.email == NEW
     client.post(_link(mailoutbox[0].body))
-    assert EmailAddress.objects.get(user=candidate).verified
+    assert EmailAddress.objects.get(user=candidate_user).verified
     assert not EmailAddress.objects.get(user=last_year).verified
 
 
@@ -149,31 +159,38 @@ def test_address_of_a_past_campaign_is_accepted_and_released_on_validation(
         ({"email": "", "email2": ""}, "email", "This field is required."),
     ],
 )
-def test_bad_input_is_shown_at_the_field(client, candidate, data, field, message, django_assert_num_queries):
-    client.force_login(candidate)
+def test_bad_input_is_shown_at_the_field(client, candidate_user, data, field, message, django_assert_num_queries):
+    client.force_login(candidate_user)
     with django_assert_num_queries(7):  # as the page: nothing written
         response = client.post(reverse("accounts:email_change"), data)
     assert response.status_code == 200
     assert message in response.context["form"].errors[field]
     assert data["email"] in response.content.decode()  # nothing lost
-    assert client.session["_auth_user_id"] == str(candidate.pk)
+    assert client.session["_auth_user_id"] == str(candidate_user.pk)
     assert not OutboundEmail.objects.exists()
 
 
-def test_same_address_is_refused_at_the_field(client, candidate):
-    client.force_login(candidate)
-    response = client.post(reverse("accounts:email_change"), {"email": candidate.email, "email2": candidate.email})
+def test_same_address_is_refused_at_the_field(client, candidate_user):
+    client.force_login(candidate_user)
+    response = client.post(
+        reverse("accounts:email_change"), {"email": candidate_user.email, "email2": candidate_user.email}
+    )
     assert response.status_code == 200
     assert response.context["form"].errors["email"] == ["This is already the e-mail address of your account."]
-    assert client.session["_auth_user_id"] == str(candidate.pk)
+    assert client.session["_auth_user_id"] == str(candidate_user.pk)
 
 
-def test_service_returns_whether_the_address_changed(candidate, other_candidate, django_capture_on_commit_callbacks):
+def test_service_returns_whether_the_address_changed(
+    candidate_user, other_candidate_user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.change_email(user=candidate, new_email=f" {NEW} ", actor=candidate) is True
-        assert services.change_email(user=candidate, new_email=other_candidate.email, actor=candidate) is False
-    candidate.refresh_from_db()
-    assert candidate.email == NEW
+        assert services.change_email(user=candidate_user, new_email=f" {NEW} ", actor=candidate_user) is True
+        assert (
+            services.change_email(user=candidate_user, new_email=other_candidate_user.email, actor=candidate_user)
+            is False
+        )
+    candidate_user.refresh_from_db()
+    assert candidate_user.email == NEW
     assert list(OutboundEmail.objects.order_by("pk").values_list("code", flat=True)) == [
         "CPT_MIN_MODIF_MAIL",
         "CPT_MIN_MODIF_MAIL_EXISTE",

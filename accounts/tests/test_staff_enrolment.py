@@ -95,7 +95,7 @@ def test_enrolment_page_offers_the_mail_and_the_code(client, centre_manager, dja
     assert '<label for="id_code">Code d&#x27;activation *</label>' in html
 
 
-@pytest.mark.parametrize("persona", ["candidate", "other_candidate"])
+@pytest.mark.parametrize("persona", ["candidate_user", "other_candidate_user"])
 def test_candidates_get_404_on_the_enrolment_pages(client, request, persona, django_assert_num_queries):
     client.force_login(request.getfixturevalue(persona))
 
@@ -309,12 +309,12 @@ def test_wrong_codes_are_rate_limited(client, centre_manager, central_manager):
     assert StaffEnrolmentToken.objects.get().used_at is None
 
 
-def test_only_the_central_office_issues_codes(client, centre_manager, other_centre_manager, candidate):
+def test_only_the_central_office_issues_codes(client, centre_manager, other_centre_manager, candidate_user):
     with pytest.raises(BusinessRuleError, match="Seule la scolarité centrale"):
         issue_enrolment_code(user=centre_manager, actor=other_centre_manager)
     central = StaffMembershipFactory(central=True).user
     with pytest.raises(BusinessRuleError, match="réservés aux comptes du personnel"):
-        issue_enrolment_code(user=candidate, actor=central)
+        issue_enrolment_code(user=candidate_user, actor=central)
     assert not StaffEnrolmentToken.objects.exists()
 
     other_centre_manager.is_superuser = False
@@ -337,8 +337,8 @@ def test_staff_logged_in_through_the_ent_activates_without_enrolment(client, cen
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
 
 
-def test_candidate_may_activate_an_app_without_enrolment(client, candidate):
-    _log_in_with_password(client, candidate.username)
+def test_candidate_may_activate_an_app_without_enrolment(client, candidate_user):
+    _log_in_with_password(client, candidate_user.username)
 
     assert client.get(reverse("mfa_activate_totp")).status_code == 200
 
@@ -370,8 +370,8 @@ def test_the_operator_issues_a_code_on_the_server_for_the_first_superuser(client
         call_command("issue_enrolment_code", "nobody")
 
 
-def test_the_server_refuses_a_code_for_a_candidate(candidate):
+def test_the_server_refuses_a_code_for_a_candidate(candidate_user):
     from django.core.management import CommandError, call_command
 
     with pytest.raises(CommandError, match="réservés aux comptes du personnel"):
-        call_command("issue_enrolment_code", candidate.username)
+        call_command("issue_enrolment_code", candidate_user.username)

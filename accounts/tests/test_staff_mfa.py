@@ -292,8 +292,8 @@ def test_another_provider_is_not_a_second_factor(client, centre_manager):
 # --- Candidates, and the setting off ---
 
 
-def test_candidate_is_unaffected(client, candidate):
-    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+def test_candidate_is_unaffected(client, candidate_user):
+    response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": PASSWORD})
 
     assert response.status_code == 302
     assert response.url == reverse("applications:start")  # no second-factor step

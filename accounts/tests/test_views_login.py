@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import purge_unvalidated_accounts
-from accounts.tests.factories import CandidateFactory
+from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
@@ -33,26 +33,26 @@ def test_login_page(client, db, settings, django_assert_num_queries):
     assert "Log in with the ENT" not in html  # no ENT configured
 
 
-def test_candidate_logs_in_with_numero_or_email(client, candidate):
-    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+def test_candidate_logs_in_with_numero_or_email(client, candidate_user):
+    response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": PASSWORD})
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(candidate.pk)
+    assert client.session["_auth_user_id"] == str(candidate_user.pk)
 
 
-def test_wrong_password_until_lockout(client, candidate):
+def test_wrong_password_until_lockout(client, candidate_user):
     for _attempt in range(5):
-        response = client.post(reverse("account_login"), {"login": candidate.username, "password": "mauvais"})
+        response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": "mauvais"})
         assert response.status_code == 200
         assert "The username and/or password you specified are not correct." in response.content.decode()
     # Rate limit reached: even the right password is refused for now.
-    response = client.post(reverse("account_login"), {"login": candidate.username, "password": PASSWORD})
+    response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": PASSWORD})
     assert "_auth_user_id" not in client.session
     assert response.status_code in (200, 429)
     assert "Too many failed login attempts" in response.content.decode()
 
 
 def test_unvalidated_account_cannot_log_in(client, campaign, mailoutbox, django_capture_on_commit_callbacks):
-    user = CandidateFactory(campaign=campaign, verified_email=False)
+    user = CandidateUserFactory(campaign=campaign, verified_email=False)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("account_login"), {"login": user.username, "password": PASSWORD})
     assert response.status_code == 302
@@ -66,7 +66,7 @@ def test_annual_accounts_past_campaign_cannot_log_in(client, db):
     old = CampaignFactory(
         is_active=False, starts_on=today - datetime.timedelta(400), ends_on=today - datetime.timedelta(200)
     )
-    user = CandidateFactory(campaign=old)
+    user = CandidateUserFactory(campaign=old)
     response = client.post(reverse("account_login"), {"login": user.username, "password": PASSWORD}, follow=True)
     assert "_auth_user_id" not in client.session
     assert "Accounts are annual: create a new account for the current campaign." in response.content.decode()
@@ -77,7 +77,7 @@ def test_annual_accounts_campaign_dates_over(client, db):
     closed = CampaignFactory(
         is_active=True, starts_on=today - datetime.timedelta(100), ends_on=today - datetime.timedelta(1)
     )
-    user = CandidateFactory(campaign=closed)
+    user = CandidateUserFactory(campaign=closed)
     response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD}, follow=True)
     assert "_auth_user_id" not in client.session
     assert "Accounts are annual" in response.content.decode()
@@ -88,21 +88,21 @@ def test_email_login_picks_the_active_campaign_account(client, campaign):
     old = CampaignFactory(
         is_active=False, starts_on=today - datetime.timedelta(400), ends_on=today - datetime.timedelta(200)
     )
-    CandidateFactory(campaign=old, email="same@example.org", verified_email=False)
-    current = CandidateFactory(campaign=campaign, email="same@example.org")
+    CandidateUserFactory(campaign=old, email="same@example.org", verified_email=False)
+    current = CandidateUserFactory(campaign=campaign, email="same@example.org")
     client.post(reverse("account_login"), {"login": "same@example.org", "password": PASSWORD})
     assert client.session["_auth_user_id"] == str(current.pk)
 
 
-def test_forgotten_credentials(client, candidate, mailoutbox, django_capture_on_commit_callbacks):
+def test_forgotten_credentials(client, candidate_user, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("account_reset_password"), {"email": candidate.email.upper()}, follow=True)
+        response = client.post(reverse("account_reset_password"), {"email": candidate_user.email.upper()}, follow=True)
     known_page = response.content.decode()
     assert "If an account uses this address" in known_page
     row = OutboundEmail.objects.get()
     assert row.code == "CPT_MIN_ID_OUBLIE"
     body = mailoutbox[0].body
-    assert candidate.username in body
+    assert candidate_user.username in body
     assert "valid for 2 hours" in body
     link = re.search(r"https?://\S+", body).group(0)
     response = client.get(link)
@@ -110,8 +110,8 @@ def test_forgotten_credentials(client, candidate, mailoutbox, django_capture_on_
     new = "encore-une-phrase-solide"
     response = client.post(response.url, {"password1": new, "password2": new})
     assert response.status_code == 302
-    candidate.refresh_from_db()
-    assert candidate.check_password(new)
+    candidate_user.refresh_from_db()
+    assert candidate_user.check_password(new)
     # Single use.
     assert "expired or has already been used" in client.get(link, follow=True).content.decode()
 
@@ -124,10 +124,10 @@ def test_forgotten_credentials_unknown_address_same_page(client, db, mailoutbox,
 
 
 def test_forgotten_credentials_link_expires_after_two_hours(
-    client, candidate, mailoutbox, django_capture_on_commit_callbacks, time_machine
+    client, candidate_user, mailoutbox, django_capture_on_commit_callbacks, time_machine
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("account_reset_password"), {"email": candidate.email})
+        client.post(reverse("account_reset_password"), {"email": candidate_user.email})
     link = re.search(r"https?://\S+", mailoutbox[0].body).group(0)
     time_machine.move_to(datetime.datetime.now().astimezone() + datetime.timedelta(hours=2, minutes=1))
     assert "expired or has already been used" in client.get(link, follow=True).content.decode()
@@ -228,7 +228,7 @@ def test_ent_account_creation(client, ent_signup, mailoutbox, django_capture_on_
 
 
 def test_ent_never_auto_linked_to_existing_email_account(client, ent_signup, campaign):
-    CandidateFactory(campaign=campaign, email=ent_signup["email"])
+    CandidateUserFactory(campaign=campaign, email=ent_signup["email"])
     data = {"last_name": "E", "first_name": "E", "email": ent_signup["email"], "email2": ent_signup["email"]}
     client.post(reverse("socialaccount_signup"), data)
     assert not SocialAccount.objects.exists()
@@ -238,9 +238,9 @@ def test_ent_never_auto_linked_to_existing_email_account(client, ent_signup, cam
 
 
 def test_purge_unvalidated_accounts(campaign, time_machine):
-    stale = CandidateFactory(campaign=campaign, verified_email=False)
-    fresh = CandidateFactory(campaign=campaign, verified_email=False)
-    validated = CandidateFactory(campaign=campaign)
+    stale = CandidateUserFactory(campaign=campaign, verified_email=False)
+    fresh = CandidateUserFactory(campaign=campaign, verified_email=False)
+    validated = CandidateUserFactory(campaign=campaign)
     User.objects.filter(pk__in=[stale.pk, validated.pk]).update(
         date_joined=timezone.now() - datetime.timedelta(days=6)
     )
@@ -252,7 +252,7 @@ def test_purge_unvalidated_accounts(campaign, time_machine):
 
 
 def test_purge_command(campaign, capsys):
-    stale = CandidateFactory(campaign=campaign, verified_email=False)
+    stale = CandidateUserFactory(campaign=campaign, verified_email=False)
     User.objects.filter(pk=stale.pk).update(date_joined=timezone.now() - datetime.timedelta(days=6))
     call_command("purge_unvalidated_accounts", "--dry-run")
     assert "accounts to delete: 1" in capsys.readouterr().out

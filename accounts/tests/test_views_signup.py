@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import NumeroDossierHistory, User
-from accounts.tests.factories import CandidateFactory
+from accounts.tests.factories import CandidateUserFactory
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
 
@@ -117,7 +117,7 @@ def test_signup_required_fields(client, campaign, field):
 def test_signup_duplicate_address_in_campaign_reveals_nothing(
     client, campaign, mailoutbox, django_capture_on_commit_callbacks
 ):
-    existing = CandidateFactory(campaign=campaign, email="estelle.durand@example.org")
+    existing = CandidateUserFactory(campaign=campaign, email="estelle.durand@example.org")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("account_signup"),
@@ -139,7 +139,7 @@ def test_signup_same_address_allowed_in_new_campaign(db, client, mailoutbox, dja
         starts_on=timezone.localdate() - datetime.timedelta(days=400),
         ends_on=timezone.localdate() - datetime.timedelta(days=200),
     )
-    old = CandidateFactory(campaign=old_campaign, email="estelle.durand@example.org")
+    old = CandidateUserFactory(campaign=old_campaign, email="estelle.durand@example.org")
     campaign = CampaignFactory(is_active=True)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("account_signup"), SIGNUP)

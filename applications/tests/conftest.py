@@ -1,7 +1,7 @@
 import pytest
 from django.utils import translation
 
-from applications.tests.factories import CandidateFactory, CandidateUserFactory
+from applications.tests.factories import CandidateFactory
 
 
 @pytest.fixture(autouse=True)
@@ -10,25 +10,25 @@ def _english():
         yield
 
 
-@pytest.fixture
-def candidate_user(campaign):
-    """A candidate account of the active campaign, without a dossier yet."""
-    return CandidateUserFactory(campaign=campaign)
+# The candidate personas. An account without a dossier is ``candidate_user`` (accounts.tests.personas).
 
 
 @pytest.fixture
 def candidate(campaign):
-    """The owning candidate: an account with its personal details."""
+    """The owning candidate's dossier (``Candidate``, personal details filled in) on its own account of the active
+    campaign (``candidate.user``)."""
     return CandidateFactory(user__campaign=campaign)
 
 
 @pytest.fixture
 def other_candidate(campaign):
+    """Another candidate's dossier (``Candidate``) on its own account."""
     return CandidateFactory(user__campaign=campaign, user__email="other@example.org", birth_name="AUTRE")
 
 
 @pytest.fixture
 def owner_client(client, candidate):
+    """A client logged in as ``candidate``'s account."""
     client.force_login(candidate.user)
     return client
 

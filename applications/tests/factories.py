@@ -1,8 +1,10 @@
+"""One factory per model of a candidate's dossier; applications, decisions and pieces are in factories_candidature."""
+
 import datetime
 
 import factory
 
-from accounts.models import User
+from accounts.tests.factories import CandidateUserFactory
 from applications.enums import BacSeries, Civility, Obtained
 from applications.models import (
     Address,
@@ -15,18 +17,10 @@ from applications.models import (
 )
 
 
-class CandidateUserFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = User
-
-    username = factory.Sequence(lambda n: f"AB{n:06d}")
-    email = factory.LazyAttribute(lambda o: f"{o.username.lower()}@example.org")
-    first_name = "Camille"
-    last_name = "Dupont"
-    password = factory.django.Password("correct-horse-battery")
-
-
 class CandidateFactory(factory.django.DjangoModelFactory):
+    """A candidate's dossier (personal details), on a candidate account of the active campaign
+    (``accounts.tests.factories.CandidateUserFactory``)."""
+
     class Meta:
         model = Candidate
 

@@ -107,8 +107,8 @@ def test_404_is_french_in_the_sites_layout_with_a_way_back(client, settings, dja
 
 
 @pytest.mark.django_db
-def test_404_for_a_logged_in_candidate_offers_their_applications(candidate, client, campaign):
-    client.force_login(candidate)
+def test_404_for_a_logged_in_candidate_offers_their_applications(candidate_user, client, campaign):
+    client.force_login(candidate_user)
 
     response = client.get("/nulle-part/")
 
@@ -128,9 +128,9 @@ def test_500_is_french_and_needs_neither_database_nor_request(rf):
 
 
 @pytest.mark.django_db
-def test_csrf_failure_says_nothing_was_saved(candidate, campaign):
+def test_csrf_failure_says_nothing_was_saved(candidate_user, campaign):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(candidate)
+    client.force_login(candidate_user)
 
     response = client.post(reverse("session_keepalive"))
 
@@ -140,8 +140,8 @@ def test_csrf_failure_says_nothing_was_saved(candidate, campaign):
 
 
 @pytest.mark.django_db
-def test_stay_logged_in_renews_the_session(candidate, client, campaign, settings, django_assert_num_queries):
-    client.force_login(candidate)
+def test_stay_logged_in_renews_the_session(candidate_user, client, campaign, settings, django_assert_num_queries):
+    client.force_login(candidate_user)
 
     # session, user (savepoint and release around the view: ATOMIC_REQUESTS); session save (update; the
     # savepoint and release of the session's own atomic block)
@@ -161,8 +161,8 @@ def test_stay_logged_in_after_the_end_goes_to_the_login(client):
 
 
 @pytest.mark.django_db
-def test_logged_in_pages_carry_the_session_warning(candidate, client, campaign, settings):
-    client.force_login(candidate)
+def test_logged_in_pages_carry_the_session_warning(candidate_user, client, campaign, settings):
+    client.force_login(candidate_user)
 
     response = client.get(reverse("home"))
 
@@ -176,12 +176,12 @@ def test_anonymous_pages_have_no_session_warning(client):
 
 
 @pytest.mark.django_db
-def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate):
+def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate_user):
     from django.core.exceptions import PermissionDenied
     from django.views.defaults import permission_denied
 
     request = rf.get("/gestion/quelque-chose/", HTTP_ACCEPT_LANGUAGE="fr")
-    request.user = candidate
+    request.user = candidate_user
     request.resolver_match = None
 
     response = permission_denied(request, PermissionDenied())

@@ -127,9 +127,9 @@ def test_fail_open_cache_does_not_knock_again_for_a_few_seconds(redis_unreachabl
 
 @pytest.mark.django_db
 def test_candidate_pages_and_login_work_with_redis_unreachable(
-    redis_unreachable, client, candidate, persona_password, django_assert_num_queries
+    redis_unreachable, client, candidate_user, persona_password, django_assert_num_queries
 ):
-    response = client.post(reverse("account_login"), {"login": candidate.username, "password": persona_password})
+    response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": persona_password})
     assert response.status_code == 302
 
     # Session, user, the maintenance switch from the database (its cache is down; the login page does not read

@@ -229,7 +229,7 @@ def cache_through_proxy(settings, redis_proxy):
 
 
 def test_redis_going_away_degrades_pages_login_and_healthz_then_recovers(
-    transactional_db, cache_through_proxy, client, candidate, persona_password, mocker
+    transactional_db, cache_through_proxy, client, candidate_user, persona_password, mocker
 ):
     from django.core.cache import caches
     from django.urls import reverse
@@ -241,7 +241,7 @@ def test_redis_going_away_degrades_pages_login_and_healthz_then_recovers(
     cache_through_proxy.close()  # pooled connections are cut, new ones refused
     forget_switch()
 
-    response = client.post(reverse("account_login"), {"login": candidate.username, "password": persona_password})
+    response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": persona_password})
     assert response.status_code == 302
     assert client.get(reverse("applications:personal_details")).status_code == 200
     assert client.get(reverse("offers:catalogue")).status_code == 200

@@ -325,8 +325,8 @@ class TestAdminAccess:
         assert not MailTemplate.objects.exists()
 
     @pytest.mark.parametrize("url", [CHANGELIST, ADD, PREVIEW])
-    def test_candidate_is_sent_to_the_login_page(self, client, candidate, url):
-        client.force_login(candidate)
+    def test_candidate_is_sent_to_the_login_page(self, client, candidate_user, url):
+        client.force_login(candidate_user)
 
         response = client.get(url)
 

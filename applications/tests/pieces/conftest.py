@@ -1,7 +1,6 @@
 import pytest
 from django.utils import translation
 
-from accounts.tests.factories import CandidateFactory as CandidateAccountFactory
 from applications.tests.pieces.helpers import make_application
 from documents.tests.conftest import clear_memory_cache
 from offers.tests.factories import FormationFactory, PieceTypeFactory
@@ -41,13 +40,13 @@ def formation(centre, commission):
 
 
 @pytest.fixture
-def application(candidate, formation):
-    return make_application(candidate, formation)
+def application(candidate_user, formation):
+    return make_application(candidate_user, formation)
 
 
 @pytest.fixture
-def other_application(other_candidate, formation):
-    return make_application(other_candidate, formation)
+def other_application(other_candidate_user, formation):
+    return make_application(other_candidate_user, formation)
 
 
 @pytest.fixture
@@ -69,16 +68,3 @@ def conditional_piece(formation):
     piece_type = PieceTypeFactory(label="Attestation de bourse", is_conditional=True, order=2)
     formation.piece_types.add(piece_type)
     return piece_type
-
-
-# The persona accounts (accounts.tests.personas): applications/tests/conftest.py shadows ``candidate`` and
-# ``other_candidate`` with dossiers (``Candidate`` rows); these tests, written against the personas, get the
-# accounts back. Outstanding test-hygiene work: one persona set for every app (issue 10).
-@pytest.fixture
-def candidate(campaign):
-    return CandidateAccountFactory(campaign=campaign, first_name="Estelle", last_name="Candidate")
-
-
-@pytest.fixture
-def other_candidate(campaign):
-    return CandidateAccountFactory(campaign=campaign, first_name="Paul", last_name="Other")

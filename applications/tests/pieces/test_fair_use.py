@@ -10,7 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
-from accounts.tests.factories import CandidateFactory
+from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.mfa import Client
 from applications.models import PieceSubmission
 from applications.tests.pieces.helpers import make_application
@@ -60,9 +60,9 @@ def upload(client, application, piece_type, uploaded_file=None, **headers):
 
 
 def test_upload_over_the_account_limit_is_refused_with_429_beside_the_piece_and_nothing_stored(
-    limits, candidate, application, piece, pieces, django_assert_num_queries
+    limits, candidate_user, application, piece, pieces, django_assert_num_queries
 ):
-    client = french_client(candidate)
+    client = french_client(candidate_user)
     assert upload(client, application, piece).status_code == 302
     # A refused file counts too: validating it is what costs.
     assert upload(client, application, pieces[0], hostile.upload("js.pdf", hostile.pdf_with_launch_action()))
@@ -84,44 +84,44 @@ def test_upload_over_the_account_limit_is_refused_with_429_beside_the_piece_and_
 
 
 def test_another_account_from_the_same_address_is_not_blocked_by_the_first_accounts_limit(
-    limits, candidate, other_candidate, application, piece, pieces, formation
+    limits, candidate_user, other_candidate_user, application, piece, pieces, formation
 ):
-    first = french_client(candidate)
+    first = french_client(candidate_user)
     assert upload(first, application, piece).status_code == 302
     assert upload(first, application, pieces[0]).status_code == 302
     assert upload(first, application, pieces[1]).status_code == 429
     assert upload(first, application, pieces[2]).status_code == 429  # refused uses are not counted for the address
 
-    second = french_client(other_candidate)
-    response = upload(second, make_application(other_candidate, formation), piece)
+    second = french_client(other_candidate_user)
+    response = upload(second, make_application(other_candidate_user, formation), piece)
 
     assert response.status_code == 302
-    assert Document.objects.filter(uploaded_by=other_candidate).count() == 1
+    assert Document.objects.filter(uploaded_by=other_candidate_user).count() == 1
 
 
 def test_the_address_limit_stops_several_accounts_behind_one_address(
-    limits, candidate, other_candidate, application, piece, pieces, formation
+    limits, candidate_user, other_candidate_user, application, piece, pieces, formation
 ):
-    first = french_client(candidate)
+    first = french_client(candidate_user)
     assert upload(first, application, piece).status_code == 302
     assert upload(first, application, pieces[0]).status_code == 302
-    second = french_client(other_candidate)
-    other_application = make_application(other_candidate, formation)
+    second = french_client(other_candidate_user)
+    other_application = make_application(other_candidate_user, formation)
     assert upload(second, other_application, piece).status_code == 302  # the address's third
 
     response = upload(second, other_application, pieces[0])
 
     assert response.status_code == 429
     assert Document.objects.count() == 3
-    elsewhere = french_client(other_candidate)
+    elsewhere = french_client(other_candidate_user)
     elsewhere.defaults["REMOTE_ADDR"] = "192.0.2.7"
     assert upload(elsewhere, other_application, pieces[0]).status_code == 302
 
 
 def test_upload_script_gets_429_with_the_recap_address_and_the_message_there(
-    limits, candidate, application, piece, pieces
+    limits, candidate_user, application, piece, pieces
 ):
-    client = french_client(candidate)
+    client = french_client(candidate_user)
     upload(client, application, piece)
     upload(client, application, pieces[0])
 
@@ -136,9 +136,9 @@ def test_upload_script_gets_429_with_the_recap_address_and_the_message_there(
 
 
 def test_dossier_pdf_over_the_account_limit_is_429_with_a_french_message(
-    limits, candidate, application, django_assert_num_queries
+    limits, candidate_user, application, django_assert_num_queries
 ):
-    client = french_client(candidate)
+    client = french_client(candidate_user)
     url = reverse("pieces:dossier_pdf", args=[application.public_id])
     assert client.get(url).status_code == 200
 
@@ -153,12 +153,12 @@ def test_dossier_pdf_over_the_account_limit_is_429_with_a_french_message(
 
 
 def test_dossier_pdf_limit_is_per_account_then_per_address(
-    limits, campaign, candidate, other_candidate, application, formation
+    limits, campaign, candidate_user, other_candidate_user, application, formation
 ):
-    third_candidate = CandidateFactory(campaign=campaign)
-    assert french_client(candidate).get(reverse("pieces:dossier_pdf", args=[application.public_id]))
-    other = make_application(other_candidate, formation)
-    second = french_client(other_candidate)
+    third_candidate = CandidateUserFactory(campaign=campaign)
+    assert french_client(candidate_user).get(reverse("pieces:dossier_pdf", args=[application.public_id]))
+    other = make_application(other_candidate_user, formation)
+    second = french_client(other_candidate_user)
     assert second.get(reverse("pieces:dossier_pdf", args=[other.public_id])).status_code == 200
 
     third = make_application(third_candidate, formation)
@@ -194,12 +194,12 @@ def test_staff_upload_over_the_limit_is_429_and_nothing_stored(limits, centre_ma
     assert Document.objects.count() == 1
 
 
-def test_outsiders_get_404_before_any_count(limits, other_candidate, application, piece):
-    client = french_client(other_candidate)
+def test_outsiders_get_404_before_any_count(limits, other_candidate_user, application, piece):
+    client = french_client(other_candidate_user)
     for _ in range(5):
         assert upload(client, application, piece).status_code == 404
 
-    own = make_application(other_candidate, application.formation)
+    own = make_application(other_candidate_user, application.formation)
     assert upload(client, own, piece).status_code == 302
 
 
@@ -249,10 +249,10 @@ def redis_cache(settings, redis_proxy):
 
 @pytest.mark.integration
 def test_counts_live_in_redis_where_every_process_reads_them(
-    limits, redis_cache, candidate, application, piece, pieces
+    limits, redis_cache, candidate_user, application, piece, pieces
 ):
     direct, prefix, _proxy = redis_cache
-    client = french_client(candidate)
+    client = french_client(candidate_user)
     assert upload(client, application, piece).status_code == 302
     assert upload(client, application, pieces[0]).status_code == 302
 
@@ -265,9 +265,9 @@ def test_counts_live_in_redis_where_every_process_reads_them(
 
 
 @pytest.mark.integration
-def test_uploads_keep_working_while_redis_is_down(limits, redis_cache, candidate, application, piece, caplog):
+def test_uploads_keep_working_while_redis_is_down(limits, redis_cache, candidate_user, application, piece, caplog):
     _direct, _prefix, proxy = redis_cache
-    client = french_client(candidate)
+    client = french_client(candidate_user)
     proxy.close()
     try:
         response = upload(client, application, piece)

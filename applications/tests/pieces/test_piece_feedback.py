@@ -11,8 +11,8 @@ from documents.tests import hostile_files as hostile
 
 
 @pytest.fixture
-def owner(client, candidate):
-    client.force_login(candidate)
+def owner(client, candidate_user):
+    client.force_login(candidate_user)
     return client
 
 

@@ -56,8 +56,10 @@ def test_unique_common_piece_is_per_application(application):
     assert not row.is_shared
 
 
-def test_shared_piece_submission_appears_on_every_application_of_the_candidate(candidate, application, shared_piece):
-    second = make_application(candidate, FormationFactory())
+def test_shared_piece_submission_appears_on_every_application_of_the_candidate(
+    candidate_user, application, shared_piece
+):
+    second = make_application(candidate_user, FormationFactory())
     submit(application, shared_piece, shared=True)
 
     assert [row.status for row in piece_rows(second)] == [PieceStatus.SUBMITTED]

@@ -153,9 +153,9 @@ def test_a_file_found_infected_by_new_signatures_is_quarantined_like_on_upload(
 
 
 def test_quarantine_of_a_shared_piece_is_recorded_on_each_live_application(
-    peer, candidate, application, shared_piece, upload, django_capture_on_commit_callbacks
+    peer, candidate_user, application, shared_piece, upload, django_capture_on_commit_callbacks
 ):
-    second = make_application(candidate, FormationFactory())
+    second = make_application(candidate_user, FormationFactory())
     peer.detects = False
     upload(application, shared_piece, eicar_pdf())
 

@@ -45,8 +45,8 @@ def _keys(s3_server, bucket) -> list[str]:
 
 
 @pytest.fixture
-def owner(client, candidate):
-    client.force_login(candidate)
+def owner(client, candidate_user):
+    client.force_login(candidate_user)
     return client
 
 
@@ -99,11 +99,11 @@ def test_my_data_archive_holds_the_file_from_the_bucket(owner, application, piec
 
 
 def test_nightly_destruction_deletes_the_objects(
-    owner, application, piece, candidate, s3_server, bucket, settings, django_capture_on_commit_callbacks
+    owner, application, piece, candidate_user, s3_server, bucket, settings, django_capture_on_commit_callbacks
 ):
     post_file(owner, application, piece, hostile.valid_pdf_upload("relevé.pdf"))
     assert len(_keys(s3_server, bucket)) == 1
-    campaign = candidate.campaign
+    campaign = candidate_user.campaign
     today = datetime.date(2040, 1, 1)
     settings.ARCHIVE_RETENTION_DAYS = 365
     type(campaign).objects.filter(pk=campaign.pk).update(is_active=False, archive_on=today - datetime.timedelta(400))

@@ -46,8 +46,8 @@ def test_upload_stores_the_file_under_a_random_name_and_marks_the_piece_submitte
     assert ApplicationEvent.objects.filter(application=application, kind="piece_uploaded").count() == 1
 
 
-def test_shared_piece_is_stored_once_for_all_applications(candidate, application, shared_piece):
-    second = make_application(candidate, FormationFactory())
+def test_shared_piece_is_stored_once_for_all_applications(candidate_user, application, shared_piece):
+    second = make_application(candidate_user, FormationFactory())
 
     upload(application, shared_piece)
 
@@ -331,11 +331,11 @@ def test_real_clamd_marks_an_uploaded_pdf_clean(application, piece, clamd_addres
 
 
 def test_a_status_change_on_a_shared_piece_is_in_the_history_of_every_live_application(
-    candidate, application, shared_piece, centre_manager
+    candidate_user, application, shared_piece, centre_manager
 ):
     """Issue 10: staff checking a shared piece wrote no history row at all (the piece has no application)."""
-    second = make_application(candidate, FormationFactory())
-    cancelled = make_application(candidate, FormationFactory(), cancelled_at=timezone.now())
+    second = make_application(candidate_user, FormationFactory())
+    cancelled = make_application(candidate_user, FormationFactory(), cancelled_at=timezone.now())
     submission = upload(application, shared_piece)
 
     services.set_piece_status(

@@ -49,8 +49,8 @@ def manager(client, centre_manager):
         ("other_centre_manager", 404),
         ("read_only_staff", 403),
         ("commission_member", 403),
-        ("candidate", 404),
-        ("other_candidate", 404),
+        ("candidate_user", 404),
+        ("other_candidate_user", 404),
     ],
 )
 def test_staff_upload_personas(request, client, application, piece, persona, expected):

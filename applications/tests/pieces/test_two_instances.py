@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.urls import reverse
 
-from accounts.tests.factories import DEFAULT_PASSWORD, CandidateFactory
+from accounts.tests.factories import DEFAULT_PASSWORD, CandidateUserFactory
 from applications.models import PieceSubmission
 from documents.models import Document
 from documents.tests import hostile_files as hostile
@@ -166,12 +166,12 @@ def _log_in(session: requests.Session, base: str, login: str, password: str) -> 
     )
 
 
-def test_log_in_on_one_upload_on_the_other_download_on_the_first(cluster, application, piece, candidate):
+def test_log_in_on_one_upload_on_the_other_download_on_the_first(cluster, application, piece, candidate_user):
     first, second = cluster["first"].url, cluster["second"].url
-    _production_password(candidate)
+    _production_password(candidate_user)
     session = requests.Session()
 
-    response = _log_in(session, first, candidate.username, DEFAULT_PASSWORD)
+    response = _log_in(session, first, candidate_user.username, DEFAULT_PASSWORD)
     assert "/accounts/login/" not in response.url
 
     pieces_url = second + reverse("pieces:pieces", args=[application.public_id])
@@ -196,7 +196,7 @@ def test_log_in_on_one_upload_on_the_other_download_on_the_first(cluster, applic
 
 
 def test_login_failures_count_across_both_instances(cluster, campaign):
-    user = CandidateFactory(campaign=campaign)
+    user = CandidateUserFactory(campaign=campaign)
     _production_password(user)
     first, second = cluster["first"].url, cluster["second"].url
     for base in (first, second, first, second, first):  # 5 failures per account and 5 minutes, wherever
@@ -209,15 +209,15 @@ def test_login_failures_count_across_both_instances(cluster, campaign):
     assert "Trop de tentatives de connexion échouées" in refused.text
 
 
-def test_the_maintenance_switch_closes_both_instances(cluster, candidate, settings):
+def test_the_maintenance_switch_closes_both_instances(cluster, candidate_user, settings):
     # The test process writes the switch as the admin does, into the same database and Redis cache.
     redis_cache = {"BACKEND": "ecandidat.cache.FailOpenRedisCache", "LOCATION": _redis_url()}
     settings.CACHES = {**settings.CACHES, "maintenance": {**redis_cache, "KEY_PREFIX": "maintenance", "TIMEOUT": 30}}
-    _production_password(candidate)
+    _production_password(candidate_user)
     sessions = {}
     for name in ("first", "second"):
         sessions[name] = requests.Session()
-        _log_in(sessions[name], cluster[name].url, candidate.username, DEFAULT_PASSWORD)
+        _log_in(sessions[name], cluster[name].url, candidate_user.username, DEFAULT_PASSWORD)
 
     def statuses() -> set[int]:
         return {
@@ -237,19 +237,19 @@ def test_the_maintenance_switch_closes_both_instances(cluster, candidate, settin
     wait_until(lambda: statuses() == {200}, timeout=maintenance.SWITCH_MEMORY_SECONDS + 5, message="the end")
 
 
-def test_a_mail_asked_on_an_instance_is_sent_by_the_worker(cluster, candidate, smtp_server):
+def test_a_mail_asked_on_an_instance_is_sent_by_the_worker(cluster, candidate_user, smtp_server):
     session = requests.Session()
     base = cluster["second"].url
     token = _token(session, f"{base}/accounts/password/reset/")
 
     session.post(
         f"{base}/accounts/password/reset/",
-        data={"csrfmiddlewaretoken": token, "email": candidate.email},
+        data={"csrfmiddlewaretoken": token, "email": candidate_user.email},
         headers={"Referer": f"{base}/accounts/password/reset/"},
         timeout=10,
     )
 
     started = time.monotonic()
     wait_until(lambda: smtp_server.messages, timeout=30, message="the worker to send the mail")
-    assert smtp_server.messages[0]["To"] == candidate.email
+    assert smtp_server.messages[0]["To"] == candidate_user.email
     assert time.monotonic() - started < 30

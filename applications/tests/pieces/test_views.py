@@ -31,8 +31,8 @@ def messages_of(response) -> list[str]:
 
 
 @pytest.fixture
-def owner(client, candidate):
-    client.force_login(candidate)
+def owner(client, candidate_user):
+    client.force_login(candidate_user)
     return client
 
 
@@ -249,7 +249,7 @@ def test_download_of_own_file_has_safe_headers(owner, application, piece, django
     assert b"".join(response.streaming_content) == hostile.pdf_bytes()
 
 
-def test_other_candidate_gets_404_everywhere(client, other_candidate, application, piece, conditional_piece):
+def test_other_candidate_gets_404_everywhere(client, other_candidate_user, application, piece, conditional_piece):
     services.upload_piece(
         application=application,
         piece_type=piece,
@@ -257,7 +257,7 @@ def test_other_candidate_gets_404_everywhere(client, other_candidate, applicatio
         actor=application.created_by,
     )
     submission = PieceSubmission.objects.get()
-    client.force_login(other_candidate)
+    client.force_login(other_candidate_user)
 
     assert client.get(reverse("pieces:download", args=[submission.public_id])).status_code == 404
     assert client.get(reverse("pieces:pieces", args=[application.public_id])).status_code == 404
@@ -276,7 +276,7 @@ def test_other_candidate_gets_404_everywhere(client, other_candidate, applicatio
         ("commission_member", 200),
         ("central_manager", 200),
         ("other_centre_manager", 404),
-        ("candidate", 404),
+        ("candidate_user", 404),
     ],
 )
 def test_staff_download_personas(request, client, application, piece, persona, expected):
@@ -349,8 +349,8 @@ def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, applicat
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    candidate = application.candidate
-    assert f'filename="dossier-{candidate.user.username}_' in response["Content-Disposition"]
+    candidate_user = application.candidate
+    assert f'filename="dossier-{candidate_user.user.username}_' in response["Content-Disposition"]
     assert response["Content-Disposition"].endswith(f'-{formation.code}.pdf"')
     reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
     assert len(reader.pages) == summary_pages + 3
