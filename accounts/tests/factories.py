@@ -33,7 +33,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def _active_campaign() -> Campaign:
-    return Campaign.objects.filter(is_active=True).first() or CampaignFactory(is_active=True)
+    return Campaign.objects.filter(is_active=True).first() or CampaignFactory.create(is_active=True)
 
 
 class CandidateUserFactory(UserFactory):

@@ -15,6 +15,7 @@ from applications.models import (
     Internship,
     WorkExperience,
 )
+from applications.sis import SisAddress, SisBaccalaureate, SisCursusLine, SisStudent
 
 
 class CandidateFactory(factory.django.DjangoModelFactory):
@@ -99,3 +100,22 @@ class WorkExperienceFactory(factory.django.DjangoModelFactory):
     duration = "3 mois"
     title = "Vendeur"
     organisation = "Magasin"
+
+
+# A student as the SIS returns them (applications.sis): the dossier an ENT login opens.
+STUDENT = SisStudent(
+    student_number="21900001",
+    ine="0905012345W",
+    civility="Mme",
+    birth_name="MARTIN",
+    first_name="Estelle",
+    birth_date=datetime.date(2001, 3, 14),
+    birth_country="FR",
+    birth_department="66",
+    birth_city="Perpignan",
+    nationality="FR",
+    mobile="0612345601",
+    address=SisAddress(line1="12 rue des Lilas", postal_code="66000", city="PERPIGNAN"),
+    baccalaureate=SisBaccalaureate(series="S", year=2019, mention="AB"),
+    cursus=(SisCursusLine(academic_year=2020, code="SLA1", label="Licence 1"),),
+)

@@ -1,6 +1,7 @@
-"""Factories of applications, decisions and pieces for the candidature tests.
+"""Factories of applications, decisions and pieces for the candidature tests, and the small builders made of them.
 
-They set state directly (for speed); the tests of a flow build their state through the real services.
+They set state directly (for speed); the tests of a flow build their state through the real services (``decide``
+goes through the staff services on purpose).
 """
 
 import hashlib
@@ -10,13 +11,22 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from applications.enums import DossierStatus, PieceStatus
-from applications.models import Application, Decision, PieceSubmission
+from applications.models import Application, Candidate, Decision, PieceSubmission
+from applications.services import staff
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
 from documents.models import Document
 from offers.enums import Avis
 from offers.models import DecisionType
-from offers.tests.factories import CampaignFactory, FormationFactory
+from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
 
+# The eCandidat mail of each avis (the notifications of applications.notifications).
+MAIL_CODES = {
+    Avis.FAVOURABLE: "AVIS_FAVORABLE",
+    Avis.UNFAVOURABLE: "AVIS_DEFAVORABLE",
+    Avis.COMPLEMENTARY_LIST: "AVIS_LISTE_COMP",
+    Avis.WAITING_LIST: "AVIS_LISTE_ATT",
+    Avis.PRESELECTION: "AVIS_PRESELECTION",
+}
 PDF_BYTES = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
@@ -59,15 +69,7 @@ class DecisionTypeFactory(factory.django.DjangoModelFactory):
     label = factory.LazyAttribute(lambda o: f"Décision {o.avis}")
     candidate_label = factory.LazyAttribute(lambda o: f"Avis {o.avis}")
     avis = Avis.FAVOURABLE
-    mail_code = factory.LazyAttribute(
-        lambda o: {
-            Avis.FAVOURABLE: "AVIS_FAVORABLE",
-            Avis.UNFAVOURABLE: "AVIS_DEFAVORABLE",
-            Avis.COMPLEMENTARY_LIST: "AVIS_LISTE_COMP",
-            Avis.WAITING_LIST: "AVIS_LISTE_ATT",
-            Avis.PRESELECTION: "AVIS_PRESELECTION",
-        }[o.avis]
-    )
+    mail_code = factory.LazyAttribute(lambda o: MAIL_CODES[o.avis])
 
 
 class DecisionFactory(factory.django.DjangoModelFactory):
@@ -93,7 +95,7 @@ class DocumentFactory(factory.django.DjangoModelFactory):
     size = len(PDF_BYTES)
     content_type = "application/pdf"
     sha256 = hashlib.sha256(PDF_BYTES).hexdigest()
-    uploaded_by = factory.SubFactory("applications.tests.factories.CandidateUserFactory")
+    uploaded_by = factory.SubFactory("accounts.tests.factories.CandidateUserFactory")
 
 
 class PieceSubmissionFactory(factory.django.DjangoModelFactory):
@@ -112,4 +114,57 @@ class PieceSubmissionFactory(factory.django.DjangoModelFactory):
         ),
         yes_declaration=factory.SubFactory(DocumentFactory, uploaded_by=factory.SelfAttribute("..candidate.user")),
         no_declaration=None,
+    )
+
+
+# --- builders ---------------------------------------------------------------------------------------------------
+
+
+def decision_type(avis) -> DecisionType:
+    """The decision type of ``avis`` under its eCandidat mail code (AVIS_FAVORABLE…), labelled in English."""
+    code = MAIL_CODES[avis]
+    label = {
+        Avis.FAVOURABLE: "Favourable",
+        Avis.UNFAVOURABLE: "Unfavourable",
+        Avis.COMPLEMENTARY_LIST: "Complementary list",
+        Avis.WAITING_LIST: "Waiting list",
+        Avis.PRESELECTION: "Preselection",
+    }[avis]
+    return DecisionTypeFactory.create(code=code, label=label, candidate_label=label, avis=avis, mail_code=code)
+
+
+def make_application(formation, *, campaign, status=DossierStatus.RECEIVED, email=None, **fields) -> Application:
+    """An application of a new candidate (dossier and account) to ``formation``, at dossier status ``status``."""
+    candidate = CandidateFactory(user__campaign=campaign, **({"user__email": email} if email else {}))
+    return ApplicationFactory.create(
+        candidate=candidate, formation=formation, campaign=campaign, dossier_status=status, **fields
+    )
+
+
+def application_of(user, formation, **fields) -> Application:
+    """An application of the candidate account ``user`` (its dossier is created on first use)."""
+    dossier = Candidate.objects.filter(user=user).first()
+    if dossier is None:
+        dossier = CandidateFactory(user=user, first_name=user.first_name, birth_name=user.last_name.upper())
+    return ApplicationFactory.create(candidate=dossier, formation=formation, campaign=user.campaign, **fields)
+
+
+def decide(application, avis, *, actor, **kwargs) -> Decision:
+    """Record and validate a decision through the staff services (its history row and mail included)."""
+    decision = staff.record_decision(application, decision_type=decision_type(avis), actor=actor, **kwargs)
+    return staff.validate_decision(decision, actor=actor)
+
+
+def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de notes") -> PieceSubmission:
+    """A piece of ``application`` with a document row (no stored bytes)."""
+    document = DocumentFactory(
+        campaign_code="C",
+        file="C/x.pdf",
+        original_name="releve.pdf",
+        size=1,
+        sha256="0" * 64,
+        uploaded_by=application.candidate.user,
+    )
+    return PieceSubmissionFactory.create(
+        application=application, piece_type=PieceTypeFactory(label=label), status=status, document=document
     )

@@ -9,11 +9,11 @@ from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
-from applications.models import Application, PieceSubmission
+from applications.models import Application
 from applications.pieces import piece_rows
 from applications.services import staff
-from applications.tests.test_staff_services import decision_type, make_application
-from documents.models import Document
+from applications.tests.factories_candidature import decision_type, make_application, with_file
+from applications.tests.helpers import change_url, operation_url
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory, PieceTypeFactory
@@ -53,33 +53,6 @@ def persona(
         "central_manager": central_manager,
         "read_only": read_only_staff,
     }[request.param]
-
-
-def change_url(application):
-    return reverse("admin:applications_application_change", args=[application.pk])
-
-
-def operation_url(application, name):
-    return reverse("admin:applications_application_operation", args=[application.pk, name])
-
-
-def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de notes") -> PieceSubmission:
-    document = Document.objects.create(
-        campaign_code="C",
-        file="C/x.pdf",
-        original_name="releve.pdf",
-        size=1,
-        content_type="application/pdf",
-        sha256="0" * 64,
-        uploaded_by=application.candidate.user,
-    )
-    return PieceSubmission.objects.create(
-        candidate=application.candidate,
-        application=application,
-        piece_type=PieceTypeFactory(label=label),
-        status=status,
-        document=document,
-    )
 
 
 # --- the persona matrix -----------------------------------------------------------------------------------------

@@ -8,8 +8,7 @@ from django.utils import timezone, translation
 from accounts.models import StaffRole
 from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DossierStatus
-from applications.tests.test_admin_applications import with_file
-from applications.tests.test_staff_services import make_application
+from applications.tests.factories_candidature import make_application, with_file
 from offers.tests.factories import FormationFactory
 
 

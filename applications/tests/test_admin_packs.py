@@ -17,8 +17,7 @@ from accounts.tests.factories import StaffMembershipFactory
 from applications import packs
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
-from applications.tests.test_admin_applications import with_file
-from applications.tests.test_staff_services import make_application
+from applications.tests.factories_candidature import make_application, with_file
 from documents.enums import ScanStatus
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.tests.plugins.browser import pdf_bytes

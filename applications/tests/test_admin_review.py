@@ -23,8 +23,8 @@ from applications.models import (
 )
 from applications.services import review, staff
 from applications.services.pieces import set_piece_status
-from applications.tests.test_admin_applications import change_url, operation_url, with_file
-from applications.tests.test_staff_services import decision_type, make_application
+from applications.tests.factories_candidature import decision_type, make_application, with_file
+from applications.tests.helpers import change_url, operation_url
 from documents.enums import ScanStatus
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from accounts.models import StaffMembership
 from applications import demo_staff
-from applications.tests.test_staff_services import decision_type
+from applications.tests.factories_candidature import decision_type
 from offers import demo as offers_demo
 from offers.enums import Avis
 from offers.models import DecisionType

@@ -14,53 +14,24 @@ notification is recorded.
 """
 
 import re
-import time
 
 import pytest
-from allauth.mfa import app_settings as mfa_settings
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Decision, PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
+from applications.tests.helpers import staff_login, staff_with_authenticator_app
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.enums import Avis
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser
-
-
-def _staff_with_authenticator_app(**membership):
-    """A staff member with an active authenticator app (allauth TOTP), as the back office requires; returns the user
-    and the app's secret, from which the test computes the codes the phone would show."""
-    membership = StaffMembershipFactory(**membership)
-    secret = generate_totp_secret()
-    TOTP.activate(membership.user, secret)
-    return membership.user, secret
-
-
-def _staff_login(page, live_server, user, secret: str) -> None:
-    """The back office's address, the login page it sends to, then the code of the authenticator app, as a member
-    of staff does."""
-    page.goto(f"{live_server.url}/gestion/")
-    page.get_by_label("Utilisateur").fill(user.username)
-    page.get_by_label("Mot de passe").fill(DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Connexion", exact=True).click()
-    page.get_by_role("textbox", name="Code").fill(_current_code(secret))
-    page.get_by_role("button", name="Connexion", exact=True).click()
-    page.get_by_role("heading", name="Gestion").wait_for()
-
-
-def _current_code(secret: str) -> str:
-    """The code the phone shows now (allauth's own TOTP functions)."""
-    return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
 
 
 def _open_application(page, application) -> None:
@@ -123,15 +94,15 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     settings.MFA_TOTP_TOLERANCE = 1
     application, commission = _transmitted_application(campaign)
     candidate_user = application.candidate.user
-    manager, manager_secret = _staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
-    member, member_secret = _staff_with_authenticator_app(
+    manager, manager_secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    member, member_secret = staff_with_authenticator_app(
         commission_member=True, commission=commission, user__username="membre"
     )
     DecisionTypeFactory(avis=Avis.FAVOURABLE, label="Favorable", candidate_label="Avis favorable")
 
     # The manager refuses the transcript with a comment and sets the dossier "Incomplet".
     manager_page = new_browser_page()
-    _staff_login(manager_page, live_server, manager, manager_secret)
+    staff_login(manager_page, live_server, manager, manager_secret)
     _open_application(manager_page, application)
     _check_piece(manager_page, "Relevé de notes", "Refuser", "Refusée", comment="scan illisible")
     refused_row = _piece_row(manager_page, "Relevé de notes")
@@ -188,7 +159,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
 
     # A commission member enters the favourable decision; the manager validates it, then the mail leaves.
     member_page = new_browser_page()
-    _staff_login(member_page, live_server, member, member_secret)
+    staff_login(member_page, live_server, member, member_secret)
     _open_application(member_page, application)
     expect(member_page.locator(".review-operations").get_by_role("link", name="Valider les avis")).to_have_count(0)
     _operation(member_page, "Saisir un avis", {"Avis": "Favorable"}, check_accessibility=True)

@@ -20,7 +20,7 @@ from applications.models import ApplicationNote, ApplicationTag, PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import complete_candidate
-from applications.tests.test_browser_backoffice import _staff_login, _staff_with_authenticator_app
+from applications.tests.helpers import staff_login, staff_with_authenticator_app
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, pdf_bytes
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
@@ -63,14 +63,14 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
     settings.MFA_TOTP_TOLERANCE = 1
     applications, commission = _three_dossiers(campaign)
     Tag.objects.create(label="Prioritaire", colour="#b03a2e")
-    manager, manager_secret = _staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
-    member, member_secret = _staff_with_authenticator_app(
+    manager, manager_secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    member, member_secret = staff_with_authenticator_app(
         commission_member=True, commission=commission, user__username="membre"
     )
 
     # Home: the centre's figures, then the list sorted by name.
     page = new_browser_page()
-    _staff_login(page, live_server, manager, manager_secret)
+    staff_login(page, live_server, manager, manager_secret)
     home = page.locator(".centre-home")
     expect(home.get_by_role("link", name=re.compile(r"^3 Réceptionné"))).to_be_visible()
     assert_no_serious_axe_violations(page)
@@ -130,7 +130,7 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
 
     # The commission member: the three dossiers, the pack, each dossier in it.
     member_page = new_browser_page()
-    _staff_login(member_page, live_server, member, member_secret)
+    staff_login(member_page, live_server, member, member_secret)
     member_page.locator("#content-main").get_by_role("link", name="Candidatures", exact=True).click()
     member_page.locator("#action-toggle").check()
     member_page.get_by_role("combobox", name="Action").select_option(label="Dossiers pour la commission (ZIP)")

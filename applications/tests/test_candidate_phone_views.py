@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus, PieceStatus
-from applications.tests.factories import CandidateFactory, CandidateUserFactory
+from applications.tests.factories import CandidateFactory
 from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
 from offers.models import ComplementaryForm
 from offers.tests.factories import FormationFactory, PieceTypeFactory

@@ -7,9 +7,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
+from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application
-from applications.tests.factories import CandidateUserFactory
 from applications.tests.factories_candidature import (
     ApplicationFactory,
     DecisionFactory,

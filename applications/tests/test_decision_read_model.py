@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from applications.models import Application
-from applications.tests.test_staff_services import decide, make_application
+from applications.tests.factories_candidature import decide, make_application
 from offers.enums import Avis
 from offers.models import RefusalReason
 from offers.tests.factories import FormationFactory

@@ -13,8 +13,7 @@ from pypdf import PdfReader
 
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
-from applications.tests.test_admin_applications import with_file
-from applications.tests.test_staff_services import make_application
+from applications.tests.factories_candidature import make_application, with_file
 from documents.enums import ScanStatus
 from ecandidat.tests.plugins.browser import pdf_bytes
 from ecandidat.tests.plugins.services import wait_until

@@ -5,7 +5,7 @@ from django.utils import translation
 
 from applications.enums import DossierStatus
 from applications.services import staff
-from applications.tests.test_staff_services import make_application
+from applications.tests.factories_candidature import make_application
 from ecandidat.models import MailTemplate, OutboundEmail
 from offers.tests.factories import FormationFactory
 

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError
 from accounts.models import User
 from applications.models import Application, Candidate, PieceSubmission
 from applications.services import nightly
-from applications.tests.test_staff_services import decide, make_application
+from applications.tests.factories_candidature import decide, make_application
 from documents.models import Document
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun, DestroyedCampaignCount

@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 from applications.models import Application, ApplicationEvent
 from applications.services import nightly
-from applications.tests.test_staff_services import decide, decision_type, mails, make_application
+from applications.tests.factories_candidature import decide, decision_type, make_application
+from applications.tests.helpers import mails
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 from offers.enums import Avis

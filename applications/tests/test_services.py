@@ -8,36 +8,19 @@ from django.db import IntegrityError
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
+from accounts.tests.factories import CandidateUserFactory
 from applications import demo, services
 from applications.models import Baccalaureate, Candidate, InternalCursus, SisRecord
 from applications.permissions import can_edit_personal_details
-from applications.sis import SisAddress, SisBaccalaureate, SisCursusLine, SisStudent
 from applications.tests.factories import (
+    STUDENT,
     AddressFactory,
     BaccalaureateFactory,
     CandidateFactory,
-    CandidateUserFactory,
     InternshipFactory,
 )
 
 pytestmark = pytest.mark.django_db
-
-STUDENT = SisStudent(
-    student_number="21900001",
-    ine="0905012345W",
-    civility="Mme",
-    birth_name="MARTIN",
-    first_name="Estelle",
-    birth_date=datetime.date(2001, 3, 14),
-    birth_country="FR",
-    birth_department="66",
-    birth_city="Perpignan",
-    nationality="FR",
-    mobile="0612345601",
-    address=SisAddress(line1="12 rue des Lilas", postal_code="66000", city="PERPIGNAN"),
-    baccalaureate=SisBaccalaureate(series="S", year=2019, mention="AB"),
-    cursus=(SisCursusLine(academic_year=2020, code="SLA1", label="Licence 1"),),
-)
 
 
 @pytest.fixture

@@ -10,49 +10,14 @@ from django.utils import timezone
 from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
 from applications.services import staff
-from applications.tests.factories import CandidateFactory
+from applications.tests.factories_candidature import decide, decision_type, make_application
+from applications.tests.helpers import mails
 from documents.models import Document
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
-from offers.models import DecisionType, RefusalReason
+from offers.models import RefusalReason
 from offers.tests.factories import FormationFactory, PieceTypeFactory
-
-DECISION_TYPES = {
-    Avis.FAVOURABLE: ("AVIS_FAVORABLE", "Favourable", "AVIS_FAVORABLE"),
-    Avis.UNFAVOURABLE: ("AVIS_DEFAVORABLE", "Unfavourable", "AVIS_DEFAVORABLE"),
-    Avis.COMPLEMENTARY_LIST: ("AVIS_LISTE_COMP", "Complementary list", "AVIS_LISTE_COMP"),
-    Avis.WAITING_LIST: ("AVIS_LISTE_ATT", "Waiting list", "AVIS_LISTE_ATT"),
-    Avis.PRESELECTION: ("AVIS_PRESELECTION", "Preselection", "AVIS_PRESELECTION"),
-}
-
-
-def decision_type(avis) -> DecisionType:
-    code, label, mail = DECISION_TYPES[avis]
-    return DecisionType.objects.get_or_create(
-        code=code, defaults={"label": label, "candidate_label": label, "avis": avis, "mail_code": mail}
-    )[0]
-
-
-def make_application(formation, *, campaign, status=DossierStatus.RECEIVED, email=None, **fields) -> Application:
-    candidate = CandidateFactory(user__campaign=campaign, **({"user__email": email} if email else {}))
-    return Application.objects.create(
-        candidate=candidate,
-        formation=formation,
-        campaign=campaign,
-        created_by=candidate.user,
-        dossier_status=status,
-        **fields,
-    )
-
-
-def decide(application, avis, *, actor, **kwargs) -> Decision:
-    decision = staff.record_decision(application, decision_type=decision_type(avis), actor=actor, **kwargs)
-    return staff.validate_decision(decision, actor=actor)
-
-
-def mails(code):
-    return list(OutboundEmail.objects.filter(code=code).order_by("id"))
 
 
 @pytest.fixture

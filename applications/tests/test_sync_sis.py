@@ -4,10 +4,10 @@ import io
 import pytest
 from django.core.management import call_command
 
+from accounts.tests.factories import CandidateUserFactory
 from applications import services
 from applications.models import Candidate
-from applications.tests.factories import CandidateUserFactory
-from applications.tests.test_services import STUDENT
+from applications.tests.factories import STUDENT
 from ecandidat.models import BatchRun
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,6 @@
 import datetime
 
 import pytest
-from allauth.account.models import EmailAddress
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -446,8 +445,7 @@ def test_start_sends_staff_to_the_back_office(client, django_user_model):
 
 def test_login_lands_on_start(client, candidate):
     candidate.user.set_password("un-mot-de-passe-solide")
-    candidate.user.save()
-    EmailAddress.objects.create(user=candidate.user, email=candidate.user.email, verified=True, primary=True)
+    candidate.user.save()  # its e-mail address is validated (CandidateUserFactory)
 
     response = client.post(
         reverse("account_login"), {"login": candidate.user.username, "password": "un-mot-de-passe-solide"}

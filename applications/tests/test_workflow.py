@@ -3,7 +3,7 @@
 import pytest
 
 from applications.enums import DossierStatus, EventKind
-from applications.tests.test_staff_services import make_application
+from applications.tests.factories_candidature import make_application
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status, get_transition
 from ecandidat.exceptions import InvalidTransition
 from offers.tests.factories import FormationFactory

@@ -1,7 +1,7 @@
 import pytest
 from django.utils import translation
 
-from applications.tests.pieces.helpers import make_application
+from applications.tests.factories_candidature import application_of
 from documents.tests.conftest import clear_memory_cache
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
@@ -41,12 +41,12 @@ def formation(centre, commission):
 
 @pytest.fixture
 def application(candidate_user, formation):
-    return make_application(candidate_user, formation)
+    return application_of(candidate_user, formation)
 
 
 @pytest.fixture
 def other_application(other_candidate_user, formation):
-    return make_application(other_candidate_user, formation)
+    return application_of(other_candidate_user, formation)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.mfa import Client
 from applications.models import PieceSubmission
-from applications.tests.pieces.helpers import make_application
+from applications.tests.factories_candidature import application_of
 from documents import fair_use
 from documents.models import Document
 from documents.tests import hostile_files as hostile
@@ -93,7 +93,7 @@ def test_another_account_from_the_same_address_is_not_blocked_by_the_first_accou
     assert upload(first, application, pieces[2]).status_code == 429  # refused uses are not counted for the address
 
     second = french_client(other_candidate_user)
-    response = upload(second, make_application(other_candidate_user, formation), piece)
+    response = upload(second, application_of(other_candidate_user, formation), piece)
 
     assert response.status_code == 302
     assert Document.objects.filter(uploaded_by=other_candidate_user).count() == 1
@@ -106,7 +106,7 @@ def test_the_address_limit_stops_several_accounts_behind_one_address(
     assert upload(first, application, piece).status_code == 302
     assert upload(first, application, pieces[0]).status_code == 302
     second = french_client(other_candidate_user)
-    other_application = make_application(other_candidate_user, formation)
+    other_application = application_of(other_candidate_user, formation)
     assert upload(second, other_application, piece).status_code == 302  # the address's third
 
     response = upload(second, other_application, pieces[0])
@@ -157,11 +157,11 @@ def test_dossier_pdf_limit_is_per_account_then_per_address(
 ):
     third_candidate = CandidateUserFactory(campaign=campaign)
     assert french_client(candidate_user).get(reverse("pieces:dossier_pdf", args=[application.public_id]))
-    other = make_application(other_candidate_user, formation)
+    other = application_of(other_candidate_user, formation)
     second = french_client(other_candidate_user)
     assert second.get(reverse("pieces:dossier_pdf", args=[other.public_id])).status_code == 200
 
-    third = make_application(third_candidate, formation)
+    third = application_of(third_candidate, formation)
     response = french_client(third_candidate).get(reverse("pieces:dossier_pdf", args=[third.public_id]))
 
     assert response.status_code == 429  # the address's third dossier in the window
@@ -199,7 +199,7 @@ def test_outsiders_get_404_before_any_count(limits, other_candidate_user, applic
     for _ in range(5):
         assert upload(client, application, piece).status_code == 404
 
-    own = make_application(other_candidate_user, application.formation)
+    own = application_of(other_candidate_user, application.formation)
     assert upload(client, own, piece).status_code == 302
 
 

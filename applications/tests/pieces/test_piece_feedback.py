@@ -6,7 +6,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from applications.tests.pieces.test_views import post_file
+from applications.tests.helpers import post_file
 from documents.tests import hostile_files as hostile
 
 

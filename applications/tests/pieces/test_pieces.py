@@ -3,7 +3,7 @@ from django.core.files.base import ContentFile
 from applications.enums import PieceStatus
 from applications.models import PieceSubmission
 from applications.pieces import blocking_pieces, piece_rows
-from applications.tests.pieces.helpers import make_application
+from applications.tests.factories_candidature import application_of
 from documents.models import Document
 from offers.tests.factories import CentreFactory, FormationFactory, PieceTypeFactory
 
@@ -59,7 +59,7 @@ def test_unique_common_piece_is_per_application(application):
 def test_shared_piece_submission_appears_on_every_application_of_the_candidate(
     candidate_user, application, shared_piece
 ):
-    second = make_application(candidate_user, FormationFactory())
+    second = application_of(candidate_user, FormationFactory())
     submit(application, shared_piece, shared=True)
 
     assert [row.status for row in piece_rows(second)] == [PieceStatus.SUBMITTED]

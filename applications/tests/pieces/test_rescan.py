@@ -16,7 +16,7 @@ from django.utils import timezone
 from applications.enums import PieceStatus
 from applications.models import ApplicationEvent, PieceSubmission
 from applications.services import pieces as services
-from applications.tests.pieces.helpers import make_application
+from applications.tests.factories_candidature import application_of
 from documents import antivirus, scanning
 from documents.enums import ScanStatus
 from documents.models import Document
@@ -155,7 +155,7 @@ def test_a_file_found_infected_by_new_signatures_is_quarantined_like_on_upload(
 def test_quarantine_of_a_shared_piece_is_recorded_on_each_live_application(
     peer, candidate_user, application, shared_piece, upload, django_capture_on_commit_callbacks
 ):
-    second = make_application(candidate_user, FormationFactory())
+    second = application_of(candidate_user, FormationFactory())
     peer.detects = False
     upload(application, shared_piece, eicar_pdf())
 

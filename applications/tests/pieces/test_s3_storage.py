@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from applications.models import PieceSubmission
 from applications.services import nightly
-from applications.tests.pieces.test_views import post_file
+from applications.tests.helpers import post_file
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.s3_peer import s3_options, start_s3_server

@@ -9,7 +9,7 @@ from django.utils import timezone
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import ApplicationEvent, PieceSubmission
 from applications.services import pieces as services
-from applications.tests.pieces.helpers import make_application
+from applications.tests.factories_candidature import application_of
 from documents import scanning
 from documents.enums import ScanStatus
 from documents.models import Document
@@ -47,7 +47,7 @@ def test_upload_stores_the_file_under_a_random_name_and_marks_the_piece_submitte
 
 
 def test_shared_piece_is_stored_once_for_all_applications(candidate_user, application, shared_piece):
-    second = make_application(candidate_user, FormationFactory())
+    second = application_of(candidate_user, FormationFactory())
 
     upload(application, shared_piece)
 
@@ -334,8 +334,8 @@ def test_a_status_change_on_a_shared_piece_is_in_the_history_of_every_live_appli
     candidate_user, application, shared_piece, centre_manager
 ):
     """Issue 10: staff checking a shared piece wrote no history row at all (the piece has no application)."""
-    second = make_application(candidate_user, FormationFactory())
-    cancelled = make_application(candidate_user, FormationFactory(), cancelled_at=timezone.now())
+    second = application_of(candidate_user, FormationFactory())
+    cancelled = application_of(candidate_user, FormationFactory(), cancelled_at=timezone.now())
     submission = upload(application, shared_piece)
 
     services.set_piece_status(

@@ -11,19 +11,12 @@ from applications.enums import DossierStatus, PieceStatus
 from applications.models import PieceSubmission
 from applications.pieces import piece_rows
 from applications.services import pieces as services
+from applications.tests.helpers import post_file, upload_url
 from documents.enums import ScanStatus
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
 from offers.tests.factories import PieceTypeFactory
-
-
-def upload_url(application, piece_type):
-    return reverse("pieces:upload", args=[application.public_id, piece_type.pk])
-
-
-def post_file(client, application, piece_type, uploaded_file):
-    return client.post(upload_url(application, piece_type), {"file": uploaded_file})
 
 
 def messages_of(response) -> list[str]:
