@@ -436,7 +436,8 @@ def test_complete_with_every_piece_validated_needs_no_reason(centre_manager, app
 def test_next_and_previous_follow_the_filtered_sorted_list(client, centre_manager, formation, campaign):
     first, second, third = (make_application(formation, campaign=campaign) for _ in range(3))
     make_application(formation, campaign=campaign, status=DossierStatus.COMPLETE)  # filtered out
-    filters = urlencode({"dossier_status__exact": "RE", "o": "-1"})  # newest dossier number first
+    # Column 2 (after the action checkbox and the name): the numéro de dossier, descending.
+    filters = urlencode({"dossier_status__exact": "RE", "o": "-2"})
     ordered = sorted([first, second, third], key=lambda a: a.candidate.user.username, reverse=True)
     client.force_login(centre_manager)
 
