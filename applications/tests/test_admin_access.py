@@ -13,8 +13,7 @@ from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import PieceStatus
 from applications.models import Application
 from applications.services.pieces import set_piece_status
-from applications.tests.test_admin_applications import with_file
-from applications.tests.test_staff_services import make_application
+from applications.tests.factories_candidature import make_application, with_file
 from ecandidat.exceptions import FieldRuleError
 from ecandidat.staff import object_in_scope_or_404
 from offers.tests.factories import FormationFactory
