@@ -8,6 +8,7 @@ applications/tests' fixtures. Staff get their rights from StaffMembership rows. 
 
 import pytest
 
+from accounts.models import StaffRole
 from accounts.tests.factories import DEFAULT_PASSWORD, CandidateUserFactory, StaffMembershipFactory
 from offers.tests.factories import CentreFactory, CommissionFactory
 
@@ -61,6 +62,12 @@ def other_centre_manager(other_centre):
 @pytest.fixture
 def commission_member(commission):
     return StaffMembershipFactory(commission_member=True, commission=commission, user__username="membre").user
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    """A read-only member of ``centre``'s staff (consultation)."""
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

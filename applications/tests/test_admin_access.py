@@ -8,8 +8,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import PieceStatus
 from applications.models import Application
 from applications.services.pieces import set_piece_status
@@ -17,11 +15,6 @@ from applications.tests.factories_candidature import make_application, with_file
 from ecandidat.exceptions import FieldRuleError
 from ecandidat.staff import object_in_scope_or_404
 from offers.tests.factories import FormationFactory
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ import io
 import pytest
 from django.urls import reverse
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application
@@ -19,11 +17,6 @@ from offers.enums import Avis
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 CHANGELIST = "admin:applications_application_changelist"
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

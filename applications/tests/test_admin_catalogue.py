@@ -7,22 +7,15 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from offers.models import Formation
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
+def _french(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     with translation.override("fr"):
         yield
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

@@ -5,23 +5,16 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DossierStatus
 from applications.tests.factories_candidature import make_application, with_file
 from offers.tests.factories import FormationFactory
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
+def _french(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     with translation.override("fr"):
         yield
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

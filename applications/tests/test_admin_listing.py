@@ -13,7 +13,7 @@ from offers.tests.factories import FormationFactory
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
+def _french(client):
     """The list in French, the back office's language (overrides the package's English)."""
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     with translation.override("fr"):

@@ -12,8 +12,6 @@ from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications import packs
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
@@ -27,15 +25,10 @@ CHANGELIST = "admin:applications_application_changelist"
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
+def _french(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     with translation.override("fr"):
         yield
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import (
     ApplicationEvent,
@@ -28,11 +26,6 @@ from applications.tests.helpers import change_url, operation_url
 from documents.enums import ScanStatus
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def persona(
 
 
 @pytest.fixture(autouse=True)
-def _english(client):
+def _french(client):
     """This module reads the pages in French, the back office's language (overrides the package's English)."""
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     with translation.override("fr"):

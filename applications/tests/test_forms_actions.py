@@ -9,8 +9,6 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.admin import operations
 from applications.enums import DossierStatus
 from applications.models import Application, ApplicationEvent, FormAnswer
@@ -539,11 +537,6 @@ def test_other_centre_manager_cannot_remind_a_guessed_application(
 
     assert not OutboundEmail.objects.exists()
     assert not ApplicationEvent.objects.filter(kind="forms_reminder").exists()
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.mark.parametrize(

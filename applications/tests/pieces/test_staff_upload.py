@@ -5,8 +5,6 @@ from django.contrib.messages import get_messages
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, ApplicationEvent, PieceSubmission
 from applications.services import pieces as services
@@ -28,11 +26,6 @@ def change_url(application):
 
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture
