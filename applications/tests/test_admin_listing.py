@@ -2,11 +2,12 @@
 filter, saved filters per user, query count."""
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import translation
 
 from applications.enums import DossierStatus
-from applications.models import SavedFilter, Tag
+from applications.models import Application, SavedFilter, Tag
 from applications.services import review
 from applications.tests.factories_candidature import make_application, with_file
 from offers.tests.factories import FormationFactory
@@ -22,10 +23,6 @@ def _french(client):
 
 @pytest.fixture(autouse=True)
 def _warm_content_types(db):
-    from django.contrib.contenttypes.models import ContentType
-
-    from applications.models import Application
-
     ContentType.objects.clear_cache()
     ContentType.objects.get_for_model(Application)
 
