@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.tests.mfa import Client
+from applications.models import reference
 from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.tests.factories import CampaignFactory
 
@@ -44,6 +45,20 @@ def _maintenance_switch_off():
     yield
     caches["maintenance"].clear()
     forget_switch()
+
+
+@pytest.fixture(autouse=True)
+def _no_reference_lists():
+    """Pages read the SIS's reference lists through a per-process memo (applications.models.reference), so a test's
+    query count would depend on which test ran before. Each test starts as a fresh install: no list refreshed, memo
+    primed. Tests of the lists call ``forget_reference_lists()`` after filling the tables."""
+    reference.forget_reference_lists()
+    for key in ("countries", "bac_series"):
+        reference.memoised(key, list)
+    for key in ("communes", "schools"):
+        reference.memoised(key, lambda: [False])
+    yield
+    reference.forget_reference_lists()
 
 
 @pytest.fixture(autouse=True)

@@ -284,7 +284,7 @@ def _summary(application, rows) -> FPDF:
         Bac = type(bac)
         if not bac.has_bac:
             pdf.paragraph(_("No baccalaureate."))
-        pdf.line_item(_label(Bac, "series"), bac.get_series_display())
+        pdf.line_item(_label(Bac, "series"), bac.series_label)
         pdf.line_item(_label(Bac, "year"), bac.year)
         pdf.line_item(_label(Bac, "mention"), bac.get_mention_display())
         pdf.line_item(_label(Bac, "school"), bac.school)

@@ -1,14 +1,31 @@
 """Forms of the dossier pages. They validate; the views hand ``cleaned_data`` to ``applications.services``."""
 
 import datetime
+import re
 
 from django import forms
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from applications.countries import FRANCE, lazy_country_choices
-from applications.models import Address, Baccalaureate, Candidate, ExternalCursus, Internship, WorkExperience
+from applications.countries import FRANCE, lazy_country_choices, normalise_name
+from applications.enums import BacSeries
+from applications.models import (
+    Address,
+    Baccalaureate,
+    Candidate,
+    ExternalCursus,
+    Internship,
+    ReferenceCommune,
+    ReferenceSchool,
+    WorkExperience,
+)
+from applications.models.reference import (
+    bac_series_label,
+    has_reference_communes,
+    has_reference_schools,
+    reference_bac_series_rows,
+)
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.validators import normalise_ine, normalise_phone, validate_ine
 
@@ -162,12 +179,42 @@ class AddressForm(DossierForm):
                 self.add_error("postal_code", _("A French postal code has 5 digits."))
             if not cleaned.get("city"):
                 self.add_error("city", _("Give the city."))
+            elif not self.errors:
+                self._check_commune(cleaned, postal_code)
         elif cleaned.get("country") and not cleaned.get("foreign_city"):
             self.add_error("foreign_city", _("Give the city."))
         return cleaned
 
+    def _check_commune(self, cleaned: dict, postal_code: str) -> None:
+        """With the SIS's communes (refresh_reference_data), the city must be a commune of the postal code; it is
+        then written as the SIS names it. Without them, any city is accepted, as before."""
+        if not has_reference_communes():
+            return
+        labels = list(
+            ReferenceCommune.objects.filter(postal_code=postal_code, visible=True)
+            .order_by("label")
+            .values_list("label", flat=True)
+            .distinct()
+        )
+        if not labels:
+            self.add_error("postal_code", _("This postal code matches no commune."))
+            return
+        typed = normalise_name(cleaned["city"])
+        match = next((label for label in labels if normalise_name(label) == typed), None)
+        if match is None:
+            self.add_error(
+                "city",
+                _("This city does not match the postal code. Communes of %(postal_code)s: %(communes)s.")
+                % {"postal_code": postal_code, "communes": ", ".join(labels)},
+            )
+        else:
+            cleaned["city"] = match
+
     def validate_unique(self):
         pass
+
+
+UAI = re.compile(r"^[0-9]{7}[A-Z]$")  # "unité administrative immatriculée": a French school's number
 
 
 class BaccalaureateForm(DossierForm):
@@ -179,6 +226,25 @@ class BaccalaureateForm(DossierForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The SIS's series once refresh_reference_data filled them, else the built-in list; a series the
+        # candidate already holds stays offered even if the SIS hid it since.
+        self.series_years = {code: (first, last) for code, _label, first, last in reference_bac_series_rows()}
+        choices = [(code, label) for code, label, _first, _last in reference_bac_series_rows()] or list(
+            BacSeries.choices
+        )
+        current = self.instance.series if self.instance.pk else ""
+        if current and current not in dict(choices):
+            choices.append((current, bac_series_label(current)))
+        self.fields["series"] = forms.ChoiceField(
+            label=self.fields["series"].label, choices=[("", "---------"), *choices]
+        )
+        if self.instance.pk:
+            self.initial["series"] = current
+        if has_reference_schools():
+            self.fields["school"].help_text = _(
+                "For a school in France you may type its UAI number (on the baccalaureate certificate, e.g. "
+                "0660014A): its name, department and city are then filled in."
+            )
         for name in ("series", "year", "country"):
             self.fields[name].required = True
             self.fields[name].label = format_lazy("* {}", self.fields[name].label)
@@ -188,6 +254,35 @@ class BaccalaureateForm(DossierForm):
         if year and year > timezone.localdate().year:
             raise forms.ValidationError(_("The year cannot be in the future."), code="future")
         return year
+
+    def clean(self):
+        cleaned = super().clean()
+        assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
+        first, last = self.series_years.get(cleaned.get("series", ""), (None, None))
+        year = cleaned.get("year")
+        if year and ((first and year < first) or (last and year > last)):
+            self.add_error(
+                "series",
+                _("This series was awarded from %(first)s to %(last)s: check the series or the year.")
+                % {"first": first or "…", "last": last or "…"},
+            )
+        school = (cleaned.get("school") or "").strip().upper()
+        if UAI.match(school) and cleaned.get("country") == FRANCE and has_reference_schools():
+            found = ReferenceSchool.objects.filter(code=school).first()
+            if found is None:
+                self.add_error("school", _("No school has this UAI number."))
+            else:
+                cleaned["school"] = found.label[:100]
+                cleaned["department"] = cleaned.get("department") or found.department
+                if not cleaned.get("city"):
+                    cleaned["city"] = (
+                        ReferenceCommune.objects.filter(insee_code=found.commune_insee_code)
+                        .order_by("code")
+                        .values_list("label", flat=True)
+                        .first()
+                        or ""
+                    )
+        return cleaned
 
     def validate_unique(self):
         pass

@@ -1,27 +1,35 @@
 """The student records system (SIS, "logiciel de scolarité": Apogée, Pégase…) as eCandidat sees it.
 
-``get_backend()`` returns the backend named by the ``SIS_BACKEND`` setting (a dotted path to a class). The default
-reads the local table ``applications.SisRecord``, which ``manage.py import_sis FILE`` fills from a CSV export
-(docs/sis-format.md), so a university can feed it nightly without any web service. A backend querying Pégase's
-API directly only has to implement ``StudentRecordsBackend``.
+``get_backend()`` returns the backend chosen by the ``STUDENT_RECORDS_BACKEND`` setting:
+
+- ``csv`` (default): ``LocalTableBackend`` reads the local table ``applications.SisRecord``, which
+  ``manage.py import_sis FILE`` fills from a CSV export (docs/sis-format.md), so a university can feed it nightly
+  without any web service. It has no reference lists: the dossier forms keep their built-in ones.
+- ``pegase``: ``applications.pegase.PegaseBackend`` asks Pégase's REST API (students and nomenclatures).
+
+Every backend implements ``StudentRecordsBackend``; one that cannot answer (network, authentication, server error)
+raises ``StudentRecordsUnavailable``, and the callers degrade: the candidate types the dossier, the nightly
+batches stop without changing anything.
 """
 
 import csv
 import datetime
 import io
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils.module_loading import import_string
 
 from applications.countries import is_country_code
 from applications.enums import BacSeries, Civility
 from applications.models import SisRecord
 from applications.validators import normalise_ine, validate_ine
 
-DEFAULT_BACKEND = "applications.sis.LocalTableBackend"
+
+class StudentRecordsUnavailable(Exception):
+    """The student records system did not answer usably (down, refused our credentials, answered an error)."""
 
 
 @dataclass(frozen=True)
@@ -93,14 +101,46 @@ class SisStudent:
         return cls(**data)
 
 
+class ReferenceKind(StrEnum):
+    """The reference lists the dossier forms use (eCandidat's SiScol nomenclatures)."""
+
+    COUNTRIES = "countries"  # Pégase PaysNationalite
+    COMMUNES = "communes"  # Pégase Commune
+    SCHOOLS = "schools"  # Pégase EtablissementFrancais
+    BAC_SERIES = "bac_series"  # Pégase SerieBac
+
+
+@dataclass(frozen=True)
+class ReferenceItem:
+    """One row of a reference list; the fields after ``visible`` belong to one kind each."""
+
+    code: str
+    label: str
+    visible: bool = True
+    nationality_label: str = ""  # countries
+    insee_code: str = ""  # communes
+    postal_code: str = ""  # communes
+    commune_insee_code: str = ""  # schools
+    department: str = ""  # schools
+    school_type: str = ""  # schools
+    first_year: int | None = None  # bac series
+    last_year: int | None = None  # bac series
+
+
 class StudentRecordsBackend(Protocol):
+    """What ecandidat asks the student records system. Raises ``StudentRecordsUnavailable`` when it cannot."""
+
     def find_by_student_number(self, number: str) -> SisStudent | None: ...
 
     def find_by_ine(self, ine: str) -> SisStudent | None: ...
 
+    def reference_list(self, kind: ReferenceKind) -> list[ReferenceItem] | None:
+        """The whole list, or None when this backend has none (the forms keep their built-in list)."""
+        ...
+
 
 class LocalTableBackend:
-    """Reads the local copy loaded by ``manage.py import_sis``."""
+    """``STUDENT_RECORDS_BACKEND=csv``: reads the local copy loaded by ``manage.py import_sis``."""
 
     def _find(self, **lookup) -> SisStudent | None:
         record = SisRecord.objects.filter(**lookup).only("data").first()
@@ -112,9 +152,17 @@ class LocalTableBackend:
     def find_by_ine(self, ine: str) -> SisStudent | None:
         return self._find(ine=ine.upper()) if ine else None
 
+    def reference_list(self, kind: ReferenceKind) -> list[ReferenceItem] | None:
+        return None  # the CSV export carries students only
+
 
 def get_backend() -> StudentRecordsBackend:
-    return import_string(getattr(settings, "SIS_BACKEND", DEFAULT_BACKEND))()
+    if settings.STUDENT_RECORDS_BACKEND == "pegase":
+        # Deferred: applications.pegase builds on this module's dataclasses (a top-level import would be circular).
+        from applications.pegase import PegaseBackend  # noqa: PLC0415
+
+        return PegaseBackend.from_settings()
+    return LocalTableBackend()
 
 
 # --- CSV export format (docs/sis-format.md) ------------------------------------------------------------------

@@ -12,6 +12,7 @@ from applications.models.dossier import (
 )
 from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
+from applications.models.reference import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
 
 __all__ = [
@@ -30,6 +31,10 @@ __all__ = [
     "InternalCursus",
     "Internship",
     "PieceSubmission",
+    "ReferenceBacSeries",
+    "ReferenceCommune",
+    "ReferenceCountry",
+    "ReferenceSchool",
     "SavedFilter",
     "SisRecord",
     "Tag",

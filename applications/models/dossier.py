@@ -11,7 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import BacSeries, Civility, Mention, Obtained
+from applications.enums import Civility, Mention, Obtained
+from applications.models.reference import bac_series_label
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -122,7 +123,9 @@ class Baccalaureate(models.Model):
 
     candidate = models.OneToOneField(Candidate, on_delete=models.CASCADE, related_name="baccalaureate")
     has_bac = models.BooleanField(_("has the baccalaureate or an equivalent"), default=True)
-    series = models.CharField(_("series"), max_length=5, choices=BacSeries.choices, blank=True)
+    # A code of the SIS's list when it was refreshed (applications.models.reference), else of BacSeries; the form
+    # offers one list or the other. No model choices: the list is data, read at use (see series_label).
+    series = models.CharField(_("series"), max_length=20, blank=True)
     year = models.PositiveSmallIntegerField(_("year obtained"), null=True, blank=True, validators=year_validators)
     country = models.CharField(_("country"), max_length=2, blank=True)
     department = models.CharField(_("department"), max_length=3, blank=True, validators=[department_validator])
@@ -145,7 +148,11 @@ class Baccalaureate(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_series_display()} {self.year}" if self.has_bac else str(_("No baccalaureate"))
+        return f"{self.series_label} {self.year}" if self.has_bac else str(_("No baccalaureate"))
+
+    @property
+    def series_label(self) -> str:
+        return bac_series_label(self.series)
 
 
 class InternalCursus(models.Model):

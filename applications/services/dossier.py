@@ -6,10 +6,12 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from applications.models import (
     Address,
@@ -22,7 +24,7 @@ from applications.models import (
     WorkExperience,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
-from applications.sis import SisStudent, get_backend
+from applications.sis import SisStudent, StudentRecordsUnavailable, get_backend
 from applications.validators import normalise_phone
 from ecandidat.exceptions import BusinessRuleError
 
@@ -280,16 +282,28 @@ def open_dossier(*, user: User, actor: User) -> Candidate | None:
     return candidate
 
 
+SIS_UNAVAILABLE_MESSAGE = gettext_lazy(
+    "The student records system is not answering: your details could not be retrieved. You can fill in your "
+    "dossier yourself now; nothing will be lost, and the university's records will be copied in automatically later."
+)
+
+
 def open_dossier_at_login(sender: Any, *, request: Any, user: User, **kwargs: Any) -> None:
     """``user_logged_in`` receiver (connected in ApplicationsConfig.ready): a candidate's login opens their dossier
-    from the SIS when they have none yet. A SIS that fails is logged and does not stop the login: the candidate
-    types their details, and the next login tries again."""
+    from the SIS when they have none yet. A SIS that fails does not stop the login: it is logged, the candidate is
+    told they can type their details, and the next login (or the nightly ``sync_sis``) imports them."""
     if not user.is_candidate:
         return
     try:
         open_dossier(user=user, actor=user)
+    except StudentRecordsUnavailable as exc:
+        logger.warning("SIS import at login failed for user %s: %s", user.pk, exc)
     except Exception:  # The SIS backend may be a remote service; the login must go on.
         logger.exception("SIS import at login failed for user %s", user.pk)
+    else:
+        return
+    if request is not None:
+        messages.warning(request, SIS_UNAVAILABLE_MESSAGE, fail_silently=True)
 
 
 @transaction.atomic

@@ -449,3 +449,29 @@ BATCH_STALE_HOURS = env_int("BATCH_STALE_HOURS", 4, minimum=1)
 LIMESURVEY_URL = env_str("LIMESURVEY_URL")  # e.g. https://enquetes.univ.example/index.php/admin/remotecontrol
 LIMESURVEY_USER = env_str("LIMESURVEY_USER", "")
 LIMESURVEY_PASSWORD = env_str("LIMESURVEY_PASSWORD", "")
+
+# --- Student records system (applications/sis.py) ----------------------------------------------------------
+# csv: the local copy loaded by `manage.py import_sis FILE` (docs/sis-format.md); pegase: Pégase's REST API.
+STUDENT_RECORDS_BACKEND = env_str("STUDENT_RECORDS_BACKEND", "csv")
+if STUDENT_RECORDS_BACKEND not in ("csv", "pegase"):
+    raise ImproperlyConfigured(f"STUDENT_RECORDS_BACKEND must be csv or pegase, not {STUDENT_RECORDS_BACKEND!r}.")
+# Pégase (eCandidat's configUrlServicesPegase.properties and pegase.* JNDI settings). The token comes from the
+# authentication URL (a CAS REST endpoint: form username, password, token=true; the body is the JWT).
+PEGASE_AUTH_URL = env_str("PEGASE_AUTH_URL", "")  # e.g. https://authn-app.univ.fr/cas/v1/tickets
+PEGASE_USERNAME = env_str("PEGASE_USERNAME", "")
+PEGASE_PASSWORD = env_str("PEGASE_PASSWORD", "")
+PEGASE_ETABLISSEMENT = env_str("PEGASE_ETABLISSEMENT", "")  # the institution's code in Pégase, e.g. ETAB00
+PEGASE_REF_URL = env_str("PEGASE_REF_URL", "")  # e.g. https://ref.univ.fr/api/v1/ref/ (nomenclatures)
+PEGASE_IDT_URL = env_str("PEGASE_IDT_URL", "")  # e.g. https://idt.univ.fr/api/idt/v1/ (identities)
+PEGASE_INS_URL = env_str("PEGASE_INS_URL", "")  # e.g. https://ins.univ.fr/api/ins/ext/v2/ (enrolments)
+# Seconds to wait for Pégase (connect and read): a login must not hang on it.
+PEGASE_TIMEOUT = env_int("PEGASE_TIMEOUT", 10, minimum=1)
+if STUDENT_RECORDS_BACKEND == "pegase":
+    _missing = [
+        name
+        for name in ("PEGASE_AUTH_URL", "PEGASE_USERNAME", "PEGASE_PASSWORD", "PEGASE_ETABLISSEMENT")
+        + ("PEGASE_REF_URL", "PEGASE_IDT_URL", "PEGASE_INS_URL")
+        if not globals()[name]
+    ]
+    if _missing:
+        raise ImproperlyConfigured(f"STUDENT_RECORDS_BACKEND=pegase needs {', '.join(_missing)}.")

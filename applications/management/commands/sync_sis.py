@@ -2,6 +2,7 @@ from django.db import transaction
 
 from applications.models import Candidate
 from applications.services import import_from_sis
+from applications.sis import StudentRecordsUnavailable
 from ecandidat.batches import BatchCommand
 
 
@@ -28,6 +29,10 @@ class Command(BatchCommand):
             try:
                 with transaction.atomic():  # one transaction per dossier: one bad record stops nothing else
                     found = import_from_sis(candidate=candidate, actor=None)
+            except StudentRecordsUnavailable as exc:
+                # The system is down: every next dossier would wait for its timeout too. Tomorrow's run retries.
+                report.error(f"candidate {candidate.pk}: {exc}; the batch stops, the other dossiers are unchanged")
+                return
             except Exception as exc:
                 report.error(f"candidate {candidate.pk}: {type(exc).__name__}: {exc}")
                 continue

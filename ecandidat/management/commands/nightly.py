@@ -10,6 +10,8 @@ from ecandidat.batches import BatchAlreadyRunning
 # In eCandidat's order: accounts first, then data refreshes, then the decisions' deadlines, then clean-up.
 BATCHES = [
     "purge_unvalidated_accounts",
+    # The reference lists before the students: the Pégase import turns its codes into the dossier's through them.
+    "refresh_reference_data",
     "sync_sis",
     "sync_complementary_forms",
     "remind_favourable_decisions",

@@ -1,0 +1,147 @@
+"""Reference lists of the student records system (eCandidat's "nomenclatures" ``Pays``, ``Commune``,
+``Etablissement``, ``BacOuxEqu``), refreshed every night by ``manage.py refresh_reference_data``.
+
+The dossier forms offer these lists when they are filled and fall back to the built-in ones otherwise (ISO 3166
+through pycountry, ``applications.enums.BacSeries``, free text). A code the system stops sending is hidden, never
+deleted: dossiers may hold it.
+"""
+
+import time
+from collections.abc import Callable
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from applications.enums import BacSeries
+
+# Reference lists change once a night; each process re-reads them at most this often (seconds).
+MEMO_SECONDS = 300
+_memo: dict[str, tuple[float, object]] = {}
+
+
+def memoised(key: str, load: Callable[[], list]) -> list:
+    """``load()``'s answer, kept MEMO_SECONDS in this process (one query per list per process, not per form)."""
+    now = time.monotonic()
+    cached = _memo.get(key)
+    if cached is not None and now - cached[0] < MEMO_SECONDS:
+        return cached[1]  # type: ignore[return-value]
+    value = load()
+    _memo[key] = (now, value)
+    return value
+
+
+def forget_reference_lists() -> None:
+    """Drop this process's copies (after a refresh, and between tests)."""
+    _memo.clear()
+
+
+class ReferenceRow(models.Model):
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    visible = models.BooleanField(_("offered to candidates"), default=True)
+    refreshed_at = models.DateTimeField(_("refreshed at"), auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["label"]
+
+    def __str__(self):
+        return f"{self.label} ({self.code})"
+
+
+class ReferenceCountry(ReferenceRow):
+    """A country of the SIS (Pégase ``PaysNationalite``; code: the SIS's, e.g. ``100`` for France)."""
+
+    # The dossier stores ISO 3166-1 alpha-2 codes: a country the refresh could not match to one is kept but not
+    # offered (blank).
+    iso_code = models.CharField(_("ISO 3166 code"), max_length=2, blank=True, db_index=True)
+    nationality_label = models.CharField(_("nationality"), max_length=200, blank=True)
+
+    class Meta(ReferenceRow.Meta):
+        verbose_name = _("reference country")
+        verbose_name_plural = _("reference countries")
+
+
+class ReferenceCommune(ReferenceRow):
+    """A French commune with one of its postal codes (Pégase ``Commune``)."""
+
+    insee_code = models.CharField(_("INSEE code"), max_length=5, db_index=True)
+    postal_code = models.CharField(_("postal code"), max_length=5, db_index=True)
+
+    class Meta(ReferenceRow.Meta):
+        verbose_name = _("reference commune")
+        verbose_name_plural = _("reference communes")
+
+
+class ReferenceSchool(ReferenceRow):
+    """A French school (Pégase ``EtablissementFrancais``; code: the UAI, e.g. ``0660014A``)."""
+
+    commune_insee_code = models.CharField(_("INSEE code of the commune"), max_length=5, blank=True)
+    department = models.CharField(_("department"), max_length=3, blank=True)
+    school_type = models.CharField(_("type"), max_length=20, blank=True)
+
+    class Meta(ReferenceRow.Meta):
+        verbose_name = _("reference school")
+        verbose_name_plural = _("reference schools")
+
+
+class ReferenceBacSeries(ReferenceRow):
+    """A series of the baccalaureate or an equivalence (Pégase ``SerieBac``), with its years of validity."""
+
+    first_year = models.PositiveSmallIntegerField(_("first year"), null=True, blank=True)
+    last_year = models.PositiveSmallIntegerField(_("last year"), null=True, blank=True)
+
+    class Meta(ReferenceRow.Meta):
+        verbose_name = _("reference baccalaureate series")
+        verbose_name_plural = _("reference baccalaureate series")
+
+
+def reference_bac_series_rows() -> list[tuple[str, str, int | None, int | None]]:
+    """The SIS's visible series as (code, label, first year, last year), empty when never refreshed."""
+    return memoised(
+        "bac_series",
+        lambda: list(
+            ReferenceBacSeries.objects.filter(visible=True)
+            .order_by("label")
+            .values_list("code", "label", "first_year", "last_year")
+        ),
+    )
+
+
+def reference_bac_series() -> list[tuple[str, str]]:
+    """The SIS's visible series as (code, label), empty when the list was never refreshed."""
+    return [(code, label) for code, label, _first, _last in reference_bac_series_rows()]
+
+
+def has_reference_communes() -> bool:
+    return memoised("communes", lambda: [ReferenceCommune.objects.filter(visible=True).exists()])[0]
+
+
+def has_reference_schools() -> bool:
+    return memoised("schools", lambda: [ReferenceSchool.objects.filter(visible=True).exists()])[0]
+
+
+def reference_countries() -> list[tuple[str, str]]:
+    """The SIS's visible countries matched to an ISO code, as (ISO code, label); empty when never refreshed."""
+    return memoised(
+        "countries",
+        lambda: list(
+            ReferenceCountry.objects.filter(visible=True)
+            .exclude(iso_code="")
+            .order_by("label")
+            .values_list("iso_code", "label")
+        ),
+    )
+
+
+def bac_series_label(code: str) -> str:
+    """The label of a stored series: the built-in list first (no query), then the SIS's (memoised)."""
+    if not code:
+        return ""
+    if code in BacSeries.values:
+        return str(BacSeries(code).label)
+    return (
+        dict(reference_bac_series()).get(code)
+        or ReferenceBacSeries.objects.filter(code=code).values_list("label", flat=True).first()
+        or code
+    )

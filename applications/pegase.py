@@ -1,0 +1,392 @@
+"""The Pégase backend of the student records system (``STUDENT_RECORDS_BACKEND=pegase``), over its REST API as
+eCandidat uses it (reference: siscol-pegase-apogee.md §1; README "Deploying at a university").
+
+- Token: ``POST PEGASE_AUTH_URL`` with the form ``username``, ``password``, ``token=true``; the plain-text body is
+  the JWT, sent afterwards as ``Authorization: Bearer``. Pégase does not say how long it lives: we renew it after
+  55 minutes (eCandidat: every 60) and, unlike eCandidat, once on a 401.
+- Students (idt): ``etablissements/{etab}/identites/apprenants?codeApprenant=…|ine=…`` then, when exactly one
+  matches, ``etablissements/{etab}/identites/{id}``; enrolments (ins): ``gestion/inscription/{etab}/{code}/``.
+- Reference lists (ref): ``nomenclatures/{Nom}/numPage/{p}/nbOccurences/1000``, page after page.
+
+JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Pégase's country, commune and school codes
+are turned into the dossier's (ISO country codes, labels) through the reference tables that the nightly
+``refresh_reference_data`` fills, so that batch must have run once before students are imported.
+
+Any failure (network, timeout, credentials refused, 5xx, not JSON) raises ``StudentRecordsUnavailable``; a 404 on
+a student means "not found".
+"""
+
+import datetime
+import logging
+import re
+import threading
+import time
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+
+from applications.countries import FRANCE
+from applications.enums import Civility, Mention
+from applications.models import ReferenceCommune, ReferenceCountry, ReferenceSchool
+from applications.sis import (
+    ReferenceItem,
+    ReferenceKind,
+    SisAddress,
+    SisBaccalaureate,
+    SisCursusLine,
+    SisStudent,
+    StudentRecordsUnavailable,
+)
+from applications.validators import normalise_ine
+
+logger = logging.getLogger(__name__)
+
+TOKEN_MAX_AGE = 55 * 60  # seconds
+NOMENCLATURE_PAGE_SIZE = 1000  # eCandidat's
+NOMENCLATURES = {
+    ReferenceKind.COUNTRIES: "PaysNationalite",
+    ReferenceKind.COMMUNES: "Commune",
+    ReferenceKind.SCHOOLS: "EtablissementFrancais",
+    ReferenceKind.BAC_SERIES: "SerieBac",
+}
+PEGASE_FRANCE = "100"  # Pégase's (and Apogée's) code of France, known before any refresh
+
+# One token per (authentication URL, user) and process, shared by the backends built for each request.
+_tokens: dict[tuple[str, str], tuple[str, float]] = {}
+_tokens_lock = threading.Lock()
+
+
+def _text(value: Any) -> str:
+    """A JSON string as eCandidat reads it: null and "" are empty, surrounding spaces dropped."""
+    return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _code(obj: Any, key: str) -> str:
+    """``obj[key].code`` (Pégase's references are objects with a code), "" when absent."""
+    value = obj.get(key) if isinstance(obj, dict) else None
+    return _text(value.get("code")) if isinstance(value, dict) else ""
+
+
+def _label(item: dict) -> str:
+    return _text(item.get("libelleAffichage")) or _text(item.get("libelleLong")) or _text(item.get("libelleCourt"))
+
+
+def _year(value: Any) -> int | None:
+    match = re.match(r"^\s*(\d{4})", _text(value))
+    return int(match.group(1)) if match else None
+
+
+def _insee(code: str) -> str:
+    # eCandidat pads 4-character commune codes (départements 01–09 lost their leading zero somewhere upstream).
+    return f"0{code}" if len(code) == 4 else code
+
+
+def department_of(insee_code: str) -> str:
+    """The département of a French commune's INSEE code: 2 characters, 3 overseas (97x)."""
+    if len(insee_code) != 5:
+        return ""
+    return insee_code[:3] if insee_code.startswith("97") else insee_code[:2]
+
+
+class PegaseClient:
+    """HTTP to Pégase: the token, then JSON GETs. Raises ``StudentRecordsUnavailable``; returns None on a 404."""
+
+    def __init__(
+        self,
+        *,
+        auth_url: str,
+        username: str,
+        password: str,
+        timeout: float,
+        session: requests.Session | None = None,
+    ):
+        self.auth_url, self.username, self.password, self.timeout = auth_url, username, password, timeout
+        self.http = session or requests.Session()
+
+    def token(self, *, renew: bool = False) -> str:
+        key = (self.auth_url, self.username)
+        with _tokens_lock:
+            cached = _tokens.get(key)
+            if cached and not renew and time.monotonic() - cached[1] < TOKEN_MAX_AGE:
+                return cached[0]
+            try:
+                response = self.http.post(
+                    self.auth_url,
+                    data={"username": self.username, "password": self.password, "token": "true"},
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise StudentRecordsUnavailable(f"Pégase authentication: {type(exc).__name__}: {exc}") from exc
+            if response.status_code in (401, 403):
+                raise StudentRecordsUnavailable("Pégase authentication: the credentials were refused")
+            token = response.text.strip()
+            if response.status_code >= 400 or not token:
+                raise StudentRecordsUnavailable(f"Pégase authentication: HTTP {response.status_code}, no token")
+            _tokens[key] = (token, time.monotonic())
+            return token
+
+    def get_json(self, url: str, *, params: dict | None = None) -> Any:
+        """GET ``url``; the token is renewed once on a 401 (expired or revoked). None on a 404."""
+        response = None
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.token(renew=attempt == 2)}", "Accept": "application/json"}
+            try:
+                response = self.http.get(url, params=params, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise StudentRecordsUnavailable(f"Pégase {url}: {type(exc).__name__}: {exc}") from exc
+            if response.status_code != 401:
+                break
+        assert response is not None  # the loop ran at least once
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise StudentRecordsUnavailable(f"Pégase {url}: HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise StudentRecordsUnavailable(f"Pégase {url}: the answer is not JSON") from exc
+
+
+def _path(*segments: str) -> str:
+    # Pégase path segments are percent-encoded (a code chemin's ">" becomes %3E).
+    return "/".join(quote(segment, safe="") for segment in segments)
+
+
+class PegaseBackend:
+    """``STUDENT_RECORDS_BACKEND=pegase``: students and reference lists from Pégase."""
+
+    def __init__(self, *, client: PegaseClient, etablissement: str, ref_url: str, idt_url: str, ins_url: str):
+        self.client, self.etablissement = client, etablissement
+        self.ref_url, self.idt_url, self.ins_url = (url.rstrip("/") + "/" for url in (ref_url, idt_url, ins_url))
+
+    @classmethod
+    def from_settings(cls) -> "PegaseBackend":
+        client = PegaseClient(
+            auth_url=settings.PEGASE_AUTH_URL,
+            username=settings.PEGASE_USERNAME,
+            password=settings.PEGASE_PASSWORD,
+            timeout=settings.PEGASE_TIMEOUT,
+        )
+        return cls(
+            client=client,
+            etablissement=settings.PEGASE_ETABLISSEMENT,
+            ref_url=settings.PEGASE_REF_URL,
+            idt_url=settings.PEGASE_IDT_URL,
+            ins_url=settings.PEGASE_INS_URL,
+        )
+
+    # --- students ---------------------------------------------------------------------------------------------
+
+    def find_by_student_number(self, number: str) -> SisStudent | None:
+        return self._find(codeApprenant=number) if number else None
+
+    def find_by_ine(self, ine: str) -> SisStudent | None:
+        return self._find(ine=normalise_ine(ine)) if ine else None
+
+    def _find(self, **query: str) -> SisStudent | None:
+        found = self.client.get_json(
+            self.idt_url + _path("etablissements", self.etablissement, "identites", "apprenants"), params=query
+        )
+        total = found.get("totalElements") if isinstance(found, dict) else None
+        if total != 1:
+            if total:
+                logger.warning("Pégase: %s learners match %s; none imported", total, list(query))
+            return None
+        identity_id = _text((found.get("items") or [{}])[0].get("id"))
+        identity = self.client.get_json(
+            self.idt_url + _path("etablissements", self.etablissement, "identites", identity_id)
+        )
+        if not isinstance(identity, dict):
+            return None
+        profile = identity.get("profilApprenant") or {}
+        code = _text(profile.get("codeApprenant"))
+        try:
+            birth_date = datetime.date.fromisoformat(_text((profile.get("etatCivil") or {}).get("dateNaissance")))
+        except ValueError:
+            birth_date = None
+        if not code or birth_date is None:
+            logger.warning("Pégase: identity %s has no learner code or date of birth; not imported", identity_id)
+            return None
+        return self._student(identity, profile, code, birth_date)
+
+    def _cursus(self, code: str) -> tuple[SisCursusLine, ...]:
+        # eCandidat swallows cursus errors; we do not for an outage: an empty answer would erase the cursus the
+        # nightly refresh imported before. A 404 (no enrolment) is an empty cursus.
+        data = self.client.get_json(self.ins_url + _path("gestion", "inscription", self.etablissement, code) + "/")
+        lines = []
+        for enrolment in (data or {}).get("inscriptions") or []:
+            target = enrolment.get("cible") or {}
+            period = target.get("periode") or {}
+            year = _year(period.get("anneeUniversitaire"))
+            target_code = _text(target.get("code"))
+            label = _text(target.get("libelleCourt")) or _text((target.get("formation") or {}).get("libelleCourt"))
+            if year and target_code and label:
+                lines.append(SisCursusLine(academic_year=year, code=target_code[:20], label=label[:200]))
+        return tuple(lines)
+
+    def _student(self, identity: dict, profile: dict, code: str, birth_date: datetime.date) -> SisStudent:
+        civil = profile.get("etatCivil") or {}
+        contact = profile.get("donneesContact") or {}
+        schooling = profile.get("parcoursScolaireEtUniversitaire") or {}
+        country_codes = {
+            _code(civil, "paysNaissance"),
+            _code(civil, "nationalite"),
+            _code(contact, "adresseFixePays"),
+            _code(schooling, "paysBac"),
+        }
+        countries = dict(
+            ReferenceCountry.objects.filter(code__in=country_codes - {""})
+            .exclude(iso_code="")
+            .values_list("code", "iso_code")
+        )
+        countries.setdefault(PEGASE_FRANCE, FRANCE)
+
+        birth_commune = _insee(_code(civil, "communeNaissance"))
+        birth_country = countries.get(_code(civil, "paysNaissance"), "")
+        birth_city = _text(civil.get("libelleCommuneNaissanceEtranger"))
+        if birth_commune:
+            birth_city = self._commune_label(birth_commune) or birth_city
+        ine = next(
+            (
+                normalise_ine(_text(entry.get("ine")))
+                for entry in profile.get("listeINEs") or []
+                if entry.get("confirme") and entry.get("maitre")
+            ),
+            "",
+        )
+        return SisStudent(
+            student_number=code,
+            ine=ine if len(ine) == 11 else "",
+            civility=Civility.MRS if _text(civil.get("sexe")).upper() == "F" else Civility.MR,
+            birth_name=_text(identity.get("nomNaissance")),
+            usual_name=_text(civil.get("nomUsage")),
+            first_name=_text(identity.get("prenom")) or _text(civil.get("prenom")),
+            other_first_name=_text(civil.get("prenom2")),
+            birth_date=birth_date,
+            birth_country=birth_country,
+            birth_department=department_of(birth_commune) if birth_country == FRANCE else "",
+            birth_city=birth_city[:50],
+            nationality=countries.get(_code(civil, "nationalite"), "") or birth_country,
+            mobile=_text(identity.get("telephonePortablePersonnel")),
+            address=self._address(contact, countries),
+            baccalaureate=self._baccalaureate(schooling, countries),
+            cursus=self._cursus(code),
+        )
+
+    def _commune_label(self, insee_code: str, postal_code: str = "") -> str:
+        communes = ReferenceCommune.objects.filter(insee_code=insee_code)
+        if postal_code:
+            communes = communes.filter(postal_code=postal_code)
+        return communes.order_by("code").values_list("label", flat=True).first() or ""
+
+    def _address(self, contact: dict, countries: dict[str, str]) -> SisAddress | None:
+        lines = [
+            _text(contact.get(f"adresseFixeLigne{n}"))
+            for n in ("3Voie", "1Etage", "2Batiment", "4Complement")  # street first, as eCandidat's adr1
+        ]
+        lines = [line[:32] for line in lines if line]
+        if not lines:
+            return None
+        country = countries.get(_code(contact, "adresseFixePays"), "")
+        postal_code = _text(contact.get("adresseFixeCodePostal"))
+        if country == FRANCE:
+            city = self._commune_label(_insee(_text(contact.get("adresseFixeCodeCommune"))), postal_code)
+        else:
+            city = _text(contact.get("adresseFixeLigne5Etranger"))
+        lines += ["", ""]
+        return SisAddress(
+            line1=lines[0],
+            line2=lines[1],
+            line3=lines[2],
+            postal_code=postal_code,
+            city=city[:50],
+            country=country or FRANCE,
+        )
+
+    def _baccalaureate(self, schooling: dict, countries: dict[str, str]) -> SisBaccalaureate | None:
+        series, year = _code(schooling, "typeSerieBac"), _year(schooling.get("anneeObtentionBac"))
+        if not series or not year:
+            return None
+        school_code = _code(schooling, "etablissementBac")
+        school = ReferenceSchool.objects.filter(code=school_code).first() if school_code else None
+        mention = _code(schooling, "mentionBac")
+        return SisBaccalaureate(
+            series=series[:20],
+            year=year,
+            mention=mention if mention in Mention.values else "",
+            country=countries.get(_code(schooling, "paysBac"), "") or FRANCE,
+            department=school.department if school else "",
+            city=self._commune_label(school.commune_insee_code) if school else "",
+            school=(school.label if school else school_code)[:100],
+        )
+
+    # --- reference lists --------------------------------------------------------------------------------------
+
+    def reference_list(self, kind: ReferenceKind) -> list[ReferenceItem] | None:
+        name = NOMENCLATURES[kind]
+        items, page, pages = [], 0, 1
+        while page < pages:
+            data = self.client.get_json(
+                self.ref_url
+                + _path("nomenclatures", name, "numPage", str(page), "nbOccurences")
+                + f"/{NOMENCLATURE_PAGE_SIZE}"
+            )
+            if not isinstance(data, dict):
+                raise StudentRecordsUnavailable(f"Pégase nomenclature {name}: page {page} missing")
+            items += [item for item in data.get("nomenclatures") or [] if isinstance(item, dict)]
+            pages = int(data.get("nbTotalPages") or 0)
+            page += 1
+        convert = getattr(self, f"_{kind.value}_item")
+        return [row for row in map(convert, items) if row is not None]
+
+    @staticmethod
+    def _visible(item: dict) -> bool:
+        return item.get("temoinVisible") is not False
+
+    def _countries_item(self, item: dict) -> ReferenceItem | None:
+        code, label = _text(item.get("code")), _label(item)
+        if not code or not label:
+            return None
+        nationality = _text(item.get("libelleNationalite")) or _text(item.get("libelleCourt"))
+        return ReferenceItem(code=code, label=label, visible=self._visible(item), nationality_label=nationality)
+
+    def _communes_item(self, item: dict) -> ReferenceItem | None:
+        code, label = _text(item.get("code")), _label(item)
+        insee, postal_code = _insee(_text(item.get("codeInsee"))), _text(item.get("codePostal"))
+        if not code or not label or len(insee) != 5:
+            return None
+        return ReferenceItem(
+            code=code, label=label, visible=self._visible(item), insee_code=insee, postal_code=postal_code[:5]
+        )
+
+    def _schools_item(self, item: dict) -> ReferenceItem | None:
+        # eCandidat skips schools lacking a UAI, label, commune or département.
+        uai, label = _text(item.get("numeroUai")), _text(item.get("libelleAffichage"))
+        commune = item.get("commune")
+        commune = _insee(_text(commune.get("code") if isinstance(commune, dict) else commune))
+        department = _code(item, "departement")
+        if not uai or not label or not commune or not department:
+            return None
+        school_type = item.get("typeUai")
+        return ReferenceItem(
+            code=uai,
+            label=label,
+            visible=self._visible(item),
+            commune_insee_code=commune,
+            department=department[:3],
+            school_type=_text(school_type.get("typeUai") if isinstance(school_type, dict) else "")[:20],
+        )
+
+    def _bac_series_item(self, item: dict) -> ReferenceItem | None:
+        code, label = _text(item.get("code")), _label(item)
+        if not code or not label:
+            return None
+        return ReferenceItem(
+            code=code,
+            label=label,
+            visible=self._visible(item),
+            first_year=_year(item.get("dateDebutValidite")),
+            last_year=_year(item.get("dateFinValidite")),
+        )
