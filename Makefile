@@ -9,14 +9,16 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 PORT ?= 8000
 ENT_PORT ?= 8001
+PEGASE_PORT ?= 8766
 MANAGE := DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VPY) manage.py
 PYTEST_WORKERS ?= auto
 
-.PHONY: help venv install run worker beat test test-unit test-peers quality fix lock clean bench bench-smoke
+.PHONY: help venv install run pegase worker beat test test-unit test-peers quality fix lock clean bench bench-smoke
 
 help:
 	@echo "make run      install, migrate, load the demo data and serve on http://127.0.0.1:$(PORT) (PORT=...)"
 	@echo "make test     the whole suite (browser and integration tests included when their peers are configured)"
+	@echo "make pegase   the local Pégase peer alone on 127.0.0.1:$(PEGASE_PORT) (STUDENT_RECORDS_BACKEND=pegase make run starts it too)"
 	@echo "make worker   a Celery worker (needs REDIS_URL)"
 	@echo "make beat     Celery beat: the mail sweeper every minute (needs REDIS_URL)"
 	@echo "make quality  ruff format --check, ruff check, mypy, lint-imports (one-way layers), makemigrations --check"
@@ -54,15 +56,23 @@ $(STAMP): requirements.txt requirements-dev.txt | $(VPY)
 install: $(STAMP)
 
 # --- Running ----------------------------------------------------------------------------------------------
-# The development ENT (devtools/ent/run.sh) runs in the background and is stopped with runserver (trap).
+# The development ENT (devtools/ent/run.sh) runs in the background and is stopped with runserver (trap); so does the
+# local Pégase peer (devtools/pegase) with STUDENT_RECORDS_BACKEND=pegase, whose reference lists are loaded first.
 run: install
 	@$(MANAGE) migrate --noinput
 	@mkdir -p var && $(MANAGE) seed_demo | tee var/seed_demo.txt
-	@ent_pid=""; \
+	@ent_pid=""; pegase_pid=""; \
 	if [ -x devtools/ent/run.sh ]; then \
 	    PYTHON=$(abspath $(VPY)) ENT_PORT=$(ENT_PORT) devtools/ent/run.sh >var/ent.log 2>&1 & ent_pid=$$!; \
 	fi; \
-	trap '[ -n "$$ent_pid" ] && kill $$ent_pid 2>/dev/null; wait 2>/dev/null' EXIT; \
+	if [ "$$STUDENT_RECORDS_BACKEND" = pegase ]; then \
+	    $(VPY) devtools/pegase/server.py --port $(PEGASE_PORT) >var/pegase.log 2>&1 & pegase_pid=$$!; \
+	fi; \
+	trap 'for p in $$ent_pid $$pegase_pid; do kill $$p 2>/dev/null; done; wait 2>/dev/null' EXIT; \
+	if [ -n "$$pegase_pid" ]; then \
+	    for _ in $$(seq 1 20); do grep -q "^LISTENING" var/pegase.log 2>/dev/null && break; sleep 0.5; done; \
+	    PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) refresh_reference_data; \
+	fi; \
 	trap 'exit 130' INT TERM; \
 	echo; \
 	echo "  ecandidat:            http://127.0.0.1:$(PORT)/"; \
@@ -73,10 +83,18 @@ run: install
 	    echo "  Development ENT:      http://127.0.0.1:$(ENT_PORT)/ (log: var/ent.log)"; \
 	    grep -h "^Students:" var/ent.log | sed 's/^/  ENT demo logins:      /'; \
 	fi; \
+	if [ -n "$$pegase_pid" ]; then \
+	    echo "  Pégase (local peer):  http://127.0.0.1:$(PEGASE_PORT)/ (log: var/pegase.log; students 21900001-21900003)"; \
+	fi; \
 	echo "  Demo logins:          see the seed_demo lines above (also saved in var/seed_demo.txt)"; \
 	echo "  E-mails are printed on this console (no EMAIL_URL set)."; \
 	echo; \
-	ENT_PORT=$(ENT_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
+	ENT_PORT=$(ENT_PORT) PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
+
+# The local Pégase peer in the foreground (Ctrl-C stops it), with its development credentials.
+pegase: install
+	@echo "Pégase peer on http://127.0.0.1:$(PEGASE_PORT): STUDENT_RECORDS_BACKEND=pegase PEGASE_PORT=$(PEGASE_PORT) make run"
+	$(VPY) devtools/pegase/server.py --port $(PEGASE_PORT)
 
 worker: install
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)." >&2; exit 1; }

@@ -2,6 +2,7 @@
 
 import datetime
 import re
+from typing import Any
 
 from django import forms
 from django.utils import timezone
@@ -229,9 +230,9 @@ class BaccalaureateForm(DossierForm):
         # The SIS's series once refresh_reference_data filled them, else the built-in list; a series the
         # candidate already holds stays offered even if the SIS hid it since.
         self.series_years = {code: (first, last) for code, _label, first, last in reference_bac_series_rows()}
-        choices = [(code, label) for code, label, _first, _last in reference_bac_series_rows()] or list(
-            BacSeries.choices
-        )
+        choices: list[tuple[str, Any]] = [
+            (code, label) for code, label, _first, _last in reference_bac_series_rows()
+        ] or list(BacSeries.choices)
         current = self.instance.series if self.instance.pk else ""
         if current and current not in dict(choices):
             choices.append((current, bac_series_label(current)))

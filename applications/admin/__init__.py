@@ -4,4 +4,4 @@ the operations on applications (``operations``), one application's reading page 
 from it (``review_actions``), the commission pack (``packs``), tags (``tags``), the staff home (``home``) and the
 statistics dashboard (``dashboard``)."""
 
-from applications.admin import candidatures, dossier, home, tags  # noqa: F401  (registers the ModelAdmins, the home)
+from applications.admin import candidatures, dossier, home, reference, tags  # noqa: F401  (registers the ModelAdmins, the home)

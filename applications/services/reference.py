@@ -1,16 +1,19 @@
 """The nightly refresh of the reference lists (countries, communes, schools, bac series) from the student records
 system into the tables the dossier forms read (``applications.models.reference``)."""
 
+from typing import Any
+
 from django.db import transaction
 
 from applications.countries import FRANCE, iso_code_for_label
 from applications.models import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
-from applications.models.reference import ReferenceRow, forget_reference_lists
+from applications.models.reference import forget_reference_lists
 from applications.sis import ReferenceItem, ReferenceKind, StudentRecordsBackend, StudentRecordsUnavailable
 from ecandidat.batches import Report
 
 # In this order: schools are kept only when their commune is known (eCandidat's rule), so communes come first.
-MODELS: dict[ReferenceKind, type[ReferenceRow]] = {
+ReferenceModel = type[ReferenceCountry | ReferenceCommune | ReferenceSchool | ReferenceBacSeries]
+MODELS: dict[ReferenceKind, ReferenceModel] = {
     ReferenceKind.COUNTRIES: ReferenceCountry,
     ReferenceKind.COMMUNES: ReferenceCommune,
     ReferenceKind.SCHOOLS: ReferenceSchool,
@@ -30,7 +33,7 @@ def _department(code: str) -> str:
     return code[1:] if len(code) == 3 and code.startswith("0") else code
 
 
-def _row(kind: ReferenceKind, item: ReferenceItem) -> ReferenceRow:
+def _row(kind: ReferenceKind, item: ReferenceItem) -> Any:
     model = MODELS[kind]
     values = {name: getattr(item, name) for name in FIELDS[kind] if hasattr(item, name)}
     if kind == ReferenceKind.COUNTRIES:
@@ -64,14 +67,14 @@ def refresh_reference_data(*, backend: StudentRecordsBackend, report: Report, dr
         rows = {item.code: _row(kind, item) for item in items}  # the last of duplicate codes wins
         if kind == ReferenceKind.SCHOOLS and ReferenceCommune.objects.exists():
             communes = set(ReferenceCommune.objects.values_list("insee_code", flat=True))
-            unknown = [code for code, row in rows.items() if row.commune_insee_code not in communes]  # type: ignore[attr-defined]
+            unknown = [code for code, row in rows.items() if row.commune_insee_code not in communes]
             for code in unknown:
                 del rows[code]
             report.add(f"{kind.value}: skipped, commune unknown", len(unknown))
         if kind == ReferenceKind.COUNTRIES:
             report.add(
                 "countries without ISO code",
-                sum(not row.iso_code for row in rows.values()),  # type: ignore[attr-defined]
+                sum(not row.iso_code for row in rows.values()),
             )
         report.add(f"{kind.value}: received", len(rows))
         if dry_run:

@@ -11,6 +11,20 @@ os.environ.setdefault("ENT_SERVER_URL", f"http://127.0.0.1:{os.environ.get('ENT_
 os.environ.setdefault("ENT_CLIENT_SECRET", "dev-ent-secret")
 # The demo staff logins work with a password alone; STAFF_MFA_REQUIRED=1 make run to try TOTP (README).
 os.environ.setdefault("STAFF_MFA_REQUIRED", "0")
+# STUDENT_RECORDS_BACKEND=pegase make run: the local Pégase peer (devtools/pegase, started by the Makefile) on
+# PEGASE_PORT, with its development credentials.
+if os.environ.get("STUDENT_RECORDS_BACKEND") == "pegase":
+    _pegase = f"http://127.0.0.1:{os.environ.get('PEGASE_PORT') or '8766'}"
+    for _name, _value in {
+        "PEGASE_AUTH_URL": f"{_pegase}/cas/v1/tickets",
+        "PEGASE_USERNAME": "ecandidat",
+        "PEGASE_PASSWORD": "pegase-dev-password",
+        "PEGASE_ETABLISSEMENT": "ETAB00",
+        "PEGASE_REF_URL": f"{_pegase}/api/v1/ref/",
+        "PEGASE_IDT_URL": f"{_pegase}/api/idt/v1/",
+        "PEGASE_INS_URL": f"{_pegase}/api/ins/ext/v2/",
+    }.items():
+        os.environ.setdefault(_name, _value)
 # No clamd on a newcomer's machine, said explicitly (production refuses an unset CLAMD_ADDRESS, ecandidat/checks.py);
 # CLAMD_ADDRESS=tcp://127.0.0.1:3310 make run uses devtools/clamd.
 os.environ.setdefault("CLAMD_ADDRESS", "none")

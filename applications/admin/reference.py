@@ -1,0 +1,50 @@
+"""The student records system's reference lists in the back office, read-only: they are the SIS's, refreshed every
+night by ``refresh_reference_data`` (a change here would be overwritten). The central office reads them, e.g. to see
+which countries found no ISO code."""
+
+from django.contrib import admin
+
+from applications.models import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
+from ecandidat.staff import scope_of
+
+
+class ReferenceListAdmin(admin.ModelAdmin):
+    list_filter = ["visible"]
+    search_fields = ["code", "label"]
+    show_full_result_count = False
+
+    def has_module_permission(self, request):
+        return scope_of(request.user).is_central
+
+    def has_view_permission(self, request, obj=None):
+        return scope_of(request.user).is_central
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReferenceCountry)
+class ReferenceCountryAdmin(ReferenceListAdmin):
+    list_display = ["code", "label", "iso_code", "nationality_label", "visible", "refreshed_at"]
+
+
+@admin.register(ReferenceCommune)
+class ReferenceCommuneAdmin(ReferenceListAdmin):
+    list_display = ["code", "label", "insee_code", "postal_code", "visible", "refreshed_at"]
+    search_fields = ["code", "label", "postal_code", "insee_code"]
+
+
+@admin.register(ReferenceSchool)
+class ReferenceSchoolAdmin(ReferenceListAdmin):
+    list_display = ["code", "label", "department", "commune_insee_code", "school_type", "visible", "refreshed_at"]
+
+
+@admin.register(ReferenceBacSeries)
+class ReferenceBacSeriesAdmin(ReferenceListAdmin):
+    list_display = ["code", "label", "first_year", "last_year", "visible", "refreshed_at"]
