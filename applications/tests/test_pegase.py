@@ -4,6 +4,8 @@
 import datetime
 import io
 import json
+import os
+import runpy
 import socket
 import subprocess
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from allauth.account.models import EmailAddress
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains
@@ -28,6 +31,7 @@ from ecandidat.models import BatchRun
 pytestmark = pytest.mark.django_db
 
 SERVER = Path(__file__).resolve().parents[2] / "devtools" / "pegase" / "server.py"
+SETTINGS = Path(__file__).resolve().parents[2] / "ecandidat" / "settings"
 
 
 def start_peer(*args: str):
@@ -104,6 +108,36 @@ def test_the_pegase_backend_is_chosen_by_configuration(peer):
 
     assert isinstance(backend, PegaseBackend)
     assert backend.idt_url.endswith("/api/idt/v1/")
+
+
+def test_pegase_without_its_settings_stops_the_start(monkeypatch):
+    monkeypatch.setenv("STUDENT_RECORDS_BACKEND", "pegase")
+    monkeypatch.setenv("PEGASE_AUTH_URL", "https://authn-app.univ.example/cas/v1/tickets")
+    for name in ("PEGASE_USERNAME", "PEGASE_PASSWORD", "PEGASE_ETABLISSEMENT", "PEGASE_IDT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match="STUDENT_RECORDS_BACKEND=pegase needs PEGASE_USERNAME"):
+        runpy.run_path(str(SETTINGS / "base.py"))
+
+
+def test_an_unknown_backend_stops_the_start(monkeypatch):
+    monkeypatch.setenv("STUDENT_RECORDS_BACKEND", "apogee")
+
+    with pytest.raises(ImproperlyConfigured, match="STUDENT_RECORDS_BACKEND must be csv or pegase"):
+        runpy.run_path(str(SETTINGS / "base.py"))
+
+
+def test_development_settings_point_pegase_at_the_local_peer(monkeypatch):
+    # dev.py fills the environment before it imports base (already imported here): read what it filled, in a copy.
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PEGASE_")}
+    environ.update(STUDENT_RECORDS_BACKEND="pegase", PEGASE_PORT="8799")
+    monkeypatch.setattr(os, "environ", environ)
+
+    runpy.run_path(str(SETTINGS / "dev.py"))
+
+    assert environ["PEGASE_AUTH_URL"] == "http://127.0.0.1:8799/cas/v1/tickets"
+    assert environ["PEGASE_IDT_URL"] == "http://127.0.0.1:8799/api/idt/v1/"
+    assert environ["PEGASE_ETABLISSEMENT"] == "ETAB00"
 
 
 # --- reference lists ----------------------------------------------------------------------------------------------
