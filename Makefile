@@ -89,7 +89,7 @@ run: install
 	echo "  Demo logins:          see the seed_demo lines above (also saved in var/seed_demo.txt)"; \
 	echo "  E-mails are printed on this console (no EMAIL_URL set)."; \
 	echo; \
-	ENT_PORT=$(ENT_PORT) PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
+	PEGASE_PORT=$(PEGASE_PORT) ENT_PORT=$(ENT_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
 
 # The local Pégase peer in the foreground (Ctrl-C stops it), with its development credentials.
 pegase: install
