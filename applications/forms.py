@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from applications.countries import FRANCE, lazy_country_choices, normalise_name
+from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
 from applications.enums import BacSeries
 from applications.models import (
     Address,
@@ -26,6 +26,7 @@ from applications.models.reference import (
     has_reference_communes,
     has_reference_schools,
     reference_bac_series_rows,
+    reference_countries,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.validators import normalise_ine, normalise_phone, validate_ine
@@ -44,11 +45,17 @@ class DossierForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for name in self.country_fields:
             field = self.fields[name]
+            current = getattr(self.instance, name) if self.instance.pk else ""
+            choices: Any = lazy_country_choices()
+            if current and reference_countries() and current not in dict(reference_countries()):
+                # The SIS's list no longer offers the country this dossier holds (hidden since): keep it offered,
+                # or a field locked by the SIS import would refuse its own value.
+                choices = [*choices, (current, country_name(current))]
             self.fields[name] = forms.ChoiceField(
-                label=field.label, required=field.required, choices=lazy_country_choices(), help_text=field.help_text
+                label=field.label, required=field.required, choices=choices, help_text=field.help_text
             )
             if self.instance.pk:
-                self.initial[name] = getattr(self.instance, name)
+                self.initial[name] = current
         for name in self.tel_fields:
             self.fields[name].widget.input_type = "tel"
         for name, token in self.autocomplete.items():

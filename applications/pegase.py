@@ -53,6 +53,11 @@ NOMENCLATURES = {
 }
 PEGASE_FRANCE = "100"  # Pégase's (and Apogée's) code of France, known before any refresh
 
+
+class UnmappedCountry(Exception):
+    """A Pégase country code that the reference tables do not turn into an ISO code."""
+
+
 # One token per (authentication URL, user) and process, shared by the backends built for each request.
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
@@ -209,7 +214,15 @@ class PegaseBackend:
         if not code or birth_date is None:
             logger.warning("Pégase: identity %s has no learner code or date of birth; not imported", identity_id)
             return None
-        return self._student(identity, profile, code, birth_date)
+        try:
+            return self._student(identity, profile, code, birth_date)
+        except UnmappedCountry as exc:
+            logger.warning(
+                "Pégase: learner %s not imported: country codes %s have no ISO code here (refresh_reference_data)",
+                code,
+                exc.args,
+            )
+            return None
 
     def _cursus(self, code: str) -> tuple[SisCursusLine, ...]:
         # eCandidat swallows cursus errors; we do not for an outage: an empty answer would erase the cursus the
@@ -245,6 +258,11 @@ class PegaseBackend:
 
         birth_commune = _insee(_code(civil, "communeNaissance"))
         birth_country = countries.get(_code(civil, "paysNaissance"), "")
+        nationality = countries.get(_code(civil, "nationalite"), "") or birth_country
+        if not birth_country or not nationality:
+            # The dossier needs ISO codes and the SIS import locks these fields: rather than a locked empty field,
+            # no import (the candidate types the dossier). refresh_reference_data maps the codes it can.
+            raise UnmappedCountry(_code(civil, "paysNaissance"), _code(civil, "nationalite"))
         birth_city = _text(civil.get("libelleCommuneNaissanceEtranger"))
         if birth_commune:
             birth_city = self._commune_label(birth_commune) or birth_city
@@ -268,7 +286,7 @@ class PegaseBackend:
             birth_country=birth_country,
             birth_department=department_of(birth_commune) if birth_country == FRANCE else "",
             birth_city=birth_city[:50],
-            nationality=countries.get(_code(civil, "nationalite"), "") or birth_country,
+            nationality=nationality,
             mobile=_text(identity.get("telephonePortablePersonnel")),
             address=self._address(contact, countries),
             baccalaureate=self._baccalaureate(schooling, countries),

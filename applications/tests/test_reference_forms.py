@@ -225,3 +225,25 @@ def test_the_commune_check_does_not_grow_with_the_list(owner_client, lists, djan
 
     assertContains(response, "COMMUNE 0")
     assertNotContains(response, "Internal Server Error")
+
+
+def test_a_country_the_sis_hid_since_stays_valid_on_a_locked_dossier(lists, candidate):
+    candidate.sis_locked, candidate.birth_country, candidate.nationality = True, "DE", "DE"
+    candidate.save()
+    data = {
+        "civility": "Mme",
+        "birth_name": "DUPONT",
+        "first_name": "Camille",
+        "birth_date": "2001-02-03",
+        "birth_country": "FR",  # a forged change: the locked field keeps DE
+        "birth_city": "Berlin",
+        "nationality": "DE",
+        "phone": "04 68 00 00 01",
+        "preferred_language": "fr",
+    }
+
+    form = PersonalDetailsForm(data=data, instance=candidate, sis_locked=True)
+
+    assert ("DE", "Germany") in form.fields["birth_country"].choices
+    assert form.is_valid(), form.errors
+    assert form.changes() == {"phone": "+33468000001", "mobile": "", "preferred_language": "fr"}
