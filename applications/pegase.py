@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
@@ -61,6 +61,10 @@ class UnmappedCountry(Exception):
 # One token per (authentication URL, user) and process, shared by the backends built for each request.
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
+# Servers (host:port) that did not answer, and when to try them again (monotonic seconds).
+_unreachable: dict[str, float] = {}
+_unreachable_lock = threading.Lock()
+UNREACHABLE_SECONDS = 30
 
 
 def _text(value: Any) -> str:
@@ -110,20 +114,35 @@ class PegaseClient:
         self.auth_url, self.username, self.password, self.timeout = auth_url, username, password, timeout
         self.http = session or requests.Session()
 
+    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """One HTTP request. A server that did not answer (refused, timed out) is not asked again for
+        UNREACHABLE_SECONDS in this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT."""
+        server = urlsplit(url).netloc
+        with _unreachable_lock:
+            retry_at = _unreachable.get(server, 0.0)
+        if time.monotonic() < retry_at:
+            raise StudentRecordsUnavailable(f"{what}: did not answer a moment ago; not asked again yet")
+        try:
+            return self.http.request(method, url, timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            with _unreachable_lock:
+                _unreachable[server] = time.monotonic() + UNREACHABLE_SECONDS
+            raise StudentRecordsUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        except requests.RequestException as exc:
+            raise StudentRecordsUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
+
     def token(self, *, renew: bool = False) -> str:
         key = (self.auth_url, self.username)
         with _tokens_lock:
             cached = _tokens.get(key)
             if cached and not renew and time.monotonic() - cached[1] < TOKEN_MAX_AGE:
                 return cached[0]
-            try:
-                response = self.http.post(
-                    self.auth_url,
-                    data={"username": self.username, "password": self.password, "token": "true"},
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                raise StudentRecordsUnavailable(f"Pégase authentication: {type(exc).__name__}: {exc}") from exc
+            response = self._send(
+                "POST",
+                self.auth_url,
+                "Pégase authentication",
+                data={"username": self.username, "password": self.password, "token": "true"},
+            )
             if response.status_code in (401, 403):
                 raise StudentRecordsUnavailable("Pégase authentication: the credentials were refused")
             token = response.text.strip()
@@ -137,10 +156,7 @@ class PegaseClient:
         response = None
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.token(renew=attempt == 2)}", "Accept": "application/json"}
-            try:
-                response = self.http.get(url, params=params, headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:
-                raise StudentRecordsUnavailable(f"Pégase {url}: {type(exc).__name__}: {exc}") from exc
+            response = self._send("GET", url, f"Pégase {url}", params=params, headers=headers)
             if response.status_code != 401:
                 break
         assert response is not None  # the loop ran at least once

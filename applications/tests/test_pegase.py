@@ -64,6 +64,7 @@ def peer_args():
 @pytest.fixture
 def peer(settings, peer_args):
     pegase._tokens.clear()  # the token cache is per process: each test starts without one
+    pegase._unreachable.clear()
     process, url = start_peer(*peer_args)
     try:
         configure(settings, url)
@@ -322,6 +323,16 @@ def test_login_while_pegase_is_down_lets_the_candidate_fill_the_dossier(client, 
     assert response.status_code == 200
     assertContains(response, "Le logiciel de scolarité ne répond pas")
     assert not Candidate.objects.filter(user=user).exists()
+
+
+def test_an_unreachable_pegase_is_not_asked_again_for_a_while(settings, db):
+    configure(settings, f"http://127.0.0.1:{free_port()}")
+    backend = get_backend()
+
+    with pytest.raises(StudentRecordsUnavailable, match="ConnectionError"):
+        backend.find_by_student_number("21900002")
+    with pytest.raises(StudentRecordsUnavailable, match="did not answer a moment ago"):
+        backend.find_by_student_number("21900002")
 
 
 def test_sync_sis_stops_at_the_first_outage_and_changes_nothing(campaign, settings):
