@@ -120,6 +120,8 @@ class PersonalDetailsForm(DossierForm):
                 details_locked and name not in ALWAYS_EDITABLE_PERSONAL_FIELDS
             ):
                 field.disabled = True
+                # A locked value the SIS left empty is not the candidate's to fix: it must not block the others.
+                field.required = False
 
     def clean_birth_date(self):
         value = self.cleaned_data["birth_date"]
@@ -149,7 +151,11 @@ class PersonalDetailsForm(DossierForm):
     def clean(self):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if cleaned.get("birth_country") == FRANCE and not cleaned.get("birth_department"):
+        if (
+            cleaned.get("birth_country") == FRANCE
+            and not cleaned.get("birth_department")
+            and not self.fields["birth_department"].disabled
+        ):
             self.add_error("birth_department", _("Give the department of birth for a birth in France."))
         return cleaned
 

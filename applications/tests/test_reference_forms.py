@@ -247,3 +247,14 @@ def test_a_country_the_sis_hid_since_stays_valid_on_a_locked_dossier(lists, cand
     assert ("DE", "Germany") in form.fields["birth_country"].choices
     assert form.is_valid(), form.errors
     assert form.changes() == {"phone": "+33468000001", "mobile": "", "preferred_language": "fr"}
+
+
+def test_a_locked_field_the_sis_left_empty_does_not_block_the_phones(candidate):
+    candidate.sis_locked, candidate.birth_city, candidate.birth_department = True, "", ""
+    candidate.save()
+    data = {"birth_country": "FR", "nationality": "FR", "phone": "04 68 00 00 02", "preferred_language": "fr"}
+
+    form = PersonalDetailsForm(data=data, instance=candidate, sis_locked=True)
+
+    assert form.is_valid(), form.errors
+    assert form.changes()["phone"] == "+33468000002"
