@@ -2,6 +2,6 @@
 (``candidatures``: the ModelAdmin's wiring; ``filters``; ``listing``: counters, tags, saved filters; ``exports``),
 the operations on applications (``operations``), one application's reading page (``review``) and what staff do
 from it (``review_actions``), the commission pack (``packs``), tags (``tags``), the staff home (``home``) and the
-statistics dashboard (``dashboard``)."""
+statistics dashboard (``dashboard``), the SIS's reference lists (``reference``)."""
 
 from applications.admin import candidatures, dossier, home, reference, tags  # noqa: F401  (registers the ModelAdmins, the home)

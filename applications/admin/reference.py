@@ -5,28 +5,13 @@ which countries found no ISO code."""
 from django.contrib import admin
 
 from applications.models import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
-from ecandidat.staff import scope_of
+from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 
 
-class ReferenceListAdmin(admin.ModelAdmin):
+class ReferenceListAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     list_filter = ["visible"]
     search_fields = ["code", "label"]
     show_full_result_count = False
-
-    def has_module_permission(self, request):
-        return scope_of(request.user).is_central
-
-    def has_view_permission(self, request, obj=None):
-        return scope_of(request.user).is_central
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ReferenceCountry)
