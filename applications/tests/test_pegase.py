@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from allauth.account.models import EmailAddress
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
+from accounts.tests.factories import DEFAULT_PASSWORD
 from applications import pegase
 from applications.models import Candidate, ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.pegase import PegaseBackend, PegaseClient
@@ -311,11 +311,10 @@ def test_login_of_an_ent_student_opens_the_dossier_from_pegase(client, campaign,
 def test_login_while_pegase_is_down_lets_the_candidate_fill_the_dossier(client, campaign, settings):
     configure(settings, f"http://127.0.0.1:{free_port()}")
     user = CandidateUserFactory(campaign=campaign, student_number="21900002")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
 
     response = client.post(
         reverse("account_login"),
-        {"login": user.username, "password": "correct-horse-battery"},
+        {"login": user.username, "password": DEFAULT_PASSWORD},
         follow=True,
         HTTP_ACCEPT_LANGUAGE="fr",
     )
