@@ -27,3 +27,10 @@ class ApplicationsConfig(AppConfig):
         from ecandidat.notifications import register  # noqa: PLC0415
 
         register(*NOTIFICATIONS)
+
+        # Deferred like the imports above. The OPI follows the candidate's answer (applications.signals).
+        from applications.opi import services as opi  # noqa: PLC0415
+        from applications.signals import application_confirmed, confirmation_withdrawn  # noqa: PLC0415
+
+        application_confirmed.connect(opi.on_application_confirmed, dispatch_uid="applications.opi.confirmed")
+        confirmation_withdrawn.connect(opi.on_confirmation_withdrawn, dispatch_uid="applications.opi.withdrawn")

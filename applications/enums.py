@@ -105,3 +105,16 @@ class EventKind(models.TextChoices):
     FORM_CONCERNED = "form_concerned", _("Form expected again")
     FORMS_REMINDER = "forms_reminder", _("Forms reminder sent")
     COMPLETE_FORCED = "complete_forced", _("Dossier set complete with pieces not validated")
+    OPI_CREATED = "opi_created", _("OPI created")
+    OPI_WITHDRAWN = "opi_withdrawn", _("OPI withdrawn")
+    OPI_PASSED = "opi_passed", _("OPI transferred")
+    OPI_REQUEUED = "opi_requeued", _("OPI re-queued")
+    OPI_CANCELLED = "opi_cancelled", _("OPI cancelled")
+
+
+class OpiState(models.TextChoices):
+    """Where an OPI stands (eCandidat: ``dat_passage_opi`` null = pending, set = passed)."""
+
+    PENDING = "pending", _("pending")  # waits for the next transfer (a new wish, or a withdrawal to replay)
+    PASSED = "passed", _("transferred")  # written to the student records system's file
+    CANCELLED = "cancelled", _("cancelled")  # by the central office, or withdrawn before it was ever transferred

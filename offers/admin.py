@@ -118,8 +118,18 @@ class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the 
 @admin.register(DecisionType)
 class DecisionTypeAdmin(admin.ModelAdmin):
     form = DecisionTypeAdminForm
-    list_display = ["code", "label", "candidate_label", "avis", "is_final", "mail_code", "show_comment", "in_service"]
-    list_filter = ["avis", "in_service", "is_final"]
+    list_display = [
+        "code",
+        "label",
+        "candidate_label",
+        "avis",
+        "is_final",
+        "opi_transfer",
+        "mail_code",
+        "show_comment",
+        "in_service",
+    ]
+    list_filter = ["avis", "in_service", "is_final", "opi_transfer"]
     search_fields = ["code", "label"]
 
     def has_delete_permission(self, request, obj=None):
@@ -193,6 +203,20 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         ),
         (_("Pieces and forms"), {"fields": ["piece_types", "forms"]}),
         (_("After confirmation"), {"fields": ["registration_instructions"]}),
+        (
+            _("Student records system (OPI)"),
+            {
+                "fields": [
+                    "pegase_code",
+                    "apogee_cge",
+                    "apogee_step_code",
+                    "apogee_step_version",
+                    "apogee_diploma_code",
+                    "apogee_diploma_version",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
     ]
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -215,6 +215,13 @@ class DecisionType(models.Model):
     is_final = models.BooleanField(_("final decision"), default=False)
     mail_code = models.CharField(_("mail code"), max_length=60, help_text=_("E.g. AVIS_FAVORABLE."))
     show_comment = models.BooleanField(_("show the comment to the candidate"), default=False)
+    # tem_deverse_opi_typ_dec: confirming an application whose latest validated decision has this type creates
+    # its OPI (pre-registration in the student records system).
+    opi_transfer = models.BooleanField(
+        _("OPI transfer"),
+        default=False,
+        help_text=_("When the candidate confirms this decision, an OPI is created for the student records system."),
+    )
     in_service = models.BooleanField(_("in service"), default=True)
 
     class Meta:
@@ -318,6 +325,18 @@ class Formation(models.Model):
         help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
     )
     registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
+    # The formation in the student records system, for the OPI (siscol-pegase-apogee.md §2.1, §3.2).
+    pegase_code = models.CharField(
+        _("Pégase formation code"),
+        max_length=60,
+        blank=True,
+        help_text=_("The wish code (code_voeu) of the Pégase OPI files; empty: the formation is not sent to Pégase."),
+    )
+    apogee_cge = models.CharField(_("Apogée CGE"), max_length=3, blank=True)
+    apogee_step_code = models.CharField(_("Apogée step code"), max_length=6, blank=True)
+    apogee_step_version = models.CharField(_("Apogée step version"), max_length=3, blank=True)
+    apogee_diploma_code = models.CharField(_("Apogée diploma code"), max_length=7, blank=True)
+    apogee_diploma_version = models.CharField(_("Apogée diploma version"), max_length=3, blank=True)
     favourable_decision_type = models.ForeignKey(
         DecisionType,
         verbose_name=_("default favourable decision"),

@@ -10,6 +10,7 @@ from applications.models.dossier import (
     SisRecord,
     WorkExperience,
 )
+from applications.models.opi import Opi, OpiExport
 from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
 from applications.models.reference import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
@@ -30,6 +31,8 @@ __all__ = [
     "FormAnswer",
     "InternalCursus",
     "Internship",
+    "Opi",
+    "OpiExport",
     "PieceSubmission",
     "ReferenceBacSeries",
     "ReferenceCommune",

@@ -25,6 +25,7 @@ from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_commission
 from applications.pieces import blocking_pieces
 from applications.services.pieces import delete_application_files
+from applications.signals import application_confirmed
 from applications.services.staff import promote_from_waiting_list
 from applications.workflow import CANCELLABLE, Role, change_status, get_transition
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -289,12 +290,14 @@ def confirm_application(*, application: Application, actor: User) -> Application
     """ "Confirmer" after a validated favourable decision, before the date de confirmation (§1.12). Irreversible.
 
     Side effects: history row, mail CANDIDATURE_CONFIRM with the administrative registration instructions of the
-    formation (or, when it has none, of its centre).
+    formation (or, when it has none, of its centre), then ``application_confirmed`` in the same transaction (the
+    OPI, when the decision type is marked "Déversement OPI").
     """
     application = _answer(application, actor=actor, accepted=True)
     formation = application.formation
     instructions = formation.registration_instructions or formation.centre.registration_instructions
     _notify(application, candidate_code="CANDIDATURE_CONFIRM", registration_instructions=instructions)
+    application_confirmed.send(sender=Application, application=application, actor=actor)
     return application
 
 

@@ -475,3 +475,18 @@ if STUDENT_RECORDS_BACKEND == "pegase":
     ]
     if _missing:
         raise ImproperlyConfigured(f"STUDENT_RECORDS_BACKEND=pegase needs {', '.join(_missing)}.")
+# --- OPI: admitted candidates pre-registered in the student records system (ecandidat-features §2.12) --------
+# Which file the nightly transfer_opi batch writes: "pegase" (the three CSV files Pégase imports) or "apogee" (one
+# file an Apogée team loads); "none" creates no OPI at all (eCandidat OPI_IS_UTILISE=N).
+OPI_BACKEND = env_str("OPI_BACKEND", "pegase").strip().lower()
+if OPI_BACKEND not in {"pegase", "apogee", "none"}:
+    raise ImproperlyConfigured(f"OPI_BACKEND must be pegase, apogee or none, not {OPI_BACKEND!r}.")
+# OPI code = this prefix + numéro de dossier (eCandidat OPI_PREFIXE: at most 2 characters, Apogée's code is 10).
+OPI_PREFIX = env_str("OPI_PREFIX", "EC").strip().upper()
+if len(OPI_PREFIX) > 2 or (OPI_PREFIX and not OPI_PREFIX.isalnum()):
+    raise ImproperlyConfigured(f"OPI_PREFIX must be at most 2 letters or digits, not {OPI_PREFIX!r}.")
+# At most this many candidates per nightly run (eCandidat OPI_NB_BATCH_MAX; 0 = no cap); the rest wait a night.
+OPI_BATCH_MAX = env_int("OPI_BATCH_MAX", 0, minimum=0)
+# Optional folder where the batch also writes the day's files (eCandidat pegase.opi.path), for an import job that
+# reads a folder; unset: the files live in the database only and staff download them from the OPI screen.
+OPI_EXPORT_DIR = env_str("OPI_EXPORT_DIR", "")

@@ -17,6 +17,8 @@ BATCHES = [
     "remind_favourable_decisions",
     "withdraw_expired_confirmations",
     "recompute_waiting_list_ranks",
+    # After the day's confirmations and withdrawals (eCandidat BATCH_ASYNC_OPI).
+    "transfer_opi",
     "archive_campaigns",
     "destroy_archived_campaigns",
     # After archiving and destruction (only active campaigns are scanned), before the orphan sweep; the longest.

@@ -1,0 +1,107 @@
+"""OPI ("opérations préalables à l'inscription"): admitted candidates who confirmed, pre-registered in the student
+records system (ecandidat-features §2.12, siscol-pegase-apogee.md §2–3).
+
+An ``Opi`` is created when a candidate confirms a favourable decision whose type is marked "Déversement OPI"; the
+nightly ``transfer_opi`` batch (or the central office, on demand) hands the pending ones to the configured backend
+(``applications.opi.backends``) and keeps the files it wrote, per day, in ``OpiExport``. State only changes through
+``applications.opi.services``, which records every change in the application's history.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from applications.enums import OpiState
+from applications.models.candidature import Application
+
+
+class OpiQuerySet(models.QuerySet["Opi"]):
+    def pending(self) -> "OpiQuerySet":
+        return self.filter(state=OpiState.PENDING)
+
+    def passed(self) -> "OpiQuerySet":
+        return self.filter(state=OpiState.PASSED)
+
+    def for_campaign(self, campaign_id: int) -> "OpiQuerySet":
+        return self.filter(application__campaign_id=campaign_id)
+
+    def to_transfer(self, *, day: datetime.date) -> "OpiQuerySet":
+        """What a run on ``day`` rewrites: the pending OPIs, and those passed that day (each run rewrites the day's
+        files whole, so a second run the same day keeps the first run's candidates)."""
+        start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+        return self.filter(Q(state=OpiState.PENDING) | Q(state=OpiState.PASSED, passed_at__gte=start))
+
+
+class Opi(models.Model):
+    """The OPI of one application (eCandidat ``opi``, one per candidature)."""
+
+    application = models.OneToOneField(
+        Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="opi"
+    )
+    # COD_OPI_INT_EPO: OPI_PREFIX + numéro de dossier (10 characters at most).
+    code = models.CharField(_("OPI code"), max_length=10)
+    state = models.CharField(_("state"), max_length=10, choices=OpiState, default=OpiState.PENDING)
+    # The candidate withdrew after confirming: the next transfer takes the wish out of the student records system
+    # (Apogée: the file gives the candidate's remaining wishes; Pégase: the wish is absent from the files).
+    withdrawn = models.BooleanField(_("withdrawn"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # When it last became pending: the transfer order (eCandidat dat_cre_opi).
+    queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
+    passed_at = models.DateTimeField(_("transferred at"), null=True, blank=True)  # dat_passage_opi
+    backend = models.CharField(_("transferred to"), max_length=10, blank=True)
+
+    objects = OpiQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("OPI")
+        verbose_name_plural = _("OPI")
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(state=OpiState.PASSED) | Q(passed_at__isnull=False), name="opi_passed_has_date"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["queued_at", "id"], condition=Q(state=OpiState.PENDING), name="opi_pending"),
+            models.Index(fields=["state", "passed_at"], name="opi_state_passed"),
+        ]
+
+    def __str__(self):
+        return self.code
+
+
+class OpiExport(models.Model):
+    """The files one backend produced for one day. Each run that day rewrites them whole (as eCandidat rewrites
+    ``candidat-YYYYMMDD.csv``…); ``files`` maps each file name to its text."""
+
+    backend = models.CharField(_("backend"), max_length=10)
+    day = models.DateField(_("day"))
+    files = models.JSONField(_("files"), default=dict)
+    candidates = models.PositiveIntegerField(_("candidates"), default=0)
+    wishes = models.PositiveIntegerField(_("wishes"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("produced by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("OPI files")
+        verbose_name_plural = _("OPI files")
+        ordering = ["-day", "backend"]
+        constraints = [models.UniqueConstraint(fields=["backend", "day"], name="opi_export_once_per_day")]
+
+    def __str__(self):
+        return f"{self.backend} {self.day:%Y%m%d}"
+
+    @property
+    def zip_name(self) -> str:
+        return f"opi-{self.backend}-{self.day:%Y%m%d}.zip"

@@ -1,0 +1,160 @@
+"""The Apogée OPI file: what eCandidat pushes through ``OpiMetier.mettreajourDonneesOpi_v10`` (siscol-pegase-apogee.md
+§3.2), as one file an Apogée team loads into ``IND_OPI`` and ``VOEUX_INS`` (format: docs/opi-apogee.md).
+
+``opi-apogee-YYYYMMDD.csv``: UTF-8 without BOM, ``;`` separator, no quotes, LF line ends, a header line of Apogée
+column names, one row per wish. Each candidate in the file carries **all** their current wishes: the loader
+replaces the ``VOEUX_INS`` rows of that ``IND_OPI`` by the file's rows, as the web service does. A candidate with
+no wish left (they withdrew their only confirmed wish) has one row with empty wish columns: delete their wishes
+(the web service's "empty wish item").
+"""
+
+import datetime
+import unicodedata
+from collections.abc import Sequence
+
+from applications.opi.countries import FRANCE_INSEE, insee_country
+from applications.opi.pegase import write_csv
+from applications.opi.transfer import OpiCandidate, TransferResult, file_day
+from offers.models import Campaign, Formation
+
+COLUMNS = [
+    # individu
+    "COD_OPI_INT_EPO",
+    "COD_ETU_OPI",
+    # état civil
+    "LIB_NOM_PAT_IND_OPI",
+    "LIB_NOM_USU_IND_OPI",
+    "LIB_PR1_IND_OPI",
+    "LIB_PR2_IND_OPI",
+    "COD_NNE_IND_OPI",
+    "COD_CLE_NNE_IND_OPI",
+    "COD_SEX_ETU_OPI",
+    # naissance
+    "DATE_NAI_IND_OPI",
+    "TEM_DATE_NAI_REL_OPI",
+    "COD_PAY_NAT",
+    "LIB_VIL_NAI_ETU_OPI",
+    "COD_TYP_DEP_PAY_NAI",
+    "COD_DEP_PAY_NAI",
+    # données personnelles
+    "ADR_MAIL_OPI",
+    "NUM_TEL_POR_OPI",
+    # bac
+    "COD_BAC",
+    "DAA_OBT_BAC_OBA",
+    "COD_DEP_BAC",
+    "COD_MNB",
+    # adresse fixe
+    "COD_PAY_ADR",
+    "COD_BDI_ADR",
+    "LIB_AD1",
+    "LIB_AD2",
+    "LIB_AD3",
+    "LIB_ADE",
+    "NUM_TEL",
+    # voeu
+    "COD_CGE",
+    "COD_ETP",
+    "COD_VRS_VET",
+    "COD_DIP",
+    "COD_VRS_VDI",
+    "NUM_CLS",
+    "COD_DEC_VEU",
+    "COD_DEM_DOS",
+    "TEM_VAL_PSD",
+]
+
+
+def upper_ascii(text: str) -> str:
+    """Names as Apogée wants them: upper case, no accents."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
+
+
+def opi_code(entry: OpiCandidate) -> str:
+    codes = [app.opi.code for app in [*entry.wishes, *entry.withdrawals]]
+    return codes[0] if codes else ""
+
+
+def _person(entry: OpiCandidate) -> list[object]:
+    candidate = entry.candidate
+    address, bac = entry.address, entry.baccalaureate
+    ine = candidate.ine.strip().upper()
+    birth_country = insee_country(candidate.birth_country)
+    born_in_france = birth_country == FRANCE_INSEE
+    student_number = candidate.user.student_number or candidate.sis_student_number
+    return [
+        opi_code(entry),
+        student_number if student_number.isdigit() else "",
+        upper_ascii(candidate.birth_name),
+        upper_ascii(candidate.usual_name),
+        upper_ascii(candidate.first_name),
+        upper_ascii(candidate.other_first_name),
+        ine[:10],
+        ine[10:],
+        entry.sex,
+        candidate.birth_date.strftime("%d%m%Y"),
+        "N",
+        insee_country(candidate.nationality),
+        upper_ascii(candidate.birth_city),
+        "D" if born_in_france else "P",
+        candidate.birth_department if born_in_france else birth_country,
+        candidate.user.email,
+        candidate.mobile,
+        bac.series if bac and bac.has_bac else "",
+        bac.year if bac and bac.has_bac else "",
+        bac.department if bac else "",
+        bac.mention if bac else "",
+        insee_country(address.country) if address else "",
+        address.postal_code if address else "",
+        address.line1 if address else "",
+        address.line2 if address else "",
+        address.line3 if address else "",
+        address.foreign_city if address else "",
+        candidate.phone or candidate.mobile,
+    ]
+
+
+def rows(entry: OpiCandidate) -> list[list[object]]:
+    person = _person(entry)
+    if not entry.wishes:
+        return [person + [""] * 9]
+    return [
+        person
+        + [
+            wish.formation.apogee_cge,
+            wish.formation.apogee_step_code,
+            wish.formation.apogee_step_version,
+            wish.formation.apogee_diploma_code,
+            wish.formation.apogee_diploma_version,
+            1,  # numCls
+            "F",  # codDecVeu: favourable
+            "C",  # codDemDos
+            "N",  # temValPsd
+        ]
+        for wish in entry.wishes
+    ]
+
+
+def file_name(day: datetime.date) -> str:
+    return f"opi-apogee-{file_day(day)}.csv"
+
+
+class ApogeeFileBackend:
+    """OPI for Apogée as a file (the web service's WSDL is not public: see README). A withdrawal is sent: the
+    candidate's remaining wishes replace those Apogée holds."""
+
+    name = "apogee"
+    label = "Apogée"
+    sends_withdrawals = True
+
+    def qualifies(self, formation: Formation) -> bool:
+        return bool(formation.apogee_cge and formation.apogee_step_code and formation.apogee_step_version)
+
+    def transfer(
+        self, candidates: Sequence[OpiCandidate], *, campaign: Campaign, day: datetime.date
+    ) -> TransferResult:
+        written = [entry for entry in candidates if entry.wishes or entry.withdrawals]
+        text = write_csv(COLUMNS, (row for entry in written for row in rows(entry)))
+        passed = {app.pk for entry in written for app in [*entry.wishes, *entry.withdrawals]}
+        return TransferResult(files={file_name(day): text}, passed=passed)

@@ -1,0 +1,367 @@
+"""Every write of the OPI (ecandidat-features §2.12, siscol-pegase-apogee.md §2.1 and §3.3): creation on
+confirmation, withdrawal, the central office's re-queue and cancel, and the transfer (nightly batch or on demand).
+
+Each change writes a history row on the application (``EventKind.OPI_*``) with its actor, or the batch's name.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import logging
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.enums import EventKind, OpiState
+from applications.history import record_event, record_events
+from applications.models import Application, Candidate, Opi, OpiExport
+from applications.opi.backends import OpiBackend, get_backend
+from applications.opi.transfer import OpiCandidate
+from offers.enums import Avis
+from offers.models import Campaign
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from ecandidat.batches import Report
+
+logger = logging.getLogger(__name__)
+
+BATCH = "transfer_opi"
+
+
+def opi_code(application: Application) -> str:
+    """COD_OPI_INT_EPO: ``OPI_PREFIX`` + numéro de dossier (at most 2 + 8 characters)."""
+    return f"{settings.OPI_PREFIX}{application.candidate.user.username}"[:10]
+
+
+def _locked_opi(application: Application) -> Opi | None:
+    return Opi.objects.select_for_update(of=("self",)).filter(application=application).first()
+
+
+# --- Confirmation and withdrawal (receivers of applications.signals) -------------------------------------------
+
+
+@transaction.atomic
+def record_confirmation(*, application: Application, actor: User | None) -> Opi | None:
+    """The candidate confirmed: when OPIs are on (``OPI_BACKEND``) and the latest validated decision is favourable
+    with a type marked "Déversement OPI" (``tem_deverse_opi_typ_dec``), the application gets a pending OPI. An
+    application confirmed again (after a new decision) has its OPI queued again, no longer withdrawn.
+
+    Side effects: history row ``OPI_CREATED`` or ``OPI_REQUEUED``.
+    """
+    if get_backend() is None:
+        return None
+    decision = application.decisions.select_related("decision_type").current_validated()
+    if decision is None or decision.decision_type.avis != Avis.FAVOURABLE or not decision.decision_type.opi_transfer:
+        return None
+    code = opi_code(application)
+    opi = _locked_opi(application)
+    if opi is None:
+        opi = Opi.objects.create(application=application, code=code)
+        record_event(application, kind=EventKind.OPI_CREATED, actor=actor, batch=BATCH, comment=code)
+        return opi
+    opi.code, opi.state, opi.withdrawn, opi.queued_at = code, OpiState.PENDING, False, timezone.now()
+    opi.save(update_fields=["code", "state", "withdrawn", "queued_at"])
+    record_event(application, kind=EventKind.OPI_REQUEUED, actor=actor, batch=BATCH, comment=_("Confirmed again."))
+    return opi
+
+
+@transaction.atomic
+def record_withdrawal(*, application: Application, actor: User | None) -> Opi | None:
+    """A confirmed application was withdrawn (§2.1: "a row never passed is deleted; a row already passed gets
+    ``dat_passage_opi`` reset"). An OPI never transferred is cancelled (kept, with its history); one already
+    transferred goes back to pending as a withdrawal, which the next transfer replays: Apogée gets the candidate's
+    remaining wishes, Pégase's next files simply leave the wish out, and the OPI is then marked transferred, so
+    the candidate is not written again every day (eCandidat issue #117).
+
+    Side effects: history row ``OPI_WITHDRAWN``.
+    """
+    opi = _locked_opi(application)
+    if opi is None or opi.withdrawn:
+        return None
+    opi.withdrawn = True
+    if opi.passed_at is None:
+        opi.state = OpiState.CANCELLED
+        comment = _("Never transferred: cancelled.")
+    else:
+        opi.state, opi.queued_at = OpiState.PENDING, timezone.now()
+        comment = _("Already transferred: the withdrawal goes with the next transfer.")
+    opi.save(update_fields=["withdrawn", "state", "queued_at"])
+    record_event(application, kind=EventKind.OPI_WITHDRAWN, actor=actor, batch=BATCH, comment=comment)
+    return opi
+
+
+def on_application_confirmed(sender, *, application: Application, actor: User | None = None, **kwargs) -> None:
+    record_confirmation(application=application, actor=actor)
+
+
+def on_confirmation_withdrawn(sender, *, application: Application, actor: User | None = None, **kwargs) -> None:
+    record_withdrawal(application=application, actor=actor)
+
+
+# --- The central office's actions ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def requeue_opis(*, opis: Iterable[Opi], actor: User) -> int:
+    """ "Rechargement des OPI": transferred or cancelled OPIs go back to pending, to be sent again (after the
+    student records system's tables were purged, say). An OPI withdrawn before it was ever transferred has nothing
+    to send and is left alone. Returns how many were re-queued.
+
+    Side effects: history row ``OPI_REQUEUED`` per OPI, with the actor.
+    """
+    ids = [opi.pk for opi in opis]
+    locked = list(
+        Opi.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids, state__in=[OpiState.PASSED, OpiState.CANCELLED])
+        .exclude(withdrawn=True, passed_at__isnull=True)
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for opi in locked:
+        opi.state, opi.queued_at = OpiState.PENDING, now
+    Opi.objects.bulk_update(locked, ["state", "queued_at"])
+    record_events([opi.application_id for opi in locked], kind=EventKind.OPI_REQUEUED, actor=actor)
+    return len(locked)
+
+
+@transaction.atomic
+def cancel_opis(*, opis: Iterable[Opi], actor: User) -> int:
+    """ "Annuler les OPI en attente": the selected pending OPIs are not transferred (eCandidat stamps them). Returns
+    how many were cancelled.
+
+    Side effects: history row ``OPI_CANCELLED`` per OPI, with the actor.
+    """
+    ids = [opi.pk for opi in opis]
+    locked = list(
+        Opi.objects.select_for_update(of=("self",)).filter(pk__in=ids, state=OpiState.PENDING).order_by("pk")
+    )
+    for opi in locked:
+        opi.state = OpiState.CANCELLED
+    Opi.objects.bulk_update(locked, ["state"])
+    record_events([opi.application_id for opi in locked], kind=EventKind.OPI_CANCELLED, actor=actor)
+    return len(locked)
+
+
+def opi_counts(campaign: Campaign | None) -> dict[str, int]:
+    """Pending (new wishes and withdrawals to replay), transferred and cancelled OPIs of the campaign: one query."""
+    if campaign is None:
+        return {"pending": 0, "pending_withdrawals": 0, "passed": 0, "cancelled": 0}
+    return Opi.objects.for_campaign(campaign.pk).aggregate(
+        pending=Count("pk", filter=Q(state=OpiState.PENDING)),
+        pending_withdrawals=Count("pk", filter=Q(state=OpiState.PENDING, withdrawn=True)),
+        passed=Count("pk", filter=Q(state=OpiState.PASSED)),
+        cancelled=Count("pk", filter=Q(state=OpiState.CANCELLED)),
+    )
+
+
+# --- The transfer ----------------------------------------------------------------------------------------------
+
+
+def _selected_candidates(campaign: Campaign, *, day: datetime.date, cap: int | None) -> tuple[list[int], int]:
+    """The candidates of a run on ``day``, in OPI order: every candidate already transferred that day (the day's
+    files are rewritten whole), then those with a pending OPI, at most ``cap`` of them. Also returns how many
+    pending candidates wait for another run."""
+    rows = (
+        Opi.objects.for_campaign(campaign.pk)
+        .to_transfer(day=day)
+        .order_by("queued_at", "pk")
+        .values_list("state", "application__candidate_id")
+    )
+    today: list[int] = []
+    pending: list[int] = []
+    for state, candidate_id in rows:
+        target = today if state == OpiState.PASSED else pending
+        if candidate_id not in target:
+            target.append(candidate_id)
+    pending = [candidate_id for candidate_id in pending if candidate_id not in today]
+    taken = pending[:cap] if cap else pending
+    return today + taken, len(pending) - len(taken)
+
+
+def _load(candidate_ids: list[int], campaign: Campaign) -> list[Candidate]:
+    opi_applications = (
+        Application.objects.filter(campaign=campaign, opi__isnull=False)
+        .select_related("formation", "opi")
+        .order_by("pk")
+    )
+    candidates = (
+        Candidate.objects.filter(pk__in=candidate_ids)
+        .select_related("user", "address", "baccalaureate")
+        .prefetch_related(Prefetch("applications", queryset=opi_applications, to_attr="opi_applications"))
+    )
+    by_id = {candidate.pk: candidate for candidate in candidates}
+    return [by_id[pk] for pk in candidate_ids if pk in by_id]
+
+
+def _entry(
+    candidate: Candidate, backend: OpiBackend, *, day_start: datetime.datetime
+) -> tuple[OpiCandidate, list[Application], bool]:
+    """The candidate's transfer entry, the pending wishes the backend cannot name yet, and whether anything is new
+    (something pending to send, or already sent today: the day's files are rewritten)."""
+    entry = OpiCandidate(candidate=candidate)
+    waiting: list[Application] = []
+    news = False
+    for application in candidate.opi_applications:  # type: ignore[attr-defined]  # the Prefetch's to_attr
+        opi = application.opi
+        pending = opi.state == OpiState.PENDING
+        today = opi.state == OpiState.PASSED and opi.passed_at is not None and opi.passed_at >= day_start
+        if opi.withdrawn:
+            if pending or today:
+                entry.withdrawals.append(application)
+                news = True
+        elif opi.state != OpiState.CANCELLED and application.accepted is True:
+            if not backend.qualifies(application.formation):
+                if pending:
+                    waiting.append(application)
+                continue
+            entry.wishes.append(application)
+            news = news or pending or today
+    return entry, waiting, news
+
+
+def _refusal(entry: OpiCandidate, *, day: datetime.date) -> str:
+    """Why the candidate cannot be transferred now (their OPIs stay pending), or "" (§2.1, point 4)."""
+    if entry.wishes and entry.address is None:
+        return _("no address")
+    bac = entry.baccalaureate
+    if entry.wishes and bac is not None and bac.year and bac.year > day.year:
+        return _("the baccalaureate year is after the current year")
+    return ""
+
+
+def _write_folder(files: dict[str, str]) -> None:
+    """Also write the day's files in ``OPI_EXPORT_DIR`` (eCandidat pegase.opi.path), replacing the previous run's."""
+    folder = Path(settings.OPI_EXPORT_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        temporary = folder / f".{name}.tmp"
+        temporary.write_bytes(text.encode("utf-8"))
+        temporary.replace(folder / name)  # atomic: an import job never reads half a file
+
+
+def transfer_opis(
+    report: Report,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    actor: User | None = None,
+    today: datetime.date | None = None,
+) -> OpiExport | None:
+    """``BATCH_ASYNC_OPI``: hand the active campaign's pending OPIs to the configured backend and keep the day's
+    files (rewritten whole by each run that day, as eCandidat does). At most ``OPI_BATCH_MAX`` (or ``limit``) new
+    candidates per run, in OPI order; the others wait for the next run.
+
+    A candidate is written with every qualifying wish (§2.1, point 5) when something changed: a pending wish, a
+    withdrawal to replay, or a transfer earlier the same day. A candidate refused (no address, baccalaureate year
+    in the future) keeps their OPIs pending. Once written, the pending OPIs are marked transferred, withdrawals
+    included, so that nobody is written again on later days unless something changes (eCandidat issue #117).
+
+    The whole run is one transaction: the files and the OPI states must agree. Side effects: history rows
+    ``OPI_PASSED`` (actor, or the batch's name), the ``OpiExport`` of the day, the files in ``OPI_EXPORT_DIR``.
+    """
+    backend = get_backend()
+    if backend is None:
+        report.add("OPI off (OPI_BACKEND=none)")
+        return None
+    campaign = Campaign.objects.active().first()
+    if campaign is None:
+        report.add("no active campaign")
+        return None
+    day = today or timezone.localdate()
+    day_start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    cap = limit or settings.OPI_BATCH_MAX or None
+    with transaction.atomic():
+        candidate_ids, left = _selected_candidates(campaign, day=day, cap=cap)
+        if left:
+            report.add("candidates left for the next run", left)
+        # Lock the OPIs the run reads, so a confirmation or withdrawal made meanwhile waits for the files.
+        list(
+            Opi.objects.select_for_update(of=("self",))
+            .filter(application__candidate_id__in=candidate_ids, application__campaign=campaign)
+            .values_list("pk", flat=True)
+        )
+        entries: list[OpiCandidate] = []
+        to_stamp: list[Application] = []  # withdrawals the backend does not send (nothing to write for them)
+        for candidate in _load(candidate_ids, campaign):
+            entry, waiting, news = _entry(candidate, backend, day_start=day_start)
+            if waiting:
+                report.add("wishes waiting for a formation code", len(waiting))
+            if not news:
+                continue
+            refusal = _refusal(entry, day=day)
+            if refusal:
+                report.error(f"candidate {entry.numero_dossier}: {refusal}")
+                continue
+            if entry.wishes or backend.sends_withdrawals:
+                entries.append(entry)
+            else:
+                to_stamp += entry.withdrawals
+        if dry_run:
+            report.add("candidates to transfer", len(entries))
+            return None
+        result = backend.transfer(entries, campaign=campaign, day=day)
+        for candidate_id, message in result.errors.items():
+            report.error(f"candidate {candidate_id}: {message}")
+        sent = [
+            application
+            for entry in entries
+            if entry.candidate.pk not in result.errors
+            for application in [*entry.wishes, *entry.withdrawals]
+            if application.pk in result.passed
+        ]
+        written = [entry for entry in entries if entry.candidate.pk not in result.errors]
+        _stamp([*sent, *to_stamp], backend=backend, actor=actor)
+        report.add("candidates written", len(written))
+        report.add("wishes written", sum(len(entry.wishes) for entry in written))
+        export = OpiExport.objects.filter(backend=backend.name, day=day).first()
+        if not written and export is None:
+            return None  # as eCandidat: no candidate, no file
+        export = export or OpiExport(backend=backend.name, day=day)
+        export.files = result.files
+        export.candidates = len(written)
+        export.wishes = sum(len(entry.wishes) for entry in written)
+        export.updated_by = actor
+        export.save()
+    if settings.OPI_EXPORT_DIR and result.files:
+        _write_folder(result.files)
+    return export
+
+
+def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User | None) -> None:
+    """Mark the pending OPIs of ``applications`` transferred; the ones already transferred today stay as they are."""
+    now = timezone.now()
+    pending = [application for application in applications if application.opi.state == OpiState.PENDING]
+    for application in pending:
+        opi = application.opi
+        opi.state, opi.passed_at, opi.backend = OpiState.PASSED, now, backend.name
+    Opi.objects.bulk_update([application.opi for application in pending], ["state", "passed_at", "backend"])
+    wishes = [application.pk for application in pending if not application.opi.withdrawn]
+    withdrawals = [application.pk for application in pending if application.opi.withdrawn]
+    batch = BATCH if actor is None else ""
+    record_events(wishes, kind=EventKind.OPI_PASSED, actor=actor, batch=batch, comment=backend.label)
+    record_events(
+        withdrawals,
+        kind=EventKind.OPI_PASSED,
+        actor=actor,
+        batch=batch,
+        comment=_("%(backend)s: withdrawal") % {"backend": backend.label},
+    )
+
+
+def export_zip(export: OpiExport) -> bytes:
+    """The day's files in one ZIP (eCandidat's "Fichier zip" held candidat and candidature; ours holds every file
+    of the day, the inscription file included)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in sorted(export.files.items()):
+            archive.writestr(name, text.encode("utf-8"))
+    return buffer.getvalue()
