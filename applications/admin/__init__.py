@@ -5,3 +5,4 @@ from it (``review_actions``), the commission pack (``packs``), tags (``tags``), 
 statistics dashboard (``dashboard``), the SIS's reference lists (``reference``)."""
 
 from applications.admin import candidatures, dossier, home, reference, tags  # noqa: F401  (registers the ModelAdmins, the home)
+from applications.opi import admin as opi_admin  # noqa: F401  (registers the OPI screen)

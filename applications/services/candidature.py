@@ -25,8 +25,8 @@ from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_commission
 from applications.pieces import blocking_pieces
 from applications.services.pieces import delete_application_files
-from applications.signals import application_confirmed
 from applications.services.staff import promote_from_waiting_list
+from applications.signals import application_confirmed
 from applications.workflow import CANCELLABLE, Role, change_status, get_transition
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import ApplicationMode, Avis
