@@ -151,4 +151,3 @@ class OpiAdmin(admin.ModelAdmin):
                 % {"count": written},
             )
         return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
-

@@ -89,11 +89,11 @@ INSCRIPTION_COLUMNS = [
     ],
 ]
 
-_UNSAFE = re.compile(r'[;"\r\n]+')
+_UNSAFE = re.compile(r'[;"\s]+')
 
 
 def clean(value: object) -> str:
-    """A field: None → empty; ``;``, ``"`` and line breaks → a space; trimmed."""
+    """A field: None → empty; ``;``, ``"`` and line breaks → one space; trimmed."""
     if value is None:
         return ""
     return _UNSAFE.sub(" ", str(value)).strip()

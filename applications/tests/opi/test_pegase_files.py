@@ -1,0 +1,321 @@
+"""The Pégase OPI files, column by column against siscol-pegase-apogee.md §2.2–2.3, and the confirm → désist →
+confirm sequence of §2.4 (eCandidat issue #117) over several days."""
+
+import datetime
+import io
+import zipfile
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from applications.enums import OpiState
+from applications.models import Opi, OpiExport
+from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
+from applications.opi.services import export_zip, transfer_opis
+from applications.tests.opi.conftest import admit, confirm, make_candidate, withdraw_after_confirmation
+from ecandidat.batches import Report
+from offers.tests.factories import FormationFactory
+
+DAY1 = datetime.datetime(2026, 7, 6, 21, 0, tzinfo=datetime.UTC)  # 23:00 in Paris
+
+
+def parse(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    lines = text.split("\n")
+    assert lines[-1] == "", "the file ends with a line end"
+    header = lines[0].split(";")
+    return header, [dict(zip(header, line.split(";"), strict=True)) for line in lines[1:-1]]
+
+
+def run(day=None) -> OpiExport | None:
+    return transfer_opis(Report(), today=day)
+
+
+def files_of(export: OpiExport) -> dict[str, tuple[list[str], list[dict[str, str]]]]:
+    return {name.split("-")[0]: parse(text) for name, text in export.files.items()}
+
+
+@pytest.fixture
+def confirmed(opi_candidate, formation, centre_manager, opi_type):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+    return application
+
+
+def test_file_names_encoding_and_separator(confirmed, time_machine):
+    time_machine.move_to(DAY1)
+
+    export = run()
+
+    assert sorted(export.files) == ["candidat-20260706.csv", "candidature-20260706.csv", "inscription-20260706.csv"]
+    for text in export.files.values():
+        raw = text.encode("utf-8")
+        assert not raw.startswith(b"\xef\xbb\xbf")  # no BOM
+        assert b"\r" not in raw and b'"' not in raw
+    assert "Élodie" in export.files["candidat-20260706.csv"]
+
+
+def test_candidat_file_column_by_column(confirmed, campaign):
+    export = run()
+
+    header, rows = files_of(export)["candidat"]
+    assert header == CANDIDAT_COLUMNS
+    assert len(header) == 24
+    assert rows == [
+        {
+            "numero_candidat": "AB123456",
+            "sexe": "F",
+            "nom_famille": "DUPONT",
+            "nom_usuel": "MARTIN",
+            "prenom": "Élodie",
+            "prenom2": "Marie",
+            "prenom3": "",
+            "date_naissance": "03/02/2001",
+            "code_pays_naissance": "100",
+            "code_commune_naissance": "",
+            "libelle_commune_naissance": "Perpignan",
+            "code_nationalite": "100",
+            "ine": "1234567890a",
+            "adresse_code_pays": "100",
+            "adresse_ligne1_etage": "Appartement 3",
+            "adresse_ligne2_batiment": "Résidence Les Pins",  # the ";" is sanitised
+            "adresse_ligne3_voie": "12 rue des Lilas",
+            "adresse_ligne4_complement": "",
+            "adresse_code_postal": "66000",
+            "adresse_code_commune": "",
+            "adresse_cp_ville_etranger": "",
+            "numero_telephone1": "+33468000000",
+            "numero_telephone2": "+33612345678",
+            "courriel": "ab123456@example.org",
+        }
+    ]
+
+
+def test_candidature_file_column_by_column(confirmed, campaign):
+    export = run()
+
+    header, rows = files_of(export)["candidature"]
+    assert header == CANDIDATURE_COLUMNS
+    assert rows == [
+        {
+            "numero_candidat": "AB123456",
+            "origine_admission": "EC",
+            "voie_admission": "",
+            "annee_concours": "",
+            "code_voeu": "M1-ENER-PSOL",
+            "code_periode": campaign.code,
+            "code_formation_psup": "",
+            "code_sise": "",
+            "code_etablissement_affectation": "",
+        }
+    ]
+
+
+def test_inscription_file_column_by_column(confirmed, campaign):
+    export = run()
+
+    header, rows = files_of(export)["inscription"]
+    assert header == INSCRIPTION_COLUMNS
+    assert len(header) == 23 + 4 * 5
+    assert "numero_candidat" not in header
+    expected = {
+        "nom_naissance": "DUPONT",
+        "nom_usage": "MARTIN",
+        "prenom": "Élodie",
+        "prenom2": "Marie",
+        "prenom3": "",
+        "sexe": "F",
+        "date_naissance": "03/02/2001",
+        "code_pays_naissance": "100",
+        "code_commune_naissance": "",
+        "libelle_commune_naissance_etranger": "",  # born in France
+        "code_nationalite": "100",
+        "ine": "1234567890A",  # trimmed and upper-cased
+        "adresse_code_pays": "100",
+        "adresse_ligne1_etage": "Appartement 3",
+        "adresse_ligne2_batiment": "Résidence Les Pins",
+        "adresse_ligne3_voie": "12 rue des Lilas",
+        "adresse_ligne4_complement": "",
+        "adresse_ligne5_etranger": "",
+        "adresse_code_postal": "66000",
+        "adresse_code_commune": "",
+        "numero_telephone1": "+33468000000",
+        "numero_telephone2": "+33612345678",
+        "mail": "ab123456@example.org",
+        "origine_admission1": "EC",
+        "annee_concours1": "",
+        "code_voeu1": "M1-ENER-PSOL",
+        "code_periode1": campaign.code,
+    }
+    for slot in range(2, 6):
+        expected |= {f"origine_admission{slot}": "", f"annee_concours{slot}": "", f"code_voeu{slot}": ""}
+        expected[f"code_periode{slot}"] = ""
+    assert rows == [expected]
+
+
+def test_foreign_birth_and_more_than_five_wishes(campaign, centre, commission, centre_manager, opi_type):
+    candidate = make_candidate(
+        campaign, username="CD654321", civility="M.", birth_country="MA", birth_department="", birth_city="Rabat",
+        nationality="MA", ine="",
+    )  # fmt: skip
+    formations = [FormationFactory(centre=centre, commission=commission, pegase_code=f"VOEU{n}") for n in range(1, 7)]
+    for formation in formations:
+        confirm(admit(candidate, formation, manager=centre_manager, decision_type=opi_type))
+
+    files = files_of(run())
+
+    candidat = files["candidat"][1][0]
+    assert (candidat["sexe"], candidat["code_pays_naissance"], candidat["code_nationalite"]) == ("M", "350", "350")
+    assert candidat["libelle_commune_naissance"] == "Rabat"
+    assert [row["code_voeu"] for row in files["candidature"][1]] == [f"VOEU{n}" for n in range(1, 7)]
+    inscription = files["inscription"][1][0]
+    assert inscription["libelle_commune_naissance_etranger"] == "Rabat"
+    assert [inscription[f"code_voeu{slot}"] for slot in range(1, 6)] == [f"VOEU{n}" for n in range(1, 6)]
+    assert "VOEU6" not in export_text(files)
+
+
+def export_text(files) -> str:
+    return repr(files["inscription"])
+
+
+def test_separators_in_values_are_sanitised(confirmed):
+    confirmed.candidate.birth_city = 'Saint-Jean;"Pied"\nde Port'
+    confirmed.candidate.save()
+
+    row = files_of(run())["candidat"][1][0]
+
+    assert row["libelle_commune_naissance"] == "Saint-Jean Pied de Port"
+
+
+def test_wish_without_pegase_code_waits(confirmed, formation):
+    formation.pegase_code = ""
+    formation.save()
+    report = Report()
+
+    export = transfer_opis(report)
+
+    assert export is None  # no candidate, no file (as eCandidat)
+    assert report.counts["wishes waiting for a formation code"] == 1
+    assert Opi.objects.get().state == OpiState.PENDING
+
+
+def test_a_future_baccalaureate_year_keeps_the_opi_pending(confirmed):
+    confirmed.candidate.baccalaureate.year = timezone.localdate().year + 1
+    confirmed.candidate.baccalaureate.save()
+    report = Report()
+
+    transfer_opis(report)
+
+    assert Opi.objects.get().state == OpiState.PENDING
+    assert report.errors == ["candidate AB123456: the baccalaureate year is after the current year"]
+
+
+def test_confirm_withdraw_confirm_puts_the_candidate_only_in_the_files_of_the_change(
+    confirmed, opi_candidate, other_formation, centre_manager, opi_type, time_machine
+):
+    """Reference §2.4 and §5: confirm A → batch (day 1) → withdraw A → confirm B → batch (day 2) → batch (day 3).
+    The candidate is in day 1 with A, in day 2 with B only, and in no file on day 3 (eCandidat: in every file)."""
+    time_machine.move_to(DAY1)
+    day1 = files_of(run())
+    assert [row["code_voeu"] for row in day1["candidature"][1]] == ["M1-ENER-PSOL"]
+
+    time_machine.move_to(DAY1 + datetime.timedelta(hours=12))
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+    second = admit(opi_candidate, other_formation, manager=centre_manager, decision_type=opi_type)
+    confirm(second)
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))
+    day2_export = run()
+    day2 = files_of(day2_export)
+
+    assert [row["numero_candidat"] for row in day2["candidat"][1]] == ["AB123456"]
+    assert [(row["numero_candidat"], row["code_voeu"]) for row in day2["candidature"][1]] == [("AB123456", "M1-PHYS")]
+    inscription = day2["inscription"][1][0]
+    assert (inscription["code_voeu1"], inscription["code_voeu2"]) == ("M1-PHYS", "")
+    assert sorted(Opi.objects.values_list("state", "withdrawn")) == [
+        (OpiState.PASSED, False),
+        (OpiState.PASSED, True),  # the withdrawal was replayed: nothing stays pending for ever
+    ]
+
+    time_machine.move_to(DAY1 + datetime.timedelta(days=2))
+    assert run() is None  # day 3: nothing new, no file
+    assert OpiExport.objects.count() == 2
+    day1_again = files_of(OpiExport.objects.get(day=datetime.date(2026, 7, 6)))
+    assert day1_again == day1  # the earlier day's files are kept as they were
+
+
+def test_a_second_run_the_same_day_rewrites_the_files_with_the_first_runs_candidates(
+    confirmed, campaign, other_formation, centre_manager, opi_type, time_machine
+):
+    time_machine.move_to(DAY1)
+    run()
+    other = make_candidate(campaign, username="ZZ999999", ine="")
+    confirm(admit(other, other_formation, manager=centre_manager, decision_type=opi_type))
+    time_machine.move_to(DAY1 + datetime.timedelta(minutes=30))
+
+    export = run()
+
+    assert [row["numero_candidat"] for row in files_of(export)["candidat"][1]] == ["AB123456", "ZZ999999"]
+    assert OpiExport.objects.count() == 1
+    assert export.candidates == 2
+
+
+def test_withdrawal_only_is_not_written_to_pegase(confirmed, opi_candidate, time_machine):
+    time_machine.move_to(DAY1)
+    run()
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+
+    assert run() is None  # Pégase has no withdrawal message: the wish simply is in no later file
+    opi = Opi.objects.get()
+    assert (opi.state, opi.withdrawn) == (OpiState.PASSED, True)
+    assert opi.application.events.filter(kind="opi_passed").last().batch == "transfer_opi"
+
+
+def test_the_zip_holds_the_three_files(confirmed):
+    export = run()
+
+    archive = zipfile.ZipFile(io.BytesIO(export_zip(export)))
+
+    assert sorted(archive.namelist()) == sorted(export.files)
+    name = next(name for name in archive.namelist() if name.startswith("candidat-"))
+    assert archive.read(name).decode("utf-8") == export.files[name]
+
+
+def test_the_batch_command_records_its_run_and_writes_the_folder(confirmed, settings, tmp_path, time_machine):
+    time_machine.move_to(DAY1)
+    settings.OPI_EXPORT_DIR = str(tmp_path / "opi")
+    out = io.StringIO()
+
+    call_command("transfer_opi", "--dry-run", stdout=out)
+    assert Opi.objects.get().state == OpiState.PENDING
+    assert "candidates to transfer: 1" in out.getvalue()
+
+    call_command("transfer_opi", stdout=out)
+
+    assert "candidates written: 1, wishes written: 1" in out.getvalue()
+    assert Opi.objects.get().state == OpiState.PASSED
+    assert sorted(path.name for path in (tmp_path / "opi").iterdir()) == [
+        "candidat-20260706.csv",
+        "candidature-20260706.csv",
+        "inscription-20260706.csv",
+    ]
+    from ecandidat.models import BatchRun
+
+    assert list(BatchRun.objects.filter(dry_run=False).values_list("name", "status")) == [
+        ("transfer_opi", BatchRun.Status.FINISH)
+    ]
+
+
+def test_the_cap_leaves_candidates_for_the_next_run(
+    confirmed, campaign, other_formation, centre_manager, opi_type, settings
+):
+    settings.OPI_BATCH_MAX = 1
+    other = make_candidate(campaign, username="ZZ999999", ine="")
+    confirm(admit(other, other_formation, manager=centre_manager, decision_type=opi_type))
+    report = Report()
+
+    export = transfer_opis(report)
+
+    assert export.candidates == 1
+    assert report.counts["candidates left for the next run"] == 1
+    assert Opi.objects.filter(state=OpiState.PENDING).get().application.candidate == other

@@ -1,0 +1,121 @@
+"""OPI records (applications.opi.services): creation on confirmation, withdrawal, re-queue and cancel, with history."""
+
+import pytest
+
+from applications.enums import EventKind, OpiState
+from applications.models import Opi
+from applications.opi.services import cancel_opis, opi_counts, requeue_opis
+from applications.tests.opi.conftest import admit, confirm, withdraw_after_confirmation
+
+
+def opi_events(application):
+    return list(application.events.filter(kind__startswith="opi_").values_list("kind", "actor_id", "comment"))
+
+
+def test_confirming_an_opi_decision_creates_a_pending_opi(opi_candidate, formation, centre_manager, opi_type):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+
+    confirm(application)
+
+    opi = Opi.objects.get(application=application)
+    assert (opi.code, opi.state, opi.withdrawn, opi.passed_at) == ("ECAB123456", OpiState.PENDING, False, None)
+    assert opi_events(application) == [(EventKind.OPI_CREATED, opi_candidate.user.pk, "ECAB123456")]
+
+
+def test_the_prefix_is_configurable(settings, opi_candidate, formation, centre_manager, opi_type):
+    settings.OPI_PREFIX = "UP"
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+
+    confirm(application)
+
+    assert application.opi.code == "UPAB123456"
+
+
+def test_a_decision_type_without_opi_transfer_creates_none(opi_candidate, formation, centre_manager, plain_favourable):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=plain_favourable)
+
+    confirm(application)
+
+    assert not Opi.objects.exists()
+
+
+def test_opi_off_creates_none(settings, opi_candidate, formation, centre_manager, opi_type):
+    settings.OPI_BACKEND = "none"
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+
+    confirm(application)
+
+    assert not Opi.objects.exists()
+
+
+def test_withdrawal_before_any_transfer_cancels_the_opi(opi_candidate, formation, centre_manager, opi_type):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+
+    withdraw_after_confirmation(application, actor=opi_candidate.user)
+
+    opi = Opi.objects.get()
+    assert (opi.state, opi.withdrawn) == (OpiState.CANCELLED, True)
+    assert opi_events(application)[-1] == (
+        EventKind.OPI_WITHDRAWN,
+        opi_candidate.user.pk,
+        "Never transferred: cancelled.",
+    )
+
+
+def test_withdrawal_after_a_transfer_queues_the_withdrawal(opi_candidate, formation, centre_manager, opi_type):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+    Opi.objects.update(state=OpiState.PASSED, passed_at="2026-01-05T10:00:00Z")
+
+    withdraw_after_confirmation(application, actor=opi_candidate.user)
+
+    opi = Opi.objects.get()
+    assert (opi.state, opi.withdrawn) == (OpiState.PENDING, True)
+    assert opi_events(application)[-1][0] == EventKind.OPI_WITHDRAWN
+
+
+def test_requeue_and_cancel_record_the_actor(
+    opi_candidate, formation, other_formation, centre_manager, central_manager, opi_type, campaign
+):
+    first = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    second = admit(opi_candidate, other_formation, manager=centre_manager, decision_type=opi_type)
+    confirm(first)
+    confirm(second)
+    Opi.objects.filter(application=first).update(state=OpiState.PASSED, passed_at="2026-01-05T10:00:00Z")
+
+    cancelled = cancel_opis(opis=Opi.objects.all(), actor=central_manager)  # only the pending one
+    requeued = requeue_opis(opis=Opi.objects.all(), actor=central_manager)  # the transferred and the cancelled
+
+    assert (cancelled, requeued) == (1, 2)
+    assert opi_counts(campaign) == {"pending": 2, "pending_withdrawals": 0, "passed": 0, "cancelled": 0}
+    assert opi_events(second)[-2:] == [
+        (EventKind.OPI_CANCELLED, central_manager.pk, ""),
+        (EventKind.OPI_REQUEUED, central_manager.pk, ""),
+    ]
+    assert opi_events(first)[-1] == (EventKind.OPI_REQUEUED, central_manager.pk, "")
+
+
+def test_an_opi_withdrawn_before_transfer_is_not_requeued(
+    opi_candidate, formation, centre_manager, central_manager, opi_type
+):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+    withdraw_after_confirmation(application, actor=opi_candidate.user)
+
+    assert requeue_opis(opis=Opi.objects.all(), actor=central_manager) == 0
+    assert Opi.objects.get().state == OpiState.CANCELLED
+
+
+@pytest.mark.parametrize("language", ["fr"])
+def test_history_labels_are_french(language):
+    from django.utils import translation
+
+    with translation.override(language):
+        assert [
+            str(kind.label) for kind in (EventKind.OPI_CREATED, EventKind.OPI_WITHDRAWN, EventKind.OPI_PASSED)
+        ] == [
+            "OPI créée",
+            "OPI désistée",
+            "OPI déversée",
+        ]
