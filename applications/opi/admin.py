@@ -68,7 +68,7 @@ class OpiAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Re-queue the selected OPIs (send them again)"), permissions=["opi"])
     def requeue(self, request, queryset):
-        done = requeue_opis(opis=queryset.only("pk"), actor=request.user)
+        done = requeue_opis(opi_ids=queryset.values_list("pk", flat=True), actor=request.user)
         self.message_user(
             request,
             ngettext("%(count)d OPI re-queued.", "%(count)d OPIs re-queued.", done) % {"count": done},
@@ -77,7 +77,7 @@ class OpiAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancel the selected pending OPIs"), permissions=["opi"])
     def cancel(self, request, queryset):
-        done = cancel_opis(opis=queryset.only("pk"), actor=request.user)
+        done = cancel_opis(opi_ids=queryset.values_list("pk", flat=True), actor=request.user)
         self.message_user(
             request,
             ngettext("%(count)d pending OPI cancelled.", "%(count)d pending OPIs cancelled.", done) % {"count": done},

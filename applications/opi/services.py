@@ -111,14 +111,14 @@ def on_confirmation_withdrawn(sender, *, application: Application, actor: User |
 
 
 @transaction.atomic
-def requeue_opis(*, opis: Iterable[Opi], actor: User) -> int:
+def requeue_opis(*, opi_ids: Iterable[int], actor: User) -> int:
     """ "Rechargement des OPI": transferred or cancelled OPIs go back to pending, to be sent again (after the
     student records system's tables were purged, say). An OPI withdrawn before it was ever transferred has nothing
     to send and is left alone. Returns how many were re-queued.
 
     Side effects: history row ``OPI_REQUEUED`` per OPI, with the actor.
     """
-    ids = [opi.pk for opi in opis]
+    ids = sorted(set(opi_ids))
     locked = list(
         Opi.objects.select_for_update(of=("self",))
         .filter(pk__in=ids, state__in=[OpiState.PASSED, OpiState.CANCELLED])
@@ -134,13 +134,13 @@ def requeue_opis(*, opis: Iterable[Opi], actor: User) -> int:
 
 
 @transaction.atomic
-def cancel_opis(*, opis: Iterable[Opi], actor: User) -> int:
+def cancel_opis(*, opi_ids: Iterable[int], actor: User) -> int:
     """ "Annuler les OPI en attente": the selected pending OPIs are not transferred (eCandidat stamps them). Returns
     how many were cancelled.
 
     Side effects: history row ``OPI_CANCELLED`` per OPI, with the actor.
     """
-    ids = [opi.pk for opi in opis]
+    ids = sorted(set(opi_ids))
     locked = list(
         Opi.objects.select_for_update(of=("self",)).filter(pk__in=ids, state=OpiState.PENDING).order_by("pk")
     )

@@ -51,7 +51,8 @@ def test_file_names_encoding_and_separator(confirmed, time_machine):
     for text in export.files.values():
         raw = text.encode("utf-8")
         assert not raw.startswith(b"\xef\xbb\xbf")  # no BOM
-        assert b"\r" not in raw and b'"' not in raw
+        assert b"\r" not in raw
+        assert b'"' not in raw
     assert "Élodie" in export.files["candidat-20260706.csv"]
 
 

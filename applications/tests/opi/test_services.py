@@ -1,6 +1,6 @@
 """OPI records (applications.opi.services): creation on confirmation, withdrawal, re-queue and cancel, with history."""
 
-import pytest
+from django.utils import translation
 
 from applications.enums import EventKind, OpiState
 from applications.models import Opi
@@ -84,8 +84,12 @@ def test_requeue_and_cancel_record_the_actor(
     confirm(second)
     Opi.objects.filter(application=first).update(state=OpiState.PASSED, passed_at="2026-01-05T10:00:00Z")
 
-    cancelled = cancel_opis(opis=Opi.objects.all(), actor=central_manager)  # only the pending one
-    requeued = requeue_opis(opis=Opi.objects.all(), actor=central_manager)  # the transferred and the cancelled
+    cancelled = cancel_opis(
+        opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager
+    )  # only the pending one
+    requeued = requeue_opis(
+        opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager
+    )  # the transferred and the cancelled
 
     assert (cancelled, requeued) == (1, 2)
     assert opi_counts(campaign) == {"pending": 2, "pending_withdrawals": 0, "passed": 0, "cancelled": 0}
@@ -103,19 +107,12 @@ def test_an_opi_withdrawn_before_transfer_is_not_requeued(
     confirm(application)
     withdraw_after_confirmation(application, actor=opi_candidate.user)
 
-    assert requeue_opis(opis=Opi.objects.all(), actor=central_manager) == 0
+    assert requeue_opis(opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager) == 0
     assert Opi.objects.get().state == OpiState.CANCELLED
 
 
-@pytest.mark.parametrize("language", ["fr"])
-def test_history_labels_are_french(language):
-    from django.utils import translation
+def test_history_labels_are_french():
+    with translation.override("fr"):
+        labels = [str(kind.label) for kind in (EventKind.OPI_CREATED, EventKind.OPI_WITHDRAWN, EventKind.OPI_PASSED)]
 
-    with translation.override(language):
-        assert [
-            str(kind.label) for kind in (EventKind.OPI_CREATED, EventKind.OPI_WITHDRAWN, EventKind.OPI_PASSED)
-        ] == [
-            "OPI créée",
-            "OPI désistée",
-            "OPI déversée",
-        ]
+    assert labels == ["OPI créée", "OPI désistée", "OPI déversée"]

@@ -1,0 +1,191 @@
+"""The central office's OPI screen: persona matrix, counts, the day's ZIP, re-queue / cancel / produce now, with
+query counts that do not grow with the number of OPIs."""
+
+import io
+import zipfile
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from accounts.models import StaffRole
+from accounts.tests.factories import StaffMembershipFactory
+from applications.enums import EventKind, OpiState
+from applications.models import Opi, OpiExport
+from applications.opi.services import transfer_opis
+from applications.tests.opi.conftest import admit, confirm, make_candidate
+from ecandidat.batches import Report
+from ecandidat.models import BatchRun
+
+STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
+QUERIES_SCREEN = 16
+
+
+@pytest.fixture(autouse=True)
+def _french(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with translation.override("fr"):
+        yield
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
+
+
+def confirmed_candidates(campaign, formation, manager, decision_type, count):
+    applications = []
+    for n in range(count):
+        candidate = make_candidate(campaign, username=f"AB{n:06d}", ine="")
+        applications.append(confirm(admit(candidate, formation, manager=manager, decision_type=decision_type)))
+    return applications
+
+
+@pytest.fixture
+def export(campaign, formation, centre_manager, opi_type):
+    confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    return transfer_opis(Report())
+
+
+def login(client, request, persona):
+    if persona == "anonymous":
+        return
+    user = request.getfixturevalue("candidate").user if persona == "candidate" else request.getfixturevalue(persona)
+    client.force_login(user)
+
+
+URLS = {
+    "screen": lambda export: ("get", reverse("admin:applications_opi_changelist")),
+    "zip": lambda export: ("get", reverse("admin:applications_opi_export_zip", args=[export.pk])),
+    "transfer": lambda export: ("post", reverse("admin:applications_opi_transfer")),
+}
+
+
+@pytest.mark.parametrize("page", sorted(URLS))
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("central_manager", None),
+        *[(persona, 404) for persona in STAFF_PERSONAS],
+        ("candidate", 302),  # the back office sends candidates to its login page
+        ("anonymous", 302),
+    ],
+)
+def test_persona_matrix(request, client, export, page, persona, expected):
+    login(client, request, persona)
+    method, url = URLS[page](export)
+
+    response = getattr(client, method)(url)
+
+    if expected is None:
+        expected = {"screen": 200, "zip": 200, "transfer": 302}[page]
+    assert response.status_code == expected
+    if expected == 302 and persona in {"candidate", "anonymous"}:
+        assert "login" in response["Location"]
+
+
+def test_zip_of_unknown_day_is_404(client, central_manager, db):
+    client.force_login(central_manager)
+    assert client.get(reverse("admin:applications_opi_export_zip", args=[999])).status_code == 404
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_screen_shows_counts_and_files_in_constant_queries(
+    client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type, count
+):
+    applications = confirmed_candidates(campaign, formation, centre_manager, opi_type, count)
+    transfer_opis(Report())
+    extra = confirmed_candidates(campaign, formation, centre_manager, opi_type, 0)
+    assert not extra
+    Opi.objects.filter(application=applications[0]).update(state=OpiState.PENDING)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_SCREEN):
+        response = client.get(reverse("admin:applications_opi_changelist"))
+
+    assert response.status_code == 200
+    assert response.context["opi_counts"] == {
+        "pending": 1,
+        "pending_withdrawals": 0,
+        "passed": count - 1,
+        "cancelled": 0,
+    }
+    html = response.content.decode()
+    assert "Télécharger opi-pegase-" in html
+    assert "Produire les fichiers du jour maintenant" in html
+
+
+def test_zip_download_holds_the_reference_files(client, central_manager, export, django_assert_num_queries):
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(9):
+        response = client.get(reverse("admin:applications_opi_export_zip", args=[export.pk]))
+
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"] == f'attachment; filename="{export.zip_name}"'
+    names = zipfile.ZipFile(io.BytesIO(response.content)).namelist()
+    assert sorted(name.split("-")[0] for name in names) == ["candidat", "candidature", "inscription"]
+
+
+def test_produce_now_writes_the_files_with_the_actor(
+    client, central_manager, campaign, formation, centre_manager, opi_type
+):
+    (application,) = confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    client.force_login(central_manager)
+
+    response = client.post(reverse("admin:applications_opi_transfer"), follow=True)
+
+    assert response.status_code == 200
+    assert "1 candidat écrit dans les fichiers du jour." in response.content.decode()
+    assert OpiExport.objects.get().candidates == 1
+    event = application.events.get(kind=EventKind.OPI_PASSED)
+    assert (event.actor, event.batch) == (central_manager, "")
+    assert BatchRun.objects.get().name == "transfer_opi"
+
+
+def test_produce_now_refuses_get(client, central_manager, db):
+    client.force_login(central_manager)
+    assert client.get(reverse("admin:applications_opi_transfer")).status_code == 405
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_cancel_and_requeue_actions(
+    client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type, count
+):
+    applications = confirmed_candidates(campaign, formation, centre_manager, opi_type, count)
+    ids = [str(pk) for pk in Opi.objects.values_list("pk", flat=True)]
+    client.force_login(central_manager)
+    url = reverse("admin:applications_opi_changelist")
+
+    with django_assert_num_queries(18):
+        response = client.post(url, {"action": "cancel", "_selected_action": ids})
+    assert response.status_code == 302
+    assert set(Opi.objects.values_list("state", flat=True)) == {OpiState.CANCELLED}
+
+    with django_assert_num_queries(18):
+        client.post(url, {"action": "requeue", "_selected_action": ids})
+    assert set(Opi.objects.values_list("state", flat=True)) == {OpiState.PENDING}
+    kinds = list(applications[0].events.filter(kind__startswith="opi_").values_list("kind", "actor"))
+    assert kinds == [
+        (EventKind.OPI_CREATED, applications[0].candidate.user.pk),
+        (EventKind.OPI_CANCELLED, central_manager.pk),
+        (EventKind.OPI_REQUEUED, central_manager.pk),
+    ]
+
+
+@pytest.mark.parametrize("persona", STAFF_PERSONAS)
+def test_other_staff_cannot_run_the_actions(request, client, export, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.post(
+        reverse("admin:applications_opi_changelist"),
+        {"action": "requeue", "_selected_action": [str(Opi.objects.get().pk)]},
+    )
+
+    assert response.status_code == 404
+    assert Opi.objects.get().state == OpiState.PASSED
+
+
+def test_the_opi_screen_is_not_in_other_staffs_menu(client, centre_manager):
+    client.force_login(centre_manager)
+    assert "applications/opi/" not in client.get(reverse("admin:index")).content.decode()

@@ -1,0 +1,132 @@
+"""The Apogée OPI file (docs/opi-apogee.md): columns, one row per wish, withdrawals sent as the remaining wishes."""
+
+import datetime
+
+import pytest
+
+from applications.enums import OpiState
+from applications.models import Opi
+from applications.opi.apogee import COLUMNS
+from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
+from applications.opi.services import transfer_opis
+from applications.tests.opi.conftest import admit, confirm, withdraw_after_confirmation
+from applications.tests.opi.test_pegase_files import DAY1, parse
+from ecandidat.batches import Report
+
+
+@pytest.fixture(autouse=True)
+def _apogee(settings):
+    settings.OPI_BACKEND = "apogee"
+
+
+def rows_of(export):
+    (name, text), *others = export.files.items()
+    assert not others
+    return name, *parse(text)
+
+
+def test_the_backend_follows_the_setting(settings):
+    assert isinstance(get_backend(), ApogeeFileBackend)
+    settings.OPI_BACKEND = "pegase"
+    assert isinstance(get_backend(), PegaseFilesBackend)
+    settings.OPI_BACKEND = "none"
+    assert get_backend() is None
+
+
+def test_apogee_file_column_by_column(opi_candidate, formation, centre_manager, opi_type, time_machine):
+    time_machine.move_to(DAY1)
+    confirm(admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type))
+
+    name, header, rows = rows_of(transfer_opis(Report()))
+
+    assert name == "opi-apogee-20260706.csv"
+    assert header == COLUMNS
+    assert rows == [
+        {
+            "COD_OPI_INT_EPO": "ECAB123456",
+            "COD_ETU_OPI": "21901234",
+            "LIB_NOM_PAT_IND_OPI": "DUPONT",
+            "LIB_NOM_USU_IND_OPI": "MARTIN",
+            "LIB_PR1_IND_OPI": "ELODIE",  # upper case, no accents
+            "LIB_PR2_IND_OPI": "MARIE",
+            "COD_NNE_IND_OPI": "1234567890",
+            "COD_CLE_NNE_IND_OPI": "A",
+            "COD_SEX_ETU_OPI": "F",
+            "DATE_NAI_IND_OPI": "03022001",
+            "TEM_DATE_NAI_REL_OPI": "N",
+            "COD_PAY_NAT": "100",
+            "LIB_VIL_NAI_ETU_OPI": "PERPIGNAN",
+            "COD_TYP_DEP_PAY_NAI": "D",
+            "COD_DEP_PAY_NAI": "66",
+            "ADR_MAIL_OPI": "ab123456@example.org",
+            "NUM_TEL_POR_OPI": "+33612345678",
+            "COD_BAC": "GEN",
+            "DAA_OBT_BAC_OBA": "2019",
+            "COD_DEP_BAC": "66",
+            "COD_MNB": "AB",
+            "COD_PAY_ADR": "100",
+            "COD_BDI_ADR": "66000",
+            "LIB_AD1": "12 rue des Lilas",
+            "LIB_AD2": "Appartement 3",
+            "LIB_AD3": "Résidence Les Pins",
+            "LIB_ADE": "",
+            "NUM_TEL": "+33468000000",
+            "COD_CGE": "PER",
+            "COD_ETP": "M1ENE",
+            "COD_VRS_VET": "101",
+            "COD_DIP": "MENERG",
+            "COD_VRS_VDI": "1",
+            "NUM_CLS": "1",
+            "COD_DEC_VEU": "F",
+            "COD_DEM_DOS": "C",
+            "TEM_VAL_PSD": "N",
+        }
+    ]
+
+
+def test_withdrawal_of_the_only_wish_sends_an_empty_wish_row(
+    opi_candidate, formation, centre_manager, opi_type, time_machine
+):
+    time_machine.move_to(DAY1)
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+    transfer_opis(Report())
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))
+    withdraw_after_confirmation(application, actor=opi_candidate.user)
+
+    _name, _header, rows = rows_of(transfer_opis(Report()))
+
+    assert len(rows) == 1
+    assert rows[0]["COD_OPI_INT_EPO"] == "ECAB123456"
+    assert [rows[0][column] for column in COLUMNS[-9:]] == [""] * 9  # Apogée drops the candidate's wishes
+    assert Opi.objects.get().state == OpiState.PASSED
+
+    time_machine.move_to(DAY1 + datetime.timedelta(days=2))
+    assert transfer_opis(Report()) is None  # and not again the day after
+
+
+def test_withdrawal_with_another_wish_left_sends_the_remaining_wish(
+    opi_candidate, formation, other_formation, centre_manager, opi_type, time_machine
+):
+    time_machine.move_to(DAY1)
+    first = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    second = admit(opi_candidate, other_formation, manager=centre_manager, decision_type=opi_type)
+    confirm(first)
+    confirm(second)
+    transfer_opis(Report())
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))
+    withdraw_after_confirmation(first, actor=opi_candidate.user)
+
+    _name, _header, rows = rows_of(transfer_opis(Report()))
+
+    assert [row["COD_ETP"] for row in rows] == ["M1PHY"]
+
+
+def test_a_formation_without_apogee_step_waits(opi_candidate, formation, centre_manager, opi_type):
+    formation.apogee_step_code = ""
+    formation.save()
+    confirm(admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type))
+    report = Report()
+
+    assert transfer_opis(report) is None
+    assert report.counts["wishes waiting for a formation code"] == 1
