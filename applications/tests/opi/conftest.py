@@ -110,7 +110,7 @@ def opi_candidate(campaign):
 
 def admit(candidate, formation, *, manager, decision_type) -> Application:
     """An application with a validated favourable decision of ``decision_type``, through the staff services."""
-    application = ApplicationFactory(
+    application: Application = ApplicationFactory(
         candidate=candidate, formation=formation, campaign=candidate.user.campaign, complete=True
     )
     decision = staff.record_decision(application, decision_type=decision_type, actor=manager)
