@@ -8,7 +8,7 @@ from django.conf import settings
 from accounts import demo as accounts_demo
 from accounts.models import User
 from applications import demo as applications_demo
-from applications import demo_applications, demo_staff
+from applications import demo_applications, demo_opi, demo_staff
 from offers import demo as offers_demo
 
 DEMO_ADMIN = ("admin", "ecandidat-admin-demo")
@@ -37,4 +37,5 @@ def seed_all() -> list[str]:
     lines += demo_staff.seed()
     lines += applications_demo.seed()
     lines += demo_applications.seed()
+    lines += demo_opi.seed()
     return lines

@@ -82,6 +82,7 @@ def seed() -> list[str]:
                 "is_final": final,
                 "mail_code": mail,
                 "show_comment": avis == Avis.UNFAVOURABLE,
+                "opi_transfer": avis == Avis.FAVOURABLE,  # as eCandidat's seed: confirming it creates the OPI
             },
         )
     for code, label in REFUSAL_REASONS:

@@ -24,6 +24,7 @@ from applications.history import record_event
 from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import decision_context, format_date, notify_candidate, notify_commission
+from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import Avis
@@ -106,7 +107,8 @@ def record_decision(
     preselection_at: datetime.datetime | None = None,
     preselection_place: str = "",
 ) -> Decision:
-    """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7)."""
+    """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7); a
+    confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn)."""
     avis = decision_type.avis
     if not decision_type.in_service:
         raise BusinessRuleError(_("This decision type is out of service."))
@@ -132,12 +134,16 @@ def record_decision(
         action=DecisionAction.ENTERED,
         created_by=actor,
     )
+    was_confirmed = application.accepted is True
     if application.accepted is not None:
         application.accepted = None
         application.answered_at = None
         application.answered_by = None
         application.save(update_fields=["accepted", "answered_at", "answered_by"])
     record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=decision_type.label)
+    if was_confirmed:
+        # The new decision undoes the candidate's confirmation: what followed it (the OPI) is withdrawn too.
+        confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
     return decision
 
 

@@ -44,3 +44,29 @@ def test_seed_demo_twice_changes_nothing():
     _seed()
 
     assert (Application.objects.count(), PieceSubmission.objects.count(), Document.objects.count()) == counts
+
+
+def test_seed_demo_leaves_an_opi_whose_zip_has_the_reference_columns():
+    import io
+    import zipfile
+
+    from applications.enums import OpiState
+    from applications.models import Opi, OpiExport
+    from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
+    from applications.opi.services import export_zip
+
+    output = _seed()
+    _seed()
+
+    opi = Opi.objects.get()
+    assert (opi.state, opi.application.formation.code) == (OpiState.PASSED, "M1EEA")
+    archive = zipfile.ZipFile(io.BytesIO(export_zip(OpiExport.objects.get())))
+    headers = {name.split("-")[0]: archive.read(name).decode().split("\n")[0] for name in archive.namelist()}
+    assert headers == {
+        "candidat": ";".join(CANDIDAT_COLUMNS),
+        "candidature": ";".join(CANDIDATURE_COLUMNS),
+        "inscription": ";".join(INSCRIPTION_COLUMNS),
+    }
+    rows = archive.read(next(n for n in archive.namelist() if n.startswith("candidature"))).decode().split("\n")
+    assert rows[1].split(";")[4] == "M1-EEA-ASGE"
+    assert "OPI: Chloé MARCHAND confirmed M1EEA" in output

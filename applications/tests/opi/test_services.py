@@ -5,6 +5,7 @@ from django.utils import translation
 from applications.enums import EventKind, OpiState
 from applications.models import Opi
 from applications.opi.services import cancel_opis, opi_counts, requeue_opis
+from applications.services import staff
 from applications.tests.opi.conftest import admit, confirm, withdraw_after_confirmation
 
 
@@ -116,3 +117,26 @@ def test_history_labels_are_french():
         labels = [str(kind.label) for kind in (EventKind.OPI_CREATED, EventKind.OPI_WITHDRAWN, EventKind.OPI_PASSED)]
 
     assert labels == ["OPI créée", "OPI désistée", "OPI déversée"]
+
+
+def test_a_new_decision_after_confirmation_withdraws_then_a_new_confirmation_replays(
+    opi_candidate, formation, centre_manager, opi_type
+):
+    """Entering a decision resets the candidate's answer (§2.7): the OPI follows; confirming the new favourable
+    decision queues it again."""
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+    Opi.objects.update(state=OpiState.PASSED, passed_at="2026-01-05T10:00:00Z")
+
+    decision = staff.record_decision(application, decision_type=opi_type, actor=centre_manager)
+    assert (Opi.objects.get().state, Opi.objects.get().withdrawn) == (OpiState.PENDING, True)
+    staff.validate_decision(decision, actor=centre_manager)
+    confirm(application)
+
+    opi = Opi.objects.get()
+    assert (opi.state, opi.withdrawn) == (OpiState.PENDING, False)
+    assert [kind for kind, _actor, _comment in opi_events(application)] == [
+        EventKind.OPI_CREATED,
+        EventKind.OPI_WITHDRAWN,
+        EventKind.OPI_REQUEUED,
+    ]
