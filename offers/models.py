@@ -327,16 +327,16 @@ class Formation(models.Model):
     registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
     # The formation in the student records system, for the OPI (siscol-pegase-apogee.md §2.1, §3.2).
     pegase_code = models.CharField(
-        _("Pégase formation code"),
+        _("formation code in Pégase"),
         max_length=60,
         blank=True,
         help_text=_("The wish code (code_voeu) of the Pégase OPI files; empty: the formation is not sent to Pégase."),
     )
-    apogee_cge = models.CharField(_("Apogée CGE"), max_length=3, blank=True)
-    apogee_step_code = models.CharField(_("Apogée step code"), max_length=6, blank=True)
-    apogee_step_version = models.CharField(_("Apogée step version"), max_length=3, blank=True)
-    apogee_diploma_code = models.CharField(_("Apogée diploma code"), max_length=7, blank=True)
-    apogee_diploma_version = models.CharField(_("Apogée diploma version"), max_length=3, blank=True)
+    apogee_cge = models.CharField(_("CGE in Apogée"), max_length=3, blank=True)
+    apogee_step_code = models.CharField(_("step code in Apogée"), max_length=6, blank=True)
+    apogee_step_version = models.CharField(_("step version in Apogée"), max_length=3, blank=True)
+    apogee_diploma_code = models.CharField(_("diploma code in Apogée"), max_length=7, blank=True)
+    apogee_diploma_version = models.CharField(_("diploma version in Apogée"), max_length=3, blank=True)
     favourable_decision_type = models.ForeignKey(
         DecisionType,
         verbose_name=_("default favourable decision"),

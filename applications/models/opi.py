@@ -94,8 +94,8 @@ class OpiExport(models.Model):
     )
 
     class Meta:
-        verbose_name = _("OPI files")
-        verbose_name_plural = _("OPI files")
+        verbose_name = _("day of OPI files")
+        verbose_name_plural = _("days of OPI files")
         ordering = ["-day", "backend"]
         constraints = [models.UniqueConstraint(fields=["backend", "day"], name="opi_export_once_per_day")]
 

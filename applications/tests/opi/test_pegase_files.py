@@ -320,3 +320,9 @@ def test_the_cap_leaves_candidates_for_the_next_run(
     assert export.candidates == 1
     assert report.counts["candidates left for the next run"] == 1
     assert Opi.objects.filter(state=OpiState.PENDING).get().application.candidate == other
+
+
+def test_the_nightly_runs_the_opi_transfer_after_the_withdrawals():
+    from ecandidat.management.commands.nightly import BATCHES
+
+    assert BATCHES.index("withdraw_expired_confirmations") < BATCHES.index("transfer_opi")
