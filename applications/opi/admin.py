@@ -6,6 +6,8 @@ Central office only (superusers and SCOL memberships); every other member of sta
 outside their scope, and candidates are sent to the login page by the admin.
 """
 
+import logging
+
 from django.contrib import admin, messages
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -21,6 +23,7 @@ from ecandidat.staff import scope_of
 from offers.models import Campaign
 
 RECENT_EXPORTS = 30
+logger = logging.getLogger(__name__)
 
 
 @admin.register(Opi)
@@ -137,6 +140,9 @@ class OpiAdmin(admin.ModelAdmin):
             run = run_batch(BATCH, work)
         except BatchAlreadyRunning:
             messages.error(request, _("The OPI transfer is already running; try again in a moment."))
+        except Exception:  # recorded in the batch history with its traceback; the page says so, never a 500
+            logger.exception("on-demand OPI transfer failed")
+            messages.error(request, _("The OPI transfer failed: see the batch history."))
         else:
             written = run.counts.get("candidates written", 0)
             if run.errors:

@@ -53,7 +53,8 @@ def _locked_opi(application: Application) -> Opi | None:
 def record_confirmation(*, application: Application, actor: User | None) -> Opi | None:
     """The candidate confirmed: when OPIs are on (``OPI_BACKEND``) and the latest validated decision is favourable
     with a type marked "Déversement OPI" (``tem_deverse_opi_typ_dec``), the application gets a pending OPI. An
-    application confirmed again (after a new decision) has its OPI queued again, no longer withdrawn.
+    application confirmed again after a withdrawal (a new decision undid the confirmation) has its OPI queued
+    again, no longer withdrawn. Idempotent: a confirmation received twice changes nothing.
 
     Side effects: history row ``OPI_CREATED`` or ``OPI_REQUEUED``.
     """
@@ -68,6 +69,8 @@ def record_confirmation(*, application: Application, actor: User | None) -> Opi 
         opi = Opi.objects.create(application=application, code=code)
         record_event(application, kind=EventKind.OPI_CREATED, actor=actor, batch=BATCH, comment=code)
         return opi
+    if not opi.withdrawn:
+        return opi  # the same confirmation told twice: nothing changed
     opi.code, opi.state, opi.withdrawn, opi.queued_at = code, OpiState.PENDING, False, timezone.now()
     opi.save(update_fields=["code", "state", "withdrawn", "queued_at"])
     record_event(application, kind=EventKind.OPI_REQUEUED, actor=actor, batch=BATCH, comment=_("Confirmed again."))
@@ -331,8 +334,9 @@ def transfer_opis(
         export.wishes = sum(len(entry.wishes) for entry in written)
         export.updated_by = actor
         export.save()
-    if settings.OPI_EXPORT_DIR and result.files:
-        _write_folder(result.files)
+        if settings.OPI_EXPORT_DIR and result.files:
+            files = dict(result.files)
+            transaction.on_commit(lambda: _write_folder(files))  # the folder never shows uncommitted files
     return export
 
 

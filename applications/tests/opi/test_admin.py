@@ -189,3 +189,14 @@ def test_other_staff_cannot_run_the_actions(request, client, export, persona):
 def test_the_opi_screen_is_not_in_other_staffs_menu(client, centre_manager):
     client.force_login(centre_manager)
     assert "applications/opi/" not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_produce_now_failure_is_a_message_not_a_500(client, central_manager, export, mocker):
+    mocker.patch("applications.opi.admin.transfer_opis", side_effect=OSError("disk full"))
+    client.force_login(central_manager)
+
+    response = client.post(reverse("admin:applications_opi_transfer"), follow=True)
+
+    assert response.status_code == 200
+    assert "Le déversement des OPI a échoué" in response.content.decode()
+    assert BatchRun.objects.get(name="transfer_opi").status == BatchRun.Status.ERROR

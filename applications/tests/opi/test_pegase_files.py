@@ -282,7 +282,9 @@ def test_the_zip_holds_the_three_files(confirmed):
     assert archive.read(name).decode("utf-8") == export.files[name]
 
 
-def test_the_batch_command_records_its_run_and_writes_the_folder(confirmed, settings, tmp_path, time_machine):
+def test_the_batch_command_records_its_run_and_writes_the_folder(
+    confirmed, settings, tmp_path, time_machine, django_capture_on_commit_callbacks
+):
     time_machine.move_to(DAY1)
     settings.OPI_EXPORT_DIR = str(tmp_path / "opi")
     out = io.StringIO()
@@ -291,7 +293,8 @@ def test_the_batch_command_records_its_run_and_writes_the_folder(confirmed, sett
     assert Opi.objects.get().state == OpiState.PENDING
     assert "candidates to transfer: 1" in out.getvalue()
 
-    call_command("transfer_opi", stdout=out)
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("transfer_opi", stdout=out)
 
     assert "candidates written: 1, wishes written: 1" in out.getvalue()
     assert Opi.objects.get().state == OpiState.PASSED

@@ -140,3 +140,16 @@ def test_a_new_decision_after_confirmation_withdraws_then_a_new_confirmation_rep
         EventKind.OPI_WITHDRAWN,
         EventKind.OPI_REQUEUED,
     ]
+
+
+def test_the_same_confirmation_received_twice_changes_nothing(opi_candidate, formation, centre_manager, opi_type):
+    from applications.models import Application
+    from applications.signals import application_confirmed
+
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+
+    application_confirmed.send(sender=Application, application=application, actor=opi_candidate.user)
+
+    assert [kind for kind, _actor, _comment in opi_events(application)] == [EventKind.OPI_CREATED]
+    assert Opi.objects.get().state == OpiState.PENDING
