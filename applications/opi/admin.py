@@ -94,6 +94,7 @@ class OpiAdmin(admin.ModelAdmin):
         exports = OpiExport.objects.defer("files")[:RECENT_EXPORTS]
         extra_context = {
             **(extra_context or {}),
+            "title": _("OPI: pre-registrations in the student records system"),
             "opi_counts": opi_counts(campaign),
             "opi_campaign": campaign,
             "opi_backend": backend.label if backend else "",
