@@ -8,6 +8,7 @@ nightly ``transfer_opi`` batch (or the central office, on demand) hands the pend
 """
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -17,9 +18,14 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.enums import OpiState
 from applications.models.candidature import Application
+from ecandidat.staff import is_central
 
 
 class OpiQuerySet(models.QuerySet["Opi"]):
+    def visible_to(self, user: Any) -> "OpiQuerySet":
+        """The OPI are the central office's: everything for it, nothing for other staff (their lookups 404)."""
+        return self if is_central(user) else self.none()
+
     def pending(self) -> "OpiQuerySet":
         return self.filter(state=OpiState.PENDING)
 
@@ -74,6 +80,12 @@ class Opi(models.Model):
         return self.code
 
 
+class OpiExportQuerySet(models.QuerySet["OpiExport"]):
+    def visible_to(self, user: Any) -> "OpiExportQuerySet":
+        """The day's files: the central office's only."""
+        return self if is_central(user) else self.none()
+
+
 class OpiExport(models.Model):
     """The files one backend produced for one day. Each run that day rewrites them whole (as eCandidat rewrites
     ``candidat-YYYYMMDD.csv``…); ``files`` maps each file name to its text."""
@@ -92,6 +104,8 @@ class OpiExport(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+
+    objects = OpiExportQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("day of OPI files")

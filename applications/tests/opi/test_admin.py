@@ -1,5 +1,6 @@
-"""The central office's OPI screen: persona matrix, counts, the day's ZIP, re-queue / cancel / produce now, with
-query counts that do not grow with the number of OPIs."""
+"""The central office's OPI screen: persona matrix (other staff: 403 on the screen and its actions, 404 on a day's
+files), counts, the day's ZIP, re-queue / cancel / produce now, with query counts that do not grow with the number of
+OPIs."""
 
 import io
 import zipfile
@@ -66,7 +67,7 @@ URLS = {
     ("persona", "expected"),
     [
         ("central_manager", None),
-        *[(persona, 404) for persona in STAFF_PERSONAS],
+        *[(persona, "refused") for persona in STAFF_PERSONAS],
         ("candidate", 302),  # the back office sends candidates to its login page
         ("anonymous", 302),
     ],
@@ -79,6 +80,8 @@ def test_persona_matrix(request, client, export, page, persona, expected):
 
     if expected is None:
         expected = {"screen": 200, "zip": 200, "transfer": 302}[page]
+    elif expected == "refused":  # the central office's screen and action: 403; a day's files: not found
+        expected = {"screen": 403, "zip": 404, "transfer": 403}[page]
     assert response.status_code == expected
     if expected == 302 and persona in {"candidate", "anonymous"}:
         assert "login" in response["Location"]
@@ -182,7 +185,7 @@ def test_other_staff_cannot_run_the_actions(request, client, export, persona):
         {"action": "requeue", "_selected_action": [str(Opi.objects.get().pk)]},
     )
 
-    assert response.status_code == 404
+    assert response.status_code == 403
     assert Opi.objects.get().state == OpiState.PASSED
 
 
