@@ -39,7 +39,10 @@ class OpiQuerySet(models.QuerySet["Opi"]):
         """What a run on ``day`` rewrites: the pending OPIs, and those passed that day (each run rewrites the day's
         files whole, so a second run the same day keeps the first run's candidates)."""
         start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-        return self.filter(Q(state=OpiState.PENDING) | Q(state=OpiState.PASSED, passed_at__gte=start))
+        end = start + datetime.timedelta(days=1)
+        return self.filter(
+            Q(state=OpiState.PENDING) | Q(state=OpiState.PASSED, passed_at__gte=start, passed_at__lt=end)
+        )
 
 
 class Opi(models.Model):

@@ -179,15 +179,13 @@ def _selected_candidates(campaign: Campaign, *, day: datetime.date, cap: int | N
         .order_by("queued_at", "pk")
         .values_list("state", "application__candidate_id")
     )
-    today: list[int] = []
-    pending: list[int] = []
+    today: dict[int, None] = {}  # dicts as ordered sets: the OPI order is kept
+    pending: dict[int, None] = {}
     for state, candidate_id in rows:
-        target = today if state == OpiState.PASSED else pending
-        if candidate_id not in target:
-            target.append(candidate_id)
-    pending = [candidate_id for candidate_id in pending if candidate_id not in today]
-    taken = pending[:cap] if cap else pending
-    return today + taken, len(pending) - len(taken)
+        (today if state == OpiState.PASSED else pending).setdefault(candidate_id)
+    waiting = [candidate_id for candidate_id in pending if candidate_id not in today]
+    taken = waiting[:cap] if cap else waiting
+    return [*today, *taken], len(waiting) - len(taken)
 
 
 def _load(candidate_ids: list[int], campaign: Campaign) -> list[Candidate]:
@@ -216,7 +214,11 @@ def _entry(
     for application in candidate.opi_applications:  # type: ignore[attr-defined]  # the Prefetch's to_attr
         opi = application.opi
         pending = opi.state == OpiState.PENDING
-        today = opi.state == OpiState.PASSED and opi.passed_at is not None and opi.passed_at >= day_start
+        today = (
+            opi.state == OpiState.PASSED
+            and opi.passed_at is not None
+            and day_start <= opi.passed_at < day_start + datetime.timedelta(days=1)
+        )
         if opi.withdrawn:
             if pending or today:
                 entry.withdrawals.append(application)
