@@ -2,15 +2,10 @@
 who confirms through the candidate's service."""
 
 import pytest
-from django.utils import timezone, translation
+from django.utils import translation
 
-from applications.enums import EventKind
-from applications.history import record_event
-from applications.models import Application
-from applications.services import candidature, staff
-from applications.signals import confirmation_withdrawn
-from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
-from applications.tests.factories_candidature import ApplicationFactory, DecisionTypeFactory
+from applications.tests.factories_candidature import DecisionTypeFactory
+from applications.tests.opi.helpers import make_candidate
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
@@ -68,64 +63,6 @@ def other_formation(centre, commission):
     )
 
 
-def make_candidate(campaign, *, username="AB123456", **fields):
-    """A candidate with every field the OPI files read, set to known values."""
-    values = {
-        "user__campaign": campaign,
-        "user__username": username,
-        "user__email": f"{username.lower()}@example.org",
-        "user__student_number": "21901234",
-        "birth_name": "DUPONT",
-        "usual_name": "MARTIN",
-        "first_name": "Élodie",
-        "other_first_name": "Marie",
-        "birth_date": timezone.datetime(2001, 2, 3).date(),
-        "birth_country": "FR",
-        "birth_department": "66",
-        "birth_city": "Perpignan",
-        "nationality": "FR",
-        "ine": "1234567890a",
-        "phone": "+33468000000",
-        "mobile": "+33612345678",
-        **fields,
-    }
-    candidate = CandidateFactory(**values)
-    AddressFactory(
-        candidate=candidate,
-        line1="12 rue des Lilas",
-        line2="Appartement 3",
-        line3="Résidence; Les Pins",
-        postal_code="66000",
-        city="PERPIGNAN",
-        country="FR",
-    )
-    BaccalaureateFactory(candidate=candidate, year=2019, department="66", mention="AB")
-    return candidate
-
-
 @pytest.fixture
 def opi_candidate(campaign):
     return make_candidate(campaign)
-
-
-def admit(candidate, formation, *, manager, decision_type) -> Application:
-    """An application with a validated favourable decision of ``decision_type``, through the staff services."""
-    application: Application = ApplicationFactory(
-        candidate=candidate, formation=formation, campaign=candidate.user.campaign, complete=True
-    )
-    decision = staff.record_decision(application, decision_type=decision_type, actor=manager)
-    staff.validate_decision(decision, actor=manager)
-    return application
-
-
-def confirm(application) -> Application:
-    return candidature.confirm_application(application=application, actor=application.candidate.user)
-
-
-def withdraw_after_confirmation(application, *, actor) -> None:
-    """What "désister after confirming" does to a confirmed application (the service is built on another branch,
-    which sends the same ``confirmation_withdrawn`` signal): the answer becomes a withdrawal, in the history, and
-    the signal goes out in the same transaction."""
-    Application.objects.filter(pk=application.pk).update(accepted=False, answered_at=timezone.now())
-    record_event(application, kind=EventKind.WITHDRAWN, actor=actor)
-    confirmation_withdrawn.send(sender=Application, application=application, actor=actor)

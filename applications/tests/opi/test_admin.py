@@ -9,12 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import EventKind, OpiState
 from applications.models import Opi, OpiExport
 from applications.opi.services import transfer_opis
-from applications.tests.opi.conftest import admit, confirm, make_candidate
+from applications.tests.opi.helpers import admit, confirm, make_candidate
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
@@ -27,11 +25,6 @@ def _french(client):
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
     with translation.override("fr"):
         yield
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 def confirmed_candidates(campaign, formation, manager, decision_type, count):
@@ -51,8 +44,7 @@ def export(campaign, formation, centre_manager, opi_type):
 def login(client, request, persona):
     if persona == "anonymous":
         return
-    user = request.getfixturevalue("candidate").user if persona == "candidate" else request.getfixturevalue(persona)
-    client.force_login(user)
+    client.force_login(request.getfixturevalue("candidate_user" if persona == "candidate" else persona))
 
 
 URLS = {

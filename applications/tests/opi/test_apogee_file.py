@@ -9,7 +9,7 @@ from applications.models import Opi
 from applications.opi.apogee import COLUMNS
 from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
 from applications.opi.services import transfer_opis
-from applications.tests.opi.conftest import admit, confirm, withdraw_after_confirmation
+from applications.tests.opi.helpers import admit, confirm, withdraw_after_confirmation
 from applications.tests.opi.test_pegase_files import DAY1, parse
 from ecandidat.batches import Report
 

@@ -13,7 +13,7 @@ from applications.enums import OpiState
 from applications.models import Opi, OpiExport
 from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
 from applications.opi.services import export_zip, transfer_opis
-from applications.tests.opi.conftest import admit, confirm, make_candidate, withdraw_after_confirmation
+from applications.tests.opi.helpers import admit, confirm, make_candidate, withdraw_after_confirmation
 from ecandidat.batches import Report
 from offers.tests.factories import FormationFactory
 

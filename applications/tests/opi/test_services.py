@@ -6,7 +6,7 @@ from applications.enums import EventKind, OpiState
 from applications.models import Opi
 from applications.opi.services import cancel_opis, opi_counts, requeue_opis
 from applications.services import staff
-from applications.tests.opi.conftest import admit, confirm, withdraw_after_confirmation
+from applications.tests.opi.helpers import admit, confirm, withdraw_after_confirmation
 
 
 def opi_events(application):
