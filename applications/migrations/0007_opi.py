@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0005_commission_workspace'),
+        ('applications', '0006_reference_lists'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
