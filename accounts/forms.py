@@ -42,12 +42,19 @@ class _CandidateSignupMixin(_FormBase):
         return {name: dict(spec) for name, spec in SIGNUP_FIELDS.items()}
 
     def _setup_candidate_fields(self):
-        self.fields["last_name"] = forms.CharField(label=_("Last name"), max_length=150)
-        self.fields["first_name"] = forms.CharField(label=_("First name"), max_length=150)
+        # WCAG 1.3.5: every personal field names its purpose, so browsers and assistive tools can fill it in.
+        self.fields["last_name"] = forms.CharField(
+            label=_("Last name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+        )
+        self.fields["first_name"] = forms.CharField(
+            label=_("First name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+        )
         self.fields["email"].label = _("E-mail address")
-        self.fields["email"].widget.attrs.pop("placeholder", None)
         self.fields["email2"].label = _("E-mail address confirmation")
-        self.fields["email2"].widget.attrs.pop("placeholder", None)
+        for name in ("email", "email2"):
+            attrs = self.fields[name].widget.attrs
+            attrs.pop("placeholder", None)
+            attrs.update(type="email", autocomplete="email", spellcheck="false")
         self.order_fields(self.field_order)
 
     def validate_unique_email(self, value) -> str:

@@ -1,5 +1,6 @@
 import datetime
 import re
+from html.parser import HTMLParser
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -184,3 +185,44 @@ def test_expired_validation_link(client, campaign, mailoutbox, django_capture_on
     assert "expired or has already been used" in client.get(link).content.decode()
     assert client.post(link).status_code == 404
     assert not EmailAddress.objects.get().verified
+
+
+class _Inputs(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.inputs: dict[str, dict[str, str | None]] = {}
+
+    def handle_starttag(self, tag, attrs):
+        named = dict(attrs)
+        if tag == "input" and named.get("name"):
+            self.inputs[named["name"]] = named
+
+
+def _inputs(html: str) -> dict[str, dict[str, str | None]]:
+    parser = _Inputs()
+    parser.feed(html)
+    return parser.inputs
+
+
+def test_signup_fields_name_their_purpose(client, campaign):
+    # WCAG 1.3.5: autocomplete tokens on every personal field, e-mail fields typed as such.
+    inputs = _inputs(client.get(reverse("account_signup")).content.decode())
+
+    assert inputs["last_name"]["autocomplete"] == "family-name"
+    assert inputs["first_name"]["autocomplete"] == "given-name"
+    for name in ("email", "email2"):
+        assert inputs[name]["type"] == "email"
+        assert inputs[name]["autocomplete"] == "email"
+        assert "placeholder" not in inputs[name]
+
+
+def test_password_choice_fields_are_new_passwords(client, campaign, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_signup"), SIGNUP)
+    link = _link(mailoutbox[0].body)
+    response = client.get(client.get(client.post(link).url).url)
+
+    inputs = _inputs(response.content.decode())
+    assert inputs["password1"]["autocomplete"] == "new-password"
+    assert inputs["password2"]["autocomplete"] == "new-password"
+    assert inputs["password1"]["type"] == "password"
