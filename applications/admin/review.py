@@ -37,7 +37,7 @@ from applications.models import ApplicationTag, Tag
 from applications.pieces import piece_rows
 from applications.services import review as review_services
 from documents.enums import OPENABLE_SCANS
-from documents.validation import JPEG, PNG
+from documents.preview import preview_infos
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -46,9 +46,9 @@ logger = logging.getLogger(__name__)
 
 # How far "Suivant" / "Précédent" look in the filtered list (ids only): beyond, the list must be narrowed.
 NEIGHBOUR_LIMIT = 20_000
-# Images are shown inline with <img>. PDFs are not: Chromium refuses to render a PDF in a sandboxed frame, and an
-# unsandboxed frame would run the candidate's file in the app's origin; staff open them with "Télécharger".
-PREVIEWABLE = frozenset({JPEG, PNG})
+# Pieces are previewed as PNG images the server renders (``documents.preview``: PDF pages through PDFium, images
+# re-encoded by Pillow), shown with <img>: the candidate's file itself never reaches the browser, so it cannot run
+# in the app's origin. The PNG response is sandboxed anyway and never sniffed.
 PREVIEW_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 # --- history in French words -------------------------------------------------------------------------------------
@@ -124,8 +124,10 @@ def history_line(event, codes: dict[str, str]) -> HistoryLine:
 @dataclass
 class PieceItem:
     row: Any
-    preview_url: str = ""
-    preview_kind: str = ""  # "image", "pdf" or ""
+    preview_pages: list[tuple[int, str]] = field(default_factory=list)  # (page number, PNG url)
+    preview_total: int = 0
+    preview_truncated: bool = False
+    preview_message: str = ""
     download_url: str = ""
     history: list[HistoryLine] = field(default_factory=list)
     actions: list[tuple[str, StrOrPromise]] = field(default_factory=list)
@@ -140,17 +142,22 @@ def _piece_items(application, rows, history, *, can_check: bool) -> list[PieceIt
     for line in history:
         if line.piece_code:
             by_code[line.piece_code].append(line)
+    openable = [row.document for row in rows if row.document and row.document.scan_status in OPENABLE_SCANS]
+    infos = preview_infos(openable)  # no query: the cache, and the storage for a PDF never seen before
     items = []
     for row in rows:
         item = PieceItem(row=row, history=by_code.get(row.piece_type.code, []))
         document = row.document
         if document is not None and document.scan_status in OPENABLE_SCANS:
             item.download_url = reverse("pieces:staff_download", args=[row.submission.public_id])
-            if document.content_type in PREVIEWABLE:
-                item.preview_url = reverse(
+            if (info := infos.get(document.pk)) is not None:
+                preview_url = reverse(
                     "admin:applications_application_piece_preview", args=[application.pk, row.submission.public_id]
                 )
-                item.preview_kind = "image"
+                item.preview_pages = [(page, f"{preview_url}?page={page}") for page in info.shown_pages]
+                item.preview_total = info.pages
+                item.preview_truncated = info.truncated
+                item.preview_message = info.message
         if can_check and row.submission is not None and row.submission.document_id is not None:
             # An action already done is not offered again (the service also ignores a replay).
             if row.status != PieceStatus.VALIDATED:

@@ -1,5 +1,5 @@
 """What staff do from one application's reading page (``review``): check a piece, validate every submitted piece,
-add an internal note, set the tags, preview a piece's file.
+add an internal note, set the tags, preview a piece (PNG pages drawn by the server).
 
 Small views with Django's decorators, each calling one service (``applications.services.pieces`` /
 ``review``), which owns the rules and raises what the page shows. Each takes its application through
@@ -8,20 +8,21 @@ need ``editable_by``, notes ``decidable_by``).
 """
 
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from applications.admin.review import PREVIEW_CSP, PREVIEWABLE, change_url, list_filters
+from applications.admin.review import PREVIEW_CSP, change_url, list_filters
 from applications.enums import PieceStatus
 from applications.models import Application, PieceSubmission, Tag
 from applications.services import review as review_services
 from applications.services.pieces import clean_piece_check, is_replayed_check, set_piece_status
 from documents.enums import OPENABLE_SCANS
+from documents.preview import MAX_PAGES as PREVIEW_MAX_PAGES
+from documents.preview import PREVIEWABLE, PreviewUnavailable, render_page
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import object_in_scope_or_404
@@ -117,26 +118,27 @@ def tags_view(request, object_id, *, model_admin):
 
 @require_GET
 def piece_preview_view(request, object_id, piece_id, *, model_admin):
-    """The piece's file inline, for the page's preview: same rule as the staff download (scope, antivirus clean),
-    and the response is sandboxed (CSP ``sandbox``: the file never runs in the app's origin), never sniffed,
-    never cached."""
+    """One page of the piece as a PNG drawn by the server (``?page=N``, from 1; ``documents.preview``): same rule
+    as the staff download (scope, antivirus clean); the candidate's file itself is never sent. A file that cannot
+    be shown is a 404 (the page already says why in words)."""
     application = object_in_scope_or_404(Application.objects.all(), request.user, pk=object_id)
     submission = piece_of(application, piece_id)
     document = submission.document
     if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in PREVIEWABLE:
         raise Http404
+    page = request.GET.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= PREVIEW_MAX_PAGES:
+        raise Http404
     try:
-        handle = default_storage.open(document.file.name, "rb")
-    except FileNotFoundError as error:
-        raise Http404 from error
-    response = FileResponse(
-        handle, as_attachment=False, filename=document.original_name, content_type=document.content_type
-    )
+        png = render_page(document, int(page))
+    except PreviewUnavailable as error:
+        raise Http404(error.message) from error
+    response = HttpResponse(png, content_type="image/png")
+    response["Content-Disposition"] = f'inline; filename="apercu-{page}.png"'
     response["Content-Security-Policy"] = PREVIEW_CSP
     response["X-Content-Type-Options"] = "nosniff"
     response["X-Frame-Options"] = "SAMEORIGIN"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
-    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -1,11 +1,17 @@
 """The application page laid out for reading (issue 11): personas × page and actions, pieces, Complet, notes, tags,
 Suivant/Précédent, query counts."""
 
+import hashlib
+import html
+import io
+import re
 from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
 from django.utils import translation
+from fpdf import FPDF
+from PIL import Image
 
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import (
@@ -23,7 +29,9 @@ from applications.services import review, staff
 from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
+from documents import preview as preview_module
 from documents.enums import ScanStatus
+from documents.tests import hostile_files
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
@@ -301,10 +309,7 @@ def stored_piece(application, settings):
     return submission
 
 
-PNG_BYTES = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+PNG_BYTES = hostile_files.png_bytes((64, 48))
 
 
 @pytest.mark.parametrize(
@@ -324,7 +329,7 @@ def test_preview_personas(client, persona, application, stored_piece, expected):
     assert client.get(url("piece_preview", application, stored_piece.public_id)).status_code == expected
 
 
-def test_preview_is_sandboxed_inline_and_never_sniffed(
+def test_preview_is_a_png_we_wrote_sandboxed_and_never_sniffed(
     client, django_assert_num_queries, centre_manager, application, stored_piece
 ):
     client.force_login(centre_manager)
@@ -332,27 +337,163 @@ def test_preview_is_sandboxed_inline_and_never_sniffed(
     with django_assert_num_queries(10):
         response = client.get(url("piece_preview", application, stored_piece.public_id))
 
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
     assert response["Content-Security-Policy"].startswith("sandbox;")
     assert "default-src 'none'" in response["Content-Security-Policy"]
     assert response["Content-Disposition"].startswith("inline")
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "SAMEORIGIN"
-    assert b"".join(response.streaming_content) == PNG_BYTES
+    assert "no-store" in response["Cache-Control"]
+    # Re-encoded by Pillow: the candidate's bytes are not what the browser gets.
+    image = Image.open(io.BytesIO(response.content))
+    assert (image.format, image.size) == ("PNG", (64, 48))
     page = client.get(change_url(application)).content.decode()
-    assert f'<img src="{url("piece_preview", application, stored_piece.public_id)}"' in page
+    assert f'<img src="{url("piece_preview", application, stored_piece.public_id)}?page=1"' in page
 
 
-def test_a_pdf_is_not_previewed_inline(client, centre_manager, application, stored_piece):
-    """Chromium will not render a PDF in a sandboxed frame, and an unsandboxed one would run the candidate's file in
-    the app's origin: PDFs are downloaded, never previewed."""
-    stored_piece.document.content_type = "application/pdf"
-    stored_piece.document.save()
+def _store_pdf(submission, content: bytes, name: str = "piece.pdf"):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    document = submission.document
+    document.file = default_storage.save(f"C/{name}", ContentFile(content))
+    document.content_type = "application/pdf"
+    document.size = len(content)
+    document.sha256 = hashlib.sha256(content).hexdigest()
+    document.save()
+    return submission
+
+
+def pdf_of_pages(count: int, *, size: tuple[float, float] = (210, 297)) -> bytes:
+    pdf = FPDF(unit="mm", format=size)
+    pdf.set_font("helvetica", size=20)
+    for index in range(count):
+        pdf.add_page()
+        pdf.cell(text=f"Relevé, page {index + 1}")
+    return bytes(pdf.output())
+
+
+@pytest.fixture(autouse=True)
+def _fresh_preview_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def test_a_pdf_is_previewed_page_by_page_as_png(client, centre_manager, application):
+    submission = _store_pdf(with_file(application), pdf_of_pages(3))
+    client.force_login(centre_manager)
+    preview = url("piece_preview", application, submission.public_id)
+
+    page = client.get(change_url(application)).content.decode()
+    pages = [client.get(f"{preview}?page={number}") for number in (1, 2, 3)]
+
+    for number in (1, 2, 3):
+        assert f'<img src="{preview}?page={number}"' in page
+        assert f"page {number} sur 3" in page
+    assert "Aperçu (3 pages)" in page
+    for tag in ("<iframe", "<embed", "<object"):
+        assert tag not in page
+    for response in pages:
+        assert response.status_code == 200
+        assert response["Content-Type"] == "image/png"
+        image = Image.open(io.BytesIO(response.content))
+        assert max(image.size) == preview_module.MAX_SIDE
+    assert pages[0].content != pages[1].content
+    assert client.get(f"{preview}?page=4").status_code == 404
+    assert client.get(f"{preview}?page=0").status_code == 404
+    assert client.get(f"{preview}?page=x").status_code == 404
+
+
+def test_a_huge_page_is_rendered_within_the_pixel_bound(client, centre_manager, application):
+    submission = _store_pdf(with_file(application), pdf_of_pages(1, size=(5000, 40)))
     client.force_login(centre_manager)
 
-    assert client.get(url("piece_preview", application, stored_piece.public_id)).status_code == 404
+    response = client.get(url("piece_preview", application, submission.public_id) + "?page=1")
+
+    image = Image.open(io.BytesIO(response.content))
+    assert image.size[0] == preview_module.MAX_SIDE
+    assert image.size[0] * image.size[1] <= preview_module.MAX_SIDE**2
+
+
+def test_only_the_first_pages_of_a_long_pdf_are_shown(client, centre_manager, application):
+    submission = _store_pdf(with_file(application), pdf_of_pages(preview_module.MAX_PAGES + 2))
+    client.force_login(centre_manager)
+    preview = url("piece_preview", application, submission.public_id)
+
     page = client.get(change_url(application)).content.decode()
-    assert url("piece_preview", application, stored_piece.public_id) not in page
-    assert "<iframe" not in page
+
+    assert f"{preview}?page={preview_module.MAX_PAGES}" in page
+    assert f"{preview}?page={preview_module.MAX_PAGES + 1}" not in page
+    assert f"Seules les {preview_module.MAX_PAGES} premières pages sont affichées" in page
+    assert client.get(f"{preview}?page={preview_module.MAX_PAGES + 1}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (hostile_files.pdf_with_open_action_javascript(), "ne passe plus les contrôles de dépôt"),
+        (hostile_files.pdf_with_launch_action(), "ne passe plus les contrôles de dépôt"),
+        (hostile_files.truncated_pdf(), "ne passe plus les contrôles de dépôt"),
+        (b"%PDF-1.7\n" + b"\x00garbage" * 50 + b"\n%%EOF\n", "ne passe plus les contrôles de dépôt"),
+    ],
+    ids=["javascript-open-action", "launch-action", "truncated", "garbage"],
+)
+def test_a_hostile_or_broken_pdf_gets_a_message_not_an_error(client, centre_manager, application, content, message):
+    submission = _store_pdf(with_file(application), content)
+    client.force_login(centre_manager)
+    preview = url("piece_preview", application, submission.public_id)
+
+    response = client.get(change_url(application))
+
+    assert response.status_code == 200
+    page = html.unescape(response.content.decode())
+    assert f"Pas d'aperçu : ce PDF {message}" in page
+    assert preview not in page
+    assert client.get(f"{preview}?page=1").status_code == 404
+    # Still downloadable under the antivirus rule, as before: the message is about the preview only.
+    assert reverse("pieces:staff_download", args=[submission.public_id]) in page
+
+
+def test_a_pdf_with_a_broken_xref_is_repaired_or_explained_never_an_error(client, centre_manager, application):
+    content = re.sub(rb"startxref\s+\d+", b"startxref\n999999", pdf_of_pages(2))
+    submission = _store_pdf(with_file(application), content)
+    client.force_login(centre_manager)
+    preview = url("piece_preview", application, submission.public_id)
+
+    page = client.get(change_url(application)).content.decode()
+    response = client.get(f"{preview}?page=2")
+
+    # pypdf and PDFium both rebuild a lost cross-reference table: the pages are shown.
+    assert f'<img src="{preview}?page=2"' in page
+    assert response.status_code == 200
+    assert Image.open(io.BytesIO(response.content)).format == "PNG"
+
+
+def test_a_missing_file_gets_a_message(client, centre_manager, application):
+    submission = with_file(application)  # its file was never stored
+    client.force_login(centre_manager)
+
+    page = html.unescape(client.get(change_url(application)).content.decode())
+
+    assert "Pas d'aperçu : le fichier est absent du stockage." in page
+    assert client.get(url("piece_preview", application, submission.public_id)).status_code == 404
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_page_with_pdf_previews_keeps_its_query_count(
+    client, django_assert_num_queries, centre_manager, application, count
+):
+    for index in range(count):
+        _store_pdf(with_file(application, label=f"Pièce {index}"), pdf_of_pages(2), name=f"p{index}.pdf")
+    client.force_login(centre_manager)
+    client.get(change_url(application))  # first view: the PDFs are opened once, then their page count is cached
+
+    with django_assert_num_queries(QUERIES_PAGE):
+        response = client.get(change_url(application))
+
+    assert sum(len(item.preview_pages) for item in response.context["piece_items"]) == 2 * count
 
 
 @pytest.mark.parametrize("scan", [ScanStatus.PENDING, ScanStatus.INFECTED, ScanStatus.ERROR])
