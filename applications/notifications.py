@@ -46,8 +46,11 @@ _V: dict[str, Variable] = {
         Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
         Variable(
             "refused_pieces",
-            _("refused pieces with their comments, one per line"),
-            [{"label": "Relevé de notes de licence", "comment": "illisible"}, {"label": "CV", "comment": ""}],
+            _("refused pieces with their comments and their own deadline to replace them, one per line"),
+            [
+                {"label": "Relevé de notes de licence", "comment": "illisible", "deadline": "20/06/2026"},
+                {"label": "CV", "comment": ""},
+            ],
             Kind.LINES,
         ),
         Variable("decision_label", _("label of the decision"), "Avis favorable"),

@@ -49,6 +49,11 @@ class PieceRow:
         return self.submission.comment if self.submission is not None else ""
 
     @property
+    def replace_by(self) -> datetime.date | None:
+        """The refused piece's own deadline, when staff gave one (targeted correction)."""
+        return self.submission.replace_by if self.submission is not None else None
+
+    @property
     def is_blocking(self) -> bool:
         return self.status in BLOCKING_STATUSES
 
@@ -171,14 +176,56 @@ def can_change_pieces(application: Application) -> bool:
     return not pieces_locked_reason(application)
 
 
+def refused_piece_deadline(application: Application, submission: PieceSubmission) -> datetime.date:
+    """Until when the candidate may replace a refused piece: its own deadline when staff gave one, else the
+    application's return deadline."""
+    return submission.replace_by or effective_return_deadline(application)
+
+
+def replace_locked_reason(
+    application: Application, submission: PieceSubmission, *, today: datetime.date | None = None
+) -> str:
+    """Why the candidate cannot replace this refused piece now ("" when they can).
+
+    Targeted correction (issue 13): while staff review the rest, a refused piece stays open to a new file whatever
+    the dossier status (transmitted, complete…), until the piece's own deadline, or the application's return
+    deadline when staff gave none. A cancelled application and a paper dossier stay closed.
+    """
+    today = today or timezone.localdate()
+    if application.cancelled_at is not None:
+        return gettext("This application has been cancelled.")
+    if application.formation.mode != ApplicationMode.ONLINE:
+        return gettext("Paper dossier: send your supporting documents by post, they are not uploaded here.")
+    if submission.status != PieceStatus.REFUSED:
+        return pieces_locked_reason(application, today=today)
+    deadline = refused_piece_deadline(application, submission)
+    if today > deadline:
+        return gettext("The deadline to replace this piece (%(date)s) has passed.") % {
+            "date": date_format(deadline, "SHORT_DATE_FORMAT")
+        }
+    return ""
+
+
 def pieces_table_context(application: Application) -> dict[str, Any]:
     """The context of the pieces table include (``templates/applications/includes/pieces_table.html``):
     ``application`` (with its formation selected), its ``piece_rows``, ``can_change_pieces`` and the reason
-    shown when they cannot change (``pieces_locked_reason``)."""
+    shown when they cannot change (``pieces_locked_reason``), and ``replaceable_pieces``: the ids of the refused
+    pieces the candidate may replace now."""
     reason = pieces_locked_reason(application)
+    rows = piece_rows(application)
+    today = timezone.localdate()
+    # Refused pieces the candidate may replace even when the others are locked (targeted correction).
+    replaceable = {
+        row.piece_type.pk
+        for row in rows
+        if row.submission is not None
+        and row.status == PieceStatus.REFUSED
+        and not replace_locked_reason(application, row.submission, today=today)
+    }
     return {
         "application": application,
-        "piece_rows": piece_rows(application),
+        "piece_rows": rows,
         "can_change_pieces": not reason,
         "pieces_locked_reason": reason,
+        "replaceable_pieces": replaceable,
     }

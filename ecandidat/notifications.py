@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -48,7 +49,10 @@ def _line(item: object) -> str:
         return f"- {item}"
     label = item.get("label", "")
     detail = item.get("comment") or item.get("url") or ""
-    return f"- {label} : {detail}" if detail else f"- {label}"
+    line = f"- {label} : {detail}" if detail else f"- {label}"
+    if item.get("deadline"):  # a refused piece's own deadline (targeted correction)
+        line += " (" + gettext("to replace before %(date)s") % {"date": item["deadline"]} + ")"
+    return line
 
 
 # Every mail has it: ``ecandidat.emails.enqueue_email`` adds it to every context.

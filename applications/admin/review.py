@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.http import QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -135,6 +136,10 @@ class PieceItem:
     @property
     def anchor(self) -> str:
         return f"piece-{self.row.piece_type.pk}"
+
+    @property
+    def can_refuse(self) -> bool:
+        return any(value == PieceStatus.REFUSED for value, _label in self.actions)
 
 
 def _piece_items(application, rows, history, *, can_check: bool) -> list[PieceItem]:
@@ -262,6 +267,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "nav": neighbours(model_admin, request, application),
         "dossier_pdf_url": reverse("pieces:staff_dossier_pdf", args=[application.public_id]),
         "note_max_length": review_services.NOTE_MAX_LENGTH,
+        "today": timezone.localdate(),
     }
 
 

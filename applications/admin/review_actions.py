@@ -7,11 +7,14 @@ Small views with Django's decorators, each calling one service (``applications.s
 need ``editable_by``, notes ``decidable_by``).
 """
 
+import datetime
+
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -58,20 +61,36 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
     back = change_url(application.pk, list_filters(request), f"piece-{submission.piece_type_id}")
     status = request.POST.get("status", "")
     label = submission.piece_type.label[:80]
+    replace_by = None
+    if status == PieceStatus.REFUSED and (raw_date := request.POST.get("replace_by", "").strip()):
+        try:
+            replace_by = datetime.date.fromisoformat(raw_date)
+        except ValueError:
+            messages.error(
+                request, _("%(piece)s: the deadline to replace the piece is not a valid date.") % {"piece": label}
+            )
+            return HttpResponseRedirect(back)
     try:
-        comment = clean_piece_check(submission=submission, status=status, comment=request.POST.get("comment", ""))
-        if is_replayed_check(submission, status=status, comment=comment):
+        comment = clean_piece_check(
+            submission=submission, status=status, comment=request.POST.get("comment", ""), replace_by=replace_by
+        )
+        if is_replayed_check(submission, status=status, comment=comment, replace_by=replace_by):
             messages.info(
                 request, _("%(piece)s: already %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
             )
             return HttpResponseRedirect(back)
-        set_piece_status(submission=submission, status=status, comment=comment, actor=request.user)
+        set_piece_status(
+            submission=submission, status=status, comment=comment, actor=request.user, replace_by=replace_by
+        )
     except FieldRuleError as error:
-        messages.error(request, str(error))
+        messages.error(request, f"{label} : {error}" if error.field == "replace_by" else str(error))
     except BusinessRuleError as error:
         messages.error(request, f"{label} : {error}")
     else:
-        messages.success(request, _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label})
+        done = _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
+        if replace_by is not None:
+            done += " " + _("To replace before %(date)s.") % {"date": date_format(replace_by, "SHORT_DATE_FORMAT")}
+        messages.success(request, done)
     return HttpResponseRedirect(back)
 
 

@@ -54,6 +54,9 @@ class PieceSubmission(models.Model):
         related_name="submission",
     )
     comment = models.CharField(_("comment"), max_length=500, blank=True)
+    # Targeted correction (issue 13): staff may give a refused piece its own deadline. Until then the candidate may
+    # replace it whatever the dossier status and the application's return deadline (applications.pieces).
+    replace_by = models.DateField(_("to replace before"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
     status_changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -85,6 +88,9 @@ class PieceSubmission(models.Model):
                 condition=Q(status__in=["AT", "NC"], document__isnull=True)
                 | Q(status__in=["TR", "VA", "RE"], document__isnull=False),
                 name="piece_file_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(replace_by__isnull=True) | Q(status="RE"), name="piece_replace_by_only_when_refused"
             ),
         ]
 

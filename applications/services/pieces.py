@@ -20,12 +20,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, PieceSubmission
-from applications.pieces import applicable_piece_types, is_shared_piece, pieces_locked_reason
+from applications.pieces import applicable_piece_types, is_shared_piece, pieces_locked_reason, replace_locked_reason
 from documents.models import Document
 from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
@@ -51,6 +52,17 @@ def _check_candidate_may_change(application: Application) -> None:
     reason = pieces_locked_reason(application)
     if reason:
         raise InvalidTransition(reason)
+
+
+def _check_candidate_may_upload(application: Application, submission: PieceSubmission | None) -> None:
+    """A refused piece follows its own rule (targeted correction: replaceable until its deadline whatever the
+    dossier status); any other piece the application's."""
+    if submission is not None and submission.status == PieceStatus.REFUSED:
+        reason = replace_locked_reason(application, submission)
+        if reason:
+            raise InvalidTransition(reason)
+        return
+    _check_candidate_may_change(application)
 
 
 def _check_piece_requested(application: Application, piece_type: PieceType) -> None:
@@ -94,22 +106,23 @@ def _event(
 def upload_piece(
     *, application: Application, piece_type: PieceType, uploaded_file: UploadedFile, actor: User
 ) -> PieceSubmission:
-    """Validate ``uploaded_file``, store it and mark the piece "Transmise" (the "+" button).
+    """Validate ``uploaded_file``, store it and mark the piece "Transmise" (the "+" button, or "Remplacer" on a
+    refused piece, whose file the new one replaces: the old file is deleted after the commit).
 
     Raises ``UploadRefused`` (a ``BusinessRuleError``) for a refused file and ``BusinessRuleError`` when the
     piece cannot change. Call it outside a transaction or in one that commits right after: the file is written
     first, then the rows commit; the antivirus scan is queued after the commit.
     """
-    _check_candidate_may_change(application)
+    current = PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first()
+    _check_candidate_may_upload(application, current)
     _check_piece_requested(application, piece_type)
-    _check_can_upload(PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first())
+    _check_can_upload(current)
     return _store_piece(
         application=application,
         piece_type=piece_type,
         uploaded_file=uploaded_file,
         actor=actor,
-        check_application=_check_candidate_may_change,
-        check_submission=_check_can_upload,
+        check=_check_candidate_upload,
         event_kind=EventKind.PIECE_UPLOADED,
     )
 
@@ -135,8 +148,7 @@ def upload_piece_for_candidate(
         piece_type=piece_type,
         uploaded_file=uploaded_file,
         actor=actor,
-        check_application=_check_staff_may_upload,
-        check_submission=_check_staff_can_upload,
+        check=_check_staff_upload,
         event_kind=EventKind.PIECE_UPLOADED_BY_STAFF,
     )
 
@@ -147,8 +159,7 @@ def _store_piece(
     piece_type: PieceType,
     uploaded_file: UploadedFile,
     actor: User,
-    check_application: Callable[[Application], None],
-    check_submission: Callable[[PieceSubmission | None], None],
+    check: Callable[[Application, PieceSubmission | None], None],
     event_kind: EventKind,
 ) -> PieceSubmission:
     """The upload pipeline shared by the candidate and staff: validate, write and flush the file, then commit the
@@ -158,9 +169,8 @@ def _store_piece(
     try:
         with transaction.atomic():
             locked = _lock(application)
-            check_application(locked)
             submission = _locked_submission(locked, piece_type)
-            check_submission(submission)
+            check(locked, submission)  # the rules again, under the lock
             document.save()
             if submission is None:
                 submission = PieceSubmission(
@@ -172,6 +182,7 @@ def _store_piece(
             submission.document = document
             submission.status = PieceStatus.SUBMITTED
             submission.comment = ""
+            submission.replace_by = None
             submission.status_changed_at = timezone.now()
             submission.status_changed_by = actor
             submission.save()
@@ -187,6 +198,16 @@ def _store_piece(
         delete_quietly(name)
         raise
     return submission
+
+
+def _check_candidate_upload(application: Application, submission: PieceSubmission | None) -> None:
+    _check_candidate_may_upload(application, submission)
+    _check_can_upload(submission)
+
+
+def _check_staff_upload(application: Application, submission: PieceSubmission | None) -> None:
+    _check_staff_may_upload(application)
+    _check_staff_can_upload(submission)
 
 
 def _check_staff_may_upload(application: Application) -> None:
@@ -205,7 +226,7 @@ def _check_staff_can_upload(submission: PieceSubmission | None) -> None:
 
 
 def _check_can_upload(submission: PieceSubmission | None) -> None:
-    if submission is None or submission.status == PieceStatus.WAITING:
+    if submission is None or submission.status in (PieceStatus.WAITING, PieceStatus.REFUSED):
         return
     if submission.status == PieceStatus.NOT_CONCERNED:
         raise InvalidTransition(
@@ -290,10 +311,13 @@ def _set_concerned(
 STAFF_STATUSES = frozenset({PieceStatus.VALIDATED, PieceStatus.REFUSED, PieceStatus.SUBMITTED, PieceStatus.WAITING})
 
 
-def clean_piece_check(*, submission: PieceSubmission, status: str, comment: str) -> str:
+def clean_piece_check(
+    *, submission: PieceSubmission, status: str, comment: str, replace_by: datetime.date | None = None
+) -> str:
     """The rules of a staff check, before anything is read or written: a status staff may set, a comment to refuse
-    (the candidate reads it), 500 characters kept. Returns the comment as stored; raises ``FieldRuleError`` naming
-    the field (``status`` or ``comment``) so the view can show the message next to it."""
+    (the candidate reads it), 500 characters kept, a deadline to replace the piece only with a refusal and not in
+    the past. Returns the comment as stored; raises ``FieldRuleError`` naming the field (``status``, ``comment`` or
+    ``replace_by``) so the view can show the message next to it."""
     if status not in STAFF_STATUSES:
         raise FieldRuleError(gettext("This status cannot be set by staff."), field="status")
     comment = (comment or "").strip()[:500].strip()
@@ -303,29 +327,45 @@ def clean_piece_check(*, submission: PieceSubmission, status: str, comment: str)
             gettext("%(piece)s: give a comment to refuse a piece; the candidate reads it.") % {"piece": label},
             field="comment",
         )
+    if replace_by is not None and status != PieceStatus.REFUSED:
+        raise FieldRuleError(gettext("A deadline to replace the piece goes with a refusal only."), field="replace_by")
+    if replace_by is not None and replace_by < timezone.localdate():
+        raise FieldRuleError(gettext("The deadline to replace the piece cannot be in the past."), field="replace_by")
     return comment
 
 
-def is_replayed_check(submission: PieceSubmission, *, status: str, comment: str) -> bool:
-    """The same status with the same (cleaned) comment again: a second click or a replayed form, which writes
-    nothing."""
-    return submission.status == status and submission.comment == comment
+def is_replayed_check(
+    submission: PieceSubmission, *, status: str, comment: str, replace_by: datetime.date | None = None
+) -> bool:
+    """The same status with the same (cleaned) comment and deadline again: a second click or a replayed form, which
+    writes nothing."""
+    return submission.status == status and submission.comment == comment and submission.replace_by == replace_by
 
 
-def set_piece_status(*, submission: PieceSubmission, status: str, comment: str = "", actor: User) -> PieceSubmission:
+def set_piece_status(
+    *,
+    submission: PieceSubmission,
+    status: str,
+    comment: str = "",
+    actor: User,
+    replace_by: datetime.date | None = None,
+) -> PieceSubmission:
     """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
 
-    "En attente" is only accepted for a piece without a file; "Non concerné" is the candidate's declaration and
-    is never changed here. Idempotent: the same status with the same comment again writes nothing.
+    A refusal may give the piece its own deadline (``replace_by``, today or later): until then the candidate may
+    replace it whatever the dossier status and the application's return deadline (targeted correction); the
+    history and the "dossier incomplet" mail say it. "En attente" is only accepted for a piece without a file;
+    "Non concerné" is the candidate's declaration and is never changed here. Idempotent: the same status with the
+    same comment and deadline again writes nothing.
     """
-    comment = clean_piece_check(submission=submission, status=status, comment=comment)
+    comment = clean_piece_check(submission=submission, status=status, comment=comment, replace_by=replace_by)
     with transaction.atomic():
         locked = (
             PieceSubmission.objects.select_for_update(of=("self",)).select_related("piece_type").get(pk=submission.pk)
         )
         if locked.status == PieceStatus.NOT_CONCERNED:
             raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
-        if is_replayed_check(locked, status=status, comment=comment):
+        if is_replayed_check(locked, status=status, comment=comment, replace_by=replace_by):
             return locked  # a second click (or a replayed form) changes nothing and writes no history
         has_file = locked.document_id is not None
         if status == PieceStatus.WAITING and has_file:
@@ -334,9 +374,15 @@ def set_piece_status(*, submission: PieceSubmission, status: str, comment: str =
             raise InvalidTransition(gettext("No file has been sent for this piece."))
         locked.status = status
         locked.comment = comment
+        locked.replace_by = replace_by
         locked.status_changed_at = timezone.now()
         locked.status_changed_by = actor
         locked.save()
+        if replace_by is not None:
+            comment = gettext("%(comment)s (to replace before %(date)s)") % {
+                "comment": comment,
+                "date": date_format(replace_by, "SHORT_DATE_FORMAT"),
+            }
         # A shared piece (no application) is in the history of every live application of the candidate.
         record_events(
             [locked.application_id]

@@ -64,7 +64,11 @@ def _refused_pieces(application: Application) -> list[dict]:
         .select_related("piece_type")
         .order_by("piece_type__order", "piece_type_id")
     )
-    return [{"label": row.piece_type.label, "comment": row.comment} for row in rows]
+    # "deadline": the piece's own date to replace it (targeted correction), "" when staff gave none.
+    return [
+        {"label": row.piece_type.label, "comment": row.comment, "deadline": format_date(row.replace_by)}
+        for row in rows
+    ]
 
 
 # --- dossier status ---------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The application page laid out for reading (issue 11): personas × page and actions, pieces, Complet, notes, tags,
 Suivant/Précédent, query counts."""
 
+import datetime
 import hashlib
 import html
 import io
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from fpdf import FPDF
 from PIL import Image
 
@@ -221,6 +222,49 @@ def test_refuse_returns_to_the_piece_with_the_list_filters(
     assert submission.status == PieceStatus.REFUSED
     page = client.get(response["Location"]).content.decode()
     assert "Relevé de notes : Refusée." in page  # the message, kept in sight by the sticky message list
+
+
+def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, centre_manager, application):
+    submission = with_file(application)
+    day = timezone.localdate() + datetime.timedelta(days=10)
+    client.force_login(centre_manager)
+    form = client.get(change_url(application)).content.decode()
+    assert f'<input type="date" name="replace_by" id="piece-{submission.piece_type_id}-replace-by"' in form
+    assert f'<label for="piece-{submission.piece_type_id}-replace-by">À remplacer avant le (facultatif' in form
+
+    with django_assert_num_queries(17):
+        response = client.post(
+            url("piece_check", application, submission.public_id),
+            {"status": "RE", "comment": "scan illisible", "replace_by": day.isoformat()},
+        )
+
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.REFUSED, day)
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    assert f"Relevé de notes : Refusée. À remplacer avant le {day:%d/%m/%Y}." in page
+    assert f"scan illisible (à remplacer avant le {day:%d/%m/%Y})" in page  # the history
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("31/02/2027", "la date limite de remplacement n'est pas une date valide"),
+        ("2020-01-01", "La date limite de remplacement ne peut pas être déjà passée."),
+    ],
+)
+def test_refuse_with_a_bad_deadline_changes_nothing(client, centre_manager, application, value, message):
+    submission = with_file(application)
+    client.force_login(centre_manager)
+
+    response = client.post(
+        url("piece_check", application, submission.public_id),
+        {"status": "RE", "comment": "scan illisible", "replace_by": value},
+        follow=True,
+    )
+
+    assert message in html.unescape(response.content.decode())
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
 
 
 def test_a_second_click_changes_nothing(client, centre_manager, application):

@@ -10,6 +10,7 @@ from django.utils import timezone
 from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
 from applications.services import staff
+from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from documents.models import Document
@@ -86,6 +87,34 @@ def test_incomplete_mail_lists_refused_pieces_with_comments(application, centre_
     assert mail.subject == "Candidature - dossier incomplet"  # the guide's subject, in the candidate's language
     assert "Relevé de notes : scan illisible" in mail.body
     assert "CV" not in mail.body
+
+
+def test_incomplete_mail_gives_a_refused_pieces_own_deadline(application, centre_manager):
+    document = Document.objects.create(
+        campaign_code="C",
+        file="C/x.pdf",
+        original_name="x.pdf",
+        size=1,
+        content_type="application/pdf",
+        sha256="0" * 64,
+        uploaded_by=application.candidate.user,
+    )
+    submission = PieceSubmission.objects.create(
+        candidate=application.candidate,
+        application=application,
+        piece_type=PieceTypeFactory(label="Relevé de notes"),
+        status="TR",
+        document=document,
+    )
+    day = timezone.localdate() + datetime.timedelta(days=12)
+    set_piece_status(
+        submission=submission, status="RE", comment="scan illisible", actor=centre_manager, replace_by=day
+    )
+
+    staff.set_dossier_status(application, target=DossierStatus.INCOMPLETE, actor=centre_manager)
+
+    [mail] = mails("STATUT_IN")
+    assert f"Relevé de notes : scan illisible (à remplacer avant le {day:%d/%m/%Y})" in mail.body
 
 
 def test_same_status_twice_is_a_clear_invalid_transition(application, centre_manager):

@@ -368,7 +368,7 @@ class TestAdminEditing:
 
         content = response.content.decode()
         assert response.status_code == 200
-        assert "Pièces refusées avec leur commentaire, une par ligne" in content
+        assert "Pièces refusées avec leur commentaire et leur date limite de remplacement, une par ligne" in content
         assert "Version des fichiers" in content
         assert "Connectez-vous à eCandidat, remplacez les pièces manquantes" in content
         assert f'formaction="{PREVIEW}?code=STATUT_IN&amp;language=fr"' in content
@@ -438,7 +438,7 @@ class TestPreview:
         assert response.status_code == 200
         assert response.context["subject"] == "Dossier MINFO incomplet"
         assert response.context["body"] == (
-            "Bonjour Estelle <b>Martin</b>,\n- Relevé de notes de licence : illisible\n- CV"
+            "Bonjour Estelle <b>Martin</b>,\n- Relevé de notes de licence : illisible (à remplacer avant le 20/06/2026)\n- CV"
         )
         assert "Bonjour Estelle &lt;b&gt;Martin&lt;/b&gt;," in response.content.decode()
         assert "<b>Martin</b>" not in response.content.decode()

@@ -119,8 +119,11 @@ def test_remove_deletes_the_file_only_after_commit(application, piece, django_ca
     assert not Document.objects.exists()
 
 
-def test_refused_piece_is_replaced_by_remove_then_upload(application, piece, centre_manager):
+def test_refused_piece_is_replaced_by_a_new_upload(
+    application, piece, centre_manager, django_capture_on_commit_callbacks
+):
     submission = upload(application, piece)
+    old_name = submission.document.file.name
     services.set_piece_status(
         submission=submission, status=PieceStatus.REFUSED, comment="scan illisible", actor=centre_manager
     )
@@ -128,14 +131,132 @@ def test_refused_piece_is_replaced_by_remove_then_upload(application, piece, cen
     assert submission.comment == "scan illisible"
     assert submission.status_changed_by == centre_manager
 
-    with pytest.raises(BusinessRuleError, match="only one file"):
+    with django_capture_on_commit_callbacks(execute=True):  # the old file is deleted once the swap has committed
         upload(application, piece)
+
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
+    assert submission.comment == ""
+    assert old_name not in stored_files()
+    assert PieceSubmission.objects.filter(piece_type=piece).count() == 1
+
+
+def test_refused_piece_can_still_be_removed_then_uploaded(application, piece, centre_manager):
+    submission = upload(application, piece)
+    services.set_piece_status(submission=submission, status=PieceStatus.REFUSED, comment="flou", actor=centre_manager)
+
     services.remove_piece(application=application, piece_type=piece, actor=application.created_by)
     upload(application, piece)
 
     submission.refresh_from_db()
     assert submission.status == PieceStatus.SUBMITTED
-    assert submission.comment == ""
+
+
+# --- targeted correction (issue 13): a refused piece's own deadline ------------------------------------------------
+
+
+def _refuse(submission, actor, *, replace_by=None, comment="illisible"):
+    return services.set_piece_status(
+        submission=submission, status=PieceStatus.REFUSED, comment=comment, actor=actor, replace_by=replace_by
+    )
+
+
+def test_refusal_stores_the_pieces_deadline_and_says_it_in_the_history(application, piece, centre_manager):
+    day = timezone.localdate() + datetime.timedelta(days=10)
+
+    _refuse(upload(application, piece), centre_manager, replace_by=day)
+
+    submission = PieceSubmission.objects.get(piece_type=piece)
+    assert submission.replace_by == day
+    event = ApplicationEvent.objects.filter(kind="piece_status").latest("id")
+    assert event.comment == f"{piece.code}: illisible (to replace before {day:%m/%d/%Y})"
+
+
+def test_the_deadline_goes_with_a_refusal_only_and_not_in_the_past(application, piece, centre_manager):
+    submission = upload(application, piece)
+    with pytest.raises(BusinessRuleError, match="refusal only"):
+        services.set_piece_status(
+            submission=submission,
+            status=PieceStatus.VALIDATED,
+            actor=centre_manager,
+            replace_by=timezone.localdate(),
+        )
+    with pytest.raises(BusinessRuleError, match="in the past"):
+        _refuse(submission, centre_manager, replace_by=timezone.localdate() - datetime.timedelta(days=1))
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
+
+
+def test_validating_or_replacing_clears_the_deadline(application, piece, centre_manager):
+    day = timezone.localdate() + datetime.timedelta(days=3)
+    submission = _refuse(upload(application, piece), centre_manager, replace_by=day)
+
+    upload(application, piece)
+
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
+    _refuse(submission, centre_manager, replace_by=day)
+    services.set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=centre_manager)
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.VALIDATED, None)
+
+
+@pytest.mark.parametrize("dossier_status", [DossierStatus.RECEIVED, DossierStatus.COMPLETE])
+def test_a_refused_piece_is_replaceable_after_transmission(application, piece, centre_manager, dossier_status):
+    submission = _refuse(upload(application, piece), centre_manager)
+    other = PieceTypeFactory(is_common=False)
+    application.formation.piece_types.add(other)
+    application.dossier_status = dossier_status
+    application.save()
+
+    upload(application, piece)
+
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
+    with pytest.raises(BusinessRuleError, match="has been transmitted"):  # the other pieces stay locked
+        upload(application, other)
+
+
+def test_a_refused_piece_is_replaceable_until_its_own_deadline_after_the_applications(
+    application, formation, piece, centre_manager, time_machine
+):
+    own_deadline = formation.return_deadline + datetime.timedelta(days=7)
+    submission = _refuse(upload(application, piece), centre_manager, replace_by=own_deadline)
+    application.dossier_status = DossierStatus.RECEIVED
+    application.save()
+
+    time_machine.move_to(own_deadline + datetime.timedelta(hours=12))
+    upload(application, piece)
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
+
+    time_machine.move_to(own_deadline - datetime.timedelta(days=1))
+    _refuse(submission, centre_manager, replace_by=own_deadline, comment="toujours flou")
+    time_machine.move_to(own_deadline + datetime.timedelta(days=1, hours=12))
+    with pytest.raises(BusinessRuleError, match="deadline to replace this piece"):
+        upload(application, piece)
+
+
+def test_without_its_own_deadline_a_refused_piece_follows_the_applications(
+    application, formation, piece, centre_manager, time_machine
+):
+    _refuse(upload(application, piece), centre_manager)
+    application.dossier_status = DossierStatus.RECEIVED
+    application.save()
+
+    time_machine.move_to(formation.return_deadline + datetime.timedelta(days=1, hours=12))
+
+    with pytest.raises(BusinessRuleError, match="deadline to replace this piece"):
+        upload(application, piece)
+
+
+def test_a_cancelled_application_stays_closed_even_for_a_refused_piece(application, piece, centre_manager):
+    _refuse(upload(application, piece), centre_manager, replace_by=timezone.localdate())
+    application.cancelled_at = timezone.now()
+    application.save()
+
+    with pytest.raises(BusinessRuleError, match="has been cancelled"):
+        upload(application, piece)
 
 
 @pytest.mark.parametrize(

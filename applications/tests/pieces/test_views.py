@@ -1,9 +1,12 @@
+import datetime
+import html
 import io
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from applications.dossier_pdf import _summary
@@ -386,3 +389,96 @@ def test_staff_cannot_open_a_file_the_antivirus_has_not_cleared(client, applicat
         download
         in client.get(reverse("admin:applications_application_change", args=[application.pk])).content.decode()
     )
+
+
+# --- targeted correction (issue 13) -------------------------------------------------------------------------------
+
+
+def _refused_after_transmission(application, piece, centre_manager, *, replace_by=None):
+    submission = services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+    services.set_piece_status(
+        submission=submission,
+        status=PieceStatus.REFUSED,
+        comment="scan flou",
+        actor=centre_manager,
+        replace_by=replace_by,
+    )
+    application.dossier_status = DossierStatus.RECEIVED
+    application.save()
+    return submission
+
+
+@pytest.mark.parametrize("pieces", [1, 5])
+def test_after_transmission_a_refused_piece_shows_its_deadline_and_can_be_replaced(
+    owner, application, formation, piece, centre_manager, django_assert_num_queries, pieces
+):
+    day = timezone.localdate() + datetime.timedelta(days=8)
+    for _ in range(pieces - 1):
+        other = PieceTypeFactory()
+        formation.piece_types.add(other)
+        _refused_after_transmission(application, other, centre_manager)
+        application.dossier_status = DossierStatus.WAITING
+        application.save()
+    _refused_after_transmission(application, piece, centre_manager, replace_by=day)
+
+    with django_assert_num_queries(10):
+        response = owner.get(reverse("pieces:pieces", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+    page = html.unescape(response.content.decode())
+    assert "Votre candidature a été transmise" in page
+    assert "Vous pouvez encore remplacer les pièces refusées ci-dessous." in page
+    assert f"À remplacer avant le {day:%d/%m/%Y}" in page
+    assert page.count('type="file"') == pieces
+    assert f'action="{upload_url(application, piece)}"' in page
+    assert "Remplacer" in page
+
+
+def test_the_replacement_goes_through_after_transmission(owner, application, piece, centre_manager):
+    submission = _refused_after_transmission(
+        application, piece, centre_manager, replace_by=timezone.localdate() + datetime.timedelta(days=2)
+    )
+
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    assert response.status_code == 302
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
+    page = owner.get(reverse("pieces:pieces", args=[application.public_id])).content.decode()
+    assert 'type="file"' not in page  # back to the transmitted dossier's lock
+
+
+def test_past_the_pieces_deadline_the_page_says_so_and_offers_no_upload(
+    owner, candidate_user, application, piece, centre_manager, time_machine
+):
+    day = timezone.localdate() + datetime.timedelta(days=2)
+    _refused_after_transmission(application, piece, centre_manager, replace_by=day)
+    time_machine.move_to(day + datetime.timedelta(days=1, hours=12))
+    owner.force_login(candidate_user)  # the session of two days ago has expired
+
+    page = html.unescape(
+        owner.get(reverse("pieces:pieces", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    )
+
+    assert f"La date limite pour remplacer cette pièce ({day:%d/%m/%Y}) est dépassée." in page
+    assert 'type="file"' not in page
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+    assert "deadline to replace this piece" in " ".join(messages_of(owner.get(response.url)))
+
+
+def test_the_recap_shows_the_pieces_deadline(owner, application, piece, centre_manager):
+    day = timezone.localdate() + datetime.timedelta(days=4)
+    _refused_after_transmission(application, piece, centre_manager, replace_by=day)
+
+    page = html.unescape(
+        owner.get(
+            reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr"
+        ).content.decode()
+    )
+
+    assert f"À remplacer avant le {day:%d/%m/%Y}" in page
+    assert f'action="{upload_url(application, piece)}"' in page
