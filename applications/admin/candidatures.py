@@ -29,7 +29,7 @@ from applications.admin.filters import (
 )
 from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
 from applications.admin.operations import OPERATIONS, bulk_operation, operation_urls, operations_for
-from applications.admin.packs import commission_pack_action, pack_urls
+from applications.admin.packs import commission_pack_action, commission_pack_pdf_action, pack_urls
 from applications.admin.review import review_page
 from applications.admin.review_actions import review_urls
 from applications.dates import confirmation_date, effective_return_deadline
@@ -133,6 +133,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "action_extend_deadlines",
         "action_remind_forms",
         commission_pack_action,
+        commission_pack_pdf_action,
     ]
     inlines = [DecisionInline, ApplicationEventInline]
     fieldsets = [

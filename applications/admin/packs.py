@@ -23,12 +23,11 @@ from ecandidat.exceptions import BusinessRuleError
 REFRESH_SECONDS = 3
 
 
-@admin.action(description=gettext_lazy("Commission pack (ZIP of the dossiers)"))
-def commission_pack_action(model_admin, request, queryset):
+def _queue_pack(model_admin, request, queryset, kind: str):
     """From the selection (or the whole filtered list with "select all"): queue the pack, open its page."""
     ids = list(queryset.values_list("pk", flat=True)[: PACK_LIMIT + 1])
     try:
-        pack = request_pack(actor=request.user, application_ids=ids)
+        pack = request_pack(actor=request.user, application_ids=ids, kind=kind)
     except BusinessRuleError as error:
         model_admin.message_user(request, str(error), messages.ERROR)
         return None
@@ -36,6 +35,16 @@ def commission_pack_action(model_admin, request, queryset):
         request, _("The commission pack of %(count)d dossiers is being built.") % {"count": pack.total}
     )
     return HttpResponseRedirect(reverse("admin:applications_application_pack", args=[pack.public_id]))
+
+
+@admin.action(description=gettext_lazy("Commission pack (ZIP of the dossiers)"))
+def commission_pack_action(model_admin, request, queryset):
+    return _queue_pack(model_admin, request, queryset, CommissionPack.Kind.ZIP)
+
+
+@admin.action(description=gettext_lazy("Commission pack (one PDF with a table of contents)"))
+def commission_pack_pdf_action(model_admin, request, queryset):
+    return _queue_pack(model_admin, request, queryset, CommissionPack.Kind.PDF)
 
 
 def _own_pack(request, public_id) -> CommissionPack:
@@ -77,7 +86,10 @@ def pack_download_view(request, public_id, *, model_admin):
         raise Http404 from error
     stamp = timezone.localtime(pack.created_at).strftime("%Y%m%d-%H%M")
     response = FileResponse(
-        handle, as_attachment=True, filename=f"dossiers-commission-{stamp}.zip", content_type="application/zip"
+        handle,
+        as_attachment=True,
+        filename=f"dossiers-commission-{stamp}.{pack.extension}",
+        content_type=pack.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"

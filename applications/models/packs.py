@@ -1,4 +1,5 @@
-"""The commission pack (issue 11): one ZIP of the selected applications' dossier PDFs, built in the background."""
+"""The commission pack (issue 11): one ZIP of the selected applications' dossier PDFs, or one PDF of them all with
+a table of contents, built in the background."""
 
 import uuid
 
@@ -15,7 +16,12 @@ class CommissionPack(models.Model):
         DONE = "DONE", _("ready")
         FAILED = "FAILED", _("failed")
 
+    class Kind(models.TextChoices):
+        ZIP = "ZIP", _("ZIP of the dossier PDFs")
+        PDF = "PDF", _("one PDF with a table of contents")
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("format"), max_length=3, choices=Kind, default=Kind.ZIP)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
     )
@@ -40,6 +46,14 @@ class CommissionPack(models.Model):
 
     def __str__(self):
         return str(self.public_id)
+
+    @property
+    def extension(self) -> str:
+        return "pdf" if self.kind == self.Kind.PDF else "zip"
+
+    @property
+    def content_type(self) -> str:
+        return "application/pdf" if self.kind == self.Kind.PDF else "application/zip"
 
     @property
     def percent(self) -> int:

@@ -12,9 +12,10 @@ from ecandidat.exceptions import BusinessRuleError
 PACK_LIMIT = 500
 
 
-def request_pack(*, actor: User, application_ids: list[int]) -> CommissionPack:
-    """Record a pack of ``application_ids`` (all visible to ``actor``, at most ``PACK_LIMIT``) and queue its
-    build after commit. Side effects: deletes packs past ``PACK_RETENTION``."""
+def request_pack(*, actor: User, application_ids: list[int], kind: str = CommissionPack.Kind.ZIP) -> CommissionPack:
+    """Record a pack of ``application_ids`` (all visible to ``actor``, at most ``PACK_LIMIT``) as a ZIP of dossier
+    PDFs or one merged PDF (``kind``) and queue its build after commit. Side effects: deletes packs past
+    ``PACK_RETENTION``."""
     ids = sorted(set(application_ids))
     if not ids:
         raise BusinessRuleError(_("Select at least one application."))
@@ -24,6 +25,8 @@ def request_pack(*, actor: User, application_ids: list[int]) -> CommissionPack:
     if visible != set(ids):
         raise BusinessRuleError(_("Some of these applications are not in your scope."))
     prune_packs()
-    pack = CommissionPack.objects.create(requested_by=actor, application_ids=ids, total=len(ids))
+    pack = CommissionPack.objects.create(
+        requested_by=actor, application_ids=ids, total=len(ids), kind=CommissionPack.Kind(kind)
+    )
     build_commission_pack.delay_on_commit(pack.pk)
     return pack

@@ -121,10 +121,11 @@ def test_operation_pages(client, persona, application, expected):
                 "action_extend_deadlines",
                 "action_remind_forms",
                 "commission_pack_action",
+                "commission_pack_pdf_action",
             },
         ),
-        ("commission_member", {"action_enter_decision", "commission_pack_action"}),
-        ("read_only", {"commission_pack_action"}),
+        ("commission_member", {"action_enter_decision", "commission_pack_action", "commission_pack_pdf_action"}),
+        ("read_only", {"commission_pack_action", "commission_pack_pdf_action"}),
     ],
     indirect=["persona"],
 )

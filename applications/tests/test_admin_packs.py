@@ -13,6 +13,7 @@ from django.utils import translation
 from pypdf import PdfReader
 
 from applications import packs
+from applications.merged_pdf import StreamingPdfWriter
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
 from applications.tests.factories_candidature import make_application, with_file
@@ -207,3 +208,88 @@ def test_old_packs_are_pruned(centre_manager, dossiers, django_capture_on_commit
 
     assert not CommissionPack.objects.filter(pk=old.pk).exists()
     assert not default_storage.exists(old.file.name)
+
+
+# --- one PDF with a table of contents -------------------------------------------------------------------------------
+
+
+def run_pdf_action(client, applications, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(
+            reverse(CHANGELIST),
+            {"action": "commission_pack_pdf_action", ACTION_CHECKBOX_NAME: [a.pk for a in applications]},
+        )
+
+
+def _name(application):
+    candidate = application.candidate
+    return f"{(candidate.usual_name or candidate.birth_name).upper()} {candidate.first_name}"
+
+
+def test_one_pdf_opens_on_a_table_of_contents_with_a_bookmark_per_candidate(
+    client, commission_member, dossiers, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    client.force_login(commission_member)
+
+    response = run_pdf_action(client, dossiers, django_capture_on_commit_callbacks)
+
+    pack = CommissionPack.objects.get()
+    assert (pack.kind, pack.status, pack.done) == ("PDF", "DONE", 3)
+    assert pack.file.name.endswith(".pdf")
+    page = client.get(response["Location"]).content.decode()
+    assert "Télécharger les dossiers (un seul PDF)" in page
+    with django_assert_num_queries(9):  # session, user, staff checks, savepoints, the pack (as the ZIP's download)
+        download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
+    assert download["Content-Type"] == "application/pdf"
+    assert download["Content-Disposition"].endswith('.pdf"')
+    reader = PdfReader(io.BytesIO(b"".join(download.streaming_content)), strict=True)
+    # 1 table of contents page, then 3 dossiers of 2 pages (summary, transcript).
+    assert len(reader.pages) == 7
+    toc = reader.pages[0].extract_text()
+    assert "Dossiers pour la commission" in toc
+    ordered = sorted(dossiers, key=lambda a: (a.candidate.birth_name, a.candidate.first_name, a.pk))
+    outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
+    assert outline[0] == ("Dossiers pour la commission", 0)
+    for position, application in enumerate(ordered):
+        first_page = 1 + 2 * position
+        assert outline[position + 1] == (f"{_name(application)} — M1ENER {application.formation.title}", first_page)
+        assert f"{position + 1}. {_name(application)} ({application.candidate.user.username})" in toc
+        assert application.candidate.user.username in reader.pages[first_page].extract_text()
+    # Each line of the table is a link to its dossier's first page.
+    links = [annotation.get_object() for annotation in reader.pages[0]["/Annots"]]
+    assert [reader.get_page_number(link["/Dest"][0].get_object()) for link in links] == [1, 3, 5]
+
+
+def test_one_pdf_keeps_pieces_not_cleared_by_the_antivirus_out(
+    centre_manager, formation, campaign, django_capture_on_commit_callbacks
+):
+    application = make_application(formation, campaign=campaign)
+    stored_piece(application, "Relevé de notes")
+    stored_piece(application, "Pièce au scan", scan=ScanStatus.PENDING)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(actor=centre_manager, application_ids=[application.pk], kind="PDF")
+
+    pack.refresh_from_db()
+    with default_storage.open(pack.file.name, "rb") as handle:
+        reader = PdfReader(io.BytesIO(handle.read()), strict=True)
+    assert len(reader.pages) == 3  # table of contents, summary, the cleared transcript
+
+
+def test_a_long_table_of_contents_counts_its_own_pages(centre_manager, formation, campaign):
+    pack = CommissionPack.objects.create(requested_by=centre_manager, application_ids=[], total=0, kind="PDF")
+    writer = StreamingPdfWriter(buffer := io.BytesIO())
+    for index in range(70):
+        writer.add_document(io.BytesIO(pdf_bytes(f"dossier {index}")), title=f"Candidat {index}")
+
+    total = writer.finish(
+        toc_title="Dossiers", toc_heading="70", toc_lines=[(f"Candidat {i}", "M1ENER") for i in range(70)]
+    )
+
+    reader = PdfReader(io.BytesIO(buffer.getvalue()), strict=True)
+    toc_pages = total - 70
+    assert toc_pages == 2
+    assert reader.get_destination_page_number(reader.outline[-1]) == toc_pages + 69
+    assert "70. Candidat 69" in reader.pages[1].extract_text()
+    assert str(toc_pages + 70) in reader.pages[1].extract_text()
+    assert pack.kind == "PDF"
