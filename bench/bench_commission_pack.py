@@ -1,7 +1,8 @@
-"""The commission pack (issue 11): N dossiers × 6 pieces (3 scanned PDFs, 3 photos) zipped by the Celery task's
-builder; time, peak Python allocations and peak RSS, for 20 then 200 dossiers (memory must stay flat).
+"""The commission pack (issue 11): N dossiers × 6 pieces (3 scanned PDFs, 3 photos) zipped, or merged into one PDF
+with a table of contents (``--pdf``), by the Celery task's builder; time, peak Python allocations and peak RSS,
+for 20 then 200 dossiers (memory must stay flat).
 
-Usage: ``.venv/bin/python -m bench.bench_commission_pack [N ...]`` (default 20 200). Files live on a
+Usage: ``.venv/bin/python -m bench.bench_commission_pack [--pdf] [N ...]`` (default 20 200). Files live on a
 ``FileSystemStorage`` in a temporary directory (the test settings' in-memory storage would count the ZIP itself
 as memory); the pieces of every dossier point at the same two stored files, so the set-up is fast while each
 dossier PDF still copies six real pieces.
@@ -73,7 +74,7 @@ def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_siz
     return manager, ids
 
 
-def run(count: int) -> None:
+def run(count: int, kind: str = "ZIP") -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
@@ -93,7 +94,7 @@ def run(count: int) -> None:
             stored_pdf = default_storage.save("bench/scan.pdf", ContentFile(pdf))
             stored_jpeg = default_storage.save("bench/photo.jpg", ContentFile(jpeg))
             manager, ids = _seed(count, stored_pdf, stored_jpeg, len(pdf), len(jpeg))
-            pack = CommissionPack.objects.create(requested_by=manager, application_ids=ids, total=len(ids))
+            pack = CommissionPack.objects.create(requested_by=manager, application_ids=ids, total=len(ids), kind=kind)
             gc.collect()
             base = _rss_mib()
             peak_rss = [base]
@@ -115,9 +116,9 @@ def run(count: int) -> None:
             sampler.join()
             pack.refresh_from_db()
             print(
-                f"commission pack, {count} dossiers x {PIECES} pieces ({len(pdf) / 2**20:.1f} MB PDF, "
+                f"commission pack ({kind}), {count} dossiers x {PIECES} pieces ({len(pdf) / 2**20:.1f} MB PDF, "
                 f"{len(jpeg) / 2**20:.1f} MB JPEG) | status={pack.status} | s={elapsed:.1f} | "
-                f"per_dossier_ms={elapsed / count * 1000:.0f} | zip_mib={pack.size / 2**20:.0f} | "
+                f"per_dossier_ms={elapsed / count * 1000:.0f} | file_mib={pack.size / 2**20:.0f} | "
                 f"peak_python_mib={peak / 2**20:.1f} | rss_mib before={base:.0f} peak={peak_rss[0]:.0f} "
                 f"(+{peak_rss[0] - base:.0f})",
                 flush=True,
@@ -125,5 +126,7 @@ def run(count: int) -> None:
 
 
 if __name__ == "__main__":
-    for n in [int(a) for a in sys.argv[1:]] or [20, 200]:
-        run(n)
+    arguments = sys.argv[1:]
+    pack_kind = "PDF" if "--pdf" in arguments else "ZIP"
+    for n in [int(a) for a in arguments if a != "--pdf"] or [20, 200]:
+        run(n, pack_kind)

@@ -1,0 +1,156 @@
+"""The reading page in Chromium at 1,280 and 1,024 px (issues 11 and 13): the preview of a PDF piece rendered by the
+server, a refusal with the piece's own deadline, the success message that never covers a heading (the "Avis"
+section reached by its anchor, the refused piece), then the candidate replacing that piece after transmission.
+axe-core runs on each page (no serious or critical violation). Screenshots: ``docs/screenshots/review-*.png`` when
+``REVIEW_SCREENSHOTS`` names a directory, else the test's temporary directory.
+"""
+
+import datetime
+import os
+import pathlib
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from fpdf import FPDF
+from playwright.sync_api import expect
+
+from applications.enums import EventKind, PieceStatus
+from applications.history import record_event
+from applications.models import PieceSubmission
+from applications.services import candidature
+from applications.services import pieces as piece_services
+from applications.tests.factories_candidature import complete_candidate
+from applications.tests.test_browser_backoffice import _staff_login, _staff_with_authenticator_app
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
+from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.browser
+
+
+def _transcript_pdf() -> bytes:
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=18)
+    for number in (1, 2):
+        pdf.add_page()
+        pdf.cell(text=f"Releve de notes - page {number}")
+    return bytes(pdf.output())
+
+
+def _transmitted_dossier(campaign):
+    commission = CommissionFactory()
+    formation = FormationFactory(centre=commission.centre, commission=commission, code="M1ENER", title="Énergie")
+    pieces = [
+        PieceTypeFactory(is_common=False, label="Lettre de motivation", order=1),
+        PieceTypeFactory(is_common=False, label="Relevé de notes", order=2),
+    ]
+    formation.piece_types.add(*pieces)
+    candidate = complete_candidate(user__campaign=campaign, birth_name="ARNAUD", first_name="Camille")
+    application = candidature.create_application(candidate=candidate, formation=formation, actor=candidate.user)
+    for piece in pieces:
+        upload = SimpleUploadedFile(f"{piece.code}.pdf", _transcript_pdf(), content_type="application/pdf")
+        piece_services.upload_piece(
+            application=application, piece_type=piece, uploaded_file=upload, actor=candidate.user
+        )
+    candidature.transmit_application(application=application, actor=candidate.user)
+    for index in range(30):  # a long history: the "Avis" section can reach the top of the window
+        record_event(application, actor=candidate.user, kind=EventKind.FORMS_REMINDER, comment=f"rappel {index}")
+    return application, commission, candidate
+
+
+def _does_not_cover(page, selector: str) -> None:
+    """The sticky message list and ``selector`` do not overlap on the screen."""
+    messages = page.locator(".review-messages").bounding_box()
+    target = page.locator(selector).first.bounding_box()
+    assert messages is not None
+    assert target is not None
+    assert target["y"] >= messages["y"] + messages["height"] - 0.5, (selector, messages, target)
+
+
+def _shots() -> pathlib.Path | None:
+    directory = os.environ.get("REVIEW_SCREENSHOTS")
+    return pathlib.Path(directory) if directory else None
+
+
+@pytest.mark.parametrize("width", [1280, 1024])
+def test_preview_refusal_with_deadline_and_messages_that_cover_nothing(
+    live_server, transactional_db, new_browser_page, campaign, settings, tmp_path, width
+):
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission, candidate = _transmitted_dossier(campaign)
+    manager, secret = _staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    shots = _shots() or tmp_path
+    page = new_browser_page()
+    page.set_viewport_size({"width": width, "height": 800})
+    _staff_login(page, live_server, manager, secret)
+    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+
+    # The PDF piece, previewed as images the server drew: page 1 of 2 and page 2 of 2.
+    transcript = page.locator("#pieces article", has=page.get_by_role("heading", name=re.compile(r"^Relevé de notes")))
+    transcript.get_by_text("Aperçu (2 pages)").click()
+    first = transcript.get_by_role("img", name="Pièce « Relevé de notes », page 1 sur 2")
+    expect(first).to_be_visible()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=first.element_handle())
+    assert first.evaluate("img => img.naturalWidth") > 1000
+    expect(transcript.get_by_text("Page 2 sur 2")).to_be_attached()
+    first.scroll_into_view_if_needed()
+    page.screenshot(path=shots / f"review-preview-{width}.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert_no_serious_axe_violations(page)
+
+    # Refused with its own deadline: back on the piece, the message above it, not over it.
+    deadline = timezone.localdate() + datetime.timedelta(days=10)
+    transcript.get_by_role("textbox", name=re.compile(r"^Commentaire")).fill("scan illisible")
+    transcript.get_by_label(re.compile(r"^À remplacer avant le")).fill(deadline.isoformat())
+    transcript.get_by_role("button", name="Refuser", exact=True).click()
+    message = page.locator(".messagelist .success")
+    expect(message).to_have_text(f"Relevé de notes : Refusée. À remplacer avant le {deadline:%d/%m/%Y}.")
+    expect(message).to_be_in_viewport()
+    _does_not_cover(
+        page, f"#piece-{PieceSubmission.objects.get(piece_type__label='Relevé de notes').piece_type_id} h3"
+    )
+    page.screenshot(path=shots / f"review-refused-{width}.png")
+
+    # The "Avis" section reached by its anchor: the message stays in sight and the heading is not under it.
+    page.goto(page.url.split("#")[0] + "#decisions")
+    page.get_by_role("heading", name="Avis", exact=True).wait_for()
+    _does_not_cover(page, "#decisions h2")
+    page.screenshot(path=shots / f"review-avis-{width}.png")
+    # Several messages at once (two notes posted before the page is shown again): still above the heading.
+    page.evaluate(
+        """async () => {
+            const form = document.querySelector('#notes form');
+            for (const text of ['Premier point à revoir en jury', 'Second point']) {
+                const data = new FormData(form);
+                data.set('text', text);
+                await fetch(form.action, {method: 'POST', body: data, redirect: 'manual'});
+            }
+        }"""
+    )
+    dossier_url = page.url.split("#")[0]
+    page.goto(dossier_url)  # a full load shows both messages…
+    page.goto(f"{dossier_url}#decisions")  # …then the anchor (same document) scrolls to "Avis"
+    expect(page.locator(".messagelist li")).to_have_count(2)
+    _does_not_cover(page, "#decisions h2")
+    page.screenshot(path=shots / f"review-avis-two-messages-{width}.png")
+    expect(page.get_by_role("heading", name="Avis", exact=True)).to_be_in_viewport()
+    assert_no_serious_axe_violations(page)
+    submission = PieceSubmission.objects.get(piece_type__label="Relevé de notes")
+    assert (submission.status, submission.replace_by) == (PieceStatus.REFUSED, deadline)
+
+    # The candidate, after transmission: the deadline beside the refused piece, and "Remplacer".
+    candidate_page = new_browser_page()
+    candidate_page.set_viewport_size({"width": width, "height": 800})
+    log_in_browser(candidate_page, live_server, candidate.user)
+    candidate_page.goto(f"{live_server.url}/candidat/candidatures/{application.public_id}/")
+    row = candidate_page.locator(f"#piece-{submission.piece_type_id}")
+    expect(row).to_contain_text(f"À remplacer avant le {deadline:%d/%m/%Y}")
+    assert_no_serious_axe_violations(candidate_page)
+    row.get_by_label("Nouveau fichier pour Relevé de notes").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": _transcript_pdf()}
+    )
+    row.get_by_role("button", name=re.compile(r"^Remplacer")).click()
+    expect(candidate_page.locator(f"#piece-{submission.piece_type_id}")).to_contain_text("Transmise")
+    submission.refresh_from_db()
+    assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
