@@ -189,15 +189,15 @@ def replace_locked_reason(
 
     Targeted correction (issue 13): while staff review the rest, a refused piece stays open to a new file whatever
     the dossier status (transmitted, complete…), until the piece's own deadline, or the application's return
-    deadline when staff gave none. A cancelled application and a paper dossier stay closed.
+    deadline when staff gave none. The piece's deadline only ever adds time: while the application's pieces are
+    open anyway, so is this one. A cancelled application and a paper dossier stay closed.
     """
     today = today or timezone.localdate()
-    if application.cancelled_at is not None:
-        return gettext("This application has been cancelled.")
-    if application.formation.mode != ApplicationMode.ONLINE:
-        return gettext("Paper dossier: send your supporting documents by post, they are not uploaded here.")
-    if submission.status != PieceStatus.REFUSED:
-        return pieces_locked_reason(application, today=today)
+    general = pieces_locked_reason(application, today=today)
+    if not general or submission.status != PieceStatus.REFUSED:
+        return general
+    if application.cancelled_at is not None or application.formation.mode != ApplicationMode.ONLINE:
+        return general
     deadline = refused_piece_deadline(application, submission)
     if today > deadline:
         return gettext("The deadline to replace this piece (%(date)s) has passed.") % {
@@ -228,4 +228,5 @@ def pieces_table_context(application: Application) -> dict[str, Any]:
         "can_change_pieces": not reason,
         "pieces_locked_reason": reason,
         "replaceable_pieces": replaceable,
+        "today": today,
     }
