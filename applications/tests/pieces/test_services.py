@@ -469,3 +469,19 @@ def test_a_status_change_on_a_shared_piece_is_in_the_history_of_every_live_appli
         for app in (application, second)
     ]
     assert not cancelled.events.filter(kind="piece_status").exists()
+
+
+def test_the_pieces_deadline_only_adds_time_to_an_open_dossier(
+    application, formation, piece, centre_manager, time_machine
+):
+    own_deadline = timezone.localdate() + datetime.timedelta(days=1)
+    assert formation.return_deadline > own_deadline + datetime.timedelta(days=2)
+    submission = _refuse(upload(application, piece), centre_manager, replace_by=own_deadline)
+    application.dossier_status = DossierStatus.INCOMPLETE
+    application.save()
+
+    time_machine.move_to(own_deadline + datetime.timedelta(days=1, hours=12))
+    upload(application, piece)  # the application's own deadline still runs
+
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
