@@ -3,7 +3,7 @@
 A centre manager opens the first of three transmitted dossiers from the list and works through them with
 "Suivant": validates all the pieces of the first in one step, refuses a piece of the second with a comment, adds a
 note and a tag; a commission member then selects the three in the list, asks for the commission pack and downloads
-it, and finds each dossier in it. axe-core runs on every new page (no serious or critical violation) and no page is
+it, and finds each dossier in it, then the same as one PDF with its table of contents. axe-core runs on every new page (no serious or critical violation) and no page is
 wider than the window.
 """
 
@@ -14,6 +14,7 @@ import zipfile
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from applications.enums import PieceStatus
 from applications.models import ApplicationNote, ApplicationTag, PieceSubmission, Tag
@@ -145,3 +146,20 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
     assert len(names) == 3
     for application, name in zip(applications, NAMES, strict=True):
         assert any(application.candidate.user.username in entry and name in entry for entry in names), names
+
+    # The same three as one PDF: a table of contents, then a bookmark per candidate.
+    member_page.get_by_role("link", name="Candidatures").first.click()
+    member_page.locator("#action-toggle").check()
+    member_page.get_by_role("combobox", name="Action").select_option(label="Dossiers pour la commission (un seul PDF)")
+    member_page.get_by_role("button", name="Exécuter").click()
+    expect(
+        member_page.get_by_role("heading", name=re.compile(r"^3 dossiers \(un seul PDF avec sommaire\)"))
+    ).to_be_visible()
+    assert_no_serious_axe_violations(member_page)
+    with member_page.expect_download() as download_info:
+        member_page.get_by_role("link", name="Télécharger les dossiers (un seul PDF)").click()
+    reader = PdfReader(io.BytesIO(download_info.value.path().read_bytes()), strict=True)
+    assert "Dossiers pour la commission" in reader.pages[0].extract_text()
+    titles = [item.title for item in reader.outline]
+    for name in NAMES:
+        assert any(title.startswith(f"{name} Camille") for title in titles), titles
