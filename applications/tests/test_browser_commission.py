@@ -3,8 +3,8 @@
 A centre manager opens the first of three transmitted dossiers from the list and works through them with
 "Suivant": validates all the pieces of the first in one step, refuses a piece of the second with a comment, adds a
 note and a tag; a commission member then selects the three in the list, asks for the commission pack and downloads
-it, and finds each dossier in it, then the same as one PDF with its table of contents. axe-core runs on every new page (no serious or critical violation) and no page is
-wider than the window.
+it, and finds each dossier in it, then the same as one PDF with its table of contents. axe-core runs on every new
+page (no serious or critical violation) and no page is wider than the window.
 """
 
 import io
