@@ -22,7 +22,7 @@ from applications.models import PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import complete_candidate
-from applications.tests.test_browser_backoffice import _staff_login, _staff_with_authenticator_app
+from applications.tests.helpers import staff_login, staff_with_authenticator_app
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
@@ -79,11 +79,11 @@ def test_preview_refusal_with_deadline_and_messages_that_cover_nothing(
 ):
     settings.MFA_TOTP_TOLERANCE = 1
     application, commission, candidate = _transmitted_dossier(campaign)
-    manager, secret = _staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
     shots = _shots() or tmp_path
     page = new_browser_page()
     page.set_viewport_size({"width": width, "height": 800})
-    _staff_login(page, live_server, manager, secret)
+    staff_login(page, live_server, manager, secret)
     page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
 
     # The PDF piece, previewed as images the server drew: page 1 of 2 and page 2 of 2.
