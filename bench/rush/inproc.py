@@ -1,0 +1,201 @@
+"""Per-request CPU in one process, without gunicorn or Locust: quick before/after figures on a busy machine.
+
+``python -m bench.rush.inproc --database ecandidat_x --redis redis://127.0.0.1:6379/N [--setup] [--requests 100]``
+
+Production settings (``ecandidat.settings.base``, DEBUG off, the same environment as ``bench/rush/run.py``), the
+requests go through Django's handler with the test client (``secure=True``: as nginx forwards them). What is
+measured is the *process* CPU time (``time.process_time``), plus the CPU of the PostgreSQL backend serving this
+connection (read from ``/proc``), so other programs on the machine change the figures little. Each kind runs
+``--rounds`` rounds; the median round is printed, with all rounds. ``--setup`` (re)creates the database, migrates
+and seeds it (``bench/rush/seed.py``, ``--candidates``); without it the database seeded last time is reused.
+Uploads remove their file through the service after each request (outside the measured time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _environment(database: str, redis_url: str, media: Path) -> None:
+    # One secret key for the seed and the measurements: the sessions' auth hash depends on it.
+    key_file = media.parent / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(64))
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
+            "SECRET_KEY": key_file.read_text(),
+            "DEBUG": "0",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{database}",
+            "DATABASE_CONN_MAX_AGE": "3600",
+            "REDIS_URL": redis_url,
+            "ALLOWED_HOSTS": "testserver,127.0.0.1",
+            "MEDIA_ROOT": str(media),
+            "STATIC_ROOT": str(media.parent / "static"),
+            "MAINTENANCE_WINDOW_ENFORCED": "0",
+            "CLAMD_ADDRESS": "none",
+            "UPLOAD_RATE_LIMITS": "",
+            "DOSSIER_PDF_RATE_LIMITS": "",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    for key in ("EMAIL_URL",):
+        os.environ.pop(key, None)
+
+
+def _backend_cpu(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", required=True)
+    parser.add_argument("--redis", required=True)
+    parser.add_argument("--setup", action="store_true")
+    parser.add_argument("--candidates", type=int, default=40)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--kinds", nargs="*", default=None)
+    arguments = parser.parse_args(argv)
+    state = ROOT / "bench" / "results" / f"inproc-{arguments.database}"
+    state.mkdir(parents=True, exist_ok=True)
+    _environment(arguments.database, arguments.redis, state / "media")
+    if arguments.setup:
+        import psycopg2
+
+        admin = psycopg2.connect("postgres://postgres@127.0.0.1:5432/postgres")
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {arguments.database} WITH (FORCE)")
+            cursor.execute(f"CREATE DATABASE {arguments.database}")
+        admin.close()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+
+    from bench.rush import seed as seeding
+    from bench.rush.run import scanned_pdf
+
+    if arguments.setup:
+        call_command("migrate", verbosity=0)
+        (state / "seed.json").write_text(json.dumps(seeding.seed(arguments.candidates)))
+        (state / "scan.pdf").write_bytes(scanned_pdf(1_400_000))
+    if not (state / "static" / "staticfiles.json").exists():
+        call_command("collectstatic", "--noinput", verbosity=0)
+    seeded = json.loads((state / "seed.json").read_text())["candidates"]
+    pdf = (state / "scan.pdf").read_bytes()
+    seeding.reset_uploads(str(state / "seed.json"))
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from applications.models import Application
+    from applications.services import pieces as piece_services
+    from offers.models import PieceType
+
+    def client_for(row):
+        client = Client(secure=True, HTTP_X_FORWARDED_PROTO="https")
+        client.cookies["sessionid"] = row["session"]
+        return client
+
+    clients = [client_for(row) for row in seeded]
+    anonymous = Client(secure=True, HTTP_X_FORWARDED_PROTO="https")
+
+    def page(path_of, *, logged_in=True):
+        def one(n):
+            row = seeded[n % len(seeded)]
+            client = clients[n % len(clients)] if logged_in else anonymous
+            return client.get(path_of(row))
+
+        return one
+
+    slots = [(row, piece) for row in seeded for piece in row["pieces"]]
+
+    def upload(n):
+        row, piece = slots[n % len(slots)]
+        return clients[seeded.index(row)].post(
+            f"/pieces/{row['application']}/{piece}/ajouter/",
+            {"file": SimpleUploadedFile("scan.pdf", pdf, "application/pdf")},
+        )
+
+    def undo_upload(n):
+        row, piece = slots[n % len(slots)]
+        application = Application.objects.select_related("candidate__user", "formation").get(
+            public_id=row["application"]
+        )
+        piece_services.remove_piece(
+            application=application, piece_type=PieceType.objects.get(pk=piece), actor=application.candidate.user
+        )
+
+    kinds = {
+        "catalogue, anonymous": (page(lambda r: "/offre-de-formation/", logged_in=False), None),
+        "catalogue, logged in": (page(lambda r: "/offre-de-formation/"), None),
+        "recap of an application": (page(lambda r: f"/candidat/candidatures/{r['application']}/"), None),
+        "pieces page": (page(lambda r: f"/pieces/{r['application']}/"), None),
+        "candidatures list": (page(lambda r: "/candidat/candidatures/"), None),
+        "upload of a 1.4 MB PDF": (upload, undo_upload),
+    }
+    if arguments.kinds:
+        kinds = {k: v for k, v in kinds.items() if any(w in k for w in arguments.kinds)}
+
+    queries: list[int] = []
+
+    def counter(execute, sql, params, many, context):
+        queries.append(1)
+        return execute(sql, params, many, context)
+
+    results = {}
+    for label, (one, undo) in kinds.items():
+        count = arguments.requests if undo is None else max(arguments.requests // 4, 5)
+        for n in range(5):  # warm-up, and the database connection opened
+            response = one(n)
+            if undo is not None:
+                undo(n)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            backend = cursor.fetchone()[0]
+        rounds = []
+        for _round in range(arguments.rounds):
+            cpu = pg = 0.0
+            statuses: dict[int, int] = {}
+            queries.clear()
+            for n in range(count):
+                with connection.execute_wrapper(counter):
+                    before, pg_before = time.process_time(), _backend_cpu(backend)
+                    response = one(n)
+                    cpu += time.process_time() - before
+                    pg += _backend_cpu(backend) - pg_before
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if undo is not None:
+                    undo(n)
+            rounds.append({"cpu_ms": cpu * 1000 / count, "pg_ms": pg * 1000 / count, "statuses": statuses})
+            per_request = len(queries) / count
+        middle = sorted(rounds, key=lambda r: r["cpu_ms"])[len(rounds) // 2]
+        results[label] = {**middle, "queries": per_request, "rounds": [round(r["cpu_ms"], 1) for r in rounds]}
+        print(
+            f"{label:26} cpu {middle['cpu_ms']:6.2f} ms  pg {middle['pg_ms']:5.2f} ms  queries {per_request:5.1f}  "
+            f"rounds {results[label]['rounds']}  {middle['statuses']}",
+            flush=True,
+        )
+    print(f"median CPU of rounds; load average {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
