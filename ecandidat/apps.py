@@ -7,5 +7,11 @@ class EcandidatConfig(AppConfig):
     verbose_name = _("platform")
 
     def ready(self):
-        # Registers the production-configuration checks (weak SECRET_KEY, no antivirus) with @register.
+        # Deferred until the app registry is ready: the checks register themselves with @register; the login
+        # stamps the session as refreshed, since a login saves it anyway (ecandidat/sessions.py).
+        from django.contrib.auth.signals import user_logged_in
+
         from ecandidat import checks  # noqa: F401
+        from ecandidat.sessions import stamp_on_login
+
+        user_logged_in.connect(stamp_on_login, dispatch_uid="ecandidat.sessions.stamp_on_login")

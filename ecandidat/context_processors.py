@@ -7,7 +7,8 @@ def institution(request):
         "institution_name": settings.INSTITUTION_NAME,
         "institution_contact_email": settings.INSTITUTION_CONTACT_EMAIL,
         "institution_logo_url": settings.INSTITUTION_LOGO_URL,
-        "session_cookie_age": settings.SESSION_COOKIE_AGE,
+        # What this session really has left (ecandidat/sessions.py): the expiry warning's countdown.
+        "session_cookie_age": getattr(request, "session_expires_in", settings.SESSION_COOKIE_AGE),
         "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
         "personal_data_office": settings.PERSONAL_DATA_OFFICE,
         "maintenance_start": settings.MAINTENANCE_START,

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from ecandidat.maintenance import hour_label
+from ecandidat.sessions import refresh_session
 
 
 @login_not_required
@@ -130,9 +131,9 @@ def legal_notice(request):
 @require_POST
 @never_cache
 def session_keepalive(request):
-    """ "Rester connecté": any request renews the sliding session (``SESSION_SAVE_EVERY_REQUEST``); this one says
-    how many seconds are left so the page can restart its countdown. Logged-out callers get the login redirect."""
-    return JsonResponse({"expires_in": settings.SESSION_COOKIE_AGE})
+    """ "Rester connecté": renews the sliding session now (``ecandidat.sessions``) and says how many seconds are
+    left so the page can restart its countdown. Logged-out callers get the login redirect."""
+    return JsonResponse({"expires_in": refresh_session(request)})
 
 
 @login_not_required

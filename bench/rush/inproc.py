@@ -69,7 +69,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--candidates", type=int, default=40)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--kinds", nargs="*", default=None)
+    parser.add_argument("--kinds", nargs="*", default=None, help="words of the labels to measure")
+    parser.add_argument("--cprofile", type=int, default=0, help="print the N costliest functions of each kind")
+    parser.add_argument("--show-sql", action="store_true", help="print the SQL of one request of each kind")
     arguments = parser.parse_args(argv)
     state = ROOT / "bench" / "results" / f"inproc-{arguments.database}"
     state.mkdir(parents=True, exist_ok=True)
@@ -109,19 +111,19 @@ def main(argv: list[str]) -> int:
     from applications.services import pieces as piece_services
     from offers.models import PieceType
 
-    def client_for(row):
-        client = Client(secure=True, HTTP_X_FORWARDED_PROTO="https")
-        client.cookies["sessionid"] = row["session"]
-        return client
+    # One client (one handler, one middleware chain, as in a gunicorn worker); the session cookie changes.
+    browser = Client(secure=True, HTTP_X_FORWARDED_PROTO="https")
 
-    clients = [client_for(row) for row in seeded]
-    anonymous = Client(secure=True, HTTP_X_FORWARDED_PROTO="https")
+    def as_candidate(row):
+        browser.cookies.clear()
+        if row is not None:
+            browser.cookies["sessionid"] = row["session"]
+        return browser
 
     def page(path_of, *, logged_in=True):
         def one(n):
             row = seeded[n % len(seeded)]
-            client = clients[n % len(clients)] if logged_in else anonymous
-            return client.get(path_of(row))
+            return as_candidate(row if logged_in else None).get(path_of(row))
 
         return one
 
@@ -129,7 +131,7 @@ def main(argv: list[str]) -> int:
 
     def upload(n):
         row, piece = slots[n % len(slots)]
-        return clients[seeded.index(row)].post(
+        return as_candidate(row).post(
             f"/pieces/{row['application']}/{piece}/ajouter/",
             {"file": SimpleUploadedFile("scan.pdf", pdf, "application/pdf")},
         )
@@ -167,6 +169,33 @@ def main(argv: list[str]) -> int:
             response = one(n)
             if undo is not None:
                 undo(n)
+        if arguments.show_sql:
+            statements: list[str] = []
+
+            def keep(execute, sql, params, many, context, statements=statements):
+                statements.append(sql % tuple(f"'{p}'" for p in params) if params else sql)
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(keep):
+                one(5)
+            if undo is not None:
+                undo(5)
+            print(f"--- {label}: {len(statements)} statements", *statements, sep="\n")
+            continue
+        if arguments.cprofile:
+            import cProfile
+            import pstats
+
+            profiler = cProfile.Profile()
+            for n in range(20):
+                profiler.enable()
+                one(n)
+                profiler.disable()
+                if undo is not None:
+                    undo(n)
+            print(f"--- {label}: 20 requests")
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(arguments.cprofile)
+            continue
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             backend = cursor.fetchone()[0]

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "ecandidat.sessions.SessionRefreshMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -398,7 +399,10 @@ SOCIALACCOUNT_PROVIDERS = {
 
 # --- Sessions and security --------------------------------------------------------------------------------
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 45 * 60, minimum=60)  # eCandidat's 45-minute session
-SESSION_SAVE_EVERY_REQUEST = True  # sliding expiry: 45 minutes of inactivity, not of total time
+# Sliding expiry (45 minutes of inactivity, not of total time) without a write per request: the session is saved
+# again only once SESSION_REFRESH_AFTER seconds have passed since its last refresh (ecandidat/sessions.py, README).
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_AFTER = max(1, min(300, SESSION_COOKIE_AGE // 9))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

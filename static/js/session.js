@@ -8,30 +8,33 @@
     return;
   }
   var WARN_BEFORE = 120; // seconds
+  // Seconds this session had left when the page was served: the server renews it every few minutes, not on every
+  // page (ecandidat/sessions.py), so this is not always the full 45 minutes.
   var age = parseInt(box.getAttribute("data-session-age"), 10);
   var text = document.getElementById("session-warning-text");
   var keepForm = box.querySelector("form[data-session-keep]");
   var keepButton = keepForm.querySelector("button");
   var loginLink = box.querySelector("[data-session-login]");
   var draftKey = "ecandidat:draft:" + window.location.pathname;
-  var activityKey = "ecandidat:last-request";
+  var endKey = "ecandidat:session-ends";
   var timers = [];
   var ended = false;
+  var endsAt = 0;
 
-  // Every page load renews the session; other tabs of the same browser share it, so they share the time too.
-  function markActivity() {
-    try { window.localStorage.setItem(activityKey, String(Date.now())); } catch (ignored) { /* private mode */ }
+  // Other tabs of the same browser share the session, so they share its end (the latest one any tab was told).
+  function markEnd(seconds) {
+    endsAt = Date.now() + seconds * 1000;
+    try { window.localStorage.setItem(endKey, String(endsAt)); } catch (ignored) { /* private mode */ }
   }
-  function lastActivity() {
+  function sessionEnd() {
     var value = 0;
-    try { value = parseInt(window.localStorage.getItem(activityKey), 10) || 0; } catch (ignored) { /* private mode */ }
-    return Math.max(value, loadedAt);
+    try { value = parseInt(window.localStorage.getItem(endKey), 10) || 0; } catch (ignored) { /* private mode */ }
+    return Math.max(value, endsAt);
   }
-  var loadedAt = Date.now();
-  markActivity();
+  markEnd(age);
 
   function secondsLeft() {
-    return age - (Date.now() - lastActivity()) / 1000;
+    return (sessionEnd() - Date.now()) / 1000;
   }
 
   function schedule() {
@@ -136,8 +139,10 @@
         if (!response.ok || !json) {
           throw new Error("session over");
         }
-        loadedAt = Date.now();
-        markActivity();
+        return response.json();
+      })
+      .then(function (body) {
+        markEnd(body.expires_in);
         box.hidden = true;
         schedule();
       })
