@@ -3,8 +3,17 @@ from django.shortcuts import render
 
 from ecandidat.maintenance import hour_label, is_under_maintenance, seconds_until_window_ends
 
-# Paths that keep working during maintenance: health checks, assets, the back office and its login.
-EXEMPT_PREFIXES = ("/healthz", "/static/", "/gestion/", "/accounts/login/", "/accounts/logout/", "/i18n/")
+# Paths that keep working during maintenance: health checks, assets (the institution's theme, /theme.css, is one: the
+# maintenance page itself links it), the back office and its login.
+EXEMPT_PREFIXES = (
+    "/healthz",
+    "/static/",
+    "/theme.css",
+    "/gestion/",
+    "/accounts/login/",
+    "/accounts/logout/",
+    "/i18n/",
+)
 
 
 class MaintenanceMiddleware:

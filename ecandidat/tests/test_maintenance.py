@@ -111,3 +111,18 @@ def test_switch_from_the_admin_takes_effect_at_once(admin_client, client):
 
     assert response.status_code == 302
     assert client.get(reverse("home")).status_code == 503
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_the_institution_theme_is_served_during_the_window(client):
+    """The maintenance page links /theme.css: it must keep the institution's colours (issue 14)."""
+    with time_machine.travel(paris(2026, 11, 28, 23, 30), tick=False):
+        page = client.get(reverse("offers:catalogue"))
+        theme = client.get(reverse("theme_css"))
+
+    assert page.status_code == 503
+    assert 'href="/theme.css"' in page.content.decode()
+    assert theme.status_code == 200
+    assert theme["Content-Type"].startswith("text/css")
+    assert b"--brand:" in theme.content
