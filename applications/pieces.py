@@ -94,12 +94,14 @@ def applicable_piece_types(application: Application) -> Q:
     formation_pieces = Formation.piece_types.through.objects.filter(formation_id=application.formation_id).values(
         "piecetype_id"
     )
-    formation_centre = Formation.objects.filter(pk=application.formation_id).values("centre_id")
-    return (
-        Q(is_common=True, centre__isnull=True)
-        | Q(is_common=True, centre_id__in=formation_centre)
-        | Q(is_common=False, pk__in=formation_pieces)
-    )
+    # The formation's centre from the loaded formation when there is one (a plain comparison, not a subquery).
+    if type(application).formation.is_cached(application):
+        centre = Q(is_common=True, centre_id=application.formation.centre_id)
+    else:
+        centre = Q(
+            is_common=True, centre_id__in=Formation.objects.filter(pk=application.formation_id).values("centre_id")
+        )
+    return Q(is_common=True, centre__isnull=True) | centre | Q(is_common=False, pk__in=formation_pieces)
 
 
 def submissions_of(application: Application) -> QuerySet[PieceSubmission]:

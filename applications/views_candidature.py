@@ -9,12 +9,14 @@ Writes are POST only, go through ``applications.services.candidature`` and redir
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.forms_tab import form_rows, forms_for, missing_forms
 from applications.models import Application, Candidate
+from applications.models.candidature import attach_current_decision
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
 from applications.pieces import piece_rows, pieces_table_context
 from applications.services import candidature as services
@@ -32,7 +34,15 @@ def _own_applications(request):
 
 
 def _own_application(request, public_id) -> Application:
-    return get_object_or_404(_own_applications(request), public_id=public_id)
+    """One application, a plain query (formation, centre, commission, candidate), then its decisions in one plain
+    query (``attach_current_decision``) instead of the list's correlated subqueries."""
+    application = get_object_or_404(
+        Application.objects.for_candidate_user(request.user).select_related(
+            "formation__centre", "formation__commission", "candidate__user"
+        ),
+        public_id=public_id,
+    )
+    return attach_current_decision(application)
 
 
 def _decision_label(application) -> str:
@@ -139,6 +149,7 @@ def detail(request, public_id):
     forms = _forms_tab(application)
     blocking_forms = missing_forms(application, rows=forms["form_rows"])
     is_online = application.formation.mode == ApplicationMode.ONLINE
+    return_deadline = effective_return_deadline(application)
     may_transmit = can_transmit(request.user, application, blocking_rows=blocking, missing_form_rows=blocking_forms)
     may_list_missing = is_online and not may_transmit and pieces["can_change_pieces"]
     context = {
@@ -146,7 +157,7 @@ def detail(request, public_id):
         "formation": application.formation,
         "commission": application.formation.commission,
         "decision_label": _decision_label(application),
-        "return_deadline": effective_return_deadline(application),
+        "return_deadline": return_deadline,
         "confirmation_date": confirmation_date(application),
         "is_online": is_online,
         "can_transmit": may_transmit,
@@ -156,6 +167,13 @@ def detail(request, public_id):
         # "Non concerné" / "Concerné" on conditional forms: the pieces' rule (applications.pieces).
         "can_change_forms": pieces["can_change_pieces"],
         "show_transmit": is_online and not application.is_cancelled,
+        # Said here rather than after each upload (which would compute the pieces again only for this, issue 14).
+        "pieces_complete_reminder": (
+            _("All the supporting documents are there: remember to transmit your application before %(date)s.")
+            % {"date": date_format(return_deadline, "SHORT_DATE_FORMAT")}
+            if is_online and pieces["can_change_pieces"] and pieces["piece_rows"] and not blocking
+            else ""
+        ),
         "can_cancel": can_cancel(request.user, application),
         "can_answer": can_answer(request.user, application),
         "dossier_pdf_url": _dossier_pdf_url(application),

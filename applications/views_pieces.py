@@ -18,16 +18,14 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.staff_access import back_office_required
-from applications.dates import effective_return_deadline
 from applications.dossier_pdf import build_dossier_pdf, dossier_filename
 from applications.models import Application, PieceSubmission
-from applications.pieces import blocking_pieces, pieces_table_context
+from applications.pieces import pieces_table_context
 from applications.services import pieces as services
 from documents import fair_use
 from documents.enums import OPENABLE_SCANS
@@ -36,10 +34,9 @@ from offers.models import PieceType
 
 
 def _own_application(request, application_id) -> Application:
+    """The candidate's application with what the pieces need (no decision: the pieces do not depend on it)."""
     return get_object_or_404(
-        Application.objects.for_candidate_user(request.user)
-        .select_related("formation", "campaign", "candidate")
-        .with_current_decision(),
+        Application.objects.for_candidate_user(request.user).select_related("formation", "campaign", "candidate"),
         public_id=application_id,
     )
 
@@ -147,18 +144,12 @@ def upload(request, application_id, piece_type_id):
     except BusinessRuleError as error:
         messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
         return _done(request, application, piece_type)
+    # Whether every piece is now there is said by the recap page, from the rows it computes anyway (issue 14).
     messages.success(
         request,
         _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)},
         extra_tags=_piece_tag(piece_type),
     )
-    if not blocking_pieces(application):
-        messages.info(
-            request,
-            _("All the supporting documents are there: remember to transmit your application before %(date)s.")
-            % {"date": date_format(effective_return_deadline(application), "SHORT_DATE_FORMAT")},
-            extra_tags=_piece_tag(piece_type),
-        )
     return _done(request, application, piece_type)
 
 
@@ -295,7 +286,12 @@ def _pdf_response(request, application, *, action: str, back: str):
 @require_GET
 def dossier_pdf(request, application_id):
     """ "Télécharger mon dossier": one PDF, summary pages then every uploaded piece."""
-    application = _own_application(request, application_id)
+    application = get_object_or_404(
+        Application.objects.for_candidate_user(request.user)
+        .select_related("formation", "campaign", "candidate")
+        .with_current_decision(),
+        public_id=application_id,
+    )
     return _pdf_response(request, application, action=fair_use.DOSSIER_PDF, back=_back(application))
 
 

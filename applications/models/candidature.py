@@ -264,6 +264,29 @@ class DecisionQuerySet(models.QuerySet["Decision"]):
         return self.validated().newest_first().first()
 
 
+def attach_current_decision(application: "Application") -> "Application":
+    """Set on one loaded application what ``with_current_decision()`` annotates, from one plain query on its
+    decisions, newest first (an application has a handful): cheaper to build and to run than the four correlated
+    subqueries when a single application is shown (issue 14). Lists keep the annotation (one query for N rows)."""
+    rows = (
+        Decision.objects.filter(application_id=application.pk)
+        .newest_first()
+        .values_list("pk", "validated_at", "decision_type__candidate_label", "decision_type__avis")
+    )
+    application.current_decision_id = None
+    application.validated_decision_label = application.validated_decision_avis = None
+    application.validated_decision_at = None
+    for pk, validated_at, label, avis in rows:
+        if application.current_decision_id is None:
+            application.current_decision_id = pk
+        if validated_at is not None:
+            application.validated_decision_label = label
+            application.validated_decision_avis = avis
+            application.validated_decision_at = validated_at
+            break
+    return application
+
+
 class Decision(models.Model):
     """An avis on an application. Append-only: a new decision is a new row; the latest row is the current one,
     and the candidate only ever sees validated rows."""

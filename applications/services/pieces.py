@@ -26,13 +26,13 @@ from django.utils.translation import gettext, gettext_lazy
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, PieceSubmission
-from applications.pieces import applicable_piece_types, is_shared_piece, pieces_locked_reason, replace_locked_reason
+from applications.pieces import is_shared_piece, pieces_locked_reason, replace_locked_reason
 from documents.models import Document
 from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
 from documents.storage import delete_document, delete_quietly, stored_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
-from offers.models import PieceType
+from offers.models import Formation, PieceType
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -66,7 +66,17 @@ def _check_candidate_may_upload(application: Application, submission: PieceSubmi
 
 
 def _check_piece_requested(application: Application, piece_type: PieceType) -> None:
-    if not PieceType.objects.filter(applicable_piece_types(application), in_service=True, pk=piece_type.pk).exists():
+    """``applicable_piece_types`` for one piece: decided from the loaded rows for common pieces, one query for a
+    formation's own piece. Reads ``application.formation`` (select it with the application)."""
+    if not piece_type.in_service:
+        requested = False
+    elif piece_type.is_common:
+        requested = piece_type.centre_id is None or piece_type.centre_id == application.formation.centre_id
+    else:
+        requested = Formation.piece_types.through.objects.filter(
+            formation_id=application.formation_id, piecetype_id=piece_type.pk
+        ).exists()
+    if not requested:
         raise BusinessRuleError(gettext("This supporting document is not requested for this application."))
 
 
@@ -113,10 +123,9 @@ def upload_piece(
     piece cannot change. Call it outside a transaction or in one that commits right after: the file is written
     first, then the rows commit; the antivirus scan is queued after the commit.
     """
-    current = PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first()
-    _check_candidate_may_upload(application, current)
+    # Only what needs no lock is checked before the file is read; the application's and the piece's own rules
+    # (which depend on the piece's state: a refused piece has its own deadline) once, under the row lock.
     _check_piece_requested(application, piece_type)
-    _check_can_upload(current)
     return _store_piece(
         application=application,
         piece_type=piece_type,
@@ -142,7 +151,6 @@ def upload_piece_for_candidate(
     """
     _check_staff_may_upload(application)
     _check_piece_requested(application, piece_type)
-    _check_staff_can_upload(PieceSubmission.objects.filter(_submission_filter(application, piece_type)).first())
     return _store_piece(
         application=application,
         piece_type=piece_type,
