@@ -29,6 +29,7 @@ from applications.pieces import pieces_table_context
 from applications.services import pieces as services
 from documents import fair_use
 from documents.enums import OPENABLE_SCANS
+from documents.saturation import RETRY_AFTER_SECONDS, upload_slot
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import PieceType
 
@@ -120,9 +121,38 @@ def upload(request, application_id, piece_type_id):
     commits the rows itself, so a failure in between can delete the file it has just written.
 
     Over the fair-use limit: the pieces page again, the message beside the piece, status 429 (the upload script
-    gets the address of the recap page and reads the message there)."""
+    gets the address of the recap page and reads the message there).
+
+    Server saturated (every upload slot taken, ``documents.saturation``): the same, with status 503 and a message
+    that says the file was not saved and to send it again in a few seconds; nothing is read or stored."""
     application = _own_application(request, application_id)
     piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    with upload_slot() as admitted:
+        if not admitted:
+            return _saturated(request, application, piece_type)
+        return _upload(request, application, piece_type)
+
+
+def _saturated(request, application, piece_type):
+    message = _(
+        "Many files are being sent right now: yours has not been saved. Send it again in a few seconds, it will "
+        "then be received normally."
+    )
+    if request.headers.get("X-Upload-Progress"):
+        messages.error(request, f"{_piece_label(piece_type)} : {message}", extra_tags=_piece_tag(piece_type))
+        response = _done(request, application, piece_type)
+    else:
+        response = render(
+            request,
+            "applications/rate_limited.html",
+            {"message": f"{_piece_label(piece_type)} : {message}", "back": _back(application, piece_type)},
+        )
+    response.status_code = 503
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _upload(request, application, piece_type):
     wait = fair_use.consume(request, fair_use.UPLOAD)
     if wait is not None:
         message = _too_many_uploads(wait)

@@ -239,6 +239,9 @@ CLAMD_DISABLED = _clamd_address.lower() == "none"
 CLAMD_ADDRESS = None if CLAMD_DISABLED else (_clamd_address or None)
 FILE_UPLOAD_PERMISSIONS = 0o640
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+# Uploads validated and stored at the same time, over every process sharing the cache (documents/saturation.py);
+# beyond it an upload is answered 503 with Retry-After at once. 0: no bound.
+UPLOAD_CONCURRENCY = env_int("UPLOAD_CONCURRENCY", 16, minimum=0)
 # Django refuses request bodies above this: an upload of a few pieces plus the form fields.
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 512 * 1024
 
