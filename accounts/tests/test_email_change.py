@@ -27,8 +27,8 @@ def _link(body: str) -> str:
 
 def test_page_shows_the_guide_warning_and_fields(client, candidate_user, django_assert_num_queries):
     client.force_login(candidate_user)
-    # session, user, request savepoint ×2, session save (savepoint, update, release)
-    with django_assert_num_queries(7):
+    # session, user, request savepoint ×2 (the session is not written: refreshed at login)
+    with django_assert_num_queries(4):
         response = client.get(reverse("accounts:email_change"))
     assert response.status_code == 200
     html = response.content.decode()
@@ -50,7 +50,7 @@ def test_anonymous_goes_to_login(client, db, django_assert_num_queries):
 @pytest.mark.parametrize("persona", ["centre_manager", "commission_member", "central_manager"])
 def test_staff_personas_are_refused(client, persona, request, django_assert_num_queries):
     client.force_login(request.getfixturevalue(persona))
-    with django_assert_num_queries(8):  # session, user, request savepoint rolled back ×3, session save ×3
+    with django_assert_num_queries(5):  # session, user, request savepoint rolled back ×3, session save ×3
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW})
     assert response.status_code == 403
     assert not OutboundEmail.objects.exists()
@@ -161,7 +161,7 @@ def test_address_of_a_past_campaign_is_accepted_and_released_on_validation(
 )
 def test_bad_input_is_shown_at_the_field(client, candidate_user, data, field, message, django_assert_num_queries):
     client.force_login(candidate_user)
-    with django_assert_num_queries(7):  # as the page: nothing written
+    with django_assert_num_queries(4):  # as the page: nothing written
         response = client.post(reverse("accounts:email_change"), data)
     assert response.status_code == 200
     assert message in response.context["form"].errors[field]

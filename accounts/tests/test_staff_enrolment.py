@@ -58,7 +58,7 @@ def test_password_alone_cannot_open_the_activation_page(client, centre_manager, 
     _log_in_with_password(client)
 
     # session, user, session save (3): the gate answers before the view's transaction, from the session alone
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(2):
         response = client.get(reverse("mfa_activate_totp"))
 
     assert response.status_code == 302
@@ -84,7 +84,7 @@ def test_enrolment_page_offers_the_mail_and_the_code(client, centre_manager, dja
     _log_in_with_password(client)
 
     # session, user, savepoint, app active?, release, session save (3)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(5):
         response = client.get(ENROLMENT)
 
     html = response.content.decode()
@@ -100,7 +100,7 @@ def test_candidates_get_404_on_the_enrolment_pages(client, request, persona, dja
     client.force_login(request.getfixturevalue(persona))
 
     # session, user, savepoint, rollback to it, release, session save (3)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(5):
         assert client.get(ENROLMENT).status_code == 404
     assert client.post(f"{ENROLMENT}abc/").status_code == 404
 
@@ -116,7 +116,7 @@ def test_staff_with_an_app_has_nothing_to_enrol(client, centre_manager, django_a
     TOTP.activate(centre_manager, generate_totp_secret())
     client.force_login(centre_manager, mfa=False)
 
-    with django_assert_num_queries(8):  # session, user, savepoint, app active?, release, session save (3)
+    with django_assert_num_queries(5):  # session, user, savepoint, app active?, release, session save (3)
         response = client.get(ENROLMENT)
 
     assert response.url == reverse("mfa_index")
@@ -220,7 +220,7 @@ def test_central_administrator_issues_a_code_that_opens_the_activation_once(
     client.force_login(admin_user)  # who manages the accounts in the admin's user list
     changelist = reverse("admin:accounts_user_changelist")
 
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(10):
         page = client.post(changelist, {"action": "issue_enrolment_codes", "_selected_action": [centre_manager.pk]})
 
     html = page.content.decode()
@@ -258,7 +258,7 @@ def test_central_office_issues_a_code_from_the_tokens_page(
 
     # session, user, savepoint, staff scope (read once: may issue?, then the admin menu), the menu's user and group
     # permissions, release, the staff list (rendered after the view), session save (3)
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(8):
         page = client.get(add)
     assert page.status_code == 200
     assert "Délivrer le code" in page.content.decode()

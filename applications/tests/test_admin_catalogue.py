@@ -105,7 +105,7 @@ def test_manager_lists_only_their_formations_and_cannot_delete(
     FormationFactory(centre=other_centre, code="MDROIT")
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(11):
         response = client.get(reverse("admin:offers_formation_changelist"))
 
     assert [f.code for f in response.context["cl"].result_list] == ["M1ENER"]

@@ -81,7 +81,7 @@ def test_figures_link_into_the_filtered_list(
     assert "<table>" in html
 
 
-QUERIES_HOME = 14  # session, user, scope, permissions, app list, campaign, figures, chart
+QUERIES_HOME = 11  # session, user, scope, permissions, app list, campaign, figures, chart
 
 
 def test_home_query_count_does_not_grow(client, centre_manager, figures_data, campaign, django_assert_num_queries):

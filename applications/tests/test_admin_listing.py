@@ -98,7 +98,7 @@ def test_list_query_count_with_tags_does_not_grow(
     SavedFilter.objects.create(user=centre_manager, label="Reçus", query_string="dossier_status__exact=RE")
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(23):
+    with django_assert_num_queries(20):
         response = client.get(changelist())
 
     assert len(response.context["cl"].result_list) == count

@@ -145,7 +145,7 @@ def test_pack_page_query_count(client, django_assert_num_queries, centre_manager
     pack = CommissionPack.objects.first()
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(9):
         response = client.get(reverse("admin:applications_application_pack", args=[pack.public_id]))
 
     assert len(response.context["other_packs"]) == 2

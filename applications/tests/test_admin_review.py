@@ -175,7 +175,7 @@ def test_page_query_count_does_not_grow(client, django_assert_num_queries, centr
     assert len(response.context["decisions"]) == count
 
 
-QUERIES_PAGE = 33
+QUERIES_PAGE = 30
 
 
 # --- pieces -------------------------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_refuse_returns_to_the_piece_with_the_list_filters(
     submission = with_file(application)
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(14):
         response = client.post(
             url("piece_check", application, submission.public_id),
             {"status": "RE", "comment": "scan illisible", "_changelist_filters": "dossier_status__exact=RE"},
@@ -298,7 +298,7 @@ def test_validate_all_submitted_pieces_in_one_step(client, django_assert_num_que
     refused = with_file(application, label="Pièce refusée", status=PieceStatus.REFUSED)
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(33):  # per piece: lock, update, history row (a write, one transaction)
+    with django_assert_num_queries(30):  # per piece: lock, update, history row (a write, one transaction)
         response = client.post(url("validate_pieces", application))
     again = client.post(url("validate_pieces", application), follow=True)
 
@@ -378,7 +378,7 @@ def test_preview_is_a_png_we_wrote_sandboxed_and_never_sniffed(
 ):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = client.get(url("piece_preview", application, stored_piece.public_id))
 
     assert response.status_code == 200

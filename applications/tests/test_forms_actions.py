@@ -244,7 +244,7 @@ def test_going_back_after_transmission_is_refused(owner, applicant, application,
 def test_declaration_queries(owner, application, conditional, django_assert_num_queries):
     # session, user, savepoint, application, form (404 check), savepoint, lock, forms, answers, get_or_create
     # (select, savepoint, insert, release), update, event, release x2, session save (savepoint, update, release)
-    with django_assert_num_queries(20):
+    with django_assert_num_queries(18):
         response = owner.post(declare_url(application, conditional))
 
     assert response.status_code == 302
@@ -255,7 +255,7 @@ def test_refused_declaration_queries(owner, applicant, formation, conditional, d
     application = ApplicationFactory(candidate=applicant, formation=formation, transmitted=True)
 
     # Refused under the lock, before reading the forms' answers.
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         response = owner.post(declare_url(application, conditional))
 
     assert response.status_code == 302
@@ -269,7 +269,7 @@ def test_recap_queries_do_not_grow_with_forms(owner, application, formation, cou
         if index % 3 == 0:
             FormAnswer.objects.create(form=form, candidate=application.candidate, submitted_at=timezone.now())
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         response = owner.get(detail_url(application))
 
     assertContains(response, '<span class="forms__status">', count=count)
@@ -364,7 +364,7 @@ def test_recap_queries_are_the_same_with_the_setting(owner, settings, applicatio
     django_assert_num_queries = request.getfixturevalue("django_assert_num_queries")
 
     # The recap reads the forms once; with the setting on, the transmit rule reuses its rows.
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         owner.get(detail_url(application))
 
 
@@ -594,7 +594,7 @@ def test_reminder_confirmation_page_queries(
 ):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(9):
         response = client.get(operation_url(staff_application))
 
     assertContains(response, "This applies to 1 application")
@@ -611,7 +611,7 @@ def test_bulk_confirmation_page_queries_do_not_grow(
     client.force_login(centre_manager)
 
     # (21: the list's tag filter reads its choices, once per ChangeList the action builds)
-    with django_assert_num_queries(21):
+    with django_assert_num_queries(18):
         response = bulk(client, applications, index="0")
 
     assertContains(response, f"This applies to {count} application")

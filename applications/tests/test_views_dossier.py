@@ -80,16 +80,16 @@ def test_staff_gets_404(client, django_user_model, name):
 @pytest.mark.parametrize(
     ("name", "queries"),
     [
-        ("applications:personal_details", 9),
-        ("applications:address", 8),
-        ("applications:baccalaureate", 8),
-        ("applications:internal_cursus", 9),
-        ("applications:external_cursus_list", 9),
-        ("applications:internship_list", 9),
-        ("applications:work_experience_list", 9),
-        ("applications:external_cursus_add", 8),
-        ("applications:my_data", 7),
-        ("applications:my_data_download", 16),
+        ("applications:personal_details", 6),
+        ("applications:address", 5),
+        ("applications:baccalaureate", 5),
+        ("applications:internal_cursus", 6),
+        ("applications:external_cursus_list", 6),
+        ("applications:internship_list", 6),
+        ("applications:work_experience_list", 6),
+        ("applications:external_cursus_add", 5),
+        ("applications:my_data", 4),
+        ("applications:my_data_download", 13),
     ],
 )
 def test_owner_sees_page_with_exact_queries(owner_client, candidate, django_assert_num_queries, name, queries):
@@ -325,7 +325,7 @@ def test_baccalaureate_year_in_the_future_is_refused(owner_client):
 def test_internship_list_query_count_does_not_grow(owner_client, candidate, django_assert_num_queries, rows):
     InternshipFactory.create_batch(rows, candidate=candidate)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         response = owner_client.get(reverse("applications:internship_list"))
 
     assert len(response.context["rows"]) == rows
@@ -410,7 +410,7 @@ def test_start_sends_a_new_candidate_to_the_first_step(client, candidate_user):
 
 
 def test_start_sends_a_candidate_to_the_next_missing_step(owner_client, candidate, django_assert_num_queries):
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(5):
         response = owner_client.get(reverse("applications:start"))
     assertRedirects(response, reverse("applications:address"), fetch_redirect_response=False)
 

@@ -432,7 +432,7 @@ class TestPreview:
 
         # Session, user, the request's savepoint and its release, the staff scope, the user's and groups' permissions
         # (the admin's sidebar), the session's update (savepoint, update, release). No mail template is read.
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(7):
             response = client.post(PREVIEW, data)
 
         assert response.status_code == 200
@@ -470,7 +470,7 @@ class TestPreview:
         client.force_login(central_manager)
 
         # As above, plus the lookup of an override for (code, language).
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(8):
             response = client.get(PREVIEW, {"code": "AVIS_FAVORABLE", "language": "en"})
 
         assert response.status_code == 200

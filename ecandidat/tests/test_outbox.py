@@ -322,7 +322,7 @@ def test_central_office_resends_a_failed_mail_and_it_is_recorded(
     # Session, user, savepoint, memberships, count, selection; the service's savepoint, lock, update, release; the
     # log's content type and row; release; the session's save (3); then the first attempt after the commit:
     # claim (3), read, record.
-    with django_assert_num_queries(21), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(18), django_capture_on_commit_callbacks(execute=True):
         response = _resend(client, failed_email, sent)
 
     assert response.status_code == 302

@@ -70,7 +70,7 @@ def test_upload_over_the_account_limit_is_refused_with_429_beside_the_piece_and_
 
     # session, user, application, piece type; the pieces page: requested pieces, submissions; session save (3).
     # Nothing is read from the file, nothing written but the session.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         response = upload(client, application, pieces[1])
 
     assert response.status_code == 429
@@ -142,8 +142,8 @@ def test_dossier_pdf_over_the_account_limit_is_429_with_a_french_message(
     url = reverse("pieces:dossier_pdf", args=[application.public_id])
     assert client.get(url).status_code == 200
 
-    # session, user, application (in the request's savepoint, 3), session save (3): no PDF is built
-    with django_assert_num_queries(8):
+    # session, user, application (in the request's savepoint, 3): no PDF is built, the session is not written
+    with django_assert_num_queries(5):
         response = client.get(url)
 
     assert response.status_code == 429

@@ -46,7 +46,7 @@ def test_upload_script_gets_the_rows_address(owner, application, piece, django_a
     url = reverse("pieces:upload", args=[application.public_id, piece.pk])
 
     # session, user, application, piece type; then the session save (savepoint, update, release)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(4):
         response = owner.post(url, {}, HTTP_X_UPLOAD_PROGRESS="1")
 
     assert response.json() == {

@@ -68,7 +68,7 @@ def test_staff_upload_personas(request, client, application, piece, persona, exp
 def test_staff_upload_query_count(manager, application, piece, django_assert_num_queries):
     # session, user, memberships, application, editable check, piece type; requested check, existing piece;
     # savepoint, lock, locked piece, document, submission, event, release; session save (3) for the message
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(14):
         response = manager.post(staff_upload_url(application, piece), {"file": hostile.valid_pdf_upload()})
 
     assert response.status_code == 302

@@ -127,7 +127,7 @@ def test_upload_query_count(owner, application, piece, django_assert_num_queries
     # session, user, application, piece type; rules (requested, existing); savepoint, lock, submission lock,
     # document, submission, event, release; blocking pieces (2); session save for the messages (savepoint, update,
     # release).
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(12):
         response = post_file(owner, application, piece, uploaded)
     assert response.status_code == 302
 
@@ -186,7 +186,7 @@ def test_remove_and_conditional_buttons(
 def test_pieces_page_shows_the_table_with_accessible_buttons(
     owner, application, piece, conditional_piece, django_assert_num_queries
 ):
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     html = response.content.decode()
@@ -203,7 +203,7 @@ def test_pieces_page_query_count_does_not_grow_with_pieces(owner, application, f
         return owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     formation.piece_types.add(PieceTypeFactory())
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         page()
     for _ in range(19):
         piece_type = PieceTypeFactory()
@@ -214,7 +214,7 @@ def test_pieces_page_query_count_does_not_grow_with_pieces(owner, application, f
             uploaded_file=hostile.valid_pdf_upload(),
             actor=application.created_by,
         )
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = page()
     assert response.content.decode().count("Remove the file of") == 19
 
@@ -233,7 +233,7 @@ def test_download_of_own_file_has_safe_headers(owner, application, piece, django
     post_file(owner, application, piece, hostile.valid_pdf_upload("relevé.pdf"))
     submission = PieceSubmission.objects.get()
 
-    with django_assert_num_queries(8):  # session, user, request savepoints, piece, session save of the messages
+    with django_assert_num_queries(5):  # session, user, request savepoints, piece, session save of the messages
         response = owner.get(reverse("pieces:download", args=[submission.public_id]))
 
     assert response.status_code == 200
