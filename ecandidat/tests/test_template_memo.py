@@ -67,3 +67,16 @@ def test_same_output_as_djangos_tags(source, language):
         expected = djangos.from_string(source).render(Context(context))
         assert render(source, context) == expected
         assert render(source, context) == expected  # remembered
+
+
+def test_the_i18n_override_is_not_reported_but_other_duplicates_are(settings):
+    from django.template import engines as all_engines
+
+    backend = all_engines["django"]
+    assert backend._check_for_template_tags_with_the_same_name() == []
+    backend.engine.libraries["documents_tags"] = "ecandidat.templatetags.memo"
+    try:
+        warnings = backend._check_for_template_tags_with_the_same_name()
+    finally:
+        backend.engine.libraries.pop("documents_tags")
+    assert [w.id for w in warnings] == ["templates.W003"]
