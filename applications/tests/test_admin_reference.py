@@ -29,7 +29,7 @@ def test_central_office_reads_the_list_with_constant_queries(client, central_man
     communes(rows)
     client.force_login(central_manager)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(9):
         response = client.get(reverse(CHANGELIST))
 
     assert response.status_code == 200

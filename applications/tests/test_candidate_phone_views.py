@@ -201,7 +201,7 @@ def test_apply_refusal_links_to_the_missing_step(client, campaign, commission, d
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
 
     # session, user, savepoint, formation, dossier, its applications, release; session save (3)
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = client.get(reverse("applications:apply", args=[formation.pk]))
 
     assertContains(response, "Renseignez votre adresse")

@@ -188,7 +188,7 @@ def test_bac_page_shows_a_built_in_series_label_without_a_query(owner_client, ca
     BaccalaureateFactory(candidate=candidate, series="STMG", sis_locked=True)
     AddressFactory(candidate=candidate)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(5):
         response = owner_client.get(reverse("applications:baccalaureate"))
 
     assertContains(response, "Technological baccalaureate STMG")
@@ -196,7 +196,7 @@ def test_bac_page_shows_a_built_in_series_label_without_a_query(owner_client, ca
 
 @pytest.mark.parametrize(
     ("name", "base"),
-    [("applications:address", 8), ("applications:baccalaureate", 8), ("applications:personal_details", 9)],
+    [("applications:address", 5), ("applications:baccalaureate", 5), ("applications:personal_details", 6)],
 )
 def test_pages_read_the_lists_once_per_process(owner_client, candidate, lists, django_assert_num_queries, name, base):
     """The lists cost one query each on the first page a process shows (then MEMO_SECONDS from memory): the bac
@@ -220,7 +220,7 @@ def test_the_commune_check_does_not_grow_with_the_list(owner_client, lists, djan
     owner_client.get(reverse("applications:address"))  # the countries' memo is warm, as on a busy server
 
     # Whether communes exist (memoised afterwards), then the communes of the postal code: one query.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "66500"})
 
     assertContains(response, "COMMUNE 0")

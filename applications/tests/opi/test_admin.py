@@ -17,7 +17,7 @@ from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
 STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
-QUERIES_SCREEN = 16
+QUERIES_SCREEN = 13
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +113,7 @@ def test_screen_shows_counts_and_files_in_constant_queries(
 def test_zip_download_holds_the_reference_files(client, central_manager, export, django_assert_num_queries):
     client.force_login(central_manager)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(6):
         response = client.get(reverse("admin:applications_opi_export_zip", args=[export.pk]))
 
     assert response["Content-Type"] == "application/zip"
@@ -152,12 +152,12 @@ def test_cancel_and_requeue_actions(
     client.force_login(central_manager)
     url = reverse("admin:applications_opi_changelist")
 
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(15):
         response = client.post(url, {"action": "cancel", "_selected_action": ids})
     assert response.status_code == 302
     assert set(Opi.objects.values_list("state", flat=True)) == {OpiState.CANCELLED}
 
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(15):
         client.post(url, {"action": "requeue", "_selected_action": ids})
     assert set(Opi.objects.values_list("state", flat=True)) == {OpiState.PENDING}
     kinds = list(applications[0].events.filter(kind__startswith="opi_").values_list("kind", "actor"))

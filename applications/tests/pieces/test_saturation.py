@@ -20,8 +20,8 @@ def upload_url(application, piece_type):
 
 
 @pytest.fixture
-def owner(client, candidate):
-    client.force_login(candidate)
+def owner(client, candidate_user):
+    client.force_login(candidate_user)
     return client
 
 
