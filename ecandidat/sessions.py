@@ -43,6 +43,9 @@ class SessionRefreshMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Without a session cookie there is nothing to refresh: the session is not touched here.
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return self.get_response(request)
         session = request.session
         refreshed_at = session.get(REFRESHED_AT_KEY)  # loads the session: one query, shared with authentication
         if session.session_key is not None and session.keys():
