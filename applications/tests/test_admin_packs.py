@@ -238,7 +238,7 @@ def test_one_pdf_opens_on_a_table_of_contents_with_a_bookmark_per_candidate(
     assert pack.file.name.endswith(".pdf")
     page = client.get(response["Location"]).content.decode()
     assert "Télécharger les dossiers (un seul PDF)" in page
-    with django_assert_num_queries(9):  # session, user, staff checks, savepoints, the pack (as the ZIP's download)
+    with django_assert_num_queries(6):  # session, user, staff checks, savepoints, the pack (as the ZIP's download)
         download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
     assert download["Content-Type"] == "application/pdf"
     assert download["Content-Disposition"].endswith('.pdf"')

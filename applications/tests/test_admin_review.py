@@ -232,7 +232,7 @@ def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, 
     assert f'<input type="date" name="replace_by" id="piece-{submission.piece_type_id}-replace-by"' in form
     assert f'<label for="piece-{submission.piece_type_id}-replace-by">À remplacer avant le (facultatif' in form
 
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(14):
         response = client.post(
             url("piece_check", application, submission.public_id),
             {"status": "RE", "comment": "scan illisible", "replace_by": day.isoformat()},

@@ -426,7 +426,7 @@ def test_after_transmission_a_refused_piece_shows_its_deadline_and_can_be_replac
         application.save()
     _refused_after_transmission(application, piece, centre_manager, replace_by=day)
 
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = owner.get(reverse("pieces:pieces", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     page = html.unescape(response.content.decode())
