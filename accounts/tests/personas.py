@@ -34,19 +34,6 @@ def other_candidate_user(campaign):
     return CandidateUserFactory(campaign=campaign, first_name="Paul", last_name="Other")
 
 
-# Transition aliases (issue 10 renamed the accounts to ``candidate_user`` / ``other_candidate_user``) for tests of
-# the lower layers written before the rename on other branches; applications' tests override both names with the
-# dossiers (``Candidate``). New tests: request ``candidate_user``. To delete once the branches in flight are merged.
-@pytest.fixture
-def candidate(candidate_user):
-    return candidate_user
-
-
-@pytest.fixture
-def other_candidate(other_candidate_user):
-    return other_candidate_user
-
-
 @pytest.fixture
 def centre(db):
     return CentreFactory(code="SEE", label="UFR Sciences Exactes et Expérimentales")

@@ -22,8 +22,8 @@ def _expiry(client):
 
 
 @pytest.mark.django_db
-def test_a_fresh_session_is_not_written_again(candidate, client, campaign, settings, django_assert_num_queries):
-    client.force_login(candidate)  # the login stamps the session as refreshed
+def test_a_fresh_session_is_not_written_again(candidate_user, client, campaign, settings, django_assert_num_queries):
+    client.force_login(candidate_user)  # the login stamps the session as refreshed
     expiry = _expiry(client)
 
     # session, user: no UPDATE of the session
@@ -38,8 +38,8 @@ def test_a_fresh_session_is_not_written_again(candidate, client, campaign, setti
 
 
 @pytest.mark.django_db
-def test_a_session_near_its_refresh_time_is_not_written(candidate, client, campaign, settings):
-    client.force_login(candidate)
+def test_a_session_near_its_refresh_time_is_not_written(candidate_user, client, campaign, settings):
+    client.force_login(candidate_user)
     _age_session(client, settings.SESSION_REFRESH_AFTER - 30)
     expiry = _expiry(client)
 
@@ -51,8 +51,8 @@ def test_a_session_near_its_refresh_time_is_not_written(candidate, client, campa
 
 
 @pytest.mark.django_db
-def test_an_older_session_is_renewed_row_and_cookie(candidate, client, campaign, settings):
-    client.force_login(candidate)
+def test_an_older_session_is_renewed_row_and_cookie(candidate_user, client, campaign, settings):
+    client.force_login(candidate_user)
     _age_session(client, settings.SESSION_REFRESH_AFTER + 1)
     Session.objects.filter(session_key=client.session.session_key).update(
         expire_date=Session.objects.get().expire_date.replace(microsecond=0)
@@ -67,9 +67,9 @@ def test_an_older_session_is_renewed_row_and_cookie(candidate, client, campaign,
 
 
 @pytest.mark.django_db
-def test_the_idle_timeout_is_never_longer_than_the_session_age(candidate, client, campaign, settings):
+def test_the_idle_timeout_is_never_longer_than_the_session_age(candidate_user, client, campaign, settings):
     """Refreshed or not, a session's row never expires later than SESSION_COOKIE_AGE after the last request."""
-    client.force_login(candidate)
+    client.force_login(candidate_user)
     for seconds in (0, 10, settings.SESSION_REFRESH_AFTER - 1, settings.SESSION_REFRESH_AFTER + 1):
         _age_session(client, seconds)
         started = time.time()
@@ -78,8 +78,8 @@ def test_the_idle_timeout_is_never_longer_than_the_session_age(candidate, client
 
 
 @pytest.mark.django_db
-def test_stay_logged_in_renews_a_session_that_was_not_due(candidate, client, campaign, settings):
-    client.force_login(candidate)
+def test_stay_logged_in_renews_a_session_that_was_not_due(candidate_user, client, campaign, settings):
+    client.force_login(candidate_user)
     _age_session(client, 60)
     before = _expiry(client)
 
