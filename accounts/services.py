@@ -167,3 +167,40 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+@transaction.atomic
+def create_candidate_account(*, email: str, first_name: str, last_name: str, actor: User) -> User:
+    """Staff create a candidate's e-mail account (a phone call, a paper application; issue 12): the account joins
+    the active campaign with a new numéro de dossier and no password, its address counts as validated (staff typed
+    it; the candidate proves it by using the link), and the candidate receives the usual mail to choose a password
+    (CPT_MIN_ID_OUBLIE, allauth's password reset link). Logged with the staff actor."""
+    # Deferred import: allauth's adapter module imports this one (accounts.adapters → accounts.services).
+    from allauth.account.adapter import get_adapter
+    from allauth.account.forms import default_token_generator
+    from allauth.account.utils import user_pk_to_url_str
+
+    campaign = Campaign.objects.active().first()
+    if campaign is None:
+        raise BusinessRuleError(_("No admissions campaign is open: accounts cannot be created at the moment."))
+    email = email.strip().lower()  # as allauth stores addresses
+    if email_taken_in_campaign(email=email, campaign=campaign):
+        raise BusinessRuleError(_("An account of this campaign already uses this e-mail address."))
+    user = User(
+        username=issue_numero_dossier(),
+        campaign=campaign,
+        email=email,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+    )
+    user.set_unusable_password()
+    user.save()
+    release_email_from_past_campaigns(email=email, user=user)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    key = default_token_generator.make_token(user)
+    url = settings.SITE_URL + reverse(
+        "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": key}
+    )
+    get_adapter().send_mail("account/email/password_reset_key", email, {"password_reset_url": url, "user": user})
+    logger.info("candidate account %s created by staff %s", user.username, actor.username)
+    return user

@@ -110,6 +110,23 @@ class EventKind(models.TextChoices):
     OPI_PASSED = "opi_passed", _("OPI transferred")
     OPI_REQUEUED = "opi_requeued", _("OPI re-queued")
     OPI_CANCELLED = "opi_cancelled", _("OPI cancelled")
+    WITHDRAWN_AFTER_CONFIRMATION = "withdrawn_after_confirmation", _("Withdrawn after confirmation")
+    TREATMENT_TYPE = "treatment_type_changed", _("Processing type changed")
+    DIRECT_ACCESS = "direct_access_decision", _("Favourable decision by direct access")
+    LETTER_REGENERATED = "letter_regenerated", _("Decision letter regenerated")
+    RANK_PROGRESS_MAILED = "rank_progress_mailed", _("Progress on the complementary list mailed")
+
+
+class WithdrawalReason(models.TextChoices):
+    """Why the candidate withdraws ("motif de désistement", eCandidat issue #53): a fixed list, stored as a code,
+    asked from the candidate and from staff recording a withdrawal on the candidate's behalf."""
+
+    OTHER_ADMISSION = "ADM", _("Admitted to another formation")
+    PROJECT = "PRO", _("Change of study or professional plans")
+    FINANCIAL = "FIN", _("Financial reasons")
+    GEOGRAPHICAL = "GEO", _("Distance or moving")
+    PERSONAL = "PER", _("Personal reasons")
+    OTHER = "AUT", _("Other reason")
 
 
 class OpiState(models.TextChoices):

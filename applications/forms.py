@@ -10,7 +10,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
-from applications.enums import BacSeries
+from applications.enums import BacSeries, WithdrawalReason
 from applications.models import (
     Address,
     Baccalaureate,
@@ -331,3 +331,14 @@ class WorkExperienceForm(RowForm):
     class Meta:
         model = WorkExperience
         fields = ["year", "duration", "title", "organisation", "description"]
+
+
+class WithdrawalForm(forms.Form):
+    """ "Désister": the reason, chosen from a list (the eCandidat motivation, issue 12)."""
+
+    reason = forms.ChoiceField(
+        label=_("Reason for your withdrawal"),
+        choices=WithdrawalReason.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose the reason for the withdrawal.")},
+    )

@@ -58,6 +58,15 @@ _V: dict[str, Variable] = {
         Variable("confirmation_date", _("date by which the candidate must confirm"), "30/06/2026"),
         Variable("reason", _("reason for the refusal"), "Capacité d'accueil atteinte"),
         Variable("rank", _("rank on the complementary list"), "3"),
+        Variable("previous_rank", _("rank the candidate had been told before"), "7"),
+        Variable("withdrawal_reason", _("reason given for the withdrawal"), "Admis(e) dans une autre formation"),
+        Variable(
+            "after_confirmation",
+            _("the candidate had confirmed the application before withdrawing (yes/no)"),
+            True,
+            Kind.FLAG,
+        ),
+        Variable("letter_url", _("link to download the decision letter"), ""),
         Variable("preselection_date", _("date of the preselection interview"), "20/05/2026"),
         Variable("preselection_time", _("time of the preselection interview"), "14:30"),
         Variable("preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12"),
@@ -86,7 +95,7 @@ def application_context(application: Application) -> dict[str, object]:
     candidate = application.candidate
     formation = application.formation
     return {
-        "site_url": getattr(settings, "SITE_URL", ""),
+        "site_url": settings.SITE_URL,
         "first_name": candidate.first_name,
         "last_name": candidate.usual_name or candidate.birth_name,
         "numero_dossier": candidate.user.username,
@@ -182,13 +191,13 @@ NOTIFICATIONS = (
         "AVIS_FAVORABLE",
         _("favourable decision"),
         _("a favourable decision is validated, or the candidate is promoted from the waiting list"),
-        (*_DECISION, _V["confirmation_date"]),
+        (*_DECISION, _V["confirmation_date"], _V["letter_url"]),
     ),
     _application(
         "AVIS_DEFAVORABLE",
         _("unfavourable decision"),
         _("an unfavourable decision is validated"),
-        (*_DECISION, _V["reason"]),
+        (*_DECISION, _V["reason"], _V["letter_url"]),
     ),
     _application("AVIS_LISTE_ATT", _("waiting list decision"), _("a waiting-list decision is validated"), _DECISION),
     _application(
@@ -213,13 +222,19 @@ NOTIFICATIONS = (
         "CANDIDATURE_DESIST",
         _("withdrawal"),
         _("the candidate (or staff) withdraws after a favourable decision"),
-        _APPLICATION,
+        (*_APPLICATION, _V["withdrawal_reason"]),
     ),
     _application(
         "CANDIDATURE_DESIST_AUTO",
         _("automatic withdrawal"),
         _("the nightly batch withdraws an application not confirmed in time"),
         (*_APPLICATION, _V["confirmation_date"]),
+    ),
+    _application(
+        "LISTE_COMP_PROGRESSION",
+        _("progress on the complementary list"),
+        _("the nightly batch tells a candidate of a complementary list that their rank improved"),
+        (*_APPLICATION, _V["rank"], _V["previous_rank"]),
     ),
     _application(
         "CANDIDATURE_RELANCE_FAVO",
@@ -251,7 +266,7 @@ NOTIFICATIONS = (
         "COMMISSION_ALERT_DESISTEMENT",
         _("commission alert: withdrawal"),
         _("a candidate withdraws after a favourable decision"),
-        _APPLICATION,
+        (*_APPLICATION, _V["withdrawal_reason"], _V["after_confirmation"]),
         recipient=_COMMISSION,
     ),
     _application(

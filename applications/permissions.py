@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from applications.models import Candidate
 from applications.pieces import can_change_pieces as pieces_may_change
-from applications.services.candidature import answer_refusal, cancel_refusal, transmit_refusal
+from applications.services.candidature import answer_refusal, cancel_refusal, transmit_refusal, withdraw_refusal
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -69,6 +69,13 @@ def can_answer(user: User | AnonymousUser, application: Application) -> bool:
     not passed (needs ``with_current_decision()``)."""
     favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
     return _owns(user, application) and not answer_refusal(application, favourable_validated_at=favourable_at)
+
+
+def can_withdraw(user: User | AnonymousUser, application: Application) -> bool:
+    """ "Désister": as ``can_answer`` before confirming; after confirming it remains available (§1.12, issue 12)
+    (needs ``with_current_decision()``)."""
+    favourable_at = application.validated_decision_at if application.has_validated_favourable_decision else None
+    return _owns(user, application) and not withdraw_refusal(application, favourable_validated_at=favourable_at)
 
 
 def can_change_pieces(user: User | AnonymousUser, application: Application) -> bool:

@@ -10,3 +10,22 @@ from applications.packs import build_pack
 def build_commission_pack(pack_id: int) -> None:
     """Build one commission pack (``applications.packs.build_pack``); claimed once, so a redelivery is a no-op."""
     build_pack(pack_id)
+
+
+@shared_task(acks_late=True)
+def build_decision_letter(letter_id: int) -> None:
+    """Build one decision letter's PDF (``applications.letters.build_letter``); a built letter is left as it is."""
+    # Deferred import: applications.letters imports this module to queue the task.
+    from applications.letters import build_letter
+
+    build_letter(letter_id)
+
+
+# 500 validations with their mails and letters take a minute or two: the pack's limits.
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
+def run_release_job(job_id: int) -> None:
+    """Release the decisions of one ReleaseJob (``applications.services.release.run_release``)."""
+    # Deferred import: the release service imports this module to queue the task.
+    from applications.services.release import run_release
+
+    run_release(job_id)

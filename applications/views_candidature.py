@@ -7,6 +7,7 @@ Writes are POST only, go through ``applications.services.candidature`` and redir
 """
 
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
@@ -14,17 +15,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.dates import confirmation_date, effective_return_deadline
+from applications.forms import WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
-from applications.models import Application, Candidate
+from applications.letters import build_letter, letter_response
+from applications.models import Application, Candidate, DecisionLetter
 from applications.models.candidature import attach_current_decision
-from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit
+from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit, can_withdraw
 from applications.pieces import piece_rows, pieces_table_context
 from applications.services import candidature as services
 from applications.services.complementary_forms import declare_form_not_concerned
 from applications.views import candidate_required
 from ecandidat.exceptions import BusinessRuleError
-from offers.enums import ApplicationMode
-from offers.models import Formation
+from offers.enums import ApplicationMode, Avis
+from offers.models import DecisionLetterTemplate, Formation
 
 FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
 
@@ -176,7 +179,14 @@ def detail(request, public_id):
         ),
         "can_cancel": can_cancel(request.user, application),
         "can_answer": can_answer(request.user, application),
+        "can_withdraw": can_withdraw(request.user, application),
         "dossier_pdf_url": _dossier_pdf_url(application),
+        "letter": _current_letter(application),
+        # The rang réel, kept up to date by every validation and promotion (and the nightly batch): shown while
+        # the latest validated decision puts the candidate on the complementary list.
+        "waiting_list_rank": application.waiting_list_rank
+        if application.validated_decision_avis == Avis.COMPLEMENTARY_LIST and application.accepted is None
+        else None,
         **pieces,
         **forms,
     }
@@ -317,13 +327,61 @@ def confirm(request, public_id):
 @candidate_required
 @require_http_methods(["GET", "POST"])
 def withdraw(request, public_id):
-    """ "Désister" after a favourable decision (irreversible, asked twice)."""
-    return _two_step(
+    """ "Désister" after a favourable decision, before or after confirming (irreversible, asked twice, with the
+    reason chosen from a list). A missing reason shows the page again with the message next to the field."""
+    application = _own_application(request, public_id)
+    form = WithdrawalForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.withdraw_application(
+                application=application, actor=request.user, reason=form.cleaned_data["reason"]
+            )
+        except BusinessRuleError as error:
+            messages.error(request, str(error))
+            return _detail(application)
+        messages.success(request, _("You have withdrawn from this formation."))
+        return _detail(application)
+    if not can_withdraw(request.user, application):
+        messages.error(request, _("This action is not available for this application."))
+        return _detail(application)
+    return render(
         request,
-        public_id,
-        service=services.withdraw_application,
-        allowed=can_answer,
-        template="applications/candidature/withdraw.html",
-        success=_("You have withdrawn from this formation."),
-        after_success=_detail,
+        "applications/candidature/withdraw.html",
+        {"application": application, "formation": application.formation, "form": form},
+        status=200,
     )
+
+
+# --- Decision letter --------------------------------------------------------------------------------------------
+
+
+def _current_letter(application) -> DecisionLetter | None:
+    """The letter of the latest validated decision (``with_current_decision()``), when it has one the candidate may
+    read: no admission letter once they withdrew (§1.13)."""
+    letter = (
+        DecisionLetter.objects.filter(application=application)
+        .select_related("decision")
+        .order_by("-decision__created_at", "-decision_id")
+        .first()
+    )
+    if letter is None or letter.decision.validated_at != application.validated_decision_at:
+        return None
+    if letter.kind == DecisionLetterTemplate.Kind.ADMISSION and application.accepted is False:
+        return None
+    return letter
+
+
+@candidate_required
+@require_GET
+def letter(request, public_id):
+    """ "Télécharger la lettre": the admission or refusal letter of the candidate's own application (404 for anyone
+    else, and when there is no letter). Built now if the background build has not run yet."""
+    application = _own_application(request, public_id)
+    current = _current_letter(application)
+    if current is None:
+        raise Http404
+    if not current.file:
+        current = build_letter(current.pk)
+        if current is None or not current.file:
+            raise Http404
+    return letter_response(current)

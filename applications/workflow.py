@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from applications.enums import DossierStatus, EventKind
+from applications.enums import DossierStatus, EventKind, WithdrawalReason
 from applications.history import record_event
 from ecandidat.exceptions import InvalidTransition
 
@@ -152,5 +153,111 @@ def change_status(
         from_status=source,
         to_status=transition.target,
         comment=comment,
+    )
+    return transition.mail_code
+
+
+# --- the candidate's answer to a favourable decision (ecandidat-features §1.12) ---------------------------------
+#
+# A second, independent axis (house-style §3): ``Application.accepted`` is None (no answer), True (confirmed) or
+# False (withdrawn). Désistement after confirmation (issue 12) is one more row of this table: it frees the place
+# exactly like a withdrawal before confirmation.
+
+NO_ANSWER: None = None
+
+
+@dataclass(frozen=True)
+class AnswerTransition:
+    name: str
+    sources: frozenset[bool | None]  # the values of ``accepted`` it starts from
+    accepted: bool  # the value it sets
+    roles: frozenset[Role]
+    kind: EventKind  # the history row it writes
+    mail_code: str  # eCandidat mail code sent to the candidate
+    frees_place: bool = False  # a withdrawal: the waiting list moves up
+    needs_reason: bool = False  # a WithdrawalReason is required
+
+    def allows(self, *, source: bool | None, role: Role) -> bool:
+        return source in self.sources and role in self.roles
+
+
+ANSWER_TRANSITIONS: dict[str, AnswerTransition] = {
+    transition.name: transition
+    for transition in (
+        # Staff "at any time" (§1.12); the candidate until the date de confirmation (checked by the service).
+        AnswerTransition(
+            "confirm",
+            frozenset({NO_ANSWER}),
+            True,
+            frozenset({Role.CANDIDATE, Role.STAFF}),
+            EventKind.CONFIRMED,
+            "CANDIDATURE_CONFIRM",
+        ),
+        AnswerTransition(
+            "withdraw",
+            frozenset({NO_ANSWER}),
+            False,
+            frozenset({Role.CANDIDATE, Role.STAFF}),
+            EventKind.WITHDRAWN,
+            "CANDIDATURE_DESIST",
+            frees_place=True,
+        ),
+        # "After confirming, Désister remains available" (§1.12); a reason is asked (issue 12).
+        AnswerTransition(
+            "withdraw_after_confirmation",
+            frozenset({True}),
+            False,
+            frozenset({Role.CANDIDATE, Role.STAFF}),
+            EventKind.WITHDRAWN_AFTER_CONFIRMATION,
+            "CANDIDATURE_DESIST",
+            frees_place=True,
+            needs_reason=True,
+        ),
+    )
+}
+
+
+def withdrawal_transition(accepted: bool | None) -> AnswerTransition | None:
+    """The withdrawal that applies from ``accepted`` (before or after confirmation), None once withdrawn."""
+    for transition in ANSWER_TRANSITIONS.values():
+        if not transition.accepted and accepted in transition.sources:
+            return transition
+    return None
+
+
+def change_answer(
+    application: Application,
+    transition: AnswerTransition,
+    *,
+    role: Role,
+    actor: User,
+    reason: str = "",
+    comment: str = "",
+) -> str:
+    """Apply an answer ``transition`` to ``application`` (locked by the caller): check the role and the current
+    answer against the table, set ``accepted`` with its date and actor (and the withdrawal reason), save, write the
+    history row. Returns the mail code the caller sends. Raises ``InvalidTransition`` like ``change_status``."""
+    if role not in transition.roles:
+        raise InvalidTransition(_("You are not allowed to do this."))
+    if not transition.allows(source=application.accepted, role=role):
+        raise InvalidTransition(_("You have already answered: this choice cannot be changed."))
+    if transition.needs_reason and not reason:
+        raise InvalidTransition(_("Choose the reason for the withdrawal."))
+    application.accepted = transition.accepted
+    application.answered_at = timezone.now()
+    application.answered_by = actor
+    fields = ["accepted", "answered_at", "answered_by"]
+    if not transition.accepted:
+        application.withdrawal_reason = reason
+        fields.append("withdrawal_reason")
+    application.save(update_fields=fields)
+    # History rows are read by staff in the institution's language, whoever acted in which language.
+    with translation.override(settings.LANGUAGE_CODE):
+        label = str(WithdrawalReason(reason).label) if reason else ""
+    record_event(
+        application,
+        kind=transition.kind,
+        actor=actor,
+        comment=" — ".join(part for part in (label, comment) if part),
     )
     return transition.mail_code

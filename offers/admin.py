@@ -13,12 +13,14 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat.admin_base import InStaffScope
 from offers.admin_catalogue import ManagedByCentre
-from offers.enums import Avis
+from offers.enums import Avis, TreatmentType
+from offers.letters import LETTER_TYPES
 from offers.models import (
     Campaign,
     Centre,
     Commission,
     ComplementaryForm,
+    DecisionLetterTemplate,
     DecisionType,
     DiplomaType,
     Formation,
@@ -189,7 +191,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 ),
             },
         ),
-        (_("Decisions"), {"fields": ["favourable_decision_type"]}),
+        (_("Decisions"), {"fields": ["treatment_type", "favourable_decision_type"]}),
         (
             _("Complementary list"),
             {
@@ -232,6 +234,35 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                         "waiting_list_decision_type",
                         _("Choose the favourable decision given to the candidates admitted from the list."),
                     )
+                if data.get("treatment_type") == TreatmentType.DIRECT and not data.get("favourable_decision_type"):
+                    self.add_error(
+                        "favourable_decision_type",
+                        _("Direct access needs the formation's default favourable decision; set it here."),
+                    )
                 return data
 
         return FormationForm
+
+
+@admin.register(DecisionLetterTemplate)
+class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
+    """Admission and refusal letters per centre, or per formation (issue 12); a centre manager edits their centres'."""
+
+    list_display = ["kind", "centre", "formation", "title", "updated_at"]
+    list_filter = ["kind", "centre"]
+    list_select_related = ["centre", "formation"]
+    fields = ["kind", "centre", "formation", "title", "body", "variables", "signatory", "signature"]
+    readonly_fields = ["variables"]
+
+    @admin.display(description=_("Variables"))
+    def variables(self, obj=None):
+        rows = []
+        for letter_type in LETTER_TYPES.values():
+            names = ", ".join(f"${{{name}}}" for name in letter_type.names)
+            rows.append(f"{letter_type.label}: {names}")
+        return "\n".join(rows)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "formation" and not self._unrestricted(request):
+            kwargs["queryset"] = Formation.objects.filter(centre_id__in=sorted(self._managed(request)))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from offers.enums import ApplicationMode
-from offers.models import Campaign, Centre, Commission, DiplomaType, Formation, PieceType
+from offers.models import Campaign, Centre, Commission, DecisionLetterTemplate, DiplomaType, Formation, PieceType
 
 # The guide's dates are from 2017; this day sits inside all of its windows, and becomes "today".
 GUIDE_ANCHOR = datetime.date(2017, 5, 24)
@@ -159,6 +159,30 @@ def _template_pdf(title: str) -> bytes:
     return bytes(pdf.output())
 
 
+LETTERS = [
+    (
+        DecisionLetterTemplate.Kind.ADMISSION,
+        "Lettre d'admission — ${formation_code}",
+        (
+            "${first_name} ${last_name} (dossier ${numero_dossier}),\n\n"
+            "Nous avons le plaisir de vous informer que la commission a émis un avis favorable à votre candidature "
+            "en ${formation_title} : ${decision_label}.\n\n"
+            "{if($confirmation_date)}Confirmez votre candidature sur eCandidat avant le "
+            "${confirmation_date}.{endif($confirmation_date)}"
+        ),
+    ),
+    (
+        DecisionLetterTemplate.Kind.REFUSAL,
+        "Lettre de refus — ${formation_code}",
+        (
+            "${first_name} ${last_name} (dossier ${numero_dossier}),\n\n"
+            "Nous avons le regret de vous informer que la commission a émis un avis défavorable à votre candidature "
+            "en ${formation_title}.\n\nMotif : ${reason}"
+        ),
+    ),
+]
+
+
 def seed(today: datetime.date | None = None) -> None:
     """Create or update the demo catalogue (idempotent: keyed by codes)."""
     today = today or timezone.localdate()
@@ -230,3 +254,12 @@ def seed(today: datetime.date | None = None) -> None:
         )
         if centre == "SEE":
             formation.piece_types.add(pieces["RECO"], pieces["DCC"])
+    # Issue 12: an admission and a refusal letter per centre, in the mail syntax.
+    for demo_centre in centres.values():
+        for kind, title, body in LETTERS:
+            DecisionLetterTemplate.objects.update_or_create(
+                kind=kind,
+                centre=demo_centre,
+                formation=None,
+                defaults={"title": title, "body": body, "signatory": f"Le directeur — {demo_centre.label}"},
+            )

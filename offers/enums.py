@@ -17,3 +17,12 @@ class Avis(models.TextChoices):
     COMPLEMENTARY_LIST = "LC", _("Complementary list")  # "Liste complémentaire": ranked waiting list
     WAITING_LIST = "LA", _("Waiting list")  # "Liste d'attente"
     PRESELECTION = "PR", _("Preselection")
+
+
+class TreatmentType(models.TextChoices):
+    """Type de traitement (eCandidat ``type_traitement``, ecandidat-features §2.6), set per formation and copied to
+    each application when it is created."""
+
+    CONTROLLED = "AC", _("Controlled access")  # "Accès contrôlé": the commission examines the dossier
+    DIRECT = "AD", _("Direct access")  # "Accès direct": favourable decision once the dossier is complete
+    WAITING = "AT", _("Undecided")  # "En attente": not final, staff decide later

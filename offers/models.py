@@ -13,8 +13,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.staff import scope_of
-from offers.enums import ApplicationMode, Avis
+from offers.enums import ApplicationMode, Avis, TreatmentType
+from offers.letters import LETTER_TYPES
 
 
 def normalise(text: str) -> str:
@@ -337,6 +339,17 @@ class Formation(models.Model):
     apogee_step_version = models.CharField(_("step version in Apogée"), max_length=3, blank=True)
     apogee_diploma_code = models.CharField(_("diploma code in Apogée"), max_length=7, blank=True)
     apogee_diploma_version = models.CharField(_("diploma version in Apogée"), max_length=3, blank=True)
+    # Copied to each application when it is created (applications.services.candidature.create_application).
+    treatment_type = models.CharField(
+        _("processing type"),
+        max_length=2,
+        choices=TreatmentType,
+        default=TreatmentType.CONTROLLED,
+        help_text=_(
+            "Direct access: a favourable decision (the default favourable decision below) is created and validated "
+            "as soon as the dossier is set complete."
+        ),
+    )
     favourable_decision_type = models.ForeignKey(
         DecisionType,
         verbose_name=_("default favourable decision"),
@@ -434,3 +447,75 @@ class Formation(models.Model):
     def search_text(self) -> str:
         """What the catalogue filter matches: title, keywords, diploma type and centre (needs both loaded)."""
         return normalise(" ".join([self.title, self.keywords, self.diploma_type.label, self.centre.label]))
+
+
+class DecisionLetterTemplate(models.Model):
+    """An admission or refusal letter (issue 12, ecandidat-features §1.13): a centre's text, or a formation's own
+    one, which wins for its formation. Same ``${name}`` syntax and checks as the mail texts
+    (``ecandidat.mail_templates``, ``LETTER_TYPES``); the letter carries the centre's address and this signature."""
+
+    class Kind(models.TextChoices):
+        ADMISSION = "LETTRE_ADM", _("Admission letter")
+        REFUSAL = "LETTRE_REFUS", _("Refusal letter")
+
+    kind = models.CharField(_("letter"), max_length=12, choices=Kind)
+    centre = models.ForeignKey(
+        Centre, verbose_name=_("centre"), on_delete=models.CASCADE, related_name="letter_templates"
+    )
+    formation = models.ForeignKey(
+        "offers.Formation",
+        verbose_name=_("formation"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="letter_templates",
+        help_text=_("Leave empty for every formation of the centre."),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(
+        _("text"),
+        help_text=_(
+            "Plain text. ${name} inserts a variable; {if($name)}…{endif($name)} keeps a passage only when the "
+            "variable is set."
+        ),
+    )
+    signatory = models.CharField(_("signatory"), max_length=300, blank=True)
+    signature = models.ImageField(
+        _("signature image"), upload_to="letters/signatures/", blank=True, max_length=200, help_text=_("PNG or JPEG.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("decision letter")
+        verbose_name_plural = _("decision letters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "centre"],
+                condition=Q(formation__isnull=True),
+                name="letter_template_once_per_centre",
+                violation_error_message=_("This centre already has this letter."),
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "formation"],
+                condition=Q(formation__isnull=False),
+                name="letter_template_once_per_formation",
+                violation_error_message=_("This formation already has this letter."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.formation_id or self.centre_id}"
+
+    def clean(self):
+        errors: dict[str, Any] = {}
+        letter_type = LETTER_TYPES.get(self.kind)
+        if letter_type is not None:
+            for name in ("title", "body"):
+                try:
+                    check_source(getattr(self, name) or "", letter_type)
+                except TemplateSyntaxProblem as problem:
+                    errors[name] = str(problem)
+        if self.formation is not None and self.centre_id and self.formation.centre_id != self.centre_id:
+            errors["formation"] = _("The formation must belong to the centre.")
+        if errors:
+            raise ValidationError(errors)

@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from applications.admin import export_columns, on_behalf, release
 from applications.admin.dashboard import dashboard_view
 from applications.admin.exports import export_urls
 from applications.admin.filters import (
@@ -344,6 +345,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            *export_columns.export_columns_urls(self),  # issue 12
             *export_urls(self),
             path(
                 "dashboard/",
@@ -354,5 +356,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
             *review_urls(self),
             *listing_urls(self),
             *pack_urls(self),
+            *release.release_urls(self),  # issue 12: letters, background releases
+            *on_behalf.on_behalf_urls(self),  # issue 12: account and application for a candidate
             *super().get_urls(),
         ]

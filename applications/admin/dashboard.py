@@ -117,6 +117,16 @@ def dashboard_view(request, *, model_admin):
         applications = applications.filter(formation__centre=centre)
     rows, total = compute(applications)
     headers = [label() for _key, label in COLUMNS]
+    if request.GET.get("format") == "xlsx":  # issue 12: the statistics in XLSX too
+        content = exports.to_xlsx(
+            [_("Code"), _("Formation"), *headers],
+            [[row.code, row.title, *row.values()] for row in [*rows, total]],
+            title=_("Dashboard"),
+        )
+        response = HttpResponse(content, content_type=exports.XLSX_CONTENT_TYPE)
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="tableau-de-bord-{stamp}.xlsx"'
+        return response
     if request.GET.get("format") == "csv":
         content = exports.to_csv(
             [_("Code"), _("Formation"), *headers],

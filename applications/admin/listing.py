@@ -26,6 +26,7 @@ from django.views.decorators.http import require_POST
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
 from ecandidat.admin_base import bound_view
+from ecandidat.staff import scope_of
 
 STATUS_PARAMETER = "dossier_status__exact"
 SAVED_FILTERS_MAX = 30
@@ -163,4 +164,6 @@ def changelist_context(request, response) -> None:
     # The list needs the whole width at 1,280 px; the apps are one link away (breadcrumbs, home).
     context["is_nav_sidebar_enabled"] = False
     context["status_counters"] = status_counters(request, changelist)
+    scope = scope_of(request.user)
+    context["can_act_on_behalf"] = scope.is_central or bool(scope.managed_centres)  # issue 12, admin/on_behalf.py
     context.update(saved_filters_context(request, changelist))

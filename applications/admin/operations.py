@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from django.views.decorators.http import require_POST
 
+from applications.admin import on_behalf, release
 from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
 from applications.admin.review import change_url as review_change_url
 from applications.admin.review_actions import application_for, piece_of
@@ -33,8 +34,9 @@ from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
 from applications.services.pieces import clean_piece_check, set_piece_status
+from applications.services.release import validate_current_decision
 from ecandidat.admin_base import bound_view
-from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.exceptions import BusinessRuleError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -45,10 +47,7 @@ BULK_LIMIT = 500
 
 
 def _validate_current(application, form, actor):
-    decision = application.decisions.current()
-    if decision is None:
-        raise InvalidTransition(_("This application has no decision to validate."))
-    staff.validate_decision(decision, actor=actor)
+    validate_current_decision(application, actor=actor)
 
 
 @dataclass(frozen=True)
@@ -60,6 +59,8 @@ class Operation:
     run: Callable  # (application, form, actor) -> None
     bulk: bool = True
     done_message: object = None  # a lazy ngettext on "count", instead of "%(label)s: N applications done."
+    preview: Callable | None = None  # (request, applications) -> extra context of the operation page
+    bulk_run: Callable | None = None  # (model_admin, request, applications) -> a response, or None to run it here
 
 
 OPERATIONS = {
@@ -91,6 +92,8 @@ OPERATIONS = {
             ConfirmForm,
             "validatable_by",
             _validate_current,
+            preview=release.preview_context,  # issue 12: each mail as it will be sent
+            bulk_run=release.bulk_release,  # issue 12: a big release runs in Celery, with its progress
         ),
         Operation(
             "extend_deadlines",
@@ -119,6 +122,31 @@ OPERATIONS = {
                 "Remind the unanswered forms: %(count)d mails enqueued.",
                 "count",
             ),
+        ),
+        # Issue 12 (applications/admin/on_behalf.py, release.py): one application at a time, from its page.
+        Operation(
+            "withdraw_on_behalf",
+            gettext_lazy("Record a withdrawal on the candidate's behalf"),
+            on_behalf.StaffWithdrawalForm,
+            "editable_by",
+            on_behalf.withdraw_on_behalf,
+            bulk=False,
+        ),
+        Operation(
+            "regenerate_letter",
+            gettext_lazy("Regenerate the decision letter"),
+            ConfirmForm,
+            "editable_by",
+            release.regenerate,
+            bulk=False,
+        ),
+        Operation(
+            "treatment_type",
+            gettext_lazy("Change the processing type"),
+            on_behalf.TreatmentTypeForm,
+            "editable_by",
+            on_behalf.change_treatment_type,
+            bulk=False,
         ),
     )
 }
@@ -183,6 +211,7 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk)
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "select_across": request.POST.get("select_across", "0"),
         "limit": BULK_LIMIT,
+        **(operation.preview(request, applications) if operation.preview else {}),
     }
     return TemplateResponse(request, "admin/applications/application/operation.html", context)
 
@@ -203,6 +232,8 @@ def bulk_operation(model_admin, request, queryset, operation):
         raise PermissionDenied
     form = operation.form_class(request.POST if "apply" in request.POST else None)
     if form.is_bound and form.is_valid():
+        if operation.bulk_run and (response := operation.bulk_run(model_admin, request, applications)) is not None:
+            return response
         done, failures = run_operation(request, operation, applications, form)
         report(request, operation, done, failures)
         return None

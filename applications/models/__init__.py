@@ -10,6 +10,8 @@ from applications.models.dossier import (
     SisRecord,
     WorkExperience,
 )
+from applications.models.exports import ExportColumns
+from applications.models.letters import DecisionLetter, ReleaseJob
 from applications.models.opi import Opi, OpiExport
 from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
@@ -26,7 +28,9 @@ __all__ = [
     "Candidate",
     "CommissionPack",
     "Decision",
+    "DecisionLetter",
     "DossierRow",
+    "ExportColumns",
     "ExternalCursus",
     "FormAnswer",
     "InternalCursus",
@@ -38,6 +42,7 @@ __all__ = [
     "ReferenceCommune",
     "ReferenceCountry",
     "ReferenceSchool",
+    "ReleaseJob",
     "SavedFilter",
     "SisRecord",
     "Tag",

@@ -14,9 +14,9 @@ from django.db import models
 from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import DecisionAction, DossierStatus, EventKind
+from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
 from ecandidat.staff import scope_of
-from offers.enums import Avis
+from offers.enums import Avis, TreatmentType
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -149,8 +149,19 @@ class Application(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # Why the candidate withdrew (a WithdrawalReason code), when they or staff on their behalf gave one.
+    withdrawal_reason = models.CharField(
+        _("reason for withdrawal"), max_length=3, choices=WithdrawalReason, blank=True
+    )
+    # Copied from the formation at creation; staff may change it per application (with a reason in the history).
+    treatment_type = models.CharField(
+        _("processing type"), max_length=2, choices=TreatmentType, default=TreatmentType.CONTROLLED
+    )
     favourable_reminder_sent_at = models.DateTimeField(_("confirmation reminder sent at"), null=True, blank=True)
     waiting_list_rank = models.PositiveIntegerField(_("actual rank on the complementary list"), null=True, blank=True)
+    # When the rank last changed, and the rank the candidate was last told (the nightly batch mails a progress).
+    waiting_list_rank_at = models.DateTimeField(_("rank date"), null=True, blank=True)
+    waiting_list_rank_mailed = models.PositiveIntegerField(_("rank last mailed"), null=True, blank=True)
 
     objects = ApplicationQuerySet.as_manager()
 

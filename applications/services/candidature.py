@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from applications.dates import effective_confirmation_date, effective_return_deadline
-from applications.enums import EventKind
+from applications.enums import EventKind, WithdrawalReason
 from applications.forms_tab import missing_forms
 from applications.history import record_event
 from applications.models import Application, Candidate
@@ -26,8 +26,16 @@ from applications.notifications import notify_candidate, notify_commission
 from applications.pieces import blocking_pieces
 from applications.services.pieces import delete_application_files
 from applications.services.staff import promote_from_waiting_list
-from applications.signals import application_confirmed
-from applications.workflow import CANCELLABLE, Role, change_status, get_transition
+from applications.signals import application_confirmed, confirmation_withdrawn
+from applications.workflow import (
+    ANSWER_TRANSITIONS,
+    CANCELLABLE,
+    Role,
+    change_answer,
+    change_status,
+    get_transition,
+    withdrawal_transition,
+)
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
@@ -135,10 +143,63 @@ def create_application(*, candidate: Candidate, formation: Formation, actor: Use
                 formation=formation,
                 campaign_id=campaign_id,
                 created_by=actor,
+                treatment_type=formation.treatment_type,
             )
     except IntegrityError as exc:
         raise InvalidTransition(_("You have already applied to this formation.")) from exc
     record_event(application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status)
+    _notify(application, candidate_code="CANDIDATURE")
+    return application
+
+
+def on_behalf_refusal(*, candidate: Candidate, formation: Formation) -> str:
+    """Why staff may not apply ``candidate`` to ``formation`` ("" when they may): eCandidat's "Candidature
+    classique" by staff skips the dates and the wish limit, not the rest."""
+    if not hasattr(candidate, "address") or not hasattr(candidate, "baccalaureate"):
+        return _("The candidate's dossier is not complete enough (address and baccalaureate) to apply.")
+    campaign_id = candidate.user.campaign_id
+    if campaign_id is None or not Campaign.objects.active().filter(pk=campaign_id).exists():
+        return _("The candidate's account does not belong to the active campaign.")
+    if not (formation.in_service and formation.centre.in_service):
+        return _("This formation is not in service.")
+    if Application.objects.active().filter(candidate=candidate, formation=formation).exists():
+        return _("The candidate has already applied to this formation.")
+    return ""
+
+
+@transaction.atomic
+def create_application_on_behalf(*, candidate: Candidate, formation: Formation, actor: User) -> Application:
+    """Staff apply on the candidate's behalf (issue 12; ecandidat-features §1.5 "Candidature classique"): as
+    ``create_application`` without the application window and wish-limit checks; the history row names the member
+    of staff. Side effects: history row ``application_created`` (actor: staff), mail CANDIDATURE to the candidate.
+    """
+    candidate = (
+        Candidate.objects.select_for_update(of=("self",))
+        .select_related("user", "address", "baccalaureate")
+        .get(pk=candidate.pk)
+    )
+    formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
+    refusal = on_behalf_refusal(candidate=candidate, formation=formation)
+    if refusal:
+        raise BusinessRuleError(refusal)
+    campaign_id = candidate.user.campaign_id
+    assert campaign_id is not None  # on_behalf_refusal refuses an account without an active campaign
+    try:
+        with transaction.atomic():
+            application = Application.objects.create(
+                candidate=candidate,
+                formation=formation,
+                campaign_id=campaign_id,
+                created_by=actor,
+                treatment_type=formation.treatment_type,
+            )
+    except IntegrityError as exc:
+        raise InvalidTransition(_("The candidate has already applied to this formation.")) from exc
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        comment = _("Created by staff on the candidate's behalf")
+    record_event(
+        application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status, comment=comment
+    )
     _notify(application, candidate_code="CANDIDATURE")
     return application
 
@@ -270,46 +331,100 @@ def answer_refusal(
     return ""
 
 
-def _answer(application: Application, *, actor: User, accepted: bool) -> Application:
-    application = _lock(application)
+def _favourable_validated_at(application: Application) -> datetime.datetime | None:
     decision = _latest_validated_decision(application)
-    favourable_at = decision.validated_at if decision and decision.decision_type.avis == Avis.FAVOURABLE else None
-    refusal = answer_refusal(application, favourable_validated_at=favourable_at)
-    if refusal:
-        raise InvalidTransition(refusal)
-    application.accepted = accepted
-    application.answered_at = timezone.now()
-    application.answered_by = actor
-    application.save(update_fields=["accepted", "answered_at", "answered_by"])
-    record_event(application, kind=EventKind.CONFIRMED if accepted else EventKind.WITHDRAWN, actor=actor)
-    return application
+    return decision.validated_at if decision and decision.decision_type.avis == Avis.FAVOURABLE else None
+
+
+def _answer_refusal_for(application: Application, *, role: Role) -> str:
+    """``answer_refusal`` for the candidate; staff may answer "at any time" (§1.12): only the favourable decision
+    and the absence of an answer are checked for them."""
+    favourable_at = _favourable_validated_at(application)
+    if role == Role.CANDIDATE:
+        return answer_refusal(application, favourable_validated_at=favourable_at)
+    if application.is_cancelled:
+        return _("This application has been cancelled.")
+    if favourable_at is None:
+        return _("Only an application with a favourable decision can be confirmed or withdrawn.")
+    return ""
 
 
 @transaction.atomic
-def confirm_application(*, application: Application, actor: User) -> Application:
-    """ "Confirmer" after a validated favourable decision, before the date de confirmation (§1.12). Irreversible.
+def confirm_application(*, application: Application, actor: User, role: Role = Role.CANDIDATE) -> Application:
+    """ "Confirmer" after a validated favourable decision, before the date de confirmation (§1.12; staff on the
+    candidate's behalf at any time, ``role=Role.STAFF``).
 
     Side effects: history row, mail CANDIDATURE_CONFIRM with the administrative registration instructions of the
     formation (or, when it has none, of its centre), then ``application_confirmed`` in the same transaction (the
     OPI, when the decision type is marked "Déversement OPI").
     """
-    application = _answer(application, actor=actor, accepted=True)
+    application = _lock(application)
+    refusal = _answer_refusal_for(application, role=role)
+    if refusal:
+        raise InvalidTransition(refusal)
+    mail_code = change_answer(application, ANSWER_TRANSITIONS["confirm"], role=role, actor=actor)
+    application_confirmed.send(sender=Application, application=application, actor=actor)
     formation = application.formation
     instructions = formation.registration_instructions or formation.centre.registration_instructions
-    _notify(application, candidate_code="CANDIDATURE_CONFIRM", registration_instructions=instructions)
-    application_confirmed.send(sender=Application, application=application, actor=actor)
+    _notify(application, candidate_code=mail_code, registration_instructions=instructions)
     return application
 
 
-@transaction.atomic
-def withdraw_application(*, application: Application, actor: User) -> Application:
-    """ "Désister" after a validated favourable decision (§1.12). Irreversible.
+def withdraw_refusal(application: Application, *, favourable_validated_at: datetime.datetime | None) -> str:
+    """Why the candidate cannot withdraw now ("" when they can): before confirming, ``answer_refusal``; once
+    confirmed, "Désister" remains available (§1.12) as long as the application is not cancelled."""
+    if application.accepted is True:
+        return _("This application has been cancelled.") if application.is_cancelled else ""
+    return answer_refusal(application, favourable_validated_at=favourable_validated_at)
 
-    Side effects: history row, mail CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT, then the first candidate of
-    the complementary list is admitted when the formation manages its list automatically. That promotion is made
-    by the system (actor None, batch ``auto_waiting_list``), not in the withdrawing candidate's name.
+
+@transaction.atomic
+def withdraw_application(
+    *,
+    application: Application,
+    actor: User,
+    reason: str = "",
+    comment: str = "",
+    role: Role = Role.CANDIDATE,
+) -> Application:
+    """ "Désister" after a validated favourable decision, before or after confirming (§1.12, issue 12), by the
+    candidate or by staff on the candidate's behalf (``role=Role.STAFF``, no date limit). Irreversible.
+
+    ``reason`` is a ``WithdrawalReason`` code, required after a confirmation and from staff; ``comment`` is staff's
+    free text, kept in the history.
+
+    Side effects: history row (``application_withdrawn`` or ``withdrawn_after_confirmation``), mail
+    CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT, signal ``confirmation_withdrawn`` after a confirmation, then
+    the first candidate of the complementary list is admitted when the formation manages its list automatically.
+    That promotion is made by the system (actor None, batch ``auto_waiting_list``), not in the withdrawing
+    person's name.
     """
-    application = _answer(application, actor=actor, accepted=False)
-    _notify(application, candidate_code="CANDIDATURE_DESIST", commission_code="COMMISSION_ALERT_DESISTEMENT")
-    promote_from_waiting_list(formation=application.formation, actor=None)
+    if reason and reason not in WithdrawalReason.values:
+        raise BusinessRuleError(_("Choose the reason for the withdrawal."))
+    if role == Role.STAFF and not reason:
+        raise BusinessRuleError(_("Choose the reason for the withdrawal."))
+    application = _lock(application)
+    transition = withdrawal_transition(application.accepted)
+    if transition is None:
+        raise InvalidTransition(_("You have already answered: this choice cannot be changed."))
+    was_confirmed = application.accepted is True
+    if was_confirmed:
+        refusal = _("This application has been cancelled.") if application.is_cancelled else ""
+    else:
+        refusal = _answer_refusal_for(application, role=role)
+    if refusal:
+        raise InvalidTransition(refusal)
+    mail_code = change_answer(application, transition, role=role, actor=actor, reason=reason, comment=comment)
+    if was_confirmed:
+        confirmation_withdrawn.send(sender=Application, application=application, actor=actor, reason=reason)
+    reason_label = WithdrawalReason(reason).label if reason else ""  # lazy: rendered in the mail's language
+    _notify(
+        application,
+        candidate_code=mail_code,
+        commission_code="COMMISSION_ALERT_DESISTEMENT",
+        withdrawal_reason=reason_label,
+        after_confirmation=was_confirmed,
+    )
+    if transition.frees_place:
+        promote_from_waiting_list(formation=application.formation, actor=None)
     return application

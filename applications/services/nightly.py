@@ -205,6 +205,56 @@ def recompute_all_waiting_list_ranks(report: Report, *, dry_run: bool, limit: in
         report.add("ranked applications", ranked)
 
 
+# --- waiting-list progress (issue 12) ----------------------------------------------------------------------------
+
+RANK_PROGRESS_BATCH = "mail_waiting_list_progress"
+
+
+def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | None) -> None:
+    """One mail (LISTE_COMP_PROGRESSION) to each candidate of a complementary list whose rang réel is better than
+    the rank they were last told, however many steps it moved since: not one mail per step. The told rank is
+    claimed by a conditional update in the same transaction as the outbox row, so a rerun sends nothing twice.
+    Runs after ``recompute_waiting_list_ranks``."""
+    moved = (
+        Application.objects.filter(
+            cancelled_at__isnull=True,
+            campaign__is_active=True,
+            waiting_list_rank__isnull=False,
+            waiting_list_rank_mailed__isnull=False,
+            waiting_list_rank__lt=F("waiting_list_rank_mailed"),
+        )
+        .order_by("pk")
+        .values_list("pk", "waiting_list_rank", "waiting_list_rank_mailed")
+    )
+    if limit is not None:
+        moved = moved[:limit]
+    for pk, rank, told in moved.iterator(chunk_size=CHUNK):
+        if dry_run:
+            report.add("progress mails to send")
+            continue
+        with transaction.atomic():
+            claimed = Application.objects.filter(pk=pk, waiting_list_rank=rank, waiting_list_rank_mailed=told).update(
+                waiting_list_rank_mailed=rank
+            )
+            if not claimed:
+                report.add("rank changed meanwhile")
+                continue
+            application = Application.objects.select_related("candidate__user", "formation").get(pk=pk)
+            notify_candidate(
+                application=application,
+                code="LISTE_COMP_PROGRESSION",
+                rank=rank,
+                previous_rank=told,
+            )
+            record_event(
+                application,
+                kind=EventKind.RANK_PROGRESS_MAILED,
+                batch=RANK_PROGRESS_BATCH,
+                comment=f"{told} → {rank}",
+            )
+        report.add("progress mails sent")
+
+
 # --- BATCH_ARCHIVAGE ---------------------------------------------------------------------------------------------
 
 

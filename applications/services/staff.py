@@ -13,21 +13,24 @@ import datetime
 import logging
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from applications.dates import effective_confirmation_date
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
+from applications.letters import schedule_letter
 from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import decision_context, format_date, notify_candidate, notify_commission
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
-from offers.enums import Avis
+from offers.enums import Avis, TreatmentType
 from offers.models import Formation
 
 if TYPE_CHECKING:
@@ -89,7 +92,99 @@ def set_dossier_status(application: Application, *, target: str, actor: User, co
     mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment)
     refused_pieces = _refused_pieces(application) if transition.target == DossierStatus.INCOMPLETE else []
     notify_candidate(application=application, code=mail_code, comment=comment, refused_pieces=refused_pieces)
+    if transition.target == DossierStatus.COMPLETE:
+        grant_direct_access(application, actor=actor)
     return application
+
+
+def _direct_access_refusal(application: Application) -> str:
+    if application.formation.favourable_decision_type_id is None:
+        return _("Direct access needs the formation's default favourable decision; set it on the formation first.")
+    return ""
+
+
+@transaction.atomic
+def set_treatment_type(application: Application, *, treatment_type: str, reason: str, actor: User) -> Application:
+    """Change one application's type de traitement (§2.6), with the reason written to the history.
+
+    Refused once a decision has been validated (as eCandidat's bulk "Type de traitement"). Setting ``AD`` on a
+    dossier that is already complete grants the direct access at once.
+    """
+    if treatment_type not in TreatmentType.values:
+        raise BusinessRuleError(_("Unknown processing type."))
+    if not reason.strip():
+        raise BusinessRuleError(_("Give the reason for this change."))
+    application = _lock(application)
+    if application.is_cancelled:
+        raise InvalidTransition(_("This application has been cancelled."))
+    previous = application.treatment_type
+    if previous == treatment_type:
+        raise InvalidTransition(
+            _("The processing type is already “%(type)s”; nothing was done.")
+            % {"type": TreatmentType(treatment_type).label}
+        )
+    if application.decisions.validated().exists():
+        raise InvalidTransition(_("A decision has already been validated: the processing type can no longer change."))
+    if treatment_type == TreatmentType.DIRECT:
+        refusal = _direct_access_refusal(application)
+        if refusal:
+            raise BusinessRuleError(refusal)
+    application.treatment_type = treatment_type
+    application.save(update_fields=["treatment_type"])
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        change = f"{TreatmentType(previous).label} → {TreatmentType(treatment_type).label}"
+    record_event(application, kind=EventKind.TREATMENT_TYPE, actor=actor, comment=f"{change} — {reason.strip()}")
+    if treatment_type == TreatmentType.DIRECT and application.dossier_status == DossierStatus.COMPLETE:
+        grant_direct_access(application, actor=actor)
+    return application
+
+
+def grant_direct_access(application: Application, *, actor: User | None, batch: str = "") -> Decision | None:
+    """Accès direct (§2.6): once the dossier of an ``AD`` application is complete, the formation's default
+    favourable decision is created and validated (history action ``A``), and mailed; the candidate then confirms.
+
+    Called inside the transaction that set the status (the application row is locked). Does nothing (None) for
+    another type de traitement, when the application already has a decision, or when the formation has no default
+    favourable decision (logged: the formation is misconfigured, staff decide by hand).
+    """
+    if application.treatment_type != TreatmentType.DIRECT or application.decisions.exists():
+        return None
+    decision_type = application.formation.favourable_decision_type
+    if decision_type is None:
+        logger.warning("formation %s: direct access without a default favourable decision", application.formation.code)
+        return None
+    now = timezone.now()
+    decision = Decision.objects.create(
+        application=application,
+        decision_type=decision_type,
+        action=DecisionAction.DIRECT_ACCESS,
+        created_by=actor,
+        validated_at=now,
+        validated_by=actor,
+    )
+    record_event(application, kind=EventKind.DIRECT_ACCESS, actor=actor, batch=batch, comment=decision_type.label)
+    notify_candidate(
+        application=application,
+        code=decision_type.mail_code,
+        **decision_context(decision, confirmation_date=_effective_confirmation_date(application, now)),
+        letter_url=_letter_url(decision, actor=actor),
+    )
+    return decision
+
+
+def _letter_url(decision: Decision, *, actor: User | None) -> str:
+    """Record the decision's letter (built after the commit) and return the recap link that downloads it; ""
+    without a letter text for this avis."""
+    if schedule_letter(decision, actor=actor) is None:
+        return ""
+    return settings.SITE_URL + reverse("applications:letter", args=[decision.application.public_id])
+
+
+def two_person_refusal(decision: Decision, *, actor: User) -> str:
+    """With ``DECISION_TWO_PERSON_RULE``, why ``actor`` may not validate ``decision`` (they entered it), or ""."""
+    if settings.DECISION_TWO_PERSON_RULE and decision.created_by_id is not None and decision.created_by_id == actor.pk:
+        return _("Two-person rule: this decision must be validated by someone other than the person who entered it.")
+    return ""
 
 
 # --- decisions --------------------------------------------------------------------------------------------------
@@ -164,6 +259,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         raise InvalidTransition(_("This decision has already been validated."))
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
+    refusal = two_person_refusal(decision, actor=actor)
+    if refusal:
+        raise BusinessRuleError(refusal)
     decision.validated_at = timezone.now()
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
@@ -176,6 +274,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         application=application,
         code=decision.decision_type.mail_code,
         **decision_context(decision, confirmation_date=confirmation_date),
+        letter_url=_letter_url(decision, actor=actor),
     )
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
         recompute_waiting_list_ranks(formation=application.formation)
@@ -226,16 +325,23 @@ def recompute_waiting_list_ranks(*, formation: Formation) -> int:
     stale = list(
         Application.objects.filter(formation=formation)
         .filter(Q(pk__in=ordered) | Q(waiting_list_rank__isnull=False))
-        .only("pk", "waiting_list_rank")
+        .only("pk", "waiting_list_rank", "waiting_list_rank_mailed")
     )
     changed = []
+    now = timezone.now()
     for application in stale:
         rank = ranks.get(application.pk)
         if application.waiting_list_rank != rank:
+            if application.waiting_list_rank is None or rank is None:
+                # Entering the list (its decision's mail gives the rank) or leaving it: nothing to announce later.
+                application.waiting_list_rank_mailed = rank
             application.waiting_list_rank = rank
+            application.waiting_list_rank_at = now if rank is not None else None
             changed.append(application)
     if changed:
-        Application.objects.bulk_update(changed, ["waiting_list_rank"])
+        Application.objects.bulk_update(
+            changed, ["waiting_list_rank", "waiting_list_rank_at", "waiting_list_rank_mailed"]
+        )
     return len(ranks)
 
 
@@ -308,7 +414,16 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
     application.confirmation_date_override = new_date
     previous_rank = application.waiting_list_rank
     application.waiting_list_rank = None
-    application.save(update_fields=["confirmation_date_override", "waiting_list_rank"])
+    application.waiting_list_rank_at = None
+    application.waiting_list_rank_mailed = None
+    application.save(
+        update_fields=[
+            "confirmation_date_override",
+            "waiting_list_rank",
+            "waiting_list_rank_at",
+            "waiting_list_rank_mailed",
+        ]
+    )
     record_event(
         application,
         kind=EventKind.WAITING_LIST_PROMOTION,
@@ -321,6 +436,7 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
         application=application,
         code=decision_type.mail_code,
         **decision_context(decision, confirmation_date=confirmation_date),
+        letter_url=_letter_url(decision, actor=actor),
     )
     notify_commission(
         application=application,
@@ -331,7 +447,7 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
         # The list moves up by one: one set-based UPDATE, not a rewrite of every rank (the nightly ranks batch
         # recomputes them all anyway).
         Application.objects.filter(formation=formation, waiting_list_rank__gt=previous_rank).update(
-            waiting_list_rank=F("waiting_list_rank") - 1
+            waiting_list_rank=F("waiting_list_rank") - 1, waiting_list_rank_at=now
         )
     else:
         recompute_waiting_list_ranks(formation=formation)

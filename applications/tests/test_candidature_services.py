@@ -365,7 +365,14 @@ def test_answer_is_irreversible(favourable):
     services.confirm_application(application=favourable, actor=favourable.candidate.user)
 
     with pytest.raises(InvalidTransition, match="You have already answered"):
+        services.confirm_application(application=favourable, actor=favourable.candidate.user)
+    # Withdrawing after confirming remains possible (issue 12), with a reason; then nothing more.
+    with pytest.raises(InvalidTransition, match="Choose the reason for the withdrawal."):
         services.withdraw_application(application=favourable, actor=favourable.candidate.user)
+    services.withdraw_application(application=favourable, actor=favourable.candidate.user, reason="ADM")
+    for service in (services.confirm_application, services.withdraw_application):
+        with pytest.raises(InvalidTransition, match="You have already answered"):
+            service(application=favourable, actor=favourable.candidate.user)
 
 
 def test_confirm_needs_a_validated_favourable_decision(application):

@@ -198,7 +198,7 @@ def test_recap_queries_do_not_grow_with_pieces(owner, application, count, django
     for _ in range(count):
         PieceSubmissionFactory(application=application, piece_type=PieceTypeFactory(is_common=True, is_unique=True))
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10)  # + the decision letter (issue 12):
         response = owner.get(_url("detail", application))
 
     assert response.status_code == 200
@@ -366,7 +366,7 @@ def favourable(applicant, formation):
 
 
 def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, favourable, django_assert_num_queries):
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10)  # + the decision letter (issue 12):
         response = owner.get(_url("detail", favourable))
 
     assertContains(response, "<dd>Avis FA</dd>", html=True)
@@ -391,7 +391,7 @@ def test_confirm_is_asked_twice_and_irreversible(owner, favourable, django_captu
 
     assertContains(response, "You have confirmed your application.")
     assert [m.subject for m in mailoutbox] == ["Candidature confirmée"]
-    response = owner.post(_url("withdraw", favourable), follow=True)
+    response = owner.post(_url("confirm", favourable), follow=True)
     assertContains(response, "You have already answered: this choice cannot be changed.")
     favourable.refresh_from_db()
     assert favourable.accepted is True
@@ -401,7 +401,7 @@ def test_withdraw_is_asked_twice(owner, favourable, django_capture_on_commit_cal
     assertContains(owner.get(_url("withdraw", favourable)), "This choice is irreversible.")
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner.post(_url("withdraw", favourable), follow=True)
+        response = owner.post(_url("withdraw", favourable), {"reason": "FIN"}, follow=True)
 
     assertContains(response, "You have withdrawn from this formation.")
     favourable.refresh_from_db()

@@ -313,6 +313,11 @@ MAX_WISHES_PER_INSTITUTION = env_bool("MAX_WISHES_PER_INSTITUTION", False)
 # eCandidat CANDIDATURE_IS_BLOC_TRANS_FORM: on, an application cannot be transmitted while one of its complementary
 # forms is neither answered nor declared "Non concerné" (off by default: LimeSurvey answers arrive only nightly).
 FORMS_BLOCK_TRANSMISSION = env_bool("FORMS_BLOCK_TRANSMISSION", False)
+# Two-person rule on decisions (issue 12): the person who validates (releases) a decision must not be the one who
+# entered it.
+DECISION_TWO_PERSON_RULE = env_bool("DECISION_TWO_PERSON_RULE", False)
+# The public address of the site, for links in mails sent outside a request (decision letters, issue 12).
+SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 UNVALIDATED_ACCOUNT_DAYS = env_int("UNVALIDATED_ACCOUNT_DAYS", 5, minimum=1)
 
 # --- Authentication (django-allauth) ----------------------------------------------------------------------

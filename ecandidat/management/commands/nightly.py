@@ -17,6 +17,7 @@ BATCHES = [
     "remind_favourable_decisions",
     "withdraw_expired_confirmations",
     "recompute_waiting_list_ranks",
+    "mail_waiting_list_progress",  # after the ranks: one mail per candidate who moved up
     # After the day's confirmations and withdrawals (eCandidat BATCH_ASYNC_OPI).
     "transfer_opi",
     "archive_campaigns",

@@ -1,0 +1,221 @@
+"""Back-office work done on a candidate's behalf (issue 12).
+
+- Operations of one application (rows of ``candidatures.OPERATIONS``, from its page: eCandidat's maintainer declined
+  mass withdrawal, issue #26): recording a withdrawal (before or after the candidate confirmed, with the reason the
+  candidate gave) and changing an application's type de traitement.
+- Two pages of the applications list for a phone call or a paper application: creating a candidate's e-mail
+  account (the candidate receives the usual mail to choose a password) and creating an application for a
+  candidate. Centre managers (for their centres' formations) and the central office.
+
+The forms validate, the services in ``accounts.services`` and ``applications.services`` act.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from accounts.services import create_candidate_account
+from applications.enums import WithdrawalReason
+from applications.models import Candidate
+from applications.services import candidature as candidature_services
+from applications.services import staff
+from applications.workflow import Role
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.staff import scope_of
+from offers.enums import TreatmentType
+from offers.models import Formation
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from applications.models import Application
+
+
+class StaffWithdrawalForm(forms.Form):
+    reason = forms.ChoiceField(
+        label=_("Reason given by the candidate"),
+        choices=[("", "---------"), *WithdrawalReason.choices],
+        error_messages={"required": _("Choose the reason for the withdrawal.")},
+    )
+    comment = forms.CharField(
+        label=_("Comment (written to the history)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class TreatmentTypeForm(forms.Form):
+    treatment_type = forms.ChoiceField(
+        label=_("New processing type"), choices=[("", "---------"), *TreatmentType.choices]
+    )
+    reason = forms.CharField(
+        label=_("Reason (written to the history)"),
+        max_length=500,
+        error_messages={"required": _("Give the reason for this change.")},
+    )
+
+
+def withdraw_on_behalf(application: Application, form: StaffWithdrawalForm, actor: User) -> None:
+    candidature_services.withdraw_application(
+        application=application,
+        actor=actor,
+        reason=form.cleaned_data["reason"],
+        comment=form.cleaned_data["comment"],
+        role=Role.STAFF,
+    )
+
+
+def change_treatment_type(application: Application, form: TreatmentTypeForm, actor: User) -> None:
+    staff.set_treatment_type(
+        application,
+        treatment_type=form.cleaned_data["treatment_type"],
+        reason=form.cleaned_data["reason"],
+        actor=actor,
+    )
+
+
+# --- pages: a candidate's account, an application for a candidate -----------------------------------------------
+
+
+class CandidateAccountForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"), max_length=254)
+    last_name = forms.CharField(label=_("Last name"), max_length=150)
+    first_name = forms.CharField(label=_("First name"), max_length=150)
+
+
+class ApplicationOnBehalfForm(forms.Form):
+    numero_dossier = forms.CharField(label=_("Dossier number"), max_length=30)
+    formation = forms.ModelChoiceField(label=_("Formation"), queryset=Formation.objects.none())
+
+    def __init__(self, *args, formations, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["formation"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = formations
+
+    def clean_numero_dossier(self) -> Candidate:
+        numero = self.cleaned_data["numero_dossier"].strip().upper()
+        candidate = (
+            Candidate.objects.select_related("user")
+            .filter(user__username=numero, user__campaign__is_active=True)
+            .first()
+        )
+        if candidate is None:
+            raise forms.ValidationError(
+                gettext("No candidate of the active campaign has this dossier number with filled-in personal details.")
+            )
+        return candidate
+
+
+def _formations_for(user):
+    """The formations the user manages (every formation for the central office)."""
+    scope = scope_of(user)
+    formations = Formation.objects.select_related("centre").order_by("code")
+    if scope.is_central:
+        return formations
+    return formations.filter(centre_id__in=sorted(scope.managed_centres))
+
+
+def _check_manager(model_admin, request) -> None:
+    """Managers of a centre and the central office; anyone else of the back office: 403."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    scope = scope_of(request.user)
+    if not (scope.is_central or scope.managed_centres):
+        raise PermissionDenied
+
+
+def _page(model_admin, request, *, title, form, intro):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": title,
+        "subtitle": None,
+        "form": form,
+        "intro": intro,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/applications/application/on_behalf.html", context)
+
+
+def account_view(model_admin, request):
+    _check_manager(model_admin, request)
+    form = CandidateAccountForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = create_candidate_account(actor=request.user, **form.cleaned_data)
+        except BusinessRuleError as error:
+            form.add_error("email", str(error))
+        else:
+            messages.success(
+                request,
+                gettext(
+                    "Account %(numero)s created: the candidate received an e-mail to choose a password, then fills "
+                    "in their dossier."
+                )
+                % {"numero": user.username},
+            )
+            return HttpResponseRedirect(reverse("admin:applications_application_on_behalf"))
+    return _page(
+        model_admin,
+        request,
+        title=gettext("Create a candidate's account"),
+        form=form,
+        intro=gettext("The candidate receives an e-mail with their dossier number and a link to choose a password."),
+    )
+
+
+def application_view(model_admin, request):
+    _check_manager(model_admin, request)
+    form = ApplicationOnBehalfForm(
+        request.POST if request.method == "POST" else None, formations=_formations_for(request.user)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = candidature_services.create_application_on_behalf(
+                candidate=form.cleaned_data["numero_dossier"],
+                formation=form.cleaned_data["formation"],
+                actor=request.user,
+            )
+        except BusinessRuleError as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(
+                request, gettext("The application has been created; the candidate was informed by e-mail.")
+            )
+            return HttpResponseRedirect(reverse("admin:applications_application_change", args=[application.pk]))
+    return _page(
+        model_admin,
+        request,
+        title=gettext("Create an application for a candidate"),
+        form=form,
+        intro=gettext(
+            "For a paper application or a phone call: the application window and the maximum number of wishes do "
+            "not apply; the candidate's dossier (address, baccalaureate) must be filled in."
+        ),
+    )
+
+
+def on_behalf_urls(model_admin) -> list:
+    wrap = model_admin.admin_site.admin_view
+    return [
+        path(
+            "pour-le-candidat/compte/",
+            wrap(lambda request: account_view(model_admin, request)),
+            name="applications_application_on_behalf_account",
+        ),
+        path(
+            "pour-le-candidat/candidature/",
+            wrap(lambda request: application_view(model_admin, request)),
+            name="applications_application_on_behalf",
+        ),
+    ]

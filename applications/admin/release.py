@@ -1,0 +1,162 @@
+"""Releasing decisions with a preview (issue 12): the "Validate the decisions" operation page shows, for the
+selection, each mail exactly as it will be sent (``applications.services.release.preview_release``), and the
+two-person rule when it is on; "Confirm" then validates and sends."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import translation
+from django.utils.translation import gettext
+
+from applications.letters import (
+    KIND_BY_AVIS,
+    build_letter,
+    letter_response,
+    letter_values,
+    regenerate_letter,
+    render_letter_pdf,
+    template_for,
+)
+from applications.models import Application, DecisionLetter, ReleaseJob
+from applications.services.release import BACKGROUND_RELEASE_FROM, PREVIEW_LIMIT, preview_release, request_release
+from ecandidat.exceptions import BusinessRuleError
+
+
+def preview_context(request, applications) -> dict:
+    previews = preview_release(applications, actor=request.user)
+    for preview in previews:
+        if preview.mails and preview.letter:
+            preview.letter_url = reverse(
+                "admin:applications_application_letter_preview", args=[preview.application.pk]
+            )
+    return {
+        "release_previews": previews,
+        "release_refused": sum(1 for preview in previews if preview.refusal),
+        "release_not_previewed": max(0, len(applications) - PREVIEW_LIMIT),
+        "release_preview_limit": PREVIEW_LIMIT,
+        "two_person_rule": settings.DECISION_TWO_PERSON_RULE,
+    }
+
+
+# --- letters: preview before the release, staff download, regeneration ------------------------------------------
+
+
+def _scoped(model_admin, request, object_id, scope: str) -> Application:
+    """404 when the user cannot see the application, 403 when they see it but may not do this."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    application = get_object_or_404(
+        Application.objects.visible_to(request.user).select_related(
+            "candidate__user", "formation__centre", "formation__commission"
+        ),
+        pk=object_id,
+    )
+    if not getattr(Application.objects.filter(pk=application.pk), scope)(request.user).exists():
+        raise PermissionDenied
+    return application
+
+
+def letter_preview_view(model_admin, request, object_id):
+    """The letter the current (not yet validated) decision would produce, built in memory, never stored."""
+    application = _scoped(model_admin, request, object_id, "validatable_by")
+    decision = application.decisions.select_related("decision_type", "refusal_reason").current()
+    kind = KIND_BY_AVIS.get(decision.decision_type.avis, "") if decision is not None else ""
+    template = template_for(application, kind) if kind else None
+    if decision is None or template is None:
+        raise Http404
+    language = application.candidate.preferred_language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        values = letter_values(application, decision, kind)
+    response = HttpResponse(render_letter_pdf(template, values, language=language), content_type="application/pdf")
+    response["Content-Disposition"] = 'inline; filename="apercu-lettre.pdf"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def letter_download_view(model_admin, request, object_id):
+    """Staff download of the letter of the latest validated decision (anyone who may read the application)."""
+    application = _scoped(model_admin, request, object_id, "visible_to")
+    letters = DecisionLetter.objects.filter(application=application).select_related("decision")
+    letter = letters.order_by("-decision__created_at", "-decision_id").first()
+    if letter is None:
+        raise Http404
+    if not letter.file:
+        letter = build_letter(letter.pk)
+        if letter is None or not letter.file:
+            raise Http404
+    return letter_response(letter)
+
+
+def letter_urls(model_admin) -> list:
+    wrap = model_admin.admin_site.admin_view
+    return [
+        path(
+            "<int:object_id>/lettre/apercu/",
+            wrap(lambda request, object_id: letter_preview_view(model_admin, request, object_id)),
+            name="applications_application_letter_preview",
+        ),
+        path(
+            "<int:object_id>/lettre/",
+            wrap(lambda request, object_id: letter_download_view(model_admin, request, object_id)),
+            name="applications_application_letter",
+        ),
+    ]
+
+
+def regenerate(application, form, actor) -> None:
+    regenerate_letter(application, actor=actor)
+
+
+# --- big releases: queued, with their progress ------------------------------------------------------------------
+
+REFRESH_SECONDS = 3
+
+
+def bulk_release(model_admin, request, applications):
+    """A selection above ``BACKGROUND_RELEASE_FROM``: queue it and open its progress page (None: run it here)."""
+    if len(applications) < BACKGROUND_RELEASE_FROM:
+        return None
+    try:
+        job = request_release(actor=request.user, application_ids=[application.pk for application in applications])
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+        return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
+    messages.success(request, gettext("The release of %(count)d decisions has started.") % {"count": job.total})
+    return HttpResponseRedirect(reverse("admin:applications_application_release", args=[job.public_id]))
+
+
+def release_job_view(model_admin, request, public_id):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": gettext("Release of decisions"),
+        "is_nav_sidebar_enabled": False,
+        "subtitle": None,
+        "job": job,
+        "in_progress": job.status in (ReleaseJob.Status.PENDING, ReleaseJob.Status.RUNNING),
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/applications/application/release_job.html", context)
+
+
+def release_urls(model_admin) -> list:
+    wrap = model_admin.admin_site.admin_view
+    return [
+        *letter_urls(model_admin),
+        path(
+            "validation/<uuid:public_id>/",
+            wrap(lambda request, public_id: release_job_view(model_admin, request, public_id)),
+            name="applications_application_release",
+        ),
+    ]

@@ -1,0 +1,308 @@
+"""The applications export with chosen columns (issue 12; eCandidat offers 78 columns with saved choices).
+
+``COLUMNS`` lists every column, by group: identity, contact, address, baccalaureate, cursus, last diploma, decision
+(with its reason and rank), dates, answer, notes, tags and complementary-form answers. ``export_rows`` reads the
+applications by chunks of ``CHUNK`` primary keys with a fixed number of queries per chunk (one for the rows with
+their one-to-one relations and the decision annotations, one per prefetched relation), whatever the columns, so an
+export of 10,000 rows runs in a few dozen queries and constant memory; ``stream_csv`` and ``write_xlsx`` write it
+without holding the whole file in memory (CSV streamed line by line, XLSX through openpyxl's write-only mode into a
+temporary file).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from applications.enums import WithdrawalReason
+from applications.models import Application, ApplicationNote, ExternalCursus, FormAnswer, InternalCursus
+from applications.models.candidature import latest_decision
+from ecandidat.exports import FORMULA_PREFIXES, neutralise
+
+CHUNK = 1000
+
+
+def _local(value: datetime.datetime | None) -> datetime.datetime | None:
+    return timezone.localtime(value).replace(tzinfo=None) if value else None
+
+
+def _address(obj: Application) -> Any:
+    return getattr(obj.candidate, "address", None)
+
+
+def _bac(obj: Application) -> Any:
+    return getattr(obj.candidate, "baccalaureate", None)
+
+
+def _last_external(obj: Application) -> ExternalCursus | None:
+    rows = obj.candidate.external_cursus.all()  # prefetched, newest year first
+    return rows[0] if rows else None
+
+
+def _answer(obj: Application) -> str:
+    if obj.accepted is None:
+        return ""
+    return str(_("Confirmed")) if obj.accepted else str(_("Withdrawn"))
+
+
+def _form_answers(obj: Application) -> str:
+    lines = []
+    for answer in obj.candidate.form_answers.all():  # prefetched: the candidate's and this application's answers
+        if answer.application_id not in (None, obj.pk):
+            continue
+        label = answer.form.label
+        if answer.not_concerned:
+            lines.append(f"{label} : {_('not concerned')}")
+            continue
+        for question, value in (answer.answers or {}).items():
+            lines.append(f"{label} / {question} : {value}")
+    return "\n".join(lines)
+
+
+def _annotation(obj: Application, name: str) -> Any:
+    """A field of the latest decision, annotated by ``_rows_queryset`` as ``export_decision_<name>``."""
+    return getattr(obj, f"export_decision_{name}")
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: Promise
+    group: Promise
+    value: Callable[[Application], Any]
+
+
+IDENTITY, CONTACT, ADDRESS, BAC, CURSUS, DECISION, DATES, REVIEW = (
+    _("Identity"),
+    _("Contact"),
+    _("Address"),
+    _("Baccalaureate"),
+    _("Cursus"),
+    _("Decision"),
+    _("Dates"),
+    _("Notes, tags and forms"),
+)
+
+COLUMNS: dict[str, Column] = {
+    column.key: column
+    for column in [
+        Column("numero", _("Dossier number"), IDENTITY, lambda o: o.candidate.user.username),
+        Column("civility", _("Title"), IDENTITY, lambda o: o.candidate.get_civility_display()),
+        Column("birth_name", _("Birth name"), IDENTITY, lambda o: o.candidate.birth_name),
+        Column("usual_name", _("Usual name"), IDENTITY, lambda o: o.candidate.usual_name),
+        Column("first_name", _("First name"), IDENTITY, lambda o: o.candidate.first_name),
+        Column("birth_date", _("Date of birth"), IDENTITY, lambda o: o.candidate.birth_date),
+        Column("birth_city", _("City of birth"), IDENTITY, lambda o: o.candidate.birth_city),
+        Column("birth_country", _("Country of birth"), IDENTITY, lambda o: o.candidate.birth_country),
+        Column("nationality", _("Nationality"), IDENTITY, lambda o: o.candidate.nationality),
+        Column("ine", _("INE"), IDENTITY, lambda o: o.candidate.ine),
+        Column("student_number", _("Student number"), IDENTITY, lambda o: o.candidate.sis_student_number),
+        Column("email", _("E-mail"), CONTACT, lambda o: o.candidate.user.email),
+        Column("phone", _("Phone"), CONTACT, lambda o: o.candidate.phone),
+        Column("mobile", _("Mobile phone"), CONTACT, lambda o: o.candidate.mobile),
+        Column(
+            "address",
+            _("Address"),
+            ADDRESS,
+            lambda o: " ".join(
+                part
+                for part in (
+                    getattr(_address(o), "line1", ""),
+                    getattr(_address(o), "line2", ""),
+                    getattr(_address(o), "line3", ""),
+                )
+                if part
+            ),
+        ),
+        Column("postal_code", _("Postal code"), ADDRESS, lambda o: getattr(_address(o), "postal_code", "")),
+        Column(
+            "city",
+            _("City"),
+            ADDRESS,
+            lambda o: getattr(_address(o), "city", "") or getattr(_address(o), "foreign_city", ""),
+        ),
+        Column("country", _("Country"), ADDRESS, lambda o: getattr(_address(o), "country", "")),
+        Column(
+            "bac_series", _("Baccalaureate series"), BAC, lambda o: _bac(o).get_series_display() if _bac(o) else ""
+        ),
+        Column("bac_year", _("Baccalaureate year"), BAC, lambda o: getattr(_bac(o), "year", None)),
+        Column(
+            "bac_mention", _("Baccalaureate honours"), BAC, lambda o: _bac(o).get_mention_display() if _bac(o) else ""
+        ),
+        Column("bac_school", _("Baccalaureate school"), BAC, lambda o: getattr(_bac(o), "school", "")),
+        Column(
+            "internal_cursus",
+            _("Internal cursus"),
+            CURSUS,
+            lambda o: "\n".join(
+                f"{row.academic_year} {row.code} {row.label} {row.result}".strip()
+                for row in o.candidate.internal_cursus.all()
+            ),
+        ),
+        Column(
+            "external_cursus",
+            _("External cursus"),
+            CURSUS,
+            lambda o: "\n".join(f"{row.year} {row.label} ({row.school})" for row in o.candidate.external_cursus.all()),
+        ),
+        Column("last_diploma", _("Last diploma"), CURSUS, lambda o: getattr(_last_external(o), "label", "")),
+        Column(
+            "last_diploma_year",
+            _("Year of the last diploma"),
+            CURSUS,
+            lambda o: getattr(_last_external(o), "year", None),
+        ),
+        Column("centre", _("Centre"), DECISION, lambda o: o.formation.centre.label),
+        Column("formation_code", _("Formation code"), DECISION, lambda o: o.formation.code),
+        Column("formation", _("Formation"), DECISION, lambda o: o.formation.title),
+        Column("treatment_type", _("Processing type"), DECISION, lambda o: o.get_treatment_type_display()),
+        Column("dossier_status", _("Dossier status"), DECISION, lambda o: o.get_dossier_status_display()),
+        Column("decision", _("Decision"), DECISION, lambda o: _annotation(o, "label") or ""),
+        Column(
+            "decision_validated",
+            _("Decision validated on"),
+            DECISION,
+            lambda o: _local(_annotation(o, "validated_at")),
+        ),
+        Column("decision_reason", _("Reason of the decision"), DECISION, lambda o: _annotation(o, "reason") or ""),
+        Column("decision_comment", _("Comment of the decision"), DECISION, lambda o: _annotation(o, "comment") or ""),
+        Column("decision_rank", _("Rank entered"), DECISION, lambda o: _annotation(o, "rank")),
+        Column(
+            "waiting_list_rank", _("Actual rank on the complementary list"), DECISION, lambda o: o.waiting_list_rank
+        ),
+        Column("answer", _("Answer"), DECISION, _answer),
+        Column(
+            "withdrawal_reason",
+            _("Reason for withdrawal"),
+            DECISION,
+            lambda o: WithdrawalReason(o.withdrawal_reason).label if o.withdrawal_reason else "",
+        ),
+        Column("created_at", _("Created at"), DATES, lambda o: _local(o.created_at)),
+        Column("transmitted_at", _("Transmitted at"), DATES, lambda o: _local(o.transmitted_at)),
+        Column("received_on", _("Received on"), DATES, lambda o: o.received_on),
+        Column("complete_on", _("Complete on"), DATES, lambda o: o.complete_on),
+        Column("incomplete_on", _("Incomplete on"), DATES, lambda o: o.incomplete_on),
+        Column("answered_at", _("Answered at"), DATES, lambda o: _local(o.answered_at)),
+        Column("cancelled_at", _("Cancelled at"), DATES, lambda o: _local(o.cancelled_at)),
+        Column("tags", _("Tags"), REVIEW, lambda o: ", ".join(link.tag.label for link in o.tag_links.all())),
+        Column(
+            "notes",
+            _("Internal notes"),
+            REVIEW,
+            lambda o: "\n".join(
+                f"{timezone.localtime(note.created_at):%d/%m/%Y %H:%M} {note.author.get_username()} : {note.text}"
+                for note in o.notes.all()
+            ),
+        ),
+        Column("form_answers", _("Complementary-form answers"), REVIEW, _form_answers),
+    ]
+}
+
+DEFAULT_COLUMNS = [
+    "numero",
+    "birth_name",
+    "first_name",
+    "email",
+    "formation_code",
+    "formation",
+    "dossier_status",
+    "decision",
+    "decision_validated",
+    "waiting_list_rank",
+    "answer",
+    "created_at",
+]
+
+
+def grouped_columns() -> list[tuple[Promise, list[Column]]]:
+    groups: dict[str, tuple[Promise, list[Column]]] = {}
+    for column in COLUMNS.values():
+        groups.setdefault(str(column.group), (column.group, []))[1].append(column)
+    return list(groups.values())
+
+
+def _rows_queryset(pks: Sequence[int]) -> QuerySet[Application]:
+    return (
+        Application.objects.filter(pk__in=pks)
+        .select_related("candidate__user", "candidate__address", "candidate__baccalaureate", "formation__centre")
+        .annotate(
+            export_decision_label=latest_decision("decision_type__label"),
+            export_decision_validated_at=latest_decision("validated_at"),
+            export_decision_reason=latest_decision("refusal_reason__label"),
+            export_decision_comment=latest_decision("comment"),
+            export_decision_rank=latest_decision("rank"),
+        )
+        .prefetch_related(
+            "tag_links__tag",
+            Prefetch("notes", queryset=ApplicationNote.objects.select_related("author").order_by("created_at", "id")),
+            Prefetch("candidate__internal_cursus", queryset=InternalCursus.objects.order_by("-academic_year")),
+            Prefetch("candidate__external_cursus", queryset=ExternalCursus.objects.order_by("-year", "-created_at")),
+            Prefetch(
+                "candidate__form_answers", queryset=FormAnswer.objects.select_related("form").order_by("form_id")
+            ),
+        )
+        .order_by("pk")
+    )
+
+
+def export_rows(queryset: QuerySet[Application], keys: Sequence[str]) -> Iterator[list[Any]]:
+    """The rows of ``queryset`` (any filters and order) for the columns ``keys``, chunk by chunk, in pk order."""
+    columns = [COLUMNS[key] for key in keys]
+    pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(pks), CHUNK):
+        for obj in _rows_queryset(pks[start : start + CHUNK]):
+            yield [column.value(obj) for column in columns]
+
+
+def headers(keys: Sequence[str]) -> list[str]:
+    return [str(COLUMNS[key].label) for key in keys]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _as_text(value: Any) -> str:
+    value = neutralise(value)
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, datetime.date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
+def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """CSV for French spreadsheets (BOM, ``;``), one line at a time, formula-looking cells made inert."""
+    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
+    yield "\ufeff" + writer.writerow([_as_text(value) for value in header])
+    for row in rows:
+        yield writer.writerow([_as_text(value) for value in row])
+
+
+def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> IO[bytes]:
+    """An XLSX in a temporary file (open, at its start), written row by row with openpyxl's write-only mode."""
+    from openpyxl import Workbook  # heavy: imported when an XLSX is asked for
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    sheet.freeze_panes = "A2"
+    sheet.append([neutralise(value) for value in header])
+    for row in rows:
+        sheet.append([neutralise(value) for value in row])
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it
+    workbook.save(output)
+    output.seek(0)
+    return output
+
+
+__all__ = ["COLUMNS", "DEFAULT_COLUMNS", "FORMULA_PREFIXES", "export_rows", "stream_csv", "write_xlsx"]

@@ -1,0 +1,243 @@
+"""Admission and refusal letters (issue 12, ecandidat-features §1.13).
+
+When a favourable or unfavourable decision is released (``staff.validate_decision``, a waiting-list promotion, an
+accès direct), ``schedule_letter`` records a ``DecisionLetter`` for it when the centre (or the formation) has a
+letter text, and queues its build after the commit (``applications.tasks.build_decision_letter``). The build renders
+the text with the mail syntax (``ecandidat.mail_templates.render_source``: values are substituted once, never
+interpreted) into a PDF with fpdf2 (title, author, subject and language set), with the centre's address and the
+signature image, and stores it in the private storage. A letter is built at most once unless staff regenerate it;
+the download builds it first if the worker has not yet.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import logging
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.http import FileResponse, Http404
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+from fpdf import FPDF
+
+from applications.dates import effective_confirmation_date
+from applications.dossier_pdf import latin1
+from applications.enums import EventKind
+from applications.history import record_event
+from applications.models import Application, Decision, DecisionLetter
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.mail_templates import render_source, values_for
+from offers.enums import Avis
+from offers.letters import LETTER_TYPES
+from offers.models import DecisionLetterTemplate
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+KIND_BY_AVIS: dict[str, str] = {
+    Avis.FAVOURABLE: DecisionLetterTemplate.Kind.ADMISSION,
+    Avis.UNFAVOURABLE: DecisionLetterTemplate.Kind.REFUSAL,
+}
+
+
+def template_for(application: Application, kind: str) -> DecisionLetterTemplate | None:
+    """The formation's own letter, else its centre's, else None."""
+    formation = application.formation
+    return (
+        DecisionLetterTemplate.objects.filter(kind=kind, centre_id=formation.centre_id)
+        .filter(Q(formation_id=formation.pk) | Q(formation__isnull=True))
+        .order_by(F("formation_id").asc(nulls_last=True))
+        .first()
+    )
+
+
+def _date(day: datetime.date | datetime.datetime | None) -> str:
+    return date_format(day, "d/m/Y") if day else ""
+
+
+def letter_values(application: Application, decision: Decision, kind: str) -> dict[str, str | bool]:
+    """The letter's variables, from the application and its decision (validated, or about to be: now)."""
+    candidate = application.candidate
+    formation = application.formation
+    decision_type = decision.decision_type
+    validated_at = decision.validated_at or timezone.now()
+    context = {
+        "institution_name": settings.INSTITUTION_NAME,
+        "site_url": settings.SITE_URL,
+        "first_name": candidate.first_name,
+        "last_name": candidate.usual_name or candidate.birth_name,
+        "numero_dossier": candidate.user.username,
+        "birth_date": _date(candidate.birth_date),
+        "formation_code": formation.code,
+        "formation_title": formation.title,
+        "centre_label": formation.centre.label,
+        "decision_label": decision_type.candidate_label or decision_type.label,
+        "decision_comment": decision.comment if decision_type.show_comment else "",
+        "reason": decision.refusal_reason.label if decision.refusal_reason is not None else "",
+        "confirmation_date": _date(effective_confirmation_date(application, validated_at)),
+        "letter_date": _date(timezone.localtime(validated_at)),
+    }
+    return values_for(LETTER_TYPES[kind], context)
+
+
+class _Letter(FPDF):
+    def __init__(self):
+        super().__init__(format="A4")
+        self.set_margins(20, 20, 20)
+        self.set_auto_page_break(auto=True, margin=20)
+
+
+def render_letter_pdf(template: DecisionLetterTemplate, values: dict[str, str | bool], *, language: str) -> bytes:
+    """The letter as PDF bytes. Text only goes through ``multi_cell`` without markup: a value cannot add
+    formatting, and ``render_source`` never interprets a value's ``${…}``."""
+    title = " ".join(render_source(template.title, values).split())
+    body = render_source(template.body, values)
+    pdf = _Letter()
+    pdf.set_title(latin1(title))
+    pdf.set_author(latin1(settings.INSTITUTION_NAME))
+    pdf.set_subject(latin1(f"{values.get('formation_code', '')} {values.get('numero_dossier', '')}"))
+    pdf.set_lang(language)
+    pdf.set_creator("ecandidat")
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 11)
+    pdf.multi_cell(0, 5, latin1(settings.INSTITUTION_NAME), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 10)
+    pdf.multi_cell(0, 5, latin1(template.centre.label), new_x="LMARGIN", new_y="NEXT")
+    if template.centre.address:
+        pdf.multi_cell(0, 5, latin1(template.centre.address), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    name = f"{values.get('first_name', '')} {values.get('last_name', '')}"
+    pdf.multi_cell(0, 5, latin1(name), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, latin1(str(values.get("letter_date", ""))), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font("helvetica", "B", 13)
+    pdf.multi_cell(0, 7, latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("helvetica", "", 11)
+    pdf.multi_cell(0, 6, latin1(body), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    if template.signatory:
+        pdf.multi_cell(0, 5, latin1(template.signatory), align="R", new_x="LMARGIN", new_y="NEXT")
+    if template.signature:
+        try:
+            with default_storage.open(str(template.signature.name), "rb") as handle:
+                image = io.BytesIO(handle.read())
+            pdf.image(image, x=pdf.w - pdf.r_margin - 50, w=50)
+        except (OSError, ValueError) as error:  # a missing or unreadable image: the letter goes without it
+            logger.warning("letter template %s: signature not usable (%s)", template.pk, error)
+    return bytes(pdf.output())
+
+
+def schedule_letter(decision: Decision, *, actor: User | None) -> DecisionLetter | None:
+    """Record the letter of a decision being released, inside the release's transaction, and queue its build
+    after the commit; None when the avis has no letter or no text is set up. A rolled-back release (the preview)
+    leaves nothing: the row goes with it and the queued build is discarded."""
+    kind = KIND_BY_AVIS.get(decision.decision_type.avis)
+    if kind is None or template_for(decision.application, kind) is None:
+        return None
+    letter = DecisionLetter.objects.create(
+        decision=decision,
+        application=decision.application,
+        kind=kind,
+        generated_at=timezone.now(),
+        generated_by=actor,
+    )
+    # Deferred import: applications.tasks imports the pack builder, which imports this app's services.
+    from applications.tasks import build_decision_letter
+
+    build_decision_letter.delay_on_commit(letter.pk)
+    return letter
+
+
+@transaction.atomic
+def build_letter(letter_id: int, *, force: bool = False, actor: User | None = None) -> DecisionLetter | None:
+    """Build (or with ``force``, rebuild) one letter's PDF and store it. Row-locked, so a worker and a download at
+    the same time build it once. Returns None when the letter or its text no longer exists."""
+    letter = (
+        DecisionLetter.objects.select_for_update(of=("self",))
+        .select_related(
+            "decision__decision_type",
+            "decision__refusal_reason",
+            "application__candidate__user",
+            "application__formation__centre",
+        )
+        .filter(pk=letter_id)
+        .first()
+    )
+    if letter is None or (letter.file and not force):
+        return letter
+    application = letter.application
+    template = template_for(application, letter.kind)
+    if template is None:
+        logger.warning("letter %s: no %s text for %s any more", letter.pk, letter.kind, application.formation.code)
+        return None
+    language = application.candidate.preferred_language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        values = letter_values(application, letter.decision, letter.kind)
+    pdf = render_letter_pdf(template, values, language=language)
+    old_name = letter.file.name if letter.file else ""
+    name = default_storage.save(
+        f"letters/{application.campaign_id}/{letter.public_id}.pdf", ContentFile(pdf, name="letter.pdf")
+    )
+    letter.file.name = name
+    letter.size = len(pdf)
+    fields = ["file", "size"]
+    if force:
+        letter.generated_at = timezone.now()
+        letter.generated_by = actor
+        fields += ["generated_at", "generated_by"]
+    letter.save(update_fields=fields)
+    if old_name and old_name != name:
+        transaction.on_commit(lambda: default_storage.delete(old_name))
+    return letter
+
+
+def letter_filename(letter: DecisionLetter) -> str:
+    prefix = "lettre-admission" if letter.kind == DecisionLetterTemplate.Kind.ADMISSION else "lettre-refus"
+    application = letter.application
+    return f"{prefix}-{application.candidate.user.username}-{slugify(application.formation.code)}.pdf"
+
+
+def letter_response(letter: DecisionLetter) -> FileResponse:
+    """The stored PDF as a download (private: never cached, never sniffed)."""
+    try:
+        handle = default_storage.open(str(letter.file.name), "rb")
+    except FileNotFoundError as error:
+        raise Http404 from error
+    response = FileResponse(
+        handle, as_attachment=True, filename=letter_filename(letter), content_type="application/pdf"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@transaction.atomic
+def regenerate_letter(application: Application, *, actor: User) -> DecisionLetter:
+    """Staff rebuild the letter of the application's latest validated decision from the current text (after a
+    correction of the text or of the candidate's name), or make it when the text was set up after the release."""
+    application = Application.objects.select_for_update(of=("self",)).get(pk=application.pk)
+    decision = application.decisions.select_related("decision_type").current_validated()
+    kind = KIND_BY_AVIS.get(decision.decision_type.avis) if decision is not None else None
+    if decision is None or kind is None:
+        raise InvalidTransition(_("Only a validated favourable or unfavourable decision has a letter."))
+    if template_for(application, kind) is None:
+        raise BusinessRuleError(_("No letter text is set up for this centre or formation."))
+    letter, _created = DecisionLetter.objects.get_or_create(
+        decision=decision,
+        defaults={"application": application, "kind": kind, "generated_at": timezone.now(), "generated_by": actor},
+    )
+    built = build_letter(letter.pk, force=True, actor=actor)
+    assert built is not None  # the text exists: checked above, in this transaction
+    record_event(application, kind=EventKind.LETTER_REGENERATED, actor=actor, comment=built.get_kind_display())
+    return built

@@ -1,0 +1,153 @@
+"""Releasing decisions (issue 12): validating the current decisions of a selection, with a preview first.
+
+The preview runs the real validation of each application inside a savepoint that is then rolled back, and keeps the
+mails it wrote to the outbox: what staff read is exactly what will be sent (same templates, same back-office
+overrides, same language, same dates), and every rule is checked the same way (a refused application shows its
+reason). Nothing of it stays: the rows, the history and the mails roll back, the row locks are released with the
+savepoint, and the outbox's after-commit dispatch registered inside it is discarded.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.models import Application, DecisionLetter, ReleaseJob
+from applications.services import staff
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.models import OutboundEmail
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+# The preview renders each mail by running the validation: bounded, the rest of a big selection is only counted.
+PREVIEW_LIMIT = 50
+# Above this many applications, a release runs in the background (a ReleaseJob) and shows its progress.
+BACKGROUND_RELEASE_FROM = 50
+
+
+@dataclass(frozen=True)
+class MailPreview:
+    to: str
+    subject: str
+    body: str
+
+
+@dataclass
+class ReleasePreview:
+    application: Application
+    mails: list[MailPreview] = field(default_factory=list)
+    refusal: str = ""
+    letter: bool = False  # the release makes a letter (the admin links its preview)
+    letter_url: str = ""
+
+
+def validate_current_decision(application: Application, *, actor: User) -> None:
+    """Validate the application's latest decision (the release of one application)."""
+    decision = application.decisions.current()
+    if decision is None:
+        raise InvalidTransition(_("This application has no decision to validate."))
+    staff.validate_decision(decision, actor=actor)
+
+
+class _Rollback(Exception):
+    pass
+
+
+@contextmanager
+def _captured_outbox() -> Iterator[list[OutboundEmail]]:
+    """The outbox rows this thread writes inside the block (other threads of the process are ignored)."""
+    captured: list[OutboundEmail] = []
+    me = threading.get_ident()
+
+    def keep(sender: type, instance: OutboundEmail, created: bool, **kwargs: object) -> None:
+        if created and threading.get_ident() == me:
+            captured.append(instance)
+
+    post_save.connect(keep, sender=OutboundEmail, weak=False, dispatch_uid=f"release-preview-{me}")
+    try:
+        yield captured
+    finally:
+        post_save.disconnect(sender=OutboundEmail, dispatch_uid=f"release-preview-{me}")
+
+
+def preview_release(applications: Iterable[Application], *, actor: User) -> list[ReleasePreview]:
+    """For each application (at most ``PREVIEW_LIMIT``), the mails its release would send, or why it would be
+    refused. Writes nothing."""
+    previews = []
+    for application in list(applications)[:PREVIEW_LIMIT]:
+        preview = ReleasePreview(application=application)
+        with _captured_outbox() as mails:
+            try:
+                with transaction.atomic():
+                    validate_current_decision(application, actor=actor)
+                    preview.mails = [MailPreview(mail.to, mail.subject, mail.body) for mail in mails]
+                    current = application.decisions.current()
+                    preview.letter = DecisionLetter.objects.filter(decision=current).exists()
+                    raise _Rollback
+            except _Rollback:
+                pass
+            except BusinessRuleError as error:
+                preview.refusal = str(error)
+        previews.append(preview)
+    return previews
+
+
+# --- big releases in the background -----------------------------------------------------------------------------
+
+
+def request_release(*, actor: User, application_ids: list[int]) -> ReleaseJob:
+    """Record a release of ``application_ids`` (each validatable by ``actor``) and queue it after commit."""
+    ids = sorted(set(application_ids))
+    allowed = set(Application.objects.validatable_by(actor).filter(pk__in=ids).values_list("pk", flat=True))
+    if allowed != set(ids):
+        raise BusinessRuleError(_("Some of these applications are not in your scope."))
+    job = ReleaseJob.objects.create(requested_by=actor, application_ids=ids, total=len(ids))
+    # Deferred import: applications.tasks imports the pack builder, which imports the services.
+    from applications.tasks import run_release_job
+
+    run_release_job.delay_on_commit(job.pk)
+    return job
+
+
+def run_release(job_id: int) -> None:
+    """Validate each application's current decision, each in its own transaction (a refusal does not stop the
+    others; the mails and letters leave after each commit), recording the progress; claimed once (PENDING →
+    RUNNING), so a redelivered task does nothing. The requester's right is read again for each application."""
+    if not ReleaseJob.objects.filter(pk=job_id, status=ReleaseJob.Status.PENDING).update(
+        status=ReleaseJob.Status.RUNNING
+    ):
+        return
+    job = ReleaseJob.objects.select_related("requested_by").get(pk=job_id)
+    actor = job.requested_by
+    done, refusals = 0, []
+    status = ReleaseJob.Status.FAILED  # unless the loop ends: an unexpected error is recorded, then raised
+    try:
+        applications = (
+            Application.objects.validatable_by(actor)
+            .filter(pk__in=job.application_ids)
+            .select_related("candidate__user", "formation")
+            .order_by("pk")
+        )
+        for application in applications.iterator(chunk_size=100):
+            try:
+                with transaction.atomic():
+                    validate_current_decision(application, actor=actor)
+            except BusinessRuleError as error:
+                refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+            else:
+                done += 1
+            ReleaseJob.objects.filter(pk=job_id).update(done=done, refusals=refusals)
+        status = ReleaseJob.Status.DONE
+    finally:
+        ReleaseJob.objects.filter(pk=job_id).update(
+            status=status, done=done, refusals=refusals, finished_at=timezone.now()
+        )

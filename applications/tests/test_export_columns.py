@@ -1,0 +1,196 @@
+"""Issue 12: the export with chosen columns (saved per user), XLSX and streamed CSV, constant queries per chunk;
+the statistics page in XLSX."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+from pytest_django.asserts import assertContains
+
+from accounts.models import StaffRole
+from accounts.tests.factories import StaffMembershipFactory
+from applications import export_columns
+from applications.enums import DossierStatus
+from applications.models import ApplicationNote, ApplicationTag, ExportColumns, ExternalCursus, FormAnswer, Tag
+from applications.services import staff
+from applications.tests.test_staff_services import decision_type, make_application
+from offers.enums import Avis
+from offers.models import ComplementaryForm, RefusalReason
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+URL = "admin:applications_application_export_columns"
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="MINFO", title="Master Informatique")
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
+
+
+@pytest.fixture
+def rich(formation, campaign, centre_manager):
+    """One application with every kind of data the export reads."""
+    application = make_application(formation, campaign=campaign, status=DossierStatus.COMPLETE)
+    candidate = application.candidate
+    candidate.birth_name = '=HYPERLINK("http://evil")'
+    candidate.save()
+    ExternalCursus.objects.create(
+        candidate=candidate, year=2024, label="Licence Informatique", obtained="O", country="FR", school="UPVD"
+    )
+    decision = staff.record_decision(
+        application,
+        decision_type=decision_type(Avis.UNFAVOURABLE),
+        actor=centre_manager,
+        refusal_reason=RefusalReason.objects.create(code="CAP", label="Capacité atteinte"),
+    )
+    staff.validate_decision(decision, actor=centre_manager)
+    ApplicationNote.objects.create(application=application, author=centre_manager, text="Bon dossier")
+    ApplicationTag.objects.create(
+        application=application, tag=Tag.objects.create(label="Prioritaire"), added_by=centre_manager
+    )
+    form = ComplementaryForm.objects.create(
+        code="MOTIV", survey_id=1, label="Motivation", candidate_label="Motivation", url="https://x"
+    )
+    FormAnswer.objects.create(form=form, candidate=candidate, answers={"Pourquoi ?": "Passion"})
+    return application
+
+
+def post(client, columns, fmt="csv", filters=""):
+    return client.post(reverse(URL), {"columns": columns, "fmt": fmt, "filters": filters})
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text), delimiter=";"))
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("centre_manager", 200),
+        ("other_centre_manager", 200),
+        ("commission_member", 200),
+        ("central_manager", 200),
+        ("read_only_staff", 200),
+        ("candidate", 302),
+    ],
+)
+def test_persona_matrix(client, persona, expected, request):
+    user = request.getfixturevalue(persona)
+    client.force_login(getattr(user, "user", user))
+
+    assert client.get(reverse(URL)).status_code == expected
+
+
+def test_anonymous_goes_to_login(client):
+    response = client.get(reverse(URL))
+
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_chooser_page_queries(client, centre_manager, django_assert_num_queries):
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(11):
+        response = client.get(reverse(URL), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Dernier diplôme")
+    assertContains(response, "Réponses aux formulaires complémentaires")
+
+
+def test_csv_with_every_column(client, centre_manager, rich):
+    client.force_login(centre_manager)
+
+    response = post(client, list(export_columns.COLUMNS))
+
+    assert response.streaming
+    header, row = csv_rows(response)
+    values = dict(zip(header, row, strict=True))
+    assert len(header) == len(export_columns.COLUMNS)
+    assert values["Birth name"].startswith("'=HYPERLINK")  # a formula made inert
+    assert values["Last diploma"] == "Licence Informatique"
+    assert values["Decision"] == "Unfavourable"
+    assert values["Reason of the decision"] == "Capacité atteinte"
+    assert values["Tags"] == "Prioritaire"
+    assert "Bon dossier" in values["Internal notes"]
+    assert values["Complementary-form answers"] == "Motivation / Pourquoi ? : Passion"
+
+
+def test_choice_is_saved_and_offered_again(client, centre_manager, rich):
+    client.force_login(centre_manager)
+
+    post(client, ["email", "numero"])
+
+    assert ExportColumns.objects.get(user=centre_manager).columns == ["numero", "email"]
+    page = client.get(reverse(URL))
+    assert page.context["form"]["columns"].value() == ["numero", "email"]
+
+
+def test_no_column_is_refused_in_french(client, centre_manager):
+    client.force_login(centre_manager)
+
+    response = client.post(reverse(URL), {"fmt": "csv"}, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+    assertContains(response, "Cochez au moins une colonne.")
+
+
+def test_scope_and_filters(client, centre_manager, other_centre_manager, rich, other_centre, campaign):
+    other = make_application(FormationFactory(centre=other_centre, code="MDROIT"), campaign=campaign)
+    make_application(rich.formation, campaign=campaign, status=DossierStatus.RECEIVED)
+    client.force_login(other_centre_manager)
+    assert [row[0] for row in csv_rows(post(client, ["formation_code"]))[1:]] == ["MDROIT"]
+
+    client.force_login(centre_manager)
+    rows = csv_rows(post(client, ["numero"], filters="dossier_status__exact=CO"))[1:]
+
+    assert rows == [[rich.candidate.user.username]]
+    assert other.pk
+
+
+def test_xlsx(client, centre_manager, rich):
+    client.force_login(centre_manager)
+
+    response = post(client, ["numero", "decision_validated", "formation"], fmt="xlsx", filters="")
+
+    workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.active
+    # In the order of the chooser, whatever the order ticked.
+    assert [cell.value for cell in sheet[1]] == ["Dossier number", "Formation", "Decision validated on"]
+    assert sheet["B2"].value == "Master Informatique"
+    assert sheet["C2"].value is not None
+
+
+@pytest.mark.parametrize("count", [2, 12])
+def test_queries_constant_per_chunk(
+    client, centre_manager, formation, campaign, count, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(export_columns, "CHUNK", 5)
+    for _ in range(count):
+        make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+    chunks = -(-count // 5)
+
+    with django_assert_num_queries(26 + 6 * chunks):
+        response = post(client, list(export_columns.COLUMNS))
+        rows = csv_rows(response)
+
+    assert len(rows) == count + 1
+
+
+def test_dashboard_exports_xlsx(client, centre_manager, rich):
+    client.force_login(centre_manager)
+
+    response = client.get(reverse("admin:applications_application_dashboard"), {"format": "xlsx"})
+
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet["A2"].value == "MINFO"

@@ -1,0 +1,182 @@
+"""Issue 12: staff on a candidate's behalf: creating the candidate's e-mail account (the candidate chooses a
+password through the usual reset mail) and creating an application for a candidate."""
+
+import datetime
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts.models import StaffRole, User
+from accounts.tests.factories import StaffMembershipFactory
+from applications.enums import EventKind
+from applications.models import Application
+from applications.tests.factories import CandidateFactory
+from applications.tests.factories_candidature import complete_candidate
+from ecandidat.models import OutboundEmail
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+ACCOUNT = "admin:applications_application_on_behalf_account"
+APPLY = "admin:applications_application_on_behalf"
+
+
+@pytest.fixture
+def read_only_staff(centre):
+    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
+
+
+@pytest.fixture
+def formation(centre, commission):
+    today = timezone.localdate()
+    # Closed to candidates since yesterday: staff still apply for a candidate (paper application, phone call).
+    return FormationFactory(
+        centre=centre,
+        commission=commission,
+        code="MINFO",
+        opens_on=today - datetime.timedelta(days=30),
+        closes_on=today - datetime.timedelta(days=1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("centre_manager", 200),
+        ("other_centre_manager", 200),  # manages another centre: may create accounts, apply to its own formations
+        ("commission_member", 403),
+        ("central_manager", 200),
+        ("read_only_staff", 403),
+        ("candidate", 302),
+    ],
+)
+@pytest.mark.parametrize("page", [ACCOUNT, APPLY])
+def test_persona_matrix(client, persona, expected, page, request):
+    user = request.getfixturevalue(persona)
+    client.force_login(getattr(user, "user", user))
+
+    assert client.get(reverse(page)).status_code == expected
+
+
+@pytest.mark.parametrize("page", [ACCOUNT, APPLY])
+def test_anonymous_goes_to_login(client, page):
+    response = client.get(reverse(page))
+
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("page", [ACCOUNT, APPLY])
+def test_page_queries(client, centre_manager, formation, page, django_assert_num_queries):
+    FormationFactory(centre=formation.centre, commission=formation.commission, code="MDROIT")
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(10 if page == ACCOUNT else 11):
+        response = client.get(reverse(page), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+
+
+# --- the account ------------------------------------------------------------------------------------------------
+
+
+def test_manager_creates_an_account_and_the_candidate_chooses_a_password(client, centre_manager, campaign, settings):
+    settings.SITE_URL = "https://ecandidat.univ.example"
+    client.force_login(centre_manager)
+    data = {"email": "Nina.Roux@example.org", "last_name": "Roux", "first_name": "Nina"}
+
+    response = client.post(reverse(ACCOUNT), data, follow=True, HTTP_ACCEPT_LANGUAGE="fr")
+
+    user = User.objects.get(email="nina.roux@example.org")
+    assert user.campaign == campaign
+    assert not user.has_usable_password()
+    assert EmailAddress.objects.get(user=user).verified
+    assertContains(response, f"Compte {user.username} créé")
+    mail = OutboundEmail.objects.get(to="nina.roux@example.org")
+    assert mail.code == "CPT_MIN_ID_OUBLIE"
+    assert user.username in mail.body
+    link = next(line for line in mail.body.splitlines() if line.startswith("https://ecandidat.univ.example/"))
+    # The link opens allauth's "choose a password" page.
+    client.logout()
+    page = client.get(link.removeprefix("https://ecandidat.univ.example"), follow=True)
+    assertContains(page, 'name="password1"')
+
+
+def test_the_same_address_twice_is_refused_next_to_the_field(client, centre_manager, campaign):
+    client.force_login(centre_manager)
+    data = {"email": "nina@example.org", "last_name": "Roux", "first_name": "Nina"}
+    client.post(reverse(ACCOUNT), data)
+
+    response = client.post(reverse(ACCOUNT), {**data, "email": "NINA@example.org"}, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Un compte de cette campagne utilise déjà cette adresse mail.")
+    assert User.objects.filter(email__iexact="nina@example.org").count() == 1
+
+
+def test_invalid_address_changes_nothing(client, centre_manager, campaign):
+    client.force_login(centre_manager)
+
+    response = client.post(reverse(ACCOUNT), {"email": "pas-une-adresse", "last_name": "R", "first_name": "N"})
+
+    assert response.status_code == 200
+    assert not User.objects.filter(campaign=campaign).exists()
+    assert not OutboundEmail.objects.exists()
+
+
+# --- the application --------------------------------------------------------------------------------------------
+
+
+def test_manager_applies_for_a_candidate_outside_the_window(client, centre_manager, formation, campaign):
+    candidate = complete_candidate(user__campaign=campaign)
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(APPLY), {"numero_dossier": candidate.user.username.lower(), "formation": formation.pk}
+    )
+
+    application = Application.objects.get(candidate=candidate)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:applications_application_change", args=[application.pk])
+    assert (application.created_by, application.formation) == (centre_manager, formation)
+    event = application.events.get()
+    assert (event.kind, event.actor, event.comment) == (
+        EventKind.CREATED,
+        centre_manager,
+        "Créée par un gestionnaire pour le candidat",
+    )
+    assert OutboundEmail.objects.get().code == "CANDIDATURE"
+
+
+def test_another_centres_formation_is_not_offered(client, other_centre_manager, formation, campaign):
+    candidate = complete_candidate(user__campaign=campaign)
+    client.force_login(other_centre_manager)
+
+    response = client.post(reverse(APPLY), {"numero_dossier": candidate.user.username, "formation": formation.pk})
+
+    assert response.status_code == 200
+    assert not Application.objects.exists()
+
+
+def test_unknown_number_and_incomplete_dossier(client, centre_manager, formation, campaign):
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(APPLY), {"numero_dossier": "ZZZZ9999", "formation": formation.pk}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assertContains(response, "Aucun candidat de la campagne active n&#x27;a ce numéro de dossier")
+    bare = CandidateFactory(user__campaign=campaign)  # no address, no baccalaureate
+    response = client.post(
+        reverse(APPLY), {"numero_dossier": bare.user.username, "formation": formation.pk}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    assertContains(response, "pas assez complet")
+    assert not Application.objects.exists()
+
+
+def test_list_links_only_for_managers(client, centre_manager, read_only_staff):
+    client.force_login(centre_manager)
+    assertContains(client.get(reverse("admin:applications_application_changelist")), reverse(APPLY))
+    client.force_login(read_only_staff)
+    assertNotContains(client.get(reverse("admin:applications_application_changelist")), reverse(APPLY))

@@ -1,0 +1,232 @@
+"""Issue 12: releasing decisions with a preview of each mail, and the optional two-person rule."""
+
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from applications.enums import EventKind
+from applications.models import ApplicationEvent, ReleaseJob
+from applications.services import staff
+from applications.services.release import preview_release, request_release, run_release
+from applications.tests.test_staff_services import decision_type, make_application
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import OutboundEmail
+from offers.enums import Avis
+from offers.models import RefusalReason
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = "admin:applications_application_changelist"
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="MINFO", title="Master Informatique")
+
+
+def entered(formation, campaign, actor, avis=Avis.FAVOURABLE, **fields):
+    application = make_application(formation, campaign=campaign)
+    if avis == Avis.UNFAVOURABLE:
+        fields["refusal_reason"] = RefusalReason.objects.create(code="CAP", label="Capacité d'accueil atteinte")
+    staff.record_decision(application, decision_type=decision_type(avis), actor=actor, **fields)
+    return application
+
+
+def operation_url(application):
+    return reverse("admin:applications_application_operation", args=[application.pk, "validate_decisions"])
+
+
+def test_preview_shows_each_mail_as_sent_and_writes_nothing(
+    formation, campaign, commission_member, centre_manager, django_capture_on_commit_callbacks
+):
+    favourable = entered(formation, campaign, commission_member)
+    refused = entered(formation, campaign, commission_member, avis=Avis.UNFAVOURABLE)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        previews = preview_release([favourable, refused], actor=centre_manager)
+
+    assert callbacks == []
+    assert not OutboundEmail.objects.exists()
+    assert not ApplicationEvent.objects.filter(kind=EventKind.DECISION_VALIDATED).exists()
+    assert not favourable.decisions.validated().exists()
+    assert [[mail.to for mail in preview.mails] for preview in previews] == [
+        [favourable.candidate.user.email],
+        [refused.candidate.user.email],
+    ]
+    assert "Capacité d'accueil atteinte" in previews[1].mails[0].body
+
+    for application in (favourable, refused):
+        staff.validate_decision(application.decisions.current(), actor=centre_manager)
+    sent = list(OutboundEmail.objects.order_by("id"))
+    assert [(mail.to, mail.subject, mail.body) for mail in sent] == [
+        (preview.mails[0].to, preview.mails[0].subject, preview.mails[0].body) for preview in previews
+    ]
+
+
+def test_preview_page_then_release(client, formation, campaign, commission_member, centre_manager, mailoutbox):
+    application = entered(formation, campaign, commission_member)
+    client.force_login(centre_manager)
+
+    response = client.get(operation_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Mails qui seront envoyés")
+    assertContains(response, application.candidate.user.email)
+    assertContains(response, "Master Informatique")
+    assert not OutboundEmail.objects.exists()
+    client.post(operation_url(application))
+    assert application.decisions.get().validated_by == centre_manager
+    assert OutboundEmail.objects.get().code == "AVIS_FAVORABLE"
+
+
+def test_bulk_release_previews_the_selection(client, formation, campaign, commission_member, centre_manager):
+    applications = [entered(formation, campaign, commission_member) for _ in range(2)]
+    client.force_login(centre_manager)
+    selection = {"action": "action_validate_decisions", "_selected_action": [a.pk for a in applications]}
+
+    response = client.post(reverse(CHANGELIST), selection)
+
+    for application in applications:
+        assertContains(response, application.candidate.user.email)
+    assert not OutboundEmail.objects.exists()
+    client.post(reverse(CHANGELIST), {**selection, "apply": "1"})
+    assert OutboundEmail.objects.count() == 2
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_preview_queries_per_application_are_constant(
+    client, formation, campaign, commission_member, centre_manager, count, django_assert_num_queries
+):
+    """The preview runs each application's validation (bounded by PREVIEW_LIMIT): a constant number per row."""
+    applications = [entered(formation, campaign, commission_member) for _ in range(count)]
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(21 + 18 * count):
+        response = client.post(
+            reverse(CHANGELIST),
+            {"action": "action_validate_decisions", "_selected_action": [a.pk for a in applications]},
+        )
+
+    assert response.status_code == 200
+
+
+def test_outsider_gets_404_and_no_preview(client, formation, campaign, commission_member, other_centre_manager):
+    application = entered(formation, campaign, commission_member)
+    client.force_login(other_centre_manager)
+
+    assert client.get(operation_url(application)).status_code == 404
+
+
+def test_commission_member_may_not_release(client, formation, campaign, commission_member):
+    application = entered(formation, campaign, commission_member)
+    client.force_login(commission_member)
+
+    assert client.get(operation_url(application)).status_code == 403
+    assert client.post(operation_url(application)).status_code == 403
+    assert not application.decisions.validated().exists()
+
+
+# --- the two-person rule ----------------------------------------------------------------------------------------
+
+
+def test_two_person_rule_refuses_the_author(settings, formation, campaign, centre_manager, central_manager):
+    settings.DECISION_TWO_PERSON_RULE = True
+    application = entered(formation, campaign, centre_manager)
+
+    with pytest.raises(BusinessRuleError, match="Two-person rule"):
+        staff.validate_decision(application.decisions.current(), actor=centre_manager)
+    assert not OutboundEmail.objects.exists()
+
+    staff.validate_decision(application.decisions.current(), actor=central_manager)
+    assert application.decisions.get().validated_by == central_manager
+
+
+def test_without_the_rule_the_author_may_validate(formation, campaign, centre_manager):
+    application = entered(formation, campaign, centre_manager)
+
+    staff.validate_decision(application.decisions.current(), actor=centre_manager)
+
+    assert application.decisions.get().validated_by == centre_manager
+
+
+def test_two_person_rule_shown_on_the_preview_and_in_the_report(settings, client, formation, campaign, centre_manager):
+    settings.DECISION_TWO_PERSON_RULE = True
+    application = entered(formation, campaign, centre_manager)
+    client.force_login(centre_manager)
+
+    response = client.get(operation_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Règle des quatre yeux")
+    assertContains(response, "1 candidature sera refusée")
+    assertNotContains(response, "<dt>Objet</dt>", html=True)
+    response = client.post(operation_url(application), follow=True, HTTP_ACCEPT_LANGUAGE="fr")
+    assertContains(response, "Règle des quatre yeux : cet avis doit être validé")
+    assert not application.decisions.validated().exists()
+
+
+# --- big releases in the background -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def background(monkeypatch):
+    monkeypatch.setattr("applications.admin.release.BACKGROUND_RELEASE_FROM", 2)
+
+
+def test_big_release_runs_in_the_background_with_progress(
+    client,
+    formation,
+    campaign,
+    commission_member,
+    centre_manager,
+    background,
+    settings,
+    django_capture_on_commit_callbacks,
+):
+    settings.DECISION_TWO_PERSON_RULE = True
+    applications = [entered(formation, campaign, commission_member) for _ in range(3)]
+    mine = entered(formation, campaign, centre_manager)  # the two-person rule refuses this one
+    client.force_login(centre_manager)
+    selection = {
+        "action": "action_validate_decisions",
+        "_selected_action": [a.pk for a in [*applications, mine]],
+        "apply": "1",
+    }
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse(CHANGELIST), selection)
+
+    job = ReleaseJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:applications_application_release", args=[job.public_id])
+    assert (job.status, job.total, job.done) == ("DONE", 4, 3)
+    assert len(job.refusals) == 1
+    assert "Two-person rule" in job.refusals[0]
+    assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE").count() == 3
+    # A redelivered task does nothing.
+    run_release(job.pk)
+    assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE").count() == 3
+
+
+def test_release_page_is_its_requesters_only(
+    client, formation, campaign, commission_member, centre_manager, central_manager, django_assert_num_queries
+):
+    job = ReleaseJob.objects.create(requested_by=centre_manager, application_ids=[], total=0)
+    url = reverse("admin:applications_application_release", args=[job.public_id])
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(11):
+        response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Avancement")
+    assertContains(response, 'http-equiv="refresh"')
+    client.force_login(central_manager)
+    assert client.get(url).status_code == 404
+    client.force_login(commission_member)
+    assert client.get(url).status_code == 404
+
+
+def test_release_request_refuses_what_is_out_of_scope(formation, campaign, commission_member, other_centre_manager):
+    application = entered(formation, campaign, commission_member)
+
+    with pytest.raises(BusinessRuleError, match="not in your scope"):
+        request_release(actor=other_centre_manager, application_ids=[application.pk])
+    assert not ReleaseJob.objects.exists()

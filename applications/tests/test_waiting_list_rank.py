@@ -1,0 +1,126 @@
+"""Issue 12: the candidate sees their rank on the complementary list, with its date, on the recap, and receives one
+mail when they moved up (the nightly batch), not one per step."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from applications.enums import EventKind
+from applications.services import candidature as candidature_services
+from applications.tests.test_staff_services import decide, decision_type, mails, make_application
+from offers.enums import Avis
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(
+        centre=centre,
+        commission=commission,
+        auto_waiting_list=True,
+        favourable_decision_type=decision_type(Avis.FAVOURABLE),
+    )
+
+
+@pytest.fixture
+def listed(formation, campaign, central_manager):
+    """Three candidates on the list (ranks 1, 2, 3) and one admitted candidate."""
+    rows = []
+    for rank in (1, 2, 3):
+        application = make_application(formation, campaign=campaign)
+        decide(application, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=rank)
+        rows.append(application)
+    admitted = make_application(formation, campaign=campaign)
+    decide(admitted, Avis.FAVOURABLE, actor=central_manager)
+    return admitted, rows
+
+
+def run(command):
+    out = io.StringIO()
+    call_command(command, stdout=out)
+    return out.getvalue()
+
+
+def test_entering_the_list_sets_the_rank_and_its_date_without_a_progress_mail(listed):
+    _admitted, rows = listed
+    for position, application in enumerate(rows, start=1):
+        application.refresh_from_db()
+        assert application.waiting_list_rank == position
+        assert application.waiting_list_rank_mailed == position
+        assert application.waiting_list_rank_at is not None
+
+    assert "nothing to do" in run("mail_waiting_list_progress")
+    assert mails("LISTE_COMP_PROGRESSION") == []
+
+
+def test_one_mail_per_candidate_however_many_steps(listed, formation, campaign, central_manager):
+    admitted, rows = listed
+    # Two places freed the same day: the third candidate moves from 3 to 1 in two steps.
+    candidature_services.withdraw_application(application=admitted, actor=admitted.candidate.user, reason="PER")
+    promoted = rows[0]
+    candidature_services.withdraw_application(application=promoted, actor=promoted.candidate.user, reason="ADM")
+
+    output = run("mail_waiting_list_progress")
+
+    assert "progress mails sent: 1" in output
+    [mail] = mails("LISTE_COMP_PROGRESSION")
+    third = rows[2]
+    third.refresh_from_db()
+    assert mail.to == third.candidate.user.email
+    assert "rang est maintenant 1 (il était 3)" in mail.body
+    assert third.waiting_list_rank_mailed == 1
+    event = third.events.get(kind=EventKind.RANK_PROGRESS_MAILED)
+    assert (event.actor, event.batch, event.comment) == (None, "mail_waiting_list_progress", "3 → 1")
+    # The second of the list was promoted (favourable decision): no rank, no progress mail.
+    assert rows[1].decisions.validated().newest_first().first().decision_type.avis == Avis.FAVOURABLE
+    # Rerun: nothing more.
+    assert "nothing to do" in run("mail_waiting_list_progress")
+    assert len(mails("LISTE_COMP_PROGRESSION")) == 1
+
+
+def test_dry_run_only_counts(listed):
+    admitted, rows = listed
+    candidature_services.withdraw_application(application=admitted, actor=admitted.candidate.user, reason="PER")
+
+    out = io.StringIO()
+    call_command("mail_waiting_list_progress", "--dry-run", stdout=out)
+
+    assert "progress mails to send: 2" in out.getvalue()  # ranks 2 and 3 became 1 and 2
+    assert mails("LISTE_COMP_PROGRESSION") == []
+
+
+# --- the recap --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("others", [0, 5])
+def test_recap_shows_the_rank_and_its_date(
+    client, formation, campaign, central_manager, others, django_assert_num_queries
+):
+    for rank in range(1, others + 1):
+        decide(
+            make_application(formation, campaign=campaign), Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=rank
+        )
+    mine = make_application(formation, campaign=campaign)
+    decide(mine, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=others + 1)
+    mine.refresh_from_db()
+    client.force_login(mine.candidate.user)
+
+    with django_assert_num_queries(12):
+        response = client.get(reverse("applications:detail", args=[mine.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Rang sur la liste complémentaire")
+    assertContains(response, f"{others + 1} (au {mine.waiting_list_rank_at.astimezone().strftime('%d/%m/%Y')})")
+
+
+def test_no_rank_without_a_complementary_list_decision(client, listed):
+    admitted, _rows = listed
+    client.force_login(admitted.candidate.user)
+
+    response = client.get(reverse("applications:detail", args=[admitted.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertNotContains(response, "Rang sur la liste complémentaire")
