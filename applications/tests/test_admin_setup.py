@@ -70,6 +70,7 @@ def test_automatic_waiting_list_needs_a_decision_type(client, superuser):
         "closes_on": formation.closes_on.isoformat(),
         "return_deadline": formation.return_deadline.isoformat(),
         "confirmation_date": formation.confirmation_date.isoformat(),
+        "treatment_type": "AC",
         "auto_waiting_list": "on",
     }
     response = client.post(url, data)

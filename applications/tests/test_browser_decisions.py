@@ -14,7 +14,8 @@ from applications.models import DecisionLetter
 from applications.services import candidature
 from applications.services import staff as staff_services
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
-from applications.tests.test_browser_backoffice import _operation, _staff_login, _staff_with_authenticator_app
+from applications.tests.helpers import staff_login, staff_with_authenticator_app
+from applications.tests.test_browser_backoffice import _operation
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.enums import Avis
@@ -48,8 +49,8 @@ def test_decisions_released_with_preview_letter_confirm_then_withdraw(
     DecisionLetterTemplate.objects.create(
         kind="LETTRE_ADM", centre=commission.centre, title="Lettre d'admission", body="Bienvenue ${first_name}."
     )
-    manager, manager_secret = _staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
-    member, member_secret = _staff_with_authenticator_app(
+    manager, manager_secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    member, member_secret = staff_with_authenticator_app(
         commission_member=True, commission=commission, user__username="membre"
     )
     applications = []
@@ -67,7 +68,7 @@ def test_decisions_released_with_preview_letter_confirm_then_withdraw(
 
     # The commission member enters the two decisions.
     member_page = new_browser_page()
-    _staff_login(member_page, live_server, member, member_secret)
+    staff_login(member_page, live_server, member, member_secret)
     _open(member_page, live_server, admitted)
     _operation(member_page, "Saisir un avis", {"Avis": "Favorable"})
     _open(member_page, live_server, refused)
@@ -79,7 +80,7 @@ def test_decisions_released_with_preview_letter_confirm_then_withdraw(
 
     # The manager selects both in the list, reads each mail, then releases them.
     manager_page = new_browser_page()
-    _staff_login(manager_page, live_server, manager, manager_secret)
+    staff_login(manager_page, live_server, manager, manager_secret)
     manager_page.goto(f"{live_server.url}/gestion/applications/application/")
     for application in (admitted, refused):
         manager_page.locator(f"input.action-select[value='{application.pk}']").check()

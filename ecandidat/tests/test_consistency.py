@@ -7,7 +7,8 @@ from django.conf import settings
 
 PROJECT_APPS = {"ecandidat", "accounts", "offers", "applications", "documents"}
 # Rows that only make sense with their parent and carry no history: deleting the parent removes them.
-PURE_CHILDREN = {"accounts.StaffMembership.user"}
+# A row that means nothing without its user (a membership, a person's saved export columns) goes with the user.
+PURE_CHILDREN = {"accounts.StaffMembership.user", "applications.ExportColumns.user"}
 
 
 def _project_models():
