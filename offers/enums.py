@@ -26,3 +26,10 @@ class TreatmentType(models.TextChoices):
     CONTROLLED = "AC", _("Controlled access")  # "Accès contrôlé": the commission examines the dossier
     DIRECT = "AD", _("Direct access")  # "Accès direct": favourable decision once the dossier is complete
     WAITING = "AT", _("Undecided")  # "En attente": not final, staff decide later
+
+
+class LetterKind(models.TextChoices):
+    """The decision letters (issue 12); the codes are the letters' variable sets (``offers.letters.LETTER_TYPES``)."""
+
+    ADMISSION = "LETTRE_ADM", _("Admission letter")
+    REFUSAL = "LETTRE_REFUS", _("Refusal letter")

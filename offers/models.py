@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.staff import scope_of
-from offers.enums import ApplicationMode, Avis, TreatmentType
+from offers.enums import ApplicationMode, Avis, LetterKind, TreatmentType
 from offers.letters import LETTER_TYPES
 
 
@@ -454,9 +454,7 @@ class DecisionLetterTemplate(models.Model):
     one, which wins for its formation. Same ``${name}`` syntax and checks as the mail texts
     (``ecandidat.mail_templates``, ``LETTER_TYPES``); the letter carries the centre's address and this signature."""
 
-    class Kind(models.TextChoices):
-        ADMISSION = "LETTRE_ADM", _("Admission letter")
-        REFUSAL = "LETTRE_REFUS", _("Refusal letter")
+    Kind = LetterKind
 
     kind = models.CharField(_("letter"), max_length=12, choices=Kind)
     centre = models.ForeignKey(

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from offers.models import DecisionLetterTemplate
+from offers.enums import LetterKind
 
 
 class DecisionLetter(models.Model):
@@ -18,7 +18,7 @@ class DecisionLetter(models.Model):
     application = models.ForeignKey(
         "applications.Application", verbose_name=_("application"), on_delete=models.CASCADE, related_name="letters"
     )
-    kind = models.CharField(_("letter"), max_length=12, choices=DecisionLetterTemplate.Kind)
+    kind = models.CharField(_("letter"), max_length=12, choices=LetterKind)
     file = models.FileField(_("file"), upload_to="letters/", max_length=200)
     size = models.PositiveIntegerField(_("size"), default=0)
     generated_at = models.DateTimeField(_("generated at"))
