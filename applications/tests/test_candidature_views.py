@@ -198,7 +198,7 @@ def test_recap_queries_do_not_grow_with_pieces(owner, application, count, django
     for _ in range(count):
         PieceSubmissionFactory(application=application, piece_type=PieceTypeFactory(is_common=True, is_unique=True))
 
-    with django_assert_num_queries(10)  # + the decision letter (issue 12):
+    with django_assert_num_queries(10):  # + the decision letter (issue 12)
         response = owner.get(_url("detail", application))
 
     assert response.status_code == 200
@@ -366,7 +366,7 @@ def favourable(applicant, formation):
 
 
 def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, favourable, django_assert_num_queries):
-    with django_assert_num_queries(10)  # + the decision letter (issue 12):
+    with django_assert_num_queries(10):  # + the decision letter (issue 12)
         response = owner.get(_url("detail", favourable))
 
     assertContains(response, "<dd>Avis FA</dd>", html=True)

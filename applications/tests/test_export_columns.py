@@ -99,7 +99,7 @@ def test_anonymous_goes_to_login(client):
 def test_chooser_page_queries(client, centre_manager, django_assert_num_queries):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(8):
         response = client.get(reverse(URL), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Dernier diplôme")
@@ -179,7 +179,7 @@ def test_queries_constant_per_chunk(
     client.force_login(centre_manager)
     chunks = -(-count // 5)
 
-    with django_assert_num_queries(26 + 6 * chunks):
+    with django_assert_num_queries(23 + 6 * chunks):
         response = post(client, list(export_columns.COLUMNS))
         rows = csv_rows(response)
 

@@ -186,7 +186,7 @@ def letter_url(application):
 def test_recap_links_the_letter(client, with_letter, django_assert_num_queries):
     client.force_login(with_letter.candidate.user)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         response = client.get(reverse("applications:detail", args=[with_letter.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Télécharger la lettre")
@@ -196,7 +196,7 @@ def test_recap_links_the_letter(client, with_letter, django_assert_num_queries):
 def test_owner_downloads_the_letter(client, with_letter, django_assert_num_queries):
     client.force_login(with_letter.candidate.user)
 
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11):
         response = client.get(letter_url(with_letter))
 
     assert response.status_code == 200
@@ -289,7 +289,7 @@ def test_staff_download_and_regenerate_matrix(client, with_letter, persona, down
 def test_staff_download_queries(client, with_letter, centre_manager, django_assert_num_queries):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(12):
         response = client.get(reverse("admin:applications_application_letter", args=[with_letter.pk]))
 
     assert response.status_code == 200

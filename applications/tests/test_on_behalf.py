@@ -74,7 +74,7 @@ def test_page_queries(client, centre_manager, formation, page, django_assert_num
     FormationFactory(centre=formation.centre, commission=formation.commission, code="MDROIT")
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(10 if page == ACCOUNT else 11):
+    with django_assert_num_queries(7 if page == ACCOUNT else 8):
         response = client.get(reverse(page), HTTP_ACCEPT_LANGUAGE="fr")
 
     assert response.status_code == 200

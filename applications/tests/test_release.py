@@ -100,7 +100,7 @@ def test_preview_queries_per_application_are_constant(
     applications = [entered(formation, campaign, commission_member) for _ in range(count)]
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(21 + 18 * count):
+    with django_assert_num_queries(18 + 18 * count):
         response = client.post(
             reverse(CHANGELIST),
             {"action": "action_validate_decisions", "_selected_action": [a.pk for a in applications]},
@@ -213,7 +213,7 @@ def test_release_page_is_its_requesters_only(
     url = reverse("admin:applications_application_release", args=[job.public_id])
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(8):
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Avancement")

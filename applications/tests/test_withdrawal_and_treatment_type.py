@@ -197,7 +197,7 @@ def _url(name, application):
 
 
 def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_num_queries):
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         response = owner.get(_url("detail", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Vous avez confirmé cette candidature.")
@@ -206,7 +206,7 @@ def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_
 
 
 def test_withdraw_page_lists_the_reasons(owner, confirmed, django_assert_num_queries):
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(6):
         response = owner.get(_url("withdraw", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Admis(e) dans une autre formation")
@@ -305,7 +305,7 @@ def test_on_behalf_operations_anonymous(client, confirmed, name):
 def test_on_behalf_operation_page_queries(client, centre_manager, confirmed, name, django_assert_num_queries):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(9):
         response = client.get(operation_url(confirmed, name), HTTP_ACCEPT_LANGUAGE="fr")
 
     assert response.status_code == 200
