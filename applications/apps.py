@@ -28,6 +28,14 @@ class ApplicationsConfig(AppConfig):
 
         register(*NOTIFICATIONS)
 
+        # Deferred like the imports above. Letters and packs are stored outside the campaigns' prefixes: the orphan
+        # sweep (documents' remove_orphan_files) learns which names their rows hold.
+        from applications.models import CommissionPack, DecisionLetter  # noqa: PLC0415
+        from documents.storage import register_file_owner  # noqa: PLC0415
+
+        register_file_owner("letters/", lambda: DecisionLetter.objects.exclude(file="").values_list("file", flat=True))
+        register_file_owner("packs/", lambda: CommissionPack.objects.exclude(file="").values_list("file", flat=True))
+
         # Deferred like the imports above. The OPI follows the candidate's answer (applications.signals).
         from applications.opi import services as opi  # noqa: PLC0415
         from applications.signals import application_confirmed, confirmation_withdrawn  # noqa: PLC0415

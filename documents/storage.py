@@ -2,6 +2,7 @@
 
 import logging
 import os
+from collections.abc import Callable, Iterable
 
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
@@ -11,6 +12,20 @@ from documents.models import Document
 logger = logging.getLogger(__name__)
 
 QUARANTINE_PREFIX = "quarantine"
+
+# Files that higher layers store outside the campaigns' prefixes (decision letters, commission packs), by prefix:
+# what their rows hold, so that ``remove_orphan_files`` also sweeps what a rolled-back build left behind.
+_FILE_OWNERS: dict[str, Callable[[], Iterable[str]]] = {}
+
+
+def register_file_owner(prefix: str, held_names: Callable[[], Iterable[str]]) -> None:
+    """Declare that the files under ``prefix`` (ending with "/") belong to rows ``held_names()`` lists."""
+    assert prefix.endswith("/"), prefix
+    _FILE_OWNERS[prefix] = held_names
+
+
+def file_owners() -> dict[str, Callable[[], Iterable[str]]]:
+    return dict(_FILE_OWNERS)
 
 
 def stored_name(document: Document) -> str:

@@ -1,6 +1,7 @@
 """Helpers shared by applications' tests that are not builders (those are in factories*.py): addresses of pages,
 requests made the way a person makes them, and reads of the outbox."""
 
+import re
 import time
 
 from allauth.mfa import app_settings as mfa_settings
@@ -9,6 +10,7 @@ from django.urls import reverse
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
 from ecandidat.models import OutboundEmail
+from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 
 
 def mails(code):
@@ -65,3 +67,18 @@ def staff_login(page, live_server, user, secret: str) -> None:
 def current_code(secret: str) -> str:
     """The code the phone shows now (allauth's own TOTP functions)."""
     return format_hotp_value(hotp_value(secret, int(time.time()) // mfa_settings.TOTP_PERIOD))
+
+
+def admin_operation(
+    page, link: str, choices: dict[str, str] | None = None, *, check_accessibility: bool = False
+) -> None:
+    """An object tool of the application page ("Statut du dossier", "Saisir un avis", "Valider les avis"): its
+    drop-downs (label → option), "Confirmer", and the back office's report."""
+    page.locator(".review-operations").get_by_role("link", name=link, exact=True).click()
+    if check_accessibility:
+        assert_no_serious_axe_violations(page)
+    for label, option in (choices or {}).items():
+        # Django's label_tag appends " :", hence a prefix match.
+        page.get_by_role("combobox", name=re.compile(rf"^{re.escape(label)}\b")).select_option(label=option)
+    page.get_by_role("button", name="Confirmer", exact=True).click()
+    page.locator(".messagelist .success", has_text=link).wait_for()

@@ -3,18 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.models import ReferenceCommune
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:applications_referencecommune_changelist"
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 def communes(rows: int) -> None:

@@ -25,7 +25,7 @@ from applications.models import Decision, PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
-from applications.tests.helpers import staff_login, staff_with_authenticator_app
+from applications.tests.helpers import admin_operation, staff_login, staff_with_authenticator_app
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser, pdf_bytes
 from offers.enums import Avis
@@ -53,19 +53,6 @@ def _check_piece(page, label: str, button: str, status: str, comment: str = "") 
         row.get_by_role("textbox", name=re.compile(r"^Commentaire")).fill(comment)
     row.get_by_role("button", name=button, exact=True).click()
     page.locator(".messagelist .success", has_text=f"{label} : {status}").wait_for()
-
-
-def _operation(page, link: str, choices: dict[str, str] | None = None, *, check_accessibility: bool = False) -> None:
-    """An object tool of the application page ("Statut du dossier", "Saisir un avis", "Valider les avis"): its
-    drop-downs (label → option), "Confirmer", and the back office's report."""
-    page.locator(".review-operations").get_by_role("link", name=link, exact=True).click()
-    if check_accessibility:
-        assert_no_serious_axe_violations(page)
-    for label, option in (choices or {}).items():
-        # Django's label_tag appends " :", hence a prefix match.
-        page.get_by_role("combobox", name=re.compile(rf"^{re.escape(label)}\b")).select_option(label=option)
-    page.get_by_role("button", name="Confirmer", exact=True).click()
-    page.locator(".messagelist .success", has_text=link).wait_for()
 
 
 def _transmitted_application(campaign):
@@ -109,7 +96,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     expect(refused_row.locator(".review-status")).to_have_text("Refusée")
     expect(refused_row.get_by_text("Commentaire : scan illisible")).to_be_visible()
     assert_no_serious_axe_violations(manager_page)
-    _operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Incomplet"})
+    admin_operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Incomplet"})
     expect(manager_page.locator(".review-summary")).to_contain_text("Statut du dossier : Incomplet")
 
     incomplete = OutboundEmail.objects.get(code="STATUT_IN")
@@ -150,7 +137,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     for label in ("Lettre de motivation", "Relevé de notes"):
         _check_piece(manager_page, label, "Valider", "Validée")
         expect(_piece_row(manager_page, label).locator(".review-status")).to_have_text("Validée")
-    _operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Complet"})
+    admin_operation(manager_page, "Statut du dossier", {"Nouveau statut du dossier": "Complet"})
     expect(manager_page.locator(".review-summary")).to_contain_text("Statut du dossier : Complet")
     assert set(PieceSubmission.objects.filter(application=application).values_list("status", flat=True)) == {
         PieceStatus.VALIDATED
@@ -162,14 +149,14 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     staff_login(member_page, live_server, member, member_secret)
     _open_application(member_page, application)
     expect(member_page.locator(".review-operations").get_by_role("link", name="Valider les avis")).to_have_count(0)
-    _operation(member_page, "Saisir un avis", {"Avis": "Favorable"}, check_accessibility=True)
+    admin_operation(member_page, "Saisir un avis", {"Avis": "Favorable"}, check_accessibility=True)
     decision = Decision.objects.get(application=application)
     assert decision.created_by == member
     assert decision.validated_at is None
     assert not OutboundEmail.objects.filter(code="AVIS_FAVORABLE").exists()
 
     manager_page.reload()
-    _operation(manager_page, "Valider les avis")
+    admin_operation(manager_page, "Valider les avis")
     decision.refresh_from_db()
     assert decision.validated_by == manager
     favourable = OutboundEmail.objects.get(code="AVIS_FAVORABLE")

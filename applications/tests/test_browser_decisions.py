@@ -14,8 +14,7 @@ from applications.models import DecisionLetter
 from applications.services import candidature
 from applications.services import staff as staff_services
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
-from applications.tests.helpers import staff_login, staff_with_authenticator_app
-from applications.tests.test_browser_backoffice import _operation
+from applications.tests.helpers import admin_operation, staff_login, staff_with_authenticator_app
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.enums import Avis
@@ -70,9 +69,9 @@ def test_decisions_released_with_preview_letter_confirm_then_withdraw(
     member_page = new_browser_page()
     staff_login(member_page, live_server, member, member_secret)
     _open(member_page, live_server, admitted)
-    _operation(member_page, "Saisir un avis", {"Avis": "Favorable"})
+    admin_operation(member_page, "Saisir un avis", {"Avis": "Favorable"})
     _open(member_page, live_server, refused)
-    _operation(
+    admin_operation(
         member_page,
         "Saisir un avis",
         {"Avis": "Défavorable", "Motivation": "Capacité d'accueil atteinte"},

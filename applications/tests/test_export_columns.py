@@ -9,13 +9,11 @@ from django.urls import reverse
 from openpyxl import load_workbook
 from pytest_django.asserts import assertContains
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications import export_columns
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, ExportColumns, ExternalCursus, FormAnswer, Tag
 from applications.services import staff
-from applications.tests.test_staff_services import decision_type, make_application
+from applications.tests.factories_candidature import decision_type, make_application
 from offers.enums import Avis
 from offers.models import ComplementaryForm, RefusalReason
 from offers.tests.factories import FormationFactory
@@ -27,11 +25,6 @@ URL = "admin:applications_application_export_columns"
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission, code="MINFO", title="Master Informatique")
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

@@ -10,14 +10,12 @@ from django.urls import reverse
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import EventKind
 from applications.models import DecisionLetter
 from applications.services import candidature as candidature_services
 from applications.services import staff
 from applications.services.release import preview_release
-from applications.tests.test_staff_services import decision_type, make_application
+from applications.tests.factories_candidature import decision_type, make_application
 from applications.workflow import Role
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
@@ -254,11 +252,6 @@ def test_a_later_decision_hides_the_old_letter(client, with_letter, centre_manag
 
 
 # --- staff ------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "central_manager", "read_only_staff"]

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.models import StaffRole, User
-from accounts.tests.factories import StaffMembershipFactory
+from accounts.models import User
 from applications.enums import EventKind
 from applications.models import Application
 from applications.tests.factories import CandidateFactory
@@ -22,11 +21,6 @@ pytestmark = pytest.mark.django_db
 
 ACCOUNT = "admin:applications_application_on_behalf_account"
 APPLY = "admin:applications_application_on_behalf"
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

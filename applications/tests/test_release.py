@@ -8,7 +8,7 @@ from applications.enums import EventKind
 from applications.models import ApplicationEvent, ReleaseJob
 from applications.services import staff
 from applications.services.release import preview_release, request_release, run_release
-from applications.tests.test_staff_services import decision_type, make_application
+from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis

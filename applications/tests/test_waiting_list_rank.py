@@ -10,7 +10,8 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
 from applications.services import candidature as candidature_services
-from applications.tests.test_staff_services import decide, decision_type, mails, make_application
+from applications.tests.factories_candidature import decide, decision_type, make_application
+from applications.tests.helpers import mails
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 

@@ -7,8 +7,6 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.models import StaffRole
-from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DecisionAction, DossierStatus, EventKind
 from applications.models import Application, ApplicationEvent
 from applications.services import candidature as services
@@ -243,11 +241,6 @@ def test_other_candidate_cannot_withdraw_a_confirmed_application(client, other_c
 
 
 # --- back office: withdrawal on the candidate's behalf, type de traitement --------------------------------------
-
-
-@pytest.fixture
-def read_only_staff(centre):
-    return StaffMembershipFactory(role=StaffRole.READ_ONLY, centre=centre, user__username="lecture").user
 
 
 @pytest.fixture

@@ -3,10 +3,14 @@ import datetime
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.utils import timezone
 
+from applications.models import DecisionLetter
 from applications.services import pieces as services
+from applications.tests.factories_candidature import DecisionFactory, decision_type
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
+from offers.enums import Avis
 
 
 def test_remove_orphan_files_deletes_only_old_unreferenced_campaign_files(application, piece, time_machine, capsys):
@@ -30,3 +34,22 @@ def test_remove_orphan_files_deletes_only_old_unreferenced_campaign_files(applic
     call_command("remove_orphan_files")
 
     assert sorted(stored_files()) == sorted([kept, outside, recent])
+
+
+def test_remove_orphan_files_sweeps_letters_and_packs_no_row_holds(application, time_machine):
+    """A letter or pack build whose transaction rolled back leaves its file behind: the sweep deletes it; the files
+    that a DecisionLetter or a CommissionPack row holds stay."""
+    held = default_storage.save("letters/1/held.pdf", ContentFile(b"%PDF"))
+    letter_orphan = default_storage.save("letters/1/rolled-back.pdf", ContentFile(b"%PDF"))
+    pack_orphan = default_storage.save("packs/rolled-back.zip", ContentFile(b"PK"))
+    decision = DecisionFactory(application=application, decision_type=decision_type(Avis.FAVOURABLE))
+    DecisionLetter.objects.create(
+        application=application, decision=decision, kind="LETTRE_ADM", file=held, generated_at=timezone.now()
+    )
+    time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2))
+
+    call_command("remove_orphan_files")
+
+    assert default_storage.exists(held)
+    assert not default_storage.exists(letter_orphan)
+    assert not default_storage.exists(pack_orphan)

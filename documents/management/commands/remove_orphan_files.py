@@ -1,7 +1,8 @@
 """Delete stored files that no Document row points to (a crash between the file write and the commit).
 
-Only files under a campaign prefix (``<campaign code>/``) and the quarantine are considered, and only those older
-than an hour, so uploads in flight are spared.
+Only files under a campaign prefix (``<campaign code>/``), the quarantine and the prefixes that higher layers declare
+with ``documents.storage.register_file_owner`` (decision letters, commission packs) are considered, and only those
+older than an hour, so uploads and builds in flight are spared.
 """
 
 import datetime
@@ -11,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from documents.models import Document
-from documents.storage import QUARANTINE_PREFIX
+from documents.storage import QUARANTINE_PREFIX, file_owners
 from offers.models import Campaign
 
 MIN_AGE = datetime.timedelta(hours=1)
@@ -33,8 +34,11 @@ def orphan_files(*, now=None) -> list[str]:
     prefixes = [f"{code}/" for code in Campaign.objects.values_list("code", flat=True)]
     prefixes += [f"{QUARANTINE_PREFIX}/{p}" for p in prefixes]
     known = set(Document.objects.values_list("file", flat=True))
+    owned = file_owners()
+    for held_names in owned.values():
+        known.update(held_names())
     orphans = []
-    for prefix in prefixes:
+    for prefix in [*prefixes, *owned]:
         for name in _walk(prefix):
             if name in known:
                 continue
