@@ -9,6 +9,7 @@ mails through ``applications.notifications`` (sent once the transaction commits)
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -125,17 +126,39 @@ def create_application(*, candidate: Candidate, formation: Formation, actor: Use
     one is refused as "already applied"); the partial unique constraint is the last line of defence.
     Side effects: history row ``application_created``, mail CANDIDATURE to the candidate.
     """
+    return _create_application(
+        candidate,
+        formation,
+        actor=actor,
+        refusal=lambda candidate, formation: application_refusal(
+            user=candidate.user, candidate=candidate, formation=formation
+        ),
+        already_applied=_("You have already applied to this formation."),
+    )
+
+
+def _create_application(
+    candidate: Candidate,
+    formation: Formation,
+    *,
+    actor: User,
+    refusal: Callable[[Candidate, Formation], str],
+    already_applied: str,
+    comment: str = "",
+) -> Application:
+    """The candidate's row locked, ``refusal`` asked again under the lock, the row created (the partial unique
+    constraint turning a race into ``already_applied``), the history row and the CANDIDATURE mail."""
     candidate = (
         Candidate.objects.select_for_update(of=("self",))
         .select_related("user", "address", "baccalaureate")
         .get(pk=candidate.pk)
     )
     formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
-    refusal = application_refusal(user=candidate.user, candidate=candidate, formation=formation)
-    if refusal:
-        raise BusinessRuleError(refusal)
+    reason = refusal(candidate, formation)
+    if reason:
+        raise BusinessRuleError(reason)
     campaign_id = candidate.user.campaign_id
-    assert campaign_id is not None  # application_refusal refuses an account without an active campaign
+    assert campaign_id is not None  # both refusals refuse an account without an active campaign
     try:
         with transaction.atomic():
             application = Application.objects.create(
@@ -146,8 +169,10 @@ def create_application(*, candidate: Candidate, formation: Formation, actor: Use
                 treatment_type=formation.treatment_type,
             )
     except IntegrityError as exc:
-        raise InvalidTransition(_("You have already applied to this formation.")) from exc
-    record_event(application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status)
+        raise InvalidTransition(already_applied) from exc
+    record_event(
+        application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status, comment=comment
+    )
     _notify(application, candidate_code="CANDIDATURE")
     return application
 
@@ -173,35 +198,16 @@ def create_application_on_behalf(*, candidate: Candidate, formation: Formation, 
     ``create_application`` without the application window and wish-limit checks; the history row names the member
     of staff. Side effects: history row ``application_created`` (actor: staff), mail CANDIDATURE to the candidate.
     """
-    candidate = (
-        Candidate.objects.select_for_update(of=("self",))
-        .select_related("user", "address", "baccalaureate")
-        .get(pk=candidate.pk)
-    )
-    formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
-    refusal = on_behalf_refusal(candidate=candidate, formation=formation)
-    if refusal:
-        raise BusinessRuleError(refusal)
-    campaign_id = candidate.user.campaign_id
-    assert campaign_id is not None  # on_behalf_refusal refuses an account without an active campaign
-    try:
-        with transaction.atomic():
-            application = Application.objects.create(
-                candidate=candidate,
-                formation=formation,
-                campaign_id=campaign_id,
-                created_by=actor,
-                treatment_type=formation.treatment_type,
-            )
-    except IntegrityError as exc:
-        raise InvalidTransition(_("The candidate has already applied to this formation.")) from exc
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         comment = _("Created by staff on the candidate's behalf")
-    record_event(
-        application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status, comment=comment
+    return _create_application(
+        candidate,
+        formation,
+        actor=actor,
+        refusal=lambda candidate, formation: on_behalf_refusal(candidate=candidate, formation=formation),
+        already_applied=_("The candidate has already applied to this formation."),
+        comment=comment,
     )
-    _notify(application, candidate_code="CANDIDATURE")
-    return application
 
 
 # --- Transmitting -----------------------------------------------------------------------------------------------
