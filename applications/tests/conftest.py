@@ -1,4 +1,5 @@
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.utils import translation
 
 from applications.tests.factories import CandidateFactory
@@ -38,3 +39,24 @@ def client(client):
     # The pages are asserted in English (msgids), whatever catalogue is compiled.
     client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
     return client
+
+
+PERSONA_FIXTURES = (
+    "candidate",
+    "centre_manager",
+    "other_centre_manager",
+    "commission_member",
+    "central_manager",
+    "read_only_staff",
+)
+
+
+@pytest.fixture
+def persona(request):
+    """The user of the persona named by indirect parametrisation: "anonymous", "candidate" (the dossier's account),
+    "read_only", or a staff persona fixture's name. Every persona exists whichever is asked, as in a real centre."""
+    users = {name: request.getfixturevalue(name) for name in PERSONA_FIXTURES}
+    users["candidate"] = users["candidate"].user
+    users["read_only"] = users.pop("read_only_staff")
+    users["anonymous"] = AnonymousUser()
+    return users[request.param]

@@ -3,7 +3,6 @@
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
@@ -20,21 +19,6 @@ from offers.tests.factories import FormationFactory
 @pytest.fixture
 def application(centre, commission, campaign):
     return make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
-
-
-@pytest.fixture
-def persona(
-    request, candidate, centre_manager, other_centre_manager, commission_member, central_manager, read_only_staff
-):
-    return {
-        "anonymous": AnonymousUser(),
-        "candidate": candidate.user,
-        "centre_manager": centre_manager,
-        "other_centre_manager": other_centre_manager,
-        "commission_member": commission_member,
-        "central_manager": central_manager,
-        "read_only": read_only_staff,
-    }[request.param]
 
 
 OK = "found"

@@ -34,20 +34,6 @@ def other_application(other_centre, campaign):
     return make_application(FormationFactory(centre=other_centre, code="MDROIT"), campaign=campaign)
 
 
-@pytest.fixture
-def persona(
-    request, candidate, centre_manager, other_centre_manager, commission_member, central_manager, read_only_staff
-):
-    return {
-        "candidate": candidate.user,
-        "centre_manager": centre_manager,
-        "other_centre_manager": other_centre_manager,
-        "commission_member": commission_member,
-        "central_manager": central_manager,
-        "read_only": read_only_staff,
-    }[request.param]
-
-
 # --- the persona matrix -----------------------------------------------------------------------------------------
 
 ALL = ["candidate", "centre_manager", "other_centre_manager", "commission_member", "central_manager", "read_only"]

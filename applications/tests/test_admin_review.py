@@ -47,20 +47,6 @@ def application(formation, campaign):
     return make_application(formation, campaign=campaign)
 
 
-@pytest.fixture
-def persona(
-    request, candidate, centre_manager, other_centre_manager, commission_member, central_manager, read_only_staff
-):
-    return {
-        "candidate": candidate.user,
-        "centre_manager": centre_manager,
-        "other_centre_manager": other_centre_manager,
-        "commission_member": commission_member,
-        "central_manager": central_manager,
-        "read_only": read_only_staff,
-    }[request.param]
-
-
 @pytest.fixture(autouse=True)
 def _french(client):
     """This module reads the pages in French, the back office's language (overrides the package's English)."""

@@ -243,20 +243,6 @@ def test_other_candidate_cannot_withdraw_a_confirmed_application(client, other_c
 # --- back office: withdrawal on the candidate's behalf, type de traitement --------------------------------------
 
 
-@pytest.fixture
-def persona(
-    request, candidate, centre_manager, other_centre_manager, commission_member, central_manager, read_only_staff
-):
-    return {
-        "candidate": candidate.user,
-        "centre_manager": centre_manager,
-        "other_centre_manager": other_centre_manager,
-        "commission_member": commission_member,
-        "central_manager": central_manager,
-        "read_only": read_only_staff,
-    }[request.param]
-
-
 def operation_url(application, name):
     return reverse("admin:applications_application_operation", args=[application.pk, name])
 
