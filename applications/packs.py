@@ -20,8 +20,8 @@ import logging
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable
-from typing import IO
+from collections.abc import Generator, Iterable
+from typing import IO, cast
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -75,7 +75,14 @@ def build_pack(pack_id: int) -> None:
         )
         with tempfile.TemporaryFile() as spool:
             write = _write_pdf if pack.kind == CommissionPack.Kind.PDF else _write_zip
-            done = write(pack, applications.iterator(chunk_size=50), spool)
+            # QuerySet.iterator() is a generator (the stubs say Iterator): it can be closed.
+            rows = cast("Generator[Application]", applications.iterator(chunk_size=50))
+            try:
+                done = write(pack, rows, spool)
+            finally:
+                # Closed here, inside the connection's transaction: a write that failed half-way must not leave its
+                # server-side cursor to the garbage collector (PostgreSQL would have dropped it by then).
+                rows.close()
             size = spool.tell()
             spool.seek(0)
             stored = default_storage.save(f"packs/{pack.public_id}.{pack.extension}", File(spool))

@@ -11,6 +11,7 @@ from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
+from applications.letters import build_letter
 from applications.models import DecisionLetter
 from applications.services import candidature as candidature_services
 from applications.services import staff
@@ -103,8 +104,6 @@ def test_refusal_letter_and_its_reason(formation, campaign, centre_manager, refu
     letter = DecisionLetter.objects.get(application=application)
     assert not letter.file  # the build runs after the commit (not executed here): the download builds it
 
-    from applications.letters import build_letter
-
     text, _reader = pdf_text(build_letter(letter.pk))
     assert "Motif : Capacité atteinte" in text
 
@@ -123,8 +122,6 @@ def test_a_formation_text_wins_over_the_centre(formation, campaign, centre_manag
     )
     application = released(formation, campaign, centre_manager)
 
-    from applications.letters import build_letter
-
     text, _reader = pdf_text(build_letter(DecisionLetter.objects.get(application=application).pk))
     assert "Propre à MINFO" in text
     assert "Lettre d'admission" not in text
@@ -133,21 +130,22 @@ def test_a_formation_text_wins_over_the_centre(formation, campaign, centre_manag
 def test_hostile_values_are_printed_not_interpreted(formation, campaign, centre_manager, admission_text):
     application = make_application(formation, campaign=campaign)
     candidate = application.candidate
-    candidate.birth_name = "${numero_dossier} {if($decision_label)}X{endif($decision_label)} <b>%s</b>"
+    candidate.birth_name = "${numero_dossier} <b>%s</b>"  # 27 of the column's 30 characters
     candidate.usual_name = ""
     candidate.save()
     decision = staff.record_decision(
-        application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager, comment="${first_name}"
+        application,
+        decision_type=decision_type(Avis.FAVOURABLE),
+        actor=centre_manager,
+        comment="${first_name} {if($decision_label)}X{endif($decision_label)}",
     )
     decision.decision_type.show_comment = True
     decision.decision_type.save()
     staff.validate_decision(decision, actor=centre_manager)
 
-    from applications.letters import build_letter
-
     text, _reader = pdf_text(build_letter(DecisionLetter.objects.get(application=application).pk))
-    assert "${numero_dossier} {if($decision_label)}X{endif($decision_label)} <b>%s</b>" in text
-    assert "Note : ${first_name}" in text
+    assert "${numero_dossier} <b>%s</b>" in text
+    assert "Note : ${first_name} {if($decision_label)}X{endif($decision_label)}" in text
     assert candidate.user.username not in text.split("Madame, Monsieur")[1].split(",")[0]
 
 
