@@ -130,7 +130,7 @@ def test_central_office_adds_staff_from_the_directory_in_the_back_office(
     assert client.get(FROM_DIRECTORY).status_code == 200
 
     # session, user, scope, existence check, insert, session save (the message), and their savepoints
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(9):
         response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion@univ-perp.fr"})
 
     user = User.objects.get(username="sophie.gestion")
