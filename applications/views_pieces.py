@@ -161,8 +161,8 @@ def _upload(request, application, piece_type):
             return _too_many(_done(request, application, piece_type), wait)
         context = {**pieces_table_context(application), "piece_error_id": piece_type.pk, "piece_error": message}
         return _too_many(render(request, "applications/pieces.html", context), wait)
-    uploaded = request.FILES.get("file")
-    if uploaded is None:
+    uploaded = request.FILES.getlist("file")  # several: photos of one document, stored as one PDF
+    if not uploaded:
         messages.error(
             request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}", extra_tags=_piece_tag(piece_type)
         )

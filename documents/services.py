@@ -12,6 +12,7 @@ What a file is for (a requested piece of an application) is the business of the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
@@ -21,6 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from documents import antivirus
 from documents.enums import ScanStatus
+from documents.merge import merge_photos
 from documents.models import Document, document_path
 from documents.storage import flush
 from documents.tasks import scan_document
@@ -35,14 +37,19 @@ class UploadRefused(BusinessRuleError):
     """The uploaded file failed validation; the message says why."""
 
 
-def store_upload(uploaded_file: UploadedFile, *, campaign_code: str, actor: User) -> Document:
+def store_upload(uploaded_file: UploadedFile | Sequence[UploadedFile], *, campaign_code: str, actor: User) -> Document:
     """Validate ``uploaded_file``, write and flush it to storage, and return its ``Document``, not saved yet.
+
+    Several files (photos of one document) are first merged into one PDF (``documents.merge``), which is then
+    validated and stored like any uploaded PDF; a sequence of one file is that file.
 
     Raises ``UploadRefused`` (a ``BusinessRuleError``) for a refused file. The caller saves the document inside
     its own transaction, calls ``queue_scan`` there, and ``storage.delete_quietly(stored_name(document))`` if
     that transaction fails.
     """
     try:
+        if isinstance(uploaded_file, Sequence):
+            uploaded_file = uploaded_file[0] if len(uploaded_file) == 1 else merge_photos(uploaded_file)
         validated = validate_upload(uploaded_file)
     except ValidationError as error:
         raise UploadRefused(" ".join(error.messages)) from error

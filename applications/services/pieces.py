@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -114,10 +114,15 @@ def _event(
 
 
 def upload_piece(
-    *, application: Application, piece_type: PieceType, uploaded_file: UploadedFile, actor: User
+    *,
+    application: Application,
+    piece_type: PieceType,
+    uploaded_file: UploadedFile | Sequence[UploadedFile],
+    actor: User,
 ) -> PieceSubmission:
     """Validate ``uploaded_file``, store it and mark the piece "Transmise" (the "+" button, or "Remplacer" on a
-    refused piece, whose file the new one replaces: the old file is deleted after the commit).
+    refused piece, whose file the new one replaces: the old file is deleted after the commit). Several files are
+    photos of one document: they are stored as one PDF, one page per photo (``documents.merge``).
 
     Raises ``UploadRefused`` (a ``BusinessRuleError``) for a refused file and ``BusinessRuleError`` when the
     piece cannot change. Call it outside a transaction or in one that commits right after: the file is written
@@ -165,7 +170,7 @@ def _store_piece(
     *,
     application: Application,
     piece_type: PieceType,
-    uploaded_file: UploadedFile,
+    uploaded_file: UploadedFile | Sequence[UploadedFile],
     actor: User,
     check: Callable[[Application, PieceSubmission | None], None],
     event_kind: EventKind,

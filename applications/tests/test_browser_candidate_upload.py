@@ -1,6 +1,7 @@
 """Uploading from a phone on a slow line (issue 13): checks before sending, a 4 MB photo reduced in the browser and
-accepted by the server, a named progress bar that can be cancelled, the result announced in the piece's row with the
-focus on it; the session-expiry warning. Chromium through Playwright."""
+accepted by the server, several photos of one document previewed as pages and merged into one PDF by the server, a
+named progress bar that can be cancelled, the result announced in the piece's row with the focus on it; the
+session-expiry warning. Chromium through Playwright."""
 
 import io
 import os
@@ -172,7 +173,7 @@ def test_session_warning_keeps_the_session_and_a_lost_form_comes_back_after_logi
     assert page.locator("#session-restored").is_visible()
 
 
-def test_three_photos_of_one_document_become_one_pdf_the_server_accepts(setup):
+def test_three_big_photos_of_one_document_are_reduced_then_merged_by_the_server(setup):
     from pypdf import PdfReader
 
     page, piece, application, _ = setup
@@ -185,14 +186,55 @@ def test_three_photos_of_one_document_become_one_pdf_the_server_accepts(setup):
     page.locator(f"#file-{piece.pk}").set_input_files(photos)
 
     status = page.locator(f"#piece-status-{piece.pk}")
-    status.get_by_text("3 photos réunies en un PDF de").wait_for()
-    assert page.locator(f"#piece-{piece.pk} img.pieces__preview").count() == 3
+    status.get_by_text("3 photos seront réunies en un seul PDF").wait_for()
+    expect(page.locator(f"#piece-{piece.pk} .pieces__pages figcaption")).to_have_text(["Page 1", "Page 2", "Page 3"])
     page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
     page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
     document = Document.objects.get()
     assert (document.original_name, document.content_type) == ("page1.pdf", "application/pdf")
     assert document.size <= settings.UPLOAD_MAX_BYTES
     assert len(PdfReader(document.file.open("rb")).pages) == 3
+
+
+def test_two_jpegs_are_previewed_as_pages_and_stored_as_a_two_page_pdf(setup):
+    from PIL import Image
+    from pypdf import PdfReader
+
+    page, piece, application, _ = setup
+    requests = []
+    page.on("request", lambda request: requests.append(request) if request.method == "POST" else None)
+
+    def jpeg(width: int, height: int, colour: str) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("RGB", (width, height), colour).save(buffer, "JPEG")
+        return buffer.getvalue()
+
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        [
+            {"name": "recto.jpg", "mimeType": "image/jpeg", "buffer": jpeg(600, 800, "red")},
+            {"name": "verso.jpg", "mimeType": "image/jpeg", "buffer": jpeg(800, 600, "blue")},
+        ]
+    )
+
+    pages = page.locator(f"#piece-{piece.pk} .pieces__pages figcaption")
+    expect(pages).to_have_text(["Page 1", "Page 2"])
+    expect(page.locator(f"#piece-{piece.pk} .pieces__pages img").first).to_have_attribute("alt", "Page 1")
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
+    # One request with both photos, merged by the server (documents.merge writes the PDF with Pillow).
+    assert len(requests) == 1
+    assert "multipart/form-data" in requests[0].headers["content-type"]
+    document = Document.objects.get()
+    assert (document.original_name, document.content_type) == ("recto.pdf", "application/pdf")
+    content = document.file.open("rb").read()
+    assert b"created by Pillow PDF driver" in content
+    reader = PdfReader(io.BytesIO(content))
+    # In order, recto (portrait) then verso (landscape); the widest photo is laid out at A4 width (595 pt).
+    assert [(round(float(p.mediabox.width)), round(float(p.mediabox.height))) for p in reader.pages] == [
+        (447, 595),
+        (595, 447),
+    ]
+    assert_no_serious_axe_violations(page)
 
 
 def test_keyboard_only_upload_and_refusal_keep_the_focus_on_the_piece(setup):

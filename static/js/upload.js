@@ -32,10 +32,7 @@
     return;
   }
   var MAX_BYTES = parseInt(texts.getAttribute("data-max-bytes"), 10);
-  var several = document.getElementById("upload-several");
-  if (several) {
-    several.hidden = false;
-  }
+  var MAX_PHOTOS = parseInt(texts.getAttribute("data-max-photos"), 10) || 10;
   var MAX_PIXELS = 16000000; // the server's image budget (documents/validation.py MAX_IMAGE_PIXELS)
   var TYPES = { pdf: "application/pdf", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
 
@@ -77,13 +74,13 @@
     });
   }
 
-  function shrink(file) {
+  function shrink(file, limit) {
     return dataUrl(file).then(function (url) { return new Promise(function (resolve, reject) {
       var image = new Image();
       image.onload = function () {
         var width = image.naturalWidth;
         var height = image.naturalHeight;
-        var scale = Math.min(1, Math.sqrt(MAX_PIXELS / (width * height)), Math.sqrt((MAX_BYTES * 1.5) / file.size));
+        var scale = Math.min(1, Math.sqrt(MAX_PIXELS / (width * height)), Math.sqrt((limit * 1.5) / file.size));
         var quality = 0.85;
         var attempts = 0;
         function attempt() {
@@ -96,7 +93,7 @@
           context.fillRect(0, 0, canvas.width, canvas.height);
           context.drawImage(image, 0, 0, canvas.width, canvas.height);
           canvas.toBlob(function (blob) {
-            if (blob && blob.size <= MAX_BYTES) {
+            if (blob && blob.size <= limit) {
               var name = file.name.replace(/\.[^.]*$/, "") + ".jpg";
               resolve(new File([blob], name, { type: "image/jpeg" }));
             } else if (attempts < 8) {
@@ -117,98 +114,21 @@
     }); });
   }
 
-  // Several photos of one document: each is reduced to its share of the size limit, then they become the pages
-  // of one PDF (JPEG images, DCTDecode; nothing else in the file, so the server's PDF checks accept it).
-  function jpegPage(file, budget) {
-    return dataUrl(file).then(function (url) { return new Promise(function (resolve, reject) {
-      var image = new Image();
-      image.onload = function () {
-        var scale = Math.min(1, 2480 / Math.max(image.naturalWidth, image.naturalHeight));
-        var quality = 0.8;
-        var attempts = 0;
-        function attempt() {
-          attempts += 1;
-          var canvas = document.createElement("canvas");
-          canvas.width = Math.max(1, Math.round(image.naturalWidth * scale));
-          canvas.height = Math.max(1, Math.round(image.naturalHeight * scale));
-          var context = canvas.getContext("2d");
-          context.fillStyle = "#fff";
-          context.fillRect(0, 0, canvas.width, canvas.height);
-          context.drawImage(image, 0, 0, canvas.width, canvas.height);
-          canvas.toBlob(function (blob) {
-            if (blob && blob.size <= budget) {
-              blob.arrayBuffer().then(function (buffer) {
-                resolve({ width: canvas.width, height: canvas.height, bytes: new Uint8Array(buffer) });
-              }, reject);
-            } else if (attempts < 8) {
-              scale *= 0.8;
-              quality = Math.max(0.6, quality - 0.05);
-              attempt();
-            } else {
-              reject(new Error("too big"));
-            }
-          }, "image/jpeg", quality);
-        }
-        attempt();
-      };
-      image.onerror = function () { reject(new Error("unreadable")); };
-      image.src = url;
-    }); });
+  // Several photos of one document: each one over its share of the size limit is reduced as above; the server
+  // puts them together in one PDF, one page per photo, in this order (documents/merge.py), and checks the result.
+  function shrinkPages(files) {
+    var share = Math.floor((MAX_BYTES * 0.8) / files.length);
+    return Promise.all(files.map(function (file) {
+      return file.size <= share ? Promise.resolve(file) : shrink(file, share);
+    }));
   }
 
-  function buildPdf(pages) {
-    var parts = [];
-    var offsets = [];
-    var length = 0;
-    function add(chunk) {
-      var bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk;
-      parts.push(bytes);
-      length += bytes.length;
-    }
-    function object(number, body) {
-      offsets[number] = length;
-      add(number + " 0 obj\n" + body + "\nendobj\n");
-    }
-    add("%PDF-1.4\n");
-    var kids = pages.map(function (_, i) { return (3 + i * 3) + " 0 R"; }).join(" ");
-    object(1, "<< /Type /Catalog /Pages 2 0 R >>");
-    object(2, "<< /Type /Pages /Kids [" + kids + "] /Count " + pages.length + " >>");
-    pages.forEach(function (page, i) {
-      var number = 3 + i * 3;
-      var width = 595; // A4 width in points; the height follows the photo
-      var height = Math.round(width * page.height / page.width);
-      object(number, "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 " + width + " " + height + "] /Resources << /XObject << /Im0 " +
-        (number + 1) + " 0 R >> >> /Contents " + (number + 2) + " 0 R >>");
-      offsets[number + 1] = length;
-      add((number + 1) + " 0 obj\n<< /Type /XObject /Subtype /Image /Width " + page.width + " /Height " + page.height +
-        " /ColorSpace /DeviceRGB /BitsPerComponent 8 /Filter /DCTDecode /Length " + page.bytes.length + " >>\nstream\n");
-      add(page.bytes);
-      add("\nendstream\nendobj\n");
-      var content = "q " + width + " 0 0 " + height + " 0 0 cm /Im0 Do Q";
-      object(number + 2, "<< /Length " + content.length + " >>\nstream\n" + content + "\nendstream");
-    });
-    var count = 3 + pages.length * 3;
-    var xref = length;
-    var table = "xref\n0 " + count + "\n0000000000 65535 f \n";
-    for (var n = 1; n < count; n += 1) {
-      table += ("0000000000" + offsets[n]).slice(-10) + " 00000 n \n";
-    }
-    add(table + "trailer\n<< /Size " + count + " /Root 1 0 R >>\nstartxref\n" + xref + "\n%%EOF\n");
-    return new Blob(parts, { type: "application/pdf" });
+  function clearPreviews(form) {
+    form.querySelectorAll(".pieces__preview, .pieces__pages").forEach(function (old) { old.remove(); });
   }
 
-  function mergePhotos(files) {
-    var budget = Math.floor((MAX_BYTES * 0.95 - 2048) / files.length);
-    return Promise.all(files.map(function (file) { return jpegPage(file, budget); })).then(function (pages) {
-      var name = files[0].name.replace(/\.[^.]*$/, "") + ".pdf";
-      return new File([buildPdf(pages)], name, { type: "application/pdf" });
-    });
-  }
-
-  function showPreview(form, file, keep) {
-    if (!keep) {
-      form.querySelectorAll(".pieces__preview").forEach(function (old) { old.remove(); });
-    }
+  function showPreview(form, file) {
+    clearPreviews(form);
     var preview = document.createElement("img");
     preview.className = "pieces__preview";
     preview.alt = text("preview");
@@ -217,6 +137,29 @@
       preview.src = url;
       form.appendChild(preview);
     });
+  }
+
+  // The photos in the order they will be sent, each captioned "Page 1", "Page 2"...
+  function showPages(form, files) {
+    clearPreviews(form);
+    var list = document.createElement("ol");
+    list.className = "pieces__pages";
+    files.forEach(function (file, i) {
+      var item = document.createElement("li");
+      var figure = document.createElement("figure");
+      var preview = document.createElement("img");
+      var caption = document.createElement("figcaption");
+      var label = text("page").replace("{number}", i + 1);
+      preview.alt = label;
+      preview.width = 96;
+      caption.textContent = label;
+      figure.appendChild(preview);
+      figure.appendChild(caption);
+      item.appendChild(figure);
+      list.appendChild(item);
+      dataUrl(file).then(function (url) { preview.src = url; });
+    });
+    form.appendChild(list);
   }
 
   document.querySelectorAll("form[data-upload]").forEach(function (form) {
@@ -228,7 +171,7 @@
     var progress = box.querySelector("progress");
     var percent = box.querySelector("[data-percent]");
     var cancel = box.querySelector("[data-cancel]");
-    var ready = null; // the file to send: the chosen one, or its reduced copy
+    var ready = null; // what to send: the chosen file or its reduced copy, or the photos of one document in order
     var request = null;
 
     var preparing = false;
@@ -245,18 +188,25 @@
         var files = Array.prototype.slice.call(input.files);
         if (!files.every(function (f) { return kindOf(f) === "image/jpeg" || kindOf(f) === "image/png"; })) {
           input.value = "";
+          clearPreviews(form);
           say(status, text("several-not-photos"), "error");
           return Promise.resolve(null);
         }
-        say(status, text("merging"), "busy");
+        if (files.length > MAX_PHOTOS) {
+          input.value = "";
+          clearPreviews(form);
+          say(status, text("too-many-photos"), "error");
+          return Promise.resolve(null);
+        }
+        say(status, text("resizing"), "busy");
         send.disabled = true;
         preparing = true;
-        return mergePhotos(files).then(function (pdf) {
-          ready = pdf;
+        return shrinkPages(files).then(function (pages) {
+          ready = pages;
           preparing = false;
           send.disabled = false;
-          files.forEach(function (f, i) { showPreview(form, f, i > 0); });
-          say(status, text("merged").replace("{count}", files.length).replace("{size}", humanSize(pdf.size)), "ok");
+          showPages(form, pages);
+          say(status, text("pages").replace("{count}", pages.length), "ok");
           return null;
         }, function () {
           input.value = "";
@@ -285,7 +235,7 @@
       say(status, text("resizing"), "busy");
       send.disabled = true;
       preparing = true;
-      return shrink(file).then(function (smaller) {
+      return shrink(file, MAX_BYTES).then(function (smaller) {
         ready = smaller;
         preparing = false;
         send.disabled = false;
@@ -301,7 +251,6 @@
       });
     }
 
-    input.multiple = true; // several photos of one document are merged into one PDF (only with JavaScript)
     input.addEventListener("change", prepare);
 
     function reset() {
@@ -333,9 +282,11 @@
       }
     });
 
+    // ``file``: one file, or the photos of one document in page order (the server merges them into one PDF).
     function upload(file) {
       var data = new FormData(form);
-      data.set("file", file, file.name);
+      data.delete("file");
+      [].concat(file).forEach(function (f) { data.append("file", f, f.name); });
       send.disabled = true;
       input.disabled = true;
       box.hidden = false;

@@ -1,0 +1,100 @@
+"""Several photos of one document merged into one PDF (documents.merge, issue 13)."""
+
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from pypdf import PdfReader
+
+from documents.merge import MAX_PAGES, merge_photos
+from documents.tests import hostile_files as hostile
+from documents.validation import validate_upload
+
+
+def _pages(pdf: bytes) -> list[tuple[float, float]]:
+    return [(float(page.mediabox.width), float(page.mediabox.height)) for page in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def test_photos_become_the_pages_of_one_pdf_in_order_that_passes_the_pdf_checks():
+    photos = [
+        hostile.upload("page1.jpg", hostile.jpeg_bytes((300, 400), gps=True)),
+        hostile.upload("page2.png", hostile.grey_png(400, 300, "RGBA")),
+        hostile.upload("page3.png", hostile.grey_png(200, 200, "P")),
+    ]
+
+    merged = merge_photos(photos)
+
+    validated = validate_upload(merged)  # the normal path: size, magic bytes, the PDF checks
+    assert (merged.name, validated.content_type) == ("page1.pdf", "application/pdf")
+    widths_heights = _pages(validated.content)
+    assert len(widths_heights) == 3
+    # In order: portrait, landscape, square; photos this small are laid out at 72 dpi (one point per pixel).
+    (w1, h1), (w2, h2), (w3, h3) = widths_heights
+    assert h1 > w1
+    assert w2 > h2
+    assert w3 == h3
+    assert (round(w2), round(h2)) == (400, 300)
+    assert b"GPS" not in validated.content
+    assert b"Exif" not in validated.content
+
+
+def test_a_scan_sized_photo_is_laid_out_at_a4_width():
+    photos = [hostile.upload(f"p{n}.png", hostile.grey_png(2480, 3508, "L")) for n in (1, 2)]
+
+    assert [(round(w), round(h)) for w, h in _pages(merge_photos(photos).read())] == [(595, 842)] * 2
+
+
+def test_a_pdf_among_the_files_is_refused():
+    photos = [hostile.upload("page1.jpg", hostile.jpeg_bytes()), hostile.valid_pdf_upload()]
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos)
+
+    assert refused.value.code == "not_photos"
+
+
+def test_more_photos_than_the_page_cap_are_refused():
+    photos = [hostile.upload(f"p{n}.jpg", hostile.jpeg_bytes()) for n in range(MAX_PAGES + 1)]
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos)
+
+    assert refused.value.code == "too_many_pages"
+    assert len(_pages(merge_photos(photos[:MAX_PAGES]).read())) == MAX_PAGES
+
+
+@pytest.mark.parametrize(
+    ("hostile_photo", "code"),
+    [
+        (hostile.pixel_flood_png_upload, "too_many_pixels"),
+        (hostile.png_html_polyglot_as_jpg_upload, "content_mismatch"),
+        (lambda: hostile.upload("page.jpg", hostile.zip_bytes()), "content_mismatch"),
+    ],
+)
+def test_a_hostile_photo_in_the_set_is_refused_as_when_sent_alone(hostile_photo, code):
+    photos = [hostile.upload("page1.jpg", hostile.jpeg_bytes()), hostile_photo()]
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos)
+
+    assert refused.value.code == code
+    assert "Photo 2: " in " ".join(refused.value.messages)
+
+
+def test_the_photos_together_stay_within_a_pixel_budget(monkeypatch):
+    monkeypatch.setattr("documents.merge.MAX_TOTAL_PIXELS", 100 * 100 * 2 - 1)
+    photos = [hostile.upload(f"p{n}.png", hostile.grey_png(100, 100)) for n in (1, 2)]
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos)
+
+    assert refused.value.code == "too_many_pixels"
+
+
+def test_a_polyglot_photo_loses_its_payload_in_the_pdf():
+    merged = merge_photos([hostile.jpeg_zip_polyglot_upload(), hostile.upload("p2.jpg", hostile.jpeg_bytes())])
+
+    content = merged.read()
+    assert b"PK\x03\x04" not in content
+    assert b"payload.html" not in content
+    assert len(PdfReader(io.BytesIO(content)).pages) == 2
