@@ -17,13 +17,21 @@ import io
 from collections.abc import Sequence
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy
 from PIL import Image
 
-from documents.validation import ALLOWED_EXTENSIONS, MAX_IMAGE_PIXELS, PDF, sanitize_filename, validate_upload
+from documents.validation import (
+    ALLOWED_EXTENSIONS,
+    MAX_IMAGE_PIXELS,
+    PDF,
+    format_size_lazy,
+    sanitize_filename,
+    validate_upload,
+)
 
 MAX_PAGES = 10
 MAX_TOTAL_PIXELS = 40_000_000
@@ -45,14 +53,19 @@ MESSAGES = {
         "Together, the photos are too large (%(pixels)s million pixels at most): reduce their resolution. Nothing "
         "was saved."
     ),
+    "too_large": gettext_lazy(
+        "Put together, the photos make a PDF larger than %(max)s. Nothing was saved: send fewer photos, or photos "
+        "of a lower resolution."
+    ),
     "page": gettext_lazy("Photo %(number)s: %(message)s"),
 }
 
 
 def merge_photos(files: Sequence[IO[bytes]], *, max_bytes: int | None = None) -> SimpleUploadedFile:
     """Return one PDF, one page per photo in the order given, named after the first photo; or raise
-    ``ValidationError`` (``not_photos``, ``too_many_pages``, ``too_many_pixels``, or a photo's own refusal,
-    prefixed with its number). Nothing is read before the names and the count are checked."""
+    ``ValidationError`` (``not_photos``, ``too_many_pages``, ``too_many_pixels``, ``too_large`` for a PDF over
+    ``max_bytes`` (default ``settings.UPLOAD_MAX_BYTES``), or a photo's own refusal, prefixed with its number).
+    Nothing is read before the names and the count are checked."""
     if not files:
         raise _error("not_photos")
     if len(files) > MAX_PAGES:
@@ -78,8 +91,12 @@ def merge_photos(files: Sequence[IO[bytes]], *, max_bytes: int | None = None) ->
         if total_pixels > MAX_TOTAL_PIXELS:
             raise _error("too_many_pixels", pixels=number_format(MAX_TOTAL_PIXELS / 1_000_000, 0))
         pages.append(validated.content)
+    pdf = _write_pdf(pages)
+    limit = settings.UPLOAD_MAX_BYTES if max_bytes is None else max_bytes
+    if len(pdf) > limit:  # validate_upload would refuse it too, with a message about one file
+        raise _error("too_large", max=format_size_lazy(limit))
     stem = names[0].rpartition(".")[0] or "document"
-    return SimpleUploadedFile(stem + ".pdf", _write_pdf(pages), content_type=PDF)
+    return SimpleUploadedFile(stem + ".pdf", pdf, content_type=PDF)
 
 
 def _content_type(name: str) -> str | None:

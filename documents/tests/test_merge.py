@@ -98,3 +98,14 @@ def test_a_polyglot_photo_loses_its_payload_in_the_pdf():
     assert b"PK\x03\x04" not in content
     assert b"payload.html" not in content
     assert len(PdfReader(io.BytesIO(content)).pages) == 2
+
+
+def test_photos_that_make_a_pdf_over_the_size_limit_are_refused():
+    photos = [hostile.upload(f"p{n}.jpg", hostile.jpeg_bytes((300, 400))) for n in (1, 2)]
+    size = len(merge_photos(photos).read())
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos, max_bytes=size - 1)
+
+    assert refused.value.code == "too_large"
+    assert len(merge_photos(photos, max_bytes=size).read()) == size

@@ -180,6 +180,7 @@
     // for the candidate to check before sending).
     function prepare() {
       ready = null;
+      clearPreviews(form); // the previews of an earlier choice
       var file = input.files && input.files[0];
       if (!file) {
         return Promise.resolve(null);
