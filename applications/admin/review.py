@@ -271,8 +271,18 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
     }
 
 
+# Operations offered on the page only while the latest decision is not validated yet.
+PENDING_DECISION_ONLY = frozenset({"validate_decisions", "delete_last_decision"})
+
+
 def review_page(model_admin, request, application, *, operations, can_manage: bool, can_decide: bool):
     """The application's page (GET of the admin's change view)."""
+    dossier = review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide)
+    # The buttons that act on the latest decision only while it waits for validation (the services refuse the
+    # rest anyway): read from the decisions the page shows, no query more.
+    latest = max(dossier["decisions"], key=lambda decision: (decision.created_at, decision.pk), default=None)
+    if latest is None or latest.validated_at is not None:
+        operations = [(operation, url) for operation, url in operations if operation.name not in PENDING_DECISION_ONLY]
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -282,7 +292,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         "has_view_permission": True,
         "is_nav_sidebar_enabled": False,  # one readable column; the apps are one link away
         "operations": operations,
-        **review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide),
+        **dossier,
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/review.html", context)

@@ -733,3 +733,20 @@ def test_candidates_dossier_admin_is_readable_by_staff_in_scope(client, persona,
     if expected == 200 and persona.username != "scolarite":
         assert "Lycée Camille Jullian" in response.content.decode()
         assert response.context["has_change_permission"] is False
+
+
+def test_decision_buttons_only_while_the_latest_decision_waits(client, centre_manager, application):
+    """ "Valider les avis" and "Supprimer le dernier avis" act on the latest decision while it is not validated:
+    without one, or once it is validated, the page does not offer them."""
+    client.force_login(centre_manager)
+    labels = ("Valider les avis", "Supprimer le dernier avis (non validé)")
+
+    def offered():
+        page = client.get(change_url(application)).content.decode()
+        return [label in html.unescape(page) for label in labels]
+
+    assert offered() == [False, False]
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    assert offered() == [True, True]
+    staff.validate_decision(decision, actor=centre_manager)
+    assert offered() == [False, False]
