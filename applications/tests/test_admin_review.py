@@ -36,6 +36,26 @@ from documents.tests import hostile_files
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
+# The persona matrices of this page. READERS: who reads a dossier (another centre 404, a candidate the login
+# page). MANAGERS_ACT: who acts on it from the page (managers are sent back to the dossier: 302; commission and
+# read-only staff 403).
+READERS = [
+    ("candidate", 302),
+    ("centre_manager", 200),
+    ("other_centre_manager", 404),
+    ("commission_member", 200),
+    ("central_manager", 200),
+    ("read_only", 200),
+]
+MANAGERS_ACT = [
+    ("candidate", 302),
+    ("centre_manager", 302),
+    ("other_centre_manager", 404),
+    ("commission_member", 403),
+    ("central_manager", 302),
+    ("read_only", 403),
+]
+
 
 @pytest.fixture
 def formation(centre, commission):
@@ -121,18 +141,7 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
     assert url("tags", application) not in html
 
 
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [
-        ("candidate", 302),
-        ("centre_manager", 200),
-        ("other_centre_manager", 404),
-        ("commission_member", 200),
-        ("central_manager", 200),
-        ("read_only", 200),
-    ],
-    indirect=["persona"],
-)
+@pytest.mark.parametrize(("persona", "expected"), READERS, indirect=["persona"])
 def test_page_personas(client, persona, application, expected):
     client.force_login(persona)
     assert client.get(change_url(application)).status_code == expected
@@ -167,18 +176,7 @@ QUERIES_PAGE = 30
 # --- pieces -------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [
-        ("candidate", 302),
-        ("centre_manager", 302),
-        ("other_centre_manager", 404),
-        ("commission_member", 403),
-        ("central_manager", 302),
-        ("read_only", 403),
-    ],
-    indirect=["persona"],
-)
+@pytest.mark.parametrize(("persona", "expected"), MANAGERS_ACT, indirect=["persona"])
 def test_piece_check_personas(client, persona, application, expected):
     submission = with_file(application)
     client.force_login(persona)
@@ -300,18 +298,7 @@ def test_validate_all_submitted_pieces_in_one_step(client, django_assert_num_que
     assert "Aucune pièce transmise n’attendait de contrôle." in again.content.decode()
 
 
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [
-        ("candidate", 302),
-        ("centre_manager", 302),
-        ("other_centre_manager", 404),
-        ("commission_member", 403),
-        ("central_manager", 302),
-        ("read_only", 403),
-    ],
-    indirect=["persona"],
-)
+@pytest.mark.parametrize(("persona", "expected"), MANAGERS_ACT, indirect=["persona"])
 def test_validate_all_personas(client, persona, application, expected):
     with_file(application)
     client.force_login(persona)
@@ -342,18 +329,7 @@ def stored_piece(application, settings):
 PNG_BYTES = hostile_files.png_bytes((64, 48))
 
 
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [
-        ("candidate", 302),
-        ("centre_manager", 200),
-        ("other_centre_manager", 404),
-        ("commission_member", 200),
-        ("central_manager", 200),
-        ("read_only", 200),
-    ],
-    indirect=["persona"],
-)
+@pytest.mark.parametrize(("persona", "expected"), READERS, indirect=["persona"])
 def test_preview_personas(client, persona, application, stored_piece, expected):
     client.force_login(persona)
     assert client.get(url("piece_preview", application, stored_piece.public_id)).status_code == expected
@@ -657,18 +633,7 @@ def test_notes_are_timestamped_and_never_on_the_candidate_side(client, commissio
         assert "À revoir en jury" not in client.get(page).content.decode()
 
 
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [
-        ("candidate", 302),
-        ("centre_manager", 302),
-        ("other_centre_manager", 404),
-        ("commission_member", 403),
-        ("central_manager", 302),
-        ("read_only", 403),
-    ],
-    indirect=["persona"],
-)
+@pytest.mark.parametrize(("persona", "expected"), MANAGERS_ACT, indirect=["persona"])
 def test_tags_personas(client, persona, application, expected):
     tag = Tag.objects.create(label="Prioritaire")
     client.force_login(persona)
@@ -710,18 +675,7 @@ def test_an_operation_comes_back_to_the_dossier_inside_its_list(client, centre_m
     assert response["Location"] == change_url(application) + "?" + urlencode({"_changelist_filters": filters})
 
 
-@pytest.mark.parametrize(
-    ("persona", "expected"),
-    [
-        ("candidate", 302),
-        ("centre_manager", 200),
-        ("other_centre_manager", 404),
-        ("commission_member", 200),
-        ("central_manager", 200),
-        ("read_only", 200),
-    ],
-    indirect=["persona"],
-)
+@pytest.mark.parametrize(("persona", "expected"), READERS, indirect=["persona"])
 def test_candidates_dossier_admin_is_readable_by_staff_in_scope(client, persona, application, expected):
     """The "Candidats" page no longer answers 403 to the staff who must read the dossier; changes stay central."""
     fill_dossier(application)
