@@ -53,6 +53,7 @@ class _CandidateSignupMixin(_FormBase):
         self.fields["email2"].label = _("E-mail address confirmation")
         for name in ("email", "email2"):
             attrs = self.fields[name].widget.attrs
+            # allauth's placeholder repeats the visible label and vanishes on input (RGAA 11.1: the label stays).
             attrs.pop("placeholder", None)
             attrs.update(type="email", autocomplete="email", spellcheck="false")
         self.order_fields(self.field_order)
@@ -128,4 +129,4 @@ class ResetPasswordForm(account_forms.ResetPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("E-mail address")
-        self.fields["email"].widget.attrs.pop("placeholder", None)
+        self.fields["email"].widget.attrs.pop("placeholder", None)  # the visible label is enough, as on sign-up
