@@ -10,6 +10,7 @@ need ``editable_by``, notes ``decidable_by``).
 import datetime
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -136,10 +137,15 @@ def tags_view(request, object_id, *, model_admin):
 
 
 @require_GET
+@transaction.non_atomic_requests
 def piece_preview_view(request, object_id, piece_id, *, model_admin):
     """One page of the piece as a PNG drawn by the server (``?page=N``, from 1; ``documents.preview``): same rule
     as the staff download (scope, antivirus clean); the candidate's file itself is never sent. A file that cannot
-    be shown is a 404 (the page already says why in words)."""
+    be shown is a 404 (the page already says why in words).
+
+    Outside the request transaction: it only reads, and drawing a page takes up to a second; on SQLite the request
+    transaction (``BEGIN IMMEDIATE``) would hold the write lock meanwhile, and the page's images, asked for at once,
+    would wait on each other (or fail with "database table is locked" on the tests' in-memory database)."""
     application = object_in_scope_or_404(Application.objects.all(), request.user, pk=object_id)
     submission = piece_of(application, piece_id)
     document = submission.document
