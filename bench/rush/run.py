@@ -14,7 +14,8 @@ Then:
    from ``bench/rush/probe.py``; bare and app rounds alternate and the median round is kept;
 2. the rush: Locust steps the load (1.0x = 130 pages/s + 9 uploads/s of 1.4 MB), bare and app alternating at
    each scale, arrivals open-loop Poisson (``bench/rush/locustfile.py``); a step holds when p95 < 200 ms for
-   pages, p95 < 1 s for uploads, no error, at least 95 % of the arrivals scheduled in the window served, and every upload answered 302 really stored (counted in the database);
+   pages, p95 < 1 s for uploads, no error, at least 95 % of the arrivals scheduled in the window served, and
+   every upload answered 302 really stored (counted in the database);
 3. web-worker RSS after about 30 dossier PDFs per worker;
 4. optionally (``--profile``) py-spy on the single CPU-table worker, summarised by function.
 
