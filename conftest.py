@@ -48,6 +48,16 @@ def _maintenance_switch_off():
 
 
 @pytest.fixture(autouse=True)
+def _no_cached_pages():
+    """Each test starts with no cached fragment (the catalogue tree): its formations are its own."""
+    from django.core.cache import caches
+
+    caches["pages"].clear()
+    yield
+    caches["pages"].clear()
+
+
+@pytest.fixture(autouse=True)
 def _no_reference_lists():
     """Pages read the SIS's reference lists through a per-process memo (applications.models.reference), so a test's
     query count would depend on which test ran before. Each test starts as a fresh install: no list refreshed, memo

@@ -1,9 +1,27 @@
-"""The "Offre de formation" tree: institution → centre → diploma type → formations."""
+"""The "Offre de formation" tree: institution → centre → diploma type → formations.
+
+The unfiltered tree is the same for every visitor of one language on one day, except that candidates who may apply
+see the titles of open formations as links: ``catalogue_tree`` renders it once per (language, may apply, day) and
+keeps the HTML in the "pages" cache (issue 14: the anonymous catalogue is 30 % of a deadline rush). A change to a
+formation, centre or diploma type removes the day's copies when its transaction commits (``forget_catalogue``,
+connected in ``OffersConfig.ready``); ``CATALOGUE_CACHE_SECONDS`` bounds what a change made without signals (a
+``QuerySet.update``) can leave behind. Filtered trees are built on every request. When the cache fails (Redis
+down), the tree is built as before.
+"""
 
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.conf import settings
+from django.core.cache import caches
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
+
 from offers.models import Formation, normalise
+
+CATALOGUE_CACHE_SECONDS = 60
+TREE_TEMPLATE = "offers/includes/catalogue_tree.html"
 
 
 @dataclass
@@ -53,3 +71,41 @@ def build_catalogue(*, query: str, today: date) -> list[CentreBranch]:
         reason = formation.closed_reason(today)
         diploma.rows.append(FormationRow(formation=formation, is_open=not reason, closed_reason=reason))
     return list(centres.values())
+
+
+def catalogue_tree(*, query: str, today: date, can_apply: bool) -> tuple[SafeString, int]:
+    """The tree's HTML and how many formations it lists (counted only for a filter, the one page that shows it)."""
+    if query:
+        centres = build_catalogue(query=query, today=today)
+        count = sum(len(diploma.rows) for centre in centres for diploma in centre.diplomas)
+        return _render(centres, query=query, can_apply=can_apply), count
+    cache = caches["pages"]
+    key = _cache_key(get_language(), can_apply, today)
+    html = cache.get(key)
+    if html is None:
+        html = _render(build_catalogue(query="", today=today), query="", can_apply=can_apply)
+        cache.set(key, str(html), CATALOGUE_CACHE_SECONDS)
+    return mark_safe(html), 0  # noqa: S308 - rendered by render_to_string (autoescaped) in this module
+
+
+def forget_catalogue(*, today: date) -> None:
+    """Remove the cached trees of ``today`` (every language, with and without links)."""
+    caches["pages"].delete_many(
+        [_cache_key(code, can_apply, today) for code, _name in settings.LANGUAGES for can_apply in (False, True)]
+    )
+
+
+def _cache_key(language: str | None, can_apply: bool, today: date) -> str:
+    return f"catalogue:{language or settings.LANGUAGE_CODE}:{int(can_apply)}:{today.isoformat()}"
+
+
+def _render(centres: list[CentreBranch], *, query: str, can_apply: bool) -> SafeString:
+    return render_to_string(
+        TREE_TEMPLATE,
+        {
+            "centres": centres,
+            "query": query,
+            "can_apply": can_apply,
+            "institution_name": settings.INSTITUTION_NAME,
+        },
+    )

@@ -4,7 +4,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from offers.catalogue import build_catalogue
+from offers.catalogue import catalogue_tree
 from offers.forms import CatalogueFilterForm
 
 
@@ -15,14 +15,14 @@ def catalogue(request):
     """ "Offre de formation": the public catalogue with its filter (works without JavaScript)."""
     form = CatalogueFilterForm(data=request.GET or None)
     query = form.cleaned_data["q"].strip() if form.is_valid() else ""
-    centres = build_catalogue(query=query, today=timezone.localdate())
+    user = request.user
+    tree, result_count = catalogue_tree(
+        query=query,
+        today=timezone.localdate(),
+        can_apply=bool(user.is_authenticated and getattr(user, "campaign_id", None)),
+    )
     return render(
         request,
         "offers/catalogue.html",
-        {
-            "form": form,
-            "query": query,
-            "centres": centres,
-            "result_count": sum(len(diploma.rows) for centre in centres for diploma in centre.diplomas),
-        },
+        {"form": form, "query": query, "catalogue_tree": tree, "result_count": result_count},
     )

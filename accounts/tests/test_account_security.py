@@ -73,6 +73,7 @@ def test_lockout_is_shared_through_the_database_cache(client, settings, candidat
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "ecandidat_cache"},
         "maintenance": settings.CACHES["maintenance"],
+        "pages": settings.CACHES["pages"],
     }
     for _attempt in range(5):
         _log_in(client, candidate_user.username, "mauvais-mot-de-passe")

@@ -156,6 +156,9 @@ else:
 # (rate limits) never forces a database read on every page. Each process also keeps it in memory for a few
 # seconds, and reads the database when this cache fails (ecandidat/maintenance.py).
 CACHES["maintenance"] = {**CACHES["default"], "KEY_PREFIX": "maintenance", "TIMEOUT": 30}
+# Rendered fragments shared by every visitor (the catalogue tree, offers/catalogue.py): their own alias, so that a
+# test or an operator can empty them without touching rate limits or sessions.
+CACHES["pages"] = {**CACHES["default"], "KEY_PREFIX": "pages", "TIMEOUT": 60}
 
 # --- Celery -----------------------------------------------------------------------------------------------
 # Without REDIS_URL, tasks run in-process right after the transaction commits (the embedded default).

@@ -23,6 +23,7 @@ INTEGRATION_REDIS_URL = REDIS_URL
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "maintenance": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "maintenance"},
+    "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"},
 }
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False

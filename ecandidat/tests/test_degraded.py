@@ -22,12 +22,13 @@ def closed_port():
 
 @pytest.fixture
 def redis_unreachable(settings, closed_port):
-    """Both cache aliases on a Redis that is not there, as in production settings with Redis down."""
+    """Every cache alias on a Redis that is not there, as in production settings with Redis down."""
     location = f"redis://127.0.0.1:{closed_port}/0"
     backend = {"BACKEND": "ecandidat.cache.FailOpenRedisCache", "LOCATION": location}
     settings.CACHES = {
         "default": backend,
         "maintenance": {**backend, "KEY_PREFIX": "maintenance", "TIMEOUT": 30},
+        "pages": {**backend, "KEY_PREFIX": "pages", "TIMEOUT": 60},
     }
     settings.REDIS_URL = location
     fail_open._down_until.clear()

@@ -214,7 +214,11 @@ def cache_through_proxy(settings, redis_proxy):
         "KEY_PREFIX": f"outbox-test-{os.getpid()}",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
-    settings.CACHES = {"default": backend, "maintenance": {**backend, "KEY_PREFIX": "maintenance", "TIMEOUT": 30}}
+    settings.CACHES = {
+        "default": backend,
+        "maintenance": {**backend, "KEY_PREFIX": "maintenance", "TIMEOUT": 30},
+        "pages": {**backend, "KEY_PREFIX": "pages", "TIMEOUT": 60},
+    }
     settings.REDIS_URL = location
     fail_open._down_until.clear()
     forget_switch()

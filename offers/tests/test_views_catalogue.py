@@ -103,3 +103,90 @@ def test_catalogue_is_public(request, user_fixture):
     client = request.getfixturevalue(user_fixture)
 
     assert client.get(URL).status_code == 200
+
+
+# --- The unfiltered tree is rendered once per language, "may apply" and day (offers/catalogue.py) ---------------
+
+
+def _tree(response) -> bytes:
+    start = response.content.index(b'<section class="catalogue"')
+    return response.content[start : response.content.index(b"</section>", start)]
+
+
+def test_second_visit_reads_the_tree_from_the_cache_without_a_query(client, django_assert_num_queries):
+    _formations(3)
+    first = client.get(URL)
+
+    with django_assert_num_queries(0):
+        second = client.get(URL)
+
+    assert _tree(second) == _tree(first)  # the rest of the page differs (the CSP nonce)
+    assert second.content.count(b'<th scope="row">') == 3
+
+
+def test_a_saved_formation_replaces_the_cached_tree_when_it_commits(client, django_capture_on_commit_callbacks):
+    formation = FormationFactory(title="Master Chimie")
+    assertContains(client.get(URL), "Master Chimie")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        formation.title = "Master Chimie verte"
+        formation.save()
+        assertNotContains(client.get(URL), "Master Chimie verte")  # not before the commit
+    assertContains(client.get(URL), "Master Chimie verte")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        formation.centre.label = "UFR renommée"
+        formation.centre.save()
+    assertContains(client.get(URL), "UFR renommée")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        formation.delete()
+    assertNotContains(client.get(URL), "Master Chimie verte")
+
+
+def test_links_for_candidates_and_spans_for_visitors_whatever_was_cached_first(client, candidate_user):
+    formation = FormationFactory(title="Licence ouverte")
+    apply_url = reverse("applications:apply", args=[formation.pk])
+    assertNotContains(client.get(URL), apply_url)  # the visitors' tree is cached first
+
+    client.force_login(candidate_user)
+    assertContains(client.get(URL), apply_url)
+    client.logout()
+    assertNotContains(client.get(URL), apply_url)
+
+
+def test_each_language_has_its_own_tree(client):
+    FormationFactory(title="Formation bilingue")
+
+    french = client.get(URL, HTTP_ACCEPT_LANGUAGE="fr")
+    english = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+
+    assertContains(french, "Dates de candidature")
+    assertContains(english, "Application dates")
+    assertNotContains(english, "Dates de candidature")
+
+
+def test_a_filtered_tree_is_never_cached(client, django_assert_num_queries):
+    FormationFactory(title="Master Physique")
+    client.get(URL, {"q": "physique"})
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL, {"q": "physique"})
+
+    assertContains(response, "1 formation")
+
+
+def test_the_tree_is_built_when_the_cache_is_unreachable(client, settings, django_assert_num_queries):
+    from ecandidat import cache as fail_open
+    from ecandidat.tests.plugins.services import free_port
+
+    FormationFactory(title="Master sans Redis")
+    backend = {"BACKEND": "ecandidat.cache.FailOpenRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}
+    settings.CACHES = {**settings.CACHES, "pages": {**backend, "KEY_PREFIX": "pages"}}
+    fail_open._down_until.clear()
+    try:
+        for _visit in range(2):
+            with django_assert_num_queries(CATALOGUE_QUERIES):
+                assertContains(client.get(URL), "Master sans Redis")
+    finally:
+        fail_open._down_until.clear()
