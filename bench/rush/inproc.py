@@ -194,7 +194,8 @@ def main(argv: list[str]) -> int:
                 if undo is not None:
                     undo(n)
             print(f"--- {label}: 20 requests")
-            pstats.Stats(profiler).sort_stats(os.environ.get("INPROC_SORT", "cumulative")).print_stats(arguments.cprofile)
+            order = os.environ.get("INPROC_SORT", "cumulative")  # or "tottime"
+            pstats.Stats(profiler).sort_stats(order).print_stats(arguments.cprofile)
             continue
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
