@@ -357,7 +357,10 @@ def withdraw(request, public_id):
 
 def _current_letter(application) -> DecisionLetter | None:
     """The letter of the latest validated decision (``with_current_decision()``), when it has one the candidate may
-    read: no admission letter once they withdrew (§1.13)."""
+    read: no admission letter once they withdrew (§1.13). No query before a decision is validated: letters are
+    built only for validated decisions."""
+    if application.validated_decision_at is None:
+        return None
     letter = (
         DecisionLetter.objects.filter(application=application)
         .select_related("decision")

@@ -198,7 +198,7 @@ def test_recap_queries_do_not_grow_with_pieces(owner, application, count, django
     for _ in range(count):
         PieceSubmissionFactory(application=application, piece_type=PieceTypeFactory(is_common=True, is_unique=True))
 
-    with django_assert_num_queries(10):  # + the decision letter (issue 12)
+    with django_assert_num_queries(9):  # the letter is read only once a decision is validated
         response = owner.get(_url("detail", application))
 
     assert response.status_code == 200
