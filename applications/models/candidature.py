@@ -278,24 +278,39 @@ class DecisionQuerySet(models.QuerySet["Decision"]):
 def attach_current_decision(application: "Application") -> "Application":
     """Set on one loaded application what ``with_current_decision()`` annotates, from one plain query on its
     decisions, newest first (an application has a handful): cheaper to build and to run than the four correlated
-    subqueries when a single application is shown (issue 14). Lists keep the annotation (one query for N rows)."""
+    subqueries when a single application is shown (issue 14)."""
+    attach_current_decisions([application])
+    return application
+
+
+def attach_current_decisions(applications: "list[Application]") -> "list[Application]":
+    """``attach_current_decision`` for a candidate's few applications: one plain query on their decisions, newest
+    first. Lists of many applications (the back office) keep the annotation."""
+    by_pk = {application.pk: application for application in applications}
+    for application in applications:
+        application.current_decision_id = None
+        application.validated_decision_label = application.validated_decision_avis = None
+        application.validated_decision_at = None
+    if not by_pk:
+        return applications
     rows = (
-        Decision.objects.filter(application_id=application.pk)
+        Decision.objects.filter(application_id__in=sorted(by_pk))
         .newest_first()
-        .values_list("pk", "validated_at", "decision_type__candidate_label", "decision_type__avis")
+        .values_list("application_id", "pk", "validated_at", "decision_type__candidate_label", "decision_type__avis")
     )
-    application.current_decision_id = None
-    application.validated_decision_label = application.validated_decision_avis = None
-    application.validated_decision_at = None
-    for pk, validated_at, label, avis in rows:
+    settled: set[int] = set()
+    for application_id, pk, validated_at, label, avis in rows:
+        if application_id in settled:
+            continue
+        application = by_pk[application_id]
         if application.current_decision_id is None:
             application.current_decision_id = pk
         if validated_at is not None:
             application.validated_decision_label = label
             application.validated_decision_avis = avis
             application.validated_decision_at = validated_at
-            break
-    return application
+            settled.add(application_id)
+    return applications
 
 
 class Decision(models.Model):

@@ -1047,6 +1047,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dossiers", type=int, default=30, help="dossier PDFs per web worker")
     parser.add_argument("--profile", action="store_true", help="py-spy the slowest pages (needs ptrace rights)")
     parser.add_argument("--profile-seconds", type=float, default=8)
+    parser.add_argument(
+        "--rush-only", action="store_true", help="only the rush steps (no CPU table, no dossier memory): quick tries"
+    )
     parser.add_argument("--time-limit", type=float, default=45 * 60, help="the whole run stops after this")
     arguments = parser.parse_args(argv)
     if arguments.smoke:
@@ -1075,9 +1078,11 @@ def main(argv: list[str]) -> int:
     signal.alarm(int(arguments.time_limit))
     try:
         bench.set_up()
-        bench.cpu_table()
+        if not arguments.rush_only:
+            bench.cpu_table()
         bench.rush()
-        bench.dossier_memory()
+        if not arguments.rush_only:
+            bench.dossier_memory()
         bench.mails()
         bench.results["load_average_at_end"] = os.getloadavg()
         print()
