@@ -40,14 +40,13 @@ def _own_applications(request) -> list[Application]:
 
 
 def _own_application(request, public_id) -> Application:
-    """One application, a plain query (formation, centre, commission, candidate), then its decisions in one plain
+    """One application, a plain query (formation, commission, candidate), then its decisions in one plain
     query (``attach_current_decision``) instead of the list's correlated subqueries."""
     application = get_object_or_404(
-        Application.objects.for_candidate_user(request.user).select_related(
-            "formation__centre", "formation__commission", "candidate__user"
-        ),
+        Application.objects.for_candidate_user(request.user).select_related("formation__commission", "candidate"),
         public_id=public_id,
     )
+    application.candidate.user = request.user  # the filter above: the candidate is this account (one join less)
     return attach_current_decision(application)
 
 
