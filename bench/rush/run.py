@@ -251,7 +251,7 @@ class Bench:
             name, [str(VENV_BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", *options, application], **extra
         )
         wait_port(port, process=process)
-        expected = workers or int(os.environ.get("GUNICORN_WORKERS", 0)) or (os.cpu_count() or 1) * 2 + 1
+        expected = workers or int(os.environ.get("GUNICORN_WORKERS", 0)) or (os.cpu_count() or 1) + 2
         deadline = time.monotonic() + 60
         while len(psutil.Process(process.pid).children()) < expected and time.monotonic() < deadline:
             time.sleep(0.2)
