@@ -7,6 +7,7 @@ Writes are POST only, go through ``applications.services.candidature`` and redir
 """
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -62,6 +63,7 @@ def _detail(application):
 # --- List and applying ------------------------------------------------------------------------------------------
 
 
+@transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)
 @candidate_required
 @require_GET
 def application_list(request):
@@ -143,6 +145,7 @@ def _dossier_pdf_url(application) -> str:
         return ""
 
 
+@transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)
 @candidate_required
 @require_GET
 def detail(request, public_id):

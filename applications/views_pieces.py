@@ -70,6 +70,7 @@ def _piece_label(piece_type) -> str:
     return piece_type.label[:120]
 
 
+@transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)
 @require_GET
 def pieces(request, application_id):
     """The "Pièces justificatives" table of one application on its own page."""

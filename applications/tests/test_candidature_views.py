@@ -104,7 +104,7 @@ def test_list_queries_do_not_grow(owner, applicant, count, django_assert_num_que
         application = ApplicationFactory(candidate=applicant)
         DecisionFactory(application=application, validated=True)
 
-    with django_assert_num_queries(6):  # the applications, then their decisions in one plain query
+    with django_assert_num_queries(4):  # the applications, then their decisions in one plain query
         response = owner.get(reverse("applications:application_list"))
 
     assert response.status_code == 200
@@ -198,7 +198,7 @@ def test_recap_queries_do_not_grow_with_pieces(owner, application, count, django
     for _ in range(count):
         PieceSubmissionFactory(application=application, piece_type=PieceTypeFactory(is_common=True, is_unique=True))
 
-    with django_assert_num_queries(9):  # the letter is read only once a decision is validated
+    with django_assert_num_queries(7):  # the letter is read only once a decision is validated
         response = owner.get(_url("detail", application))
 
     assert response.status_code == 200
@@ -366,7 +366,7 @@ def favourable(applicant, formation):
 
 
 def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, favourable, django_assert_num_queries):
-    with django_assert_num_queries(10):  # + the decision letter (issue 12)
+    with django_assert_num_queries(8):  # + the decision letter (issue 12)
         response = owner.get(_url("detail", favourable))
 
     assertContains(response, "<dd>Avis FA</dd>", html=True)
@@ -455,5 +455,5 @@ def test_transmit_queries(owner, application, django_assert_num_queries):
 def test_outsider_404_queries(client, other_candidate, application, django_assert_num_queries):
     client.force_login(other_candidate.user)
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(3):
         assert client.get(_url("detail", application)).status_code == 404

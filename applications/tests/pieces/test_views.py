@@ -186,7 +186,7 @@ def test_remove_and_conditional_buttons(
 def test_pieces_page_shows_the_table_with_accessible_buttons(
     owner, application, piece, conditional_piece, django_assert_num_queries
 ):
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         response = owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     html = response.content.decode()
@@ -203,7 +203,7 @@ def test_pieces_page_query_count_does_not_grow_with_pieces(owner, application, f
         return owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     formation.piece_types.add(PieceTypeFactory())
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         page()
     for _ in range(19):
         piece_type = PieceTypeFactory()
@@ -214,7 +214,7 @@ def test_pieces_page_query_count_does_not_grow_with_pieces(owner, application, f
             uploaded_file=hostile.valid_pdf_upload(),
             actor=application.created_by,
         )
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         response = page()
     assert response.content.decode().count("Remove the file of") == 19
 
@@ -426,7 +426,7 @@ def test_after_transmission_a_refused_piece_shows_its_deadline_and_can_be_replac
         application.save()
     _refused_after_transmission(application, piece, centre_manager, replace_by=day)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(5):
         response = owner.get(reverse("pieces:pieces", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     page = html.unescape(response.content.decode())
