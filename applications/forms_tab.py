@@ -74,12 +74,14 @@ def survey_url(template: str, application: Application) -> str:
 
 
 def form_rows(application: Application) -> list[FormRow]:
-    """The rows of the "Formulaires complémentaires" tab (two queries).
+    """The rows of the "Formulaires complémentaires" tab (two queries, one when no form applies).
 
     A form is "Transmise" once answered: the application's own answer wins over one given for the candidate
     (``numDossier`` only). Otherwise it is "Non concerné" when the candidate declared so for this application,
     else "En attente". An answer arriving after a "Non concerné" declaration makes the form "Transmise"."""
     forms = list(forms_for(application))
+    if not forms:  # most formations: no answer to read (and no query to build)
+        return []
     answers = FormAnswer.objects.filter(form__in=[form.pk for form in forms], candidate_id=application.candidate_id)
     answers = answers.filter(Q(application__isnull=True) | Q(application_id=application.pk))
     own: dict[int, FormAnswer] = {}

@@ -16,11 +16,15 @@ workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() + 2
 threads = 1
 timeout = 60  # uploads are capped at a few MB; nothing legitimate takes longer
 graceful_timeout = 30
-max_requests = 2000  # recycle workers to bound memory growth
-# Staggered recycling (issue 14): each worker draws its limit in [max_requests, max_requests + jitter]. With a jitter
-# of half the limit, four workers sharing a rush evenly reach their limits about 250 requests apart on average
-# (1000 / 4) instead of within seconds of each other, so they do not restart (0.6 s of CPU each) together.
+# Recycling is a safety net against a slow leak, not routine: memory stays flat without it (a collection after each
+# dossier PDF, issue 14; RSS 135-145 MiB after 30 PDFs per worker). At 2000 requests a worker serving a deadline rush
+# (about 33 requests/s each) restarted every minute, and the benchmark's 1.0x step failed on the restarts: each costs
+# ~0.6 s of CPU and a cold worker. preload_app imports Django once in the master, so a restart is only a fork.
+max_requests = 20000
+# Staggered (issue 14): each worker draws its limit in [max_requests, max_requests + jitter], so workers sharing a rush
+# evenly reach their limits thousands of requests apart instead of within seconds of each other.
 max_requests_jitter = max_requests // 2
+preload_app = True
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")  # nginx sets X-Forwarded-Proto
 accesslog = "-"
 errorlog = "-"
