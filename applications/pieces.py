@@ -104,19 +104,23 @@ def applicable_piece_types(application: Application) -> Q:
     return Q(is_common=True, centre__isnull=True) | centre | Q(is_common=False, pk__in=formation_pieces)
 
 
-def submissions_of(application: Application) -> QuerySet[PieceSubmission]:
-    """The application's own submissions and the candidate's shared ones, with their files and piece types."""
+def submissions_of(application: Application, *, for_staff: bool = True) -> QuerySet[PieceSubmission]:
+    """The application's own submissions and the candidate's shared ones, with their files; for staff also their
+    piece types and the staff member who last changed each status. Candidate pages take the piece types from the
+    types they list and never show the reviewer: two joins less (issue 14; a detached piece's type, rare, is then
+    read on its own)."""
+    related = ("document", "piece_type", "status_changed_by") if for_staff else ("document",)
     return PieceSubmission.objects.filter(
         Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
-    ).select_related("document", "piece_type", "status_changed_by")
+    ).select_related(*related)
 
 
-def piece_rows(application: Application) -> list[PieceRow]:
-    """The pieces of ``application``, in display order (two queries)."""
+def piece_rows(application: Application, *, for_staff: bool = True) -> list[PieceRow]:
+    """The pieces of ``application``, in display order (two queries; ``for_staff``: see ``submissions_of``)."""
     types = list(PieceType.objects.filter(applicable_piece_types(application)).order_by("order", "id"))
     own: dict[int, PieceSubmission] = {}
     shared: dict[int, PieceSubmission] = {}
-    for found in submissions_of(application):
+    for found in submissions_of(application, for_staff=for_staff):
         (shared if found.application_id is None else own)[found.piece_type_id] = found
 
     rows: list[PieceRow] = []
@@ -126,6 +130,8 @@ def piece_rows(application: Application) -> list[PieceRow]:
         submission = (shared if is_shared else own).get(piece_type.pk)
         if not piece_type.in_service and not _is_filled(submission):
             continue
+        if submission is not None:
+            submission.piece_type = piece_type  # the loaded type, whether the query joined it or not
         rows.append(_row(piece_type, submission, is_shared))
         listed.add(piece_type.pk)
     # A formation piece filled for this application, then detached from the formation: still shown.
@@ -214,7 +220,7 @@ def pieces_table_context(application: Application) -> dict[str, Any]:
     shown when they cannot change (``pieces_locked_reason``), and ``replaceable_pieces``: the ids of the refused
     pieces the candidate may replace now."""
     reason = pieces_locked_reason(application)
-    rows = piece_rows(application)
+    rows = piece_rows(application, for_staff=False)
     today = timezone.localdate()
     # Refused pieces the candidate may replace even when the others are locked (targeted correction).
     replaceable = {

@@ -1,3 +1,4 @@
+import pytest
 from django.core.files.base import ContentFile
 
 from applications.enums import PieceStatus
@@ -76,11 +77,15 @@ def test_filled_piece_taken_out_of_service_stays_listed_and_empty_one_disappears
     assert [row.piece_type for row in piece_rows(application)] == [filled]
 
 
-def test_filled_piece_detached_from_the_formation_stays_listed(application, formation, piece):
+@pytest.mark.parametrize("for_staff", [True, False])  # candidate pages do not join the piece types
+def test_filled_piece_detached_from_the_formation_stays_listed(application, formation, piece, for_staff):
     submit(application, piece, status=PieceStatus.REFUSED)
     formation.piece_types.remove(piece)
 
-    assert [(row.piece_type, row.status) for row in piece_rows(application)] == [(piece, PieceStatus.REFUSED)]
+    rows = piece_rows(application, for_staff=for_staff)
+
+    assert [(row.piece_type, row.status) for row in rows] == [(piece, PieceStatus.REFUSED)]
+    assert rows[0].submission.piece_type == piece
 
 
 def test_other_candidate_submission_is_not_shown(application, other_application, piece, shared_piece):
