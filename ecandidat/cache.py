@@ -8,6 +8,7 @@ seconds per process, not one per cache call.
 
 import logging
 import threading
+from collections.abc import Callable
 from time import monotonic
 from typing import Any
 
@@ -36,6 +37,10 @@ class ReusedClientRedisCacheClient(RedisCacheClient):
     five). A ``redis.Redis`` is a thin wrapper around its connection pool and may be shared between threads (each
     command takes a connection from the pool), so one per pool is enough.
     """
+
+    # Set or defined by RedisCacheClient (not in django-stubs).
+    _client: Any
+    _get_connection_pool: Callable[[bool], Any]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
