@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -38,14 +39,15 @@ class ApplicationsConfig(AppConfig):
 
         # Deferred like the imports above. The candidate pages' cached piece types (applications.pieces) are removed
         # when a piece type, a formation or a formation's list of pieces changes, once the change commits.
-        from django.db.models.signals import m2m_changed, post_delete, post_save  # noqa: PLC0415
-
+        from applications.pieces import forget_formation_piece_types, forget_piece_types_on_commit  # noqa: PLC0415
         from offers.models import Formation, PieceType  # noqa: PLC0415
 
-        for signal in (post_save, post_delete):
-            signal.connect(_piece_types_changed, sender=PieceType, dispatch_uid=f"piece-types-{id(signal)}")
-        post_save.connect(_formation_saved, sender=Formation, dispatch_uid="piece-types-formation")
-        m2m_changed.connect(_piece_types_changed, sender=Formation.piece_types.through, dispatch_uid="piece-types-m2m")
+        post_save.connect(forget_piece_types_on_commit, sender=PieceType, dispatch_uid="piece-types-saved")
+        post_delete.connect(forget_piece_types_on_commit, sender=PieceType, dispatch_uid="piece-types-deleted")
+        m2m_changed.connect(
+            forget_piece_types_on_commit, sender=Formation.piece_types.through, dispatch_uid="piece-types-m2m"
+        )
+        post_save.connect(forget_formation_piece_types, sender=Formation, dispatch_uid="piece-types-formation")
 
         # Deferred like the imports above. The OPI follows the candidate's answer (applications.signals).
         from applications.opi import services as opi  # noqa: PLC0415
@@ -53,20 +55,3 @@ class ApplicationsConfig(AppConfig):
 
         application_confirmed.connect(opi.on_application_confirmed, dispatch_uid="applications.opi.confirmed")
         confirmation_withdrawn.connect(opi.on_confirmation_withdrawn, dispatch_uid="applications.opi.withdrawn")
-
-
-def _piece_types_changed(sender, **kwargs) -> None:
-    from django.db import transaction  # noqa: PLC0415 - apps.py is imported before the models
-
-    from applications.pieces import forget_piece_types  # noqa: PLC0415 - idem
-
-    if kwargs.get("action", "post_").startswith("post_"):
-        transaction.on_commit(forget_piece_types, robust=True)
-
-
-def _formation_saved(sender, instance, **kwargs) -> None:
-    from django.db import transaction  # noqa: PLC0415 - apps.py is imported before the models
-
-    from applications.pieces import forget_piece_types  # noqa: PLC0415 - idem
-
-    transaction.on_commit(lambda: forget_piece_types([instance.pk]), robust=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -133,6 +134,17 @@ def forget_piece_types(formation_ids: list[int] | None = None) -> None:
     if formation_ids is None:
         formation_ids = list(Formation.objects.values_list("pk", flat=True))
     caches["pages"].delete_many([_piece_types_key(pk) for pk in formation_ids])
+
+
+def forget_piece_types_on_commit(sender: type, **kwargs: Any) -> None:
+    """Receiver (piece type saved or deleted, a formation's pieces changed): every formation's copy, on commit."""
+    if kwargs.get("action", "post_").startswith("post_"):  # m2m_changed also sends the "pre_" actions
+        transaction.on_commit(forget_piece_types, robust=True)
+
+
+def forget_formation_piece_types(sender: type, instance: Formation, **kwargs: Any) -> None:
+    """Receiver (formation saved: its centre may have changed): that formation's copy, on commit."""
+    transaction.on_commit(lambda: forget_piece_types([instance.pk]), robust=True)
 
 
 def _piece_types_key(formation_id: int) -> str:

@@ -9,17 +9,14 @@ class OffersConfig(AppConfig):
 
     def ready(self) -> None:
         # What the catalogue tree shows: a change removes today's cached trees once it commits (offers/catalogue.py).
-        from offers.models import Centre, DiplomaType, Formation  # the app registry is ready only now
+        # Deferred: the models (and the catalogue, which imports them) load only once the app registry is ready.
+        from offers.catalogue import forget_catalogue_on_commit  # noqa: PLC0415
+        from offers.models import Centre, DiplomaType, Formation  # noqa: PLC0415
 
         for model in (Formation, Centre, DiplomaType):
-            post_save.connect(_catalogue_changed, sender=model, dispatch_uid=f"catalogue-{model.__name__}-save")
-            post_delete.connect(_catalogue_changed, sender=model, dispatch_uid=f"catalogue-{model.__name__}-delete")
-
-
-def _catalogue_changed(sender, **kwargs) -> None:
-    from django.db import transaction
-    from django.utils import timezone
-
-    from offers.catalogue import forget_catalogue  # imports the models: not at module level of apps.py
-
-    transaction.on_commit(lambda: forget_catalogue(today=timezone.localdate()), robust=True)
+            post_save.connect(
+                forget_catalogue_on_commit, sender=model, dispatch_uid=f"catalogue-{model.__name__}-save"
+            )
+            post_delete.connect(
+                forget_catalogue_on_commit, sender=model, dispatch_uid=f"catalogue-{model.__name__}-delete"
+            )

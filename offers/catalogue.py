@@ -4,9 +4,9 @@ The unfiltered tree is the same for every visitor of one language on one day, ex
 see the titles of open formations as links: ``catalogue_tree`` renders it once per (language, may apply, day) and
 keeps the HTML in the "pages" cache (issue 14: the anonymous catalogue is 30 % of a deadline rush). A change to a
 formation, centre or diploma type removes the day's copies when its transaction commits (``forget_catalogue``,
-connected in ``OffersConfig.ready``); ``CATALOGUE_CACHE_SECONDS`` bounds what a change made without signals (a
-``QuerySet.update``) can leave behind. Filtered trees are built on every request. When the cache fails (Redis
-down), the tree is built as before.
+connected in ``OffersConfig.ready`` through ``forget_catalogue_on_commit``); ``CATALOGUE_CACHE_SECONDS`` bounds what
+a change made without signals (a ``QuerySet.update``) can leave behind. Filtered trees are built on every request.
+When the cache fails (Redis down), the tree is built as before.
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +14,9 @@ from datetime import date
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -93,6 +95,11 @@ def forget_catalogue(*, today: date) -> None:
     caches["pages"].delete_many(
         [_cache_key(code, can_apply, today) for code, _name in settings.LANGUAGES for can_apply in (False, True)]
     )
+
+
+def forget_catalogue_on_commit(sender, **kwargs) -> None:
+    """Receiver (formation, centre or diploma type saved or deleted): today's trees, once the change commits."""
+    transaction.on_commit(lambda: forget_catalogue(today=timezone.localdate()), robust=True)
 
 
 def _cache_key(language: str | None, can_apply: bool, today: date) -> str:
