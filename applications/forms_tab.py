@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from applications.enums import PieceStatus
 from applications.models import Application, FormAnswer
 from applications.pieces import pieces_locked_reason
+from ecandidat.prepared import PreparedQuery
 from offers.models import ComplementaryForm
 
 if TYPE_CHECKING:
@@ -56,6 +57,21 @@ def forms_for(application: Application) -> QuerySet[ComplementaryForm]:
     )
 
 
+# What ``forms_for`` selects, compiled once per process for the recap (ecandidat.prepared, issue 14).
+_FORMS_OF_FORMATION = PreparedQuery(
+    lambda formation_id, centre_id: (
+        ComplementaryForm.objects.filter(in_service=True)
+        .filter(
+            Q(formations__pk=formation_id)
+            | Q(is_common=True, centre__isnull=True)
+            | Q(is_common=True, centre_id=centre_id)
+        )
+        .distinct()
+        .order_by("label", "pk")
+    )
+)
+
+
 def survey_url(template: str, application: Application) -> str:
     """The form's URL with ${numDossier}, ${idCandidature}, ${nom} and ${prenom} replaced (URL-encoded).
 
@@ -79,7 +95,8 @@ def form_rows(application: Application) -> list[FormRow]:
     A form is "Transmise" once answered: the application's own answer wins over one given for the candidate
     (``numDossier`` only). Otherwise it is "Non concerné" when the candidate declared so for this application,
     else "En attente". An answer arriving after a "Non concerné" declaration makes the form "Transmise"."""
-    forms = list(forms_for(application))
+    formation = application.formation
+    forms = _FORMS_OF_FORMATION.all(formation_id=formation.pk, centre_id=formation.centre_id)
     if not forms:  # most formations: no answer to read (and no query to build)
         return []
     answers = FormAnswer.objects.filter(form__in=[form.pk for form in forms], candidate_id=application.candidate_id)

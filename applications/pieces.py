@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -28,6 +28,7 @@ from applications.dates import effective_return_deadline
 from applications.enums import PieceStatus
 from applications.models import PieceSubmission
 from applications.workflow import CANDIDATE_EDITABLE
+from ecandidat.prepared import PreparedQuery
 from offers.enums import ApplicationMode
 from offers.models import Formation, PieceType
 
@@ -151,15 +152,26 @@ def _piece_types_key(formation_id: int) -> str:
     return f"piece-types:{formation_id}"
 
 
-def submissions_of(application: Application, *, for_staff: bool = True) -> QuerySet[PieceSubmission]:
+# The candidate pages' submissions (files only), compiled once per process (ecandidat.prepared, issue 14).
+_CANDIDATE_SUBMISSIONS = PreparedQuery(
+    lambda application_id, candidate_id: PieceSubmission.objects.filter(
+        Q(application_id=application_id) | Q(application__isnull=True, candidate_id=candidate_id)
+    ).select_related("document")
+)
+
+
+def submissions_of(application: Application, *, for_staff: bool = True) -> list[PieceSubmission]:
     """The application's own submissions and the candidate's shared ones, with their files; for staff also their
     piece types and the staff member who last changed each status. Candidate pages take the piece types from the
     types they list and never show the reviewer: two joins less (issue 14; a detached piece's type, rare, is then
     read on its own)."""
-    related = ("document", "piece_type", "status_changed_by") if for_staff else ("document",)
-    return PieceSubmission.objects.filter(
-        Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
-    ).select_related(*related)
+    if not for_staff:
+        return _CANDIDATE_SUBMISSIONS.all(application_id=application.pk, candidate_id=application.candidate_id)
+    return list(
+        PieceSubmission.objects.filter(
+            Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
+        ).select_related("document", "piece_type", "status_changed_by")
+    )
 
 
 def piece_rows(application: Application, *, for_staff: bool = True) -> list[PieceRow]:

@@ -27,26 +27,42 @@ from applications.services import candidature as services
 from applications.services.complementary_forms import declare_form_not_concerned
 from applications.views import candidate_required
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.prepared import PreparedQuery
 from offers.enums import ApplicationMode, Avis
 from offers.models import DecisionLetterTemplate, Formation
 
 FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
 
 
+# The candidate's applications (not cancelled) with their formations, and one of them with what the recap shows:
+# plain queries compiled once per process (ecandidat.prepared, issue 14), scoped to the candidate account.
+_OWN_APPLICATIONS = PreparedQuery(
+    lambda user_id: (
+        Application.objects.filter(candidate__user_id=user_id, cancelled_at__isnull=True)
+        .select_related("formation")
+        .order_by("-created_at", "-id")
+    )
+)
+_OWN_APPLICATION = PreparedQuery(
+    lambda user_id, public_id: Application.objects.filter(
+        candidate__user_id=user_id, public_id=public_id
+    ).select_related("formation__commission", "candidate")[:1]
+)
+
+
 def _own_applications(request) -> list[Application]:
     """The candidate's applications not cancelled, with their formation and decisions: two plain queries (issue 14;
     the correlated subqueries of ``with_current_decision()`` cost more to build than to run for a handful of rows)."""
-    applications = list(Application.objects.for_candidate_user(request.user).active().select_related("formation"))
-    return attach_current_decisions(applications)
+    applications = _OWN_APPLICATIONS.all(user_id=request.user.pk)
+    return attach_current_decisions(applications, user_id=request.user.pk)
 
 
 def _own_application(request, public_id) -> Application:
     """One application, a plain query (formation, commission, candidate), then its decisions in one plain
     query (``attach_current_decision``) instead of the list's correlated subqueries."""
-    application = get_object_or_404(
-        Application.objects.for_candidate_user(request.user).select_related("formation__commission", "candidate"),
-        public_id=public_id,
-    )
+    application = _OWN_APPLICATION.first(user_id=request.user.pk, public_id=public_id)
+    if application is None:
+        raise Http404
     application.candidate.user = request.user  # the filter above: the candidate is this account (one join less)
     return attach_current_decision(application)
 

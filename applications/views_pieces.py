@@ -31,15 +31,25 @@ from documents import fair_use
 from documents.enums import OPENABLE_SCANS
 from documents.saturation import RETRY_AFTER_SECONDS, upload_slot
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.prepared import PreparedQuery
 from offers.models import PieceType
+
+# Compiled once per process (ecandidat.prepared, issue 14): the pieces page and every upload read it.
+_OWN_APPLICATION = PreparedQuery(
+    lambda user_id, public_id: Application.objects.filter(
+        candidate__user_id=user_id, public_id=public_id
+    ).select_related("formation", "campaign", "candidate")[:1]
+)
 
 
 def _own_application(request, application_id) -> Application:
     """The candidate's application with what the pieces need (no decision: the pieces do not depend on it)."""
-    return get_object_or_404(
-        Application.objects.for_candidate_user(request.user).select_related("formation", "campaign", "candidate"),
-        public_id=application_id,
-    )
+    if not request.user.is_authenticated:
+        raise Http404
+    application = _OWN_APPLICATION.first(user_id=request.user.pk, public_id=application_id)
+    if application is None:
+        raise Http404
+    return application
 
 
 def _done(request, application, piece_type=None):
