@@ -34,7 +34,8 @@ from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
 from offers.models import PieceType
 
-# Compiled once per process (ecandidat.prepared, issue 14): the pieces page and every upload read it.
+# Compiled once per process (ecandidat.prepared, issue 14): the pieces page and every upload read them.
+_PIECE_TYPE = PreparedQuery(lambda pk: PieceType.objects.filter(pk=pk))
 _OWN_APPLICATION = PreparedQuery(
     lambda user_id, public_id: Application.objects.filter(
         candidate__user_id=user_id, public_id=public_id
@@ -50,6 +51,13 @@ def _own_application(request, application_id) -> Application:
     if application is None:
         raise Http404
     return application
+
+
+def _piece_type(piece_type_id) -> PieceType:
+    piece_type = _PIECE_TYPE.first(pk=piece_type_id)
+    if piece_type is None:
+        raise Http404
+    return piece_type
 
 
 def _done(request, application, piece_type=None):
@@ -90,7 +98,7 @@ def pieces(request, application_id):
 
 def _piece_action(request, application_id, piece_type_id, action, success: str):
     application = _own_application(request, application_id)
-    piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    piece_type = _piece_type(piece_type_id)
     try:
         action(application=application, piece_type=piece_type, actor=request.user)
     except BusinessRuleError as error:
@@ -137,7 +145,7 @@ def upload(request, application_id, piece_type_id):
     Server saturated (every upload slot taken, ``documents.saturation``): the same, with status 503 and a message
     that says the file was not saved and to send it again in a few seconds; nothing is read or stored."""
     application = _own_application(request, application_id)
-    piece_type = get_object_or_404(PieceType, pk=piece_type_id)
+    piece_type = _piece_type(piece_type_id)
     with upload_slot() as admitted:
         if not admitted:
             return _saturated(request, application, piece_type)

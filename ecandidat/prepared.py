@@ -22,7 +22,8 @@ Rules, checked at the first call:
 - everything else in the queryset must be constant: no ``timezone.now()`` or setting read in the builder (it would
   be frozen at the first call), pass it as a parameter instead.
 
-Only for hot reads whose shape never changes; everything else uses the ORM directly.
+``select_for_update()`` is allowed, and refused outside a transaction as Django refuses it. Only for hot reads
+whose shape never changes; everything else uses the ORM directly.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from django.db import connections
 from django.db.models import Expression, Field, QuerySet
 from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
+from django.db.transaction import TransactionManagementError
 
 
 class Param(Expression):
@@ -137,6 +139,9 @@ class PreparedQuery[T]:
         compiled = self._compiled.get(alias)
         if compiled is None:
             compiled = self._compiled[alias] = self._compile(template, alias)
+        if template.query.select_for_update and connections[alias].get_autocommit():
+            # Django's compiler says so at each compilation; this SQL is compiled only once.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         # A fresh queryset like the template (iterable class, fields, prefetches), without cloning its query.
         queryset = QuerySet.__new__(type(compiled.template))
         queryset.__dict__.update(

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -32,6 +31,7 @@ from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
 from documents.storage import delete_document, delete_quietly, stored_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
+from ecandidat.prepared import PreparedQuery
 from offers.models import Formation, PieceType
 
 if TYPE_CHECKING:
@@ -65,6 +65,33 @@ def _check_candidate_may_upload(application: Application, submission: PieceSubmi
     _check_candidate_may_change(application)
 
 
+# The upload's reads, compiled once per process (ecandidat.prepared, issue 14): every upload runs them.
+_FORMATION_ASKS_FOR = PreparedQuery(
+    lambda formation_id, piece_type_id: Formation.piece_types.through.objects.filter(
+        formation_id=formation_id, piecetype_id=piece_type_id
+    ).values_list("pk")[:1]
+)
+_LOCKED_APPLICATION = PreparedQuery(
+    lambda pk: (
+        Application.objects.select_for_update(of=("self",)).select_related("formation", "candidate").filter(pk=pk)
+    )
+)
+_LOCKED_OWN_SUBMISSION = PreparedQuery(
+    lambda application_id, piece_type_id: (
+        PieceSubmission.objects.select_for_update(of=("self",))
+        .select_related("document")
+        .filter(application_id=application_id, piece_type_id=piece_type_id)
+    )
+)
+_LOCKED_SHARED_SUBMISSION = PreparedQuery(
+    lambda candidate_id, piece_type_id: (
+        PieceSubmission.objects.select_for_update(of=("self",))
+        .select_related("document")
+        .filter(candidate_id=candidate_id, piece_type_id=piece_type_id, application__isnull=True)
+    )
+)
+
+
 def _check_piece_requested(application: Application, piece_type: PieceType) -> None:
     """``applicable_piece_types`` for one piece: decided from the loaded rows for common pieces, one query for a
     formation's own piece. Reads ``application.formation`` (select it with the application)."""
@@ -73,35 +100,25 @@ def _check_piece_requested(application: Application, piece_type: PieceType) -> N
     elif piece_type.is_common:
         requested = piece_type.centre_id is None or piece_type.centre_id == application.formation.centre_id
     else:
-        requested = Formation.piece_types.through.objects.filter(
-            formation_id=application.formation_id, piecetype_id=piece_type.pk
-        ).exists()
+        requested = bool(_FORMATION_ASKS_FOR.all(formation_id=application.formation_id, piece_type_id=piece_type.pk))
     if not requested:
         raise BusinessRuleError(gettext("This supporting document is not requested for this application."))
 
 
-def _submission_filter(application: Application, piece_type: PieceType) -> Q:
-    if is_shared_piece(piece_type):
-        return Q(candidate_id=application.candidate_id, piece_type_id=piece_type.pk, application__isnull=True)
-    return Q(application_id=application.pk, piece_type_id=piece_type.pk)
-
-
 def _lock(application: Application) -> Application:
     """Lock the application row and return it fresh, with its formation."""
-    return (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("formation", "candidate")
-        .get(pk=application.pk)
-    )
+    locked = _LOCKED_APPLICATION.first(pk=application.pk)
+    if locked is None:
+        raise Application.DoesNotExist("The application was deleted.")
+    return locked
 
 
 def _locked_submission(application: Application, piece_type: PieceType) -> PieceSubmission | None:
-    return (
-        PieceSubmission.objects.select_for_update(of=("self",))
-        .select_related("document")
-        .filter(_submission_filter(application, piece_type))
-        .first()
-    )
+    """The piece's submission, locked: the candidate's shared one, or this application's own (the unique
+    constraints allow one of each)."""
+    if is_shared_piece(piece_type):
+        return _LOCKED_SHARED_SUBMISSION.first(candidate_id=application.candidate_id, piece_type_id=piece_type.pk)
+    return _LOCKED_OWN_SUBMISSION.first(application_id=application.pk, piece_type_id=piece_type.pk)
 
 
 def _event(

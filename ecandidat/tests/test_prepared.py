@@ -7,8 +7,10 @@ from unittest import mock
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.sql.compiler import SQLCompiler
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from ecandidat.models import OutboundEmail
@@ -116,3 +118,14 @@ def test_a_parameter_in_a_where_expression_but_not_a_lookup_is_refused():
 
 def test_the_results_are_plain_lists_not_querysets(mails):
     assert isinstance(BY_RECIPIENT.all(to="ana@example.org", since=timezone.now()), list)
+
+
+LOCKED = PreparedQuery(lambda pk: OutboundEmail.objects.select_for_update().filter(pk=pk))
+
+
+def test_select_for_update_needs_a_transaction_as_in_django(mails):
+    with transaction.atomic():
+        assert LOCKED.first(pk=mails["plain"].pk).pk == mails["plain"].pk
+    autocommit = mock.patch("django.db.backends.base.base.BaseDatabaseWrapper.get_autocommit", return_value=True)
+    with autocommit, pytest.raises(TransactionManagementError, match="outside of a transaction"):
+        LOCKED.all(pk=mails["plain"].pk)
