@@ -1,10 +1,10 @@
-"""Django's template backend, except that the ``i18n`` library replaced on purpose by
-``ecandidat.templatetags.memo`` (issue 14) is not reported as a duplicate library (``templates.W003``); any other
+"""Django's template backend, except that the ``i18n`` and ``static`` libraries replaced on purpose by
+``ecandidat.templatetags.memo`` (issue 14) are not reported as a duplicate library (``templates.W003``); any other
 duplicate still is."""
 
 from django.template.backends.django import DjangoTemplates
 
-INTENDED_OVERRIDES = {"i18n": "ecandidat.templatetags.memo"}
+INTENDED_OVERRIDES = {"i18n": "ecandidat.templatetags.memo", "static": "ecandidat.templatetags.memo"}
 
 
 class Templates(DjangoTemplates):

@@ -91,10 +91,10 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "ecandidat.context_processors.institution",
             ],
-            # {% url %} without arguments and {% translate "literal" %} remembered per process (issue 14, see
-            # ecandidat/templatetags/memo.py); templates are unchanged.
+            # {% url 'literal' %}, {% translate "literal" %} and {% static "literal" %} remembered per process
+            # (issue 14, see ecandidat/templatetags/memo.py); templates are unchanged.
             "builtins": ["ecandidat.templatetags.memo"],
-            "libraries": {"i18n": "ecandidat.templatetags.memo"},
+            "libraries": {"i18n": "ecandidat.templatetags.memo", "static": "ecandidat.templatetags.memo"},
         },
     },
 ]

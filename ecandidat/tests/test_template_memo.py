@@ -80,3 +80,100 @@ def test_the_i18n_override_is_not_reported_but_other_duplicates_are(settings):
     finally:
         backend.engine.libraries.pop("documents_tags")
     assert [w.id for w in warnings] == ["templates.W003"]
+
+
+IDS = ["1faefe1c-1fb5-44bf-a384-3ddf78fd9233", "8c2b7d0e-5a4f-4c1e-9a57-1d2e3f405162"]
+
+
+@pytest.mark.parametrize("application", IDS)
+@pytest.mark.parametrize("piece", [0, 7, 123456])
+def test_url_with_uuid_and_int_arguments_is_djangos(application, piece):
+    import uuid
+
+    template = engines["django"].from_string(
+        "{% url 'pieces:upload' a p %}|{% url 'pieces:pieces' a %}|{% url 'applications:apply' p %}"
+        "|{% url 'pieces:upload' a p as u %}[{{ u }}]"
+    )
+    a = uuid.UUID(application)
+    expected = [
+        reverse("pieces:upload", args=[a, piece]),
+        reverse("pieces:pieces", args=[a]),
+        reverse("applications:apply", args=[piece]),
+    ]
+    expected.append(f"[{expected[0]}]")
+    for _ in range(2):  # the second time from the remembered pattern
+        assert template.render({"a": a, "p": piece}).split("|") == expected
+
+
+def test_url_arguments_django_refuses_are_still_refused():
+    import uuid
+
+    with pytest.raises(NoReverseMatch):
+        render("{% url 'applications:apply' a %}", {"a": uuid.UUID(IDS[0])})  # a UUID where an int is expected
+    with pytest.raises(NoReverseMatch):
+        render("{% url 'applications:apply' n %}", {"n": -3})
+    assert render("{% url 'applications:apply' n as u %}[{{ u }}]", {"n": -3}) == "[]"
+
+
+def test_other_argument_values_go_through_djangos_tag():
+    # A string, a bool: Django's converters decide (True is not the int 1 in a URL).
+    assert render("{% url 'applications:apply' n %}", {"n": "42"}) == reverse("applications:apply", args=["42"])
+    with pytest.raises(NoReverseMatch):
+        render("{% url 'applications:apply' n %}", {"n": True})
+
+
+def test_the_script_prefix_is_part_of_the_remembered_url():
+    from django.urls import get_script_prefix, set_script_prefix
+
+    before = get_script_prefix()
+    set_script_prefix("/ecandidat/")
+    try:
+        assert render("{% url 'applications:apply' 5 %}").startswith("/ecandidat/")
+    finally:
+        set_script_prefix(before)
+    assert render("{% url 'applications:apply' 5 %}") == reverse("applications:apply", args=[5])
+
+
+def test_a_custom_path_converter_turns_the_pattern_off():
+    from unittest import mock
+
+    from ecandidat.templatetags import memo
+
+    memo._patterns.clear()
+    custom = {**memo.get_converters(), "int": object()}  # a project's own converter replacing a default one
+    with mock.patch.object(memo, "get_converters", return_value=custom):
+        assert render("{% url 'applications:apply' 9 %}") == reverse("applications:apply", args=[9])
+    assert list(memo._patterns.values()) == [None]
+    memo._patterns.clear()
+
+
+def test_static_is_djangos_and_remembered():
+    from django.templatetags.static import static
+
+    source = "{% load static %}{% static 'css/app.css' %}|{% static path %}|{% static 'js/upload.js' as u %}[{{ u }}]"
+    expected = f"{static('css/app.css')}|{static('js/session.js')}|[{static('js/upload.js')}]"
+    for _ in range(2):
+        assert render(source, {"path": "js/session.js"}) == expected
+
+
+def test_static_follows_the_settings(settings):
+    settings.STATIC_URL = "/assets/"
+    assert render("{% load static %}{% static 'css/app.css' %}").startswith("/assets/")
+
+
+def test_a_url_with_arguments_is_reversed_once_per_shape():
+    import uuid
+    from unittest import mock
+
+    from ecandidat.templatetags import memo
+
+    memo._patterns.clear()
+    template = engines["django"].from_string("{% url 'pieces:upload' a p %}")
+    with (
+        mock.patch.object(memo, "reverse", wraps=reverse) as remembered,
+        mock.patch("django.urls.reverse", wraps=reverse) as djangos,
+    ):
+        urls = {template.render({"a": uuid.uuid4(), "p": n}) for n in range(5)}
+    assert len(urls) == 5
+    assert remembered.call_count == 1
+    assert djangos.call_count == 0
