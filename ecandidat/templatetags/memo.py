@@ -39,7 +39,7 @@ register.filters.update(django_i18n.register.filters)
 register.tags.update(django_static.register.tags)
 
 _urls: dict[tuple, tuple[str, str]] = {}
-_patterns: dict[tuple, tuple[tuple[str | int, ...], ...] | None] = {}  # None: this shape goes through Django's tag
+_patterns: dict[tuple, tuple[str | int, ...] | None] = {}  # None: this shape goes through Django's tag
 _statics: dict[str, str] = {}
 _generation = [0]  # bumped to forget every remembered translation
 
@@ -87,7 +87,7 @@ def _only_default_converters() -> bool:
     return all(type(converter) is type(DEFAULT_CONVERTERS.get(name)) for name, converter in get_converters().items())
 
 
-def _pattern(name: str, shape: tuple[str, ...], current_app, urlconf) -> tuple[tuple[str | int, ...], ...] | None:
+def _pattern(name: str, shape: tuple[str, ...], current_app, urlconf) -> tuple[str | int, ...] | None:
     """The URL as literal pieces and argument positions, from one reversal with sentinels; None when it cannot be."""
     if not _only_default_converters():
         return None
@@ -148,7 +148,7 @@ class FixedURLNode(URLNode):
         pattern = _patterns[pattern_key]
         if pattern is None:
             return super().render(context)
-        raw = "".join(piece if type(piece) is str else str(values[piece]) for piece in pattern)
+        raw = "".join(piece if isinstance(piece, str) else str(values[piece]) for piece in pattern)
         return self._output(context, raw, conditional_escape(raw))
 
     def _output(self, context, raw, escaped):
