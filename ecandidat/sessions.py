@@ -12,11 +12,19 @@ The idle timeout after the last request is therefore between ``SESSION_COOKIE_AG
 longer than before. The pages say how long *this* session really has left (``request.session_expires_in``, the
 ``session_cookie_age`` of the templates), so the expiry warning of ``static/js/session.js`` comes two minutes before
 the real end; "Rester connecté" refreshes at once (``refresh_session``).
+
+``SessionStore`` (``SESSION_ENGINE = "ecandidat.sessions"``) is Django's database store whose row is read through a
+prepared query (``ecandidat.prepared``): every logged-in request reads it, and compiling that query cost more than
+running it. Same table, same data: sessions opened before the change stay valid.
 """
 
 import time
 
 from django.conf import settings
+from django.contrib.sessions.backends import db
+from django.utils import timezone
+
+from ecandidat.prepared import PreparedQuery
 
 REFRESHED_AT_KEY = "_ecandidat_refreshed_at"
 
@@ -55,3 +63,20 @@ class SessionRefreshMiddleware:
             else:
                 request.session_expires_in = refreshed_at + settings.SESSION_COOKIE_AGE - now
         return self.get_response(request)
+
+
+class SessionStore(db.SessionStore):
+    """Django's database sessions, the row read through a prepared query (issue 14)."""
+
+    def _get_session_from_db(self):
+        found = _UNEXPIRED_SESSION.first(session_key=self.session_key, now=timezone.now())
+        if found is None:
+            self._session_key = None  # as Django's store: a new session will be created on save
+        return found
+
+
+_UNEXPIRED_SESSION = PreparedQuery(
+    lambda session_key, now: SessionStore.get_model_class().objects.filter(
+        session_key=session_key, expire_date__gt=now
+    )
+)

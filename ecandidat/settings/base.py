@@ -419,6 +419,7 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 45 * 60, minimum=60)  # eCand
 # Sliding expiry (45 minutes of inactivity, not of total time) without a write per request: the session is saved
 # again only once SESSION_REFRESH_AFTER seconds have passed since its last refresh (ecandidat/sessions.py, README).
 SESSION_SAVE_EVERY_REQUEST = False
+SESSION_ENGINE = "ecandidat.sessions"  # Django's database store, its row read by a prepared query (issue 14)
 SESSION_REFRESH_AFTER = max(1, min(300, SESSION_COOKIE_AGE // 9))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

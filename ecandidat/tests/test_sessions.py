@@ -96,3 +96,26 @@ def test_anonymous_requests_get_no_session(client, django_assert_num_queries):
 
     assert response.status_code == 200
     assert not Session.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_session_store_reads_its_row_through_the_prepared_query(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ecandidat.sessions import SessionStore
+
+    assert settings.SESSION_ENGINE == "ecandidat.sessions"
+    store = SessionStore()
+    store["answer"] = 42
+    store.create()
+    key = store.session_key
+    assert SessionStore(key)["answer"] == 42
+
+    # Expired: empty, and the key is dropped (a new session is created on save), as with Django's store.
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    expired = SessionStore(key)
+    assert expired.get("answer") is None
+    assert expired.session_key is None
+    assert SessionStore("unknownkey0123456789")._get_session_from_db() is None
