@@ -11,10 +11,8 @@ import math
 from pathlib import PurePosixPath
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -32,6 +30,7 @@ from documents.enums import OPENABLE_SCANS
 from documents.saturation import RETRY_AFTER_SECONDS, upload_slot
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
+from ecandidat.staff import object_in_scope_or_404
 from offers.models import PieceType
 
 # Compiled once per process (ecandidat.prepared, issue 14): the pieces page and every upload read them.
@@ -264,20 +263,15 @@ def template_download(request, piece_type_id):
     return response
 
 
-def _staff_submissions(user):
-    visible = Application.objects.visible_to(user).values("pk")
-    visible_candidates = Application.objects.visible_to(user).values("candidate_id")
-    return PieceSubmission.objects.filter(
-        Q(application_id__in=visible) | Q(application__isnull=True, candidate_id__in=visible_candidates)
-    )
-
-
 @back_office_required
 @require_GET
 def staff_download(request, submission_id):
     """A piece's file for staff whose scope covers one of its applications; not before the antivirus said clean."""
-    submission = get_object_or_404(
-        _staff_submissions(request.user).select_related("document"), public_id=submission_id, document__isnull=False
+    submission = object_in_scope_or_404(
+        PieceSubmission.objects.select_related("document"),
+        request.user,
+        public_id=submission_id,
+        document__isnull=False,
     )
     if submission.document.scan_status not in OPENABLE_SCANS:
         raise Http404
@@ -291,14 +285,12 @@ def staff_upload(request, application_id, piece_type_id):
     """Staff upload a file for a piece on the candidate's behalf (e.g. received by post), from the back office's
     application page. Outsiders get a 404; staff who only read the application (read-only, commission) a 403.
     Not wrapped in the request transaction, like the candidate's upload (the service commits after the file)."""
-    application = get_object_or_404(
-        Application.objects.visible_to(request.user)
-        .select_related("formation", "campaign", "candidate")
-        .with_current_decision(),
+    application = object_in_scope_or_404(
+        Application.objects.select_related("formation", "campaign", "candidate").with_current_decision(),
+        request.user,
+        allowed_by="editable_by",
         public_id=application_id,
     )
-    if not Application.objects.filter(pk=application.pk).editable_by(request.user).exists():
-        raise PermissionDenied
     piece_type = get_object_or_404(PieceType, pk=piece_type_id)
     back = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
     wait = fair_use.consume(request, fair_use.STAFF_UPLOAD)

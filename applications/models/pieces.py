@@ -6,7 +6,7 @@ is a ``documents.Document`` (storage, validation and antivirus live in the ``doc
 """
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import PieceStatus
+from applications.models.candidature import Application
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -25,6 +26,15 @@ class PieceSubmissionQuerySet(models.QuerySet["PieceSubmission"]):
         if not user.is_authenticated:
             return self.none()
         return self.filter(candidate__user_id=user.pk)
+
+    def visible_to(self, user: Any) -> "PieceSubmissionQuerySet":
+        """The submissions staff may read: those of the applications they see (``Application.objects.visible_to``)
+        and the shared pieces (no application) of those applications' candidates."""
+        applications = Application.objects.visible_to(user)
+        return self.filter(
+            Q(application_id__in=applications.values("pk"))
+            | Q(application__isnull=True, candidate_id__in=applications.values("candidate_id"))
+        )
 
 
 class PieceSubmission(models.Model):
