@@ -11,14 +11,15 @@ declared once, at module level, from a function that builds the queryset from na
     )
     application = OWN_APPLICATION.first(user_id=request.user.pk, public_id=public_id)
 
-The function is called once per database alias with ``Param`` placeholders; Django compiles the queryset as usual,
-each placeholder becoming one ``%s`` whose position is remembered. Each call then converts its values as the
+The function is called once, with ``Param`` placeholders; Django compiles that queryset as usual, once per database
+alias, each placeholder becoming one ``%s`` whose position is remembered. Each call then converts its values as the
 compared field would (``get_db_prep_value``: a UUID becomes hex on SQLite, a model instance is refused) and runs
 Django's own iterables (model instances with their ``select_related`` objects, ``values_list`` tuples) on that SQL.
 
-Rules, checked at the first call:
+Rules (the first two are enforced, at the first call and at each call):
 - a parameter may only be the right-hand side of a lookup in the WHERE clause (``field=value``, ``field__gt=...``),
   not in ``__in`` (the SQL would depend on the list's length) nor in an annotation;
+- a value may not be None (the SQL says ``= %s``, which matches no NULL; the ORM would have written IS NULL);
 - everything else in the queryset must be constant: no ``timezone.now()`` or setting read in the builder (it would
   be frozen at the first call), pass it as a parameter instead.
 
@@ -87,6 +88,9 @@ class _Compiled:
         connection = connections[alias]
         params = list(self.params)
         for position, name, field in self.slots:
+            if values[name] is None:
+                # The ORM turns "= None" into IS NULL; this SQL says "= %s", which matches nothing.
+                raise ValueError(f"{name!r} is None: write an isnull lookup in the builder instead.")
             params[position] = field.get_db_prep_value(values[name], connection, prepared=False)
         return params
 

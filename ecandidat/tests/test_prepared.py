@@ -98,6 +98,11 @@ def test_values_are_named_exactly(mails):
         BY_PUBLIC_ID.all(public_id=uuid.uuid4(), to="x")
 
 
+def test_none_is_refused_where_the_orm_would_write_is_null(mails):
+    with pytest.raises(ValueError, match="isnull"):
+        BY_RECIPIENT.all(to=None, since=timezone.now())
+
+
 def test_a_value_of_the_wrong_kind_is_refused_before_the_database(mails):
     with pytest.raises(ValidationError):
         BY_PUBLIC_ID.all(public_id="not a uuid")
