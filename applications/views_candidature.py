@@ -20,7 +20,6 @@ from applications.forms import WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
 from applications.letters import build_letter, letter_response
 from applications.models import Application, Candidate, DecisionLetter
-from applications.models.candidature import attach_current_decision, attach_current_decisions
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit, can_withdraw
 from applications.pieces import piece_rows, pieces_table_context
 from applications.services import candidature as services
@@ -34,37 +33,39 @@ from offers.models import DecisionLetterTemplate, Formation
 FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
 
 
-# The candidate's applications (not cancelled) with their formations, and one of them with what the recap shows:
-# plain queries compiled once per process (ecandidat.prepared, issue 14), scoped to the candidate account.
+# The candidate's applications (not cancelled) with their formations, and one of them with what the recap shows,
+# each with its current decision (``with_current_decision``): one query each, compiled once per process
+# (ecandidat.prepared, issue 14), scoped to the candidate account. Compiled once, the four correlated "latest
+# decision" subqueries cost only their execution, a few index lookups per row.
 _OWN_APPLICATIONS = PreparedQuery(
     lambda user_id: (
         Application.objects.filter(candidate__user_id=user_id, cancelled_at__isnull=True)
         .select_related("formation")
+        .with_current_decision()
         .order_by("-created_at", "-id")
     )
 )
 _OWN_APPLICATION = PreparedQuery(
-    lambda user_id, public_id: Application.objects.filter(
-        candidate__user_id=user_id, public_id=public_id
-    ).select_related("formation__commission", "candidate")[:1]
+    lambda user_id, public_id: (
+        Application.objects.filter(candidate__user_id=user_id, public_id=public_id)
+        .select_related("formation__commission", "candidate")
+        .with_current_decision()[:1]
+    )
 )
 
 
 def _own_applications(request) -> list[Application]:
-    """The candidate's applications not cancelled, with their formation and decisions: two plain queries (issue 14;
-    the correlated subqueries of ``with_current_decision()`` cost more to build than to run for a handful of rows)."""
-    applications = _OWN_APPLICATIONS.all(user_id=request.user.pk)
-    return attach_current_decisions(applications, user_id=request.user.pk)
+    """The candidate's applications not cancelled, with their formation and current decision (one query)."""
+    return _OWN_APPLICATIONS.all(user_id=request.user.pk)
 
 
 def _own_application(request, public_id) -> Application:
-    """One application, a plain query (formation, commission, candidate), then its decisions in one plain
-    query (``attach_current_decision``) instead of the list's correlated subqueries."""
+    """One application with its formation, commission, candidate and current decision (one query)."""
     application = _OWN_APPLICATION.first(user_id=request.user.pk, public_id=public_id)
     if application is None:
         raise Http404
     application.candidate.user = request.user  # the filter above: the candidate is this account (one join less)
-    return attach_current_decision(application)
+    return application
 
 
 def _decision_label(application) -> str:

@@ -15,7 +15,6 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
-from ecandidat.prepared import PreparedQuery
 from ecandidat.staff import scope_of
 from offers.enums import Avis, TreatmentType
 
@@ -274,62 +273,6 @@ class DecisionQuerySet(models.QuerySet["Decision"]):
     def current_validated(self) -> "Decision | None":
         """The latest validated decision (the only one a candidate sees)."""
         return self.validated().newest_first().first()
-
-
-_DECISION_COLUMNS = ("application_id", "pk", "validated_at", "decision_type__candidate_label", "decision_type__avis")
-
-# The decisions of one application, and of one candidate account's applications, newest first: compiled once per
-# process (ecandidat.prepared, issue 14). Decision is defined below; the builders run at the first call.
-_DECISIONS_OF_APPLICATION = PreparedQuery(
-    lambda application_id: (
-        Decision.objects.filter(application_id=application_id).newest_first().values_list(*_DECISION_COLUMNS)
-    )
-)
-_DECISIONS_OF_CANDIDATE_USER = PreparedQuery(
-    lambda user_id: (
-        Decision.objects.filter(application__candidate__user_id=user_id).newest_first().values_list(*_DECISION_COLUMNS)
-    )
-)
-
-
-def attach_current_decision(application: "Application") -> "Application":
-    """Set on one loaded application what ``with_current_decision()`` annotates, from one plain query on its
-    decisions, newest first (an application has a handful): cheaper to build and to run than the four correlated
-    subqueries when a single application is shown (issue 14)."""
-    _attach_decisions([application], _DECISIONS_OF_APPLICATION.all(application_id=application.pk))
-    return application
-
-
-def attach_current_decisions(applications: "list[Application]", *, user_id: int) -> "list[Application]":
-    """``attach_current_decision`` for applications of the candidate account ``user_id`` (the "Candidatures" list):
-    one plain query on that account's decisions, newest first. Lists of many applications (the back office) keep
-    the annotation."""
-    if not applications:
-        return _attach_decisions(applications, [])
-    return _attach_decisions(applications, _DECISIONS_OF_CANDIDATE_USER.all(user_id=user_id))
-
-
-def _attach_decisions(applications: "list[Application]", rows: list[tuple[Any, ...]]) -> "list[Application]":
-    """``rows``: (application id, decision id, validated at, candidate label, avis), newest first; rows of other
-    applications are ignored."""
-    by_pk = {application.pk: application for application in applications}
-    for application in applications:
-        application.current_decision_id = None
-        application.validated_decision_label = application.validated_decision_avis = None
-        application.validated_decision_at = None
-    settled: set[int] = set()
-    for application_id, pk, validated_at, label, avis in rows:
-        shown = by_pk.get(application_id)
-        if shown is None or application_id in settled:
-            continue
-        if shown.current_decision_id is None:
-            shown.current_decision_id = pk
-        if validated_at is not None:
-            shown.validated_decision_label = label
-            shown.validated_decision_avis = avis
-            shown.validated_decision_at = validated_at
-            settled.add(application_id)
-    return applications
 
 
 class Decision(models.Model):

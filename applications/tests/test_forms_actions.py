@@ -244,7 +244,7 @@ def test_going_back_after_transmission_is_refused(owner, applicant, application,
 def test_declaration_queries(owner, application, conditional, django_assert_num_queries):
     # session, user, savepoint, application, form (404 check), savepoint, lock, forms, answers, get_or_create
     # (select, savepoint, insert, release), update, event, release x2, session save (savepoint, update, release)
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(17):
         response = owner.post(declare_url(application, conditional))
 
     assert response.status_code == 302
@@ -255,7 +255,7 @@ def test_refused_declaration_queries(owner, applicant, formation, conditional, d
     application = ApplicationFactory(candidate=applicant, formation=formation, transmitted=True)
 
     # Refused under the lock, before reading the forms' answers.
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = owner.post(declare_url(application, conditional))
 
     assert response.status_code == 302
@@ -269,7 +269,7 @@ def test_recap_queries_do_not_grow_with_forms(owner, application, formation, cou
         if index % 3 == 0:
             FormAnswer.objects.create(form=form, candidate=application.candidate, submitted_at=timezone.now())
 
-    with django_assert_num_queries(8):  # the letter is read only once a decision is validated
+    with django_assert_num_queries(7):  # the letter is read only once a decision is validated
         response = owner.get(detail_url(application))
 
     assertContains(response, '<span class="forms__status">', count=count)
@@ -364,7 +364,7 @@ def test_recap_queries_are_the_same_with_the_setting(owner, settings, applicatio
     django_assert_num_queries = request.getfixturevalue("django_assert_num_queries")
 
     # The recap reads the forms once; with the setting on, the transmit rule reuses its rows.
-    with django_assert_num_queries(8):  # the letter is read only once a decision is validated
+    with django_assert_num_queries(7):  # the letter is read only once a decision is validated
         owner.get(detail_url(application))
 
 

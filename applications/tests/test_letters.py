@@ -182,7 +182,7 @@ def letter_url(application):
 def test_recap_links_the_letter(client, with_letter, django_assert_num_queries):
     client.force_login(with_letter.candidate.user)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(reverse("applications:detail", args=[with_letter.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Télécharger la lettre")
@@ -192,7 +192,7 @@ def test_recap_links_the_letter(client, with_letter, django_assert_num_queries):
 def test_owner_downloads_the_letter(client, with_letter, django_assert_num_queries):
     client.force_login(with_letter.candidate.user)
 
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(10):
         response = client.get(letter_url(with_letter))
 
     assert response.status_code == 200

@@ -111,7 +111,7 @@ def test_recap_shows_the_rank_and_its_date(
     mine.refresh_from_db()
     client.force_login(mine.candidate.user)
 
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = client.get(reverse("applications:detail", args=[mine.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Rang sur la liste complémentaire")

@@ -195,7 +195,7 @@ def _url(name, application):
 
 
 def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_num_queries):
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         response = owner.get(_url("detail", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Vous avez confirmé cette candidature.")
@@ -204,7 +204,7 @@ def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_
 
 
 def test_withdraw_page_lists_the_reasons(owner, confirmed, django_assert_num_queries):
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         response = owner.get(_url("withdraw", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Admis(e) dans une autre formation")
