@@ -324,9 +324,10 @@ SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 UNVALIDATED_ACCOUNT_DAYS = env_int("UNVALIDATED_ACCOUNT_DAYS", 5, minimum=1)
 
 # --- Authentication (django-allauth) ----------------------------------------------------------------------
+# Django's and allauth's backends; each logged-in request's account is read by a prepared query (accounts/backends.py).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "accounts.backends.ModelBackend",
+    "accounts.backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
