@@ -44,22 +44,11 @@ class FormRow:
 def forms_for(application: Application) -> QuerySet[ComplementaryForm]:
     """The forms in service that apply to this application: attached to its formation, or common to the
     institution or to its centre."""
-    formation = application.formation
+    return _forms_of_formation(application.formation_id, application.formation.centre_id)
+
+
+def _forms_of_formation(formation_id: int, centre_id: int) -> QuerySet[ComplementaryForm]:
     return (
-        ComplementaryForm.objects.filter(in_service=True)
-        .filter(
-            Q(formations=formation)
-            | Q(is_common=True, centre__isnull=True)
-            | Q(is_common=True, centre_id=formation.centre_id)
-        )
-        .distinct()
-        .order_by("label", "pk")
-    )
-
-
-# What ``forms_for`` selects, compiled once per process for the recap (ecandidat.prepared, issue 14).
-_FORMS_OF_FORMATION = PreparedQuery(
-    lambda formation_id, centre_id: (
         ComplementaryForm.objects.filter(in_service=True)
         .filter(
             Q(formations__pk=formation_id)
@@ -69,7 +58,10 @@ _FORMS_OF_FORMATION = PreparedQuery(
         .distinct()
         .order_by("label", "pk")
     )
-)
+
+
+# ``forms_for``, compiled once per process for the recap (ecandidat.prepared, issue 14).
+_FORMS_OF_FORMATION = PreparedQuery(_forms_of_formation)
 
 
 def survey_url(template: str, application: Application) -> str:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.cache import caches
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -152,11 +152,16 @@ def _piece_types_key(formation_id: int) -> str:
     return f"piece-types:{formation_id}"
 
 
+def _submissions(application_id: int, candidate_id: int) -> QuerySet[PieceSubmission]:
+    """The application's own submissions and the candidate's shared ones."""
+    return PieceSubmission.objects.filter(
+        Q(application_id=application_id) | Q(application__isnull=True, candidate_id=candidate_id)
+    )
+
+
 # The candidate pages' submissions (files only), compiled once per process (ecandidat.prepared, issue 14).
 _CANDIDATE_SUBMISSIONS = PreparedQuery(
-    lambda application_id, candidate_id: PieceSubmission.objects.filter(
-        Q(application_id=application_id) | Q(application__isnull=True, candidate_id=candidate_id)
-    ).select_related("document")
+    lambda application_id, candidate_id: _submissions(application_id, candidate_id).select_related("document")
 )
 
 
@@ -167,11 +172,8 @@ def submissions_of(application: Application, *, for_staff: bool = True) -> list[
     read on its own)."""
     if not for_staff:
         return _CANDIDATE_SUBMISSIONS.all(application_id=application.pk, candidate_id=application.candidate_id)
-    return list(
-        PieceSubmission.objects.filter(
-            Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
-        ).select_related("document", "piece_type", "status_changed_by")
-    )
+    staff_view = _submissions(application.pk, application.candidate_id)
+    return list(staff_view.select_related("document", "piece_type", "status_changed_by"))
 
 
 def piece_rows(application: Application, *, for_staff: bool = True) -> list[PieceRow]:
