@@ -16,6 +16,7 @@ The text comes from the template files, or from the central office's ``MailTempl
 """
 
 import logging
+import smtplib
 import time
 from collections import Counter
 from datetime import timedelta
@@ -237,20 +238,40 @@ def deliver(email_id: int) -> str:
     return "sent"
 
 
+def recipient_refused_for_good(error: Exception) -> bool:
+    """The mail server answered the recipient with a permanent refusal (SMTP 5xx to ``RCPT TO``: no such mailbox,
+    domain unknown...). Asking again gives the same answer; a 5xx about the server itself (authentication,
+    sender refused) or any 4xx is not this: the configuration can be fixed, the server can come back."""
+    if not isinstance(error, smtplib.SMTPRecipientsRefused) or not error.recipients:
+        return False
+    return all(500 <= code <= 599 for code, _message in error.recipients.values())
+
+
 def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
     """Record a failed attempt on a claimed row: back to ``PENDING`` with its next attempt after
     :func:`retry_delay`, or ``FAILED`` when that would fall after ``OUTBOX_RETRY_HOURS`` from its queueing (its
-    creation, or the admin's resend)."""
+    creation, or the admin's resend), or at once when the server refused the recipient for good
+    (:func:`recipient_refused_for_good`: the address is wrong; it is corrected, then the mail resent)."""
     now = now or timezone.now()
     next_attempt_at = now + retry_delay(email.attempts)
     horizon = (email.resent_at or email.created_at) + timedelta(hours=settings.OUTBOX_RETRY_HOURS)
-    gives_up = next_attempt_at > horizon
+    refused = recipient_refused_for_good(error)
+    gives_up = refused or next_attempt_at > horizon
     OutboundEmail.objects.filter(pk=email.pk, status=OutboundEmail.Status.SENDING).update(
         status=OutboundEmail.Status.FAILED if gives_up else OutboundEmail.Status.PENDING,
         next_attempt_at=now if gives_up else next_attempt_at,
         lease_until=None,
         last_error=f"{type(error).__name__}: {error}"[:2000],
     )
+    if refused:
+        logger.error(
+            "mail %s to %s FAILED: the mail server refused this address for good (%s); correct it, then resend the "
+            "mail from the admin",
+            email.code,
+            email.to,
+            error,
+        )
+        return "failed"
     if gives_up:
         logger.error(
             "mail %s to %s FAILED after %s attempts: %s (resend it from the admin)",

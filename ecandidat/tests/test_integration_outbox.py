@@ -203,6 +203,41 @@ def test_embedded_default_smtp_down_then_up_sends_once(
     assert [m["Message-ID"] for m in smtp_server.messages] == [_message_id(email)]
 
 
+def test_an_address_the_server_refuses_for_good_fails_at_once_and_the_others_go(
+    transactional_db, test_templates, smtp_server, smtp_mailer, settings, caplog
+):
+    """The SMTP server answers 550 to one RCPT TO (no such mailbox) and 450 (mailbox busy) to another: the first
+    mail is failed after its one attempt, visibly, instead of being tried again for 48 hours; the second waits for
+    its next attempt; the mail to a good address is sent."""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.CELERY_TASK_EAGER_PROPAGATES = False
+    smtp_server.refuse = {
+        "inconnu@example.org": "550 5.1.1 No such user here",
+        "occupe@example.org": "450 4.2.1 Mailbox busy, try again later",
+    }
+
+    with caplog.at_level(logging.ERROR, logger="ecandidat.emails"):
+        refused = _row(_enqueue("inconnu@example.org"))  # commits: the first attempt runs at once
+    busy = _row(_enqueue("occupe@example.org"))
+    good = _row(_enqueue("lou.bernard@example.org"))
+
+    assert (refused.status, refused.attempts) == (OutboundEmail.Status.FAILED, 1)
+    assert "550" in refused.last_error
+    assert "No such user here" in refused.last_error
+    assert "refused this address for good" in caplog.text
+    assert (busy.status, busy.attempts) == (OutboundEmail.Status.PENDING, 1)
+    assert "450" in busy.last_error
+    assert good.status == OutboundEmail.Status.SENT
+    assert [m["To"] for m in smtp_server.messages] == ["lou.bernard@example.org"]
+
+    _make_due(refused)  # a failed mail is not tried again (the admin's "Renvoyer" would)
+    _make_due(busy)
+    smtp_server.refuse = {}
+    assert send_pending_mails() == {"sent": 1}
+    assert _row(busy).status == OutboundEmail.Status.SENT
+    assert _row(refused).status == OutboundEmail.Status.FAILED
+
+
 @pytest.fixture
 def cache_through_proxy(settings, redis_proxy):
     """Both cache aliases on the real Redis, reached through ``redis_proxy`` (production settings' backend)."""

@@ -98,6 +98,28 @@ def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
     assert smtp_down.call_count == 17
 
 
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.1 No such user")}), "failed"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (553, b"5.1.3 Bad address syntax")}), "failed"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (450, b"4.2.1 Mailbox busy")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({}), "retry"),
+        (smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed"), "retry"),  # our configuration
+        (smtplib.SMTPSenderRefused(553, b"5.7.1 Sender not allowed", "ne-pas-repondre@example.org"), "retry"),
+        (SMTP_DOWN, "retry"),
+    ],
+)
+def test_only_a_recipient_refused_for_good_fails_at_once(django_capture_on_commit_callbacks, mocker, error, outcome):
+    mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=error)
+    email = _committed(django_capture_on_commit_callbacks)
+
+    email.refresh_from_db()
+    expected = OutboundEmail.Status.FAILED if outcome == "failed" else OutboundEmail.Status.PENDING
+    assert (email.status, email.attempts) == (expected, 1)
+    assert email.last_error.startswith(type(error).__name__)
+
+
 def test_a_failed_mail_is_not_retried_any_more(django_capture_on_commit_callbacks, smtp_down):
     email = _committed(django_capture_on_commit_callbacks)
     OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)

@@ -48,7 +48,8 @@ class SMTPServer:
 
     ``hold()`` makes the next DATA wait before answering (``held`` is set once a message is waiting there), so that a
     test can kill the client in the middle of the conversation; ``release(accept=False)`` then answers 421 and keeps
-    nothing: the message was never accepted.
+    nothing: the message was never accepted. ``refuse`` maps recipient addresses to the reply their ``RCPT TO``
+    gets instead of 250 (e.g. ``"550 5.1.1 No such user"``).
     """
 
     def __init__(self):
@@ -60,6 +61,7 @@ class SMTPServer:
         self._holding = False
         self._released = threading.Event()
         self._accept_held = True
+        self.refuse: dict[str, str] = {}
 
     def hold(self):
         self._holding, self._accept_held = True, True
@@ -69,6 +71,12 @@ class SMTPServer:
     def release(self, *, accept: bool = True):
         self._holding, self._accept_held = False, accept
         self._released.set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's handler protocol)
         import asyncio
