@@ -11,8 +11,8 @@ declared once, at module level, from a function that builds the queryset from na
     )
     application = OWN_APPLICATION.first(user_id=request.user.pk, public_id=public_id)
 
-The function is called once, with ``Param`` placeholders; Django compiles that queryset as usual, once per database
-alias, each placeholder becoming one ``%s`` whose position is remembered. Each call then converts its values as the
+The function is called once, with ``Param`` markers; Django compiles that queryset as usual, once per database
+alias, each marker becoming one ``%s`` whose position is remembered. Each call then converts its values as the
 compared field would (``get_db_prep_value``: a UUID becomes hex on SQLite, a model instance is refused) and runs
 Django's own iterables (model instances with their ``select_related`` objects, ``values_list`` tuples) on that SQL.
 
@@ -43,14 +43,14 @@ from django.db.transaction import TransactionManagementError
 
 
 class Param(Expression):
-    """A named placeholder in a prepared query's WHERE clause (see the module docstring)."""
+    """A named parameter marker in a prepared query's WHERE clause (see the module docstring)."""
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
-        # The placeholder stands in the parameters; PreparedQuery finds it there and binds the value in its place.
+        # The marker stands in the parameters; PreparedQuery finds it there and binds the value in its place.
         return "%s", (self,)
 
     def _resolve_output_field(self) -> Field[Any, Any]:
