@@ -8,7 +8,13 @@ browser receives is a PNG we wrote.
 
 Bounds: at most ``MAX_PAGES`` pages are offered, each rendered at most ``MAX_SIDE`` pixels on its long side
 (``MAX_SIDE``² pixels, 7.7 MB of RGB at most); a stored file larger than ``MAX_BYTES`` is not previewed.
-PDFium is not thread-safe: one render at a time per process.
+
+PDFium never runs in the web worker: each page count and each page drawing is a child process
+(``documents/pdf_raster.py``) under a CPU and address-space limit of its own, killed at ``PREVIEW_TIME_LIMIT``
+seconds. A PDF of a few kilobytes that passes every upload check can still ask PDFium for minutes of CPU (a page
+filled twenty thousand times over); in process it held a gunicorn worker until gunicorn's timeout, once per page
+shown. Such a file now gets "too costly to show" in words, remembered by its content, so that nobody pays for it
+twice. A child costs about 0.1 s to start, next to 0.1–0.7 s of drawing.
 
 ``preview_info`` says how many pages can be shown, or why none can (a French message on the page instead of a
 broken image); the answer is cached per file content (SHA-256), so the reading page opens a PDF once per
@@ -17,20 +23,22 @@ document, not per view.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
-import threading
-from collections.abc import Iterator
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-import pypdfium2 as pdfium
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
+from documents import pdf_raster
 from documents.models import Document
 from documents.storage import stored_name
 from documents.validation import JPEG, MAX_IMAGE_PIXELS, PDF, PNG, validate_upload
@@ -43,14 +51,19 @@ MAX_SIDE = 1600  # px: an A4 page at about 190 dpi, enough to read a transcript
 MAX_BYTES = 20 * 1024 * 1024  # above the upload limit (files stored under an older limit), below a worker's patience
 CACHE_TIMEOUT = 30 * 24 * 3600
 _CACHE_VERSION = "v1"
-_PDFIUM_LOCK = threading.Lock()
+# The child: isolated mode (no environment variable, no user site, not the project on sys.path), same interpreter.
+CHILD = [sys.executable, "-I", str(Path(pdf_raster.__file__).resolve())]
 
 MESSAGES = {
     "too_large": _("No preview: the file is too large to be shown here; download it."),
     "refused": _("No preview: this PDF does not pass the upload checks any more (%(reason)s); it is not shown here."),
     "unreadable": _("No preview: this file cannot be read (damaged or not a real PDF or image)."),
     "missing": _("No preview: the file is missing from the storage."),
+    "too_costly": _("No preview: drawing this PDF takes too much time or memory; download it to read it."),
+    "failed": _("No preview for now: the server could not draw it; try again later or download the file."),
 }
+# Not remembered: the file may come back (storage restored), the server may have been short of processes.
+TRANSIENT = frozenset({"missing", "failed"})
 
 
 class PreviewUnavailable(Exception):  # noqa: N818 - reads as the sentence it stands for
@@ -90,28 +103,31 @@ def _cache_key(document: Document) -> str:
 
 
 def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
-    """``{document.pk: PreviewInfo}`` for previewable documents; one cache round trip, files opened only for the
-    PDFs never seen before (then cached by content)."""
+    """``{document.pk: PreviewInfo}`` for previewable documents; one cache round trip, and for the PDFs never seen
+    before (then cached by content) one PDFium child that counts the pages of them all."""
     wanted = [document for document in documents if document.content_type in PREVIEWABLE]
     cached = cache.get_many([_cache_key(document) for document in wanted if document.content_type == PDF])
     infos: dict[int, PreviewInfo] = {}
-    fresh: dict[str, tuple[int, str, str]] = {}
+    to_count: list[tuple[Document, bytes]] = []
     for document in wanted:
         if document.content_type != PDF:
             infos[document.pk] = PreviewInfo(pages=1)  # decoded only when asked for
-            continue
-        key = _cache_key(document)
-        if key in cached:
-            infos[document.pk] = PreviewInfo(*cached[key])
-            continue
-        try:
-            with _open_pdf(document) as pdf:
-                info = PreviewInfo(pages=len(pdf))
-        except PreviewUnavailable as error:
-            info = PreviewInfo(code=error.code, reason=error.reason)
-        infos[document.pk] = info
-        if info.code != "missing":  # a missing file may come back (storage restored): do not remember it
-            fresh[key] = (info.pages, info.code, info.reason)
+        elif (known := cached.get(_cache_key(document))) is not None:
+            infos[document.pk] = PreviewInfo(*known)
+        else:
+            try:
+                to_count.append((document, _checked_pdf(document)))
+            except PreviewUnavailable as error:
+                infos[document.pk] = PreviewInfo(code=error.code, reason=error.reason)
+    for document, pages in _page_counts(to_count).items():
+        infos[document.pk] = PreviewInfo(pages=pages) if isinstance(pages, int) else PreviewInfo(code=pages)
+    fresh = {
+        _cache_key(document): (info.pages, info.code, info.reason)
+        for document in wanted
+        if document.content_type == PDF
+        and _cache_key(document) not in cached
+        and (info := infos[document.pk]).code not in TRANSIENT
+    }
     if fresh:
         cache.set_many(fresh, CACHE_TIMEOUT)
     return infos
@@ -122,21 +138,16 @@ def render_page(document: Document, page: int) -> bytes:
     if document.content_type == PDF:
         if not 1 <= page <= MAX_PAGES:
             raise PreviewUnavailable("unreadable")
-        with _open_pdf(document) as pdf:
-            if page > len(pdf):
-                raise PreviewUnavailable("unreadable")
-            with _PDFIUM_LOCK:
-                try:
-                    pdf_page = pdf[page - 1]
-                    width, height = pdf_page.get_size()
-                    scale = min(MAX_SIDE / max(width, height, 1.0), 3.0)
-                    bitmap = pdf_page.render(scale=scale, may_draw_forms=False, draw_annots=True)
-                    image = bitmap.to_pil()
-                    pdf_page.close()
-                except pdfium.PdfiumError as error:
-                    logger.info("preview of document %s page %s: %s", document.pk, page, error)
-                    raise PreviewUnavailable("unreadable") from error
-            return _png(image)
+        key = _cache_key(document)
+        known = cache.get(key)
+        if known is not None and known[1]:  # already known not to be shown (too costly, refused...)
+            raise PreviewUnavailable(known[1], known[2])
+        try:
+            return _run_child(_checked_pdf(document), "render", str(page), str(MAX_SIDE))
+        except PreviewUnavailable as error:
+            if error.code == "too_costly":  # every page of the file is refused from now on, in words on the page
+                cache.set(key, (0, error.code, ""), CACHE_TIMEOUT)
+            raise
     if document.content_type in (JPEG, PNG) and page == 1:
         return _png(_decode_image(_read(document)))
     raise PreviewUnavailable("unreadable")
@@ -155,9 +166,8 @@ def _read(document: Document) -> bytes:
     return content
 
 
-@contextlib.contextmanager
-def _open_pdf(document: Document) -> Iterator[pdfium.PdfDocument]:
-    """The stored PDF, checked again with the upload rules, opened by PDFium (closed on exit)."""
+def _checked_pdf(document: Document) -> bytes:
+    """The stored PDF, checked again with the upload rules (a rule may be newer than the file)."""
     content = _read(document)
     named = io.BytesIO(content)
     named.name = "piece.pdf"
@@ -166,18 +176,66 @@ def _open_pdf(document: Document) -> Iterator[pdfium.PdfDocument]:
     except ValidationError as error:
         reason = " ".join(str(message) for message in error.messages)
         raise PreviewUnavailable("refused", reason.rstrip(".")) from error
-    with _PDFIUM_LOCK:
-        try:
-            pdf = pdfium.PdfDocument(content)
-        except pdfium.PdfiumError as error:
-            raise PreviewUnavailable("unreadable") from error
+    return content
+
+
+def _page_counts(checked: list[tuple[Document, bytes]]) -> dict[Document, int | str]:
+    """The number of pages of each checked PDF, or the code saying why it has none: one child for them all; if that
+    child stops at a limit or fails, one child per file, so that one costly file does not cost the others."""
+    if not checked:
+        return {}
     try:
-        if len(pdf) < 1:
-            raise PreviewUnavailable("unreadable")
-        yield pdf
-    finally:
-        with _PDFIUM_LOCK:
-            pdf.close()
+        output = _run_child(b"".join(content for _, content in checked), "count", *(str(len(c)) for _, c in checked))
+    except PreviewUnavailable as error:
+        if len(checked) == 1:
+            return {checked[0][0]: error.code}
+        counts: dict[Document, int | str] = {}
+        for one in checked:
+            counts.update(_page_counts([one]))
+        return counts
+    lines = output.decode("ascii", "replace").split("\n")
+    if len(lines) != len(checked):
+        logger.error("preview: the PDFium child counted %s files of %s", len(lines), len(checked))
+        return dict.fromkeys((document for document, _ in checked), "failed")
+    return {
+        document: int(line) if line.isdigit() and int(line) > 0 else "unreadable"
+        for (document, _), line in zip(checked, lines, strict=True)
+    }
+
+
+def _run_child(content: bytes, *arguments: str) -> bytes:
+    """Run PDFium on ``content`` in a child process under the preview's limits; its standard output, or
+    ``PreviewUnavailable`` ("too_costly" when a limit stopped it, "unreadable" when PDFium could not read it)."""
+    limit = settings.PREVIEW_TIME_LIMIT
+    command = [
+        *CHILD,
+        f"--cpu-seconds={max(1, int(limit))}",
+        f"--memory-mb={settings.PREVIEW_MEMORY_LIMIT_MB}",
+        *arguments,
+    ]
+    try:
+        # On the timeout, subprocess.run kills the child and waits for it: no process is left behind.
+        finished = subprocess.run(command, input=content, capture_output=True, timeout=limit, check=False)  # noqa: S603
+    except subprocess.TimeoutExpired as error:
+        logger.warning("preview: PDFium stopped after %s s (%s)", limit, " ".join(arguments))
+        raise PreviewUnavailable("too_costly") from error
+    except OSError as error:  # the interpreter cannot be started (no memory, no process left)
+        logger.error("preview: the PDFium child could not start: %s", error)
+        raise PreviewUnavailable("failed") from error
+    status = finished.returncode
+    if status == 0:
+        return finished.stdout
+    if status == pdf_raster.UNREADABLE:
+        raise PreviewUnavailable("unreadable")
+    detail = finished.stderr[-500:].decode("utf-8", "replace")
+    if status in (pdf_raster.TOO_COSTLY, -signal.SIGXCPU, -signal.SIGKILL):  # out of memory, at the CPU limit
+        logger.warning("preview: PDFium stopped at a limit (%s, %s): %s", status, " ".join(arguments), detail)
+        raise PreviewUnavailable("too_costly")
+    if status < 0:  # PDFium itself crashed on this content (SIGSEGV, SIGABRT): the same bytes would again
+        logger.warning("preview: PDFium crashed (%s, %s): %s", status, " ".join(arguments), detail)
+        raise PreviewUnavailable("unreadable")
+    logger.error("preview: the PDFium child failed (%s, %s): %s", status, " ".join(arguments), detail)
+    raise PreviewUnavailable("failed")
 
 
 def _decode_image(content: bytes) -> Image.Image:

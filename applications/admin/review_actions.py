@@ -143,9 +143,10 @@ def piece_preview_view(request, object_id, piece_id, *, model_admin):
     as the staff download (scope, antivirus clean); the candidate's file itself is never sent. A file that cannot
     be shown is a 404 (the page already says why in words).
 
-    Outside the request transaction: it only reads, and drawing a page takes up to a second; on SQLite the request
-    transaction (``BEGIN IMMEDIATE``) would hold the write lock meanwhile, and the page's images, asked for at once,
-    would wait on each other (or fail with "database table is locked" on the tests' in-memory database)."""
+    Outside the request transaction: it only reads, and drawing a page takes up to a second (its child process is
+    stopped at ``PREVIEW_TIME_LIMIT``, see ``documents.pdf_raster``); on SQLite the request transaction (``BEGIN
+    IMMEDIATE``) would hold the write lock meanwhile, and the page's images, asked for at once, would wait on each
+    other (or fail with "database table is locked" on the tests' in-memory database)."""
     application = object_in_scope_or_404(Application.objects.all(), request.user, pk=object_id)
     submission = piece_of(application, piece_id)
     document = submission.document

@@ -477,6 +477,21 @@ def test_a_pdf_with_a_broken_xref_is_repaired_or_explained_never_an_error(client
     assert Image.open(io.BytesIO(response.content)).format == "PNG"
 
 
+def test_a_pdf_too_costly_to_draw_costs_one_child_then_gets_a_message(client, settings, centre_manager, application):
+    settings.PREVIEW_TIME_LIMIT = 1  # the file asks PDFium for more than 30 s; the child is killed after one
+    submission = _store_pdf(with_file(application), hostile_files.pdf_costly_to_draw())
+    client.force_login(centre_manager)
+    preview = url("piece_preview", application, submission.public_id)
+    assert f'<img src="{preview}?page=1"' in client.get(change_url(application)).content.decode()
+
+    assert client.get(f"{preview}?page=1").status_code == 404
+
+    page = html.unescape(client.get(change_url(application)).content.decode())
+    assert "Pas d'aperçu : afficher ce PDF demande trop de temps ou de mémoire ; téléchargez-le pour le lire." in page
+    assert preview not in page
+    assert reverse("pieces:staff_download", args=[submission.public_id]) in page
+
+
 def test_a_missing_file_gets_a_message(client, centre_manager, application):
     submission = with_file(application)  # its file was never stored
     client.force_login(centre_manager)

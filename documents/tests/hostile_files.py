@@ -89,6 +89,15 @@ def pdf_with_page_entries(entries: bytes, *extra_objects: bytes) -> bytes:
     return build_pdf([CATALOG, PAGES, page, *extra_objects])
 
 
+def pdf_costly_to_draw(fills: int = 20_000) -> bytes:
+    """Two kilobytes that pass every upload check and ask PDFium for minutes of CPU: one page whose compressed
+    content stream fills the whole page ``fills`` times over (20,000: more than 30 s of CPU here)."""
+    operations = zlib.compress(b"0 0 m 595 842 l 0 842 l h f\n" * fills, 9)
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>"
+    contents = b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(operations), operations)
+    return build_pdf([CATALOG, PAGES, page, contents])
+
+
 def pdf_with_open_action_javascript() -> bytes:
     return pdf_with_catalog_entries(b"/OpenAction 4 0 R", b"<< /Type /Action /S /JavaScript /JS (app.alert(1);) >>")
 
