@@ -10,7 +10,7 @@ import io
 
 from allauth.account.models import EmailAddress
 from django.core.files.uploadedfile import SimpleUploadedFile
-from pypdf import PdfWriter
+from fpdf import FPDF
 
 from accounts.models import User
 from accounts.services import issue_numero_dossier
@@ -30,14 +30,29 @@ APPLICANTS = [
 ]
 
 
-def _pdf(title: str) -> SimpleUploadedFile:
-    """A one-page PDF, as a scanner would give: it goes through the whole validation pipeline."""
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    writer.add_metadata({"/Title": title})
-    buffer = io.BytesIO()
-    writer.write(buffer)
+def _pdf(title: str, piece: str, candidate: str) -> SimpleUploadedFile:
+    """A one-page PDF with a few readable lines (what the staff preview shows): it goes through the whole validation
+    pipeline, as a candidate's scan would."""
+    pdf = FPDF(unit="mm", format="A4")
+    pdf.set_title(title)
+    pdf.add_page()
+    pdf.set_font("helvetica", style="B", size=18)
+    pdf.multi_cell(0, 10, text=_latin1(piece))
+    pdf.set_font("helvetica", size=12)
+    pdf.ln(4)
+    text = f"{candidate}\nDocument de démonstration (manage.py seed_demo) : aucune donnée réelle."
+    pdf.multi_cell(0, 7, text=_latin1(text))
+    buffer = io.BytesIO(bytes(pdf.output()))
     return SimpleUploadedFile(f"{title}.pdf", buffer.getvalue(), content_type="application/pdf")
+
+
+PLAIN = {0x2019: "'", 0x2018: "'", 0x201C: '"', 0x201D: '"', 0x2013: "-", 0x2014: "-", 0x0153: "oe"}
+
+
+def _latin1(text: str) -> str:
+    """What the PDF core fonts can write (Latin-1): typographic quotes and dashes become plain ones."""
+    plain = text.translate(PLAIN)
+    return plain.encode("latin-1", "replace").decode("latin-1")
 
 
 def _applicant(campaign: Campaign, email: str, first_name: str, last_name: str) -> User | None:
@@ -108,7 +123,9 @@ def seed() -> list[str]:
             if row.piece_type.is_conditional:
                 piece_services.declare_not_concerned(application=application, piece_type=row.piece_type, actor=user)
             else:
-                upload = _pdf(f"{row.piece_type.code}-{last_name.lower()}")
+                upload = _pdf(
+                    f"{row.piece_type.code}-{last_name.lower()}", row.piece_type.label, f"{first_name} {last_name}"
+                )
                 piece_services.upload_piece(
                     application=application, piece_type=row.piece_type, uploaded_file=upload, actor=user
                 )

@@ -70,3 +70,21 @@ def test_seed_demo_leaves_an_opi_whose_zip_has_the_reference_columns():
     rows = archive.read(next(n for n in archive.namelist() if n.startswith("candidature"))).decode().split("\n")
     assert rows[1].split(";")[4] == "M1-EEA-ASGE"
     assert "OPI: Chloé MARCHAND confirmed M1EEA" in output
+
+
+def test_seed_demo_pieces_are_readable_pages_for_the_preview():
+    from django.core.files.storage import default_storage
+    from pypdf import PdfReader
+
+    _seed()
+    submission = (
+        PieceSubmission.objects.filter(status=PieceStatus.SUBMITTED, candidate__user__email="sarah.benali@example.org")
+        .select_related("document", "piece_type")
+        .first()
+    )
+    with default_storage.open(submission.document.file.name, "rb") as handle:
+        text = PdfReader(handle).pages[0].extract_text()
+
+    assert "Sarah BENALI" in text
+    assert "Document de démonstration" in text
+    assert submission.piece_type.label.split()[0] in text
