@@ -12,6 +12,7 @@ import datetime
 import unicodedata
 from collections.abc import Sequence
 
+from applications.opi.communes import CommuneCodes
 from applications.opi.countries import FRANCE_INSEE, insee_country
 from applications.opi.pegase import write_csv
 from applications.opi.transfer import OpiCandidate, TransferResult, file_day
@@ -47,6 +48,7 @@ COLUMNS = [
     # adresse fixe
     "COD_PAY_ADR",
     "COD_BDI_ADR",
+    "COD_COM_ADR",
     "LIB_AD1",
     "LIB_AD2",
     "LIB_AD3",
@@ -76,7 +78,7 @@ def opi_code(entry: OpiCandidate) -> str:
     return codes[0] if codes else ""
 
 
-def _person(entry: OpiCandidate) -> list[object]:
+def _person(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
     candidate = entry.candidate
     address, bac = entry.address, entry.baccalaureate
     ine = candidate.ine.strip().upper()
@@ -107,6 +109,7 @@ def _person(entry: OpiCandidate) -> list[object]:
         bac.mention if bac else "",
         insee_country(address.country) if address else "",
         address.postal_code if address else "",
+        communes.address(address),
         address.line1 if address else "",
         address.line2 if address else "",
         address.line3 if address else "",
@@ -115,8 +118,8 @@ def _person(entry: OpiCandidate) -> list[object]:
     ]
 
 
-def rows(entry: OpiCandidate) -> list[list[object]]:
-    person = _person(entry)
+def rows(entry: OpiCandidate, communes: CommuneCodes) -> list[list[object]]:
+    person = _person(entry, communes)
     if not entry.wishes:
         return [person + [""] * 9]
     return [
@@ -155,6 +158,7 @@ class ApogeeFileBackend:
         self, candidates: Sequence[OpiCandidate], *, campaign: Campaign, day: datetime.date
     ) -> TransferResult:
         written = [entry for entry in candidates if entry.wishes or entry.withdrawals]
-        text = write_csv(COLUMNS, (row for entry in written for row in rows(entry)))
+        communes = CommuneCodes(written)
+        text = write_csv(COLUMNS, (row for entry in written for row in rows(entry, communes)))
         passed = {app.pk for entry in written for app in [*entry.wishes, *entry.withdrawals]}
         return TransferResult(files={file_name(day): text}, passed=passed)

@@ -6,14 +6,16 @@ UTF-8 without BOM, ``;`` separator, no quote character, LF line ends, a header l
 ``dd/MM/yyyy``. Values are sanitised instead of quoted: a ``;``, a ``"`` or a line break inside a value would break
 the file (eCandidat's OpenCSV escapes them with a ``"``, which Pégase reads as data), so they become spaces.
 
-Columns the dossier cannot fill are left empty, as eCandidat leaves them when it has no value: the INSEE commune
-codes (birth and address: the dossier stores the town's name and the postal code, not the commune code).
+The INSEE commune codes (birth and address) are looked up in the SIS's communes (``applications.opi.communes``):
+the dossier stores the town's name with its département or postal code. Where no single commune matches (communes
+never refreshed, a misspelt town), the column is left empty, as eCandidat leaves a column it has no value for.
 """
 
 import datetime
 import re
 from collections.abc import Iterable, Sequence
 
+from applications.opi.communes import CommuneCodes
 from applications.opi.countries import FRANCE_INSEE, insee_country
 from applications.opi.transfer import OpiCandidate, TransferResult, file_day
 from offers.models import Campaign, Formation
@@ -125,7 +127,7 @@ def _identity(entry: OpiCandidate) -> dict[str, str]:
     }
 
 
-def candidat_row(entry: OpiCandidate) -> list[object]:
+def candidat_row(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
     candidate, ids = entry.candidate, _identity(entry)
     return [
         entry.numero_dossier,
@@ -137,7 +139,7 @@ def candidat_row(entry: OpiCandidate) -> list[object]:
         "",  # prenom3: the dossier has two first names, as eCandidat's
         date_fr(candidate.birth_date),
         ids["birth_country"],
-        "",  # code_commune_naissance: no INSEE code in the dossier
+        communes.birth(candidate),
         candidate.birth_city,
         ids["nationality"],
         candidate.ine,
@@ -147,7 +149,7 @@ def candidat_row(entry: OpiCandidate) -> list[object]:
         ids["line1"],  # ligne3_voie = adr1
         "",
         ids["postal_code"],
-        "",  # adresse_code_commune: no INSEE code in the dossier
+        communes.address(entry.address),
         "",
         candidate.phone,
         candidate.mobile,
@@ -162,7 +164,7 @@ def candidature_rows(entry: OpiCandidate, *, campaign: Campaign) -> list[list[ob
     ]
 
 
-def inscription_row(entry: OpiCandidate, *, campaign: Campaign) -> list[object]:
+def inscription_row(entry: OpiCandidate, *, campaign: Campaign, communes: CommuneCodes) -> list[object]:
     candidate, ids = entry.candidate, _identity(entry)
     foreign_birth = ids["birth_country"] != FRANCE_INSEE
     slots: list[object] = []
@@ -180,7 +182,7 @@ def inscription_row(entry: OpiCandidate, *, campaign: Campaign) -> list[object]:
         entry.sex,
         date_fr(candidate.birth_date),
         ids["birth_country"],
-        "",
+        communes.birth(candidate),
         candidate.birth_city if foreign_birth else "",
         ids["nationality"],
         candidate.ine.strip().upper(),
@@ -191,7 +193,7 @@ def inscription_row(entry: OpiCandidate, *, campaign: Campaign) -> list[object]:
         "",
         "",  # adresse_ligne5_etranger: eCandidat exports the address's foreign town nowhere
         ids["postal_code"],
-        "",
+        communes.address(entry.address),
         candidate.phone,
         candidate.mobile,
         candidate.user.email,
@@ -219,15 +221,17 @@ class PegaseFilesBackend:
         self, candidates: Sequence[OpiCandidate], *, campaign: Campaign, day: datetime.date
     ) -> TransferResult:
         written = [entry for entry in candidates if entry.wishes]
+        communes = CommuneCodes(written)
         candidat, candidature, inscription = file_names(day)
         files = {
-            candidat: write_csv(CANDIDAT_COLUMNS, (candidat_row(entry) for entry in written)),
+            candidat: write_csv(CANDIDAT_COLUMNS, (candidat_row(entry, communes) for entry in written)),
             candidature: write_csv(
                 CANDIDATURE_COLUMNS,
                 (row for entry in written for row in candidature_rows(entry, campaign=campaign)),
             ),
             inscription: write_csv(
-                INSCRIPTION_COLUMNS, (inscription_row(entry, campaign=campaign) for entry in written)
+                INSCRIPTION_COLUMNS,
+                (inscription_row(entry, campaign=campaign, communes=communes) for entry in written),
             ),
         }
         passed = {app.pk for entry in candidates for app in [*entry.wishes, *entry.withdrawals]}

@@ -21,10 +21,13 @@ from pytest_django.asserts import assertContains
 from accounts.tests.factories import DEFAULT_PASSWORD
 from applications import pegase
 from applications.models import Candidate, ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
+from applications.opi.communes import CommuneCodes
+from applications.opi.transfer import OpiCandidate
 from applications.pegase import PegaseBackend, PegaseClient
 from applications.services.reference import refresh_reference_data
 from applications.sis import ReferenceKind, SisCursusLine, StudentRecordsUnavailable, get_backend
 from applications.tests.factories import CandidateFactory, CandidateUserFactory
+from applications.tests.opi.helpers import make_candidate
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
@@ -190,6 +193,15 @@ def test_refresh_fills_the_tables_the_forms_read(peer):
     arago = ReferenceSchool.objects.get(code="0660014A")
     assert (arago.department, arago.commune_insee_code, arago.school_type) == ("66", "66136", "LYC")
     assert ReferenceBacSeries.objects.get(code="A1").visible is False
+
+
+def test_the_refreshed_communes_give_the_opi_files_their_insee_codes(peer, campaign):
+    call_command("refresh_reference_data", stdout=io.StringIO())
+    candidate = make_candidate(campaign)  # born in "Perpignan" (66), living at 66000 "PERPIGNAN"
+
+    codes = CommuneCodes([OpiCandidate(candidate=candidate)])
+
+    assert (codes.birth(candidate), codes.address(candidate.address)) == ("66136", "66136")
 
 
 def test_a_row_pegase_stops_sending_is_hidden_not_deleted(peer):

@@ -66,6 +66,7 @@ def test_apogee_file_column_by_column(opi_candidate, formation, centre_manager, 
             "COD_MNB": "AB",
             "COD_PAY_ADR": "100",
             "COD_BDI_ADR": "66000",
+            "COD_COM_ADR": "",  # the SIS's communes were never refreshed here (test_commune_codes.py)
             "LIB_AD1": "12 rue des Lilas",
             "LIB_AD2": "Appartement 3",
             "LIB_AD3": "Résidence Les Pins",
