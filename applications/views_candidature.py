@@ -6,6 +6,7 @@ candidate's application is a 404, and staff accounts (no campaign) get a 404 on 
 Writes are POST only, go through ``applications.services.candidature`` and redirect (post/redirect/get).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -49,7 +50,8 @@ _OWN_APPLICATION = PreparedQuery(
     lambda user_id, public_id: (
         Application.objects.filter(candidate__user_id=user_id, public_id=public_id)
         .select_related("formation__commission", "candidate")
-        .with_current_decision()[:1]
+        .with_current_decision()
+        .with_validated_rank()[:1]
     )
 )
 
@@ -71,6 +73,22 @@ def _own_application(request, public_id) -> Application:
 def _decision_label(application) -> str:
     """The candidate sees a decision only once it is validated; "En attente" until then."""
     return application.validated_decision_label or _("Waiting")
+
+
+def _waiting_list_rank(application) -> dict:
+    """The rank shown while the latest validated decision puts the candidate on the complementary list, as
+    ``WAITING_LIST_RANK_DISPLAY`` says (eCandidat LC_MODE_AFFICHAGE_RANG): the rang réel, kept up to date by every
+    validation and promotion (and the nightly batch), with the date it last changed; the rang saisi with the date of
+    the decision's validation; or none."""
+    mode = settings.WAITING_LIST_RANK_DISPLAY
+    if application.validated_decision_avis != Avis.COMPLEMENTARY_LIST or application.accepted is not None:
+        return {"waiting_list_rank": None}
+    if mode == "R":
+        return {"waiting_list_rank": application.waiting_list_rank, "rank_date": application.waiting_list_rank_at}
+    if mode == "S":
+        rank, date = application.validated_decision_rank, application.validated_decision_at
+        return {"waiting_list_rank": rank, "rank_date": date}
+    return {"waiting_list_rank": None}
 
 
 def _detail(application):
@@ -204,11 +222,7 @@ def detail(request, public_id):
         "can_withdraw": can_withdraw(request.user, application),
         "dossier_pdf_url": _dossier_pdf_url(application),
         "letter": _current_letter(application),
-        # The rang réel, kept up to date by every validation and promotion (and the nightly batch): shown while
-        # the latest validated decision puts the candidate on the complementary list.
-        "waiting_list_rank": application.waiting_list_rank
-        if application.validated_decision_avis == Avis.COMPLEMENTARY_LIST and application.accepted is None
-        else None,
+        **_waiting_list_rank(application),
         **pieces,
         **forms,
     }

@@ -88,6 +88,10 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
             validated_decision_at=latest_decision("validated_at", validated_only=True),
         )
 
+    def with_validated_rank(self) -> "ApplicationQuerySet":
+        """``validated_decision_rank``: the rank entered with the latest validated decision (the rang saisi)."""
+        return self.annotate(validated_decision_rank=latest_decision("rank", validated_only=True))
+
     def with_list_data(self) -> "ApplicationQuerySet":
         """What the candidate's list and recap show: formation, centre, commission, candidate and decisions."""
         return self.select_related(
@@ -171,6 +175,7 @@ class Application(models.Model):
     validated_decision_label: str | None
     validated_decision_avis: str | None
     validated_decision_at: datetime.datetime | None
+    validated_decision_rank: int | None  # with_validated_rank()
 
     class Meta:
         verbose_name = _("application")

@@ -214,7 +214,8 @@ def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | No
     """One mail (LISTE_COMP_PROGRESSION) to each candidate of a complementary list whose rang réel is better than
     the rank they were last told, however many steps it moved since: not one mail per step. The told rank is
     claimed by a conditional update in the same transaction as the outbox row, so a rerun sends nothing twice.
-    Runs after ``recompute_waiting_list_ranks``."""
+    Runs after ``recompute_waiting_list_ranks``. Only when candidates see their rang réel
+    (``WAITING_LIST_RANK_DISPLAY=R``): a mail must not tell what the recap does not show."""
     moved = (
         Application.objects.filter(
             cancelled_at__isnull=True,
@@ -226,6 +227,10 @@ def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | No
         .order_by("pk")
         .values_list("pk", "waiting_list_rank", "waiting_list_rank_mailed")
     )
+    if (display := settings.WAITING_LIST_RANK_DISPLAY) != "R":
+        if count := moved.count():
+            report.add(f"progress mails not sent (WAITING_LIST_RANK_DISPLAY={display})", count)
+        return
     if limit is not None:
         moved = moved[:limit]
     for pk, rank, told in moved.iterator(chunk_size=CHUNK):

@@ -1,9 +1,11 @@
 """Issue 12: the candidate sees their rank on the complementary list, with its date, on the recap, and receives one
 mail when they moved up (the nightly batch), not one per step."""
 
+import importlib
 import io
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
@@ -125,3 +127,74 @@ def test_no_rank_without_a_complementary_list_decision(client, listed):
     response = client.get(reverse("applications:detail", args=[admitted.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertNotContains(response, "Rang sur la liste complémentaire")
+
+
+# --- WAITING_LIST_RANK_DISPLAY (eCandidat LC_MODE_AFFICHAGE_RANG) -------------------------------------------------
+
+
+@pytest.fixture
+def moved_up(listed, central_manager):
+    """The third of the list (entered rank 3) is now second: the admitted candidate withdrew, the first of the list
+    was promoted."""
+    admitted, rows = listed
+    candidature_services.withdraw_application(application=admitted, actor=admitted.candidate.user, reason="PER")
+    third = rows[2]
+    third.refresh_from_db()
+    assert third.waiting_list_rank == 2
+    return third
+
+
+def _recap(client, application):
+    return client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+
+def test_display_r_shows_the_rang_reel(settings, client, moved_up):
+    settings.WAITING_LIST_RANK_DISPLAY = "R"
+    client.force_login(moved_up.candidate.user)
+
+    response = _recap(client, moved_up)
+
+    assertContains(response, f"2 (au {moved_up.waiting_list_rank_at.astimezone().strftime('%d/%m/%Y')})")
+
+
+def test_display_s_shows_the_rank_the_commission_entered(settings, client, moved_up, django_assert_num_queries):
+    settings.WAITING_LIST_RANK_DISPLAY = "S"
+    decision = moved_up.decisions.validated().newest_first().first()
+    client.force_login(moved_up.candidate.user)
+
+    with django_assert_num_queries(7):  # as with R: the rank comes with the application, in the same query
+        response = _recap(client, moved_up)
+
+    assertContains(response, "Rang sur la liste complémentaire")
+    assertContains(response, f"3 (au {decision.validated_at.astimezone().strftime('%d/%m/%Y')})")
+
+
+def test_display_n_shows_no_rank_and_mails_no_progress(settings, client, moved_up):
+    settings.WAITING_LIST_RANK_DISPLAY = "N"
+    client.force_login(moved_up.candidate.user)
+
+    response = _recap(client, moved_up)
+    output = run("mail_waiting_list_progress")
+
+    assertNotContains(response, "Rang sur la liste complémentaire")
+    assert "progress mails not sent (WAITING_LIST_RANK_DISPLAY=N): 2" in output
+    assert mails("LISTE_COMP_PROGRESSION") == []
+
+
+def test_display_s_mails_no_progress_of_a_rank_it_does_not_show(settings, moved_up):
+    settings.WAITING_LIST_RANK_DISPLAY = "S"
+
+    assert "progress mails not sent (WAITING_LIST_RANK_DISPLAY=S): 2" in run("mail_waiting_list_progress")
+    assert mails("LISTE_COMP_PROGRESSION") == []
+
+
+def test_an_unknown_rank_display_stops_the_start(monkeypatch):
+    from ecandidat.settings import base
+
+    monkeypatch.setenv("WAITING_LIST_RANK_DISPLAY", "Rang")
+    with pytest.raises(ImproperlyConfigured, match="WAITING_LIST_RANK_DISPLAY must be N, S or R"):
+        importlib.reload(base)
+    monkeypatch.setenv("WAITING_LIST_RANK_DISPLAY", "s")
+    assert importlib.reload(base).WAITING_LIST_RANK_DISPLAY == "S"
+    monkeypatch.delenv("WAITING_LIST_RANK_DISPLAY")
+    importlib.reload(base)

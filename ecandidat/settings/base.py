@@ -323,6 +323,12 @@ FORMS_BLOCK_TRANSMISSION = env_bool("FORMS_BLOCK_TRANSMISSION", False)
 # Two-person rule on decisions (issue 12): the person who validates (releases) a decision must not be the one who
 # entered it.
 DECISION_TWO_PERSON_RULE = env_bool("DECISION_TWO_PERSON_RULE", False)
+# eCandidat LC_MODE_AFFICHAGE_RANG: the rank a candidate of the complementary list sees on their recap. "R" (rang
+# réel: their place now, kept up to date by every validation, withdrawal and promotion, and mailed nightly when it
+# improves), "S" (rang saisi: the rank the commission entered with the decision) or "N" (none).
+WAITING_LIST_RANK_DISPLAY = env_str("WAITING_LIST_RANK_DISPLAY", "R").strip().upper()
+if WAITING_LIST_RANK_DISPLAY not in ("N", "S", "R"):
+    raise ImproperlyConfigured(f"WAITING_LIST_RANK_DISPLAY must be N, S or R, not {WAITING_LIST_RANK_DISPLAY!r}.")
 # The public address of the site, for links in mails sent outside a request (decision letters, issue 12).
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 UNVALIDATED_ACCOUNT_DAYS = env_int("UNVALIDATED_ACCOUNT_DAYS", 5, minimum=1)
