@@ -12,6 +12,7 @@ from allauth.account import forms as account_forms
 from allauth.account.models import EmailAddress
 from allauth.socialaccount import forms as social_forms
 from django import forms
+from django.db.models import F, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -112,16 +113,22 @@ class LoginForm(account_forms.LoginForm):
         self.fields["password"].help_text = ""
 
     def clean_login(self) -> str:
-        """An address used in several campaigns (accounts are annual) means this campaign's account."""
+        """An address means one account's username: this campaign's candidate (accounts are annual, so an address
+        may be used in several campaigns), else the staff member who has it. One account, one name for allauth,
+        so its failed-login limit (5 in 5 minutes) counts the username and the address together: typing one then
+        the other does not double the attempts."""
         login = super().clean_login()
         if "@" in login:
-            numero = (
-                User.objects.filter(email__iexact=login, campaign__is_active=True)
-                .values_list("username", flat=True)
-                .first()
+            accounts = list(
+                User.objects.filter(email__iexact=login)
+                .filter(Q(campaign__is_active=True) | Q(campaign__isnull=True, is_staff=True))
+                .order_by(F("campaign").asc(nulls_last=True))
+                .values_list("username", "campaign")[:2]
             )
-            if numero:
-                return numero
+            # This campaign's candidate first; a staff address only when one staff account has it (two staff
+            # accounts sharing an address are left to allauth, which tries the password on each).
+            if accounts and (accounts[0][1] is not None or len(accounts) == 1):
+                return accounts[0][0]
         return login
 
 

@@ -50,6 +50,20 @@ def test_a_locked_account_leaves_another_account_working_from_the_same_ip(
     assert client.session["_auth_user_id"] == str(other_candidate_user.pk)
 
 
+@pytest.mark.parametrize("persona", ["candidate", "staff"])
+def test_the_account_limit_counts_its_username_and_its_address_together(
+    client, candidate_user, centre_manager, persona
+):
+    user = candidate_user if persona == "candidate" else centre_manager
+    for login in (user.username, user.email, user.username, user.email.upper(), user.username):
+        assert LOCKED not in _log_in(client, login, "mauvais-mot-de-passe").content.decode()
+
+    # Five failures for this one account, whichever of its logins was typed: locked under both.
+    assert LOCKED in _log_in(client, user.email).content.decode()
+    assert LOCKED in _log_in(client, user.username).content.decode()
+    assert "_auth_user_id" not in client.session
+
+
 def test_an_ip_trying_many_accounts_is_locked_at_its_own_limit(client, campaign, time_machine):
     accounts = CandidateUserFactory.create_batch(8, campaign=campaign)
     for index, account in enumerate(accounts[:6]):
