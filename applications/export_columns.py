@@ -1,7 +1,8 @@
 """The applications export with chosen columns (issue 12; eCandidat offers 78 columns with saved choices).
 
-``COLUMNS`` lists every column, by group: identity, contact, address, baccalaureate, cursus, last diploma, decision
-(with its reason and rank), dates, answer, notes, tags and complementary-form answers. ``export_rows`` reads the
+``COLUMNS`` lists every column, by group: identity, contact, address (whole or split, for a mail merge),
+baccalaureate, cursus, last diploma, decision (with its reason, rank, who entered and validated it, preselection,
+OPI), dates, answer, notes, tags and complementary-form answers. ``export_rows`` reads the
 applications by chunks of ``CHUNK`` primary keys with a fixed number of queries per chunk (one for the rows with
 their one-to-one relations and the decision annotations, one per prefetched relation), whatever the columns, so an
 export of 10,000 rows runs in a few dozen queries and constant memory; ``stream_csv`` and ``write_xlsx`` write it
@@ -22,6 +23,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from applications.enums import WithdrawalReason
 from applications.models import Application, ApplicationNote, ExternalCursus, FormAnswer, InternalCursus
@@ -37,6 +39,10 @@ def _local(value: datetime.datetime | None) -> datetime.datetime | None:
 
 def _address(obj: Application) -> Any:
     return getattr(obj.candidate, "address", None)
+
+
+def _opi(obj: Application) -> Any:
+    return getattr(obj, "opi", None)  # select_related: None when the application has no OPI
 
 
 def _bac(obj: Application) -> Any:
@@ -131,6 +137,13 @@ COLUMNS: dict[str, Column] = {
             lambda o: getattr(_address(o), "city", "") or getattr(_address(o), "foreign_city", ""),
         ),
         Column("country", _("Country"), ADDRESS, lambda o: getattr(_address(o), "country", "")),
+        # The address split, one column per line, for a mail merge (eCandidat's "adresse découpée").
+        Column("address_line1", _("Address line 1"), ADDRESS, lambda o: getattr(_address(o), "line1", "")),
+        Column("address_line2", _("Address line 2"), ADDRESS, lambda o: getattr(_address(o), "line2", "")),
+        Column("address_line3", _("Address line 3"), ADDRESS, lambda o: getattr(_address(o), "line3", "")),
+        Column("address_city", _("City (France)"), ADDRESS, lambda o: getattr(_address(o), "city", "")),
+        Column("address_cedex", _("Cedex"), ADDRESS, lambda o: getattr(_address(o), "cedex", "")),
+        Column("address_foreign_city", _("City abroad"), ADDRESS, lambda o: getattr(_address(o), "foreign_city", "")),
         Column(
             "bac_series", _("Baccalaureate series"), BAC, lambda o: _bac(o).get_series_display() if _bac(o) else ""
         ),
@@ -139,6 +152,9 @@ COLUMNS: dict[str, Column] = {
             "bac_mention", _("Baccalaureate honours"), BAC, lambda o: _bac(o).get_mention_display() if _bac(o) else ""
         ),
         Column("bac_school", _("Baccalaureate school"), BAC, lambda o: getattr(_bac(o), "school", "")),
+        Column("bac_country", _("Baccalaureate country"), BAC, lambda o: getattr(_bac(o), "country", "")),
+        Column("bac_department", _("Baccalaureate department"), BAC, lambda o: getattr(_bac(o), "department", "")),
+        Column("bac_city", _("Baccalaureate city"), BAC, lambda o: getattr(_bac(o), "city", "")),
         Column(
             "internal_cursus",
             _("Internal cursus"),
@@ -162,6 +178,7 @@ COLUMNS: dict[str, Column] = {
             lambda o: getattr(_last_external(o), "year", None),
         ),
         Column("centre", _("Centre"), DECISION, lambda o: o.formation.centre.label),
+        Column("commission", _("Commission"), DECISION, lambda o: o.formation.commission.label),
         Column("formation_code", _("Formation code"), DECISION, lambda o: o.formation.code),
         Column("formation", _("Formation"), DECISION, lambda o: o.formation.title),
         Column("treatment_type", _("Processing type"), DECISION, lambda o: o.get_treatment_type_display()),
@@ -177,6 +194,27 @@ COLUMNS: dict[str, Column] = {
         Column("decision_comment", _("Comment of the decision"), DECISION, lambda o: _annotation(o, "comment") or ""),
         Column("decision_rank", _("Rank entered"), DECISION, lambda o: _annotation(o, "rank")),
         Column(
+            "decision_entered_by", _("Decision entered by"), DECISION, lambda o: _annotation(o, "entered_by") or ""
+        ),
+        Column(
+            "decision_validated_by",
+            _("Decision validated by"),
+            DECISION,
+            lambda o: _annotation(o, "validated_by") or "",
+        ),
+        Column(
+            "preselection_at",
+            _("Preselection date and time"),
+            DECISION,
+            lambda o: _local(_annotation(o, "preselection_at")),
+        ),
+        Column(
+            "preselection_place",
+            _("Preselection place"),
+            DECISION,
+            lambda o: _annotation(o, "preselection_place") or "",
+        ),
+        Column(
             "waiting_list_rank", _("Actual rank on the complementary list"), DECISION, lambda o: o.waiting_list_rank
         ),
         Column("answer", _("Answer"), DECISION, _answer),
@@ -185,6 +223,12 @@ COLUMNS: dict[str, Column] = {
             _("Reason for withdrawal"),
             DECISION,
             lambda o: WithdrawalReason(o.withdrawal_reason).label if o.withdrawal_reason else "",
+        ),
+        Column(
+            "opi_code", pgettext_lazy("export column", "OPI code"), DECISION, lambda o: getattr(_opi(o), "code", "")
+        ),
+        Column(
+            "opi_passed_at", _("OPI transferred at"), DECISION, lambda o: _local(getattr(_opi(o), "passed_at", None))
         ),
         Column("created_at", _("Created at"), DATES, lambda o: _local(o.created_at)),
         Column("transmitted_at", _("Transmitted at"), DATES, lambda o: _local(o.transmitted_at)),
@@ -233,13 +277,24 @@ def grouped_columns() -> list[tuple[Promise, list[Column]]]:
 def _rows_queryset(pks: Sequence[int]) -> QuerySet[Application]:
     return (
         Application.objects.filter(pk__in=pks)
-        .select_related("candidate__user", "candidate__address", "candidate__baccalaureate", "formation__centre")
+        .select_related(
+            "candidate__user",
+            "candidate__address",
+            "candidate__baccalaureate",
+            "formation__centre",
+            "formation__commission",
+            "opi",
+        )
         .annotate(
             export_decision_label=latest_decision("decision_type__label"),
             export_decision_validated_at=latest_decision("validated_at"),
             export_decision_reason=latest_decision("refusal_reason__label"),
             export_decision_comment=latest_decision("comment"),
             export_decision_rank=latest_decision("rank"),
+            export_decision_entered_by=latest_decision("created_by__username"),
+            export_decision_validated_by=latest_decision("validated_by__username"),
+            export_decision_preselection_at=latest_decision("preselection_at"),
+            export_decision_preselection_place=latest_decision("preselection_place"),
         )
         .prefetch_related(
             "tag_links__tag",

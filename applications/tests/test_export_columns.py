@@ -2,17 +2,20 @@
 the statistics page in XLSX."""
 
 import csv
+import datetime
 import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 from pytest_django.asserts import assertContains
 
 from applications import export_columns
 from applications.enums import DossierStatus
-from applications.models import ApplicationNote, ApplicationTag, ExportColumns, ExternalCursus, FormAnswer, Tag
+from applications.models import ApplicationNote, ApplicationTag, ExportColumns, ExternalCursus, FormAnswer, Opi, Tag
 from applications.services import staff
+from applications.tests.factories import AddressFactory, BaccalaureateFactory
 from applications.tests.factories_candidature import decision_type, make_application
 from offers.enums import Avis
 from offers.models import ComplementaryForm, RefusalReason
@@ -115,6 +118,64 @@ def test_csv_with_every_column(client, centre_manager, rich):
     assert values["Tags"] == "Prioritaire"
     assert "Bon dossier" in values["Internal notes"]
     assert values["Complementary-form answers"] == "Motivation / Pourquoi ? : Passion"
+
+
+def test_split_address_preselection_who_decided_and_the_opi(
+    client, centre_manager, central_manager, formation, campaign
+):
+    application = make_application(formation, campaign=campaign, status=DossierStatus.COMPLETE)
+    AddressFactory(
+        candidate=application.candidate,
+        line1="12 rue des Lilas",
+        line2="Bât. B",
+        postal_code="66000",
+        city="PERPIGNAN",
+    )
+    BaccalaureateFactory(candidate=application.candidate, country="FR", department="66", city="Perpignan")
+    when = timezone.make_aware(datetime.datetime(2026, 6, 3, 9, 30))
+    decision = staff.record_decision(
+        application,
+        decision_type=decision_type(Avis.PRESELECTION),
+        actor=centre_manager,
+        preselection_at=when,
+        preselection_place="Salle B204",
+    )
+    staff.validate_decision(decision, actor=central_manager)
+    Opi.objects.create(application=application, code="ECAB123456", passed_at=when)
+    client.force_login(centre_manager)
+    keys = [
+        "address_line1",
+        "address_line2",
+        "address_city",
+        "address_foreign_city",
+        "bac_department",
+        "bac_city",
+        "commission",
+        "decision_entered_by",
+        "decision_validated_by",
+        "preselection_at",
+        "preselection_place",
+        "opi_code",
+        "opi_passed_at",
+    ]
+
+    header, row = csv_rows(post(client, keys))
+
+    assert row == [
+        "12 rue des Lilas",
+        "Bât. B",
+        "PERPIGNAN",
+        "",
+        "66",
+        "Perpignan",
+        formation.commission.label,
+        centre_manager.username,
+        central_manager.username,
+        "03/06/2026 09:30",
+        "Salle B204",
+        "ECAB123456",
+        "03/06/2026 09:30",
+    ]
 
 
 def test_choice_is_saved_and_offered_again(client, centre_manager, rich):

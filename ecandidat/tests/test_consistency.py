@@ -59,3 +59,36 @@ def test_every_environment_variable_is_documented_in_the_readme():
     variables = set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', source))
     assert len(variables) > 20
     assert sorted(name for name in variables if f"`{name}`" not in readme) == []
+
+
+def _catalogue_entries(text: str) -> list[list[str]]:
+    """The live entries of a .po file (obsolete ``#~`` entries and the header left out), as lists of lines."""
+    entries = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.strip().splitlines() if line and not line.startswith("#~")]
+        if any(line.startswith("msgid ") for line in lines) and 'msgid ""' not in lines[:3]:
+            entries.append(lines)
+    return entries
+
+
+def _translation_is_empty(lines: list[str]) -> bool:
+    """True when a msgstr (or any msgstr[n]) is "" with no continuation line."""
+    for index, line in enumerate(lines):
+        if line.startswith("msgstr") and line.endswith(' ""'):
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            if not following.startswith('"'):
+                return True
+    return False
+
+
+def test_the_french_catalogue_has_no_fuzzy_or_missing_translation():
+    # makemessages marks a new msgid "fuzzy" when it looks like an old one ("Birth name" ~ "birth name"), and
+    # msgfmt leaves fuzzy entries out: French users would read English. Every msgid needs its fragment entry
+    # (locale/fragments/*.po, then devtools/i18n/build-catalogue.sh).
+    catalogue = (settings.BASE_DIR / "locale" / "fr" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    entries = _catalogue_entries(catalogue)
+
+    assert len(entries) > 500
+    fuzzy = [lines for lines in entries if any(line.startswith("#,") and "fuzzy" in line for line in lines)]
+    empty = [lines for lines in entries if _translation_is_empty(lines)]
+    assert [next(line for line in lines if line.startswith("msgid")) for lines in fuzzy + empty] == []
