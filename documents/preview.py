@@ -51,6 +51,7 @@ MAX_SIDE = 1600  # px: an A4 page at about 190 dpi, enough to read a transcript
 MAX_BYTES = 20 * 1024 * 1024  # above the upload limit (files stored under an older limit), below a worker's patience
 CACHE_TIMEOUT = 30 * 24 * 3600
 _CACHE_VERSION = "v1"
+COUNT_BATCH_BYTES = 16 * 1024 * 1024  # PDFs held in memory at once to count their pages in one child
 # The child: isolated mode (no environment variable, no user site, not the project on sys.path), same interpreter.
 CHILD = [sys.executable, "-I", str(Path(pdf_raster.__file__).resolve())]
 
@@ -109,6 +110,12 @@ def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
     cached = cache.get_many([_cache_key(document) for document in wanted if document.content_type == PDF])
     infos: dict[int, PreviewInfo] = {}
     to_count: list[tuple[Document, bytes]] = []
+
+    def count() -> None:
+        for document, pages in _page_counts(to_count).items():
+            infos[document.pk] = PreviewInfo(pages=pages) if isinstance(pages, int) else PreviewInfo(code=pages)
+        to_count.clear()
+
     for document in wanted:
         if document.content_type != PDF:
             infos[document.pk] = PreviewInfo(pages=1)  # decoded only when asked for
@@ -119,8 +126,9 @@ def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
                 to_count.append((document, _checked_pdf(document)))
             except PreviewUnavailable as error:
                 infos[document.pk] = PreviewInfo(code=error.code, reason=error.reason)
-    for document, pages in _page_counts(to_count).items():
-        infos[document.pk] = PreviewInfo(pages=pages) if isinstance(pages, int) else PreviewInfo(code=pages)
+            if sum(len(content) for _, content in to_count) >= COUNT_BATCH_BYTES:
+                count()  # files stored under an older, larger limit: never hold more than this in the worker
+    count()
     fresh = {
         _cache_key(document): (info.pages, info.code, info.reason)
         for document in wanted

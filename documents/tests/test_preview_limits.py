@@ -188,3 +188,13 @@ def _pdf_of_pages(count: int) -> bytes:
     output = io.BytesIO()
     writer.write(output)
     return output.getvalue()
+
+
+def test_large_files_are_counted_in_several_children_never_all_held_at_once(monkeypatch, runs):
+    monkeypatch.setattr(preview_module, "COUNT_BATCH_BYTES", 1)  # every file fills a batch on its own
+    documents = [_stored(_pdf_of_pages(pages), pk=pages) for pages in (1, 2, 3)]
+
+    infos = preview_infos(documents)
+
+    assert [infos[pk].pages for pk in (1, 2, 3)] == [1, 2, 3]
+    assert [command[-2:] for command in runs] == [["count", str(document.size)] for document in documents]
