@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -61,6 +62,30 @@ class Operation:
     done_message: object = None  # a lazy ngettext on "count", instead of "%(label)s: N applications done."
     preview: Callable | None = None  # (request, applications) -> extra context of the operation page
     bulk_run: Callable | None = None  # (model_admin, request, applications) -> a response, or None to run it here
+    bulk_refusal: Callable | None = None  # (applications) -> why the whole selection is refused, or ""
+
+
+def _validated_in_selection(applications: list[Application]) -> str:
+    """eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE (on by default): no decision is entered in bulk on a selection where
+    one application already has a validated decision. A new decision resets the candidate's answer and withdraws
+    their OPI (``staff.record_decision``); done by a careless selection it would undo confirmations silently. One
+    application at a time, from its dossier, stays possible."""
+    if not settings.BULK_DECISION_LOCK:
+        return ""
+    decided = list(
+        Application.objects.filter(pk__in=[application.pk for application in applications])
+        .filter(decisions__validated_at__isnull=False)
+        .distinct()
+        .order_by("pk")
+        .values_list("candidate__user__username", flat=True)[:6]
+    )
+    if not decided:
+        return ""
+    shown = ", ".join(decided[:5]) + (", …" if len(decided) > 5 else "")
+    return _(
+        "No decision was entered: applications of this selection already have a validated decision (%(numbers)s). "
+        "Remove them from the selection, or enter their new decision one at a time from their dossier."
+    ) % {"numbers": shown}
 
 
 OPERATIONS = {
@@ -85,6 +110,7 @@ OPERATIONS = {
             DecisionForm,
             "decidable_by",
             lambda application, form, actor: staff.record_decision(application, actor=actor, **form.service_kwargs()),
+            bulk_refusal=_validated_in_selection,
         ),
         Operation(
             "validate_decisions",
@@ -230,6 +256,9 @@ def bulk_operation(model_admin, request, queryset, operation):
     applications = list(allowed.select_related("candidate__user", "formation").order_by("pk"))
     if len(applications) != len(selected):
         raise PermissionDenied
+    if operation.bulk_refusal and (refusal := operation.bulk_refusal(applications)):
+        model_admin.message_user(request, refusal, messages.ERROR)
+        return None
     form = operation.form_class(request.POST if "apply" in request.POST else None)
     if form.is_bound and form.is_valid():
         if operation.bulk_run and (response := operation.bulk_run(model_admin, request, applications)) is not None:

@@ -9,7 +9,7 @@ from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application
 from applications.pieces import piece_rows
-from applications.services import staff
+from applications.services import candidature, staff
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
 from ecandidat.models import OutboundEmail
@@ -184,6 +184,59 @@ def test_bulk_validation_reports_each_refusal(client, centre_manager, formation,
     assert "Validate the decisions: 1 application done." in text
     assert "has no decision to validate" in text
     assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE").count() == 1
+
+
+@pytest.fixture
+def one_validated(formation, campaign, centre_manager):
+    """Two applications: one with a validated favourable decision the candidate confirmed, one without decision."""
+    decided = make_application(formation, campaign=campaign)
+    decision = staff.record_decision(decided, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    staff.validate_decision(decision, actor=centre_manager)
+    candidature.confirm_application(application=decided, actor=decided.candidate.user)
+    return decided, make_application(formation, campaign=campaign)
+
+
+def _bulk_decision(client, applications, **fields):
+    return client.post(
+        reverse(CHANGELIST),
+        {"action": "action_enter_decision", "_selected_action": [a.pk for a in applications], **fields},
+        follow=True,
+    )
+
+
+def test_bulk_decision_is_refused_on_a_selection_with_a_validated_decision(client, commission_member, one_validated):
+    decided, undecided = one_validated
+    client.force_login(commission_member)
+
+    opened = _bulk_decision(client, [decided, undecided], index="0")
+    applied = _bulk_decision(
+        client, [decided, undecided], apply="1", decision_type=decision_type(Avis.UNFAVOURABLE).pk
+    )
+
+    for response in (opened, applied):
+        text = response.content.decode()
+        assert "No decision was entered: applications of this selection already have a validated decision" in text
+        assert decided.candidate.user.username in text
+    assert decided.decisions.count() == 1  # nothing done, to either
+    assert not undecided.decisions.exists()
+    decided.refresh_from_db()
+    assert decided.accepted is True  # the candidate's confirmation stands
+
+
+def test_without_the_lock_or_one_at_a_time_a_new_decision_can_be_entered(
+    client, settings, commission_member, one_validated
+):
+    decided, undecided = one_validated
+    client.force_login(commission_member)
+    listed = {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk, "rank": "1"}
+
+    one = client.post(operation_url(decided, "enter_decision"), listed)
+    settings.BULK_DECISION_LOCK = False
+    _bulk_decision(client, [decided, undecided], apply="1", **listed)
+
+    assert one.status_code == 302
+    assert decided.decisions.count() == 3  # one from its dossier, one in bulk once the lock is off
+    assert undecided.decisions.count() == 1
 
 
 def test_decision_form_keeps_input_and_says_what_is_missing(client, commission_member, application):
