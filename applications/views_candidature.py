@@ -51,7 +51,7 @@ _OWN_APPLICATION = PreparedQuery(
         Application.objects.filter(candidate__user_id=user_id, public_id=public_id)
         .select_related("formation__commission", "candidate")
         .with_current_decision()
-        .with_validated_rank()[:1]
+        .with_validated_details()[:1]
     )
 )
 

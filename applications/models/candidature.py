@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Case, Expression, F, OuterRef, Q, Subquery, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
@@ -23,13 +23,16 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
 
 
-def latest_decision(field: str, *, validated_only: bool = False) -> Subquery:
-    """``field`` of the application's latest decision (or latest validated one), as a subquery on ``pk``: the one
-    definition of "latest" (newest ``created_at``, then ``id``) for every annotation."""
+def latest_decision(field: str | Expression, *, validated_only: bool = False) -> Subquery:
+    """``field`` (a name, or an expression on the decision) of the application's latest decision (or latest
+    validated one), as a subquery on ``pk``: the one definition of "latest" (newest ``created_at``, then ``id``) for
+    every annotation."""
     decisions = Decision.objects.filter(application=OuterRef("pk"))
     if validated_only:
         decisions = decisions.validated()
-    return Subquery(decisions.newest_first().values(field)[:1])
+    if isinstance(field, str):
+        return Subquery(decisions.newest_first().values(field)[:1])
+    return Subquery(decisions.newest_first().annotate(value=field).values("value")[:1])
 
 
 def _in_scope(queryset: "ApplicationQuerySet", *, centres: frozenset[int], commissions: frozenset[int]) -> Any:
@@ -88,9 +91,23 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
             validated_decision_at=latest_decision("validated_at", validated_only=True),
         )
 
-    def with_validated_rank(self) -> "ApplicationQuerySet":
-        """``validated_decision_rank``: the rank entered with the latest validated decision (the rang saisi)."""
-        return self.annotate(validated_decision_rank=latest_decision("rank", validated_only=True))
+    def with_validated_details(self) -> "ApplicationQuerySet":
+        """What the candidate's recap shows of the latest validated decision besides its label: the rank entered
+        (the rang saisi), the reason of a refusal, the comment when its type shows it to the candidate, and the
+        preselection's date and place: ``validated_decision_rank``, ``_reason``, ``_comment``,
+        ``_preselection_at`` and ``_preselection_place``, in the same query."""
+        shown_comment = Case(
+            When(decision_type__show_comment=True, then=F("comment")),
+            default=Value(""),
+            output_field=models.TextField(),
+        )
+        return self.annotate(
+            validated_decision_rank=latest_decision("rank", validated_only=True),
+            validated_decision_reason=latest_decision("refusal_reason__label", validated_only=True),
+            validated_decision_comment=latest_decision(shown_comment, validated_only=True),
+            validated_decision_preselection_at=latest_decision("preselection_at", validated_only=True),
+            validated_decision_preselection_place=latest_decision("preselection_place", validated_only=True),
+        )
 
     def with_list_data(self) -> "ApplicationQuerySet":
         """What the candidate's list and recap show: formation, centre, commission, candidate and decisions."""
@@ -175,7 +192,12 @@ class Application(models.Model):
     validated_decision_label: str | None
     validated_decision_avis: str | None
     validated_decision_at: datetime.datetime | None
-    validated_decision_rank: int | None  # with_validated_rank()
+    # Annotated by with_validated_details(), for the recap:
+    validated_decision_rank: int | None
+    validated_decision_reason: str | None
+    validated_decision_comment: str | None
+    validated_decision_preselection_at: datetime.datetime | None
+    validated_decision_preselection_place: str | None
 
     class Meta:
         verbose_name = _("application")

@@ -1,0 +1,77 @@
+"""The candidate's recap shows what the validated decision says (ecandidat-features §1.6, "Informations détaillées"):
+the reason of a refusal, the preselection's date, time and place, and the comment when the decision type shows it
+to the candidate; nothing of a decision not yet validated. In the same single query as the application."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from pytest_django.asserts import assertContains, assertNotContains
+
+from applications.services import staff
+from applications.tests.factories_candidature import decide, decision_type, make_application
+from offers.enums import Avis
+from offers.models import RefusalReason
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def application(centre, commission, campaign):
+    return make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+
+
+def _recap(client, application):
+    return client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+
+def test_a_refusal_shows_its_reason(client, application, centre_manager, django_assert_num_queries):
+    reason = RefusalReason.objects.create(code="CAP", label="Capacité d'accueil atteinte")
+    decide(application, Avis.UNFAVOURABLE, actor=centre_manager, refusal_reason=reason, comment="Note interne")
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(7):  # as before: the details come with the application
+        response = _recap(client, application)
+
+    assertContains(response, '<dt>Motif</dt><dd lang="fr">Capacité d&#x27;accueil atteinte</dd>', html=True)
+    assertNotContains(response, "Note interne")  # this decision type does not show its comment
+
+
+def test_a_preselection_shows_its_date_time_and_place(client, application, centre_manager):
+    when = timezone.make_aware(datetime.datetime(2026, 6, 3, 9, 30))
+    decide(application, Avis.PRESELECTION, actor=centre_manager, preselection_at=when, preselection_place="Salle B204")
+    client.force_login(application.candidate.user)
+
+    response = _recap(client, application)
+
+    assertContains(response, "Présélection")
+    assertContains(response, "Le 03/06/2026 à 09:30, Salle B204")
+
+
+def test_the_comment_is_shown_when_the_decision_type_says_so(client, application, centre_manager):
+    kind = decision_type(Avis.FAVOURABLE)
+    kind.show_comment = True
+    kind.save()
+    decision = staff.record_decision(application, decision_type=kind, actor=centre_manager, comment="Bienvenue !")
+    staff.validate_decision(decision, actor=centre_manager)
+    client.force_login(application.candidate.user)
+
+    response = _recap(client, application)
+
+    assertContains(response, "Commentaire")
+    assertContains(response, "Bienvenue !")
+
+
+def test_nothing_of_a_decision_not_yet_validated(client, application, centre_manager):
+    reason = RefusalReason.objects.create(code="NIV", label="Niveau insuffisant")
+    staff.record_decision(
+        application, decision_type=decision_type(Avis.UNFAVOURABLE), actor=centre_manager, refusal_reason=reason
+    )
+    client.force_login(application.candidate.user)
+
+    response = _recap(client, application)
+
+    assertNotContains(response, "Niveau insuffisant")
+    assertNotContains(response, "Motif")
