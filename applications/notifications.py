@@ -299,7 +299,9 @@ def commission_recipients(commission: Commission, code: str) -> list[str]:
         return []
     if commission.alert_mode == "M":
         return [commission.email] if commission.email else []
-    members = StaffMembership.objects.for_commission(commission)
+    # Members whose account is deactivated (they left; the directory check or an administrator turned them off)
+    # are no longer told about candidates.
+    members = StaffMembership.objects.for_commission(commission).filter(user__is_active=True)
     return sorted(set(members.exclude(user__email="").values_list("user__email", flat=True)))
 
 

@@ -7,8 +7,10 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application, ApplicationEvent, Decision, PieceSubmission
+from applications.notifications import commission_recipients
 from applications.services import staff
 from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import decide, decision_type, make_application
@@ -424,3 +426,19 @@ def test_two_promotions_at_once_admit_two_different_candidates(centre, commissio
     assert Decision.objects.filter(action=DecisionAction.WAITING_LIST_PROMOTION).count() == 2
     listed[2].refresh_from_db()
     assert listed[2].waiting_list_rank == 1
+
+
+def test_commission_alerts_go_to_active_members_only(formation, commission_member):
+    gone = StaffMembershipFactory(
+        commission_member=True, commission=formation.commission, user__email="parti@example.org"
+    ).user
+    gone.is_active = False
+    gone.save()
+    formation.commission.alert_mode = "L"  # the members
+    formation.commission.alert_on_promotion = True
+    formation.commission.save()
+
+    recipients = commission_recipients(formation.commission, "COMMISSION_ALERT_LISTE_PRINC")
+
+    assert commission_member.email in recipients
+    assert "parti@example.org" not in recipients
