@@ -1,6 +1,7 @@
 """The candidate's recap shows what the validated decision says (ecandidat-features §1.6, "Informations détaillées"):
 the reason of a refusal, the preselection's date, time and place, and the comment when the decision type shows it
-to the candidate; nothing of a decision not yet validated. In the same single query as the application."""
+to the candidate; nothing of a decision not yet validated. In the same single query as the application. And the
+commission's phone in "Adresse de contact"."""
 
 import datetime
 
@@ -75,3 +76,15 @@ def test_nothing_of_a_decision_not_yet_validated(client, application, centre_man
 
     assertNotContains(response, "Niveau insuffisant")
     assertNotContains(response, "Motif")
+
+
+def test_the_contact_address_gives_the_commissions_phone(client, application):
+    commission = application.formation.commission
+    commission.phone = "04 68 66 20 00"
+    commission.save()
+    client.force_login(application.candidate.user)
+
+    response = _recap(client, application)
+
+    assertContains(response, '<a href="tel:0468662000">04 68 66 20 00</a>', html=True)
+    assertContains(response, "Tél. :")
