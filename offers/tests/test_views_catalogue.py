@@ -190,3 +190,20 @@ def test_the_tree_is_built_when_the_cache_is_unreachable(client, settings, djang
                 assertContains(client.get(URL), "Master sans Redis")
     finally:
         fail_open._down_until.clear()
+
+
+def test_a_formation_with_a_programme_page_links_to_it(client, django_assert_num_queries):
+    centre = CentreFactory()
+    FormationFactory(title="MASTER 1 - Chimie", centre=centre, url="https://www.univ-perp.fr/master-chimie")
+    FormationFactory(title="MASTER 1 - Histoire", centre=centre, url="")
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL, {"lang": "fr"}, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(
+        response,
+        '<a href="https://www.univ-perp.fr/master-chimie" class="catalogue__programme" rel="noopener">Présentation'
+        '<span class="visually-hidden"> : <span lang="fr">MASTER 1 - Chimie</span></span></a>',
+        html=True,
+    )
+    assert response.content.count(b"catalogue__programme") == 1
