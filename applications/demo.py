@@ -36,6 +36,7 @@ def seed() -> list[str]:
             "birth_department": "34",
             "birth_city": "Montpellier",
             "nationality": "FR",
+            "ine": "2002051701D",  # a valid INE (BEA, its key computed): required of a French national
             "mobile": "+33612345699",
         },
         actor=user,

@@ -23,10 +23,10 @@ from offers.models import Campaign, Formation
 
 DEMO_FORMATION = "M1ENER"  # MASTER 1 - ENERGIE Parc. Matériaux et procédés solaires (centre SEE, online)
 APPLICANTS = [
-    # e-mail, first name, last name, civility, birth date
-    ("lea.roussel@example.org", "Léa", "ROUSSEL", Civility.MRS, datetime.date(2001, 3, 9)),
-    ("hugo.ferrand@example.org", "Hugo", "FERRAND", Civility.MR, datetime.date(2000, 11, 23)),
-    ("sarah.benali@example.org", "Sarah", "BENALI", Civility.MRS, datetime.date(2002, 1, 30)),
+    # e-mail, first name, last name, civility, birth date, INE (valid: BEA with its key)
+    ("lea.roussel@example.org", "Léa", "ROUSSEL", Civility.MRS, datetime.date(2001, 3, 9), "2001030901N"),
+    ("hugo.ferrand@example.org", "Hugo", "FERRAND", Civility.MR, datetime.date(2000, 11, 23), "2000112301K"),
+    ("sarah.benali@example.org", "Sarah", "BENALI", Civility.MRS, datetime.date(2002, 1, 30), "2002013001N"),
 ]
 
 
@@ -77,7 +77,7 @@ def seed() -> list[str]:
     if campaign is None or formation is None:
         return []
     created = 0
-    for email, first_name, last_name, civility, birth_date in APPLICANTS:
+    for email, first_name, last_name, civility, birth_date, ine in APPLICANTS:
         user = _applicant(campaign, email, first_name, last_name)
         if user is None:
             continue
@@ -93,6 +93,7 @@ def seed() -> list[str]:
                 "birth_department": "66",
                 "birth_city": "Perpignan",
                 "nationality": "FR",
+                "ine": ine,
                 "mobile": "+33612345670",
             },
             actor=user,

@@ -60,7 +60,7 @@ def seed() -> list[str]:
                 "birth_department": "66",
                 "birth_city": "Perpignan",
                 "nationality": "FR",
-                "ine": "0123456789A",
+                "ine": "0123456789M",  # a valid INE: BEA with its key
                 "mobile": "+33612345671",
             },
             actor=user,

@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -157,6 +158,21 @@ class PersonalDetailsForm(DossierForm):
             and not self.fields["birth_department"].disabled
         ):
             self.add_error("birth_department", _("Give the department of birth for a birth in France."))
+        if (
+            settings.INE_REQUIRED_FOR_FRENCH
+            and cleaned.get("nationality") == FRANCE
+            and "ine" in cleaned
+            and not cleaned["ine"]
+            and not self.fields["ine"].disabled
+        ):
+            # eCandidat CANDIDAT_IS_INE_OBLI_FR: the student records system files French students by their INE.
+            self.add_error(
+                "ine",
+                _(
+                    "The INE is required for candidates of French nationality: it is on your baccalaureate "
+                    "transcript and on your student card."
+                ),
+            )
         return cleaned
 
     def validate_unique(self):

@@ -88,3 +88,15 @@ def test_seed_demo_pieces_are_readable_pages_for_the_preview():
     assert "Sarah BENALI" in text
     assert "Document de démonstration" in text
     assert submission.piece_type.label.split()[0] in text
+
+
+def test_seed_demo_candidates_have_a_valid_ine_as_french_nationals_must():
+    from applications.models import Candidate
+    from applications.validators import validate_ine
+
+    _seed()
+
+    demo = Candidate.objects.filter(user__email__endswith="@example.org", nationality="FR")
+    assert demo.count() >= 4  # the demo candidate and the three applicants
+    for ine in demo.values_list("ine", flat=True):
+        validate_ine(ine)

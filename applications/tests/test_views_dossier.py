@@ -28,7 +28,7 @@ PERSONAL = {
     "birth_department": "66",
     "birth_city": "Perpignan",
     "nationality": "FR",
-    "ine": "",
+    "ine": "1234567890V",  # required of a French national (INE_REQUIRED_FOR_FRENCH)
     "phone": "04 68 00 00 00",
     "mobile": "",
     "preferred_language": "fr",
@@ -248,6 +248,24 @@ def test_duplicate_ine_is_refused(owner_client, other_candidate):
     response = _post_personal(owner_client, ine="1234567890V")
 
     assertContains(response, "This INE has already been given to a candidate.")
+
+
+def test_a_french_national_gives_the_ine(owner_client, candidate, settings):
+    response = _post_personal(owner_client, ine="")
+
+    assert response.status_code == 200
+    [error] = response.context["form"].errors["ine"]
+    assert error.startswith("The INE is required for candidates of French nationality: it is on your baccalaureate")
+    settings.INE_REQUIRED_FOR_FRENCH = False
+    assert _post_personal(owner_client, ine="").status_code == 302
+    candidate.refresh_from_db()
+    assert candidate.ine == ""
+
+
+def test_a_foreign_national_may_have_no_ine(owner_client, candidate):
+    assert _post_personal(owner_client, ine="", nationality="ES").status_code == 302
+    candidate.refresh_from_db()
+    assert (candidate.nationality, candidate.ine) == ("ES", "")
 
 
 def test_bad_phone_is_refused(owner_client):

@@ -326,6 +326,9 @@ DECISION_TWO_PERSON_RULE = env_bool("DECISION_TWO_PERSON_RULE", False)
 # eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE: "Enter a decision" in bulk is refused on a selection where an application
 # already has a validated decision (a new decision resets the answer and withdraws the OPI).
 BULK_DECISION_LOCK = env_bool("BULK_DECISION_LOCK", True)
+# eCandidat CANDIDAT_IS_INE_OBLI_FR (on by default): a candidate of French nationality gives their INE with their
+# personal details.
+INE_REQUIRED_FOR_FRENCH = env_bool("INE_REQUIRED_FOR_FRENCH", True)
 # eCandidat LC_MODE_AFFICHAGE_RANG: the rank a candidate of the complementary list sees on their recap. "R" (rang
 # réel: their place now, kept up to date by every validation, withdrawal and promotion, and mailed nightly when it
 # improves), "S" (rang saisi: the rank the commission entered with the decision) or "N" (none).
