@@ -483,6 +483,9 @@ LOGGING = {
 FAVOURABLE_REMINDER_DAYS = env_int("FAVOURABLE_REMINDER_DAYS", 2, minimum=0)
 ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 365, minimum=1)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 400, minimum=1)
+# Days of batch history kept (prune_batch_history, eCandidat TECH_NB_JOUR_KEEP_HISTO_BATCH); each batch's last run
+# is always kept.
+BATCH_HISTORY_DAYS = env_int("BATCH_HISTORY_DAYS", 30, minimum=1)
 # A RUNNING batch older than this is considered crashed (eCandidat BATCH_NETTOYAGE: 4 hours).
 BATCH_STALE_HOURS = env_int("BATCH_STALE_HOURS", 4, minimum=1)
 LIMESURVEY_URL = env_str("LIMESURVEY_URL")  # e.g. https://enquetes.univ.example/index.php/admin/remotecontrol

@@ -106,3 +106,30 @@ def test_admin_shows_the_batch_history_and_destroyed_campaigns_read_only(admin_c
     assert "C2020" in destroyed.text
     assert admin_client.get("/gestion/ecandidat/destroyedcampaigncount/add/").status_code == 403
     assert admin_client.post(f"/gestion/ecandidat/batchrun/{run.pk}/change/", {"name": "x"}).status_code == 403
+
+
+def test_prune_batch_history_keeps_recent_runs_and_each_batchs_last_run(settings):
+    settings.BATCH_HISTORY_DAYS = 30
+    old = timezone.now() - datetime.timedelta(days=31)
+    runs = {
+        "old sync": BatchRun.objects.create(name="sync_sis", status=BatchRun.Status.FINISH),
+        "last sync": BatchRun.objects.create(name="sync_sis", status=BatchRun.Status.FINISH),
+        "old, only run of its batch": BatchRun.objects.create(name="archive_campaigns", status=BatchRun.Status.FINISH),
+        "old, left running by a crash": BatchRun.objects.create(name="rescan_documents"),
+        "newer rescan": BatchRun.objects.create(name="rescan_documents", status=BatchRun.Status.FINISH),
+        "recent error": BatchRun.objects.create(name="transfer_opi", status=BatchRun.Status.ERROR),
+    }
+    aged = ["old sync", "last sync", "old, only run of its batch", "old, left running by a crash"]
+    BatchRun.objects.filter(pk__in=[runs[key].pk for key in aged]).update(started_at=old)
+
+    call_command("prune_batch_history", "--dry-run", stdout=io.StringIO())
+    assert BatchRun.objects.filter(pk__in=[run.pk for run in runs.values()]).count() == 6
+    out = io.StringIO()
+    call_command("prune_batch_history", stdout=out)
+
+    kept = set(BatchRun.objects.filter(pk__in=[run.pk for run in runs.values()]).values_list("pk", flat=True))
+    # A run left RUNNING 31 days ago is stale (interrupted by run_batch), so it goes like any old run.
+    expected = ("last sync", "old, only run of its batch", "newer rescan", "recent error")
+    assert kept == {runs[key].pk for key in expected}
+    assert "runs deleted: 2" in out.getvalue()
+    assert BatchRun.objects.filter(name="prune_batch_history").count() == 2  # its own runs are recorded

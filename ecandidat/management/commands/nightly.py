@@ -26,6 +26,7 @@ BATCHES = [
     "rescan_documents",
     "remove_orphan_files",
     "prune_outbox",
+    "prune_batch_history",  # last: the runs above are recorded first (eCandidat BATCH_DESTRUCT_HISTO)
 ]
 # Batches another app provides once it ships them (the documents app's orphan files); skipped until then.
 OPTIONAL = {"remove_orphan_files"}
