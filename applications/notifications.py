@@ -188,6 +188,24 @@ NOTIFICATIONS = (
         (*_APPLICATION, _V["comment"]),
     ),
     _application(
+        "TYPE_TRAIT_AC",
+        _("processing type: controlled access"),
+        _("staff set the processing type to Accès contrôlé"),
+        _APPLICATION,
+    ),
+    _application(
+        "TYPE_TRAIT_AD",
+        _("processing type: direct access"),
+        _("staff set the processing type to Accès direct"),
+        _APPLICATION,
+    ),
+    _application(
+        "TYPE_TRAIT_ATT",
+        _("processing type: undecided"),
+        _("staff set the processing type to En attente"),
+        _APPLICATION,
+    ),
+    _application(
         "AVIS_FAVORABLE",
         _("favourable decision"),
         _("a favourable decision is validated, or the candidate is promoted from the waiting list"),

@@ -103,12 +103,21 @@ def _direct_access_refusal(application: Application) -> str:
     return ""
 
 
+# The mail that tells the candidate their application's new type de traitement (eCandidat TYPE_TRAIT_*).
+TREATMENT_TYPE_MAILS: dict[str, str] = {
+    TreatmentType.CONTROLLED: "TYPE_TRAIT_AC",
+    TreatmentType.DIRECT: "TYPE_TRAIT_AD",
+    TreatmentType.WAITING: "TYPE_TRAIT_ATT",
+}
+
+
 @transaction.atomic
 def set_treatment_type(application: Application, *, treatment_type: str, reason: str, actor: User) -> Application:
     """Change one application's type de traitement (§2.6), with the reason written to the history.
 
-    Refused once a decision has been validated (as eCandidat's bulk "Type de traitement"). Setting ``AD`` on a
-    dossier that is already complete grants the direct access at once.
+    Refused once a decision has been validated (as eCandidat's bulk "Type de traitement"). The candidate is mailed
+    the new type (``TYPE_TRAIT_AC``, ``_AD`` or ``_ATT``). Setting ``AD`` on a dossier that is already complete
+    grants the direct access at once.
     """
     if treatment_type not in TreatmentType.values:
         raise BusinessRuleError(_("Unknown processing type."))
@@ -134,6 +143,7 @@ def set_treatment_type(application: Application, *, treatment_type: str, reason:
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         change = f"{TreatmentType(previous).label} → {TreatmentType(treatment_type).label}"
     record_event(application, kind=EventKind.TREATMENT_TYPE, actor=actor, comment=f"{change} — {reason.strip()}")
+    notify_candidate(application=application, code=TREATMENT_TYPE_MAILS[treatment_type])  # §2.6: TYPE_TRAIT_*
     if treatment_type == TreatmentType.DIRECT and application.dossier_status == DossierStatus.COMPLETE:
         grant_direct_access(application, actor=actor)
     return application

@@ -370,6 +370,21 @@ def test_staff_change_the_type_with_a_reason(applicant, formation, centre_manage
         staff.set_treatment_type(application, treatment_type="AC", reason="erreur", actor=centre_manager)
 
 
+@pytest.mark.parametrize(
+    ("previous", "new", "mail"),
+    [("AC", "AD", "TYPE_TRAIT_AD"), ("AD", "AC", "TYPE_TRAIT_AC"), ("AC", "AT", "TYPE_TRAIT_ATT")],
+)
+def test_the_candidate_is_mailed_the_new_type(applicant, formation, centre_manager, previous, new, mail):
+    application = ApplicationFactory(candidate=applicant, formation=formation, treatment_type=previous)
+
+    staff.set_treatment_type(application, treatment_type=new, reason="Dossier de VAE", actor=centre_manager)
+
+    [sent] = OutboundEmail.objects.filter(code=mail)
+    assert sent.to == applicant.user.email
+    assert application.formation.code in sent.body
+    assert not OutboundEmail.objects.filter(code__startswith="AVIS_").exists()  # not complete: no direct access yet
+
+
 def test_direct_access_needs_a_default_favourable_decision(applicant, commission, centre_manager):
     formation = FormationFactory(centre=commission.centre, commission=commission)
     application = ApplicationFactory(candidate=applicant, formation=formation)
