@@ -6,10 +6,17 @@ their own centres' rows, and the autocompletes used by other admins are scoped t
 Centre, Commission and Formation querysets all have ``visible_to(user)``, everything for the central office).
 """
 
+from typing import Any
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
+from django.db import models
+from django.template.response import TemplateResponse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ecandidat.admin_base import InStaffScope
 from offers.admin_catalogue import ManagedByCentre
@@ -27,6 +34,7 @@ from offers.models import (
     PieceType,
     RefusalReason,
 )
+from offers.services import CALENDAR_FIELDS, set_formation_dates
 
 
 @admin.register(Campaign)
@@ -153,6 +161,36 @@ class ComplementaryFormAdmin(admin.ModelAdmin):
     search_fields = ["code", "label"]
 
 
+def _calendar_label(name: str) -> Any:
+    """The model field's verbose name, still lazy (translated when shown)."""
+    field = Formation._meta.get_field(name)
+    assert isinstance(field, models.DateField)
+    return field.verbose_name
+
+
+def _calendar_field(name: str) -> forms.DateField:
+    label = capfirst(_calendar_label(name))
+    return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class FormationDatesForm(forms.Form):
+    """The dates to give every selected formation; a date left empty stays as it is on each."""
+
+    opens_on = _calendar_field("opens_on")
+    closes_on = _calendar_field("closes_on")
+    return_deadline = _calendar_field("return_deadline")
+    confirmation_date = _calendar_field("confirmation_date")
+
+    def clean(self):
+        data = super().clean()
+        if not self.dates():
+            raise ValidationError(_("Give at least one date; the dates left empty do not change."))
+        return data
+
+    def dates(self) -> dict:
+        return {field: value for field in CALENDAR_FIELDS if (value := self.cleaned_data.get(field))}
+
+
 @admin.register(Formation)
 class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = [
@@ -172,6 +210,47 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     autocomplete_fields = ["centre", "commission", "diploma_type"]
     filter_horizontal = ["piece_types", "forms"]
     show_full_result_count = False
+    actions = ["set_dates"]
+
+    @admin.action(description=_("Change the dates of the selected formations"), permissions=["change"])
+    def set_dates(self, request, queryset):
+        """eCandidat's mass edit of formations (§2.8): the same dates for a selection (in the user's scope: the
+        queryset is the list's), all or nothing, each change in the formation's history."""
+        formations = list(queryset.select_related("centre").order_by("code")[: self.DATES_LIMIT + 1])
+        if len(formations) > self.DATES_LIMIT:
+            self.message_user(
+                request, _("At most %(limit)d formations at once.") % {"limit": self.DATES_LIMIT}, messages.ERROR
+            )
+            return None
+        form = FormationDatesForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                changed = set_formation_dates([formation.pk for formation in formations], form.dates())
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                fields = [str(_calendar_label(name)) for name in form.dates()]
+                for formation in changed:
+                    self.log_change(request, formation, [{"changed": {"fields": fields}}])
+                n = len(changed)
+                self.message_user(
+                    request,
+                    ngettext("Dates changed for %(count)d formation.", "Dates changed for %(count)d formations.", n)
+                    % {"count": n},
+                    messages.SUCCESS,
+                )
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Change the dates of the selected formations"),
+            "opts": self.opts,
+            "formations": formations,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/offers/formation/set_dates.html", context)
+
+    DATES_LIMIT = 500
     fieldsets = [
         (None, {"fields": ["code", "title", "keywords", "url", "in_service"]}),
         (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode"]}),

@@ -4,6 +4,7 @@ commission) and commissions (contact) of their centres, without Django permissio
 import datetime
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import translation
 
@@ -180,3 +181,84 @@ def test_tag_change_page_personas(request, client, persona, expected, centre, ca
     user = candidate.user if persona == "candidate" else request.getfixturevalue(persona)
     client.force_login(user)
     assert client.get(reverse("admin:applications_tag_change", args=[tag.pk])).status_code == expected
+
+
+# --- the dates of several formations at once (eCandidat's mass edit, §2.8) ---------------------------------------
+
+CHANGELIST = "admin:offers_formation_changelist"
+NEXT_YEAR = {
+    "opens_on": "2027-03-15",
+    "closes_on": "2027-06-30",
+    "return_deadline": "2027-07-07",
+    "confirmation_date": "2027-08-31",
+}
+
+
+def _set_dates(client, formations, **fields):
+    selection = {"action": "set_dates", "_selected_action": [formation.pk for formation in formations]}
+    return client.post(reverse(CHANGELIST), {**selection, **fields}, follow=True)
+
+
+@pytest.mark.parametrize("extra", [1, 4])
+def test_manager_gives_the_same_dates_to_a_selection(
+    client, django_assert_num_queries, centre_manager, formation, centre, commission, extra
+):
+    others = [FormationFactory(centre=centre, commission=commission, code=f"M2ENER{n}") for n in range(extra)]
+    client.force_login(centre_manager)
+    selection = [formation.pk, *(other.pk for other in others)]
+
+    with django_assert_num_queries(13):  # the confirmation page does not grow with the selection
+        page = client.post(reverse(CHANGELIST), {"action": "set_dates", "_selected_action": selection})
+    done = _set_dates(client, [formation, *others], apply="1", **NEXT_YEAR)
+
+    assert f"Ces dates seront données à {extra + 1} formations" in page.content.decode()
+    assert f"Dates modifiées pour {extra + 1} formations." in done.content.decode()
+    for changed in Formation.objects.filter(pk__in=selection):
+        assert changed.opens_on.isoformat() == NEXT_YEAR["opens_on"]
+        assert changed.confirmation_date.isoformat() == NEXT_YEAR["confirmation_date"]
+        history = LogEntry.objects.get(object_id=str(changed.pk))
+        assert history.user == centre_manager
+        assert history.get_change_message().startswith("Modification de ")
+
+
+def test_a_date_left_empty_stays_and_one_refusal_changes_nothing(
+    client, centre_manager, formation, centre, commission
+):
+    late = FormationFactory(centre=centre, commission=commission, code="MLATE")
+    late.return_deadline = datetime.date(2027, 9, 1)
+    late.confirmation_date = datetime.date(2027, 9, 30)
+    late.save()
+    before = {f.pk: (f.opens_on, f.closes_on) for f in Formation.objects.all()}
+    client.force_login(centre_manager)
+
+    # The window's end after MLATE's own later deadline is fine; after M1ENER's deadline it is not.
+    response = _set_dates(client, [formation, late], apply="1", closes_on="2027-08-15")
+
+    text = response.content.decode()
+    assert "M1ENER : La date limite de retour doit être égale ou postérieure à la fin de dépôt." in text
+    assert "MLATE" not in text.split("errorlist")[1].split("</ul>")[0]
+    assert {f.pk: (f.opens_on, f.closes_on) for f in Formation.objects.all()} == before
+    assert not LogEntry.objects.exists()
+    empty = _set_dates(client, [formation], apply="1")
+    assert "Donnez au moins une date" in empty.content.decode()
+
+
+def test_a_guessed_formation_of_another_centre_is_left_alone(client, centre_manager, formation, other_centre):
+    theirs = FormationFactory(centre=other_centre, code="MDROIT")
+    client.force_login(centre_manager)
+
+    _set_dates(client, [formation, theirs], apply="1", opens_on="2027-01-02", closes_on="2027-01-03")
+
+    theirs.refresh_from_db()
+    formation.refresh_from_db()
+    assert theirs.opens_on != datetime.date(2027, 1, 2)
+    assert formation.opens_on == datetime.date(2027, 1, 2)
+
+
+@pytest.mark.parametrize("persona", ["read_only_staff", "commission_member"])
+def test_the_action_is_not_offered_without_a_catalogue_to_manage(request, client, persona, formation):
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.get(reverse(CHANGELIST))
+
+    assert response.status_code in (403, 404) or "set_dates" not in response.content.decode()

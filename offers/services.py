@@ -1,0 +1,49 @@
+"""Writes on the catalogue that are more than one admin form: the calendar of several formations at once.
+
+eCandidat's "modifications en masse" of formations (ecandidat-features §2.8): at each campaign rollover a centre
+manager moves the same three or four dates on dozens of formations. ``set_formation_dates`` does it for a
+selection, all or nothing: every formation is checked with the model's own rules (window ordered, return deadline
+after the window, confirmation date after the deadline) before any is saved, so a refused selection changes nothing
+and says which formation breaks which rule.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from offers.models import Formation
+
+CALENDAR_FIELDS = ("opens_on", "closes_on", "return_deadline", "confirmation_date")
+
+
+@transaction.atomic
+def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.date]) -> list[Formation]:
+    """Give every formation of ``formation_ids`` the ``dates`` (keys among ``CALENDAR_FIELDS``; a date left out
+    stays as it is). Returns the formations changed. Raises ``ValidationError`` with one message per formation
+    that a rule refuses; nothing is saved then. Saving sends ``post_save`` per formation, so the public catalogue
+    is rebuilt when the transaction commits, as after an edit in the formation's form."""
+    unknown = set(dates) - set(CALENDAR_FIELDS)
+    if unknown:
+        raise ValueError(f"not calendar fields: {sorted(unknown)}")
+    if not dates:
+        return []
+    formations = list(Formation.objects.select_for_update().filter(pk__in=formation_ids).order_by("code"))
+    refusals = []
+    for formation in formations:
+        for field, value in dates.items():
+            setattr(formation, field, value)
+        try:
+            formation.clean()
+        except ValidationError as error:
+            messages = "; ".join(message for messages in error.message_dict.values() for message in messages)
+            refusals.append(_("%(formation)s: %(reasons)s") % {"formation": formation.code, "reasons": messages})
+    if refusals:
+        raise ValidationError(refusals)
+    for formation in formations:
+        formation.save(update_fields=list(dates))
+    return formations
