@@ -178,7 +178,10 @@ class FormationDatesForm(forms.Form):
 
     opens_on = _calendar_field("opens_on")
     closes_on = _calendar_field("closes_on")
+    preanalysis_on = _calendar_field("preanalysis_on")
     return_deadline = _calendar_field("return_deadline")
+    jury_on = _calendar_field("jury_on")
+    publication_on = _calendar_field("publication_on")
     confirmation_date = _calendar_field("confirmation_date")
 
     def clean(self):
@@ -252,7 +255,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
 
     DATES_LIMIT = 500
     fieldsets = [
-        (None, {"fields": ["code", "title", "keywords", "url", "in_service"]}),
+        (None, {"fields": ["code", "title", "keywords", "url", "additional_information", "in_service"]}),
         (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode"]}),
         (
             _("Calendar"),
@@ -260,7 +263,10 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 "fields": [
                     "opens_on",
                     "closes_on",
+                    "preanalysis_on",
                     "return_deadline",
+                    "jury_on",
+                    "publication_on",
                     "confirmation_date",
                     "confirmation_delay_days",
                 ],

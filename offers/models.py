@@ -326,6 +326,20 @@ class Formation(models.Model):
         blank=True,
         help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
     )
+    # The other "Dates utiles" the candidate's recap shows (ecandidat-features §1.6, §2.8), all optional.
+    preanalysis_on = models.DateField(_("pre-analysis date"), null=True, blank=True)
+    jury_on = models.DateField(_("jury date"), null=True, blank=True)
+    publication_on = models.DateField(
+        _("publication date"), null=True, blank=True, help_text=_("When the decisions are published to candidates.")
+    )
+    additional_information = models.TextField(
+        _("additional information"),
+        max_length=500,
+        blank=True,
+        help_text=_(
+            "Shown to the candidates on their application's summary (eCandidat's “Informations complémentaires”)."
+        ),
+    )
     registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
     # The formation in the student records system, for the OPI (siscol-pegase-apogee.md §2.1, §3.2).
     pegase_code = models.CharField(
@@ -413,6 +427,22 @@ class Formation(models.Model):
                 name="formation_confirmation_after_deadline",
                 violation_error_message=_("The confirmation date must be on or after the return deadline."),
             ),
+            models.CheckConstraint(
+                condition=Q(jury_on__isnull=True) | Q(return_deadline__lte=F("jury_on")),
+                name="formation_jury_after_deadline",
+                violation_error_message=_("The jury date must be on or after the return deadline."),
+            ),
+            models.CheckConstraint(
+                condition=Q(publication_on__isnull=True)
+                | (
+                    Q(return_deadline__lte=F("publication_on"))
+                    & (Q(jury_on__isnull=True) | Q(jury_on__lte=F("publication_on")))
+                ),
+                name="formation_publication_after_jury",
+                violation_error_message=_(
+                    "The publication date must be on or after the return deadline and the jury."
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -426,6 +456,18 @@ class Formation(models.Model):
             errors["return_deadline"] = _("The return deadline must be on or after the end of the window.")
         if self.return_deadline and self.confirmation_date and self.confirmation_date < self.return_deadline:
             errors["confirmation_date"] = _("The confirmation date must be on or after the return deadline.")
+        if self.closes_on and self.preanalysis_on and self.preanalysis_on < self.closes_on:
+            errors["preanalysis_on"] = _("The pre-analysis date must be on or after the end of the window.")
+        if self.return_deadline and self.jury_on and self.jury_on < self.return_deadline:
+            errors["jury_on"] = _("The jury date must be on or after the return deadline.")
+        if self.publication_on and (
+            (self.return_deadline and self.publication_on < self.return_deadline)
+            or (self.jury_on and self.publication_on < self.jury_on)
+        ):
+            errors["publication_on"] = _("The publication date must be on or after the return deadline and the jury.")
+        latest = max((day for day in (self.jury_on, self.publication_on) if day), default=None)
+        if self.confirmation_date and latest and self.confirmation_date < latest and "confirmation_date" not in errors:
+            errors["confirmation_date"] = _("The confirmation date must be on or after the jury and the publication.")
         if self.centre_id and self.commission_id and self.commission.centre_id != self.centre_id:
             errors["commission"] = _("The commission must belong to the formation's centre.")
         if errors:

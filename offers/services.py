@@ -18,7 +18,15 @@ from django.utils.translation import gettext as _
 
 from offers.models import Formation
 
-CALENDAR_FIELDS = ("opens_on", "closes_on", "return_deadline", "confirmation_date")
+CALENDAR_FIELDS = (
+    "opens_on",
+    "closes_on",
+    "preanalysis_on",
+    "return_deadline",
+    "jury_on",
+    "publication_on",
+    "confirmation_date",
+)
 
 
 @transaction.atomic

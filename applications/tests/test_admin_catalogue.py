@@ -262,3 +262,23 @@ def test_the_action_is_not_offered_without_a_catalogue_to_manage(request, client
     response = client.get(reverse(CHANGELIST))
 
     assert response.status_code in (403, 404) or "set_dates" not in response.content.decode()
+
+
+def test_the_jury_and_publication_dates_follow_the_reference_order(client, central_manager, formation):
+    client.force_login(central_manager)
+
+    early_jury = _set_dates(
+        client, [formation], apply="1", jury_on=str(formation.return_deadline - datetime.timedelta(days=1))
+    )
+    in_order = _set_dates(
+        client,
+        [formation],
+        apply="1",
+        jury_on=str(formation.return_deadline + datetime.timedelta(days=2)),
+        publication_on=str(formation.return_deadline + datetime.timedelta(days=4)),
+    )
+
+    assert "La date du jury doit être égale ou postérieure à la date limite de retour." in early_jury.content.decode()
+    assert "Dates modifiées pour 1 formation." in in_order.content.decode()
+    formation.refresh_from_db()
+    assert formation.publication_on - formation.jury_on == datetime.timedelta(days=2)

@@ -223,8 +223,9 @@ def test_recap_blocks_and_labels(owner, application):
     ):
         assertContains(response, label)
     assertContains(response, "<dt>Decision</dt><dd>Waiting</dd>", html=False)
-    assertContains(response, f"<dd>{formation.return_deadline:%d/%m/%Y}</dd>")
-    assertContains(response, f"<dd>{formation.confirmation_date:%d/%m/%Y}</dd>")
+    # The two deadlines the candidate must meet stand out (the guide's "Dates utiles").
+    assertContains(response, f"<dd><strong>{formation.return_deadline:%d/%m/%Y}</strong></dd>", html=True)
+    assertContains(response, f"<dd><strong>{formation.confirmation_date:%d/%m/%Y}</strong></dd>", html=True)
     assertContains(
         response,
         f"Online procedure, please upload your supporting documents with the controls of the table before "

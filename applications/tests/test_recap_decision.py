@@ -87,3 +87,36 @@ def test_the_contact_address_gives_the_commissions_phone(client, application):
 
     assertContains(response, '<a href="tel:0468662000">04 68 66 20 00</a>', html=True)
     assertContains(response, "Tél. :")
+
+
+def test_the_useful_dates_and_the_formations_information(client, application, django_assert_num_queries):
+    formation = application.formation
+    formation.preanalysis_on = formation.closes_on + datetime.timedelta(days=1)
+    formation.jury_on = formation.return_deadline + datetime.timedelta(days=3)
+    formation.publication_on = formation.jury_on + datetime.timedelta(days=2)
+    formation.additional_information = "Réunion d'information le 12 mai, amphi A."
+    formation.full_clean()
+    formation.save()
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(6):  # as without these dates: the formation's row comes with the application
+        response = _recap(client, application)
+
+    for label, day in (
+        ("Date de pré-analyse", formation.preanalysis_on),
+        ("Date du jury", formation.jury_on),
+        ("Date de publication", formation.publication_on),
+    ):
+        assertContains(response, f"<dt>{label}</dt><dd>{day:%d/%m/%Y}</dd>", html=True)
+    assertContains(response, "Informations complémentaires")
+    assertContains(response, "Réunion d&#x27;information le 12 mai, amphi A.")
+
+
+def test_dates_not_given_are_not_shown(client, application):
+    client.force_login(application.candidate.user)
+
+    response = _recap(client, application)
+
+    assertNotContains(response, "Date du jury")
+    assertNotContains(response, "Informations complémentaires")
+    assertContains(response, "Date limite de retour")
