@@ -14,6 +14,7 @@ from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.template.response import TemplateResponse
+from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -214,6 +215,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     filter_horizontal = ["piece_types", "forms"]
     show_full_result_count = False
     actions = ["set_dates"]
+    DATES_LIMIT = 500  # formations given the same dates at once
 
     @admin.action(description=_("Change the dates of the selected formations"), permissions=["change"])
     def set_dates(self, request, queryset):
@@ -232,7 +234,8 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                fields = [str(_calendar_label(name)) for name in form.dates()]
+                with translation.override(None):  # stored untranslated, as Django's own change messages
+                    fields = [str(capfirst(_calendar_label(name))) for name in form.dates()]
                 for formation in changed:
                     self.log_change(request, formation, [{"changed": {"fields": fields}}])
                 n = len(changed)
@@ -253,7 +256,6 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/offers/formation/set_dates.html", context)
 
-    DATES_LIMIT = 500
     fieldsets = [
         (None, {"fields": ["code", "title", "keywords", "url", "additional_information", "in_service"]}),
         (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode"]}),

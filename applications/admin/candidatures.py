@@ -133,6 +133,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "action_validate_decisions",
         "action_extend_deadlines",
         "action_remind_forms",
+        "action_change_tags",
         commission_pack_action,
         commission_pack_pdf_action,
     ]
@@ -202,6 +203,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
                 "action_validate_decisions",
                 "action_extend_deadlines",
                 "action_remind_forms",
+                "action_change_tags",
             ):
                 actions.pop(name, None)
         if not (scope.is_central or scope.managed_centres or scope.commissions):
@@ -295,6 +297,10 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Extend deadlines…"))
     def action_extend_deadlines(self, request, queryset):
         return bulk_operation(self, request, queryset, OPERATIONS["extend_deadlines"])
+
+    @admin.action(description=gettext_lazy("Tags…"))
+    def action_change_tags(self, request, queryset):
+        return bulk_operation(self, request, queryset, OPERATIONS["change_tags"])
 
     @admin.action(description=gettext_lazy("Remind the unanswered forms…"))
     def action_remind_forms(self, request, queryset):

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DossierStatus
+from applications.models import Tag
 from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
@@ -115,3 +116,29 @@ class DeadlinesForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     """Operations without parameters (validate decisions, delete the last decision): only a confirmation."""
+
+
+class TagsForm(forms.Form):
+    """Tags to put on, or take off, every selected application; only the tags the user may use are offered."""
+
+    add = forms.ModelMultipleChoiceField(
+        label=_("Tags to add"), queryset=Tag.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    remove = forms.ModelMultipleChoiceField(
+        label=_("Tags to remove"), queryset=Tag.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        add, remove = self.fields["add"], self.fields["remove"]
+        assert isinstance(add, forms.ModelMultipleChoiceField)
+        assert isinstance(remove, forms.ModelMultipleChoiceField)
+        add.queryset = Tag.objects.usable_by(user).in_service().order_by("label")
+        remove.queryset = Tag.objects.usable_by(user).order_by("label")  # out of service ones can still go
+
+    def clean(self):
+        data = super().clean()
+        assert data is not None  # Django's Form.clean returns cleaned_data
+        if not (data.get("add") or data.get("remove")):
+            raise forms.ValidationError(_("Choose a tag to add or to remove."))
+        return data

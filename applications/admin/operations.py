@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from django.views.decorators.http import require_POST
 
 from applications.admin import on_behalf, release
-from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm
+from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm, TagsForm
 from applications.admin.review import change_url as review_change_url
 from applications.admin.review_actions import application_for, piece_of
 from applications.enums import PieceStatus
@@ -63,6 +63,8 @@ class Operation:
     preview: Callable | None = None  # (request, applications) -> extra context of the operation page
     bulk_run: Callable | None = None  # (model_admin, request, applications) -> a response, or None to run it here
     bulk_refusal: Callable | None = None  # (applications) -> why the whole selection is refused, or ""
+    single: bool = True  # offered on one application's page too
+    form_kwargs: Callable | None = None  # (request) -> extra keyword arguments of the form
 
 
 def _validated_in_selection(applications: list[Application]) -> str:
@@ -135,6 +137,21 @@ OPERATIONS = {
             "decidable_by",
             lambda application, form, actor: staff.delete_last_decision(application, actor=actor),
             bulk=False,
+        ),
+        # eCandidat's mass "Tags" (GEST_TAG); one application's tags are set from its page (review_actions.tags_view).
+        Operation(
+            "change_tags",
+            gettext_lazy("Tags"),
+            TagsForm,
+            "editable_by",
+            lambda application, form, actor: review_services.change_tags(
+                application=application,
+                actor=actor,
+                add=form.cleaned_data["add"],
+                remove=form.cleaned_data["remove"],
+            ),
+            single=False,
+            form_kwargs=lambda request: {"user": request.user},
         ),
         # "Relancer le candidat" (mail CANDIDATURE_RELANCE_FORMULAIRE), one application or a selection.
         Operation(
@@ -219,7 +236,7 @@ def operations_for(application, user) -> tuple[list[tuple[Operation, str]], bool
     operations = [
         (operation, reverse("admin:applications_application_operation", args=[application.pk, operation.name]))
         for operation in OPERATIONS.values()
-        if (can_manage or (can_decide and operation.scope == "decidable_by"))
+        if operation.single and (can_manage or (can_decide and operation.scope == "decidable_by"))
     ]
     return operations, can_manage, can_decide
 
@@ -242,6 +259,10 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk)
     return TemplateResponse(request, "admin/applications/application/operation.html", context)
 
 
+def _form(operation: Operation, request, data):
+    return operation.form_class(data, **(operation.form_kwargs(request) if operation.form_kwargs else {}))
+
+
 def bulk_operation(model_admin, request, queryset, operation):
     """A bulk action: the confirmation page with the operation's form, then the run on the selection."""
     selected = list(queryset.values_list("pk", flat=True)[: BULK_LIMIT + 1])
@@ -259,7 +280,7 @@ def bulk_operation(model_admin, request, queryset, operation):
     if operation.bulk_refusal and (refusal := operation.bulk_refusal(applications)):
         model_admin.message_user(request, refusal, messages.ERROR)
         return None
-    form = operation.form_class(request.POST if "apply" in request.POST else None)
+    form = _form(operation, request, request.POST if "apply" in request.POST else None)
     if form.is_bound and form.is_valid():
         if operation.bulk_run and (response := operation.bulk_run(model_admin, request, applications)) is not None:
             return response
@@ -272,12 +293,12 @@ def bulk_operation(model_admin, request, queryset, operation):
 def operation_view(request, object_id, name, *, model_admin):
     """One operation on one application: its form, then back to the dossier."""
     operation = OPERATIONS.get(name)
-    if operation is None:
+    if operation is None or not operation.single:
         raise Http404
     application = application_for(request, object_id, operation.scope)
     # Back to the dossier, still inside the list it was opened from ("Suivant" / "Précédent").
     change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
-    form = operation.form_class(request.POST if request.method == "POST" else None)
+    form = _form(operation, request, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         done, failures = run_operation(request, operation, [application], form)
         report(request, operation, done, failures)

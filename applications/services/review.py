@@ -104,6 +104,24 @@ def add_note(*, application: Application, actor: User, text: str) -> Application
         return ApplicationNote.objects.create(application=application, author=actor, text=text)
 
 
+def change_tags(
+    *, application: Application, actor: User, add: Iterable[Tag] = (), remove: Iterable[Tag] = ()
+) -> tuple[int, int]:
+    """Put the tags ``add`` on the application and take ``remove`` off it, leaving its other tags (the bulk
+    "Étiquettes" on a selection, where each application keeps what it had); returns (added, removed)."""
+    adding, removing = {tag.pk for tag in add}, {tag.pk for tag in remove}
+    with transaction.atomic():
+        _lock(application)
+        current = set(ApplicationTag.objects.filter(application=application).values_list("tag_id", flat=True))
+        added, removed = adding - current, (removing & current) - adding
+        if removed:
+            ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
+        ApplicationTag.objects.bulk_create(
+            [ApplicationTag(application=application, tag_id=pk, added_by=actor) for pk in sorted(added)]
+        )
+    return len(added), len(removed)
+
+
 def set_tags(*, application: Application, actor: User, tags: Iterable[Tag]) -> tuple[int, int]:
     """Make ``tags`` the application's tags (eCandidat's mass action "Tags": set the list); returns (added,
     removed). The caller passes tags the actor may use; tags out of service already on the application are

@@ -7,9 +7,9 @@ from django.urls import reverse
 
 from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
-from applications.models import Application
+from applications.models import Application, ApplicationTag, Tag
 from applications.pieces import piece_rows
-from applications.services import candidature, staff
+from applications.services import candidature, review, staff
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
 from ecandidat.models import OutboundEmail
@@ -106,6 +106,7 @@ def test_operation_pages(client, persona, application, expected):
                 "action_validate_decisions",
                 "action_extend_deadlines",
                 "action_remind_forms",
+                "action_change_tags",
                 "commission_pack_action",
                 "commission_pack_pdf_action",
             },
@@ -237,6 +238,43 @@ def test_without_the_lock_or_one_at_a_time_a_new_decision_can_be_entered(
     assert one.status_code == 302
     assert decided.decisions.count() == 3  # one from its dossier, one in bulk once the lock is off
     assert undecided.decisions.count() == 1
+
+
+def test_bulk_tags_add_and_remove_leaving_each_applications_other_tags(
+    client, centre_manager, formation, campaign, centre, other_centre
+):
+    priority, interview, old = (
+        Tag.objects.create(label=label, centre=centre) for label in ("Prioritaire", "Entretien", "Ancien")
+    )
+    theirs = Tag.objects.create(label="Autre centre", centre=other_centre)
+    first, second = make_application(formation, campaign=campaign), make_application(formation, campaign=campaign)
+    review.set_tags(application=first, actor=centre_manager, tags=[old])
+    client.force_login(centre_manager)
+    selection = {"action": "action_change_tags", "_selected_action": [first.pk, second.pk]}
+
+    page = client.post(reverse(CHANGELIST), {**selection, "index": "0"})
+    forged = client.post(reverse(CHANGELIST), {**selection, "apply": "1", "add": [theirs.pk]})
+    done = client.post(
+        reverse(CHANGELIST),
+        {**selection, "apply": "1", "add": [priority.pk, interview.pk], "remove": [old.pk]},
+        follow=True,
+    )
+
+    assert "Autre centre" not in page.content.decode()  # only the tags this manager may use are offered
+    assert forged.context["form"].errors["add"]  # a forged tag is refused by the form, nothing done
+    assert "Tags: 2 applications done." in done.content.decode()
+    for application in (first, second):
+        assert set(application.tag_links.values_list("tag__label", flat=True)) == {"Prioritaire", "Entretien"}
+    assert ApplicationTag.objects.get(application=second, tag=priority).added_by == centre_manager
+
+
+def test_bulk_tags_is_not_an_operation_of_one_applications_page(client, centre_manager, application):
+    client.force_login(centre_manager)
+
+    page = client.get(change_url(application)).content.decode()
+
+    assert operation_url(application, "change_tags") not in page  # its tags form is on the page already
+    assert client.get(operation_url(application, "change_tags")).status_code == 404
 
 
 def test_decision_form_keeps_input_and_says_what_is_missing(client, commission_member, application):
