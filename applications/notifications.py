@@ -16,7 +16,7 @@ from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import StaffMembership
+from accounts.models import StaffMembership, StaffRole
 from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
 from applications.dates import effective_return_deadline
 from applications.models import Application, Decision
@@ -24,7 +24,7 @@ from ecandidat.emails import enqueue_notification
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variable
 from offers.enums import ApplicationMode
-from offers.models import Commission
+from offers.models import Centre, Commission
 
 # Which Commission switch governs each alert code.
 ALERT_SWITCHES = {
@@ -298,16 +298,35 @@ NOTIFICATIONS = (
 
 
 def notify_candidate(*, application: Application, code: str, **extra: object) -> OutboundEmail | None:
-    """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language. Returns
-    the outbox row, or None when the central office has put the mail out of service."""
+    """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language, and the
+    copies the application's centre asked for (``centre_copy_recipients``), in the institution's language. Returns
+    the candidate's outbox row, or None when the central office has put the mail out of service."""
     candidate = application.candidate
-    return enqueue_notification(
+    email = enqueue_notification(
         code,
         application,
         to=candidate.user.email,
         language=candidate.preferred_language or settings.LANGUAGE_CODE,
         **extra,
     )
+    if email is not None:
+        for address in centre_copy_recipients(application.formation.centre):
+            enqueue_notification(code, application, to=address, language=settings.LANGUAGE_CODE, **extra)
+    return email
+
+
+def centre_copy_recipients(centre: Centre) -> list[str]:
+    """Who receives a copy of the candidates' mails of this centre (eCandidat typ_send_mail_ctr_cand): nobody
+    (``N``), its contact e-mail (``M``) or its active managers (``L``). Each copy is an outbox row of its own, so it
+    is retried, and can fail, on its own."""
+    if centre.candidate_mail_copy == "M":
+        return [centre.email] if centre.email else []
+    if centre.candidate_mail_copy == "L":
+        managers = StaffMembership.objects.filter(
+            centre=centre, role=StaffRole.CENTRE_MANAGER, user__is_active=True
+        ).exclude(user__email="")
+        return sorted(set(managers.values_list("user__email", flat=True)))
+    return []
 
 
 def commission_recipients(commission: Commission, code: str) -> list[str]:

@@ -52,7 +52,7 @@ class CentreAdmin(InStaffScope, admin.ModelAdmin):
     search_fields = ["code", "label"]
     fieldsets = [
         (None, {"fields": ["code", "label", "in_service"]}),
-        (_("Contact"), {"fields": ["address", "email", "phone"]}),
+        (_("Contact"), {"fields": ["address", "email", "phone", "candidate_mail_copy"]}),
         (_("Rules"), {"fields": ["max_wishes", "registration_instructions"]}),
     ]
 

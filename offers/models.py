@@ -85,6 +85,13 @@ class Centre(models.Model):
     address = models.TextField(_("contact address"), blank=True)
     email = models.EmailField(_("contact e-mail"), blank=True)
     phone = models.CharField(_("telephone"), max_length=30, blank=True)
+    # eCandidat typ_send_mail_ctr_cand: a copy of every mail sent to a candidate about an application of the centre.
+    candidate_mail_copy = models.CharField(
+        _("copy of the mails sent to candidates"),
+        max_length=1,
+        choices=[("N", _("no copy")), ("M", _("to the contact e-mail")), ("L", _("to the centre's managers"))],
+        default="N",
+    )
     max_wishes = models.PositiveSmallIntegerField(
         _("maximum applications per candidate"),
         null=True,
