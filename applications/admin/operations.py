@@ -274,7 +274,7 @@ def bulk_operation(model_admin, request, queryset, operation):
         )
         return None
     allowed = getattr(Application.objects.filter(pk__in=selected), operation.scope)(request.user)
-    applications = list(allowed.select_related("candidate__user", "formation").order_by("pk"))
+    applications = list(allowed.select_related("candidate__user", "formation__centre").order_by("pk"))
     if len(applications) != len(selected):
         raise PermissionDenied
     if operation.bulk_refusal and (refusal := operation.bulk_refusal(applications)):

@@ -36,7 +36,7 @@ def application_for(request, object_id, allowed_by: str | None = None):
     """The application a staff view acts on (``ecandidat.staff.object_in_scope_or_404``), with its candidate and
     formation."""
     return object_in_scope_or_404(
-        Application.objects.select_related("candidate__user", "formation"),
+        Application.objects.select_related("candidate__user", "formation__centre"),
         request.user,
         allowed_by=allowed_by,
         pk=object_id,

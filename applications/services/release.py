@@ -134,7 +134,7 @@ def run_release(job_id: int) -> None:
         applications = (
             Application.objects.validatable_by(actor)
             .filter(pk__in=job.application_ids)
-            .select_related("candidate__user", "formation")
+            .select_related("candidate__user", "formation__centre")
             .order_by("pk")
         )
         for application in applications.iterator(chunk_size=100):

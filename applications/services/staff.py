@@ -43,10 +43,11 @@ WAITING_LIST_BATCH = "auto_waiting_list"
 
 
 def _lock(application: Application) -> Application:
-    """The application's row, locked for this transaction, with its candidate and formation."""
+    """The application's row, locked for this transaction, with its candidate and formation (and the formation's
+    commission and centre, which the mails read)."""
     return (
         Application.objects.select_for_update(of=("self",))
-        .select_related("candidate__user", "formation__commission")
+        .select_related("candidate__user", "formation__commission", "formation__centre")
         .get(pk=application.pk)
     )
 
