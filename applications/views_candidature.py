@@ -6,12 +6,15 @@ candidate's application is a 404, and staff accounts (no campaign) get a 404 on 
 Writes are POST only, go through ``applications.services.candidature`` and redirect (post/redirect/get).
 """
 
+import datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -86,9 +89,19 @@ def _waiting_list_rank(application) -> dict:
     if mode == "R":
         return {"waiting_list_rank": application.waiting_list_rank, "rank_date": application.waiting_list_rank_at}
     if mode == "S":
-        rank, date = application.validated_decision_rank, application.validated_decision_at
-        return {"waiting_list_rank": rank, "rank_date": date}
+        rank = (application.validated_decision_details or {}).get("rank")
+        return {"waiting_list_rank": rank, "rank_date": application.validated_decision_at}
     return {"waiting_list_rank": None}
+
+
+def _decision_details(application) -> dict:
+    """The validated decision's reason, comment and preselection, as the recap shows them (read with the
+    application: ``with_validated_details``); the preselection's moment back from its JSON text."""
+    details = dict(application.validated_decision_details or {})
+    if moment := details.get("preselection_at"):
+        parsed = datetime.datetime.fromisoformat(moment)
+        details["preselection_at"] = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=datetime.UTC)
+    return details
 
 
 def _detail(application):
@@ -223,6 +236,7 @@ def detail(request, public_id):
         "dossier_pdf_url": _dossier_pdf_url(application),
         "letter": _current_letter(application),
         **_waiting_list_rank(application),
+        "decision_details": _decision_details(application),
         **pieces,
         **forms,
     }

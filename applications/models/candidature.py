@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Expression, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import JSONObject
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
@@ -92,22 +93,23 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
         )
 
     def with_validated_details(self) -> "ApplicationQuerySet":
-        """What the candidate's recap shows of the latest validated decision besides its label: the rank entered
-        (the rang saisi), the reason of a refusal, the comment when its type shows it to the candidate, and the
-        preselection's date and place: ``validated_decision_rank``, ``_reason``, ``_comment``,
-        ``_preselection_at`` and ``_preselection_place``, in the same query."""
+        """``validated_decision_details``: what the candidate's recap shows of the latest validated decision besides
+        its label, as one JSON object from one subquery: ``rank`` (the rang saisi), ``reason`` (of a refusal),
+        ``comment`` (when its type shows it to the candidate), ``preselection_at`` (ISO text) and
+        ``preselection_place``; None without a validated decision."""
         shown_comment = Case(
             When(decision_type__show_comment=True, then=F("comment")),
             default=Value(""),
             output_field=models.TextField(),
         )
-        return self.annotate(
-            validated_decision_rank=latest_decision("rank", validated_only=True),
-            validated_decision_reason=latest_decision("refusal_reason__label", validated_only=True),
-            validated_decision_comment=latest_decision(shown_comment, validated_only=True),
-            validated_decision_preselection_at=latest_decision("preselection_at", validated_only=True),
-            validated_decision_preselection_place=latest_decision("preselection_place", validated_only=True),
+        details = JSONObject(
+            rank=F("rank"),
+            reason=F("refusal_reason__label"),
+            comment=shown_comment,
+            preselection_at=F("preselection_at"),
+            preselection_place=F("preselection_place"),
         )
+        return self.annotate(validated_decision_details=latest_decision(details, validated_only=True))
 
     def with_list_data(self) -> "ApplicationQuerySet":
         """What the candidate's list and recap show: formation, centre, commission, candidate and decisions."""
@@ -192,12 +194,7 @@ class Application(models.Model):
     validated_decision_label: str | None
     validated_decision_avis: str | None
     validated_decision_at: datetime.datetime | None
-    # Annotated by with_validated_details(), for the recap:
-    validated_decision_rank: int | None
-    validated_decision_reason: str | None
-    validated_decision_comment: str | None
-    validated_decision_preselection_at: datetime.datetime | None
-    validated_decision_preselection_place: str | None
+    validated_decision_details: dict[str, Any] | None  # with_validated_details(), for the recap
 
     class Meta:
         verbose_name = _("application")
