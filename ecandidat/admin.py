@@ -12,9 +12,17 @@ from django.utils.translation import gettext_lazy as _
 from ecandidat import notifications
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 from ecandidat.emails import current_template, render_email, resend_emails
+from ecandidat.home_message import set_home_message
 from ecandidat.mail_templates import file_version
 from ecandidat.maintenance import set_switch
-from ecandidat.models import BatchRun, DestroyedCampaignCount, MailTemplate, MaintenanceSwitch, OutboundEmail
+from ecandidat.models import (
+    BatchRun,
+    DestroyedCampaignCount,
+    HomeMessage,
+    MailTemplate,
+    MaintenanceSwitch,
+    OutboundEmail,
+)
 from ecandidat.notifications import Kind, code_choices
 from ecandidat.staff import is_central
 
@@ -103,6 +111,24 @@ class MaintenanceSwitchAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         # Through the service, so that the cached state every page reads changes at once.
         set_switch(is_on=obj.is_on, message=obj.message, actor=request.user)
+
+
+@admin.register(HomeMessage)
+class HomeMessageAdmin(CentralOfficeOnly, admin.ModelAdmin):
+    """The home page's message (eCandidat MSG_ACCUEIL), written by the central office."""
+
+    list_display = ["__str__", "updated_at"]
+    fields = ["text_fr", "text_en"]
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and not HomeMessage.objects.exists()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, so that the cached text every home page reads is replaced.
+        set_home_message(text_fr=obj.text_fr, text_en=obj.text_en, actor=request.user)
 
 
 @admin.register(DestroyedCampaignCount)

@@ -149,6 +149,29 @@ class MaintenanceSwitch(models.Model):
         return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
+class HomeMessage(models.Model):
+    """eCandidat MSG_ACCUEIL: the central office's message on the home page (one row), in French and in English.
+    Read through ``ecandidat.home_message`` (cached), written through its ``set_home_message``."""
+
+    text_fr = models.TextField(_("message in French"), max_length=2000, blank=True)
+    text_en = models.TextField(
+        _("message in English"), max_length=2000, blank=True, help_text=_("Empty: the French message is shown.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("home page message")
+        verbose_name_plural = _("home page message")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="home_message_singleton")]
+
+    def __str__(self):
+        return self.text_fr[:60] or str(_("(no message)"))
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+
 class BatchRun(models.Model):
     """One run of a nightly command (eCandidat ``batch_histo``)."""
 

@@ -6,10 +6,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from ecandidat.home_message import home_message
 from ecandidat.maintenance import hour_label
 from ecandidat.sessions import refresh_session
 
@@ -25,6 +27,7 @@ def home(request):
         {
             "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
             "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
+            "home_message": home_message(translation.get_language() or settings.LANGUAGE_CODE),
         },
     )
 
