@@ -120,7 +120,7 @@ class HomeMessageAdmin(CentralOfficeOnly, admin.ModelAdmin):
     list_display = ["__str__", "updated_at"]
     fields = ["text_fr", "text_en"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return super().has_add_permission(request) and not HomeMessage.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
