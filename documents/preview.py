@@ -10,11 +10,12 @@ Bounds: at most ``MAX_PAGES`` pages are offered, each rendered at most ``MAX_SID
 (``MAX_SIDE``² pixels, 7.7 MB of RGB at most); a stored file larger than ``MAX_BYTES`` is not previewed.
 
 PDFium never runs in the web worker: each page count and each page drawing is a child process
-(``documents/pdf_raster.py``) under a CPU and address-space limit of its own, killed at ``PREVIEW_TIME_LIMIT``
-seconds. A PDF of a few kilobytes that passes every upload check can still ask PDFium for minutes of CPU (a page
-filled twenty thousand times over); in process it held a gunicorn worker until gunicorn's timeout, once per page
-shown. Such a file now gets "too costly to show" in words, remembered by its content, so that nobody pays for it
-twice. A child costs about 0.1 s to start, next to 0.1–0.7 s of drawing.
+(``documents/pdf_raster.py``) under a CPU limit of ``PREVIEW_TIME_LIMIT`` seconds and an address-space limit of its
+own (and killed if it waits three times as long on a busy machine). A PDF of a few kilobytes that passes every
+upload check can still ask PDFium for minutes of CPU (a page filled twenty thousand times over); in process it held
+a gunicorn worker until gunicorn's timeout, once per page shown. Such a file now gets "too costly to show" in
+words, remembered by its content, so that nobody pays for it twice. A child costs about 0.1 s to start, next to
+0.1–0.7 s of drawing.
 
 ``preview_info`` says how many pages can be shown, or why none can (a French message on the page instead of a
 broken image); the answer is cached per file content (SHA-256), so the reading page opens a PDF once per
@@ -110,10 +111,17 @@ def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
     cached = cache.get_many([_cache_key(document) for document in wanted if document.content_type == PDF])
     infos: dict[int, PreviewInfo] = {}
     to_count: list[tuple[Document, bytes]] = []
+    refused: dict[str, tuple[int, str, str]] = {}  # refused by the upload checks: no child needed
 
     def count() -> None:
+        counted = {}
         for document, pages in _page_counts(to_count).items():
-            infos[document.pk] = PreviewInfo(pages=pages) if isinstance(pages, int) else PreviewInfo(code=pages)
+            info = PreviewInfo(pages=pages) if isinstance(pages, int) else PreviewInfo(code=pages)
+            infos[document.pk] = info
+            if info.code not in TRANSIENT:
+                counted[_cache_key(document)] = (info.pages, info.code, info.reason)
+        if counted:  # at once: a worker stopped later in this page does not lose what is known
+            cache.set_many(counted, CACHE_TIMEOUT)
         to_count.clear()
 
     for document in wanted:
@@ -126,18 +134,13 @@ def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
                 to_count.append((document, _checked_pdf(document)))
             except PreviewUnavailable as error:
                 infos[document.pk] = PreviewInfo(code=error.code, reason=error.reason)
+                if error.code not in TRANSIENT:
+                    refused[_cache_key(document)] = (0, error.code, error.reason)
             if sum(len(content) for _, content in to_count) >= COUNT_BATCH_BYTES:
                 count()  # files stored under an older, larger limit: never hold more than this in the worker
     count()
-    fresh = {
-        _cache_key(document): (info.pages, info.code, info.reason)
-        for document in wanted
-        if document.content_type == PDF
-        and _cache_key(document) not in cached
-        and (info := infos[document.pk]).code not in TRANSIENT
-    }
-    if fresh:
-        cache.set_many(fresh, CACHE_TIMEOUT)
+    if refused:
+        cache.set_many(refused, CACHE_TIMEOUT)
     return infos
 
 
@@ -213,20 +216,23 @@ def _page_counts(checked: list[tuple[Document, bytes]]) -> dict[Document, int | 
 
 def _run_child(content: bytes, *arguments: str) -> bytes:
     """Run PDFium on ``content`` in a child process under the preview's limits; its standard output, or
-    ``PreviewUnavailable`` ("too_costly" when a limit stopped it, "unreadable" when PDFium could not read it)."""
-    limit = settings.PREVIEW_TIME_LIMIT
-    command = [
-        *CHILD,
-        f"--cpu-seconds={max(1, int(limit))}",
-        f"--memory-mb={settings.PREVIEW_MEMORY_LIMIT_MB}",
-        *arguments,
-    ]
+    ``PreviewUnavailable``:
+
+    - "too_costly" (remembered by content) only when the file itself used up the child's CPU seconds (the kernel's
+      SIGXCPU) or its address space (``TOO_COSTLY``): the same bytes would again;
+    - "failed" (not remembered) when the child ran out of wall-clock time (a busy machine can take that long for an
+      ordinary file), was killed (the kernel's out-of-memory killer), crashed, or could not start;
+    - "unreadable" when PDFium says the file or page cannot be read.
+    """
+    limit = max(1, int(settings.PREVIEW_TIME_LIMIT))
+    command = [*CHILD, f"--cpu-seconds={limit}", f"--memory-mb={settings.PREVIEW_MEMORY_LIMIT_MB}", *arguments]
+    wall_clock = 3 * limit + 2  # the CPU limit stops a costly file first; this only bounds a child left waiting
     try:
         # On the timeout, subprocess.run kills the child and waits for it: no process is left behind.
-        finished = subprocess.run(command, input=content, capture_output=True, timeout=limit, check=False)  # noqa: S603
+        finished = subprocess.run(command, input=content, capture_output=True, timeout=wall_clock, check=False)  # noqa: S603
     except subprocess.TimeoutExpired as error:
-        logger.warning("preview: PDFium stopped after %s s (%s)", limit, " ".join(arguments))
-        raise PreviewUnavailable("too_costly") from error
+        logger.warning("preview: PDFium child still running after %s s of wall clock (%s)", wall_clock, arguments)
+        raise PreviewUnavailable("failed") from error
     except OSError as error:  # the interpreter cannot be started (no memory, no process left)
         logger.error("preview: the PDFium child could not start: %s", error)
         raise PreviewUnavailable("failed") from error
@@ -236,12 +242,12 @@ def _run_child(content: bytes, *arguments: str) -> bytes:
     if status == pdf_raster.UNREADABLE:
         raise PreviewUnavailable("unreadable")
     detail = finished.stderr[-500:].decode("utf-8", "replace")
-    if status in (pdf_raster.TOO_COSTLY, -signal.SIGXCPU, -signal.SIGKILL):  # out of memory, at the CPU limit
+    if status in (pdf_raster.TOO_COSTLY, -signal.SIGXCPU):
         logger.warning("preview: PDFium stopped at a limit (%s, %s): %s", status, " ".join(arguments), detail)
         raise PreviewUnavailable("too_costly")
-    if status < 0:  # PDFium itself crashed on this content (SIGSEGV, SIGABRT): the same bytes would again
-        logger.warning("preview: PDFium crashed (%s, %s): %s", status, " ".join(arguments), detail)
-        raise PreviewUnavailable("unreadable")
+    if status < 0:  # killed (out-of-memory killer) or crashed (SIGSEGV, SIGABRT, often an allocation refused)
+        logger.warning("preview: the PDFium child died of signal %s (%s): %s", -status, " ".join(arguments), detail)
+        raise PreviewUnavailable("failed")
     logger.error("preview: the PDFium child failed (%s, %s): %s", status, " ".join(arguments), detail)
     raise PreviewUnavailable("failed")
 

@@ -120,15 +120,16 @@ class HomeMessageAdmin(CentralOfficeOnly, admin.ModelAdmin):
     list_display = ["__str__", "updated_at"]
     fields = ["text_fr", "text_en"]
 
-    def has_add_permission(self, request, obj=None):
-        return super().has_add_permission(request) and not HomeMessage.objects.exists()
+    # "Add" is offered to the central office even when the message exists: the row is a singleton (pk 1), so adding
+    # replaces it. Asking the database whether it exists would cost every back-office page a query (the sidebar).
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def save_model(self, request, obj, form, change):
         # Through the service, so that the cached text every home page reads is replaced.
-        set_home_message(text_fr=obj.text_fr, text_en=obj.text_en, actor=request.user)
+        saved = set_home_message(text_fr=obj.text_fr, text_en=obj.text_en, actor=request.user)
+        obj.pk, obj.updated_at = saved.pk, saved.updated_at  # for the admin's history entry and its links
 
 
 @admin.register(DestroyedCampaignCount)

@@ -1,7 +1,7 @@
 """The home page's message (eCandidat MSG_ACCUEIL), written by the central office in the back office.
 
 Read on every home page without a query: the default cache keeps ``(text_fr, text_en)`` for ``CACHE_SECONDS`` and
-is refreshed when the message is saved (after the commit). A cache that fails is skipped, and the database answers.
+is given the new texts when a save commits. A cache that fails is skipped, and the database answers.
 """
 
 from __future__ import annotations
@@ -41,14 +41,17 @@ def set_home_message(*, text_fr: str, text_en: str, actor) -> HomeMessage:
     message = HomeMessage.objects.select_for_update().filter(pk=1).first() or HomeMessage(pk=1)
     message.text_fr, message.text_en = text_fr.strip(), text_en.strip()
     message.save()
-    transaction.on_commit(_forget)
+    texts = (message.text_fr, message.text_en)
+    transaction.on_commit(lambda: _remember(texts))
     logger.info("home message changed by %s", actor)
     return message
 
 
-def _forget() -> None:
+def _remember(texts: tuple[str, str]) -> None:
+    """The new texts into the cache once they are committed (a reader that read the old row just before may still
+    write it back: it lasts CACHE_SECONDS at most)."""
     try:
-        cache.delete(CACHE_KEY)
+        cache.set(CACHE_KEY, texts, CACHE_SECONDS)
     except Exception as exc:  # noqa: BLE001 - the old text stays at most CACHE_SECONDS
         logger.warning("home message: cache unavailable (%s), the old text stays until it expires", type(exc).__name__)
 

@@ -40,7 +40,12 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
         raise ValueError(f"not calendar fields: {sorted(unknown)}")
     if not dates:
         return []
-    formations = list(Formation.objects.select_for_update().filter(pk__in=formation_ids).order_by("code"))
+    formations = list(
+        Formation.objects.select_for_update(of=("self",))
+        .select_related("commission")  # clean() compares the commission's centre with the formation's
+        .filter(pk__in=formation_ids)
+        .order_by("code")
+    )
     refusals = []
     for formation in formations:
         for field, value in dates.items():

@@ -112,7 +112,7 @@ def remind_favourable_decisions(
             if not claimed:
                 report.add("already reminded or answered")
                 continue
-            application = Application.objects.select_related("candidate__user", "formation").get(pk=listed.pk)
+            application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=listed.pk)
             notify_candidate(
                 application=application,
                 code="CANDIDATURE_RELANCE_FAVO",
@@ -155,7 +155,7 @@ def withdraw_expired_confirmations(
         with transaction.atomic():
             locked = (
                 Application.objects.select_for_update(of=("self",))
-                .select_related("candidate__user", "formation__commission")
+                .select_related("candidate__user", "formation__commission", "formation__centre")
                 .filter(pk=application.pk, accepted__isnull=True, cancelled_at__isnull=True)
                 .first()
             )
@@ -244,7 +244,7 @@ def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | No
             if not claimed:
                 report.add("rank changed meanwhile")
                 continue
-            application = Application.objects.select_related("candidate__user", "formation").get(pk=pk)
+            application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=pk)
             notify_candidate(
                 application=application,
                 code="LISTE_COMP_PROGRESSION",

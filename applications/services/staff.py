@@ -378,7 +378,7 @@ def _first_of_waiting_list(formation: Formation) -> Application | None:
         for _attempt in range(20):
             application = (
                 candidates.select_for_update(of=("self",), skip_locked=True)
-                .select_related("candidate__user", "formation__commission")
+                .select_related("candidate__user", "formation__commission", "formation__centre")
                 .first()
             )
             if application is None:

@@ -47,7 +47,9 @@ def test_a_preselection_shows_its_date_time_and_place(client, application, centr
 
     response = _recap(client, application)
 
-    assertContains(response, "<dt>Convocation</dt><dd>Le 03/06/2026 à 09:30, Salle B204</dd>", html=True)
+    assertContains(
+        response, '<dt>Convocation</dt><dd>Le 03/06/2026 à 09:30, <span lang="fr">Salle B204</span></dd>', html=True
+    )
 
 
 def test_the_comment_is_shown_when_the_decision_type_says_so(client, application, centre_manager):

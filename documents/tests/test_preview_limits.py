@@ -142,14 +142,31 @@ def test_a_child_that_fails_is_logged_as_an_error_and_not_remembered(settings, m
     assert cache.get(preview_module._cache_key(document)) is None
 
 
-def test_a_crash_of_pdfium_on_a_file_reads_as_unreadable(monkeypatch):
+@pytest.mark.parametrize("signal_name", ["SIGSEGV", "SIGABRT", "SIGKILL"])
+def test_a_child_that_crashes_or_is_killed_is_a_passing_failure_not_remembered(monkeypatch, signal_name):
+    # PDFium refused an allocation (abort), crashed, or the out-of-memory killer struck: nothing says the file
+    # itself is at fault, so nothing is remembered against it.
     document = _stored(hostile_files.pdf_bytes())
-    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    crash = f"import os, signal; os.kill(os.getpid(), signal.{signal_name})"
     monkeypatch.setattr(preview_module, "CHILD", [sys.executable, "-c", crash])
 
     info = preview_infos([document])[1]
 
-    assert (info.pages, info.code) == (0, "unreadable")
+    assert (info.pages, info.code) == (0, "failed")
+    assert cache.get(preview_module._cache_key(document)) is None
+
+
+def test_a_child_out_of_wall_clock_time_is_a_passing_failure_not_remembered(settings, monkeypatch):
+    # A busy machine can take long for an ordinary file: only the CPU limit (SIGXCPU) marks a file as costly.
+    settings.PREVIEW_TIME_LIMIT = 1
+    document = _stored(hostile_files.pdf_bytes())
+    monkeypatch.setattr(preview_module, "CHILD", [sys.executable, "-c", "import time; time.sleep(60)"])
+
+    with pytest.raises(PreviewUnavailable) as drawn:
+        render_page(document, 1)
+
+    assert drawn.value.code == "failed"
+    assert cache.get(preview_module._cache_key(document)) is None
 
 
 def test_one_child_counts_the_pages_of_every_new_pdf_of_a_reading_page(runs):
