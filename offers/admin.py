@@ -262,16 +262,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         (
             _("Calendar"),
             {
-                "fields": [
-                    "opens_on",
-                    "closes_on",
-                    "preanalysis_on",
-                    "return_deadline",
-                    "jury_on",
-                    "publication_on",
-                    "confirmation_date",
-                    "confirmation_delay_days",
-                ],
+                "fields": [*CALENDAR_FIELDS, "confirmation_delay_days"],  # the dates in the reference's order
                 "description": _(
                     "Changing the return deadline or the confirmation date extends it for every application of "
                     "the formation; per-application extensions are made from the application's page."
