@@ -251,8 +251,9 @@ UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Uploads validated and stored at the same time, over every process sharing the cache (documents/saturation.py);
 # beyond it an upload is answered 503 with Retry-After at once. 0: no bound.
 UPLOAD_CONCURRENCY = env_int("UPLOAD_CONCURRENCY", 16, minimum=0)
-# The staff preview draws PDF pages in a child process (documents/preview.py): stopped after this many seconds of
-# wall clock (and of CPU), and refused more address space than this; such a PDF is "too costly to show" in words.
+# The staff preview draws PDF pages in a child process (documents/preview.py): stopped after this many CPU seconds
+# (killed after three times that in wall clock), refused more address space than this; a PDF that uses up its CPU
+# or memory is "too costly to show" in words.
 PREVIEW_TIME_LIMIT = env_int("PREVIEW_TIME_LIMIT", 10, minimum=1)
 PREVIEW_MEMORY_LIMIT_MB = env_int("PREVIEW_MEMORY_LIMIT_MB", 512, minimum=128)
 # Django refuses request bodies above this: an upload of a few pieces plus the form fields.
