@@ -113,6 +113,7 @@ class EventKind(models.TextChoices):
     WITHDRAWN_AFTER_CONFIRMATION = "withdrawn_after_confirmation", _("Withdrawn after confirmation")
     TREATMENT_TYPE = "treatment_type_changed", _("Processing type changed")
     DIRECT_ACCESS = "direct_access_decision", _("Favourable decision by direct access")
+    ADMISSION_PROPOSED = "admission_proposed", _("Admission proposed by staff")
     LETTER_REGENERATED = "letter_regenerated", _("Decision letter regenerated")
     RANK_PROGRESS_MAILED = "rank_progress_mailed", _("Progress on the complementary list mailed")
 

@@ -32,6 +32,7 @@ ALERT_SWITCHES = {
     "COMMISSION_ALERT_ANNULATION": "alert_on_cancellation",
     "COMMISSION_ALERT_DESISTEMENT": "alert_on_withdrawal",
     "COMMISSION_ALERT_LISTE_PRINC": "alert_on_promotion",
+    "COMMISSION_ALERT_PROPOSITION": "alert_on_proposal",
 }
 
 _V: dict[str, Variable] = {
@@ -292,6 +293,13 @@ NOTIFICATIONS = (
         _("commission alert: promotion to the main list"),
         _("a candidate is promoted from the waiting list"),
         (*_APPLICATION, _V["confirmation_date"]),
+        recipient=_COMMISSION,
+    ),
+    _application(
+        "COMMISSION_ALERT_PROPOSITION",
+        _("commission alert: admission proposal"),
+        _("staff propose an admission (an application created with a favourable decision)"),
+        _APPLICATION,
         recipient=_COMMISSION,
     ),
 )

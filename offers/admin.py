@@ -84,10 +84,11 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                     "alert_on_cancellation",
                     "alert_on_withdrawal",
                     "alert_on_promotion",
+                    "alert_on_proposal",
                 ],
                 "description": _(
-                    "Mails sent to the commission when a candidate transmits, cancels or withdraws, and when a "
-                    "candidate of the complementary list is admitted."
+                    "Mails sent to the commission when a candidate transmits, cancels or withdraws, when a "
+                    "candidate of the complementary list is admitted, and when staff propose an admission."
                 ),
             },
         ),

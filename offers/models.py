@@ -160,6 +160,7 @@ class Commission(models.Model):
     alert_on_cancellation = models.BooleanField(_("alert when an application is cancelled"), default=False)
     alert_on_withdrawal = models.BooleanField(_("alert when a candidate withdraws"), default=True)
     alert_on_promotion = models.BooleanField(_("alert on waiting-list promotion"), default=True)
+    alert_on_proposal = models.BooleanField(_("alert on an admission proposal"), default=True)
     in_service = models.BooleanField(_("in service"), default=True)
 
     objects = CommissionQuerySet.as_manager()

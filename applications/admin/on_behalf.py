@@ -95,6 +95,16 @@ class CandidateAccountForm(forms.Form):
 class ApplicationOnBehalfForm(forms.Form):
     numero_dossier = forms.CharField(label=_("Dossier number"), max_length=30)
     formation = forms.ModelChoiceField(label=_("Formation"), queryset=Formation.objects.none())
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        choices=[
+            ("classic", _("Classic application")),
+            ("proposal", _("Admission proposal: complete, with the formation's favourable decision validated")),
+        ],
+        initial="classic",
+        required=False,  # left out: a classic application
+        widget=forms.RadioSelect,
+    )
 
     def __init__(self, *args, formations, **kwargs):
         super().__init__(*args, **kwargs)
@@ -180,8 +190,12 @@ def application_view(model_admin, request):
         request.POST if request.method == "POST" else None, formations=_formations_for(request.user)
     )
     if request.method == "POST" and form.is_valid():
+        proposal = form.cleaned_data.get("kind") == "proposal"
+        create = (
+            candidature_services.propose_admission if proposal else candidature_services.create_application_on_behalf
+        )
         try:
-            application = candidature_services.create_application_on_behalf(
+            application = create(
                 candidate=form.cleaned_data["numero_dossier"],
                 formation=form.cleaned_data["formation"],
                 actor=request.user,
@@ -189,9 +203,12 @@ def application_view(model_admin, request):
         except BusinessRuleError as error:
             form.add_error(None, str(error))
         else:
-            messages.success(
-                request, gettext("The application has been created; the candidate was informed by e-mail.")
+            done = (
+                gettext("The admission has been proposed: the candidate was told by e-mail and now confirms.")
+                if proposal
+                else gettext("The application has been created; the candidate was informed by e-mail.")
             )
+            messages.success(request, done)
             return HttpResponseRedirect(reverse("admin:applications_application_change", args=[application.pk]))
     return _page(
         model_admin,

@@ -26,7 +26,7 @@ from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_commission
 from applications.pieces import blocking_pieces
 from applications.services.pieces import delete_application_files
-from applications.services.staff import promote_from_waiting_list
+from applications.services.staff import admit_on_proposal, promote_from_waiting_list
 from applications.signals import application_confirmed, confirmation_withdrawn
 from applications.workflow import (
     ANSWER_TRANSITIONS,
@@ -208,6 +208,19 @@ def create_application_on_behalf(*, candidate: Candidate, formation: Formation, 
         already_applied=_("The candidate has already applied to this formation."),
         comment=comment,
     )
+
+
+@transaction.atomic
+def propose_admission(*, candidate: Candidate, formation: Formation, actor: User) -> Application:
+    """Staff propose an admission (ecandidat-features §1.5 "Proposition d'admission"): the application is created on
+    the candidate's behalf (mail CANDIDATURE), set Complete and given the formation's default favourable decision,
+    validated at once (``staff.admit_on_proposal``: history action ``P``, the decision's mail); the commission is
+    alerted (COMMISSION_ALERT_PROPOSITION) when it asked for it. All or nothing: without the formation's default
+    favourable decision, nothing is created."""
+    application = create_application_on_behalf(candidate=candidate, formation=formation, actor=actor)
+    admit_on_proposal(application, actor=actor)
+    notify_commission(application=application, code="COMMISSION_ALERT_PROPOSITION")
+    return application
 
 
 # --- Transmitting -----------------------------------------------------------------------------------------------

@@ -160,20 +160,47 @@ def grant_direct_access(application: Application, *, actor: User | None, batch: 
     """
     if application.treatment_type != TreatmentType.DIRECT or application.decisions.exists():
         return None
-    decision_type = application.formation.favourable_decision_type
-    if decision_type is None:
+    if application.formation.favourable_decision_type is None:
         logger.warning("formation %s: direct access without a default favourable decision", application.formation.code)
         return None
+    return _grant_default_favourable(
+        application, actor=actor, action=DecisionAction.DIRECT_ACCESS, event=EventKind.DIRECT_ACCESS, batch=batch
+    )
+
+
+def admit_on_proposal(application: Application, *, actor: User) -> Decision:
+    """Proposition d'admission (§1.5): the new application is set Complete without the status mail, and given the
+    formation's default favourable decision, created and validated at once (history action ``P``) and mailed; the
+    candidate then confirms as after any favourable decision. Raises ``BusinessRuleError`` without that default
+    decision. Called by ``candidature.propose_admission``, in its transaction."""
+    application = _lock(application)
+    if application.formation.favourable_decision_type is None:
+        raise BusinessRuleError(
+            _("An admission proposal needs the formation's default favourable decision; set it on the formation.")
+        )
+    change_status(application, STAFF_TRANSITION_BY_TARGET[DossierStatus.COMPLETE], role=Role.STAFF, actor=actor)
+    return _grant_default_favourable(
+        application, actor=actor, action=DecisionAction.PROPOSAL, event=EventKind.ADMISSION_PROPOSED
+    )
+
+
+def _grant_default_favourable(
+    application: Application, *, actor: User | None, action: str, event: EventKind, batch: str = ""
+) -> Decision:
+    """The formation's default favourable decision, created validated with history ``action``, recorded as
+    ``event`` and mailed with its letter."""
+    decision_type = application.formation.favourable_decision_type
+    assert decision_type is not None  # checked by the callers, with their own message
     now = timezone.now()
     decision = Decision.objects.create(
         application=application,
         decision_type=decision_type,
-        action=DecisionAction.DIRECT_ACCESS,
+        action=action,
         created_by=actor,
         validated_at=now,
         validated_by=actor,
     )
-    record_event(application, kind=EventKind.DIRECT_ACCESS, actor=actor, batch=batch, comment=decision_type.label)
+    record_event(application, kind=event, actor=actor, batch=batch, comment=decision_type.label)
     notify_candidate(
         application=application,
         code=decision_type.mail_code,

@@ -35,7 +35,7 @@ def test_every_app_registers_its_mails_in_order():
         "CPT_MIN_MODIF_MAIL_EXISTE",
         "CPT_MIN_INCONNU",
     ]
-    assert len(codes) == 6 + 24  # issue 12: LISTE_COMP_PROGRESSION; then TYPE_TRAIT_AC, _AD, _ATT
+    assert len(codes) == 6 + 25  # issue 12: LISTE_COMP_PROGRESSION; then TYPE_TRAIT_AC, _AD, _ATT, ALERT_PROPOSITION
     assert {n.template_base.split("/")[0] for n in notifications.registered()} == {"accounts", "applications"}
 
 

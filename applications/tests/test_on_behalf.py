@@ -10,11 +10,12 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import User
-from applications.enums import EventKind
+from applications.enums import DecisionAction, DossierStatus, EventKind
 from applications.models import Application
 from applications.tests.factories import CandidateFactory
-from applications.tests.factories_candidature import complete_candidate
+from applications.tests.factories_candidature import complete_candidate, decision_type
 from ecandidat.models import OutboundEmail
+from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -142,6 +143,56 @@ def test_manager_applies_for_a_candidate_outside_the_window(client, centre_manag
         "Créée par un gestionnaire pour le candidat",
     )
     assert OutboundEmail.objects.get().code == "CANDIDATURE"
+
+
+def test_manager_proposes_an_admission(client, centre_manager, formation, campaign):
+    formation.favourable_decision_type = decision_type(Avis.FAVOURABLE)
+    formation.save()
+    formation.commission.alert_mode, formation.commission.email = "M", "commission.minfo@univ.example"
+    formation.commission.save()
+    candidate = complete_candidate(user__campaign=campaign)
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(APPLY), {"numero_dossier": candidate.user.username, "formation": formation.pk, "kind": "proposal"}
+    )
+
+    application = Application.objects.get(candidate=candidate)
+    assert response.status_code == 302
+    assert application.dossier_status == DossierStatus.COMPLETE
+    decision = application.decisions.get()
+    assert (decision.action, decision.decision_type, decision.validated_by) == (
+        DecisionAction.PROPOSAL,
+        formation.favourable_decision_type,
+        centre_manager,
+    )
+    kinds = list(application.events.order_by("id").values_list("kind", flat=True))
+    assert kinds == [EventKind.CREATED, EventKind.STATUS, EventKind.ADMISSION_PROPOSED]
+    mails = sorted(OutboundEmail.objects.values_list("code", "to"))
+    assert mails == [
+        ("AVIS_FAVORABLE", candidate.user.email),
+        ("CANDIDATURE", candidate.user.email),
+        ("COMMISSION_ALERT_PROPOSITION", "commission.minfo@univ.example"),
+    ]  # no "dossier complete" mail: the decision says more
+
+
+def test_a_proposal_without_the_formations_favourable_decision_creates_nothing(
+    client, centre_manager, formation, campaign
+):
+    candidate = complete_candidate(user__campaign=campaign)
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(APPLY),
+        {"numero_dossier": candidate.user.username, "formation": formation.pk, "kind": "proposal"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+
+    assertContains(
+        response, "Une proposition d&#x27;admission demande l&#x27;avis favorable par défaut de la formation"
+    )
+    assert not Application.objects.exists()
+    assert not OutboundEmail.objects.exists()
 
 
 def test_another_centres_formation_is_not_offered(client, other_centre_manager, formation, campaign):
