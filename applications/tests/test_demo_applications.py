@@ -1,12 +1,19 @@
 """``manage.py seed_demo`` as a newcomer runs it: the whole chain, twice, and what a manager then finds."""
 
+import io
+import zipfile
 from io import StringIO
 
 import pytest
+from django.core.files.storage import default_storage
 from django.core.management import call_command
+from pypdf import PdfReader
 
-from applications.enums import DossierStatus, PieceStatus
-from applications.models import Application, ApplicationEvent, PieceSubmission
+from applications.enums import DossierStatus, OpiState, PieceStatus
+from applications.models import Application, ApplicationEvent, Candidate, Opi, OpiExport, PieceSubmission
+from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
+from applications.opi.services import export_zip
+from applications.validators import validate_ine
 from documents.models import Document
 
 pytestmark = pytest.mark.django_db
@@ -47,13 +54,6 @@ def test_seed_demo_twice_changes_nothing():
 
 
 def test_seed_demo_leaves_an_opi_whose_zip_has_the_reference_columns():
-    import io
-    import zipfile
-
-    from applications.enums import OpiState
-    from applications.models import Opi, OpiExport
-    from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
-    from applications.opi.services import export_zip
 
     output = _seed()
     _seed()
@@ -73,8 +73,6 @@ def test_seed_demo_leaves_an_opi_whose_zip_has_the_reference_columns():
 
 
 def test_seed_demo_pieces_are_readable_pages_for_the_preview():
-    from django.core.files.storage import default_storage
-    from pypdf import PdfReader
 
     _seed()
     submission = (
@@ -91,8 +89,6 @@ def test_seed_demo_pieces_are_readable_pages_for_the_preview():
 
 
 def test_seed_demo_candidates_have_a_valid_ine_as_french_nationals_must():
-    from applications.models import Candidate
-    from applications.validators import validate_ine
 
     _seed()
 

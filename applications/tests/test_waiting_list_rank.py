@@ -14,6 +14,7 @@ from applications.enums import EventKind
 from applications.services import candidature as candidature_services
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
+from ecandidat.settings import base
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
@@ -189,7 +190,6 @@ def test_display_s_mails_no_progress_of_a_rank_it_does_not_show(settings, moved_
 
 
 def test_an_unknown_rank_display_stops_the_start(monkeypatch):
-    from ecandidat.settings import base
 
     monkeypatch.setenv("WAITING_LIST_RANK_DISPLAY", "Rang")
     with pytest.raises(ImproperlyConfigured, match="WAITING_LIST_RANK_DISPLAY must be N, S or R"):

@@ -1,13 +1,15 @@
 """Sliding sessions refreshed only when their last refresh is older than SESSION_REFRESH_AFTER (issue 14)."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains
 
-from ecandidat.sessions import REFRESHED_AT_KEY
+from ecandidat.sessions import REFRESHED_AT_KEY, SessionStore
 
 
 def _age_session(client, seconds: int) -> None:
@@ -100,11 +102,6 @@ def test_anonymous_requests_get_no_session(client, django_assert_num_queries):
 
 @pytest.mark.django_db
 def test_the_session_store_reads_its_row_through_the_prepared_query(settings):
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from ecandidat.sessions import SessionStore
 
     assert settings.SESSION_ENGINE == "ecandidat.sessions"
     store = SessionStore()

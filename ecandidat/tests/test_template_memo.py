@@ -1,11 +1,18 @@
 """{% url %} without arguments and {% translate "literal" %} remembered per process (ecandidat/templatetags/memo.py):
 the same output as Django's tags, per language, escaping and urlconf."""
 
+import uuid
+from unittest import mock
+
 import pytest
 from django.template import Context, Engine, engines
+from django.template import engines as all_engines
+from django.templatetags.static import static
 from django.test import override_settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
 from django.utils import translation
+
+from ecandidat.templatetags import memo
 
 
 def render(source: str, context: dict | None = None) -> str:
@@ -70,7 +77,6 @@ def test_same_output_as_djangos_tags(source, language):
 
 
 def test_the_i18n_override_is_not_reported_but_other_duplicates_are(settings):
-    from django.template import engines as all_engines
 
     backend = all_engines["django"]
     assert backend._check_for_template_tags_with_the_same_name() == []
@@ -88,7 +94,6 @@ IDS = ["1faefe1c-1fb5-44bf-a384-3ddf78fd9233", "8c2b7d0e-5a4f-4c1e-9a57-1d2e3f40
 @pytest.mark.parametrize("application", IDS)
 @pytest.mark.parametrize("piece", [0, 7, 123456])
 def test_url_with_uuid_and_int_arguments_is_djangos(application, piece):
-    import uuid
 
     template = engines["django"].from_string(
         "{% url 'pieces:upload' a p %}|{% url 'pieces:pieces' a %}|{% url 'applications:apply' p %}"
@@ -106,7 +111,6 @@ def test_url_with_uuid_and_int_arguments_is_djangos(application, piece):
 
 
 def test_url_arguments_django_refuses_are_still_refused():
-    import uuid
 
     with pytest.raises(NoReverseMatch):
         render("{% url 'applications:apply' a %}", {"a": uuid.UUID(IDS[0])})  # a UUID where an int is expected
@@ -123,7 +127,6 @@ def test_other_argument_values_go_through_djangos_tag():
 
 
 def test_the_script_prefix_is_part_of_the_remembered_url():
-    from django.urls import get_script_prefix, set_script_prefix
 
     before = get_script_prefix()
     set_script_prefix("/ecandidat/")
@@ -135,9 +138,6 @@ def test_the_script_prefix_is_part_of_the_remembered_url():
 
 
 def test_a_custom_path_converter_turns_the_pattern_off():
-    from unittest import mock
-
-    from ecandidat.templatetags import memo
 
     memo._patterns.clear()
     custom = {**memo.get_converters(), "int": object()}  # a project's own converter replacing a default one
@@ -148,7 +148,6 @@ def test_a_custom_path_converter_turns_the_pattern_off():
 
 
 def test_static_is_djangos_and_remembered():
-    from django.templatetags.static import static
 
     source = "{% load static %}{% static 'css/app.css' %}|{% static path %}|{% static 'js/upload.js' as u %}[{{ u }}]"
     expected = f"{static('css/app.css')}|{static('js/session.js')}|[{static('js/upload.js')}]"
@@ -162,10 +161,6 @@ def test_static_follows_the_settings(settings):
 
 
 def test_a_url_with_arguments_is_reversed_once_per_shape():
-    import uuid
-    from unittest import mock
-
-    from ecandidat.templatetags import memo
 
     memo._patterns.clear()
     template = engines["django"].from_string("{% url 'pieces:upload' a p %}")
