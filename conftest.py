@@ -59,6 +59,17 @@ def _no_home_message():
 
 
 @pytest.fixture(autouse=True)
+def _no_faq():
+    """The Assistance page finds an empty FAQ in the cache, as for the home message above
+    (ecandidat/tests/test_faq.py tests the cold read)."""
+    from django.core.cache import cache
+
+    from ecandidat.faq import CACHE_KEY
+
+    cache.set(CACHE_KEY, (), 300)
+
+
+@pytest.fixture(autouse=True)
 def _no_cached_pages():
     """Each test starts with no cached fragment (the catalogue tree): its formations are its own."""
     from django.core.cache import caches

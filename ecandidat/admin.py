@@ -12,12 +12,14 @@ from django.utils.translation import gettext_lazy as _
 from ecandidat import notifications
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 from ecandidat.emails import current_template, render_email, resend_emails
+from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
 from ecandidat.mail_templates import file_version
 from ecandidat.maintenance import set_switch
 from ecandidat.models import (
     BatchRun,
     DestroyedCampaignCount,
+    FaqEntry,
     HomeMessage,
     MailTemplate,
     MaintenanceSwitch,
@@ -130,6 +132,33 @@ class HomeMessageAdmin(CentralOfficeOnly, admin.ModelAdmin):
         # Through the service, so that the cached text every home page reads is replaced.
         saved = set_home_message(text_fr=obj.text_fr, text_en=obj.text_en, actor=request.user)
         obj.pk, obj.updated_at = saved.pk, saved.updated_at  # for the admin's history entry and its links
+
+
+@admin.register(FaqEntry)
+class FaqEntryAdmin(CentralOfficeOnly, admin.ModelAdmin):
+    """The FAQ of the "Assistance" page (eCandidat "FAQ"), written by the central office: ordered question/answer
+    pairs in French, optionally in English. Saves and deletions go through ``ecandidat.faq``, so that the cached FAQ
+    every Assistance page reads is replaced; the admin's history (LogEntry) records who did what."""
+
+    list_display = ["question_fr", "order", "has_english", "in_service", "updated_at"]
+    list_display_links = ["question_fr"]
+    list_editable = ["order", "in_service"]
+    list_filter = ["in_service"]
+    search_fields = ["question_fr", "question_en"]
+    fields = ["order", "in_service", "question_fr", "answer_fr", "question_en", "answer_en"]
+
+    @admin.display(description=_("in English"), boolean=True)
+    def has_english(self, obj):
+        return bool(obj.question_en)
+
+    def save_model(self, request, obj, form, change):
+        save_faq_entry(entry=obj, actor=request.user)
+
+    def delete_model(self, request, obj):
+        delete_faq_entries(entries=[obj], actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        delete_faq_entries(entries=queryset, actor=request.user)
 
 
 @admin.register(DestroyedCampaignCount)

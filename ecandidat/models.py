@@ -172,6 +172,50 @@ class HomeMessage(models.Model):
         super().save(*args, **kwargs)
 
 
+class FaqEntryQuerySet(models.QuerySet["FaqEntry"]):
+    def in_service(self) -> "FaqEntryQuerySet":
+        return self.filter(in_service=True)
+
+
+class FaqEntry(models.Model):
+    """One question of the "Assistance" page's FAQ (eCandidat "FAQ": ordered, translatable question/answer pairs),
+    written by the central office. Plain text. Read through ``ecandidat.faq`` (cached), written through its
+    ``save_faq_entry`` / ``delete_faq_entries``.
+
+    English is optional and comes as a pair: a question and its answer, or neither (the French pair is shown)."""
+
+    order = models.PositiveSmallIntegerField(_("order"), default=0, help_text=_("Smaller numbers come first."))
+    question_fr = models.CharField(_("question in French"), max_length=300)
+    answer_fr = models.TextField(_("answer in French"), max_length=5000)
+    question_en = models.CharField(_("question in English"), max_length=300, blank=True)
+    answer_en = models.TextField(
+        _("answer in English"),
+        max_length=5000,
+        blank=True,
+        help_text=_("Give both the English question and its answer, or neither: the French ones are then shown."),
+    )
+    in_service = models.BooleanField(_("in service"), default=True, help_text=_("Untick to hide it from the page."))
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = FaqEntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("FAQ entry")
+        verbose_name_plural = _("FAQ entries")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(question_en="", answer_en="")
+                | (~models.Q(question_en="") & ~models.Q(answer_en="")),
+                name="faq_entry_english_pair",
+                violation_error_message=_("Give both the English question and its answer, or neither."),
+            )
+        ]
+
+    def __str__(self):
+        return self.question_fr
+
+
 class BatchRun(models.Model):
     """One run of a nightly command (eCandidat ``batch_histo``)."""
 

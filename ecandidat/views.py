@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from ecandidat.faq import faq_entries
 from ecandidat.home_message import home_message
 from ecandidat.maintenance import hour_label
 from ecandidat.sessions import refresh_session
@@ -43,8 +44,13 @@ def _guide_html() -> str:
 @require_GET
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def assistance(request):
-    """ "Assistance": the candidates' guide and the contact address."""
-    return render(request, "ecandidat/assistance.html", {"guide_html": mark_safe(_guide_html())})  # noqa: S308
+    """ "Assistance": the central office's FAQ (in the visitor's language), the candidates' guide and the contact
+    address. No query once the FAQ is cached (``ecandidat.faq``)."""
+    context = {
+        "faq": faq_entries(translation.get_language() or settings.LANGUAGE_CODE),
+        "guide_html": mark_safe(_guide_html()),  # noqa: S308
+    }
+    return render(request, "ecandidat/assistance.html", context)
 
 
 @login_not_required

@@ -8,10 +8,12 @@ def _clear_rate_limits():
     from django.contrib.sites.models import Site
     from django.core.cache import cache
 
+    from ecandidat import faq
     from ecandidat.home_message import CACHE_KEY
 
     cache.clear()
     cache.set(CACHE_KEY, ("", ""), 300)  # as the root conftest: the home page finds "no message" cached
+    cache.set(faq.CACHE_KEY, (), 300)  # and the Assistance page an empty FAQ
     Site.objects.clear_cache()  # deterministic query counts, whatever ran before
     yield
     cache.clear()

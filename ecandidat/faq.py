@@ -1,0 +1,91 @@
+"""The FAQ of the "Assistance" page (eCandidat "FAQ"), written by the central office in the back office.
+
+Read on every Assistance page without a query, as the home page's message (``ecandidat.home_message``): the default
+cache keeps the entries in service, in order, as ``(question_fr, answer_fr, question_en, answer_en)`` tuples for
+``CACHE_SECONDS``, and is given the new list when a save or a deletion commits. A cache that fails is skipped, and
+the database answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.core.cache import cache
+from django.db import transaction
+
+from ecandidat.models import FaqEntry
+
+logger = logging.getLogger(__name__)
+
+CACHE_KEY = "faq:v1"
+CACHE_SECONDS = 300
+
+Texts = tuple[tuple[str, str, str, str], ...]
+
+
+def faq_entries(language: str) -> list[tuple[str, str, str]]:
+    """The ``(question, answer, language of the pair)`` entries in service, in order, in ``language``: an entry
+    without English is shown in French (and says so, for screen readers)."""
+    try:
+        texts = cache.get(CACHE_KEY)
+    except Exception as exc:  # whatever the cache backend raises, the page must still answer
+        logger.warning("faq: cache unavailable (%s), read from the database", type(exc).__name__)
+        return _pick(_read(), language)
+    if texts is None:
+        texts = _read()
+        try:
+            cache.set(CACHE_KEY, texts, CACHE_SECONDS)
+        except Exception as exc:  # noqa: BLE001 - the page still has its FAQ
+            logger.warning("faq: cache unavailable (%s)", type(exc).__name__)
+    return _pick(texts, language)
+
+
+@transaction.atomic
+def save_faq_entry(*, entry: FaqEntry, actor) -> FaqEntry:
+    """Save ``entry`` (new or changed; texts stripped); every process shows the new FAQ once the transaction has
+    committed. The admin records the change in its history (LogEntry) with ``actor``."""
+    for field in ("question_fr", "answer_fr", "question_en", "answer_en"):
+        setattr(entry, field, getattr(entry, field).strip())
+    entry.save()
+    _remember_on_commit()
+    logger.info("faq entry %s saved by %s", entry.pk, actor)
+    return entry
+
+
+@transaction.atomic
+def delete_faq_entries(*, entries: Iterable[FaqEntry], actor) -> int:
+    """Delete ``entries``; every process stops showing them once the transaction has committed. Returns how many
+    were deleted."""
+    ids = [entry.pk for entry in entries]
+    deleted, _ = FaqEntry.objects.filter(pk__in=ids).delete()
+    _remember_on_commit()
+    logger.info("faq entries %s deleted by %s", ids, actor)
+    return deleted
+
+
+def _remember_on_commit() -> None:
+    """The list as this transaction leaves it, into the cache once it is committed (a reader that read the old rows
+    just before may still write them back: they last CACHE_SECONDS at most)."""
+    texts = _read()
+    transaction.on_commit(lambda: _remember(texts))
+
+
+def _remember(texts: Texts) -> None:
+    try:
+        cache.set(CACHE_KEY, texts, CACHE_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - the old FAQ stays at most CACHE_SECONDS
+        logger.warning("faq: cache unavailable (%s), the old FAQ stays until it expires", type(exc).__name__)
+
+
+def _read() -> Texts:
+    rows = FaqEntry.objects.in_service().values_list("question_fr", "answer_fr", "question_en", "answer_en")
+    return tuple(rows)
+
+
+def _pick(texts: Texts, language: str) -> list[tuple[str, str, str]]:
+    english = language.startswith("en")
+    return [
+        (question_en, answer_en, "en") if english and question_en else (question_fr, answer_fr, "fr")
+        for question_fr, answer_fr, question_en, answer_en in texts
+    ]
