@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
-from accounts.models import StaffEnrolmentToken, StaffMembership, User
+from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, User
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central
@@ -124,6 +124,28 @@ class StaffEnrolmentTokenAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "accounts/admin_issue_enrolment_code.html", context)
+
+
+@admin.register(AccountDeletion)
+class AccountDeletionAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
+    """The record of candidate accounts deleted at their request (``applications.services.erasure``): read by the
+    central office, written only by the deletion itself."""
+
+    list_display = [
+        "numero_dossier",
+        "campaign",
+        "everything",
+        "applications",
+        "files",
+        "mails",
+        "notified",
+        "deleted_by",
+        "deleted_at",
+    ]
+    list_filter = ["everything", "campaign"]
+    list_select_related = ["campaign", "deleted_by"]
+    search_fields = ["numero_dossier"]
+    show_full_result_count = False
 
 
 @login_not_required

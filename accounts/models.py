@@ -256,3 +256,30 @@ class SharedCacheEntry(models.Model):
 
     def __str__(self):
         return self.cache_key
+
+
+class AccountDeletion(models.Model):
+    """A candidate account deleted at the candidate's request (``applications.services.erasure``): what is left of
+    it is its numéro de dossier (never issued again), what went with it (counts) and who deleted it."""
+
+    numero_dossier = models.CharField(_("numéro de dossier"), max_length=8)
+    campaign = models.ForeignKey(
+        "offers.Campaign", verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="+"
+    )
+    everything = models.BooleanField(
+        _("complete deletion (CNIL)"), help_text=_("The applications, pieces and mails went with the account.")
+    )
+    applications = models.PositiveIntegerField(_("applications deleted"))
+    files = models.PositiveIntegerField(_("stored files deleted"))
+    mails = models.PositiveIntegerField(_("mails deleted"))
+    notified = models.BooleanField(_("candidate informed by e-mail"))
+    deleted_by = models.ForeignKey(User, verbose_name=_("deleted by"), on_delete=models.PROTECT, related_name="+")
+    deleted_at = models.DateTimeField(_("deleted at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("deleted candidate account")
+        verbose_name_plural = _("deleted candidate accounts")
+        ordering = ["-deleted_at", "-id"]
+
+    def __str__(self):
+        return self.numero_dossier

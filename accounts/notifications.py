@@ -125,4 +125,14 @@ NOTIFICATIONS = (
         SIGNUP_URL,
         recipient=_OWNER,
     ),
+    # Not a security mail: the central office may switch it off, and staff tick "inform the candidate" each time.
+    Notification(
+        code="CPT_MIN_DELETE",
+        label=_("account deletion"),
+        sent_when=_("the central office deletes a candidate's account at their request, if it ticks the e-mail"),
+        recipient=_CANDIDATE,
+        template_base="accounts/email/cpt_min_delete",
+        variables=_ACCOUNT,
+        context=account_context,
+    ),
 )

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from applications.admin.erasure import erasure_urls
 from applications.models import (
     Address,
     Application,
@@ -83,6 +84,17 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
         if is_central(request.user):
             return queryset
         return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
+
+    def get_urls(self):
+        return [*erasure_urls(self), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_delete_accounts": is_central(request.user)}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "may_delete_accounts": is_central(request.user)}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(SisRecord)

@@ -1,0 +1,213 @@
+"""Deleting a candidate's account at their request (eCandidat "Supprimer" and "Suppression CNIL", §1.1; RGPD art. 17).
+
+The central office does it, from the candidates' back office, once the candidate has asked (the guide sends them to
+the institution's contact address). Two kinds, as in eCandidat:
+
+- **the account** alone: refused while the account has applications (the commission's work would go with it);
+- **everything** ("Suppression CNIL"): the account, its dossier, its applications with their history, decisions,
+  letters and OPI rows, its pieces and every file it uploaded, the commission packs holding one of its dossiers, the
+  mails written to its address since it was created, and the back office's change history of those rows.
+
+Contract:
+
+- One transaction. The account row is locked first (``select_for_update``), then its applications, so a member of
+  staff acting on one of them meanwhile waits and then finds nothing (404), and two deletions of the same account
+  cannot both run. Any failure rolls everything back: nothing is half-deleted.
+- Stored files are removed only once the transaction has committed (``documents.storage.delete_file_on_commit``);
+  a removal that fails leaves an orphan for ``remove_orphan_files``, never a row pointing to a missing file.
+- The deletion is recorded (``accounts.AccountDeletion``): the numéro de dossier, the campaign, what was deleted
+  (counts) and who did it. Nothing else of the person is kept. Numéros de dossier are never issued twice
+  (``NumeroDossierHistory``), so the record points to one person only.
+- The confirmation mail (``CPT_MIN_DELETE``, optional, eCandidat's "send mail" tick) is written after the old mails
+  are deleted, in the same transaction, and leaves through the outbox once it commits.
+- Waiting lists close up: the ranks of the formations where a deleted application held one are recomputed.
+- Staff accounts are never deleted here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from accounts.models import AccountDeletion, StaffMembership, User
+from applications.models import (
+    Application,
+    Candidate,
+    CommissionPack,
+    DecisionLetter,
+    PieceSubmission,
+)
+from applications.services.staff import recompute_waiting_list_ranks
+from documents.models import Document
+from documents.storage import delete_file_on_commit
+from ecandidat.emails import enqueue_notification
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import OutboundEmail
+from ecandidat.staff import is_central
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+
+@dataclass(frozen=True)
+class ErasureCounts:
+    """What a deletion removes (shown before, recorded after)."""
+
+    applications: int
+    files: int
+    mails: int
+
+    def describe(self) -> str:
+        """In words, for the confirmation page and the message after it."""
+        return ", ".join(
+            [
+                ngettext("%(n)d application", "%(n)d applications", self.applications) % {"n": self.applications},
+                ngettext("%(n)d stored file", "%(n)d stored files", self.files) % {"n": self.files},
+                ngettext("%(n)d mail", "%(n)d mails", self.mails) % {"n": self.mails},
+            ]
+        )
+
+
+def candidate_account(numero: str) -> User | None:
+    """The candidate account of this numéro de dossier (any campaign), or None (unknown number, or staff)."""
+    user = (
+        User.objects.select_related("campaign").filter(username=numero.strip().upper(), campaign__isnull=False).first()
+    )
+    if user is None or _is_staff_account(user):
+        return None
+    return user
+
+
+def _is_staff_account(user: User) -> bool:
+    return user.is_staff or user.is_superuser or StaffMembership.objects.filter(user=user).exists()
+
+
+def _documents(user: User) -> QuerySet[Document]:
+    submissions = PieceSubmission.objects.filter(candidate__user=user).exclude(document=None)
+    return Document.objects.filter(Q(pk__in=submissions.values("document_id")) | Q(uploaded_by=user))
+
+
+def _mails(user: User) -> QuerySet[OutboundEmail]:
+    """The mails written to the account's address since the account exists (another campaign's account of the
+    same person is another account, with its own deletion)."""
+    if not user.email:
+        return OutboundEmail.objects.none()
+    return OutboundEmail.objects.filter(to__iexact=user.email, created_at__gte=user.date_joined)
+
+
+def _packs_holding(application_ids: list[int]) -> list[CommissionPack]:
+    """The commission packs built with one of these applications' dossiers (kept a few days, so few rows; their
+    list of applications is JSON, which SQLite cannot search by element)."""
+    wanted = set(application_ids)
+    if not wanted:
+        return []
+    packs = CommissionPack.objects.only("pk", "file", "application_ids")
+    return [pack for pack in packs if wanted.intersection(pack.application_ids or ())]
+
+
+def erasure_counts(user: User) -> ErasureCounts:
+    """What deleting everything of ``user`` would remove (read only)."""
+    application_ids = list(Application.objects.filter(candidate__user=user).values_list("pk", flat=True))
+    letters = DecisionLetter.objects.filter(application_id__in=application_ids)
+    packs = _packs_holding(application_ids)
+    return ErasureCounts(
+        applications=len(application_ids),
+        files=_documents(user).count() + letters.count() + sum(1 for pack in packs if pack.file),
+        mails=_mails(user).count(),
+    )
+
+
+@transaction.atomic
+def delete_candidate_account(*, user: User, actor: User, everything: bool, notify: bool) -> AccountDeletion:
+    """Delete the candidate account ``user`` (see the module's contract). ``everything`` is the "Suppression CNIL";
+    without it an account with applications is refused. ``notify`` writes ``CPT_MIN_DELETE`` to its address."""
+    if not is_central(actor):
+        raise BusinessRuleError(_("Only the central admissions office deletes candidate accounts."))
+    locked = User.objects.select_for_update().filter(pk=user.pk, campaign__isnull=False).first()
+    if locked is None or _is_staff_account(locked):
+        raise BusinessRuleError(_("This account no longer exists or is not a candidate account."))
+    user = locked
+    assert user.campaign is not None  # a candidate account (filtered above)
+    applications = list(
+        Application.objects.select_for_update(of=("self",))
+        .filter(candidate__user=user)
+        .select_related("formation")
+        .order_by("pk")
+    )
+    if applications and not everything:
+        raise BusinessRuleError(
+            ngettext(
+                "This account has %(n)d application: only the complete deletion (CNIL) removes it with the account.",
+                "This account has %(n)d applications: only the complete deletion (CNIL) removes them with the "
+                "account.",
+                len(applications),
+            )
+            % {"n": len(applications)}
+        )
+    counts = erasure_counts(user)
+    application_ids = [application.pk for application in applications]
+    ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
+    language = (
+        Candidate.objects.filter(user=user).values_list("preferred_language", flat=True).first()
+        or settings.LANGUAGE_CODE
+    )
+
+    _delete_history(user, application_ids)
+    files = _delete_rows(user, application_ids)
+    _mails(user).delete()
+    record = AccountDeletion.objects.create(
+        numero_dossier=user.username,
+        campaign=user.campaign,
+        everything=everything,
+        applications=counts.applications,
+        files=counts.files,
+        mails=counts.mails,
+        notified=notify and bool(user.email),
+        deleted_by=actor,
+    )
+    if notify and user.email:
+        enqueue_notification("CPT_MIN_DELETE", user, to=user.email, language=language)
+    user.delete()
+    for formation in ranked_formations.values():
+        recompute_waiting_list_ranks(formation=formation)
+    for name in files:
+        delete_file_on_commit(name)
+    return record
+
+
+def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
+    """Delete the dossier, the applications and the documents of ``user``; returns the stored files to remove."""
+    documents = _documents(user)
+    letters = DecisionLetter.objects.filter(application_id__in=application_ids)
+    packs = _packs_holding(application_ids)
+    files = [name for name in documents.values_list("file", flat=True) if name]
+    files += [name for name in letters.values_list("file", flat=True) if name]
+    files += [pack.file.name for pack in packs if pack.file.name]
+    document_ids = list(documents.values_list("pk", flat=True))
+    PieceSubmission.objects.filter(candidate__user=user).delete()
+    Document.objects.filter(pk__in=document_ids).delete()
+    CommissionPack.objects.filter(pk__in=[pack.pk for pack in packs]).delete()
+    Application.objects.filter(pk__in=application_ids).delete()  # history, decisions, letters, notes, OPI, tags
+    Candidate.objects.filter(user=user).delete()  # address, bac, cursus, internships, experience, form answers
+    return files
+
+
+def _delete_history(user: User, application_ids: list[int]) -> None:
+    """The back office's change history (admin ``LogEntry``) of the account, its dossier and its applications:
+    their titles hold the person's name."""
+    candidate_ids = list(Candidate.objects.filter(user=user).values_list("pk", flat=True))
+    rows = [(User, [user.pk]), (Candidate, candidate_ids), (Application, application_ids)]
+    condition = Q(pk__in=[])
+    for model, ids in rows:
+        if ids:
+            content_type = ContentType.objects.get_for_model(model)
+            condition |= Q(content_type=content_type, object_id__in=[str(pk) for pk in ids])
+    LogEntry.objects.filter(condition).delete()

@@ -1,0 +1,358 @@
+"""Deleting a candidate's account at their request (eCandidat "Supprimer" / "Suppression CNIL"): the service's
+contract (``applications.services.erasure``) and its back-office page."""
+
+from unittest import mock
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from accounts.models import AccountDeletion, NumeroDossierHistory, User
+from applications.enums import DossierStatus
+from applications.models import Application, Candidate, CommissionPack, Decision, DecisionLetter, PieceSubmission
+from applications.services import erasure
+from applications.services.staff import recompute_waiting_list_ranks
+from applications.tests.factories_candidature import (
+    DocumentFactory,
+    PieceSubmissionFactory,
+    complete_candidate,
+    decide,
+    make_application,
+)
+from documents.models import Document
+from ecandidat.emails import enqueue_email
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import OutboundEmail
+from offers.enums import Avis
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+PAGE = "admin:applications_candidate_delete_account"
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission, code="MINFO")
+
+
+def _stored(name: str, content: bytes = b"%PDF-1.4 piece") -> str:
+    return default_storage.save(name, ContentFile(content))
+
+
+@pytest.fixture
+def rich_candidate(campaign, formation, central_manager, django_capture_on_commit_callbacks):
+    """A candidate with everything an account can hold: a dossier, an application with a stored piece, a validated
+    favourable decision with its letter file, a commission pack holding the dossier, mails, admin history."""
+    application = make_application(formation, campaign=campaign, status=DossierStatus.COMPLETE)
+    user = application.candidate.user
+    piece, letter, pack = _stored(f"{campaign.code}/p.pdf"), _stored("letters/l.pdf"), _stored("packs/p.zip")
+    user.stored_files = [piece, letter, pack]
+    document = DocumentFactory(uploaded_by=user, campaign_code=campaign.code, file=piece)
+    PieceSubmissionFactory(application=application, document=document)
+    with django_capture_on_commit_callbacks(execute=False):
+        decision = decide(application, Avis.FAVOURABLE, actor=central_manager)
+        DecisionLetter.objects.create(
+            decision=decision,
+            application=application,
+            kind="ADMISSION",
+            file=letter,
+            generated_at=decision.validated_at,
+        )
+        CommissionPack.objects.create(requested_by=central_manager, application_ids=[application.pk], file=pack)
+    LogEntry.objects.create(
+        user=central_manager,
+        content_type=ContentType.objects.get_for_model(Candidate),
+        object_id=str(application.candidate.pk),
+        object_repr=f"{application.candidate.birth_name} {application.candidate.first_name}",
+        action_flag=CHANGE,
+    )
+    return user
+
+
+# --- the service ------------------------------------------------------------------------------------------------
+
+
+def test_complete_deletion_removes_everything_and_records_it(
+    rich_candidate, campaign, central_manager, django_capture_on_commit_callbacks
+):
+    user = rich_candidate
+    numero = user.username
+    mails_before = OutboundEmail.objects.filter(to=user.email).count()
+    assert mails_before > 0  # the decision's mail
+    other = complete_candidate(user__campaign=campaign, user__email="other@example.org")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record = erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert not Candidate.objects.filter(user_id=user.pk).exists()
+    assert Application.objects.count() == 0
+    assert Decision.objects.count() == 0
+    assert PieceSubmission.objects.count() == 0
+    assert Document.objects.count() == 0
+    assert DecisionLetter.objects.count() == 0
+    assert CommissionPack.objects.count() == 0
+    assert OutboundEmail.objects.filter(to=user.email).count() == 0
+    assert not LogEntry.objects.filter(object_repr__contains=user.last_name or "-").exclude(object_repr="").exists()
+    assert LogEntry.objects.count() == 0
+    for name in user.stored_files:
+        assert not default_storage.exists(name), name
+    assert (record.numero_dossier, record.everything, record.applications, record.files, record.mails) == (
+        numero,
+        True,
+        1,
+        3,
+        mails_before,
+    )
+    assert record.deleted_by == central_manager
+    assert not record.notified
+    assert NumeroDossierHistory.objects.filter(numero=numero).exists()  # never issued again
+    assert Candidate.objects.filter(pk=other.pk).exists()  # nobody else's data
+
+
+def test_the_confirmation_mail_is_written_after_the_old_ones_go(rich_candidate, central_manager):
+    user = rich_candidate
+
+    erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=True)
+
+    mail = OutboundEmail.objects.get(to=user.email)
+    assert mail.code == "CPT_MIN_DELETE"
+    assert user.username in mail.body
+    assert AccountDeletion.objects.get().notified
+
+
+def test_a_failure_midway_deletes_nothing_and_keeps_every_file(
+    rich_candidate, campaign, central_manager, django_capture_on_commit_callbacks
+):
+    """Fault injection: the record cannot be written (the last write before the account goes)."""
+    user = rich_candidate
+    mails = OutboundEmail.objects.filter(to=user.email).count()
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        mock.patch.object(AccountDeletion.objects, "create", side_effect=IntegrityError("injected")),
+        pytest.raises(IntegrityError),
+    ):
+        erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=True)
+
+    assert callbacks == []
+    assert User.objects.filter(pk=user.pk).exists()
+    assert Application.objects.count() == 1
+    assert Document.objects.count() == 1
+    assert DecisionLetter.objects.count() == 1
+    assert CommissionPack.objects.count() == 1
+    assert OutboundEmail.objects.filter(to=user.email).count() == mails
+    for name in user.stored_files:
+        assert default_storage.exists(name), name
+
+
+def test_a_file_that_cannot_be_removed_does_not_undo_the_deletion(
+    rich_candidate, central_manager, django_capture_on_commit_callbacks
+):
+    user = rich_candidate
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        mock.patch.object(default_storage, "delete", side_effect=OSError("disk")),
+    ):
+        erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    assert not User.objects.filter(pk=user.pk).exists()  # the files are orphans for remove_orphan_files
+
+
+def test_the_account_alone_is_refused_while_it_has_applications(rich_candidate, central_manager):
+    with pytest.raises(BusinessRuleError, match="only the complete deletion"):
+        erasure.delete_candidate_account(user=rich_candidate, actor=central_manager, everything=False, notify=True)
+
+    assert User.objects.filter(pk=rich_candidate.pk).exists()
+    assert not OutboundEmail.objects.filter(code="CPT_MIN_DELETE").exists()
+
+
+def test_the_account_alone_goes_with_its_dossier(campaign, central_manager):
+    candidate = complete_candidate(user__campaign=campaign)
+
+    record = erasure.delete_candidate_account(
+        user=candidate.user, actor=central_manager, everything=False, notify=False
+    )
+
+    assert not User.objects.filter(pk=candidate.user_id).exists()
+    assert not Candidate.objects.exists()
+    assert (record.everything, record.applications, record.files) == (False, 0, 0)
+
+
+@pytest.mark.parametrize("who", ["centre_manager", "commission_member", "read_only_staff"])
+def test_only_the_central_office_deletes(rich_candidate, who, request):
+    with pytest.raises(BusinessRuleError):
+        erasure.delete_candidate_account(
+            user=rich_candidate, actor=request.getfixturevalue(who), everything=True, notify=False
+        )
+
+    assert User.objects.filter(pk=rich_candidate.pk).exists()
+
+
+def test_staff_accounts_are_never_deleted(centre_manager, central_manager):
+    with pytest.raises(BusinessRuleError):
+        erasure.delete_candidate_account(user=centre_manager, actor=central_manager, everything=True, notify=False)
+
+    assert erasure.candidate_account(centre_manager.username) is None
+
+
+def test_the_waiting_list_closes_up(campaign, formation, central_manager):
+    first, second, third = (make_application(formation, campaign=campaign) for _ in range(3))
+    for rank, application in enumerate((first, second, third), start=1):
+        decide(application, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=rank)
+    recompute_waiting_list_ranks(formation=formation)
+
+    erasure.delete_candidate_account(user=first.candidate.user, actor=central_manager, everything=True, notify=False)
+
+    ranks = dict(Application.objects.values_list("pk", "waiting_list_rank"))
+    assert ranks == {second.pk: 1, third.pk: 2}
+
+
+def test_mails_to_the_address_before_the_account_existed_stay(rich_candidate, central_manager):
+    """Another campaign's account of the same person is another account: its mails are not this one's."""
+    user = rich_candidate
+    old = enqueue_email(
+        to=user.email, code="X", template_base="accounts/email/generic", context={"subject": "S", "body": "B"}
+    )
+    OutboundEmail.objects.filter(pk=old.pk).update(created_at=user.date_joined.replace(year=2000))
+
+    erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    assert OutboundEmail.objects.filter(pk=old.pk).exists()
+
+
+# --- the page ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),
+        ("centre_manager", 404),
+        ("other_centre_manager", 404),
+        ("commission_member", 404),
+        ("read_only", 404),
+        ("central_manager", 200),
+    ],
+    indirect=["persona"],
+)
+def test_persona_matrix(client, persona, expected, rich_candidate):
+    client.force_login(persona)
+
+    response = client.get(reverse(PAGE), {"numero": rich_candidate.username})
+
+    assert response.status_code == expected
+    if expected == 404:
+        assertNotContains(response, rich_candidate.email, status_code=404)  # nothing of the account shows
+
+
+def test_anonymous_goes_to_login(client):
+    response = client.get(reverse(PAGE))
+
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_outsiders_cannot_post(client, centre_manager, rich_candidate):
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(PAGE),
+        {"numero": rich_candidate.username, "what": "everything", "confirmation": rich_candidate.username},
+    )
+
+    assert response.status_code == 404
+    assert User.objects.filter(pk=rich_candidate.pk).exists()
+
+
+def test_lookup_of_an_unknown_number_says_so(client, central_manager, django_assert_num_queries):
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(8):  # session, user, scope, permissions (2), the lookup, savepoint
+        response = client.get(reverse(PAGE), {"numero": "ZZZZ9999"})
+
+    assertContains(response, "No candidate account has this dossier number.")
+
+
+@pytest.mark.parametrize("applications", [1, 4])
+def test_summary_page_queries_do_not_grow(client, campaign, central_manager, applications, django_assert_num_queries):
+    candidate = complete_candidate(user__campaign=campaign)
+    for index in range(applications):
+        make_application(FormationFactory(code=f"F{index}"), campaign=campaign)
+        Application.objects.filter(pk=Application.objects.latest("pk").pk).update(candidate=candidate)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(15):
+        response = client.get(reverse(PAGE), {"numero": candidate.user.username.lower()})
+
+    assertContains(response, candidate.user.email)
+    assertContains(response, f"{applications} application")
+
+
+def test_the_confirmation_must_repeat_the_number(client, central_manager, rich_candidate):
+    client.force_login(central_manager)
+
+    response = client.post(
+        reverse(PAGE), {"numero": rich_candidate.username, "what": "everything", "confirmation": "WRONG"}
+    )
+
+    assertContains(response, "This is not the dossier number of the account shown above.")
+    assert User.objects.filter(pk=rich_candidate.pk).exists()
+
+
+def test_a_refusal_is_shown_on_the_form(client, central_manager, rich_candidate):
+    client.force_login(central_manager)
+
+    response = client.post(
+        reverse(PAGE), {"numero": rich_candidate.username, "what": "account", "confirmation": rich_candidate.username}
+    )
+
+    assertContains(response, "only the complete deletion (CNIL) removes it with the account")
+    assert User.objects.filter(pk=rich_candidate.pk).exists()
+
+
+def test_complete_deletion_from_the_page(client, central_manager, rich_candidate):
+    client.force_login(central_manager)
+    numero = rich_candidate.username
+
+    response = client.post(
+        reverse(PAGE),
+        {"numero": numero, "what": "everything", "notify": "on", "confirmation": numero.lower()},
+        follow=True,
+    )
+
+    assertContains(response, f"Account {numero} deleted (1 application, 3 stored files")
+    assert not User.objects.filter(pk=rich_candidate.pk).exists()
+    assert OutboundEmail.objects.get(to=rich_candidate.email).code == "CPT_MIN_DELETE"
+    assert AccountDeletion.objects.get().deleted_by == central_manager
+
+
+def test_links_for_the_central_office_only(client, central_manager, centre_manager, rich_candidate):
+    candidate = Candidate.objects.get(user=rich_candidate)
+    change = reverse("admin:applications_candidate_change", args=[candidate.pk])
+    client.force_login(central_manager)
+
+    assertContains(client.get(change), f"?numero={rich_candidate.username}")
+    assertContains(client.get(reverse("admin:applications_candidate_changelist")), reverse(PAGE))
+
+    client.force_login(centre_manager)
+    assertNotContains(client.get(reverse("admin:applications_candidate_changelist")), reverse(PAGE))
+
+
+def test_the_record_is_read_only_for_the_central_office(client, central_manager, centre_manager, rich_candidate):
+    erasure.delete_candidate_account(user=rich_candidate, actor=central_manager, everything=True, notify=False)
+    changelist = reverse("admin:accounts_accountdeletion_changelist")
+    client.force_login(central_manager)
+
+    assertContains(client.get(changelist), rich_candidate.username)
+    assert client.get(reverse("admin:accounts_accountdeletion_add")).status_code == 403
+
+    client.force_login(centre_manager)
+    assert client.get(changelist).status_code in (403, 404)
