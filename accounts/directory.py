@@ -6,6 +6,7 @@
   staff_from_directory <uid or mail>``): the account takes the directory's uid, names and address.
 - ``staff_for_login``: at each CAS login, an existing staff account is refreshed from the directory, and deactivated
   when the directory no longer lists the person as staff.
+- ``look_up``: many uids at once, for the nightly refresh of every staff account (``accounts.directory_refresh``).
 
 Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS logs existing staff in as they are.
 """
@@ -65,33 +66,79 @@ def _ldap3():
     return ldap3
 
 
+def _connection(ldap3):
+    server = ldap3.Server(settings.LDAP_URL, connect_timeout=TIMEOUT_SECONDS, get_info=ldap3.NONE)
+    return ldap3.Connection(
+        server,
+        user=settings.LDAP_BIND_DN or None,
+        password=settings.LDAP_BIND_PASSWORD or None,
+        auto_bind=True,
+        receive_timeout=TIMEOUT_SECONDS,
+        read_only=True,
+    )
+
+
+def _person(entry) -> DirectoryPerson:
+    return DirectoryPerson(
+        uid=_value(entry, "uid"),
+        email=_value(entry, "mail"),
+        first_name=_value(entry, "givenName"),
+        last_name=_value(entry, "sn"),
+        affiliations=tuple(str(a) for a in entry["attributes"].get("eduPersonAffiliation") or []),
+    )
+
+
+def _entries(connection) -> list:
+    return [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
+
+
 def _search(filter_: str) -> list[DirectoryPerson]:
     ldap3 = _ldap3()
-    LDAPException = ldap3.core.exceptions.LDAPException
-    server = ldap3.Server(settings.LDAP_URL, connect_timeout=TIMEOUT_SECONDS, get_info=ldap3.NONE)
     try:
-        with ldap3.Connection(
-            server,
-            user=settings.LDAP_BIND_DN or None,
-            password=settings.LDAP_BIND_PASSWORD or None,
-            auto_bind=True,
-            receive_timeout=TIMEOUT_SECONDS,
-            read_only=True,
-        ) as connection:
+        with _connection(ldap3) as connection:
             connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=ATTRIBUTES, size_limit=2)
-            entries = [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
-    except LDAPException as exc:
+            entries = _entries(connection)
+    except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
-    return [
-        DirectoryPerson(
-            uid=_value(e, "uid"),
-            email=_value(e, "mail"),
-            first_name=_value(e, "givenName"),
-            last_name=_value(e, "sn"),
-            affiliations=tuple(str(a) for a in e["attributes"].get("eduPersonAffiliation") or []),
-        )
-        for e in entries
-    ]
+    return [_person(e) for e in entries]
+
+
+LOOK_UP_CHUNK = 100  # uids per search: a filter of 100 alternatives stays far below any server's limits
+
+
+def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson, bool]]:
+    """The people of ``LDAP_PEOPLE_BASE`` whose uid is one of ``uids``, by lower-cased uid, each with whether
+    ``LDAP_STAFF_FILTER`` matches them (staff now) or not (former staff, students…). A uid the directory does not
+    know is absent; a uid that two entries share (ambiguous) is absent too.
+
+    All or nothing, over one connection: raises DirectoryUnavailable when the directory does not answer, refuses the
+    bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), so that a caller
+    deciding who left never decides from a partial answer.
+    """
+    ldap3 = _ldap3()
+    escape = ldap3.utils.conv.escape_filter_chars
+    found: dict[str, list[DirectoryPerson]] = {}
+    staff: set[str] = set()
+
+    def search(connection, filter_: str, attributes: list[str]) -> list:
+        connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=attributes)
+        if connection.result.get("result") != 0:
+            result = connection.result
+            raise DirectoryUnavailable(f"search failed: {result.get('description')} {result.get('message')}".strip())
+        return _entries(connection)
+
+    try:
+        with _connection(ldap3) as connection:
+            for start in range(0, len(uids), LOOK_UP_CHUNK):
+                chunk = "".join(f"(uid={escape(uid)})" for uid in uids[start : start + LOOK_UP_CHUNK])
+                for entry in search(connection, f"(|{chunk})", ATTRIBUTES):
+                    person = _person(entry)
+                    found.setdefault(person.uid.lower(), []).append(person)
+                for entry in search(connection, f"(&(|{chunk}){settings.LDAP_STAFF_FILTER})", ["uid"]):
+                    staff.add(_value(entry, "uid").lower())
+    except ldap3.core.exceptions.LDAPException as exc:
+        raise DirectoryUnavailable(str(exc)) from exc
+    return {uid: (people[0], uid in staff) for uid, people in found.items() if len(people) == 1}
 
 
 def find_person(*, uid: str | None = None, email: str | None = None) -> DirectoryPerson | None:

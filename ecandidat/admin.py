@@ -24,6 +24,7 @@ from ecandidat.models import (
     MailTemplate,
     MaintenanceSwitch,
     OutboundEmail,
+    StaffDirectoryChange,
 )
 from ecandidat.notifications import Kind, code_choices
 from ecandidat.staff import is_central
@@ -159,6 +160,19 @@ class FaqEntryAdmin(CentralOfficeOnly, admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         delete_faq_entries(entries=queryset, actor=request.user)
+
+
+@admin.register(StaffDirectoryChange)
+class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
+    """What the directory changed on staff accounts (the nightly ``refresh_staff_directory``), read-only, for the
+    central office: refreshed names and addresses, deactivated accounts, and which batch did it."""
+
+    list_display = ["created_at", "user", "kind", "changes", "comment", "batch"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user", "actor"]
+    readonly_fields = [f.name for f in StaffDirectoryChange._meta.fields]
+    show_full_result_count = False
 
 
 @admin.register(DestroyedCampaignCount)

@@ -216,6 +216,48 @@ class FaqEntry(models.Model):
         return self.question_fr
 
 
+class StaffDirectoryChange(models.Model):
+    """What the staff directory changed on a staff account (eCandidat BATCH_MAJ_GESTIONNAIRE): names or address
+    refreshed, or the account deactivated. Append-only history, written by ``accounts.directory_refresh`` with the
+    batch as actor; read-only in the back office. Lives here, beside the batch history, because it is a record of
+    what a batch did; it names the account through the configured user model."""
+
+    class Kind(models.TextChoices):
+        REFRESHED = "refreshed", _("refreshed from the directory")
+        DEACTIVATED = "deactivated", _("deactivated by the directory")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("account"), on_delete=models.PROTECT, related_name="+"
+    )
+    kind = models.CharField(_("change made"), max_length=12, choices=Kind)
+    changes = models.JSONField(_("values changed"), default=dict, blank=True, help_text=_("field: [before, after]"))
+    comment = models.CharField(_("comment"), max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("made by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    batch = models.CharField(_("batch"), max_length=60, blank=True)
+    created_at = models.DateTimeField(_("made at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("staff directory change")
+        verbose_name_plural = _("staff directory changes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(actor__isnull=False) | ~models.Q(batch=""),
+                name="staff_directory_change_has_actor_or_batch",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}"
+
+
 class BatchRun(models.Model):
     """One run of a nightly command (eCandidat ``batch_histo``)."""
 

@@ -413,6 +413,9 @@ LDAP_PEOPLE_BASE = env_str("LDAP_PEOPLE_BASE", "ou=people,dc=univ,dc=fr")
 LDAP_STAFF_FILTER = env_str(
     "LDAP_STAFF_FILTER", "(|(eduPersonAffiliation=staff)(eduPersonAffiliation=faculty)(eduPersonAffiliation=employee))"
 )
+# The nightly staff refresh (refresh_staff_directory) deactivates at most this many accounts in one run, and none when
+# more would go: a misconfigured directory (wrong base, filter) looks like "everyone left".
+STAFF_DIRECTORY_MAX_DEACTIVATIONS = env_int("STAFF_DIRECTORY_MAX_DEACTIVATIONS", 10, minimum=0)
 SOCIALACCOUNT_PROVIDERS = {
     "openid_connect": {
         "OAUTH_PKCE_ENABLED": True,

@@ -9,6 +9,7 @@ from ecandidat.batches import BatchAlreadyRunning
 
 # In eCandidat's order: accounts first, then data refreshes, then the decisions' deadlines, then clean-up.
 BATCHES = [
+    "refresh_staff_directory",  # eCandidat BATCH_MAJ_GESTIONNAIRE runs first, at 21:30
     "purge_unvalidated_accounts",
     # The reference lists before the students: the Pégase import turns its codes into the dossier's through them.
     "refresh_reference_data",

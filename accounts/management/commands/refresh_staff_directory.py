@@ -1,0 +1,51 @@
+from django.conf import settings
+
+from accounts import directory
+from accounts.directory_refresh import BATCH, refresh_staff_from_directory
+from ecandidat.batches import BatchCommand
+
+
+class Command(BatchCommand):
+    help = (
+        "Refresh staff names and addresses from the LDAP directory and deactivate staff it no longer lists "
+        "(eCandidat BATCH_MAJ_GESTIONNAIRE); a failing directory changes nothing, and more than "
+        "STAFF_DIRECTORY_MAX_DEACTIVATIONS deactivations in one run are refused."
+    )
+    batch_name = BATCH
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--max-deactivations",
+            type=int,
+            default=None,
+            help="Allow this many deactivations in this run (default: STAFF_DIRECTORY_MAX_DEACTIVATIONS).",
+        )
+
+    def handle(self, *args, max_deactivations=None, **options):
+        self.max_deactivations = (
+            settings.STAFF_DIRECTORY_MAX_DEACTIVATIONS if max_deactivations is None else max_deactivations
+        )
+        super().handle(*args, **options)
+
+    def work(self, report, *, dry_run, limit):
+        if not directory.is_configured():
+            report.add("skipped, no directory configured (LDAP_URL)")
+            return
+        outcome = refresh_staff_from_directory(max_deactivations=self.max_deactivations, dry_run=dry_run, limit=limit)
+        if outcome.directory_error:
+            report.error(f"directory unavailable, nothing changed: {outcome.directory_error}")
+            return
+        report.add("staff accounts checked", outcome.checked)
+        report.add("accounts to refresh" if dry_run else "accounts refreshed", len(outcome.refreshed))
+        report.add("accounts to deactivate" if dry_run else "accounts deactivated", len(outcome.deactivated))
+        report.add("local accounts kept (not in the directory, with a password)", outcome.local_kept)
+        if outcome.deactivations_refused:
+            report.error(
+                f"{outcome.deactivations_refused} staff accounts would be deactivated, more than the "
+                f"{self.max_deactivations} allowed (STAFF_DIRECTORY_MAX_DEACTIVATIONS): none was. Check LDAP_URL, "
+                "LDAP_PEOPLE_BASE and LDAP_STAFF_FILTER; if the directory is right, run once with "
+                "--max-deactivations N."
+            )
+        for username in outcome.deactivated:
+            self.stdout.write(f"{'would deactivate' if dry_run else 'deactivated'}: {username}")
