@@ -184,7 +184,7 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
 
 def refresh_staff(*, user: User) -> User:
     """Bring a staff account in line with the directory: names and address updated, the account deactivated when the
-    directory no longer lists the person as staff (``is_active`` is then False). A directory that does
+    directory no longer lists the person as staff (``is_active`` is then False), unless it is a superuser's. A directory that does
     not answer changes nothing (the login goes on with the account as it is)."""
     try:
         person = find_person(uid=user.username)
@@ -193,6 +193,11 @@ def refresh_staff(*, user: User) -> User:
         return user
     with transaction.atomic():
         locked = User.objects.select_for_update().get(pk=user.pk)
+        if person is None and locked.is_superuser:
+            # As the nightly refresh: a superuser is never deactivated by the directory (an administrator whose entry
+            # does not match LDAP_STAFF_FILTER would otherwise lock everybody out of the back office).
+            logger.warning("superuser %s is not listed as staff in the directory; left active", locked.username)
+            return locked
         if person is None:
             locked.is_active = False
             locked.save(update_fields=["is_active"])

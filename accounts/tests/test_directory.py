@@ -101,6 +101,15 @@ def test_login_deactivates_staff_the_directory_no_longer_lists(ldap):
     assert not User.objects.get(username="paul.parti").is_active
 
 
+def test_login_never_deactivates_a_superuser(ldap):
+    """As the nightly refresh: an administrator missing from the directory's staff keeps the back office."""
+    StaffFactory(username="paul.parti", is_superuser=True)
+
+    assert directory.staff_for_login("paul.parti") is not None
+
+    assert User.objects.get(username="paul.parti").is_active
+
+
 def test_an_unreachable_directory_changes_nothing_at_login(settings, db):
     settings.LDAP_URL = f"ldap://127.0.0.1:{free_port()}"  # nobody listens
     staff = StaffFactory(username="sophie.gestion", email="kept@univ-perp.fr")
