@@ -136,3 +136,29 @@ class OpiState(models.TextChoices):
     PENDING = "pending", _("pending")  # waits for the next transfer (a new wish, or a withdrawal to replay)
     PASSED = "passed", _("transferred")  # written to the student records system's file
     CANCELLED = "cancelled", _("cancelled")  # by the central office, or withdrawn before it was ever transferred
+
+
+class SvaReferenceDate(models.TextChoices):
+    """The date SVA alerts count from (eCandidat parameter ``SVA_ALERT_DAT``, same codes), chosen once for the
+    whole site by the ``SVA_ALERT_DATE`` setting; ``applications.models.sva.REFERENCE_FIELDS`` names the field."""
+
+    NONE = "NO", _("No alert")  # "Aucune alerte"
+    CREATED = "CRE", _("Creation date")  # "Date de création"
+    CANCELLED = "ANN", _("Cancellation date")  # "Date d'annulation"
+    ACCEPTED = "ACC", _("Acceptance date")  # "Date d'acceptation"
+    TRANSMITTED = "TRANS", _("Transmission date")  # "Date de transmission"
+    RECEIVED = "REC", _("Reception date")  # "Date de réception"
+    COMPLETE = "COM", _("Complete status date")  # "Date statut complet"
+    INCOMPLETE = "INC", _("Incomplete status date")  # "Date statut incomplet"
+
+
+class SvaColour(models.TextChoices):
+    """The colours an SVA alert level may take: a fixed palette (French State design system's 425 tones), each with
+    at least 4.5:1 contrast on white. The colour only repeats what the list writes in words (RGAA 3.1)."""
+
+    BLUE = "#0063cb", _("blue")
+    GREEN = "#18753c", _("green")
+    ORANGE = "#b34000", _("orange")
+    RED = "#ce0500", _("red")
+    PURPLE = "#6e445a", _("purple")
+    GREY = "#666666", _("grey")

@@ -10,8 +10,11 @@ history), the export (``exports``), one application's reading page (``review``),
 
 from django.contrib import admin
 from django.contrib.admin.options import ActionLocation
+from django.db.models import F
 from django.http import Http404
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -26,6 +29,8 @@ from applications.admin.filters import (
     DecisionValidatedFilter,
     FormationFilter,
     PiecesToCheckFilter,
+    SvaAlertFilter,
+    sva_alert_for,
     with_list_data,
 )
 from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
@@ -36,6 +41,7 @@ from applications.admin.review_actions import review_urls
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.enums import PieceStatus
 from applications.models import Application, ApplicationEvent, Decision
+from applications.models.sva import age_in_days
 from applications.pieces import piece_rows
 from documents.enums import OPENABLE_SCANS
 from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
@@ -192,7 +198,25 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     # edits an application's fields directly.
     def get_queryset(self, request):
         queryset = super().get_queryset(request)  # visible_to(request.user)
-        return with_list_data(queryset.select_related("candidate__user", "formation__centre", "campaign"))
+        queryset = with_list_data(queryset.select_related("candidate__user", "formation__centre", "campaign"))
+        # Only the list and what reads it (export, neighbours) ask for the SVA alert: get_changelist_instance.
+        if (alert := getattr(request, "sva_alert", None)) is not None:
+            queryset = queryset.with_sva_alert(alert)
+        return queryset
+
+    def get_changelist_instance(self, request):
+        sva_alert_for(request)  # the SVA levels, read once before the list's queryset is built
+        return super().get_changelist_instance(request)
+
+    def get_list_display(self, request):
+        if getattr(request, "sva_alert", None) is None:
+            return self.list_display
+        return [*self.list_display, "sva_alert"]
+
+    def get_list_filter(self, request):
+        if getattr(request, "sva_alert", None) is None:
+            return self.list_filter
+        return [*self.list_filter, SvaAlertFilter]
 
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
@@ -264,6 +288,24 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("tags"))
     def tags(self, obj):
         return ", ".join(link.tag.label for link in obj.tag_links.all()) or "—"
+
+    # No alert sorts as the lowest level on every database (PostgreSQL would put NULLs first when descending).
+    @admin.display(description=gettext_lazy("SVA alert"), ordering=F("sva_threshold").asc(nulls_first=True))
+    def sva_alert(self, obj):
+        """The age and the level reached, in words; the level's colour only repeats them (RGAA 3.1)."""
+        if obj.sva_threshold is None:
+            return "—"
+        text = _("%(age)s d (threshold of %(threshold)s d reached)") % {
+            "age": age_in_days(obj.sva_since, timezone.localdate()),
+            "threshold": obj.sva_threshold,
+        }
+        # An SVG attribute, not a style attribute: the CSP forbids inline styles.
+        return format_html(
+            '<svg width="12" height="12" aria-hidden="true" focusable="false"><circle cx="6" cy="6" r="6" fill="{}"/>'
+            "</svg> {}",
+            obj.sva_colour,
+            text,
+        )
 
     def get_changelist(self, request, **kwargs):
         return ApplicationChangeList

@@ -1,6 +1,6 @@
 """The applications list's annotations and filters (ecandidat-features §2.3): the current decision, whether a
-piece waits for checking, and the filters read from them. The centre and formation filters offer only what the
-user's scope covers (``visible_to``)."""
+piece waits for checking, the SVA alert, and the filters read from them. The centre and formation filters offer only
+what the user's scope covers (``visible_to``)."""
 
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q
@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.enums import PieceStatus
-from applications.models import PieceSubmission
+from applications.models import PieceSubmission, SvaAlertLevel
 from applications.models.candidature import latest_decision
+from applications.models.sva import SvaAlert
 from offers.enums import Avis
 from offers.models import Centre, Formation
 
@@ -27,6 +28,14 @@ def with_list_data(queryset):
         current_validated_at=latest_decision("validated_at"),
         has_pieces_to_check=Exists(pieces_to_check),
     )
+
+
+def sva_alert_for(request) -> SvaAlert | None:
+    """The SVA rule and levels for this request's list (one query, once per request; none while ``SVA_ALERT_DATE``
+    is ``NO``). The list's queryset, its "SVA alert" column and filter read it from ``request.sva_alert``."""
+    if not hasattr(request, "sva_alert"):
+        request.sva_alert = SvaAlertLevel.objects.alert()
+    return request.sva_alert
 
 
 class CentreFilter(admin.SimpleListFilter):
@@ -133,4 +142,29 @@ class CancelledFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
             return queryset.filter(cancelled_at__isnull=self.value() == "no")
+        return queryset
+
+
+class SvaAlertFilter(admin.SimpleListFilter):
+    """In alert or not, or at one level (the highest reached); only in the list while SVA alerts are on, on the
+    annotations of ``with_sva_alert``."""
+
+    title = gettext_lazy("SVA alert")
+    parameter_name = "sva"
+
+    def lookups(self, request, model_admin):
+        alert = sva_alert_for(request)
+        levels = [] if alert is None else sorted(days for days, _colour in alert.levels)
+        return [
+            ("yes", _("In alert")),
+            ("no", _("Not in alert")),
+            *((str(days), _("Threshold of %(days)s d reached") % {"days": days}) for days in levels),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value in ("yes", "no"):
+            return queryset.filter(sva_threshold__isnull=value == "no")
+        if value and value.isdigit():
+            return queryset.filter(sva_threshold=int(value))
         return queryset

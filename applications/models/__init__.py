@@ -17,6 +17,7 @@ from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
 from applications.models.reference import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
+from applications.models.sva import SvaAlertLevel
 
 __all__ = [
     "Address",
@@ -45,6 +46,7 @@ __all__ = [
     "ReleaseJob",
     "SavedFilter",
     "SisRecord",
+    "SvaAlertLevel",
     "Tag",
     "WorkExperience",
 ]

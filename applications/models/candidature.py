@@ -16,6 +16,7 @@ from django.db.models.functions import JSONObject
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
+from applications.models.sva import SvaAlert
 from ecandidat.staff import scope_of
 from offers.enums import Avis, TreatmentType
 
@@ -111,6 +112,41 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
         )
         return self.annotate(validated_decision_details=latest_decision(details, validated_only=True))
 
+    def with_sva_alert(self, alert: SvaAlert) -> "ApplicationQuerySet":
+        """The SVA alert of each row (``applications.models.sva``), computed in this query from ``alert``'s levels:
+        ``sva_since`` (the reference date), ``sva_threshold`` (the days of the highest level reached) and
+        ``sva_colour`` (that level's colour); both None when no level is reached, when the application has a
+        validated decision or, with ``alert.final_only``, when its latest validated decision is final."""
+        aliases: dict[str, Subquery] = {}
+        if alert.final_only:
+            aliases["sva_final"] = latest_decision("decision_type__is_final", validated_only=True)
+            exempt = Q(sva_final=True)
+        elif "validated_decision_at" in self.query.annotations:  # with_current_decision() has it: no 2nd subquery
+            exempt = Q(validated_decision_at__isnull=False)
+        else:
+            aliases["sva_validated_at"] = latest_decision("validated_at", validated_only=True)
+            exempt = Q(sva_validated_at__isnull=False)
+
+        # Most days first: the first level reached is the highest; an exempt row reaches none.
+        reached = [(alert.reached(days), days, colour) for days, colour in alert.levels]
+        no_threshold = Value(None, output_field=models.PositiveSmallIntegerField())
+        no_colour = Value(None, output_field=models.CharField())
+        return self.alias(**aliases).annotate(
+            sva_since=F(alert.field),
+            sva_threshold=Case(
+                When(exempt, then=no_threshold),
+                *(When(condition, then=Value(days)) for condition, days, _colour in reached),
+                default=no_threshold,
+                output_field=models.PositiveSmallIntegerField(),
+            ),
+            sva_colour=Case(
+                When(exempt, then=no_colour),
+                *(When(condition, then=Value(colour)) for condition, _days, colour in reached),
+                default=no_colour,
+                output_field=models.CharField(),
+            ),
+        )
+
     def with_list_data(self) -> "ApplicationQuerySet":
         """What the candidate's list and recap show: formation, centre, commission, candidate and decisions."""
         return self.select_related(
@@ -195,6 +231,9 @@ class Application(models.Model):
     validated_decision_avis: str | None
     validated_decision_at: datetime.datetime | None
     validated_decision_details: dict[str, Any] | None  # with_validated_details(), for the recap
+    sva_since: datetime.date | datetime.datetime | None  # with_sva_alert()
+    sva_threshold: int | None
+    sva_colour: str | None
 
     class Meta:
         verbose_name = _("application")

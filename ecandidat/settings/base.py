@@ -336,6 +336,16 @@ INE_REQUIRED_FOR_FRENCH = env_bool("INE_REQUIRED_FOR_FRENCH", True)
 WAITING_LIST_RANK_DISPLAY = env_str("WAITING_LIST_RANK_DISPLAY", "R").strip().upper()
 if WAITING_LIST_RANK_DISPLAY not in ("N", "S", "R"):
     raise ImproperlyConfigured(f"WAITING_LIST_RANK_DISPLAY must be N, S or R, not {WAITING_LIST_RANK_DISPLAY!r}.")
+# eCandidat SVA_ALERT_DAT: the date SVA ("silence vaut acceptation") alerts count from, in the staff applications
+# list (codes of applications.enums.SvaReferenceDate): NO none, CRE creation, ANN cancellation, ACC the candidate's
+# answer, TRANS transmission, REC reception, COM complete, INC incomplete. The levels are data (SvaAlertLevel).
+SVA_ALERT_DATE = env_str("SVA_ALERT_DATE", "NO").strip().upper()
+if SVA_ALERT_DATE not in ("NO", "CRE", "ANN", "ACC", "TRANS", "REC", "COM", "INC"):
+    raise ImproperlyConfigured(
+        f"SVA_ALERT_DATE must be NO, CRE, ANN, ACC, TRANS, REC, COM or INC, not {SVA_ALERT_DATE!r}."
+    )
+# eCandidat SVA_ALERT_DEFINITIF: on, only a validated decision of a final type ends an application's SVA alert.
+SVA_ALERT_FINAL_ONLY = env_bool("SVA_ALERT_FINAL_ONLY", False)
 # The public address of the site, for links in mails sent outside a request (decision letters, issue 12).
 SITE_URL = env_str("SITE_URL", "http://localhost:8000").rstrip("/")
 UNVALIDATED_ACCOUNT_DAYS = env_int("UNVALIDATED_ACCOUNT_DAYS", 5, minimum=1)

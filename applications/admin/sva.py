@@ -1,0 +1,44 @@
+"""SVA alert levels in the back office (eCandidat ``AlertSva``): the central office defines them (days and a colour of
+the fixed palette); everyone else is refused. The list's subtitle says which reference date the site counts from
+(``SVA_ALERT_DATE``, a setting, not data)."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from applications.enums import SvaColour, SvaReferenceDate
+from applications.models import SvaAlertLevel
+from ecandidat.admin_base import CentralOfficeOnly
+
+
+@admin.register(SvaAlertLevel)
+class SvaAlertLevelAdmin(CentralOfficeOnly, admin.ModelAdmin):
+    list_display = ["days", "swatch"]
+    show_full_result_count = False
+    fields = ["days", "colour"]
+
+    @admin.display(description=gettext_lazy("colour"), ordering="colour")
+    def swatch(self, obj):
+        # An SVG attribute, not a style attribute: the CSP forbids inline styles; the name says the colour.
+        return format_html(
+            '<svg width="14" height="14" aria-hidden="true" focusable="false"><circle cx="7" cy="7" r="7" fill="{}"/>'
+            "</svg> {}",
+            obj.colour,
+            SvaColour(obj.colour).label,
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        reference = SvaReferenceDate(settings.SVA_ALERT_DATE)
+        if reference == SvaReferenceDate.NONE:
+            subtitle = _("SVA alerts are off (setting SVA_ALERT_DATE).")
+        elif settings.SVA_ALERT_FINAL_ONLY:
+            subtitle = _("Counted from: %(reference)s; only a validated final decision ends an alert.") % {
+                "reference": reference.label
+            }
+        else:
+            subtitle = _("Counted from: %(reference)s; a validated decision ends an alert.") % {
+                "reference": reference.label
+            }
+        return super().changelist_view(request, {**(extra_context or {}), "subtitle": subtitle})
