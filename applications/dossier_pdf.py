@@ -83,10 +83,11 @@ def dossier_filename(application) -> str:
         candidate.usual_name or candidate.birth_name,
         candidate.first_name,
     ]
-    return f"dossier-{'_'.join(_ascii(p) for p in parts)}-{_ascii(application.formation.code)}.pdf"
+    return f"dossier-{'_'.join(ascii_name(p) for p in parts)}-{ascii_name(application.formation.code)}.pdf"
 
 
-def _ascii(value: str) -> str:
+def ascii_name(value: str) -> str:
+    """A part of a file name: ASCII letters and digits, anything else a single hyphen ("x" when nothing is left)."""
     value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-") or "x"
 

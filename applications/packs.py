@@ -8,14 +8,20 @@ the ZIP (itself a temporary file) in chunks, or its objects written to the merge
 and dropped before the next one; the finished file is streamed to the storage. Figures:
 ``bench/bench_commission_pack.py``.
 
+A third kind holds one piece of each dossier (eCandidat: "one chosen piece type across the selected dossiers"): the
+file each candidate uploaded for that piece, as stored, once the antivirus has cleared it, under a name saying
+whose it is, and ``sommaire.csv`` listing every dossier with the file or the reason there is none.
+
 Packs are for their requester only; a pack older than ``PACK_RETENTION`` is deleted (row and file) when anyone
 asks for a new one.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime
 import gc
+import io
 import logging
 import shutil
 import tempfile
@@ -25,14 +31,18 @@ from typing import IO, cast
 
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from applications.dossier_pdf import build_dossier_pdf, dossier_filename
+from applications.dossier_pdf import ascii_name, build_dossier_pdf, dossier_filename
+from applications.enums import PieceStatus
 from applications.merged_pdf import StreamingPdfWriter
-from applications.models import Application, CommissionPack
+from applications.models import Application, CommissionPack, PieceSubmission
+from documents.enums import OPENABLE_SCANS
+from documents.storage import stored_name
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +84,10 @@ def build_pack(pack_id: int) -> None:
             .order_by("formation__code", "candidate__birth_name", "candidate__first_name", "pk")
         )
         with tempfile.TemporaryFile() as spool:
-            write = _write_pdf if pack.kind == CommissionPack.Kind.PDF else _write_zip
+            write = {
+                CommissionPack.Kind.PDF: _write_pdf,
+                CommissionPack.Kind.PIECE: _write_piece_zip,
+            }.get(CommissionPack.Kind(pack.kind), _write_zip)
             # QuerySet.iterator() is a generator (the stubs say Iterator): it can be closed.
             rows = cast("Generator[Application]", applications.iterator(chunk_size=50))
             try:
@@ -111,6 +124,77 @@ def _write_zip(pack: CommissionPack, applications: Iterable[Application], spool:
                 shutil.copyfileobj(pdf, entry, 1024 * 1024)
             done += 1
             _progress(pack, done)
+    return done
+
+
+def _piece_submissions(pack: CommissionPack, applications: list[Application]) -> dict[int, PieceSubmission]:
+    """The submission of the pack's piece for each application (its own, or the candidate's shared one), with its
+    file: one query for the whole selection."""
+    rows = PieceSubmission.objects.filter(piece_type=pack.piece_type).filter(
+        Q(application__in=applications)
+        | Q(application__isnull=True, candidate_id__in={application.candidate_id for application in applications})
+    )
+    own = {}
+    shared = {}
+    for submission in rows.select_related("document"):
+        if submission.application_id is None:
+            shared[submission.candidate_id] = submission
+        else:
+            own[submission.application_id] = submission
+    return {
+        application.pk: found
+        for application in applications
+        if (found := own.get(application.pk) or shared.get(application.candidate_id)) is not None
+    }
+
+
+def _missing_reason(submission: PieceSubmission | None) -> str:
+    if submission is None or submission.status == PieceStatus.WAITING:
+        return _("no file")
+    if submission.status == PieceStatus.NOT_CONCERNED:
+        return _("declared not concerned")
+    return _("file waiting for the antivirus")
+
+
+def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], spool: IO[bytes]) -> int:
+    """The pack's piece of each dossier, copied by chunks as stored, and ``sommaire.csv`` (one line per dossier:
+    who, which formation, the file's name in the ZIP or why there is none)."""
+    if pack.piece_type is None:
+        raise ValueError(_("This piece no longer exists."))
+    chosen = list(applications)  # at most PACK_LIMIT rows, already loaded by chunks
+    submissions = _piece_submissions(pack, chosen)
+    summary = io.StringIO()
+    table = csv.writer(summary, delimiter=";")
+    table.writerow([_("Dossier number"), _("Name"), _("First name"), _("Formation"), _("Status"), _("File")])
+    done = 0
+    with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for index, application in enumerate(chosen, start=1):
+            submission = submissions.get(application.pk)
+            document = submission.document if submission else None
+            candidate = application.candidate
+            if document is not None and document.scan_status in OPENABLE_SCANS:
+                original = document.original_name.rsplit(".", 1)
+                extension = f".{ascii_name(original[1])}" if len(original) == 2 else ""
+                entry = f"{index:03d}-{dossier_filename(application).removeprefix('dossier-').removesuffix('.pdf')}"
+                entry = f"{entry}-{ascii_name(original[0])[:40]}{extension}"
+                with default_storage.open(stored_name(document), "rb") as source, archive.open(entry, "w") as target:
+                    shutil.copyfileobj(source, target, 1024 * 1024)
+                described = entry
+            else:
+                described = _missing_reason(submission)
+            table.writerow(
+                [
+                    candidate.user.username,
+                    candidate.usual_name or candidate.birth_name,
+                    candidate.first_name,
+                    application.formation.code,
+                    submission.get_status_display() if submission else PieceStatus.WAITING.label,
+                    described,
+                ]
+            )
+            done += 1
+            _progress(pack, done)
+        archive.writestr("sommaire.csv", "\ufeff" + summary.getvalue())  # the BOM: spreadsheets read it as UTF-8
     return done
 
 

@@ -35,7 +35,7 @@ from applications.admin.filters import (
 )
 from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
 from applications.admin.operations import OPERATIONS, bulk_operation, operation_urls, operations_for
-from applications.admin.packs import commission_pack_action, commission_pack_pdf_action, pack_urls
+from applications.admin.packs import commission_pack_action, commission_pack_pdf_action, pack_urls, piece_pack_action
 from applications.admin.review import review_page
 from applications.admin.review_actions import review_urls
 from applications.dates import confirmation_date, effective_return_deadline
@@ -142,6 +142,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "action_change_tags",
         commission_pack_action,
         commission_pack_pdf_action,
+        piece_pack_action,
     ]
     inlines = [DecisionInline, ApplicationEventInline]
     fieldsets = [

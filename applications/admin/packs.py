@@ -4,9 +4,12 @@ staff who asked for it only (anyone else: 404)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -15,19 +18,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from applications.dossier_pdf import ascii_name
 from applications.models import CommissionPack
 from applications.services.packs import PACK_LIMIT, request_pack
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
+from offers.models import Formation, PieceType
 
 REFRESH_SECONDS = 3
 
 
-def _queue_pack(model_admin, request, queryset, kind: str):
+def _queue_pack(model_admin, request, queryset, kind: str, piece_type: PieceType | None = None):
     """From the selection (or the whole filtered list with "select all"): queue the pack, open its page."""
     ids = list(queryset.values_list("pk", flat=True)[: PACK_LIMIT + 1])
     try:
-        pack = request_pack(actor=request.user, application_ids=ids, kind=kind)
+        pack = request_pack(actor=request.user, application_ids=ids, kind=kind, piece_type=piece_type)
     except BusinessRuleError as error:
         model_admin.message_user(request, str(error), messages.ERROR)
         return None
@@ -47,8 +52,71 @@ def commission_pack_pdf_action(model_admin, request, queryset):
     return _queue_pack(model_admin, request, queryset, CommissionPack.Kind.PDF)
 
 
+class PiecePackForm(forms.Form):
+    piece_type = forms.ModelChoiceField(
+        label=_("Piece"),
+        queryset=PieceType.objects.none(),
+        error_messages={"required": gettext_lazy("Choose the piece to download.")},
+    )
+
+    def __init__(self, *args, formation_ids: set[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["piece_type"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = requested_piece_types(formation_ids)
+
+
+def requested_piece_types(formation_ids: set[int]):
+    """The piece types these formations ask for (in service or not: files may predate a withdrawal)."""
+    centres = Formation.objects.filter(pk__in=formation_ids).values("centre_id")
+    return (
+        PieceType.objects.filter(
+            Q(is_common=True, centre__isnull=True)
+            | Q(is_common=True, centre_id__in=centres)
+            | Q(is_common=False, formations__in=formation_ids)
+        )
+        .distinct()
+        .order_by("order", "id")
+    )
+
+
+@admin.action(description=gettext_lazy("One piece of each dossier (ZIP)…"))
+def piece_pack_action(model_admin, request, queryset):
+    """eCandidat's download of "one chosen piece type across the selected dossiers": choose the piece, then the
+    pack is built like the others (ZIP, with ``sommaire.csv``)."""
+    selected = list(queryset.values_list("pk", "formation_id")[: PACK_LIMIT + 1])
+    if len(selected) > PACK_LIMIT:
+        model_admin.message_user(
+            request,
+            _("At most %(limit)d dossiers in one pack; narrow the list.") % {"limit": PACK_LIMIT},
+            messages.ERROR,
+        )
+        return None
+    form = PiecePackForm(
+        request.POST if "apply" in request.POST else None, formation_ids={formation for _pk, formation in selected}
+    )
+    if form.is_bound and form.is_valid():
+        return _queue_pack(
+            model_admin, request, queryset, CommissionPack.Kind.PIECE, piece_type=form.cleaned_data["piece_type"]
+        )
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": _("One piece of each dossier (ZIP)"),
+        "subtitle": None,
+        "form": form,
+        "selected": [pk for pk, _formation in selected],
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "action_name": "piece_pack_action",
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/applications/application/pack_piece.html", context)
+
+
 def _own_pack(request, public_id) -> CommissionPack:
-    return get_object_or_404(CommissionPack, public_id=public_id, requested_by=request.user)
+    return get_object_or_404(
+        CommissionPack.objects.select_related("piece_type"), public_id=public_id, requested_by=request.user
+    )
 
 
 def pack_view(request, public_id, *, model_admin):
@@ -74,6 +142,12 @@ def pack_view(request, public_id, *, model_admin):
     return TemplateResponse(request, "admin/applications/application/pack.html", context)
 
 
+def _download_name(pack: CommissionPack, stamp: str) -> str:
+    if pack.kind == CommissionPack.Kind.PIECE and pack.piece_type is not None:
+        return f"piece-{ascii_name(pack.piece_type.code)}-{stamp}.zip"
+    return f"dossiers-commission-{stamp}.{pack.extension}"
+
+
 def pack_download_view(request, public_id, *, model_admin):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
@@ -88,7 +162,7 @@ def pack_download_view(request, public_id, *, model_admin):
     response = FileResponse(
         handle,
         as_attachment=True,
-        filename=f"dossiers-commission-{stamp}.{pack.extension}",
+        filename=_download_name(pack, stamp),
         content_type=pack.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"

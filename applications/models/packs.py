@@ -19,6 +19,7 @@ class CommissionPack(models.Model):
     class Kind(models.TextChoices):
         ZIP = "ZIP", _("ZIP of the dossier PDFs")
         PDF = "PDF", _("one PDF with a table of contents")
+        PIECE = "PIE", _("ZIP of one piece of each dossier")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("format"), max_length=3, choices=Kind, default=Kind.ZIP)
@@ -27,6 +28,11 @@ class CommissionPack(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     application_ids = models.JSONField(_("applications"), default=list)
+    # The piece of a PIECE pack (eCandidat: "one chosen piece type across the selected dossiers"); emptied if the
+    # piece type is deleted meanwhile, and the build then fails saying so.
+    piece_type = models.ForeignKey(
+        "offers.PieceType", verbose_name=_("piece"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(_("status"), max_length=8, choices=Status, default=Status.PENDING)
     total = models.PositiveIntegerField(_("dossiers"), default=0)
     done = models.PositiveIntegerField(_("dossiers built"), default=0)

@@ -8,14 +8,23 @@ from applications.models import Application, CommissionPack
 from applications.packs import prune_packs
 from applications.tasks import build_commission_pack
 from ecandidat.exceptions import BusinessRuleError
+from offers.models import PieceType
 
 PACK_LIMIT = 500
 
 
-def request_pack(*, actor: User, application_ids: list[int], kind: str = CommissionPack.Kind.ZIP) -> CommissionPack:
+def request_pack(
+    *,
+    actor: User,
+    application_ids: list[int],
+    kind: str = CommissionPack.Kind.ZIP,
+    piece_type: PieceType | None = None,
+) -> CommissionPack:
     """Record a pack of ``application_ids`` (all visible to ``actor``, at most ``PACK_LIMIT``) as a ZIP of dossier
-    PDFs or one merged PDF (``kind``) and queue its build after commit. Side effects: deletes packs past
-    ``PACK_RETENTION``."""
+    PDFs, one merged PDF, or a ZIP of one piece of each dossier (``kind``; the piece is ``piece_type``) and queue its
+    build after commit. Side effects: deletes packs past ``PACK_RETENTION``."""
+    if (kind == CommissionPack.Kind.PIECE) != (piece_type is not None):
+        raise BusinessRuleError(_("Choose the piece to download."))
     ids = sorted(set(application_ids))
     if not ids:
         raise BusinessRuleError(_("Select at least one application."))
@@ -26,7 +35,7 @@ def request_pack(*, actor: User, application_ids: list[int], kind: str = Commiss
         raise BusinessRuleError(_("Some of these applications are not in your scope."))
     prune_packs()
     pack = CommissionPack.objects.create(
-        requested_by=actor, application_ids=ids, total=len(ids), kind=CommissionPack.Kind(kind)
+        requested_by=actor, application_ids=ids, total=len(ids), kind=CommissionPack.Kind(kind), piece_type=piece_type
     )
     build_commission_pack.delay_on_commit(pack.pk)
     return pack

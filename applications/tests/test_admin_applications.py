@@ -109,10 +109,14 @@ def test_operation_pages(client, persona, application, expected):
                 "action_change_tags",
                 "commission_pack_action",
                 "commission_pack_pdf_action",
+                "piece_pack_action",
             },
         ),
-        ("commission_member", {"action_enter_decision", "commission_pack_action", "commission_pack_pdf_action"}),
-        ("read_only", {"commission_pack_action", "commission_pack_pdf_action"}),
+        (
+            "commission_member",
+            {"action_enter_decision", "commission_pack_action", "commission_pack_pdf_action", "piece_pack_action"},
+        ),
+        ("read_only", {"commission_pack_action", "commission_pack_pdf_action", "piece_pack_action"}),
     ],
     indirect=["persona"],
 )
