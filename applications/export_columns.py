@@ -194,6 +194,12 @@ COLUMNS: dict[str, Column] = {
         Column("decision_comment", _("Comment of the decision"), DECISION, lambda o: _annotation(o, "comment") or ""),
         Column("decision_rank", _("Rank entered"), DECISION, lambda o: _annotation(o, "rank")),
         Column(
+            "decision_after_appeal",
+            _("Decision after an appeal"),
+            DECISION,
+            lambda o: str(_("yes")) if _annotation(o, "after_appeal") else "",
+        ),
+        Column(
             "decision_entered_by", _("Decision entered by"), DECISION, lambda o: _annotation(o, "entered_by") or ""
         ),
         Column(
@@ -291,6 +297,7 @@ def _rows_queryset(pks: Sequence[int]) -> QuerySet[Application]:
             export_decision_reason=latest_decision("refusal_reason__label"),
             export_decision_comment=latest_decision("comment"),
             export_decision_rank=latest_decision("rank"),
+            export_decision_after_appeal=latest_decision("after_appeal"),
             export_decision_entered_by=latest_decision("created_by__username"),
             export_decision_validated_by=latest_decision("validated_by__username"),
             export_decision_preselection_at=latest_decision("preselection_at"),

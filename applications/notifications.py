@@ -59,6 +59,11 @@ _V: dict[str, Variable] = {
         Variable("confirmation_date", _("date by which the candidate must confirm"), "30/06/2026"),
         Variable("reason", _("reason for the refusal"), "Capacité d'accueil atteinte"),
         Variable("rank", _("rank on the complementary list"), "3"),
+        Variable(
+            "appeal_sentence",
+            _("sentence said of a decision given after an appeal (empty otherwise)"),
+            "Cette décision a été rendue après examen de votre recours.",
+        ),
         Variable("previous_rank", _("rank the candidate had been told before"), "7"),
         Variable("withdrawal_reason", _("reason given for the withdrawal"), "Admis(e) dans une autre formation"),
         Variable(
@@ -107,6 +112,10 @@ def application_context(application: Application) -> dict[str, object]:
     }
 
 
+# eCandidat complementAppel: the sentence a decision given after an appeal adds to its mail (translated when sent).
+_APPEAL_SENTENCE = _("This decision was given after the examination of your appeal.")
+
+
 def decision_context(decision: Decision, *, confirmation_date: datetime.date | None = None) -> dict[str, object]:
     """The variables of the mail of a validated decision (AVIS_*), with the date de confirmation of a favourable
     one (needs the decision's type and refusal reason loaded)."""
@@ -120,6 +129,7 @@ def decision_context(decision: Decision, *, confirmation_date: datetime.date | N
         "preselection_time": "",
         "preselection_place": decision.preselection_place,
         "confirmation_date": format_date(confirmation_date),
+        "appeal_sentence": _APPEAL_SENTENCE if decision.after_appeal else "",
     }
     if decision.preselection_at:
         local = timezone.localtime(decision.preselection_at)
@@ -137,7 +147,7 @@ _APPLICATION = (
     _V["formation_code"],
     _V["formation_title"],
 )
-_DECISION = (*_APPLICATION, _V["decision_label"], _V["decision_comment"])
+_DECISION = (*_APPLICATION, _V["decision_label"], _V["decision_comment"], _V["appeal_sentence"])
 _CANDIDATE = _("the candidate")
 _COMMISSION = _("the commission (alert address or members)")
 

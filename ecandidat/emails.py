@@ -89,7 +89,8 @@ def render_email(
     if template is _LOOK_UP:
         template = current_template(code, language) if code else None
     if template is not None and template.in_service:
-        subject, body, html = render_override(template.subject, template.body, _registered(template.code), context)
+        with translation.override(language):  # lazy values of the context (fixed sentences) in the mail's language
+            subject, body, html = render_override(template.subject, template.body, _registered(template.code), context)
     else:
         with translation.override(language):
             subject = render_to_string(f"{template_base}_subject.txt", context).strip()

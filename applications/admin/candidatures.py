@@ -76,6 +76,7 @@ class DecisionInline(ReadOnlyInline):
         "preselection_at",
         "preselection_place",
         "comment",
+        "after_appeal",
         "action",
         "created_by",
         "validated_at",

@@ -3,6 +3,7 @@
 import datetime
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +59,16 @@ class DecisionForm(forms.Form):
     comment = forms.CharField(
         label=_("Comment"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
     )
+    after_appeal = forms.BooleanField(
+        label=_("Decision after an appeal"),
+        required=False,
+        help_text=_("The candidate appealed and the commission decided again: the mail says so."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not settings.DECISION_APPEALS:
+            del self.fields["after_appeal"]
 
     def clean(self):
         data = super().clean()
@@ -90,6 +101,7 @@ class DecisionForm(forms.Form):
             "preselection_at": preselection_at,
             "preselection_place": data.get("preselection_place") or "",
             "comment": data.get("comment") or "",
+            "after_appeal": bool(data.get("after_appeal")),
         }
 
 

@@ -96,8 +96,8 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
     def with_validated_details(self) -> "ApplicationQuerySet":
         """``validated_decision_details``: what the candidate's recap shows of the latest validated decision besides
         its label, as one JSON object from one subquery: ``rank`` (the rang saisi), ``reason`` (of a refusal),
-        ``comment`` (when its type shows it to the candidate), ``preselection_at`` (ISO text) and
-        ``preselection_place``; None without a validated decision."""
+        ``comment`` (when its type shows it to the candidate), ``preselection_at`` (ISO text),
+        ``preselection_place`` and ``after_appeal``; None without a validated decision."""
         shown_comment = Case(
             When(decision_type__show_comment=True, then=F("comment")),
             default=Value(""),
@@ -109,6 +109,7 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
             comment=shown_comment,
             preselection_at=F("preselection_at"),
             preselection_place=F("preselection_place"),
+            after_appeal=F("after_appeal"),
         )
         return self.annotate(validated_decision_details=latest_decision(details, validated_only=True))
 
@@ -360,6 +361,8 @@ class Decision(models.Model):
     rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)
     preselection_at = models.DateTimeField(_("preselection date and time"), null=True, blank=True)
     preselection_place = models.CharField(_("preselection place"), max_length=255, blank=True)
+    # eCandidat "Appel" (SCOL_IS_APPEL): the commission decided again after the candidate appealed.
+    after_appeal = models.BooleanField(_("after an appeal"), default=False)
     action = models.CharField(_("action"), max_length=1, choices=DecisionAction, default=DecisionAction.ENTERED)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(

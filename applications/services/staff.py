@@ -243,10 +243,14 @@ def record_decision(
     rank: int | None = None,
     preselection_at: datetime.datetime | None = None,
     preselection_place: str = "",
+    after_appeal: bool = False,
 ) -> Decision:
     """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7); a
-    confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn)."""
+    confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn). ``after_appeal`` marks a decision
+    given after the candidate's appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on)."""
     avis = decision_type.avis
+    if after_appeal and not settings.DECISION_APPEALS:
+        raise BusinessRuleError(_("Appeals are not in use in this institution."))
     if not decision_type.in_service:
         raise BusinessRuleError(_("This decision type is out of service."))
     if avis == Avis.UNFAVOURABLE and refusal_reason is None:
@@ -268,6 +272,7 @@ def record_decision(
         rank=rank if avis == Avis.COMPLEMENTARY_LIST else None,
         preselection_at=preselection_at if avis == Avis.PRESELECTION else None,
         preselection_place=preselection_place.strip() if avis == Avis.PRESELECTION else "",
+        after_appeal=after_appeal,
         action=DecisionAction.ENTERED,
         created_by=actor,
     )
@@ -277,7 +282,13 @@ def record_decision(
         application.answered_at = None
         application.answered_by = None
         application.save(update_fields=["accepted", "answered_at", "answered_by"])
-    record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=decision_type.label)
+    label = decision_type.label
+    record_event(
+        application,
+        kind=EventKind.DECISION_ENTERED,
+        actor=actor,
+        comment=_("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label,
+    )
     if was_confirmed:
         # The new decision undoes the candidate's confirmation: what followed it (the OPI) is withdrawn too.
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor)

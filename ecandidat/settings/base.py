@@ -327,6 +327,9 @@ DECISION_TWO_PERSON_RULE = env_bool("DECISION_TWO_PERSON_RULE", False)
 # eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE: "Enter a decision" in bulk is refused on a selection where an application
 # already has a validated decision (a new decision resets the answer and withdraws the OPI).
 BULK_DECISION_LOCK = env_bool("BULK_DECISION_LOCK", True)
+# eCandidat SCOL_IS_APPEL (on by default): a decision may be marked as given after an appeal ("Appel"); its mail then
+# says so (variable appeal_sentence, eCandidat complementAppel) and the candidate's summary shows it.
+DECISION_APPEALS = env_bool("DECISION_APPEALS", True)
 # eCandidat CANDIDAT_IS_INE_OBLI_FR (on by default): a candidate of French nationality gives their INE with their
 # personal details.
 INE_REQUIRED_FOR_FRENCH = env_bool("INE_REQUIRED_FOR_FRENCH", True)

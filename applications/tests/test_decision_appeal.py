@@ -1,0 +1,125 @@
+"""A decision given after an appeal (eCandidat "Appel", SCOL_IS_APPEL → DECISION_APPEALS): marked when entered, said
+in its mail (variable ``appeal_sentence``, eCandidat complementAppel) in the candidate's language, shown on the
+candidate's recap, exported; refused when the institution does not use appeals."""
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+from pytest_django.asserts import assertContains, assertNotContains
+
+from applications.admin.forms import DecisionForm
+from applications.enums import EventKind
+from applications.export_columns import export_rows
+from applications.models import Application
+from applications.services import staff
+from applications.tests.factories_candidature import decide, decision_type, make_application
+from applications.tests.helpers import mails
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import MailTemplate
+from offers.enums import Avis
+from offers.models import RefusalReason
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+FRENCH_SENTENCE = "Cette décision a été rendue après examen de votre recours."
+
+
+@pytest.fixture
+def application(centre, commission, campaign):
+    application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+    application.candidate.preferred_language = "fr"
+    application.candidate.save(update_fields=["preferred_language"])
+    return application
+
+
+def _refuse(application, actor, **kwargs):
+    reason = RefusalReason.objects.create(code="NIV", label="Niveau insuffisant")
+    return decide(application, Avis.UNFAVOURABLE, actor=actor, refusal_reason=reason, **kwargs)
+
+
+def test_the_decision_is_marked_and_its_history_says_so(application, centre_manager):
+    decision = _refuse(application, centre_manager, after_appeal=True)
+
+    assert decision.after_appeal
+    entered = application.events.get(kind=EventKind.DECISION_ENTERED)
+    assert entered.comment == "Unfavourable (after an appeal)"
+
+
+def test_the_mail_says_it_in_the_candidates_language(application, centre_manager):
+    with translation.override("en"):  # the member of staff works in English
+        _refuse(application, centre_manager, after_appeal=True)
+
+    [mail] = mails("AVIS_DEFAVORABLE")
+    assert FRENCH_SENTENCE in mail.body
+
+
+def test_a_decision_without_appeal_says_nothing_of_it(application, centre_manager):
+    _refuse(application, centre_manager)
+
+    [mail] = mails("AVIS_DEFAVORABLE")
+    assert "recours" not in mail.body
+
+
+def test_the_central_offices_own_text_gets_the_sentence_in_the_mails_language(application, centre_manager):
+    MailTemplate.objects.create(
+        code="AVIS_DEFAVORABLE",
+        language="fr",
+        subject="Décision",
+        body="Décision : ${decision_label}. ${appeal_sentence}",
+    )
+
+    with translation.override("en"):
+        _refuse(application, centre_manager, after_appeal=True)
+
+    [mail] = mails("AVIS_DEFAVORABLE")
+    assert mail.body.strip() == f"Décision : Unfavourable. {FRENCH_SENTENCE}"
+
+
+def test_the_recap_shows_it_once_validated(client, application, centre_manager, django_assert_num_queries):
+    _refuse(application, centre_manager, after_appeal=True)
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(7):  # as without: the flag comes with the decision's details
+        response = client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "(rendue après votre recours)")
+
+
+def test_the_recap_shows_nothing_of_an_unvalidated_one(client, application, centre_manager):
+    staff.record_decision(
+        application,
+        decision_type=decision_type(Avis.FAVOURABLE),
+        actor=centre_manager,
+        after_appeal=True,
+    )
+    client.force_login(application.candidate.user)
+
+    response = client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertNotContains(response, "recours")
+
+
+def test_the_export_has_a_column(application, centre_manager):
+    _refuse(application, centre_manager, after_appeal=True)
+    [row] = export_rows(Application.objects.filter(pk=application.pk), ["decision_after_appeal", "decision"])
+
+    assert row == ["yes", "Unfavourable"]
+
+
+def test_off_the_form_has_no_field_and_the_service_refuses(settings, application, centre_manager):
+    settings.DECISION_APPEALS = False
+
+    assert "after_appeal" not in DecisionForm().fields
+    with pytest.raises(BusinessRuleError, match="Appeals are not in use"):
+        _refuse(application, centre_manager, after_appeal=True)
+    assert not application.decisions.exists()
+
+
+def test_on_the_form_passes_it_to_the_service(centre_manager):
+    form = DecisionForm(
+        {"decision_type": decision_type(Avis.FAVOURABLE).pk, "after_appeal": "on", "comment": ""},
+    )
+
+    assert form.is_valid(), form.errors
+    assert form.service_kwargs()["after_appeal"] is True
