@@ -184,8 +184,8 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
 
 def refresh_staff(*, user: User) -> User:
     """Bring a staff account in line with the directory: names and address updated, the account deactivated when the
-    directory no longer lists the person as staff (``is_active`` is then False), unless it is a superuser's. A directory that does
-    not answer changes nothing (the login goes on with the account as it is)."""
+    directory no longer lists the person as staff (``is_active`` is then False), unless it is a superuser's. A
+    directory that does not answer changes nothing (the login goes on with the account as it is)."""
     try:
         person = find_person(uid=user.username)
     except DirectoryUnavailable as exc:

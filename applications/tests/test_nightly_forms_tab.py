@@ -16,7 +16,8 @@ from offers.tests.factories import CentreFactory, FormationFactory
 
 def make_form(code, **fields):
     defaults = {
-        "survey_id": abs(hash(code)) % 10**6,
+        # Unique per code and stable across runs (str hashes are salted per process and could collide).
+        "survey_id": int.from_bytes(code.encode(), "big") % 10**9,
         "label": f"Label {code}",
         "candidate_label": f"Candidate {code}",
         "url": "https://enquetes.example/index.php/42?numDossier=${numDossier}&id=${idCandidature}&nom=${nom}"
