@@ -49,6 +49,17 @@ class ApplicationsConfig(AppConfig):
         )
         post_save.connect(forget_formation_piece_types, sender=Formation, dispatch_uid="piece-types-formation")
 
+        # Deferred like the imports above. The same for the candidate pages' cached questions (applications.questions).
+        from applications.questions import forget_formation_questions, forget_questions_on_commit  # noqa: PLC0415
+        from offers.models import Question  # noqa: PLC0415
+
+        post_save.connect(forget_questions_on_commit, sender=Question, dispatch_uid="questions-saved")
+        post_delete.connect(forget_questions_on_commit, sender=Question, dispatch_uid="questions-deleted")
+        m2m_changed.connect(
+            forget_questions_on_commit, sender=Formation.questions.through, dispatch_uid="questions-m2m"
+        )
+        post_save.connect(forget_formation_questions, sender=Formation, dispatch_uid="questions-formation")
+
         # Deferred like the imports above. The OPI follows the candidate's answer (applications.signals).
         from applications.opi import services as opi  # noqa: PLC0415
         from applications.signals import application_confirmed, confirmation_withdrawn  # noqa: PLC0415

@@ -37,8 +37,10 @@ from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
 from applications.dates import confirmation_date, effective_return_deadline
+from applications.enums import PieceStatus
 from applications.models import Application
 from applications.pieces import piece_rows
+from applications.questions import question_rows
 from documents.enums import OPENABLE_SCANS
 from documents.storage import stored_name
 from documents.validation import MAX_IMAGE_PIXELS, PDF
@@ -318,4 +320,11 @@ def _summary(application, rows) -> FPDF:
         name = row.document.original_name if row.document is not None else ""
         comment = f" - {row.comment}" if row.comment else ""
         pdf.paragraph(f"{row.piece_type.label[:120]} : {row.status.label} {name}{comment}".strip())
+
+    questions = question_rows(application)
+    if questions:
+        pdf.section(_("Complementary questions"))
+        for question in questions:
+            answer = question.shown_answer if question.status == PieceStatus.SUBMITTED else question.status_label
+            pdf.paragraph(f"{question.label} : {answer}")
     return pdf

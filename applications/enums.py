@@ -103,6 +103,7 @@ class EventKind(models.TextChoices):
     PIECE_QUARANTINED = "piece_quarantined", _("Piece quarantined by the antivirus")
     FORM_NOT_CONCERNED = "form_not_concerned", _("Form declared not concerned")
     FORM_CONCERNED = "form_concerned", _("Form expected again")
+    QUESTIONS_ANSWERED = "questions_answered", _("Complementary questions answered")
     FORMS_REMINDER = "forms_reminder", _("Forms reminder sent")
     COMPLETE_FORCED = "complete_forced", _("Dossier set complete with pieces not validated")
     OPI_CREATED = "opi_created", _("OPI created")

@@ -26,8 +26,16 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from applications.enums import WithdrawalReason
-from applications.models import Application, ApplicationNote, ExternalCursus, FormAnswer, InternalCursus
+from applications.models import (
+    Application,
+    ApplicationNote,
+    ExternalCursus,
+    FormAnswer,
+    InternalCursus,
+    QuestionAnswer,
+)
 from applications.models.candidature import latest_decision
+from applications.questions import BOOLEAN_LABELS
 from ecandidat.exports import FORMULA_PREFIXES, neutralise
 
 CHUNK = 1000
@@ -58,6 +66,21 @@ def _answer(obj: Application) -> str:
     if obj.accepted is None:
         return ""
     return str(_("Confirmed")) if obj.accepted else str(_("Withdrawn"))
+
+
+def _question_answers(obj: Application) -> str:
+    lines = []
+    for answer in obj.question_answers.all():  # prefetched with their questions, in the questions' order
+        question = answer.question
+        if answer.not_concerned:
+            value = str(_("not concerned"))
+        elif question.kind == question.Kind.BOOLEAN:
+            value = str(BOOLEAN_LABELS.get(answer.answer, answer.answer))
+        else:
+            value = answer.answer
+        if value:
+            lines.append(f"{question.label} : {value}")
+    return "\n".join(lines)
 
 
 def _form_answers(obj: Application) -> str:
@@ -254,6 +277,7 @@ COLUMNS: dict[str, Column] = {
             ),
         ),
         Column("form_answers", _("Complementary-form answers"), REVIEW, _form_answers),
+        Column("question_answers", _("Answers to the complementary questions"), REVIEW, _question_answers),
     ]
 }
 
@@ -310,6 +334,10 @@ def _rows_queryset(pks: Sequence[int]) -> QuerySet[Application]:
             Prefetch("candidate__external_cursus", queryset=ExternalCursus.objects.order_by("-year", "-created_at")),
             Prefetch(
                 "candidate__form_answers", queryset=FormAnswer.objects.select_related("form").order_by("form_id")
+            ),
+            Prefetch(
+                "question_answers",
+                queryset=QuestionAnswer.objects.select_related("question").order_by("question__order", "question_id"),
             ),
         )
         .order_by("pk")

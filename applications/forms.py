@@ -11,7 +11,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
-from applications.enums import BacSeries, WithdrawalReason
+from applications.enums import BacSeries, PieceStatus, WithdrawalReason
 from applications.models import (
     Address,
     Baccalaureate,
@@ -22,6 +22,7 @@ from applications.models import (
     ReferenceSchool,
     WorkExperience,
 )
+from applications.models.questions import ANSWER_MAX_LENGTH
 from applications.models.reference import (
     bac_series_label,
     has_reference_communes,
@@ -30,6 +31,7 @@ from applications.models.reference import (
     reference_countries,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
+from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
 from applications.validators import normalise_ine, normalise_phone, validate_ine
 
 
@@ -358,3 +360,60 @@ class WithdrawalForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": _("Choose the reason for the withdrawal.")},
     )
+
+
+class QuestionsForm(forms.Form):
+    """The application's complementary questions, one field each (``question-<id>``): Yes/No radios or a text of at
+    most 1000 characters, and a "Non concerné" box (``question-<id>-nc``) for a conditional question. An empty
+    answer is allowed (the question stays waiting); the rules are the service's (``answer_questions``)."""
+
+    def __init__(self, *args, rows: list[QuestionRow], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        for row in rows:
+            name = field_name(row.question)
+            if row.is_boolean:
+                self.fields[name] = forms.ChoiceField(
+                    label=row.label,
+                    choices=list(BOOLEAN_LABELS.items()),
+                    widget=forms.RadioSelect,
+                    required=False,
+                    initial=row.value,
+                )
+            else:
+                self.fields[name] = forms.CharField(
+                    label=row.label,
+                    max_length=ANSWER_MAX_LENGTH,
+                    required=False,
+                    initial=row.value,
+                    strip=True,
+                    widget=forms.Textarea(attrs={"rows": 3, "maxlength": ANSWER_MAX_LENGTH}),
+                )
+            if row.question.is_conditional:
+                self.fields[f"{name}-nc"] = forms.BooleanField(
+                    label=_("This question does not concern me"),
+                    required=False,
+                    initial=row.status == PieceStatus.NOT_CONCERNED,
+                )
+
+    def clean(self):
+        data = super().clean()
+        assert data is not None  # Django's Form.clean returns cleaned_data
+        for row in self.rows:
+            name = field_name(row.question)
+            if data.get(f"{name}-nc") and data.get(name):
+                self.add_error(
+                    f"{name}-nc", _("Either answer the question or declare that it does not concern you, not both.")
+                )
+        return data
+
+    def fields_of(self, row: QuestionRow) -> tuple[forms.BoundField, forms.BoundField | None]:
+        """The answer's bound field and the "Non concerné" box's (None for a question that is not conditional)."""
+        name = field_name(row.question)
+        return self[name], (self[f"{name}-nc"] if f"{name}-nc" in self.fields else None)
+
+    def answers(self) -> dict[int, str]:
+        return {row.question.pk: self.cleaned_data.get(field_name(row.question)) or "" for row in self.rows}
+
+    def not_concerned(self) -> set[int]:
+        return {row.question.pk for row in self.rows if self.cleaned_data.get(f"{field_name(row.question)}-nc")}

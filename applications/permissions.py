@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from applications.forms_tab import FormRow
     from applications.models import Application
     from applications.pieces import PieceRow
+    from applications.questions import QuestionRow
 
 # A candidate must stay reachable: phones and language remain editable after the lock.
 ALWAYS_EDITABLE_PERSONAL_FIELDS = ("phone", "mobile", "preferred_language")
@@ -49,12 +50,17 @@ def can_transmit(
     *,
     blocking_rows: list[PieceRow] | None = None,
     missing_form_rows: list[FormRow] | None = None,
+    missing_question_rows: list[QuestionRow] | None = None,
 ) -> bool:
     """ "Transmettre ma candidature" is active (green): online dossier, ``AT``/``IN``, before the date limite de
     retour, no piece waiting or refused (``blocking_rows``: the blocking pieces when the caller has them), no
-    complementary form missing when they block (``missing_form_rows``, likewise)."""
+    complementary form missing when they block (``missing_form_rows``, likewise), no question without an answer
+    (``missing_question_rows``, likewise)."""
     return _owns(user, application) and not transmit_refusal(
-        application, blocking_rows=blocking_rows, missing_form_rows=missing_form_rows
+        application,
+        blocking_rows=blocking_rows,
+        missing_form_rows=missing_form_rows,
+        missing_question_rows=missing_question_rows,
     )
 
 

@@ -21,7 +21,15 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
-from applications.models import Application, ApplicationEvent, Candidate, Decision, FormAnswer, PieceSubmission
+from applications.models import (
+    Application,
+    ApplicationEvent,
+    Candidate,
+    Decision,
+    FormAnswer,
+    PieceSubmission,
+    QuestionAnswer,
+)
 from applications.services.dossier import export_personal_data
 from documents.enums import ScanStatus
 from ecandidat.models import OutboundEmail
@@ -47,6 +55,10 @@ def _applications(candidate: Candidate, user) -> list[dict]:
         .select_related("formation", "campaign")
         .prefetch_related(
             Prefetch("events", queryset=ApplicationEvent.objects.order_by("created_at", "id")),
+            Prefetch(
+                "question_answers",
+                queryset=QuestionAnswer.objects.select_related("question").order_by("question__order", "question_id"),
+            ),
             Prefetch(
                 "decisions",
                 queryset=Decision.objects.validated()
@@ -87,6 +99,15 @@ def _applications(candidate: Candidate, user) -> list[dict]:
                         "validated_at": _iso(decision.validated_at),
                     }
                     for decision in application.validated_decisions
+                ],
+                "questions": [
+                    {
+                        "question": answer.question.candidate_label or answer.question.label,
+                        "answer": answer.answer,
+                        "not_concerned": answer.not_concerned,
+                        "answered_at": _iso(answer.answered_at),
+                    }
+                    for answer in application.question_answers.all()
                 ],
                 "history": [
                     {

@@ -38,6 +38,7 @@ urlpatterns += [
     path("candidatures/<uuid:public_id>/confirmer/", views_candidature.confirm, name="confirm"),
     path("candidatures/<uuid:public_id>/desister/", views_candidature.withdraw, name="withdraw"),
     path("candidatures/<uuid:public_id>/lettre/", views_candidature.letter, name="letter"),
+    path("candidatures/<uuid:public_id>/questions/", views_candidature.questions, name="questions"),
     path(
         "candidatures/<uuid:public_id>/formulaires/<int:form_id>/non-concerne/",
         views_candidature.form_not_concerned,

@@ -20,16 +20,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.dates import confirmation_date, effective_return_deadline
-from applications.forms import WithdrawalForm
+from applications.forms import QuestionsForm, WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
 from applications.letters import build_letter, letter_response
 from applications.models import Application, Candidate, DecisionLetter
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit, can_withdraw
 from applications.pieces import piece_rows, pieces_table_context
+from applications.questions import missing_questions, question_rows, questions_locked_reason
 from applications.services import candidature as services
 from applications.services.complementary_forms import declare_form_not_concerned
+from applications.services.questions import answer_questions
 from applications.views import candidate_required
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.prepared import PreparedQuery
 from offers.enums import ApplicationMode, Avis
 from offers.models import DecisionLetterTemplate, Formation
@@ -204,9 +206,17 @@ def detail(request, public_id):
     blocking = [row for row in pieces["piece_rows"] if row.is_blocking]
     forms = _forms_tab(application)
     blocking_forms = missing_forms(application, rows=forms["form_rows"])
+    questions = question_rows(application, cached=True, unlisted=False)  # none asked: no query once cached
+    unanswered = missing_questions(questions)
     is_online = application.formation.mode == ApplicationMode.ONLINE
     return_deadline = effective_return_deadline(application)
-    may_transmit = can_transmit(request.user, application, blocking_rows=blocking, missing_form_rows=blocking_forms)
+    may_transmit = can_transmit(
+        request.user,
+        application,
+        blocking_rows=blocking,
+        missing_form_rows=blocking_forms,
+        missing_question_rows=unanswered,
+    )
     may_list_missing = is_online and not may_transmit and pieces["can_change_pieces"]
     context = {
         "application": application,
@@ -220,6 +230,8 @@ def detail(request, public_id):
         # What is missing, listed under the inactive button while the candidate may still transmit.
         "missing_pieces": blocking if may_list_missing else [],
         "missing_forms": blocking_forms if may_list_missing else [],
+        "missing_questions": unanswered if may_list_missing else [],
+        "question_rows": questions,
         # "Non concerné" / "Concerné" on conditional forms: the pieces' rule (applications.pieces).
         "can_change_forms": pieces["can_change_pieces"],
         "show_transmit": is_online and not application.is_cancelled,
@@ -291,6 +303,53 @@ def transmit(request, public_id):
             ),
         )
     return _detail(application)
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def questions(request, public_id):
+    """ "Questions complémentaires": the application's questions in one form (GET), saved together (POST) while
+    the candidate may change the dossier's pieces; afterwards the answers are shown read-only with the reason. An
+    application that asks no question is a 404, as another candidate's."""
+    application = _own_application(request, public_id)
+    rows = question_rows(application, unlisted=False)
+    if not rows:
+        raise Http404
+    locked = questions_locked_reason(application) or (
+        "" if can_change_pieces(request.user, application) else _("The answers can no longer be changed.")
+    )
+    form = QuestionsForm(request.POST if request.method == "POST" and not locked else None, rows=rows)
+    back = reverse("applications:detail", args=[application.public_id]) + "#questions"
+    if request.method == "POST":
+        if locked:
+            messages.error(request, locked)
+            return redirect(back)
+        if form.is_valid():
+            try:
+                changed = answer_questions(
+                    application=application,
+                    answers=form.answers(),
+                    not_concerned=form.not_concerned(),
+                    actor=request.user,
+                )
+            except FieldRuleError as error:
+                form.add_error(error.field if error.field in form.fields else None, str(error))
+            except BusinessRuleError as error:
+                messages.error(request, str(error))
+                return redirect(back)
+            else:
+                messages.success(
+                    request, _("Your answers have been saved.") if changed else _("Your answers have not changed.")
+                )
+                return redirect(back)
+    context = {
+        "application": application,
+        "formation": application.formation,
+        "form": form,
+        "fields": [(row, *form.fields_of(row)) for row in rows],
+        "locked": locked,
+    }
+    return render(request, "applications/candidature/questions.html", context)
 
 
 def _form_declaration(request, public_id, form_id, *, not_concerned: bool):

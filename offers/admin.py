@@ -33,6 +33,7 @@ from offers.models import (
     DiplomaType,
     Formation,
     PieceType,
+    Question,
     RefusalReason,
 )
 from offers.services import CALENDAR_FIELDS, set_formation_dates
@@ -155,6 +156,16 @@ class RefusalReasonAdmin(admin.ModelAdmin):
     search_fields = ["code", "label"]
 
 
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["code", "label", "kind", "centre", "is_common", "is_conditional", "order", "in_service"]
+    list_filter = ["kind", "is_common", "is_conditional", "in_service", "centre"]
+    list_select_related = ["centre"]
+    search_fields = ["code", "label", "candidate_label"]
+    list_editable = ["order", "in_service"]
+    show_full_result_count = False
+
+
 @admin.register(ComplementaryForm)
 class ComplementaryFormAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "survey_id", "centre", "is_common", "is_conditional", "in_service"]
@@ -213,7 +224,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_select_related = ["centre", "commission", "diploma_type"]
     search_fields = ["code", "title", "keywords"]
     autocomplete_fields = ["centre", "commission", "diploma_type"]
-    filter_horizontal = ["piece_types", "forms"]
+    filter_horizontal = ["piece_types", "forms", "questions"]
     show_full_result_count = False
     actions = ["set_dates"]
     DATES_LIMIT = 500  # formations given the same dates at once
@@ -282,7 +293,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Pieces and forms"), {"fields": ["piece_types", "forms"]}),
+        (_("Pieces and forms"), {"fields": ["piece_types", "forms", "questions"]}),
         (_("After confirmation"), {"fields": ["registration_instructions"]}),
         (
             _("Student records system (OPI)"),

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from ecandidat.staff import is_central, scope_of
-from offers.models import Centre, Commission, ComplementaryForm, PieceType
+from offers.models import Centre, Commission, ComplementaryForm, PieceType, Question
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
@@ -90,4 +90,6 @@ class ManagedByCentre(_ModelAdminBase):
                 kwargs["queryset"] = PieceType.objects.filter(mine)
             elif db_field.name == "forms":
                 kwargs["queryset"] = ComplementaryForm.objects.filter(mine)
+            elif db_field.name == "questions":
+                kwargs["queryset"] = Question.objects.filter(mine, is_common=False)
         return super().formfield_for_manytomany(db_field, request, **kwargs)

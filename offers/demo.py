@@ -11,7 +11,16 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from offers.enums import ApplicationMode
-from offers.models import Campaign, Centre, Commission, DecisionLetterTemplate, DiplomaType, Formation, PieceType
+from offers.models import (
+    Campaign,
+    Centre,
+    Commission,
+    DecisionLetterTemplate,
+    DiplomaType,
+    Formation,
+    PieceType,
+    Question,
+)
 
 # The guide's dates are from 2017; this day sits inside all of its windows, and becomes "today".
 GUIDE_ANCHOR = datetime.date(2017, 5, 24)
@@ -102,6 +111,26 @@ FORMATIONS = [
     ("M1MEEF2", "MEEF2", "MEEF", "MASTER 1 - MEEF 2nd degré - Mathématiques", "enseignement, CAPES", FEB_JUNE),
     ("L3STAPS", "STAPS", "LIC", "LICENCE 3 - STAPS Entraînement sportif", "sport, montagne", APRIL_JUNE),
 ]
+
+# Complementary questions (code, label, question, kind, conditional), asked by the formations QUESTION_FORMATIONS
+# names.
+QUESTIONS = [
+    (
+        "PROJET",
+        "Projet professionnel",
+        "Décrivez en quelques lignes votre projet professionnel et ce que cette formation y apporte.",
+        "S",
+        False,
+    ),
+    (
+        "EMBARQUE",
+        "Sorties en mer",
+        "Avez-vous déjà participé à une campagne en mer ou à des sorties embarquées ?",
+        "B",
+        True,
+    ),
+]
+QUESTION_FORMATIONS = {"M1MER": ("PROJET", "EMBARQUE"), "LPINFO": ("PROJET",)}
 
 # (code, label, common, conditional, attached to formations of centre SEE only)
 PIECES = [
@@ -234,6 +263,19 @@ def seed(today: datetime.date | None = None) -> None:
         if code == "DCC" and not piece.template:
             piece.template.save("dossier-complementaire.pdf", ContentFile(_template_pdf(label)), save=True)
         pieces[code] = piece
+    questions = {
+        code: Question.objects.update_or_create(
+            code=code,
+            defaults={
+                "label": label,
+                "candidate_label": text,
+                "kind": kind,
+                "is_conditional": conditional,
+                "order": order,
+            },
+        )[0]
+        for order, (code, label, text, kind, conditional) in enumerate(QUESTIONS)
+    }
     for code, centre, diploma, title, keywords, (opens, closes) in FORMATIONS:
         closes_on = closes + shift
         formation, _ = Formation.objects.update_or_create(
@@ -254,6 +296,7 @@ def seed(today: datetime.date | None = None) -> None:
         )
         if centre == "SEE":
             formation.piece_types.add(pieces["RECO"], pieces["DCC"])
+        formation.questions.add(*(questions[asked] for asked in QUESTION_FORMATIONS.get(code, ())))
     # Issue 12: an admission and a refusal letter per centre, in the mail syntax.
     for demo_centre in centres.values():
         for kind, title, body in LETTERS:

@@ -286,6 +286,51 @@ class ComplementaryForm(models.Model):
         return self.label
 
 
+class Question(models.Model):
+    """A complementary question ("question complémentaire", ecandidat-features §1.8) the candidate answers in
+    eCandidat itself: Yes/No (``B``) or a text of at most 1000 characters (``S``).
+
+    Like the pieces: common to every formation (of the institution when ``centre`` is empty, of one centre
+    otherwise) or attached to formations one by one; a conditional question may be declared "Non concerné". Answers
+    are per application (``applications.QuestionAnswer``).
+    """
+
+    class Kind(models.TextChoices):
+        BOOLEAN = "B", _("Yes/No")
+        TEXT = "S", _("Text")
+
+    code = models.CharField(_("code"), max_length=30, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    candidate_label = models.TextField(_("question as the candidate reads it"), max_length=500)
+    kind = models.CharField(_("answer"), max_length=1, choices=Kind, default=Kind.TEXT)
+    centre = models.ForeignKey(
+        Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
+    )
+    is_common = models.BooleanField(_("common"), default=False)
+    is_conditional = models.BooleanField(
+        _("conditional"),
+        default=False,
+        help_text=_("The candidate may declare that the question does not concern them."),
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    in_service = models.BooleanField(_("in service"), default=True)
+
+    class Meta:
+        verbose_name = _("complementary question")
+        verbose_name_plural = _("complementary questions")
+        ordering = ["order", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(centre__isnull=True) | Q(is_common=True),
+                name="question_centre_only_for_common",
+                violation_error_message=_("Only a common question can belong to a centre."),
+            )
+        ]
+
+    def __str__(self):
+        return self.label
+
+
 class FormationQuerySet(models.QuerySet["Formation"]):
     def in_service(self) -> Self:
         return self.filter(in_service=True, centre__in_service=True)
@@ -407,6 +452,13 @@ class Formation(models.Model):
     piece_types = models.ManyToManyField(
         PieceType,
         verbose_name=_("specific pieces"),
+        blank=True,
+        related_name="formations",
+        limit_choices_to={"is_common": False},
+    )
+    questions = models.ManyToManyField(
+        Question,
+        verbose_name=_("specific questions"),
         blank=True,
         related_name="formations",
         limit_choices_to={"is_common": False},

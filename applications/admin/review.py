@@ -36,6 +36,7 @@ from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows
 from applications.models import ApplicationTag, Tag
 from applications.pieces import piece_rows
+from applications.questions import question_rows
 from applications.services import review as review_services
 from documents.enums import OPENABLE_SCANS
 from documents.preview import preview_infos
@@ -249,6 +250,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "internships": list(candidate.internships.all()),
         "work_experiences": list(candidate.work_experiences.all()),
         "form_rows": form_rows(application),
+        "question_rows": question_rows(application),
         "piece_items": _piece_items(application, rows, history, can_check=can_manage),
         "validatable_count": len(review_services.validatable_pieces(rows)),
         "decisions": list(

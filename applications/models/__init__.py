@@ -15,6 +15,7 @@ from applications.models.letters import DecisionLetter, ReleaseJob
 from applications.models.opi import Opi, OpiExport
 from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
+from applications.models.questions import QuestionAnswer
 from applications.models.reference import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
 from applications.models.sva import SvaAlertLevel
@@ -39,6 +40,7 @@ __all__ = [
     "Opi",
     "OpiExport",
     "PieceSubmission",
+    "QuestionAnswer",
     "ReferenceBacSeries",
     "ReferenceCommune",
     "ReferenceCountry",

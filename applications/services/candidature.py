@@ -25,6 +25,7 @@ from applications.history import record_event
 from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_commission
 from applications.pieces import blocking_pieces
+from applications.questions import QuestionRow, missing_questions, question_rows
 from applications.services.pieces import delete_application_files
 from applications.services.staff import admit_on_proposal, promote_from_waiting_list
 from applications.signals import application_confirmed, confirmation_withdrawn
@@ -231,12 +232,14 @@ def transmit_refusal(
     *,
     blocking_rows: list[PieceRow] | None = None,
     missing_form_rows: list[FormRow] | None = None,
+    missing_question_rows: list[QuestionRow] | None = None,
     today: datetime.date | None = None,
 ) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
     application's blocking pieces when the caller already has them (read from ``applications.pieces`` otherwise);
     ``missing_form_rows`` likewise the forms that block it (``forms_tab.missing_forms``: none unless
-    ``FORMS_BLOCK_TRANSMISSION`` is on)."""
+    ``FORMS_BLOCK_TRANSMISSION`` is on), ``missing_question_rows`` the questions neither answered nor declared
+    not concerned (``applications.questions``)."""
     today = today or timezone.localdate()
     if application.is_cancelled:
         return _("This application has been cancelled.")
@@ -263,6 +266,13 @@ def transmit_refusal(
             "A complementary form has not been answered: %(forms)s. Answer it, or declare that it does not "
             "concern you when it is conditional."
         ) % {"forms": "; ".join(row.label for row in missing_form_rows)}
+    if missing_question_rows is None:
+        missing_question_rows = missing_questions(question_rows(application, unlisted=False))
+    if missing_question_rows:
+        return _(
+            "A complementary question has no answer: %(questions)s. Answer it, or declare that it does not "
+            "concern you when it is conditional."
+        ) % {"questions": "; ".join(row.label for row in missing_question_rows)}
     return ""
 
 

@@ -50,7 +50,7 @@ def test_transmit_first_shows_what_will_be_sent_and_that_pieces_lock(
 ):
     # session, user; in the request's savepoint: application, piece types, submissions with their documents, forms;
     # then the session save (savepoint, update, release)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         response = owner.get(_transmit_url(application))
 
     assertContains(response, "<title>Transmettre ma candidature – MASTER 1 - ENERGIE · eCandidat", html=False)

@@ -198,7 +198,7 @@ def test_recap_queries_do_not_grow_with_pieces(owner, application, count, django
     for _ in range(count):
         PieceSubmissionFactory(application=application, piece_type=PieceTypeFactory(is_common=True, is_unique=True))
 
-    with django_assert_num_queries(6):  # the letter is read only once a decision is validated
+    with django_assert_num_queries(7):  # the letter is read only once a decision is validated
         response = owner.get(_url("detail", application))
 
     assert response.status_code == 200
@@ -367,7 +367,7 @@ def favourable(applicant, formation):
 
 
 def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, favourable, django_assert_num_queries):
-    with django_assert_num_queries(7):  # + the decision letter (issue 12)
+    with django_assert_num_queries(8):  # + the decision letter (issue 12)
         response = owner.get(_url("detail", favourable))
 
     assertContains(response, "<dd>Avis FA</dd>", html=True)
@@ -447,7 +447,7 @@ def test_apply_page_queries(owner, formation, django_assert_num_queries):
 
 
 def test_transmit_queries(owner, application, django_assert_num_queries):
-    with django_assert_num_queries(14):  # includes the lookup of the back office's text for the STATUT_RE mail
+    with django_assert_num_queries(15):  # includes the lookup of the back office's text for the STATUT_RE mail
         response = owner.post(_url("transmit", application))
 
     assert response.status_code == 302

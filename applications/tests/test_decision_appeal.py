@@ -80,7 +80,7 @@ def test_the_recap_shows_it_once_validated(client, application, centre_manager, 
     _refuse(application, centre_manager, after_appeal=True)
     client.force_login(application.candidate.user)
 
-    with django_assert_num_queries(7):  # as without: the flag comes with the decision's details
+    with django_assert_num_queries(8):  # as without: the flag comes with the decision's details
         response = client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "(rendue après votre recours)")

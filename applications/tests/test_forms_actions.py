@@ -269,7 +269,7 @@ def test_recap_queries_do_not_grow_with_forms(owner, application, formation, cou
         if index % 3 == 0:
             FormAnswer.objects.create(form=form, candidate=application.candidate, submitted_at=timezone.now())
 
-    with django_assert_num_queries(7):  # the letter is read only once a decision is validated
+    with django_assert_num_queries(8):  # the letter is read only once a decision is validated
         response = owner.get(detail_url(application))
 
     assertContains(response, '<span class="forms__status">', count=count)
@@ -364,7 +364,7 @@ def test_recap_queries_are_the_same_with_the_setting(owner, settings, applicatio
     django_assert_num_queries = request.getfixturevalue("django_assert_num_queries")
 
     # The recap reads the forms once; with the setting on, the transmit rule reuses its rows.
-    with django_assert_num_queries(7):  # the letter is read only once a decision is validated
+    with django_assert_num_queries(8):  # the letter is read only once a decision is validated
         owner.get(detail_url(application))
 
 

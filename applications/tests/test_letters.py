@@ -182,7 +182,7 @@ def letter_url(application):
 def test_recap_links_the_letter(client, with_letter, django_assert_num_queries):
     client.force_login(with_letter.candidate.user)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(reverse("applications:detail", args=[with_letter.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Télécharger la lettre")

@@ -104,7 +104,7 @@ def test_queries_do_not_grow_with_applications_and_pieces(
         application = _apply(candidate, pieces=3)
         DecisionFactory(application=application, validated=True)
 
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         response = owner_client.get(reverse(URL))
 
     assert len(json.loads(_archive(response).read("donnees.json"))["pieces"]) == 3 * applications

@@ -33,7 +33,7 @@ def test_a_refusal_shows_its_reason(client, application, centre_manager, django_
     decide(application, Avis.UNFAVOURABLE, actor=centre_manager, refusal_reason=reason, comment="Note interne")
     client.force_login(application.candidate.user)
 
-    with django_assert_num_queries(7):  # as before: the details come with the application
+    with django_assert_num_queries(8):  # as before: the details come with the application
         response = _recap(client, application)
 
     assertContains(response, '<dt>Motif</dt><dd lang="fr">Capacité d&#x27;accueil atteinte</dd>', html=True)
@@ -101,7 +101,7 @@ def test_the_useful_dates_and_the_formations_information(client, application, dj
     formation.save()
     client.force_login(application.candidate.user)
 
-    with django_assert_num_queries(6):  # as without these dates: the formation's row comes with the application
+    with django_assert_num_queries(7):  # as without these dates: the formation's row comes with the application
         response = _recap(client, application)
 
     for label, day in (

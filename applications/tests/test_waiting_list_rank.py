@@ -114,7 +114,7 @@ def test_recap_shows_the_rank_and_its_date(
     mine.refresh_from_db()
     client.force_login(mine.candidate.user)
 
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = client.get(reverse("applications:detail", args=[mine.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Rang sur la liste complémentaire")
@@ -163,7 +163,7 @@ def test_display_s_shows_the_rank_the_commission_entered(settings, client, moved
     decision = moved_up.decisions.validated().newest_first().first()
     client.force_login(moved_up.candidate.user)
 
-    with django_assert_num_queries(7):  # as with R: the rank comes with the application, in the same query
+    with django_assert_num_queries(8):  # as with R: the rank comes with the application, in the same query
         response = _recap(client, moved_up)
 
     assertContains(response, "Rang sur la liste complémentaire")

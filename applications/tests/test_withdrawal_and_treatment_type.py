@@ -195,7 +195,7 @@ def _url(name, application):
 
 
 def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_num_queries):
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         response = owner.get(_url("detail", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Vous avez confirmé cette candidature.")

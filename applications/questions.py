@@ -1,0 +1,158 @@
+"""The complementary questions of an application ("Questions complémentaires", ecandidat-features §1.8), read side.
+
+The questions of an application are the institution's common questions, the common questions of the formation's
+centre and the formation's own questions, in service, in their order. Each is answered per application: Yes/No or a
+text of at most 1000 characters, or declared "Non concerné" when it is conditional; the statuses are the pieces'
+(``AT`` waiting, ``TR`` answered, ``NC`` not concerned). Every question must be answered or declared not
+concerned before the application is transmitted (``applications.services.candidature.transmit_refusal``).
+
+The candidate's recap reads the formation's questions from the "pages" cache (``listed_questions(cached=True)``),
+so a formation without questions costs its recap no query once cached (issue 14); a change to a question or to a
+formation's questions removes the copies when it commits (receivers connected in ``ApplicationsConfig.ready``).
+Writes and the transmission read the database. The writes are in ``applications.services.questions``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core.cache import caches
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from applications.enums import PieceStatus
+from applications.models import QuestionAnswer
+from applications.pieces import pieces_locked_reason
+from offers.models import Formation, Question
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from applications.models import Application
+
+QUESTIONS_CACHE_SECONDS = 60
+YES, NO = "O", "N"
+BOOLEAN_LABELS = {YES: gettext_lazy("Yes"), NO: gettext_lazy("No")}
+
+
+@dataclass(frozen=True)
+class QuestionRow:
+    question: Question
+    answer: QuestionAnswer | None
+
+    @property
+    def label(self) -> str:
+        return self.question.candidate_label or self.question.label
+
+    @property
+    def status(self) -> PieceStatus:
+        return self.answer.status if self.answer is not None else PieceStatus.WAITING
+
+    @property
+    def status_label(self) -> StrOrPromise:
+        return self.status.label
+
+    @property
+    def is_boolean(self) -> bool:
+        return self.question.kind == Question.Kind.BOOLEAN
+
+    @property
+    def value(self) -> str:
+        """The stored answer (``O``/``N`` for a Yes/No question), "" when none."""
+        return self.answer.answer if self.answer is not None else ""
+
+    @property
+    def shown_answer(self) -> StrOrPromise:
+        """The answer as people read it: "Oui"/"Non" for a Yes/No question, the text otherwise."""
+        value = self.value
+        return BOOLEAN_LABELS.get(value, value) if self.is_boolean else value
+
+
+def field_name(question: Question) -> str:
+    """The form field of a question's answer (its "Non concerné" box is ``<field>-nc``)."""
+    return f"question-{question.pk}"
+
+
+def questions_of_formation(formation: Formation) -> QuerySet[Question]:
+    """The questions in service that apply to this formation, in their order."""
+    return (
+        Question.objects.filter(in_service=True)
+        .filter(
+            Q(formations__pk=formation.pk)
+            | Q(is_common=True, centre__isnull=True)
+            | Q(is_common=True, centre_id=formation.centre_id)
+        )
+        .distinct()
+        .order_by("order", "id")
+    )
+
+
+def listed_questions(application: Application, *, cached: bool = False) -> list[Question]:
+    """The questions ``application`` asks; with ``cached``, from the "pages" cache, per formation (display only)."""
+    if not cached:
+        return list(questions_of_formation(application.formation))
+    cache = caches["pages"]
+    key = _questions_key(application.formation_id)
+    questions = cache.get(key)
+    if questions is None:
+        questions = listed_questions(application)
+        cache.set(key, questions, QUESTIONS_CACHE_SECONDS)
+    return questions
+
+
+def question_rows(application: Application, *, cached: bool = False, unlisted: bool = True) -> list[QuestionRow]:
+    """The rows of the application's questions: the questions asked (with ``cached``, from the cache: the
+    recap), then, with ``unlisted`` (staff pages, the dossier), any other question this application answered
+    (taken out of service or off the formation since). Without ``unlisted`` and with no question asked, no answer
+    is read: one query at most (none once cached)."""
+    questions = listed_questions(application, cached=cached)
+    if not questions and not unlisted:
+        return []
+    answers = {
+        answer.question_id: answer
+        for answer in QuestionAnswer.objects.filter(application_id=application.pk).select_related("question")
+    }
+    rows = [QuestionRow(question, answers.pop(question.pk, None)) for question in questions]
+    rows += [QuestionRow(answer.question, answer) for answer in answers.values() if answer.status != "AT"]
+    return rows
+
+
+def missing_questions(rows: list[QuestionRow]) -> list[QuestionRow]:
+    """The questions that keep "Transmettre ma candidature" inactive: neither answered nor declared not concerned."""
+    return [row for row in rows if row.status == PieceStatus.WAITING]
+
+
+def questions_locked_reason(application: Application) -> str:
+    """Why the candidate cannot answer now ("" when they can): the pieces' rule (online dossier ``AT``/``IN``, not
+    cancelled, before the effective date limite de retour); only the message names the questions."""
+    reason = pieces_locked_reason(application)
+    if not reason:
+        return ""
+    return _("The answers to the questions of this application can no longer be changed. %(reason)s") % {
+        "reason": reason
+    }
+
+
+def _questions_key(formation_id: int) -> str:
+    return f"questions:{formation_id}"
+
+
+def forget_questions(formation_ids: list[int] | None = None) -> None:
+    """Remove the cached questions of these formations (of every formation when None)."""
+    if formation_ids is None:
+        formation_ids = list(Formation.objects.values_list("pk", flat=True))
+    caches["pages"].delete_many([_questions_key(pk) for pk in formation_ids])
+
+
+def forget_questions_on_commit(sender: type, **kwargs: Any) -> None:
+    """Receiver (question saved or deleted, a formation's questions changed): every formation's copy, on commit."""
+    if kwargs.get("action", "post_").startswith("post_"):  # m2m_changed also sends the "pre_" actions
+        transaction.on_commit(forget_questions, robust=True)
+
+
+def forget_formation_questions(sender: type, instance: Formation, **kwargs: Any) -> None:
+    """Receiver (formation saved: its centre may have changed): that formation's copy, on commit."""
+    transaction.on_commit(lambda: forget_questions([instance.pk]), robust=True)

@@ -1,0 +1,337 @@
+"""Complementary questions (eCandidat "Questions complémentaires", §1.8): which questions an application asks, the
+candidate's page to answer them (Yes/No, text, "Non concerné"), the rules (locked after transmission, 1000
+characters, hostile input), transmission blocked until every question is answered, and where staff read the answers
+(reading page, dossier PDF, export); personas and query counts."""
+
+import io
+
+import pytest
+from django.core.cache import caches
+from django.urls import reverse
+from pypdf import PdfReader
+from pytest_django.asserts import assertContains, assertNotContains
+
+from applications.dossier_pdf import build_dossier_pdf
+from applications.enums import DossierStatus, EventKind, PieceStatus
+from applications.export_columns import export_rows
+from applications.models import Application, QuestionAnswer
+from applications.questions import listed_questions, question_rows
+from applications.services.candidature import transmit_application
+from applications.services.questions import answer_questions
+from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
+from offers.models import Question
+from offers.tests.factories import CentreFactory, FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def make_question(code, *, kind=Question.Kind.TEXT, **fields):
+    return Question.objects.create(
+        code=code,
+        label=fields.pop("label", f"Label {code}"),
+        candidate_label=fields.pop("candidate_label", f"Question {code} ?"),
+        kind=kind,
+        **fields,
+    )
+
+
+@pytest.fixture
+def formation(commission):
+    return FormationFactory(centre=commission.centre, commission=commission, title="MASTER 1 - SCIENCES DE LA MER")
+
+
+@pytest.fixture
+def project(formation):
+    question = make_question("PROJET", candidate_label="Décrivez votre projet professionnel.", order=1)
+    formation.questions.add(question)
+    return question
+
+
+@pytest.fixture
+def sea(formation):
+    question = make_question(
+        "EMBARQUE", kind=Question.Kind.BOOLEAN, candidate_label="Déjà embarqué ?", is_conditional=True, order=2
+    )
+    formation.questions.add(question)
+    return question
+
+
+@pytest.fixture
+def applicant(campaign):
+    return complete_candidate(user__campaign=campaign)
+
+
+@pytest.fixture
+def application(applicant, formation):
+    return ApplicationFactory(candidate=applicant, formation=formation)
+
+
+@pytest.fixture
+def owner(client, applicant):
+    client.force_login(applicant.user)
+    return client
+
+
+def _url(name, application):
+    return reverse(f"applications:{name}", args=[application.public_id])
+
+
+def _post(owner, application, data):
+    return owner.post(_url("questions", application), data)
+
+
+# --- Which questions ----------------------------------------------------------------------------------------------
+
+
+def test_an_application_asks_its_formations_and_the_common_questions_in_order(application, formation, project, sea):
+    institution = make_question("CHARTE", is_common=True, order=0)
+    centre = make_question("CENTRE", is_common=True, centre=formation.centre, order=3)
+    make_question("AILLEURS", is_common=True, centre=CentreFactory(code="OTHER"))
+    make_question("HORS", is_common=True, in_service=False)
+    FormationFactory(code="AUTRE").questions.add(make_question("AUTRE"))
+
+    assert [q.code for q in listed_questions(application)] == [institution.code, project.code, sea.code, centre.code]
+
+
+def test_a_question_on_a_centre_must_be_common():
+    with pytest.raises(Exception, match="question_centre_only_for_common"):
+        make_question("X", centre=CentreFactory(code="C9"))
+
+
+# --- The recap ----------------------------------------------------------------------------------------------------
+
+
+def test_recap_lists_the_questions_and_blocks_transmission(owner, application, project, sea):
+    response = owner.get(_url("detail", application))
+
+    assertContains(response, '<a href="#questions">Complementary questions</a>', html=True)
+    assertContains(response, "Décrivez votre projet professionnel.")
+    assertContains(response, "If the button is not green, a complementary question has no answer")
+    assertContains(
+        response, '<button type="submit" class="button" disabled>Transmit my application</button>', html=True
+    )
+    assertContains(response, f'href="{_url("questions", application)}"')
+
+
+def test_recap_without_questions_says_nothing_of_them(owner, application):
+    response = owner.get(_url("detail", application))
+
+    assertNotContains(response, "Complementary questions")
+
+
+def test_recap_reads_the_questions_from_the_cache(owner, application, project, django_assert_num_queries):
+    owner.get(_url("detail", application))
+
+    with django_assert_num_queries(6):  # one fewer than the first time: the questions come from the cache
+        owner.get(_url("detail", application))
+
+
+def test_a_question_added_shows_once_the_change_commits(
+    owner, application, formation, django_capture_on_commit_callbacks
+):
+    owner.get(_url("detail", application))  # caches "no question"
+    with django_capture_on_commit_callbacks(execute=True):
+        formation.questions.add(make_question("NOUVELLE", candidate_label="Nouvelle question ?"))
+
+    assertContains(owner.get(_url("detail", application)), "Nouvelle question ?")
+
+
+# --- Answering ----------------------------------------------------------------------------------------------------
+
+
+def test_the_page_shows_each_question_with_its_control(owner, application, project, sea, django_assert_num_queries):
+    with django_assert_num_queries(7):  # session, account, savepoint pair, the application, questions, answers
+        response = owner.get(_url("questions", application))
+
+    assertContains(response, f'<textarea name="question-{project.pk}"', count=1)
+    assertContains(response, f'name="question-{sea.pk}" value="O"')
+    assertContains(response, f'name="question-{sea.pk}-nc"')
+    assertNotContains(response, f'name="question-{project.pk}-nc"')  # not conditional
+
+
+def test_answers_are_saved_with_their_history_then_transmission_is_possible(
+    owner, application, project, sea, applicant
+):
+    response = _post(
+        owner, application, {f"question-{project.pk}": "  Océanographe.  ", f"question-{sea.pk}-nc": "on"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("#questions")
+    answers = {a.question_id: a for a in QuestionAnswer.objects.all()}
+    assert (answers[project.pk].answer, answers[project.pk].status) == ("Océanographe.", PieceStatus.SUBMITTED)
+    assert answers[sea.pk].status == PieceStatus.NOT_CONCERNED
+    assert answers[project.pk].answered_by == applicant.user
+    event = application.events.get(kind=EventKind.QUESTIONS_ANSWERED)
+    assert (event.actor, event.comment) == (applicant.user, "2 answers saved")
+
+    recap = owner.get(_url("detail", application))
+    assertContains(recap, "Océanographe.")
+    assertContains(
+        recap, '<button type="submit" class="button button--success">Transmit my application</button>', html=True
+    )
+
+
+def test_a_yes_no_answer_reads_yes_or_no(owner, application, sea):
+    _post(owner, application, {f"question-{sea.pk}": "N"})
+
+    assertContains(owner.get(_url("detail", application)), '<td data-label="Answer" class="questions__answer">No</td>')
+
+
+def test_unchanged_answers_write_nothing(owner, application, project):
+    _post(owner, application, {f"question-{project.pk}": "Texte"})
+    response = _post(owner, application, {f"question-{project.pk}": "Texte"})
+
+    assert response.status_code == 302
+    assert application.events.filter(kind=EventKind.QUESTIONS_ANSWERED).count() == 1
+
+
+def test_answering_and_declaring_not_concerned_is_refused_next_to_the_box(owner, application, sea):
+    response = _post(owner, application, {f"question-{sea.pk}": "O", f"question-{sea.pk}-nc": "on"})
+
+    assert response.status_code == 200
+    assertContains(response, "Either answer the question or declare that it does not concern you, not both.")
+    assert not QuestionAnswer.objects.exists()
+
+
+def test_a_text_over_1000_characters_is_refused_and_kept_in_the_form(owner, application, project):
+    response = _post(owner, application, {f"question-{project.pk}": "x" * 1001})
+
+    assert response.status_code == 200
+    assertContains(response, "Ensure this value has at most 1000 characters (it has 1001).")
+    assertContains(response, "x" * 1001)
+    assert not QuestionAnswer.objects.exists()
+
+
+@pytest.mark.parametrize("hostile", ["a\x00b", "Peut-être"])
+def test_hostile_yes_no_values_are_refused(owner, application, sea, hostile):
+    response = _post(owner, application, {f"question-{sea.pk}": hostile})
+
+    assert response.status_code == 200
+    assertContains(response, "Select a valid choice.")
+    assert not QuestionAnswer.objects.exists()
+
+
+def test_a_nul_character_in_a_text_is_refused_by_the_service(application, project, applicant):
+    with pytest.raises(FieldRuleError) as refused:
+        answer_questions(
+            application=application, answers={project.pk: "a\x00b"}, not_concerned=(), actor=applicant.user
+        )
+
+    assert refused.value.field == f"question-{project.pk}"
+    assert not QuestionAnswer.objects.exists()
+
+
+def test_the_service_refuses_a_question_not_asked_and_not_concerned_on_a_plain_one(application, project, applicant):
+    elsewhere = make_question("AILLEURS")
+
+    with pytest.raises(BusinessRuleError, match="not asked"):
+        answer_questions(application=application, answers={elsewhere.pk: "x"}, not_concerned=(), actor=applicant.user)
+    with pytest.raises(FieldRuleError, match="not conditional"):
+        answer_questions(application=application, answers={}, not_concerned={project.pk}, actor=applicant.user)
+    assert not QuestionAnswer.objects.exists()
+
+
+def test_an_empty_answer_puts_the_question_back_to_waiting(owner, application, project):
+    _post(owner, application, {f"question-{project.pk}": "Texte"})
+    _post(owner, application, {f"question-{project.pk}": ""})
+
+    [row] = question_rows(application)
+    assert row.status == PieceStatus.WAITING
+
+
+# --- Transmission and locking -----------------------------------------------------------------------------------
+
+
+def test_transmission_is_refused_until_every_question_is_answered(application, project, applicant):
+    with pytest.raises(InvalidTransition, match="A complementary question has no answer: Décrivez votre projet"):
+        transmit_application(application=application, actor=applicant.user)
+
+    answer_questions(application=application, answers={project.pk: "Oui"}, not_concerned=(), actor=applicant.user)
+    transmit_application(application=application, actor=applicant.user)
+
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED
+
+
+def test_after_transmission_the_answers_are_read_only(owner, application, project, applicant):
+    answer_questions(application=application, answers={project.pk: "Avant"}, not_concerned=(), actor=applicant.user)
+    transmit_application(application=application, actor=applicant.user)
+
+    page = owner.get(_url("questions", application))
+    assertContains(page, "can no longer be changed")
+    assertNotContains(page, "Save my answers")
+    assertNotContains(owner.get(_url("detail", application)), f'href="{_url("questions", application)}"')
+
+    response = _post(owner, application, {f"question-{project.pk}": "Après"})
+    assert response.status_code == 302
+    assert QuestionAnswer.objects.get().answer == "Avant"
+    with pytest.raises(InvalidTransition):
+        answer_questions(
+            application=application, answers={project.pk: "Après"}, not_concerned=(), actor=applicant.user
+        )
+
+
+# --- Personas -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["other_candidate", "centre_manager", "commission_member", "central_manager"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_outsiders_get_404(client, application, project, persona, method, request):
+    user = request.getfixturevalue(persona)
+    client.force_login(getattr(user, "user", user))
+
+    response = getattr(client, method)(_url("questions", application), {f"question-{project.pk}": "Intrus"})
+
+    assert response.status_code == 404
+    assert not QuestionAnswer.objects.exists()
+
+
+def test_anonymous_is_sent_to_login(client, application, project):
+    response = client.get(_url("questions", application))
+
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_an_application_without_questions_has_no_page(owner, application):
+    assert owner.get(_url("questions", application)).status_code == 404
+
+
+# --- Staff --------------------------------------------------------------------------------------------------------
+
+
+def test_staff_read_the_answers_on_the_reading_page_in_the_dossier_and_the_export(
+    client, centre_manager, application, project, sea, applicant
+):
+    answer_questions(
+        application=application,
+        answers={project.pk: "Océanographe", sea.pk: "O"},
+        not_concerned=(),
+        actor=applicant.user,
+    )
+    client.force_login(centre_manager)
+
+    page = client.get(reverse("admin:applications_application_change", args=[application.pk]))
+    assertContains(page, "Décrivez votre projet professionnel.")
+    assertContains(page, "Océanographe")
+
+    with build_dossier_pdf(
+        Application.objects.select_related("candidate__user", "formation").get(pk=application.pk)
+    ) as pdf:
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.read())).pages)
+    assert "Décrivez votre projet professionnel. : Océanographe" in text
+    assert "Déjà embarqué ? : Yes" in text
+
+    [row] = export_rows(Application.objects.filter(pk=application.pk), ["question_answers"])
+    assert row == ["Label PROJET : Océanographe\nLabel EMBARQUE : Yes"]
+
+
+def test_an_answer_to_a_question_taken_off_stays_visible_to_staff(application, project, applicant, formation):
+    answer_questions(application=application, answers={project.pk: "Gardée"}, not_concerned=(), actor=applicant.user)
+    formation.questions.remove(project)
+
+    assert [(row.question.code, row.value) for row in question_rows(application)] == [("PROJET", "Gardée")]
+    assert question_rows(application, unlisted=False) == []
+    caches["pages"].clear()
