@@ -14,7 +14,15 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import AccountDeletion, NumeroDossierHistory, User
 from applications.enums import DossierStatus
-from applications.models import Application, Candidate, CommissionPack, Decision, DecisionLetter, PieceSubmission
+from applications.models import (
+    Application,
+    Candidate,
+    CommissionPack,
+    Decision,
+    DecisionLetter,
+    PieceSubmission,
+    QuestionAnswer,
+)
 from applications.services import erasure
 from applications.services.staff import recompute_waiting_list_ranks
 from applications.tests.factories_candidature import (
@@ -29,6 +37,7 @@ from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
+from offers.models import Question
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -65,6 +74,9 @@ def rich_candidate(campaign, formation, central_manager, django_capture_on_commi
             generated_at=decision.validated_at,
         )
         CommissionPack.objects.create(requested_by=central_manager, application_ids=[application.pk], file=pack)
+    question = Question.objects.create(code="Q", label="Q", candidate_label="Q ?")
+    formation.questions.add(question)
+    QuestionAnswer.objects.create(application=application, question=question, answer="R", answered_by=user)
     LogEntry.objects.create(
         user=central_manager,
         content_type=ContentType.objects.get_for_model(Candidate),
@@ -98,6 +110,7 @@ def test_complete_deletion_removes_everything_and_records_it(
     assert Document.objects.count() == 0
     assert DecisionLetter.objects.count() == 0
     assert CommissionPack.objects.count() == 0
+    assert QuestionAnswer.objects.count() == 0
     assert OutboundEmail.objects.filter(to=user.email).count() == 0
     assert not LogEntry.objects.filter(object_repr__contains=user.last_name or "-").exclude(object_repr="").exists()
     assert LogEntry.objects.count() == 0
