@@ -1,10 +1,10 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = _("accounts")
+    verbose_name = pgettext_lazy("app", "Accounts and staff")  # a heading of the back office's menu
 
     def ready(self):
         from allauth.mfa.signals import authenticator_added

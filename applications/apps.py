@@ -1,11 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import m2m_changed, post_delete, post_save
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ApplicationsConfig(AppConfig):
     name = "applications"
-    verbose_name = _("applications")
+    verbose_name = pgettext_lazy("app", "Applications")  # a heading of the back office's menu
 
     def ready(self) -> None:
         # Deferred: models are not loaded before ready(). Importing the pieces' services connects the receiver of

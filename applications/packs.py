@@ -112,6 +112,14 @@ def build_pack(pack_id: int) -> None:
         raise
 
 
+def _zip_entry(name: str) -> zipfile.ZipInfo:
+    """A compressed entry dated now (local time), not 1980-01-01 as ``ZipFile.open(name, "w")`` dates it."""
+    info = zipfile.ZipInfo(name, date_time=timezone.localtime().timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_level = 1
+    return info
+
+
 def _progress(pack: CommissionPack, done: int) -> None:
     CommissionPack.objects.filter(pk=pack.pk).update(done=done)
 
@@ -120,7 +128,8 @@ def _write_zip(pack: CommissionPack, applications: Iterable[Application], spool:
     done = 0
     with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for index, application in enumerate(applications, start=1):
-            with build_dossier_pdf(application) as pdf, archive.open(_entry_name(application, index), "w") as entry:
+            entry_info = _zip_entry(_entry_name(application, index))
+            with build_dossier_pdf(application) as pdf, archive.open(entry_info, "w") as entry:
                 shutil.copyfileobj(pdf, entry, 1024 * 1024)
             done += 1
             _progress(pack, done)
@@ -177,7 +186,10 @@ def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], 
                 extension = f".{ascii_name(original[1])}" if len(original) == 2 else ""
                 entry = f"{index:03d}-{dossier_filename(application).removeprefix('dossier-').removesuffix('.pdf')}"
                 entry = f"{entry}-{ascii_name(original[0])[:40]}{extension}"
-                with default_storage.open(stored_name(document), "rb") as source, archive.open(entry, "w") as target:
+                with (
+                    default_storage.open(stored_name(document), "rb") as source,
+                    archive.open(_zip_entry(entry), "w") as target,
+                ):
                     shutil.copyfileobj(source, target, 1024 * 1024)
                 described = entry
             else:
@@ -194,7 +206,8 @@ def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], 
             )
             done += 1
             _progress(pack, done)
-        archive.writestr("sommaire.csv", "\ufeff" + summary.getvalue())  # the BOM: spreadsheets read it as UTF-8
+        # The BOM: spreadsheets read the file as UTF-8.
+        archive.writestr(_zip_entry("sommaire.csv"), "\ufeff" + summary.getvalue())
     return done
 
 

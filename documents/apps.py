@@ -1,7 +1,7 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DocumentsConfig(AppConfig):
     name = "documents"
-    verbose_name = _("documents")
+    verbose_name = pgettext_lazy("app", "Documents")  # a heading of the back office's menu

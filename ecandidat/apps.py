@@ -1,10 +1,10 @@
 from django.apps import AppConfig
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class EcandidatConfig(AppConfig):
     name = "ecandidat"
-    verbose_name = _("platform")
+    verbose_name = pgettext_lazy("app", "Platform")  # a heading of the back office's menu
 
     def ready(self):
         # Deferred until the app registry is ready: the checks register themselves with @register; the login

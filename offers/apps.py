@@ -1,11 +1,11 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OffersConfig(AppConfig):
     name = "offers"
-    verbose_name = _("training offer")
+    verbose_name = pgettext_lazy("app", "Training offer")  # a heading of the back office's menu
 
     def ready(self) -> None:
         # What the catalogue tree shows: a change removes today's cached trees once it commits (offers/catalogue.py).

@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -52,8 +53,13 @@ def commission_pack_pdf_action(model_admin, request, queryset):
     return _queue_pack(model_admin, request, queryset, CommissionPack.Kind.PDF)
 
 
+class PieceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return Truncator(obj.label).chars(150)  # the whole label, cut with "…" only when very long
+
+
 class PiecePackForm(forms.Form):
-    piece_type = forms.ModelChoiceField(
+    piece_type = PieceChoiceField(
         label=_("Piece"),
         queryset=PieceType.objects.none(),
         error_messages={"required": gettext_lazy("Choose the piece to download.")},
@@ -62,7 +68,7 @@ class PiecePackForm(forms.Form):
     def __init__(self, *args, formation_ids: set[int], **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["piece_type"]
-        assert isinstance(field, forms.ModelChoiceField)
+        assert isinstance(field, PieceChoiceField)
         field.queryset = requested_piece_types(formation_ids)
 
 
@@ -127,7 +133,9 @@ def pack_view(request, public_id, *, model_admin):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
-        "title": _("Commission pack"),
+        "title": _("One piece of each dossier (ZIP)")
+        if pack.kind == CommissionPack.Kind.PIECE
+        else _("Commission pack"),
         "subtitle": None,
         "is_nav_sidebar_enabled": False,
         "pack": pack,

@@ -1,9 +1,9 @@
 """SVA alert levels in the back office (eCandidat ``AlertSva``): the central office defines them (days and a colour of
-the fixed palette); everyone else is refused. The list's subtitle says which reference date the site counts from
+the fixed palette); everyone else is refused. The list says which reference date the site counts from
 (``SVA_ALERT_DATE``, a setting, not data)."""
 
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -41,4 +41,6 @@ class SvaAlertLevelAdmin(CentralOfficeOnly, admin.ModelAdmin):
             subtitle = _("Counted from: %(reference)s; a validated decision ends an alert.") % {
                 "reference": reference.label
             }
-        return super().changelist_view(request, {**(extra_context or {}), "subtitle": subtitle})
+        if request.method == "GET":  # said on the page (not in its title, where the admin puts a subtitle)
+            self.message_user(request, subtitle, messages.INFO)
+        return super().changelist_view(request, extra_context)

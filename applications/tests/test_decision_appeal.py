@@ -83,7 +83,7 @@ def test_the_recap_shows_it_once_validated(client, application, centre_manager, 
     with django_assert_num_queries(8):  # as without: the flag comes with the decision's details
         response = client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
 
-    assertContains(response, "(rendue après votre recours)")
+    assertContains(response, "(décision rendue après votre recours)")
 
 
 def test_the_recap_shows_nothing_of_an_unvalidated_one(client, application, centre_manager):

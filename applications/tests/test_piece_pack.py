@@ -11,6 +11,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from applications import packs
 from applications.enums import PieceStatus
@@ -116,6 +117,7 @@ def test_the_zip_holds_each_file_under_its_candidate_and_says_who_has_none(
     assert files[0].endswith("-mon-cv-ete.pdf")
     assert filed.candidate.user.username in files[0]
     assert archive.read(files[0]) == f"%PDF-1.4 {filed.pk}".encode()
+    assert archive.getinfo(files[0]).date_time[:3] == timezone.localdate().timetuple()[:3]  # not 1980-01-01
     rows = list(csv.reader(io.StringIO(archive.read("sommaire.csv").decode("utf-8-sig")), delimiter=";"))
     by_numero = {row[0]: row[-1] for row in rows[1:]}
     assert len(rows) == 7
