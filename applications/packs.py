@@ -24,6 +24,7 @@ import gc
 import io
 import logging
 import shutil
+import sys
 import tempfile
 import zipfile
 from collections.abc import Generator, Iterable
@@ -116,7 +117,9 @@ def _zip_entry(name: str) -> zipfile.ZipInfo:
     """A compressed entry dated now (local time), not 1980-01-01 as ``ZipFile.open(name, "w")`` dates it."""
     info = zipfile.ZipInfo(name, date_time=timezone.localtime().timetuple()[:6])
     info.compress_type = zipfile.ZIP_DEFLATED
-    info.compress_level = 1
+    # The fastest level, as the archive's: ZipFile.open reads it from the entry (``compress_level`` since Python
+    # 3.13, ``_compresslevel`` before; neither is in the type stubs).
+    setattr(info, "compress_level" if sys.version_info >= (3, 13) else "_compresslevel", 1)
     return info
 
 

@@ -1,9 +1,10 @@
 """Which pieces an application asks for, and where each stands (ecandidat-features §1.7).
 
 The pieces of an application are the institution's common pieces, the common pieces of the formation's centre and
-the formation's own pieces, in service, ordered and without duplicates; a piece taken out of service stays listed
-while the candidate has already filled it. A common piece that is not "unique" is answered once per candidate and
-shared by all of their applications (``PieceSubmission.application`` empty).
+the formation's own pieces, in service, ordered and without duplicates, less those kept for another type de
+traitement than the application's (eCandidat 2.3.0); a piece taken out of service, or no longer requested after a
+change of type, stays listed while the candidate has already filled it. A common piece that is not "unique" is
+answered once per candidate and shared by all of their applications (``PieceSubmission.application`` empty).
 
 ``piece_rows`` runs two queries whatever the number of pieces. On the candidate's pages (``for_staff=False``) the
 piece types of the formation come from the "pages" cache (``listed_piece_types``): one query fewer on the recap and
@@ -190,7 +191,8 @@ def piece_rows(application: Application, *, for_staff: bool = True) -> list[Piec
     for piece_type in types:
         is_shared = is_shared_piece(piece_type)
         submission = (shared if is_shared else own).get(piece_type.pk)
-        if not piece_type.in_service and not _is_filled(submission):
+        requested = piece_type.in_service and piece_type.requested_from(application.treatment_type)
+        if not requested and not _is_filled(submission):
             continue
         if submission is not None:
             submission.piece_type = piece_type  # the loaded type, whether the query joined it or not

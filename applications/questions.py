@@ -91,16 +91,18 @@ def questions_of_formation(formation: Formation) -> QuerySet[Question]:
 
 
 def listed_questions(application: Application, *, cached: bool = False) -> list[Question]:
-    """The questions ``application`` asks; with ``cached``, from the "pages" cache, per formation (display only)."""
-    if not cached:
-        return list(questions_of_formation(application.formation))
-    cache = caches["pages"]
-    key = _questions_key(application.formation_id)
-    questions = cache.get(key)
-    if questions is None:
-        questions = listed_questions(application)
-        cache.set(key, questions, QUESTIONS_CACHE_SECONDS)
-    return questions
+    """The questions ``application`` asks (those of its formation for its type de traitement); with ``cached``,
+    the formation's from the "pages" cache (display only)."""
+    if cached:
+        cache = caches["pages"]
+        key = _questions_key(application.formation_id)
+        questions = cache.get(key)
+        if questions is None:
+            questions = list(questions_of_formation(application.formation))
+            cache.set(key, questions, QUESTIONS_CACHE_SECONDS)
+    else:
+        questions = list(questions_of_formation(application.formation))
+    return [question for question in questions if question.requested_from(application.treatment_type)]
 
 
 def question_rows(application: Application, *, cached: bool = False, unlisted: bool = True) -> list[QuestionRow]:

@@ -98,8 +98,18 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
 
 @admin.register(PieceType)
 class PieceTypeAdmin(admin.ModelAdmin):
-    list_display = ["code", "short_label", "centre", "is_common", "is_unique", "is_conditional", "order", "in_service"]
-    list_filter = ["is_common", "is_conditional", "in_service", "centre"]
+    list_display = [
+        "code",
+        "short_label",
+        "centre",
+        "is_common",
+        "is_unique",
+        "is_conditional",
+        "treatment_type",
+        "order",
+        "in_service",
+    ]
+    list_filter = ["is_common", "is_conditional", "treatment_type", "in_service", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
     list_editable = ["order", "in_service"]
@@ -158,8 +168,18 @@ class RefusalReasonAdmin(admin.ModelAdmin):
 
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
-    list_display = ["code", "label", "kind", "centre", "is_common", "is_conditional", "order", "in_service"]
-    list_filter = ["kind", "is_common", "is_conditional", "in_service", "centre"]
+    list_display = [
+        "code",
+        "label",
+        "kind",
+        "centre",
+        "is_common",
+        "is_conditional",
+        "treatment_type",
+        "order",
+        "in_service",
+    ]
+    list_filter = ["kind", "is_common", "is_conditional", "treatment_type", "in_service", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label", "candidate_label"]
     list_editable = ["order", "in_service"]

@@ -196,6 +196,14 @@ class PieceType(models.Model):
         _("conditional"), default=False, help_text=_("The candidate may declare that the piece does not concern them.")
     )
     template = models.FileField(_("template file"), upload_to="piece-templates/", blank=True)
+    # eCandidat cod_typ_trait (2.3.0): requested only from the applications of this type de traitement.
+    treatment_type = models.CharField(
+        _("only for the processing type"),
+        max_length=2,
+        choices=TreatmentType,
+        blank=True,
+        help_text=_("Empty: requested whatever the application's processing type."),
+    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     in_service = models.BooleanField(_("in service"), default=True)
 
@@ -213,6 +221,10 @@ class PieceType(models.Model):
 
     def __str__(self):
         return self.label[:80]
+
+    def requested_from(self, treatment_type: str) -> bool:
+        """Whether an application of this type de traitement is asked for this piece (its other rules aside)."""
+        return not self.treatment_type or self.treatment_type == treatment_type
 
 
 class DecisionType(models.Model):
@@ -314,6 +326,13 @@ class Question(models.Model):
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     in_service = models.BooleanField(_("in service"), default=True)
+    treatment_type = models.CharField(
+        _("only for the processing type"),
+        max_length=2,
+        choices=TreatmentType,
+        blank=True,
+        help_text=_("Empty: asked whatever the application's processing type."),
+    )
 
     class Meta:
         verbose_name = _("complementary question")
@@ -329,6 +348,10 @@ class Question(models.Model):
 
     def __str__(self):
         return self.label
+
+    def requested_from(self, treatment_type: str) -> bool:
+        """Whether an application of this type de traitement is asked this question (its other rules aside)."""
+        return not self.treatment_type or self.treatment_type == treatment_type
 
 
 class FormationQuerySet(models.QuerySet["Formation"]):

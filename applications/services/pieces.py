@@ -95,7 +95,7 @@ _LOCKED_SHARED_SUBMISSION = PreparedQuery(
 def _check_piece_requested(application: Application, piece_type: PieceType) -> None:
     """``applicable_piece_types`` for one piece: decided from the loaded rows for common pieces, one query for a
     formation's own piece. Reads ``application.formation`` (select it with the application)."""
-    if not piece_type.in_service:
+    if not piece_type.in_service or not piece_type.requested_from(application.treatment_type):
         requested = False
     elif piece_type.is_common:
         requested = piece_type.centre_id is None or piece_type.centre_id == application.formation.centre_id
