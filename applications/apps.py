@@ -5,7 +5,7 @@ from django.utils.translation import pgettext_lazy
 
 class ApplicationsConfig(AppConfig):
     name = "applications"
-    verbose_name = pgettext_lazy("app", "Applications")  # a heading of the back office's menu
+    verbose_name = pgettext_lazy("app", "Applications and dossiers")  # a heading of the back office's menu
 
     def ready(self) -> None:
         # Deferred: models are not loaded before ready(). Importing the pieces' services connects the receiver of

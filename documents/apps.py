@@ -4,4 +4,4 @@ from django.utils.translation import pgettext_lazy
 
 class DocumentsConfig(AppConfig):
     name = "documents"
-    verbose_name = pgettext_lazy("app", "Documents")  # a heading of the back office's menu
+    verbose_name = pgettext_lazy("app", "Uploaded files")  # a heading of the back office's menu
