@@ -37,28 +37,21 @@ class ApplicationsConfig(AppConfig):
         register_file_owner("letters/", lambda: DecisionLetter.objects.exclude(file="").values_list("file", flat=True))
         register_file_owner("packs/", lambda: CommissionPack.objects.exclude(file="").values_list("file", flat=True))
 
-        # Deferred like the imports above. The candidate pages' cached piece types (applications.pieces) are removed
-        # when a piece type, a formation or a formation's list of pieces changes, once the change commits.
-        from applications.pieces import forget_formation_piece_types, forget_piece_types_on_commit  # noqa: PLC0415
-        from offers.models import Formation, PieceType  # noqa: PLC0415
+        # Deferred like the imports above. The candidate pages' cached piece types and questions
+        # (applications.formation_cache) are removed when a row, a formation or a formation's list changes, once the
+        # change commits.
+        from applications.pieces import PIECE_TYPES  # noqa: PLC0415
+        from applications.questions import QUESTIONS  # noqa: PLC0415
+        from offers.models import Formation, PieceType, Question  # noqa: PLC0415
 
-        post_save.connect(forget_piece_types_on_commit, sender=PieceType, dispatch_uid="piece-types-saved")
-        post_delete.connect(forget_piece_types_on_commit, sender=PieceType, dispatch_uid="piece-types-deleted")
-        m2m_changed.connect(
-            forget_piece_types_on_commit, sender=Formation.piece_types.through, dispatch_uid="piece-types-m2m"
-        )
-        post_save.connect(forget_formation_piece_types, sender=Formation, dispatch_uid="piece-types-formation")
-
-        # Deferred like the imports above. The same for the candidate pages' cached questions (applications.questions).
-        from applications.questions import forget_formation_questions, forget_questions_on_commit  # noqa: PLC0415
-        from offers.models import Question  # noqa: PLC0415
-
-        post_save.connect(forget_questions_on_commit, sender=Question, dispatch_uid="questions-saved")
-        post_delete.connect(forget_questions_on_commit, sender=Question, dispatch_uid="questions-deleted")
-        m2m_changed.connect(
-            forget_questions_on_commit, sender=Formation.questions.through, dispatch_uid="questions-m2m"
-        )
-        post_save.connect(forget_formation_questions, sender=Formation, dispatch_uid="questions-formation")
+        for name, copies, model, formation_list in (
+            ("piece-types", PIECE_TYPES, PieceType, Formation.piece_types.through),
+            ("questions", QUESTIONS, Question, Formation.questions.through),
+        ):
+            post_save.connect(copies.forget_all_on_commit, sender=model, dispatch_uid=f"{name}-saved")
+            post_delete.connect(copies.forget_all_on_commit, sender=model, dispatch_uid=f"{name}-deleted")
+            m2m_changed.connect(copies.forget_all_on_commit, sender=formation_list, dispatch_uid=f"{name}-m2m")
+            post_save.connect(copies.forget_formation_on_commit, sender=Formation, dispatch_uid=f"{name}-formation")
 
         # Deferred like the imports above. The OPI follows the candidate's answer (applications.signals).
         from applications.opi import services as opi  # noqa: PLC0415

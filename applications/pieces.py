@@ -18,8 +18,6 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.core.cache import caches
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -27,6 +25,7 @@ from django.utils.translation import gettext
 
 from applications.dates import effective_return_deadline
 from applications.enums import PieceStatus
+from applications.formation_cache import PerFormation
 from applications.models import PieceSubmission
 from applications.workflow import CANDIDATE_EDITABLE
 from ecandidat.prepared import PreparedQuery
@@ -111,46 +110,16 @@ def applicable_piece_types(application: Application) -> Q:
     return Q(is_common=True, centre__isnull=True) | centre | Q(is_common=False, pk__in=formation_pieces)
 
 
-PIECE_TYPES_CACHE_SECONDS = 60
+# The candidate pages' copies of each formation's piece types (applications.formation_cache).
+PIECE_TYPES = PerFormation[PieceType]("piece-types")
 
 
 def listed_piece_types(application: Application, *, cached: bool = False) -> list[PieceType]:
-    """The piece types ``application`` asks for (in service or not), in display order.
-
-    With ``cached``, from the "pages" cache, per formation: a change to a piece type or to a formation's pieces
-    removes the copies when it commits (``forget_piece_types``, connected in ``ApplicationsConfig.ready``);
-    ``PIECE_TYPES_CACHE_SECONDS`` bounds what a change made without signals could leave. Only for display."""
-    if not cached:
-        return list(PieceType.objects.filter(applicable_piece_types(application)).order_by("order", "id"))
-    cache = caches["pages"]
-    key = _piece_types_key(application.formation_id)
-    types = cache.get(key)
-    if types is None:
-        types = listed_piece_types(application)
-        cache.set(key, types, PIECE_TYPES_CACHE_SECONDS)
-    return types
-
-
-def forget_piece_types(formation_ids: list[int] | None = None) -> None:
-    """Remove the cached piece types of these formations (of every formation when None)."""
-    if formation_ids is None:
-        formation_ids = list(Formation.objects.values_list("pk", flat=True))
-    caches["pages"].delete_many([_piece_types_key(pk) for pk in formation_ids])
-
-
-def forget_piece_types_on_commit(sender: type, **kwargs: Any) -> None:
-    """Receiver (piece type saved or deleted, a formation's pieces changed): every formation's copy, on commit."""
-    if kwargs.get("action", "post_").startswith("post_"):  # m2m_changed also sends the "pre_" actions
-        transaction.on_commit(forget_piece_types, robust=True)
-
-
-def forget_formation_piece_types(sender: type, instance: Formation, **kwargs: Any) -> None:
-    """Receiver (formation saved: its centre may have changed): that formation's copy, on commit."""
-    transaction.on_commit(lambda: forget_piece_types([instance.pk]), robust=True)
-
-
-def _piece_types_key(formation_id: int) -> str:
-    return f"piece-types:{formation_id}"
+    """The piece types ``application``'s formation asks for (in service or not), in display order; with ``cached``,
+    from the "pages" cache (``PIECE_TYPES``; only for display)."""
+    if cached:
+        return PIECE_TYPES.get(application.formation_id, lambda: listed_piece_types(application))
+    return list(PieceType.objects.filter(applicable_piece_types(application)).order_by("order", "id"))
 
 
 def _submissions(application_id: int, candidate_id: int) -> QuerySet[PieceSubmission]:

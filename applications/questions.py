@@ -15,15 +15,14 @@ Writes and the transmission read the database. The writes are in ``applications.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.core.cache import caches
-from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.enums import PieceStatus
+from applications.formation_cache import PerFormation
 from applications.models import QuestionAnswer
 from applications.pieces import pieces_locked_reason
 from offers.models import Formation, Question
@@ -33,7 +32,8 @@ if TYPE_CHECKING:
 
     from applications.models import Application
 
-QUESTIONS_CACHE_SECONDS = 60
+# The candidate pages' copies of each formation's questions (applications.formation_cache).
+QUESTIONS = PerFormation[Question]("questions")
 YES, NO = "O", "N"
 BOOLEAN_LABELS = {YES: gettext_lazy("Yes"), NO: gettext_lazy("No")}
 
@@ -93,15 +93,11 @@ def questions_of_formation(formation: Formation) -> QuerySet[Question]:
 def listed_questions(application: Application, *, cached: bool = False) -> list[Question]:
     """The questions ``application`` asks (those of its formation for its type de traitement); with ``cached``,
     the formation's from the "pages" cache (display only)."""
-    if cached:
-        cache = caches["pages"]
-        key = _questions_key(application.formation_id)
-        questions = cache.get(key)
-        if questions is None:
-            questions = list(questions_of_formation(application.formation))
-            cache.set(key, questions, QUESTIONS_CACHE_SECONDS)
-    else:
-        questions = list(questions_of_formation(application.formation))
+
+    def load() -> list[Question]:
+        return list(questions_of_formation(application.formation))
+
+    questions = QUESTIONS.get(application.formation_id, load) if cached else load()
     return [question for question in questions if question.requested_from(application.treatment_type)]
 
 
@@ -136,25 +132,3 @@ def questions_locked_reason(application: Application) -> str:
     return _("The answers to the questions of this application can no longer be changed. %(reason)s") % {
         "reason": reason
     }
-
-
-def _questions_key(formation_id: int) -> str:
-    return f"questions:{formation_id}"
-
-
-def forget_questions(formation_ids: list[int] | None = None) -> None:
-    """Remove the cached questions of these formations (of every formation when None)."""
-    if formation_ids is None:
-        formation_ids = list(Formation.objects.values_list("pk", flat=True))
-    caches["pages"].delete_many([_questions_key(pk) for pk in formation_ids])
-
-
-def forget_questions_on_commit(sender: type, **kwargs: Any) -> None:
-    """Receiver (question saved or deleted, a formation's questions changed): every formation's copy, on commit."""
-    if kwargs.get("action", "post_").startswith("post_"):  # m2m_changed also sends the "pre_" actions
-        transaction.on_commit(forget_questions, robust=True)
-
-
-def forget_formation_questions(sender: type, instance: Formation, **kwargs: Any) -> None:
-    """Receiver (formation saved: its centre may have changed): that formation's copy, on commit."""
-    transaction.on_commit(lambda: forget_questions([instance.pk]), robust=True)

@@ -1,6 +1,6 @@
 """The FAQ of the "Assistance" page (eCandidat "FAQ"), written by the central office in the back office.
 
-Read on every Assistance page without a query, as the home page's message (``ecandidat.home_message``): the default
+Read on every Assistance page without a query, as the home page's message (``ecandidat.cached_value``): the default
 cache keeps the entries in service, in order, as ``(question_fr, answer_fr, question_en, answer_en)`` tuples for
 ``CACHE_SECONDS``, and is given the new list when a save or a deletion commits. A cache that fails is skipped, and
 the database answers.
@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from django.core.cache import cache
 from django.db import transaction
 
+from ecandidat.cached_value import CachedValue
 from ecandidat.models import FaqEntry
 
 logger = logging.getLogger(__name__)
@@ -27,18 +27,7 @@ Texts = tuple[tuple[str, str, str, str], ...]
 def faq_entries(language: str) -> list[tuple[str, str, str]]:
     """The ``(question, answer, language of the pair)`` entries in service, in order, in ``language``: an entry
     without English is shown in French (and says so, for screen readers)."""
-    try:
-        texts = cache.get(CACHE_KEY)
-    except Exception as exc:  # whatever the cache backend raises, the page must still answer
-        logger.warning("faq: cache unavailable (%s), read from the database", type(exc).__name__)
-        return _pick(_read(), language)
-    if texts is None:
-        texts = _read()
-        try:
-            cache.set(CACHE_KEY, texts, CACHE_SECONDS)
-        except Exception as exc:  # noqa: BLE001 - the page still has its FAQ
-            logger.warning("faq: cache unavailable (%s)", type(exc).__name__)
-    return _pick(texts, language)
+    return _pick(_TEXTS.get(), language)
 
 
 @transaction.atomic
@@ -65,17 +54,8 @@ def delete_faq_entries(*, entries: Iterable[FaqEntry], actor) -> int:
 
 
 def _remember_on_commit() -> None:
-    """The list as this transaction leaves it, into the cache once it is committed (a reader that read the old rows
-    just before may still write them back: they last CACHE_SECONDS at most)."""
-    texts = _read()
-    transaction.on_commit(lambda: _remember(texts))
-
-
-def _remember(texts: Texts) -> None:
-    try:
-        cache.set(CACHE_KEY, texts, CACHE_SECONDS)
-    except Exception as exc:  # noqa: BLE001 - the old FAQ stays at most CACHE_SECONDS
-        logger.warning("faq: cache unavailable (%s), the old FAQ stays until it expires", type(exc).__name__)
+    """The list as this transaction leaves it, into the cache once it is committed."""
+    _TEXTS.replace_on_commit(_read())
 
 
 def _read() -> Texts:
@@ -89,3 +69,6 @@ def _pick(texts: Texts, language: str) -> list[tuple[str, str, str]]:
         (question_en, answer_en, "en") if english and question_en else (question_fr, answer_fr, "fr")
         for question_fr, answer_fr, question_en, answer_en in texts
     ]
+
+
+_TEXTS = CachedValue(key=CACHE_KEY, seconds=CACHE_SECONDS, read=_read, name="faq")

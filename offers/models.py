@@ -174,7 +174,27 @@ class Commission(models.Model):
         return self.label
 
 
-class PieceType(models.Model):
+class KeptForTreatmentType(models.Model):
+    """What a formation asks (a piece, a question) may be kept for one type de traitement (eCandidat 2.3.0
+    ``cod_typ_trait``): only the applications of that type are asked for it."""
+
+    treatment_type = models.CharField(
+        _("only for the processing type"),
+        max_length=2,
+        choices=TreatmentType,
+        blank=True,
+        help_text=_("Empty: whatever the application's processing type."),
+    )
+
+    class Meta:
+        abstract = True
+
+    def requested_from(self, treatment_type: str) -> bool:
+        """Whether an application of this type de traitement is asked for it (its other rules aside)."""
+        return not self.treatment_type or self.treatment_type == treatment_type
+
+
+class PieceType(KeptForTreatmentType):
     """A supporting document ("pièce justificative") that candidates upload.
 
     Common pieces (``is_common``) are requested for every formation: of the whole institution when ``centre`` is
@@ -196,14 +216,6 @@ class PieceType(models.Model):
         _("conditional"), default=False, help_text=_("The candidate may declare that the piece does not concern them.")
     )
     template = models.FileField(_("template file"), upload_to="piece-templates/", blank=True)
-    # eCandidat cod_typ_trait (2.3.0): requested only from the applications of this type de traitement.
-    treatment_type = models.CharField(
-        _("only for the processing type"),
-        max_length=2,
-        choices=TreatmentType,
-        blank=True,
-        help_text=_("Empty: requested whatever the application's processing type."),
-    )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     in_service = models.BooleanField(_("in service"), default=True)
 
@@ -221,10 +233,6 @@ class PieceType(models.Model):
 
     def __str__(self):
         return self.label[:80]
-
-    def requested_from(self, treatment_type: str) -> bool:
-        """Whether an application of this type de traitement is asked for this piece (its other rules aside)."""
-        return not self.treatment_type or self.treatment_type == treatment_type
 
 
 class DecisionType(models.Model):
@@ -298,7 +306,7 @@ class ComplementaryForm(models.Model):
         return self.label
 
 
-class Question(models.Model):
+class Question(KeptForTreatmentType):
     """A complementary question ("question complémentaire", ecandidat-features §1.8) the candidate answers in
     eCandidat itself: Yes/No (``B``) or a text of at most 1000 characters (``S``).
 
@@ -326,13 +334,6 @@ class Question(models.Model):
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     in_service = models.BooleanField(_("in service"), default=True)
-    treatment_type = models.CharField(
-        _("only for the processing type"),
-        max_length=2,
-        choices=TreatmentType,
-        blank=True,
-        help_text=_("Empty: asked whatever the application's processing type."),
-    )
 
     class Meta:
         verbose_name = _("complementary question")
@@ -348,10 +349,6 @@ class Question(models.Model):
 
     def __str__(self):
         return self.label
-
-    def requested_from(self, treatment_type: str) -> bool:
-        """Whether an application of this type de traitement is asked this question (its other rules aside)."""
-        return not self.treatment_type or self.treatment_type == treatment_type
 
 
 class FormationQuerySet(models.QuerySet["Formation"]):

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from ecandidat import cached_value
 from ecandidat import faq as module
 from ecandidat.faq import delete_faq_entries, faq_entries, save_faq_entry
 from ecandidat.models import FaqEntry
@@ -120,7 +121,7 @@ def test_a_failing_cache_is_skipped_and_the_database_answers(client, monkeypatch
     def broken(*args, **kwargs):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(module.cache, "get", broken)
+    monkeypatch.setattr(cached_value.cache, "get", broken)
     with django_assert_num_queries(1):
         response = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
 
@@ -135,7 +136,7 @@ def test_a_cache_that_cannot_be_written_still_gives_the_page(client, monkeypatch
     def broken(*args, **kwargs):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(module.cache, "set", broken)
+    monkeypatch.setattr(cached_value.cache, "set", broken)
     response = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Comment déposer une pièce ?")

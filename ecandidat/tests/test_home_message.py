@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from ecandidat import cached_value
 from ecandidat import home_message as module
 from ecandidat.home_message import set_home_message
 from ecandidat.models import HomeMessage
@@ -71,7 +72,7 @@ def test_a_failing_cache_is_skipped_and_the_database_answers(client, central_man
     def broken(*args, **kwargs):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(module.cache, "get", broken)
+    monkeypatch.setattr(cached_value.cache, "get", broken)
     response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
 
     assertContains(response, "Maintenance prévue samedi.")
