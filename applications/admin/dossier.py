@@ -1,4 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
+from django.utils import translation
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 from applications.admin.erasure import erasure_urls
 from applications.models import (
@@ -12,26 +16,71 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
+from applications.services.dossier import record_staff_change
 from ecandidat.admin_base import NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
 
 
 class StaffAlsoReads:
     """Every member of staff reads the dossiers of the applications they see (issue 11: no 403 on what they must
-    read); changing them still needs the Django permissions (central office)."""
+    read); changing them needs the Django permissions (central office), or ``manages_candidate``."""
 
     def has_view_permission(self, request, obj=None):
         return super().has_view_permission(request, obj) or scope_of(request.user).is_staff_member  # type: ignore[misc]
 
 
-class AddressInline(StaffAlsoReads, admin.StackedInline):
+def manages_candidate(request, candidate: Candidate | None) -> bool:
+    """The central office corrects every dossier; a centre manager corrects the dossier of a candidate who applied
+    to one of their centres' formations, while ``CENTRE_MANAGERS_EDIT_DOSSIERS`` is on (eCandidat
+    SCOL_GESTION_CANDIDAT_CTR_CAND, "W" by default). One query per request and candidate (the admin asks for each
+    inline)."""
+    if candidate is None or candidate.pk is None:
+        return False
+    if is_central(request.user):
+        return True
+    if not settings.CENTRE_MANAGERS_EDIT_DOSSIERS:
+        return False
+    if not scope_of(request.user).managed_centres:
+        return False
+    memo = request.__dict__.setdefault("_managed_candidates", {})
+    if candidate.pk not in memo:
+        memo[candidate.pk] = Application.objects.filter(candidate=candidate).editable_by(request.user).exists()
+    return memo[candidate.pk]
+
+
+class ManagersCorrect(StaffAlsoReads):
+    """An inline that the candidate's centre managers may change (``manages_candidate``; ``obj`` is the dossier)."""
+
+    managers_add = True
+    managers_delete = True
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or manages_candidate(request, obj)  # type: ignore[misc]
+
+    def has_add_permission(self, request, obj=None):
+        allowed = super().has_add_permission(request, obj)  # type: ignore[misc]
+        return allowed or (self.managers_add and manages_candidate(request, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
+        return allowed or (self.managers_delete and manages_candidate(request, obj))
+
+
+class AddressInline(ManagersCorrect, admin.StackedInline):
     model = Address
     extra = 0
+    managers_delete = False  # an address is corrected, not removed (applying needs one)
 
 
-class BaccalaureateInline(StaffAlsoReads, admin.StackedInline):
+class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
     model = Baccalaureate
     extra = 0
+    managers_delete = False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.sis_locked and not is_central(request.user):
+            return False  # from the student records system: the SIS is corrected, not this copy
+        return super().has_change_permission(request, obj)
 
 
 class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
@@ -41,24 +90,27 @@ class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
     can_delete = False
 
 
-class ExternalCursusInline(StaffAlsoReads, admin.TabularInline):
+class ExternalCursusInline(ManagersCorrect, admin.TabularInline):
     model = ExternalCursus
     extra = 0
 
 
-class InternshipInline(StaffAlsoReads, admin.TabularInline):
+class InternshipInline(ManagersCorrect, admin.TabularInline):
     model = Internship
     extra = 0
 
 
-class WorkExperienceInline(StaffAlsoReads, admin.TabularInline):
+class WorkExperienceInline(ManagersCorrect, admin.TabularInline):
     model = WorkExperience
     extra = 0
 
 
 @admin.register(Candidate)
 class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
-    """Staff edit the dossier here, including after the candidate's lock (ecandidat-features §1.3)."""
+    """Staff correct the dossier here, including after the candidate's lock (ecandidat-features §1.3): the central
+    office, and the candidate's centre managers (``manages_candidate``; not the account it belongs to, nor, for a
+    student whose dossier comes from the student records system, what the SIS holds). Every change is written to
+    the history of each of the candidate's applications, with its author (``record_staff_change``)."""
 
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
     list_select_related = ["user"]
@@ -85,6 +137,22 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
             return queryset
         return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
 
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or manages_candidate(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            fields.append("user")  # the account a dossier belongs to is not moved from here
+        if obj is not None and obj.sis_locked and not is_central(request.user):
+            fields += [name for name in Candidate.SIS_FIELDS if name not in fields]
+        return fields
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            record_staff_change(candidate=form.instance, actor=request.user, changes=described_changes(form, formsets))
+
     def get_urls(self):
         return [*erasure_urls(self), *super().get_urls()]
 
@@ -103,3 +171,24 @@ class SisRecordAdmin(admin.ModelAdmin):
     search_fields = ["student_number", "ine"]
     readonly_fields = ["student_number", "ine", "data", "imported_at"]
     show_full_result_count = False
+
+
+def described_changes(form, formsets) -> list[str]:
+    """What a save of the dossier page changed, in the institution's language: "Candidat : date de naissance",
+    "Adresse : ville", "Stage ajouté", "Expérience professionnelle supprimée"…"""
+    with translation.override(settings.LANGUAGE_CODE):
+        added, deleted = _("added"), _("deleted")
+        changes = []
+        if form.changed_data:
+            labels = ", ".join(str(form.fields[name].label).lower() for name in form.changed_data)
+            changes.append(f"{capfirst(Candidate._meta.verbose_name)} : {labels}")
+        for formset in formsets:
+            name = capfirst(formset.model._meta.verbose_name)
+            for row in formset.new_objects:
+                changes.append(f"{name} : {added} ({row})")
+            for _row, fields in formset.changed_objects:
+                labels = ", ".join(str(formset.form.base_fields[field].label).lower() for field in fields)
+                changes.append(f"{name} : {labels}")
+            for row in formset.deleted_objects:
+                changes.append(f"{name} : {deleted} ({row})")
+        return changes

@@ -13,8 +13,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from applications.enums import EventKind
+from applications.history import record_events
 from applications.models import (
     Address,
+    Application,
     Baccalaureate,
     Candidate,
     ExternalCursus,
@@ -257,7 +260,6 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
 
 
 @transaction.atomic
-@transaction.atomic
 def open_dossier(*, user: User, actor: User) -> Candidate | None:
     """The candidate's dossier, created from the SIS the first time an ENT student logs in (``open_dossier_at_login``;
     pages only read the dossier).
@@ -352,3 +354,15 @@ def export_personal_data(*, candidate: Candidate | None, user: User) -> dict:
         }
     data["generated_at"] = timezone.now().isoformat()
     return data
+
+
+def record_staff_change(*, candidate: Candidate, actor: User, changes: list[str]) -> int:
+    """A member of staff changed ``candidate``'s dossier in the back office (what, in words: "Adresse : ville,
+    code postal"): one history row on each of the candidate's applications, so that the commission reading any of
+    them sees who changed the dossier and what (inside the admin's transaction). Returns the number of rows."""
+    if not changes:
+        return 0
+    comment = "; ".join(changes)[:1000]
+    ids = list(Application.objects.filter(candidate=candidate).values_list("pk", flat=True))
+    record_events(ids, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, comment=comment)
+    return len(ids)

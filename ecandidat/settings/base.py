@@ -327,6 +327,10 @@ DECISION_TWO_PERSON_RULE = env_bool("DECISION_TWO_PERSON_RULE", False)
 # eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE: "Enter a decision" in bulk is refused on a selection where an application
 # already has a validated decision (a new decision resets the answer and withdraws the OPI).
 BULK_DECISION_LOCK = env_bool("BULK_DECISION_LOCK", True)
+# eCandidat SCOL_GESTION_CANDIDAT_CTR_CAND (W by default): a centre manager may correct the dossier (personal
+# details, address, baccalaureate, cursus, internships, experience) of a candidate who applied to one of their
+# centres' formations; off, only the central office changes dossiers ("R": managers read them).
+CENTRE_MANAGERS_EDIT_DOSSIERS = env_bool("CENTRE_MANAGERS_EDIT_DOSSIERS", True)
 # eCandidat SCOL_IS_APPEL (on by default): a decision may be marked as given after an appeal ("Appel"); its mail then
 # says so (variable appeal_sentence, eCandidat complementAppel) and the candidate's summary shows it.
 DECISION_APPEALS = env_bool("DECISION_APPEALS", True)

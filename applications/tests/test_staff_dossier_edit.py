@@ -1,0 +1,176 @@
+"""Centre managers correct the dossier of their candidates (eCandidat SCOL_GESTION_CANDIDAT_CTR_CAND, "W" by default;
+setting CENTRE_MANAGERS_EDIT_DOSSIERS): personal details, address, cursus… in the back office, never the account nor
+what comes from the student records system; every change in the history of the candidate's applications."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from applications.enums import EventKind
+from applications.models import Address, Internship
+from applications.tests.factories import AddressFactory
+from applications.tests.factories_candidature import ApplicationFactory, make_application
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def application(centre, commission, campaign):
+    application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+    AddressFactory(candidate=application.candidate, city="PERPIGNAN", postal_code="66000")
+    return application
+
+
+def _url(application):
+    return reverse("admin:applications_candidate_change", args=[application.candidate.pk])
+
+
+def _value(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "on" if value else None
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return str(getattr(value, "pk", value))
+
+
+def form_data(response) -> dict:
+    """The change page's values (the dossier and every inline), as the browser would post them back."""
+    data: dict = {}
+
+    def put(form):
+        for name in form.fields:
+            value = _value(form[name].value())
+            if value is not None:
+                data[form.add_prefix(name)] = value
+
+    put(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[formset.management_form.add_prefix(name)] = _value(formset.management_form[name].value())
+        for form in formset.forms:
+            put(form)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.mark.parametrize(
+    ("persona", "status", "can_change"),
+    [
+        ("candidate", 302, None),
+        ("centre_manager", 200, True),
+        ("other_centre_manager", 404, None),
+        ("commission_member", 200, False),
+        ("read_only", 200, False),
+        ("central_manager", 200, True),
+    ],
+    indirect=["persona"],
+)
+def test_who_may_correct_the_dossier(client, persona, status, can_change, application):
+    client.force_login(persona)
+
+    response = client.get(_url(application))
+
+    assert response.status_code == status
+    if can_change is not None:
+        assert response.context["has_change_permission"] is can_change
+
+
+def test_a_manager_corrects_the_address_and_the_history_says_who_and_what(
+    client, centre_manager, application, django_capture_on_commit_callbacks
+):
+    client.force_login(centre_manager)
+    data = form_data(client.get(_url(application)))
+    data["address-0-city"] = "CANET-EN-ROUSSILLON"
+    data["address-0-postal_code"] = "66140"
+
+    response = client.post(_url(application), data)
+
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    assert Address.objects.get(candidate=application.candidate).city == "CANET-EN-ROUSSILLON"
+    event = application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF)
+    assert event.actor == centre_manager
+    assert event.comment.startswith("Adresse : ")
+    assert "commune" in event.comment
+
+
+def test_a_manager_adds_an_internship(client, centre_manager, application):
+    client.force_login(centre_manager)
+    data = form_data(client.get(_url(application)))
+    data.update(
+        {
+            "internships-TOTAL_FORMS": "1",
+            "internships-0-year": "2024",
+            "internships-0-duration": "3 mois",
+            "internships-0-hours_per_week": "35",
+            "internships-0-organisation": "Observatoire Océanologique",
+            "internships-0-description": "Relevés",
+        }
+    )
+
+    response = client.post(_url(application), data)
+
+    assert response.status_code == 302, response.context and [
+        f.errors for f in response.context["inline_admin_formsets"]
+    ]
+    assert Internship.objects.filter(candidate=application.candidate).count() == 1
+    assert "Stage : ajouté" in application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).comment
+
+
+def test_the_account_and_the_sis_identity_stay_out_of_a_managers_reach(client, centre_manager, application):
+    candidate = application.candidate
+    candidate.sis_locked = True
+    candidate.save(update_fields=["sis_locked"])
+    client.force_login(centre_manager)
+    response = client.get(_url(application))
+    data = form_data(response)
+
+    assert "user" not in response.context["adminform"].form.fields
+    assert "birth_name" not in response.context["adminform"].form.fields
+    data["mobile"] = "+33612345678"
+    data["birth_name"] = "AUTRE"
+
+    assert client.post(_url(application), data).status_code == 302
+    candidate.refresh_from_db()
+    assert candidate.mobile == "+33612345678"
+    assert candidate.birth_name != "AUTRE"
+
+
+@pytest.mark.parametrize("persona", ["commission_member", "read_only"], indirect=True)
+def test_readers_cannot_post(client, persona, application):
+    client.force_login(persona)
+    data = form_data(client.get(_url(application)))
+    data["address-0-city"] = "AILLEURS"
+
+    assert client.post(_url(application), data).status_code == 403
+    assert Address.objects.get(candidate=application.candidate).city == "PERPIGNAN"
+
+
+def test_off_managers_only_read(client, settings, centre_manager, application):
+    settings.CENTRE_MANAGERS_EDIT_DOSSIERS = False
+    client.force_login(centre_manager)
+    response = client.get(_url(application))
+    data = form_data(response)
+    data["address-0-city"] = "AILLEURS"
+
+    assert response.context["has_change_permission"] is False
+    assert client.post(_url(application), data).status_code == 403
+
+
+@pytest.mark.parametrize("others", [0, 3])
+def test_the_page_queries_do_not_grow_with_applications(
+    client, centre_manager, application, campaign, others, django_assert_num_queries
+):
+    for _ in range(others):
+        ApplicationFactory(
+            candidate=application.candidate, formation=FormationFactory(centre=application.formation.centre)
+        )
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(16):
+        client.get(_url(application))
