@@ -117,7 +117,7 @@ class EventKind(models.TextChoices):
     ADMISSION_PROPOSED = "admission_proposed", _("Admission proposed by staff")
     LETTER_REGENERATED = "letter_regenerated", _("Decision letter regenerated")
     RANK_PROGRESS_MAILED = "rank_progress_mailed", _("Progress on the complementary list mailed")
-    DOSSIER_CHANGED_BY_STAFF = "dossier_changed_by_staff", _("Candidate's dossier changed by staff")
+    DOSSIER_CHANGED_BY_STAFF = "dossier_changed_by_staff", _("Candidate's dossier changed")
 
 
 class WithdrawalReason(models.TextChoices):

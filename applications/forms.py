@@ -372,9 +372,10 @@ class QuestionsForm(forms.Form):
         self.rows = rows
         for row in rows:
             name = field_name(row.question)
+            label = row.label.rstrip(" .:")  # the error summary adds " : " after it
             if row.is_boolean:
                 self.fields[name] = forms.ChoiceField(
-                    label=row.label,
+                    label=label,
                     choices=list(BOOLEAN_LABELS.items()),
                     widget=forms.RadioSelect,
                     required=False,
@@ -382,11 +383,12 @@ class QuestionsForm(forms.Form):
                 )
             else:
                 self.fields[name] = forms.CharField(
-                    label=row.label,
+                    label=label,
                     max_length=ANSWER_MAX_LENGTH,
                     required=False,
                     initial=row.value,
                     strip=True,
+                    help_text=_("1000 characters at most."),
                     widget=forms.Textarea(attrs={"rows": 3, "maxlength": ANSWER_MAX_LENGTH}),
                 )
             if row.question.is_conditional:
@@ -402,8 +404,9 @@ class QuestionsForm(forms.Form):
         for row in self.rows:
             name = field_name(row.question)
             if data.get(f"{name}-nc") and data.get(name):
+                # On the answer's field: the error summary then names the question, not the box.
                 self.add_error(
-                    f"{name}-nc", _("Either answer the question or declare that it does not concern you, not both.")
+                    name, _("Either answer the question or declare that it does not concern you, not both.")
                 )
         return data
 

@@ -25,6 +25,7 @@ from applications.enums import PieceStatus
 from applications.formation_cache import PerFormation
 from applications.models import QuestionAnswer
 from applications.pieces import pieces_locked_reason
+from applications.workflow import CANDIDATE_EDITABLE
 from offers.models import Formation, Question
 
 if TYPE_CHECKING:
@@ -124,11 +125,12 @@ def missing_questions(rows: list[QuestionRow]) -> list[QuestionRow]:
 
 
 def questions_locked_reason(application: Application) -> str:
-    """Why the candidate cannot answer now ("" when they can): the pieces' rule (online dossier ``AT``/``IN``, not
-    cancelled, before the effective date limite de retour); only the message names the questions."""
-    reason = pieces_locked_reason(application)
-    if not reason:
+    """Why the candidate cannot answer now ("" when they can): the pieces' rule (``pieces_locked_reason``: online
+    dossier ``AT``/``IN``, not cancelled, before the effective date limite de retour), said of the answers."""
+    if not pieces_locked_reason(application):
         return ""
-    return _("The answers to the questions of this application can no longer be changed. %(reason)s") % {
-        "reason": reason
-    }
+    if application.cancelled_at is not None:
+        return _("This application has been cancelled.")
+    if application.dossier_status not in CANDIDATE_EDITABLE:
+        return _("Your application has been transmitted: your answers can no longer be changed.")
+    return _("The return deadline has passed: your answers can no longer be changed.")

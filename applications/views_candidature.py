@@ -268,6 +268,7 @@ def transmit(request, public_id):
         rows = piece_rows(application)
         blocking = [row for row in rows if row.is_blocking]
         forms = form_rows(application)
+        questions = question_rows(application, unlisted=False)
         return render(
             request,
             "applications/candidature/transmit.html",
@@ -276,8 +277,12 @@ def transmit(request, public_id):
                 "formation": application.formation,
                 "piece_rows": rows,
                 "form_rows": forms,
+                "question_rows": questions,
                 "refusal": services.transmit_refusal(
-                    application, blocking_rows=blocking, missing_form_rows=missing_forms(application, rows=forms)
+                    application,
+                    blocking_rows=blocking,
+                    missing_form_rows=missing_forms(application, rows=forms),
+                    missing_question_rows=missing_questions(questions),
                 ),
                 "return_deadline": effective_return_deadline(application),
             },

@@ -110,6 +110,18 @@ class PieceTypeAdmin(admin.ModelAdmin):
         "in_service",
     ]
     list_filter = ["is_common", "is_conditional", "treatment_type", "in_service", "centre"]
+    fields = [
+        "code",
+        "label",
+        "centre",
+        "is_common",
+        "is_unique",
+        "is_conditional",
+        "treatment_type",
+        "template",
+        "order",
+        "in_service",
+    ]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
     list_editable = ["order", "in_service"]
@@ -180,6 +192,18 @@ class QuestionAdmin(admin.ModelAdmin):
         "in_service",
     ]
     list_filter = ["kind", "is_common", "is_conditional", "treatment_type", "in_service", "centre"]
+    fields = [
+        "code",
+        "label",
+        "candidate_label",
+        "kind",
+        "centre",
+        "is_common",
+        "is_conditional",
+        "treatment_type",
+        "order",
+        "in_service",
+    ]
     list_select_related = ["centre"]
     search_fields = ["code", "label", "candidate_label"]
     list_editable = ["order", "in_service"]

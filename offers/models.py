@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
@@ -179,11 +180,11 @@ class KeptForTreatmentType(models.Model):
     ``cod_typ_trait``): only the applications of that type are asked for it."""
 
     treatment_type = models.CharField(
-        _("only for the processing type"),
+        _("processing type"),
         max_length=2,
         choices=TreatmentType,
         blank=True,
-        help_text=_("Empty: whatever the application's processing type."),
+        help_text=_("Only the applications of this processing type are asked for it; empty: all of them."),
     )
 
     class Meta:
@@ -232,7 +233,7 @@ class PieceType(KeptForTreatmentType):
         ]
 
     def __str__(self):
-        return self.label[:80]
+        return Truncator(self.label).chars(80)
 
 
 class DecisionType(models.Model):

@@ -1,6 +1,10 @@
+import datetime
+
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.utils import translation
+from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -173,22 +177,44 @@ class SisRecordAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+def _shown(value) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, datetime.date):
+        return date_format(value, "SHORT_DATE_FORMAT")
+    return str(value)[:80]
+
+
+def _field_changes(form, names) -> str:
+    """ "code postal : 66000 → 66140, commune : PERPIGNAN → CANET" (before and after, as the form saw them)."""
+    parts = []
+    for name in names:
+        field = form.fields[name]
+        before = form.initial.get(name, field.initial)
+        after = form.cleaned_data.get(name)
+        if isinstance(field, forms.ModelChoiceField):
+            before = field.queryset.filter(pk=before).first() if before else None
+        parts.append(f"{str(field.label).lower()} : {_shown(before)} → {_shown(after)}")
+    return ", ".join(parts)
+
+
 def described_changes(form, formsets) -> list[str]:
-    """What a save of the dossier page changed, in the institution's language: "Candidat : date de naissance",
-    "Adresse : ville", "Stage ajouté", "Expérience professionnelle supprimée"…"""
+    """What a save of the dossier page changed, with the values before and after, in the institution's language:
+    "Candidat : date de naissance : 01/02/2003 → 01/03/2003", "Adresse : commune : PERPIGNAN → CANET", "Stage :
+    ajouté (2024 Observatoire)"…"""
     with translation.override(settings.LANGUAGE_CODE):
         added, deleted = _("added"), _("deleted")
         changes = []
         if form.changed_data:
-            labels = ", ".join(str(form.fields[name].label).lower() for name in form.changed_data)
-            changes.append(f"{capfirst(Candidate._meta.verbose_name)} : {labels}")
+            changes.append(f"{capfirst(Candidate._meta.verbose_name)} : {_field_changes(form, form.changed_data)}")
         for formset in formsets:
             name = capfirst(formset.model._meta.verbose_name)
             for row in formset.new_objects:
                 changes.append(f"{name} : {added} ({row})")
-            for _row, fields in formset.changed_objects:
-                labels = ", ".join(str(formset.form.base_fields[field].label).lower() for field in fields)
-                changes.append(f"{name} : {labels}")
+            changed = {row.pk for row, _fields in formset.changed_objects}
+            for row_form in formset.initial_forms:
+                if row_form.instance.pk in changed:
+                    changes.append(f"{name} : {_field_changes(row_form, row_form.changed_data)}")
             for row in formset.deleted_objects:
                 changes.append(f"{name} : {deleted} ({row})")
         return changes
