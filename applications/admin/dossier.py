@@ -192,7 +192,7 @@ def _field_changes(form, names) -> str:
         field = form.fields[name]
         before = form.initial.get(name, field.initial)
         after = form.cleaned_data.get(name)
-        if isinstance(field, forms.ModelChoiceField):
+        if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
             before = field.queryset.filter(pk=before).first() if before else None
         parts.append(f"{str(field.label).lower()} : {_shown(before)} → {_shown(after)}")
     return ", ".join(parts)
