@@ -34,7 +34,8 @@ from applications.models import (
     InternalCursus,
     QuestionAnswer,
 )
-from applications.models.candidature import latest_decision
+from applications.models.candidature import ApplicationQuerySet, latest_decision
+from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS
 from ecandidat.exports import FORMULA_PREFIXES, neutralise
 
@@ -66,6 +67,12 @@ def _answer(obj: Application) -> str:
     if obj.accepted is None:
         return ""
     return str(_("Confirmed")) if obj.accepted else str(_("Withdrawn"))
+
+
+def _sva(obj: Application, value: Callable[[Application], Any]) -> Any:
+    """An SVA column's value: empty when the export was made without SVA alerts (``SVA_ALERT_DATE`` = ``NO``) or
+    the application is not in alert."""
+    return value(obj) if getattr(obj, "sva_threshold", None) is not None else ""
 
 
 def _question_answers(obj: Application) -> str:
@@ -217,6 +224,18 @@ COLUMNS: dict[str, Column] = {
         Column("decision_comment", _("Comment of the decision"), DECISION, lambda o: _annotation(o, "comment") or ""),
         Column("decision_rank", _("Rank entered"), DECISION, lambda o: _annotation(o, "rank")),
         Column(
+            "sva_threshold",
+            _("SVA alert: threshold reached (days)"),
+            DECISION,
+            lambda o: _sva(o, lambda row: row.sva_threshold),
+        ),
+        Column(
+            "sva_age",
+            _("SVA alert: days since the reference date"),
+            DECISION,
+            lambda o: _sva(o, lambda row: age_in_days(row.sva_since, timezone.localdate())),
+        ),
+        Column(
             "decision_after_appeal",
             _("Decision after an appeal"),
             DECISION,
@@ -297,6 +316,9 @@ DEFAULT_COLUMNS = [
 ]
 
 
+SVA_KEYS = frozenset({"sva_threshold", "sva_age"})
+
+
 def grouped_columns() -> list[tuple[Promise, list[Column]]]:
     groups: dict[str, tuple[Promise, list[Column]]] = {}
     for column in COLUMNS.values():
@@ -304,7 +326,7 @@ def grouped_columns() -> list[tuple[Promise, list[Column]]]:
     return list(groups.values())
 
 
-def _rows_queryset(pks: Sequence[int]) -> QuerySet[Application]:
+def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
     return (
         Application.objects.filter(pk__in=pks)
         .select_related(
@@ -345,11 +367,17 @@ def _rows_queryset(pks: Sequence[int]) -> QuerySet[Application]:
 
 
 def export_rows(queryset: QuerySet[Application], keys: Sequence[str]) -> Iterator[list[Any]]:
-    """The rows of ``queryset`` (any filters and order) for the columns ``keys``, chunk by chunk, in pk order."""
+    """The rows of ``queryset`` (any filters and order) for the columns ``keys``, chunk by chunk, in pk order. The
+    SVA columns need the alert levels: read once per export, and only when such a column is asked for and
+    ``SVA_ALERT_DATE`` is set."""
     columns = [COLUMNS[key] for key in keys]
+    alert = SvaAlertLevel.objects.alert() if SVA_KEYS & set(keys) else None
     pks = list(queryset.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(pks), CHUNK):
-        for obj in _rows_queryset(pks[start : start + CHUNK]):
+        rows = _rows_queryset(pks[start : start + CHUNK])
+        if alert is not None:
+            rows = rows.with_sva_alert(alert)
+        for obj in rows:
             yield [column.value(obj) for column in columns]
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications.enums import DossierStatus, SvaColour, SvaReferenceDate
+from applications.export_columns import export_rows
 from applications.models import Application, SvaAlertLevel
 from applications.models.sva import REFERENCE_FIELDS, SvaAlert
 from applications.services import staff
@@ -444,3 +445,30 @@ def test_candidates_and_anonymous_do_not_reach_the_list(
         candidate_response = client.get(reverse(CHANGELIST) + "?sva=yes")
 
     assert (anonymous.status_code, candidate_response.status_code) == (302, 302)
+
+
+# --- the export ---------------------------------------------------------------------------------------------------
+
+
+def test_the_export_gives_the_threshold_and_the_age(received, formation, campaign, levels, django_assert_num_queries):
+    in_alert, calm = received_days_ago(formation, campaign, 45), received_days_ago(formation, campaign, 3)
+    queryset = Application.objects.filter(pk__in=[in_alert.pk, calm.pk])
+
+    with django_assert_num_queries(2 + 7):  # the ids, the levels once, then one chunk (its queries and prefetches)
+        rows = list(export_rows(queryset, ["numero", "sva_threshold", "sva_age"]))
+
+    assert rows == [
+        [in_alert.candidate.user.username, 30, 45],
+        [calm.candidate.user.username, "", ""],
+    ]
+
+
+def test_the_export_without_sva_alerts_leaves_the_columns_empty_and_reads_no_level(
+    settings, formation, campaign, levels
+):
+    settings.SVA_ALERT_DATE = "NO"
+    application = received_days_ago(formation, campaign, 45)
+
+    [row] = export_rows(Application.objects.filter(pk=application.pk), ["sva_threshold", "sva_age"])
+
+    assert row == ["", ""]
