@@ -106,10 +106,10 @@ def _search(filter_: str) -> list[DirectoryPerson]:
 LOOK_UP_CHUNK = 100  # uids per search: a filter of 100 alternatives stays far below any server's limits
 
 
-def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson, bool]]:
+def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     """The people of ``LDAP_PEOPLE_BASE`` whose uid is one of ``uids``, by lower-cased uid, each with whether
     ``LDAP_STAFF_FILTER`` matches them (staff now) or not (former staff, students…). A uid the directory does not
-    know is absent; a uid that two entries share (ambiguous) is absent too.
+    know is absent; a uid that two entries share (ambiguous) maps to ``(None, …)``: known, but no answer.
 
     All or nothing, over one connection: raises DirectoryUnavailable when the directory does not answer, refuses the
     bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), so that a caller
@@ -138,7 +138,8 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson, bool]]:
                     staff.add(_value(entry, "uid").lower())
     except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
-    return {uid: (people[0], uid in staff) for uid, people in found.items() if len(people) == 1}
+    # An ambiguous uid (two entries) is no answer: None, and the caller decides nothing about that account.
+    return {uid: (people[0] if len(people) == 1 else None, uid in staff) for uid, people in found.items()}
 
 
 def find_person(*, uid: str | None = None, email: str | None = None) -> DirectoryPerson | None:

@@ -49,6 +49,7 @@ class RefreshOutcome:
     refreshed: list[str] = field(default_factory=list)
     deactivated: list[str] = field(default_factory=list)
     local_kept: int = 0
+    ambiguous_kept: int = 0
     deactivations_refused: int = 0
     directory_error: str = ""
 
@@ -79,7 +80,13 @@ def refresh_staff_from_directory(
     to_refresh: list[tuple[int, directory.DirectoryPerson]] = []
     to_deactivate: list[tuple[int, str]] = []
     for account in accounts:
-        person, is_staff = entries.get(account.username.lower(), (None, False))
+        known = entries.get(account.username.lower())
+        if known is not None and known[0] is None:
+            # Two directory entries share this uid: no decision about the account (neither refreshed nor deactivated).
+            logger.warning("%s: uid %s is ambiguous in the directory, account left as it is", batch, account.username)
+            outcome.ambiguous_kept += 1
+            continue
+        person, is_staff = known or (None, False)
         if person is not None and is_staff:
             to_refresh.append((account.pk, person))
         elif person is not None:

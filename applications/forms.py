@@ -362,6 +362,15 @@ class WithdrawalForm(forms.Form):
     )
 
 
+class AnswerField(forms.CharField):
+    """A text answer: line breaks counted as one character, as the browser's ``maxlength`` counts them (a browser
+    sends CR LF)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 class QuestionsForm(forms.Form):
     """The application's complementary questions, one field each (``question-<id>``): Yes/No radios or a text of at
     most 1000 characters, and a "Non concerné" box (``question-<id>-nc``) for a conditional question. An empty
@@ -382,7 +391,7 @@ class QuestionsForm(forms.Form):
                     initial=row.value,
                 )
             else:
-                self.fields[name] = forms.CharField(
+                self.fields[name] = AnswerField(
                     label=label,
                     max_length=ANSWER_MAX_LENGTH,
                     required=False,

@@ -44,6 +44,7 @@ from applications.merged_pdf import StreamingPdfWriter
 from applications.models import Application, CommissionPack, PieceSubmission
 from documents.enums import OPENABLE_SCANS
 from documents.storage import stored_name
+from ecandidat.exports import neutralise
 
 logger = logging.getLogger(__name__)
 
@@ -197,16 +198,15 @@ def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], 
                 described = entry
             else:
                 described = _missing_reason(submission)
-            table.writerow(
-                [
-                    candidate.user.username,
-                    candidate.usual_name or candidate.birth_name,
-                    candidate.first_name,
-                    application.formation.code,
-                    submission.get_status_display() if submission else PieceStatus.WAITING.label,
-                    described,
-                ]
-            )
+            cells = [
+                candidate.user.username,
+                candidate.usual_name or candidate.birth_name,
+                candidate.first_name,
+                application.formation.code,
+                submission.get_status_display() if submission else PieceStatus.WAITING.label,
+                described,
+            ]
+            table.writerow([neutralise(cell) for cell in cells])  # names typed by candidates: no formula
             done += 1
             _progress(pack, done)
         # The BOM: spreadsheets read the file as UTF-8.

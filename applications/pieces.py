@@ -45,6 +45,9 @@ class PieceRow:
     submission: PieceSubmission | None
     status: PieceStatus
     is_shared: bool
+    # False for a piece listed only because it was filled: taken out of service, detached from the formation, or
+    # kept for another type de traitement since. It never blocks the transmission.
+    requested: bool = True
 
     @property
     def document(self) -> Document | None:
@@ -61,7 +64,7 @@ class PieceRow:
 
     @property
     def is_blocking(self) -> bool:
-        return self.status in BLOCKING_STATUSES
+        return self.requested and self.status in BLOCKING_STATUSES
 
     # What the candidate may do on this row when the application's pieces can change at all.
     @property
@@ -165,12 +168,12 @@ def piece_rows(application: Application, *, for_staff: bool = True) -> list[Piec
             continue
         if submission is not None:
             submission.piece_type = piece_type  # the loaded type, whether the query joined it or not
-        rows.append(_row(piece_type, submission, is_shared))
+        rows.append(_row(piece_type, submission, is_shared, requested=requested))
         listed.add(piece_type.pk)
     # A formation piece filled for this application, then detached from the formation: still shown.
     extra = [s for pk, s in own.items() if pk not in listed and _is_filled(s)]
     for submission in extra:
-        rows.append(_row(submission.piece_type, submission, False))
+        rows.append(_row(submission.piece_type, submission, False, requested=False))
     if extra:
         rows.sort(key=lambda row: (row.piece_type.order, row.piece_type.pk))
     return rows
@@ -185,9 +188,13 @@ def _is_filled(submission: PieceSubmission | None) -> bool:
     return submission is not None and submission.status != PieceStatus.WAITING
 
 
-def _row(piece_type: PieceType, submission: PieceSubmission | None, is_shared: bool) -> PieceRow:
+def _row(
+    piece_type: PieceType, submission: PieceSubmission | None, is_shared: bool, *, requested: bool = True
+) -> PieceRow:
     status = PieceStatus(submission.status) if submission is not None else PieceStatus.WAITING
-    return PieceRow(piece_type=piece_type, submission=submission, status=status, is_shared=is_shared)
+    return PieceRow(
+        piece_type=piece_type, submission=submission, status=status, is_shared=is_shared, requested=requested
+    )
 
 
 # --- Whether the candidate may change them --------------------------------------------------------------------

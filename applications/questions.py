@@ -26,6 +26,7 @@ from applications.formation_cache import PerFormation
 from applications.models import QuestionAnswer
 from applications.pieces import pieces_locked_reason
 from applications.workflow import CANDIDATE_EDITABLE
+from offers.enums import ApplicationMode
 from offers.models import Formation, Question
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ def questions_locked_reason(application: Application) -> str:
         return ""
     if application.cancelled_at is not None:
         return _("This application has been cancelled.")
+    if application.formation.mode != ApplicationMode.ONLINE:
+        return _("Paper dossier: answer the questions on the paper dossier you send.")
     if application.dossier_status not in CANDIDATE_EDITABLE:
         return _("Your application has been transmitted: your answers can no longer be changed.")
     return _("The return deadline has passed: your answers can no longer be changed.")

@@ -35,7 +35,7 @@ def _person(uid: str, *, email: str = "", first_name: str = "", last_name: str =
 def stand_in_directory(mocker, settings):
     """``directory.look_up`` answering from a dict ``uid -> (person, is_staff)`` the test fills."""
     settings.LDAP_URL = "ldap://directory.invalid"
-    entries: dict[str, tuple[DirectoryPerson, bool]] = {}
+    entries: dict[str, tuple[DirectoryPerson | None, bool]] = {}
     look_up = mocker.patch.object(directory, "look_up", side_effect=lambda uids: dict(entries))
     look_up.entries = entries
     return look_up
@@ -68,6 +68,19 @@ def test_staff_the_directory_lists_get_its_names_and_address(stand_in_directory)
         None,
     )
     assert change.changes == {"email": ["old@univ.fr", "sophie.gestion@univ.fr"], "first_name": ["S", "Sophie"]}
+
+
+def test_an_ambiguous_uid_decides_nothing(stand_in_directory):
+    """Two directory entries share the uid: the account is neither refreshed nor deactivated, even without a
+    password (a duplicate entry is not "the person left")."""
+    user = _directory_staff("sophie.gestion", email="old@univ.fr")
+    stand_in_directory.entries["sophie.gestion"] = (None, True)
+
+    outcome = refresh_staff_from_directory(max_deactivations=10)
+
+    assert (outcome.ambiguous_kept, outcome.refreshed, outcome.deactivated) == (1, [], [])
+    assert _state(user)[:2] == (True, "old@univ.fr")
+    assert not StaffDirectoryChange.objects.exists()
 
 
 def test_an_account_already_in_line_is_not_touched(stand_in_directory):

@@ -33,6 +33,10 @@ class StaffAlsoReads:
         return super().has_view_permission(request, obj) or scope_of(request.user).is_staff_member  # type: ignore[misc]
 
 
+# What ties a dossier to the student records system: read-only for everyone but the central office.
+SIS_LINK_FIELDS = ("sis_locked", "sis_student_number", "sis_imported_at")
+
+
 def manages_candidate(request, candidate: Candidate | None) -> bool:
     """The central office corrects every dossier; a centre manager corrects the dossier of a candidate who applied
     to one of their centres' formations, while ``CENTRE_MANAGERS_EDIT_DOSSIERS`` is on (eCandidat
@@ -80,6 +84,10 @@ class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
     model = Baccalaureate
     extra = 0
     managers_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if is_central(request.user) else [*fields, "sis_locked"]
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.sis_locked and not is_central(request.user):
@@ -148,8 +156,12 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and not request.user.is_superuser:
             fields.append("user")  # the account a dossier belongs to is not moved from here
-        if obj is not None and obj.sis_locked and not is_central(request.user):
-            fields += [name for name in Candidate.SIS_FIELDS if name not in fields]
+        if obj is not None and not is_central(request.user):
+            # The link to the student records system is the central office's (a manager unticking it would unlock
+            # the SIS fields; another student number would make the next import overwrite this dossier).
+            fields += [name for name in SIS_LINK_FIELDS if name not in fields]
+            if obj.sis_locked:
+                fields += [name for name in Candidate.SIS_FIELDS if name not in fields]
         return fields
 
     def save_related(self, request, form, formsets, change):

@@ -165,6 +165,6 @@ class SvaAlertFilter(admin.SimpleListFilter):
         value = self.value()
         if value in ("yes", "no"):
             return queryset.filter(sva_threshold__isnull=value == "no")
-        if value and value.isdigit():
+        if value and value.isascii() and value.isdigit() and len(value) <= 5:  # "²" is a digit to isdigit()
             return queryset.filter(sva_threshold=int(value))
         return queryset

@@ -96,9 +96,10 @@ def _documents(user: User) -> QuerySet[Document]:
 
 
 def _mails(user: User) -> QuerySet[OutboundEmail]:
-    """The mails written to the account's address since the account exists (another campaign's account of the
-    same person is another account, with its own deletion)."""
-    if not user.email:
+    """The mails written to the account's address since the account exists. None when another account uses the
+    same address (the same person's account of another campaign, or a member of staff): those mails cannot be told
+    apart, and the other account's are its own."""
+    if not user.email or User.objects.filter(email__iexact=user.email).exclude(pk=user.pk).exists():
         return OutboundEmail.objects.none()
     return OutboundEmail.objects.filter(to__iexact=user.email, created_at__gte=user.date_joined)
 
@@ -131,7 +132,7 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     without it an account with applications is refused. ``notify`` writes ``CPT_MIN_DELETE`` to its address."""
     if not is_central(actor):
         raise BusinessRuleError(_("Only the central admissions office deletes candidate accounts."))
-    locked = User.objects.select_for_update().filter(pk=user.pk, campaign__isnull=False).first()
+    locked = User.objects.select_for_update(of=("self",)).filter(pk=user.pk, campaign__isnull=False).first()
     if locked is None or _is_staff_account(locked):
         raise BusinessRuleError(_("This account no longer exists or is not a candidate account."))
     user = locked
@@ -170,11 +171,15 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         applications=counts.applications,
         files=counts.files,
         mails=counts.mails,
-        notified=notify and bool(user.email),
+        notified=False,
         deleted_by=actor,
     )
     if notify and user.email:
-        enqueue_notification("CPT_MIN_DELETE", user, to=user.email, language=language)
+        # None when the central office has put the mail out of service: the record then says nobody was told.
+        mail = enqueue_notification("CPT_MIN_DELETE", user, to=user.email, language=language)
+        if mail is not None:
+            record.notified = True
+            record.save(update_fields=["notified"])
     user.delete()
     for formation in ranked_formations.values():
         recompute_waiting_list_ranks(formation=formation)

@@ -79,7 +79,9 @@ def answer_questions(
             wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
         existing = {
             answer.question_id: answer
-            for answer in QuestionAnswer.objects.select_for_update().filter(application=locked, question__in=questions)
+            for answer in QuestionAnswer.objects.select_for_update(of=("self",)).filter(
+                application=locked, question__in=questions
+            )
         }
         changed = 0
         for pk, (value, declared) in wanted.items():

@@ -13,6 +13,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import AccountDeletion, NumeroDossierHistory, User
+from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus
 from applications.models import (
     Application,
@@ -35,10 +36,10 @@ from applications.tests.factories_candidature import (
 from documents.models import Document
 from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
-from ecandidat.models import OutboundEmail
+from ecandidat.models import MailTemplate, OutboundEmail
 from offers.enums import Avis
 from offers.models import Question
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import CampaignFactory, FormationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -302,7 +303,7 @@ def test_summary_page_queries_do_not_grow(client, campaign, central_manager, app
         Application.objects.filter(pk=Application.objects.latest("pk").pk).update(candidate=candidate)
     client.force_login(central_manager)
 
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         response = client.get(reverse(PAGE), {"numero": candidate.user.username.lower()})
 
     assertContains(response, candidate.user.email)
@@ -369,3 +370,29 @@ def test_the_record_is_read_only_for_the_central_office(client, central_manager,
 
     client.force_login(centre_manager)
     assert client.get(changelist).status_code in (403, 404)
+
+
+def test_mails_to_an_address_another_account_uses_stay(rich_candidate, central_manager, campaign):
+    """The same person's account of another campaign (or a member of staff) at the same address: its mails cannot
+    be told apart from this account's, so none is deleted."""
+    other_campaign = CampaignFactory(code="C2025", is_active=False)
+    CandidateUserFactory(email=rich_candidate.email.upper(), campaign=other_campaign)
+    kept = OutboundEmail.objects.filter(to=rich_candidate.email).count()
+
+    record = erasure.delete_candidate_account(
+        user=rich_candidate, actor=central_manager, everything=True, notify=False
+    )
+
+    assert OutboundEmail.objects.filter(to=rich_candidate.email).count() == kept
+    assert record.mails == 0
+
+
+def test_a_confirmation_mail_out_of_service_is_not_recorded_as_sent(rich_candidate, central_manager):
+    MailTemplate.objects.create(code="CPT_MIN_DELETE", language="fr", subject="s", body="b", in_service=False)
+    rich_candidate.candidate.preferred_language = "fr"
+    rich_candidate.candidate.save(update_fields=["preferred_language"])
+
+    record = erasure.delete_candidate_account(user=rich_candidate, actor=central_manager, everything=True, notify=True)
+
+    assert not record.notified
+    assert not OutboundEmail.objects.filter(code="CPT_MIN_DELETE").exists()

@@ -197,3 +197,17 @@ def test_a_piece_deleted_before_the_build_fails_it_with_its_reason(commission_me
     pack.refresh_from_db()
     assert (pack.status, pack.file.name) == ("FAILED", "")
     assert "no longer exists" in pack.error
+
+
+def test_a_name_that_looks_like_a_formula_is_inert_in_the_summary(
+    commission_member, formation, campaign, cv, django_capture_on_commit_callbacks
+):
+    application = make_application(formation, campaign=campaign)
+    application.candidate.first_name = '=HYPERLINK("https://evil.example","clic")'
+    application.candidate.save(update_fields=["first_name"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(actor=commission_member, application_ids=[application.pk], kind="PIE", piece_type=cv)
+
+    rows = list(csv.reader(io.StringIO(read_zip(pack).read("sommaire.csv").decode("utf-8-sig")), delimiter=";"))
+    assert rows[1][2] == '\'=HYPERLINK("https://evil.example","clic")'

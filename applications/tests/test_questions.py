@@ -335,3 +335,19 @@ def test_an_answer_to_a_question_taken_off_stays_visible_to_staff(application, p
     assert [(row.question.code, row.value) for row in question_rows(application)] == [("PROJET", "Gardée")]
     assert question_rows(application, unlisted=False) == []
     caches["pages"].clear()
+
+
+def test_line_breaks_count_once_as_in_the_browser(owner, application, project):
+    text = ("x" * 98 + "\r\n") * 10  # 1,000 characters for the browser's maxlength, 1,010 bytes of CR LF
+
+    response = _post(owner, application, {f"question-{project.pk}": text})
+
+    assert response.status_code == 302
+    assert len(QuestionAnswer.objects.get().answer) == 98 * 10 + 9  # the last line break stripped, LF only
+
+
+def test_a_paper_dossier_says_why_the_answers_are_not_taken_here(owner, application, project, formation):
+    formation.mode = "P"
+    formation.save(update_fields=["mode"])
+
+    assertContains(owner.get(_url("questions", application)), "Paper dossier: answer the questions on the paper")

@@ -129,15 +129,29 @@ def test_the_account_and_the_sis_identity_stay_out_of_a_managers_reach(client, c
     response = client.get(_url(application))
     data = form_data(response)
 
-    assert "user" not in response.context["adminform"].form.fields
-    assert "birth_name" not in response.context["adminform"].form.fields
-    data["mobile"] = "+33612345678"
-    data["birth_name"] = "AUTRE"
+    form_fields = response.context["adminform"].form.fields
+    for locked in ("user", "birth_name", "sis_locked", "sis_student_number"):
+        assert locked not in form_fields, locked
+    data.update(mobile="+33612345678", birth_name="AUTRE", sis_student_number="99999999")
+    data.pop("sis_locked", None)  # a forged "unticked" box: must not unlock the SIS fields
 
     assert client.post(_url(application), data).status_code == 302
     candidate.refresh_from_db()
     assert candidate.mobile == "+33612345678"
     assert candidate.birth_name != "AUTRE"
+    assert candidate.sis_locked
+    assert candidate.sis_student_number != "99999999"
+
+
+def test_a_manager_cannot_unlock_a_dossier_that_is_not_locked_either(client, centre_manager, application):
+    """Even on a dossier typed by the candidate, the SIS link (lock box, student number) is the central office's."""
+    client.force_login(centre_manager)
+    data = form_data(client.get(_url(application)))
+    data.update(sis_locked="on", sis_student_number="12345678")
+
+    assert client.post(_url(application), data).status_code == 302
+    application.candidate.refresh_from_db()
+    assert (application.candidate.sis_locked, application.candidate.sis_student_number) == (False, "")
 
 
 @pytest.mark.parametrize("persona", ["commission_member", "read_only"], indirect=True)

@@ -472,3 +472,17 @@ def test_the_export_without_sva_alerts_leaves_the_columns_empty_and_reads_no_lev
     [row] = export_rows(Application.objects.filter(pk=application.pk), ["sva_threshold", "sva_age"])
 
     assert row == ["", ""]
+
+
+@pytest.mark.parametrize("value", ["²", "9" * 30, "-1", "1e3"])
+def test_a_forged_filter_value_filters_nothing_and_answers(
+    client, received, centre_manager, formation, campaign, levels, value
+):
+    """``"²".isdigit()`` is true but ``int("²")`` fails; 30 digits overflow SQLite's integers."""
+    received_days_ago(formation, campaign, 45)
+    client.force_login(centre_manager)
+
+    response = client.get(reverse(CHANGELIST), {"sva": value})
+
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 1

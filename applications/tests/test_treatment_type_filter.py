@@ -124,3 +124,17 @@ def test_a_question_kept_for_a_type_is_asked_from_that_type_only(application, fo
     application.treatment_type = TreatmentType.WAITING
     assert [q.code for q in listed_questions(application)] == ["TOUS"]
     assert [q.code for q in listed_questions(application, cached=True)] == ["TOUS"]
+
+
+def test_a_refused_piece_no_longer_requested_after_a_change_of_type_does_not_block(
+    application, for_controlled, centre_manager
+):
+    PieceSubmissionFactory(application=application, piece_type=for_controlled, status=PieceStatus.REFUSED)
+    staff.set_treatment_type(
+        application, treatment_type=TreatmentType.WAITING, reason="Dossier à revoir", actor=centre_manager
+    )
+
+    application.refresh_from_db()
+    [row] = piece_rows(application)
+    assert (row.piece_type.code, row.requested, row.is_blocking) == ("ENTRETIEN", False, False)
+    assert transmit_refusal(application) == ""

@@ -40,6 +40,8 @@ class Command(BatchCommand):
         report.add("accounts to refresh" if dry_run else "accounts refreshed", len(outcome.refreshed))
         report.add("accounts to deactivate" if dry_run else "accounts deactivated", len(outcome.deactivated))
         report.add("local accounts kept (not in the directory, with a password)", outcome.local_kept)
+        if outcome.ambiguous_kept:
+            report.add("accounts kept, their uid ambiguous in the directory", outcome.ambiguous_kept)
         if outcome.deactivations_refused:
             report.error(
                 f"{outcome.deactivations_refused} staff accounts would be deactivated, more than the "
