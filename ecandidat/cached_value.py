@@ -38,6 +38,11 @@ class CachedValue[T]:
         """Put ``value`` into the cache once the current transaction has committed (never before)."""
         transaction.on_commit(lambda: self._remember(value))
 
+    def refresh_on_commit(self) -> None:
+        """Once the current transaction has committed, read the value again and cache it: what the database holds
+        then, with what other transactions committed meanwhile (two saves of a list at the same moment)."""
+        transaction.on_commit(lambda: self._remember(self.read()))
+
     def _remember(self, value: T) -> None:
         try:
             cache.set(self.key, value, self.seconds)

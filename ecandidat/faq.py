@@ -54,8 +54,9 @@ def delete_faq_entries(*, entries: Iterable[FaqEntry], actor) -> int:
 
 
 def _remember_on_commit() -> None:
-    """The list as this transaction leaves it, into the cache once it is committed."""
-    _TEXTS.replace_on_commit(_read())
+    """The list, read once this transaction has committed, into the cache: a save committed meanwhile by someone
+    else is in it too (reading inside the transaction would cache a list without it for CACHE_SECONDS)."""
+    _TEXTS.refresh_on_commit()
 
 
 def _read() -> Texts:

@@ -101,6 +101,7 @@ def answer_questions(
                 locked,
                 kind=EventKind.QUESTIONS_ANSWERED,
                 actor=actor,
-                comment=ngettext("%(count)d answer saved", "%(count)d answers saved", changed) % {"count": changed},
+                comment=ngettext("%(count)d answer changed", "%(count)d answers changed", changed)
+                % {"count": changed},
             )
     return changed

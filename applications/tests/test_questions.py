@@ -164,7 +164,7 @@ def test_answers_are_saved_with_their_history_then_transmission_is_possible(
     assert answers[sea.pk].status == PieceStatus.NOT_CONCERNED
     assert answers[project.pk].answered_by == applicant.user
     event = application.events.get(kind=EventKind.QUESTIONS_ANSWERED)
-    assert (event.actor, event.comment) == (applicant.user, "2 answers saved")
+    assert (event.actor, event.comment) == (applicant.user, "2 answers changed")
 
     recap = owner.get(_url("detail", application))
     assertContains(recap, "Océanographe.")

@@ -161,6 +161,17 @@ def test_the_cache_gets_the_new_faq_when_the_save_commits_and_not_before(django_
     assert entry.question_fr == "Question ?"
 
 
+def test_two_saves_at_the_same_moment_both_reach_the_cache(django_capture_on_commit_callbacks):
+    """The list is read after the commit: an entry another save committed meanwhile is not lost for 300 s."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        save_faq_entry(entry=FaqEntry(order=1, question_fr="Première ?", answer_fr="Oui."), actor=None)
+    FaqEntry.objects.create(order=2, question_fr="Seconde ?", answer_fr="Oui.")  # the other save, committed
+    for callback in callbacks:
+        callback()
+
+    assert [question for question, _answer, _language in faq_entries("fr")] == ["Première ?", "Seconde ?"]
+
+
 def test_a_rolled_back_save_leaves_the_cache_alone():
     assert faq_entries("fr") == []
 
