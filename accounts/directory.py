@@ -17,9 +17,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import StaffDirectoryChange
 
 logger = logging.getLogger(__name__)
 
@@ -183,17 +186,32 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     return user
 
 
+LOGIN_REFRESH = "cas_login"  # the "batch" of the changes a CAS login makes (StaffDirectoryChange)
+LOGIN_DEACTIVATION = gettext_lazy("no longer listed as staff by the directory, at a CAS login")
+
+
+def _in_the_institutions_language(text) -> str:
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        return str(text)
+
+
 def refresh_staff(*, user: User) -> User:
-    """Bring a staff account in line with the directory: names and address updated, the account deactivated when the
-    directory no longer lists the person as staff (``is_active`` is then False), unless it is a superuser's. A
-    directory that does not answer changes nothing (the login goes on with the account as it is)."""
+    """Bring a staff account in line with the directory at its CAS login: names and address updated, the account
+    deactivated when the directory no longer lists the person as staff (``is_active`` is then False), unless it is
+    a superuser's. Each change is a ``StaffDirectoryChange`` row, as the nightly refresh writes them. A directory that
+    does not answer, or that holds two entries with this uid, changes nothing (the login goes on with the account as
+    it is)."""
     try:
-        person = find_person(uid=user.username)
+        known = look_up([user.username]).get(user.username.lower())
     except DirectoryUnavailable as exc:
         logger.warning("directory unavailable, %s not refreshed: %s", user.username, exc)
         return user
+    if known is not None and known[0] is None:
+        logger.warning("uid %s is ambiguous in the directory; account left as it is", user.username)
+        return user
+    person = known[0] if known is not None and known[1] else None
     with transaction.atomic():
-        locked = User.objects.select_for_update().get(pk=user.pk)
+        locked = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         if person is None and locked.is_superuser:
             # As the nightly refresh: a superuser is never deactivated by the directory (an administrator whose entry
             # does not match LDAP_STAFF_FILTER would otherwise lock everybody out of the back office).
@@ -202,10 +220,24 @@ def refresh_staff(*, user: User) -> User:
         if person is None:
             locked.is_active = False
             locked.save(update_fields=["is_active"])
+            StaffDirectoryChange.objects.create(
+                user=locked,
+                kind=StaffDirectoryChange.Kind.DEACTIVATED,
+                changes={"is_active": [True, False]},
+                comment=_in_the_institutions_language(LOGIN_DEACTIVATION),
+                batch=LOGIN_REFRESH,
+            )
             logger.info("staff %s deactivated: no longer in the directory", locked.username)
             return locked
+        before = {name: getattr(locked, name) for name in ("email", "first_name", "last_name")}
         if changed := _apply(locked, person):
             locked.save(update_fields=changed)
+            StaffDirectoryChange.objects.create(
+                user=locked,
+                kind=StaffDirectoryChange.Kind.REFRESHED,
+                changes={name: [before[name], getattr(locked, name)] for name in changed},
+                batch=LOGIN_REFRESH,
+            )
     return locked
 
 

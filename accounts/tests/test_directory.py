@@ -8,6 +8,7 @@ from accounts import directory
 from accounts.models import User
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import StaffDirectoryChange
 from ecandidat.tests.plugins.services import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -90,6 +91,9 @@ def test_login_refresh_updates_names_and_address(ldap):
     assert user is not None
     user.refresh_from_db()
     assert (user.email, user.first_name, user.last_name) == ("sophie.gestion@univ-perp.fr", "Sophie", "GESTION")
+    change = StaffDirectoryChange.objects.get(user=user)
+    assert (change.kind, change.batch) == ("refreshed", "cas_login")
+    assert change.changes["email"] == ["old@univ-perp.fr", "sophie.gestion@univ-perp.fr"]
 
 
 def test_login_deactivates_staff_the_directory_no_longer_lists(ldap):
@@ -98,7 +102,10 @@ def test_login_deactivates_staff_the_directory_no_longer_lists(ldap):
     with pytest.raises(directory.StaffDeactivated):
         directory.staff_for_login("paul.parti")
 
-    assert not User.objects.get(username="paul.parti").is_active
+    user = User.objects.get(username="paul.parti")
+    assert not user.is_active
+    change = StaffDirectoryChange.objects.get(user=user)
+    assert (change.kind, change.batch, change.changes) == ("deactivated", "cas_login", {"is_active": [True, False]})
 
 
 def test_login_never_deactivates_a_superuser(ldap):

@@ -336,3 +336,14 @@ def test_other_staff_do_not_see_the_changes(request, client, persona):
     client.force_login(request.getfixturevalue(persona))
 
     assert client.get("/gestion/ecandidat/staffdirectorychange/").status_code in (403, 302)
+
+
+def test_a_login_with_an_ambiguous_uid_changes_nothing(stand_in_directory):
+    """At a CAS login as at night: two directory entries with this uid are no answer (the account stays active)."""
+    user = _directory_staff("sophie.gestion", email="old@univ.fr")
+    stand_in_directory.entries["sophie.gestion"] = (None, True)
+
+    assert directory.staff_for_login("sophie.gestion") == user
+
+    assert _state(user)[:2] == (True, "old@univ.fr")
+    assert not StaffDirectoryChange.objects.exists()
