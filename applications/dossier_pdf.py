@@ -77,15 +77,20 @@ def latin1(text) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def dossier_filename(application) -> str:
-    """``dossier-<numéro>_<nom>_<prénom>-<code formation>.pdf``, ASCII only."""
+def dossier_stem(application) -> str:
+    """``<numéro>_<nom>_<prénom>-<code formation>``, ASCII only: whose dossier a file belongs to."""
     candidate = application.candidate
     parts = [
         candidate.user.username,
         candidate.usual_name or candidate.birth_name,
         candidate.first_name,
     ]
-    return f"dossier-{'_'.join(ascii_name(p) for p in parts)}-{ascii_name(application.formation.code)}.pdf"
+    return f"{'_'.join(ascii_name(p) for p in parts)}-{ascii_name(application.formation.code)}"
+
+
+def dossier_filename(application) -> str:
+    """``dossier-<numéro>_<nom>_<prénom>-<code formation>.pdf``."""
+    return f"dossier-{dossier_stem(application)}.pdf"
 
 
 def ascii_name(value: str) -> str:

@@ -38,7 +38,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from applications.dossier_pdf import ascii_name, build_dossier_pdf, dossier_filename
+from applications.dossier_pdf import ascii_name, build_dossier_pdf, dossier_filename, dossier_stem
 from applications.enums import PieceStatus
 from applications.merged_pdf import StreamingPdfWriter
 from applications.models import Application, CommissionPack, PieceSubmission
@@ -188,8 +188,7 @@ def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], 
             if document is not None and document.scan_status in OPENABLE_SCANS:
                 original = document.original_name.rsplit(".", 1)
                 extension = f".{ascii_name(original[1])}" if len(original) == 2 else ""
-                entry = f"{index:03d}-{dossier_filename(application).removeprefix('dossier-').removesuffix('.pdf')}"
-                entry = f"{entry}-{ascii_name(original[0])[:40]}{extension}"
+                entry = f"{index:03d}-{dossier_stem(application)}-{ascii_name(original[0])[:40]}{extension}"
                 with (
                     default_storage.open(stored_name(document), "rb") as source,
                     archive.open(_zip_entry(entry), "w") as target,

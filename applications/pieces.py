@@ -200,22 +200,36 @@ def _row(
 # --- Whether the candidate may change them --------------------------------------------------------------------
 
 
+def dossier_lock(application: Application, *, today: datetime.date | None = None) -> str:
+    """Why the candidate can no longer change what they send with ``application`` (pieces, answers): "cancelled",
+    "paper" (not an online dossier), "transmitted" (not ``AT``/``IN``), "deadline" (past the effective date limite
+    de retour), or "" when they can. Reads ``application.formation`` (select it with the application)."""
+    if application.cancelled_at is not None:
+        return "cancelled"
+    if application.formation.mode != ApplicationMode.ONLINE:
+        return "paper"
+    if application.dossier_status not in CANDIDATE_EDITABLE:
+        return "transmitted"
+    if (today or timezone.localdate()) > effective_return_deadline(application):
+        return "deadline"
+    return ""
+
+
 def pieces_locked_reason(application: Application, *, today: datetime.date | None = None) -> str:
-    """Why the candidate cannot change the pieces of ``application`` now ("" when they can).
+    """Why the candidate cannot change the pieces of ``application`` now ("" when they can; ``dossier_lock``).
 
     Reads ``application.formation`` (select it with the application).
     """
-    today = today or timezone.localdate()
-    if application.cancelled_at is not None:
+    lock = dossier_lock(application, today=today)
+    if lock == "cancelled":
         return gettext("This application has been cancelled.")
-    if application.formation.mode != ApplicationMode.ONLINE:
+    if lock == "paper":
         return gettext("Paper dossier: send your supporting documents by post, they are not uploaded here.")
-    if application.dossier_status not in CANDIDATE_EDITABLE:
+    if lock == "transmitted":
         return gettext("Your application has been transmitted: its supporting documents can no longer be changed.")
-    deadline = effective_return_deadline(application)
-    if today > deadline:
+    if lock == "deadline":
         return gettext("The return deadline (%(date)s) has passed: supporting documents can no longer be changed.") % {
-            "date": date_format(deadline, "SHORT_DATE_FORMAT")
+            "date": date_format(effective_return_deadline(application), "SHORT_DATE_FORMAT")
         }
     return ""
 

@@ -24,9 +24,7 @@ from django.utils.translation import gettext_lazy
 from applications.enums import PieceStatus
 from applications.formation_cache import PerFormation
 from applications.models import QuestionAnswer
-from applications.pieces import pieces_locked_reason
-from applications.workflow import CANDIDATE_EDITABLE
-from offers.enums import ApplicationMode
+from applications.pieces import dossier_lock
 from offers.models import Formation, Question
 
 if TYPE_CHECKING:
@@ -126,14 +124,15 @@ def missing_questions(rows: list[QuestionRow]) -> list[QuestionRow]:
 
 
 def questions_locked_reason(application: Application) -> str:
-    """Why the candidate cannot answer now ("" when they can): the pieces' rule (``pieces_locked_reason``: online
-    dossier ``AT``/``IN``, not cancelled, before the effective date limite de retour), said of the answers."""
-    if not pieces_locked_reason(application):
-        return ""
-    if application.cancelled_at is not None:
+    """Why the candidate cannot answer now ("" when they can): the pieces' rule (``dossier_lock``: online dossier
+    ``AT``/``IN``, not cancelled, before the effective date limite de retour), said of the answers."""
+    lock = dossier_lock(application)
+    if lock == "cancelled":
         return _("This application has been cancelled.")
-    if application.formation.mode != ApplicationMode.ONLINE:
+    if lock == "paper":
         return _("Paper dossier: answer the questions on the paper dossier you send.")
-    if application.dossier_status not in CANDIDATE_EDITABLE:
+    if lock == "transmitted":
         return _("Your application has been transmitted: your answers can no longer be changed.")
-    return _("The return deadline has passed: your answers can no longer be changed.")
+    if lock == "deadline":
+        return _("The return deadline has passed: your answers can no longer be changed.")
+    return ""

@@ -153,7 +153,6 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
             )
             % {"n": len(applications)}
         )
-    counts = erasure_counts(user)
     application_ids = [application.pk for application in applications]
     ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
     language = (
@@ -163,14 +162,14 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
 
     _delete_history(user, application_ids)
     files = _delete_rows(user, application_ids)
-    _mails(user).delete()
+    mails = _mails(user).delete()[1].get(OutboundEmail._meta.label, 0)
     record = AccountDeletion.objects.create(
         numero_dossier=user.username,
         campaign=user.campaign,
         everything=everything,
-        applications=counts.applications,
-        files=counts.files,
-        mails=counts.mails,
+        applications=len(application_ids),
+        files=len(files),
+        mails=mails,
         notified=False,
         deleted_by=actor,
     )
