@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
+from accounts.admin_framework import PermissionLabels
 from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, User
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
 from ecandidat.exceptions import BusinessRuleError
@@ -31,7 +32,7 @@ def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> Templat
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PermissionLabels, DjangoUserAdmin):
     list_display = ["username", "email", "last_name", "first_name", "campaign", "is_staff", "is_active"]
     list_filter = ["is_staff", "is_active", "campaign"]
     list_select_related = ["campaign"]

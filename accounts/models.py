@@ -1,5 +1,6 @@
 from typing import TYPE_CHECKING, ClassVar, Self
 
+from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
@@ -283,3 +284,13 @@ class AccountDeletion(models.Model):
 
     def __str__(self):
         return self.numero_dossier
+
+
+class StaffSecondFactor(Authenticator):
+    """allauth's authenticator, shown in the back office in French under the staff accounts (accounts.admin_framework);
+    a proxy: no table of its own."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("staff second factor")
+        verbose_name_plural = _("staff second factors")

@@ -8,10 +8,13 @@ class EcandidatConfig(AppConfig):
 
     def ready(self):
         # Deferred until the app registry is ready: the checks register themselves with @register; the login
-        # stamps the session as refreshed, since a login saves it anyway (ecandidat/sessions.py).
+        # stamps the session as refreshed, since a login saves it anyway (ecandidat/sessions.py); the admin's yes/no
+        # icons get French text alternatives (ecandidat/admin_wording.py).
         from django.contrib.auth.signals import user_logged_in
 
-        from ecandidat import checks  # noqa: F401
+        from ecandidat import admin_wording, checks  # noqa: F401
         from ecandidat.sessions import stamp_on_login
+
+        admin_wording.install()
 
         user_logged_in.connect(stamp_on_login, dispatch_uid="ecandidat.sessions.stamp_on_login")

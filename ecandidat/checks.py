@@ -10,7 +10,7 @@ known keys and run without clamd on purpose, so the checks leave them alone.
 """
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 NON_PRODUCTION_SETTINGS = frozenset({"ecandidat.settings.dev", "ecandidat.settings.test"})
 SECRET_KEY_MIN_LENGTH = 50
@@ -71,5 +71,22 @@ def check_antivirus(app_configs, **kwargs) -> list[Error]:
             hint="Set CLAMD_ADDRESS=tcp://127.0.0.1:3310 (or unix:///run/clamav/clamd.ctl); to run without an "
             "antivirus on purpose, set CLAMD_ADDRESS=none.",
             id="ecandidat.E002",
+        )
+    ]
+
+
+@register("admin")
+def check_admin_wording(app_configs, **kwargs) -> list[Warning]:
+    """A Django upgrade that moves the admin's yes/no icon function brings back alt="True" (admin_wording.py)."""
+    from ecandidat import admin_wording
+
+    if admin_wording.installed():
+        return []
+    return [
+        Warning(
+            "The back office's yes/no icons say True/False again: django.contrib.admin.templatetags.admin_list has "
+            "no _boolean_icon any more.",
+            hint="Find where this Django version writes the icon and point ecandidat/admin_wording.py there.",
+            id="ecandidat.W001",
         )
     ]

@@ -7,8 +7,13 @@ from django.conf import settings
 
 PROJECT_APPS = {"ecandidat", "accounts", "offers", "applications", "documents"}
 # Rows that only make sense with their parent and carry no history: deleting the parent removes them.
-# A row that means nothing without its user (a membership, a person's saved export columns) goes with the user.
-PURE_CHILDREN = {"accounts.StaffMembership.user", "applications.ExportColumns.user"}
+# A row that means nothing without its user (a membership, a person's saved export columns, allauth's authenticator
+# shown through the StaffSecondFactor proxy) goes with the user.
+PURE_CHILDREN = {
+    "accounts.StaffMembership.user",
+    "applications.ExportColumns.user",
+    "accounts.StaffSecondFactor.user",
+}
 
 
 def _project_models():
