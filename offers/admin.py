@@ -19,9 +19,10 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from ecandidat import notifications
 from ecandidat.admin_base import InStaffScope
 from offers.admin_catalogue import ManagedByCentre
-from offers.enums import Avis, TreatmentType
+from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES
 from offers.models import (
     Campaign,
@@ -132,10 +133,24 @@ class PieceTypeAdmin(admin.ModelAdmin):
         return str(obj)
 
 
+def _decision_mail_choices() -> list[tuple[str, object]]:
+    """The decision mails, "code — label" (the label from the notifications registry), after the empty choice."""
+    choices: list[tuple[str, object]] = [("", _("The mail of its kind of decision"))]
+    for code in DECISION_MAIL_BY_AVIS.values():
+        notification = notifications.get(code)
+        choices.append((code, f"{code} — {notification.label}" if notification else code))
+    return choices
+
+
 class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the admin would use
+    # Only a mail that exists: a free code would make validating a decision of this type fail (no such mail).
+    mail_code = forms.ChoiceField(label=_("mail"), choices=_decision_mail_choices, required=False)
+
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's ModelForm.clean returns cleaned_data
+        if not data.get("mail_code") and data.get("avis"):
+            data["mail_code"] = DECISION_MAIL_BY_AVIS[Avis(data["avis"])]
         instance = self.instance
         goes_out = instance.in_service and not data.get("in_service")
         changes_kind = bool(data.get("avis")) and data["avis"] != instance.avis

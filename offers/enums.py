@@ -19,6 +19,17 @@ class Avis(models.TextChoices):
     PRESELECTION = "PR", _("Preselection")
 
 
+# The decision mails (declared by applications.notifications) by the kind of decision that sends each by default:
+# a decision type sends one of these (DecisionType.mail_code), never a code that no mail answers to.
+DECISION_MAIL_BY_AVIS = {
+    Avis.FAVOURABLE: "AVIS_FAVORABLE",
+    Avis.UNFAVOURABLE: "AVIS_DEFAVORABLE",
+    Avis.COMPLEMENTARY_LIST: "AVIS_LISTE_COMP",
+    Avis.WAITING_LIST: "AVIS_LISTE_ATT",
+    Avis.PRESELECTION: "AVIS_PRESELECTION",
+}
+
+
 class TreatmentType(models.TextChoices):
     """Type de traitement (eCandidat ``type_traitement``, ecandidat-features §2.6), set per formation and copied to
     each application when it is created."""

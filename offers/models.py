@@ -244,7 +244,9 @@ class DecisionType(models.Model):
     candidate_label = models.CharField(_("label shown to the candidate"), max_length=200)
     avis = models.CharField(_("kind of decision"), max_length=2, choices=Avis)
     is_final = models.BooleanField(_("final decision"), default=False)
-    mail_code = models.CharField(_("mail code"), max_length=60, help_text=_("E.g. AVIS_FAVORABLE."))
+    mail_code = models.CharField(
+        _("mail code"), max_length=60, help_text=_("The mail sent when a decision of this type is validated.")
+    )
     show_comment = models.BooleanField(_("show the comment to the candidate"), default=False)
     # tem_deverse_opi_typ_dec: confirming an application whose latest validated decision has this type creates
     # its OPI (pre-registration in the student records system).

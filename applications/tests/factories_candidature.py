@@ -15,18 +15,12 @@ from applications.models import Application, Candidate, Decision, PieceSubmissio
 from applications.services import staff
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
 from documents.models import Document
-from offers.enums import Avis
+from offers.enums import DECISION_MAIL_BY_AVIS, Avis
 from offers.models import DecisionType
 from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
 
 # The eCandidat mail of each avis (the notifications of applications.notifications).
-MAIL_CODES = {
-    Avis.FAVOURABLE: "AVIS_FAVORABLE",
-    Avis.UNFAVOURABLE: "AVIS_DEFAVORABLE",
-    Avis.COMPLEMENTARY_LIST: "AVIS_LISTE_COMP",
-    Avis.WAITING_LIST: "AVIS_LISTE_ATT",
-    Avis.PRESELECTION: "AVIS_PRESELECTION",
-}
+MAIL_CODES = DECISION_MAIL_BY_AVIS
 PDF_BYTES = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 

@@ -110,3 +110,54 @@ def test_staff_membership_pages_open(client, superuser, centre_manager):
     assert client.get(reverse("admin:accounts_staffmembership_changelist")).status_code == 200
     membership = centre_manager.staff_memberships.get()
     assert client.get(reverse("admin:accounts_staffmembership_change", args=[membership.pk])).status_code == 200
+
+
+def _decision_type_data(**fields):
+    return {"code": "ADMIS_RESERVE", "label": "Admis sous réserve", "candidate_label": "Admis", "avis": "FA", **fields}
+
+
+def test_a_decision_type_sends_only_a_mail_that_exists(client, superuser):
+    """A free mail code made validating a decision of the type fail (no such mail): 500 on "Valider les avis"."""
+    client.force_login(superuser)
+
+    response = client.post(
+        reverse("admin:offers_decisiontype_add"),
+        _decision_type_data(mail_code="AVIS_DESISTEMENT", in_service="on"),
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["mail_code"]
+    assert "AVIS_DESISTEMENT n’en fait pas partie" in str(response.context["adminform"].form.errors["mail_code"])
+    assert not DecisionType.objects.filter(code="ADMIS_RESERVE").exists()
+
+
+def test_a_decision_type_without_a_chosen_mail_sends_the_mail_of_its_kind(client, superuser):
+    client.force_login(superuser)
+
+    page = client.get(reverse("admin:offers_decisiontype_add"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    response = client.post(
+        reverse("admin:offers_decisiontype_add"), _decision_type_data(avis="LC", mail_code="", in_service="on")
+    )
+
+    assert "Le mail de son type d&#x27;avis" in page
+    assert "AVIS_LISTE_COMP — " in page
+    assert response.status_code == 302
+    assert DecisionType.objects.get(code="ADMIS_RESERVE").mail_code == "AVIS_LISTE_COMP"
+
+
+def test_the_migration_gives_a_type_with_an_unknown_mail_the_mail_of_its_kind(db):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("offers.migrations.0010_decision_mail_codes")
+    unknown = DecisionType.objects.create(code="DESIST", label="x", candidate_label="x", avis="DE", mail_code="X")
+    chosen = DecisionType.objects.create(
+        code="FA2", label="x", candidate_label="x", avis="FA", mail_code="AVIS_PRESELECTION"
+    )
+
+    migration.mail_of_its_kind(apps, None)
+
+    assert DecisionType.objects.get(pk=unknown.pk).mail_code == "AVIS_DEFAVORABLE"
+    assert DecisionType.objects.get(pk=chosen.pk).mail_code == "AVIS_PRESELECTION"
