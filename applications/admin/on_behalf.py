@@ -1,8 +1,9 @@
 """Back-office work done on a candidate's behalf (issue 12).
 
 - Operations of one application (rows of ``candidatures.OPERATIONS``, from its page: eCandidat's maintainer declined
-  mass withdrawal, issue #26): recording a withdrawal (before or after the candidate confirmed, with the reason the
-  candidate gave) and changing an application's type de traitement.
+  mass withdrawal, issue #26): recording a confirmation (the candidate answered by phone, mail or letter, also after
+  the date de confirmation: staff answer "at any time", §1.12) or a withdrawal (before or after the candidate
+  confirmed, with the reason the candidate gave), and changing an application's type de traitement.
 - Two pages of the applications list for a phone call or a paper application: creating a candidate's e-mail
   account (the candidate receives the usual mail to choose a password) and creating an application for a
   candidate. Centre managers (for their centres' formations) and the central office.
@@ -53,6 +54,19 @@ class StaffWithdrawalForm(forms.Form):
     )
 
 
+class StaffConfirmationForm(forms.Form):
+    comment = forms.CharField(
+        label=_("How the candidate confirmed (written to the history)"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_(
+            "E.g. “Courrier reçu le 12/07”. The candidate receives the confirmation mail, as if they had "
+            "confirmed themselves, and the OPI is created when the decision type asks for it."
+        ),
+    )
+
+
 class TreatmentTypeForm(forms.Form):
     treatment_type = forms.ChoiceField(
         label=_("New processing type"), choices=[("", "---------"), *TreatmentType.choices]
@@ -61,6 +75,12 @@ class TreatmentTypeForm(forms.Form):
         label=_("Reason (written to the history)"),
         max_length=500,
         error_messages={"required": _("Give the reason for this change.")},
+    )
+
+
+def confirm_on_behalf(application: Application, form: StaffConfirmationForm, actor: User) -> None:
+    candidature_services.confirm_application(
+        application=application, actor=actor, role=Role.STAFF, comment=form.cleaned_data["comment"]
     )
 
 

@@ -168,6 +168,14 @@ OPERATIONS = {
         ),
         # Issue 12 (applications/admin/on_behalf.py, release.py): one application at a time, from its page.
         Operation(
+            "confirm_on_behalf",
+            gettext_lazy("Record a confirmation on the candidate's behalf"),
+            on_behalf.StaffConfirmationForm,
+            "editable_by",
+            on_behalf.confirm_on_behalf,
+            bulk=False,
+        ),
+        Operation(
             "withdraw_on_behalf",
             gettext_lazy("Record a withdrawal on the candidate's behalf"),
             on_behalf.StaffWithdrawalForm,

@@ -379,9 +379,12 @@ def _answer_refusal_for(application: Application, *, role: Role) -> str:
 
 
 @transaction.atomic
-def confirm_application(*, application: Application, actor: User, role: Role = Role.CANDIDATE) -> Application:
+def confirm_application(
+    *, application: Application, actor: User, role: Role = Role.CANDIDATE, comment: str = ""
+) -> Application:
     """ "Confirmer" after a validated favourable decision, before the date de confirmation (§1.12; staff on the
-    candidate's behalf at any time, ``role=Role.STAFF``).
+    candidate's behalf at any time, ``role=Role.STAFF``, with ``comment`` kept in the history: how the candidate
+    answered).
 
     Side effects: history row, mail CANDIDATURE_CONFIRM with the administrative registration instructions of the
     formation (or, when it has none, of its centre), then ``application_confirmed`` in the same transaction (the
@@ -391,7 +394,7 @@ def confirm_application(*, application: Application, actor: User, role: Role = R
     refusal = _answer_refusal_for(application, role=role)
     if refusal:
         raise InvalidTransition(refusal)
-    mail_code = change_answer(application, ANSWER_TRANSITIONS["confirm"], role=role, actor=actor)
+    mail_code = change_answer(application, ANSWER_TRANSITIONS["confirm"], role=role, actor=actor, comment=comment)
     application_confirmed.send(sender=Application, application=application, actor=actor)
     formation = application.formation
     instructions = formation.registration_instructions or formation.centre.registration_instructions

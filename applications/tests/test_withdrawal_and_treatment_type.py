@@ -306,6 +306,84 @@ def test_manager_records_a_withdrawal_after_confirmation(client, centre_manager,
     assert waiting.decisions.count() == 2
 
 
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("candidate", 302),
+        ("centre_manager", 200),
+        ("other_centre_manager", 404),
+        ("commission_member", 403),
+        ("central_manager", 200),
+        ("read_only", 403),
+    ],
+    indirect=["persona"],
+)
+def test_confirm_on_behalf_persona_matrix(client, persona, favourable, expected):
+    client.force_login(persona)
+
+    assert client.get(operation_url(favourable, "confirm_on_behalf")).status_code == expected
+    client.post(operation_url(favourable, "confirm_on_behalf"), {"comment": "Appel du 12/07"})
+
+    favourable.refresh_from_db()
+    assert (favourable.accepted is True) is (expected == 200)
+
+
+def test_confirm_on_behalf_page_queries(client, centre_manager, favourable, django_assert_num_queries):
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(9):
+        response = client.get(operation_url(favourable, "confirm_on_behalf"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Enregistrer une confirmation pour le candidat")
+    assertContains(response, "Comment le candidat a confirmé")
+
+
+def test_manager_records_a_confirmation_after_the_date_and_the_candidate_is_mailed(
+    client, centre_manager, favourable, received, time_machine, django_capture_on_commit_callbacks
+):
+    time_machine.move_to(favourable.formation.confirmation_date + datetime.timedelta(days=3))
+    client.force_login(centre_manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            operation_url(favourable, "confirm_on_behalf"),
+            {"comment": "Courrier reçu le 12/07"},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+
+    assert response.status_code == 302
+    favourable.refresh_from_db()
+    assert (favourable.accepted, favourable.answered_by) == (True, centre_manager)
+    event = favourable.events.get(kind=EventKind.CONFIRMED)
+    assert (event.actor, event.comment) == (centre_manager, "Courrier reçu le 12/07")
+    assert "CANDIDATURE_CONFIRM" in codes()
+    assert received == [("confirmed", favourable.pk, centre_manager.pk, None)]
+
+
+def test_confirm_on_behalf_without_a_favourable_decision_says_why_and_changes_nothing(
+    client, centre_manager, waiting
+):
+    client.force_login(centre_manager)
+
+    response = client.post(
+        operation_url(waiting, "confirm_on_behalf"), {"comment": "x"}, HTTP_ACCEPT_LANGUAGE="fr", follow=True
+    )
+
+    assertContains(response, "Seule une candidature ayant reçu un avis favorable peut être confirmée")
+    waiting.refresh_from_db()
+    assert waiting.accepted is None
+    assert not waiting.events.filter(kind=EventKind.CONFIRMED).exists()
+
+
+def test_confirm_on_behalf_twice_is_refused(client, centre_manager, confirmed):
+    client.force_login(centre_manager)
+
+    response = client.post(operation_url(confirmed, "confirm_on_behalf"), {}, HTTP_ACCEPT_LANGUAGE="fr", follow=True)
+
+    assertContains(response, "Vous avez déjà répondu")
+    assert confirmed.events.filter(kind=EventKind.CONFIRMED).count() == 1
+
+
 # --- type de traitement ------------------------------------------------------------------------------------------
 
 
