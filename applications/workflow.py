@@ -7,18 +7,19 @@ candidate, staff and the nightly batches alike; templates and permissions reuse 
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from applications.enums import DossierStatus, EventKind, WithdrawalReason
 from applications.history import record_event
-from ecandidat.exceptions import InvalidTransition
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -119,13 +120,16 @@ def change_status(
     actor: User | None,
     batch: str = "",
     comment: str = "",
+    on: datetime.date | None = None,
 ) -> str:
     """Apply ``transition`` to ``application`` (locked by the caller): check the actor's role and the current status
-    against the table, set the status, stamp the transition's date (now for a date-time field, today for a date),
-    save, and write the history row. Returns the mail code the caller sends once its own context is ready.
+    against the table, set the status, stamp the transition's date (now for a date-time field, today for a date, or
+    ``on``: the day a paper dossier was received, logged later), save, and write the history row. Returns the mail
+    code the caller sends once its own context is ready.
 
-    Raises ``InvalidTransition`` when the role may not trigger the transition or the status does not allow it;
-    callers check first to give their own message, this is the guard every path goes through.
+    Raises ``InvalidTransition`` when the role may not trigger the transition or the status does not allow it, and
+    ``BusinessRuleError`` for an ``on`` in the future or on a transition that stamps no date; callers check first
+    to give their own message, this is the guard every path goes through.
     """
     source = application.dossier_status
     if role not in transition.roles:
@@ -135,16 +139,28 @@ def change_status(
             _("The dossier is already “%(status)s” (changed meanwhile?); nothing was done.")
             % {"status": DossierStatus(source).label}
         )
+    now = timezone.now()
+    stamp_field = application._meta.get_field(transition.stamp) if transition.stamp else None
+    if on is not None:
+        if stamp_field is None or isinstance(stamp_field, models.DateTimeField):
+            raise BusinessRuleError(
+                _("The status “%(status)s” has no date.") % {"status": DossierStatus(transition.target).label}
+            )
+        if on > timezone.localdate(now):
+            raise BusinessRuleError(_("The date of the change cannot be in the future."))
     application.dossier_status = transition.target
     fields = ["dossier_status"]
     if transition.stamp:
-        field = application._meta.get_field(transition.stamp)
-        now = timezone.now()
-        setattr(
-            application, transition.stamp, now if isinstance(field, models.DateTimeField) else timezone.localdate(now)
-        )
+        if isinstance(stamp_field, models.DateTimeField):
+            setattr(application, transition.stamp, now)
+        else:
+            setattr(application, transition.stamp, on or timezone.localdate(now))
         fields.append(transition.stamp)
     application.save(update_fields=fields)
+    if on is not None and on != timezone.localdate(now):
+        with translation.override(settings.LANGUAGE_CODE):  # history rows are in the institution's language
+            dated = _("dated %(date)s") % {"date": formats.date_format(on, "SHORT_DATE_FORMAT")}
+        comment = " — ".join(part for part in (dated, comment) if part)
     record_event(
         application,
         kind=transition.kind,

@@ -30,12 +30,27 @@ class StatusForm(forms.Form):
     force_reason = forms.CharField(
         label=_("Reason (written to the history)"), required=False, max_length=500, widget=forms.TextInput()
     )
+    # eCandidat's "Statut du dossier" asks the date: a paper dossier logged days after it arrived keeps its real
+    # reception date, from which the SVA alerts count (SVA_ALERT_DATE).
+    on = forms.DateField(
+        label=_("Date of the change"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Received, complete or incomplete: the day it happened, if not today. Never in the future."),
+    )
 
     def clean(self):
         data = super().clean()
         assert data is not None
         if data.get("force_complete") and not (data.get("force_reason") or "").strip():
             self.add_error("force_reason", _("Give the reason for setting the dossier complete anyway."))
+        on = data.get("on")
+        if on is not None:
+            if on > timezone.localdate():
+                self.add_error("on", _("The date of the change cannot be in the future."))
+            elif data.get("target") == DossierStatus.WAITING:
+                status = DossierStatus.WAITING.label
+                self.add_error("on", _("The status “%(status)s” has no date.") % {"status": status})
         return data
 
 

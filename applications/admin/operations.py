@@ -104,6 +104,7 @@ OPERATIONS = {
                 actor=actor,
                 comment=form.cleaned_data["comment"],
                 force_reason=form.cleaned_data["force_reason"] if form.cleaned_data["force_complete"] else "",
+                on=form.cleaned_data["on"],
             ),
         ),
         Operation(

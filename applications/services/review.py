@@ -4,6 +4,7 @@ Every write locks the application row first (``select_for_update(of=("self",))``
 the same transaction, like the other staff services.
 """
 
+import datetime
 from collections.abc import Iterable
 
 from django.db import transaction
@@ -61,7 +62,13 @@ def validate_submitted_pieces(*, application: Application, actor: User) -> int:
 
 
 def set_dossier_status_checked(
-    application: Application, *, target: str, actor: User, comment: str = "", force_reason: str = ""
+    application: Application,
+    *,
+    target: str,
+    actor: User,
+    comment: str = "",
+    force_reason: str = "",
+    on: datetime.date | None = None,
 ) -> Application:
     """Set the dossier status like ``staff.set_dossier_status``, refusing "Complet" while pieces are unchecked or
     refused unless ``force_reason`` is given; that reason is written to the history (``complete_forced``) with
@@ -89,7 +96,7 @@ def set_dossier_status_checked(
                     kind=EventKind.COMPLETE_FORCED,
                     comment=f"{force_reason} ({', '.join(row.piece_type.label[:40] for row in unchecked)})",
                 )
-        return staff.set_dossier_status(application, target=target, actor=actor, comment=comment)
+        return staff.set_dossier_status(application, target=target, actor=actor, comment=comment, on=on)
 
 
 def add_note(*, application: Application, actor: User, text: str) -> ApplicationNote:

@@ -79,8 +79,11 @@ def _refused_pieces(application: Application) -> list[dict]:
 
 
 @transaction.atomic
-def set_dossier_status(application: Application, *, target: str, actor: User, comment: str = "") -> Application:
-    """Staff set any dossier status at any time (§2.5): stamps the date, writes the history, mails STATUT_<code>.
+def set_dossier_status(
+    application: Application, *, target: str, actor: User, comment: str = "", on: datetime.date | None = None
+) -> Application:
+    """Staff set any dossier status at any time (§2.5): stamps the date (today, or ``on``: the day a paper dossier
+    was received, logged later; never in the future), writes the history, mails STATUT_<code>.
 
     ``IN`` (incomplete) mails the refused pieces with their comments; the candidate may change pieces again
     (``workflow.CANDIDATE_EDITABLE``)."""
@@ -90,7 +93,7 @@ def set_dossier_status(application: Application, *, target: str, actor: User, co
     application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
-    mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment)
+    mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment, on=on)
     refused_pieces = _refused_pieces(application) if transition.target == DossierStatus.INCOMPLETE else []
     notify_candidate(application=application, code=mail_code, comment=comment, refused_pieces=refused_pieces)
     if transition.target == DossierStatus.COMPLETE:

@@ -1,5 +1,6 @@
 """The applications back office: personas × pages and operations, bulk actions, pieces, exports, query counts."""
 
+import datetime
 import io
 
 import pytest
@@ -160,6 +161,65 @@ def test_bulk_status_shows_a_confirmation_page_then_applies(client, centre_manag
     assert done.status_code == 302
     assert Application.objects.filter(dossier_status=DossierStatus.COMPLETE).count() == 2
     assert OutboundEmail.objects.filter(code="STATUT_CO").count() == 2
+
+
+def test_a_paper_dossier_logged_late_keeps_the_day_it_was_received(client, centre_manager, formation, campaign):
+    """eCandidat's "Statut du dossier" asks the date: SVA alerts count from it (SVA_ALERT_DATE=REC)."""
+    first = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
+    second = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
+    arrived = datetime.date.today() - datetime.timedelta(days=3)
+    client.force_login(centre_manager)
+    selection = {"action": "action_set_status", "_selected_action": [first.pk, second.pk], "apply": "1"}
+
+    done = client.post(reverse(CHANGELIST), {**selection, "target": "RE", "on": arrived.isoformat()})
+
+    assert done.status_code == 302
+    for application in (first, second):
+        application.refresh_from_db()
+        assert (application.dossier_status, application.received_on) == (DossierStatus.RECEIVED, arrived)
+        event = application.events.get(to_status=DossierStatus.RECEIVED)
+        assert event.comment == f"daté du {arrived:%d/%m/%Y}"
+        assert event.actor == centre_manager
+
+
+@pytest.mark.parametrize(
+    ("target", "days", "message"),
+    [
+        ("RE", -1, "La date du changement ne peut pas être dans le futur."),
+        ("AT", 2, "Le statut « En attente » ne porte pas de date."),
+    ],
+)
+def test_a_status_date_in_the_future_or_without_meaning_is_refused_next_to_it(
+    client, centre_manager, formation, campaign, target, days, message
+):
+    application = make_application(formation, campaign=campaign, status=DossierStatus.INCOMPLETE)
+    client.force_login(centre_manager)
+    on = datetime.date.today() - datetime.timedelta(days=days)
+
+    response = client.post(
+        operation_url(application, "set_status"), {"target": target, "on": on.isoformat()}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["on"] == [message]
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.INCOMPLETE
+    assert not OutboundEmail.objects.exists()
+
+
+def test_the_service_refuses_a_future_date_whatever_the_caller(centre_manager, formation, campaign):
+    from ecandidat.exceptions import BusinessRuleError
+
+    application = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
+
+    with pytest.raises(BusinessRuleError):
+        staff.set_dossier_status(
+            application, target="RE", actor=centre_manager, on=datetime.date.today() + datetime.timedelta(days=1)
+        )
+
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.WAITING
+    assert not application.events.exists()
 
 
 def test_bulk_is_capped(client, centre_manager, formation, campaign, monkeypatch):
