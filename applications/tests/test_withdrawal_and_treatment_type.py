@@ -360,9 +360,7 @@ def test_manager_records_a_confirmation_after_the_date_and_the_candidate_is_mail
     assert received == [("confirmed", favourable.pk, centre_manager.pk, None)]
 
 
-def test_confirm_on_behalf_without_a_favourable_decision_says_why_and_changes_nothing(
-    client, centre_manager, waiting
-):
+def test_confirm_on_behalf_without_a_favourable_decision_says_why_and_changes_nothing(client, centre_manager, waiting):
     client.force_login(centre_manager)
 
     response = client.post(
