@@ -95,6 +95,8 @@ def _candidate_pages(application, formation) -> list[str]:
         f"/candidat/candidatures/{application.public_id}/",
         f"/candidat/candidatures/{application.public_id}/transmettre/",
         f"/candidat/candidatures/nouvelle/{formation.pk}/",
+        "/compte/adresse-mail/",
+        "/accounts/password/change/",
         "/creer-un-compte/",
         "/page-qui-n-existe-pas/",
     ]
