@@ -11,6 +11,7 @@ the refused pieces, the forms still to fill in). Everything goes through the out
 import datetime
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise
@@ -73,6 +74,11 @@ _V: dict[str, Variable] = {
             Kind.FLAG,
         ),
         Variable("letter_url", _("link to download the decision letter"), ""),
+        Variable(
+            "recap_url",
+            _("link to the application's recap (where the candidate transmits it)"),
+            "https://ecandidat.univ.example/candidat/candidatures/0b7e1c2a-5d4f-4c1e-9a8b-3f2d1e0c9b8a/",
+        ),
         Variable("preselection_date", _("date of the preselection interview"), "20/05/2026"),
         Variable("preselection_time", _("time of the preselection interview"), "14:30"),
         Variable("preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12"),
@@ -109,6 +115,7 @@ def application_context(application: Application) -> dict[str, object]:
         "formation_title": formation.title,
         "return_deadline": format_date(effective_return_deadline(application)),
         "paper": formation.mode == ApplicationMode.PAPER,
+        "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
     }
 
 
@@ -264,6 +271,12 @@ NOTIFICATIONS = (
         _("progress on the complementary list"),
         _("the nightly batch tells a candidate of a complementary list that their rank improved"),
         (*_APPLICATION, _V["rank"], _V["previous_rank"]),
+    ),
+    _application(
+        "CANDIDATURE_RELANCE_TRANSMISSION",
+        _("reminder: application not transmitted"),
+        _("the nightly batch reminds the candidate of an untransmitted application before its return deadline"),
+        (*_APPLICATION, _V["return_deadline"], _V["recap_url"]),
     ),
     _application(
         "CANDIDATURE_RELANCE_FAVO",

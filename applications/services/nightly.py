@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, TypedDict
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import User
-from applications.dates import effective_confirmation_date
-from applications.enums import EventKind
+from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.enums import DossierStatus, EventKind
 from applications.history import record_event
-from applications.models import Application, Candidate, PieceSubmission
+from applications.models import Application, ApplicationEvent, Candidate, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate
 from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat.models import DestroyedCampaignCount
-from offers.enums import Avis
+from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+TRANSMISSION_REMIND_BATCH = "remind_transmission"
 REMIND_BATCH = "remind_favourable_decisions"
 WITHDRAW_BATCH = "withdraw_expired_confirmations"
 RANKS_BATCH = "recompute_waiting_list_ranks"
@@ -77,6 +78,94 @@ def _with_dates(
     queryset = queryset.select_related("formation").order_by("pk")
     for application in queryset.iterator(chunk_size=CHUNK):
         yield application, effective_confirmation_date(application, application.latest_validated_at)
+
+
+# --- CANDIDATURE_RELANCE_TRANSMISSION ----------------------------------------------------------------------------
+
+
+def untransmitted(today: datetime.date, horizon: datetime.date) -> QuerySet[Application]:
+    """Online applications of the active campaign that their candidate never transmitted (``AT``, no
+    ``transmitted_at``), not cancelled, not reminded yet (no TRANSMISSION_REMINDED row), whose formation's return
+    deadline or own extension falls between ``today`` and ``horizon``.
+
+    The effective return deadline is the later of those two dates (``applications.dates``), so every application
+    whose effective deadline is in the window is here; a few more are (an extension past the horizon), which the
+    caller drops by reading the effective deadline, the one rule the candidate's pages use."""
+    reminded = ApplicationEvent.objects.filter(application=OuterRef("pk"), kind=EventKind.TRANSMISSION_REMINDED)
+    window = (today, horizon)
+    return Application.objects.filter(
+        Q(formation__return_deadline__range=window) | Q(return_deadline_override__range=window),
+        ~Exists(reminded),
+        cancelled_at__isnull=True,
+        campaign__is_active=True,
+        dossier_status=DossierStatus.WAITING,
+        transmitted_at__isnull=True,
+        formation__mode=ApplicationMode.ONLINE,
+    )
+
+
+def remind_untransmitted_applications(
+    report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
+) -> None:
+    """Remind once (mail CANDIDATURE_RELANCE_TRANSMISSION) the candidates who have not transmitted an online
+    application whose effective return deadline falls within the next ``TRANSMISSION_REMINDER_DAYS`` days, today
+    included (0: no reminder). The candidate may transmit until the deadline included.
+
+    Only applications never transmitted: a dossier staff set back to ``AT`` or ``IN`` was already mailed its status
+    (STATUT_AT, STATUT_IN with the deadline). As for the confirmation reminder, the first night within N days
+    reminds, so a night the batch did not run loses nothing. Each application is handled in one transaction: the
+    row is locked (skipped when someone holds it, e.g. the candidate transmitting right now: next night retries it),
+    re-read, then the outbox row and the history row (TRANSMISSION_REMINDED, which staff see in the history and which
+    marks it reminded) commit together. An application whose mail cannot be written is reported and left
+    unreminded, for the next night; the others go on.
+    """
+    days = settings.TRANSMISSION_REMINDER_DAYS
+    if days == 0:
+        return
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=days)
+    listed = untransmitted(today, horizon).select_related("formation").order_by("pk")
+    done = 0
+    for application in listed.iterator(chunk_size=CHUNK):
+        if not today <= effective_return_deadline(application) <= horizon:
+            continue
+        if limit is not None and done >= limit:
+            break
+        done += 1
+        if dry_run:
+            report.add("reminders to send")
+            continue
+        try:
+            with transaction.atomic():
+                sent = _remind_transmission(application.pk, today=today, horizon=horizon)
+        except Exception as exc:  # one application's failure stops nothing else; it is retried next night
+            report.error(f"application {application.pk}: {type(exc).__name__}: {exc}")
+            continue
+        report.add("reminders sent" if sent else "transmitted, changed or busy meanwhile")
+
+
+def _remind_transmission(pk: int, *, today: datetime.date, horizon: datetime.date) -> bool:
+    """Mail and record the reminder of application ``pk`` if it still qualifies (inside the caller's transaction)."""
+    application = (
+        untransmitted(today, horizon)
+        .select_for_update(of=("self",), skip_locked=True)
+        .select_related("candidate__user", "formation__centre")
+        .filter(pk=pk)
+        .first()
+    )
+    if application is None:
+        return False
+    deadline = effective_return_deadline(application)
+    if not today <= deadline <= horizon:  # staff extended it meanwhile
+        return False
+    notify_candidate(application=application, code="CANDIDATURE_RELANCE_TRANSMISSION")
+    record_event(
+        application,
+        kind=EventKind.TRANSMISSION_REMINDED,
+        batch=TRANSMISSION_REMIND_BATCH,
+        comment=f"date limite de retour {deadline:%d/%m/%Y}",
+    )
+    return True
 
 
 # --- CANDIDATURE_RELANCE_FAVO ------------------------------------------------------------------------------------

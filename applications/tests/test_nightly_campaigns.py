@@ -181,6 +181,7 @@ def test_nightly_dry_run_lists_every_batch_and_changes_nothing(formation, campai
     for name in [
         "purge_unvalidated_accounts",
         "sync_sis",
+        "remind_transmission",
         "remind_favourable_decisions",
         "withdraw_expired_confirmations",
         "recompute_waiting_list_ranks: formations to rank: 1",

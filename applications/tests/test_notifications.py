@@ -36,8 +36,9 @@ def test_every_app_registers_its_mails_in_order():
         "CPT_MIN_INCONNU",
         "CPT_MIN_DELETE",
     ]
-    # issue 12: LISTE_COMP_PROGRESSION; then TYPE_TRAIT_AC, _AD, _ATT, ALERT_PROPOSITION; then CPT_MIN_DELETE
-    assert len(codes) == 7 + 25
+    # issue 12: LISTE_COMP_PROGRESSION; then TYPE_TRAIT_AC, _AD, _ATT, ALERT_PROPOSITION; then CPT_MIN_DELETE;
+    # then CANDIDATURE_RELANCE_TRANSMISSION
+    assert len(codes) == 7 + 26
     assert {n.template_base.split("/")[0] for n in notifications.registered()} == {"accounts", "applications"}
 
 

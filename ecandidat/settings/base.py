@@ -502,6 +502,9 @@ LOGGING = {
 
 # --- Nightly batches --------------------------------------------------------------------------------------
 FAVOURABLE_REMINDER_DAYS = env_int("FAVOURABLE_REMINDER_DAYS", 2, minimum=0)
+# Remind a candidate who has not transmitted an online application this many days before its return deadline
+# (remind_transmission, mail CANDIDATURE_RELANCE_TRANSMISSION); 0 switches the reminder off.
+TRANSMISSION_REMINDER_DAYS = env_int("TRANSMISSION_REMINDER_DAYS", 3, minimum=0)
 ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 365, minimum=1)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 400, minimum=1)
 # Days of batch history kept (prune_batch_history, eCandidat TECH_NB_JOUR_KEEP_HISTO_BATCH); each batch's last run

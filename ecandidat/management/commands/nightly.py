@@ -15,6 +15,7 @@ BATCHES = [
     "refresh_reference_data",
     "sync_sis",
     "sync_complementary_forms",
+    "remind_transmission",  # not in eCandidat: the return deadline's reminder, before the decisions' deadlines
     "remind_favourable_decisions",
     "withdraw_expired_confirmations",
     "recompute_waiting_list_ranks",
