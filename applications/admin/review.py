@@ -34,12 +34,14 @@ from django.utils.translation import gettext_lazy
 
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows
-from applications.models import ApplicationTag, Tag
+from applications.models import ApplicationTag, Opi, Tag
 from applications.pieces import piece_rows
 from applications.questions import question_rows
 from applications.services import review as review_services
 from documents.enums import OPENABLE_SCANS
 from documents.preview import preview_infos
+from ecandidat.staff import is_central
+from offers.enums import Avis
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -270,11 +272,27 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "dossier_pdf_url": reverse("pieces:staff_dossier_pdf", args=[application.public_id]),
         "note_max_length": review_services.NOTE_MAX_LENGTH,
         "today": timezone.localdate(),
+        # The OPI are the central office's (``Opi.objects.visible_to``): its state for them only, one query.
+        "opi": Opi.objects.filter(application=application).first() if is_central(request.user) else None,
     }
 
 
 # Operations offered on the page only while the latest decision is not validated yet.
 PENDING_DECISION_ONLY = frozenset({"validate_decisions", "delete_last_decision"})
+
+
+def _answer_operations_out_of_place(application, decisions) -> set[str]:
+    """The answers staff cannot record now (the services refuse them anyway): confirming needs a validated
+    favourable decision and no answer yet; a withdrawal, no withdrawal yet and a favourable decision."""
+    validated = [decision for decision in decisions if decision.validated_at is not None]
+    latest = max(validated, key=lambda decision: (decision.created_at, decision.pk), default=None)
+    favourable = latest is not None and latest.decision_type.avis == Avis.FAVOURABLE
+    hidden = set()
+    if application.accepted is not None or not favourable:
+        hidden.add("confirm_on_behalf")
+    if application.accepted is False or (application.accepted is None and not favourable):
+        hidden.add("withdraw_on_behalf")
+    return hidden
 
 
 def review_page(model_admin, request, application, *, operations, can_manage: bool, can_decide: bool):
@@ -283,8 +301,10 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
     # The buttons that act on the latest decision only while it waits for validation (the services refuse the
     # rest anyway): read from the decisions the page shows, no query more.
     latest = max(dossier["decisions"], key=lambda decision: (decision.created_at, decision.pk), default=None)
+    hidden = _answer_operations_out_of_place(application, dossier["decisions"])
     if latest is None or latest.validated_at is not None:
-        operations = [(operation, url) for operation, url in operations if operation.name not in PENDING_DECISION_ONLY]
+        hidden |= PENDING_DECISION_ONLY
+    operations = [(operation, url) for operation, url in operations if operation.name not in hidden]
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,

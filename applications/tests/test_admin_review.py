@@ -16,12 +16,14 @@ from PIL import Image
 
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import (
+    Application,
     ApplicationEvent,
     ApplicationNote,
     ApplicationTag,
     Baccalaureate,
     ExternalCursus,
     Internship,
+    Opi,
     PieceSubmission,
     Tag,
     WorkExperience,
@@ -720,3 +722,52 @@ def test_decision_buttons_only_while_the_latest_decision_waits(client, centre_ma
     assert offered() == [True, True]
     staff.validate_decision(decision, actor=centre_manager)
     assert offered() == [False, False]
+
+
+# --- the candidate's answer and the OPI -----------------------------------------------------------------------
+
+
+def _validated_favourable(application, actor):
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=actor)
+    staff.validate_decision(decision, actor=actor)
+
+
+def _operation_names(response) -> set[str]:
+    return {operation.name for operation, _url in response.context["operations"]}
+
+
+def test_answer_buttons_follow_the_decision_and_the_answer(client, centre_manager, application):
+    client.force_login(centre_manager)
+    before = _operation_names(client.get(change_url(application)))
+    _validated_favourable(application, centre_manager)
+    favourable = _operation_names(client.get(change_url(application)))
+    Application.objects.filter(pk=application.pk).update(accepted=True, answered_at=timezone.now())
+    confirmed = _operation_names(client.get(change_url(application)))
+    Application.objects.filter(pk=application.pk).update(accepted=False, answered_at=timezone.now())
+    withdrawn = _operation_names(client.get(change_url(application)))
+
+    assert {"confirm_on_behalf", "withdraw_on_behalf"} & before == set()
+    assert {"confirm_on_behalf", "withdraw_on_behalf"} <= favourable
+    assert ("confirm_on_behalf" in confirmed, "withdraw_on_behalf" in confirmed) == (False, True)
+    assert {"confirm_on_behalf", "withdraw_on_behalf"} & withdrawn == set()
+
+
+def test_the_central_office_reads_the_opi_state_on_the_page(
+    client, central_manager, centre_manager, application, django_assert_num_queries
+):
+    _crowd(application, central_manager, 1)
+    passed = timezone.make_aware(datetime.datetime(2026, 7, 3, 22, 50))
+    Opi.objects.create(application=application, code="ECAB123456", state="passed", passed_at=passed)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_PAGE_CENTRAL):
+        response = client.get(change_url(application))
+    client.force_login(centre_manager)
+    manager = client.get(change_url(application)).content.decode()
+
+    page = response.content.decode()
+    assert "OPI ECAB123456</a> : <strong>déversée</strong> le 03/07/2026" in page
+    assert "ECAB123456" not in manager  # the OPI are the central office's
+
+
+QUERIES_PAGE_CENTRAL = QUERIES_PAGE + 1  # the OPI, read for the central office only
