@@ -28,7 +28,7 @@ from bench._harness import test_database
 
 CHUNK = 5000
 # --limit=N applies to these (the ones whose cost is per item); the others always run whole.
-LIMITED = {"remind_favourable_decisions", "withdraw_expired_confirmations"}
+LIMITED = {"remind_favourable_decisions", "remind_transmission", "withdraw_expired_confirmations"}
 
 
 def populate(count: int) -> None:
