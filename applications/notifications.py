@@ -20,10 +20,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import StaffMembership, StaffRole
 from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
 from applications.dates import effective_return_deadline
+from applications.enums import Civility
 from applications.models import Application, Decision
 from ecandidat.emails import enqueue_notification
 from ecandidat.models import OutboundEmail
-from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variable
+from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from offers.enums import ApplicationMode
 from offers.models import Centre, Commission
 
@@ -43,6 +44,19 @@ _V: dict[str, Variable] = {
         Variable("formation_code", _("code of the formation"), "MINFO"),
         Variable("formation_title", _("title of the formation"), "Master Informatique"),
         Variable("return_deadline", _("date by which the dossier must be returned"), "15/06/2026"),
+        # eCandidat's variables of the candidate, the formation's dates, the commission and the campaign (§2.10).
+        Variable("civility", _("title of the candidate (Madame, Monsieur)"), "Madame"),
+        Variable("birth_date", _("date of birth of the candidate"), "03/02/2001"),
+        Variable("ine", _("INE of the candidate"), "0123456789A"),
+        Variable("closing_date", _("last day to apply to the formation"), "31/05/2026"),
+        Variable("preanalysis_date", _("pre-analysis date of the formation"), "05/06/2026"),
+        Variable("jury_date", _("jury date of the formation"), "20/06/2026"),
+        Variable("publication_date", _("publication date of the results"), "25/06/2026"),
+        Variable("campaign_label", _("label of the campaign"), "Campagne 2026-2027"),
+        Variable("commission_label", _("name of the commission"), "Commission Master Informatique"),
+        Variable("commission_email", _("e-mail address of the commission"), "master-info@univ.example"),
+        Variable("commission_phone", _("telephone of the commission"), "+33 4 68 00 00 00"),
+        Variable("commission_address", _("postal address of the commission"), "52 avenue Paul Alduy, 66860 Perpignan"),
         Variable("paper", _("paper application (yes/no)"), False, Kind.FLAG),
         Variable("transmitted", _("sent because the candidate transmitted the application (yes/no)"), True, Kind.FLAG),
         Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
@@ -103,9 +117,16 @@ def format_date(day: datetime.date | None) -> str:
 
 
 def application_context(application: Application) -> dict[str, object]:
-    """The variables of every mail about ``application`` (needs its candidate's user and its formation loaded)."""
+    """The variables of every mail about ``application`` (needs its candidate's user and its formation loaded).
+
+    The campaign's and the commission's are ``Deferred``: read (one query each, once) only by a mail whose text
+    prints them, so the mails that do not, the default ones, cost no query more."""
     candidate = application.candidate
     formation = application.formation
+
+    def commission(field: str) -> Deferred:
+        return Deferred(lambda: getattr(formation.commission, field))
+
     return {
         "site_url": settings.SITE_URL,
         "first_name": candidate.first_name,
@@ -115,6 +136,18 @@ def application_context(application: Application) -> dict[str, object]:
         "formation_title": formation.title,
         "return_deadline": format_date(effective_return_deadline(application)),
         "paper": formation.mode == ApplicationMode.PAPER,
+        "civility": Civility(candidate.civility).label if candidate.civility else "",  # lazy: the mail's language
+        "birth_date": format_date(candidate.birth_date),
+        "ine": candidate.ine,
+        "closing_date": format_date(formation.closes_on),
+        "preanalysis_date": format_date(formation.preanalysis_on),
+        "jury_date": format_date(formation.jury_on),
+        "publication_date": format_date(formation.publication_on),
+        "campaign_label": Deferred(lambda: application.campaign.label),
+        "commission_label": commission("label"),
+        "commission_email": commission("email"),
+        "commission_phone": commission("phone"),
+        "commission_address": commission("address"),
         "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
     }
 
@@ -153,6 +186,23 @@ _APPLICATION = (
     NUMERO_DOSSIER,
     _V["formation_code"],
     _V["formation_title"],
+    *(
+        _V[name]
+        for name in (
+            "civility",
+            "birth_date",
+            "ine",
+            "closing_date",
+            "preanalysis_date",
+            "jury_date",
+            "publication_date",
+            "campaign_label",
+            "commission_label",
+            "commission_email",
+            "commission_phone",
+            "commission_address",
+        )
+    ),
 )
 _DECISION = (*_APPLICATION, _V["decision_label"], _V["decision_comment"], _V["appeal_sentence"])
 _CANDIDATE = _("the candidate")

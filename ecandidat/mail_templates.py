@@ -98,7 +98,7 @@ def check_source(source: str, notification: Notification) -> set[str]:
     return used
 
 
-def render_source(source: str, values: dict[str, str | bool]) -> str:
+def render_source(source: str, values: Any) -> str:
     """Substitute a checked text. Blocks are resolved on the staff text first, then placeholders in one pass, so
     a value that happens to contain ``${…}`` or ``{if(…)}`` is never interpreted."""
     while True:
@@ -109,14 +109,32 @@ def render_source(source: str, values: dict[str, str | bool]) -> str:
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), source)
 
 
+class _Values:
+    """The values of a notification's variables, each computed when the text first asks for it (a ``Deferred``
+    value reads the database only for a text that prints it)."""
+
+    def __init__(self, notification: Notification, context: dict) -> None:
+        self._notification, self._context = notification, context
+        self._values: dict[str, str | bool] = {}
+
+    def get(self, name: str, default: str | bool = "") -> str | bool:
+        if name not in self._values:
+            variable = self._notification.variable(name)
+            if variable is None:
+                return default
+            self._values[name] = variable.value(self._context)
+        return self._values[name]
+
+
 def values_for(notification: Notification, context: dict) -> dict[str, str | bool]:
+    """Every variable's value at once (the decision letters, whose values are also printed around the text)."""
     return {variable.name: variable.value(context) for variable in notification.variables}
 
 
 def render_override(subject: str, body: str, notification: Notification, context: dict) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of an overridden mail. The HTML version is derived from the text: everything
     in it (staff text and values) is escaped, then paragraphs and links are added."""
-    values = values_for(notification, context)
+    values = _Values(notification, context)
     subject = " ".join(render_source(subject, values).split())
     text = render_source(body, values)
     html = linebreaks(urlize(text, nofollow=True, autoescape=True))

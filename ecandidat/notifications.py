@@ -20,6 +20,24 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
+class Deferred:
+    """A context value computed only if the mail's text uses it (a row more to read, say the commission's address,
+    which most mails never print): the override syntax asks for it through ``Variable.value``, Django's template
+    engine calls it like any callable. Computed once per context."""
+
+    __slots__ = ("_compute", "_value", "_done")
+
+    def __init__(self, compute: Callable[[], object]) -> None:
+        self._compute = compute
+        self._value: object = None
+        self._done = False
+
+    def __call__(self) -> object:
+        if not self._done:
+            self._value, self._done = self._compute(), True
+        return self._value
+
+
 class Kind(StrEnum):
     TEXT = "text"  # ${name} gives the value
     FLAG = "flag"  # yes/no: only usable in {if($name)} blocks
@@ -35,7 +53,9 @@ class Variable:
 
     def value(self, context: Mapping[str, Any]) -> str | bool:
         """The variable's value for the override syntax, from the context the mail is enqueued with."""
-        raw = context.get(self.name)
+        raw: Any = context.get(self.name)
+        if isinstance(raw, Deferred):
+            raw = raw()
         if self.kind == Kind.FLAG:
             return bool(raw)
         if self.kind == Kind.LINES:

@@ -4,6 +4,7 @@ import pytest
 from django.utils import translation
 
 from applications.enums import DossierStatus
+from applications.models import Application
 from applications.services import staff
 from applications.tests.factories_candidature import make_application
 from ecandidat.models import MailTemplate, OutboundEmail
@@ -28,3 +29,65 @@ def test_a_real_status_change_mails_the_override(centre, commission, campaign, c
     email = OutboundEmail.objects.get(code="STATUT_IN")
     assert email.subject == f"Il manque des pièces ({application.formation.code})"
     assert email.body == "\nRelevé du S2"
+
+
+def _statut_co(application, actor, django_assert_num_queries, queries):
+    with translation.override("en"), django_assert_num_queries(queries):
+        staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=actor)
+    return OutboundEmail.objects.get(code="STATUT_CO")
+
+
+@pytest.fixture
+def dated_application(centre, commission, campaign):
+    import datetime
+
+    commission.email, commission.phone, commission.address = "m1-ener@univ.example", "+33 4 68 66 20 00", "Bât. B"
+    commission.save()
+    formation = FormationFactory(centre=centre, commission=commission, jury_on=None, publication_on=None)
+    formation.jury_on = formation.return_deadline + datetime.timedelta(days=5)
+    formation.save()
+    application = make_application(formation, campaign=campaign)
+    application.candidate.preferred_language = "fr"
+    application.candidate.save(update_fields=["preferred_language"])
+    # As the back office loads it: nothing of the commission nor of the campaign in memory.
+    return Application.objects.select_related("candidate__user", "formation__centre").get(pk=application.pk)
+
+
+@pytest.mark.django_db
+def test_an_override_prints_the_commission_the_campaign_and_the_formation_dates(
+    dated_application, central_manager, campaign, django_assert_num_queries
+):
+    """eCandidat's variables (§2.10): the campaign is read only by a text that prints it (one query more; the staff
+    services' lock already reads the commission, other senders may not), in the candidate's language (French
+    civility in a mail sent from an English page)."""
+    MailTemplate.objects.create(
+        code="STATUT_CO",
+        language="fr",
+        subject="Dossier complet — ${campaign_label}",
+        body="${civility} ${last_name}, jury le ${jury_date}. Contact : ${commission_label}, ${commission_email}, "
+        "${commission_phone}, ${commission_address}.",
+    )
+    application = dated_application
+    formation, commission = application.formation, application.formation.commission
+
+    email = _statut_co(application, central_manager, django_assert_num_queries, STATUT_CO_QUERIES + 1)
+
+    assert email.subject == f"Dossier complet — {campaign.label}"
+    assert email.body == (
+        f"Madame {application.candidate.birth_name}, jury le {formation.jury_on:%d/%m/%Y}. Contact : "
+        f"{commission.label}, m1-ener@univ.example, +33 4 68 66 20 00, Bât. B."
+    )
+
+
+@pytest.mark.django_db
+def test_a_text_that_does_not_print_them_reads_neither_commission_nor_campaign(
+    dated_application, central_manager, django_assert_num_queries
+):
+    MailTemplate.objects.create(code="STATUT_CO", language="fr", subject="Complet", body="${formation_code}")
+
+    email = _statut_co(dated_application, central_manager, django_assert_num_queries, STATUT_CO_QUERIES)
+
+    assert email.body == dated_application.formation.code
+
+
+STATUT_CO_QUERIES = 7  # savepoint pair, lock, status, history, override lookup, outbox row

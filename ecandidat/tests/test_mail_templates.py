@@ -13,7 +13,13 @@ from django.utils import translation
 
 from ecandidat import mail_templates, notifications
 from ecandidat.emails import enqueue_email, render_email
-from ecandidat.mail_templates import TemplateSyntaxProblem, check_source, file_version, render_source
+from ecandidat.mail_templates import (
+    TemplateSyntaxProblem,
+    check_source,
+    file_version,
+    render_override,
+    render_source,
+)
 from ecandidat.models import MailTemplate, OutboundEmail
 
 STATUT_IN = notifications.get("STATUT_IN")
@@ -491,3 +497,33 @@ class TestPreview:
         client.force_login(central_manager)
 
         assert client.get(PREVIEW, query).status_code == 404
+
+
+def test_a_deferred_value_is_computed_once_and_only_when_a_text_asks():
+    from django.template import Context, Template
+
+    from ecandidat.notifications import Deferred, Notification, Variable
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return "Commission M1"
+
+    value = Deferred(compute)
+    notification = Notification(
+        code="X",
+        label="x",
+        sent_when="x",
+        recipient="x",
+        template_base="x",
+        variables=(Variable("commission_label", "c", "C"), Variable("other", "o", "O")),
+        context=dict,
+    )
+
+    assert render_override("s", "${other}", notification, {"commission_label": value, "other": "o"})[1] == "o"
+    assert calls == []
+    text = render_override("s", "${commission_label} ${commission_label}", notification, {"commission_label": value})
+    assert text[1] == "Commission M1 Commission M1"
+    assert Template("{{ commission_label }}").render(Context({"commission_label": value})) == "Commission M1"
+    assert calls == [1]
