@@ -141,6 +141,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "action_extend_deadlines",
         "action_remind_forms",
         "action_change_tags",
+        "action_treatment_type",
         commission_pack_action,
         commission_pack_pdf_action,
         piece_pack_action,
@@ -230,6 +231,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
                 "action_extend_deadlines",
                 "action_remind_forms",
                 "action_change_tags",
+                "action_treatment_type",
             ):
                 actions.pop(name, None)
         if not (scope.is_central or scope.managed_centres or scope.commissions):
@@ -349,6 +351,10 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Remind the unanswered forms…"))
     def action_remind_forms(self, request, queryset):
         return bulk_operation(self, request, queryset, OPERATIONS["remind_forms"])
+
+    @admin.action(description=gettext_lazy("Change the processing type…"))
+    def action_treatment_type(self, request, queryset):
+        return bulk_operation(self, request, queryset, OPERATIONS["treatment_type"])
 
     # One application's page.
     def get_object(self, request, object_id, from_field=None):

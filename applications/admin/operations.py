@@ -192,13 +192,14 @@ OPERATIONS = {
             release.regenerate,
             bulk=False,
         ),
+        # eCandidat's mass "Type de traitement": each application in its own savepoint, one validated decision
+        # refuses that application only.
         Operation(
             "treatment_type",
             gettext_lazy("Change the processing type"),
             on_behalf.TreatmentTypeForm,
             "editable_by",
             on_behalf.change_treatment_type,
-            bulk=False,
         ),
     )
 }

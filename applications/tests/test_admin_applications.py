@@ -108,6 +108,7 @@ def test_operation_pages(client, persona, application, expected):
                 "action_extend_deadlines",
                 "action_remind_forms",
                 "action_change_tags",
+                "action_treatment_type",
                 "commission_pack_action",
                 "commission_pack_pdf_action",
                 "piece_pack_action",
@@ -521,3 +522,36 @@ def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, applicati
     assert response.status_code == 200
     assert len(response.context["piece_items"]) == len(piece_rows(application))
     assert "Lettre de motivation" in response.content.decode()  # applications.pieces lists the formation's pieces
+
+
+def test_the_processing_type_of_a_selection_changes_where_no_decision_is_validated(
+    client, centre_manager, formation, campaign
+):
+    """eCandidat's mass "Type de traitement": one application with a validated decision is refused and named, the
+    others change, each with the reason in its history and the candidate's mail."""
+    free = make_application(formation, campaign=campaign)
+    decided = make_application(formation, campaign=campaign)
+    decision = staff.record_decision(decided, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    staff.validate_decision(decision, actor=centre_manager)
+    OutboundEmail.objects.all().delete()
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "action_treatment_type",
+            "_selected_action": [free.pk, decided.pk],
+            "apply": "1",
+            "treatment_type": "AT",
+            "reason": "Capacité à revoir",
+        },
+        HTTP_ACCEPT_LANGUAGE="fr",
+        follow=True,
+    )
+
+    free.refresh_from_db()
+    decided.refresh_from_db()
+    assert (free.treatment_type, decided.treatment_type) == ("AT", "AC")
+    assert decided.candidate.user.username in response.content.decode()
+    assert list(OutboundEmail.objects.values_list("code", flat=True)) == ["TYPE_TRAIT_ATT"]
+    assert free.events.get(comment__contains="Capacité à revoir").actor == centre_manager
