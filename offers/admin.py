@@ -144,7 +144,12 @@ def _decision_mail_choices() -> list[tuple[str, object]]:
 
 class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the admin would use
     # Only a mail that exists: a free code would make validating a decision of this type fail (no such mail).
-    mail_code = forms.ChoiceField(label=_("mail"), choices=_decision_mail_choices, required=False)
+    mail_code = forms.ChoiceField(
+        label=_("Decision mail"),
+        choices=_decision_mail_choices,
+        required=False,
+        help_text=_("The mail sent when a decision of this type is validated."),
+    )
 
     def clean(self):
         data = super().clean()
