@@ -246,7 +246,7 @@ def detail(request, public_id):
         "can_answer": can_answer(request.user, application),
         "can_withdraw": can_withdraw(request.user, application),
         "dossier_pdf_url": _dossier_pdf_url(application),
-        "letter": _current_letter(application),
+        **_letter(application),
         **_waiting_list_rank(application),
         "decision_details": _decision_details(application),
         **pieces,
@@ -469,10 +469,9 @@ def withdraw(request, public_id):
 # --- Decision letter --------------------------------------------------------------------------------------------
 
 
-def _current_letter(application) -> DecisionLetter | None:
-    """The letter of the latest validated decision (``with_current_decision()``), when it has one the candidate may
-    read: no admission letter once they withdrew (§1.13). No query before a decision is validated: letters are
-    built only for validated decisions."""
+def _validated_letter(application) -> DecisionLetter | None:
+    """The letter of the latest validated decision (``with_current_decision()``), if one was made. No query before
+    a decision is validated: letters are built only for validated decisions."""
     if application.validated_decision_at is None:
         return None
     letter = (
@@ -483,9 +482,31 @@ def _current_letter(application) -> DecisionLetter | None:
     )
     if letter is None or letter.decision.validated_at != application.validated_decision_at:
         return None
-    if letter.kind == DecisionLetterTemplate.Kind.ADMISSION and application.accepted is False:
-        return None
     return letter
+
+
+def _admission_letter_withheld(application, letter: DecisionLetter) -> bool:
+    """No admission letter once the candidate withdrew, nor before they confirmed with
+    ``ADMISSION_LETTER_AFTER_CONFIRMATION`` (eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM, §1.13)."""
+    if letter.kind != DecisionLetterTemplate.Kind.ADMISSION or application.accepted is True:
+        return False
+    return application.accepted is False or settings.ADMISSION_LETTER_AFTER_CONFIRMATION
+
+
+def _current_letter(application) -> DecisionLetter | None:
+    """The letter the candidate may download now, if any."""
+    letter = _validated_letter(application)
+    return None if letter is None or _admission_letter_withheld(application, letter) else letter
+
+
+def _letter(application) -> dict[str, object]:
+    """The recap's letter, and whether an admission letter waits for the confirmation (the recap says so)."""
+    letter = _validated_letter(application)
+    withheld = letter is not None and _admission_letter_withheld(application, letter)
+    return {
+        "letter": None if withheld else letter,
+        "letter_after_confirmation": withheld and application.accepted is None,
+    }
 
 
 @candidate_required

@@ -236,6 +236,37 @@ def test_no_admission_letter_after_withdrawing(client, with_letter):
     assertNotContains(client.get(reverse("applications:detail", args=[with_letter.public_id])), "/lettre/")
 
 
+def test_the_admission_letter_can_wait_for_the_confirmation(client, with_letter, settings, django_assert_num_queries):
+    """eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM: no letter before "Confirmer", and the recap says when."""
+    settings.ADMISSION_LETTER_AFTER_CONFIRMATION = True
+    user = with_letter.candidate.user
+    client.force_login(user)
+    recap = reverse("applications:detail", args=[with_letter.public_id])
+
+    with django_assert_num_queries(8):  # the recap's own, unchanged
+        before = client.get(recap, HTTP_ACCEPT_LANGUAGE="fr")
+    refused = client.get(letter_url(with_letter))
+    candidature_services.confirm_application(application=with_letter, actor=user)
+    after = client.get(recap, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(before, "pourra être téléchargée ici une fois votre candidature confirmée")
+    assertNotContains(before, letter_url(with_letter))
+    assert refused.status_code == 404
+    assertContains(after, letter_url(with_letter))
+    assertNotContains(after, "une fois votre candidature confirmée")
+    assert client.get(letter_url(with_letter)).status_code == 200
+
+
+def test_a_refusal_letter_does_not_wait_for_a_confirmation(
+    client, formation, campaign, centre_manager, settings, refusal_text
+):
+    settings.ADMISSION_LETTER_AFTER_CONFIRMATION = True
+    application = released(formation, campaign, centre_manager, avis=Avis.UNFAVOURABLE)
+    client.force_login(application.candidate.user)
+
+    assert client.get(letter_url(application)).status_code == 200
+
+
 def test_a_later_decision_hides_the_old_letter(client, with_letter, centre_manager):
     decision = staff.record_decision(
         with_letter,
