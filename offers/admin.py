@@ -334,7 +334,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
 
     fieldsets = [
         (None, {"fields": ["code", "title", "keywords", "url", "additional_information", "in_service"]}),
-        (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode"]}),
+        (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode", "capacity"]}),
         (
             _("Calendar"),
             {

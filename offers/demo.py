@@ -111,6 +111,8 @@ FORMATIONS = [
     ("M1MEEF2", "MEEF2", "MEEF", "MASTER 1 - MEEF 2nd degré - Mathématiques", "enseignement, CAPES", FEB_JUNE),
     ("L3STAPS", "STAPS", "LIC", "LICENCE 3 - STAPS Entraînement sportif", "sport, montagne", APRIL_JUNE),
 ]
+# The capacité d'accueil of a few formations (shown in the dashboards only); the others' is unknown.
+CAPACITIES = {"M1ENER": 24, "M1EEA": 30, "M1CHPS": 20, "M1MER": 25, "LPINFO": 28, "M1MEEF1": 120, "L3STAPS": 40}
 
 # Complementary questions (code, label, question, kind, conditional), asked by the formations QUESTION_FORMATIONS
 # names.
@@ -291,6 +293,7 @@ def seed(today: datetime.date | None = None) -> None:
                 "closes_on": closes_on,
                 "return_deadline": closes_on + datetime.timedelta(days=14),
                 "confirmation_date": closes_on + datetime.timedelta(days=45),
+                "capacity": CAPACITIES.get(code),
                 "in_service": True,
             },
         )

@@ -417,6 +417,13 @@ class Formation(models.Model):
         ),
     )
     registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
+    # eCandidat "capacité d'accueil" (ecandidat-features §2.8): shown in the dashboards only, never enforced.
+    capacity = models.PositiveIntegerField(
+        _("capacity"),
+        null=True,
+        blank=True,
+        help_text=_("How many students the formation takes in; empty: unknown. Shown in the dashboards only."),
+    )
     # The formation in the student records system, for the OPI (siscol-pegase-apogee.md §2.1, §3.2).
     pegase_code = models.CharField(
         _("formation code in Pégase"),
