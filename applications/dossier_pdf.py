@@ -300,7 +300,9 @@ def _summary(application, rows) -> FPDF:
 
     pdf.section(_("Internal cursus"))
     for row in candidate.internal_cursus.all():
-        pdf.paragraph(f"{row.academic_year} - {row.code} {row.label} {row.result} {row.mention}".strip())
+        grade = _("grade %(grade)s") % {"grade": row.grade_label} if row.grade is not None else ""
+        results = " ".join(part for part in (row.result, row.mention, grade) if part)
+        pdf.paragraph(f"{row.academic_year} - {row.code} {row.label} {results}".strip())
     pdf.section(_("External cursus"))
     for row in candidate.external_cursus.all():
         pdf.paragraph(f"{row.year} - {row.label} - {row.school} ({row.country}) - {row.get_obtained_display()}")

@@ -58,6 +58,10 @@ def _bac(obj: Application) -> Any:
     return getattr(obj.candidate, "baccalaureate", None)
 
 
+def _grade(row: InternalCursus) -> str:
+    return str(_("grade %(grade)s") % {"grade": row.grade_label}) if row.grade is not None else ""
+
+
 def _last_external(obj: Application) -> ExternalCursus | None:
     rows = obj.candidate.external_cursus.all()  # prefetched, newest year first
     return rows[0] if rows else None
@@ -190,7 +194,11 @@ COLUMNS: dict[str, Column] = {
             _("Internal cursus"),
             CURSUS,
             lambda o: "\n".join(
-                f"{row.academic_year} {row.code} {row.label} {row.result}".strip()
+                " ".join(
+                    part
+                    for part in (str(row.academic_year), row.code, row.label, row.result, row.mention, _grade(row))
+                    if part
+                )
                 for row in o.candidate.internal_cursus.all()
             ),
         ),

@@ -5,7 +5,10 @@ eCandidat uses it (reference: siscol-pegase-apogee.md §1; README "Deploying at 
   the JWT, sent afterwards as ``Authorization: Bearer``. Pégase does not say how long it lives: we renew it after
   55 minutes (eCandidat: every 60) and, unlike eCandidat, once on a 401.
 - Students (idt): ``etablissements/{etab}/identites/apprenants?codeApprenant=…|ine=…`` then, when exactly one
-  matches, ``etablissements/{etab}/identites/{id}``; enrolments (ins): ``gestion/inscription/{etab}/{code}/``.
+  matches, ``etablissements/{etab}/identites/{id}``; enrolments (ins): ``gestion/inscription/{etab}/{code}/``;
+  when ``PEGASE_COC_URL`` is set, the published results of each enrolment (coc):
+  ``etablissements/{etab}/periodes/{période}/apprenants/{code}/chemins/{formation>cible}`` (Pégase has no call
+  for all of a learner's results). A failure there costs the results only: the cursus is imported without them.
 - Reference lists (ref): ``nomenclatures/{Nom}/numPage/{p}/nbOccurences/1000``, page after page.
 
 JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Pégase's country, commune and school codes
@@ -21,7 +24,8 @@ import logging
 import re
 import threading
 import time
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -38,6 +42,8 @@ from applications.sis import (
     SisCursusLine,
     SisStudent,
     StudentRecordsUnavailable,
+    parse_grade,
+    parse_grade_scale,
 )
 from applications.validators import normalise_ine
 
@@ -61,7 +67,8 @@ class UnmappedCountry(Exception):
 # One token per (authentication URL, user) and process, shared by the backends built for each request.
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
 _tokens_lock = threading.Lock()
-# Servers (host:port) that did not answer, and when to try them again (monotonic seconds).
+# Servers (host:port, or the base URL of an API asked apart: coc) that did not answer, and when to try them again
+# (monotonic seconds).
 _unreachable: dict[str, float] = {}
 _unreachable_lock = threading.Lock()
 UNREACHABLE_SECONDS = 30
@@ -114,10 +121,11 @@ class PegaseClient:
         self.auth_url, self.username, self.password, self.timeout = auth_url, username, password, timeout
         self.http = session or requests.Session()
 
-    def _send(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, url: str, what: str, *, scope: str = "", **kwargs: Any) -> requests.Response:
         """One HTTP request. A server that did not answer (refused, timed out) is not asked again for
-        UNREACHABLE_SECONDS in this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT."""
-        server = urlsplit(url).netloc
+        UNREACHABLE_SECONDS in this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT.
+        ``scope`` narrows that memory to one API (its base URL) when the server's other APIs must not pay for it."""
+        server = scope or urlsplit(url).netloc
         with _unreachable_lock:
             retry_at = _unreachable.get(server, 0.0)
         if time.monotonic() < retry_at:
@@ -151,12 +159,12 @@ class PegaseClient:
             _tokens[key] = (token, time.monotonic())
             return token
 
-    def get_json(self, url: str, *, params: dict | None = None) -> Any:
+    def get_json(self, url: str, *, params: dict | None = None, scope: str = "") -> Any:
         """GET ``url``; the token is renewed once on a 401 (expired or revoked). None on a 404."""
         response = None
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.token(renew=attempt == 2)}", "Accept": "application/json"}
-            response = self._send("GET", url, f"Pégase {url}", params=params, headers=headers)
+            response = self._send("GET", url, f"Pégase {url}", scope=scope, params=params, headers=headers)
             if response.status_code != 401:
                 break
         assert response is not None  # the loop ran at least once
@@ -175,12 +183,51 @@ def _path(*segments: str) -> str:
     return "/".join(quote(segment, safe="") for segment in segments)
 
 
+class Enrolment(NamedTuple):
+    """An enrolment (``inscriptions[].cible``): its cursus line and what names its results in coc."""
+
+    line: SisCursusLine
+    target: str  # cible.code
+    formation: str  # cible.formation.code
+    period: str  # cible.periode.code
+
+    @property
+    def path(self) -> str:
+        """eCandidat's code chemin of the enrolment: ``formation>cible`` (the cible alone without a formation)."""
+        return f"{self.formation}>{self.target}" if self.formation else self.target
+
+
+def _final_session(publication: dict) -> tuple[str, Decimal | None]:
+    """The result code and the note of the last session that has either: session 2 (the resit) when the learner
+    sat it, else session 1. eCandidat takes session 1 whenever it has one, which shows "AJ" for a year passed at
+    the resit; its Apogée import lists every session. A note that is not a number is left out."""
+    for session in (2, 1):
+        result = _code(publication, f"resultatSession{session}")
+        try:
+            grade = parse_grade(publication.get(f"noteSession{session}"))
+        except ValueError:
+            grade = None
+        if result or grade is not None:
+            return result, grade
+    return "", None
+
+
 class PegaseBackend:
     """``STUDENT_RECORDS_BACKEND=pegase``: students and reference lists from Pégase."""
 
-    def __init__(self, *, client: PegaseClient, etablissement: str, ref_url: str, idt_url: str, ins_url: str):
+    def __init__(
+        self,
+        *,
+        client: PegaseClient,
+        etablissement: str,
+        ref_url: str,
+        idt_url: str,
+        ins_url: str,
+        coc_url: str = "",
+    ):
         self.client, self.etablissement = client, etablissement
         self.ref_url, self.idt_url, self.ins_url = (url.rstrip("/") + "/" for url in (ref_url, idt_url, ins_url))
+        self.coc_url = coc_url.rstrip("/") + "/" if coc_url else ""  # empty: results are not read
 
     @classmethod
     def from_settings(cls) -> "PegaseBackend":
@@ -196,6 +243,7 @@ class PegaseBackend:
             ref_url=settings.PEGASE_REF_URL,
             idt_url=settings.PEGASE_IDT_URL,
             ins_url=settings.PEGASE_INS_URL,
+            coc_url=settings.PEGASE_COC_URL,
         )
 
     # --- students ---------------------------------------------------------------------------------------------
@@ -244,16 +292,80 @@ class PegaseBackend:
         # eCandidat swallows cursus errors; we do not for an outage: an empty answer would erase the cursus the
         # nightly refresh imported before. A 404 (no enrolment) is an empty cursus.
         data = self.client.get_json(self.ins_url + _path("gestion", "inscription", self.etablissement, code) + "/")
-        lines = []
-        for enrolment in (data or {}).get("inscriptions") or []:
-            target = enrolment.get("cible") or {}
+        enrolments = []
+        for item in (data or {}).get("inscriptions") or []:
+            target = item.get("cible") or {}
             period = target.get("periode") or {}
+            formation = target.get("formation") or {}
             year = _year(period.get("anneeUniversitaire"))
             target_code = _text(target.get("code"))
-            label = _text(target.get("libelleCourt")) or _text((target.get("formation") or {}).get("libelleCourt"))
+            label = _text(target.get("libelleCourt")) or _text(formation.get("libelleCourt"))
             if year and target_code and label:
-                lines.append(SisCursusLine(academic_year=year, code=target_code[:20], label=label[:200]))
-        return tuple(lines)
+                line = SisCursusLine(academic_year=year, code=target_code[:20], label=label[:200])
+                enrolments.append(
+                    Enrolment(line, target_code, _text(formation.get("code")), _text(period.get("code")))
+                )
+        lines = [enrolment.line for enrolment in enrolments]
+        if not self.coc_url:
+            return tuple(lines)
+        try:
+            results = [self._results(code, enrolment) for enrolment in enrolments]
+        except StudentRecordsUnavailable as exc:
+            # The enrolments were read: the cursus is imported without its results rather than not at all.
+            logger.warning(
+                "Pégase: the results of learner %s were not read, cursus imported without them: %s", code, exc
+            )
+            return tuple(lines)
+        return tuple(
+            line for enrolment, found in zip(enrolments, results, strict=True) for line in (enrolment.line, *found)
+        )
+
+    def _results(self, code: str, enrolment: Enrolment) -> list[SisCursusLine]:
+        """The published results of one enrolment (coc ``Publication`` list), as eCandidat reads them: one line per
+        object exactly one level below the enrolment's cible (code chemin ``formation>cible>objet``, e.g. its
+        semesters), named by the enrolment and the object. Raises ``StudentRecordsUnavailable``."""
+        if not enrolment.period:
+            return []
+        url = self.coc_url + _path(
+            "etablissements",
+            self.etablissement,
+            "periodes",
+            enrolment.period,
+            "apprenants",
+            code,
+            "chemins",
+            enrolment.path,
+        )
+        # Scoped: a coc that hangs must not make the identities and enrolments (often the same host) wait too.
+        publications = self.client.get_json(url, scope=self.coc_url)
+        if publications is None:
+            return []  # 404: nothing published for this enrolment
+        if not isinstance(publications, list):
+            raise StudentRecordsUnavailable(f"Pégase {url}: the answer is not a list of publications")
+        lines = []
+        for publication in publications:
+            if not isinstance(publication, dict) or len(_text(publication.get("codeChemin")).split(">")) != 3:
+                continue
+            leaf = publication.get("objetFeuille") or {}
+            leaf_code = _text(leaf.get("code")) if isinstance(leaf, dict) else ""
+            if not leaf_code:
+                continue
+            result, grade = _final_session(publication)
+            try:
+                grade_scale = parse_grade_scale(publication.get("bareme"))
+            except ValueError:
+                grade_scale = None
+            lines.append(
+                SisCursusLine(
+                    academic_year=enrolment.line.academic_year,
+                    code=leaf_code[:20],
+                    label=f"{enrolment.line.label} / {_text(leaf.get('libelleCourt')) or leaf_code}"[:200],
+                    result=result[:50],
+                    grade=grade,
+                    grade_scale=grade_scale,
+                )
+            )
+        return lines
 
     def _student(self, identity: dict, profile: dict, code: str, birth_date: datetime.date) -> SisStudent:
         civil = profile.get("etatCivil") or {}

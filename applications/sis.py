@@ -16,6 +16,7 @@ import csv
 import datetime
 import io
 from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Protocol
 
@@ -55,11 +56,63 @@ class SisBaccalaureate:
 
 @dataclass(frozen=True)
 class SisCursusLine:
+    """One line of the cursus interne, with its results when the SIS gives them (eCandidat ``WSCursusInterne``:
+    Apogée's ``codTre``, ``codMen``, ``notVet``, ``barNotVet``; Pégase's ``resultatSession*``, ``noteSession*``,
+    ``bareme``)."""
+
     academic_year: int
     code: str
     label: str
-    result: str = ""
-    mention: str = ""
+    result: str = ""  # the session's result code: ADM, AJ…
+    mention: str = ""  # honours: AB, B…
+    grade: Decimal | None = None  # the note, out of grade_scale
+    grade_scale: int | None = None  # the barème: 20, 100…
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["grade"] = None if self.grade is None else str(self.grade)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SisCursusLine":
+        data = dict(data)  # records stored before the results existed lack their keys: the defaults apply
+        if data.get("grade") is not None:
+            data["grade"] = Decimal(data["grade"])
+        return cls(**data)
+
+
+GRADE_MAX = Decimal("999.999")  # InternalCursus.grade: 6 digits, 3 decimals
+GRADE_SCALE_MAX = 32767  # InternalCursus.grade_scale: a small integer
+
+
+def parse_grade(value: object) -> Decimal | None:
+    """A note as the SIS writes it (``14.5``, ``"14,500"``, ``12``), rounded to 3 decimals; None when empty.
+    Raises ValueError for anything else (text, negative, 1000 or more)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip().replace(",", ".")
+    try:
+        grade = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not grade.is_finite() or not 0 <= grade <= GRADE_MAX:
+        raise ValueError(f"{value!r} is not between 0 and {GRADE_MAX}")
+    grade = grade.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+    # 14.500 is kept as 14.5 and 20.000 as 20 (normalize() alone would write 2E+1).
+    return grade.quantize(Decimal(1)) if grade == grade.to_integral_value() else grade.normalize()
+
+
+def parse_grade_scale(value: object) -> int | None:
+    """A barème (``20``, ``"100"``); None when empty. Raises ValueError unless a whole number from 1 up."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        scale = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not scale.is_finite() or scale != scale.to_integral_value() or not 1 <= scale <= GRADE_SCALE_MAX:
+        raise ValueError(f"{value!r} is not a whole number from 1 to {GRADE_SCALE_MAX}")
+    return int(scale)
 
 
 @dataclass(frozen=True)
@@ -88,7 +141,7 @@ class SisStudent:
     def to_json(self) -> dict:
         data = asdict(self)
         data["birth_date"] = self.birth_date.isoformat()
-        data["cursus"] = [asdict(line) for line in self.cursus]
+        data["cursus"] = [line.to_json() for line in self.cursus]
         return data
 
     @classmethod
@@ -97,7 +150,7 @@ class SisStudent:
         data["birth_date"] = datetime.date.fromisoformat(data["birth_date"])
         data["address"] = SisAddress(**data["address"]) if data.get("address") else None
         data["baccalaureate"] = SisBaccalaureate(**data["baccalaureate"]) if data.get("baccalaureate") else None
-        data["cursus"] = tuple(SisCursusLine(**line) for line in data.get("cursus") or ())
+        data["cursus"] = tuple(SisCursusLine.from_json(line) for line in data.get("cursus") or ())
         return cls(**data)
 
 
@@ -202,6 +255,8 @@ CSV_COLUMNS = (
     "cursus_resultat",
     "cursus_mention",
 )
+# Columns a file may leave out (added after the first files were written): an absent column reads as empty.
+OPTIONAL_COLUMNS = ("cursus_note", "cursus_bareme")
 REQUIRED_COLUMNS = ("cod_etu", "civilite", "nom_patronymique", "prenom", "date_naissance", "pays_naissance")
 
 
@@ -284,12 +339,22 @@ def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
             raise ValueError("cursus_annee must be the first year of the academic year, e.g. 2024")
         if not row["cursus_libelle"]:
             raise ValueError("cursus_libelle is empty")
+        try:
+            grade = parse_grade(row["cursus_note"])
+        except ValueError:
+            raise ValueError(f"cursus_note must be a number from 0 to {GRADE_MAX}, e.g. 14.5") from None
+        try:
+            grade_scale = parse_grade_scale(row["cursus_bareme"])
+        except ValueError:
+            raise ValueError(f"cursus_bareme must be a whole number from 1 to {GRADE_SCALE_MAX}, e.g. 20") from None
         cursus = SisCursusLine(
             academic_year=int(row["cursus_annee"]),
             code=row["cursus_code"],
             label=row["cursus_libelle"],
             result=row["cursus_resultat"],
             mention=row["cursus_mention"],
+            grade=grade,
+            grade_scale=grade_scale,
         )
     return student, cursus
 
@@ -316,6 +381,8 @@ def parse_csv(text: str) -> ParseResult:
             errors.append(f"line {line}: wrong number of columns")
             continue
         row = {key: value.strip() for key, value in row.items()}
+        for column in OPTIONAL_COLUMNS:
+            row.setdefault(column, "")
         number = row["cod_etu"]
         try:
             student, cursus_line = _parse_row(row)

@@ -7,6 +7,7 @@ from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from applications.admin.erasure import erasure_urls
 from applications.models import (
@@ -98,8 +99,12 @@ class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
 class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
     model = InternalCursus
     extra = 0
-    readonly_fields = ["academic_year", "code", "label", "result", "mention"]
+    fields = readonly_fields = ("academic_year", "code", "label", "result", "mention", "grade_and_scale")
     can_delete = False
+
+    @admin.display(description=gettext_lazy("Grade / scale"))
+    def grade_and_scale(self, obj: InternalCursus) -> str:
+        return obj.grade_label  # "14,5 / 20": the note and its barème read together
 
 
 class ExternalCursusInline(ManagersCorrect, admin.TabularInline):

@@ -3,12 +3,14 @@ student records system (SIS) read by the default backend of ``applications.sis``
 """
 
 import uuid
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import Civility, Mention, Obtained
@@ -164,11 +166,27 @@ class InternalCursus(models.Model):
     label = models.CharField(_("label"), max_length=200)
     result = models.CharField(_("result"), max_length=50, blank=True)
     mention = models.CharField(_("honours"), max_length=50, blank=True)
+    # The note and its barème (eCandidat notVet / barNotVet; Pégase noteSession*, bareme): "14,5 / 20".
+    grade = models.DecimalField(
+        _("grade"), max_digits=6, decimal_places=3, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    grade_scale = models.PositiveSmallIntegerField(
+        _("grade scale"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
 
     class Meta:
         verbose_name = _("internal cursus")
         verbose_name_plural = _("internal cursus")
         ordering = ["-academic_year", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grade__isnull=True) | Q(grade__gte=0), name="internal_cursus_grade_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(grade_scale__isnull=True) | Q(grade_scale__gte=1),
+                name="internal_cursus_grade_scale_positive",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.academic_year} {self.label}"
@@ -176,6 +194,19 @@ class InternalCursus(models.Model):
     @property
     def academic_year_label(self) -> str:
         return f"{self.academic_year}/{self.academic_year + 1}"
+
+    @property
+    def grade_label(self) -> str:
+        """The note out of its barème in the active language ("14,5 / 20" in French), the note alone without a
+        barème, "" without a note."""
+        if self.grade is None:
+            return ""
+        grade = Decimal(self.grade)
+        # The column keeps 3 decimals: 14.500 reads 14,5 and 12.000 reads 12.
+        grade = grade.quantize(Decimal(1)) if grade == grade.to_integral_value() else grade.normalize()
+        if self.grade_scale is None:
+            return formats.number_format(grade)
+        return f"{formats.number_format(grade)} / {formats.number_format(self.grade_scale)}"
 
 
 class DossierRow(models.Model):

@@ -254,6 +254,8 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
             label=line.label,
             result=line.result,
             mention=line.mention,
+            grade=line.grade,
+            grade_scale=line.grade_scale,
         )
         for line in student.cursus
     )

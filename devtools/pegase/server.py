@@ -16,15 +16,21 @@ siscol-pegase-apogee.md §1):
 - ``GET /api/idt/v1/etablissements/{etab}/identites/apprenants?codeApprenant=…|ine=…`` → ``{totalElements,
   items: [{id, …}]}`` (0, 1 or several matches);
 - ``GET /api/idt/v1/etablissements/{etab}/identites/{id}`` → the ``Identite``, or 404;
-- ``GET /api/ins/ext/v2/gestion/inscription/{etab}/{codeApprenant}/`` → ``{inscriptions: [...]}``, or 404.
+- ``GET /api/ins/ext/v2/gestion/inscription/{etab}/{codeApprenant}/`` → ``{inscriptions: [...]}``, or 404;
+- ``GET /api/coc/publication/v2/etablissements/{etab}/periodes/{codePeriode}/apprenants/{codeApprenant}/chemins/
+  {codeFormation>codeCible}`` (``>`` raw or ``%3E``) → the list of ``Publication`` of that enrolment (``[]`` when
+  nothing is published), or 404 for a learner without results.
 
 Test controls (not Pégase): ``POST /_peer/expire-tokens`` makes every issued token expired;
-``POST /_peer/fail?status=503&count=1`` answers the next ``count`` API calls with that status;
-``GET /_peer/stats`` → ``{"tokens_issued": n, "api_calls": n}``.
+``POST /_peer/fail?status=503&count=1[&path=/api/coc/]`` answers the next ``count`` API calls (under ``path``
+only, when given) with that status; ``POST /_peer/delay?seconds=3&count=1[&path=…]`` makes them wait that long
+before answering (a client's timeout); ``GET /_peer/stats`` → ``{"tokens_issued": n, "api_calls": n,
+"calls_by_api": {"idt": n, …}}``.
 
 Fixtures (``fixtures/``): ``nomenclatures/<Nom>.json`` (a list of rows), ``identites.json`` (a list of
 ``Identite`` objects, shaped as Pégase answers, with their ``id``), ``inscriptions.json`` (``{codeApprenant:
-{"inscriptions": [...]}}``).
+{"inscriptions": [...]}}``), ``publications.json`` (``{codeApprenant: {codePeriode: {"formation>cible":
+[Publication, …]}}}``).
 """
 
 import argparse
@@ -46,6 +52,15 @@ NOMENCLATURE = re.compile(r"^/api/v1/ref/nomenclatures/([^/]+)/numPage/(\d+)/nbO
 SEARCH = re.compile(r"^/api/idt/v1/etablissements/([^/]+)/identites/apprenants$")
 IDENTITY = re.compile(r"^/api/idt/v1/etablissements/([^/]+)/identites/([^/]+)$")
 ENROLMENTS = re.compile(r"^/api/ins/ext/v2/gestion/inscription/([^/]+)/([^/]+)/$")
+PUBLICATIONS = re.compile(
+    r"^/api/coc/publication/v2/etablissements/([^/]+)/periodes/([^/]+)/apprenants/([^/]+)/chemins/([^/]+)$"
+)
+
+
+def api_of(path: str) -> str:
+    """The API a path belongs to, for the stats: ref, idt, ins or coc."""
+    parts = path.split("/")
+    return "ref" if path.startswith("/api/v1/ref/") else (parts[2] if len(parts) > 2 else "")
 
 
 def _b64(data: dict) -> str:
@@ -57,8 +72,10 @@ class Pegase:
         self.fixtures, self.user, self.password = fixtures, user, password
         self.etablissement, self.page_size, self.lifetime = etablissement, page_size, lifetime
         self.tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
-        self.fail_status, self.fail_count = 0, 0
+        self.fail_status, self.fail_count, self.fail_path = 0, 0, ""
+        self.delay_seconds, self.delay_count, self.delay_path = 0.0, 0, ""
         self.tokens_issued = self.api_calls = 0
+        self.calls_by_api: dict[str, int] = {}
         self.lock = threading.Lock()
 
     def load(self, name: str):
@@ -126,18 +143,34 @@ class Pegase:
         if (match := ENROLMENTS.match(path)) and match.group(1) == self.etablissement:
             enrolments = (self.load("inscriptions.json") or {}).get(unquote(match.group(2)))
             return (200, enrolments) if enrolments is not None else (404, {"message": "Apprenant inconnu"})
+        if (match := PUBLICATIONS.match(path)) and match.group(1) == self.etablissement:
+            period, learner, chemin = (unquote(match.group(n)) for n in (2, 3, 4))
+            published = (self.load("publications.json") or {}).get(learner)
+            if published is None:
+                return 404, {"message": "Aucune publication pour cet apprenant"}
+            return 200, (published.get(period) or {}).get(chemin, [])
         return 404, {"message": "Not found"}
+
+    def take(self, kind: str, path: str) -> bool:
+        """Whether this API call is one of the next ``count`` the fail or delay control targets (and count it)."""
+        count, prefix = getattr(self, f"{kind}_count"), getattr(self, f"{kind}_path")
+        if count <= 0 or not path.startswith(prefix):
+            return False
+        setattr(self, f"{kind}_count", count - 1)
+        return True
 
 
 def make_handler(api: Pegase):
     class Handler(BaseHTTPRequestHandler):
         def answer(self, status: int, body: object, content_type: str = "application/json") -> None:
             data = body.encode() if isinstance(body, str) else json.dumps(body, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            # A client that gave up (a delayed answer past its timeout) has closed the connection: nothing to say.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
         def do_POST(self):
             url = urlsplit(self.path)
@@ -157,20 +190,36 @@ def make_handler(api: Pegase):
                 with api.lock:
                     api.fail_status = int(query.get("status", ["503"])[0])
                     api.fail_count = int(query.get("count", ["1"])[0])
-                return self.answer(200, {"status": api.fail_status, "count": api.fail_count})
+                    api.fail_path = query.get("path", [""])[0]
+                return self.answer(200, {"status": api.fail_status, "count": api.fail_count, "path": api.fail_path})
+            if url.path == "/_peer/delay":
+                query = parse_qs(url.query)
+                with api.lock:
+                    api.delay_seconds = float(query.get("seconds", ["3"])[0])
+                    api.delay_count = int(query.get("count", ["1"])[0])
+                    api.delay_path = query.get("path", [""])[0]
+                return self.answer(200, {"seconds": api.delay_seconds, "count": api.delay_count})
             return self.answer(404, {"message": "Not found"})
 
         def do_GET(self):
             url = urlsplit(self.path)
             if url.path == "/_peer/stats":
-                return self.answer(200, {"tokens_issued": api.tokens_issued, "api_calls": api.api_calls})
+                with api.lock:
+                    stats = {
+                        "tokens_issued": api.tokens_issued,
+                        "api_calls": api.api_calls,
+                        "calls_by_api": dict(api.calls_by_api),
+                    }
+                return self.answer(200, stats)
             if not api.authorised(self.headers.get("Authorization", "")):
                 return self.answer(401, {"message": "Jeton absent, invalide ou expiré"})
             with api.lock:
                 api.api_calls += 1
-                failing = api.fail_count > 0
-                if failing:
-                    api.fail_count -= 1
+                api.calls_by_api[api_of(url.path)] = api.calls_by_api.get(api_of(url.path), 0) + 1
+                failing = api.take("fail", url.path)
+                delay = api.delay_seconds if api.take("delay", url.path) else 0.0
+            if delay:
+                time.sleep(delay)  # the server is threaded: the other requests are answered meanwhile
             if failing:
                 return self.answer(api.fail_status, {"message": "Erreur interne simulée"})
             status, body = api.route(url.path, parse_qs(url.query))
