@@ -23,6 +23,7 @@ if os.environ.get("STUDENT_RECORDS_BACKEND") == "pegase":
         "PEGASE_REF_URL": f"{_pegase}/api/v1/ref/",
         "PEGASE_IDT_URL": f"{_pegase}/api/idt/v1/",
         "PEGASE_INS_URL": f"{_pegase}/api/ins/ext/v2/",
+        "PEGASE_COC_URL": f"{_pegase}/api/coc/publication/v2/",
     }.items():
         os.environ.setdefault(_name, _value)
 # No clamd on a newcomer's machine, said explicitly (production refuses an unset CLAMD_ADDRESS, ecandidat/checks.py);
