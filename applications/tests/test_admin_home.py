@@ -79,6 +79,7 @@ def test_figures_link_into_the_filtered_list(
     assert 'role="img" aria-labelledby="chart-title"' in html
     assert "<title>" in html
     assert "<table>" in html
+    assert reverse("admin:applications_application_dashboard") in html  # the dashboards, one click away
 
 
 QUERIES_HOME = 11  # session, user, scope, permissions, app list, campaign, figures, chart
