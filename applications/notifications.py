@@ -57,6 +57,12 @@ _V: dict[str, Variable] = {
         Variable("commission_email", _("e-mail address of the commission"), "master-info@univ.example"),
         Variable("commission_phone", _("telephone of the commission"), "+33 4 68 00 00 00"),
         Variable("commission_address", _("postal address of the commission"), "52 avenue Paul Alduy, 66860 Perpignan"),
+        Variable("commission_url", _("web page of the commission"), "https://assistance.univ.example/master-info"),
+        Variable(
+            "commission_comment",
+            _("comment of the commission for the candidates"),
+            "Le secrétariat répond du lundi au vendredi, de 9 h à 12 h.",
+        ),
         Variable("paper", _("paper application (yes/no)"), False, Kind.FLAG),
         Variable("transmitted", _("sent because the candidate transmitted the application (yes/no)"), True, Kind.FLAG),
         Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
@@ -148,6 +154,8 @@ def application_context(application: Application) -> dict[str, object]:
         "commission_email": commission("email"),
         "commission_phone": commission("phone"),
         "commission_address": commission("address"),
+        "commission_url": commission("url"),
+        "commission_comment": commission("return_comment"),
         "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
     }
 
@@ -201,6 +209,8 @@ _APPLICATION = (
             "commission_email",
             "commission_phone",
             "commission_address",
+            "commission_url",
+            "commission_comment",
         )
     ),
 )

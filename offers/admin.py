@@ -76,7 +76,7 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["code", "label", "centre", "in_service"]}),
-        (_("Contact"), {"fields": ["address", "email", "phone"]}),
+        (_("Contact"), {"fields": ["address", "email", "phone", "url", "return_comment"]}),
         (
             _("Alerts"),
             {

@@ -249,6 +249,7 @@ def seed(today: datetime.date | None = None) -> None:
                 "label": f"Commission pédagogique — {centre.label}",
                 "address": centre.address,
                 "email": f"commission.{code.lower()}@univ-perp.fr",
+                "return_comment": "Le secrétariat pédagogique répond du lundi au vendredi, de 9 h à 12 h.",
             },
         )[0]
         for code, centre in centres.items()

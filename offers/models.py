@@ -151,6 +151,19 @@ class Commission(models.Model):
     address = models.TextField(_("postal address"), blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
     phone = models.CharField(_("telephone"), max_length=30, blank=True)
+    # eCandidat's commission "url" (a page or a helpdesk category, issue #14) and "Commentaire retour", both shown
+    # on the candidate's recap beside the contact address, and in the mails (${commission_url}, …).
+    url = models.URLField(
+        _("web page"), blank=True, help_text=_("E.g. the formation's helpdesk or its secretariat's page.")
+    )
+    return_comment = models.TextField(
+        _("comment for the candidates"),
+        blank=True,
+        max_length=1000,
+        help_text=_(
+            "Shown to the candidates under the contact address (how to reach the secretariat, opening hours…)."
+        ),
+    )
     alert_mode = models.CharField(
         _("alerts sent to"),
         max_length=1,

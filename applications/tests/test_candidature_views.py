@@ -234,6 +234,20 @@ def test_recap_blocks_and_labels(owner, application):
     assertContains(response, reverse("pieces:dossier_pdf", args=[application.public_id]))
 
 
+def test_recap_shows_the_commissions_page_and_comment(owner, application, django_assert_num_queries):
+    commission = application.formation.commission
+    commission.url = "https://assistance.univ.example/m1"
+    commission.return_comment = "Le secrétariat répond de 9 h à 12 h.\nFermé le mercredi."
+    commission.save()
+
+    with django_assert_num_queries(7):  # the commission comes with the formation: nothing more
+        response = owner.get(_url("detail", application), HTTP_ACCEPT_LANGUAGE="fr")
+
+    link = '<a href="https://assistance.univ.example/m1" rel="noopener">Page web de la commission</a>'
+    assertContains(response, link)
+    assertContains(response, "Le secrétariat répond de 9 h à 12 h.<br>Fermé le mercredi.")
+
+
 def test_recap_paper_dossier(owner, application):
     application.formation.mode = ApplicationMode.PAPER
     application.formation.save()

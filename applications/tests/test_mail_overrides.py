@@ -42,6 +42,7 @@ def dated_application(centre, commission, campaign):
     import datetime
 
     commission.email, commission.phone, commission.address = "m1-ener@univ.example", "+33 4 68 66 20 00", "Bât. B"
+    commission.url, commission.return_comment = "https://aide.univ.example/m1", "Secrétariat de 9 h à 12 h."
     commission.save()
     formation = FormationFactory(centre=centre, commission=commission, jury_on=None, publication_on=None)
     formation.jury_on = formation.return_deadline + datetime.timedelta(days=5)
@@ -65,7 +66,7 @@ def test_an_override_prints_the_commission_the_campaign_and_the_formation_dates(
         language="fr",
         subject="Dossier complet — ${campaign_label}",
         body="${civility} ${last_name}, jury le ${jury_date}. Contact : ${commission_label}, ${commission_email}, "
-        "${commission_phone}, ${commission_address}.",
+        "${commission_phone}, ${commission_address}, ${commission_url}. ${commission_comment}",
     )
     application = dated_application
     formation, commission = application.formation, application.formation.commission
@@ -75,7 +76,8 @@ def test_an_override_prints_the_commission_the_campaign_and_the_formation_dates(
     assert email.subject == f"Dossier complet — {campaign.label}"
     assert email.body == (
         f"Madame {application.candidate.birth_name}, jury le {formation.jury_on:%d/%m/%Y}. Contact : "
-        f"{commission.label}, m1-ener@univ.example, +33 4 68 66 20 00, Bât. B."
+        f"{commission.label}, m1-ener@univ.example, +33 4 68 66 20 00, Bât. B, https://aide.univ.example/m1. "
+        "Secrétariat de 9 h à 12 h."
     )
 
 
