@@ -9,10 +9,12 @@ Centre, Commission and Formation querysets all have ``visible_to(user)``, everyt
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import translation
 from django.utils.text import capfirst
@@ -37,7 +39,7 @@ from offers.models import (
     Question,
     RefusalReason,
 )
-from offers.services import CALENDAR_FIELDS, set_formation_dates
+from offers.services import CALENDAR_FIELDS, set_formation_dates, set_formation_links
 
 
 @admin.register(Campaign)
@@ -271,6 +273,92 @@ class FormationDatesForm(forms.Form):
         return {field: value for field in CALENDAR_FIELDS if (value := self.cleaned_data.get(field))}
 
 
+def _links_message(added: list, removed: list, state: bool | None) -> str:
+    """The history line of a mass edit, in the institution's language (read by staff, whoever acted)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        parts = []
+        if added:
+            parts.append(str(_("Attached: %(names)s") % {"names": ", ".join(map(str, added))}))
+        if removed:
+            parts.append(str(_("Detached: %(names)s") % {"names": ", ".join(map(str, removed))}))
+        if state is not None:
+            parts.append(str(_("In service") if state else _("Out of service")))
+        return " ; ".join(parts)
+
+
+class FormationLinksForm(forms.Form):
+    """What to attach to and detach from every selected formation, and whether to put them in or out of service;
+    what is left empty stays as it is on each."""
+
+    add_piece_types = forms.ModelMultipleChoiceField(
+        label=_("Specific pieces to attach"), queryset=PieceType.objects.none(), required=False
+    )
+    remove_piece_types = forms.ModelMultipleChoiceField(
+        label=_("Specific pieces to detach"), queryset=PieceType.objects.none(), required=False
+    )
+    add_forms = forms.ModelMultipleChoiceField(
+        label=_("Complementary forms to attach"), queryset=ComplementaryForm.objects.none(), required=False
+    )
+    remove_forms = forms.ModelMultipleChoiceField(
+        label=_("Complementary forms to detach"), queryset=ComplementaryForm.objects.none(), required=False
+    )
+    add_questions = forms.ModelMultipleChoiceField(
+        label=_("Specific questions to attach"), queryset=Question.objects.none(), required=False
+    )
+    remove_questions = forms.ModelMultipleChoiceField(
+        label=_("Specific questions to detach"), queryset=Question.objects.none(), required=False
+    )
+    in_service = forms.ChoiceField(
+        label=_("In service"),
+        choices=[("", _("Unchanged")), ("1", _("In service")), ("0", _("Out of service"))],
+        required=False,
+    )
+
+    PAIRS = (
+        ("add_piece_types", "remove_piece_types"),
+        ("add_forms", "remove_forms"),
+        ("add_questions", "remove_questions"),
+    )
+
+    def __init__(self, *args, scope: Q | None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The formation form's choices (offers.admin_catalogue): a centre manager's centres and the institution's.
+        mine = scope if scope is not None else Q()
+        querysets = {
+            "piece_types": PieceType.objects.filter(mine, is_common=False),
+            "forms": ComplementaryForm.objects.filter(mine),
+            "questions": Question.objects.filter(mine, is_common=False),
+        }
+        for name, field in self.fields.items():
+            if isinstance(field, forms.ModelMultipleChoiceField):
+                field.queryset = querysets[name.split("_", 1)[1]]
+                field.widget = forms.CheckboxSelectMultiple()
+                field.widget.choices = field.choices
+
+    def clean(self):
+        data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
+        for added, removed in self.PAIRS:
+            both = set(data.get(added) or ()) & set(data.get(removed) or ())
+            if both:
+                self.add_error(
+                    removed,
+                    _("Attached and detached at once: %(names)s.") % {"names": ", ".join(sorted(map(str, both)))},
+                )
+        if not self.errors and not any(data.get(name) for name in self.fields):
+            raise ValidationError(_("Choose something to attach, to detach or the service state."))
+        return data
+
+    def added(self) -> list:
+        return [obj for added, _removed in self.PAIRS for obj in self.cleaned_data[added]]
+
+    def removed(self) -> list:
+        return [obj for _added, removed in self.PAIRS for obj in self.cleaned_data[removed]]
+
+    def service_state(self) -> bool | None:
+        return {"1": True, "0": False}.get(self.cleaned_data.get("in_service") or "")
+
+
 @admin.register(Formation)
 class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = [
@@ -290,7 +378,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     autocomplete_fields = ["centre", "commission", "diploma_type"]
     filter_horizontal = ["piece_types", "forms", "questions"]
     show_full_result_count = False
-    actions = ["set_dates"]
+    actions = ["set_dates", "set_links"]
     DATES_LIMIT = 500  # formations given the same dates at once
 
     @admin.action(description=_("Change the dates of the selected formations"), permissions=["change"])
@@ -331,6 +419,47 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/offers/formation/set_dates.html", context)
+
+    @admin.action(
+        description=_("Change the pieces, forms, questions or service state of the selected formations"),
+        permissions=["change"],
+    )
+    def set_links(self, request, queryset):
+        """eCandidat's other mass edits of formations (§2.8): attach or detach specific pieces, forms and questions,
+        put in or out of service, for a selection in the user's scope; each change in the formation's history."""
+        formations = list(queryset.select_related("centre").order_by("code")[: self.DATES_LIMIT + 1])
+        if len(formations) > self.DATES_LIMIT:
+            self.message_user(
+                request, _("At most %(limit)d formations at once.") % {"limit": self.DATES_LIMIT}, messages.ERROR
+            )
+            return None
+        scope = None if self._unrestricted(request) else self._choices_scope(request)
+        form = FormationLinksForm(request.POST if "apply" in request.POST else None, scope=scope)
+        if form.is_bound and form.is_valid():
+            added, removed, state = form.added(), form.removed(), form.service_state()
+            changed = set_formation_links([f.pk for f in formations], add=added, remove=removed, in_service=state)
+            message = _links_message(added, removed, state)
+            for formation in changed:
+                self.log_change(request, formation, message)
+            n = len(changed)
+            self.message_user(
+                request,
+                ngettext("%(count)d formation changed.", "%(count)d formations changed.", n) % {"count": n},
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Change the pieces, forms, questions or service state of the selected formations"),
+            "opts": self.opts,
+            "formations": formations,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/offers/formation/set_links.html", context)
+
+    def _choices_scope(self, request) -> Q:
+        return Q(centre__isnull=True) | Q(centre_id__in=sorted(self._managed(request)))
 
     fieldsets = [
         (None, {"fields": ["code", "title", "keywords", "url", "additional_information", "in_service"]}),

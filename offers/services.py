@@ -1,4 +1,5 @@
-"""Writes on the catalogue that are more than one admin form: the calendar of several formations at once.
+"""Writes on the catalogue that are more than one admin form: the calendar of several formations at once, and their
+pieces, forms, questions and "en service" flag.
 
 eCandidat's "modifications en masse" of formations (ecandidat-features §2.8): at each campaign rollover a centre
 manager moves the same three or four dates on dozens of formations. ``set_formation_dates`` does it for a
@@ -10,13 +11,13 @@ and says which formation breaks which rule.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from offers.models import Formation
+from offers.models import ComplementaryForm, Formation, PieceType, Question
 
 CALENDAR_FIELDS = (
     "opens_on",
@@ -59,4 +60,37 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
         raise ValidationError(refusals)
     for formation in formations:
         formation.save(update_fields=list(dates))
+    return formations
+
+
+@transaction.atomic
+def set_formation_links(
+    formation_ids: Sequence[int],
+    *,
+    add: Iterable[PieceType | ComplementaryForm | Question] = (),
+    remove: Iterable[PieceType | ComplementaryForm | Question] = (),
+    in_service: bool | None = None,
+) -> list[Formation]:
+    """eCandidat's other mass edits of formations (§2.8): attach the specific pieces, forms and questions ``add`` to
+    every formation of ``formation_ids``, detach ``remove`` from them, and put them in or out of service (None: as
+    they are). Returns the formations concerned.
+
+    One statement per piece, form or question, whatever the number of formations (through its ``formations``
+    relation: ``m2m_changed`` is sent, so the candidate pages' copies are dropped on commit); formations whose state
+    changes are saved one by one, so the public catalogue is rebuilt as after an edit in the form. An object both
+    added and removed is refused (``ValueError``): the form does not allow it."""
+    add, remove = list(add), list(remove)
+    if {(type(obj), obj.pk) for obj in add} & {(type(obj), obj.pk) for obj in remove}:
+        raise ValueError("an object is both added and removed")
+    formations = list(Formation.objects.select_for_update(of=("self",)).filter(pk__in=formation_ids).order_by("code"))
+    ids = [formation.pk for formation in formations]
+    for obj in add:
+        obj.formations.add(*ids)
+    for obj in remove:
+        obj.formations.remove(*ids)
+    if in_service is not None:
+        for formation in formations:
+            if formation.in_service != in_service:
+                formation.in_service = in_service
+                formation.save(update_fields=["in_service"])
     return formations

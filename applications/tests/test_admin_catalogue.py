@@ -282,3 +282,87 @@ def test_the_jury_and_publication_dates_follow_the_reference_order(client, centr
     assert "Dates modifiées pour 1 formation." in in_order.content.decode()
     formation.refresh_from_db()
     assert formation.publication_on - formation.jury_on == datetime.timedelta(days=2)
+
+
+# --- pieces, forms, questions and service state of a selection ------------------------------------------------------
+
+
+def _set_links(client, formations, **fields):
+    selection = {"action": "set_links", "_selected_action": [formation.pk for formation in formations]}
+    return client.post(reverse(CHANGELIST), {**selection, **fields}, follow=True)
+
+
+@pytest.mark.parametrize("extra", [1, 4])
+def test_manager_attaches_and_detaches_for_a_selection(
+    client, django_assert_num_queries, centre_manager, formation, centre, commission, extra
+):
+    from offers.models import ComplementaryForm, Question
+
+    others = [FormationFactory(centre=centre, commission=commission, code=f"M2ENER{n}") for n in range(extra)]
+    selection = [formation, *others]
+    cv, old = PieceTypeFactory(code="CV", label="CV"), PieceTypeFactory(code="OLD", label="Ancienne pièce")
+    form = ComplementaryForm.objects.create(code="F1", survey_id=1, label="Questionnaire", candidate_label="Q")
+    question = Question.objects.create(code="Q1", label="Projet", candidate_label="Votre projet ?")
+    old.formations.add(*[f.pk for f in selection])
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(19):  # the page does not grow with the selection
+        page = client.post(reverse(CHANGELIST), {"action": "set_links", "_selected_action": [f.pk for f in selection]})
+    done = _set_links(
+        client,
+        selection,
+        apply="1",
+        add_piece_types=[cv.pk],
+        remove_piece_types=[old.pk],
+        add_forms=[form.pk],
+        add_questions=[question.pk],
+        in_service="0",
+    )
+
+    assert f"Cela concerne {extra + 1} formations" in page.content.decode()
+    assert f"{extra + 1} formations modifiées." in done.content.decode()
+    for changed in Formation.objects.filter(pk__in=[f.pk for f in selection]):
+        assert list(changed.piece_types.values_list("code", flat=True)) == ["CV"]
+        assert list(changed.forms.all()) == [form]
+        assert list(changed.questions.all()) == [question]
+        assert changed.in_service is False
+        history = LogEntry.objects.get(object_id=str(changed.pk))
+        assert history.user == centre_manager
+        assert (
+            history.get_change_message()
+            == "Rattachés : CV, Questionnaire, Projet ; Détachés : Ancienne pièce ; Hors service"
+        )
+
+
+def test_attaching_and_detaching_the_same_piece_is_refused_next_to_it(client, centre_manager, formation):
+    piece = PieceTypeFactory(code="CV", label="CV")
+    client.force_login(centre_manager)
+
+    response = _set_links(client, [formation], apply="1", add_piece_types=[piece.pk], remove_piece_types=[piece.pk])
+    empty = _set_links(client, [formation], apply="1")
+
+    assert "Rattaché et détaché à la fois : CV." in response.content.decode()
+    assert not formation.piece_types.exists()
+    assert "Choisissez ce qu&#x27;il faut rattacher" in empty.content.decode()
+    assert not LogEntry.objects.exists()
+
+
+def test_another_centres_pieces_are_not_offered_and_its_formations_are_left_alone(
+    client, centre_manager, formation, other_centre
+):
+    from offers.models import ComplementaryForm
+
+    theirs = FormationFactory(centre=other_centre, code="MDROIT")
+    their_form = ComplementaryForm.objects.create(
+        code="F9", survey_id=9, label="Leur questionnaire", candidate_label="Q", centre=other_centre
+    )
+    client.force_login(centre_manager)
+
+    page = client.post(reverse(CHANGELIST), {"action": "set_links", "_selected_action": [formation.pk]})
+    _set_links(client, [formation, theirs], apply="1", add_forms=[their_form.pk], in_service="0")
+
+    assert "Leur questionnaire" not in page.content.decode()
+    theirs.refresh_from_db()
+    formation.refresh_from_db()
+    assert theirs.in_service is True
+    assert not formation.forms.exists()  # the form was not a valid choice: nothing changed
