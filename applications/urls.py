@@ -17,6 +17,7 @@ def _rows(prefix: str, kind: str) -> list:
 urlpatterns = [
     path("", views.start, name="start"),
     path("informations-perso/", views.personal_details, name="personal_details"),
+    path("informations-perso/certifier/", views.certify_identity, name="certify_identity"),
     path("adresse/", views.address, name="address"),
     path("baccalaureat/", views.baccalaureate, name="baccalaureate"),
     path("baccalaureat/sans-bac/", views.baccalaureate_none, name="baccalaureate_none"),

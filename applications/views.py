@@ -25,6 +25,7 @@ from applications.forms import (
 )
 from applications.models import Candidate, ExternalCursus, Internship, WorkExperience
 from applications.permissions import can_edit_personal_details, is_candidate
+from applications.services import sis_lookup
 from ecandidat.exceptions import BusinessRuleError
 
 if TYPE_CHECKING:
@@ -130,6 +131,8 @@ def personal_details(request):
             messages.error(request, str(exc))
         else:
             messages.success(request, _("Your personal details have been saved."))
+            if "ine" in form.changed_data and sis_lookup.sis_match_for_ine(candidate) is not None:
+                return redirect("applications:certify_identity")
             if not hasattr(candidate, "address"):
                 candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
             return _after_step(request, candidate, "applications:personal_details")
@@ -144,6 +147,39 @@ def personal_details(request):
             **_progress(candidate, "applications:personal_details"),
         },
     )
+
+
+@candidate_required
+@require_http_methods(["GET", "POST"])
+def certify_identity(request):
+    """ "Certifiez-vous être …": the student records system knows the INE, birth date and name just typed
+    (``services.sis_lookup``). Yes imports the university's records, no goes on with manual entry."""
+    candidate = _load_candidate(request)
+    student = sis_lookup.sis_match_for_ine(candidate)
+    if candidate is None or student is None or not can_edit_personal_details(request.user, candidate):
+        return redirect("applications:personal_details")
+    if request.method == "POST":
+        if request.POST.get("answer") == "yes":
+            try:
+                imported = sis_lookup.certify_sis_identity(candidate=candidate, actor=request.user)
+            except BusinessRuleError as exc:
+                messages.error(request, str(exc))
+                return redirect("applications:personal_details")
+            if imported:
+                messages.success(
+                    request,
+                    _(
+                        "Your personal details, baccalaureate and internal cursus now come from the university's "
+                        "records."
+                    ),
+                )
+        else:
+            messages.info(
+                request, _("Nothing was taken from the university's records: go on filling in your dossier.")
+            )
+        candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
+        return _after_step(request, candidate, "applications:personal_details")
+    return render(request, "applications/certify_identity.html", {"student": student})
 
 
 @candidate_required

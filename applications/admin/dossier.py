@@ -2,7 +2,8 @@ import datetime
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.text import capfirst
@@ -22,6 +23,8 @@ from applications.models import (
     WorkExperience,
 )
 from applications.services.dossier import record_staff_change
+from applications.services.sis_lookup import staff_sync
+from applications.sis import StudentRecordsUnavailable
 from ecandidat.admin_base import NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
 
@@ -135,6 +138,7 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     raw_id_fields = ["user"]
     readonly_fields = ["sis_imported_at", "created_at", "updated_at"]
     show_full_result_count = False
+    actions = ["take_again_from_sis"]
     inlines = [
         AddressInline,
         BaccalaureateInline,
@@ -177,6 +181,51 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     def get_urls(self):
         return [*erasure_urls(self), *super().get_urls()]
 
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location=action_location)
+        scope = scope_of(request.user)
+        if not (scope.is_central or (settings.CENTRE_MANAGERS_EDIT_DOSSIERS and scope.managed_centres)):
+            actions.pop("take_again_from_sis", None)
+        return actions
+
+    @admin.action(description=gettext_lazy("Take the dossier again from the student records system"))
+    def take_again_from_sis(self, request, queryset):
+        """eCandidat's "Synchronisation SiScol": each selected dossier the user may correct, by its student number or
+        its INE; stops at the first sign that the system is down (nothing more is changed)."""
+        found: list[Candidate] = []
+        missing: list[Candidate] = []
+        refused: list[Candidate] = []
+        for candidate in queryset.select_related("user").order_by("pk")[:100]:
+            if not manages_candidate(request, candidate):
+                refused.append(candidate)
+                continue
+            try:
+                (found if staff_sync(candidate=candidate, actor=request.user) else missing).append(candidate)
+            except StudentRecordsUnavailable as exc:
+                self.message_user(
+                    request,
+                    _("The student records system is not answering: %(error)s") % {"error": exc},
+                    messages.ERROR,
+                )
+                break
+        if found:
+            self.message_user(
+                request,
+                _("Taken again from the student records system: %(names)s.") % {"names": _names(found)},
+                messages.SUCCESS,
+            )
+        if missing:
+            self.message_user(
+                request,
+                _("Not found in the student records system (student number or INE): %(names)s.")
+                % {"names": _names(missing)},
+                messages.WARNING,
+            )
+        if refused:
+            self.message_user(
+                request, _("Not yours to correct: %(names)s.") % {"names": _names(refused)}, messages.ERROR
+            )
+
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "may_delete_accounts": is_central(request.user)}
         return super().changelist_view(request, extra_context)
@@ -184,6 +233,10 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "may_delete_accounts": is_central(request.user)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _names(candidates) -> str:
+    return ", ".join(f"{candidate.user.username} {candidate.birth_name}" for candidate in candidates)
 
 
 @admin.register(SisRecord)

@@ -334,6 +334,8 @@ CENTRE_MANAGERS_EDIT_DOSSIERS = env_bool("CENTRE_MANAGERS_EDIT_DOSSIERS", True)
 # eCandidat SCOL_IS_APPEL (on by default): a decision may be marked as given after an appeal ("Appel"); its mail then
 # says so (variable appeal_sentence, eCandidat complementAppel) and the candidate's summary shows it.
 DECISION_APPEALS = env_bool("DECISION_APPEALS", True)
+# eCandidat CANDIDAT_IS_UTILISE_SYNCHRO_INE: an e-mail candidate's INE is looked up in the student records system.
+SIS_LOOKUP_BY_INE = env_bool("SIS_LOOKUP_BY_INE", True)
 # eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM: the admission letter only once the candidate has confirmed.
 ADMISSION_LETTER_AFTER_CONFIRMATION = env_bool("ADMISSION_LETTER_AFTER_CONFIRMATION", False)
 # eCandidat CANDIDAT_IS_INE_OBLI_FR (on by default): a candidate of French nationality gives their INE with their
