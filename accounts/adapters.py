@@ -13,11 +13,12 @@ from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, services
 from ecandidat.emails import enqueue_email, enqueue_notification
@@ -45,6 +46,17 @@ class AccountAdapter(DefaultAccountAdapter):
     }
 
     def is_open_for_signup(self, request) -> bool:
+        """An e-mail account: the campaign's window, and ``EMAIL_ACCOUNTS`` (eCandidat CANDIDAT_IS_COMPTE_EXTERNE_AUT:
+        off, only the university's students create accounts, through the ENT)."""
+        if not settings.EMAIL_ACCOUNTS:
+            request.signup_closed_reason = gettext(
+                "Accounts are created through the ENT only: this university does not take applications from people "
+                "who are not its students here."
+            )
+            return False
+        return self.campaign_open(request)
+
+    def campaign_open(self, request) -> bool:
         try:
             services.signup_campaign()
         except BusinessRuleError as exc:
@@ -155,7 +167,7 @@ def _claims(sociallogin) -> dict:
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
-        return AccountAdapter(request).is_open_for_signup(request)
+        return AccountAdapter(request).campaign_open(request)  # EMAIL_ACCOUNTS does not concern the ENT
 
     def is_auto_signup_allowed(self, request, sociallogin) -> bool:
         # The student always sees "Création de compte" and confirms the address.

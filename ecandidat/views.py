@@ -150,5 +150,6 @@ def session_keepalive(request):
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def signup_choice(request):
     """ "Créer un compte", as the guide splits it: a student of the university logs in with the ENT first (their
-    account then carries the student records' data); anyone else creates an account with their e-mail address."""
-    return render(request, "account/signup_choice.html")
+    account then carries the student records' data); anyone else creates an account with their e-mail address,
+    unless ``EMAIL_ACCOUNTS`` is off."""
+    return render(request, "account/signup_choice.html", {"email_accounts": settings.EMAIL_ACCOUNTS})

@@ -258,3 +258,12 @@ def test_purge_command(campaign, capsys):
     assert "accounts to delete: 1" in capsys.readouterr().out
     call_command("purge_unvalidated_accounts")
     assert not User.objects.exists()
+
+
+def test_the_ent_signup_stays_open_without_email_accounts(client, ent_signup, settings):
+    settings.EMAIL_ACCOUNTS = False
+
+    response = client.get(reverse("socialaccount_signup"))
+
+    assert response.status_code == 200
+    assert 'value="estelle.etu@etudiant.univ-perp.fr"' in response.content.decode()

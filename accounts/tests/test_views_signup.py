@@ -226,3 +226,25 @@ def test_password_choice_fields_are_new_passwords(client, campaign, mailoutbox, 
     assert inputs["password1"]["autocomplete"] == "new-password"
     assert inputs["password2"]["autocomplete"] == "new-password"
     assert inputs["password1"]["type"] == "password"
+
+
+# --- EMAIL_ACCOUNTS off: the university's students only (eCandidat CANDIDAT_IS_COMPTE_EXTERNE_AUT) ---------------
+
+
+def test_without_email_accounts_the_signup_is_closed_and_says_why(client, campaign, settings):
+    settings.EMAIL_ACCOUNTS = False
+
+    page = client.get(reverse("account_signup"), HTTP_ACCEPT_LANGUAGE="fr")
+    client.post(reverse("account_signup"), SIGNUP)
+    choice = client.get(reverse("signup_choice"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    assert "Les comptes se créent uniquement par l&#x27;ENT" in page.content.decode()
+    assert not User.objects.filter(email=SIGNUP["email"]).exists()
+    assert reverse("account_signup") not in choice
+    assert "Seuls les étudiants de l'université candidatent ici" in choice
+
+
+def test_with_email_accounts_the_choice_offers_them(client, campaign):
+    choice = client.get(reverse("signup_choice")).content.decode()
+
+    assert reverse("account_signup") in choice

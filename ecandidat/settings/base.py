@@ -336,6 +336,8 @@ CENTRE_MANAGERS_EDIT_DOSSIERS = env_bool("CENTRE_MANAGERS_EDIT_DOSSIERS", True)
 DECISION_APPEALS = env_bool("DECISION_APPEALS", True)
 # eCandidat CANDIDAT_IS_UTILISE_SYNCHRO_INE: an e-mail candidate's INE is looked up in the student records system.
 SIS_LOOKUP_BY_INE = env_bool("SIS_LOOKUP_BY_INE", True)
+# eCandidat CANDIDAT_IS_COMPTE_EXTERNE_AUT: candidates who are not students here create an account with an e-mail.
+EMAIL_ACCOUNTS = env_bool("EMAIL_ACCOUNTS", True)
 # eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM: the admission letter only once the candidate has confirmed.
 ADMISSION_LETTER_AFTER_CONFIRMATION = env_bool("ADMISSION_LETTER_AFTER_CONFIRMATION", False)
 # eCandidat CANDIDAT_IS_INE_OBLI_FR (on by default): a candidate of French nationality gives their INE with their
