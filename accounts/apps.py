@@ -20,3 +20,9 @@ class AccountsConfig(AppConfig):
         from ecandidat.notifications import register  # noqa: PLC0415
 
         register(*NOTIFICATIONS)
+
+        # Deferred like the imports above (the directory imports the models). The back office's connection tests.
+        from accounts.connectivity import DIRECTORY  # noqa: PLC0415
+        from ecandidat import connectivity  # noqa: PLC0415
+
+        connectivity.register(DIRECTORY)

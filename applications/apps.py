@@ -29,6 +29,12 @@ class ApplicationsConfig(AppConfig):
 
         register(*NOTIFICATIONS)
 
+        # Deferred like the imports above (the clients import the models). The back office's connection tests.
+        from applications.connectivity import LIMESURVEY, PEGASE  # noqa: PLC0415
+        from ecandidat import connectivity  # noqa: PLC0415
+
+        connectivity.register(PEGASE, LIMESURVEY)
+
         # Deferred like the imports above. Letters and packs are stored outside the campaigns' prefixes: the orphan
         # sweep (documents' remove_orphan_files) learns which names their rows hold.
         from applications.models import CommissionPack, DecisionLetter  # noqa: PLC0415

@@ -28,6 +28,7 @@ from applications.services import pieces as services
 from documents import fair_use
 from documents.enums import OPENABLE_SCANS
 from documents.saturation import RETRY_AFTER_SECONDS, upload_slot
+from documents.services import UploadsPaused, check_uploads_open
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff import object_in_scope_or_404
@@ -138,6 +139,9 @@ def upload(request, application_id, piece_type_id):
     """ "+": one file for one piece. Not wrapped in the request transaction: the service writes the file, then
     commits the rows itself, so a failure in between can delete the file it has just written.
 
+    Piece uploads in maintenance (``documents.services.check_uploads_open``): refused at once, the message beside
+    the piece; the file is neither validated, counted nor stored.
+
     Over the fair-use limit: the pieces page again, the message beside the piece, status 429 (the upload script
     gets the address of the recap page and reads the message there).
 
@@ -145,6 +149,11 @@ def upload(request, application_id, piece_type_id):
     that says the file was not saved and to send it again in a few seconds; nothing is read or stored."""
     application = _own_application(request, application_id)
     piece_type = _piece_type(piece_type_id)
+    try:
+        check_uploads_open()  # before the fair-use count and the upload slot: a refused file costs nothing
+    except UploadsPaused as error:
+        messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
+        return _done(request, application, piece_type)
     with upload_slot() as admitted:
         if not admitted:
             return _saturated(request, application, piece_type)
@@ -203,8 +212,15 @@ def _upload(request, application, piece_type):
 
 @require_POST
 def remove(request, application_id, piece_type_id):
-    """ "-": remove the file of a piece (not a validated one)."""
-    return _piece_action(request, application_id, piece_type_id, services.remove_piece, _("%(piece)s: file removed."))
+    """ "-": remove the file of a piece (not a validated one); refused while the piece uploads are in maintenance."""
+
+    def remove_while_uploads_open(**arguments):
+        check_uploads_open()
+        return services.remove_piece(**arguments)
+
+    return _piece_action(
+        request, application_id, piece_type_id, remove_while_uploads_open, _("%(piece)s: file removed.")
+    )
 
 
 @require_POST

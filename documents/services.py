@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy
 
 from documents import antivirus
 from documents.enums import ScanStatus
@@ -28,6 +29,7 @@ from documents.storage import flush
 from documents.tasks import scan_document
 from documents.validation import validate_upload
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.maintenance import uploads_state
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -35,6 +37,29 @@ if TYPE_CHECKING:
 
 class UploadRefused(BusinessRuleError):
     """The uploaded file failed validation; the message says why."""
+
+
+class UploadsPaused(BusinessRuleError):
+    """The piece uploads are in maintenance (``check_uploads_open``); the message says so, with the central
+    office's own message when there is one."""
+
+
+UPLOADS_PAUSED = gettext_lazy(
+    "The supporting documents are in maintenance: nothing was changed. Please try again later."
+)
+
+
+def check_uploads_open() -> None:
+    """eCandidat ``TECH_IS_DEMAT_MAINTENANCE``: while the central office has put the piece uploads in maintenance
+    (the file storage is down), a candidate's upload, replacement or removal of a file is refused before the file
+    is validated or stored. Staff uploads do not call this. Reads the cached switch (``ecandidat.maintenance``): no
+    query once it is cached.
+
+    Raises ``UploadsPaused`` (a ``BusinessRuleError``).
+    """
+    paused, message = uploads_state()
+    if paused:
+        raise UploadsPaused(f"{UPLOADS_PAUSED} {message}".strip())
 
 
 def store_upload(uploaded_file: UploadedFile | Sequence[UploadedFile], *, campaign_code: str, actor: User) -> Document:

@@ -11,11 +11,12 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
+from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
 from ecandidat.mail_templates import file_version
-from ecandidat.maintenance import set_switch
+from ecandidat.maintenance import save_switches
 from ecandidat.models import (
     BatchRun,
     DestroyedCampaignCount,
@@ -100,20 +101,47 @@ class BatchRunAdmin(admin.ModelAdmin):
 
 @admin.register(MaintenanceSwitch)
 class MaintenanceSwitchAdmin(admin.ModelAdmin):
-    """Put the candidate side in maintenance by hand (besides the daily window); staff keep access."""
+    """The maintenance switches: the whole candidate side by hand (besides the daily window; staff keep access), or
+    only the piece uploads (eCandidat TECH_IS_DEMAT_MAINTENANCE, while the file storage is down). For superusers and
+    the staff given Django's permissions on the switch (e.g. the central office's group).
 
-    list_display = ["__str__", "message", "updated_at"]
-    fields = ["is_on", "message"]
+    Also mounts the superusers' "Tests de connexion" page (``ecandidat.admin_connectivity``), linked from the list.
+    """
+
+    list_display = ["__str__", "message", "uploads_paused", "uploads_message", "updated_at"]
+    fieldsets = [
+        (_("Candidate site"), {"fields": ["is_on", "message"]}),
+        (_("Piece uploads"), {"fields": ["uploads_paused", "uploads_message"]}),
+    ]
 
     def has_add_permission(self, request):
-        return not MaintenanceSwitch.objects.exists()
+        # Django's permission first (without it, no query: the sidebar asks on every page), then the singleton's.
+        return super().has_add_permission(request) and not MaintenanceSwitch.objects.exists()
 
     def has_delete_permission(self, request, obj=None):
         return False
 
     def save_model(self, request, obj, form, change):
         # Through the service, so that the cached state every page reads changes at once.
-        set_switch(is_on=obj.is_on, message=obj.message, actor=request.user)
+        save_switches(
+            is_on=obj.is_on,
+            message=obj.message,
+            uploads_paused=obj.uploads_paused,
+            uploads_message=obj.uploads_message,
+            actor=request.user,
+        )
+
+    def get_urls(self):
+        return [
+            path("connectivity/", superuser_view(self, connectivity_view), name="ecandidat_connectivity"),
+            path("connectivity/mail/", superuser_view(self, test_mail_view), name="ecandidat_connectivity_mail"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        # The connection tests show the infrastructure: the link is for superusers (the page answers 404 to others).
+        url = reverse("admin:ecandidat_connectivity") if request.user.is_superuser else ""
+        return super().changelist_view(request, {**(extra_context or {}), "connectivity_url": url})
 
 
 @admin.register(HomeMessage)

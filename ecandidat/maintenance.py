@@ -1,4 +1,5 @@
-"""The nightly maintenance window, in local time (Europe/Paris by default), and the manual switch."""
+"""The nightly maintenance window, in local time (Europe/Paris by default), and the manual switches: the whole
+candidate site, or only the piece uploads (eCandidat ``TECH_IS_DEMAT_MAINTENANCE``)."""
 
 import logging
 import math
@@ -14,9 +15,12 @@ SWITCH_CACHE_KEY = "switch"
 # on every request; issue 9: pages keep working while the cache is down).
 SWITCH_MEMORY_SECONDS = 5.0
 
+# (is_on, message, uploads_paused, uploads_message): the switch row, as the memory and the cache hold it.
+SwitchRow = tuple[bool, str, bool, str]
+
 logger = logging.getLogger(__name__)
-# (valid until, on time.monotonic(); (is_on, message)) for this process; None: ask the cache.
-_memory: tuple[float, tuple[bool, str]] | None = None
+# (valid until, on time.monotonic(); the switch row) for this process; None: ask the cache.
+_memory: tuple[float, SwitchRow] | None = None
 
 
 def hour_label(value: time) -> str:
@@ -53,8 +57,18 @@ def seconds_until_window_ends(moment: datetime | None = None) -> int:
     return max(60, math.ceil(elapsed.total_seconds()))
 
 
-def switch_state() -> tuple[bool, str]:
-    """(is_on, message) of the manual switch, read on every candidate request without a query.
+def _row(cached: object) -> SwitchRow | None:
+    """The cached value as a full row. A pair ``(is_on, message)`` is what a process of the previous version (or a
+    test) wrote: the uploads are then open. Anything else is ignored (read from the database)."""
+    if isinstance(cached, tuple | list) and len(cached) in (2, 4):
+        is_on, message, *uploads = cached
+        paused, uploads_message = uploads or (False, "")
+        return bool(is_on), str(message), bool(paused), str(uploads_message)
+    return None
+
+
+def _switch_row() -> SwitchRow:
+    """The switch row, read on every candidate request without a query.
 
     Three levels: this process's memory for ``SWITCH_MEMORY_SECONDS``, then the ``maintenance`` cache alias
     (shared by all processes), then the database. A failing cache (Redis down) is logged and skipped: the page
@@ -68,21 +82,33 @@ def switch_state() -> tuple[bool, str]:
     cache = caches["maintenance"]
     cache_works = True
     try:
-        cached = cache.get(SWITCH_CACHE_KEY)
+        row = _row(cache.get(SWITCH_CACHE_KEY))
     except Exception as exc:  # whatever the cache backend raises, the switch must still be read
         logger.warning("maintenance switch: cache unavailable (%s), read from the database", type(exc).__name__)
-        cache_works, cached = False, None
-    if cached is None:
+        cache_works, row = False, None
+    if row is None:
         # Deferred: keeps this module importable before the app registry is ready (settings-time helpers).
         from ecandidat.models import MaintenanceSwitch  # noqa: PLC0415
 
         switch = MaintenanceSwitch.current()
-        cached = (switch.is_on, switch.message)
+        row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
         if cache_works:
-            cache.set(SWITCH_CACHE_KEY, cached)
-    state = (bool(cached[0]), str(cached[1]))
-    _memory = (now + SWITCH_MEMORY_SECONDS, state)
-    return state
+            cache.set(SWITCH_CACHE_KEY, row)
+    _memory = (now + SWITCH_MEMORY_SECONDS, row)
+    return row
+
+
+def switch_state() -> tuple[bool, str]:
+    """(is_on, message) of the manual switch of the whole candidate site (see ``_switch_row`` for the reads)."""
+    is_on, message, _paused, _uploads_message = _switch_row()
+    return is_on, message
+
+
+def uploads_state() -> tuple[bool, str]:
+    """(paused, message) of the piece uploads (eCandidat ``TECH_IS_DEMAT_MAINTENANCE``), read like the switch of
+    the whole site, from the same row: no query once it is cached."""
+    _is_on, _message, paused, message = _switch_row()
+    return paused, message
 
 
 def forget_switch() -> None:
@@ -92,21 +118,46 @@ def forget_switch() -> None:
 
 
 def set_switch(*, is_on: bool, message: str = "", actor) -> None:
-    """Turn the manual maintenance on or off (admin); effective at once on this process, within
-    ``SWITCH_MEMORY_SECONDS`` elsewhere (within the cache's 30 s timeout if the cache is down)."""
+    """Turn the manual maintenance of the whole candidate site on or off (admin); effective at once on this
+    process, within ``SWITCH_MEMORY_SECONDS`` elsewhere (within the cache's 30 s timeout if the cache is down)."""
+    _save_switch(actor=actor, is_on=is_on, message=message)
+
+
+def set_uploads_switch(*, paused: bool, message: str = "", actor) -> None:
+    """Put the piece uploads in maintenance, or back in service (eCandidat ``TECH_IS_DEMAT_MAINTENANCE``): while
+    paused, candidates cannot add, replace or remove a file (``documents.services.check_uploads_open``). Effective
+    as ``set_switch`` is."""
+    _save_switch(actor=actor, uploads_paused=paused, uploads_message=message)
+
+
+def save_switches(*, is_on: bool, message: str, uploads_paused: bool, uploads_message: str, actor) -> None:
+    """Both switches at once (the back office's form), in one write."""
+    _save_switch(
+        actor=actor, is_on=is_on, message=message, uploads_paused=uploads_paused, uploads_message=uploads_message
+    )
+
+
+def _save_switch(*, actor, **fields: bool | str) -> None:
     global _memory
-    # Deferred, as in switch_state: this module stays importable before the app registry is ready.
+    # Deferred, as in _switch_row: this module stays importable before the app registry is ready.
     from ecandidat.models import MaintenanceSwitch  # noqa: PLC0415
 
     switch = MaintenanceSwitch.current()
-    switch.is_on, switch.message = is_on, message
+    for name, value in fields.items():
+        setattr(switch, name, value)
     switch.save()
+    row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
     try:
-        caches["maintenance"].set(SWITCH_CACHE_KEY, (is_on, message))
+        caches["maintenance"].set(SWITCH_CACHE_KEY, row)
     except Exception as exc:  # the database holds the truth; other processes read it within the cache's timeout
         logger.warning("maintenance switch: cache unavailable (%s), saved in the database only", type(exc).__name__)
-    _memory = (monotonic() + SWITCH_MEMORY_SECONDS, (is_on, message))
-    logger.info("maintenance switch %s by %s", "on" if is_on else "off", actor)
+    _memory = (monotonic() + SWITCH_MEMORY_SECONDS, row)
+    logger.info(
+        "maintenance switch %s, piece uploads %s, by %s",
+        "on" if switch.is_on else "off",
+        "paused" if switch.uploads_paused else "open",
+        actor,
+    )
 
 
 def is_under_maintenance(moment: datetime | None = None) -> tuple[bool, str]:

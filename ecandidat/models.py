@@ -124,11 +124,29 @@ class OutboundEmail(models.Model):
 
 
 class MaintenanceSwitch(models.Model):
-    """The manual maintenance switch of the back office (one row). The daily window applies besides it."""
+    """The manual maintenance switches of the back office (one row), read through ``ecandidat.maintenance``:
+
+    - the whole candidate site (the daily window applies besides it);
+    - the piece uploads only (eCandidat ``TECH_IS_DEMAT_MAINTENANCE``: the file storage is down): candidates still
+      log in, read and fill their dossier, but cannot add, replace or remove a file.
+    """
 
     is_on = models.BooleanField(_("maintenance on"), default=False)
     message = models.TextField(
         _("message"), blank=True, help_text=_("Shown to candidates instead of the default maintenance message.")
+    )
+    uploads_paused = models.BooleanField(
+        _("piece uploads in maintenance"),
+        default=False,
+        help_text=_(
+            "Candidates keep access to their dossier but cannot add, replace or remove a file (the file storage is "
+            "down). Staff uploads are not affected."
+        ),
+    )
+    uploads_message = models.TextField(
+        _("message about the piece uploads"),
+        blank=True,
+        help_text=_("Shown to candidates above their supporting documents, and with every refused upload."),
     )
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
