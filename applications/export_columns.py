@@ -36,7 +36,7 @@ from applications.models import (
 )
 from applications.models.candidature import ApplicationQuerySet, latest_decision
 from applications.models.sva import SvaAlertLevel, age_in_days
-from applications.questions import BOOLEAN_LABELS
+from applications.questions import BOOLEAN_LABELS, answers_of
 from ecandidat.exports import FORMULA_PREFIXES, neutralise
 
 CHUNK = 1000
@@ -81,7 +81,8 @@ def _sva(obj: Application, value: Callable[[Application], Any]) -> Any:
 
 def _question_answers(obj: Application) -> str:
     lines = []
-    for answer in obj.question_answers.all():  # prefetched with their questions, in the questions' order
+    # Prefetched: the candidate's answers with their questions; this application's own and the shared ones it asks.
+    for answer in answers_of(obj, obj.candidate.question_answers.all()):
         question = answer.question
         if answer.not_concerned:
             value = str(_("not concerned"))
@@ -365,10 +366,7 @@ def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
             Prefetch(
                 "candidate__form_answers", queryset=FormAnswer.objects.select_related("form").order_by("form_id")
             ),
-            Prefetch(
-                "question_answers",
-                queryset=QuestionAnswer.objects.select_related("question").order_by("question__order", "question_id"),
-            ),
+            Prefetch("candidate__question_answers", queryset=QuestionAnswer.objects.select_related("question")),
         )
         .order_by("pk")
     )

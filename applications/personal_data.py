@@ -1,9 +1,9 @@
 """ "Mes données": everything we hold about a candidate, as one ZIP (RGPD right of access, CNIL).
 
-The archive holds ``donnees.json`` (account, dossier, applications with their history, validated decisions, pieces,
-complementary-form answers, and the mails we sent) and ``pieces/``, the candidate's uploaded files under readable
-names. Decisions not yet validated are commission work in progress: the candidate sees them here once validated,
-as on their pages.
+The archive holds ``donnees.json`` (account, dossier, applications with their history, validated decisions and
+answers to the complementary questions, the answers shared by all the applications, pieces, complementary-form
+answers, and the mails we sent) and ``pieces/``, the candidate's uploaded files under readable names. Decisions
+not yet validated are commission work in progress: the candidate sees them here once validated, as on their pages.
 
 The archive is written to a spooled temporary file (in memory up to ``SPOOL_BYTES``, then on disk) and each stored
 file is copied into it by chunks, so memory stays bounded whatever the number of pieces. The queries do not grow
@@ -49,16 +49,30 @@ def _actor(event: ApplicationEvent, user) -> str:
     return "candidate" if event.actor_id == user.pk else "staff"
 
 
-def _applications(candidate: Candidate, user) -> list[dict]:
-    applications = (
+def _question_answers(candidate: Candidate) -> list[QuestionAnswer]:
+    """Every answer of the candidate to the complementary questions: their applications' and the shared ones (one
+    query), in the questions' order."""
+    answers = QuestionAnswer.objects.filter(candidate=candidate).select_related("question")
+    return list(answers.order_by("question__order", "question_id", "id"))
+
+
+def _answer(answer: QuestionAnswer) -> dict:
+    return {
+        "question": answer.question.candidate_label or answer.question.label,
+        "answer": answer.answer,
+        "not_concerned": answer.not_concerned,
+        "answered_at": _iso(answer.answered_at),
+    }
+
+
+def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
+    """The candidate's applications, and the answers shared by all of them (a common question that is not "unique").
+    Answers are only ever given through an application, and kept with it: without one, none is read."""
+    applications = list(
         Application.objects.filter(candidate=candidate)
         .select_related("formation", "campaign")
         .prefetch_related(
             Prefetch("events", queryset=ApplicationEvent.objects.order_by("created_at", "id")),
-            Prefetch(
-                "question_answers",
-                queryset=QuestionAnswer.objects.select_related("question").order_by("question__order", "question_id"),
-            ),
             Prefetch(
                 "decisions",
                 queryset=Decision.objects.validated()
@@ -69,6 +83,7 @@ def _applications(candidate: Candidate, user) -> list[dict]:
         )
         .order_by("created_at", "id")
     )
+    answers = _question_answers(candidate) if applications else []
     result = []
     for application in applications:
         result.append(
@@ -100,15 +115,7 @@ def _applications(candidate: Candidate, user) -> list[dict]:
                     }
                     for decision in application.validated_decisions
                 ],
-                "questions": [
-                    {
-                        "question": answer.question.candidate_label or answer.question.label,
-                        "answer": answer.answer,
-                        "not_concerned": answer.not_concerned,
-                        "answered_at": _iso(answer.answered_at),
-                    }
-                    for answer in application.question_answers.all()
-                ],
+                "questions": [_answer(answer) for answer in answers if answer.application_id == application.pk],
                 "history": [
                     {
                         "date": _iso(event.created_at),
@@ -122,7 +129,7 @@ def _applications(candidate: Candidate, user) -> list[dict]:
                 ],
             }
         )
-    return result
+    return result, [_answer(answer) for answer in answers if answer.application_id is None]
 
 
 def _submissions(candidate: Candidate):
@@ -147,9 +154,10 @@ def build_archive(*, user, candidate: Candidate | None):
     data["applications"] = []
     data["pieces"] = []
     data["complementary_forms"] = []
+    data["shared_questions"] = []
     files: list[tuple[str, str]] = []  # (name in the archive, storage name)
     if candidate is not None:
-        data["applications"] = _applications(candidate, user)
+        data["applications"], data["shared_questions"] = _applications(candidate, user)
         for index, submission in enumerate(_submissions(candidate), start=1):
             document = submission.document
             entry = {

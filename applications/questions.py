@@ -1,10 +1,15 @@
 """The complementary questions of an application ("Questions complémentaires", ecandidat-features §1.8), read side.
 
 The questions of an application are the institution's common questions, the common questions of the formation's
-centre and the formation's own questions, in service, in their order. Each is answered per application: Yes/No or a
-text of at most 1000 characters, or declared "Non concerné" when it is conditional; the statuses are the pieces'
-(``AT`` waiting, ``TR`` answered, ``NC`` not concerned). Every question must be answered or declared not
-concerned before the application is transmitted (``applications.services.candidature.transmit_refusal``).
+centre and the formation's own questions, in service, in their order. Each is answered Yes/No or by a text of at
+most 1000 characters, or declared "Non concerné" when it is conditional; the statuses are the pieces' (``AT``
+waiting, ``TR`` answered, ``NC`` not concerned). Every question must be answered or declared not concerned before
+the application is transmitted (``applications.services.candidature.transmit_refusal``).
+
+As the pieces (``applications.pieces``): a question is answered per application, except a common question that is
+not "unique" (``is_shared_question``), answered once by the candidate: that answer (``QuestionAnswer.application``
+empty) is every application's that asks the question. Should a question's flags change once answered, the answer
+of its current way is read, else the other one (an answer given before the change still counts; nothing is lost).
 
 The candidate's recap reads the formation's questions from the "pages" cache (``listed_questions(cached=True)``),
 so a formation without questions costs its recap no query once cached (issue 14); a change to a question or to a
@@ -14,6 +19,7 @@ Writes and the transmission read the database. The writes are in ``applications.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,6 +54,11 @@ class QuestionRow:
         return self.question.candidate_label or self.question.label
 
     @property
+    def is_shared(self) -> bool:
+        """Answered once for all of the candidate's applications."""
+        return is_shared_question(self.question)
+
+    @property
     def status(self) -> PieceStatus:
         return self.answer.status if self.answer is not None else PieceStatus.WAITING
 
@@ -69,6 +80,12 @@ class QuestionRow:
         """The answer as people read it: "Oui"/"Non" for a Yes/No question, the text otherwise."""
         value = self.value
         return BOOLEAN_LABELS.get(value, value) if self.is_boolean else value
+
+
+def is_shared_question(question: Question) -> bool:
+    """A common question that is not unique is answered once per candidate and shared by their applications
+    (``applications.pieces.is_shared_piece``)."""
+    return question.is_common and not question.is_unique
 
 
 def field_name(question: Question) -> str:
@@ -101,20 +118,73 @@ def listed_questions(application: Application, *, cached: bool = False) -> list[
     return [question for question in questions if question.requested_from(application.treatment_type)]
 
 
+def answers_to(application: Application) -> QuerySet[QuestionAnswer]:
+    """The application's own answers and the candidate's shared ones (one query; ``_submissions`` for pieces)."""
+    return QuestionAnswer.objects.filter(
+        Q(application_id=application.pk) | Q(application__isnull=True, candidate_id=application.candidate_id)
+    )
+
+
+def split_answers(answers: Iterable[QuestionAnswer]) -> tuple[dict[int, QuestionAnswer], dict[int, QuestionAnswer]]:
+    """The answers by question id: the application's own, and the shared ones."""
+    own: dict[int, QuestionAnswer] = {}
+    shared: dict[int, QuestionAnswer] = {}
+    for answer in answers:
+        (shared if answer.application_id is None else own)[answer.question_id] = answer
+    return own, shared
+
+
+def answer_of(
+    question: Question, own: dict[int, QuestionAnswer], shared: dict[int, QuestionAnswer]
+) -> QuestionAnswer | None:
+    """The answer of the question's way (shared or per application), else the other way's (flags changed since)."""
+    first, second = (shared, own) if is_shared_question(question) else (own, shared)
+    return first.get(question.pk) or second.get(question.pk)
+
+
+def _concerns(question: Question, application: Application) -> bool:
+    """Whether a shared answer's question, not asked (any more), concerns ``application``: a common question of the
+    institution or of its formation's centre, for its type de traitement (in service or not)."""
+    return (
+        question.is_common
+        and question.centre_id in (None, application.formation.centre_id)
+        and question.requested_from(application.treatment_type)
+    )
+
+
+def answers_of(application: Application, answers: Iterable[QuestionAnswer]) -> list[QuestionAnswer]:
+    """Among ``answers`` (the candidate's, with their questions: the export prefetches them for many applications),
+    those of ``application``, in the questions' order: its own, and the shared ones of the questions that concern
+    it, one per question. Reads ``application.formation`` (select it with the application)."""
+    own, shared = split_answers(
+        answer
+        for answer in answers
+        if answer.application_id == application.pk
+        or (answer.application_id is None and _concerns(answer.question, application))
+    )
+    questions = {answer.question_id: answer.question for answer in (*own.values(), *shared.values())}
+    found = [answer_of(question, own, shared) for question in questions.values()]
+    return sorted((answer for answer in found if answer is not None), key=lambda a: (a.question.order, a.question_id))
+
+
 def question_rows(application: Application, *, cached: bool = False, unlisted: bool = True) -> list[QuestionRow]:
     """The rows of the application's questions: the questions asked (with ``cached``, from the cache: the
-    recap), then, with ``unlisted`` (staff pages, the dossier), any other question this application answered
-    (taken out of service or off the formation since). Without ``unlisted`` and with no question asked, no answer
-    is read: one query at most (none once cached)."""
+    recap), each with its own answer or the candidate's shared one, then, with ``unlisted`` (staff pages, the
+    dossier), any other answered question of this application (taken out of service or off the formation since).
+    Without ``unlisted`` and with no question asked, no answer is read: one query at most (none once cached)."""
     questions = listed_questions(application, cached=cached)
     if not questions and not unlisted:
         return []
-    answers = {
-        answer.question_id: answer
-        for answer in QuestionAnswer.objects.filter(application_id=application.pk).select_related("question")
-    }
-    rows = [QuestionRow(question, answers.pop(question.pk, None)) for question in questions]
-    rows += [QuestionRow(answer.question, answer) for answer in answers.values() if answer.status != "AT"]
+    answers = list(answers_to(application).select_related("question"))
+    own, shared = split_answers(answers)
+    rows = [QuestionRow(question, answer_of(question, own, shared)) for question in questions]
+    if unlisted:
+        listed = {question.pk for question in questions}
+        rows += [
+            QuestionRow(answer.question, answer)
+            for answer in answers_of(application, (answer for answer in answers if answer.question_id not in listed))
+            if answer.status != PieceStatus.WAITING
+        ]
     return rows
 
 

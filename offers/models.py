@@ -328,7 +328,8 @@ class Question(KeptForTreatmentType):
 
     Like the pieces: common to every formation (of the institution when ``centre`` is empty, of one centre
     otherwise) or attached to formations one by one; a conditional question may be declared "Non concerné". Answers
-    are per application (``applications.QuestionAnswer``).
+    (``applications.QuestionAnswer``) are per application, except for a common question that is not "unique"
+    (eCandidat's "Unique" flag unchecked): answered once by the candidate and shared by all of their applications.
     """
 
     class Kind(models.TextChoices):
@@ -343,6 +344,15 @@ class Question(KeptForTreatmentType):
         Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
     )
     is_common = models.BooleanField(_("common"), default=False)
+    # As ``PieceType.is_unique``: only meaningful for a common question (a formation's own is always per application).
+    is_unique = models.BooleanField(
+        _("one answer per application"),
+        default=False,
+        help_text=_(
+            "Unchecked: a common question is answered once and the answer is shared by all of the candidate's "
+            "applications."
+        ),
+    )
     is_conditional = models.BooleanField(
         _("conditional"),
         default=False,

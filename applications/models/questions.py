@@ -12,11 +12,30 @@ ANSWER_MAX_LENGTH = 1000
 
 
 class QuestionAnswer(models.Model):
-    """One application's answer to one question: its text (a Yes/No question stores ``O`` or ``N``), or "Non
-    concerné" for a conditional question. A question without a row, or with an empty row, is waiting (``AT``)."""
+    """A candidate's answer to one question: its text (a Yes/No question stores ``O`` or ``N``), or "Non concerné"
+    for a conditional question. A question without a row, or with an empty row, is waiting (``AT``).
 
+    As ``PieceSubmission``: the answer of one application, or, for a common question that is not "unique"
+    (``applications.questions.is_shared_question``), the candidate's one answer shared by all of their applications
+    (``application`` empty). ``candidate`` is always set.
+    """
+
+    # CASCADE, not the pieces' PROTECT: an answer holds no file to remove from storage first, so it is a pure child
+    # of the dossier, like its form answers and cursus (the campaign destruction deletes candidates without them).
+    candidate = models.ForeignKey(
+        "applications.Candidate",
+        verbose_name=_("candidate"),
+        on_delete=models.CASCADE,
+        related_name="question_answers",
+    )
     application = models.ForeignKey(
-        Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="question_answers"
+        Application,
+        verbose_name=_("application"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="question_answers",
+        help_text=_("Empty for a common question answered once for all the candidate's applications."),
     )
     question = models.ForeignKey(
         "offers.Question", verbose_name=_("question"), on_delete=models.PROTECT, related_name="answers"
@@ -32,7 +51,16 @@ class QuestionAnswer(models.Model):
         verbose_name = _("answer to a question")
         verbose_name_plural = _("answers to questions")
         constraints = [
-            models.UniqueConstraint(fields=["application", "question"], name="question_answer_unique"),
+            models.UniqueConstraint(
+                fields=["application", "question"],
+                condition=Q(application__isnull=False),
+                name="question_answer_once_per_application",
+            ),
+            models.UniqueConstraint(
+                fields=["candidate", "question"],
+                condition=Q(application__isnull=True),
+                name="question_answer_shared_once_per_candidate",
+            ),
             models.CheckConstraint(
                 condition=Q(not_concerned=False) | Q(answer=""), name="question_answer_not_concerned_is_empty"
             ),

@@ -5,8 +5,9 @@ the institution's contact address). Two kinds, as in eCandidat:
 
 - **the account** alone: refused while the account has applications (the commission's work would go with it);
 - **everything** ("Suppression CNIL"): the account, its dossier, its applications with their history, decisions,
-  letters and OPI rows, its pieces and every file it uploaded, the commission packs holding one of its dossiers, the
-  mails written to its address since it was created, and the back office's change history of those rows.
+  letters and OPI rows, its pieces and every file it uploaded, its answers to the complementary questions (those
+  shared by its applications included), the commission packs holding one of its dossiers, the mails written to its
+  address since it was created, and the back office's change history of those rows.
 
 Contract:
 
@@ -199,8 +200,10 @@ def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
     PieceSubmission.objects.filter(candidate__user=user).delete()
     Document.objects.filter(pk__in=document_ids).delete()
     CommissionPack.objects.filter(pk__in=[pack.pk for pack in packs]).delete()
-    Application.objects.filter(pk__in=application_ids).delete()  # history, decisions, letters, notes, OPI, tags
-    Candidate.objects.filter(user=user).delete()  # address, bac, cursus, internships, experience, form answers
+    # History, decisions, letters, notes, OPI, tags, answers to the questions of one application.
+    Application.objects.filter(pk__in=application_ids).delete()
+    # Address, bac, cursus, internships, experience, form answers, the question answers shared by the applications.
+    Candidate.objects.filter(user=user).delete()
     return files
 
 

@@ -6,15 +6,25 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from applications.enums import EventKind
-from applications.history import record_event
+from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, QuestionAnswer
 from applications.models.questions import ANSWER_MAX_LENGTH
-from applications.questions import NO, YES, field_name, listed_questions, questions_locked_reason
+from applications.questions import (
+    NO,
+    YES,
+    answer_of,
+    answers_to,
+    field_name,
+    is_shared_question,
+    listed_questions,
+    questions_locked_reason,
+    split_answers,
+)
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
 from offers.models import Question
 
@@ -49,59 +59,97 @@ def answer_questions(
     refused; a Yes/No answer is ``O`` or ``N``; a text answer is at most 1000 characters; only a conditional
     question may be declared not concerned (its text is then dropped). An empty answer leaves the question waiting.
     All or nothing: the first refusal (a ``FieldRuleError`` naming the question's field) saves nothing.
-    Side effect: one history row ``questions_answered`` with the actor and the number of answers changed. No mail.
+
+    Shared questions (``applications.questions.is_shared_question``: common, not "unique") follow the shared
+    pieces' rules (``applications.services.pieces``): the answer is the candidate's one row (no application),
+    locked with the application's own answers, and every application asking the question reads it at once. The
+    lock is the application's the candidate answers from: a shared answer stays editable from any application that
+    is still editable, even once another application asking it has been transmitted (that application's staff then
+    read the new answer, as they see a shared piece replaced). Two first answers to the same shared question from
+    two applications at once: the second is refused (``BusinessRuleError``), as a shared piece's second file.
+
+    Side effects: one history row ``questions_answered`` on the application, with the actor and the number of
+    answers changed; when shared answers changed, the same row (counting those) on each of the candidate's other
+    applications not cancelled (``live_applications_of``, where a shared piece's events go). No mail.
     """
-    with transaction.atomic():
-        locked = (
-            Application.objects.select_for_update(of=("self",))
-            .select_related("formation", "candidate__user")
-            .get(pk=application.pk)
+    try:
+        with transaction.atomic():
+            return _answer_questions(
+                application=application, answers=answers, not_concerned=not_concerned, actor=actor
+            )
+    except IntegrityError as error:
+        # Another request created the same shared answer between our read and our write (two tabs, a double submit).
+        raise BusinessRuleError(
+            _("Your answers were being saved from another page at the same time: check them and save again.")
+        ) from error
+
+
+def _answer_questions(
+    *, application: Application, answers: Mapping[int, str], not_concerned: Collection[int], actor: User
+) -> int:
+    locked = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("formation", "candidate__user")
+        .get(pk=application.pk)
+    )
+    reason = questions_locked_reason(locked)
+    if reason:
+        raise InvalidTransition(reason)
+    questions = {question.pk: question for question in listed_questions(locked)}
+    if unknown := (set(answers) | set(not_concerned)) - set(questions):
+        raise BusinessRuleError(
+            ngettext(
+                "This question is not asked for this application.",
+                "These questions are not asked for this application.",
+                len(unknown),
+            )
         )
-        reason = questions_locked_reason(locked)
-        if reason:
-            raise InvalidTransition(reason)
-        questions = {question.pk: question for question in listed_questions(locked)}
-        if unknown := (set(answers) | set(not_concerned)) - set(questions):
-            raise BusinessRuleError(
-                ngettext(
-                    "This question is not asked for this application.",
-                    "These questions are not asked for this application.",
-                    len(unknown),
-                )
+    wanted: dict[int, tuple[str, bool]] = {}
+    for pk, question in questions.items():
+        declared = pk in not_concerned
+        if declared and not question.is_conditional:
+            raise FieldRuleError(_("This question is not conditional: answer it."), field=f"{field_name(question)}-nc")
+        wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
+    existing = answers_to(locked).select_for_update(of=("self",)).filter(question__in=questions)
+    own, shared = split_answers(existing)
+    changed = changed_shared = 0
+    for pk, (value, declared) in wanted.items():
+        question = questions[pk]
+        is_shared = is_shared_question(question)
+        # What the candidate read: the other way's answer after a change of the question's flags.
+        current = answer_of(question, own, shared)
+        if (current.answer, current.not_concerned) == (value, declared) if current else not (value or declared):
+            continue
+        row = (shared if is_shared else own).get(pk)
+        if row is None:
+            QuestionAnswer.objects.create(
+                candidate_id=locked.candidate_id,
+                application=None if is_shared else locked,
+                question_id=pk,
+                answer=value,
+                not_concerned=declared,
+                answered_by=actor,
             )
-        wanted: dict[int, tuple[str, bool]] = {}
-        for pk, question in questions.items():
-            declared = pk in not_concerned
-            if declared and not question.is_conditional:
-                raise FieldRuleError(
-                    _("This question is not conditional: answer it."), field=f"{field_name(question)}-nc"
-                )
-            wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
-        existing = {
-            answer.question_id: answer
-            for answer in QuestionAnswer.objects.select_for_update(of=("self",)).filter(
-                application=locked, question__in=questions
-            )
-        }
-        changed = 0
-        for pk, (value, declared) in wanted.items():
-            row = existing.get(pk)
-            if row is None:
-                if value or declared:
-                    QuestionAnswer.objects.create(
-                        application=locked, question_id=pk, answer=value, not_concerned=declared, answered_by=actor
-                    )
-                    changed += 1
-            elif (row.answer, row.not_concerned) != (value, declared):
-                row.answer, row.not_concerned, row.answered_by = value, declared, actor
-                row.save(update_fields=["answer", "not_concerned", "answered_by", "answered_at"])
-                changed += 1
-        if changed:
-            record_event(
-                locked,
-                kind=EventKind.QUESTIONS_ANSWERED,
-                actor=actor,
-                comment=ngettext("%(count)d answer changed", "%(count)d answers changed", changed)
-                % {"count": changed},
-            )
+        else:
+            row.answer, row.not_concerned, row.answered_by = value, declared, actor
+            row.save(update_fields=["answer", "not_concerned", "answered_by", "answered_at"])
+        changed += 1
+        changed_shared += is_shared
+    if changed:
+        record_event(locked, kind=EventKind.QUESTIONS_ANSWERED, actor=actor, comment=_changes(changed))
+    if changed_shared:
+        others = [pk for pk in live_applications_of(locked.candidate_id) if pk != locked.pk]
+        record_events(others, kind=EventKind.QUESTIONS_ANSWERED, actor=actor, comment=_shared_changes(changed_shared))
     return changed
+
+
+def _changes(count: int) -> str:
+    return ngettext("%(count)d answer changed", "%(count)d answers changed", count) % {"count": count}
+
+
+def _shared_changes(count: int) -> str:
+    return ngettext(
+        "%(count)d answer shared by the candidate's applications changed",
+        "%(count)d answers shared by the candidate's applications changed",
+        count,
+    ) % {"count": count}

@@ -77,7 +77,9 @@ def rich_candidate(campaign, formation, central_manager, django_capture_on_commi
         CommissionPack.objects.create(requested_by=central_manager, application_ids=[application.pk], file=pack)
     question = Question.objects.create(code="Q", label="Q", candidate_label="Q ?")
     formation.questions.add(question)
-    QuestionAnswer.objects.create(application=application, question=question, answer="R", answered_by=user)
+    QuestionAnswer.objects.create(
+        application=application, candidate=application.candidate, question=question, answer="R", answered_by=user
+    )
     LogEntry.objects.create(
         user=central_manager,
         content_type=ContentType.objects.get_for_model(Candidate),
