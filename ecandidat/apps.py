@@ -18,3 +18,8 @@ class EcandidatConfig(AppConfig):
         admin_wording.install()
 
         user_logged_in.connect(stamp_on_login, dispatch_uid="ecandidat.sessions.stamp_on_login")
+
+        # The back office's connection tests of the services this layer reaches (the other apps add theirs).
+        from ecandidat import connectivity, connectivity_checks
+
+        connectivity.register(*connectivity_checks.CHECKS)

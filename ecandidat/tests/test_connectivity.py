@@ -16,7 +16,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.files.storage import default_storage
 from django.utils import translation
 
-from ecandidat import connectivity
+from ecandidat import connectivity, connectivity_checks
 from ecandidat.connectivity import Check, CheckFailed, Outcome, mask_url, run_check, run_checks, scrub
 from ecandidat.tests.plugins.services import free_port
 
@@ -179,12 +179,12 @@ def test_database_answers_select_1_on_a_connection_of_its_own(django_assert_num_
 
 @pytest.mark.django_db
 def test_database_out_of_reach_is_a_failure(monkeypatch):
-    db = dict(connectivity._database_settings())
+    db = dict(connectivity_checks._database_settings())
     if db["ENGINE"].endswith("sqlite3"):
         db["NAME"] = "/nonexistent-directory/ecandidat.sqlite3"
     else:
         db.update(HOST="127.0.0.1", PORT=str(free_port()), PASSWORD="db-Secret-99")
-    monkeypatch.setattr(connectivity, "_database_settings", lambda: db)
+    monkeypatch.setattr(connectivity_checks, "_database_settings", lambda: db)
 
     result = run_check(check("database"), timeout=SHORT)
 
