@@ -85,7 +85,7 @@ def _no_reference_lists():
     query count would depend on which test ran before. Each test starts as a fresh install: no list refreshed, memo
     primed. Tests of the lists call ``forget_reference_lists()`` after filling the tables."""
     reference.forget_reference_lists()
-    for key in ("countries", "bac_series"):
+    for key in ("countries", "bac_series", "bac_specialities"):
         reference.memoised(key, list)
     for key in ("communes", "schools"):
         reference.memoised(key, lambda: [False])

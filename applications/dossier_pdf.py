@@ -297,6 +297,10 @@ def _summary(application, rows) -> FPDF:
         pdf.line_item(_label(Bac, "mention"), bac.get_mention_display())
         pdf.line_item(_label(Bac, "school"), bac.school)
         pdf.line_item(_label(Bac, "city"), bac.city)
+        pdf.line_item(_label(Bac, "speciality_1"), bac.speciality_1_label)
+        pdf.line_item(_label(Bac, "speciality_2"), bac.speciality_2_label)
+        pdf.line_item(_label(Bac, "dropped_speciality"), bac.dropped_speciality_label)
+        pdf.line_item(_("Options of the baccalaureate"), ", ".join(bac.options))
 
     pdf.section(_("Internal cursus"))
     for row in candidate.internal_cursus.all():

@@ -179,9 +179,7 @@ COLUMNS: dict[str, Column] = {
         Column("address_city", _("City (France)"), ADDRESS, lambda o: getattr(_address(o), "city", "")),
         Column("address_cedex", _("Cedex"), ADDRESS, lambda o: getattr(_address(o), "cedex", "")),
         Column("address_foreign_city", _("City abroad"), ADDRESS, lambda o: getattr(_address(o), "foreign_city", "")),
-        Column(
-            "bac_series", _("Baccalaureate series"), BAC, lambda o: _bac(o).get_series_display() if _bac(o) else ""
-        ),
+        Column("bac_series", _("Baccalaureate series"), BAC, lambda o: getattr(_bac(o), "series_label", "")),
         Column("bac_year", _("Baccalaureate year"), BAC, lambda o: getattr(_bac(o), "year", None)),
         Column(
             "bac_mention", _("Baccalaureate honours"), BAC, lambda o: _bac(o).get_mention_display() if _bac(o) else ""
@@ -190,6 +188,29 @@ COLUMNS: dict[str, Column] = {
         Column("bac_country", _("Baccalaureate country"), BAC, lambda o: getattr(_bac(o), "country", "")),
         Column("bac_department", _("Baccalaureate department"), BAC, lambda o: getattr(_bac(o), "department", "")),
         Column("bac_city", _("Baccalaureate city"), BAC, lambda o: getattr(_bac(o), "city", "")),
+        Column("bac_school_uai", _("Baccalaureate school UAI"), BAC, lambda o: getattr(_bac(o), "school_uai", "")),
+        # eCandidat's "Bac Spé. 1", "Bac Spé. 2", "Bac Spé. 1ère" and "Bac Option 1-4" (one column for the options).
+        Column(
+            "bac_speciality_1",
+            _("Baccalaureate speciality 1"),
+            BAC,
+            lambda o: getattr(_bac(o), "speciality_1_label", ""),
+        ),
+        Column(
+            "bac_speciality_2",
+            _("Baccalaureate speciality 2"),
+            BAC,
+            lambda o: getattr(_bac(o), "speciality_2_label", ""),
+        ),
+        Column(
+            "bac_dropped_speciality",
+            _("Baccalaureate dropped première speciality"),
+            BAC,
+            lambda o: getattr(_bac(o), "dropped_speciality_label", ""),
+        ),
+        Column(
+            "bac_options", _("Baccalaureate options"), BAC, lambda o: ", ".join(_bac(o).options) if _bac(o) else ""
+        ),
         Column(
             "internal_cursus",
             _("Internal cursus"),

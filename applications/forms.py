@@ -22,11 +22,16 @@ from applications.models import (
     ReferenceSchool,
     WorkExperience,
 )
+from applications.models.dossier import UAI_PATTERN
 from applications.models.questions import ANSWER_MAX_LENGTH
 from applications.models.reference import (
+    REFORM_FIRST_YEAR,
     bac_series_label,
+    bac_speciality_choices,
+    bac_speciality_label,
     has_reference_communes,
     has_reference_schools,
+    is_general_series,
     reference_bac_series_rows,
     reference_countries,
 )
@@ -246,15 +251,36 @@ class AddressForm(DossierForm):
         pass
 
 
-UAI = re.compile(r"^[0-9]{7}[A-Z]$")  # "unité administrative immatriculée": a French school's number
+UAI = re.compile(UAI_PATTERN)  # "unité administrative immatriculée": a French school's number
 
 
 class BaccalaureateForm(DossierForm):
+    """Baccalauréat ou équivalence (eCandidat ``CandidatBacWindow``).
+
+    The spécialités of the bac reform concern the bac général from its 2021 session on: the page hides them for any
+    other series or year (static/js/bac.js, which also leaves them out of the POST), and the server refuses them
+    there with a message next to the field, so that without JavaScript they are optional fields whose help text
+    says when to fill them. The options concern every bac.
+    """
+
     country_fields = ("country",)
+    speciality_fields = Baccalaureate.SPECIALITY_FIELDS
+    option_fields = Baccalaureate.OPTION_FIELDS
+    reform_first_year = REFORM_FIRST_YEAR
 
     class Meta:
         model = Baccalaureate
-        fields = ["series", "year", "country", "department", "city", "school", "mention"]
+        fields = [
+            "series",
+            "year",
+            "country",
+            "department",
+            "city",
+            "school",
+            "mention",
+            *Baccalaureate.SPECIALITY_FIELDS,
+            *Baccalaureate.OPTION_FIELDS,
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -272,6 +298,11 @@ class BaccalaureateForm(DossierForm):
         )
         if self.instance.pk:
             self.initial["series"] = current
+        # The series of the bac général, whose bac from REFORM_FIRST_YEAR on has spécialités (read by bac.js).
+        self.reform_series = [code for code, label in choices if is_general_series(code, label)]
+        self._speciality_fields(bac_speciality_choices())
+        for name in self.option_fields:
+            self._describe(name, "bac-options-help")
         if has_reference_schools():
             self.fields["school"].help_text = _(
                 "For a school in France you may type its UAI number (on the baccalaureate certificate, e.g. "
@@ -280,6 +311,40 @@ class BaccalaureateForm(DossierForm):
         for name in ("series", "year", "country"):
             self.fields[name].required = True
             self.fields[name].label = format_lazy("* {}", self.fields[name].label)
+        self.school_uai = ""
+
+    def _speciality_fields(self, offered: list[tuple[str, Any]]) -> None:
+        """Lists of the SIS's spécialités (else the built-in one); a code the dossier holds stays offered."""
+        for name in self.speciality_fields:
+            current = getattr(self.instance, name) if self.instance.pk else ""
+            choices = list(offered)
+            if current and current not in dict(choices):
+                choices.append((current, bac_speciality_label(current)))
+            self.fields[name] = forms.ChoiceField(
+                label=self.fields[name].label, required=False, choices=[("", "---------"), *choices]
+            )
+            self._describe(name, "bac-specialities-help")
+            if self.instance.pk:
+                self.initial[name] = current
+
+    def _describe(self, name: str, help_id: str) -> None:
+        # The group's help text (one paragraph for the group, in the template) then the field's error, whose id
+        # Django gives it (a reference to an absent id is ignored by assistive technologies).
+        self.fields[name].widget.attrs["aria-describedby"] = f"{help_id} {self[name].auto_id}_error"
+
+    def main_fields(self) -> list[forms.BoundField]:
+        grouped = {*self.speciality_fields, *self.option_fields}
+        return [field for field in self.visible_fields() if field.name not in grouped]
+
+    def speciality_bound_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.speciality_fields]
+
+    def option_bound_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.option_fields]
+
+    def reform_applies(self, series: str, year: int | None) -> bool:
+        """Whether this bac has spécialités: the bac général, obtained in REFORM_FIRST_YEAR or later."""
+        return series in self.reform_series and year is not None and year >= REFORM_FIRST_YEAR
 
     def clean_year(self):
         year = self.cleaned_data["year"]
@@ -298,12 +363,15 @@ class BaccalaureateForm(DossierForm):
                 _("This series was awarded from %(first)s to %(last)s: check the series or the year.")
                 % {"first": first or "…", "last": last or "…"},
             )
+        self._clean_specialities(cleaned)
         school = (cleaned.get("school") or "").strip().upper()
-        if UAI.match(school) and cleaned.get("country") == FRANCE and has_reference_schools():
-            found = ReferenceSchool.objects.filter(code=school).first()
-            if found is None:
+        if UAI.match(school) and cleaned.get("country") == FRANCE:
+            if not has_reference_schools():
+                self.school_uai = school  # no list to check it against: kept as typed
+            elif (found := ReferenceSchool.objects.filter(code=school).first()) is None:
                 self.add_error("school", _("No school has this UAI number."))
             else:
+                self.school_uai = school
                 cleaned["school"] = found.label[:100]
                 cleaned["department"] = cleaned.get("department") or found.department
                 if not cleaned.get("city"):
@@ -314,7 +382,39 @@ class BaccalaureateForm(DossierForm):
                         .first()
                         or ""
                     )
+        elif self.instance.pk and (cleaned.get("school"), cleaned.get("country")) == (
+            self.instance.school,
+            self.instance.country,
+        ):
+            self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
         return cleaned
+
+    def _clean_specialities(self, cleaned: dict) -> None:
+        given = [name for name in self.speciality_fields if cleaned.get(name)]
+        series, year = cleaned.get("series"), cleaned.get("year")
+        if given and series and year and not self.reform_applies(series, year):
+            for name in given:
+                self.add_error(
+                    name,
+                    _(
+                        "Specialities concern only the general baccalaureate obtained from %(year)s on: leave this "
+                        "field empty."
+                    )
+                    % {"year": REFORM_FIRST_YEAR},
+                )
+            return
+        speciality_1, speciality_2, dropped = (cleaned.get(name, "") for name in self.speciality_fields)
+        if speciality_1 and speciality_1 == speciality_2:
+            self.add_error("speciality_2", _("Choose two different final-year specialities."))
+        if dropped and dropped in (speciality_1, speciality_2):
+            self.add_error(
+                "dropped_speciality",
+                _("The dropped première speciality must differ from your two final-year specialities."),
+            )
+
+    def changes(self) -> dict:
+        # The school's UAI is no field of its own: it is the number the school was typed as, or kept.
+        return {**super().changes(), "school_uai": self.school_uai}
 
     def validate_unique(self):
         pass

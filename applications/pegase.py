@@ -9,7 +9,8 @@ eCandidat uses it (reference: siscol-pegase-apogee.md §1; README "Deploying at 
   when ``PEGASE_COC_URL`` is set, the published results of each enrolment (coc):
   ``etablissements/{etab}/periodes/{période}/apprenants/{code}/chemins/{formation>cible}`` (Pégase has no call
   for all of a learner's results). A failure there costs the results only: the cursus is imported without them.
-- Reference lists (ref): ``nomenclatures/{Nom}/numPage/{p}/nbOccurences/1000``, page after page.
+- Reference lists (ref): ``nomenclatures/{Nom}/numPage/{p}/nbOccurences/1000``, page after page (countries,
+  communes, schools, bac series and the spécialités of the bac général).
 
 JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Pégase's country, commune and school codes
 are turned into the dossier's (ISO country codes, labels) through the reference tables that the nightly
@@ -35,6 +36,7 @@ from applications.countries import FRANCE
 from applications.enums import Civility, Mention
 from applications.models import ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.sis import (
+    UAI,
     ReferenceItem,
     ReferenceKind,
     SisAddress,
@@ -56,6 +58,7 @@ NOMENCLATURES = {
     ReferenceKind.COMMUNES: "Commune",
     ReferenceKind.SCHOOLS: "EtablissementFrancais",
     ReferenceKind.BAC_SERIES: "SerieBac",
+    ReferenceKind.BAC_SPECIALITIES: "SpecialitesBacGeneral",
 }
 PEGASE_FRANCE = "100"  # Pégase's (and Apogée's) code of France, known before any refresh
 
@@ -458,6 +461,9 @@ class PegaseBackend:
         school_code = _code(schooling, "etablissementBac")
         school = ReferenceSchool.objects.filter(code=school_code).first() if school_code else None
         mention = _code(schooling, "mentionBac")
+        # eCandidat reads these two as the spécialités terminale 1 and 2; Pégase has no spécialité de première
+        # abandonnée nor options. Codes of SpecialitesBacGeneral, named through the refreshed list.
+        first, second = _code(schooling, "premiereSpecialiteBac")[:20], _code(schooling, "deuxiemeSpecialiteBac")[:20]
         return SisBaccalaureate(
             series=series[:20],
             year=year,
@@ -466,6 +472,9 @@ class PegaseBackend:
             department=school.department if school else "",
             city=self._commune_label(school.commune_insee_code) if school else "",
             school=(school.label if school else school_code)[:100],
+            school_uai=school_code if UAI.match(school_code) else "",
+            speciality_1=first,
+            speciality_2=second if second != first else "",
         )
 
     # --- reference lists --------------------------------------------------------------------------------------
@@ -524,6 +533,9 @@ class PegaseBackend:
             department=department[:3],
             school_type=_text(school_type.get("typeUai") if isinstance(school_type, dict) else "")[:20],
         )
+
+    def _bac_specialities_item(self, item: dict) -> ReferenceItem | None:
+        return self._bac_series_item(item)  # the same shape: code, labels, validity dates
 
     def _bac_series_item(self, item: dict) -> ReferenceItem | None:
         code, label = _text(item.get("code")), _label(item)

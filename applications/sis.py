@@ -15,6 +15,7 @@ batches stop without changing anything.
 import csv
 import datetime
 import io
+import re
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
@@ -26,6 +27,8 @@ from django.core.exceptions import ValidationError
 from applications.countries import is_country_code
 from applications.enums import BacSeries, Civility
 from applications.models import SisRecord
+from applications.models.dossier import UAI_PATTERN
+from applications.models.reference import BUILT_IN_BAC_SPECIALITIES
 from applications.validators import normalise_ine, validate_ine
 
 
@@ -52,6 +55,15 @@ class SisBaccalaureate:
     department: str = ""
     city: str = ""
     school: str = ""
+    # Records stored before these fields existed lack their keys: the defaults apply.
+    school_uai: str = ""
+    speciality_1: str = ""  # spécialités terminale (Pégase premiere/deuxiemeSpecialiteBac; Apogée COD_SPE_1/2_BAC)
+    speciality_2: str = ""
+    dropped_speciality: str = ""  # spécialité de première abandonnée (Apogée COD_SPE_BAC_PRE; not in Pégase)
+    option_1: str = ""  # Apogée COD_OPT_1_BAC … COD_OPT_4_BAC (not in Pégase)
+    option_2: str = ""
+    option_3: str = ""
+    option_4: str = ""
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,7 @@ class ReferenceKind(StrEnum):
     COMMUNES = "communes"  # Pégase Commune
     SCHOOLS = "schools"  # Pégase EtablissementFrancais
     BAC_SERIES = "bac_series"  # Pégase SerieBac
+    BAC_SPECIALITIES = "bac_specialities"  # Pégase SpecialitesBacGeneral
 
 
 @dataclass(frozen=True)
@@ -176,8 +189,8 @@ class ReferenceItem:
     commune_insee_code: str = ""  # schools
     department: str = ""  # schools
     school_type: str = ""  # schools
-    first_year: int | None = None  # bac series
-    last_year: int | None = None  # bac series
+    first_year: int | None = None  # bac series and specialities
+    last_year: int | None = None  # bac series and specialities
 
 
 class StudentRecordsBackend(Protocol):
@@ -256,8 +269,21 @@ CSV_COLUMNS = (
     "cursus_mention",
 )
 # Columns a file may leave out (added after the first files were written): an absent column reads as empty.
-OPTIONAL_COLUMNS = ("cursus_note", "cursus_bareme")
+BAC_REFORM_COLUMNS = (
+    "bac_uai",
+    "bac_specialite_1",
+    "bac_specialite_2",
+    "bac_specialite_premiere",
+    "bac_option_1",
+    "bac_option_2",
+    "bac_option_3",
+    "bac_option_4",
+)
+OPTIONAL_COLUMNS = ("cursus_note", "cursus_bareme", *BAC_REFORM_COLUMNS)
 REQUIRED_COLUMNS = ("cod_etu", "civilite", "nom_patronymique", "prenom", "date_naissance", "pays_naissance")
+
+
+UAI = re.compile(UAI_PATTERN)
 
 
 class CsvFormatError(Exception):
@@ -268,6 +294,29 @@ class CsvFormatError(Exception):
 class ParseResult:
     students: list[SisStudent]
     errors: list[str]  # "line N: message", in file order
+
+
+def _bac_reform(row: dict) -> dict:
+    """The bac's school UAI, spécialités and options (optional columns). Spécialités are codes of the built-in list
+    (the CSV backend has no reference lists), and differ from each other."""
+    uai = row["bac_uai"].upper()
+    if uai and not UAI.match(uai):
+        raise ValueError("bac_uai must be a UAI number: 7 digits and a letter, e.g. 0660014A")
+    columns = {
+        "speciality_1": "bac_specialite_1",
+        "speciality_2": "bac_specialite_2",
+        "dropped_speciality": "bac_specialite_premiere",
+    }
+    specialities = {name: row[column].upper() for name, column in columns.items()}
+    known = dict(BUILT_IN_BAC_SPECIALITIES)
+    for name, code in specialities.items():
+        if code and code not in known:
+            raise ValueError(f"{columns[name]} is not a known speciality code")
+    given = [code for code in specialities.values() if code]
+    if len(set(given)) != len(given):
+        raise ValueError("bac_specialite_1, bac_specialite_2 and bac_specialite_premiere must differ")
+    options = {f"option_{n}": row[f"bac_option_{n}"][:50] for n in range(1, 5)}
+    return {"school_uai": uai, **specialities, **options}
 
 
 def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
@@ -332,6 +381,7 @@ def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
             department=row["bac_departement"],
             city=row["bac_commune"],
             school=row["bac_etablissement"],
+            **_bac_reform(row),
         )
     cursus = None
     if row["cursus_code"]:

@@ -4,7 +4,13 @@ which countries found no ISO code."""
 
 from django.contrib import admin
 
-from applications.models import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
+from applications.models import (
+    ReferenceBacSeries,
+    ReferenceBacSpeciality,
+    ReferenceCommune,
+    ReferenceCountry,
+    ReferenceSchool,
+)
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 
 
@@ -32,4 +38,9 @@ class ReferenceSchoolAdmin(ReferenceListAdmin):
 
 @admin.register(ReferenceBacSeries)
 class ReferenceBacSeriesAdmin(ReferenceListAdmin):
+    list_display = ["code", "label", "first_year", "last_year", "visible", "refreshed_at"]
+
+
+@admin.register(ReferenceBacSpeciality)
+class ReferenceBacSpecialityAdmin(ReferenceListAdmin):
     list_display = ["code", "label", "first_year", "last_year", "visible", "refreshed_at"]

@@ -16,7 +16,13 @@ from applications.models.opi import Opi, OpiExport
 from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
 from applications.models.questions import QuestionAnswer
-from applications.models.reference import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
+from applications.models.reference import (
+    ReferenceBacSeries,
+    ReferenceBacSpeciality,
+    ReferenceCommune,
+    ReferenceCountry,
+    ReferenceSchool,
+)
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
 from applications.models.sva import SvaAlertLevel
 
@@ -42,6 +48,7 @@ __all__ = [
     "PieceSubmission",
     "QuestionAnswer",
     "ReferenceBacSeries",
+    "ReferenceBacSpeciality",
     "ReferenceCommune",
     "ReferenceCountry",
     "ReferenceSchool",

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import Civility, Mention, Obtained
-from applications.models.reference import bac_series_label
+from applications.models.reference import bac_series_label, bac_speciality_label
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -24,6 +24,9 @@ department_validator = RegexValidator(
     r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$", _("Enter a French department number, e.g. 66, 2A or 974.")
 )
 year_validators = [MinValueValidator(1900), MaxValueValidator(2100)]
+# "Unité administrative immatriculée": a French school's number, e.g. 0660014A (Apogée COD_ETB).
+UAI_PATTERN = r"^[0-9]{7}[A-Z]$"
+uai_validator = RegexValidator(UAI_PATTERN, _("Enter a UAI number: 7 digits and a letter, e.g. 0660014A."))
 
 
 class CandidateQuerySet(models.QuerySet["Candidate"]):
@@ -133,9 +136,25 @@ class Baccalaureate(models.Model):
     department = models.CharField(_("department"), max_length=3, blank=True, validators=[department_validator])
     city = models.CharField(_("city"), max_length=50, blank=True)
     school = models.CharField(_("school"), max_length=100, blank=True)
+    # The school's UAI when known (typed in the form, or from the SIS): the Apogée OPI file's COD_ETB.
+    school_uai = models.CharField(_("school UAI number"), max_length=8, blank=True, validators=[uai_validator])
     mention = models.CharField(_("honours"), max_length=3, choices=Mention.choices, blank=True)
+    # The bac reform (bac général from 2021): codes of the SIS's spécialités once refreshed, else of the built-in
+    # list (applications.models.reference), stored as the series are.
+    speciality_1 = models.CharField(_("final-year speciality 1"), max_length=20, blank=True)
+    speciality_2 = models.CharField(_("final-year speciality 2"), max_length=20, blank=True)
+    dropped_speciality = models.CharField(_("dropped première speciality"), max_length=20, blank=True)
+    # Options of the bac (eCandidat codOpt1-4Bac): free text, or the SIS's codes when imported (no list exists here;
+    # eCandidat's own list came from Apogée only). 50 characters, as eCandidat's codes.
+    option_1 = models.CharField(_("option 1"), max_length=50, blank=True)
+    option_2 = models.CharField(_("option 2"), max_length=50, blank=True)
+    option_3 = models.CharField(_("option 3"), max_length=50, blank=True)
+    option_4 = models.CharField(_("option 4"), max_length=50, blank=True)
     sis_locked = models.BooleanField(_("imported from the student records system"), default=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    SPECIALITY_FIELDS = ("speciality_1", "speciality_2", "dropped_speciality")
+    OPTION_FIELDS = ("option_1", "option_2", "option_3", "option_4")
 
     class Meta:
         verbose_name = _("baccalaureate")
@@ -147,6 +166,30 @@ class Baccalaureate(models.Model):
                 name="baccalaureate_series_only_with_bac",
                 violation_error_message=_("A baccalaureate has a series and a year; “no baccalaureate” has none."),
             ),
+            models.CheckConstraint(
+                condition=Q(has_bac=True)
+                | Q(
+                    school_uai="",
+                    speciality_1="",
+                    speciality_2="",
+                    dropped_speciality="",
+                    option_1="",
+                    option_2="",
+                    option_3="",
+                    option_4="",
+                ),
+                name="baccalaureate_specialities_only_with_bac",
+                violation_error_message=_("“No baccalaureate” has no school, speciality or option."),
+            ),
+            models.CheckConstraint(
+                condition=(Q(speciality_2="") | ~Q(speciality_2=F("speciality_1")))
+                & (
+                    Q(dropped_speciality="")
+                    | (~Q(dropped_speciality=F("speciality_1")) & ~Q(dropped_speciality=F("speciality_2")))
+                ),
+                name="baccalaureate_specialities_distinct",
+                violation_error_message=_("The three specialities of a baccalaureate are different."),
+            ),
         ]
 
     def __str__(self):
@@ -155,6 +198,27 @@ class Baccalaureate(models.Model):
     @property
     def series_label(self) -> str:
         return bac_series_label(self.series)
+
+    @property
+    def speciality_1_label(self) -> str:
+        return bac_speciality_label(self.speciality_1)
+
+    @property
+    def speciality_2_label(self) -> str:
+        return bac_speciality_label(self.speciality_2)
+
+    @property
+    def dropped_speciality_label(self) -> str:
+        return bac_speciality_label(self.dropped_speciality)
+
+    @property
+    def has_specialities(self) -> bool:
+        return any(getattr(self, name) for name in self.SPECIALITY_FIELDS)
+
+    @property
+    def options(self) -> list[str]:
+        """The options given, in order, without the empty ones."""
+        return [value for value in (getattr(self, name) for name in self.OPTION_FIELDS) if value]
 
 
 class InternalCursus(models.Model):

@@ -1,15 +1,18 @@
 """Reference lists of the student records system (eCandidat's "nomenclatures" ``Pays``, ``Commune``,
-``Etablissement``, ``BacOuxEqu``), refreshed every night by ``manage.py refresh_reference_data``.
+``Etablissement``, ``BacOuxEqu``, ``SpecialiteBac``), refreshed every night by ``manage.py refresh_reference_data``.
 
 The dossier forms offer these lists when they are filled and fall back to the built-in ones otherwise (ISO 3166
-through pycountry, ``applications.enums.BacSeries``, free text). A code the system stops sending is hidden, never
-deleted: dossiers may hold it.
+through pycountry, ``applications.enums.BacSeries``, ``BUILT_IN_BAC_SPECIALITIES``, free text). A code the system
+stops sending is hidden, never deleted: dossiers may hold it.
 """
 
+import re
 import time
+import unicodedata
 from collections.abc import Callable
 
 from django.db import models
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import BacSeries
@@ -96,6 +99,43 @@ class ReferenceBacSeries(ReferenceRow):
         verbose_name_plural = _("reference baccalaureate series")
 
 
+class ReferenceBacSpeciality(ReferenceRow):
+    """A spécialité of the bac général (Pégase ``SpecialitesBacGeneral``, eCandidat ``SiScolSpecialiteBac``), with
+    its years of validity: what a dossier's spécialités terminale and de première abandonnée hold."""
+
+    first_year = models.PositiveSmallIntegerField(_("first year"), null=True, blank=True)
+    last_year = models.PositiveSmallIntegerField(_("last year"), null=True, blank=True)
+
+    class Meta(ReferenceRow.Meta):
+        verbose_name = _("reference baccalaureate speciality")
+        verbose_name_plural = _("reference baccalaureate specialities")
+
+
+# The bac reform: the bac général has spécialités (two in terminale, a third followed in première and dropped) from
+# its 2021 session on.
+REFORM_FIRST_YEAR = 2021
+
+# The spécialités of the bac général (arrêté du 16 juillet 2018 as amended; EPPCS from the 2023 session), offered
+# until refresh_reference_data fills ReferenceBacSpeciality. The codes are the usual abbreviations, not a national
+# nomenclature's (none is public for them): the Apogée OPI file carries them as they are (docs/opi-apogee.md), and
+# with Pégase the refreshed list, with Pégase's codes, replaces this one.
+BUILT_IN_BAC_SPECIALITIES: tuple[tuple[str, Promise], ...] = (
+    ("ARTS", _("Arts")),
+    ("BIOECO", _("Biology and ecology")),
+    ("EPPCS", _("Physical education, sports practices and culture")),
+    ("HGGSP", _("History and geography, geopolitics and political science")),
+    ("HLP", _("Humanities, literature and philosophy")),
+    ("LLCER", _("Foreign and regional languages, literatures and cultures")),
+    ("LLCA", _("Literature, languages and cultures of Antiquity")),
+    ("MATHS", _("Mathematics")),
+    ("NSI", _("Digital and computer science")),
+    ("PC", _("Physics and chemistry")),
+    ("SVT", _("Life and earth sciences")),
+    ("SI", _("Engineering science")),
+    ("SES", _("Economic and social sciences")),
+)
+
+
 def reference_bac_series_rows() -> list[tuple[str, str, int | None, int | None]]:
     """The SIS's visible series as (code, label, first year, last year), empty when never refreshed."""
     return memoised(
@@ -111,6 +151,39 @@ def reference_bac_series_rows() -> list[tuple[str, str, int | None, int | None]]
 def reference_bac_series() -> list[tuple[str, str]]:
     """The SIS's visible series as (code, label), empty when the list was never refreshed."""
     return [(code, label) for code, label, _first, _last in reference_bac_series_rows()]
+
+
+def _reference_bac_speciality_rows() -> list[tuple[str, str, bool]]:
+    """Every spécialité of the SIS, hidden ones included, as (code, label, visible): a short list (about 15 rows),
+    read once per process, so that naming a dossier's spécialités never costs a query per row (exports)."""
+    return memoised(
+        "bac_specialities",
+        lambda: list(ReferenceBacSpeciality.objects.order_by("label").values_list("code", "label", "visible")),
+    )
+
+
+def reference_bac_specialities() -> list[tuple[str, str]]:
+    """The SIS's visible spécialités as (code, label), empty when the list was never refreshed."""
+    return [(code, label) for code, label, visible in _reference_bac_speciality_rows() if visible]
+
+
+def bac_speciality_choices() -> list[tuple[str, object]]:
+    """The spécialités a dossier may hold: the SIS's once refreshed, else the built-in list."""
+    return list(reference_bac_specialities()) or list(BUILT_IN_BAC_SPECIALITIES)
+
+
+_GENERAL = re.compile(r"\bGENERALE?\b")
+
+
+def is_general_series(code: str, label: object) -> bool:
+    """Whether a series is the bac général of the reform: the built-in ``GEN``, or an SIS series whose label says
+    "général" (Pégase's ``BACCALAUREAT GENERAL``; the old S, ES and L do not)."""
+    if code == BacSeries.GENERAL:
+        return True
+    if code in BacSeries.values:
+        return False
+    plain = unicodedata.normalize("NFKD", str(label)).encode("ascii", "ignore").decode().upper()
+    return bool(_GENERAL.search(plain))
 
 
 def has_reference_communes() -> bool:
@@ -145,3 +218,12 @@ def bac_series_label(code: str) -> str:
         or ReferenceBacSeries.objects.filter(code=code).values_list("label", flat=True).first()
         or code
     )
+
+
+def bac_speciality_label(code: str) -> str:
+    """The label of a stored spécialité: the SIS's (memoised, hidden rows included), else the built-in list's, else
+    the code itself."""
+    if not code:
+        return ""
+    sis_labels = {row[0]: row[1] for row in _reference_bac_speciality_rows()}
+    return str(sis_labels.get(code) or dict(BUILT_IN_BAC_SPECIALITIES).get(code) or code)

@@ -12,6 +12,7 @@ import datetime
 import unicodedata
 from collections.abc import Sequence
 
+from applications.models import Baccalaureate
 from applications.opi.communes import CommuneCodes
 from applications.opi.countries import FRANCE_INSEE, insee_country
 from applications.opi.pegase import write_csv
@@ -40,11 +41,20 @@ COLUMNS = [
     # données personnelles
     "ADR_MAIL_OPI",
     "NUM_TEL_POR_OPI",
-    # bac
+    # bac, in the order of DonneesOpiDTO10's bac: codBac, codDep, codEtb, (codTpe: see docs), codMention,
+    # daaObtBacOba, codSpe1BacTer, codSpe2BacTer, codSpeBacPre, codOpt1Bac … codOpt4Bac
     "COD_BAC",
-    "DAA_OBT_BAC_OBA",
     "COD_DEP_BAC",
+    "COD_ETB",
     "COD_MNB",
+    "DAA_OBT_BAC_OBA",
+    "COD_SPE1_BAC_TER",
+    "COD_SPE2_BAC_TER",
+    "COD_SPE_BAC_PRE",
+    "COD_OPT1_BAC",
+    "COD_OPT2_BAC",
+    "COD_OPT3_BAC",
+    "COD_OPT4_BAC",
     # adresse fixe
     "COD_PAY_ADR",
     "COD_BDI_ADR",
@@ -65,6 +75,9 @@ COLUMNS = [
     "COD_DEM_DOS",
     "TEM_VAL_PSD",
 ]
+
+
+BAC_COLUMNS = COLUMNS.index("COD_OPT4_BAC") - COLUMNS.index("COD_BAC") + 1
 
 
 def upper_ascii(text: str) -> str:
@@ -103,10 +116,7 @@ def _person(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
         candidate.birth_department if born_in_france else birth_country,
         candidate.user.email,
         candidate.mobile,
-        bac.series if bac and bac.has_bac else "",
-        bac.year if bac and bac.has_bac else "",
-        bac.department if bac else "",
-        bac.mention if bac else "",
+        *_bac(bac),
         insee_country(address.country) if address else "",
         address.postal_code if address else "",
         communes.address(address),
@@ -115,6 +125,24 @@ def _person(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
         address.line3 if address else "",
         address.foreign_city if address else "",
         candidate.phone or candidate.mobile,
+    ]
+
+
+def _bac(bac: Baccalaureate | None) -> list[object]:
+    """The bac columns, empty without a bac ("Je n'ai pas le bac": eCandidat's SCOL_SISCOL_COD_SANS_BAC is the
+    loader's to add)."""
+    if bac is None or not bac.has_bac:
+        return [""] * BAC_COLUMNS
+    return [
+        bac.series,
+        bac.department,
+        bac.school_uai,
+        bac.mention,
+        bac.year,
+        bac.speciality_1,
+        bac.speciality_2,
+        bac.dropped_speciality,
+        *(getattr(bac, name) for name in Baccalaureate.OPTION_FIELDS),
     ]
 
 

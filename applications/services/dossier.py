@@ -243,6 +243,14 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
             department=b.department,
             city=b.city,
             school=b.school,
+            school_uai=b.school_uai,
+            speciality_1=b.speciality_1,
+            speciality_2=b.speciality_2,
+            dropped_speciality=b.dropped_speciality,
+            option_1=b.option_1,
+            option_2=b.option_2,
+            option_3=b.option_3,
+            option_4=b.option_4,
             sis_locked=True,
         )
     InternalCursus.objects.filter(candidate=candidate).delete()

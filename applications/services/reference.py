@@ -1,29 +1,40 @@
-"""The nightly refresh of the reference lists (countries, communes, schools, bac series) from the student records
-system into the tables the dossier forms read (``applications.models.reference``)."""
+"""The nightly refresh of the reference lists (countries, communes, schools, bac series and spécialités) from the
+student records system into the tables the dossier forms read (``applications.models.reference``)."""
 
 from typing import Any
 
 from django.db import transaction
 
 from applications.countries import FRANCE, iso_code_for_label
-from applications.models import ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
+from applications.models import (
+    ReferenceBacSeries,
+    ReferenceBacSpeciality,
+    ReferenceCommune,
+    ReferenceCountry,
+    ReferenceSchool,
+)
 from applications.models.reference import forget_reference_lists
 from applications.sis import ReferenceItem, ReferenceKind, StudentRecordsBackend, StudentRecordsUnavailable
 from ecandidat.batches import Report
 
 # In this order: schools are kept only when their commune is known (eCandidat's rule), so communes come first.
-ReferenceModel = type[ReferenceCountry | ReferenceCommune | ReferenceSchool | ReferenceBacSeries]
+# The spécialités come last: a Pégase without that nomenclature stops the batch after the others were refreshed.
+ReferenceModel = type[
+    ReferenceCountry | ReferenceCommune | ReferenceSchool | ReferenceBacSeries | ReferenceBacSpeciality
+]
 MODELS: dict[ReferenceKind, ReferenceModel] = {
     ReferenceKind.COUNTRIES: ReferenceCountry,
     ReferenceKind.COMMUNES: ReferenceCommune,
     ReferenceKind.SCHOOLS: ReferenceSchool,
     ReferenceKind.BAC_SERIES: ReferenceBacSeries,
+    ReferenceKind.BAC_SPECIALITIES: ReferenceBacSpeciality,
 }
 FIELDS: dict[ReferenceKind, tuple[str, ...]] = {
     ReferenceKind.COUNTRIES: ("iso_code", "nationality_label"),
     ReferenceKind.COMMUNES: ("insee_code", "postal_code"),
     ReferenceKind.SCHOOLS: ("commune_insee_code", "department", "school_type"),
     ReferenceKind.BAC_SERIES: ("first_year", "last_year"),
+    ReferenceKind.BAC_SPECIALITIES: ("first_year", "last_year"),
 }
 PEGASE_FRANCE = "100"
 

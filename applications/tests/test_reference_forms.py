@@ -200,10 +200,10 @@ def test_bac_page_shows_a_built_in_series_label_without_a_query(owner_client, ca
 )
 def test_pages_read_the_lists_once_per_process(owner_client, candidate, lists, django_assert_num_queries, name, base):
     """The lists cost one query each on the first page a process shows (then MEMO_SECONDS from memory): the bac
-    page reads the series, the countries and whether schools exist; the others the countries."""
+    page reads the series, the spécialités, the countries and whether schools exist; the others the countries."""
     AddressFactory(candidate=candidate)
     BaccalaureateFactory(candidate=candidate)
-    cold = {"applications:baccalaureate": 3}.get(name, 1)
+    cold = {"applications:baccalaureate": 4}.get(name, 1)
 
     with django_assert_num_queries(base + cold):
         assert owner_client.get(reverse(name)).status_code == 200

@@ -5,8 +5,8 @@ from ecandidat.batches import BatchCommand
 
 class Command(BatchCommand):
     help = (
-        "Refresh the reference lists of the dossier forms (countries, communes, schools, bac series) from the "
-        "student records system (STUDENT_RECORDS_BACKEND). Run before sync_sis."
+        "Refresh the reference lists of the dossier forms (countries, communes, schools, bac series, spécialités "
+        "of the bac général) from the student records system (STUDENT_RECORDS_BACKEND). Run before sync_sis."
     )
     batch_name = "refresh_reference_data"
 

@@ -61,9 +61,17 @@ def test_apogee_file_column_by_column(opi_candidate, formation, centre_manager, 
             "ADR_MAIL_OPI": "ab123456@example.org",
             "NUM_TEL_POR_OPI": "+33612345678",
             "COD_BAC": "GEN",
-            "DAA_OBT_BAC_OBA": "2019",
             "COD_DEP_BAC": "66",
+            "COD_ETB": "",  # the bac's school UAI (test_bac_specialities.py)
             "COD_MNB": "AB",
+            "DAA_OBT_BAC_OBA": "2019",
+            "COD_SPE1_BAC_TER": "",  # a bac of 2019: no spécialités
+            "COD_SPE2_BAC_TER": "",
+            "COD_SPE_BAC_PRE": "",
+            "COD_OPT1_BAC": "",
+            "COD_OPT2_BAC": "",
+            "COD_OPT3_BAC": "",
+            "COD_OPT4_BAC": "",
             "COD_PAY_ADR": "100",
             "COD_BDI_ADR": "66000",
             "COD_COM_ADR": "",  # the SIS's communes were never refreshed here (test_commune_codes.py)
