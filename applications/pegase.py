@@ -291,7 +291,7 @@ class PegaseBackend:
             )
             return None
 
-    def _cursus(self, code: str) -> tuple[SisCursusLine, ...]:
+    def _cursus(self, code: str) -> tuple[tuple[SisCursusLine, ...], bool]:
         # eCandidat swallows cursus errors; we do not for an outage: an empty answer would erase the cursus the
         # nightly refresh imported before. A 404 (no enrolment) is an empty cursus.
         data = self.client.get_json(self.ins_url + _path("gestion", "inscription", self.etablissement, code) + "/")
@@ -310,7 +310,7 @@ class PegaseBackend:
                 )
         lines = [enrolment.line for enrolment in enrolments]
         if not self.coc_url:
-            return tuple(lines)
+            return tuple(lines), False
         try:
             results = [self._results(code, enrolment) for enrolment in enrolments]
         except StudentRecordsUnavailable as exc:
@@ -318,10 +318,10 @@ class PegaseBackend:
             logger.warning(
                 "Pégase: the results of learner %s were not read, cursus imported without them: %s", code, exc
             )
-            return tuple(lines)
+            return tuple(lines), True
         return tuple(
             line for enrolment, found in zip(enrolments, results, strict=True) for line in (enrolment.line, *found)
-        )
+        ), False
 
     def _results(self, code: str, enrolment: Enrolment) -> list[SisCursusLine]:
         """The published results of one enrolment (coc ``Publication`` list), as eCandidat reads them: one line per
@@ -405,6 +405,7 @@ class PegaseBackend:
             ),
             "",
         )
+        cursus, results_missing = self._cursus(code)
         return SisStudent(
             student_number=code,
             ine=ine if len(ine) == 11 else "",
@@ -421,7 +422,8 @@ class PegaseBackend:
             mobile=_text(identity.get("telephonePortablePersonnel")),
             address=self._address(contact, countries),
             baccalaureate=self._baccalaureate(schooling, countries),
-            cursus=self._cursus(code),
+            cursus=cursus,
+            cursus_results_missing=results_missing,
         )
 
     def _commune_label(self, insee_code: str, postal_code: str = "") -> str:

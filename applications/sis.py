@@ -149,6 +149,8 @@ class SisStudent:
     address: SisAddress | None = None
     baccalaureate: SisBaccalaureate | None = None
     cursus: tuple[SisCursusLine, ...] = field(default_factory=tuple)
+    # The cursus came without its results (Pégase's coc did not answer): a refresh keeps the lines already imported.
+    cursus_results_missing: bool = False
 
     def to_json(self) -> dict:
         data = asdict(self)

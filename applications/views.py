@@ -175,11 +175,12 @@ def certify_identity(request):
                 )
         else:
             messages.info(
-                request, _("Nothing was taken from the university's records: go on filling in your dossier.")
+                request, _("Nothing was taken from the university's records: fill in your dossier yourself.")
             )
         candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
         return _after_step(request, candidate, "applications:personal_details")
-    return render(request, "applications/certify_identity.html", {"student": student})
+    # What the candidate typed (the match requires it equal to the records'), never the records' own spelling.
+    return render(request, "applications/certify_identity.html", {"typed": candidate})
 
 
 @candidate_required

@@ -173,11 +173,14 @@ def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User
 
 
 @transaction.atomic
-def import_from_sis(*, candidate: Candidate, actor: User | None, student: SisStudent | None = None) -> bool:
+def import_from_sis(
+    *, candidate: Candidate, actor: User | None, student: SisStudent | None = None, with_contact: bool = True
+) -> bool:
     """Copy état civil, baccalaureate and cursus interne from the SIS and make them read-only.
 
     The student is found by the account's student number (ENT students), else by the dossier's INE. The address
-    and phones are copied only when the candidate has none: they stay the candidate's to edit. Returns whether
+    and phones are copied only when the candidate has none: they stay the candidate's to edit; never with
+    ``with_contact=False`` (a candidate who certified their identity by INE: they type their own). Returns whether
     the student was found. Safe to rerun (nightly refresh): the internal cursus is replaced.
     """
     if student is None:
@@ -189,21 +192,21 @@ def import_from_sis(*, candidate: Candidate, actor: User | None, student: SisStu
     if student is None:
         return False
     candidate = _lock_candidate(candidate)
-    _apply_sis_identity(candidate, student)
+    _apply_sis_identity(candidate, student, with_contact=with_contact)
     candidate.save()
-    _apply_sis_rest(candidate, student)
+    _apply_sis_rest(candidate, student, with_contact=with_contact)
     logger.info("candidate %s imported from the SIS by %s", candidate.pk, getattr(actor, "pk", actor))
     return True
 
 
-def _apply_sis_identity(candidate: Candidate, student: SisStudent) -> None:
+def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
     for name in Candidate.SIS_FIELDS:
         setattr(candidate, name, getattr(student, name))
     candidate.birth_name = _clean_name(student.birth_name)
     candidate.usual_name = _clean_name(student.usual_name)
-    if not candidate.phone and student.phone:
+    if with_contact and not candidate.phone and student.phone:
         candidate.phone = _sis_phone(student.phone)
-    if not candidate.mobile and student.mobile:
+    if with_contact and not candidate.mobile and student.mobile:
         candidate.mobile = _sis_phone(student.mobile)
     candidate.sis_locked = True
     candidate.sis_student_number = student.student_number
@@ -217,8 +220,8 @@ def _sis_phone(value: str) -> str:
         return ""
 
 
-def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
-    if student.address and not Address.objects.filter(candidate=candidate).exists():
+def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
+    if with_contact and student.address and not Address.objects.filter(candidate=candidate).exists():
         a = student.address
         Address.objects.create(
             candidate=candidate,
@@ -253,6 +256,11 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent) -> None:
             option_4=b.option_4,
             sis_locked=True,
         )
+    if student.cursus_results_missing and InternalCursus.objects.filter(candidate=candidate).exists():
+        # Pégase gave the enrolments but not their results (coc down): keep the cursus imported before, with its
+        # results, rather than replace it by one without them; the next refresh that reads them replaces it.
+        logger.info("candidate %s: cursus kept, the SIS gave it without its results", candidate.pk)
+        return
     InternalCursus.objects.filter(candidate=candidate).delete()
     InternalCursus.objects.bulk_create(
         InternalCursus(

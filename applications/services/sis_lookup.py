@@ -3,11 +3,12 @@ system, and they certify it is them (ecandidat-features §1.3, "Certifiez-vous �
 
 eCandidat shows "Certifiez-vous être <prénom> <nom> né le <date> ?" for any INE typed, which tells whoever types a
 stranger's INE that stranger's name and birth date. Here the question is asked only when the SIS student with that
-INE has the birth date the candidate typed and one of the names they typed (birth or usual name, accents and
-spaces aside): the question then shows nothing the candidate did not type, and an INE that does not match is
-treated like an unknown one (manual entry continues). Yes imports as an ENT login does (``import_from_sis``: état
-civil, bac and cursus interne become read-only, and the nightly ``sync_sis`` keeps them up to date); no changes
-nothing. Staff re-import one dossier from the back office ("Reprendre de la scolarité", ``staff_sync``).
+INE has the birth date, the first name and one of the names the candidate typed (birth or usual name, accents and
+spaces aside): the question then shows only what the candidate typed, and an INE that does not match is treated
+like an unknown one (manual entry continues). Yes imports as an ENT login does (``import_from_sis``: état civil,
+bac and cursus interne become read-only, and the nightly ``sync_sis`` keeps them up to date) except the address and
+phones, which stay what the candidate types; no changes nothing. Staff re-import one dossier from the back office
+("Reprendre de la scolarité", ``staff_sync``).
 
 ``SIS_LOOKUP_BY_INE`` (eCandidat ``CANDIDAT_IS_UTILISE_SYNCHRO_INE``) switches the candidate side off.
 """
@@ -43,7 +44,7 @@ def _name_key(value: str) -> str:
 
 
 def _same_person(candidate: Candidate, student: SisStudent) -> bool:
-    if student.birth_date != candidate.birth_date:
+    if student.birth_date != candidate.birth_date or _name_key(student.first_name) != _name_key(candidate.first_name):
         return False
     typed = {_name_key(candidate.birth_name), _name_key(candidate.usual_name)} - {""}
     known = {_name_key(student.birth_name), _name_key(student.usual_name)} - {""}
@@ -77,7 +78,7 @@ def certify_sis_identity(*, candidate: Candidate, actor: User) -> bool:
     student = sis_match_for_ine(candidate)
     if student is None:
         return False
-    return import_from_sis(candidate=candidate, actor=actor, student=student)
+    return import_from_sis(candidate=candidate, actor=actor, student=student, with_contact=False)
 
 
 def staff_sync(*, candidate: Candidate, actor: User) -> bool:

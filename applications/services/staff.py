@@ -31,7 +31,7 @@ from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.enums import Avis, TreatmentType
-from offers.models import Formation
+from offers.models import DecisionLetterTemplate, Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -215,8 +215,12 @@ def _grant_default_favourable(
 
 def _letter_url(decision: Decision, *, actor: User | None) -> str:
     """Record the decision's letter (built after the commit) and return the recap link that downloads it; ""
-    without a letter text for this avis."""
-    if schedule_letter(decision, actor=actor) is None:
+    without a letter text for this avis, and for an admission letter the candidate downloads only once they have
+    confirmed (``ADMISSION_LETTER_AFTER_CONFIRMATION``: the link would answer 404 until then)."""
+    letter = schedule_letter(decision, actor=actor)
+    if letter is None:
+        return ""
+    if settings.ADMISSION_LETTER_AFTER_CONFIRMATION and letter.kind == DecisionLetterTemplate.Kind.ADMISSION:
         return ""
     return settings.SITE_URL + reverse("applications:letter", args=[decision.application.public_id])
 

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
@@ -168,7 +169,7 @@ def test_a_paper_dossier_logged_late_keeps_the_day_it_was_received(client, centr
     """eCandidat's "Statut du dossier" asks the date: SVA alerts count from it (SVA_ALERT_DATE=REC)."""
     first = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
     second = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
-    arrived = datetime.date.today() - datetime.timedelta(days=3)
+    arrived = timezone.localdate() - datetime.timedelta(days=3)
     client.force_login(centre_manager)
     selection = {"action": "action_set_status", "_selected_action": [first.pk, second.pk], "apply": "1"}
 
@@ -195,7 +196,7 @@ def test_a_status_date_in_the_future_or_without_meaning_is_refused_next_to_it(
 ):
     application = make_application(formation, campaign=campaign, status=DossierStatus.INCOMPLETE)
     client.force_login(centre_manager)
-    on = datetime.date.today() - datetime.timedelta(days=days)
+    on = timezone.localdate() - datetime.timedelta(days=days)
 
     response = client.post(
         operation_url(application, "set_status"), {"target": target, "on": on.isoformat()}, HTTP_ACCEPT_LANGUAGE="fr"
@@ -215,7 +216,7 @@ def test_the_service_refuses_a_future_date_whatever_the_caller(centre_manager, f
 
     with pytest.raises(BusinessRuleError):
         staff.set_dossier_status(
-            application, target="RE", actor=centre_manager, on=datetime.date.today() + datetime.timedelta(days=1)
+            application, target="RE", actor=centre_manager, on=timezone.localdate() + datetime.timedelta(days=1)
         )
 
     application.refresh_from_db()

@@ -255,8 +255,9 @@ def backend(answers, coc_url=COC):
 def test_pegase_publications_become_cursus_lines_with_their_results():
     client, pegase = backend({INS: ENROLMENTS, COC_SLA1: PUBLICATIONS, COC_SLA2: None})
 
-    lines = pegase._cursus("21900001")
+    lines, missing = pegase._cursus("21900001")
 
+    assert not missing
     assert lines == (
         SisCursusLine(2019, "SLA1", "Licence 1 SV"),
         SisCursusLine(2019, "S1", "Licence 1 SV / Semestre 1", "ADM", grade=Decimal("14.5"), grade_scale=20),
@@ -275,7 +276,7 @@ def test_session_1_is_the_result_of_a_learner_who_did_not_sit_the_resit():
     publication = {"codeChemin": "A>B>C", "objetFeuille": {"code": "C"}, "bareme": 100, "noteSession1": "55"}
     _client, pegase = backend({INS: {"inscriptions": ENROLMENTS["inscriptions"][:1]}, COC_SLA1: [publication]})
 
-    [_year, line] = pegase._cursus("21900001")
+    [_year, line], _missing = pegase._cursus("21900001")
 
     assert (line.grade, line.grade_scale, line.result) == (Decimal("55"), 100, "")
 
@@ -283,9 +284,10 @@ def test_session_1_is_the_result_of_a_learner_who_did_not_sit_the_resit():
 def test_without_a_coc_url_results_are_not_asked():
     client, pegase = backend({INS: ENROLMENTS}, coc_url="")
 
-    lines = pegase._cursus("21900001")
+    lines, missing = pegase._cursus("21900001")
 
     assert [line.code for line in lines] == ["SLA1", "SLA2", "SLA3"]
+    assert not missing
     assert client.asked == [(INS, "")]
 
 
@@ -298,8 +300,9 @@ def test_results_that_fail_leave_the_cursus_without_results(failure, caplog):
     _client, pegase = backend({INS: ENROLMENTS, COC_SLA1: PUBLICATIONS, COC_SLA2: failure})
 
     with caplog.at_level(logging.WARNING, logger="applications.pegase"):
-        lines = pegase._cursus("21900001")
+        lines, missing = pegase._cursus("21900001")
 
+    assert missing  # a refresh keeps the cursus imported before, with its results
     assert lines == (
         SisCursusLine(2019, "SLA1", "Licence 1 SV"),
         SisCursusLine(2020, "SLA2", "Licence 2 SV"),

@@ -257,6 +257,18 @@ def test_the_admission_letter_can_wait_for_the_confirmation(client, with_letter,
     assert client.get(letter_url(with_letter)).status_code == 200
 
 
+def test_the_favourable_mail_gives_no_link_that_would_answer_404(
+    formation, campaign, centre_manager, admission_text, settings
+):
+    settings.ADMISSION_LETTER_AFTER_CONFIRMATION = True
+
+    application = released(formation, campaign, centre_manager)
+
+    body = OutboundEmail.objects.get(code="AVIS_FAVORABLE", to=application.candidate.user.email).body
+    assert letter_url(application) not in body
+    assert DecisionLetter.objects.filter(application=application).exists()  # built, for after the confirmation
+
+
 def test_a_refusal_letter_does_not_wait_for_a_confirmation(
     client, formation, campaign, centre_manager, settings, refusal_text
 ):

@@ -69,6 +69,9 @@ def test_the_typed_ine_birth_date_and_name_lead_to_the_question_and_yes_imports(
     assert candidate.baccalaureate.sis_locked
     assert list(InternalCursus.objects.filter(candidate=candidate).values_list("code", flat=True)) == ["SLA1"]
     assert yes.status_code == 302
+    # The address and phones stay what the candidate types: certifying by INE brings none of the records' contact.
+    assert candidate.mobile == ""
+    assert not hasattr(candidate, "address")
 
 
 def test_no_imports_nothing_and_is_not_asked_again_for_the_same_ine(client, estelle):
@@ -85,8 +88,8 @@ def test_no_imports_nothing_and_is_not_asked_again_for_the_same_ine(client, este
 
 @pytest.mark.parametrize(
     "changes",
-    [{"birth_date": "2001-03-15"}, {"birth_name": "DURAND"}],
-    ids=["another birth date", "another name"],
+    [{"birth_date": "2001-03-15"}, {"birth_name": "DURAND"}, {"first_name": "Mallory"}],
+    ids=["another birth date", "another name", "another first name"],
 )
 def test_an_ine_that_does_not_match_what_was_typed_reveals_nothing(client, estelle, changes):
     """eCandidat would show the stranger's name and birth date; here the INE is treated as unknown."""
