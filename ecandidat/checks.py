@@ -12,6 +12,8 @@ known keys and run without clamd on purpose, so the checks leave them alone.
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from ecandidat import admin_wording
+
 NON_PRODUCTION_SETTINGS = frozenset({"ecandidat.settings.dev", "ecandidat.settings.test"})
 SECRET_KEY_MIN_LENGTH = 50
 SECRET_KEY_MIN_DISTINCT_CHARACTERS = 10
@@ -78,8 +80,6 @@ def check_antivirus(app_configs, **kwargs) -> list[Error]:
 @register("admin")
 def check_admin_wording(app_configs, **kwargs) -> list[Warning]:
     """A Django upgrade that moves the admin's yes/no icon function brings back alt="True" (admin_wording.py)."""
-    from ecandidat import admin_wording
-
     if admin_wording.installed():
         return []
     return [

@@ -3,6 +3,7 @@ box (accounts/admin_framework.py, ecandidat/admin_wording.py)."""
 
 import pytest
 from allauth.mfa.models import Authenticator
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import translation
@@ -11,6 +12,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from accounts.admin_framework import permission_label
 from accounts.models import StaffSecondFactor
 from accounts.tests.factories import UserFactory
+from ecandidat.checks import check_admin_wording
 
 FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr"}
 
@@ -54,8 +56,6 @@ def test_yes_no_icons_say_oui_non_and_the_search_box_rechercher(db, client):
 
 
 def test_the_admin_wording_check_is_quiet_once_installed():
-    from ecandidat.checks import check_admin_wording
-
     assert check_admin_wording(None) == []
 
 
@@ -104,8 +104,6 @@ def test_the_central_office_deletes_a_lost_second_factor_and_the_history_says_wh
 
     assert response.status_code == 302
     assert not Authenticator.objects.filter(pk=factor.pk).exists()
-    from django.contrib.admin.models import LogEntry
-
     entry = LogEntry.objects.get(object_id=str(factor.pk))
     assert entry.user == central_manager
     assert entry.is_deletion()

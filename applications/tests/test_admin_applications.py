@@ -14,6 +14,7 @@ from applications.pieces import piece_rows
 from applications.services import candidature, review, staff
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
+from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory, PieceTypeFactory
@@ -210,8 +211,6 @@ def test_a_status_date_in_the_future_or_without_meaning_is_refused_next_to_it(
 
 
 def test_the_service_refuses_a_future_date_whatever_the_caller(centre_manager, formation, campaign):
-    from ecandidat.exceptions import BusinessRuleError
-
     application = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
 
     with pytest.raises(BusinessRuleError):

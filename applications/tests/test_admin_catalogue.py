@@ -8,7 +8,7 @@ from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import translation
 
-from offers.models import Formation
+from offers.models import ComplementaryForm, Formation, Question
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 
@@ -296,8 +296,6 @@ def _set_links(client, formations, **fields):
 def test_manager_attaches_and_detaches_for_a_selection(
     client, django_assert_num_queries, centre_manager, formation, centre, commission, extra
 ):
-    from offers.models import ComplementaryForm, Question
-
     others = [FormationFactory(centre=centre, commission=commission, code=f"M2ENER{n}") for n in range(extra)]
     selection = [formation, *others]
     cv, old = PieceTypeFactory(code="CV", label="CV"), PieceTypeFactory(code="OLD", label="Ancienne pièce")
@@ -350,8 +348,6 @@ def test_attaching_and_detaching_the_same_piece_is_refused_next_to_it(client, ce
 def test_another_centres_pieces_are_not_offered_and_its_formations_are_left_alone(
     client, centre_manager, formation, other_centre
 ):
-    from offers.models import ComplementaryForm
-
     theirs = FormationFactory(centre=other_centre, code="MDROIT")
     their_form = ComplementaryForm.objects.create(
         code="F9", survey_id=9, label="Leur questionnaire", candidate_label="Q", centre=other_centre

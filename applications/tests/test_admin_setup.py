@@ -1,6 +1,9 @@
 """Setup screens (offers admin): pages open, validation messages, scoped autocompletes."""
 
+import importlib
+
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
@@ -147,10 +150,6 @@ def test_a_decision_type_without_a_chosen_mail_sends_the_mail_of_its_kind(client
 
 
 def test_the_migration_gives_a_type_with_an_unknown_mail_the_mail_of_its_kind(db):
-    import importlib
-
-    from django.apps import apps
-
     migration = importlib.import_module("offers.migrations.0010_decision_mail_codes")
     unknown = DecisionType.objects.create(code="DESIST", label="x", candidate_label="x", avis="DE", mail_code="X")
     chosen = DecisionType.objects.create(

@@ -1,5 +1,7 @@
 """A mail template overridden from the back office (ecandidat.mail_templates) is what a real workflow sends."""
 
+import datetime
+
 import pytest
 from django.utils import translation
 
@@ -39,8 +41,6 @@ def _statut_co(application, actor, django_assert_num_queries, queries):
 
 @pytest.fixture
 def dated_application(centre, commission, campaign):
-    import datetime
-
     commission.email, commission.phone, commission.address = "m1-ener@univ.example", "+33 4 68 66 20 00", "Bât. B"
     commission.url, commission.return_comment = "https://aide.univ.example/m1", "Secrétariat de 9 h à 12 h."
     commission.save()

@@ -9,7 +9,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -203,8 +203,7 @@ def test_a_candidate_who_transmitted_meanwhile_is_not_reminded(waiting, mocker):
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_an_application_someone_holds_is_skipped_and_reminded_next_night(centre, commission, campaign):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (DATABASE_URL)")
+    # integration: `make test` runs it on PostgreSQL only (row locks), as the other lock tests
     application = make_application(
         formation_due(centre, commission, days(2)), campaign=campaign, status=DossierStatus.WAITING
     )
