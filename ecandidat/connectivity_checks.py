@@ -1,6 +1,8 @@
 """The connection tests of the services this layer reaches (``ecandidat.connectivity``): the database, Redis, the
 SMTP server, the file storage and the ENT. Registered from ``EcandidatConfig.ready()``."""
 
+import contextlib
+import os
 import ssl
 import uuid
 from collections.abc import Iterable
@@ -10,6 +12,7 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.db import connections
 from django.db.utils import load_backend
 from django.utils.translation import gettext, gettext_lazy
@@ -187,8 +190,17 @@ def _storage_for_check(timeout: float):
     return storages.create_storage({**backend, "OPTIONS": {**backend.get("OPTIONS", {}), "client_config": config}})
 
 
+def _remove_empty_folder(storage: Any, name: str) -> None:
+    """On a file-system storage, the folder the test object was written into, once empty (object stores have no
+    folders): the check leaves nothing behind. A folder another check is still using is not empty and stays."""
+    if not isinstance(storage, FileSystemStorage):
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(storage.path(name)))
+
+
 def _probe_storage(timeout: float) -> str:
-    """Write a small object under ``STORAGE_PREFIX``, read it back, delete it."""
+    """Write a small object under ``STORAGE_PREFIX``, read it back, delete it (and its folder on a file system)."""
     storage = _storage_for_check(timeout)
     payload = f"ecandidat connection test {uuid.uuid4()}".encode()
     name = storage.save(f"{STORAGE_PREFIX}{uuid.uuid4().hex}.txt", ContentFile(payload))
@@ -200,6 +212,7 @@ def _probe_storage(timeout: float) -> str:
     finally:
         try:
             storage.delete(name)
+            _remove_empty_folder(storage, name)
         except Exception as exc:
             raise CheckFailed(
                 gettext_lazy("The test object could not be deleted."), f"{name}: {type(exc).__name__}: {exc}"

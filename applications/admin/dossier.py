@@ -22,6 +22,7 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
+from applications.models.reference import bac_speciality_choices, bac_speciality_label
 from applications.services.dossier import record_staff_change
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
@@ -84,8 +85,29 @@ class AddressInline(ManagersCorrect, admin.StackedInline):
     managers_delete = False  # an address is corrected, not removed (applying needs one)
 
 
+class BaccalaureateAdminForm(forms.ModelForm):
+    """The spécialités as lists named in words, as the candidate's form offers them (the SIS's list once refreshed,
+    else the built-in one), rather than boxes for codes; a code the dossier holds stays offered."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        offered = bac_speciality_choices()
+        for name in Baccalaureate.SPECIALITY_FIELDS:
+            if name not in self.fields:
+                continue  # read-only here
+            current = getattr(self.instance, name)
+            choices = list(offered)
+            if current and current not in dict(choices):
+                choices.append((current, bac_speciality_label(current)))
+            field = self.fields[name]
+            self.fields[name] = forms.ChoiceField(
+                label=field.label, required=False, choices=[("", "---------"), *choices], help_text=field.help_text
+            )
+
+
 class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
     model = Baccalaureate
+    form = BaccalaureateAdminForm
     extra = 0
     managers_delete = False
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from applications.enums import EventKind
 from applications.models import Address, Internship
-from applications.tests.factories import AddressFactory
+from applications.tests.factories import AddressFactory, BaccalaureateFactory
 from applications.tests.factories_candidature import ApplicationFactory, make_application
 from offers.tests.factories import FormationFactory
 
@@ -119,6 +119,30 @@ def test_a_manager_adds_an_internship(client, centre_manager, application):
     ]
     assert Internship.objects.filter(candidate=application.candidate).count() == 1
     assert "Stage : ajouté" in application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).comment
+
+
+def test_a_manager_chooses_the_specialities_by_name(client, centre_manager, application):
+    BaccalaureateFactory(candidate=application.candidate, year=2023, speciality_1="OLD")  # a code no list has
+    client.force_login(centre_manager)
+    response = client.get(_url(application))
+    html = response.content.decode()
+
+    assert '<select name="baccalaureate-0-speciality_1"' in html
+    assert '<option value="MATHS">Mathematics</option>' in html  # named, as on the candidate's form
+    assert '<option value="OLD" selected>OLD</option>' in html  # what the dossier holds stays offered
+    data = form_data(response)
+    data.update({"baccalaureate-0-speciality_1": "MATHS", "baccalaureate-0-speciality_2": "PC"})
+
+    response = client.post(_url(application), data)
+
+    assert response.status_code == 302, response.context and [
+        f.errors for f in response.context["inline_admin_formsets"]
+    ]
+    application.candidate.baccalaureate.refresh_from_db()
+    assert (application.candidate.baccalaureate.speciality_1, application.candidate.baccalaureate.speciality_2) == (
+        "MATHS",
+        "PC",
+    )
 
 
 def test_the_account_and_the_sis_identity_stay_out_of_a_managers_reach(client, centre_manager, application):

@@ -363,7 +363,20 @@ def test_storage_on_the_file_system_leaves_no_file(settings, tmp_path):
 
     assert result.outcome == Outcome.OK, result
     assert result.configuration == f"FileSystemStorage — {tmp_path}"
-    assert [path for path in tmp_path.rglob("*") if path.is_file()] == []
+    assert list(tmp_path.iterdir()) == []  # neither the object nor its folder
+
+
+def test_storage_on_the_file_system_keeps_a_folder_still_in_use(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
+    }
+    other = tmp_path / "_connectivity-check" / "another-check.txt"
+    other.parent.mkdir()
+    other.write_text("a concurrent check's object")
+
+    assert run_check(check("storage")).outcome == Outcome.OK
+    assert list(tmp_path.rglob("*")) == [other.parent, other]
 
 
 def test_storage_that_cannot_be_written_is_a_failure(settings, tmp_path):
