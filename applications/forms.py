@@ -481,7 +481,7 @@ class QuestionsForm(forms.Form):
         self.rows = rows
         for row in rows:
             name = field_name(row.question)
-            label = row.label.rstrip(" .:")  # the error summary adds " : " after it
+            label = str(row.label).rstrip(" .:")  # the error summary adds " : " after it
             if row.is_boolean:
                 self.fields[name] = forms.ChoiceField(
                     label=label,

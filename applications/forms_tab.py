@@ -16,6 +16,7 @@ from applications.enums import PieceStatus
 from applications.models import Application, FormAnswer
 from applications.pieces import pieces_locked_reason
 from ecandidat.prepared import PreparedQuery
+from ecandidat.staff_text import StaffText
 from offers.models import ComplementaryForm
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 @dataclasses.dataclass(frozen=True)
 class FormRow:
     form: ComplementaryForm
-    label: str
+    label: StaffText  # in the page's language
     url: str
     status: str  # PieceStatus AT / TR / NC
     answer: FormAnswer | None
@@ -110,7 +111,7 @@ def form_rows(application: Application) -> list[FormRow]:
         rows.append(
             FormRow(
                 form=form,
-                label=form.candidate_label or form.label,
+                label=form.shown_label,
                 url=survey_url(form.url, application),
                 status=status,
                 answer=submitted,

@@ -25,6 +25,7 @@ from applications.models import Application, Decision
 from ecandidat.emails import enqueue_notification
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
+from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode
 from offers.models import Centre, Commission
 
@@ -169,7 +170,9 @@ def decision_context(decision: Decision, *, confirmation_date: datetime.date | N
     one (needs the decision's type and refusal reason loaded)."""
     decision_type = decision.decision_type
     context: dict[str, object] = {
-        "decision_label": decision_type.candidate_label or decision_type.label,
+        "decision_label": shown_in_mail(
+            decision_type.candidate_label or decision_type.label, decision_type.candidate_label_en
+        ),
         "decision_comment": decision.comment if decision_type.show_comment else "",
         "reason": decision.refusal_reason.label if decision.refusal_reason is not None else "",
         "rank": decision.rank or "",

@@ -31,6 +31,7 @@ from applications.enums import PieceStatus
 from applications.formation_cache import PerFormation
 from applications.models import QuestionAnswer
 from applications.pieces import dossier_lock
+from ecandidat.staff_text import StaffText
 from offers.models import Formation, Question
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ class QuestionRow:
     answer: QuestionAnswer | None
 
     @property
-    def label(self) -> str:
-        return self.question.candidate_label or self.question.label
+    def label(self) -> StaffText:
+        return self.question.shown_label
 
     @property
     def is_shared(self) -> bool:

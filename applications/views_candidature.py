@@ -33,6 +33,7 @@ from applications.services.questions import answer_questions
 from applications.views import candidate_required
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.prepared import PreparedQuery
+from ecandidat.staff_text import StaffText, shown
 from offers.enums import ApplicationMode, Avis
 from offers.models import DecisionLetterTemplate, Formation
 
@@ -75,9 +76,12 @@ def _own_application(request, public_id) -> Application:
     return application
 
 
-def _decision_label(application) -> str:
+def _decision_label(application) -> StaffText | str:
     """The candidate sees a decision only once it is validated; "En attente" until then."""
-    return application.validated_decision_label or _("Waiting")
+    labels = application.validated_decision_labels
+    if not labels:
+        return _("Waiting")
+    return shown(labels["fr"] or labels["staff"], labels["en"])
 
 
 def _waiting_list_rank(application) -> dict:
@@ -362,7 +366,7 @@ def _form_declaration(request, public_id, form_id, *, not_concerned: bool):
     candidate's application, or a form that is not a conditional form of this application, is a 404."""
     application = _own_application(request, public_id)
     form = get_object_or_404(forms_for(application).filter(is_conditional=True), pk=form_id)
-    label = form.candidate_label or form.label
+    label = form.shown_label
     try:
         declare_form_not_concerned(application=application, form=form, not_concerned=not_concerned, actor=request.user)
     except BusinessRuleError as error:

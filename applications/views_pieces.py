@@ -85,7 +85,7 @@ def _piece_tag(piece_type) -> str:
 
 
 def _piece_label(piece_type) -> str:
-    return piece_type.label[:120]
+    return piece_type.shown_label.text[:120]
 
 
 @transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)

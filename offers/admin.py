@@ -116,6 +116,7 @@ class PieceTypeAdmin(admin.ModelAdmin):
     fields = [
         "code",
         "label",
+        "label_en",
         "centre",
         "is_common",
         "is_unique",
@@ -219,6 +220,7 @@ class QuestionAdmin(admin.ModelAdmin):
         "code",
         "label",
         "candidate_label",
+        "candidate_label_en",
         "kind",
         "centre",
         "is_common",

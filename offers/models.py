@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.staff import scope_of
+from ecandidat.staff_text import StaffText, shown
 from offers.enums import ApplicationMode, Avis, LetterKind, TreatmentType
 from offers.letters import LETTER_TYPES
 
@@ -217,6 +218,11 @@ class PieceType(KeptForTreatmentType):
 
     code = models.CharField(_("code"), max_length=30, unique=True)
     label = models.TextField(_("label"))
+    label_en = models.TextField(
+        _("label in English"),
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     centre = models.ForeignKey(
         Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="piece_types"
     )
@@ -248,6 +254,11 @@ class PieceType(KeptForTreatmentType):
     def __str__(self):
         return Truncator(self.label).chars(80)
 
+    @property
+    def shown_label(self) -> StaffText:
+        """The label in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.label, self.label_en)
+
 
 class DecisionType(models.Model):
     """A configurable decision ("type de décision"), of one fixed family (avis): favourable, unfavourable, …"""
@@ -255,6 +266,12 @@ class DecisionType(models.Model):
     code = models.CharField(_("code"), max_length=30, unique=True)
     label = models.CharField(_("label"), max_length=200)
     candidate_label = models.CharField(_("label shown to the candidate"), max_length=200)
+    candidate_label_en = models.CharField(
+        _("label shown to the candidate, in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     avis = models.CharField(_("kind of decision"), max_length=2, choices=Avis)
     is_final = models.BooleanField(_("final decision"), default=False)
     mail_code = models.CharField(
@@ -277,6 +294,11 @@ class DecisionType(models.Model):
 
     def __str__(self):
         return self.label
+
+    @property
+    def shown_label(self) -> StaffText:
+        """The candidate's label in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.candidate_label or self.label, self.candidate_label_en)
 
 
 class RefusalReason(models.Model):
@@ -305,6 +327,12 @@ class ComplementaryForm(models.Model):
     survey_id = models.PositiveIntegerField(_("survey id in LimeSurvey"), unique=True)
     label = models.CharField(_("label"), max_length=200)
     candidate_label = models.CharField(_("label shown to the candidate"), max_length=200)
+    candidate_label_en = models.CharField(
+        _("label shown to the candidate, in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     url = models.CharField(_("URL"), max_length=500)
     centre = models.ForeignKey(
         Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="forms"
@@ -320,6 +348,11 @@ class ComplementaryForm(models.Model):
 
     def __str__(self):
         return self.label
+
+    @property
+    def shown_label(self) -> StaffText:
+        """The candidate's label in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.candidate_label or self.label, self.candidate_label_en)
 
 
 class Question(KeptForTreatmentType):
@@ -339,6 +372,12 @@ class Question(KeptForTreatmentType):
     code = models.CharField(_("code"), max_length=30, unique=True)
     label = models.CharField(_("label"), max_length=200)
     candidate_label = models.TextField(_("question as the candidate reads it"), max_length=500)
+    candidate_label_en = models.TextField(
+        _("question as the candidate reads it, in English"),
+        max_length=500,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     kind = models.CharField(_("answer"), max_length=1, choices=Kind, default=Kind.TEXT)
     centre = models.ForeignKey(
         Centre, verbose_name=_("centre"), null=True, blank=True, on_delete=models.PROTECT, related_name="questions"
@@ -375,6 +414,11 @@ class Question(KeptForTreatmentType):
 
     def __str__(self):
         return self.label
+
+    @property
+    def shown_label(self) -> StaffText:
+        """The question as the candidate reads it, in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.candidate_label or self.label, self.candidate_label_en)
 
 
 class FormationQuerySet(models.QuerySet["Formation"]):

@@ -84,11 +84,19 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
 
     def with_current_decision(self) -> "ApplicationQuerySet":
         """Annotate the latest decision (``current_decision_id``, whether validated or not) and the latest
-        *validated* one, the only one a candidate may see: ``validated_decision_label`` (the candidate label),
+        *validated* one, the only one a candidate may see: ``validated_decision_labels`` (its type's candidate labels,
+        ``{"fr": …, "en": …, "staff": …}``: ``shown_decision_label`` picks the page's),
         ``validated_decision_avis`` and ``validated_decision_at``."""
         return self.annotate(
             current_decision_id=latest_decision("pk", validated_only=False),
-            validated_decision_label=latest_decision("decision_type__candidate_label", validated_only=True),
+            validated_decision_labels=latest_decision(
+                JSONObject(
+                    fr=F("decision_type__candidate_label"),
+                    en=F("decision_type__candidate_label_en"),
+                    staff=F("decision_type__label"),
+                ),
+                validated_only=True,
+            ),
             validated_decision_avis=latest_decision("decision_type__avis", validated_only=True),
             validated_decision_at=latest_decision("validated_at", validated_only=True),
         )
@@ -228,7 +236,7 @@ class Application(models.Model):
     # Set only on rows read through ApplicationQuerySet.with_current_decision(); annotations here tell the type
     # checker about them and create nothing (no field, no attribute).
     current_decision_id: int | None
-    validated_decision_label: str | None
+    validated_decision_labels: dict[str, str] | None
     validated_decision_avis: str | None
     validated_decision_at: datetime.datetime | None
     validated_decision_details: dict[str, Any] | None  # with_validated_details(), for the recap

@@ -257,7 +257,7 @@ def transmit_refusal(
         blocking_rows = blocking_pieces(application)
     if blocking_rows:
         return _("A supporting document is missing: %(pieces)s.") % {
-            "pieces": "; ".join(str(row.piece_type.label) for row in blocking_rows)
+            "pieces": "; ".join(str(row.piece_type.shown_label) for row in blocking_rows)
         }
     if missing_form_rows is None:
         missing_form_rows = missing_forms(application)
@@ -265,14 +265,14 @@ def transmit_refusal(
         return _(
             "A complementary form has not been answered: %(forms)s. Answer it, or declare that it does not "
             "concern you when it is conditional."
-        ) % {"forms": "; ".join(row.label for row in missing_form_rows)}
+        ) % {"forms": "; ".join(str(row.label) for row in missing_form_rows)}
     if missing_question_rows is None:
         missing_question_rows = missing_questions(question_rows(application, unlisted=False))
     if missing_question_rows:
         return _(
             "A complementary question has no answer: %(questions)s. Answer it, or declare that it does not "
             "concern you when it is conditional."
-        ) % {"questions": "; ".join(row.label for row in missing_question_rows)}
+        ) % {"questions": "; ".join(str(row.label) for row in missing_question_rows)}
     return ""
 
 

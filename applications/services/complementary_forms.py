@@ -18,6 +18,7 @@ from applications.history import record_event
 from applications.models import Application, FormAnswer
 from applications.notifications import notify_candidate
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.staff_text import shown_in_mail
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -108,11 +109,20 @@ def remind_unanswered_forms(*, application: Application, actor: User) -> int:
     email = notify_candidate(
         application=application,
         code="CANDIDATURE_RELANCE_FORMULAIRE",
-        forms=[{"label": row.label, "url": row.url} for row in waiting],
+        forms=[
+            {
+                "label": shown_in_mail(row.form.candidate_label or row.form.label, row.form.candidate_label_en),
+                "url": row.url,
+            }
+            for row in waiting
+        ],
     )
     if email is None:
         raise BusinessRuleError(_("The forms reminder mail is out of service: no reminder was sent."))
     record_event(
-        application, actor=actor, kind=EventKind.FORMS_REMINDER, comment=", ".join(row.label for row in waiting)
+        application,
+        actor=actor,
+        kind=EventKind.FORMS_REMINDER,
+        comment=", ".join(row.form.candidate_label or row.form.label for row in waiting),
     )
     return len(waiting)

@@ -30,6 +30,7 @@ from applications.notifications import decision_context, format_date, notify_can
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
 from offers.models import DecisionLetterTemplate, Formation
 
@@ -70,7 +71,11 @@ def _refused_pieces(application: Application) -> list[dict]:
     )
     # "deadline": the piece's own date to replace it (targeted correction), "" when staff gave none.
     return [
-        {"label": row.piece_type.label, "comment": row.comment, "deadline": format_date(row.replace_by)}
+        {
+            "label": shown_in_mail(row.piece_type.label, row.piece_type.label_en),
+            "comment": row.comment,
+            "deadline": format_date(row.replace_by),
+        }
         for row in rows
     ]
 

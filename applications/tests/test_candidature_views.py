@@ -384,7 +384,7 @@ def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, fa
     with django_assert_num_queries(8):  # + the decision letter (issue 12)
         response = owner.get(_url("detail", favourable))
 
-    assertContains(response, "<dd>Avis FA</dd>", html=True)
+    assertContains(response, '<dd><span lang="fr">Avis FA</span></dd>', html=True)
     assertContains(response, _url("confirm", favourable))
     assertContains(response, _url("withdraw", favourable))
 

@@ -53,7 +53,7 @@ def test_rows_cover_attached_and_common_forms_with_substituted_urls(application,
     rows = form_rows(application)
 
     assert [row.form.code for row in rows] == ["A", "CENTRE", "INST"]
-    assert rows[0].label == "Candidate A"
+    assert str(rows[0].label) == "Candidate A"
     assert rows[0].url == (
         "https://enquetes.example/index.php/42?numDossier=AB000001"
         f"&id={application.public_id}&nom=D%27%C5%B8%20%26%20Co&prenom=Zo%C3%A9%20Anne"

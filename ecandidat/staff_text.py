@@ -1,0 +1,42 @@
+"""Texts the staff write for candidates in French, with an optional English version (a piece's label, a question, a
+form's label, a decision's label): which one a page shows, and in which language, so that the page marks it
+(``lang``, RGAA criterion 8.7). An empty English version shows the French text, marked French."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.functional import lazy
+
+
+@dataclass(frozen=True, slots=True)
+class StaffText:
+    text: str
+    lang: str  # "fr" or "en": the language the text is written in, for the page's ``lang`` attribute
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __bool__(self) -> bool:
+        return bool(self.text)
+
+
+def shown(french: str, english: str = "", *, language: str | None = None) -> StaffText:
+    """The English version when the page (or mail) is in English and there is one, else the French text."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    if english and language.startswith("en"):
+        return StaffText(english, "en")
+    return StaffText(french, "fr")
+
+
+def _shown_text(french: str, english: str) -> str:
+    return shown(french, english).text
+
+
+_shown_lazily = lazy(_shown_text, str)
+
+
+def shown_in_mail(french: str, english: str = "") -> str:
+    """The same choice, made when the mail is rendered, in the mail's language (``ecandidat.emails`` renders inside
+    ``translation.override(language)``), not in the language of the request that builds the mail's context."""
+    return _shown_lazily(french, english)
