@@ -8,6 +8,13 @@ from accounts.models import StaffMembership, StaffRole, User
 from offers.enums import Avis
 from offers.models import Centre, Commission, DecisionType, Formation, RefusalReason
 
+DECISIONS_IN_ENGLISH = {
+    Avis.FAVOURABLE: "Favourable decision",
+    Avis.UNFAVOURABLE: "Unfavourable decision",
+    Avis.WAITING_LIST: "Waiting list",
+    Avis.COMPLEMENTARY_LIST: "Complementary list",
+    Avis.PRESELECTION: "Preselection",
+}
 DECISION_TYPES = [
     # code, label, label shown to the candidate, avis, final, mail code
     ("AVIS_FAVORABLE", "Type de décision favorable", "Avis favorable", Avis.FAVOURABLE, True, "AVIS_FAVORABLE"),
@@ -78,6 +85,7 @@ def seed() -> list[str]:
             defaults={
                 "label": label,
                 "candidate_label": candidate_label,
+                "candidate_label_en": DECISIONS_IN_ENGLISH.get(avis, ""),
                 "avis": avis,
                 "is_final": final,
                 "mail_code": mail,

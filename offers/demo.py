@@ -132,7 +132,22 @@ QUESTIONS = [
         True,
     ),
 ]
+QUESTIONS_IN_ENGLISH = {
+    "PROJET": "Describe your career plan in a few lines, and what this formation brings to it.",
+}
 QUESTION_FORMATIONS = {"M1MER": ("PROJET", "EMBARQUE"), "LPINFO": ("PROJET",)}
+
+# The English labels of some pieces (the others show their French label to an English reader, marked French).
+PIECES_IN_ENGLISH = {
+    "B2FR": (
+        "Certificate of French at level B2, for foreign candidates from countries where French is not the official "
+        'language holding degrees from non-French-speaking universities. IF IT DOES NOT CONCERN YOU, CLICK "NOT '
+        'CONCERNED BY THIS PIECE"'
+    ),
+    "RNBAC": "Transcripts of the baccalaureate or equivalent",
+    "RNSUP": "Transcripts since the baccalaureate (the first semester of the current year is required)",
+    "LM": "Cover letter",
+}
 
 # (code, label, common, conditional, attached to formations of centre SEE only)
 PIECES = [
@@ -261,7 +276,14 @@ def seed(today: datetime.date | None = None) -> None:
     pieces = {}
     for order, (code, label, common, conditional) in enumerate(PIECES):
         piece, _ = PieceType.objects.update_or_create(
-            code=code, defaults={"label": label, "is_common": common, "is_conditional": conditional, "order": order}
+            code=code,
+            defaults={
+                "label": label,
+                "label_en": PIECES_IN_ENGLISH.get(code, ""),
+                "is_common": common,
+                "is_conditional": conditional,
+                "order": order,
+            },
         )
         if code == "DCC" and not piece.template:
             piece.template.save("dossier-complementaire.pdf", ContentFile(_template_pdf(label)), save=True)
@@ -272,6 +294,7 @@ def seed(today: datetime.date | None = None) -> None:
             defaults={
                 "label": label,
                 "candidate_label": text,
+                "candidate_label_en": QUESTIONS_IN_ENGLISH.get(code, ""),
                 "kind": kind,
                 "is_conditional": conditional,
                 "order": order,
