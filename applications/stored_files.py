@@ -1,0 +1,98 @@
+"""Are the candidates' files still there? (``manage.py verify_stored_files``)
+
+After restoring the database and the file storage from backups taken at different moments, or after a storage
+incident, some piece rows may point to a file that is gone, or to one that changed. Nothing here writes: each such
+file is reported with the numéro de dossier, the piece and the applications concerned, so that staff can ask these
+candidates for the piece again (the candidate's pieces table lets them replace it while the dossier is open; staff
+refuse the piece to reopen it). The reverse case, files without a row, is ``remove_orphan_files``'s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.core.files.storage import default_storage
+
+from applications.models import PieceSubmission
+
+CHUNK = 500  # rows read per query: memory stays flat over a campaign of any size
+READ_BLOCK = 1024 * 1024
+
+
+class Problem(StrEnum):
+    MISSING = "MISSING"  # no object under that name
+    SIZE = "SIZE"  # there, not of the size recorded at upload
+    CHECKSUM = "CHECKSUM"  # there, of that size, but not the bytes recorded at upload (--checksums only)
+    UNREADABLE = "UNREADABLE"  # the storage refused to answer for it
+
+
+@dataclass(frozen=True)
+class Finding:
+    problem: Problem
+    name: str
+    numero_dossier: str
+    piece: str
+    formation: str  # the application's formation code; "(shared)" for a piece shared by all applications
+    detail: str = ""
+
+    def line(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        where = f"dossier {self.numero_dossier}  {self.formation}"
+        return f"{self.problem:<10} {self.name}  {where}  «{self.piece}»{detail}"
+
+
+def _sha256(name: str) -> str:
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        while block := handle.read(READ_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check(submission: PieceSubmission, *, checksums: bool) -> tuple[Problem, str] | None:
+    document = submission.document
+    assert document is not None  # the query keeps only submissions with a file
+    name = document.file.name or ""
+    try:
+        if not default_storage.exists(name):
+            return Problem.MISSING, ""
+        size = default_storage.size(name)
+        if size != document.size:
+            return Problem.SIZE, f"{size} bytes instead of {document.size}"
+        if checksums and _sha256(name) != document.sha256:
+            return Problem.CHECKSUM, "not the bytes uploaded"
+    except Exception as error:  # noqa: BLE001 — any storage failure is a finding, the walk goes on
+        return Problem.UNREADABLE, f"{type(error).__name__}: {error}"[:200]
+    return None
+
+
+def verify_stored_files(*, campaign: str | None = None, checksums: bool = False) -> Iterator[Finding | None]:
+    """Walk every piece submission that holds a file (of ``campaign``'s documents only, when given), in id order,
+    ``CHUNK`` rows per query; yield a ``Finding`` per file missing or changed, and None per file found intact (for
+    the count). One storage request per file (two with ``checksums``: the file is then read in full)."""
+    rows = (
+        PieceSubmission.objects.filter(document__isnull=False)
+        .select_related("document", "candidate__user", "piece_type", "application__formation")
+        .order_by("pk")
+    )
+    if campaign:
+        rows = rows.filter(document__campaign_code=campaign)
+    for submission in rows.iterator(chunk_size=CHUNK):
+        found = _check(submission, checksums=checksums)
+        if found is None:
+            yield None
+            continue
+        application = submission.application
+        document = submission.document
+        assert document is not None
+        yield Finding(
+            problem=found[0],
+            name=document.file.name or "",
+            numero_dossier=submission.candidate.user.numero_dossier,
+            piece=submission.piece_type.label[:80],
+            formation=application.formation.code if application is not None else "(shared)",
+            detail=found[1],
+        )
