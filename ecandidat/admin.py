@@ -40,12 +40,28 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     """The outbox, read-only, for the central office: what was sent, what waits and why, what failed. Failed mails
     can be sent again ("Renvoyer"), through the service, which records who did it."""
 
-    list_display = ["created_at", "code", "to", "subject", "status", "attempts", "next_attempt_at", "sent_at"]
+    list_display = [
+        "created_at",
+        "code",
+        "to",
+        "subject",
+        "attachment_list",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+    ]
     list_filter = ["status", "code"]
     search_fields = ["to", "subject"]
-    readonly_fields = [f.name for f in OutboundEmail._meta.fields]
+    # The attachments' names instead of their references (the JSON of the row).
+    readonly_fields = ["attachment_list" if f.name == "attachments" else f.name for f in OutboundEmail._meta.fields]
+    exclude = ["attachments"]
     show_full_result_count = False
     actions = ["resend"]
+
+    @admin.display(description=_("attachments"))
+    def attachment_list(self, obj: OutboundEmail) -> str:
+        return ", ".join(obj.attachment_names) or "-"
 
     def has_resend_permission(self, request) -> bool:
         return is_central(request.user)

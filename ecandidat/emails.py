@@ -13,6 +13,10 @@ leaves a ``SENDING`` row whose lease expires, and the sweeper sends it again wit
 duplicate after a crash between the SMTP ``250`` and the commit is recognisable.
 
 The text comes from the template files, or from the central office's ``MailTemplate`` for that code and language.
+
+Attachments are references on the row (``ecandidat.attachments``), read at each attempt: a file that cannot be read
+now (storage down, not built yet and its build failing) fails the attempt, which is retried with the same back-off;
+a file that can never be had (its object deleted) is left out, and the sent row's ``last_error`` says so.
 """
 
 import logging
@@ -33,12 +37,14 @@ from django.utils import timezone, translation
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from ecandidat import attachments as mail_attachments
 from ecandidat import notifications
+from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.mail_templates import render_override
 from ecandidat.models import MailTemplate, OutboundEmail
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping, Sequence
 
     from django.contrib.auth.base_user import AbstractBaseUser
 
@@ -125,17 +131,45 @@ def enqueue_notification(code: str, subject: object, *, to: str, language: str |
     Its context builder gives the variables common to that kind of subject, ``extra`` the ones of this sending; of
     both, only the variables the notification declares reach the template (what an override may use is what the
     files may use). Returns the outbox row, or None when the mail is out of service (see :func:`enqueue_email`)."""
+    return enqueue_notification_with(code, subject, to=to, language=language, extra=extra)
+
+
+def enqueue_notification_with(
+    code: str,
+    subject: object,
+    *,
+    to: str,
+    extra: "Mapping[str, object]",
+    attachments: "Sequence[AttachmentRef]" = (),
+    language: str | None = None,
+):
+    """:func:`enqueue_notification` with its ``extra`` variables as a mapping, and files to attach (references,
+    read when the mail is sent: ``ecandidat.attachments``)."""
     notification = _registered(code)
     values = {**notification.context(subject), **extra}
     context = {name: values[name] for name in notification.names if name in values}
     return enqueue_email(
-        to=to, code=code, template_base=notification.template_base, context=context, language=language
+        to=to,
+        code=code,
+        template_base=notification.template_base,
+        context=context,
+        language=language,
+        attachments=attachments,
     )
 
 
-def enqueue_email(*, to: str, code: str, template_base: str, context: dict, language: str | None = None):
+def enqueue_email(
+    *,
+    to: str,
+    code: str,
+    template_base: str,
+    context: dict,
+    language: str | None = None,
+    attachments: "Sequence[AttachmentRef]" = (),
+):
     """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
+    ``attachments`` are references (``ecandidat.attachments``): the files are read at each attempt, not copied.
     Returns the outbox row, or None when the central office has put this mail out of service in this language
     (eCandidat: a mail out of service is not sent); the skip is logged. Account mails cannot be out of service.
     Never fails the caller because of the broker: see :func:`dispatch`.
@@ -154,6 +188,7 @@ def enqueue_email(*, to: str, code: str, template_base: str, context: dict, lang
         subject=subject,
         body=body,
         html_body=html,
+        attachments=[ref.as_json() for ref in attachments],
         next_attempt_at=timezone.now() + FIRST_SWEEP_DELAY,
     )
     transaction.on_commit(partial(dispatch, email.pk))
@@ -203,8 +238,38 @@ def claim(email_id: int, *, now=None) -> OutboundEmail | None:
     return OutboundEmail.objects.get(pk=email_id)
 
 
-def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
-    """The message of a row, with its stable ``Message-ID``."""
+class AttachmentError(Exception):
+    """An attachment could not be read at this attempt (storage outage, failed build): the attempt fails."""
+
+
+def read_attachments(email: OutboundEmail) -> tuple[list[tuple[str, bytes, str]], list[str]]:
+    """The row's attachments as (file name, bytes, MIME type), and the names of those that can never be had
+    (``AttachmentUnavailable``: the mail leaves without them). Any other failure raises :class:`AttachmentError`,
+    naming the file: the attempt fails and the row is retried, so a mail never leaves without a file it still
+    may have."""
+    files: list[tuple[str, bytes, str]] = []
+    missing: list[str] = []
+    for ref in email.attachment_refs:
+        try:
+            content = mail_attachments.read(ref)
+        except AttachmentUnavailable as unavailable:
+            logger.error(
+                "mail %s to %s: attachment %s unavailable, sent without it (%s)",
+                email.code,
+                email.to,
+                ref.filename,
+                unavailable,
+            )
+            missing.append(f"{ref.filename} ({unavailable})")
+            continue
+        except Exception as error:
+            raise AttachmentError(f"{ref.filename}: {type(error).__name__}: {error}") from error
+        files.append((ref.filename, content, ref.mimetype))
+    return files, missing
+
+
+def build_message(email: OutboundEmail, files: "Sequence[tuple[str, bytes, str]]" = ()) -> EmailMultiAlternatives:
+    """The message of a row, with its stable ``Message-ID`` and the attachments read for this attempt."""
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=email.body,
@@ -214,6 +279,8 @@ def build_message(email: OutboundEmail) -> EmailMultiAlternatives:
     )
     if email.html_body:
         message.attach_alternative(email.html_body, "text/html")
+    for filename, content, mimetype in files:
+        message.attach(filename, content, mimetype)
     return message
 
 
@@ -223,17 +290,22 @@ def deliver(email_id: int) -> str:
     Returns ``"sent"``, ``"retry"`` (failed; the sweeper tries again at ``next_attempt_at``), ``"failed"`` (failed
     and past ``OUTBOX_RETRY_HOURS``: given up, the admin can resend it) or ``"skipped"`` (not claimed). Never raises
     for a mail server error: the row records it.
+
+    The attachments are read at each attempt (:func:`read_attachments`): one that cannot be read now fails the
+    attempt like an SMTP error; one that can never be had is left out, and ``last_error`` of the sent row says so.
     """
     email = claim(email_id)
     if email is None:
         return "skipped"
     try:
-        build_message(email).send()
+        files, missing = read_attachments(email)
+        build_message(email, files).send()
     except Exception as exc:  # any error of the mail backend (SMTP, socket, TLS, time limit) is one failed attempt
         return record_failure(email, exc)
+    note = "Sent without its attachment: " + "; ".join(missing) if missing else ""
     # Unconditional: if the lease expired meanwhile and another sender failed, this success still stands.
     OutboundEmail.objects.filter(pk=email.pk).update(
-        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=""
+        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=note[:2000]
     )
     logger.info("mail %s sent to %s (attempt %s, %s)", email.code, email.to, email.attempts, email.message_id)
     return "sent"

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
+from ecandidat.attachments import AttachmentRef
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.notifications import Notification
 
@@ -61,6 +62,13 @@ class OutboundEmail(models.Model):
     subject = models.CharField(_("subject"), max_length=255)
     body = models.TextField(_("body"))
     html_body = models.TextField(_("HTML body"), blank=True)
+    # References, never the files: each attempt reads them through their provider (ecandidat.attachments).
+    attachments = models.JSONField(
+        _("attachments"),
+        default=list,
+        blank=True,
+        help_text=_("The files attached to the mail, read when it is sent (provider, id, file name, MIME type)."),
+    )
     status = models.CharField(_("status"), max_length=8, choices=Status, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
@@ -115,6 +123,14 @@ class OutboundEmail(models.Model):
 
     def __str__(self):
         return f"{self.code} → {self.to}"
+
+    @property
+    def attachment_refs(self) -> list[AttachmentRef]:
+        return [AttachmentRef.from_json(value) for value in self.attachments or ()]
+
+    @property
+    def attachment_names(self) -> list[str]:
+        return [ref.filename for ref in self.attachment_refs]
 
     @property
     def message_id(self) -> str:
