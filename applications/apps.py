@@ -29,6 +29,13 @@ class ApplicationsConfig(AppConfig):
 
         register(*NOTIFICATIONS)
 
+        # Deferred like the imports above. The decision letters that the decision mails carry, read when each mail
+        # is sent (applications.letters).
+        from applications.letters import ATTACHMENT_PROVIDER, attachment_content  # noqa: PLC0415
+        from ecandidat import attachments  # noqa: PLC0415
+
+        attachments.register(ATTACHMENT_PROVIDER, attachment_content)
+
         # Deferred like the imports above (the clients import the models). The back office's connection tests.
         from applications.connectivity import LIMESURVEY, PEGASE  # noqa: PLC0415
         from ecandidat import connectivity  # noqa: PLC0415

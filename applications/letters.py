@@ -7,6 +7,13 @@ the text with the mail syntax (``ecandidat.mail_templates.render_source``: value
 interpreted) into a PDF with fpdf2 (title, author, subject and language set), with the centre's address and the
 signature image, and stores it in the private storage. A letter is built at most once unless staff regenerate it;
 the download builds it first if the worker has not yet.
+
+When the commission asks for it (``Commission.attach_letter_to_mail``, eCandidat ``tem_mail_lettre_comm``), the
+decision's mail carries the letter: the outbox row records a reference (:func:`mail_attachment`) and the worker
+reads the PDF at each attempt through :func:`attachment_content`, the provider this app registers
+(``ecandidat.attachments``). A letter not built yet is built then; a storage outage or a failed build fails the
+attempt, retried with the outbox's back-off (the mail never leaves without the letter it announces); a letter
+whose row or text was deleted since leaves the mail without it, which the outbox row's ``last_error`` records.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from applications.dossier_pdf import latin1
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
+from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.mail_templates import render_source, values_for
 from offers.enums import Avis
@@ -203,9 +211,51 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
 
 
 def letter_filename(letter: DecisionLetter) -> str:
-    prefix = "lettre-admission" if letter.kind == DecisionLetterTemplate.Kind.ADMISSION else "lettre-refus"
-    application = letter.application
+    return filename_for(letter.kind, letter.application)
+
+
+def filename_for(kind: str, application: Application) -> str:
+    """The letter's file name (download and mail attachment); needs the candidate's user and the formation."""
+    prefix = "lettre-admission" if kind == DecisionLetterTemplate.Kind.ADMISSION else "lettre-refus"
     return f"{prefix}-{application.candidate.user.username}-{slugify(application.formation.code)}.pdf"
+
+
+# The key of this app's attachment provider (registered by ApplicationsConfig.ready()).
+ATTACHMENT_PROVIDER = "applications.decision_letter"
+
+
+def mail_attachment(letter: DecisionLetter, application: Application) -> AttachmentRef:
+    """The reference the decision's mail records to carry ``letter`` (``application``: its application, with the
+    candidate's user and the formation loaded; no query)."""
+    return AttachmentRef(
+        provider=ATTACHMENT_PROVIDER,
+        key=str(letter.pk),
+        filename=filename_for(letter.kind, application),
+        mimetype="application/pdf",
+    )
+
+
+def attachment_content(key: str) -> bytes:
+    """The PDF of letter ``key`` for its mail, at delivery time: built first if the worker has not yet, built again
+    if its file is gone from the storage. Raises ``AttachmentUnavailable`` when the letter's row or its text was
+    deleted since (it can never be had); a storage error or a failed build propagates (the attempt is retried)."""
+    letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file").first()
+    if letter is None:
+        raise AttachmentUnavailable("the decision letter was deleted")
+    if not letter.file:
+        letter = build_letter(letter.pk)
+        if letter is None:
+            raise AttachmentUnavailable("the letter text was deleted")
+    try:
+        with default_storage.open(str(letter.file.name), "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        logger.warning("letter %s: its file %s is gone, built again for its mail", letter.pk, letter.file.name)
+    rebuilt = build_letter(letter.pk, force=True)
+    if rebuilt is None:
+        raise AttachmentUnavailable("the letter text was deleted") from None
+    with default_storage.open(str(rebuilt.file.name), "rb") as handle:
+        return handle.read()
 
 
 def letter_response(letter: DecisionLetter) -> FileResponse:

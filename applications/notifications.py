@@ -9,6 +9,7 @@ the refused pieces, the forms still to fill in). Everything goes through the out
 """
 
 import datetime
+from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.urls import reverse
@@ -22,7 +23,8 @@ from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
 from applications.dates import effective_return_deadline
 from applications.enums import Civility
 from applications.models import Application, Decision
-from ecandidat.emails import enqueue_notification
+from ecandidat.attachments import AttachmentRef
+from ecandidat.emails import enqueue_notification, enqueue_notification_with
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from ecandidat.staff_text import shown_in_mail
@@ -95,6 +97,12 @@ _V: dict[str, Variable] = {
             Kind.FLAG,
         ),
         Variable("letter_url", _("link to download the decision letter"), ""),
+        Variable(
+            "letter_attached",
+            _("the decision letter is attached to this mail (yes/no)"),
+            True,
+            Kind.FLAG,
+        ),
         Variable(
             "recap_url",
             _("link to the application's recap (where the candidate transmits it)"),
@@ -290,13 +298,13 @@ NOTIFICATIONS = (
         "AVIS_FAVORABLE",
         _("favourable decision"),
         _("a favourable decision is validated, or the candidate is promoted from the waiting list"),
-        (*_DECISION, _V["confirmation_date"], _V["letter_url"]),
+        (*_DECISION, _V["confirmation_date"], _V["letter_url"], _V["letter_attached"]),
     ),
     _application(
         "AVIS_DEFAVORABLE",
         _("unfavourable decision"),
         _("an unfavourable decision is validated"),
-        (*_DECISION, _V["reason"], _V["letter_url"]),
+        (*_DECISION, _V["reason"], _V["letter_url"], _V["letter_attached"]),
     ),
     _application("AVIS_LISTE_ATT", _("waiting list decision"), _("a waiting-list decision is validated"), _DECISION),
     _application(
@@ -395,17 +403,32 @@ def notify_candidate(*, application: Application, code: str, **extra: object) ->
     """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language, and the
     copies the application's centre asked for (``centre_copy_recipients``), in the institution's language. Returns
     the candidate's outbox row, or None when the central office has put the mail out of service."""
+    return notify_candidate_with(application=application, code=code, extra=extra)
+
+
+def notify_candidate_with(
+    *,
+    application: Application,
+    code: str,
+    extra: Mapping[str, object],
+    attachments: Sequence[AttachmentRef] = (),
+) -> OutboundEmail | None:
+    """:func:`notify_candidate` with its ``extra`` variables as a mapping, and files to attach (references, read
+    when each mail is sent); the centre's copies carry the same files."""
     candidate = application.candidate
-    email = enqueue_notification(
+    email = enqueue_notification_with(
         code,
         application,
         to=candidate.user.email,
         language=candidate.preferred_language or settings.LANGUAGE_CODE,
-        **extra,
+        extra=extra,
+        attachments=attachments,
     )
     if email is not None:
         for address in centre_copy_recipients(application.formation.centre):
-            enqueue_notification(code, application, to=address, language=settings.LANGUAGE_CODE, **extra)
+            enqueue_notification_with(
+                code, application, to=address, language=settings.LANGUAGE_CODE, extra=extra, attachments=attachments
+            )
     return email
 
 

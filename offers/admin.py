@@ -96,6 +96,16 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 ),
             },
         ),
+        (
+            _("Decision letters"),
+            {
+                "fields": ["attach_letter_to_mail"],
+                "description": _(
+                    "The letter texts are set per centre or per formation (decision letters); the candidate "
+                    "can also download the letter from their application."
+                ),
+            },
+        ),
     ]
 
 

@@ -176,6 +176,15 @@ class Commission(models.Model):
     alert_on_withdrawal = models.BooleanField(_("alert when a candidate withdraws"), default=True)
     alert_on_promotion = models.BooleanField(_("alert on waiting-list promotion"), default=True)
     alert_on_proposal = models.BooleanField(_("alert on an admission proposal"), default=True)
+    # eCandidat tem_mail_lettre_comm: the admission or refusal letter goes with its decision's mail.
+    attach_letter_to_mail = models.BooleanField(
+        _("attach the letter to the decision mail"),
+        default=False,
+        help_text=_(
+            "The admission or refusal letter (PDF) is attached to the mail of a favourable or unfavourable "
+            "decision, when the centre or the formation has a letter text."
+        ),
+    )
     in_service = models.BooleanField(_("in service"), default=True)
 
     objects = CommissionQuerySet.as_manager()

@@ -39,6 +39,7 @@ class MailPreview:
     to: str
     subject: str
     body: str
+    attachments: tuple[str, ...] = ()  # the files' names (the letter, when the commission attaches it)
 
 
 @dataclass
@@ -89,7 +90,9 @@ def preview_release(applications: Iterable[Application], *, actor: User) -> list
             try:
                 with transaction.atomic():
                     validate_current_decision(application, actor=actor)
-                    preview.mails = [MailPreview(mail.to, mail.subject, mail.body) for mail in mails]
+                    preview.mails = [
+                        MailPreview(mail.to, mail.subject, mail.body, tuple(mail.attachment_names)) for mail in mails
+                    ]
                     current = application.decisions.current()
                     preview.letter = DecisionLetter.objects.filter(decision=current).exists()
                     raise _Rollback

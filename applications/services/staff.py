@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -23,12 +24,19 @@ from django.utils.translation import gettext as _
 from applications.dates import effective_confirmation_date
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
-from applications.letters import schedule_letter
+from applications.letters import mail_attachment, schedule_letter
 from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
-from applications.notifications import decision_context, format_date, notify_candidate, notify_commission
+from applications.notifications import (
+    decision_context,
+    format_date,
+    notify_candidate,
+    notify_candidate_with,
+    notify_commission,
+)
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
+from ecandidat.attachments import AttachmentRef
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
@@ -209,25 +217,46 @@ def _grant_default_favourable(
         validated_by=actor,
     )
     record_event(application, kind=event, actor=actor, batch=batch, comment=decision_type.label)
-    notify_candidate(
+    letter = _decision_letter(decision, application, actor=actor)
+    notify_candidate_with(
         application=application,
         code=decision_type.mail_code,
-        **decision_context(decision, confirmation_date=_effective_confirmation_date(application, now)),
-        letter_url=_letter_url(decision, actor=actor),
+        extra={
+            **decision_context(decision, confirmation_date=_effective_confirmation_date(application, now)),
+            **letter.context,
+        },
+        attachments=letter.attachments,
     )
     return decision
 
 
-def _letter_url(decision: Decision, *, actor: User | None) -> str:
-    """Record the decision's letter (built after the commit) and return the recap link that downloads it; ""
-    without a letter text for this avis, and for an admission letter the candidate downloads only once they have
-    confirmed (``ADMISSION_LETTER_AFTER_CONFIRMATION``: the link would answer 404 until then)."""
+@dataclass(frozen=True)
+class _LetterMail:
+    context: dict[str, object]  # letter_url, letter_attached
+    attachments: list[AttachmentRef]
+
+
+def _decision_letter(decision: Decision, application: Application, *, actor: User | None) -> _LetterMail:
+    """Record the decision's letter (built after the commit) and give what its mail says of it:
+
+    - ``letter_url``: the recap link that downloads it;
+    - the letter itself as an attachment, and the flag ``letter_attached``, when the commission attaches letters
+      to the decision mails (``Commission.attach_letter_to_mail``, eCandidat ``tem_mail_lettre_comm``).
+
+    Neither without a letter text for this avis, nor for an admission letter the candidate gets only once they have
+    confirmed (``ADMISSION_LETTER_AFTER_CONFIRMATION``: the link would answer 404 until then, and the attachment
+    would give what the download withholds). ``application`` is the locked row, with its candidate's user and its
+    formation's commission loaded (no query more)."""
     letter = schedule_letter(decision, actor=actor)
-    if letter is None:
-        return ""
-    if settings.ADMISSION_LETTER_AFTER_CONFIRMATION and letter.kind == DecisionLetterTemplate.Kind.ADMISSION:
-        return ""
-    return settings.SITE_URL + reverse("applications:letter", args=[decision.application.public_id])
+    if letter is None or (
+        settings.ADMISSION_LETTER_AFTER_CONFIRMATION and letter.kind == DecisionLetterTemplate.Kind.ADMISSION
+    ):
+        return _LetterMail({"letter_url": "", "letter_attached": False}, [])
+    attached = application.formation.commission.attach_letter_to_mail
+    url = settings.SITE_URL + reverse("applications:letter", args=[application.public_id])
+    return _LetterMail(
+        {"letter_url": url, "letter_attached": attached}, [mail_attachment(letter, application)] if attached else []
+    )
 
 
 def two_person_refusal(decision: Decision, *, actor: User) -> str:
@@ -331,11 +360,12 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
         confirmation_date = _effective_confirmation_date(application, decision.validated_at)
-    notify_candidate(
+    letter = _decision_letter(decision, application, actor=actor)
+    notify_candidate_with(
         application=application,
         code=decision.decision_type.mail_code,
-        **decision_context(decision, confirmation_date=confirmation_date),
-        letter_url=_letter_url(decision, actor=actor),
+        extra={**decision_context(decision, confirmation_date=confirmation_date), **letter.context},
+        attachments=letter.attachments,
     )
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
         recompute_waiting_list_ranks(formation=application.formation)
@@ -493,11 +523,12 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
         comment=decision_type.label,
     )
     confirmation_date = _effective_confirmation_date(application, now)
-    notify_candidate(
+    letter = _decision_letter(decision, application, actor=actor)
+    notify_candidate_with(
         application=application,
         code=decision_type.mail_code,
-        **decision_context(decision, confirmation_date=confirmation_date),
-        letter_url=_letter_url(decision, actor=actor),
+        extra={**decision_context(decision, confirmation_date=confirmation_date), **letter.context},
+        attachments=letter.attachments,
     )
     notify_commission(
         application=application,

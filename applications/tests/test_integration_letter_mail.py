@@ -1,0 +1,106 @@
+"""The decision mail with its letter, end to end: the validation commits, a real Celery worker (PostgreSQL, Redis)
+builds the letter and sends the mail to a real SMTP server, which receives the PDF as an ``application/pdf`` part;
+with the storage unreadable at first, the mail waits, then leaves with it."""
+
+import pytest
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from applications.models import DecisionLetter
+from applications.services import staff
+from applications.tests.factories_candidature import decision_type, make_application
+from ecandidat.models import OutboundEmail
+from ecandidat.tasks import sweep_outbox
+from ecandidat.tests.plugins.services import wait_until
+from offers.enums import Avis
+from offers.models import DecisionLetterTemplate
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def media_root(tmp_path):
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def worker_env(media_root):
+    """The worker and this process share the letters through one directory."""
+    return {"MEDIA_ROOT": str(media_root)}
+
+
+@pytest.fixture
+def shared_storage(settings, media_root):
+    settings.MEDIA_ROOT = media_root
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": media_root}},
+    }
+
+
+def test_the_worker_sends_the_decision_mail_with_its_letter(
+    shared_storage, celery_worker_process, smtp_server, centre, commission, campaign, centre_manager
+):
+    commission.attach_letter_to_mail = True
+    commission.save()
+    formation = FormationFactory(centre=centre, commission=commission, code="MINFO")
+    DecisionLetterTemplate.objects.create(kind="LETTRE_ADM", centre=centre, title="Admission", body="Bienvenue.")
+    application = make_application(formation, campaign=campaign)
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+
+    with transaction.atomic():
+        staff.validate_decision(decision, actor=centre_manager)
+    email = OutboundEmail.objects.get(to=application.candidate.user.email)
+
+    wait_until(
+        lambda: OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.SENT,
+        timeout=60,
+        message="the decision mail to be SENT",
+    )
+    [message] = smtp_server.messages
+    [part] = [part for part in message.walk() if part.get_content_type() == "application/pdf"]
+    assert part.get_filename() == f"lettre-admission-{application.candidate.user.username}-minfo.pdf"
+    letter = DecisionLetter.objects.get(application=application)
+    with default_storage.open(letter.file.name, "rb") as handle:
+        assert part.get_payload(decode=True) == handle.read()
+    assert "jointe" in message.get_body(preferencelist=("plain",)).get_content()
+
+
+def test_an_unreadable_letter_delays_the_mail_then_it_leaves_with_it(
+    shared_storage, media_root, celery_worker_process, smtp_server, centre, commission, campaign, centre_manager
+):
+    """The letters' directory cannot be written (a storage outage): the worker's build fails, so does the mail's
+    attempt, which waits; once the storage is back, the sweeper sends the mail once, with the letter."""
+    commission.attach_letter_to_mail = True
+    commission.save()
+    formation = FormationFactory(centre=centre, commission=commission, code="MINFO")
+    DecisionLetterTemplate.objects.create(kind="LETTRE_ADM", centre=centre, title="Admission", body="Bienvenue.")
+    application = make_application(formation, campaign=campaign)
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    media_root.mkdir(parents=True, exist_ok=True)
+    (media_root / "letters").write_text("not a directory")  # every save under letters/ fails
+
+    with transaction.atomic():
+        staff.validate_decision(decision, actor=centre_manager)
+    email = OutboundEmail.objects.get(to=application.candidate.user.email)
+
+    def attempted() -> bool:
+        email.refresh_from_db()
+        return email.attempts >= 1 and email.status == OutboundEmail.Status.PENDING
+
+    wait_until(attempted, timeout=60, message="a failed attempt")
+    assert email.last_error.startswith("AttachmentError: lettre-admission-")
+    assert smtp_server.messages == []
+
+    (media_root / "letters").unlink()
+    OutboundEmail.objects.filter(pk=email.pk).update(next_attempt_at=timezone.now())
+    sweep_outbox.delay()  # what beat sends every minute
+    wait_until(
+        lambda: OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.SENT,
+        timeout=60,
+        message="the mail to be SENT",
+    )
+    [message] = smtp_server.messages
+    assert len([part for part in message.walk() if part.get_content_type() == "application/pdf"]) == 1
