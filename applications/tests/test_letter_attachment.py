@@ -15,13 +15,14 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from applications.enums import DossierStatus
 from applications.letters import ATTACHMENT_PROVIDER
 from applications.models import DecisionLetter
 from applications.services import staff
 from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.emails import deliver, send_pending_mails
 from ecandidat.models import MailTemplate, OutboundEmail
-from offers.enums import Avis
+from offers.enums import Avis, TreatmentType
 from offers.models import DecisionLetterTemplate, RefusalReason
 from offers.tests.factories import FormationFactory
 
@@ -192,6 +193,23 @@ def test_a_waiting_list_promotion_mails_its_letter(
     assert name.startswith("lettre-admission-")
     assert content == stored(DecisionLetter.objects.get(application=listed))
     assert ATTACHED_FR in mail.body
+
+
+def test_a_direct_access_mails_its_letter(
+    formation, campaign, centre_manager, admission_text, django_capture_on_commit_callbacks, mailoutbox
+):
+    """Accès direct: the dossier set complete gets the formation's default favourable decision, with its letter."""
+    formation.favourable_decision_type = decision_type(Avis.FAVOURABLE)
+    formation.save()
+    application = make_application(formation, campaign=campaign, treatment_type=TreatmentType.DIRECT)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=centre_manager)
+
+    favourable = [message for message in mailoutbox if pdf_parts(message)]
+    assert len(favourable) == 1
+    assert ATTACHED_FR in favourable[0].body
+    assert pdf_parts(favourable[0])[0][1] == stored(DecisionLetter.objects.get(application=application))
 
 
 def test_the_centre_copy_carries_the_letter_too(
