@@ -24,7 +24,7 @@ from applications.dates import effective_return_deadline
 from applications.enums import Civility
 from applications.models import Application, Decision
 from ecandidat.attachments import AttachmentRef
-from ecandidat.emails import enqueue_notification, enqueue_notification_with
+from ecandidat.emails import OwnText, enqueue_notification, enqueue_notification_with
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from ecandidat.staff_text import shown_in_mail
@@ -412,9 +412,11 @@ def notify_candidate_with(
     code: str,
     extra: Mapping[str, object],
     attachments: Sequence[AttachmentRef] = (),
+    own_text: OwnText | None = None,
 ) -> OutboundEmail | None:
-    """:func:`notify_candidate` with its ``extra`` variables as a mapping, and files to attach (references, read
-    when each mail is sent); the centre's copies carry the same files."""
+    """:func:`notify_candidate` with its ``extra`` variables as a mapping, files to attach (references, read when
+    each mail is sent) and ``own_text``, the text of this sending by language instead of the mail's (a decision
+    type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text."""
     candidate = application.candidate
     email = enqueue_notification_with(
         code,
@@ -423,13 +425,43 @@ def notify_candidate_with(
         language=candidate.preferred_language or settings.LANGUAGE_CODE,
         extra=extra,
         attachments=attachments,
+        own_text=own_text,
     )
     if email is not None:
         for address in centre_copy_recipients(application.formation.centre):
             enqueue_notification_with(
-                code, application, to=address, language=settings.LANGUAGE_CODE, extra=extra, attachments=attachments
+                code,
+                application,
+                to=address,
+                language=settings.LANGUAGE_CODE,
+                extra=extra,
+                attachments=attachments,
+                own_text=own_text,
             )
     return email
+
+
+def notify_decision(
+    *,
+    application: Application,
+    decision: Decision,
+    confirmation_date: datetime.date | None = None,
+    letter: Mapping[str, object] | None = None,
+    attachments: Sequence[AttachmentRef] = (),
+) -> OutboundEmail | None:
+    """Mail a validated decision to the candidate (validation, release, promotion from the waiting list, direct
+    access, admission proposal): its type's decision mail (``mail_code``), in the type's own text when it has one in
+    the candidate's language, else the central office's text of that mail, else its files; ``letter``: what the
+    mail says of the decision letter (``letter_url``, ``letter_attached``), ``attachments``: the letter itself when
+    the commission attaches it. Reads no row for the type (``decision.decision_type`` is loaded by the callers)."""
+    decision_type = decision.decision_type
+    return notify_candidate_with(
+        application=application,
+        code=decision_type.mail_code,
+        extra={**decision_context(decision, confirmation_date=confirmation_date), **(letter or {})},
+        attachments=attachments,
+        own_text=decision_type.mail_texts,
+    )
 
 
 def centre_copy_recipients(centre: Centre) -> list[str]:

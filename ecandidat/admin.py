@@ -15,7 +15,7 @@ from ecandidat.admin_connectivity import connectivity_view, superuser_view, test
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
-from ecandidat.mail_templates import file_version
+from ecandidat.mail_templates import file_version, variable_rows
 from ecandidat.maintenance import save_switches
 from ecandidat.models import (
     BatchRun,
@@ -27,7 +27,7 @@ from ecandidat.models import (
     OutboundEmail,
     StaffDirectoryChange,
 )
-from ecandidat.notifications import Kind, code_choices
+from ecandidat.notifications import code_choices
 from ecandidat.staff import is_central
 
 admin.site.site_header = _("eCandidat — back office")
@@ -302,7 +302,7 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             return {}
         context = {
             "mail_type": mail_type,
-            "variables": [_variable_row(variable) for variable in mail_type.variables],
+            "variables": variable_rows(mail_type),
             "preview_url": f"{reverse('admin:ecandidat_mailtemplate_preview')}?code={mail_type.code}"
             f"&language={language}",
         }
@@ -417,11 +417,3 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             )
             context.update(subject=subject, body=body, html=html)
         return TemplateResponse(request, "admin/ecandidat/mailtemplate/preview.html", context)
-
-
-def _variable_row(variable) -> dict:
-    if variable.kind == Kind.FLAG:
-        example = gettext("yes") if variable.sample else gettext("no")
-    else:
-        example = variable.value({variable.name: variable.sample})
-    return {"name": variable.name, "placeholder": f"${{{variable.name}}}", "label": variable.label, "example": example}

@@ -12,7 +12,8 @@ without holding any lock, then records the result. Two senders never both claim 
 leaves a ``SENDING`` row whose lease expires, and the sweeper sends it again with the same ``Message-ID``, so a
 duplicate after a crash between the SMTP ``250`` and the commit is recognisable.
 
-The text comes from the template files, or from the central office's ``MailTemplate`` for that code and language.
+The text comes from the template files, or from the central office's ``MailTemplate`` for that code and language,
+or from the sender's own text (a decision type's mail, ``own_text``), which wins over both in its languages.
 
 Attachments are references on the row (``ecandidat.attachments``), read at each attempt: a file that cannot be read
 now (storage down, not built yet and its build failing) fails the attempt, which is retried with the same back-off;
@@ -23,6 +24,7 @@ import logging
 import smtplib
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -44,7 +46,7 @@ from ecandidat.mail_templates import render_override
 from ecandidat.models import MailTemplate, OutboundEmail
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Sequence
 
     from django.contrib.auth.base_user import AbstractBaseUser
 
@@ -125,6 +127,11 @@ def render(code: str, context: dict, *, language: str) -> tuple[str, str, str]:
     return render_email(_registered(code).template_base, context, language=language, code=code)
 
 
+# A text of the sender's own for one mail, by language: ``{"fr": (subject, body)}`` (a decision type's mail). Same
+# syntax and variables as the mail's ``MailTemplate``; a language it lacks falls back to the usual text.
+OwnText = Mapping[str, tuple[str, str]]
+
+
 def enqueue_notification(code: str, subject: object, *, to: str, language: str | None = None, **extra: object):
     """Write the registered notification ``code`` about ``subject`` (an application, an account…) to ``to``.
 
@@ -142,9 +149,10 @@ def enqueue_notification_with(
     extra: "Mapping[str, object]",
     attachments: "Sequence[AttachmentRef]" = (),
     language: str | None = None,
+    own_text: OwnText | None = None,
 ):
-    """:func:`enqueue_notification` with its ``extra`` variables as a mapping, and files to attach (references,
-    read when the mail is sent: ``ecandidat.attachments``)."""
+    """:func:`enqueue_notification` with its ``extra`` variables as a mapping, files to attach (references, read
+    when the mail is sent: ``ecandidat.attachments``) and the sender's own text (see :func:`enqueue_email`)."""
     notification = _registered(code)
     values = {**notification.context(subject), **extra}
     context = {name: values[name] for name in notification.names if name in values}
@@ -155,7 +163,17 @@ def enqueue_notification_with(
         context=context,
         language=language,
         attachments=attachments,
+        own_text=own_text,
     )
+
+
+def own_template(code: str, language: str, own_text: OwnText | None) -> MailTemplate | None:
+    """The sender's own text for (code, language) as an unsaved, in-service ``MailTemplate`` (rendered like the
+    back office's), or None when it has none in that language. The caller has checked it (the model's ``clean``)."""
+    if not own_text or language not in own_text:
+        return None
+    subject, body = own_text[language]
+    return MailTemplate(code=code, language=language, subject=subject, body=body, in_service=True)
 
 
 def enqueue_email(
@@ -166,19 +184,23 @@ def enqueue_email(
     context: dict,
     language: str | None = None,
     attachments: "Sequence[AttachmentRef]" = (),
+    own_text: OwnText | None = None,
 ):
     """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
-    ``attachments`` are references (``ecandidat.attachments``): the files are read at each attempt, not copied.
-    Returns the outbox row, or None when the central office has put this mail out of service in this language
-    (eCandidat: a mail out of service is not sent); the skip is logged. Account mails cannot be out of service.
-    Never fails the caller because of the broker: see :func:`dispatch`.
+    The text is, in ``language``: the sender's ``own_text`` (a decision type's mail), else the central office's
+    ``MailTemplate`` in service, else the files. ``attachments`` are references (``ecandidat.attachments``): the
+    files are read at each attempt, not copied. Returns the outbox row, or None when the central office has put this
+    mail out of service in this language (eCandidat: a mail out of service is not sent, own text or not); the skip
+    is logged. Account mails cannot be out of service. Never fails the caller because of the broker: see
+    :func:`dispatch`.
     """
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     template = current_template(code, language)
     if template is not None and not template.in_service and code not in notifications.ALWAYS_ON_CODES:
         logger.info("mail %s (%s) to %s not sent: out of service in the back office", code, language, to)
         return None
+    template = own_template(code, language, own_text) or template
     context = {"institution_name": settings.INSTITUTION_NAME, **context}
     subject, body, html = render_email(template_base, context, language=language, code=code, template=template)
     email = OutboundEmail.objects.create(

@@ -141,6 +141,26 @@ def render_override(subject: str, body: str, notification: Notification, context
     return subject, text, html
 
 
+def variable_rows(notification: Notification) -> list[dict]:
+    """The variables of a mail as the admin's "Available variables" table shows them: placeholder, meaning and an
+    example (the sample value, "yes"/"no" for a yes/no variable)."""
+    rows = []
+    for variable in notification.variables:
+        if variable.kind == Kind.FLAG:
+            example: str | bool = gettext("yes") if variable.sample else gettext("no")
+        else:
+            example = variable.value({variable.name: variable.sample})
+        rows.append(
+            {
+                "name": variable.name,
+                "placeholder": _placeholder(variable.name),
+                "label": variable.label,
+                "example": example,
+            }
+        )
+    return rows
+
+
 # --- the file version, in the override syntax -----------------------------------------------------------------------
 
 

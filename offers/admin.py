@@ -6,16 +6,19 @@ their own centres' rows, and the autocompletes used by other admins are scoped t
 Centre, Commission and Formation querysets all have ``visible_to(user)``, everything for the central office).
 """
 
+import copy
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
+from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +26,9 @@ from django.utils.translation import ngettext
 
 from ecandidat import notifications
 from ecandidat.admin_base import InStaffScope
+from ecandidat.emails import current_template, own_template, render_email
+from ecandidat.mail_templates import variable_rows
+from ecandidat.staff import is_central
 from offers.admin_catalogue import ManagedByCentre
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES
@@ -155,6 +161,9 @@ def _decision_mail_choices() -> list[tuple[str, object]]:
     return choices
 
 
+MAIL_TEXT_FIELDS = ("mail_subject_fr", "mail_body_fr", "mail_subject_en", "mail_body_en")
+
+
 class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the admin would use
     # Only a mail that exists: a free code would make validating a decision of this type fail (no such mail).
     mail_code = forms.ChoiceField(
@@ -170,6 +179,17 @@ class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the 
         if not data.get("mail_code") and data.get("avis"):
             data["mail_code"] = DECISION_MAIL_BY_AVIS[Avis(data["avis"])]
         instance = self.instance
+        if data.get("mail_code") and not all(name in self.fields for name in MAIL_TEXT_FIELDS):
+            # The text is read-only here (not the central office): it must still suit the mail chosen now.
+            probe = copy.copy(instance)
+            probe.mail_code = data["mail_code"]
+            if probe.mail_text_errors():
+                raise ValidationError(
+                    _(
+                        "This decision type has its own mail text, written for its current mail: only the central "
+                        "office can change its mail or its kind of decision."
+                    )
+                )
         goes_out = instance.in_service and not data.get("in_service")
         changes_kind = bool(data.get("avis")) and data["avis"] != instance.avis
         leaving = instance.pk and (goes_out or changes_kind)
@@ -182,9 +202,22 @@ class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the 
                 )
         return data
 
+    class Meta:
+        widgets = {
+            "mail_subject_fr": forms.TextInput(attrs={"size": 100}),
+            "mail_subject_en": forms.TextInput(attrs={"size": 100}),
+            "mail_body_fr": forms.Textarea(attrs={"rows": 16, "cols": 110}),
+            "mail_body_en": forms.Textarea(attrs={"rows": 16, "cols": 110}),
+        }
+
 
 @admin.register(DecisionType)
 class DecisionTypeAdmin(admin.ModelAdmin):
+    """Decision types (eCandidat "Types de décision") and their own mail ("Mails types de décision"): a type may
+    replace the text of its decision mail, per language, checked and previewed like the central office's mail texts
+    (``ecandidat.admin.MailTemplateAdmin``). The text goes to every candidate of the type: only the central office
+    edits it; other staff given the permissions on this page read it."""
+
     form = DecisionTypeAdminForm
     list_display = [
         "code",
@@ -194,14 +227,125 @@ class DecisionTypeAdmin(admin.ModelAdmin):
         "is_final",
         "opi_transfer",
         "mail_code",
+        "has_own_mail",
         "show_comment",
         "in_service",
     ]
     list_filter = ["avis", "in_service", "is_final", "opi_transfer"]
     search_fields = ["code", "label"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "code",
+                    "label",
+                    "candidate_label",
+                    "avis",
+                    "is_final",
+                    "mail_code",
+                    "show_comment",
+                    "opi_transfer",
+                    "in_service",
+                ]
+            },
+        ),
+        (
+            _("Mail of this decision type"),
+            {
+                "fields": MAIL_TEXT_FIELDS,
+                "description": _(
+                    "Leave empty to send the decision mail's text (the central office's, else the default one). "
+                    "The French text is required once the type has its own mail; without an English text, "
+                    "candidates who read English get the decision mail's English text."
+                ),
+            },
+        ),
+    ]
+
+    @admin.display(description=_("own mail"), boolean=True)
+    def has_own_mail(self, obj):
+        return bool(obj.mail_texts)
 
     def has_delete_permission(self, request, obj=None):
         return False  # decisions keep pointing to their type: take it out of service instead
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return readonly if is_central(request.user) else [*readonly, *MAIL_TEXT_FIELDS]
+
+    # --- the mail's help: variables and preview ---
+
+    def get_urls(self):
+        return [
+            path(
+                "mail-preview/",
+                self.admin_site.admin_view(self.mail_preview_view),
+                name="offers_decisiontype_mail_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        mail_code = obj.mail_code if obj is not None else ""
+        mails = [notifications.get(code) for code in DECISION_MAIL_BY_AVIS.values()]
+        context["decision_mails"] = [
+            {"mail_type": mail, "variables": variable_rows(mail), "open": mail.code == mail_code}
+            for mail in mails
+            if mail is not None and (not mail_code or mail.code == mail_code)
+        ]
+        if is_central(request.user):
+            context["mail_preview_url"] = reverse("admin:offers_decisiontype_mail_preview")
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def mail_preview_view(self, request):
+        """The mail of a decision of the type being edited, rendered with sample data, without saving or sending
+        anything (the form's "Preview" buttons post it here, with the language to show). The type's text when it has
+        one in that language, else the mail's: the central office's text in service, else the files. The text is
+        checked as the save would check it."""
+        if not is_central(request.user) or not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        language = request.POST.get("preview_language", settings.LANGUAGE_CODE)
+        avis = request.POST.get("avis", "")
+        code = request.POST.get("mail_code") or (DECISION_MAIL_BY_AVIS[Avis(avis)] if avis in Avis.values else "")
+        mail_type = notifications.get(code) if code in DECISION_MAIL_BY_AVIS.values() else None
+        if mail_type is None or language not in DecisionType.MAIL_TEXT_FIELDS:
+            raise Http404
+        decision_type = DecisionType(
+            label=request.POST.get("label", ""),
+            candidate_label=request.POST.get("candidate_label", ""),
+            mail_code=code,
+            **{name: request.POST.get(name, "") for name in MAIL_TEXT_FIELDS},
+        )
+        errors = [str(message) for message in decision_type.mail_text_errors().values()]
+        kind_text = current_template(code, language)
+        template = own_template(code, language, decision_type.mail_texts)
+        if template is not None:
+            source = _("the decision type's text being edited (not saved)")
+        elif kind_text is not None and kind_text.in_service:
+            source, template = _("the central office's text of the decision mail"), kind_text
+        else:
+            source = _("the default text of the decision mail")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Preview: %(code)s") % {"code": code},
+            "mail_type": mail_type,
+            "language_label": dict(settings.LANGUAGES).get(language, language),
+            "source": source,
+            "out_of_service": kind_text is not None and not kind_text.in_service,
+            "errors": errors,
+        }
+        if not errors:
+            sample = mail_type.sample_context()
+            sample["decision_label"] = decision_type.candidate_label or decision_type.label or sample["decision_label"]
+            subject, body, html = render_email(
+                mail_type.template_base, sample, language=language, code=code, template=template
+            )
+            context.update(subject=subject, body=body, html=html)
+        return TemplateResponse(request, "admin/offers/decisiontype/mail_preview.html", context)
 
 
 @admin.register(RefusalReason)

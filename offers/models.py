@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from ecandidat import notifications
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.staff import scope_of
 from ecandidat.staff_text import StaffText, shown
@@ -295,6 +296,28 @@ class DecisionType(models.Model):
         help_text=_("When the candidate confirms this decision, an OPI is created for the student records system."),
     )
     in_service = models.BooleanField(_("in service"), default=True)
+    # The type's own mail ("Mails types de décision", ecandidat-features §2.8): the text of its decision mail
+    # (``mail_code``) for this type only, in the override syntax of ``ecandidat.mail_templates``, with that mail's
+    # variables. Empty: the central office's text of the mail (``ecandidat.MailTemplate``), else its files. French
+    # first; a language left empty falls back the same way (the kind's text in that language, else its files).
+    mail_subject_fr = models.CharField(_("mail subject (French)"), max_length=200, blank=True)
+    mail_body_fr = models.TextField(
+        _("mail body (French)"),
+        blank=True,
+        help_text=_(
+            "Leave empty to send the text of the decision mail. Plain text. ${name} inserts a variable; "
+            "{if($name)}…{endif($name)} keeps a passage only when the variable is set, {if(!$name)}…{endif(!$name)} "
+            "only when it is not. An HTML version is made from it."
+        ),
+    )
+    mail_subject_en = models.CharField(_("mail subject (English)"), max_length=200, blank=True)
+    mail_body_en = models.TextField(
+        _("mail body (English)"),
+        blank=True,
+        help_text=_("Optional: without it, candidates who read English get the decision mail's English text."),
+    )
+
+    MAIL_TEXT_FIELDS = {"fr": ("mail_subject_fr", "mail_body_fr"), "en": ("mail_subject_en", "mail_body_en")}
 
     class Meta:
         verbose_name = _("decision type")
@@ -308,6 +331,61 @@ class DecisionType(models.Model):
     def shown_label(self) -> StaffText:
         """The candidate's label in the page's language (``ecandidat.staff_text``)."""
         return shown(self.candidate_label or self.label, self.candidate_label_en)
+
+    @property
+    def mail_texts(self) -> dict[str, tuple[str, str]]:
+        """The type's own mail text by language (``{"fr": (subject, body)}``), only for the languages it has one
+        in: what ``ecandidat.emails.enqueue_email`` takes as ``own_text``. Reads no row."""
+        texts = {}
+        for language, (subject_field, body_field) in self.MAIL_TEXT_FIELDS.items():
+            subject, body = getattr(self, subject_field), getattr(self, body_field)
+            if subject.strip() and body.strip():
+                texts[language] = (subject, body)
+        return texts
+
+    def mail_text_errors(self) -> dict[str, Any]:
+        """What is wrong with the type's mail text, by field: the subject and the body go together, French first,
+        and each is checked like the central office's mail texts against the variables of ``mail_code``."""
+        errors: dict[str, Any] = {}
+        filled = {
+            language: (bool(getattr(self, subject).strip()), bool(getattr(self, body).strip()))
+            for language, (subject, body) in self.MAIL_TEXT_FIELDS.items()
+        }
+        for language, (subject_field, body_field) in self.MAIL_TEXT_FIELDS.items():
+            has_subject, has_body = filled[language]
+            if has_subject and not has_body:
+                errors[body_field] = _("Write the body too, or empty the subject: a mail needs both.")
+            elif has_body and not has_subject:
+                errors[subject_field] = _("Write the subject too, or empty the body: a mail needs both.")
+        if any(filled["en"]) and not any(filled["fr"]):
+            errors.setdefault("mail_subject_fr", _("Write the French text first: the English one is optional."))
+        if any(any(pair) for pair in filled.values()):
+            mail_type = notifications.get(self.mail_code)
+            if mail_type is None:
+                errors.setdefault("mail_code", _("Choose the decision mail whose variables this text uses."))
+            else:
+                for subject_field, body_field in self.MAIL_TEXT_FIELDS.values():
+                    for name in (subject_field, body_field):
+                        try:
+                            check_source(getattr(self, name) or "", mail_type)
+                        except TemplateSyntaxProblem as problem:
+                            errors.setdefault(name, str(problem))
+        return errors
+
+    def clean_fields(self, exclude=None):
+        """The mail text is checked with the fields, not in ``clean()``, so that a form without the text fields (the
+        admin shows them read-only to whoever is not the central office) gets no error about a field it lacks; that
+        form checks the text against a new mail itself (``offers.admin.DecisionTypeAdminForm``)."""
+        errors: dict[str, Any] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        for name, message in self.mail_text_errors().items():
+            if name not in (exclude or ()) and name not in errors:
+                errors[name] = [message]
+        if errors:
+            raise ValidationError(errors)
 
 
 class RefusalReason(models.Model):

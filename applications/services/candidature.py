@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -53,7 +53,7 @@ def _format_date(day: datetime.date | None) -> str:
     return date_format(day, "d/m/Y") if day else ""
 
 
-def _notify(application: Application, *, candidate_code: str, commission_code: str = "", **extra: object) -> None:
+def _notify(application: Application, *, candidate_code: str, commission_code: str = "", **extra: Any) -> None:
     notify_candidate(application=application, code=candidate_code, **extra)
     if commission_code:
         notify_commission(application=application, code=commission_code, **extra)

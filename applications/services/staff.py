@@ -27,13 +27,7 @@ from applications.history import record_event
 from applications.letters import mail_attachment, schedule_letter
 from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
-from applications.notifications import (
-    decision_context,
-    format_date,
-    notify_candidate,
-    notify_candidate_with,
-    notify_commission,
-)
+from applications.notifications import format_date, notify_candidate, notify_commission, notify_decision
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
 from ecandidat.attachments import AttachmentRef
@@ -218,13 +212,11 @@ def _grant_default_favourable(
     )
     record_event(application, kind=event, actor=actor, batch=batch, comment=decision_type.label)
     letter = _decision_letter(decision, application, actor=actor)
-    notify_candidate_with(
+    notify_decision(
         application=application,
-        code=decision_type.mail_code,
-        extra={
-            **decision_context(decision, confirmation_date=_effective_confirmation_date(application, now)),
-            **letter.context,
-        },
+        decision=decision,
+        confirmation_date=_effective_confirmation_date(application, now),
+        letter=letter.context,
         attachments=letter.attachments,
     )
     return decision
@@ -361,10 +353,11 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     if avis == Avis.FAVOURABLE:
         confirmation_date = _effective_confirmation_date(application, decision.validated_at)
     letter = _decision_letter(decision, application, actor=actor)
-    notify_candidate_with(
+    notify_decision(
         application=application,
-        code=decision.decision_type.mail_code,
-        extra={**decision_context(decision, confirmation_date=confirmation_date), **letter.context},
+        decision=decision,
+        confirmation_date=confirmation_date,
+        letter=letter.context,
         attachments=letter.attachments,
     )
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
@@ -524,10 +517,11 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
     )
     confirmation_date = _effective_confirmation_date(application, now)
     letter = _decision_letter(decision, application, actor=actor)
-    notify_candidate_with(
+    notify_decision(
         application=application,
-        code=decision_type.mail_code,
-        extra={**decision_context(decision, confirmation_date=confirmation_date), **letter.context},
+        decision=decision,
+        confirmation_date=confirmation_date,
+        letter=letter.context,
         attachments=letter.attachments,
     )
     notify_commission(
