@@ -14,6 +14,10 @@ from offers.models import DecisionType
 pytestmark = pytest.mark.django_db
 ADD = reverse("admin:offers_decisiontype_add")
 PREVIEW = reverse("admin:offers_decisiontype_mail_preview")
+KIND_LOCKED_BY_TEXT = (
+    "Ce type de décision a son propre texte de mail, écrit pour son mail actuel : seule la scolarité centrale peut "
+    "changer son mail ou son type d'avis."
+)
 DECISION_TYPE_PERMISSIONS = ("view_decisiontype", "change_decisiontype", "add_decisiontype")
 
 
@@ -222,10 +226,7 @@ def test_a_centre_manager_cannot_change_the_kind_of_a_type_whose_text_needs_it(
     response = client.post(change_url(favourable), data, HTTP_ACCEPT_LANGUAGE="fr")
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.non_field_errors() == [
-        "Ce type de décision a son propre texte de mail, écrit pour son mail actuel : seule la scolarité centrale "
-        "peut changer son mail ou son type d'avis."
-    ]
+    assert response.context["adminform"].form.non_field_errors() == [KIND_LOCKED_BY_TEXT]
     favourable.refresh_from_db()
     assert favourable.avis == "FA"
 
