@@ -29,6 +29,7 @@ from ecandidat.admin_base import InStaffScope
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import variable_rows
 from ecandidat.staff import is_central
+from ecandidat.staff_text import shown
 from offers.admin_catalogue import ManagedByCentre
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES
@@ -241,6 +242,7 @@ class DecisionTypeAdmin(admin.ModelAdmin):
                     "code",
                     "label",
                     "candidate_label",
+                    "candidate_label_en",
                     "avis",
                     "is_final",
                     "mail_code",
@@ -316,6 +318,7 @@ class DecisionTypeAdmin(admin.ModelAdmin):
         decision_type = DecisionType(
             label=request.POST.get("label", ""),
             candidate_label=request.POST.get("candidate_label", ""),
+            candidate_label_en=request.POST.get("candidate_label_en", ""),
             mail_code=code,
             **{name: request.POST.get(name, "") for name in MAIL_TEXT_FIELDS},
         )
@@ -340,7 +343,12 @@ class DecisionTypeAdmin(admin.ModelAdmin):
         }
         if not errors:
             sample = mail_type.sample_context()
-            sample["decision_label"] = decision_type.candidate_label or decision_type.label or sample["decision_label"]
+            label = shown(
+                decision_type.candidate_label or decision_type.label,
+                decision_type.candidate_label_en,
+                language=language,
+            )
+            sample["decision_label"] = str(label) or sample["decision_label"]
             subject, body, html = render_email(
                 mail_type.template_base, sample, language=language, code=code, template=template
             )

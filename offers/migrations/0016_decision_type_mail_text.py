@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('offers', '0013_question_unique'),
+        ('offers', '0015_commission_attach_letter'),
     ]
 
     operations = [
