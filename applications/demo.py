@@ -57,8 +57,11 @@ def seed() -> list[str]:
         data={
             "year": 2023,
             "label": "Licence 3 Biologie",
+            "diploma": "LIC",
             "obtained": Obtained.YES,
             "country": "FR",
+            "department": "34",
+            "city": "Montpellier",
             "school": "Université de Montpellier",
         },
         actor=user,

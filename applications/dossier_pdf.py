@@ -309,7 +309,9 @@ def _summary(application, rows) -> FPDF:
         pdf.paragraph(f"{row.academic_year} - {row.code} {row.label} {results}".strip())
     pdf.section(_("External cursus"))
     for row in candidate.external_cursus.all():
-        pdf.paragraph(f"{row.year} - {row.label} - {row.school} ({row.country}) - {row.get_obtained_display()}")
+        place = ", ".join(part for part in (row.school, row.place_label) if part)
+        diploma = f" ({row.diploma_label})" if row.diploma else ""
+        pdf.paragraph(f"{row.year} - {row.label}{diploma} - {place} ({row.country}) - {row.get_obtained_display()}")
     pdf.section(_("Internships"))
     for row in candidate.internships.all():
         pdf.paragraph(f"{row.year} - {row.organisation} - {row.duration}")

@@ -237,6 +237,27 @@ COLUMNS: dict[str, Column] = {
             CURSUS,
             lambda o: getattr(_last_external(o), "year", None),
         ),
+        Column(
+            "last_diploma_type",
+            _("Diploma type of the last cursus"),
+            CURSUS,
+            lambda o: getattr(_last_external(o), "diploma_label", ""),
+        ),
+        Column(
+            "last_diploma_department",
+            _("Department of the last cursus"),
+            CURSUS,
+            lambda o: getattr(_last_external(o), "department_label", ""),
+        ),
+        Column(
+            "last_diploma_city", _("City of the last cursus"), CURSUS, lambda o: getattr(_last_external(o), "city", "")
+        ),
+        Column(
+            "last_diploma_school",
+            _("School of the last cursus"),
+            CURSUS,
+            lambda o: getattr(_last_external(o), "school", ""),
+        ),
         Column("centre", _("Centre"), DECISION, lambda o: o.formation.centre.label),
         Column("commission", _("Commission"), DECISION, lambda o: o.formation.commission.label),
         Column("formation_code", _("Formation code"), DECISION, lambda o: o.formation.code),

@@ -11,6 +11,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
+from applications.departments import department_choices, department_label
 from applications.enums import BacSeries, PieceStatus, WithdrawalReason
 from applications.models import (
     Address,
@@ -29,9 +30,12 @@ from applications.models.reference import (
     bac_series_label,
     bac_speciality_choices,
     bac_speciality_label,
+    communes_of_department,
     has_reference_communes,
     has_reference_schools,
     is_general_series,
+    other_diploma_choices,
+    other_diploma_label,
     reference_bac_series_rows,
     reference_countries,
 )
@@ -432,11 +436,160 @@ class RowForm(DossierForm):
 
 
 class ExternalCursusForm(RowForm):
+    """Cursus externe / post-bac (eCandidat ``CandidatCursusPostBacWindow``): the diploma from the list of diplomas
+    of other cursus; in France, the département, the commune and the school; abroad, the country and the school.
+
+    With the SIS's communes loaded, the commune is a list of the chosen département's communes, filled in by the
+    server: without JavaScript the candidate chooses the département, presses "Validate the department"
+    (``DEPARTMENT_STEP``, which saves nothing) and the page comes back with its communes. Without them, the commune
+    is typed, as the baccalaureate's.
+    """
+
     country_fields = ("country",)
+    DEPARTMENT_STEP = "choose_department"  # the name of the "Validate the department" button
+    main_names = ("year", "label", "diploma", "obtained", "mention")
+    place_names = ("country", "department", "city", "school")
 
     class Meta:
         model = ExternalCursus
-        fields = ["year", "label", "obtained", "country", "school", "mention"]
+        fields = ["year", "label", "diploma", "obtained", "mention", "country", "department", "city", "school"]
+        help_texts = {"label": _("As written on the diploma or the transcript, e.g. Licence Sciences de la vie.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.diploma if self.instance.pk else ""
+        diplomas: list[tuple[str, Any]] = list(other_diploma_choices())
+        if current and current not in dict(diplomas):
+            diplomas.append((current, other_diploma_label(current)))  # hidden since: kept offered to its holder
+        self.fields["diploma"] = forms.ChoiceField(
+            label=self.fields["diploma"].label,
+            required=False,
+            choices=[("", "---------"), *diplomas],
+            error_messages={"invalid_choice": _("Choose a diploma from the list.")},
+        )
+        self.fields["department"] = forms.ChoiceField(
+            label=self.fields["department"].label,
+            required=False,
+            choices=department_choices(),
+            help_text=_("Required for a cursus in France."),
+            error_messages={"invalid_choice": _("Choose a department from the list.")},
+        )
+        self.chosen_department = self._chosen_department()
+        self.uses_commune_list = has_reference_communes()
+        self.communes: dict[str, str] = {}
+        if self.uses_commune_list:
+            self.communes = communes_of_department(self.chosen_department)
+            help_text = (
+                _("Required for a cursus in France: the cities of the department chosen above.")
+                if self.chosen_department
+                else _("Choose the department first and validate it: its cities are then listed here.")
+            )
+            # A CharField with a list, not a ChoiceField: a city of another département gets its own message.
+            self.fields["city"] = forms.CharField(
+                label=self.fields["city"].label,
+                required=False,
+                widget=forms.Select(choices=[("", "---------"), *self.communes.items()]),
+                help_text=help_text,
+            )
+            if self.instance.pk:
+                self.initial["city"] = self.instance.city_insee_code
+        else:
+            self.fields["city"].help_text = _("Required for a cursus in France.")
+        self.fields["school"].help_text = (
+            _("Its name; for a school in France you may type its UAI number instead, e.g. 0660014A.")
+            if has_reference_schools()
+            else _("Its name and, abroad, its city.")
+        )
+        self.city_insee_code = self.instance.city_insee_code if self.instance.pk else ""
+        self.school_uai = ""
+
+    @classmethod
+    def department_step(cls, data, *, instance=None) -> "ExternalCursusForm":
+        """The "Validate the department" step: the same page, unbound (no error yet), with what was typed."""
+        fields = cls._meta.fields or []
+        return cls(instance=instance, initial={name: data.get(name, "") for name in fields})
+
+    def _chosen_department(self) -> str:
+        name = "department"
+        value = self.data.get(self.add_prefix(name), "") if self.is_bound else self.initial.get(name, "")
+        return value if value in dict(department_choices()) else ""
+
+    def main_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.main_names]
+
+    def place_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.place_names]
+
+    def clean(self):
+        cleaned = super().clean()
+        assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
+        if cleaned.get("country") != FRANCE:
+            # Abroad: no place in France (a département chosen before the country changed is dropped).
+            cleaned.update(department="", city="")
+            self.city_insee_code = ""
+            return cleaned
+        department = cleaned.get("department", "")
+        if not department and "department" not in self.errors:
+            self.add_error("department", _("Give the department for a cursus in France."))
+        if self.uses_commune_list:
+            self._clean_commune(cleaned, department)
+        else:
+            self.city_insee_code = ""
+            if not cleaned.get("city"):
+                self.add_error("city", _("Give the city."))
+        self._clean_school(cleaned, department)
+        return cleaned
+
+    def _clean_commune(self, cleaned: dict, department: str) -> None:
+        code = cleaned.get("city", "")
+        if not department:
+            cleaned["city"] = ""
+            return
+        if not code:
+            self.add_error("city", _("Choose the city from the list of the department's cities."))
+        elif code in self.communes:
+            cleaned["city"] = self.communes[code][:50]
+            self.city_insee_code = code
+        elif ReferenceCommune.objects.filter(insee_code=code, visible=True).exists():
+            self.add_error(
+                "city",
+                _(
+                    "This city is not in the department %(department)s: choose one of its cities, or choose "
+                    "another department and validate it."
+                )
+                % {"department": department_label(department)},
+            )
+        else:
+            self.add_error("city", _("Choose the city from the list of the department's cities."))
+
+    def _clean_school(self, cleaned: dict, department: str) -> None:
+        school = (cleaned.get("school") or "").strip().upper()
+        if UAI.match(school):
+            if not has_reference_schools():
+                self.school_uai = school  # no list to check it against: kept as typed
+            elif (found := ReferenceSchool.objects.filter(code=school).first()) is None:
+                self.add_error("school", _("No school has this UAI number."))
+            elif department and found.department and found.department != department:
+                self.add_error(
+                    "school",
+                    _("This school is in the department %(school_department)s, not %(department)s.")
+                    % {
+                        "school_department": department_label(found.department),
+                        "department": department_label(department),
+                    },
+                )
+            else:
+                self.school_uai = school
+                cleaned["school"] = found.label[:100]
+        elif self.instance.pk and (cleaned.get("school"), cleaned.get("country")) == (
+            self.instance.school,
+            self.instance.country,
+        ):
+            self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
+
+    def changes(self) -> dict:
+        # The commune's INSEE code and the school's UAI are no fields of their own: they come with the choice.
+        return {**super().changes(), "city_insee_code": self.city_insee_code, "school_uai": self.school_uai}
 
 
 class InternshipForm(RowForm):

@@ -281,6 +281,7 @@ class RowKind:
     add_label: "StrOrPromise"
     saved: "StrOrPromise"
     deleted: "StrOrPromise"
+    template: str = "applications/row_form.html"
 
 
 ROW_KINDS = {
@@ -293,6 +294,7 @@ ROW_KINDS = {
         gettext_lazy("Add a cursus"),
         gettext_lazy("The cursus has been saved."),
         gettext_lazy("The cursus has been deleted."),
+        "applications/external_cursus_form.html",
     ),
     "internship": RowKind(
         Internship,
@@ -355,6 +357,14 @@ def row_edit(request, kind_name, public_id=None):
     if candidate is None:
         return _need_personal_details(request)
     row = _own_row(candidate, kind, public_id) if public_id else None
+    if kind.model is ExternalCursus and ExternalCursusForm.DEPARTMENT_STEP in request.POST:
+        # "Validate the department" (no JavaScript): the page again, with that département's cities; nothing saved.
+        form = ExternalCursusForm.department_step(request.POST, instance=row)
+        return render(
+            request,
+            kind.template,
+            {"kind": kind, "form": form, "row": row, "candidate": candidate, **_urls(kind)},
+        )
     form = kind.form_class(data=request.POST or None, instance=row)
     if request.method == "POST" and form.is_valid():
         if row is None:
@@ -365,7 +375,7 @@ def row_edit(request, kind_name, public_id=None):
         return redirect(f"applications:{kind.url_prefix}_list")
     return render(
         request,
-        "applications/row_form.html",
+        kind.template,
         {"kind": kind, "form": form, "row": row, "candidate": candidate, **_urls(kind)},
     )
 

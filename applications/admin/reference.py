@@ -9,8 +9,10 @@ from applications.models import (
     ReferenceBacSpeciality,
     ReferenceCommune,
     ReferenceCountry,
+    ReferenceOtherDiploma,
     ReferenceSchool,
 )
+from applications.models.reference import forget_reference_lists
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 
 
@@ -44,3 +46,25 @@ class ReferenceBacSeriesAdmin(ReferenceListAdmin):
 @admin.register(ReferenceBacSpeciality)
 class ReferenceBacSpecialityAdmin(ReferenceListAdmin):
     list_display = ["code", "label", "first_year", "last_year", "visible", "refreshed_at"]
+
+
+@admin.register(ReferenceOtherDiploma)
+class ReferenceOtherDiplomaAdmin(CentralOfficeOnly, admin.ModelAdmin):
+    """The diplomas of another cursus are no SIS list refreshed here (a seeded list): the central office keeps it.
+    A row is hidden, never deleted, since dossiers may hold its code."""
+
+    list_display = ["code", "label", "visible"]
+    list_filter = ["visible"]
+    search_fields = ["code", "label"]
+    fields = ["code", "label", "visible"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["code"] if obj is not None else []  # dossiers hold the code
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        forget_reference_lists()  # this process offers the change at once; the others within MEMO_SECONDS

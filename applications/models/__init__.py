@@ -21,6 +21,7 @@ from applications.models.reference import (
     ReferenceBacSpeciality,
     ReferenceCommune,
     ReferenceCountry,
+    ReferenceOtherDiploma,
     ReferenceSchool,
 )
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
@@ -51,6 +52,7 @@ __all__ = [
     "ReferenceBacSpeciality",
     "ReferenceCommune",
     "ReferenceCountry",
+    "ReferenceOtherDiploma",
     "ReferenceSchool",
     "ReleaseJob",
     "SavedFilter",

@@ -13,8 +13,9 @@ from django.db.models import F, Q
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
+from applications.departments import department_label
 from applications.enums import Civility, Mention, Obtained
-from applications.models.reference import bac_series_label, bac_speciality_label
+from applications.models.reference import bac_series_label, bac_speciality_label, other_diploma_label
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -291,17 +292,45 @@ class ExternalCursus(DossierRow):
 
     candidate = models.ForeignKey(Candidate, on_delete=models.CASCADE, related_name="external_cursus")
     label = models.CharField(_("title and level"), max_length=200)
+    # The diploma: a code of ReferenceOtherDiploma (eCandidat cod_dac), optional; no model choices, the list is data.
+    diploma = models.CharField(_("diploma"), max_length=20, blank=True)
     obtained = models.CharField(_("obtained"), max_length=1, choices=Obtained.choices)
     country = models.CharField(_("country"), max_length=2)
+    # In France: the département, the commune (its name, and its INSEE code when chosen from the SIS's communes) and
+    # the school's UAI when it was found by it. Abroad, the free-text school only, as eCandidat.
+    department = models.CharField(_("department"), max_length=3, blank=True, validators=[department_validator])
+    city = models.CharField(_("city"), max_length=50, blank=True)
+    city_insee_code = models.CharField(_("INSEE code of the city"), max_length=5, blank=True)
     school = models.CharField(_("school"), max_length=100)
+    school_uai = models.CharField(_("school UAI number"), max_length=8, blank=True, validators=[uai_validator])
     mention = models.CharField(_("honours"), max_length=3, choices=Mention.choices, blank=True)
 
     class Meta(DossierRow.Meta):
         verbose_name = _("external cursus")
         verbose_name_plural = _("external cursus")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(country="FR") | Q(department="", city="", city_insee_code="", school_uai=""),
+                name="external_cursus_place_in_france_only",
+                violation_error_message=_("A cursus abroad has no department, city or UAI number."),
+            ),
+        ]
 
     def __str__(self):
         return f"{self.year} {self.label}"
+
+    @property
+    def diploma_label(self) -> str:
+        return other_diploma_label(self.diploma)
+
+    @property
+    def department_label(self) -> str:
+        return department_label(self.department)
+
+    @property
+    def place_label(self) -> str:
+        """Where in France: "Perpignan, Pyrénées-Orientales (66)"; "" abroad or when not given."""
+        return ", ".join(part for part in (self.city, self.department_label) if part)
 
 
 class Internship(DossierRow):

@@ -88,6 +88,16 @@ class ReferenceSchool(ReferenceRow):
         verbose_name_plural = _("reference schools")
 
 
+class ReferenceOtherDiploma(ReferenceRow):
+    """A diploma of another cursus (Apogée ``DIP_AUT_CUR``, eCandidat ``SiScolDipAutCur``): what an external cursus
+    row's "diplôme" holds. Seeded by the migration that created it with a usual list (``BUILT_IN_OTHER_DIPLOMAS``);
+    the central office may add, rename or hide rows in the back office."""
+
+    class Meta(ReferenceRow.Meta):
+        verbose_name = _("reference diploma of another cursus")
+        verbose_name_plural = _("reference diplomas of other cursus")
+
+
 class ReferenceBacSeries(ReferenceRow):
     """A series of the baccalaureate or an equivalence (Pégase ``SerieBac``), with its years of validity."""
 
@@ -186,8 +196,75 @@ def is_general_series(code: str, label: object) -> bool:
     return bool(_GENERAL.search(plain))
 
 
+# The diplomas of another cursus the migration seeds ReferenceOtherDiploma with (codes of at most 7 characters, as
+# Apogée's COD_DAC). eCandidat's repository creates its siscol_dip_aut_cur table empty and fills it from the SIS, so
+# these are this project's codes for the usual French higher-education diplomas, not a national nomenclature's.
+BUILT_IN_OTHER_DIPLOMAS: tuple[tuple[str, str], ...] = (
+    ("BTS", "Brevet de technicien supérieur (BTS)"),
+    ("BTSA", "Brevet de technicien supérieur agricole (BTSA)"),
+    ("BUT", "Bachelor universitaire de technologie (BUT)"),
+    ("DUT", "Diplôme universitaire de technologie (DUT)"),
+    ("DEUST", "Diplôme d'études universitaires scientifiques et techniques (DEUST)"),
+    ("DEUG", "Diplôme d'études universitaires générales (DEUG)"),
+    ("CPGE", "Classe préparatoire aux grandes écoles (CPGE)"),
+    ("DNMADE", "Diplôme national des métiers d'art et du design (DN MADE)"),
+    ("LIC", "Licence"),
+    ("LPRO", "Licence professionnelle"),
+    ("MAI", "Maîtrise"),
+    ("MAS", "Master"),
+    ("DEA", "Diplôme d'études approfondies (DEA)"),
+    ("DESS", "Diplôme d'études supérieures spécialisées (DESS)"),
+    ("DOC", "Doctorat"),
+    ("ING", "Diplôme d'ingénieur"),
+    ("ECOCOM", "Diplôme d'école de commerce ou de gestion"),
+    ("DCG", "Diplôme de comptabilité et de gestion (DCG)"),
+    ("DSCG", "Diplôme supérieur de comptabilité et de gestion (DSCG)"),
+    ("DESANT", "Diplôme d'État du secteur sanitaire ou social"),
+    ("DU", "Diplôme d'université (DU)"),
+    ("ETR", "Diplôme étranger"),
+    ("AUTRE", "Autre diplôme"),
+)
+
+
+def _other_diploma_rows() -> list[tuple[str, str, bool]]:
+    """Every diploma of another cursus, hidden ones included, as (code, label, visible): a short list read once per
+    process, so that naming the diplomas of many rows (exports, the PDF) costs no query per row."""
+    return memoised(
+        "other_diplomas",
+        lambda: list(ReferenceOtherDiploma.objects.order_by("label").values_list("code", "label", "visible")),
+    )
+
+
+def other_diploma_choices() -> list[tuple[str, str]]:
+    """The visible diplomas of another cursus as (code, label)."""
+    return [(code, label) for code, label, visible in _other_diploma_rows() if visible]
+
+
+def other_diploma_label(code: str) -> str:
+    """The label of a stored diploma code (hidden rows included), else the code itself, "" when empty."""
+    if not code:
+        return ""
+    return next((label for row_code, label, _visible in _other_diploma_rows() if row_code == code), code)
+
+
 def has_reference_communes() -> bool:
     return memoised("communes", lambda: [ReferenceCommune.objects.filter(visible=True).exists()])[0]
+
+
+def communes_of_department(department: str) -> dict[str, str]:
+    """The visible communes of a département as {INSEE code: name}, by name (one query; {} without a département).
+    A commune's INSEE code starts with its département: ``66136``, ``2A004``, ``97411``."""
+    if not department:
+        return {}
+    rows = (
+        ReferenceCommune.objects.filter(insee_code__startswith=department, visible=True)
+        .order_by("label", "insee_code")
+        .values_list("insee_code", "label")
+    )
+    communes: dict[str, str] = {}
+    for insee_code, label in rows:  # one row per postal code: the first name of each INSEE code is kept
+        communes.setdefault(insee_code, label)
+    return communes
 
 
 def has_reference_schools() -> bool:
