@@ -5,7 +5,8 @@ and the export."""
 import io
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
@@ -19,6 +20,7 @@ from applications.models.reference import forget_reference_lists
 from applications.tests.factories import ExternalCursusFactory
 from applications.tests.factories_candidature import make_application
 from applications.tests.helpers import change_url
+from applications.tests.test_admin_review import QUERIES_PAGE
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -330,3 +332,52 @@ def test_the_export_columns_of_the_last_cursus(application):
         "last_diploma_city": "PERPIGNAN",
         "last_diploma_school": "Université de Perpignan",
     }
+
+
+@pytest.mark.parametrize("rows", [1, 4])
+def test_staff_review_page_queries_do_not_grow_with_the_rows(client, centre_manager, application, rows):
+    ExternalCursusFactory.create_batch(rows - 1, candidate=application.candidate, diploma="BTS", department="34")
+    client.force_login(centre_manager)
+    client.get(change_url(application))  # the per-process lists read once
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(change_url(application))
+
+    assert response.status_code == 200
+    assert len(queries) == QUERIES_PAGE  # as without the new fields: no query per row
+    assertContains(response, "Hérault (34)", count=rows - 1)
+
+
+# --- the list of diplomas in the back office --------------------------------------------------------------------------
+
+DIPLOMAS = "admin:applications_referenceotherdiploma_changelist"
+
+
+def test_central_office_keeps_the_list_of_diplomas(client, central_manager, django_assert_num_queries):
+    client.force_login(central_manager)
+    row = ReferenceOtherDiploma.objects.get(code="BTS")
+    change = reverse("admin:applications_referenceotherdiploma_change", args=[row.pk])
+
+    with django_assert_num_queries(9):
+        response = client.get(reverse(DIPLOMAS))
+    assert response.status_code == 200
+    assertContains(client.get(reverse(DIPLOMAS) + "?q=BTS"), "Brevet de technicien supérieur")
+
+    other_diploma_label_before = ExternalCursus(diploma="BTS").diploma_label
+    response = client.post(change, {"code": "CHANGED", "label": "BTS (brevet)", "visible": "on"})
+
+    assert response.status_code == 302
+    row.refresh_from_db()
+    assert (row.code, row.label) == ("BTS", "BTS (brevet)")  # the code dossiers hold stays
+    assert other_diploma_label_before == "Brevet de technicien supérieur (BTS)"
+    assert ExternalCursus(diploma="BTS").diploma_label == "BTS (brevet)"  # offered at once in this process
+    delete = reverse("admin:applications_referenceotherdiploma_delete", args=[row.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403  # hidden, never deleted: dossiers hold the code
+    assert ReferenceOtherDiploma.objects.filter(pk=row.pk).exists()
+
+
+@pytest.mark.parametrize("persona", ["centre_manager", "commission_member", "read_only"], indirect=True)
+def test_other_staff_cannot_open_the_list_of_diplomas(client, persona):
+    client.force_login(persona)
+
+    assert client.get(reverse(DIPLOMAS)).status_code == 403
