@@ -348,7 +348,7 @@ def test_staff_review_page_queries_do_not_grow_with_the_rows(client, centre_mana
     assertContains(response, "Hérault (34)", count=rows - 1)
 
 
-# --- the list of diplomas in the back office --------------------------------------------------------------------------
+# --- the list of diplomas in the back office -------------------------------------------------------------------------
 
 DIPLOMAS = "admin:applications_referenceotherdiploma_changelist"
 
