@@ -118,6 +118,7 @@ class EventKind(models.TextChoices):
     LETTER_REGENERATED = "letter_regenerated", _("Decision letter regenerated")
     RANK_PROGRESS_MAILED = "rank_progress_mailed", _("Progress on the complementary list mailed")
     DOSSIER_CHANGED_BY_STAFF = "dossier_changed_by_staff", _("Candidate's dossier changed")
+    REGIME_FEES = "regime_fees_changed", _("Registration regime or fees changed")
     # The nightly reminder to transmit before the return deadline; its row is what "already reminded" means.
     TRANSMISSION_REMINDED = "transmission_reminded", _("Reminder to transmit sent")
 

@@ -17,6 +17,7 @@ import datetime
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO, Any
 
 from django.db.models import Prefetch, QuerySet
@@ -263,6 +264,18 @@ COLUMNS: dict[str, Column] = {
         Column("formation_code", _("Formation code"), DECISION, lambda o: o.formation.code),
         Column("formation", _("Formation"), DECISION, lambda o: o.formation.title),
         Column("treatment_type", _("Processing type"), DECISION, lambda o: o.get_treatment_type_display()),
+        # Régime and situation des droits (SIS_REGIME_ENTRY): the codes as the Apogée OPI sends them, and labels.
+        Column("regime", _("Registration regime"), DECISION, lambda o: o.regime.label if o.regime else ""),
+        Column("regime_code", _("Registration regime (code)"), DECISION, lambda o: o.regime_id or ""),
+        Column(
+            "fee_exemption",
+            _("Fee exemption category"),
+            DECISION,
+            lambda o: o.fee_exemption.label if o.fee_exemption else "",
+        ),
+        Column("fee_exemption_code", _("Fee exemption category (code)"), DECISION, lambda o: o.fee_exemption_id or ""),
+        Column("fee_exemption_comment", _("Fee exemption complement"), DECISION, lambda o: o.fee_exemption_comment),
+        Column("fee_amount", _("Amount payable (euros)"), DECISION, lambda o: o.fee_amount),
         Column("dossier_status", _("Dossier status"), DECISION, lambda o: o.get_dossier_status_display()),
         Column("decision", _("Decision"), DECISION, lambda o: _annotation(o, "label") or ""),
         Column(
@@ -387,6 +400,8 @@ def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
             "formation__centre",
             "formation__commission",
             "opi",
+            "regime",
+            "fee_exemption",
         )
         .annotate(
             export_decision_label=latest_decision("decision_type__label"),
@@ -444,6 +459,8 @@ def _as_text(value: Any) -> str:
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, datetime.date):
         return value.strftime("%d/%m/%Y")
+    if isinstance(value, Decimal):
+        return f"{value:.2f}".replace(".", ",")  # French spreadsheets read 170,50 as a number
     return str(value)
 
 

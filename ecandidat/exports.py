@@ -7,6 +7,7 @@ their name cannot run anything on a manager's computer (OWASP "CSV injection").
 
 import csv
 import datetime
+import decimal
 import io
 from collections.abc import Iterable, Sequence
 
@@ -22,7 +23,7 @@ def neutralise(value):
         return ""
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, (int, float, datetime.date)):
+    if isinstance(value, (int, float, decimal.Decimal, datetime.date)):
         return value
     text = str(value)
     if text.startswith(FORMULA_PREFIXES):

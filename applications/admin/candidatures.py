@@ -8,6 +8,7 @@ history), the export (``exports``), one application's reading page (``review``),
 (``listing``), commission packs (``packs``) and the dashboard (``dashboard``).
 """
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import ActionLocation
 from django.db.models import F
@@ -142,6 +143,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "action_remind_forms",
         "action_change_tags",
         "action_treatment_type",
+        "action_regime_fees",
         commission_pack_action,
         commission_pack_pdf_action,
         piece_pack_action,
@@ -201,7 +203,9 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     # edits an application's fields directly.
     def get_queryset(self, request):
         queryset = super().get_queryset(request)  # visible_to(request.user)
-        queryset = with_list_data(queryset.select_related("candidate__user", "formation__centre", "campaign"))
+        queryset = with_list_data(
+            queryset.select_related("candidate__user", "formation__centre", "campaign", "regime", "fee_exemption")
+        )
         # Only the list and what reads it (export, neighbours) ask for the SVA alert: get_changelist_instance.
         if (alert := getattr(request, "sva_alert", None)) is not None:
             queryset = queryset.with_sva_alert(alert)
@@ -232,8 +236,11 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
                 "action_remind_forms",
                 "action_change_tags",
                 "action_treatment_type",
+                "action_regime_fees",
             ):
                 actions.pop(name, None)
+        if not settings.SIS_REGIME_ENTRY:
+            actions.pop("action_regime_fees", None)
         if not (scope.is_central or scope.managed_centres or scope.commissions):
             actions.pop("action_enter_decision", None)
         return actions
@@ -355,6 +362,10 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     @admin.action(description=gettext_lazy("Change the processing type…"))
     def action_treatment_type(self, request, queryset):
         return bulk_operation(self, request, queryset, OPERATIONS["treatment_type"])
+
+    @admin.action(description=gettext_lazy("Registration regime and fees…"))
+    def action_regime_fees(self, request, queryset):
+        return bulk_operation(self, request, queryset, OPERATIONS["regime_fees"])
 
     # One application's page.
     def get_object(self, request, object_id, from_field=None):

@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DossierStatus
-from applications.models import Tag
+from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
+from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
 from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
@@ -169,3 +170,92 @@ class TagsForm(forms.Form):
         if not (data.get("add") or data.get("remove")):
             raise forms.ValidationError(_("Choose a tag to add or to remove."))
         return data
+
+
+class _ReferenceChoice(forms.ModelChoiceField):
+    """Every code, the ones out of use marked: an application that holds one keeps it when its other values change
+    (the service refuses to give it to another)."""
+
+    def label_from_instance(self, obj):
+        return str(obj) if obj.visible else _("%(row)s (no longer in use)") % {"row": obj}
+
+
+class RegimeFeesForm(forms.Form):
+    """eCandidat's "Régime" (GEST_REGIME) and "Montant / situation droits" (GEST_MONTANT) in one form: the régime,
+    the fees, or both, set on each application of the selection (an empty field clears the value)."""
+
+    REGIME, FEES, BOTH = "regime", "fees", "both"
+    change = forms.ChoiceField(
+        label=_("What to change"),
+        choices=[
+            (REGIME, _("The registration regime only")),
+            (FEES, _("The fee situation only")),
+            (BOTH, _("Both")),
+        ],
+        initial=BOTH,
+        widget=forms.RadioSelect,
+    )
+    regime = _ReferenceChoice(
+        label=_("Registration regime"),
+        queryset=ReferenceRegime.objects.order_by("code"),
+        to_field_name="code",
+        required=False,
+        empty_label=_("None"),
+    )
+    fee_exemption = _ReferenceChoice(
+        label=_("Fee exemption category"),
+        queryset=ReferenceFeeExemption.objects.order_by("code"),
+        to_field_name="code",
+        required=False,
+        empty_label=_("None"),
+        help_text=_("The situation des droits, sent to Apogée with the OPI."),
+    )
+    fee_exemption_comment = forms.CharField(
+        label=_("Complement"),
+        required=False,
+        max_length=COMPLEMENT_MAX_LENGTH,
+        help_text=_("At most 15 characters; only with a category."),
+    )
+    fee_amount = forms.DecimalField(
+        label=_("Amount payable (euros)"),
+        required=False,
+        min_value=0,
+        max_digits=10,
+        decimal_places=2,
+        localize=True,
+        help_text=_("What remains payable, e.g. 170 or 170,50."),
+        error_messages={"invalid": _("Enter an amount in euros, e.g. 170 or 170,50.")},
+    )
+
+    def __init__(self, *args, application: Application | None = None, **kwargs):
+        if application is not None and not kwargs.get("data") and not (args and args[0]):
+            kwargs["initial"] = {
+                "regime": application.regime_id,
+                "fee_exemption": application.fee_exemption_id,
+                "fee_exemption_comment": application.fee_exemption_comment,
+                "fee_amount": application.fee_amount,
+            }
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        data = super().clean()
+        assert data is not None
+        if (
+            data.get("change") in (self.FEES, self.BOTH)
+            and (data.get("fee_exemption_comment") or "").strip()
+            and data.get("fee_exemption") is None
+            and "fee_exemption" not in self.errors
+        ):
+            self.add_error("fee_exemption_comment", _("A complement needs a fee exemption category."))
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        kwargs: dict = dict.fromkeys(("regime", "fee_exemption", "fee_exemption_comment", "fee_amount"), KEEP)
+        if data["change"] in (self.REGIME, self.BOTH):
+            kwargs["regime"] = data["regime"]
+        if data["change"] in (self.FEES, self.BOTH):
+            kwargs["fee_exemption"] = data["fee_exemption"]
+            kwargs["fee_exemption_comment"] = data["fee_exemption_comment"]
+            kwargs["fee_amount"] = data["fee_amount"]
+        return kwargs

@@ -26,7 +26,14 @@ from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 from django.views.decorators.http import require_POST
 
 from applications.admin import on_behalf, release
-from applications.admin.forms import ConfirmForm, DeadlinesForm, DecisionForm, StatusForm, TagsForm
+from applications.admin.forms import (
+    ConfirmForm,
+    DeadlinesForm,
+    DecisionForm,
+    RegimeFeesForm,
+    StatusForm,
+    TagsForm,
+)
 from applications.admin.review import change_url as review_change_url
 from applications.admin.review_actions import application_for, piece_of
 from applications.enums import PieceStatus
@@ -35,6 +42,7 @@ from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
 from applications.services.pieces import clean_piece_check, set_piece_status
+from applications.services.registration import set_regime_and_fees
 from applications.services.release import validate_current_decision
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
@@ -65,6 +73,12 @@ class Operation:
     bulk_refusal: Callable | None = None  # (applications) -> why the whole selection is refused, or ""
     single: bool = True  # offered on one application's page too
     form_kwargs: Callable | None = None  # (request) -> extra keyword arguments of the form
+    enabled: Callable[[], bool] | None = None  # () -> whether the operation is in use (a setting); off: nowhere
+    prefill: bool = False  # the form takes the application (its current values) on one application's page
+
+    @property
+    def in_use(self) -> bool:
+        return self.enabled is None or self.enabled()
 
 
 def _validated_in_selection(applications: list[Application]) -> str:
@@ -201,6 +215,17 @@ OPERATIONS = {
             "editable_by",
             on_behalf.change_treatment_type,
         ),
+        # eCandidat's "Régime" (GEST_REGIME) and "Montant / situation droits" (GEST_MONTANT), in use with
+        # SIS_REGIME_ENTRY (GEST_IS_UTILISE_REG_STU); managers and the central office, as the type de traitement.
+        Operation(
+            "regime_fees",
+            gettext_lazy("Registration regime and fees"),
+            RegimeFeesForm,
+            "editable_by",
+            lambda application, form, actor: set_regime_and_fees(application, actor=actor, **form.service_kwargs()),
+            enabled=lambda: settings.SIS_REGIME_ENTRY,
+            prefill=True,
+        ),
     )
 }
 
@@ -246,7 +271,7 @@ def operations_for(application, user) -> tuple[list[tuple[Operation, str]], bool
     operations = [
         (operation, reverse("admin:applications_application_operation", args=[application.pk, operation.name]))
         for operation in OPERATIONS.values()
-        if operation.single and (can_manage or (can_decide and operation.scope == "decidable_by"))
+        if operation.single and operation.in_use and (can_manage or (can_decide and operation.scope == "decidable_by"))
     ]
     return operations, can_manage, can_decide
 
@@ -269,12 +294,17 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk)
     return TemplateResponse(request, "admin/applications/application/operation.html", context)
 
 
-def _form(operation: Operation, request, data):
-    return operation.form_class(data, **(operation.form_kwargs(request) if operation.form_kwargs else {}))
+def _form(operation: Operation, request, data, application: Application | None = None):
+    kwargs = operation.form_kwargs(request) if operation.form_kwargs else {}
+    if operation.prefill and application is not None:
+        kwargs["application"] = application
+    return operation.form_class(data, **kwargs)
 
 
 def bulk_operation(model_admin, request, queryset, operation):
     """A bulk action: the confirmation page with the operation's form, then the run on the selection."""
+    if not operation.in_use:
+        raise PermissionDenied
     selected = list(queryset.values_list("pk", flat=True)[: BULK_LIMIT + 1])
     if len(selected) > BULK_LIMIT:
         model_admin.message_user(
@@ -303,12 +333,12 @@ def bulk_operation(model_admin, request, queryset, operation):
 def operation_view(request, object_id, name, *, model_admin):
     """One operation on one application: its form, then back to the dossier."""
     operation = OPERATIONS.get(name)
-    if operation is None or not operation.single:
+    if operation is None or not operation.single or not operation.in_use:
         raise Http404
     application = application_for(request, object_id, operation.scope)
     # Back to the dossier, still inside the list it was opened from ("Suivant" / "Précédent").
     change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
-    form = _form(operation, request, request.POST if request.method == "POST" else None)
+    form = _form(operation, request, request.POST if request.method == "POST" else None, application)
     if request.method == "POST" and form.is_valid():
         done, failures = run_operation(request, operation, [application], form)
         report(request, operation, done, failures)

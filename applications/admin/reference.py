@@ -10,6 +10,8 @@ from applications.models import (
     ReferenceCommune,
     ReferenceCountry,
     ReferenceOtherDiploma,
+    ReferenceFeeExemption,
+    ReferenceRegime,
     ReferenceSchool,
 )
 from applications.models.reference import forget_reference_lists
@@ -48,10 +50,9 @@ class ReferenceBacSpecialityAdmin(ReferenceListAdmin):
     list_display = ["code", "label", "first_year", "last_year", "visible", "refreshed_at"]
 
 
-@admin.register(ReferenceOtherDiploma)
-class ReferenceOtherDiplomaAdmin(CentralOfficeOnly, admin.ModelAdmin):
-    """The diplomas of another cursus are no SIS list refreshed here (a seeded list): the central office keeps it.
-    A row is hidden, never deleted, since dossiers may hold its code."""
+class LocalReferenceListAdmin(CentralOfficeOnly, admin.ModelAdmin):
+    """A list no SIS sends (Pégase has none, Apogée's is not read): seeded by its migration, kept by the central
+    office. A code out of use is hidden ("in use" unticked), never deleted: dossiers and OPI files carry it."""
 
     list_display = ["code", "label", "visible"]
     list_filter = ["visible"]
@@ -60,7 +61,7 @@ class ReferenceOtherDiplomaAdmin(CentralOfficeOnly, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_readonly_fields(self, request, obj=None):
-        return ["code"] if obj is not None else []  # dossiers hold the code
+        return ["code"] if obj is not None else []  # dossiers, applications and OPI files carry the code
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -68,3 +69,18 @@ class ReferenceOtherDiplomaAdmin(CentralOfficeOnly, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         forget_reference_lists()  # this process offers the change at once; the others within MEMO_SECONDS
+
+
+@admin.register(ReferenceOtherDiploma)
+class ReferenceOtherDiplomaAdmin(LocalReferenceListAdmin):
+    pass
+
+
+@admin.register(ReferenceRegime)
+class ReferenceRegimeAdmin(LocalReferenceListAdmin):
+    pass
+
+
+@admin.register(ReferenceFeeExemption)
+class ReferenceFeeExemptionAdmin(LocalReferenceListAdmin):
+    pass

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
 from django.http import QueryDict
@@ -314,6 +315,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         "has_view_permission": True,
         "is_nav_sidebar_enabled": False,  # one readable column; the apps are one link away
         "operations": operations,
+        "regime_entry": settings.SIS_REGIME_ENTRY,  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         **dossier,
     }
     request.current_app = model_admin.admin_site.name

@@ -22,6 +22,8 @@ from applications.models.reference import (
     ReferenceCommune,
     ReferenceCountry,
     ReferenceOtherDiploma,
+    ReferenceFeeExemption,
+    ReferenceRegime,
     ReferenceSchool,
 )
 from applications.models.review import ApplicationNote, ApplicationTag, SavedFilter, Tag
@@ -53,6 +55,8 @@ __all__ = [
     "ReferenceCommune",
     "ReferenceCountry",
     "ReferenceOtherDiploma",
+    "ReferenceFeeExemption",
+    "ReferenceRegime",
     "ReferenceSchool",
     "ReleaseJob",
     "SavedFilter",

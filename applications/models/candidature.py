@@ -225,6 +225,32 @@ class Application(models.Model):
     treatment_type = models.CharField(
         _("processing type"), max_length=2, choices=TreatmentType, default=TreatmentType.CONTROLLED
     )
+    # Régime d'inscription and situation des droits (eCandidat GEST_REGIME, GEST_MONTANT; cod_rgi, cod_cat_exo_ext,
+    # cmt_cat_exo_ext_cand, mnt_charge_cand), set by staff when SIS_REGIME_ENTRY is on (services.registration) and
+    # sent in the Apogée OPI (codRge, codCatExoExt, comExoExt). The keys are the codes (to_field): the OPI and the
+    # exports read them without a join.
+    regime = models.ForeignKey(
+        "applications.ReferenceRegime",
+        verbose_name=_("registration regime"),
+        to_field="code",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    fee_exemption = models.ForeignKey(
+        "applications.ReferenceFeeExemption",
+        verbose_name=_("fee exemption category"),
+        to_field="code",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    fee_exemption_comment = models.CharField(_("fee exemption complement"), max_length=15, blank=True)
+    fee_amount = models.DecimalField(
+        _("amount payable (euros)"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
     favourable_reminder_sent_at = models.DateTimeField(_("confirmation reminder sent at"), null=True, blank=True)
     waiting_list_rank = models.PositiveIntegerField(_("actual rank on the complementary list"), null=True, blank=True)
     # When the rank last changed, and the rank the candidate was last told (the nightly batch mails a progress).
@@ -263,6 +289,16 @@ class Application(models.Model):
                 condition=Q(accepted__isnull=True, answered_at__isnull=True)
                 | Q(accepted__isnull=False, answered_at__isnull=False),
                 name="application_answer_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_amount__isnull=True) | Q(fee_amount__gte=0),
+                name="application_fee_amount_not_negative",
+                violation_error_message=_("The amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(fee_exemption__isnull=False) | Q(fee_exemption_comment=""),
+                name="application_fee_complement_needs_category",
+                violation_error_message=_("A complement needs a fee exemption category."),
             ),
         ]
         indexes = [

@@ -121,6 +121,38 @@ class ReferenceBacSpeciality(ReferenceRow):
         verbose_name_plural = _("reference baccalaureate specialities")
 
 
+class ReferenceRegime(ReferenceRow):
+    """A régime d'inscription (Apogée ``REGIME``, eCandidat ``SiScolRegime``; code: Apogée's ``COD_RGI``, e.g. ``1``
+    Formation initiale): what staff set on an application (``SIS_REGIME_ENTRY``) and the Apogée OPI sends as the
+    wish's ``codRge``.
+
+    Pégase has no such list and the project reads none from Apogée: the migration that created the table seeds the
+    SISE codes Apogée uses (1 to 5), and the central office keeps the list in the back office. A code out of use is
+    hidden (``visible``), never deleted: applications may hold it.
+    """
+
+    class Meta(ReferenceRow.Meta):
+        ordering = ["code"]
+        verbose_name = _("registration regime")
+        verbose_name_plural = _("registration regimes")
+
+
+class ReferenceFeeExemption(ReferenceRow):
+    """A catégorie d'exonération / extracommunautaire (Apogée ``CAT_EXO_EXT``, eCandidat ``SiScolCatExoExt``: the
+    "situation des droits"; code: ``COD_CAT_EXO_EXT``, two characters): sent as the wish's ``codCatExoExt``.
+
+    Seeded and kept like ``ReferenceRegime``: each university's Apogée has its own categories, the seed is an
+    example for the central office to adapt.
+    """
+
+    code = models.CharField(_("code"), max_length=2, unique=True)
+
+    class Meta(ReferenceRow.Meta):
+        ordering = ["code"]
+        verbose_name = _("fee exemption category")
+        verbose_name_plural = _("fee exemption categories")
+
+
 # The bac reform: the bac général has spécialités (two in terminale, a third followed in première and dropped) from
 # its 2021 session on.
 REFORM_FIRST_YEAR = 2021

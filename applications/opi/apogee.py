@@ -11,6 +11,7 @@ no wish left (they withdrew their only confirmed wish) has one row with empty wi
 import datetime
 import unicodedata
 from collections.abc import Sequence
+from decimal import Decimal
 
 from applications.models import Baccalaureate
 from applications.opi.communes import CommuneCodes
@@ -74,7 +75,14 @@ COLUMNS = [
     "COD_DEC_VEU",
     "COD_DEM_DOS",
     "TEM_VAL_PSD",
+    # the wish's régime and exemption (SIS_REGIME_ENTRY): codRge, codCatExoExt, comExoExt
+    "COD_RGE",
+    "COD_CAT_EXO_EXT",
+    "COM_EXO_EXT",
 ]
+
+WISH_COLUMNS = len(COLUMNS) - COLUMNS.index("COD_CGE")
+COM_EXO_EXT_MAX = 15  # Apogée's comExoExt
 
 
 BAC_COLUMNS = COLUMNS.index("COD_OPT4_BAC") - COLUMNS.index("COD_BAC") + 1
@@ -146,10 +154,18 @@ def _bac(bac: Baccalaureate | None) -> list[object]:
     ]
 
 
+def fee_amount_text(amount: Decimal | None) -> str:
+    """``comExoExt`` as eCandidat fills it: the amount payable (``170.00``), when it fits Apogée's 15 characters."""
+    if amount is None:
+        return ""
+    text = f"{amount:.2f}"
+    return text if len(text) <= COM_EXO_EXT_MAX else ""
+
+
 def rows(entry: OpiCandidate, communes: CommuneCodes) -> list[list[object]]:
     person = _person(entry, communes)
     if not entry.wishes:
-        return [person + [""] * 9]
+        return [person + [""] * WISH_COLUMNS]
     return [
         person
         + [
@@ -162,6 +178,9 @@ def rows(entry: OpiCandidate, communes: CommuneCodes) -> list[list[object]]:
             "F",  # codDecVeu: favourable
             "C",  # codDemDos
             "N",  # temValPsd
+            wish.regime_id or "",  # codRge: the application's régime d'inscription
+            wish.fee_exemption_id or "",  # codCatExoExt
+            fee_amount_text(wish.fee_amount),  # comExoExt
         ]
         for wish in entry.wishes
     ]

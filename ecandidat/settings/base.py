@@ -327,6 +327,9 @@ DECISION_TWO_PERSON_RULE = env_bool("DECISION_TWO_PERSON_RULE", False)
 # eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE: "Enter a decision" in bulk is refused on a selection where an application
 # already has a validated decision (a new decision resets the answer and withdraws the OPI).
 BULK_DECISION_LOCK = env_bool("BULK_DECISION_LOCK", True)
+# eCandidat GEST_IS_UTILISE_REG_STU: staff enter the régime d'inscription and the situation des droits (exemption
+# category, complement, amount) of applications ("Régime / droits…"), sent in the Apogée OPI; off, hidden.
+SIS_REGIME_ENTRY = env_bool("SIS_REGIME_ENTRY", False)
 # eCandidat SCOL_GESTION_CANDIDAT_CTR_CAND (W by default): a centre manager may correct the dossier (personal
 # details, address, baccalaureate, cursus, internships, experience) of a candidate who applied to one of their
 # centres' formations; off, only the central office changes dossiers ("R": managers read them).

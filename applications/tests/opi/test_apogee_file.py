@@ -1,14 +1,16 @@
 """The Apogée OPI file (docs/opi-apogee.md): columns, one row per wish, withdrawals sent as the remaining wishes."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 
 from applications.enums import OpiState
-from applications.models import Opi
-from applications.opi.apogee import COLUMNS
+from applications.models import Opi, ReferenceFeeExemption, ReferenceRegime
+from applications.opi.apogee import COLUMNS, fee_amount_text
 from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
 from applications.opi.services import transfer_opis
+from applications.services.registration import set_regime_and_fees
 from applications.tests.opi.helpers import admit, confirm, withdraw_after_confirmation
 from applications.tests.opi.test_pegase_files import DAY1, parse
 from ecandidat.batches import Report
@@ -89,6 +91,9 @@ def test_apogee_file_column_by_column(opi_candidate, formation, centre_manager, 
             "COD_DEC_VEU": "F",
             "COD_DEM_DOS": "C",
             "TEM_VAL_PSD": "N",
+            "COD_RGE": "",  # no régime nor fees entered (test_regime_fees.py)
+            "COD_CAT_EXO_EXT": "",
+            "COM_EXO_EXT": "",
         }
     ]
 
@@ -107,7 +112,8 @@ def test_withdrawal_of_the_only_wish_sends_an_empty_wish_row(
 
     assert len(rows) == 1
     assert rows[0]["COD_OPI_INT_EPO"] == "ECAB123456"
-    assert [rows[0][column] for column in COLUMNS[-9:]] == [""] * 9  # Apogée drops the candidate's wishes
+    # Apogée drops the candidate's wishes: every wish column is empty, from COD_CGE to COM_EXO_EXT.
+    assert [rows[0][column] for column in COLUMNS[COLUMNS.index("COD_CGE") :]] == [""] * 12
     assert Opi.objects.get().state == OpiState.PASSED
 
     time_machine.move_to(DAY1 + datetime.timedelta(days=2))
@@ -139,3 +145,47 @@ def test_a_formation_without_apogee_step_waits(opi_candidate, formation, centre_
 
     assert transfer_opis(report) is None
     assert report.counts["wishes waiting for a formation code"] == 1
+
+
+def test_each_wish_carries_its_regime_and_fees(
+    opi_candidate, formation, other_formation, centre_manager, opi_type, time_machine, settings
+):
+    """eCandidat's voeu: codRge = the application's régime, codCatExoExt = its exemption category, comExoExt = the
+    amount payable (siscol-pegase-apogee.md §3.2), per wish."""
+    settings.SIS_REGIME_ENTRY = True
+    time_machine.move_to(DAY1)
+    first = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    second = admit(opi_candidate, other_formation, manager=centre_manager, decision_type=opi_type)
+    set_regime_and_fees(
+        first,
+        actor=centre_manager,
+        regime=ReferenceRegime.objects.get(code="5"),
+        fee_exemption=ReferenceFeeExemption.objects.get(code="EP"),
+        fee_exemption_comment="50 %",
+        fee_amount=Decimal("85.5"),
+    )
+    set_regime_and_fees(second, actor=centre_manager, regime=ReferenceRegime.objects.get(code="1"))
+    confirm(first)
+    confirm(second)
+
+    _name, header, rows = rows_of(transfer_opis(Report()))
+
+    assert header[-3:] == ["COD_RGE", "COD_CAT_EXO_EXT", "COM_EXO_EXT"]
+    by_step = {row["COD_ETP"]: row for row in rows}
+    first_row = by_step[formation.apogee_step_code]
+    second_row = by_step[other_formation.apogee_step_code]
+    assert (first_row["COD_RGE"], first_row["COD_CAT_EXO_EXT"], first_row["COM_EXO_EXT"]) == ("5", "EP", "85.50")
+    assert (second_row["COD_RGE"], second_row["COD_CAT_EXO_EXT"], second_row["COM_EXO_EXT"]) == ("1", "", "")
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (None, ""),
+        (Decimal("0"), "0.00"),
+        (Decimal("99999999.99"), "99999999.99"),
+        (Decimal("1234567890123.45"), ""),  # longer than Apogée's 15 characters: left out, as eCandidat does
+    ],
+)
+def test_com_exo_ext_is_the_amount_when_it_fits(amount, text):
+    assert fee_amount_text(amount) == text
