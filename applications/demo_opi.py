@@ -7,7 +7,9 @@ Idempotent: an applicant who exists is left alone.
 """
 
 import datetime
+from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.demo import MANAGER
@@ -15,8 +17,10 @@ from accounts.models import User
 from applications import services
 from applications.demo_applications import _applicant
 from applications.enums import BacSeries, Civility, DossierStatus, Mention
+from applications.models import ReferenceFeeExemption, ReferenceRegime
 from applications.opi.services import transfer_opis
 from applications.services import candidature, staff
+from applications.services.registration import set_regime_and_fees
 from ecandidat.batches import Report
 from offers.enums import Avis
 from offers.models import Campaign, DecisionType, Formation
@@ -85,6 +89,15 @@ def seed() -> list[str]:
         staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=manager)
         decision = staff.record_decision(application, decision_type=decision_type, actor=manager)
         staff.validate_decision(decision, actor=manager)
+        if settings.SIS_REGIME_ENTRY:  # the régime and fees the Apogée OPI file carries (docs/opi-apogee.md)
+            set_regime_and_fees(
+                application,
+                actor=manager,
+                regime=ReferenceRegime.objects.filter(code="1").first(),
+                fee_exemption=ReferenceFeeExemption.objects.filter(code="BO").first(),
+                fee_exemption_comment="échelon 4",
+                fee_amount=Decimal("0"),
+            )
         candidature.confirm_application(application=application, actor=user)
         export = transfer_opis(Report(), actor=manager)
     files = f" ({export.zip_name})" if export else ""

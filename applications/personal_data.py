@@ -103,6 +103,12 @@ def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
                 "confirmed": application.accepted,
                 "answered_at": _iso(application.answered_at),
                 "waiting_list_rank": application.waiting_list_rank,
+                # Entered by staff (SIS_REGIME_ENTRY); the exemption category may reveal a situation (a refugee,
+                # a scholarship): the candidate has a right to read it. Codes, as sent to Apogée: no query more.
+                "registration_regime": application.regime_id,
+                "fee_exemption_category": application.fee_exemption_id,
+                "fee_exemption_complement": application.fee_exemption_comment,
+                "amount_payable": str(application.fee_amount) if application.fee_amount is not None else None,
                 "decisions": [
                     {
                         "decision": decision.decision_type.candidate_label or decision.decision_type.label,

@@ -96,3 +96,12 @@ def test_seed_demo_candidates_have_a_valid_ine_as_french_nationals_must():
     assert demo.count() >= 4  # the demo candidate and the three applicants
     for ine in demo.values_list("ine", flat=True):
         validate_ine(ine)
+
+
+def test_seed_demo_with_the_regime_entry_on_gives_the_opi_applicant_a_regime_and_fees(settings):
+    settings.SIS_REGIME_ENTRY = True
+
+    _seed()
+
+    application = Opi.objects.get().application
+    assert (application.regime_id, application.fee_exemption_id, application.fee_amount) == ("1", "BO", 0)

@@ -3,12 +3,14 @@
 import io
 import json
 import zipfile
+from decimal import Decimal
 
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from applications.enums import PieceStatus
+from applications.models import Application
 from applications.tests.factories_candidature import (
     PDF_BYTES,
     ApplicationFactory,
@@ -117,3 +119,17 @@ def test_staff_and_anonymous_get_nothing(client, django_user_model, candidate):
 
     client.logout()
     assert client.get(reverse(URL)).status_code == 302
+
+
+def test_the_regime_and_fees_entered_by_staff_are_in_the_archive(owner_client, candidate):
+    """The exemption category may say the candidate is a refugee or a scholarship holder: theirs to read."""
+    application = _apply(candidate, pieces=0)
+    Application.objects.filter(pk=application.pk).update(
+        regime_id="5", fee_exemption_id="ER", fee_exemption_comment="OFPRA", fee_amount=Decimal("0")
+    )
+
+    data = json.loads(_archive(owner_client.get(reverse(URL))).read("donnees.json"))
+
+    [exported] = data["applications"]
+    assert (exported["registration_regime"], exported["fee_exemption_category"]) == ("5", "ER")
+    assert (exported["fee_exemption_complement"], exported["amount_payable"]) == ("OFPRA", "0.00")
