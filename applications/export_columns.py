@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -381,11 +382,22 @@ DEFAULT_COLUMNS = [
 
 
 SVA_KEYS = frozenset({"sva_threshold", "sva_age"})
+# Offered only with SIS_REGIME_ENTRY (eCandidat GEST_IS_UTILISE_REG_STU), as the régime and fees themselves.
+REGIME_KEYS = frozenset(
+    {"regime", "regime_code", "fee_exemption", "fee_exemption_code", "fee_exemption_comment", "fee_amount"}
+)
+
+
+def available_columns() -> dict[str, Column]:
+    """The columns offered (in the chooser's order): every one, less the régime and fees when not in use."""
+    if settings.SIS_REGIME_ENTRY:
+        return COLUMNS
+    return {key: column for key, column in COLUMNS.items() if key not in REGIME_KEYS}
 
 
 def grouped_columns() -> list[tuple[Promise, list[Column]]]:
     groups: dict[str, tuple[Promise, list[Column]]] = {}
-    for column in COLUMNS.values():
+    for column in available_columns().values():
         groups.setdefault(str(column.group), (column.group, []))[1].append(column)
     return list(groups.values())
 

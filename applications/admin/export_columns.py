@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.export_columns import (
     COLUMNS,
     DEFAULT_COLUMNS,
+    available_columns,
     export_rows,
     grouped_columns,
     headers,
@@ -62,8 +63,13 @@ def export_columns_view(model_admin, request):
     else:
         filters = request.GET.get("_changelist_filters", "")
         form = ExportForm(initial={"columns": saved or DEFAULT_COLUMNS, "fmt": "xlsx", "filters": filters})
+    keys = []
     if request.method == "POST" and form.is_valid():
-        keys = [key for key in COLUMNS if key in form.cleaned_data["columns"]]
+        # A saved choice may hold a column no longer offered (the régime and fees once SIS_REGIME_ENTRY is off).
+        keys = [key for key in available_columns() if key in form.cleaned_data["columns"]]
+        if not keys:
+            form.add_error("columns", _("Tick at least one column."))
+    if keys:
         ExportColumns.objects.update_or_create(user=request.user, defaults={"columns": keys})
         queryset = _filtered_queryset(model_admin, request, form.cleaned_data["filters"])
         count = queryset.count()

@@ -415,3 +415,23 @@ def test_the_xlsx_export_keeps_the_amount_a_number(client, centre_manager, appli
     assert [cell.value for cell in sheet[1]] == ["Dossier number", "Registration regime", "Amount payable (euros)"]
     assert sheet["B2"].value in (None, "")
     assert sheet["C2"].value == 170.5
+
+
+def test_the_chooser_offers_the_regime_and_fees_only_when_in_use(
+    client, centre_manager, application, settings, django_assert_num_queries
+):
+    client.force_login(centre_manager)
+    chooser = reverse("admin:applications_application_export_columns")
+
+    assertContains(client.get(chooser), 'value="fee_amount"')
+
+    settings.SIS_REGIME_ENTRY = False
+    with django_assert_num_queries(8):
+        response = client.get(chooser)
+    assertNotContains(response, 'value="fee_amount"')
+    # A choice saved while it was in use is left out, not an error.
+    header, _row = csv_rows(post(client, ["numero", "regime", "fee_amount"]))
+    assert header == ["Dossier number"]
+    only_hidden = client.post(chooser, {"columns": ["fee_amount"], "fmt": "csv", "filters": ""})
+    assert only_hidden.status_code == 200
+    assert only_hidden.context["form"].errors["columns"] == ["Tick at least one column."]
