@@ -9,8 +9,8 @@ from applications.models import (
     ReferenceBacSpeciality,
     ReferenceCommune,
     ReferenceCountry,
-    ReferenceOtherDiploma,
     ReferenceFeeExemption,
+    ReferenceOtherDiploma,
     ReferenceRegime,
     ReferenceSchool,
 )

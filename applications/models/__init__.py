@@ -21,8 +21,8 @@ from applications.models.reference import (
     ReferenceBacSpeciality,
     ReferenceCommune,
     ReferenceCountry,
-    ReferenceOtherDiploma,
     ReferenceFeeExemption,
+    ReferenceOtherDiploma,
     ReferenceRegime,
     ReferenceSchool,
 )

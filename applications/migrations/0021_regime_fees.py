@@ -34,7 +34,7 @@ def seed(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0019_bac_specialities'),
+        ('applications', '0020_external_cursus_place'),
         ('offers', '0013_question_unique'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
