@@ -60,6 +60,13 @@ class QuestionRow:
         return is_shared_question(self.question)
 
     @property
+    def answer_is_shared(self) -> bool:
+        """The answer shown is the candidate's one answer for all their applications (``application`` empty); for a
+        question without an answer yet, whether its answer will be. Read from the row: flags changed since the
+        answer was given do not make it say the other way."""
+        return self.answer.application_id is None if self.answer is not None else self.is_shared
+
+    @property
     def status(self) -> PieceStatus:
         return self.answer.status if self.answer is not None else PieceStatus.WAITING
 

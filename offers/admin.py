@@ -34,6 +34,7 @@ from offers.admin_catalogue import ManagedByCentre
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES
 from offers.models import (
+    COMMISSION_STATUS_FLAG_FIELDS,
     Campaign,
     Centre,
     Commission,
@@ -75,9 +76,52 @@ class DiplomaTypeAdmin(admin.ModelAdmin):
     ordering = ["order", "label"]
 
 
+def _status_label(name: str) -> str:
+    field = Commission._meta.get_field(name)
+    assert isinstance(field, models.BooleanField)  # one of the shows_* flags
+    return str(capfirst(field.verbose_name))
+
+
+def shown_statuses_text(commission: Commission) -> str:
+    """The dossier statuses a commission shows its members, in words: "Réceptionné, Complet"."""
+    return ", ".join(_status_label(name) for name in commission.shown_status_fields)
+
+
+class CommissionAdminForm(forms.ModelForm):
+    """The commission's form, its ``shows_*`` flags as one multi-choice: the dossier statuses its members see."""
+
+    shown_statuses = forms.MultipleChoiceField(
+        label=_("Dossiers shown to its members"),
+        choices=lambda: [(name, _status_label(name)) for name in COMMISSION_STATUS_FLAG_FIELDS],
+        widget=forms.CheckboxSelectMultiple,
+        # No help_text: the admin would point the group's aria-describedby at an id it does not give the help
+        # (a multi-choice has no single id); the fieldset's description says it, read before the boxes.
+        error_messages={"required": _("Tick at least one dossier status: the commission would see no dossier.")},
+    )
+
+    class Meta:
+        model = Commission
+        fields = ["shown_statuses"]  # the admin adds its fieldsets' fields; never the shows_* flags themselves
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["shown_statuses"].initial = self.instance.shown_status_fields
+
+    def clean(self):
+        super().clean()
+        # Set on the instance before the model's own validation (ModelForm._post_clean), all or nothing: an empty
+        # choice is refused by the field, the flags then left as they were.
+        shown = set(self.cleaned_data.get("shown_statuses") or ())
+        if shown:
+            for name in COMMISSION_STATUS_FLAG_FIELDS:
+                setattr(self.instance, name, name in shown)
+        return self.cleaned_data
+
+
 @admin.register(Commission)
 class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
-    list_display = ["code", "label", "centre", "email", "alert_mode", "in_service"]
+    form = CommissionAdminForm
+    list_display = ["code", "label", "centre", "email", "alert_mode", "dossiers_shown", "in_service"]
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
@@ -113,7 +157,21 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 ),
             },
         ),
+        (
+            _("Commission's screen"),
+            {
+                "fields": ["shown_statuses"],
+                "description": _(
+                    "The commission's members see, in the applications list and on an application's page, only the "
+                    "dossiers of the statuses ticked here (the centre's managers see them all). The list says which."
+                ),
+            },
+        ),
     ]
+
+    @admin.display(description=_("dossiers shown"))
+    def dossiers_shown(self, obj):
+        return shown_statuses_text(obj)
 
 
 @admin.register(PieceType)

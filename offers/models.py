@@ -135,6 +135,10 @@ class DiplomaType(models.Model):
         return self.label
 
 
+# The commission's flags of the dossier statuses its members see, in the statuses' order (AT, RE, IN, CO).
+COMMISSION_STATUS_FLAG_FIELDS = ("shows_waiting", "shows_received", "shows_incomplete", "shows_complete")
+
+
 class CommissionQuerySet(models.QuerySet["Commission"]):
     def visible_to(self, user: Any) -> Self:
         """Commissions of the user's centres, and their own commissions."""
@@ -186,6 +190,14 @@ class Commission(models.Model):
             "decision, when the centre or the formation has a letter text."
         ),
     )
+    # Which dossiers its members see, by dossier status (eCandidat's "Visible dans l'écran commission",
+    # tem_comm_visible, made per commission; issue #64): the list, the application's page and every action reach
+    # only those (``Application.objects.visible_to``, ``applications.models.candidature.COMMISSION_STATUS_FLAGS``
+    # maps each status to its flag). The labels are the statuses'; the list says which it shows.
+    shows_waiting = models.BooleanField(_("waiting"), default=True)
+    shows_received = models.BooleanField(_("received"), default=True)
+    shows_incomplete = models.BooleanField(_("incomplete"), default=True)
+    shows_complete = models.BooleanField(_("complete"), default=True)
     in_service = models.BooleanField(_("in service"), default=True)
 
     objects = CommissionQuerySet.as_manager()
@@ -194,9 +206,24 @@ class Commission(models.Model):
         verbose_name = _("commission")
         verbose_name_plural = _("commissions")
         ordering = ["centre__label", "label"]
+        constraints = [
+            # A commission that sees no dossier is a mistake (issue #64), never a setting.
+            models.CheckConstraint(
+                condition=Q(shows_waiting=True)
+                | Q(shows_received=True)
+                | Q(shows_incomplete=True)
+                | Q(shows_complete=True),
+                name="commission_shows_some_status",
+            ),
+        ]
 
     def __str__(self):
         return self.label
+
+    @property
+    def shown_status_fields(self) -> list[str]:
+        """The names of the ``shows_*`` flags that are set, in the statuses' order."""
+        return [name for name in COMMISSION_STATUS_FLAG_FIELDS if getattr(self, name)]
 
 
 class KeptForTreatmentType(models.Model):

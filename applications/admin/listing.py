@@ -25,8 +25,10 @@ from django.views.decorators.http import require_POST
 
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
+from applications.models.candidature import COMMISSION_STATUS_FLAGS
 from ecandidat.admin_base import bound_view
 from ecandidat.staff import scope_of
+from offers.models import Commission
 
 STATUS_PARAMETER = "dossier_status__exact"
 SAVED_FILTERS_MAX = 30
@@ -73,9 +75,45 @@ def export_review_columns(application) -> list[str]:
     return [tags, notes]
 
 
-def status_counters(request, changelist: ChangeList) -> list[dict[str, Any]]:
+def commission_statuses(user) -> list[dict[str, Any]]:
+    """For a commission member (not the central office): each of their commissions with the dossier statuses it
+    shows its members (``Commission.shows_*``, eCandidat tem_comm_visible), so that the list says what it leaves
+    out (issue #64). One query; none for anyone else."""
+    scope = scope_of(user)
+    if scope.is_central or not scope.commissions:
+        return []
+    commissions = Commission.objects.filter(pk__in=sorted(scope.commissions)).order_by("label", "pk")
+    rows = commissions.values("label", *COMMISSION_STATUS_FLAGS.values())
+    return [
+        {
+            "label": row["label"],
+            "statuses": [status for status, flag in COMMISSION_STATUS_FLAGS.items() if row[flag]],
+        }
+        for row in rows
+    ]
+
+
+def commission_statements(user, commissions: list[dict[str, Any]]) -> list[str]:
+    """ "Dossiers affichés : Réceptionné, Complet", per commission when the user sees more than one commission's
+    list (or their centres' too, which show every status)."""
+    scope = scope_of(user)
+    per_commission = len(commissions) > 1 or bool(scope.read_centres)
+    statements = []
+    for commission in commissions:
+        statuses = ", ".join(str(DossierStatus(status).label) for status in commission["statuses"])
+        if per_commission:
+            statements.append(
+                _("Dossiers shown for %(commission)s: %(statuses)s")
+                % {"commission": commission["label"], "statuses": statuses}
+            )
+        else:
+            statements.append(_("Dossiers shown: %(statuses)s") % {"statuses": statuses})
+    return statements
+
+
+def status_counters(request, changelist: ChangeList, shown: set[str] | None = None) -> list[dict[str, Any]]:
     """Per dossier status, how many applications the current filters (other than the status) hold, with the link
-    that shows them (one query)."""
+    that shows them (one query). ``shown``: the only statuses the user can see (a commission member's), else all."""
     status_spec = next(
         (spec for spec in changelist.filter_specs if STATUS_PARAMETER in spec.expected_parameters()), None
     )
@@ -94,6 +132,7 @@ def status_counters(request, changelist: ChangeList) -> list[dict[str, Any]]:
             "selected": current == status.value,
         }
         for status in DossierStatus
+        if shown is None or status in shown
     ]
 
 
@@ -163,7 +202,16 @@ def changelist_context(request, response) -> None:
     changelist = context["cl"]
     # The list needs the whole width at 1,280 px; the apps are one link away (breadcrumbs, home).
     context["is_nav_sidebar_enabled"] = False
-    context["status_counters"] = status_counters(request, changelist)
     scope = scope_of(request.user)
+    commissions = commission_statuses(request.user)
+    context["commission_statements"] = commission_statements(request.user, commissions)
+    context["commission_hides_statuses"] = any(
+        len(commission["statuses"]) < len(DossierStatus) for commission in commissions
+    )
+    # A counter the user can never fill is left out (a commission member without a centre of their own).
+    shown = None
+    if commissions and not scope.read_centres:
+        shown = {status for commission in commissions for status in commission["statuses"]}
+    context["status_counters"] = status_counters(request, changelist, shown)
     context["can_act_on_behalf"] = scope.is_central or bool(scope.managed_centres)  # issue 12, admin/on_behalf.py
     context.update(saved_filters_context(request, changelist))

@@ -6,7 +6,9 @@ answer to a favourable decision (confirmation / withdrawal). State only changes 
 """
 
 import datetime
+import operator
 import uuid
+from functools import reduce
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -37,12 +39,36 @@ def latest_decision(field: str | Expression, *, validated_only: bool = False) ->
     return Subquery(decisions.newest_first().annotate(value=field).values("value")[:1])
 
 
+# The Commission flag that shows its members the dossiers of each status (eCandidat tem_comm_visible, per commission;
+# ecandidat-features §2.2 and issue #64). Every status has one (applications/tests/test_commission_statuses.py).
+COMMISSION_STATUS_FLAGS: dict[str, str] = {
+    DossierStatus.WAITING: "shows_waiting",
+    DossierStatus.RECEIVED: "shows_received",
+    DossierStatus.INCOMPLETE: "shows_incomplete",
+    DossierStatus.COMPLETE: "shows_complete",
+}
+
+
+def shown_to_commission() -> Q:
+    """Applications whose dossier status their formation's commission shows to its members: one join on the
+    commission, in the query itself (no row is read first)."""
+    return reduce(
+        operator.or_,
+        (
+            Q(dossier_status=status, **{f"formation__commission__{flag}": True})
+            for status, flag in COMMISSION_STATUS_FLAGS.items()
+        ),
+    )
+
+
 def _in_scope(queryset: "ApplicationQuerySet", *, centres: frozenset[int], commissions: frozenset[int]) -> Any:
+    """The applications of ``centres`` (every status), and those of ``commissions`` whose status the commission
+    shows its members: the one place commission members' rows are scoped."""
     condition = Q(pk__in=[])
     if centres:
         condition |= Q(formation__centre_id__in=sorted(centres))
     if commissions:
-        condition |= Q(formation__commission_id__in=sorted(commissions))
+        condition |= Q(formation__commission_id__in=sorted(commissions)) & shown_to_commission()
     return queryset.filter(condition)
 
 

@@ -413,7 +413,7 @@ def test_list_query_count_depends_on_neither_rows_nor_levels(
     ("persona", "sees", "queries"),
     [
         ("centre_manager", True, 21),
-        ("commission_member", True, 23),
+        ("commission_member", True, 24),  # and the commission's shown statuses ("Dossiers affichés")
         ("read_only_staff", True, 21),
         ("central_manager", True, 21),
         ("other_centre_manager", False, 20),
