@@ -121,7 +121,7 @@ class CommissionAdminForm(forms.ModelForm):
 @admin.register(Commission)
 class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     form = CommissionAdminForm
-    list_display = ["code", "label", "centre", "email", "alert_mode", "dossiers_shown", "in_service"]
+    list_display = ["code", "label", "centre", "dossiers_shown", "email", "alert_mode", "in_service"]
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
