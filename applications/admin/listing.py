@@ -78,11 +78,16 @@ def export_review_columns(application) -> list[str]:
 def commission_statuses(user) -> list[dict[str, Any]]:
     """For a commission member (not the central office): each of their commissions with the dossier statuses it
     shows its members (``Commission.shows_*``, eCandidat tem_comm_visible), so that the list says what it leaves
-    out (issue #64). One query; none for anyone else."""
+    out (issue #64). A commission of a centre whose staff they are is left out: they see all of its dossiers. One
+    query; none for anyone else."""
     scope = scope_of(user)
     if scope.is_central or not scope.commissions:
         return []
-    commissions = Commission.objects.filter(pk__in=sorted(scope.commissions)).order_by("label", "pk")
+    commissions = (
+        Commission.objects.filter(pk__in=sorted(scope.commissions))
+        .exclude(centre_id__in=sorted(scope.read_centres))
+        .order_by("label", "pk")
+    )
     rows = commissions.values("label", *COMMISSION_STATUS_FLAGS.values())
     return [
         {

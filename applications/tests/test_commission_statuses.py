@@ -90,12 +90,17 @@ def test_commission_members_reach_only_the_statuses_their_commission_shows(
 
 
 def test_a_centre_reader_who_sits_on_the_commission_still_sees_every_status(
-    read_only_staff, commission, waiting, received
+    client, read_only_staff, commission, waiting, received
 ):
     StaffMembershipFactory(commission_member=True, commission=commission, user=read_only_staff)
     hide(commission, DossierStatus.WAITING)
+    client.force_login(read_only_staff)
+
+    response = client.get(reverse(CHANGELIST))
 
     assert set(Application.objects.visible_to(read_only_staff)) == {waiting, received}
+    assert {row.pk for row in response.context["cl"].result_list} == {waiting.pk, received.pk}
+    assert response.context["commission_statements"] == []  # nothing hidden from them: nothing to say
 
 
 def test_each_commission_applies_its_own_setting(commission_member, centre, campaign, commission, waiting, received):
