@@ -23,7 +23,7 @@ from applications.tests.factories_candidature import decision_type, make_applica
 from ecandidat.emails import deliver, send_pending_mails
 from ecandidat.models import MailTemplate, OutboundEmail
 from offers.enums import Avis, TreatmentType
-from offers.models import DecisionLetterTemplate, RefusalReason
+from offers.models import COMMISSION_STATUS_FLAG_FIELDS, DecisionLetterTemplate, RefusalReason
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -433,6 +433,7 @@ def test_a_centre_manager_switches_it_on_in_the_commission(
             "in_service": "on",
             "alert_on_withdrawal": "on",
             "attach_letter_to_mail": "on",
+            "shown_statuses": list(COMMISSION_STATUS_FLAG_FIELDS),
         }
     )
     response = client.post(url, data)

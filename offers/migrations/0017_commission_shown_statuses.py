@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('offers', '0013_question_unique'),
+        ('offers', '0016_decision_type_mail_text'),
     ]
 
     operations = [
