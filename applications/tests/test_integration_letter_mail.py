@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from applications.models import DecisionLetter
 from applications.services import staff
+from applications.tests import shared_media
 from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.models import OutboundEmail
 from ecandidat.tasks import sweep_outbox
@@ -19,25 +20,8 @@ from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def media_root(tmp_path):
-    return tmp_path / "media"
-
-
-@pytest.fixture
-def worker_env(media_root):
-    """The worker and this process share the letters through one directory."""
-    return {"MEDIA_ROOT": str(media_root)}
-
-
-@pytest.fixture
-def shared_storage(settings, media_root):
-    settings.MEDIA_ROOT = media_root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": media_root}},
-    }
+# The worker and this process share the files through one directory.
+media_root, worker_env, shared_storage = shared_media.media_root, shared_media.worker_env, shared_media.shared_storage
 
 
 def test_the_worker_sends_the_decision_mail_with_its_letter(

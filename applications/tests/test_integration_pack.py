@@ -13,6 +13,7 @@ from pypdf import PdfReader
 
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
+from applications.tests import shared_media
 from applications.tests.factories_candidature import make_application, with_file
 from documents.enums import ScanStatus
 from ecandidat.tests.plugins.browser import pdf_bytes
@@ -21,25 +22,8 @@ from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.integration
 
-
-@pytest.fixture
-def media_root(tmp_path):
-    return tmp_path / "media"
-
-
-@pytest.fixture
-def worker_env(media_root):
-    """The worker and this process share the pieces and the pack through one directory."""
-    return {"MEDIA_ROOT": str(media_root)}
-
-
-@pytest.fixture
-def shared_storage(settings, media_root):
-    settings.MEDIA_ROOT = media_root
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": media_root}},
-    }
+# The worker and this process share the files through one directory.
+media_root, worker_env, shared_storage = shared_media.media_root, shared_media.worker_env, shared_media.shared_storage
 
 
 def test_the_worker_builds_the_pack(client, shared_storage, celery_worker_process, centre_manager, centre, campaign):
