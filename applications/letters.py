@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The history's "batch" of a letter built again by the mail's delivery (the outbox's sender, no one's action).
+MAIL_DELIVERY = "send_outbound_email"
+
 KIND_BY_AVIS: dict[str, str] = {
     Avis.FAVOURABLE: DecisionLetterTemplate.Kind.ADMISSION,
     Avis.UNFAVOURABLE: DecisionLetterTemplate.Kind.REFUSAL,
@@ -254,6 +257,10 @@ def attachment_content(key: str) -> bytes:
     rebuilt = build_letter(letter.pk, force=True)
     if rebuilt is None:
         raise AttachmentUnavailable("the letter text was deleted") from None
+    # Written by the delivery, no one's action: the history says the letter was built again, and why.
+    with translation.override(settings.LANGUAGE_CODE):  # the history is in the institution's language
+        comment = _("%(letter)s: file missing, built again for its mail") % {"letter": rebuilt.get_kind_display()}
+    record_event(rebuilt.application, kind=EventKind.LETTER_REGENERATED, batch=MAIL_DELIVERY, comment=comment)
     with default_storage.open(str(rebuilt.file.name), "rb") as handle:
         return handle.read()
 

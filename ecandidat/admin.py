@@ -57,7 +57,7 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     readonly_fields = ["attachment_list" if f.name == "attachments" else f.name for f in OutboundEmail._meta.fields]
     exclude = ["attachments"]
     show_full_result_count = False
-    actions = ["resend"]
+    actions = ["resend", "resend_without_attachments"]
 
     @admin.display(description=_("attachments"))
     def attachment_list(self, obj: OutboundEmail) -> str:
@@ -68,9 +68,28 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
 
     @admin.action(description=_("Resend the selected failed e-mails"), permissions=["resend"])
     def resend(self, request, queryset):
+        self._resend(request, queryset, without_attachments=False)
+
+    @admin.action(
+        description=_("Resend the selected failed e-mails without their attachments"), permissions=["resend"]
+    )
+    def resend_without_attachments(self, request, queryset):
+        """For a mail whose attachment can never be read (its build fails every time): it leaves without it."""
+        self._resend(request, queryset, without_attachments=True)
+
+    def _resend(self, request, queryset, *, without_attachments: bool) -> None:
         selected = list(queryset.only("pk"))
-        resent = resend_emails(emails=selected, actor=request.user)
-        if resent:
+        resent = resend_emails(emails=selected, actor=request.user, without_attachments=without_attachments)
+        for email in resent if without_attachments else ():
+            names = ", ".join(email.attachment_names) or "-"  # as the row was before: ``resent`` holds that state
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=[email],
+                action_flag=CHANGE,
+                change_message=gettext("Resent without its attachments: %(names)s.") % {"names": names},
+                single_object=True,
+            )
+        if resent and not without_attachments:
             LogEntry.objects.log_actions(
                 user_id=request.user.pk,
                 queryset=resent,

@@ -413,10 +413,16 @@ def send_pending_mails(*, limit: int | None = None, dry_run: bool = False) -> Co
     return counts
 
 
-def resend_emails(*, emails: "Iterable[OutboundEmail]", actor: "AbstractBaseUser") -> list[OutboundEmail]:
+def resend_emails(
+    *, emails: "Iterable[OutboundEmail]", actor: "AbstractBaseUser", without_attachments: bool = False
+) -> list[OutboundEmail]:
     """Put failed mails back in the queue (admin "Renvoyer"): ``PENDING``, due now, a fresh retry horizon, the
     actor and date recorded on the row; the first attempt follows the commit. Rows that are not ``FAILED`` are left
-    alone. Returns the rows resent."""
+    alone. Returns the rows resent.
+
+    ``without_attachments``: the way out for a mail whose file can never be read (a letter whose build fails every
+    time): its references are dropped, so the mail leaves without them rather than never. Who decided is on the row
+    (``resent_by``) and, from the admin, in its history with the files' names."""
     ids = [email.pk for email in emails]
     now = timezone.now()
     with transaction.atomic():
@@ -428,6 +434,8 @@ def resend_emails(*, emails: "Iterable[OutboundEmail]", actor: "AbstractBaseUser
         OutboundEmail.objects.filter(pk__in=[email.pk for email in resent]).update(
             status=OutboundEmail.Status.PENDING, next_attempt_at=now, resent_at=now, resent_by=actor
         )
+        if without_attachments:
+            OutboundEmail.objects.filter(pk__in=[email.pk for email in resent]).update(attachments=[])
         for email in resent:
             transaction.on_commit(partial(dispatch, email.pk))
     for email in resent:

@@ -238,8 +238,10 @@ class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the 
         if not data.get("mail_code") and data.get("avis"):
             data["mail_code"] = DECISION_MAIL_BY_AVIS[Avis(data["avis"])]
         instance = self.instance
-        if data.get("mail_code") and not all(name in self.fields for name in MAIL_TEXT_FIELDS):
-            # The text is read-only here (not the central office): it must still suit the mail chosen now.
+        changes_mail = bool(data.get("mail_code")) and data["mail_code"] != instance.mail_code
+        if changes_mail and not all(name in self.fields for name in MAIL_TEXT_FIELDS):
+            # The text is read-only here (not the central office): it must still suit the mail chosen now. Only a
+            # change of mail is checked, so that a text the mail outgrew does not lock the type's other fields.
             probe = copy.copy(instance)
             probe.mail_code = data["mail_code"]
             if probe.mail_text_errors():

@@ -182,7 +182,9 @@ class _ReferenceChoice(forms.ModelChoiceField):
 
 class RegimeFeesForm(forms.Form):
     """eCandidat's "Régime" (GEST_REGIME) and "Montant / situation droits" (GEST_MONTANT) in one form: the régime,
-    the fees, or both, set on each application of the selection (an empty field clears the value)."""
+    the fees, or both, set on each application of the selection (an empty field clears the value). On a selection
+    nothing is chosen in advance: an empty fee field would clear every selected application's fees, so what to
+    change is an explicit choice, and the form says that empty fields clear."""
 
     REGIME, FEES, BOTH = "regime", "fees", "both"
     change = forms.ChoiceField(
@@ -236,6 +238,13 @@ class RegimeFeesForm(forms.Form):
                 "fee_amount": application.fee_amount,
             }
         super().__init__(*args, **kwargs)
+        if application is None:  # a selection: the page shows no application's values
+            change = self.fields["change"]
+            change.initial = None
+            change.help_text = _(
+                "Applied to every selected application: a field left empty clears that value on each of them."
+            )
+            change.error_messages["required"] = _("Choose what to change.")
 
     def clean(self):
         data = super().clean()

@@ -231,6 +231,23 @@ def test_a_centre_manager_cannot_change_the_kind_of_a_type_whose_text_needs_it(
     assert favourable.avis == "FA"
 
 
+def test_a_text_the_mail_outgrew_does_not_lock_the_types_other_fields(
+    client, centre_manager, setup_rights, favourable
+):
+    """A stored text that no longer suits its mail (a variable since removed, simulated here) must not stop a centre
+    manager from relabelling the type: only a change of mail or kind is checked against the text (review finding)."""
+    DecisionType.objects.filter(pk=favourable.pk).update(mail_subject_fr="Admis", mail_body_fr="${no_such_variable}")
+    client.force_login(centre_manager)
+    data = type_data(code=favourable.code, label="Admis (nouveau)", mail_code=favourable.mail_code)
+    data = {key: value for key, value in data.items() if "mail_" not in key or key == "mail_code"}
+
+    response = client.post(change_url(favourable), data, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 302, response.context and response.context["adminform"].form.errors
+    favourable.refresh_from_db()
+    assert favourable.label == "Admis (nouveau)"
+
+
 # --- the preview ------------------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from applications.enums import DossierStatus
+from applications.enums import DossierStatus, EventKind
 from applications.letters import ATTACHMENT_PROVIDER
 from applications.models import DecisionLetter
 from applications.services import staff
@@ -341,6 +341,9 @@ def test_a_letter_file_gone_from_the_storage_is_built_again(
     letter.refresh_from_db()
     [(_name, content)] = pdf_parts(mailoutbox[0])
     assert content == stored(letter)
+    event = application.events.filter(kind=EventKind.LETTER_REGENERATED).get()
+    assert (event.actor, event.batch) == (None, "send_outbound_email")
+    assert event.comment == "Lettre d'admission : fichier manquant, reconstruite pour son mail"
 
 
 @pytest.mark.parametrize("gone", ["letter", "text"])

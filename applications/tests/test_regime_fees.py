@@ -250,6 +250,23 @@ def test_the_bulk_action_asks_then_sets_each_application(
     assert second.events.filter(kind=EventKind.REGIME_FEES).latest("id").actor == centre_manager
 
 
+def test_on_a_selection_what_to_change_is_an_explicit_choice(client, centre_manager, application):
+    """The fee fields of a selection start empty: "Both" chosen in advance would clear every selected
+    application's fees when only a régime is given (review finding)."""
+    set_regime_and_fees(application, actor=centre_manager, fee_amount=Decimal(90))
+    client.force_login(centre_manager)
+
+    page = bulk(client, [application], index="0")
+    response = bulk(client, [application], apply="1", regime="5")
+
+    assertNotContains(page, "checked")
+    assertContains(page, "un champ laissé vide efface cette valeur")
+    assert response.status_code == 200
+    assert response.context["form"].errors["change"] == ["Choisissez ce qu'il faut modifier."]
+    application.refresh_from_db()
+    assert (application.regime_id, application.fee_amount) == (None, Decimal("90.00"))
+
+
 def test_bad_input_is_shown_next_to_the_field_in_french(client, centre_manager, application):
     client.force_login(centre_manager)
 

@@ -190,3 +190,22 @@ def test_the_setup_pages_ask_for_the_english_text(admin_client, page):
 
     assertContains(response, '_en"')  # label_en or candidate_label_en
     assertContains(response, "empty: the French text is shown.")
+
+
+@pytest.mark.parametrize(
+    ("language", "shown_text", "marked"), [("en", "Your project?", "en"), ("fr", "Votre projet ?", "fr")]
+)
+def test_the_reading_page_marks_the_questions_language(
+    client, centre_manager, application, formation, language, shown_text, marked
+):
+    question = Question.objects.create(
+        code="PROJET", label="Projet", candidate_label="Votre projet ?", candidate_label_en="Your project?"
+    )
+    formation.questions.add(question)
+    client.force_login(centre_manager)
+
+    response = client.get(
+        reverse("admin:applications_application_change", args=[application.pk]), HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assertContains(response, f'<dt lang="{marked}">{shown_text}</dt>', html=True)

@@ -7,6 +7,7 @@ import smtplib
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
@@ -175,6 +176,36 @@ def test_resend_keeps_the_attachments(django_capture_on_commit_callbacks, mailou
     assert email.attachment_names == ["lettre-admission.pdf"]
     [message] = mailoutbox
     assert pdf_parts(message) == [("lettre-admission.pdf", PDF)]
+
+
+def test_a_mail_whose_file_never_comes_is_resent_without_it(
+    client, django_capture_on_commit_callbacks, mailoutbox, files, central_manager
+):
+    """The way out when a file can never be read (a letter whose build fails every time, review finding): the
+    central office resends the failed mail without its attachments; the admin history says which files and who."""
+    files.errors.extend([OSError("build fails")] * 5)  # the first attempt fails, and any resend with the file
+    email = _committed(django_capture_on_commit_callbacks)
+    OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)  # past its horizon
+    assert mailoutbox == []
+    client.force_login(central_manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:ecandidat_outboundemail_changelist"),
+            {"action": "resend_without_attachments", "_selected_action": [email.pk]},
+        )
+
+    assert response.status_code == 302
+    email.refresh_from_db()
+    assert (email.status, email.attachments) == (OutboundEmail.Status.SENT, [])
+    assert email.resent_by == central_manager
+    entry = LogEntry.objects.get(object_id=str(email.pk))
+    assert (entry.user, entry.change_message) == (
+        central_manager,
+        "Renvoyé sans ses pièces jointes : lettre-admission.pdf.",
+    )
+    [message] = mailoutbox
+    assert pdf_parts(message) == []
 
 
 def test_a_provider_name_is_registered_once():
