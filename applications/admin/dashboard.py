@@ -8,8 +8,10 @@ conditional counts), whatever the number of lines or applications; a formation w
 zeros and its capacity. The chart is server-rendered SVG (no script). Every choice is a GET parameter.
 """
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import reduce
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -21,7 +23,9 @@ from django.utils.translation import gettext as _
 
 from applications.enums import DossierStatus
 from applications.models import Decision
+from applications.models.candidature import COMMISSION_STATUS_FLAGS
 from ecandidat import exports
+from ecandidat.staff import scope_of
 from offers.enums import Avis
 from offers.models import Campaign, Centre, Formation
 
@@ -124,8 +128,26 @@ class PerGroup(Subquery):
         return []
 
 
-def _counts() -> dict[str, Count]:
-    """The conditional counts over the joined applications (``app``) and their latest decision (``current``)."""
+def readable_applications(user: Any) -> Q:
+    """The joined applications (``app``) the user may read, as ``Application.objects.visible_to`` decides (the
+    formations are already scoped): every one of a centre they are staff of; of a commission they only sit on, those
+    whose dossier status the commission shows its members (``Commission.shows_*``, on the line's own formation)."""
+    scope = scope_of(user)
+    if scope.is_central:
+        return Q()
+    shown = reduce(
+        operator.or_,
+        (
+            Q(app__dossier_status=status, **{f"commission__{flag}": True})
+            for status, flag in COMMISSION_STATUS_FLAGS.items()
+        ),
+    )
+    return Q(centre_id__in=sorted(scope.read_centres)) | (Q(commission_id__in=sorted(scope.commissions)) & shown)
+
+
+def _counts(readable: Q | None = None) -> dict[str, Count]:
+    """The conditional counts over the joined applications (``app``) and their latest decision (``current``), of
+    the ``readable`` ones only."""
     active = Q(app__cancelled_at__isnull=True)
     conditions = {
         "total": active,
@@ -137,10 +159,13 @@ def _counts() -> dict[str, Count]:
         "confirmed": active & Q(app__accepted=True),
         "withdrawn": active & Q(app__accepted=False),
     }
-    return {key: Count("app", filter=condition) for key, condition in conditions.items()}
+    readable = readable if readable is not None else Q()
+    return {key: Count("app", filter=condition & readable) for key, condition in conditions.items()}
 
 
-def compute(formations: QuerySet[Formation], campaign: Campaign | None, grouping: Grouping) -> tuple[list[Row], Row]:
+def compute(
+    formations: QuerySet[Formation], campaign: Campaign | None, grouping: Grouping, *, readable: Q | None = None
+) -> tuple[list[Row], Row]:
     """The table's lines and its total, in one query: ``formations`` (already scoped and filtered) grouped by
     ``grouping``, each with the conditional counts of ``campaign``'s applications; the capacity is the formation's,
     or for a centre or commission the sum of its formations' known capacities (a subquery on the same formations,
@@ -163,7 +188,7 @@ def compute(formations: QuerySet[Formation], campaign: Campaign | None, grouping
         )
     data = (
         joined.values(grouping.id_field, grouping.code_field, grouping.title_field)
-        .annotate(**_counts(), line_capacity=capacity)
+        .annotate(**_counts(readable), line_capacity=capacity)
         .order_by(grouping.code_field, grouping.id_field)
     )
     rows = []
@@ -258,7 +283,7 @@ def dashboard_view(request, *, model_admin):
         formations = formations.in_service()
     if centre is not None:
         formations = formations.filter(centre=centre)
-    rows, total = compute(formations, campaign, grouping)
+    rows, total = compute(formations, campaign, grouping, readable=readable_applications(user))
     export = _export(request, grouping, rows, total)
     if export is not None:
         return export

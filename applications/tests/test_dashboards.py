@@ -139,6 +139,26 @@ def test_per_commission_a_member_sees_only_their_commission(client, commission_m
     assert lines(per_centre) == [("SEE", "UFR Sciences Exactes et Expérimentales", 3, 30)]  # COM-B is not theirs
 
 
+def test_a_member_counts_only_the_statuses_their_commission_shows(client, commission_member, catalogue, commission):
+    """As the list (``Application.objects.visible_to``): a commission that hides the complete dossiers from its
+    members hides them from their counts too; the centre's managers still count them all."""
+    commission.shows_complete = False
+    commission.save()
+    client.force_login(commission_member)
+
+    per_commission = dashboard(client, group="commission")
+
+    assert lines(per_commission) == [("COM-A", "Commission A", 0, 30)]  # MINFO's three active ones are complete
+
+
+def test_the_centres_managers_still_count_every_status(client, centre_manager, catalogue, commission):
+    commission.shows_complete = False
+    commission.save()
+    client.force_login(centre_manager)
+
+    assert ("COM-A", "Commission A", 3, 30) in lines(dashboard(client, group="commission"))
+
+
 # --- the figures ------------------------------------------------------------------------------------------------
 
 
