@@ -336,6 +336,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     latest = application.decisions.newest_first().values_list("pk", flat=True).first()
     if current is None or current.pk != latest:
         raise InvalidTransition(_("This decision is no longer the application's latest one; nothing was done."))
+    current.application = application  # the locked row, its formation loaded: the letter and the mail read it
     decision = current
     if decision.validated_at is not None:
         raise InvalidTransition(_("This decision has already been validated."))

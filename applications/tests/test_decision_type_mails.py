@@ -165,10 +165,10 @@ def test_the_release_preview_shows_the_types_text(formation, campaign, centre_ma
 # --- queries ----------------------------------------------------------------------------------------------------
 
 # Savepoint pair, the application's lock, the decision with its type and refusal reason, the latest decision, its
-# update, the history row, the letter's lookups (the re-read decision's application and formation, the letter text),
-# the kind's override (read for its "out of service" switch), the outbox row: the same with or without the type's
-# text, which comes with the type, already loaded.
-VALIDATION_QUERIES = 12
+# update, the history row, the letter text's lookup (the application and formation are the locked row's), the kind's
+# override (read for its "out of service" switch), the outbox row: the same with or without the type's text, which
+# comes with the type, already loaded.
+VALIDATION_QUERIES = 10
 
 
 @pytest.mark.parametrize("own_text", [True, False], ids=["type text", "kind's mail"])

@@ -398,7 +398,7 @@ def test_the_release_preview_names_the_attachment(
     url = reverse("admin:applications_application_operation", args=[application.pk, "validate_decisions"])
     filename = f"lettre-admission-{application.candidate.user.username}-minfo.pdf"
 
-    with django_assert_num_queries(28):  # the same with or without the attachment
+    with django_assert_num_queries(26):  # the same with or without the attachment
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
 
     if attach:
