@@ -263,6 +263,9 @@ def test_on_a_selection_what_to_change_is_an_explicit_choice(client, centre_mana
     assertContains(page, "un champ laissé vide efface cette valeur")
     assert response.status_code == 200
     assert response.context["form"].errors["change"] == ["Choisissez ce qu'il faut modifier."]
+    # The group of radio buttons is described by its help and its error (the error list carries that id).
+    assertContains(response, 'aria-describedby="id_change_helptext id_change_error"')
+    assertContains(response, 'id="id_change_error"')
     application.refresh_from_db()
     assert (application.regime_id, application.fee_amount) == (None, Decimal("90.00"))
 
