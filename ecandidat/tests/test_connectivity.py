@@ -12,6 +12,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 from django.contrib.admin.models import LogEntry
 from django.core.files.storage import default_storage
 from django.utils import translation
@@ -253,9 +255,6 @@ class AuthenticatingSMTP:
     """aiosmtpd on loopback that offers AUTH (without TLS, loopback only) and accepts one login/password."""
 
     def __init__(self, login: str, password: str):
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import AuthResult
-
         self.received: list = []
 
         def authenticator(server, session, envelope, mechanism, auth_data):
