@@ -119,6 +119,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# PostgreSQL: the hot candidate reads (ecandidat/prepared.py) are prepared once per connection on the server, which
+# then skips planning them. Off behind a connection pooler in transaction mode (README, settings).
+DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")

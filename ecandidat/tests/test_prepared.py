@@ -7,10 +7,11 @@ from unittest import mock
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ecandidat.models import OutboundEmail
@@ -134,3 +135,85 @@ def test_select_for_update_needs_a_transaction_as_in_django(mails):
     autocommit = mock.patch("django.db.backends.base.base.BaseDatabaseWrapper.get_autocommit", return_value=True)
     with autocommit, pytest.raises(TransactionManagementError, match="outside of a transaction"):
         LOCKED.all(pk=mails["plain"].pk)
+
+
+# --- Statements prepared on the PostgreSQL server --------------------------------------------------------------
+
+
+def _sent(context: CaptureQueriesContext) -> list[str]:
+    return [query["sql"] for query in context.captured_queries]
+
+
+def _server_statements() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_postgresql_prepares_each_query_once_per_connection_then_executes_it(mails):
+    query = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    with CaptureQueriesContext(connection) as first:
+        assert [m.pk for m in query.all(to="ana@example.org")] == [mails["resent"].pk, mails["plain"].pk]
+    with CaptureQueriesContext(connection) as second:
+        assert [m.pk for m in query.all(to="bob@example.org")] == [mails["other"].pk]
+    # One query each time, the PREPARE included (it runs on the driver's cursor, not counted as a query).
+    assert len(first.captured_queries) == len(second.captured_queries) == 1
+    if connection.vendor == "postgresql":
+        statement = query._compiled["default"].statement
+        assert _sent(first)[0].startswith(f"EXECUTE {statement}(")
+        assert _sent(second)[0].startswith("EXECUTE")
+        assert statement in _server_statements()
+    else:  # SQLite keeps no statement across calls: the SQL itself is sent
+        assert _sent(first)[0].startswith("SELECT")
+        assert _sent(second)[0].startswith("SELECT")
+
+
+@pytest.mark.django_db(transaction=True)  # the rows must outlive the connection closed below
+def test_a_new_connection_prepares_the_statements_again(mails):
+    query = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    assert len(query.all(to="ana@example.org")) == 2
+    if connection.vendor != "postgresql":
+        return
+    statement = query._compiled["default"].statement
+    # As after a network failure or CONN_MAX_AGE: the server session, and what was prepared on it, is gone.
+    connection.close()
+    assert statement not in _server_statements()  # a new server session
+    assert len(query.all(to="ana@example.org")) == 2
+    assert statement in _server_statements()
+
+
+def test_a_statement_postgresql_refuses_to_prepare_runs_as_plain_sql_and_the_transaction_goes_on(mails, caplog):
+    query = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    query.all(to="nobody@example.org")  # compiled (and prepared on PostgreSQL)
+    compiled = query._compiled["default"]
+    # Fault injection: a name PostgreSQL rejects, so the PREPARE of the next connection fails.
+    compiled.statement = "not a valid name"
+    compiled.execute_sql = "EXECUTE not a valid name"
+    connection.ecandidat_prepared = None
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as context:
+            assert [m.pk for m in query.all(to="bob@example.org")] == [mails["other"].pk]
+        # The surrounding transaction was not broken by the refused PREPARE.
+        assert OutboundEmail.objects.filter(to="bob@example.org").count() == 1
+    assert _sent(context)[0].startswith("SELECT")
+    if connection.vendor == "postgresql":
+        assert compiled.preparable is False
+        assert "refused to prepare" in caplog.text
+        with CaptureQueriesContext(connection) as later:
+            query.all(to="ana@example.org")
+        assert _sent(later)[0].startswith("SELECT")  # not tried again
+
+
+def test_prepared_statements_can_be_turned_off(mails, settings):
+    settings.DATABASE_PREPARED_STATEMENTS = False
+    query = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    with CaptureQueriesContext(connection) as context:
+        assert len(query.all(to="ana@example.org")) == 2
+    assert _sent(context)[0].startswith("SELECT")
+
+
+def test_a_percent_sign_in_the_sql_survives_the_preparation(mails):
+    # LIKE patterns are parameters, but "contains" writes a literal "%" around them on PostgreSQL ("%%" in the SQL).
+    query = PreparedQuery(lambda part: OutboundEmail.objects.filter(to__contains=part).order_by("pk"))
+    assert [m.pk for m in query.all(part="bob@")] == [mails["other"].pk]
+    assert [m.pk for m in query.all(part="%")] == []  # the value's own "%" is escaped, as the ORM escapes it
