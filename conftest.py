@@ -48,6 +48,16 @@ def _maintenance_switch_off():
 
 
 @pytest.fixture(autouse=True)
+def _cold_content_types():
+    """Every test starts with Django's content-type cache empty, whatever ran before it in the same process: the
+    admin (its history, its permissions) reads content types through that cache, so a query count that depended on
+    which test ran earlier would pass or fail with the order xdist chose."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+
+
+@pytest.fixture(autouse=True)
 def _no_home_message():
     """The home page finds "no message" in the cache, as a running site does between two saves: the tests that
     count its queries count the page's own (ecandidat/tests/test_home_message.py tests the cold read)."""
