@@ -13,7 +13,12 @@ decision's mail carries the letter: the outbox row records a reference (:func:`m
 reads the PDF at each attempt through :func:`attachment_content`, the provider this app registers
 (``ecandidat.attachments``). A letter not built yet is built then; a storage outage or a failed build fails the
 attempt, retried with the outbox's back-off (the mail never leaves without the letter it announces); a letter
-whose row or text was deleted since leaves the mail without it, which the outbox row's ``last_error`` records.
+whose row or text was deleted since leaves the mail without it: the outbox row's ``last_error`` records it and the
+mail says so, naming the commission to ask for the letter (``ecandidat.emails.missing_notice``).
+
+With ``ADMISSION_LETTER_AFTER_CONFIRMATION`` (eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM) the admission letter
+is withheld until the candidate confirms: the decision mail says nothing of it, the confirmation mail carries it
+(``applications.services.candidature.confirm_application``), with the same reference and the same delivery.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import datetime
 import io
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -29,6 +35,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.http import FileResponse, Http404
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.text import slugify
@@ -238,17 +245,63 @@ def mail_attachment(letter: DecisionLetter, application: Application) -> Attachm
     )
 
 
+@dataclass(frozen=True)
+class LetterMail:
+    """What a mail says of a decision letter: its variables (``letter_url``, ``letter_attached``) and the letter
+    itself as an attachment when the commission attaches letters to its mails."""
+
+    context: dict[str, object]
+    attachments: list[AttachmentRef]
+
+
+NO_LETTER = LetterMail({"letter_url": "", "letter_attached": False}, [])
+
+
+def letter_mail(letter: DecisionLetter | None, application: Application) -> LetterMail:
+    """What the mail about ``application`` says of ``letter`` (None: nothing): the recap link that downloads it,
+    and the letter attached when the commission asks for it (``Commission.attach_letter_to_mail``, eCandidat
+    ``tem_mail_lettre_comm``). ``application`` has its candidate's user and its formation's commission loaded (no
+    query)."""
+    if letter is None:
+        return NO_LETTER
+    attached = application.formation.commission.attach_letter_to_mail
+    url = settings.SITE_URL + reverse("applications:letter", args=[application.public_id])
+    return LetterMail(
+        {"letter_url": url, "letter_attached": attached}, [mail_attachment(letter, application)] if attached else []
+    )
+
+
+def _contact(letter_id: int) -> str:
+    """Whom the candidate asks for a letter their mail could not carry: the commission (its e-mail and telephone),
+    else the centre."""
+    letter = (
+        DecisionLetter.objects.select_related("application__formation__commission", "application__formation__centre")
+        .filter(pk=letter_id)
+        .first()
+    )
+    if letter is None:
+        return ""
+    formation = letter.application.formation
+    for office in (formation.commission, formation.centre):
+        details = ", ".join(value for value in (office.email, office.phone) if value)
+        if details:
+            return f"{office.label} ({details})"
+    return formation.commission.label
+
+
 def attachment_content(key: str) -> bytes:
     """The PDF of letter ``key`` for its mail, at delivery time: built first if the worker has not yet, built again
     if its file is gone from the storage. Raises ``AttachmentUnavailable`` when the letter's row or its text was
-    deleted since (it can never be had); a storage error or a failed build propagates (the attempt is retried)."""
+    deleted since (it can never be had), with the commission to ask for it; a storage error or a failed build
+    propagates (the attempt is retried)."""
     letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file").first()
     if letter is None:
         raise AttachmentUnavailable("the decision letter was deleted")
     if not letter.file:
-        letter = build_letter(letter.pk)
-        if letter is None:
-            raise AttachmentUnavailable("the letter text was deleted")
+        built = build_letter(letter.pk)
+        if built is None:
+            raise AttachmentUnavailable("the letter text was deleted", contact=_contact(letter.pk))
+        letter = built
     try:
         with default_storage.open(str(letter.file.name), "rb") as handle:
             return handle.read()
@@ -256,7 +309,7 @@ def attachment_content(key: str) -> bytes:
         logger.warning("letter %s: its file %s is gone, built again for its mail", letter.pk, letter.file.name)
     rebuilt = build_letter(letter.pk, force=True)
     if rebuilt is None:
-        raise AttachmentUnavailable("the letter text was deleted") from None
+        raise AttachmentUnavailable("the letter text was deleted", contact=_contact(letter.pk)) from None
     # Written by the delivery, no one's action: the history says the letter was built again, and why.
     with translation.override(settings.LANGUAGE_CODE):  # the history is in the institution's language
         comment = _("%(letter)s: file missing, built again for its mail") % {"letter": rebuilt.get_kind_display()}

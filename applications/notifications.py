@@ -323,7 +323,8 @@ NOTIFICATIONS = (
         "CANDIDATURE_CONFIRM",
         _("application confirmed"),
         _("the candidate (or staff) confirms a favourable decision"),
-        (*_APPLICATION, _V["registration_instructions"]),
+        # The admission letter's, with ADMISSION_LETTER_AFTER_CONFIRMATION only (the decision mail's otherwise).
+        (*_APPLICATION, _V["registration_instructions"], _V["letter_url"], _V["letter_attached"]),
     ),
     _application(
         "CANDIDATURE_DESIST",

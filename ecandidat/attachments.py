@@ -10,7 +10,9 @@ What a provider may do:
 
 - return the bytes (it may build the file first, if it was not built yet: the mail then waits for it);
 - raise :class:`AttachmentUnavailable` when the file can never be had (its object was deleted): the mail leaves
-  without it, and the row's ``last_error`` says so (a mail is never lost because of its attachment);
+  without it, and the row's ``last_error`` says so (a mail is never lost because of its attachment); its text may
+  have announced the file, so the delivery adds a paragraph, in the mail's language, saying the file could not be
+  attached and whom to ask for it (the ``contact`` the provider gives, else the institution);
 - raise anything else (a storage outage, a failed build): the attempt fails like an SMTP error, the row is retried
   with the outbox's back-off, and no mail leaves without the file it announces.
 """
@@ -22,7 +24,14 @@ from django.core.exceptions import ImproperlyConfigured
 
 
 class AttachmentUnavailable(Exception):  # noqa: N818 (a state, not an error of the caller)
-    """The referenced file can never be had (its object was deleted): the mail leaves without it."""
+    """The referenced file can never be had (its object was deleted): the mail leaves without it.
+
+    ``contact``: whom the recipient may ask for the file (a commission's name and address), printed in the mail's
+    paragraph that says the file is missing; "" when the provider cannot tell (the institution is named then)."""
+
+    def __init__(self, reason: str, *, contact: str = "") -> None:
+        super().__init__(reason)
+        self.contact = contact
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ or from the sender's own text (a decision type's mail, ``own_text``), which wins
 
 Attachments are references on the row (``ecandidat.attachments``), read at each attempt: a file that cannot be read
 now (storage down, not built yet and its build failing) fails the attempt, which is retried with the same back-off;
-a file that can never be had (its object deleted) is left out, and the sent row's ``last_error`` says so.
+a file that can never be had (its object deleted) is left out: the mail says so in a paragraph added to its text
+(:func:`missing_notice`, in the mail's language), the sent row keeps that text as sent and its ``last_error`` names
+the file and why.
 """
 
 import logging
@@ -25,6 +27,7 @@ import smtplib
 import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -36,6 +39,8 @@ from django.db.models import F
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
+from django.utils.html import linebreaks
+from django.utils.translation import gettext
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -264,13 +269,22 @@ class AttachmentError(Exception):
     """An attachment could not be read at this attempt (storage outage, failed build): the attempt fails."""
 
 
-def read_attachments(email: OutboundEmail) -> tuple[list[tuple[str, bytes, str]], list[str]]:
-    """The row's attachments as (file name, bytes, MIME type), and the names of those that can never be had
+@dataclass(frozen=True)
+class MissingAttachment:
+    """A file of the row that can never be had: its name, why (for ``last_error``) and whom to ask for it."""
+
+    filename: str
+    reason: str
+    contact: str = ""
+
+
+def read_attachments(email: OutboundEmail) -> tuple[list[tuple[str, bytes, str]], list[MissingAttachment]]:
+    """The row's attachments as (file name, bytes, MIME type), and those that can never be had
     (``AttachmentUnavailable``: the mail leaves without them). Any other failure raises :class:`AttachmentError`,
     naming the file: the attempt fails and the row is retried, so a mail never leaves without a file it still
     may have."""
     files: list[tuple[str, bytes, str]] = []
-    missing: list[str] = []
+    missing: list[MissingAttachment] = []
     for ref in email.attachment_refs:
         try:
             content = mail_attachments.read(ref)
@@ -282,7 +296,7 @@ def read_attachments(email: OutboundEmail) -> tuple[list[tuple[str, bytes, str]]
                 ref.filename,
                 unavailable,
             )
-            missing.append(f"{ref.filename} ({unavailable})")
+            missing.append(MissingAttachment(ref.filename, str(unavailable), unavailable.contact))
             continue
         except Exception as error:
             raise AttachmentError(f"{ref.filename}: {type(error).__name__}: {error}") from error
@@ -290,17 +304,47 @@ def read_attachments(email: OutboundEmail) -> tuple[list[tuple[str, bytes, str]]
     return files, missing
 
 
-def build_message(email: OutboundEmail, files: "Sequence[tuple[str, bytes, str]]" = ()) -> EmailMultiAlternatives:
-    """The message of a row, with its stable ``Message-ID`` and the attachments read for this attempt."""
+def missing_notice(missing: "Sequence[MissingAttachment]", *, language: str) -> str:
+    """The paragraph the delivery adds to a mail whose files could not be attached, in the mail's language: the
+    text was written when the mail was queued and may announce them. One sentence per file, with whom to ask for
+    it (the provider's ``contact``, else the institution); "" when nothing is missing."""
+    with translation.override(language):
+        return "\n".join(
+            gettext("The file %(filename)s could not be attached to this e-mail. To obtain it, contact %(contact)s.")
+            % {"filename": item.filename, "contact": item.contact or settings.INSTITUTION_NAME}
+            for item in missing
+        )
+
+
+def with_notice(email: OutboundEmail, notice: str) -> tuple[str, str]:
+    """The row's text and HTML bodies with ``notice`` added at their end (escaped in the HTML, before its
+    ``</body>`` when it has one); unchanged when ``notice`` is empty."""
+    if not notice:
+        return email.body, email.html_body
+    body = f"{email.body.rstrip()}\n\n{notice}\n"
+    html = email.html_body
+    if html:
+        paragraph = linebreaks(notice, autoescape=True)
+        end = html.lower().rfind("</body>")
+        html = f"{html[:end]}{paragraph}\n{html[end:]}" if end >= 0 else f"{html.rstrip()}\n{paragraph}\n"
+    return body, html
+
+
+def build_message(
+    email: OutboundEmail, files: "Sequence[tuple[str, bytes, str]]" = (), *, notice: str = ""
+) -> EmailMultiAlternatives:
+    """The message of a row, with its stable ``Message-ID``, the attachments read for this attempt and the
+    ``notice`` of those that could not be (:func:`missing_notice`)."""
+    body, html = with_notice(email, notice)
     message = EmailMultiAlternatives(
         subject=email.subject,
-        body=email.body,
+        body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
         headers={"Message-ID": email.message_id},
     )
-    if email.html_body:
-        message.attach_alternative(email.html_body, "text/html")
+    if html:
+        message.attach_alternative(html, "text/html")
     for filename, content, mimetype in files:
         message.attach(filename, content, mimetype)
     return message
@@ -314,20 +358,32 @@ def deliver(email_id: int) -> str:
     for a mail server error: the row records it.
 
     The attachments are read at each attempt (:func:`read_attachments`): one that cannot be read now fails the
-    attempt like an SMTP error; one that can never be had is left out, and ``last_error`` of the sent row says so.
+    attempt like an SMTP error; one that can never be had is left out, the mail says so (:func:`missing_notice`),
+    the sent row keeps the text as sent and its ``last_error`` names the file and why.
     """
     email = claim(email_id)
     if email is None:
         return "skipped"
+    notice = ""
     try:
         files, missing = read_attachments(email)
-        build_message(email, files).send()
+        notice = missing_notice(missing, language=email.language)
+        build_message(email, files, notice=notice).send()
     except Exception as exc:  # any error of the mail backend (SMTP, socket, TLS, time limit) is one failed attempt
         return record_failure(email, exc)
-    note = "Sent without its attachment: " + "; ".join(missing) if missing else ""
+    sent: dict[str, object] = {"last_error": ""}
+    if missing:
+        # The row shows what left: its text with the notice (a sent row is never sent again, so it is added once).
+        sent["body"], sent["html_body"] = with_notice(email, notice)
+        sent["last_error"] = (
+            "Sent without its attachment: " + "; ".join(f"{item.filename} ({item.reason})" for item in missing)
+        )[:2000]
     # Unconditional: if the lease expired meanwhile and another sender failed, this success still stands.
     OutboundEmail.objects.filter(pk=email.pk).update(
-        status=OutboundEmail.Status.SENT, sent_at=timezone.now(), lease_until=None, last_error=note[:2000]
+        status=OutboundEmail.Status.SENT,
+        sent_at=timezone.now(),
+        lease_until=None,
+        **sent,
     )
     logger.info("mail %s sent to %s (attempt %s, %s)", email.code, email.to, email.attempts, email.message_id)
     return "sent"

@@ -22,8 +22,9 @@ from applications.dates import effective_confirmation_date, effective_return_dea
 from applications.enums import EventKind, WithdrawalReason
 from applications.forms_tab import missing_forms
 from applications.history import record_event
+from applications.letters import NO_LETTER, LetterMail, letter_mail
 from applications.models import Application, Candidate
-from applications.notifications import notify_candidate, notify_commission
+from applications.notifications import notify_candidate, notify_candidate_with, notify_commission
 from applications.pieces import blocking_pieces
 from applications.questions import QuestionRow, missing_questions, question_rows
 from applications.services.pieces import delete_application_files
@@ -39,7 +40,7 @@ from applications.workflow import (
     withdrawal_transition,
 )
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
-from offers.enums import ApplicationMode, Avis
+from offers.enums import ApplicationMode, Avis, LetterKind
 from offers.models import Campaign, Formation
 
 if TYPE_CHECKING:
@@ -335,8 +336,10 @@ def cancel_application(*, application: Application, actor: User) -> Application:
 # --- Confirming or withdrawing ----------------------------------------------------------------------------------
 
 
-def _latest_validated_decision(application: Application) -> Decision | None:
-    return application.decisions.select_related("decision_type").current_validated()
+def _latest_validated_decision(application: Application, *, with_letter: bool = False) -> Decision | None:
+    """The latest validated decision with its type (and ``with_letter``, its letter: a join, no query more)."""
+    related = ("decision_type", "letter") if with_letter else ("decision_type",)
+    return application.decisions.select_related(*related).current_validated()
 
 
 def answer_refusal(
@@ -360,15 +363,14 @@ def answer_refusal(
     return ""
 
 
-def _favourable_validated_at(application: Application) -> datetime.datetime | None:
-    decision = _latest_validated_decision(application)
+def _favourable_validated_at(decision: Decision | None) -> datetime.datetime | None:
     return decision.validated_at if decision and decision.decision_type.avis == Avis.FAVOURABLE else None
 
 
-def _answer_refusal_for(application: Application, *, role: Role) -> str:
+def _answer_refusal_for(application: Application, *, role: Role, decision: Decision | None) -> str:
     """``answer_refusal`` for the candidate; staff may answer "at any time" (§1.12): only the favourable decision
-    and the absence of an answer are checked for them."""
-    favourable_at = _favourable_validated_at(application)
+    and the absence of an answer are checked for them. ``decision``: the latest validated one."""
+    favourable_at = _favourable_validated_at(decision)
     if role == Role.CANDIDATE:
         return answer_refusal(application, favourable_validated_at=favourable_at)
     if application.is_cancelled:
@@ -376,6 +378,19 @@ def _answer_refusal_for(application: Application, *, role: Role) -> str:
     if favourable_at is None:
         return _("Only an application with a favourable decision can be confirmed or withdrawn.")
     return ""
+
+
+def _confirmation_letter(application: Application, decision: Decision) -> LetterMail:
+    """What the confirmation mail says of the admission letter: with ``ADMISSION_LETTER_AFTER_CONFIRMATION`` the
+    decision mail could not carry it (the download withholds it until now), so this mail does, as the decision mail
+    would have (the link, and the letter attached when the commission asks for it). Nothing otherwise: the decision
+    mail already did. ``decision`` has its letter loaded."""
+    if not settings.ADMISSION_LETTER_AFTER_CONFIRMATION:
+        return NO_LETTER
+    letter = getattr(decision, "letter", None)  # None without a letter text at the release (RelatedObjectDoesNotExist)
+    if letter is None or letter.kind != LetterKind.ADMISSION:
+        return NO_LETTER
+    return letter_mail(letter, application)
 
 
 @transaction.atomic
@@ -387,18 +402,28 @@ def confirm_application(
     answered).
 
     Side effects: history row, mail CANDIDATURE_CONFIRM with the administrative registration instructions of the
-    formation (or, when it has none, of its centre), then ``application_confirmed`` in the same transaction (the
-    OPI, when the decision type is marked "Déversement OPI").
+    formation (or, when it has none, of its centre), and with ``ADMISSION_LETTER_AFTER_CONFIRMATION`` the
+    admission letter (its link, and the letter attached when the commission attaches letters: the decision mail could
+    not), then ``application_confirmed`` in the same transaction (the OPI, when the decision type is marked
+    "Déversement OPI").
     """
     application = _lock(application)
-    refusal = _answer_refusal_for(application, role=role)
+    decision = _latest_validated_decision(application, with_letter=True)
+    refusal = _answer_refusal_for(application, role=role, decision=decision)
     if refusal:
         raise InvalidTransition(refusal)
+    assert decision is not None  # a favourable one: checked by _answer_refusal_for
     mail_code = change_answer(application, ANSWER_TRANSITIONS["confirm"], role=role, actor=actor, comment=comment)
     application_confirmed.send(sender=Application, application=application, actor=actor)
     formation = application.formation
     instructions = formation.registration_instructions or formation.centre.registration_instructions
-    _notify(application, candidate_code=mail_code, registration_instructions=instructions)
+    letter = _confirmation_letter(application, decision)
+    notify_candidate_with(
+        application=application,
+        code=mail_code,
+        extra={"registration_instructions": instructions, **letter.context},
+        attachments=letter.attachments,
+    )
     return application
 
 
@@ -443,7 +468,7 @@ def withdraw_application(
     if was_confirmed:
         refusal = _("This application has been cancelled.") if application.is_cancelled else ""
     else:
-        refusal = _answer_refusal_for(application, role=role)
+        refusal = _answer_refusal_for(application, role=role, decision=_latest_validated_decision(application))
     if refusal:
         raise InvalidTransition(refusal)
     mail_code = change_answer(application, transition, role=role, actor=actor, reason=reason, comment=comment)

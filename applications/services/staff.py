@@ -11,26 +11,23 @@ from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
-from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from applications.dates import effective_confirmation_date
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
-from applications.letters import mail_attachment, schedule_letter
+from applications.letters import LetterMail, letter_mail, schedule_letter
 from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate, notify_commission, notify_decision
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
-from ecandidat.attachments import AttachmentRef
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
@@ -222,33 +219,20 @@ def _grant_default_favourable(
     return decision
 
 
-@dataclass(frozen=True)
-class _LetterMail:
-    context: dict[str, object]  # letter_url, letter_attached
-    attachments: list[AttachmentRef]
+def _decision_letter(decision: Decision, application: Application, *, actor: User | None) -> LetterMail:
+    """Record the decision's letter (built after the commit) and give what its mail says of it
+    (``letters.letter_mail``: the link, and the letter attached when the commission asks for it).
 
-
-def _decision_letter(decision: Decision, application: Application, *, actor: User | None) -> _LetterMail:
-    """Record the decision's letter (built after the commit) and give what its mail says of it:
-
-    - ``letter_url``: the recap link that downloads it;
-    - the letter itself as an attachment, and the flag ``letter_attached``, when the commission attaches letters
-      to the decision mails (``Commission.attach_letter_to_mail``, eCandidat ``tem_mail_lettre_comm``).
-
-    Neither without a letter text for this avis, nor for an admission letter the candidate gets only once they have
+    Nothing without a letter text for this avis, nor for an admission letter the candidate gets only once they have
     confirmed (``ADMISSION_LETTER_AFTER_CONFIRMATION``: the link would answer 404 until then, and the attachment
-    would give what the download withholds). ``application`` is the locked row, with its candidate's user and its
-    formation's commission loaded (no query more)."""
+    would give what the download withholds; the confirmation mail carries it). ``application`` is the locked row,
+    with its candidate's user and its formation's commission loaded (no query more)."""
     letter = schedule_letter(decision, actor=actor)
-    if letter is None or (
+    if letter is not None and (
         settings.ADMISSION_LETTER_AFTER_CONFIRMATION and letter.kind == DecisionLetterTemplate.Kind.ADMISSION
     ):
-        return _LetterMail({"letter_url": "", "letter_attached": False}, [])
-    attached = application.formation.commission.attach_letter_to_mail
-    url = settings.SITE_URL + reverse("applications:letter", args=[application.public_id])
-    return _LetterMail(
-        {"letter_url": url, "letter_attached": attached}, [mail_attachment(letter, application)] if attached else []
-    )
+        letter = None
+    return letter_mail(letter, application)
 
 
 def two_person_refusal(decision: Decision, *, actor: User) -> str:
