@@ -477,8 +477,9 @@ def resend_emails(
     alone. Returns the rows resent.
 
     ``without_attachments``: the way out for a mail whose file can never be read (a letter whose build fails every
-    time): its references are dropped, so the mail leaves without them rather than never. Who decided is on the row
-    (``resent_by``) and, from the admin, in its history with the files' names."""
+    time): its references are dropped, so the mail leaves without them rather than never, and its text says which
+    files it could not carry (:func:`missing_notice`). Who decided is on the row (``resent_by``) and, from the admin,
+    in its history with the files' names."""
     ids = [email.pk for email in emails]
     now = timezone.now()
     with transaction.atomic():
@@ -491,7 +492,11 @@ def resend_emails(
             status=OutboundEmail.Status.PENDING, next_attempt_at=now, resent_at=now, resent_by=actor
         )
         if without_attachments:
-            OutboundEmail.objects.filter(pk__in=[email.pk for email in resent]).update(attachments=[])
+            for email in resent:
+                # The text may announce the files it no longer carries: it says so, as for a file deleted since.
+                left_out = [MissingAttachment(name, "resent without it") for name in email.attachment_names]
+                body, html = with_notice(email, missing_notice(left_out, language=email.language))
+                OutboundEmail.objects.filter(pk=email.pk).update(attachments=[], body=body, html_body=html)
         for email in resent:
             transaction.on_commit(partial(dispatch, email.pk))
     for email in resent:

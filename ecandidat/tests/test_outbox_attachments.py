@@ -21,6 +21,7 @@ from ecandidat.models import OutboundEmail
 pytestmark = pytest.mark.django_db
 
 PDF = b"%PDF-1.4 test attachment"
+INSTITUTION = "Université de Perpignan"
 
 
 class Files:
@@ -144,14 +145,89 @@ def test_an_smtp_failure_with_an_attachment_is_retried_and_the_file_read_again(
 
 
 def test_a_file_that_can_never_be_had_leaves_the_mail_without_it_and_says_so(
-    django_capture_on_commit_callbacks, mailoutbox
+    django_capture_on_commit_callbacks, mailoutbox, settings
 ):
+    settings.INSTITUTION_NAME = INSTITUTION  # whom to ask when the provider names no one
     email = _committed(django_capture_on_commit_callbacks, ref(), ref(key="8", filename="gone.pdf"))
 
     assert email.status == OutboundEmail.Status.SENT
     assert email.last_error == "Sent without its attachment: gone.pdf (object deleted)"
     [message] = mailoutbox
     assert pdf_parts(message) == [("lettre-admission.pdf", PDF)]
+    # Its text may have announced the file: it says it could not be attached, and the row keeps the text as sent.
+    notice = f"Le fichier gone.pdf n'a pas pu être joint à ce courriel. Pour l'obtenir, contactez {INSTITUTION}."
+    assert message.body.rstrip().endswith("\n\n" + notice)
+    assert email.body == message.body
+
+
+def _missing_with_contact(key: str) -> bytes:
+    raise AttachmentUnavailable("text deleted", contact="Commission Master Informatique (master-info@univ.example)")
+
+
+attachments.register("tests.contact", _missing_with_contact)
+
+
+def test_the_notice_is_in_the_mails_language_and_names_the_providers_contact(
+    django_capture_on_commit_callbacks, mailoutbox
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        email = enqueue_email(
+            to="estelle@example.org",
+            code="OUTBOX_CHECK",
+            template_base="ecandidat/email/outbox_check",
+            context={},
+            language="en",
+            attachments=[ref(provider="tests.contact", filename="admission-letter.pdf")],
+        )
+
+    [message] = mailoutbox
+    assert message.body.rstrip().endswith(
+        "The file admission-letter.pdf could not be attached to this e-mail. To obtain it, contact Commission Master "
+        "Informatique (master-info@univ.example)."
+    )
+    email.refresh_from_db()
+    assert email.last_error == "Sent without its attachment: admission-letter.pdf (text deleted)"
+
+
+def test_the_html_version_says_it_too_escaped(mailoutbox):
+    email = enqueue_email(
+        to="estelle@example.org",
+        code="OUTBOX_CHECK",
+        template_base="ecandidat/email/outbox_check",
+        context={},
+        language="fr",
+        attachments=[ref(key="8", filename="<b>gone</b>.pdf")],
+    )
+    OutboundEmail.objects.filter(pk=email.pk).update(html_body="<html><body><p>Bonjour</p></body></html>")
+
+    assert deliver(email.pk) == "sent"
+
+    [message] = mailoutbox
+    [(html, _mimetype)] = message.alternatives
+    assert html.startswith("<html><body><p>Bonjour</p><p>Le fichier &lt;b&gt;gone&lt;/b&gt;.pdf n&#x27;a pas pu")
+    assert html.endswith("</p>\n</body></html>")
+    email.refresh_from_db()
+    assert email.html_body == html
+
+
+def test_an_smtp_failure_leaves_the_text_as_queued_and_the_notice_comes_once(
+    django_capture_on_commit_callbacks, mailoutbox, mocker
+):
+    """Fault injection: a file gone and the SMTP server down at the first attempt."""
+    mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=smtplib.SMTPServerDisconnected("down"))
+    email = _committed(django_capture_on_commit_callbacks, ref(key="8", filename="gone.pdf"))
+    queued = email.body
+    assert email.status == OutboundEmail.Status.PENDING
+
+    mocker.stopall()
+    _due_again(email)
+    assert deliver(email.pk) == "sent"
+
+    email.refresh_from_db()
+    assert email.body.startswith(queued.rstrip())
+    assert email.body.count("gone.pdf") == 1
+    [message] = mailoutbox
+    assert message.body == email.body
 
 
 def test_an_unknown_provider_keeps_the_mail_waiting(django_capture_on_commit_callbacks, mailoutbox):
@@ -206,6 +282,9 @@ def test_a_mail_whose_file_never_comes_is_resent_without_it(
     )
     [message] = mailoutbox
     assert pdf_parts(message) == []
+    # Its text announced the file: it now says it could not be attached.
+    assert "Le fichier lettre-admission.pdf n'a pas pu être joint à ce courriel." in message.body
+    assert email.body == message.body
 
 
 def test_a_provider_name_is_registered_once():
