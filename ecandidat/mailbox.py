@@ -1,13 +1,20 @@
 """The demonstration mailbox (DEBUG only): the outbox as a newcomer's inbox, to open validation mails and click
-their links without an SMTP server. Mounted by ecandidat/urls.py only when DEBUG is on."""
+their links without an SMTP server. Mounted by ecandidat/urls.py only when DEBUG is on.
+
+A mail's attachments are listed by name; the central office (who reads every mail in "Mails sortants") may
+download them, read through their provider as the delivery reads them (``ecandidat.attachments``)."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
+from ecandidat import attachments
+from ecandidat.attachments import AttachmentUnavailable
 from ecandidat.models import OutboundEmail
+from ecandidat.staff import is_central
 
 PAGE_SIZE = 100
 
@@ -32,4 +39,29 @@ def mailbox(request):
 def mailbox_detail(request, public_id):
     _require_debug()
     email = get_object_or_404(OutboundEmail, public_id=public_id)
-    return render(request, "ecandidat/mailbox_detail.html", {"email": email})
+    can_download = bool(email.attachments) and is_central(request.user)
+    return render(request, "ecandidat/mailbox_detail.html", {"email": email, "can_download": can_download})
+
+
+@require_GET
+def mailbox_attachment(request, public_id, index: int):
+    """The ``index``-th file of a mail, for the central office only (the files are candidates' letters; anyone
+    else gets 404), read through its provider: a letter not built yet is built, as for the delivery. 404 when the
+    file can never be had or no provider reads it."""
+    _require_debug()
+    if not is_central(request.user):
+        raise Http404
+    email = get_object_or_404(OutboundEmail.objects.only("pk", "attachments"), public_id=public_id)
+    refs = email.attachment_refs
+    if index >= len(refs):
+        raise Http404
+    ref = refs[index]
+    try:
+        content = attachments.read(ref)
+    except (AttachmentUnavailable, LookupError) as error:
+        raise Http404 from error
+    response = HttpResponse(content, content_type=ref.mimetype)
+    response["Content-Disposition"] = content_disposition_header(True, ref.filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response

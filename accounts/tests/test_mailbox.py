@@ -8,8 +8,9 @@ from django.http import Http404
 from django.test import RequestFactory
 from django.urls import Resolver404, include, path, resolve
 
-from ecandidat import mailbox
+from ecandidat import attachments, mailbox
 from ecandidat import urls as root_urls
+from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.models import OutboundEmail
 
 # ecandidat/urls.py mounts the mailbox only when DEBUG is on at import time (never in tests): mount it here.
@@ -102,3 +103,96 @@ def test_not_mounted_by_the_project_urls_without_debug():
     # The test settings run without DEBUG, so ecandidat/urls.py was imported without the mailbox.
     with pytest.raises(Resolver404):
         resolve("/boite-mail/", urlconf="ecandidat.urls")
+
+
+# --- attachments ----------------------------------------------------------------------------------------------------
+
+PDF = b"%PDF-1.4 mailbox"
+
+
+def _read(key: str) -> bytes:
+    if key != "1":
+        raise AttachmentUnavailable("object deleted")
+    return PDF
+
+
+attachments.register("tests.mailbox", _read)
+
+
+def _with_files(*keys: str) -> OutboundEmail:
+    refs = [
+        AttachmentRef(provider="tests.mailbox", key=key, filename=f"lettre-{key}.pdf", mimetype="application/pdf")
+        for key in keys
+    ]
+    return _mail(attachments=[ref.as_json() for ref in refs])
+
+
+def _file_url(email, index=0) -> str:
+    return f"/boite-mail/{email.public_id}/pieces-jointes/{index}/"
+
+
+def test_detail_lists_the_attachment_names(client, db, settings, django_assert_num_queries):
+    settings.DEBUG = True
+    email = _with_files("1", "2")
+
+    with django_assert_num_queries(3):  # anonymous: no staff scope read
+        response = client.get(f"/boite-mail/{email.public_id}/")
+
+    html = response.content.decode()
+    assert "<li>lettre-1.pdf</li>" in html
+    assert "<li>lettre-2.pdf</li>" in html
+    assert "pieces-jointes" not in html
+    assert "Signed in as the central office, you can download them." in html
+
+
+def test_the_central_office_downloads_them(client, db, settings, central_manager, django_assert_num_queries):
+    settings.DEBUG = True
+    email = _with_files("1")
+    client.force_login(central_manager)
+
+    page = client.get(f"/boite-mail/{email.public_id}/")
+    with django_assert_num_queries(6):  # session, user, savepoint, staff scope, the row, release
+        response = client.get(_file_url(email))
+
+    assert f'href="{_file_url(email)}"' in page.content.decode()
+    assert response.status_code == 200
+    assert response.content == PDF
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="lettre-1.pdf"'
+    assert (response["X-Content-Type-Options"], response["Cache-Control"]) == ("nosniff", "no-store")
+
+
+@pytest.mark.parametrize("persona", ["centre_manager", "commission_member", "candidate_user"])
+def test_anyone_else_gets_404(client, db, settings, persona, request):
+    settings.DEBUG = True
+    email = _with_files("1")
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get(_file_url(email)).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, db, settings):
+    settings.DEBUG = True
+    email = _with_files("1")
+
+    response = client.get(_file_url(email))
+
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_a_file_that_can_never_be_had_or_out_of_range_is_404(client, db, settings, central_manager):
+    settings.DEBUG = True
+    email = _with_files("1", "2")
+    client.force_login(central_manager)
+
+    assert client.get(_file_url(email, 1)).status_code == 404
+    assert client.get(_file_url(email, 2)).status_code == 404
+
+
+def test_no_download_without_debug(client, db, settings, central_manager):
+    settings.DEBUG = False
+    email = _with_files("1")
+    client.force_login(central_manager)
+
+    assert client.get(_file_url(email)).status_code == 404
