@@ -1,14 +1,16 @@
 """The decision mail with its letter, end to end: the validation commits, a real Celery worker (PostgreSQL, Redis)
 builds the letter and sends the mail to a real SMTP server, which receives the PDF as an ``application/pdf`` part;
-with the storage unreadable at first, the mail waits, then leaves with it."""
+with the storage unreadable at first, the mail waits, then leaves with it. With ADMISSION_LETTER_AFTER_CONFIRMATION,
+the confirmation mail carries it instead."""
 
 import pytest
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from applications.models import DecisionLetter
-from applications.services import staff
+from applications.services import candidature, staff
 from applications.tests import shared_media
 from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.models import OutboundEmail
@@ -88,3 +90,45 @@ def test_an_unreadable_letter_delays_the_mail_then_it_leaves_with_it(
     )
     [message] = smtp_server.messages
     assert len([part for part in message.walk() if part.get_content_type() == "application/pdf"]) == 1
+
+
+def test_with_the_letter_after_confirmation_the_worker_sends_it_with_the_confirmation_mail(
+    shared_storage, celery_worker_process, smtp_server, centre, commission, campaign, centre_manager, settings
+):
+    """ADMISSION_LETTER_AFTER_CONFIRMATION: the decision mail leaves without the letter, the confirmation mail with
+    it (the worker built it after the release)."""
+    settings.ADMISSION_LETTER_AFTER_CONFIRMATION = True  # read where the mails are written: this process
+    commission.attach_letter_to_mail = True
+    commission.save()
+    formation = FormationFactory(centre=centre, commission=commission, code="MINFO")
+    DecisionLetterTemplate.objects.create(kind="LETTRE_ADM", centre=centre, title="Admission", body="Bienvenue.")
+    application = make_application(formation, campaign=campaign)
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    with transaction.atomic():
+        staff.validate_decision(decision, actor=centre_manager)
+    wait_until(
+        lambda: OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).count() == 1,
+        timeout=60,
+        message="the decision mail to be SENT",
+    )
+
+    with transaction.atomic():
+        candidature.confirm_application(application=application, actor=application.candidate.user)
+    email = OutboundEmail.objects.get(code="CANDIDATURE_CONFIRM")
+
+    wait_until(
+        lambda: OutboundEmail.objects.get(pk=email.pk).status == OutboundEmail.Status.SENT,
+        timeout=60,
+        message="the confirmation mail to be SENT",
+    )
+    decision_mail, confirmation_mail = smtp_server.messages
+    pdf = [part for part in confirmation_mail.walk() if part.get_content_type() == "application/pdf"]
+    assert [part for part in decision_mail.walk() if part.get_content_type() == "application/pdf"] == []
+    assert [part.get_filename() for part in pdf] == [
+        f"lettre-admission-{application.candidate.user.username}-minfo.pdf"
+    ]
+    letter = DecisionLetter.objects.get(application=application)
+    with default_storage.open(letter.file.name, "rb") as handle:
+        assert pdf[0].get_payload(decode=True) == handle.read()
+    link = reverse("applications:letter", args=[application.public_id])
+    assert link in confirmation_mail.get_body(preferencelist=("plain",)).get_content()
