@@ -320,7 +320,9 @@ def _summary(application, rows) -> FPDF:
         pdf.paragraph(f"{row.year} - {row.title} - {row.organisation} - {row.duration}")
 
     pdf.section(_("Formation"))
-    pdf.line_item(_("Formation"), f"{formation.code} - {formation.title}")
+    pdf.line_item(
+        _("Formation"), f"{formation.code} - {formation.shown_title}"
+    )  # the reader's language, as the labels
     pdf.line_item(_("Dossier status"), application.get_dossier_status_display())
     pdf.section(_("Useful dates"))
     pdf.line_item(_("Return deadline"), _date(effective_return_deadline(application)))

@@ -148,7 +148,7 @@ def application_context(application: Application) -> dict[str, object]:
         "last_name": candidate.usual_name or candidate.birth_name,
         "numero_dossier": candidate.user.username,
         "formation_code": formation.code,
-        "formation_title": formation.title,
+        "formation_title": shown_in_mail(formation.title, formation.title_en),  # chosen in the mail's language
         "return_deadline": format_date(effective_return_deadline(application)),
         "paper": formation.mode == ApplicationMode.PAPER,
         "civility": Civility(candidate.civility).label if candidate.civility else "",  # lazy: the mail's language
@@ -164,7 +164,9 @@ def application_context(application: Application) -> dict[str, object]:
         "commission_phone": commission("phone"),
         "commission_address": commission("address"),
         "commission_url": commission("url"),
-        "commission_comment": commission("return_comment"),
+        "commission_comment": Deferred(
+            lambda: shown_in_mail(formation.commission.return_comment, formation.commission.return_comment_en)
+        ),
         "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
     }
 
@@ -182,7 +184,11 @@ def decision_context(decision: Decision, *, confirmation_date: datetime.date | N
             decision_type.candidate_label or decision_type.label, decision_type.candidate_label_en
         ),
         "decision_comment": decision.comment if decision_type.show_comment else "",
-        "reason": decision.refusal_reason.label if decision.refusal_reason is not None else "",
+        "reason": (
+            shown_in_mail(decision.refusal_reason.label, decision.refusal_reason.label_en)
+            if decision.refusal_reason is not None
+            else ""
+        ),
         "rank": decision.rank or "",
         "preselection_date": "",
         "preselection_time": "",

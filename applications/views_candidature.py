@@ -101,9 +101,11 @@ def _waiting_list_rank(application) -> dict:
 
 
 def _decision_details(application) -> dict:
-    """The validated decision's reason, comment and preselection, as the recap shows them (read with the
-    application: ``with_validated_details``); the preselection's moment back from its JSON text."""
+    """The validated decision's reason (in the page's language), comment and preselection, as the recap shows them
+    (read with the application: ``with_validated_details``); the preselection's moment back from its JSON text."""
     details = dict(application.validated_decision_details or {})
+    if reason := details.get("reason"):
+        details["reason"] = shown(reason, details.get("reason_en") or "")
     if moment := details.get("preselection_at"):
         parsed = datetime.datetime.fromisoformat(moment)
         details["preselection_at"] = parsed if timezone.is_aware(parsed) else parsed.replace(tzinfo=datetime.UTC)
@@ -157,7 +159,7 @@ def apply(request, formation_id):
             return redirect("applications:apply", formation.pk)
         messages.success(
             request,
-            _("Your application to the formation %(title)s has been registered.") % {"title": formation.title},
+            _("Your application to the formation %(title)s has been registered.") % {"title": formation.shown_title},
         )
         return _detail(application)
     refusal = services.application_refusal(user=request.user, candidate=candidate, formation=formation)
@@ -302,7 +304,7 @@ def transmit(request, public_id):
                 "Your application to %(title)s has been transmitted: the commission will examine it. Your "
                 "supporting documents can no longer be changed, unless the commission asks you to."
             )
-            % {"title": application.formation.title},
+            % {"title": application.formation.shown_title},
         )
         messages.success(
             request,

@@ -65,7 +65,7 @@ class CentreAdmin(InStaffScope, admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["code", "label", "in_service"]}),
         (_("Contact"), {"fields": ["address", "email", "phone", "candidate_mail_copy"]}),
-        (_("Rules"), {"fields": ["max_wishes", "registration_instructions"]}),
+        (_("Rules"), {"fields": ["max_wishes", "registration_instructions", "registration_instructions_en"]}),
     ]
 
 
@@ -129,7 +129,7 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     show_full_result_count = False
     fieldsets = [
         (None, {"fields": ["code", "label", "centre", "in_service"]}),
-        (_("Contact"), {"fields": ["address", "email", "phone", "url", "return_comment"]}),
+        (_("Contact"), {"fields": ["address", "email", "phone", "url", "return_comment", "return_comment_en"]}),
         (
             _("Alerts"),
             {
@@ -688,7 +688,21 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         return Q(centre__isnull=True) | Q(centre_id__in=sorted(self._managed(request)))
 
     fieldsets = [
-        (None, {"fields": ["code", "title", "keywords", "url", "additional_information", "in_service"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "code",
+                    "title",
+                    "title_en",
+                    "keywords",
+                    "url",
+                    "additional_information",
+                    "additional_information_en",
+                    "in_service",
+                ]
+            },
+        ),
         (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode", "capacity"]}),
         (
             _("Calendar"),
@@ -713,7 +727,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
             },
         ),
         (_("Pieces and forms"), {"fields": ["piece_types", "forms", "questions"]}),
-        (_("After confirmation"), {"fields": ["registration_instructions"]}),
+        (_("After confirmation"), {"fields": ["registration_instructions", "registration_instructions_en"]}),
         (
             _("Student records system (OPI)"),
             {

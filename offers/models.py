@@ -106,6 +106,11 @@ class Centre(models.Model):
         blank=True,
         help_text=_("Sent to candidates who confirm, unless the formation has its own."),
     )
+    registration_instructions_en = models.TextField(
+        _("administrative registration instructions, in English"),
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     in_service = models.BooleanField(_("in service"), default=True)
 
     objects = CentreQuerySet.as_manager()
@@ -170,6 +175,12 @@ class Commission(models.Model):
             "Shown to the candidates under the contact address (how to reach the secretariat, opening hours…)."
         ),
     )
+    return_comment_en = models.TextField(
+        _("comment for the candidates, in English"),
+        blank=True,
+        max_length=1000,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     alert_mode = models.CharField(
         _("alerts sent to"),
         max_length=1,
@@ -219,6 +230,11 @@ class Commission(models.Model):
 
     def __str__(self):
         return self.label
+
+    @property
+    def shown_return_comment(self) -> StaffText:
+        """The comment for the candidates in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.return_comment, self.return_comment_en)
 
     @property
     def shown_status_fields(self) -> list[str]:
@@ -420,6 +436,12 @@ class RefusalReason(models.Model):
 
     code = models.CharField(_("code"), max_length=30, unique=True)
     label = models.CharField(_("label"), max_length=255)
+    label_en = models.CharField(
+        _("label in English"),
+        max_length=255,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     in_service = models.BooleanField(_("in service"), default=True)
 
     class Meta:
@@ -429,6 +451,11 @@ class RefusalReason(models.Model):
 
     def __str__(self):
         return self.label
+
+    @property
+    def shown_label(self) -> StaffText:
+        """The reason as the candidate reads it, in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.label, self.label_en)
 
 
 class ComplementaryForm(models.Model):
@@ -561,6 +588,12 @@ class Formation(models.Model):
 
     code = models.CharField(_("code"), max_length=30, unique=True)
     title = models.CharField(_("title"), max_length=255)
+    title_en = models.CharField(
+        _("title in English"),
+        max_length=255,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     keywords = models.CharField(_("keywords"), max_length=500, blank=True)
     url = models.URLField(_("programme page"), blank=True)
     centre = models.ForeignKey(Centre, verbose_name=_("centre"), on_delete=models.PROTECT, related_name="formations")
@@ -597,7 +630,18 @@ class Formation(models.Model):
             "Shown to the candidates on their application's summary (eCandidat's “Informations complémentaires”)."
         ),
     )
+    additional_information_en = models.TextField(
+        _("additional information, in English"),
+        max_length=500,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     registration_instructions = models.TextField(_("administrative registration instructions"), blank=True)
+    registration_instructions_en = models.TextField(
+        _("administrative registration instructions, in English"),
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
     # eCandidat "capacité d'accueil" (ecandidat-features §2.8): shown in the dashboards only, never enforced.
     capacity = models.PositiveIntegerField(
         _("capacity"),
@@ -757,9 +801,22 @@ class Formation(models.Model):
         return ""
 
     @property
+    def shown_title(self) -> StaffText:
+        """The title in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.title, self.title_en)
+
+    @property
+    def shown_additional_information(self) -> StaffText:
+        """The additional information in the page's language (``ecandidat.staff_text``)."""
+        return shown(self.additional_information, self.additional_information_en)
+
+    @property
     def search_text(self) -> str:
-        """What the catalogue filter matches: title, keywords, diploma type and centre (needs both loaded)."""
-        return normalise(" ".join([self.title, self.keywords, self.diploma_type.label, self.centre.label]))
+        """What the catalogue filter matches: title (in both languages), keywords, diploma type and centre (needs
+        both loaded)."""
+        return normalise(
+            " ".join([self.title, self.title_en, self.keywords, self.diploma_type.label, self.centre.label])
+        )
 
 
 class DecisionLetterTemplate(models.Model):

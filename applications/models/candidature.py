@@ -129,8 +129,8 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
 
     def with_validated_details(self) -> "ApplicationQuerySet":
         """``validated_decision_details``: what the candidate's recap shows of the latest validated decision besides
-        its label, as one JSON object from one subquery: ``rank`` (the rang saisi), ``reason`` (of a refusal),
-        ``comment`` (when its type shows it to the candidate), ``preselection_at`` (ISO text),
+        its label, as one JSON object from one subquery: ``rank`` (the rang saisi), ``reason`` and ``reason_en``
+        (of a refusal, in French and in English: the recap shows the page's), ``comment`` (when its type shows it to the candidate), ``preselection_at`` (ISO text),
         ``preselection_place`` and ``after_appeal``; None without a validated decision."""
         shown_comment = Case(
             When(decision_type__show_comment=True, then=F("comment")),
@@ -140,6 +140,7 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
         details = JSONObject(
             rank=F("rank"),
             reason=F("refusal_reason__label"),
+            reason_en=F("refusal_reason__label_en"),
             comment=shown_comment,
             preselection_at=F("preselection_at"),
             preselection_place=F("preselection_place"),

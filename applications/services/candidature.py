@@ -40,6 +40,7 @@ from applications.workflow import (
     withdrawal_transition,
 )
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode, Avis, LetterKind
 from offers.models import Campaign, Formation
 
@@ -416,7 +417,10 @@ def confirm_application(
     mail_code = change_answer(application, ANSWER_TRANSITIONS["confirm"], role=role, actor=actor, comment=comment)
     application_confirmed.send(sender=Application, application=application, actor=actor)
     formation = application.formation
-    instructions = formation.registration_instructions or formation.centre.registration_instructions
+    # The formation's instructions when it has some, else its centre's, each in the mail's language (chosen when
+    # the mail is rendered: ``ecandidat.staff_text.shown_in_mail``).
+    source = formation if formation.registration_instructions else formation.centre
+    instructions = shown_in_mail(source.registration_instructions, source.registration_instructions_en)
     letter = _confirmation_letter(application, decision)
     notify_candidate_with(
         application=application,
