@@ -129,9 +129,10 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
 
     def with_validated_details(self) -> "ApplicationQuerySet":
         """``validated_decision_details``: what the candidate's recap shows of the latest validated decision besides
-        its label, as one JSON object from one subquery: ``rank`` (the rang saisi), ``reason`` and ``reason_en``
-        (of a refusal, in French and in English: the recap shows the page's), ``comment`` (when its type shows it to the candidate), ``preselection_at`` (ISO text),
-        ``preselection_place`` and ``after_appeal``; None without a validated decision."""
+        its label, as one JSON object from one subquery: ``rank`` (the rang saisi), ``reason`` and ``reason_en`` (of
+        a refusal, in French and in English: the recap shows the page's), ``comment`` (when its type shows it to the
+        candidate), ``preselection_at`` (ISO text), ``preselection_place`` and ``after_appeal``; None without a
+        validated decision."""
         shown_comment = Case(
             When(decision_type__show_comment=True, then=F("comment")),
             default=Value(""),
