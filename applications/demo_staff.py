@@ -56,6 +56,11 @@ REFUSAL_REASONS = [
     ("PREREQUIS", "Prérequis non satisfaits"),
     ("DOSSIER", "Dossier insuffisant au regard des attendus de la formation"),
 ]
+# The English of two reasons (the third shows its French label to an English reader, marked French).
+REFUSAL_REASONS_IN_ENGLISH = {
+    "CAPACITE": "Capacity reached",
+    "PREREQUIS": "Prerequisites not met",
+}
 COMMISSION_MEMBER = ("commission.see", "commission-demo-2026")
 READ_ONLY = ("lecture.see", "lecture-demo-2026")
 
@@ -94,7 +99,9 @@ def seed() -> list[str]:
             },
         )
     for code, label in REFUSAL_REASONS:
-        RefusalReason.objects.update_or_create(code=code, defaults={"label": label})
+        RefusalReason.objects.update_or_create(
+            code=code, defaults={"label": label, "label_en": REFUSAL_REASONS_IN_ENGLISH.get(code, "")}
+        )
     lines = [f"Back office: {len(DECISION_TYPES)} decision types, {len(REFUSAL_REASONS)} refusal reasons"]
     Formation.objects.filter(favourable_decision_type__isnull=True).update(
         favourable_decision_type=types[Avis.FAVOURABLE]

@@ -114,6 +114,31 @@ FORMATIONS = [
 # The capacité d'accueil of a few formations (shown in the dashboards only); the others' is unknown.
 CAPACITIES = {"M1ENER": 24, "M1EEA": 30, "M1CHPS": 20, "M1MER": 25, "LPINFO": 28, "M1MEEF1": 120, "L3STAPS": 40}
 
+# The English titles of some formations (the others show their French title to an English reader, marked French),
+# and the English of the texts the candidates read on their recap and in their mails: the UFR SEE's (the other
+# centres and commissions keep the French text alone).
+FORMATIONS_IN_ENGLISH = {
+    "M1ENER": "MASTER 1 - ENERGY Track: Solar materials and processes",
+    "M2ENER": "MASTER 2 - ENERGY Track: Solar materials and processes",
+    "M1MER": "MASTER 1 - MARINE SCIENCES",
+    "M1CHPS": "MASTER 1 - HIGH PERFORMANCE COMPUTING, SIMULATION",
+}
+INFORMATION = {
+    "M1ENER": (
+        "Réunion d'information le premier mercredi de juin, amphithéâtre A.",
+        "Information meeting on the first Wednesday of June, lecture hall A.",
+    ),
+    "M1MER": ("Les sorties en mer ont lieu en avril.", ""),
+}
+RETURN_COMMENT = "Le secrétariat pédagogique répond du lundi au vendredi, de 9 h à 12 h."
+RETURN_COMMENT_IN_ENGLISH = {"SEE": "The teaching office answers from Monday to Friday, 9 am to 12 noon."}
+REGISTRATION_INSTRUCTIONS = (
+    "Connectez-vous à l'application d'inscription administrative avec votre numéro de dossier avant la date indiquée."
+)
+REGISTRATION_INSTRUCTIONS_IN_ENGLISH = {
+    "SEE": "Log in to the administrative registration application with your dossier number before the date given."
+}
+
 # Complementary questions (code, label, question, kind, conditional), asked by the formations QUESTION_FORMATIONS
 # names.
 QUESTIONS = [
@@ -252,8 +277,8 @@ def seed(today: datetime.date | None = None) -> None:
                 "label": label,
                 "address": address,
                 "email": f"scolarite.{code.lower()}@univ-perp.fr",
-                "registration_instructions": "Connectez-vous à l'application d'inscription administrative "
-                "avec votre numéro de dossier avant la date indiquée.",
+                "registration_instructions": REGISTRATION_INSTRUCTIONS,
+                "registration_instructions_en": REGISTRATION_INSTRUCTIONS_IN_ENGLISH.get(code, ""),
             },
         )
     commissions = {
@@ -264,7 +289,8 @@ def seed(today: datetime.date | None = None) -> None:
                 "label": f"Commission pédagogique — {centre.label}",
                 "address": centre.address,
                 "email": f"commission.{code.lower()}@univ-perp.fr",
-                "return_comment": "Le secrétariat pédagogique répond du lundi au vendredi, de 9 h à 12 h.",
+                "return_comment": RETURN_COMMENT,
+                "return_comment_en": RETURN_COMMENT_IN_ENGLISH.get(code, ""),
             },
         )[0]
         for code, centre in centres.items()
@@ -308,6 +334,9 @@ def seed(today: datetime.date | None = None) -> None:
             code=code,
             defaults={
                 "title": title,
+                "title_en": FORMATIONS_IN_ENGLISH.get(code, ""),
+                "additional_information": INFORMATION.get(code, ("", ""))[0],
+                "additional_information_en": INFORMATION.get(code, ("", ""))[1],
                 "keywords": keywords,
                 "centre": centres[centre],
                 "commission": commissions[centre],
