@@ -12,6 +12,7 @@ from django.utils import translation
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
+from applications import demo_staff
 from applications.dossier_pdf import build_dossier_pdf
 from applications.models import Application
 from applications.services import candidature as services
@@ -27,6 +28,7 @@ from applications.tests.factories_candidature import (
 from applications.tests.test_admin_catalogue import form_data
 from ecandidat.models import MailTemplate, OutboundEmail
 from ecandidat.staff_text import StaffText
+from offers import demo as offers_demo
 from offers.enums import Avis
 from offers.models import Commission, Formation, Question, RefusalReason
 from offers.tests.factories import FormationFactory
@@ -350,9 +352,6 @@ def test_the_central_office_gives_centres_and_refusal_reasons_english_texts(admi
 
 
 def test_the_demo_shows_both_english_texts_and_the_french_fallback(client, campaign):
-    from applications import demo_staff
-    from offers import demo as offers_demo
-
     offers_demo.seed()
     demo_staff.seed()
 
