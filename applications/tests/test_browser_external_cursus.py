@@ -70,3 +70,60 @@ def test_the_cursus_form_on_a_phone(live_server, chromium_browser, campaign, lis
         assert (row.diploma, row.department, row.city_insee_code) == ("DEUST", "66", "66136")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("javascript", [False, True])
+def test_enter_in_a_text_field_saves_the_cursus(live_server, chromium_browser, campaign, lists, javascript):
+    """Enter submits a form with its first submit button: it saves, and does not "Valider le département" (which
+    reloads the page and saves nothing). The copy of "Enregistrer" that makes it so is hidden from assistive
+    technologies and out of the tab order: they find one "Enregistrer", at the end of the form."""
+    candidate = complete_candidate(user__campaign=campaign)
+    context = chromium_browser.new_context(locale="fr-FR", java_script_enabled=javascript)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        page.set_viewport_size({"width": 320, "height": 812})
+        log_in_browser(page, live_server, candidate.user)
+        page.goto(live_server.url + ADD)
+        expect(page.get_by_role("button", name="Enregistrer")).to_have_count(1)
+        page.get_by_label("Année").fill("2023")
+        page.get_by_label("Libellé et niveau").fill("DEUST Métiers de la forme")
+        page.locator("#id_diploma").select_option("DEUST")
+        page.get_by_label("Obtenu").select_option("O")
+        page.get_by_label("Pays").select_option("FR")
+        page.get_by_label("Département").select_option("66")
+        page.get_by_role("button", name="Valider le département").click()
+        page.get_by_label("Commune").select_option("66136")
+        school = page.get_by_label("Établissement")
+        school.fill("Université de Perpignan")
+
+        # The keyboard leaves the school for the visible "Enregistrer", never for the hidden copy.
+        school.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Enregistrer"
+        assert page.evaluate("document.activeElement.getAttribute('aria-hidden')") is None
+        school.press("Enter")
+
+        expect(page.get_by_text("PERPIGNAN, Pyrénées-Orientales (66)")).to_be_visible()
+        row = ExternalCursus.objects.get(candidate=candidate)
+        assert (row.school, row.department, row.city_insee_code) == ("Université de Perpignan", "66", "66136")
+    finally:
+        context.close()
+
+
+def test_enter_before_the_commune_saves_and_says_what_is_missing(live_server, browser_page, campaign, lists):
+    """Enter with the commune not chosen yet: the form is checked as "Enregistrer" would, its message beside the
+    commune, and nothing typed is lost."""
+    candidate = complete_candidate(user__campaign=campaign)
+    page = browser_page
+    page.set_viewport_size({"width": 320, "height": 812})
+    log_in_browser(page, live_server, candidate.user)
+    page.goto(live_server.url + ADD)
+    page.get_by_label("Année").fill("2023")
+    page.get_by_label("Pays").select_option("FR")
+    page.get_by_label("Département").select_option("66")
+    page.get_by_label("Libellé et niveau").fill("DEUST Métiers de la forme")
+    page.get_by_label("Libellé et niveau").press("Enter")
+
+    expect(page.locator("#error-summary")).to_be_visible()
+    expect(page.get_by_label("Libellé et niveau")).to_have_value("DEUST Métiers de la forme")
+    assert not ExternalCursus.objects.filter(candidate=candidate).exists()

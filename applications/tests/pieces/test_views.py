@@ -222,6 +222,23 @@ def test_pieces_page_query_count_does_not_grow_with_pieces(
     assert response.content.decode().count("Remove the file of") == 19
 
 
+def test_pieces_page_marks_the_shared_pieces_in_words(
+    owner, application, piece, shared_piece, django_assert_num_queries
+):
+    """A common piece that is not unique is sent once for all the candidate's applications: its row says so, as the
+    staff's pages do, in words; the flags are the piece type's own, the page's query count does not change."""
+    with django_assert_num_queries(5):
+        response = owner.get(reverse("pieces:pieces", args=[application.public_id]))
+
+    rows = {row.piece_type.label: row for row in response.context["piece_rows"]}
+    assert rows["Relevé de notes"].is_shared and not rows["Lettre de motivation"].is_shared
+    page = response.content.decode()
+    shared_row = page[page.index(f'id="piece-{shared_piece.pk}"') :].split("</tr>")[0]
+    own_row = page[page.index(f'id="piece-{piece.pk}"') :].split("</tr>")[0]
+    assert '<span class="help">(piece shared by your applications)</span>' in shared_row
+    assert "shared by your applications" not in own_row
+
+
 def test_locked_pieces_show_the_reason_and_no_buttons(owner, application, piece):
     application.dossier_status = DossierStatus.RECEIVED
     application.save()
