@@ -231,7 +231,8 @@ def test_pieces_page_marks_the_shared_pieces_in_words(
         response = owner.get(reverse("pieces:pieces", args=[application.public_id]))
 
     rows = {row.piece_type.label: row for row in response.context["piece_rows"]}
-    assert rows["Relevé de notes"].is_shared and not rows["Lettre de motivation"].is_shared
+    assert rows["Relevé de notes"].is_shared
+    assert not rows["Lettre de motivation"].is_shared
     page = response.content.decode()
     shared_row = page[page.index(f'id="piece-{shared_piece.pk}"') :].split("</tr>")[0]
     own_row = page[page.index(f'id="piece-{piece.pk}"') :].split("</tr>")[0]

@@ -1,0 +1,221 @@
+"""The back office on a phone: every page a member of staff reaches from the menu and the home page, at 320 and
+375 px, for each staff persona (central office, centre manager, commission member, read-only), and the same pages
+at 1,280 px. No page scrolls sideways as a whole (a wide table scrolls inside its own box, which takes the keyboard
+focus and has a name, RGAA 7.3 and 12.13), no text is cut off by a box too narrow for it, and axe-core finds no
+serious or critical violation at 320 px.
+
+The pages are found as a person finds them: the home page's links (its menu of models and its figures), then each
+list's first row, then the operations of an application's reading page (the decision pages). The pages the brief
+names are checked to have been reached, so that a change of menu cannot empty the test. Staff sessions are opened
+with their second factor recorded (the login pages have their own browser tests).
+"""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from accounts.tests.mfa import Client
+from applications.services import candidature, staff
+from applications.services import pieces as piece_services
+from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
+from ecandidat.tests.plugins.browser import pdf_bytes, serious_axe_violations
+from offers.enums import Avis
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.browser
+
+PHONES = (320, 375)
+LONG_TITLE = (
+    "MASTER 2 - INGÉNIERIE DES SYSTÈMES ÉNERGÉTIQUES RENOUVELABLES ET STOCKAGE DISTRIBUÉ PARCOURS INTERNATIONAL"
+)
+# Files, not pages (exports, packs, letters, downloads), and links that end the session or leave the back office.
+NOT_A_PAGE = re.compile(r"/logout/|/export/[^/]+/|/download/|/zip/|/lettre/|/preview/|/jsi18n/|/r/\d+/")
+
+# What overflows: the page as a whole, and any box that hides part of its text (overflow hidden or clipped, an
+# ellipsis) or that pokes out of the window while no scrolling box holds it.
+OVERFLOW_JS = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  const one = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    (el.classList.length ? '.' + [...el.classList].join('.') : '');
+  const name = (el) => [el.parentElement?.parentElement, el.parentElement, el].filter(Boolean).map(one).join(' > ')
+    + ' "' + el.textContent.trim().slice(0, 30) + '"';
+  const out = (el) => { const box = el.getBoundingClientRect(); return box.width && box.right > width + 1; };
+  const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const held = (el) => { for (let p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+    if (scrolls(p)) return true; } return false; };
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || el.closest('.visually-hidden, .sr-only, [aria-hidden=true]')) continue;
+    // Text meant to be read: not an image-replaced button (text pushed out of sight, its name for assistive
+    // technologies) nor a value that carries its full text in its title (Select2's chosen option).
+    const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())
+      && Math.abs(parseFloat(style.textIndent)) < 999 && el.title !== el.textContent.trim();
+    const clips = ['hidden', 'clip'].includes(style.overflowX) || style.textOverflow === 'ellipsis';
+    if (text && clips && el.scrollWidth > el.clientWidth + 1) found.push('cut off: ' + name(el));
+    // The outermost box that pokes out of the window (its children follow it).
+    const outermost = out(el) && !(el.parentElement && out(el.parentElement));
+    if (outermost && !held(el)) found.push('out of the window: ' + name(el));
+  }
+  const page = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  if (page > 0) found.unshift('page ' + page + ' px too wide');
+  return [...new Set(found)].slice(0, 8);
+}
+"""
+# A box that scrolls sideways must be reachable with the keyboard and named (RGAA 7.3, 12.13 as axe reads them).
+SCROLLERS_JS = """
+() => [...document.querySelectorAll('#container *')].filter((el) => {
+  const style = getComputedStyle(el);
+  const scrolls = ['auto', 'scroll'].includes(style.overflowX) && el.scrollWidth > el.clientWidth + 1;
+  return scrolls && el.getClientRects().length;
+}).filter((el) => !(el.tabIndex >= 0 && (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby'))
+  && ['region', 'group'].includes(el.getAttribute('role') || (el.tagName === 'SECTION' ? 'region' : ''))))
+  .map((el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + [...el.classList].join('.'))
+"""
+
+
+def _log_in_staff(page, live_server, user) -> None:
+    """A staff session with its second factor recorded, set in the page's browser context."""
+    client = Client()
+    client.force_login(user)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+
+
+def _the_centre(campaign, centre, commission, manager):
+    """Three transmitted dossiers of a long-titled formation of ``centre`` examined by ``commission``: pieces to
+    check (one of them shared by the candidate's applications), one with a decision entered but not validated (the
+    decision pages have something to show), mails in the outbox."""
+    formation = FormationFactory(centre=centre, commission=commission, code="M2ISER", title=LONG_TITLE)
+    pieces = [
+        PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation manuscrite et signée"),
+        PieceTypeFactory(is_common=True, is_unique=False, label="Relevé de notes de toutes les années post-bac"),
+    ]
+    favourable = DecisionTypeFactory(avis=Avis.FAVOURABLE, label="Favorable", candidate_label="Avis favorable")
+    applications = []
+    for name in ("ARNAUD-DE-LA-CHAPELLE-SAINT-MARTIN", "BERTIN", "CHEVALIER"):
+        candidate = complete_candidate(user__campaign=campaign, birth_name=name, first_name="Marie-Ségolène")
+        application = candidature.create_application(candidate=candidate, formation=formation, actor=candidate.user)
+        for piece in pieces:
+            upload = SimpleUploadedFile(
+                "releve-de-notes-licence-premiere-deuxieme-troisieme-annees.pdf",
+                pdf_bytes(piece.label),
+                content_type="application/pdf",
+            )
+            piece_services.upload_piece(
+                application=application, piece_type=piece, uploaded_file=upload, actor=candidate.user
+            )
+        candidature.transmit_application(application=application, actor=candidate.user)
+        applications.append(application)
+    for application in applications:
+        staff.record_decision(application, decision_type=favourable, actor=manager)
+    return applications
+
+
+def _path(href: str) -> str:
+    """The address without the list's filters that a page carries along (the same page, whatever the list)."""
+    parts = urlsplit(href)
+    query = "&".join(part for part in parts.query.split("&") if part and not part.startswith("_changelist_filters="))
+    return parts.path + (f"?{query}" if query else "")
+
+
+def _links(page, selector: str) -> list[str]:
+    hrefs = page.eval_on_selector_all(selector, "els => els.map((a) => a.getAttribute('href'))")
+    return [
+        _path(href)
+        for href in hrefs
+        if href and href.startswith("/gestion/") and not NOT_A_PAGE.search(href) and "#" not in href
+    ]
+
+
+def _pages_of(page, live_server) -> list[str]:
+    """The home page, what it links to, each list's first row, and an application's operations."""
+    page.goto(f"{live_server.url}/gestion/")
+    found = ["/gestion/", *_links(page, "#content a[href]")]
+    for path in list(dict.fromkeys(found[1:])):
+        page.goto(live_server.url + path)
+        if page.locator("#result_list").count():
+            found += _links(page, "#result_list tbody tr:first-child a[href]")[:1]
+            found += _links(page, ".object-tools a[href]")
+    for path in [p for p in dict.fromkeys(found) if re.fullmatch(r"/gestion/applications/application/\d+/change/", p)]:
+        page.goto(live_server.url + path)
+        found += _links(page, ".review-operations a[href]")
+    return list(dict.fromkeys(found))
+
+
+# The pages the brief names, by persona: each must have been reached from the menu.
+EXPECTED = {
+    "central_manager": [
+        r"/gestion/$",
+        r"/gestion/applications/application/$",
+        r"/gestion/applications/application/\d+/change/$",
+        r"/gestion/applications/application/\d+/operation/enter_decision/$",
+        r"/gestion/applications/application/\d+/operation/validate_decisions/$",
+        r"/gestion/offers/commission/$",
+        r"/gestion/offers/commission/\d+/change/$",
+        r"/gestion/offers/formation/$",
+        r"to_check=yes",
+        r"/gestion/ecandidat/outboundemail/$",
+        r"/gestion/applications/opi/$",
+        r"/gestion/applications/application/dashboard/",
+        r"/gestion/applications/application/export-colonnes/",
+    ],
+    "centre_manager": [
+        r"/gestion/applications/application/$",
+        r"/gestion/applications/application/\d+/change/$",
+        r"/gestion/applications/application/\d+/operation/validate_decisions/$",
+        r"/gestion/offers/commission/$",
+        r"/gestion/offers/formation/$",
+        r"to_check=yes",
+    ],
+    "commission_member": [
+        r"/gestion/applications/application/$",
+        r"/gestion/applications/application/\d+/change/$",
+        r"/gestion/applications/application/\d+/operation/enter_decision/$",
+    ],
+    "read_only_staff": [r"/gestion/applications/application/$", r"/gestion/applications/application/\d+/change/$"],
+}
+
+
+@pytest.mark.parametrize("persona_name", list(EXPECTED))
+def test_no_back_office_page_scrolls_sideways_on_a_phone(
+    live_server, transactional_db, browser_page, campaign, centre, commission, persona_name, request
+):
+    user = request.getfixturevalue(persona_name)
+    for other in EXPECTED:  # every persona exists, as in a real centre
+        request.getfixturevalue(other)
+    _the_centre(campaign, centre, commission, request.getfixturevalue("centre_manager"))
+    page = browser_page
+    _log_in_staff(page, live_server, user)
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    pages = _pages_of(page, live_server)
+    missing = [pattern for pattern in EXPECTED[persona_name] if not any(re.search(pattern, p) for p in pages)]
+    assert missing == [], f"not reached from the menu: {missing} (reached: {pages})"
+
+    problems = []
+    for width in (*PHONES, 1280):
+        page.set_viewport_size({"width": width, "height": 812 if width < 1000 else 900})
+        for path in pages:
+            response = page.goto(live_server.url + path)
+            assert response is not None, path
+            assert response.status == 200, f"{path}: {response.status}"
+            for problem in page.evaluate(OVERFLOW_JS):
+                problems.append(f"{width}px {path}: {problem}")
+            for scroller in page.evaluate(SCROLLERS_JS):
+                problems.append(f"{width}px {path}: {scroller} scrolls but cannot take the focus or has no name")
+            if width == PHONES[0]:
+                problems += [f"{width}px {path}: {violation}" for violation in serious_axe_violations(page)]
+    assert problems == [], "\n".join(problems)
