@@ -71,14 +71,37 @@ class User(AbstractUser):
         also answers for anonymous and inactive users."""
         if self.is_superuser:
             return CENTRAL_SCOPE
-        rows = list(StaffMembership.objects.filter(user=self).values_list("role", "centre_id", "commission_id"))
+        rows = StaffMembership.objects.filter(user=self).values_list(
+            "role", "centre_id", "commission_id", "all_commissions", "commissions", "commissions__centre_id"
+        )
+        central = False
+        managed_centres, read_centres, commissions = set(), set(), set()
+        managed_commissions, read_commissions, partly_read_centres, partly_managed_centres = set(), set(), set(), set()
+        # One row per membership and chosen commission (a LEFT JOIN: one row with None for the others).
+        for role, centre, commission, every_commission, chosen, chosen_centre in rows:
+            if role == StaffRole.CENTRAL:
+                central = True
+            elif role == StaffRole.COMMISSION_MEMBER:
+                commissions.add(commission)
+            elif every_commission:
+                read_centres.add(centre)
+                if role == StaffRole.CENTRE_MANAGER:
+                    managed_centres.add(centre)
+            elif chosen is not None and chosen_centre == centre:  # never another centre's commission
+                read_commissions.add(chosen)
+                partly_read_centres.add(centre)
+                if role == StaffRole.CENTRE_MANAGER:
+                    managed_commissions.add(chosen)
+                    partly_managed_centres.add(centre)
         return StaffScope(
-            is_central=any(role == StaffRole.CENTRAL for role, _c, _m in rows),
-            managed_centres=frozenset(c for role, c, _m in rows if role == StaffRole.CENTRE_MANAGER),
-            read_centres=frozenset(
-                c for role, c, _m in rows if role in (StaffRole.CENTRE_MANAGER, StaffRole.READ_ONLY)
-            ),
-            commissions=frozenset(m for role, _c, m in rows if role == StaffRole.COMMISSION_MEMBER),
+            is_central=central,
+            managed_centres=frozenset(managed_centres),
+            read_centres=frozenset(read_centres),
+            commissions=frozenset(commissions),
+            managed_commissions=frozenset(managed_commissions),
+            read_commissions=frozenset(read_commissions),
+            partly_read_centres=frozenset(partly_read_centres),
+            partly_managed_centres=frozenset(partly_managed_centres),
         )
 
 
@@ -147,6 +170,21 @@ class StaffMembership(models.Model):
         on_delete=models.CASCADE,
         related_name="staff_memberships",
     )
+    # eCandidat tem_all_comm_gest: a centre manager or read-only member of every commission of the centre, or of the
+    # chosen ones only. A flag rather than "an empty list means all": deleting the chosen commissions never widens
+    # a membership (without any, it reaches no application).
+    all_commissions = models.BooleanField(
+        _("every commission of the centre"),
+        default=True,
+        help_text=_("Untick to limit a centre manager or read-only member to the commissions chosen below."),
+    )
+    commissions = models.ManyToManyField(
+        "offers.Commission",
+        verbose_name=_("commissions of the centre"),
+        blank=True,
+        related_name="limited_memberships",
+        help_text=_("Only when the membership does not cover every commission of the centre."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = StaffMembershipQuerySet.as_manager()
@@ -174,6 +212,13 @@ class StaffMembership(models.Model):
                 fields=["user", "commission"], condition=models.Q(commission__isnull=False), name="staff_unique_com"
             ),
             models.UniqueConstraint(fields=["user"], condition=models.Q(role="SCOL"), name="staff_unique_central"),
+            models.CheckConstraint(
+                condition=models.Q(all_commissions=True) | models.Q(role__in=["CTR", "RO"]),
+                name="staff_membership_some_commissions_of_a_centre",
+                violation_error_message=_(
+                    "Only a centre manager or a read-only member may be limited to some commissions of the centre."
+                ),
+            ),
         ]
 
     def __str__(self):

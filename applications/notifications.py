@@ -12,6 +12,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -435,7 +436,7 @@ def notify_candidate_with(
         own_text=own_text,
     )
     if email is not None:
-        for address in centre_copy_recipients(application.formation.centre):
+        for address in centre_copy_recipients(application.formation.centre, application.formation.commission_id):
             enqueue_notification_with(
                 code,
                 application,
@@ -471,15 +472,19 @@ def notify_decision(
     )
 
 
-def centre_copy_recipients(centre: Centre) -> list[str]:
+def centre_copy_recipients(centre: Centre, commission_id: int) -> list[str]:
     """Who receives a copy of the candidates' mails of this centre (eCandidat typ_send_mail_ctr_cand): nobody
-    (``N``), its contact e-mail (``M``) or its active managers (``L``). Each copy is an outbox row of its own, so it
-    is retried, and can fail, on its own."""
+    (``N``), its contact e-mail (``M``) or its active managers (``L``) — of every commission, or of the application's
+    commission ``commission_id`` among the ones they manage. Each copy is an outbox row of its own, so it is retried,
+    and can fail, on its own."""
     if centre.candidate_mail_copy == "M":
         return [centre.email] if centre.email else []
     if centre.candidate_mail_copy == "L":
         managers = StaffMembership.objects.filter(
-            centre=centre, role=StaffRole.CENTRE_MANAGER, user__is_active=True
+            Q(all_commissions=True) | Q(commissions=commission_id),
+            centre=centre,
+            role=StaffRole.CENTRE_MANAGER,
+            user__is_active=True,
         ).exclude(user__email="")
         return sorted(set(managers.values_list("user__email", flat=True)))
     return []

@@ -7,6 +7,13 @@ Rights come from ``accounts.StaffMembership`` rows (Django groups and permission
 - commission member (COM): the applications of their commissions; read, and enter decisions (not validate them);
 - read-only (RO): the applications of their centres, read only.
 
+A centre manager or read-only member is attached to every commission of their centre or, like eCandidat's
+gestionnaire without ``tem_all_comm_gest``, to a list of its commissions: the scope then holds those commissions
+(``managed_commissions``, ``read_commissions``) instead of the centre, and they act on those commissions' applications
+exactly as a manager of the whole centre does (every dossier status). ``partly_read_centres`` and
+``partly_managed_centres`` name their centres, for what is read at the centre's level (filters, the centre's tags,
+pieces and letters).
+
 Superusers act as the central office. The core only defines the scope (sets of centre and commission ids) and
 reads it from the configured user model (``accounts.User.staff_scope``, one query per user object), the way
 Django's core asks the user ``has_perm`` and lets the auth backends answer. The scopes on data are QuerySet
@@ -19,19 +26,52 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 
 @dataclass(frozen=True)
 class StaffScope:
     is_central: bool
-    managed_centres: frozenset[int]  # CTR
-    read_centres: frozenset[int]  # CTR + RO
+    managed_centres: frozenset[int]  # CTR of every commission of the centre
+    read_centres: frozenset[int]  # CTR + RO of every commission of the centre
     commissions: frozenset[int]  # COM
+    managed_commissions: frozenset[int] = frozenset()  # CTR of some commissions of a centre
+    read_commissions: frozenset[int] = frozenset()  # CTR + RO of some commissions of a centre
+    partly_read_centres: frozenset[int] = frozenset()  # the centres of read_commissions
+    partly_managed_centres: frozenset[int] = frozenset()  # the centres of managed_commissions
 
     @property
     def is_staff_member(self) -> bool:
-        return self.is_central or bool(self.read_centres or self.commissions)
+        return self.is_central or bool(self.read_centres or self.read_commissions or self.commissions)
+
+    @property
+    def is_manager(self) -> bool:
+        """A centre manager, of the whole centre or of some of its commissions."""
+        return bool(self.managed_centres or self.managed_commissions)
+
+    def reads(self, *, centre: str, commission: str) -> Q:
+        """The rows (every dossier status) of the centres and commissions the user is a manager or read-only member
+        of, for a model whose centre id is ``centre`` and commission id ``commission`` (lookups); nothing when none."""
+        return _rows(centre, self.read_centres, commission, self.read_commissions)
+
+    def manages(self, *, centre: str, commission: str) -> Q:
+        """The rows of the centres and commissions the user manages, as ``reads``."""
+        return _rows(centre, self.managed_centres, commission, self.managed_commissions)
+
+    @property
+    def centres_read(self) -> frozenset[int]:
+        """Every centre the user is a manager or read-only member of, wholly or for some of its commissions."""
+        return self.read_centres | self.partly_read_centres
+
+
+def _rows(centre: str, centres: frozenset[int], commission: str, commissions: frozenset[int]) -> Q:
+    condition = Q(pk__in=[])
+    if centres:
+        condition |= Q(**{f"{centre}__in": sorted(centres)})
+    if commissions:
+        condition |= Q(**{f"{commission}__in": sorted(commissions)})
+    return condition
 
 
 EMPTY_SCOPE = StaffScope(False, frozenset(), frozenset(), frozenset())

@@ -28,7 +28,7 @@ from ecandidat import notifications
 from ecandidat.admin_base import InStaffScope
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import variable_rows
-from ecandidat.staff import is_central
+from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import shown
 from offers.admin_catalogue import ManagedByCentre
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
@@ -121,6 +121,8 @@ class CommissionAdminForm(forms.ModelForm):
 @admin.register(Commission)
 class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     form = CommissionAdminForm
+    commission_lookup = "pk"
+    limited_may_add = False  # a new commission is the centre's: its managers of every commission add it
     list_display = ["code", "label", "centre", "dossiers_shown", "email", "alert_mode", "in_service"]
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
@@ -785,7 +787,32 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
             rows.append(f"{letter_type.label}: {names}")
         return "\n".join(rows)
 
+    commission_lookup = "formation__commission_id"
+    centre_wide = "formation"  # a letter without a formation is the centre's: read by a manager of some commissions
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "formation" and not self._unrestricted(request):
-            kwargs["queryset"] = Formation.objects.filter(centre_id__in=sorted(self._managed(request)))
+            scope = scope_of(request.user)
+            kwargs["queryset"] = Formation.objects.filter(
+                scope.manages(centre="centre_id", commission="commission_id")
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        if self._unrestricted(request):
+            return form
+        managed_centres = self._managed(request)
+
+        class LetterForm(form):  # type: ignore[valid-type,misc]  # a base made by get_form at run time
+            def clean(self):
+                data = super().clean()
+                centre = data.get("centre")
+                if centre is not None and not data.get("formation") and centre.pk not in managed_centres:
+                    self.add_error(
+                        "formation",
+                        _("You manage only some commissions of this centre: choose one of their formations."),
+                    )
+                return data
+
+        return LetterForm

@@ -3,7 +3,9 @@ of their centres (dates, pieces and forms requested, commission) and their commi
 anyone granting Django permissions by hand. The central office keeps everything.
 
 Rights come from the staff scope (``ecandidat.staff``): a centre manager (CTR) may view, add and change the rows of
-the centres they manage; deleting stays with the central office (Django permissions). The choices offered (centre,
+the centres they manage; a manager of some commissions of a centre, the rows of those commissions (their
+commissions, their formations and the formations' letters), reading the centre's own letters; deleting stays with
+the central office (Django permissions). The choices offered (centre,
 commission, pieces, forms) are limited to the manager's centres, so a forged POST is refused by the form's own
 validation.
 """
@@ -25,33 +27,76 @@ else:
 
 
 class ManagedByCentre(_ModelAdminBase):
-    """Mixed into a ModelAdmin whose model has a ``centre`` foreign key."""
+    """Mixed into a ModelAdmin whose model has a ``centre`` foreign key.
+
+    A manager limited to some commissions of a centre (``ecandidat.staff``) adds and changes only the rows of those
+    commissions (``commission_lookup``: the row's commission id); a row of the centre as a whole (``centre_wide``:
+    the field left empty on such rows) is read, not changed; ``limited_may_add`` False keeps adding with the
+    managers of the whole centre (a commission is the centre's)."""
+
+    commission_lookup = "commission_id"
+    centre_wide: str | None = None
+    limited_may_add = True
 
     def _managed(self, request) -> frozenset[int]:
         return scope_of(request.user).managed_centres
 
+    def _is_manager(self, request) -> bool:
+        return scope_of(request.user).is_manager
+
+    def _changeable(self, request) -> Q:
+        """The rows the user changes: of the centres they manage wholly, of the commissions they manage."""
+        return scope_of(request.user).manages(centre="centre_id", commission=self.commission_lookup)
+
+    def _readable(self, request) -> Q:
+        """The rows the user reads: those they change, and the centre-wide rows of the centres they manage a
+        commission of."""
+        scope = scope_of(request.user)
+        readable = self._changeable(request)
+        if self.centre_wide and scope.partly_managed_centres:
+            readable |= Q(centre_id__in=sorted(scope.partly_managed_centres), **{f"{self.centre_wide}__isnull": True})
+        return readable
+
+    def _commission_of(self, obj) -> int | None:
+        value = obj
+        for name in self.commission_lookup.split("__"):
+            if value is None:
+                return None
+            value = getattr(value, name)
+        return value
+
     def _owns(self, request, obj) -> bool:
-        return obj is None or obj.centre_id in self._managed(request)
+        if obj is None or obj.centre_id in self._managed(request):
+            return True
+        return self._commission_of(obj) in scope_of(request.user).managed_commissions
+
+    def _reads(self, request, obj) -> bool:
+        if self._owns(request, obj):
+            return True
+        centre_wide = self.centre_wide is not None and getattr(obj, f"{self.centre_wide}_id") is None
+        return centre_wide and obj.centre_id in scope_of(request.user).partly_managed_centres
 
     def has_module_permission(self, request):
-        return super().has_module_permission(request) or is_central(request.user) or bool(self._managed(request))
+        return super().has_module_permission(request) or is_central(request.user) or self._is_manager(request)
 
     def has_view_permission(self, request, obj=None):
         return (
             super().has_view_permission(request, obj)
             or is_central(request.user)
-            or (bool(self._managed(request)) and self._owns(request, obj))
+            or (self._is_manager(request) and self._reads(request, obj))
         )
 
     def has_change_permission(self, request, obj=None):
         return (
             super().has_change_permission(request, obj)
             or is_central(request.user)
-            or (bool(self._managed(request)) and self._owns(request, obj))
+            or (self._is_manager(request) and self._owns(request, obj))
         )
 
     def has_add_permission(self, request):
-        return super().has_add_permission(request) or is_central(request.user) or bool(self._managed(request))
+        scope = scope_of(request.user)
+        may_add = bool(scope.managed_centres) or (self.limited_may_add and bool(scope.managed_commissions))
+        return super().has_add_permission(request) or is_central(request.user) or may_add
 
     def _unrestricted(self, request) -> bool:
         return is_central(request.user) or request.user.is_superuser
@@ -71,21 +116,24 @@ class ManagedByCentre(_ModelAdminBase):
         queryset = super().get_queryset(request)
         if self._unrestricted(request):
             return queryset
-        return queryset.filter(centre_id__in=sorted(self._managed(request)))
+        return queryset.filter(self._readable(request))
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not self._unrestricted(request):
-            managed = sorted(self._managed(request))
+            scope = scope_of(request.user)
+            centres = sorted(scope.managed_centres | scope.partly_managed_centres)
             if db_field.name == "centre":
-                kwargs["queryset"] = Centre.objects.filter(pk__in=managed)
+                kwargs["queryset"] = Centre.objects.filter(pk__in=centres)
                 kwargs["required"] = True  # institution-wide rows (no centre) stay with the central office
             elif db_field.name == "commission":
-                kwargs["queryset"] = Commission.objects.filter(centre_id__in=managed)
+                kwargs["queryset"] = Commission.objects.filter(scope.manages(centre="centre_id", commission="pk"))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if not self._unrestricted(request):
-            mine = Q(centre__isnull=True) | Q(centre_id__in=sorted(self._managed(request)))
+            scope = scope_of(request.user)
+            centres = sorted(scope.managed_centres | scope.partly_managed_centres)
+            mine = Q(centre__isnull=True) | Q(centre_id__in=centres)
             if db_field.name == "piece_types":
                 kwargs["queryset"] = PieceType.objects.filter(mine)
             elif db_field.name == "forms":

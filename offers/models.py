@@ -72,12 +72,13 @@ class Campaign(models.Model):
 
 class CentreQuerySet(models.QuerySet["Centre"]):
     def visible_to(self, user: Any) -> Self:
-        """Centres the user may pick in filters and autocompletes: their centres and their commissions' centres."""
+        """Centres the user may pick in filters and autocompletes: their centres (wholly or for some commissions)
+        and their commissions' centres."""
         scope = scope_of(user)
         if scope.is_central:
             return self
         commission_centres = Commission.objects.filter(pk__in=sorted(scope.commissions)).values("centre_id")
-        return self.filter(Q(pk__in=sorted(scope.read_centres)) | Q(pk__in=commission_centres))
+        return self.filter(Q(pk__in=sorted(scope.centres_read)) | Q(pk__in=commission_centres))
 
 
 class Centre(models.Model):
@@ -146,11 +147,12 @@ COMMISSION_STATUS_FLAG_FIELDS = ("shows_waiting", "shows_received", "shows_incom
 
 class CommissionQuerySet(models.QuerySet["Commission"]):
     def visible_to(self, user: Any) -> Self:
-        """Commissions of the user's centres, and their own commissions."""
+        """Commissions of the user's centres, the commissions they manage or read of a centre, and their own
+        commissions."""
         scope = scope_of(user)
         if scope.is_central:
             return self
-        return self.filter(Q(centre_id__in=sorted(scope.read_centres)) | Q(pk__in=sorted(scope.commissions)))
+        return self.filter(scope.reads(centre="centre_id", commission="pk") | Q(pk__in=sorted(scope.commissions)))
 
 
 class Commission(models.Model):
@@ -572,7 +574,8 @@ class FormationQuerySet(models.QuerySet["Formation"]):
         if scope.is_central:
             return self
         return self.filter(
-            Q(centre_id__in=sorted(scope.read_centres)) | Q(commission_id__in=sorted(scope.commissions))
+            scope.reads(centre="centre_id", commission="commission_id")
+            | Q(commission_id__in=sorted(scope.commissions))
         )
 
     def for_catalogue(self) -> Self:

@@ -228,7 +228,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
         scope = scope_of(request.user)
-        if not (scope.is_central or scope.managed_centres):
+        if not (scope.is_central or scope.is_manager):
             for name in (
                 "action_set_status",
                 "action_validate_decisions",
@@ -241,7 +241,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
                 actions.pop(name, None)
         if not settings.SIS_REGIME_ENTRY:
             actions.pop("action_regime_fees", None)
-        if not (scope.is_central or scope.managed_centres or scope.commissions):
+        if not (scope.is_central or scope.is_manager or scope.commissions):
             actions.pop("action_enter_decision", None)
         return actions
 

@@ -142,7 +142,9 @@ def readable_applications(user: Any) -> Q:
             for status, flag in COMMISSION_STATUS_FLAGS.items()
         ),
     )
-    return Q(centre_id__in=sorted(scope.read_centres)) | (Q(commission_id__in=sorted(scope.commissions)) & shown)
+    return scope.reads(centre="centre_id", commission="commission_id") | (
+        Q(commission_id__in=sorted(scope.commissions)) & shown
+    )
 
 
 def _counts(readable: Q | None = None) -> dict[str, Count]:

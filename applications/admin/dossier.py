@@ -53,7 +53,7 @@ def manages_candidate(request, candidate: Candidate | None) -> bool:
         return True
     if not settings.CENTRE_MANAGERS_EDIT_DOSSIERS:
         return False
-    if not scope_of(request.user).managed_centres:
+    if not scope_of(request.user).is_manager:
         return False
     memo = request.__dict__.setdefault("_managed_candidates", {})
     if candidate.pk not in memo:
@@ -206,7 +206,7 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
         scope = scope_of(request.user)
-        if not (scope.is_central or (settings.CENTRE_MANAGERS_EDIT_DOSSIERS and scope.managed_centres)):
+        if not (scope.is_central or (settings.CENTRE_MANAGERS_EDIT_DOSSIERS and scope.is_manager)):
             actions.pop("take_again_from_sis", None)
         return actions
 

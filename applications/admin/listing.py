@@ -85,7 +85,7 @@ def commission_statuses(user) -> list[dict[str, Any]]:
         return []
     commissions = (
         Commission.objects.filter(pk__in=sorted(scope.commissions))
-        .exclude(centre_id__in=sorted(scope.read_centres))
+        .exclude(scope.reads(centre="centre_id", commission="pk"))
         .order_by("label", "pk")
     )
     rows = commissions.values("label", *COMMISSION_STATUS_FLAGS.values())
@@ -102,7 +102,7 @@ def commission_statements(user, commissions: list[dict[str, Any]]) -> list[str]:
     """ "Dossiers affichés : Réceptionné, Complet", per commission when the user sees more than one commission's
     list (or their centres' too, which show every status)."""
     scope = scope_of(user)
-    per_commission = len(commissions) > 1 or bool(scope.read_centres)
+    per_commission = len(commissions) > 1 or bool(scope.read_centres or scope.read_commissions)
     statements = []
     for commission in commissions:
         statuses = ", ".join(str(DossierStatus(status).label) for status in commission["statuses"])
@@ -215,8 +215,8 @@ def changelist_context(request, response) -> None:
     )
     # A counter the user can never fill is left out (a commission member without a centre of their own).
     shown = None
-    if commissions and not scope.read_centres:
+    if commissions and not (scope.read_centres or scope.read_commissions):
         shown = {status for commission in commissions for status in commission["statuses"]}
     context["status_counters"] = status_counters(request, changelist, shown)
-    context["can_act_on_behalf"] = scope.is_central or bool(scope.managed_centres)  # issue 12, admin/on_behalf.py
+    context["can_act_on_behalf"] = scope.is_central or scope.is_manager  # issue 12, admin/on_behalf.py
     context.update(saved_filters_context(request, changelist))

@@ -152,7 +152,7 @@ def _formations_for(user):
     formations = Formation.objects.select_related("centre").order_by("code")
     if scope.is_central:
         return formations
-    return formations.filter(centre_id__in=sorted(scope.managed_centres))
+    return formations.filter(scope.manages(centre="centre_id", commission="commission_id"))
 
 
 def _check_manager(model_admin, request) -> None:
@@ -160,7 +160,7 @@ def _check_manager(model_admin, request) -> None:
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     scope = scope_of(request.user)
-    if not (scope.is_central or scope.managed_centres):
+    if not (scope.is_central or scope.is_manager):
         raise PermissionDenied
 
 

@@ -61,15 +61,18 @@ def shown_to_commission() -> Q:
     )
 
 
-def _in_scope(queryset: "ApplicationQuerySet", *, centres: frozenset[int], commissions: frozenset[int]) -> Any:
-    """The applications of ``centres`` (every status), and those of ``commissions`` whose status the commission
-    shows its members: the one place commission members' rows are scoped."""
-    condition = Q(pk__in=[])
-    if centres:
-        condition |= Q(formation__centre_id__in=sorted(centres))
+def _in_scope(queryset: "ApplicationQuerySet", *, wholly: Q, commissions: frozenset[int]) -> Any:
+    """The applications ``wholly`` names (a staff scope's ``reads`` or ``manages``: every status), and those of
+    ``commissions`` whose status the commission shows its members: the one place commission members' rows are
+    scoped."""
+    condition = wholly
     if commissions:
         condition |= Q(formation__commission_id__in=sorted(commissions)) & shown_to_commission()
     return queryset.filter(condition)
+
+
+# The lookups from an application to its centre and commission, for the staff scope's ``reads`` and ``manages``.
+_APPLICATION_SCOPE = {"centre": "formation__centre_id", "commission": "formation__commission_id"}
 
 
 class ApplicationQuerySet(models.QuerySet["Application"]):
@@ -82,23 +85,23 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
             return self
         if not scope.is_staff_member:
             return self.none()
-        return _in_scope(self, centres=scope.read_centres, commissions=scope.commissions)
+        return _in_scope(self, wholly=scope.reads(**_APPLICATION_SCOPE), commissions=scope.commissions)
 
     def editable_by(self, user: Any) -> "ApplicationQuerySet":
         """Applications whose dossier the user manages: statuses, pieces, decisions, validation, deadlines."""
         scope = scope_of(user)
         if scope.is_central:
             return self
-        if not scope.managed_centres:
+        if not scope.is_manager:
             return self.none()
-        return _in_scope(self, centres=scope.managed_centres, commissions=frozenset())
+        return _in_scope(self, wholly=scope.manages(**_APPLICATION_SCOPE), commissions=frozenset())
 
     def decidable_by(self, user: Any) -> "ApplicationQuerySet":
         """Applications on which the user may enter (not validate) a decision: managers plus commission members."""
         scope = scope_of(user)
         if scope.is_central:
             return self
-        return _in_scope(self, centres=scope.managed_centres, commissions=scope.commissions)
+        return _in_scope(self, wholly=scope.manages(**_APPLICATION_SCOPE), commissions=scope.commissions)
 
     def validatable_by(self, user: Any) -> "ApplicationQuerySet":
         """Validating decisions is a separate right (VALID_AVIS): the central office and centre managers."""

@@ -46,7 +46,7 @@ class TagQuerySet(models.QuerySet["Tag"]):
             return self
         if not scope.is_staff_member:
             return self.none()
-        centres = set(scope.read_centres) | set(
+        centres = set(scope.centres_read) | set(
             Commission.objects.filter(pk__in=scope.commissions).values_list("centre_id", flat=True)
         )
         return self.filter(Q(centre__isnull=True) | Q(centre_id__in=centres))
