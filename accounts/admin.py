@@ -12,10 +12,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
-from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, User
+from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, StaffRole, User
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central
+from offers.models import Commission
 
 
 def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> TemplateResponse:
@@ -73,18 +74,83 @@ class IssueEnrolmentCodeForm(forms.Form):
     )
 
 
+class CentreCommissionsField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.centre} — {obj}"
+
+
+class StaffMembershipForm(forms.ModelForm):
+    """The membership, with eCandidat's choice for a centre manager or read-only member: every commission of the
+    centre, or the ones chosen (``tem_all_comm_gest``). The chosen commissions must be the centre's: each refusal
+    is said next to the field that caused it."""
+
+    class Meta:
+        model = StaffMembership
+        fields = ["user", "role", "centre", "commission", "all_commissions", "commissions"]
+
+    commissions = CentreCommissionsField(
+        label=_("commissions of the centre"),
+        queryset=Commission.objects.select_related("centre").order_by("centre__label", "label"),
+        required=False,
+        help_text=_("Only when the membership does not cover every commission of the centre."),
+    )
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        role, centre = data.get("role"), data.get("centre")
+        every, chosen = data.get("all_commissions"), list(data.get("commissions") or [])
+        limited_roles = (StaffRole.CENTRE_MANAGER, StaffRole.READ_ONLY)
+        if not every and role not in limited_roles:
+            self.add_error(
+                "all_commissions",
+                _("Only a centre manager or a read-only member may be limited to some commissions of the centre."),
+            )
+        elif every and chosen:
+            self.add_error(
+                "commissions",
+                _("Untick “every commission of the centre” to limit the membership to these commissions."),
+            )
+        elif not every and not chosen:
+            self.add_error("commissions", _("Choose at least one commission of the centre."))
+        elif not every and centre is not None:
+            others = [str(commission) for commission in chosen if commission.centre_id != centre.pk]
+            if others:
+                self.add_error(
+                    "commissions",
+                    _("Not a commission of the centre %(centre)s: %(commissions)s.")
+                    % {"centre": centre, "commissions": ", ".join(others)},
+                )
+        return data
+
+
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(admin.ModelAdmin):
-    """Staff rights: central office (no centre nor commission), centre manager or read-only member of a centre,
-    commission member (reads, enters decisions). The back office scopes every list and action from these rows."""
+    """Staff rights: central office (no centre nor commission), centre manager or read-only member of a centre (of
+    every commission, or of some), commission member (reads, enters decisions). The back office scopes every list
+    and action from these rows."""
 
-    list_display = ["user", "role", "centre", "commission", "created_at"]
+    form = StaffMembershipForm
+    list_display = ["user", "rights", "centre", "commission", "created_at"]
     list_filter = ["role", "centre"]
     list_select_related = ["user", "centre", "commission"]
     raw_id_fields = ["user"]
     autocomplete_fields = ["centre", "commission"]
     search_fields = ["user__username", "user__last_name", "user__email"]
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("commissions")
+
+    @admin.display(description=_("rights"), ordering="role")
+    def rights(self, obj):
+        """The role, and the commissions of a membership limited to some ("Gestionnaire (commissions : X, Y)")."""
+        if obj.all_commissions:
+            return obj.get_role_display()
+        commissions = ", ".join(sorted(str(commission) for commission in obj.commissions.all())) or "—"
+        if obj.role == StaffRole.CENTRE_MANAGER:
+            return _("Manager (commissions: %(commissions)s)") % {"commissions": commissions}
+        return _("Read only (commissions: %(commissions)s)") % {"commissions": commissions}
 
 
 @admin.register(StaffEnrolmentToken)

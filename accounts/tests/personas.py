@@ -73,3 +73,27 @@ def read_only_staff(centre):
 @pytest.fixture
 def central_manager(db):
     return StaffMembershipFactory(central=True, user__username="scolarite").user
+
+
+@pytest.fixture
+def other_commission(centre):
+    """A second commission of ``centre`` ("B"), not the limited manager's."""
+    return CommissionFactory(centre=centre, code="COM-B", label="Commission B")
+
+
+@pytest.fixture
+def limited_manager(centre, commission, other_commission):
+    """A manager of ``centre`` for ``commission`` only (eCandidat's gestionnaire without tem_all_comm_gest)."""
+    membership = StaffMembershipFactory(centre=centre, all_commissions=False, user__username="gestionnaire.a")
+    membership.commissions.set([commission])
+    return membership.user
+
+
+@pytest.fixture
+def limited_reader(centre, commission, other_commission):
+    """A read-only member of ``centre``'s staff for ``commission`` only."""
+    membership = StaffMembershipFactory(
+        role=StaffRole.READ_ONLY, centre=centre, all_commissions=False, user__username="lecture.a"
+    )
+    membership.commissions.set([commission])
+    return membership.user
