@@ -1,6 +1,7 @@
 """Back-office demo data for ``manage.py seed_demo`` (call ``applications.demo_staff.seed()`` after the accounts and
 offers seeds): the seeded decision types (ecandidat-features §2.7), refusal reasons, the SEE formations' decision
-defaults with automatic complementary-list management, a commission member and a read-only user. Idempotent."""
+defaults with automatic complementary-list management, a commission member, a centre manager limited to one
+commission and a read-only user. Idempotent."""
 
 from allauth.account.models import EmailAddress
 
@@ -63,6 +64,7 @@ REFUSAL_REASONS_IN_ENGLISH = {
 }
 COMMISSION_MEMBER = ("commission.see", "commission-demo-2026")
 READ_ONLY = ("lecture.see", "lecture-demo-2026")
+COMMISSION_MANAGER = ("gestion.commission.see", "gestion-commission-demo-2026")
 
 
 def _staff_user(username: str, password: str, *, first_name: str, last_name: str) -> User:
@@ -121,6 +123,15 @@ def seed() -> list[str]:
         lines.append(
             f"Commission member ({commission.code}: reads, enters decisions): /gestion/ — login "
             f"{COMMISSION_MEMBER[0]} / {COMMISSION_MEMBER[1]}"
+        )
+        limited = _staff_user(*COMMISSION_MANAGER, first_name="Gestionnaire", last_name="Commission SEE")
+        membership, _ = StaffMembership.objects.get_or_create(
+            user=limited, role=StaffRole.CENTRE_MANAGER, centre=centre, defaults={"all_commissions": False}
+        )
+        membership.commissions.add(commission)
+        lines.append(
+            f"Centre manager of one commission only ({commission.code}: every action on its applications): /gestion/ "
+            f"— login {COMMISSION_MANAGER[0]} / {COMMISSION_MANAGER[1]}"
         )
     reader = _staff_user(*READ_ONLY, first_name="Lecture", last_name="Seule SEE")
     StaffMembership.objects.get_or_create(user=reader, role=StaffRole.READ_ONLY, centre=centre)

@@ -105,7 +105,10 @@ def test_demo_staff_seed_is_idempotent(campaign):
     assert demo_staff.seed() == first
     assert DecisionType.objects.filter(in_service=True).values("avis").distinct().count() == len(Avis)
     roles = set(StaffMembership.objects.values_list("user__username", "role"))
-    assert roles == {("commission.see", "COM"), ("lecture.see", "RO")}
+    assert roles == {("commission.see", "COM"), ("lecture.see", "RO"), ("gestion.commission.see", "CTR")}
+    limited = StaffMembership.objects.get(user__username="gestion.commission.see")
+    assert not limited.all_commissions
+    assert limited.commissions.count() == 1
 
 
 def test_staff_membership_pages_open(client, superuser, centre_manager):
