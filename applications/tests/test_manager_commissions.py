@@ -291,6 +291,15 @@ def test_dashboards_count_their_commissions_only(
     assert rows == [(expected, 2)]  # the complete dossier the commission hides from its members is counted
 
 
+def test_home_figures_count_their_commissions_only(client, limited_manager, centre_manager, app_a, app_b):
+    whole, _response = _queries(client, centre_manager, reverse("admin:index"))
+    limited, response = _queries(client, limited_manager, reverse("admin:index"))
+
+    assert limited == whole
+    counts = {figure["label"]: figure["count"] for figure in response.context["centre_home"]["figures"]}
+    assert (counts["Applications"], counts["Complete"], counts["Received"]) == (1, 1, 0)
+
+
 # --- centre-wide settings: read the centre's, change their commissions' ------------------------------------------
 
 
