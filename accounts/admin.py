@@ -7,6 +7,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
@@ -89,7 +90,7 @@ class StaffMembershipForm(forms.ModelForm):
         fields = ["user", "role", "centre", "commission", "all_commissions", "commissions"]
 
     commissions = CentreCommissionsField(
-        label=_("commissions of the centre"),
+        label=capfirst(_("commissions of the centre")),
         queryset=Commission.objects.select_related("centre").order_by("centre__label", "label"),
         required=False,
         help_text=_("Only when the membership does not cover every commission of the centre."),
@@ -135,7 +136,8 @@ class StaffMembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "centre"]
     list_select_related = ["user", "centre", "commission"]
     raw_id_fields = ["user"]
-    autocomplete_fields = ["centre", "commission"]
+    # Plain drop-downs for the centre and the commission (Django's autocompletes need JavaScript and their
+    # comboboxes have no accessible name).
     search_fields = ["user__username", "user__last_name", "user__email"]
     show_full_result_count = False
 
