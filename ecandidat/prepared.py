@@ -151,8 +151,17 @@ class _Compiled:
                     cursor.execute("RELEASE SAVEPOINT ecandidat_prepare")
             except connection.Database.Error as error:  # the driver's own (psycopg2.Error)
                 if in_transaction:
-                    cursor.execute("ROLLBACK TO SAVEPOINT ecandidat_prepare")
-                    cursor.execute("RELEASE SAVEPOINT ecandidat_prepare")
+                    try:
+                        cursor.execute("ROLLBACK TO SAVEPOINT ecandidat_prepare")
+                        cursor.execute("RELEASE SAVEPOINT ecandidat_prepare")
+                    except connection.Database.Error:
+                        pass  # the connection itself failed: the error below says so
+                if not (getattr(error, "pgcode", None) or "").startswith("42"):
+                    # Not about the statement (a lost connection, a timeout): the request fails as any query's
+                    # would, as Django's error, and the statement is tried again on the next connection.
+                    with connection.wrap_database_errors:
+                        raise
+                # Class 42 (syntax or access rule): PostgreSQL will never prepare this SQL; run it as it is.
                 self.preparable = False
                 logger.warning("PostgreSQL refused to prepare %s, run as plain SQL from now on: %s", self.sql, error)
                 return False

@@ -32,9 +32,11 @@ class ManagedByCentre(_ModelAdminBase):
     A manager limited to some commissions of a centre (``ecandidat.staff``) adds and changes only the rows of those
     commissions (``commission_lookup``: the row's commission id); a row of the centre as a whole (``centre_wide``:
     the field left empty on such rows) is read, not changed; ``limited_may_add`` False keeps adding with the
-    managers of the whole centre (a commission is the centre's)."""
+    managers of the whole centre (a commission is the centre's). A model with no commission at all
+    (``commission_lookup = None``, e.g. tags) is the centre's as a whole: such a manager reads its rows and
+    changes none."""
 
-    commission_lookup = "commission_id"
+    commission_lookup: str | None = "commission_id"
     centre_wide: str | None = None
     limited_may_add = True
 
@@ -46,18 +48,25 @@ class ManagedByCentre(_ModelAdminBase):
 
     def _changeable(self, request) -> Q:
         """The rows the user changes: of the centres they manage wholly, of the commissions they manage."""
-        return scope_of(request.user).manages(centre="centre_id", commission=self.commission_lookup)
+        scope = scope_of(request.user)
+        if self.commission_lookup is None:
+            return Q(centre_id__in=sorted(scope.managed_centres))
+        return scope.manages(centre="centre_id", commission=self.commission_lookup)
 
     def _readable(self, request) -> Q:
         """The rows the user reads: those they change, and the centre-wide rows of the centres they manage a
         commission of."""
         scope = scope_of(request.user)
         readable = self._changeable(request)
-        if self.centre_wide and scope.partly_managed_centres:
+        if self.commission_lookup is None and scope.partly_managed_centres:
+            readable |= Q(centre_id__in=sorted(scope.partly_managed_centres))
+        elif self.centre_wide and scope.partly_managed_centres:
             readable |= Q(centre_id__in=sorted(scope.partly_managed_centres), **{f"{self.centre_wide}__isnull": True})
         return readable
 
     def _commission_of(self, obj) -> int | None:
+        if self.commission_lookup is None:
+            return None
         value = obj
         for name in self.commission_lookup.split("__"):
             if value is None:
@@ -73,7 +82,9 @@ class ManagedByCentre(_ModelAdminBase):
     def _reads(self, request, obj) -> bool:
         if self._owns(request, obj):
             return True
-        centre_wide = self.centre_wide is not None and getattr(obj, f"{self.centre_wide}_id") is None
+        centre_wide = self.commission_lookup is None or (
+            self.centre_wide is not None and getattr(obj, f"{self.centre_wide}_id") is None
+        )
         return centre_wide and obj.centre_id in scope_of(request.user).partly_managed_centres
 
     def has_module_permission(self, request):

@@ -12,6 +12,10 @@ from offers.admin_catalogue import ManagedByCentre
 
 @admin.register(Tag)
 class TagAdmin(ManagedByCentre, admin.ModelAdmin):
+    # A tag is its centre's, not a commission's: a manager of some commissions uses the centre's tags, reads them
+    # here, and leaves adding and changing them to the managers of the whole centre.
+    commission_lookup = None
+    limited_may_add = False
     list_display = ["label", "swatch", "centre", "in_service"]
     list_filter = ["in_service", "centre"]
     list_select_related = ["centre"]

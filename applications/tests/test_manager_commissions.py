@@ -129,6 +129,38 @@ def test_tags_of_the_centre_are_usable(limited_manager, centre, other_centre):
     assert list(Tag.objects.usable_by(fresh(limited_manager))) == [own]
 
 
+def test_the_tags_screen_shows_the_centres_tags_read_only(
+    client, limited_manager, centre, other_centre, django_assert_num_queries
+):
+    """A tag is its centre's, not a commission's: read, never added nor changed by a manager of some commissions
+    (the screen used to fail: tags have no commission)."""
+    own = Tag.objects.create(label="Entretien", centre=centre)
+    other = Tag.objects.create(label="Autre", centre=other_centre)
+    client.force_login(limited_manager)
+
+    with django_assert_num_queries(11):
+        listing = client.get(reverse("admin:applications_tag_changelist"))
+    assert listing.status_code == 200
+    for label in ("Dossier incomplet", "Priorité"):
+        Tag.objects.create(label=label, centre=centre)
+    with django_assert_num_queries(11):  # not one more per row
+        assert client.get(reverse("admin:applications_tag_changelist")).status_code == 200
+    assert "Entretien" in listing.text
+    assert "Autre" not in listing.text
+    page = client.get(reverse("admin:applications_tag_change", args=[own.pk]))
+    assert page.status_code == 200
+    assert 'name="label"' not in page.text  # the view-only page: no field to change
+    refused = client.post(
+        reverse("admin:applications_tag_change", args=[own.pk]),
+        {"label": "Changé", "colour": "#000000", "centre": centre.pk, "in_service": "on"},
+    )
+    assert refused.status_code == 403
+    own.refresh_from_db()
+    assert own.label == "Entretien"
+    assert client.get(reverse("admin:applications_tag_add")).status_code == 403
+    assert client.get(reverse("admin:applications_tag_change", args=[other.pk])).status_code == 404
+
+
 def test_the_centres_mail_copies_go_to_the_manager_of_the_applications_commission_only(
     centre, commission, other_commission, limited_manager, centre_manager
 ):

@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import connection, transaction
+from django.db import DataError, connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
@@ -217,3 +217,21 @@ def test_a_percent_sign_in_the_sql_survives_the_preparation(mails):
     query = PreparedQuery(lambda part: OutboundEmail.objects.filter(to__contains=part).order_by("pk"))
     assert [m.pk for m in query.all(part="bob@")] == [mails["other"].pk]
     assert [m.pk for m in query.all(part="%")] == []  # the value's own "%" is escaped, as the ORM escapes it
+
+
+def test_an_error_not_about_the_statement_fails_the_request_as_djangos_and_keeps_preparing(mails):
+    query = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    query.all(to="nobody@example.org")
+    if connection.vendor != "postgresql":
+        return
+    compiled = query._compiled["default"]
+    plain_sql = compiled.sql
+    # Fault injection: a PREPARE that fails on a value (SQLSTATE 22P02, not class 42), as a lost connection or a
+    # timeout fails for reasons that are not the statement's.
+    compiled.sql = "SELECT 'not a number'::integer"
+    connection.ecandidat_prepared = None
+    with pytest.raises(DataError):  # Django's error, not the driver's
+        query.all(to="bob@example.org")
+    assert compiled.preparable is True  # tried again next time
+    compiled.sql = plain_sql
+    assert [m.pk for m in query.all(to="bob@example.org")] == [mails["other"].pk]
