@@ -124,6 +124,15 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     commission_lookup = "pk"
     limited_may_add = False  # a new commission is the centre's: its managers of every commission add it
     list_display = ["code", "label", "centre", "dossiers_shown", "email", "alert_mode", "in_service"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a commission to another centre is for the central office and the managers of its whole centre: a
+        # manager of some commissions would leave its formations behind in the old centre.
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not self._unrestricted(request) and obj.centre_id not in self._managed(request):
+            fields.append("centre")
+        return fields
+
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
@@ -687,7 +696,9 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         return TemplateResponse(request, "admin/offers/formation/set_links.html", context)
 
     def _choices_scope(self, request) -> Q:
-        return Q(centre__isnull=True) | Q(centre_id__in=sorted(self._managed(request)))
+        # As the formation's own form: the institution's rows and those of the centres managed wholly or in part.
+        scope = scope_of(request.user)
+        return Q(centre__isnull=True) | Q(centre_id__in=sorted(scope.managed_centres | scope.partly_managed_centres))
 
     fieldsets = [
         (

@@ -345,6 +345,14 @@ def test_commissions_screen(client, limited_manager, commission, other_commissio
     assert page("change", commission.pk).status_code == 200
     assert page("change", other_commission.pk).status_code == 404
     assert page("add").status_code == 403  # a new commission is the centre's
+    # Moving their commission to another centre would leave its formations behind: not theirs to do.
+    assert "centre" not in page("change", commission.pk).context["adminform"].form.fields
+
+
+def test_a_manager_of_the_whole_centre_may_still_move_a_commission(client, centre_manager, commission):
+    client.force_login(centre_manager)
+    change = client.get(reverse("admin:offers_commission_change", args=[commission.pk]))
+    assert "centre" in change.context["adminform"].form.fields
 
 
 def test_formations_screen(client, limited_manager, centre, commission, other_commission, formation_a, formation_b):
