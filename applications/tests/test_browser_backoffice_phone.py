@@ -109,7 +109,7 @@ def _the_centre(campaign, centre, commission, manager):
     ]
     favourable = DecisionTypeFactory(avis=Avis.FAVOURABLE, label="Favorable", candidate_label="Avis favorable")
     applications = []
-    for name in ("ARNAUD-DE-LA-CHAPELLE-SAINT-MARTIN", "BERTIN", "CHEVALIER"):
+    for name in ("ARNAUD-DE-LA-CHAPELLE-ST-MARC", "BERTIN", "CHEVALIER"):
         candidate = complete_candidate(user__campaign=campaign, birth_name=name, first_name="Marie-Ségolène")
         application = candidature.create_application(candidate=candidate, formation=formation, actor=candidate.user)
         for piece in pieces:
