@@ -1,6 +1,7 @@
 """Shared fixtures: the persona set (house-style §6) and small builders used across apps."""
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
 from accounts.tests.mfa import Client
 from applications.models import reference
@@ -52,8 +53,6 @@ def _cold_content_types():
     """Every test starts with Django's content-type cache empty, whatever ran before it in the same process: the
     admin (its history, its permissions) reads content types through that cache, so a query count that depended on
     which test ran earlier would pass or fail with the order xdist chose."""
-    from django.contrib.contenttypes.models import ContentType
-
     ContentType.objects.clear_cache()
 
 
