@@ -14,9 +14,9 @@ from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
 from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, StaffRole, User
-from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
+from ecandidat.admin_base import CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, ReadOnly, bound_view
 from ecandidat.exceptions import BusinessRuleError
-from ecandidat.staff import is_central
+from ecandidat.staff import is_central, scope_of
 from offers.models import Commission
 
 
@@ -80,14 +80,29 @@ class CentreCommissionsField(forms.ModelMultipleChoiceField):
         return f"{obj.centre} — {obj}"
 
 
+class StaffUserField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        name = f"{obj.last_name.upper()} {obj.first_name}".strip()
+        return f"{name} ({obj.username})" if name else obj.username
+
+
 class StaffMembershipForm(forms.ModelForm):
     """The membership, with eCandidat's choice for a centre manager or read-only member: every commission of the
     centre, or the ones chosen (``tem_all_comm_gest``). The chosen commissions must be the centre's: each refusal
-    is said next to the field that caused it."""
+    is said next to the field that caused it.
+
+    The staff member is chosen in a list of the staff accounts (a plain drop-down: the central office and the
+    centres' managers may not open the accounts' list that a lookup pop-up would show)."""
 
     class Meta:
         model = StaffMembership
         fields = ["user", "role", "centre", "commission", "all_commissions", "commissions"]
+
+    user = StaffUserField(
+        label=capfirst(_("staff member")),
+        queryset=User.objects.filter(is_staff=True).order_by("last_name", "first_name", "username"),
+        help_text=_("Staff accounts only: a new colleague is first added from the directory by the central office."),
+    )
 
     commissions = CentreCommissionsField(
         label=capfirst(_("commissions of the centre")),
@@ -99,6 +114,8 @@ class StaffMembershipForm(forms.ModelForm):
     def clean(self):
         super().clean()
         data = self.cleaned_data
+        if "all_commissions" not in self.fields:  # a centre's manager adds commission members only
+            return data
         role, centre = data.get("role"), data.get("centre")
         every, chosen = data.get("all_commissions"), list(data.get("commissions") or [])
         limited_roles = (StaffRole.CENTRE_MANAGER, StaffRole.READ_ONLY)
@@ -126,16 +143,27 @@ class StaffMembershipForm(forms.ModelForm):
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(admin.ModelAdmin):
+class StaffMembershipAdmin(InStaffScope, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff rights: central office (no centre nor commission), centre manager or read-only member of a centre (of
     every commission, or of some), commission member (reads, enters decisions). The back office scopes every list
-    and action from these rows."""
+    and action from these rows.
+
+    Who sets them (eCandidat §2.2: the scolarité centrale sets the centres and their gestionnaires; a centre's
+    commissions and their members are set from the centre):
+
+    - the central office: every membership, except the central office's own, which only a superuser grants,
+      changes or removes (no one widens their own kind of rights);
+    - a manager of a whole centre: reads the memberships of the centre (``StaffMembership.objects.visible_to``),
+      adds, changes and removes the members of its commissions; the managers' and readers' rows stay read-only;
+    - anyone else: not the page (403), and a row outside one's list is not found (404).
+
+    Every addition, change and removal is in the row's history (Django's log: who, when, what) in words.
+    """
 
     form = StaffMembershipForm
     list_display = ["user", "rights", "centre", "commission", "created_at"]
     list_filter = ["role", "centre"]
     list_select_related = ["user", "centre", "commission"]
-    raw_id_fields = ["user"]
     # Plain drop-downs for the centre and the commission (Django's autocompletes need JavaScript and their
     # comboboxes have no accessible name).
     search_fields = ["user__username", "user__last_name", "user__email"]
@@ -143,6 +171,67 @@ class StaffMembershipAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("commissions")
+
+    @staticmethod
+    def _sets_memberships(request) -> bool:
+        scope = scope_of(request.user)
+        return scope.is_central or bool(scope.managed_centres)
+
+    def has_module_permission(self, request):
+        return self._sets_memberships(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._sets_memberships(request)
+
+    def has_add_permission(self, request):
+        return self._sets_memberships(request)
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return self._sets_memberships(request)
+        if obj.role == StaffRole.CENTRAL:
+            return request.user.is_superuser
+        scope = scope_of(request.user)
+        if scope.is_central:
+            return True
+        # A row of the list (its commission is one of the managed centres'): commission members only.
+        return obj.role == StaffRole.COMMISSION_MEMBER
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if scope_of(request.user).is_central:
+            return fields
+        return [name for name in fields if name in ("user", "role", "commission")]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if not scope_of(request.user).is_central:
+            form.base_fields.pop("commissions", None)  # declared on the form: not left out by get_fields
+        return form
+
+    def formfield_for_choice_field(self, db_field, request, **kwargs):
+        if db_field.name == "role":
+            scope = scope_of(request.user)
+            if not scope.is_central:
+                kwargs["choices"] = [(StaffRole.COMMISSION_MEMBER.value, StaffRole.COMMISSION_MEMBER.label)]
+            elif not request.user.is_superuser:
+                kwargs["choices"] = [("", "---------")] + [
+                    (role.value, role.label) for role in StaffRole if role != StaffRole.CENTRAL
+                ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        scope = scope_of(request.user)
+        if db_field.name == "commission" and not scope.is_central:
+            kwargs["queryset"] = (
+                Commission.objects.filter(centre__in=scope.managed_centres)
+                .select_related("centre")
+                .order_by("centre__label", "label")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("rights"), ordering="role")
     def rights(self, obj):

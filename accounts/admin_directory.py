@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import directory, staff_enrolment
@@ -28,7 +29,8 @@ class StaffFromDirectoryForm(forms.Form):
 
 
 def staff_from_directory_view(request: HttpRequest, *, model_admin) -> HttpResponse:
-    """Look the person up, create the account (no password: CAS login), then open its page to give roles."""
+    """Look the person up, create the account (no password: CAS login), then open its page (a superuser) or a new
+    membership for it (the rest of the central office) to give roles."""
     actor = request.user
     if not isinstance(actor, User) or not staff_enrolment.may_issue_enrolment_code(actor):  # the central office's rule
         raise PermissionDenied
@@ -45,7 +47,10 @@ def staff_from_directory_view(request: HttpRequest, *, model_admin) -> HttpRespo
             form.add_error("identifier", gettext("This account exists already.") if exists else NOT_IN_DIRECTORY)
         else:
             messages.success(request, gettext("%(name)s was added from the directory.") % {"name": user.username})
-            return redirect("admin:accounts_user_change", user.pk)
+            if actor.is_superuser:
+                return redirect("admin:accounts_user_change", user.pk)
+            # The rest of the central office (no rights on accounts' pages): straight to the new member's first role.
+            return redirect(f"{reverse('admin:accounts_staffmembership_add')}?user={user.pk}")
     context = {
         **model_admin.admin_site.each_context(request),
         "title": gettext("Add a staff member from the directory"),

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
-from ecandidat.staff import CENTRAL_SCOPE, StaffScope
+from ecandidat.staff import CENTRAL_SCOPE, StaffScope, scope_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser
@@ -133,6 +133,19 @@ class StaffMembershipQuerySet(models.QuerySet["StaffMembership"]):
 
     def central(self) -> Self:
         return self.filter(role=StaffRole.CENTRAL)
+
+    def visible_to(self, user: "User | AnonymousUser") -> Self:
+        """The memberships a member of staff may read in the back office: every one for the central office; for a
+        manager of whole centres, those of their centres (managers, read-only members, members of the centres'
+        commissions); none for anyone else (commission members, read-only members, managers of some commissions:
+        eCandidat's centres' gestionnaires are set by the scolarité centrale, §2.2)."""
+        scope = scope_of(user)
+        if scope.is_central:
+            return self.all()
+        if not scope.managed_centres:
+            return self.none()
+        centres = scope.managed_centres
+        return self.filter(models.Q(centre__in=centres) | models.Q(commission__centre__in=centres))
 
     def for_centre(self, centre: "Centre") -> Self:
         """Memberships giving rights on ``centre``: its managers and read-only members, plus the central office."""

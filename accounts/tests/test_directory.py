@@ -151,9 +151,13 @@ def test_central_office_adds_staff_from_the_directory_in_the_back_office(
 
     user = User.objects.get(username="sophie.gestion")
     assert response.status_code == 302
-    assert response.url == f"/gestion/accounts/user/{user.pk}/change/"
+    # The central office (not a superuser: no rights on the accounts' pages) goes straight to the first role.
+    assert response.url == f"/gestion/accounts/staffmembership/add/?user={user.pk}"
     assert user.is_staff
     assert user.email == "sophie.gestion@univ-perp.fr"
+    form = client.get(response.url).context["adminform"].form
+    assert form["user"].value() == str(user.pk)
+    assert "GESTION Sophie (sophie.gestion)" in str(form["user"])
 
 
 def test_the_back_office_says_when_the_directory_has_no_such_staff_member(ldap, client, central_manager):
