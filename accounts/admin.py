@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import ActionLocation
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
@@ -205,6 +206,14 @@ class StaffMembershipAdmin(InStaffScope, NotFoundOutsideScope, admin.ModelAdmin)
         if scope_of(request.user).is_central:
             return fields
         return [name for name in fields if name in ("user", "role", "commission")]
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        """Django's bulk deletion asks for the permission without the rows: only superusers keep it (the others
+        delete one row at a time, each row's rule applying)."""
+        actions = super().get_actions(request, action_location=action_location)
+        if not request.user.is_superuser:
+            actions.pop("delete_selected", None)
+        return actions
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -133,6 +133,20 @@ def test_a_centre_manager_sets_the_members_of_the_centre_commissions(
     assert not StaffMembership.objects.filter(pk=membership.pk).exists()
     assert LogEntry.objects.filter(object_id=str(membership.pk), action_flag=DELETION, user=centre_manager).exists()
 
+    # Nor all at once: the bulk deletion would not ask about each row.
+    bulk = client.post(LIST, {"action": "delete_selected", "_selected_action": [reader.pk], "post": "yes"})
+    assert bulk.status_code == 200
+    assert StaffMembership.objects.filter(pk=reader.pk).exists()
+
+
+def test_the_central_office_cannot_remove_the_central_office_in_bulk(client, central_manager):
+    other_central = StaffMembershipFactory(central=True, user__username="autre.scolarite")
+    client.force_login(central_manager)
+
+    client.post(LIST, {"action": "delete_selected", "_selected_action": [other_central.pk], "post": "yes"})
+
+    assert StaffMembership.objects.filter(pk=other_central.pk).exists()
+
 
 def test_the_other_staff_do_not_see_who_has_which_rights(client, commission_member, read_only_staff, limited_manager):
     for user in (commission_member, read_only_staff, limited_manager):
