@@ -6,6 +6,7 @@ keeps the HTML in the "pages" cache (issue 14: the anonymous catalogue is 30 % o
 formation, centre or diploma type removes the day's copies when its transaction commits (``forget_catalogue``,
 connected in ``OffersConfig.ready`` through ``forget_catalogue_on_commit``); ``CATALOGUE_CACHE_SECONDS`` bounds what
 a change made without signals (a ``QuerySet.update``) can leave behind. Filtered trees are built on every request.
+Each language's tree is sorted by the titles it shows (``build_catalogue``), so the copies differ in order too.
 When the cache fails (Redis down), the tree is built as before.
 """
 
@@ -20,7 +21,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
-from offers.models import Formation, normalise
+from offers.models import Formation, collation_key, normalise
 
 CATALOGUE_CACHE_SECONDS = 60
 TREE_TEMPLATE = "offers/includes/catalogue_tree.html"
@@ -51,13 +52,18 @@ def build_catalogue(*, query: str, today: date) -> list[CentreBranch]:
     """Group the in-service formations into the catalogue tree, keeping only those that match ``query``.
 
     One query whatever the number of formations. The filter is case- and accent-insensitive and every word of the
-    query must appear in the formation's title, keywords, diploma type or centre. Branches that contain a match
-    are flagged so that the page opens them.
+    query must appear in the formation's title (French or English), keywords, diploma type or centre. Branches
+    that contain a match are flagged so that the page opens them.
+
+    The tree is in the reader's order, in the active language: centres by label, diploma types by their order then
+    label, formations by the title the page shows (``Formation.shown_title``: the English one for an English reader
+    when there is one), each compared as in a dictionary (``collation_key``: case and accents aside, whatever the
+    database's collation; C and SQLite compare bytes), ties broken by id. Sorting here costs no query.
     """
     terms = normalise(query).split()
     centres: dict[int, CentreBranch] = {}
     diplomas: dict[tuple[int, int], DiplomaBranch] = {}
-    for formation in Formation.objects.for_catalogue():
+    for formation in sorted(Formation.objects.for_catalogue(), key=_reading_order):
         if terms:
             haystack = formation.search_text
             if not all(term in haystack for term in terms):
@@ -100,6 +106,19 @@ def forget_catalogue(*, today: date) -> None:
 def forget_catalogue_on_commit(sender, **kwargs) -> None:
     """Receiver (formation, centre or diploma type saved or deleted): today's trees, once the change commits."""
     transaction.on_commit(lambda: forget_catalogue(today=timezone.localdate()), robust=True)
+
+
+def _reading_order(formation: Formation) -> tuple:
+    centre, diploma_type = formation.centre, formation.diploma_type
+    return (
+        collation_key(centre.label),
+        centre.pk,
+        diploma_type.order,
+        collation_key(diploma_type.label),
+        diploma_type.pk,
+        collation_key(formation.shown_title.text),
+        formation.pk,
+    )
 
 
 def _cache_key(language: str | None, can_apply: bool, today: date) -> str:

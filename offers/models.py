@@ -21,11 +21,21 @@ from ecandidat.staff_text import StaffText, shown
 from offers.enums import ApplicationMode, Avis, LetterKind, TreatmentType
 from offers.letters import LETTER_TYPES
 
+# Letters that Unicode does not decompose but French readers spell out: "oenologie" finds and sorts "Œnologie".
+_SPELLED_OUT = str.maketrans({"œ": "oe", "æ": "ae"})
+
 
 def normalise(text: str) -> str:
     """Lower-case and strip accents, for searches where "energie" must find "ÉNERGIE"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_SPELLED_OUT))
     return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def collation_key(text: str) -> tuple[str, str]:
+    """Sort key of a text shown to a French or English reader: letters compare without case or accents, as in a
+    dictionary ("Écologie" between "Droit" and "Fiscalité", not after "Zoologie" as the database's byte order, C
+    collation, puts it); texts equal that way then compare as written, so that the order is total."""
+    return normalise(text), text
 
 
 class CampaignQuerySet(models.QuerySet["Campaign"]):
@@ -579,11 +589,9 @@ class FormationQuerySet(models.QuerySet["Formation"]):
         )
 
     def for_catalogue(self) -> Self:
-        return (
-            self.in_service()
-            .select_related("centre", "diploma_type")
-            .order_by("centre__label", "diploma_type__order", "diploma_type__label", "title")
-        )
+        """In-service formations with their centre and diploma type, in no order: the catalogue sorts them by the
+        texts it shows, in the reader's language (``offers.catalogue.build_catalogue``)."""
+        return self.in_service().select_related("centre", "diploma_type").order_by()
 
 
 class Formation(models.Model):

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from offers.models import Campaign, normalise
+from offers.models import Campaign, collation_key, normalise
 from offers.tests.factories import CampaignFactory, CommissionFactory, FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -12,6 +12,24 @@ pytestmark = pytest.mark.django_db
 
 def test_normalise_strips_accents_and_case():
     assert normalise("ÉNERGIE Électrique") == "energie electrique"
+
+
+def test_normalise_spells_out_the_french_ligatures():
+    assert normalise("Œnologie, Cæcum") == "oenologie, caecum"
+
+
+def test_collation_key_sorts_case_and_accents_aside_then_as_written():
+    titles = ["Zoologie", "Économie", "Ecologie", "écologie", "Oenologie", "Œnologie", "droit"]
+
+    assert sorted(titles, key=collation_key) == [
+        "droit",
+        "Ecologie",
+        "écologie",
+        "Économie",
+        "Oenologie",
+        "Œnologie",
+        "Zoologie",
+    ]
 
 
 def test_formation_clean_names_the_field_of_each_broken_date_link():

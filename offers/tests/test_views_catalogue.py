@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.urls import reverse
@@ -207,3 +208,115 @@ def test_a_formation_with_a_programme_page_links_to_it(client, django_assert_num
         html=True,
     )
     assert response.content.count(b"catalogue__programme") == 1
+
+
+# --- The reader's order: the titles as shown, in the active language, case and accents aside --------------------
+
+# (French title, English title): French order Anglais, Chimie, Droit, Économie, Mathématiques; English order
+# Chemistry, Economics, English, Law, then "Mathématiques" (no English title: shown, and sorted, in French).
+BILINGUAL = [
+    ("Droit", "Law"),
+    ("Mathématiques", ""),
+    ("Économie", "Economics"),
+    ("Anglais", "English"),
+    ("Chimie", "Chemistry"),
+]
+
+
+def _row_titles(response) -> list[str]:
+    return re.findall(r'<th scope="row">\s*<(?:span|a) [^>]*lang="(?:fr|en)">([^<]+)</', _tree(response).decode())
+
+
+def _branch_labels(response, branch: str) -> list[str]:
+    return re.findall(
+        rf'<details class="catalogue__{branch}"[^>]*>\s*<summary><span lang="fr">([^<]+)<', _tree(response).decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", ["Chemistry", "Economics", "English", "Law", "Mathématiques"]),
+        ("fr", ["Anglais", "Chimie", "Droit", "Économie", "Mathématiques"]),
+    ],
+)
+def test_formations_are_in_the_order_of_the_titles_shown(client, django_assert_num_queries, language, expected):
+    centre = CentreFactory()
+    for title, title_en in BILINGUAL:
+        FormationFactory(title=title, title_en=title_en, keywords="licence", centre=centre)
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        tree = client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        filtered = client.get(URL, {"q": "licence"}, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert _row_titles(tree) == expected
+    assert _row_titles(filtered) == expected
+
+
+def test_accents_case_and_ligatures_sort_as_in_a_dictionary(client):
+    centre = CentreFactory()
+    for title in ["Zoologie", "Œnologie", "écologie", "Ethnologie", "Éducation", "Ecologie", "biologie"]:
+        FormationFactory(title=title, centre=centre)
+
+    response = client.get(URL, HTTP_ACCEPT_LANGUAGE="fr")
+
+    # Equal but for accents and case ("Ecologie", "écologie"): as written, unaccented first; then a total order.
+    expected = ["biologie", "Ecologie", "écologie", "Éducation", "Ethnologie", "Œnologie", "Zoologie"]
+    assert _row_titles(response) == expected
+    assert _row_titles(client.get(URL, {"q": "oenologie"})) == ["Œnologie"]  # the filter spells "Œ" out too
+
+
+def test_centres_and_diploma_types_sort_accents_aside(client):
+    licence = DiplomaTypeFactory(code="LIC", label="LICENCE", order=1)
+    diplome = DiplomaTypeFactory(code="DU", label="DIPLÔME D'UNIVERSITÉ", order=2)
+    doctorat = DiplomaTypeFactory(code="DOC", label="DOCTORAT", order=2)
+    for label in ["UFR Sciences", "École doctorale", "IUT"]:
+        centre = CentreFactory(label=label)
+        for diploma_type in (doctorat, diplome, licence):
+            FormationFactory(centre=centre, diploma_type=diploma_type)
+
+    response = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert _branch_labels(response, "centre") == ["École doctorale", "IUT", "UFR Sciences"]
+    # Their order first, then the label: LICENCE (1), then DIPLÔME… before DOCTORAT (both 2), in each centre.
+    assert _branch_labels(response, "diploma") == ["LICENCE", "DIPLÔME D&#x27;UNIVERSITÉ", "DOCTORAT"] * 3
+
+
+@pytest.mark.parametrize("change", ["formation saved", "formation deleted", "centre saved", "diploma type saved"])
+def test_a_change_replaces_the_cached_tree_of_every_language(
+    client, django_assert_num_queries, django_capture_on_commit_callbacks, change
+):
+    centre = CentreFactory(label="UFR Lettres")
+    chimie = FormationFactory(title="Chimie", title_en="Chemistry", centre=centre)
+    droit = FormationFactory(title="Droit", title_en="Law", centre=centre)
+    for language in ("fr", "en"):
+        client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+        with django_assert_num_queries(0):
+            client.get(URL, HTTP_ACCEPT_LANGUAGE=language)  # cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if change == "formation saved":  # "Law" becomes "Business law": first in English, French order unchanged
+            droit.title_en = "Business law"
+            droit.save()
+        elif change == "formation deleted":
+            chimie.delete()
+        elif change == "centre saved":
+            centre.label = "UFR Lettres et Langues"
+            centre.save()
+        else:
+            chimie.diploma_type.label = "MASTER MEEF"
+            chimie.diploma_type.save()
+
+    expected = {
+        "formation saved": {"fr": ["Chimie", "Droit"], "en": ["Business law", "Chemistry"]},
+        "formation deleted": {"fr": ["Droit"], "en": ["Law"]},
+    }.get(change, {"fr": ["Chimie", "Droit"], "en": ["Chemistry", "Law"]})
+    for language in ("fr", "en"):
+        with django_assert_num_queries(CATALOGUE_QUERIES):  # rebuilt, not read from the cache
+            response = client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+        assert _row_titles(response) == expected[language]
+        if change == "centre saved":
+            assert _branch_labels(response, "centre") == ["UFR Lettres et Langues"]
+        if change == "diploma type saved":
+            assert _branch_labels(response, "diploma") == ["MASTER MEEF"]
