@@ -10,6 +10,7 @@ from django.utils import translation
 from django.utils.functional import lazy
 
 from applications.models.reference import reference_countries
+from offers.models import collation_key
 
 FRANCE = "FR"
 
@@ -36,7 +37,7 @@ def country_choices() -> list[tuple[str, str]]:
     language = (translation.get_language() or "fr").split("-")[0]
     return [("", "---------")] + sorted(
         ((c.alpha_2, country_name(c.alpha_2, language)) for c in pycountry.countries),
-        key=lambda item: item[1].casefold(),
+        key=lambda item: collation_key(item[1]),  # "Égypte" among the E's, not after "Zimbabwe"
     )
 
 

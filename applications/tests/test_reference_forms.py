@@ -3,8 +3,10 @@ built-in lists (pycountry, BacSeries, free text) otherwise."""
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
+from applications.countries import country_choices
 from applications.enums import BacSeries
 from applications.forms import AddressForm, BaccalaureateForm, PersonalDetailsForm
 from applications.models import (
@@ -258,3 +260,10 @@ def test_a_locked_field_the_sis_left_empty_does_not_block_the_phones(candidate):
 
     assert form.is_valid(), form.errors
     assert form.changes()["phone"] == "+33468000002"
+
+
+def test_the_built_in_countries_are_in_dictionary_order_in_french():
+    with translation.override("fr"):
+        names = [name for code, name in country_choices() if code]
+
+    assert names.index("Égypte") < names.index("Espagne") < names.index("États-Unis") < names.index("Zimbabwe")
