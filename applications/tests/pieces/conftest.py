@@ -35,6 +35,13 @@ def client(client):
 
 
 @pytest.fixture
+def owner(client, candidate_user):
+    """The candidate's browser: a client logged in as ``application``'s account."""
+    client.force_login(candidate_user)
+    return client
+
+
+@pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission)
 

@@ -14,12 +14,6 @@ from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
 
 
-@pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
-
-
 def _photos(count: int) -> list:
     return [hostile.upload(f"page{n}.jpg", hostile.jpeg_bytes((300 + n, 400))) for n in range(1, count + 1)]
 

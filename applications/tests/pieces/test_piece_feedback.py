@@ -3,17 +3,10 @@ at the top of the page, out of view on a phone."""
 
 import re
 
-import pytest
 from django.urls import reverse
 
 from applications.tests.helpers import post_file
 from documents.tests import hostile_files as hostile
-
-
-@pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
 
 
 def _row(html: str, piece) -> str:

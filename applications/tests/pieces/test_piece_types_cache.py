@@ -14,12 +14,6 @@ from offers.tests.factories import PieceTypeFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
-
-
 def _pieces_page(owner, application):
     return owner.get(reverse("pieces:pieces", args=[application.public_id]))
 

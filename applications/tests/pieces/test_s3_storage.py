@@ -44,12 +44,6 @@ def _keys(s3_server, bucket) -> list[str]:
     return [o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
-@pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
-
-
 def test_upload_lands_in_the_bucket_as_a_private_object(owner, application, piece, s3_server, bucket):
     response = post_file(owner, application, piece, hostile.valid_pdf_upload("relevé.pdf"))
 

@@ -20,12 +20,6 @@ def upload_url(application, piece_type):
 
 
 @pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
-
-
-@pytest.fixture
 def two_slots(settings):
     settings.UPLOAD_CONCURRENCY = 2
     yield

@@ -29,12 +29,6 @@ def messages_of(response) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
-
-
-@pytest.fixture
 def paused(central_manager):
     set_uploads_switch(paused=True, message=MESSAGE, actor=central_manager)
 

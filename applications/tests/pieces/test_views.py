@@ -26,12 +26,6 @@ def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
 
 
-@pytest.fixture
-def owner(client, candidate_user):
-    client.force_login(candidate_user)
-    return client
-
-
 HOSTILE = [
     ("EICAR renamed .pdf", hostile.eicar_as_pdf_upload, "does not match its extension"),
     ("PNG/HTML polyglot as .jpg", hostile.png_html_polyglot_as_jpg_upload, "does not match its extension"),
