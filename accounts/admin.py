@@ -215,6 +215,10 @@ class StaffMembershipAdmin(InStaffScope, NotFoundOutsideScope, admin.ModelAdmin)
             actions.pop("delete_selected", None)
         return actions
 
+    def get_list_filter(self, request):
+        # A centre's manager sees one centre's staff: a filter naming every centre would only lead to empty lists.
+        return self.list_filter if scope_of(request.user).is_central else ["role"]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         if not scope_of(request.user).is_central:

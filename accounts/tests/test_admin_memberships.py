@@ -96,12 +96,13 @@ def test_a_centre_manager_reads_the_staff_of_the_centre_only(
     client.force_login(centre_manager)
     client.get(LIST)
 
-    # session, user, scope, the filter's centres, the count, the rows, their chosen commissions, the savepoint
-    # pair, and Django's permissions of the user (two: the menu's other pages)
-    with django_assert_num_queries(11):
+    # session, user, scope, the count, the rows, their chosen commissions, the savepoint pair, and Django's
+    # permissions of the user (two: the menu's other pages)
+    with django_assert_num_queries(10):
         response = client.get(LIST)
 
     assert response.status_code == 200
+    assert [spec.title for spec in response.context["cl"].filter_specs] == ["role"]  # no list of every centre
     assert _listed(response) == {"gestionnaire", "membre", "lecture"} | {f"membre.{i}" for i in range(extra)}
     assert client.get(_change(foreign_member)).status_code == 404
     assert client.get(_change(other_centre_manager.staff_memberships.get())).status_code == 404
