@@ -14,7 +14,10 @@ reads the PDF at each attempt through :func:`attachment_content`, the provider t
 (``ecandidat.attachments``). A letter not built yet is built then; a storage outage or a failed build fails the
 attempt, retried with the outbox's back-off (the mail never leaves without the letter it announces); a letter
 whose row or text was deleted since leaves the mail without it: the outbox row's ``last_error`` records it and the
-mail says so, naming the commission to ask for the letter (``ecandidat.emails.missing_notice``).
+mail says so, naming the commission to ask for the letter (``ecandidat.emails.missing_notice``). The mail's link
+then leads its candidate to a page that says the letter is not available, where the decision is and whom to ask
+(the recap says the same, without a download button), never to a bare 404; a mail queued once the letter can no
+longer be had does not promise it (:func:`letter_obtainable`).
 
 With ``ADMISSION_LETTER_AFTER_CONFIRMATION`` (eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM) the admission letter
 is withheld until the candidate confirms: the decision mail says nothing of it, the confirmation mail carries it
@@ -27,7 +30,7 @@ import datetime
 import io
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -52,15 +55,21 @@ from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.mail_templates import render_source, values_for
 from offers.enums import Avis
 from offers.letters import LETTER_TYPES
-from offers.models import DecisionLetterTemplate
+from offers.models import DecisionLetterTemplate, Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
-# The history's "batch" of a letter built again by the mail's delivery (the outbox's sender, no one's action).
+# The history's "batch" of a letter built again because its file was gone (no one's action): by the mail's delivery
+# (the outbox's sender), by the candidate's download.
 MAIL_DELIVERY = "send_outbound_email"
+CANDIDATE_DOWNLOAD = "letter_download"
+REBUILT_COMMENTS = {
+    MAIL_DELIVERY: lambda: _("%(letter)s: file missing, built again for its mail"),
+    CANDIDATE_DOWNLOAD: lambda: _("%(letter)s: file missing, built again for its download"),
+}
 
 KIND_BY_AVIS: dict[str, str] = {
     Avis.FAVOURABLE: DecisionLetterTemplate.Kind.ADMISSION,
@@ -271,59 +280,77 @@ def letter_mail(letter: DecisionLetter | None, application: Application) -> Lett
     )
 
 
+def letter_contact(formation: Formation) -> str:
+    """Whom the candidate asks for a letter that cannot be had (the mail's notice, the letter's page): the
+    formation's commission with its e-mail and telephone, else its centre with its own, else the commission's name.
+    ``formation`` has its commission loaded (its centre is read only when the commission has no contact)."""
+    for office in (lambda: formation.commission, lambda: formation.centre):  # the centre read only if need be
+        details = ", ".join(value for value in (office().email, office().phone) if value)
+        if details:
+            return f"{office().label} ({details})"
+    return formation.commission.label
+
+
 def _contact(letter_id: int) -> str:
-    """Whom the candidate asks for a letter their mail could not carry: the commission (its e-mail and telephone),
-    else the centre."""
+    """:func:`letter_contact` for letter ``letter_id`` ("" when its row is gone)."""
     letter = (
         DecisionLetter.objects.select_related("application__formation__commission", "application__formation__centre")
         .filter(pk=letter_id)
         .first()
     )
-    if letter is None:
-        return ""
-    formation = letter.application.formation
-    for office in (formation.commission, formation.centre):
-        details = ", ".join(value for value in (office.email, office.phone) if value)
-        if details:
-            return f"{office.label} ({details})"
-    return formation.commission.label
+    return "" if letter is None else letter_contact(letter.application.formation)
 
 
-def attachment_content(key: str) -> bytes:
-    """The PDF of letter ``key`` for its mail, at delivery time: built first if the worker has not yet, built again
-    if its file is gone from the storage. Raises ``AttachmentUnavailable`` when the letter's row or its text was
-    deleted since (it can never be had), with the commission to ask for it; a storage error or a failed build
-    propagates (the attempt is retried)."""
-    letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file").first()
-    if letter is None:
-        raise AttachmentUnavailable("the decision letter was deleted")
+def letter_obtainable(letter: DecisionLetter, application: Application) -> bool:
+    """Whether ``letter`` can be had: built, or its text still there to build it (one query then). A letter whose
+    text was deleted before it was built can never be had: no mail promises it, no page offers it."""
+    return bool(letter.file) or template_for(application, letter.kind) is not None
+
+
+def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, IO[bytes]] | None:
+    """``letter`` (reloaded if built here) and its PDF opened for reading: built first if the worker has not yet,
+    built again if its file is gone from the storage (the history says so, under ``batch``: no one's action).
+    None when it cannot be had: its text was deleted before it could be built. A storage error propagates."""
     if not letter.file:
         built = build_letter(letter.pk)
         if built is None:
-            raise AttachmentUnavailable("the letter text was deleted", contact=_contact(letter.pk))
+            return None
         letter = built
     try:
-        with default_storage.open(str(letter.file.name), "rb") as handle:
-            return handle.read()
+        return letter, default_storage.open(str(letter.file.name), "rb")
     except FileNotFoundError:
-        logger.warning("letter %s: its file %s is gone, built again for its mail", letter.pk, letter.file.name)
+        logger.warning("letter %s: its file %s is gone, built again (%s)", letter.pk, letter.file.name, batch)
     rebuilt = build_letter(letter.pk, force=True)
     if rebuilt is None:
-        raise AttachmentUnavailable("the letter text was deleted", contact=_contact(letter.pk)) from None
-    # Written by the delivery, no one's action: the history says the letter was built again, and why.
+        return None
     with translation.override(settings.LANGUAGE_CODE):  # the history is in the institution's language
-        comment = _("%(letter)s: file missing, built again for its mail") % {"letter": rebuilt.get_kind_display()}
-    record_event(rebuilt.application, kind=EventKind.LETTER_REGENERATED, batch=MAIL_DELIVERY, comment=comment)
-    with default_storage.open(str(rebuilt.file.name), "rb") as handle:
+        comment = REBUILT_COMMENTS[batch]() % {"letter": rebuilt.get_kind_display()}
+    record_event(rebuilt.application, kind=EventKind.LETTER_REGENERATED, batch=batch, comment=comment)
+    return rebuilt, default_storage.open(str(rebuilt.file.name), "rb")
+
+
+def attachment_content(key: str) -> bytes:
+    """The PDF of letter ``key`` for its mail, at delivery time (:func:`open_letter`). Raises
+    ``AttachmentUnavailable`` when the letter's row or its text was deleted since (it can never be had), with the
+    commission to ask for it; a storage error or a failed build propagates (the attempt is retried)."""
+    letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file").first()
+    if letter is None:
+        raise AttachmentUnavailable("the decision letter was deleted")
+    opened = open_letter(letter, batch=MAIL_DELIVERY)
+    if opened is None:
+        raise AttachmentUnavailable("the letter text was deleted", contact=_contact(letter.pk))
+    with opened[1] as handle:
         return handle.read()
 
 
-def letter_response(letter: DecisionLetter) -> FileResponse:
-    """The stored PDF as a download (private: never cached, never sniffed)."""
-    try:
-        handle = default_storage.open(str(letter.file.name), "rb")
-    except FileNotFoundError as error:
-        raise Http404 from error
+def letter_response(letter: DecisionLetter, handle: IO[bytes] | None = None) -> FileResponse:
+    """The stored PDF as a download (private: never cached, never sniffed); ``handle``: the file already opened
+    (:func:`open_letter`)."""
+    if handle is None:
+        try:
+            handle = default_storage.open(str(letter.file.name), "rb")
+        except FileNotFoundError as error:
+            raise Http404 from error
     response = FileResponse(
         handle, as_attachment=True, filename=letter_filename(letter), content_type="application/pdf"
     )

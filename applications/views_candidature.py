@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.forms import QuestionsForm, WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
-from applications.letters import build_letter, letter_response
+from applications.letters import CANDIDATE_DOWNLOAD, letter_contact, letter_obtainable, letter_response, open_letter
 from applications.models import Application, Candidate, DecisionLetter
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit, can_withdraw
 from applications.pieces import piece_rows, pieces_table_context
@@ -506,12 +506,17 @@ def _current_letter(application) -> DecisionLetter | None:
 
 
 def _letter(application) -> dict[str, object]:
-    """The recap's letter, and whether an admission letter waits for the confirmation (the recap says so)."""
+    """The recap's letter, whether an admission letter waits for the confirmation, and whether the letter can never
+    be had (its text deleted before it was built: one query then; the recap says so, as the letter's link does)."""
     letter = _validated_letter(application)
     withheld = letter is not None and _admission_letter_withheld(application, letter)
+    unavailable = letter is not None and not withheld and not letter_obtainable(letter, application)
     return {
-        "letter": None if withheld else letter,
+        "letter": None if withheld or unavailable else letter,
         "letter_after_confirmation": withheld and application.accepted is None,
+        "letter_unavailable": unavailable,
+        # Whom to ask, as the mail's notice names them (a query for the centre when the commission has no contact).
+        "letter_contact": letter_contact(application.formation) if unavailable else "",
     }
 
 
@@ -519,13 +524,20 @@ def _letter(application) -> dict[str, object]:
 @require_GET
 def letter(request, public_id):
     """ "Télécharger la lettre": the admission or refusal letter of the candidate's own application (404 for anyone
-    else, and when there is no letter). Built now if the background build has not run yet."""
+    else, and when there is no letter). Built now if the background build has not run yet, built again if its file
+    is gone. A letter that can never be had (its text deleted before it was built), which the decision mail may
+    link: its owner gets a page that says so, where the decision is and whom to contact (still a 404), as the recap
+    does."""
     application = _own_application(request, public_id)
     current = _current_letter(application)
     if current is None:
         raise Http404
-    if not current.file:
-        current = build_letter(current.pk)
-        if current is None or not current.file:
-            raise Http404
-    return letter_response(current)
+    opened = open_letter(current, batch=CANDIDATE_DOWNLOAD)
+    if opened is None:
+        context = {
+            "application": application,
+            "formation": application.formation,
+            "letter_contact": letter_contact(application.formation),
+        }
+        return render(request, "applications/candidature/letter_unavailable.html", context, status=404)
+    return letter_response(*opened)

@@ -22,7 +22,7 @@ from applications.dates import effective_confirmation_date, effective_return_dea
 from applications.enums import EventKind, WithdrawalReason
 from applications.forms_tab import missing_forms
 from applications.history import record_event
-from applications.letters import NO_LETTER, LetterMail, letter_mail
+from applications.letters import NO_LETTER, LetterMail, letter_mail, letter_obtainable
 from applications.models import Application, Candidate
 from applications.notifications import notify_candidate, notify_candidate_with, notify_commission
 from applications.pieces import blocking_pieces
@@ -385,11 +385,12 @@ def _confirmation_letter(application: Application, decision: Decision) -> Letter
     """What the confirmation mail says of the admission letter: with ``ADMISSION_LETTER_AFTER_CONFIRMATION`` the
     decision mail could not carry it (the download withholds it until now), so this mail does, as the decision mail
     would have (the link, and the letter attached when the commission asks for it). Nothing otherwise: the decision
-    mail already did. ``decision`` has its letter loaded."""
+    mail already did, nor for a letter that can never be had (its text deleted before it was built: the mail would
+    link a page that says so). ``decision`` has its letter loaded."""
     if not settings.ADMISSION_LETTER_AFTER_CONFIRMATION:
         return NO_LETTER
     letter = getattr(decision, "letter", None)  # None without a letter text at the release (RelatedObjectDoesNotExist)
-    if letter is None or letter.kind != LetterKind.ADMISSION:
+    if letter is None or letter.kind != LetterKind.ADMISSION or not letter_obtainable(letter, application):
         return NO_LETTER
     return letter_mail(letter, application)
 

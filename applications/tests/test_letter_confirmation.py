@@ -424,3 +424,20 @@ def test_the_confirm_view_costs_no_query_for_the_letter(
 
     assert response.status_code == 302
     assert bool(the_mail(admitted).attachments) is after_confirmation
+
+
+def test_the_confirmation_mail_does_not_promise_a_letter_whose_text_was_deleted(
+    formation, campaign, centre_manager, admission_text, mailoutbox, mocker
+):
+    """The letter was never built (its task lost) and its text was deleted before the confirmation: the mail queued
+    then neither links nor attaches a letter that can never be had."""
+    mocker.patch("applications.tasks.build_decision_letter.delay_on_commit")
+    application = released(formation, campaign, centre_manager)
+    admission_text.delete()
+
+    confirmed(application)
+
+    email = the_mail(application)
+    assert email.attachments == []
+    assert letter_link(application) not in email.body
+    assert "lettre" not in email.body.lower()

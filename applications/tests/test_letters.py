@@ -377,3 +377,86 @@ def test_demo_letter_texts_are_valid(centre):
 
     for kind, title, body in LETTERS:
         DecisionLetterTemplate(kind=kind, centre=centre, title=title, body=body).full_clean()
+
+
+# --- a letter whose text was deleted before it was built: never a bare 404 for its owner ---------------------------
+
+
+@pytest.fixture
+def text_deleted(formation, campaign, centre_manager, admission_text):
+    """A favourable decision released whose letter was never built (its task not run) and whose text was deleted
+    since: the letter can never be had, yet the decision mail (queued at the release) links it."""
+    formation.commission.email, formation.commission.phone = "master-info@univ.example", "04 68 00 00 00"
+    formation.commission.save()
+    application = released(formation, campaign, centre_manager)  # the build's and the mail's callbacks not run
+    admission_text.delete()
+    return application
+
+
+def test_the_owner_of_a_letter_whose_text_was_deleted_is_told_whom_to_ask(
+    client, text_deleted, django_assert_num_queries
+):
+    """The decision mail links the letter: the link says, in French, that it is not available, where the decision
+    is and whom to contact (the commission, as the mail's notice says), instead of a bare 404."""
+    mail_body = OutboundEmail.objects.get(code="AVIS_FAVORABLE").body
+    assert letter_url(text_deleted) in mail_body
+    client.force_login(text_deleted.candidate.user)
+
+    # Session, user, savepoint, application, letter; the build's savepoint, its row locked, the text, release; release.
+    with django_assert_num_queries(10):
+        response = client.get(letter_url(text_deleted), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 404
+    assertContains(response, "La lettre de décision de cette candidature n'est pas disponible.", status_code=404)
+    assertContains(response, "master-info@univ.example", status_code=404)
+    assertContains(response, "04 68 00 00 00", status_code=404)
+    assertContains(response, reverse("applications:detail", args=[text_deleted.public_id]), status_code=404)
+    assert not DecisionLetter.objects.get().file
+
+
+@pytest.mark.parametrize("persona", ["other_candidate", "centre_manager", "commission_member", "central_manager"])
+def test_outsiders_still_get_a_bare_404_for_a_letter_whose_text_was_deleted(client, text_deleted, persona, request):
+    user = request.getfixturevalue(persona)
+    client.force_login(getattr(user, "user", user))
+
+    response = client.get(letter_url(text_deleted), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 404
+    assertNotContains(response, "n'est pas disponible", status_code=404)
+    assertNotContains(response, "master-info@univ.example", status_code=404)
+
+
+def test_the_recap_does_not_offer_a_letter_whose_text_was_deleted(client, text_deleted, django_assert_num_queries):
+    """The recap agrees with the letter's page: no download button, the same sentence and whom to contact."""
+    client.force_login(text_deleted.candidate.user)
+
+    with django_assert_num_queries(9):  # the recap's own, and the letter's text (asked only for a letter not built)
+        response = client.get(reverse("applications:detail", args=[text_deleted.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertNotContains(response, letter_url(text_deleted))
+    assertNotContains(response, "Télécharger la lettre")
+    assertContains(response, "La lettre de décision de cette candidature n'est pas disponible.")
+
+
+def test_the_owner_is_told_too_when_the_letter_file_is_gone_and_its_text_deleted(client, with_letter, admission_text):
+    default_storage.delete(DecisionLetter.objects.get().file.name)
+    admission_text.delete()
+    client.force_login(with_letter.candidate.user)
+
+    response = client.get(letter_url(with_letter), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "n'est pas disponible", status_code=404)
+
+
+def test_a_letter_file_gone_from_the_storage_is_built_again_for_its_owner(client, with_letter):
+    default_storage.delete(DecisionLetter.objects.get().file.name)
+    client.force_login(with_letter.candidate.user)
+
+    response = client.get(letter_url(with_letter))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert default_storage.exists(DecisionLetter.objects.get().file.name)
+    event = with_letter.events.get(kind=EventKind.LETTER_REGENERATED)
+    assert (event.actor, event.batch) == (None, "letter_download")
+    assert event.comment == "Lettre d'admission : fichier manquant, reconstruite pour son téléchargement"
