@@ -15,7 +15,7 @@ from ecandidat.admin_connectivity import connectivity_view, superuser_view, test
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
-from ecandidat.mail_templates import file_version, variable_rows
+from ecandidat.mail_templates import TemplateSyntaxProblem, file_version, variable_rows
 from ecandidat.maintenance import save_switches
 from ecandidat.models import (
     BatchRun,
@@ -296,7 +296,10 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
         mail_type = notifications.get(code) if isinstance(code, str) else None  # a list only for many-to-many fields
         language = initial.get("language") or settings.LANGUAGE_CODE
         if mail_type is not None and language in MailTemplate.Language.values:
-            initial["subject"], initial["body"] = file_version(mail_type, language)
+            try:
+                initial["subject"], initial["body"] = file_version(mail_type, language)
+            except TemplateSyntaxProblem as problem:  # the files use what the override syntax cannot write
+                messages.warning(request, str(problem))
         return initial
 
     def add_view(self, request, form_url="", extra_context=None):
@@ -326,7 +329,10 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             f"&language={language}",
         }
         if show_file_version and language in MailTemplate.Language.values:
-            context["file_subject"], context["file_body"] = file_version(mail_type, language)
+            try:
+                context["file_subject"], context["file_body"] = file_version(mail_type, language)
+            except TemplateSyntaxProblem as problem:
+                context["file_problem"] = str(problem)
         return context
 
     def save_model(self, request, obj, form, change):

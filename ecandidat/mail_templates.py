@@ -166,8 +166,14 @@ def variable_rows(notification: Notification) -> list[dict]:
 
 def file_version(notification: Notification, language: str) -> tuple[str, str]:
     """The subject and body of the file templates, written in the override syntax: the starting text of a new
-    override. Translations are rendered in ``language``; ``{% if x %}`` becomes ``{if($x)}`` blocks and a loop over
-    a list variable becomes its ``${name}``."""
+    override, which renders as the files do. Translations are rendered in ``language``; ``{% if x %}`` (or
+    ``{% if not x %}``) becomes ``{if($x)}`` (``{if(!$x)}``) blocks, an ``{% elif y %}`` a block ``{if($y)}`` inside
+    ``{if(!$x)}``, an ``{% else %}`` the opposite block; a loop over a list variable becomes its ``${name}``.
+
+    Raises :class:`TemplateSyntaxProblem` (French message naming the construct) for what the override syntax cannot
+    write (a comparison, an attribute, a filter in a condition, a loop over something else than a list variable, a
+    block inside a block on the same variable): a starting text that says something else than the files would be
+    worse than none."""
     placeholders = {name: _placeholder(name) for name in notification.names}
     with translation.override(language):
         subject = _convert(f"{notification.template_base}_subject.txt", placeholders, notification)
@@ -179,13 +185,33 @@ def _placeholder(name: str) -> str:
     return f"${{{name}}}"
 
 
+class _Conversion:
+    """One file template being converted: the notification, the context of placeholders, the variables of the
+    blocks being written (a block inside a block on the same variable cannot be read back)."""
+
+    def __init__(self, notification: Notification, context: Context) -> None:
+        self.notification, self.context = notification, context
+        self.open: frozenset[str] = frozenset()
+
+    def refuse(self, node: Node) -> TemplateSyntaxProblem:
+        token = getattr(node, "token", None)
+        construct = f"{{% {token.contents} %}}" if token is not None else type(node).__name__
+        return TemplateSyntaxProblem(
+            gettext(
+                "The file template of the mail %(code)s uses “%(construct)s”, which the syntax of edited texts "
+                "cannot write: write this passage yourself."
+            )
+            % {"code": self.notification.code, "construct": construct}
+        )
+
+
 def _convert(template_name: str, placeholders: dict, notification: Notification) -> str:
     backend_template = get_template(template_name)
     assert isinstance(backend_template, DjangoTemplate)  # mail templates live in the Django template engine
     template = backend_template.template
     context = Context(placeholders, autoescape=False)
     with context.render_context.push_state(template), context.bind_template(template):
-        return _walk(template.nodelist, context, notification)
+        return _walk(template.nodelist, _Conversion(notification, context))
 
 
 def _simple_name(expression: object) -> str | None:
@@ -196,24 +222,49 @@ def _simple_name(expression: object) -> str | None:
     return var.lookups[0] if len(var.lookups) == 1 else None
 
 
-def _walk(nodelist: NodeList, context: Context, notification: Notification) -> str:
-    return "".join(_node_source(node, context, notification) for node in nodelist)
+def _condition(condition: object, notification: Notification) -> tuple[str, str] | None:
+    """(name, "" or "!") of ``{% if name %}`` / ``{% if not name %}`` on one of the mail's variables, else None."""
+    negation = ""
+    if getattr(condition, "id", None) == "not":
+        condition, negation = getattr(condition, "first", None), "!"
+    name = _simple_name(condition.value) if isinstance(condition, TemplateLiteral) else None
+    return (name, negation) if name in notification.names else None
 
 
-def _node_source(node: Node, context: Context, notification: Notification) -> str:
+def _walk(nodelist: NodeList, conversion: _Conversion) -> str:
+    return "".join(_node_source(node, conversion) for node in nodelist)
+
+
+def _node_source(node: Node, conversion: _Conversion) -> str:
     if isinstance(node, AutoEscapeControlNode):
-        return _walk(node.nodelist, context, notification)
-    loop_name = _simple_name(node.sequence) if isinstance(node, ForNode) else None
-    if loop_name is not None and loop_name in notification.names:
-        return _placeholder(loop_name)
+        return _walk(node.nodelist, conversion)
+    if isinstance(node, ForNode):
+        name = _simple_name(node.sequence)
+        if name is None or _kind(conversion.notification, name) != Kind.LINES:
+            raise conversion.refuse(node)
+        return _placeholder(name)
     if isinstance(node, IfNode):
-        branches = node.conditions_nodelists
-        condition = branches[0][0]
-        name = _simple_name(condition.value) if isinstance(condition, TemplateLiteral) else None
-        has_else = len(branches) == 2 and branches[1][0] is None
-        if name in notification.names and (len(branches) == 1 or has_else):
-            text = f"{{if(${name})}}{_walk(branches[0][1], context, notification)}{{endif(${name})}}"
-            if has_else:
-                text += f"{{if(!${name})}}{_walk(branches[1][1], context, notification)}{{endif(!${name})}}"
-            return text
-    return node.render(context)
+        return _branches(node, node.conditions_nodelists, conversion)
+    return node.render(conversion.context)
+
+
+def _branches(node: IfNode, branches: list, conversion: _Conversion) -> str:
+    """``{% if a %}A{% elif b %}B{% else %}C{% endif %}`` as ``{if($a)}A{endif($a)}{if(!$a)}{if($b)}B{endif($b)}
+    {if(!$b)}C{endif(!$b)}{endif(!$a)}`` (without the line break): each branch only when the ones before are not
+    taken, as the files do."""
+    (condition, nodelist), rest = branches[0], branches[1:]
+    if condition is None:  # {% else %}
+        return _walk(nodelist, conversion)
+    tested = _condition(condition, conversion.notification)
+    if tested is None or tested[0] in conversion.open:
+        raise conversion.refuse(node)
+    name, negation = tested
+    outer, conversion.open = conversion.open, conversion.open | {name}
+    try:
+        text = f"{{if({negation}${name})}}{_walk(nodelist, conversion)}{{endif({negation}${name})}}"
+        if rest:
+            other = "" if negation else "!"
+            text += f"{{if({other}${name})}}{_branches(node, rest, conversion)}{{endif({other}${name})}}"
+    finally:
+        conversion.open = outer
+    return text

@@ -160,6 +160,123 @@ def test_file_version_in_the_override_syntax_renders_like_the_files(code, langua
         assert overridden[1].strip() == from_files[1].strip()
 
 
+_FILE_CONDITIONS = re.compile(r"\{% *(?:el)?if (\w+) *%\}")
+
+
+def _file_conditions(mail_type: notifications.Notification) -> list[str]:
+    """The variables the files' ``{% if %}``/``{% elif %}`` test (not a loop's own: ``piece.comment``)."""
+    sources = "".join(
+        Path(settings.BASE_DIR, "templates", f"{mail_type.template_base}_{part}.txt").read_text()
+        for part in ("subject", "body")
+    )
+    return sorted(set(_FILE_CONDITIONS.findall(sources)) & set(mail_type.names))
+
+
+def _toggled_contexts(mail_type: notifications.Notification, names: list[str]) -> list[dict]:
+    """The sample context, then every variable a block tests set and unset (all at once, then one by one): each
+    branch of each ``{% if %}``/``{% elif %}``/``{% else %}`` of the files is taken at least once."""
+
+    def set_to(context: dict, name: str, on: bool) -> None:
+        variable = mail_type.variable(name)
+        assert variable is not None
+        if variable.kind == notifications.Kind.FLAG:
+            context[name] = on
+        else:
+            context[name] = (variable.sample or "valeur") if on else ""
+
+    sample = mail_type.sample_context()
+    contexts = [sample]
+    for on in (True, False):
+        context = dict(sample)
+        for name in names:
+            set_to(context, name, on)
+        contexts.append(context)
+        for name in names:
+            context = dict(sample)
+            set_to(context, name, not on)
+            contexts.append(context)
+    return contexts
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("code", notifications.codes())
+def test_file_version_renders_like_the_files_in_every_branch(code, language):
+    """Review finding: ``{% elif %}`` was not converted (the whole block was printed as if its first branch were
+    taken). Converting then rendering the override gives the files' text whichever branches are taken."""
+    mail_type = notifications.get(code)
+    subject, body = file_version(mail_type, language)
+    check_source(subject, mail_type)
+    check_source(body, mail_type)
+    lines = any(variable.kind == notifications.Kind.LINES for variable in mail_type.variables)
+
+    for context in _toggled_contexts(mail_type, _file_conditions(mail_type)):
+        overridden = mail_templates.render_override(subject, body, mail_type, context)
+        from_files = render_email(mail_type.template_base, context, language=language)
+        assert overridden[0] == from_files[0]
+        if not lines:  # a list's items are printed by the files' own loop, by ``${name}`` one per line
+            assert overridden[1].strip() == from_files[1].strip(), context
+
+
+def test_an_elif_becomes_nested_blocks():
+    mail_type = notifications.get("AVIS_DEFAVORABLE")
+
+    _subject, body = file_version(mail_type, "en")
+
+    assert (
+        "{if($letter_attached)}\nYour decision letter is attached to this e-mail; you can also download it from "
+        "eCandidat: ${letter_url}\n{endif($letter_attached)}{if(!$letter_attached)}{if($letter_url)}\nYour decision "
+        "letter: ${letter_url}\n{endif($letter_url)}{endif(!$letter_attached)}"
+    ) in body
+
+
+_UNCONVERTIBLE = {
+    "t/comparison_subject.txt": "Sujet",
+    "t/comparison_body.txt": "{% if first_name == 'Estelle' %}Bonjour{% endif %}",
+    "t/attribute_subject.txt": "Sujet",
+    "t/attribute_body.txt": "{% if first_name.upper %}Bonjour{% endif %}",
+    "t/loop_subject.txt": "Sujet",
+    "t/loop_body.txt": "{% for letter in first_name %}{{ letter }}{% endfor %}",
+    "t/repeated_subject.txt": "Sujet",
+    "t/repeated_body.txt": "{% if first_name %}{% if first_name %}Bonjour{% endif %}{% endif %}",
+}
+
+
+@pytest.mark.parametrize(
+    ("base", "construct"),
+    [
+        ("comparison", "{% if first_name == 'Estelle' %}"),
+        ("attribute", "{% if first_name.upper %}"),
+        ("loop", "{% for letter in first_name %}"),
+        ("repeated", "{% if first_name %}"),
+    ],
+)
+def test_file_version_refuses_what_it_cannot_convert(settings, base, construct):
+    """Rather than a starting text that says something else than the files: a French message naming the construct."""
+    settings.TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader", _UNCONVERTIBLE)]},
+        }
+    ]
+    mail_type = notifications.Notification(
+        code="TEST",
+        label="test",
+        sent_when="test",
+        recipient="test",
+        template_base=f"t/{base}",
+        variables=(notifications.Variable("first_name", "prénom", "Estelle"),),
+        context=lambda subject: {},
+    )
+
+    with translation.override("fr"), pytest.raises(TemplateSyntaxProblem) as problem:
+        file_version(mail_type, "fr")
+
+    assert str(problem.value) == (
+        f"Le modèle fichier du mail TEST utilise « {construct} », que la syntaxe des textes modifiés ne sait pas "
+        "écrire : rédigez ce passage vous-même."
+    )
+
+
 # --- the outbox -----------------------------------------------------------------------------------------------------
 
 
@@ -365,6 +482,20 @@ class TestAdminEditing:
         assert "${refused_pieces}" in content
         assert "Variables disponibles" in content
         assert "Prévisualiser" in content
+
+    def test_a_file_version_that_cannot_be_written_is_refused_in_french(self, client, central_manager, mocker):
+        """The add form starts empty and says why; the change page says it where the file version would be."""
+        problem = "Le modèle fichier du mail STATUT_IN utilise « {% if a == b %} »"
+        mocker.patch("ecandidat.admin.file_version", side_effect=TemplateSyntaxProblem(problem))
+        client.force_login(central_manager)
+
+        add = client.get(f"{ADD}?code=STATUT_IN&language=fr")
+        change = client.get(reverse("admin:ecandidat_mailtemplate_change", args=[override().pk]))
+
+        assert "subject" not in add.context["adminform"].form.initial
+        assert [str(message) for message in add.context["messages"]] == [problem]
+        assert change.status_code == 200
+        assert "Le modèle fichier du mail STATUT_IN utilise « {% if a == b %} »" in change.content.decode()
 
     def test_change_page_shows_the_variables_the_file_version_and_the_preview_button(self, client, central_manager):
         template = override()
