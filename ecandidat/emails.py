@@ -77,6 +77,9 @@ RETRY_DELAYS = (
 # (what is left is due again at the next run).
 SWEEP_TIME_BUDGET_SECONDS = 45
 
+# Rows per UPDATE when failed mails are resent without their attachments (each with its own text: ``bulk_update``).
+RESEND_BATCH_SIZE = 500
+
 
 _LOOK_UP = object()
 
@@ -479,24 +482,31 @@ def resend_emails(
     ``without_attachments``: the way out for a mail whose file can never be read (a letter whose build fails every
     time): its references are dropped, so the mail leaves without them rather than never, and its text says which
     files it could not carry (:func:`missing_notice`). Who decided is on the row (``resent_by``) and, from the admin,
-    in its history with the files' names."""
+    in its history with the files' names. Set-based: one UPDATE for all the rows (``RESEND_BATCH_SIZE`` rows per
+    UPDATE without attachments, each row keeping its own text), whatever their number."""
     ids = [email.pk for email in emails]
     now = timezone.now()
+    queued = {"status": OutboundEmail.Status.PENDING, "next_attempt_at": now, "resent_at": now, "resent_by": actor}
     with transaction.atomic():
         resent = list(
             OutboundEmail.objects.select_for_update(of=("self",))
             .filter(pk__in=ids, status=OutboundEmail.Status.FAILED)
             .order_by("pk")
         )
-        OutboundEmail.objects.filter(pk__in=[email.pk for email in resent]).update(
-            status=OutboundEmail.Status.PENDING, next_attempt_at=now, resent_at=now, resent_by=actor
-        )
-        if without_attachments:
+        if not without_attachments:
+            OutboundEmail.objects.filter(pk__in=[email.pk for email in resent]).update(**queued)
+        else:
+            # Each row gets its own text (its files, its language): one UPDATE per batch (``bulk_update``), never one
+            # per mail. New instances: ``resent`` keeps the rows as they were (the caller names the files left out).
+            changed = []
             for email in resent:
                 # The text may announce the files it no longer carries: it says so, as for a file deleted since.
                 left_out = [MissingAttachment(name, "resent without it") for name in email.attachment_names]
                 body, html = with_notice(email, missing_notice(left_out, language=email.language))
-                OutboundEmail.objects.filter(pk=email.pk).update(attachments=[], body=body, html_body=html)
+                changed.append(OutboundEmail(pk=email.pk, attachments=[], body=body, html_body=html, **queued))
+            OutboundEmail.objects.bulk_update(
+                changed, [*queued, "attachments", "body", "html_body"], batch_size=RESEND_BATCH_SIZE
+            )
         for email in resent:
             transaction.on_commit(partial(dispatch, email.pk))
     for email in resent:

@@ -287,6 +287,47 @@ def test_a_mail_whose_file_never_comes_is_resent_without_it(
     assert email.body == message.body
 
 
+@pytest.mark.parametrize("count", [1, 3])
+def test_resending_without_attachments_is_set_based(
+    client, django_capture_on_commit_callbacks, files, central_manager, django_assert_num_queries, settings, count
+):
+    """Review finding: one UPDATE per mail. The same queries for one mail or many (one UPDATE, one history INSERT),
+    and each row still gets its own text, actor and history entry naming its own files."""
+    files.errors.extend([OSError("build fails")] * (count + 1))
+    emails = [
+        _committed(django_capture_on_commit_callbacks, ref(filename=f"lettre-{index}.pdf")) for index in range(count)
+    ]
+    OutboundEmail.objects.update(status=OutboundEmail.Status.FAILED)
+    client.force_login(central_manager)
+
+    # Session, user, savepoint, memberships, count, selection; the service's savepoint, lock, one update, release;
+    # the history's content type and rows (one insert); release. The attempts follow the commit (not run here).
+    with django_assert_num_queries(13), django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            reverse("admin:ecandidat_outboundemail_changelist"),
+            {"action": "resend_without_attachments", "_selected_action": [email.pk for email in emails]},
+        )
+
+    assert response.status_code == 302
+    assert len(callbacks) == count
+    for index, email in enumerate(emails):
+        email.refresh_from_db()
+        assert (email.status, email.attachments, email.resent_by) == (
+            OutboundEmail.Status.PENDING,
+            [],
+            central_manager,
+        )
+        assert email.body.rstrip().endswith(
+            f"Le fichier lettre-{index}.pdf n'a pas pu être joint à ce courriel. Pour l'obtenir, contactez "
+            f"{settings.INSTITUTION_NAME}."
+        )
+        entry = LogEntry.objects.get(object_id=str(email.pk))
+        assert (entry.user, entry.change_message) == (
+            central_manager,
+            f"Renvoyé sans ses pièces jointes : lettre-{index}.pdf.",
+        )
+
+
 def test_a_provider_name_is_registered_once():
     attachments.register("tests.files", FILES)  # the same one again: nothing
 
