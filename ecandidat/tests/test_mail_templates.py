@@ -238,7 +238,46 @@ _UNCONVERTIBLE = {
     "t/loop_body.txt": "{% for letter in first_name %}{{ letter }}{% endfor %}",
     "t/repeated_subject.txt": "Sujet",
     "t/repeated_body.txt": "{% if first_name %}{% if first_name %}Bonjour{% endif %}{% endif %}",
+    "t/negated_subject.txt": "Sujet",
+    "t/negated_body.txt": "{% if not first_name %}Madame, Monsieur{% elif paper %}Cher {{ first_name }}{% endif %}",
 }
+
+
+def _locmem_notification(settings, base: str) -> notifications.Notification:
+    settings.TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader", _UNCONVERTIBLE)]},
+        }
+    ]
+    return notifications.Notification(
+        code="TEST",
+        label="test",
+        sent_when="test",
+        recipient="test",
+        template_base=f"t/{base}",
+        variables=(
+            notifications.Variable("first_name", "prénom", "Estelle"),
+            notifications.Variable("paper", "papier", True, kind=notifications.Kind.FLAG),
+        ),
+        context=lambda subject: {},
+    )
+
+
+@pytest.mark.parametrize("first_name", ["", "Estelle"])
+@pytest.mark.parametrize("paper", [True, False])
+def test_a_negated_condition_becomes_a_negated_block(settings, first_name, paper):
+    mail_type = _locmem_notification(settings, "negated")
+
+    _subject, body = file_version(mail_type, "fr")
+
+    assert body == (
+        "{if(!$first_name)}Madame, Monsieur{endif(!$first_name)}{if($first_name)}{if($paper)}Cher ${first_name}"
+        "{endif($paper)}{endif($first_name)}\n"
+    )
+    context = {"first_name": first_name, "paper": paper}
+    overridden = render_override("Sujet", body, mail_type, context)[1]
+    assert overridden.strip() == render_email("t/negated", context, language="fr")[1].strip()
 
 
 @pytest.mark.parametrize(
@@ -252,21 +291,7 @@ _UNCONVERTIBLE = {
 )
 def test_file_version_refuses_what_it_cannot_convert(settings, base, construct):
     """Rather than a starting text that says something else than the files: a French message naming the construct."""
-    settings.TEMPLATES = [
-        {
-            "BACKEND": "django.template.backends.django.DjangoTemplates",
-            "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader", _UNCONVERTIBLE)]},
-        }
-    ]
-    mail_type = notifications.Notification(
-        code="TEST",
-        label="test",
-        sent_when="test",
-        recipient="test",
-        template_base=f"t/{base}",
-        variables=(notifications.Variable("first_name", "prénom", "Estelle"),),
-        context=lambda subject: {},
-    )
+    mail_type = _locmem_notification(settings, base)
 
     with translation.override("fr"), pytest.raises(TemplateSyntaxProblem) as problem:
         file_version(mail_type, "fr")
