@@ -55,7 +55,7 @@ from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.mail_templates import render_source, values_for
 from offers.enums import Avis
 from offers.letters import LETTER_TYPES
-from offers.models import DecisionLetterTemplate, Formation
+from offers.models import Centre, Commission, DecisionLetterTemplate, Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -284,11 +284,17 @@ def letter_contact(formation: Formation) -> str:
     """Whom the candidate asks for a letter that cannot be had (the mail's notice, the letter's page): the
     formation's commission with its e-mail and telephone, else its centre with its own, else the commission's name.
     ``formation`` has its commission loaded (its centre is read only when the commission has no contact)."""
-    for office in (lambda: formation.commission, lambda: formation.centre):  # the centre read only if need be
-        details = ", ".join(value for value in (office().email, office().phone) if value)
-        if details:
-            return f"{office().label} ({details})"
-    return formation.commission.label
+    commission = formation.commission
+    if details := _details(commission):
+        return f"{commission.label} ({details})"
+    centre = formation.centre
+    if details := _details(centre):
+        return f"{centre.label} ({details})"
+    return commission.label
+
+
+def _details(office: Commission | Centre) -> str:
+    return ", ".join(value for value in (office.email, office.phone) if value)
 
 
 def _contact(letter_id: int) -> str:
