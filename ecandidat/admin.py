@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from ecandidat import notifications
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
+from ecandidat.admin_inputs import mark_language
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
@@ -264,6 +265,15 @@ class MailTemplateForm(forms.ModelForm):
             "subject": forms.TextInput(attrs={"size": 100}),
             "body": forms.Textarea(attrs={"rows": 22, "cols": 110}),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The text's language is the row's (RGAA 8.7, ecandidat/admin_inputs.py): the row's own, or on the add page
+        # the one chosen in the list of mails (?language=).
+        language = self.instance.language if self.instance.pk else self.initial.get("language")
+        for name in ("subject", "body"):
+            if name in self.fields:
+                mark_language(self.fields[name].widget, language)
 
 
 @admin.register(MailTemplate)

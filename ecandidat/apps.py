@@ -9,13 +9,15 @@ class EcandidatConfig(AppConfig):
     def ready(self):
         # Deferred until the app registry is ready: the checks register themselves with @register; the login
         # stamps the session as refreshed, since a login saves it anyway (ecandidat/sessions.py); the admin's yes/no
-        # icons get French text alternatives (ecandidat/admin_wording.py).
+        # icons get French text alternatives (ecandidat/admin_wording.py); the admin's inputs say their language and
+        # get a name where Django gives none (ecandidat/admin_inputs.py).
         from django.contrib.auth.signals import user_logged_in
 
-        from ecandidat import admin_wording, checks  # noqa: F401
+        from ecandidat import admin_inputs, admin_wording, checks  # noqa: F401
         from ecandidat.sessions import stamp_on_login
 
         admin_wording.install()
+        admin_inputs.install()
 
         user_logged_in.connect(stamp_on_login, dispatch_uid="ecandidat.sessions.stamp_on_login")
 

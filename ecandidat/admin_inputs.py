@@ -1,0 +1,102 @@
+"""What the back office's inputs say about themselves, given once for every ModelAdmin and inline rather than field by
+field (RGAA, the project's accessibility standard):
+
+- **language** (criterion 8.7, a change of language is indicated): the input of a model field named ``*_en`` (the
+  English version of a text: a formation's ``title_en``, a mail's ``mail_body_en``…) carries ``lang="en"``, so that
+  a screen reader reads what staff type there in English and the browser checks its spelling in English. When the
+  back office itself is not in French (staff chose English), the French version of such a text (``title`` beside
+  ``title_en``, or a field named ``*_fr``) carries ``lang="fr"``; in French it needs none, the page already is;
+- **name** (criterion 11.1, every field has a label): a file input, which Django's admin puts in a ``<fieldset>``
+  whose ``<legend>`` is not its label, is named by its field's label; the inputs of an editable list
+  (``list_editable``), which have no label at all, are named by their column and their row ("Ordre — Lettre de
+  motivation").
+
+A text whose language is a column of its row rather than its field's name (a mail text, ``MailTemplate.language``)
+is marked by its own form with ``mark_language``.
+
+Django has no setting for either: ``install`` (called by ``EcandidatConfig.ready``) wraps
+``BaseModelAdmin.formfield_for_dbfield``, the hook through which every model field of an admin form (and of an
+inline, and of an editable list) becomes a form field, and ``ModelAdmin.get_changelist_form``, the form of each row
+of an editable list. A ModelAdmin overriding either still calls Django's through ``super()``. A test renders the
+forms (``ecandidat/tests/test_admin_inputs.py``) and a browser test runs axe-core on every admin form.
+"""
+
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib.admin.options import BaseModelAdmin, ModelAdmin
+from django.db import models
+from django.utils.translation import get_language
+
+ENGLISH_SUFFIX = "_en"
+FRENCH_SUFFIX = "_fr"
+
+
+def language_of(db_field: models.Field) -> str | None:
+    """The language of a text a model field holds when its name says so: ``en`` for ``*_en``, ``fr`` for ``*_fr``
+    and for the field whose English version sits beside it (``title`` when the model has ``title_en``)."""
+    name = db_field.name
+    if name.endswith(ENGLISH_SUFFIX):
+        return "en"
+    if name.endswith(FRENCH_SUFFIX):
+        return "fr"
+    model = getattr(db_field, "model", None)
+    if model is not None and any(field.name == name + ENGLISH_SUFFIX for field in model._meta.get_fields()):
+        return "fr"
+    return None
+
+
+def mark_language(widget: forms.Widget, language: str | None) -> None:
+    """``lang`` on an input whose text is in ``language``, when the page is in another language."""
+    if language and not (get_language() or "").startswith(language):
+        widget.attrs["lang"] = language
+
+
+def describe(db_field: models.Field, formfield: forms.Field | None) -> forms.Field | None:
+    """Set the input's ``lang`` (when its language differs from the page's) and, for a file, its name."""
+    if formfield is None:
+        return None
+    widget = formfield.widget
+    mark_language(widget, language_of(db_field))
+    if isinstance(widget, forms.FileInput) and formfield.label:
+        widget.attrs.setdefault("aria-label", formfield.label)
+    return formfield
+
+
+class RowNamedInputs(forms.BaseForm):
+    """The form of one row of an editable list: each input named by its column and its row."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = getattr(self, "instance", None)
+        if instance is None or instance.pk is None:
+            return
+        for field in self.fields.values():
+            if field.label and not field.widget.is_hidden:
+                field.widget.attrs.setdefault("aria-label", f"{field.label} — {instance}")
+
+
+def install() -> None:
+    """Wrap Django's two hooks, once (``ready`` may run twice in a process that reloads apps)."""
+    if installed():
+        return
+    formfield_for_dbfield = BaseModelAdmin.formfield_for_dbfield
+    get_changelist_form = ModelAdmin.get_changelist_form
+
+    @wraps(formfield_for_dbfield)
+    def described_formfield_for_dbfield(self, db_field, request, **kwargs):
+        return describe(db_field, formfield_for_dbfield(self, db_field, request, **kwargs))
+
+    @wraps(get_changelist_form)
+    def row_named_changelist_form(self, request, **kwargs):
+        form = get_changelist_form(self, request, **kwargs)
+        return type(form.__name__, (RowNamedInputs, form), {})
+
+    described_formfield_for_dbfield.ecandidat_admin_inputs = True  # type: ignore[attr-defined]
+    BaseModelAdmin.formfield_for_dbfield = described_formfield_for_dbfield  # type: ignore[method-assign]
+    ModelAdmin.get_changelist_form = row_named_changelist_form  # type: ignore[method-assign]
+
+
+def installed() -> bool:
+    return getattr(BaseModelAdmin.formfield_for_dbfield, "ecandidat_admin_inputs", False)

@@ -1,0 +1,137 @@
+"""The back office's inputs say their language and have a name (ecandidat/admin_inputs.py): the English version of a
+text is typed in an input with ``lang="en"`` (RGAA 8.7), the French one needs none in the French back office and says
+``lang="fr"`` in the English one; a file input and the inputs of an editable list are named."""
+
+import re
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+
+from ecandidat.models import MailTemplate
+from offers.tests.factories import FormationFactory, PieceTypeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _input(html: str, name: str) -> str:
+    """The opening tag of the form's input (or text area) called ``name``."""
+    found = re.search(rf'<(?:input|textarea|select)\b[^>]*\bname="{re.escape(name)}"[^>]*>', html)
+    assert found, f"no input {name}"
+    return found.group(0)
+
+
+def _lang(html: str, name: str) -> str | None:
+    found = re.search(r'\blang="([^"]*)"', _input(html, name))
+    return found.group(1) if found else None
+
+
+FORMATION_TEXTS = {
+    "title": "title_en",
+    "additional_information": "additional_information_en",
+    "registration_instructions": "registration_instructions_en",
+}
+
+
+def test_english_versions_of_a_formation_say_they_are_english(admin_client, django_assert_num_queries, centre):
+    formation = FormationFactory(centre=centre)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    with django_assert_num_queries(18):
+        response = admin_client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="fr"' in html
+    for french, english in FORMATION_TEXTS.items():
+        assert _lang(html, english) == "en"
+        assert _lang(html, french) is None  # the page is French already
+    assert _lang(html, "code") is None  # neither a French nor an English text
+
+
+@pytest.mark.parametrize(
+    ("admin_url", "texts", "queries"),
+    [
+        ("admin:offers_centre_change", {"registration_instructions": "registration_instructions_en"}, 7),
+        ("admin:offers_commission_change", {"return_comment": "return_comment_en"}, 8),
+    ],
+)
+def test_english_versions_of_a_centre_and_a_commission_say_they_are_english(
+    admin_client, django_assert_num_queries, commission, admin_url, texts, queries
+):
+    row = commission.centre if admin_url == "admin:offers_centre_change" else commission
+    with django_assert_num_queries(queries):
+        response = admin_client.get(reverse(admin_url, args=[row.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for french, english in texts.items():
+        assert _lang(html, english) == "en"
+        assert _lang(html, french) is None
+
+
+def test_in_the_english_back_office_the_french_versions_say_they_are_french(
+    admin_client, django_assert_num_queries, centre
+):
+    formation = FormationFactory(centre=centre)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    with django_assert_num_queries(18):
+        response = admin_client.get(url, headers={"accept-language": "en"})
+    html = response.content.decode()
+    assert '<html lang="en"' in html
+    for french, english in FORMATION_TEXTS.items():
+        assert _lang(html, english) is None
+        assert _lang(html, french) == "fr"
+
+
+def test_file_input_and_editable_list_inputs_are_named(admin_client, django_assert_num_queries):
+    with django_assert_num_queries(7):
+        response = admin_client.get(reverse("admin:offers_piecetype_add"))
+    assert 'aria-label="Fichier modèle"' in _input(response.content.decode(), "template")
+
+    PieceTypeFactory(label="Lettre de motivation", order=3)
+    with django_assert_num_queries(8):
+        response = admin_client.get(reverse("admin:offers_piecetype_changelist"))
+    html = response.content.decode()
+    assert 'aria-label="Ordre — Lettre de motivation"' in _input(html, "form-0-order")
+
+
+def test_every_english_text_of_every_admin_form_says_it_is_english(admin_user, rf):
+    """Whatever the ModelAdmin or inline (those added later too): each ``*_en`` input of its add form is English."""
+    request = rf.get("/gestion/")
+    request.user = admin_user
+    english_inputs = set()
+    for model, model_admin in admin.site._registry.items():
+        if not model_admin.has_add_permission(request):
+            continue
+        forms = [model_admin.get_form(request)]
+        forms += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
+        for form in forms:
+            for name, field in form.base_fields.items():
+                if name.endswith("_en"):
+                    assert field.widget.attrs.get("lang") == "en", f"{model.__name__}.{name}"
+                    english_inputs.add(f"{model.__name__}.{name}")
+    # The texts the brief names are among them: a change of field names cannot empty the test.
+    assert {
+        "Formation.title_en",
+        "Formation.additional_information_en",
+        "Formation.registration_instructions_en",
+        "Commission.return_comment_en",
+        "RefusalReason.label_en",
+        "DecisionType.candidate_label_en",
+        "DecisionType.mail_subject_en",
+        "DecisionType.mail_body_en",
+    } <= english_inputs
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", "en"), ("fr", None)])
+def test_a_mail_text_says_the_language_of_its_row(admin_client, django_assert_num_queries, language, expected):
+    """A mail text's language is its row's (``MailTemplate.language``), not its field's name."""
+    template = MailTemplate.objects.create(code="STATUT_IN", language=language, subject="Dossier", body="Bonjour")
+    with django_assert_num_queries(8):
+        response = admin_client.get(reverse("admin:ecandidat_mailtemplate_change", args=[template.pk]))
+    html = response.content.decode()
+    assert _lang(html, "subject") == _lang(html, "body") == expected
+
+    add_url = reverse("admin:ecandidat_mailtemplate_add") + f"?code=STATUT_RE&language={language}"
+    with django_assert_num_queries(5):
+        response = admin_client.get(add_url)
+    html = response.content.decode()
+    assert _lang(html, "subject") == _lang(html, "body") == expected
