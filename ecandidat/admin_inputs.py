@@ -18,7 +18,7 @@ Django has no setting for either: ``install`` (called by ``EcandidatConfig.ready
 ``BaseModelAdmin.formfield_for_dbfield``, the hook through which every model field of an admin form (and of an
 inline, and of an editable list) becomes a form field, and ``ModelAdmin.get_changelist_form``, the form of each row
 of an editable list. A ModelAdmin overriding either still calls Django's through ``super()``. A test renders the
-forms (``ecandidat/tests/test_admin_inputs.py``) and a browser test runs axe-core on every admin form.
+forms (``applications/tests/test_admin_inputs.py``) and a browser test runs axe-core on every admin form.
 """
 
 from functools import wraps

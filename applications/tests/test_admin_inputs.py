@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib import admin
 from django.urls import reverse
+from django.utils import translation
 
 from ecandidat.models import MailTemplate
 from offers.tests.factories import FormationFactory, PieceTypeFactory
@@ -101,8 +102,9 @@ def test_every_english_text_of_every_admin_form_says_it_is_english(admin_user, r
     for model, model_admin in admin.site._registry.items():
         if not model_admin.has_add_permission(request):
             continue
-        forms = [model_admin.get_form(request)]
-        forms += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
+        with translation.override("fr"):  # the back office's language (this folder's tests run in English)
+            forms = [model_admin.get_form(request)]
+            forms += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
         for form in forms:
             for name, field in form.base_fields.items():
                 if name.endswith("_en"):
