@@ -2,16 +2,19 @@
 and the change page of representative rows with inlines, visited by the central office (a superuser).
 
 Django's own widgets are the usual culprits (Select2 autocompletes without a name, the horizontal filter's help
-icons, a file input in a fieldset, the inputs of an editable list): ``ecandidat/admin_inputs.py`` (server side) and
-``static/js/admin_a11y.js`` (widgets drawn in JavaScript) fix them at their source, and this test keeps them fixed
-for every screen a ModelAdmin adds later. No page is excluded.
+icons, a file input in a fieldset, the inputs of an editable list, an open Select2 list): ``ecandidat/admin_inputs.py``
+(server side), ``static/js/admin_a11y.js`` and ``static/css/admin_a11y.css`` (widgets drawn in JavaScript) fix them
+at their source, and this test keeps them fixed for every screen a ModelAdmin adds later. No page is excluded.
 """
+
+import re
 
 import pytest
 from django.conf import settings
 from django.contrib import admin
 from django.test import RequestFactory
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from accounts.tests.mfa import Client
 from applications.services import candidature
@@ -44,7 +47,7 @@ def _pages(superuser) -> list[str]:
     return paths
 
 
-def _rows(campaign, centre, commission, superuser) -> list[str]:
+def _rows(campaign, centre, commission) -> list[str]:
     """Change pages of rows whose forms carry inlines, autocompletes, horizontal filters or English versions."""
     formation = FormationFactory(centre=centre, commission=commission, title="MASTER 1 - ENERGIE")
     formation.piece_types.add(PieceTypeFactory(is_common=False, label="Lettre de motivation"))
@@ -59,7 +62,7 @@ def test_every_back_office_form_and_list_passes_axe(
     live_server, transactional_db, browser_page, campaign, centre, commission, admin_user
 ):
     page = browser_page
-    paths = _pages(admin_user) + _rows(campaign, centre, commission, admin_user)
+    paths = _pages(admin_user) + _rows(campaign, centre, commission)
     assert len(paths) > 40  # the registry was read: a change of admin site cannot empty the test
     _log_in_staff(page, live_server, admin_user)
 
@@ -70,3 +73,22 @@ def test_every_back_office_form_and_list_passes_axe(
         assert response.status == 200, f"{path}: {response.status}"
         problems += [f"{path}: {violation}" for violation in serious_axe_violations(page)]
     assert problems == [], "\n".join(problems)
+
+
+def test_autocompletes_and_horizontal_filters_are_named_by_their_labels(
+    live_server, transactional_db, browser_page, centre, admin_user
+):
+    """Named as sighted staff see them: the field's label, also while a Select2 list is open."""
+    page = browser_page
+    _log_in_staff(page, live_server, admin_user)
+    page.goto(live_server.url + reverse("admin:offers_formation_add"))
+    centre_box = page.get_by_role("combobox", name="Centre :", exact=True)  # nothing chosen yet
+    expect(centre_box).to_have_count(1)
+    filter_name = re.compile(r"^Écrivez dans cette zone pour filtrer la liste des « pièces spécifiques » disponibles")
+    expect(page.get_by_role("textbox", name=filter_name)).to_have_count(1)
+
+    centre_box.click()
+    page.get_by_role("option", name=centre.label).wait_for()
+    assert serious_axe_violations(page) == []
+    page.get_by_role("option", name=centre.label).click()
+    expect(page.get_by_role("combobox", name=f"Centre : {centre.label}", exact=True)).to_have_count(1)

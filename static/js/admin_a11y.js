@@ -42,14 +42,39 @@
     root.querySelectorAll(".search-label-icon[aria-label]:not([role])").forEach(nameFilterIcon);
   }
 
+  // An open Select2: ARIA 1.2 has a combobox name the list it controls (Select2 says only aria-owns), and the
+  // search box in the list is named by the field's label too.
+  function followOpening(selection) {
+    var results = selection.getAttribute("aria-owns");
+    if (!results) {
+      selection.removeAttribute("aria-controls");
+      return;
+    }
+    selection.setAttribute("aria-controls", results);
+    var search = document.querySelector('.select2-search__field[aria-controls="' + results + '"]');
+    var label = (selection.getAttribute("aria-labelledby") || "").split(" ")[0];
+    if (search && label && document.getElementById(label)) {
+      search.setAttribute("aria-labelledby", label);
+    }
+  }
+
   fix(document.documentElement);
   new MutationObserver(function (mutations) {
     mutations.forEach(function (mutation) {
+      if (mutation.type === "attributes") {
+        followOpening(mutation.target);
+        return;
+      }
       mutation.addedNodes.forEach(function (node) {
         if (node.nodeType === 1 && node.parentElement) {
           fix(node.parentElement);
         }
       });
     });
-  }).observe(document.documentElement, { childList: true, subtree: true });
+  }).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["aria-owns"],
+  });
 })();
