@@ -2,8 +2,9 @@
 field (RGAA, the project's accessibility standard):
 
 - **language** (criterion 8.7, a change of language is indicated): the input of a model field named ``*_en`` (the
-  English version of a text: a formation's ``title_en``, a decision type's ``mail_body_en``…) carries ``lang="en"``, so that
-  a screen reader reads what staff type there in English and the browser checks its spelling in English. When the
+  English version of a text: a formation's ``title_en``, a decision type's ``mail_body_en``…) carries
+  ``lang="en"``, so that a screen reader reads what staff type there in English and the browser checks its spelling
+  in English. When the
   back office itself is not in French (staff chose English), the French version of such a text (``title`` beside
   ``title_en``, or a field named ``*_fr``) carries ``lang="fr"``; in French it needs none, the page already is;
 - **name** (criterion 11.1, every field has a label): a file input, which Django's admin puts in a ``<fieldset>``
