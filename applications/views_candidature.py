@@ -499,12 +499,6 @@ def _admission_letter_withheld(application, letter: DecisionLetter) -> bool:
     return application.accepted is False or settings.ADMISSION_LETTER_AFTER_CONFIRMATION
 
 
-def _current_letter(application) -> DecisionLetter | None:
-    """The letter the candidate may download now, if any."""
-    letter = _validated_letter(application)
-    return None if letter is None or _admission_letter_withheld(application, letter) else letter
-
-
 def _letter(application) -> dict[str, object]:
     """The recap's letter, whether an admission letter waits for the confirmation, and whether the letter can never
     be had (its text deleted before it was built: one query then; the recap says so, as the letter's link does)."""
@@ -525,19 +519,27 @@ def _letter(application) -> dict[str, object]:
 def letter(request, public_id):
     """ "Télécharger la lettre": the admission or refusal letter of the candidate's own application (404 for anyone
     else, and when there is no letter). Built now if the background build has not run yet, built again if its file
-    is gone. A letter that can never be had (its text deleted before it was built), which the decision mail may
-    link: its owner gets a page that says so, where the decision is and whom to contact (still a 404), as the recap
-    does."""
+    is gone. When there is no letter to give, its owner (who may follow an old mail's link) gets a page that says
+    why, still with a 404: a letter that can never be had (its text deleted before it was built: whom to contact,
+    as the recap says), an admission letter withheld until the confirmation or after a désistement, no letter for
+    the current decision. The decision itself is on the recap, which the page links."""
     application = _own_application(request, public_id)
-    current = _current_letter(application)
-    if current is None:
-        raise Http404
-    opened = open_letter(current, batch=CANDIDATE_DOWNLOAD)
-    if opened is None:
-        context = {
-            "application": application,
-            "formation": application.formation,
-            "letter_contact": letter_contact(application.formation),
-        }
-        return render(request, "applications/candidature/letter_unavailable.html", context, status=404)
-    return letter_response(*opened)
+    letter = _validated_letter(application)
+    if letter is not None and not _admission_letter_withheld(application, letter):
+        opened = open_letter(letter, batch=CANDIDATE_DOWNLOAD)
+        if opened is not None:
+            return letter_response(*opened)
+        reason = "deleted"
+    elif letter is not None and application.accepted is False:
+        reason = "withdrawn"
+    elif letter is not None:
+        reason = "after_confirmation"
+    else:
+        reason = "none"  # no decision validated yet, or a later decision without a letter (an old mail's link)
+    context = {
+        "application": application,
+        "formation": application.formation,
+        "reason": reason,
+        "letter_contact": letter_contact(application.formation) if reason == "deleted" else "",
+    }
+    return render(request, "applications/candidature/letter_unavailable.html", context, status=404)

@@ -232,7 +232,9 @@ def test_no_admission_letter_after_withdrawing(client, with_letter):
     candidature_services.withdraw_application(application=with_letter, actor=user, reason="PER")
     client.force_login(user)
 
-    assert client.get(letter_url(with_letter)).status_code == 404
+    refused = client.get(letter_url(with_letter), HTTP_ACCEPT_LANGUAGE="fr")
+    assert refused.status_code == 404
+    assertContains(refused, "sa lettre d'admission n'est plus disponible", status_code=404)
     assertNotContains(client.get(reverse("applications:detail", args=[with_letter.public_id])), "/lettre/")
 
 
@@ -252,6 +254,7 @@ def test_the_admission_letter_can_wait_for_the_confirmation(client, with_letter,
     assertContains(before, "pourra être téléchargée ici une fois votre candidature confirmée")
     assertNotContains(before, letter_url(with_letter))
     assert refused.status_code == 404
+    assertContains(refused, "once you have confirmed", status_code=404)  # its owner is told why
     assertContains(after, letter_url(with_letter))
     assertNotContains(after, "une fois votre candidature confirmée")
     assert client.get(letter_url(with_letter)).status_code == 200
@@ -289,7 +292,10 @@ def test_a_later_decision_hides_the_old_letter(client, with_letter, centre_manag
     staff.validate_decision(decision, actor=centre_manager)  # no refusal text: no letter
     client.force_login(with_letter.candidate.user)
 
-    assert client.get(letter_url(with_letter)).status_code == 404
+    # The favourable mail's link, followed after the new decision: its owner is told there is no letter now.
+    response = client.get(letter_url(with_letter))
+    assertContains(response, "There is no letter to download for the current decision", status_code=404)
+    assertContains(response, reverse("applications:detail", args=[with_letter.public_id]), status_code=404)
 
 
 # --- staff ------------------------------------------------------------------------------------------------------
