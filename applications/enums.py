@@ -104,6 +104,9 @@ class EventKind(models.TextChoices):
     FORM_NOT_CONCERNED = "form_not_concerned", _("Form declared not concerned")
     FORM_CONCERNED = "form_concerned", _("Form expected again")
     QUESTIONS_ANSWERED = "questions_answered", _("Complementary questions answered")
+    # Staff in the candidate's place (a paper or phone application): "Réponses aux questions saisies par … pour le
+    # candidat" (applications.admin.review.history_line).
+    QUESTIONS_ENTERED_BY_STAFF = "questions_entered_by_staff", _("Answers to the questions entered")
     FORMS_REMINDER = "forms_reminder", _("Forms reminder sent")
     COMPLETE_FORCED = "complete_forced", _("Dossier set complete with pieces not validated")
     OPI_CREATED = "opi_created", _("OPI created")

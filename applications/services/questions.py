@@ -1,9 +1,10 @@
-"""The candidate's answers to the complementary questions (ecandidat-features §1.8); the questions and their state
-are read by ``applications.questions``."""
+"""The answers to the complementary questions (ecandidat-features §1.8), given by the candidate or entered by staff
+in the candidate's place (a paper or phone application, §2.2 "Candidat"); the questions and their state are read by
+``applications.questions``."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -72,10 +73,71 @@ def answer_questions(
     answers changed; when shared answers changed, the same row (counting those) on each of the candidate's other
     applications not cancelled (``live_applications_of``, where a shared piece's events go). No mail.
     """
+    return _save_answers(
+        application=application,
+        answers=answers,
+        not_concerned=not_concerned,
+        actor=actor,
+        locked_reason=questions_locked_reason,
+        kind=EventKind.QUESTIONS_ANSWERED,
+    )
+
+
+def staff_questions_locked_reason(application: Application) -> str:
+    """Why staff cannot enter the answers in the candidate's place now ("" when they can): a cancelled application,
+    or one with a validated decision (the answers are what the decision was taken on). Unlike the candidate, staff
+    may enter them for a paper dossier, after the transmission and after the date limite de retour: the answers
+    came on paper or by phone, and a transmitted dossier missing answers could never be complete otherwise."""
+    if application.cancelled_at is not None:
+        return _("This application has been cancelled.")
+    if application.decisions.filter(validated_at__isnull=False).exists():
+        return _("A decision on this application has been validated: its answers can no longer be changed.")
+    return ""
+
+
+def enter_answers_for_candidate(
+    *, application: Application, answers: Mapping[int, str], not_concerned: Collection[int], actor: User
+) -> int:
+    """Save the answers staff enter in the candidate's place (a paper or phone application), as
+    ``answer_questions`` does for the candidate: the same checks, all or nothing, the same shared answers (a shared
+    answer changes for every application of the candidate asking the question), returns how many answers changed.
+
+    Only the lock differs (``staff_questions_locked_reason``: not cancelled, no validated decision). The caller
+    checks that ``actor`` manages the application (``Application.objects.editable_by``).
+
+    Side effects: one history row ``questions_entered_by_staff`` on the application with the actor ("Réponses aux
+    questions saisies par … pour le candidat") and the number of answers changed; when shared answers changed, the
+    same kind of row on the candidate's other applications not cancelled. Nothing else changes (no dossier status,
+    no mail).
+    """
+    return _save_answers(
+        application=application,
+        answers=answers,
+        not_concerned=not_concerned,
+        actor=actor,
+        locked_reason=staff_questions_locked_reason,
+        kind=EventKind.QUESTIONS_ENTERED_BY_STAFF,
+    )
+
+
+def _save_answers(
+    *,
+    application: Application,
+    answers: Mapping[int, str],
+    not_concerned: Collection[int],
+    actor: User,
+    locked_reason: Callable[[Application], str],
+    kind: EventKind,
+) -> int:
     try:
         with transaction.atomic():
             return _answer_questions(
-                application=application, answers=answers, not_concerned=not_concerned, actor=actor
+                application=application,
+                answers=answers,
+                not_concerned=not_concerned,
+                actor=actor,
+                locked_reason=locked_reason,
+                kind=kind,
             )
     except IntegrityError as error:
         # Another request created the same shared answer between our read and our write (two tabs, a double submit).
@@ -85,14 +147,20 @@ def answer_questions(
 
 
 def _answer_questions(
-    *, application: Application, answers: Mapping[int, str], not_concerned: Collection[int], actor: User
+    *,
+    application: Application,
+    answers: Mapping[int, str],
+    not_concerned: Collection[int],
+    actor: User,
+    locked_reason: Callable[[Application], str],
+    kind: EventKind,
 ) -> int:
     locked = (
         Application.objects.select_for_update(of=("self",))
         .select_related("formation", "candidate__user")
         .get(pk=application.pk)
     )
-    reason = questions_locked_reason(locked)
+    reason = locked_reason(locked)
     if reason:
         raise InvalidTransition(reason)
     questions = {question.pk: question for question in listed_questions(locked)}
@@ -136,10 +204,10 @@ def _answer_questions(
         changed += 1
         changed_shared += is_shared
     if changed:
-        record_event(locked, kind=EventKind.QUESTIONS_ANSWERED, actor=actor, comment=_changes(changed))
+        record_event(locked, kind=kind, actor=actor, comment=_changes(changed))
     if changed_shared:
         others = [pk for pk in live_applications_of(locked.candidate_id) if pk != locked.pk]
-        record_events(others, kind=EventKind.QUESTIONS_ANSWERED, actor=actor, comment=_shared_changes(changed_shared))
+        record_events(others, kind=kind, actor=actor, comment=_shared_changes(changed_shared))
     return changed
 
 
