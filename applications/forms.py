@@ -627,11 +627,14 @@ class AnswerField(forms.CharField):
 class QuestionsForm(forms.Form):
     """The application's complementary questions, one field each (``question-<id>``): Yes/No radios or a text of at
     most 1000 characters, and a "Non concerné" box (``question-<id>-nc``) for a conditional question. An empty
-    answer is allowed (the question stays waiting); the rules are the service's (``answer_questions``)."""
+    answer is allowed (the question stays waiting); the rules are the service's (``answer_questions``). With
+    ``for_staff`` (staff in the candidate's place, ``enter_answers_for_candidate``), the box and its error speak of
+    the candidate instead of "you"."""
 
-    def __init__(self, *args, rows: list[QuestionRow], **kwargs):
+    def __init__(self, *args, rows: list[QuestionRow], for_staff: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.rows = rows
+        self.for_staff = for_staff
         for row in rows:
             name = field_name(row.question)
             label = str(row.label).rstrip(" .:")  # the error summary adds " : " after it
@@ -655,7 +658,9 @@ class QuestionsForm(forms.Form):
                 )
             if row.question.is_conditional:
                 self.fields[f"{name}-nc"] = forms.BooleanField(
-                    label=_("This question does not concern me"),
+                    label=_("This question does not concern the candidate")
+                    if for_staff
+                    else _("This question does not concern me"),
                     required=False,
                     initial=row.status == PieceStatus.NOT_CONCERNED,
                 )
@@ -668,7 +673,10 @@ class QuestionsForm(forms.Form):
             if data.get(f"{name}-nc") and data.get(name):
                 # On the answer's field: the error summary then names the question, not the box.
                 self.add_error(
-                    name, _("Either answer the question or declare that it does not concern you, not both.")
+                    name,
+                    _("Either answer the question or declare that it does not concern the candidate, not both.")
+                    if self.for_staff
+                    else _("Either answer the question or declare that it does not concern you, not both."),
                 )
         return data
 

@@ -4,6 +4,9 @@
   mass withdrawal, issue #26): recording a confirmation (the candidate answered by phone, mail or letter, also after
   the date de confirmation: staff answer "at any time", §1.12) or a withdrawal (before or after the candidate
   confirmed, with the reason the candidate gave), and changing an application's type de traitement.
+- Entering the answers to the complementary questions in the candidate's place (the application's page, "Saisir
+  les réponses aux questions"): the candidate's form and rules (``applications.services.questions``), also after
+  the transmission, until a decision is validated.
 - Two pages of the applications list for a phone call or a paper application: creating a candidate's e-mail
   account (the candidate receives the usual mail to choose a password) and creating an application for a
   candidate. Centre managers (for their centres' formations) and the central office.
@@ -18,19 +21,26 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_http_methods
 
 from accounts.services import create_candidate_account
+from applications.admin.review import change_url, list_filters
+from applications.admin.review_actions import application_for
 from applications.enums import WithdrawalReason
+from applications.forms import QuestionsForm
 from applications.models import Candidate
+from applications.questions import question_rows
 from applications.services import candidature as candidature_services
 from applications.services import staff
+from applications.services.questions import enter_answers_for_candidate, staff_questions_locked_reason
 from applications.workflow import Role
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.admin_base import bound_view
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
 from offers.enums import TreatmentType
 from offers.models import Formation
@@ -242,6 +252,53 @@ def application_view(model_admin, request):
     )
 
 
+@require_http_methods(["GET", "POST"])
+def questions_view(request, object_id, *, model_admin):
+    """ "Saisir les réponses aux questions": the application's questions in the candidate's form (GET), saved together
+    in the candidate's place (POST), for the central office and the application's managers (``editable_by``:
+    commission members and read-only staff 403, outsiders 404). An application that asks no question is a 404; a
+    cancelled one or one with a validated decision goes back to its page with the reason."""
+    application = application_for(request, object_id, "editable_by")
+    back = change_url(application.pk, list_filters(request), "questions")
+    rows = question_rows(application, unlisted=False)
+    if not rows:
+        raise Http404
+    if locked := staff_questions_locked_reason(application):
+        messages.error(request, locked)
+        return HttpResponseRedirect(back)
+    form = QuestionsForm(request.POST if request.method == "POST" else None, rows=rows, for_staff=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = enter_answers_for_candidate(
+                application=application, answers=form.answers(), not_concerned=form.not_concerned(), actor=request.user
+            )
+        except FieldRuleError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
+        except BusinessRuleError as error:
+            messages.error(request, str(error))
+            return HttpResponseRedirect(back)
+        else:
+            messages.success(
+                request,
+                gettext("The answers have been saved for the candidate.")
+                if changed
+                else gettext("The answers have not changed."),
+            )
+            return HttpResponseRedirect(back)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": gettext("Enter the answers to the questions"),
+        "subtitle": None,
+        "application": application,
+        "form": form,
+        "fields": [(row, *form.fields_of(row)) for row in rows],
+        "back_url": back,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/applications/application/questions.html", context)
+
+
 def on_behalf_urls(model_admin) -> list:
     wrap = model_admin.admin_site.admin_view
     return [
@@ -254,5 +311,10 @@ def on_behalf_urls(model_admin) -> list:
             "pour-le-candidat/candidature/",
             wrap(lambda request: application_view(model_admin, request)),
             name="applications_application_on_behalf",
+        ),
+        path(
+            "<int:object_id>/pour-le-candidat/questions/",
+            bound_view(model_admin, questions_view),
+            name="applications_application_on_behalf_questions",
         ),
     ]

@@ -112,7 +112,9 @@ def history_line(event, codes: dict[str, str]) -> HistoryLine:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:
             what = f"{what} « {piece_label[:80]} »"
-    if event.actor_id is not None:
+    if event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
+        text = _("%(what)s by %(actor)s for the candidate") % {"what": what, "actor": event.actor.get_username()}
+    elif event.actor_id is not None:
         text = _("%(what)s by %(actor)s") % {"what": what, "actor": event.actor.get_username()}
     elif event.batch:
         text = _("%(what)s (batch %(batch)s)") % {"what": what, "batch": event.batch}
@@ -296,6 +298,17 @@ def _answer_operations_out_of_place(application, decisions) -> set[str]:
     return hidden
 
 
+def questions_url(application, *, decisions, can_manage: bool, asks_questions: bool) -> str:
+    """The link to "Saisir les réponses aux questions" (``applications.admin.on_behalf.questions_view``), "" when
+    not offered: the user does not manage the application, it asks no question, it is cancelled or has a validated
+    decision. Read from what the page already has: no query."""
+    if not (can_manage and asks_questions) or application.cancelled_at is not None:
+        return ""
+    if any(decision.validated_at is not None for decision in decisions):
+        return ""
+    return reverse("admin:applications_application_on_behalf_questions", args=[application.pk])
+
+
 def review_page(model_admin, request, application, *, operations, can_manage: bool, can_decide: bool):
     """The application's page (GET of the admin's change view)."""
     dossier = review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide)
@@ -315,6 +328,12 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         "has_view_permission": True,
         "is_nav_sidebar_enabled": False,  # one readable column; the apps are one link away
         "operations": operations,
+        "questions_url": questions_url(
+            application,
+            decisions=dossier["decisions"],
+            can_manage=can_manage,
+            asks_questions=bool(dossier["question_rows"]),
+        ),
         "regime_entry": settings.SIS_REGIME_ENTRY,  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         **dossier,
     }
