@@ -51,6 +51,9 @@ LAYOUT_JS = """
   return {
     page: root.scrollWidth - root.clientWidth, box: box.scrollWidth - box.clientWidth, width: root.clientWidth,
     tableDisplay: getComputedStyle(table).display, headers, rows, targets,
+    roles: [table, ...table.querySelectorAll('thead, tbody, tr, th, td')].map((el) =>
+      el.tagName.toLowerCase() + (el.closest('thead') ? '^' : '') + ' '
+      + el.getAttribute('role')),
   };
 }
 """
@@ -140,7 +143,13 @@ def test_a_commission_member_reads_the_applications_as_cards_on_a_phone(
         plain = next(row for row in phone["rows"] if "sva-row" not in row["classes"])
         assert "rgb(179, 64, 0)" not in plain["borderLeft"]
 
-        # Chromium still exposes the table: one header row and a row per application, a column header per column.
+        # Every element of the table says its role (WebKit drops a table's semantics once it is laid out as blocks;
+        # Chromium keeps them) and Chromium exposes one header row, a row per application, a header per column.
+        expected_roles = {
+            "table table", "thead^ rowgroup", "tbody rowgroup", "tr^ row", "th^ columnheader", "tr row", "td cell",
+            "th rowheader",
+        }
+        assert set(phone["roles"]) == expected_roles, phone["roles"]
         roles = _accessible_roles(page)
         assert roles.get("table") == 1, roles
         assert roles.get("row") == len(applications) + 1, roles
