@@ -49,8 +49,6 @@ def labelled_cells(result: Iterable[str], result_headers: Iterable[Mapping[str, 
     A cell beyond the headers (the primary key's field of an editable list) has a role and no label."""
     return mark_safe(  # noqa: S308 - each cell is escaped markup
         "".join(
-            labelled_cell(cell, header)
-            for cell, header in zip_longest(result, result_headers)
-            if cell is not None
+            labelled_cell(cell, header) for cell, header in zip_longest(result, result_headers) if cell is not None
         )
     )
