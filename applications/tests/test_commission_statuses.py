@@ -297,7 +297,11 @@ def test_the_commissions_list_says_what_each_shows(client, django_assert_num_que
     with django_assert_num_queries(10):  # the flags are the row's: no query per commission
         response = client.get(reverse("admin:offers_commission_changelist"))
 
-    assertContains(response, '<td class="field-dossiers_shown">Received, Complete</td>', html=True)
+    assertContains(
+        response,
+        '<td role="cell" data-label="Dossiers shown" class="field-dossiers_shown">Received, Complete</td>',
+        html=True,
+    )
 
 
 def test_the_form_is_a_labelled_group_of_checkboxes(client, centre_manager, commission):
@@ -337,13 +341,13 @@ def test_a_row_in_alert_carries_its_level_and_says_it_in_words(
         response = client.get(reverse(CHANGELIST) + "?o=1")
 
     html = response.content.decode()
-    rows = html.split("<tbody>")[1].split("</tbody>")[0].split("<tr")[1:]
+    rows = html.split('<tbody role="rowgroup">')[1].split("</tbody>")[0].split("<tr")[1:]
     by_row = {
         application.pk: next(row for row in rows if f'value="{application.pk}"' in row) for application in (old, fresh)
     }
-    assert by_row[old.pk].startswith(' class="sva-row sva-row--orange">')
+    assert by_row[old.pk].startswith(' role="row" class="sva-row sva-row--orange">')
     assert "45 d (threshold of 30 d reached)" in by_row[old.pk]  # colour never alone
-    assert by_row[fresh.pk].startswith(">")
+    assert by_row[fresh.pk].startswith(' role="row">')
     assert "—" in by_row[fresh.pk]
 
 

@@ -327,8 +327,10 @@ def test_the_list_says_the_alert_in_words(
     assert f'fill="{SvaColour.ORANGE}"/></svg> 45 d (threshold of 30 d reached)' in html
     assert 'aria-hidden="true"' in html
     assert [row.pk for row in response.context["cl"].result_list] == [application.pk]
-    # The row carries its level, inside the back office's scrolling results box (the shared results template).
-    assert '<tr class="sva-row sva-row--orange">' in html
+    # The row carries its level, inside the back office's scrolling results box (the shared results template), its
+    # cells their column's name for the phone's cards.
+    assert '<tr role="row" class="sva-row sva-row--orange">' in html
+    assert '<td role="cell" data-label="SVA alert" class="field-sva_alert">' in html
     assert '<div class="results" role="region" tabindex="0"' in html
 
 
