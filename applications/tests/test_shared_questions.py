@@ -444,7 +444,7 @@ def test_the_question_admin_shows_the_flag_in_the_form_and_the_list(admin_client
     assertContains(page, '<input type="checkbox" name="is_unique" aria-describedby="id_is_unique_helptext"')
     assertContains(
         admin_client.get(reverse("admin:offers_question_changelist")),
-        '<th scope="col" class="sortable column-is_unique"',
+        '<th scope="col" role="columnheader" class="sortable column-is_unique"',
     )
 
 
