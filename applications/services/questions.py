@@ -4,7 +4,8 @@ in the candidate's place (a paper or phone application, §2.2 "Candidat"); the q
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
@@ -129,86 +130,76 @@ def _save_answers(
     locked_reason: Callable[[Application], str],
     kind: EventKind,
 ) -> int:
+    with _refusing_a_concurrent_first_answer():
+        locked = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("formation", "candidate__user")
+            .get(pk=application.pk)
+        )
+        reason = locked_reason(locked)
+        if reason:
+            raise InvalidTransition(reason)
+        questions = {question.pk: question for question in listed_questions(locked)}
+        if unknown := (set(answers) | set(not_concerned)) - set(questions):
+            raise BusinessRuleError(
+                ngettext(
+                    "This question is not asked for this application.",
+                    "These questions are not asked for this application.",
+                    len(unknown),
+                )
+            )
+        wanted: dict[int, tuple[str, bool]] = {}
+        for pk, question in questions.items():
+            declared = pk in not_concerned
+            if declared and not question.is_conditional:
+                raise FieldRuleError(
+                    _("This question is not conditional: answer it."), field=f"{field_name(question)}-nc"
+                )
+            wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
+        existing = answers_to(locked).select_for_update(of=("self",)).filter(question__in=questions)
+        own, shared = split_answers(existing)
+        changed = changed_shared = 0
+        for pk, (value, declared) in wanted.items():
+            question = questions[pk]
+            is_shared = is_shared_question(question)
+            # What the candidate read: the other way's answer after a change of the question's flags.
+            current = answer_of(question, own, shared)
+            if (current.answer, current.not_concerned) == (value, declared) if current else not (value or declared):
+                continue
+            row = (shared if is_shared else own).get(pk)
+            if row is None:
+                QuestionAnswer.objects.create(
+                    candidate_id=locked.candidate_id,
+                    application=None if is_shared else locked,
+                    question_id=pk,
+                    answer=value,
+                    not_concerned=declared,
+                    answered_by=actor,
+                )
+            else:
+                row.answer, row.not_concerned, row.answered_by = value, declared, actor
+                row.save(update_fields=["answer", "not_concerned", "answered_by", "answered_at"])
+            changed += 1
+            changed_shared += is_shared
+        if changed:
+            record_event(locked, kind=kind, actor=actor, comment=_changes(changed))
+        if changed_shared:
+            others = [pk for pk in live_applications_of(locked.candidate_id) if pk != locked.pk]
+            record_events(others, kind=kind, actor=actor, comment=_shared_changes(changed_shared))
+        return changed
+
+
+@contextmanager
+def _refusing_a_concurrent_first_answer() -> Iterator[None]:
+    """One transaction; another request creating the same shared answer between our read and our write (two tabs,
+    a double submit) is refused in French rather than raised as an integrity error."""
     try:
         with transaction.atomic():
-            return _answer_questions(
-                application=application,
-                answers=answers,
-                not_concerned=not_concerned,
-                actor=actor,
-                locked_reason=locked_reason,
-                kind=kind,
-            )
+            yield
     except IntegrityError as error:
-        # Another request created the same shared answer between our read and our write (two tabs, a double submit).
         raise BusinessRuleError(
             _("Your answers were being saved from another page at the same time: check them and save again.")
         ) from error
-
-
-def _answer_questions(
-    *,
-    application: Application,
-    answers: Mapping[int, str],
-    not_concerned: Collection[int],
-    actor: User,
-    locked_reason: Callable[[Application], str],
-    kind: EventKind,
-) -> int:
-    locked = (
-        Application.objects.select_for_update(of=("self",))
-        .select_related("formation", "candidate__user")
-        .get(pk=application.pk)
-    )
-    reason = locked_reason(locked)
-    if reason:
-        raise InvalidTransition(reason)
-    questions = {question.pk: question for question in listed_questions(locked)}
-    if unknown := (set(answers) | set(not_concerned)) - set(questions):
-        raise BusinessRuleError(
-            ngettext(
-                "This question is not asked for this application.",
-                "These questions are not asked for this application.",
-                len(unknown),
-            )
-        )
-    wanted: dict[int, tuple[str, bool]] = {}
-    for pk, question in questions.items():
-        declared = pk in not_concerned
-        if declared and not question.is_conditional:
-            raise FieldRuleError(_("This question is not conditional: answer it."), field=f"{field_name(question)}-nc")
-        wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
-    existing = answers_to(locked).select_for_update(of=("self",)).filter(question__in=questions)
-    own, shared = split_answers(existing)
-    changed = changed_shared = 0
-    for pk, (value, declared) in wanted.items():
-        question = questions[pk]
-        is_shared = is_shared_question(question)
-        # What the candidate read: the other way's answer after a change of the question's flags.
-        current = answer_of(question, own, shared)
-        if (current.answer, current.not_concerned) == (value, declared) if current else not (value or declared):
-            continue
-        row = (shared if is_shared else own).get(pk)
-        if row is None:
-            QuestionAnswer.objects.create(
-                candidate_id=locked.candidate_id,
-                application=None if is_shared else locked,
-                question_id=pk,
-                answer=value,
-                not_concerned=declared,
-                answered_by=actor,
-            )
-        else:
-            row.answer, row.not_concerned, row.answered_by = value, declared, actor
-            row.save(update_fields=["answer", "not_concerned", "answered_by", "answered_at"])
-        changed += 1
-        changed_shared += is_shared
-    if changed:
-        record_event(locked, kind=kind, actor=actor, comment=_changes(changed))
-    if changed_shared:
-        others = [pk for pk in live_applications_of(locked.candidate_id) if pk != locked.pk]
-        record_events(others, kind=kind, actor=actor, comment=_shared_changes(changed_shared))
-    return changed
 
 
 def _changes(count: int) -> str:

@@ -1,8 +1,17 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import caches
 from django.utils import translation
 
 from applications.tests.factories import CandidateFactory
+
+
+@pytest.fixture
+def empty_pages_cache():
+    """The candidate pages keep each formation's questions in the "pages" cache: no test reads another's."""
+    caches["pages"].clear()
+    yield
+    caches["pages"].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -21,19 +21,9 @@ from applications.services.questions import answer_questions
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
 from offers.models import Question
-from offers.tests.factories import CentreFactory, FormationFactory
+from offers.tests.factories import CentreFactory, FormationFactory, make_question
 
-pytestmark = pytest.mark.django_db
-
-
-def make_question(code, *, kind=Question.Kind.TEXT, **fields):
-    return Question.objects.create(
-        code=code,
-        label=fields.pop("label", f"Label {code}"),
-        candidate_label=fields.pop("candidate_label", f"Question {code} ?"),
-        kind=kind,
-        **fields,
-    )
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_pages_cache")]
 
 
 @pytest.fixture

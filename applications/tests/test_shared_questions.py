@@ -30,29 +30,11 @@ from applications.services.questions import answer_questions
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.models import Question
-from offers.tests.factories import CentreFactory, FormationFactory
+from offers.tests.factories import CentreFactory, FormationFactory, make_question
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_pages_cache")]
 
 SHARED_NOTE = "Your answer to this question is shared by all of your applications that ask it"
-
-
-def make_question(code, *, kind=Question.Kind.TEXT, **fields):
-    return Question.objects.create(
-        code=code,
-        label=fields.pop("label", f"Label {code}"),
-        candidate_label=fields.pop("candidate_label", f"Question {code} ?"),
-        kind=kind,
-        **fields,
-    )
-
-
-@pytest.fixture(autouse=True)
-def _empty_pages_cache():
-    """The candidate pages keep each formation's questions in the "pages" cache: no test reads another's."""
-    caches["pages"].clear()
-    yield
-    caches["pages"].clear()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the central office and the application's managers; the candidate's form and chec
 the transmission until a decision is validated; a history row with the staff actor; personas and query counts."""
 
 import pytest
-from django.core.cache import caches
 from django.urls import reverse
 from django.utils import timezone, translation
 from pytest_django.asserts import assertContains, assertNotContains
@@ -17,28 +16,11 @@ from applications.tests.factories_candidature import ApplicationFactory, Decisio
 from ecandidat.exceptions import InvalidTransition
 from offers.enums import ApplicationMode
 from offers.models import Question
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import FormationFactory, make_question
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_pages_cache")]
 
 LINK = "Enter the answers to the questions"
-
-
-def make_question(code, *, kind=Question.Kind.TEXT, **fields):
-    return Question.objects.create(
-        code=code,
-        label=f"Label {code}",
-        candidate_label=fields.pop("candidate_label", f"Question {code} ?"),
-        kind=kind,
-        **fields,
-    )
-
-
-@pytest.fixture(autouse=True)
-def _empty_pages_cache():
-    caches["pages"].clear()
-    yield
-    caches["pages"].clear()
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import factory
 from django.utils import timezone
 
 from offers.enums import ApplicationMode
-from offers.models import Campaign, Centre, Commission, DiplomaType, Formation, PieceType
+from offers.models import Campaign, Centre, Commission, DiplomaType, Formation, PieceType, Question
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -70,3 +70,14 @@ class PieceTypeFactory(factory.django.DjangoModelFactory):
 
     code = factory.Sequence(lambda n: f"PJ{n}")
     label = factory.Sequence(lambda n: f"Pièce {n}")
+
+
+def make_question(code, *, kind=Question.Kind.TEXT, **fields):
+    """A complementary question of ``kind`` (text by default) coded ``code``, labelled from its code unless given."""
+    return Question.objects.create(
+        code=code,
+        label=fields.pop("label", f"Label {code}"),
+        candidate_label=fields.pop("candidate_label", f"Question {code} ?"),
+        kind=kind,
+        **fields,
+    )
