@@ -49,6 +49,9 @@ BOOLEAN_LABELS = {YES: gettext_lazy("Yes"), NO: gettext_lazy("No")}
 class QuestionRow:
     question: Question
     answer: QuestionAnswer | None
+    # False for an answer to a question the application no longer asks (out of service or off the formation since):
+    # shown to staff and in the dossier, not answerable.
+    asked: bool = True
 
     @property
     def label(self) -> StaffText:
@@ -189,7 +192,7 @@ def question_rows(application: Application, *, cached: bool = False, unlisted: b
     if unlisted:
         listed = {question.pk for question in questions}
         rows += [
-            QuestionRow(answer.question, answer)
+            QuestionRow(answer.question, answer, asked=False)
             for answer in answers_of(application, (answer for answer in answers if answer.question_id not in listed))
             if answer.status != PieceStatus.WAITING
         ]

@@ -332,7 +332,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
             application,
             decisions=dossier["decisions"],
             can_manage=can_manage,
-            asks_questions=bool(dossier["question_rows"]),
+            asks_questions=any(row.asked for row in dossier["question_rows"]),
         ),
         "regime_entry": settings.SIS_REGIME_ENTRY,  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         **dossier,

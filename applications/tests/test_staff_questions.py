@@ -254,6 +254,24 @@ def test_an_application_without_questions_has_no_link_and_its_page_is_a_404(clie
     assert client.get(_url(application)).status_code == 404
 
 
+def test_answers_to_questions_no_longer_asked_are_shown_without_the_link(
+    client, centre_manager, application, formation, project, sea
+):
+    """The application's page still shows what the candidate answered to a question taken off the formation since,
+    but offers no page to change it: the questions page would have nothing to ask (404)."""
+    enter_answers_for_candidate(
+        application=application, answers={project.pk: "Marin pêcheur"}, not_concerned=(), actor=centre_manager
+    )
+    formation.questions.clear()
+    client.force_login(centre_manager)
+
+    page = client.get(_page(application))
+
+    assertContains(page, "Marin pêcheur")
+    assertNotContains(page, LINK)
+    assert client.get(_url(application)).status_code == 404
+
+
 # --- shared answers --------------------------------------------------------------------------------------------------
 
 
