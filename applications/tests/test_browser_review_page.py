@@ -1,6 +1,6 @@
 """The reading page in Chromium at 1,280 and 1,024 px (issues 11 and 13): the preview of a PDF piece rendered by the
 server, a refusal with the piece's own deadline, the success message that never covers a heading (the "Avis"
-section reached by its anchor, the refused piece), then the candidate replacing that piece after transmission.
+section reached by its anchor, the refused piece), then the candidate replacing that piece after transmission; at 375 px, the facts' values under their labels.
 axe-core runs on each page (no serious or critical violation). Screenshots: ``docs/screenshots/review-*.png`` when
 ``REVIEW_SCREENSHOTS`` names a directory, else the test's temporary directory.
 """
@@ -154,3 +154,31 @@ def test_preview_refusal_with_deadline_and_messages_that_cover_nothing(
     expect(candidate_page.locator(f"#piece-{submission.piece_type_id}")).to_contain_text("Transmise")
     submission.refresh_from_db()
     assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
+
+
+# Each fact's value against its list's width: a value squeezed into a third of the line breaks an e-mail address or
+# an INE into pieces.
+FACT_WIDTHS_JS = """
+() => [...document.querySelectorAll('.review-facts dd')].filter((dd) => dd.getClientRects().length).map((dd) => [
+  dd.previousElementSibling.textContent.trim(), dd.getBoundingClientRect().width / dd.parentElement.clientWidth,
+])
+"""
+
+
+@pytest.mark.parametrize(("width", "least"), [(375, 0.9), (1280, 0.5)])
+def test_the_facts_give_their_values_the_line_on_a_phone(
+    live_server, transactional_db, new_browser_page, campaign, settings, width, least
+):
+    """At 375 px each value goes under its label across the line; at 1,280 px beside it, on most of the line."""
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission, _ = _transmitted_dossier(campaign)
+    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    page = new_browser_page()
+    page.set_viewport_size({"width": width, "height": 800})
+    staff_login(page, live_server, manager, secret)
+    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+
+    widths = page.evaluate(FACT_WIDTHS_JS)
+
+    assert len(widths) > 5, widths
+    assert [label for label, share in widths if share < least] == []
