@@ -16,6 +16,7 @@ from accounts.models import User
 from accounts.services import issue_numero_dossier
 from applications import services
 from applications.enums import BacSeries, Civility, Mention
+from applications.models import Application
 from applications.pieces import piece_rows
 from applications.services import candidature
 from applications.services import pieces as piece_services
@@ -120,18 +121,23 @@ def seed() -> list[str]:
             actor=user,
         )
         application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
-        for row in piece_rows(application):
-            if row.piece_type.is_conditional:
-                piece_services.declare_not_concerned(application=application, piece_type=row.piece_type, actor=user)
-            else:
-                upload = _pdf(
-                    f"{row.piece_type.code}-{last_name.lower()}", row.piece_type.label, f"{first_name} {last_name}"
-                )
-                piece_services.upload_piece(
-                    application=application, piece_type=row.piece_type, uploaded_file=upload, actor=user
-                )
-        candidature.transmit_application(application=application, actor=user)
+        send_pieces_and_transmit(application, user)
         created += 1
     if not created:
         return []
     return [f"Applications: {created} demo candidates transmitted their dossier to {formation.code} (pieces to check)"]
+
+
+def send_pieces_and_transmit(application: Application, user: User) -> None:
+    """What the candidate does on the pieces tab: a PDF for each piece, "Non concerné" for each conditional one,
+    then "Transmettre ma candidature"."""
+    name = f"{user.first_name} {user.last_name}"
+    for row in piece_rows(application):
+        if row.piece_type.is_conditional:
+            piece_services.declare_not_concerned(application=application, piece_type=row.piece_type, actor=user)
+        else:
+            upload = _pdf(f"{row.piece_type.code}-{user.last_name.lower()}", row.piece_type.label, name)
+            piece_services.upload_piece(
+                application=application, piece_type=row.piece_type, uploaded_file=upload, actor=user
+            )
+    candidature.transmit_application(application=application, actor=user)

@@ -1,8 +1,9 @@
 """The OPI in ``manage.py seed_demo``: one candidate admitted to a demo formation with a decision type marked
-"Déversement OPI", who confirmed, and the day's Pégase files, so that the central office's OPI screen
-(/gestion/applications/opi/) shows a transferred OPI and a ZIP with the reference's columns.
+"Déversement OPI", whose pieces were checked and who confirmed, and the day's Pégase files, so that the central
+office's OPI screen (/gestion/applications/opi/) shows a transferred OPI and a ZIP with the reference's columns.
 
-Everything goes through the real services (dossier, apply, transmit, decide, validate, confirm, transfer).
+Everything goes through the real services (dossier, apply, upload, transmit, check the pieces, complete, decide,
+validate, confirm, transfer).
 Idempotent: an applicant who exists is left alone.
 """
 
@@ -15,11 +16,13 @@ from django.db import transaction
 from accounts.demo import MANAGER
 from accounts.models import User
 from applications import services
-from applications.demo_applications import _applicant
-from applications.enums import BacSeries, Civility, DossierStatus, Mention
+from applications.demo_applications import _applicant, send_pieces_and_transmit
+from applications.enums import BacSeries, Civility, DossierStatus, Mention, PieceStatus
 from applications.models import ReferenceFeeExemption, ReferenceRegime
 from applications.opi.services import transfer_opis
+from applications.pieces import submissions_of
 from applications.services import candidature, staff
+from applications.services import pieces as piece_services
 from applications.services.registration import set_regime_and_fees
 from ecandidat.batches import Report
 from offers.enums import Avis
@@ -86,6 +89,10 @@ def seed() -> list[str]:
             actor=user,
         )
         application = candidature.create_application(candidate=candidate, formation=formation, actor=user)
+        send_pieces_and_transmit(application, user)
+        for submission in submissions_of(application):
+            if submission.status != PieceStatus.NOT_CONCERNED:
+                piece_services.set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=manager)
         staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=manager)
         decision = staff.record_decision(application, decision_type=decision_type, actor=manager)
         staff.validate_decision(decision, actor=manager)

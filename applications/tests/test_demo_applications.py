@@ -13,6 +13,7 @@ from applications.enums import DossierStatus, OpiState, PieceStatus
 from applications.models import Application, ApplicationEvent, Candidate, Opi, OpiExport, PieceSubmission
 from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
 from applications.opi.services import export_zip
+from applications.pieces import submissions_of
 from applications.validators import validate_ine
 from documents.models import Document
 
@@ -34,9 +35,7 @@ def test_seed_demo_leaves_transmitted_applications_for_the_back_office():
     assert all(application.transmitted_at for application in applications)
     # Every piece is either a real stored file waiting to be checked or the conditional piece declared not concerned.
     statuses = set(
-        PieceSubmission.objects.filter(candidate__user__email__endswith="@example.org").values_list(
-            "status", flat=True
-        )
+        PieceSubmission.objects.filter(candidate__applications__in=applications).values_list("status", flat=True)
     )
     assert statuses == {PieceStatus.SUBMITTED, PieceStatus.NOT_CONCERNED}
     assert Document.objects.filter(submission__status=PieceStatus.SUBMITTED).exists()
@@ -70,6 +69,11 @@ def test_seed_demo_leaves_an_opi_whose_zip_has_the_reference_columns():
     rows = archive.read(next(n for n in archive.namelist() if n.startswith("candidature"))).decode().split("\n")
     assert rows[1].split(";")[4] == "M1-EEA-ASGE"
     assert "OPI: Chloé MARCHAND confirmed M1EEA" in output
+    # A dossier declared complete has its pieces sent and checked, as in the back office.
+    statuses = {submission.status for submission in submissions_of(opi.application)}
+    assert statuses <= {PieceStatus.VALIDATED, PieceStatus.NOT_CONCERNED}
+    assert PieceStatus.VALIDATED in statuses
+    assert opi.application.transmitted_at is not None
 
 
 def test_seed_demo_pieces_are_readable_pages_for_the_preview():
