@@ -12,6 +12,7 @@ from ecandidat import attachments, mailbox
 from ecandidat import urls as root_urls
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.models import OutboundEmail
+from ecandidat.tests.tables import card_table, card_table_roles
 
 # ecandidat/urls.py mounts the mailbox only when DEBUG is on at import time (never in tests): mount it here.
 urlpatterns = [
@@ -43,6 +44,8 @@ def test_list_shows_outbox_rows_newest_first(client, db, settings, django_assert
     assert f'href="/boite-mail/{second.public_id}/"' in html
     assert "CPT_MIN_ID_OUBLIE" in html
     assert "second@example.org" in html
+    # Read as cards on a phone, each element with its role (ecandidat/tests/tables.py): no row header here.
+    assert card_table_roles(html) == [card_table(columns=4, rows=2, cells=2 * 4, row_headers=0)]
 
 
 def test_empty_mailbox(client, db, settings, django_assert_num_queries):

@@ -393,11 +393,11 @@ def test_the_candidate_reads_the_results_in_french(owner_client, candidate, djan
         response = owner_client.get(reverse("applications:internal_cursus"), HTTP_ACCEPT_LANGUAGE="fr")
 
     page = response.content.decode()
-    assert '<th scope="col">Note / barème</th>' in page
-    assert '<td data-label="Note / barème">14,5 / 20</td>' in page
+    assert '<th scope="col" role="columnheader">Note / barème</th>' in page
+    assert '<td role="cell" data-label="Note / barème">14,5 / 20</td>' in page
     assert '<span lang="fr">ADM</span>' in page
     assert '<span lang="fr">AB</span>' in page
-    assert '<td data-label="Note / barème"></td>' in page  # the line without results
+    assert '<td role="cell" data-label="Note / barème"></td>' in page  # the line without results
 
 
 @pytest.fixture

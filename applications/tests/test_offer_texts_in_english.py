@@ -159,8 +159,10 @@ def test_the_list_names_the_formation_in_the_readers_language(
     with django_assert_num_queries(3):  # session, user, the applications with their formation and decision
         response = owner.get(reverse("applications:application_list"), HTTP_ACCEPT_LANGUAGE=language)
 
-    assertContains(response, f'<th scope="row"><span lang="{language}">{title}</span></th>', html=True)
-    assertContains(response, f'<th scope="row"><span lang="fr">{CHIMIE}</span></th>', html=True)
+    assertContains(
+        response, f'<th scope="row" role="rowheader"><span lang="{language}">{title}</span></th>', html=True
+    )
+    assertContains(response, f'<th scope="row" role="rowheader"><span lang="fr">{CHIMIE}</span></th>', html=True)
 
 
 def test_the_recap_in_english(owner, application, reason, centre_manager, django_assert_num_queries):

@@ -118,8 +118,8 @@ def test_the_login_of_an_ent_student_imports_the_results_and_shows_them_in_frenc
         ("ILA1-S2", "AJ", Decimal("9.500"), 20),
     ]
     page = response.content.decode()
-    assert '<td data-label="Note / barème">11,75 / 20</td>' in page
-    assert '<td data-label="Note / barème">9,5 / 20</td>' in page
+    assert '<td role="cell" data-label="Note / barème">11,75 / 20</td>' in page
+    assert '<td role="cell" data-label="Note / barème">9,5 / 20</td>' in page
 
 
 # --- faults: the results call fails, the cursus stays (integration: the peer's failures) -------------------------

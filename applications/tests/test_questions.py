@@ -166,7 +166,9 @@ def test_answers_are_saved_with_their_history_then_transmission_is_possible(
 def test_a_yes_no_answer_reads_yes_or_no(owner, application, sea):
     _post(owner, application, {f"question-{sea.pk}": "N"})
 
-    assertContains(owner.get(_url("detail", application)), '<td data-label="Answer" class="questions__answer">No</td>')
+    assertContains(
+        owner.get(_url("detail", application)), '<td role="cell" data-label="Answer" class="questions__answer">No</td>'
+    )
 
 
 def test_unchanged_answers_write_nothing(owner, application, project):

@@ -123,7 +123,7 @@ def test_questions_and_forms_in_english(owner, application, formation):
     questions = owner.get(reverse("applications:questions", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="en")
 
     assertContains(recap, "Describe your project.")
-    assertContains(recap, '<th scope="row" lang="en">Entry survey</th>', html=True)
+    assertContains(recap, '<th scope="row" role="rowheader" lang="en">Entry survey</th>', html=True)
     assertContains(questions, '<legend lang="en">Describe your project.</legend>', html=True)
     assertNotContains(questions, "Décrivez votre projet.")
 

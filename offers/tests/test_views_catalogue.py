@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from ecandidat.tests.tables import card_table, card_table_roles
 from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +29,22 @@ def test_catalogue_query_count_does_not_depend_on_formations(client, django_asse
         response = client.get(URL)
 
     assert response.status_code == 200
-    assert response.content.count(b'<th scope="row">') == count
+    assert response.content.count(b'<th scope="row" role="rowheader">') == count
+
+
+def test_every_element_of_the_tables_has_its_role(client, django_assert_num_queries):
+    """A table per diploma type of a centre, each element with its role: on a phone its rows read as cards
+    (ecandidat/tests/tables.py)."""
+    centre = CentreFactory()
+    for code in ("MASTER", "LICENCE"):
+        diploma_type = DiplomaTypeFactory(code=code, label=code)
+        FormationFactory.create_batch(2, centre=centre, commission__centre=centre, diploma_type=diploma_type)
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL)
+
+    # The title (the row's header), keywords, application dates, application mode.
+    assert card_table_roles(response.content.decode()) == [card_table(columns=4, rows=2, cells=2 * 3)] * 2
 
 
 def test_filter_is_case_and_accent_insensitive(client):
@@ -122,7 +138,7 @@ def test_second_visit_reads_the_tree_from_the_cache_without_a_query(client, djan
         second = client.get(URL)
 
     assert _tree(second) == _tree(first)  # the rest of the page differs (the CSP nonce)
-    assert second.content.count(b'<th scope="row">') == 3
+    assert second.content.count(b'<th scope="row" role="rowheader">') == 3
 
 
 def test_a_saved_formation_replaces_the_cached_tree_when_it_commits(client, django_capture_on_commit_callbacks):
@@ -224,7 +240,9 @@ BILINGUAL = [
 
 
 def _row_titles(response) -> list[str]:
-    return re.findall(r'<th scope="row">\s*<(?:span|a) [^>]*lang="(?:fr|en)">([^<]+)</', _tree(response).decode())
+    return re.findall(
+        r'<th scope="row" role="rowheader">\s*<(?:span|a) [^>]*lang="(?:fr|en)">([^<]+)</', _tree(response).decode()
+    )
 
 
 def _branch_labels(response, branch: str) -> list[str]:

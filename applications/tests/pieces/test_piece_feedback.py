@@ -10,7 +10,7 @@ from documents.tests import hostile_files as hostile
 
 
 def _row(html: str, piece) -> str:
-    match = re.search(rf'<tr id="piece-{piece.pk}".*?</tr>', html, re.S)
+    match = re.search(rf'<tr role="row" id="piece-{piece.pk}".*?</tr>', html, re.S)
     assert match, f"no row for piece {piece.pk}"
     return match.group(0)
 
