@@ -47,6 +47,19 @@ def test_every_element_of_the_tables_has_its_role(client, django_assert_num_quer
     assert card_table_roles(response.content.decode()) == [card_table(columns=4, rows=2, cells=2 * 3)] * 2
 
 
+def test_a_formation_without_keywords_has_an_empty_keywords_cell(client, django_assert_num_queries):
+    """Empty, the cell is left out of the card on a phone (``td:empty``): no "Keywords :" label over nothing."""
+    centre = CentreFactory()
+    FormationFactory(title="MASTER 1 - Histoire", keywords="", centre=centre)
+    FormationFactory(title="MASTER 1 - Chimie", keywords="énergie verte", centre=centre)
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL)
+
+    assert len(re.findall(r'data-label="[^"]+"></td>', response.content.decode())) == 1
+    assertContains(response, '<span lang="fr">énergie verte</span>', count=1)
+
+
 def test_filter_is_case_and_accent_insensitive(client):
     centre = CentreFactory()
     FormationFactory(title="MASTER 1 - ENERGIE Parc. Matériaux et procédés solaires", centre=centre)
