@@ -1,8 +1,9 @@
 """The reading page in Chromium at 1,280 and 1,024 px (issues 11 and 13): the preview of a PDF piece rendered by the
-server, a refusal with the piece's own deadline, the success message that never covers a heading (the "Avis"
-section reached by its anchor, the refused piece), then the candidate replacing that piece after transmission; at 375 px, the facts' values under their labels.
-axe-core runs on each page (no serious or critical violation). Screenshots: ``docs/screenshots/review-*.png`` when
-``REVIEW_SCREENSHOTS`` names a directory, else the test's temporary directory.
+server, a refusal with the piece's own deadline, the success message that never covers a heading (the "Avis" section
+reached by its anchor, the refused piece), then the candidate replacing that piece after transmission; at 375 px,
+the facts' values under their labels. axe-core runs on each page (no serious or critical violation). Screenshots:
+``docs/screenshots/review-*.png`` when ``REVIEW_SCREENSHOTS`` names a directory, else the test's temporary
+directory.
 """
 
 import datetime
