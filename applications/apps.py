@@ -35,6 +35,11 @@ class ApplicationsConfig(AppConfig):
         from ecandidat import attachments  # noqa: PLC0415
 
         attachments.register(ATTACHMENT_PROVIDER, attachment_content)
+        # The letter texts that letters not built yet still need are not deleted from the offers' admin.
+        from applications.letters import letters_waiting_for  # noqa: PLC0415
+        from offers.letters import register_deletion_check  # noqa: PLC0415
+
+        register_deletion_check(letters_waiting_for)
 
         # Deferred like the imports above (the clients import the models). The back office's connection tests.
         from applications.connectivity import LIMESURVEY, PEGASE  # noqa: PLC0415

@@ -29,6 +29,8 @@ from __future__ import annotations
 import datetime
 import io
 import logging
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
@@ -36,13 +38,14 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from fpdf import FPDF
 
 from applications.dates import effective_confirmation_date
@@ -184,6 +187,63 @@ def schedule_letter(decision: Decision, *, actor: User | None) -> DecisionLetter
 
     build_decision_letter.delay_on_commit(letter.pk)
     return letter
+
+
+def letters_waiting_for(templates: Sequence[DecisionLetterTemplate]) -> list[str]:
+    """What ``templates`` are still needed for (``offers.letters.register_deletion_check``, so that the text's admin
+    refuses to delete them): the letters not built yet that a candidate can still download, those of their
+    application's latest validated decision (an application with a decision is never cancelled) but an admission
+    letter given up by a désistement (one withheld until the confirmation waits for its text too), each counted on
+    the text it would be built from (the formation's own, else the centre's). Two queries, whatever the number of
+    texts."""
+    if not templates:
+        return []
+    kinds = {template.kind for template in templates}
+    centres = {template.centre_id for template in templates}
+    later = Decision.objects.filter(
+        application_id=OuterRef("application_id"), validated_at__gt=OuterRef("decision__validated_at")
+    )
+    waiting = list(
+        DecisionLetter.objects.filter(
+            file="",
+            kind__in=kinds,
+            application__formation__centre_id__in=centres,
+            decision__validated_at__isnull=False,
+        )
+        .exclude(kind=DecisionLetterTemplate.Kind.ADMISSION, application__accepted=False)
+        .exclude(Exists(later))
+        .values_list("kind", "application__formation_id", "application__formation__centre_id")
+    )
+    if not waiting:
+        return []
+    own: dict[tuple[str, int], int] = {}
+    centre_wide: dict[tuple[str, int], int] = {}
+    for pk, kind, centre_id, formation_id in DecisionLetterTemplate.objects.filter(
+        kind__in=kinds, centre_id__in=centres
+    ).values_list("pk", "kind", "centre_id", "formation_id"):
+        if formation_id is None:
+            centre_wide[kind, centre_id] = pk
+        else:
+            own[kind, formation_id] = pk
+    counts = Counter(
+        own.get((kind, formation_id)) or centre_wide.get((kind, centre_id))
+        for kind, formation_id, centre_id in waiting
+    )
+    return [
+        ngettext(
+            "%(text)s: %(count)d letter of a released decision is not built yet from this text (the worker, or the "
+            "candidate's confirmation, will build it); change the text instead of deleting it.",
+            "%(text)s: %(count)d letters of released decisions are not built yet from this text (the worker, or the "
+            "candidate's confirmation, will build them); change the text instead of deleting it.",
+            counts[template.pk],
+        )
+        % {
+            "text": _("%(kind)s “%(title)s”") % {"kind": template.get_kind_display(), "title": template.title},
+            "count": counts[template.pk],
+        }
+        for template in templates
+        if counts[template.pk]
+    ]
 
 
 @transaction.atomic

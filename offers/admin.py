@@ -32,7 +32,7 @@ from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import shown
 from offers.admin_catalogue import ManagedByCentre
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
-from offers.letters import LETTER_TYPES
+from offers.letters import LETTER_TYPES, deletion_blockers
 from offers.models import (
     COMMISSION_STATUS_FLAG_FIELDS,
     Campaign,
@@ -800,6 +800,12 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
 
     commission_lookup = "formation__commission_id"
     centre_wide = "formation"  # a letter without a formation is the centre's: read by a manager of some commissions
+
+    def get_deleted_objects(self, objs, request):
+        # A text that letters not built yet still need is protected (offers.letters.deletion_blockers): deleted, those
+        # letters could never be had. One page for the delete button and the bulk action.
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, model_count, perms_needed, [*protected, *deletion_blockers(list(objs))]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "formation" and not self._unrestricted(request):

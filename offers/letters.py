@@ -2,9 +2,15 @@
 (``ecandidat.mail_templates``), on the letters' own variables. Not registered as notifications: letters are not
 mails; ``offers.DecisionLetterTemplate`` checks its texts against these, ``applications.letters`` renders them."""
 
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat.notifications import INSTITUTION_NAME, Notification, Variable
+
+if TYPE_CHECKING:
+    from offers.models import DecisionLetterTemplate
 
 _COMMON = (
     INSTITUTION_NAME,
@@ -52,3 +58,20 @@ LETTER_TYPES: dict[str, Notification] = {
         ),
     )
 }
+
+# What still needs a letter text before it may be deleted: the letters of released decisions not built yet are
+# built from the text when the worker (or the candidate's confirmation) comes to them. The applications app, which
+# holds those rows, registers its check from its ready() (this app may not read them: the one-way layers); the
+# text's admin lists what each check returns as protected objects and refuses the deletion.
+DeletionCheck = Callable[[Sequence["DecisionLetterTemplate"]], list[str]]
+_DELETION_CHECKS: list[DeletionCheck] = []
+
+
+def register_deletion_check(check: DeletionCheck) -> None:
+    if check not in _DELETION_CHECKS:
+        _DELETION_CHECKS.append(check)
+
+
+def deletion_blockers(templates: Sequence["DecisionLetterTemplate"]) -> list[str]:
+    """One French line per letter text of ``templates`` that something still needs ([] when all may go)."""
+    return [line for check in _DELETION_CHECKS for line in check(templates)]
