@@ -254,7 +254,12 @@ def test_ent_student_creates_the_account_validates_the_mail_and_finds_the_sis_da
     body = _text(message)
     assert "identifiants ENT" in body
     assert user.username not in body
-    assert "mail CPT_MIN_CREATE sent to estelle.martin@etudiant.univ-perp.fr" in celery_worker_process.log()
+    # The worker logs the delivery once the SMTP exchange is over: a moment after the peer holds the message.
+    wait_until(
+        lambda: "mail CPT_MIN_CREATE sent to estelle.martin@etudiant.univ-perp.fr" in celery_worker_process.log(),
+        timeout=10,
+        message="the worker's log of the delivery",
+    )
     page.goto(_validation_link(body))
     page.get_by_role("button", name="Valider", exact=True).click()
     page.wait_for_url(app + "/accounts/login/")  # no password to choose for an ENT student

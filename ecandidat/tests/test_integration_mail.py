@@ -53,7 +53,12 @@ def test_committed_email_is_sent_by_the_worker(test_templates, smtp_server, cele
     assert message["To"] == "camille.martin@example.org"
     assert message["X-Envelope-To"] == "camille.martin@example.org"
     assert "went through the outbox, Redis, a Celery worker and SMTP" in message.get_content()
-    assert "sent to camille.martin@example.org" in celery_worker_process.log()
+    # The worker logs the delivery once the SMTP exchange is over: a moment after the peer holds the message.
+    wait_until(
+        lambda: "sent to camille.martin@example.org" in celery_worker_process.log(),
+        timeout=10,
+        message="the worker's log of the delivery",
+    )
 
 
 def test_smtp_outage_is_recorded_then_the_sweeper_sends_once(test_templates, smtp_server, celery_worker_process):
