@@ -801,6 +801,9 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
     commission_lookup = "formation__commission_id"
     centre_wide = "formation"  # a letter without a formation is the centre's: read by a manager of some commissions
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("centre", "formation")  # the row's name reads both
+
     def get_deleted_objects(self, objs, request):
         # A text that letters not built yet still need is protected (offers.letters.deletion_blockers): deleted, those
         # letters could never be had. One page for the delete button and the bulk action.

@@ -883,7 +883,8 @@ class DecisionLetterTemplate(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_kind_display()} — {self.formation_id or self.centre_id}"
+        # The formation's code, else the centre's label: the admin loads both with the row (no query here).
+        return f"{self.get_kind_display()} — {self.formation.code if self.formation else self.centre.label}"
 
     def clean(self):
         errors: dict[str, Any] = {}
