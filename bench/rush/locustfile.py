@@ -18,6 +18,7 @@ Environment (set by the runner):
   RUSH_PDF       the 1.4 MB PDF to upload
   RUSH_UPLOAD_FIRST  index of the first seeded candidate whose pieces this step may upload
   RUSH_PAGE_USERS, RUSH_UPLOAD_USERS, RUSH_PAGE_PACING, RUSH_UPLOAD_PACING
+  RUSH_EVEN_ARRIVALS  "1": each user's requests at even gaps of its pacing, not Poisson ones (the smoke run)
   RUSH_WARMUP    seconds at the start whose requests are not recorded
   RUSH_RUN_SECONDS  requests that end later (while Locust stops) are not recorded either
   RUSH_OUT       where the recorded samples go (JSON: kind, milliseconds, ok)
@@ -41,6 +42,9 @@ RUN_SECONDS = float(os.environ.get("RUSH_RUN_SECONDS", "30"))
 UPLOAD_FIRST = int(os.environ.get("RUSH_UPLOAD_FIRST", "0"))
 PAGE_PACING = float(os.environ.get("RUSH_PAGE_PACING", "2"))
 UPLOAD_PACING = float(os.environ.get("RUSH_UPLOAD_PACING", "4"))
+# Even gaps instead of Poisson ones: the smoke run's few seconds then always hold a few uploads (with random gaps
+# a window of three seconds at one upload a second is empty one time in twenty).
+EVEN_ARRIVALS = os.environ.get("RUSH_EVEN_ARRIVALS") == "1"
 with open(os.environ["RUSH_PDF"], "rb") as _handle:
     PDF = _handle.read()
 SEED: dict[str, list[dict]] = {"candidates": []}
@@ -83,7 +87,7 @@ def poisson_arrivals(kind: str, pacing: float):
 
 
 def _arrival(kind: str, pacing: float, previous: float) -> float:
-    arrival = previous + random.expovariate(1 / pacing)
+    arrival = previous + (pacing if EVEN_ARRIVALS else random.expovariate(1 / pacing))
     if _in_window(arrival):
         _offered[kind] += 1
     return arrival

@@ -508,6 +508,7 @@ class Bench:
             RUSH_UPLOAD_USERS=str(upload_users),
             RUSH_PAGE_PACING=str(page_pacing),
             RUSH_UPLOAD_PACING=str(upload_pacing),
+            RUSH_EVEN_ARRIVALS="1" if self.arguments.smoke else "0",
             RUSH_UPLOAD_FIRST=str(self.upload_cursor if target == "app" else 0),
             RUSH_WARMUP=str(warmup),
             RUSH_RUN_SECONDS=str(duration),
