@@ -7,6 +7,12 @@ from applications.tests.factories import CandidateFactory
 
 
 @pytest.fixture
+def superuser(django_user_model):
+    """A superuser: what only superusers may do in the back office (deleting setup rows, the staff's rights)."""
+    return django_user_model.objects.create_superuser("root", "root@example.org", "x")
+
+
+@pytest.fixture
 def empty_pages_cache():
     """The candidate pages keep each formation's questions in the "pages" cache: no test reads another's."""
     caches["pages"].clear()

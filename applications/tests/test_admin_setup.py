@@ -29,11 +29,6 @@ SETUP_MODELS = [
 ]
 
 
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.org", "x")
-
-
 @pytest.mark.parametrize("model", SETUP_MODELS)
 def test_setup_pages_open(client, superuser, model):
     client.force_login(superuser)

@@ -1,6 +1,7 @@
 """A letter text that letters not built yet still need cannot be deleted from the back office (offers.letters'
 deletion checks, applications.letters.letters_waiting_for): deleted, those letters could never be had. The delete
-page lists them as protected objects, for the button and the bulk action alike; once built, the text may go."""
+page lists them as protected objects, for the button and the bulk action alike; once built, the text may go.
+Deleting a text is a superuser's (Django's delete permission): a manager changes the text instead."""
 
 import pytest
 from django.urls import reverse
@@ -86,12 +87,6 @@ def test_letters_nobody_can_download_any_more_do_not_keep_it(
     assert DecisionLetter.objects.filter(file="").count() == 3
 
     assert letters_waiting_for([centre_text]) == [ONE_WAITING]
-
-
-@pytest.fixture
-def superuser(django_user_model):
-    """Deleting a letter text is a superuser's (Django's delete permission): a manager changes the text instead."""
-    return django_user_model.objects.create_superuser("root", "root@example.org", "x")
 
 
 def _delete_url(text):

@@ -46,11 +46,6 @@ def app_b(formation_b, campaign):
     return make_application(formation_b, campaign=campaign, status=DossierStatus.RECEIVED)
 
 
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root", "root@example.org", "x")
-
-
 def fresh(user):
     """The user as a new request loads them: no staff scope read yet."""
     return type(user).objects.get(pk=user.pk)
