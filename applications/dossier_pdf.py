@@ -31,12 +31,15 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
+from applications.countries import country_name
 from applications.dates import confirmation_date, effective_return_deadline
+from applications.departments import department_label
 from applications.enums import PieceStatus
 from applications.models import Application
 from applications.pieces import piece_rows
@@ -229,7 +232,8 @@ class _Summary(FPDF):
 
 
 def _label(model, field: str) -> str:
-    return str(model._meta.get_field(field).verbose_name).capitalize()
+    # capfirst, not str.capitalize: "INE and key" must not print as "Ine and key".
+    return capfirst(str(model._meta.get_field(field).verbose_name))
 
 
 def _date(value) -> str:
@@ -264,13 +268,15 @@ def _summary(application, rows) -> FPDF:
         "first_name",
         "other_first_name",
         "birth_city",
-        "birth_country",
-        "nationality",
         "ine",
         "phone",
         "mobile",
     ):
         pdf.line_item(_label(Candidate, field), getattr(candidate, field))
+    # Countries are stored as ISO codes and départements as numbers: the PDF names them, as the forms do.
+    pdf.line_item(_label(Candidate, "birth_department"), department_label(candidate.birth_department))
+    pdf.line_item(_label(Candidate, "birth_country"), country_name(candidate.birth_country))
+    pdf.line_item(_label(Candidate, "nationality"), country_name(candidate.nationality))
     pdf.line_item(_label(Candidate, "birth_date"), _date(candidate.birth_date))
     pdf.line_item(_("E-mail"), candidate.user.email)
 
@@ -280,8 +286,9 @@ def _summary(application, rows) -> FPDF:
     except ObjectDoesNotExist:
         pdf.paragraph(_("Not given."))
     else:
-        for field in ("line1", "line2", "line3", "postal_code", "city", "cedex", "foreign_city", "country"):
+        for field in ("line1", "line2", "line3", "postal_code", "city", "cedex", "foreign_city"):
             pdf.line_item(_label(type(address), field), getattr(address, field))
+        pdf.line_item(_label(type(address), "country"), country_name(address.country))
 
     pdf.section(_("Baccalaureate or equivalent"))
     try:
@@ -297,6 +304,8 @@ def _summary(application, rows) -> FPDF:
         pdf.line_item(_label(Bac, "mention"), bac.get_mention_display())
         pdf.line_item(_label(Bac, "school"), bac.school)
         pdf.line_item(_label(Bac, "city"), bac.city)
+        pdf.line_item(_label(Bac, "department"), department_label(bac.department))
+        pdf.line_item(_label(Bac, "country"), country_name(bac.country))
         pdf.line_item(_label(Bac, "speciality_1"), bac.speciality_1_label)
         pdf.line_item(_label(Bac, "speciality_2"), bac.speciality_2_label)
         pdf.line_item(_label(Bac, "dropped_speciality"), bac.dropped_speciality_label)
@@ -311,7 +320,9 @@ def _summary(application, rows) -> FPDF:
     for row in candidate.external_cursus.all():
         place = ", ".join(part for part in (row.school, row.place_label) if part)
         diploma = f" ({row.diploma_label})" if row.diploma else ""
-        pdf.paragraph(f"{row.year} - {row.label}{diploma} - {place} ({row.country}) - {row.get_obtained_display()}")
+        pdf.paragraph(
+            f"{row.year} - {row.label}{diploma} - {place} ({country_name(row.country)}) - {row.get_obtained_display()}"
+        )
     pdf.section(_("Internships"))
     for row in candidate.internships.all():
         pdf.paragraph(f"{row.year} - {row.organisation} - {row.duration}")

@@ -1,0 +1,74 @@
+"""The summary pages of "Télécharger mon dossier" name what the dossier stores as codes: countries (ISO 3166-1
+codes in the database) and départements (numbers), as the candidate's forms showed them; labels keep their
+capitals ("INE et clé", not "Ine et clé")."""
+
+import io
+
+import pytest
+from django.utils import translation
+from pypdf import PdfReader
+
+from applications.dossier_pdf import build_dossier_pdf
+from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
+from applications.tests.factories_candidature import make_application
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def application(centre, commission, campaign):
+    formation = FormationFactory(centre=centre, commission=commission, code="M1ENER", title="Master Énergie")
+    application = make_application(formation, campaign=campaign)
+    candidate = application.candidate
+    candidate.birth_country = "MA"
+    candidate.birth_department = ""
+    candidate.birth_city = "Rabat"
+    candidate.nationality = "ES"
+    candidate.ine = "1234567890V"
+    candidate.save()
+    AddressFactory(candidate=candidate, country="BE", postal_code="", city="", foreign_city="Liège")
+    BaccalaureateFactory(candidate=candidate, country="FR", department="66", city="Perpignan")
+    ExternalCursusFactory(candidate=candidate, year=2023, label="Licence 3 Physique", country="DE", school="TU Berlin")
+    return application
+
+
+def summary_text(application, language="fr") -> str:
+    with translation.override(language), build_dossier_pdf(application) as output:
+        reader = PdfReader(io.BytesIO(output.read()))
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+def test_countries_and_departements_are_named_not_coded(application):
+    text = summary_text(application)
+
+    assert "Pays de naissance Maroc" in text
+    assert "Nationalité Espagne" in text
+    assert "Commune étrangère Liège Pays Belgique" in text  # the address
+    assert "Département Pyrénées-Orientales (66) Pays France" in text  # the baccalauréat's place
+    assert "2023 - Licence 3 Physique - TU Berlin (Allemagne) - Obtenu" in text
+    for code in ("Pays de naissance MA", "Nationalité ES", "Pays BE", "(DE)"):
+        assert code not in text
+
+
+def test_a_birth_in_france_names_its_departement(application):
+    application.candidate.birth_country = "FR"
+    application.candidate.birth_department = "2A"
+    application.candidate.save()
+
+    text = summary_text(application)
+
+    assert "Département de naissance Corse-du-Sud (2A)" in text
+    assert "Pays de naissance France" in text
+
+
+def test_labels_keep_their_capitals(application):
+    assert "INE et clé 1234567890V" in summary_text(application)
+    assert "INE and key 1234567890V" in summary_text(application, "en")
+
+
+def test_an_english_reader_reads_english_country_names(application):
+    text = summary_text(application, "en")
+
+    assert "Country of birth Morocco" in text
+    assert "Nationality Spain" in text
