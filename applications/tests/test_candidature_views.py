@@ -440,17 +440,22 @@ def test_confirm_after_the_date_is_refused_with_its_message(client, favourable, 
 # --- Query counts of the other pages ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "queries"), [("cancel", 5), ("confirm", 5), ("withdraw", 5)])
-def test_confirmation_pages_queries(owner, favourable, name, queries, django_assert_num_queries):
+@pytest.mark.parametrize(
+    ("name", "queries", "title"),
+    [("cancel", 5, "Annuler la candidature"), ("confirm", 5, "Confirmer"), ("withdraw", 5, "Désister")],
+)
+def test_confirmation_pages_queries(owner, favourable, name, queries, title, django_assert_num_queries):
     if name == "cancel":
         favourable.decisions.all().delete()
         favourable.dossier_status = DossierStatus.WAITING
         favourable.save()
 
     with django_assert_num_queries(queries):
-        response = owner.get(_url(name, favourable))
+        response = owner.get(_url(name, favourable), HTTP_ACCEPT_LANGUAGE="fr")
 
-    assert response.status_code == 200
+    # The title names the formation, as every page of an application does: with two applications open in two tabs,
+    # the one being cancelled, confirmed or withdrawn from is the one its tab and a screen reader name first.
+    assertContains(response, f"<title>{title} – MASTER 1 - ENERGIE · eCandidat", html=False)
 
 
 def test_apply_page_queries(owner, formation, django_assert_num_queries):
