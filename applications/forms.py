@@ -134,6 +134,12 @@ class PersonalDetailsForm(DossierForm):
                 field.disabled = True
                 # A locked value the SIS left empty is not the candidate's to fix: it must not block the others.
                 field.required = False
+        if settings.INE_REQUIRED_FOR_FRENCH and not self.fields["ine"].disabled:
+            # Required for French nationals only (clean): say so before the candidate submits, not after.
+            self.fields["ine"].help_text = _(
+                "Required for candidates of French nationality (on your baccalaureate transcript and your student "
+                "card). 11 characters without spaces: the INE followed by its key, e.g. 1234567890V."
+            )
 
     def clean_birth_date(self):
         value = self.cleaned_data["birth_date"]

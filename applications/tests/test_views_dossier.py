@@ -262,6 +262,19 @@ def test_a_french_national_gives_the_ine(owner_client, candidate, settings):
     assert candidate.ine == ""
 
 
+def test_the_form_says_before_submitting_that_a_french_national_gives_the_ine(
+    owner_client, candidate, settings, django_assert_num_queries
+):
+    with django_assert_num_queries(6):
+        response = owner_client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Obligatoire pour les candidats de nationalité française")
+    settings.INE_REQUIRED_FOR_FRENCH = False
+    response = owner_client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE="fr")
+    assertNotContains(response, "Obligatoire pour les candidats de nationalité française")
+    assertContains(response, "11 caractères sans espace")
+
+
 def test_a_foreign_national_may_have_no_ine(owner_client, candidate):
     assert _post_personal(owner_client, ine="", nationality="ES").status_code == 302
     candidate.refresh_from_db()
