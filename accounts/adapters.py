@@ -43,6 +43,10 @@ class AccountAdapter(DefaultAccountAdapter):
         **DefaultAccountAdapter.error_messages,
         # allauth's French catalogue leaves this one untranslated; ours has it (locale/fragments/mfa.po).
         "too_many_login_attempts": gettext_lazy("Too many failed login attempts. Try again later."),
+        # allauth's French says "pseudo" where our login page (and the guide) says "Utilisateur".
+        "username_password_mismatch": gettext_lazy("The user or the password is not correct."),
+        # allauth raises "Please type your current password." for a wrong one too: say what is wrong.
+        "enter_current_password": gettext_lazy("This is not your current password."),
     }
 
     def is_open_for_signup(self, request) -> bool:

@@ -31,7 +31,7 @@ def test_a_wrong_current_password_is_said_next_to_it_and_changes_nothing(client,
     response = client.post(PAGE, {"oldpassword": "pas-le-bon", "password1": NEW, "password2": NEW}, **FRENCH)
 
     assert response.status_code == 200
-    assert response.context["form"].errors["oldpassword"]
+    assert response.context["form"].errors["oldpassword"] == ["Ce n'est pas votre mot de passe actuel."]
     candidate_user.refresh_from_db()
     assert candidate_user.check_password(PASSWORD)
 

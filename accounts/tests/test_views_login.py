@@ -43,7 +43,7 @@ def test_wrong_password_until_lockout(client, candidate_user):
     for _attempt in range(5):
         response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": "mauvais"})
         assert response.status_code == 200
-        assert "The username and/or password you specified are not correct." in response.content.decode()
+        assert "The user or the password is not correct." in response.content.decode()
     # Rate limit reached: even the right password is refused for now.
     response = client.post(reverse("account_login"), {"login": candidate_user.username, "password": PASSWORD})
     assert "_auth_user_id" not in client.session
@@ -59,6 +59,16 @@ def test_unvalidated_account_cannot_log_in(client, campaign, mailoutbox, django_
     assert response.url == reverse("account_email_verification_sent")
     assert "_auth_user_id" not in client.session
     assert OutboundEmail.objects.get().code == "CPT_MIN_MODIF_MAIL"
+
+
+def test_a_wrong_password_is_said_with_the_pages_word_for_the_login(client, candidate_user):
+    response = client.post(
+        reverse("account_login"), {"login": candidate_user.username, "password": "mauvais"}, HTTP_ACCEPT_LANGUAGE="fr"
+    )
+
+    html = response.content.decode()
+    assert "Utilisateur ou mot de passe incorrect." in html  # the field is labelled "Utilisateur *" (the guide)
+    assert "pseudo" not in html
 
 
 def test_annual_accounts_past_campaign_cannot_log_in(client, db):
