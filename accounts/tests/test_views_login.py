@@ -126,6 +126,14 @@ def test_forgotten_credentials(client, candidate_user, mailoutbox, django_captur
     assert "expired or has already been used" in client.get(link, follow=True).content.decode()
 
 
+def test_the_page_after_a_new_password_is_titled_by_what_happened(client, db, django_assert_num_queries):
+    with django_assert_num_queries(3):  # savepoint, site, release (as the login page)
+        response = client.get(reverse("account_reset_password_from_key_done"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    # The title is what a screen reader says first: not "Choisissez votre mot de passe" once it is chosen.
+    assert "<title>Votre mot de passe est enregistré · eCandidat" in response.content.decode()
+
+
 def test_forgotten_credentials_unknown_address_same_page(client, db, mailoutbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("account_reset_password"), {"email": "inconnu@example.org"}, follow=True)
