@@ -56,7 +56,9 @@ class _CandidateSignupMixin(_FormBase):
             attrs = self.fields[name].widget.attrs
             # allauth's placeholder repeats the visible label and vanishes on input (RGAA 11.1: the label stays).
             attrs.pop("placeholder", None)
-            attrs.update(type="email", autocomplete="email", spellcheck="false")
+            # The widget's own type, not an attribute: an attrs "type" is written after it, a duplicate attribute.
+            self.fields[name].widget.input_type = "email"
+            attrs.update(autocomplete="email", spellcheck="false")
         self.order_fields(self.field_order)
 
     def validate_unique_email(self, value) -> str:

@@ -206,7 +206,8 @@ def _inputs(html: str) -> dict[str, dict[str, str | None]]:
 
 def test_signup_fields_name_their_purpose(client, campaign):
     # WCAG 1.3.5: autocomplete tokens on every personal field, e-mail fields typed as such.
-    inputs = _inputs(client.get(reverse("account_signup")).content.decode())
+    html = client.get(reverse("account_signup")).content.decode()
+    inputs = _inputs(html)
 
     assert inputs["last_name"]["autocomplete"] == "family-name"
     assert inputs["first_name"]["autocomplete"] == "given-name"
@@ -214,6 +215,9 @@ def test_signup_fields_name_their_purpose(client, campaign):
         assert inputs[name]["type"] == "email"
         assert inputs[name]["autocomplete"] == "email"
         assert "placeholder" not in inputs[name]
+        # Once: a duplicate attribute is invalid HTML (RGAA 8.2).
+        [tag] = re.findall(rf'<input[^>]*name="{name}"[^>]*>', html)
+        assert tag.count("type=") == 1
 
 
 def test_password_choice_fields_are_new_passwords(client, campaign, mailoutbox, django_capture_on_commit_callbacks):
