@@ -389,6 +389,32 @@ def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, fa
     assertContains(response, _url("withdraw", favourable))
 
 
+@pytest.mark.parametrize("answer", [None, True, False])
+def test_once_decided_the_recap_no_longer_says_the_commission_examines_the_dossier(
+    owner, favourable, answer, django_assert_num_queries
+):
+    favourable.transmitted_at = timezone.now()
+    favourable.accepted = answer
+    favourable.answered_at = None if answer is None else timezone.now()
+    favourable.save()
+
+    with django_assert_num_queries(8):
+        response = owner.get(_url("detail", favourable))
+
+    assertContains(response, "Its supporting documents can no longer be changed.")
+    assertNotContains(response, "while the commission examines your dossier")
+
+
+def test_before_the_decision_the_recap_says_the_commission_examines_the_dossier(owner, application):
+    application.dossier_status = DossierStatus.RECEIVED
+    application.transmitted_at = timezone.now()
+    application.save()
+
+    response = owner.get(_url("detail", application))
+
+    assertContains(response, "Your supporting documents are locked while the commission examines your dossier.")
+
+
 def test_no_answer_buttons_without_a_validated_favourable_decision(owner, application):
     DecisionFactory(application=application, decision_type=DecisionTypeFactory(avis=Avis.FAVOURABLE))
 
