@@ -16,6 +16,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -85,7 +86,8 @@ def _piece_tag(piece_type) -> str:
 
 
 def _piece_label(piece_type) -> str:
-    return piece_type.shown_label.text[:120]
+    # A long label is cut with an ellipsis: cut bare, "… (téléchargez avec : fichier reçu." reads as one sentence.
+    return Truncator(piece_type.shown_label.text).chars(120)
 
 
 @transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)

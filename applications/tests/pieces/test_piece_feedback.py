@@ -35,6 +35,24 @@ def test_accepted_file_is_announced_in_its_row(owner, application, piece):
     assert "Lettre de motivation: file received." in row
 
 
+def test_a_long_label_is_cut_with_an_ellipsis_in_the_message(owner, application, piece, django_assert_num_queries):
+    piece.label = (
+        "Lettre(s) de recommandation transmises directement par mail de l'enseignant à l'enseignant responsable "
+        "(téléchargez avec Adobe Acrobat Reader, complétez en ligne, enregistrez puis redéposez le fichier)"
+    )
+    piece.save()
+    url = reverse("pieces:upload", args=[application.public_id, piece.pk])
+
+    # session, user, application, piece type; then the session save (savepoint, update, release)
+    with django_assert_num_queries(4):
+        response = owner.post(url, {})  # no file: the refusal names the piece
+
+    row = _row(owner.get(response["Location"]).content.decode(), piece)
+    [status] = re.findall(rf'id="piece-status-{piece.pk}"[^>]*>(.*?)</div>', row, re.S)
+    assert "(téléchargez ave… : " in status  # 120 characters, the ellipsis included
+    assert "redéposez" not in status
+
+
 def test_upload_script_gets_the_rows_address(owner, application, piece, django_assert_num_queries):
     url = reverse("pieces:upload", args=[application.public_id, piece.pk])
 
