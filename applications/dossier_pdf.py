@@ -31,7 +31,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 from PIL import Image
@@ -113,7 +113,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
             if document is None or document.scan_status not in OPENABLE_SCANS:
                 # Listed on the summary pages with its status; its content waits for the antivirus.
                 continue
-            header = latin1(f"{row.piece_type.label[:90]} - {document.original_name}")
+            header = latin1(f"{Truncator(row.piece_type.label).chars(90)} - {document.original_name}")
             spool = spools.enter_context(tempfile.TemporaryFile())
             with default_storage.open(stored_name(document), "rb") as source:
                 shutil.copyfileobj(source, spool)
@@ -345,7 +345,8 @@ def _summary(application, rows) -> FPDF:
     for row in rows:
         name = row.document.original_name if row.document is not None else ""
         comment = f" - {row.comment}" if row.comment else ""
-        pdf.paragraph(f"{row.piece_type.label[:120]} : {row.status.label} {name}{comment}".strip())
+        # Cut with an ellipsis: cut bare, "… dont le français n'est pas : Non concerné" says something else.
+        pdf.paragraph(f"{Truncator(row.piece_type.label).chars(120)} : {row.status.label} {name}{comment}".strip())
 
     questions = question_rows(application)
     if questions:

@@ -9,9 +9,10 @@ from django.utils import translation
 from pypdf import PdfReader
 
 from applications.dossier_pdf import build_dossier_pdf
+from applications.enums import PieceStatus
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
-from applications.tests.factories_candidature import make_application
-from offers.tests.factories import FormationFactory
+from applications.tests.factories_candidature import PieceSubmissionFactory, make_application
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +73,20 @@ def test_an_english_reader_reads_english_country_names(application):
 
     assert "Country of birth Morocco" in text
     assert "Nationality Spain" in text
+
+
+def test_a_long_piece_label_is_cut_with_an_ellipsis(application):
+    PieceSubmissionFactory(
+        application=application,
+        piece_type=PieceTypeFactory(
+            is_conditional=True,
+            label="Attestation de langue française de niveau B2 pour les candidats étrangers originaires de pays dont "
+            "le français n'est pas la langue officielle",
+        ),
+        status=PieceStatus.NOT_CONCERNED,
+    )
+
+    text = summary_text(application)
+
+    assert "dont le français n'est pa... : Non concerné" in text  # 120 characters, the ellipsis included
+    assert "n'est pas : Non concerné" not in text
