@@ -17,6 +17,9 @@ from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
 
+# A wrong password: savepoint, site, allauth looking the login up (user, its addresses, user twice), release.
+QUERIES_WRONG_PASSWORD = 7
+
 
 def test_login_page(client, db, settings, django_assert_num_queries):
     settings.ENT_SERVER_URL = ""
@@ -61,14 +64,20 @@ def test_unvalidated_account_cannot_log_in(client, campaign, mailoutbox, django_
     assert OutboundEmail.objects.get().code == "CPT_MIN_MODIF_MAIL"
 
 
-def test_a_wrong_password_is_said_with_the_pages_word_for_the_login(client, candidate_user):
-    response = client.post(
-        reverse("account_login"), {"login": candidate_user.username, "password": "mauvais"}, HTTP_ACCEPT_LANGUAGE="fr"
-    )
+def test_a_wrong_password_is_said_with_the_pages_word_for_the_login(client, candidate_user, django_assert_num_queries):
+    with django_assert_num_queries(QUERIES_WRONG_PASSWORD):
+        response = client.post(
+            reverse("account_login"),
+            {"login": candidate_user.username, "password": "mauvais"},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
 
     html = response.content.decode()
-    assert "Utilisateur ou mot de passe incorrect." in html  # the field is labelled "Utilisateur *" (the guide)
     assert "pseudo" not in html
+    # In the error summary that forms.js focuses, so a screen reader reads it at once (not only the title's "Erreur").
+    summary = html.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "<li>Utilisateur ou mot de passe incorrect.</li>" in summary  # the field is labelled "Utilisateur *"
+    assert "js/forms.js" in html
 
 
 def test_annual_accounts_past_campaign_cannot_log_in(client, db):
