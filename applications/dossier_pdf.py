@@ -262,22 +262,16 @@ def _summary(application, rows) -> FPDF:
     Candidate = type(candidate)
     pdf.line_item(_("Dossier number"), candidate.user.username)
     pdf.line_item(_label(Candidate, "civility"), candidate.get_civility_display())
-    for field in (
-        "birth_name",
-        "usual_name",
-        "first_name",
-        "other_first_name",
-        "birth_city",
-        "ine",
-        "phone",
-        "mobile",
-    ):
+    for field in ("birth_name", "usual_name", "first_name", "other_first_name"):
         pdf.line_item(_label(Candidate, field), getattr(candidate, field))
+    pdf.line_item(_label(Candidate, "birth_date"), _date(candidate.birth_date))
+    pdf.line_item(_label(Candidate, "birth_city"), candidate.birth_city)
     # Countries are stored as ISO codes and départements as numbers: the PDF names them, as the forms do.
     pdf.line_item(_label(Candidate, "birth_department"), department_label(candidate.birth_department))
     pdf.line_item(_label(Candidate, "birth_country"), country_name(candidate.birth_country))
     pdf.line_item(_label(Candidate, "nationality"), country_name(candidate.nationality))
-    pdf.line_item(_label(Candidate, "birth_date"), _date(candidate.birth_date))
+    for field in ("ine", "phone", "mobile"):
+        pdf.line_item(_label(Candidate, field), getattr(candidate, field))
     pdf.line_item(_("E-mail"), candidate.user.email)
 
     pdf.section(_("Address"))
