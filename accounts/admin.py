@@ -15,7 +15,14 @@ from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
 from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, StaffRole, User
-from ecandidat.admin_base import CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, ReadOnly, bound_view
+from ecandidat.admin_base import (
+    AccountAsText,
+    CentralOfficeOnly,
+    InStaffScope,
+    NotFoundOutsideScope,
+    ReadOnly,
+    bound_view,
+)
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central, scope_of
 from offers.models import Commission
@@ -144,7 +151,7 @@ class StaffMembershipForm(forms.ModelForm):
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(InStaffScope, NotFoundOutsideScope, admin.ModelAdmin):
+class StaffMembershipAdmin(AccountAsText, InStaffScope, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff rights: central office (no centre nor commission), centre manager or read-only member of a centre (of
     every commission, or of some), commission member (reads, enters decisions). The back office scopes every list
     and action from these rows.
@@ -205,7 +212,7 @@ class StaffMembershipAdmin(InStaffScope, NotFoundOutsideScope, admin.ModelAdmin)
         fields = super().get_fields(request, obj)
         if scope_of(request.user).is_central:
             return fields
-        return [name for name in fields if name in ("user", "role", "commission")]
+        return [name for name in fields if name in ("user", "account", "role", "commission")]
 
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         """Django's bulk deletion asks for the permission without the rows: only superusers keep it (the others

@@ -7,7 +7,9 @@ else. Mix these into a ``ModelAdmin`` or an inline, before the Django class:
 - ``CentralOfficeOnly``: only the central office sees the page, and may do what the other rules leave;
 - ``StaffReads``: every member of staff sees the page (read-only by default, with ``ReadOnly``);
 - ``InStaffScope``: the list, the autocompletes and every lookup go through the model's ``visible_to(user)``;
-- ``NotFoundOutsideScope``: a row outside the list's queryset is not found (404), rather than the admin's redirect.
+- ``NotFoundOutsideScope``: a row outside the list's queryset is not found (404), rather than the admin's redirect;
+- ``AccountAsText``: a read-only ``user`` field names the account without Django's link to its page, unless the
+  viewer may open that page (staff other than superusers got a 403 from the link).
 
 Custom staff views are plain functions with Django's view decorators, mounted with ``bound_view``; they take
 their object through ``ecandidat.staff.object_in_scope_or_404``.
@@ -17,7 +19,9 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
 
+from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy
 
 from ecandidat.staff import is_central, scope_of
 
@@ -86,6 +90,36 @@ class NotFoundOutsideScope(_ModelAdminBase):
         if obj is None:
             raise Http404  # outside the user's scope: not found, rather than the admin's redirect
         return obj
+
+
+class AccountAsText(_ModelAdminBase):
+    """Django shows a read-only foreign key as a link to the row's admin page without asking whether the viewer may
+    open it: on a candidate's or a staff role's page, the account linked to the user admin, which answers 403 to
+    everyone but superusers. Here a read-only ``user`` is the ``account`` line, its name as text, for those who may
+    not view accounts (no query: the user admin's permission, asked without the row). A ModelAdmin that makes
+    ``user`` read-only itself adds ``account_field(request)`` to its read-only fields; a view-only page (every field
+    read-only) gets it from ``get_fields``."""
+
+    def account_field(self, request) -> str:
+        user_admin = self.admin_site._registry.get(self.model._meta.get_field("user").related_model)
+        return "user" if user_admin is not None and user_admin.has_view_permission(request) else "account"
+
+    def get_exclude(self, request, obj=None):
+        exclude = list(super().get_exclude(request, obj) or ())
+        if "account" in self.get_readonly_fields(request, obj):
+            exclude.append("user")  # shown read-only as "account": never a form field
+        return exclude
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        if obj is not None and not self.has_change_permission(request, obj):
+            account = self.account_field(request)
+            fields = [account if name == "user" else name for name in fields]
+        return fields
+
+    @admin.display(description=gettext_lazy("account"))
+    def account(self, obj):
+        return str(obj.user)
 
 
 def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -154,3 +154,21 @@ def test_the_other_staff_do_not_see_who_has_which_rights(client, commission_memb
         client.force_login(user)
         assert client.get(LIST).status_code == 403
         assert client.get(ADD).status_code == 403
+
+
+def test_a_row_read_only_names_the_person_without_a_link_to_a_page_that_refuses_them(
+    client, django_assert_num_queries, centre_manager, read_only_staff
+):
+    """Django linked a read-only person to the accounts' admin page, which answers 403 to all but superusers."""
+    reader = read_only_staff.staff_memberships.get()
+    account_page = reverse("admin:accounts_user_change", args=[read_only_staff.pk])
+    client.force_login(centre_manager)
+    client.get(_change(reader))
+
+    with django_assert_num_queries(11):
+        response = client.get(_change(reader))
+
+    assert not response.context["has_change_permission"]
+    assert client.get(account_page).status_code == 403
+    assert account_page not in response.content.decode()
+    assert read_only_staff.username in response.content.decode()

@@ -26,7 +26,7 @@ from applications.models.reference import bac_speciality_choices, bac_speciality
 from applications.services.dossier import record_staff_change
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
-from ecandidat.admin_base import NotFoundOutsideScope
+from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
 
 
@@ -148,7 +148,7 @@ class WorkExperienceInline(ManagersCorrect, admin.TabularInline):
 
 
 @admin.register(Candidate)
-class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
+class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff correct the dossier here, including after the candidate's lock (ecandidat-features §1.3): the central
     office, and the candidate's centre managers (``manages_candidate``; not the account it belongs to, nor, for a
     student whose dossier comes from the student records system, what the SIS holds). Every change is written to
@@ -186,7 +186,7 @@ class CandidateAdmin(StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None and not request.user.is_superuser:
-            fields.append("user")  # the account a dossier belongs to is not moved from here
+            fields.append(self.account_field(request))  # the account a dossier belongs to is not moved from here
         if obj is not None and not is_central(request.user):
             # The link to the student records system is the central office's (a manager unticking it would unlock
             # the SIS fields; another student number would make the next import overwrite this dossier).

@@ -212,3 +212,35 @@ def test_the_page_queries_do_not_grow_with_applications(
 
     with django_assert_num_queries(16):
         client.get(_url(application))
+
+
+@pytest.mark.parametrize(
+    ("persona", "queries"),
+    [("centre_manager", 16), ("commission_member", 15), ("central_manager", 15)],
+    indirect=["persona"],
+)
+def test_the_account_is_named_without_a_link_staff_cannot_open(
+    client, persona, queries, application, django_assert_num_queries
+):
+    """Django linked the read-only account to the accounts' admin page, which answers 403 to all but superusers."""
+    client.force_login(persona)
+    client.get(_url(application))
+
+    with django_assert_num_queries(queries):
+        response = client.get(_url(application))
+
+    account_page = reverse("admin:accounts_user_change", args=[application.candidate.user_id])
+    assert client.get(account_page).status_code == 403
+    assert account_page not in response.content.decode()
+    assert "user" not in response.context["adminform"].form.fields
+    assert application.candidate.user.username in response.content.decode()
+
+
+def test_a_superuser_still_opens_and_moves_the_account(client, superuser, application):
+    client.force_login(superuser)
+
+    response = client.get(_url(application))
+
+    assert "user" in response.context["adminform"].form.fields
+    account_page = reverse("admin:accounts_user_change", args=[application.candidate.user_id])
+    assert account_page in response.content.decode()
