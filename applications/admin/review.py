@@ -128,9 +128,23 @@ def history_line(event, codes: dict[str, str]) -> HistoryLine:
 # --- the dossier ------------------------------------------------------------------------------------------------
 
 
+# A piece check the services refused (``review_actions.piece_check_view``): what was typed, kept in the session for
+# the page the refusal redirects to, which shows it again with the message next to its field, once.
+PIECE_CHECK_RETRY = "applications.piece_check_retry"
+
+
+@dataclass
+class PieceCheckRetry:
+    comment: str = ""
+    replace_by: str = ""
+    field: str = ""  # "comment", "replace_by" or "" (the message concerns the whole check)
+    error: str = ""
+
+
 @dataclass
 class PieceItem:
     row: Any
+    retry: PieceCheckRetry = field(default_factory=PieceCheckRetry)
     preview_pages: list[tuple[int, str]] = field(default_factory=list)  # (page number, PNG url)
     preview_total: int = 0
     preview_truncated: bool = False
@@ -148,7 +162,7 @@ class PieceItem:
         return any(value == PieceStatus.REFUSED for value, _label in self.actions)
 
 
-def _piece_items(application, rows, history, *, can_check: bool) -> list[PieceItem]:
+def _piece_items(application, rows, history, *, can_check: bool, retry: dict | None = None) -> list[PieceItem]:
     by_code: dict[str, list[HistoryLine]] = defaultdict(list)
     for line in history:
         if line.piece_code:
@@ -158,6 +172,13 @@ def _piece_items(application, rows, history, *, can_check: bool) -> list[PieceIt
     items = []
     for row in rows:
         item = PieceItem(row=row, history=by_code.get(row.piece_type.code, []))
+        if retry and row.submission is not None and retry.get("piece") == str(row.submission.public_id):
+            item.retry = PieceCheckRetry(
+                comment=retry.get("comment", ""),
+                replace_by=retry.get("replace_by", ""),
+                field=retry.get("field", ""),
+                error=retry.get("error", ""),
+            )
         document = row.document
         if document is not None and document.scan_status in OPENABLE_SCANS:
             item.download_url = reverse("pieces:staff_download", args=[row.submission.public_id])
@@ -256,7 +277,9 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "work_experiences": list(candidate.work_experiences.all()),
         "form_rows": form_rows(application),
         "question_rows": question_rows(application),
-        "piece_items": _piece_items(application, rows, history, can_check=can_manage),
+        "piece_items": _piece_items(
+            application, rows, history, can_check=can_manage, retry=request.session.pop(PIECE_CHECK_RETRY, None)
+        ),
         "validatable_count": len(review_services.validatable_pieces(rows)),
         "decisions": list(
             application.decisions.select_related("decision_type", "refusal_reason", "created_by", "validated_by")

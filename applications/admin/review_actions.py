@@ -19,7 +19,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from applications.admin.review import PREVIEW_CSP, change_url, list_filters
+from applications.admin.review import PIECE_CHECK_RETRY, PREVIEW_CSP, change_url, list_filters
 from applications.enums import PieceStatus
 from applications.models import Application, PieceSubmission, Tag
 from applications.services import review as review_services
@@ -53,10 +53,25 @@ def piece_of(application, piece_id):
     )
 
 
+def _refused(request, submission, back: str, *, message: str, field: str) -> HttpResponseRedirect:
+    """A check the rules refused: the message at the top of the page and next to its field, what was typed kept for
+    the page the redirect leads to (``review.PIECE_CHECK_RETRY``, read once)."""
+    messages.error(request, message)
+    request.session[PIECE_CHECK_RETRY] = {
+        "piece": str(submission.public_id),
+        "comment": request.POST.get("comment", "")[:500],
+        "replace_by": request.POST.get("replace_by", "")[:10],
+        "field": field,
+        "error": message,
+    }
+    return HttpResponseRedirect(back)
+
+
 @require_POST
 def piece_check_view(request, object_id, piece_id, *, model_admin):
     """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept). The
-    service checks the status and the comment; its message names the piece."""
+    service checks the status and the comment; its message names the piece. A refused check comes back with what was
+    typed, the message next to its field."""
     application = application_for(request, object_id, "editable_by")
     submission = piece_of(application, piece_id)
     back = change_url(application.pk, list_filters(request), f"piece-{submission.piece_type_id}")
@@ -67,10 +82,8 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
         try:
             replace_by = datetime.date.fromisoformat(raw_date)
         except ValueError:
-            messages.error(
-                request, _("%(piece)s: the deadline to replace the piece is not a valid date.") % {"piece": label}
-            )
-            return HttpResponseRedirect(back)
+            message = _("%(piece)s: the deadline to replace the piece is not a valid date.") % {"piece": label}
+            return _refused(request, submission, back, message=message, field="replace_by")
     try:
         comment = clean_piece_check(
             submission=submission, status=status, comment=request.POST.get("comment", ""), replace_by=replace_by
@@ -84,9 +97,10 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
             submission=submission, status=status, comment=comment, actor=request.user, replace_by=replace_by
         )
     except FieldRuleError as error:
-        messages.error(request, f"{label} : {error}" if error.field == "replace_by" else str(error))
+        message = f"{label} : {error}" if error.field == "replace_by" else str(error)
+        return _refused(request, submission, back, message=message, field=error.field)
     except BusinessRuleError as error:
-        messages.error(request, f"{label} : {error}")
+        return _refused(request, submission, back, message=f"{label} : {error}", field="")
     else:
         done = _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
         if replace_by is not None:

@@ -106,7 +106,9 @@ def test_both_piece_pages_show_the_services_rule(
     client.force_login(centre_manager)
     url = reverse(f"admin:{route}", args=[application.pk, submission.public_id])
 
-    with django_assert_num_queries(8):  # 11 before sessions were refreshed only when due (issue 14)
+    # 11 before sessions were refreshed only when due (issue 14); the reading page's check keeps what was typed in
+    # the session for the page it returns to (savepoint, update, release).
+    with django_assert_num_queries(8 if route == "applications_application_piece" else 11):
         response = client.post(url, {"status": "RE", "comment": "   "})
 
     assert response.status_code == 302

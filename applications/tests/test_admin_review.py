@@ -253,6 +253,41 @@ def test_refuse_with_a_bad_deadline_changes_nothing(client, centre_manager, appl
     assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
 
 
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"comment": "", "replace_by": "2099-01-15"}, "comment", "un commentaire est obligatoire pour refuser"),
+        ({"comment": "scan illisible", "replace_by": "2020-01-01"}, "replace-by", "ne peut pas être déjà passée"),
+    ],
+)
+def test_a_refused_check_keeps_what_was_typed_with_the_message_next_to_its_field(
+    client, django_assert_num_queries, centre_manager, application, data, field, message
+):
+    """The refusal came back as a message at the top of the page and an empty form: the comment or the date typed
+    was lost. The page after the redirect shows them again, the message next to the field, once."""
+    submission = with_file(application)
+    anchor = f"piece-{submission.piece_type_id}"
+    client.force_login(centre_manager)
+    response = client.post(url("piece_check", application, submission.public_id), {"status": "RE", **data})
+    assert response["Location"].endswith(f"#{anchor}")
+
+    # The kept form is read once: the session is saved again (savepoint, update, release).
+    with django_assert_num_queries(QUERIES_PAGE + 3):
+        page = html.unescape(client.get(response["Location"]).content.decode())
+
+    assert f'id="{anchor}-comment" maxlength="500" value="{data["comment"]}"' in page
+    assert f'value="{data["replace_by"]}"' in page
+    error = re.search(rf'<p class="errornote" id="{anchor}-{field}-error">([^<]*)</p>', page)
+    assert error is not None
+    assert message in error.group(1)
+    assert f'aria-describedby="{anchor}-{field}-error' in page
+    submission.refresh_from_db()
+    assert submission.status == PieceStatus.SUBMITTED
+    again = html.unescape(client.get(response["Location"]).content.decode())
+    assert "errornote" not in again
+    assert f'value="{data["replace_by"]}"' not in again
+
+
 def test_a_second_click_changes_nothing(client, centre_manager, application):
     submission = with_file(application)
     client.force_login(centre_manager)
