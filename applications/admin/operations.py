@@ -289,6 +289,9 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk)
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "select_across": request.POST.get("select_across", "0"),
         "limit": BULK_LIMIT,
+        # A flag, not ``operation.preview`` in the template: Django calls a callable there, without its arguments,
+        # which fails into the engine's ``string_if_invalid`` ("" in production: the preview was never shown).
+        "shows_preview": operation.preview is not None,
         **(operation.preview(request, applications) if operation.preview else {}),
     }
     return TemplateResponse(request, "admin/applications/application/operation.html", context)

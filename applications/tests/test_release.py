@@ -1,6 +1,7 @@
 """Issue 12: releasing decisions with a preview of each mail, and the optional two-person rule."""
 
 import pytest
+from django.template import engines
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -230,3 +231,26 @@ def test_release_request_refuses_what_is_out_of_scope(formation, campaign, commi
     with pytest.raises(BusinessRuleError, match="not in your scope"):
         request_release(actor=other_centre_manager, application_ids=[application.pk])
     assert not ReleaseJob.objects.exists()
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_the_preview_shows_with_the_template_engine_of_production(
+    client, monkeypatch, formation, campaign, commission_member, centre_manager, bulk, django_assert_num_queries
+):
+    """The page asked ``{% if operation.preview %}``: Django calls a callable found there, without arguments, and an
+    invalid call gives ``string_if_invalid``, "" in production, so the preview never showed; pytest-django's
+    FAIL_INVALID_TEMPLATE_VARS gives a truthy object instead, which hid it from the other tests."""
+    monkeypatch.setattr(engines["django"].engine, "string_if_invalid", "")
+    application = entered(formation, campaign, commission_member)
+    client.force_login(centre_manager)
+    selection = {"action": "action_validate_decisions", "_selected_action": [application.pk]}
+
+    with django_assert_num_queries(34 if bulk else 25):
+        if bulk:
+            response = client.post(reverse(CHANGELIST), selection, HTTP_ACCEPT_LANGUAGE="fr")
+        else:
+            response = client.get(operation_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertContains(response, "Mails qui seront envoyés")
+    assertContains(response, application.candidate.user.email)
+    assert not OutboundEmail.objects.exists()
