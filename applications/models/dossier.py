@@ -101,6 +101,11 @@ class Candidate(models.Model):
     def __str__(self):
         return f"{self.birth_name} {self.first_name}"
 
+    @property
+    def staff_name(self) -> str:
+        """ "NOM Prénom" as the back office writes it (usual name first), in the list and on the dossier's pages."""
+        return f"{(self.usual_name or self.birth_name).upper()} {self.first_name}"
+
 
 class Address(models.Model):
     """Adresse: one per candidate; always editable by the candidate, even after an SIS import."""

@@ -555,3 +555,21 @@ def test_the_processing_type_of_a_selection_changes_where_no_decision_is_validat
     assert decided.candidate.user.username in response.content.decode()
     assert list(OutboundEmail.objects.values_list("code", flat=True)) == ["TYPE_TRAIT_ATT"]
     assert free.events.get(comment__contains="Capacité à revoir").actor == centre_manager
+
+
+def test_an_operation_page_names_the_candidate_it_acts_on(
+    client, centre_manager, application, django_assert_num_queries
+):
+    """The page said only "A1B2C3D4 – M1ENER …" (and the breadcrumb the numéro de dossier): the member of staff
+    checks whom a status or an avis is about by the name, as on the dossier's page."""
+    candidate = application.candidate
+    candidate.birth_name, candidate.usual_name, candidate.first_name = "Durand", "Martin", "Léa"
+    candidate.save(update_fields=["birth_name", "usual_name", "first_name"])
+    client.force_login(centre_manager)
+    client.get(operation_url(application, "set_status"))
+
+    with django_assert_num_queries(9):
+        page = client.get(operation_url(application, "set_status")).content.decode()
+
+    assert f"<li>MARTIN Léa ({candidate.user.username}) – {application.formation.code} " in page
+    assert f'{change_url(application)}">MARTIN Léa</a></li>' in page
