@@ -238,7 +238,15 @@ def run_operation(request, operation: Operation, applications, form) -> tuple[in
             with transaction.atomic():
                 operation.run(application, form, request.user)
         except BusinessRuleError as error:
-            failures.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+            failures.append(
+                _("%(candidate)s (%(numero)s) – %(formation)s: %(refusal)s")
+                % {
+                    "candidate": application.candidate.staff_name,
+                    "numero": application.candidate.user.username,
+                    "formation": application.formation.code,
+                    "refusal": error,
+                }
+            )
         else:
             done += 1
     logger.info(

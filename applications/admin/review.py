@@ -34,7 +34,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.enums import DossierStatus, EventKind, PieceStatus
-from applications.forms_tab import form_rows
+from applications.forms_tab import form_rows, waiting_rows
+from applications.letters import KIND_BY_AVIS
 from applications.models import ApplicationTag, Opi, Tag
 from applications.pieces import piece_rows
 from applications.questions import question_rows
@@ -321,6 +322,19 @@ def _answer_operations_out_of_place(application, decisions) -> set[str]:
     return hidden
 
 
+def _letter_and_reminder_out_of_place(decisions, form_rows) -> set[str]:
+    """ "Régénérer la lettre de décision" needs a validated favourable or unfavourable latest decision, "Relancer les
+    formulaires non répondus" a form still waiting (the services refuse the rest anyway). From what the page has."""
+    hidden = set()
+    validated = [decision for decision in decisions if decision.validated_at is not None]
+    latest = max(validated, key=lambda decision: (decision.created_at, decision.pk), default=None)
+    if latest is None or latest.decision_type.avis not in KIND_BY_AVIS:
+        hidden.add("regenerate_letter")
+    if not waiting_rows(form_rows):
+        hidden.add("remind_forms")
+    return hidden
+
+
 def questions_url(application, *, decisions, can_manage: bool, asks_questions: bool) -> str:
     """The link to "Saisir les réponses aux questions" (``applications.admin.on_behalf.questions_view``), "" when
     not offered: the user does not manage the application, it asks no question, it is cancelled or has a validated
@@ -339,6 +353,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
     # rest anyway): read from the decisions the page shows, no query more.
     latest = max(dossier["decisions"], key=lambda decision: (decision.created_at, decision.pk), default=None)
     hidden = _answer_operations_out_of_place(application, dossier["decisions"])
+    hidden |= _letter_and_reminder_out_of_place(dossier["decisions"], dossier["form_rows"])
     if latest is None or latest.validated_at is not None:
         hidden |= PENDING_DECISION_ONLY
     operations = [(operation, url) for operation, url in operations if operation.name not in hidden]

@@ -787,6 +787,41 @@ def test_answer_buttons_follow_the_decision_and_the_answer(client, centre_manage
     assert {"confirm_on_behalf", "withdraw_on_behalf"} & withdrawn == set()
 
 
+def test_the_letter_and_reminder_buttons_are_offered_only_where_they_can_work(
+    client, django_assert_num_queries, centre_manager, application
+):
+    """ "Régénérer la lettre de décision" was offered before any validated decision, and "Relancer les formulaires
+    non répondus" on a formation without a form: both ended on a refusal. The page reads what it already has."""
+    client.force_login(centre_manager)
+    client.get(change_url(application))
+
+    with django_assert_num_queries(QUERIES_PAGE):
+        before = _operation_names(client.get(change_url(application)))
+    staff.record_decision(application, decision_type=decision_type(Avis.WAITING_LIST), actor=centre_manager, rank=1)
+    staff.validate_decision(application.decisions.current(), actor=centre_manager)
+    waiting_list = _operation_names(client.get(change_url(application)))
+    _validated_favourable(application, centre_manager)
+    favourable = _operation_names(client.get(change_url(application)))
+
+    assert {"regenerate_letter", "remind_forms"} & before == set()
+    assert "regenerate_letter" not in waiting_list  # no letter for a waiting list
+    assert "regenerate_letter" in favourable
+    assert "remind_forms" not in favourable
+
+
+def test_a_refusal_names_the_candidate_in_french(client, centre_manager, application):
+    client.force_login(centre_manager)
+
+    response = client.post(operation_url(application, "regenerate_letter"), {}, follow=True, HTTP_ACCEPT_LANGUAGE="fr")
+
+    candidate = application.candidate
+    expected = (
+        f"{(candidate.usual_name or candidate.birth_name).upper()} {candidate.first_name} ({candidate.user.username})"
+        f" – {application.formation.code} : Seul un avis favorable ou défavorable validé a une lettre."
+    )
+    assert expected in [str(message) for message in response.context["messages"]]
+
+
 def test_the_central_office_reads_the_opi_state_on_the_page(
     client, central_manager, centre_manager, application, django_assert_num_queries
 ):

@@ -447,8 +447,8 @@ def test_bulk_reminder_reports_each_refusal(client, centre_manager, formation, c
     assertContains(response, "Remind the unanswered forms: 1 mail enqueued.")
     assertContains(
         response,
-        f"{all_answered.candidate.user.username} – {formation.code}: Every form has been answered; no reminder was "
-        "sent.",
+        f"{all_answered.candidate.staff_name} ({all_answered.candidate.user.username}) – {formation.code}: Every form "
+        "has been answered; no reminder was sent.",
     )
     assert list(OutboundEmail.objects.filter(code=REMINDER).values_list("to", flat=True)) == [
         to_remind.candidate.user.email
@@ -559,7 +559,7 @@ def test_single_reminder_page_per_persona(client, staff_application, forms_of_fo
 
 
 def test_change_page_offers_the_reminder_to_managers_only(
-    client, centre_manager, commission_member, staff_application
+    client, centre_manager, commission_member, staff_application, forms_of_formation
 ):
     client.force_login(centre_manager)
     change = reverse("admin:applications_application_change", args=[staff_application.pk])
