@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.models import Opi, OpiExport
-from applications.opi.backends import get_backend
+from applications.opi.backends import BACKENDS, backend_label, get_backend
 from applications.opi.services import BATCH, cancel_opis, export_zip, opi_counts, requeue_opis, transfer_opis
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
 from ecandidat.batches import BatchAlreadyRunning, run_batch
@@ -72,13 +72,36 @@ def transfer_view(request, *, model_admin):
     return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
 
 
+class BackendFilter(admin.SimpleListFilter):
+    """ "Déversée vers" by the backends' names ("Pégase"), not their stored codes ("pegase")."""
+
+    title = _("transferred to")
+    parameter_name = "backend"
+
+    def lookups(self, request, model_admin):
+        return [(name, backend.label) for name, backend in BACKENDS.items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(backend=self.value()) if self.value() else queryset
+
+
 @admin.register(Opi)
 class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
-    list_display = ["code", "candidate", "formation", "state", "withdrawn", "queued_at", "passed_at", "backend"]
-    list_filter = ["state", "withdrawn", "backend"]
+    list_display = ["code", "candidate", "formation", "state", "withdrawn", "queued_at", "passed_at", "transferred_to"]
+    list_filter = ["state", "withdrawn", BackendFilter]
     list_select_related = ["application__candidate", "application__formation"]
     search_fields = ["code", "application__candidate__birth_name"]
-    readonly_fields = ["application", "code", "state", "withdrawn", "created_at", "queued_at", "passed_at", "backend"]
+    readonly_fields = [
+        "application",
+        "code",
+        "state",
+        "withdrawn",
+        "created_at",
+        "queued_at",
+        "passed_at",
+        "transferred_to",
+    ]
+    exclude = ["backend"]  # shown by its name, "transferred_to"
     show_full_result_count = False
     actions = ["requeue", "cancel"]
 
@@ -88,6 +111,10 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     @admin.display(description=_("candidate"), ordering="application__candidate__birth_name")
     def candidate(self, opi):
         return str(opi.application.candidate)
+
+    @admin.display(description=_("transferred to"), ordering="backend")
+    def transferred_to(self, opi):
+        return backend_label(opi.backend) if opi.backend else ""
 
     @admin.display(description=_("formation"))
     def formation(self, opi):
@@ -124,7 +151,11 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             "opi_campaign": campaign,
             "opi_backend": backend.label if backend else "",
             "opi_exports": [
-                {"export": export, "url": reverse("admin:applications_opi_export_zip", args=[export.pk])}
+                {
+                    "export": export,
+                    "backend": backend_label(export.backend),
+                    "url": reverse("admin:applications_opi_export_zip", args=[export.pk]),
+                }
                 for export in exports
             ],
         }

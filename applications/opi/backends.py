@@ -37,6 +37,13 @@ class OpiBackend(Protocol):
 BACKENDS: dict[str, type[OpiBackend]] = {"pegase": PegaseFilesBackend, "apogee": ApogeeFileBackend}
 
 
+def backend_label(name: str) -> str:
+    """The name staff read for a backend's code ("pegase" → "Pégase"); an unknown code (a backend since removed) as
+    stored."""
+    backend = BACKENDS.get(name)
+    return backend.label if backend else name
+
+
 def get_backend(name: str | None = None) -> OpiBackend | None:
     """The configured backend (``OPI_BACKEND``), or None when OPIs are off (``none``)."""
     name = name or settings.OPI_BACKEND

@@ -17,7 +17,7 @@ from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
 STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
-QUERIES_SCREEN = 13
+QUERIES_SCREEN = 12  # 13 while the "déversée vers" filter read the distinct codes stored
 
 
 @pytest.fixture(autouse=True)
@@ -195,3 +195,22 @@ def test_produce_now_failure_is_a_message_not_a_500(client, central_manager, exp
     assert response.status_code == 200
     assert "Le déversement des OPI a échoué" in response.content.decode()
     assert BatchRun.objects.get(name="transfer_opi").status == BatchRun.Status.ERROR
+
+
+def test_the_screen_names_the_backend_as_staff_know_it(client, django_assert_num_queries, central_manager, export):
+    """The list, its filter and the day's files read "pegase", the code stored, on a French page: now "Pégase"."""
+    client.force_login(central_manager)
+    opi = Opi.objects.get()
+
+    with django_assert_num_queries(QUERIES_SCREEN):
+        screen = client.get(reverse("admin:applications_opi_changelist"))
+    filtered = client.get(reverse("admin:applications_opi_changelist"), {"backend": "pegase"})
+    row = client.get(reverse("admin:applications_opi_change", args=[opi.pk]))
+
+    assert [spec.title for spec in screen.context["cl"].filter_specs][-1] == "déversée vers"
+    html = screen.content.decode()
+    assert ">pegase<" not in html
+    assert 'class="field-transferred_to">Pégase</td>' in html
+    assert "(Pégase) : 1 candidat(s)" in html
+    assert list(filtered.context["cl"].result_list) == [opi]
+    assert '<div class="readonly">Pégase</div>' in row.content.decode()
