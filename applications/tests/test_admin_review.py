@@ -143,6 +143,27 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
     assert url("tags", application) not in html
 
 
+def test_the_page_names_places_as_staff_say_them(client, django_assert_num_queries, centre_manager, application):
+    """The dossier stores ISO codes and INSEE numbers: the page said "(FR)" and "Nationalité FR"."""
+    candidate = application.candidate
+    candidate.birth_city, candidate.birth_department, candidate.birth_country = "Perpignan", "66", "FR"
+    candidate.nationality = "ES"
+    candidate.save()
+    fill_dossier(application)
+    Baccalaureate.objects.filter(candidate=candidate).update(country="MA", city="Rabat")
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_PAGE):
+        response = client.get(change_url(application))
+
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
+    assert "Perpignan, Pyrénées-Orientales (66) (France)" in text
+    assert "Nationalité Espagne" in text
+    assert "Rabat (Maroc)" in text
+    assert "Univ. Pau (France)" in text
+    assert "(FR)" not in text
+
+
 @pytest.mark.parametrize(("persona", "expected"), READERS, indirect=["persona"])
 def test_page_personas(client, persona, application, expected):
     client.force_login(persona)

@@ -245,12 +245,15 @@ def test_the_page_keeps_its_query_count_with_specialities(owner_client, candidat
 
 def test_a_dossier_from_the_sis_shows_them_read_only(owner_client, candidate, django_assert_num_queries):
     AddressFactory(candidate=candidate)
-    BaccalaureateFactory(candidate=candidate, year=2022, **REFORM, option_1="Latin", option_3="Grec", sis_locked=True)
+    BaccalaureateFactory(
+        candidate=candidate, year=2022, **REFORM, option_1="Latin", option_3="Grec", department="66", sis_locked=True
+    )
 
     with django_assert_num_queries(5):
         response = owner_client.get(reverse("applications:baccalaureate"), HTTP_ACCEPT_LANGUAGE="fr")
 
     page = response.content.decode()
+    assert "<dt>Département</dt><dd>Pyrénées-Orientales (66)</dd>" in page  # it printed "66"
     assert "<dt>Spécialité terminale 1</dt><dd>Mathématiques</dd>" in page
     assert "<dt>Spécialité terminale 2</dt><dd>Physique-chimie</dd>" in page
     assert "<dt>Spécialité de première abandonnée</dt><dd>Sciences de la vie et de la Terre</dd>" in page
