@@ -118,8 +118,8 @@ def _invalid_template_values_are_never_true(_fail_for_invalid_template_variable)
     """pytest-django's ``FAIL_INVALID_TEMPLATE_VARS`` (pytest.ini) puts an object in ``string_if_invalid``, and Django
     gives that object, not a failure, for a method the template calls that needs arguments: ``{% if
     operation.preview %}`` was true in every test and false in production ("" is the engine's default), so the
-    release preview never showed outside the tests. Asking that object for its truth fails the test instead, alone or inside
-    ``and``/``or``/``not`` (the failure is not an ``Exception``: the template engine cannot swallow it)."""
+    release preview never showed outside the tests. Asking that object for its truth fails the test instead, alone
+    or inside ``and``/``or``/``not`` (the failure is not an ``Exception``: the template engine cannot swallow it)."""
     from django.conf import settings
 
     marker = settings.TEMPLATES[0]["OPTIONS"].get("string_if_invalid")
