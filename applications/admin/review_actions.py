@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, npgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from applications.admin.review import PIECE_CHECK_RETRY, PREVIEW_CSP, change_url, list_filters
@@ -115,7 +116,10 @@ def validate_all_view(request, object_id, *, model_admin):
     application = application_for(request, object_id, "editable_by")
     count = review_services.validate_submitted_pieces(application=application, actor=request.user)
     if count:
-        messages.success(request, _("%(count)d piece(s) validated.") % {"count": count})
+        messages.success(
+            request,
+            ngettext("%(count)d piece validated.", "%(count)d pieces validated.", count) % {"count": count},
+        )
     else:
         messages.info(request, _("No submitted piece was waiting for a check."))
     return HttpResponseRedirect(change_url(application.pk, list_filters(request), "pieces"))
@@ -145,7 +149,12 @@ def tags_view(request, object_id, *, model_admin):
         return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
     added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
     messages.success(
-        request, _("Tags saved (%(added)d added, %(removed)d removed).") % {"added": added, "removed": removed}
+        request,
+        _("Tags saved (%(added)s, %(removed)s).")
+        % {
+            "added": npgettext("tags", "%(count)d added", "%(count)d added", added) % {"count": added},
+            "removed": npgettext("tags", "%(count)d removed", "%(count)d removed", removed) % {"count": removed},
+        },
     )
     return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
 

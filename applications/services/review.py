@@ -9,6 +9,7 @@ from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from applications.enums import DossierStatus, EventKind, PieceStatus
@@ -80,9 +81,12 @@ def set_dossier_status_checked(
             unchecked = unchecked_pieces(application)
             if unchecked and not force_reason:
                 raise BusinessRuleError(
-                    _(
-                        "%(count)d piece(s) not validated (%(pieces)s): tick the confirmation and give a reason "
-                        "to set the dossier complete anyway."
+                    ngettext(
+                        "%(count)d piece not validated (%(pieces)s): tick the confirmation and give a reason "
+                        "to set the dossier complete anyway.",
+                        "%(count)d pieces not validated (%(pieces)s): tick the confirmation and give a reason "
+                        "to set the dossier complete anyway.",
+                        len(unchecked),
                     )
                     % {
                         "count": len(unchecked),

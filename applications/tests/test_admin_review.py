@@ -617,7 +617,7 @@ def test_complete_with_unchecked_pieces_needs_a_reason(client, centre_manager, a
     refused = client.post(operation_url(application, "set_status"), {"target": "CO"}, follow=True)
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED
-    assert "1 pièce(s) non validée(s) (Relevé de notes – Transmise)" in refused.content.decode()
+    assert "1 pièce non validée (Relevé de notes – Transmise)" in refused.content.decode()
 
     no_reason = client.post(operation_url(application, "set_status"), {"target": "CO", "force_complete": "on"})
     assert "Donnez la raison" in no_reason.content.decode()
@@ -729,6 +729,17 @@ def test_tags_are_global_or_of_the_centre(client, centre_manager, application, c
     assert set(ApplicationTag.objects.values_list("tag__label", flat=True)) == {"Prioritaire", "Entretien"}
     client.post(url("tags", application), {"tags": [own.pk]})
     assert list(ApplicationTag.objects.values_list("tag__label", flat=True)) == ["Entretien"]
+
+
+def test_tags_saved_says_its_counts_with_their_plural(client, centre_manager, application):
+    first, second = Tag.objects.create(label="Prioritaire"), Tag.objects.create(label="Entretien")
+    client.force_login(centre_manager)
+
+    both = client.post(url("tags", application), {"tags": [first.pk, second.pk]}, follow=True)
+    swapped = client.post(url("tags", application), {"tags": [first.pk]}, follow=True)
+
+    assert "Étiquettes enregistrées (2 ajoutées, 0 retirée)." in both.content.decode()  # "ajoutée(s)" before
+    assert "Étiquettes enregistrées (0 ajoutée, 1 retirée)." in swapped.content.decode()
 
 
 def test_other_centre_tag_is_not_found_even_for_its_id(client, other_centre_manager, application):

@@ -101,7 +101,7 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
     expect(page.get_by_role("heading", level=1)).to_have_text("ARNAUD Camille — MASTER 1 - ENERGIE")
     expect(page.get_by_text("Candidature 1 sur 3 dans la liste")).to_be_visible()
     page.get_by_role("button", name="Valider toutes les pièces transmises (2)").click()
-    expect(page.locator(".messagelist .success")).to_have_text("2 pièce(s) validée(s).")
+    expect(page.locator(".messagelist .success")).to_have_text("2 pièces validées.")
     expect(page.locator(".messagelist .success")).to_be_in_viewport()
     _fits_the_window(page)
     assert_no_serious_axe_violations(page)
