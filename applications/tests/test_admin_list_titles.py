@@ -1,0 +1,72 @@
+"""Back-office lists are titled by what they list (templates/admin/change_list.html)."""
+
+import html
+import re
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import reverse
+from django.utils import translation
+
+from applications.models import Application
+
+
+@pytest.fixture(autouse=True)
+def _french(client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with translation.override("fr"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _warm_content_types(db):
+    ContentType.objects.clear_cache()
+    ContentType.objects.get_for_model(Application)
+
+
+def titles(response) -> tuple[str, str]:
+    page = response.content.decode()
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1).strip()
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1).strip()
+    return html.unescape(title), html.unescape(heading)
+
+
+@pytest.mark.parametrize(
+    ("url_name", "queries", "plural"),
+    [
+        ("admin:applications_application_changelist", 17, "Candidatures"),
+        ("admin:offers_formation_changelist", 9, "Formations"),
+    ],
+)
+def test_a_list_is_titled_by_what_it_lists(client, django_assert_num_queries, superuser, url_name, queries, plural):
+    client.force_login(superuser)
+
+    with django_assert_num_queries(queries):
+        response = client.get(reverse(url_name))
+
+    assert titles(response) == (f"{plural} | Gestion eCandidat", plural)  # "Sélectionnez l'objet … à changer" before
+
+
+def test_a_commission_member_gets_the_same_title(client, commission_member):
+    client.force_login(commission_member)
+
+    response = client.get(reverse("admin:applications_application_changelist"))
+
+    assert response.status_code == 200
+    assert titles(response)[1] == "Candidatures"
+
+
+def test_a_list_with_its_own_title_keeps_it(client, superuser):
+    client.force_login(superuser)
+
+    response = client.get(reverse("admin:applications_opi_changelist"))
+
+    assert titles(response)[1] == "OPI : opérations préalables à l'inscription"
+
+
+def test_a_pop_up_choosing_an_object_keeps_djangos_wording(client, superuser):
+    client.force_login(superuser)
+
+    response = client.get(reverse("admin:offers_formation_changelist"), {"_popup": "1", "_to_field": "id"})
+
+    assert titles(response)[1].startswith("Sélectionnez")
