@@ -68,6 +68,14 @@ def _refused(request, submission, back: str, *, message: str, field: str) -> Htt
     return HttpResponseRedirect(back)
 
 
+def _about_piece(label: str, message: str) -> str:
+    """ "Relevé de notes : la date limite …": the service's sentence after the piece's name, its first letter in lower
+    case after the colon unless it starts a word in capitals ("INE")."""
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    return _("%(piece)s: %(message)s") % {"piece": label, "message": message}
+
+
 @require_POST
 def piece_check_view(request, object_id, piece_id, *, model_admin):
     """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept). The
@@ -98,10 +106,10 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
             submission=submission, status=status, comment=comment, actor=request.user, replace_by=replace_by
         )
     except FieldRuleError as error:
-        message = f"{label} : {error}" if error.field == "replace_by" else str(error)
+        message = _about_piece(label, str(error)) if error.field == "replace_by" else str(error)
         return _refused(request, submission, back, message=message, field=error.field)
     except BusinessRuleError as error:
-        return _refused(request, submission, back, message=f"{label} : {error}", field="")
+        return _refused(request, submission, back, message=_about_piece(label, str(error)), field="")
     else:
         done = _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
         if replace_by is not None:

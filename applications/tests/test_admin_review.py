@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from fpdf import FPDF
 from PIL import Image
 
+from applications.admin import review_actions
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import (
     Application,
@@ -256,7 +257,8 @@ def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, 
     ("value", "message"),
     [
         ("31/02/2027", "la date limite de remplacement n'est pas une date valide"),
-        ("2020-01-01", "La date limite de remplacement ne peut pas être déjà passée."),
+        # The service's sentence after the piece's name, in lower case after the colon ("… : La date" before).
+        ("2020-01-01", "Relevé de notes : la date limite de remplacement ne peut pas être déjà passée."),
     ],
 )
 def test_refuse_with_a_bad_deadline_changes_nothing(client, centre_manager, application, value, message):
@@ -272,6 +274,19 @@ def test_refuse_with_a_bad_deadline_changes_nothing(client, centre_manager, appl
     assert message in html.unescape(response.content.decode())
     submission.refresh_from_db()
     assert (submission.status, submission.replace_by) == (PieceStatus.SUBMITTED, None)
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("La pièce est validée.", "Relevé : la pièce est validée."),
+        ("INE manquant.", "Relevé : INE manquant."),  # a word in capitals stays so
+        ("", "Relevé : "),
+    ],
+)
+def test_a_sentence_about_a_piece_goes_on_after_its_name_in_lower_case(message, said):
+    with translation.override("fr"):
+        assert review_actions._about_piece("Relevé", message) == said
 
 
 @pytest.mark.parametrize(
