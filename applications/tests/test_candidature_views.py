@@ -450,6 +450,24 @@ def test_withdraw_is_asked_twice(owner, favourable, django_capture_on_commit_cal
     assert "Désistement d'une formation" in [m.subject for m in mailoutbox]
 
 
+def test_withdraw_without_a_reason_says_so_in_the_focused_error_summary(owner, favourable, django_assert_num_queries):
+    with django_assert_num_queries(5):
+        response = owner.post(_url("withdraw", favourable), {}, HTTP_ACCEPT_LANGUAGE="fr")
+
+    # As on the other candidate forms: "Erreur :" in the title, the summary focused by forms.js, its link to the
+    # first radio button of the question (a list of radio buttons has no single id to link to).
+    assertContains(response, "<title>Erreur : Désister", html=False)
+    assertContains(response, 'id="error-summary"')
+    assertContains(response, "js/forms.js")
+    assertContains(
+        response,
+        '<li><a href="#id_reason_0">Motif de votre désistement : Choisissez le motif du désistement.</a></li>',
+        html=True,
+    )
+    favourable.refresh_from_db()
+    assert favourable.accepted is None
+
+
 def test_confirm_after_the_date_is_refused_with_its_message(client, favourable, time_machine):
     time_machine.move_to(favourable.formation.confirmation_date + datetime.timedelta(days=1))
     client.force_login(favourable.candidate.user)
