@@ -57,19 +57,21 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     application = Application.objects.get(candidate=candidate)
     page.wait_for_url(re.compile(rf"/candidatures/{application.public_id}/$"))
     assert_no_serious_axe_violations(page)
-    transmit = page.locator('form[action$="/transmettre/"] button')
+    # Inactive while a piece is missing: a disabled button (the cancel action is still a link at this stage).
+    transmit = page.locator("main .actions button[disabled]")
     assert transmit.is_disabled()
+    assert page.locator('main a[href$="/transmettre/"]').count() == 0
 
     # "Je dépose mes pièces justificatives": "+" for each piece; the button turns green after the last one.
     _upload(page, letter, "lettre.pdf")
-    assert page.locator('form[action$="/transmettre/"] button').is_disabled()
+    assert transmit.is_disabled()
     _upload(page, transcript, "releve.pdf")
-    assert page.locator('form[action$="/transmettre/"] button.button--success').is_enabled()
+    assert page.locator('main .actions a.button--success[href$="/transmettre/"]').is_visible()
     assert_no_serious_axe_violations(page)
 
     # "Je transmets ma candidature": the next page lists what will be sent and says the pieces will be locked.
-    page.locator('form[action$="/transmettre/"] button').click()
-    page.wait_for_url(re.compile(r"/transmettre/\??$"))
+    page.locator('main .actions a[href$="/transmettre/"]').click()
+    page.wait_for_url(re.compile(r"/transmettre/$"))  # a link: no empty "?" left on the address
     assert "lettre.pdf" in page.locator("main").inner_text()
     assert_no_serious_axe_violations(page)
     page.locator("main form[method=post] button[type=submit]").click()
@@ -89,8 +91,8 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     page.locator(f'form[action$="/{transcript.pk}/supprimer/"] button').click()
     page.wait_for_load_state("load")
     _upload(page, transcript, "releve-lisible.pdf")
-    page.locator('form[action$="/transmettre/"] button.button--success').click()
-    page.wait_for_url(re.compile(r"/transmettre/\??$"))
+    page.locator('main .actions a.button--success[href$="/transmettre/"]').click()
+    page.wait_for_url(re.compile(r"/transmettre/$"))
     page.locator("main form[method=post] button[type=submit]").click()
     page.locator(".message--success").first.wait_for()
     application.refresh_from_db()

@@ -258,12 +258,12 @@ def test_recap_paper_dossier(owner, application):
     assertNotContains(response, "Transmit my application")
 
 
-def test_transmit_button_green_only_without_blocking_pieces(owner, application):
+def test_transmit_button_green_only_without_blocking_pieces(owner, application, django_assert_num_queries):
     piece = PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation")
 
     response = owner.get(_url("detail", application))
     assertContains(
-        response, '<button type="submit" class="button" disabled>Transmit my application</button>', html=True
+        response, '<button type="button" class="button" disabled>Transmit my application</button>', html=True
     )
     assertContains(response, "If the button is not green, a supporting document is missing.")
     assertContains(
@@ -273,10 +273,12 @@ def test_transmit_button_green_only_without_blocking_pieces(owner, application):
     )
 
     PieceSubmissionFactory(application=application, piece_type=piece)
-    response = owner.get(_url("detail", application))
-    assertContains(
-        response, '<button type="submit" class="button button--success">Transmit my application</button>', html=True
-    )
+    with django_assert_num_queries(5):  # the view above cached the piece types and questions
+        response = owner.get(_url("detail", application))
+    # A plain link to the page that asks before transmitting: no GET form, which left an empty "?" on the URL.
+    url = _url("transmit", application)
+    assertContains(response, f'<a class="button button--success" href="{url}">Transmit my application</a>', html=True)
+    assertNotContains(response, 'method="get"')
     assertNotContains(response, "If the button is not green")
 
 

@@ -277,14 +277,18 @@ def test_recap_queries_do_not_grow_with_forms(owner, application, formation, cou
 
 # --- FORMS_BLOCK_TRANSMISSION -----------------------------------------------------------------------------------
 
-TRANSMIT_ACTIVE = '<button type="submit" class="button button--success">Transmit my application</button>'
-TRANSMIT_INACTIVE = '<button type="submit" class="button" disabled>Transmit my application</button>'
+TRANSMIT_INACTIVE = '<button type="button" class="button" disabled>Transmit my application</button>'
+
+
+def transmit_active(application):
+    url = reverse("applications:transmit", args=[application.public_id])
+    return f'<a class="button button--success" href="{url}">Transmit my application</a>'
 
 
 def test_setting_off_waiting_forms_do_not_block(owner, settings, application, conditional):
     settings.FORMS_BLOCK_TRANSMISSION = False
 
-    assertContains(owner.get(detail_url(application)), TRANSMIT_ACTIVE, html=True)
+    assertContains(owner.get(detail_url(application)), transmit_active(application), html=True)
     owner.post(reverse("applications:transmit", args=[application.public_id]))
 
     application.refresh_from_db()
@@ -325,7 +329,7 @@ def test_setting_on_the_transmit_service_refuses_until_declared(owner, settings,
         transmit_application(application=application, actor=applicant.user)
 
     owner.post(declare_url(application, conditional))
-    assertContains(owner.get(detail_url(application)), TRANSMIT_ACTIVE, html=True)
+    assertContains(owner.get(detail_url(application)), transmit_active(application), html=True)
     owner.post(url)
 
     application.refresh_from_db()

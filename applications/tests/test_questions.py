@@ -99,7 +99,7 @@ def test_recap_lists_the_questions_and_blocks_transmission(owner, application, p
     assertContains(response, "Décrivez votre projet professionnel.")
     assertContains(response, "If the button is not green, a complementary question has no answer")
     assertContains(
-        response, '<button type="submit" class="button" disabled>Transmit my application</button>', html=True
+        response, '<button type="button" class="button" disabled>Transmit my application</button>', html=True
     )
     assertContains(response, f'href="{_url("questions", application)}"')
 
@@ -159,7 +159,9 @@ def test_answers_are_saved_with_their_history_then_transmission_is_possible(
     recap = owner.get(_url("detail", application))
     assertContains(recap, "Océanographe.")
     assertContains(
-        recap, '<button type="submit" class="button button--success">Transmit my application</button>', html=True
+        recap,
+        f'<a class="button button--success" href="{_url("transmit", application)}">Transmit my application</a>',
+        html=True,
     )
 
 
