@@ -124,8 +124,8 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     )
     add.click()
     transcript_row.get_by_role("link", name="releve-lisible.pdf").wait_for()
-    candidate_page.get_by_role("button", name="Transmettre ma candidature").click()
-    candidate_page.wait_for_url(re.compile(r"/transmettre/\??$"))  # what will be sent, the pieces will be locked
+    candidate_page.get_by_role("link", name="Transmettre ma candidature").click()
+    candidate_page.wait_for_url(re.compile(r"/transmettre/$"))  # what will be sent, the pieces will be locked
     candidate_page.get_by_role("button", name="Transmettre ma candidature").click()
     # The page already shows the upload's success message: wait for the transmission's own.
     candidate_page.locator(".message--success", has_text="si votre dossier a été correctement transmis").wait_for()
