@@ -209,3 +209,25 @@ def test_the_reading_page_marks_the_questions_language(
     )
 
     assertContains(response, f'<dt lang="{marked}">{shown_text}</dt>', html=True)
+
+
+def test_a_french_label_inside_an_english_phrase_is_marked_french(
+    owner, application, formation, django_assert_num_queries
+):
+    # RGAA 8.8: the staff's French label inside "File for …", "Sending …" is a change of language, marked where the
+    # markup allows it (text, not the aria-label attributes).
+    piece = PieceTypeFactory(label="Relevés de notes", is_conditional=True, template="piece-templates/modele.pdf")
+    formation.piece_types.add(piece)
+    label = '<span lang="fr">Relevés de notes</span>'
+
+    with django_assert_num_queries(7):  # as without the marks: the label is read once per row, from the same rows
+        response = owner.get(_detail(application), HTTP_ACCEPT_LANGUAGE="en")
+
+    template_url = reverse("pieces:template_download", args=[piece.pk])
+    assertContains(response, f'<a href="{template_url}" download>Download the template of {label}</a>', html=True)
+    assertContains(
+        response, f'<label class="visually-hidden" for="file-{piece.pk}">File for {label}</label>', html=True
+    )
+    assertContains(response, f'<label for="progress-{piece.pk}">Sending {label}</label>', html=True)
+    assertContains(response, f'Not concerned by this piece<span class="visually-hidden"> : {label}</span>')
+    assertContains(response, 'aria-label="Add a file for Relevés de notes"')
