@@ -20,6 +20,15 @@ def empty_pages_cache():
     caches["pages"].clear()
 
 
+@pytest.fixture
+def back_office_in_french(client):
+    """The back office's pages in French, its language (the package's tests otherwise run in English). A module of
+    back-office tests says ``pytestmark = pytest.mark.usefixtures("back_office_in_french")``."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    with translation.override("fr"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _english():
     with translation.override("en"):

@@ -6,17 +6,11 @@ import datetime
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
-from django.utils import translation
 
 from offers.models import ComplementaryForm, Formation, Question
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
-
-@pytest.fixture(autouse=True)
-def _french(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 @pytest.fixture

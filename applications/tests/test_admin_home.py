@@ -3,18 +3,13 @@ applications per day (inline SVG and a table)."""
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from applications.enums import DossierStatus
 from applications.tests.factories_candidature import make_application, with_file
 from offers.tests.factories import FormationFactory
 
-
-@pytest.fixture(autouse=True)
-def _french(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 @pytest.fixture

@@ -6,16 +6,10 @@ import re
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
-from django.utils import translation
 
 from applications.models import Application
 
-
-@pytest.fixture(autouse=True)
-def _french(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ filter, saved filters per user, query count."""
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
-from django.utils import translation
 
 from applications.enums import DossierStatus
 from applications.models import Application, SavedFilter, Tag
@@ -12,13 +11,7 @@ from applications.services import review
 from applications.tests.factories_candidature import make_application, with_file
 from offers.tests.factories import FormationFactory
 
-
-@pytest.fixture(autouse=True)
-def _french(client):
-    """The list in French, the back office's language (overrides the package's English)."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 @pytest.fixture(autouse=True)

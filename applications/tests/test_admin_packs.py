@@ -9,7 +9,6 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
-from django.utils import translation
 from pypdf import PdfReader
 
 from applications import packs
@@ -25,11 +24,7 @@ from offers.tests.factories import FormationFactory
 CHANGELIST = "admin:applications_application_changelist"
 
 
-@pytest.fixture(autouse=True)
-def _french(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 @pytest.fixture

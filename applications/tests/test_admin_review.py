@@ -70,12 +70,7 @@ def application(formation, campaign):
     return make_application(formation, campaign=campaign)
 
 
-@pytest.fixture(autouse=True)
-def _french(client):
-    """This module reads the pages in French, the back office's language (overrides the package's English)."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ import zipfile
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
 
 from applications.enums import EventKind, OpiState
 from applications.models import Opi, OpiExport
@@ -21,11 +20,7 @@ STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member",
 QUERIES_SCREEN = 12  # 13 while the "déversée vers" filter read the distinct codes stored
 
 
-@pytest.fixture(autouse=True)
-def _french(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
-    with translation.override("fr"):
-        yield
+pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 
 def confirmed_candidates(campaign, formation, manager, decision_type, count):
