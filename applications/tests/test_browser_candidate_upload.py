@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from applications.models import Application, PieceSubmission
 from applications.tests.factories_candidature import complete_candidate
 from documents.models import Document
+from documents.tests.hostile_files import pdf_bytes
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
@@ -254,3 +255,39 @@ def test_keyboard_only_upload_and_refusal_keep_the_focus_on_the_piece(setup):
     assert status.inner_text().startswith("Relevé de notes : ")
     assert not page.locator(".messages .message--error").count()  # not at the top of the page, out of view
     assert not PieceSubmission.objects.exists()
+
+
+def test_removing_a_file_asks_first_and_a_no_keeps_it(setup):
+    page, piece, application, _ = setup
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
+    questions: list[str] = []
+
+    def answer(yes: bool):
+        def handle(dialog):
+            questions.append(dialog.message)
+            dialog.accept() if yes else dialog.dismiss()
+
+        return handle
+
+    remove = page.locator(f'#piece-{piece.pk} form[data-confirm] button[type="submit"]')
+
+    page.once("dialog", answer(yes=False))
+    remove.click()
+    page.wait_for_timeout(300)  # a dismissed question sends nothing: give a wrongly sent form the time to leave
+    kept = PieceSubmission.objects.get().document_id is not None
+
+    page.once("dialog", answer(yes=True))
+    remove.click()
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier supprimé").wait_for()
+
+    assert kept
+    asked = (
+        "Supprimer le fichier « releve.pdf » de la pièce « Relevé de notes » ? Pour le remettre, il faudra l'envoyer "
+        "à nouveau."
+    )
+    assert questions == [asked, asked]
+    assert PieceSubmission.objects.filter(document__isnull=False).count() == 0

@@ -28,6 +28,15 @@
   }
   focusTargetRow();
 
+  // "-" removes a piece's file: asked once before (a thumb slips on a phone). Without JavaScript the form posts
+  // at once, as the guide describes; the file can be sent again.
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
   if (!texts || !window.XMLHttpRequest || !window.FormData) {
     return;
   }

@@ -63,3 +63,23 @@ def test_upload_script_gets_the_rows_address(owner, application, piece, django_a
     assert response.json() == {
         "location": reverse("applications:detail", args=[application.public_id]) + f"#piece-{piece.pk}"
     }
+
+
+def test_removing_a_file_asks_first_naming_the_file_and_the_piece(
+    owner, application, piece, django_assert_num_queries
+):
+    """ "-" sits next to other buttons on a phone: upload.js asks the question the form carries (without JavaScript
+    the form posts at once, as the guide describes)."""
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    # session, user, application, piece types, submissions, then the forms and questions asked (cold caches)
+    with django_assert_num_queries(7):
+        html = owner.get(response["Location"]).content.decode()
+
+    row = _row(html, piece)
+    assert (
+        'data-confirm="Remove the file “releve-de-notes.pdf” from “Lettre de motivation”? To put it back, you will '
+        'have to send it again."'
+    ) in row
+    assert reverse("pieces:remove", args=[application.public_id, piece.pk]) in row
+    assert "js/upload.js" in html
