@@ -35,7 +35,7 @@ from applications.admin.forms import (
     TagsForm,
 )
 from applications.admin.review import change_url as review_change_url
-from applications.admin.review_actions import application_for, piece_of
+from applications.admin.review_actions import application_for, lower_first, piece_of
 from applications.enums import PieceStatus
 from applications.models import Application
 from applications.services import review as review_services
@@ -375,7 +375,7 @@ def piece_view(request, object_id, piece_id, *, model_admin):
         messages.success(
             request,
             _("%(piece)s: %(status)s.")
-            % {"piece": submission.piece_type.label[:80], "status": PieceStatus(status).label},
+            % {"piece": submission.piece_type.label[:80], "status": lower_first(PieceStatus(status).label)},
         )
     return HttpResponseRedirect(change_url)
 

@@ -16,6 +16,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.formats import date_format
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, npgettext
 from django.views.decorators.http import require_GET, require_POST
@@ -68,12 +69,18 @@ def _refused(request, submission, back: str, *, message: str, field: str) -> Htt
     return HttpResponseRedirect(back)
 
 
+def lower_first(text: str | Promise) -> str:
+    """A sentence or a status label going on after a colon or inside a sentence ("Relevé de notes : refusée", "déjà
+    validée"): its first letter in lower case, unless it starts a word in capitals ("INE")."""
+    text = str(text)
+    if text[:1].isupper() and text[1:2].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
 def _about_piece(label: str, message: str) -> str:
-    """ "Relevé de notes : la date limite …": the service's sentence after the piece's name, its first letter in lower
-    case after the colon unless it starts a word in capitals ("INE")."""
-    if message[:1].isupper() and message[1:2].islower():
-        message = message[0].lower() + message[1:]
-    return _("%(piece)s: %(message)s") % {"piece": label, "message": message}
+    """ "Relevé de notes : la date limite …": the service's sentence after the piece's name."""
+    return _("%(piece)s: %(message)s") % {"piece": label, "message": lower_first(message)}
 
 
 @require_POST
@@ -99,7 +106,9 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
         )
         if is_replayed_check(submission, status=status, comment=comment, replace_by=replace_by):
             messages.info(
-                request, _("%(piece)s: already %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
+                request,
+                _("%(piece)s: already %(status)s.")
+                % {"piece": label, "status": lower_first(PieceStatus(status).label)},
             )
             return HttpResponseRedirect(back)
         set_piece_status(
@@ -111,7 +120,7 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
     except BusinessRuleError as error:
         return _refused(request, submission, back, message=_about_piece(label, str(error)), field="")
     else:
-        done = _("%(piece)s: %(status)s.") % {"piece": label, "status": PieceStatus(status).label}
+        done = _("%(piece)s: %(status)s.") % {"piece": label, "status": lower_first(PieceStatus(status).label)}
         if replace_by is not None:
             done += " " + _("To replace before %(date)s.") % {"date": date_format(replace_by, "SHORT_DATE_FORMAT")}
         messages.success(request, done)

@@ -224,7 +224,7 @@ def test_refuse_returns_to_the_piece_with_the_list_filters(
     submission.refresh_from_db()
     assert submission.status == PieceStatus.REFUSED
     page = client.get(response["Location"]).content.decode()
-    assert "Relevé de notes : Refusée." in page  # the message, kept in sight by the sticky message list
+    assert "Relevé de notes : refusée." in page  # the message, kept in sight by the sticky message list
 
 
 def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, centre_manager, application):
@@ -244,7 +244,7 @@ def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, 
     submission.refresh_from_db()
     assert (submission.status, submission.replace_by) == (PieceStatus.REFUSED, day)
     page = html.unescape(client.get(response["Location"]).content.decode())
-    assert f"Relevé de notes : Refusée. À remplacer avant le {day:%d/%m/%Y}." in page
+    assert f"Relevé de notes : refusée. À remplacer avant le {day:%d/%m/%Y}." in page
     assert f"scan illisible (à remplacer avant le {day:%d/%m/%Y})" in page  # the history
 
 
@@ -282,6 +282,11 @@ def test_refuse_with_a_bad_deadline_changes_nothing(client, centre_manager, appl
 def test_a_sentence_about_a_piece_goes_on_after_its_name_in_lower_case(message, said):
     with translation.override("fr"):
         assert review_actions._about_piece("Relevé", message) == said
+
+
+def test_a_status_inside_a_sentence_is_in_lower_case():
+    with translation.override("fr"):
+        assert review_actions.lower_first(PieceStatus.VALIDATED.label) == "validée"  # "déjà Validée" before
 
 
 @pytest.mark.parametrize(
@@ -328,7 +333,7 @@ def test_a_second_click_changes_nothing(client, centre_manager, application):
     response = client.post(target, {"status": "VA"}, follow=True)
 
     assert ApplicationEvent.objects.filter(application=application, kind=EventKind.PIECE_STATUS).count() == 1
-    assert "Relevé de notes : déjà Validée." in response.content.decode()
+    assert "Relevé de notes : déjà validée." in response.content.decode()
     # Validated: the page offers "Refuser" only.
     actions = response.context["piece_items"][0].actions
     assert [value for value, _label in actions] == [PieceStatus.REFUSED]

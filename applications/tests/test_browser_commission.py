@@ -116,7 +116,7 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
     transcript = page.locator("#pieces article", has=page.get_by_role("heading", name=re.compile(r"^Relevé de notes")))
     transcript.get_by_role("textbox", name=re.compile(r"^Commentaire")).fill("scan illisible")
     transcript.get_by_role("button", name="Refuser", exact=True).click()
-    expect(page.locator(".messagelist .success")).to_have_text("Relevé de notes : Refusée.")
+    expect(page.locator(".messagelist .success")).to_have_text("Relevé de notes : refusée.")
     expect(page.locator(".messagelist .success")).to_be_in_viewport()
     expect(transcript.locator(".review-status")).to_have_text("Refusée")
     expect(transcript.get_by_role("button", name="Refuser", exact=True)).to_have_count(0)

@@ -106,7 +106,7 @@ def test_preview_refusal_with_deadline_and_messages_that_cover_nothing(
     transcript.get_by_label(re.compile(r"^À remplacer avant le")).fill(deadline.isoformat())
     transcript.get_by_role("button", name="Refuser", exact=True).click()
     message = page.locator(".messagelist .success")
-    expect(message).to_have_text(f"Relevé de notes : Refusée. À remplacer avant le {deadline:%d/%m/%Y}.")
+    expect(message).to_have_text(f"Relevé de notes : refusée. À remplacer avant le {deadline:%d/%m/%Y}.")
     expect(message).to_be_in_viewport()
     _does_not_cover(
         page, f"#piece-{PieceSubmission.objects.get(piece_type__label='Relevé de notes').piece_type_id} h3"
