@@ -116,6 +116,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     expect(transcript_row.get_by_role("cell", name="scan illisible", exact=True)).to_be_visible()
     remove = transcript_row.get_by_role("button", name="Supprimer le fichier de Relevé de notes")
     expect(remove).to_have_text("-")
+    candidate_page.once("dialog", lambda dialog: dialog.accept())  # "Supprimer le fichier « … » ?"
     remove.click()
     add = transcript_row.get_by_role("button", name="Ajouter un fichier pour Relevé de notes")
     expect(add).to_have_text("+")

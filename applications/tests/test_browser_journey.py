@@ -88,6 +88,7 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     staff.set_dossier_status(application, target=DossierStatus.INCOMPLETE, actor=manager)
     page.reload()
     assert page.get_by_text("scan illisible").first.is_visible()
+    page.once("dialog", lambda dialog: dialog.accept())  # "-" asks before removing the file
     page.locator(f'form[action$="/{transcript.pk}/supprimer/"] button').click()
     page.wait_for_load_state("load")
     _upload(page, transcript, "releve-lisible.pdf")
