@@ -1,6 +1,7 @@
 """Shared fixtures: the persona set (house-style §6) and small builders used across apps."""
 
 import pytest
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 
 from accounts.tests.mfa import Client
@@ -120,8 +121,6 @@ def _invalid_template_values_are_never_true(_fail_for_invalid_template_variable)
     operation.preview %}`` was true in every test and false in production ("" is the engine's default), so the
     release preview never showed outside the tests. Asking that object for its truth fails the test instead, alone
     or inside ``and``/``or``/``not`` (the failure is not an ``Exception``: the template engine cannot swallow it)."""
-    from django.conf import settings
-
     marker = settings.TEMPLATES[0]["OPTIONS"].get("string_if_invalid")
     if marker is None or isinstance(marker, str):
         yield

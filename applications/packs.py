@@ -66,8 +66,7 @@ def _entry_name(application: Application, index: int) -> str:
 
 def candidate_name(application: Application) -> str:
     """ "NOM Prénom" as the back office writes it."""
-    candidate = application.candidate
-    return f"{(candidate.usual_name or candidate.birth_name).upper()} {candidate.first_name}"
+    return application.candidate.staff_name
 
 
 def build_pack(pack_id: int) -> None:

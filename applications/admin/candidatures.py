@@ -252,8 +252,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("name"), ordering="candidate__birth_name")
     def candidate_name(self, obj):
-        candidate = obj.candidate
-        return f"{(candidate.usual_name or candidate.birth_name).upper()} {candidate.first_name}"
+        return obj.candidate.staff_name
 
     @admin.display(description=gettext_lazy("e-mail"))
     def candidate_email(self, obj):

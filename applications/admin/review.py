@@ -202,8 +202,7 @@ def _piece_items(application, rows, history, *, can_check: bool, retry: dict | N
 
 
 def candidate_title(application) -> str:
-    candidate = application.candidate
-    return f"{(candidate.usual_name or candidate.birth_name).upper()} {candidate.first_name}"
+    return application.candidate.staff_name
 
 
 def page_title(application) -> str:
@@ -308,11 +307,16 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
 PENDING_DECISION_ONLY = frozenset({"validate_decisions", "delete_last_decision"})
 
 
+def _latest_validated(decisions):
+    """The latest validated decision among those the page shows (no query), or None."""
+    validated = [decision for decision in decisions if decision.validated_at is not None]
+    return max(validated, key=lambda decision: (decision.created_at, decision.pk), default=None)
+
+
 def _answer_operations_out_of_place(application, decisions) -> set[str]:
     """The answers staff cannot record now (the services refuse them anyway): confirming needs a validated
     favourable decision and no answer yet; a withdrawal, no withdrawal yet and a favourable decision."""
-    validated = [decision for decision in decisions if decision.validated_at is not None]
-    latest = max(validated, key=lambda decision: (decision.created_at, decision.pk), default=None)
+    latest = _latest_validated(decisions)
     favourable = latest is not None and latest.decision_type.avis == Avis.FAVOURABLE
     hidden = set()
     if application.accepted is not None or not favourable:
@@ -326,8 +330,7 @@ def _letter_and_reminder_out_of_place(decisions, form_rows) -> set[str]:
     """ "Régénérer la lettre de décision" needs a validated favourable or unfavourable latest decision, "Relancer les
     formulaires non répondus" a form still waiting (the services refuse the rest anyway). From what the page has."""
     hidden = set()
-    validated = [decision for decision in decisions if decision.validated_at is not None]
-    latest = max(validated, key=lambda decision: (decision.created_at, decision.pk), default=None)
+    latest = _latest_validated(decisions)
     if latest is None or latest.decision_type.avis not in KIND_BY_AVIS:
         hidden.add("regenerate_letter")
     if not waiting_rows(form_rows):
