@@ -54,6 +54,9 @@ CACHE_TIMEOUT = 30 * 24 * 3600
 _CACHE_VERSION = "v1"
 COUNT_BATCH_BYTES = 16 * 1024 * 1024  # PDFs held in memory at once to count their pages in one child
 # The child: isolated mode (no environment variable, no user site, not the project on sys.path), same interpreter.
+# The child's wall clock, per second of CPU it may use (+ 2 s to start): the CPU limit stops a costly file first; the
+# wall clock only bounds a child left waiting. Tests that must see the CPU limit on a loaded machine raise it.
+WALL_CLOCK_PER_CPU_SECOND = 3
 CHILD = [sys.executable, "-I", str(Path(pdf_raster.__file__).resolve())]
 
 MESSAGES = {
@@ -226,7 +229,7 @@ def _run_child(content: bytes, *arguments: str) -> bytes:
     """
     limit = max(1, int(settings.PREVIEW_TIME_LIMIT))
     command = [*CHILD, f"--cpu-seconds={limit}", f"--memory-mb={settings.PREVIEW_MEMORY_LIMIT_MB}", *arguments]
-    wall_clock = 3 * limit + 2  # the CPU limit stops a costly file first; this only bounds a child left waiting
+    wall_clock = WALL_CLOCK_PER_CPU_SECOND * limit + 2
     try:
         # On the timeout, subprocess.run kills the child and waits for it: no process is left behind.
         finished = subprocess.run(command, input=content, capture_output=True, timeout=wall_clock, check=False)  # noqa: S603

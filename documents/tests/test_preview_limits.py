@@ -60,8 +60,11 @@ def test_the_costly_pdf_passes_every_upload_check():
     assert len(named.getvalue()) < 4096
 
 
-def test_a_pdf_costly_to_draw_is_stopped_at_the_time_limit_then_refused_without_drawing(settings, runs, caplog):
+def test_a_pdf_costly_to_draw_is_stopped_at_the_time_limit_then_refused_without_drawing(
+    settings, monkeypatch, runs, caplog
+):
     settings.PREVIEW_TIME_LIMIT = 1
+    monkeypatch.setattr(preview_module, "WALL_CLOCK_PER_CPU_SECOND", 30)  # the CPU limit, even on a loaded machine
     document = _stored(hostile_files.pdf_costly_to_draw())
 
     assert preview_infos([document])[1].pages == 1  # counting its pages is cheap
