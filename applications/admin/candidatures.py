@@ -12,8 +12,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import ActionLocation
 from django.db.models import F
-from django.http import Http404
-from django.urls import NoReverseMatch, path, reverse
+from django.http import Http404, HttpResponseNotAllowed
+from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -40,58 +40,10 @@ from applications.admin.packs import commission_pack_action, commission_pack_pdf
 from applications.admin.review import review_page
 from applications.admin.review_actions import review_urls
 from applications.dates import confirmation_date, effective_return_deadline
-from applications.enums import PieceStatus
-from applications.models import Application, ApplicationEvent, Decision
+from applications.models import Application
 from applications.models.sva import age_in_days
-from applications.pieces import piece_rows
-from documents.enums import OPENABLE_SCANS
 from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
 from ecandidat.staff import scope_of
-
-# --- inlines ----------------------------------------------------------------------------------------------------
-
-
-class ReadOnlyInline(ReadOnly, StaffReads, admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-
-class ApplicationEventInline(ReadOnlyInline):
-    model = ApplicationEvent
-    verbose_name_plural = gettext_lazy("history")
-    fields = ("created_at", "kind", "from_status", "to_status", "actor", "batch", "comment")
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor")
-
-
-class DecisionInline(ReadOnlyInline):
-    model = Decision
-    fields = (
-        "created_at",
-        "decision_type",
-        "refusal_reason",
-        "rank",
-        "preselection_at",
-        "preselection_place",
-        "comment",
-        "after_appeal",
-        "action",
-        "created_by",
-        "validated_at",
-        "validated_by",
-    )
-    readonly_fields = fields
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("decision_type", "refusal_reason", "created_by", "validated_by")
-        )
-
 
 # --- the admin --------------------------------------------------------------------------------------------------
 
@@ -147,55 +99,6 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         commission_pack_action,
         commission_pack_pdf_action,
         piece_pack_action,
-    ]
-    inlines = [DecisionInline, ApplicationEventInline]
-    fieldsets = [
-        (
-            gettext_lazy("Candidate"),
-            {"fields": ["numero_dossier", "candidate_name", "candidate_email", "candidate_ine", "candidate_birth"]},
-        ),
-        (
-            gettext_lazy("Application"),
-            {"fields": ["formation", "campaign", "created_at", "cancelled_at"]},
-        ),
-        (
-            gettext_lazy("Dossier"),
-            {
-                "fields": [
-                    "dossier_status",
-                    "transmitted_at",
-                    "received_on",
-                    "complete_on",
-                    "incomplete_on",
-                    "effective_return_deadline",
-                ]
-            },
-        ),
-        (
-            gettext_lazy("Decision and answer"),
-            {"fields": ["waiting_list_rank", "effective_confirmation_date", "accepted", "answered_at"]},
-        ),
-    ]
-    readonly_fields = [
-        "numero_dossier",
-        "candidate_name",
-        "candidate_email",
-        "candidate_ine",
-        "candidate_birth",
-        "formation",
-        "campaign",
-        "created_at",
-        "cancelled_at",
-        "dossier_status",
-        "transmitted_at",
-        "received_on",
-        "complete_on",
-        "incomplete_on",
-        "effective_return_deadline",
-        "waiting_list_rank",
-        "effective_confirmation_date",
-        "accepted",
-        "answered_at",
     ]
 
     # Permissions: membership rows decide; nobody edits an application's fields directly.
@@ -253,18 +156,6 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("name"), ordering="candidate__birth_name")
     def candidate_name(self, obj):
         return obj.candidate.staff_name
-
-    @admin.display(description=gettext_lazy("e-mail"))
-    def candidate_email(self, obj):
-        return obj.candidate.user.email
-
-    @admin.display(description=gettext_lazy("INE"))
-    def candidate_ine(self, obj):
-        return obj.candidate.ine
-
-    @admin.display(description=gettext_lazy("date of birth"))
-    def candidate_birth(self, obj):
-        return obj.candidate.birth_date
 
     @admin.display(description=gettext_lazy("formation"), ordering="formation__code")
     def formation_code(self, obj):
@@ -377,37 +268,15 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         return obj
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The reading page (issue 11). Nobody edits an application's fields: each change has its own page and
+        service (operations, review_actions), so the admin's change form is never shown nor posted."""
+        if request.method not in ("GET", "HEAD"):
+            return HttpResponseNotAllowed(["GET", "HEAD"])
         obj = self.get_object(request, object_id)
         if obj is None:
             raise Http404
         operations, can_manage, can_decide = operations_for(obj, request.user)
-        if request.method == "GET":
-            return review_page(self, request, obj, operations=operations, can_manage=can_manage, can_decide=can_decide)
-        extra_context = {
-            **(extra_context or {}),
-            "operations": operations,
-            "piece_rows": self.piece_rows(obj),
-            "can_change_pieces": can_manage,
-            "piece_statuses": [(PieceStatus.VALIDATED, _("Validate")), (PieceStatus.REFUSED, _("Refuse"))],
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def piece_rows(self, application):
-        rows = []
-        for row in piece_rows(application):
-            submission = row.submission
-            download = ""
-            if (
-                submission is not None
-                and submission.document is not None
-                and submission.document.scan_status in OPENABLE_SCANS
-            ):
-                try:
-                    download = reverse("pieces:staff_download", args=[submission.public_id])
-                except NoReverseMatch:
-                    download = ""
-            rows.append({"row": row, "status_label": PieceStatus(row.status).label, "download_url": download})
-        return rows
+        return review_page(self, request, obj, operations=operations, can_manage=can_manage, can_decide=can_decide)
 
     def get_urls(self):
         return [

@@ -163,6 +163,8 @@ class TagsForm(forms.Form):
         assert isinstance(remove, forms.ModelMultipleChoiceField)
         add.queryset = Tag.objects.usable_by(user).in_service().order_by("label")
         remove.queryset = Tag.objects.usable_by(user).order_by("label")  # out of service ones can still go
+        if not remove.queryset.exists():  # two empty lists of boxes, then "choose a tag": say why, and where
+            add.help_text = _("No tag can be used yet: tags are created in the back office's “Tags” page.")
 
     def clean(self):
         data = super().clean()

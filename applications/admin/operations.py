@@ -23,7 +23,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
-from django.views.decorators.http import require_POST
 
 from applications.admin import on_behalf, release
 from applications.admin.forms import (
@@ -35,13 +34,11 @@ from applications.admin.forms import (
     TagsForm,
 )
 from applications.admin.review import change_url as review_change_url
-from applications.admin.review_actions import application_for, lower_first, piece_of
-from applications.enums import PieceStatus
+from applications.admin.review_actions import application_for
 from applications.models import Application
 from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
-from applications.services.pieces import clean_piece_check, set_piece_status
 from applications.services.registration import set_regime_and_fees
 from applications.services.release import validate_current_decision
 from ecandidat.admin_base import bound_view
@@ -357,39 +354,11 @@ def operation_view(request, object_id, name, *, model_admin):
     return operation_page(model_admin, request, operation, form, [application], bulk=False)
 
 
-@require_POST
-def piece_view(request, object_id, piece_id, *, model_admin):
-    """Validate or refuse one piece from the change page's pieces table; the service checks the status and the
-    comment."""
-    application = application_for(request, object_id, "editable_by")
-    submission = piece_of(application, piece_id)
-    change_url = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
-    status = request.POST.get("status", "")
-    try:
-        comment = clean_piece_check(submission=submission, status=status, comment=request.POST.get("comment", ""))
-        with transaction.atomic():
-            set_piece_status(submission=submission, status=status, comment=comment, actor=request.user)
-    except BusinessRuleError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request,
-            _("%(piece)s: %(status)s.")
-            % {"piece": submission.piece_type.label[:80], "status": lower_first(PieceStatus(status).label)},
-        )
-    return HttpResponseRedirect(change_url)
-
-
 def operation_urls(model_admin) -> list:
     return [
         path(
             "<int:object_id>/operation/<str:name>/",
             bound_view(model_admin, operation_view),
             name="applications_application_operation",
-        ),
-        path(
-            "<int:object_id>/piece/<uuid:piece_id>/",
-            bound_view(model_admin, piece_view),
-            name="applications_application_piece",
         ),
     ]

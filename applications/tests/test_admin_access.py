@@ -81,7 +81,6 @@ def test_no_staff_view_of_an_application_lets_an_outsider_through(client, other_
     assert {  # the list is not empty by accident: the project's pages on one application are in it
         "applications_application_change",
         "applications_application_operation",
-        "applications_application_piece",
         "applications_application_piece_check",
         "applications_application_piece_preview",
         "applications_application_validate_pieces",
@@ -96,19 +95,16 @@ def test_no_staff_view_of_an_application_lets_an_outsider_through(client, other_
         assert 404 in answers.values(), (pattern.name, answers)
 
 
-@pytest.mark.parametrize("route", ["applications_application_piece", "applications_application_piece_check"])
-def test_both_piece_pages_show_the_services_rule(
-    client, django_assert_num_queries, centre_manager, application, route
-):
-    """The pieces table and the reading page check nothing themselves: the service refuses a refusal without a
-    comment, naming the field, and both pages show its message; nothing is written."""
+def test_the_reading_page_shows_the_services_rule(client, django_assert_num_queries, centre_manager, application):
+    """The reading page checks nothing itself: the service refuses a refusal without a comment, naming the field,
+    and the page shows its message; nothing is written."""
     submission = with_file(application)
     client.force_login(centre_manager)
-    url = reverse(f"admin:{route}", args=[application.pk, submission.public_id])
+    url = reverse("admin:applications_application_piece_check", args=[application.pk, submission.public_id])
 
     # 11 before sessions were refreshed only when due (issue 14); the reading page's check keeps what was typed in
     # the session for the page it returns to (savepoint, update, release).
-    with django_assert_num_queries(8 if route == "applications_application_piece" else 11):
+    with django_assert_num_queries(11):
         response = client.post(url, {"status": "RE", "comment": "   "})
 
     assert response.status_code == 302
