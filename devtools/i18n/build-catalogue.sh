@@ -16,3 +16,4 @@ msgcat --use-first -o "$work/all.po" "$work"/*.po
 msgmerge --quiet --no-fuzzy-matching --no-location -o locale/fr/LC_MESSAGES/django.po "$work/all.po" locale/fr/LC_MESSAGES/django.po
 msgfmt --check-format --check-domain -o locale/fr/LC_MESSAGES/django.mo locale/fr/LC_MESSAGES/django.po
 msgattrib --untranslated --no-obsolete locale/fr/LC_MESSAGES/django.po | grep -c '^msgid "..*"' | sed 's/^/untranslated msgids: /' || true
+"$python" devtools/i18n/prune-fragments.py || echo "unused fragment entries above: remove them with $python devtools/i18n/prune-fragments.py --write"
