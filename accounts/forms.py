@@ -78,7 +78,11 @@ class _CandidateSignupMixin(_FormBase):
         if "email2" in self.errors:
             self.errors["email2"] = self.error_class(
                 # ErrorList renders lazy messages; its stub only lists str | Exception.
-                [MISMATCH_MESSAGE if str(error) == allauth_mismatch else error for error in self.errors["email2"]]  # type: ignore[misc]
+                [MISMATCH_MESSAGE if str(error) == allauth_mismatch else error for error in self.errors["email2"]],  # type: ignore[misc]
+                # The field's id, as Form.add_error gives it: the list is rendered with id="id_email2_error", which
+                # the input's aria-describedby names (RGAA 11.10).
+                field_id=self["email2"].auto_id,
+                renderer=self.renderer,
             )
         return cleaned_data
 

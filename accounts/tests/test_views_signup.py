@@ -252,3 +252,18 @@ def test_with_email_accounts_the_choice_offers_them(client, campaign):
     choice = client.get(reverse("signup_choice")).content.decode()
 
     assert reverse("account_signup") in choice
+
+
+@pytest.mark.parametrize(
+    ("email2", "message"),
+    [("", "This field is required."), ("autre@example.org", "The two e-mail addresses are different.")],
+)
+def test_signup_confirmation_error_is_tied_to_its_field(client, campaign, django_assert_num_queries, email2, message):
+    """The confirmation field's error list carries the id that its input's aria-describedby names (RGAA 11.10): our
+    clean() rewrites allauth's list, which must keep the field's id."""
+    # savepoint, active campaign (page, then address check), address taken in the campaign, site, release
+    with django_assert_num_queries(6):
+        response = client.post(reverse("account_signup"), {**SIGNUP, "email2": email2})
+    html = response.content.decode()
+    assert 'aria-describedby="id_email2_error"' in html
+    assert f'<ul class="errorlist" id="id_email2_error"><li>{message}</li></ul>' in html
