@@ -682,6 +682,18 @@ def test_next_and_previous_follow_the_filtered_sorted_list(client, centre_manage
     assert "Candidature 2 sur 3 dans la liste" in response.content.decode()
 
 
+def test_the_two_list_navigations_have_their_own_names(client, django_assert_num_queries, centre_manager, application):
+    """Above and below the dossier, the same landmark twice under one name: a screen reader's list of landmarks
+    could not tell them apart (RGAA 12.6; axe-core landmark-unique)."""
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_PAGE):
+        response = client.get(change_url(application))
+
+    labels = re.findall(r'<nav class="review-nav" aria-label="([^"]+)"', response.content.decode())
+    assert labels == ["Parcourir la liste", "Parcourir la liste (fin du dossier)"]
+
+
 def test_navigation_survives_hand_made_filters(client, centre_manager, application):
     client.force_login(centre_manager)
     response = client.get(change_url(application) + "?_changelist_filters=o%3Dzzz%26nope%3D1")
