@@ -3,6 +3,7 @@ setting CENTRE_MANAGERS_EDIT_DOSSIERS): personal details, address, cursus… in 
 what comes from the student records system; every change in the history of the candidate's applications."""
 
 import datetime
+from html.parser import HTMLParser
 
 import pytest
 from django.urls import reverse
@@ -244,3 +245,55 @@ def test_a_superuser_still_opens_and_moves_the_account(client, superuser, applic
     assert "user" in response.context["adminform"].form.fields
     account_page = reverse("admin:accounts_user_change", args=[application.candidate.user_id])
     assert account_page in response.content.decode()
+
+
+class _InlineHeaders(HTMLParser):
+    """The text of each header cell of the inline tables (``div.wrapper[role=region]``), one list per table."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[list[str]] = []
+        self._in_thead = self._in_th = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "thead":
+            self._in_thead = True
+            self.tables.append([])
+        elif tag == "th" and self._in_thead:
+            self._in_th = True
+            self.tables[-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "thead":
+            self._in_thead = False
+        elif tag == "th":
+            self._in_th = False
+
+    def handle_data(self, data):
+        if self._in_th:
+            self.tables[-1][-1] += data.strip()
+
+
+@pytest.mark.parametrize(
+    ("persona", "queries", "deletes"),
+    [("centre_manager", 16, True), ("commission_member", 15, False)],
+    indirect=["persona"],
+)
+def test_no_inline_column_header_is_empty(client, persona, queries, deletes, application, django_assert_num_queries):
+    """Django's tabular inline heads the column of each row's name, and the deletion column of a reader, with an
+    empty <th> (RGAA 5.6; axe-core empty-table-header): the first is named for screen readers, the second is no
+    header when nothing may be deleted."""
+    client.force_login(persona)
+    client.get(_url(application))
+
+    with django_assert_num_queries(queries):
+        response = client.get(_url(application))
+
+    parser = _InlineHeaders()
+    parser.feed(response.content.decode())
+    assert parser.tables
+    for headers in parser.tables:
+        assert all(headers), headers
+    by_name = {headers[0]: headers for headers in parser.tables}
+    assert by_name["Internal cursus"][-1] == "Grade / scale"  # read-only rows: no deletion column header
+    assert (by_name["External cursus"][-1] == "Delete?") is deletes
