@@ -7,6 +7,10 @@ field (RGAA, the project's accessibility standard):
   in English. When the
   back office itself is not in French (staff chose English), the French version of such a text (``title`` beside
   ``title_en``, or a field named ``*_fr``) carries ``lang="fr"``; in French it needs none, the page already is;
+- **description** (criterion 11.10, an error is tied to its field): Django's admin date and time inputs set their
+  ``aria-describedby`` to the time zone warning that its JavaScript may add beside them, in place of the ids of the
+  field's error and help text that Django's forms give every other input ("Ce champ est obligatoire." was not read
+  with the input; without JavaScript the input named only an id the page does not have): they keep both;
 - **name** (criterion 11.1, every field has a label): a file input, which Django's admin puts in a ``<fieldset>``
   whose ``<legend>`` is not its label, is named by its field's label; the inputs of an editable list
   (``list_editable``), which have no label at all, are named by their column and their row ("Ordre — Lettre de
@@ -27,6 +31,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.options import BaseModelAdmin, ModelAdmin
+from django.contrib.admin.widgets import DateTimeWidgetContextMixin
 from django.db import models
 from django.utils.translation import get_language
 
@@ -54,14 +59,42 @@ def mark_language(widget: forms.Widget, language: str | None) -> None:
         widget.attrs["lang"] = language
 
 
+class KeepsFieldDescriptions:
+    """An admin date or time input described by its field's error and help text (the ids the form gives it), then by
+    Django's time zone warning."""
+
+    def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
+        context = super().get_context(name, value, attrs)  # type: ignore[misc]
+        field_ids = (attrs or {}).get("aria-describedby")
+        if field_ids:
+            widget_attrs = context["widget"]["attrs"]
+            widget_attrs["aria-describedby"] = f"{field_ids} {widget_attrs['aria-describedby']}"
+        return context
+
+
+_DESCRIBED_WIDGETS: dict[type, type] = {}
+
+
+def keep_field_descriptions(widget: forms.Widget) -> None:
+    """Make an admin date or time input (Django's ``DateTimeWidgetContextMixin``) keep its field's descriptions."""
+    if not isinstance(widget, DateTimeWidgetContextMixin) or isinstance(widget, KeepsFieldDescriptions):
+        return
+    kind = type(widget)
+    if kind not in _DESCRIBED_WIDGETS:
+        _DESCRIBED_WIDGETS[kind] = type(kind.__name__, (KeepsFieldDescriptions, kind), {})
+    widget.__class__ = _DESCRIBED_WIDGETS[kind]
+
+
 def describe(db_field: models.Field, formfield: forms.Field | None) -> forms.Field | None:
-    """Set the input's ``lang`` (when its language differs from the page's) and, for a file, its name."""
+    """Set the input's ``lang`` (when its language differs from the page's), for a file its name, and for a date or
+    a time the ids of its error and help text."""
     if formfield is None:
         return None
     widget = formfield.widget
     mark_language(widget, language_of(db_field))
     if isinstance(widget, forms.FileInput) and formfield.label:
         widget.attrs.setdefault("aria-label", formfield.label)
+    keep_field_descriptions(widget)
     return formfield
 
 

@@ -78,6 +78,22 @@ def test_manager_moves_the_return_deadline_and_the_pieces(client, centre_manager
     assert foreign_piece not in offered
 
 
+def test_a_date_error_is_read_with_its_input(client, django_assert_num_queries, centre_manager, formation):
+    """Django's admin date input named only the time zone warning its JavaScript may add (ecandidat/admin_inputs.py):
+    "Ce champ est obligatoire." was not tied to the input (RGAA 11.10)."""
+    client.force_login(centre_manager)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    data = form_data(client.get(url))
+
+    with django_assert_num_queries(40):  # the change page, rendered again with the form's errors
+        response = client.post(url, {**data, "opens_on": "", "_save": "1"})
+
+    html = response.content.decode()
+    assert '<ul class="errorlist" id="id_opens_on_error"><li>Ce champ est obligatoire.</li></ul>' in html
+    assert 'aria-describedby="id_opens_on_error id_opens_on_timezone_warning_helptext"' in html
+    assert 'aria-describedby="id_closes_on_timezone_warning_helptext"' in html  # no error there, nothing else
+
+
 def test_manager_cannot_move_a_formation_to_another_centre(client, centre_manager, formation, other_centre):
     client.force_login(centre_manager)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
