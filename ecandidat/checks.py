@@ -90,3 +90,41 @@ def check_admin_wording(app_configs, **kwargs) -> list[Warning]:
             id="ecandidat.W001",
         )
     ]
+
+
+# The backgrounds the institution's colour (INSTITUTION_BRAND_COLOUR, served by /theme.css) sits on or under, in
+# static/css/app.css: text and links in that colour on white, on --bg-soft (tabs, buttons on hover) and on the
+# menu's hover band; white text on it (primary buttons, the header). WCAG 1.4.3 asks 4.5:1 for each.
+BRAND_BACKGROUNDS = ("#ffffff", "#f3f5f8", "#e6eaf0")
+MIN_TEXT_CONTRAST = 4.5
+
+
+def relative_luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a ``#rrggbb`` colour."""
+    channels = (int(colour[index : index + 2], 16) / 255 for index in (1, 3, 5))
+    red, green, blue = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours, from 1 to 21."""
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+@register()
+def check_brand_colour_contrast(app_configs, **kwargs) -> list[Warning]:
+    """A light institution colour would make every link, tab and primary button unreadable to some (RGAA 3.2)."""
+    brand = settings.INSTITUTION_BRAND_COLOUR
+    worst = min(contrast_ratio(brand, background) for background in BRAND_BACKGROUNDS)
+    if worst >= MIN_TEXT_CONTRAST:
+        return []
+    return [
+        Warning(
+            f"INSTITUTION_BRAND_COLOUR {brand} has a contrast of {worst:.2f}:1 with the backgrounds it is read on "
+            f"(white, {BRAND_BACKGROUNDS[1]}, {BRAND_BACKGROUNDS[2]}); links, tabs and buttons need "
+            f"{MIN_TEXT_CONTRAST}:1.",
+            hint="Choose a darker shade of the institution's colour.",
+            id="ecandidat.W002",
+        )
+    ]

@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from ecandidat.checks import weakness_of
+from ecandidat.checks import check_brand_colour_contrast, contrast_ratio, weakness_of
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
@@ -82,3 +82,25 @@ def test_development_settings_keep_their_key_and_run_without_clamd():
     result = _manage("check", DJANGO_SETTINGS_MODULE="ecandidat.settings.dev")
 
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "ratio"),
+    [
+        ("#000000", "#ffffff", 21.0),
+        ("#ffffff", "#ffffff", 1.0),
+        ("#0b4f8a", "#ffffff", 8.4),
+        ("#0b4f8a", "#e6eaf0", 6.96),
+    ],
+)
+def test_contrast_ratio_is_wcags(first, second, ratio):
+    assert round(contrast_ratio(first, second), 2) == ratio
+    assert round(contrast_ratio(second, first), 2) == ratio
+
+
+@pytest.mark.parametrize(("colour", "warned"), [("#0b4f8a", False), ("#a0147c", False), ("#e2001a", True)])
+def test_a_light_brand_colour_is_warned_about(settings, colour, warned):
+    """A bright red, #e2001a, is 4.9:1 on white but 4.1:1 on the menu's hover band: links there are hard to read."""
+    settings.INSTITUTION_BRAND_COLOUR = colour
+    warnings = check_brand_colour_contrast(None)
+    assert [warning.id for warning in warnings] == (["ecandidat.W002"] if warned else [])
