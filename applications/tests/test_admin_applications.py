@@ -384,6 +384,22 @@ def test_decision_form_keeps_input_and_says_what_is_missing(client, commission_m
     assert application.decisions.get().rank == 4
 
 
+def test_an_operation_sent_back_with_errors_says_so_in_its_title(
+    client, django_assert_num_queries, commission_member, application
+):
+    """The page title is what a screen reader says first after the post (RGAA 11.10, as Django's change forms)."""
+    client.force_login(commission_member)
+    url = operation_url(application, "enter_decision")
+    assert "<title>Error:" not in client.get(url).content.decode()
+    listed = {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk}
+
+    with django_assert_num_queries(12):  # the page again, with the decision types and reasons it offers
+        response = client.post(url, listed)
+
+    assert response.context["form"].errors
+    assert "<title>Error: " in response.content.decode()
+
+
 def test_stale_delete_gives_a_clear_message(client, centre_manager, application):
     staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
     client.force_login(centre_manager)
