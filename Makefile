@@ -60,7 +60,7 @@ install: $(STAMP)
 # local Pégase peer (devtools/pegase) with STUDENT_RECORDS_BACKEND=pegase, whose reference lists are loaded first.
 run: install
 	@$(MANAGE) migrate --noinput
-	@mkdir -p var && $(MANAGE) seed_demo | tee var/seed_demo.txt
+	@mkdir -p var && PORT=$(PORT) $(MANAGE) seed_demo | tee var/seed_demo.txt
 	@ent_pid=""; pegase_pid=""; \
 	if [ -x devtools/ent/run.sh ]; then \
 	    PYTHON=$(abspath $(VPY)) ENT_PORT=$(ENT_PORT) devtools/ent/run.sh >var/ent.log 2>&1 & ent_pid=$$!; \
@@ -89,7 +89,7 @@ run: install
 	echo "  Demo logins:          see the seed_demo lines above (also saved in var/seed_demo.txt)"; \
 	echo "  E-mails are printed on this console (no EMAIL_URL set)."; \
 	echo; \
-	PEGASE_PORT=$(PEGASE_PORT) ENT_PORT=$(ENT_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
+	PORT=$(PORT) PEGASE_PORT=$(PEGASE_PORT) ENT_PORT=$(ENT_PORT) $(MANAGE) runserver 127.0.0.1:$(PORT)
 
 # The local Pégase peer in the foreground (Ctrl-C stops it), with its development credentials.
 pegase: install

@@ -9,6 +9,9 @@ os.environ.setdefault("DEBUG", "1")
 _ent_path = "/cas" if os.environ.get("ENT_PROTOCOL") == "cas" else ""
 os.environ.setdefault("ENT_SERVER_URL", f"http://127.0.0.1:{os.environ.get('ENT_PORT') or '8001'}{_ent_path}")
 os.environ.setdefault("ENT_CLIENT_SECRET", "dev-ent-secret")
+# The links of the mails (SITE_URL: "Votre lettre de décision", the recap) point to the server `make run` starts,
+# on PORT (the Makefile passes it on), at the address it prints.
+os.environ.setdefault("SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}")
 # The demo staff logins work with a password alone; STAFF_MFA_REQUIRED=1 make run to try TOTP (README).
 os.environ.setdefault("STAFF_MFA_REQUIRED", "0")
 # STUDENT_RECORDS_BACKEND=pegase make run: the local Pégase peer (devtools/pegase, started by the Makefile) on
