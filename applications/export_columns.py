@@ -39,7 +39,7 @@ from applications.models import (
 from applications.models.candidature import ApplicationQuerySet, latest_decision
 from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS, answers_of
-from ecandidat.exports import FORMULA_PREFIXES, neutralise
+from ecandidat.exports import FORMULA_PREFIXES, neutralise, xlsx_cells
 
 CHUNK = 1000
 
@@ -491,9 +491,9 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: s
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
     sheet.freeze_panes = "A2"
-    sheet.append([neutralise(value) for value in header])
+    sheet.append(xlsx_cells(sheet, header))
     for row in rows:
-        sheet.append([neutralise(value) for value in row])
+        sheet.append(xlsx_cells(sheet, row))
     output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it
     workbook.save(output)
     output.seek(0)

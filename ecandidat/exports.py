@@ -50,6 +50,41 @@ def to_csv(headers: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
+# What French staff read in a date cell (openpyxl's default is ISO, "2026-12-01 14:52:31").
+XLSX_DATE_FORMAT = "DD/MM/YYYY"
+XLSX_DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
+
+
+def xlsx_cells(sheet, row: Iterable) -> list:
+    """One row for ``sheet.append`` (normal or write-only worksheet): dates and times as date cells shown the French
+    way, text as text.
+
+    Only text starting with ``=`` is made inert (with the apostrophe of :func:`neutralise`): openpyxl writes it as
+    a formula. A text cell of an XLSX is never evaluated, so a telephone number ``+33…`` or a text ``- néant``
+    stays as typed (the apostrophe would show in the cell: ``'+33612345670``); CSV keeps every prefix neutralised,
+    a spreadsheet reading a CSV evaluates them."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cells: list = []
+    for value in row:
+        if value is None:
+            cells.append("")
+        elif isinstance(value, str):
+            cells.append("'" + value if value.startswith("=") else value)
+        elif isinstance(value, datetime.datetime):
+            # Excel has no time zones; callers pass local times.
+            cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
+            cell.number_format = XLSX_DATETIME_FORMAT
+            cells.append(cell)
+        elif isinstance(value, datetime.date):
+            cell = WriteOnlyCell(sheet, value=datetime.datetime.combine(value, datetime.time()))
+            cell.number_format = XLSX_DATE_FORMAT
+            cells.append(cell)
+        else:
+            cells.append(neutralise(value))
+    return cells
+
+
 def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "Export") -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -59,17 +94,11 @@ def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "E
     sheet = workbook.active
     assert isinstance(sheet, Worksheet)  # a new workbook has one worksheet, active
     sheet.title = title[:31]
-    sheet.append([neutralise(header) for header in headers])
+    sheet.append(xlsx_cells(sheet, headers))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        values = []
-        for value in row:
-            value = neutralise(value)
-            if isinstance(value, datetime.datetime) and value.tzinfo is not None:
-                value = value.replace(tzinfo=None)  # Excel has no time zones; callers pass local times
-            values.append(value)
-        sheet.append(values)
+        sheet.append(xlsx_cells(sheet, row))
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -473,6 +473,8 @@ def test_export_neutralises_formulas_and_follows_the_filters(client, centre_mana
     rows = list(sheet.iter_rows(values_only=True))
     assert len(rows) == 2  # header + the received one only
     assert rows[1][1] == "'=HYPERLINK(1)"
+    assert rows[1][3] == "@SUM"  # a text cell of an XLSX is never evaluated: shown as typed, no apostrophe
+    assert sheet.cell(row=2, column=17).number_format == "DD/MM/YYYY HH:MM"  # "created at", the French way
 
 
 # --- dashboard --------------------------------------------------------------------------------------------------

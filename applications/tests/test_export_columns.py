@@ -223,6 +223,28 @@ def test_xlsx(client, centre_manager, rich):
     assert sheet["C2"].value is not None
 
 
+def test_xlsx_dates_read_the_french_way_and_a_telephone_as_typed(client, centre_manager, rich):
+    """Regression: the XLSX showed "2001-03-09" and "2026-12-01 14:52:31" (openpyxl's ISO formats) and the mobile
+    "'+33612345670" (the CSV's apostrophe, visible in a text cell that a spreadsheet never evaluates)."""
+    candidate = rich.candidate
+    candidate.mobile = "+33612345670"
+    candidate.birth_date = datetime.date(2001, 3, 9)
+    candidate.save()
+    client.force_login(centre_manager)
+
+    response = post(client, ["birth_name", "birth_date", "mobile", "decision_validated"], fmt="xlsx", filters="")
+
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    birth_name, birth_date, mobile, validated = sheet[2]
+    assert birth_name.value == '\'=HYPERLINK("http://evil")'  # a formula stays inert
+    assert mobile.value == "+33612345670"
+    assert mobile.data_type == "s"
+    assert birth_date.value == datetime.datetime(2001, 3, 9)
+    assert birth_date.number_format == "DD/MM/YYYY"
+    assert isinstance(validated.value, datetime.datetime)
+    assert validated.number_format == "DD/MM/YYYY HH:MM"
+
+
 @pytest.mark.parametrize("count", [2, 12])
 def test_queries_constant_per_chunk(
     client, centre_manager, formation, campaign, count, monkeypatch, django_assert_num_queries
