@@ -275,7 +275,7 @@ NOTIFICATIONS = (
         "STATUT_IN",
         _("dossier status incomplete"),
         _("the dossier status is set to Incomplet"),
-        (*_APPLICATION, _V["comment"], _V["refused_pieces"], _V["return_deadline"]),
+        (*_APPLICATION, _V["comment"], _V["refused_pieces"], _V["return_deadline"], _V["recap_url"]),
     ),
     _application(
         "STATUT_CO",
@@ -305,7 +305,7 @@ NOTIFICATIONS = (
         "AVIS_FAVORABLE",
         _("favourable decision"),
         _("a favourable decision is validated, or the candidate is promoted from the waiting list"),
-        (*_DECISION, _V["confirmation_date"], _V["letter_url"], _V["letter_attached"]),
+        (*_DECISION, _V["confirmation_date"], _V["letter_url"], _V["letter_attached"], _V["recap_url"]),
     ),
     _application(
         "AVIS_DEFAVORABLE",
@@ -361,7 +361,7 @@ NOTIFICATIONS = (
         "CANDIDATURE_RELANCE_FAVO",
         _("reminder to confirm"),
         _("the nightly batch reminds the candidate before the confirmation date"),
-        (*_APPLICATION, _V["confirmation_date"]),
+        (*_APPLICATION, _V["confirmation_date"], _V["recap_url"]),
     ),
     _application(
         "CANDIDATURE_RELANCE_FORMULAIRE",

@@ -1,0 +1,72 @@
+"""Regression: the mails that ask the candidate to act on an application ("Connectez-vous à eCandidat pour confirmer ou
+vous désister…", the reminder before the date de confirmation, "remplacez les pièces… et transmettez à nouveau")
+gave no link at all; the candidate had to find the site and the application. They now end that paragraph with the
+absolute address of the application's recap, where the candidate confirms, withdraws, replaces pieces and transmits
+(the transmission reminder already did)."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.core.management import call_command
+from django.urls import reverse
+
+from applications.enums import DossierStatus
+from applications.services import staff
+from applications.tests.factories_candidature import decide, decision_type, make_application
+from applications.tests.helpers import mails
+from offers.enums import Avis
+from offers.tests.factories import FormationFactory
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture
+def formation(centre, commission):
+    return FormationFactory(centre=centre, commission=commission)
+
+
+def recap_line(application) -> str:
+    url = settings.SITE_URL + reverse("applications:detail", args=[application.public_id])
+    assert url.startswith(("http://", "https://"))
+    return f"Votre candidature sur eCandidat : {url}\n"
+
+
+def test_the_favourable_mail_links_to_the_recap_where_the_candidate_answers(formation, campaign, central_manager):
+    application = make_application(formation, campaign=campaign)
+
+    decide(application, Avis.FAVOURABLE, actor=central_manager)
+
+    [mail] = mails("AVIS_FAVORABLE")
+    assert recap_line(application) in mail.body
+
+
+def test_the_confirmation_reminder_links_to_the_recap(centre, commission, campaign, central_manager):
+    formation = FormationFactory(
+        centre=centre,
+        commission=commission,
+        opens_on=datetime.date(2027, 1, 1),
+        closes_on=datetime.date(2027, 3, 1),
+        return_deadline=datetime.date(2027, 3, 15),
+        confirmation_date=datetime.date(2027, 6, 30),
+        favourable_decision_type=decision_type(Avis.FAVOURABLE),
+    )
+    application = make_application(formation, campaign=campaign)
+    decide(application, Avis.FAVOURABLE, actor=central_manager)
+
+    with time_machine.travel(datetime.datetime(2027, 6, 28, 23, 0, tzinfo=PARIS), tick=False):
+        call_command("remind_favourable_decisions", verbosity=0)
+
+    [mail] = mails("CANDIDATURE_RELANCE_FAVO")
+    assert recap_line(application) in mail.body
+
+
+def test_the_incomplete_mail_links_to_the_recap_where_pieces_are_replaced(formation, campaign, centre_manager):
+    application = make_application(formation, campaign=campaign, status=DossierStatus.RECEIVED)
+
+    staff.set_dossier_status(application, target=DossierStatus.INCOMPLETE, actor=centre_manager)
+
+    [mail] = mails("STATUT_IN")
+    assert recap_line(application) in mail.body
