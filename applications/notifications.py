@@ -68,6 +68,12 @@ _V: dict[str, Variable] = {
             "Le secrétariat répond du lundi au vendredi, de 9 h à 12 h.",
         ),
         Variable("paper", _("paper application (yes/no)"), False, Kind.FLAG),
+        Variable(
+            "proposal",
+            _("admission proposed by staff: no piece to upload, nothing to transmit (yes/no)"),
+            False,
+            Kind.FLAG,
+        ),
         Variable("transmitted", _("sent because the candidate transmitted the application (yes/no)"), True, Kind.FLAG),
         Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
         Variable(
@@ -256,7 +262,7 @@ NOTIFICATIONS = (
         "CANDIDATURE",
         _("application"),
         _("an application is created"),
-        (*_APPLICATION, _V["return_deadline"], _V["paper"]),
+        (*_APPLICATION, _V["return_deadline"], _V["paper"], _V["proposal"]),
     ),
     _application("CANDIDATURE_ANNULATION", _("application cancelled"), _("an application is cancelled"), _APPLICATION),
     _application(

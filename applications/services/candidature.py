@@ -148,6 +148,7 @@ def _create_application(
     refusal: Callable[[Candidate, Formation], str],
     already_applied: str,
     comment: str = "",
+    proposal: bool = False,
 ) -> Application:
     """The candidate's row locked, ``refusal`` asked again under the lock, the row created (the partial unique
     constraint turning a race into ``already_applied``), the history row and the CANDIDATURE mail."""
@@ -176,7 +177,8 @@ def _create_application(
     record_event(
         application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status, comment=comment
     )
-    _notify(application, candidate_code="CANDIDATURE")
+    # A proposal's mail does not ask for pieces and a transmission: the application is complete, decided at once.
+    _notify(application, candidate_code="CANDIDATURE", proposal=proposal)
     return application
 
 
@@ -196,7 +198,9 @@ def on_behalf_refusal(*, candidate: Candidate, formation: Formation) -> str:
 
 
 @transaction.atomic
-def create_application_on_behalf(*, candidate: Candidate, formation: Formation, actor: User) -> Application:
+def create_application_on_behalf(
+    *, candidate: Candidate, formation: Formation, actor: User, proposal: bool = False
+) -> Application:
     """Staff apply on the candidate's behalf (issue 12; ecandidat-features §1.5 "Candidature classique"): as
     ``create_application`` without the application window and wish-limit checks; the history row names the member
     of staff. Side effects: history row ``application_created`` (actor: staff), mail CANDIDATURE to the candidate.
@@ -210,6 +214,7 @@ def create_application_on_behalf(*, candidate: Candidate, formation: Formation, 
         refusal=lambda candidate, formation: on_behalf_refusal(candidate=candidate, formation=formation),
         already_applied=_("The candidate has already applied to this formation."),
         comment=comment,
+        proposal=proposal,
     )
 
 
@@ -220,7 +225,7 @@ def propose_admission(*, candidate: Candidate, formation: Formation, actor: User
     validated at once (``staff.admit_on_proposal``: history action ``P``, the decision's mail); the commission is
     alerted (COMMISSION_ALERT_PROPOSITION) when it asked for it. All or nothing: without the formation's default
     favourable decision, nothing is created."""
-    application = create_application_on_behalf(candidate=candidate, formation=formation, actor=actor)
+    application = create_application_on_behalf(candidate=candidate, formation=formation, actor=actor, proposal=True)
     admit_on_proposal(application, actor=actor)
     notify_commission(application=application, code="COMMISSION_ALERT_PROPOSITION")
     return application

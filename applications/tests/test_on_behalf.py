@@ -142,7 +142,9 @@ def test_manager_applies_for_a_candidate_outside_the_window(client, centre_manag
         centre_manager,
         "Créée par un gestionnaire pour le candidat",
     )
-    assert OutboundEmail.objects.get().code == "CANDIDATURE"
+    mail = OutboundEmail.objects.get()
+    assert mail.code == "CANDIDATURE"
+    assert "Déposez vos pièces justificatives et transmettez votre candidature avant le" in mail.body
 
 
 def test_manager_proposes_an_admission(client, centre_manager, formation, campaign):
@@ -174,6 +176,13 @@ def test_manager_proposes_an_admission(client, centre_manager, formation, campai
         ("CANDIDATURE", candidate.user.email),
         ("COMMISSION_ALERT_PROPOSITION", "commission.minfo@univ.example"),
     ]  # no "dossier complete" mail: the decision says more
+    # Regression: the application mail of a proposal asked to upload the pieces and transmit before the deadline
+    # ("Un dossier non transmis ne sera pas examiné"), while the decision mail asked to confirm.
+    body = OutboundEmail.objects.get(code="CANDIDATURE").body
+    assert (
+        "Cette admission vous est proposée : vous n'avez aucune pièce à déposer ni candidature à transmettre." in body
+    )
+    assert "transmettez" not in body
 
 
 def test_a_proposal_without_the_formations_favourable_decision_creates_nothing(
