@@ -115,6 +115,11 @@ _V: dict[str, Variable] = {
             _("link to the application's recap (where the candidate transmits it)"),
             "https://ecandidat.univ.example/candidat/candidatures/0b7e1c2a-5d4f-4c1e-9a8b-3f2d1e0c9b8a/",
         ),
+        Variable(
+            "backoffice_url",
+            _("link to the application in the back office (for staff)"),
+            "https://ecandidat.univ.example/gestion/applications/application/123/change/",
+        ),
         Variable("preselection_date", _("date of the preselection interview"), "20/05/2026"),
         Variable("preselection_time", _("time of the preselection interview"), "14:30"),
         Variable("preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12"),
@@ -175,6 +180,7 @@ def application_context(application: Application) -> dict[str, object]:
             lambda: shown_in_mail(formation.commission.return_comment, formation.commission.return_comment_en)
         ),
         "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
+        "backoffice_url": settings.SITE_URL + reverse("admin:applications_application_change", args=[application.pk]),
     }
 
 
@@ -379,35 +385,35 @@ NOTIFICATIONS = (
         "COMMISSION_ALERT_TRANSMISSION",
         _("commission alert: transmission"),
         _("a candidate transmits an application"),
-        _APPLICATION,
+        (*_APPLICATION, _V["backoffice_url"]),
         recipient=_COMMISSION,
     ),
     _application(
         "COMMISSION_ALERT_ANNULATION",
         _("commission alert: cancellation"),
         _("a candidate cancels an application"),
-        _APPLICATION,
+        (*_APPLICATION, _V["backoffice_url"]),
         recipient=_COMMISSION,
     ),
     _application(
         "COMMISSION_ALERT_DESISTEMENT",
         _("commission alert: withdrawal"),
         _("a candidate withdraws after a favourable decision"),
-        (*_APPLICATION, _V["withdrawal_reason"], _V["after_confirmation"]),
+        (*_APPLICATION, _V["withdrawal_reason"], _V["after_confirmation"], _V["backoffice_url"]),
         recipient=_COMMISSION,
     ),
     _application(
         "COMMISSION_ALERT_LISTE_PRINC",
         _("commission alert: promotion to the main list"),
         _("a candidate is promoted from the waiting list"),
-        (*_APPLICATION, _V["confirmation_date"]),
+        (*_APPLICATION, _V["confirmation_date"], _V["backoffice_url"]),
         recipient=_COMMISSION,
     ),
     _application(
         "COMMISSION_ALERT_PROPOSITION",
         _("commission alert: admission proposal"),
         _("staff propose an admission (an application created with a favourable decision)"),
-        _APPLICATION,
+        (*_APPLICATION, _V["backoffice_url"]),
         recipient=_COMMISSION,
     ),
 )

@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.core.management import call_command
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from applications.enums import DossierStatus
 from applications.services import staff
+from applications.services.candidature import cancel_application
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from offers.enums import Avis
@@ -70,3 +71,19 @@ def test_the_incomplete_mail_links_to_the_recap_where_pieces_are_replaced(format
 
     [mail] = mails("STATUT_IN")
     assert recap_line(application) in mail.body
+
+
+def test_a_commission_alert_links_to_the_application_in_the_back_office(formation, campaign):
+    """Regression: the commission's alerts (transmission, cancellation, withdrawal, promotion, proposal) named the
+    candidate and the formation but gave no link: staff searched the list for the dossier."""
+    formation.commission.alert_mode, formation.commission.email = "M", "commission.minfo@univ.example"
+    formation.commission.alert_on_cancellation = True
+    formation.commission.save()
+    application = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
+
+    cancel_application(application=application, actor=application.candidate.user)
+
+    [mail] = mails("COMMISSION_ALERT_ANNULATION")
+    path = reverse("admin:applications_application_change", args=[application.pk])
+    assert f"La candidature dans la gestion : {settings.SITE_URL}{path}\n" in mail.body
+    assert resolve(path).url_name == "applications_application_change"
