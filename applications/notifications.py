@@ -361,7 +361,7 @@ NOTIFICATIONS = (
         "LISTE_COMP_PROGRESSION",
         _("progress on the complementary list"),
         _("the nightly batch tells a candidate of a complementary list that their rank improved"),
-        (*_APPLICATION, _V["rank"], _V["previous_rank"]),
+        (*_APPLICATION, _V["rank"], _V["previous_rank"], _V["recap_url"]),
     ),
     _application(
         "CANDIDATURE_RELANCE_TRANSMISSION",

@@ -5,6 +5,7 @@ import importlib
 import io
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.urls import reverse
@@ -77,6 +78,9 @@ def test_one_mail_per_candidate_however_many_steps(listed, formation, campaign, 
     third.refresh_from_db()
     assert mail.to == third.candidate.user.email
     assert "rang est maintenant 1 (il était 3)" in mail.body
+    # The recap that shows the rank, linked (it was only named).
+    recap = settings.SITE_URL + reverse("applications:detail", args=[third.public_id])
+    assert f"Votre candidature sur eCandidat : {recap}\n" in mail.body
     assert third.waiting_list_rank_mailed == 1
     event = third.events.get(kind=EventKind.RANK_PROGRESS_MAILED)
     assert (event.actor, event.batch, event.comment) == (None, "mail_waiting_list_progress", "3 → 1")
