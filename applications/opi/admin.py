@@ -57,17 +57,25 @@ def transfer_view(request, *, model_admin):
         logger.exception("on-demand OPI transfer failed")
         messages.error(request, _("The OPI transfer failed: see the batch history."))
     else:
-        written = run.counts.get("candidates written", 0)
+        written = run.counts.get("candidates in the day's files", 0)
+        newly = run.counts.get("OPIs transferred by this run", 0)
         if run.errors:
             messages.warning(request, _("Some candidates were not transferred: see the batch history."))
         messages.success(
             request,
             ngettext(
-                "%(count)d candidate written in the day's files.",
-                "%(count)d candidates written in the day's files.",
+                "%(count)d candidate in the day's files",
+                "%(count)d candidates in the day's files",
                 written,
             )
-            % {"count": written},
+            % {"count": written}
+            + " "
+            + ngettext(
+                "(%(count)d OPI transferred by this run).",
+                "(%(count)d OPIs transferred by this run).",
+                newly,
+            )
+            % {"count": newly},
         )
     return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
 

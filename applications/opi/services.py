@@ -324,9 +324,12 @@ def transfer_opis(
             if application.pk in result.passed
         ]
         written = [entry for entry in entries if entry.candidate.pk not in result.errors]
-        _stamp([*sent, *to_stamp], backend=backend, actor=actor)
-        report.add("candidates written", len(written))
-        report.add("wishes written", sum(len(entry.wishes) for entry in written))
+        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor)
+        # The day's files are rewritten whole: a second run that day writes the same candidates again and
+        # transfers none twice; the counts say both, so an operator does not read a double transfer.
+        report.add("candidates in the day's files", len(written))
+        report.add("wishes in the day's files", sum(len(entry.wishes) for entry in written))
+        report.add("OPIs transferred by this run", newly)
         export = OpiExport.objects.filter(backend=backend.name, day=day).first()
         if not written and export is None:
             return None  # as eCandidat: no candidate, no file
@@ -342,8 +345,9 @@ def transfer_opis(
     return export
 
 
-def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User | None) -> None:
-    """Mark the pending OPIs of ``applications`` transferred; the ones already transferred today stay as they are."""
+def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User | None) -> int:
+    """Mark the pending OPIs of ``applications`` transferred; the ones already transferred today stay as they are.
+    Returns how many were marked."""
     now = timezone.now()
     pending = [application for application in applications if application.opi.state == OpiState.PENDING]
     for application in pending:
@@ -361,6 +365,7 @@ def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User 
         batch=batch,
         comment=_("%(backend)s: withdrawal") % {"backend": backend.label},
     )
+    return len(pending)
 
 
 def export_zip(export: OpiExport) -> bytes:

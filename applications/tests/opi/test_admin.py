@@ -125,13 +125,16 @@ def test_produce_now_writes_the_files_with_the_actor(
     client.force_login(central_manager)
 
     response = client.post(reverse("admin:applications_opi_transfer"), follow=True)
+    again = client.post(reverse("admin:applications_opi_transfer"), follow=True)
 
     assert response.status_code == 200
-    assert "1 candidat écrit dans les fichiers du jour." in response.content.decode()
+    assert "1 candidat dans les fichiers du jour (1 OPI déversée par cette exécution)." in response.content.decode()
+    # The day's files are rewritten whole: the same candidate again, no OPI transferred twice.
+    assert "1 candidat dans les fichiers du jour (0 OPI déversée par cette exécution)." in again.content.decode()
     assert OpiExport.objects.get().candidates == 1
     event = application.events.get(kind=EventKind.OPI_PASSED)
     assert (event.actor, event.batch) == (central_manager, "")
-    assert BatchRun.objects.get().name == "transfer_opi"
+    assert set(BatchRun.objects.values_list("name", flat=True)) == {"transfer_opi"}
 
 
 def test_produce_now_refuses_get(client, central_manager, db):

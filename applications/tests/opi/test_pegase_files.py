@@ -296,7 +296,16 @@ def test_the_batch_command_records_its_run_and_writes_the_folder(
     with django_capture_on_commit_callbacks(execute=True):
         call_command("transfer_opi", stdout=out)
 
-    assert "candidates written: 1, wishes written: 1" in out.getvalue()
+    assert "OPIs transferred by this run: 1, candidates in the day's files: 1, wishes in the day's files: 1" in (
+        out.getvalue()
+    )
+    again = io.StringIO()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("transfer_opi", stdout=again)
+    # The day's files are rewritten whole: the candidate is in them again, no OPI is transferred twice.
+    assert "OPIs transferred by this run: 0, candidates in the day's files: 1, wishes in the day's files: 1" in (
+        again.getvalue()
+    )
     assert Opi.objects.get().state == OpiState.PASSED
     assert sorted(path.name for path in (tmp_path / "opi").iterdir()) == [
         "candidat-20260706.csv",
@@ -305,9 +314,10 @@ def test_the_batch_command_records_its_run_and_writes_the_folder(
     ]
     from ecandidat.models import BatchRun
 
-    assert list(BatchRun.objects.filter(dry_run=False).values_list("name", "status")) == [
-        ("transfer_opi", BatchRun.Status.FINISH)
-    ]
+    assert (
+        list(BatchRun.objects.filter(dry_run=False).values_list("name", "status"))
+        == [("transfer_opi", BatchRun.Status.FINISH)] * 2
+    )
 
 
 def test_the_cap_leaves_candidates_for_the_next_run(
