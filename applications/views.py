@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -110,6 +111,18 @@ def _need_personal_details(request):
 
 
 @candidate_required
+def _new_dossier_initial(request) -> dict:
+    """A new dossier starts with the account's names and, as preferred language (the language of the mails), the
+    language the candidate is reading the site in: an English reader who does not notice the field still gets
+    English mails."""
+    language = "en" if (translation.get_language() or "").startswith("en") else "fr"
+    return {
+        "first_name": request.user.first_name,
+        "birth_name": request.user.last_name,
+        "preferred_language": language,
+    }
+
+
 @require_http_methods(["GET", "POST"])
 def personal_details(request):
     candidate = _load_candidate(request)
@@ -120,7 +133,7 @@ def personal_details(request):
         instance=candidate,
         sis_locked=sis_locked,
         details_locked=details_locked,
-        initial=None if candidate else {"first_name": request.user.first_name, "birth_name": request.user.last_name},
+        initial=None if candidate else _new_dossier_initial(request),
     )
     if request.method == "POST" and form.is_valid():
         try:

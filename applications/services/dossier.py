@@ -278,9 +278,10 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: 
 
 
 @transaction.atomic
-def open_dossier(*, user: User, actor: User) -> Candidate | None:
+def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> Candidate | None:
     """The candidate's dossier, created from the SIS the first time an ENT student logs in (``open_dossier_at_login``;
-    pages only read the dossier).
+    pages only read the dossier). A new dossier's ``preferred_language`` (the language of its mails) is the one the
+    student logged in with.
 
     Returns None for a candidate who has not typed their personal details yet and is not in the SIS.
     """
@@ -295,7 +296,7 @@ def open_dossier(*, user: User, actor: User) -> Candidate | None:
         # Another dossier (e.g. an e-mail account of the same person) holds this INE: let the candidate type
         # their details; the uniqueness message will explain.
         return None
-    candidate = Candidate(user=user)
+    candidate = Candidate(user=user, preferred_language=preferred_language)
     _apply_sis_identity(candidate, student)
     candidate.save()
     _apply_sis_rest(candidate, student)
@@ -308,6 +309,12 @@ SIS_UNAVAILABLE_MESSAGE = gettext_lazy(
 )
 
 
+def _language_of(request: Any) -> str:
+    """The language the request is read in, as a ``Candidate.preferred_language`` ("fr" without a request)."""
+    language = getattr(request, "LANGUAGE_CODE", "") or ""
+    return "en" if language.startswith("en") else "fr"
+
+
 def open_dossier_at_login(sender: Any, *, request: Any, user: User, **kwargs: Any) -> None:
     """``user_logged_in`` receiver (connected in ApplicationsConfig.ready): a candidate's login opens their dossier
     from the SIS when they have none yet. A SIS that fails does not stop the login: it is logged, the candidate is
@@ -315,7 +322,7 @@ def open_dossier_at_login(sender: Any, *, request: Any, user: User, **kwargs: An
     if not user.is_candidate:
         return
     try:
-        open_dossier(user=user, actor=user)
+        open_dossier(user=user, actor=user, preferred_language=_language_of(request))
     except StudentRecordsUnavailable as exc:
         logger.warning("SIS import at login failed for user %s: %s", user.pk, exc)
     except Exception:  # The SIS backend may be a remote service; the login must go on.
