@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import NumeroDossierHistory, User
@@ -59,7 +60,7 @@ def signup_campaign(*, today: datetime.date | None = None) -> Campaign:
     if today < campaign.starts_on:
         raise BusinessRuleError(
             _("The campaign opens to candidates on %(date)s: come back then to create your account.")
-            % {"date": campaign.starts_on.strftime("%d/%m/%Y")}
+            % {"date": date_format(campaign.starts_on, "SHORT_DATE_FORMAT")}
         )
     if today > campaign.ends_on:
         raise BusinessRuleError(_("The campaign is closed to candidates: accounts can no longer be created."))

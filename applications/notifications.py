@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import StaffMembership, StaffRole
@@ -138,9 +138,18 @@ _V: dict[str, Variable] = {
 }
 
 
+def _short_date(day: datetime.date) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+_short_date_lazily = lazy(_short_date, str)
+
+
 def format_date(day: datetime.date | None) -> str:
-    """A date as the mails write it (dd/mm/yyyy), "" for none."""
-    return date_format(day, "d/m/Y") if day else ""
+    """A date as the mails write it, "" for none: written when the mail is rendered, in the mail's language
+    (15/01/2027 in French, 15 Jan 2027 in English; ``ecandidat/formats``), not in that of the request that builds the
+    mail's context (a staff member's)."""
+    return _short_date_lazily(day) if day else ""
 
 
 def application_context(application: Application) -> dict[str, object]:
@@ -211,7 +220,7 @@ def decision_context(decision: Decision, *, confirmation_date: datetime.date | N
     }
     if decision.preselection_at:
         local = timezone.localtime(decision.preselection_at)
-        context["preselection_date"] = date_format(local, "d/m/Y")
+        context["preselection_date"] = format_date(local)
         context["preselection_time"] = local.strftime("%H:%M")
     return context
 

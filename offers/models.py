@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
@@ -806,9 +807,9 @@ class Formation(models.Model):
         """Why a candidate cannot select this formation today, or "" when they can."""
         day = day or timezone.localdate()
         if day < self.opens_on:
-            return _("Applications open on %(date)s.") % {"date": self.opens_on.strftime("%d/%m/%Y")}
+            return _("Applications open on %(date)s.") % {"date": date_format(self.opens_on, "SHORT_DATE_FORMAT")}
         if day > self.closes_on:
-            return _("Applications closed on %(date)s.") % {"date": self.closes_on.strftime("%d/%m/%Y")}
+            return _("Applications closed on %(date)s.") % {"date": date_format(self.closes_on, "SHORT_DATE_FORMAT")}
         return ""
 
     @property

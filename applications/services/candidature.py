@@ -52,7 +52,7 @@ if TYPE_CHECKING:
 
 
 def _format_date(day: datetime.date | None) -> str:
-    return date_format(day, "d/m/Y") if day else ""
+    return date_format(day, "SHORT_DATE_FORMAT") if day else ""
 
 
 def _notify(application: Application, *, candidate_code: str, commission_code: str = "", **extra: Any) -> None:

@@ -13,6 +13,11 @@ from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 
 
+def english_date(day) -> str:
+    """A date as the English pages and mails write it (``ecandidat/formats/en``): "7 Jan 2027"; French: 07/01/2027."""
+    return f"{day.day} {day:%b %Y}"
+
+
 def mails(code):
     """The outbox rows of mail ``code``, oldest first."""
     return list(OutboundEmail.objects.filter(code=code).order_by("id"))

@@ -17,6 +17,7 @@ from applications.tests.factories_candidature import (
     PieceSubmissionFactory,
     complete_candidate,
 )
+from applications.tests.helpers import english_date
 from ecandidat.models import OutboundEmail
 from offers.enums import ApplicationMode, Avis
 from offers.models import ComplementaryForm
@@ -119,7 +120,7 @@ def test_list_shows_the_guide_columns_and_hides_unvalidated_decisions(owner, app
     for label in ("Formation", "Return deadline", "Dossier status", "Decision", "+New application"):
         assertContains(response, label)
     assertContains(response, "MASTER 1 - ENERGIE")
-    assertContains(response, application.formation.return_deadline.strftime("%d/%m/%Y"))
+    assertContains(response, english_date(application.formation.return_deadline))
     assertNotContains(response, "Avis DE")
     assertContains(response, f'href="{reverse("offers:catalogue")}"')
 
@@ -224,12 +225,12 @@ def test_recap_blocks_and_labels(owner, application):
         assertContains(response, label)
     assertContains(response, "<dt>Decision</dt><dd>Waiting</dd>", html=False)
     # The two deadlines the candidate must meet stand out (the guide's "Dates utiles").
-    assertContains(response, f"<dd><strong>{formation.return_deadline:%d/%m/%Y}</strong></dd>", html=True)
-    assertContains(response, f"<dd><strong>{formation.confirmation_date:%d/%m/%Y}</strong></dd>", html=True)
+    assertContains(response, f"<dd><strong>{english_date(formation.return_deadline)}</strong></dd>", html=True)
+    assertContains(response, f"<dd><strong>{english_date(formation.confirmation_date)}</strong></dd>", html=True)
     assertContains(
         response,
         f"Online procedure, please upload your supporting documents with the controls of the table before "
-        f"{formation.return_deadline:%d/%m/%Y}. Once done you will have to transmit your application.",
+        f"{english_date(formation.return_deadline)}. Once done you will have to transmit your application.",
     )
     assertContains(response, reverse("pieces:dossier_pdf", args=[application.public_id]))
 

@@ -1,15 +1,22 @@
 """The site read in English by an international candidate: what the English reader gets, and that the French reader
 still gets the guide's French (h11's walk of the English interface)."""
 
+import datetime
+
 import pytest
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
+from pytest_django.asserts import assertContains
 
 from accounts.tests.factories import CandidateUserFactory
 from applications import services
 from applications.models import Candidate
+from applications.notifications import format_date
 from applications.services.dossier import open_dossier_at_login
 from applications.tests.factories import STUDENT
+from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
+from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +59,68 @@ def test_an_ent_students_dossier_is_french_when_the_login_is_french(campaign):
     open_dossier_at_login(None, request=request, user=user)
 
     assert Candidate.objects.get(user=user).preferred_language == "fr"
+
+
+# --- Dates: the English pages wrote 15/01/2027 (French order) beside 01/15/2027 (Django's American short date) ------
+
+
+@pytest.fixture
+def application(campaign, commission):
+    formation = FormationFactory(
+        centre=commission.centre,
+        commission=commission,
+        title="MASTER 1 - ENERGIE",
+        return_deadline=datetime.date(2027, 1, 7),
+        confirmation_date=datetime.date(2027, 2, 6),
+    )
+    return ApplicationFactory(candidate=complete_candidate(user__campaign=campaign), formation=formation)
+
+
+@pytest.mark.parametrize(
+    ("language", "deadline", "confirmation"),
+    [("en", "7 Jan 2027", "6 Feb 2027"), ("fr", "07/01/2027", "06/02/2027")],
+)
+def test_the_recap_writes_its_dates_in_the_readers_language(
+    client, application, django_assert_num_queries, language, deadline, confirmation
+):
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(7):
+        response = client.get(
+            reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE=language
+        )
+
+    assertContains(response, f"<dd><strong>{deadline}</strong></dd>", html=True)
+    assertContains(response, f"<dd><strong>{confirmation}</strong></dd>", html=True)
+    # The pieces' sentence and the table of pieces (applications.pieces) say the same date the same way.
+    assertContains(response, f"before {deadline}." if language == "en" else f"avant le {deadline}.")
+
+
+@pytest.mark.parametrize(
+    ("language", "shown"), [("en", "From 1 Nov 2026 to 7 Jan 2027"), ("fr", "Du 01/11/2026 au 07/01/2027")]
+)
+def test_the_catalogue_writes_its_dates_in_the_readers_language(
+    client, commission, empty_pages_cache, django_assert_num_queries, language, shown
+):
+    FormationFactory(
+        centre=commission.centre,
+        commission=commission,
+        opens_on=datetime.date(2026, 11, 1),
+        closes_on=datetime.date(2027, 1, 7),
+        return_deadline=datetime.date(2027, 1, 7),
+    )
+
+    with django_assert_num_queries(1):
+        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE=language)
+
+    assertContains(response, shown)
+
+
+def test_a_mails_date_is_written_in_the_mails_language_not_the_senders():
+    """A staff member reading the back office in French changes an English candidate's deadline: the mail's context
+    is built in French, the mail is rendered in English."""
+    with translation.override("fr"):
+        value = format_date(datetime.date(2027, 1, 7))
+        assert str(value) == "07/01/2027"
+    with translation.override("en"):
+        assert str(value) == "7 Jan 2027"

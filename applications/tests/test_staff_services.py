@@ -347,7 +347,7 @@ def test_extend_deadlines_is_audited(application, centre_manager):
     application.refresh_from_db()
     assert application.return_deadline_override == later
     event = application.events.get(kind="deadlines_extended")
-    assert later.strftime("%d/%m/%Y") in event.comment
+    assert f"{later.day} {later:%b %Y}" in event.comment  # in the actor's language, English here (15 Jan 2027)
     assert "courrier" in event.comment
 
 

@@ -105,7 +105,8 @@ def test_formation_outside_its_window_is_listed_with_the_reason(client):
     response = client.get(URL, {"q": "future"}, HTTP_ACCEPT_LANGUAGE="en")
 
     assertContains(response, "Formation future")
-    assertContains(response, (today + datetime.timedelta(days=3)).strftime("Applications open on %d/%m/%Y."))
+    opens_on = today + datetime.timedelta(days=3)
+    assertContains(response, f"Applications open on {opens_on.day} {opens_on:%b %Y}.")  # English: 4 Dec 2026
     assertContains(response, 'class="is-closed"', html=False)
 
 
