@@ -372,7 +372,7 @@ def _form_declaration(request, public_id, form_id, *, not_concerned: bool):
     try:
         declare_form_not_concerned(application=application, form=form, not_concerned=not_concerned, actor=request.user)
     except BusinessRuleError as error:
-        messages.error(request, f"{label} : {error}")
+        messages.error(request, _("%(form)s: %(message)s") % {"form": label, "message": error})
     else:
         success = _("%(form)s: not concerned.") if not_concerned else _("%(form)s: expected again.")
         messages.success(request, success % {"form": label})

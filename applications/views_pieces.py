@@ -90,6 +90,12 @@ def _piece_label(piece_type) -> str:
     return Truncator(piece_type.shown_label.text).chars(120)
 
 
+def _about_piece(piece_type, message) -> str:
+    """A message about one piece, after its label: "Cover letter: …" in English, "Lettre de motivation : …" in
+    French (the French space before the colon is French typography only)."""
+    return _("%(piece)s: %(message)s") % {"piece": _piece_label(piece_type), "message": message}
+
+
 @transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)
 @require_GET
 def pieces(request, application_id):
@@ -104,7 +110,7 @@ def _piece_action(request, application_id, piece_type_id, action, success: str):
     try:
         action(application=application, piece_type=piece_type, actor=request.user)
     except BusinessRuleError as error:
-        messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
+        messages.error(request, _about_piece(piece_type, error), extra_tags=_piece_tag(piece_type))
     else:
         messages.success(request, success % {"piece": _piece_label(piece_type)}, extra_tags=_piece_tag(piece_type))
     return redirect(_back(application, piece_type))
@@ -154,7 +160,7 @@ def upload(request, application_id, piece_type_id):
     try:
         check_uploads_open()  # before the fair-use count and the upload slot: a refused file costs nothing
     except UploadsPaused as error:
-        messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
+        messages.error(request, _about_piece(piece_type, error), extra_tags=_piece_tag(piece_type))
         return _done(request, application, piece_type)
     with upload_slot() as admitted:
         if not admitted:
@@ -168,13 +174,13 @@ def _saturated(request, application, piece_type):
         "then be received normally."
     )
     if request.headers.get("X-Upload-Progress"):
-        messages.error(request, f"{_piece_label(piece_type)} : {message}", extra_tags=_piece_tag(piece_type))
+        messages.error(request, _about_piece(piece_type, message), extra_tags=_piece_tag(piece_type))
         response = _done(request, application, piece_type)
     else:
         response = render(
             request,
             "applications/rate_limited.html",
-            {"message": f"{_piece_label(piece_type)} : {message}", "back": _back(application, piece_type)},
+            {"message": _about_piece(piece_type, message), "back": _back(application, piece_type)},
         )
     response.status_code = 503
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -186,14 +192,14 @@ def _upload(request, application, piece_type):
     if wait is not None:
         message = _too_many_uploads(wait)
         if request.headers.get("X-Upload-Progress"):
-            messages.error(request, f"{_piece_label(piece_type)} : {message}", extra_tags=_piece_tag(piece_type))
+            messages.error(request, _about_piece(piece_type, message), extra_tags=_piece_tag(piece_type))
             return _too_many(_done(request, application, piece_type), wait)
         context = {**pieces_table_context(application), "piece_error_id": piece_type.pk, "piece_error": message}
         return _too_many(render(request, "applications/pieces.html", context), wait)
     uploaded = request.FILES.getlist("file")  # several: photos of one document, stored as one PDF
     if not uploaded:
         messages.error(
-            request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}", extra_tags=_piece_tag(piece_type)
+            request, _about_piece(piece_type, _("Choose a file to upload.")), extra_tags=_piece_tag(piece_type)
         )
         return _done(request, application, piece_type)
     try:
@@ -201,7 +207,7 @@ def _upload(request, application, piece_type):
             application=application, piece_type=piece_type, uploaded_file=uploaded, actor=request.user
         )
     except BusinessRuleError as error:
-        messages.error(request, f"{_piece_label(piece_type)} : {error}", extra_tags=_piece_tag(piece_type))
+        messages.error(request, _about_piece(piece_type, error), extra_tags=_piece_tag(piece_type))
         return _done(request, application, piece_type)
     # Whether every piece is now there is said by the recap page, from the rows it computes anyway (issue 14).
     messages.success(
@@ -313,17 +319,17 @@ def staff_upload(request, application_id, piece_type_id):
     back = reverse("admin:applications_application_change", args=[application.pk]) + "#pieces"
     wait = fair_use.consume(request, fair_use.STAFF_UPLOAD)
     if wait is not None:
-        return _rate_limited_page(request, f"{_piece_label(piece_type)} : {_too_many_uploads(wait)}", back, wait)
+        return _rate_limited_page(request, _about_piece(piece_type, _too_many_uploads(wait)), back, wait)
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        messages.error(request, f"{_piece_label(piece_type)} : {_('Choose a file to upload.')}")
+        messages.error(request, _about_piece(piece_type, _("Choose a file to upload.")))
         return redirect(back)
     try:
         services.upload_piece_for_candidate(
             application=application, piece_type=piece_type, uploaded_file=uploaded, actor=request.user
         )
     except BusinessRuleError as error:
-        messages.error(request, f"{_piece_label(piece_type)} : {error}")
+        messages.error(request, _about_piece(piece_type, error))
     else:
         messages.success(request, _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)})
     return redirect(back)

@@ -4,6 +4,7 @@ still gets the guide's French (h11's walk of the English interface)."""
 import datetime
 
 import pytest
+from django.contrib.messages import get_messages
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
@@ -16,7 +17,7 @@ from applications.notifications import format_date
 from applications.services.dossier import open_dossier_at_login
 from applications.tests.factories import STUDENT
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +125,48 @@ def test_a_mails_date_is_written_in_the_mails_language_not_the_senders():
         assert str(value) == "07/01/2027"
     with translation.override("en"):
         assert str(value) == "7 Jan 2027"
+
+
+# --- "Label : message": the French space before the colon was written in the English pages too ---------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "line"),
+    [
+        ("en", "Date of birth: This field is required."),
+        ("fr", "Date de naissance : Ce champ est obligatoire."),
+    ],
+)
+def test_the_error_summary_follows_the_typography_of_its_language(
+    client, candidate_user, django_assert_num_queries, language, line
+):
+    client.force_login(candidate_user)
+
+    with django_assert_num_queries(8):  # session, user, the dossier (none), the lists the form reads
+        response = client.post(
+            reverse("applications:personal_details"), {"birth_name": "SMITH"}, HTTP_ACCEPT_LANGUAGE=language
+        )
+
+    summary = response.content.decode().split('id="error-summary"')[1].split("</ul>")[0]
+    assert f'<a href="#id_birth_date">{line}</a>' in summary
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("en", "Cover letter: Choose a file to upload."), ("fr", "Lettre : Choisissez un fichier à déposer.")],
+)
+def test_a_pieces_message_follows_the_typography_of_its_language(
+    client, campaign, commission, django_assert_num_queries, language, message
+):
+    piece = PieceTypeFactory(label="Lettre", label_en="Cover letter")
+    formation = FormationFactory(centre=commission.centre, commission=commission)
+    formation.piece_types.add(piece)
+    application = ApplicationFactory(candidate=complete_candidate(user__campaign=campaign), formation=formation)
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(4):  # session, user, the application, the piece (nothing sent: no write)
+        response = client.post(
+            reverse("pieces:upload", args=[application.public_id, piece.pk]), HTTP_ACCEPT_LANGUAGE=language
+        )
+
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [message]

@@ -179,11 +179,11 @@ def test_double_submit_one_effect_and_a_message(owner, application, conditional)
 
     response = owner.post(declare_url(application, conditional), follow=True)
 
-    assertContains(response, "Questionnaire COND : You have already declared that this form does not concern you.")
+    assertContains(response, "Questionnaire COND: You have already declared that this form does not concern you.")
     assert len(form_events(application)) == 1
     response = owner.post(declare_url(application, conditional, not_concerned=False), follow=True)
     response = owner.post(declare_url(application, conditional, not_concerned=False), follow=True)
-    assertContains(response, "Questionnaire COND : This form is already expected.")
+    assertContains(response, "Questionnaire COND: This form is already expected.")
     assert len(form_events(application)) == 2
 
 
@@ -204,7 +204,7 @@ def test_a_transmitted_application_is_refused_with_the_reason(owner, applicant, 
 
     assertContains(
         response,
-        "Questionnaire COND : The complementary forms of this application can no longer be changed. Your application "
+        "Questionnaire COND: The complementary forms of this application can no longer be changed. Your application "
         "has been transmitted: its supporting documents can no longer be changed.",
     )
     assertNotContains(response, "Not concerned by this form")

@@ -54,27 +54,27 @@ def test_a_single_photo_is_stored_as_it_is_today(owner, application, piece):
         (
             lambda: [*_photos(1), hostile.valid_pdf_upload()],
             (
-                "Lettre de motivation : To send several files, choose only photos (JPEG or PNG): they will be put "
+                "Lettre de motivation: To send several files, choose only photos (JPEG or PNG): they will be put "
                 "together in one PDF. Nothing was saved."
             ),
         ),
         (
             lambda: _photos(MAX_PAGES + 1),
             (
-                f"Lettre de motivation : At most {MAX_PAGES} photos can be put together in one PDF. Nothing was "
+                f"Lettre de motivation: At most {MAX_PAGES} photos can be put together in one PDF. Nothing was "
                 "saved: choose fewer photos, or send a PDF of the document."
             ),
         ),
         (
             lambda: [*_photos(1), hostile.jpeg_zip_polyglot_upload(), hostile.pixel_flood_png_upload()],
             (
-                "Lettre de motivation : Photo 3: The image is too large (16 million pixels at most): reduce its "
+                "Lettre de motivation: Photo 3: The image is too large (16 million pixels at most): reduce its "
                 "resolution, for example to 300 dpi for a scanned page."
             ),
         ),
         (
             lambda: [*_photos(1), hostile.png_html_polyglot_as_jpg_upload()],
-            "Lettre de motivation : Photo 2: The file content does not match its extension.",
+            "Lettre de motivation: Photo 2: The file content does not match its extension.",
         ),
     ],
     ids=["pdf-among-photos", "over-the-page-cap", "pixel-flood", "polyglot"],

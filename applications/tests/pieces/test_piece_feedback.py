@@ -22,7 +22,7 @@ def test_refusal_is_shown_in_the_pieces_row_and_the_page_opens_there(owner, appl
     html = owner.get(response["Location"]).content.decode()
     row = _row(html, piece)
     assert 'role="status" aria-live="polite"' in row
-    assert "Lettre de motivation : " in row
+    assert "Lettre de motivation: " in row
     assert "exceeds the maximum allowed size" in row
     above_the_table = html.split("<main")[1].split('<section id="pieces"')[0]
     assert "exceeds the maximum allowed size" not in above_the_table
@@ -49,7 +49,7 @@ def test_a_long_label_is_cut_with_an_ellipsis_in_the_message(owner, application,
 
     row = _row(owner.get(response["Location"]).content.decode(), piece)
     [status] = re.findall(rf'id="piece-status-{piece.pk}"[^>]*>(.*?)</div>', row, re.S)
-    assert "(téléchargez ave… : " in status  # 120 characters, the ellipsis included
+    assert "(téléchargez ave…: " in status  # 120 characters, the ellipsis included
     assert "redéposez" not in status
 
 

@@ -83,7 +83,7 @@ def test_a_hostile_file_is_refused_with_its_message_and_nothing_stored(manager, 
 
     assert response.status_code == 302
     (text,) = messages_of(response)
-    assert text.startswith("Lettre de motivation : ")
+    assert text.startswith("Lettre de motivation: ")
     assert "contains JavaScript" in text
     assert not Document.objects.exists()
     assert not PieceSubmission.objects.exists()
@@ -93,7 +93,7 @@ def test_a_hostile_file_is_refused_with_its_message_and_nothing_stored(manager, 
 def test_without_a_file_says_so(manager, application, piece):
     response = manager.post(staff_upload_url(application, piece))
 
-    assert messages_of(response) == ["Lettre de motivation : Choose a file to upload."]
+    assert messages_of(response) == ["Lettre de motivation: Choose a file to upload."]
 
 
 def test_get_is_not_allowed(manager, application, piece):
@@ -154,7 +154,7 @@ def test_a_piece_with_a_file_in_use_is_not_replaced(manager, centre_manager, app
 
     response = manager.post(staff_upload_url(application, piece), {"file": hostile.valid_pdf_upload()})
 
-    assert messages_of(response) == [f"Lettre de motivation : {message}"]
+    assert messages_of(response) == [f"Lettre de motivation: {message}"]
     assert Document.objects.count() == 1
 
 
@@ -163,7 +163,7 @@ def test_a_cancelled_application_takes_no_file(manager, application, piece):
 
     response = manager.post(staff_upload_url(application, piece), {"file": hostile.valid_pdf_upload()})
 
-    assert messages_of(response) == ["Lettre de motivation : This application has been cancelled."]
+    assert messages_of(response) == ["Lettre de motivation: This application has been cancelled."]
     assert stored_files() == []
 
 
@@ -172,7 +172,7 @@ def test_a_piece_the_formation_does_not_ask_for_is_refused(manager, application,
 
     response = manager.post(staff_upload_url(application, unrelated), {"file": hostile.valid_pdf_upload()})
 
-    assert messages_of(response) == ["Autre : This supporting document is not requested for this application."]
+    assert messages_of(response) == ["Autre: This supporting document is not requested for this application."]
 
 
 def test_the_antivirus_scans_a_staff_upload_before_staff_can_open_it(

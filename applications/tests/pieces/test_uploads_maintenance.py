@@ -19,7 +19,7 @@ from ecandidat.maintenance import set_uploads_switch
 
 MESSAGE = "Stockage des fichiers en maintenance jusqu'à 14h."
 REFUSAL = (
-    "Lettre de motivation : The supporting documents are in maintenance: nothing was changed. Please try again "
+    "Lettre de motivation: The supporting documents are in maintenance: nothing was changed. Please try again "
     f"later. {MESSAGE}"
 )
 

@@ -76,7 +76,7 @@ def test_hostile_upload_is_refused_with_its_message_and_nothing_stored(
     assert response.status_code == 302
     page = owner.get(response["Location"])
     (text,) = messages_of(page)
-    assert text.startswith("Lettre de motivation : ")
+    assert text.startswith("Lettre de motivation: ")
     assert message in text
     assert not Document.objects.exists()
     assert not PieceSubmission.objects.exists()
@@ -146,7 +146,7 @@ def test_last_missing_piece_reminds_to_transmit(owner, application, piece):
 def test_upload_without_a_file_says_so(owner, application, piece):
     response = owner.post(upload_url(application, piece), {})
 
-    assert messages_of(owner.get(response["Location"])) == ["Lettre de motivation : Choose a file to upload."]
+    assert messages_of(owner.get(response["Location"])) == ["Lettre de motivation: Choose a file to upload."]
 
 
 def test_double_submit_through_the_view(owner, application, piece):
@@ -154,7 +154,7 @@ def test_double_submit_through_the_view(owner, application, piece):
     response = post_file(owner, application, piece, hostile.valid_pdf_upload())
 
     assert messages_of(owner.get(response["Location"])) == [
-        "Lettre de motivation : You can upload only one file per requested supporting document"
+        "Lettre de motivation: You can upload only one file per requested supporting document"
     ]
     assert Document.objects.count() == 1
     assert len(stored_files()) == 1
