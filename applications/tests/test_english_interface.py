@@ -2,6 +2,7 @@
 still gets the guide's French (h11's walk of the English interface)."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.messages import get_messages
@@ -16,7 +17,7 @@ from applications.models import Candidate
 from applications.notifications import format_date
 from applications.services.dossier import open_dossier_at_login
 from applications.tests.factories import STUDENT
-from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
+from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +171,20 @@ def test_a_pieces_message_follows_the_typography_of_its_language(
         )
 
     assert [str(m) for m in get_messages(response.wsgi_request)] == [message]
+
+
+@pytest.mark.parametrize(("language", "line"), [("en", "Cover letter: lettre.pdf"), ("fr", "Lettre : lettre.pdf")])
+def test_the_transmit_page_lists_the_pieces_in_the_typography_of_its_language(
+    client, application, django_assert_num_queries, language, line
+):
+    piece = PieceTypeFactory(is_common=True, is_unique=True, label="Lettre", label_en="Cover letter")
+    PieceSubmissionFactory(application=application, piece_type=piece, document__original_name="lettre.pdf")
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(9):
+        response = client.get(
+            reverse("applications:transmit", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE=language
+        )
+
+    items = response.content.decode().split('class="transmit__list"')[1].split("</ul>")[0]
+    assert line in " ".join(re.sub(r"<[^>]+>", "", items).split())
