@@ -1,4 +1,7 @@
 from django.conf import settings
+from django.utils.html import format_html
+
+from ecandidat.staff_text import shown
 
 
 def institution(request):
@@ -10,10 +13,17 @@ def institution(request):
         # What this session really has left (ecandidat/sessions.py): the expiry warning's countdown.
         "session_cookie_age": getattr(request, "session_expires_in", settings.SESSION_COOKIE_AGE),
         "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
-        "personal_data_office": settings.PERSONAL_DATA_OFFICE,
+        "personal_data_office": _personal_data_office(),
         "maintenance_start": settings.MAINTENANCE_START,
         "maintenance_end": settings.MAINTENANCE_END,
         "debug": settings.DEBUG,
         # The menu marks the current page; a 404 has no resolved URL.
         "current_url_name": request.resolver_match.url_name if request.resolver_match else "",
     }
+
+
+def _personal_data_office() -> str:
+    """The office of the personal-data notice in the page's language, marked with its own (RGAA 8.7): in English,
+    ``PERSONAL_DATA_OFFICE_EN``, else the French name inside the English sentence."""
+    office = shown(settings.PERSONAL_DATA_OFFICE, settings.PERSONAL_DATA_OFFICE_EN)
+    return format_html('<span lang="{}">{}</span>', office.lang, office.text)

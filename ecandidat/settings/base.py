@@ -300,8 +300,17 @@ USE_TZ = True
 INSTITUTION_NAME = env_str("INSTITUTION_NAME", "Université de Perpignan Via Domitia")
 INSTITUTION_SHORT_NAME = env_str("INSTITUTION_SHORT_NAME", "UPVD")
 INSTITUTION_CONTACT_EMAIL = env_str("INSTITUTION_CONTACT_EMAIL", "assistance.ecandidat@univ-perp.fr")
-# The office named in the personal-data notice, as the guide's login screen says it.
-PERSONAL_DATA_OFFICE = env_str("PERSONAL_DATA_OFFICE", "la sous direction Gestion de la formation et des Etudes")
+# The office named in the personal-data notice, as the guide's login screen says it, and its name in English (the
+# English notice said "by contacting la sous direction …"). Empty: the English notice names it in French, marked so.
+_PERSONAL_DATA_OFFICE_DEFAULT = "la sous direction Gestion de la formation et des Etudes"
+PERSONAL_DATA_OFFICE = env_str("PERSONAL_DATA_OFFICE", _PERSONAL_DATA_OFFICE_DEFAULT)
+PERSONAL_DATA_OFFICE_EN = env_str(
+    "PERSONAL_DATA_OFFICE_EN",
+    # The default's English only with the default: another office's name is not the guide's office's.
+    "the Training and Studies Management sub-directorate"
+    if PERSONAL_DATA_OFFICE == _PERSONAL_DATA_OFFICE_DEFAULT
+    else "",
+)
 # Visual identity: a logo (a URL or a path under /static/, shown in the header with the institution's name as its
 # text alternative) and the main colour (#rrggbb; white text sits on it, so pick one with 4.5:1 contrast on white).
 INSTITUTION_LOGO_URL = env_str("INSTITUTION_LOGO_URL", "")

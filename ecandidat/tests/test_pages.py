@@ -103,3 +103,34 @@ def test_back_office_needs_a_login(client):
     response = client.get("/gestion/")
 
     assert response.status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "office"),
+    [
+        ("en", 'by contacting <span lang="en">the Training and Studies Management sub-directorate</span> at'),
+        ("fr", 'en contactant <span lang="fr">la sous direction Gestion de la formation et des Etudes</span> à'),
+    ],
+)
+def test_the_personal_data_notice_names_the_office_in_the_pages_language(
+    client, django_assert_num_queries, language, office
+):
+    """The English notice said "by contacting la sous direction Gestion de la formation et des Etudes"."""
+    with django_assert_num_queries(0):
+        response = client.get(reverse("personal_data"), HTTP_ACCEPT_LANGUAGE=language)
+
+    assertContains(response, office, html=False)
+
+
+@pytest.mark.django_db
+def test_an_office_without_an_english_name_is_marked_french_in_the_english_notice(
+    client, settings, django_assert_num_queries
+):
+    settings.PERSONAL_DATA_OFFICE = "le service de la scolarité"
+    settings.PERSONAL_DATA_OFFICE_EN = ""
+
+    with django_assert_num_queries(0):
+        response = client.get(reverse("personal_data"), HTTP_ACCEPT_LANGUAGE="en")
+
+    assertContains(response, 'by contacting <span lang="fr">le service de la scolarité</span> at', html=False)
