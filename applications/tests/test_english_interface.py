@@ -2,9 +2,11 @@
 still gets the guide's French (h11's walk of the English interface)."""
 
 import datetime
+import html
 import re
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
 from django.test import RequestFactory
 from django.urls import reverse
@@ -13,11 +15,17 @@ from pytest_django.asserts import assertContains
 
 from accounts.tests.factories import CandidateUserFactory
 from applications import services
-from applications.models import Candidate
+from applications.models import Candidate, PieceSubmission
 from applications.notifications import format_date
 from applications.services.dossier import open_dossier_at_login
 from applications.tests.factories import STUDENT
-from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
+from applications.tests.factories_candidature import (
+    ApplicationFactory,
+    PieceSubmissionFactory,
+    complete_candidate,
+    make_application,
+)
+from applications.tests.helpers import change_url
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -188,3 +196,27 @@ def test_the_transmit_page_lists_the_pieces_in_the_typography_of_its_language(
 
     items = response.content.decode().split('class="transmit__list"')[1].split("</ul>")[0]
     assert line in " ".join(re.sub(r"<[^>]+>", "", items).split())
+
+
+# --- The back office in English (staff may choose it) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("language", "status"),
+    [("en", "Dossier status: Received"), ("fr", "Statut du dossier : Réceptionné")],
+)
+def test_the_reading_page_follows_the_typography_of_its_language(
+    client, centre_manager, commission, campaign, django_assert_num_queries, language, status
+):
+    application = make_application(
+        FormationFactory(centre=commission.centre, commission=commission), campaign=campaign
+    )
+    client.force_login(centre_manager)
+    ContentType.objects.clear_cache()  # warm, as the reading page's own tests do (test_admin_review.py)
+    ContentType.objects.get_for_model(PieceSubmission)
+
+    with django_assert_num_queries(32):  # as test_admin_review.QUERIES_PAGE
+        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE=language)
+
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+    assert status in text
