@@ -103,10 +103,7 @@ def start(request):
 
 
 def _need_personal_details(request):
-    messages.info(
-        request,
-        _("Follow the steps to enter your information, first your personal details, then your address, etc."),
-    )
+    # No message: the page's stepper says "Follow the steps…" (the guide's sentence) until the dossier is complete.
     return redirect("applications:personal_details")
 
 

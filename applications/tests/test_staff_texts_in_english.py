@@ -231,5 +231,5 @@ def test_a_french_label_inside_an_english_phrase_is_marked_french(
         response, f'<label class="visually-hidden" for="file-{piece.pk}">File for {label}</label>', html=True
     )
     assertContains(response, f'<label for="progress-{piece.pk}">Sending {label}</label>', html=True)
-    assertContains(response, f'Not concerned by this piece<span class="visually-hidden"> : {label}</span>')
+    assertContains(response, f'Not concerned by this piece<span class="visually-hidden">: {label}</span>')
     assertContains(response, 'aria-label="Add a file for Relevés de notes"')

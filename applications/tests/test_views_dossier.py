@@ -395,9 +395,11 @@ def test_external_cursus_needs_obtained(owner_client):
 def test_rows_need_personal_details_first(client, candidate_user):
     client.force_login(candidate_user)
 
-    response = client.get(reverse("applications:internship_add"))
+    response = client.get(reverse("applications:internship_add"), follow=True)
 
     assertRedirects(response, reverse("applications:personal_details"))
+    # Said once, by the stepper (the page repeated it in a message above it).
+    assertContains(response, "Follow the steps to enter your information", count=1)
 
 
 # --- Lock after an application -----------------------------------------------------------------------------------
