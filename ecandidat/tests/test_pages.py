@@ -13,6 +13,17 @@ def test_home_announces_the_maintenance_window_in_the_guides_words(client, djang
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "words"), [("en", "Accounts are annual"), ("fr", "Les comptes sont annuels")]
+)  # the English home said "yearly", the signup pages "annual": one word, as the French has
+def test_home_says_accounts_are_annual_in_the_signup_pages_words(client, django_assert_num_queries, language, words):
+    with django_assert_num_queries(0):
+        response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE=language)
+
+    assertContains(response, words, count=2)
+
+
+@pytest.mark.django_db
 def test_home_window_follows_the_configuration(client, settings):
     import datetime
 
