@@ -202,15 +202,19 @@ def test_the_transmit_page_lists_the_pieces_in_the_typography_of_its_language(
 
 
 @pytest.mark.parametrize(
-    ("language", "status"),
-    [("en", "Dossier status: Received"), ("fr", "Statut du dossier : Réceptionné")],
+    ("language", "status", "born"),
+    [
+        ("en", "Dossier status: Received", "Born 17 May 2002"),
+        ("fr", "Statut du dossier : Réceptionné", "Né(e) le 17/05/2002"),
+    ],
 )
 def test_the_reading_page_follows_the_typography_of_its_language(
-    client, centre_manager, commission, campaign, django_assert_num_queries, language, status
+    client, centre_manager, commission, campaign, django_assert_num_queries, language, status, born
 ):
     application = make_application(
         FormationFactory(centre=commission.centre, commission=commission), campaign=campaign
     )
+    Candidate.objects.filter(pk=application.candidate_id).update(birth_date=datetime.date(2002, 5, 17))
     client.force_login(centre_manager)
     ContentType.objects.clear_cache()  # warm, as the reading page's own tests do (test_admin_review.py)
     ContentType.objects.get_for_model(PieceSubmission)
@@ -220,3 +224,4 @@ def test_the_reading_page_follows_the_typography_of_its_language(
 
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
     assert status in text
+    assert born in text  # English names the month (17/05/2002 read as 5 Dec in America); French unchanged
