@@ -77,6 +77,8 @@ def test_a_wrong_password_is_said_with_the_pages_word_for_the_login(client, cand
     # In the error summary that forms.js focuses, so a screen reader reads it at once (not only the title's "Erreur").
     summary = html.split('id="error-summary"', 1)[1].split("</div>", 1)[0]
     assert "<li>Utilisateur ou mot de passe incorrect.</li>" in summary  # the field is labelled "Utilisateur *"
+    # About the pair, not a field: the title counts no field (it said "Il y a un problème dans 1 champ").
+    assert '<h2 id="error-summary-title">Il y a un problème</h2>' in summary
     assert "js/forms.js" in html
 
 
