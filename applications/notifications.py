@@ -75,6 +75,12 @@ _V: dict[str, Variable] = {
             Kind.FLAG,
         ),
         Variable("transmitted", _("sent because the candidate transmitted the application (yes/no)"), True, Kind.FLAG),
+        Variable(
+            "direct_access",
+            _("direct access: a favourable decision follows, no commission examines the dossier (yes/no)"),
+            False,
+            Kind.FLAG,
+        ),
         Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
         Variable(
             "refused_pieces",
@@ -302,7 +308,7 @@ NOTIFICATIONS = (
         "STATUT_CO",
         _("dossier status complete"),
         _("the dossier status is set to Complet"),
-        (*_APPLICATION, _V["comment"]),
+        (*_APPLICATION, _V["comment"], _V["direct_access"]),
     ),
     _application(
         "TYPE_TRAIT_AC",

@@ -99,7 +99,14 @@ def set_dossier_status(
         raise InvalidTransition(_("This application has been cancelled."))
     mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment, on=on)
     refused_pieces = _refused_pieces(application) if transition.target == DossierStatus.INCOMPLETE else []
-    notify_candidate(application=application, code=mail_code, comment=comment, refused_pieces=refused_pieces)
+    direct_access = application.treatment_type == TreatmentType.DIRECT  # STATUT_CO: no commission examines it
+    notify_candidate(
+        application=application,
+        code=mail_code,
+        comment=comment,
+        refused_pieces=refused_pieces,
+        direct_access=direct_access,
+    )
     if transition.target == DossierStatus.COMPLETE:
         grant_direct_access(application, actor=actor)
     return application

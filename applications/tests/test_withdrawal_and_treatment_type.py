@@ -427,6 +427,22 @@ def test_controlled_access_waits_for_the_commission(applicant, formation, centre
     staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=centre_manager)
 
     assert not application.decisions.exists()
+    assert "Il a été transmis à la commission pédagogique." in OutboundEmail.objects.get(code="STATUT_CO").body
+
+
+@pytest.mark.parametrize(("language", "words"), [("en", "is in direct access"), ("fr", "relève de l'accès direct")])
+def test_the_complete_mail_of_a_direct_access_says_a_favourable_decision_follows(
+    direct, centre_manager, language, words
+):
+    direct.candidate.preferred_language = language
+    direct.candidate.save()
+
+    staff.set_dossier_status(direct, target=DossierStatus.COMPLETE, actor=centre_manager)
+
+    body = OutboundEmail.objects.get(code="STATUT_CO").body
+    assert words in body
+    # It said "sent to the pedagogical commission", which no commission examines in direct access.
+    assert "commission" not in body
 
 
 def test_staff_change_the_type_with_a_reason(applicant, formation, centre_manager):
