@@ -1,7 +1,9 @@
 from django.conf import settings
+from django.core.exceptions import SuspiciousOperation
 from django.shortcuts import render
 
 from ecandidat.maintenance import hour_label, is_under_maintenance, seconds_until_window_ends
+from ecandidat.text import NUL
 
 # Paths that keep working during maintenance: health checks, assets (the institution's theme, /theme.css, is one: the
 # maintenance page itself links it), the back office and its login.
@@ -45,3 +47,25 @@ class MaintenanceMiddleware:
         response["Retry-After"] = str(seconds_until_window_ends())
         response["Cache-Control"] = "no-store"
         return response
+
+
+class NulInQueryString(SuspiciousOperation):
+    """A query string carrying the NUL character: no link of ours makes one (Django answers 400 and logs it under
+    ``django.security.NulInQueryString``)."""
+
+
+class RefuseNulInQueryString:
+    """Answer 400 to a query string holding NUL (``%00``) before any view reads it: a list filter or a search would
+    hand it to PostgreSQL, which refuses it in text (a 500). Only a query string that contains ``%00`` (or a raw
+    NUL) is decoded here; the others cost one substring test."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        raw = request.META.get("QUERY_STRING", "")
+        if ("%00" in raw or NUL in raw) and any(
+            NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()
+        ):
+            raise NulInQueryString("NUL character in the query string")
+        return self.get_response(request)

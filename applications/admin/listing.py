@@ -27,7 +27,9 @@ from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
 from applications.models.candidature import COMMISSION_STATUS_FLAGS
 from ecandidat.admin_base import bound_view
+from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import scope_of
+from ecandidat.text import NUL, check_savable
 from offers.models import Commission
 
 STATUS_PARAMETER = "dossier_status__exact"
@@ -156,9 +158,16 @@ def save_filter_view(request, *, model_admin):
         raise PermissionDenied
     label = request.POST.get("label", "").strip()[:80]
     query = request.POST.get("query", "").lstrip("?")[:1000]
+    if NUL in query or "%00" in query:  # not a query our list makes: back to the list as it comes
+        query = ""
     back = reverse("admin:applications_application_changelist") + (f"?{query}" if query else "")
     if not label:
         messages.error(request, _("Give the filter a name to save it."))
+        return HttpResponseRedirect(back)
+    try:
+        check_savable(label)
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
         return HttpResponseRedirect(back)
     if SavedFilter.objects.filter(user=request.user).count() >= SAVED_FILTERS_MAX:
         messages.error(request, _("At most %(max)d saved filters: delete one first.") % {"max": SAVED_FILTERS_MAX})

@@ -32,6 +32,7 @@ from documents.services import UploadRefused, queue_scan, store_upload
 from documents.storage import delete_document, delete_quietly, stored_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
 from ecandidat.prepared import PreparedQuery
+from ecandidat.text import check_savable
 from offers.models import Formation, PieceType
 
 if TYPE_CHECKING:
@@ -351,6 +352,7 @@ def clean_piece_check(
     if status not in STAFF_STATUSES:
         raise FieldRuleError(gettext("This status cannot be set by staff."), field="status")
     comment = (comment or "").strip()[:500].strip()
+    check_savable(comment, field="comment")
     if status == PieceStatus.REFUSED and not comment:
         label = submission.piece_type.label[:80]  # only read when refusing: validating many pieces reads no label
         raise FieldRuleError(

@@ -20,6 +20,7 @@ from applications.services import staff
 from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.text import check_savable
 
 NOTE_MAX_LENGTH = 2000
 # A piece is "checked" once validated, or declared not concerned by the candidate.
@@ -110,6 +111,7 @@ def add_note(*, application: Application, actor: User, text: str) -> Application
         raise BusinessRuleError(_("Write the note before saving it."))
     if len(text) > NOTE_MAX_LENGTH:
         raise BusinessRuleError(_("A note has at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH})
+    check_savable(text)
     with transaction.atomic():
         _lock(application)
         return ApplicationNote.objects.create(application=application, author=actor, text=text)

@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # A query string with NUL (%00) gets a 400, not a 500 from PostgreSQL in a list filter (ecandidat/text.py).
+    "ecandidat.middleware.RefuseNulInQueryString",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ecandidat.sessions.SessionRefreshMiddleware",
     "django.middleware.locale.LocaleMiddleware",

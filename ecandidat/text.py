@@ -1,0 +1,22 @@
+"""Text from people, before it is stored. PostgreSQL refuses the NUL character (0x00) in text: no keyboard types it,
+but a forged request or an odd paste can carry it, and the database would answer with an error (a 500). Form fields
+refuse it already (Django's ``ProhibitNullCharactersValidator``); the few values that services take straight from a
+request are checked with :func:`check_savable`, and query strings by ``ecandidat.middleware.RefuseNulInQueryString``.
+"""
+
+from django.utils.translation import gettext
+
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
+
+NUL = "\x00"
+
+
+def check_savable(value: str, *, field: str | None = None) -> None:
+    """Refuse ``value`` when the database could not store it: ``FieldRuleError`` naming ``field`` (the view shows
+    the message next to it), or ``BusinessRuleError`` without one."""
+    if NUL not in value:
+        return
+    message = gettext("This text contains a character that cannot be saved (NUL): remove it, then save again.")
+    if field is not None:
+        raise FieldRuleError(message, field=field)
+    raise BusinessRuleError(message)
