@@ -107,12 +107,12 @@ class _Compiled:
         self.params = params
         self.compiler = compiler
         fields = _parameter_fields(template.query.where)
-        self.slots: list[tuple[int, str, Field[Any, Any]]] = []
+        self.slots: list[tuple[int, str, Field[Any, Any], str]] = []
         for position, value in enumerate(params):
             if isinstance(value, Param):
                 if value.name not in fields:
                     raise ImproperlyConfigured(_outside_lookup(value.name))
-                self.slots.append((position, value.name, fields[value.name]))
+                self.slots.append((position, value.name, *fields[value.name]))
         # Server-side statement (PostgreSQL): its name, and whether PostgreSQL accepted to prepare it.
         self.statement = f"ecandidat_q{next(_statement_numbers)}"
         self.preparable = True
@@ -168,24 +168,45 @@ class _Compiled:
         return True
 
     def bind(self, alias: str, values: dict[str, Any]) -> list[Any]:
+        """The statement's parameters with ``values`` in their slots; ``NoRow`` when an integer compared for
+        equality lies outside its column's range (a forged id in a URL): no row can match, and PostgreSQL would
+        refuse the value ("bigint out of range", a 500). The ORM answers such a lookup with no row too."""
         connection = connections[alias]
         params = list(self.params)
-        for position, name, field in self.slots:
+        for position, name, field, lookup in self.slots:
             if values[name] is None:
                 # The ORM turns "= None" into IS NULL; this SQL says "= %s", which matches nothing.
                 raise ValueError(f"{name!r} is None: write an isnull lookup in the builder instead.")
-            params[position] = field.get_db_prep_value(values[name], connection, prepared=False)
+            value = field.get_db_prep_value(values[name], connection, prepared=False)
+            if isinstance(value, int) and not _in_range(value, field, connection):
+                if lookup != "exact":
+                    raise ValueError(f"{name!r} is out of its column's range for the lookup {lookup!r}.")
+                raise NoRow
+            params[position] = value
         return params
 
 
-def _parameter_fields(node: WhereNode) -> dict[str, Field[Any, Any]]:
-    """Each parameter's field: the left-hand side of the lookup it is compared with."""
-    found: dict[str, Field[Any, Any]] = {}
+class NoRow(Exception):
+    """No row can match these values (see ``_Compiled.bind``)."""
+
+
+def _in_range(value: int, field: Field[Any, Any], connection: Any) -> bool:
+    target = getattr(field, "target_field", None) or field  # a foreign key compares its target's values
+    try:
+        low, high = connection.ops.integer_field_range(target.get_internal_type())
+    except KeyError:  # not an integer column
+        return True
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _parameter_fields(node: WhereNode) -> dict[str, tuple[Field[Any, Any], str]]:
+    """Each parameter's field (the left-hand side of the lookup it is compared with) and lookup name."""
+    found: dict[str, tuple[Field[Any, Any], str]] = {}
     for child in node.children:
         if isinstance(child, WhereNode):
             found.update(_parameter_fields(child))
         elif isinstance(child, Lookup) and isinstance(child.rhs, Param):
-            found[child.rhs.name] = child.lhs.output_field
+            found[child.rhs.name] = (child.lhs.output_field, child.lookup_name or "")
     return found
 
 
@@ -229,11 +250,15 @@ class PreparedQuery[T]:
         if template.query.select_for_update and connections[alias].get_autocommit():
             # Django's compiler says so at each compilation; this SQL is compiled only once.
             raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
+        try:
+            params = compiled.bind(alias, values)
+        except NoRow:
+            return []
         # A fresh queryset like the template (iterable class, fields, prefetches), without cloning its query.
         queryset = QuerySet.__new__(type(compiled.template))
         queryset.__dict__.update(
             compiled.template.__dict__,
-            _query=_BoundQuery(compiled, alias, compiled.bind(alias, values)),
+            _query=_BoundQuery(compiled, alias, params),
             _db=alias,
             _result_cache=None,
             _prefetch_done=False,

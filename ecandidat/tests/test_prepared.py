@@ -109,6 +109,24 @@ def test_a_value_of_the_wrong_kind_is_refused_before_the_database(mails):
         BY_PUBLIC_ID.all(public_id="not a uuid")
 
 
+BY_PK = PreparedQuery(lambda pk: OutboundEmail.objects.filter(pk=pk))
+BY_RESENDER = PreparedQuery(lambda staff_id: OutboundEmail.objects.filter(resent_by_id=staff_id))
+NEWER_THAN = PreparedQuery(lambda pk: OutboundEmail.objects.filter(pk__gt=pk))
+
+
+@pytest.mark.parametrize("forged", [2**63, -(2**63) - 1, 10**30])
+def test_an_integer_out_of_its_columns_range_matches_no_row_as_in_the_orm(mails, django_assert_num_queries, forged):
+    # A forged id in a URL (<int:...> takes any number of digits): PostgreSQL refused it ("bigint out of range", a
+    # 500 on the pieces pages); the ORM answers no row, and so does a prepared query, without asking the database.
+    assert not OutboundEmail.objects.filter(pk=forged).exists()
+    with django_assert_num_queries(0):
+        assert BY_PK.all(pk=forged) == []
+        assert BY_RESENDER.all(staff_id=forged) == []  # a foreign key: its target's range
+    assert BY_PK.first(pk=mails["plain"].pk).pk == mails["plain"].pk  # in range: as before
+    with pytest.raises(ValueError, match="out of its column's range"):
+        NEWER_THAN.all(pk=forged)  # "greater than" a huge number is not "no row" for every lookup: refused
+
+
 def test_a_parameter_outside_a_where_lookup_is_refused():
     query = PreparedQuery(lambda minimum: OutboundEmail.objects.annotate(n=Count("pk")).filter(n__gte=minimum))
     # In HAVING, not in the WHERE tree: the field to convert the value with is unknown.

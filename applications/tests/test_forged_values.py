@@ -1,7 +1,9 @@
-"""The NUL character (0x00), which PostgreSQL refuses in text: no keyboard types it, but a forged request or an odd
-paste can carry it. Each place that took it to the database answered a 500 on PostgreSQL (found on 2026-12-01 by
-posting it to the back office's raw POST values and list filters); on SQLite it was stored. Now: a message next to
-what carried it, or a 400 for a query string, and nothing written (``ecandidat/text.py``)."""
+"""Values no form of ours sends, which the database refuses: the NUL character (0x00) in text, which PostgreSQL
+refuses (no keyboard types it, but a forged request or an odd paste can carry it), and ids longer than a bigint in a
+URL. Each place that took them to the database answered a 500 on PostgreSQL (found on 2026-12-01 by posting them to
+the back office's raw POST values, list filters and the pieces pages); on SQLite, NUL was stored. Now: a message
+next to what carried it, a 400 for a query string, a 404 for an id, and nothing written (``ecandidat/text.py``,
+``ecandidat/prepared.py``)."""
 
 import html
 
@@ -99,3 +101,23 @@ def test_a_query_string_with_the_text_percent_00_is_not_refused(client):
     response = client.get(reverse("offers:catalogue") + "?q=%2500")
 
     assert response.status_code == 200
+
+
+# --- ids out of the database's range -------------------------------------------------------------------------------
+
+BIG = "9" * 23  # <int:...> takes any number of digits; a bigint holds 19
+
+
+@pytest.mark.parametrize("action", ["ajouter", "supprimer", "non-concerne", "concerne"])
+def test_a_piece_id_out_of_range_is_not_found(client, django_assert_num_queries, application, action):
+    """The pieces pages read with prepared queries, which handed the number to PostgreSQL: "bigint out of range",
+    a 500. Now no row, as the ORM answers: a 404, and nothing read past the candidate's own application."""
+    client.force_login(application.candidate.user)
+
+    with django_assert_num_queries(QUERIES_FORGED_PIECE[action]):
+        response = client.post(f"/pieces/{application.public_id}/{BIG}/{action}/")
+
+    assert response.status_code == 404
+
+
+QUERIES_FORGED_PIECE = {"ajouter": 3, "supprimer": 6, "non-concerne": 6, "concerne": 6}  # session, user, application…
