@@ -20,6 +20,8 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.contrib.admin import helpers
+from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy
 
@@ -131,3 +133,27 @@ def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[
         return view(request, *args, model_admin=model_admin, **kwargs)
 
     return model_admin.admin_site.admin_view(bound)
+
+
+class ForgedSelection(SuspiciousOperation):
+    """An admin action posted with a selected row that is not an id of the list's model (a 400, logged under
+    ``django.security.ForgedSelection``)."""
+
+
+def refusing_forged_selections(response_action: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.response_action`` so that a selection holding a value that is not one of the model's ids
+    ("abc", "") is refused before the action reads it: Django filters ``pk__in`` with it and the action fails on the
+    conversion (ValueError: a 500). The list's own checkboxes only ever send ids. Applied once, to every ModelAdmin
+    (ours and the packages'), in ``ecandidat/admin.py``."""
+
+    @wraps(response_action)
+    def checked(model_admin: Any, request: HttpRequest, queryset: Any, *args: Any, **kwargs: Any) -> Any:
+        pk = model_admin.model._meta.pk
+        for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
+            try:
+                pk.to_python(value)
+            except ValidationError:
+                raise ForgedSelection(f"selected value {value[:40]!r} is not an id") from None
+        return response_action(model_admin, request, queryset, *args, **kwargs)
+
+    return checked

@@ -121,3 +121,32 @@ def test_a_piece_id_out_of_range_is_not_found(client, django_assert_num_queries,
 
 
 QUERIES_FORGED_PIECE = {"ajouter": 3, "supprimer": 6, "non-concerne": 6, "concerne": 6}  # session, user, application…
+
+
+# --- admin actions with a selection that is not an id ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changelist", "action"),
+    [
+        (CHANGELIST, "action_change_tags"),
+        (CHANGELIST, "action_set_status"),
+        ("admin:ecandidat_outboundemail_changelist", "resend"),
+    ],
+)
+@pytest.mark.parametrize("selected", [["abc"], [""], ["1", "x"]])
+def test_an_action_on_a_forged_selection_gets_a_400(
+    client, django_assert_num_queries, superuser, application, changelist, action, selected
+):
+    """Django filters the list with the posted values and the action failed on converting them (a 500 on every
+    admin, ours and the packages'); ``ecandidat.admin_base.refusing_forged_selections`` refuses them first."""
+    client.force_login(superuser)
+
+    with django_assert_num_queries(QUERIES_BEFORE_THE_ACTION[changelist]):  # the list's; the action reads nothing
+        response = client.post(reverse(changelist), {"action": action, "_selected_action": selected, "index": "0"})
+
+    assert response.status_code == 400
+    assert "Requête incorrecte" in response.content.decode()
+
+
+QUERIES_BEFORE_THE_ACTION = {CHANGELIST: 14, "admin:ecandidat_outboundemail_changelist": 6}
