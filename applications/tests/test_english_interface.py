@@ -49,26 +49,16 @@ def test_a_new_dossier_offers_the_language_the_candidate_reads(
     assert f'<option value="{selected}" selected>' in response.content.decode()
 
 
-def test_an_ent_students_dossier_keeps_the_language_of_the_login(campaign):
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_an_ent_students_dossier_keeps_the_language_of_the_login(campaign, language):
     services.store_sis_records(students=[STUDENT], actor=None)
     user = CandidateUserFactory(campaign=campaign, student_number="21900001")
     request = RequestFactory().get("/")
-    request.LANGUAGE_CODE = "en"
+    request.LANGUAGE_CODE = language
 
     open_dossier_at_login(None, request=request, user=user)
 
-    assert Candidate.objects.get(user=user).preferred_language == "en"
-
-
-def test_an_ent_students_dossier_is_french_when_the_login_is_french(campaign):
-    services.store_sis_records(students=[STUDENT], actor=None)
-    user = CandidateUserFactory(campaign=campaign, student_number="21900001")
-    request = RequestFactory().get("/")
-    request.LANGUAGE_CODE = "fr"
-
-    open_dossier_at_login(None, request=request, user=user)
-
-    assert Candidate.objects.get(user=user).preferred_language == "fr"
+    assert Candidate.objects.get(user=user).preferred_language == language
 
 
 # --- Dates: the English pages wrote 15/01/2027 (French order) beside 01/15/2027 (Django's American short date) ------
