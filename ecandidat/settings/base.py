@@ -167,7 +167,8 @@ CACHES["pages"] = {**CACHES["default"], "KEY_PREFIX": "pages", "TIMEOUT": 60}
 
 # --- Celery -----------------------------------------------------------------------------------------------
 # Without REDIS_URL, tasks run in-process right after the transaction commits (the embedded default).
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# (The memory transport with a host name: without one kombu warns "No hostname was supplied" on every batch.)
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"

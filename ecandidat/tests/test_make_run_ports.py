@@ -6,11 +6,13 @@ on 8130, but the links of the mails built from SITE_URL ("Votre lettre de décis
 reminder) pointed to http://localhost:8000, where nothing answers (and a session opened on 127.0.0.1 is not sent to
 localhost anyway)."""
 
+import logging
 import os
 import subprocess
 import sys
 
 from django.conf import settings
+from kombu import Connection
 
 
 def _environment(without: tuple[str, ...], **env: str) -> dict[str, str]:
@@ -96,3 +98,18 @@ def test_make_run_passes_port_to_the_demo_seed_and_to_runserver():
     assert "PORT=8130 DJANGO_SETTINGS_MODULE=" in recipe  # seed_demo writes the demo's mails
     assert "PORT=8130 PEGASE_PORT=" in recipe
     assert "runserver 127.0.0.1:8130" in recipe
+
+
+# --- the embedded broker -------------------------------------------------------------------------------------------
+
+
+def test_make_runs_batches_print_no_broker_warning(caplog):
+    # Without REDIS_URL the broker is kombu's memory transport; "memory://" made every batch under make run print
+    # "No hostname was supplied. Reverting to default 'localhost'".
+    url = _dev_settings("CELERY_BROKER_URL", REDIS_URL="")
+
+    with caplog.at_level(logging.WARNING, logger="kombu"):
+        Connection(url).info()
+
+    assert url.startswith("memory://")
+    assert caplog.records == []
