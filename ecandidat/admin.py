@@ -11,7 +11,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
-from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, refusing_forged_selections
+from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, eliding_french_titles, refusing_forged_selections
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
 from ecandidat.admin_inputs import mark_language
 from ecandidat.emails import current_template, render_email, resend_emails
@@ -34,6 +34,8 @@ from ecandidat.staff import is_central
 
 # Every admin action (ours and the packages') refuses a forged selection with a 400 instead of failing on it (a 500).
 admin.ModelAdmin.response_action = refusing_forged_selections(admin.ModelAdmin.response_action)  # type: ignore[method-assign]
+# Django's French titles say "Ajout de étiquette": French elides ("Ajout d'étiquette").
+admin.ModelAdmin.render_change_form = eliding_french_titles(admin.ModelAdmin.render_change_form)  # type: ignore[method-assign]
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")

@@ -15,6 +15,7 @@ Custom staff views are plain functions with Django's view decorators, mounted wi
 their object through ``ecandidat.staff.object_in_scope_or_404``.
 """
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from django.contrib import admin
 from django.contrib.admin import helpers
 from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.translation import gettext_lazy
+from django.utils.translation import get_language, gettext_lazy
 
 from ecandidat.staff import is_central, scope_of
 
@@ -157,3 +158,28 @@ def refusing_forged_selections(response_action: Callable[..., Any]) -> Callable[
         return response_action(model_admin, request, queryset, *args, **kwargs)
 
     return checked
+
+
+# "de" before a word starting with a vowel (not "h": "de handicap" keeps it).
+_DE_BEFORE_A_VOWEL = re.compile(r"\bde (?=[aeiouyàâéèêëîïôûüAEIOUYÀÂÉÈÊËÎÏÔÛÜ])")
+
+
+def elided_french(title: str) -> str:
+    """Django's French titles put "de" before the model's name whatever it is ("Ajout de étiquette", "Modification
+    de utilisateur"); French elides it ("Ajout d'étiquette"). Other languages are left as they are."""
+    if not (get_language() or "").startswith("fr"):
+        return title
+    return _DE_BEFORE_A_VOWEL.sub("d'", title)
+
+
+def eliding_french_titles(render_change_form: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.render_change_form`` (the add, change and view pages of every ModelAdmin) so that its title
+    reads as French does (:func:`elided_french`). Applied once, in ``ecandidat/admin.py``."""
+
+    @wraps(render_change_form)
+    def elided(model_admin: Any, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        if isinstance(context.get("title"), str):
+            context["title"] = elided_french(context["title"])
+        return render_change_form(model_admin, request, context, *args, **kwargs)
+
+    return elided

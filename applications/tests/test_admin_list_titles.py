@@ -64,3 +64,28 @@ def test_a_pop_up_choosing_an_object_keeps_djangos_wording(client, superuser):
     response = client.get(reverse("admin:offers_formation_changelist"), {"_popup": "1", "_to_field": "id"})
 
     assert titles(response)[1].startswith("Sélectionnez")
+
+
+@pytest.mark.parametrize(
+    ("url_name", "language", "heading"),
+    [
+        ("admin:applications_tag_add", "fr", "Ajout d'étiquette"),  # Django's French: "Ajout de étiquette"
+        ("admin:accounts_user_add", "fr", "Ajout d'utilisateur"),
+        ("admin:offers_formation_add", "fr", "Ajout de formation"),  # no vowel: unchanged
+        ("admin:applications_tag_add", "en", "Add tag"),
+    ],
+)
+def test_an_add_page_title_elides_de_before_a_vowel_in_french(
+    client, django_assert_num_queries, superuser, url_name, language, heading
+):
+    client.force_login(superuser)
+
+    with django_assert_num_queries(QUERIES_ADD_PAGE[url_name]):
+        response = client.get(reverse(url_name), HTTP_ACCEPT_LANGUAGE=language)
+
+    title, h1 = titles(response)
+    assert h1 == heading
+    assert title.startswith(heading)
+
+
+QUERIES_ADD_PAGE = {"admin:applications_tag_add": 7, "admin:accounts_user_add": 6, "admin:offers_formation_add": 11}
