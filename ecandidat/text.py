@@ -1,7 +1,8 @@
 """Text from people, before it is stored. PostgreSQL refuses the NUL character (0x00) in text: no keyboard types it,
 but a forged request or an odd paste can carry it, and the database would answer with an error (a 500). Form fields
-refuse it already (Django's ``ProhibitNullCharactersValidator``); the few values that services take straight from a
-request are checked with :func:`check_savable`, and query strings by ``ecandidat.middleware.RefuseNulInQueryString``.
+refuse it already (Django's ``ProhibitNullCharactersValidator``); the values that services take straight from a
+request (answers, comments, notes) are checked with :func:`check_savable`, and query strings by
+``ecandidat.middleware.RefuseNulInQueryString``.
 """
 
 from django.utils.translation import gettext

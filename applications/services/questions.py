@@ -28,6 +28,7 @@ from applications.questions import (
     split_answers,
 )
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
+from ecandidat.text import check_savable
 from offers.models import Question
 
 if TYPE_CHECKING:
@@ -36,8 +37,7 @@ if TYPE_CHECKING:
 
 def _clean(question: Question, value: str) -> str:
     value = value.replace("\r\n", "\n").strip()
-    if "\x00" in value:
-        raise FieldRuleError(_("This answer contains a character that cannot be saved."), field=field_name(question))
+    check_savable(value, field=field_name(question))
     if question.kind == Question.Kind.BOOLEAN:
         if value not in ("", YES, NO):
             raise FieldRuleError(_("Answer Yes or No."), field=field_name(question))

@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 python=${PYTHON:-.venv/bin/python}
 "$python" manage.py makemessages -l fr --no-location -i 'devtools/*' -i 'bench/*' -i '.venv/*' -i 'var/*' >/dev/null
+# makemessages keeps the msgids no source uses any more as obsolete entries (#~); the merge below would bring them
+# back as live ones, so the catalogue kept every string it ever had. Drop them: only what the sources use is built.
+msgattrib --no-obsolete -o locale/fr/LC_MESSAGES/django.po locale/fr/LC_MESSAGES/django.po
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 header='msgid ""\nmsgstr ""\n"Project-Id-Version: ecandidat\\n"\n"Language: fr\\n"\n"MIME-Version: 1.0\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n"Content-Transfer-Encoding: 8bit\\n"\n"Plural-Forms: nplurals=2; plural=(n > 1);\\n"\n'
