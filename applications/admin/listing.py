@@ -13,10 +13,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
 from django.db.models import Count, Prefetch
-from django.http import HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,14 +24,13 @@ from django.views.decorators.http import require_POST
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
 from applications.models.candidature import COMMISSION_STATUS_FLAGS
+from applications.services import saved_filters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import scope_of
-from ecandidat.text import NUL, check_savable
 from offers.models import Commission
 
 STATUS_PARAMETER = "dossier_status__exact"
-SAVED_FILTERS_MAX = 30
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -156,29 +153,14 @@ def save_filter_view(request, *, model_admin):
     """Save the list's current filters under a name, for this user only."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    label = request.POST.get("label", "").strip()[:80]
-    query = request.POST.get("query", "").lstrip("?")[:1000]
-    if NUL in query or "%00" in query:  # not a query our list makes: back to the list as it comes
-        query = ""
+    query = saved_filters.clean_query(request.POST.get("query", ""))
     back = reverse("admin:applications_application_changelist") + (f"?{query}" if query else "")
-    if not label:
-        messages.error(request, _("Give the filter a name to save it."))
-        return HttpResponseRedirect(back)
     try:
-        check_savable(label)
+        saved = saved_filters.save_filter(user=request.user, label=request.POST.get("label", ""), query=query)
     except BusinessRuleError as error:
         messages.error(request, str(error))
-        return HttpResponseRedirect(back)
-    if SavedFilter.objects.filter(user=request.user).count() >= SAVED_FILTERS_MAX:
-        messages.error(request, _("At most %(max)d saved filters: delete one first.") % {"max": SAVED_FILTERS_MAX})
-        return HttpResponseRedirect(back)
-    try:
-        with transaction.atomic():
-            SavedFilter.objects.create(user=request.user, label=label, query_string=query)
-    except IntegrityError:
-        messages.error(request, _("You already have a filter named “%(label)s”.") % {"label": label})
     else:
-        messages.success(request, _("Filter “%(label)s” saved.") % {"label": label})
+        messages.success(request, _("Filter “%(label)s” saved.") % {"label": saved.label})
     return HttpResponseRedirect(back)
 
 
@@ -187,8 +169,9 @@ def delete_filter_view(request, filter_id, *, model_admin):
     """Delete one of the user's saved filters (another user's is not found)."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    saved = get_object_or_404(SavedFilter, pk=filter_id, user=request.user)
-    saved.delete()
+    saved = saved_filters.delete_filter(user=request.user, filter_id=filter_id)
+    if saved is None:
+        raise Http404
     messages.success(request, _("Filter “%(label)s” deleted.") % {"label": saved.label})
     return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
 

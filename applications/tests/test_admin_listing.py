@@ -97,14 +97,17 @@ def test_list_query_count_with_tags_does_not_grow(
     assert len(response.context["cl"].result_list) == count
 
 
-def test_saved_filters_belong_to_their_user(client, centre_manager, central_manager):
+def test_saved_filters_belong_to_their_user(client, django_assert_num_queries, centre_manager, central_manager):
     client.force_login(centre_manager)
 
-    response = client.post(
-        reverse("admin:applications_application_save_filter"),
-        {"label": "Complets", "query": "?dossier_status__exact=CO"},
-        follow=True,
-    )
+    # session, user, the request's savepoint, scope; the service's savepoint, the account locked, the count, INSERT;
+    # the two releases
+    with django_assert_num_queries(10):
+        saved_response = client.post(
+            reverse("admin:applications_application_save_filter"),
+            {"label": "Complets", "query": "?dossier_status__exact=CO"},
+        )
+    response = client.get(saved_response["Location"])
     duplicate = client.post(
         reverse("admin:applications_application_save_filter"), {"label": "Complets", "query": ""}, follow=True
     )
@@ -120,7 +123,9 @@ def test_saved_filters_belong_to_their_user(client, centre_manager, central_mana
     delete = reverse("admin:applications_application_delete_filter", args=[saved.pk])
     assert client.post(delete).status_code == 404
     client.force_login(centre_manager)
-    assert client.post(delete).status_code == 302
+    # session, user, the request's savepoint, scope; the service's savepoint, the row locked, DELETE; two releases
+    with django_assert_num_queries(9):
+        assert client.post(delete).status_code == 302
     assert not SavedFilter.objects.exists()
 
 
