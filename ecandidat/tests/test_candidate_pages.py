@@ -19,6 +19,8 @@ def test_accessibility_statement_names_its_status_checks_and_contact(client, dja
     for criterion in ("Critère 10.11", "Critère 13.1", "Critères 11.10 et 11.11", "Critère 11.13", "Critère 8.7"):
         assertContains(response, criterion)
     assertContains(response, "axe-core")
+    assertContains(response, "1<sup>er</sup> décembre 2026", html=False)  # the last audit, back office included
+    assertNotContains(response, "n'a pas été évaluée")
     assertContains(response, "Défenseur des droits")
     assertContains(response, f"mailto:{settings.INSTITUTION_CONTACT_EMAIL}")
 
