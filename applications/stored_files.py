@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from django.core.files.storage import default_storage
+from django.utils.text import Truncator
 
 from applications.models import PieceSubmission
 
@@ -92,7 +93,7 @@ def verify_stored_files(*, campaign: str | None = None, checksums: bool = False)
             problem=found[0],
             name=document.file.name or "",
             numero_dossier=submission.candidate.user.numero_dossier,
-            piece=submission.piece_type.label[:80],
+            piece=Truncator(submission.piece_type.label).chars(80),
             formation=application.formation.code if application is not None else "(shared)",
             detail=found[1],
         )

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
 from django.utils import translation
 from django.utils.formats import date_format
-from django.utils.text import capfirst
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -274,7 +274,7 @@ def _shown(value) -> str:
         return "—"
     if isinstance(value, datetime.date):
         return date_format(value, "SHORT_DATE_FORMAT")
-    return str(value)[:80]
+    return Truncator(str(value)).chars(80)
 
 
 def _field_changes(form, names) -> str:

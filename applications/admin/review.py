@@ -30,6 +30,7 @@ from django.http import QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -112,7 +113,7 @@ def history_line(event, codes: dict[str, str]) -> HistoryLine:
     if event.kind in PIECE_KINDS:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:
-            what = f"{what} « {piece_label[:80]} »"
+            what = f"{what} « {Truncator(piece_label).chars(80)} »"
     if event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
         text = _("%(what)s by %(actor)s for the candidate") % {"what": what, "actor": event.actor.get_username()}
     elif event.actor_id is not None:

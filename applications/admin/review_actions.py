@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.formats import date_format
 from django.utils.functional import Promise
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, npgettext
 from django.views.decorators.http import require_GET, require_POST
@@ -92,7 +93,7 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
     submission = piece_of(application, piece_id)
     back = change_url(application.pk, list_filters(request), f"piece-{submission.piece_type_id}")
     status = request.POST.get("status", "")
-    label = submission.piece_type.label[:80]
+    label = Truncator(submission.piece_type.label).chars(80)
     replace_by = None
     if status == PieceStatus.REFUSED and (raw_date := request.POST.get("replace_by", "").strip()):
         try:

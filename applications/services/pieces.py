@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy
 
 from applications.enums import EventKind, PieceStatus
@@ -354,7 +355,9 @@ def clean_piece_check(
     comment = (comment or "").strip()[:500].strip()
     check_savable(comment, field="comment")
     if status == PieceStatus.REFUSED and not comment:
-        label = submission.piece_type.label[:80]  # only read when refusing: validating many pieces reads no label
+        label = Truncator(submission.piece_type.label).chars(
+            80
+        )  # only read when refusing: validating many pieces reads no label
         raise FieldRuleError(
             gettext("%(piece)s: give a comment to refuse a piece; the candidate reads it.") % {"piece": label},
             field="comment",

@@ -15,6 +15,7 @@ from fpdf import FPDF
 from PIL import Image
 
 from applications.admin import review_actions
+from applications.admin.review import history_line
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import (
     Application,
@@ -904,3 +905,15 @@ def test_the_central_office_reads_the_opi_state_on_the_page(
 
 
 QUERIES_PAGE_CENTRAL = QUERIES_PAGE + 1  # the OPI, read for the central office only
+
+
+def test_a_long_piece_label_is_shortened_with_an_ellipsis_in_the_history(centre_manager):
+    """The history names a piece by its label, cut at 80 characters with "…", never mid-word without a sign (the
+    demo's "Attestation de langue … pour les candidats étrangers origin" read as a typo)."""
+    label = "Attestation de langue française de niveau B2 pour les candidats étrangers originaires de pays tiers"
+    event = ApplicationEvent(kind=EventKind.PIECE_UPLOADED, comment="ATTLANG", actor=centre_manager)
+
+    text = history_line(event, {"ATTLANG": label}).text
+
+    assert "« Attestation de langue française de niveau B2 pour les candidats étrangers origi… »" in text
+    assert len(text.split("«")[1].split("»")[0].strip()) == 80
