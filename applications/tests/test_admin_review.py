@@ -140,6 +140,34 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
     assert url("tags", application) not in html
 
 
+@pytest.mark.parametrize(
+    ("phone", "mobile", "shown", "hidden"),
+    [
+        ("", "+33612345671", ["<dt>Téléphone portable</dt><dd>+33612345671</dd>"], ["<dt>Téléphone</dt>"]),
+        ("+33468000000", "", ["<dt>Téléphone</dt><dd>+33468000000</dd>"], ["Téléphone portable"]),
+        (
+            "+33468000000",
+            "+33612345671",
+            ["<dt>Téléphone</dt><dd>+33468000000</dd>", "<dt>Téléphone portable</dt><dd>+33612345671</dd>"],
+            [],
+        ),
+        ("", "", ["<dt>Téléphone</dt><dd>—</dd>"], ["Téléphone portable"]),
+    ],
+)
+def test_each_phone_number_is_named(client, centre_manager, application, phone, mobile, shown, hidden):
+    """A mobile alone read "Téléphone — · +336…": each number now has its own line and name."""
+    application.candidate.phone, application.candidate.mobile = phone, mobile
+    application.candidate.save()
+    client.force_login(centre_manager)
+
+    html = re.sub(r">\s+<", "><", client.get(change_url(application)).content.decode())
+
+    for line in shown:
+        assert line in html
+    for line in hidden:
+        assert line not in html
+
+
 def test_the_page_names_places_as_staff_say_them(client, django_assert_num_queries, centre_manager, application):
     """The dossier stores ISO codes and INSEE numbers: the page said "(FR)" and "Nationalité FR"."""
     candidate = application.candidate
