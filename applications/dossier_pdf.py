@@ -44,6 +44,7 @@ from applications.enums import PieceStatus
 from applications.models import Application
 from applications.pieces import piece_rows
 from applications.questions import question_rows
+from applications.validators import format_phone
 from documents.enums import OPENABLE_SCANS
 from documents.storage import stored_name
 from documents.validation import MAX_IMAGE_PIXELS, PDF
@@ -270,8 +271,9 @@ def _summary(application, rows) -> FPDF:
     pdf.line_item(_label(Candidate, "birth_department"), department_label(candidate.birth_department))
     pdf.line_item(_label(Candidate, "birth_country"), country_name(candidate.birth_country))
     pdf.line_item(_label(Candidate, "nationality"), country_name(candidate.nationality))
-    for field in ("ine", "phone", "mobile"):
-        pdf.line_item(_label(Candidate, field), getattr(candidate, field))
+    pdf.line_item(_label(Candidate, "ine"), candidate.ine)
+    for field in ("phone", "mobile"):
+        pdf.line_item(_label(Candidate, field), format_phone(getattr(candidate, field)))
     pdf.line_item(_("E-mail"), candidate.user.email)
 
     pdf.section(_("Address"))

@@ -41,7 +41,7 @@ from applications.models.reference import (
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
-from applications.validators import normalise_ine, normalise_phone, validate_ine
+from applications.validators import format_phone, normalise_ine, normalise_phone, validate_ine
 
 
 class DossierForm(forms.ModelForm):
@@ -70,6 +70,9 @@ class DossierForm(forms.ModelForm):
                 self.initial[name] = current
         for name in self.tel_fields:
             self.fields[name].widget.input_type = "tel"
+            if self.instance.pk and getattr(self.instance, name, ""):
+                # Stored as +33612345671, shown as the candidate typed it: 06 12 34 56 71.
+                self.initial[name] = format_phone(getattr(self.instance, name))
         for name, token in self.autocomplete.items():
             self.fields[name].widget.attrs["autocomplete"] = token
         for field in self.fields.values():

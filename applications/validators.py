@@ -60,10 +60,14 @@ def normalise_phone(value: str, *, default_region: str = "FR") -> str:
 
 
 def format_phone(value: str) -> str:
-    """Display form: national for French numbers, international otherwise."""
+    """Display form of a stored (E.164) number: national for French numbers ("06 12 34 56 71"), international
+    otherwise ("+34 612 34 56 78"); a value that is not a number is returned as it is."""
     if not value:
         return ""
-    number = phonenumbers.parse(value, None)
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
     if number.country_code == 33:
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

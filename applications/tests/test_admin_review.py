@@ -143,19 +143,20 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
 @pytest.mark.parametrize(
     ("phone", "mobile", "shown", "hidden"),
     [
-        ("", "+33612345671", ["<dt>Téléphone portable</dt><dd>+33612345671</dd>"], ["<dt>Téléphone</dt>"]),
-        ("+33468000000", "", ["<dt>Téléphone</dt><dd>+33468000000</dd>"], ["Téléphone portable"]),
+        ("", "+33612345671", ["<dt>Téléphone portable</dt><dd>06 12 34 56 71</dd>"], ["<dt>Téléphone</dt>"]),
+        ("+33468000000", "", ["<dt>Téléphone</dt><dd>04 68 00 00 00</dd>"], ["Téléphone portable"]),
         (
-            "+33468000000",
+            "+34612345678",
             "+33612345671",
-            ["<dt>Téléphone</dt><dd>+33468000000</dd>", "<dt>Téléphone portable</dt><dd>+33612345671</dd>"],
+            ["<dt>Téléphone</dt><dd>+34 612 34 56 78</dd>", "<dt>Téléphone portable</dt><dd>06 12 34 56 71</dd>"],
             [],
         ),
         ("", "", ["<dt>Téléphone</dt><dd>—</dd>"], ["Téléphone portable"]),
     ],
 )
 def test_each_phone_number_is_named(client, centre_manager, application, phone, mobile, shown, hidden):
-    """A mobile alone read "Téléphone — · +336…": each number now has its own line and name."""
+    """A mobile alone read "Téléphone — · +336…": each number now has its own line and name, French numbers as
+    French people write them, others in international form."""
     application.candidate.phone, application.candidate.mobile = phone, mobile
     application.candidate.save()
     client.force_login(centre_manager)

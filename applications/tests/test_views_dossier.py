@@ -162,6 +162,8 @@ def test_first_completion_goes_step_by_step(client, candidate_user):
     candidate = Candidate.objects.get(user=candidate_user)
     assert candidate.birth_name == "DUPONT MARTIN"
     assert candidate.phone == "+33468000000"
+    # Shown again as typed, not as stored (+33468000000).
+    assertContains(client.get(reverse("applications:personal_details")), 'value="04 68 00 00 00"')
     assertContains(client.get(reverse("applications:address")), "Step 2 of 3")
 
     response = client.post(reverse("applications:address"), ADDRESS)
