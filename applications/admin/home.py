@@ -1,9 +1,13 @@
 """The back office's home for centre managers and commission members (issue 11): their figures for the active
 campaign (received, to check, complete, decided, confirmed), each a link into the filtered applications list,
 and the applications per day as an inline SVG bar chart with the same figures in a table (no script, no library).
+Beside it, the user's latest actions on applications, from the applications' history (Django's "Actions
+récentes" lists only what the admin's own forms log, so it stayed empty for a day of checking pieces and
+deciding).
 
-Two queries whatever the volume: one aggregate over the scoped applications, one ``GROUP BY`` day. The default
-admin site's index is wrapped (as ``accounts.admin`` wraps its login) to add this block above the apps.
+Two queries whatever the volume: one aggregate over the scoped applications, one ``GROUP BY`` day; two more for
+the latest actions (the events, the labels of the pieces they name). The default admin site's index is wrapped
+(as ``accounts.admin`` wraps its login) to add these blocks.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.admin.candidatures import with_list_data
+from applications.admin.review import PIECE_KINDS, change_url, history_line
 from applications.enums import DossierStatus
-from applications.models import Application
+from applications.models import Application, ApplicationEvent
 from ecandidat.staff import scope_of
-from offers.models import Campaign
+from offers.models import Campaign, PieceType
 
 CHART_DAYS = 60
+RECENT_ACTIONS = 10
 CHART_HEIGHT = 120
 BAR_WIDTH = 10
 
@@ -100,11 +106,38 @@ def centre_home(request) -> dict[str, Any] | None:
     }
 
 
+def recent_actions(request) -> list[dict[str, Any]] | None:
+    """The user's ``RECENT_ACTIONS`` latest actions on the applications they may still read, newest first, in the
+    history's words; None for someone without a staff scope."""
+    if not scope_of(request.user).is_staff_member:
+        return None
+    events = list(
+        ApplicationEvent.objects.filter(
+            actor=request.user, application__in=Application.objects.visible_to(request.user)
+        )
+        .select_related("application__candidate", "application__formation")
+        .order_by("-created_at", "-id")[:RECENT_ACTIONS]
+    )
+    piece_codes = {event.comment.partition(": ")[0] for event in events if event.kind in PIECE_KINDS}
+    labels = dict(PieceType.objects.filter(code__in=piece_codes).values_list("code", "label")) if piece_codes else {}
+    return [
+        {
+            "at": event.created_at,
+            "text": history_line(event, labels, with_actor=False).text,
+            "candidate": event.application.candidate,
+            "formation": event.application.formation.code,
+            "url": change_url(event.application_id, ""),
+        }
+        for event in events
+    ]
+
+
 _index = admin.site.index
 
 
 def index(request, extra_context=None):
-    return _index(request, {**(extra_context or {}), "centre_home": centre_home(request)})
+    context = {"centre_home": centre_home(request), "recent_application_actions": recent_actions(request)}
+    return _index(request, {**(extra_context or {}), **context})
 
 
 admin.site.index = index  # type: ignore[method-assign]

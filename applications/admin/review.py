@@ -96,8 +96,9 @@ def _piece_code_and_detail(comment: str, codes: dict[str, str]) -> tuple[str, st
     return "", "", comment
 
 
-def history_line(event, codes: dict[str, str]) -> HistoryLine:
-    """One history row as a French sentence with its actor: "Pièce refusée par gestionnaire.see : scan illisible"."""
+def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> HistoryLine:
+    """One history row as a French sentence with its actor: "Pièce refusée par gestionnaire.see : scan illisible"
+    (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan illisible")."""
     piece_code, piece_label, detail = "", "", event.comment
     if event.kind == "piece_status":
         what = str(PIECE_STATUS_LABELS.get(event.to_status, _("Piece status changed")))
@@ -114,7 +115,9 @@ def history_line(event, codes: dict[str, str]) -> HistoryLine:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:
             what = f"{what} « {Truncator(piece_label).chars(80)} »"
-    if event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
+    if not with_actor and event.actor_id is not None:
+        text = what
+    elif event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
         text = _("%(what)s by %(actor)s for the candidate") % {"what": what, "actor": event.actor.get_username()}
     elif event.actor_id is not None:
         text = _("%(what)s by %(actor)s") % {"what": what, "actor": event.actor.get_username()}

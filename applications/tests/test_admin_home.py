@@ -5,7 +5,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from applications.enums import DossierStatus
+from applications.enums import DossierStatus, PieceStatus
+from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import make_application, with_file
 from offers.tests.factories import FormationFactory
 
@@ -77,7 +78,7 @@ def test_figures_link_into_the_filtered_list(
     assert reverse("admin:applications_application_dashboard") in html  # the dashboards, one click away
 
 
-QUERIES_HOME = 11  # session, user, scope, permissions, app list, campaign, figures, chart
+QUERIES_HOME = 12  # session, user, scope, permissions, app list, campaign, figures, chart, latest actions
 
 
 def test_home_query_count_does_not_grow(client, centre_manager, figures_data, campaign, django_assert_num_queries):
@@ -87,3 +88,64 @@ def test_home_query_count_does_not_grow(client, centre_manager, figures_data, ca
 
     with django_assert_num_queries(QUERIES_HOME):
         client.get(reverse("admin:index"))
+
+
+def test_the_latest_actions_on_applications_are_the_users_own_newest_first(
+    client, centre_manager, other_centre_manager, other_centre, figures_data, campaign, django_assert_num_queries
+):
+    """Django's "Actions récentes" lists only what its own forms log: a day of checking pieces left it empty. The
+    home lists the user's latest actions from the applications' history, each a link to the reading page."""
+    first, second = (
+        make_application(figures_data, campaign=campaign),
+        make_application(figures_data, campaign=campaign),
+    )
+    submission = with_file(first, label="Relevé de notes du baccalauréat")
+    set_piece_status(submission=submission, status=PieceStatus.REFUSED, comment="illisible", actor=centre_manager)
+    later = with_file(second, label="Lettre de motivation")
+    set_piece_status(submission=later, status=PieceStatus.VALIDATED, actor=centre_manager)
+    other = with_file(make_application(FormationFactory(centre=other_centre), campaign=campaign))
+    set_piece_status(submission=other, status=PieceStatus.VALIDATED, actor=other_centre_manager)  # not theirs
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_HOME + 1):  # the labels of the pieces named
+        response = client.get(reverse("admin:index"))
+
+    actions = response.context["recent_application_actions"]
+    assert [action["url"] for action in actions] == [
+        reverse("admin:applications_application_change", args=[second.pk]),
+        reverse("admin:applications_application_change", args=[first.pk]),
+    ]
+    assert actions[1]["text"] == "Pièce refusée « Relevé de notes du baccalauréat » : illisible"
+    html = response.content.decode()
+    assert "Mes dernières actions sur les candidatures" in html
+    assert "Aucun(e) disponible" not in html
+
+
+def test_an_action_on_an_application_no_longer_in_scope_is_not_listed(
+    client, other_centre_manager, figures_data, campaign
+):
+    application = make_application(figures_data, campaign=campaign)  # of the centre the other manager cannot read
+    submission = with_file(application)
+    set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=other_centre_manager)
+    client.force_login(other_centre_manager)
+
+    response = client.get(reverse("admin:index"))
+
+    assert response.context["recent_application_actions"] == []
+    assert "Rien pour l’instant." in response.content.decode()
+
+
+@pytest.mark.parametrize("extra_actions", [1, 15])
+def test_the_latest_actions_cost_the_same_queries_whatever_their_number(
+    client, centre_manager, figures_data, campaign, django_assert_num_queries, extra_actions
+):
+    submission = with_file(make_application(figures_data, campaign=campaign))
+    for number in range(extra_actions):
+        status = PieceStatus.VALIDATED if number % 2 == 0 else PieceStatus.SUBMITTED
+        set_piece_status(submission=submission, status=status, actor=centre_manager)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_HOME + 1):  # the labels of the pieces named
+        response = client.get(reverse("admin:index"))
+
+    assert len(response.context["recent_application_actions"]) == min(extra_actions, 10)
