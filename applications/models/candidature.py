@@ -387,6 +387,8 @@ class ApplicationEvent(models.Model):
         verbose_name = _("application event")
         verbose_name_plural = _("application events")
         ordering = ["created_at", "id"]
+        # The back-office home's "latest actions" of one member of staff (applications.admin.home).
+        indexes = [models.Index(fields=["actor", "-created_at"], name="application_event_actor_recent")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(actor__isnull=False) | ~Q(batch=""), name="application_event_has_actor_or_batch"
