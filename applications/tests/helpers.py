@@ -85,5 +85,12 @@ def admin_operation(
     for label, option in (choices or {}).items():
         # Django's label_tag appends " :", hence a prefix match.
         page.get_by_role("combobox", name=re.compile(rf"^{re.escape(label)}\b")).select_option(label=option)
-    page.get_by_role("button", name="Confirmer", exact=True).click()
+    confirm, cancel = (
+        page.get_by_role("button", name="Confirmer", exact=True),
+        page.get_by_role("link", name="Annuler"),
+    )
+    # "Annuler" is drawn as a button beside "Confirmer" (static/css/admin_a11y.css), not as a small underlined tag.
+    assert cancel.evaluate("link => getComputedStyle(link).textDecorationLine") == "none"
+    assert abs(cancel.bounding_box()["height"] - confirm.bounding_box()["height"]) <= 2
+    confirm.click()
     page.locator(".messagelist .success", has_text=link).wait_for()
