@@ -43,6 +43,7 @@ from offers.models import (
     DecisionType,
     DiplomaType,
     Formation,
+    FormationType,
     PieceType,
     Question,
     RefusalReason,
@@ -73,6 +74,15 @@ class CentreAdmin(InStaffScope, admin.ModelAdmin):
 class DiplomaTypeAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "order"]
     search_fields = ["code", "label"]
+    ordering = ["order", "label"]
+
+
+@admin.register(FormationType)
+class FormationTypeAdmin(admin.ModelAdmin):
+    """The institution's own types de formation: the catalogue's groups when ``CATALOGUE_GROUPING`` is "NOM"."""
+
+    list_display = ["code", "label", "label_en", "order"]
+    search_fields = ["code", "label", "label_en"]
     ordering = ["order", "label"]
 
 
@@ -609,8 +619,8 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         "auto_waiting_list",
         "in_service",
     ]
-    list_filter = ["in_service", "mode", "auto_waiting_list", "centre", "diploma_type"]
-    list_select_related = ["centre", "commission", "diploma_type"]
+    list_filter = ["in_service", "mode", "auto_waiting_list", "centre", "diploma_type", "formation_type"]
+    list_select_related = ["centre", "commission", "diploma_type"]  # the list shows no formation type
     search_fields = ["code", "title", "keywords"]
     autocomplete_fields = ["centre", "commission", "diploma_type"]
     filter_horizontal = ["piece_types", "forms", "questions"]
@@ -716,7 +726,10 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 ]
             },
         ),
-        (_("Organisation"), {"fields": ["centre", "commission", "diploma_type", "mode", "capacity"]}),
+        (
+            _("Organisation"),
+            {"fields": ["centre", "commission", "diploma_type", "formation_type", "mode", "capacity"]},
+        ),
         (
             _("Calendar"),
             {

@@ -11,9 +11,9 @@ class OffersConfig(AppConfig):
         # What the catalogue tree shows: a change removes today's cached trees once it commits (offers/catalogue.py).
         # Deferred: the models (and the catalogue, which imports them) load only once the app registry is ready.
         from offers.catalogue import forget_catalogue_on_commit  # noqa: PLC0415
-        from offers.models import Centre, DiplomaType, Formation  # noqa: PLC0415
+        from offers.models import Centre, DiplomaType, Formation, FormationType  # noqa: PLC0415
 
-        for model in (Formation, Centre, DiplomaType):
+        for model in (Formation, Centre, DiplomaType, FormationType):
             post_save.connect(
                 forget_catalogue_on_commit, sender=model, dispatch_uid=f"catalogue-{model.__name__}-save"
             )

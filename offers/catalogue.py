@@ -1,4 +1,6 @@
-"""The "Offre de formation" tree: institution → centre → diploma type → formations.
+"""The "Offre de formation" tree: institution → centre → group → formations. The group is the diploma type, the
+institution's own formation type, or none, as ``CATALOGUE_GROUPING`` says (``DIP``, ``NOM``, ``NO``: eCandidat's
+``SCOL_MODE_TYPE_FORMATION``); with none, each centre has one group without a heading.
 
 The unfiltered tree is the same for every visitor of one language on one day, except that candidates who may apply
 see the titles of open formations as links: ``catalogue_tree`` renders it once per (language, may apply, day) and
@@ -19,8 +21,9 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 
+from ecandidat.staff_text import shown
 from offers.models import Formation, collation_key, normalise
 
 CATALOGUE_CACHE_SECONDS = 60
@@ -36,9 +39,12 @@ class FormationRow:
 
 @dataclass
 class DiplomaBranch:
+    """A group of the centre's formations (its diploma type, its formation type, or all: ``label`` empty)."""
+
     label: str
     rows: list[FormationRow] = field(default_factory=list)
     matches: bool = False
+    lang: str = "fr"
 
 
 @dataclass
@@ -52,18 +58,20 @@ def build_catalogue(*, query: str, today: date) -> list[CentreBranch]:
     """Group the in-service formations into the catalogue tree, keeping only those that match ``query``.
 
     One query whatever the number of formations. The filter is case- and accent-insensitive and every word of the
-    query must appear in the formation's title (French or English), keywords, diploma type or centre. Branches
-    that contain a match are flagged so that the page opens them.
+    query must appear in the formation's title (French or English), keywords, diploma type, formation type or
+    centre. Branches that contain a match are flagged so that the page opens them.
 
-    The tree is in the reader's order, in the active language: centres by label, diploma types by their order then
-    label, formations by the title the page shows (``Formation.shown_title``: the English one for an English reader
-    when there is one), each compared as in a dictionary (``collation_key``: case and accents aside, whatever the
-    database's collation; C and SQLite compare bytes), ties broken by id. Sorting here costs no query.
+    The tree is in the reader's order, in the active language: centres by label, groups by their order then label
+    (formations without a formation type last, under "Other formations"), formations by the title the page shows
+    (``Formation.shown_title``: the English one for an English reader when there is one), each compared as in a
+    dictionary (``collation_key``: case and accents aside, whatever the database's collation; C and SQLite compare
+    bytes), ties broken by id. Sorting here costs no query.
     """
     terms = normalise(query).split()
+    grouping = settings.CATALOGUE_GROUPING
     centres: dict[int, CentreBranch] = {}
-    diplomas: dict[tuple[int, int], DiplomaBranch] = {}
-    for formation in sorted(Formation.objects.for_catalogue(), key=_reading_order):
+    diplomas: dict[tuple[int, int | None], DiplomaBranch] = {}
+    for formation in sorted(Formation.objects.for_catalogue(), key=lambda row: _reading_order(row, grouping)):
         if terms:
             haystack = formation.search_text
             if not all(term in haystack for term in terms):
@@ -71,10 +79,11 @@ def build_catalogue(*, query: str, today: date) -> list[CentreBranch]:
         centre = centres.get(formation.centre_id)
         if centre is None:
             centre = centres[formation.centre_id] = CentreBranch(label=formation.centre.label, matches=bool(terms))
-        key = (formation.centre_id, formation.diploma_type_id)
+        key = (formation.centre_id, _group_id(formation, grouping))
         diploma = diplomas.get(key)
         if diploma is None:
-            diploma = diplomas[key] = DiplomaBranch(label=formation.diploma_type.label, matches=bool(terms))
+            label, lang = _group_label(formation, grouping)
+            diploma = diplomas[key] = DiplomaBranch(label=label, matches=bool(terms), lang=lang)
             centre.diplomas.append(diploma)
         reason = formation.closed_reason(today)
         diploma.rows.append(FormationRow(formation=formation, is_open=not reason, closed_reason=reason))
@@ -108,21 +117,47 @@ def forget_catalogue_on_commit(sender, **kwargs) -> None:
     transaction.on_commit(lambda: forget_catalogue(today=timezone.localdate()), robust=True)
 
 
-def _reading_order(formation: Formation) -> tuple:
-    centre, diploma_type = formation.centre, formation.diploma_type
-    return (
-        collation_key(centre.label),
-        centre.pk,
-        diploma_type.order,
-        collation_key(diploma_type.label),
-        diploma_type.pk,
-        collation_key(formation.shown_title.text),
-        formation.pk,
-    )
+def _group_id(formation: Formation, grouping: str) -> int | None:
+    if grouping == "DIP":
+        return formation.diploma_type_id
+    if grouping == "NOM":
+        return formation.formation_type_id  # None: "Other formations"
+    return 0
+
+
+def _group_label(formation: Formation, grouping: str) -> tuple[str, str]:
+    """The group's heading and its language ("" under ``NO``: the centre's formations have no heading)."""
+    if grouping == "DIP":
+        return formation.diploma_type.label, "fr"
+    if grouping == "NOM":
+        kind = formation.formation_type
+        if kind is None:
+            return gettext("Other formations"), get_language() or settings.LANGUAGE_CODE
+        text = shown(kind.label, kind.label_en)
+        return text.text, text.lang
+    return "", "fr"
+
+
+def _reading_order(formation: Formation, grouping: str) -> tuple:
+    centre = formation.centre
+    group: tuple = ()
+    if grouping == "DIP":
+        diploma_type = formation.diploma_type
+        group = (diploma_type.order, collation_key(diploma_type.label), diploma_type.pk)
+    elif grouping == "NOM":
+        kind = formation.formation_type
+        group = (
+            (1, 0, "", 0)
+            if kind is None
+            else (0, kind.order, collation_key(shown(kind.label, kind.label_en).text), kind.pk)
+        )
+    return (collation_key(centre.label), centre.pk, *group, collation_key(formation.shown_title.text), formation.pk)
 
 
 def _cache_key(language: str | None, can_apply: bool, today: date) -> str:
-    return f"catalogue:{language or settings.LANGUAGE_CODE}:{int(can_apply)}:{today.isoformat()}"
+    # The grouping is in the key: a change of it (environment, or the Paramètres screen) shows at once.
+    grouping = settings.CATALOGUE_GROUPING
+    return f"catalogue:{language or settings.LANGUAGE_CODE}:{grouping}:{int(can_apply)}:{today.isoformat()}"
 
 
 def _render(centres: list[CentreBranch], *, query: str, can_apply: bool) -> SafeString:

@@ -152,6 +152,30 @@ class DiplomaType(models.Model):
         return self.label
 
 
+class FormationType(models.Model):
+    """The institution's own "types de formation" (eCandidat's ``TypeFormation`` nomenclature): the catalogue's
+    second level when ``CATALOGUE_GROUPING`` is "NOM" (e.g. "Formation initiale", "Formation continue", "Diplômes
+    d'université"), instead of the diploma types."""
+
+    code = models.CharField(_("code"), max_length=20, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+    label_en = models.CharField(
+        _("label in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        verbose_name = _("formation type")
+        verbose_name_plural = _("formation types")
+        ordering = ["order", "label"]
+
+    def __str__(self):
+        return self.label
+
+
 # The commission's flags of the dossier statuses its members see, in the statuses' order (AT, RE, IN, CO).
 COMMISSION_STATUS_FLAG_FIELDS = ("shows_waiting", "shows_received", "shows_incomplete", "shows_complete")
 
@@ -592,7 +616,7 @@ class FormationQuerySet(models.QuerySet["Formation"]):
     def for_catalogue(self) -> Self:
         """In-service formations with their centre and diploma type, in no order: the catalogue sorts them by the
         texts it shows, in the reader's language (``offers.catalogue.build_catalogue``)."""
-        return self.in_service().select_related("centre", "diploma_type").order_by()
+        return self.in_service().select_related("centre", "diploma_type", "formation_type").order_by()
 
 
 class Formation(models.Model):
@@ -614,6 +638,15 @@ class Formation(models.Model):
     )
     diploma_type = models.ForeignKey(
         DiplomaType, verbose_name=_("diploma type"), on_delete=models.PROTECT, related_name="formations"
+    )
+    formation_type = models.ForeignKey(
+        FormationType,
+        verbose_name=_("formation type"),
+        on_delete=models.PROTECT,
+        related_name="formations",
+        null=True,
+        blank=True,
+        help_text=_("Groups the formation in the catalogue when it is grouped by formation type."),
     )
     mode = models.CharField(
         _("application mode"), max_length=1, choices=ApplicationMode, default=ApplicationMode.ONLINE
@@ -824,10 +857,12 @@ class Formation(models.Model):
 
     @property
     def search_text(self) -> str:
-        """What the catalogue filter matches: title (in both languages), keywords, diploma type and centre (needs
-        both loaded)."""
+        """What the catalogue filter matches: title (in both languages), keywords, diploma type, formation type and
+        centre (needs them loaded)."""
+        kind = self.formation_type
+        kinds = [kind.label, kind.label_en] if kind is not None else []
         return normalise(
-            " ".join([self.title, self.title_en, self.keywords, self.diploma_type.label, self.centre.label])
+            " ".join([self.title, self.title_en, self.keywords, self.diploma_type.label, *kinds, self.centre.label])
         )
 
 

@@ -376,6 +376,12 @@ if SVA_ALERT_DATE not in ("NO", "CRE", "ANN", "ACC", "TRANS", "REC", "COM", "INC
     raise ImproperlyConfigured(
         f"SVA_ALERT_DATE must be NO, CRE, ANN, ACC, TRANS, REC, COM or INC, not {SVA_ALERT_DATE!r}."
     )
+# eCandidat SCOL_MODE_TYPE_FORMATION: the catalogue's second level, under each centre. "DIP" the diploma type
+# (MASTER LMD, DU…), "NOM" the institution's own "types de formation" (offers.FormationType; a formation without one
+# is listed under "Autres formations"), "NO" none (each centre lists its formations in one table).
+CATALOGUE_GROUPING = env_str("CATALOGUE_GROUPING", "DIP").strip().upper()
+if CATALOGUE_GROUPING not in ("DIP", "NOM", "NO"):
+    raise ImproperlyConfigured(f"CATALOGUE_GROUPING must be DIP, NOM or NO, not {CATALOGUE_GROUPING!r}.")
 # eCandidat SVA_ALERT_DEFINITIF: on, only a validated decision of a final type ends an application's SVA alert.
 SVA_ALERT_FINAL_ONLY = env_bool("SVA_ALERT_FINAL_ONLY", False)
 # The public address of the site, for links in mails sent outside a request (decision letters, issue 12).

@@ -352,3 +352,79 @@ def test_a_change_replaces_the_cached_tree_of_every_language(
             assert _branch_labels(response, "centre") == ["UFR Lettres et Langues"]
         if change == "diploma type saved":
             assert _branch_labels(response, "diploma") == ["MASTER MEEF"]
+
+
+# --- the grouping under each centre (CATALOGUE_GROUPING, eCandidat's SCOL_MODE_TYPE_FORMATION) ------------------
+
+
+def _grouping_data():
+    from offers.models import FormationType  # noqa: PLC0415 - the factories module has no factory for it
+
+    centre = CentreFactory(label="UFR Sciences")
+    continuing = FormationType.objects.create(
+        code="FC", label="Formation continue", label_en="Continuing education", order=2
+    )
+    initial = FormationType.objects.create(code="FI", label="Formation initiale", order=1)
+    master = DiplomaTypeFactory(code="MASTER", label="MASTER LMD", order=1)
+    du = DiplomaTypeFactory(code="DU", label="DIPLÔME D'UNIVERSITÉ", order=2)
+    FormationFactory(centre=centre, title="Chimie", diploma_type=master, formation_type=initial)
+    FormationFactory(centre=centre, title="Biologie", diploma_type=du, formation_type=continuing)
+    FormationFactory(centre=centre, title="Zoologie", diploma_type=master, formation_type=None)
+
+
+def _group_labels(response) -> list[tuple[str, str]]:
+    return re.findall(
+        r'<details class="catalogue__diploma"[^>]*>\s*<summary><span lang="(fr|en)">([^<]+)<', _tree(response).decode()
+    )
+
+
+def test_grouped_by_diploma_type_by_default(client, django_assert_num_queries):
+    _grouping_data()
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL)
+
+    assert _group_labels(response) == [("fr", "MASTER LMD"), ("fr", "DIPLÔME D&#x27;UNIVERSITÉ")]
+    assert _row_titles(response) == ["Chimie", "Zoologie", "Biologie"]
+
+
+@pytest.mark.parametrize(
+    ("language", "groups"),
+    [
+        ("fr", [("fr", "Formation initiale"), ("fr", "Formation continue"), ("fr", "Autres formations")]),
+        ("en", [("fr", "Formation initiale"), ("en", "Continuing education"), ("en", "Other formations")]),
+    ],
+)
+def test_grouped_by_the_institutions_formation_types(client, settings, django_assert_num_queries, language, groups):
+    settings.CATALOGUE_GROUPING = "NOM"
+    _grouping_data()
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+
+    assert _group_labels(response) == groups  # their order, and a formation without a type last
+    assert _row_titles(response) == ["Chimie", "Biologie", "Zoologie"]
+    assert _row_titles(client.get(URL, {"q": "formation continue"})) == ["Biologie"]  # the filter reads it too
+
+
+def test_without_grouping_each_centre_has_one_table(client, settings, django_assert_num_queries):
+    settings.CATALOGUE_GROUPING = "NO"
+    _grouping_data()
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL)
+
+    tree = _tree(response).decode()
+    assert _group_labels(response) == []
+    assert tree.count("<table") == 1
+    assert '<caption class="visually-hidden">UFR Sciences</caption>' in tree
+    assert _row_titles(response) == ["Biologie", "Chimie", "Zoologie"]
+
+
+def test_a_change_of_grouping_is_shown_at_once_whatever_was_cached(client, settings):
+    _grouping_data()
+    assert _group_labels(client.get(URL))[0] == ("fr", "MASTER LMD")  # cached under the diploma types
+
+    settings.CATALOGUE_GROUPING = "NOM"
+
+    assert _group_labels(client.get(URL))[0] == ("fr", "Formation initiale")
