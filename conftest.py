@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from accounts.tests.mfa import Client
 from applications.models import reference
+from ecandidat import parameters
 from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.tests.factories import CampaignFactory
 
@@ -47,6 +48,16 @@ def _maintenance_switch_off():
     yield
     caches["maintenance"].clear()
     forget_switch()
+
+
+@pytest.fixture(autouse=True)
+def _no_parameter_overrides():
+    """Pages read the back office's parameters from this process's memory (ecandidat/parameters.py): each test starts
+    with none changed and none read, so a query count does not depend on which test ran before, and a test that
+    changes ``settings`` sees its value. The accessor's own tests call ``parameters.forget()``."""
+    parameters.remember({}, seconds=float("inf"))
+    yield
+    parameters.forget()
 
 
 @pytest.fixture(autouse=True)

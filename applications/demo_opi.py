@@ -10,7 +10,6 @@ Idempotent: an applicant who exists is left alone.
 import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 
 from accounts.demo import MANAGER
@@ -24,6 +23,7 @@ from applications.pieces import submissions_of
 from applications.services import candidature, staff
 from applications.services import pieces as piece_services
 from applications.services.registration import set_regime_and_fees
+from ecandidat import parameters
 from ecandidat.batches import Report
 from offers.enums import Avis
 from offers.models import Campaign, DecisionType, Formation
@@ -96,7 +96,7 @@ def seed() -> list[str]:
         staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=manager)
         decision = staff.record_decision(application, decision_type=decision_type, actor=manager)
         staff.validate_decision(decision, actor=manager)
-        if settings.SIS_REGIME_ENTRY:  # the régime and fees the Apogée OPI file carries (docs/opi-apogee.md)
+        if parameters.get("SIS_REGIME_ENTRY"):  # the régime and fees the Apogée OPI file carries (docs/opi-apogee.md)
             set_regime_and_fees(
                 application,
                 actor=manager,

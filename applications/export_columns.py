@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -39,6 +38,7 @@ from applications.models import (
 from applications.models.candidature import ApplicationQuerySet, latest_decision
 from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS, answers_of
+from ecandidat import parameters
 from ecandidat.exports import FORMULA_PREFIXES, neutralise, xlsx_cells
 
 CHUNK = 1000
@@ -390,7 +390,7 @@ REGIME_KEYS = frozenset(
 
 def available_columns() -> dict[str, Column]:
     """The columns offered (in the chooser's order): every one, less the régime and fees when not in use."""
-    if settings.SIS_REGIME_ENTRY:
+    if parameters.get("SIS_REGIME_ENTRY"):
         return COLUMNS
     return {key: column for key, column in COLUMNS.items() if key not in REGIME_KEYS}
 

@@ -5,7 +5,6 @@ import re
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +41,7 @@ from applications.models.reference import (
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
 from applications.validators import format_phone, normalise_ine, normalise_phone, validate_ine
+from ecandidat import parameters
 
 
 class DossierForm(forms.ModelForm):
@@ -137,7 +137,7 @@ class PersonalDetailsForm(DossierForm):
                 field.disabled = True
                 # A locked value the SIS left empty is not the candidate's to fix: it must not block the others.
                 field.required = False
-        if settings.INE_REQUIRED_FOR_FRENCH and not self.fields["ine"].disabled:
+        if parameters.get("INE_REQUIRED_FOR_FRENCH") and not self.fields["ine"].disabled:
             # Required for French nationals only (clean): say so before the candidate submits, not after.
             self.fields["ine"].help_text = _(
                 "Required for candidates of French nationality (on your baccalaureate transcript and your student "
@@ -179,7 +179,7 @@ class PersonalDetailsForm(DossierForm):
         ):
             self.add_error("birth_department", _("Give the department of birth for a birth in France."))
         if (
-            settings.INE_REQUIRED_FOR_FRENCH
+            parameters.get("INE_REQUIRED_FOR_FRENCH")
             and cleaned.get("nationality") == FRANCE
             and "ine" in cleaned
             and not cleaned["ine"]

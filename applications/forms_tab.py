@@ -8,13 +8,13 @@ import dataclasses
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from applications.enums import PieceStatus
 from applications.models import Application, FormAnswer
 from applications.pieces import pieces_locked_reason
+from ecandidat import parameters
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff_text import StaffText
 from offers.models import ComplementaryForm
@@ -131,7 +131,7 @@ def missing_forms(application: Application, *, rows: list[FormRow] | None = None
     """The forms that keep "Transmettre ma candidature" inactive: with ``FORMS_BLOCK_TRANSMISSION`` on (eCandidat
     CANDIDATURE_IS_BLOC_TRANS_FORM), those neither answered nor declared "Non concerné"; none when it is off (and
     then no query). ``rows``: the application's form rows when the caller already has them."""
-    if not settings.FORMS_BLOCK_TRANSMISSION:
+    if not parameters.get("FORMS_BLOCK_TRANSMISSION"):
         return []
     return waiting_rows(form_rows(application) if rows is None else rows)
 

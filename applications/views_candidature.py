@@ -8,7 +8,6 @@ Writes are POST only, go through ``applications.services.candidature`` and redir
 
 import datetime
 
-from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404
@@ -31,6 +30,7 @@ from applications.services import candidature as services
 from applications.services.complementary_forms import declare_form_not_concerned
 from applications.services.questions import answer_questions
 from applications.views import candidate_required
+from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff_text import StaffText, shown
@@ -89,7 +89,7 @@ def _waiting_list_rank(application) -> dict:
     ``WAITING_LIST_RANK_DISPLAY`` says (eCandidat LC_MODE_AFFICHAGE_RANG): the rang réel, kept up to date by every
     validation and promotion (and the nightly batch), with the date it last changed; the rang saisi with the date of
     the decision's validation; or none."""
-    mode = settings.WAITING_LIST_RANK_DISPLAY
+    mode = parameters.get("WAITING_LIST_RANK_DISPLAY")
     if application.validated_decision_avis != Avis.COMPLEMENTARY_LIST or application.accepted is not None:
         return {"waiting_list_rank": None}
     if mode == "R":
@@ -496,7 +496,7 @@ def _admission_letter_withheld(application, letter: DecisionLetter) -> bool:
     ``ADMISSION_LETTER_AFTER_CONFIRMATION`` (eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM, §1.13)."""
     if letter.kind != DecisionLetterTemplate.Kind.ADMISSION or application.accepted is True:
         return False
-    return application.accepted is False or settings.ADMISSION_LETTER_AFTER_CONFIRMATION
+    return application.accepted is False or parameters.get("ADMISSION_LETTER_AFTER_CONFIRMATION")
 
 
 def _letter(application) -> dict[str, object]:

@@ -14,6 +14,7 @@ from ecandidat import notifications
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, eliding_french_titles, refusing_forged_selections
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
 from ecandidat.admin_inputs import mark_language
+from ecandidat.admin_parameters import central_view, parameters_view
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
@@ -27,6 +28,7 @@ from ecandidat.models import (
     MailTemplate,
     MaintenanceSwitch,
     OutboundEmail,
+    ParameterOverride,
     StaffDirectoryChange,
 )
 from ecandidat.notifications import code_choices
@@ -250,6 +252,31 @@ class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     list_select_related = ["user", "actor"]
     readonly_fields = [f.name for f in StaffDirectoryChange._meta.fields]
     show_full_result_count = False
+
+
+@admin.register(ParameterOverride)
+class ParameterOverrideAdmin(admin.ModelAdmin):
+    """ "Paramètres": the scolarité's parameters on one page (``ecandidat.admin_parameters``), for the central office
+    and superusers; this ModelAdmin only puts the page in the admin's home and sidebar (its changelist is the page).
+    No add, change or delete page: the service writes the rows and their history."""
+
+    def has_module_permission(self, request):
+        return is_central(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_central(request.user)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [path("", central_view(self, parameters_view), name="ecandidat_parameteroverride_changelist")]
 
 
 @admin.register(DestroyedCampaignCount)

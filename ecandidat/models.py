@@ -1,4 +1,5 @@
-"""Cross-cutting models: the e-mail outbox and the mail templates edited in the back office."""
+"""Cross-cutting models: the e-mail outbox, the mail templates edited in the back office, the maintenance switch,
+the site parameters changed in the back office and their history."""
 
 import uuid
 from datetime import datetime
@@ -421,3 +422,56 @@ class MailTemplate(models.Model):
             }
         if errors:
             raise ValidationError(errors)
+
+
+class ParameterOverride(models.Model):
+    """A behavioural parameter the central office changed in the back office ("Paramètres", eCandidat "Paramétrage",
+    ecandidat-features §2.11): only the changed ones have a row; the others keep the environment's value (the Django
+    setting of the same name). Read through ``ecandidat.parameters.get`` (kept in memory a few seconds), written
+    through its ``set_parameters``, which also writes the history (``ParameterChange``)."""
+
+    name = models.CharField(
+        _("parameter"), max_length=60, unique=True, help_text=_("The Django setting it overrides, e.g. MAX_WISHES.")
+    )
+    value = models.JSONField(_("value"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("parameter")
+        verbose_name_plural = _("parameters")
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ParameterChange(models.Model):
+    """One change of a parameter in the back office, append-only: who, when, the value before and after (each the
+    effective value: the environment's when there was no override). ``restored_default``: the change put the
+    parameter back to the environment's value (its override row was removed)."""
+
+    name = models.CharField(_("parameter"), max_length=60)
+    old_value = models.JSONField(_("old value"))
+    new_value = models.JSONField(_("new value"))
+    restored_default = models.BooleanField(_("default value restored"), default=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("parameter change")
+        verbose_name_plural = _("parameter changes")
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.name} {self.changed_at:%Y-%m-%d %H:%M}"

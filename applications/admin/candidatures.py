@@ -8,7 +8,6 @@ history), the export (``exports``), one application's reading page (``review``),
 (``listing``), commission packs (``packs``) and the dashboard (``dashboard``).
 """
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import ActionLocation
 from django.db.models import F
@@ -42,6 +41,7 @@ from applications.admin.review_actions import review_urls
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.models import Application
 from applications.models.sva import age_in_days
+from ecandidat import parameters
 from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
 from ecandidat.staff import scope_of
 
@@ -142,7 +142,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
                 "action_regime_fees",
             ):
                 actions.pop(name, None)
-        if not settings.SIS_REGIME_ENTRY:
+        if not parameters.get("SIS_REGIME_ENTRY"):
             actions.pop("action_regime_fees", None)
         if not (scope.is_central or scope.is_manager or scope.commissions):
             actions.pop("action_enter_decision", None)

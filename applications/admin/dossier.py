@@ -26,6 +26,7 @@ from applications.models.reference import bac_speciality_choices, bac_speciality
 from applications.services.dossier import record_staff_change
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
+from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
 
@@ -51,7 +52,7 @@ def manages_candidate(request, candidate: Candidate | None) -> bool:
         return False
     if is_central(request.user):
         return True
-    if not settings.CENTRE_MANAGERS_EDIT_DOSSIERS:
+    if not parameters.get("CENTRE_MANAGERS_EDIT_DOSSIERS"):
         return False
     if not scope_of(request.user).is_manager:
         return False
@@ -206,7 +207,7 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
         scope = scope_of(request.user)
-        if not (scope.is_central or (settings.CENTRE_MANAGERS_EDIT_DOSSIERS and scope.is_manager)):
+        if not (scope.is_central or (parameters.get("CENTRE_MANAGERS_EDIT_DOSSIERS") and scope.is_manager)):
             actions.pop("take_again_from_sis", None)
         return actions
 

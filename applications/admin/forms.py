@@ -3,13 +3,13 @@
 import datetime
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
+from ecandidat import parameters
 from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
@@ -83,7 +83,7 @@ class DecisionForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not settings.DECISION_APPEALS:
+        if not parameters.get("DECISION_APPEALS"):
             del self.fields["after_appeal"]
 
     def clean(self):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
@@ -41,6 +40,7 @@ from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
 from applications.services.registration import set_regime_and_fees
 from applications.services.release import validate_current_decision
+from ecandidat import parameters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 
@@ -83,7 +83,7 @@ def _validated_in_selection(applications: list[Application]) -> str:
     one application already has a validated decision. A new decision resets the candidate's answer and withdraws
     their OPI (``staff.record_decision``); done by a careless selection it would undo confirmations silently. One
     application at a time, from its dossier, stays possible."""
-    if not settings.BULK_DECISION_LOCK:
+    if not parameters.get("BULK_DECISION_LOCK"):
         return ""
     decided = list(
         Application.objects.filter(pk__in=[application.pk for application in applications])
@@ -220,7 +220,7 @@ OPERATIONS = {
             RegimeFeesForm,
             "editable_by",
             lambda application, form, actor: set_regime_and_fees(application, actor=actor, **form.service_kwargs()),
-            enabled=lambda: settings.SIS_REGIME_ENTRY,
+            enabled=lambda: parameters.get("SIS_REGIME_ENTRY"),
             prefill=True,
         ),
     )

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
 from django.http import QueryDict
@@ -43,6 +42,7 @@ from applications.questions import question_rows
 from applications.services import review as review_services
 from documents.enums import OPENABLE_SCANS
 from documents.preview import preview_infos
+from ecandidat import parameters
 from ecandidat.staff import is_central
 from offers.enums import Avis
 
@@ -379,7 +379,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
             can_manage=can_manage,
             asks_questions=any(row.asked for row in dossier["question_rows"]),
         ),
-        "regime_entry": settings.SIS_REGIME_ENTRY,  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
+        "regime_entry": parameters.get("SIS_REGIME_ENTRY"),  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         **dossier,
     }
     request.current_app = model_admin.admin_site.name

@@ -2,7 +2,6 @@
 the fixed palette); everyone else is refused. The list says which reference date the site counts from
 (``SVA_ALERT_DATE``, a setting, not data)."""
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
@@ -10,6 +9,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.enums import SvaColour, SvaReferenceDate
 from applications.models import SvaAlertLevel
+from ecandidat import parameters
 from ecandidat.admin_base import CentralOfficeOnly
 
 
@@ -30,10 +30,10 @@ class SvaAlertLevelAdmin(CentralOfficeOnly, admin.ModelAdmin):
         )
 
     def changelist_view(self, request, extra_context=None):
-        reference = SvaReferenceDate(settings.SVA_ALERT_DATE)
+        reference = SvaReferenceDate(parameters.get("SVA_ALERT_DATE"))
         if reference == SvaReferenceDate.NONE:
             subtitle = _("SVA alerts are off (setting SVA_ALERT_DATE).")
-        elif settings.SVA_ALERT_FINAL_ONLY:
+        elif parameters.get("SVA_ALERT_FINAL_ONLY"):
             subtitle = _("Counted from: %(reference)s; only a validated final decision ends an alert.") % {
                 "reference": reference.label
             }

@@ -14,7 +14,6 @@ import datetime
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -23,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from applications.enums import SvaColour, SvaReferenceDate
+from ecandidat import parameters
 
 # The Application field holding each reference date. Every eCandidat code has one:
 # - CRE: the creation of the application (eCandidat dat_cre_cand);
@@ -80,13 +80,13 @@ class SvaAlertLevelQuerySet(models.QuerySet["SvaAlertLevel"]):
     def alert(self, *, today: datetime.date | None = None) -> SvaAlert | None:
         """The rule the settings give (``SVA_ALERT_DATE``, ``SVA_ALERT_FINAL_ONLY``) with the levels, read in one
         query; None, without a query, when ``SVA_ALERT_DATE`` is ``NO`` (no alert)."""
-        reference = settings.SVA_ALERT_DATE
+        reference = parameters.get("SVA_ALERT_DATE")
         if reference == SvaReferenceDate.NONE:
             return None
         levels = tuple(self.order_by("-days").values_list("days", "colour"))
         return SvaAlert(
             reference=reference,
-            final_only=settings.SVA_ALERT_FINAL_ONLY,
+            final_only=parameters.get("SVA_ALERT_FINAL_ONLY"),
             levels=levels,
             today=today or timezone.localdate(),
         )

@@ -39,6 +39,7 @@ from applications.workflow import (
     get_transition,
     withdrawal_transition,
 )
+from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode, Avis, LetterKind
@@ -76,13 +77,15 @@ def _lock(application: Application) -> Application:
 def _wish_limit_error(candidate: Candidate, formation: Formation) -> str:
     """The message of rule 5 (at most N wishes, per centre or for the whole institution), or ""."""
     live = Application.objects.active().filter(candidate=candidate)
-    if settings.MAX_WISHES_PER_INSTITUTION and live.count() >= settings.MAX_WISHES:
+    # Read once: the two parameters may change (back office) while this runs.
+    maximum, per_institution = parameters.get("MAX_WISHES"), parameters.get("MAX_WISHES_PER_INSTITUTION")
+    if per_institution and live.count() >= maximum:
         return _("You have reached the maximum number of applications for the institution (%(max)s).") % {
-            "max": settings.MAX_WISHES
+            "max": maximum
         }
     centre_limit = formation.centre.max_wishes
-    if centre_limit is None and not settings.MAX_WISHES_PER_INSTITUTION:
-        centre_limit = settings.MAX_WISHES
+    if centre_limit is None and not per_institution:
+        centre_limit = maximum
     if centre_limit is not None and live.filter(formation__centre_id=formation.centre_id).count() >= centre_limit:
         return _("You have reached the maximum number of applications for %(centre)s (%(max)s).") % {
             "centre": formation.centre.label,
@@ -392,7 +395,7 @@ def _confirmation_letter(application: Application, decision: Decision) -> Letter
     would have (the link, and the letter attached when the commission asks for it). Nothing otherwise: the decision
     mail already did, nor for a letter that can never be had (its text deleted before it was built: the mail would
     link a page that says so). ``decision`` has its letter loaded."""
-    if not settings.ADMISSION_LETTER_AFTER_CONFIRMATION:
+    if not parameters.get("ADMISSION_LETTER_AFTER_CONFIRMATION"):
         return NO_LETTER
     letter = getattr(decision, "letter", None)  # None without a letter text at the release (RelatedObjectDoesNotExist)
     if letter is None or letter.kind != LetterKind.ADMISSION or not letter_obtainable(letter, application):

@@ -30,6 +30,7 @@ from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate
 from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
+from ecandidat import parameters
 from ecandidat.models import DestroyedCampaignCount
 from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
@@ -119,7 +120,7 @@ def remind_untransmitted_applications(
     marks it reminded) commit together. An application whose mail cannot be written is reported and left
     unreminded, for the next night; the others go on.
     """
-    days = settings.TRANSMISSION_REMINDER_DAYS
+    days = parameters.get("TRANSMISSION_REMINDER_DAYS")
     if days == 0:
         return
     today = today or timezone.localdate()
@@ -182,7 +183,7 @@ def remind_favourable_decisions(
     update in the same transaction as the outbox row: a rerun never sends it twice.
     """
     today = today or timezone.localdate()
-    horizon = today + datetime.timedelta(days=settings.FAVOURABLE_REMINDER_DAYS)
+    horizon = today + datetime.timedelta(days=parameters.get("FAVOURABLE_REMINDER_DAYS"))
     pending = favourable_unanswered().filter(favourable_reminder_sent_at__isnull=True)
     done = 0
     for listed, confirmation_date in _with_dates(pending):
@@ -316,7 +317,7 @@ def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | No
         .order_by("pk")
         .values_list("pk", "waiting_list_rank", "waiting_list_rank_mailed")
     )
-    if (display := settings.WAITING_LIST_RANK_DISPLAY) != "R":
+    if (display := parameters.get("WAITING_LIST_RANK_DISPLAY")) != "R":
         if count := moved.count():
             report.add(f"progress mails not sent (WAITING_LIST_RANK_DISPLAY={display})", count)
         return

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime
+from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def set_regime_and_fees(
     decimals, and when nothing would change. The history row says what changed, before and after, in the
     institution's language. Nothing is mailed: the candidate reads neither in eCandidat.
     """
-    if not settings.SIS_REGIME_ENTRY:
+    if not parameters.get("SIS_REGIME_ENTRY"):
         raise BusinessRuleError(_("The entry of the régime and fees is not in use (SIS_REGIME_ENTRY)."))
     if not isinstance(fee_exemption_comment, Keep):
         fee_exemption_comment = clean_complement(fee_exemption_comment)

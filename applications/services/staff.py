@@ -28,6 +28,7 @@ from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate, notify_commission, notify_decision
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
+from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
@@ -236,7 +237,7 @@ def _decision_letter(decision: Decision, application: Application, *, actor: Use
     with its candidate's user and its formation's commission loaded (no query more)."""
     letter = schedule_letter(decision, actor=actor)
     if letter is not None and (
-        settings.ADMISSION_LETTER_AFTER_CONFIRMATION and letter.kind == DecisionLetterTemplate.Kind.ADMISSION
+        parameters.get("ADMISSION_LETTER_AFTER_CONFIRMATION") and letter.kind == DecisionLetterTemplate.Kind.ADMISSION
     ):
         letter = None
     return letter_mail(letter, application)
@@ -273,7 +274,7 @@ def record_decision(
     confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn). ``after_appeal`` marks a decision
     given after the candidate's appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on)."""
     avis = decision_type.avis
-    if after_appeal and not settings.DECISION_APPEALS:
+    if after_appeal and not parameters.get("DECISION_APPEALS"):
         raise BusinessRuleError(_("Appeals are not in use in this institution."))
     if not decision_type.in_service:
         raise BusinessRuleError(_("This decision type is out of service."))

@@ -18,6 +18,7 @@ from applications.tests.factories_candidature import (
 )
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
+from ecandidat.parameters import set_parameters
 from offers.enums import ApplicationMode, Avis
 from offers.tests.factories import CentreFactory, FormationFactory, PieceTypeFactory
 
@@ -418,3 +419,17 @@ def test_withdraw_mails_and_promotes_the_waiting_list(
         "COMMISSION_ALERT_LISTE_PRINC",
     ]
     assert "Vous vous êtes désisté(e)" in next(m.body for m in mailoutbox if m.to == [favourable.candidate.user.email])
+
+
+def test_max_wishes_lowered_in_the_back_office_refuses_the_next_application(
+    applicant, formation, settings, admin_user, django_capture_on_commit_callbacks
+):
+    # A live change (ecandidat.parameters): the environment says 20; the central office lowers it to 1.
+    settings.MAX_WISHES, settings.MAX_WISHES_PER_INSTITUTION = 20, False
+    _apply(applicant, FormationFactory(centre=formation.centre, commission=formation.commission))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"MAX_WISHES": 1})
+
+    with pytest.raises(BusinessRuleError, match=r"maximum number of applications for .* \(1\)"):
+        _apply(applicant, formation)

@@ -21,6 +21,7 @@ from applications.tests.helpers import change_url, operation_url
 from applications.tests.test_export_columns import csv_rows, post
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
+from ecandidat.parameters import set_parameters
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
@@ -455,3 +456,19 @@ def test_the_chooser_offers_the_regime_and_fees_only_when_in_use(
     only_hidden = client.post(chooser, {"columns": ["fee_amount"], "fmt": "csv", "filters": ""})
     assert only_hidden.status_code == 200
     assert only_hidden.context["form"].errors["columns"] == ["Tick at least one column."]
+
+
+def test_switched_on_in_the_back_office_the_entry_is_open_at_once(
+    application, centre_manager, admin_user, settings, django_capture_on_commit_callbacks
+):
+    # A live change (ecandidat.parameters): the environment has it off; the central office switches it on.
+    settings.SIS_REGIME_ENTRY = False
+    with pytest.raises(BusinessRuleError, match="SIS_REGIME_ENTRY"):
+        set_regime_and_fees(application, actor=centre_manager, regime=regime("1"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"SIS_REGIME_ENTRY": True})
+    set_regime_and_fees(application, actor=centre_manager, regime=regime("1"))
+
+    application.refresh_from_db()
+    assert application.regime.code == "1"

@@ -18,6 +18,7 @@ from applications.models.sva import REFERENCE_FIELDS, SvaAlert
 from applications.services import staff
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import change_url
+from ecandidat import parameters
 from ecandidat.settings import base
 from offers.enums import Avis
 from offers.models import DecisionType
@@ -110,6 +111,11 @@ def test_each_reference_date_counts_from_its_own_field(settings, formation, camp
 
 def test_every_code_but_no_has_a_field():
     assert set(REFERENCE_FIELDS) == set(SvaReferenceDate.values) - {SvaReferenceDate.NONE}
+
+
+def test_the_parameters_screen_offers_the_reference_dates_with_their_labels():
+    # ecandidat.parameters declares them itself (a layer below): they must stay the enum's.
+    assert list(parameters.REGISTRY["SVA_ALERT_DATE"].choices) == SvaReferenceDate.choices
 
 
 def test_the_highest_threshold_reached_wins(received, formation, campaign, levels):

@@ -15,6 +15,7 @@ from applications.enums import EventKind
 from applications.services import candidature as candidature_services
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
+from ecandidat.parameters import set_parameters
 from ecandidat.settings import base
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
@@ -202,3 +203,18 @@ def test_an_unknown_rank_display_stops_the_start(monkeypatch):
     assert importlib.reload(base).WAITING_LIST_RANK_DISPLAY == "S"
     monkeypatch.delenv("WAITING_LIST_RANK_DISPLAY")
     importlib.reload(base)
+
+
+def test_display_changed_in_the_back_office_applies_to_the_next_recap(
+    settings, client, moved_up, admin_user, django_capture_on_commit_callbacks
+):
+    # A live change (ecandidat.parameters): the environment says R (rang réel); the central office chooses N.
+    settings.WAITING_LIST_RANK_DISPLAY = "R"
+    client.force_login(moved_up.candidate.user)
+    assertContains(_recap(client, moved_up), "Rang sur la liste complémentaire")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"WAITING_LIST_RANK_DISPLAY": "N"})
+
+    assertNotContains(_recap(client, moved_up), "Rang sur la liste complémentaire")
+    assert "progress mails not sent (WAITING_LIST_RANK_DISPLAY=N): 2" in run("mail_waiting_list_progress")

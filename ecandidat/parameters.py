@@ -1,0 +1,425 @@
+"""The scolarité's behavioural parameters (eCandidat "Paramétrage", ecandidat-features §2.11): the registry, the
+accessor every call site reads them through, and the service the back office's "Paramètres" page writes them with.
+
+Each parameter is a Django setting read from the environment (README, "Configuration"): that is its **default**.
+The central office may change it in the back office; only the changed ones have a row (``ParameterOverride``), and
+every change has a history row (``ParameterChange``). Infrastructure settings (addresses, secrets, storage, time
+limits) are not here: they stay environment-only.
+
+Reads: ``get("MAX_WISHES")`` gives the override if there is one, else ``getattr(settings, "MAX_WISHES")`` (so a test
+that changes ``settings`` still sees its value). Candidate pages read parameters on every request, so each process
+keeps the overrides in memory for ``MEMORY_SECONDS``: one query per process every 10 seconds at most. A change is
+seen at once by the process that made it (its copy is dropped when the change commits) and **within
+MEMORY_SECONDS by the other processes** (web workers, Celery workers; a nightly command reads them when it starts).
+
+When the overrides cannot be read (database unreachable, table not migrated yet) the environment's values apply,
+with a warning in the log: never a 500 for a parameter.
+
+Every parameter here was checked to be safe to change while the site runs: each call site reads it when it acts
+(no value copied at start-up or stored with a row), so a change applies to the next action and leaves what was
+done before as it was (applications already made, reminders already sent, decisions already entered).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from time import monotonic
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from ecandidat.exceptions import BusinessRuleError
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from ecandidat.models import ParameterChange
+
+logger = logging.getLogger(__name__)
+
+# How long each process keeps the overrides in memory before reading them again (as the maintenance switch does).
+MEMORY_SECONDS = 10.0
+
+
+class Kind(enum.StrEnum):
+    BOOL = "bool"
+    INT = "int"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter: ``name`` is its Django setting (the environment's default), ``code`` eCandidat's parameter
+    ("" when eCandidat has none); ``minimum``/``maximum`` bound an INT, ``choices`` list a CHOICE's codes."""
+
+    name: str
+    code: str
+    kind: Kind
+    label: StrOrPromise
+    help_text: StrOrPromise
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[tuple[str, StrOrPromise], ...] = ()
+
+    @property
+    def default(self) -> Any:
+        """The environment's value (the Django setting)."""
+        return getattr(settings, self.name)
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        """An INT's bounds, widened to the environment's value: what IT configured is always accepted (a value
+        equal to it removes the override)."""
+        low, high = self.minimum, self.maximum
+        default = self.default
+        if isinstance(default, int):
+            low = default if low is None else min(low, default)
+            high = default if high is None else max(high, default)
+        return low, high
+
+    def clean(self, value: Any) -> Any:
+        """``value`` if it is one this parameter takes, else ``ParameterError`` with a French message."""
+        if self.kind is Kind.BOOL:
+            if not isinstance(value, bool):
+                raise ParameterError(gettext("Choose yes or no."))
+            return value
+        if self.kind is Kind.INT:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParameterError(gettext("Enter a whole number."))
+            low, high = self.bounds()
+            if low is not None and value < low or high is not None and value > high:
+                raise ParameterError(gettext("Enter a number from %(low)s to %(high)s.") % {"low": low, "high": high})
+            return value
+        if value not in dict(self.choices):
+            raise ParameterError(gettext("Choose one of the values offered."))
+        return value
+
+    def display(self, value: Any) -> str:
+        """The value in words, as the page and the history show it ("Oui", "Rang réel", "20")."""
+        if self.kind is Kind.BOOL:
+            return gettext("Yes") if value else gettext("No")
+        if self.kind is Kind.CHOICE:
+            return str(dict(self.choices).get(value, value))
+        return number_format(value) if isinstance(value, int) else str(value)
+
+
+class ParameterError(ValueError):
+    """A value a parameter does not take; the message is French, for the field."""
+
+
+class ParameterErrors(BusinessRuleError):
+    """``set_parameters`` refused some values: ``errors`` maps each parameter's name to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+        self.errors = errors
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter(
+        "MAX_WISHES",
+        "CANDIDATURE_NB_VOEUX_MAX",
+        Kind.INT,
+        _("Maximum number of applications"),
+        _(
+            "Per candidate, in each centre de candidature or for the whole institution (next parameter). A centre's "
+            "own maximum wins for its formations. Applications already made stay."
+        ),
+        minimum=1,
+        maximum=100,
+    ),
+    Parameter(
+        "MAX_WISHES_PER_INSTITUTION",
+        "CANDIDATURE_NB_VOEUX_MAX_IS_ETAB",
+        Kind.BOOL,
+        _("Maximum counted for the whole institution"),
+        _("Yes: the maximum counts every application of the candidate; no: their applications in each centre."),
+    ),
+    Parameter(
+        "FORMS_BLOCK_TRANSMISSION",
+        "CANDIDATURE_IS_BLOC_TRANS_FORM",
+        Kind.BOOL,
+        _("Transmission blocked while a complementary form is unanswered"),
+        _(
+            "Yes: “Transmettre ma candidature” stays inactive while a complementary form is neither answered nor "
+            "declared “Non concerné”."
+        ),
+    ),
+    Parameter(
+        "ADMISSION_LETTER_AFTER_CONFIRMATION",
+        "DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM",
+        Kind.BOOL,
+        _("Admission letter only after confirmation"),
+        _(
+            "Yes: candidates download their admission letter once they have confirmed, and the confirmation mail "
+            "gives it. Refusal letters are not concerned."
+        ),
+    ),
+    Parameter(
+        "DECISION_APPEALS",
+        "SCOL_IS_APPEL",
+        Kind.BOOL,
+        _("Decisions after appeal"),
+        _("Yes: a decision can be marked as given after the candidate's appeal; its mail and the recap say so."),
+    ),
+    Parameter(
+        "BULK_DECISION_LOCK",
+        "GEST_IS_UTILISE_BLOCAGE_MASSE",
+        Kind.BOOL,
+        _("Bulk decisions blocked once a decision is validated"),
+        _(
+            "Yes: “Saisir un avis” on a selection is refused when one of its applications already has a validated "
+            "decision (one application at a time stays possible)."
+        ),
+    ),
+    Parameter(
+        "WAITING_LIST_RANK_DISPLAY",
+        "LC_MODE_AFFICHAGE_RANG",
+        Kind.CHOICE,
+        _("Rank shown to candidates on a complementary list"),
+        _("The real rank is kept up to date by every validation, withdrawal and promotion."),
+        choices=(
+            ("R", _("Real rank (and a mail when it improves)")),
+            ("S", _("Rank entered with the decision")),
+            ("N", pgettext_lazy("rank shown", "None")),
+        ),
+    ),
+    Parameter(
+        "SVA_ALERT_DATE",
+        "SVA_ALERT_DAT",
+        Kind.CHOICE,
+        _("Date the SVA alerts count from"),
+        _("The SVA (“silence vaut acceptation”) alerts of the applications list; the levels are set apart."),
+        # The codes of applications.enums.SvaReferenceDate (a layer above; a test keeps them equal).
+        choices=(
+            ("NO", _("No alert")),
+            ("CRE", _("Creation date")),
+            ("ANN", _("Cancellation date")),
+            ("ACC", _("Acceptance date")),
+            ("TRANS", _("Transmission date")),
+            ("REC", _("Reception date")),
+            ("COM", _("Complete status date")),
+            ("INC", _("Incomplete status date")),
+        ),
+    ),
+    Parameter(
+        "SVA_ALERT_FINAL_ONLY",
+        "SVA_ALERT_DEFINITIF",
+        Kind.BOOL,
+        _("Only a final decision ends an SVA alert"),
+        _("Yes: only a validated decision of a final type ends the alert; no: any validated decision does."),
+    ),
+    Parameter(
+        "FAVOURABLE_REMINDER_DAYS",
+        "SCOL_NB_JOUR_RELANCE_FAVO",
+        Kind.INT,
+        _("Reminder of an unanswered favourable decision (days)"),
+        _("The nightly reminder is sent once, this many days before the confirmation date (0: on the day)."),
+        minimum=0,
+        maximum=60,
+    ),
+    Parameter(
+        "TRANSMISSION_REMINDER_DAYS",
+        "",
+        Kind.INT,
+        _("Reminder of an application not transmitted (days)"),
+        _("The nightly reminder is sent once, this many days before the return deadline (0: no reminder)."),
+        minimum=0,
+        maximum=60,
+    ),
+    Parameter(
+        "INE_REQUIRED_FOR_FRENCH",
+        "CANDIDAT_IS_INE_OBLI_FR",
+        Kind.BOOL,
+        _("INE required of French nationals"),
+        _("Yes: a candidate of French nationality cannot save their personal details without an INE."),
+    ),
+    Parameter(
+        "CENTRE_MANAGERS_EDIT_DOSSIERS",
+        "SCOL_GESTION_CANDIDAT_CTR_CAND",
+        Kind.BOOL,
+        _("Centre managers correct the dossiers"),
+        _(
+            "Yes (eCandidat W): centre managers correct the dossier of a candidate who applied to their centres; "
+            "no (R): they read it, the central office changes it."
+        ),
+    ),
+    Parameter(
+        "SIS_REGIME_ENTRY",
+        "GEST_IS_UTILISE_REG_STU",
+        Kind.BOOL,
+        _("Entry of the registration regime and fees"),
+        _(
+            "Yes: staff enter each application's régime and situation des droits, sent in the Apogée OPI. Values "
+            "already entered are kept when it is switched off."
+        ),
+    ),
+)
+
+REGISTRY: dict[str, Parameter] = {parameter.name: parameter for parameter in PARAMETERS}
+
+
+# --- Reading ------------------------------------------------------------------------------------------------------
+
+# (valid until, on time.monotonic(); {name: value}) for this process; None: read the database.
+_memory: tuple[float, dict[str, Any]] | None = None
+
+
+def get(name: str) -> Any:
+    """The parameter's value now: the back office's override, else the environment's (``settings.<name>``).
+    ``KeyError`` for a name that is not a parameter (a programming error)."""
+    REGISTRY[name]
+    overrides = _overrides()
+    return overrides[name] if name in overrides else getattr(settings, name)
+
+
+def forget() -> None:
+    """Drop this process's copy of the overrides: the next read goes to the database."""
+    global _memory
+    _memory = None
+
+
+def remember(overrides: Mapping[str, Any], *, seconds: float = MEMORY_SECONDS) -> None:
+    """Put ``overrides`` in this process's memory for ``seconds`` (tests: pages then read no parameter from the
+    database, however long the test takes)."""
+    global _memory
+    _memory = (monotonic() + seconds, dict(overrides))
+
+
+def _overrides() -> dict[str, Any]:
+    global _memory
+    now = monotonic()
+    remembered = _memory
+    if remembered is not None and now < remembered[0]:
+        return remembered[1]
+    overrides = _read_overrides()
+    _memory = (now + MEMORY_SECONDS, overrides)
+    return overrides
+
+
+def _read_overrides() -> dict[str, Any]:
+    """The valid overrides from the database; none (with a warning) when it cannot be read. Inside a transaction
+    the read has its own savepoint: on PostgreSQL a failed query (the table not migrated yet) would otherwise
+    abort the request's transaction."""
+    # Deferred, as in ecandidat.maintenance: importable before the app registry is ready.
+    from ecandidat.models import ParameterOverride  # noqa: PLC0415
+
+    rows = ParameterOverride.objects.values_list("name", "value")
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                listed = list(rows)
+        else:
+            listed = list(rows)
+    except DatabaseError as exc:
+        logger.warning("parameters: overrides unreadable (%s: %s), environment values used", type(exc).__name__, exc)
+        return {}
+    overrides = {}
+    for name, value in listed:
+        parameter = REGISTRY.get(name)
+        if parameter is None:
+            continue  # a parameter this version no longer has
+        try:
+            overrides[name] = parameter.clean(value)
+        except ParameterError:
+            logger.warning("parameters: override of %s ignored (%r is not a value it takes)", name, value)
+    return overrides
+
+
+# --- Writing ------------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def set_parameters(*, actor, values: Mapping[str, Any]) -> list[ParameterChange]:
+    """Change parameters (the back office's "Paramètres", central office only: the caller checks it).
+
+    Every value is checked first (type, bounds, choices): when one is refused, ``ParameterErrors`` names each
+    refused parameter with its French message and nothing is written. Then, per parameter whose value differs from
+    its effective one: a value equal to the environment's removes the override row ("Rétablir la valeur par
+    défaut"), another one creates or updates it; one ``ParameterChange`` per change (actor, old → new). The
+    override rows are locked; two first changes of one parameter at once: the second is refused with a message.
+    A constant number of queries, however many parameters change.
+
+    Side effect: this process forgets its copy of the overrides once the transaction commits; the other processes
+    read them again within ``MEMORY_SECONDS``. Returns the history rows written.
+    """
+    from ecandidat.models import ParameterChange, ParameterOverride  # noqa: PLC0415
+
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    for name, value in values.items():
+        parameter = REGISTRY.get(name)
+        if parameter is None:
+            errors[name] = gettext("This parameter does not exist.")
+            continue
+        try:
+            cleaned[name] = parameter.clean(value)
+        except ParameterError as error:
+            errors[name] = str(error)
+    if errors:
+        raise ParameterErrors(errors)
+    rows = {
+        row.name: row
+        for row in ParameterOverride.objects.select_for_update(of=("self",)).filter(name__in=sorted(cleaned))
+    }
+    now = timezone.now()
+    changes, removed, updated, created = [], [], [], []
+    for name, value in cleaned.items():
+        parameter = REGISTRY[name]
+        row = rows.get(name)
+        old = row.value if row is not None else parameter.default
+        if value == old and type(value) is type(old):
+            continue
+        restored = value == parameter.default
+        if restored:
+            if row is not None:
+                removed.append(row.pk)
+        elif row is not None:
+            row.value, row.changed_by, row.changed_at = value, actor, now
+            updated.append(row)
+        else:
+            created.append(ParameterOverride(name=name, value=value, changed_by=actor, changed_at=now))
+        changes.append(
+            ParameterChange(
+                name=name, old_value=old, new_value=value, restored_default=restored, changed_by=actor, changed_at=now
+            )
+        )
+    if removed:
+        ParameterOverride.objects.filter(pk__in=removed).delete()
+    if updated:
+        ParameterOverride.objects.bulk_update(updated, ["value", "changed_by", "changed_at"])
+    if created:
+        try:
+            with transaction.atomic():
+                ParameterOverride.objects.bulk_create(created)
+        except IntegrityError:  # someone else changed one of them for the first time at this very moment
+            raise ParameterErrors(
+                {
+                    row.name: gettext("This parameter has just been changed by someone else: reload the page.")
+                    for row in created
+                }
+            ) from None
+    ParameterChange.objects.bulk_create(changes)
+    if changes:
+        transaction.on_commit(forget)
+        logger.info("parameters changed by %s: %s", actor, ", ".join(change.name for change in changes))
+    return changes
+
+
+def describe_change(change: ParameterChange) -> dict[str, str]:
+    """A history row in words: the parameter's label, the old and new values as the page shows them."""
+    parameter = REGISTRY.get(change.name)
+    if parameter is None:
+        return {"label": change.name, "old": str(change.old_value), "new": str(change.new_value)}
+    return {
+        "label": str(parameter.label),
+        "old": parameter.display(change.old_value),
+        "new": parameter.display(change.new_value),
+    }
