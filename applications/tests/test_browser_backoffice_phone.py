@@ -172,6 +172,7 @@ EXPECTED = {
         r"/gestion/applications/opi/$",
         r"/gestion/applications/application/dashboard/",
         r"/gestion/applications/application/export-colonnes/",
+        r"/gestion/ecandidat/parameteroverride/$",
     ],
     "centre_manager": [
         r"/gestion/applications/application/$",
