@@ -275,7 +275,8 @@ _memory: tuple[float, dict[str, Any]] | None = None
 def get(name: str) -> Any:
     """The parameter's value now: the back office's override, else the environment's (``settings.<name>``).
     ``KeyError`` for a name that is not a parameter (a programming error)."""
-    REGISTRY[name]
+    if name not in REGISTRY:
+        raise KeyError(f"{name} is not a parameter of ecandidat.parameters")
     overrides = _overrides()
     return overrides[name] if name in overrides else getattr(settings, name)
 
@@ -375,9 +376,11 @@ def set_parameters(*, actor, values: Mapping[str, Any]) -> list[ParameterChange]
         parameter = REGISTRY[name]
         row = rows.get(name)
         old = row.value if row is not None else parameter.default
-        if value == old and type(value) is type(old):
-            continue
         restored = value == parameter.default
+        # An override equal to the environment's value (IT changed the variable since) is still removed: from then
+        # on the parameter follows the environment again.
+        if value == old and type(value) is type(old) and not (restored and row is not None):
+            continue
         if restored:
             if row is not None:
                 removed.append(row.pk)

@@ -272,3 +272,14 @@ def test_two_first_changes_at_once_the_second_is_refused(admin_user, django_user
         "MAX_WISHES": "Ce paramètre vient d'être modifié par quelqu'un d'autre : rechargez la page."
     }
     assert ParameterOverride.objects.get().value == 4  # the transaction is still usable: a savepoint was rolled back
+
+
+def test_restoring_an_override_the_environment_caught_up_with_removes_it(admin_user, settings):
+    settings.MAX_WISHES = 30
+    set_parameters(actor=admin_user, values={"MAX_WISHES": 20})
+    settings.MAX_WISHES = 20  # IT changed the variable since
+
+    (change,) = set_parameters(actor=admin_user, values={"MAX_WISHES": 20})
+
+    assert not ParameterOverride.objects.exists()  # the parameter follows the environment again
+    assert (change.old_value, change.new_value, change.restored_default) == (20, 20, True)
