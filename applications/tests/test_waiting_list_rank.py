@@ -15,6 +15,8 @@ from applications.enums import EventKind
 from applications.services import candidature as candidature_services
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
+from ecandidat import parameters
+from ecandidat.models import ParameterOverride
 from ecandidat.parameters import set_parameters
 from ecandidat.settings import base
 from offers.enums import Avis
@@ -218,3 +220,18 @@ def test_display_changed_in_the_back_office_applies_to_the_next_recap(
 
     assertNotContains(_recap(client, moved_up), "Rang sur la liste complémentaire")
     assert "progress mails not sent (WAITING_LIST_RANK_DISPLAY=N): 2" in run("mail_waiting_list_progress")
+
+
+def test_the_recap_answers_with_the_environment_value_when_the_parameters_cannot_be_read(
+    settings, client, moved_up, monkeypatch
+):
+    # As between a deployment and its migration: the overrides' table is missing (on PostgreSQL the failed read
+    # must not abort the request's transaction: the page still reads the application after it).
+    settings.WAITING_LIST_RANK_DISPLAY = "R"
+    client.force_login(moved_up.candidate.user)
+    parameters.forget()
+    monkeypatch.setattr(ParameterOverride._meta, "db_table", "ecandidat_no_such_table")
+
+    response = _recap(client, moved_up)
+
+    assertContains(response, f"2 (au {moved_up.waiting_list_rank_at.astimezone().strftime('%d/%m/%Y')})")
