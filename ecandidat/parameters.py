@@ -192,6 +192,18 @@ PARAMETERS: tuple[Parameter, ...] = (
         ),
     ),
     Parameter(
+        "CATALOGUE_GROUPING",
+        "SCOL_MODE_TYPE_FORMATION",
+        Kind.CHOICE,
+        _("Grouping of the formations under each centre in the catalogue"),
+        _("The formation types are kept in Offre de formation › Types de formation."),
+        choices=(
+            ("DIP", _("Diploma type")),
+            ("NOM", _("Formation type")),
+            ("NO", _("No grouping")),
+        ),
+    ),
+    Parameter(
         "SVA_ALERT_DATE",
         "SVA_ALERT_DAT",
         Kind.CHOICE,

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
+from ecandidat import parameters
 from ecandidat.staff_text import shown
 from offers.models import Formation, collation_key, normalise
 
@@ -68,7 +69,7 @@ def build_catalogue(*, query: str, today: date) -> list[CentreBranch]:
     bytes), ties broken by id. Sorting here costs no query.
     """
     terms = normalise(query).split()
-    grouping = settings.CATALOGUE_GROUPING
+    grouping = parameters.get("CATALOGUE_GROUPING")
     centres: dict[int, CentreBranch] = {}
     diplomas: dict[tuple[int, int | None], DiplomaBranch] = {}
     for formation in sorted(Formation.objects.for_catalogue(), key=lambda row: _reading_order(row, grouping)):
@@ -156,7 +157,7 @@ def _reading_order(formation: Formation, grouping: str) -> tuple:
 
 def _cache_key(language: str | None, can_apply: bool, today: date) -> str:
     # The grouping is in the key: a change of it (environment, or the Paramètres screen) shows at once.
-    grouping = settings.CATALOGUE_GROUPING
+    grouping = parameters.get("CATALOGUE_GROUPING")
     return f"catalogue:{language or settings.LANGUAGE_CODE}:{grouping}:{int(can_apply)}:{today.isoformat()}"
 
 

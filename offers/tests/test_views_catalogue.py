@@ -6,7 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from ecandidat.parameters import set_parameters
 from ecandidat.tests.tables import card_table, card_table_roles
+from offers.models import FormationType
 from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -358,8 +360,6 @@ def test_a_change_replaces_the_cached_tree_of_every_language(
 
 
 def _grouping_data():
-    from offers.models import FormationType  # noqa: PLC0415 - the factories module has no factory for it
-
     centre = CentreFactory(label="UFR Sciences")
     continuing = FormationType.objects.create(
         code="FC", label="Formation continue", label_en="Continuing education", order=2
@@ -428,3 +428,15 @@ def test_a_change_of_grouping_is_shown_at_once_whatever_was_cached(client, setti
     settings.CATALOGUE_GROUPING = "NOM"
 
     assert _group_labels(client.get(URL))[0] == ("fr", "Formation initiale")
+
+
+def test_the_central_office_changes_the_grouping_in_the_parameters(
+    client, admin_user, django_capture_on_commit_callbacks
+):
+    _grouping_data()
+    assert _group_labels(client.get(URL))[0] == ("fr", "MASTER LMD")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"CATALOGUE_GROUPING": "NO"})
+
+    assert _group_labels(client.get(URL)) == []  # at once in this process, the others within 10 s
