@@ -103,7 +103,13 @@ def set_regime_and_fees(
     institution's language. Nothing is mailed: the candidate reads neither in eCandidat.
     """
     if not parameters.get("SIS_REGIME_ENTRY"):
-        raise BusinessRuleError(_("The entry of the régime and fees is not in use (SIS_REGIME_ENTRY)."))
+        raise BusinessRuleError(
+            _(
+                "The entry of the régime and fees is not in use: the central office turns it on in Paramètres "
+                "(“%(label)s”)."
+            )
+            % {"label": parameters.REGISTRY["SIS_REGIME_ENTRY"].label}
+        )
     if not isinstance(fee_exemption_comment, Keep):
         fee_exemption_comment = clean_complement(fee_exemption_comment)
     if not isinstance(fee_amount, Keep):
