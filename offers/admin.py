@@ -619,7 +619,7 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         "auto_waiting_list",
         "in_service",
     ]
-    list_filter = ["in_service", "mode", "auto_waiting_list", "centre", "diploma_type", "formation_type"]
+    list_filter = ["in_service", "mode", "auto_waiting_list", "centre", "diploma_type"]
     list_select_related = ["centre", "commission", "diploma_type"]  # the list shows no formation type
     search_fields = ["code", "title", "keywords"]
     autocomplete_fields = ["centre", "commission", "diploma_type"]

@@ -18,6 +18,7 @@ from offers.models import (
     DecisionLetterTemplate,
     DiplomaType,
     Formation,
+    FormationType,
     PieceType,
     Question,
 )
@@ -39,6 +40,13 @@ DIPLOMA_TYPES = [
     ("LPRO", "LICENCE PRO", 3),
     ("LIC", "LICENCE LMD", 4),
 ]
+
+# The institution's own "types de formation" (the catalogue's groups when CATALOGUE_GROUPING is NOM), by diploma.
+FORMATION_TYPES = [
+    ("FI", "Formation initiale", "Initial education", 1),
+    ("PRO", "Formation professionnalisante", "Vocational education", 2),
+]
+FORMATION_TYPE_OF_DIPLOMA = {"MASTER": "FI", "LIC": "FI", "MEEF": "PRO", "LPRO": "PRO"}
 
 APRIL_JUNE = (datetime.date(2017, 4, 24), datetime.date(2017, 6, 24))
 FEB_AUGUST = (datetime.date(2017, 2, 27), datetime.date(2017, 8, 25))
@@ -299,6 +307,12 @@ def seed(today: datetime.date | None = None) -> None:
         code: DiplomaType.objects.update_or_create(code=code, defaults={"label": label, "order": order})[0]
         for code, label, order in DIPLOMA_TYPES
     }
+    formation_types = {
+        code: FormationType.objects.update_or_create(
+            code=code, defaults={"label": label, "label_en": label_en, "order": order}
+        )[0]
+        for code, label, label_en, order in FORMATION_TYPES
+    }
     pieces = {}
     for order, (code, label, common, conditional) in enumerate(PIECES):
         piece, _ = PieceType.objects.update_or_create(
@@ -341,6 +355,7 @@ def seed(today: datetime.date | None = None) -> None:
                 "centre": centres[centre],
                 "commission": commissions[centre],
                 "diploma_type": diplomas[diploma],
+                "formation_type": formation_types[FORMATION_TYPE_OF_DIPLOMA[diploma]],
                 "mode": ApplicationMode.ONLINE,
                 "opens_on": opens + shift,
                 "closes_on": closes_on,

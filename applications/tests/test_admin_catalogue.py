@@ -85,7 +85,7 @@ def test_a_date_error_is_read_with_its_input(client, django_assert_num_queries, 
     url = reverse("admin:offers_formation_change", args=[formation.pk])
     data = form_data(client.get(url))
 
-    with django_assert_num_queries(40):  # the change page, rendered again with the form's errors
+    with django_assert_num_queries(41):  # the change page, rendered again with the form's errors
         response = client.post(url, {**data, "opens_on": "", "_save": "1"})
 
     html = response.content.decode()

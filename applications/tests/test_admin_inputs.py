@@ -37,7 +37,7 @@ FORMATION_TEXTS = {
 def test_english_versions_of_a_formation_say_they_are_english(admin_client, django_assert_num_queries, centre):
     formation = FormationFactory(centre=centre)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         response = admin_client.get(url)
     assert response.status_code == 200
     html = response.content.decode()
@@ -73,7 +73,7 @@ def test_in_the_english_back_office_the_french_versions_say_they_are_french(
 ):
     formation = FormationFactory(centre=centre)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(19):
         response = admin_client.get(url, headers={"accept-language": "en"})
     html = response.content.decode()
     assert '<html lang="en"' in html
