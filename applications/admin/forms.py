@@ -55,23 +55,60 @@ class StatusForm(forms.Form):
         return data
 
 
+class DecisionTypeSelect(forms.Select):
+    """The decision types, each option carrying its kind of avis (``data-avis``) for static/js/decision_form.js."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-avis"] = instance.avis
+        return option
+
+
+def _only_for(avis: Avis, widget: forms.Widget | None = None) -> forms.Widget:
+    """A widget marked as meaningful for one kind of avis only: the script shows its row for that kind alone."""
+    widget = widget or forms.TextInput()
+    widget.attrs["data-shown-for"] = avis.value
+    return widget
+
+
 class DecisionForm(forms.Form):
+    """ "Saisir un avis". With JavaScript, only the fields of the chosen kind of avis are shown (motivation for an
+    unfavourable one, rank for a complementary list, date, time and place for a preselection); without it every
+    field is shown, labelled with the kind it belongs to, and ``staff.record_decision`` ignores a value given for
+    another kind."""
+
     decision_type = forms.ModelChoiceField(
-        label=_("Decision"), queryset=DecisionType.objects.filter(in_service=True).order_by("avis", "label")
+        label=_("Decision"),
+        queryset=DecisionType.objects.filter(in_service=True).order_by("avis", "label"),
+        widget=DecisionTypeSelect,
     )
     refusal_reason = forms.ModelChoiceField(
         label=_("Reason (unfavourable decision)"),
         queryset=RefusalReason.objects.filter(in_service=True),
         required=False,
+        widget=_only_for(Avis.UNFAVOURABLE, forms.Select()),
     )
-    rank = forms.IntegerField(label=_("Rank (complementary list)"), min_value=1, required=False)
+    rank = forms.IntegerField(
+        label=_("Rank (complementary list)"),
+        min_value=1,
+        required=False,
+        widget=_only_for(Avis.COMPLEMENTARY_LIST, forms.NumberInput()),
+    )
     preselection_date = forms.DateField(
-        label=_("Preselection date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Preselection date"),
+        required=False,
+        widget=_only_for(Avis.PRESELECTION, forms.DateInput(attrs={"type": "date"})),
     )
     preselection_time = forms.TimeField(
-        label=_("Preselection time"), required=False, widget=forms.TimeInput(attrs={"type": "time"})
+        label=_("Preselection time"),
+        required=False,
+        widget=_only_for(Avis.PRESELECTION, forms.TimeInput(attrs={"type": "time"})),
     )
-    preselection_place = forms.CharField(label=_("Preselection place"), max_length=255, required=False)
+    preselection_place = forms.CharField(
+        label=_("Preselection place"), max_length=255, required=False, widget=_only_for(Avis.PRESELECTION)
+    )
     comment = forms.CharField(
         label=_("Comment"), required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3})
     )
@@ -80,6 +117,9 @@ class DecisionForm(forms.Form):
         required=False,
         help_text=_("The candidate appealed and the commission decided again: the mail says so."),
     )
+
+    class Media:
+        js = ["js/decision_form.js"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -3,6 +3,7 @@
 import datetime
 import html
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -382,6 +383,38 @@ def test_decision_form_keeps_input_and_says_what_is_missing(client, commission_m
     )
     assert response.status_code == 302
     assert application.decisions.get().rank == 4
+
+
+def test_the_decision_form_marks_each_field_with_the_kind_of_avis_it_serves(client, commission_member, application):
+    """static/js/decision_form.js shows only the fields of the chosen kind: each decision type says its kind, each
+    kind's field says which one it belongs to, and the script is on the page."""
+    unfavourable = decision_type(Avis.UNFAVOURABLE)
+    client.force_login(commission_member)
+
+    page = client.get(operation_url(application, "enter_decision")).content.decode()
+
+    assert f'<option value="{unfavourable.pk}" data-avis="DE">' in page
+    assert re.search(r'<select name="refusal_reason"[^>]* data-shown-for="DE"', page)
+    assert re.search(r'<input type="number" name="rank"[^>]* data-shown-for="LC"', page)
+    for name in ("preselection_date", "preselection_time", "preselection_place"):
+        assert re.search(rf'<input [^>]*name="{name}"[^>]* data-shown-for="PR"', page)
+    assert "data-shown-for" not in page.split('name="comment"')[1].split(">")[0]  # the comment is every kind's
+    assert "/static/js/decision_form.js" in page
+
+
+def test_a_value_typed_for_another_kind_of_avis_is_ignored(client, commission_member, application):
+    """Typed, then another kind chosen (the script hid the field; without it the field was in sight): the decision
+    keeps only what its kind means (``staff.record_decision``), so a hidden field never carries a stale value."""
+    client.force_login(commission_member)
+
+    response = client.post(
+        operation_url(application, "enter_decision"),
+        {"decision_type": decision_type(Avis.FAVOURABLE).pk, "rank": "4", "preselection_place": "Salle 12"},
+    )
+
+    assert response.status_code == 302
+    decision = application.decisions.get()
+    assert (decision.rank, decision.preselection_place) == (None, "")
 
 
 def test_an_operation_sent_back_with_errors_says_so_in_its_title(
