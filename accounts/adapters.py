@@ -13,7 +13,6 @@ from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -21,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, services
+from ecandidat import parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 
@@ -52,7 +52,7 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
         """An e-mail account: the campaign's window, and ``EMAIL_ACCOUNTS`` (eCandidat CANDIDAT_IS_COMPTE_EXTERNE_AUT:
         off, only the university's students create accounts, through the ENT)."""
-        if not settings.EMAIL_ACCOUNTS:
+        if not parameters.get("EMAIL_ACCOUNTS"):
             request.signup_closed_reason = gettext(
                 "Accounts are created through the ENT only: this university does not take applications from people "
                 "who are not its students here."

@@ -247,6 +247,26 @@ PARAMETERS: tuple[Parameter, ...] = (
         maximum=60,
     ),
     Parameter(
+        "EMAIL_ACCOUNTS",
+        "CANDIDAT_IS_COMPTE_EXTERNE_AUT",
+        Kind.BOOL,
+        _("Accounts with an e-mail address for candidates who are not students here"),
+        _(
+            "No: only the institution's students apply (through the ENT); the e-mail account creation is closed, "
+            "the accounts already created stay open."
+        ),
+    ),
+    Parameter(
+        "SIS_LOOKUP_BY_INE",
+        "CANDIDAT_IS_UTILISE_SYNCHRO_INE",
+        Kind.BOOL,
+        _("Student records looked up by INE for e-mail candidates"),
+        _(
+            "Yes: an e-mail candidate who types an INE known to the student records system gets their data from "
+            "it, as a student logging in through the ENT does."
+        ),
+    ),
+    Parameter(
         "INE_REQUIRED_FOR_FRENCH",
         "CANDIDAT_IS_INE_OBLI_FR",
         Kind.BOOL,
@@ -272,6 +292,15 @@ PARAMETERS: tuple[Parameter, ...] = (
             "Yes: staff enter each application's régime and situation des droits, sent in the Apogée OPI. Values "
             "already entered are kept when it is switched off."
         ),
+    ),
+    Parameter(
+        "OPI_BATCH_MAX",
+        "OPI_NB_BATCH_MAX",
+        Kind.INT,
+        _("Candidates sent to the student records per nightly OPI run"),
+        _("0: all of them. Beyond the number, the others wait for the next night."),
+        minimum=0,
+        maximum=100000,
     ),
 )
 

@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from ecandidat import parameters
 from ecandidat.faq import faq_entries
 from ecandidat.home_message import home_message
 from ecandidat.maintenance import hour_label
@@ -152,4 +153,4 @@ def signup_choice(request):
     """ "Créer un compte", as the guide splits it: a student of the university logs in with the ENT first (their
     account then carries the student records' data); anyone else creates an account with their e-mail address,
     unless ``EMAIL_ACCOUNTS`` is off."""
-    return render(request, "account/signup_choice.html", {"email_accounts": settings.EMAIL_ACCOUNTS})
+    return render(request, "account/signup_choice.html", {"email_accounts": parameters.get("EMAIL_ACCOUNTS")})

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import NumeroDossierHistory, User
 from accounts.tests.factories import CandidateUserFactory
 from ecandidat.models import OutboundEmail
+from ecandidat.parameters import set_parameters
 from offers.tests.factories import CampaignFactory
 
 SIGNUP = {
@@ -246,6 +247,19 @@ def test_without_email_accounts_the_signup_is_closed_and_says_why(client, campai
     assert not User.objects.filter(email=SIGNUP["email"]).exists()
     assert reverse("account_signup") not in choice
     assert "Seuls les étudiants de l'université candidatent ici" in choice
+
+
+def test_the_central_office_closes_email_accounts_in_the_parameters(
+    client, campaign, admin_user, django_capture_on_commit_callbacks
+):
+    """A live change (Paramètres): the next signup is refused, without a redeploy."""
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"EMAIL_ACCOUNTS": False})
+
+    client.post(reverse("account_signup"), SIGNUP)
+
+    assert not User.objects.filter(email=SIGNUP["email"]).exists()
+    assert reverse("account_signup") not in client.get(reverse("signup_choice")).content.decode()
 
 
 def test_with_email_accounts_the_choice_offers_them(client, campaign):

@@ -25,6 +25,7 @@ from applications.history import record_event, record_events
 from applications.models import Application, Candidate, Opi, OpiExport
 from applications.opi.backends import OpiBackend, get_backend
 from applications.opi.transfer import OpiCandidate
+from ecandidat import parameters
 from offers.enums import Avis
 from offers.models import Campaign
 
@@ -283,7 +284,7 @@ def transfer_opis(
         return None
     day = today or timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
-    cap = limit or settings.OPI_BATCH_MAX or None
+    cap = limit or parameters.get("OPI_BATCH_MAX") or None
     with transaction.atomic():
         candidate_ids, left = _selected_candidates(campaign, day=day, cap=cap)
         if left:

@@ -28,6 +28,7 @@ from applications.models import Candidate
 from applications.permissions import can_edit_personal_details
 from applications.services.dossier import import_from_sis, record_staff_change
 from applications.sis import SisStudent, StudentRecordsUnavailable, get_backend
+from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def sis_match_for_ine(candidate: Candidate | None) -> SisStudent | None:
     the names they typed; None otherwise, and when nothing is to be asked (switched off, dossier already imported,
     no INE) or the SIS does not answer (logged: the candidate goes on typing; the question comes at their next
     save)."""
-    if not settings.SIS_LOOKUP_BY_INE or candidate is None or candidate.sis_locked or not candidate.ine:
+    if not parameters.get("SIS_LOOKUP_BY_INE") or candidate is None or candidate.sis_locked or not candidate.ine:
         return None
     try:
         student = get_backend().find_by_ine(candidate.ine)
