@@ -24,7 +24,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from ecandidat import notifications
+from ecandidat import notifications, parameters
 from ecandidat.admin_base import InStaffScope
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import variable_rows
@@ -84,6 +84,21 @@ class FormationTypeAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "label_en", "order"]
     search_fields = ["code", "label", "label_en"]
     ordering = ["order", "label"]
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":  # says when these types are used, and whether they are now
+            grouping = parameters.REGISTRY["CATALOGUE_GROUPING"]
+            current = dict(grouping.choices)[parameters.get("CATALOGUE_GROUPING")]
+            self.message_user(
+                request,
+                _(
+                    "These types group the catalogue when “%(parameter)s” is “%(choice)s” (Paramètres); now: "
+                    "%(current)s."
+                )
+                % {"parameter": grouping.label, "choice": dict(grouping.choices)["NOM"], "current": current},
+                messages.INFO,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 def _status_label(name: str) -> str:

@@ -440,3 +440,15 @@ def test_the_central_office_changes_the_grouping_in_the_parameters(
         set_parameters(actor=admin_user, values={"CATALOGUE_GROUPING": "NO"})
 
     assert _group_labels(client.get(URL)) == []  # at once in this process, the others within 10 s
+
+
+def test_the_formation_types_list_says_when_they_are_used(admin_client, settings, django_assert_num_queries):
+    settings.CATALOGUE_GROUPING = "DIP"
+
+    with django_assert_num_queries(8):  # session, user, scope, the list and its count, the message stored
+        response = admin_client.get(reverse("admin:offers_formationtype_changelist"))
+
+    assert (
+        "Ces types classent l&#x27;offre de formation quand « Classement des formations sous chaque centre dans "
+        "l&#x27;offre de formation » vaut « Type de formation » (Paramètres) ; actuellement : Type de diplôme."
+    ) in response.content.decode()
