@@ -445,7 +445,7 @@ def test_the_central_office_changes_the_grouping_in_the_parameters(
 def test_the_formation_types_list_says_when_they_are_used(admin_client, settings, django_assert_num_queries):
     settings.CATALOGUE_GROUPING = "DIP"
 
-    with django_assert_num_queries(8):  # session, user, scope, the list and its count, the message stored
+    with django_assert_num_queries(8):  # the admin list page of a small table, the message costs none
         response = admin_client.get(reverse("admin:offers_formationtype_changelist"))
 
     assert (
