@@ -36,7 +36,9 @@ def staff_from_directory_view(request: HttpRequest, *, model_admin) -> HttpRespo
         raise PermissionDenied
     form = StaffFromDirectoryForm(data=request.POST or None)
     if not directory.is_configured():
-        form.add_error(None, NO_DIRECTORY)
+        # A message on this page, not the form's error: a form never posted takes none (Django's add_error needs
+        # cleaned data), and the page opened from the list's button failed (a 500) where no directory is set.
+        messages.error(request, NO_DIRECTORY)
     elif request.method == "POST" and form.is_valid():
         try:
             user = directory.create_staff_from_directory(identifier=form.cleaned_data["identifier"], actor=actor)

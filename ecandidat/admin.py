@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.admin.widgets import AutocompleteMixin
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
@@ -11,7 +12,14 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
-from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, eliding_french_titles, refusing_forged_selections
+from ecandidat.admin_base import (
+    CentralOfficeOnly,
+    ReadOnly,
+    eliding_french_titles,
+    keeping_convertible_choices,
+    refusing_forged_lookups,
+    refusing_forged_selections,
+)
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
 from ecandidat.admin_inputs import mark_language
 from ecandidat.admin_parameters import central_view, parameters_view
@@ -38,6 +46,10 @@ from ecandidat.staff import is_central
 admin.ModelAdmin.response_action = refusing_forged_selections(admin.ModelAdmin.response_action)  # type: ignore[method-assign]
 # Django's French titles say "Ajout de étiquette": French elides ("Ajout d'étiquette").
 admin.ModelAdmin.render_change_form = eliding_french_titles(admin.ModelAdmin.render_change_form)  # type: ignore[method-assign]
+# A list's query string with a filter the database cannot run (?created_at__year=0) is a 400, not a 500.
+admin.ModelAdmin.lookup_allowed = refusing_forged_lookups(admin.ModelAdmin.lookup_allowed)  # type: ignore[method-assign]
+# An autocomplete field posted with a value that is not an id ("abc") shows the form's message, not a 500.
+AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optgroups)  # type: ignore[method-assign]
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")

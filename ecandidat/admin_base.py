@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin import helpers
-from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import prepare_lookup_value
+from django.core.exceptions import EmptyResultSet, FullResultSet, SuspiciousOperation, ValidationError
+from django.core.validators import validate_ipv46_address
+from django.db import DEFAULT_DB_ALIAS, models
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.expressions import Col
+from django.db.models.lookups import Lookup
+from django.db.models.sql.where import WhereNode
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import get_language, gettext_lazy
 
@@ -141,6 +149,22 @@ class ForgedSelection(SuspiciousOperation):
     ``django.security.ForgedSelection``)."""
 
 
+class ForgedListQuery(SuspiciousOperation):
+    """A list's filters that the list itself refuses (a field it does not have: ``?tab=x``), read by another page
+    of the list (its exports): a 400, logged under ``django.security.ForgedListQuery``. The list's links only carry
+    the filters it made; the list answers the same query string with Django's ``?e=1``."""
+
+
+def changelist_of(model_admin: Any, request: HttpRequest) -> Any:
+    """``model_admin``'s ``ChangeList`` for ``request``'s query string, or :class:`ForgedListQuery` where the list
+    would refuse it (Django's ``IncorrectLookupParameters``, which only the list's own view turns into an answer:
+    elsewhere, a 500)."""
+    try:
+        return model_admin.get_changelist_instance(request)
+    except IncorrectLookupParameters as error:
+        raise ForgedListQuery(f"list filters refused: {str(error)[:200]}") from None
+
+
 def refusing_forged_selections(response_action: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap ``ModelAdmin.response_action`` so that a selection holding a value that is not one of the model's ids
     ("abc", "") is refused before the action reads it: Django filters ``pk__in`` with it and the action fails on the
@@ -183,3 +207,98 @@ def eliding_french_titles(render_change_form: Callable[..., Any]) -> Callable[..
         return render_change_form(model_admin, request, context, *args, **kwargs)
 
     return elided
+
+
+def keeping_convertible_choices(optgroups: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap the admin's autocomplete widget's ``optgroups`` (``AutocompleteMixin``: the ``autocomplete_fields`` of
+    every ModelAdmin) so that a posted value the related model's id cannot be ("abc") is left out of the options it
+    reads back. A form refused for another field is shown again with what was posted, and Django filtered the related
+    rows with that value: "Field 'id' expected a number" (a 500) instead of the form's own message next to the field,
+    which it still gets ("Select a valid choice"). Applied once, in ``ecandidat/admin.py``."""
+
+    @wraps(optgroups)
+    def kept(widget: Any, name: str, value: list[Any], *args: Any, **kwargs: Any) -> Any:
+        remote = widget.field.remote_field
+        target = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+        return optgroups(widget, name, [choice for choice in value if _converts(target, choice)], *args, **kwargs)
+
+    return kept
+
+
+def _converts(field: Any, value: Any) -> bool:
+    try:
+        field.to_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+# Comparisons PostgreSQL makes on an inet column itself, which refuse a value that is not an address; the others
+# (contains, startswith…) compare its text, HOST(column).
+_INET_COMPARISONS = {"exact", "gt", "gte", "lt", "lte", "in", "range"}
+
+
+def refusing_forged_lookups(lookup_allowed: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.lookup_allowed`` so that a list's query string holding a filter the database cannot run is
+    refused with a 400 (``DisallowedModelAdminLookup``) instead of failing on it (a 500), on every ModelAdmin (ours
+    and the packages'). Django lets any lookup on the list's own fields through and catches only the values it
+    cannot *build* a filter with (``?e=1``); these pass that step and fail later, when the list counts its rows:
+
+    - a year out of the calendar's range on a date: ``?created_at__year=0`` (or 10000, or 25 digits), ``__iso_year``;
+    - a range (``?received_on__range=1``, ``=a,b``): Django does not split its value, so the database gets one
+      bound for each character (``IndexError``, ``TypeError``);
+    - a regular expression (``__regex``, ``__iregex``): PostgreSQL refuses the malformed ones (``(``) and its syntax
+      is not Python's, so none is checked; no link of ours filters with one;
+    - a value that is not an IP address compared with an address column (``?used_from__exact=abc``).
+
+    No list filter, link or saved filter of ours makes such a query string. Applied once, in ``ecandidat/admin.py``."""
+
+    @wraps(lookup_allowed)
+    def checked(model_admin: Any, lookup: str, value: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> bool:
+        if not lookup_allowed(model_admin, lookup, value, request, *args, **kwargs):
+            return False
+        return runnable_lookup(model_admin.model, lookup, value)
+
+    return checked
+
+
+def runnable_lookup(model: type[models.Model], lookup: str, value: Any) -> bool:
+    """Whether the database can filter ``model`` with ``lookup=value`` as the admin's list would (its query string's
+    value: ``__in`` split on commas, ``__isnull`` read as a flag). Nothing is read: the query is only compiled."""
+    if lookup.rsplit(LOOKUP_SEP, 1)[-1] in {"regex", "iregex", "range"}:
+        return False
+    try:
+        query = model._default_manager.filter(**{lookup: prepare_lookup_value(lookup, value)}).query
+    except Exception:  # as Django's list: what it cannot build, it refuses itself (?e=1), or a filter of ours reads it
+        return True
+    try:
+        query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+    except (EmptyResultSet, FullResultSet):
+        return True
+    except (ValueError, TypeError, IndexError, OverflowError):
+        return False
+    return all(_comparable(node) for node in _lookups(query.where))
+
+
+def _lookups(node: WhereNode):
+    for child in node.children:
+        if isinstance(child, WhereNode):
+            yield from _lookups(child)
+        elif isinstance(child, Lookup):
+            yield child
+
+
+def _comparable(lookup: Lookup) -> bool:
+    if not (
+        isinstance(lookup.lhs, Col)
+        and isinstance(lookup.lhs.output_field, models.GenericIPAddressField)
+        and lookup.lookup_name in _INET_COMPARISONS
+    ):
+        return True
+    values = lookup.rhs if isinstance(lookup.rhs, (list, tuple, set)) else [lookup.rhs]
+    try:
+        for address in values:
+            validate_ipv46_address(address)
+    except ValidationError:
+        return False
+    return True

@@ -269,6 +269,15 @@ class SisRecordAdmin(admin.ModelAdmin):
     readonly_fields = ["student_number", "ine", "data", "imported_at"]
     show_full_result_count = False
 
+    # Rows come from the student records system's import (sync_sis, import_sis); every field is read-only here, so
+    # "Ajouter" saved an empty row the database refuses (a 500: "data" cannot be null) and "Enregistrer" only moved
+    # the import date.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 def _shown(value) -> str:
     if value in (None, ""):

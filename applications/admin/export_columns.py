@@ -28,6 +28,7 @@ from applications.export_columns import (
 )
 from applications.models import ExportColumns
 from ecandidat import exports
+from ecandidat.admin_base import changelist_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def _filtered_queryset(model_admin, request, filters: str):
     """The list's queryset with the filters of the page the export was asked from (the user's scope applies)."""
     filtered = copy.copy(request)
     filtered.GET = QueryDict(filters)
-    return model_admin.get_changelist_instance(filtered).get_queryset(filtered)
+    return changelist_of(model_admin, filtered).get_queryset(filtered)
 
 
 def export_columns_view(model_admin, request):
@@ -70,8 +71,9 @@ def export_columns_view(model_admin, request):
         if not keys:
             form.add_error("columns", _("Tick at least one column."))
     if keys:
-        ExportColumns.objects.update_or_create(user=request.user, defaults={"columns": keys})
+        # The list's filters first: filters the list refuses are a 400 (ForgedListQuery) before the choice is saved.
         queryset = _filtered_queryset(model_admin, request, form.cleaned_data["filters"])
+        ExportColumns.objects.update_or_create(user=request.user, defaults={"columns": keys})
         count = queryset.count()
         if count > STREAMED_EXPORT_LIMIT:
             form.add_error(

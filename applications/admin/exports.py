@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from applications.admin.listing import export_review_columns, with_export_data
 from ecandidat import exports
-from ecandidat.admin_base import bound_view
+from ecandidat.admin_base import bound_view, changelist_of
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def export_view(request, fmt, *, model_admin):
         raise Http404
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    changelist = model_admin.get_changelist_instance(request)
+    changelist = changelist_of(model_admin, request)  # the list's query string, refused as the list would
     queryset = with_export_data(changelist.get_queryset(request))
     count = queryset.count()
     if count > EXPORT_LIMIT:

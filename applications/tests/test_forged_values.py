@@ -3,16 +3,23 @@ refuses (no keyboard types it, but a forged request or an odd paste can carry it
 URL. Each place that took them to the database answered a 500 on PostgreSQL (found on 2026-12-01 by posting them to
 the back office's raw POST values, list filters and the pieces pages); on SQLite, NUL was stored. Now: a message
 next to what carried it, a 400 for a query string, a 404 for an id, and nothing written (``ecandidat/text.py``,
-``ecandidat/prepared.py``)."""
+``ecandidat/prepared.py``).
+
+A second sweep (the same day: every page and back-office screen, with out-of-range dates and numbers, over-long and
+malformed values, odd uploads and methods) found more 500s, tested below: list filters the database cannot run,
+exports reading filters the list refuses, an autocomplete field posted with a value that is not an id, the student
+records' "Ajouter", and the directory page where no directory is set."""
 
 import html
 
 import pytest
 from django.urls import reverse
 
+from accounts.models import User
 from applications.enums import PieceStatus
-from applications.models import ApplicationNote, SavedFilter
+from applications.models import ApplicationNote, ExportColumns, SavedFilter, SisRecord
 from applications.tests.factories_candidature import make_application, with_file
+from offers.models import Commission
 from offers.tests.factories import FormationFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("back_office_in_french")]
@@ -150,3 +157,142 @@ def test_an_action_on_a_forged_selection_gets_a_400(
 
 
 QUERIES_BEFORE_THE_ACTION = {CHANGELIST: 14, "admin:ecandidat_outboundemail_changelist": 6}
+
+
+# --- list filters the database cannot run ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "created_at__year=0",  # "year 0 is out of range", when the list counted its rows
+        "created_at__year=10000",
+        f"received_on__year={'9' * 25}",  # OverflowError
+        "received_on__iso_year=0",
+        "received_on__range=1",  # one bound per character: IndexError
+        "dossier_status__range=a,b",  # three bounds for two placeholders: TypeError
+        "dossier_status__regex=(",  # PostgreSQL: "invalid regular expression" (DataError)
+        "dossier_status__iregex=[a",
+    ],
+)
+def test_a_list_filter_the_database_cannot_run_gets_a_400(client, django_assert_num_queries, centre_manager, query):
+    """Django lets any lookup on the list's own fields through the query string and refuses only the values it cannot
+    build a filter with (``?e=1``); these passed that step and failed when the list counted its rows (a 500 on every
+    list, ours and the packages'). ``ecandidat.admin_base.refusing_forged_lookups`` refuses them first."""
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(6):  # session, user, scope in the request's savepoint, rolled back; no row read
+        response = client.get(f"{reverse(CHANGELIST)}?{query}")
+
+    assert response.status_code == 400
+    assert "Requête incorrecte" in response.content.decode()
+
+
+@pytest.mark.parametrize(("query", "status"), [("used_from__exact=abc", 400), ("used_from__exact=127.0.0.1", 200)])
+def test_an_address_filter_takes_an_address(client, superuser, query, status):
+    """PostgreSQL compares an address column (inet) with addresses only: "invalid input syntax for type inet" (a
+    DataError, a 500) for anything else."""
+    client.force_login(superuser)
+
+    response = client.get(f"{reverse('admin:accounts_staffenrolmenttoken_changelist')}?{query}")
+
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("query", ["created_at__year=2026", "cancelled_at__isnull=True", "dossier_status__in=RE,CO"])
+def test_a_list_filter_the_database_can_run_is_kept(client, centre_manager, application, query):
+    client.force_login(centre_manager)
+
+    response = client.get(f"{reverse(CHANGELIST)}?{query}")
+
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 1
+
+
+# --- autocomplete fields posted with a value that is not an id ------------------------------------------------------
+
+
+def test_an_autocomplete_field_posted_with_a_value_that_is_not_an_id_is_refused_next_to_it(
+    client, django_assert_num_queries, superuser, centre
+):
+    """Django's autocomplete widget read the posted value back from the database to show the form again: "Field 'id'
+    expected a number but got 'abc'" (a 500). Now the form's own message, next to the field, and nothing saved."""
+    client.force_login(superuser)
+
+    with django_assert_num_queries(9):  # session, user, two savepoints, the code's uniqueness, the page's; no centre
+        response = client.post(
+            reverse("admin:offers_commission_add"),
+            {"centre": "abc", "code": "C1", "label": "Commission", "shown_statuses": ["shows_received"]},
+        )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["centre"] == [
+        "Sélectionnez un choix valide. Ce choix ne fait pas partie de ceux disponibles."
+    ]
+    assert not Commission.objects.filter(code="C1").exists()
+
+
+# --- student records: the import's rows, not typed -------------------------------------------------------------------
+
+
+def test_student_records_are_neither_added_nor_changed_in_the_back_office(client, superuser):
+    """Every field is read-only: "Ajouter" saved an empty row the database refuses ("data" cannot be null: a 500)."""
+    record = SisRecord.objects.create(student_number="12345678", data={"nom": "MARTIN"})
+    client.force_login(superuser)
+
+    added = client.post(reverse("admin:applications_sisrecord_add"), {})
+    changed = client.post(reverse("admin:applications_sisrecord_change", args=[record.pk]), {})
+
+    assert (added.status_code, changed.status_code) == (403, 403)
+    assert list(SisRecord.objects.values_list("student_number", flat=True)) == ["12345678"]
+    assert client.get(reverse("admin:applications_sisrecord_change", args=[record.pk])).status_code == 200
+
+
+# --- the list's exports read the list's query string ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_export_with_filters_the_list_refuses_gets_a_400(client, django_assert_num_queries, centre_manager, fmt):
+    """The list answers a filter on a field it does not have (``?tab=x``) with Django's ``?e=1``; its exports, which
+    read the same query string, failed on it (IncorrectLookupParameters: a 500)."""
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(10):  # session, user, scope, the filters' choices (savepoint, rolled back); no row
+        response = client.get(reverse("admin:applications_application_export", args=[fmt]) + "?tab=x")
+
+    assert response.status_code == 400
+    assert "Requête incorrecte" in response.content.decode()
+
+
+def test_an_export_with_chosen_columns_and_refused_filters_gets_a_400_and_saves_no_choice(
+    client, django_assert_num_queries, centre_manager
+):
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(11):  # as above, and the saved choice read (the one to show); nothing written
+        response = client.post(
+            reverse("admin:applications_application_export_columns"),
+            {"columns": ["numero"], "fmt": "csv", "filters": "tab=x"},
+        )
+
+    assert response.status_code == 400
+    assert not ExportColumns.objects.exists()  # the choice is saved with the export only
+
+
+# --- the directory page where no directory is set -------------------------------------------------------------------
+
+
+def test_the_directory_page_says_no_directory_is_set(client, django_assert_num_queries, central_manager, settings):
+    """The page opened from the accounts' list put its message on a form never posted (Django's ``add_error`` needs
+    cleaned data): a 500 wherever LDAP_URL is empty, the default. Now the message on the page, nothing created."""
+    settings.LDAP_URL = ""
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(7):  # session, user, scope, the user's and groups' permissions (savepoint)
+        opened = client.get("/gestion/accounts/user/from-directory/")
+    posted = client.post("/gestion/accounts/user/from-directory/", {"identifier": "sophie.gestion"})
+
+    for response in (opened, posted):
+        assert response.status_code == 200
+        assert "Aucun annuaire n’est configuré (LDAP_URL)." in response.content.decode()
+    assert not User.objects.filter(username="sophie.gestion").exists()
