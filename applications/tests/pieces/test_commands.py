@@ -1,5 +1,6 @@
 import datetime
 
+import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import call_command
@@ -10,6 +11,8 @@ from applications.services import pieces as services
 from applications.tests.factories_candidature import DecisionFactory, decision_type
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
+from ecandidat.batches import BatchAlreadyRunning
+from ecandidat.models import BatchRun
 from offers.enums import Avis
 
 
@@ -53,3 +56,26 @@ def test_remove_orphan_files_sweeps_letters_and_packs_no_row_holds(application, 
     assert default_storage.exists(held)
     assert not default_storage.exists(letter_orphan)
     assert not default_storage.exists(pack_orphan)
+
+
+def test_remove_orphan_files_is_a_batch_recorded_single_and_limited(application, time_machine):
+    """Like every nightly batch (README, "Nightly batches"): its run is in the batch history, a second run refuses to
+    start while one runs, and --limit bounds it (it was a plain command: no history, no lock, no --limit)."""
+    code = application.campaign.code
+    first = default_storage.save(f"{code}/orphan-1.pdf", ContentFile(b"%PDF"))
+    second = default_storage.save(f"{code}/orphan-2.pdf", ContentFile(b"%PDF"))
+    time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2))
+
+    call_command("remove_orphan_files", "--dry-run")
+    dry = BatchRun.objects.get(name="remove_orphan_files")
+    assert (dry.dry_run, dry.status, dry.counts) == (True, BatchRun.Status.FINISH, {"orphan files to delete": 2})
+
+    call_command("remove_orphan_files", "--limit", "1")
+    assert [default_storage.exists(name) for name in (first, second)].count(True) == 1
+    run = BatchRun.objects.filter(dry_run=False).get(name="remove_orphan_files")
+    assert (run.status, run.counts) == (BatchRun.Status.FINISH, {"orphan files deleted": 1})
+
+    BatchRun.objects.create(name="remove_orphan_files")
+    with pytest.raises(BatchAlreadyRunning):
+        call_command("remove_orphan_files")
+    assert [default_storage.exists(name) for name in (first, second)].count(True) == 1

@@ -2,17 +2,19 @@
 
 Only files under a campaign prefix (``<campaign code>/``), the quarantine and the prefixes that higher layers declare
 with ``documents.storage.register_file_owner`` (decision letters, commission packs) are considered, and only those
-older than an hour, so uploads and builds in flight are spared.
+older than an hour, so uploads and builds in flight are spared. A nightly batch like the others (``manage.py
+nightly``): its run is recorded in the batch history, a second run refuses to start while one runs, ``--dry-run``
+lists the files without deleting them and ``--limit N`` deletes at most N.
 """
 
 import datetime
 
 from django.core.files.storage import default_storage
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from documents.models import Document
 from documents.storage import QUARANTINE_PREFIX, file_owners
+from ecandidat.batches import BatchCommand
 from offers.models import Campaign
 
 MIN_AGE = datetime.timedelta(hours=1)
@@ -48,17 +50,18 @@ def orphan_files(*, now=None) -> list[str]:
     return orphans
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Delete stored files of campaigns that no document row points to (older than one hour)."
+    batch_name = "remove_orphan_files"
 
-    def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="List the files without deleting them.")
-
-    def handle(self, *args, dry_run=False, **options):
-        orphans = orphan_files()
+    def work(self, report, *, dry_run, limit):
+        orphans = orphan_files()[:limit] if limit is not None else orphan_files()
         for name in orphans:
             if not dry_run:
-                default_storage.delete(name)
+                try:
+                    default_storage.delete(name)
+                except Exception as exc:  # a storage hiccup on one file: reported, the others still go
+                    report.error(f"{name}: {type(exc).__name__}: {exc}")
+                    continue
             self.stdout.write(name)
-        verb = "would be deleted" if dry_run else "deleted"
-        self.stdout.write(f"{len(orphans)} orphan file(s) {verb}.")
+            report.add("orphan files to delete" if dry_run else "orphan files deleted")
