@@ -120,7 +120,7 @@ REFRESH_SECONDS = 3
 
 
 def bulk_release(model_admin, request, applications):
-    """A selection above ``BACKGROUND_RELEASE_FROM``: queue it and open its progress page (None: run it here)."""
+    """A selection of ``BACKGROUND_RELEASE_FROM`` or more: queue it and open its progress page (None: run it here)."""
     if len(applications) < BACKGROUND_RELEASE_FROM:
         return None
     try:

@@ -6,8 +6,8 @@ the project's services (the same ones ``seed_demo`` uses): no shortcut in applic
 
 The JSON written lists, per candidate, a logged-in session key (``Client.force_login``: the load test measures
 page views and uploads, not the password hasher), a CSRF secret and the upload slots (application, piece type).
-``--reset-uploads`` removes, through ``documents.services.remove_piece``, every file uploaded since the seed, so
-that the next rush step finds its slots empty again.
+``--reset-uploads`` removes, through ``applications.services.pieces.remove_piece``, every file uploaded since the
+seed, so that the next rush step finds its slots empty again.
 """
 
 import argparse
