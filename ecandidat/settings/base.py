@@ -21,6 +21,9 @@ VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 # --- Core -------------------------------------------------------------------------------------------------
 SECRET_KEY = env_required("SECRET_KEY")
+# Key rotation: the previous keys, comma-separated, still accepted for what they signed (sessions, reset links) until
+# those expire; each must be as strong as SECRET_KEY (ecandidat/checks.py).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

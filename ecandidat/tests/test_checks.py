@@ -78,6 +78,36 @@ def test_production_like_ci_passes_with_clamd_address_none_said_explicitly():
     assert result.returncode == 0, result.stderr
 
 
+def test_a_weak_fallback_key_from_the_environment_is_refused_and_a_strong_one_accepted():
+    """SECRET_KEY_FALLBACKS (key rotation) comes from the environment like SECRET_KEY, and is checked the same way:
+    production is base.py plus the environment, so a setting not read from it cannot be set at all."""
+    strong = secrets.token_urlsafe(64)
+    weak = _manage(
+        "check",
+        "--deploy",
+        **PRODUCTION_ENV,
+        SECRET_KEY=strong,
+        CLAMD_ADDRESS="none",
+        SECRET_KEY_FALLBACKS=f"{secrets.token_urlsafe(64)},old-short-key",
+    )
+
+    assert weak.returncode == 1
+    assert "SECRET_KEY_FALLBACKS[1] is not fit for production: it has 13 characters, fewer than 50." in weak.stderr
+    assert "SECRET_KEY_FALLBACKS[0]" not in weak.stderr
+
+    rotated = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        **PRODUCTION_ENV,
+        SECRET_KEY=strong,
+        CLAMD_ADDRESS="none",
+        SECRET_KEY_FALLBACKS=secrets.token_urlsafe(64),
+    )
+    assert rotated.returncode == 0, rotated.stderr
+
+
 def test_development_settings_keep_their_key_and_run_without_clamd():
     result = _manage("check", DJANGO_SETTINGS_MODULE="ecandidat.settings.dev")
 
