@@ -2,7 +2,7 @@
 
 import io
 
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from ecandidat.batches import BatchAlreadyRunning
@@ -30,8 +30,6 @@ BATCHES = [
     "prune_outbox",
     "prune_batch_history",  # last: the runs above are recorded first (eCandidat BATCH_DESTRUCT_HISTO)
 ]
-# Batches another app provides once it ships them (the documents app's orphan files); skipped until then.
-OPTIONAL = {"remove_orphan_files"}
 
 
 class Command(BaseCommand):
@@ -42,11 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, **options):
         failed = []
-        available = get_commands()
         for name in BATCHES:
-            if name in OPTIONAL and name not in available:
-                self.stdout.write(f"{name}: not installed, skipped")
-                continue
             out, err = io.StringIO(), io.StringIO()
             try:
                 call_command(name, dry_run=dry_run, stdout=out, stderr=err)
