@@ -348,9 +348,18 @@ def operation_view(request, object_id, name, *, model_admin):
     change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
     form = _form(operation, request, request.POST if request.method == "POST" else None, application)
     if request.method == "POST" and form.is_valid():
-        done, failures = run_operation(request, operation, [application], form)
-        report(request, operation, done, failures)
-        return HttpResponseRedirect(change_url)
+        try:
+            with transaction.atomic():
+                operation.run(application, form, request.user)
+        except BusinessRuleError as error:
+            # One application: its refusal is said above the form, which keeps what was typed (a comment for the
+            # candidate's mail, a reason), instead of a flash message on the dossier and an empty form to refill.
+            logger.info("back office %s by %s refused: %s", operation.name, request.user.username, error)
+            form.add_error(None, str(error))
+        else:
+            logger.info("back office %s by %s: 1 done", operation.name, request.user.username)
+            report(request, operation, 1, [])
+            return HttpResponseRedirect(change_url)
     return operation_page(model_admin, request, operation, form, [application], bulk=False)
 
 

@@ -14,7 +14,7 @@ from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, ApplicationTag, Tag
 from applications.pieces import piece_rows
 from applications.services import candidature, review, staff
-from applications.tests.factories_candidature import decision_type, make_application, with_file
+from applications.tests.factories_candidature import decide, decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
@@ -210,6 +210,29 @@ def test_a_status_date_in_the_future_or_without_meaning_is_refused_next_to_it(
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.INCOMPLETE
     assert not OutboundEmail.objects.exists()
+
+
+def test_a_refused_status_on_one_application_keeps_what_was_typed(
+    client, django_assert_num_queries, centre_manager, application
+):
+    """ "Complet" on a dossier whose pieces are not all validated is refused by the service: the manager sees why
+    above the form, with the comment for the candidate's mail still typed, not a flash message on the dossier and
+    an empty form to fill in again."""
+    with_file(application)
+    client.force_login(centre_manager)
+    typed = {"target": "CO", "comment": "Merci, votre dossier est complet."}
+
+    with django_assert_num_queries(18):  # the service's checks, rolled back, then the page again
+        response = client.post(operation_url(application, "set_status"), typed, HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+    (refusal,) = response.context["form"].non_field_errors()
+    assert "non validée" in refusal
+    assert "Merci, votre dossier est complet.</textarea>" in response.content.decode()
+    assert "<title>Erreur :" in response.content.decode()
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED
+    assert not OutboundEmail.objects.filter(code="STATUT_CO").exists()
 
 
 def test_the_service_refuses_a_future_date_whatever_the_caller(centre_manager, formation, campaign):
@@ -558,6 +581,23 @@ def test_change_page_query_count_does_not_grow(
     with django_assert_num_queries(QUERIES_CHANGE):
         response = client.get(change_url(applications[0]))
     assert "Relevé de notes" in response.content.decode()
+
+
+def test_the_reading_page_gives_the_actual_rank_on_the_complementary_list(
+    client, django_assert_num_queries, centre_manager, formation, campaign
+):
+    """The commission entered rank 2; nobody is ranked before her, so the candidate reads rank 1 (the list's rank
+    column says 1): the dossier says so too, not only the entered rank in its Avis table."""
+    application = make_application(formation, campaign=campaign)
+    decide(application, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=2)
+    application.refresh_from_db()
+    assert application.waiting_list_rank == 1
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_CHANGE):  # the rank is a column of the application: no query more
+        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert "Rang réel sur la liste complémentaire : <strong>1</strong>" in response.content.decode()
 
 
 @pytest.fixture(autouse=True)
