@@ -246,16 +246,41 @@ def neighbours(model_admin, request, application) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - a stale or hand-made filter string: no navigation rather than an error
         logger.info("review navigation: unusable list filters %r", filters)
         return nav
-    if application.pk not in ids:
-        return nav
-    index = ids.index(application.pk)
+    if application.pk in ids:
+        index = ids.index(application.pk)
+        nav.update(position=index + 1, count=len(ids))
+        previous_ids, next_ids = ids[:index], ids[index + 1 :]
+    else:
+        # The action just taken moved the application out of the list ("Pièces à contrôler" once its last piece
+        # is checked, "Avis à valider" once validated): its neighbours are those around the place it held, in the
+        # list's order, so the manager goes on from here rather than from the list.
+        previous_ids, next_ids = _around_the_place_it_held(changelist, application)
+        if not (previous_ids or next_ids):
+            return nav
+        nav["left_the_list"] = True
     nav.update(
-        position=index + 1,
-        count=len(ids),
-        previous_url=change_url(ids[index - 1], filters) if index > 0 else "",
-        next_url=change_url(ids[index + 1], filters) if index + 1 < len(ids) else "",
+        previous_url=change_url(previous_ids[-1], filters) if previous_ids else "",
+        next_url=change_url(next_ids[0], filters) if next_ids else "",
     )
     return nav
+
+
+def _around_the_place_it_held(changelist: ChangeList, application) -> tuple[list[int], list[int]]:
+    """The ids before and after ``application`` in the list's order, the list's filters and search set aside for it
+    alone (one query, only when it is no longer in the list)."""
+    listed = changelist.queryset.prefetch_related(None)
+    alone = changelist.root_queryset.filter(pk=application.pk)
+    if listed.query.distinct:
+        alone = alone.distinct()
+    try:
+        ids = list((listed | alone).values_list("pk", flat=True)[: NEIGHBOUR_LIMIT + 1])
+    except Exception:  # noqa: BLE001 - a list whose query cannot be widened: the navigation is left out
+        logger.info("review navigation: the list could not be widened to application %s", application.pk)
+        return [], []
+    if application.pk not in ids:
+        return [], []
+    index = ids.index(application.pk)
+    return ids[:index], ids[index + 1 :]
 
 
 def review_context(model_admin, request, application, *, can_manage: bool, can_decide: bool) -> dict[str, Any]:

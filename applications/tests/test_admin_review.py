@@ -712,6 +712,28 @@ def test_next_and_previous_follow_the_filtered_sorted_list(client, centre_manage
     assert "Candidature 2 sur 3 dans la liste" in response.content.decode()
 
 
+def test_next_goes_on_from_an_application_that_just_left_the_filtered_list(
+    client, django_assert_num_queries, centre_manager, formation, campaign
+):
+    """A manager works through "Réceptionné": declared Complet, the dossier leaves the list, and "Suivant" goes on to
+    the one after it (it used to vanish: back to the list for each dossier)."""
+    first, second, third = (make_application(formation, campaign=campaign) for _ in range(3))
+    filters = urlencode({"dossier_status__exact": "RE", "o": "-2"})
+    ordered = sorted([first, second, third], key=lambda a: a.candidate.user.username, reverse=True)
+    ordered[1].dossier_status = DossierStatus.COMPLETE
+    ordered[1].save(update_fields=["dossier_status"])
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_PAGE + 1):  # the list's ids once more, this application with them
+        response = client.get(change_url(ordered[1]) + "?" + urlencode({"_changelist_filters": filters}))
+
+    nav = response.context["nav"]
+    assert nav["position"] == 0
+    assert nav["previous_url"] == change_url(ordered[0]) + "?" + urlencode({"_changelist_filters": filters})
+    assert nav["next_url"] == change_url(ordered[2]) + "?" + urlencode({"_changelist_filters": filters})
+    assert "N’est plus dans la liste filtrée" in response.content.decode()
+
+
 def test_the_two_list_navigations_have_their_own_names(client, django_assert_num_queries, centre_manager, application):
     """Above and below the dossier, the same landmark twice under one name: a screen reader's list of landmarks
     could not tell them apart (RGAA 12.6; axe-core landmark-unique)."""
