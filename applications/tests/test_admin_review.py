@@ -814,6 +814,22 @@ def test_tags_are_global_or_of_the_centre(client, centre_manager, application, c
     assert list(ApplicationTag.objects.values_list("tag__label", flat=True)) == ["Entretien"]
 
 
+def test_without_any_tag_the_manager_is_told_where_tags_are_made(
+    client, django_assert_num_queries, centre_manager, commission_member, application
+):
+    """No tag yet (a new campaign, the demo): the dossier said only "Aucune étiquette." and offered nothing, so a
+    manager who wanted to tag it did not know where to start."""
+    client.force_login(centre_manager)
+    with django_assert_num_queries(QUERIES_PAGE):
+        page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    client.force_login(commission_member)
+    member_page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    assert "est encore utilisable : les étiquettes se créent dans la page « Étiquettes »" in page
+    assert f'<a href="{reverse("admin:applications_tag_add")}">Créer une étiquette</a>' in page
+    assert "Créer une étiquette" not in member_page  # tags are the managers' (a member cannot set them)
+
+
 def test_tags_saved_says_its_counts_with_their_plural(client, centre_manager, application):
     first, second = Tag.objects.create(label="Prioritaire"), Tag.objects.create(label="Entretien")
     client.force_login(centre_manager)
