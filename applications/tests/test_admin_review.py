@@ -219,6 +219,19 @@ def test_page_query_count_does_not_grow(client, django_assert_num_queries, centr
     assert len(response.context["decisions"]) == count
 
 
+def test_the_decisions_table_agrees_with_avis_in_french(
+    client, django_assert_num_queries, centre_manager, application
+):
+    """ "Avis" is masculine: its column says "Validé", not the "Validée" of a piece."""
+    staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_PAGE):
+        page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    assert '<th scope="col">Saisi par</th><th scope="col">Validé</th>' in page
+
+
 QUERIES_PAGE = 32  # the questions asked and their answers (2) included
 
 
