@@ -8,6 +8,7 @@ import datetime
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -63,6 +64,12 @@ def validate_submitted_pieces(*, application: Application, actor: User) -> int:
     return len(rows)
 
 
+def _short(label: str) -> str:
+    """A piece's label cut to 40 characters with an ellipsis ("Relevés de notes depuis le bac (1er seme" read as
+    a typo)."""
+    return Truncator(label).chars(40)
+
+
 def set_dossier_status_checked(
     application: Application,
     *,
@@ -91,7 +98,9 @@ def set_dossier_status_checked(
                     )
                     % {
                         "count": len(unchecked),
-                        "pieces": ", ".join(f"{row.piece_type.label[:40]} – {row.status.label}" for row in unchecked),
+                        "pieces": ", ".join(
+                            f"{_short(row.piece_type.label)} – {row.status.label}" for row in unchecked
+                        ),
                     }
                 )
             if unchecked:
@@ -99,7 +108,7 @@ def set_dossier_status_checked(
                     application,
                     actor=actor,
                     kind=EventKind.COMPLETE_FORCED,
-                    comment=f"{force_reason} ({', '.join(row.piece_type.label[:40] for row in unchecked)})",
+                    comment=f"{force_reason} ({', '.join(_short(row.piece_type.label) for row in unchecked)})",
                 )
         return staff.set_dossier_status(application, target=target, actor=actor, comment=comment, on=on)
 

@@ -218,7 +218,7 @@ def test_a_refused_status_on_one_application_keeps_what_was_typed(
     """ "Complet" on a dossier whose pieces are not all validated is refused by the service: the manager sees why
     above the form, with the comment for the candidate's mail still typed, not a flash message on the dossier and
     an empty form to fill in again."""
-    with_file(application)
+    with_file(application, label="Relevés de notes depuis le bac (1er semestre de l'année en cours impératif)")
     client.force_login(centre_manager)
     typed = {"target": "CO", "comment": "Merci, votre dossier est complet."}
 
@@ -227,7 +227,7 @@ def test_a_refused_status_on_one_application_keeps_what_was_typed(
 
     assert response.status_code == 200
     (refusal,) = response.context["form"].non_field_errors()
-    assert "non validée" in refusal
+    assert "1 pièce non validée (Relevés de notes depuis le bac (1er sem… – Transmise)" in refusal  # cut, and says so
     assert "Merci, votre dossier est complet.</textarea>" in response.content.decode()
     assert "<title>Erreur :" in response.content.decode()
     application.refresh_from_db()
