@@ -33,6 +33,7 @@ from applications.admin.forms import (
     TagsForm,
 )
 from applications.admin.review import change_url as review_change_url
+from applications.admin.review import neighbours
 from applications.admin.review_actions import application_for
 from applications.models import Application
 from applications.services import review as review_services
@@ -294,6 +295,7 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk)
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "select_across": request.POST.get("select_across", "0"),
         "limit": BULK_LIMIT,
+        "next_name": NEXT,
         # A flag, not ``operation.preview`` in the template: Django calls a callable there, without its arguments,
         # which fails into the engine's ``string_if_invalid`` ("" in production: the preview was never shown).
         "shows_preview": operation.preview is not None,
@@ -358,9 +360,32 @@ def operation_view(request, object_id, name, *, model_admin):
             form.add_error(None, str(error))
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)
-            report(request, operation, 1, [])
+            _report_one(request, operation, application)
+            if NEXT in request.POST:
+                # "Confirmer et passer à la suivante": a commission reading dossiers one after another enters
+                # each avis and goes on, rather than confirm, land on this dossier, then click "Suivant".
+                change_url = neighbours(model_admin, request, application)["next_url"] or change_url
             return HttpResponseRedirect(change_url)
     return operation_page(model_admin, request, operation, form, [application], bulk=False)
+
+
+NEXT = "_next"  # the name of the single operation page's "Confirm and open the next application" button
+
+
+def _report_one(request, operation, application: Application) -> None:
+    """Done on one application: said with its candidate, since the page that shows it may be the next one's."""
+    if operation.done_message is not None:
+        messages.success(request, operation.done_message % {"count": 1})
+        return
+    messages.success(
+        request,
+        _("%(label)s: done for %(candidate)s (%(numero)s).")
+        % {
+            "label": operation.label,
+            "candidate": application.candidate.staff_name,
+            "numero": application.candidate.user.username,
+        },
+    )
 
 
 def operation_urls(model_admin) -> list:

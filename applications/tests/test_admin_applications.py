@@ -4,6 +4,7 @@ import datetime
 import html
 import io
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -454,6 +455,41 @@ def test_an_operation_sent_back_with_errors_says_so_in_its_title(
 
     assert response.context["form"].errors
     assert "<title>Error: " in response.content.decode()
+
+
+def test_confirm_and_open_the_next_application(
+    client, django_assert_num_queries, commission_member, formation, campaign
+):
+    """A commission member reads the list one dossier after another: the avis entered, the next dossier opens (the
+    list's filters kept), and the message names whose avis it was, since it shows on the next dossier."""
+    first, second = make_application(formation, campaign=campaign), make_application(formation, campaign=campaign)
+    filters = "decision=none&o=2"  # no avis yet, by numéro de dossier: the first leaves the list as it gets one
+    first, second = sorted([first, second], key=lambda a: a.candidate.user.username)
+    client.force_login(commission_member)
+    url = operation_url(first, "enter_decision") + "?" + urlencode({"_changelist_filters": filters})
+    assert "Confirmer et passer à la suivante" in client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    with django_assert_num_queries(27):  # the avis, then the list's ids twice: the first has just left the list
+        response = client.post(
+            url, {"decision_type": decision_type(Avis.FAVOURABLE).pk, "_next": "1"}, HTTP_ACCEPT_LANGUAGE="fr"
+        )
+
+    assert response.url == change_url(second) + "?" + urlencode({"_changelist_filters": filters})
+    assert first.decisions.get().decision_type.avis == Avis.FAVOURABLE
+    page = client.get(response.url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    numero = first.candidate.user.username
+    assert f"Saisir un avis : fait pour {first.candidate.staff_name} ({numero})." in page
+
+
+def test_confirm_alone_goes_back_to_the_dossier(client, commission_member, formation, campaign):
+    first, _second = make_application(formation, campaign=campaign), make_application(formation, campaign=campaign)
+    client.force_login(commission_member)
+
+    response = client.post(
+        operation_url(first, "enter_decision"), {"decision_type": decision_type(Avis.FAVOURABLE).pk}
+    )
+
+    assert response.url == change_url(first)
 
 
 def test_stale_delete_gives_a_clear_message(client, centre_manager, application):
