@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -99,8 +100,11 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     list_filter = ["state", "withdrawn", BackendFilter]
     list_select_related = ["application__candidate", "application__formation"]
     search_fields = ["code", "application__candidate__birth_name"]
+    # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
+    # candidate's and the formation's ids, which tell a scolarité nothing).
+    fields = ["dossier", "code", "state", "withdrawn", "created_at", "queued_at", "passed_at", "transferred_to"]
     readonly_fields = [
-        "application",
+        "dossier",
         "code",
         "state",
         "withdrawn",
@@ -109,7 +113,6 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         "passed_at",
         "transferred_to",
     ]
-    exclude = ["backend"]  # shown by its name, "transferred_to"
     show_full_result_count = False
     actions = ["requeue", "cancel"]
 
@@ -119,6 +122,21 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     @admin.display(description=_("candidate"), ordering="application__candidate__birth_name")
     def candidate(self, opi):
         return str(opi.application.candidate)
+
+    @admin.display(description=_("application"))
+    def dossier(self, opi):
+        application = opi.application
+        return format_html(
+            '<a href="{}">{} ({}) – {} {}</a>',
+            reverse("admin:applications_application_change", args=[application.pk]),
+            application.candidate.staff_name,
+            application.candidate.user.username,
+            application.formation.code,
+            application.formation.title,
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("application__candidate__user", "application__formation")
 
     @admin.display(description=_("transferred to"), ordering="backend")
     def transferred_to(self, opi):

@@ -213,3 +213,22 @@ def test_the_screen_names_the_backend_as_staff_know_it(client, django_assert_num
     assert re.search(r"\(Pégase\) :\s+1 candidat,\s+1 vœu\b", html)  # "1 candidat(s)" before
     assert list(filtered.context["cl"].result_list) == [opi]
     assert '<div class="readonly">Pégase</div>' in row.content.decode()
+
+
+def test_an_opi_names_its_application_and_links_to_its_dossier(
+    client, django_assert_num_queries, central_manager, export
+):
+    """An OPI's page said "Candidature : 5 → 3" (the candidate's and the formation's ids)."""
+    client.force_login(central_manager)
+    opi = Opi.objects.select_related("application__candidate__user", "application__formation").get()
+    application = opi.application
+
+    with django_assert_num_queries(9):  # the OPI with its application, candidate and formation: one query
+        page = client.get(reverse("admin:applications_opi_change", args=[opi.pk])).content.decode()
+
+    dossier = reverse("admin:applications_application_change", args=[application.pk])
+    assert (
+        f'<a href="{dossier}">{application.candidate.staff_name} ({application.candidate.user.username}) – '
+        f"{application.formation.code} {application.formation.title}</a>"
+    ) in page
+    assert f"{application.candidate_id} → {application.formation_id}" not in page
