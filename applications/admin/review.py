@@ -273,7 +273,8 @@ def _around_the_place_it_held(changelist: ChangeList, application) -> tuple[list
     if listed.query.distinct:
         alone = alone.distinct()
     try:
-        ids = list((listed | alone).values_list("pk", flat=True)[: NEIGHBOUR_LIMIT + 1])
+        # Once each: widened by OR, a filter across a relation (a tag) joins this application's rows once per link.
+        ids = list(dict.fromkeys((listed | alone).values_list("pk", flat=True)[: NEIGHBOUR_LIMIT + 1]))
     except Exception:  # noqa: BLE001 - a list whose query cannot be widened: the navigation is left out
         logger.info("review navigation: the list could not be widened to application %s", application.pk)
         return [], []

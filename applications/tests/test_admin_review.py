@@ -747,6 +747,25 @@ def test_next_goes_on_from_an_application_that_just_left_the_filtered_list(
     assert "N’est plus dans la liste filtrée" in response.content.decode()
 
 
+def test_next_from_outside_a_tag_filter_skips_the_application_however_many_tags_it_has(
+    client, centre_manager, formation, campaign
+):
+    """Widened by OR, the tag filter's join reads the application once per tag it has: it is taken once."""
+    first, second, third = (make_application(formation, campaign=campaign) for _ in range(3))
+    wanted, other, another = (Tag.objects.create(label=label) for label in ("Entretien", "Autre", "Encore"))
+    ordered = sorted([first, second, third], key=lambda a: a.candidate.user.username)
+    for application in (ordered[0], ordered[2]):
+        review.set_tags(application=application, actor=centre_manager, tags=[wanted])
+    review.set_tags(application=ordered[1], actor=centre_manager, tags=[other, another])  # out of the list
+    filters = urlencode({"tag": wanted.pk, "o": "2"})
+    client.force_login(centre_manager)
+
+    nav = client.get(change_url(ordered[1]) + "?" + urlencode({"_changelist_filters": filters})).context["nav"]
+
+    assert nav["previous_url"] == change_url(ordered[0]) + "?" + urlencode({"_changelist_filters": filters})
+    assert nav["next_url"] == change_url(ordered[2]) + "?" + urlencode({"_changelist_filters": filters})
+
+
 def test_the_two_list_navigations_have_their_own_names(client, django_assert_num_queries, centre_manager, application):
     """Above and below the dossier, the same landmark twice under one name: a screen reader's list of landmarks
     could not tell them apart (RGAA 12.6; axe-core landmark-unique)."""
