@@ -406,6 +406,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
             asks_questions=any(row.asked for row in dossier["question_rows"]),
         ),
         "regime_entry": parameters.get("SIS_REGIME_ENTRY"),  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
+        "latest_decision": latest,  # said at the top: on a phone the Avis table is screens below
         **dossier,
     }
     request.current_app = model_admin.admin_site.name

@@ -232,6 +232,25 @@ def test_the_decisions_table_agrees_with_avis_in_french(
     assert '<th scope="col">Saisi par</th><th scope="col">Validé</th>' in page
 
 
+def test_the_current_avis_is_said_at_the_top(client, django_assert_num_queries, commission_member, application):
+    """On a phone the Avis table is screens below the identity, the pieces and the history: the summary says the
+    latest avis and whether it is validated, with a link down to the table."""
+    staff.record_decision(application, decision_type=decision_type(Avis.WAITING_LIST), actor=commission_member)
+    staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
+    label = application.decisions.order_by("-created_at", "-pk").first().decision_type.label
+    client.force_login(commission_member)
+
+    with django_assert_num_queries(
+        QUERIES_PAGE + 1
+    ):  # a member's page, as before: the avis is read from the table's rows
+        page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    summary = page[
+        page.index('<p class="review-summary">') : page.index("</p>", page.index('<p class="review-summary">'))
+    ]
+    assert f'Avis : <a href="#decisions"><strong>{label}</strong></a> (à valider)' in summary
+
+
 QUERIES_PAGE = 32  # the questions asked and their answers (2) included
 
 
