@@ -282,7 +282,7 @@ def operations_for(application, user) -> tuple[list[tuple[Operation, str]], bool
     return operations, can_manage, can_decide
 
 
-def operation_page(model_admin, request, operation, form, applications, *, bulk):
+def operation_page(model_admin, request, operation, form, applications, *, bulk, back_url: str = ""):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -296,6 +296,7 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk)
         "select_across": request.POST.get("select_across", "0"),
         "limit": BULK_LIMIT,
         "next_name": NEXT,
+        "back_url": back_url,  # one application: its dossier, inside the list it was opened from
         # A flag, not ``operation.preview`` in the template: Django calls a callable there, without its arguments,
         # which fails into the engine's ``string_if_invalid`` ("" in production: the preview was never shown).
         "shows_preview": operation.preview is not None,
@@ -337,7 +338,10 @@ def bulk_operation(model_admin, request, queryset, operation):
         done, failures = run_operation(request, operation, applications, form)
         report(request, operation, done, failures)
         return None
-    return operation_page(model_admin, request, operation, form, applications, bulk=True)
+    # Cancel: back to the list as it was filtered (the action was posted to the list's own address).
+    return operation_page(
+        model_admin, request, operation, form, applications, bulk=True, back_url=request.get_full_path()
+    )
 
 
 def operation_view(request, object_id, name, *, model_admin):
@@ -366,7 +370,7 @@ def operation_view(request, object_id, name, *, model_admin):
                 # each avis and goes on, rather than confirm, land on this dossier, then click "Suivant".
                 change_url = neighbours(model_admin, request, application)["next_url"] or change_url
             return HttpResponseRedirect(change_url)
-    return operation_page(model_admin, request, operation, form, [application], bulk=False)
+    return operation_page(model_admin, request, operation, form, [application], bulk=False, back_url=change_url)
 
 
 NEXT = "_next"  # the name of the single operation page's "Confirm and open the next application" button

@@ -481,6 +481,24 @@ def test_confirm_and_open_the_next_application(
     assert f"Saisir un avis : fait pour {first.candidate.staff_name} ({numero})." in page
 
 
+def test_cancel_goes_back_inside_the_list_it_came_from(client, django_assert_num_queries, centre_manager, application):
+    """« Annuler » on one application's operation went back to its dossier outside the list: "Suivant" then walked
+    every application instead of "Pièces à contrôler". On a selection, it went back to the list unfiltered."""
+    filters = urlencode({"_changelist_filters": "to_check=yes"})
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(9):  # no query for the way back: the filters are the page's own
+        single = client.get(operation_url(application, "set_status") + "?" + filters).content.decode()
+    selection = client.post(
+        reverse(CHANGELIST) + "?to_check=yes", {"action": "action_set_status", "_selected_action": [application.pk]}
+    ).content.decode()
+
+    back = html.escape(change_url(application) + "?" + filters)
+    assert f'<a href="{back}" class="button cancel-link">' in single
+    assert f'<li><a href="{back}">' in single  # the breadcrumb's dossier too
+    assert f'<a href="{reverse(CHANGELIST)}?to_check=yes" class="button cancel-link">' in selection
+
+
 def test_confirm_alone_goes_back_to_the_dossier(client, commission_member, formation, campaign):
     first, _second = make_application(formation, campaign=campaign), make_application(formation, campaign=campaign)
     client.force_login(commission_member)
