@@ -2,6 +2,8 @@
 applications per day (inline SVG and a table)."""
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
@@ -149,3 +151,21 @@ def test_the_latest_actions_cost_the_same_queries_whatever_their_number(
         response = client.get(reverse("admin:index"))
 
     assert len(response.context["recent_application_actions"]) == min(extra_actions, 10)
+
+
+def test_the_changes_to_the_settings_are_listed_only_when_there_are_some(client, centre_manager, commission_member):
+    """A commission member changes no setting: an empty "Mes dernières modifications du paramétrage" was noise."""
+    client.force_login(commission_member)
+    assert "Mes dernières modifications du paramétrage" not in client.get(reverse("admin:index")).content.decode()
+
+    LogEntry.objects.create(
+        user=centre_manager,
+        content_type=ContentType.objects.get_for_model(type(centre_manager)),
+        object_id=str(centre_manager.pk),
+        object_repr="Formation M1ENER",
+        action_flag=CHANGE,
+    )
+    client.force_login(centre_manager)
+    html = client.get(reverse("admin:index")).content.decode()
+    assert "Mes dernières modifications du paramétrage" in html
+    assert "Formation M1ENER" in html
