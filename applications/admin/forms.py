@@ -135,11 +135,11 @@ class DecisionForm(forms.Form):
         avis = decision_type.avis
         if avis == Avis.UNFAVOURABLE and not data.get("refusal_reason"):
             self.add_error("refusal_reason", _("An unfavourable decision needs a reason."))
-        if avis == Avis.COMPLEMENTARY_LIST and not data.get("rank"):
+        if avis == Avis.COMPLEMENTARY_LIST and not data.get("rank") and "rank" not in self.errors:
             self.add_error("rank", _("A complementary-list decision needs a rank."))
         if avis == Avis.PRESELECTION:
             for field in ("preselection_date", "preselection_time", "preselection_place"):
-                if not data.get(field):
+                if not data.get(field) and field not in self.errors:  # one message per field: "invalid date" alone
                     self.add_error(field, _("Required for a preselection."))
         return data
 

@@ -426,6 +426,26 @@ def test_the_decision_form_marks_each_field_with_the_kind_of_avis_it_serves(clie
     assert "/static/js/decision_form.js" in page
 
 
+@pytest.mark.parametrize(
+    ("data", "field", "errors"),
+    [
+        ({"rank": "0"}, "rank", ["Assurez-vous que cette valeur est supérieure ou égale à 1."]),
+        ({"rank": ""}, "rank", ["Un avis liste complémentaire nécessite un rang."]),
+    ],
+)
+def test_a_wrong_rank_gets_one_message(client, commission_member, application, data, field, errors):
+    """Rank 0 said both "≥ 1" and "needs a rank", although a rank was typed."""
+    client.force_login(commission_member)
+
+    response = client.post(
+        operation_url(application, "enter_decision"),
+        {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk, **data},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+
+    assert response.context["form"].errors[field] == errors
+
+
 def test_a_value_typed_for_another_kind_of_avis_is_ignored(client, commission_member, application):
     """Typed, then another kind chosen (the script hid the field; without it the field was in sight): the decision
     keeps only what its kind means (``staff.record_decision``), so a hidden field never carries a stale value."""
