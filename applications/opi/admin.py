@@ -12,7 +12,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import Truncator, capfirst
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -94,9 +97,15 @@ class BackendFilter(admin.SimpleListFilter):
         return queryset.filter(backend=self.value()) if self.value() else queryset
 
 
+def _short(moment) -> str:
+    return date_format(localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
+
+
 @admin.register(Opi)
 class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
-    list_display = ["code", "candidate", "formation", "state", "withdrawn", "queued_at", "passed_at", "transferred_to"]
+    # The state with a capital ("En attente", as the rest of the back office) and dates in the short form
+    # ("01/12/2026 18:47"): the long ones and the full formation titles pushed the last columns out of 1,280 px.
+    list_display = ["code", "candidate", "formation", "state_shown", "withdrawn", "queued", "passed", "transferred_to"]
     list_filter = ["state", "withdrawn", BackendFilter]
     list_select_related = ["application__candidate", "application__formation"]
     search_fields = ["code", "application__candidate__birth_name"]
@@ -144,7 +153,20 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
 
     @admin.display(description=_("formation"))
     def formation(self, opi):
-        return opi.application.formation.title
+        formation = opi.application.formation
+        return f"{formation.code} – {Truncator(formation.title).chars(40)}"
+
+    @admin.display(description=_("state"), ordering="state")
+    def state_shown(self, opi):
+        return capfirst(opi.get_state_display())
+
+    @admin.display(description=_("queued at"), ordering="queued_at")
+    def queued(self, opi):
+        return _short(opi.queued_at)
+
+    @admin.display(description=_("transferred at"), ordering="passed_at")
+    def passed(self, opi):
+        return _short(opi.passed_at)
 
     @admin.action(description=_("Re-queue the selected OPIs (send them again)"), permissions=["opi"])
     def requeue(self, request, queryset):

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 from django.urls import reverse
+from django.utils.timezone import localtime
 
 from applications.enums import EventKind, OpiState
 from applications.models import Opi, OpiExport
@@ -232,3 +233,21 @@ def test_an_opi_names_its_application_and_links_to_its_dossier(
         f"{application.formation.code} {application.formation.title}</a>"
     ) in page
     assert f"{application.candidate_id} → {application.formation_id}" not in page
+
+
+def test_the_list_reads_as_the_rest_of_the_back_office(
+    client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type
+):
+    """"en attente" and "1 décembre 2026 18:47" among capitalised states and short dates elsewhere; the formation's
+    full title pushed the last columns out of 1,280 px."""
+    [application] = confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    opi = Opi.objects.get(application=application)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_SCREEN):
+        response = client.get(reverse("admin:applications_opi_changelist"))
+
+    html = response.content.decode()
+    assert 'class="field-state_shown">En attente</td>' in html
+    assert f'class="field-queued">{localtime(opi.queued_at):%d/%m/%Y %H:%M}</td>' in html
+    assert f"{formation.code} – " in html
