@@ -238,8 +238,8 @@ def test_an_opi_names_its_application_and_links_to_its_dossier(
 def test_the_list_reads_as_the_rest_of_the_back_office(
     client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type
 ):
-    """"en attente" and "1 décembre 2026 18:47" among capitalised states and short dates elsewhere; the formation's
-    full title pushed the last columns out of 1,280 px."""
+    """The states said "en attente" and the dates "1 décembre 2026 18:47", where the rest of the back office
+    capitalises and writes short dates; the formation's full title pushed the last columns out of 1,280 px."""
     [application] = confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
     opi = Opi.objects.get(application=application)
     client.force_login(central_manager)
