@@ -37,11 +37,10 @@ from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import ParameterChange, ParameterOverride
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
-
-    from ecandidat.models import ParameterChange
 
 logger = logging.getLogger(__name__)
 
@@ -350,9 +349,6 @@ def _read_overrides() -> dict[str, Any]:
     """The valid overrides from the database; none (with a warning) when it cannot be read. Inside a transaction
     the read has its own savepoint: on PostgreSQL a failed query (the table not migrated yet) would otherwise
     abort the request's transaction."""
-    # Deferred, as in ecandidat.maintenance: importable before the app registry is ready.
-    from ecandidat.models import ParameterOverride  # noqa: PLC0415
-
     rows = ParameterOverride.objects.values_list("name", "value")
     try:
         if connection.in_atomic_block:
@@ -392,8 +388,6 @@ def set_parameters(*, actor, values: Mapping[str, Any]) -> list[ParameterChange]
     Side effect: this process forgets its copy of the overrides once the transaction commits; the other processes
     read them again within ``MEMORY_SECONDS``. Returns the history rows written.
     """
-    from ecandidat.models import ParameterChange, ParameterOverride  # noqa: PLC0415
-
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     for name, value in values.items():
