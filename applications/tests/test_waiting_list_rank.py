@@ -16,9 +16,9 @@ from applications.services import candidature as candidature_services
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from ecandidat import parameters
-from ecandidat.models import ParameterOverride
 from ecandidat.parameters import set_parameters
 from ecandidat.settings import base
+from ecandidat.tests.parameters import hide_the_overrides_table
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
@@ -230,7 +230,7 @@ def test_the_recap_answers_with_the_environment_value_when_the_parameters_cannot
     settings.WAITING_LIST_RANK_DISPLAY = "R"
     client.force_login(moved_up.candidate.user)
     parameters.forget()
-    monkeypatch.setattr(ParameterOverride._meta, "db_table", "ecandidat_no_such_table")
+    hide_the_overrides_table()
 
     response = _recap(client, moved_up)
 

@@ -10,6 +10,7 @@ from django.db.models.query import QuerySet
 from ecandidat import parameters
 from ecandidat.models import ParameterChange, ParameterOverride
 from ecandidat.parameters import ParameterErrors, set_parameters
+from ecandidat.tests.parameters import hide_the_overrides_table
 
 pytestmark = pytest.mark.django_db
 
@@ -118,7 +119,7 @@ def test_a_missing_table_falls_back_to_the_settings_and_keeps_the_transaction(
 ):
     # As between a deployment and its migration: the query fails for real (on PostgreSQL it would abort the
     # transaction of the request without the savepoint).
-    monkeypatch.setattr(ParameterOverride._meta, "db_table", "ecandidat_no_such_table")
+    hide_the_overrides_table()
     settings.MAX_WISHES = 9
 
     assert parameters.get("MAX_WISHES") == 9
