@@ -3,11 +3,16 @@
 They are errors, not warnings: Django's own ``security.W009`` only warns about a weak SECRET_KEY, and nothing said that
 uploaded pieces go unscanned without ``CLAMD_ADDRESS``. They run with every management command that checks the
 project (``check``, ``check --deploy``, ``migrate``, ``runserver``) and with the ``ExecStartPre`` of the deployment
-examples (deploy/ecandidat.service), so gunicorn is never started with them failing.
+examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders``
+runs with ``check --deploy`` only (the service's ExecStartPre), as the service's user.
 
 Production is any settings module but ``ecandidat.settings.dev`` and ``ecandidat.settings.test``: those two ship
 known keys and run without clamd on purpose, so the checks leave them alone.
 """
+
+import getpass
+import os
+from pathlib import Path
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -74,6 +79,53 @@ def check_antivirus(app_configs, **kwargs) -> list[Error]:
             "antivirus on purpose, set CLAMD_ADDRESS=none.",
             id="ecandidat.E002",
         )
+    ]
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # a uid with no name (some containers)
+        return f"uid {os.getuid()}"
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def unwritable_folders() -> list[tuple[str, Path]]:
+    """The folders this process must write to but cannot: MEDIA_ROOT when the pieces are stored on disk (no bucket),
+    OPI_EXPORT_DIR when set. A folder not created yet counts as writable when its nearest existing parent is a
+    folder this process may write in."""
+    folders = []
+    if not getattr(settings, "AWS_STORAGE_BUCKET_NAME", None):
+        folders.append(("MEDIA_ROOT", Path(settings.MEDIA_ROOT)))
+    if getattr(settings, "OPI_EXPORT_DIR", ""):
+        folders.append(("OPI_EXPORT_DIR", Path(settings.OPI_EXPORT_DIR)))
+    unwritable = []
+    for name, folder in folders:
+        existing = _nearest_existing(folder.resolve())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            unwritable.append((name, folder))
+    return unwritable
+
+
+@register("storage", deploy=True)
+def check_writable_folders(app_configs, **kwargs) -> list[Error]:
+    """Uploads (and the OPI files) would fail one by one at run time; ExecStartPre runs this as the service's user,
+    in the unit's sandbox (ProtectSystem=strict: only ReadWritePaths are writable), so the start says why instead."""
+    if not is_production():
+        return []
+    return [
+        Error(
+            f"{name} ({folder}) is not writable by this process (user {_user_name()}).",
+            hint=f"Create it for the service's user (install -d -o ecandidat -g ecandidat -m 0750 {folder}) and, "
+            "under systemd, list it in ReadWritePaths= of deploy/ecandidat*.service.",
+            id="ecandidat.E003",
+        )
+        for name, folder in unwritable_folders()
     ]
 
 

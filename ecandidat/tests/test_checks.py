@@ -134,3 +134,42 @@ def test_a_light_brand_colour_is_warned_about(settings, colour, warned):
     settings.INSTITUTION_BRAND_COLOUR = colour
     warnings = check_brand_colour_contrast(None)
     assert [warning.id for warning in warnings] == (["ecandidat.W002"] if warned else [])
+
+
+def test_a_media_root_the_service_cannot_write_stops_the_deploy_check(tmp_path):
+    # deploy/ecandidat.service runs `check --deploy` as ExecStartPre, as the service's user and in its sandbox: a
+    # MEDIA_ROOT it cannot create (here under a file; under systemd, outside ReadWritePaths) stops the start with its
+    # name instead of failing each upload later.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    production = {**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(64), "CLAMD_ADDRESS": "none"}
+
+    refused = _manage("check", "--deploy", **production, MEDIA_ROOT=str(blocker / "media"))
+    accepted = _manage("check", "--deploy", **production, MEDIA_ROOT=str(tmp_path / "var" / "media"))
+    without_deploy = _manage("check", **production, MEDIA_ROOT=str(blocker / "media"))
+
+    assert refused.returncode == 1
+    assert "ecandidat.E003" in refused.stderr
+    assert f"MEDIA_ROOT ({blocker / 'media'}) is not writable" in refused.stderr
+    assert "ReadWritePaths" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    assert without_deploy.returncode == 0, without_deploy.stderr  # migrate and the tests are not concerned
+
+
+def test_an_unwritable_opi_export_dir_is_named_too(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+
+    result = _manage(
+        "check",
+        "--deploy",
+        **PRODUCTION_ENV,
+        SECRET_KEY=secrets.token_urlsafe(64),
+        CLAMD_ADDRESS="none",
+        MEDIA_ROOT=str(tmp_path / "media"),
+        OPI_EXPORT_DIR=str(blocker / "opi"),
+    )
+
+    assert result.returncode == 1
+    assert f"OPI_EXPORT_DIR ({blocker / 'opi'}) is not writable" in result.stderr
+    assert "MEDIA_ROOT" not in result.stderr
