@@ -26,6 +26,10 @@ max_requests = 20000
 max_requests_jitter = max_requests // 2
 preload_app = True
 forwarded_allow_ips = os.environ.get("GUNICORN_FORWARDED_ALLOW_IPS", "127.0.0.1")  # nginx sets X-Forwarded-Proto
+# No gunicornc control socket (gunicorn >= 25.1): it would be created under $HOME, which the systemd unit keeps
+# read-only (ProtectSystem=strict; the service user's home is the root-owned code), logging an error at each start;
+# reloads go through SIGHUP (ExecReload).
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 loglevel = "info"

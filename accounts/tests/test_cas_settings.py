@@ -131,4 +131,4 @@ def test_the_nightly_cleanup_forgets_tickets_of_ended_sessions_only(client, cand
 def test_the_crontab_runs_the_cleanup():
     crontab = (django_settings.BASE_DIR / "deploy" / "crontab").read_text(encoding="utf-8")
 
-    assert "manage.py django_cas_ng_clean_sessions" in crontab
+    assert "/srv/ecandidat/deploy/manage.sh django_cas_ng_clean_sessions" in crontab

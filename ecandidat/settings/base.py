@@ -247,7 +247,13 @@ else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
     "default": _default_storage,
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Static files are public and read by nginx (deploy/nginx.conf.example), another user than the service's: without
+    # these modes collectstatic would write them with FILE_UPLOAD_PERMISSIONS (0640, meant for the private pieces) and
+    # nginx would answer 403 for every stylesheet.
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
+        "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},
+    },
 }
 # clamd for uploaded pieces: "tcp://127.0.0.1:3310" or "unix:///run/clamav/clamd.ctl". Running without an
 # antivirus must be said explicitly with CLAMD_ADDRESS=none: unset is a configuration error in production

@@ -1,11 +1,21 @@
 """The reference deployment (Dockerfile, compose.yaml): docker cannot run on CI, so what can be checked without it
 is checked here — the compose file parses and wires every service, the image is multi-stage, non-root and has no
-compiler in its final stage, and every variable it sets is one the settings read and the README documents."""
+compiler in its final stage, and every variable it sets is one the settings read and the README documents.
 
+The systemd way (deploy/): the units, the crontab, gunicorn.conf.py, the nginx example and deploy/manage.sh, each
+checked against what a first installation on Debian 12 tripped on (the rehearsal of h19)."""
+
+import os
 import re
+import runpy
+import subprocess
+import sys
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 import yaml
 from django.conf import settings
+from django.core.management import get_commands
 
 BASE_DIR = settings.BASE_DIR
 
@@ -91,3 +101,246 @@ def test_docker_context_leaves_out_the_local_state():
     ignored = (BASE_DIR / ".dockerignore").read_text(encoding="utf-8").split()
 
     assert {".git", ".venv", "var"} <= set(ignored)
+
+
+DEPLOY = BASE_DIR / "deploy"
+UNITS = ("ecandidat.service", "ecandidat-worker.service", "ecandidat-beat.service")
+
+
+def _unit(name: str) -> dict[str, list[str]]:
+    """A systemd unit's assignments (every section), each key with its values in order."""
+    values: dict[str, list[str]] = {}
+    for line in (DEPLOY / name).read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith(("#", ";", "[")):
+            key, value = line.split("=", 1)
+            values.setdefault(key, []).append(value)
+    return values
+
+
+def _systemd_unescape(command: str) -> str:
+    """What the process receives: systemd turns %% into % in ExecStart (the units use no other specifier)."""
+    assert re.search(r"(?<!%)%[^%]", command.replace("%%", "")) is None, command
+    return command.replace("%%", "%")
+
+
+def test_the_units_run_the_code_as_the_service_user_with_the_production_settings():
+    for name in UNITS:
+        unit = _unit(name)
+        assert unit["User"] == ["ecandidat"], name
+        assert unit["Group"] == ["ecandidat"], name
+        assert unit["WorkingDirectory"] == ["/srv/ecandidat"], name
+        assert unit["Environment"] == ["DJANGO_SETTINGS_MODULE=ecandidat.settings.base"], name
+        assert unit["EnvironmentFile"] == ["/etc/ecandidat/env"], name
+        assert unit["ProtectSystem"] == ["strict"], name
+        assert unit["ReadWritePaths"] == ["/srv/ecandidat/var"], name
+        program = unit["ExecStart"][0].split()[0]
+        assert program.startswith("/srv/ecandidat/.venv/bin/"), name
+        # The program is one the virtualenv installs (requirements.txt), named as pip names it.
+        assert os.path.exists(os.path.join(os.path.dirname(sys.executable), program.rsplit("/", 1)[1])), name
+    web = _unit("ecandidat.service")
+    assert web["ExecStartPre"] == ["/srv/ecandidat/.venv/bin/python manage.py check --deploy --fail-level ERROR"]
+    assert web["ExecStart"] == ["/srv/ecandidat/.venv/bin/gunicorn -c deploy/gunicorn.conf.py ecandidat.wsgi"]
+    beat = _systemd_unescape(_unit("ecandidat-beat.service")["ExecStart"][0]).split()
+    # beat writes its schedule: it must be under the one writable path of the sandbox
+    assert beat[beat.index("-s") + 1].startswith("/srv/ecandidat/var/")
+
+
+def test_the_worker_name_is_one_celery_can_expand():
+    # `-n worker@%%H` reached Celery as `worker@%H`, and Celery has no %H: "Unknown format %H", the worker unit never
+    # started. %%h is systemd's escape for Celery's %h (this host's name).
+    from celery.utils.nodenames import host_format
+
+    command = _systemd_unescape(_unit("ecandidat-worker.service")["ExecStart"][0]).split()
+    assert command[1:4] == ["-A", "ecandidat", "worker"]
+    name = command[command.index("-n") + 1]
+
+    expanded = host_format(name, host="app1.univ.example")
+
+    assert expanded == "worker@app1.univ.example"
+
+
+def _crontab_jobs() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """The crontab's variables, and its jobs as (minute, hour, command)."""
+    variables, jobs = {}, []
+    for line in (DEPLOY / "crontab").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if re.match(r"^[A-Z_]+=", line):
+            name, value = line.split("=", 1)
+            variables[name] = value
+            continue
+        minute, hour, _day, _month, _weekday, command = line.split(None, 5)
+        jobs.append((minute, hour, command))
+    return variables, jobs
+
+
+def test_every_cron_line_runs_an_existing_command_through_deploy_manage_sh():
+    # The earlier lines sourced /etc/ecandidat/env with the shell, which fails on a value systemd accepts
+    # (INSTITUTION_NAME=Université de Perpignan): every batch and the mail sweeper failed. deploy/manage.sh reads it
+    # as systemd does (test below).
+    _variables, jobs = _crontab_jobs()
+    commands = get_commands()
+
+    assert len(jobs) >= 3
+    for _minute, _hour, command in jobs:
+        match = re.fullmatch(
+            r"/srv/ecandidat/deploy/manage\.sh (\w+)(?: [^>]*)? >> /var/log/ecandidat/\w+\.log", command
+        )
+        assert match, command
+        assert match.group(1) in commands, command
+    assert {re.search(r"manage\.sh (\w+)", command).group(1) for *_, command in jobs} >= {
+        "nightly",
+        "send_pending_mails",
+        "django_cas_ng_clean_sessions",
+    }
+
+
+def _inside_window(moment: time) -> bool:
+    start, end = settings.MAINTENANCE_START, settings.MAINTENANCE_END
+    return start <= moment or moment < end if start > end else start <= moment < end
+
+
+def test_the_nightly_lines_run_inside_the_maintenance_window_whether_cron_reads_cron_tz_or_not():
+    # cronie reads the hours in CRON_TZ (Europe/Paris); Debian's cron ignores CRON_TZ and reads them in the server's
+    # timezone, UTC on most servers. Both readings, in winter and in summer time, must land inside 22:45-06:00 Paris.
+    variables, jobs = _crontab_jobs()
+    assert variables["CRON_TZ"] == settings.TIME_ZONE == "Europe/Paris"
+    paris = ZoneInfo("Europe/Paris")
+    nightly = [
+        (int(minute), int(hour), command) for minute, hour, command in jobs if minute.isdigit() and hour.isdigit()
+    ]
+
+    assert nightly
+    for minute, hour, command in nightly:
+        for day in (datetime(2027, 1, 15), datetime(2027, 7, 15)):
+            for reading in (paris, ZoneInfo("UTC")):
+                run = day.replace(hour=hour, minute=minute, tzinfo=reading).astimezone(paris)
+                assert _inside_window(run.time()), (command, reading, run)
+
+
+def _gunicorn_config() -> dict:
+    return {
+        name: value
+        for name, value in runpy.run_path(str(DEPLOY / "gunicorn.conf.py")).items()
+        if not name.startswith("_") and not callable(value) and not isinstance(value, type(os))
+    }
+
+
+def test_gunicorn_accepts_its_configuration_and_opens_no_control_socket_under_home():
+    # gunicorn >= 25.1 opens a control socket under $HOME by default; the service user's home is the root-owned code
+    # (and ProtectSystem=strict), so each start logged "Control server error: Permission denied".
+    from gunicorn.config import Config
+
+    config = Config()
+    for name, value in _gunicorn_config().items():
+        config.set(name, value)  # gunicorn's own validation: an unknown or malformed setting raises
+
+    assert config.control_socket_disable is True
+    assert config.preload_app is True
+    assert config.bind == [os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")]
+
+
+def _nginx_example() -> str:
+    return (DEPLOY / "nginx.conf.example").read_text(encoding="utf-8")
+
+
+def test_the_nginx_example_runs_on_debian_12s_nginx_and_fits_gunicorn_and_the_uploads():
+    text = _nginx_example()
+    directives = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    directives = [line for line in directives if line]
+
+    # `http2 on;` needs nginx >= 1.25.1: Debian 12's 1.22 stops with "unknown directive" (nginx -t).
+    assert not any(line.startswith("http2 ") for line in directives)
+    assert text.count("{") == text.count("}")
+    # gunicorn kills a request at its timeout: nginx must wait a little longer, so the error is gunicorn's.
+    read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", text).group(1))
+    assert read_timeout > _gunicorn_config()["timeout"]
+    # A piece of UPLOAD_MAX_BYTES plus the form must reach Django, which answers with its French message.
+    body = re.search(r"client_max_body_size (\d+)m;", text).group(1)
+    assert int(body) * 1024 * 1024 >= settings.UPLOAD_MAX_BYTES + 1024 * 1024
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
+    upstream = re.search(r"upstream (\w+) \{", text).group(1)
+    assert f"proxy_pass http://{upstream};" in text
+    # nginx serves what collectstatic writes (STATIC_ROOT's default, var/static, under the units' code directory)
+    assert "alias /srv/ecandidat/var/static/;" in text
+
+
+def test_static_files_are_written_readable_by_nginx(tmp_path):
+    # FILE_UPLOAD_PERMISSIONS (0640, for the private pieces) also applied to collectstatic's copies: nginx, another
+    # user, answered 403 for every stylesheet. The test settings replace STORAGES, so this reads the production one.
+    from django.core.files.base import ContentFile
+    from django.utils.module_loading import import_string
+
+    from ecandidat.settings import base
+
+    static = base.STORAGES["staticfiles"]
+    storage = import_string(static["BACKEND"])(location=tmp_path / "static", **static.get("OPTIONS", {}))
+
+    name = storage._save("css/app.css", ContentFile(b"a{}"))
+
+    assert base.FILE_UPLOAD_PERMISSIONS == 0o640  # the pieces stay private
+    assert (tmp_path / "static" / name).stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "static" / "css").stat().st_mode & 0o777 == 0o755
+
+
+ENV_FILE = """# the university's settings (systemd's EnvironmentFile syntax)
+; another comment
+  SECRET_KEY = {key}
+INSTITUTION_NAME=Université de Perpignan Via Domitia
+LDAP_STAFF_FILTER=(|(eduPersonAffiliation=staff)(eduPersonAffiliation=faculty))
+LDAP_BIND_PASSWORD=p@$$w0rd;&`id` "q"
+LEGAL_HOST='DSI, 52 avenue Paul Alduy'
+PERSONAL_DATA_OFFICE="la sous-direction $HOME"
+DATABASE_URL=sqlite:///{database}
+CLAMD_ADDRESS=none
+"""
+
+
+def _manage_sh(env_file, *args):
+    base = {name: os.environ[name] for name in ("PATH", "LANG") if name in os.environ}
+    return subprocess.run(
+        [str(DEPLOY / "manage.sh"), *args],
+        env={**base, "ECANDIDAT_ENV_FILE": str(env_file), "ECANDIDAT_PYTHON": sys.executable},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_manage_sh_reads_the_environment_file_as_systemd_does(tmp_path):
+    env_file = tmp_path / "env"
+    key = "k" + "".join(chr(65 + index % 26) + str(index) for index in range(30))
+    env_file.write_text(ENV_FILE.format(key=key, database=tmp_path / "db.sqlite3"), encoding="utf-8")
+    names = ("SECRET_KEY", "INSTITUTION_NAME", "LDAP_STAFF_FILTER", "LDAP_BIND_PASSWORD", "LEGAL_HOST")
+    names += ("PERSONAL_DATA_OFFICE", "DJANGO_SETTINGS_MODULE")
+    script = f"import os, json; from django.conf import settings; print(json.dumps([os.environ[n] for n in {names!r}]"
+    script += " + [settings.INSTITUTION_NAME, settings.DEBUG]))"
+
+    result = _manage_sh(env_file, "shell", "-c", script)
+
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(result.stdout.strip().splitlines()[-1]) == [
+        key,
+        "Université de Perpignan Via Domitia",
+        "(|(eduPersonAffiliation=staff)(eduPersonAffiliation=faculty))",
+        'p@$$w0rd;&`id` "q"',  # verbatim: no expansion, no command run
+        "DSI, 52 avenue Paul Alduy",
+        "la sous-direction $HOME",
+        "ecandidat.settings.base",  # the production settings, whatever manage.py's default
+        "Université de Perpignan Via Domitia",
+        False,
+    ]
+    assert os.access(DEPLOY / "manage.sh", os.X_OK)  # cron runs it directly
+
+
+def test_manage_sh_says_which_file_it_cannot_use(tmp_path):
+    missing = _manage_sh(tmp_path / "absent", "check")
+    bad = tmp_path / "env"
+    bad.write_text("1SECRET=x\n", encoding="utf-8")
+    malformed = _manage_sh(bad, "check")
+
+    assert missing.returncode == 78
+    assert f"cannot read the environment file {tmp_path / 'absent'}" in missing.stderr
+    assert malformed.returncode == 78
+    assert "'1SECRET' is not a variable name" in malformed.stderr
