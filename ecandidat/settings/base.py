@@ -247,9 +247,10 @@ else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
     "default": _default_storage,
-    # Static files are public and read by nginx (deploy/nginx.conf.example), another user than the service's: without
-    # these modes collectstatic would write them with FILE_UPLOAD_PERMISSIONS (0640, meant for the private pieces) and
-    # nginx would answer 403 for every stylesheet.
+    # Static files are public and read by another user than the one who wrote them: nginx (deploy/nginx.conf.example),
+    # or gunicorn in the image, where collectstatic runs as root at build. Without these modes collectstatic writes
+    # them and its manifest with FILE_UPLOAD_PERMISSIONS (0640, meant for the private pieces): nginx answered 403 for
+    # every stylesheet, and the image's pages failed on staticfiles.json.
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage",
         "OPTIONS": {"file_permissions_mode": 0o644, "directory_permissions_mode": 0o755},

@@ -255,7 +255,8 @@ def test_the_nginx_example_runs_on_debian_12s_nginx_and_fits_gunicorn_and_the_up
     # gunicorn kills a request at its timeout: nginx must wait a little longer, so the error is gunicorn's.
     read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", text).group(1))
     assert read_timeout > _gunicorn_config()["timeout"]
-    # A piece of UPLOAD_MAX_BYTES plus the form must reach Django, which answers with its French message.
+    # A piece of UPLOAD_MAX_BYTES plus the form must reach Django, which answers with its French message (several
+    # photos in one post: documents/tests/test_merge.py).
     body = re.search(r"client_max_body_size (\d+)m;", text).group(1)
     assert int(body) * 1024 * 1024 >= settings.UPLOAD_MAX_BYTES + 1024 * 1024
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
@@ -266,8 +267,10 @@ def test_the_nginx_example_runs_on_debian_12s_nginx_and_fits_gunicorn_and_the_up
 
 
 def test_static_files_are_written_readable_by_nginx(tmp_path):
-    # FILE_UPLOAD_PERMISSIONS (0640, for the private pieces) also applied to collectstatic's copies: nginx, another
-    # user, answered 403 for every stylesheet. The test settings replace STORAGES, so this reads the production one.
+    # FILE_UPLOAD_PERMISSIONS (0640, for the private pieces) also applied to collectstatic's copies and manifest:
+    # nginx, another user, answered 403 for every stylesheet; in the image (collectstatic as root at build, gunicorn
+    # as ecandidat) every page failed on staticfiles.json (PermissionError). The test settings replace STORAGES, so
+    # this reads the production one.
     from django.core.files.base import ContentFile
     from django.utils.module_loading import import_string
 
