@@ -5,6 +5,11 @@ incident, some piece rows may point to a file that is gone, or to one that chang
 file is reported with the numéro de dossier, the piece and the applications concerned, so that staff can ask these
 candidates for the piece again (the candidate's pieces table lets them replace it while the dossier is open; staff
 refuse the piece to reopen it). The reverse case, files without a row, is ``remove_orphan_files``'s.
+
+The files staff put in the back office are checked too (``verify_reference_files``, without ``--campaign``): a piece
+type's template, which candidates download ("modèle", a 404 once gone), and a letter's signature image, without which
+every admission or refusal letter of that text goes out unsigned (a warning in the log only). Letters and commission
+packs are not: they are built again when their file is gone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.utils.text import Truncator
 
 from applications.models import PieceSubmission
+from offers.models import DecisionLetterTemplate, PieceType
 
 CHUNK = 500  # rows read per query: memory stays flat over a campaign of any size
 READ_BLOCK = 1024 * 1024
@@ -41,7 +47,7 @@ class Finding:
 
     def line(self) -> str:
         detail = f" ({self.detail})" if self.detail else ""
-        where = f"dossier {self.numero_dossier}  {self.formation}"
+        where = f"dossier {self.numero_dossier}  {self.formation}" if self.numero_dossier else self.formation
         return f"{self.problem:<10} {self.name}  {where}  «{self.piece}»{detail}"
 
 
@@ -96,4 +102,51 @@ def verify_stored_files(*, campaign: str | None = None, checksums: bool = False)
             piece=Truncator(submission.piece_type.label).chars(80),
             formation=application.formation.code if application is not None else "(shared)",
             detail=found[1],
+        )
+
+
+def _check_present(name: str) -> tuple[Problem, str] | None:
+    """A file with no size or checksum recorded: there, or not."""
+    try:
+        if not default_storage.exists(name):
+            return Problem.MISSING, ""
+    except Exception as error:  # noqa: BLE001 — any storage failure is a finding, the walk goes on
+        return Problem.UNREADABLE, f"{type(error).__name__}: {error}"[:200]
+    return None
+
+
+def verify_reference_files() -> Iterator[Finding | None]:
+    """The piece types' templates and the letters' signature images that have a file: a ``Finding`` per file
+    missing (``formation`` says which kind of file, ``piece`` which row), None per file found. Two queries."""
+    templates = PieceType.objects.exclude(template="").order_by("pk").only("pk", "label", "template")
+    for piece_type in templates:
+        name = str(piece_type.template.name)
+        found = _check_present(name)
+        yield (
+            None
+            if found is None
+            else Finding(
+                problem=found[0],
+                name=name,
+                numero_dossier="",
+                piece=Truncator(piece_type.label).chars(80),
+                formation="piece template",
+                detail=found[1],
+            )
+        )
+    signatures = DecisionLetterTemplate.objects.exclude(signature="").order_by("pk").only("pk", "title", "signature")
+    for letter in signatures:
+        name = str(letter.signature.name)
+        found = _check_present(name)
+        yield (
+            None
+            if found is None
+            else Finding(
+                problem=found[0],
+                name=name,
+                numero_dossier="",
+                piece=Truncator(letter.title).chars(80),
+                formation="letter signature",
+                detail=found[1],
+            )
         )

@@ -1,11 +1,14 @@
+from itertools import chain
+
 from django.core.management.base import BaseCommand, CommandError
 
-from applications.stored_files import verify_stored_files
+from applications.stored_files import verify_reference_files, verify_stored_files
 
 
 class Command(BaseCommand):
     help = (
-        "Check that the file of every piece is in the storage, of its recorded size (and content, with --checksums). "
+        "Check that the file of every piece is in the storage, of its recorded size (and content, with --checksums), "
+        "and, without --campaign, that the piece types' templates and the letters' signature images are there. "
         "Read-only. Exits with status 1 when a file is missing or changed."
     )
 
@@ -15,7 +18,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, campaign=None, checksums=False, **options):
         checked = problems = 0
-        for finding in verify_stored_files(campaign=campaign, checksums=checksums):
+        findings = verify_stored_files(campaign=campaign, checksums=checksums)
+        if not campaign:
+            findings = chain(findings, verify_reference_files())
+        for finding in findings:
             checked += 1
             if finding is not None:
                 problems += 1
