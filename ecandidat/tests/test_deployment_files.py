@@ -159,6 +159,15 @@ def test_the_worker_name_is_one_celery_can_expand():
     assert expanded == "worker@app1.univ.example"
 
 
+def test_a_stopping_worker_is_given_the_time_of_its_longest_task():
+    # systemd kills the worker after TimeoutStopSec; a task past CELERY_TASK_TIME_LIMIT is killed by Celery anyway,
+    # so waiting longer than that lets every running task end (or be requeued, acks late) before the kill.
+    worker = _unit("ecandidat-worker.service")
+
+    assert worker["KillSignal"] == ["SIGTERM"]  # Celery's warm shutdown: no new task, running ones finish
+    assert int(worker["TimeoutStopSec"][0]) > settings.CELERY_TASK_TIME_LIMIT
+
+
 def _crontab_jobs() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     """The crontab's variables, and its jobs as (minute, hour, command)."""
     variables, jobs = {}, []
