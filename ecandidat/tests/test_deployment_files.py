@@ -275,6 +275,28 @@ def test_the_nginx_example_runs_on_debian_12s_nginx_and_fits_gunicorn_and_the_up
     assert "alias /srv/ecandidat/var/static/;" in text
 
 
+def test_nginx_answers_its_own_errors_with_the_french_pages_of_deploy_errors():
+    # nginx's built-in pages are English ("413 Request Entity Too Large", "502 Bad Gateway"): a candidate whose photos
+    # are over the limit, or who posts while gunicorn restarts, gets a French page saying whether anything was kept.
+    text = _nginx_example()
+    pages = dict(re.findall(r"error_page ([\d ]+) /_nginx_errors/([\w.]+);", text))
+    assert set(" ".join(pages).split()) == {"413", "502", "504"}
+    block = re.search(r"location \^~ /_nginx_errors/ \{(.*?)\}", text, flags=re.S).group(1)
+    assert "alias /srv/ecandidat/deploy/errors/;" in block
+    assert "internal;" in block
+    # Over HTTP/2 the redirect checks the body again: a limit here turns the 413 page into a 500 (seen on nginx 1.22).
+    assert "client_max_body_size 0;" in block
+    for codes, name in pages.items():
+        page = (BASE_DIR / "deploy" / "errors" / name).read_text(encoding="utf-8")
+        assert '<html lang="fr">' in page
+        assert f"Erreur {codes.split()[0]}" in page
+        # Served by nginx alone, gunicorn possibly down: nothing but the collected stylesheet, no template syntax.
+        assert set(re.findall(r'(?:href|src)="([^"#]+)"', page)) == {"/static/css/app.css", "data:,", "/"}
+        assert "{%" not in page
+        assert "{{" not in page
+    assert "Rien n'a été enregistré" in (BASE_DIR / "deploy" / "errors" / "413.html").read_text(encoding="utf-8")
+
+
 def test_static_files_are_written_readable_by_nginx(tmp_path):
     # FILE_UPLOAD_PERMISSIONS (0640, for the private pieces) also applied to collectstatic's copies and manifest:
     # nginx, another user, answered 403 for every stylesheet; in the image (collectstatic as root at build, gunicorn
