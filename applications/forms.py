@@ -40,7 +40,13 @@ from applications.models.reference import (
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
-from applications.validators import format_phone, normalise_ine, normalise_phone, validate_ine
+from applications.validators import (
+    format_phone,
+    normalise_department,
+    normalise_ine,
+    normalise_phone,
+    validate_ine,
+)
 from ecandidat import parameters
 
 
@@ -151,6 +157,9 @@ class PersonalDetailsForm(DossierForm):
         if value and value < datetime.date(1900, 1, 1):
             raise forms.ValidationError(_("Check the date of birth."), code="too_old")
         return value
+
+    def clean_birth_department(self):
+        return normalise_department(self.cleaned_data["birth_department"])
 
     def clean_ine(self):
         if self.fields["ine"].disabled:
@@ -364,6 +373,9 @@ class BaccalaureateForm(DossierForm):
         if year and year > timezone.localdate().year:
             raise forms.ValidationError(_("The year cannot be in the future."), code="future")
         return year
+
+    def clean_department(self):
+        return normalise_department(self.cleaned_data["department"])
 
     def clean(self):
         cleaned = super().clean()

@@ -1,4 +1,4 @@
-"""Checks of the dossier's identifiers: INE and phone numbers.
+"""Checks of the dossier's identifiers: INE, phone numbers and département codes.
 
 INE ("identifiant national étudiant", 11 characters with the key). Three national formats are recognised:
 
@@ -41,6 +41,16 @@ def validate_ine(value: str) -> None:
     if _RNIE.match(ine) or _APPRENTICE.match(ine):
         return
     raise ValidationError(_("This is not a valid INE."), code="ine_format")
+
+
+def normalise_department(value: str) -> str:
+    """A département code as candidates type it, in the dossier's form: "2a" is "2A", and the three-character form
+    of many French forms and of the student records system ("066", "02A") loses its leading zero. Anything else is
+    returned as typed (spaces and case aside), for ``department_validator`` to refuse with its message."""
+    value = re.sub(r"\s+", "", value or "").upper()
+    if len(value) == 3 and value.startswith("0"):
+        return value[1:]
+    return value
 
 
 def normalise_phone(value: str, *, default_region: str = "FR") -> str:

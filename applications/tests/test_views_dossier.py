@@ -303,6 +303,26 @@ def test_birth_in_france_needs_a_department(owner_client):
     assertContains(response, "Give the department of birth for a birth in France.")
 
 
+@pytest.mark.parametrize(("typed", "stored"), [("2a", "2A"), ("066", "66"), ("02b", "2B")])
+def test_department_of_birth_is_taken_as_candidates_type_it(
+    owner_client, candidate, django_assert_num_queries, typed, stored
+):
+    # Corsica in lower case, or the three-character form of many French forms: not a reason to refuse the page.
+    with django_assert_num_queries(18):
+        response = _post_personal(owner_client, birth_department=typed)
+
+    assert response.status_code == 302
+    candidate.refresh_from_db()
+    assert candidate.birth_department == stored
+
+
+def test_a_department_of_birth_that_is_no_department_is_still_refused(owner_client, django_assert_num_queries):
+    with django_assert_num_queries(10):
+        response = _post_personal(owner_client, birth_department="099")
+
+    assertContains(response, "Enter a French department number, e.g. 66, 2A or 974.")
+
+
 def test_french_address_needs_a_postal_code(owner_client):
     response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "ABC"})
 
@@ -342,6 +362,14 @@ def test_no_baccalaureate_then_baccalaureate(owner_client, candidate):
     bac = Baccalaureate.objects.get(candidate=candidate)
     assert bac.has_bac is True
     assert bac.series == "GEN"
+
+
+def test_baccalaureate_department_is_taken_as_candidates_type_it(owner_client, candidate, django_assert_num_queries):
+    with django_assert_num_queries(14):
+        response = owner_client.post(reverse("applications:baccalaureate"), {**BAC, "department": "2b"})
+
+    assert response.status_code == 302
+    assert Baccalaureate.objects.get(candidate=candidate).department == "2B"
 
 
 def test_baccalaureate_year_in_the_future_is_refused(owner_client):
