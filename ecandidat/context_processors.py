@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.utils.html import format_html
 
+from ecandidat.maintenance import hour_label, minutes_until_window
 from ecandidat.staff_text import shown
 
 
@@ -16,6 +17,8 @@ def institution(request):
         "personal_data_office": _personal_data_office(),
         "maintenance_start": settings.MAINTENANCE_START,
         "maintenance_end": settings.MAINTENANCE_END,
+        # The nightly window is less than an hour away: the pages say so (templates/includes/maintenance_soon.html).
+        "maintenance_soon": _maintenance_soon(),
         "debug": settings.DEBUG,
         # The menu marks the current page; a 404 has no resolved URL.
         "current_url_name": request.resolver_match.url_name if request.resolver_match else "",
@@ -27,3 +30,11 @@ def _personal_data_office() -> str:
     ``PERSONAL_DATA_OFFICE_EN``, else the French name inside the English sentence."""
     office = shown(settings.PERSONAL_DATA_OFFICE, settings.PERSONAL_DATA_OFFICE_EN)
     return format_html('<span lang="{}">{}</span>', office.lang, office.text)
+
+
+def _maintenance_soon() -> dict[str, str] | None:
+    """The start and end of the nightly window as the guide writes them ("22h45", "06h"), when it starts within the
+    hour; None otherwise. No query: the window is a setting."""
+    if minutes_until_window() is None:
+        return None
+    return {"start": hour_label(settings.MAINTENANCE_START), "end": hour_label(settings.MAINTENANCE_END)}

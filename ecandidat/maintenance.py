@@ -15,6 +15,9 @@ SWITCH_CACHE_KEY = "switch"
 # on every request; issue 9: pages keep working while the cache is down).
 SWITCH_MEMORY_SECONDS = 5.0
 
+# How long before the nightly window the candidate pages warn that the application is about to close.
+WINDOW_WARNING_MINUTES = 60
+
 # (is_on, message, uploads_paused, uploads_message): the switch row, as the memory and the cache hold it.
 SwitchRow = tuple[bool, str, bool, str]
 
@@ -55,6 +58,29 @@ def seconds_until_window_ends(moment: datetime | None = None) -> int:
     # Subtract in UTC: arithmetic between two Europe/Paris datetimes would ignore a daylight-saving change.
     elapsed = end.astimezone(UTC) - now.astimezone(UTC)
     return max(60, math.ceil(elapsed.total_seconds()))
+
+
+def minutes_until_window(moment: datetime | None = None) -> int | None:
+    """Minutes from ``moment`` (default: now) to the next start of the enforced nightly window, when it is at most
+    ``WINDOW_WARNING_MINUTES`` away; None otherwise (further away, inside the window, or window not enforced).
+
+    The candidate pages say then that the application is about to close: on the last day of a campaign, what is not
+    saved and transmitted by the start of the window waits until its end, after the deadline.
+    """
+    if not settings.MAINTENANCE_WINDOW_ENFORCED:
+        return None
+    now = timezone.localtime(moment or timezone.now())
+    if in_window(now):
+        return None
+    start_time = settings.MAINTENANCE_START
+    start = now.replace(hour=start_time.hour, minute=start_time.minute, second=0, microsecond=0)
+    if start <= now:
+        start = (now + timedelta(days=1)).replace(
+            hour=start_time.hour, minute=start_time.minute, second=0, microsecond=0
+        )
+    # Subtract in UTC, as seconds_until_window_ends does.
+    minutes = math.ceil((start.astimezone(UTC) - now.astimezone(UTC)).total_seconds() / 60)
+    return minutes if minutes <= WINDOW_WARNING_MINUTES else None
 
 
 def _row(cached: object) -> SwitchRow | None:

@@ -6,7 +6,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from ecandidat.maintenance import in_window, seconds_until_window_ends, set_switch
+from ecandidat.maintenance import in_window, minutes_until_window, seconds_until_window_ends, set_switch
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -46,6 +46,43 @@ def test_retry_after_counts_to_the_end_of_the_window():
 @pytest.fixture
 def enforced(settings):
     settings.MAINTENANCE_WINDOW_ENFORCED = True
+
+
+@pytest.mark.parametrize(
+    ("moment", "minutes"),
+    [
+        (paris(2026, 11, 28, 21, 44, 59), None),  # more than an hour before
+        (paris(2026, 11, 28, 21, 45), 60),
+        (paris(2026, 11, 28, 22, 30, 30), 15),  # a started minute counts
+        (paris(2026, 11, 28, 22, 44, 59), 1),
+        (paris(2026, 11, 28, 22, 45), None),  # inside: the maintenance page says it
+        (paris(2026, 11, 29, 6, 0), None),
+        # Night of the autumn change: the wall clock is what counts, as for in_window.
+        (paris(2026, 10, 24, 22, 0), 45),
+    ],
+)
+def test_minutes_until_the_window_in_its_last_hour(settings, moment, minutes):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    assert minutes_until_window(moment) == minutes
+    settings.MAINTENANCE_WINDOW_ENFORCED = False
+    assert minutes_until_window(moment) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_pages_warn_in_the_hour_before_the_window(client, django_assert_num_queries):
+    # The last evening of a campaign: what is not saved and transmitted by 22h45 waits until 06h, after the deadline.
+    warning = "L'application ferme pour maintenance à 22h45, jusqu'à 06h"
+    # The warning costs no query: the first page reads the catalogue, the second finds it in the cache.
+    with time_machine.travel(paris(2026, 11, 28, 22, 15), tick=False), django_assert_num_queries(1):
+        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+    assert warning in response.content.decode()
+    with time_machine.travel(paris(2026, 11, 28, 21, 30), tick=False), django_assert_num_queries(0):
+        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert warning not in response.content.decode()
 
 
 @pytest.mark.django_db
