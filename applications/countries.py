@@ -9,6 +9,7 @@ import pycountry
 from django.utils import translation
 from django.utils.functional import lazy
 
+from applications.departments import BLANK_CHOICE
 from applications.models.reference import reference_countries
 from offers.models import collation_key
 
@@ -33,9 +34,9 @@ def country_choices() -> list[tuple[str, str]]:
     ISO 3166 country named in the active language."""
     from_sis = reference_countries()
     if from_sis:
-        return [("", "---------"), *from_sis]
+        return [BLANK_CHOICE, *from_sis]
     language = (translation.get_language() or "fr").split("-")[0]
-    return [("", "---------")] + sorted(
+    return [BLANK_CHOICE] + sorted(
         ((c.alpha_2, country_name(c.alpha_2, language)) for c in pycountry.countries),
         key=lambda item: collation_key(item[1]),  # "Égypte" among the E's, not after "Zimbabwe"
     )

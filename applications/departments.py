@@ -6,6 +6,15 @@ built in. The codes are the dossier's (``department_validator``): two characters
 overseas. Names are proper nouns, the same in every language.
 """
 
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+# The empty choice of the dossier's lists, worded as Django words it for model fields ("- Choisir une option -"):
+# "---------" is read aloud as nine dashes.
+BLANK_CHOICE: tuple[str, Any] = ("", _("- Select an option -"))  # Any: a lazy label among str ones
+
+
 FRENCH_DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("01", "Ain"),
     ("02", "Aisne"),
@@ -116,7 +125,7 @@ _NAMES = dict(FRENCH_DEPARTMENTS)
 
 def department_choices() -> list[tuple[str, str]]:
     """The select's options: "66 - Pyrénées-Orientales", in INSEE order, after an empty choice."""
-    return [("", "---------"), *((code, f"{code} - {name}") for code, name in FRENCH_DEPARTMENTS)]
+    return [BLANK_CHOICE, *((code, f"{code} - {name}") for code, name in FRENCH_DEPARTMENTS)]
 
 
 def department_label(code: str) -> str:

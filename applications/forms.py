@@ -10,7 +10,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
-from applications.departments import department_choices, department_label
+from applications.departments import BLANK_CHOICE, department_choices, department_label
 from applications.enums import BacSeries, PieceStatus, WithdrawalReason
 from applications.models import (
     Address,
@@ -315,9 +315,7 @@ class BaccalaureateForm(DossierForm):
         current = self.instance.series if self.instance.pk else ""
         if current and current not in dict(choices):
             choices.append((current, bac_series_label(current)))
-        self.fields["series"] = forms.ChoiceField(
-            label=self.fields["series"].label, choices=[("", "---------"), *choices]
-        )
+        self.fields["series"] = forms.ChoiceField(label=self.fields["series"].label, choices=[BLANK_CHOICE, *choices])
         if self.instance.pk:
             self.initial["series"] = current
         # The series of the bac général, whose bac from REFORM_FIRST_YEAR on has spécialités (read by bac.js).
@@ -343,7 +341,7 @@ class BaccalaureateForm(DossierForm):
             if current and current not in dict(choices):
                 choices.append((current, bac_speciality_label(current)))
             self.fields[name] = forms.ChoiceField(
-                label=self.fields[name].label, required=False, choices=[("", "---------"), *choices]
+                label=self.fields[name].label, required=False, choices=[BLANK_CHOICE, *choices]
             )
             self._describe(name, "bac-specialities-help")
             if self.instance.pk:
@@ -485,7 +483,7 @@ class ExternalCursusForm(RowForm):
         self.fields["diploma"] = forms.ChoiceField(
             label=self.fields["diploma"].label,
             required=False,
-            choices=[("", "---------"), *diplomas],
+            choices=[BLANK_CHOICE, *diplomas],
             error_messages={"invalid_choice": _("Choose a diploma from the list.")},
         )
         self.fields["department"] = forms.ChoiceField(
@@ -509,7 +507,7 @@ class ExternalCursusForm(RowForm):
             self.fields["city"] = forms.CharField(
                 label=self.fields["city"].label,
                 required=False,
-                widget=forms.Select(choices=[("", "---------"), *self.communes.items()]),
+                widget=forms.Select(choices=[BLANK_CHOICE, *self.communes.items()]),
                 help_text=help_text,
             )
             if self.instance.pk:

@@ -147,7 +147,7 @@ def test_the_sis_lists_replace_the_built_in_ones(sis_lists):
     assert bound.is_valid(), bound.errors
     assert bound.reform_series == ["0021"]  # the series whose label says "général"
     assert dict(bound.fields["speciality_1"].choices) == {
-        "": "---------",
+        "": "- Select an option -",
         "101": "MATHEMATIQUES",
         "103": "SCIENCES ECONOMIQUES ET SOCIALES",
     }

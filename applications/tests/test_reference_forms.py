@@ -79,7 +79,7 @@ def test_without_lists_any_city_and_school_are_accepted():
 def test_countries_are_the_sis_ones_matched_to_an_iso_code(lists):
     choices = PersonalDetailsForm().fields["nationality"].choices
 
-    assert choices == [("", "---------"), ("ES", "ESPAGNE"), ("FR", "FRANCE")]
+    assert choices == [("", "- Select an option -"), ("ES", "ESPAGNE"), ("FR", "FRANCE")]
 
 
 def test_bac_series_are_the_sis_ones_and_a_code_of_it_is_saved(lists):

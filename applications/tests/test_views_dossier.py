@@ -214,6 +214,20 @@ def _post_personal(client, **changes):
     return client.post(reverse("applications:personal_details"), {**PERSONAL, **changes})
 
 
+def test_the_lists_empty_choice_is_worded_not_dashed(owner_client, django_assert_num_queries):
+    # "---------" is read aloud as nine dashes; the dossier's lists say what to do, as Django's model fields do.
+    with django_assert_num_queries(6):
+        response = owner_client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    # The title's (a model field's, worded by Django) and the two countries'.
+    assertContains(response, '<option value="">- Choisir une option -</option>', count=3, html=True)
+    assertNotContains(response, "---------")
+    with django_assert_num_queries(6):
+        response = owner_client.get(reverse("applications:external_cursus_add"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assertNotContains(response, "---------")
+
+
 def test_bad_ine_format_is_refused_at_the_field(owner_client):
     response = _post_personal(owner_client, ine="ABC")
 
