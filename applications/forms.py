@@ -233,7 +233,8 @@ class AddressForm(DossierForm):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
         if cleaned.get("country") == FRANCE:
-            postal_code = cleaned.get("postal_code", "")
+            # "66 000", as it is sometimes written, is the postal code 66000.
+            postal_code = cleaned["postal_code"] = re.sub(r"\s+", "", cleaned.get("postal_code", ""))
             if not (postal_code.isdigit() and len(postal_code) == 5):
                 self.add_error("postal_code", _("A French postal code has 5 digits."))
             if not cleaned.get("city"):

@@ -343,6 +343,14 @@ def test_french_address_needs_a_postal_code(owner_client):
     assertContains(response, "A French postal code has 5 digits.")
 
 
+def test_a_french_postal_code_typed_with_a_space_is_taken(owner_client, candidate, django_assert_num_queries):
+    with django_assert_num_queries(14):
+        response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "66 000"})
+
+    assert response.status_code == 302
+    assert Address.objects.get(candidate=candidate).postal_code == "66000"
+
+
 def test_foreign_address_needs_a_city(owner_client):
     response = owner_client.post(reverse("applications:address"), {"line1": "Calle Mayor 1", "country": "ES"})
 
