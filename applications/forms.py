@@ -127,6 +127,31 @@ class PersonalDetailsForm(DossierForm):
             "preferred_language",
         ]
         widgets = {"birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        # The lengths are the student records system's (Apogée: 30 for names, 20 for first names). A name typed
+        # longer at signup lands here: say what to do, not only the count.
+        error_messages = {
+            "birth_name": {
+                "max_length": _(
+                    "At most %(limit_value)d characters, the limit of the student records system: write your name "
+                    "as on your official documents, shortened if needed."
+                )
+            },
+            "usual_name": {
+                "max_length": _(
+                    "At most %(limit_value)d characters, the limit of the student records system: write your name "
+                    "as on your official documents, shortened if needed."
+                )
+            },
+            "first_name": {
+                "max_length": _(
+                    "At most %(limit_value)d characters, the limit of the student records system: give your first "
+                    'first name here and the next one in "Other first name".'
+                )
+            },
+            "other_first_name": {
+                "max_length": _("At most %(limit_value)d characters, the limit of the student records system.")
+            },
+        }
         help_texts = {
             "ine": _("11 characters without spaces: the INE followed by its key, e.g. 1234567890V."),
             "birth_department": _("For candidates born in France."),

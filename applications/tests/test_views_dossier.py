@@ -337,6 +337,19 @@ def test_a_department_of_birth_that_is_no_department_is_still_refused(owner_clie
     assertContains(response, "Enter a French department number, e.g. 66, 2A or 974.")
 
 
+def test_a_name_longer_than_the_student_records_allow_says_what_to_do(owner_client, django_assert_num_queries):
+    # Signup takes longer names than the dossier (Apogée's 30 and 20 characters): the page says what to do.
+    with django_assert_num_queries(10):
+        response = owner_client.post(
+            reverse("applications:personal_details"),
+            {**PERSONAL, "birth_name": "de La Tour d'Auvergne-Lauraguais", "first_name": "Marie-Bénédicte-Françoise"},
+            HTTP_ACCEPT_LANGUAGE="fr",
+        )
+
+    assertContains(response, "30 caractères au plus, la limite du logiciel de scolarité : écrivez votre nom comme")
+    assertContains(response, "20 caractères au plus, la limite du logiciel de scolarité : indiquez ici votre premier")
+
+
 def test_french_address_needs_a_postal_code(owner_client):
     response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "ABC"})
 
