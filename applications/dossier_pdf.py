@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
@@ -237,6 +238,11 @@ def _label(model, field: str) -> str:
     return capfirst(str(model._meta.get_field(field).verbose_name))
 
 
+def _none_if_empty(pdf: _Summary, rows: list) -> None:
+    if not rows:
+        pdf.paragraph(pgettext("dossier summary, a section without rows", "None."))
+
+
 def _date(value) -> str:
     return date_format(value, "SHORT_DATE_FORMAT") if value else ""
 
@@ -307,24 +313,33 @@ def _summary(application, rows) -> FPDF:
         pdf.line_item(_label(Bac, "dropped_speciality"), bac.dropped_speciality_label)
         pdf.line_item(_("Options of the baccalaureate"), ", ".join(bac.options))
 
+    # A section without rows says so ("Néant", as on paper forms): a bare heading reads as a page that failed.
     pdf.section(_("Internal cursus"))
-    for row in candidate.internal_cursus.all():
+    internal_rows = list(candidate.internal_cursus.all())
+    for row in internal_rows:
         grade = _("grade %(grade)s") % {"grade": row.grade_label} if row.grade is not None else ""
         results = " ".join(part for part in (row.result, row.mention, grade) if part)
         pdf.paragraph(f"{row.academic_year} - {row.code} {row.label} {results}".strip())
+    _none_if_empty(pdf, internal_rows)
     pdf.section(_("External cursus"))
-    for row in candidate.external_cursus.all():
+    external_rows = list(candidate.external_cursus.all())
+    for row in external_rows:
         place = ", ".join(part for part in (row.school, row.place_label) if part)
         diploma = f" ({row.diploma_label})" if row.diploma else ""
         pdf.paragraph(
             f"{row.year} - {row.label}{diploma} - {place} ({country_name(row.country)}) - {row.get_obtained_display()}"
         )
+    _none_if_empty(pdf, external_rows)
     pdf.section(_("Internships"))
-    for row in candidate.internships.all():
+    internships = list(candidate.internships.all())
+    for row in internships:
         pdf.paragraph(f"{row.year} - {row.organisation} - {row.duration}")
+    _none_if_empty(pdf, internships)
     pdf.section(_("Work experience"))
-    for row in candidate.work_experiences.all():
+    experiences = list(candidate.work_experiences.all())
+    for row in experiences:
         pdf.paragraph(f"{row.year} - {row.title} - {row.organisation} - {row.duration}")
+    _none_if_empty(pdf, experiences)
 
     pdf.section(_("Formation"))
     pdf.line_item(

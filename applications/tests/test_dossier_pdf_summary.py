@@ -90,3 +90,12 @@ def test_a_long_piece_label_is_cut_with_an_ellipsis(application):
 
     assert "dont le français n'est pa... : Non concerné" in text  # 120 characters, the ellipsis included
     assert "n'est pas : Non concerné" not in text
+
+
+def test_a_section_without_rows_says_so(application):
+    # The fixture's candidate has an external cursus, and no internal cursus, internship nor work experience.
+    text = summary_text(application)
+
+    assert "Cursus interne Néant." in text
+    assert "Cursus externe 2023 - Licence 3 Physique" in text
+    assert "Stages Néant. Expériences pro. Néant." in text
