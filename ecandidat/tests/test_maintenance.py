@@ -70,7 +70,7 @@ def test_minutes_until_the_window_in_its_last_hour(settings, moment, minutes):
 
 @pytest.mark.django_db
 @pytest.mark.usefixtures("enforced")
-def test_pages_warn_in_the_hour_before_the_window(client, django_assert_num_queries):
+def test_pages_warn_in_the_hour_before_the_window(client, admin_user, django_assert_num_queries):
     # The last evening of a campaign: what is not saved and transmitted by 22h45 waits until 06h, after the deadline.
     warning = "L'application ferme pour maintenance à 22h45, jusqu'à 06h"
     # The warning costs no query: the first page reads the catalogue, the second finds it in the cache.
@@ -82,6 +82,13 @@ def test_pages_warn_in_the_hour_before_the_window(client, django_assert_num_quer
     with time_machine.travel(paris(2026, 11, 28, 21, 30), tick=False), django_assert_num_queries(0):
         response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
 
+    assert warning not in response.content.decode()
+    # Staff keep working through the window: not for them.
+    client.force_login(admin_user)
+    with time_machine.travel(paris(2026, 11, 28, 22, 15), tick=False), django_assert_num_queries(5):
+        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
     assert warning not in response.content.decode()
 
 
