@@ -67,6 +67,7 @@ class Operation:
     bulk: bool = True
     done_message: object = None  # a lazy ngettext on "count", instead of "%(label)s: N applications done."
     preview: Callable | None = None  # (request, applications) -> extra context of the operation page
+    preview_template: str = "admin/applications/application/release_preview.html"  # shows the preview's context
     bulk_run: Callable | None = None  # (model_admin, request, applications) -> a response, or None to run it here
     bulk_refusal: Callable | None = None  # (applications) -> why the whole selection is refused, or ""
     single: bool = True  # offered on one application's page too
@@ -77,6 +78,20 @@ class Operation:
     @property
     def in_use(self) -> bool:
         return self.enabled is None or self.enabled()
+
+
+def _decision_to_delete(request, applications: list[Application]) -> dict:
+    """What "Delete the last decision" deletes, and which decision is then in force: the page asked to confirm
+    without naming either. One query: the two latest decisions."""
+    latest = list(
+        applications[0]
+        .decisions.newest_first()
+        .select_related("decision_type", "refusal_reason", "created_by", "validated_by")[:2]
+    )
+    return {
+        "decision_to_delete": latest[0] if latest else None,
+        "decision_after_delete": latest[1] if len(latest) > 1 else None,
+    }
 
 
 def _validated_in_selection(applications: list[Application]) -> str:
@@ -150,6 +165,8 @@ OPERATIONS = {
             "decidable_by",
             lambda application, form, actor: staff.delete_last_decision(application, actor=actor),
             bulk=False,
+            preview=_decision_to_delete,
+            preview_template="admin/applications/application/decision_to_delete.html",
         ),
         # eCandidat's mass "Tags" (GEST_TAG); one application's tags are set from its page (review_actions.tags_view).
         Operation(
@@ -300,6 +317,7 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk,
         # A flag, not ``operation.preview`` in the template: Django calls a callable there, without its arguments,
         # which fails into the engine's ``string_if_invalid`` ("" in production: the preview was never shown).
         "shows_preview": operation.preview is not None,
+        "preview_template": operation.preview_template,
         **(operation.preview(request, applications) if operation.preview else {}),
     }
     return TemplateResponse(request, "admin/applications/application/operation.html", context)

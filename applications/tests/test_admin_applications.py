@@ -749,3 +749,41 @@ def test_an_operation_page_names_the_candidate_it_acts_on(
 
     assert f"<li>MARTIN Léa ({candidate.user.username}) – {application.formation.code} " in page
     assert f'{change_url(application)}">MARTIN Léa</a></li>' in page
+
+
+def test_the_delete_page_names_the_decision_it_deletes(client, django_assert_num_queries, centre_manager, application):
+    """« Supprimer le dernier avis (non validé) » asked to confirm without saying which avis goes, nor which one
+    stays: a manager deleting a commission's entry by mistake could not tell. The page now names both."""
+    decide(application, Avis.FAVOURABLE, actor=centre_manager)
+    staff.record_decision(
+        application,
+        decision_type=decision_type(Avis.COMPLEMENTARY_LIST),
+        rank=3,
+        comment="Dossier moyen",
+        actor=centre_manager,
+    )
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(10):  # the page (9), and the two latest decisions in one query
+        page = client.get(operation_url(application, "delete_last_decision")).content.decode()
+
+    deleted = " ".join(page[page.index('id="decision-to-delete-title"') :].split())
+    assert "<strong>Complementary list</strong>, rank 3 — entered on" in deleted
+    assert "Comment: Dossier moyen" in deleted
+    assert centre_manager.get_username() in deleted
+    assert "The decision in force becomes again: <strong>Favourable</strong> (validated" in deleted
+
+
+def test_the_delete_page_says_when_no_decision_remains(client, centre_manager, application):
+    staff.record_decision(
+        application,
+        decision_type=decision_type(Avis.PRESELECTION),
+        actor=centre_manager,
+        preselection_at=timezone.now(),
+        preselection_place="Salle 3",
+    )
+    client.force_login(centre_manager)
+
+    page = client.get(operation_url(application, "delete_last_decision")).content.decode()
+
+    assert "The application will have no decision left." in page
