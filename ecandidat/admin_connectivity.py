@@ -31,7 +31,7 @@ RECENT_RUNS = 10
 
 
 class TestMailForm(forms.Form):
-    address = forms.EmailField(label=gettext_lazy("address"), max_length=254)
+    address = forms.EmailField(label=gettext_lazy("E-mail address"), max_length=254)
 
 
 def superuser_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

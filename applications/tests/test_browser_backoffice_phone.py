@@ -221,3 +221,22 @@ def test_no_back_office_page_scrolls_sideways_on_a_phone(
             if width == PHONES[0]:
                 problems += [f"{width}px {path}: {violation}" for violation in serious_axe_violations(page)]
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", PHONES)
+def test_the_superusers_connection_tests_fit_a_phone(live_server, transactional_db, browser_page, admin_user, width):
+    """« Tests de connexion » (superusers only, so out of the walk above): its tables pushed the page 127 px past a
+    375 px screen and 182 px past a 320 px one (the demo's longer settings, 156 px at 375). Each now scrolls inside
+    its own named box."""
+    page = browser_page
+    _log_in_staff(page, live_server, admin_user)
+    page.set_viewport_size({"width": width, "height": 812})
+
+    response = page.goto(live_server.url + "/gestion/ecandidat/maintenanceswitch/connectivity/")
+
+    assert response is not None
+    assert response.status == 200
+    assert page.locator("#connectivity-results tbody tr").count() > 5
+    assert page.evaluate(OVERFLOW_JS) == []
+    assert page.evaluate(SCROLLERS_JS) == []
+    assert serious_axe_violations(page) == []

@@ -125,3 +125,12 @@ def test_the_switch_list_links_the_page_for_superusers_only(admin_client, client
 
     assertContains(admin_client.get(url), f'href="{reverse(PAGE)}"')
     assertNotContains(client.get(url), f'href="{reverse(PAGE)}"')
+
+
+def test_the_test_mail_field_is_named_in_full(admin_client, django_assert_num_queries):
+    """The test mail's field read « adresse : » (lower case, the msgid of a sentence's word); the central office's
+    fields are named « Adresse mail »."""
+    with django_assert_num_queries(4):
+        response = admin_client.get(reverse(PAGE))
+
+    assertContains(response, '<label for="id_address">Adresse mail\N{NO-BREAK SPACE}:</label>', html=True)
