@@ -158,3 +158,28 @@ def test_the_migration_gives_a_type_with_an_unknown_mail_the_mail_of_its_kind(db
 
     assert DecisionType.objects.get(pk=unknown.pk).mail_code == "AVIS_DEFAVORABLE"
     assert DecisionType.objects.get(pk=chosen.pk).mail_code == "AVIS_PRESELECTION"
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_the_central_offices_autocompletes_work_without_javascript(
+    client, django_assert_num_queries, superuser, centre, commission, count
+):
+    """The central office's « Ajouter formation » and « Ajouter commission » offered their centre, commission and
+    diploma type as autocompletes: without JavaScript each was a list with nothing to choose, so no formation nor
+    commission could be created. Each list now holds every row (Select2 still searches them with JavaScript), one
+    query each, whatever the number of rows."""
+    for number in range(count):
+        CentreFactory(label=f"UFR {number}")
+    diploma = FormationFactory(centre=centre, commission=commission).diploma_type
+    client.force_login(superuser)
+
+    with django_assert_num_queries(15):
+        formation_page = client.get(reverse("admin:offers_formation_add")).content.decode()
+    commission_page = client.get(reverse("admin:offers_commission_add")).content.decode()
+
+    for page in (formation_page, commission_page):
+        centre_select = page[page.index('name="centre"') : page.index("</select>", page.index('name="centre"'))]
+        assert f'<option value="{centre.pk}">{centre.label}</option>' in centre_select
+        assert centre_select.count("<option value=") == count + 1 + 1  # the empty choice included
+    assert f'<option value="{commission.pk}">' in formation_page
+    assert f'<option value="{diploma.pk}">' in formation_page
