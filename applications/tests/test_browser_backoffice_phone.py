@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.tests.mfa import Client
-from applications.services import candidature, staff
+from applications.services import candidature, saved_filters, staff
 from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
 from ecandidat.tests.plugins.browser import pdf_bytes, serious_axe_violations
@@ -240,3 +240,29 @@ def test_the_superusers_connection_tests_fit_a_phone(live_server, transactional_
     assert page.evaluate(OVERFLOW_JS) == []
     assert page.evaluate(SCROLLERS_JS) == []
     assert serious_axe_violations(page) == []
+
+
+@pytest.mark.parametrize("width", [*PHONES, 1280])
+def test_a_saved_filters_delete_button_is_beside_it_and_big_enough_to_tap(
+    live_server, transactional_db, browser_page, centre_manager, width
+):
+    """« Mes filtres enregistrés »: the « × » that deletes a filter at once (no confirmation) was a 21 × 20 px box on
+    its own line, right under the next filter's name on a phone. It now sits on its filter's line, 44 px high and
+    wide (WCAG 2.5.5), as the filter's link."""
+    saved_filters.save_filter(user=centre_manager, label="Réceptionnés", query="dossier_status=RE")
+    saved_filters.save_filter(user=centre_manager, label="À contrôler", query="to_check=yes")
+    page = browser_page
+    _log_in_staff(page, live_server, centre_manager)
+    page.set_viewport_size({"width": width, "height": 812})
+
+    page.goto(live_server.url + "/gestion/applications/application/")
+    page.evaluate("document.querySelector('#saved-filters').open = true")
+
+    for item in page.locator("#saved-filters li").all():
+        link = item.locator("a").bounding_box()
+        button = item.locator("button").bounding_box()
+        assert link is not None
+        assert button is not None
+        assert min(button["width"], button["height"], link["height"]) >= 44
+        assert abs((link["y"] + link["height"] / 2) - (button["y"] + button["height"] / 2)) < 2  # one line
+    assert page.evaluate(OVERFLOW_JS) == []
