@@ -182,7 +182,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     def pieces_to_check(self, obj):
         return _("To check") if obj.has_pieces_to_check else "—"
 
-    @admin.display(description=gettext_lazy("rank"), ordering="waiting_list_rank")
+    @admin.display(description=gettext_lazy("actual rank"), ordering="waiting_list_rank")
     def rank(self, obj):
         return obj.waiting_list_rank or "—"
 

@@ -35,7 +35,7 @@ EXPORT_HEADERS = [
     gettext_lazy("transmitted at"),
     gettext_lazy("decision"),
     gettext_lazy("decision validated"),
-    gettext_lazy("rank"),
+    gettext_lazy("actual rank"),  # the rang réel (waiting_list_rank), not the rank the commission entered
     gettext_lazy("answer"),
     gettext_lazy("cancelled at"),
     gettext_lazy("created at"),

@@ -1,6 +1,8 @@
 """The applications list at a glance (issue 11): columns, text for "pièces à contrôler", counters per status, tag
 filter, saved filters per user, query count."""
 
+import re
+
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
@@ -8,7 +10,8 @@ from django.urls import reverse
 from applications.enums import DossierStatus
 from applications.models import Application, SavedFilter, Tag
 from applications.services import review
-from applications.tests.factories_candidature import make_application, with_file
+from applications.tests.factories_candidature import decide, make_application, with_file
+from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.usefixtures("back_office_in_french")
@@ -164,3 +167,21 @@ def test_export_carries_the_tags_and_notes(client, centre_manager, formation, ca
     assert "Prioritaire" in row
     assert "gestionnaire : =À revoir en jury" in row  # the cell starts with the date: no formula to neutralise
     assert "gestionnaire : Entretien le 12" in row
+
+
+def test_the_rank_column_says_it_is_the_actual_rank(
+    client, django_assert_num_queries, centre_manager, formation, campaign
+):
+    """The list's « Rang » column showed the rang réel (1) of a candidate the commission had put at rank 2: read as
+    the rank entered, it looked wrong. The column, the export's header and the dossier now all say « rang réel »."""
+    application = make_application(formation, campaign=campaign)
+    decide(application, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=2)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(20):
+        html = client.get(changelist()).content.decode()
+    csv_text = client.get(reverse("admin:applications_application_export", args=["csv"])).content.decode("utf-8-sig")
+
+    assert re.search(r'class="sortable column-rank">\s*<div class="text"><a [^>]*>Rang réel</a>', html)
+    assert ";rang réel;" in csv_text.split("\r\n")[0]
+    assert ";rang;" not in csv_text.split("\r\n")[0]
