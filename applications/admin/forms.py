@@ -3,6 +3,7 @@
 import datetime
 
 from django import forms
+from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,7 +17,9 @@ from offers.models import DecisionType, RefusalReason
 
 class StatusForm(forms.Form):
     # No status is preselected: a click on "Confirmer" straight away must not send the dossier back (issue 11).
-    target = forms.ChoiceField(label=_("New dossier status"), choices=[("", "---------"), *DossierStatus.choices])
+    target = forms.ChoiceField(
+        label=_("New dossier status"), choices=[("", BLANK_CHOICE_LABEL), *DossierStatus.choices]
+    )
     comment = forms.CharField(
         label=_("Comment (added to the mail)"),
         required=False,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
 class StaffWithdrawalForm(forms.Form):
     reason = forms.ChoiceField(
         label=_("Reason given by the candidate"),
-        choices=[("", "---------"), *WithdrawalReason.choices],
+        choices=[("", BLANK_CHOICE_LABEL), *WithdrawalReason.choices],
         error_messages={"required": _("Choose the reason for the withdrawal.")},
     )
     comment = forms.CharField(
@@ -79,7 +80,7 @@ class StaffConfirmationForm(forms.Form):
 
 class TreatmentTypeForm(forms.Form):
     treatment_type = forms.ChoiceField(
-        label=_("New processing type"), choices=[("", "---------"), *TreatmentType.choices]
+        label=_("New processing type"), choices=[("", BLANK_CHOICE_LABEL), *TreatmentType.choices]
     )
     reason = forms.CharField(
         label=_("Reason (written to the history)"),

@@ -787,3 +787,18 @@ def test_the_delete_page_says_when_no_decision_remains(client, centre_manager, a
     page = client.get(operation_url(application, "delete_last_decision")).content.decode()
 
     assert "The application will have no decision left." in page
+
+
+@pytest.mark.parametrize("name", ["set_status", "treatment_type", "withdraw_on_behalf"])
+def test_the_operations_drop_downs_start_with_django_s_blank_choice(
+    client, django_assert_num_queries, centre_manager, application, name
+):
+    """« Statut du dossier », « Type de traitement » and the withdrawal's reason began with « --------- », where every
+    other drop-down of the back office reads « - Choisir une option - » (Django 6's blank choice)."""
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(9):
+        page = client.get(operation_url(application, name), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    assert '<option value="" selected>- Choisir une option -</option>' in page
+    assert "---------" not in page
