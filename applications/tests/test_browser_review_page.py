@@ -183,3 +183,25 @@ def test_the_facts_give_their_values_the_line_on_a_phone(
 
     assert len(widths) > 5, widths
     assert [label for label, share in widths if share < least] == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_pieces_statuses_are_readable_in_both_themes(
+    live_server, transactional_db, new_browser_page, campaign, settings, scheme
+):
+    """The pieces' status badges (« Validée », « Refusée », « Transmise ») kept their light theme's dark green, red
+    and brown in Django's dark theme: 2.85:1 and less on its #121212 (axe-core, RGAA 3.2). Each has its own colour
+    per theme now."""
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission, _ = _transmitted_dossier(campaign)
+    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    validated, refused = PieceSubmission.objects.filter(application=application).order_by("piece_type__order")
+    piece_services.set_piece_status(submission=validated, status=PieceStatus.VALIDATED, actor=manager)
+    piece_services.set_piece_status(submission=refused, status=PieceStatus.REFUSED, comment="illisible", actor=manager)
+    page = new_browser_page()
+    page.emulate_media(color_scheme=scheme)
+    staff_login(page, live_server, manager, secret)
+    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+
+    assert {text.strip() for text in page.locator(".review-status").all_inner_texts()} >= {"Validée", "Refusée"}
+    assert_no_serious_axe_violations(page)
