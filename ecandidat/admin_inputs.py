@@ -30,7 +30,7 @@ from functools import wraps
 from typing import Any
 
 from django import forms
-from django.contrib.admin.options import BaseModelAdmin, ModelAdmin
+from django.contrib.admin.options import BaseModelAdmin, InlineModelAdmin, ModelAdmin, TabularInline
 from django.contrib.admin.widgets import DateTimeWidgetContextMixin
 from django.db import models
 from django.utils.translation import get_language
@@ -111,12 +111,41 @@ class RowNamedInputs(forms.BaseForm):
                 field.widget.attrs.setdefault("aria-label", f"{field.label} — {instance}")
 
 
+class ColumnNamedInputs(forms.BaseForm):
+    """The form of one row of a tabular inline (a dossier's stages, cursus…), whose cells have no label: each input
+    named by its column and, once saved, its row; the empty row Django's "Ajouter" copies, by its column."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        instance = getattr(self, "instance", None)
+        saved = instance is not None and instance.pk is not None
+        for field in self.fields.values():
+            name_by_column(field, instance if saved else None)
+
+
+def name_by_column(field: forms.Field, row: object | None) -> None:
+    if field.label and not field.widget.is_hidden:
+        field.widget.attrs.setdefault("aria-label", f"{field.label} — {row}" if row is not None else str(field.label))
+
+
+class ColumnNamedDeletion(forms.BaseFormSet):
+    """The formset of a tabular inline: its "Supprimer" box, added to each saved row after the row's form is made,
+    named by its column and its row too."""
+
+    def add_fields(self, form: forms.BaseForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        instance = getattr(form, "instance", None)
+        if "DELETE" in form.fields and instance is not None and instance.pk is not None:
+            name_by_column(form.fields["DELETE"], instance)
+
+
 def install() -> None:
     """Wrap Django's two hooks, once (``ready`` may run twice in a process that reloads apps)."""
     if installed():
         return
     formfield_for_dbfield = BaseModelAdmin.formfield_for_dbfield
     get_changelist_form = ModelAdmin.get_changelist_form
+    get_formset = InlineModelAdmin.get_formset
 
     @wraps(formfield_for_dbfield)
     def described_formfield_for_dbfield(self, db_field, request, **kwargs):
@@ -127,9 +156,18 @@ def install() -> None:
         form = get_changelist_form(self, request, **kwargs)
         return type(form.__name__, (RowNamedInputs, form), {})
 
+    @wraps(get_formset)
+    def column_named_formset(self, request, obj=None, **kwargs):
+        formset = get_formset(self, request, obj, **kwargs)
+        if not isinstance(self, TabularInline):
+            return formset
+        form = type(formset.form.__name__, (ColumnNamedInputs, formset.form), {})
+        return type(formset.__name__, (ColumnNamedDeletion, formset), {"form": form})
+
     described_formfield_for_dbfield.ecandidat_admin_inputs = True  # type: ignore[attr-defined]
     BaseModelAdmin.formfield_for_dbfield = described_formfield_for_dbfield  # type: ignore[method-assign]
     ModelAdmin.get_changelist_form = row_named_changelist_form  # type: ignore[method-assign]
+    InlineModelAdmin.get_formset = column_named_formset  # type: ignore[method-assign]
 
 
 def installed() -> bool:

@@ -3,6 +3,7 @@ setting CENTRE_MANAGERS_EDIT_DOSSIERS): personal details, address, cursus… in 
 what comes from the student records system; every change in the history of the candidate's applications."""
 
 import datetime
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -297,3 +298,22 @@ def test_no_inline_column_header_is_empty(client, persona, queries, deletes, app
     by_name = {headers[0]: headers for headers in parser.tables}
     assert by_name["Internal cursus"][-1] == "Grade / scale"  # read-only rows: no deletion column header
     assert (by_name["External cursus"][-1] == "Delete?") is deletes
+
+
+def test_the_inputs_of_a_tabular_inline_row_are_named(client, centre_manager, application, django_assert_num_queries):
+    """A dossier's stages, cursus and experiences are tables whose inputs had no label (axe-core "label" and
+    "select-name", RGAA 11.1): each is now named by its column and its row, as the editable lists' inputs; the new row
+    Django's "Ajouter" copies, by its column."""
+    Internship.objects.create(
+        candidate=application.candidate, year=2024, duration="3 mois", organisation="Observatoire Océanologique"
+    )
+    client.force_login(centre_manager)
+    client.get(_url(application))
+
+    with django_assert_num_queries(16):  # as without the internship: its rows are read in one query either way
+        page = client.get(_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+
+    assert 'aria-label="Employeur/organisme — 2024 Observatoire Océanologique"' in page
+    assert re.search(r'<input [^>]*name="internships-0-year" [^>]*aria-label="Année — 2024 Observatoire', page)
+    assert re.search(r'<input [^>]*name="internships-__prefix__-duration" [^>]*aria-label="Durée"', page)
+    assert re.search(r'<input [^>]*name="internships-0-DELETE" aria-label="Supprimer — 2024 Observatoire', page)
