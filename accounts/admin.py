@@ -14,7 +14,14 @@ from django.utils.translation import gettext_lazy as _
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
-from accounts.models import AccountDeletion, StaffEnrolmentToken, StaffMembership, StaffRole, User
+from accounts.models import (
+    INSTITUTION_ROLES,
+    AccountDeletion,
+    StaffEnrolmentToken,
+    StaffMembership,
+    StaffRole,
+    User,
+)
 from ecandidat.admin_base import (
     AccountAsText,
     CentralOfficeOnly,
@@ -127,6 +134,12 @@ class StaffMembershipForm(forms.ModelForm):
         role, centre = data.get("role"), data.get("centre")
         every, chosen = data.get("all_commissions"), list(data.get("commissions") or [])
         limited_roles = (StaffRole.CENTRE_MANAGER, StaffRole.READ_ONLY)
+        if role in INSTITUTION_ROLES:  # the whole institution: every field naming a centre or a commission stays empty
+            for name in ("centre", "commission"):
+                if data.get(name) is not None:
+                    self.add_error(
+                        name, _("This role covers the whole institution: leave the centre and the commission empty.")
+                    )
         if not every and role not in limited_roles:
             self.add_error(
                 "all_commissions",
@@ -153,14 +166,15 @@ class StaffMembershipForm(forms.ModelForm):
 @admin.register(StaffMembership)
 class StaffMembershipAdmin(AccountAsText, InStaffScope, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff rights: central office (no centre nor commission), centre manager or read-only member of a centre (of
-    every commission, or of some), commission member (reads, enters decisions). The back office scopes every list
-    and action from these rows.
+    every commission, or of some), commission member (reads, enters decisions), candidates manager, or read only
+    (no centre nor commission: every candidate's dossier, none of the applications' handling). The back office
+    scopes every list and action from these rows.
 
     Who sets them (eCandidat §2.2: the scolarité centrale sets the centres and their gestionnaires; a centre's
     commissions and their members are set from the centre):
 
-    - the central office: every membership, except the central office's own, which only a superuser grants,
-      changes or removes (no one widens their own kind of rights);
+    - the central office: every membership (the candidates managers' too), except the central office's own, which
+      only a superuser grants, changes or removes (no one widens their own kind of rights);
     - a manager of a whole centre: reads the memberships of the centre (``StaffMembership.objects.visible_to``),
       adds, changes and removes the members of its commissions; the managers' and readers' rows stay read-only;
     - anyone else: not the page (403), and a row outside one's list is not found (404).

@@ -74,13 +74,17 @@ class User(AbstractUser):
         rows = StaffMembership.objects.filter(user=self).values_list(
             "role", "centre_id", "commission_id", "all_commissions", "commissions", "commissions__centre_id"
         )
-        central = False
+        central = reads_candidates = corrects_candidates = False
         managed_centres, read_centres, commissions = set(), set(), set()
         managed_commissions, read_commissions, partly_read_centres, partly_managed_centres = set(), set(), set(), set()
         # One row per membership and chosen commission (a LEFT JOIN: one row with None for the others).
         for role, centre, commission, every_commission, chosen, chosen_centre in rows:
             if role == StaffRole.CENTRAL:
                 central = True
+            elif role == StaffRole.CANDIDATES:
+                reads_candidates = corrects_candidates = True
+            elif role == StaffRole.CANDIDATES_READ_ONLY:
+                reads_candidates = True
             elif role == StaffRole.COMMISSION_MEMBER:
                 commissions.add(commission)
             elif every_commission:
@@ -102,6 +106,8 @@ class User(AbstractUser):
             read_commissions=frozenset(read_commissions),
             partly_read_centres=frozenset(partly_read_centres),
             partly_managed_centres=frozenset(partly_managed_centres),
+            reads_all_candidates=reads_candidates,
+            corrects_all_candidates=corrects_candidates,
         )
 
 
@@ -125,6 +131,14 @@ class StaffRole(models.TextChoices):
     CENTRE_MANAGER = "CTR", _("centre manager")
     COMMISSION_MEMBER = "COM", _("commission member")
     READ_ONLY = "RO", _("read only")
+    # eCandidat's gestionCandidat and gestionCandidatLS (§2.1): the helpdesk and scolarité agents, institution-wide
+    # (no centre, no commission): every candidate of the active campaign, never the applications' handling.
+    CANDIDATES = "GCA", _("candidates manager")
+    CANDIDATES_READ_ONLY = "GCAL", _("candidates manager, read only")
+
+
+# The roles of the whole institution: no centre nor commission, one membership of each per person.
+INSTITUTION_ROLES = (StaffRole.CENTRAL, StaffRole.CANDIDATES, StaffRole.CANDIDATES_READ_ONLY)
 
 
 class StaffMembershipQuerySet(models.QuerySet["StaffMembership"]):
@@ -163,7 +177,8 @@ class StaffMembershipQuerySet(models.QuerySet["StaffMembership"]):
 
 class StaffMembership(models.Model):
     """A staff member's role: scolarité centrale (no centre), manager or read-only member of a centre de
-    candidature, or member of a commission. Staff rights come from these rows, not from Django groups."""
+    candidature, member of a commission, or gestionnaire de candidats (no centre: every candidate's dossier, read or
+    corrected, never the applications' handling). Staff rights come from these rows, not from Django groups."""
 
     user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.CASCADE, related_name="staff_memberships")
     role = models.CharField(_("role"), max_length=4, choices=StaffRole)
@@ -208,14 +223,14 @@ class StaffMembership(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    models.Q(role="SCOL", centre__isnull=True, commission__isnull=True)
+                    models.Q(role__in=["SCOL", "GCA", "GCAL"], centre__isnull=True, commission__isnull=True)
                     | models.Q(role__in=["CTR", "RO"], centre__isnull=False, commission__isnull=True)
                     | models.Q(role="COM", centre__isnull=True, commission__isnull=False)
                 ),
                 name="staff_membership_scope_matches_role",
                 violation_error_message=_(
-                    "Central office: no centre nor commission; centre manager and read only: a centre; "
-                    "commission member: a commission."
+                    "Central office and candidates managers: no centre nor commission; centre manager and read only: "
+                    "a centre; commission member: a commission."
                 ),
             ),
             models.UniqueConstraint(
@@ -225,6 +240,9 @@ class StaffMembership(models.Model):
                 fields=["user", "commission"], condition=models.Q(commission__isnull=False), name="staff_unique_com"
             ),
             models.UniqueConstraint(fields=["user"], condition=models.Q(role="SCOL"), name="staff_unique_central"),
+            models.UniqueConstraint(
+                fields=["user", "role"], condition=models.Q(role__in=["GCA", "GCAL"]), name="staff_unique_candidates"
+            ),
             models.CheckConstraint(
                 condition=models.Q(all_commissions=True) | models.Q(role__in=["CTR", "RO"]),
                 name="staff_membership_some_commissions_of_a_centre",

@@ -1,7 +1,7 @@
 """Back-office demo data for ``manage.py seed_demo`` (call ``applications.demo_staff.seed()`` after the accounts and
 offers seeds): the seeded decision types (ecandidat-features §2.7), refusal reasons, the SEE formations' decision
 defaults with automatic complementary-list management, a commission member, a centre manager limited to one
-commission and a read-only user. Idempotent."""
+commission, a read-only user and a candidates manager (the helpdesk). Idempotent."""
 
 from allauth.account.models import EmailAddress
 
@@ -65,6 +65,7 @@ REFUSAL_REASONS_IN_ENGLISH = {
 COMMISSION_MEMBER = ("commission.see", "commission-demo-2026")
 READ_ONLY = ("lecture.see", "lecture-demo-2026")
 COMMISSION_MANAGER = ("gestion.commission.see", "gestion-commission-demo-2026")
+CANDIDATES_MANAGER = ("accueil.candidats", "accueil-demo-2026")
 
 
 def _staff_user(username: str, password: str, *, first_name: str, last_name: str) -> User:
@@ -105,6 +106,12 @@ def seed() -> list[str]:
             code=code, defaults={"label": label, "label_en": REFUSAL_REASONS_IN_ENGLISH.get(code, "")}
         )
     lines = [f"Back office: {len(DECISION_TYPES)} decision types, {len(REFUSAL_REASONS)} refusal reasons"]
+    helpdesk = _staff_user(*CANDIDATES_MANAGER, first_name="Accueil", last_name="Candidats")
+    StaffMembership.objects.get_or_create(user=helpdesk, role=StaffRole.CANDIDATES)
+    lines.append(
+        f"Candidates manager (helpdesk: every candidate's dossier, no application): /gestion/ — login "
+        f"{CANDIDATES_MANAGER[0]} / {CANDIDATES_MANAGER[1]}"
+    )
     Formation.objects.filter(favourable_decision_type__isnull=True).update(
         favourable_decision_type=types[Avis.FAVOURABLE]
     )

@@ -17,6 +17,7 @@ from ecandidat.admin_base import (
     ReadOnly,
     eliding_french_titles,
     keeping_convertible_choices,
+    not_found_for_candidates_managers,
     refusing_forged_lookups,
     refusing_forged_selections,
 )
@@ -50,6 +51,9 @@ admin.ModelAdmin.render_change_form = eliding_french_titles(admin.ModelAdmin.ren
 admin.ModelAdmin.lookup_allowed = refusing_forged_lookups(admin.ModelAdmin.lookup_allowed)  # type: ignore[method-assign]
 # An autocomplete field posted with a value that is not an id ("abc") shows the form's message, not a 500.
 AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optgroups)  # type: ignore[method-assign]
+
+# The candidates managers get a 404 from every back-office page they may not open (outsiders of the applications).
+admin.site.admin_view = not_found_for_candidates_managers(admin.site.admin_view)  # type: ignore[method-assign]
 
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")

@@ -24,7 +24,13 @@ from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import prepare_lookup_value
-from django.core.exceptions import EmptyResultSet, FullResultSet, SuspiciousOperation, ValidationError
+from django.core.exceptions import (
+    EmptyResultSet,
+    FullResultSet,
+    PermissionDenied,
+    SuspiciousOperation,
+    ValidationError,
+)
 from django.core.validators import validate_ipv46_address
 from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models.constants import LOOKUP_SEP
@@ -142,6 +148,38 @@ def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[
         return view(request, *args, model_admin=model_admin, **kwargs)
 
     return model_admin.admin_site.admin_view(bound)
+
+
+def not_found_for_candidates_managers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``AdminSite.admin_view`` so that the candidates managers (``StaffScope.reads_all_candidates``, no member
+    of the applications' staff) get a 404 from every back-office page they may not open, as outsiders do: the
+    applications' pages, their decisions, exports, OPI, dashboards, the parameters, the catalogue, the memberships
+    (Django's admin answers 403 to a list refused as a whole). A page of a list they do read (the candidates') keeps
+    its answer: the read-only role's forged POST on a dossier is a 403, as for any reader. Applied once, in
+    ``ecandidat/admin.py``; no query (the scope is read once per user object)."""
+
+    @wraps(admin_view)
+    def wrapped(view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+        inner = admin_view(view, cacheable)
+        model_admin = getattr(view, "__self__", None)
+
+        @wraps(inner)
+        def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return inner(request, *args, **kwargs)
+            except PermissionDenied:
+                scope = scope_of(request.user)
+                if scope.reads_all_candidates and not (scope.is_staff_member or scope.is_central):
+                    reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(
+                        request
+                    )
+                    if not reads_the_list:
+                        raise Http404 from None
+                raise
+
+        return answer
+
+    return wrapped
 
 
 class ForgedSelection(SuspiciousOperation):

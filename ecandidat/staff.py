@@ -5,7 +5,12 @@ Rights come from ``accounts.StaffMembership`` rows (Django groups and permission
 - central office (SCOL): everything, every action;
 - centre manager (CTR): the applications of their centres, every action;
 - commission member (COM): the applications of their commissions; read, and enter decisions (not validate them);
-- read-only (RO): the applications of their centres, read only.
+- read-only (RO): the applications of their centres, read only;
+- candidates manager (GCA) and candidates manager, read only (GCAL), eCandidat's gestionCandidat and
+  gestionCandidatLS: every candidate of the active campaign (also one who has applied nowhere), the dossier
+  corrected (GCA) or read (GCAL), never an application's handling: they are no members of the applications' staff
+  (``is_staff_member`` stays false, so every applications' page, list and scope is closed to them), only of the
+  candidates' list (``reaches_candidates``).
 
 A centre manager or read-only member is attached to every commission of their centre or, like eCandidat's
 gestionnaire without ``tem_all_comm_gest``, to a list of its commissions: the scope then holds those commissions
@@ -40,10 +45,18 @@ class StaffScope:
     read_commissions: frozenset[int] = frozenset()  # CTR + RO of some commissions of a centre
     partly_read_centres: frozenset[int] = frozenset()  # the centres of read_commissions
     partly_managed_centres: frozenset[int] = frozenset()  # the centres of managed_commissions
+    reads_all_candidates: bool = False  # GCA + GCAL: every candidate's dossier of the active campaign
+    corrects_all_candidates: bool = False  # GCA: corrects it (what the SIS holds excepted)
 
     @property
     def is_staff_member(self) -> bool:
         return self.is_central or bool(self.read_centres or self.read_commissions or self.commissions)
+
+    @property
+    def reaches_candidates(self) -> bool:
+        """Opens the candidates' list: every member of staff (the candidates of what they read), and the
+        candidates managers (every candidate)."""
+        return self.is_staff_member or self.reads_all_candidates
 
     @property
     def is_manager(self) -> bool:

@@ -60,6 +60,8 @@ class StaffMembershipFactory(factory.django.DjangoModelFactory):
 
     class Params:
         central = factory.Trait(role=StaffRole.CENTRAL, centre=None)
+        candidates_manager = factory.Trait(role=StaffRole.CANDIDATES, centre=None)
+        candidates_reader = factory.Trait(role=StaffRole.CANDIDATES_READ_ONLY, centre=None)
         commission_member = factory.Trait(
             role=StaffRole.COMMISSION_MEMBER,
             centre=None,

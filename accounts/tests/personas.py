@@ -76,6 +76,18 @@ def central_manager(db):
 
 
 @pytest.fixture
+def candidates_manager(db):
+    """A gestionnaire de candidats (GCA, the helpdesk): every candidate's dossier, corrected; no application."""
+    return StaffMembershipFactory(candidates_manager=True, user__username="accueil").user
+
+
+@pytest.fixture
+def candidates_reader(db):
+    """A gestionnaire de candidats en lecture seule (GCAL): every candidate's dossier, read only; no application."""
+    return StaffMembershipFactory(candidates_reader=True, user__username="accueil.lecture").user
+
+
+@pytest.fixture
 def other_commission(centre):
     """A second commission of ``centre`` ("B"), not the limited manager's."""
     return CommissionFactory(centre=centre, code="COM-B", label="Commission B")

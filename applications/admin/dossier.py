@@ -4,12 +4,14 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
+from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.erasure import erasure_urls
 from applications.models import (
     Address,
@@ -33,10 +35,12 @@ from ecandidat.staff import is_central, scope_of
 
 class StaffAlsoReads:
     """Every member of staff reads the dossiers of the applications they see (issue 11: no 403 on what they must
-    read); changing them needs the Django permissions (central office), or ``manages_candidate``."""
+    read), and the candidates managers every dossier; changing them needs the Django permissions (central office),
+    or ``manages_candidate``."""
 
     def has_view_permission(self, request, obj=None):
-        return super().has_view_permission(request, obj) or scope_of(request.user).is_staff_member  # type: ignore[misc]
+        allowed = super().has_view_permission(request, obj)  # type: ignore[misc]
+        return allowed or scope_of(request.user).reaches_candidates
 
 
 # What ties a dossier to the student records system: read-only for everyone but the central office.
@@ -44,17 +48,18 @@ SIS_LINK_FIELDS = ("sis_locked", "sis_student_number", "sis_imported_at")
 
 
 def manages_candidate(request, candidate: Candidate | None) -> bool:
-    """The central office corrects every dossier; a centre manager corrects the dossier of a candidate who applied
-    to one of their centres' formations, while ``CENTRE_MANAGERS_EDIT_DOSSIERS`` is on (eCandidat
-    SCOL_GESTION_CANDIDAT_CTR_CAND, "W" by default). One query per request and candidate (the admin asks for each
-    inline)."""
+    """The central office and the candidates managers (GCA, eCandidat's gestionCandidat) correct every dossier
+    they see; a centre manager corrects the dossier of a candidate who applied to one of their centres' formations,
+    while ``CENTRE_MANAGERS_EDIT_DOSSIERS`` is on (eCandidat SCOL_GESTION_CANDIDAT_CTR_CAND, "W" by default). One
+    query per request and candidate (the admin asks for each inline)."""
     if candidate is None or candidate.pk is None:
         return False
-    if is_central(request.user):
+    scope = scope_of(request.user)
+    if scope.is_central or scope.corrects_all_candidates:
         return True
     if not parameters.get("CENTRE_MANAGERS_EDIT_DOSSIERS"):
         return False
-    if not scope_of(request.user).is_manager:
+    if not scope.is_manager:
         return False
     memo = request.__dict__.setdefault("_managed_candidates", {})
     if candidate.pk not in memo:
@@ -151,13 +156,29 @@ class WorkExperienceInline(ManagersCorrect, admin.TabularInline):
 @admin.register(Candidate)
 class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff correct the dossier here, including after the candidate's lock (ecandidat-features §1.3): the central
-    office, and the candidate's centre managers (``manages_candidate``; not the account it belongs to, nor, for a
-    student whose dossier comes from the student records system, what the SIS holds). Every change is written to
-    the history of each of the candidate's applications, with its author (``record_staff_change``)."""
+    office, the candidates managers (GCA) and the candidate's centre managers (``manages_candidate``; not the
+    account it belongs to, nor, for a student whose dossier comes from the student records system, what the SIS
+    holds). Every change is written to the history of each of the candidate's applications, with its author
+    (``record_staff_change``), and, in the same words, to the dossier's own history (Django's log, "Historique"):
+    the one record of a candidate who has applied nowhere yet.
+
+    The candidates managers (eCandidat's "Gestionnaire de candidats", and "… en lecture seule") find every candidate
+    of the active campaign here, by numéro de dossier, names, INE, student number or e-mail address; the dossier's
+    page lists the candidate's applications (formation, status, dates) without a link into the applications' pages,
+    which stay closed to them."""
 
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
     list_select_related = ["user"]
-    search_fields = ["birth_name", "usual_name", "first_name", "ine", "user__username", "user__email"]
+    search_fields = [
+        "birth_name",
+        "usual_name",
+        "first_name",
+        "ine",
+        "sis_student_number",
+        "user__username",
+        "user__email",
+        "user__student_number",
+    ]
     raw_id_fields = ["user"]
     readonly_fields = ["sis_imported_at", "created_at", "updated_at"]
     show_full_result_count = False
@@ -172,13 +193,17 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
     ]
 
     def has_module_permission(self, request):
-        return super().has_module_permission(request) or scope_of(request.user).is_staff_member
+        return super().has_module_permission(request) or scope_of(request.user).reaches_candidates
 
     def get_queryset(self, request):
-        """Central office: every candidate; other staff: the candidates of the applications they see."""
+        """Central office: every candidate; candidates managers: every candidate of the active campaign (also
+        those who have applied nowhere); other staff: the candidates of the applications they see."""
         queryset = super().get_queryset(request)
-        if is_central(request.user):
+        scope = scope_of(request.user)
+        if scope.is_central:
             return queryset
+        if scope.reads_all_candidates:
+            return queryset.filter(user__campaign__is_active=True)
         return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
 
     def has_change_permission(self, request, obj=None):
@@ -201,8 +226,14 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
         if change:
             record_staff_change(candidate=form.instance, actor=request.user, changes=described_changes(form, formsets))
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        """The dossier's own history (Django's log, with its author) says what changed in the words of the
+        applications' history, before and after: a candidate without an application has no other record."""
+        changes = [] if add else described_changes(form, formsets)
+        return "; ".join(changes) if changes else super().construct_change_message(request, form, formsets, add)
+
     def get_urls(self):
-        return [*erasure_urls(self), *super().get_urls()]
+        return [*erasure_urls(self), *account_email_urls(self), *super().get_urls()]
 
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
@@ -254,8 +285,42 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "may_delete_accounts": is_central(request.user)}
+        extra_context = {
+            **(extra_context or {}),
+            "may_delete_accounts": is_central(request.user),
+            "may_change_account_email": may_change_account_email(request.user),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:  # the dossier was found in the user's list
+            context["candidate_applications"] = candidate_applications(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def candidate_applications(request, candidate: Candidate) -> list[dict]:
+    """The candidate's applications on the dossier's page, read-only (formation, dossier status, dates; never a
+    decision): all of them for the central office and the candidates managers, those the user reads for other
+    staff. A link to the application's page only for whoever may open it (not the candidates managers, who are no
+    members of the applications' staff). One query."""
+    scope = scope_of(request.user)
+    applications = Application.objects.filter(candidate=candidate)
+    if not (scope.is_central or scope.reads_all_candidates):
+        applications = applications.visible_to(request.user)
+    links = scope.is_staff_member
+    rows = []
+    for application in applications.select_related("formation").order_by("created_at", "pk"):
+        rows.append(
+            {
+                "formation": application.formation,
+                "status": application.get_dossier_status_display(),
+                "created_at": application.created_at,
+                "transmitted_at": application.transmitted_at,
+                "cancelled_at": application.cancelled_at,
+                "url": reverse("admin:applications_application_change", args=[application.pk]) if links else "",
+            }
+        )
+    return rows
 
 
 def _names(candidates) -> str:

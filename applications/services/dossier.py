@@ -6,13 +6,15 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.services import change_email
 from applications.enums import EventKind
 from applications.history import record_events
 from applications.models import (
@@ -391,3 +393,24 @@ def record_staff_change(*, candidate: Candidate, actor: User, changes: list[str]
     ids = list(Application.objects.filter(candidate=candidate).values_list("pk", flat=True))
     record_events(ids, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, comment=comment)
     return len(ids)
+
+
+def staff_change_account_email(*, candidate: Candidate, new_email: str, actor: User) -> str:
+    """The central office or a candidates manager (eCandidat's gestionCandidat) replaces the address of the
+    candidate's account: a helpdesk call ("I no longer read that mailbox", a mistyped address). The candidate's own
+    service does it (``accounts.services.change_email``): the account keeps only the new address, to be validated
+    by the link mailed to it before the next login, and an address used by another account of the campaign is
+    refused (its owner is mailed, as at signup). Recorded with the actor in the history of each of the candidate's
+    applications (``record_staff_change``). Returns the change in words, as recorded; "" when refused."""
+    old_email = candidate.user.email
+    with transaction.atomic():
+        if not change_email(user=candidate.user, new_email=new_email, actor=actor):
+            return ""
+        candidate.user.refresh_from_db(fields=["email"])
+        with translation.override(settings.LANGUAGE_CODE):
+            change = _("Account e-mail address: %(old)s → %(new)s (to be validated by the link sent to it)") % {
+                "old": old_email or "—",
+                "new": candidate.user.email,
+            }
+        record_staff_change(candidate=candidate, actor=actor, changes=[change])
+    return change

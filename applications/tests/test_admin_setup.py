@@ -100,7 +100,12 @@ def test_demo_staff_seed_is_idempotent(campaign):
     assert demo_staff.seed() == first
     assert DecisionType.objects.filter(in_service=True).values("avis").distinct().count() == len(Avis)
     roles = set(StaffMembership.objects.values_list("user__username", "role"))
-    assert roles == {("commission.see", "COM"), ("lecture.see", "RO"), ("gestion.commission.see", "CTR")}
+    assert roles == {
+        ("commission.see", "COM"),
+        ("lecture.see", "RO"),
+        ("gestion.commission.see", "CTR"),
+        ("accueil.candidats", "GCA"),
+    }
     limited = StaffMembership.objects.get(user__username="gestion.commission.see")
     assert not limited.all_commissions
     assert limited.commissions.count() == 1
