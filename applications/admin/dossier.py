@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
+from django.db.models import Exists, OuterRef, Value
 from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
@@ -301,26 +302,31 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
 def candidate_applications(request, candidate: Candidate) -> list[dict]:
     """The candidate's applications on the dossier's page, read-only (formation, dossier status, dates; never a
     decision): all of them for the central office and the candidates managers, those the user reads for other
-    staff. A link to the application's page only for whoever may open it (not the candidates managers, who are no
-    members of the applications' staff). One query."""
+    staff. A link to the application's page only where the user may open it: never for a candidates manager alone
+    (no member of the applications' staff); for one who is also a centre's staff, on that centre's applications
+    only. One query."""
     scope = scope_of(request.user)
-    applications = Application.objects.filter(candidate=candidate)
-    if not (scope.is_central or scope.reads_all_candidates):
-        applications = applications.visible_to(request.user)
-    links = scope.is_staff_member
-    rows = []
-    for application in applications.select_related("formation").order_by("created_at", "pk"):
-        rows.append(
-            {
-                "formation": application.formation,
-                "status": application.get_dossier_status_display(),
-                "created_at": application.created_at,
-                "transmitted_at": application.transmitted_at,
-                "cancelled_at": application.cancelled_at,
-                "url": reverse("admin:applications_application_change", args=[application.pk]) if links else "",
-            }
-        )
-    return rows
+    applications = Application.objects.filter(candidate=candidate).select_related("formation")
+    if scope.is_central:
+        applications = applications.annotate(openable=Value(True))
+    elif scope.reads_all_candidates:
+        visible = Application.objects.visible_to(request.user).filter(pk=OuterRef("pk"))
+        applications = applications.annotate(openable=Exists(visible) if scope.is_staff_member else Value(False))
+    else:
+        applications = applications.visible_to(request.user).annotate(openable=Value(True))
+    return [
+        {
+            "formation": application.formation,
+            "status": application.get_dossier_status_display(),
+            "created_at": application.created_at,
+            "transmitted_at": application.transmitted_at,
+            "cancelled_at": application.cancelled_at,
+            "url": (
+                reverse("admin:applications_application_change", args=[application.pk]) if application.openable else ""
+            ),
+        }
+        for application in applications.order_by("created_at", "pk")
+    ]
 
 
 def _names(candidates) -> str:

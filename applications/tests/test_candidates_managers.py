@@ -382,3 +382,19 @@ def test_the_central_office_changes_it_too(client, central_manager, newcomer):
 
     assert response.status_code == 302
     assert User.objects.get(pk=newcomer.user_id).email == "neuve@example.org"
+
+
+def test_a_candidates_manager_who_is_also_a_centres_staff_gets_that_centres_links(
+    client, candidates_manager, centre, application
+):
+    StaffMembershipFactory(user=candidates_manager, role=StaffRole.READ_ONLY, centre=centre)
+    elsewhere = ApplicationFactory(
+        candidate=application.candidate, formation=FormationFactory(), campaign=application.campaign
+    )
+    client.force_login(candidates_manager)
+
+    html = client.get(_url(application.candidate)).content.decode()
+
+    assert reverse("admin:applications_application_change", args=[application.pk]) in html
+    assert reverse("admin:applications_application_change", args=[elsewhere.pk]) not in html
+    assert str(elsewhere.formation) in html  # listed, as for every candidates manager
