@@ -88,6 +88,21 @@ class TreatmentTypeForm(forms.Form):
         error_messages={"required": _("Give the reason for this change.")},
     )
 
+    def __init__(self, *args, application: Application | None = None, **kwargs) -> None:
+        """On one application's page the field says which type it has now and offers only the others (choosing
+        the same one changes nothing: the service refuses it); on a selection every type is offered."""
+        super().__init__(*args, **kwargs)
+        if application is None:
+            return
+        field = self.fields["treatment_type"]
+        assert isinstance(field, forms.ChoiceField)
+        current = application.treatment_type
+        field.choices = [
+            ("", BLANK_CHOICE_LABEL),
+            *((value, label) for value, label in TreatmentType.choices if value != current),
+        ]
+        field.help_text = gettext("Now: %(type)s.") % {"type": TreatmentType(current).label}
+
 
 def confirm_on_behalf(application: Application, form: StaffConfirmationForm, actor: User) -> None:
     candidature_services.confirm_application(

@@ -229,6 +229,7 @@ OPERATIONS = {
             on_behalf.TreatmentTypeForm,
             "editable_by",
             on_behalf.change_treatment_type,
+            prefill=True,
         ),
         # eCandidat's "Régime" (GEST_REGIME) and "Montant / situation droits" (GEST_MONTANT), in use with
         # SIS_REGIME_ENTRY (GEST_IS_UTILISE_REG_STU); managers and the central office, as the type de traitement.
@@ -386,7 +387,11 @@ def operation_view(request, object_id, name, *, model_admin):
             if NEXT in request.POST:
                 # "Confirmer et passer à la suivante": a commission reading dossiers one after another enters
                 # each avis and goes on, rather than confirm, land on this dossier, then click "Suivant".
-                change_url = neighbours(model_admin, request, application)["next_url"] or change_url
+                next_url = neighbours(model_admin, request, application)["next_url"]
+                if next_url:
+                    change_url = next_url
+                else:
+                    messages.info(request, _("That was the last application of the list."))
             return HttpResponseRedirect(change_url)
     return operation_page(model_admin, request, operation, form, [application], bulk=False, back_url=change_url)
 

@@ -501,6 +501,28 @@ def test_confirm_and_open_the_next_application(
     assert f"Saisir un avis : fait pour {first.candidate.staff_name} ({numero})." in page
 
 
+def test_confirm_and_next_on_the_last_application_says_the_list_is_done(
+    client, commission_member, formation, campaign
+):
+    """On the list's last dossier « Confirmer et passer à la suivante » came back to that dossier and said nothing:
+    the member clicked again, wondering whether the avis had been taken."""
+    first, second = make_application(formation, campaign=campaign), make_application(formation, campaign=campaign)
+    last = max([first, second], key=lambda a: a.candidate.user.username)
+    filters = urlencode({"_changelist_filters": "o=2"})  # by numéro de dossier: ``last`` is the list's last row
+    client.force_login(commission_member)
+
+    response = client.post(
+        operation_url(last, "enter_decision") + "?" + filters,
+        {"decision_type": decision_type(Avis.FAVOURABLE).pk, "_next": "1"},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+
+    assert response.url == change_url(last) + "?" + filters
+    page = client.get(response.url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "C&#x27;était la dernière candidature de la liste." in page
+    assert last.decisions.get().decision_type.avis == Avis.FAVOURABLE
+
+
 def test_cancel_goes_back_inside_the_list_it_came_from(client, django_assert_num_queries, centre_manager, application):
     """« Annuler » on one application's operation went back to its dossier outside the list: "Suivant" then walked
     every application instead of "Pièces à contrôler". On a selection, it went back to the list unfiltered."""

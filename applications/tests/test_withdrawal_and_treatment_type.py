@@ -502,6 +502,27 @@ def test_manager_changes_the_type_from_the_back_office(client, centre_manager, a
     assert application.events.get(kind=EventKind.TREATMENT_TYPE).actor == centre_manager
 
 
+def test_the_type_page_of_one_application_says_its_type_and_offers_the_others(
+    client, centre_manager, applicant, formation, django_assert_num_queries
+):
+    # It offered the three types, the current one too, without saying which it was: choosing it was refused after
+    # the reason had been typed ("nothing was done").
+    application = ApplicationFactory(candidate=applicant, formation=formation, transmitted=True)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(9):
+        response = client.get(operation_url(application, "treatment_type"))
+
+    field = response.context["form"]["treatment_type"]
+    assert [value for value, _label in field.field.choices] == ["", "AD", "AT"]
+    assert field.help_text == f"Now: {TreatmentType.CONTROLLED.label}."
+    assertContains(response, f"Now: {TreatmentType.CONTROLLED.label}.")
+    response = client.post(operation_url(application, "treatment_type"), {"treatment_type": "AC", "reason": "VAE"})
+    assert "treatment_type" in response.context["form"].errors
+    application.refresh_from_db()
+    assert application.treatment_type == "AC"
+
+
 def test_application_page_shows_the_type_and_the_withdrawal_reason(client, centre_manager, confirmed):
     services.withdraw_application(application=confirmed, actor=centre_manager, role=Role.STAFF, reason="GEO")
     client.force_login(centre_manager)
