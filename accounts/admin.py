@@ -6,6 +6,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import capfirst
@@ -252,7 +253,7 @@ class StaffMembershipAdmin(AccountAsText, InStaffScope, NotFoundOutsideScope, ad
             if not scope.is_central:
                 kwargs["choices"] = [(StaffRole.COMMISSION_MEMBER.value, StaffRole.COMMISSION_MEMBER.label)]
             elif not request.user.is_superuser:
-                kwargs["choices"] = [("", "---------")] + [
+                kwargs["choices"] = [("", BLANK_CHOICE_LABEL)] + [
                     (role.value, role.label) for role in StaffRole if role != StaffRole.CENTRAL
                 ]
         return super().formfield_for_choice_field(db_field, request, **kwargs)

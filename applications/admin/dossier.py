@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.erasure import erasure_urls
+from applications.departments import BLANK_CHOICE
 from applications.models import (
     Address,
     Application,
@@ -108,7 +109,7 @@ class BaccalaureateAdminForm(forms.ModelForm):
                 choices.append((current, bac_speciality_label(current)))
             field = self.fields[name]
             self.fields[name] = forms.ChoiceField(
-                label=field.label, required=False, choices=[("", "---------"), *choices], help_text=field.help_text
+                label=field.label, required=False, choices=[BLANK_CHOICE, *choices], help_text=field.help_text
             )
 
 

@@ -132,6 +132,9 @@ def test_a_manager_chooses_the_specialities_by_name(client, centre_manager, appl
     assert '<select name="baccalaureate-0-speciality_1"' in html
     assert '<option value="MATHS">Mathematics</option>' in html  # named, as on the candidate's form
     assert '<option value="OLD" selected>OLD</option>' in html  # what the dossier holds stays offered
+    # The empty choice is worded as Django's other lists on the page, not "---------" (read as nine dashes).
+    assert '<option value="">- Select an option -</option>' in html
+    assert "---------" not in html
     data = form_data(response)
     data.update({"baccalaureate-0-speciality_1": "MATHS", "baccalaureate-0-speciality_2": "PC"})
 
