@@ -79,7 +79,8 @@ def test_commission_member_gets_the_pack_of_three_dossiers(
     for application in dossiers:
         entry = next(name for name in names if application.candidate.user.username in name)
         reader = PdfReader(io.BytesIO(archive.read(entry)))
-        assert len(reader.pages) == 2  # the summary page, then the transcript
+        # The summary (two pages: each empty section of this thin dossier says "Néant."), then the transcript.
+        assert len(reader.pages) == 3
 
 
 def test_pieces_not_cleared_by_the_antivirus_stay_out(
@@ -97,7 +98,7 @@ def test_pieces_not_cleared_by_the_antivirus_stay_out(
     with default_storage.open(pack.file.name, "rb") as handle:
         archive = zipfile.ZipFile(io.BytesIO(handle.read()))
     reader = PdfReader(io.BytesIO(archive.read(archive.namelist()[0])))
-    assert len(reader.pages) == 2
+    assert len(reader.pages) == 3  # the summary's two pages, the cleared transcript
 
 
 def test_page_refreshes_while_building(client, centre_manager, dossiers):
@@ -238,21 +239,21 @@ def test_one_pdf_opens_on_a_table_of_contents_with_a_bookmark_per_candidate(
     assert download["Content-Type"] == "application/pdf"
     assert download["Content-Disposition"].endswith('.pdf"')
     reader = PdfReader(io.BytesIO(b"".join(download.streaming_content)), strict=True)
-    # 1 table of contents page, then 3 dossiers of 2 pages (summary, transcript).
-    assert len(reader.pages) == 7
+    # 1 table of contents page, then 3 dossiers of 3 pages (the summary's two, the transcript).
+    assert len(reader.pages) == 10
     toc = reader.pages[0].extract_text()
     assert "Dossiers pour la commission" in toc
     ordered = sorted(dossiers, key=lambda a: (a.candidate.birth_name, a.candidate.first_name, a.pk))
     outline = [(item.title, reader.get_destination_page_number(item)) for item in reader.outline]
     assert outline[0] == ("Dossiers pour la commission", 0)
     for position, application in enumerate(ordered):
-        first_page = 1 + 2 * position
+        first_page = 1 + 3 * position
         assert outline[position + 1] == (f"{_name(application)} — M1ENER {application.formation.title}", first_page)
         assert f"{position + 1}. {_name(application)} ({application.candidate.user.username})" in toc
         assert application.candidate.user.username in reader.pages[first_page].extract_text()
     # Each line of the table is a link to its dossier's first page.
     links = [annotation.get_object() for annotation in reader.pages[0]["/Annots"]]
-    assert [reader.get_page_number(link["/Dest"][0].get_object()) for link in links] == [1, 3, 5]
+    assert [reader.get_page_number(link["/Dest"][0].get_object()) for link in links] == [1, 4, 7]
 
 
 def test_one_pdf_keeps_pieces_not_cleared_by_the_antivirus_out(
@@ -268,7 +269,7 @@ def test_one_pdf_keeps_pieces_not_cleared_by_the_antivirus_out(
     pack.refresh_from_db()
     with default_storage.open(pack.file.name, "rb") as handle:
         reader = PdfReader(io.BytesIO(handle.read()), strict=True)
-    assert len(reader.pages) == 3  # table of contents, summary, the cleared transcript
+    assert len(reader.pages) == 4  # table of contents, the summary's two pages, the cleared transcript
 
 
 def test_a_long_table_of_contents_counts_its_own_pages(centre_manager, formation, campaign):

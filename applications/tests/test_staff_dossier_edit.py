@@ -314,7 +314,7 @@ def test_the_inputs_of_a_tabular_inline_row_are_named(client, centre_manager, ap
     client.force_login(centre_manager)
     client.get(_url(application))
 
-    with django_assert_num_queries(16):  # as without the internship: its rows are read in one query either way
+    with django_assert_num_queries(17):  # with the applications list; as without the internship (its rows: one query)
         page = client.get(_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
 
     assert 'aria-label="Employeur/organisme — 2024 Observatoire Océanologique"' in page
