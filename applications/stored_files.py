@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import chain
 
 from django.core.files.storage import default_storage
 from django.utils.text import Truncator
@@ -119,24 +120,12 @@ def verify_reference_files() -> Iterator[Finding | None]:
     """The piece types' templates and the letters' signature images that have a file: a ``Finding`` per file
     missing (``formation`` says which kind of file, ``piece`` which row), None per file found. Two queries."""
     templates = PieceType.objects.exclude(template="").order_by("pk").only("pk", "label", "template")
-    for piece_type in templates:
-        name = str(piece_type.template.name)
-        found = _check_present(name)
-        yield (
-            None
-            if found is None
-            else Finding(
-                problem=found[0],
-                name=name,
-                numero_dossier="",
-                piece=Truncator(piece_type.label).chars(80),
-                formation="piece template",
-                detail=found[1],
-            )
-        )
     signatures = DecisionLetterTemplate.objects.exclude(signature="").order_by("pk").only("pk", "title", "signature")
-    for letter in signatures:
-        name = str(letter.signature.name)
+    files = chain(
+        ((str(piece_type.template.name), piece_type.label, "piece template") for piece_type in templates),
+        ((str(letter.signature.name), letter.title, "letter signature") for letter in signatures),
+    )
+    for name, label, kind in files:
         found = _check_present(name)
         yield (
             None
@@ -145,8 +134,8 @@ def verify_reference_files() -> Iterator[Finding | None]:
                 problem=found[0],
                 name=name,
                 numero_dossier="",
-                piece=Truncator(letter.title).chars(80),
-                formation="letter signature",
+                piece=Truncator(label).chars(80),
+                formation=kind,
                 detail=found[1],
             )
         )
