@@ -107,7 +107,7 @@ def test_a_commission_member_reads_the_applications_as_cards_on_a_phone(
     headers = wide["headers"]
     assert "Statut du dossier" in headers
     assert "Décision" in headers
-    assert "Rang" in headers
+    assert "Rang réel" in headers
     # The selection box's column has no name: its boxes carry theirs.
     assert headers[0] == ""
     assert len(wide["rows"]) == len(applications)

@@ -51,5 +51,5 @@ def test_the_worker_builds_the_pack(client, shared_storage, celery_worker_proces
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
     assert len(archive.namelist()) == 3
     for name in archive.namelist():
-        assert len(PdfReader(io.BytesIO(archive.read(name))).pages) == 2
+        assert len(PdfReader(io.BytesIO(archive.read(name))).pages) == 3  # the summary's two pages, the transcript
     assert "build_commission_pack" in celery_worker_process.log()

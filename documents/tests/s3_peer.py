@@ -55,9 +55,11 @@ def start_s3_server(port: int, log_path: Path) -> S3Server:
         if process.poll() is not None:
             raise RuntimeError(f"moto_server exited early:\n{log_path.read_text()}")
         try:
-            requests.get(server.endpoint_url, timeout=1)
+            requests.get(server.endpoint_url, timeout=5)
             return server
-        except requests.ConnectionError:
+        # Not listening yet, or listening but still loading (a loaded machine: its first answer took over a second
+        # once in CI, and the ReadTimeout failed the test's setup).
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     server.stop()
     raise RuntimeError(f"moto_server did not answer on {server.endpoint_url}")
