@@ -370,3 +370,14 @@ class StaffSecondFactor(Authenticator):
         proxy = True
         verbose_name = _("staff second factor")
         verbose_name_plural = _("staff second factors")
+
+
+class CandidateAccount(User):
+    """A candidate's account as the helpdesk sees it in the back office ("Comptes candidats",
+    ``applications/admin/accounts.py``): every account of the active campaign, also one whose état civil is not
+    filled in yet (no dossier); a proxy: no table of its own, its history (Django's log) apart from the users'."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("candidate account")
+        verbose_name_plural = _("candidate accounts")

@@ -11,6 +11,8 @@ import string
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
@@ -18,7 +20,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.models import NumeroDossierHistory, User
+from accounts.models import CandidateAccount, NumeroDossierHistory, User
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import Campaign
@@ -120,6 +122,12 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
         return count
     with transaction.atomic():
         ids = list(expired.values_list("pk", flat=True))
+        # The back office's history of these accounts ("Comptes candidats": an address changed, a link sent again)
+        # names them and their addresses: it goes with them.
+        account_types = ContentType.objects.get_for_models(User, CandidateAccount, for_concrete_models=False)
+        LogEntry.objects.filter(
+            content_type__in=list(account_types.values()), object_id__in=[str(pk) for pk in ids]
+        ).delete()
         User.objects.filter(pk__in=ids).delete()
     logger.info("purged %s unvalidated accounts", len(ids))
     return len(ids)
@@ -168,6 +176,26 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+def resend_email_validation(*, user: User, actor: User) -> str:
+    """Send the candidate's account the link that validates its address again ("I never got the mail"), as
+    allauth sends it at login (the caller applies allauth's limit on these mails, ``confirm_email``, keyed on the
+    address): through our adapter and the outbox, CPT_MIN_CREATE (identifier and link) for an account that never
+    logged in, else CPT_MIN_MODIF_MAIL. Refused (``BusinessRuleError``) once the address is validated. Logged with
+    the actor; returns the address the link went to."""
+    with transaction.atomic():
+        user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+        address = EmailAddress.objects.filter(user=user, email__iexact=user.email).first()
+        if address is not None and address.verified:
+            raise BusinessRuleError(_("The address of this account is already validated."))
+        if not user.email:
+            raise BusinessRuleError(_("This account has no e-mail address."))
+        if address is None:  # an account set up without allauth's row: the link needs one
+            address = EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
+        address.send_confirmation(signup=user.last_login is None)
+        logger.info("validation link of account %s sent again to its address by %s", user.pk, actor.pk)
+    return address.email
 
 
 @transaction.atomic

@@ -5,14 +5,16 @@ import pytest
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.models import SocialAccount, SocialLogin
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import CandidateAccount, User
 from accounts.services import purge_unvalidated_accounts
-from accounts.tests.factories import CandidateUserFactory
+from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
@@ -273,10 +275,22 @@ def test_purge_unvalidated_accounts(campaign, time_machine):
     User.objects.filter(pk__in=[stale.pk, validated.pk]).update(
         date_joined=timezone.now() - datetime.timedelta(days=6)
     )
+    for account in (stale, validated):  # the helpdesk's history of both ("Comptes candidats", the users' admin)
+        for model in (User, CandidateAccount):
+            LogEntry.objects.create(
+                user=StaffFactory(),
+                content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
+                object_id=str(account.pk),
+                object_repr=account.username,
+                action_flag=CHANGE,
+                change_message=f"Lien de validation renvoyé à {account.email}",
+            )
     assert purge_unvalidated_accounts(dry_run=True) == 1
-    assert User.objects.count() == 3
+    assert User.objects.filter(campaign=campaign).count() == 3
+    assert LogEntry.objects.count() == 4
     assert purge_unvalidated_accounts() == 1
-    assert set(User.objects.values_list("pk", flat=True)) == {fresh.pk, validated.pk}
+    assert set(User.objects.filter(campaign=campaign).values_list("pk", flat=True)) == {fresh.pk, validated.pk}
+    assert set(LogEntry.objects.values_list("object_id", flat=True)) == {str(validated.pk)}  # the stale's went with it
     assert purge_unvalidated_accounts() == 0  # idempotent
 
 

@@ -1,6 +1,7 @@
-"""Changing the address of a candidate's account from the dossier's page (eCandidat's gestionnaire de candidats,
-write mode: "modifier l'adresse mail du compte"): for the central office and the candidates managers (GCA); anyone
-else, the read-only candidates managers included, gets a 404. The new address is typed twice; the service
+"""Changing the address of a candidate's account from the dossier's page, or from the account's page in "Comptes
+candidats" for an account without a dossier yet (eCandidat's gestionnaire de candidats, write mode: "modifier
+l'adresse mail du compte"): for the central office and the candidates managers (GCA); anyone else, the read-only
+candidates managers included, gets a 404. The new address is typed twice; the service
 (``applications.services.dossier.staff_change_account_email``) acts and records; the candidate validates the new
 address by the link mailed to it before logging in again."""
 
@@ -53,43 +54,50 @@ class AccountEmailForm(forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
-def account_email_view(request, candidate_id: int, *, model_admin):
+def account_email_view(request, object_id: int, *, model_admin):
+    """The page of ``model_admin``'s row (a dossier, or an account without one): the ModelAdmin says which rows
+    offer it (``email_change_queryset``), the account of a row (``account_of``) and names it (``account_summary``);
+    the change is written to that row's history."""
     if not may_change_account_email(request.user):
         raise Http404
-    candidate = get_object_or_404(model_admin.get_queryset(request).select_related("user"), pk=candidate_id)
-    form = AccountEmailForm(request.POST if request.method == "POST" else None, current=candidate.user.email)
-    change_page = reverse("admin:applications_candidate_change", args=[candidate.pk])
+    obj = get_object_or_404(model_admin.email_change_queryset(request), pk=object_id)
+    account = model_admin.account_of(obj)
+    form = AccountEmailForm(request.POST if request.method == "POST" else None, current=account.email)
+    opts = model_admin.opts
+    change_page = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     if request.method == "POST" and form.is_valid():
-        change = staff_change_account_email(
-            candidate=candidate, new_email=form.cleaned_data["email"], actor=request.user
-        )
+        change = staff_change_account_email(account=account, new_email=form.cleaned_data["email"], actor=request.user)
         if change:
-            model_admin.log_change(request, candidate, change)  # the dossier's own history, as its other changes
+            model_admin.log_change(request, obj, change)  # the row's own history, as its other changes
             messages.success(
                 request,
                 gettext("The account's address is now %(email)s: the candidate validates it by the link sent to it.")
-                % {"email": candidate.user.email},
+                % {"email": account.email},
             )
             return HttpResponseRedirect(change_page)
         form.add_error("email", gettext("Another account of this campaign uses this address: nothing was changed."))
     context = {
         **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
+        "opts": opts,
         "title": gettext("Change the account's e-mail address"),
         "subtitle": None,
-        "original": candidate,
+        "original": obj,
+        "account": account,
+        "account_name": model_admin.account_summary(obj),
         "change_page": change_page,
         "form": form,
     }
     request.current_app = model_admin.admin_site.name
-    return TemplateResponse(request, "admin/applications/candidate/account_email.html", context)
+    return TemplateResponse(request, "admin/account_email.html", context)
 
 
 def account_email_urls(model_admin) -> list:
+    """The page's address under ``model_admin``'s (``…/<id>/adresse-mail/``), named after its model."""
+    opts = model_admin.opts
     return [
         path(
-            "<int:candidate_id>/adresse-mail/",
+            "<int:object_id>/adresse-mail/",
             bound_view(model_admin, account_email_view),
-            name="applications_candidate_account_email",
+            name=f"{opts.app_label}_{opts.model_name}_account_email",
         )
     ]

@@ -237,6 +237,17 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
     def get_urls(self):
         return [*erasure_urls(self), *account_email_urls(self), *super().get_urls()]
 
+    # The account's e-mail change (``account_email``): from every dossier of the list.
+    def email_change_queryset(self, request):
+        return self.get_queryset(request).select_related("user")
+
+    def account_of(self, candidate: Candidate):
+        return candidate.user
+
+    def account_summary(self, candidate: Candidate) -> str:
+        usual = f" ({candidate.usual_name})" if candidate.usual_name else ""
+        return f"{candidate.birth_name}{usual} {candidate.first_name}"
+
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
         actions = super().get_actions(request, action_location=action_location)
         scope = scope_of(request.user)

@@ -395,22 +395,25 @@ def record_staff_change(*, candidate: Candidate, actor: User, changes: list[str]
     return len(ids)
 
 
-def staff_change_account_email(*, candidate: Candidate, new_email: str, actor: User) -> str:
-    """The central office or a candidates manager (eCandidat's gestionCandidat) replaces the address of the
-    candidate's account: a helpdesk call ("I no longer read that mailbox", a mistyped address). The candidate's own
-    service does it (``accounts.services.change_email``): the account keeps only the new address, to be validated
-    by the link mailed to it before the next login, and an address used by another account of the campaign is
-    refused (its owner is mailed, as at signup). Recorded with the actor in the history of each of the candidate's
-    applications (``record_staff_change``). Returns the change in words, as recorded; "" when refused."""
-    old_email = candidate.user.email
+def staff_change_account_email(*, account: User, new_email: str, actor: User) -> str:
+    """The central office or a candidates manager (eCandidat's gestionCandidat) replaces the address of a
+    candidate's account, with or without a dossier yet: a helpdesk call ("I no longer read that mailbox", a mistyped
+    address). The candidate's own service does it (``accounts.services.change_email``): the account keeps only the
+    new address, to be validated by the link mailed to it before the next login, and an address used by another
+    account of the campaign is refused (its owner is mailed, as at signup). Recorded with the actor in the history of
+    each of the candidate's applications when there is a dossier (``record_staff_change``). Returns the change in
+    words, as recorded; "" when refused."""
+    old_email = account.email
     with transaction.atomic():
-        if not change_email(user=candidate.user, new_email=new_email, actor=actor):
+        if not change_email(user=account, new_email=new_email, actor=actor):
             return ""
-        candidate.user.refresh_from_db(fields=["email"])
+        account.refresh_from_db(fields=["email"])
         with translation.override(settings.LANGUAGE_CODE):
             change = _("Account e-mail address: %(old)s → %(new)s (to be validated by the link sent to it)") % {
                 "old": old_email or "—",
-                "new": candidate.user.email,
+                "new": account.email,
             }
-        record_staff_change(candidate=candidate, actor=actor, changes=[change])
+        candidate = Candidate.objects.filter(user=account).first()
+        if candidate is not None:
+            record_staff_change(candidate=candidate, actor=actor, changes=[change])
     return change

@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.models import AccountDeletion, StaffMembership, User
+from accounts.models import AccountDeletion, CandidateAccount, StaffMembership, User
 from applications.models import (
     Application,
     Candidate,
@@ -208,13 +208,18 @@ def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
 
 
 def _delete_history(user: User, application_ids: list[int]) -> None:
-    """The back office's change history (admin ``LogEntry``) of the account, its dossier and its applications:
-    their titles hold the person's name."""
+    """The back office's change history (admin ``LogEntry``) of the account (under the users and under "Comptes
+    candidats"), its dossier and its applications: their titles hold the person's name, their messages addresses."""
     candidate_ids = list(Candidate.objects.filter(user=user).values_list("pk", flat=True))
-    rows = [(User, [user.pk]), (Candidate, candidate_ids), (Application, application_ids)]
+    rows = [
+        (User, [user.pk]),
+        (CandidateAccount, [user.pk]),
+        (Candidate, candidate_ids),
+        (Application, application_ids),
+    ]
     condition = Q(pk__in=[])
     for model, ids in rows:
         if ids:
-            content_type = ContentType.objects.get_for_model(model)
+            content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
             condition |= Q(content_type=content_type, object_id__in=[str(pk) for pk in ids])
     LogEntry.objects.filter(condition).delete()

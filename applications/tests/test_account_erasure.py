@@ -12,7 +12,7 @@ from django.db import IntegrityError
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.models import AccountDeletion, NumeroDossierHistory, User
+from accounts.models import AccountDeletion, CandidateAccount, NumeroDossierHistory, User
 from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus
 from applications.models import (
@@ -86,6 +86,14 @@ def rich_candidate(campaign, formation, central_manager, django_capture_on_commi
         object_id=str(application.candidate.pk),
         object_repr=f"{application.candidate.birth_name} {application.candidate.first_name}",
         action_flag=CHANGE,
+    )
+    LogEntry.objects.create(  # "Comptes candidats": the helpdesk sent the validation link again
+        user=central_manager,
+        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+        object_id=str(user.pk),
+        object_repr=user.username,
+        action_flag=CHANGE,
+        change_message=f"Lien de validation renvoyé à {user.email}",
     )
     return user
 

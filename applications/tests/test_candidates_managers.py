@@ -292,7 +292,7 @@ def test_the_home_offers_the_candidates_only(client, request, persona, applicati
     assert response.status_code == 200
     assert response.context["centre_home"] is None
     models = {model["object_name"] for app in response.context["app_list"] for model in app["models"]}
-    assert models == {"Candidate"}
+    assert models == {"Candidate", "CandidateAccount"}
 
 
 def test_the_demo_persona(db):
