@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.admin.account_email import account_email_urls, may_change_account_email
+from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
 from applications.departments import BLANK_CHOICE
 from applications.models import (
@@ -294,7 +295,11 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
             )
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "may_delete_accounts": is_central(request.user)}
+        extra_context = {
+            **(extra_context or {}),
+            "may_delete_accounts": is_central(request.user),
+            "may_read_accounts": may_read_accounts(request.user),  # "Comptes candidats": also without a dossier
+        }
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

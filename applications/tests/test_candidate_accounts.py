@@ -4,10 +4,13 @@ write role (GCA), changes its address or sends its validation link again."""
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from accounts.models import CandidateAccount, User
 from accounts.tests.factories import CandidateUserFactory
@@ -272,10 +275,9 @@ def test_the_write_role_resends_the_validation_link_through_the_outbox(
     assert (email.code, email.to) == ("CPT_MIN_CREATE", "lea.nouvelle@example.org")  # never logged in: the first mail
     assert newcomer.username in mailoutbox[0].body  # the numéro de dossier, and the link
     entry = LogEntry.objects.get(object_id=str(newcomer.pk))
-    assert (entry.user_id, entry.get_change_message()) == (
-        candidates_manager.pk,
-        "Lien de validation renvoyé à lea.nouvelle@example.org",
-    )
+    with translation.override(settings.LANGUAGE_CODE):  # in the institution's language, as the dossiers' history
+        said = gettext("Validation link sent again to %(email)s") % {"email": "lea.nouvelle@example.org"}
+    assert (entry.user_id, entry.get_change_message()) == (candidates_manager.pk, said)
     assert not EmailAddress.objects.get(user=newcomer).verified
 
 
@@ -318,3 +320,12 @@ def test_a_validated_address_gets_no_link(client, candidates_manager, applicant)
     assert [str(m) for m in response.context["messages"]] == ["The address of this account is already validated."]
     assert not OutboundEmail.objects.exists()
     assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(("persona", "offered"), [("candidates_reader", True), ("centre_manager", False)])
+def test_the_candidates_list_leads_to_the_accounts(client, request, persona, offered, applicant):
+    client.force_login(request.getfixturevalue(persona))
+
+    html = client.get(reverse("admin:applications_candidate_changelist")).content.decode()
+
+    assert (LIST in html) is offered
