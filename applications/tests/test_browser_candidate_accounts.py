@@ -4,6 +4,7 @@ card), nothing to scroll sideways; the account's page offers the validation link
 axe-core finds no serious or critical violation on the list and the account's page."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.tests.factories import CandidateUserFactory
 from applications.tests.helpers import staff_login, staff_with_authenticator_app
@@ -52,5 +53,6 @@ def test_the_helpdesk_reads_the_accounts_as_cards_and_resends_the_link(browser_p
     assert serious_axe_violations(page) == []
     page.get_by_role("button", name="Renvoyer le lien de validation").click()
 
-    assert page.get_by_text(f"Le lien de validation a été renvoyé à {newcomer.email}.").is_visible()
+    # expect() waits for the page the click loads (is_visible() does not: it failed in CI on PostgreSQL).
+    expect(page.get_by_text(f"Le lien de validation a été renvoyé à {newcomer.email}.")).to_be_visible()
     assert OutboundEmail.objects.filter(to=newcomer.email, code="CPT_MIN_CREATE").exists()
