@@ -86,6 +86,15 @@ class HistoryLine:
     piece_code: str = ""
 
 
+@dataclass
+class NoteItem:
+    """An internal note as the page shows it, with whether the reader may delete it (its author, the central
+    office: ``review.may_delete_note``)."""
+
+    note: Any
+    can_delete: bool = False
+
+
 def _piece_code_and_detail(comment: str, codes: dict[str, str]) -> tuple[str, str, str]:
     """Piece events store ``"<piece code>: <comment>"``: (code, piece label, comment)."""
     code, sep, detail = comment.partition(": ")
@@ -315,7 +324,10 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
             application.decisions.select_related("decision_type", "refusal_reason", "created_by", "validated_by")
         ),
         "history": history,
-        "notes": list(application.notes.select_related("author")),
+        "notes": [
+            NoteItem(note, can_delete=can_decide and review_services.may_delete_note(note, request.user))
+            for note in application.notes.select_related("author")
+        ],
         "tag_links": tag_links,
         "usable_tags": usable_tags,
         "current_tags": current_tags,

@@ -1,5 +1,5 @@
 """What staff do from one application's reading page (``review``): check a piece, validate every submitted piece,
-add an internal note, set the tags, preview a piece (PNG pages drawn by the server).
+add or delete an internal note, set the tags, preview a piece (PNG pages drawn by the server).
 
 Small views with Django's decorators, each calling one service (``applications.services.pieces`` /
 ``review``), which owns the rules and raises what the page shows. Each takes its application through
@@ -10,6 +10,7 @@ need ``editable_by``, notes ``decidable_by``).
 import datetime
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -157,6 +158,19 @@ def note_view(request, object_id, *, model_admin):
 
 
 @require_POST
+def note_delete_view(request, object_id, note_id, *, model_admin):
+    """Delete one internal note: its author, or the central office (others who write notes get a 403, outsiders a
+    404; another application's note is not found)."""
+    application = application_for(request, object_id, "decidable_by")
+    note = get_object_or_404(application.notes.select_related("author"), pk=note_id)
+    if not review_services.may_delete_note(note, request.user):
+        raise PermissionDenied
+    review_services.delete_note(note=note, actor=request.user)
+    messages.success(request, _("Note deleted."))
+    return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+
+
+@require_POST
 def tags_view(request, object_id, *, model_admin):
     """Set the application's tags among those the user may use (managers; others get a 403)."""
     application = application_for(request, object_id, "editable_by")
@@ -227,5 +241,10 @@ def review_urls(model_admin) -> list:
             name="applications_application_validate_pieces",
         ),
         path("<int:object_id>/notes/", bound_view(model_admin, note_view), name="applications_application_note"),
+        path(
+            "<int:object_id>/notes/<int:note_id>/delete/",
+            bound_view(model_admin, note_delete_view),
+            name="applications_application_note_delete",
+        ),
         path("<int:object_id>/tags/", bound_view(model_admin, tags_view), name="applications_application_tags"),
     ]

@@ -8,6 +8,8 @@ import datetime
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -21,6 +23,7 @@ from applications.services import staff
 from applications.services.pieces import set_piece_status
 from documents.enums import OPENABLE_SCANS
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.staff import is_central
 from ecandidat.text import check_savable
 
 NOTE_MAX_LENGTH = 2000
@@ -124,6 +127,35 @@ def add_note(*, application: Application, actor: User, text: str) -> Application
     with transaction.atomic():
         _lock(application)
         return ApplicationNote.objects.create(application=application, author=actor, text=text)
+
+
+def may_delete_note(note: ApplicationNote, user: User) -> bool:
+    """eCandidat's bloc-notes lets staff delete notes (§2.3): here its author, and the central office any note (a
+    remark that should not have been written). Who may write notes at all is checked by the caller's scope
+    (``decidable_by``)."""
+    return note.author_id == user.pk or is_central(user)
+
+
+def delete_note(*, note: ApplicationNote, actor: User) -> None:
+    """Delete one internal note for good; the application's history keeps who deleted whose note of when, never
+    its text (deleting a note is how a mistaken or unfair remark goes)."""
+    if not may_delete_note(note, actor):
+        raise BusinessRuleError(_("Only the author of a note, or the central office, may delete it."))
+    with transaction.atomic():
+        application = _lock(note.application)
+        deleted = ApplicationNote.objects.filter(pk=note.pk).delete()[0]
+        if not deleted:  # deleted meanwhile (two tabs): nothing to record twice
+            return
+        record_event(
+            application,
+            actor=actor,
+            kind=EventKind.NOTE_DELETED,
+            comment=_("note by %(author)s of %(date)s")
+            % {
+                "author": note.author.get_username(),
+                "date": date_format(timezone.localtime(note.created_at), "SHORT_DATETIME_FORMAT"),
+            },
+        )
 
 
 def change_tags(

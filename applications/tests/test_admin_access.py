@@ -8,7 +8,7 @@ from django.http import Http404
 from django.urls import reverse
 
 from applications.enums import PieceStatus
-from applications.models import Application
+from applications.models import Application, ApplicationNote
 from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import make_application, with_file
 from ecandidat.exceptions import FieldRuleError
@@ -70,7 +70,13 @@ def test_no_staff_view_of_an_application_lets_an_outsider_through(client, other_
     """Every URL of the applications admin that names an application, in every method: an outsider (another
     centre's manager) gets a 404 (or a 405 for a method the view refuses before looking), never the page."""
     submission = with_file(application)
-    values = {"object_id": application.pk, "piece_id": submission.public_id, "name": "set_status"}
+    note = ApplicationNote.objects.create(application=application, author=other_centre_manager, text="x")
+    values = {
+        "object_id": application.pk,
+        "piece_id": submission.public_id,
+        "name": "set_status",
+        "note_id": note.pk,
+    }
     model_admin = admin.site._registry[Application]
     routes = [
         pattern
@@ -85,6 +91,7 @@ def test_no_staff_view_of_an_application_lets_an_outsider_through(client, other_
         "applications_application_piece_preview",
         "applications_application_validate_pieces",
         "applications_application_note",
+        "applications_application_note_delete",
         "applications_application_tags",
     } <= names
     client.force_login(other_centre_manager)
