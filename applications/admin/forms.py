@@ -102,12 +102,14 @@ class DecisionForm(forms.Form):
     preselection_date = forms.DateField(
         label=_("Preselection date"),
         required=False,
-        widget=_only_for(Avis.PRESELECTION, forms.DateInput(attrs={"type": "date"})),
+        # ISO formats: a date or time input drops a localised value ("03/06/2027"), and "Dupliquer la dernière
+        # décision" fills them from the latest decision.
+        widget=_only_for(Avis.PRESELECTION, forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")),
     )
     preselection_time = forms.TimeField(
         label=_("Preselection time"),
         required=False,
-        widget=_only_for(Avis.PRESELECTION, forms.TimeInput(attrs={"type": "time"})),
+        widget=_only_for(Avis.PRESELECTION, forms.TimeInput(attrs={"type": "time"}, format="%H:%M")),
     )
     preselection_place = forms.CharField(
         label=_("Preselection place"), max_length=255, required=False, widget=_only_for(Avis.PRESELECTION)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
 
@@ -74,6 +75,7 @@ class Operation:
     form_kwargs: Callable | None = None  # (request) -> extra keyword arguments of the form
     enabled: Callable[[], bool] | None = None  # () -> whether the operation is in use (a setting); off: nowhere
     prefill: bool = False  # the form takes the application (its current values) on one application's page
+    initial: Callable | None = None  # (request, application) -> the form's first values on one application's page
 
     @property
     def in_use(self) -> bool:
@@ -91,6 +93,50 @@ def _decision_to_delete(request, applications: list[Application]) -> dict:
     return {
         "decision_to_delete": latest[0] if latest else None,
         "decision_after_delete": latest[1] if len(latest) > 1 else None,
+    }
+
+
+# "Dupliquer la dernière décision" (eCandidat §2.3): on one application's "Enter a decision" page, a link that opens
+# the form again filled with the latest decision's values, to correct a rank, a comment or a preselection's place
+# without typing the rest again. A GET parameter: no script, nothing written until "Confirm".
+DUPLICATE = "dupliquer"
+
+
+def _latest_decision(application: Application):
+    return application.decisions.newest_first().select_related("decision_type", "refusal_reason", "created_by").first()
+
+
+def _last_decision(request, applications: list[Application]) -> dict:
+    """What "Enter a decision" shows about the decision in force on one application, with the link that duplicates
+    it (one query); nothing on a selection."""
+    if len(applications) != 1:
+        return {"last_decision": None, "duplicate_url": "", "duplicated": False}
+    query = request.GET.copy()
+    query[DUPLICATE] = "1"
+    return {
+        "last_decision": _latest_decision(applications[0]),
+        "duplicate_url": f"{request.path}?{query.urlencode()}",
+        "duplicated": DUPLICATE in request.GET,
+    }
+
+
+def _duplicated_decision(request, application: Application) -> dict:
+    """The latest decision's values as the form's first values, when the link asked for them (one query)."""
+    if request.method != "GET" or DUPLICATE not in request.GET:
+        return {}
+    decision = _latest_decision(application)
+    if decision is None:
+        return {}
+    preselection = timezone.localtime(decision.preselection_at) if decision.preselection_at else None
+    return {
+        "decision_type": decision.decision_type_id,
+        "refusal_reason": decision.refusal_reason_id,
+        "rank": decision.rank,
+        "preselection_date": preselection.date() if preselection else None,
+        "preselection_time": preselection.time().replace(second=0, microsecond=0) if preselection else None,
+        "preselection_place": decision.preselection_place,
+        "comment": decision.comment,
+        "after_appeal": decision.after_appeal,
     }
 
 
@@ -141,6 +187,9 @@ OPERATIONS = {
             "decidable_by",
             lambda application, form, actor: staff.record_decision(application, actor=actor, **form.service_kwargs()),
             bulk_refusal=_validated_in_selection,
+            preview=_last_decision,
+            preview_template="admin/applications/application/last_decision.html",
+            initial=_duplicated_decision,
         ),
         Operation(
             "validate_decisions",
@@ -328,6 +377,8 @@ def _form(operation: Operation, request, data, application: Application | None =
     kwargs = operation.form_kwargs(request) if operation.form_kwargs else {}
     if operation.prefill and application is not None:
         kwargs["application"] = application
+    if operation.initial and application is not None and data is None:
+        kwargs["initial"] = operation.initial(request, application)
     return operation.form_class(data, **kwargs)
 
 

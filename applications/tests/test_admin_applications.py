@@ -470,7 +470,7 @@ def test_an_operation_sent_back_with_errors_says_so_in_its_title(
     assert "<title>Error:" not in client.get(url).content.decode()
     listed = {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk}
 
-    with django_assert_num_queries(12):  # the page again, with the decision types and reasons it offers
+    with django_assert_num_queries(13):  # the page again, with the decision types and reasons, the latest decision
         response = client.post(url, listed)
 
     assert response.context["form"].errors

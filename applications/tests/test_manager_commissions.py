@@ -14,7 +14,7 @@ from accounts.models import StaffMembership, StaffRole
 from accounts.tests.factories import StaffMembershipFactory
 from applications.admin.on_behalf import _formations_for
 from applications.enums import DossierStatus, PieceStatus
-from applications.models import Application, Tag
+from applications.models import Application, ApplicationNote, Tag
 from applications.notifications import centre_copy_recipients
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
@@ -173,7 +173,8 @@ def test_no_staff_view_of_another_commissions_application_lets_them_through(clie
     """Every URL of the applications admin that names an application of commission B: 404 (or 405), as for
     another centre's manager (test_admin_access)."""
     submission = with_file(app_b)
-    values = {"object_id": app_b.pk, "piece_id": submission.public_id, "name": "set_status"}
+    note = ApplicationNote.objects.create(application=app_b, author=limited_manager, text="x")
+    values = {"object_id": app_b.pk, "piece_id": submission.public_id, "name": "set_status", "note_id": note.pk}
     model_admin = admin.site._registry[Application]
     routes = [
         pattern
