@@ -755,7 +755,18 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
                 ),
             },
         ),
-        (_("Decisions"), {"fields": ["treatment_type", "favourable_decision_type"]}),
+        (
+            _("Decisions"),
+            {
+                "fields": [
+                    "treatment_type",
+                    "favourable_decision_type",
+                    "preselection_on",
+                    "preselection_time",
+                    "preselection_place",
+                ]
+            },
+        ),
         (
             _("Complementary list"),
             {

@@ -667,6 +667,16 @@ class Formation(models.Model):
     publication_on = models.DateField(
         _("publication date"), null=True, blank=True, help_text=_("When the decisions are published to candidates.")
     )
+    # eCandidat's "présélection date, heure et lieu" of a formation (§2.8): the convocation "Saisir un avis" proposes
+    # for a preselection decision (§2.7), which staff may change; optional, independent of each other.
+    preselection_on = models.DateField(
+        _("preselection date"),
+        null=True,
+        blank=True,
+        help_text=_("Proposed when a preselection decision is entered (an interview, a test); it can be changed."),
+    )
+    preselection_time = models.TimeField(_("preselection time"), null=True, blank=True)
+    preselection_place = models.CharField(_("preselection place"), max_length=255, blank=True)
     additional_information = models.TextField(
         _("additional information"),
         max_length=500,

@@ -75,7 +75,7 @@ class Operation:
     form_kwargs: Callable | None = None  # (request) -> extra keyword arguments of the form
     enabled: Callable[[], bool] | None = None  # () -> whether the operation is in use (a setting); off: nowhere
     prefill: bool = False  # the form takes the application (its current values) on one application's page
-    initial: Callable | None = None  # (request, application) -> the form's first values on one application's page
+    initial: Callable | None = None  # (request, applications) -> the form's first values, before anything is posted
 
     @property
     def in_use(self) -> bool:
@@ -120,15 +120,32 @@ def _last_decision(request, applications: list[Application]) -> dict:
     }
 
 
-def _duplicated_decision(request, application: Application) -> dict:
-    """The latest decision's values as the form's first values, when the link asked for them (one query)."""
-    if request.method != "GET" or DUPLICATE not in request.GET:
+def _formation_preselection(applications: list[Application]) -> dict:
+    """The formation's preselection date, time and place (eCandidat §2.8), proposed for a preselection decision when
+    every application of the page is of that formation (no query: the applications come with their formation)."""
+    formations = {application.formation_id: application.formation for application in applications}
+    if len(formations) != 1:
         return {}
-    decision = _latest_decision(application)
+    formation = next(iter(formations.values()))
+    values = {
+        "preselection_date": formation.preselection_on,
+        "preselection_time": formation.preselection_time,
+        "preselection_place": formation.preselection_place,
+    }
+    return {name: value for name, value in values.items() if value not in (None, "")}
+
+
+def _decision_initial(request, applications: list[Application]) -> dict:
+    """The form's first values: the formation's preselection convocation, and on one application, when the link
+    asked for it, the latest decision's values over them (one query)."""
+    initial = _formation_preselection(applications)
+    if len(applications) != 1 or request.method != "GET" or DUPLICATE not in request.GET:
+        return initial
+    decision = _latest_decision(applications[0])
     if decision is None:
-        return {}
+        return initial
     preselection = timezone.localtime(decision.preselection_at) if decision.preselection_at else None
-    return {
+    repeated = {
         "decision_type": decision.decision_type_id,
         "refusal_reason": decision.refusal_reason_id,
         "rank": decision.rank,
@@ -138,6 +155,7 @@ def _duplicated_decision(request, application: Application) -> dict:
         "comment": decision.comment,
         "after_appeal": decision.after_appeal,
     }
+    return initial | {name: value for name, value in repeated.items() if value not in (None, "", False)}
 
 
 def _validated_in_selection(applications: list[Application]) -> str:
@@ -189,7 +207,7 @@ OPERATIONS = {
             bulk_refusal=_validated_in_selection,
             preview=_last_decision,
             preview_template="admin/applications/application/last_decision.html",
-            initial=_duplicated_decision,
+            initial=_decision_initial,
         ),
         Operation(
             "validate_decisions",
@@ -373,12 +391,14 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk,
     return TemplateResponse(request, "admin/applications/application/operation.html", context)
 
 
-def _form(operation: Operation, request, data, application: Application | None = None):
+def _form(operation: Operation, request, data, application: Application | None = None, applications=()):
     kwargs = operation.form_kwargs(request) if operation.form_kwargs else {}
     if operation.prefill and application is not None:
         kwargs["application"] = application
-    if operation.initial and application is not None and data is None:
-        kwargs["initial"] = operation.initial(request, application)
+    if operation.initial and data is None:
+        kwargs["initial"] = operation.initial(
+            request, [application] if application is not None else list(applications)
+        )
     return operation.form_class(data, **kwargs)
 
 
@@ -401,7 +421,7 @@ def bulk_operation(model_admin, request, queryset, operation):
     if operation.bulk_refusal and (refusal := operation.bulk_refusal(applications)):
         model_admin.message_user(request, refusal, messages.ERROR)
         return None
-    form = _form(operation, request, request.POST if "apply" in request.POST else None)
+    form = _form(operation, request, request.POST if "apply" in request.POST else None, applications=applications)
     if form.is_bound and form.is_valid():
         if operation.bulk_run and (response := operation.bulk_run(model_admin, request, applications)) is not None:
             return response

@@ -107,13 +107,10 @@ def test_the_link_fills_the_form_with_the_latest_decision(
     latest = Decision.objects.get()
     assert response.context["form"].initial == {
         "decision_type": latest.decision_type_id,
-        "refusal_reason": None,
-        "rank": None,
         "preselection_date": datetime.date(2027, 6, 3),
         "preselection_time": datetime.time(9, 30),
         "preselection_place": "Salle B204",
         "comment": "Apporter le portfolio",
-        "after_appeal": False,
     }
     assert 'value="Salle B204"' in page
     assert 'value="2027-06-03"' in page
@@ -124,7 +121,7 @@ def test_the_link_fills_the_form_with_the_latest_decision(
 def test_confirming_the_duplicate_enters_a_new_decision_and_keeps_the_old_one(client, commission_member, preselected):
     client.force_login(commission_member)
     form = client.get(duplicate_url(preselected)).context["form"]
-    data = {name: value for name, value in form.initial.items() if value not in (None, False)}
+    data = dict(form.initial)
     data["preselection_place"] = "Amphi 2"
 
     response = client.post(operation_url(preselected, "enter_decision"), data)
@@ -162,3 +159,103 @@ def test_a_selection_is_not_offered_the_duplicate(client, commission_member, pre
     assert "Saisir un avis" in page
     assert DUPLICATE not in page
     assert "Dernier avis" not in page
+
+
+# --- the formation's preselection convocation ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def convened(formation):
+    formation.preselection_on = datetime.date(2027, 6, 10)
+    formation.preselection_time = datetime.time(14, 0)
+    formation.preselection_place = "Bâtiment U, salle 12"
+    formation.save()
+    return formation
+
+
+def test_the_formations_convocation_is_proposed_on_one_application(
+    client, django_assert_num_queries, commission_member, convened, campaign
+):
+    application = make_application(convened, campaign=campaign)
+    client.force_login(commission_member)
+
+    with django_assert_num_queries(QUERIES_PAGE):  # the formation comes with the application
+        response = client.get(operation_url(application, "enter_decision"))
+    page = response.content.decode()
+
+    assert response.context["form"].initial == {
+        "preselection_date": datetime.date(2027, 6, 10),
+        "preselection_time": datetime.time(14, 0),
+        "preselection_place": "Bâtiment U, salle 12",
+    }
+    assert 'name="preselection_date" value="2027-06-10"' in page
+    assert 'name="preselection_time" value="14:00"' in page
+
+
+def test_the_formations_convocation_is_proposed_on_a_selection_and_entered(
+    client, commission_member, convened, campaign
+):
+    applications = [make_application(convened, campaign=campaign) for _ in range(2)]
+    client.force_login(commission_member)
+    selection = {"action": "action_enter_decision", "_selected_action": [a.pk for a in applications]}
+
+    page = client.post(reverse("admin:applications_application_changelist"), selection).content.decode()
+    client.post(
+        reverse("admin:applications_application_changelist"),
+        {
+            **selection,
+            "apply": "1",
+            "decision_type": decision_type(Avis.PRESELECTION).pk,
+            "preselection_date": "2027-06-10",
+            "preselection_time": "14:00",
+            "preselection_place": "Bâtiment U, salle 12",
+        },
+    )
+
+    assert 'value="Bâtiment U, salle 12"' in page
+    assert (
+        Decision.objects.filter(
+            preselection_at=timezone.make_aware(datetime.datetime(2027, 6, 10, 14, 0)),
+            preselection_place="Bâtiment U, salle 12",
+        ).count()
+        == 2
+    )
+
+
+def test_a_selection_of_several_formations_gets_no_convocation(
+    client, commission_member, convened, centre, commission, campaign
+):
+    other = FormationFactory(centre=centre, commission=commission, code="M1MER", title="Master Mer")
+    applications = [make_application(convened, campaign=campaign), make_application(other, campaign=campaign)]
+    client.force_login(commission_member)
+
+    response = client.post(
+        reverse("admin:applications_application_changelist"),
+        {"action": "action_enter_decision", "_selected_action": [a.pk for a in applications]},
+    )
+
+    assert response.context["form"].initial == {}
+
+
+def test_a_duplicated_decision_wins_over_the_convocation_and_keeps_it_where_it_has_none(
+    client, commission_member, convened, campaign
+):
+    favourable = make_application(convened, campaign=campaign)
+    staff.record_decision(favourable, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
+    client.force_login(commission_member)
+
+    initial = client.get(duplicate_url(favourable)).context["form"].initial
+
+    assert initial["decision_type"] == Decision.objects.get().decision_type_id
+    assert initial["preselection_place"] == "Bâtiment U, salle 12"
+
+
+def test_the_formation_form_has_the_convocation(client, centre_manager, convened):
+    client.force_login(centre_manager)
+
+    page = client.get(reverse("admin:offers_formation_change", args=[convened.pk])).content.decode()
+
+    assert 'name="preselection_on"' in page
+    assert 'name="preselection_time"' in page
+    assert 'name="preselection_place"' in page
+    assert "Proposée à la saisie d'un avis de présélection" in page
