@@ -18,6 +18,7 @@ from ecandidat.admin_base import (
     eliding_french_titles,
     keeping_convertible_choices,
     not_found_for_candidates_managers,
+    refusing_blank_searches,
     refusing_forged_lookups,
     refusing_forged_selections,
 )
@@ -49,6 +50,8 @@ admin.ModelAdmin.response_action = refusing_forged_selections(admin.ModelAdmin.r
 admin.ModelAdmin.render_change_form = eliding_french_titles(admin.ModelAdmin.render_change_form)  # type: ignore[method-assign]
 # A list's query string with a filter the database cannot run (?created_at__year=0) is a 400, not a 500.
 admin.ModelAdmin.lookup_allowed = refusing_forged_lookups(admin.ModelAdmin.lookup_allowed)  # type: ignore[method-assign]
+# A search holding no word (a lone "'") finds no row, rather than every row.
+admin.ModelAdmin.get_search_results = refusing_blank_searches(admin.ModelAdmin.get_search_results)  # type: ignore[method-assign]
 # An autocomplete field posted with a value that is not an id ("abc") shows the form's message, not a 500.
 AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optgroups)  # type: ignore[method-assign]
 

@@ -38,6 +38,7 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.text import smart_split, unescape_string_literal
 from django.utils.translation import get_language, gettext_lazy
 
 from ecandidat.staff import is_central, scope_of
@@ -218,6 +219,38 @@ def refusing_forged_selections(response_action: Callable[..., Any]) -> Callable[
             except ValidationError:
                 raise ForgedSelection(f"selected value {value[:40]!r} is not an id") from None
         return response_action(model_admin, request, queryset, *args, **kwargs)
+
+    return checked
+
+
+def search_words(search_term: str) -> list[str]:
+    """The words the admin's list search looks for in ``search_term``, as Django reads them (``smart_split``, a
+    quoted phrase unquoted), without those left blank: a lone ``'`` or ``""`` is an empty phrase."""
+    words = []
+    for bit in smart_split(search_term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+            bit = unescape_string_literal(bit)
+        if bit.strip():
+            words.append(bit)
+    return words
+
+
+def is_blank_search(search_term: str) -> bool:
+    """Whether ``search_term`` was typed (not only spaces: that is the empty box) but holds no word to look for."""
+    return bool(search_term.strip()) and not search_words(search_term)
+
+
+def refusing_blank_searches(get_search_results: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.get_search_results`` so that a search holding no word (``'``, ``""``, ``' '``) finds no row.
+    Django unquotes ``'`` into an empty phrase and looks for it with ``icontains``, which every row contains: the
+    list showed everything, as if the search had matched. The list's search box says why it is empty
+    (``templates/admin/search_form.html``); the autocompletes find nothing. Applied once, in ``ecandidat/admin.py``."""
+
+    @wraps(get_search_results)
+    def checked(model_admin: Any, request: HttpRequest, queryset: Any, search_term: str, *args: Any) -> Any:
+        if is_blank_search(search_term):
+            return queryset.none(), False
+        return get_search_results(model_admin, request, queryset, search_term, *args)
 
     return checked
 
