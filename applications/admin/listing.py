@@ -15,11 +15,13 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
@@ -164,16 +166,30 @@ def save_filter_view(request, *, model_admin):
     return HttpResponseRedirect(back)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def delete_filter_view(request, filter_id, *, model_admin):
-    """Delete one of the user's saved filters (another user's is not found)."""
+    """Delete one of the user's saved filters after a confirmation page (GET: the page; POST: its "Yes, delete"
+    button), which works without JavaScript; another user's filter is not found. The list's filters when the user
+    pressed « × » (``_changelist_filters``) are where "No, back to the list" and the deletion lead back to."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    saved = saved_filters.delete_filter(user=request.user, filter_id=filter_id)
-    if saved is None:
-        raise Http404
-    messages.success(request, _("Filter “%(label)s” deleted.") % {"label": saved.label})
-    return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
+    back_query = saved_filters.clean_query(request.GET.get("_changelist_filters", ""))
+    back = reverse("admin:applications_application_changelist") + (f"?{back_query}" if back_query else "")
+    if request.method == "POST":
+        saved = saved_filters.delete_filter(user=request.user, filter_id=filter_id)
+        if saved is None:
+            raise Http404
+        messages.success(request, _("Filter “%(label)s” deleted.") % {"label": saved.label})
+        return HttpResponseRedirect(back)
+    saved = get_object_or_404(SavedFilter.objects.filter(user=request.user), pk=filter_id)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": _("Delete the filter “%(label)s”?") % {"label": saved.label},
+        "saved": saved,
+        "back_url": back,
+    }
+    return TemplateResponse(request, "admin/applications/application/delete_filter.html", context)
 
 
 def listing_urls(model_admin) -> list:

@@ -124,12 +124,82 @@ def test_saved_filters_belong_to_their_user(client, django_assert_num_queries, c
     client.force_login(central_manager)
     assert "Complets" not in client.get(changelist()).content.decode()
     delete = reverse("admin:applications_application_delete_filter", args=[saved.pk])
+    assert client.get(delete).status_code == 404
     assert client.post(delete).status_code == 404
     client.force_login(centre_manager)
     # session, user, the request's savepoint, scope; the service's savepoint, the row locked, DELETE; two releases
     with django_assert_num_queries(9):
         assert client.post(delete).status_code == 302
     assert not SavedFilter.objects.exists()
+
+
+@pytest.fixture
+def saved(centre_manager):
+    return SavedFilter.objects.create(
+        user=centre_manager, label="Réceptionnés", query_string="dossier_status__exact=RE"
+    )
+
+
+def test_the_cross_of_a_saved_filter_asks_to_confirm_before_deleting(client, django_assert_num_queries, saved):
+    """The « × » deleted the filter at once, with no way back; it now leads to a page that asks, without
+    JavaScript, and the filter goes only with its « Oui, supprimer »."""
+    client.force_login(saved.user)
+    page = client.get(changelist("?dossier_status__exact=CO"))
+    links = re.findall(r'<a href="([^"]+)" class="delete-filter-link" aria-label="([^"]+)"', page.content.decode())
+    assert len(links) == 1
+    confirm_url, label = links[0]
+    confirm_url = confirm_url.replace("&amp;", "&")
+    assert label == "Supprimer le filtre « Réceptionnés »"
+    assert "<form" not in page.content.decode().split('id="saved-filters"')[1].split("</ul>")[0]  # no button deletes
+
+    # session, user, the request's savepoint, scope, the filter, Django's permissions (2: the menu); the release
+    with django_assert_num_queries(8):
+        confirmation = client.get(confirm_url)
+
+    assert confirmation.status_code == 200
+    html = confirmation.content.decode()
+    assert "Supprimer le filtre « Réceptionnés » ?" in html
+    assert 'value="Oui, supprimer"' in html
+    assert f'href="{changelist("?dossier_status__exact=CO")}"' in html  # back to the list as it was
+    assert SavedFilter.objects.filter(pk=saved.pk).exists()  # not deleted by the page
+
+    response = client.post(confirm_url)
+
+    assert response.status_code == 302
+    assert response["Location"] == changelist("?dossier_status__exact=CO")
+    assert not SavedFilter.objects.filter(pk=saved.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [("owner", 200), ("other_centre_manager", 404), ("central_manager", 404), ("commission_member", 404)],
+)
+def test_the_confirmation_page_is_its_owners_only(request, client, saved, persona, expected):
+    user = saved.user if persona == "owner" else request.getfixturevalue(persona)
+    client.force_login(user)
+
+    response = client.get(reverse("admin:applications_application_delete_filter", args=[saved.pk]))
+
+    assert response.status_code == expected
+    assert SavedFilter.objects.filter(pk=saved.pk).exists()
+
+
+def test_a_candidate_is_sent_to_the_login_page(client, saved, candidate):
+    client.force_login(candidate.user)
+
+    response = client.get(reverse("admin:applications_application_delete_filter", args=[saved.pk]))
+
+    assert response.status_code == 302
+    assert SavedFilter.objects.filter(pk=saved.pk).exists()
+
+
+def test_the_return_to_the_list_keeps_only_a_query_string(client, saved):
+    client.force_login(saved.user)
+    url = reverse("admin:applications_application_delete_filter", args=[saved.pk])
+
+    response = client.post(url + "?_changelist_filters=%3Fa%2500")
+
+    assert response["Location"] == changelist()
 
 
 @pytest.mark.parametrize(

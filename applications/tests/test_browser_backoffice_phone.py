@@ -246,9 +246,9 @@ def test_the_superusers_connection_tests_fit_a_phone(live_server, transactional_
 def test_a_saved_filters_delete_button_is_beside_it_and_big_enough_to_tap(
     live_server, transactional_db, browser_page, centre_manager, width
 ):
-    """« Mes filtres enregistrés »: the « × » that deletes a filter at once (no confirmation) was a 21 × 20 px box on
-    its own line, right under the next filter's name on a phone. It now sits on its filter's line, 44 px high and
-    wide (WCAG 2.5.5), as the filter's link."""
+    """« Mes filtres enregistrés »: the « × » that deletes a filter was a 21 × 20 px box on its own line, right under
+    the next filter's name on a phone. It now sits on its filter's line, 44 px high and wide (WCAG 2.5.5), as the
+    filter's link; it leads to a page that asks to confirm (it deleted at once), without JavaScript."""
     saved_filters.save_filter(user=centre_manager, label="Réceptionnés", query="dossier_status=RE")
     saved_filters.save_filter(user=centre_manager, label="À contrôler", query="to_check=yes")
     page = browser_page
@@ -259,10 +259,29 @@ def test_a_saved_filters_delete_button_is_beside_it_and_big_enough_to_tap(
     page.evaluate("document.querySelector('#saved-filters').open = true")
 
     for item in page.locator("#saved-filters li").all():
-        link = item.locator("a").bounding_box()
-        button = item.locator("button").bounding_box()
+        link = item.locator("a").first.bounding_box()
+        cross = item.locator("a.delete-filter-link").bounding_box()
         assert link is not None
-        assert button is not None
-        assert min(button["width"], button["height"], link["height"]) >= 44
-        assert abs((link["y"] + link["height"] / 2) - (button["y"] + button["height"] / 2)) < 2  # one line
+        assert cross is not None
+        assert min(cross["width"], cross["height"], link["height"]) >= 44
+        assert abs((link["y"] + link["height"] / 2) - (cross["y"] + cross["height"] / 2)) < 2  # one line
     assert page.evaluate(OVERFLOW_JS) == []
+
+    page.get_by_role("link", name="Supprimer le filtre « À contrôler »").click()
+    page.wait_for_load_state()
+
+    assert page.get_by_role("heading", name="Supprimer le filtre « À contrôler » ?").is_visible()
+    assert page.evaluate(OVERFLOW_JS) == []
+    assert serious_axe_violations(page) == []
+    yes = page.get_by_role("button", name="Oui, supprimer").bounding_box()
+    no = page.get_by_role("link", name="Non, revenir à la liste").bounding_box()
+    assert yes is not None
+    assert no is not None
+    assert min(yes["height"], no["height"]) >= 44
+    page.get_by_role("button", name="Oui, supprimer").click()
+    page.wait_for_load_state()
+
+    assert page.get_by_text("Filtre « À contrôler » supprimé.").is_visible()
+    assert [
+        label.strip() for label in page.locator("#saved-filters li > a:not(.delete-filter-link)").all_inner_texts()
+    ] == ["Réceptionnés"]
