@@ -5,6 +5,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +42,8 @@ from applications.models.reference import (
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
 from applications.validators import (
+    FIRST_YEAR,
+    YearInRange,
     format_phone,
     normalise_department,
     normalise_ine,
@@ -81,9 +84,24 @@ class DossierForm(forms.ModelForm):
                 self.initial[name] = format_phone(getattr(self.instance, name))
         for name, token in self.autocomplete.items():
             self.fields[name].widget.attrs["autocomplete"] = token
+        for name in self.fields:
+            self._bound_year(name)
         for field in self.fields.values():
             if field.required and field.label:
                 field.label = format_lazy("* {}", field.label)
+
+    def _bound_year(self, name: str) -> None:
+        """A year of the model (``YearInRange``) is checked with the field, before the form's own checks that read
+        it (the bac's series and spécialités), and its bounds are the number input's, for its arrows."""
+        try:
+            model_field = self._meta.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return
+        for validator in model_field.validators:
+            if isinstance(validator, YearInRange):
+                field = self.fields[name]
+                field.validators.append(validator)
+                field.widget.attrs.update(min=FIRST_YEAR, max=validator.last_year())
 
     def changes(self) -> dict:
         """The cleaned values of the enabled fields: what the service may write."""
@@ -392,12 +410,6 @@ class BaccalaureateForm(DossierForm):
         """Whether this bac has spécialités: the bac général, obtained in REFORM_FIRST_YEAR or later."""
         return series in self.reform_series and year is not None and year >= REFORM_FIRST_YEAR
 
-    def clean_year(self):
-        year = self.cleaned_data["year"]
-        if year and year > timezone.localdate().year:
-            raise forms.ValidationError(_("The year cannot be in the future."), code="future")
-        return year
-
     def clean_department(self):
         return normalise_department(self.cleaned_data["department"])
 
@@ -470,12 +482,6 @@ class BaccalaureateForm(DossierForm):
 
 
 class RowForm(DossierForm):
-    def clean_year(self):
-        year = self.cleaned_data["year"]
-        if year and year > timezone.localdate().year + 1:
-            raise forms.ValidationError(_("The year is too far in the future."), code="future")
-        return year
-
     def validate_unique(self):
         pass
 

@@ -1,4 +1,4 @@
-"""Checks of the dossier's identifiers: INE, phone numbers and département codes.
+"""Checks of the dossier's identifiers: INE, phone numbers and département codes; the bounds of its years.
 
 INE ("identifiant national étudiant", 11 characters with the key). Three national formats are recognised:
 
@@ -14,7 +14,42 @@ import re
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from django.utils.translation import gettext_lazy as _
+
+FIRST_YEAR = 1900
+
+
+@deconstructible
+class YearInRange:
+    """A year of the dossier from ``FIRST_YEAR`` to this year plus ``years_ahead``: a baccalaureate is not obtained
+    in the future (ecandidat-features §4: "the bac year may not be later than the current year"), a cursus "En
+    cours" ends next year at the latest. The last year moves with the calendar, so it is read at each check, not in
+    the migration. One message for both bounds, next to the field (« Saisissez une année entre 1900 et 2026. »)."""
+
+    code = "year_range"
+
+    def __init__(self, years_ahead: int = 0):
+        self.years_ahead = years_ahead
+
+    def last_year(self) -> int:
+        return timezone.localdate().year + self.years_ahead
+
+    def __call__(self, value: int | None) -> None:
+        if value is None:
+            return
+        last = self.last_year()
+        if not FIRST_YEAR <= value <= last:
+            raise ValidationError(
+                _("Enter a year between %(first)s and %(last)s."),
+                code=self.code,
+                params={"first": FIRST_YEAR, "last": last, "value": value},
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, YearInRange) and other.years_ahead == self.years_ahead
+
 
 BEA_KEY_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _BEA = re.compile(r"^[0-9]{10}[A-Z]$")

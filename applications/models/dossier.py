@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.departments import department_label
 from applications.enums import Civility, Mention, Obtained
 from applications.models.reference import bac_series_label, bac_speciality_label, other_diploma_label
+from applications.validators import YearInRange
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 department_validator = RegexValidator(
     r"^(0[1-9]|[1-8][0-9]|9[0-5]|2A|2B|97[1-6])$", _("Enter a French department number, e.g. 66, 2A or 974.")
 )
-year_validators = [MinValueValidator(1900), MaxValueValidator(2100)]
+# A baccalaureate is not obtained in the future; a cursus, an internship, a job may end next year ("En cours").
+past_year_validators = [YearInRange()]
+year_validators = [YearInRange(years_ahead=1)]
 # "Unité administrative immatriculée": a French school's number, e.g. 0660014A (Apogée COD_ETB).
 UAI_PATTERN = r"^[0-9]{7}[A-Z]$"
 uai_validator = RegexValidator(UAI_PATTERN, _("Enter a UAI number: 7 digits and a letter, e.g. 0660014A."))
@@ -137,7 +140,7 @@ class Baccalaureate(models.Model):
     # A code of the SIS's list when it was refreshed (applications.models.reference), else of BacSeries; the form
     # offers one list or the other. No model choices: the list is data, read at use (see series_label).
     series = models.CharField(_("series"), max_length=20, blank=True)
-    year = models.PositiveSmallIntegerField(_("year obtained"), null=True, blank=True, validators=year_validators)
+    year = models.PositiveSmallIntegerField(_("year obtained"), null=True, blank=True, validators=past_year_validators)
     country = models.CharField(_("country"), max_length=2, blank=True)
     department = models.CharField(_("department"), max_length=3, blank=True, validators=[department_validator])
     city = models.CharField(_("city"), max_length=50, blank=True)
