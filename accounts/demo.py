@@ -9,10 +9,39 @@ from offers.models import Campaign, Centre
 CANDIDATE_EMAIL = "candidat.demo@example.org"
 CANDIDATE_PASSWORD = "candidat-demo-2026"
 MANAGER = ("gestionnaire.see", "gestion-demo-2026")
+# Accounts without a dossier (état civil not filled in yet), for « Comptes candidats » in the back office: one whose
+# address is validated, one who never followed the validation link (the helpdesk sends it again from its page).
+# (e-mail, first name, last name, address validated)
+ACCOUNTS_WITHOUT_DOSSIER = (
+    ("thomas.lefevre@example.org", "Thomas", "Lefèvre", True),
+    ("manon.girard@example.org", "Manon", "Girard", False),
+)
 
 
 def _verified(user: User) -> None:
     EmailAddress.objects.update_or_create(user=user, email=user.email, defaults={"verified": True, "primary": True})
+
+
+def _accounts_without_dossier(campaign: Campaign) -> list[str]:
+    """Created once, with the demo candidate's password; an address not validated stays so (the helpdesk's
+    « Renvoyer le lien de validation » mails it to the demo mailbox). Seeding again leaves them as they are."""
+    lines = []
+    for email, first_name, last_name, validated in ACCOUNTS_WITHOUT_DOSSIER:
+        account = User.objects.filter(campaign=campaign, email__iexact=email).first()
+        if account is None:
+            account = User(
+                username=issue_numero_dossier(),
+                campaign=campaign,
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+            )
+            account.set_password(CANDIDATE_PASSWORD)
+            account.save()
+            EmailAddress.objects.create(user=account, email=email, verified=validated, primary=True)
+        state = "validated" if validated else "address not validated"
+        lines.append(f"Candidate account without a dossier: {account.username} or {email} ({state})")
+    return lines
 
 
 def seed() -> list[str]:
@@ -35,6 +64,7 @@ def seed() -> list[str]:
         lines.append(
             f"Candidate: {candidate.username} or {CANDIDATE_EMAIL} / {CANDIDATE_PASSWORD} (e-mail account, validated)"
         )
+        lines += _accounts_without_dossier(campaign)
     centre = Centre.objects.filter(code="SEE").first()
     if centre is not None:
         manager, created = User.objects.get_or_create(

@@ -5,10 +5,13 @@ import zipfile
 from io import StringIO
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core.files.storage import default_storage
 from django.core.management import call_command
+from django.urls import reverse
 from pypdf import PdfReader
 
+from accounts.models import User
 from applications.enums import DossierStatus, OpiState, PieceStatus
 from applications.models import Application, ApplicationEvent, Candidate, Opi, OpiExport, PieceSubmission
 from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
@@ -109,3 +112,26 @@ def test_seed_demo_with_the_regime_entry_on_gives_the_opi_applicant_a_regime_and
 
     application = Opi.objects.get().application
     assert (application.regime_id, application.fee_exemption_id, application.fee_amount) == ("1", "BO", 0)
+
+
+def test_seed_demo_gives_the_candidate_accounts_page_accounts_without_a_dossier(client, django_assert_num_queries):
+    """« Comptes candidats » showed only accounts with a dossier in the demo (each was in « Candidats » already):
+    two accounts have none, one of them never validated its address, and seeding again adds none."""
+    output = _seed()
+    _seed()
+    client.force_login(User.objects.get(username="accueil.candidats"))  # the demo's candidates manager
+    url = reverse("admin:accounts_candidateaccount_changelist")
+    client.get(url)  # per-process memos warm
+
+    # Session, user, scope, Django's permissions (2: the sidebar), the count, the page of rows, the savepoint pair.
+    with django_assert_num_queries(9):
+        response = client.get(url, {"dossier": "no"})
+
+    rows = {account.email: account for account in response.context["cl"].result_list}
+    assert set(rows) == {"thomas.lefevre@example.org", "manon.girard@example.org"}
+    assert rows["thomas.lefevre@example.org"].email_validated
+    assert not rows["manon.girard@example.org"].email_validated
+    assert "Candidate account without a dossier: " in output
+    assert not Candidate.objects.filter(user__email__in=list(rows)).exists()
+    manon = User.objects.get(email="manon.girard@example.org")
+    assert not EmailAddress.objects.filter(user=manon, verified=True).exists()
