@@ -8,7 +8,6 @@ answer is a 429 with ``Retry-After`` and a message saying how long to wait, befo
 """
 
 import math
-from pathlib import PurePosixPath
 
 from django.contrib import messages
 from django.core.files.storage import default_storage
@@ -33,7 +32,7 @@ from documents.services import UploadsPaused, check_uploads_open
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff import object_in_scope_or_404
-from offers.models import PieceType
+from offers.models import PieceType, template_download_name
 
 # Compiled once per process (ecandidat.prepared, issue 14): the pieces page and every upload read them.
 _PIECE_TYPE = PreparedQuery(lambda pk: PieceType.objects.filter(pk=pk))
@@ -280,7 +279,7 @@ def template_download(request, piece_type_id):
         handle = default_storage.open(stored, "rb")
     except FileNotFoundError as error:
         raise Http404 from error
-    name = PurePosixPath(stored).name
+    name = template_download_name(stored)
     content_type = "application/pdf" if name.lower().endswith(".pdf") else "application/octet-stream"
     response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"

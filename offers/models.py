@@ -3,8 +3,11 @@
 Reference: ecandidat-features.md §1.4 (catalogue), §2.8 (setup), §6 (data model).
 """
 
+import re
 import unicodedata
+import uuid
 from datetime import date
+from pathlib import PurePosixPath
 from typing import Any, Self
 
 from django.core.exceptions import ValidationError
@@ -37,6 +40,30 @@ def collation_key(text: str) -> tuple[str, str]:
     dictionary ("Écologie" between "Droit" and "Fiscalité", not after "Zoologie" as the database's byte order, C
     collation, puts it); texts equal that way then compare as written, so that the order is total."""
     return normalise(text), text
+
+
+PIECE_TEMPLATES = "piece-templates"
+
+
+def piece_template_path(instance: Any, filename: str) -> str:
+    """``piece-templates/<random>/<name as uploaded>``: each template in a folder of its own, so that the storage
+    never adds its random suffix to the name (``attestation_aB3xK9.pdf``, when a template of that name was already
+    stored) and the candidate downloads the file under the name staff gave it (``template_download_name``)."""
+    return f"{PIECE_TEMPLATES}/{uuid.uuid4().hex}/{PurePosixPath(filename).name}"
+
+
+# The suffix Django's storages add to a name already taken (``get_alternative_name``: "_" and 7 random letters or
+# digits), on the templates stored before each had its own folder; a word of 7 small letters ("_inscrip") is kept.
+_STORAGE_SUFFIX = re.compile(r"_(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{7}(?=\.[^./]+$|$)")
+
+
+def template_download_name(stored: str) -> str:
+    """The name a piece's template is downloaded under: the name it was uploaded with. A template stored directly in
+    ``piece-templates/`` (before the folders) loses the suffix the storage may have added to it."""
+    path = PurePosixPath(stored)
+    if str(path.parent) == PIECE_TEMPLATES:
+        return _STORAGE_SUFFIX.sub("", path.name, count=1)
+    return path.name
 
 
 class CampaignQuerySet(models.QuerySet["Campaign"]):
@@ -325,7 +352,7 @@ class PieceType(KeptForTreatmentType):
     is_conditional = models.BooleanField(
         _("conditional"), default=False, help_text=_("The candidate may declare that the piece does not concern them.")
     )
-    template = models.FileField(_("template file"), upload_to="piece-templates/", blank=True)
+    template = models.FileField(_("template file"), upload_to=piece_template_path, max_length=200, blank=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     in_service = models.BooleanField(_("in service"), default=True)
 

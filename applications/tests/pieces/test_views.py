@@ -19,6 +19,7 @@ from documents.enums import ScanStatus
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
+from offers.models import template_download_name
 from offers.tests.factories import PieceTypeFactory
 
 
@@ -341,6 +342,38 @@ def test_template_file_download(owner, formation):
     assert response.status_code == 200
     assert response["Content-Disposition"].startswith("attachment;")
     assert owner.get(reverse("pieces:template_download", args=[PieceTypeFactory().pk])).status_code == 404
+
+
+def test_a_template_is_downloaded_under_the_name_it_was_uploaded_with(owner, django_assert_num_queries):
+    """Two templates uploaded as « attestation.pdf »: the storage named the second ``attestation_aB3xK9p.pdf``
+    and the candidate downloaded it so. Each template now has a folder of its own and keeps its name."""
+    first, second = PieceTypeFactory(), PieceTypeFactory()
+    first.template.save("attestation.pdf", ContentFile(hostile.pdf_bytes()))
+    second.template.save("attestation.pdf", ContentFile(hostile.pdf_bytes()))
+    assert first.template.name != second.template.name
+
+    for piece_type in (first, second):
+        # session, user, the request's savepoint, the piece type, the release
+        with django_assert_num_queries(5):
+            response = owner.get(reverse("pieces:template_download", args=[piece_type.pk]))
+
+        assert response.status_code == 200
+        assert response["Content-Disposition"] == 'attachment; filename="attestation.pdf"'
+        assert response["Content-Type"] == "application/pdf"
+        b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize(
+    ("stored", "name"),
+    [
+        ("piece-templates/attestation_aB3xK9p.pdf", "attestation.pdf"),  # stored before the folders, renamed
+        ("piece-templates/attestation.pdf", "attestation.pdf"),
+        ("piece-templates/fiche_inscrip.pdf", "fiche_inscrip.pdf"),  # a word, not the storage's suffix
+        ("piece-templates/0f1e2d3c4b5a69788796a5b4c3d2e1f0/Fiche_de_voeux_2026.pdf", "Fiche_de_voeux_2026.pdf"),
+    ],
+)
+def test_the_download_name_of_a_stored_template(stored, name):
+    assert template_download_name(stored) == name
 
 
 def test_dossier_pdf_has_summary_then_each_piece_with_its_header(owner, application, formation, shared_piece):
