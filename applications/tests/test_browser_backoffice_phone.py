@@ -285,3 +285,28 @@ def test_a_saved_filters_delete_button_is_beside_it_and_big_enough_to_tap(
     assert [
         label.strip() for label in page.locator("#saved-filters li > a:not(.delete-filter-link)").all_inner_texts()
     ] == ["Réceptionnés"]
+
+
+@pytest.mark.parametrize("width", [*PHONES, 1280])
+@pytest.mark.parametrize("path", ["/gestion/accounts/candidateaccount/", "/gestion/applications/application/"])
+def test_a_search_for_a_lone_apostrophe_says_there_is_nothing_to_look_for(
+    live_server, transactional_db, browser_page, central_manager, path, width
+):
+    """A search for « ' » listed every row, as if it had matched; the list is now empty and says why, next to the
+    box, within the screen's width, without a serious axe violation (the icon-labelled box is not "described")."""
+    page = browser_page
+    _log_in_staff(page, live_server, central_manager)
+    page.set_viewport_size({"width": width, "height": 812})
+
+    page.goto(live_server.url + path)
+    page.fill("#searchbar", "'")
+    page.locator("#changelist-search [type=submit]").click()
+    page.wait_for_load_state()
+
+    note = page.locator("#searchbar_blank")
+    assert note.is_visible()
+    assert note.inner_text().startswith("Votre recherche ne contient rien à chercher")
+    assert page.locator("#searchbar").get_attribute("aria-invalid") == "true"
+    assert page.locator("#result_list").count() == 0
+    assert page.evaluate(OVERFLOW_JS) == []
+    assert serious_axe_violations(page) == []
