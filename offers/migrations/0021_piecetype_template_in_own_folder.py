@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('offers', '0019_formation_type'),
+        ('offers', '0020_formation_preselection'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0023_event_actor_recent_index'),
+        ('applications', '0024_event_note_deleted'),
     ]
 
     operations = [
