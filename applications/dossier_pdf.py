@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import gc
 import io
 import logging
@@ -76,10 +77,35 @@ TYPOGRAPHY = str.maketrans(
 )
 
 
+# Letters of the Latin script that no accent stripping brings into Latin-1 (they are letters of their own).
+LATIN_LETTERS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ħ": "H", "ħ": "h", "ĸ": "k"})
+
+
 def latin1(text) -> str:
-    """fpdf2's core fonts are Latin-1: keep French accents, approximate the rest."""
+    """fpdf2's core fonts are Latin-1: keep French accents; a letter outside Latin-1 loses the accents Latin-1 lacks
+    (« Ştefănescu » → « Stefanescu », « Nguyễn » → « Nguyên », « Łukasz » → « Lukasz ») rather than becoming « ? »,
+    so that a name from Central Europe, Turkey or Vietnam stays readable on the dossier and the letters; anything
+    else (another script) is « ? »."""
     text = unicodedata.normalize("NFC", str(text or "")).translate(TYPOGRAPHY)
-    return text.encode("latin-1", "replace").decode("latin-1")
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return "".join(char if ord(char) < 256 else _latin1_letter(char) for char in text)
+    return text
+
+
+@functools.cache
+def _latin1_letter(char: str) -> str:
+    """One character outside Latin-1: drop its combining marks from the last until it fits (``ễ`` keeps ``ê``)."""
+    parts = list(unicodedata.normalize("NFD", char.translate(LATIN_LETTERS)))
+    while parts:
+        folded = unicodedata.normalize("NFC", "".join(parts))
+        if all(ord(c) < 256 for c in folded):
+            return folded
+        if not unicodedata.combining(parts[-1]):
+            break
+        parts.pop()
+    return "?"
 
 
 def dossier_stem(application) -> str:

@@ -99,3 +99,23 @@ def test_a_section_without_rows_says_so(application):
     assert "Cursus interne Néant." in text
     assert "Cursus externe 2023 - Licence 3 Physique" in text
     assert "Stages Néant. Expériences pro. Néant." in text
+
+
+def test_a_name_outside_latin_1_keeps_its_letters_without_the_accents_the_font_lacks(application):
+    # The PDFs' core fonts are Latin-1: « Ş », « ă », « ł », « ễ » used to come out as « ? » in the candidate's name.
+    candidate = application.candidate
+    candidate.birth_name, candidate.usual_name, candidate.first_name = "ŞTEFĂNESCU", "", "Łucja Nguyễn"
+    candidate.save()
+
+    text = summary_text(application)
+
+    assert "STEFANESCU" in text
+    assert "Lucja Nguyên" in text
+
+
+def test_latin1_folds_accents_latin_1_lacks_and_marks_other_scripts():
+    from applications.dossier_pdf import latin1
+
+    assert latin1("Dvořák Čapek Żółć Öztürk Yıldız Đorđević") == "Dvorák Capek Zólc Öztürk Yildiz Dordevic"
+    assert latin1("Élodie Œuvre – “ok”") == 'Élodie OEuvre - "ok"'
+    assert latin1("王 Ahmed") == "? Ahmed"
