@@ -17,19 +17,20 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import StaffMembership, StaffRole
 from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
 from applications.dates import effective_return_deadline
-from applications.enums import Civility
+from applications.enums import Civility, DossierStatus
 from applications.models import Application, Decision
 from ecandidat.attachments import AttachmentRef
 from ecandidat.emails import OwnText, enqueue_notification, enqueue_notification_with
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from ecandidat.staff_text import shown_in_mail
-from offers.enums import ApplicationMode
+from offers.enums import ApplicationMode, TreatmentType
 from offers.models import Centre, Commission
 
 # Which Commission switch governs each alert code.
@@ -289,43 +290,46 @@ NOTIFICATIONS = (
     _application(
         "STATUT_AT",
         _("dossier status waiting"),
-        _("the dossier status is set to En attente"),
+        format_lazy(_("the dossier status is set to {status}"), status=DossierStatus.WAITING.label),
         (*_APPLICATION, _V["comment"]),
     ),
     _application(
         "STATUT_RE",
         _("dossier status received"),
-        _("the candidate transmits the application, or the status is set to Réceptionné"),
+        format_lazy(
+            _("the candidate transmits the application, or the status is set to {status}"),
+            status=DossierStatus.RECEIVED.label,
+        ),
         (*_APPLICATION, _V["comment"], _V["transmitted"]),
     ),
     _application(
         "STATUT_IN",
         _("dossier status incomplete"),
-        _("the dossier status is set to Incomplet"),
+        format_lazy(_("the dossier status is set to {status}"), status=DossierStatus.INCOMPLETE.label),
         (*_APPLICATION, _V["comment"], _V["refused_pieces"], _V["return_deadline"], _V["recap_url"]),
     ),
     _application(
         "STATUT_CO",
         _("dossier status complete"),
-        _("the dossier status is set to Complet"),
+        format_lazy(_("the dossier status is set to {status}"), status=DossierStatus.COMPLETE.label),
         (*_APPLICATION, _V["comment"], _V["direct_access"]),
     ),
     _application(
         "TYPE_TRAIT_AC",
         _("processing type: controlled access"),
-        _("staff set the processing type to Accès contrôlé"),
+        format_lazy(_("staff set the processing type to “{type}”"), type=TreatmentType.CONTROLLED.label),
         _APPLICATION,
     ),
     _application(
         "TYPE_TRAIT_AD",
         _("processing type: direct access"),
-        _("staff set the processing type to Accès direct"),
+        format_lazy(_("staff set the processing type to “{type}”"), type=TreatmentType.DIRECT.label),
         _APPLICATION,
     ),
     _application(
         "TYPE_TRAIT_ATT",
         _("processing type: undecided"),
-        _("staff set the processing type to En attente"),
+        format_lazy(_("staff set the processing type to “{type}”"), type=TreatmentType.WAITING.label),
         _APPLICATION,
     ),
     _application(
@@ -393,7 +397,7 @@ NOTIFICATIONS = (
     _application(
         "CANDIDATURE_RELANCE_FORMULAIRE",
         _("complementary forms reminder"),
-        _("staff click “Relancer le candidat”"),
+        format_lazy(_("staff click “{button}”"), button=_("Remind the unanswered forms")),
         (*_APPLICATION, _V["forms"]),
     ),
     _application(

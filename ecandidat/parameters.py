@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.formats import number_format
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
@@ -128,7 +129,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         Kind.INT,
         _("Maximum number of applications"),
         _(
-            "Per candidate, in each centre de candidature or for the whole institution (next parameter). A centre's "
+            "Per candidate, in each application centre or for the whole institution (next parameter). A centre's "
             "own maximum wins for its formations. Applications already made stay."
         ),
         minimum=1,
@@ -146,9 +147,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         "CANDIDATURE_IS_BLOC_TRANS_FORM",
         Kind.BOOL,
         _("Transmission blocked while a complementary form is unanswered"),
-        _(
-            "Yes: “Transmettre ma candidature” stays inactive while a complementary form is neither answered nor "
-            "declared “Non concerné”."
+        # The candidate's button and choice, by their own msgids: each language names them as the candidate reads them.
+        format_lazy(
+            _(
+                "Yes: “{transmit}” stays inactive while a complementary form is neither answered nor declared "
+                "“{not_concerned}”."
+            ),
+            transmit=_("Transmit my application"),
+            not_concerned=_("Not concerned"),
         ),
     ),
     Parameter(
@@ -173,9 +179,12 @@ PARAMETERS: tuple[Parameter, ...] = (
         "GEST_IS_UTILISE_BLOCAGE_MASSE",
         Kind.BOOL,
         _("Bulk decisions blocked once a decision is validated"),
-        _(
-            "Yes: “Saisir un avis” on a selection is refused when one of its applications already has a validated "
-            "decision (one application at a time stays possible)."
+        format_lazy(
+            _(
+                "Yes: “{action}” on a selection is refused when one of its applications already has a validated "
+                "decision (one application at a time stays possible)."
+            ),
+            action=_("Enter a decision"),
         ),
     ),
     Parameter(
@@ -195,7 +204,11 @@ PARAMETERS: tuple[Parameter, ...] = (
         "SCOL_MODE_TYPE_FORMATION",
         Kind.CHOICE,
         _("Grouping of the formations under each centre in the catalogue"),
-        _("The formation types are kept in Offre de formation › Types de formation."),
+        format_lazy(
+            _("The formation types are kept in {app} › {model}."),
+            app=pgettext_lazy("app", "Training offer"),
+            model=capfirst(_("formation types")),
+        ),
         choices=(
             ("DIP", _("Diploma type")),
             ("NOM", _("Formation type")),

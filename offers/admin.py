@@ -91,11 +91,13 @@ class FormationTypeAdmin(admin.ModelAdmin):
             current = dict(grouping.choices)[parameters.get("CATALOGUE_GROUPING")]
             self.message_user(
                 request,
-                _(
-                    "These types group the catalogue when “%(parameter)s” is “%(choice)s” (Paramètres); now: "
-                    "%(current)s."
-                )
-                % {"parameter": grouping.label, "choice": dict(grouping.choices)["NOM"], "current": current},
+                _("These types group the catalogue when “%(parameter)s” is “%(choice)s” (%(page)s); now: %(current)s.")
+                % {
+                    "parameter": grouping.label,
+                    "choice": dict(grouping.choices)["NOM"],
+                    "page": _("Parameters"),
+                    "current": current,
+                },
                 messages.INFO,
             )
         return super().changelist_view(request, extra_context)

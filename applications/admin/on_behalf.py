@@ -72,7 +72,7 @@ class StaffConfirmationForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_(
-            "E.g. “Courrier reçu le 12/07”. The candidate receives the confirmation mail, as if they had "
+            "E.g. “Letter received on 12/07”. The candidate receives the confirmation mail, as if they had "
             "confirmed themselves, and the OPI is created when the decision type asks for it."
         ),
     )

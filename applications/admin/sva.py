@@ -32,8 +32,9 @@ class SvaAlertLevelAdmin(CentralOfficeOnly, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         reference = SvaReferenceDate(parameters.get("SVA_ALERT_DATE"))
         if reference == SvaReferenceDate.NONE:
-            subtitle = _("SVA alerts are off: the central office turns them on in Paramètres (“%(label)s”).") % {
-                "label": parameters.REGISTRY["SVA_ALERT_DATE"].label
+            subtitle = _("SVA alerts are off: the central office turns them on in %(page)s (“%(label)s”).") % {
+                "page": _("Parameters"),
+                "label": parameters.REGISTRY["SVA_ALERT_DATE"].label,
             }
         elif parameters.get("SVA_ALERT_FINAL_ONLY"):
             subtitle = _("Counted from: %(reference)s; only a validated final decision ends an alert.") % {

@@ -105,10 +105,10 @@ def set_regime_and_fees(
     if not parameters.get("SIS_REGIME_ENTRY"):
         raise BusinessRuleError(
             _(
-                "The entry of the régime and fees is not in use: the central office turns it on in Paramètres "
+                "The entry of the régime and fees is not in use: the central office turns it on in %(page)s "
                 "(“%(label)s”)."
             )
-            % {"label": parameters.REGISTRY["SIS_REGIME_ENTRY"].label}
+            % {"page": _("Parameters"), "label": parameters.REGISTRY["SIS_REGIME_ENTRY"].label}
         )
     if not isinstance(fee_exemption_comment, Keep):
         fee_exemption_comment = clean_complement(fee_exemption_comment)

@@ -244,7 +244,7 @@ def test_central_office_reads_adds_changes_and_deletes_levels(
     assert listing.status_code == 200
     assert "Counted from: Reception date" not in listing.content.decode()  # SVA_ALERT_DATE is NO in the tests
     assert (
-        "SVA alerts are off: the central office turns them on in Paramètres (“Date the SVA alerts count from”)."
+        "SVA alerts are off: the central office turns them on in Parameters (“Date the SVA alerts count from”)."
         in (listing.content.decode())
     )
     assert 'fill="#b34000"/></svg> orange' in listing.content.decode()

@@ -1,0 +1,118 @@
+"""English text that names the application's own labels in French (h23's audit of the two languages).
+
+An English msgid that quotes a label in French ("turns them on in Paramètres", "the status is set to Réceptionné",
+"“Transmettre ma candidature” stays inactive") reads right in French and wrong in English, where the page, the
+status and the button are called "Parameters", "Received" and "Transmit my application". Such a text takes the label
+through its own msgid instead (a placeholder filled with the label's gettext), so each language names it as its
+reader sees it."""
+
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import trans_real
+
+from applications.notifications import NOTIFICATIONS
+
+# French names kept on purpose inside English text: those of the original eCandidat, which the English text cites as
+# the name the institution's staff know from it, not as a label of this application.
+CITED_FROM_ECANDIDAT = {"Informations complémentaires"}
+
+
+def _french_catalogue() -> list[tuple[str, str]]:
+    """(msgid, French msgstr) of every singular entry the French catalogue translates, contexts stripped."""
+    pairs = []
+    for msgid, msgstr in trans_real.translation("fr")._catalog.items():
+        if isinstance(msgid, str) and isinstance(msgstr, str) and msgid:
+            pairs.append((msgid.split("\x04")[-1], msgstr))
+    return pairs
+
+
+def _french_labels(pairs: list[tuple[str, str]]) -> set[str]:
+    """The French of short labels (a button, a status, a menu entry) that are French only in translation: one with
+    an accent or of several words, whose msgid is English."""
+    return {
+        msgstr
+        for msgid, msgstr in pairs
+        if 6 <= len(msgstr) <= 45
+        and msgstr.lower() != msgid.lower()
+        and not re.search(r"[%{]", msgstr)
+        and re.search(r"[éèêàçùûôîœ]|\s", msgstr)
+    }
+
+
+def test_no_english_text_names_a_label_in_french():
+    pairs = _french_catalogue()
+    labels = _french_labels(pairs) - CITED_FROM_ECANDIDAT
+    pattern = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, sorted(labels, key=len, reverse=True))) + r")(?!\w)")
+
+    offenders = sorted({f"{match.group(1)!r} in {msgid!r}" for msgid, _ in pairs for match in pattern.finditer(msgid)})
+
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "en",
+            [
+                "the candidate transmits the application, or the status is set to Received",
+                "staff set the processing type to “Controlled access”",
+                "staff click “Remind the unanswered forms”",
+            ],
+        ),
+        (
+            "fr",
+            [
+                "le candidat transmet sa candidature, ou le statut du dossier passe à Réceptionné",
+                "un gestionnaire passe le type de traitement à « Accès contrôlé »",
+                "un gestionnaire clique sur « Relancer les formulaires non répondus »",
+            ],
+        ),
+    ],
+)
+def test_mail_codes_say_when_they_are_sent_with_the_readers_labels(language, expected):
+    codes = {"STATUT_RE": 0, "TYPE_TRAIT_AC": 1, "CANDIDATURE_RELANCE_FORMULAIRE": 2}
+    with translation.override(language):
+        sent_when = {n.code: str(n.sent_when) for n in NOTIFICATIONS if n.code in codes}
+
+    assert [sent_when[code] for code in codes] == expected
+
+
+@pytest.mark.django_db
+def test_the_parameters_page_in_english_names_the_candidates_button_and_the_menu_in_english(
+    client, central_manager, django_assert_num_queries
+):
+    """The central office reading the back office in English read "“Transmettre ma candidature” stays inactive" and
+    "kept in Offre de formation › Types de formation" next to an English menu."""
+    client.force_login(central_manager)
+    client.cookies["django_language"] = "en"
+
+    with django_assert_num_queries(9):  # as ecandidat/tests/test_parameters_page.py's QUERIES_PAGE
+        response = client.get(reverse("admin:ecandidat_parameteroverride_changelist"))
+
+    page = response.content.decode()
+    assert "Yes: “Transmit my application” stays inactive" in page
+    assert "declared “Not concerned”" in page
+    assert "Yes: “Enter a decision” on a selection" in page
+    assert "The formation types are kept in Training offer › Formation types." in page
+    assert "Per candidate, in each application centre" in page
+    for french in ("Transmettre ma candidature", "Non concerné", "Saisir un avis", "Offre de formation", "centre de"):
+        assert french not in page
+
+
+@pytest.mark.django_db
+def test_the_parameters_page_in_french_is_unchanged(client, central_manager, django_assert_num_queries):
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(9):
+        response = client.get(reverse("admin:ecandidat_parameteroverride_changelist"))
+
+    page = response.content.decode()
+    assert "Oui : « Transmettre ma candidature » reste inactif" in page
+    assert "ni déclaré « Non concerné »" in page
+    assert "Oui : « Saisir un avis » sur une sélection" in page
+    assert "Les types de formation se gèrent dans Offre de formation › Types de formation." in page
+    assert "Par candidat, dans chaque centre de candidature" in page
