@@ -104,6 +104,7 @@ def test_the_parameters_page_in_english_names_the_candidates_button_and_the_menu
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("back_office_in_french")
 def test_the_parameters_page_in_french_is_unchanged(client, central_manager, django_assert_num_queries):
     client.force_login(central_manager)
 
@@ -116,3 +117,31 @@ def test_the_parameters_page_in_french_is_unchanged(client, central_manager, dja
     assert "Oui : « Saisir un avis » sur une sélection" in page
     assert "Les types de formation se gèrent dans Offre de formation › Types de formation." in page
     assert "Par candidat, dans chaque centre de candidature" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("back_office_in_french")
+def test_the_back_office_has_the_language_switch_and_it_keeps_the_page(
+    client, central_manager, django_assert_num_queries
+):
+    """Staff could read the back office in English only by switching on the candidates' pages first."""
+    client.force_login(central_manager)
+    page_url = reverse("admin:ecandidat_parameteroverride_changelist") + "?o=1"
+
+    with django_assert_num_queries(9):  # as above: the switch costs no query
+        page = client.get(page_url).content.decode()
+    with django_assert_num_queries(4):  # Django's set_language: the session, the user, the request's savepoint (2)
+        switched = client.post(reverse("set_language"), {"language": "en", "next": page_url})
+    english = client.get(page_url).content.decode()
+
+    assert '<form action="/i18n/setlang/" method="post" class="lang-switch">' in page
+    assert f'<input type="hidden" name="next" value="{page_url}">' in page
+    assert '<option value="en" lang="en" >English</option>' in page
+    assert '<option value="fr" lang="fr" selected>Français</option>' in page
+    assert (switched.status_code, switched["Location"], switched.cookies["django_language"].value) == (
+        302,
+        page_url,
+        "en",
+    )
+    assert '<html lang="en"' in english
+    assert '<option value="en" lang="en" selected>English</option>' in english
