@@ -10,6 +10,7 @@ from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import capfirst
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
@@ -78,7 +79,9 @@ class UserAdmin(PermissionLabels, DjangoUserAdmin):
             except BusinessRuleError as error:
                 refused.append((user, str(error)))
         for user, reason in refused:
-            self.message_user(request, f"{user}: {reason}", messages.ERROR)
+            self.message_user(
+                request, gettext("%(label)s: %(error)s") % {"label": user, "error": reason}, messages.ERROR
+            )
         if not issued:
             return None
         return _codes_page(self, request, issued)

@@ -21,8 +21,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ecandidat import notifications, parameters
 from ecandidat.admin_base import InStaffScope
@@ -836,7 +836,7 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
         rows = []
         for letter_type in LETTER_TYPES.values():
             names = ", ".join(f"${{{name}}}" for name in letter_type.names)
-            rows.append(f"{letter_type.label}: {names}")
+            rows.append(gettext("%(label)s: %(variables)s") % {"label": letter_type.label, "variables": names})
         return "\n".join(rows)
 
     commission_lookup = "formation__commission_id"

@@ -145,3 +145,18 @@ def test_the_back_office_has_the_language_switch_and_it_keeps_the_page(
     )
     assert '<html lang="en"' in english
     assert '<option value="en" lang="en" selected>English</option>' in english
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("back_office_in_french")
+def test_the_letter_variables_follow_french_typography(client, central_manager, django_assert_num_queries):
+    """French puts a space before the colon ("Label : message"), English does not: the list of a letter's variables
+    was joined with ": " in both."""
+    client.force_login(central_manager)
+
+    # the back office's add form as it was before this change: the colon costs no query
+    with django_assert_num_queries(10):
+        page = client.get(reverse("admin:offers_decisionlettertemplate_add")).content.decode()
+
+    assert "lettre d&#x27;admission : ${institution_name}" in page
+    assert "lettre de refus : ${institution_name}" in page
