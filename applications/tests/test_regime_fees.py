@@ -163,7 +163,7 @@ def test_nothing_to_change_cancelled_or_not_in_use_is_refused(application, centr
         set_regime_and_fees(application, actor=centre_manager, regime=regime("1"))
 
     settings.SIS_REGIME_ENTRY = False
-    with pytest.raises(BusinessRuleError, match="turns it on in Paramètres"):
+    with pytest.raises(BusinessRuleError, match="turns it on in Parameters"):
         set_regime_and_fees(application, actor=centre_manager, regime=regime("2"))
 
     settings.SIS_REGIME_ENTRY = True
@@ -463,7 +463,7 @@ def test_switched_on_in_the_back_office_the_entry_is_open_at_once(
 ):
     # A live change (ecandidat.parameters): the environment has it off; the central office switches it on.
     settings.SIS_REGIME_ENTRY = False
-    with pytest.raises(BusinessRuleError, match="turns it on in Paramètres"):
+    with pytest.raises(BusinessRuleError, match="turns it on in Parameters"):
         set_regime_and_fees(application, actor=centre_manager, regime=regime("1"))
 
     with django_capture_on_commit_callbacks(execute=True):
