@@ -1,6 +1,10 @@
+import contextlib
+
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
+from django.middleware.locale import LocaleMiddleware
 from django.shortcuts import render
+from django.utils import translation
 
 from ecandidat.maintenance import hour_label, is_under_maintenance, seconds_until_window_ends
 from ecandidat.text import NUL
@@ -69,3 +73,26 @@ class RefuseNulInQueryString:
         ):
             raise NulInQueryString("NUL character in the query string")
         return self.get_response(request)
+
+
+class ChosenLanguageMiddleware(LocaleMiddleware):
+    """French unless the person chose another language with the switch (its cookie), as eCandidat: the browser's
+    ``Accept-Language`` is not followed, so a candidate or a manager whose browser is set to English still lands
+    on the French pages and the guide's labels, and switches to English in one step.
+
+    Django's ``LocaleMiddleware`` otherwise, without its URL prefixes (the project has none): it sets
+    ``request.LANGUAGE_CODE`` and ``Content-Language``. The responses do not vary with ``Accept-Language`` any
+    more; they vary with the cookie (``Vary: Cookie``, which every page with a form already sends)."""
+
+    def process_request(self, request):
+        chosen = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+        language = settings.LANGUAGE_CODE
+        if chosen:
+            with contextlib.suppress(LookupError):  # a cookie naming a language we do not offer: the default
+                language = translation.get_supported_language_variant(chosen)
+        translation.activate(language)
+        request.LANGUAGE_CODE = translation.get_language()
+
+    def process_response(self, request, response):
+        response.headers.setdefault("Content-Language", translation.get_language())
+        return response

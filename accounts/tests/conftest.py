@@ -22,5 +22,5 @@ def _clear_rate_limits():
 @pytest.fixture
 def client(client):
     """Pages in English until the French catalogue is merged (msgids are English)."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.language = "en"
     return client

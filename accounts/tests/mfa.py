@@ -8,6 +8,7 @@ session, through allauth's own recording function. The tests of the flow itself 
 
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+from django.conf import settings
 from django.http import HttpRequest
 from django.test import Client as DjangoClient
 
@@ -21,6 +22,23 @@ def record_second_factor(client: DjangoClient, user) -> None:
 
 
 class Client(DjangoClient):
+    """Also: the page language as a person chooses it with the switch (the language cookie; the browser's
+    ``Accept-Language`` is not followed). ``language="en"`` on one request (``client.get(url, language="en")``)
+    wins; then the cookie the switch set (``set_language``); then ``client.language``, the client's default."""
+
+    language: str | None = None
+
+    def _base_environ(self, **request):
+        language = request.pop("language", None)
+        if language is None and settings.LANGUAGE_COOKIE_NAME not in self.cookies:
+            language = self.language
+        environ = super()._base_environ(**request)
+        if language:
+            cookies = [part for part in environ["HTTP_COOKIE"].split("; ") if part]
+            cookies = [part for part in cookies if not part.startswith(f"{settings.LANGUAGE_COOKIE_NAME}=")]
+            environ["HTTP_COOKIE"] = "; ".join([*cookies, f"{settings.LANGUAGE_COOKIE_NAME}={language}"])
+        return environ
+
     def force_login(self, user, backend=None, *, mfa=True):
         super().force_login(user, backend)
         if mfa:

@@ -24,7 +24,7 @@ NEW = "nouvelle.adresse@example.org"
 
 @pytest.fixture
 def client(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     return client
 
 

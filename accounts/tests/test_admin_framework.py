@@ -14,7 +14,7 @@ from accounts.models import StaffSecondFactor
 from accounts.tests.factories import UserFactory
 from ecandidat.checks import check_admin_wording
 
-FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr"}
+FRENCH = {"language": "fr"}
 
 
 def _totp(user):

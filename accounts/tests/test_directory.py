@@ -163,7 +163,7 @@ def test_central_office_adds_staff_from_the_directory_in_the_back_office(
 def test_the_back_office_says_when_the_directory_has_no_such_staff_member(ldap, client, central_manager):
     client.force_login(central_manager)
 
-    response = client.post(FROM_DIRECTORY, {"identifier": "estelle.martin"}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(FROM_DIRECTORY, {"identifier": "estelle.martin"}, language="fr")
 
     assert response.status_code == 200
     assert "L’annuaire ne connaît aucun personnel avec cet identifiant ou cette adresse." in response.content.decode()
@@ -174,7 +174,7 @@ def test_the_back_office_says_when_the_directory_is_down(client, central_manager
     settings.LDAP_URL = f"ldap://127.0.0.1:{free_port()}"
     client.force_login(central_manager)
 
-    response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion"}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion"}, language="fr")
 
     assert response.status_code == 200
     assert "L’annuaire ne répond pas. Veuillez réessayer plus tard." in response.content.decode()

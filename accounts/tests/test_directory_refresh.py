@@ -321,7 +321,7 @@ def test_the_central_office_reads_the_changes_and_nobody_edits_them(stand_in_dir
     change = StaffDirectoryChange.objects.get()
     client.force_login(central_manager)
 
-    listing = client.get("/gestion/ecandidat/staffdirectorychange/", HTTP_ACCEPT_LANGUAGE="fr")
+    listing = client.get("/gestion/ecandidat/staffdirectorychange/", language="fr")
     edit = client.post(f"/gestion/ecandidat/staffdirectorychange/{change.pk}/change/", {"comment": "x"})
 
     assert listing.status_code == 200

@@ -36,7 +36,7 @@ def test_ent_button_with_the_ent_down_comes_back_to_login_with_a_french_message(
     client, ent_on_a_closed_port, caplog, django_assert_num_queries
 ):
     with django_assert_num_queries(6):
-        response = client.post(reverse("openid_connect_login", args=["ent"]), headers={"Accept-Language": "fr"})
+        response = client.post(reverse("openid_connect_login", args=["ent"]), language="fr")
 
     assert response.status_code == 302
     assert response["Location"] == reverse("account_login")

@@ -8,7 +8,7 @@ from accounts.tests.personas import PASSWORD
 
 PAGE = reverse("account_change_password")
 NEW = "un-nouveau-mot-de-passe-2026"
-FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr"}
+FRENCH = {"language": "fr"}
 
 
 def test_the_page_is_in_the_site_layout_and_linked_from_the_menu(client, candidate_user, django_assert_num_queries):

@@ -30,7 +30,7 @@ NEEDED = "Avant d&#x27;activer une application d&#x27;authentification, confirme
 
 @pytest.fixture
 def client(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     return client
 
 

@@ -38,7 +38,7 @@ ACTIVATE_MESSAGE = (
 
 @pytest.fixture
 def client(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     return client
 
 

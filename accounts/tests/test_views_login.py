@@ -71,7 +71,7 @@ def test_a_wrong_password_is_said_with_the_pages_word_for_the_login(client, cand
         response = client.post(
             reverse("account_login"),
             {"login": candidate_user.username, "password": "mauvais"},
-            HTTP_ACCEPT_LANGUAGE="fr",
+            language="fr",
         )
 
     html = response.content.decode()
@@ -141,7 +141,7 @@ def test_forgotten_credentials(client, candidate_user, mailoutbox, django_captur
 
 def test_the_page_after_a_new_password_is_titled_by_what_happened(client, db, django_assert_num_queries):
     with django_assert_num_queries(3):  # savepoint, site, release (as the login page)
-        response = client.get(reverse("account_reset_password_from_key_done"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("account_reset_password_from_key_done"), language="fr")
 
     # The title is what a screen reader says first: not "Choisissez votre mot de passe" once it is chosen.
     assert "<title>Votre mot de passe est enregistré · eCandidat" in response.content.decode()

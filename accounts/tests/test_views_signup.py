@@ -239,9 +239,9 @@ def test_password_choice_fields_are_new_passwords(client, campaign, mailoutbox, 
 def test_without_email_accounts_the_signup_is_closed_and_says_why(client, campaign, settings):
     settings.EMAIL_ACCOUNTS = False
 
-    page = client.get(reverse("account_signup"), HTTP_ACCEPT_LANGUAGE="fr")
+    page = client.get(reverse("account_signup"), language="fr")
     client.post(reverse("account_signup"), SIGNUP)
-    choice = client.get(reverse("signup_choice"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    choice = client.get(reverse("signup_choice"), language="fr").content.decode()
 
     assert "Les comptes se créent uniquement par l&#x27;ENT" in page.content.decode()
     assert not User.objects.filter(email=SIGNUP["email"]).exists()

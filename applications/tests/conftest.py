@@ -24,7 +24,7 @@ def empty_pages_cache():
 def back_office_in_french(client):
     """The back office's pages in French, its language (the package's tests otherwise run in English). A module of
     back-office tests says ``pytestmark = pytest.mark.usefixtures("back_office_in_french")``."""
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     with translation.override("fr"):
         yield
 
@@ -61,7 +61,7 @@ def owner_client(client, candidate):
 @pytest.fixture
 def client(client):
     # The pages are asserted in English (msgids), whatever catalogue is compiled.
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.language = "en"
     return client
 
 

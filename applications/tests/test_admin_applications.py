@@ -203,7 +203,7 @@ def test_a_status_date_in_the_future_or_without_meaning_is_refused_next_to_it(
     on = timezone.localdate() - datetime.timedelta(days=days)
 
     response = client.post(
-        operation_url(application, "set_status"), {"target": target, "on": on.isoformat()}, HTTP_ACCEPT_LANGUAGE="fr"
+        operation_url(application, "set_status"), {"target": target, "on": on.isoformat()}, language="fr"
     )
 
     assert response.status_code == 200
@@ -224,7 +224,7 @@ def test_a_refused_status_on_one_application_keeps_what_was_typed(
     typed = {"target": "CO", "comment": "Merci, votre dossier est complet."}
 
     with django_assert_num_queries(18):  # the service's checks, rolled back, then the page again
-        response = client.post(operation_url(application, "set_status"), typed, HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.post(operation_url(application, "set_status"), typed, language="fr")
 
     assert response.status_code == 200
     (refusal,) = response.context["form"].non_field_errors()
@@ -440,7 +440,7 @@ def test_a_wrong_rank_gets_one_message(client, commission_member, application, d
     response = client.post(
         operation_url(application, "enter_decision"),
         {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk, **data},
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     assert response.context["form"].errors[field] == errors
@@ -487,16 +487,14 @@ def test_confirm_and_open_the_next_application(
     first, second = sorted([first, second], key=lambda a: a.candidate.user.username)
     client.force_login(commission_member)
     url = operation_url(first, "enter_decision") + "?" + urlencode({"_changelist_filters": filters})
-    assert "Confirmer et passer à la suivante" in client.get(url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Confirmer et passer à la suivante" in client.get(url, language="fr").content.decode()
 
     with django_assert_num_queries(27):  # the avis, then the list's ids twice: the first has just left the list
-        response = client.post(
-            url, {"decision_type": decision_type(Avis.FAVOURABLE).pk, "_next": "1"}, HTTP_ACCEPT_LANGUAGE="fr"
-        )
+        response = client.post(url, {"decision_type": decision_type(Avis.FAVOURABLE).pk, "_next": "1"}, language="fr")
 
     assert response.url == change_url(second) + "?" + urlencode({"_changelist_filters": filters})
     assert first.decisions.get().decision_type.avis == Avis.FAVOURABLE
-    page = client.get(response.url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    page = client.get(response.url, language="fr").content.decode()
     numero = first.candidate.user.username
     assert f"Saisir un avis : fait pour {first.candidate.staff_name} ({numero})." in page
 
@@ -514,11 +512,11 @@ def test_confirm_and_next_on_the_last_application_says_the_list_is_done(
     response = client.post(
         operation_url(last, "enter_decision") + "?" + filters,
         {"decision_type": decision_type(Avis.FAVOURABLE).pk, "_next": "1"},
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     assert response.url == change_url(last) + "?" + filters
-    page = client.get(response.url, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    page = client.get(response.url, language="fr").content.decode()
     assert "C&#x27;était la dernière candidature de la liste." in page
     assert last.decisions.get().decision_type.avis == Avis.FAVOURABLE
 
@@ -691,7 +689,7 @@ def test_the_reading_page_gives_the_actual_rank_on_the_complementary_list(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(QUERIES_CHANGE):  # the rank is a column of the application: no query more
-        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(change_url(application), language="fr")
 
     assert "Rang réel sur la liste complémentaire : <strong>1</strong>" in response.content.decode()
 
@@ -743,7 +741,7 @@ def test_the_processing_type_of_a_selection_changes_where_no_decision_is_validat
             "treatment_type": "AT",
             "reason": "Capacité à revoir",
         },
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
         follow=True,
     )
 
@@ -820,7 +818,7 @@ def test_the_operations_drop_downs_start_with_django_s_blank_choice(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(9):
-        page = client.get(operation_url(application, name), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        page = client.get(operation_url(application, name), language="fr").content.decode()
 
     assert '<option value="" selected>- Choisir une option -</option>' in page
     assert "---------" not in page

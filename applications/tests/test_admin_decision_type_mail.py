@@ -104,7 +104,7 @@ def test_change_page_queries(client, persona, favourable, setup_rights, django_a
     # Session, user, the request's savepoint pair, the type, the user's and groups' permissions, the staff scope,
     # the content type (the admin's history link): the variables and the preview button cost none.
     with django_assert_num_queries(9):
-        response = client.get(change_url(favourable), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(change_url(favourable), language="fr")
 
     assert response.status_code == 200
     content = response.content.decode()
@@ -170,7 +170,7 @@ def test_the_central_office_saves_a_types_text(client, central_manager, setup_ri
 def test_a_wrong_text_is_refused_beside_its_field(client, central_manager, setup_rights, fields, errors):
     client.force_login(central_manager)
 
-    response = client.post(ADD, type_data(**fields), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(ADD, type_data(**fields), language="fr")
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == errors
@@ -191,7 +191,7 @@ def test_changing_the_kind_checks_the_text_against_the_new_mail(client, central_
     client.force_login(central_manager)
     data = type_data(avis="DE", mail_subject_fr="Admis", mail_body_fr="Confirmez avant le ${confirmation_date}.")
 
-    response = client.post(change_url(custom), data, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(change_url(custom), data, language="fr")
 
     assert response.status_code == 200
     assert "AVIS_DEFAVORABLE : ${confirmation_date}" in str(response.context["adminform"].form.errors["mail_body_fr"])
@@ -223,7 +223,7 @@ def test_a_centre_manager_cannot_change_the_kind_of_a_type_whose_text_needs_it(
     client.force_login(centre_manager)
     data = {key: value for key, value in type_data(code=favourable.code, avis="DE").items() if "mail_" not in key}
 
-    response = client.post(change_url(favourable), data, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(change_url(favourable), data, language="fr")
 
     assert response.status_code == 200
     assert response.context["adminform"].form.non_field_errors() == [KIND_LOCKED_BY_TEXT]
@@ -241,7 +241,7 @@ def test_a_text_the_mail_outgrew_does_not_lock_the_types_other_fields(
     data = type_data(code=favourable.code, label="Admis (nouveau)", mail_code=favourable.mail_code)
     data = {key: value for key, value in data.items() if "mail_" not in key or key == "mail_code"}
 
-    response = client.post(change_url(favourable), data, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(change_url(favourable), data, language="fr")
 
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     favourable.refresh_from_db()
@@ -302,7 +302,7 @@ def test_preview_of_a_mail_out_of_service_says_it_is_not_sent(client, central_ma
     MailTemplate.objects.create(code="AVIS_FAVORABLE", language="fr", subject="x", body="x", in_service=False)
     client.force_login(central_manager)
 
-    response = client.post(PREVIEW, {**type_data(), "preview_language": "fr"}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(PREVIEW, {**type_data(), "preview_language": "fr"}, language="fr")
 
     assert response.context["subject"] == "Admis en MINFO"
     assert "mis ce mail de décision hors service dans cette langue" in response.content.decode()

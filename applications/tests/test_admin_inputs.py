@@ -74,7 +74,7 @@ def test_in_the_english_back_office_the_french_versions_say_they_are_french(
     formation = FormationFactory(centre=centre)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
     with django_assert_num_queries(19):
-        response = admin_client.get(url, headers={"accept-language": "en"})
+        response = admin_client.get(url, language="en")
     html = response.content.decode()
     assert '<html lang="en"' in html
     for french, english in FORMATION_TEXTS.items():

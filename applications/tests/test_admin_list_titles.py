@@ -81,7 +81,7 @@ def test_an_add_page_title_elides_de_before_a_vowel_in_french(
     client.force_login(superuser)
 
     with django_assert_num_queries(QUERIES_ADD_PAGE[url_name]):
-        response = client.get(reverse(url_name), HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(reverse(url_name), language=language)
 
     title, h1 = titles(response)
     assert h1 == heading

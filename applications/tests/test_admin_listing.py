@@ -249,7 +249,7 @@ def test_the_rank_column_says_it_is_the_actual_rank(
     decide(application, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=2)
     client.force_login(centre_manager)
 
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the French comes from the catalogue the fragments build
+    client.language = "en"  # the French comes from the catalogue the fragments build
 
     with django_assert_num_queries(20):
         html = client.get(changelist()).content.decode()

@@ -227,7 +227,7 @@ def test_the_decisions_table_agrees_with_avis_in_french(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(QUERIES_PAGE):
-        page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        page = client.get(change_url(application), language="fr").content.decode()
 
     assert '<th scope="col">Saisi par</th><th scope="col">Validé</th>' in page
 
@@ -243,7 +243,7 @@ def test_the_current_avis_is_said_at_the_top(client, django_assert_num_queries, 
     with django_assert_num_queries(
         QUERIES_PAGE + 1
     ):  # a member's page, as before: the avis is read from the table's rows
-        page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        page = client.get(change_url(application), language="fr").content.decode()
 
     summary = page[
         page.index('<p class="review-summary">') : page.index("</p>", page.index('<p class="review-summary">'))
@@ -872,9 +872,9 @@ def test_without_any_tag_the_manager_is_told_where_tags_are_made(
     manager who wanted to tag it did not know where to start."""
     client.force_login(centre_manager)
     with django_assert_num_queries(QUERIES_PAGE):
-        page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        page = client.get(change_url(application), language="fr").content.decode()
     client.force_login(commission_member)
-    member_page = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    member_page = client.get(change_url(application), language="fr").content.decode()
 
     assert "est encore utilisable : les étiquettes se créent dans la page « Étiquettes »" in page
     assert f'<a href="{reverse("admin:applications_tag_add")}">Créer une étiquette</a>' in page
@@ -994,7 +994,7 @@ def test_the_letter_and_reminder_buttons_are_offered_only_where_they_can_work(
 def test_a_refusal_on_one_application_is_said_in_french_above_its_form(client, centre_manager, application):
     client.force_login(centre_manager)
 
-    response = client.post(operation_url(application, "regenerate_letter"), {}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(operation_url(application, "regenerate_letter"), {}, language="fr")
 
     assert response.status_code == 200  # the operation's page again, not the dossier with a flash message
     assert response.context["form"].non_field_errors() == [

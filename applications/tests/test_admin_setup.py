@@ -129,7 +129,7 @@ def test_a_decision_type_sends_only_a_mail_that_exists(client, superuser):
     response = client.post(
         reverse("admin:offers_decisiontype_add"),
         _decision_type_data(mail_code="AVIS_DESISTEMENT", in_service="on"),
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     assert response.status_code == 200
@@ -141,7 +141,7 @@ def test_a_decision_type_sends_only_a_mail_that_exists(client, superuser):
 def test_a_decision_type_without_a_chosen_mail_sends_the_mail_of_its_kind(client, superuser):
     client.force_login(superuser)
 
-    page = client.get(reverse("admin:offers_decisiontype_add"), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    page = client.get(reverse("admin:offers_decisiontype_add"), language="fr").content.decode()
     response = client.post(
         reverse("admin:offers_decisiontype_add"), _decision_type_data(avis="LC", mail_code="", in_service="on")
     )

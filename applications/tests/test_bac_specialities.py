@@ -208,7 +208,7 @@ def test_the_page_shows_the_message_next_to_the_field_in_french(owner_client, ca
     response = owner_client.post(
         reverse("applications:baccalaureate"),
         {**BAC, "speciality_1": "SES", "speciality_2": "SES"},
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     page = response.content.decode()
@@ -220,7 +220,7 @@ def test_the_page_shows_the_message_next_to_the_field_in_french(owner_client, ca
 
 
 def test_the_form_tells_when_to_fill_the_specialities_and_works_without_javascript(owner_client, candidate):
-    response = owner_client.get(reverse("applications:baccalaureate") + "?avec-bac=1", HTTP_ACCEPT_LANGUAGE="fr")
+    response = owner_client.get(reverse("applications:baccalaureate") + "?avec-bac=1", language="fr")
 
     page = response.content.decode()
     assert "<legend>Spécialités</legend>" in page
@@ -250,7 +250,7 @@ def test_a_dossier_from_the_sis_shows_them_read_only(owner_client, candidate, dj
     )
 
     with django_assert_num_queries(5):
-        response = owner_client.get(reverse("applications:baccalaureate"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner_client.get(reverse("applications:baccalaureate"), language="fr")
 
     page = response.content.decode()
     assert "<dt>Département</dt><dd>Pyrénées-Orientales (66)</dd>" in page  # it printed "66"
@@ -502,7 +502,7 @@ def test_staff_read_them_on_the_review_page(client, centre_manager, application,
     client.force_login(centre_manager)
 
     with django_assert_num_queries(QUERIES_PAGE):  # the review page's count, spécialités or not
-        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(change_url(application), language="fr")
 
     page = response.content.decode()
     assert "<dt>Spécialité terminale 1</dt><dd>Mathématiques</dd>" in page

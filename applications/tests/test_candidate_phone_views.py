@@ -30,7 +30,7 @@ def application(applicant, commission):
 @pytest.fixture
 def owner(client, applicant):
     client.force_login(applicant.user)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     return client
 
 
@@ -157,7 +157,7 @@ def test_form_errors_are_summarised_on_top_with_links_and_in_the_title(owner):
 
 def test_stepper_names_the_steps(client, campaign):
     client.force_login(CandidateUserFactory(campaign=campaign))
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     client.get(reverse("applications:personal_details"))
 
     response = client.get(reverse("applications:personal_details"))
@@ -181,7 +181,7 @@ def test_create_an_account_asks_the_situation_first(client, settings, django_ass
             ]
         }
     }
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
 
     # the ENT button's provider: the site and the social app (settings-defined apps are looked up too)
     with django_assert_num_queries(2):
@@ -198,7 +198,7 @@ def test_apply_refusal_links_to_the_missing_step(client, campaign, commission, d
     candidate = CandidateFactory(user__campaign=campaign)  # personal details only: no address yet
     formation = FormationFactory(centre=commission.centre, commission=commission)
     client.force_login(candidate.user)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
 
     # session, user, savepoint, formation, dossier, its applications, release; session save (3)
     with django_assert_num_queries(7):
@@ -211,7 +211,7 @@ def test_apply_refusal_links_to_the_missing_step(client, campaign, commission, d
 
 def test_logged_out_catalogue_says_to_log_in_to_apply(client, campaign):
     FormationFactory(title="MASTER 1 - ENERGIE")
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
 
     response = client.get(reverse("offers:catalogue"))
 
@@ -220,7 +220,7 @@ def test_logged_out_catalogue_says_to_log_in_to_apply(client, campaign):
 
 
 def test_english_mode_marks_french_database_content(owner, application, letter):
-    owner.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    owner.language = "en"
     PieceSubmissionFactory(
         application=application,
         piece_type=PieceTypeFactory(is_common=True, is_unique=True, label="Relevé de notes"),

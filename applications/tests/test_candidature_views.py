@@ -242,7 +242,7 @@ def test_recap_shows_the_commissions_page_and_comment(owner, application, django
     commission.save()
 
     with django_assert_num_queries(7):  # the commission comes with the formation: nothing more
-        response = owner.get(_url("detail", application), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner.get(_url("detail", application), language="fr")
 
     link = '<a href="https://assistance.univ.example/m1" rel="noopener">Page web de la commission</a>'
     assertContains(response, link)
@@ -455,7 +455,7 @@ def test_withdraw_is_asked_twice(owner, favourable, django_capture_on_commit_cal
 
 def test_withdraw_without_a_reason_says_so_in_the_focused_error_summary(owner, favourable, django_assert_num_queries):
     with django_assert_num_queries(5):
-        response = owner.post(_url("withdraw", favourable), {}, HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner.post(_url("withdraw", favourable), {}, language="fr")
 
     # As on the other candidate forms: "Erreur :" in the title, the summary focused by forms.js, its link to the
     # first radio button of the question (a list of radio buttons has no single id to link to).
@@ -498,7 +498,7 @@ def test_confirmation_pages_queries(owner, favourable, name, queries, title, dja
         favourable.save()
 
     with django_assert_num_queries(queries):
-        response = owner.get(_url(name, favourable), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner.get(_url(name, favourable), language="fr")
 
     # The title names the formation, as every page of an application does: with two applications open in two tabs,
     # the one being cancelled, confirmed or withdrawn from is the one its tab and a screen reader name first.

@@ -186,7 +186,7 @@ def test_several_commissions_are_named(client, commission_member, centre, commis
 
 def test_the_statement_is_in_french(client, commission_member, commission, waiting):
     hide(commission, DossierStatus.WAITING, DossierStatus.INCOMPLETE)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     client.force_login(commission_member)
 
     response = client.get(reverse(CHANGELIST))
@@ -305,7 +305,7 @@ def test_the_commissions_list_says_what_each_shows(client, django_assert_num_que
 
 
 def test_the_form_is_a_labelled_group_of_checkboxes(client, centre_manager, commission):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     client.force_login(centre_manager)
 
     html = client.get(commission_url(commission)).content.decode()
@@ -417,7 +417,7 @@ def test_the_candidate_recap_marks_the_shared_answer_only(client, django_assert_
 
 
 def test_the_recap_mark_is_in_french(client, shared_answer):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    client.language = "fr"
     client.force_login(shared_answer.candidate.user)
 
     response = client.get(reverse("applications:detail", args=[shared_answer.public_id]))

@@ -390,7 +390,7 @@ def test_the_candidate_reads_the_results_in_french(owner_client, candidate, djan
     results(candidate)
 
     with django_assert_num_queries(6):  # as without results (test_views_dossier)
-        response = owner_client.get(reverse("applications:internal_cursus"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner_client.get(reverse("applications:internal_cursus"), language="fr")
 
     page = response.content.decode()
     assert '<th scope="col" role="columnheader">Note / barème</th>' in page
@@ -412,7 +412,7 @@ def test_staff_read_the_results_on_the_review_page(client, centre_manager, appli
     client.force_login(centre_manager)
 
     with django_assert_num_queries(QUERIES_PAGE):  # the review page's count, results or not
-        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(change_url(application), language="fr")
 
     page = response.content.decode()
     assert "2023/2024 — SLA1-S1 Semestre 1 · ADM · AB · note 14,5 / 20</li>" in page
@@ -423,7 +423,7 @@ def test_staff_read_the_results_in_the_back_office_dossier(client, centre_manage
     client.force_login(centre_manager)
 
     response = client.get(
-        reverse("admin:applications_candidate_change", args=[application.candidate.pk]), HTTP_ACCEPT_LANGUAGE="fr"
+        reverse("admin:applications_candidate_change", args=[application.candidate.pk]), language="fr"
     )
 
     page = response.content.decode()

@@ -81,7 +81,7 @@ def test_the_recap_shows_it_once_validated(client, application, centre_manager, 
     client.force_login(application.candidate.user)
 
     with django_assert_num_queries(8):  # as without: the flag comes with the decision's details
-        response = client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("applications:detail", args=[application.public_id]), language="fr")
 
     assertContains(response, "(décision rendue après votre recours)")
 
@@ -95,7 +95,7 @@ def test_the_recap_shows_nothing_of_an_unvalidated_one(client, application, cent
     )
     client.force_login(application.candidate.user)
 
-    response = client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("applications:detail", args=[application.public_id]), language="fr")
 
     assertNotContains(response, "recours")
 

@@ -43,7 +43,7 @@ def test_a_new_dossier_offers_the_language_the_candidate_reads(
     client.force_login(candidate_user)
 
     with django_assert_num_queries(5):
-        response = client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(reverse("applications:personal_details"), language=language)
 
     assert response.context["form"]["preferred_language"].value() == selected
     assert f'<option value="{selected}" selected>' in response.content.decode()
@@ -86,9 +86,7 @@ def test_the_recap_writes_its_dates_in_the_readers_language(
     client.force_login(application.candidate.user)
 
     with django_assert_num_queries(7):
-        response = client.get(
-            reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE=language
-        )
+        response = client.get(reverse("applications:detail", args=[application.public_id]), language=language)
 
     assertContains(response, f"<dd><strong>{deadline}</strong></dd>", html=True)
     assertContains(response, f"<dd><strong>{confirmation}</strong></dd>", html=True)
@@ -111,7 +109,7 @@ def test_the_catalogue_writes_its_dates_in_the_readers_language(
     )
 
     with django_assert_num_queries(1):
-        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(reverse("offers:catalogue"), language=language)
 
     assertContains(response, shown)
 
@@ -142,9 +140,7 @@ def test_the_error_summary_follows_the_typography_of_its_language(
     client.force_login(candidate_user)
 
     with django_assert_num_queries(8):  # session, user, the dossier (none), the lists the form reads
-        response = client.post(
-            reverse("applications:personal_details"), {"birth_name": "SMITH"}, HTTP_ACCEPT_LANGUAGE=language
-        )
+        response = client.post(reverse("applications:personal_details"), {"birth_name": "SMITH"}, language=language)
 
     summary = response.content.decode().split('id="error-summary"')[1].split("</ul>")[0]
     assert f'<a href="#id_birth_date">{line}</a>' in summary
@@ -164,9 +160,7 @@ def test_a_pieces_message_follows_the_typography_of_its_language(
     client.force_login(application.candidate.user)
 
     with django_assert_num_queries(4):  # session, user, the application, the piece (nothing sent: no write)
-        response = client.post(
-            reverse("pieces:upload", args=[application.public_id, piece.pk]), HTTP_ACCEPT_LANGUAGE=language
-        )
+        response = client.post(reverse("pieces:upload", args=[application.public_id, piece.pk]), language=language)
 
     assert [str(m) for m in get_messages(response.wsgi_request)] == [message]
 
@@ -180,9 +174,7 @@ def test_the_transmit_page_lists_the_pieces_in_the_typography_of_its_language(
     client.force_login(application.candidate.user)
 
     with django_assert_num_queries(9):
-        response = client.get(
-            reverse("applications:transmit", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE=language
-        )
+        response = client.get(reverse("applications:transmit", args=[application.public_id]), language=language)
 
     items = response.content.decode().split('class="transmit__list"')[1].split("</ul>")[0]
     assert line in " ".join(re.sub(r"<[^>]+>", "", items).split())
@@ -210,7 +202,7 @@ def test_the_reading_page_follows_the_typography_of_its_language(
     ContentType.objects.get_for_model(PieceSubmission)
 
     with django_assert_num_queries(32):  # as test_admin_review.QUERIES_PAGE
-        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(change_url(application), language=language)
 
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
     assert status in text

@@ -96,7 +96,7 @@ def test_chooser_page_queries(client, centre_manager, django_assert_num_queries)
     client.force_login(centre_manager)
 
     with django_assert_num_queries(8):
-        response = client.get(reverse(URL), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse(URL), language="fr")
 
     assertContains(response, "Dernier diplôme")
     assertContains(response, "Réponses aux formulaires complémentaires")
@@ -191,7 +191,7 @@ def test_choice_is_saved_and_offered_again(client, centre_manager, rich):
 def test_no_column_is_refused_in_french(client, centre_manager):
     client.force_login(centre_manager)
 
-    response = client.post(reverse(URL), {"fmt": "csv"}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(reverse(URL), {"fmt": "csv"}, language="fr")
 
     assert response.status_code == 200
     assertContains(response, "Cochez au moins une colonne.")

@@ -634,7 +634,7 @@ def test_service_refuses_when_every_form_is_declared_or_answered(applicant, appl
 
 def test_french_labels_of_the_tab_and_the_missing_forms(owner, settings, application, conditional):
     settings.FORMS_BLOCK_TRANSMISSION = True
-    owner.defaults["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    owner.language = "fr"
 
     with translation.override("fr"):
         response = owner.get(detail_url(application))

@@ -399,7 +399,7 @@ def test_the_release_preview_names_the_attachment(
     filename = f"lettre-admission-{application.candidate.user.username}-minfo.pdf"
 
     with django_assert_num_queries(26):  # the same with or without the attachment
-        response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(url, language="fr")
 
     if attach:
         assertContains(response, "Pièces jointes")
@@ -421,7 +421,7 @@ def test_a_centre_manager_switches_it_on_in_the_commission(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(10):
-        page = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
+        page = client.get(url, language="fr")
 
     assertContains(page, "Joindre la lettre au mail de décision")
     assertContains(page, "Lettres de décision")

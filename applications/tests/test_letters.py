@@ -183,7 +183,7 @@ def test_recap_links_the_letter(client, with_letter, django_assert_num_queries):
     client.force_login(with_letter.candidate.user)
 
     with django_assert_num_queries(8):
-        response = client.get(reverse("applications:detail", args=[with_letter.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("applications:detail", args=[with_letter.public_id]), language="fr")
 
     assertContains(response, "Télécharger la lettre")
     assertContains(response, letter_url(with_letter))
@@ -232,7 +232,7 @@ def test_no_admission_letter_after_withdrawing(client, with_letter):
     candidature_services.withdraw_application(application=with_letter, actor=user, reason="PER")
     client.force_login(user)
 
-    refused = client.get(letter_url(with_letter), HTTP_ACCEPT_LANGUAGE="fr")
+    refused = client.get(letter_url(with_letter), language="fr")
     assert refused.status_code == 404
     assertContains(refused, "sa lettre d'admission n'est plus disponible", status_code=404)
     assertNotContains(client.get(reverse("applications:detail", args=[with_letter.public_id])), "/lettre/")
@@ -246,10 +246,10 @@ def test_the_admission_letter_can_wait_for_the_confirmation(client, with_letter,
     recap = reverse("applications:detail", args=[with_letter.public_id])
 
     with django_assert_num_queries(8):  # the recap's own, unchanged
-        before = client.get(recap, HTTP_ACCEPT_LANGUAGE="fr")
+        before = client.get(recap, language="fr")
     refused = client.get(letter_url(with_letter))
     candidature_services.confirm_application(application=with_letter, actor=user)
-    after = client.get(recap, HTTP_ACCEPT_LANGUAGE="fr")
+    after = client.get(recap, language="fr")
 
     assertContains(before, "pourra être téléchargée ici une fois votre candidature confirmée")
     assertNotContains(before, letter_url(with_letter))
@@ -410,7 +410,7 @@ def test_the_owner_of_a_letter_whose_text_was_deleted_is_told_whom_to_ask(
 
     # Session, user, savepoint, application, letter; the build's savepoint, its row locked, the text, release; release.
     with django_assert_num_queries(10):
-        response = client.get(letter_url(text_deleted), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(letter_url(text_deleted), language="fr")
 
     assert response.status_code == 404
     assertContains(response, "La lettre de décision de cette candidature n'est pas disponible.", status_code=404)
@@ -425,7 +425,7 @@ def test_outsiders_still_get_a_bare_404_for_a_letter_whose_text_was_deleted(clie
     user = request.getfixturevalue(persona)
     client.force_login(getattr(user, "user", user))
 
-    response = client.get(letter_url(text_deleted), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(letter_url(text_deleted), language="fr")
 
     assert response.status_code == 404
     assertNotContains(response, "n'est pas disponible", status_code=404)
@@ -437,7 +437,7 @@ def test_the_recap_does_not_offer_a_letter_whose_text_was_deleted(client, text_d
     client.force_login(text_deleted.candidate.user)
 
     with django_assert_num_queries(9):  # the recap's own, and the letter's text (asked only for a letter not built)
-        response = client.get(reverse("applications:detail", args=[text_deleted.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("applications:detail", args=[text_deleted.public_id]), language="fr")
 
     assertNotContains(response, letter_url(text_deleted))
     assertNotContains(response, "Télécharger la lettre")
@@ -449,7 +449,7 @@ def test_the_owner_is_told_too_when_the_letter_file_is_gone_and_its_text_deleted
     admission_text.delete()
     client.force_login(with_letter.candidate.user)
 
-    response = client.get(letter_url(with_letter), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(letter_url(with_letter), language="fr")
 
     assertContains(response, "n'est pas disponible", status_code=404)
 

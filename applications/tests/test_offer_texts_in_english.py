@@ -85,7 +85,7 @@ def reason():
 
 
 def _recap(client, application, language):
-    return client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE=language)
+    return client.get(reverse("applications:detail", args=[application.public_id]), language=language)
 
 
 def test_each_text_in_the_readers_language_and_its_own():
@@ -110,13 +110,13 @@ def test_the_anonymous_catalogue_in_english_then_in_french_each_from_its_own_cac
     client, formation, untranslated, django_assert_num_queries
 ):
     with django_assert_num_queries(1):  # the formations (no session for a visitor)
-        english = client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="en")
+        english = client.get(CATALOGUE, language="en")
     with django_assert_num_queries(0):
-        english_again = client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="en")
+        english_again = client.get(CATALOGUE, language="en")
     with django_assert_num_queries(1):  # the French tree is its own
-        french = client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="fr")
+        french = client.get(CATALOGUE, language="fr")
     with django_assert_num_queries(0):
-        french_again = client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="fr")
+        french_again = client.get(CATALOGUE, language="fr")
 
     for page in (english, english_again):
         assertContains(page, f'<span lang="en">{ENERGY}</span>', html=True)
@@ -131,17 +131,17 @@ def test_the_candidates_catalogue_links_the_english_title(
     client, candidate_user, formation, django_assert_num_queries
 ):
     client.force_login(candidate_user)
-    client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="en")
+    client.get(CATALOGUE, language="en")
 
     with django_assert_num_queries(2):  # session and user, as in French: the tree is cached
-        response = client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="en")
+        response = client.get(CATALOGUE, language="en")
 
     apply_url = reverse("applications:apply", args=[formation.pk])
     assertContains(response, f'<a href="{apply_url}" lang="en">{ENERGY}</a>', html=True)
 
 
 def test_the_filter_finds_a_formation_by_its_english_title(client, formation, untranslated):
-    response = client.get(CATALOGUE, {"q": "energy"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(CATALOGUE, {"q": "energy"}, language="en")
 
     assertContains(response, f'<span lang="en">{ENERGY}</span>', html=True)
     assertNotContains(response, CHIMIE)
@@ -157,7 +157,7 @@ def test_the_list_names_the_formation_in_the_readers_language(
     ApplicationFactory(candidate=applicant, formation=untranslated)
 
     with django_assert_num_queries(3):  # session, user, the applications with their formation and decision
-        response = owner.get(reverse("applications:application_list"), HTTP_ACCEPT_LANGUAGE=language)
+        response = owner.get(reverse("applications:application_list"), language=language)
 
     assertContains(
         response, f'<th scope="row" role="rowheader"><span lang="{language}">{title}</span></th>', html=True
@@ -199,9 +199,9 @@ def test_the_recap_in_french_and_the_french_fallback_in_english(owner, applicati
 
 def test_the_pages_titled_by_the_formation(owner, application, formation):
     formation.questions.add(Question.objects.create(code="PROJET", label="Projet", candidate_label="Votre projet ?"))
-    questions = owner.get(reverse("applications:questions", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="en")
-    transmit = owner.get(reverse("applications:transmit", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="en")
-    apply = owner.get(reverse("applications:apply", args=[application.formation.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    questions = owner.get(reverse("applications:questions", args=[application.public_id]), language="en")
+    transmit = owner.get(reverse("applications:transmit", args=[application.public_id]), language="en")
+    apply = owner.get(reverse("applications:apply", args=[application.formation.pk]), language="en")
 
     assertContains(questions, f'<span lang="en">{ENERGY}</span>', html=True)
     assertContains(transmit, f'<span lang="en">{ENERGY}</span>', html=True)
@@ -321,8 +321,8 @@ def test_a_centre_manager_gives_their_formation_and_commission_english_texts(
     client.force_login(centre_manager)
     formation_url = reverse("admin:offers_formation_change", args=[formation.pk])
     commission_url = reverse("admin:offers_commission_change", args=[commission.pk])
-    formation_page = client.get(formation_url, HTTP_ACCEPT_LANGUAGE="en")
-    commission_page = client.get(commission_url, HTTP_ACCEPT_LANGUAGE="en")
+    formation_page = client.get(formation_url, language="en")
+    commission_page = client.get(commission_url, language="en")
     for page, names in (
         (formation_page, ("title_en", "additional_information_en", "registration_instructions_en")),
         (commission_page, ("return_comment_en",)),
@@ -347,7 +347,7 @@ def test_a_centre_manager_gives_their_formation_and_commission_english_texts(
     [("offers_centre_add", "registration_instructions_en"), ("offers_refusalreason_add", "label_en")],
 )
 def test_the_central_office_gives_centres_and_refusal_reasons_english_texts(admin_client, page, name):
-    response = admin_client.get(reverse(f"admin:{page}"), HTTP_ACCEPT_LANGUAGE="en")
+    response = admin_client.get(reverse(f"admin:{page}"), language="en")
 
     assertContains(response, f'name="{name}"')
     assertContains(response, "empty: the French text is shown.")
@@ -357,7 +357,7 @@ def test_the_demo_shows_both_english_texts_and_the_french_fallback(client, campa
     offers_demo.seed()
     demo_staff.seed()
 
-    response = client.get(CATALOGUE, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(CATALOGUE, language="en")
 
     assertContains(response, f'<span lang="en">{offers_demo.FORMATIONS_IN_ENGLISH["M1ENER"]}</span>', html=True)
     assertContains(response, '<span lang="fr">MASTER 1 - SCIENCES DE LA MER</span>', count=0, html=True)

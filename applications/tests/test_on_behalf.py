@@ -70,7 +70,7 @@ def test_page_queries(client, centre_manager, formation, page, django_assert_num
     client.force_login(centre_manager)
 
     with django_assert_num_queries(7 if page == ACCOUNT else 8):
-        response = client.get(reverse(page), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse(page), language="fr")
 
     assert response.status_code == 200
 
@@ -83,7 +83,7 @@ def test_manager_creates_an_account_and_the_candidate_chooses_a_password(client,
     client.force_login(centre_manager)
     data = {"email": "Nina.Roux@example.org", "last_name": "Roux", "first_name": "Nina"}
 
-    response = client.post(reverse(ACCOUNT), data, follow=True, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(reverse(ACCOUNT), data, follow=True, language="fr")
 
     user = User.objects.get(email="nina.roux@example.org")
     assert user.campaign == campaign
@@ -105,7 +105,7 @@ def test_the_same_address_twice_is_refused_next_to_the_field(client, centre_mana
     data = {"email": "nina@example.org", "last_name": "Roux", "first_name": "Nina"}
     client.post(reverse(ACCOUNT), data)
 
-    response = client.post(reverse(ACCOUNT), {**data, "email": "NINA@example.org"}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(reverse(ACCOUNT), {**data, "email": "NINA@example.org"}, language="fr")
 
     assertContains(response, "Un compte de cette campagne utilise déjà cette adresse mail.")
     assert User.objects.filter(email__iexact="nina@example.org").count() == 1
@@ -194,7 +194,7 @@ def test_a_proposal_without_the_formations_favourable_decision_creates_nothing(
     response = client.post(
         reverse(APPLY),
         {"numero_dossier": candidate.user.username, "formation": formation.pk, "kind": "proposal"},
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     assertContains(
@@ -217,13 +217,11 @@ def test_another_centres_formation_is_not_offered(client, other_centre_manager, 
 def test_unknown_number_and_incomplete_dossier(client, centre_manager, formation, campaign):
     client.force_login(centre_manager)
 
-    response = client.post(
-        reverse(APPLY), {"numero_dossier": "ZZZZ9999", "formation": formation.pk}, HTTP_ACCEPT_LANGUAGE="fr"
-    )
+    response = client.post(reverse(APPLY), {"numero_dossier": "ZZZZ9999", "formation": formation.pk}, language="fr")
     assertContains(response, "Aucun candidat de la campagne active n&#x27;a ce numéro de dossier")
     bare = CandidateFactory(user__campaign=campaign)  # no address, no baccalaureate
     response = client.post(
-        reverse(APPLY), {"numero_dossier": bare.user.username, "formation": formation.pk}, HTTP_ACCEPT_LANGUAGE="fr"
+        reverse(APPLY), {"numero_dossier": bare.user.username, "formation": formation.pk}, language="fr"
     )
     assertContains(response, "pas assez complet")
     assert not Application.objects.exists()

@@ -328,7 +328,7 @@ def test_login_while_pegase_is_down_lets_the_candidate_fill_the_dossier(client, 
         reverse("account_login"),
         {"login": user.username, "password": DEFAULT_PASSWORD},
         follow=True,
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     assert response.status_code == 200

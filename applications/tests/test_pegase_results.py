@@ -108,7 +108,7 @@ def test_the_login_of_an_ent_student_imports_the_results_and_shows_them_in_frenc
     user = CandidateUserFactory(campaign=campaign, student_number="21900002")
     client.force_login(user)
 
-    response = client.get(reverse("applications:internal_cursus"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("applications:internal_cursus"), language="fr")
 
     candidate = Candidate.objects.get(user=user)
     rows = InternalCursus.objects.filter(candidate=candidate).order_by("code")

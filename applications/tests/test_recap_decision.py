@@ -25,7 +25,7 @@ def application(centre, commission, campaign):
 
 
 def _recap(client, application):
-    return client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+    return client.get(reverse("applications:detail", args=[application.public_id]), language="fr")
 
 
 def test_a_refusal_shows_its_reason(client, application, centre_manager, django_assert_num_queries):

@@ -163,9 +163,7 @@ def test_an_unknown_uai_is_refused_and_a_school_name_is_kept(lists):
 
 
 def test_address_page_shows_the_commune_error_in_french(owner_client, lists):
-    response = owner_client.post(
-        reverse("applications:address"), {**ADDRESS, "postal_code": "66140"}, HTTP_ACCEPT_LANGUAGE="fr"
-    )
+    response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "66140"}, language="fr")
 
     assertContains(response, "Cette ville ne correspond pas au code postal. Communes du 66140 : CANET-EN-ROUSSILLON")
     assert not Address.objects.exists()

@@ -222,7 +222,7 @@ def bulk(client, applications, **fields):
     return client.post(
         reverse(CHANGELIST),
         {"action": "action_regime_fees", "_selected_action": [a.pk for a in applications], **fields},
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
 
@@ -369,7 +369,7 @@ def test_the_review_page_shows_the_regime_and_fees_only_when_in_use(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(QUERIES_REVIEW_PAGE):  # the régime and fees cost no query: joined
-        response = client.get(change_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(change_url(application), language="fr")
 
     assertContains(response, 'id="regime-fees"')
     assertContains(response, "Formation initiale en apprentissage (5)")

@@ -68,7 +68,7 @@ def test_preview_page_then_release(client, formation, campaign, commission_membe
     application = entered(formation, campaign, commission_member)
     client.force_login(centre_manager)
 
-    response = client.get(operation_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(operation_url(application), language="fr")
 
     assertContains(response, "Mails qui seront envoyés")
     assertContains(response, application.candidate.user.email)
@@ -154,12 +154,12 @@ def test_two_person_rule_shown_on_the_preview_and_in_the_report(settings, client
     application = entered(formation, campaign, centre_manager)
     client.force_login(centre_manager)
 
-    response = client.get(operation_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(operation_url(application), language="fr")
 
     assertContains(response, "Règle des quatre yeux")
     assertContains(response, "1 candidature sera refusée")
     assertNotContains(response, "<dt>Objet</dt>", html=True)
-    response = client.post(operation_url(application), follow=True, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(operation_url(application), follow=True, language="fr")
     assertContains(response, "Règle des quatre yeux : cet avis doit être validé")
     assert not application.decisions.validated().exists()
 
@@ -215,7 +215,7 @@ def test_release_page_is_its_requesters_only(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(8):
-        response = client.get(url, HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(url, language="fr")
 
     assertContains(response, "Avancement")
     assertContains(response, 'http-equiv="refresh"')
@@ -247,9 +247,9 @@ def test_the_preview_shows_with_the_template_engine_of_production(
 
     with django_assert_num_queries(34 if bulk else 25):
         if bulk:
-            response = client.post(reverse(CHANGELIST), selection, HTTP_ACCEPT_LANGUAGE="fr")
+            response = client.post(reverse(CHANGELIST), selection, language="fr")
         else:
-            response = client.get(operation_url(application), HTTP_ACCEPT_LANGUAGE="fr")
+            response = client.get(operation_url(application), language="fr")
 
     assertContains(response, "Mails qui seront envoyés")
     assertContains(response, application.candidate.user.email)

@@ -18,7 +18,7 @@ from applications.tests.factories_candidature import ApplicationFactory
 
 pytestmark = pytest.mark.django_db
 
-FRENCH = {"HTTP_ACCEPT_LANGUAGE": "fr"}
+FRENCH = {"language": "fr"}
 CERTIFY = reverse("applications:certify_identity")
 PERSONAL = reverse("applications:personal_details")
 # What Estelle MARTIN types on her e-mail account: her INE, her birth date, her name (any case, accents aside).

@@ -315,7 +315,7 @@ def test_the_inputs_of_a_tabular_inline_row_are_named(client, centre_manager, ap
     client.get(_url(application))
 
     with django_assert_num_queries(17):  # with the applications list; as without the internship (its rows: one query)
-        page = client.get(_url(application), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        page = client.get(_url(application), language="fr").content.decode()
 
     assert 'aria-label="Employeur/organisme — 2024 Observatoire Océanologique"' in page
     assert re.search(r'<input [^>]*name="internships-0-year" [^>]*aria-label="Année — 2024 Observatoire', page)

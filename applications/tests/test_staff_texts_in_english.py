@@ -93,7 +93,7 @@ def test_the_pieces_table_shows_the_candidates_language(
     owner, application, letter, transcript, language, letter_shown, marked, django_assert_num_queries
 ):
     with django_assert_num_queries(7):  # as in French: the English label is in the same rows
-        response = owner.get(_detail(application), HTTP_ACCEPT_LANGUAGE=language)
+        response = owner.get(_detail(application), language=language)
 
     assertContains(response, f'<span lang="{marked}">{letter_shown}</span>', html=True)
     assertContains(response, '<span lang="fr">Relevés de notes</span>', html=True)  # no English: French, said so
@@ -119,8 +119,8 @@ def test_questions_and_forms_in_english(owner, application, formation):
     )
     formation.forms.add(form)
 
-    recap = owner.get(_detail(application), HTTP_ACCEPT_LANGUAGE="en")
-    questions = owner.get(reverse("applications:questions", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="en")
+    recap = owner.get(_detail(application), language="en")
+    questions = owner.get(reverse("applications:questions", args=[application.public_id]), language="en")
 
     assertContains(recap, "Describe your project.")
     assertContains(recap, '<th scope="row" role="rowheader" lang="en">Entry survey</th>', html=True)
@@ -137,10 +137,10 @@ def test_the_decision_in_english_on_the_recap_and_the_list(owner, application, d
         validated=True,
     )
 
-    recap = owner.get(_detail(application), HTTP_ACCEPT_LANGUAGE="en")
+    recap = owner.get(_detail(application), language="en")
     with django_assert_num_queries(3):  # session, user, the applications with their current decision
-        listing = owner.get(reverse("applications:application_list"), HTTP_ACCEPT_LANGUAGE="en")
-    french = owner.get(_detail(application), HTTP_ACCEPT_LANGUAGE="fr")
+        listing = owner.get(reverse("applications:application_list"), language="en")
+    french = owner.get(_detail(application), language="fr")
 
     assertContains(recap, '<dd><span lang="en">Admitted</span></dd>', html=True)
     assertContains(listing, '<span lang="en">Admitted</span>', html=True)
@@ -188,7 +188,7 @@ def test_the_decision_mail_names_the_decision_in_the_candidates_language(
     "page", ["offers_piecetype_add", "offers_question_add", "offers_complementaryform_add", "offers_decisiontype_add"]
 )
 def test_the_setup_pages_ask_for_the_english_text(admin_client, page):
-    response = admin_client.get(reverse(f"admin:{page}"), HTTP_ACCEPT_LANGUAGE="en")
+    response = admin_client.get(reverse(f"admin:{page}"), language="en")
 
     assertContains(response, '_en"')  # label_en or candidate_label_en
     assertContains(response, "empty: the French text is shown.")
@@ -206,9 +206,7 @@ def test_the_reading_page_marks_the_questions_language(
     formation.questions.add(question)
     client.force_login(centre_manager)
 
-    response = client.get(
-        reverse("admin:applications_application_change", args=[application.pk]), HTTP_ACCEPT_LANGUAGE=language
-    )
+    response = client.get(reverse("admin:applications_application_change", args=[application.pk]), language=language)
 
     assertContains(response, f'<dt lang="{marked}">{shown_text}</dt>', html=True)
 
@@ -223,7 +221,7 @@ def test_a_french_label_inside_an_english_phrase_is_marked_french(
     label = '<span lang="fr">Relevés de notes</span>'
 
     with django_assert_num_queries(7):  # as without the marks: the label is read once per row, from the same rows
-        response = owner.get(_detail(application), HTTP_ACCEPT_LANGUAGE="en")
+        response = owner.get(_detail(application), language="en")
 
     template_url = reverse("pieces:template_download", args=[piece.pk])
     assertContains(response, f'<a href="{template_url}" download>Download the template of {label}</a>', html=True)

@@ -217,13 +217,13 @@ def _post_personal(client, **changes):
 def test_the_lists_empty_choice_is_worded_not_dashed(owner_client, django_assert_num_queries):
     # "---------" is read aloud as nine dashes; the dossier's lists say what to do, as Django's model fields do.
     with django_assert_num_queries(6):
-        response = owner_client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner_client.get(reverse("applications:personal_details"), language="fr")
 
     # The title's (a model field's, worded by Django) and the two countries'.
     assertContains(response, '<option value="">- Choisir une option -</option>', count=3, html=True)
     assertNotContains(response, "---------")
     with django_assert_num_queries(6):
-        response = owner_client.get(reverse("applications:external_cursus_add"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner_client.get(reverse("applications:external_cursus_add"), language="fr")
 
     assertNotContains(response, "---------")
 
@@ -282,11 +282,11 @@ def test_the_form_says_before_submitting_that_a_french_national_gives_the_ine(
     owner_client, candidate, settings, django_assert_num_queries
 ):
     with django_assert_num_queries(6):
-        response = owner_client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner_client.get(reverse("applications:personal_details"), language="fr")
 
     assertContains(response, "Obligatoire pour les candidats de nationalité française")
     settings.INE_REQUIRED_FOR_FRENCH = False
-    response = owner_client.get(reverse("applications:personal_details"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = owner_client.get(reverse("applications:personal_details"), language="fr")
     assertNotContains(response, "Obligatoire pour les candidats de nationalité française")
     assertContains(response, "11 caractères sans espace")
 
@@ -343,7 +343,7 @@ def test_a_name_longer_than_the_student_records_allow_says_what_to_do(owner_clie
         response = owner_client.post(
             reverse("applications:personal_details"),
             {**PERSONAL, "birth_name": "de La Tour d'Auvergne-Lauraguais", "first_name": "Marie-Bénédicte-Françoise"},
-            HTTP_ACCEPT_LANGUAGE="fr",
+            language="fr",
         )
 
     assertContains(response, "30 caractères au plus, la limite du logiciel de scolarité : écrivez votre nom comme")

@@ -122,7 +122,7 @@ def test_recap_shows_the_rank_and_its_date(
     client.force_login(mine.candidate.user)
 
     with django_assert_num_queries(8):
-        response = client.get(reverse("applications:detail", args=[mine.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("applications:detail", args=[mine.public_id]), language="fr")
 
     assertContains(response, "Rang sur la liste complémentaire")
     assertContains(response, f"{others + 1} (au {mine.waiting_list_rank_at.astimezone().strftime('%d/%m/%Y')})")
@@ -132,7 +132,7 @@ def test_no_rank_without_a_complementary_list_decision(client, listed):
     admitted, _rows = listed
     client.force_login(admitted.candidate.user)
 
-    response = client.get(reverse("applications:detail", args=[admitted.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("applications:detail", args=[admitted.public_id]), language="fr")
 
     assertNotContains(response, "Rang sur la liste complémentaire")
 
@@ -153,7 +153,7 @@ def moved_up(listed, central_manager):
 
 
 def _recap(client, application):
-    return client.get(reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+    return client.get(reverse("applications:detail", args=[application.public_id]), language="fr")
 
 
 def test_display_r_shows_the_rang_reel(settings, client, moved_up):

@@ -196,7 +196,7 @@ def _url(name, application):
 
 def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_num_queries):
     with django_assert_num_queries(8):
-        response = owner.get(_url("detail", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner.get(_url("detail", confirmed), language="fr")
 
     assertContains(response, "Vous avez confirmé cette candidature.")
     assertContains(response, _url("withdraw", confirmed))
@@ -205,14 +205,14 @@ def test_recap_offers_withdraw_after_confirming(owner, confirmed, django_assert_
 
 def test_withdraw_page_lists_the_reasons(owner, confirmed, django_assert_num_queries):
     with django_assert_num_queries(5):
-        response = owner.get(_url("withdraw", confirmed), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner.get(_url("withdraw", confirmed), language="fr")
 
     assertContains(response, "Admis(e) dans une autre formation")
     assertContains(response, "annule votre confirmation")
 
 
 def test_withdraw_without_a_reason_says_so_next_to_the_field(owner, confirmed):
-    response = owner.post(_url("withdraw", confirmed), {}, HTTP_ACCEPT_LANGUAGE="fr")
+    response = owner.post(_url("withdraw", confirmed), {}, language="fr")
 
     assert response.status_code == 200
     assertContains(response, "Choisissez le motif du désistement.")
@@ -285,7 +285,7 @@ def test_on_behalf_operation_page_queries(client, centre_manager, confirmed, nam
     client.force_login(centre_manager)
 
     with django_assert_num_queries(9):
-        response = client.get(operation_url(confirmed, name), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(operation_url(confirmed, name), language="fr")
 
     assert response.status_code == 200
 
@@ -294,7 +294,7 @@ def test_manager_records_a_withdrawal_after_confirmation(client, centre_manager,
     client.force_login(centre_manager)
 
     response = client.post(
-        operation_url(confirmed, "withdraw_on_behalf"), {"reason": "", "comment": "x"}, HTTP_ACCEPT_LANGUAGE="fr"
+        operation_url(confirmed, "withdraw_on_behalf"), {"reason": "", "comment": "x"}, language="fr"
     )
     assertContains(response, "Choisissez le motif du désistement.")
     client.post(operation_url(confirmed, "withdraw_on_behalf"), {"reason": "FIN", "comment": "Courrier reçu"})
@@ -332,7 +332,7 @@ def test_confirm_on_behalf_page_queries(client, centre_manager, favourable, djan
     client.force_login(centre_manager)
 
     with django_assert_num_queries(9):
-        response = client.get(operation_url(favourable, "confirm_on_behalf"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(operation_url(favourable, "confirm_on_behalf"), language="fr")
 
     assertContains(response, "Enregistrer une confirmation pour le candidat")
     assertContains(response, "Comment le candidat a confirmé")
@@ -348,7 +348,7 @@ def test_manager_records_a_confirmation_after_the_date_and_the_candidate_is_mail
         response = client.post(
             operation_url(favourable, "confirm_on_behalf"),
             {"comment": "Courrier reçu le 12/07"},
-            HTTP_ACCEPT_LANGUAGE="fr",
+            language="fr",
         )
 
     assert response.status_code == 302
@@ -363,9 +363,7 @@ def test_manager_records_a_confirmation_after_the_date_and_the_candidate_is_mail
 def test_confirm_on_behalf_without_a_favourable_decision_says_why_and_changes_nothing(client, centre_manager, waiting):
     client.force_login(centre_manager)
 
-    response = client.post(
-        operation_url(waiting, "confirm_on_behalf"), {"comment": "x"}, HTTP_ACCEPT_LANGUAGE="fr", follow=True
-    )
+    response = client.post(operation_url(waiting, "confirm_on_behalf"), {"comment": "x"}, language="fr", follow=True)
 
     assertContains(response, "Seule une candidature ayant reçu un avis favorable peut être confirmée")
     waiting.refresh_from_db()
@@ -376,7 +374,7 @@ def test_confirm_on_behalf_without_a_favourable_decision_says_why_and_changes_no
 def test_confirm_on_behalf_twice_is_refused(client, centre_manager, confirmed):
     client.force_login(centre_manager)
 
-    response = client.post(operation_url(confirmed, "confirm_on_behalf"), {}, HTTP_ACCEPT_LANGUAGE="fr", follow=True)
+    response = client.post(operation_url(confirmed, "confirm_on_behalf"), {}, language="fr", follow=True)
 
     assertContains(response, "Vous avez déjà répondu")
     assert confirmed.events.filter(kind=EventKind.CONFIRMED).count() == 1
@@ -492,7 +490,7 @@ def test_manager_changes_the_type_from_the_back_office(client, centre_manager, a
     client.force_login(centre_manager)
 
     response = client.post(
-        operation_url(application, "treatment_type"), {"treatment_type": "AD", "reason": ""}, HTTP_ACCEPT_LANGUAGE="fr"
+        operation_url(application, "treatment_type"), {"treatment_type": "AD", "reason": ""}, language="fr"
     )
     assertContains(response, "Donnez la raison de ce changement.")
     client.post(operation_url(application, "treatment_type"), {"treatment_type": "AD", "reason": "VAE"})
@@ -527,9 +525,7 @@ def test_application_page_shows_the_type_and_the_withdrawal_reason(client, centr
     services.withdraw_application(application=confirmed, actor=centre_manager, role=Role.STAFF, reason="GEO")
     client.force_login(centre_manager)
 
-    response = client.get(
-        reverse("admin:applications_application_change", args=[confirmed.pk]), HTTP_ACCEPT_LANGUAGE="fr"
-    )
+    response = client.get(reverse("admin:applications_application_change", args=[confirmed.pk]), language="fr")
 
     assertContains(response, "Type de traitement : <strong>Accès contrôlé</strong>")
     assertContains(response, "<strong>Désistée</strong> (Éloignement ou déménagement)")
@@ -552,7 +548,7 @@ def test_formation_form_refuses_direct_access_without_a_favourable_decision(clie
         }
     )
 
-    response = client.post(url, payload, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.post(url, payload, language="fr")
 
     assertContains(response, "L&#x27;accès direct nécessite l&#x27;avis favorable par défaut de la formation")
     formation.refresh_from_db()

@@ -62,7 +62,8 @@ MIDDLEWARE = [
     "ecandidat.middleware.RefuseNulInQueryString",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ecandidat.sessions.SessionRefreshMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    # French unless the person chose English with the switch; the browser's Accept-Language is not followed.
+    "ecandidat.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",

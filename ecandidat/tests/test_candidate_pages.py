@@ -182,7 +182,7 @@ def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate_user):
     from django.core.exceptions import PermissionDenied
     from django.views.defaults import permission_denied
 
-    request = rf.get("/gestion/quelque-chose/", HTTP_ACCEPT_LANGUAGE="fr")
+    request = rf.get("/gestion/quelque-chose/")
     request.user = candidate_user
     request.resolver_match = None
 

@@ -49,7 +49,7 @@ def test_the_page_shows_the_entries_in_order_as_disclosures(client, django_asser
     client.get(reverse("assistance"))  # the first view reads the FAQ once
 
     with django_assert_num_queries(0):
-        response = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("assistance"), language="fr")
 
     html = response.content.decode()
     assertContains(response, '<h2 id="faq-title">Questions fréquentes</h2>', html=False)
@@ -91,8 +91,8 @@ def test_english_visitors_read_the_english_pair_or_else_the_french_one(client):
         answer_en="After the committee meets.",
     )
 
-    english = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="en")
-    french = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
+    english = client.get(reverse("assistance"), language="en")
+    french = client.get(reverse("assistance"), language="fr")
 
     assertContains(english, "Frequently asked questions")
     assertContains(english, '<details lang="en">', count=1, html=False)
@@ -108,7 +108,7 @@ def test_english_visitors_read_the_english_pair_or_else_the_french_one(client):
 def test_markup_is_shown_as_text_and_line_breaks_are_kept(client):
     _entry(question_fr="<b>Gras ?</b>", answer_fr="<script>alert(1)</script>\nDeuxième ligne")
 
-    response = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("assistance"), language="fr")
 
     assertContains(response, "<summary>&lt;b&gt;Gras ?&lt;/b&gt;</summary>", html=False)
     assertContains(response, "<p>&lt;script&gt;alert(1)&lt;/script&gt;<br>Deuxième ligne</p>", html=False)
@@ -123,7 +123,7 @@ def test_a_failing_cache_is_skipped_and_the_database_answers(client, monkeypatch
 
     monkeypatch.setattr(cached_value.cache, "get", broken)
     with django_assert_num_queries(1):
-        response = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("assistance"), language="fr")
 
     assertContains(response, "Comment déposer une pièce ?")
     assert "faq: cache unavailable (ConnectionError), read from the database" in caplog.text
@@ -137,7 +137,7 @@ def test_a_cache_that_cannot_be_written_still_gives_the_page(client, monkeypatch
         raise ConnectionError("Redis is down")
 
     monkeypatch.setattr(cached_value.cache, "set", broken)
-    response = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("assistance"), language="fr")
 
     assertContains(response, "Comment déposer une pièce ?")
     assert "faq: cache unavailable (ConnectionError)" in caplog.text
@@ -215,7 +215,7 @@ def test_the_central_office_adds_an_entry_and_the_page_shows_it_at_once(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(ADMIN_ADD, DEPOSIT)
     client.logout()
-    page = client.get(reverse("assistance"), HTTP_ACCEPT_LANGUAGE="fr")
+    page = client.get(reverse("assistance"), language="fr")
 
     entry = FaqEntry.objects.get()
     assert response.status_code == 302

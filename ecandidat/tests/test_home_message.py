@@ -26,7 +26,7 @@ def test_no_message_no_panel_and_no_query_once_cached(client, django_assert_num_
     client.get(reverse("home"))  # the first view reads the (absent) message once
 
     with django_assert_num_queries(0):
-        response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("home"), language="fr")
 
     assertNotContains(response, "home-message-title")
 
@@ -42,8 +42,8 @@ def test_the_central_office_writes_it_and_the_home_page_shows_it_at_once(
             ADMIN_ADD, {"text_fr": "Campagne ouverte jusqu'au 30 juin.\nBonne chance !", "text_en": ""}
         )
     client.logout()
-    french = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
-    english = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en")
+    french = client.get(reverse("home"), language="fr")
+    english = client.get(reverse("home"), language="en")
 
     assert response.status_code == 302
     assertContains(french, "Annonce")
@@ -54,14 +54,14 @@ def test_the_central_office_writes_it_and_the_home_page_shows_it_at_once(
 def test_the_english_text_when_there_is_one(client, central_manager):
     set_home_message(text_fr="Bienvenue.", text_en="Welcome.", actor=central_manager)  # nothing cached yet
 
-    assertContains(client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="en"), "Welcome.")
-    assertContains(client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr"), "Bienvenue.")
+    assertContains(client.get(reverse("home"), language="en"), "Welcome.")
+    assertContains(client.get(reverse("home"), language="fr"), "Bienvenue.")
 
 
 def test_markup_is_shown_as_text(client, central_manager):
     set_home_message(text_fr="<script>alert(1)</script>", text_en="", actor=central_manager)
 
-    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("home"), language="fr")
 
     assertContains(response, "&lt;script&gt;alert(1)&lt;/script&gt;")
 
@@ -73,7 +73,7 @@ def test_a_failing_cache_is_skipped_and_the_database_answers(client, central_man
         raise ConnectionError("Redis is down")
 
     monkeypatch.setattr(cached_value.cache, "get", broken)
-    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("home"), language="fr")
 
     assertContains(response, "Maintenance prévue samedi.")
     assert "home message: cache unavailable (ConnectionError)" in caplog.text

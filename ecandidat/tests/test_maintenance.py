@@ -75,18 +75,18 @@ def test_pages_warn_in_the_hour_before_the_window(client, admin_user, django_ass
     warning = "L'application ferme pour maintenance à 22h45, jusqu'à 06h"
     # The warning costs no query: the first page reads the catalogue, the second finds it in the cache.
     with time_machine.travel(paris(2026, 11, 28, 22, 15), tick=False), django_assert_num_queries(1):
-        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("offers:catalogue"), language="fr")
 
     assert response.status_code == 200
     assert warning in response.content.decode()
     with time_machine.travel(paris(2026, 11, 28, 21, 30), tick=False), django_assert_num_queries(0):
-        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("offers:catalogue"), language="fr")
 
     assert warning not in response.content.decode()
     # Staff keep working through the window: not for them.
     client.force_login(admin_user)
     with time_machine.travel(paris(2026, 11, 28, 22, 15), tick=False), django_assert_num_queries(5):
-        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("offers:catalogue"), language="fr")
 
     assert response.status_code == 200
     assert warning not in response.content.decode()
@@ -96,7 +96,7 @@ def test_pages_warn_in_the_hour_before_the_window(client, admin_user, django_ass
 @pytest.mark.usefixtures("enforced")
 def test_candidates_get_503_with_retry_after_during_the_window(client):
     with time_machine.travel(paris(2026, 11, 28, 23, 30), tick=False):
-        response = client.get(reverse("offers:catalogue"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("offers:catalogue"), language="fr")
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(int(6.5 * 3600))

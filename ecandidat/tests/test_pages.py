@@ -6,7 +6,7 @@ from pytest_django.asserts import assertContains
 @pytest.mark.django_db
 def test_home_announces_the_maintenance_window_in_the_guides_words(client, django_assert_num_queries, settings):
     with django_assert_num_queries(0):
-        response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(reverse("home"), language="fr")
 
     assertContains(response, "L'application est indisponible pour cause de maintenance tous les jours de 22h45 à 06h")
     assertContains(response, "Assistance")
@@ -18,7 +18,7 @@ def test_home_announces_the_maintenance_window_in_the_guides_words(client, djang
 )  # the English home said "yearly", the signup pages "annual": one word, as the French has
 def test_home_says_accounts_are_annual_in_the_signup_pages_words(client, django_assert_num_queries, language, words):
     with django_assert_num_queries(0):
-        response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(reverse("home"), language=language)
 
     assertContains(response, words, count=2)
 
@@ -30,7 +30,7 @@ def test_home_window_follows_the_configuration(client, settings):
     settings.MAINTENANCE_START = datetime.time(23, 0)
     settings.MAINTENANCE_END = datetime.time(5, 30)
 
-    response = client.get(reverse("home"), HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(reverse("home"), language="fr")
 
     assertContains(response, "tous les jours de 23h à 05h30")
 
@@ -129,7 +129,7 @@ def test_the_personal_data_notice_names_the_office_in_the_pages_language(
 ):
     """The English notice said "by contacting la sous direction Gestion de la formation et des Etudes"."""
     with django_assert_num_queries(0):
-        response = client.get(reverse("personal_data"), HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(reverse("personal_data"), language=language)
 
     assertContains(response, office, html=False)
 
@@ -142,6 +142,23 @@ def test_an_office_without_an_english_name_is_marked_french_in_the_english_notic
     settings.PERSONAL_DATA_OFFICE_EN = ""
 
     with django_assert_num_queries(0):
-        response = client.get(reverse("personal_data"), HTTP_ACCEPT_LANGUAGE="en")
+        response = client.get(reverse("personal_data"), language="en")
 
     assertContains(response, 'by contacting <span lang="fr">le service de la scolarité</span> at', html=False)
+
+
+@pytest.mark.django_db
+def test_french_by_default_whatever_the_browser_asks_and_english_once_chosen(client, django_assert_num_queries):
+    # A browser set to English (Playwright's and many phones' default) still gets the French pages and the guide's
+    # labels; the switch's choice is what changes the language, and it stays chosen.
+    with django_assert_num_queries(0):
+        asked = client.get(reverse("home"), headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert (asked["Content-Language"], "Offre de formation" in asked.content.decode()) == ("fr", True)
+    assert "Accept-Language" not in asked.get("Vary", "")
+
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    chosen = client.get(reverse("home"), headers={"Accept-Language": "fr"})
+    assert (chosen["Content-Language"], "Training offer" in chosen.content.decode()) == ("en", True)
+
+    client.cookies["django_language"] = "xx"  # a language not offered: the default
+    assert client.get(reverse("home"))["Content-Language"] == "fr"

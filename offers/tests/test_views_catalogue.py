@@ -90,7 +90,7 @@ def test_filter_matches_centre_and_diploma_labels(client):
 def test_without_filter_branches_are_closed_and_filter_says_none(client):
     FormationFactory()
 
-    response = client.get(URL, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(URL, language="fr")
 
     assertNotContains(response, '<details class="catalogue__centre" open>', html=False)
     assertContains(response, "Filtre en cours : Aucun")
@@ -104,7 +104,7 @@ def test_formation_outside_its_window_is_listed_with_the_reason(client):
         closes_on=today + datetime.timedelta(days=30),
     )
 
-    response = client.get(URL, {"q": "future"}, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(URL, {"q": "future"}, language="en")
 
     assertContains(response, "Formation future")
     opens_on = today + datetime.timedelta(days=3)
@@ -191,8 +191,8 @@ def test_links_for_candidates_and_spans_for_visitors_whatever_was_cached_first(c
 def test_each_language_has_its_own_tree(client):
     FormationFactory(title="Formation bilingue")
 
-    french = client.get(URL, HTTP_ACCEPT_LANGUAGE="fr")
-    english = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+    french = client.get(URL, language="fr")
+    english = client.get(URL, language="en")
 
     assertContains(french, "Dates de candidature")
     assertContains(english, "Application dates")
@@ -231,7 +231,7 @@ def test_a_formation_with_a_programme_page_links_to_it(client, django_assert_num
     FormationFactory(title="MASTER 1 - Histoire", centre=centre, url="")
 
     with django_assert_num_queries(CATALOGUE_QUERIES):
-        response = client.get(URL, {"lang": "fr"}, HTTP_ACCEPT_LANGUAGE="fr")
+        response = client.get(URL, {"lang": "fr"}, language="fr")
 
     assertContains(
         response,
@@ -280,9 +280,9 @@ def test_formations_are_in_the_order_of_the_titles_shown(client, django_assert_n
         FormationFactory(title=title, title_en=title_en, keywords="licence", centre=centre)
 
     with django_assert_num_queries(CATALOGUE_QUERIES):
-        tree = client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+        tree = client.get(URL, language=language)
     with django_assert_num_queries(CATALOGUE_QUERIES):
-        filtered = client.get(URL, {"q": "licence"}, HTTP_ACCEPT_LANGUAGE=language)
+        filtered = client.get(URL, {"q": "licence"}, language=language)
 
     assert _row_titles(tree) == expected
     assert _row_titles(filtered) == expected
@@ -293,7 +293,7 @@ def test_accents_case_and_ligatures_sort_as_in_a_dictionary(client):
     for title in ["Zoologie", "Œnologie", "écologie", "Ethnologie", "Éducation", "Ecologie", "biologie"]:
         FormationFactory(title=title, centre=centre)
 
-    response = client.get(URL, HTTP_ACCEPT_LANGUAGE="fr")
+    response = client.get(URL, language="fr")
 
     # Equal but for accents and case ("Ecologie", "écologie"): as written, unaccented first; then a total order.
     expected = ["biologie", "Ecologie", "écologie", "Éducation", "Ethnologie", "Œnologie", "Zoologie"]
@@ -310,7 +310,7 @@ def test_centres_and_diploma_types_sort_accents_aside(client):
         for diploma_type in (doctorat, diplome, licence):
             FormationFactory(centre=centre, diploma_type=diploma_type)
 
-    response = client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+    response = client.get(URL, language="en")
 
     assert _branch_labels(response, "centre") == ["École doctorale", "IUT", "UFR Sciences"]
     # Their order first, then the label: LICENCE (1), then DIPLÔME… before DOCTORAT (both 2), in each centre.
@@ -325,9 +325,9 @@ def test_a_change_replaces_the_cached_tree_of_every_language(
     chimie = FormationFactory(title="Chimie", title_en="Chemistry", centre=centre)
     droit = FormationFactory(title="Droit", title_en="Law", centre=centre)
     for language in ("fr", "en"):
-        client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+        client.get(URL, language=language)
         with django_assert_num_queries(0):
-            client.get(URL, HTTP_ACCEPT_LANGUAGE=language)  # cached
+            client.get(URL, language=language)  # cached
 
     with django_capture_on_commit_callbacks(execute=True):
         if change == "formation saved":  # "Law" becomes "Business law": first in English, French order unchanged
@@ -348,7 +348,7 @@ def test_a_change_replaces_the_cached_tree_of_every_language(
     }.get(change, {"fr": ["Chimie", "Droit"], "en": ["Chemistry", "Law"]})
     for language in ("fr", "en"):
         with django_assert_num_queries(CATALOGUE_QUERIES):  # rebuilt, not read from the cache
-            response = client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+            response = client.get(URL, language=language)
         assert _row_titles(response) == expected[language]
         if change == "centre saved":
             assert _branch_labels(response, "centre") == ["UFR Lettres et Langues"]
@@ -400,7 +400,7 @@ def test_grouped_by_the_institutions_formation_types(client, settings, django_as
     _grouping_data()
 
     with django_assert_num_queries(CATALOGUE_QUERIES):
-        response = client.get(URL, HTTP_ACCEPT_LANGUAGE=language)
+        response = client.get(URL, language=language)
 
     assert _group_labels(response) == groups  # their order, and a formation without a type last
     assert _row_titles(response) == ["Chimie", "Biologie", "Zoologie"]

@@ -30,7 +30,7 @@ def _empty_rate_limits():
 
 @pytest.fixture
 def client(client):
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    client.language = "en"
     return client
 
 

@@ -41,7 +41,7 @@ def limits(settings):
 
 
 def french_client(user) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="fr")
+    client = Client(language="fr")
     client.force_login(user)
     return client
 

@@ -95,10 +95,10 @@ def test_refused_sets_say_why_next_to_the_piece_and_store_nothing(
 
 def test_the_refusal_is_in_french_next_to_the_piece(owner, application, piece):
     response = owner.post(
-        upload_url(application, piece), {"file": [*_photos(1), hostile.valid_pdf_upload()]}, HTTP_ACCEPT_LANGUAGE="fr"
+        upload_url(application, piece), {"file": [*_photos(1), hostile.valid_pdf_upload()]}, language="fr"
     )
 
-    page = owner.get(response["Location"], HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    page = owner.get(response["Location"], language="fr").content.decode()
     assert (
         "Pour envoyer plusieurs fichiers, choisissez uniquement des photos (JPEG ou PNG) : elles seront réunies en un "
         "seul PDF. Rien n&#x27;a été enregistré." in page

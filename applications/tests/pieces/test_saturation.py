@@ -40,9 +40,7 @@ def test_saturated_server_answers_503_in_french_with_retry_after_and_stores_noth
 
     # session, user, application, piece type: nothing after the refusal
     with django_assert_num_queries(4):
-        response = owner.post(
-            upload_url(application, piece), {"file": hostile.valid_pdf_upload()}, HTTP_ACCEPT_LANGUAGE="fr"
-        )
+        response = owner.post(upload_url(application, piece), {"file": hostile.valid_pdf_upload()}, language="fr")
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(saturation.RETRY_AFTER_SECONDS)
@@ -65,12 +63,12 @@ def test_saturated_upload_by_script_gets_the_address_and_the_message_in_the_row(
         upload_url(application, piece),
         {"file": hostile.valid_pdf_upload()},
         HTTP_X_UPLOAD_PROGRESS="1",
-        HTTP_ACCEPT_LANGUAGE="fr",
+        language="fr",
     )
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(saturation.RETRY_AFTER_SECONDS)
-    page = owner.get(response.json()["location"], HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    page = owner.get(response.json()["location"], language="fr").content.decode()
     assert SATURATED in page
     assert not Document.objects.exists()
 

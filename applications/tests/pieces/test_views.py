@@ -475,7 +475,7 @@ def test_after_transmission_a_refused_piece_shows_its_deadline_and_can_be_replac
     _refused_after_transmission(application, piece, centre_manager, replace_by=day)
 
     with django_assert_num_queries(5):
-        response = owner.get(reverse("pieces:pieces", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr")
+        response = owner.get(reverse("pieces:pieces", args=[application.public_id]), language="fr")
 
     page = html.unescape(response.content.decode())
     assert "Votre candidature a été transmise" in page
@@ -509,7 +509,7 @@ def test_past_the_pieces_deadline_the_page_says_so_and_offers_no_upload(
     owner.force_login(candidate_user)  # the session of two days ago has expired
 
     page = html.unescape(
-        owner.get(reverse("pieces:pieces", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+        owner.get(reverse("pieces:pieces", args=[application.public_id]), language="fr").content.decode()
     )
 
     assert f"La date limite pour remplacer cette pièce ({day:%d/%m/%Y}) est dépassée." in page
@@ -523,9 +523,7 @@ def test_the_recap_shows_the_pieces_deadline(owner, application, piece, centre_m
     _refused_after_transmission(application, piece, centre_manager, replace_by=day)
 
     page = html.unescape(
-        owner.get(
-            reverse("applications:detail", args=[application.public_id]), HTTP_ACCEPT_LANGUAGE="fr"
-        ).content.decode()
+        owner.get(reverse("applications:detail", args=[application.public_id]), language="fr").content.decode()
     )
 
     assert f"À remplacer avant le {day:%d/%m/%Y}" in page
