@@ -6,10 +6,12 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.functional import cached_property
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from applications.concurrency import READ_AT_FIELD, EditConflict, posted_with, version_of
 from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
 from applications.departments import BLANK_CHOICE, department_choices, department_label
 from applications.enums import BacSeries, PieceStatus, WithdrawalReason
@@ -62,8 +64,15 @@ class DossierForm(forms.ModelForm):
     # Phone fields get type=tel (the phone keypad on a mobile).
     tel_fields: tuple[str, ...] = ()
 
-    def __init__(self, *args, **kwargs):
+    # The version of the section this form was read at (``applications.concurrency``): the service refuses the save
+    # when the section changed meanwhile.
+    read_at = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, version: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.conflict: EditConflict | None = None
+        self.conflict_values: list[tuple[str, str]] = []
+        self.initial[READ_AT_FIELD] = version_of(self.instance) if version is None else version
         for name in self.country_fields:
             field = self.fields[name]
             current = getattr(self.instance, name) if self.instance.pk else ""
@@ -103,9 +112,68 @@ class DossierForm(forms.ModelForm):
                 field.validators.append(validator)
                 field.widget.attrs.update(min=FIRST_YEAR, max=validator.last_year())
 
+    @cached_property
+    def changed_data(self):
+        # The version read is no value of the dossier: it changes after a conflict, and nothing else did.
+        return [name for name in super().changed_data if name != READ_AT_FIELD]
+
     def changes(self) -> dict:
         """The cleaned values of the enabled fields: what the service may write."""
-        return {name: value for name, value in self.cleaned_data.items() if not self.fields[name].disabled}
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if not self.fields[name].disabled and name != READ_AT_FIELD
+        }
+
+    def read_version(self) -> str | None:
+        """The version the person read the section at, as posted; None (no check) for a post without the field (a
+        page served before the field existed)."""
+        if self.add_prefix(READ_AT_FIELD) not in self.data:
+            return None
+        return self.cleaned_data.get(READ_AT_FIELD) or ""
+
+    def show_conflict(self, conflict: EditConflict, message: str) -> None:
+        """The section changed meanwhile: the message at the top of the form (the error summary, announced), the
+        values typed kept, the stored ones listed beside them, and the form now reads the current version, so that
+        saving again (after checking) succeeds."""
+        self.conflict = conflict
+        self.add_error(None, message)
+        self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), version_of(conflict.current))
+        if conflict.current is not None:
+            self.conflict_values = stored_values(self, conflict.current)
+
+
+def _choice_labels(choices) -> dict:
+    labels = {}
+    for value, label in choices:
+        if isinstance(label, list | tuple):  # an optgroup
+            labels.update(_choice_labels(label))
+        else:
+            labels[str(value)] = label
+    return labels
+
+
+def stored_values(form: forms.BaseForm, current) -> list[tuple[str, str]]:
+    """(label, value) of the section as stored, for the form's visible fields that are fields of the model."""
+    rows = []
+    for bound in form.visible_fields():
+        try:
+            model_field = current._meta.get_field(bound.name)
+        except FieldDoesNotExist:  # a form-only field (a choice that fills two model fields)
+            continue
+        value = getattr(current, bound.name)
+        if getattr(model_field, "choices", None):
+            value = getattr(current, f"get_{bound.name}_display")()
+        elif bound.name in getattr(form, "country_fields", ()) or bound.name == "country":
+            value = country_name(value) if value else ""
+        elif value and (choices := getattr(bound.field, "choices", None)):
+            value = _choice_labels(choices).get(str(value), value)
+        elif isinstance(value, datetime.date):
+            value = formats.date_format(value, "SHORT_DATE_FORMAT")
+        elif isinstance(value, bool):
+            value = _("Yes") if value else _("No")
+        rows.append((str(bound.label).removeprefix("* "), "" if value in (None, "") else str(value)))
+    return rows
 
 
 class PersonalDetailsForm(DossierForm):

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications import personal_data, services
+from applications.concurrency import EditConflict, row_gone_message, version_of
 from applications.countries import country_name
 from applications.forms import (
     AddressForm,
@@ -135,8 +136,14 @@ def personal_details(request):
     if request.method == "POST" and form.is_valid():
         try:
             candidate = services.save_personal_details(
-                user=request.user, candidate=candidate, data=form.changes(), actor=request.user
+                user=request.user,
+                candidate=candidate,
+                data=form.changes(),
+                actor=request.user,
+                read_at=form.read_version(),
             )
+        except EditConflict as exc:
+            _show_conflict(request, form, exc)
         except BusinessRuleError as exc:
             messages.error(request, str(exc))
         else:
@@ -202,10 +209,16 @@ def address(request):
     instance = getattr(candidate, "address", None)
     form = AddressForm(data=request.POST or None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        services.save_address(candidate=candidate, data=form.changes(), actor=request.user)
-        messages.success(request, _("Your address has been saved."))
-        candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
-        return _after_step(request, candidate, "applications:address")
+        try:
+            services.save_address(
+                candidate=candidate, data=form.changes(), actor=request.user, read_at=form.read_version()
+            )
+        except EditConflict as exc:
+            _show_conflict(request, form, exc)
+        else:
+            messages.success(request, _("Your address has been saved."))
+            candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
+            return _after_step(request, candidate, "applications:address")
     return render(
         request,
         "applications/address.html",
@@ -225,13 +238,15 @@ def baccalaureate(request):
     show_form = editing or request.GET.get("avec-bac") == "1" or request.method == "POST"
     form = None
     if show_form and not (bac and bac.sis_locked):
-        form = BaccalaureateForm(data=request.POST or None, instance=bac if editing else None)
+        # The version of the record read, also a "Je n'ai pas le bac" one that adding a bac replaces.
+        form = BaccalaureateForm(data=request.POST or None, instance=bac if editing else None, version=version_of(bac))
         if request.method == "POST" and form.is_valid():
+            edit = request.POST.get("mode") == "edit" and editing
+            save = services.update_baccalaureate if edit else services.add_baccalaureate
             try:
-                if request.POST.get("mode") == "edit" and editing:
-                    services.update_baccalaureate(candidate=candidate, data=form.changes(), actor=request.user)
-                else:
-                    services.add_baccalaureate(candidate=candidate, data=form.changes(), actor=request.user)
+                save(candidate=candidate, data=form.changes(), actor=request.user, read_at=form.read_version())
+            except EditConflict as exc:
+                _show_conflict(request, form, exc)
             except BusinessRuleError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -250,6 +265,7 @@ def baccalaureate(request):
             "mode": "edit" if editing else "add",
             "candidate": candidate,
             "bac_country": country_name(bac.country) if bac else "",
+            "bac_version": version_of(bac),
             **_progress(candidate, "applications:baccalaureate"),
         },
     )
@@ -262,7 +278,10 @@ def baccalaureate_none(request):
     if candidate is None:
         return _need_personal_details(request)
     try:
-        services.declare_no_baccalaureate(candidate=candidate, actor=request.user)
+        services.declare_no_baccalaureate(candidate=candidate, actor=request.user, read_at=request.POST.get("read_at"))
+    except EditConflict as exc:
+        messages.error(request, exc.message_for(request.user, owner=request.user))
+        return redirect("applications:baccalaureate")
     except BusinessRuleError as exc:
         messages.error(request, str(exc))
         return redirect("applications:baccalaureate")
@@ -345,6 +364,32 @@ def _own_row(candidate, kind: RowKind, public_id):
     return get_object_or_404(kind.model.objects.filter(candidate_id=candidate.pk), public_id=public_id)
 
 
+class RowGone(Exception):
+    """The row of the URL no longer exists (deleted in another tab or by the admissions office)."""
+
+
+def _own_row_or_gone(candidate, kind: RowKind, public_id):
+    """As ``_own_row``, but a row that no longer exists at all (deleted meanwhile) raises ``RowGone``, for a
+    message on the list rather than a 404 page; another candidate's row is still a 404."""
+    if candidate is None:
+        raise Http404
+    row = kind.model.objects.filter(candidate_id=candidate.pk, public_id=public_id).first()
+    if row is None:
+        if kind.model.objects.filter(public_id=public_id).exists():
+            raise Http404
+        raise RowGone
+    return row
+
+
+def _row_gone(request, kind: RowKind):
+    messages.error(request, row_gone_message())
+    return redirect(f"applications:{kind.url_prefix}_list")
+
+
+def _show_conflict(request, form, exc: EditConflict) -> None:
+    form.show_conflict(exc, exc.message_for(request.user, owner=request.user))
+
+
 @candidate_required
 def row_list(request, kind_name):
     kind = ROW_KINDS[kind_name]
@@ -366,7 +411,10 @@ def row_edit(request, kind_name, public_id=None):
     candidate = _load_candidate(request)
     if candidate is None:
         return _need_personal_details(request)
-    row = _own_row(candidate, kind, public_id) if public_id else None
+    try:
+        row = _own_row_or_gone(candidate, kind, public_id) if public_id else None
+    except RowGone:
+        return _row_gone(request, kind)
     if kind.model is ExternalCursus and ExternalCursusForm.DEPARTMENT_STEP in request.POST:
         # "Validate the department" (no JavaScript): the page again, with that département's cities; nothing saved.
         form = ExternalCursusForm.department_step(request.POST, instance=row)
@@ -377,12 +425,18 @@ def row_edit(request, kind_name, public_id=None):
         )
     form = kind.form_class(data=request.POST or None, instance=row)
     if request.method == "POST" and form.is_valid():
-        if row is None:
-            services.add_row(model=kind.model, candidate=candidate, data=form.changes(), actor=request.user)
+        try:
+            if row is None:
+                services.add_row(model=kind.model, candidate=candidate, data=form.changes(), actor=request.user)
+            else:
+                services.update_row(row=row, data=form.changes(), actor=request.user, read_at=form.read_version())
+        except EditConflict as exc:
+            if exc.current is None:
+                return _row_gone(request, kind)
+            _show_conflict(request, form, exc)
         else:
-            services.update_row(row=row, data=form.changes(), actor=request.user)
-        messages.success(request, kind.saved)
-        return redirect(f"applications:{kind.url_prefix}_list")
+            messages.success(request, kind.saved)
+            return redirect(f"applications:{kind.url_prefix}_list")
     return render(
         request,
         kind.template,
@@ -396,12 +450,33 @@ def row_delete(request, kind_name, public_id):
     """GET asks for confirmation, POST deletes: no JavaScript needed."""
     kind = ROW_KINDS[kind_name]
     candidate = _load_candidate(request)
-    row = _own_row(candidate, kind, public_id)
+    try:
+        row = _own_row_or_gone(candidate, kind, public_id)
+    except RowGone:
+        return _row_gone(request, kind)
+    conflict_message = ""
     if request.method == "POST":
-        services.delete_row(row=row, actor=request.user)
-        messages.success(request, kind.deleted)
-        return redirect(f"applications:{kind.url_prefix}_list")
-    return render(request, "applications/row_delete.html", {"kind": kind, "row": row, **_urls(kind)})
+        try:
+            services.delete_row(row=row, actor=request.user, read_at=request.POST.get("read_at"))
+        except EditConflict as exc:
+            if exc.current is None:
+                return _row_gone(request, kind)
+            # Changed since the confirmation was read: confirm again, the line as it is now.
+            row, conflict_message = exc.current, exc.message_for(request.user, owner=request.user)
+        else:
+            messages.success(request, kind.deleted)
+            return redirect(f"applications:{kind.url_prefix}_list")
+    return render(
+        request,
+        "applications/row_delete.html",
+        {
+            "kind": kind,
+            "row": row,
+            "read_at": version_of(row),
+            "conflict_message": conflict_message,
+            **_urls(kind),
+        },
+    )
 
 
 # --- Mes données -------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.db.models import Exists, OuterRef, Value
 from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
+from applications.concurrency import READ_AT_FIELD, EditConflict, dossier_version, latest_change, posted_with
 from applications.departments import BLANK_CHOICE
 from applications.models import (
     Address,
@@ -156,6 +158,59 @@ class WorkExperienceInline(ManagersCorrect, admin.TabularInline):
     extra = 0
 
 
+class CandidateAdminForm(forms.ModelForm):
+    """The dossier's page carries the version of the whole dossier it was read at (``read_at``, as the candidate's
+    forms do, ``applications.concurrency``): a save made after the candidate (or another member of staff) changed
+    the dossier is refused, under the dossier's lock, with the values typed kept and who changed what, and when."""
+
+    read_at = forms.CharField(required=False, widget=forms.HiddenInput)
+    viewer = None  # the member of staff reading the page (CandidateAdmin.get_form)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.conflict: EditConflict | None = None
+        self.conflict_message = ""
+        self.conflict_values: list[tuple[str, str]] = []
+        if self.instance.pk and not self.is_bound:
+            self.initial[READ_AT_FIELD] = dossier_version(self.instance.pk)
+
+    @cached_property
+    def changed_data(self):
+        # The version read is no value of the dossier: it changes after a conflict, and nothing else did.
+        return [name for name in super().changed_data if name != READ_AT_FIELD]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk or self.add_prefix(READ_AT_FIELD) not in self.data:
+            return cleaned
+        # The dossier's lock, as the candidate's services take it, held until the admin's transaction ends.
+        list(Candidate.objects.select_for_update(of=("self",)).filter(pk=self.instance.pk).values_list("pk"))
+        current = dossier_version(self.instance.pk)
+        if current != (self.cleaned_data.get(READ_AT_FIELD) or ""):
+            changed = latest_change(self.instance)
+            self.conflict = EditConflict(changed)
+            self.conflict_message = self.conflict.message_for(self.viewer, owner=self.instance.user)
+            if changed is not None:
+                self.conflict_values = [(str(capfirst(changed._meta.verbose_name)), str(changed))]
+                self.conflict_values += _stored_fields(changed)
+            # Saving again, after checking, goes through.
+            self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), current)
+            raise forms.ValidationError(_("Nothing was saved: see the message at the top of the page."))
+        return cleaned
+
+
+def _stored_fields(obj) -> list[tuple[str, str]]:
+    """(label, value) of the fields of a dossier row as stored, for the conflict message."""
+    skipped = {"id", "candidate", "public_id", "created_at", "updated_at", "updated_by", "user"}
+    rows = []
+    for field in obj._meta.concrete_fields:
+        if field.name in skipped:
+            continue
+        value = getattr(obj, f"get_{field.name}_display")() if field.choices else getattr(obj, field.name)
+        rows.append((str(capfirst(field.verbose_name)), _shown(value)))
+    return rows
+
+
 @admin.register(Candidate)
 class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff correct the dossier here, including after the candidate's lock (ecandidat-features §1.3): the central
@@ -170,6 +225,7 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
     page lists the candidate's applications (formation, status, dates) without a link into the applications' pages,
     which stay closed to them."""
 
+    form = CandidateAdminForm
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
     list_select_related = ["user"]
     search_fields = [
@@ -223,6 +279,24 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
             if obj.sis_locked:
                 fields += [name for name in Candidate.SIS_FIELDS if name not in fields]
         return fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"viewer": request.user})
+
+    def save_model(self, request, obj, form, change):
+        """Saves the details only when they changed (an untouched save must not look, to the candidate's open
+        form, like a change), naming who saved them (``updated_by``)."""
+        if change and not form.has_changed():
+            return
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        for row_form in formset.forms:
+            if row_form.has_changed() and hasattr(row_form.instance, "updated_by_id"):
+                row_form.instance.updated_by = request.user
+        super().save_formset(request, form, formset, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -379,6 +453,8 @@ def _field_changes(form, names) -> str:
     """ "code postal : 66000 → 66140, commune : PERPIGNAN → CANET" (before and after, as the form saw them)."""
     parts = []
     for name in names:
+        if name == READ_AT_FIELD:
+            continue
         field = form.fields[name]
         before = form.initial.get(name, field.initial)
         after = form.cleaned_data.get(name)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.services import change_email
+from applications.concurrency import check_version
 from applications.enums import EventKind
 from applications.history import record_events
 from applications.models import (
@@ -56,12 +57,15 @@ def _clean_name(value: str) -> str:
 
 
 @transaction.atomic
-def save_personal_details(*, user: User, candidate: Candidate | None, data: dict, actor: User) -> Candidate:
+def save_personal_details(
+    *, user: User, candidate: Candidate | None, data: dict, actor: User, read_at: str | None = None
+) -> Candidate:
     """Create or update "Informations perso.".
 
     Rules: names are upper-cased; after an SIS import the état civil fields cannot change (eCandidat
     ``tem_updatable_candidat``); once the candidate has an application only phones and language can change
-    (staff edit the rest in the admin). Raises ``BusinessRuleError`` otherwise.
+    (staff edit the rest in the admin). Raises ``BusinessRuleError`` otherwise, and ``EditConflict`` (nothing
+    written) when the details changed since the form was read at ``read_at`` (``applications.concurrency``).
     """
     data = dict(data)
     for name_field in ("birth_name", "usual_name"):
@@ -70,10 +74,11 @@ def save_personal_details(*, user: User, candidate: Candidate | None, data: dict
     if candidate is None:
         if Candidate.objects.filter(user_id=user.pk).exists():
             raise BusinessRuleError(_("Your personal details already exist: reload the page."))
-        candidate = Candidate.objects.create(user=user, **data)
+        candidate = Candidate.objects.create(user=user, updated_by=actor, **data)
         logger.info("candidate %s created by %s", candidate.pk, actor.pk)
         return candidate
     candidate = _lock_candidate(candidate)
+    check_version(candidate, read_at)
     frozen = set()
     if candidate.sis_locked:
         frozen |= set(Candidate.SIS_FIELDS)
@@ -86,56 +91,78 @@ def save_personal_details(*, user: User, candidate: Candidate | None, data: dict
         )
     for name, value in data.items():
         setattr(candidate, name, value)
+    candidate.updated_by = actor
     candidate.save()
     return candidate
 
 
 @transaction.atomic
-def save_address(*, candidate: Candidate, data: dict, actor: User) -> Address:
-    """Create or update the candidate's address (always editable, even after an SIS import)."""
-    address, _created = Address.objects.update_or_create(candidate=candidate, defaults=data)
+def save_address(*, candidate: Candidate, data: dict, actor: User, read_at: str | None = None) -> Address:
+    """Create or update the candidate's address (always editable, even after an SIS import); ``EditConflict``
+    (nothing written) when it changed, or was created, since the form was read at ``read_at``."""
+    candidate = _lock_candidate(candidate)  # the dossier's lock, as every writer of the dossier takes it
+    address = Address.objects.select_for_update(of=("self",)).filter(candidate=candidate).first()
+    check_version(address, read_at)
+    if address is None:
+        return Address.objects.create(candidate=candidate, updated_by=actor, **data)
+    for name, value in data.items():
+        setattr(address, name, value)
+    address.updated_by = actor
+    address.save()
     return address
 
 
 @transaction.atomic
-def add_baccalaureate(*, candidate: Candidate, data: dict, actor: User) -> Baccalaureate:
+def add_baccalaureate(*, candidate: Candidate, data: dict, actor: User, read_at: str | None = None) -> Baccalaureate:
     """ "J'ai le bac ou une équivalence": record the candidate's only baccalaureate.
 
     Refused when one already exists ("Vous ne pouvez saisir qu'un seul baccalauréat (ou équivalence)"), e.g. a
-    second browser tab; a "Je n'ai pas le bac" record is replaced, unless it came from the SIS.
+    second browser tab (``EditConflict`` when the form says which record it was read at, ``read_at``); a "Je n'ai
+    pas le bac" record is replaced, unless it came from the SIS.
     """
     candidate = _lock_candidate(candidate)
     existing = Baccalaureate.objects.filter(candidate=candidate).first()
+    check_version(existing, read_at)
     if existing is not None and (existing.has_bac or existing.sis_locked):
         raise BusinessRuleError(_("You can only enter one baccalaureate (or equivalent)."))
     if existing is not None:
         existing.delete()
-    return Baccalaureate.objects.create(candidate=candidate, has_bac=True, **data)
+    return Baccalaureate.objects.create(candidate=candidate, has_bac=True, updated_by=actor, **data)
 
 
 @transaction.atomic
-def update_baccalaureate(*, candidate: Candidate, data: dict, actor: User) -> Baccalaureate:
-    """Edit the baccalaureate; refused when it was imported from the SIS."""
-    bac = Baccalaureate.objects.select_for_update(of=("self",)).get(candidate=candidate)
+def update_baccalaureate(
+    *, candidate: Candidate, data: dict, actor: User, read_at: str | None = None
+) -> Baccalaureate:
+    """Edit the baccalaureate; refused when it was imported from the SIS; ``EditConflict`` (nothing written) when it
+    changed or was replaced since the form was read at ``read_at``."""
+    candidate = _lock_candidate(candidate)
+    bac = Baccalaureate.objects.select_for_update(of=("self",)).filter(candidate=candidate).first()
+    check_version(bac, read_at)
+    if bac is None:
+        raise BusinessRuleError(_("Your baccalaureate has not been entered yet."))
     if bac.sis_locked:
         raise BusinessRuleError(_("Your baccalaureate comes from the student records system and cannot be changed."))
     for name, value in data.items():
         setattr(bac, name, value)
     bac.has_bac = True
+    bac.updated_by = actor
     bac.save()
     return bac
 
 
 @transaction.atomic
-def declare_no_baccalaureate(*, candidate: Candidate, actor: User) -> Baccalaureate:
-    """ "Je n'ai pas le bac": replaces a bac the candidate typed; refused for one imported from the SIS."""
+def declare_no_baccalaureate(*, candidate: Candidate, actor: User, read_at: str | None = None) -> Baccalaureate:
+    """ "Je n'ai pas le bac": replaces a bac the candidate typed; refused for one imported from the SIS, and
+    (``EditConflict``) when the bac changed since the page was read at ``read_at``."""
     candidate = _lock_candidate(candidate)
     existing = Baccalaureate.objects.filter(candidate=candidate).first()
+    check_version(existing, read_at)
     if existing is not None and existing.sis_locked:
         raise BusinessRuleError(_("Your baccalaureate comes from the student records system and cannot be changed."))
     if existing is not None:
         existing.delete()
-    return Baccalaureate.objects.create(candidate=candidate, has_bac=False)
+    return Baccalaureate.objects.create(candidate=candidate, has_bac=False, updated_by=actor)
 
 
 def _check_row_model(model: type[models.Model]) -> None:
@@ -149,26 +176,41 @@ def add_row(
 ) -> ExternalCursus | Internship | WorkExperience:
     """Add a row of cursus externe, stages or expériences pro."""
     _check_row_model(model)
-    return model.objects.create(candidate=candidate, **data)
+    return model.objects.create(candidate=candidate, updated_by=actor, **data)
+
+
+def _lock_row(
+    row: ExternalCursus | Internship | WorkExperience, read_at: str | None
+) -> ExternalCursus | Internship | WorkExperience:
+    """The row read again under the dossier's lock; ``EditConflict`` when it changed or was deleted meanwhile."""
+    _check_row_model(type(row))
+    list(Candidate.objects.select_for_update(of=("self",)).filter(pk=row.candidate_id).values_list("pk", flat=True))
+    current = type(row).objects.select_for_update(of=("self",)).filter(pk=row.pk).first()
+    check_version(current, read_at)
+    if current is None:  # read_at=None: no check asked, and nothing left to write
+        raise BusinessRuleError(_("This line no longer exists."))
+    return current
 
 
 @transaction.atomic
 def update_row(
-    *, row: ExternalCursus | Internship | WorkExperience, data: dict, actor: User
+    *, row: ExternalCursus | Internship | WorkExperience, data: dict, actor: User, read_at: str | None = None
 ) -> ExternalCursus | Internship | WorkExperience:
-    """Edit one of the candidate's rows (the view loaded it through the candidate's scope)."""
-    _check_row_model(type(row))
+    """Edit one of the candidate's rows (the view loaded it through the candidate's scope); ``EditConflict``
+    (nothing written) when it changed or was deleted since the form was read at ``read_at``."""
+    current = _lock_row(row, read_at)
     for name, value in data.items():
-        setattr(row, name, value)
-    row.save()
-    return row
+        setattr(current, name, value)
+    current.updated_by = actor
+    current.save()
+    return current
 
 
 @transaction.atomic
-def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User) -> None:
-    """Delete one of the candidate's rows."""
-    _check_row_model(type(row))
-    row.delete()
+def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User, read_at: str | None = None) -> None:
+    """Delete one of the candidate's rows; ``EditConflict`` (nothing deleted) when it changed since the
+    confirmation page was read at ``read_at``, or was deleted meanwhile."""
+    _lock_row(row, read_at).delete()
 
 
 # --- Student records system ------------------------------------------------------------------------------------

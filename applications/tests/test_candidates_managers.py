@@ -164,7 +164,7 @@ def test_the_page_lists_the_applications_without_links(
     client.force_login(request.getfixturevalue(persona))
     client.get(_url(application.candidate))
 
-    with django_assert_num_queries(16):  # as a centre manager's (test_staff_dossier_edit), list included
+    with django_assert_num_queries(17):  # as a centre manager's (test_staff_dossier_edit), list and version included
         response = client.get(_url(application.candidate))
 
     assert response.status_code == 200

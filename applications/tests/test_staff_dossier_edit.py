@@ -215,14 +215,14 @@ def test_the_page_queries_do_not_grow_with_applications(
     client.force_login(centre_manager)
     client.get(_url(application))  # per-process memos (content types) warm, whatever ran before in this worker
 
-    with django_assert_num_queries(17):  # 16, plus the list of the candidate's applications
+    with django_assert_num_queries(18):  # 16, the list of the candidate's applications, the dossier's version read
         client.get(_url(application))
 
 
 @pytest.mark.parametrize(
     ("persona", "queries"),
-    # One query each for the list of the candidate's applications.
-    [("centre_manager", 17), ("commission_member", 16), ("central_manager", 16)],
+    # One query each for the list of the candidate's applications, and one for the version of the dossier read.
+    [("centre_manager", 18), ("commission_member", 17), ("central_manager", 17)],
     indirect=["persona"],
 )
 def test_the_account_is_named_without_a_link_staff_cannot_open(
@@ -281,7 +281,7 @@ class _InlineHeaders(HTMLParser):
 
 @pytest.mark.parametrize(
     ("persona", "queries", "deletes"),
-    [("centre_manager", 17, True), ("commission_member", 16, False)],
+    [("centre_manager", 18, True), ("commission_member", 17, False)],  # each: the dossier's version read
     indirect=["persona"],
 )
 def test_no_inline_column_header_is_empty(client, persona, queries, deletes, application, django_assert_num_queries):
@@ -314,7 +314,7 @@ def test_the_inputs_of_a_tabular_inline_row_are_named(client, centre_manager, ap
     client.force_login(centre_manager)
     client.get(_url(application))
 
-    with django_assert_num_queries(17):  # with the applications list; as without the internship (its rows: one query)
+    with django_assert_num_queries(18):  # with the applications list and the version read; as without the internship
         page = client.get(_url(application), language="fr").content.decode()
 
     assert 'aria-label="Employeur/organisme — 2024 Observatoire Océanologique"' in page
