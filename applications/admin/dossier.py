@@ -17,6 +17,7 @@ from applications.admin.account_email import account_email_urls, may_change_acco
 from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
 from applications.concurrency import READ_AT_FIELD, EditConflict, dossier_version, latest_change, posted_with
+from applications.countries import country_name
 from applications.departments import BLANK_CHOICE
 from applications.models import (
     Address,
@@ -170,6 +171,7 @@ class CandidateAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.conflict: EditConflict | None = None
         self.conflict_message = ""
+        self.conflict_section = ""  # the section saved last, whose values are shown
         self.conflict_values: list[tuple[str, str]] = []
         if self.instance.pk and not self.is_bound:
             self.initial[READ_AT_FIELD] = dossier_version(self.instance.pk)
@@ -191,12 +193,15 @@ class CandidateAdminForm(forms.ModelForm):
             self.conflict = EditConflict(changed)
             self.conflict_message = self.conflict.message_for(self.viewer, owner=self.instance.user)
             if changed is not None:
-                self.conflict_values = [(str(capfirst(changed._meta.verbose_name)), str(changed))]
-                self.conflict_values += _stored_fields(changed)
+                self.conflict_section = str(capfirst(changed._meta.verbose_name))
+                self.conflict_values = _stored_fields(changed)
             # Saving again, after checking, goes through.
             self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), current)
             raise forms.ValidationError(_("Nothing was saved: see the message at the top of the page."))
         return cleaned
+
+
+COUNTRY_FIELDS = ("country", "birth_country", "nationality")  # ISO codes, shown by name
 
 
 def _stored_fields(obj) -> list[tuple[str, str]]:
@@ -207,6 +212,8 @@ def _stored_fields(obj) -> list[tuple[str, str]]:
         if field.name in skipped:
             continue
         value = getattr(obj, f"get_{field.name}_display")() if field.choices else getattr(obj, field.name)
+        if field.name in COUNTRY_FIELDS and value:
+            value = country_name(value)
         rows.append((str(capfirst(field.verbose_name)), _shown(value)))
     return rows
 

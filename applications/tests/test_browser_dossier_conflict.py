@@ -3,11 +3,15 @@ second save is refused with the message at the top of the form (announced, focus
 kept and the stored ones listed; saving again goes through. The page fits the screen and passes axe-core."""
 
 import pytest
+from django.conf import settings
+from django.urls import reverse
 from playwright.sync_api import expect
 
+from accounts.tests.mfa import Client
 from applications.models import Address
-from applications.tests.factories_candidature import complete_candidate
+from applications.tests.factories_candidature import complete_candidate, make_application
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
+from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.browser
 
@@ -55,3 +59,51 @@ def test_two_tabs_on_the_address(live_server, chromium_browser, campaign, width,
         assert Address.objects.get(candidate=candidate).city == "ELNE"
     finally:
         context.close()
+
+
+def _log_in_staff(page, live_server, user) -> None:
+    """A staff session with its second factor recorded, set in the page's browser context."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_a_manager_correcting_the_address_the_candidate_just_changed(
+    live_server, chromium_browser, campaign, centre, commission, centre_manager, width, tmp_path
+):
+    application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+    candidate = application.candidate
+    Address.objects.create(candidate=candidate, line1="1 rue du Test", postal_code="66000", city="PERPIGNAN")
+    staff = chromium_browser.new_context(locale="fr-FR")
+    own = chromium_browser.new_context(locale="fr-FR")
+    staff.set_default_timeout(10_000)
+    own.set_default_timeout(10_000)
+    try:
+        admin_page, candidate_page = staff.new_page(), own.new_page()
+        admin_page.set_viewport_size({"width": width, "height": 900})
+        _log_in_staff(admin_page, live_server, centre_manager)
+        log_in_browser(candidate_page, live_server, candidate.user)
+        admin_page.goto(live_server.url + reverse("admin:applications_candidate_change", args=[candidate.pk]))
+        candidate_page.goto(live_server.url + ADDRESS)
+        candidate_page.locator("#id_city").fill("ELNE")
+        candidate_page.get_by_role("button", name="Enregistrer").click()
+        expect(candidate_page.get_by_text("Votre adresse a été enregistrée.")).to_be_visible()
+
+        admin_page.locator("#id_address-0-city").fill("CANET")
+        admin_page.locator("input[name=_continue]").click()
+
+        expect(admin_page.locator("#dossier-conflict")).to_contain_text("modifiée par le candidat")
+        expect(admin_page.locator("#id_address-0-city")).to_have_value("CANET")
+        expect(admin_page.locator(".dossier-conflict-values")).to_contain_text("ELNE")
+        admin_page.screenshot(path=str(tmp_path / f"admin-conflict-{width}.png"), full_page=False)
+        assert Address.objects.get(candidate=candidate).city == "ELNE"
+
+        admin_page.locator("input[name=_continue]").click()
+
+        expect(admin_page.locator("#dossier-conflict")).to_have_count(0)
+        assert Address.objects.get(candidate=candidate).city == "CANET"
+    finally:
+        staff.close()
+        own.close()

@@ -285,3 +285,29 @@ def test_an_untouched_staff_save_is_no_change_for_the_candidates_open_form(clien
 
     assert version_of(Candidate.objects.get(pk=candidate.pk)) == read_at
     assertNotContains(client.get(admin_url), 'id="dossier-conflict"')
+
+
+def test_two_tabs_on_the_bac_one_declares_no_bac_the_other_edits_it(owner_client, candidate):
+    BaccalaureateFactory(candidate=candidate, year=2019)
+    page = owner_client.get(reverse("applications:baccalaureate"))
+    read_at = _posted(page)
+    assert owner_client.post(reverse("applications:baccalaureate_none"), {"read_at": read_at}).status_code == 302
+
+    response = owner_client.post(
+        reverse("applications:baccalaureate"),
+        {"mode": "edit", "series": "GEN", "year": "2018", "country": "FR", "department": "66", "read_at": read_at},
+    )
+
+    assertContains(response, "This section was changed by yourself")
+    assert Baccalaureate.objects.get(candidate=candidate).has_bac is False  # the later choice stands
+
+
+def test_declaring_no_bac_after_it_changed_in_another_tab_is_refused(owner_client, candidate):
+    bac = BaccalaureateFactory(candidate=candidate, year=2019)
+    read_at = version_of(bac)
+    services.update_baccalaureate(candidate=candidate, data={"year": 2018}, actor=candidate.user, read_at=read_at)
+
+    response = owner_client.post(reverse("applications:baccalaureate_none"), {"read_at": read_at}, follow=True)
+
+    assertContains(response, "This section was changed by yourself")
+    assert Baccalaureate.objects.get(candidate=candidate).year == 2018
