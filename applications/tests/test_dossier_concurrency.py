@@ -4,10 +4,10 @@ in another tab, a member of staff) writes nothing and shows who changed it and w
 stored; saving again then goes through (``applications.concurrency``)."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from accounts.tests.mfa import Client
 from applications import services
 from applications.concurrency import EditConflict, version_of
 from applications.models import Address, Baccalaureate, Candidate, Internship
@@ -229,7 +229,8 @@ def test_candidate_and_manager_at_once_the_candidate_is_told_who_changed_the_add
     client, centre_manager, application
 ):
     candidate = application.candidate
-    candidate_client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    candidate_client = Client()
+    candidate_client.language = "en"
     candidate_client.force_login(candidate.user)
     client.force_login(centre_manager)
     admin_url = reverse("admin:applications_candidate_change", args=[candidate.pk])
@@ -252,7 +253,8 @@ def test_candidate_and_manager_at_once_the_manager_is_told_and_saves_again(
     client, centre_manager, application, django_assert_num_queries
 ):
     candidate = application.candidate
-    candidate_client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    candidate_client = Client()
+    candidate_client.language = "en"
     candidate_client.force_login(candidate.user)
     client.force_login(centre_manager)
     admin_url = reverse("admin:applications_candidate_change", args=[candidate.pk])

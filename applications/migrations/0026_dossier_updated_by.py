@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('applications', '0024_event_note_deleted'),
+        ('applications', '0025_dossier_year_bounds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
