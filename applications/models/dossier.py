@@ -33,6 +33,22 @@ UAI_PATTERN = r"^[0-9]{7}[A-Z]$"
 uai_validator = RegexValidator(UAI_PATTERN, _("Enter a UAI number: 7 digits and a letter, e.g. 0660014A."))
 
 
+def last_editor_field() -> models.ForeignKey:
+    """``updated_by`` of each dossier section: who saved it last (the candidate, a member of staff; None for the SIS
+    import or before it was kept), named in the message of a concurrent edit (``applications.concurrency``).
+    SET_NULL, not PROTECT: a hint for that message, not a record (the applications' history is the record), and it
+    must not keep an account alive."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("updated by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+
 class CandidateQuerySet(models.QuerySet["Candidate"]):
     def for_user(self, user: "AbstractBaseUser | AnonymousUser") -> "CandidateQuerySet":
         """The dossier of this user (empty for anonymous users and staff)."""
@@ -71,19 +87,7 @@ class Candidate(models.Model):
     sis_imported_at = models.DateTimeField(_("last import from the student records system"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    # Who saved this section last (the candidate, a member of staff; None for the SIS import or before it was
-    # kept): named in the message of a concurrent edit (``applications.concurrency``). SET_NULL, not PROTECT: a
-    # hint for that message, not a record (the applications' history is the record), and it must not keep an
-    # account alive.
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("updated by"),
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
+    updated_by = last_editor_field()
 
     objects = CandidateQuerySet.as_manager()
 
@@ -136,15 +140,7 @@ class Address(models.Model):
     foreign_city = models.CharField(_("foreign city"), max_length=50, blank=True)
     country = models.CharField(_("country"), max_length=2, default="FR")
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("updated by"),
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )  # as Candidate.updated_by
+    updated_by = last_editor_field()
 
     class Meta:
         verbose_name = _("address")
@@ -183,15 +179,7 @@ class Baccalaureate(models.Model):
     option_4 = models.CharField(_("option 4"), max_length=50, blank=True)
     sis_locked = models.BooleanField(_("imported from the student records system"), default=False)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("updated by"),
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )  # as Candidate.updated_by
+    updated_by = last_editor_field()
 
     SPECIALITY_FIELDS = ("speciality_1", "speciality_2", "dropped_speciality")
     OPTION_FIELDS = ("option_1", "option_2", "option_3", "option_4")
@@ -320,15 +308,7 @@ class DossierRow(models.Model):
     year = models.PositiveSmallIntegerField(_("year"), validators=year_validators)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("updated by"),
-        null=True,
-        blank=True,
-        editable=False,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )  # as Candidate.updated_by
+    updated_by = last_editor_field()
 
     class Meta:
         abstract = True
