@@ -3,8 +3,8 @@
 An English msgid that quotes a label in French ("turns them on in Paramètres", "the status is set to Réceptionné",
 "“Transmettre ma candidature” stays inactive") reads right in French and wrong in English, where the page, the
 status and the button are called "Parameters", "Received" and "Transmit my application". Such a text takes the label
-through its own msgid instead (a placeholder filled with the label's gettext), so each language names it as its
-reader sees it."""
+through its own msgid instead (a `{button}` or `%(page)s` field filled with the label's gettext), so each
+language names it as its reader sees it."""
 
 import re
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import translation
 from pypdf import PdfReader
 
-from applications.dossier_pdf import build_dossier_pdf
+from applications.dossier_pdf import build_dossier_pdf, latin1
 from applications.enums import PieceStatus
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
 from applications.tests.factories_candidature import PieceSubmissionFactory, make_application
@@ -114,8 +114,6 @@ def test_a_name_outside_latin_1_keeps_its_letters_without_the_accents_the_font_l
 
 
 def test_latin1_folds_accents_latin_1_lacks_and_marks_other_scripts():
-    from applications.dossier_pdf import latin1
-
     assert latin1("Dvořák Čapek Żółć Öztürk Yıldız Đorđević") == "Dvorák Capek Zólc Öztürk Yildiz Dordevic"
     assert latin1("Élodie Œuvre – “ok”") == 'Élodie OEuvre - "ok"'
     assert latin1("王 Ahmed") == "? Ahmed"
