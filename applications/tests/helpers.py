@@ -1,16 +1,27 @@
 """Helpers shared by applications' tests that are not builders (those are in factories*.py): addresses of pages,
 requests made the way a person makes them, and reads of the outbox."""
 
+import csv
+import datetime
+import io
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import requests
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
 from django.urls import reverse
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
+from applications.services import staff
+from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
+from offers.enums import Avis
+from offers.models import RefusalReason
 
 
 def english_date(day) -> str:
@@ -32,6 +43,78 @@ def change_url(application):
 
 def operation_url(application, name):
     return reverse("admin:applications_application_operation", args=[application.pk, name])
+
+
+# The application's review page as its centre's manager sees it: the questions asked and their answers (2) included.
+# Pages that add something to it say so beside their own count.
+REVIEW_PAGE_QUERIES = 32
+
+
+def _posted(value):
+    """A form field's value as the browser posts it back (None: not posted)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "on" if value else None
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [str(item) for item in value]
+    return str(getattr(value, "pk", value))
+
+
+def admin_form_data(response) -> dict:
+    """An admin change form's current values (the main form only), as the browser would post them back."""
+    form = response.context["adminform"].form
+    values = {name: _posted(form[name].value()) for name in form.fields}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def dossier_form_data(response) -> dict:
+    """The staff dossier page's values (the dossier and every inline), as the browser would post them back."""
+    data: dict = {}
+
+    def put(form):
+        for name in form.fields:
+            value = _posted(form[name].value())
+            if value is not None:
+                data[form.add_prefix(name)] = value
+
+    put(response.context["adminform"].form)
+    for inline in response.context["inline_admin_formsets"]:
+        formset = inline.formset
+        for name in formset.management_form.fields:
+            data[formset.management_form.add_prefix(name)] = _posted(formset.management_form[name].value())
+        for form in formset.forms:
+            put(form)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def released(formation, campaign, actor, avis=Avis.FAVOURABLE, **candidate):
+    """An application of ``formation`` whose decision (``avis``) is recorded and validated by ``actor``."""
+    application = make_application(formation, campaign=campaign, **candidate)
+    extra = {}
+    if avis == Avis.UNFAVOURABLE:
+        extra["refusal_reason"] = RefusalReason.objects.get_or_create(code="CAP", label="Capacité atteinte")[0]
+    decision = staff.record_decision(application, decision_type=decision_type(avis), actor=actor, **extra)
+    staff.validate_decision(decision, actor=actor)
+    return application
+
+
+# --- exports --------------------------------------------------------------------------------------------------------
+
+EXPORT_COLUMNS_URL = "admin:applications_application_export_columns"
+
+
+def post_export(client, columns, fmt="csv", filters=""):
+    """« Exporter avec les colonnes choisies », posted as its page does."""
+    return client.post(reverse(EXPORT_COLUMNS_URL), {"columns": columns, "fmt": fmt, "filters": filters})
+
+
+def csv_rows(response) -> list[list[str]]:
+    """The rows of a streamed CSV export (UTF-8 with BOM, semicolons, as Excel in French opens it)."""
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(text), delimiter=";"))
 
 
 # --- the candidate's pieces -----------------------------------------------------------------------------------------
@@ -94,3 +177,37 @@ def admin_operation(
     assert abs(cancel.bounding_box()["height"] - confirm.bounding_box()["height"]) <= 2
     confirm.click()
     page.locator(".messagelist .success", has_text=link).wait_for()
+
+
+# --- the Pégase peer (devtools/pegase/server.py, a separate process over real HTTP) ---------------------------------
+
+PEGASE_SERVER = Path(__file__).resolve().parents[2] / "devtools" / "pegase" / "server.py"
+
+
+def start_pegase_peer(*args: str):
+    """Start the peer on a free port; returns the process (terminate it) and its base address."""
+    process = subprocess.Popen(  # noqa: S603 (our own script)
+        [sys.executable, str(PEGASE_SERVER), "--port", "0", "--user", "u", "--password", "p", *args],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = process.stdout.readline()
+    assert line.startswith("LISTENING"), line
+    return process, f"http://127.0.0.1:{line.split()[1]}"
+
+
+def configure_pegase(settings, url: str) -> None:
+    """Point the Pégase backend's settings at the peer at ``url``."""
+    settings.STUDENT_RECORDS_BACKEND = "pegase"
+    settings.PEGASE_AUTH_URL = f"{url}/cas/v1/tickets"
+    settings.PEGASE_USERNAME, settings.PEGASE_PASSWORD = "u", "p"
+    settings.PEGASE_ETABLISSEMENT = "ETAB00"
+    settings.PEGASE_REF_URL = f"{url}/api/v1/ref/"
+    settings.PEGASE_IDT_URL = f"{url}/api/idt/v1/"
+    settings.PEGASE_INS_URL = f"{url}/api/ins/ext/v2/"
+    settings.PEGASE_TIMEOUT = 5
+
+
+def pegase_peer_stats(url: str) -> dict:
+    """What the peer counted (requests per endpoint, tokens issued…)."""
+    return requests.get(f"{url}/_peer/stats", timeout=5).json()

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from applications.tests.helpers import admin_form_data
 from offers.models import ComplementaryForm, Formation, Question
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
@@ -16,26 +17,6 @@ pytestmark = pytest.mark.usefixtures("back_office_in_french")
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission, code="M1ENER")
-
-
-def form_data(response) -> dict:
-    """The change form's current values, as the browser would post them back."""
-    form = response.context["adminform"].form
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        if value is None:
-            continue
-        if isinstance(value, list):
-            data[name] = [str(item) for item in value]
-        elif isinstance(value, bool):
-            if value:
-                data[name] = "on"
-        elif isinstance(value, datetime.date):
-            data[name] = value.isoformat()
-        else:
-            data[name] = str(getattr(value, "pk", value))
-    return data
 
 
 @pytest.mark.parametrize(
@@ -63,7 +44,7 @@ def test_manager_moves_the_return_deadline_and_the_pieces(client, centre_manager
     url = reverse("admin:offers_formation_change", args=[formation.pk])
     page = client.get(url)
     offered = set(page.context["adminform"].form.fields["piece_types"].queryset)
-    data = form_data(page)
+    data = admin_form_data(page)
     new_deadline = formation.return_deadline + datetime.timedelta(days=5)
 
     response = client.post(
@@ -83,7 +64,7 @@ def test_a_date_error_is_read_with_its_input(client, django_assert_num_queries, 
     "Ce champ est obligatoire." was not tied to the input (RGAA 11.10)."""
     client.force_login(centre_manager)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
-    data = form_data(client.get(url))
+    data = admin_form_data(client.get(url))
 
     with django_assert_num_queries(41):  # the change page, rendered again with the form's errors
         response = client.post(url, {**data, "opens_on": "", "_save": "1"})
@@ -97,7 +78,7 @@ def test_a_date_error_is_read_with_its_input(client, django_assert_num_queries, 
 def test_manager_cannot_move_a_formation_to_another_centre(client, centre_manager, formation, other_centre):
     client.force_login(centre_manager)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
-    data = form_data(client.get(url))
+    data = admin_form_data(client.get(url))
     foreign_commission = CommissionFactory(centre=other_centre)
 
     response = client.post(url, {**data, "centre": other_centre.pk, "commission": foreign_commission.pk})
@@ -130,7 +111,7 @@ def test_manager_edits_their_commission_contact(client, centre_manager, commissi
     other = CommissionFactory(centre=other_centre)
     client.force_login(centre_manager)
     url = reverse("admin:offers_commission_change", args=[commission.pk])
-    data = form_data(client.get(url))
+    data = admin_form_data(client.get(url))
 
     response = client.post(url, {**data, "email": "jury-energie@univ.example"})
 

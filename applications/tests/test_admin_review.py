@@ -33,7 +33,7 @@ from applications.models import (
 from applications.services import review, staff
 from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import decision_type, make_application, with_file
-from applications.tests.helpers import change_url, operation_url
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url, operation_url
 from documents import preview as preview_module
 from documents.enums import ScanStatus
 from documents.tests import hostile_files
@@ -179,7 +179,7 @@ def test_the_page_names_places_as_staff_say_them(client, django_assert_num_queri
     Baccalaureate.objects.filter(candidate=candidate).update(country="MA", city="Rabat")
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         response = client.get(change_url(application))
 
     text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
@@ -211,7 +211,7 @@ def test_page_query_count_does_not_grow(client, django_assert_num_queries, centr
     review.set_tags(application=application, actor=centre_manager, tags=[tag])
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         response = client.get(change_url(application))
 
     assert len(response.context["piece_items"]) == count
@@ -226,7 +226,7 @@ def test_the_decisions_table_agrees_with_avis_in_french(
     staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         page = client.get(change_url(application), language="fr").content.decode()
 
     assert '<th scope="col">Saisi par</th><th scope="col">Validé</th>' in page
@@ -241,7 +241,7 @@ def test_the_current_avis_is_said_at_the_top(client, django_assert_num_queries, 
     client.force_login(commission_member)
 
     with django_assert_num_queries(
-        QUERIES_PAGE + 1
+        REVIEW_PAGE_QUERIES + 1
     ):  # a member's page, as before: the avis is read from the table's rows
         page = client.get(change_url(application), language="fr").content.decode()
 
@@ -249,9 +249,6 @@ def test_the_current_avis_is_said_at_the_top(client, django_assert_num_queries, 
         page.index('<p class="review-summary">') : page.index("</p>", page.index('<p class="review-summary">'))
     ]
     assert f'Avis : <a href="#decisions"><strong>{label}</strong></a> (à valider)' in summary
-
-
-QUERIES_PAGE = 32  # the questions asked and their answers (2) included
 
 
 # --- pieces -------------------------------------------------------------------------------------------------------
@@ -370,7 +367,7 @@ def test_a_refused_check_keeps_what_was_typed_with_the_message_next_to_its_field
     assert response["Location"].endswith(f"#{anchor}")
 
     # The kept form is read once: the session is saved again (savepoint, update, release).
-    with django_assert_num_queries(QUERIES_PAGE + 3):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES + 3):
         page = html.unescape(client.get(response["Location"]).content.decode())
 
     assert f'id="{anchor}-comment" maxlength="500" value="{data["comment"]}"' in page
@@ -650,7 +647,7 @@ def test_page_with_pdf_previews_keeps_its_query_count(
     client.force_login(centre_manager)
     client.get(change_url(application))  # first view: the PDFs are opened once, then their page count is cached
 
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         response = client.get(change_url(application))
 
     assert sum(len(item.preview_pages) for item in response.context["piece_items"]) == 2 * count
@@ -756,7 +753,7 @@ def test_next_goes_on_from_an_application_that_just_left_the_filtered_list(
     ordered[1].save(update_fields=["dossier_status"])
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE + 1):  # the list's ids once more, this application with them
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES + 1):  # the list's ids once more, this application with them
         response = client.get(change_url(ordered[1]) + "?" + urlencode({"_changelist_filters": filters}))
 
     nav = response.context["nav"]
@@ -790,7 +787,7 @@ def test_the_two_list_navigations_have_their_own_names(client, django_assert_num
     could not tell them apart (RGAA 12.6; axe-core landmark-unique)."""
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         response = client.get(change_url(application))
 
     labels = re.findall(r'<nav class="review-nav" aria-label="([^"]+)"', response.content.decode())
@@ -871,7 +868,7 @@ def test_without_any_tag_the_manager_is_told_where_tags_are_made(
     """No tag yet (a new campaign, the demo): the dossier said only "Aucune étiquette." and offered nothing, so a
     manager who wanted to tag it did not know where to start."""
     client.force_login(centre_manager)
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         page = client.get(change_url(application), language="fr").content.decode()
     client.force_login(commission_member)
     member_page = client.get(change_url(application), language="fr").content.decode()
@@ -977,7 +974,7 @@ def test_the_letter_and_reminder_buttons_are_offered_only_where_they_can_work(
     client.force_login(centre_manager)
     client.get(change_url(application))
 
-    with django_assert_num_queries(QUERIES_PAGE):
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         before = _operation_names(client.get(change_url(application)))
     staff.record_decision(application, decision_type=decision_type(Avis.WAITING_LIST), actor=centre_manager, rank=1)
     staff.validate_decision(application.decisions.current(), actor=centre_manager)
@@ -1020,7 +1017,7 @@ def test_the_central_office_reads_the_opi_state_on_the_page(
     assert "ECAB123456" not in manager  # the OPI are the central office's
 
 
-QUERIES_PAGE_CENTRAL = QUERIES_PAGE + 1  # the OPI, read for the central office only
+QUERIES_PAGE_CENTRAL = REVIEW_PAGE_QUERIES + 1  # the OPI, read for the central office only
 
 
 def test_a_long_piece_label_is_shortened_with_an_ellipsis_in_the_history(centre_manager):

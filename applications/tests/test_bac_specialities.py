@@ -35,11 +35,8 @@ from applications.sis import CSV_COLUMNS, OPTIONAL_COLUMNS, SisBaccalaureate, ge
 from applications.tests.factories import STUDENT as SIS_STUDENT
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory, CandidateUserFactory
 from applications.tests.factories_candidature import DecisionTypeFactory, make_application
-from applications.tests.helpers import change_url
-from applications.tests.opi.helpers import admit, confirm, make_candidate
-from applications.tests.opi.test_pegase_files import DAY1, parse
-from applications.tests.test_admin_review import QUERIES_PAGE
-from applications.tests.test_pegase import configure, start_peer
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url, configure_pegase, start_pegase_peer
+from applications.tests.opi.helpers import DAY1, admit, confirm, make_candidate, parse
 from ecandidat.batches import Report
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.enums import Avis
@@ -426,9 +423,9 @@ def test_pegase_nulls_empty_strings_and_a_repeated_speciality():
 def peer(settings):
     pegase._tokens.clear()
     pegase._unreachable.clear()
-    process, url = start_peer("--page-size", "2")  # the spécialités span several pages
+    process, url = start_pegase_peer("--page-size", "2")  # the spécialités span several pages
     try:
-        configure(settings, url)
+        configure_pegase(settings, url)
         yield url
     finally:
         process.terminate()
@@ -501,7 +498,7 @@ def application(centre, commission, campaign):
 def test_staff_read_them_on_the_review_page(client, centre_manager, application, django_assert_num_queries):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE):  # the review page's count, spécialités or not
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):  # the review page's count, spécialités or not
         response = client.get(change_url(application), language="fr")
 
     page = response.content.decode()

@@ -17,7 +17,7 @@ from applications.enums import EventKind
 from applications.models import Address, Candidate
 from applications.tests.factories import AddressFactory, CandidateFactory
 from applications.tests.factories_candidature import ApplicationFactory, make_application
-from applications.tests.test_staff_dossier_edit import form_data
+from applications.tests.helpers import dossier_form_data
 from ecandidat.models import OutboundEmail
 from ecandidat.staff import scope_of
 from offers.tests.factories import CampaignFactory, FormationFactory
@@ -188,7 +188,7 @@ def test_other_staff_keep_their_links(client, centre_manager, application):
 
 def test_the_manager_corrects_and_the_applications_history_names_them(client, candidates_manager, application):
     client.force_login(candidates_manager)
-    data = form_data(client.get(_url(application.candidate)))
+    data = dossier_form_data(client.get(_url(application.candidate)))
     data["address-0-city"] = "CANET-EN-ROUSSILLON"
     data["mobile"] = "+33612345678"
 
@@ -203,7 +203,7 @@ def test_the_manager_corrects_and_the_applications_history_names_them(client, ca
 
 def test_a_change_to_a_candidate_without_application_is_in_the_dossiers_history(client, candidates_manager, newcomer):
     client.force_login(candidates_manager)
-    data = form_data(client.get(_url(newcomer)))
+    data = dossier_form_data(client.get(_url(newcomer)))
     data["address-0-city"] = "CANET-EN-ROUSSILLON"
 
     assert client.post(_url(newcomer), data).status_code == 302
@@ -219,7 +219,7 @@ def test_what_the_sis_holds_stays_the_central_offices(client, candidates_manager
     Candidate.objects.filter(pk=newcomer.pk).update(sis_locked=True, sis_student_number="11111111")
     client.force_login(candidates_manager)
     response = client.get(_url(newcomer))
-    data = form_data(response)
+    data = dossier_form_data(response)
 
     for locked in ("user", "birth_name", "sis_locked", "sis_student_number"):
         assert locked not in response.context["adminform"].form.fields, locked
@@ -236,7 +236,7 @@ def test_what_the_sis_holds_stays_the_central_offices(client, candidates_manager
 
 def test_the_reader_cannot_post(client, candidates_reader, newcomer):
     client.force_login(candidates_reader)
-    data = form_data(client.get(_url(newcomer)))
+    data = dossier_form_data(client.get(_url(newcomer)))
     data["address-0-city"] = "AILLEURS"
 
     assert client.post(_url(newcomer), data).status_code == 403

@@ -19,8 +19,7 @@ from applications.models import Application, SvaAlertLevel
 from applications.models.candidature import COMMISSION_STATUS_FLAGS
 from applications.services.questions import answer_questions
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate, make_application
-from applications.tests.helpers import change_url, operation_url
-from applications.tests.test_admin_catalogue import form_data
+from applications.tests.helpers import admin_form_data, change_url, operation_url
 from offers.models import COMMISSION_STATUS_FLAG_FIELDS, Commission, Question
 from offers.tests.factories import CommissionFactory, FormationFactory
 
@@ -251,7 +250,7 @@ def test_the_central_office_and_the_centre_managers_choose_the_statuses(
     request, client, django_assert_num_queries, commission, persona
 ):
     client.force_login(request.getfixturevalue(persona))
-    data = form_data(client.get(commission_url(commission)))
+    data = admin_form_data(client.get(commission_url(commission)))
     assert data["shown_statuses"] == list(COMMISSION_STATUS_FLAG_FIELDS)
 
     with django_assert_num_queries(15):
@@ -264,7 +263,7 @@ def test_the_central_office_and_the_centre_managers_choose_the_statuses(
 
 def test_ticking_none_is_refused_next_to_the_field(client, django_assert_num_queries, centre_manager, commission):
     client.force_login(centre_manager)
-    data = form_data(client.get(commission_url(commission)))
+    data = admin_form_data(client.get(commission_url(commission)))
     del data["shown_statuses"]
 
     with django_assert_num_queries(14):

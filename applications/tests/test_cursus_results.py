@@ -31,8 +31,7 @@ from applications.sis import (
 from applications.tests.factories import STUDENT as SIS_STUDENT
 from applications.tests.factories import InternalCursusFactory
 from applications.tests.factories_candidature import make_application
-from applications.tests.helpers import change_url
-from applications.tests.test_admin_review import QUERIES_PAGE
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -411,7 +410,7 @@ def application(centre, commission, campaign):
 def test_staff_read_the_results_on_the_review_page(client, centre_manager, application, django_assert_num_queries):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_PAGE):  # the review page's count, results or not
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):  # the review page's count, results or not
         response = client.get(change_url(application), language="fr")
 
     page = response.content.decode()

@@ -17,8 +17,7 @@ from accounts.tests.factories import StaffMembershipFactory
 from applications.enums import DossierStatus
 from applications.services import staff
 from applications.tests.factories_candidature import decide, decision_type, make_application
-from applications.tests.helpers import staff_login, staff_with_authenticator_app
-from applications.tests.test_admin_catalogue import form_data
+from applications.tests.helpers import admin_form_data, staff_login, staff_with_authenticator_app
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 from offers import demo as offers_demo
 from offers.enums import Avis
@@ -416,7 +415,7 @@ def test_the_capacity_is_set_on_the_formations_form(request, client, persona, ce
     page = client.get(url)
     assert "capacity" in page.context["adminform"].form.fields
 
-    response = client.post(url, {**form_data(page), "capacity": "24", "_save": "1"})
+    response = client.post(url, {**admin_form_data(page), "capacity": "24", "_save": "1"})
 
     assert response.status_code == 302
     formation.refresh_from_db()
@@ -427,7 +426,7 @@ def test_the_capacity_may_stay_unknown_but_not_be_negative(client, central_manag
     formation = FormationFactory(centre=centre, commission=commission, capacity=10)
     client.force_login(central_manager)
     url = reverse("admin:offers_formation_change", args=[formation.pk])
-    data = form_data(client.get(url))
+    data = admin_form_data(client.get(url))
 
     refused = client.post(url, {**data, "capacity": "-1", "_save": "1"})
     emptied = client.post(url, {**data, "capacity": "", "_save": "1"})

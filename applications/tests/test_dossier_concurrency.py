@@ -13,7 +13,7 @@ from applications.concurrency import EditConflict, version_of
 from applications.models import Address, Baccalaureate, Candidate, Internship
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, InternshipFactory
 from applications.tests.factories_candidature import make_application
-from applications.tests.test_staff_dossier_edit import form_data
+from applications.tests.helpers import dossier_form_data
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -235,7 +235,7 @@ def test_candidate_and_manager_at_once_the_candidate_is_told_who_changed_the_add
     client.force_login(centre_manager)
     admin_url = reverse("admin:applications_candidate_change", args=[candidate.pk])
     candidate_read_at = _posted(candidate_client.get(reverse("applications:address")))
-    staff_data = form_data(client.get(admin_url))
+    staff_data = dossier_form_data(client.get(admin_url))
     staff_data["address-0-city"] = "CANET-EN-ROUSSILLON"
     assert client.post(admin_url, staff_data).status_code == 302
 
@@ -258,7 +258,7 @@ def test_candidate_and_manager_at_once_the_manager_is_told_and_saves_again(
     candidate_client.force_login(candidate.user)
     client.force_login(centre_manager)
     admin_url = reverse("admin:applications_candidate_change", args=[candidate.pk])
-    staff_data = form_data(client.get(admin_url))
+    staff_data = dossier_form_data(client.get(admin_url))
     read_at = _posted(candidate_client.get(reverse("applications:address")))
     candidate_client.post(reverse("applications:address"), {**ADDRESS, "city": "ELNE", "read_at": read_at})
     staff_data["address-0-city"] = "CANET-EN-ROUSSILLON"
@@ -271,7 +271,7 @@ def test_candidate_and_manager_at_once_the_manager_is_told_and_saves_again(
     assertContains(response, "<dd>ELNE</dd>", html=True)
     assert Address.objects.get(candidate=candidate).city == "ELNE"
     assert not application.events.exists()  # nothing recorded either
-    again = form_data(response)
+    again = dossier_form_data(response)
     assert again["address-0-city"] == "CANET-EN-ROUSSILLON"  # what the manager typed, kept
     assert client.post(admin_url, again).status_code == 302
     assert Address.objects.get(candidate=candidate).city == "CANET-EN-ROUSSILLON"
@@ -283,7 +283,7 @@ def test_an_untouched_staff_save_is_no_change_for_the_candidates_open_form(clien
     admin_url = reverse("admin:applications_candidate_change", args=[candidate.pk])
     read_at = version_of(candidate)
 
-    assert client.post(admin_url, form_data(client.get(admin_url))).status_code == 302
+    assert client.post(admin_url, dossier_form_data(client.get(admin_url))).status_code == 302
 
     assert version_of(Candidate.objects.get(pk=candidate.pk)) == read_at
     assertNotContains(client.get(admin_url), 'id="dossier-conflict"')

@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from applications.models import Baccalaureate, ExternalCursus, Internship, WorkExperience
 from applications.tests.factories import BaccalaureateFactory, InternshipFactory
 from applications.tests.factories_candidature import make_application
-from applications.tests.test_staff_dossier_edit import form_data
+from applications.tests.helpers import dossier_form_data
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def test_a_manager_correcting_a_dossier_gets_the_same_bounds(client, centre_mana
     InternshipFactory(candidate=candidate, year=2024)
     url = reverse("admin:applications_candidate_change", args=[candidate.pk])
     client.force_login(centre_manager)
-    data = form_data(client.get(url))
+    data = dossier_form_data(client.get(url))
     data[f"{prefix}-year"] = year
 
     response = client.post(url, data)

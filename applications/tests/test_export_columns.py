@@ -1,7 +1,6 @@
 """Issue 12: the export with chosen columns (saved per user), XLSX and streamed CSV, constant queries per chunk;
 the statistics page in XLSX."""
 
-import csv
 import datetime
 import io
 
@@ -17,12 +16,13 @@ from applications.models import ApplicationNote, ApplicationTag, ExportColumns, 
 from applications.services import staff
 from applications.tests.factories import AddressFactory, BaccalaureateFactory
 from applications.tests.factories_candidature import decision_type, make_application
+from applications.tests.helpers import EXPORT_COLUMNS_URL, csv_rows, post_export
 from offers.enums import Avis
 from offers.models import ComplementaryForm, RefusalReason
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
-URL = "admin:applications_application_export_columns"
+URL = EXPORT_COLUMNS_URL
 
 
 @pytest.fixture
@@ -56,15 +56,6 @@ def rich(formation, campaign, centre_manager):
     )
     FormAnswer.objects.create(form=form, candidate=candidate, answers={"Pourquoi ?": "Passion"})
     return application
-
-
-def post(client, columns, fmt="csv", filters=""):
-    return client.post(reverse(URL), {"columns": columns, "fmt": fmt, "filters": filters})
-
-
-def csv_rows(response) -> list[list[str]]:
-    text = b"".join(response.streaming_content).decode("utf-8-sig")
-    return list(csv.reader(io.StringIO(text), delimiter=";"))
 
 
 @pytest.mark.parametrize(
@@ -105,7 +96,7 @@ def test_chooser_page_queries(client, centre_manager, django_assert_num_queries)
 def test_csv_with_every_column(client, centre_manager, rich):
     client.force_login(centre_manager)
 
-    response = post(client, list(export_columns.COLUMNS))
+    response = post_export(client, list(export_columns.COLUMNS))
 
     assert response.streaming
     header, row = csv_rows(response)
@@ -159,7 +150,7 @@ def test_split_address_preselection_who_decided_and_the_opi(
         "opi_passed_at",
     ]
 
-    header, row = csv_rows(post(client, keys))
+    header, row = csv_rows(post_export(client, keys))
 
     assert row == [
         "12 rue des Lilas",
@@ -181,7 +172,7 @@ def test_split_address_preselection_who_decided_and_the_opi(
 def test_choice_is_saved_and_offered_again(client, centre_manager, rich):
     client.force_login(centre_manager)
 
-    post(client, ["email", "numero"])
+    post_export(client, ["email", "numero"])
 
     assert ExportColumns.objects.get(user=centre_manager).columns == ["numero", "email"]
     page = client.get(reverse(URL))
@@ -201,10 +192,10 @@ def test_scope_and_filters(client, centre_manager, other_centre_manager, rich, o
     other = make_application(FormationFactory(centre=other_centre, code="MDROIT"), campaign=campaign)
     make_application(rich.formation, campaign=campaign, status=DossierStatus.RECEIVED)
     client.force_login(other_centre_manager)
-    assert [row[0] for row in csv_rows(post(client, ["formation_code"]))[1:]] == ["MDROIT"]
+    assert [row[0] for row in csv_rows(post_export(client, ["formation_code"]))[1:]] == ["MDROIT"]
 
     client.force_login(centre_manager)
-    rows = csv_rows(post(client, ["numero"], filters="dossier_status__exact=CO"))[1:]
+    rows = csv_rows(post_export(client, ["numero"], filters="dossier_status__exact=CO"))[1:]
 
     assert rows == [[rich.candidate.user.username]]
     assert other.pk
@@ -213,7 +204,7 @@ def test_scope_and_filters(client, centre_manager, other_centre_manager, rich, o
 def test_xlsx(client, centre_manager, rich):
     client.force_login(centre_manager)
 
-    response = post(client, ["numero", "decision_validated", "formation"], fmt="xlsx", filters="")
+    response = post_export(client, ["numero", "decision_validated", "formation"], fmt="xlsx", filters="")
 
     workbook = load_workbook(io.BytesIO(b"".join(response.streaming_content)))
     sheet = workbook.active
@@ -232,7 +223,9 @@ def test_xlsx_dates_read_the_french_way_and_a_telephone_as_typed(client, centre_
     candidate.save()
     client.force_login(centre_manager)
 
-    response = post(client, ["birth_name", "birth_date", "mobile", "decision_validated"], fmt="xlsx", filters="")
+    response = post_export(
+        client, ["birth_name", "birth_date", "mobile", "decision_validated"], fmt="xlsx", filters=""
+    )
 
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     birth_name, birth_date, mobile, validated = sheet[2]
@@ -256,7 +249,7 @@ def test_queries_constant_per_chunk(
     chunks = -(-count // 5)
 
     with django_assert_num_queries(23 + 7 * chunks):  # per chunk: the question answers (1) included
-        response = post(client, list(export_columns.COLUMNS))
+        response = post_export(client, list(export_columns.COLUMNS))
         rows = csv_rows(response)
 
     assert len(rows) == count + 1

@@ -19,8 +19,7 @@ from applications.models import ExternalCursus, ReferenceCommune, ReferenceOther
 from applications.models.reference import forget_reference_lists
 from applications.tests.factories import ExternalCursusFactory
 from applications.tests.factories_candidature import make_application
-from applications.tests.helpers import change_url
-from applications.tests.test_admin_review import QUERIES_PAGE
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -344,7 +343,7 @@ def test_staff_review_page_queries_do_not_grow_with_the_rows(client, centre_mana
         response = client.get(change_url(application))
 
     assert response.status_code == 200
-    assert len(queries) == QUERIES_PAGE  # as without the new fields: no query per row
+    assert len(queries) == REVIEW_PAGE_QUERIES  # as without the new fields: no query per row
     assertContains(response, "Hérault (34)", count=rows - 1)
 
 

@@ -12,7 +12,7 @@ from applications.models import DecisionLetter
 from applications.services import candidature as withdrawal
 from applications.services import staff
 from applications.tests.factories_candidature import decision_type
-from applications.tests.test_letters import released
+from applications.tests.helpers import released
 from offers.enums import Avis
 from offers.models import DecisionLetterTemplate, RefusalReason
 from offers.tests.factories import FormationFactory

@@ -17,6 +17,7 @@ from applications.services import candidature as candidature_services
 from applications.services import staff
 from applications.services.release import preview_release
 from applications.tests.factories_candidature import decision_type, make_application
+from applications.tests.helpers import released
 from applications.workflow import Role
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
@@ -55,16 +56,6 @@ def refusal_text(centre):
     return DecisionLetterTemplate.objects.create(
         kind=DecisionLetterTemplate.Kind.REFUSAL, centre=centre, title="Lettre de refus", body="Motif : ${reason}"
     )
-
-
-def released(formation, campaign, actor, avis=Avis.FAVOURABLE, **candidate):
-    application = make_application(formation, campaign=campaign, **candidate)
-    extra = {}
-    if avis == Avis.UNFAVOURABLE:
-        extra["refusal_reason"] = RefusalReason.objects.get_or_create(code="CAP", label="Capacité atteinte")[0]
-    decision = staff.record_decision(application, decision_type=decision_type(avis), actor=actor, **extra)
-    staff.validate_decision(decision, actor=actor)
-    return application
 
 
 def pdf_text(letter) -> tuple[str, PdfReader]:

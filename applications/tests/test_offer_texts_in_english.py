@@ -25,7 +25,7 @@ from applications.tests.factories_candidature import (
     decide,
     decision_type,
 )
-from applications.tests.test_admin_catalogue import form_data
+from applications.tests.helpers import admin_form_data
 from ecandidat.models import MailTemplate, OutboundEmail
 from ecandidat.staff_text import StaffText
 from offers import demo as offers_demo
@@ -331,8 +331,8 @@ def test_a_centre_manager_gives_their_formation_and_commission_english_texts(
             assertContains(page, f'name="{name}"')
         assertContains(page, "empty: the French text is shown.")
 
-    saved = client.post(formation_url, {**form_data(formation_page), "title_en": "MASTER 1 - SOLAR ENERGY"})
-    emptied = client.post(commission_url, {**form_data(commission_page), "return_comment_en": ""})
+    saved = client.post(formation_url, {**admin_form_data(formation_page), "title_en": "MASTER 1 - SOLAR ENERGY"})
+    emptied = client.post(commission_url, {**admin_form_data(commission_page), "return_comment_en": ""})
 
     assert saved.status_code == 302
     assert emptied.status_code == 302

@@ -7,8 +7,6 @@ import json
 import os
 import runpy
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,36 +25,14 @@ from applications.pegase import PegaseBackend, PegaseClient
 from applications.services.reference import refresh_reference_data
 from applications.sis import ReferenceKind, SisCursusLine, StudentRecordsUnavailable, get_backend
 from applications.tests.factories import CandidateFactory, CandidateUserFactory
+from applications.tests.helpers import configure_pegase, pegase_peer_stats, start_pegase_peer
 from applications.tests.opi.helpers import make_candidate
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
 pytestmark = pytest.mark.django_db
 
-SERVER = Path(__file__).resolve().parents[2] / "devtools" / "pegase" / "server.py"
 SETTINGS = Path(__file__).resolve().parents[2] / "ecandidat" / "settings"
-
-
-def start_peer(*args: str):
-    process = subprocess.Popen(  # noqa: S603 (our own script)
-        [sys.executable, str(SERVER), "--port", "0", "--user", "u", "--password", "p", *args],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = process.stdout.readline()
-    assert line.startswith("LISTENING"), line
-    return process, f"http://127.0.0.1:{line.split()[1]}"
-
-
-def configure(settings, url: str) -> None:
-    settings.STUDENT_RECORDS_BACKEND = "pegase"
-    settings.PEGASE_AUTH_URL = f"{url}/cas/v1/tickets"
-    settings.PEGASE_USERNAME, settings.PEGASE_PASSWORD = "u", "p"
-    settings.PEGASE_ETABLISSEMENT = "ETAB00"
-    settings.PEGASE_REF_URL = f"{url}/api/v1/ref/"
-    settings.PEGASE_IDT_URL = f"{url}/api/idt/v1/"
-    settings.PEGASE_INS_URL = f"{url}/api/ins/ext/v2/"
-    settings.PEGASE_TIMEOUT = 5
 
 
 @pytest.fixture
@@ -68,9 +44,9 @@ def peer_args():
 def peer(settings, peer_args):
     pegase._tokens.clear()  # the token cache is per process: each test starts without one
     pegase._unreachable.clear()
-    process, url = start_peer(*peer_args)
+    process, url = start_pegase_peer(*peer_args)
     try:
-        configure(settings, url)
+        configure_pegase(settings, url)
         yield url
     finally:
         process.terminate()
@@ -84,10 +60,6 @@ def refreshed(peer):
     refresh_reference_data(backend=get_backend(), report=report)
     assert report.errors == []
     return report
-
-
-def stats(url: str) -> dict:
-    return requests.get(f"{url}/_peer/stats", timeout=5).json()
 
 
 def free_port() -> int:
@@ -223,7 +195,7 @@ def test_dry_run_reads_and_writes_nothing(peer):
 
 
 def test_refresh_with_pegase_down_keeps_every_table(settings, db):
-    configure(settings, f"http://127.0.0.1:{free_port()}")
+    configure_pegase(settings, f"http://127.0.0.1:{free_port()}")
     ReferenceCountry.objects.create(code="100", label="FRANCE", iso_code="FR")
 
     call_command("refresh_reference_data", stdout=io.StringIO(), stderr=io.StringIO())
@@ -321,7 +293,7 @@ def test_login_of_an_ent_student_opens_the_dossier_from_pegase(client, campaign,
 
 
 def test_login_while_pegase_is_down_lets_the_candidate_fill_the_dossier(client, campaign, settings):
-    configure(settings, f"http://127.0.0.1:{free_port()}")
+    configure_pegase(settings, f"http://127.0.0.1:{free_port()}")
     user = CandidateUserFactory(campaign=campaign, student_number="21900002")
 
     response = client.post(
@@ -337,7 +309,7 @@ def test_login_while_pegase_is_down_lets_the_candidate_fill_the_dossier(client, 
 
 
 def test_an_unreachable_pegase_is_not_asked_again_for_a_while(settings, db):
-    configure(settings, f"http://127.0.0.1:{free_port()}")
+    configure_pegase(settings, f"http://127.0.0.1:{free_port()}")
     backend = get_backend()
 
     with pytest.raises(StudentRecordsUnavailable, match="ConnectionError"):
@@ -349,7 +321,7 @@ def test_an_unreachable_pegase_is_not_asked_again_for_a_while(settings, db):
 def test_sync_sis_stops_at_the_first_outage_and_changes_nothing(campaign, settings):
     for number in ("21900001", "21900002"):
         CandidateFactory(user__campaign=campaign, user__student_number=number)
-    configure(settings, f"http://127.0.0.1:{free_port()}")
+    configure_pegase(settings, f"http://127.0.0.1:{free_port()}")
 
     call_command("sync_sis", stdout=io.StringIO(), stderr=io.StringIO())
 
@@ -373,7 +345,7 @@ def test_the_token_is_fetched_once_and_reused(peer):
     backend.find_by_student_number("21900002")
     backend.find_by_student_number("21900001")
 
-    assert stats(peer)["tokens_issued"] == 1
+    assert pegase_peer_stats(peer)["tokens_issued"] == 1
 
 
 @pytest.mark.integration
@@ -385,7 +357,7 @@ def test_an_expired_token_is_renewed_once(peer):
     student = backend.find_by_student_number("21900002")
 
     assert student.birth_name == "BERNARD"
-    assert stats(peer)["tokens_issued"] == 2
+    assert pegase_peer_stats(peer)["tokens_issued"] == 2
 
 
 @pytest.mark.integration

@@ -16,7 +16,7 @@ from applications.models import Candidate, InternalCursus
 from applications.services.reference import refresh_reference_data
 from applications.sis import SisCursusLine, get_backend
 from applications.tests.factories import CandidateFactory, CandidateUserFactory
-from applications.tests.test_pegase import configure, start_peer, stats
+from applications.tests.helpers import configure_pegase, pegase_peer_stats, start_pegase_peer
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
@@ -29,9 +29,9 @@ COC = "/api/coc/publication/v2/"
 def peer(settings):
     pegase._tokens.clear()
     pegase._unreachable.clear()
-    process, url = start_peer()
+    process, url = start_pegase_peer()
     try:
-        configure(settings, url)
+        configure_pegase(settings, url)
         settings.PEGASE_COC_URL = url + COC
         yield url
     finally:
@@ -92,7 +92,7 @@ def test_the_cursus_comes_with_its_results(refreshed):
 
     assert student.cursus == ESTELLE
     # One results call per enrolment: Pégase has no call for all of a learner's results.
-    assert stats(refreshed)["calls_by_api"]["coc"] == 3
+    assert pegase_peer_stats(refreshed)["calls_by_api"]["coc"] == 3
 
 
 def test_without_pegase_coc_url_the_results_are_not_read(refreshed, settings):
@@ -101,7 +101,7 @@ def test_without_pegase_coc_url_the_results_are_not_read(refreshed, settings):
     student = get_backend().find_by_student_number("21900001")
 
     assert student.cursus == ESTELLE_ENROLMENTS
-    assert "coc" not in stats(refreshed)["calls_by_api"]
+    assert "coc" not in pegase_peer_stats(refreshed)["calls_by_api"]
 
 
 def test_the_login_of_an_ent_student_imports_the_results_and_shows_them_in_french(client, campaign, refreshed):

@@ -17,8 +17,7 @@ from applications.models import Application, ReferenceFeeExemption, ReferenceReg
 from applications.services import staff
 from applications.services.registration import KEEP, set_regime_and_fees
 from applications.tests.factories_candidature import decision_type, make_application
-from applications.tests.helpers import change_url, operation_url
-from applications.tests.test_export_columns import csv_rows, post
+from applications.tests.helpers import change_url, csv_rows, operation_url, post_export
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 from ecandidat.parameters import set_parameters
@@ -411,7 +410,7 @@ def test_the_export_columns(client, centre_manager, application):
     keys = ["numero", "regime", "regime_code", "fee_exemption", "fee_exemption_code", "fee_exemption_comment"]
     client.force_login(centre_manager)
 
-    header, row = csv_rows(post(client, [*keys, "fee_amount"]))
+    header, row = csv_rows(post_export(client, [*keys, "fee_amount"]))
 
     assert dict(zip(header, row, strict=True)) == {
         "Dossier number": application.candidate.user.username,
@@ -429,7 +428,7 @@ def test_the_xlsx_export_keeps_the_amount_a_number(client, centre_manager, appli
     set_regime_and_fees(application, actor=centre_manager, fee_amount=Decimal("170.5"))
     client.force_login(centre_manager)
 
-    response = post(client, ["numero", "fee_amount", "regime"], fmt="xlsx")
+    response = post_export(client, ["numero", "fee_amount", "regime"], fmt="xlsx")
 
     sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
     # In the chooser's order: the régime, then the amount.
@@ -451,7 +450,7 @@ def test_the_chooser_offers_the_regime_and_fees_only_when_in_use(
         response = client.get(chooser)
     assertNotContains(response, 'value="fee_amount"')
     # A choice saved while it was in use is left out, not an error.
-    header, _row = csv_rows(post(client, ["numero", "regime", "fee_amount"]))
+    header, _row = csv_rows(post_export(client, ["numero", "regime", "fee_amount"]))
     assert header == ["Dossier number"]
     only_hidden = client.post(chooser, {"columns": ["fee_amount"], "fmt": "csv", "filters": ""})
     assert only_hidden.status_code == 200

@@ -2,7 +2,6 @@
 setting CENTRE_MANAGERS_EDIT_DOSSIERS): personal details, address, cursus… in the back office, never the account nor
 what comes from the student records system; every change in the history of the candidate's applications."""
 
-import datetime
 import re
 from html.parser import HTMLParser
 
@@ -13,6 +12,7 @@ from applications.enums import EventKind
 from applications.models import Address, Internship
 from applications.tests.factories import AddressFactory, BaccalaureateFactory
 from applications.tests.factories_candidature import ApplicationFactory, make_application
+from applications.tests.helpers import dossier_form_data
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,38 +27,6 @@ def application(centre, commission, campaign):
 
 def _url(application):
     return reverse("admin:applications_candidate_change", args=[application.candidate.pk])
-
-
-def _value(value):
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "on" if value else None
-    if isinstance(value, (datetime.date, datetime.datetime)):
-        return value.isoformat()
-    if isinstance(value, list):
-        return [str(item) for item in value]
-    return str(getattr(value, "pk", value))
-
-
-def form_data(response) -> dict:
-    """The change page's values (the dossier and every inline), as the browser would post them back."""
-    data: dict = {}
-
-    def put(form):
-        for name in form.fields:
-            value = _value(form[name].value())
-            if value is not None:
-                data[form.add_prefix(name)] = value
-
-    put(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        for name in formset.management_form.fields:
-            data[formset.management_form.add_prefix(name)] = _value(formset.management_form[name].value())
-        for form in formset.forms:
-            put(form)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 @pytest.mark.parametrize(
@@ -87,7 +55,7 @@ def test_a_manager_corrects_the_address_and_the_history_says_who_and_what(
     client, centre_manager, application, django_capture_on_commit_callbacks
 ):
     client.force_login(centre_manager)
-    data = form_data(client.get(_url(application)))
+    data = dossier_form_data(client.get(_url(application)))
     data["address-0-city"] = "CANET-EN-ROUSSILLON"
     data["address-0-postal_code"] = "66140"
 
@@ -102,7 +70,7 @@ def test_a_manager_corrects_the_address_and_the_history_says_who_and_what(
 
 def test_a_manager_adds_an_internship(client, centre_manager, application):
     client.force_login(centre_manager)
-    data = form_data(client.get(_url(application)))
+    data = dossier_form_data(client.get(_url(application)))
     data.update(
         {
             "internships-TOTAL_FORMS": "1",
@@ -135,7 +103,7 @@ def test_a_manager_chooses_the_specialities_by_name(client, centre_manager, appl
     # The empty choice is worded as Django's other lists on the page, not "---------" (read as nine dashes).
     assert '<option value="">- Select an option -</option>' in html
     assert "---------" not in html
-    data = form_data(response)
+    data = dossier_form_data(response)
     data.update({"baccalaureate-0-speciality_1": "MATHS", "baccalaureate-0-speciality_2": "PC"})
 
     response = client.post(_url(application), data)
@@ -156,7 +124,7 @@ def test_the_account_and_the_sis_identity_stay_out_of_a_managers_reach(client, c
     candidate.save(update_fields=["sis_locked"])
     client.force_login(centre_manager)
     response = client.get(_url(application))
-    data = form_data(response)
+    data = dossier_form_data(response)
 
     form_fields = response.context["adminform"].form.fields
     for locked in ("user", "birth_name", "sis_locked", "sis_student_number"):
@@ -175,7 +143,7 @@ def test_the_account_and_the_sis_identity_stay_out_of_a_managers_reach(client, c
 def test_a_manager_cannot_unlock_a_dossier_that_is_not_locked_either(client, centre_manager, application):
     """Even on a dossier typed by the candidate, the SIS link (lock box, student number) is the central office's."""
     client.force_login(centre_manager)
-    data = form_data(client.get(_url(application)))
+    data = dossier_form_data(client.get(_url(application)))
     data.update(sis_locked="on", sis_student_number="12345678")
 
     assert client.post(_url(application), data).status_code == 302
@@ -186,7 +154,7 @@ def test_a_manager_cannot_unlock_a_dossier_that_is_not_locked_either(client, cen
 @pytest.mark.parametrize("persona", ["commission_member", "read_only"], indirect=True)
 def test_readers_cannot_post(client, persona, application):
     client.force_login(persona)
-    data = form_data(client.get(_url(application)))
+    data = dossier_form_data(client.get(_url(application)))
     data["address-0-city"] = "AILLEURS"
 
     assert client.post(_url(application), data).status_code == 403
@@ -197,7 +165,7 @@ def test_off_managers_only_read(client, settings, centre_manager, application):
     settings.CENTRE_MANAGERS_EDIT_DOSSIERS = False
     client.force_login(centre_manager)
     response = client.get(_url(application))
-    data = form_data(response)
+    data = dossier_form_data(response)
     data["address-0-city"] = "AILLEURS"
 
     assert response.context["has_change_permission"] is False

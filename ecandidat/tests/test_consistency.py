@@ -101,3 +101,24 @@ def test_the_french_catalogue_has_no_fuzzy_or_missing_translation():
     fuzzy = [lines for lines in entries if any(line.startswith("#,") and "fuzzy" in line for line in lines)]
     empty = [lines for lines in entries if _translation_is_empty(lines)]
     assert [next(line for line in lines if line.startswith("msgid")) for lines in fuzzy + empty] == []
+
+
+def test_no_test_module_imports_another():
+    """Shared test code lives in helpers, factories and fixtures (README, "Tests"): a test module that imports another
+    breaks when that one is edited for its own reasons, and an imported test function is collected and run twice."""
+    import ast
+    from pathlib import Path
+
+    root = Path(settings.BASE_DIR)
+    offenders = []
+    for app in sorted(PROJECT_APPS):
+        for path in sorted((root / app).rglob("test_*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = []
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                if any(name.rsplit(".", 1)[-1].startswith("test_") for name in names):
+                    offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert offenders == []

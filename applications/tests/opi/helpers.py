@@ -1,11 +1,13 @@
-"""Builders of the OPI tests: a candidate with every field the files read, admitted through the real staff services,
-who confirms through the candidate's service."""
+"""Builders and readers of the OPI tests: a candidate with every field the files read, admitted through the real staff
+services, who confirms through the candidate's service; the Pégase files parsed back into rows."""
+
+import datetime
 
 from django.utils import timezone
 
 from applications.enums import EventKind
 from applications.history import record_event
-from applications.models import Application
+from applications.models import Application, OpiExport
 from applications.services import candidature, staff
 from applications.signals import confirmation_withdrawn
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
@@ -68,3 +70,21 @@ def withdraw_after_confirmation(application, *, actor) -> None:
     Application.objects.filter(pk=application.pk).update(accepted=False, answered_at=timezone.now())
     record_event(application, kind=EventKind.WITHDRAWN, actor=actor)
     confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
+
+
+# --- the Pégase OPI files ------------------------------------------------------------------------------------------
+
+DAY1 = datetime.datetime(2026, 7, 6, 21, 0, tzinfo=datetime.UTC)  # 23:00 in Paris
+
+
+def parse(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """One OPI file: its header and its rows as dicts (it ends with a line end, as Pégase requires)."""
+    lines = text.split("\n")
+    assert lines[-1] == "", "the file ends with a line end"
+    header = lines[0].split(";")
+    return header, [dict(zip(header, line.split(";"), strict=True)) for line in lines[1:-1]]
+
+
+def files_of(export: OpiExport) -> dict[str, tuple[list[str], list[dict[str, str]]]]:
+    """The files of one OPI export, by kind (the name's first word), each parsed."""
+    return {name.split("-")[0]: parse(text) for name, text in export.files.items()}

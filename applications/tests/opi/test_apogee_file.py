@@ -11,8 +11,7 @@ from applications.opi.apogee import COLUMNS, fee_amount_text
 from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
 from applications.opi.services import transfer_opis
 from applications.services.registration import set_regime_and_fees
-from applications.tests.opi.helpers import admit, confirm, withdraw_after_confirmation
-from applications.tests.opi.test_pegase_files import DAY1, parse
+from applications.tests.opi.helpers import DAY1, admit, confirm, parse, withdraw_after_confirmation
 from ecandidat.batches import Report
 
 

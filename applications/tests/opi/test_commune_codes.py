@@ -7,8 +7,7 @@ from applications.models import ReferenceCommune
 from applications.opi.communes import CommuneCodes
 from applications.opi.services import transfer_opis
 from applications.opi.transfer import OpiCandidate
-from applications.tests.opi.helpers import admit, confirm, make_candidate
-from applications.tests.opi.test_pegase_files import files_of, parse
+from applications.tests.opi.helpers import admit, confirm, files_of, make_candidate, parse
 from ecandidat.batches import Report
 
 

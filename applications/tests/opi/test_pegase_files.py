@@ -13,26 +13,20 @@ from applications.enums import OpiState
 from applications.models import Opi, OpiExport
 from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
 from applications.opi.services import export_zip, transfer_opis
-from applications.tests.opi.helpers import admit, confirm, make_candidate, withdraw_after_confirmation
+from applications.tests.opi.helpers import (
+    DAY1,
+    admit,
+    confirm,
+    files_of,
+    make_candidate,
+    withdraw_after_confirmation,
+)
 from ecandidat.batches import Report
 from offers.tests.factories import FormationFactory
-
-DAY1 = datetime.datetime(2026, 7, 6, 21, 0, tzinfo=datetime.UTC)  # 23:00 in Paris
-
-
-def parse(text: str) -> tuple[list[str], list[dict[str, str]]]:
-    lines = text.split("\n")
-    assert lines[-1] == "", "the file ends with a line end"
-    header = lines[0].split(";")
-    return header, [dict(zip(header, line.split(";"), strict=True)) for line in lines[1:-1]]
 
 
 def run(day=None) -> OpiExport | None:
     return transfer_opis(Report(), today=day)
-
-
-def files_of(export: OpiExport) -> dict[str, tuple[list[str], list[dict[str, str]]]]:
-    return {name.split("-")[0]: parse(text) for name, text in export.files.items()}
 
 
 @pytest.fixture
