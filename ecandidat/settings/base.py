@@ -593,8 +593,15 @@ if OPI_BACKEND not in {"pegase", "apogee", "none"}:
     raise ImproperlyConfigured(f"OPI_BACKEND must be pegase, apogee or none, not {OPI_BACKEND!r}.")
 # OPI code = this prefix + numéro de dossier (eCandidat OPI_PREFIXE: at most 2 characters, Apogée's code is 10).
 OPI_PREFIX = env_str("OPI_PREFIX", "EC").strip().upper()
-if len(OPI_PREFIX) > 2 or (OPI_PREFIX and not OPI_PREFIX.isalnum()):
-    raise ImproperlyConfigured(f"OPI_PREFIX must be at most 2 letters or digits, not {OPI_PREFIX!r}.")
+if not re.fullmatch(r"[0-9A-Z]{0,2}", OPI_PREFIX):
+    raise ImproperlyConfigured(f"OPI_PREFIX must be at most 2 letters A-Z or digits, not {OPI_PREFIX!r}.")
+# The first characters of every new numéro de dossier (eCandidat CANDIDAT_PREFIXE_NUM_DOSS): the number stays 8
+# characters long, so the OPI code stays 10; numbers already issued keep theirs.
+DOSSIER_NUMBER_PREFIX = env_str("DOSSIER_NUMBER_PREFIX", "").strip().upper()
+if not re.fullmatch(r"[0-9A-Z]{0,2}", DOSSIER_NUMBER_PREFIX):
+    raise ImproperlyConfigured(
+        f"DOSSIER_NUMBER_PREFIX must be at most 2 letters A-Z or digits, not {DOSSIER_NUMBER_PREFIX!r}."
+    )
 # At most this many candidates per nightly run (eCandidat OPI_NB_BATCH_MAX; 0 = no cap); the rest wait a night.
 OPI_BATCH_MAX = env_int("OPI_BATCH_MAX", 0, minimum=0)
 # Optional folder where the batch also writes the day's files (eCandidat pegase.opi.path), for an import job that

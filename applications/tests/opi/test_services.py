@@ -1,12 +1,15 @@
 """OPI records (applications.opi.services): creation on confirmation, withdrawal, re-queue and cancel, with history."""
 
+import re
+
 from django.utils import translation
 
+from accounts.services import issue_numero_dossier
 from applications.enums import EventKind, OpiState
 from applications.models import Opi
 from applications.opi.services import cancel_opis, opi_counts, requeue_opis
 from applications.services import staff
-from applications.tests.opi.helpers import admit, confirm, withdraw_after_confirmation
+from applications.tests.opi.helpers import admit, confirm, make_candidate, withdraw_after_confirmation
 
 
 def opi_events(application):
@@ -30,6 +33,21 @@ def test_the_prefix_is_configurable(settings, opi_candidate, formation, centre_m
     confirm(application)
 
     assert application.opi.code == "UPAB123456"
+
+
+def test_a_prefixed_dossier_number_still_makes_a_ten_character_code(
+    settings, campaign, formation, centre_manager, opi_type
+):
+    settings.DOSSIER_NUMBER_PREFIX, settings.OPI_PREFIX = "UP", "EC"
+    numero = issue_numero_dossier()  # as at sign-up
+    application = admit(
+        make_candidate(campaign, username=numero), formation, manager=centre_manager, decision_type=opi_type
+    )
+
+    confirm(application)
+
+    assert application.opi.code == f"EC{numero}"
+    assert re.fullmatch(r"ECUP[A-Z0-9]{6}", application.opi.code)
 
 
 def test_a_decision_type_without_opi_transfer_creates_none(opi_candidate, formation, centre_manager, plain_favourable):
