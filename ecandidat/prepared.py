@@ -167,6 +167,24 @@ class _Compiled:
                 return False
         return True
 
+    def converters(self, compiler: Any) -> Callable[[list[Any]], dict[int, Any]]:
+        """Django's ``get_converters`` for this statement, remembered on the connection: which column needs which
+        conversion (a UUID from text on SQLite, a decimal's quantize, a JSON decode...) depends only on the columns,
+        which are this statement's own expressions at every call, and on the connection's backend. Django works it
+        out again at each query, from each column's field: 0.07 of the 0.29 ms CPU of the recap's application query
+        (four tables), 0.035 of the candidatures list's 0.21 ms (issue 14).
+        """
+        remembered = compiler.connection.__dict__.setdefault("ecandidat_converters", {})
+
+        def get_converters(expressions: list[Any]) -> dict[int, Any]:
+            key = (self.statement, *map(id, expressions))  # the template's expressions: alive, never reused
+            found = remembered.get(key)
+            if found is None:
+                found = remembered[key] = type(compiler).get_converters(compiler, expressions)
+            return found
+
+        return get_converters
+
     def bind(self, alias: str, values: dict[str, Any]) -> list[Any]:
         """The statement's parameters with ``values`` in their slots; ``NoRow`` when an integer compared for
         equality lies outside its column's range (a forged id in a URL): no row can match, and PostgreSQL would
@@ -224,6 +242,7 @@ class _BoundQuery:
         compiler.connection = connections[self._alias]  # this thread's connection, not the first caller's
         sql, params = self._compiled.sql_for(self._alias), self._params
         compiler.as_sql = lambda *args, **kwargs: (sql, params)
+        compiler.get_converters = self._compiled.converters(compiler)
         return compiler
 
     def __getattr__(self, name: str) -> Any:  # what the iterables read besides the compiler (values_select, ...)

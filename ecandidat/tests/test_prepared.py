@@ -7,7 +7,7 @@ from unittest import mock
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import DataError, connection, transaction
+from django.db import DataError, connection, connections, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.db.models.sql.compiler import SQLCompiler
 from django.db.transaction import TransactionManagementError
@@ -90,6 +90,23 @@ def test_the_sql_is_compiled_once_per_database(mails):
         assert len(query.all(to="bob@example.org")) == 1
         assert len(query.all(to="nobody@example.org")) == 0
     assert as_sql.call_count == 1
+
+
+def test_the_columns_conversions_are_worked_out_once_per_connection(mails):
+    resent, plain = mails["resent"], mails["plain"]
+    connections["default"].__dict__.pop("ecandidat_converters", None)  # as a new connection: nothing remembered
+    with mock.patch.object(
+        SQLCompiler, "get_converters", autospec=True, side_effect=SQLCompiler.get_converters
+    ) as spy:
+        first = BY_PUBLIC_ID.first(public_id=resent.public_id)
+        second = BY_PUBLIC_ID.first(public_id=plain.public_id)
+        assert CODES_OF.all(to="ana@example.org") == CODES_OF.all(to="ana@example.org")
+
+    assert spy.call_count == 2  # once per statement
+    # Converted as the ORM converts them (a UUID from SQLite's text, an aware datetime).
+    assert (first.public_id, second.public_id) == (resent.public_id, plain.public_id)
+    assert isinstance(first.public_id, uuid.UUID)
+    assert first.resent_at == OutboundEmail.objects.get(pk=resent.pk).resent_at
 
 
 def test_values_are_named_exactly(mails):
