@@ -35,6 +35,7 @@ from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES, deletion_blockers
 from offers.models import (
     COMMISSION_STATUS_FLAG_FIELDS,
+    FORMATION_DEFAULTS,
     Campaign,
     Centre,
     Commission,
@@ -48,7 +49,7 @@ from offers.models import (
     Question,
     RefusalReason,
 )
-from offers.services import CALENDAR_FIELDS, set_formation_dates, set_formation_links
+from offers.services import CALENDAR_FIELDS, new_formation_initial, set_formation_dates, set_formation_links
 
 
 @admin.register(Campaign)
@@ -58,8 +59,15 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["code", "label"]
 
 
+CENTRE_DEFAULT_FIELDS = tuple(f"default_{name}" for name in FORMATION_DEFAULTS)
+
+
 @admin.register(Centre)
 class CentreAdmin(InStaffScope, admin.ModelAdmin):
+    """Centres: the central office's (Django permissions). A manager of a whole centre also opens their centres'
+    pages, to set the default values of their new formations (eCandidat's "paramètres par défaut" of a centre); the
+    rest of the page is read-only for them, and another centre is not found."""
+
     list_display = ["code", "label", "email", "max_wishes", "in_service"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
@@ -67,7 +75,57 @@ class CentreAdmin(InStaffScope, admin.ModelAdmin):
         (None, {"fields": ["code", "label", "in_service"]}),
         (_("Contact"), {"fields": ["address", "email", "phone", "candidate_mail_copy"]}),
         (_("Rules"), {"fields": ["max_wishes", "registration_instructions", "registration_instructions_en"]}),
+        (
+            _("Default values of the formations"),
+            {
+                "fields": CENTRE_DEFAULT_FIELDS,
+                "description": _(
+                    "Proposed in the form of each new formation of the centre, where they can be changed; changing "
+                    "them here changes no existing formation (their dates are changed from the formations list)."
+                ),
+            },
+        ),
     ]
+
+    def _by_django_permission(self, request, name: str = "view", obj=None) -> bool:
+        return getattr(super(), f"has_{name}_permission")(request, obj)
+
+    def _manages(self, request, obj=None) -> bool:
+        managed = scope_of(request.user).managed_centres
+        return bool(managed) and (obj is None or obj.pk in managed)
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or self._manages(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._by_django_permission(request, "view", obj) or self._manages(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._by_django_permission(request, "change", obj) or self._manages(request, obj)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self._by_django_permission(request):
+            return queryset
+        return queryset.filter(pk__in=sorted(scope_of(request.user).managed_centres))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and self._manages(request) and not self._by_django_permission(request):
+            raise Http404  # another centre, for a centre's manager: not found, rather than the admin's redirect
+        return obj
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._by_django_permission(request, "change", obj):
+            return super().get_readonly_fields(request, obj)
+        return [
+            name for fieldset in self.fieldsets for name in fieldset[1]["fields"] if name not in CENTRE_DEFAULT_FIELDS
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # « Ajouter une formation avec ces valeurs »: the new formation's form, pre-filled with this centre's defaults
+        context["add_formation_url"] = reverse("admin:offers_formation_add") + f"?centre={obj.pk}" if obj else ""
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(DiplomaType)
@@ -797,6 +855,44 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
             },
         ),
     ]
+
+    # --- a new formation's form, pre-filled with its centre's defaults (offers.services.new_formation_initial) ---
+
+    def _prefill_centres(self, request) -> list[Centre]:
+        """The centres whose defaults may pre-fill a new formation: those the form's centre field offers the user,
+        in service. One query, kept for the request (the initial data and the page both read it)."""
+        cached = getattr(request, "_formation_prefill_centres", None)
+        if cached is None:
+            centres = Centre.objects.filter(in_service=True)
+            if not self._unrestricted(request):
+                scope = scope_of(request.user)
+                centres = centres.filter(pk__in=sorted(scope.managed_centres | scope.partly_managed_centres))
+            cached = request._formation_prefill_centres = list(centres)
+        return cached
+
+    def _prefill_centre(self, request) -> Centre | None:
+        """The centre named by the add page's ``?centre=`` when the user may choose it, else the user's only
+        centre; a centre outside the user's scope, or a value that is not an id, pre-fills nothing."""
+        centres = self._prefill_centres(request)
+        raw = request.GET.get("centre", "")
+        if raw:
+            return next((centre for centre in centres if str(centre.pk) == raw), None)
+        if len(centres) == 1 and not self._unrestricted(request):
+            return centres[0]
+        return None
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        centre = self._prefill_centre(request)
+        if centre is None:
+            return initial
+        return {**new_formation_initial(centre), **{k: v for k, v in initial.items() if k != "centre"}}
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        prefill = add and request.method == "GET"
+        context["prefill_centres"] = self._prefill_centres(request) if prefill else []
+        context["prefill_centre"] = self._prefill_centre(request) if prefill else None
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

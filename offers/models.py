@@ -151,6 +151,50 @@ class Centre(models.Model):
         help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
     )
     in_service = models.BooleanField(_("in service"), default=True)
+    # eCandidat's "paramètres par défaut" of a centre (ecandidat-features §2.8): proposed in the form of each new
+    # formation of the centre (``offers.services.new_formation_initial``), never copied afterwards. Same names as
+    # the formation's fields, prefixed with ``default_`` (``FORMATION_DEFAULTS``); all optional.
+    default_mode = models.CharField(
+        _("application mode"), max_length=1, choices=ApplicationMode, default=ApplicationMode.ONLINE
+    )
+    default_opens_on = models.DateField(_("applications open on"), null=True, blank=True)
+    default_closes_on = models.DateField(_("applications close on"), null=True, blank=True)
+    default_preanalysis_on = models.DateField(_("pre-analysis date"), null=True, blank=True)
+    default_return_deadline = models.DateField(_("return deadline"), null=True, blank=True)
+    default_jury_on = models.DateField(_("jury date"), null=True, blank=True)
+    default_publication_on = models.DateField(_("publication date"), null=True, blank=True)
+    default_confirmation_date = models.DateField(_("confirmation date"), null=True, blank=True)
+    default_confirmation_delay_days = models.PositiveSmallIntegerField(
+        _("confirmation delay (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
+    )
+    default_favourable_decision_type = models.ForeignKey(
+        "offers.DecisionType",
+        verbose_name=_("default favourable decision"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"avis": Avis.FAVOURABLE},
+    )
+    default_auto_waiting_list = models.BooleanField(_("automatic waiting-list management"), default=False)
+    default_waiting_list_decision_type = models.ForeignKey(
+        "offers.DecisionType",
+        verbose_name=_("favourable decision given from the complementary list"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"avis": Avis.FAVOURABLE},
+    )
+    default_waiting_list_confirmation_date = models.DateField(
+        _("confirmation date after a waiting-list promotion"), null=True, blank=True
+    )
+    default_waiting_list_confirmation_delay_days = models.PositiveSmallIntegerField(
+        _("confirmation delay after a waiting-list promotion (days)"), null=True, blank=True
+    )
 
     objects = CentreQuerySet.as_manager()
 
@@ -161,6 +205,38 @@ class Centre(models.Model):
 
     def __str__(self):
         return self.label
+
+    def clean(self):
+        # The default dates follow the formation's own rules (Formation.clean): a new formation given them saves.
+        probe = Formation(**{name: getattr(self, f"default_{name}") for name in FORMATION_DATE_DEFAULTS})
+        try:
+            probe.clean()
+        except ValidationError as error:
+            raise ValidationError(
+                {f"default_{name}": messages for name, messages in error.message_dict.items()}
+            ) from None
+
+
+# The formation fields a centre gives a default value to, each as ``default_<name>`` on the centre.
+FORMATION_DATE_DEFAULTS = (
+    "opens_on",
+    "closes_on",
+    "preanalysis_on",
+    "return_deadline",
+    "jury_on",
+    "publication_on",
+    "confirmation_date",
+)
+FORMATION_DEFAULTS = (
+    "mode",
+    *FORMATION_DATE_DEFAULTS,
+    "confirmation_delay_days",
+    "favourable_decision_type",
+    "auto_waiting_list",
+    "waiting_list_decision_type",
+    "waiting_list_confirmation_date",
+    "waiting_list_confirmation_delay_days",
+)
 
 
 class DiplomaType(models.Model):

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Field
 from django.utils.translation import gettext as _
 
-from offers.models import ComplementaryForm, Formation, PieceType, Question
+from offers.models import FORMATION_DEFAULTS, Centre, ComplementaryForm, Formation, PieceType, Question
 
 CALENDAR_FIELDS = (
     "opens_on",
@@ -94,3 +96,18 @@ def set_formation_links(
                 formation.in_service = in_service
                 formation.save(update_fields=["in_service"])
     return formations
+
+
+def new_formation_initial(centre: Centre) -> dict[str, Any]:
+    """The initial values of the form of a new formation of ``centre`` (eCandidat's "paramètres par défaut" of a
+    centre, §2.8): the centre itself and its default values that are set (``FORMATION_DEFAULTS``; a date or a
+    decision type left empty on the centre is left out). Initial values only: the manager changes them in the form,
+    and a later change of the centre's defaults changes no formation. No query (foreign keys as ids)."""
+    initial: dict[str, Any] = {"centre": centre.pk}
+    for name in FORMATION_DEFAULTS:
+        field = Centre._meta.get_field(f"default_{name}")
+        assert isinstance(field, Field)  # a column of the centre (a decision type: its id)
+        value = getattr(centre, field.attname)
+        if value is not None:
+            initial[name] = value
+    return initial

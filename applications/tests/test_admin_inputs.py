@@ -51,7 +51,8 @@ def test_english_versions_of_a_formation_say_they_are_english(admin_client, djan
 @pytest.mark.parametrize(
     ("admin_url", "texts", "queries"),
     [
-        ("admin:offers_centre_change", {"registration_instructions": "registration_instructions_en"}, 7),
+        # The centre's: the two decision types of its formations' defaults listed (one query each).
+        ("admin:offers_centre_change", {"registration_instructions": "registration_instructions_en"}, 9),
         ("admin:offers_commission_change", {"return_comment": "return_comment_en"}, 8),
     ],
 )

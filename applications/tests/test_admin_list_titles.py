@@ -88,5 +88,6 @@ def test_an_add_page_title_elides_de_before_a_vowel_in_french(
     assert title.startswith(heading)
 
 
-# The formation's: its centre, commission and diploma type listed for a browser without JavaScript (one query each).
-QUERIES_ADD_PAGE = {"admin:applications_tag_add": 7, "admin:accounts_user_add": 6, "admin:offers_formation_add": 15}
+# The formation's: its centre, commission and diploma type listed for a browser without JavaScript (one query each),
+# and the centres offered to pre-fill it with their default values.
+QUERIES_ADD_PAGE = {"admin:applications_tag_add": 7, "admin:accounts_user_add": 6, "admin:offers_formation_add": 16}

@@ -241,8 +241,8 @@ def test_an_autocomplete_field_prefilled_from_the_address_with_a_value_that_is_n
     client.force_login(superuser)
 
     # session, user, the page's choice lists (centres, commissions and diploma types included, listed for a browser
-    # without JavaScript); no centre read for "abc"
-    with django_assert_num_queries(15):
+    # without JavaScript), the centres offered to pre-fill the form with their defaults; no centre read for "abc"
+    with django_assert_num_queries(16):
         response = client.get(reverse("admin:offers_formation_add") + "?centre=abc&commission=1.5")
 
     assert response.status_code == 200
