@@ -34,6 +34,9 @@ from offers.admin_catalogue import ManagedByCentre
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES, deletion_blockers
 from offers.models import (
+    CAMPAIGN_DATES_NO_CAMPAIGN,
+    CAMPAIGN_DATES_OK,
+    CAMPAIGN_DATES_OUTSIDE,
     COMMISSION_STATUS_FLAG_FIELDS,
     FORMATION_DEFAULTS,
     Campaign,
@@ -681,6 +684,31 @@ class FormationLinksForm(forms.Form):
         return {"1": True, "0": False}.get(self.cleaned_data.get("in_service") or "")
 
 
+CAMPAIGN_DATES_LABELS = {
+    CAMPAIGN_DATES_OUTSIDE: _("Outside the campaign"),
+    CAMPAIGN_DATES_NO_CAMPAIGN: _("No active campaign"),
+    CAMPAIGN_DATES_OK: _("Within the campaign"),
+}
+
+
+class CampaignDatesFilter(admin.SimpleListFilter):
+    """The formations whose application window is outside the active campaign's dates (or every formation, when no
+    campaign is active), or within them: the ``campaign_dates`` of ``FormationQuerySet.with_campaign_dates``, which
+    the list's queryset carries."""
+
+    title = _("application window and campaign")
+    parameter_name = "campaign_dates"
+
+    def lookups(self, request, model_admin):
+        return list(CAMPAIGN_DATES_LABELS.items())
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value not in CAMPAIGN_DATES_LABELS:
+            return queryset  # none chosen, or not one of the choices (a forged address): the whole list
+        return queryset.filter(campaign_dates=value)
+
+
 @admin.register(Formation)
 class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = [
@@ -690,11 +718,23 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
         "commission",
         "opens_on",
         "closes_on",
+        "campaign_dates_flag",
         "return_deadline",
         "auto_waiting_list",
         "in_service",
     ]
-    list_filter = ["in_service", "mode", "auto_waiting_list", "centre", "diploma_type"]
+    list_filter = ["in_service", CampaignDatesFilter, "mode", "auto_waiting_list", "centre", "diploma_type"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_campaign_dates()  # the list's flag and filter; no query more
+
+    @admin.display(description=_("campaign"), ordering="campaign_dates")
+    def campaign_dates_flag(self, obj):
+        """eCandidat's yellow and blue rows of the formations list, in words: "" when the window is within the
+        active campaign's dates (the admin shows its "-")."""
+        value = getattr(obj, "campaign_dates", CAMPAIGN_DATES_OK)
+        return "" if value == CAMPAIGN_DATES_OK else CAMPAIGN_DATES_LABELS[value]
+
     list_select_related = ["centre", "commission", "diploma_type"]  # the list shows no formation type
     search_fields = ["code", "title", "keywords"]
     autocomplete_fields = ["centre", "commission", "diploma_type"]

@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import Truncator
@@ -702,6 +702,12 @@ class Question(KeptForTreatmentType):
         return shown(self.candidate_label or self.label, self.candidate_label_en)
 
 
+# The values of ``FormationQuerySet.with_campaign_dates``.
+CAMPAIGN_DATES_OK = "ok"
+CAMPAIGN_DATES_OUTSIDE = "outside"
+CAMPAIGN_DATES_NO_CAMPAIGN = "no-campaign"
+
+
 class FormationQuerySet(models.QuerySet["Formation"]):
     def in_service(self) -> Self:
         return self.filter(in_service=True, centre__in_service=True)
@@ -715,6 +721,25 @@ class FormationQuerySet(models.QuerySet["Formation"]):
             scope.reads(centre="centre_id", commission="commission_id")
             | Q(commission_id__in=sorted(scope.commissions))
         )
+
+    def with_campaign_dates(self) -> Self:
+        """``campaign_dates``: how the application window compares with the active campaign's dates (eCandidat's
+        flags of the formations list, ecandidat-features §2.8): ``CAMPAIGN_DATES_OK``, ``…_OUTSIDE`` (the window
+        opens before the campaign or closes after its closing date for candidates) or ``…_NO_CAMPAIGN`` (no
+        campaign is active). In the same query: no campaign is read."""
+        active = Campaign.objects.active()
+        outside = active.filter(Q(starts_on__gt=OuterRef("opens_on")) | Q(ends_on__lt=OuterRef("closes_on")))
+        return self.annotate(
+            campaign_dates=Case(
+                When(~Exists(active), then=Value(CAMPAIGN_DATES_NO_CAMPAIGN)),
+                When(Exists(outside), then=Value(CAMPAIGN_DATES_OUTSIDE)),
+                default=Value(CAMPAIGN_DATES_OK),
+            )
+        )
+
+    def outside_campaign(self) -> Self:
+        """The formations whose window is not within the active campaign's dates, or all when none is active."""
+        return self.with_campaign_dates().exclude(campaign_dates=CAMPAIGN_DATES_OK)
 
     def for_catalogue(self) -> Self:
         """In-service formations with their centre and diploma type, in no order: the catalogue sorts them by the
