@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import csv
 import datetime
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import IO, Any
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
@@ -39,7 +38,7 @@ from applications.models.candidature import ApplicationQuerySet, latest_decision
 from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS, answers_of
 from ecandidat import parameters
-from ecandidat.exports import FORMULA_PREFIXES, neutralise, xlsx_cells
+from ecandidat.exports import FORMULA_PREFIXES, neutralise, write_xlsx
 
 CHUNK = 1000
 
@@ -482,22 +481,6 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator
     yield "\ufeff" + writer.writerow([_as_text(value) for value in header])
     for row in rows:
         yield writer.writerow([_as_text(value) for value in row])
-
-
-def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> IO[bytes]:
-    """An XLSX in a temporary file (open, at its start), written row by row with openpyxl's write-only mode."""
-    from openpyxl import Workbook  # heavy: imported when an XLSX is asked for
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title[:31])
-    sheet.freeze_panes = "A2"
-    sheet.append(xlsx_cells(sheet, header))
-    for row in rows:
-        sheet.append(xlsx_cells(sheet, row))
-    output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it
-    workbook.save(output)
-    output.seek(0)
-    return output
 
 
 __all__ = ["COLUMNS", "DEFAULT_COLUMNS", "FORMULA_PREFIXES", "export_rows", "stream_csv", "write_xlsx"]

@@ -9,7 +9,9 @@ import csv
 import datetime
 import decimal
 import io
+import tempfile
 from collections.abc import Iterable, Sequence
+from typing import IO, Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -103,3 +105,20 @@ def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "E
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> IO[bytes]:
+    """An XLSX in a temporary file (open, at its start), written row by row with openpyxl's write-only mode: the
+    rows are never all in memory; the response streams the file, then closes it."""
+    from openpyxl import Workbook  # heavy: imported when an XLSX is asked for
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title[:31])
+    sheet.freeze_panes = "A2"
+    sheet.append(xlsx_cells(sheet, header))
+    for row in rows:
+        sheet.append(xlsx_cells(sheet, row))
+    output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it
+    workbook.save(output)
+    output.seek(0)
+    return output

@@ -7,6 +7,8 @@ Centre, Commission and Formation querysets all have ``visible_to(user)``, everyt
 """
 
 import copy
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from django import forms
@@ -20,7 +22,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
-from django.utils.text import capfirst
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -31,6 +33,7 @@ from ecandidat.mail_templates import variable_rows
 from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import shown
 from offers.admin_catalogue import ManagedByCentre
+from offers.admin_exports import ExportColumn, XlsxExport, label_of, yes_no
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES, deletion_blockers
 from offers.models import (
@@ -65,8 +68,38 @@ class CampaignAdmin(admin.ModelAdmin):
 CENTRE_DEFAULT_FIELDS = tuple(f"default_{name}" for name in FORMATION_DEFAULTS)
 
 
+def _display(name: str) -> Callable[[Any], Any]:
+    """A column of a choice field: its label."""
+    return lambda obj: getattr(obj, f"get_{name}_display")()
+
+
+def _field(model: Any, name: str) -> Any:
+    """A field's verbose name (lazy), as a column header."""
+    return model._meta.get_field(name).verbose_name
+
+
+def _columns(model: Any, *names: str) -> list[ExportColumn]:
+    """Columns of plain fields: header the field's name, value the row's (dates stay dates, numbers numbers)."""
+    return [(_field(model, name), attrgetter(name)) for name in names]
+
+
+CENTRE_EXPORT_COLUMNS: list[ExportColumn] = [
+    *_columns(Centre, "code", "label", "email", "phone", "address"),
+    (_field(Centre, "candidate_mail_copy"), _display("candidate_mail_copy")),
+    *_columns(Centre, "max_wishes"),
+    (_field(Centre, "in_service"), lambda centre: yes_no(centre.in_service)),
+    (_("default application mode"), _display("default_mode")),
+    *[
+        (format_lazy("{} ({})", _field(Centre, f"default_{name}"), _("default")), attrgetter(f"default_{name}"))
+        for name in (*CALENDAR_FIELDS, "confirmation_delay_days")
+    ],
+    (_("default favourable decision"), lambda centre: label_of(centre.default_favourable_decision_type)),
+    (_("default automatic waiting-list management"), lambda centre: yes_no(centre.default_auto_waiting_list)),
+]
+
+
 @admin.register(Centre)
-class CentreAdmin(InStaffScope, admin.ModelAdmin):
+class CentreAdmin(XlsxExport, InStaffScope, admin.ModelAdmin):
     """Centres: the central office's (Django permissions). A manager of a whole centre also opens their centres'
     pages, to set the default values of their new formations (eCandidat's "paramètres par défaut" of a centre); the
     rest of the page is read-only for them, and another centre is not found."""
@@ -74,6 +107,9 @@ class CentreAdmin(InStaffScope, admin.ModelAdmin):
     list_display = ["code", "label", "email", "max_wishes", "in_service"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
+    export_columns = CENTRE_EXPORT_COLUMNS
+    export_select_related = ["default_favourable_decision_type"]
+    export_filename = "centres"
     fieldsets = [
         (None, {"fields": ["code", "label", "in_service"]}),
         (_("Contact"), {"fields": ["address", "email", "phone", "candidate_mail_copy"]}),
@@ -206,8 +242,30 @@ class CommissionAdminForm(forms.ModelForm):
         return self.cleaned_data
 
 
+COMMISSION_EXPORT_COLUMNS: list[ExportColumn] = [
+    *_columns(Commission, "code", "label"),
+    (_("centre code"), lambda commission: commission.centre.code),
+    (_field(Commission, "centre"), lambda commission: commission.centre.label),
+    *_columns(Commission, "email", "phone", "address", "url"),
+    (_field(Commission, "alert_mode"), _display("alert_mode")),
+    *[
+        (_field(Commission, name), lambda commission, name=name: yes_no(getattr(commission, name)))
+        for name in (
+            "alert_on_transmission",
+            "alert_on_cancellation",
+            "alert_on_withdrawal",
+            "alert_on_promotion",
+            "alert_on_proposal",
+            "attach_letter_to_mail",
+        )
+    ],
+    (_("dossiers shown"), shown_statuses_text),
+    (_field(Commission, "in_service"), lambda commission: yes_no(commission.in_service)),
+]
+
+
 @admin.register(Commission)
-class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
+class CommissionAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin):
     form = CommissionAdminForm
     commission_lookup = "pk"
     limited_may_add = False  # a new commission is the centre's: its managers of every commission add it
@@ -223,6 +281,8 @@ class CommissionAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
 
     list_filter = ["in_service", "alert_mode", "centre"]
     list_select_related = ["centre"]
+    export_columns = COMMISSION_EXPORT_COLUMNS
+    export_filename = "commissions"
     search_fields = ["code", "label"]
     autocomplete_fields = ["centre"]
     show_full_result_count = False
@@ -709,8 +769,48 @@ class CampaignDatesFilter(admin.SimpleListFilter):
         return queryset.filter(campaign_dates=value)
 
 
+def _campaign_flag(formation: Formation) -> str:
+    value = getattr(formation, "campaign_dates", CAMPAIGN_DATES_OK)
+    return "" if value == CAMPAIGN_DATES_OK else str(CAMPAIGN_DATES_LABELS[value])
+
+
+FORMATION_EXPORT_COLUMNS: list[ExportColumn] = [
+    *_columns(Formation, "code", "title", "title_en"),
+    (_("centre code"), lambda formation: formation.centre.code),
+    (_field(Formation, "centre"), lambda formation: formation.centre.label),
+    (_("commission code"), lambda formation: formation.commission.code),
+    (_field(Formation, "commission"), lambda formation: formation.commission.label),
+    (_field(Formation, "diploma_type"), lambda formation: label_of(formation.diploma_type)),
+    (_field(Formation, "formation_type"), lambda formation: label_of(formation.formation_type)),
+    (_field(Formation, "mode"), _display("mode")),
+    *_columns(Formation, *CALENDAR_FIELDS, "confirmation_delay_days"),
+    (_("campaign"), _campaign_flag),
+    (_field(Formation, "treatment_type"), _display("treatment_type")),
+    (_field(Formation, "favourable_decision_type"), lambda formation: label_of(formation.favourable_decision_type)),
+    (_field(Formation, "auto_waiting_list"), lambda formation: yes_no(formation.auto_waiting_list)),
+    (
+        _field(Formation, "waiting_list_decision_type"),
+        lambda formation: label_of(formation.waiting_list_decision_type),
+    ),
+    *_columns(
+        Formation,
+        "waiting_list_confirmation_date",
+        "waiting_list_confirmation_delay_days",
+        "capacity",
+        "keywords",
+        "url",
+        "pegase_code",
+        "apogee_step_code",
+        "apogee_step_version",
+        "apogee_diploma_code",
+        "apogee_diploma_version",
+    ),
+    (_field(Formation, "in_service"), lambda formation: yes_no(formation.in_service)),
+]
+
+
 @admin.register(Formation)
-class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
+class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = [
         "code",
         "title",
@@ -732,10 +832,12 @@ class FormationAdmin(ManagedByCentre, InStaffScope, admin.ModelAdmin):
     def campaign_dates_flag(self, obj):
         """eCandidat's yellow and blue rows of the formations list, in words: "" when the window is within the
         active campaign's dates (the admin shows its "-")."""
-        value = getattr(obj, "campaign_dates", CAMPAIGN_DATES_OK)
-        return "" if value == CAMPAIGN_DATES_OK else CAMPAIGN_DATES_LABELS[value]
+        return _campaign_flag(obj)
 
     list_select_related = ["centre", "commission", "diploma_type"]  # the list shows no formation type
+    export_columns = FORMATION_EXPORT_COLUMNS
+    export_select_related = ["formation_type", "favourable_decision_type", "waiting_list_decision_type"]
+    export_filename = "formations"
     search_fields = ["code", "title", "keywords"]
     autocomplete_fields = ["centre", "commission", "diploma_type"]
     filter_horizontal = ["piece_types", "forms", "questions"]
