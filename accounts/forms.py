@@ -2,13 +2,15 @@
 identifiers forms.
 
 Settings: ``ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "accounts.forms.SignupForm",
-"reset_password": "accounts.forms.ResetPasswordForm"}`` and
+"reset_password": "accounts.forms.ResetPasswordForm", "set_password": "accounts.forms.SetPasswordForm"}`` and
 ``SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}``.
 """
 
 from typing import TYPE_CHECKING
 
 from allauth.account import forms as account_forms
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.account.fields import PasswordField
 from allauth.account.models import EmailAddress
 from allauth.socialaccount import forms as social_forms
 from django import forms
@@ -18,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import services
 from accounts.models import User
+from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
 
 # Our signup never asks for a username (the numéro de dossier is drawn) nor a password (chosen after validating
@@ -95,17 +98,68 @@ class SignupForm(_CandidateSignupMixin, account_forms.SignupForm):
 
 class SocialSignupForm(_CandidateSignupMixin, social_forms.SignupForm):
     """ "Création de compte" after the first ENT login: claims pre-fill the fields, the address is validated by mail
-    whatever the ENT says about it."""
+    whatever the ENT says about it. With ``ENT_ACCOUNTS_PASSWORD`` (eCandidat CANDIDAT_IS_MDP_CONNECT_CAS) the student
+    may also choose a password, optional, to log in when the ENT is down."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_candidate_fields()
+        if parameters.get("ENT_ACCOUNTS_PASSWORD"):
+            self.fields["password1"] = PasswordField(
+                label=_("Password (optional)"),
+                autocomplete="new-password",
+                required=False,
+                help_text=_(
+                    "To log in with your numéro de dossier or e-mail address when the ENT is unavailable. At least "
+                    "12 characters; avoid common passwords and your name. You can also choose it later from the menu."
+                ),
+            )
+            self.fields["password2"] = PasswordField(
+                label=_("Password confirmation"), required=False, autocomplete="new-password"
+            )
+            for name in ("password1", "password2"):
+                self.fields[name].widget.attrs.pop("placeholder", None)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        password1, password2 = cleaned_data.get("password1"), cleaned_data.get("password2")
+        if password1:
+            # The password rules (AUTH_PASSWORD_VALIDATORS), against the names and address typed above.
+            names = {key: cleaned_data.get(key) or "" for key in ("first_name", "last_name", "email")}
+            try:
+                get_account_adapter().clean_password(password1, user=User(**names))
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        if password1 and password1 != password2 and "password1" not in self.errors:
+            self.add_error("password2", _("The two passwords are different."))
+        elif password2 and not password1 and "password1" not in self.errors:
+            self.add_error("password1", _("Type the password here too, or leave both empty."))
+        return cleaned_data
 
     def save(self, request):
         email = self.cleaned_data["email"]
         self.sociallogin.email_addresses = [EmailAddress(email=email, verified=False, primary=True)]
         self.sociallogin.user.email = email
-        return super().save(request)
+        user = super().save(request)
+        if password := self.cleaned_data.get("password1"):
+            services.set_candidate_password(user=user, password=password, actor=user)
+        return user
+
+
+class SetPasswordForm(account_forms.SetPasswordForm):
+    """ "Définir un mot de passe": an ENT candidate chooses a local password (accounts.services)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["password2"].label = _("Password confirmation")
+        for name in ("password1", "password2"):
+            self.fields[name].widget.attrs.pop("placeholder", None)
+
+    def save(self) -> None:
+        saved = services.set_candidate_password(
+            user=self.user, password=self.cleaned_data["password1"], actor=self.user
+        )
+        self.user.password = saved.password  # allauth then keeps this session with the new hash
 
 
 class LoginForm(account_forms.LoginForm):

@@ -11,7 +11,8 @@ import string
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -21,6 +22,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import CandidateAccount, NumeroDossierHistory, User
+from ecandidat import parameters
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import Campaign
@@ -234,4 +236,42 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
     )
     get_adapter().send_mail("account/email/password_reset_key", email, {"password_reset_url": url, "user": user})
     logger.info("candidate account %s created by staff %s", user.username, actor.username)
+    return user
+
+
+def may_set_password(user: User | AnonymousUser) -> bool:
+    """Whether ``user`` may choose a password of their own ("Définir un mot de passe"): a candidate whose account has
+    none (an ENT account) while ``ENT_ACCOUNTS_PASSWORD`` is on (eCandidat CANDIDAT_IS_MDP_CONNECT_CAS). Staff
+    passwords are managed in the back office. Costs no query when the account already has a password."""
+    if not user.is_authenticated or not user.is_candidate or user.has_usable_password():
+        return False
+    return bool(parameters.get("ENT_ACCOUNTS_PASSWORD"))
+
+
+def set_candidate_password(*, user: User, password: str, actor: User) -> User:
+    """Give an ENT candidate's account a local password (eCandidat CANDIDAT_IS_MDP_CONNECT_CAS), so that they also log
+    in with their numéro de dossier (or e-mail address) and this password, the ENT down or not. The password is
+    checked by the caller's form (AUTH_PASSWORD_VALIDATORS). Refused (``BusinessRuleError``) when the parameter is
+    off, for staff, and for an account that already has a password (it is changed with the current one). Written to
+    the account's history in the back office (Django's log, "Comptes candidats") with the actor. Returns the account
+    as saved (the caller keeps its session with the new hash)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+        if not user.is_candidate:
+            raise BusinessRuleError(_("Staff passwords are managed in the back office."))
+        if user.has_usable_password():
+            raise BusinessRuleError(_("This account already has a password: change it with the current one."))
+        if not parameters.get("ENT_ACCOUNTS_PASSWORD"):
+            raise BusinessRuleError(_("Accounts created through the ENT log in through the ENT only."))
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        LogEntry.objects.create(
+            user=actor,
+            content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+            object_id=str(user.pk),
+            object_repr=str(user)[:200],
+            action_flag=CHANGE,
+            change_message=_("Password chosen (account created through the ENT)"),
+        )
+    logger.info("password of ENT account %s set by %s", user.pk, actor.pk)
     return user

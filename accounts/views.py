@@ -1,11 +1,12 @@
-"""Account pages: the candidate's "Modifier mon adresse mail", and the staff enrolment of a first authenticator app
-(accounts.staff_enrolment).
+"""Account pages: the candidate's "Modifier mon adresse mail" and "Définir un mot de passe" (an ENT account), and
+the staff enrolment of a first authenticator app (accounts.staff_enrolment).
 
 Mounted by ecandidat/urls.py at ``compte/`` (``app_name = "accounts"``).
 """
 
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.flows.logout import logout
+from allauth.account.views import password_set as allauth_password_set
 from allauth.core import ratelimit
 from django import forms
 from django.contrib import messages
@@ -75,6 +76,19 @@ def email_change(request):
 def email_change_done(request):
     """Logged out by now: "check your e-mail", as after signup."""
     return render(request, "account/verification_sent.html")
+
+
+@require_http_methods(["GET", "POST"])
+def password_set(request):
+    """ "Définir un mot de passe": allauth's page (its form, password rules and "change_password" rate limit) in the
+    site's layout, for an ENT candidate while ``ENT_ACCOUNTS_PASSWORD`` is on. An account that has a password goes to
+    "Modifier mon mot de passe"; anyone else (staff, the parameter off) gets a 404. This session stays logged in."""
+    user = request.user
+    if user.is_candidate and user.has_usable_password():
+        return redirect("account_change_password")
+    if not services.may_set_password(user):
+        raise Http404
+    return allauth_password_set(request)
 
 
 # --- Staff: enrolment of a first authenticator app ---

@@ -269,6 +269,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         ),
     ),
     Parameter(
+        "ENT_ACCOUNTS_PASSWORD",
+        "CANDIDAT_IS_MDP_CONNECT_CAS",
+        Kind.BOOL,
+        _("ENT students may also choose a password"),
+        _(
+            "Yes: a student whose account comes from the ENT may choose a password (when creating the account, or "
+            "later from the menu) and log in with their numéro de dossier or e-mail address when the ENT is down. "
+            "No: the choice is no longer offered; passwords already chosen keep working."
+        ),
+    ),
+    Parameter(
         "SIS_LOOKUP_BY_INE",
         "CANDIDAT_IS_UTILISE_SYNCHRO_INE",
         Kind.BOOL,

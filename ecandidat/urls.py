@@ -25,6 +25,12 @@ urlpatterns = [
     # allauth's own address management would let a candidate add addresses outside the campaign rules: the
     # candidate changes their address through accounts:email_change instead.
     path("accounts/email/", RedirectView.as_view(pattern_name="accounts:email_change"), name="account_email"),
+    # allauth's "set a password" page is reached through ours (accounts.views.password_set: ENT candidates only).
+    path(
+        "accounts/password/set/",
+        RedirectView.as_view(pattern_name="accounts:password_set"),
+        name="account_set_password",
+    ),
     path("accounts/", include("allauth.urls")),
     path("gestion/", admin.site.urls),
 ]

@@ -2,6 +2,8 @@ from django import template
 from django.conf import settings
 from django.urls import reverse
 
+from accounts import services
+
 register = template.Library()
 
 
@@ -19,3 +21,9 @@ def ent_login_url(context) -> str:
     from allauth.socialaccount.templatetags.socialaccount import provider_login_url
 
     return provider_login_url(context, "ent")
+
+
+@register.simple_tag
+def may_set_password(user) -> bool:
+    """Whether the menu offers "Définir un mot de passe" (an ENT candidate, ENT_ACCOUNTS_PASSWORD on)."""
+    return services.may_set_password(user)

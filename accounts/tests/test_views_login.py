@@ -258,6 +258,96 @@ def test_ent_account_creation(client, ent_signup, mailoutbox, django_capture_on_
     assert not response.url.startswith("/accounts/password/reset/")  # ENT students have no password to choose
 
 
+# --- ENT_ACCOUNTS_PASSWORD (eCandidat CANDIDAT_IS_MDP_CONNECT_CAS): a password chosen at the account creation ---
+
+ENT_PASSWORD = "un-mot-de-passe-etudiant-2026"
+
+
+def _ent_data(claims, **extra):
+    return {
+        "last_name": "Etudiante",
+        "first_name": "Estelle",
+        "email": claims["email"],
+        "email2": claims["email"],
+    } | extra
+
+
+def test_the_ent_account_creation_offers_an_optional_password(client, ent_signup, django_assert_num_queries):
+    client.get(reverse("socialaccount_signup"))  # the parameters' memory filled
+    with django_assert_num_queries(5):  # savepoint, session, active campaign, site, release
+        response = client.get(reverse("socialaccount_signup"), language="fr")
+
+    html = response.content.decode()
+    assert 'name="password1"' in html
+    assert 'autocomplete="new-password"' in html
+    assert "Mot de passe (facultatif)" in html
+    assert "ENT est indisponible" in html
+
+
+def test_the_ent_student_who_chooses_a_password_logs_in_with_it_after_validation(
+    client, ent_signup, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("socialaccount_signup"), _ent_data(ent_signup, password1=ENT_PASSWORD, password2=ENT_PASSWORD)
+        )
+    assert response.status_code == 302
+    user = User.objects.get()
+    assert user.check_password(ENT_PASSWORD)
+    entry = LogEntry.objects.get(object_id=str(user.pk))
+    assert entry.user == user  # the student is the actor
+    client.post(re.search(r"https?://\S+", mailoutbox[0].body).group(0))  # the address validated
+
+    response = client.post(reverse("account_login"), {"login": user.username, "password": ENT_PASSWORD})
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+
+
+def test_without_a_password_the_ent_account_has_none(client, ent_signup):
+    client.post(reverse("socialaccount_signup"), _ent_data(ent_signup))
+
+    assert not User.objects.get().has_usable_password()
+    assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("password1", "password2", "field"),
+    [
+        ("court", "court", "password1"),
+        (ENT_PASSWORD, "autre-chose-2026-x", "password2"),
+        ("", ENT_PASSWORD, "password1"),
+    ],
+)
+def test_a_refused_password_is_said_next_to_its_field(client, ent_signup, password1, password2, field):
+    response = client.post(
+        reverse("socialaccount_signup"), _ent_data(ent_signup, password1=password1, password2=password2)
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field]
+    assert not User.objects.exists()
+
+
+def test_a_password_like_the_students_name_is_refused(client, ent_signup):
+    response = client.post(
+        reverse("socialaccount_signup"),
+        _ent_data(ent_signup, password1="estelle.etu@etudiant", password2="estelle.etu@etudiant"),
+    )
+
+    assert response.context["form"].errors["password1"]
+
+
+def test_with_the_parameter_off_the_account_creation_asks_no_password(client, ent_signup, settings):
+    settings.ENT_ACCOUNTS_PASSWORD = False
+
+    html = client.get(reverse("socialaccount_signup")).content.decode()
+    client.post(reverse("socialaccount_signup"), _ent_data(ent_signup, password1=ENT_PASSWORD, password2=ENT_PASSWORD))
+
+    assert 'name="password1"' not in html
+    assert not User.objects.get().has_usable_password()
+
+
 def test_ent_never_auto_linked_to_existing_email_account(client, ent_signup, campaign):
     CandidateUserFactory(campaign=campaign, email=ent_signup["email"])
     data = {"last_name": "E", "first_name": "E", "email": ent_signup["email"], "email2": ent_signup["email"]}

@@ -368,6 +368,9 @@ DECISION_APPEALS = env_bool("DECISION_APPEALS", True)
 SIS_LOOKUP_BY_INE = env_bool("SIS_LOOKUP_BY_INE", True)
 # eCandidat CANDIDAT_IS_COMPTE_EXTERNE_AUT: candidates who are not students here create an account with an e-mail.
 EMAIL_ACCOUNTS = env_bool("EMAIL_ACCOUNTS", True)
+# eCandidat CANDIDAT_IS_MDP_CONNECT_CAS: a student whose account came from the ENT may also choose a local password
+# (at the account creation, or later from the menu), and log in with it when the ENT is down.
+ENT_ACCOUNTS_PASSWORD = env_bool("ENT_ACCOUNTS_PASSWORD", True)
 # eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM: the admission letter only once the candidate has confirmed.
 ADMISSION_LETTER_AFTER_CONFIRMATION = env_bool("ADMISSION_LETTER_AFTER_CONFIRMATION", False)
 # eCandidat CANDIDAT_IS_INE_OBLI_FR (on by default): a candidate of French nationality gives their INE with their
@@ -439,6 +442,7 @@ ACCOUNT_FORMS = {
     "login": "accounts.forms.LoginForm",
     "signup": "accounts.forms.SignupForm",
     "reset_password": "accounts.forms.ResetPasswordForm",
+    "set_password": "accounts.forms.SetPasswordForm",
 }
 SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
 # Staff: the back office (admin) needs a second factor in the session, a TOTP code or an ENT login; see

@@ -1,0 +1,213 @@
+"""ENT students with a password of their own (ENT_ACCOUNTS_PASSWORD, eCandidat CANDIDAT_IS_MDP_CONNECT_CAS):
+"Définir un mot de passe" from the menu (allauth's set-password page in the site's layout), then the normal login
+form, the ENT down or not. The choice at the account creation is tested with the ENT signup (test_views_login)."""
+
+import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services
+from accounts.tests.factories import CandidateUserFactory, StaffFactory
+from ecandidat.exceptions import BusinessRuleError
+from ecandidat.parameters import set_parameters
+
+PAGE = reverse("accounts:password_set")
+NEW = "un-nouveau-mot-de-passe-2026"
+FRENCH = {"language": "fr"}
+
+
+@pytest.fixture
+def ent_student(campaign):
+    """An account created through the ENT: linked to its ENT identity, no password."""
+    student = CandidateUserFactory(campaign=campaign, first_name="Estelle", last_name="Etudiante")
+    student.set_unusable_password()
+    student.save()
+    SocialAccount.objects.create(user=student, provider="ent", uid="estelle.etudiante")
+    return student
+
+
+def test_the_menu_offers_an_ent_student_to_set_a_password(client, ent_student):
+    client.force_login(ent_student)
+
+    response = client.get(PAGE, **FRENCH)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>Définir un mot de passe</h1>" in html
+    assert f'href="{PAGE}"' in html  # the menu's link
+    assert ent_student.username in html  # the numéro de dossier to log in with
+    assert 'autocomplete="new-password"' in html
+    assert reverse("account_change_password") not in html
+
+
+def test_the_page_query_count(client, ent_student, django_assert_num_queries):
+    client.force_login(ent_student)
+    client.get(PAGE)  # the parameters' memory filled
+
+    with django_assert_num_queries(4):  # session, account, the request's savepoint pair
+        client.get(PAGE)
+
+
+def test_setting_a_password_keeps_this_session_and_records_who(client, ent_student, django_assert_num_queries):
+    client.force_login(ent_student)
+    client.get(PAGE)
+
+    # session, account, savepoint; the service's savepoint, the account locked, the password, the history's content
+    # type and row, release; the session kept with the new hash: a new key (exists? savepoint, insert, release), the
+    # old one read and deleted; release; the session saved (savepoint, update, release)
+    with django_assert_num_queries(19):
+        response = client.post(PAGE, {"password1": NEW, "password2": NEW}, **FRENCH)
+
+    assert response.status_code == 302
+    ent_student.refresh_from_db()
+    assert ent_student.check_password(NEW)
+    entry = LogEntry.objects.get(object_id=str(ent_student.pk))
+    assert (entry.user, entry.action_flag) == (ent_student, CHANGE)
+    assert "ENT" in entry.get_change_message()
+    assert client.get(reverse("accounts:email_change")).status_code == 200  # still logged in
+    html = client.get(reverse("home")).content.decode()
+    assert reverse("account_change_password") in html  # now "Modifier mon mot de passe"
+    assert f'href="{PAGE}"' not in html
+
+
+@pytest.mark.parametrize("login", ["username", "email"])
+def test_then_the_login_form_logs_the_student_in_without_the_ent(client, ent_student, settings, login):
+    settings.ENT_SERVER_URL = ""  # the ENT is not even configured: the form alone
+    services.set_candidate_password(user=ent_student, password=NEW, actor=ent_student)
+
+    response = client.post(reverse("account_login"), {"login": getattr(ent_student, login), "password": NEW})
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(ent_student.pk)
+
+
+def test_a_weak_password_is_said_next_to_the_field_and_nothing_changes(client, ent_student):
+    client.force_login(ent_student)
+
+    response = client.post(PAGE, {"password1": "court", "password2": "court"}, **FRENCH)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["password1"]
+    assert 'id="error-summary"' in response.content.decode()
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+    assert not LogEntry.objects.exists()
+
+
+def test_two_different_passwords_are_refused(client, ent_student):
+    client.force_login(ent_student)
+
+    response = client.post(PAGE, {"password1": NEW, "password2": NEW + "x"})
+
+    assert response.context["form"].errors["password2"]
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+
+
+def test_the_attempts_are_rate_limited(client, ent_student):
+    """allauth's "change_password" limit (5 a minute per account) covers this page too."""
+    client.force_login(ent_student)
+    for _attempt in range(5):
+        assert client.post(PAGE, {"password1": "court", "password2": "court"}).status_code == 200
+
+    assert client.post(PAGE, {"password1": NEW, "password2": NEW}).status_code == 429
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_with_the_parameter_off_there_is_no_page_nor_link(client, ent_student, settings, method):
+    settings.ENT_ACCOUNTS_PASSWORD = False
+    client.force_login(ent_student)
+
+    response = getattr(client, method)(PAGE, {"password1": NEW, "password2": NEW} if method == "post" else None)
+
+    assert response.status_code == 404
+    assert f'href="{PAGE}"' not in client.get(reverse("home")).content.decode()
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+
+
+def test_a_password_already_set_keeps_working_when_the_parameter_goes_off(
+    client, ent_student, admin_user, django_capture_on_commit_callbacks
+):
+    services.set_candidate_password(user=ent_student, password=NEW, actor=ent_student)
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"ENT_ACCOUNTS_PASSWORD": False})
+
+    client.post(reverse("account_login"), {"login": ent_student.username, "password": NEW})
+
+    assert client.session["_auth_user_id"] == str(ent_student.pk)
+
+
+def test_staff_get_a_404(client, db):
+    staff = StaffFactory()
+    staff.set_unusable_password()
+    staff.save()
+    client.force_login(staff)
+
+    assert client.get(PAGE).status_code == 404
+
+
+def test_an_account_with_a_password_is_sent_to_change_it(client, candidate_user):
+    client.force_login(candidate_user)
+
+    response = client.get(PAGE)
+
+    assert response.status_code == 302
+    assert response.url == reverse("account_change_password")
+
+
+def test_anonymous_goes_to_the_login(client, db):
+    response = client.get(PAGE)
+
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))
+
+
+def test_allauths_own_address_leads_here(client, ent_student):
+    client.force_login(ent_student)
+
+    response = client.get("/accounts/password/set/")
+
+    assert response.status_code == 302
+    assert response.url == PAGE
+
+
+# --- the service ---
+
+
+def test_the_service_refuses_staff_an_existing_password_and_the_parameter_off(ent_student, candidate_user, settings):
+    staff = StaffFactory()
+    staff.set_unusable_password()
+    staff.save()
+    with pytest.raises(BusinessRuleError):
+        services.set_candidate_password(user=staff, password=NEW, actor=staff)
+    with pytest.raises(BusinessRuleError):
+        services.set_candidate_password(user=candidate_user, password=NEW, actor=candidate_user)
+    settings.ENT_ACCOUNTS_PASSWORD = False
+    with pytest.raises(BusinessRuleError):
+        services.set_candidate_password(user=ent_student, password=NEW, actor=ent_student)
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+    assert not LogEntry.objects.exists()
+
+
+def test_may_set_password(ent_student, candidate_user, settings):
+    assert services.may_set_password(ent_student)
+    assert not services.may_set_password(candidate_user)
+    settings.ENT_ACCOUNTS_PASSWORD = False
+    assert not services.may_set_password(ent_student)
+
+
+def test_another_device_stays_logged_in_with_the_ent(client, ent_student):
+    """Setting a first password does not end the student's other sessions (nothing was compromised)."""
+    other_device = Client()
+    other_device.force_login(ent_student)
+    client.force_login(ent_student)
+
+    client.post(PAGE, {"password1": NEW, "password2": NEW})
+
+    assert client.get(reverse("accounts:email_change")).status_code == 200
