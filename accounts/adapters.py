@@ -12,6 +12,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
 from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -25,6 +26,10 @@ from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 
 ANNUAL_ACCOUNTS_MESSAGE = gettext_lazy("Accounts are annual: create a new account for the current campaign.")
+ENT_CLOSED_TO_CANDIDATES = gettext_lazy(
+    "Candidates no longer log in through the ENT: log in with your numéro de dossier or e-mail address and the "
+    "password of your account. No password yet? « I forgot my credentials » mails you a link to choose one."
+)
 
 # allauth mail → eCandidat code (declared in accounts.notifications). Codes follow eCandidat's where one exists.
 MAILS = {
@@ -171,7 +176,24 @@ def _claims(sociallogin) -> dict:
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
-        return AccountAdapter(request).campaign_open(request)  # EMAIL_ACCOUNTS does not concern the ENT
+        # EMAIL_ACCOUNTS does not concern the ENT; ENT_CANDIDATE_LOGIN does (a signup form left open when it went off).
+        if not parameters.get("ENT_CANDIDATE_LOGIN"):
+            request.signup_closed_reason = ENT_CLOSED_TO_CANDIDATES
+            return False
+        return AccountAdapter(request).campaign_open(request)
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        """An ENT return (OpenID Connect, or CAS through accounts.cas): with ``ENT_CANDIDATE_LOGIN`` off (eCandidat
+        CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to the login
+        page with the reason, nothing created."""
+        if parameters.get("ENT_CANDIDATE_LOGIN"):
+            return
+        user = sociallogin.user if sociallogin.is_existing else None
+        if user is not None and user.is_staff and user.is_active:
+            return
+        request.session.pop(cas.SESSION_TICKET, None)  # a refused CAS login: its ticket is no session's
+        messages.error(request, ENT_CLOSED_TO_CANDIDATES)
+        raise ImmediateHttpResponse(redirect("account_login"))
 
     def is_auto_signup_allowed(self, request, sociallogin) -> bool:
         # The student always sees "Création de compte" and confirms the address.

@@ -280,6 +280,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         ),
     ),
     Parameter(
+        "ENT_CANDIDATE_LOGIN",
+        "CANDIDAT_IS_CONNECT_CAS",
+        Kind.BOOL,
+        _("Candidates log in through the ENT"),
+        _(
+            "No: the candidates' login and account creation pages no longer offer the ENT, and an ENT login of a "
+            "candidate is refused; students log in with their numéro de dossier or e-mail address and their "
+            "password. Staff keep logging in to the back office through the ENT."
+        ),
+    ),
+    Parameter(
         "SIS_LOOKUP_BY_INE",
         "CANDIDAT_IS_UTILISE_SYNCHRO_INE",
         Kind.BOOL,

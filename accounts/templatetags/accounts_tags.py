@@ -3,14 +3,31 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts import services
+from ecandidat import parameters
 
 register = template.Library()
 
 
+@register.simple_tag(takes_context=True)
+def ent_offered(context) -> bool:
+    """Whether a login or signup page offers the ENT button: configured (without ENT_SERVER_URL its panel is
+    hidden), and open to candidates (``ENT_CANDIDATE_LOGIN``, eCandidat CANDIDAT_IS_CONNECT_CAS), or the login page
+    of staff on their way to the back office (``?next=/gestion/…``, where the admin sends them)."""
+    if not settings.ENT_SERVER_URL:
+        return False
+    if parameters.get("ENT_CANDIDATE_LOGIN"):
+        return True
+    request = context.get("request")
+    if request is None:
+        return False
+    next_url = request.POST.get("next") or request.GET.get("next") or ""
+    return next_url.startswith(reverse("admin:index"))
+
+
 @register.simple_tag
-def ent_enabled() -> bool:
-    """Whether the ENT (OpenID Connect) login is configured; without ENT_SERVER_URL its panel is hidden."""
-    return bool(settings.ENT_SERVER_URL)
+def ent_closed_to_candidates() -> bool:
+    """The ENT is configured but ``ENT_CANDIDATE_LOGIN`` is off: the login page tells students to use a password."""
+    return bool(settings.ENT_SERVER_URL) and not parameters.get("ENT_CANDIDATE_LOGIN")
 
 
 @register.simple_tag(takes_context=True)

@@ -195,3 +195,35 @@ def test_staff_the_directory_no_longer_lists_are_deactivated_at_login(cas_app, l
     assert "Ce compte de gestionnaire est désactivé" in response.text
     assert not User.objects.get(username="sophie.gestion").is_active
     assert not SocialAccount.objects.exists()
+
+
+# --- ENT_CANDIDATE_LOGIN off (eCandidat CANDIDAT_IS_CONNECT_CAS): staff only ---
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-student", "new-student"])
+def test_with_the_ent_closed_to_candidates_a_student_is_refused_with_a_message(cas_app, campaign, settings, known):
+    settings.ENT_CANDIDATE_LOGIN = False
+    if known:
+        user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+        SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
+
+    session, urls, response = _ent_login(cas_app, "lucas.bernard")
+
+    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert response.url == f"{cas_app.url}/accounts/login/"
+    assert "Les candidats ne se connectent plus par l&#x27;ENT" in response.text
+    assert 'action="/compte/ent/cas/"' not in response.text  # no ENT button for candidates
+    private = session.get(f"{cas_app.url}/candidat/informations-perso/", allow_redirects=False, timeout=10)
+    assert private.status_code == 302  # not logged in
+    assert SocialAccount.objects.count() == (1 if known else 0)
+
+
+def test_with_the_ent_closed_to_candidates_staff_still_log_in_through_cas(cas_app, settings):
+    settings.ENT_CANDIDATE_LOGIN = False
+    StaffFactory(username="sophie.gestion", is_superuser=True)
+    html = requests.get(f"{cas_app.url}/accounts/login/?next=/gestion/", timeout=10).text
+
+    _session, _urls, response = _ent_login(cas_app, "sophie.gestion")
+
+    assert 'action="/compte/ent/cas/"' in html  # the back office's login keeps the ENT button
+    assert response.url == f"{cas_app.url}/gestion/"

@@ -371,6 +371,9 @@ EMAIL_ACCOUNTS = env_bool("EMAIL_ACCOUNTS", True)
 # eCandidat CANDIDAT_IS_MDP_CONNECT_CAS: a student whose account came from the ENT may also choose a local password
 # (at the account creation, or later from the menu), and log in with it when the ENT is down.
 ENT_ACCOUNTS_PASSWORD = env_bool("ENT_ACCOUNTS_PASSWORD", True)
+# eCandidat CANDIDAT_IS_CONNECT_CAS: candidates log in through the ENT (OpenID Connect or CAS); off, only staff do
+# (the back office's login still offers it), and candidates use their numéro de dossier or e-mail and password.
+ENT_CANDIDATE_LOGIN = env_bool("ENT_CANDIDATE_LOGIN", True)
 # eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM: the admission letter only once the candidate has confirmed.
 ADMISSION_LETTER_AFTER_CONFIRMATION = env_bool("ADMISSION_LETTER_AFTER_CONFIRMATION", False)
 # eCandidat CANDIDAT_IS_INE_OBLI_FR (on by default): a candidate of French nationality gives their INE with their

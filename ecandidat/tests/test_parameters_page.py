@@ -227,3 +227,24 @@ def test_a_change_on_the_page_applies_at_once_in_this_process(central_client, dj
         central_client.post(PAGE, form_data(MAX_WISHES=2))
 
     assert parameters.get("MAX_WISHES") == 2
+
+
+def test_the_central_office_turns_the_two_ent_switches_off(central_client, central_manager, settings):
+    """ENT_ACCOUNTS_PASSWORD (CANDIDAT_IS_MDP_CONNECT_CAS) and ENT_CANDIDATE_LOGIN (CANDIDAT_IS_CONNECT_CAS), both on
+    by default, shown with their eCandidat codes and turned off on the page."""
+    page = central_client.get(PAGE)
+    assertContains(page, "Les étudiants de l&#x27;ENT peuvent aussi choisir un mot de passe")
+    assertContains(page, "Les candidats se connectent par l&#x27;ENT")
+    assertContains(page, "CANDIDAT_IS_MDP_CONNECT_CAS")
+    assertContains(page, "CANDIDAT_IS_CONNECT_CAS")
+
+    central_client.post(PAGE, form_data(ENT_ACCOUNTS_PASSWORD=False, ENT_CANDIDATE_LOGIN=False))
+
+    assert dict(ParameterOverride.objects.values_list("name", "value")) == {
+        "ENT_ACCOUNTS_PASSWORD": False,
+        "ENT_CANDIDATE_LOGIN": False,
+    }
+    assert set(ParameterChange.objects.values_list("name", "changed_by")) == {
+        ("ENT_ACCOUNTS_PASSWORD", central_manager.pk),
+        ("ENT_CANDIDATE_LOGIN", central_manager.pk),
+    }

@@ -1,0 +1,256 @@
+"""ENT_CANDIDATE_LOGIN off (eCandidat CANDIDAT_IS_CONNECT_CAS): the candidates' pages no longer offer the ENT, an ENT
+return of a candidate is refused with a French message on the login page, staff keep the ENT for the back office.
+The CAS path against the development ENT is in test_cas_protocol; OpenID Connect against it is at the end."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from allauth.core import context
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.models import SocialAccount, SocialLogin
+from django.conf import settings as django_settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage import default_storage
+from django.test import RequestFactory
+from django.urls import reverse
+
+from accounts.models import User
+from accounts.tests.factories import CandidateUserFactory, StaffFactory
+from ecandidat.parameters import set_parameters
+from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET, ENT_PASSWORD
+
+LOGIN = reverse("account_login")
+ADMIN = reverse("admin:index")
+FRENCH = {"language": "fr"}
+REFUSED_FR = "Les candidats ne se connectent plus par l'ENT"
+ENT_BUTTON = "Log in with the ENT"
+
+
+def _providers(server_url: str, *, client_id="ecandidat", secret="s") -> dict:
+    return {
+        "openid_connect": {
+            "OAUTH_PKCE_ENABLED": True,
+            "APPS": [
+                {
+                    "provider_id": "ent",
+                    "name": "ENT",
+                    "client_id": client_id,
+                    "secret": secret,
+                    "settings": {"server_url": server_url, "oauth_pkce_enabled": True},
+                }
+            ],
+        }
+    }
+
+
+@pytest.fixture
+def ent_configured(settings):
+    settings.ENT_SERVER_URL = "https://ent.example/identity/o"
+    settings.SOCIALACCOUNT_PROVIDERS = _providers(settings.ENT_SERVER_URL)
+
+
+@pytest.fixture
+def ent_closed(ent_configured, settings):
+    settings.ENT_CANDIDATE_LOGIN = False
+
+
+def test_the_login_page_offers_the_ent_to_candidates_by_default(client, db, ent_configured):
+    html = client.get(LOGIN).content.decode()
+
+    assert ENT_BUTTON in html
+    assert "I am not a student of" in html
+
+
+def test_closed_the_login_page_has_no_ent_button_and_says_how_students_log_in(
+    client, db, ent_closed, django_assert_num_queries
+):
+    with django_assert_num_queries(3):  # savepoint, site, release: the parameter comes from the memory
+        response = client.get(LOGIN, **FRENCH)
+
+    html = response.content.decode()
+    assert "Se connecter avec l'ENT" not in html
+    assert "J'ai un compte eCandidat" in html
+    assert "Les étudiants de l'université aussi" in html
+
+
+def test_closed_the_back_offices_login_still_offers_the_ent_to_staff(client, db, ent_closed):
+    html = client.get(f"{LOGIN}?next={ADMIN}").content.decode()
+
+    assert ENT_BUTTON in html
+    assert f'value="{ADMIN}"' in html  # the ENT button carries the back office as its next page
+
+
+def test_a_change_on_the_parameters_page_applies_at_once(
+    client, admin_user, ent_configured, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        set_parameters(actor=admin_user, values={"ENT_CANDIDATE_LOGIN": False})
+
+    assert ENT_BUTTON not in client.get(LOGIN).content.decode()
+
+
+def test_the_admin_sends_staff_to_the_login_page_with_the_ent(client, db, ent_closed):
+    response = client.get(ADMIN, follow=True)
+
+    assert ENT_BUTTON in response.content.decode()
+
+
+def test_closed_the_signup_choice_offers_no_ent(client, campaign, ent_closed, settings):
+    html = client.get(reverse("signup_choice"), **FRENCH).content.decode()
+    settings.EMAIL_ACCOUNTS = False
+    neither = client.get(reverse("signup_choice"), **FRENCH).content.decode()
+
+    assert "Se connecter avec l'ENT" not in html
+    assert reverse("account_signup") in html
+    assert "Aucun compte ne peut être créé ici pour le moment." in neither
+
+
+# --- the ENT's return (OpenID Connect; allauth's flow as test_staff_mfa drives it) ---
+
+
+def _ent_return(client, uid: str, email: str = "x@etudiant.univ-perp.fr"):
+    """The return of the ENT for identity ``uid``, as allauth's OpenID Connect callback completes it."""
+    request = RequestFactory().get("/accounts/oidc/ent/login/callback/")
+    request.session = client.session
+    request.user = AnonymousUser()
+    request._messages = default_storage(request)
+    provider = get_social_adapter().get_provider(request, "ent")
+    sociallogin = SocialLogin(
+        provider=provider,
+        user=User(email=email),
+        account=SocialAccount(provider="ent", uid=uid, extra_data={"id_token": {"sub": uid, "email": email}}),
+    )
+    with context.request_context(request):
+        response = complete_social_login(request, sociallogin)
+    request.session.save()
+    client.cookies[django_settings.SESSION_COOKIE_NAME] = request.session.session_key
+    return request, response
+
+
+def test_closed_a_known_students_ent_return_is_refused_with_a_message(client, campaign, ent_closed):
+    student = CandidateUserFactory(campaign=campaign)
+    SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard")
+
+    request, response = _ent_return(client, "lucas.bernard")
+
+    assert response.status_code == 302
+    assert response.url == LOGIN
+    assert "_auth_user_id" not in request.session
+    (message,) = [str(m) for m in request._messages]
+    assert message.startswith(REFUSED_FR)  # the site's language, French
+    assert "« J'ai oublié mes identifiants »" in message
+
+
+def test_closed_a_new_students_ent_return_creates_nothing(client, campaign, ent_closed):
+    request, response = _ent_return(client, "estelle.martin")
+
+    assert response.url == LOGIN
+    assert "socialaccount_sociallogin" not in request.session  # no "Création de compte" pending
+    assert not SocialAccount.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_closed_staff_still_log_in_through_the_ent(client, db, ent_closed):
+    staff = StaffFactory(username="sophie.gestion")
+    SocialAccount.objects.create(user=staff, provider="ent", uid="sophie.gestion")
+
+    request, response = _ent_return(client, "sophie.gestion")
+
+    assert response.status_code == 302
+    assert request.session["_auth_user_id"] == str(staff.pk)
+
+
+def test_open_a_known_student_logs_in_through_the_ent(client, campaign, ent_configured):
+    student = CandidateUserFactory(campaign=campaign)
+    SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard")
+
+    request, _response = _ent_return(client, "lucas.bernard")
+
+    assert request.session["_auth_user_id"] == str(student.pk)
+
+
+def test_closed_an_account_creation_left_open_is_refused(client, campaign, ent_configured, settings):
+    _ent_return(client, "estelle.martin")  # still open: the "Création de compte" form is pending
+    settings.ENT_CANDIDATE_LOGIN = False
+
+    response = client.post(
+        reverse("socialaccount_signup"),
+        {"last_name": "M", "first_name": "E", "email": "e@etudiant.fr", "email2": "e@etudiant.fr"},
+        **FRENCH,
+    )
+
+    assert response.status_code == 200
+    assert REFUSED_FR in response.content.decode().replace("&#x27;", "'")
+    assert not User.objects.exists()
+
+
+def test_closed_a_student_without_a_password_gets_one_by_the_forgotten_credentials_link(
+    client, campaign, ent_closed, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The way in the message names: « J'ai oublié mes identifiants » mails an ENT account a link too."""
+    student = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    student.set_unusable_password()
+    student.save()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": student.email})
+
+    assert len(mailoutbox) == 1
+    assert "/accounts/password/reset/key/" in mailoutbox[0].body
+
+
+# --- OpenID Connect over real sockets: the live server against the development ENT process ---
+
+
+def _app_url(live_server) -> str:
+    """Through 127.0.0.1: the ENT admits loopback redirect URIs on any port."""
+    return f"http://127.0.0.1:{urlsplit(live_server.url).port}"
+
+
+@pytest.fixture
+def oidc_app(live_server, ent_server, settings, campaign):
+    settings.ENT_PROTOCOL = "oidc"
+    settings.ENT_SERVER_URL = ent_server.base_url
+    settings.SOCIALACCOUNT_PROVIDERS = _providers(
+        ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET
+    )
+    settings.ENT_CANDIDATE_LOGIN = False
+    return _app_url(live_server)
+
+
+def _oidc_login(app: str, username: str, *, next_url: str = "") -> requests.Response:
+    """Press the ENT button (posted to allauth's OpenID Connect login), log in on the ENT's form, follow back."""
+    session = requests.Session()
+    page = f"{app}{LOGIN}" + (f"?next={next_url}" if next_url else "")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(page, timeout=10).text).group(1)
+    data = {"csrfmiddlewaretoken": token} | ({"next": next_url} if next_url else {})
+    response = session.post(f"{app}/accounts/oidc/ent/login/", data=data, headers={"Referer": page}, timeout=10)
+    ent_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text).group(1)
+    return session.post(
+        response.url,
+        data={"csrfmiddlewaretoken": ent_token, "login": username, "password": ENT_PASSWORD},
+        headers={"Referer": response.url},
+        timeout=10,
+    )
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_oidc_closed_a_student_is_refused_and_staff_get_in(oidc_app, campaign):
+    student = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard")
+    staff = StaffFactory(username="sophie.gestion")
+    SocialAccount.objects.create(user=staff, provider="ent", uid="sophie.gestion")
+
+    refused = _oidc_login(oidc_app, "lucas.bernard")
+    staff_in = _oidc_login(oidc_app, "sophie.gestion", next_url=ADMIN)
+
+    assert refused.status_code == 200
+    assert refused.url == f"{oidc_app}{LOGIN}"
+    assert REFUSED_FR in refused.text.replace("&#x27;", "'")
+    assert "Se connecter avec l'ENT" not in refused.text.replace("&#x27;", "'")
+    assert staff_in.status_code == 200
+    assert staff_in.url == f"{oidc_app}{ADMIN}"
