@@ -202,8 +202,8 @@ def test_may_set_password(ent_student, candidate_user, settings):
     assert not services.may_set_password(ent_student)
 
 
-def test_another_device_stays_logged_in_with_the_ent(client, ent_student):
-    """Setting a first password does not end the student's other sessions (nothing was compromised)."""
+def test_setting_a_password_keeps_this_session_and_ends_the_others(client, ent_student):
+    """As « Modifier mon mot de passe »: the account's other sessions (another browser, another device) end."""
     other_device = Client()
     other_device.force_login(ent_student)
     client.force_login(ent_student)
@@ -211,3 +211,4 @@ def test_another_device_stays_logged_in_with_the_ent(client, ent_student):
     client.post(PAGE, {"password1": NEW, "password2": NEW})
 
     assert client.get(reverse("accounts:email_change")).status_code == 200
+    assert other_device.get(reverse("accounts:email_change")).status_code == 302
