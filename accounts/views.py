@@ -4,6 +4,10 @@ the staff enrolment of a first authenticator app (accounts.staff_enrolment).
 Mounted by ecandidat/urls.py at ``compte/`` (``app_name = "accounts"``).
 """
 
+import time
+
+from allauth.account import app_settings as account_settings
+from allauth.account.authentication import get_authentication_records
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.flows.logout import logout
 from allauth.account.views import password_set as allauth_password_set
@@ -82,13 +86,24 @@ def email_change_done(request):
 def password_set(request):
     """ "Définir un mot de passe": allauth's page (its form, password rules and "change_password" rate limit) in the
     site's layout, for an ENT candidate while ``ENT_ACCOUNTS_PASSWORD`` is on. An account that has a password goes to
-    "Modifier mon mot de passe"; anyone else (staff, the parameter off) gets a 404. This session stays logged in."""
+    "Modifier mon mot de passe"; anyone else (staff, the parameter off) gets a 404. Needs a login less than
+    5 minutes old (else: log in through the ENT again). This session stays logged in, the others end."""
     user = request.user
     if user.is_candidate and user.has_usable_password():
         return redirect("account_change_password")
     if not services.may_set_password(user):
         raise Http404
+    if not _logged_in_recently(request):
+        # As for the e-mail address: someone who finds a session left open must not give the account a password of
+        # their own. allauth cannot ask an ENT account to reauthenticate (it has no password): the ENT does it.
+        return render(request, "accounts/password_set_reauthenticate.html", {"next": request.path})
     return allauth_password_set(request)
+
+
+def _logged_in_recently(request) -> bool:
+    """A login (or a reauthentication) of this session less than ACCOUNT_REAUTHENTICATION_TIMEOUT seconds ago."""
+    records = get_authentication_records(request, request.user)
+    return bool(records) and time.time() - records[-1].get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
 
 
 # --- Staff: enrolment of a first authenticator app ---

@@ -2,11 +2,14 @@
 "Définir un mot de passe" from the menu (allauth's set-password page in the site's layout), then the normal login
 form, the ENT down or not. The choice at the account creation is tested with the ENT signup (test_views_login)."""
 
+import datetime
+
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts import services
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
@@ -212,3 +215,38 @@ def test_setting_a_password_keeps_this_session_and_ends_the_others(client, ent_s
 
     assert client.get(reverse("accounts:email_change")).status_code == 200
     assert other_device.get(reverse("accounts:email_change")).status_code == 302
+
+
+def test_a_login_older_than_five_minutes_logs_in_through_the_ent_again_first(
+    client, ent_student, settings, time_machine
+):
+    """Someone who finds a session left open cannot give the account a password of their own."""
+    settings.ENT_SERVER_URL = "https://ent.example/identity/o"
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {
+            "APPS": [
+                {
+                    "provider_id": "ent",
+                    "name": "ENT",
+                    "client_id": "ecandidat",
+                    "secret": "s",
+                    "settings": {"server_url": settings.ENT_SERVER_URL},
+                }
+            ]
+        }
+    }
+    client.force_login(ent_student)
+    time_machine.move_to(timezone.now() + datetime.timedelta(minutes=6))
+
+    page = client.get(PAGE, **FRENCH).content.decode()
+    client.post(PAGE, {"password1": NEW, "password2": NEW})
+
+    page = page.replace("&#x27;", "'")
+    assert "reconnectez-vous par l'ENT" in page
+    assert f'name="next" value="{PAGE}"' in page
+    assert "Se connecter avec l'ENT" in page
+    assert 'name="password1"' not in page
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+    client.force_login(ent_student)  # the ENT login again (a new authentication record)
+    assert 'name="password1"' in client.get(PAGE).content.decode()
