@@ -3,6 +3,7 @@ return of a candidate is refused with a French message on the login page, staff 
 The CAS path against the development ENT is in test_cas_protocol; OpenID Connect against it is at the end."""
 
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -217,13 +218,14 @@ def oidc_app(live_server, ent_server, settings, campaign):
     settings.SOCIALACCOUNT_PROVIDERS = _providers(
         ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET
     )
-    settings.ENT_CANDIDATE_LOGIN = False
     return _app_url(live_server)
 
 
-def _oidc_login(app: str, username: str, *, next_url: str = "") -> requests.Response:
+def _oidc_login(
+    app: str, username: str, *, next_url: str = "", session: requests.Session | None = None
+) -> requests.Response:
     """Press the ENT button (posted to allauth's OpenID Connect login), log in on the ENT's form, follow back."""
-    session = requests.Session()
+    session = session or requests.Session()
     page = f"{app}{LOGIN}" + (f"?next={next_url}" if next_url else "")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(page, timeout=10).text).group(1)
     data = {"csrfmiddlewaretoken": token} | ({"next": next_url} if next_url else {})
@@ -239,7 +241,8 @@ def _oidc_login(app: str, username: str, *, next_url: str = "") -> requests.Resp
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_oidc_closed_a_student_is_refused_and_staff_get_in(oidc_app, campaign):
+def test_oidc_closed_a_student_is_refused_and_staff_get_in(oidc_app, campaign, settings):
+    settings.ENT_CANDIDATE_LOGIN = False
     student = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
     SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard")
     staff = StaffFactory(username="sophie.gestion")
@@ -254,3 +257,34 @@ def test_oidc_closed_a_student_is_refused_and_staff_get_in(oidc_app, campaign):
     assert "Se connecter avec l'ENT" not in refused.text.replace("&#x27;", "'")
     assert staff_in.status_code == 200
     assert staff_in.url == f"{oidc_app}{ADMIN}"
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_oidc_a_stale_session_logs_in_through_the_ent_again_and_comes_back_to_set_a_password(
+    oidc_app, campaign, settings
+):
+    """« Définir un mot de passe » after more than ACCOUNT_REAUTHENTICATION_TIMEOUT (3 seconds here): the ENT button
+    of the page logs the student in again (the ENT remembers them: no form) and brings them back to it."""
+    settings.ACCOUNT_REAUTHENTICATION_TIMEOUT = 3
+    student = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    student.set_unusable_password()
+    student.save()
+    SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard")
+    session = requests.Session()
+    _oidc_login(oidc_app, "lucas.bernard", session=session)
+    page = f"{oidc_app}{reverse('accounts:password_set')}"
+    time.sleep(3.2)
+
+    stale = session.get(page, timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', stale.text).group(1)
+    back = session.post(
+        f"{oidc_app}/accounts/oidc/ent/login/",
+        data={"csrfmiddlewaretoken": token, "next": reverse("accounts:password_set")},
+        headers={"Referer": page},
+        timeout=10,
+    )
+
+    assert 'name="password1"' not in stale.text
+    assert back.url == page
+    assert 'name="password1"' in back.text
