@@ -81,6 +81,9 @@ class EntUnreachableMiddleware:
         logger.warning("ENT unreachable on %s: %s: %s", request.path, type(exception).__name__, exception)
         messages.error(
             request,
-            gettext("The ENT does not answer at the moment: try again in a few minutes, or log in with your e-mail."),
+            gettext(
+                "The ENT does not answer at the moment: try again in a few minutes, or log in with your password "
+                "(numéro de dossier or e-mail address)."
+            ),
         )
         return redirect("account_login")

@@ -6,7 +6,8 @@ from django.urls import reverse
 from ecandidat.tests.plugins.services import free_port
 
 MESSAGE_FR = (
-    "L'ENT ne répond pas pour le moment : réessayez dans quelques minutes, ou connectez-vous avec votre adresse mail."
+    "L'ENT ne répond pas pour le moment : réessayez dans quelques minutes, ou connectez-vous avec votre mot de passe "
+    "(numéro de dossier ou adresse mail)."
 )
 
 
