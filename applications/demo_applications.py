@@ -10,7 +10,6 @@ import io
 
 from allauth.account.models import EmailAddress
 from django.core.files.uploadedfile import SimpleUploadedFile
-from fpdf import FPDF
 
 from accounts.models import User
 from accounts.services import issue_numero_dossier
@@ -20,6 +19,7 @@ from applications.models import Application
 from applications.pieces import piece_rows
 from applications.services import candidature
 from applications.services import pieces as piece_services
+from ecandidat.pdf import FONT, UnicodePDF
 from offers.models import Campaign, Formation
 
 DEMO_FORMATION = "M1ENER"  # MASTER 1 - ENERGIE Parc. Matériaux et procédés solaires (centre SEE, online)
@@ -34,26 +34,17 @@ APPLICANTS = [
 def _pdf(title: str, piece: str, candidate: str) -> SimpleUploadedFile:
     """A one-page PDF with a few readable lines (what the staff preview shows): it goes through the whole validation
     pipeline, as a candidate's scan would."""
-    pdf = FPDF(unit="mm", format="A4")
+    pdf = UnicodePDF(unit="mm", format="A4")
     pdf.set_title(title)
     pdf.add_page()
-    pdf.set_font("helvetica", style="B", size=18)
-    pdf.multi_cell(0, 10, text=_latin1(piece))
-    pdf.set_font("helvetica", size=12)
+    pdf.set_font(FONT, style="B", size=18)
+    pdf.multi_cell(0, 10, text=piece)
+    pdf.set_font(FONT, size=12)
     pdf.ln(4)
     text = f"{candidate}\nDocument de démonstration (manage.py seed_demo) : aucune donnée réelle."
-    pdf.multi_cell(0, 7, text=_latin1(text))
+    pdf.multi_cell(0, 7, text=text)
     buffer = io.BytesIO(bytes(pdf.output()))
     return SimpleUploadedFile(f"{title}.pdf", buffer.getvalue(), content_type="application/pdf")
-
-
-PLAIN = {0x2019: "'", 0x2018: "'", 0x201C: '"', 0x201D: '"', 0x2013: "-", 0x2014: "-", 0x0153: "oe"}
-
-
-def _latin1(text: str) -> str:
-    """What the PDF core fonts can write (Latin-1): typographic quotes and dashes become plain ones."""
-    plain = text.translate(PLAIN)
-    return plain.encode("latin-1", "replace").decode("latin-1")
 
 
 def _applicant(campaign: Campaign, email: str, first_name: str, last_name: str) -> User | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import gc
 import io
 import logging
@@ -26,7 +25,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
@@ -35,7 +34,6 @@ from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
-from fpdf import FPDF
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 
@@ -50,6 +48,7 @@ from applications.validators import format_phone
 from documents.enums import OPENABLE_SCANS
 from documents.storage import stored_name
 from documents.validation import MAX_IMAGE_PIXELS, PDF
+from ecandidat.pdf import FONT, UnicodePDF
 
 logger = logging.getLogger(__name__)
 
@@ -58,54 +57,7 @@ A4 = (595.28, 841.89)  # points
 # enough to read a scanned page, and at most 4 Mpx (12 MB RGB) decoded.
 IMAGE_MAX_SIDE = 2000
 HEADER_SIZE = 9
-TYPOGRAPHY = str.maketrans(
-    {
-        "’": "'",
-        "‘": "'",
-        "“": '"',
-        "”": '"',
-        "–": "-",
-        "—": "-",
-        "…": "...",
-        "œ": "oe",
-        "Œ": "OE",
-        "€": "EUR",
-        "→": "->",
-        "\u202f": " ",
-        "\u2009": " ",
-    }
-)
-
-
-# Letters of the Latin script that no accent stripping brings into Latin-1 (they are letters of their own).
-LATIN_LETTERS = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ħ": "H", "ħ": "h", "ĸ": "k"})
-
-
-def latin1(text) -> str:
-    """fpdf2's core fonts are Latin-1: keep French accents; a letter outside Latin-1 loses the accents Latin-1 lacks
-    (« Ştefănescu » → « Stefanescu », « Nguyễn » → « Nguyên », « Łukasz » → « Lukasz ») rather than becoming « ? »,
-    so that a name from Central Europe, Turkey or Vietnam stays readable on the dossier and the letters; anything
-    else (another script) is « ? »."""
-    text = unicodedata.normalize("NFC", str(text or "")).translate(TYPOGRAPHY)
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return "".join(char if ord(char) < 256 else _latin1_letter(char) for char in text)
-    return text
-
-
-@functools.cache
-def _latin1_letter(char: str) -> str:
-    """One character outside Latin-1: drop its combining marks from the last until it fits (``ễ`` keeps ``ê``)."""
-    parts = list(unicodedata.normalize("NFD", char.translate(LATIN_LETTERS)))
-    while parts:
-        folded = unicodedata.normalize("NFC", "".join(parts))
-        if all(ord(c) < 256 for c in folded):
-            return folded
-        if not unicodedata.combining(parts[-1]):
-            break
-        parts.pop()
-    return "?"
+LABEL_WIDTH = 60  # mm, the summary's label column
 
 
 def dossier_stem(application) -> str:
@@ -141,7 +93,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
             if document is None or document.scan_status not in OPENABLE_SCANS:
                 # Listed on the summary pages with its status; its content waits for the antivirus.
                 continue
-            header = latin1(f"{Truncator(row.piece_type.label).chars(90)} - {document.original_name}")
+            header = f"{Truncator(row.piece_type.label).chars(90)} - {document.original_name}"
             spool = spools.enter_context(tempfile.TemporaryFile())
             with default_storage.open(stored_name(document), "rb") as source:
                 shutil.copyfileobj(source, spool)
@@ -164,33 +116,33 @@ def _append_pdf(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
     writer.append(reader)
     page = writer.pages[first]
     width, height = float(page.mediabox.width), float(page.mediabox.height)
-    overlay = FPDF(unit="pt", format=(width, height))
+    overlay = UnicodePDF(unit="pt", format=(width, height))
     overlay.set_auto_page_break(False)
     overlay.add_page()
-    overlay.set_font("helvetica", "B", HEADER_SIZE)
+    overlay.set_font(FONT, "B", HEADER_SIZE)
     overlay.set_fill_color(255, 255, 255)
     overlay.set_xy(0, 0)
-    overlay.cell(width, HEADER_SIZE + 6, header, fill=True, align="C")
+    overlay.cell(width, HEADER_SIZE + 6, overlay.fit(header, width - 10), fill=True, align="C")
     page.merge_page(PdfReader(io.BytesIO(bytes(overlay.output()))).pages[0])
 
 
 def _append_image(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
-    pdf = FPDF(unit="pt", format=A4)
+    pdf = UnicodePDF(unit="pt", format=A4)
     pdf.set_auto_page_break(False)
     pdf.add_page()
-    pdf.set_font("helvetica", "B", HEADER_SIZE)
+    pdf.set_font(FONT, "B", HEADER_SIZE)
     pdf.set_xy(20, 12)
-    pdf.cell(A4[0] - 40, HEADER_SIZE + 6, header, align="C")
+    pdf.cell(A4[0] - 40, HEADER_SIZE + 6, pdf.fit(header, A4[0] - 40), align="C")
     with tempfile.TemporaryFile() as small:
         if _downsample(spool, small):
             pdf.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
         else:
-            pdf.set_font("helvetica", "", 10)
+            pdf.set_font(FONT, "", 10)
             pdf.set_xy(20, 60)
             pdf.multi_cell(
                 A4[0] - 40,
                 14,
-                latin1(_("This image cannot be included in the dossier: open it from the pieces list.")),
+                _("This image cannot be included in the dossier: open it from the pieces list."),
             )
         writer.append(PdfReader(io.BytesIO(bytes(pdf.output()))))
 
@@ -225,7 +177,7 @@ def _downsample(spool: BinaryIO, output: BinaryIO) -> bool:
     return True
 
 
-class _Summary(FPDF):
+class _Summary(UnicodePDF):
     def __init__(self, title: str):
         super().__init__(unit="mm", format="A4")
         self.title_text = title
@@ -233,30 +185,44 @@ class _Summary(FPDF):
         self.set_auto_page_break(True, 18)
 
     def header(self):
-        self.set_font("helvetica", "I", 8)
+        self.set_font(FONT, "I", 8)
         self.cell(0, 5, self.title_text, align="R", new_x="LMARGIN", new_y="NEXT")
 
     def footer(self):
         self.set_y(-12)
-        self.set_font("helvetica", "I", 8)
+        self.set_font(FONT, "I", 8)
         self.cell(0, 5, f"{self.page_no()}", align="C")
 
     def section(self, title: str):
         self.ln(3)
-        self.set_font("helvetica", "B", 12)
-        self.cell(0, 8, latin1(title), new_x="LMARGIN", new_y="NEXT", border="B")
-        self.set_font("helvetica", "", 10)
+        self.set_font(FONT, "B", 12)
+        self.cell(0, 8, str(title), new_x="LMARGIN", new_y="NEXT", border="B")
+        self.set_font(FONT, "", 10)
 
     def line_item(self, label, value):
+        """The label in a column of its own, wrapped when longer than it (« Spécialité de première abandonnée »
+        would otherwise run into the value), the value beside it; both on the same page."""
         if value in (None, ""):
             return
-        self.set_font("helvetica", "B", 10)
-        self.cell(60, 6, latin1(label))
-        self.set_font("helvetica", "", 10)
-        self.multi_cell(0, 6, latin1(value), new_x="LMARGIN", new_y="NEXT")
+        label, value = str(label), str(value)
+        value_width = self.epw - LABEL_WIDTH
+        height = max(self._height(LABEL_WIDTH, label, "B"), self._height(value_width, value, ""))
+        if self.will_page_break(height) and height < self.eph:
+            self.add_page()
+        page, top = self.page, self.get_y()
+        self.set_font(FONT, "B", 10)
+        self.multi_cell(LABEL_WIDTH, 6, label, new_x="RIGHT", new_y="TOP")
+        self.set_font(FONT, "", 10)
+        self.multi_cell(value_width, 6, value, new_x="LMARGIN", new_y="NEXT")
+        if self.page == page:  # a value longer than a page has broken it: its end is where the next line goes
+            self.set_y(max(self.get_y(), top + height))
+
+    def _height(self, width: float, text: str, style: str) -> float:
+        self.set_font(FONT, style, 10)
+        return cast(float, self.multi_cell(width, 6, text, dry_run=True, output="HEIGHT"))
 
     def paragraph(self, text):
-        self.multi_cell(0, 6, latin1(text), new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, 6, str(text), new_x="LMARGIN", new_y="NEXT")
 
 
 def _label(model, field: str) -> str:
@@ -281,14 +247,14 @@ def _confirmation_date(application: Application) -> datetime.date | None:
     return confirmation_date(application)
 
 
-def _summary(application, rows) -> FPDF:
+def _summary(application, rows) -> UnicodePDF:
     candidate = application.candidate
     formation = application.formation
-    pdf = _Summary(latin1(dossier_filename(application)))
+    pdf = _Summary(dossier_filename(application))
     pdf.add_page()
-    pdf.set_font("helvetica", "B", 16)
-    pdf.multi_cell(0, 9, latin1(_("Application dossier")), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 10)
+    pdf.set_font(FONT, "B", 16)
+    pdf.multi_cell(0, 9, _("Application dossier"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 10)
     pdf.paragraph(_("Generated on %(date)s") % {"date": _date(timezone.localdate())})
 
     pdf.section(_("Personal details"))

@@ -46,16 +46,15 @@ from django.utils.formats import date_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from fpdf import FPDF
 
 from applications.dates import effective_confirmation_date
-from applications.dossier_pdf import latin1
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.mail_templates import render_source, values_for
+from ecandidat.pdf import FONT, UnicodePDF
 from offers.enums import Avis
 from offers.letters import LETTER_TYPES
 from offers.models import Centre, Commission, DecisionLetterTemplate, Formation
@@ -120,7 +119,7 @@ def letter_values(application: Application, decision: Decision, kind: str) -> di
     return values_for(LETTER_TYPES[kind], context)
 
 
-class _Letter(FPDF):
+class _Letter(UnicodePDF):
     def __init__(self):
         super().__init__(format="A4")
         self.set_margins(20, 20, 20)
@@ -133,31 +132,31 @@ def render_letter_pdf(template: DecisionLetterTemplate, values: dict[str, str | 
     title = " ".join(render_source(template.title, values).split())
     body = render_source(template.body, values)
     pdf = _Letter()
-    pdf.set_title(latin1(title))
-    pdf.set_author(latin1(settings.INSTITUTION_NAME))
-    pdf.set_subject(latin1(f"{values.get('formation_code', '')} {values.get('numero_dossier', '')}"))
+    pdf.set_title(title)
+    pdf.set_author(settings.INSTITUTION_NAME)
+    pdf.set_subject(f"{values.get('formation_code', '')} {values.get('numero_dossier', '')}")
     pdf.set_lang(language)
     pdf.set_creator("ecandidat")
     pdf.add_page()
-    pdf.set_font("helvetica", "B", 11)
-    pdf.multi_cell(0, 5, latin1(settings.INSTITUTION_NAME), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 10)
-    pdf.multi_cell(0, 5, latin1(template.centre.label), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 11)
+    pdf.multi_cell(0, 5, settings.INSTITUTION_NAME, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 10)
+    pdf.multi_cell(0, 5, template.centre.label, new_x="LMARGIN", new_y="NEXT")
     if template.centre.address:
-        pdf.multi_cell(0, 5, latin1(template.centre.address), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, template.centre.address, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     name = f"{values.get('first_name', '')} {values.get('last_name', '')}"
-    pdf.multi_cell(0, 5, latin1(name), align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 5, latin1(str(values.get("letter_date", ""))), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, name, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, str(values.get("letter_date", "")), align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)
-    pdf.set_font("helvetica", "B", 13)
-    pdf.multi_cell(0, 7, latin1(title), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 13)
+    pdf.multi_cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.set_font("helvetica", "", 11)
-    pdf.multi_cell(0, 6, latin1(body), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 11)
+    pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(10)
     if template.signatory:
-        pdf.multi_cell(0, 5, latin1(template.signatory), align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, template.signatory, align="R", new_x="LMARGIN", new_y="NEXT")
     if template.signature:
         try:
             with default_storage.open(str(template.signature.name), "rb") as handle:

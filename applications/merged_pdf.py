@@ -20,7 +20,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from fpdf import FPDF
 from pypdf import PdfReader
 from pypdf.generic import (
     ArrayObject,
@@ -35,7 +34,8 @@ from pypdf.generic import (
     create_string_object,
 )
 
-from applications.dossier_pdf import A4, latin1
+from applications.dossier_pdf import A4
+from ecandidat.pdf import FONT, UnicodePDF
 
 HEADER = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
 
@@ -250,16 +250,16 @@ def _table_of_contents(
 
 def _draw_toc(
     title: str, heading: str, lines: list[tuple[str, str]], starts: list[int], own_pages: int
-) -> tuple[FPDF, list[tuple[int, tuple[float, float, float, float], int]]]:
-    pdf = FPDF(unit="pt", format=A4)
-    pdf.set_title(latin1(title))
+) -> tuple[UnicodePDF, list[tuple[int, tuple[float, float, float, float], int]]]:
+    pdf = UnicodePDF(unit="pt", format=A4)
+    pdf.set_title(title)
     pdf.set_auto_page_break(True, margin=MARGIN)
     pdf.set_margins(MARGIN, MARGIN, MARGIN)
     pdf.add_page()
-    pdf.set_font("helvetica", "B", 16)
-    pdf.cell(0, 24, latin1(title), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 9)
-    pdf.multi_cell(0, 12, latin1(heading), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "B", 16)
+    pdf.cell(0, 24, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 9)
+    pdf.multi_cell(0, 12, heading, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(6)
     width = A4[0] - 2 * MARGIN
     links = []
@@ -268,12 +268,12 @@ def _draw_toc(
             pdf.add_page()
         y = pdf.get_y()
         page_label = str(own_pages + start + 1)
-        pdf.set_font("helvetica", "", 10)
+        pdf.set_font(FONT, "", 10)
         pdf.cell(28, LINE_HEIGHT, f"{index}.")
-        pdf.cell(width - 28 - 150 - 40, LINE_HEIGHT, latin1(candidate)[:60])
-        pdf.set_font("helvetica", "", 9)
-        pdf.cell(150, LINE_HEIGHT, latin1(formation)[:32])
-        pdf.set_font("helvetica", "", 10)
+        pdf.cell(width - 28 - 150 - 40, LINE_HEIGHT, pdf.fit(candidate, width - 28 - 150 - 40))
+        pdf.set_font(FONT, "", 9)
+        pdf.cell(150, LINE_HEIGHT, pdf.fit(formation, 150))
+        pdf.set_font(FONT, "", 10)
         pdf.cell(40, LINE_HEIGHT, page_label, align="R", new_x="LMARGIN", new_y="NEXT")
         # fpdf2 measures from the top of the page, PDF rectangles from the bottom.
         links.append((pdf.page - 1, (MARGIN, A4[1] - y - LINE_HEIGHT, A4[0] - MARGIN, A4[1] - y), start))

@@ -225,13 +225,13 @@ PIECES = [
 
 
 def _template_pdf(title: str) -> bytes:
-    from fpdf import FPDF
+    from ecandidat.pdf import FONT, UnicodePDF
 
-    pdf = FPDF()
+    pdf = UnicodePDF()
     pdf.add_page()
-    pdf.set_font("helvetica", size=14)
+    pdf.set_font(FONT, size=14)
     pdf.multi_cell(0, 8, title)
-    pdf.set_font("helvetica", size=11)
+    pdf.set_font(FONT, size=11)
     for label in ("Nom :", "Prénom :", "Numéro de dossier :", "Projet professionnel :", "", "", "Date et signature :"):
         pdf.ln(6)
         pdf.cell(0, 8, label)

@@ -289,3 +289,21 @@ def test_a_long_table_of_contents_counts_its_own_pages(centre_manager, formation
     assert "70. Candidat 69" in reader.pages[1].extract_text()
     assert str(toc_pages + 70) in reader.pages[1].extract_text()
     assert pack.kind == "PDF"
+
+
+def test_the_table_of_contents_prints_names_as_typed_and_cuts_what_its_columns_cannot_hold():
+    writer = StreamingPdfWriter(buffer := io.BytesIO())
+    writer.add_document(io.BytesIO(pdf_bytes("dossier")), title="Пётр")
+    long_name = "ŞTEFĂNESCU-NGUYỄN " * 6
+
+    writer.finish(
+        toc_title="Dossiers — Σωκράτης",
+        toc_heading="1",
+        toc_lines=[(f"{long_name}Łukasz (8K76FED5)", "M1ENER Master Énergie Matériaux et procédés solaires")],
+    )
+
+    toc = PdfReader(io.BytesIO(buffer.getvalue()), strict=True).pages[0].extract_text()
+    assert "Dossiers — Σωκράτης" in toc
+    assert "1. ŞTEFĂNESCU-NGUYỄN ŞTEFĂNESCU-NGUYỄN" in toc
+    assert "Łukasz" not in toc  # cut with « … » at its column's edge, not drawn over the formation
+    assert "… M1ENER Master Énergie" in toc

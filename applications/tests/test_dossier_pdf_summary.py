@@ -8,7 +8,7 @@ import pytest
 from django.utils import translation
 from pypdf import PdfReader
 
-from applications.dossier_pdf import build_dossier_pdf, latin1
+from applications.dossier_pdf import build_dossier_pdf
 from applications.enums import PieceStatus
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
 from applications.tests.factories_candidature import PieceSubmissionFactory, make_application
@@ -88,7 +88,7 @@ def test_a_long_piece_label_is_cut_with_an_ellipsis(application):
 
     text = summary_text(application)
 
-    assert "dont le français n'est pa... : Non concerné" in text  # 120 characters, the ellipsis included
+    assert "dont le français n'est pa… : Non concerné" in text  # 120 characters, the ellipsis included
     assert "n'est pas : Non concerné" not in text
 
 
@@ -101,19 +101,34 @@ def test_a_section_without_rows_says_so(application):
     assert "Stages Néant. Expériences pro. Néant." in text
 
 
-def test_a_name_outside_latin_1_keeps_its_letters_without_the_accents_the_font_lacks(application):
-    # The PDFs' core fonts are Latin-1: « Ş », « ă », « ł », « ễ » used to come out as « ? » in the candidate's name.
+NAMES = ("ŞTEFĂNESCU", "Łukasz Nguyễn", "Σωκράτης", "Пётр", "Dvořák Đorđević Yıldız Œdipe")
+
+
+def test_names_in_latin_greek_or_cyrillic_script_print_as_typed(application):
+    # The PDFs used to be written with a Latin-1 core font: « Ş », « ł », « ễ » lost their accents, Greek and
+    # Cyrillic became « ? ». The embedded DejaVu Sans writes them, in the summary and in a piece's header line.
     candidate = application.candidate
-    candidate.birth_name, candidate.usual_name, candidate.first_name = "ŞTEFĂNESCU", "", "Łucja Nguyễn"
+    (
+        candidate.birth_name,
+        candidate.usual_name,
+        candidate.first_name,
+        candidate.other_first_name,
+        candidate.birth_city,
+    ) = NAMES
     candidate.save()
 
     text = summary_text(application)
 
-    assert "STEFANESCU" in text
-    assert "Lucja Nguyên" in text
+    for name in NAMES:
+        assert name in text
+    assert "Stefanescu" not in text
+    assert "?" not in text
 
 
-def test_latin1_folds_accents_latin_1_lacks_and_marks_other_scripts():
-    assert latin1("Dvořák Čapek Żółć Öztürk Yıldız Đorđević") == "Dvorák Capek Zólc Öztürk Yildiz Dordevic"
-    assert latin1("Élodie Œuvre – “ok”") == 'Élodie OEuvre - "ok"'
-    assert latin1("王 Ahmed") == "? Ahmed"
+def test_a_script_the_font_lacks_prints_as_the_replacement_character_not_as_nothing(application):
+    application.candidate.first_name = "王小明 Ahmed"
+    application.candidate.save()
+
+    text = summary_text(application)
+
+    assert "\ufffd\ufffd\ufffd Ahmed" in text

@@ -83,10 +83,26 @@ def test_release_makes_and_stores_the_letter(
     assert "Master Informatique" in text
     assert "66860 PERPIGNAN" in text
     assert "Le directeur de l'UFR" in text
-    assert reader.metadata.title == "Lettre d'admission - MINFO"
+    assert reader.metadata.title == "Lettre d'admission — MINFO"  # as typed: the embedded font has the dash
     assert reader.trailer["/Root"]["/Lang"] == "fr"
     mail = OutboundEmail.objects.get(code="AVIS_FAVORABLE")
     assert reverse("applications:letter", args=[application.public_id]) in mail.body
+
+
+def test_a_name_in_another_script_prints_as_typed_in_the_letter(formation, campaign, centre_manager, admission_text):
+    # The letter used to be written in a Latin-1 core font: « Пётр » came out as « ???? », « Ştefănescu » without
+    # its accents.
+    application = make_application(formation, campaign=campaign)
+    candidate = application.candidate
+    candidate.first_name, candidate.birth_name, candidate.usual_name = "Пётр Σωκράτης", "ŞTEFĂNESCU-NGUYỄN", ""
+    candidate.save()
+    decision = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    staff.validate_decision(decision, actor=centre_manager)
+
+    text, _reader = pdf_text(build_letter(DecisionLetter.objects.get(application=application).pk))
+
+    assert "Пётр Σωκράτης ŞTEFĂNESCU-NGUYỄN" in text  # the address block
+    assert "Madame, Monsieur ŞTEFĂNESCU-NGUYỄN," in text  # the body
 
 
 def test_refusal_letter_and_its_reason(formation, campaign, centre_manager, refusal_text):

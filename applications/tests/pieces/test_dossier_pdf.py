@@ -130,3 +130,25 @@ def test_garbage_is_collected_after_each_build(application, piece, builds):
             build_dossier_pdf(application).close()
 
     assert collect.call_count == builds
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("Пётр Σωκράτης Łukasz.jpg", hostile.jpeg_bytes((64, 48))), ("Nguyễn Ştefănescu.pdf", hostile.pdf_bytes())],
+)
+def test_a_piece_header_prints_its_file_name_as_typed(application, piece, name, content):
+    # The header line is drawn on the image's page, and stamped on a PDF piece's first page, in the embedded font.
+    store(application, piece, name, content)
+
+    text = " ".join(last_page(application).extract_text().split())
+
+    assert f"Lettre de motivation - {name}" in text
+
+
+def test_a_piece_header_too_long_for_its_line_is_cut_with_an_ellipsis(application, piece):
+    store(application, piece, f"{'Relevé de notes du semestre ' * 6}.jpg", hostile.jpeg_bytes((64, 48)))
+
+    text = " ".join(last_page(application).extract_text().split())
+
+    assert text.startswith("Lettre de motivation - Relevé de notes du semestre")
+    assert text.endswith("…")
