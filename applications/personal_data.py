@@ -4,6 +4,8 @@ The archive holds ``donnees.json`` (account, dossier, applications with their hi
 answers to the complementary questions, the answers shared by all the applications, pieces, complementary-form
 answers, and the mails we sent) and ``pieces/``, the candidate's uploaded files under readable names. Decisions
 not yet validated are commission work in progress: the candidate sees them here once validated, as on their pages.
+The staff's internal notes are not the candidate's to read: neither they nor the history rows about them
+(``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée ») are in the archive.
 
 The archive is written to a spooled temporary file (in memory up to ``SPOOL_BYTES``, then on disk) and each stored
 file is copied into it by chunks, so memory stays bounded whatever the number of pieces. The queries do not grow
@@ -31,6 +33,7 @@ from applications.models import (
     QuestionAnswer,
 )
 from applications.services.dossier import export_personal_data
+from applications.workflow import STAFF_ONLY_EVENTS
 from documents.enums import ScanStatus
 from ecandidat.models import OutboundEmail
 
@@ -72,7 +75,10 @@ def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
         Application.objects.filter(candidate=candidate)
         .select_related("formation", "campaign")
         .prefetch_related(
-            Prefetch("events", queryset=ApplicationEvent.objects.order_by("created_at", "id")),
+            Prefetch(
+                "events",
+                queryset=ApplicationEvent.objects.exclude(kind__in=STAFF_ONLY_EVENTS).order_by("created_at", "id"),
+            ),
             Prefetch(
                 "decisions",
                 queryset=Decision.objects.validated()

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 CANDIDATE_EDITABLE = frozenset({DossierStatus.WAITING, DossierStatus.INCOMPLETE})
 # The candidate may cancel only while waiting and without any decision (§1.11).
 CANCELLABLE = frozenset({DossierStatus.WAITING})
+# History rows about the staff's internal notes (eCandidat's bloc-notes, §2.3): the notes are never the candidate's
+# to read, and neither is a row saying that one was deleted ("Mes données" leaves these kinds out).
+STAFF_ONLY_EVENTS = frozenset({EventKind.NOTE_DELETED})
 
 
 class Role(StrEnum):

@@ -9,7 +9,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from applications.enums import PieceStatus
+from applications.enums import EventKind, PieceStatus
+from applications.history import record_event
 from applications.models import Application
 from applications.tests.factories_candidature import (
     PDF_BYTES,
@@ -133,3 +134,21 @@ def test_the_regime_and_fees_entered_by_staff_are_in_the_archive(owner_client, c
     [exported] = data["applications"]
     assert (exported["registration_regime"], exported["fee_exemption_category"]) == ("5", "ER")
     assert (exported["fee_exemption_complement"], exported["amount_payable"]) == ("OFPRA", "0.00")
+
+
+def test_the_staff_internal_notes_leave_no_trace_in_the_archive(
+    owner_client, candidate, centre_manager, django_assert_num_queries
+):
+    # The notes were never exported, but the history row of a deleted one was ("note de X du …"), as were the others.
+    application = _apply(candidate)
+    record_event(application, actor=centre_manager, kind=EventKind.NOTE_DELETED, comment="note de durand du 01/12")
+    record_event(application, actor=centre_manager, kind=EventKind.STATUS, from_status="AT", to_status="RE")
+
+    with django_assert_num_queries(16):  # as without the rows: the filter is in the history's prefetch
+        response = owner_client.get(reverse(URL))
+
+    archive = _archive(response)
+
+    [exported] = json.loads(archive.read("donnees.json"))["applications"]
+    assert [row["event"] for row in exported["history"]] == [EventKind.STATUS]
+    assert "durand" not in archive.read("donnees.json").decode()
