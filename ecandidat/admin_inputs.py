@@ -39,6 +39,18 @@ ENGLISH_SUFFIX = "_en"
 FRENCH_SUFFIX = "_fr"
 
 
+class IsoDateInput(forms.DateInput):
+    """A back-office ``<input type="date">``: the browser's date picker takes and gives ``YYYY-MM-DD`` only, and
+    drops any other value. A ``DateInput`` without ``format`` renders an initial date in the first of
+    ``DATE_INPUT_FORMATS`` (« 24/12/2026 » in French): the field showed empty and the date was lost on the next
+    save. Django parses ISO in every language (it adds ISO to ``DATE_INPUT_FORMATS``)."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
 def language_of(db_field: models.Field) -> str | None:
     """The language of a text a model field holds when its name says so: ``en`` for ``*_en``, ``fr`` for ``*_fr``
     and for the field whose English version sits beside it (``title`` when the model has ``title_en``)."""

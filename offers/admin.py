@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications, parameters
 from ecandidat.admin_base import InStaffScope
+from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import variable_rows
 from ecandidat.staff import is_central, scope_of
@@ -634,7 +635,7 @@ def _calendar_label(name: str) -> Any:
 
 def _calendar_field(name: str) -> forms.DateField:
     label = capfirst(_calendar_label(name))
-    return forms.DateField(label=label, required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    return forms.DateField(label=label, required=False, widget=IsoDateInput())
 
 
 class FormationDatesForm(forms.Form):

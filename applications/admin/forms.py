@@ -11,6 +11,7 @@ from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
 from ecandidat import parameters
+from ecandidat.admin_inputs import IsoDateInput
 from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
@@ -39,7 +40,7 @@ class StatusForm(forms.Form):
     on = forms.DateField(
         label=_("Date of the change"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=IsoDateInput(),
         help_text=_("Received, complete or incomplete: the day it happened, if not today. Never in the future."),
     )
 
@@ -104,7 +105,7 @@ class DecisionForm(forms.Form):
         required=False,
         # ISO formats: a date or time input drops a localised value ("03/06/2027"), and "Dupliquer la dernière
         # décision" fills them from the latest decision.
-        widget=_only_for(Avis.PRESELECTION, forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")),
+        widget=_only_for(Avis.PRESELECTION, IsoDateInput()),
     )
     preselection_time = forms.TimeField(
         label=_("Preselection time"),
@@ -167,12 +168,8 @@ class DecisionForm(forms.Form):
 
 
 class DeadlinesForm(forms.Form):
-    return_deadline = forms.DateField(
-        label=_("New return deadline"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    confirmation_date = forms.DateField(
-        label=_("New confirmation date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    return_deadline = forms.DateField(label=_("New return deadline"), required=False, widget=IsoDateInput())
+    confirmation_date = forms.DateField(label=_("New confirmation date"), required=False, widget=IsoDateInput())
     comment = forms.CharField(label=_("Comment"), required=False, max_length=500)
 
     def clean(self):
