@@ -12,6 +12,10 @@ piece stored before that budget) is not decoded at all and replaced by a notice.
 objects until ``write`` (peak memory grows with the total size of the PDF pieces, at most 2 MB each) and leaves
 reference cycles behind: a ``gc.collect()`` after each build keeps a worker's RSS flat. Figures:
 ``bench/bench_dossier_pdf.py``.
+
+Text is written in DejaVu Sans, embedded (``ecandidat.pdf``), so that a name prints as typed in any Latin, Greek or
+Cyrillic script. Reading a font file and subsetting it costs some 50 ms per style and document: the header lines
+and image pages of all the pieces are drawn as one document (``stamps``), not one per piece.
 """
 
 from __future__ import annotations
@@ -83,10 +87,17 @@ def ascii_name(value: str) -> str:
 
 
 def build_dossier_pdf(application) -> IO[bytes]:
-    """Return an open temporary file holding the dossier PDF, positioned at its start (close it when done)."""
+    """Return an open temporary file holding the dossier PDF, positioned at its start (close it when done).
+
+    What is drawn over the pieces (each one's header line, an image piece's page) is drawn as one document, one
+    page per piece, then laid on the pieces' pages: reading the embedded font's files and subsetting them is the
+    dearest part of drawing, done once per dossier rather than once per piece."""
     rows = piece_rows(application)
     writer = PdfWriter()
     writer.append(PdfReader(io.BytesIO(bytes(_summary(application, rows).output()))))
+    stamps = UnicodePDF(unit="pt", format=A4)
+    stamps.set_auto_page_break(False)
+    stamped: list[int] = []  # the writer's page that each page of ``stamps`` goes on
     with contextlib.ExitStack() as spools:
         for row in rows:
             document = row.document
@@ -98,10 +109,17 @@ def build_dossier_pdf(application) -> IO[bytes]:
             with default_storage.open(stored_name(document), "rb") as source:
                 shutil.copyfileobj(source, spool)
             spool.seek(0)
+            stamped.append(len(writer.pages))
             if document.content_type == PDF:
-                _append_pdf(writer, spool, header)
+                _append_pdf(writer, stamps, spool, header)
             else:
-                _append_image(writer, spool, header)
+                _append_image(writer, stamps, spool, header)
+        if stamped:
+            drawn = PdfReader(io.BytesIO(bytes(stamps.output())))
+            for page_number, stamp in zip(stamped, drawn.pages, strict=True):
+                writer.pages[page_number].merge_page(stamp)
+            del drawn
+        del stamps
         output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it.
         writer.write(output)
     del writer
@@ -110,41 +128,38 @@ def build_dossier_pdf(application) -> IO[bytes]:
     return output
 
 
-def _append_pdf(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
+def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
+    """The PDF piece's pages; its header line, on a white band across the top of its first page, in ``stamps``."""
     reader = PdfReader(spool)
     first = len(writer.pages)
     writer.append(reader)
     page = writer.pages[first]
     width, height = float(page.mediabox.width), float(page.mediabox.height)
-    overlay = UnicodePDF(unit="pt", format=(width, height))
-    overlay.set_auto_page_break(False)
-    overlay.add_page()
-    overlay.set_font(FONT, "B", HEADER_SIZE)
-    overlay.set_fill_color(255, 255, 255)
-    overlay.set_xy(0, 0)
-    overlay.cell(width, HEADER_SIZE + 6, overlay.fit(header, width - 10), fill=True, align="C")
-    page.merge_page(PdfReader(io.BytesIO(bytes(overlay.output()))).pages[0])
+    stamps.add_page(format=(width, height))
+    stamps.set_font(FONT, "B", HEADER_SIZE)
+    stamps.set_fill_color(255, 255, 255)
+    stamps.set_xy(0, 0)
+    stamps.cell(width, HEADER_SIZE + 6, stamps.fit(header, width - 10), fill=True, align="C")
 
 
-def _append_image(writer: PdfWriter, spool: BinaryIO, header: str) -> None:
-    pdf = UnicodePDF(unit="pt", format=A4)
-    pdf.set_auto_page_break(False)
-    pdf.add_page()
-    pdf.set_font(FONT, "B", HEADER_SIZE)
-    pdf.set_xy(20, 12)
-    pdf.cell(A4[0] - 40, HEADER_SIZE + 6, pdf.fit(header, A4[0] - 40), align="C")
+def _append_image(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
+    """A blank A4 page for the image piece; its header line and the image (or a notice), in ``stamps``."""
+    writer.add_blank_page(*A4)
+    stamps.add_page(format=A4)
+    stamps.set_font(FONT, "B", HEADER_SIZE)
+    stamps.set_xy(20, 12)
+    stamps.cell(A4[0] - 40, HEADER_SIZE + 6, stamps.fit(header, A4[0] - 40), align="C")
     with tempfile.TemporaryFile() as small:
         if _downsample(spool, small):
-            pdf.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
+            stamps.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
         else:
-            pdf.set_font(FONT, "", 10)
-            pdf.set_xy(20, 60)
-            pdf.multi_cell(
+            stamps.set_font(FONT, "", 10)
+            stamps.set_xy(20, 60)
+            stamps.multi_cell(
                 A4[0] - 40,
                 14,
                 _("This image cannot be included in the dossier: open it from the pieces list."),
             )
-        writer.append(PdfReader(io.BytesIO(bytes(pdf.output()))))
 
 
 def _downsample(spool: BinaryIO, output: BinaryIO) -> bool:
