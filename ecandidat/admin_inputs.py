@@ -34,6 +34,7 @@ from django.contrib.admin.options import BaseModelAdmin, InlineModelAdmin, Model
 from django.contrib.admin.widgets import DateTimeWidgetContextMixin
 from django.db import models
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 ENGLISH_SUFFIX = "_en"
 FRENCH_SUFFIX = "_fr"
@@ -151,6 +152,40 @@ class ColumnNamedDeletion(forms.BaseFormSet):
             name_by_column(form.fields["DELETE"], instance)
 
 
+class GoneRowMessage(forms.BaseModelFormSet):
+    """The formset of any inline: a row that someone else deleted between the page's load and its save says so,
+    above the inline's rows (the admin no longer draws a row that is gone). Django checks the row's hidden id
+    against the rows that still exist and gives « Sélectionnez un choix valide. Ce choix ne fait pas partie de ceux
+    disponibles. » to a field nobody sees: the page said only « Corrigez les erreurs ci-dessous. »."""
+
+    def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        field = form.fields.get(self._pk_name())
+        if isinstance(field, forms.ModelChoiceField):
+            field.error_messages = {
+                **field.error_messages,
+                "invalid_choice": _(
+                    "This row was deleted by someone else after the page was opened: reload the page to see the "
+                    "current rows, then make your changes again."
+                ),
+            }
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        if not self.is_bound:
+            return
+        # The admin draws a saved row only if it still exists: the error goes above the inline's rows, once.
+        pk_name, above = self._pk_name(), self.non_form_errors()
+        for form in self.forms:
+            for message in form.errors.pop(pk_name, []):
+                if message not in above:
+                    above.append(message)
+
+    def _pk_name(self) -> str:
+        assert self.model is not None  # an inline's formset always has its model
+        return self.model._meta.pk.name
+
+
 def install() -> None:
     """Wrap Django's two hooks, once (``ready`` may run twice in a process that reloads apps)."""
     if installed():
@@ -171,6 +206,7 @@ def install() -> None:
     @wraps(get_formset)
     def column_named_formset(self, request, obj=None, **kwargs):
         formset = get_formset(self, request, obj, **kwargs)
+        formset = type(formset.__name__, (GoneRowMessage, formset), {})
         if not isinstance(self, TabularInline):
             return formset
         form = type(formset.form.__name__, (ColumnNamedInputs, formset.form), {})

@@ -289,3 +289,26 @@ def test_the_inputs_of_a_tabular_inline_row_are_named(client, centre_manager, ap
     assert re.search(r'<input [^>]*name="internships-0-year" [^>]*aria-label="Année — 2024 Observatoire', page)
     assert re.search(r'<input [^>]*name="internships-__prefix__-duration" [^>]*aria-label="Durée"', page)
     assert re.search(r'<input [^>]*name="internships-0-DELETE" aria-label="Supprimer — 2024 Observatoire', page)
+
+
+def test_a_row_deleted_by_someone_else_meanwhile_is_named_so(
+    client, centre_manager, application, back_office_in_french, django_assert_num_queries
+):
+    internship = Internship.objects.create(
+        candidate=application.candidate, year=2024, duration="3 mois", organisation="Observatoire"
+    )
+    client.force_login(centre_manager)
+    data = form_data(client.get(_url(application)))
+    data["internships-0-organisation"] = "Observatoire Océanologique"
+    internship.delete()  # another manager, or the candidate, in another tab
+    # The dossier changed meanwhile: the first save says so; saving again, the deleted row is still in the form.
+    assert "dossier-conflict" in client.post(_url(application), data).content.decode()
+    data["read_at"] = form_data(client.get(_url(application)))["read_at"]
+
+    with django_assert_num_queries(27):  # the page again, with the message: nothing written
+        response = client.post(_url(application), data)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Cette ligne a été supprimée par quelqu&#x27;un d&#x27;autre après l&#x27;ouverture de la page" in page
+    assert "Sélectionnez un choix valide" not in page
