@@ -80,9 +80,32 @@ def dossier_filename(application) -> str:
     return f"dossier-{dossier_stem(application)}.pdf"
 
 
+# Latin letters of their own, that no accent stripping brings to ASCII (« Łukasz » was « ukasz » in a file name).
+LATIN_LETTERS = str.maketrans(
+    {
+        "Ł": "L",
+        "ł": "l",
+        "Đ": "D",
+        "đ": "d",
+        "ı": "i",
+        "Ø": "O",
+        "ø": "o",
+        "Æ": "AE",
+        "æ": "ae",
+        "Œ": "OE",
+        "œ": "oe",
+        "ß": "ss",
+        "Þ": "Th",
+        "þ": "th",
+        "Ħ": "H",
+        "ħ": "h",
+    }
+)
+
+
 def ascii_name(value: str) -> str:
     """A part of a file name: ASCII letters and digits, anything else a single hyphen ("x" when nothing is left)."""
-    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    value = unicodedata.normalize("NFKD", value.translate(LATIN_LETTERS)).encode("ascii", "ignore").decode("ascii")
     return re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-") or "x"
 
 

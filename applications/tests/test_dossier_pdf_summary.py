@@ -8,7 +8,7 @@ import pytest
 from django.utils import translation
 from pypdf import PdfReader
 
-from applications.dossier_pdf import build_dossier_pdf
+from applications.dossier_pdf import ascii_name, build_dossier_pdf
 from applications.enums import PieceStatus
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
 from applications.tests.factories_candidature import PieceSubmissionFactory, make_application
@@ -132,3 +132,8 @@ def test_a_script_the_font_lacks_prints_as_the_replacement_character_not_as_noth
     text = summary_text(application)
 
     assert "\ufffd\ufffd\ufffd Ahmed" in text
+
+
+def test_the_file_name_keeps_the_latin_letters_of_their_own():
+    assert ascii_name("Łukasz Đorđević Øster Straße Œdipe") == "Lukasz-Dordevic-Oster-Strasse-OEdipe"
+    assert ascii_name("Пётр") == "x"
