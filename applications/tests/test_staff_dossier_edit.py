@@ -298,12 +298,12 @@ def test_a_row_deleted_by_someone_else_meanwhile_is_named_so(
         candidate=application.candidate, year=2024, duration="3 mois", organisation="Observatoire"
     )
     client.force_login(centre_manager)
-    data = form_data(client.get(_url(application)))
+    data = dossier_form_data(client.get(_url(application)))
     data["internships-0-organisation"] = "Observatoire Océanologique"
     internship.delete()  # another manager, or the candidate, in another tab
     # The dossier changed meanwhile: the first save says so; saving again, the deleted row is still in the form.
     assert "dossier-conflict" in client.post(_url(application), data).content.decode()
-    data["read_at"] = form_data(client.get(_url(application)))["read_at"]
+    data["read_at"] = dossier_form_data(client.get(_url(application)))["read_at"]
 
     with django_assert_num_queries(27):  # the page again, with the message: nothing written
         response = client.post(_url(application), data)
