@@ -1,15 +1,15 @@
 """fpdf2 with an embedded Unicode font, for every PDF the project draws (dossier, letters, commission pack).
 
 fpdf2's core fonts (Helvetica…) know Latin-1 only: « Łukasz », « Nguyễn », « Σωκράτης » or « Пётр » cannot be
-written with them. ``UnicodePDF`` writes with DejaVu Sans (``ecandidat/fonts/``, with its licence), which covers
-Latin, Greek, Cyrillic, Armenian, Georgian, Hebrew and more; fpdf2 embeds only the glyphs a document uses (a few
-tens of KB per style). A style's file is read on its first ``set_font``, not before: an overlay that writes one bold
-line pays for one font, not four.
+written with them. ``UnicodePDF`` writes with DejaVu Sans (``ecandidat/fonts/``, with its licence), reduced to
+Latin, IPA, Greek, Cyrillic, Armenian, Hebrew, Georgian, punctuation and common symbols (fpdf2 parses and cuts the
+whole file for every PDF: the reduced files halve that cost, see ``ecandidat/fonts/LICENSE``); fpdf2 embeds only
+the glyphs a document uses (a few tens of KB per style). A style's file is read on its first ``set_font``, not
+before: an overlay that writes one bold line pays for one font, not four.
 
-A character DejaVu Sans lacks (Chinese, Japanese, Korean ideographs, most of Indic scripts…) prints as « � »
-(U+FFFD, the replacement character) rather than as an empty box or nothing: the reader sees that the PDF could
-not show it (the web pages do). Arabic letters are in the font but print unjoined (fpdf2 joins them only with
-uharfbuzz, which the project does not install).
+A character the font lacks (Chinese, Japanese, Korean, Arabic, Indic scripts…) prints as « � » (U+FFFD, the
+replacement character) rather than as an empty box or nothing: the reader sees that the PDF could not show it (the
+web pages do). Arabic would print unjoined anyway: fpdf2 joins its letters only with uharfbuzz, not installed.
 """
 
 from __future__ import annotations

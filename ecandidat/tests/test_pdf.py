@@ -29,6 +29,12 @@ def test_a_decomposed_accent_prints_composed():
 
 def test_a_character_the_font_lacks_is_the_replacement_character():
     assert text_of("王小明 Ahmed") == "\ufffd\ufffd\ufffd Ahmed"
+    assert text_of("أحمد Ahmed") == "\ufffd\ufffd\ufffd\ufffd Ahmed"  # Arabic: left out of the reduced files
+
+
+def test_the_reduced_files_keep_the_scripts_of_names_and_the_symbols_of_letters():
+    lines = ("Հայկ Ծատուրյան", "ნინო", "Ⅳ № 12 € ≥ ✓ → ■", "x² • ‰")
+    assert text_of(*lines).splitlines() == list(lines)
 
 
 def test_a_style_is_read_on_its_first_use_only():
