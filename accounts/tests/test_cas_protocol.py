@@ -10,6 +10,7 @@ import requests
 from allauth.socialaccount.models import SocialAccount
 
 from accounts.models import User
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.tests.plugins.services import ENT_PASSWORD
 
@@ -21,19 +22,7 @@ def cas_app(live_server, ent_server, settings, campaign):
     settings.ENT_PROTOCOL = "cas"
     settings.ENT_SERVER_URL = f"{ent_server.base_url}/cas"
     settings.CAS_SERVER_URL = f"{ent_server.base_url}/cas/"
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": "ecandidat",
-                    "secret": "s",
-                    "settings": {"server_url": ent_server.base_url},
-                }
-            ]
-        }
-    }
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(ent_server.base_url)
     return live_server
 
 

@@ -19,6 +19,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.models import User
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.parameters import set_parameters
 from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET, ENT_PASSWORD
@@ -30,27 +31,10 @@ REFUSED_FR = "Les candidats ne se connectent plus par l'ENT"
 ENT_BUTTON = "Log in with the ENT"
 
 
-def _providers(server_url: str, *, client_id="ecandidat", secret="s") -> dict:
-    return {
-        "openid_connect": {
-            "OAUTH_PKCE_ENABLED": True,
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": client_id,
-                    "secret": secret,
-                    "settings": {"server_url": server_url, "oauth_pkce_enabled": True},
-                }
-            ],
-        }
-    }
-
-
 @pytest.fixture
 def ent_configured(settings):
     settings.ENT_SERVER_URL = "https://ent.example/identity/o"
-    settings.SOCIALACCOUNT_PROVIDERS = _providers(settings.ENT_SERVER_URL)
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(settings.ENT_SERVER_URL, pkce=True)
 
 
 @pytest.fixture
@@ -215,8 +199,8 @@ def _app_url(live_server) -> str:
 def oidc_app(live_server, ent_server, settings, campaign):
     settings.ENT_PROTOCOL = "oidc"
     settings.ENT_SERVER_URL = ent_server.base_url
-    settings.SOCIALACCOUNT_PROVIDERS = _providers(
-        ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(
+        ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET, pkce=True
     )
     return _app_url(live_server)
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.parameters import set_parameters
@@ -222,19 +223,7 @@ def test_a_login_older_than_five_minutes_logs_in_through_the_ent_again_first(
 ):
     """Someone who finds a session left open cannot give the account a password of their own."""
     settings.ENT_SERVER_URL = "https://ent.example/identity/o"
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": "ecandidat",
-                    "secret": "s",
-                    "settings": {"server_url": settings.ENT_SERVER_URL},
-                }
-            ]
-        }
-    }
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(settings.ENT_SERVER_URL)
     client.force_login(ent_student)
     time_machine.move_to(timezone.now() + datetime.timedelta(minutes=6))
 

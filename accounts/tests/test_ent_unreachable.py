@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from accounts.tests.ent import ent_providers
 from ecandidat.tests.plugins.services import free_port
 
 MESSAGE_FR = (
@@ -15,20 +16,7 @@ MESSAGE_FR = (
 def ent_on_a_closed_port(settings):
     """The ENT configured on a loopback port where nothing listens: every connection is refused, as when it is down."""
     server_url = f"http://127.0.0.1:{free_port()}/openid"
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {
-            "OAUTH_PKCE_ENABLED": True,
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": "ecandidat",
-                    "secret": "secret",
-                    "settings": {"server_url": server_url, "oauth_pkce_enabled": True},
-                }
-            ],
-        }
-    }
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(server_url, secret="secret", pkce=True)
     return server_url
 
 

@@ -23,6 +23,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from accounts.staff_enrolment import issue_enrolment_code
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import StaffMembershipFactory
 from accounts.tests.mfa import totp_code
 from accounts.tests.personas import PASSWORD
@@ -236,19 +237,7 @@ def test_outside_next_url_falls_back_to_the_admin_index(client, centre_manager, 
 def _log_in_through_the_ent(client, settings, user):
     """allauth's end of an ENT login (what the OpenID Connect callback calls once the ENT has answered): the staff
     member's ENT identity is already linked to their account."""
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": "ecandidat",
-                    "secret": "s",
-                    "settings": {"server_url": "https://ent.example/identity/o"},
-                }
-            ]
-        }
-    }
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers("https://ent.example/identity/o")
     SocialAccount.objects.create(user=user, provider="ent", uid="ent-sub-staff")
     request = RequestFactory().get("/accounts/oidc/ent/login/callback/")
     request.session = client.session

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import CandidateAccount, User
 from accounts.services import purge_unvalidated_accounts
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.models import OutboundEmail
@@ -186,19 +187,7 @@ def test_staff_persona_logs_into_admin(client, centre_manager):
 @pytest.fixture
 def ent_signup(client, campaign, settings):
     settings.ENT_SERVER_URL = "https://ent.example/identity/o"
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": "ecandidat",
-                    "secret": "s",
-                    "settings": {"server_url": settings.ENT_SERVER_URL},
-                }
-            ]
-        }
-    }
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(settings.ENT_SERVER_URL)
     claims = {
         "sub": "ent-sub-42",
         "email": "estelle.etu@etudiant.univ-perp.fr",

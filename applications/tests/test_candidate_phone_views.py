@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus, PieceStatus
 from applications.tests.factories import CandidateFactory
@@ -168,19 +169,7 @@ def test_stepper_names_the_steps(client, campaign):
 
 def test_create_an_account_asks_the_situation_first(client, settings, django_assert_num_queries):
     settings.ENT_SERVER_URL = "https://ent.example/identity/o"
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "openid_connect": {
-            "APPS": [
-                {
-                    "provider_id": "ent",
-                    "name": "ENT",
-                    "client_id": "ecandidat",
-                    "secret": "s",
-                    "settings": {"server_url": settings.ENT_SERVER_URL},
-                }
-            ]
-        }
-    }
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(settings.ENT_SERVER_URL)
     client.language = "fr"
 
     # the ENT button's provider: the site and the social app (settings-defined apps are looked up too)
