@@ -208,7 +208,7 @@ class Centre(models.Model):
 
     def clean(self):
         # The default dates follow the formation's own rules (Formation.clean): a new formation given them saves.
-        probe = Formation(**{name: getattr(self, f"default_{name}") for name in FORMATION_DATE_DEFAULTS})
+        probe = Formation(**{name: getattr(self, f"default_{name}") for name in CALENDAR_FIELDS})
         try:
             probe.clean()
         except ValidationError as error:
@@ -217,8 +217,8 @@ class Centre(models.Model):
             ) from None
 
 
-# The formation fields a centre gives a default value to, each as ``default_<name>`` on the centre.
-FORMATION_DATE_DEFAULTS = (
+# A formation's calendar, in the reference's order (edited in bulk by « Modifier les dates », offers.services).
+CALENDAR_FIELDS = (
     "opens_on",
     "closes_on",
     "preanalysis_on",
@@ -227,9 +227,10 @@ FORMATION_DATE_DEFAULTS = (
     "publication_on",
     "confirmation_date",
 )
+# The formation fields a centre gives a default value to, each as ``default_<name>`` on the centre.
 FORMATION_DEFAULTS = (
     "mode",
-    *FORMATION_DATE_DEFAULTS,
+    *CALENDAR_FIELDS,
     "confirmation_delay_days",
     "favourable_decision_type",
     "auto_waiting_list",

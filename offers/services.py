@@ -19,16 +19,14 @@ from django.db import transaction
 from django.db.models import Field
 from django.utils.translation import gettext as _
 
-from offers.models import FORMATION_DEFAULTS, Centre, ComplementaryForm, Formation, PieceType, Question
-
-CALENDAR_FIELDS = (
-    "opens_on",
-    "closes_on",
-    "preanalysis_on",
-    "return_deadline",
-    "jury_on",
-    "publication_on",
-    "confirmation_date",
+from offers.models import (
+    CALENDAR_FIELDS,
+    FORMATION_DEFAULTS,
+    Centre,
+    ComplementaryForm,
+    Formation,
+    PieceType,
+    Question,
 )
 
 

@@ -10,6 +10,7 @@ from django.utils import translation
 from applications.admin.forms import DeadlinesForm, DecisionForm, StatusForm
 from ecandidat.admin_inputs import IsoDateInput
 from offers.admin import FormationDatesForm
+from offers.models import CALENDAR_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +33,7 @@ def date_inputs(form) -> dict[str, str]:
         (StatusForm, ["on"]),
         (DecisionForm, ["preselection_date"]),
         (DeadlinesForm, ["return_deadline", "confirmation_date"]),
-        (
-            FormationDatesForm,
-            [
-                "opens_on",
-                "closes_on",
-                "preanalysis_on",
-                "return_deadline",
-                "jury_on",
-                "publication_on",
-                "confirmation_date",
-            ],
-        ),
+        (FormationDatesForm, list(CALENDAR_FIELDS)),
     ],
 )
 def test_an_initial_date_renders_in_iso_in_french(form_class, fields):
