@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import staff_access, staff_enrolment
-from accounts.admin_directory import staff_from_directory_view
+from accounts.admin_directory import may_add_from_directory, staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
 from accounts.models import (
     INSTITUTION_ROLES,
@@ -63,6 +63,10 @@ class UserAdmin(PermissionLabels, DjangoUserAdmin):
     def get_urls(self):
         view = bound_view(self, staff_from_directory_view)
         return [path("from-directory/", view, name="accounts_user_from_directory"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_add_from_directory": may_add_from_directory(request.user)}
+        return super().changelist_view(request, extra_context)
 
     def has_issue_enrolment_code_permission(self, request) -> bool:
         return staff_enrolment.may_issue_enrolment_code(request.user)
@@ -197,6 +201,10 @@ class StaffMembershipAdmin(AccountAsText, InStaffScope, NotFoundOutsideScope, ad
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("commissions")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "may_add_from_directory": may_add_from_directory(request.user)}
+        return super().changelist_view(request, extra_context)
 
     @staticmethod
     def _sets_memberships(request) -> bool:

@@ -1,6 +1,7 @@
 """Back office: the central office adds a staff member found in the LDAP directory (by uid or e-mail address).
 
-Mounted by ``accounts.admin.UserAdmin.get_urls`` at ``/gestion/accounts/user/from-directory/``; the "Add" button of
+Mounted by ``accounts.admin.UserAdmin.get_urls`` at ``/gestion/accounts/user/from-directory/``, and linked (« Ajouter
+depuis l'annuaire ») above the users' and the staff rights' lists when a directory is configured; the "Add" button of
 the user list is still Django's (an account typed by hand). The work is ``accounts.directory``'s.
 """
 
@@ -26,6 +27,12 @@ class StaffFromDirectoryForm(forms.Form):
     identifier = forms.CharField(
         label=gettext_lazy("login (uid) or e-mail address in the directory"), max_length=254, strip=True
     )
+
+
+def may_add_from_directory(actor) -> bool:
+    """Whether the lists offer « Ajouter depuis l'annuaire »: the central office's rule, and a directory to read (no
+    link to a page that can only say there is none). No query: the staff scope is already loaded on admin pages."""
+    return isinstance(actor, User) and staff_enrolment.may_issue_enrolment_code(actor) and directory.is_configured()
 
 
 def staff_from_directory_view(request: HttpRequest, *, model_admin) -> HttpResponse:
