@@ -35,6 +35,13 @@ else:
     _FormBase = object
 
 
+def _drop_placeholders(form: forms.Form, *names: str) -> None:
+    """Remove allauth's HTML ``placeholder`` attribute from these fields: it repeats the visible label in grey and
+    vanishes on input (RGAA 11.1: the label stays, and is enough)."""
+    for name in names:
+        form.fields[name].widget.attrs.pop("placeholder", None)
+
+
 class _CandidateSignupMixin(_FormBase):
     """Nom *, Prénom *, Adresse mail *, Confirmation Adresse Mail *; duplicates handled without enumeration."""
 
@@ -55,10 +62,9 @@ class _CandidateSignupMixin(_FormBase):
         )
         self.fields["email"].label = _("E-mail address")
         self.fields["email2"].label = _("E-mail address confirmation")
+        _drop_placeholders(self, "email", "email2")
         for name in ("email", "email2"):
             attrs = self.fields[name].widget.attrs
-            # allauth's placeholder repeats the visible label and vanishes on input (RGAA 11.1: the label stays).
-            attrs.pop("placeholder", None)
             # The widget's own type, not an attribute: an attrs "type" is written after it, a duplicate attribute.
             self.fields[name].widget.input_type = "email"
             attrs.update(autocomplete="email", spellcheck="false")
@@ -117,8 +123,7 @@ class SocialSignupForm(_CandidateSignupMixin, social_forms.SignupForm):
             self.fields["password2"] = PasswordField(
                 label=_("Password confirmation"), required=False, autocomplete="new-password"
             )
-            for name in ("password1", "password2"):
-                self.fields[name].widget.attrs.pop("placeholder", None)
+            _drop_placeholders(self, "password1", "password2")
 
     def clean(self):
         cleaned_data = super().clean()
@@ -152,8 +157,7 @@ class SetPasswordForm(account_forms.SetPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["password2"].label = _("Password confirmation")
-        for name in ("password1", "password2"):
-            self.fields[name].widget.attrs.pop("placeholder", None)
+        _drop_placeholders(self, "password1", "password2")
 
     def save(self) -> None:
         saved = services.set_candidate_password(
@@ -196,4 +200,4 @@ class ResetPasswordForm(account_forms.ResetPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("E-mail address")
-        self.fields["email"].widget.attrs.pop("placeholder", None)  # the visible label is enough, as on sign-up
+        _drop_placeholders(self, "email")

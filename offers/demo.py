@@ -10,6 +10,7 @@ import datetime
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from ecandidat.pdf import FONT, UnicodePDF
 from offers.enums import ApplicationMode
 from offers.models import (
     Campaign,
@@ -225,8 +226,6 @@ PIECES = [
 
 
 def _template_pdf(title: str) -> bytes:
-    from ecandidat.pdf import FONT, UnicodePDF
-
     pdf = UnicodePDF()
     pdf.add_page()
     pdf.set_font(FONT, size=14)

@@ -1,6 +1,8 @@
 """Project-wide rules that no single feature test would catch."""
 
+import ast
 import re
+from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
@@ -106,9 +108,6 @@ def test_the_french_catalogue_has_no_fuzzy_or_missing_translation():
 def test_no_test_module_imports_another():
     """Shared test code lives in helpers, factories and fixtures (README, "Tests"): a test module that imports another
     breaks when that one is edited for its own reasons, and an imported test function is collected and run twice."""
-    import ast
-    from pathlib import Path
-
     root = Path(settings.BASE_DIR)
     offenders = []
     for app in sorted(PROJECT_APPS):
