@@ -99,6 +99,8 @@ def _the_centre(campaign, centre, commission, manager):
     """Three transmitted dossiers of a long-titled formation of ``centre`` examined by ``commission``: pieces to
     check (one of them shared by the candidate's applications), one with a decision entered but not validated (the
     decision pages have something to show), mails in the outbox."""
+    centre.label = "Centre de candidature de l'UFR Sciences et techniques des activités physiques et sportives"
+    centre.save(update_fields=["label"])  # a long label: the new formation's "pre-fill" list of centres names it
     formation = FormationFactory(centre=centre, commission=commission, code="M2ISER", title=LONG_TITLE)
     pieces = [
         PieceTypeFactory(is_common=True, is_unique=True, label="Lettre de motivation manuscrite et signée"),
