@@ -1,9 +1,8 @@
 """allauth form overrides: the guide's "Créer un compte", "Création de compte" (ENT), login and forgotten
 identifiers forms.
 
-Settings: ``ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "accounts.forms.SignupForm",
-"reset_password": "accounts.forms.ResetPasswordForm", "set_password": "accounts.forms.SetPasswordForm"}`` and
-``SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}``.
+Settings: ``ACCOUNT_FORMS``, ``SOCIALACCOUNT_FORMS`` and ``MFA_FORMS`` name a class of this module for every
+allauth form a page of ours shows, if only to drop allauth's placeholders (``_WithoutPlaceholders``).
 """
 
 from typing import TYPE_CHECKING
@@ -12,6 +11,8 @@ from allauth.account import forms as account_forms
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.fields import PasswordField
 from allauth.account.models import EmailAddress
+from allauth.mfa.base import forms as mfa_forms
+from allauth.mfa.totp import forms as totp_forms
 from allauth.socialaccount import forms as social_forms
 from django import forms
 from django.db.models import F, Q
@@ -36,10 +37,19 @@ else:
 
 
 def _drop_placeholders(form: forms.Form, *names: str) -> None:
-    """Remove allauth's HTML ``placeholder`` attribute from these fields: it repeats the visible label in grey and
-    vanishes on input (RGAA 11.1: the label stays, and is enough)."""
-    for name in names:
+    """Remove allauth's HTML ``placeholder`` attribute from these fields (every field without names): it repeats the
+    visible label in grey and vanishes on input (RGAA 11.1: the label stays, and is enough)."""
+    for name in names or list(form.fields):
         form.fields[name].widget.attrs.pop("placeholder", None)
+
+
+class _WithoutPlaceholders(_FormBase):
+    """Mixed first into every allauth form we show: no field keeps allauth's placeholder. A field a subclass adds
+    after this ``__init__`` has run drops it itself (``_drop_placeholders``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _drop_placeholders(self)
 
 
 class _CandidateSignupMixin(_FormBase):
@@ -62,7 +72,6 @@ class _CandidateSignupMixin(_FormBase):
         )
         self.fields["email"].label = _("E-mail address")
         self.fields["email2"].label = _("E-mail address confirmation")
-        _drop_placeholders(self, "email", "email2")
         for name in ("email", "email2"):
             attrs = self.fields[name].widget.attrs
             # The widget's own type, not an attribute: an attrs "type" is written after it, a duplicate attribute.
@@ -96,13 +105,13 @@ class _CandidateSignupMixin(_FormBase):
         return cleaned_data
 
 
-class SignupForm(_CandidateSignupMixin, account_forms.SignupForm):
+class SignupForm(_WithoutPlaceholders, _CandidateSignupMixin, account_forms.SignupForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._setup_candidate_fields()
 
 
-class SocialSignupForm(_CandidateSignupMixin, social_forms.SignupForm):
+class SocialSignupForm(_WithoutPlaceholders, _CandidateSignupMixin, social_forms.SignupForm):
     """ "Création de compte" after the first ENT login: claims pre-fill the fields, the address is validated by mail
     whatever the ENT says about it. With ``ENT_ACCOUNTS_PASSWORD`` (eCandidat CANDIDAT_IS_MDP_CONNECT_CAS) the student
     may also choose a password, optional, to log in when the ENT is down."""
@@ -151,13 +160,12 @@ class SocialSignupForm(_CandidateSignupMixin, social_forms.SignupForm):
         return user
 
 
-class SetPasswordForm(account_forms.SetPasswordForm):
+class SetPasswordForm(_WithoutPlaceholders, account_forms.SetPasswordForm):
     """ "Définir un mot de passe": an ENT candidate chooses a local password (accounts.services)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["password2"].label = _("Password confirmation")
-        _drop_placeholders(self, "password1", "password2")
 
     def save(self) -> None:
         saved = services.set_candidate_password(
@@ -166,14 +174,13 @@ class SetPasswordForm(account_forms.SetPasswordForm):
         self.user.password = saved.password  # allauth then keeps this session with the new hash
 
 
-class LoginForm(account_forms.LoginForm):
+class LoginForm(_WithoutPlaceholders, account_forms.LoginForm):
     """ "Utilisateur *" (numéro de dossier or e-mail address) and "Mot de passe *"."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["login"].label = _("User")
-        self.fields["login"].widget.attrs.update(placeholder="", autocomplete="username")
-        self.fields["password"].widget.attrs["placeholder"] = ""
+        self.fields["login"].widget.attrs["autocomplete"] = "username"
         self.fields["password"].help_text = ""
 
     def clean_login(self) -> str:
@@ -196,8 +203,32 @@ class LoginForm(account_forms.LoginForm):
         return login
 
 
-class ResetPasswordForm(account_forms.ResetPasswordForm):
+class ResetPasswordForm(_WithoutPlaceholders, account_forms.ResetPasswordForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("E-mail address")
-        _drop_placeholders(self, "email")
+
+
+# allauth's other forms that our pages show, as they are but for the placeholders.
+class ChangePasswordForm(_WithoutPlaceholders, account_forms.ChangePasswordForm):
+    pass
+
+
+class ResetPasswordKeyForm(_WithoutPlaceholders, account_forms.ResetPasswordKeyForm):
+    pass
+
+
+class ReauthenticateForm(_WithoutPlaceholders, account_forms.ReauthenticateForm):
+    pass
+
+
+class MfaAuthenticateForm(_WithoutPlaceholders, mfa_forms.AuthenticateForm):
+    pass
+
+
+class MfaReauthenticateForm(_WithoutPlaceholders, mfa_forms.ReauthenticateForm):
+    pass
+
+
+class ActivateTOTPForm(_WithoutPlaceholders, totp_forms.ActivateTOTPForm):
+    pass

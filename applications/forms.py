@@ -460,9 +460,16 @@ class BaccalaureateForm(DossierForm):
                 self.initial[name] = current
 
     def _describe(self, name: str, help_id: str) -> None:
-        # The group's help text (one paragraph for the group, in the template) then the field's error, whose id
-        # Django gives it (a reference to an absent id is ignored by assistive technologies).
-        self.fields[name].widget.attrs["aria-describedby"] = f"{help_id} {self[name].auto_id}_error"
+        # The group's help text (one paragraph for the group, in the template); the field's error is added once the
+        # form is validated (full_clean), only when there is one: a reference to an absent id is invalid HTML.
+        self.fields[name].widget.attrs["aria-describedby"] = help_id
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name in (*self.speciality_fields, *self.option_fields):
+            attrs = self.fields[name].widget.attrs
+            if name in self.errors and "aria-describedby" in attrs:
+                attrs["aria-describedby"] = f"{attrs['aria-describedby']} {self[name].auto_id}_error"
 
     def main_fields(self) -> list[forms.BoundField]:
         grouped = {*self.speciality_fields, *self.option_fields}

@@ -21,6 +21,7 @@ def test_the_page_is_in_the_site_layout_and_linked_from_the_menu(client, candida
     assert response.status_code == 200
     assert "<h1>Modifier mon mot de passe</h1>" in html
     assert 'autocomplete="current-password"' in html
+    assert "placeholder" not in html  # the labels are enough (RGAA 11.1): allauth's grey copies are dropped
     assert f'href="{PAGE}"' in html  # the menu's link
     assert "Vos autres sessions" in html
 

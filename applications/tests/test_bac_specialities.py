@@ -213,7 +213,17 @@ def test_the_page_shows_the_message_next_to_the_field_in_french(owner_client, ca
     assert "Choisissez deux spécialités de terminale différentes." in page
     # The help text and the error describe the field.
     assert 'aria-describedby="bac-specialities-help id_speciality_2_error"' in page
+    # A field without an error points at no error list (an id absent from the page is invalid HTML).
+    assert 'aria-describedby="bac-specialities-help" id="id_speciality_1"' in page
+    assert "id_speciality_1_error" not in page
     assert not Baccalaureate.objects.filter(candidate=candidate).exists()
+
+
+def test_an_unbound_form_points_at_no_error_list(owner_client, candidate):
+    page = owner_client.get(reverse("applications:baccalaureate") + "?avec-bac=1", language="fr").content.decode()
+
+    assert 'aria-describedby="bac-specialities-help" id="id_speciality_1"' in page
+    assert "_error" not in page
 
 
 def test_the_form_tells_when_to_fill_the_specialities_and_works_without_javascript(owner_client, candidate):

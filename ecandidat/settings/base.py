@@ -441,13 +441,22 @@ ACCOUNT_RATE_LIMITS = {
 }
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+# Every allauth form a page of ours shows is one of accounts.forms (its placeholders dropped, RGAA 11.1).
 ACCOUNT_FORMS = {
     "login": "accounts.forms.LoginForm",
     "signup": "accounts.forms.SignupForm",
     "reset_password": "accounts.forms.ResetPasswordForm",
     "set_password": "accounts.forms.SetPasswordForm",
+    "change_password": "accounts.forms.ChangePasswordForm",
+    "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
+    "reauthenticate": "accounts.forms.ReauthenticateForm",
 }
 SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
+MFA_FORMS = {
+    "authenticate": "accounts.forms.MfaAuthenticateForm",
+    "reauthenticate": "accounts.forms.MfaReauthenticateForm",
+    "activate_totp": "accounts.forms.ActivateTOTPForm",
+}
 # Staff: the back office (admin) needs a second factor in the session, a TOTP code or an ENT login; see
 # accounts/staff_access.py. dev.py turns it off by default so that the demo staff logins of `make run` stay simple.
 STAFF_MFA_REQUIRED = env_bool("STAFF_MFA_REQUIRED", True)
