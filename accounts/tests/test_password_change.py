@@ -22,6 +22,8 @@ def test_the_page_is_in_the_site_layout_and_linked_from_the_menu(client, candida
     assert "<h1>Modifier mon mot de passe</h1>" in html
     assert 'autocomplete="current-password"' in html
     assert "placeholder" not in html  # the labels are enough (RGAA 11.1): allauth's grey copies are dropped
+    assert 'aria-describedby="id_password1_helptext"' in html
+    assert '<div class="help" id="id_password1_helptext">' in html  # the element the field points at
     assert f'href="{PAGE}"' in html  # the menu's link
     assert "Vos autres sessions" in html
 

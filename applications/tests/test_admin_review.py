@@ -133,6 +133,10 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
     assert "EDF R&amp;D" in html
     assert "Technicien" in html
     assert "Pièce refusée « Relevé de notes » par gestionnaire : scan illisible" in html
+    # Each line's time is machine-readable as HTML allows it: seconds at most, no microseconds.
+    stamps = re.findall(r'<time datetime="([^"]+)"', html)
+    assert stamps
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", stamp) for stamp in stamps), stamps
     assert "piece_status" not in html
     assert "AT→RE" not in html
     # The commission member reads: no check buttons, no tag form.
