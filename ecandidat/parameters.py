@@ -188,6 +188,21 @@ PARAMETERS: tuple[Parameter, ...] = (
         ),
     ),
     Parameter(
+        "TREATMENT_TYPE_RESETS_STATUS",
+        "SCOL_IS_STATUT_ATT_WHEN_CHANGE_TT",
+        Kind.BOOL,
+        format_lazy(_("Dossier set back to “{status}” when the processing type changes"), status=_("Waiting")),
+        format_lazy(
+            _(
+                "Yes: “{action}” (on one application or a selection) also sets the dossier back to “{status}”, with "
+                "the status mail; the candidate sends it again under the new type, and a direct access is granted "
+                "only once it is complete again. No: the dossier status stays as it was."
+            ),
+            action=_("Change the processing type"),
+            status=_("Waiting"),
+        ),
+    ),
+    Parameter(
         "WAITING_LIST_RANK_DISPLAY",
         "LC_MODE_AFFICHAGE_RANG",
         Kind.CHOICE,

@@ -32,7 +32,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.services import create_candidate_account
 from applications.admin.review import change_url, list_filters
 from applications.admin.review_actions import application_for
-from applications.enums import WithdrawalReason
+from applications.enums import DossierStatus, WithdrawalReason
 from applications.forms import QuestionsForm
 from applications.models import Candidate
 from applications.questions import question_rows
@@ -40,6 +40,7 @@ from applications.services import candidature as candidature_services
 from applications.services import staff
 from applications.services.questions import enter_answers_for_candidate, staff_questions_locked_reason
 from applications.workflow import Role
+from ecandidat import parameters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
@@ -90,18 +91,28 @@ class TreatmentTypeForm(forms.Form):
 
     def __init__(self, *args, application: Application | None = None, **kwargs) -> None:
         """On one application's page the field says which type it has now and offers only the others (choosing
-        the same one changes nothing: the service refuses it); on a selection every type is offered."""
+        the same one changes nothing: the service refuses it); on a selection every type is offered. With
+        ``TREATMENT_TYPE_RESETS_STATUS`` it says that the dossier goes back to "En attente" too, before the click."""
         super().__init__(*args, **kwargs)
-        if application is None:
-            return
         field = self.fields["treatment_type"]
         assert isinstance(field, forms.ChoiceField)
-        current = application.treatment_type
-        field.choices = [
-            ("", BLANK_CHOICE_LABEL),
-            *((value, label) for value, label in TreatmentType.choices if value != current),
-        ]
-        field.help_text = gettext("Now: %(type)s.") % {"type": TreatmentType(current).label}
+        notes = []
+        if application is not None:
+            current = application.treatment_type
+            field.choices = [
+                ("", BLANK_CHOICE_LABEL),
+                *((value, label) for value, label in TreatmentType.choices if value != current),
+            ]
+            notes.append(gettext("Now: %(type)s.") % {"type": TreatmentType(current).label})
+        if parameters.get("TREATMENT_TYPE_RESETS_STATUS"):
+            notes.append(
+                gettext(
+                    "Unless it already is, the dossier status is also set back to “%(status)s”, with its mail to the "
+                    "candidate."
+                )
+                % {"status": DossierStatus.WAITING.label}
+            )
+        field.help_text = " ".join(notes)
 
 
 def confirm_on_behalf(application: Application, form: StaffConfirmationForm, actor: User) -> None:

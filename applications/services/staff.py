@@ -27,7 +27,7 @@ from applications.models import Application, Decision, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate, notify_commission, notify_decision
 from applications.signals import confirmation_withdrawn
-from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, change_status
+from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, Transition, change_status
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.staff_text import shown_in_mail
@@ -98,6 +98,21 @@ def set_dossier_status(
     application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
+    _apply_staff_status(application, transition, actor=actor, comment=comment, on=on)
+    return application
+
+
+def _apply_staff_status(
+    application: Application,
+    transition: Transition,
+    *,
+    actor: User,
+    comment: str = "",
+    on: datetime.date | None = None,
+) -> None:
+    """A staff status change on the locked ``application``: the transition (status, date, history row with the
+    actor), its STATUT_<code> mail, and the direct access once complete. The one path of ``set_dossier_status`` and
+    of the reset to "En attente" that ``set_treatment_type`` makes with ``TREATMENT_TYPE_RESETS_STATUS``."""
     mail_code = change_status(application, transition, role=Role.STAFF, actor=actor, comment=comment, on=on)
     refused_pieces = _refused_pieces(application) if transition.target == DossierStatus.INCOMPLETE else []
     direct_access = application.treatment_type == TreatmentType.DIRECT  # STATUT_CO: no commission examines it
@@ -110,7 +125,6 @@ def set_dossier_status(
     )
     if transition.target == DossierStatus.COMPLETE:
         grant_direct_access(application, actor=actor)
-    return application
 
 
 def _direct_access_refusal(application: Application) -> str:
@@ -132,8 +146,12 @@ def set_treatment_type(application: Application, *, treatment_type: str, reason:
     """Change one application's type de traitement (§2.6), with the reason written to the history.
 
     Refused once a decision has been validated (as eCandidat's bulk "Type de traitement"). The candidate is mailed
-    the new type (``TYPE_TRAIT_AC``, ``_AD`` or ``_ATT``). Setting ``AD`` on a dossier that is already complete
-    grants the direct access at once.
+    the new type (``TYPE_TRAIT_AC``, ``_AD`` or ``_ATT``). With ``TREATMENT_TYPE_RESETS_STATUS`` (eCandidat
+    ``SCOL_IS_STATUT_ATT_WHEN_CHANGE_TT``, off by default) a dossier that is not "En attente" is then set back to it
+    as staff set a status by hand (history row with the actor, mail ``STATUT_AT`` after the type's mail): the
+    candidate sends it again under the new type. Otherwise, setting ``AD`` on a dossier that is already complete
+    grants the direct access at once (after a reset the dossier is no longer complete: it is granted when staff set
+    it complete again).
     """
     if treatment_type not in TreatmentType.values:
         raise BusinessRuleError(_("Unknown processing type."))
@@ -160,6 +178,8 @@ def set_treatment_type(application: Application, *, treatment_type: str, reason:
         change = f"{TreatmentType(previous).label} → {TreatmentType(treatment_type).label}"
     record_event(application, kind=EventKind.TREATMENT_TYPE, actor=actor, comment=f"{change} — {reason.strip()}")
     notify_candidate(application=application, code=TREATMENT_TYPE_MAILS[treatment_type])  # §2.6: TYPE_TRAIT_*
+    if parameters.get("TREATMENT_TYPE_RESETS_STATUS") and application.dossier_status != DossierStatus.WAITING:
+        _apply_staff_status(application, STAFF_TRANSITION_BY_TARGET[DossierStatus.WAITING], actor=actor)
     if treatment_type == TreatmentType.DIRECT and application.dossier_status == DossierStatus.COMPLETE:
         grant_direct_access(application, actor=actor)
     return application

@@ -357,6 +357,10 @@ BULK_DECISION_LOCK = env_bool("BULK_DECISION_LOCK", True)
 # eCandidat GEST_IS_UTILISE_REG_STU: staff enter the régime d'inscription and the situation des droits (exemption
 # category, complement, amount) of applications ("Régime / droits…"), sent in the Apogée OPI; off, hidden.
 SIS_REGIME_ENTRY = env_bool("SIS_REGIME_ENTRY", False)
+# eCandidat SCOL_IS_STATUT_ATT_WHEN_CHANGE_TT (off by default): changing an application's type de traitement also sets
+# its dossier back to "En attente" (mail STATUT_AT), so that the candidate sends it again under the new type (the
+# pieces and questions asked may depend on the type).
+TREATMENT_TYPE_RESETS_STATUS = env_bool("TREATMENT_TYPE_RESETS_STATUS", False)
 # eCandidat SCOL_GESTION_CANDIDAT_CTR_CAND (W by default): a centre manager may correct the dossier (personal
 # details, address, baccalaureate, cursus, internships, experience) of a candidate who applied to one of their
 # centres' formations; off, only the central office changes dossiers ("R": managers read them).

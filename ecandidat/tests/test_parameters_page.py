@@ -248,3 +248,19 @@ def test_the_central_office_turns_the_two_ent_switches_off(central_client, centr
         ("ENT_ACCOUNTS_PASSWORD", central_manager.pk),
         ("ENT_CANDIDATE_LOGIN", central_manager.pk),
     }
+
+
+def test_the_central_office_turns_the_reset_on_a_type_change_on(central_client, central_manager):
+    """TREATMENT_TYPE_RESETS_STATUS (SCOL_IS_STATUT_ATT_WHEN_CHANGE_TT), off by default, shown with its eCandidat code,
+    the action and the status by their own labels, and turned on on the page."""
+    page = central_client.get(PAGE)
+    assertContains(page, "Dossier remis à « En attente » quand le type de traitement change")
+    assertContains(page, "Oui : « Modifier le type de traitement » (sur une candidature ou une sélection)")
+    assertContains(page, "SCOL_IS_STATUT_ATT_WHEN_CHANGE_TT")
+
+    central_client.post(PAGE, form_data(TREATMENT_TYPE_RESETS_STATUS=True))
+
+    assert dict(ParameterOverride.objects.values_list("name", "value")) == {"TREATMENT_TYPE_RESETS_STATUS": True}
+    assert list(ParameterChange.objects.values_list("name", "changed_by")) == [
+        ("TREATMENT_TYPE_RESETS_STATUS", central_manager.pk)
+    ]
