@@ -287,6 +287,11 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
                 fields += [name for name in Candidate.SIS_FIELDS if name not in fields]
         return fields
 
+    def get_fields(self, request, obj=None):
+        # The version read is a hidden input written at the top of the form (change_form.html), not a row of the
+        # fieldset: a row would give it a label pointing at a hidden input (invalid HTML).
+        return [name for name in super().get_fields(request, obj) if name != READ_AT_FIELD]
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"viewer": request.user})

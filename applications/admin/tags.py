@@ -1,13 +1,28 @@
 """Tags in the back office (issue 11, eCandidat's "Tags"): the central office manages every tag, global or of a
 centre; a centre manager manages their centres' tags (``offers.admin_catalogue.ManagedByCentre``)."""
 
+from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AdminTextInputWidget
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
 from applications.models import Tag
 from offers.admin_catalogue import ManagedByCentre
+
+
+class ColourInput(forms.TextInput):
+    """The browser's colour picker. HTML allows neither ``required`` nor ``maxlength`` on it (a colour input always
+    holds a value of seven characters), so neither is written."""
+
+    input_type = "color"
+
+    def use_required_attribute(self, initial):
+        return False
+
+    def get_context(self, name, value, attrs):
+        context = super().get_context(name, value, attrs)
+        context["widget"]["attrs"].pop("maxlength", None)
+        return context
 
 
 @admin.register(Tag)
@@ -33,5 +48,5 @@ class TagAdmin(ManagedByCentre, admin.ModelAdmin):
         )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        kwargs.setdefault("widgets", {})["colour"] = AdminTextInputWidget(attrs={"type": "color"})
+        kwargs.setdefault("widgets", {})["colour"] = ColourInput
         return super().get_form(request, obj, change, **kwargs)

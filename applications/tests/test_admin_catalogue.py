@@ -2,6 +2,7 @@
 commission) and commissions (contact) of their centres, without Django permissions; the persona matrix."""
 
 import datetime
+import re
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -353,3 +354,17 @@ def test_another_centres_pieces_are_not_offered_and_its_formations_are_left_alon
     formation.refresh_from_db()
     assert theirs.in_service is True
     assert not formation.forms.exists()  # the form was not a valid choice: nothing changed
+
+
+def test_the_colour_is_the_browsers_picker_without_attributes_html_forbids_on_it(
+    client, central_manager, django_assert_num_queries
+):
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(9):
+        html = client.get(reverse("admin:applications_tag_add")).content.decode()
+
+    colour = re.search(r'<input type="color"[^>]*>', html).group(0)
+    assert 'name="colour"' in colour
+    assert "required" not in colour  # HTML allows neither on a colour input: it always holds a value
+    assert "maxlength" not in colour

@@ -312,3 +312,13 @@ def test_a_row_deleted_by_someone_else_meanwhile_is_named_so(
     page = response.content.decode()
     assert "Cette ligne a été supprimée par quelqu&#x27;un d&#x27;autre après l&#x27;ouverture de la page" in page
     assert "Sélectionnez un choix valide" not in page
+
+
+def test_the_version_read_is_a_hidden_input_without_a_label(client, centre_manager, application):
+    client.force_login(centre_manager)
+
+    html = client.get(_url(application)).content.decode()
+
+    assert len(re.findall(r'<input type="hidden" name="read_at" value="[^"]+"', html)) == 1
+    assert 'for="id_read_at"' not in html  # a label pointing at a hidden input is invalid HTML
+    assert "Read at" not in html
