@@ -14,6 +14,7 @@ from allauth.account.models import EmailAddress
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.utils import build_absolute_uri
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -144,6 +145,12 @@ class AccountAdapter(DefaultAccountAdapter):
     def send_password_reset_mail(self, user, email, context) -> None:
         # Accounts of past campaigns cannot log in: recalling their identifier would only mislead.
         if not services.candidate_can_log_in(user):
+            return
+        if not services.may_reset_password(user):
+            # An ENT account while ENT students may not have a password: no link, the way in instead. The page the
+            # sender sees is the same as for any address (ACCOUNT_PREVENT_ENUMERATION).
+            login_url = build_absolute_uri(context.get("request"), reverse("account_login"))
+            enqueue_notification("CPT_MIN_ID_OUBLIE_ENT", user, to=email, login_url=login_url)
             return
         self.send_mail("account/email/password_reset_key", email, {**context, "user": user})
 

@@ -232,3 +232,16 @@ class MfaReauthenticateForm(_WithoutPlaceholders, mfa_forms.ReauthenticateForm):
 
 class ActivateTOTPForm(_WithoutPlaceholders, totp_forms.ActivateTOTPForm):
     pass
+
+
+class UserTokenForm(account_forms.UserTokenForm):
+    """The link of « J'ai oublié mes identifiants », checked when it is opened and again when the password is posted:
+    refused like an expired link when the account may no longer get a password that way (``services.
+    may_reset_password``): a link mailed before ``ENT_ACCOUNTS_PASSWORD`` went off, or before the account was
+    deactivated (staff who left the directory)."""
+
+    def clean(self):
+        cleaned_data = super().clean()
+        if not services.may_reset_password(self.reset_user):
+            raise get_account_adapter().validation_error("invalid_password_reset")
+        return cleaned_data

@@ -28,6 +28,7 @@ PASSWORD_RESET_URL = Variable(
     _("link to choose a new password"),
     "https://ecandidat.univ.example/accounts/password/reset/key/1a-example/",
 )
+LOGIN_URL = Variable("login_url", _("link to the login page"), "https://ecandidat.univ.example/accounts/login/")
 SIGNUP_URL = Variable("signup_url", _("link to create an account"), "https://ecandidat.univ.example/accounts/signup/")
 IS_ENT_STUDENT = Variable(
     "is_ent_student", _("student of the institution, logs in with the ENT (yes/no)"), False, Kind.FLAG
@@ -100,6 +101,20 @@ NOTIFICATIONS = (
         _("someone asks for the credentials of an account (password reset link)"),
         (*_ACCOUNT, PASSWORD_RESET_URL),
         PASSWORD_RESET_URL,
+    ),
+    # No link to choose a password: not a security mail (nobody gets in by it), so the central office may edit it
+    # and switch it off like any other.
+    Notification(
+        code="CPT_MIN_ID_OUBLIE_ENT",
+        label=_("forgotten credentials, account created through the ENT"),
+        sent_when=_(
+            "someone asks for the credentials of an account created through the ENT while ENT students may not "
+            "choose a password (no link: log in with the ENT)"
+        ),
+        recipient=_CANDIDATE,
+        template_base="accounts/email/cpt_min_id_oublie_ent",
+        variables=(*_ACCOUNT, LOGIN_URL),
+        context=account_context,
     ),
     _account(
         "CPT_MIN_EXISTE",

@@ -10,6 +10,7 @@ import secrets
 import string
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AnonymousUser
@@ -246,6 +247,20 @@ def may_set_password(user: User | AnonymousUser) -> bool:
     if not user.is_authenticated or not user.is_candidate or user.has_usable_password():
         return False
     return bool(parameters.get("ENT_ACCOUNTS_PASSWORD"))
+
+
+def may_reset_password(user: User) -> bool:
+    """Whether « J'ai oublié mes identifiants » (allauth's password reset) may give ``user`` a new password: an
+    active account, and for an account created through the ENT (linked to an ENT identity) only while
+    ``ENT_ACCOUNTS_PASSWORD`` is on (eCandidat CANDIDAT_IS_MDP_CONNECT_CAS), or while ``ENT_CANDIDATE_LOGIN`` is off:
+    the ENT then no longer logs candidates in, and a password is the student's only way in (the login page says
+    so). Staff are not concerned by the parameter. Costs a query only for a candidate while both parameters would
+    refuse an ENT account."""
+    if not user.is_active:
+        return False
+    if not user.is_candidate or parameters.get("ENT_ACCOUNTS_PASSWORD") or not parameters.get("ENT_CANDIDATE_LOGIN"):
+        return True
+    return not SocialAccount.objects.filter(user=user).exists()
 
 
 def set_candidate_password(*, user: User, password: str, actor: User) -> User:

@@ -3,6 +3,7 @@
 form, the ENT down or not. The choice at the account creation is tested with the ENT signup (test_views_login)."""
 
 import datetime
+import re
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
@@ -15,6 +16,7 @@ from accounts import services
 from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import OutboundEmail
 from ecandidat.parameters import set_parameters
 
 PAGE = reverse("accounts:password_set")
@@ -239,3 +241,135 @@ def test_a_login_older_than_five_minutes_logs_in_through_the_ent_again_first(
     assert not ent_student.has_usable_password()
     client.force_login(ent_student)  # the ENT login again (a new authentication record)
     assert 'name="password1"' in client.get(PAGE).content.decode()
+
+
+# --- « J'ai oublié mes identifiants » (allauth's password reset) and the parameter ---
+
+RESET = reverse("account_reset_password")
+INVALID_LINK = "expired or has already been used"
+
+
+def _ask_for_credentials(client, email, capture):
+    with capture(execute=True):
+        return client.post(RESET, {"email": email}, follow=True)
+
+
+def _reset_link(body: str) -> str | None:
+    match = re.search(r"https?://\S+/accounts/password/reset/key/\S+", body)
+    return match.group(0) if match else None
+
+
+def test_parameter_off_an_ent_account_is_mailed_the_way_in_not_a_link(
+    client, ent_student, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.ENT_ACCOUNTS_PASSWORD = False
+
+    page = _ask_for_credentials(client, ent_student.email, django_capture_on_commit_callbacks)
+
+    assert "If an account uses this address" in page.content.decode()  # the page any address gets
+    assert OutboundEmail.objects.get().code == "CPT_MIN_ID_OUBLIE_ENT"
+    body = mailoutbox[0].body
+    assert _reset_link(body) is None
+    assert "/accounts/password/reset/" not in body
+    assert "Log in to eCandidat with your ENT credentials" in body
+    assert f"http://testserver{reverse('account_login')}" in body
+    assert ent_student.username in body
+
+
+def _without_csrf_token(response) -> str:
+    return re.sub(r'csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+def test_parameter_off_the_page_is_the_same_as_for_an_unknown_address(
+    client, ent_student, settings, django_capture_on_commit_callbacks
+):
+    """No enumeration: what the sender sees does not tell an ENT account from an unknown address."""
+    settings.ENT_ACCOUNTS_PASSWORD = False
+
+    known = _ask_for_credentials(client, ent_student.email, django_capture_on_commit_callbacks)
+    unknown = _ask_for_credentials(client, "personne@example.org", django_capture_on_commit_callbacks)
+
+    assert known.redirect_chain == unknown.redirect_chain
+    assert _without_csrf_token(known) == _without_csrf_token(unknown)
+
+
+def test_parameter_off_the_request_query_count(
+    client, ent_student, settings, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    settings.ENT_ACCOUNTS_PASSWORD = False
+    client.get(RESET)  # the parameters' memory filled
+
+    # savepoint, site; the rate limit; the address's accounts (allauth); the campaign (annual accounts), the ENT
+    # identity; the mail's template override, the outbox row; release
+    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=False):
+        response = client.post(RESET, {"email": ent_student.email})
+
+    assert response.status_code == 302
+
+
+def test_parameter_off_a_link_mailed_while_it_was_on_no_longer_works(
+    client, ent_student, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    _ask_for_credentials(client, ent_student.email, django_capture_on_commit_callbacks)
+    link = _reset_link(mailoutbox[0].body)
+    assert link is not None
+    form_page = client.get(link).url  # the key moves to the session; the form's address
+    settings.ENT_ACCOUNTS_PASSWORD = False
+
+    opened = client.get(link, follow=True)
+    posted = client.post(form_page, {"password1": NEW, "password2": NEW})
+
+    assert INVALID_LINK in opened.content.decode()
+    assert INVALID_LINK in posted.content.decode()
+    ent_student.refresh_from_db()
+    assert not ent_student.has_usable_password()
+
+
+def test_parameter_on_the_link_gives_an_ent_account_its_password(
+    client, ent_student, mailoutbox, django_capture_on_commit_callbacks
+):
+    _ask_for_credentials(client, ent_student.email, django_capture_on_commit_callbacks)
+
+    link = _reset_link(mailoutbox[0].body)
+    response = client.post(client.get(link).url, {"password1": NEW, "password2": NEW})
+
+    assert OutboundEmail.objects.get().code == "CPT_MIN_ID_OUBLIE"
+    assert response.status_code == 302
+    ent_student.refresh_from_db()
+    assert ent_student.check_password(NEW)
+
+
+def test_parameter_off_but_the_ent_closed_to_candidates_the_link_is_the_only_way_in(
+    client, ent_student, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    """ENT_CANDIDATE_LOGIN off: the ENT no longer logs candidates in, so refusing the link would lock them out."""
+    settings.ENT_ACCOUNTS_PASSWORD = False
+    settings.ENT_CANDIDATE_LOGIN = False
+    _ask_for_credentials(client, ent_student.email, django_capture_on_commit_callbacks)
+
+    link = _reset_link(mailoutbox[0].body)
+    client.post(client.get(link).url, {"password1": NEW, "password2": NEW})
+
+    ent_student.refresh_from_db()
+    assert ent_student.check_password(NEW)
+
+
+def test_parameter_off_an_e_mail_account_still_gets_its_link(
+    client, candidate_user, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.ENT_ACCOUNTS_PASSWORD = False
+
+    _ask_for_credentials(client, candidate_user.email, django_capture_on_commit_callbacks)
+
+    assert _reset_link(mailoutbox[0].body) is not None
+
+
+def test_may_reset_password(ent_student, candidate_user, settings):
+    assert services.may_reset_password(ent_student)
+    settings.ENT_ACCOUNTS_PASSWORD = False
+    assert not services.may_reset_password(ent_student)
+    assert services.may_reset_password(candidate_user)
+    settings.ENT_CANDIDATE_LOGIN = False
+    assert services.may_reset_password(ent_student)
+    ent_student.is_active = False
+    assert not services.may_reset_password(ent_student)

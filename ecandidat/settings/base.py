@@ -454,6 +454,8 @@ ACCOUNT_FORMS = {
     "change_password": "accounts.forms.ChangePasswordForm",
     "reset_password_from_key": "accounts.forms.ResetPasswordKeyForm",
     "reauthenticate": "accounts.forms.ReauthenticateForm",
+    # The reset link is refused to accounts that may no longer get a password that way (ENT, deactivated).
+    "user_token": "accounts.forms.UserTokenForm",
 }
 SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
 MFA_FORMS = {
