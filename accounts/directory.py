@@ -167,9 +167,10 @@ def _apply(user: User, person: DirectoryPerson) -> list[str]:
 def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     """Add a staff member found in the directory by uid or, when ``identifier`` has an @, by address.
 
-    The account has no usable password: the staff member logs in through CAS (or sets a password by reset). Roles and
-    scopes are given afterwards in the back office. Raises BusinessRuleError when the directory has no such staff
-    member or the account exists already, DirectoryUnavailable when the directory does not answer.
+    The account has no usable password: the staff member logs in through CAS (or sets a password by reset). It is
+    marked ``from_directory``, so the nightly refresh deactivates it when the person leaves the directory, password
+    or not. Roles and scopes are given afterwards in the back office. Raises BusinessRuleError when the directory has
+    no such staff member or the account exists already, DirectoryUnavailable when the directory does not answer.
     """
     identifier = identifier.strip()
     person = find_person(email=identifier) if "@" in identifier else find_person(uid=identifier)
@@ -178,7 +179,7 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     with transaction.atomic():
         if User.objects.filter(username=person.uid).exists():
             raise BusinessRuleError(f"An account {person.uid!r} exists already.")
-        user = User(username=person.uid, is_staff=True, is_active=True)
+        user = User(username=person.uid, is_staff=True, is_active=True, from_directory=True)
         _apply(user, person)
         user.set_unusable_password()
         user.save()

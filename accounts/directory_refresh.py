@@ -8,10 +8,10 @@ other mark, so each one is looked up by username:
 - the directory lists it as staff (``LDAP_STAFF_FILTER``): names and address are brought in line (an empty value in
   the directory never blanks the account's);
 - the directory knows the uid but no longer as staff (former staff, students…): the account is deactivated;
-- the directory does not know the uid at all: the account is deactivated only when it has no usable password, the
-  mark of an account made from the directory (a local account typed in the back office, which has a password, is
-  never touched). A directory account whose owner later set a password by reset and who then vanished from the
-  directory altogether is therefore kept active by the batch; their next CAS login deactivates it.
+- the directory does not know the uid at all: the account is deactivated when it was made from the directory
+  (``User.from_directory``), even if its owner has since chosen a password by reset, or when it has no usable
+  password (an account nobody can log in to but through the ENT); a local account typed in the back office, which
+  has a password, is never touched.
 
 Superusers and candidates are never touched. Accounts are deactivated (``is_active`` False), never deleted.
 
@@ -68,7 +68,9 @@ def refresh_staff_from_directory(
     for a directory outage: the outcome carries the error and nothing was changed.
     """
     outcome = RefreshOutcome()
-    accounts = list(directory_staff_accounts().order_by("id")[:limit].only("id", "username", "password"))
+    accounts = list(
+        directory_staff_accounts().order_by("id")[:limit].only("id", "username", "password", "from_directory")
+    )
     outcome.checked = len(accounts)
     try:
         entries = directory.look_up([account.username for account in accounts])
@@ -91,7 +93,7 @@ def refresh_staff_from_directory(
             to_refresh.append((account.pk, person))
         elif person is not None:
             to_deactivate.append((account.pk, str(NO_LONGER_STAFF)))
-        elif not account.has_usable_password():
+        elif account.from_directory or not account.has_usable_password():
             to_deactivate.append((account.pk, str(NOT_IN_DIRECTORY)))
         else:
             outcome.local_kept += 1

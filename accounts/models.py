@@ -40,6 +40,14 @@ class User(AbstractUser):
         blank=True,
         help_text=_("For students of the institution: the number given by the ENT (supannEtuId)."),
     )
+    # The mark the nightly refresh needs (accounts.directory_refresh): a password chosen later by reset must not
+    # turn a directory account into a local one that outlives its owner's departure.
+    from_directory = models.BooleanField(
+        _("made from the directory"),
+        default=False,
+        editable=False,
+        help_text=_("Staff account made from the LDAP directory: deactivated when its owner leaves the directory."),
+    )
 
     objects: ClassVar[UserManager[Self]] = UserManager()
 

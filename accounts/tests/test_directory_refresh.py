@@ -4,24 +4,35 @@ actor; a failing directory changes nothing, too many deactivations at once are r
 accounts are never touched. The rules with a stand-in directory first, then over real LDAP (slapd)."""
 
 import io
+import re
 
 import pytest
+from allauth.core import context
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
+from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.models import SocialAccount, SocialLogin
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.storage import default_storage
 from django.core.management import call_command
+from django.test import Client, RequestFactory
+from django.urls import reverse
 
 from accounts import directory, directory_refresh
 from accounts.directory import DirectoryPerson
 from accounts.directory_refresh import refresh_staff_from_directory
 from accounts.models import User
+from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
-from ecandidat.models import BatchRun, StaffDirectoryChange
+from ecandidat.models import BatchRun, OutboundEmail, StaffDirectoryChange
 from ecandidat.tests.plugins.services import free_port
 
 pytestmark = pytest.mark.django_db
 
 
 def _directory_staff(username: str, **fields):
-    """A staff account as ``create_staff_from_directory`` makes it: the uid as username, no usable password."""
-    user = StaffFactory(username=username, **fields)
+    """A staff account as ``create_staff_from_directory`` makes it: the uid as username, no usable password, marked
+    as made from the directory."""
+    user = StaffFactory(username=username, from_directory=True, **fields)
     user.set_unusable_password()
     user.save(update_fields=["password"])
     return user
@@ -310,6 +321,152 @@ def test_over_real_ldap_many_uids_are_looked_up_in_chunks(ldap, monkeypatch):
     assert found["sophie.gestion"][1] is True
     assert found["paul.parti"][1] is False
     assert found["estelle.martin"][1] is False
+
+
+# --- staff who chose a password by « J'ai oublié mes identifiants », then left; and no way back in ---
+
+LOCAL_PASSWORD = "un-mot-de-passe-personnel-2026"
+
+
+def _password_by_reset(client, user, mailoutbox, capture) -> None:
+    """The staff member chooses a local password the way they can: the forgotten-credentials link."""
+    with capture(execute=True):
+        client.post(reverse("account_reset_password"), {"email": user.email})
+    link = re.search(r"https?://\S+/accounts/password/reset/key/\S+", mailoutbox[-1].body).group(0)
+    client.post(client.get(link).url, {"password1": LOCAL_PASSWORD, "password2": LOCAL_PASSWORD})
+    user.refresh_from_db()
+    assert user.check_password(LOCAL_PASSWORD)
+
+
+@pytest.fixture
+def left_with_a_password(stand_in_directory, client, mailoutbox, django_capture_on_commit_callbacks):
+    """A directory staff account whose owner chose a local password by reset; the directory no longer knows the uid."""
+    user = _directory_staff("jean.disparu", email="jean.disparu@univ.fr")
+    _password_by_reset(client, user, mailoutbox, django_capture_on_commit_callbacks)
+    client.logout()
+    return user
+
+
+def test_a_directory_account_with_a_password_chosen_by_reset_is_deactivated_when_it_vanishes(left_with_a_password):
+    outcome = refresh_staff_from_directory(max_deactivations=10)
+
+    assert outcome.deactivated == ["jean.disparu"]
+    assert outcome.local_kept == 0
+    assert not _state(left_with_a_password)[0]
+    change = StaffDirectoryChange.objects.get(user=left_with_a_password)
+    assert change.kind == StaffDirectoryChange.Kind.DEACTIVATED
+
+
+def test_a_directory_account_with_a_password_is_deactivated_when_no_longer_staff(
+    stand_in_directory, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = _directory_staff("paul.parti", email="paul.parti@univ.fr")
+    _password_by_reset(client, user, mailoutbox, django_capture_on_commit_callbacks)
+    stand_in_directory.entries["paul.parti"] = (_person("paul.parti"), False)
+
+    outcome = refresh_staff_from_directory(max_deactivations=10)
+
+    assert outcome.deactivated == ["paul.parti"]
+    assert not _state(user)[0]
+
+
+def test_a_deactivated_directory_account_logs_in_neither_with_its_password_nor_its_session(
+    left_with_a_password, client, django_assert_num_queries
+):
+    other_device = Client()
+    other_device.force_login(left_with_a_password)
+    refresh_staff_from_directory(max_deactivations=10)
+
+    # savepoint; the account by username (Django's backend: refused as inactive), then by address and by username
+    # (allauth's backend); release; the new session (exists? savepoint, insert, release)
+    with django_assert_num_queries(10):
+        response = client.post(
+            reverse("account_login"), {"login": left_with_a_password.username, "password": LOCAL_PASSWORD}
+        )
+    by_email = client.post(reverse("account_login"), {"login": left_with_a_password.email, "password": LOCAL_PASSWORD})
+
+    assert "_auth_user_id" not in client.session
+    assert response.status_code in (200, 302)
+    assert by_email.status_code in (200, 302)
+    assert "_auth_user_id" not in client.session
+    assert other_device.get(reverse("admin:index")).status_code == 302  # the session opened before has ended
+
+
+def test_a_deactivated_directory_account_gets_no_reset_link(
+    left_with_a_password, client, mailoutbox, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    refresh_staff_from_directory(max_deactivations=10)
+    client.get(reverse("account_reset_password"))
+    mailoutbox.clear()
+
+    # savepoint; the address's active accounts (none); the mail's template override, the outbox row; release
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(5):
+        response = client.post(reverse("account_reset_password"), {"email": left_with_a_password.email})
+
+    assert response.status_code == 302  # the page any address gets
+    assert OutboundEmail.objects.order_by("-pk").first().code == "CPT_MIN_INCONNU"
+    assert "/accounts/password/reset/key/" not in mailoutbox[0].body
+
+
+def test_a_reset_link_mailed_before_the_deactivation_no_longer_works(
+    left_with_a_password, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("account_reset_password"), {"email": left_with_a_password.email})
+    link = re.search(r"https?://\S+/accounts/password/reset/key/\S+", mailoutbox[-1].body).group(0)
+    form_page = client.get(link).url
+    refresh_staff_from_directory(max_deactivations=10)
+
+    opened = client.get(link, follow=True)
+    posted = client.post(form_page, {"password1": "encore-un-autre-2026", "password2": "encore-un-autre-2026"})
+
+    assert "expired or has already been used" in opened.text
+    assert "expired or has already been used" in posted.text
+    left_with_a_password.refresh_from_db()
+    assert left_with_a_password.check_password(LOCAL_PASSWORD)  # unchanged
+
+
+def test_a_deactivated_directory_account_is_refused_at_the_ent(left_with_a_password, client, settings):
+    """CAS (``staff_for_login``) refuses it before the directory is even asked; the OpenID Connect return of its ENT
+    identity does not log it in."""
+    refresh_staff_from_directory(max_deactivations=10)
+    settings.ENT_SERVER_URL = "https://ent.example/identity/o"
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(settings.ENT_SERVER_URL)
+    SocialAccount.objects.create(user=left_with_a_password, provider="ent", uid="jean.disparu")
+
+    with pytest.raises(directory.StaffDeactivated):
+        directory.staff_for_login("jean.disparu")
+    request = RequestFactory().get("/accounts/oidc/ent/login/callback/")
+    request.session = client.session
+    request.user = AnonymousUser()
+    request._messages = default_storage(request)
+    provider = get_social_adapter().get_provider(request, "ent")
+    sociallogin = SocialLogin(
+        provider=provider,
+        user=User(email=left_with_a_password.email),
+        account=SocialAccount(provider="ent", uid="jean.disparu", extra_data={"id_token": {"sub": "jean.disparu"}}),
+    )
+    with context.request_context(request):
+        response = complete_social_login(request, sociallogin)
+
+    assert "_auth_user_id" not in request.session
+    assert response.status_code == 302
+    assert response.url == reverse("account_inactive")
+
+
+@pytest.mark.integration
+def test_over_real_ldap_a_directory_account_with_a_password_is_deactivated_when_it_vanishes(
+    ldap, client, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = directory.create_staff_from_directory(identifier="sophie.gestion", actor=None)
+    _password_by_reset(client, user, mailoutbox, django_capture_on_commit_callbacks)
+    User.objects.filter(pk=user.pk).update(username="sophie.partie")  # the entry gone from the directory
+
+    outcome = refresh_staff_from_directory(max_deactivations=10)
+
+    assert user.from_directory
+    assert outcome.deactivated == ["sophie.partie"]
+    assert not _state(user)[0]
 
 
 # --- the back office ---
