@@ -35,6 +35,7 @@ from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import shown
 from offers.admin_catalogue import ManagedByCentre
 from offers.admin_exports import ExportColumn, XlsxExport, label_of, yes_no
+from offers.admin_filters import VisibleRelatedFilter
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES, deletion_blockers
 from offers.models import (
@@ -280,7 +281,7 @@ class CommissionAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmi
             fields.append("centre")
         return fields
 
-    list_filter = ["in_service", "alert_mode", "centre"]
+    list_filter = ["in_service", "alert_mode", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre"]
     export_columns = COMMISSION_EXPORT_COLUMNS
     export_filename = "commissions"
@@ -347,7 +348,7 @@ class PieceTypeAdmin(admin.ModelAdmin):
         "order",
         "in_service",
     ]
-    list_filter = ["is_common", "is_conditional", "treatment_type", "in_service", "centre"]
+    list_filter = ["is_common", "is_conditional", "treatment_type", "in_service", ("centre", VisibleRelatedFilter)]
     fields = [
         "code",
         "label",
@@ -597,7 +598,14 @@ class QuestionAdmin(admin.ModelAdmin):
         "order",
         "in_service",
     ]
-    list_filter = ["kind", "is_common", "is_conditional", "treatment_type", "in_service", "centre"]
+    list_filter = [
+        "kind",
+        "is_common",
+        "is_conditional",
+        "treatment_type",
+        "in_service",
+        ("centre", VisibleRelatedFilter),
+    ]
     fields = [
         "code",
         "label",
@@ -621,7 +629,7 @@ class QuestionAdmin(admin.ModelAdmin):
 @admin.register(ComplementaryForm)
 class ComplementaryFormAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "survey_id", "centre", "is_common", "is_conditional", "in_service"]
-    list_filter = ["in_service", "is_common", "centre"]
+    list_filter = ["in_service", "is_common", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
 
@@ -824,7 +832,14 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
         "auto_waiting_list",
         "in_service",
     ]
-    list_filter = ["in_service", CampaignDatesFilter, "mode", "auto_waiting_list", "centre", "diploma_type"]
+    list_filter = [
+        "in_service",
+        CampaignDatesFilter,
+        "mode",
+        "auto_waiting_list",
+        ("centre", VisibleRelatedFilter),
+        "diploma_type",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_campaign_dates()  # the list's flag and filter; no query more
@@ -1065,7 +1080,7 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
     """Admission and refusal letters per centre, or per formation (issue 12); a centre manager edits their centres'."""
 
     list_display = ["kind", "centre", "formation", "title", "updated_at"]
-    list_filter = ["kind", "centre"]
+    list_filter = ["kind", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre", "formation"]
     fields = ["kind", "centre", "formation", "title", "body", "variables", "signatory", "signature"]
     readonly_fields = ["variables"]

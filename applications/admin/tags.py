@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import Tag
 from offers.admin_catalogue import ManagedByCentre
+from offers.admin_filters import VisibleRelatedFilter
 
 
 class ColourInput(forms.TextInput):
@@ -32,7 +33,7 @@ class TagAdmin(ManagedByCentre, admin.ModelAdmin):
     commission_lookup = None
     limited_may_add = False
     list_display = ["label", "swatch", "centre", "in_service"]
-    list_filter = ["in_service", "centre"]
+    list_filter = ["in_service", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre"]
     search_fields = ["label"]
     fields = ["label", "colour", "centre", "in_service"]
