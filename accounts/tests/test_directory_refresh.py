@@ -3,6 +3,7 @@ names and addresses refreshed, staff who left deactivated (never deleted), each 
 actor; a failing directory changes nothing, too many deactivations at once are refused, superusers and local
 accounts are never touched. The rules with a stand-in directory first, then over real LDAP (slapd)."""
 
+import importlib
 import io
 import re
 
@@ -11,6 +12,7 @@ from allauth.core import context
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.models import SocialAccount, SocialLogin
+from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage import default_storage
 from django.core.management import call_command
@@ -467,6 +469,27 @@ def test_over_real_ldap_a_directory_account_with_a_password_is_deactivated_when_
     assert user.from_directory
     assert outcome.deactivated == ["sophie.partie"]
     assert not _state(user)[0]
+
+
+def test_the_migration_marks_the_directory_accounts_already_made(campaign):
+    """accounts 0010: staff without a usable password (the former mark) and staff the directory has changed are
+    marked; local staff with a password, superusers and candidates are not."""
+    migration = importlib.import_module("accounts.migrations.0010_user_from_directory")
+    unusable = _directory_staff("sophie.gestion")
+    refreshed = StaffFactory(username="marc.enseignant")  # chose a password by reset; the directory refreshed it
+    StaffDirectoryChange.objects.create(user=refreshed, kind=StaffDirectoryChange.Kind.REFRESHED, batch="x")
+    local = StaffFactory(username="local.admin")
+    root = _directory_staff("root.admin", is_superuser=True)
+    candidate = CandidateUserFactory(campaign=campaign)
+    candidate.set_unusable_password()
+    candidate.save()
+    User.objects.update(from_directory=False)
+
+    migration.mark_directory_accounts(django_apps, None)
+
+    marked = set(User.objects.filter(from_directory=True).values_list("username", flat=True))
+    assert marked == {unusable.username, refreshed.username}
+    assert {local.username, root.username, candidate.username}.isdisjoint(marked)
 
 
 # --- the back office ---
