@@ -39,11 +39,13 @@ from offers.admin_filters import VisibleRelatedFilter
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
 from offers.letters import LETTER_TYPES, deletion_blockers
 from offers.models import (
+    CALENDAR_FIELDS,
     CAMPAIGN_DATES_NO_CAMPAIGN,
     CAMPAIGN_DATES_OK,
     CAMPAIGN_DATES_OUTSIDE,
     COMMISSION_STATUS_FLAG_FIELDS,
     FORMATION_DEFAULTS,
+    ORDERED_DATE_FIELDS,
     Campaign,
     Centre,
     Commission,
@@ -57,7 +59,7 @@ from offers.models import (
     Question,
     RefusalReason,
 )
-from offers.services import CALENDAR_FIELDS, new_formation_initial, set_formation_dates, set_formation_links
+from offers.services import new_formation_initial, set_formation_dates, set_formation_links
 
 
 @admin.register(Campaign)
@@ -656,6 +658,7 @@ class FormationDatesForm(forms.Form):
     jury_on = _calendar_field("jury_on")
     publication_on = _calendar_field("publication_on")
     confirmation_date = _calendar_field("confirmation_date")
+    waiting_list_confirmation_date = _calendar_field("waiting_list_confirmation_date")
 
     def clean(self):
         data = super().clean()
@@ -664,7 +667,7 @@ class FormationDatesForm(forms.Form):
         return data
 
     def dates(self) -> dict:
-        return {field: value for field in CALENDAR_FIELDS if (value := self.cleaned_data.get(field))}
+        return {field: value for field in ORDERED_DATE_FIELDS if (value := self.cleaned_data.get(field))}
 
 
 def _links_message(added: list, removed: list, state: bool | None) -> str:

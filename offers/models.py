@@ -208,7 +208,7 @@ class Centre(models.Model):
 
     def clean(self):
         # The default dates follow the formation's own rules (Formation.clean): a new formation given them saves.
-        probe = Formation(**{name: getattr(self, f"default_{name}") for name in CALENDAR_FIELDS})
+        probe = Formation(**{name: getattr(self, f"default_{name}") for name in ORDERED_DATE_FIELDS})
         try:
             probe.clean()
         except ValidationError as error:
@@ -227,6 +227,9 @@ CALENDAR_FIELDS = (
     "publication_on",
     "confirmation_date",
 )
+# Every date whose order Formation.clean checks: the calendar, then the confirmation date after a waiting-list
+# promotion (last of all). The mass edit gives them together; a centre's defaults are checked together.
+ORDERED_DATE_FIELDS = (*CALENDAR_FIELDS, "waiting_list_confirmation_date")
 # The formation fields a centre gives a default value to, each as ``default_<name>`` on the centre.
 FORMATION_DEFAULTS = (
     "mode",
@@ -942,6 +945,23 @@ class Formation(models.Model):
                     "The publication date must be on or after the return deadline and the jury."
                 ),
             ),
+            models.CheckConstraint(
+                condition=Q(waiting_list_confirmation_date__isnull=True)
+                | (
+                    Q(return_deadline__lte=F("waiting_list_confirmation_date"))
+                    & (Q(jury_on__isnull=True) | Q(jury_on__lte=F("waiting_list_confirmation_date")))
+                    & (Q(publication_on__isnull=True) | Q(publication_on__lte=F("waiting_list_confirmation_date")))
+                    & (
+                        Q(confirmation_date__isnull=True)
+                        | Q(confirmation_date__lte=F("waiting_list_confirmation_date"))
+                    )
+                ),
+                name="formation_waiting_list_confirmation_last",
+                violation_error_message=_(
+                    "The confirmation date after a waiting-list promotion must be on or after the return deadline, "
+                    "the jury, the publication and the confirmation date."
+                ),
+            ),
         ]
 
     def __str__(self):
@@ -967,6 +987,14 @@ class Formation(models.Model):
         latest = max((day for day in (self.jury_on, self.publication_on) if day), default=None)
         if self.confirmation_date and latest and self.confirmation_date < latest and "confirmation_date" not in errors:
             errors["confirmation_date"] = _("The confirmation date must be on or after the jury and the publication.")
+        # The confirmation date after a waiting-list promotion (eCandidat's "confirmation LC") comes last of all.
+        wl_date = self.waiting_list_confirmation_date
+        before = (self.return_deadline, self.jury_on, self.publication_on, self.confirmation_date)
+        if wl_date and any(day and wl_date < day for day in before):
+            errors["waiting_list_confirmation_date"] = _(
+                "The confirmation date after a waiting-list promotion must be on or after the return deadline, the "
+                "jury, the publication and the confirmation date."
+            )
         if self.centre_id and self.commission_id and self.commission.centre_id != self.centre_id:
             errors["commission"] = _("The commission must belong to the formation's centre.")
         if errors:

@@ -4,7 +4,8 @@ pieces, forms, questions and "en service" flag.
 eCandidat's "modifications en masse" of formations (ecandidat-features §2.8): at each campaign rollover a centre
 manager moves the same three or four dates on dozens of formations. ``set_formation_dates`` does it for a
 selection, all or nothing: every formation is checked with the model's own rules (window ordered, return deadline
-after the window, confirmation date after the deadline) before any is saved, so a refused selection changes nothing
+after the window, confirmation date after the deadline, the jury and the publication, the confirmation date after a
+waiting-list promotion last of all) before any is saved, so a refused selection changes nothing
 and says which formation breaks which rule.
 """
 
@@ -20,8 +21,8 @@ from django.db.models import Field
 from django.utils.translation import gettext as _
 
 from offers.models import (
-    CALENDAR_FIELDS,
     FORMATION_DEFAULTS,
+    ORDERED_DATE_FIELDS,
     Centre,
     ComplementaryForm,
     Formation,
@@ -32,11 +33,11 @@ from offers.models import (
 
 @transaction.atomic
 def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.date]) -> list[Formation]:
-    """Give every formation of ``formation_ids`` the ``dates`` (keys among ``CALENDAR_FIELDS``; a date left out
+    """Give every formation of ``formation_ids`` the ``dates`` (keys among ``ORDERED_DATE_FIELDS``; a date left out
     stays as it is). Returns the formations changed. Raises ``ValidationError`` with one message per formation
     that a rule refuses; nothing is saved then. Saving sends ``post_save`` per formation, so the public catalogue
     is rebuilt when the transaction commits, as after an edit in the formation's form."""
-    unknown = set(dates) - set(CALENDAR_FIELDS)
+    unknown = set(dates) - set(ORDERED_DATE_FIELDS)
     if unknown:
         raise ValueError(f"not calendar fields: {sorted(unknown)}")
     if not dates:

@@ -67,7 +67,7 @@ def test_a_date_error_is_read_with_its_input(client, django_assert_num_queries, 
     url = reverse("admin:offers_formation_change", args=[formation.pk])
     data = admin_form_data(client.get(url))
 
-    with django_assert_num_queries(41):  # the change page, rendered again with the form's errors
+    with django_assert_num_queries(44):  # the change page, rendered again with the form's errors
         response = client.post(url, {**data, "opens_on": "", "_save": "1"})
 
     html = response.content.decode()
@@ -368,3 +368,54 @@ def test_the_colour_is_the_browsers_picker_without_attributes_html_forbids_on_it
     assert 'name="colour"' in colour
     assert "required" not in colour  # HTML allows neither on a colour input: it always holds a value
     assert "maxlength" not in colour
+
+
+# --- the confirmation date after a waiting-list promotion comes last (ecandidat-features §2.8) ---------------------
+
+WAITING_LIST_LAST = (
+    "La date de confirmation après passage en liste principale doit être égale ou postérieure à la date limite de "
+    "retour, à la date du jury, à la date de publication et à la date de confirmation."
+)
+
+
+def test_a_waiting_list_confirmation_before_the_confirmation_is_refused_next_to_its_input(
+    client, django_assert_num_queries, centre_manager, formation
+):
+    client.force_login(centre_manager)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+    data = admin_form_data(client.get(url))
+    early = formation.confirmation_date - datetime.timedelta(days=1)
+
+    with django_assert_num_queries(44):  # the change page, rendered again with the form's errors
+        response = client.post(url, {**data, "waiting_list_confirmation_date": early.isoformat(), "_save": "1"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'<ul class="errorlist" id="id_waiting_list_confirmation_date_error"><li>{WAITING_LIST_LAST}</li>' in html
+    formation.refresh_from_db()
+    assert formation.waiting_list_confirmation_date is None
+
+
+def test_a_mass_edit_that_would_put_the_confirmation_after_the_waiting_list_one_is_refused(
+    client, django_assert_num_queries, centre_manager, formation, centre, commission
+):
+    formation.waiting_list_confirmation_date = formation.confirmation_date
+    formation.save()
+    other = FormationFactory(centre=centre, commission=commission, code="M2ENER")
+    before = dict(Formation.objects.values_list("pk", "confirmation_date"))
+    client.force_login(centre_manager)
+    later = formation.confirmation_date + datetime.timedelta(days=3)
+    selection = {"action": "set_dates", "_selected_action": [formation.pk, other.pk]}
+
+    with django_assert_num_queries(17):  # the selection locked and checked, the page shown again; nothing written
+        response = client.post(reverse(CHANGELIST), {**selection, "apply": "1", "confirmation_date": later})
+
+    assert f"M1ENER : {WAITING_LIST_LAST}" in response.content.decode()
+    assert dict(Formation.objects.values_list("pk", "confirmation_date")) == before
+    assert not LogEntry.objects.exists()
+    both = _set_dates(
+        client, [formation, other], apply="1", confirmation_date=later, waiting_list_confirmation_date=later
+    )
+    assert "Dates modifiées pour 2 formations." in both.content.decode()
+    formation.refresh_from_db()
+    assert formation.waiting_list_confirmation_date == later

@@ -15,6 +15,10 @@ pytestmark = pytest.mark.usefixtures("back_office_in_french")
 OPENS = datetime.date(2027, 3, 1)
 CLOSES = datetime.date(2027, 4, 30)
 DEADLINE = datetime.date(2027, 5, 15)
+WAITING_LIST_LAST = (
+    "La date de confirmation après passage en liste principale doit être égale ou postérieure à la date limite de "
+    "retour, à la date du jury, à la date de publication et à la date de confirmation."
+)
 
 
 @pytest.fixture
@@ -240,3 +244,31 @@ def test_misordered_default_dates_are_refused_next_to_the_field(client, superuse
     assert errors["default_closes_on"] == ["La fin de dépôt doit être égale ou postérieure au début de dépôt."]
     centre.refresh_from_db()
     assert centre.default_opens_on is None
+
+
+def test_a_default_waiting_list_confirmation_before_the_confirmation_is_refused_next_to_the_field(
+    client, django_assert_num_queries, superuser
+):
+    centre = CentreFactory()
+    client.force_login(superuser)
+    url = reverse("admin:offers_centre_change", args=[centre.pk])
+
+    with django_assert_num_queries(12):  # the centre's page, rendered again with the form's errors
+        response = client.post(
+            url,
+            {
+                "code": centre.code,
+                "label": centre.label,
+                "candidate_mail_copy": "N",
+                "default_mode": ApplicationMode.ONLINE,
+                "default_return_deadline": DEADLINE.isoformat(),
+                "default_confirmation_date": (DEADLINE + datetime.timedelta(days=20)).isoformat(),
+                "default_waiting_list_confirmation_date": (DEADLINE + datetime.timedelta(days=19)).isoformat(),
+            },
+        )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["default_waiting_list_confirmation_date"] == [WAITING_LIST_LAST]
+    assert 'id="id_default_waiting_list_confirmation_date_error"' in response.content.decode()
+    centre.refresh_from_db()
+    assert centre.default_waiting_list_confirmation_date is None

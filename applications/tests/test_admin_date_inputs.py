@@ -10,7 +10,7 @@ from django.utils import translation
 from applications.admin.forms import DeadlinesForm, DecisionForm, StatusForm
 from ecandidat.admin_inputs import IsoDateInput
 from offers.admin import FormationDatesForm
-from offers.models import CALENDAR_FIELDS
+from offers.models import ORDERED_DATE_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ def date_inputs(form) -> dict[str, str]:
         (StatusForm, ["on"]),
         (DecisionForm, ["preselection_date"]),
         (DeadlinesForm, ["return_deadline", "confirmation_date"]),
-        (FormationDatesForm, list(CALENDAR_FIELDS)),
+        (FormationDatesForm, list(ORDERED_DATE_FIELDS)),
     ],
 )
 def test_an_initial_date_renders_in_iso_in_french(form_class, fields):
