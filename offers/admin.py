@@ -662,8 +662,15 @@ class FormationDatesForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not self.dates():
+        dates = self.dates()
+        if not dates:
             raise ValidationError(_("Give at least one date; the dates left empty do not change."))
+        # Dates given out of order refuse every formation alike: say it once, next to the date, before any is locked.
+        try:
+            Formation(**dates).clean()
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
         return data
 
     def dates(self) -> dict:

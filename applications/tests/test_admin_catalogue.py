@@ -419,3 +419,39 @@ def test_a_mass_edit_that_would_put_the_confirmation_after_the_waiting_list_one_
     assert "Dates modifiées pour 2 formations." in both.content.decode()
     formation.refresh_from_db()
     assert formation.waiting_list_confirmation_date == later
+
+
+def test_dates_given_out_of_order_are_refused_once_next_to_the_date(
+    client, django_assert_num_queries, centre_manager, formation, centre, commission
+):
+    """The two confirmation dates given in the wrong order refused every formation alike, in one whole-form line per
+    formation; the form now says it once, next to the date, without locking the selection."""
+    other = FormationFactory(centre=centre, commission=commission, code="M2ENER")
+    client.force_login(centre_manager)
+    selection = {"action": "set_dates", "_selected_action": [formation.pk, other.pk], "apply": "1"}
+
+    with django_assert_num_queries(13):  # as the confirmation page: no formation locked
+        response = client.post(
+            reverse(CHANGELIST),
+            {**selection, "confirmation_date": "2030-01-02", "waiting_list_confirmation_date": "2030-01-01"},
+        )
+
+    html = response.content.decode()
+    assert f'<ul class="errorlist" id="id_waiting_list_confirmation_date_error"><li>{WAITING_LIST_LAST}</li>' in html
+    assert "M1ENER :" not in html
+    assert not Formation.objects.filter(waiting_list_confirmation_date__isnull=False).exists()
+
+
+def test_the_service_state_select_of_the_mass_edit_is_named_by_its_label(
+    client, django_assert_num_queries, centre_manager, formation
+):
+    """axe-core: « select-name » (critical) on the mass edit's « En service » select, under a legend only."""
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(19):
+        page = client.post(reverse(CHANGELIST), {"action": "set_links", "_selected_action": [formation.pk]})
+
+    html = page.content.decode()
+    assert '<label for="id_in_service">En service' in html
+    assert "<legend>En service</legend>" not in html
+    assert "<legend>Pièces spécifiques à rattacher</legend>" in html  # the checkbox groups keep their legend
