@@ -102,6 +102,9 @@ def test_manager_lists_only_their_formations_and_cannot_delete(
         response = client.get(reverse("admin:offers_formation_changelist"))
 
     assert [f.code for f in response.context["cl"].result_list] == ["M1ENER"]
+    # Their one centre only, so no centre filter (every centre was offered, other_centre's list empty).
+    assert "centre" not in [getattr(spec, "field_path", "") for spec in response.context["cl"].filter_specs]
+    assert '<link rel="icon" href="data:,">' in response.content.decode()  # no /favicon.ico asked, answered 404
     assert (
         client.post(reverse("admin:offers_formation_delete", args=[formation.pk]), {"post": "yes"}).status_code == 403
     )
