@@ -55,7 +55,8 @@ def test_the_action_select_keeps_to_the_list_and_dates_out_of_order_are_refused_
 
     actions = page.locator("#changelist .actions").bounding_box()
     select = page.locator("select[name=action]").bounding_box()
-    assert actions is not None and select is not None
+    assert actions is not None
+    assert select is not None
     assert select["x"] + select["width"] <= actions["x"] + actions["width"] + 1
     assert page.evaluate(PAGE_OVERFLOW) == 0
 
