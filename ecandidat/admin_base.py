@@ -9,7 +9,8 @@ else. Mix these into a ``ModelAdmin`` or an inline, before the Django class:
 - ``InStaffScope``: the list, the autocompletes and every lookup go through the model's ``visible_to(user)``;
 - ``NotFoundOutsideScope``: a row outside the list's queryset is not found (404), rather than the admin's redirect;
 - ``AccountAsText``: a read-only ``user`` field names the account without Django's link to its page, unless the
-  viewer may open that page (staff other than superusers got a 403 from the link).
+  viewer may open that page (staff other than superusers got a 403 from the link);
+- ``HistoryInModelWords``: the history names a changed field by the model's words, which are translated when shown.
 
 Custom staff views are plain functions with Django's view decorators, mounted with ``bound_view``; they take
 their object through ``ecandidat.staff.object_in_scope_or_404``.
@@ -26,6 +27,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import prepare_lookup_value
 from django.core.exceptions import (
     EmptyResultSet,
+    FieldDoesNotExist,
     FullResultSet,
     PermissionDenied,
     SuspiciousOperation,
@@ -39,7 +41,7 @@ from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.text import smart_split, unescape_string_literal
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, override
 
 from ecandidat.staff import is_central, scope_of
 
@@ -108,6 +110,27 @@ class NotFoundOutsideScope(_ModelAdminBase):
         if obj is None:
             raise Http404  # outside the user's scope: not found, rather than the admin's redirect
         return obj
+
+
+class HistoryInModelWords(_ModelAdminBase):
+    """Django's history stores a changed field by its form label, capitalised (« Specific questions »), and
+    translates it when the history is shown: no catalogue has that msgid, so the French history read « Modification
+    de Specific questions. ». The model field's verbose name is stored instead (a msgid: « Modification de questions
+    spécifiques. »); a field of the form only keeps its label."""
+
+    def construct_change_message(self, request, form, formsets, add=False):
+        message = super().construct_change_message(request, form, formsets, add)
+        for part in message:
+            if "changed" in part and "name" not in part["changed"]:  # the object's own fields, not an inline's
+                with override(None):
+                    part["changed"]["fields"] = [self._history_name(form, name) for name in form.changed_data]
+        return message
+
+    def _history_name(self, form, name: str) -> str:
+        try:
+            return str(self.model._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            return str(form.fields[name].label or name)
 
 
 class AccountAsText(_ModelAdminBase):

@@ -56,6 +56,9 @@ def test_manager_moves_the_return_deadline_and_the_pieces(client, centre_manager
     formation.refresh_from_db()
     assert formation.return_deadline == new_deadline
     assert list(formation.piece_types.all()) == [own_piece]
+    # In the model's words, translated: Django stored the form's label, « Specific pieces », shown untranslated.
+    history = LogEntry.objects.get(object_id=str(formation.pk))
+    assert history.get_change_message() == "Modification de date limite de retour et pièces spécifiques."
     assert own_piece in offered
     assert foreign_piece not in offered
 
@@ -213,7 +216,10 @@ def test_manager_gives_the_same_dates_to_a_selection(
         assert changed.confirmation_date.isoformat() == NEXT_YEAR["confirmation_date"]
         history = LogEntry.objects.get(object_id=str(changed.pk))
         assert history.user == centre_manager
-        assert history.get_change_message().startswith("Modification de ")
+        assert history.get_change_message() == (
+            "Modification de début de dépôt des candidatures, fin de dépôt des candidatures, date limite de retour et "
+            "date de confirmation."
+        )
 
 
 def test_a_date_left_empty_stays_and_one_refusal_changes_nothing(

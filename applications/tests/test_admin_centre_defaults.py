@@ -4,6 +4,7 @@ set on the centre's page (the central office's, and its own managers'), proposed
 import datetime
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from offers.enums import ApplicationMode, Avis
@@ -220,6 +221,9 @@ def test_a_centre_manager_sets_the_defaults_and_nothing_else(
     assert centre.default_favourable_decision_type == admitted
     assert centre.default_auto_waiting_list is True
     assert (centre.code, centre.max_wishes) == ("SEE", None)  # read-only for them
+    history = LogEntry.objects.get(object_id=str(centre.pk))
+    assert "Default favourable decision" not in history.get_change_message()  # the form's label, untranslated
+    assert "décision favorable par défaut" in history.get_change_message()
 
 
 def test_misordered_default_dates_are_refused_next_to_the_field(client, superuser):
