@@ -663,7 +663,7 @@ class FormationDatesForm(forms.Form):
     def clean(self):
         data = super().clean()
         dates = self.dates()
-        if not dates:
+        if not dates and not self.errors:  # a date not understood says so next to it, not "give at least one"
             raise ValidationError(_("Give at least one date; the dates left empty do not change."))
         # Dates given out of order refuse every formation alike: say it once, next to the date, before any is locked.
         try:

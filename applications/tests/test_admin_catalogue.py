@@ -464,3 +464,16 @@ def test_the_service_state_select_of_the_mass_edit_is_named_by_its_label(
     assert '<label for="id_in_service">En service' in html
     assert "<legend>En service</legend>" not in html
     assert "<legend>Pièces spécifiques à rattacher</legend>" in html  # the checkbox groups keep their legend
+
+
+def test_a_date_not_understood_is_refused_next_to_it_only(
+    client, django_assert_num_queries, centre_manager, formation
+):
+    """« Donnez au moins une date » was said too, above the form, though a date was given."""
+    client.force_login(centre_manager)
+    selection = {"action": "set_dates", "_selected_action": [formation.pk], "apply": "1"}
+
+    with django_assert_num_queries(13):
+        response = client.post(reverse(CHANGELIST), {**selection, "opens_on": "2030-13-45"})
+
+    assert response.context["form"].errors == {"opens_on": ["Saisissez une date valide."]}
