@@ -53,10 +53,16 @@ def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> Templat
 @admin.register(User)
 class UserAdmin(PermissionLabels, DjangoUserAdmin):
     list_display = ["username", "email", "last_name", "first_name", "campaign", "is_staff", "is_active"]
-    list_filter = ["is_staff", "is_active", "campaign"]
+    list_filter = ["is_staff", "is_active", "from_directory", "campaign"]
     list_select_related = ["campaign"]
     show_full_result_count = False
-    fieldsets = [*(DjangoUserAdmin.fieldsets or ()), (None, {"fields": ["campaign", "student_number"]})]
+    # ``from_directory`` is set by the directory (never typed): shown read-only, with its help text, because the
+    # nightly refresh deactivates such an account when its owner leaves the directory (accounts.directory_refresh).
+    fieldsets = [
+        *(DjangoUserAdmin.fieldsets or ()),
+        (None, {"fields": ["campaign", "student_number", "from_directory"]}),
+    ]
+    readonly_fields = ["from_directory"]
     search_fields = ["username", "email", "last_name", "first_name", "student_number"]
     actions = ["issue_enrolment_codes"]
 

@@ -25,7 +25,9 @@ same transaction, one account per transaction.
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from accounts import directory
@@ -79,6 +81,10 @@ def refresh_staff_from_directory(
         outcome.directory_error = str(exc)
         return outcome
 
+    # The comments are history: in the institution's language, whatever the language active when the batch runs (a
+    # worker that last served an English request).
+    with translation.override(settings.LANGUAGE_CODE):
+        no_longer_staff, not_in_directory = str(NO_LONGER_STAFF), str(NOT_IN_DIRECTORY)
     to_refresh: list[tuple[int, directory.DirectoryPerson]] = []
     to_deactivate: list[tuple[int, str]] = []
     for account in accounts:
@@ -92,9 +98,9 @@ def refresh_staff_from_directory(
         if person is not None and is_staff:
             to_refresh.append((account.pk, person))
         elif person is not None:
-            to_deactivate.append((account.pk, str(NO_LONGER_STAFF)))
+            to_deactivate.append((account.pk, no_longer_staff))
         elif account.from_directory or not account.has_usable_password():
-            to_deactivate.append((account.pk, str(NOT_IN_DIRECTORY)))
+            to_deactivate.append((account.pk, not_in_directory))
         else:
             outcome.local_kept += 1
     if len(to_deactivate) > max_deactivations:

@@ -16,6 +16,7 @@ from ecandidat.admin_base import (
     CentralOfficeOnly,
     ReadOnly,
     eliding_french_titles,
+    history_in_model_words,
     keeping_convertible_choices,
     not_found_for_candidates_managers,
     refusing_blank_searches,
@@ -52,6 +53,8 @@ admin.ModelAdmin.render_change_form = eliding_french_titles(admin.ModelAdmin.ren
 admin.ModelAdmin.lookup_allowed = refusing_forged_lookups(admin.ModelAdmin.lookup_allowed)  # type: ignore[method-assign]
 # A search holding no word (a lone "'") finds no row, rather than every row.
 admin.ModelAdmin.get_search_results = refusing_blank_searches(admin.ModelAdmin.get_search_results)  # type: ignore[method-assign]
+# The history names a changed field by the model's words (a msgid, translated when shown), not the form's label.
+admin.ModelAdmin.construct_change_message = history_in_model_words(admin.ModelAdmin.construct_change_message)  # type: ignore[method-assign]
 # An autocomplete field posted with a value that is not an id ("abc") shows the form's message, not a 500.
 AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optgroups)  # type: ignore[method-assign]
 

@@ -10,7 +10,6 @@ else. Mix these into a ``ModelAdmin`` or an inline, before the Django class:
 - ``NotFoundOutsideScope``: a row outside the list's queryset is not found (404), rather than the admin's redirect;
 - ``AccountAsText``: a read-only ``user`` field names the account without Django's link to its page, unless the
   viewer may open that page (staff other than superusers got a 403 from the link);
-- ``HistoryInModelWords``: the history names a changed field by the model's words, which are translated when shown.
 
 Custom staff views are plain functions with Django's view decorators, mounted with ``bound_view``; they take
 their object through ``ecandidat.staff.object_in_scope_or_404``.
@@ -112,25 +111,51 @@ class NotFoundOutsideScope(_ModelAdminBase):
         return obj
 
 
-class HistoryInModelWords(_ModelAdminBase):
-    """Django's history stores a changed field by its form label, capitalised (« Specific questions »), and
-    translates it when the history is shown: no catalogue has that msgid, so the French history read « Modification
-    de Specific questions. ». The model field's verbose name is stored instead (a msgid: « Modification de questions
-    spécifiques. »); a field of the form only keeps its label."""
+def history_in_model_words(construct_change_message: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.construct_change_message`` so that the history names a changed field by the model's words.
 
-    def construct_change_message(self, request, form, formsets, add=False):
-        message = super().construct_change_message(request, form, formsets, add)
-        for part in message:
-            if "changed" in part and "name" not in part["changed"]:  # the object's own fields, not an inline's
-                with override(None):
-                    part["changed"]["fields"] = [self._history_name(form, name) for name in form.changed_data]
+    Django stores a changed field by its form label, capitalised (« Specific questions »), and translates it when the
+    history is shown: no catalogue has that msgid, so the French history read « Modification de Specific
+    questions. ». The model field's verbose name is stored instead, untranslated (a msgid: « Modification de
+    questions spécifiques. »), for the object's own fields and for its inline rows' (« Modification de note pour
+    … »); a field of the form only keeps its label. A ModelAdmin returning its own message (a text) keeps it.
+    Applied once, to every ModelAdmin (ours and the packages'), in ``ecandidat/admin.py``."""
+
+    @wraps(construct_change_message)
+    def worded(model_admin: Any, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
+        message = construct_change_message(model_admin, request, form, formsets, add)
+        if not isinstance(message, list):
+            return message
+        changed = [part["changed"] for part in message if isinstance(part, dict) and "changed" in part]
+        own = [part for part in changed if "name" not in part]
+        rows = [part for part in changed if "name" in part]
+        inline_rows = [
+            (formset.model, formset.forms[0], fields)
+            for formset in formsets or ()
+            for _row, fields in formset.changed_objects
+        ]
+        with override(None):
+            for part in own:  # at most one: the object's own fields
+                part["fields"] = [history_name(model_admin.model, form, name) for name in form.changed_data]
+            if len(rows) == len(inline_rows):  # in the formsets' order, as Django wrote them
+                for part, (model, row_form, fields) in zip(rows, inline_rows, strict=True):
+                    part["fields"] = [history_name(model, row_form, name) for name in fields]
         return message
 
-    def _history_name(self, form, name: str) -> str:
-        try:
-            return str(self.model._meta.get_field(name).verbose_name)
-        except FieldDoesNotExist:
-            return str(form.fields[name].label or name)
+    return worded
+
+
+def history_name(model: type[models.Model], form: Any, name: str) -> str:
+    """The words the history stores for the field ``name`` of ``form`` (call untranslated): the model field's
+    verbose name, or the form field's label for a field the model does not have."""
+    try:
+        verbose_name = getattr(model._meta.get_field(name), "verbose_name", None)
+    except FieldDoesNotExist:
+        verbose_name = None
+    if verbose_name:
+        return str(verbose_name)
+    field = form.fields.get(name) if hasattr(form, "fields") else None
+    return str((field.label if field is not None else None) or name)
 
 
 class AccountAsText(_ModelAdminBase):

@@ -27,7 +27,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications, parameters
-from ecandidat.admin_base import HistoryInModelWords, InStaffScope
+from ecandidat.admin_base import InStaffScope
 from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import variable_rows
@@ -103,7 +103,7 @@ CENTRE_EXPORT_COLUMNS: list[ExportColumn] = [
 
 
 @admin.register(Centre)
-class CentreAdmin(HistoryInModelWords, XlsxExport, InStaffScope, admin.ModelAdmin):
+class CentreAdmin(XlsxExport, InStaffScope, admin.ModelAdmin):
     """Centres: the central office's (Django permissions). A manager of a whole centre also opens their centres'
     pages, to set the default values of their new formations (eCandidat's "paramètres par défaut" of a centre); the
     rest of the page is read-only for them, and another centre is not found."""
@@ -269,7 +269,7 @@ COMMISSION_EXPORT_COLUMNS: list[ExportColumn] = [
 
 
 @admin.register(Commission)
-class CommissionAdmin(HistoryInModelWords, XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin):
+class CommissionAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin):
     form = CommissionAdminForm
     commission_lookup = "pk"
     limited_may_add = False  # a new commission is the centre's: its managers of every commission add it
@@ -829,7 +829,7 @@ FORMATION_EXPORT_COLUMNS: list[ExportColumn] = [
 
 
 @admin.register(Formation)
-class FormationAdmin(HistoryInModelWords, XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin):
+class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin):
     list_display = [
         "code",
         "title",
@@ -888,7 +888,7 @@ class FormationAdmin(HistoryInModelWords, XlsxExport, ManagedByCentre, InStaffSc
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                with translation.override(None):  # stored untranslated, in the model's words (HistoryInModelWords)
+                with translation.override(None):  # stored untranslated, in the model's words (history_in_model_words)
                     fields = [str(_calendar_label(name)) for name in form.dates()]
                 for formation in changed:
                     self.log_change(request, formation, [{"changed": {"fields": fields}}])

@@ -18,6 +18,7 @@ from django.contrib.messages.storage import default_storage
 from django.core.management import call_command
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from django.utils import translation
 
 from accounts import directory, directory_refresh
 from accounts.directory import DirectoryPerson
@@ -125,6 +126,20 @@ def test_staff_who_left_are_deactivated_not_deleted(stand_in_directory):
     assert changes[gone.pk].comment == "absent de l'annuaire"
     assert changes[gone.pk].changes == {"is_active": [True, False]}
     assert {c.batch for c in changes.values()} == {"refresh_staff_directory"}
+
+
+def test_the_comments_are_in_the_institutions_language_whatever_language_is_active(stand_in_directory):
+    """A worker that last served an English request wrote "not in the directory": history is in French."""
+    former = _directory_staff("paul.parti")
+    gone = _directory_staff("jean.disparu")
+    stand_in_directory.entries["paul.parti"] = (_person("paul.parti"), False)
+    translation.activate("en")
+
+    refresh_staff_from_directory(max_deactivations=10)
+
+    assert translation.get_language() == "en"  # left as it was
+    comments = dict(StaffDirectoryChange.objects.values_list("user_id", "comment"))
+    assert comments == {former.pk: "n'est plus un personnel dans l'annuaire", gone.pk: "absent de l'annuaire"}
 
 
 def test_superusers_candidates_inactive_and_local_accounts_are_never_touched(stand_in_directory, campaign):

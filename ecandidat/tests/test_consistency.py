@@ -121,3 +121,27 @@ def test_no_test_module_imports_another():
                 if any(name.rsplit(".", 1)[-1].startswith("test_") for name in names):
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+def test_every_admin_history_names_fields_in_the_models_words():
+    """Django's history stored a changed field by its form label (« Specific questions »), which no catalogue
+    translates; ``ecandidat/admin.py`` wraps ``ModelAdmin.construct_change_message`` once for every ModelAdmin
+    (``history_in_model_words``). A ModelAdmin that writes its own message still falls back on that one (super)."""
+    import inspect
+
+    from django.contrib import admin
+
+    from ecandidat.admin_base import history_in_model_words
+
+    wrapped = admin.ModelAdmin.construct_change_message
+    assert getattr(wrapped, "__wrapped__", None) is not None
+    assert wrapped.__code__ is history_in_model_words(lambda *args: None).__code__
+    offenders = [
+        f"{klass.__module__}.{klass.__qualname__}"
+        for model_admin in admin.site._registry.values()
+        for klass in type(model_admin).__mro__
+        if klass is not admin.ModelAdmin
+        and "construct_change_message" in vars(klass)
+        and "super().construct_change_message(" not in inspect.getsource(vars(klass)["construct_change_message"])
+    ]
+    assert offenders == []
