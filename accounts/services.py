@@ -18,7 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -280,13 +280,15 @@ def set_candidate_password(*, user: User, password: str, actor: User) -> User:
             raise BusinessRuleError(_("Accounts created through the ENT log in through the ENT only."))
         user.set_password(password)
         user.save(update_fields=["password"])
+        with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language, not the candidate's
+            change_message = _("Password chosen (account created through the ENT)")
         LogEntry.objects.create(
             user=actor,
             content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
             object_id=str(user.pk),
             object_repr=str(user)[:200],
             action_flag=CHANGE,
-            change_message=_("Password chosen (account created through the ENT)"),
+            change_message=change_message,
         )
     logger.info("password of ENT account %s set by %s", user.pk, actor.pk)
     return user

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -115,24 +116,28 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             # One history row per mail naming its own files (as the row was before: ``resent`` holds that state),
             # written in one INSERT.
             content_type = ContentType.objects.get_for_model(OutboundEmail, for_concrete_model=False)
-            LogEntry.objects.bulk_create(
-                LogEntry(
-                    user_id=request.user.pk,
-                    content_type_id=content_type.pk,
-                    object_id=str(email.pk),
-                    object_repr=str(email)[:200],
-                    action_flag=CHANGE,
-                    change_message=gettext("Resent without its attachments: %(names)s.")
-                    % {"names": ", ".join(email.attachment_names) or "-"},
-                )
-                for email in resent
-            )
+            with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+                entries = [
+                    LogEntry(
+                        user_id=request.user.pk,
+                        content_type_id=content_type.pk,
+                        object_id=str(email.pk),
+                        object_repr=str(email)[:200],
+                        action_flag=CHANGE,
+                        change_message=gettext("Resent without its attachments: %(names)s.")
+                        % {"names": ", ".join(email.attachment_names) or "-"},
+                    )
+                    for email in resent
+                ]
+            LogEntry.objects.bulk_create(entries)
         if resent and not without_attachments:
+            with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+                resent_message = gettext("Resent.")
             LogEntry.objects.log_actions(
                 user_id=request.user.pk,
                 queryset=resent,
                 action_flag=CHANGE,
-                change_message=gettext("Resent."),
+                change_message=resent_message,
                 single_object=False,
             )
         skipped = len(selected) - len(resent)

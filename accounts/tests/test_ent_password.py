@@ -10,7 +10,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts import services
 from accounts.tests.ent import ent_providers
@@ -373,3 +373,13 @@ def test_may_reset_password(ent_student, candidate_user, settings):
     assert services.may_reset_password(ent_student)
     ent_student.is_active = False
     assert not services.may_reset_password(ent_student)
+
+
+def test_the_history_is_in_the_institutions_language_whatever_the_candidates(ent_student):
+    """A candidate browsing in English wrote "Password chosen…" into the back office's history."""
+    translation.activate("en")
+
+    services.set_candidate_password(user=ent_student, password=NEW, actor=ent_student)
+
+    entry = LogEntry.objects.get(object_id=str(ent_student.pk))
+    assert entry.change_message == "Mot de passe choisi (compte créé par l'ENT)"

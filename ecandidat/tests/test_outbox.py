@@ -362,6 +362,18 @@ def test_central_office_resends_a_failed_mail_and_it_is_recorded(
     ]
 
 
+def test_the_resend_history_is_in_the_institutions_language(client, central_manager, failed_email):
+    """A central office browsing in English wrote "Resent." into the history that every colleague reads."""
+    from django.contrib.admin.models import LogEntry
+
+    client.force_login(central_manager)
+
+    response = client.post(CHANGELIST, {"action": "resend", "_selected_action": [failed_email.pk]}, language="en")
+
+    assert response.status_code == 302
+    assert LogEntry.objects.get().change_message == "Renvoyé."
+
+
 def test_resend_restarts_the_retry_horizon(failed_email, central_manager, settings):
     settings.OUTBOX_RETRY_HOURS = 48
     later = timezone.now() + timedelta(days=10)

@@ -269,6 +269,7 @@ def test_a_mail_whose_file_never_comes_is_resent_without_it(
         response = client.post(
             reverse("admin:ecandidat_outboundemail_changelist"),
             {"action": "resend_without_attachments", "_selected_action": [email.pk]},
+            language="en",  # the history is in the institution's language all the same
         )
 
     assert response.status_code == 302
