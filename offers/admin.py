@@ -7,6 +7,7 @@ Centre, Commission and Formation querysets all have ``visible_to(user)``, everyt
 """
 
 import copy
+import functools
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -22,6 +23,7 @@ from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
+from django.utils.choices import CallableChoiceIterator
 from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -690,27 +692,52 @@ def _links_message(added: list, removed: list, state: bool | None) -> str:
         return " ; ".join(parts)
 
 
+class WholeLabelChoiceField(forms.ModelMultipleChoiceField):
+    """Pieces, forms or questions named by their whole label: a piece's name (its ``str``) is cut at 80 characters
+    for the lists, so two long pieces that begin alike could not be told apart where one is chosen."""
+
+    def label_from_instance(self, obj):
+        return obj.label
+
+
+class _LinksChoiceField(WholeLabelChoiceField):
+    """A group of checkboxes of the formations' mass edit, with what to say in its place when there is nothing to
+    tick (a legend over an empty box read as a page not loaded)."""
+
+    def __init__(self, *, label, nothing_to_choose, model):
+        super().__init__(label=label, queryset=model.objects.none(), required=False)
+        self.nothing_to_choose = nothing_to_choose
+
+
+def _choices_of(field: forms.ModelChoiceField) -> list:
+    # The field's choices (its .choices); iter() first: list() would ask the iterator its length, a COUNT query more.
+    return list(iter(field.iterator(field)))
+
+
 class FormationLinksForm(forms.Form):
     """What to attach to and detach from every selected formation, and whether to put them in or out of service;
     what is left empty stays as it is on each."""
 
-    add_piece_types = forms.ModelMultipleChoiceField(
-        label=_("Specific pieces to attach"), queryset=PieceType.objects.none(), required=False
+    NO_PIECE = _("Nothing to choose: no specific piece exists within your scope.")
+    NO_FORM = _("Nothing to choose: no complementary form exists within your scope.")
+    NO_QUESTION = _("Nothing to choose: no specific question exists within your scope.")
+    add_piece_types = _LinksChoiceField(
+        label=_("Specific pieces to attach"), nothing_to_choose=NO_PIECE, model=PieceType
     )
-    remove_piece_types = forms.ModelMultipleChoiceField(
-        label=_("Specific pieces to detach"), queryset=PieceType.objects.none(), required=False
+    remove_piece_types = _LinksChoiceField(
+        label=_("Specific pieces to detach"), nothing_to_choose=NO_PIECE, model=PieceType
     )
-    add_forms = forms.ModelMultipleChoiceField(
-        label=_("Complementary forms to attach"), queryset=ComplementaryForm.objects.none(), required=False
+    add_forms = _LinksChoiceField(
+        label=_("Complementary forms to attach"), nothing_to_choose=NO_FORM, model=ComplementaryForm
     )
-    remove_forms = forms.ModelMultipleChoiceField(
-        label=_("Complementary forms to detach"), queryset=ComplementaryForm.objects.none(), required=False
+    remove_forms = _LinksChoiceField(
+        label=_("Complementary forms to detach"), nothing_to_choose=NO_FORM, model=ComplementaryForm
     )
-    add_questions = forms.ModelMultipleChoiceField(
-        label=_("Specific questions to attach"), queryset=Question.objects.none(), required=False
+    add_questions = _LinksChoiceField(
+        label=_("Specific questions to attach"), nothing_to_choose=NO_QUESTION, model=Question
     )
-    remove_questions = forms.ModelMultipleChoiceField(
-        label=_("Specific questions to detach"), queryset=Question.objects.none(), required=False
+    remove_questions = _LinksChoiceField(
+        label=_("Specific questions to detach"), nothing_to_choose=NO_QUESTION, model=Question
     )
     in_service = forms.ChoiceField(
         label=_("In service"),
@@ -733,11 +760,16 @@ class FormationLinksForm(forms.Form):
             "forms": ComplementaryForm.objects.filter(mine),
             "questions": Question.objects.filter(mine, is_common=False),
         }
-        for name, field in self.fields.items():
-            if isinstance(field, forms.ModelMultipleChoiceField):
-                field.queryset = querysets[name.split("_", 1)[1]]
-                field.widget = forms.CheckboxSelectMultiple()
-                field.widget.choices = field.choices
+        for (added, removed), queryset in zip(self.PAIRS, querysets.values(), strict=True):
+            add, remove = self.fields[added], self.fields[removed]
+            assert isinstance(add, _LinksChoiceField)
+            assert isinstance(remove, _LinksChoiceField)
+            add.queryset = remove.queryset = queryset
+            # The pair's checkboxes read once, when the page is drawn (the template asks first whether there are
+            # any): one query for both lists, none when the form is applied.
+            choices = CallableChoiceIterator(functools.cache(functools.partial(_choices_of, add)))
+            add.widget = forms.CheckboxSelectMultiple(choices=choices)
+            remove.widget = forms.CheckboxSelectMultiple(choices=choices)
 
     def clean(self):
         data = super().clean()
@@ -947,6 +979,10 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/offers/formation/set_links.html", context)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", WholeLabelChoiceField)  # the chooser's options wrap (admin_phone.css)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def _choices_scope(self, request) -> Q:
         # As the formation's own form: the institution's rows and those of the centres managed wholly or in part.

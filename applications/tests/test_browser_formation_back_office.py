@@ -1,7 +1,8 @@
 """A centre manager's formations in the back office, in Chromium at 375 and 1,280 px: the list's action select keeps
 to the list (it ran under the filters, its arrow hidden), the mass edit of dates refuses dates given out of order
 next to the date, and the formation's page says the confirmation date after a waiting-list promotion comes last,
-next to that date; nothing scrolls the page sideways and axe-core finds nothing serious."""
+next to that date, and its chooser of pieces shows a long piece's whole label, wrapped in the list; nothing scrolls
+the page sideways and axe-core finds nothing serious."""
 
 import datetime
 
@@ -13,7 +14,7 @@ from accounts.tests.factories import StaffMembershipFactory
 from accounts.tests.mfa import Client
 from ecandidat.tests.plugins.browser import serious_axe_violations
 from offers.models import Formation
-from offers.tests.factories import CentreFactory, FormationFactory
+from offers.tests.factories import CentreFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +23,12 @@ WAITING_LIST_LAST = (
     "retour, à la date du jury, à la date de publication et à la date de confirmation."
 )
 PAGE_OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+LONG_PIECE = "Relevé de notes de toutes les années post-bac, avec le détail des unités d'enseignement"
+# Each option of a chooser's list: its text, and how far it runs past the list's visible width (a list that scrolls
+# sideways, or an option wider than the list).
+OPTIONS_JS = """(select) => [...select.options].map((option) => [
+  option.text, Math.max(select.scrollWidth, option.scrollWidth, option.getBoundingClientRect().width)
+    - select.clientWidth])"""
 
 
 @pytest.fixture
@@ -91,3 +98,22 @@ def test_the_formation_page_refuses_a_waiting_list_confirmation_before_the_confi
     assert page.evaluate(PAGE_OVERFLOW) == 0
     formation.refresh_from_db()
     assert formation.waiting_list_confirmation_date is None
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_pieces_chooser_shows_a_long_pieces_whole_label(live_server, manager_page, width):
+    """QA: the chooser (filter_horizontal) cut a long piece's label off: its name stops at 80 characters, and an
+    option does not wrap in Chromium's list, which scrolled sideways to read the rest."""
+    formation = Formation.objects.get(code="M0ENER")
+    PieceTypeFactory(label=LONG_PIECE)
+    PieceTypeFactory(label="CV")
+    page = manager_page(width)
+    page.goto(live_server.url + reverse("admin:offers_formation_change", args=[formation.pk]))
+
+    available = page.locator("#id_piece_types_from")
+    assert available.evaluate(OPTIONS_JS) == [[LONG_PIECE, 0], ["CV", 0]]
+    available.select_option(label=LONG_PIECE)
+    page.locator("#id_piece_types_add").click()  # to the chosen pieces: Django's script draws it again
+    assert page.locator("#id_piece_types_to").evaluate(OPTIONS_JS) == [[LONG_PIECE, 0]]
+    assert page.evaluate(PAGE_OVERFLOW) == 0
+    assert serious_axe_violations(page) == []
