@@ -8,15 +8,10 @@ import io
 import re
 
 import pytest
-from allauth.core import context
-from allauth.socialaccount.adapter import get_adapter as get_social_adapter
-from allauth.socialaccount.helpers import complete_social_login
-from allauth.socialaccount.models import SocialAccount, SocialLogin
+from allauth.socialaccount.models import SocialAccount
 from django.apps import apps as django_apps
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.messages.storage import default_storage
 from django.core.management import call_command
-from django.test import Client, RequestFactory
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
@@ -24,7 +19,7 @@ from accounts import directory, directory_refresh
 from accounts.directory import DirectoryPerson
 from accounts.directory_refresh import refresh_staff_from_directory
 from accounts.models import User
-from accounts.tests.ent import ent_providers
+from accounts.tests.ent import ent_providers, ent_return
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.models import BatchRun, OutboundEmail, StaffDirectoryChange
 from ecandidat.tests.plugins.services import free_port
@@ -453,18 +448,7 @@ def test_a_deactivated_directory_account_is_refused_at_the_ent(left_with_a_passw
 
     with pytest.raises(directory.StaffDeactivated):
         directory.staff_for_login("jean.disparu")
-    request = RequestFactory().get("/accounts/oidc/ent/login/callback/")
-    request.session = client.session
-    request.user = AnonymousUser()
-    request._messages = default_storage(request)
-    provider = get_social_adapter().get_provider(request, "ent")
-    sociallogin = SocialLogin(
-        provider=provider,
-        user=User(email=left_with_a_password.email),
-        account=SocialAccount(provider="ent", uid="jean.disparu", extra_data={"id_token": {"sub": "jean.disparu"}}),
-    )
-    with context.request_context(request):
-        response = complete_social_login(request, sociallogin)
+    request, response = ent_return(client, "jean.disparu", left_with_a_password.email)
 
     assert "_auth_user_id" not in request.session
     assert response.status_code == 302

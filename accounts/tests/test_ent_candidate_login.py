@@ -8,18 +8,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from allauth.core import context
-from allauth.socialaccount.adapter import get_adapter as get_social_adapter
-from allauth.socialaccount.helpers import complete_social_login
-from allauth.socialaccount.models import SocialAccount, SocialLogin
-from django.conf import settings as django_settings
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.messages.storage import default_storage
-from django.test import RequestFactory
+from allauth.socialaccount.models import SocialAccount
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.tests.ent import ent_providers
+from accounts.tests.ent import ent_providers, ent_return
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.parameters import set_parameters
 from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET, ENT_PASSWORD
@@ -98,21 +91,7 @@ def test_closed_the_signup_choice_offers_no_ent(client, campaign, ent_closed, se
 
 def _ent_return(client, uid: str, email: str = "x@etudiant.univ-perp.fr"):
     """The return of the ENT for identity ``uid``, as allauth's OpenID Connect callback completes it."""
-    request = RequestFactory().get("/accounts/oidc/ent/login/callback/")
-    request.session = client.session
-    request.user = AnonymousUser()
-    request._messages = default_storage(request)
-    provider = get_social_adapter().get_provider(request, "ent")
-    sociallogin = SocialLogin(
-        provider=provider,
-        user=User(email=email),
-        account=SocialAccount(provider="ent", uid=uid, extra_data={"id_token": {"sub": uid, "email": email}}),
-    )
-    with context.request_context(request):
-        response = complete_social_login(request, sociallogin)
-    request.session.save()
-    client.cookies[django_settings.SESSION_COOKIE_NAME] = request.session.session_key
-    return request, response
+    return ent_return(client, uid, email, claims={"email": email})
 
 
 def test_closed_a_known_students_ent_return_is_refused_with_a_message(client, campaign, ent_closed):

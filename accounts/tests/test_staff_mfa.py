@@ -7,23 +7,16 @@ gives a session without a second factor. Pages are asserted in French, as staff 
 import re
 
 import pytest
-from allauth.core import context
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-from allauth.socialaccount.adapter import get_adapter as get_social_adapter
-from allauth.socialaccount.helpers import complete_social_login
-from allauth.socialaccount.models import SocialAccount, SocialLogin
-from django.conf import settings as django_settings
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.messages.storage import default_storage
+from allauth.socialaccount.models import SocialAccount
 from django.test import RequestFactory
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accounts.models import User
 from accounts.staff_enrolment import issue_enrolment_code
-from accounts.tests.ent import ent_providers
+from accounts.tests.ent import ent_providers, ent_return
 from accounts.tests.factories import StaffMembershipFactory
 from accounts.tests.mfa import totp_code
 from accounts.tests.personas import PASSWORD
@@ -239,21 +232,7 @@ def _log_in_through_the_ent(client, settings, user):
     member's ENT identity is already linked to their account."""
     settings.SOCIALACCOUNT_PROVIDERS = ent_providers("https://ent.example/identity/o")
     SocialAccount.objects.create(user=user, provider="ent", uid="ent-sub-staff")
-    request = RequestFactory().get("/accounts/oidc/ent/login/callback/")
-    request.session = client.session
-    request.user = AnonymousUser()
-    request._messages = default_storage(request)
-    provider = get_social_adapter().get_provider(request, "ent")
-    sociallogin = SocialLogin(
-        provider=provider,
-        user=User(email=user.email),
-        account=SocialAccount(provider="ent", uid="ent-sub-staff", extra_data={"id_token": {"sub": "ent-sub-staff"}}),
-    )
-    with context.request_context(request):
-        response = complete_social_login(request, sociallogin)
-    request.session.save()
-    client.cookies[django_settings.SESSION_COOKIE_NAME] = request.session.session_key
-    return response
+    return ent_return(client, "ent-sub-staff", user.email)[1]
 
 
 def test_staff_logged_in_through_the_ent_enters_without_totp(client, settings, centre_manager):
