@@ -226,22 +226,23 @@ def test_a_centre_manager_sets_the_defaults_and_nothing_else(
     assert "décision favorable par défaut" in history.get_change_message()
 
 
+def _centre_form(centre, **dates: datetime.date) -> dict:
+    """The centre's page posted with its required fields and these default dates."""
+    return {
+        "code": centre.code,
+        "label": centre.label,
+        "candidate_mail_copy": "N",
+        "default_mode": ApplicationMode.ONLINE,
+        **{name: value.isoformat() for name, value in dates.items()},
+    }
+
+
 def test_misordered_default_dates_are_refused_next_to_the_field(client, superuser):
     centre = CentreFactory()
     client.force_login(superuser)
     url = reverse("admin:offers_centre_change", args=[centre.pk])
 
-    response = client.post(
-        url,
-        {
-            "code": centre.code,
-            "label": centre.label,
-            "candidate_mail_copy": "N",
-            "default_mode": ApplicationMode.ONLINE,
-            "default_opens_on": CLOSES.isoformat(),
-            "default_closes_on": OPENS.isoformat(),
-        },
-    )
+    response = client.post(url, _centre_form(centre, default_opens_on=CLOSES, default_closes_on=OPENS))
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -260,15 +261,12 @@ def test_a_default_waiting_list_confirmation_before_the_confirmation_is_refused_
     with django_assert_num_queries(12):  # the centre's page, rendered again with the form's errors
         response = client.post(
             url,
-            {
-                "code": centre.code,
-                "label": centre.label,
-                "candidate_mail_copy": "N",
-                "default_mode": ApplicationMode.ONLINE,
-                "default_return_deadline": DEADLINE.isoformat(),
-                "default_confirmation_date": (DEADLINE + datetime.timedelta(days=20)).isoformat(),
-                "default_waiting_list_confirmation_date": (DEADLINE + datetime.timedelta(days=19)).isoformat(),
-            },
+            _centre_form(
+                centre,
+                default_return_deadline=DEADLINE,
+                default_confirmation_date=DEADLINE + datetime.timedelta(days=20),
+                default_waiting_list_confirmation_date=DEADLINE + datetime.timedelta(days=19),
+            ),
         )
 
     assert response.status_code == 200
