@@ -244,6 +244,29 @@ def test_the_superusers_connection_tests_fit_a_phone(live_server, transactional_
     assert serious_axe_violations(page) == []
 
 
+def test_a_history_page_titled_with_a_long_address_fits_a_phone(
+    live_server, transactional_db, browser_page, admin_user
+):
+    """A page's title names its object, one long word when it is an e-mail address (« Historique des changements :
+    marie.segolene.arnauddelachapelle@example.org », out of the walk above: history pages are not linked from the
+    lists): it wrapped nowhere and pushed the page past a 320 px screen."""
+    from allauth.account.models import EmailAddress
+
+    candidate = complete_candidate(user__email="marie.segolene.arnauddelachapelle@example.org")
+    address = EmailAddress.objects.get(user=candidate.user)
+    page = browser_page
+    _log_in_staff(page, live_server, admin_user)
+    page.set_viewport_size({"width": 320, "height": 812})
+
+    response = page.goto(f"{live_server.url}/gestion/account/emailaddress/{address.pk}/history/")
+
+    assert response is not None
+    assert response.status == 200
+    assert "arnauddelachapelle@example.org" in page.locator("#content h1").inner_text()
+    problems = page.evaluate(OVERFLOW_JS)
+    assert problems == [], "\n".join(problems)
+
+
 @pytest.mark.parametrize("width", [*PHONES, 1280])
 def test_a_saved_filters_delete_button_is_beside_it_and_big_enough_to_tap(
     live_server, transactional_db, browser_page, centre_manager, width
