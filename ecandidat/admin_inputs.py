@@ -10,7 +10,10 @@ field (RGAA, the project's accessibility standard):
 - **description** (criterion 11.10, an error is tied to its field): Django's admin date and time inputs set their
   ``aria-describedby`` to the time zone warning that its JavaScript may add beside them, in place of the ids of the
   field's error and help text that Django's forms give every other input ("Ce champ est obligatoire." was not read
-  with the input; without JavaScript the input named only an id the page does not have): they keep both;
+  with the input; without JavaScript, or when the browser's time zone is the server's, the input named only an id
+  the page does not have, an invalid reference): they keep the field's ids, and name the warning in
+  ``data-timezone-warning``, which ``static/js/admin_a11y.js`` adds to ``aria-describedby`` once the warning is on
+  the page;
 - **name** (criterion 11.1, every field has a label): a file input, which Django's admin puts in a ``<fieldset>``
   whose ``<legend>`` is not its label, is named by its field's label; the inputs of an editable list
   (``list_editable``), which have no label at all, are named by their column and their row ("Ordre — Lettre de
@@ -31,7 +34,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.admin.options import BaseModelAdmin, InlineModelAdmin, ModelAdmin, TabularInline
-from django.contrib.admin.widgets import DateTimeWidgetContextMixin
+from django.contrib.admin.widgets import AdminSplitDateTime, DateTimeWidgetContextMixin
 from django.db import models
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
@@ -74,14 +77,20 @@ def mark_language(widget: forms.Widget, language: str | None) -> None:
 
 class KeepsFieldDescriptions:
     """An admin date or time input described by its field's error and help text (the ids the form gives it), then by
-    Django's time zone warning."""
+    Django's time zone warning once its JavaScript has added it (``data-timezone-warning``, read by
+    ``static/js/admin_a11y.js``)."""
 
     def get_context(self, name: str, value: Any, attrs: dict | None) -> dict:
         context = super().get_context(name, value, attrs)  # type: ignore[misc]
         field_ids = (attrs or {}).get("aria-describedby")
-        if field_ids:
-            widget_attrs = context["widget"]["attrs"]
-            widget_attrs["aria-describedby"] = f"{field_ids} {widget_attrs['aria-describedby']}"
+        # A date and time (AdminSplitDateTime) is two inputs, each named by Django after the field's warning.
+        for widget in context["widget"].get("subwidgets") or [context["widget"]]:
+            widget_attrs = widget["attrs"]
+            warning = widget_attrs.pop("aria-describedby", None)
+            if warning:
+                widget_attrs["data-timezone-warning"] = warning
+            if field_ids:
+                widget_attrs["aria-describedby"] = field_ids
         return context
 
 
@@ -90,7 +99,9 @@ _DESCRIBED_WIDGETS: dict[type, type] = {}
 
 def keep_field_descriptions(widget: forms.Widget) -> None:
     """Make an admin date or time input (Django's ``DateTimeWidgetContextMixin``) keep its field's descriptions."""
-    if not isinstance(widget, DateTimeWidgetContextMixin) or isinstance(widget, KeepsFieldDescriptions):
+    if not isinstance(widget, (DateTimeWidgetContextMixin, AdminSplitDateTime)) or isinstance(
+        widget, KeepsFieldDescriptions
+    ):
         return
     kind = type(widget)
     if kind not in _DESCRIBED_WIDGETS:

@@ -124,6 +124,35 @@ def test_every_english_text_of_every_admin_form_says_it_is_english(admin_user, r
     } <= english_inputs
 
 
+def test_no_date_input_of_any_admin_form_names_a_warning_the_page_may_lack(admin_user, rf):
+    """Django's admin date, time and date-and-time inputs named the time zone warning its JavaScript adds only when
+    the browser's time zone is not the server's: without it, an invalid ``aria-describedby``. Each input names it in
+    ``data-timezone-warning`` (static/js/admin_a11y.js describes the input by it once it exists), whatever the
+    ModelAdmin or inline (those added later too)."""
+    request = rf.get("/gestion/")
+    request.user = admin_user
+    rendered = set()
+    for model, model_admin in admin.site._registry.items():
+        if not model_admin.has_add_permission(request):
+            continue
+        forms = [model_admin.get_form(request)]
+        if model is type(admin_user):  # its add form is Django's creation form, without the dates
+            forms.append(model_admin.get_form(request, admin_user, change=True))
+        forms += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
+        for form in forms:
+            for name, field in form.base_fields.items():
+                if "vDateField" not in str(field.widget.attrs) and not hasattr(field.widget, "widgets"):
+                    continue
+                html = str(field.widget.render(name, None, attrs={"id": f"id_{name}"}))
+                if "timezone_warning_helptext" not in html:
+                    continue
+                assert "aria-describedby" not in html, f"{model.__name__}.{name}: {html}"
+                assert f'data-timezone-warning="id_{name}_timezone_warning_helptext"' in html
+                rendered.add(f"{model.__name__}.{name}")
+    # Date inputs and a date and time pair are among them: a change of widgets cannot empty the test.
+    assert {"Campaign.starts_on", "User.date_joined", "User.last_login"} <= rendered
+
+
 @pytest.mark.parametrize(("language", "expected"), [("en", "en"), ("fr", None)])
 def test_a_mail_text_says_the_language_of_its_row(admin_client, django_assert_num_queries, language, expected):
     """A mail text's language is its row's (``MailTemplate.language``), not its field's name."""

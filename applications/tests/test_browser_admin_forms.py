@@ -94,3 +94,29 @@ def test_autocompletes_and_horizontal_filters_are_named_by_their_labels(
     assert serious_axe_violations(page) == []
     listed.click()
     expect(page.get_by_role("combobox", name=f"Centre : {centre.label}", exact=True)).to_have_count(1)
+
+
+@pytest.mark.parametrize(("time_zone", "warned"), [("America/Cayenne", True), ("Europe/Paris", False)])
+def test_a_date_input_is_described_by_the_time_zone_warning_only_when_there_is_one(
+    live_server, transactional_db, chromium_browser, campaign, admin_user, time_zone, warned
+):
+    """Django's calendar script warns beside a date input when the browser's time zone is not the server's, and
+    Django's widget named that warning in ``aria-describedby`` whether it was there or not (an id the page lacks,
+    without JavaScript or in Paris: an invalid reference, RGAA 11.10). The input is described by it once it
+    exists (ecandidat/admin_inputs.py, static/js/admin_a11y.js)."""
+    context = chromium_browser.new_context(locale="fr-FR", timezone_id=time_zone)
+    try:
+        page = context.new_page()
+        _log_in_staff(page, live_server, admin_user)
+        page.goto(live_server.url + reverse("admin:offers_campaign_change", args=[campaign.pk]))
+        page.wait_for_load_state("load")
+        warning = page.locator("#id_starts_on_timezone_warning_helptext")
+
+        expect(warning).to_have_count(1 if warned else 0)
+        described_by = (page.locator("#id_starts_on").get_attribute("aria-describedby") or "").split()
+        assert ("id_starts_on_timezone_warning_helptext" in described_by) is warned
+        assert all(page.locator(f"#{name}").count() == 1 for name in described_by)
+        if warned:
+            expect(warning).to_contain_text("fuseau horaire Europe/Paris")
+    finally:
+        context.close()

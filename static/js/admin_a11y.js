@@ -34,9 +34,22 @@
     icon.setAttribute("role", "img");
   }
 
+  // Django's date and time inputs: the time zone warning its calendar script adds beside them (only when the
+  // browser's time zone is not the server's) describes them once it exists (ecandidat/admin_inputs.py).
+  function describeByWarning(input) {
+    var warning = input.getAttribute("data-timezone-warning");
+    var ids = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    if (document.getElementById(warning) && ids.indexOf(warning) === -1) {
+      input.setAttribute("aria-describedby", ids.concat(warning).join(" "));
+    }
+  }
+
   function fix(root) {
     if (root.nodeType !== 1) {
       return;
+    }
+    if (root.querySelector(".timezonewarning")) {
+      document.querySelectorAll("[data-timezone-warning]").forEach(describeByWarning);
     }
     root.querySelectorAll('.select2-selection[role="combobox"]').forEach(nameSelect2);
     root.querySelectorAll(".search-label-icon[aria-label]:not([role])").forEach(nameFilterIcon);
