@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.widgets import AutocompleteMixin
 from django.contrib.contenttypes.models import ContentType
@@ -19,10 +20,12 @@ from ecandidat.admin_base import (
     eliding_french_titles,
     history_in_model_words,
     keeping_convertible_choices,
+    linking_only_what_the_viewer_may_open,
     not_found_for_candidates_managers,
     refusing_blank_searches,
     refusing_forged_lookups,
     refusing_forged_selections,
+    telling_forms_their_viewer,
 )
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
 from ecandidat.admin_inputs import mark_language
@@ -56,6 +59,11 @@ admin.ModelAdmin.lookup_allowed = refusing_forged_lookups(admin.ModelAdmin.looku
 admin.ModelAdmin.get_search_results = refusing_blank_searches(admin.ModelAdmin.get_search_results)  # type: ignore[method-assign]
 # The history names a changed field by the model's words (a msgid, translated when shown), not the form's label.
 admin.ModelAdmin.construct_change_message = history_in_model_words(admin.ModelAdmin.construct_change_message)  # type: ignore[method-assign]
+# A read-only foreign key links to the related row's page only when the viewer may open it (not to a 403).
+admin.ModelAdmin.render_change_form = telling_forms_their_viewer(admin.ModelAdmin.render_change_form)  # type: ignore[method-assign]
+helpers.AdminReadonlyField.get_admin_url = linking_only_what_the_viewer_may_open(  # type: ignore[method-assign]
+    helpers.AdminReadonlyField.get_admin_url
+)
 # An autocomplete field posted with a value that is not an id ("abc") shows the form's message, not a 500.
 AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optgroups)  # type: ignore[method-assign]
 

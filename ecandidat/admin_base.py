@@ -328,6 +328,47 @@ def eliding_french_titles(render_change_form: Callable[..., Any]) -> Callable[..
     return elided
 
 
+# The request whose page a form is drawn for, set on the form by ``telling_forms_their_viewer``.
+VIEWER_ATTRIBUTE = "_ecandidat_viewer"
+
+
+def telling_forms_their_viewer(render_change_form: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.render_change_form`` so that the page's form and its inline rows know who views them, for
+    :func:`linking_only_what_the_viewer_may_open` (Django's read-only fields have no request). Applied once, in
+    ``ecandidat/admin.py``."""
+
+    @wraps(render_change_form)
+    def told(model_admin: Any, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        forms = [getattr(context.get("adminform"), "form", None)]
+        for inline in context.get("inline_admin_formsets") or ():
+            forms += list(inline.formset.forms)
+        for form in forms:
+            if form is not None:
+                setattr(form, VIEWER_ATTRIBUTE, request)
+        return render_change_form(model_admin, request, context, *args, **kwargs)
+
+    return told
+
+
+def linking_only_what_the_viewer_may_open(get_admin_url: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``AdminReadonlyField.get_admin_url``: Django draws a read-only foreign key as a link to the related row's
+    admin page without asking whether the viewer may open it (a manager of some commissions, on a commission's page,
+    was sent to its centre's page, a 403). The name is drawn as text when the related ModelAdmin refuses the viewer
+    its list (asked without the row, as ``AccountAsText`` asks: no query), or is not registered. Applied once, in
+    ``ecandidat/admin.py``."""
+
+    @wraps(get_admin_url)
+    def linked(field: Any, remote_field: Any, remote_obj: Any) -> Any:
+        request = getattr(field.form, VIEWER_ATTRIBUTE, None)
+        if request is not None:
+            related_admin = field.model_admin.admin_site._registry.get(remote_field.model)
+            if related_admin is None or not related_admin.has_view_or_change_permission(request):
+                return str(remote_obj)
+        return get_admin_url(field, remote_field, remote_obj)
+
+    return linked
+
+
 def keeping_convertible_choices(optgroups: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap the admin's autocomplete widget's ``optgroups`` (``AutocompleteMixin``: the ``autocomplete_fields`` of
     every ModelAdmin) so that a posted value the related model's id cannot be ("abc") is left out of the options it

@@ -331,6 +331,8 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "tag_links": tag_links,
         "usable_tags": usable_tags,
         "current_tags": current_tags,
+        # A manager of some commissions reads the centre's tags but does not make them (TagAdmin): no link to a 403.
+        "can_add_tag": can_manage and model_admin.admin_site._registry[Tag].has_add_permission(request),
         "can_manage": can_manage,
         "can_decide": can_decide,
         "can_write_notes": can_decide,

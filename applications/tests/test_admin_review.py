@@ -200,6 +200,21 @@ def test_page_personas(client, persona, application, expected):
     assert client.get(change_url(application)).status_code == expected
 
 
+@pytest.mark.parametrize(("persona", "links"), [("centre_manager", True), ("limited_manager", False)])
+def test_where_no_tag_exists_only_who_may_make_one_is_sent_to_make_it(
+    client, django_assert_num_queries, request, application, persona, links
+):
+    """A manager of some commissions uses the centre's tags but leaves making them to the managers of the whole
+    centre (TagAdmin): « Créer une étiquette » sent them to a 403."""
+    client.force_login(request.getfixturevalue(persona))
+
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+        page = client.get(change_url(application), language="en").content.decode()
+
+    assert "No tag can be used yet" in html.unescape(page)
+    assert (reverse("admin:applications_tag_add") in page) is links
+
+
 def _crowd(application, actor, count):
     """``count`` pieces, decisions, notes and history rows."""
     for index in range(count):

@@ -18,6 +18,7 @@ from applications.models import Application, ApplicationNote, Tag
 from applications.notifications import centre_copy_recipients
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import change_url, operation_url
+from ecandidat.models import StaffDirectoryChange
 from offers.enums import Avis
 from offers.models import Centre, Commission, DecisionLetterTemplate, Formation
 from offers.tests.factories import CommissionFactory, FormationFactory
@@ -343,6 +344,37 @@ def test_commissions_screen(client, limited_manager, commission, other_commissio
     assert page("add").status_code == 403  # a new commission is the centre's
     # Moving their commission to another centre would leave its formations behind: not theirs to do.
     assert "centre" not in page("change", commission.pk).context["adminform"].form.fields
+
+
+def test_the_read_only_centre_is_text_for_who_may_not_open_its_page(
+    client, django_assert_num_queries, limited_manager, centre, commission
+):
+    """Django links a read-only foreign key to the related row's page without asking whether the viewer may open
+    it: a manager of some commissions was sent to the centre's page, a 403 (ecandidat/admin_base.py)."""
+    client.force_login(limited_manager)
+
+    with django_assert_num_queries(10):
+        page = client.get(reverse("admin:offers_commission_change", args=[commission.pk])).content.decode()
+
+    centre_page = reverse("admin:offers_centre_change", args=[centre.pk])
+    assert f'<div class="readonly">{centre.label}</div>' in page
+    assert centre_page not in page
+    assert client.get(centre_page).status_code == 403  # where the link led
+
+
+def test_a_read_only_account_still_links_to_its_page_for_who_may_open_it(
+    admin_client, django_assert_num_queries, centre_manager
+):
+    change = StaffDirectoryChange.objects.create(user=centre_manager, kind="refreshed", batch="BATCH_MAJ_GESTIONNAIRE")
+
+    with django_assert_num_queries(QUERIES_DIRECTORY_CHANGE):
+        page = admin_client.get(reverse("admin:ecandidat_staffdirectorychange_change", args=[change.pk]))
+
+    account_page = reverse("admin:accounts_user_change", args=[centre_manager.pk])
+    assert f'<a href="{account_page}">{centre_manager}</a>' in page.content.decode()
+
+
+QUERIES_DIRECTORY_CHANGE = 8
 
 
 def test_a_manager_of_the_whole_centre_may_still_move_a_commission(client, centre_manager, commission):
