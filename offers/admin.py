@@ -714,6 +714,11 @@ def _choices_of(field: forms.ModelChoiceField) -> list:
     return list(iter(field.iterator(field)))
 
 
+def _in_service_choices(choices) -> list:
+    # The choices (ModelChoiceIteratorValue, label) whose object is in service, read from the list already read.
+    return [(value, label) for value, label in choices() if value.instance.in_service]
+
+
 class FormationLinksForm(forms.Form):
     """What to attach to and detach from every selected formation, and whether to put them in or out of service;
     what is left empty stays as it is on each."""
@@ -721,20 +726,23 @@ class FormationLinksForm(forms.Form):
     NO_PIECE = _("Nothing to choose: no specific piece exists within your scope.")
     NO_FORM = _("Nothing to choose: no complementary form exists within your scope.")
     NO_QUESTION = _("Nothing to choose: no specific question exists within your scope.")
+    NO_PIECE_IN_SERVICE = _("Nothing to choose: no specific piece in service exists within your scope.")
+    NO_FORM_IN_SERVICE = _("Nothing to choose: no complementary form in service exists within your scope.")
+    NO_QUESTION_IN_SERVICE = _("Nothing to choose: no specific question in service exists within your scope.")
     add_piece_types = _LinksChoiceField(
-        label=_("Specific pieces to attach"), nothing_to_choose=NO_PIECE, model=PieceType
+        label=_("Specific pieces to attach"), nothing_to_choose=NO_PIECE_IN_SERVICE, model=PieceType
     )
     remove_piece_types = _LinksChoiceField(
         label=_("Specific pieces to detach"), nothing_to_choose=NO_PIECE, model=PieceType
     )
     add_forms = _LinksChoiceField(
-        label=_("Complementary forms to attach"), nothing_to_choose=NO_FORM, model=ComplementaryForm
+        label=_("Complementary forms to attach"), nothing_to_choose=NO_FORM_IN_SERVICE, model=ComplementaryForm
     )
     remove_forms = _LinksChoiceField(
         label=_("Complementary forms to detach"), nothing_to_choose=NO_FORM, model=ComplementaryForm
     )
     add_questions = _LinksChoiceField(
-        label=_("Specific questions to attach"), nothing_to_choose=NO_QUESTION, model=Question
+        label=_("Specific questions to attach"), nothing_to_choose=NO_QUESTION_IN_SERVICE, model=Question
     )
     remove_questions = _LinksChoiceField(
         label=_("Specific questions to detach"), nothing_to_choose=NO_QUESTION, model=Question
@@ -764,12 +772,16 @@ class FormationLinksForm(forms.Form):
             add, remove = self.fields[added], self.fields[removed]
             assert isinstance(add, _LinksChoiceField)
             assert isinstance(remove, _LinksChoiceField)
-            add.queryset = remove.queryset = queryset
+            # What is out of service is not offered to attach (as in the formation's own form, where only those
+            # already attached stay listed), but may still be detached from formations that kept it.
+            add.queryset, remove.queryset = queryset.filter(in_service=True), queryset
             # The pair's checkboxes read once, when the page is drawn (the template asks first whether there are
             # any): one query for both lists, none when the form is applied.
-            choices = CallableChoiceIterator(functools.cache(functools.partial(_choices_of, add)))
-            add.widget = forms.CheckboxSelectMultiple(choices=choices)
-            remove.widget = forms.CheckboxSelectMultiple(choices=choices)
+            every = functools.cache(functools.partial(_choices_of, remove))
+            add.widget = forms.CheckboxSelectMultiple(
+                choices=CallableChoiceIterator(functools.cache(functools.partial(_in_service_choices, every)))
+            )
+            remove.widget = forms.CheckboxSelectMultiple(choices=CallableChoiceIterator(every))
 
     def clean(self):
         data = super().clean()
@@ -1102,6 +1114,18 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
         form = super().get_form(request, obj, change, **kwargs)
 
         class FormationForm(form):  # type: ignore[valid-type,misc]  # a base made by get_form at run time
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                # Pieces, forms and questions out of service are not offered; those the formation already has stay
+                # listed (chosen), so that saving keeps them or the manager detaches them. In the list's one query.
+                for name in ("piece_types", "forms", "questions"):
+                    field = self.fields.get(name)
+                    if isinstance(field, forms.ModelMultipleChoiceField):
+                        kept = Q(in_service=True)
+                        if self.instance.pk is not None:  # a subquery of the same statement
+                            kept |= Q(pk__in=getattr(self.instance, name).values("pk"))
+                        field.queryset = field.queryset.filter(kept)
+
             def clean(self):
                 data = super().clean()
                 if data.get("auto_waiting_list") and not (

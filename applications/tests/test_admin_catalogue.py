@@ -367,7 +367,7 @@ def test_a_group_with_nothing_to_choose_says_so_without_a_query_more(
 
     html = page.content.decode()
     forms = html.split("<legend>Formulaires complémentaires à rattacher</legend>", 1)[1].split("</fieldset>", 1)[0]
-    assert "<p>Rien à choisir : aucun formulaire complémentaire n’existe dans votre périmètre.</p>" in forms
+    assert "<p>Rien à choisir : aucun formulaire complémentaire en service n’existe dans votre périmètre.</p>" in forms
     assert 'name="add_forms"' not in html
     assert html.count("Rien à choisir : aucun formulaire complémentaire") == 2  # to attach, to detach
     assert html.count("Rien à choisir : aucune question spécifique") == 2
@@ -507,3 +507,55 @@ def test_a_date_not_understood_is_refused_next_to_it_only(
         response = client.post(reverse(CHANGELIST), {**selection, "opens_on": "2030-13-45"})
 
     assert response.context["form"].errors == {"opens_on": ["Saisissez une date valide."]}
+
+
+def test_the_mass_edit_offers_to_attach_only_what_is_in_service(
+    client, django_assert_num_queries, centre_manager, formation
+):
+    """QA: the mass edit offered « Hors service » pieces to attach. They are still offered to detach (a formation
+    may have kept one), as the formation's own form keeps listing the ones it has."""
+    cv = PieceTypeFactory(code="CV", label="CV")
+    old = PieceTypeFactory(code="OLD", label="Ancienne attestation", in_service=False)
+    old.formations.add(formation)
+    retired_form = ComplementaryForm.objects.create(
+        code="F1", survey_id=1, label="Ancien questionnaire", candidate_label="Q", in_service=False
+    )
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(16):  # as before: each pair of lists still reads its choices once
+        page = client.post(reverse(CHANGELIST), {"action": "set_links", "_selected_action": [formation.pk]})
+    forged = _set_links(client, [formation], apply="1", add_piece_types=[old.pk, cv.pk])
+    detached = _set_links(client, [formation], apply="1", remove_piece_types=[old.pk], add_piece_types=[cv.pk])
+
+    html = page.content.decode()
+    assert f'name="add_piece_types" value="{cv.pk}"' in html
+    assert f'name="add_piece_types" value="{old.pk}"' not in html
+    assert f'name="remove_piece_types" value="{old.pk}"' in html
+    assert (
+        html.count("Rien à choisir : aucun formulaire complémentaire en service n’existe dans votre périmètre.") == 1
+    )
+    assert f'name="remove_forms" value="{retired_form.pk}"' in html
+    assert "Sélectionnez un choix valide" in forged.content.decode()
+    assert list(formation.piece_types.values_list("code", flat=True)) == ["CV"]  # after the second post only
+    assert LogEntry.objects.get().get_change_message() == "Rattachés : CV ; Détachés : Ancienne attestation"
+    assert detached.status_code == 200
+
+
+def test_the_formation_form_offers_what_is_in_service_and_keeps_what_it_has(
+    client, django_assert_num_queries, centre_manager, formation
+):
+    kept = PieceTypeFactory(code="KEPT", label="Attestation retirée mais rattachée", in_service=False)
+    PieceTypeFactory(code="OLD", label="Ancienne attestation", in_service=False)
+    cv = PieceTypeFactory(code="CV", label="CV")
+    kept.formations.add(formation)
+    client.force_login(centre_manager)
+    url = reverse("admin:offers_formation_change", args=[formation.pk])
+
+    with django_assert_num_queries(21):  # the list of pieces and what the formation has: one query, as before
+        page = client.get(url)
+    response = client.post(url, {**admin_form_data(page), "piece_types": [kept.pk, cv.pk], "_save": "1"})
+
+    offered = page.context["adminform"].form.fields["piece_types"].queryset
+    assert sorted(offered.values_list("code", flat=True)) == ["CV", "KEPT"]
+    assert response.status_code == 302
+    assert sorted(formation.piece_types.values_list("code", flat=True)) == ["CV", "KEPT"]
