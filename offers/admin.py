@@ -1120,7 +1120,7 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
                 # listed (chosen), so that saving keeps them or the manager detaches them. In the list's one query.
                 for name in ("piece_types", "forms", "questions"):
                     field = self.fields.get(name)
-                    if isinstance(field, forms.ModelMultipleChoiceField):
+                    if isinstance(field, forms.ModelMultipleChoiceField) and field.queryset is not None:
                         kept = Q(in_service=True)
                         if self.instance.pk is not None:  # a subquery of the same statement
                             kept |= Q(pk__in=getattr(self.instance, name).values("pk"))
