@@ -679,14 +679,20 @@ class FormationDatesForm(forms.Form):
         return {field: value for field in ORDERED_DATE_FIELDS if (value := self.cleaned_data.get(field))}
 
 
+def _whole_names(objects) -> str:
+    # Pieces, forms and questions by their whole label: a piece's str is cut at 80 characters for the lists, and two
+    # long pieces that begin alike would read the same. The history's message is a text column: nothing to cut.
+    return ", ".join(obj.label for obj in objects)
+
+
 def _links_message(added: list, removed: list, state: bool | None) -> str:
     """The history line of a mass edit, in the institution's language (read by staff, whoever acted)."""
     with translation.override(settings.LANGUAGE_CODE):
         parts = []
         if added:
-            parts.append(str(_("Attached: %(names)s") % {"names": ", ".join(map(str, added))}))
+            parts.append(str(_("Attached: %(names)s") % {"names": _whole_names(added)}))
         if removed:
-            parts.append(str(_("Detached: %(names)s") % {"names": ", ".join(map(str, removed))}))
+            parts.append(str(_("Detached: %(names)s") % {"names": _whole_names(removed)}))
         if state is not None:
             parts.append(str(_("In service") if state else _("Out of service")))
         return " ; ".join(parts)
@@ -791,7 +797,8 @@ class FormationLinksForm(forms.Form):
             if both:
                 self.add_error(
                     removed,
-                    _("Attached and detached at once: %(names)s.") % {"names": ", ".join(sorted(map(str, both)))},
+                    _("Attached and detached at once: %(names)s.")
+                    % {"names": _whole_names(sorted(both, key=lambda obj: obj.label))},
                 )
         if not self.errors and not any(data.get(name) for name in self.fields):
             raise ValidationError(_("Choose something to attach, to detach or the service state."))

@@ -559,3 +559,22 @@ def test_the_formation_form_offers_what_is_in_service_and_keeps_what_it_has(
     assert sorted(offered.values_list("code", flat=True)) == ["CV", "KEPT"]
     assert response.status_code == 302
     assert sorted(formation.piece_types.values_list("code", flat=True)) == ["CV", "KEPT"]
+
+
+def test_the_mass_edits_history_names_a_long_piece_whole(client, centre_manager, formation):
+    """QA: the history line of the mass edit cut a piece's name at 80 characters (its ``str``, made for the lists),
+    so two long pieces that begin alike read the same there. The line is a text column: nothing to cut."""
+    label = (
+        "Relevé de notes de toutes les années post-bac, avec le détail des unités d’enseignement suivies et des "
+        "crédits ECTS obtenus"
+    )
+    piece = PieceTypeFactory(code="RN", label=label)
+    old = PieceTypeFactory(code="OLD", label=f"{label} (ancien modèle)")
+    old.formations.add(formation)
+    client.force_login(centre_manager)
+
+    _set_links(client, [formation], apply="1", add_piece_types=[piece.pk], remove_piece_types=[old.pk])
+
+    history = LogEntry.objects.get(object_id=str(formation.pk))
+    assert history.get_change_message() == f"Rattachés : {label} ; Détachés : {label} (ancien modèle)"
+    assert len(label) > 120
