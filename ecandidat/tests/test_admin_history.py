@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.utils import translation
 
 from ecandidat.faq import save_faq_entry
 from ecandidat.models import FaqEntry
+from ecandidat.templatetags.admin_history import history_line
 
 pytestmark = pytest.mark.django_db
 ADMIN = "/gestion/ecandidat/faqentry/"
@@ -49,8 +51,10 @@ def test_the_history_names_the_changed_fields_in_the_language_of_the_reader(
     with django_assert_num_queries(10):
         french = client.get(history, language="fr")
     english = client.get(history, language="en")
-    assert "Modification de en service et question en français." in french.text
-    assert "Changed in service and question in French." in english.text
+    # Each field named by its label, quoted: Django's French read « Modification de en service » (QA).
+    assert "Modification de «\xa0En service\xa0» et «\xa0Question en français\xa0»." in french.text
+    assert "Changed “In service” and “Question in French”." in english.text
+    assert "Modification de en service" not in french.text
 
 
 def _row_form(**labels):
@@ -81,3 +85,34 @@ def test_an_inline_rows_fields_are_named_in_the_models_words_too():
         "Modification de ordre. Modification de question en anglais et Note for the row pour l'objet question de la "
         f"FAQ «\xa0{row}\xa0»."
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        (
+            "fr",
+            (
+                "Modification de «\xa0Heure\xa0» et «\xa0Ordre\xa0». Modification de «\xa0Question en anglais\xa0» "
+                "pour l'objet question de la FAQ «\xa0Q ?\xa0». Ajout."
+            ),
+        ),
+        ("en", "Changed “Heure” and “Order”. Changed “Question in English” for FAQ entry “Q ?”. Added."),
+    ],
+)
+def test_a_history_line_quotes_every_label_whatever_its_first_letter(language, expected):
+    """« Modification de en service », « de heure », « de ordre »: French elides before a vowel and a mute h, and a
+    label in quotes reads right before any of them, in every language. A label not in the catalogue (a form's
+    own field) is shown as stored; a message written as a text is left as it is."""
+    stored = [
+        {"changed": {"fields": ["Heure", "order"]}},
+        {"changed": {"name": "FAQ entry", "object": "Q ?", "fields": ["question in English"]}},
+        {"added": {}},
+    ]
+
+    with translation.override(language):
+        line = history_line(LogEntry(change_message=json.dumps(stored)))
+        text = history_line(LogEntry(change_message="Rattachés : CV"))
+
+    assert line == expected
+    assert text == "Rattachés : CV"
