@@ -14,12 +14,14 @@ from functools import wraps
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -89,9 +91,9 @@ def test_mail_view(request, *, model_admin):
         )
     address = form.cleaned_data["address"]
     enqueue_email(to=address, code="OUTBOX_CHECK", template_base="ecandidat/email/outbox_check", context={})
-    connectivity.record(
-        actor=request.user, text=gettext("Test mail to %(address)s put in the outbox.") % {"address": address}
-    )
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        text = gettext("Test mail to %(address)s put in the outbox.") % {"address": address}
+    connectivity.record(actor=request.user, text=text)
     messages.success(
         request,
         gettext(

@@ -27,10 +27,11 @@ from dataclasses import dataclass, replace
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import requests
+from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import connections
 from django.utils import translation
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 logger = logging.getLogger(__name__)
@@ -105,11 +106,14 @@ class Check:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One line of the page. ``label`` and ``message`` are words translated when shown (lazy): the page reads them
+    in the superuser's language, the history in the institution's (``summary``)."""
+
     key: str
-    label: str
+    label: str | Promise
     configuration: str
     outcome: Outcome
-    message: str = ""
+    message: str | Promise = ""
     detail: str = ""
     elapsed_ms: int | None = None
 
@@ -169,6 +173,21 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def _scrubbed(message: Promise, secrets: list[str]) -> str:
+    return scrub(str(message), secrets)
+
+
+_lazy_scrub = lazy(_scrubbed, str)
+
+
+def scrub_message(message: Promise | str, secrets: Iterable[str]) -> Promise | str:
+    """``scrub`` for an administrator's message that may be words translated when shown: scrubbed then, in the
+    language it is read in."""
+    if isinstance(message, Promise):
+        return _lazy_scrub(message, list(secrets))
+    return scrub(message, secrets)
+
+
 # --- Running --------------------------------------------------------------------------------------------------
 
 
@@ -181,32 +200,32 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def failure_message(exc: BaseException) -> str:
-    """The administrator's words for a failure, from the exception or what caused it."""
+def failure_message(exc: BaseException) -> Promise | str:
+    """The administrator's words for a failure, from the exception or what caused it (translated when shown)."""
     chain = list(_chain(exc))
     for error in chain:
         if isinstance(error, CheckFailed):
-            return str(error.message)
+            return error.message
     for error in chain:
         if isinstance(error, ConnectionRefusedError):
-            return str(REFUSED)
+            return REFUSED
         if isinstance(error, TimeoutError | requests.Timeout):
-            return str(TIMED_OUT)
+            return TIMED_OUT
         if isinstance(error, socket.gaierror):
-            return str(UNKNOWN_HOST)
+            return UNKNOWN_HOST
         if isinstance(error, ssl.SSLError):
-            return str(TLS_FAILED)
+            return TLS_FAILED
     # Clients that keep only the text of the socket error (redis, ldap3, requests' wrappers).
     text = " ".join(str(error) for error in chain).lower()
     if "refused" in text:
-        return str(REFUSED)
+        return REFUSED
     if "timed out" in text or "timeout" in text:
-        return str(TIMED_OUT)
+        return TIMED_OUT
     if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
-        return str(UNKNOWN_HOST)
+        return UNKNOWN_HOST
     if "ssl" in text or "certificate" in text:
-        return str(TLS_FAILED)
-    return str(FAILED)
+        return TLS_FAILED
+    return FAILED
 
 
 def _detail(exc: BaseException) -> str:
@@ -236,10 +255,10 @@ def describe(check: Check) -> CheckResult:
         except Exception as exc:  # odd settings: show the check as failed rather than break the page
             raise CheckFailed(FAILED, scrub(f"configuration: {type(exc).__name__}: {exc}", secrets)) from exc
     except CheckFailed as exc:
-        return CheckResult(check.key, str(check.label), "", Outcome.FAILED, str(exc.message), exc.detail)
+        return CheckResult(check.key, check.label, "", Outcome.FAILED, exc.message, exc.detail)
     if configuration is None:
-        return CheckResult(check.key, str(check.label), check.settings_names, Outcome.NOT_CONFIGURED)
-    return CheckResult(check.key, str(check.label), scrub(configuration, secrets), Outcome.NOT_RUN)
+        return CheckResult(check.key, check.label, check.settings_names, Outcome.NOT_CONFIGURED)
+    return CheckResult(check.key, check.label, scrub(configuration, secrets), Outcome.NOT_RUN)
 
 
 def run_check(check: Check, *, timeout: float = CHECK_TIMEOUT) -> CheckResult:
@@ -257,7 +276,7 @@ def run_check(check: Check, *, timeout: float = CHECK_TIMEOUT) -> CheckResult:
         return replace(
             line,
             outcome=Outcome.FAILED,
-            message=scrub(failure_message(exc), secrets),
+            message=scrub_message(failure_message(exc), secrets),
             detail=_short(scrub(_detail(exc), secrets)),
             elapsed_ms=elapsed,
         )
@@ -302,7 +321,7 @@ def run_checks(
                 results[check.key] = replace(
                     line,
                     outcome=Outcome.FAILED,
-                    message=str(TIMED_OUT),
+                    message=TIMED_OUT,
                     detail=f"still running after {overall:g} s",
                     elapsed_ms=round(overall * 1000),
                 )
@@ -318,10 +337,16 @@ def describe_checks(checks: Iterable[Check] | None = None) -> list[CheckResult]:
 
 
 def summary(results: Iterable[CheckResult]) -> str:
-    """One line per run, for the admin's history: each service, its outcome, its message and detail, its time."""
+    """One line per run, for the admin's history: each service, its outcome, its message and detail, its time. In
+    the institution's language, as every history line (read by staff, whoever ran the tests)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _summary(results)
+
+
+def _summary(results: Iterable[CheckResult]) -> str:
     parts = []
     for result in results:
-        part = f"{result.label} : {result.outcome_label}"
+        part = gettext("%(service)s: %(outcome)s") % {"service": result.label, "outcome": result.outcome_label}
         if result.message:
             part += f" — {result.message}"
         if result.detail and result.outcome == Outcome.FAILED:
@@ -334,12 +359,15 @@ def summary(results: Iterable[CheckResult]) -> str:
 
 
 def record(*, actor, text: str) -> LogEntry:
-    """Write what was done on the page to the admin's history (LogEntry): who, when, what came out."""
+    """Write what was done on the page to the admin's history (LogEntry): who, when, what came out (``text`` in the
+    institution's language, as the row's name)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        name = gettext("Connection tests")
     return LogEntry.objects.create(
         user_id=actor.pk,
         content_type=None,
         object_id=LOG_OBJECT_ID,
-        object_repr=gettext("Connection tests"),
+        object_repr=name,
         action_flag=CHANGE,
         change_message=text,
     )

@@ -134,3 +134,27 @@ def test_the_test_mail_field_is_named_in_full(admin_client, django_assert_num_qu
         response = admin_client.get(reverse(PAGE))
 
     assertContains(response, '<label for="id_address">Adresse mail\N{NO-BREAK SPACE}:</label>', html=True)
+
+
+def test_a_run_is_recorded_in_the_institutions_language_whatever_the_superusers(
+    admin_client, django_assert_num_queries, settings
+):
+    """QA: the history line of a run was written in the language of the superuser who ran it (English words in a
+    French history); it is in ``LANGUAGE_CODE``, as every history line, and the page stays in the reader's."""
+    closed = free_port()
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed}/0"
+
+    with django_assert_num_queries(5):  # as in French
+        response = admin_client.post(reverse(PAGE), language="en")
+    admin_client.post(reverse(MAIL), {"address": "dsi@univ.example"}, language="en")
+
+    assertContains(response, "Connection refused: nothing answers at this address.")
+    run, mail = LogEntry.objects.order_by("pk")
+    assert "Base de données : OK" in run.change_message
+    assert (
+        "Redis (file de tâches Celery et cache) : échec — Connexion refusée : aucun service ne répond à cette adresse."
+        in run.change_message
+    )
+    assert "nothing answers" not in run.change_message  # the detail stays the technician's (English)
+    assert run.object_repr == mail.object_repr == "Tests de connexion"
+    assert mail.change_message == "Mail de test pour dsi@univ.example mis dans la file d'envoi."

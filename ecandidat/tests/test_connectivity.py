@@ -141,16 +141,22 @@ def test_checks_run_at_once_and_a_slow_one_is_reported_after_the_overall_limit()
     assert results[3].configuration == "X"
 
 
-def test_the_checks_speak_the_language_of_the_page_in_their_threads():
+def test_the_checks_words_are_read_in_the_language_of_their_reader():
+    """Run in threads, a check's message is translated when shown: the page in the superuser's language, the
+    history in the institution's (``summary``)."""
+
     def refused(timeout):
         raise ConnectionRefusedError(111, "Connection refused")
 
     with translation.override("en"):
-        (english,) = run_checks([fake("x", refused)])
-    (french,) = run_checks([fake("x", refused)])
+        (result,) = run_checks([fake("x", refused)])
+        english = str(result.message)
+    french = str(result.message)
 
-    assert english.message == "Connection refused: nothing answers at this address."
-    assert french.message == REFUSED
+    assert english == "Connection refused: nothing answers at this address."
+    assert french == "Connexion refusée : aucun service ne répond à cette adresse."
+    with translation.override("en"):
+        assert connectivity.summary([result]).startswith("x : échec — Connexion refusée")
 
 
 def test_every_registered_service_has_a_line_in_page_order():
