@@ -51,7 +51,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BULK_LIMIT = 500
+# eCandidat's mass actions take at most 200 candidatures at once (ecandidat-features §2.3, "Mass actions"). The
+# commission's packs of dossiers are downloads, with a cap of their own (applications.services.packs.PACK_LIMIT).
+BULK_LIMIT = 200
 
 
 def _validate_current(application, form, actor):
@@ -410,7 +412,11 @@ def bulk_operation(model_admin, request, queryset, operation):
     if len(selected) > BULK_LIMIT:
         model_admin.message_user(
             request,
-            _("At most %(limit)d applications at once; narrow your selection.") % {"limit": BULK_LIMIT},
+            _(
+                "A mass action handles at most %(limit)d applications at once and more are selected: narrow the "
+                "selection (filters, or the rows ticked) and run it again. Nothing was changed."
+            )
+            % {"limit": BULK_LIMIT},
             messages.ERROR,
         )
         return None

@@ -258,7 +258,7 @@ def test_bulk_is_capped(client, centre_manager, formation, campaign, monkeypatch
         {"action": "action_set_status", "_selected_action": pks, "apply": "1", "target": "CO"},
         follow=True,
     )
-    assert b"At most 1 applications at once" in response.content
+    assert b"A mass action handles at most 1 applications at once and more are selected" in response.content
     assert not Application.objects.filter(dossier_status=DossierStatus.COMPLETE).exists()
 
 
@@ -822,3 +822,30 @@ def test_the_operations_drop_downs_start_with_django_s_blank_choice(
 
     assert '<option value="" selected>- Choisir une option -</option>' in page
     assert "---------" not in page
+
+
+@pytest.mark.usefixtures("back_office_in_french")
+def test_a_mass_action_takes_at_most_200_applications_as_the_reference(
+    client, django_assert_num_queries, centre_manager, formation, campaign
+):
+    """QA: the back office took 500 applications at once; eCandidat's mass actions take at most 200 (§2.3), and
+    nothing documented a reason to differ. 201 are refused in French before any is read; 200 get the form."""
+    pks = [make_application(formation, campaign=campaign).pk for _ in range(201)]
+    client.force_login(centre_manager)
+    action = {"action": "action_set_status", "target": "CO"}
+
+    # Django builds the list (its filters) to run an action; then the selection's ids, 201 at most; none read or locked
+    with django_assert_num_queries(15):
+        refused = client.post(reverse(CHANGELIST), {**action, "_selected_action": pks, "apply": "1"})
+    page = client.get(refused["Location"])
+    confirmation = client.post(reverse(CHANGELIST), {**action, "_selected_action": pks[:200]})
+
+    assert operations.BULK_LIMIT == 200
+    assert (
+        "Une action groupée traite au plus 200 candidatures à la fois et votre sélection en compte davantage : "
+        "réduisez-la (filtres, ou lignes cochées) puis relancez l&#x27;action. Rien n&#x27;a été modifié."
+    ) in page.content.decode()
+    assert not Application.objects.filter(dossier_status=DossierStatus.COMPLETE).exists()
+    assert confirmation.status_code == 200
+    assert len(confirmation.context["applications"]) == 200
+    assert "Au plus 200 candidatures à la fois." in confirmation.content.decode()

@@ -527,7 +527,7 @@ def test_bulk_reminder_is_capped(client, centre_manager, formation, campaign, fo
 
     response = bulk(client, applications, apply="1")
 
-    assertContains(response, "At most 1 applications at once; narrow your selection.")
+    assertContains(response, "A mass action handles at most 1 applications at once and more are selected")
     assert not OutboundEmail.objects.exists()
 
 
