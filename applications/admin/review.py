@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows, waiting_rows
@@ -106,7 +106,8 @@ def _piece_code_and_detail(comment: str, codes: dict[str, str]) -> tuple[str, st
 
 
 def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> HistoryLine:
-    """One history row as a French sentence with its actor: "Pièce refusée par gestionnaire.see : scan illisible"
+    """One history row as a sentence with its actor, in the reader's language and typography: "Pièce refusée
+    « Relevé » par gestionnaire.see : scan illisible", "Piece refused “Relevé” by gestionnaire.see: scan illisible"
     (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan illisible")."""
     piece_code, piece_label, detail = "", "", event.comment
     if event.kind == "piece_status":
@@ -123,7 +124,7 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
     if event.kind in PIECE_KINDS:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:
-            what = f"{what} « {Truncator(piece_label).chars(80)} »"
+            what = _("%(what)s “%(piece)s”") % {"what": what, "piece": Truncator(piece_label).chars(80)}
     if not with_actor and event.actor_id is not None:
         text = what
     elif event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
@@ -135,7 +136,7 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
     else:
         text = what
     if detail:
-        text = f"{text} : {detail}"
+        text = text + pgettext("between a name and what is said of it", ": ") + detail
     return HistoryLine(at=event.created_at, text=text, piece_code=piece_code)
 
 

@@ -1045,7 +1045,31 @@ def test_a_long_piece_label_is_shortened_with_an_ellipsis_in_the_history(centre_
     label = "Attestation de langue française de niveau B2 pour les candidats étrangers originaires de pays tiers"
     event = ApplicationEvent(kind=EventKind.PIECE_UPLOADED, comment="ATTLANG", actor=centre_manager)
 
-    text = history_line(event, {"ATTLANG": label}).text
+    with translation.override("fr"):
+        text = history_line(event, {"ATTLANG": label}).text
 
     assert "« Attestation de langue française de niveau B2 pour les candidats étrangers origi… »" in text
     assert len(text.split("«")[1].split("»")[0].strip()) == 80
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Piece refused “Relevés de notes du bac” by {actor}: Scan illisible"),
+        ("fr", "Pièce refusée « Relevés de notes du bac » par {actor} : Scan illisible"),
+    ],
+)
+def test_the_history_uses_the_readers_typography(centre_manager, language, expected):
+    """A history line is built in the reader's language, its punctuation too: an English reader got the French
+    « » around the piece and a space before the colon ("by gestionnaire.see : Scan illisible")."""
+    event = ApplicationEvent(
+        kind=EventKind.PIECE_STATUS,
+        to_status=PieceStatus.REFUSED,
+        comment="RNBAC: Scan illisible",
+        actor=centre_manager,
+    )
+
+    with translation.override(language):
+        text = history_line(event, {"RNBAC": "Relevés de notes du bac"}).text
+
+    assert text == expected.format(actor=centre_manager.get_username())

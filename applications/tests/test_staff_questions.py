@@ -158,7 +158,7 @@ def test_a_manager_enters_the_answers_and_the_history_says_who_for_the_candidate
         "2 answers changed",
     )
     assert history_line(event, {}).text == (
-        "Answers to the questions entered by gestionnaire for the candidate : 2 answers changed"
+        "Answers to the questions entered by gestionnaire for the candidate: 2 answers changed"
     )
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED  # nothing else changed
