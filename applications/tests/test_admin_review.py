@@ -417,6 +417,26 @@ def test_a_second_click_changes_nothing(client, centre_manager, application):
     assert [value for value, _label in actions] == [PieceStatus.REFUSED]
 
 
+def test_a_refused_piece_asks_for_a_comment_without_saying_it_is_required(
+    client, django_assert_num_queries, centre_manager, application
+):
+    """A refused piece is only offered « Valider », whose comment is optional: its label said « Commentaire
+    (obligatoire pour refuser) » above a form that cannot refuse."""
+    submitted = with_file(application, label="Relevé de notes")
+    refused = with_file(application, label="Pièce refusée", status=PieceStatus.REFUSED)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+        response = client.get(change_url(application))
+
+    page = response.content.decode()
+    labels = dict(re.findall(r'<label for="(piece-\d+)-comment">([^<]*)</label>', page))
+    assert labels == {
+        f"piece-{submitted.piece_type.pk}": "Commentaire (obligatoire pour refuser)",
+        f"piece-{refused.piece_type.pk}": "Commentaire",
+    }
+
+
 def test_the_service_ignores_a_replay(centre_manager, application):
     submission = with_file(application)
     set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=centre_manager)
