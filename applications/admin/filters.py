@@ -133,7 +133,8 @@ class ConfirmationFilter(admin.SimpleListFilter):
 
 
 class CancelledFilter(admin.SimpleListFilter):
-    title = gettext_lazy("cancelled")
+    # "Par annulée" / "By cancelled" read as a typo in the sidebar's "Par …" headings.
+    title = gettext_lazy("cancellation")
     parameter_name = "cancelled"
 
     def lookups(self, request, model_admin):

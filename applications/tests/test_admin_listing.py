@@ -259,3 +259,17 @@ def test_the_rank_column_says_it_is_the_actual_rank(
     header = csv_text.split("\r\n")[0].split(";")
     assert "actual rank" in header
     assert "rank" not in header
+
+
+@pytest.mark.parametrize(("language", "heading"), [("fr", "Par annulation"), ("en", "By cancellation")])
+def test_the_cancellation_filter_has_a_heading_that_reads(
+    client, django_assert_num_queries, centre_manager, formation, campaign, language, heading
+):
+    """The filter's heading said « Par annulée » (« By cancelled »), after « Par confirmation »."""
+    make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(20):
+        response = client.get(changelist(), language=language)
+
+    assert re.search(rf"<summary[^>]*>\s*{heading}\s*</summary>", response.content.decode())
