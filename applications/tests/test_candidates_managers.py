@@ -3,6 +3,8 @@ lecture seule", ecandidat-features §2.1–2.2): the helpdesk finds every candid
 who has applied nowhere, corrects the dossier (GCA) or reads it (GCAL), and reaches nothing of the applications'
 handling."""
 
+import datetime
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.admin.models import LogEntry
@@ -119,6 +121,22 @@ def test_the_list_shows_every_candidate_of_the_active_campaign(
     shown = set(response.context["cl"].result_list)
     assert shown == {application.candidate, newcomer}  # the newcomer too; not the past campaign's
     assert past not in shown
+
+
+@pytest.mark.parametrize(("language", "shown"), [("en", "9 March 2001"), ("fr", "9 mars 2001")])
+def test_the_list_writes_the_birth_date_day_first_in_both_languages(
+    client, candidates_manager, newcomer, language, shown, django_assert_num_queries
+):
+    """The English list wrote "March 9, 2001" (Django's American date) where every other page writes the day first."""
+    newcomer.birth_date = datetime.date(2001, 3, 9)
+    newcomer.save()
+    client.force_login(candidates_manager)
+    client.get(LIST)
+
+    with django_assert_num_queries(9):
+        response = client.get(LIST, language=language)
+
+    assert f'class="field-birth_date nowrap">{shown}</td>' in response.content.decode()
 
 
 @pytest.mark.parametrize("others", [0, 6])
