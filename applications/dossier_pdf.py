@@ -383,16 +383,18 @@ def _summary(application, rows) -> UnicodePDF:
     pdf.line_item(_("Transmitted on"), _date(application.transmitted_at))
 
     pdf.section(_("Supporting documents"))
+    colon = pgettext("between a name and what is said of it", ": ")  # " : " in French, ": " in English
     for row in rows:
         name = row.document.original_name if row.document is not None else ""
         comment = f" - {row.comment}" if row.comment else ""
         # Cut with an ellipsis: cut bare, "… dont le français n'est pas : Non concerné" says something else.
-        pdf.paragraph(f"{Truncator(row.piece_type.label).chars(120)} : {row.status.label} {name}{comment}".strip())
+        said = f"{row.status.label} {name}{comment}".strip()
+        pdf.paragraph(f"{Truncator(row.piece_type.label).chars(120)}{colon}{said}")
 
     questions = question_rows(application)
     if questions:
         pdf.section(_("Complementary questions"))
         for question in questions:
             answer = question.shown_answer if question.status == PieceStatus.SUBMITTED else question.status_label
-            pdf.paragraph(f"{question.label} : {answer}")
+            pdf.paragraph(f"{question.label}{colon}{answer}")
     return pdf

@@ -92,6 +92,22 @@ def test_a_long_piece_label_is_cut_with_an_ellipsis(application):
     assert "n'est pas : Non concerné" not in text
 
 
+@pytest.mark.parametrize(
+    ("language", "line"), [("fr", "Relevé de notes : Non concerné"), ("en", "Relevé de notes: Not concerned")]
+)
+def test_a_piece_line_is_punctuated_in_the_readers_language(application, language, line):
+    """The English summary read "Relevé de notes : Not concerned", the French space before the colon included."""
+    PieceSubmissionFactory(
+        application=application,
+        piece_type=PieceTypeFactory(is_conditional=True, label="Relevé de notes"),
+        status=PieceStatus.NOT_CONCERNED,
+    )
+
+    text = summary_text(application, language)
+
+    assert line in text
+
+
 def test_a_section_without_rows_says_so(application):
     # The fixture's candidate has an external cursus, and no internal cursus, internship nor work experience.
     text = summary_text(application)
