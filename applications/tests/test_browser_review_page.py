@@ -205,3 +205,26 @@ def test_the_pieces_statuses_are_readable_in_both_themes(
 
     assert {text.strip() for text in page.locator(".review-status").all_inner_texts()} >= {"Validée", "Refusée"}
     assert_no_serious_axe_violations(page)
+
+
+@pytest.mark.parametrize(("width", "high"), [(375, True), (1280, False)])
+def test_the_pieces_buttons_are_thumb_sized_on_a_phone(
+    live_server, transactional_db, new_browser_page, campaign, settings, width, high
+):
+    """At 375 px « Valider » and « Refuser » were 19 px high, 8 px apart (a refusal mails the candidate): on a phone
+    every button of the pieces and the notes is 44 px high; at 1,280 px Django's buttons stay as they are."""
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission, _ = _transmitted_dossier(campaign)
+    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    page = new_browser_page()
+    page.set_viewport_size({"width": width, "height": 800})
+    staff_login(page, live_server, manager, secret)
+    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+
+    heights = page.eval_on_selector_all(
+        ".review-check button, .review-validate-all button, #notes button",
+        "buttons => buttons.map(b => [b.textContent.trim(), b.getBoundingClientRect().height])",
+    )
+
+    assert {label for label, _height in heights} >= {"Valider", "Refuser", "Ajouter la note"}
+    assert [label for label, height in heights if (height >= 44) != high] == []
