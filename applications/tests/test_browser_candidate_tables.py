@@ -7,6 +7,7 @@ applications list and on an application's pieces and questions at 375 px; at 1,2
 label written. Screenshots of each width go to the test's temporary directory."""
 
 import pytest
+from django.conf import settings
 
 from applications.enums import PieceStatus
 from applications.tests.factories_candidature import (
@@ -160,3 +161,19 @@ def test_a_candidate_hears_each_column_name_once_on_a_phone(
         page.screenshot(path=str(tmp_path / f"{name}-375.png"), full_page=True)
         for caption, (headers, rows) in tables.items():
             _assert_read_once(page, caption, headers, rows)
+
+
+def test_an_english_reader_reads_each_cell_label_with_an_english_colon_on_a_phone(
+    live_server, transactional_db, browser_page, application
+):
+    """English writes "Status: Waiting", French "Statut : En attente" (the switch's cookie chooses English)."""
+    page = browser_page
+    log_in_browser(page, live_server, application.candidate.user)
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
+    page.set_viewport_size({"width": 320, "height": 800})
+    page.goto(f"{live_server.url}/candidat/candidatures/{application.public_id}/")
+
+    cells = page.evaluate(CELLS_JS, "Supporting documents")["cells"]
+    written = {cell["before"] for cell in cells if cell["label"] is not None}
+    assert '"Status: " / ""' in written
+    assert all(before.endswith(': " / ""') and ' : "' not in before for before in written), written
