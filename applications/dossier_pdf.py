@@ -127,7 +127,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
             if document is None or document.scan_status not in OPENABLE_SCANS:
                 # Listed on the summary pages with its status; its content waits for the antivirus.
                 continue
-            header = f"{Truncator(row.piece_type.label).chars(90)} - {document.original_name}"
+            header = f"{Truncator(row.piece_type.shown_label.text).chars(90)} - {document.original_name}"
             spool = spools.enter_context(tempfile.TemporaryFile())
             with default_storage.open(stored_name(document), "rb") as source:
                 shutil.copyfileobj(source, spool)
@@ -387,9 +387,10 @@ def _summary(application, rows) -> UnicodePDF:
     for row in rows:
         name = row.document.original_name if row.document is not None else ""
         comment = f" - {row.comment}" if row.comment else ""
-        # Cut with an ellipsis: cut bare, "… dont le français n'est pas : Non concerné" says something else.
+        # Cut with an ellipsis: cut bare, "… dont le français n'est pas : Non concerné" says something else. The
+        # label in the reader's language, as on the pages.
         said = f"{row.status.label} {name}{comment}".strip()
-        pdf.paragraph(f"{Truncator(row.piece_type.label).chars(120)}{colon}{said}")
+        pdf.paragraph(f"{Truncator(row.piece_type.shown_label.text).chars(120)}{colon}{said}")
 
     questions = question_rows(application)
     if questions:

@@ -12,7 +12,7 @@ from applications.dossier_pdf import ascii_name, build_dossier_pdf
 from applications.enums import PieceStatus
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
 from applications.tests.factories_candidature import PieceSubmissionFactory, make_application
-from offers.tests.factories import FormationFactory, PieceTypeFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory, make_question
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +106,27 @@ def test_a_piece_line_is_punctuated_in_the_readers_language(application, languag
     text = summary_text(application, language)
 
     assert line in text
+
+
+def test_an_english_reader_reads_the_pieces_and_questions_in_english(application):
+    """As on the pages: a piece's English label when it has one (else its French label), the question in English,
+    and the colon as English writes it; a French reader still reads « Lettre de motivation : En attente »."""
+    application.formation.questions.add(
+        make_question("PROJET", candidate_label="Décrivez votre projet.", candidate_label_en="Describe your plan.")
+    )
+    for label, label_en in (("Lettre de motivation", "Cover letter"), ("Justificatifs de stages", "")):
+        application.formation.piece_types.add(PieceTypeFactory(label=label, label_en=label_en))
+
+    english = summary_text(application, "en")
+    french = summary_text(application)
+
+    assert "Cover letter: Waiting" in english
+    assert "Justificatifs de stages: Waiting" in english
+    assert "Describe your plan.: Waiting" in english
+    assert "Lettre de motivation" not in english
+    assert " : " not in english
+    assert "Lettre de motivation : En attente" in french
+    assert "Décrivez votre projet. : En attente" in french
 
 
 def test_a_section_without_rows_says_so(application):

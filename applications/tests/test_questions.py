@@ -8,6 +8,7 @@ import io
 import pytest
 from django.core.cache import caches
 from django.urls import reverse
+from django.utils import translation
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -311,12 +312,16 @@ def test_staff_read_the_answers_on_the_reading_page_in_the_dossier_and_the_expor
     assertContains(page, "Décrivez votre projet professionnel.")
     assertContains(page, "Océanographe")
 
-    with build_dossier_pdf(
-        Application.objects.select_related("candidate__user", "formation").get(pk=application.pk)
-    ) as pdf:
+    # The dossier as the staff read it, in French (the reader's language; English writes "…: Océanographe").
+    with (
+        translation.override("fr"),
+        build_dossier_pdf(
+            Application.objects.select_related("candidate__user", "formation").get(pk=application.pk)
+        ) as pdf,
+    ):
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.read())).pages)
-    assert "Décrivez votre projet professionnel.: Océanographe" in text  # an English PDF: no space before the colon
-    assert "Déjà embarqué ?: Yes" in text
+    assert "Décrivez votre projet professionnel. : Océanographe" in text
+    assert "Déjà embarqué ? : Oui" in text
 
     [row] = export_rows(Application.objects.filter(pk=application.pk), ["question_answers"])
     assert row == ["Label PROJET : Océanographe\nLabel EMBARQUE : Yes"]

@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -150,7 +150,7 @@ def test_staff_read_the_shared_answer_on_the_page_the_dossier_and_the_export_of_
         client.get(reverse("admin:applications_application_change", args=[application_b.pk])), "Lue et approuvée"
     )
     loaded = Application.objects.select_related("candidate__user", "formation").get(pk=application_b.pk)
-    with build_dossier_pdf(loaded) as pdf:
+    with translation.override("fr"), build_dossier_pdf(loaded) as pdf:  # the staff's language
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.read())).pages)
     assert "Avez-vous lu la charte des examens ?: Lue et approuvée" in text  # an English PDF
     rows = export_rows(Application.objects.filter(pk__in=[application_a.pk, application_b.pk]), ["question_answers"])
