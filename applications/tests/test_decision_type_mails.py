@@ -90,6 +90,27 @@ def test_a_language_without_the_types_text_falls_back_to_the_kinds_mail(
     assert "Admis sous réserve" in mail.body
 
 
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        ("en", "confirm or withdraw your application by {date:%-d %b %Y} at the latest."),
+        ("fr", "vous désister de votre candidature avant le {date:%d/%m/%Y} inclus."),
+    ],
+)
+def test_the_default_mail_says_the_confirmation_date_is_the_last_day(
+    formation, campaign, centre_manager, language, sentence
+):
+    """The last day counts: English says "by … at the latest" (never "before … included", read as the day before)."""
+    application = applicant(formation, campaign, language=language)
+
+    validated(application, decision_type(Avis.FAVOURABLE), centre_manager)
+
+    [mail] = mails("AVIS_FAVORABLE")
+    body = " ".join(mail.body.split())
+    assert sentence.format(date=application.formation.confirmation_date) in body
+    assert "included" not in body
+
+
 def test_the_types_english_text_goes_to_english_readers(formation, campaign, centre_manager):
     application = applicant(formation, campaign, language="en")
 

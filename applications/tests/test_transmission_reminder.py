@@ -164,7 +164,7 @@ def test_the_mail_follows_the_candidates_language(waiting):
     [mail] = mails(CODE)
     assert mail.language == "en"
     assert mail.subject == "Reminder: your application is not transmitted yet"
-    assert "before 15 Mar 2027 included" in " ".join(mail.body.split())
+    assert "transmit your application by 15 Mar 2027 at the latest, with" in " ".join(mail.body.split())
 
 
 def test_the_reminder_is_sent_once_and_staff_see_it_in_the_history(waiting):
