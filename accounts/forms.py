@@ -125,7 +125,7 @@ class SocialSignupForm(_WithoutPlaceholders, _CandidateSignupMixin, social_forms
                 autocomplete="new-password",
                 required=False,
                 help_text=_(
-                    "To log in with your numéro de dossier or e-mail address when the ENT is unavailable. At least "
+                    "To log in with your dossier number or e-mail address when the ENT is unavailable. At least "
                     "12 characters; avoid common passwords and your name. You can also choose it later from the menu."
                 ),
             )

@@ -83,7 +83,7 @@ class EntUnreachableMiddleware:
             request,
             gettext(
                 "The ENT does not answer at the moment: try again in a few minutes, or log in with your password "
-                "(numéro de dossier or e-mail address)."
+                "(dossier number or e-mail address)."
             ),
         )
         return redirect("account_login")

@@ -34,6 +34,16 @@ def ent_student(campaign):
     return student
 
 
+def test_an_english_reader_reads_the_dossier_number_in_english(client, ent_student, django_assert_num_queries):
+    client.force_login(ent_student)
+
+    with django_assert_num_queries(4):  # session, account, the request's savepoint pair
+        html = client.get(PAGE).content.decode()  # the accounts tests' client reads English
+
+    assert f"Your dossier number: <strong>{ent_student.username}</strong>." in html
+    assert "numéro de dossier" not in html
+
+
 def test_the_menu_offers_an_ent_student_to_set_a_password(client, ent_student):
     client.force_login(ent_student)
 

@@ -59,7 +59,8 @@ def test_signup_creates_account_and_mails_numero_then_link_sets_password(
     assert len(mailoutbox) == 1
     mail = mailoutbox[0]
     assert mail.subject == "Creation of your eCandidat account"
-    assert user.username in mail.body
+    assert f"Your identifier (dossier number): {user.username}" in mail.body  # in English, no French term
+    assert "numéro" not in mail.body
     assert "If this link is not clickable, copy/paste it into your browser." in mail.body
     assert "password" not in mail.body.split("http")[0].lower().replace("choose your password", "")
 
