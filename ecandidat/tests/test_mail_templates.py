@@ -637,7 +637,7 @@ class TestPreview:
 
         assert response.status_code == 200
         assert response.context["subject"] == "Favourable decision on your application"
-        assert "before 30/06/2026 included" in response.context["body"]
+        assert "by 30/06/2026 at the latest" in response.context["body"]
         assert not OutboundEmail.objects.exists()
 
     def test_preview_of_an_out_of_service_mail_says_so(self, client, central_manager):
