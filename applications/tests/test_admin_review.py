@@ -194,6 +194,31 @@ def test_the_page_names_places_as_staff_say_them(client, django_assert_num_queri
     assert "(FR)" not in text
 
 
+@pytest.mark.parametrize(
+    ("school", "city", "country", "shown"),
+    [
+        ("", "", "FR", "Établissement France"),
+        ("", "Rabat", "MA", "Établissement Rabat (Maroc)"),
+        ("Lycée Arago", "", "FR", "Établissement Lycée Arago (France)"),
+        ("", "", "", "Établissement —"),
+    ],
+)
+def test_the_bac_school_line_says_only_what_was_entered(
+    client, django_assert_num_queries, centre_manager, application, school, city, country, shown
+):
+    """A bac entered without its school read « Établissement — (France) »."""
+    fill_dossier(application)
+    Baccalaureate.objects.filter(candidate=application.candidate).update(school=school, city=city, country=country)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+        response = client.get(change_url(application), language="fr")
+
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())))
+    assert f"{shown} " in text
+    assert "— (" not in text
+
+
 @pytest.mark.parametrize(("persona", "expected"), READERS, indirect=["persona"])
 def test_page_personas(client, persona, application, expected):
     client.force_login(persona)

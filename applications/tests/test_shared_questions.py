@@ -152,7 +152,7 @@ def test_staff_read_the_shared_answer_on_the_page_the_dossier_and_the_export_of_
     loaded = Application.objects.select_related("candidate__user", "formation").get(pk=application_b.pk)
     with translation.override("fr"), build_dossier_pdf(loaded) as pdf:  # the staff's language
         text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.read())).pages)
-    assert "Avez-vous lu la charte des examens ?: Lue et approuvée" in text  # an English PDF
+    assert "Avez-vous lu la charte des examens ? : Lue et approuvée" in text
     rows = export_rows(Application.objects.filter(pk__in=[application_a.pk, application_b.pk]), ["question_answers"])
     assert list(rows) == [["Label CHARTE : Lue et approuvée"]] * 2
 
