@@ -500,6 +500,8 @@ class BaccalaureateForm(DossierForm):
                 % {"first": first or "…", "last": last or "…"},
             )
         self._clean_specialities(cleaned)
+        if cleaned.get("country") and cleaned.get("country") != FRANCE:
+            cleaned["department"] = ""  # a bac abroad has no département (one chosen before the country is dropped)
         school = (cleaned.get("school") or "").strip().upper()
         if UAI.match(school) and cleaned.get("country") == FRANCE:
             if not has_reference_schools():

@@ -62,6 +62,20 @@ def test_without_lists_the_forms_keep_their_built_in_lists():
     assert len(PersonalDetailsForm().fields["birth_country"].choices) > 240  # every ISO 3166 country
 
 
+def test_a_bac_abroad_keeps_no_french_department():
+    """A département chosen before the country changed was kept with a bac obtained in Morocco (the external
+    cursus already dropped it)."""
+    forget_reference_lists()
+
+    abroad = BaccalaureateForm(data={**BAC, "series": "GEN", "country": "MA", "city": "Rabat"})
+    in_france = BaccalaureateForm(data={**BAC, "series": "GEN"})
+
+    assert abroad.is_valid(), abroad.errors
+    assert abroad.changes()["department"] == ""  # what the service writes
+    assert in_france.is_valid(), in_france.errors
+    assert in_france.cleaned_data["department"] == "66"
+
+
 def test_without_lists_any_city_and_school_are_accepted():
     forget_reference_lists()
 
