@@ -243,7 +243,7 @@ def detail(request, public_id):
         "show_transmit": is_online and not application.is_cancelled,
         # Said here rather than after each upload (which would compute the pieces again only for this, issue 14).
         "pieces_complete_reminder": (
-            _("All the supporting documents are there: remember to transmit your application before %(date)s.")
+            _("All the supporting documents are there: remember to transmit your application by %(date)s.")
             % {"date": date_format(return_deadline, "SHORT_DATE_FORMAT")}
             if is_online and pieces["can_change_pieces"] and pieces["piece_rows"] and not blocking
             else ""

@@ -71,7 +71,7 @@ def _line(item: object) -> str:
     detail = item.get("comment") or item.get("url") or ""
     line = f"- {label} : {detail}" if detail else f"- {label}"
     if item.get("deadline"):  # a refused piece's own deadline (targeted correction)
-        line += " (" + gettext("to replace before %(date)s") % {"date": item["deadline"]} + ")"
+        line += " (" + gettext("to replace by %(date)s") % {"date": item["deadline"]} + ")"
     return line
 
 

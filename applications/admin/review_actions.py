@@ -124,7 +124,7 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
     else:
         done = _("%(piece)s: %(status)s.") % {"piece": label, "status": lower_first(PieceStatus(status).label)}
         if replace_by is not None:
-            done += " " + _("To replace before %(date)s.") % {"date": date_format(replace_by, "SHORT_DATE_FORMAT")}
+            done += " " + _("To replace by %(date)s.") % {"date": date_format(replace_by, "SHORT_DATE_FORMAT")}
         messages.success(request, done)
     return HttpResponseRedirect(back)
 

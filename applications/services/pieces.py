@@ -414,7 +414,7 @@ def set_piece_status(
         locked.status_changed_by = actor
         locked.save()
         if replace_by is not None:
-            comment = gettext("%(comment)s (to replace before %(date)s)") % {
+            comment = gettext("%(comment)s (to replace by %(date)s)") % {
                 "comment": comment,
                 "date": date_format(replace_by, "SHORT_DATE_FORMAT"),
             }

@@ -229,7 +229,7 @@ def test_recap_blocks_and_labels(owner, application):
     assertContains(response, f"<dd><strong>{english_date(formation.confirmation_date)}</strong></dd>", html=True)
     assertContains(
         response,
-        f"Online procedure, please upload your supporting documents with the controls of the table before "
+        f"Online procedure, please upload your supporting documents with the controls of the table by "
         f"{english_date(formation.return_deadline)}. Once done you will have to transmit your application.",
     )
     assertContains(response, reverse("pieces:dossier_pdf", args=[application.public_id]))
