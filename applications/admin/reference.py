@@ -73,7 +73,11 @@ class LocalReferenceListAdmin(CentralOfficeOnly, admin.ModelAdmin):
 
 @admin.register(ReferenceOtherDiploma)
 class ReferenceOtherDiplomaAdmin(LocalReferenceListAdmin):
-    pass
+    """With the English label a candidate reading English sees (empty: the French one)."""
+
+    list_display = ["code", "label", "label_en", "visible"]
+    search_fields = ["code", "label", "label_en"]
+    fields = ["code", "label", "label_en", "visible"]
 
 
 @admin.register(ReferenceRegime)

@@ -16,6 +16,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import BacSeries
+from ecandidat.staff_text import StaffText, shown
+from offers.models import collation_key
 
 # Reference lists change once a night; each process re-reads them at most this often (seconds).
 MEMO_SECONDS = 300
@@ -91,7 +93,17 @@ class ReferenceSchool(ReferenceRow):
 class ReferenceOtherDiploma(ReferenceRow):
     """A diploma of another cursus (Apogée ``DIP_AUT_CUR``, eCandidat ``SiScolDipAutCur``): what an external cursus
     row's "diplôme" holds. Seeded by the migration that created it with a usual list (``BUILT_IN_OTHER_DIPLOMAS``);
-    the central office may add, rename or hide rows in the back office."""
+    the central office may add, rename or hide rows in the back office.
+
+    ``label_en``: the optional English label a candidate reading English sees (``ecandidat.staff_text``; empty: the
+    French label, marked French). Staff documents (exports, the review page, the history) keep ``label``."""
+
+    label_en = models.CharField(
+        _("label in English"),
+        max_length=200,
+        blank=True,
+        help_text=_("Shown to candidates who read the site in English; empty: the French text is shown."),
+    )
 
     class Meta(ReferenceRow.Meta):
         verbose_name = _("reference diploma of another cursus")
@@ -258,25 +270,61 @@ BUILT_IN_OTHER_DIPLOMAS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _other_diploma_rows() -> list[tuple[str, str, bool]]:
-    """Every diploma of another cursus, hidden ones included, as (code, label, visible): a short list read once per
-    process, so that naming the diplomas of many rows (exports, the PDF) costs no query per row."""
+# Their English labels (``ReferenceOtherDiploma.label_en``, filled by the migration that added it). Translated: the
+# rows that name a kind of diploma rather than a diploma (foreign, other, an engineering or business school's, a
+# State diploma of health or social work, a university's own DU, the CPGE classes). Left empty, so that the French
+# title shows, marked French: the French national diplomas (BTS, BTSA, BUT, DUT, DEUST, DEUG, DN MADE, Licence,
+# Licence professionnelle, Maîtrise, Master, DEA, DESS, Doctorat, DCG, DSCG). Their title is a name, the one printed
+# on the diploma: an English rendering would either invent a title the holder never saw or name a foreign degree
+# ("Higher National Diploma", "Bachelor's degree", "Doctorate") that a candidate holding that foreign degree would
+# then choose instead of "Foreign diploma".
+BUILT_IN_OTHER_DIPLOMAS_IN_ENGLISH: dict[str, str] = {
+    "CPGE": "Preparatory classes for the grandes écoles (CPGE)",
+    "ING": "Engineering degree",
+    "ECOCOM": "Business or management school diploma",
+    "DESANT": "State diploma in health or social work",
+    "DU": "University diploma (DU)",
+    "ETR": "Foreign diploma",
+    "AUTRE": "Other diploma",
+}
+
+
+def _other_diploma_rows() -> list[tuple[str, str, str, bool]]:
+    """Every diploma of another cursus, hidden ones included, as (code, label, English label, visible): a short list
+    read once per process, so that naming the diplomas of many rows (exports, the PDF) costs no query per row."""
     return memoised(
         "other_diplomas",
-        lambda: list(ReferenceOtherDiploma.objects.order_by("label").values_list("code", "label", "visible")),
+        lambda: list(
+            ReferenceOtherDiploma.objects.order_by("label").values_list("code", "label", "label_en", "visible")
+        ),
     )
 
 
-def other_diploma_choices() -> list[tuple[str, str]]:
-    """The visible diplomas of another cursus as (code, label)."""
-    return [(code, label) for code, label, visible in _other_diploma_rows() if visible]
+def other_diploma_choices() -> list[tuple[str, StaffText]]:
+    """The visible diplomas of another cursus as (code, label in the page's language, ``ecandidat.staff_text``):
+    in French in the database's order of the French labels, in English in the alphabetical order of the labels
+    shown (English ones and French ones left untranslated together)."""
+    choices = [(code, shown(label, label_en)) for code, label, label_en, visible in _other_diploma_rows() if visible]
+    if any(text.lang == "en" for _code, text in choices):
+        choices.sort(key=lambda choice: collation_key(choice[1].text))
+    return choices
 
 
 def other_diploma_label(code: str) -> str:
-    """The label of a stored diploma code (hidden rows included), else the code itself, "" when empty."""
+    """The French label of a stored diploma code (hidden rows included), else the code itself, "" when empty: what
+    staff documents print (exports, the review page)."""
     if not code:
         return ""
-    return next((label for row_code, label, _visible in _other_diploma_rows() if row_code == code), code)
+    return next((label for row_code, label, _en, _visible in _other_diploma_rows() if row_code == code), code)
+
+
+def shown_other_diploma(code: str) -> StaffText:
+    """The label of a stored diploma code in the page's language (hidden rows included), else the code itself (read
+    as French); an empty text when the code is empty."""
+    if not code:
+        return StaffText("", "")
+    found = next((row for row in _other_diploma_rows() if row[0] == code), None)
+    return shown(found[1], found[2]) if found is not None else StaffText(code, "fr")
 
 
 def has_reference_communes() -> bool:
