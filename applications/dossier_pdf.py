@@ -355,7 +355,7 @@ def _summary(application, rows) -> UnicodePDF:
     external_rows = list(candidate.external_cursus.all())
     for row in external_rows:
         place = ", ".join(part for part in (row.school, row.place_label) if part)
-        diploma = f" ({row.diploma_label})" if row.diploma else ""
+        diploma = f" ({row.shown_diploma_label})" if row.diploma else ""  # the reader's language, as the pieces
         pdf.paragraph(
             f"{row.year} - {row.label}{diploma} - {place} ({country_name(row.country)}) - {row.get_obtained_display()}"
         )

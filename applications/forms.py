@@ -37,9 +37,9 @@ from applications.models.reference import (
     has_reference_schools,
     is_general_series,
     other_diploma_choices,
-    other_diploma_label,
     reference_bac_series_rows,
     reference_countries,
+    shown_other_diploma,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
@@ -53,6 +53,7 @@ from applications.validators import (
     validate_ine,
 )
 from ecandidat import parameters
+from ecandidat.staff_text import StaffText, StaffTextSelect
 
 
 class DossierForm(forms.ModelForm):
@@ -71,7 +72,7 @@ class DossierForm(forms.ModelForm):
     def __init__(self, *args, version: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.conflict: EditConflict | None = None
-        self.conflict_values: list[tuple[str, str]] = []
+        self.conflict_values: list[tuple[str, str | StaffText]] = []
         self.initial[READ_AT_FIELD] = version_of(self.instance) if version is None else version
         for name in self.country_fields:
             field = self.fields[name]
@@ -153,8 +154,9 @@ def _choice_labels(choices) -> dict:
     return labels
 
 
-def stored_values(form: forms.BaseForm, current) -> list[tuple[str, str]]:
-    """(label, value) of the section as stored, for the form's visible fields that are fields of the model."""
+def stored_values(form: forms.BaseForm, current) -> list[tuple[str, str | StaffText]]:
+    """(label, value) of the section as stored, for the form's visible fields that are fields of the model; a staff
+    text (a diploma's label) kept with its language, for the page's ``lang``."""
     rows = []
     for bound in form.visible_fields():
         try:
@@ -172,7 +174,9 @@ def stored_values(form: forms.BaseForm, current) -> list[tuple[str, str]]:
             value = formats.date_format(value, "SHORT_DATE_FORMAT")
         elif isinstance(value, bool):
             value = _("Yes") if value else _("No")
-        rows.append((str(bound.label).removeprefix("* "), "" if value in (None, "") else str(value)))
+        if not isinstance(value, StaffText):
+            value = "" if value in (None, "") else str(value)
+        rows.append((str(bound.label).removeprefix("* "), value))
     return rows
 
 
@@ -588,11 +592,12 @@ class ExternalCursusForm(RowForm):
         current = self.instance.diploma if self.instance.pk else ""
         diplomas: list[tuple[str, Any]] = list(other_diploma_choices())
         if current and current not in dict(diplomas):
-            diplomas.append((current, other_diploma_label(current)))  # hidden since: kept offered to its holder
+            diplomas.append((current, shown_other_diploma(current)))  # hidden since: kept offered to its holder
         self.fields["diploma"] = forms.ChoiceField(
             label=self.fields["diploma"].label,
             required=False,
             choices=[BLANK_CHOICE, *diplomas],
+            widget=StaffTextSelect,  # the labels in the page's language, a French one left untranslated marked so
             error_messages={"invalid_choice": _("Choose a diploma from the list.")},
         )
         self.fields["department"] = forms.ChoiceField(

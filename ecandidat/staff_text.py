@@ -4,6 +4,7 @@ form's label, a decision's label): which one a page shows, and in which language
 
 from dataclasses import dataclass
 
+from django import forms
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import lazy
@@ -40,3 +41,17 @@ def shown_in_mail(french: str, english: str = "") -> str:
     """The same choice, made when the mail is rendered, in the mail's language (``ecandidat.emails`` renders inside
     ``translation.override(language)``), not in the language of the request that builds the mail's context."""
     return _shown_lazily(french, english)
+
+
+class StaffTextSelect(forms.Select):
+    """A list whose options are staff texts (``StaffText`` labels, e.g. the diplomas of another cursus): an option
+    written in another language than the page's carries its ``lang`` (RGAA 8.7), a French label left untranslated
+    in an English page ``lang="fr"``. On a French page the French options need none, the page already is."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        lang = getattr(label, "lang", "")
+        page = (translation.get_language() or settings.LANGUAGE_CODE).split("-")[0]
+        if lang and lang != page:
+            option["attrs"]["lang"] = lang
+        return option

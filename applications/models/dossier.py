@@ -15,8 +15,14 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.departments import department_label
 from applications.enums import Civility, Mention, Obtained
-from applications.models.reference import bac_series_label, bac_speciality_label, other_diploma_label
+from applications.models.reference import (
+    bac_series_label,
+    bac_speciality_label,
+    other_diploma_label,
+    shown_other_diploma,
+)
 from applications.validators import YearInRange
+from ecandidat.staff_text import StaffText
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -349,7 +355,13 @@ class ExternalCursus(DossierRow):
 
     @property
     def diploma_label(self) -> str:
+        """The diploma's French label: staff documents (exports, the review page)."""
         return other_diploma_label(self.diploma)
+
+    @property
+    def shown_diploma_label(self) -> StaffText:
+        """The diploma's label in the page's language, for the candidate's pages and the dossier PDF."""
+        return shown_other_diploma(self.diploma)
 
     @property
     def department_label(self) -> str:
