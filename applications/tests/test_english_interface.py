@@ -91,7 +91,7 @@ def test_the_recap_writes_its_dates_in_the_readers_language(
     assertContains(response, f"<dd><strong>{deadline}</strong></dd>", html=True)
     assertContains(response, f"<dd><strong>{confirmation}</strong></dd>", html=True)
     # The pieces' sentence and the table of pieces (applications.pieces) say the same date the same way.
-    assertContains(response, f"before {deadline}." if language == "en" else f"avant le {deadline}.")
+    assertContains(response, f"by {deadline}." if language == "en" else f"avant le {deadline}.")
 
 
 @pytest.mark.parametrize(
