@@ -25,6 +25,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from applications.countries import country_name
 from applications.enums import WithdrawalReason
 from applications.models import (
     Application,
@@ -144,8 +145,8 @@ COLUMNS: dict[str, Column] = {
         Column("first_name", _("First name"), IDENTITY, lambda o: o.candidate.first_name),
         Column("birth_date", _("Date of birth"), IDENTITY, lambda o: o.candidate.birth_date),
         Column("birth_city", _("City of birth"), IDENTITY, lambda o: o.candidate.birth_city),
-        Column("birth_country", _("Country of birth"), IDENTITY, lambda o: o.candidate.birth_country),
-        Column("nationality", _("Nationality"), IDENTITY, lambda o: o.candidate.nationality),
+        Column("birth_country", _("Country of birth"), IDENTITY, lambda o: country_name(o.candidate.birth_country)),
+        Column("nationality", _("Nationality"), IDENTITY, lambda o: country_name(o.candidate.nationality)),
         Column("ine", _("INE"), IDENTITY, lambda o: o.candidate.ine),
         Column("student_number", _("Student number"), IDENTITY, lambda o: o.candidate.sis_student_number),
         Column("email", _("E-mail"), CONTACT, lambda o: o.candidate.user.email),
@@ -172,7 +173,7 @@ COLUMNS: dict[str, Column] = {
             ADDRESS,
             lambda o: getattr(_address(o), "city", "") or getattr(_address(o), "foreign_city", ""),
         ),
-        Column("country", _("Country"), ADDRESS, lambda o: getattr(_address(o), "country", "")),
+        Column("country", _("Country"), ADDRESS, lambda o: country_name(getattr(_address(o), "country", ""))),
         # The address split, one column per line, for a mail merge (eCandidat's "adresse découpée").
         Column("address_line1", _("Address line 1"), ADDRESS, lambda o: getattr(_address(o), "line1", "")),
         Column("address_line2", _("Address line 2"), ADDRESS, lambda o: getattr(_address(o), "line2", "")),
@@ -186,7 +187,9 @@ COLUMNS: dict[str, Column] = {
             "bac_mention", _("Baccalaureate honours"), BAC, lambda o: _bac(o).get_mention_display() if _bac(o) else ""
         ),
         Column("bac_school", _("Baccalaureate school"), BAC, lambda o: getattr(_bac(o), "school", "")),
-        Column("bac_country", _("Baccalaureate country"), BAC, lambda o: getattr(_bac(o), "country", "")),
+        Column(
+            "bac_country", _("Baccalaureate country"), BAC, lambda o: country_name(getattr(_bac(o), "country", ""))
+        ),
         Column("bac_department", _("Baccalaureate department"), BAC, lambda o: getattr(_bac(o), "department", "")),
         Column("bac_city", _("Baccalaureate city"), BAC, lambda o: getattr(_bac(o), "city", "")),
         Column("bac_school_uai", _("Baccalaureate school UAI"), BAC, lambda o: getattr(_bac(o), "school_uai", "")),

@@ -169,6 +169,34 @@ def test_split_address_preselection_who_decided_and_the_opi(
     ]
 
 
+def test_countries_are_named_in_the_reader_language(
+    client, centre_manager, formation, campaign, django_assert_num_queries
+):
+    """The country columns name the country (as the dossier page and PDF do), not its ISO code: « Allemagne »."""
+    application = make_application(formation, campaign=campaign)
+    candidate = application.candidate
+    candidate.birth_country, candidate.nationality = "DE", "DE"
+    candidate.save()
+    AddressFactory(candidate=candidate, country="BE", city="", foreign_city="Liège", postal_code="4000")
+    BaccalaureateFactory(candidate=candidate, country="FR", department="66", city="Perpignan")
+    client.force_login(centre_manager)
+
+    columns = ["birth_country", "nationality", "country", "bac_country"]
+    with django_assert_num_queries(30):
+        french = client.post(reverse(URL), {"columns": columns, "fmt": "xlsx", "filters": ""}, language="fr")
+        content = b"".join(french.streaming_content)
+    english = post_export(client, columns)
+
+    sheet = load_workbook(io.BytesIO(content)).active
+    assert [cell.value for cell in next(sheet.iter_rows(min_row=2, max_row=2))] == [
+        "Allemagne",
+        "Allemagne",
+        "Belgique",
+        "France",
+    ]
+    assert csv_rows(english)[1] == ["Germany", "Germany", "Belgium", "France"]
+
+
 def test_choice_is_saved_and_offered_again(client, centre_manager, rich):
     client.force_login(centre_manager)
 
