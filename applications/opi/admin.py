@@ -65,6 +65,21 @@ def transfer_view(request, *, model_admin):
         newly = run.counts.get("OPIs transferred by this run", 0)
         if run.errors:
             messages.warning(request, _("Some candidates were not transferred: see the batch history."))
+        if waiting := run.counts.get("wishes waiting for a formation code", 0):
+            # Otherwise the OPI stays « pending » with nothing to say why (its formation cannot be named in the files).
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d confirmed wish stays pending: its formation has no code in the student records system "
+                    "yet (the formation's “Student records system (OPI)” fields). The next run sends it once the "
+                    "code is filled in.",
+                    "%(count)d confirmed wishes stay pending: their formations have no code in the student records "
+                    "system yet (the formation's “Student records system (OPI)” fields). The next run sends them "
+                    "once the code is filled in.",
+                    waiting,
+                )
+                % {"count": waiting},
+            )
         messages.success(
             request,
             ngettext(

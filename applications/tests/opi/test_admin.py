@@ -138,6 +138,24 @@ def test_produce_now_writes_the_files_with_the_actor(
     assert set(BatchRun.objects.values_list("name", flat=True)) == {"transfer_opi"}
 
 
+def test_produce_now_says_why_a_wish_stays_pending(
+    client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type
+):
+    """A formation without its code in the student records system: the confirmed wish waits, and the page says
+    why (it said « 0 OPI déversée » and the OPI stayed « En attente » with no reason given)."""
+    formation.pegase_code = ""
+    formation.save()
+    confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(18):
+        response = client.post(reverse("admin:applications_opi_transfer"))
+
+    page = client.get(response["Location"]).content.decode()
+    assert "1 vœu confirmé reste en attente : sa formation n'a pas encore de code" in page.replace("&#x27;", "'")
+    assert Opi.objects.get().state == OpiState.PENDING
+
+
 def test_produce_now_refuses_get(client, central_manager, db):
     client.force_login(central_manager)
     assert client.get(reverse("admin:applications_opi_transfer")).status_code == 405
