@@ -10,6 +10,8 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -30,6 +32,7 @@ from ecandidat.admin_base import (
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
 from ecandidat.admin_inputs import mark_language
 from ecandidat.admin_parameters import central_view, parameters_view
+from ecandidat.batch_labels import BATCH_LABELS, batch_label, count_label
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
@@ -169,14 +172,47 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             )
 
 
+class BatchNameFilter(admin.SimpleListFilter):
+    """ "Par batch" by the batches' labels (from the list of known batches: no query for the distinct names)."""
+
+    title = _("batch")
+    parameter_name = "name"
+
+    def lookups(self, request, model_admin):
+        return sorted(((name, label) for name, label in BATCH_LABELS.items()), key=lambda item: str(item[1]))
+
+    def queryset(self, request, queryset):
+        return queryset.filter(name=self.value()) if self.value() else queryset
+
+
 @admin.register(BatchRun)
 class BatchRunAdmin(admin.ModelAdmin):
     """The history of the nightly batches (eCandidat "Historique des batchs"), read-only."""
 
-    list_display = ["name", "started_at", "finished_at", "status", "dry_run", "counts"]
-    list_filter = ["status", "name", "dry_run"]
-    readonly_fields = [f.name for f in BatchRun._meta.fields]
+    list_display = ["batch", "started_at", "finished_at", "status", "dry_run", "counts_shown"]
+    list_filter = ["status", BatchNameFilter, "dry_run"]
+    fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
+    readonly_fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
     show_full_result_count = False
+
+    @admin.display(description=_("batch"), ordering="name")
+    def batch(self, run):
+        # The label a French staff member reads (« Déversement des OPI »), the command's name for ops' logs.
+        return format_html('{} <span class="quiet">({})</span>', batch_label(run.name), run.name)
+
+    @admin.display(description=_("counts"))
+    def counts_shown(self, run):
+        """One line per count, its words in the reader's language (the raw JSON and its English keys were shown)."""
+        if not run.counts:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}",
+            (
+                (gettext("%(what)s: %(count)s") % {"what": count_label(key), "count": value},)
+                for key, value in run.counts.items()
+            ),
+        )
 
     def has_add_permission(self, request):
         return False

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
 from ecandidat.attachments import AttachmentRef
+from ecandidat.batch_labels import batch_label
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.notifications import Notification
 
@@ -322,7 +323,10 @@ class BatchRun(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.name} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+        # The change page's title: the batch's label and when it started, in local time (it read
+        # « transfer_opi 2026-12-02 17:43 FINISH », in UTC and in English).
+        started = timezone.localtime(self.started_at) if self.started_at else None
+        return f"{batch_label(self.name)} {started:%d/%m/%Y %H:%M}" if started else batch_label(self.name)
 
 
 class DestroyedCampaignCount(models.Model):

@@ -1,0 +1,156 @@
+"""The batch history in the reader's language (eCandidat's « Historique des batchs » names each batch by its label).
+
+A run is stored with its command's name and its counts keyed by English words, as the command's output and the
+nightly log write them (they stay stable for ops and their scripts). The admin shows the batch's label and each
+count's words translated: ``COUNT_WORDS`` lists every word a batch counts (in the context « batch count »: « clean »
+counts files, « sains », where the same word elsewhere is « sain ») (``ecandidat/tests/test_batch_labels.py``
+checks that every literal key of a ``report.add`` is listed, so a new count cannot reach the page in English).
+"""
+
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+# eCandidat's labels where the batch exists there (BATCH_MAJ_GESTIONNAIRE, BATCH_NETTOYAGE_CPT, …).
+BATCH_LABELS = {
+    "refresh_staff_directory": _("Staff directory refresh"),
+    "purge_unvalidated_accounts": _("Removal of unvalidated accounts"),
+    "refresh_reference_data": _("Reference lists from the student records system"),
+    "sync_sis": _("Student records synchronisation"),
+    "sync_complementary_forms": _("Complementary forms synchronisation (LimeSurvey)"),
+    "remind_transmission": _("Reminders of applications not transmitted"),
+    "remind_favourable_decisions": _("Reminders of unconfirmed favourable decisions"),
+    "withdraw_expired_confirmations": _("Automatic withdrawal of applications"),
+    "recompute_waiting_list_ranks": _("Actual ranks on the waiting lists"),
+    "mail_waiting_list_progress": _("Waiting-list progress mails"),
+    "transfer_opi": _("Transfer of the OPIs"),
+    "archive_campaigns": _("Campaign archiving"),
+    "destroy_archived_campaigns": _("Destruction of archived dossiers"),
+    "rescan_documents": _("Antivirus re-scan of the pieces"),
+    "remove_orphan_files": _("Removal of orphan files"),
+    "prune_outbox": _("Removal of old sent mails"),
+    "prune_batch_history": _("Removal of old batch history"),
+}
+
+COUNT_WORDS = {
+    # refresh_staff_directory
+    "skipped, no directory configured (LDAP_URL)": pgettext_lazy(
+        "batch count", "skipped, no directory configured (LDAP_URL)"
+    ),
+    "staff accounts checked": pgettext_lazy("batch count", "staff accounts checked"),
+    "accounts to refresh": pgettext_lazy("batch count", "accounts to refresh"),
+    "accounts refreshed": pgettext_lazy("batch count", "accounts refreshed"),
+    "accounts to deactivate": pgettext_lazy("batch count", "accounts to deactivate"),
+    "accounts deactivated": pgettext_lazy("batch count", "accounts deactivated"),
+    "local accounts kept (not in the directory, with a password)": pgettext_lazy(
+        "batch count", "local accounts kept (not in the directory, with a password)"
+    ),
+    "accounts kept, their uid ambiguous in the directory": pgettext_lazy(
+        "batch count", "accounts kept, their uid ambiguous in the directory"
+    ),
+    # purge_unvalidated_accounts, destroy_archived_campaigns
+    "accounts to delete": pgettext_lazy("batch count", "accounts to delete"),
+    "accounts deleted": pgettext_lazy("batch count", "accounts deleted"),
+    # refresh_reference_data, whose keys read « <list>: <what> »
+    "countries": pgettext_lazy("batch count", "countries"),
+    "communes": pgettext_lazy("batch count", "communes"),
+    "schools": pgettext_lazy("batch count", "schools"),
+    "bac_series": pgettext_lazy("batch count", "bac_series"),
+    "bac_specialities": pgettext_lazy("batch count", "bac_specialities"),
+    "not provided by the backend": pgettext_lazy("batch count", "not provided by the backend"),
+    "skipped, commune unknown": pgettext_lazy("batch count", "skipped, commune unknown"),
+    "received": pgettext_lazy("batch count", "received"),
+    "hidden": pgettext_lazy("batch count", "hidden"),
+    "countries without ISO code": pgettext_lazy("batch count", "countries without ISO code"),
+    # sync_sis
+    "dossiers to refresh": pgettext_lazy("batch count", "dossiers to refresh"),
+    "dossiers refreshed": pgettext_lazy("batch count", "dossiers refreshed"),
+    "students not found": pgettext_lazy("batch count", "students not found"),
+    # sync_complementary_forms
+    "LimeSurvey not configured (LIMESURVEY_URL): skipped": pgettext_lazy(
+        "batch count", "LimeSurvey not configured (LIMESURVEY_URL): skipped"
+    ),
+    "surveys read": pgettext_lazy("batch count", "surveys read"),
+    "responses read": pgettext_lazy("batch count", "responses read"),
+    "responses naming an unknown application": pgettext_lazy("batch count", "responses naming an unknown application"),
+    "responses naming an unknown candidate": pgettext_lazy("batch count", "responses naming an unknown candidate"),
+    "answers stored": pgettext_lazy("batch count", "answers stored"),
+    "answers updated": pgettext_lazy("batch count", "answers updated"),
+    # remind_transmission, remind_favourable_decisions
+    "reminders to send": pgettext_lazy("batch count", "reminders to send"),
+    "reminders sent": pgettext_lazy("batch count", "reminders sent"),
+    "transmitted, changed or busy meanwhile": pgettext_lazy("batch count", "transmitted, changed or busy meanwhile"),
+    "already reminded or answered": pgettext_lazy("batch count", "already reminded or answered"),
+    # withdraw_expired_confirmations
+    "favourable decisions given after their confirmation date (set a date)": pgettext_lazy(
+        "batch count", "favourable decisions given after their confirmation date (set a date)"
+    ),
+    "applications to withdraw": pgettext_lazy("batch count", "applications to withdraw"),
+    "answered meanwhile": pgettext_lazy("batch count", "answered meanwhile"),
+    "applications withdrawn": pgettext_lazy("batch count", "applications withdrawn"),
+    "candidates promoted from the waiting list": pgettext_lazy(
+        "batch count", "candidates promoted from the waiting list"
+    ),
+    # recompute_waiting_list_ranks, mail_waiting_list_progress
+    "formations to rank": pgettext_lazy("batch count", "formations to rank"),
+    "formations ranked": pgettext_lazy("batch count", "formations ranked"),
+    "ranked applications": pgettext_lazy("batch count", "ranked applications"),
+    "progress mails to send": pgettext_lazy("batch count", "progress mails to send"),
+    "rank changed meanwhile": pgettext_lazy("batch count", "rank changed meanwhile"),
+    "progress mails sent": pgettext_lazy("batch count", "progress mails sent"),
+    # transfer_opi
+    "OPI off (OPI_BACKEND=none)": pgettext_lazy("batch count", "OPI off (OPI_BACKEND=none)"),
+    "no active campaign": pgettext_lazy("batch count", "no active campaign"),
+    "candidates left for the next run": pgettext_lazy("batch count", "candidates left for the next run"),
+    "wishes waiting for a formation code": pgettext_lazy("batch count", "wishes waiting for a formation code"),
+    "candidates to transfer": pgettext_lazy("batch count", "candidates to transfer"),
+    "candidates in the day's files": pgettext_lazy("batch count", "candidates in the day's files"),
+    "wishes in the day's files": pgettext_lazy("batch count", "wishes in the day's files"),
+    "OPIs transferred by this run": pgettext_lazy("batch count", "OPIs transferred by this run"),
+    # archive_campaigns, destroy_archived_campaigns
+    "campaigns to archive": pgettext_lazy("batch count", "campaigns to archive"),
+    "applications to freeze": pgettext_lazy("batch count", "applications to freeze"),
+    "accounts to close": pgettext_lazy("batch count", "accounts to close"),
+    "campaigns archived": pgettext_lazy("batch count", "campaigns archived"),
+    "applications frozen": pgettext_lazy("batch count", "applications frozen"),
+    "accounts closed": pgettext_lazy("batch count", "accounts closed"),
+    "campaigns to destroy": pgettext_lazy("batch count", "campaigns to destroy"),
+    "applications to delete": pgettext_lazy("batch count", "applications to delete"),
+    "chunks left for the next run": pgettext_lazy("batch count", "chunks left for the next run"),
+    "campaigns destroyed": pgettext_lazy("batch count", "campaigns destroyed"),
+    # rescan_documents
+    "antivirus not configured: nothing scanned": pgettext_lazy(
+        "batch count", "antivirus not configured: nothing scanned"
+    ),
+    "clamd reports no signature version: clean files not re-scanned": pgettext_lazy(
+        "batch count", "clamd reports no signature version: clean files not re-scanned"
+    ),
+    "documents to scan": pgettext_lazy("batch count", "documents to scan"),
+    "clean": pgettext_lazy("batch count", "clean"),
+    "infected (quarantined)": pgettext_lazy("batch count", "infected (quarantined)"),
+    "scan errors": pgettext_lazy("batch count", "scan errors"),
+    "no longer to scan": pgettext_lazy("batch count", "no longer to scan"),
+    # remove_orphan_files, prune_outbox, prune_batch_history
+    "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
+    "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),
+    "mails to delete": pgettext_lazy("batch count", "mails to delete"),
+    "mails deleted": pgettext_lazy("batch count", "mails deleted"),
+    "runs to delete": pgettext_lazy("batch count", "runs to delete"),
+    "runs deleted": pgettext_lazy("batch count", "runs deleted"),
+}
+
+
+def batch_label(name: str) -> str:
+    """The batch's label in the active language; a batch not listed keeps its command's name."""
+    label = BATCH_LABELS.get(name)
+    return str(label) if label is not None else name
+
+
+def count_label(key: str) -> str:
+    """A count's words in the active language: « candidats dans les fichiers du jour », « pays : reçus ». A key not
+    listed (one with a value inside, such as a setting's) is shown as stored."""
+    if key in COUNT_WORDS:
+        return str(COUNT_WORDS[key])
+    head, separator, tail = key.partition(": ")
+    if separator and head in COUNT_WORDS and tail in COUNT_WORDS:
+        return gettext("%(list)s: %(what)s") % {"list": COUNT_WORDS[head], "what": COUNT_WORDS[tail]}
+    return key
