@@ -36,7 +36,7 @@ from ecandidat.batch_labels import BATCH_LABELS, batch_label, count_label
 from ecandidat.emails import current_template, render_email, resend_emails
 from ecandidat.faq import delete_faq_entries, save_faq_entry
 from ecandidat.home_message import set_home_message
-from ecandidat.mail_templates import TemplateSyntaxProblem, file_version, variable_rows
+from ecandidat.mail_templates import TemplateSyntaxProblem, file_version, language_in_sentence, variable_rows
 from ecandidat.maintenance import save_switches
 from ecandidat.models import (
     BatchRun,
@@ -532,7 +532,7 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             raise Http404
         context = {**self.admin_site.each_context(request), "opts": self.opts, "mail_type": mail_type}
         context["title"] = _("Preview: %(code)s") % {"code": code}
-        context["language_label"] = MailTemplate.Language(language).label
+        context["language_label"] = language_in_sentence(language)
         errors = []
         template: MailTemplate | None  # the text to preview; None: the file version
         if request.method == "POST":

@@ -25,7 +25,7 @@ from django.template.defaulttags import AutoEscapeControlNode, ForNode, IfNode, 
 from django.template.loader import get_template
 from django.utils import translation
 from django.utils.html import linebreaks, urlize
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 
 from ecandidat.notifications import Kind, Notification
 
@@ -268,3 +268,13 @@ def _branches(node: IfNode, branches: list, conversion: _Conversion) -> str:
     finally:
         conversion.open = outer
     return text
+
+
+def language_in_sentence(language: str) -> str:
+    """A mail's language named inside a sentence: « en français » (a language is lowercase in French; its label in
+    the lists and column headings, « Français », is capitalised), "in French"."""
+    names = {
+        "fr": pgettext("language, inside a sentence", "French"),
+        "en": pgettext("language, inside a sentence", "English"),
+    }
+    return names.get(language, language)

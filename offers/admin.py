@@ -32,7 +32,7 @@ from ecandidat import notifications, parameters
 from ecandidat.admin_base import InStaffScope
 from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.emails import current_template, own_template, render_email
-from ecandidat.mail_templates import variable_rows
+from ecandidat.mail_templates import language_in_sentence, variable_rows
 from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import shown
 from offers.admin_catalogue import ManagedByCentre
@@ -561,7 +561,7 @@ class DecisionTypeAdmin(admin.ModelAdmin):
             "opts": self.opts,
             "title": _("Preview: %(code)s") % {"code": code},
             "mail_type": mail_type,
-            "language_label": dict(settings.LANGUAGES).get(language, language),
+            "language_label": language_in_sentence(language),
             "source": source,
             "out_of_service": kind_text is not None and not kind_text.in_service,
             "errors": errors,

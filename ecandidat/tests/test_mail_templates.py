@@ -617,6 +617,18 @@ class TestPreview:
         assert response.context["subject"] == "Pour Estelle"
         assert response.context["body"] == "Rang 3"
 
+    @pytest.mark.parametrize(("language", "named"), [("fr", "en français"), ("en", "en anglais")])
+    def test_preview_names_the_mail_and_its_language_as_a_french_sentence(
+        self, client, central_manager, django_assert_num_queries, language, named
+    ):
+        client.force_login(central_manager)
+
+        with django_assert_num_queries(8):
+            response = client.get(PREVIEW, {"code": "CPT_MIN_CREATE", "language": language}, language="fr")
+
+        # It read « création de compte, en Français : … »: the sentence starts with a capital, a language does not.
+        assert f"Création de compte, {named} : la version des fichiers" in response.content.decode()
+
     def test_preview_shows_the_errors_the_save_would_show(self, client, central_manager):
         client.force_login(central_manager)
 
