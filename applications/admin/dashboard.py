@@ -20,6 +20,7 @@ from django.http import HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from applications.enums import DossierStatus
 from applications.models import Decision
@@ -31,14 +32,15 @@ from offers.models import Campaign, Centre, Formation
 
 COLUMNS = [
     ("total", lambda: _("Applications")),
-    ("cancelled", lambda: _("Cancelled")),
+    # Counts of applications, plural in French as the columns beside them (« Transmises »): « Annulées ».
+    ("cancelled", lambda: pgettext("applications counted", "Cancelled")),
     ("transmitted", lambda: _("Transmitted")),
     *[(f"status_{status.value}", (lambda s=status: s.label)) for status in DossierStatus],
     *[(f"avis_{avis.value}", (lambda a=avis: a.label)) for avis in Avis],
     ("validated", lambda: _("Decisions validated")),
     ("not_validated", lambda: _("Decisions to validate")),
-    ("confirmed", lambda: _("Confirmed")),
-    ("withdrawn", lambda: _("Withdrawn")),
+    ("confirmed", lambda: pgettext("applications counted", "Confirmed")),
+    ("withdrawn", lambda: pgettext("applications counted", "Withdrawn")),
 ]
 AVIS_KEYS = [f"avis_{avis.value}" for avis in Avis]
 

@@ -21,6 +21,7 @@ from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from applications.admin.candidatures import with_list_data
 from applications.admin.review import PIECE_KINDS, change_url, history_line
@@ -50,7 +51,7 @@ def _figures(applications, list_url: str) -> list[dict[str, Any]]:
         ("to_check", _("Pieces waiting for a check"), "to_check=yes"),
         ("complete", _("Complete"), "dossier_status__exact=CO"),
         ("decided", _("Decided (validated)"), "validated=yes"),
-        ("confirmed", _("Confirmed"), "answer=confirmed"),
+        ("confirmed", pgettext("applications counted", "Confirmed"), "answer=confirmed"),
     ]
     return [
         {"label": label, "count": counts[key], "url": list_url + (f"&{query}" if query else "")}

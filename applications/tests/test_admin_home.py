@@ -69,7 +69,7 @@ def test_figures_link_into_the_filtered_list(
         "Pièces à contrôler": 1,
         "Complet": 1,
         "Décidées (avis validé)": 0,
-        "Confirmée": 1,
+        "Confirmées": 1,
     }
     listed = client.get(shown["Réceptionné"]["url"])
     assert len(listed.context["cl"].result_list) == 3  # each figure counts what its link lists

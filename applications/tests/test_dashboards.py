@@ -311,6 +311,20 @@ def test_the_table_is_captioned_with_headers_and_numbers_aligned(client, centre_
     assert "css/admin_dashboard.css" in content
 
 
+def test_the_counts_of_applications_are_plural_in_french(
+    client, centre_manager, catalogue, campaign, django_assert_num_queries
+):
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES):
+        content = client.get(reverse(URL), language="fr").content.decode()
+
+    # « 2 Confirmée » beside « Transmises »: the counts are of applications, as eCandidat's « Confirmées, Désistées ».
+    for heading in ("Annulées", "Transmises", "Confirmées", "Désistées"):
+        assert f'<th scope="col" class="num">{heading}</th>' in content
+    assert '<th scope="col" class="num">Confirmée</th>' not in content
+
+
 def test_no_formation_in_the_scope(client, other_centre_manager):
     client.force_login(other_centre_manager)
 
