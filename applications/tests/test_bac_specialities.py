@@ -542,7 +542,7 @@ def test_the_export_columns(application):
         "Année du bac": 2022,
         "Mention du bac": "",
         "Établissement du bac": "LYCEE FRANCOIS ARAGO",
-        "Pays du bac": "FR",
+        "Pays du bac": "France",
         "Département du bac": "",
         "Ville du bac": "",
         "UAI de l’établissement du bac": "0660014A",
