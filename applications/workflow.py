@@ -49,6 +49,7 @@ class Transition:
     stamp: str | None  # the Application date field set to today/now
     mail_code: str  # eCandidat mail code sent to the candidate
     kind: EventKind = EventKind.STATUS  # the history row it writes
+    also_stamps: tuple[str, ...] = ()  # other date fields set to today/now with it
 
     def allows(self, *, source: str, role: Role) -> bool:
         return source in self.sources and role in self.roles
@@ -68,6 +69,8 @@ TRANSITIONS: dict[str, Transition] = {
             "transmitted_at",
             "STATUT_RE",
             EventKind.TRANSMITTED,
+            # The dossier is received the day it is transmitted (eCandidat's dat_recept_dossier_cand, §1.10).
+            also_stamps=("received_on",),
         ),
         # Staff may set any status at any time (§2.5); each change mails the candidate.
         Transition(
@@ -159,6 +162,10 @@ def change_status(
         else:
             setattr(application, transition.stamp, on or timezone.localdate(now))
         fields.append(transition.stamp)
+    for name in transition.also_stamps:
+        also = application._meta.get_field(name)
+        setattr(application, name, now if isinstance(also, models.DateTimeField) else timezone.localdate(now))
+        fields.append(name)
     application.save(update_fields=fields)
     if on is not None and on != timezone.localdate(now):
         with translation.override(settings.LANGUAGE_CODE):  # history rows are in the institution's language

@@ -187,6 +187,9 @@ def test_transmit_moves_to_received_with_mails(application, django_capture_on_co
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED
     assert application.transmitted_at is not None
+    # Received the day it is transmitted (eCandidat's dat_recept_dossier_cand): the exports' « Réceptionné le » and
+    # the SVA alerts counted from the reception date were empty for every online dossier.
+    assert application.received_on == timezone.localdate(application.transmitted_at)
     event = application.events.get()
     assert (event.kind, event.actor, event.from_status, event.to_status) == (
         "transmitted",
