@@ -1,6 +1,7 @@
 """The candidate's services: apply, transmit, cancel, confirm, withdraw (rules in order, history, mails)."""
 
 import datetime
+import importlib
 import re
 
 import pytest
@@ -204,6 +205,27 @@ def test_transmit_moves_to_received_with_mails(application, django_capture_on_co
     assert {m.to[0] for m in mailoutbox} == {application.candidate.user.email, commission.email}
     candidate_mail = next(m for m in mailoutbox if m.to[0] == application.candidate.user.email)
     assert "a bien été transmise" in candidate_mail.body
+
+
+def test_dossiers_transmitted_before_get_their_reception_date_from_the_migration(applicant, formation):
+    """Migration 0028: the transmission's day for an online dossier transmitted before the transmission stamped it;
+    a reception date staff entered, and a dossier never transmitted, are left alone."""
+    from django.apps import apps
+
+    migration = importlib.import_module("applications.migrations.0028_received_on_transmission")
+    late_evening = datetime.datetime(2026, 3, 26, 23, 30, tzinfo=datetime.UTC)  # 27/03 in Paris
+    transmitted = ApplicationFactory(candidate=applicant, formation=formation)
+    entered = ApplicationFactory(formation=formation)
+    never = ApplicationFactory(formation=formation)
+    Application.objects.filter(pk__in=[transmitted.pk, entered.pk]).update(transmitted_at=late_evening)
+    Application.objects.filter(pk=entered.pk).update(received_on=datetime.date(2026, 3, 30))
+
+    migration.received_when_transmitted(apps, None)
+
+    received = dict(Application.objects.values_list("pk", "received_on"))
+    assert received[transmitted.pk] == datetime.date(2026, 3, 27)
+    assert received[entered.pk] == datetime.date(2026, 3, 30)
+    assert received[never.pk] is None
 
 
 def test_transmit_refused_while_a_piece_is_missing_or_refused(application):
