@@ -95,22 +95,31 @@ def test_file_input_and_editable_list_inputs_are_named(admin_client, django_asse
     assert 'aria-label="Ordre — Lettre de motivation"' in _input(html, "form-0-order")
 
 
-def test_every_english_text_of_every_admin_form_says_it_is_english(admin_user, rf):
-    """Whatever the ModelAdmin or inline (those added later too): each ``*_en`` input of its add form is English."""
+def _every_admin_form(rf, admin_user, change_of=None):
+    """(model, form class) for the add form of every ModelAdmin that allows adding, and of its inlines; with
+    ``change_of``, that row's change form too (the user admin's add form is Django's creation form)."""
     request = rf.get("/gestion/")
     request.user = admin_user
-    english_inputs = set()
     for model, model_admin in admin.site._registry.items():
         if not model_admin.has_add_permission(request):
             continue
-        with translation.override("fr"):  # the back office's language (this folder's tests run in English)
-            forms = [model_admin.get_form(request)]
-            forms += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
-        for form in forms:
-            for name, field in form.base_fields.items():
-                if name.endswith("_en"):
-                    assert field.widget.attrs.get("lang") == "en", f"{model.__name__}.{name}"
-                    english_inputs.add(f"{model.__name__}.{name}")
+        yield model, model_admin.get_form(request)
+        if change_of is not None and model is type(change_of):
+            yield model, model_admin.get_form(request, change_of, change=True)
+        for inline in model_admin.get_inline_instances(request):
+            yield model, inline.get_formset(request).form
+
+
+def test_every_english_text_of_every_admin_form_says_it_is_english(admin_user, rf):
+    """Whatever the ModelAdmin or inline (those added later too): each ``*_en`` input of its add form is English."""
+    english_inputs = set()
+    with translation.override("fr"):  # the back office's language (this folder's tests run in English)
+        forms = list(_every_admin_form(rf, admin_user))
+    for model, form in forms:
+        for name, field in form.base_fields.items():
+            if name.endswith("_en"):
+                assert field.widget.attrs.get("lang") == "en", f"{model.__name__}.{name}"
+                english_inputs.add(f"{model.__name__}.{name}")
     # The texts the brief names are among them: a change of field names cannot empty the test.
     assert {
         "Formation.title_en",
@@ -129,26 +138,17 @@ def test_no_date_input_of_any_admin_form_names_a_warning_the_page_may_lack(admin
     the browser's time zone is not the server's: without it, an invalid ``aria-describedby``. Each input names it in
     ``data-timezone-warning`` (static/js/admin_a11y.js describes the input by it once it exists), whatever the
     ModelAdmin or inline (those added later too)."""
-    request = rf.get("/gestion/")
-    request.user = admin_user
     rendered = set()
-    for model, model_admin in admin.site._registry.items():
-        if not model_admin.has_add_permission(request):
-            continue
-        forms = [model_admin.get_form(request)]
-        if model is type(admin_user):  # its add form is Django's creation form, without the dates
-            forms.append(model_admin.get_form(request, admin_user, change=True))
-        forms += [inline.get_formset(request).form for inline in model_admin.get_inline_instances(request)]
-        for form in forms:
-            for name, field in form.base_fields.items():
-                if "vDateField" not in str(field.widget.attrs) and not hasattr(field.widget, "widgets"):
-                    continue
-                html = str(field.widget.render(name, None, attrs={"id": f"id_{name}"}))
-                if "timezone_warning_helptext" not in html:
-                    continue
-                assert "aria-describedby" not in html, f"{model.__name__}.{name}: {html}"
-                assert f'data-timezone-warning="id_{name}_timezone_warning_helptext"' in html
-                rendered.add(f"{model.__name__}.{name}")
+    for model, form in _every_admin_form(rf, admin_user, change_of=admin_user):
+        for name, field in form.base_fields.items():
+            if "vDateField" not in str(field.widget.attrs) and not hasattr(field.widget, "widgets"):
+                continue
+            html = str(field.widget.render(name, None, attrs={"id": f"id_{name}"}))
+            if "timezone_warning_helptext" not in html:
+                continue
+            assert "aria-describedby" not in html, f"{model.__name__}.{name}: {html}"
+            assert f'data-timezone-warning="id_{name}_timezone_warning_helptext"' in html
+            rendered.add(f"{model.__name__}.{name}")
     # Date inputs and a date and time pair are among them: a change of widgets cannot empty the test.
     assert {"Campaign.starts_on", "User.date_joined", "User.last_login"} <= rendered
 

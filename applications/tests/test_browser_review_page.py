@@ -60,6 +60,18 @@ def _transmitted_dossier(campaign):
     return application, commission, candidate
 
 
+def _manager_reading_a_transmitted_dossier(live_server, new_browser_page, campaign, settings, width):
+    """A page, ``width`` px wide, on the reading page of a transmitted dossier, its centre's manager logged in."""
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission, _ = _transmitted_dossier(campaign)
+    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
+    page = new_browser_page()
+    page.set_viewport_size({"width": width, "height": 800})
+    staff_login(page, live_server, manager, secret)
+    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+    return page
+
+
 def _does_not_cover(page, selector: str) -> None:
     """The sticky message list and ``selector`` do not overlap on the screen."""
     messages = page.locator(".review-messages").bounding_box()
@@ -171,13 +183,7 @@ def test_the_facts_give_their_values_the_line_on_a_phone(
     live_server, transactional_db, new_browser_page, campaign, settings, width, least
 ):
     """At 375 px each value goes under its label across the line; at 1,280 px beside it, on most of the line."""
-    settings.MFA_TOTP_TOLERANCE = 1
-    application, commission, _ = _transmitted_dossier(campaign)
-    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
-    page = new_browser_page()
-    page.set_viewport_size({"width": width, "height": 800})
-    staff_login(page, live_server, manager, secret)
-    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+    page = _manager_reading_a_transmitted_dossier(live_server, new_browser_page, campaign, settings, width)
 
     widths = page.evaluate(FACT_WIDTHS_JS)
 
@@ -213,13 +219,7 @@ def test_the_pieces_buttons_are_thumb_sized_on_a_phone(
 ):
     """At 375 px « Valider » and « Refuser » were 19 px high, 8 px apart (a refusal mails the candidate): on a phone
     every button of the pieces and the notes is 44 px high; at 1,280 px Django's buttons stay as they are."""
-    settings.MFA_TOTP_TOLERANCE = 1
-    application, commission, _ = _transmitted_dossier(campaign)
-    manager, secret = staff_with_authenticator_app(centre=commission.centre, user__username="gestionnaire")
-    page = new_browser_page()
-    page.set_viewport_size({"width": width, "height": 800})
-    staff_login(page, live_server, manager, secret)
-    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+    page = _manager_reading_a_transmitted_dossier(live_server, new_browser_page, campaign, settings, width)
 
     heights = page.eval_on_selector_all(
         ".review-check button, .review-validate-all button, #notes button",
