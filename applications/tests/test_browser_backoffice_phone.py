@@ -15,6 +15,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -250,8 +251,6 @@ def test_a_history_page_titled_with_a_long_address_fits_a_phone(
     """A page's title names its object, one long word when it is an e-mail address (« Historique des changements :
     marie.segolene.arnauddelachapelle@example.org », out of the walk above: history pages are not linked from the
     lists): it wrapped nowhere and pushed the page past a 320 px screen."""
-    from allauth.account.models import EmailAddress
-
     candidate = complete_candidate(user__email="marie.segolene.arnauddelachapelle@example.org")
     address = EmailAddress.objects.get(user=candidate.user)
     page = browser_page

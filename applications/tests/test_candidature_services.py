@@ -5,6 +5,7 @@ import importlib
 import re
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
 
 from applications.enums import DossierStatus, PieceStatus
@@ -210,8 +211,6 @@ def test_transmit_moves_to_received_with_mails(application, django_capture_on_co
 def test_dossiers_transmitted_before_get_their_reception_date_from_the_migration(applicant, formation):
     """Migration 0028: the transmission's day for an online dossier transmitted before the transmission stamped it;
     a reception date staff entered, and a dossier never transmitted, are left alone."""
-    from django.apps import apps
-
     migration = importlib.import_module("applications.migrations.0028_received_on_transmission")
     late_evening = datetime.datetime(2026, 3, 26, 23, 30, tzinfo=datetime.UTC)  # 27/03 in Paris
     transmitted = ApplicationFactory(candidate=applicant, formation=formation)
