@@ -70,6 +70,23 @@ class DecisionAction(models.TextChoices):
     WAITING_LIST_PROMOTION = "L", _("Created and validated by automatic waiting-list management")
 
 
+# Who entered or validated a decision that no person did (no user on the row): its automatic origin, where eCandidat
+# names a pseudo-user (``autoListComp``, read « gestion auto. liste comp. »). The "entered by" and "validated by" of
+# the reading page, the decision pages and the export say it (``Decision.entered_by_label``, ``decision_author``);
+# without it they were empty after a promotion from the waiting list. Lower case: it also ends « saisi le … par … ».
+AUTOMATIC_DECISION_AUTHORS = {
+    DecisionAction.WAITING_LIST_PROMOTION: _("automatic waiting-list management"),
+    DecisionAction.DIRECT_ACCESS: _("automatic direct access"),
+    DecisionAction.PROPOSAL: _("admission proposal"),
+    DecisionAction.ENTERED: _("automatic processing"),
+}
+
+
+# The candidate's answer (eCandidat ``tem_accept_cand``: none yet, « Confirmé », « Désisté »), said of the application
+# as the list's filter, its decision column, the reading page and the exports say it.
+ANSWER_LABELS = {True: _("Confirmed"), False: _("Withdrawn")}
+
+
 class PieceStatus(models.TextChoices):
     """Statut de pièce (eCandidat ``type_statut_piece``); also used for complementary forms."""
 

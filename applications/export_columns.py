@@ -35,7 +35,7 @@ from applications.models import (
     InternalCursus,
     QuestionAnswer,
 )
-from applications.models.candidature import ApplicationQuerySet, latest_decision
+from applications.models.candidature import ApplicationQuerySet, answer_label, decision_author, latest_decision
 from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS, answers_of
 from ecandidat import parameters
@@ -70,9 +70,19 @@ def _last_external(obj: Application) -> ExternalCursus | None:
 
 
 def _answer(obj: Application) -> str:
-    if obj.accepted is None:
+    return answer_label(obj.accepted)
+
+
+def _entered_by(obj: Application) -> str:
+    """The latest decision's author, or its automatic origin (a promotion from the waiting list has no author)."""
+    return decision_author(_annotation(obj, "entered_by"), _annotation(obj, "action"))
+
+
+def _validated_by(obj: Application) -> str:
+    """Who validated the latest decision, or its automatic origin; "" while it is not validated."""
+    if _annotation(obj, "validated_at") is None:
         return ""
-    return str(_("Confirmed")) if obj.accepted else str(_("Withdrawn"))
+    return decision_author(_annotation(obj, "validated_by"), _annotation(obj, "action"))
 
 
 def _sva(obj: Application, value: Callable[[Application], Any]) -> Any:
@@ -308,15 +318,8 @@ COLUMNS: dict[str, Column] = {
             DECISION,
             lambda o: str(_("yes")) if _annotation(o, "after_appeal") else "",
         ),
-        Column(
-            "decision_entered_by", _("Decision entered by"), DECISION, lambda o: _annotation(o, "entered_by") or ""
-        ),
-        Column(
-            "decision_validated_by",
-            _("Decision validated by"),
-            DECISION,
-            lambda o: _annotation(o, "validated_by") or "",
-        ),
+        Column("decision_entered_by", _("Decision entered by"), DECISION, _entered_by),
+        Column("decision_validated_by", _("Decision validated by"), DECISION, _validated_by),
         Column(
             "preselection_at",
             _("Preselection date and time"),
@@ -426,6 +429,7 @@ def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
             export_decision_after_appeal=latest_decision("after_appeal"),
             export_decision_entered_by=latest_decision("created_by__username"),
             export_decision_validated_by=latest_decision("validated_by__username"),
+            export_decision_action=latest_decision("action"),
             export_decision_preselection_at=latest_decision("preselection_at"),
             export_decision_preselection_place=latest_decision("preselection_place"),
         )

@@ -40,6 +40,7 @@ from applications.admin.review import review_page
 from applications.admin.review_actions import review_urls
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.models import Application
+from applications.models.candidature import answer_label
 from applications.models.sva import age_in_days
 from ecandidat import parameters
 from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
@@ -50,7 +51,8 @@ from ecandidat.staff import scope_of
 
 @admin.register(Application)
 class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
-    # Fits 1,280 px (issue 11): the centre, the answer and the dates are filters and the page's content.
+    # Fits 1,280 px (issue 11): the centre and the dates are filters and the page's content; the answer and the
+    # cancellation are said in the decision's cell.
     list_display = [
         "candidate_name",
         "numero_dossier",
@@ -167,16 +169,20 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("decision"), ordering="current_avis")
     def decision(self, obj):
-        if not obj.current_avis:
-            return "—"
-        state = _("validated") if obj.current_validated_at else _("to validate")
-        return f"{obj.current_label} ({state})"
-
-    @admin.display(description=gettext_lazy("answer"), ordering="accepted")
-    def answer(self, obj):
-        if obj.accepted is None:
-            return "—"
-        return _("Confirmed") if obj.accepted else _("Withdrawn")
+        """The decision, and what became of it: « Favorable (validé) — Désistée », « … — Confirmée », « Annulée ».
+        The list has no room for an answer column at 1,280 px (issue 11), and a withdrawn candidate read as simply
+        admitted; the words are the reading page's and the filters' (« Par confirmation », « Par annulation »)."""
+        parts = []
+        if obj.current_avis:
+            state = _("validated") if obj.current_validated_at else _("to validate")
+            parts.append(f"{obj.current_label} ({state})")
+        if obj.cancelled_at:
+            parts.append(_("Cancelled"))
+        elif obj.accepted is not None:
+            parts.append(answer_label(obj.accepted))
+        # The dash goes to the next line with the answer, never alone at the end of the first; on a phone the lines
+        # stay beside the column's name (admin_phone.css, .card-value).
+        return format_html('<span class="card-value">{}</span>', " —\u00a0".join(parts) or "—")
 
     @admin.display(description=gettext_lazy("pieces to check"), ordering="has_pieces_to_check")
     def pieces_to_check(self, obj):

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from applications.admin.listing import export_review_columns, with_export_data
+from applications.export_columns import COLUMNS
+from applications.models.candidature import answer_label
 from ecandidat import exports
 from ecandidat.admin_base import bound_view, changelist_of
 
@@ -21,33 +23,30 @@ logger = logging.getLogger(__name__)
 
 EXPORT_LIMIT = 20_000
 
+# Column titles, as the chosen-columns export writes them (``applications.export_columns``): the same words for the
+# same column (they were the list's lower-case labels). "Decision validated" is this export's own column (yes or no).
 EXPORT_HEADERS = [
-    gettext_lazy("numéro de dossier"),
-    gettext_lazy("birth name"),
-    gettext_lazy("usual name"),
-    gettext_lazy("first name"),
-    gettext_lazy("e-mail"),
-    gettext_lazy("INE"),
-    gettext_lazy("centre"),
-    gettext_lazy("formation code"),
-    gettext_lazy("formation"),
-    gettext_lazy("dossier status"),
-    gettext_lazy("transmitted at"),
-    gettext_lazy("decision"),
-    gettext_lazy("decision validated"),
-    gettext_lazy("actual rank"),  # the rang réel (waiting_list_rank), not the rank the commission entered
-    gettext_lazy("answer"),
-    gettext_lazy("cancelled at"),
-    gettext_lazy("created at"),
-    gettext_lazy("tags"),
-    gettext_lazy("internal notes"),
+    *(
+        COLUMNS[key].label
+        for key in (
+            "numero",
+            "birth_name",
+            "usual_name",
+            "first_name",
+            "email",
+            "ine",
+            "centre",
+            "formation_code",
+            "formation",
+            "dossier_status",
+            "transmitted_at",
+            "decision",
+        )
+    ),
+    gettext_lazy("Decision validated"),
+    # The rang réel (waiting_list_rank), not the rank the commission entered.
+    *(COLUMNS[key].label for key in ("waiting_list_rank", "answer", "cancelled_at", "created_at", "tags", "notes")),
 ]
-
-
-def _answer(application) -> str:
-    if application.accepted is None:
-        return ""
-    return _("Confirmed") if application.accepted else _("Withdrawn")
 
 
 def export_rows(queryset):
@@ -68,7 +67,7 @@ def export_rows(queryset):
             obj.current_label or "",
             _("Yes") if obj.current_validated_at else ("" if not obj.current_avis else _("No")),
             obj.waiting_list_rank,
-            _answer(obj),
+            answer_label(obj.accepted),
             timezone.localtime(obj.cancelled_at) if obj.cancelled_at else None,
             timezone.localtime(obj.created_at),
             *export_review_columns(obj),

@@ -33,16 +33,18 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
-from applications.enums import DossierStatus, EventKind, PieceStatus
+from applications.enums import AUTOMATIC_DECISION_AUTHORS, DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows, waiting_rows
 from applications.letters import KIND_BY_AVIS
 from applications.models import ApplicationTag, Opi, Tag
 from applications.pieces import piece_rows
 from applications.questions import question_rows
 from applications.services import review as review_services
+from applications.services.staff import WAITING_LIST_BATCH
 from documents.enums import OPENABLE_SCANS
 from documents.preview import preview_infos
 from ecandidat import parameters
+from ecandidat.batch_labels import batch_label
 from ecandidat.staff import is_central
 from offers.enums import Avis
 
@@ -131,8 +133,15 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
         text = _("%(what)s by %(actor)s for the candidate") % {"what": what, "actor": event.actor.get_username()}
     elif event.actor_id is not None:
         text = _("%(what)s by %(actor)s") % {"what": what, "actor": event.actor.get_username()}
+    elif event.batch == WAITING_LIST_BATCH:
+        # No person acted: the same words as the decision it made (« … par gestion automatique des listes
+        # complémentaires », eCandidat's autoListComp), not the batch's code.
+        text = _("%(what)s by %(actor)s") % {
+            "what": what,
+            "actor": AUTOMATIC_DECISION_AUTHORS[DecisionAction.WAITING_LIST_PROMOTION],
+        }
     elif event.batch:
-        text = _("%(what)s (batch %(batch)s)") % {"what": what, "batch": event.batch}
+        text = _("%(what)s (batch “%(batch)s”)") % {"what": what, "batch": batch_label(event.batch)}
     else:
         text = what
     if detail:

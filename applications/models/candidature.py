@@ -17,7 +17,14 @@ from django.db.models import Case, Expression, F, OuterRef, Q, Subquery, Value, 
 from django.db.models.functions import JSONObject
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
+from applications.enums import (
+    ANSWER_LABELS,
+    AUTOMATIC_DECISION_AUTHORS,
+    DecisionAction,
+    DossierStatus,
+    EventKind,
+    WithdrawalReason,
+)
 from applications.models.sva import SvaAlert
 from ecandidat.staff import scope_of
 from offers.enums import Avis, TreatmentType
@@ -37,6 +44,22 @@ def latest_decision(field: str | Expression, *, validated_only: bool = False) ->
     if isinstance(field, str):
         return Subquery(decisions.newest_first().values(field)[:1])
     return Subquery(decisions.newest_first().annotate(value=field).values("value")[:1])
+
+
+def decision_author(username: str | None, action: str | None) -> str:
+    """Who entered (or validated) a decision: the person's login, else the automatic origin of a decision of
+    ``action`` that no person made (« gestion automatique des listes complémentaires »); "" without a decision.
+    Pure: the list and the export give the annotated ``created_by__username`` and ``action``."""
+    if username:
+        return username
+    if action not in DecisionAction.values:
+        return ""
+    return str(AUTOMATIC_DECISION_AUTHORS[DecisionAction(action)])
+
+
+def answer_label(accepted: bool | None) -> str:
+    """The candidate's answer said of the application (« Confirmée », « Désistée »); "" before any answer."""
+    return "" if accepted is None else str(ANSWER_LABELS[accepted])
 
 
 # The Commission flag that shows its members the dossiers of each status (eCandidat tem_comm_visible, per commission;
@@ -476,6 +499,21 @@ class Decision(models.Model):
 
     def __str__(self):
         return str(self.decision_type_id)
+
+    @property
+    def entered_by_label(self) -> str:
+        """Who entered it: a login, or its automatic origin (``decision_author``). Reads ``created_by``: select it."""
+        author = self.created_by  # None without a query when nobody entered it
+        return decision_author(author.get_username() if author is not None else None, self.action)
+
+    @property
+    def validated_by_label(self) -> str:
+        """Who validated it ("" while it is not): a login, or the automatic origin of a decision validated as it was
+        created (a promotion from the waiting list). Reads ``validated_by``: select it."""
+        if self.validated_at is None:
+            return ""
+        validator = self.validated_by
+        return decision_author(validator.get_username() if validator is not None else None, self.action)
 
 
 class FormAnswer(models.Model):

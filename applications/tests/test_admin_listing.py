@@ -233,7 +233,7 @@ def test_export_carries_the_tags_and_notes(client, centre_manager, formation, ca
     csv_text = client.get(reverse("admin:applications_application_export", args=["csv"])).content.decode("utf-8-sig")
 
     header, row = csv_text.split("\r\n")[0], csv_text.split("\r\n", 1)[1]
-    assert header.endswith("étiquettes;notes internes")
+    assert header.endswith("Étiquettes;Bloc-notes")  # the chosen-columns export's titles
     assert "Prioritaire" in row
     assert "gestionnaire : =À revoir en jury" in row  # the cell starts with the date: no formula to neutralise
     assert "gestionnaire : Entretien le 12" in row
@@ -257,7 +257,7 @@ def test_the_rank_column_says_it_is_the_actual_rank(
 
     assert re.search(r'class="sortable column-rank">\s*<div class="text"><a [^>]*>Actual rank</a>', html)
     header = csv_text.split("\r\n")[0].split(";")
-    assert "actual rank" in header
+    assert "Actual rank on the complementary list" in header
     assert "rank" not in header
 
 

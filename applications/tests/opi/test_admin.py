@@ -2,6 +2,7 @@
 files), counts, the day's ZIP, re-queue / cancel / produce now, with query counts that do not grow with the number of
 OPIs."""
 
+import html
 import io
 import re
 import zipfile
@@ -269,3 +270,29 @@ def test_the_list_reads_as_the_rest_of_the_back_office(
     assert 'class="field-state_shown">En attente</td>' in html
     assert f'class="field-queued">{localtime(opi.queued_at):%d/%m/%Y %H:%M}</td>' in html
     assert f"{formation.code} – " in html
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", ["Pending", "Transferred", "Cancelled"]), ("fr", ["En attente", "Déversée", "Annulée"])],
+)
+def test_the_state_filter_is_capitalised(
+    client,
+    django_assert_num_queries,
+    central_manager,
+    campaign,
+    formation,
+    centre_manager,
+    opi_type,
+    language,
+    expected,
+):
+    """« Par état » offered « en attente », « déversée », « annulée », where every other filter capitalises."""
+    confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_SCREEN):
+        page = client.get(reverse("admin:applications_opi_changelist"), language=language).content.decode()
+
+    choices = re.findall(r'<a href="\?state__exact=[^"]*"[^>]*>([^<]*)</a>', page)
+    assert [html.unescape(choice).strip() for choice in choices] == expected
