@@ -23,6 +23,7 @@ from ecandidat.admin_base import (
     history_in_model_words,
     keeping_convertible_choices,
     linking_only_what_the_viewer_may_open,
+    menu_titled_by_the_lists,
     not_found_for_candidates_managers,
     refusing_blank_searches,
     refusing_forged_lookups,
@@ -73,6 +74,8 @@ AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optg
 # The candidates managers get a 404 from every back-office page they may not open (outsiders of the applications).
 admin.site.admin_view = not_found_for_candidates_managers(admin.site.admin_view)  # type: ignore[method-assign]
 
+# A list with its own title (« Historique des batchs ») is named by it in the menu and on the home page.
+admin.site._build_app_dict = menu_titled_by_the_lists(admin.site._build_app_dict)  # type: ignore[method-assign]
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
 admin.site.index_title = _("Management")
@@ -194,6 +197,8 @@ class BatchRunAdmin(admin.ModelAdmin):
     fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
     readonly_fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
     show_full_result_count = False
+    # The list's and the menu's title, eCandidat's; the model's name (« lancement de batch ») is for Django's sentences.
+    list_title = _("batch history")
 
     @admin.display(description=_("batch"), ordering="name")
     def batch(self, run):

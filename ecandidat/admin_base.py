@@ -39,7 +39,7 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils.text import smart_split, unescape_string_literal
+from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import get_language, gettext_lazy, override
 
 from ecandidat.staff import is_central, scope_of
@@ -301,6 +301,27 @@ def refusing_blank_searches(get_search_results: Callable[..., Any]) -> Callable[
         return get_search_results(model_admin, request, queryset, search_term, *args)
 
     return checked
+
+
+def menu_titled_by_the_lists(build_app_dict: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``admin.site._build_app_dict`` (the menu, the home page's and each app's list of models) so that a
+    ModelAdmin with a ``list_title`` is named by it rather than by its model's ``verbose_name_plural``: the model's
+    name must fit Django's sentences (« Supprimer les … sélectionnés »), the menu keeps the page's title the staff
+    know (« Historique des batchs »). Django sorts the entries afterwards, by these names. Applied once, in
+    ``ecandidat/admin.py``; no query."""
+    registry = build_app_dict.__self__._registry
+
+    @wraps(build_app_dict)
+    def titled(request: HttpRequest, label: str | None = None) -> Any:
+        app_dict = build_app_dict(request, label)
+        for app in app_dict.values():
+            for entry in app["models"]:
+                title = getattr(registry.get(entry["model"]), "list_title", None)
+                if title:
+                    entry["name"] = capfirst(title)
+        return app_dict
+
+    return titled
 
 
 # "de" before a word starting with a vowel (not "h": "de handicap" keeps it).

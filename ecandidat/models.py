@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from ecandidat import notifications
 from ecandidat.attachments import AttachmentRef
@@ -312,8 +313,12 @@ class BatchRun(models.Model):
     errors = models.TextField(_("errors"), blank=True)
 
     class Meta:
-        verbose_name = _("batch run")
-        verbose_name_plural = _("batch runs")
+        # A name Django can put in its sentences (« Supprimer les lancements de batch sélectionnés », « Sélectionner
+        # tous les 120 lancements de batch »: a masculine noun, as Django's French agrees with one); the menu and the
+        # list keep the title the staff know, « Historique des batchs » (BatchRunAdmin.list_title). The context
+        # keeps the English words while giving the French new ones.
+        verbose_name = pgettext_lazy("model name", "batch run")
+        verbose_name_plural = pgettext_lazy("model name", "batch runs")
         ordering = ["-started_at", "-id"]
         constraints = [
             # At most one real run of a batch at a time: the database refuses a second RUNNING row.
