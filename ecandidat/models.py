@@ -17,6 +17,7 @@ from ecandidat.attachments import AttachmentRef
 from ecandidat.batch_labels import batch_label
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.notifications import Notification
+from ecandidat.text import logged_name
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -250,7 +251,7 @@ class FaqEntry(models.Model):
         ]
 
     def __str__(self):
-        return self.question_fr
+        return logged_name(self.question_fr)  # up to 300 characters: Django's history keeps 200
 
 
 class StaffDirectoryChange(models.Model):

@@ -5,11 +5,15 @@ request (answers, comments, notes) are checked with :func:`check_savable`, and q
 ``ecandidat.middleware.RefuseNulInQueryString``.
 """
 
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 NUL = "\x00"
+
+# Django's history keeps an object's name (``LogEntry.object_repr``) in 200 characters, cut from ``str(obj)``.
+LOGGED_NAME_LENGTH = 200
 
 
 def check_savable(value: str, *, field: str | None = None) -> None:
@@ -21,3 +25,11 @@ def check_savable(value: str, *, field: str | None = None) -> None:
     if field is not None:
         raise FieldRuleError(message, field=field)
     raise BusinessRuleError(message)
+
+
+def logged_name(text: str) -> str:
+    """An object's name (its ``str``) as Django's history can keep it whole: the whole text up to 200 characters
+    (``LogEntry.object_repr``), a longer one cut with « … » rather than by Django, mid-word and without a sign. The
+    history, the « Historique » page's title and Django's « Suppression de … » messages then name the object whole;
+    a list that wants it shorter cuts it itself."""
+    return Truncator(text).chars(LOGGED_NAME_LENGTH)

@@ -24,7 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.choices import CallableChoiceIterator
-from django.utils.text import capfirst, format_lazy
+from django.utils.text import Truncator, capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -373,7 +373,8 @@ class PieceTypeAdmin(admin.ModelAdmin):
 
     @admin.display(description=PieceType._meta.get_field("label").verbose_name)
     def short_label(self, obj):
-        return str(obj)
+        # The list's column cuts a long label (the piece's str, whole, is for the history and Django's messages).
+        return Truncator(obj.label).chars(80)
 
 
 def _decision_mail_choices() -> list[tuple[str, object]]:

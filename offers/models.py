@@ -15,13 +15,13 @@ from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
 from ecandidat.staff import scope_of
 from ecandidat.staff_text import StaffText, shown
+from ecandidat.text import logged_name
 from offers.enums import ApplicationMode, Avis, LetterKind, TreatmentType
 from offers.letters import LETTER_TYPES
 
@@ -449,7 +449,9 @@ class PieceType(KeptForTreatmentType):
         ]
 
     def __str__(self):
-        return Truncator(self.label).chars(80)
+        # Whole (Django's history and its messages name the piece by it, they cut it at 80 characters); the list of
+        # pieces cuts it itself (PieceTypeAdmin.short_label).
+        return logged_name(self.label)
 
     @property
     def shown_label(self) -> StaffText:
@@ -594,7 +596,7 @@ class RefusalReason(models.Model):
         ordering = ["label"]
 
     def __str__(self):
-        return self.label
+        return logged_name(self.label)  # up to 255 characters: Django's history keeps 200
 
     @property
     def shown_label(self) -> StaffText:
@@ -965,7 +967,7 @@ class Formation(models.Model):
         ]
 
     def __str__(self):
-        return self.title
+        return logged_name(self.title)  # up to 255 characters: Django's history keeps 200
 
     def clean(self):
         errors = {}
