@@ -30,13 +30,19 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
-from applications.models.reference import bac_speciality_choices, bac_speciality_label
+from applications.models.reference import (
+    bac_speciality_choices,
+    bac_speciality_label,
+    other_diploma_choices,
+    shown_other_diploma,
+)
 from applications.services.dossier import record_staff_change
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
 from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
+from ecandidat.staff_text import StaffTextSelect
 
 
 class StaffAlsoReads:
@@ -144,9 +150,55 @@ class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
         return obj.grade_label  # "14,5 / 20": the note and its barème read together
 
 
+class ExternalCursusAdminForm(forms.ModelForm):
+    """The diploma chosen from the list the candidate chooses from (the visible diplomas of another cursus,
+    ``ReferenceOtherDiploma``), rather than typed as a code; a code the dossier holds, hidden since, stays offered.
+    The labels are the institution's (French), as the review page and the exports print them, marked ``lang="fr"``
+    in the English back office (``StaffTextSelect``). The list is read once per process (``memoised``): no query per
+    row, nor per page once read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields.get("diploma")
+        if field is None:
+            return  # read-only here
+        current = self.instance.diploma if self.instance.pk else ""
+        with translation.override(settings.LANGUAGE_CODE):
+            diplomas: list[tuple[str, object]] = list(other_diploma_choices())
+            if current and current not in dict(diplomas):
+                diplomas.append((current, shown_other_diploma(current)))
+        self.fields["diploma"] = forms.ChoiceField(
+            label=field.label,
+            required=False,
+            choices=[BLANK_CHOICE, *diplomas],
+            widget=StaffTextSelect,
+            help_text=field.help_text,
+            error_messages={"invalid_choice": gettext_lazy("Choose a diploma from the list.")},
+        )
+
+
 class ExternalCursusInline(ManagersCorrect, admin.TabularInline):
     model = ExternalCursus
+    form = ExternalCursusAdminForm
     extra = 0
+
+    def _reads_only(self, request, obj) -> bool:
+        return not (self.has_change_permission(request, obj) or self.has_add_permission(request, obj))
+
+    def get_fields(self, request, obj=None):
+        # Who only reads the dossier reads the diploma's label, not its code.
+        fields = list(super().get_fields(request, obj))
+        if self._reads_only(request, obj):
+            fields = ["diploma_named" if name == "diploma" else name for name in fields]
+        return fields
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "diploma_named"] if self._reads_only(request, obj) else fields
+
+    @admin.display(description=ExternalCursus._meta.get_field("diploma").verbose_name)
+    def diploma_named(self, cursus: ExternalCursus) -> str:
+        return cursus.diploma_label or "-"
 
 
 class InternshipInline(ManagersCorrect, admin.TabularInline):
