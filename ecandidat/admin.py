@@ -197,7 +197,7 @@ class BatchRunAdmin(admin.ModelAdmin):
     fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
     readonly_fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
     show_full_result_count = False
-    # The list's and the menu's title, eCandidat's; the model's name (« lancement de batch ») is for Django's sentences.
+    # The list's and the menu's title, eCandidat's; the model's name (« lancement de batch ») is for Django's phrases.
     list_title = _("batch history")
 
     @admin.display(description=_("batch"), ordering="name")

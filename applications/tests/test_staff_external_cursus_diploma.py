@@ -97,7 +97,7 @@ def test_a_diploma_hidden_since_stays_offered_to_its_holder(client, centre_manag
     html = client.get(_url(application), language="fr").text
 
     deug = "Diplôme d'études universitaires générales (DEUG)".replace("'", "&#x27;")
-    holders = [name for name in re.findall(r'<select name="(external_cursus-\d-diploma)"', html)]
+    holders = re.findall(r'<select name="(external_cursus-\d-diploma)"', html)
     offered = {name: 'value="DEUG"' in _select(html, name) for name in holders}
     assert sorted(offered.values()) == [False, True]  # only in the row that holds it
     assert f'<option value="DEUG" selected>{deug}</option>' in html

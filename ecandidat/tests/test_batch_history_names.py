@@ -36,7 +36,8 @@ def test_the_list_keeps_its_title_and_django_s_sentences_read_right(
     assert f'aria-label="{title}"' in page  # the results' region
     assert delete_action in page
     assert "historique des batchs sélectionnés" not in page
-    assert "Lancements de batch" not in page and "Batch runs" not in page
+    assert "Lancements de batch" not in page
+    assert "Batch runs" not in page
 
 
 @pytest.mark.django_db

@@ -100,5 +100,6 @@ def test_the_other_long_names_are_cut_with_an_ellipsis_only_past_200_characters(
     entry = FaqEntry(question_fr="Comment " + "vraiment " * 33 + "?")  # 307 characters (300 allowed)
 
     assert str(formation) == long_title[:199] + "…"
-    assert str(entry).endswith("…") and len(str(entry)) == 200
+    assert str(entry).endswith("…")
+    assert len(str(entry)) == 200
     assert str(FormationFactory(title="Master Énergie")) == "Master Énergie"
