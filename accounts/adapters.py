@@ -19,6 +19,7 @@ from django.contrib import messages
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, services
@@ -153,6 +154,18 @@ class AccountAdapter(DefaultAccountAdapter):
             enqueue_notification("CPT_MIN_ID_OUBLIE_ENT", user, to=email, login_url=login_url)
             return
         self.send_mail("account/email/password_reset_key", email, {**context, "user": user})
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        """« Compte existant » (CPT_MIN_EXISTE) goes to the owner of the address, in the language their account
+        keeps (their dossier's), else the institution's: allauth writes it in the language of whoever signed up. The
+        page that person sees is the same whether the address has an account or not (ACCOUNT_PREVENT_ENUMERATION);
+        only the mail, which they do not read, changes language."""
+        try:
+            campaign = services.signup_campaign()
+        except BusinessRuleError:
+            campaign = None
+        with translation.override(services.owner_language(email=email, campaign=campaign)):
+            super().send_account_already_exists_mail(email)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Every allauth mail goes through our outbox (``enqueue_email``), with our templates and codes."""

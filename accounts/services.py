@@ -94,6 +94,35 @@ def email_taken_in_campaign(*, email: str, campaign: Campaign, exclude_user: Use
     return accounts.exists()
 
 
+# Where an account keeps the language its owner reads, as a lookup from the account (``register_owner_language``):
+# the candidate's dossier, ``Candidate.preferred_language``, which applications registers in its ready() (accounts
+# does not import applications).
+_owner_language_lookups: list[str] = []
+
+
+def register_owner_language(lookup: str) -> None:
+    """Name a field, as a lookup from the account (``"candidate__preferred_language"``), that holds the language its
+    owner reads: the mails to the owner of an address (:func:`owner_language`) are written in it."""
+    if lookup not in _owner_language_lookups:
+        _owner_language_lookups.append(lookup)
+
+
+def owner_language(*, email: str, campaign: Campaign | None) -> str:
+    """The language of a mail to the owner of the account of ``campaign`` that uses ``email`` (not to whoever typed
+    the address: « compte existant »): the language the account keeps for its owner, else the institution's
+    (``LANGUAGE_CODE``, French). One query, whatever is found: the caller's answer does not depend on it."""
+    if campaign is None or not _owner_language_lookups:
+        return settings.LANGUAGE_CODE
+    values = (
+        User.objects.filter(campaign=campaign, email__iexact=email)
+        .order_by("pk")
+        .values_list(*_owner_language_lookups)
+        .first()
+    )
+    known = dict(settings.LANGUAGES)
+    return next((value for value in values or () if value in known), settings.LANGUAGE_CODE)
+
+
 def release_email_from_past_campaigns(*, email: str, user: User) -> int:
     """Un-verify ``email`` on the accounts of other campaigns, so that ``user`` (this campaign) can verify it.
 
@@ -165,6 +194,7 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
                 "CPT_MIN_MODIF_MAIL_EXISTE",
                 None,  # the owner of the address is not told whose account tried
                 to=new_email,
+                language=owner_language(email=new_email, campaign=user.campaign),  # the owner's, not the candidate's
                 password_reset_url=build_absolute_uri(None, reverse("account_reset_password")),
             )
             logger.info(

@@ -115,9 +115,9 @@ def test_address_of_the_campaign_is_refused_neutrally(
 ):
     taken = other_candidate_user.email.upper()
     client.force_login(candidate_user)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(12):
-        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, back-office
-        # mail text?, outbox row, release, logout (session read, deleted), release
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(13):
+        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, its owner's
+        # language, back-office mail text?, outbox row, release, logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": taken, "email2": taken})
     # The same answer as a change: logged out, "check your e-mail".
     assert response.status_code == 302
@@ -131,7 +131,8 @@ def test_address_of_the_campaign_is_refused_neutrally(
     assert EmailAddress.objects.get(user=candidate_user).verified
     row = OutboundEmail.objects.get()
     assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL_EXISTE", taken)
-    assert "already uses it" in mailoutbox[0].body
+    # In its owner's language (no dossier: the institution's), not the English of the candidate who typed it.
+    assert (row.language, "l'utilise déjà" in mailoutbox[0].body) == ("fr", True)
     assert "/accounts/password/reset/" in mailoutbox[0].body
 
 
