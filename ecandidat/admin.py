@@ -75,7 +75,7 @@ AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optg
 admin.site.admin_view = not_found_for_candidates_managers(admin.site.admin_view)  # type: ignore[method-assign]
 
 # A list with its own title (« Historique des batchs ») is named by it in the menu and on the home page.
-admin.site._build_app_dict = menu_titled_by_the_lists(admin.site._build_app_dict)  # type: ignore[method-assign]
+admin.site._build_app_dict = menu_titled_by_the_lists(admin.site._build_app_dict, admin.site._registry)  # type: ignore[method-assign]
 admin.site.site_header = _("eCandidat — back office")
 admin.site.site_title = _("eCandidat back office")
 admin.site.index_title = _("Management")

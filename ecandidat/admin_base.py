@@ -303,13 +303,14 @@ def refusing_blank_searches(get_search_results: Callable[..., Any]) -> Callable[
     return checked
 
 
-def menu_titled_by_the_lists(build_app_dict: Callable[..., Any]) -> Callable[..., Any]:
+def menu_titled_by_the_lists(
+    build_app_dict: Callable[..., Any], registry: dict[type[models.Model], Any]
+) -> Callable[..., Any]:
     """Wrap ``admin.site._build_app_dict`` (the menu, the home page's and each app's list of models) so that a
     ModelAdmin with a ``list_title`` is named by it rather than by its model's ``verbose_name_plural``: the model's
     name must fit Django's sentences (« Supprimer les … sélectionnés »), the menu keeps the page's title the staff
     know (« Historique des batchs »). Django sorts the entries afterwards, by these names. Applied once, in
-    ``ecandidat/admin.py``; no query."""
-    registry = build_app_dict.__self__._registry
+    ``ecandidat/admin.py``, with the site's registry of ModelAdmins; no query."""
 
     @wraps(build_app_dict)
     def titled(request: HttpRequest, label: str | None = None) -> Any:
