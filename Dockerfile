@@ -11,6 +11,19 @@ RUN apt-get update \
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --require-virtualenv -r /tmp/requirements.txt
+# Optional, for Chinese, Japanese and Korean in the PDFs (ecandidat/pdf.py): docker build --build-arg CJK_FONTS=1
+# (compose: build: {context: ., args: {CJK_FONTS: 1}}) copies Debian's fonts-noto-cjk Sans Regular (19 MB) into
+# /opt/fonts; then set PDF_FALLBACK_FONTS=/opt/fonts/NotoSansCJK-Regular.ttc:2 in .env. Otherwise /opt/fonts is
+# empty. After the packages, so that either value reuses their layer.
+ARG CJK_FONTS=0
+RUN mkdir -p /opt/fonts \
+    && if [ "$CJK_FONTS" = 1 ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends fonts-noto-cjk \
+        && cp /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc /opt/fonts/ \
+        && cp /usr/share/doc/fonts-noto-cjk/copyright /opt/fonts/NotoSansCJK.copyright \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 
 FROM python:3.13-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH \
@@ -21,6 +34,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 RUN groupadd --system --gid 10001 ecandidat \
     && useradd --system --uid 10001 --gid ecandidat --home-dir /srv/ecandidat --shell /usr/sbin/nologin ecandidat
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /opt/fonts /opt/fonts
 WORKDIR /srv/ecandidat
 # The code belongs to root and is read-only for the service; only var/ (local files, when no bucket) is writable.
 COPY . .

@@ -3,9 +3,12 @@
 The first (cold) and second builds are timed without tracemalloc (it slows allocation-heavy code severalfold); a
 third build, traced, gives the peak of Python allocations.
 
-Usage: ``.venv/bin/python -m bench.bench_dossier_pdf [PIECES] [--large]`` (default 10). ``--large``: every piece
-is a 6000×6600 JPEG (39.6 Mpx in a few hundred KB), as stored before the 16 Mpx upload budget, so that the
-dossier's downsampling is measured on the worst pieces it may still meet.
+Usage: ``.venv/bin/python -m bench.bench_dossier_pdf [PIECES] [--large] [--cjk]`` (default 10). ``--large``: every
+piece is a 6000×6600 JPEG (39.6 Mpx in a few hundred KB), as stored before the 16 Mpx upload budget, so that the
+dossier's downsampling is measured on the worst pieces it may still meet. ``--cjk``: the candidate's usual name and
+birth city, and the first piece's file name, are Chinese, drawn with the fallback fonts of ``PDF_FALLBACK_FONTS``
+(the test settings the benchmark runs with ignore that variable; default: fonts-noto-cjk's Simplified Chinese face),
+so that both the summary and the pieces' headers read the fallback font.
 """
 
 import gc
@@ -18,16 +21,25 @@ from unittest import mock
 
 from bench._harness import test_database
 
+NOTO_CJK_SC = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2)
 
-def main(count: int, *, large: bool = False) -> None:
+
+def main(count: int, *, large: bool = False, cjk: bool = False) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from applications.services.pieces import upload_piece
     from bench._documents_setup import application_with_pieces, noise_jpeg, scanned_pdf
+    from ecandidat.env import env_font_files
 
     with test_database():
         user, application, pieces = application_with_pieces(count)
+        if cjk:
+            settings.PDF_FALLBACK_FONTS = env_font_files("PDF_FALLBACK_FONTS") or [NOTO_CJK_SC]
+            application.candidate.usual_name = "王"
+            application.candidate.birth_city = "北京"
+            application.candidate.save(update_fields=["usual_name", "birth_city"])
         for index, piece_type in enumerate(pieces):
             if large:
                 uploaded = (
@@ -41,13 +53,14 @@ def main(count: int, *, large: bool = False) -> None:
             if index % 2:
                 uploaded = SimpleUploadedFile("photo.jpg", noise_jpeg(), "image/jpeg")
             else:
-                uploaded = SimpleUploadedFile("scan.pdf", scanned_pdf(), "application/pdf")
+                name = "成绩单.pdf" if cjk and index == 0 else "scan.pdf"
+                uploaded = SimpleUploadedFile(name, scanned_pdf(), "application/pdf")
             upload_piece(application=application, piece_type=piece_type, uploaded_file=uploaded, actor=user)
         gc.collect()
         first = _measured(application)  # cold: the first build of a fresh worker
         second = _measured(application)
         peak = _traced_peak(application)
-        kind = "6000x6600 JPEG/PNG " if large else ""
+        kind = ("6000x6600 JPEG/PNG " if large else "") + ("CJK " if cjk else "")
         for label, (elapsed, size, rss_peak, rss_base, rss_end) in (("first", first), ("second", second)):
             print(
                 f"dossier PDF, {count} {kind}pieces, {label} build | ms={elapsed * 1000:.0f} | "
@@ -121,5 +134,5 @@ def _legacy_large_png() -> bytes:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--large"]
-    main(int(arguments[0]) if arguments else 10, large="--large" in sys.argv)
+    arguments = [a for a in sys.argv[1:] if a not in {"--large", "--cjk"}]
+    main(int(arguments[0]) if arguments else 10, large="--large" in sys.argv, cjk="--cjk" in sys.argv)

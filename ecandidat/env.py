@@ -5,6 +5,7 @@ deployment fails at start with a message an operator can act on, never later at 
 """
 
 import os
+import re
 from datetime import time
 from typing import overload
 
@@ -59,6 +60,27 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+FONT_EXTENSIONS = (".ttf", ".otf", ".ttc", ".otc")
+_FONT_FACE = re.compile(r"(?P<path>.+\.(?:ttc|otc)):(?P<face>\d+)", re.IGNORECASE)
+
+
+def env_font_files(name: str) -> list[tuple[str, int]]:
+    """Comma-separated font files, each as ``(path, face)``: a collection (.ttc/.otc) may name its face after a colon
+    (``NotoSansCJK-Regular.ttc:2``), else its first face (0). Whether the files exist is a system check's business
+    (ecandidat/checks.py): a missing file must not stop ``manage.py`` on a machine that draws no PDF."""
+    files = []
+    for item in env_list(name, []):
+        face = _FONT_FACE.fullmatch(item)
+        path, number = (face["path"], int(face["face"])) if face else (item, 0)
+        if not path.lower().endswith(FONT_EXTENSIONS):
+            raise ImproperlyConfigured(
+                f"{name} lists font files ({', '.join(FONT_EXTENSIONS)}, a collection's face after a colon: "
+                f"NotoSansCJK-Regular.ttc:2), not {item!r}."
+            )
+        files.append((path, number))
+    return files
 
 
 def env_time(name: str, default: str) -> time:

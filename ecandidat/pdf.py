@@ -7,19 +7,31 @@ whole file for every PDF: the reduced files halve that cost, see ``ecandidat/fon
 the glyphs a document uses (a few tens of KB per style). A style's file is read on its first ``set_font``, not
 before: an overlay that writes one bold line pays for one font, not four.
 
-A character the font lacks (Chinese, Japanese, Korean, Arabic, Indic scripts…) prints as « � » (U+FFFD, the
+Chinese, Japanese, Korean… are drawn by the fallback fonts of ``settings.PDF_FALLBACK_FONTS`` (fpdf2's
+``set_fallback_fonts``), if the institution installed one (e.g. Debian's fonts-noto-cjk). Such a file is 10-20 MB
+and fpdf2 parses it whole, then cuts it (about 0.3 s and 50 MB per PDF with Noto Sans CJK): a document reads the
+fallback fonts on the first text holding a character DejaVu Sans lacks, once, and a document that has none never
+reads them. One file per font, whatever the style: bold or italic text uses its regular glyphs
+(``exact_match=False``); CJK fonts have no italic, and a bold file would cost a second parse for one bold line.
+
+A character no font has (Chinese without a fallback font, Arabic, Indic scripts…) prints as « � » (U+FFFD, the
 replacement character) rather than as an empty box or nothing: the reader sees that the PDF could not show it (the
 web pages do). Arabic would print unjoined anyway: fpdf2 joins its letters only with uharfbuzz, not installed.
 """
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from pathlib import Path
 
+from django.conf import settings
+from fontTools.ttLib import TTLibError
 from fpdf import FPDF
 from fpdf.enums import TextEmphasis
 from fpdf.fonts import TTFFont
+
+logger = logging.getLogger(__name__)
 
 FONT = "dejavu"
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
@@ -29,6 +41,8 @@ FONT_FILES = {
     "I": "DejaVuSans-Oblique.ttf",
     "BI": "DejaVuSans-BoldOblique.ttf",
 }
+# The families of settings.PDF_FALLBACK_FONTS' files, in their order: fallback0, fallback1…
+FALLBACK = "fallback"
 MISSING = "\ufffd"
 # What a line may hold that no font draws: fpdf2 breaks lines on them.
 _CONTROL = frozenset("\n\r\t")
@@ -36,6 +50,9 @@ _CONTROL = frozenset("\n\r\t")
 
 class UnicodePDF(FPDF):
     """An ``FPDF`` whose font is ``FONT`` (DejaVu Sans), embedded: ``set_font(FONT, "B", 12)``."""
+
+    # The fallback fonts' character maps once their files are read (on the first character DejaVu Sans lacks).
+    _fallback_cmaps: list[dict[int, str]] | None = None
 
     def set_font(self, family: str | None = None, style: str | TextEmphasis = "", size: float = 0) -> None:
         if (family or self.font_family).lower() == FONT:
@@ -46,15 +63,41 @@ class UnicodePDF(FPDF):
         super().set_font(family, style, size)
 
     def normalize_text(self, text: str) -> str:
-        """Composed accents (a name typed « e » + U+0301 prints as « é »), and « � » for a character the current
-        font lacks."""
-        text = unicodedata.normalize("NFC", super().normalize_text(text))
+        """Composed accents (a name typed « e » + U+0301 prints as « é »), and « � » for a character neither the
+        current font nor a fallback font has."""
+        return self._drawable(unicodedata.normalize("NFC", super().normalize_text(text)), fallback=True)
+
+    def text(self, x: float, y: float, text: str = "") -> None:
+        """fpdf2's ``text()`` writes in the current font only, without fallback: what it lacks prints « � »."""
+        super().text(x, y, self._drawable(unicodedata.normalize("NFC", text), fallback=False))
+
+    def _drawable(self, text: str, *, fallback: bool) -> str:
         if not isinstance(self.current_font, TTFFont):
             return text
         cmap = self.current_font.cmap
         if all(ord(char) in cmap or char in _CONTROL for char in text):
             return text
-        return "".join(char if ord(char) in cmap or char in _CONTROL else MISSING for char in text)
+        cmaps = [cmap, *self._fallback_fonts()] if fallback else [cmap]
+        return "".join(
+            char if char in _CONTROL or any(ord(char) in font_cmap for font_cmap in cmaps) else MISSING
+            for char in text
+        )
+
+    def _fallback_fonts(self) -> list[dict[int, str]]:
+        """The fallback fonts' character maps; their files are read on the document's first call (a file that cannot
+        be read is logged and left out: its characters print « � », the PDF is still drawn)."""
+        if self._fallback_cmaps is None:
+            keys = []
+            for number, (path, face) in enumerate(settings.PDF_FALLBACK_FONTS):
+                try:
+                    self.add_font(f"{FALLBACK}{number}", "", path, collection_font_number=face)
+                except (OSError, TTLibError):
+                    logger.exception("PDF_FALLBACK_FONTS: cannot read the font %s (face %s)", path, face)
+                    continue
+                keys.append(f"{FALLBACK}{number}")
+            self.set_fallback_fonts(keys, exact_match=False)
+            self._fallback_cmaps = [font.cmap for key in keys if isinstance(font := self.fonts[key], TTFFont)]
+        return self._fallback_cmaps
 
     def fit(self, text: str, width: float) -> str:
         """``text`` cut with « … » so that it fits ``width`` (in the document's unit) in the current font: a cell

@@ -12,6 +12,7 @@ from applications.dossier_pdf import ascii_name, build_dossier_pdf
 from applications.enums import PieceStatus
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
 from applications.tests.factories_candidature import PieceSubmissionFactory, make_application
+from ecandidat.tests.cjk import TEST_CJK_FONT
 from offers.tests.factories import FormationFactory, PieceTypeFactory, make_question
 
 pytestmark = pytest.mark.django_db
@@ -169,6 +170,25 @@ def test_a_script_the_font_lacks_prints_as_the_replacement_character_not_as_noth
     text = summary_text(application)
 
     assert "\ufffd\ufffd\ufffd Ahmed" in text
+
+
+def test_chinese_prints_with_a_fallback_font_in_the_summary(application, settings):
+    # A Chinese candidate's names, address abroad and school used to reach the commission as « ��� ».
+    settings.PDF_FALLBACK_FONTS = [(str(TEST_CJK_FONT), 0)]
+    application.candidate.first_name = "小明 Ahmed"
+    application.candidate.save()
+    application.candidate.address.foreign_city = "北京"
+    application.candidate.address.save()
+    application.candidate.external_cursus.update(school="北京大学")
+
+    text = summary_text(application).replace(
+        "\x00", ""
+    )  # pypdf and fpdf2's CFF encoding (ecandidat/tests/test_pdf.py)
+
+    assert "小明 Ahmed" in text
+    assert "Commune étrangère 北京 Pays Belgique" in text
+    assert "北京大学" in text
+    assert "\ufffd" not in text
 
 
 def test_the_file_name_keeps_the_latin_letters_of_their_own():

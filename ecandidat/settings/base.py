@@ -14,7 +14,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
-from ecandidat.env import env_bool, env_email_url, env_int, env_list, env_required, env_str, env_time
+from ecandidat.env import (
+    env_bool,
+    env_email_url,
+    env_font_files,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+    env_time,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -334,6 +343,13 @@ if not re.fullmatch(r"#[0-9a-fA-F]{6}", INSTITUTION_BRAND_COLOUR):
 # "Mentions légales": who publishes the site and who hosts it (name and address).
 LEGAL_PUBLICATION_DIRECTOR = env_str("LEGAL_PUBLICATION_DIRECTOR", "le président ou la présidente de l'université")
 LEGAL_HOST = env_str("LEGAL_HOST", "la direction du numérique de l'université")
+
+# --- PDFs -------------------------------------------------------------------------------------------------
+# Fonts for what the embedded DejaVu Sans lacks (Chinese, Japanese, Korean…), comma-separated .ttf/.otf/.ttc files,
+# a collection's face after a colon; e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:2 (Debian's
+# fonts-noto-cjk, face 2: Simplified Chinese). A PDF reads them only when a text needs one (ecandidat/pdf.py): a
+# 20 MB CJK font parsed for every PDF would multiply the cost of each. Empty: such characters print « � ».
+PDF_FALLBACK_FONTS = env_font_files("PDF_FALLBACK_FONTS")
 
 # --- Maintenance window -----------------------------------------------------------------------------------
 # Nightly batches run inside this window (local time); candidates see a maintenance page then.

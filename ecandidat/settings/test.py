@@ -33,3 +33,5 @@ LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "W
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 MAINTENANCE_WINDOW_ENFORCED = False
+# PDFs draw with DejaVu Sans only, whatever the machine's environment; tests that need a fallback font set one.
+PDF_FALLBACK_FONTS = []

@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from ecandidat.checks import check_brand_colour_contrast, contrast_ratio, weakness_of
+from ecandidat.checks import check_brand_colour_contrast, check_pdf_fallback_fonts, contrast_ratio, weakness_of
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
@@ -173,3 +173,14 @@ def test_an_unwritable_opi_export_dir_is_named_too(tmp_path):
     assert result.returncode == 1
     assert f"OPI_EXPORT_DIR ({blocker / 'opi'}) is not writable" in result.stderr
     assert "MEDIA_ROOT" not in result.stderr
+
+
+def test_a_fallback_font_the_process_cannot_read_is_warned_about(settings, tmp_path):
+    font = tmp_path / "font.ttc"
+    font.write_bytes(b"")
+    settings.PDF_FALLBACK_FONTS = [(str(font), 2), (str(tmp_path / "missing.ttf"), 0)]
+
+    warnings = check_pdf_fallback_fonts(None)
+
+    assert [warning.id for warning in warnings] == ["ecandidat.W003"]
+    assert str(tmp_path / "missing.ttf") in warnings[0].msg

@@ -3,7 +3,7 @@ import datetime
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from ecandidat.env import env_bool, env_email_url, env_int, env_time
+from ecandidat.env import env_bool, env_email_url, env_font_files, env_int, env_time
 
 
 def test_malformed_boolean_names_the_variable(monkeypatch):
@@ -53,3 +53,31 @@ def test_email_url_with_wrong_scheme_is_refused(monkeypatch):
 
     with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
         env_email_url("EMAIL_URL")
+
+
+def test_font_files_with_a_collections_face(monkeypatch):
+    monkeypatch.setenv(
+        "PDF_FALLBACK_FONTS",
+        "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:2, /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc,"
+        " /opt/fonts/Font.TTF",
+    )
+
+    assert env_font_files("PDF_FALLBACK_FONTS") == [
+        ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
+        ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+        ("/opt/fonts/Font.TTF", 0),
+    ]
+
+
+@pytest.mark.parametrize("value", ["/fonts/font.pkl", "/fonts/font.ttf:2", "/fonts/font.ttc:SC"])
+def test_something_else_than_font_files_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv("PDF_FALLBACK_FONTS", value)
+
+    with pytest.raises(ImproperlyConfigured, match="PDF_FALLBACK_FONTS"):
+        env_font_files("PDF_FALLBACK_FONTS")
+
+
+def test_no_font_files_by_default(monkeypatch):
+    monkeypatch.delenv("PDF_FALLBACK_FONTS", raising=False)
+
+    assert env_font_files("PDF_FALLBACK_FONTS") == []

@@ -1,20 +1,39 @@
 """``UnicodePDF``: the PDFs' embedded font (DejaVu Sans) writes names in Latin, Greek and Cyrillic script as typed;
-what it lacks is marked, not dropped."""
+a fallback font (``PDF_FALLBACK_FONTS``), read only by a PDF that needs it, writes Chinese, Japanese and Korean; what
+no font has is marked, not dropped."""
 
 import io
+import logging
 
+import pytest
 from pypdf import PdfReader
 
-from ecandidat.pdf import FONT, FONT_DIR, FONT_FILES, UnicodePDF
+from ecandidat.pdf import FALLBACK, FONT, FONT_DIR, FONT_FILES, UnicodePDF
+from ecandidat.tests.cjk import TEST_CJK_FONT
 
 
 def text_of(*lines: str, style: str = "") -> str:
+    return extracted(drawn(*lines, style=style))
+
+
+def drawn(*lines: str, style: str = "") -> UnicodePDF:
     pdf = UnicodePDF()
     pdf.add_page()
     pdf.set_font(FONT, style, 11)
     for line in lines:
         pdf.multi_cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
-    return PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text()
+    return pdf
+
+
+def extracted(pdf: UnicodePDF) -> str:
+    # pypdf reads the encoding fpdf2 writes for a CID-keyed CFF font one byte at a time: a NUL before each of its
+    # characters (poppler's pdftotext, and a viewer's copy, read them right).
+    return PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text().replace("\x00", "")
+
+
+@pytest.fixture
+def cjk_fallback(settings):
+    settings.PDF_FALLBACK_FONTS = [(str(TEST_CJK_FONT), 0)]
 
 
 def test_names_print_as_typed_in_every_style():
@@ -61,3 +80,56 @@ def test_fit_cuts_with_an_ellipsis_what_a_width_cannot_hold():
 def test_the_fonts_and_their_licence_are_in_the_repository():
     assert all((FONT_DIR / name).is_file() for name in FONT_FILES.values())
     assert "Bitstream Vera" in (FONT_DIR / "LICENSE").read_text()
+
+
+def test_chinese_korean_and_japanese_print_with_the_fallback_font_in_every_style(cjk_fallback):
+    lines = ("王小明 Ahmed", "北京大学 – « Łukasz »", "김 の")
+    for style in ("", "B", "I", "BI"):
+        pdf = drawn(*lines, style=style)
+
+        assert extracted(pdf).splitlines() == list(lines)
+        assert set(pdf.fonts) == {f"{FONT}{style}", f"{FALLBACK}0"}  # read once for the three lines
+
+
+def test_a_pdf_dejavu_covers_does_not_read_the_fallback_font(cjk_fallback, mocker):
+    add_font = mocker.spy(UnicodePDF, "add_font")
+
+    pdf = drawn("Łukasz Σωκράτης Пётр", "Nguyễn ✓")
+    output = bytes(pdf.output())
+
+    assert [call.args[1] for call in add_font.call_args_list] == [FONT]
+    assert b"ecandidatTestCJK" not in output
+
+
+def test_a_character_no_font_has_is_still_the_replacement_character(cjk_fallback):
+    assert text_of("王小明 龍 أحمد") == "王小明 \ufffd \ufffd\ufffd\ufffd\ufffd"
+
+
+def test_text_writes_in_the_current_font_only(cjk_fallback):
+    pdf = UnicodePDF()
+    pdf.add_page()
+    pdf.set_font(FONT, "", 11)
+    pdf.text(20, 20, "王 Wang")
+
+    assert extracted(pdf) == "\ufffd Wang"
+    assert set(pdf.fonts) == {FONT}
+
+
+def test_a_fallback_font_that_cannot_be_read_is_logged_and_the_pdf_still_drawn(settings, caplog, tmp_path):
+    broken = tmp_path / "broken.ttf"
+    broken.write_bytes(b"not a font")
+    settings.PDF_FALLBACK_FONTS = [(str(tmp_path / "missing.ttc"), 2), (str(broken), 0), (str(TEST_CJK_FONT), 0)]
+
+    with caplog.at_level(logging.ERROR, logger="ecandidat.pdf"):
+        text = text_of("王 Wang 龍")
+
+    assert text == "王 Wang \ufffd"
+    assert [record.getMessage() for record in caplog.records] == [
+        f"PDF_FALLBACK_FONTS: cannot read the font {tmp_path / 'missing.ttc'} (face 2)",
+        f"PDF_FALLBACK_FONTS: cannot read the font {broken} (face 0)",
+    ]
+
+
+def test_the_test_font_and_its_licence_are_in_the_repository():
+    assert TEST_CJK_FONT.is_file()
+    assert "SIL OPEN FONT LICENSE Version 1.1" in (TEST_CJK_FONT.parent / "LICENSE").read_text()
