@@ -3,12 +3,13 @@
 The first (cold) and second builds are timed without tracemalloc (it slows allocation-heavy code severalfold); a
 third build, traced, gives the peak of Python allocations.
 
-Usage: ``.venv/bin/python -m bench.bench_dossier_pdf [PIECES] [--large] [--cjk]`` (default 10). ``--large``: every
-piece is a 6000×6600 JPEG (39.6 Mpx in a few hundred KB), as stored before the 16 Mpx upload budget, so that the
-dossier's downsampling is measured on the worst pieces it may still meet. ``--cjk``: the candidate's usual name and
-birth city, and the first piece's file name, are Chinese, drawn with the fallback fonts of ``PDF_FALLBACK_FONTS``
-(the test settings the benchmark runs with ignore that variable; default: fonts-noto-cjk's Simplified Chinese face),
-so that both the summary and the pieces' headers read the fallback font.
+Usage: ``.venv/bin/python -m bench.bench_dossier_pdf [PIECES] [--large] [--cjk] [--arabic]`` (default 10).
+``--large``: every piece is a 6000×6600 JPEG (39.6 Mpx in a few hundred KB), as stored before the 16 Mpx upload
+budget, so that the dossier's downsampling is measured on the worst pieces it may still meet. ``--cjk``: the
+candidate's usual name and birth city, and the first piece's file name, are Chinese, drawn with the fallback fonts of
+``PDF_FALLBACK_FONTS`` (the test settings the benchmark runs with ignore that variable; default: fonts-noto-cjk's
+Simplified Chinese face), so that both the summary and the pieces' headers read the fallback font. ``--arabic``: the
+same in Arabic (default font: fonts-noto-core's Noto Naskh Arabic), so that those texts are also shaped (uharfbuzz).
 """
 
 import gc
@@ -22,9 +23,10 @@ from unittest import mock
 from bench._harness import test_database
 
 NOTO_CJK_SC = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2)
+NOTO_NASKH_ARABIC = ("/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf", 0)
 
 
-def main(count: int, *, large: bool = False, cjk: bool = False) -> None:
+def main(count: int, *, large: bool = False, cjk: bool = False, arabic: bool = False) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -40,6 +42,11 @@ def main(count: int, *, large: bool = False, cjk: bool = False) -> None:
             application.candidate.usual_name = "王"
             application.candidate.birth_city = "北京"
             application.candidate.save(update_fields=["usual_name", "birth_city"])
+        if arabic:
+            settings.PDF_FALLBACK_FONTS = env_font_files("PDF_FALLBACK_FONTS") or [NOTO_NASKH_ARABIC]
+            application.candidate.usual_name = "بن علي"
+            application.candidate.birth_city = "الرباط"
+            application.candidate.save(update_fields=["usual_name", "birth_city"])
         for index, piece_type in enumerate(pieces):
             if large:
                 uploaded = (
@@ -53,14 +60,16 @@ def main(count: int, *, large: bool = False, cjk: bool = False) -> None:
             if index % 2:
                 uploaded = SimpleUploadedFile("photo.jpg", noise_jpeg(), "image/jpeg")
             else:
-                name = "成绩单.pdf" if cjk and index == 0 else "scan.pdf"
+                name = (
+                    "成绩单.pdf" if cjk and index == 0 else "كشف النقاط.pdf" if arabic and index == 0 else "scan.pdf"
+                )
                 uploaded = SimpleUploadedFile(name, scanned_pdf(), "application/pdf")
             upload_piece(application=application, piece_type=piece_type, uploaded_file=uploaded, actor=user)
         gc.collect()
         first = _measured(application)  # cold: the first build of a fresh worker
         second = _measured(application)
         peak = _traced_peak(application)
-        kind = ("6000x6600 JPEG/PNG " if large else "") + ("CJK " if cjk else "")
+        kind = ("6000x6600 JPEG/PNG " if large else "") + ("CJK " if cjk else "") + ("Arabic " if arabic else "")
         for label, (elapsed, size, rss_peak, rss_base, rss_end) in (("first", first), ("second", second)):
             print(
                 f"dossier PDF, {count} {kind}pieces, {label} build | ms={elapsed * 1000:.0f} | "
@@ -134,5 +143,10 @@ def _legacy_large_png() -> bytes:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a not in {"--large", "--cjk"}]
-    main(int(arguments[0]) if arguments else 10, large="--large" in sys.argv, cjk="--cjk" in sys.argv)
+    arguments = [a for a in sys.argv[1:] if a not in {"--large", "--cjk", "--arabic"}]
+    main(
+        int(arguments[0]) if arguments else 10,
+        large="--large" in sys.argv,
+        cjk="--cjk" in sys.argv,
+        arabic="--arabic" in sys.argv,
+    )

@@ -14,14 +14,26 @@ fallback fonts on the first text holding a character DejaVu Sans lacks, once, an
 reads them. One file per font, whatever the style: bold or italic text uses its regular glyphs
 (``exact_match=False``); CJK fonts have no italic, and a bold file would cost a second parse for one bold line.
 
-A character no font has (Chinese without a fallback font, Arabic, Indic scripts…) prints as « � » (U+FFFD, the
+Arabic (and Hebrew, Syriac, Thaana…) is written right to left, and Arabic letters join their neighbours: fpdf2 orders
+and joins them only with text shaping (uharfbuzz), several times slower than its plain path (about 1 ms more a line).
+So a text is shaped only if it holds such a character (``SHAPED``: the right-to-left scripts, and the Indic scripts,
+whose letters combine) that a font draws: ``normalize_text``, through which every ``cell``, ``multi_cell``, ``write``
+and ``get_string_width`` passes, turns shaping on or off for the text it returns, and fpdf2 keeps that state in the
+text's fragments (do not call ``set_text_shaping``). Arabic needs a fallback font (e.g. Debian's fonts-noto-core
+NotoNaskhArabic-Regular.ttf, 180 KB); Hebrew is in DejaVu Sans. The fallback fonts are read together: a PDF holding
+Arabic also parses a CJK file listed in the setting. Known limit of fpdf2 2.8.9's bidirectional algorithm: in a line
+that starts in Latin script, digits right after Arabic or Hebrew words (« Rabat, شارع محمد 5 ») print after those
+words instead of before them.
+
+A character no font has (Chinese or Arabic without a fallback font, Indic scripts…) prints as « � » (U+FFFD, the
 replacement character) rather than as an empty box or nothing: the reader sees that the PDF could not show it (the
-web pages do). Arabic would print unjoined anyway: fpdf2 joins its letters only with uharfbuzz, not installed.
+web pages do).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from pathlib import Path
 
@@ -46,6 +58,10 @@ FALLBACK = "fallback"
 MISSING = "\ufffd"
 # What a line may hold that no font draws: fpdf2 breaks lines on them.
 _CONTROL = frozenset("\n\r\t")
+# The characters of a text that fpdf2 must shape: right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko,
+# Samaritan…, their presentation forms, and the historic ones of plane 1), and the Indic scripts (Devanagari to
+# Sinhala), whose vowel signs and conjuncts combine.
+SHAPED = re.compile("[\u0590-\u08ff\u0900-\u0dff\ufb1d-\ufdff\ufe70-\ufefc\U00010800-\U00010fff\U0001e800-\U0001efff]")
 
 
 class UnicodePDF(FPDF):
@@ -64,8 +80,13 @@ class UnicodePDF(FPDF):
 
     def normalize_text(self, text: str) -> str:
         """Composed accents (a name typed « e » + U+0301 prints as « é »), and « � » for a character neither the
-        current font nor a fallback font has."""
-        return self._drawable(unicodedata.normalize("NFC", super().normalize_text(text)), fallback=True)
+        current font nor a fallback font has. Shaping is on for the text returned if it holds a character of
+        ``SHAPED`` that a font draws, off otherwise: fpdf2 reads this state right after (a fragment keeps it)."""
+        text = self._drawable(unicodedata.normalize("NFC", super().normalize_text(text)), fallback=True)
+        shaped = SHAPED.search(text) is not None
+        if shaped != bool(self.text_shaping):
+            self.set_text_shaping(shaped)
+        return text
 
     def text(self, x: float, y: float, text: str = "") -> None:
         """fpdf2's ``text()`` writes in the current font only, without fallback: what it lacks prints « � »."""

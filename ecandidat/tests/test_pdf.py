@@ -1,15 +1,17 @@
 """``UnicodePDF``: the PDFs' embedded font (DejaVu Sans) writes names in Latin, Greek and Cyrillic script as typed;
-a fallback font (``PDF_FALLBACK_FONTS``), read only by a PDF that needs it, writes Chinese, Japanese and Korean; what
-no font has is marked, not dropped."""
+a fallback font (``PDF_FALLBACK_FONTS``), read only by a PDF that needs it, writes Chinese, Japanese, Korean and
+Arabic; right-to-left text is shaped (joined, in reading order), and only such text; what no font has is marked, not
+dropped."""
 
 import io
 import logging
 
 import pytest
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from ecandidat.pdf import FALLBACK, FONT, FONT_DIR, FONT_FILES, UnicodePDF
-from ecandidat.tests.cjk import TEST_CJK_FONT
+from ecandidat.tests.cjk import TEST_ARABIC_FONT, TEST_CJK_FONT
 
 
 def text_of(*lines: str, style: str = "") -> str:
@@ -31,9 +33,27 @@ def extracted(pdf: UnicodePDF) -> str:
     return PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0].extract_text().replace("\x00", "")
 
 
+def embedded_glyph_names(pdf: UnicodePDF, font_name: str) -> set[str]:
+    """The named glyphs of the subset of ``font_name`` the PDF embeds (fpdf2 keeps the names of the glyphs the
+    character map reaches, the isolated letters; it numbers the others, such as joined forms)."""
+    (font,) = (
+        font.get_object()
+        for font in PdfReader(io.BytesIO(bytes(pdf.output()))).pages[0]["/Resources"]["/Font"].values()
+        if font.get_object()["/BaseFont"].endswith(font_name)
+    )
+    descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+    subset = TTFont(io.BytesIO(descriptor["/FontFile2"].get_object().get_data()))
+    return {name for name in subset.getGlyphOrder() if name.startswith("uni")}
+
+
 @pytest.fixture
 def cjk_fallback(settings):
     settings.PDF_FALLBACK_FONTS = [(str(TEST_CJK_FONT), 0)]
+
+
+@pytest.fixture
+def arabic_fallback(settings):
+    settings.PDF_FALLBACK_FONTS = [(str(TEST_CJK_FONT), 0), (str(TEST_ARABIC_FONT), 0)]
 
 
 def test_names_print_as_typed_in_every_style():
@@ -130,6 +150,55 @@ def test_a_fallback_font_that_cannot_be_read_is_logged_and_the_pdf_still_drawn(s
     ]
 
 
-def test_the_test_font_and_its_licence_are_in_the_repository():
+def test_arabic_prints_with_its_fallback_font_joined_and_right_to_left(arabic_fallback):
+    for style in ("", "B"):
+        pdf = drawn("Rue 12, الرباط", style=style)
+
+        # Unshaped, the letters would be written left to right: a reader would copy « طابرلا ».
+        assert extracted(pdf) == "Rue 12, الرباط"
+        # Lam, reh and beh take their joined forms: only the alef and the tah, which join nothing on their outer
+        # side, keep their isolated glyphs (unshaped: uni0644, uni0631 and uni0628 as well).
+        assert embedded_glyph_names(pdf, "ecandidatTestArabic") == {"uni0627", "uni0637"}
+
+
+def test_hebrew_in_dejavu_prints_right_to_left():
+    assert text_of("הרצל", "Tel Aviv, רחוב הרצל") == "הרצל\nTel Aviv, רחוב הרצל"  # unshaped: « לצרה »
+
+
+def test_only_a_text_holding_a_right_to_left_script_is_shaped(arabic_fallback, mocker):
+    set_text_shaping = mocker.spy(UnicodePDF, "set_text_shaping")
+    pdf = drawn("Łukasz Σωκράτης Пётр", "王小明 Ahmed")
+    assert set_text_shaping.call_count == 0  # fpdf2's plain path, as without the Arabic font
+
+    pdf.multi_cell(0, 6, "Rue 12, الرباط", new_x="LMARGIN", new_y="NEXT")
+    assert pdf.text_shaping
+    pdf.multi_cell(0, 6, "Rabat, Maroc", new_x="LMARGIN", new_y="NEXT")
+    assert pdf.text_shaping is None
+
+    assert [call.args[1] for call in set_text_shaping.call_args_list] == [True, False]
+    assert extracted(pdf).splitlines() == ["Łukasz Σωκράτης Пётр", "王小明 Ahmed", "Rue 12, الرباط", "Rabat, Maroc"]
+
+
+def test_arabic_no_font_draws_is_not_shaped(cjk_fallback):
+    pdf = drawn("أحمد Ahmed")
+
+    assert extracted(pdf) == "\ufffd\ufffd\ufffd\ufffd Ahmed"
+    assert pdf.text_shaping is None
+
+
+def test_fit_cuts_a_right_to_left_text_at_its_end(arabic_fallback):
+    pdf = UnicodePDF()
+    pdf.add_page()
+    pdf.set_font(FONT, "", 10)
+
+    cut = pdf.fit("الرباط " * 20, 40)
+
+    assert cut.startswith("الرباط الرباط")
+    assert cut.endswith("…")
+    assert pdf.get_string_width(cut) <= 40 - 2 * pdf.c_margin
+
+
+def test_the_test_fonts_and_their_licence_are_in_the_repository():
     assert TEST_CJK_FONT.is_file()
+    assert TEST_ARABIC_FONT.is_file()
     assert "SIL OPEN FONT LICENSE Version 1.1" in (TEST_CJK_FONT.parent / "LICENSE").read_text()
