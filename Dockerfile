@@ -24,6 +24,16 @@ RUN mkdir -p /opt/fonts \
         && cp /usr/share/doc/fonts-noto-cjk/copyright /opt/fonts/NotoSansCJK.copyright \
         && rm -rf /var/lib/apt/lists/*; \
     fi
+# Optional, for Arabic in the PDFs: --build-arg ARABIC_FONTS=1 copies fonts-noto-core's Noto Naskh Arabic (180 KB)
+# into /opt/fonts; then add /opt/fonts/NotoNaskhArabic-Regular.ttf to PDF_FALLBACK_FONTS (comma-separated).
+ARG ARABIC_FONTS=0
+RUN if [ "$ARABIC_FONTS" = 1 ]; then \
+        apt-get update \
+        && apt-get install -y --no-install-recommends fonts-noto-core \
+        && cp /usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf /opt/fonts/ \
+        && cp /usr/share/doc/fonts-noto-core/copyright /opt/fonts/NotoNaskhArabic.copyright \
+        && rm -rf /var/lib/apt/lists/*; \
+    fi
 
 FROM python:3.13-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH \

@@ -184,14 +184,14 @@ def check_brand_colour_contrast(app_configs, **kwargs) -> list[Warning]:
 
 @register()
 def check_pdf_fallback_fonts(app_configs, **kwargs) -> list[Warning]:
-    """A fallback font the process cannot read leaves Chinese, Japanese, Korean… as « � » in the PDFs (each PDF that
-    needs it logs the error too, and is still drawn): a warning, not an error, since the PDFs are what they were
-    without the setting."""
+    """A fallback font the process cannot read leaves Chinese, Japanese, Korean, Arabic… as « � » in the PDFs (each
+    PDF that needs it logs the error too, and is still drawn): a warning, not an error, since the PDFs are what they
+    were without the setting."""
     return [
         Warning(
             f"PDF_FALLBACK_FONTS: {path} is not a file this process can read (user {_user_name()}).",
-            hint="Install the font's package (fonts-noto-cjk: /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc)"
-            " or correct the path.",
+            hint="Install the font's package (fonts-noto-cjk: /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc;"
+            " fonts-noto-core: /usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf) or correct the path.",
             id="ecandidat.W003",
         )
         for path, _face in settings.PDF_FALLBACK_FONTS

@@ -345,10 +345,12 @@ LEGAL_PUBLICATION_DIRECTOR = env_str("LEGAL_PUBLICATION_DIRECTOR", "le présiden
 LEGAL_HOST = env_str("LEGAL_HOST", "la direction du numérique de l'université")
 
 # --- PDFs -------------------------------------------------------------------------------------------------
-# Fonts for what the embedded DejaVu Sans lacks (Chinese, Japanese, Korean…), comma-separated .ttf/.otf/.ttc files,
-# a collection's face after a colon; e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:2 (Debian's
-# fonts-noto-cjk, face 2: Simplified Chinese). A PDF reads them only when a text needs one (ecandidat/pdf.py): a
-# 20 MB CJK font parsed for every PDF would multiply the cost of each. Empty: such characters print « � ».
+# Fonts for what the embedded DejaVu Sans lacks (Chinese, Japanese, Korean, Arabic…), comma-separated .ttf/.otf/.ttc
+# files, a collection's face after a colon; e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:2 (Debian's
+# fonts-noto-cjk, face 2: Simplified Chinese), /usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf
+# (fonts-noto-core; Arabic text is shaped with uharfbuzz). A PDF reads them only when a text needs one
+# (ecandidat/pdf.py): a 20 MB CJK font parsed for every PDF would multiply the cost of each. Empty: such characters
+# print « � ».
 PDF_FALLBACK_FONTS = env_font_files("PDF_FALLBACK_FONTS")
 
 # --- Maintenance window -----------------------------------------------------------------------------------
