@@ -389,3 +389,20 @@ def test_the_ent_signup_stays_open_without_email_accounts(client, ent_signup, se
 
     assert response.status_code == 200
     assert 'value="estelle.etu@etudiant.univ-perp.fr"' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("logged_in", "back_to", "queries"), [(False, "account_login", 3), (True, "account_change_password", 5)]
+)
+def test_cancelling_forgotten_credentials_goes_back_where_the_reader_came_from(
+    client, candidate_user, logged_in, back_to, queries, django_assert_num_queries
+):
+    """A logged-in candidate reaches this page from « Mot de passe oublié ? » under the password change: « Annuler »
+    brings them back there, not to the login page (which sent them on to their applications; found by the QA crawl,
+    devtools/qa)."""
+    if logged_in:
+        client.force_login(candidate_user)
+    with django_assert_num_queries(queries):
+        response = client.get(reverse("account_reset_password"), language="fr")
+
+    assert f'<a class="button" href="{reverse(back_to)}">Annuler</a>' in response.content.decode()
