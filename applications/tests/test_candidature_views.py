@@ -392,6 +392,41 @@ def test_recap_offers_confirm_and_withdraw_after_a_favourable_decision(owner, fa
     assertContains(response, _url("withdraw", favourable))
 
 
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_answer_block_says_until_when_to_answer(owner, favourable, language, django_assert_num_queries):
+    """The date de confirmation stands next to "Confirmer" / "Désister", that day included, with what happens
+    without an answer (the nightly automatic désistement), as the AVIS_FAVORABLE mail says: a candidate promoted
+    from the waiting list has only a few days, and the "Dates utiles" panel alone does not say that it is the
+    date to answer by."""
+    favourable.confirmation_date_override = datetime.date(2027, 2, 16)
+    favourable.save()
+
+    with django_assert_num_queries(8):
+        response = owner.get(_url("detail", favourable), language=language)
+
+    if language == "fr":
+        expected = (
+            "Répondez au plus tard le 16/02/2027, ce jour compris. Sans réponse à cette date, vous serez "
+            "automatiquement désisté(e)."
+        )
+    else:
+        expected = (
+            "Answer by 16 Feb 2027 at the latest, that day included. Without an answer by that date, your "
+            "application is withdrawn automatically."
+        )
+    assertContains(response, f"<p><strong>{expected}</strong></p>", html=True)
+
+
+def test_no_date_to_answer_by_when_the_formation_has_none(owner, favourable):
+    favourable.formation.confirmation_date = None
+    favourable.formation.save()
+
+    response = owner.get(_url("detail", favourable))
+
+    assertContains(response, _url("confirm", favourable))
+    assertNotContains(response, "that day included")
+
+
 @pytest.mark.parametrize("answer", [None, True, False])
 def test_once_decided_the_recap_no_longer_says_the_commission_examines_the_dossier(
     owner, favourable, answer, django_assert_num_queries
