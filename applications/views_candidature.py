@@ -215,6 +215,15 @@ def detail(request, public_id):
     questions = question_rows(application, cached=True, unlisted=False)  # none asked: no query once cached
     unanswered = missing_questions(questions)
     is_online = application.formation.mode == ApplicationMode.ONLINE
+    if (
+        is_online
+        and application.transmitted_at
+        and not application.is_cancelled
+        and not pieces["can_change_pieces"]
+        and not pieces["replaceable_pieces"]
+    ):
+        # The recap's sentence above the table ("transmitted on …, can no longer be changed") says it already.
+        pieces["pieces_locked_reason"] = ""
     return_deadline = effective_return_deadline(application)
     may_transmit = can_transmit(
         request.user,

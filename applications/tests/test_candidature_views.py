@@ -443,6 +443,21 @@ def test_once_decided_the_recap_no_longer_says_the_commission_examines_the_dossi
     assertNotContains(response, "while the commission examines your dossier")
 
 
+def test_the_recap_says_once_that_the_pieces_can_no_longer_be_changed(owner, favourable, django_assert_num_queries):
+    """The sentence with the date of transmission above the table says it: the table's own notice, the same words
+    again just under it on a phone, is left out (the pieces page, which has no such sentence, keeps it)."""
+    favourable.transmitted_at = timezone.now()
+    favourable.save()
+
+    with django_assert_num_queries(8):
+        response = owner.get(_url("detail", favourable), language="fr")
+
+    assertContains(response, "Ses pièces justificatives ne peuvent plus être modifiées.", count=1)
+    assertNotContains(response, "ses pièces justificatives ne peuvent plus être modifiées")
+    pieces_page = owner.get(reverse("pieces:pieces", args=[favourable.public_id]), language="fr")
+    assertContains(pieces_page, "Votre candidature a été transmise : ses pièces justificatives ne peuvent plus")
+
+
 def test_before_the_decision_the_recap_says_the_commission_examines_the_dossier(owner, application):
     application.dossier_status = DossierStatus.RECEIVED
     application.transmitted_at = timezone.now()
