@@ -49,7 +49,8 @@ def test_withdrawing_on_a_phone_without_javascript(live_server, transactional_db
         for reason in reasons.all():
             box = reason.bounding_box()
             assert box["height"] >= 44, reason.inner_text()
-            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5
+            assert box["x"] >= 0
+            assert box["x"] + box["width"] <= width + 0.5
         assert _page_overflow(page) == 0
         # A tap on the words of a reason, away from the small radio button, chooses it.
         page.get_by_text("Raisons personnelles").click(position={"x": 120, "y": 5})
