@@ -19,6 +19,7 @@ from applications.services.candidature import cancel_application
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from offers.enums import Avis
+from offers.models import RefusalReason
 from offers.tests.factories import FormationFactory
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -41,6 +42,34 @@ def test_the_favourable_mail_links_to_the_recap_where_the_candidate_answers(form
     decide(application, Avis.FAVOURABLE, actor=central_manager)
 
     [mail] = mails("AVIS_FAVORABLE")
+    assert recap_line(application) in mail.body
+
+
+@pytest.mark.parametrize(
+    ("avis", "code", "details"),
+    [
+        (Avis.UNFAVOURABLE, "AVIS_DEFAVORABLE", {"refusal_reason": lambda: RefusalReason.objects.create(code="CAP")}),
+        (Avis.WAITING_LIST, "AVIS_LISTE_ATT", {}),
+        (Avis.COMPLEMENTARY_LIST, "AVIS_LISTE_COMP", {"rank": 3}),
+        (
+            Avis.PRESELECTION,
+            "AVIS_PRESELECTION",
+            {
+                "preselection_at": datetime.datetime(2027, 5, 3, 9, 30, tzinfo=PARIS),
+                "preselection_place": "Salle B12",
+            },
+        ),
+    ],
+)
+def test_every_decision_mail_links_to_the_recap(formation, campaign, central_manager, avis, code, details):
+    """Regression: only the favourable mail linked to the application; a candidate on the complementary list (who
+    follows their rank there), refused (the reason, the appeal, the letter) or preselected had to find the site."""
+    application = make_application(formation, campaign=campaign)
+    details = {name: value() if callable(value) else value for name, value in details.items()}
+
+    decide(application, avis, actor=central_manager, **details)
+
+    [mail] = mails(code)
     assert recap_line(application) in mail.body
 
 
