@@ -69,10 +69,6 @@ def _last_external(obj: Application) -> ExternalCursus | None:
     return rows[0] if rows else None
 
 
-def _answer(obj: Application) -> str:
-    return answer_label(obj.accepted)
-
-
 def _entered_by(obj: Application) -> str:
     """The latest decision's author, or its automatic origin (a promotion from the waiting list has no author)."""
     return decision_author(_annotation(obj, "entered_by"), _annotation(obj, "action"))
@@ -335,7 +331,7 @@ COLUMNS: dict[str, Column] = {
         Column(
             "waiting_list_rank", _("Actual rank on the complementary list"), DECISION, lambda o: o.waiting_list_rank
         ),
-        Column("answer", _("Answer"), DECISION, _answer),
+        Column("answer", _("Answer"), DECISION, lambda o: answer_label(o.accepted)),
         Column(
             "withdrawal_reason",
             _("Reason for withdrawal"),

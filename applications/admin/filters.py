@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.enums import PieceStatus
+from applications.enums import ANSWER_LABELS, PieceStatus
 from applications.models import PieceSubmission, SvaAlertLevel
 from applications.models.candidature import latest_decision
 from applications.models.sva import SvaAlert
@@ -119,7 +119,7 @@ class ConfirmationFilter(admin.SimpleListFilter):
     parameter_name = "answer"
 
     def lookups(self, request, model_admin):
-        return [("confirmed", _("Confirmed")), ("withdrawn", _("Withdrawn")), ("none", _("No answer"))]
+        return [("confirmed", ANSWER_LABELS[True]), ("withdrawn", ANSWER_LABELS[False]), ("none", _("No answer"))]
 
     def queryset(self, request, queryset):
         match self.value():

@@ -37,6 +37,11 @@ QUERIES_EXPORT = 30  # as test_export_columns.test_queries_constant_per_chunk fo
 QUERIES_QUICK_EXPORT = 18  # the list's queries, then the rows with their tags and notes
 
 
+def page_text(page: str) -> str:
+    """The words of an HTML page as a reader gets them: tags dropped, entities decoded, white space collapsed."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(
@@ -251,7 +256,7 @@ def test_the_reading_page_names_the_automatic_promotion(
     ]
     assert cells[3] == entered
     assert cells[4].endswith(validated_by)
-    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    text = page_text(page)
     assert history in text
     assert "auto_waiting_list" not in text
 
@@ -278,7 +283,7 @@ def test_the_history_names_a_nightly_batch_in_words(client, centre_manager, form
 
     page = client.get(change_url(application), language=language).content.decode()
 
-    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    text = page_text(page)
     assert expected in text
     assert "withdraw_expired_confirmations" not in text
 
@@ -302,7 +307,7 @@ def test_the_decision_page_names_the_automatic_promotion(
 
     with translation.override(language):
         at = date_format(timezone.localtime(decision.created_at), "SHORT_DATETIME_FORMAT")
-    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    text = page_text(page)
     assert expected.format(at=at) in text
 
 
