@@ -266,6 +266,27 @@ def test_a_history_page_titled_with_a_long_address_fits_a_phone(
     assert problems == [], "\n".join(problems)
 
 
+def test_a_list_title_beside_its_object_tools_keeps_its_words_whole_at_1280(
+    live_server, transactional_db, browser_page, admin_user
+):
+    """The rule above that lets a title wrap anywhere on a phone applied at every width: at 1,280 px the
+    applications list's « Candidatures », beside its six object tools, shrank to « Candidatu / res »."""
+    page = browser_page
+    _log_in_staff(page, live_server, admin_user)
+    page.set_viewport_size({"width": 1280, "height": 812})
+
+    response = page.goto(f"{live_server.url}/gestion/applications/application/")
+
+    assert response is not None
+    assert response.status == 200
+    title = page.locator("#content h1")
+    assert title.inner_text() == "Candidatures"
+    lines = title.evaluate(
+        "h1 => { const r = document.createRange(); r.selectNodeContents(h1); return r.getClientRects().length; }"
+    )
+    assert lines == 1
+
+
 @pytest.mark.parametrize("width", [*PHONES, 1280])
 def test_a_saved_filters_delete_button_is_beside_it_and_big_enough_to_tap(
     live_server, transactional_db, browser_page, centre_manager, width
