@@ -116,8 +116,10 @@ def render_email(
                 html = render_to_string(f"{template_base}_body.html", context)
             except TemplateDoesNotExist:
                 html = ""
-    prefix = settings.EMAIL_SUBJECT_PREFIX
-    subject = f"{prefix}{subject}" if prefix else subject
+    # One space after the prefix whatever the variable's end: systemd's EnvironmentFile (and deploy/manage.sh) drop a
+    # value's trailing spaces, so the README's `[RECETTE] ` arrived as "[RECETTE]" and subjects read "[RECETTE]Avis…".
+    prefix = settings.EMAIL_SUBJECT_PREFIX.strip()
+    subject = f"{prefix} {subject}" if prefix else subject
     return subject[: OutboundEmail._meta.get_field("subject").max_length], body, html
 
 

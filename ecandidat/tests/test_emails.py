@@ -76,3 +76,12 @@ def test_send_test_email_command_queues_a_row():
     call_command("send_test_email", "it@example.org")
 
     assert OutboundEmail.objects.get().to == "it@example.org"
+
+
+@pytest.mark.parametrize("prefix", ["[RECETTE] ", "[RECETTE]", "  [RECETTE]\t"])
+def test_the_subject_prefix_is_followed_by_one_space_however_the_variable_ends(settings, prefix):
+    # systemd's EnvironmentFile and deploy/manage.sh drop a value's trailing spaces: the README's example
+    # EMAIL_SUBJECT_PREFIX=[RECETTE] reached the settings as "[RECETTE]", and subjects read "[RECETTE]Vérification…".
+    settings.EMAIL_SUBJECT_PREFIX = prefix
+
+    assert _enqueue().subject == "[RECETTE] Vérification de l'envoi des mails"
