@@ -72,6 +72,103 @@ def test_every_environment_variable_is_documented_in_the_readme():
     assert sorted({name for name in named if named.count(name) > 1}) == []
 
 
+def _readme_table() -> dict[str, str]:
+    """The Configuration table: each variable of a row's first column, with the row's "Default" cell."""
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    table = {}
+    for line in readme.splitlines():
+        if line.startswith("| `"):
+            cells = line.split("|")
+            for name in re.findall(r"`([A-Z0-9_]+)`", cells[1]):
+                table[name] = cells[2].strip()
+    return table
+
+
+def _environment_reads() -> dict[str, ast.expr | None]:
+    """Every variable the settings (env_* helpers) and deploy/gunicorn.conf.py (os.environ.get) read, with the
+    default expression the code gives it (None: no default)."""
+    reads: dict[str, ast.expr | None] = {}
+    for path in (
+        settings.BASE_DIR / "ecandidat" / "settings" / "base.py",
+        settings.BASE_DIR / "deploy" / "gunicorn.conf.py",
+    ):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args or not isinstance(node.args[0], ast.Constant):
+                continue
+            function = ast.unparse(node.func)
+            if function.startswith("env_") or function == "os.environ.get":
+                reads[node.args[0].value] = node.args[1] if len(node.args) > 1 else None
+    return reads
+
+
+def test_every_variable_of_the_readme_table_is_read():
+    # The other way round: a variable documented but read nowhere is one an IT team sets for nothing.
+    reads = _environment_reads()
+
+    assert sorted(name for name in _readme_table() if name not in reads) == []
+
+
+def _as_readme_writes_it(default: ast.expr) -> str | None:
+    """A literal default as the README's table writes it (booleans 1/0, lists comma-separated); None when the
+    default is computed (a path under VAR_DIR, the number of cores...)."""
+    if any(isinstance(node, ast.Name | ast.Call | ast.Attribute) for node in ast.walk(default)):
+        return None
+    value = eval(compile(ast.Expression(default), "<default>", "eval"), {"__builtins__": {}})  # noqa: S307
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(value)
+
+
+def test_the_readme_table_gives_each_variables_default():
+    # An IT team reads the defaults there: a default changed in the settings but not in the table (or the reverse)
+    # is a behaviour nobody chose. Checked where the cell is the literal values, one per variable of the row
+    # (`20`, `0`), or "empty" / "unset" (optionally followed by a remark in brackets).
+    reads = _environment_reads()
+    rows: dict[str, list[str]] = {}
+    for name, cell in _readme_table().items():
+        rows.setdefault(cell, []).append(name)
+    checked, wrong = 0, []
+    for cell, names in rows.items():
+        bare = re.sub(r"\s*\([^()]*\)$", "", cell)
+        literals = re.findall(r"`([^`]*)`", bare)
+        if re.fullmatch(r"`[^`]*`(, `[^`]*`)*", bare) and len(literals) == len(names):
+            expected = dict(zip(names, literals, strict=True))
+        elif bare in ("empty", "unset"):
+            expected = dict.fromkeys(names, "")
+        else:
+            continue
+        for name in names:
+            default = reads[name]
+            if default is None:  # unset, or computed after (DATABASE_URL's SQLite file under VAR_DIR)
+                actual = "" if expected[name] == "" else None
+            else:
+                actual = _as_readme_writes_it(default)
+            if actual is not None:
+                checked += 1
+                if actual != expected[name]:
+                    wrong.append((name, actual, expected[name]))
+
+    assert checked > 60
+    assert wrong == []
+
+
+def test_the_readme_names_every_parameter_of_the_back_office_and_only_those():
+    # "Configuration" lists the variables that « Paramètres » overrides (ecandidat/parameters.py), with their number.
+    from ecandidat.parameters import PARAMETERS
+
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    paragraph = re.search(
+        r"\n(\S+) of them are the scolarité's behavioural parameters (.*?)\*\*these are", readme, re.S
+    )
+    units = ["", "-one", "-two", "-three", "-four", "-five", "-six", "-seven", "-eight", "-nine"]
+    words = {20 + index: f"Twenty{unit}" for index, unit in enumerate(units)}  # past 29: extend
+
+    assert set(re.findall(r"`([A-Z0-9_]+)`", paragraph.group(2))) == {parameter.name for parameter in PARAMETERS}
+    assert paragraph.group(1) == words[len(PARAMETERS)]
+
+
 def _catalogue_entries(text: str) -> list[list[str]]:
     """The live entries of a .po file (obsolete ``#~`` entries and the header left out), as lists of lines."""
     entries = []
