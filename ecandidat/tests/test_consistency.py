@@ -141,10 +141,9 @@ def test_the_readme_table_gives_each_variables_default():
             continue
         for name in names:
             default = reads[name]
-            if default is None:  # unset, or computed after (DATABASE_URL's SQLite file under VAR_DIR)
-                actual = "" if expected[name] == "" else None
-            else:
-                actual = _as_readme_writes_it(default)
+            # No default in the call: unset, or computed after it (DATABASE_URL's SQLite file under VAR_DIR).
+            computed = default is None and expected[name] != ""
+            actual = None if computed else "" if default is None else _as_readme_writes_it(default)
             if actual is not None:
                 checked += 1
                 if actual != expected[name]:
