@@ -35,7 +35,10 @@ KNOWN_SECRET_KEYS = frozenset(
 
 
 def is_production() -> bool:
-    return settings.SETTINGS_MODULE not in NON_PRODUCTION_SETTINGS
+    # Under override_settings (a test's ``settings`` fixture) Django answers SETTINGS_MODULE = None: the module the
+    # process was started with is then the environment's.
+    module = settings.SETTINGS_MODULE or os.environ.get("DJANGO_SETTINGS_MODULE")
+    return module not in NON_PRODUCTION_SETTINGS
 
 
 def weakness_of(key: str) -> str | None:

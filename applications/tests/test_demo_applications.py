@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from allauth.account.models import EmailAddress
 from django.core.files.storage import default_storage
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -21,6 +21,19 @@ from applications.validators import validate_ine
 from documents.models import Document
 
 pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_refuses_the_production_settings(settings):
+    # Its logins and passwords are in the README, a superuser among them: on the production rehearsal,
+    # `deploy/manage.sh seed_demo` filled the production database without a word.
+    settings.SETTINGS_MODULE = "ecandidat.settings.base"
+
+    with pytest.raises(CommandError, match="--on-production-settings"):
+        call_command("seed_demo", stdout=StringIO())
+
+    assert not User.objects.exists()
+    call_command("seed_demo", on_production_settings=True, stdout=StringIO())  # a demonstration instance
+    assert User.objects.filter(username="admin", is_superuser=True).exists()
 
 
 def _seed() -> str:

@@ -40,7 +40,7 @@ def seed(candidates: int) -> dict:
     from offers.models import Campaign, Formation
 
     with open(os.devnull, "w") as quiet:
-        call_command("seed_demo", stdout=quiet)
+        call_command("seed_demo", on_production_settings=True, stdout=quiet)
     campaign = Campaign.objects.active().first()
     assert campaign is not None, "seed_demo created no active campaign"
     # Formations open to applications that ask for at least two pieces: the upload slots.

@@ -8,7 +8,13 @@ import sys
 import pytest
 from django.conf import settings
 
-from ecandidat.checks import check_brand_colour_contrast, check_pdf_fallback_fonts, contrast_ratio, weakness_of
+from ecandidat.checks import (
+    check_brand_colour_contrast,
+    check_pdf_fallback_fonts,
+    contrast_ratio,
+    is_production,
+    weakness_of,
+)
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
@@ -184,3 +190,12 @@ def test_a_fallback_font_the_process_cannot_read_is_warned_about(settings, tmp_p
 
     assert [warning.id for warning in warnings] == ["ecandidat.W003"]
     assert str(tmp_path / "missing.ttf") in warnings[0].msg
+
+
+def test_a_test_overriding_a_setting_is_still_not_production(settings):
+    # Django answers SETTINGS_MODULE = None under override_settings: every test that changed a setting ran as
+    # production, and seed_demo (which refuses the production settings) refused inside those tests.
+    settings.SIS_REGIME_ENTRY = True
+
+    assert settings.SETTINGS_MODULE is None
+    assert is_production() is False
