@@ -290,10 +290,12 @@ def test_the_nginx_example_runs_on_debian_12s_nginx_and_fits_gunicorn_and_the_up
     # gunicorn kills a request at its timeout: nginx must wait a little longer, so the error is gunicorn's.
     read_timeout = int(re.search(r"proxy_read_timeout (\d+)s;", text).group(1))
     assert read_timeout > _gunicorn_config()["timeout"]
-    # A piece of UPLOAD_MAX_BYTES plus the form must reach Django, which answers with its French message (several
-    # photos in one post: documents/tests/test_merge.py).
+    # What a candidate may post must reach Django, which answers with its French message: without JavaScript, up to
+    # MAX_PAGES photos of UPLOAD_MAX_BYTES each in one post (documents/merge.py), plus the form.
+    from documents.merge import MAX_PAGES
+
     body = re.search(r"client_max_body_size (\d+)m;", text).group(1)
-    assert int(body) * 1024 * 1024 >= settings.UPLOAD_MAX_BYTES + 1024 * 1024
+    assert int(body) * 1024 * 1024 >= MAX_PAGES * settings.UPLOAD_MAX_BYTES + 1024 * 1024
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
     upstream = re.search(r"upstream (\w+) \{", text).group(1)
     assert f"proxy_pass http://{upstream};" in text
