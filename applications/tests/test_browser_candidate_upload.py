@@ -174,6 +174,32 @@ def test_session_warning_keeps_the_session_and_a_lost_form_comes_back_after_logi
     assert page.locator("#session-restored").is_visible()
 
 
+def test_after_stay_logged_in_the_keyboard_user_is_back_in_the_field_they_were_typing_in(
+    live_server, transactional_db, browser_page, campaign, settings
+):
+    """The warning takes the focus; once « Rester connecté » is pressed (Enter) it is hidden, and the focus goes back
+    to the field, not to the top of the page (WCAG 2.4.3)."""
+    settings.SESSION_COOKIE_AGE = 45 * 60
+    candidate = complete_candidate(user__campaign=campaign)
+    page = browser_page
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.clock.install()
+    log_in_browser(page, live_server, candidate.user)
+    page.goto(live_server.url + "/candidat/adresse/")
+    page.locator("#id_line2").fill("Bâtiment C")
+
+    page.clock.fast_forward("43:01")
+    warning = page.locator("#session-warning")
+    warning.wait_for()
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Rester connecté"
+    page.keyboard.press("Enter")
+    warning.wait_for(state="hidden")
+
+    assert page.evaluate("document.activeElement.id") == "id_line2"
+    page.keyboard.type(", appartement 12")
+    assert page.locator("#id_line2").input_value() == "Bâtiment C, appartement 12"
+
+
 def test_three_big_photos_of_one_document_are_reduced_then_merged_by_the_server(setup):
     from pypdf import PdfReader
 

@@ -20,6 +20,7 @@
   var timers = [];
   var ended = false;
   var endsAt = 0;
+  var focusBefore = null; // where the candidate was (typing, tabbing) when the warning took the focus
 
   // Other tabs of the same browser share the session, so they share its end (the latest one any tab was told).
   function markEnd(seconds) {
@@ -53,7 +54,7 @@
       warn();
       schedule();
     } else {
-      box.hidden = true; // another tab renewed the session
+      hideWarning(); // another tab renewed the session
       schedule();
     }
   }
@@ -65,8 +66,22 @@
     text.textContent = text.getAttribute("data-soon");
     keepButton.hidden = false;
     loginLink.hidden = true;
+    focusBefore = box.contains(document.activeElement) ? null : document.activeElement;
     box.hidden = false;
     keepButton.focus();
+  }
+
+  // Hides the warning. If the focus was still in it, the keyboard or screen reader user is put back where they were
+  // (typing in a field, tabbing through the page), not at the top of the page: the button that had it is hidden.
+  function hideWarning() {
+    var target = focusBefore;
+    var active = document.activeElement;
+    var focusInBox = !active || active === document.body || box.contains(active);
+    focusBefore = null;
+    box.hidden = true;
+    if (focusInBox && target && target !== document.body && document.contains(target)) {
+      target.focus();
+    }
   }
 
   // The fields of the page's forms that hold something the candidate typed (never passwords, files or tokens).
@@ -143,7 +158,7 @@
       })
       .then(function (body) {
         markEnd(body.expires_in);
-        box.hidden = true;
+        hideWarning();
         schedule();
       })
       .catch(function () {
