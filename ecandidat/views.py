@@ -37,8 +37,11 @@ def home(request):
 @cache
 def _guide_html() -> str:
     source = (settings.BASE_DIR / "docs" / "guide-candidat.md").read_text(encoding="utf-8")
-    # The guide is our own file, not user input: rendering it as HTML is safe.
-    return markdown.markdown(source, extensions=["tables", "attr_list"])
+    # The guide is our own file, not user input: rendering it as HTML is safe. Its headings start at <h2> (toc's
+    # baselevel): the page's <h1> is "Assistance", and the guide is a part of that page (RGAA 9.1).
+    return markdown.markdown(
+        source, extensions=["tables", "attr_list", "toc"], extension_configs={"toc": {"baselevel": 2}}
+    )
 
 
 @login_not_required

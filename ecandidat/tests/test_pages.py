@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains
@@ -53,6 +55,17 @@ def test_assistance_serves_the_candidates_guide(client, django_assert_num_querie
 
     assertContains(response, "Je transmets ma candidature")
     assertContains(response, "Vous ne pouvez déposer qu'un seul fichier par pièce justificative demandée.")
+
+
+@pytest.mark.django_db
+def test_the_guide_s_headings_come_under_the_assistance_page_s_single_h1(client):
+    """RGAA 9.1: one <h1> ("Assistance"); the guide's title is an <h2> and its steps <h3>, their anchors kept."""
+    html = client.get(reverse("assistance")).content.decode()
+
+    assert re.findall(r"<h1[ >]", html) == ["<h1>"]
+    assert re.search(r"<h2[^>]*>Guide utilisateur eCandidat</h2>", html)
+    assert '<h3 id="je-transmets-ma-candidature">Je transmets ma candidature</h3>' in html
+    assert 'href="#je-transmets-ma-candidature"' in html
 
 
 @pytest.mark.django_db
