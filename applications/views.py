@@ -262,6 +262,7 @@ def baccalaureate(request):
         {
             "form": form,
             "bac": bac,
+            "bac_from_sis": bac is not None and bac.sis_locked,
             "mode": "edit" if editing else "add",
             "candidate": candidate,
             "bac_country": country_name(bac.country) if bac else "",

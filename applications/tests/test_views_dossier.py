@@ -388,6 +388,33 @@ def test_baccalaureate_can_be_edited(owner_client, candidate):
     assert Baccalaureate.objects.get(candidate=candidate).year == 2018
 
 
+def test_a_baccalaureate_from_the_sis_is_not_presented_as_something_to_change(
+    owner_client, candidate, django_assert_num_queries
+):
+    """An ENT student's bac comes from the student records system and is read-only: the page says so, and no longer
+    also says "come back at any time to change it" nor "you can only enter one baccalaureate"."""
+    AddressFactory(candidate=candidate)
+    BaccalaureateFactory(candidate=candidate, series="S", year=2019, sis_locked=True)
+
+    with django_assert_num_queries(5):
+        response = owner_client.get(reverse("applications:baccalaureate"))
+
+    assertContains(response, "comes from the university's student records system and cannot be changed")
+    assertNotContains(response, "You can come back at any time to change")
+    assertNotContains(response, "You can only enter one baccalaureate")
+
+
+def test_a_baccalaureate_typed_by_the_candidate_can_be_come_back_to(owner_client, candidate):
+    AddressFactory(candidate=candidate)
+    BaccalaureateFactory(candidate=candidate, series="S", year=2019)
+
+    response = owner_client.get(reverse("applications:baccalaureate"))
+
+    assertContains(response, "You can come back at any time to change or complete the information you entered.")
+    assertContains(response, "You can only enter one baccalaureate (or equivalent).")
+    assertNotContains(response, "student records system")
+
+
 def test_no_baccalaureate_then_baccalaureate(owner_client, candidate):
     owner_client.post(reverse("applications:baccalaureate_none"))
     assert Baccalaureate.objects.get(candidate=candidate).has_bac is False
