@@ -155,6 +155,11 @@ def test_main_actions_are_visible_and_large_enough(live_server, transactional_db
     assert _fully_inside(page, page.locator("#pieces td", has_text="Refusée").first)
     for button in page.locator("#pieces button:visible").all():
         assert button.bounding_box()["height"] >= 44, button.inner_text()
+    # Choosing the file is the step's first action: its field (the whole of it opens the picker) is as tall.
+    file_inputs = page.locator("#pieces input[type=file]:visible").all()
+    assert file_inputs
+    for file_input in file_inputs:
+        assert file_input.bounding_box()["height"] >= 44, file_input.get_attribute("id")
 
     # The menu: folded behind "Menu" on phones (a <details>, no JavaScript), always shown on wide screens.
     applications_link = page.locator('nav.site-nav a[href="/candidat/candidatures/"]')
