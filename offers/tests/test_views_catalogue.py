@@ -62,6 +62,26 @@ def test_a_formation_without_keywords_has_an_empty_keywords_cell(client, django_
     assertContains(response, '<span lang="fr">énergie verte</span>', count=1)
 
 
+def test_the_tables_captions_mark_the_french_centre_and_diploma_names_for_an_english_reader(
+    client, django_assert_num_queries
+):
+    """RGAA 8.7: the screen reader reads each table's (hidden) caption; on the English page its French centre and
+    diploma names are marked ``lang="fr"``, as they are in the <summary> above it."""
+    centre = CentreFactory(label="UFR Sciences Exactes et Expérimentales")
+    diploma_type = DiplomaTypeFactory(code="MEEF", label="MEEF 1er degré")
+    FormationFactory(centre=centre, commission__centre=centre, diploma_type=diploma_type)
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL, language="en")
+
+    assertContains(
+        response,
+        '<caption class="visually-hidden"><span lang="fr">UFR Sciences Exactes et Expérimentales</span> — '
+        '<span lang="fr">MEEF 1er degré</span></caption>',
+        html=True,
+    )
+
+
 def test_filter_is_case_and_accent_insensitive(client):
     centre = CentreFactory()
     FormationFactory(title="MASTER 1 - ENERGIE Parc. Matériaux et procédés solaires", centre=centre)
@@ -417,7 +437,7 @@ def test_without_grouping_each_centre_has_one_table(client, settings, django_ass
     tree = _tree(response).decode()
     assert _group_labels(response) == []
     assert tree.count("<table") == 1
-    assert '<caption class="visually-hidden">UFR Sciences</caption>' in tree
+    assert '<caption class="visually-hidden"><span lang="fr">UFR Sciences</span></caption>' in tree
     assert _row_titles(response) == ["Biologie", "Chimie", "Zoologie"]
 
 
