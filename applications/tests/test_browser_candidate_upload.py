@@ -31,6 +31,21 @@ def _noisy_jpeg(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
+def _focus_ring_contrast_on_white(locator) -> float:
+    """The best contrast against white of the colours drawing the element's focus ring (outline, box-shadow)."""
+    outline, outline_style, shadow = locator.evaluate(
+        "e => { const s = getComputedStyle(e); return [s.outlineColor, s.outlineStyle, s.boxShadow]; }"
+    )
+    colours = re.findall(r"rgba?\(([^)]*)\)", (outline if outline_style != "none" else "") + " " + shadow)
+
+    def luminance(channels: str) -> float:
+        values = [float(value) / 255 for value in channels.split(",")[:3]]
+        linear = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in values]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    return max((1.05 / (luminance(colour) + 0.05) for colour in colours), default=1.0)
+
+
 @pytest.fixture
 def setup(live_server, transactional_db, browser_page, campaign):
     formation = FormationFactory()
@@ -276,6 +291,8 @@ def test_keyboard_only_upload_and_refusal_keep_the_focus_on_the_piece(setup):
     # The server refuses the damaged PDF: the reason is in the piece's row and the focus is on that row.
     page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
     expect(page.locator(f"#piece-{piece.pk}")).to_be_focused()
+    # ... and that focus shows: part of its ring is at least 3:1 against the white row (RGAA 10.7; yellow is 1.6:1).
+    assert _focus_ring_contrast_on_white(page.locator(f"#piece-{piece.pk}")) >= 3
     status = page.locator(f"#piece-status-{piece.pk}")
     status.locator(".pieces__status--error").wait_for()
     assert status.inner_text().startswith("Relevé de notes : ")
