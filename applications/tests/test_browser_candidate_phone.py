@@ -208,3 +208,16 @@ def test_remember_me_is_a_box_beside_its_words_on_a_phone(live_server, transacti
     label.get_by_text("Se souvenir de moi").click()
     expect(box).to_be_checked()
     assert _page_overflow(page) == 0
+
+
+def test_create_an_account_is_the_headers_filled_button(live_server, transactional_db, browser_page):
+    """« Créer un compte » is filled (white on the brand's header), unlike the language switch's « Changer »: the
+    header's plain-button rule came after the primary one and emptied it."""
+    page = browser_page
+    page.goto(live_server.url + "/")
+    background = "el => getComputedStyle(el).backgroundColor"
+    create = page.locator(".site-header a.button--primary")
+    change = page.locator(".site-header button.button").first
+
+    assert create.evaluate(background) == "rgb(255, 255, 255)"
+    assert change.evaluate(background) != create.evaluate(background)
