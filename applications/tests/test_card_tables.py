@@ -85,3 +85,23 @@ def test_the_dossier_lists(owner_client, candidate, django_assert_num_queries, n
         response = owner_client.get(reverse(name))
 
     assert card_table_roles(response.content.decode()) == [card_table(columns=columns, rows=2, cells=2 * row_cells)]
+
+
+@pytest.mark.parametrize(
+    ("name", "make_row", "header"),
+    [
+        ("applications:external_cursus_list", ExternalCursusFactory, "label"),
+        ("applications:internship_list", InternshipFactory, "organisation"),
+        ("applications:work_experience_list", WorkExperienceFactory, "title"),
+    ],
+)
+def test_edit_and_delete_name_their_row(owner_client, candidate, django_assert_num_queries, name, make_row, header):
+    """A screen reader's list of links reads "Edit – <the row's header>", not two rows of bare "Edit"."""
+    rows = make_row.create_batch(2, candidate=candidate)
+
+    with django_assert_num_queries(6):
+        page = owner_client.get(reverse(name)).content.decode()
+
+    for row in rows:
+        for action in ("Edit", "Delete"):
+            assert f'{action}<span class="visually-hidden"> – {getattr(row, header)}</span></a>' in page
