@@ -400,6 +400,10 @@ def test_a_baccalaureate_from_the_sis_is_not_presented_as_something_to_change(
         response = owner_client.get(reverse("applications:baccalaureate"))
 
     assertContains(response, "comes from the university's student records system and cannot be changed")
+    # In English, the French word is marked as such for a screen reader (RGAA 8.7); the French page needs no mark.
+    assertContains(response, 'contact your student office (<span lang="fr">scolarité</span>).')
+    french = owner_client.get(reverse("applications:baccalaureate"), language="fr")
+    assertContains(french, "si vous constatez des erreurs, contactez votre scolarité.</p>")
     assertNotContains(response, "You can come back at any time to change")
     assertNotContains(response, "You can only enter one baccalaureate")
 
