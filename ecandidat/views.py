@@ -1,3 +1,4 @@
+import re
 from functools import cache
 
 import markdown
@@ -7,6 +8,7 @@ from django.db import connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import translation
+from django.utils.html import escape, strip_tags
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -39,9 +41,31 @@ def _guide_html() -> str:
     source = (settings.BASE_DIR / "docs" / "guide-candidat.md").read_text(encoding="utf-8")
     # The guide is our own file, not user input: rendering it as HTML is safe. Its headings start at <h2> (toc's
     # baselevel): the page's <h1> is "Assistance", and the guide is a part of that page (RGAA 9.1).
-    return markdown.markdown(
+    html = markdown.markdown(
         source, extensions=["tables", "attr_list", "toc"], extension_configs={"toc": {"baselevel": 2}}
     )
+    return _scrolling_tables(html)
+
+
+_HEADING_OR_TABLE = re.compile(r"<h[2-6][^>]*>(?P<heading>.*?)</h[2-6]>|<table>.*?</table>", re.DOTALL)
+
+
+def _scrolling_tables(html: str) -> str:
+    """Each of the guide's tables in its own scroll box, so that on a 320 px phone only a table wider than the screen
+    scrolls sideways, not the whole guide. A scroll box is reachable with the keyboard (tabindex 0) and named after
+    its section, for whoever lands on it (WCAG 2.1.1, axe's scrollable-region-focusable). The guide is in French."""
+    section, count = "", 0
+
+    def wrap(match: re.Match) -> str:
+        nonlocal section, count
+        if match.group("heading") is not None:
+            section = strip_tags(match.group("heading"))
+            return match.group(0)
+        count += 1
+        label = escape(f"Tableau {count} du guide, section « {section} »")
+        return f'<div class="guide__table" role="region" tabindex="0" aria-label="{label}">{match.group(0)}</div>'
+
+    return _HEADING_OR_TABLE.sub(wrap, html)
 
 
 @login_not_required

@@ -221,3 +221,20 @@ def test_create_an_account_is_the_headers_filled_button(live_server, transaction
 
     assert create.evaluate(background) == "rgb(255, 255, 255)"
     assert change.evaluate(background) != create.evaluate(background)
+
+
+def test_only_the_guides_wide_tables_scroll_on_a_phone(live_server, transactional_db, browser_page):
+    """« Assistance » at 320 px: the guide's text stays in place; a table wider than the screen scrolls in its own
+    box, which the keyboard reaches (axe: scrollable-region-focusable)."""
+    page = browser_page
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(live_server.url + "/assistance/")
+    sideways = "el => el.scrollWidth - el.clientWidth"
+
+    assert page.locator("article.guide").evaluate(sideways) == 0
+    wide = [box for box in page.locator(".guide__table").all() if box.evaluate(sideways) > 0]
+    assert wide
+    wide[0].focus()
+    expect(wide[0]).to_be_focused()
+    assert _page_overflow(page) == 0
+    assert_no_serious_axe_violations(page)

@@ -69,6 +69,19 @@ def test_the_guide_s_headings_come_under_the_assistance_page_s_single_h1(client)
 
 
 @pytest.mark.django_db
+def test_each_guide_table_scrolls_in_its_own_keyboard_reachable_box(client):
+    """On a 320 px phone a guide table is wider than the screen: it scrolls in its own box, named after its section
+    and reachable with the keyboard, instead of the whole guide scrolling sideways (the browser side is
+    test_browser_candidate_phone.py)."""
+    html = client.get(reverse("assistance")).content.decode()
+
+    boxes = re.findall(r'<div class="guide__table" role="region" tabindex="0" aria-label="([^"]*)"><table>', html)
+    assert len(boxes) == html.count("<table>") == 9
+    assert boxes[0] == "Tableau 1 du guide, section « J&#x27;effectue ma candidature »"
+    assert html.count('class="guide__table"') == html.count("</table></div>")
+
+
+@pytest.mark.django_db
 def test_healthz_ok_when_database_answers(client):
     response = client.get(reverse("healthz"))
 
