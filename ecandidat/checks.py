@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.files.storage import FileSystemStorage, storages
 
 from ecandidat import admin_wording
 
@@ -199,4 +200,20 @@ def check_pdf_fallback_fonts(app_configs, **kwargs) -> list[Warning]:
         )
         for path, _face in settings.PDF_FALLBACK_FONTS
         if not Path(path).is_file() or not os.access(path, os.R_OK)
+    ]
+
+
+@register()
+def check_download_accel_redirect(app_configs, **kwargs) -> list[Warning]:
+    """DOWNLOAD_ACCEL_REDIRECT_PREFIX hands files on this disk to nginx; with the files on S3 nginx has no path to
+    them, so the downloads stay streamed by Django (ecandidat/downloads.py): say so rather than ignore it silently."""
+    if not settings.DOWNLOAD_ACCEL_REDIRECT_PREFIX or isinstance(storages["default"], FileSystemStorage):
+        return []
+    return [
+        Warning(
+            "DOWNLOAD_ACCEL_REDIRECT_PREFIX is set but the files are not on this disk (AWS_STORAGE_BUCKET_NAME): "
+            "Django streams the downloads, held by the gunicorn timeout.",
+            hint="Unset DOWNLOAD_ACCEL_REDIRECT_PREFIX (README, Production deployment, large downloads).",
+            id="ecandidat.W004",
+        )
     ]

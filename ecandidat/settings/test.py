@@ -35,3 +35,5 @@ WHITENOISE_USE_FINDERS = True
 MAINTENANCE_WINDOW_ENFORCED = False
 # PDFs draw with DejaVu Sans only, whatever the machine's environment; tests that need a fallback font set one.
 PDF_FALLBACK_FONTS = []
+# Downloads are streamed by Django unless a test sets the prefix, whatever the environment.
+DOWNLOAD_ACCEL_REDIRECT_PREFIX = ""

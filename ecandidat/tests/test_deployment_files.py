@@ -327,6 +327,47 @@ def test_nginx_answers_its_own_errors_with_the_french_pages_of_deploy_errors():
     assert "Rien n'a été enregistré" in (BASE_DIR / "deploy" / "errors" / "413.html").read_text(encoding="utf-8")
 
 
+def _protected_media_location(text: str) -> tuple[str, str]:
+    """The example's internal location for large downloads: its URI prefix and its body."""
+    match = re.search(r"location \^~ (/\S*/) \{([^}]*alias /srv/ecandidat/var/media/;[^}]*)\}", text)
+    assert match, "no location aliased to the documented MEDIA_ROOT"
+    return match.group(1), match.group(2)
+
+
+def test_large_downloads_go_through_an_internal_location_on_the_documented_media_root():
+    # Commission packs (~1.7 GB for 500 dossiers) streamed by a sync worker were cut at gunicorn's timeout; with
+    # DOWNLOAD_ACCEL_REDIRECT_PREFIX set, Django answers X-Accel-Redirect: <prefix><name> and nginx sends the file.
+    from ecandidat.settings import base
+
+    text = _nginx_example()
+    prefix, block = _protected_media_location(text)
+    directives = {line.split("#", 1)[0].strip() for line in block.splitlines()} - {""}
+
+    # The prefix the example tells to set is the location's, and one the settings accept.
+    assert f"DOWNLOAD_ACCEL_REDIRECT_PREFIX={prefix}" in text
+    assert re.fullmatch(r"/[\w./-]*/", prefix)
+    assert base.DOWNLOAD_ACCEL_REDIRECT_PREFIX == ""  # off unless the deployment says so
+    # Never reachable from outside: only Django's answer, after its access check, leads there.
+    assert "internal;" in directives
+    # The alias is MEDIA_ROOT of the documented install: the code in /srv/ecandidat, MEDIA_ROOT's default under it
+    # (VAR_DIR/media), the folder the README creates.
+    source = (BASE_DIR / "ecandidat" / "settings" / "base.py").read_text(encoding="utf-8")
+    assert 'VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))' in source
+    assert 'MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))' in source
+    assert "-m 0750 /srv/ecandidat/var/media " in (BASE_DIR / "README.md").read_text(encoding="utf-8")
+    # nginx keeps only Content-Type, Content-Disposition and Cache-Control of Django's answer: the rest is set here.
+    assert {
+        "add_header X-Content-Type-Options nosniff always;",
+        "add_header X-Frame-Options DENY always;",
+        "add_header Referrer-Policy same-origin always;",
+        """add_header Content-Security-Policy "default-src 'none'; sandbox" always;""",
+        # SECURE_HSTS_SECONDS and SECURE_HSTS_INCLUDE_SUBDOMAINS's defaults
+        'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
+    } <= directives
+    # Not under a location that would serve it publicly.
+    assert not prefix.startswith(("/static/", "/_nginx_errors/"))
+
+
 def test_static_files_are_written_readable_by_nginx(tmp_path):
     # FILE_UPLOAD_PERMISSIONS (0640, for the private pieces) also applied to collectstatic's copies and manifest:
     # nginx, another user, answered 403 for every stylesheet; in the image (collectstatic as root at build, gunicorn
