@@ -1,5 +1,9 @@
 """ecandidat.downloads: a stored file handed to nginx (X-Accel-Redirect) or streamed by Django."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
@@ -67,3 +71,15 @@ def test_the_prefix_with_files_on_s3_is_a_warning(settings):
     settings.DOWNLOAD_ACCEL_REDIRECT_PREFIX = ""
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
     assert check_download_accel_redirect(None) == []
+
+
+@pytest.mark.parametrize("value", ["_protected_media/", "/_protected_media", "/a b/"])
+def test_a_prefix_that_is_not_a_path_stops_the_start(value):
+    # nginx would look for "<prefix><name>" in no location and answer 404 for every pack: refused at start instead.
+    env = {**os.environ, "DOWNLOAD_ACCEL_REDIRECT_PREFIX": value, "SECRET_KEY": "x" * 60}
+    code = "import ecandidat.settings.base"
+
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+
+    assert result.returncode == 1
+    assert "ImproperlyConfigured: DOWNLOAD_ACCEL_REDIRECT_PREFIX=" in result.stderr
