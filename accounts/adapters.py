@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
-from accounts import cas, services
+from accounts import cas, oidc, services
 from ecandidat import parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
@@ -108,10 +108,12 @@ class AccountAdapter(DefaultAccountAdapter):
         cas.remember_ticket(request)  # a CAS login (ENT_PROTOCOL=cas): the single logout can now end this session
 
     def get_logout_redirect_url(self, request) -> str:
-        """After a CAS login, logging out also ends the CAS session (single logout), which then sends the browser
-        back here."""
+        """After an ENT login, logging out also ends the ENT session, which then sends the browser back here: CAS
+        single logout (accounts.cas), or OpenID Connect RP-initiated logout (accounts.oidc)."""
         url = super().get_logout_redirect_url(request)
-        return cas.logout_url(request, url) if cas.is_cas_session(request) else url
+        if cas.is_cas_session(request):
+            return cas.logout_url(request, url)
+        return oidc.logout_url(request, url) or url
 
     def confirm_email(self, request, email_address) -> bool:
         services.release_email_from_past_campaigns(email=email_address.email, user=email_address.user)

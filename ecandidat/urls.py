@@ -31,6 +31,8 @@ urlpatterns = [
         RedirectView.as_view(pattern_name="accounts:password_set"),
         name="account_set_password",
     ),
+    # allauth's OpenID Connect callback, which also keeps what logging out of the ENT needs (accounts/oidc.py).
+    path("accounts/oidc/", include("accounts.urls_oidc")),
     path("accounts/", include("allauth.urls")),
     path("gestion/", admin.site.urls),
 ]

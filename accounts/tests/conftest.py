@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 import pytest
 
 from accounts.tests.ldap_peer import ldap, ldap_url  # noqa: F401 (the staff directory peer's fixtures)
@@ -24,3 +26,18 @@ def client(client):
     """Pages in English until the French catalogue is merged (msgids are English)."""
     client.language = "en"
     return client
+
+
+@pytest.fixture
+def oidc_app(live_server, ent_server, settings, campaign):
+    """ecandidat (the live server) logging students in through the development ENT over OpenID Connect; its base URL,
+    through 127.0.0.1: the ENT admits loopback redirect URIs on any port."""
+    from accounts.tests.ent import ent_providers
+    from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET
+
+    settings.ENT_PROTOCOL = "oidc"
+    settings.ENT_SERVER_URL = ent_server.base_url
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(
+        ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET, pkce=True
+    )
+    return f"http://127.0.0.1:{urlsplit(live_server.url).port}"

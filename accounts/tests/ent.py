@@ -1,6 +1,9 @@
 """The ENT's allauth configuration in tests: the OpenID Connect app "ent", as ``ecandidat/settings/base.py`` declares
 it, pointed at a test server, and the return of the ENT as allauth completes it."""
 
+import re
+
+import requests
 from allauth.core import context
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
@@ -12,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 
 from accounts.models import User
+from ecandidat.tests.plugins.services import ENT_PASSWORD
 
 
 def ent_providers(server_url: str, *, client_id: str = "ecandidat", secret: str = "s", pkce: bool = False) -> dict:
@@ -46,3 +50,20 @@ def ent_return(
     request.session.save()
     client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
     return request, response
+
+
+def oidc_login(app: str, username: str, *, next_url: str = "", session: requests.Session | None = None):
+    """Over real sockets (``app``: the live server, see the ``oidc_app`` fixture): press the ENT button (posted to
+    allauth's OpenID Connect login), log in on the development ENT's form, follow back. Returns the last response."""
+    session = session or requests.Session()
+    page = f"{app}/accounts/login/" + (f"?next={next_url}" if next_url else "")
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(page, timeout=10).text).group(1)
+    data = {"csrfmiddlewaretoken": token} | ({"next": next_url} if next_url else {})
+    response = session.post(f"{app}/accounts/oidc/ent/login/", data=data, headers={"Referer": page}, timeout=10)
+    ent_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text).group(1)
+    return session.post(
+        response.url,
+        data={"csrfmiddlewaretoken": ent_token, "login": username, "password": ENT_PASSWORD},
+        headers={"Referer": response.url},
+        timeout=10,
+    )

@@ -4,7 +4,6 @@ The CAS path against the development ENT is in test_cas_protocol; OpenID Connect
 
 import re
 import time
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -12,10 +11,9 @@ from allauth.socialaccount.models import SocialAccount
 from django.urls import reverse
 
 from accounts.models import User
-from accounts.tests.ent import ent_providers, ent_return
+from accounts.tests.ent import ent_providers, ent_return, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.parameters import set_parameters
-from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET, ENT_PASSWORD
 
 LOGIN = reverse("account_login")
 ADMIN = reverse("admin:index")
@@ -169,39 +167,6 @@ def test_closed_a_student_without_a_password_gets_one_by_the_forgotten_credentia
 # --- OpenID Connect over real sockets: the live server against the development ENT process ---
 
 
-def _app_url(live_server) -> str:
-    """Through 127.0.0.1: the ENT admits loopback redirect URIs on any port."""
-    return f"http://127.0.0.1:{urlsplit(live_server.url).port}"
-
-
-@pytest.fixture
-def oidc_app(live_server, ent_server, settings, campaign):
-    settings.ENT_PROTOCOL = "oidc"
-    settings.ENT_SERVER_URL = ent_server.base_url
-    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(
-        ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET, pkce=True
-    )
-    return _app_url(live_server)
-
-
-def _oidc_login(
-    app: str, username: str, *, next_url: str = "", session: requests.Session | None = None
-) -> requests.Response:
-    """Press the ENT button (posted to allauth's OpenID Connect login), log in on the ENT's form, follow back."""
-    session = session or requests.Session()
-    page = f"{app}{LOGIN}" + (f"?next={next_url}" if next_url else "")
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(page, timeout=10).text).group(1)
-    data = {"csrfmiddlewaretoken": token} | ({"next": next_url} if next_url else {})
-    response = session.post(f"{app}/accounts/oidc/ent/login/", data=data, headers={"Referer": page}, timeout=10)
-    ent_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text).group(1)
-    return session.post(
-        response.url,
-        data={"csrfmiddlewaretoken": ent_token, "login": username, "password": ENT_PASSWORD},
-        headers={"Referer": response.url},
-        timeout=10,
-    )
-
-
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_oidc_closed_a_student_is_refused_and_staff_get_in(oidc_app, campaign, settings):
@@ -211,8 +176,8 @@ def test_oidc_closed_a_student_is_refused_and_staff_get_in(oidc_app, campaign, s
     staff = StaffFactory(username="sophie.gestion")
     SocialAccount.objects.create(user=staff, provider="ent", uid="sophie.gestion")
 
-    refused = _oidc_login(oidc_app, "lucas.bernard")
-    staff_in = _oidc_login(oidc_app, "sophie.gestion", next_url=ADMIN)
+    refused = oidc_login(oidc_app, "lucas.bernard")
+    staff_in = oidc_login(oidc_app, "sophie.gestion", next_url=ADMIN)
 
     assert refused.status_code == 200
     assert refused.url == f"{oidc_app}{LOGIN}"
@@ -235,7 +200,7 @@ def test_oidc_a_stale_session_logs_in_through_the_ent_again_and_comes_back_to_se
     student.save()
     SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard")
     session = requests.Session()
-    _oidc_login(oidc_app, "lucas.bernard", session=session)
+    oidc_login(oidc_app, "lucas.bernard", session=session)
     page = f"{oidc_app}{reverse('accounts:password_set')}"
     time.sleep(3.2)
 

@@ -78,6 +78,10 @@ ACCOUNT_RATE_LIMITS = False  # demos mistype passwords on purpose; no lockout on
 
 IDP_OIDC_ADAPTER = "entserver.adapters.EntOIDCAdapter"
 IDP_OIDC_PRIVATE_KEY = load_or_create_private_key(VAR_DIR / "oidc-private-key.pem")
+# Logout from ecandidat (RP-initiated, /identity/o/logout, announced as end_session_endpoint): with an id_token_hint
+# naming the person logged in here, the ENT session ends without a question, as a university ENT does; otherwise
+# (no hint, someone else's) the ENT asks first (allauth).
+IDP_OIDC_RP_INITIATED_LOGOUT_ASKS_FOR_OP_LOGOUT = False
 
 LOGGING = {
     "version": 1,

@@ -9,10 +9,14 @@ from entserver.models import User
 from entserver.students import DEMO_PASSWORD, STAFF, STAFF_EMAIL_DOMAIN, STUDENTS
 
 CLIENT_ID = "ecandidat"
-DEFAULT_REDIRECT_URIS = [
-    "http://127.0.0.1:8000/accounts/oidc/ent/login/callback/",
-    "http://localhost:8000/accounts/oidc/ent/login/callback/",
-]
+CALLBACK_PATH = "/accounts/oidc/ent/login/callback/"
+DEFAULT_REDIRECT_URIS = [f"http://127.0.0.1:8000{CALLBACK_PATH}", f"http://localhost:8000{CALLBACK_PATH}"]
+
+
+def post_logout_redirect_uris(redirect_uris: list[str]) -> list[str]:
+    """Where ecandidat comes back after logging out of the ENT (RP-initiated logout): the home page of each
+    ecandidat the redirect URIs name (loopback ones match on any port, as the redirect URIs do)."""
+    return [uri.removesuffix(CALLBACK_PATH) + "/" for uri in redirect_uris if uri.endswith(CALLBACK_PATH)]
 
 
 class Command(BaseCommand):
@@ -51,6 +55,9 @@ class Command(BaseCommand):
             EmailAddress.objects.filter(user=user).exclude(email=email).delete()
             EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
         self.stdout.write(f"Client {CLIENT_ID!r} redirect URIs: {', '.join(uris)}")
+        self.stdout.write(
+            f"Client {CLIENT_ID!r} post-logout redirect URIs: {', '.join(post_logout_redirect_uris(uris))}"
+        )
         self.stdout.write(f"Students: {', '.join(s.username for s in STUDENTS)} (password {DEMO_PASSWORD!r})")
 
     def _seed_client(self, redirect_uris: list[str]) -> None:
@@ -63,5 +70,6 @@ class Command(BaseCommand):
         client.grant_types = Client.GrantType.AUTHORIZATION_CODE
         client.response_types = Client.ResponseType.CODE
         client.set_redirect_uris(redirect_uris)
+        client.set_post_logout_redirect_uris(post_logout_redirect_uris(redirect_uris))
         client.skip_consent = True  # the university's own application: no consent screen
         client.save()
