@@ -500,6 +500,8 @@ MFA_RECOVERY_CODE_COUNT = 10
 ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS = UNVALIDATED_ACCOUNT_DAYS
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # never link an ENT identity to an e-mail account silently
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+# No ENT token is stored in the database; only the session of an ENT login keeps its ID token (the id_token_hint of
+# the ENT logout, accounts/oidc.py), until logout or expiry.
 SOCIALACCOUNT_STORE_TOKENS = False
 ENT_SERVER_URL = env_str("ENT_SERVER_URL")
 ENT_CLIENT_ID = env_str("ENT_CLIENT_ID", "ecandidat")
