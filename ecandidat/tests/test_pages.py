@@ -69,6 +69,18 @@ def test_the_guide_s_headings_come_under_the_assistance_page_s_single_h1(client)
 
 
 @pytest.mark.django_db
+def test_every_table_of_the_guide_is_read_as_a_table(client):
+    """The formations' table of « J'effectue ma candidature » was a header without rows, its rows printed as one
+    paragraph of « | » (the markdown had the tree of the offer between them)."""
+    html = client.get(reverse("assistance")).content.decode()
+
+    assert not re.search(r"<p>[^<]*\|[^<]*</p>", html)
+    for table in re.findall(r"<table>.*?</table>", html, re.DOTALL):
+        assert "<tbody>" in table
+    assert "<td>MASTER 1 - BEE Parc. Biodiversité et développement durable</td>" in html
+
+
+@pytest.mark.django_db
 def test_each_guide_table_scrolls_in_its_own_keyboard_reachable_box(client):
     """On a 320 px phone a guide table is wider than the screen: it scrolls in its own box, named after its section
     and reachable with the keyboard, instead of the whole guide scrolling sideways (the browser side is
