@@ -78,6 +78,9 @@ def test_every_table_of_the_guide_is_read_as_a_table(client):
     for table in re.findall(r"<table>.*?</table>", html, re.DOTALL):
         assert "<tbody>" in table
     assert "<td>MASTER 1 - BEE Parc. Biodiversité et développement durable</td>" in html
+    # No link that goes nowhere: « cf. Je transmets ma candidature » leads to that step.
+    assert 'href="#"' not in html
+    assert 'cf. « <a href="#je-transmets-ma-candidature">Je transmets ma candidature</a> »' in html
 
 
 @pytest.mark.django_db
