@@ -64,14 +64,21 @@ def xlsx_cells(sheet, row: Iterable) -> list:
     Only text starting with ``=`` is made inert (with the apostrophe of :func:`neutralise`): openpyxl writes it as
     a formula. A text cell of an XLSX is never evaluated, so a telephone number ``+33…`` or a text ``- néant``
     stays as typed (the apostrophe would show in the cell: ``'+33612345670``); CSV keeps every prefix neutralised,
-    a spreadsheet reading a CSV evaluates them."""
+    a spreadsheet reading a CSV evaluates them.
+
+    The control characters an XLSX cannot hold (U+0000 to U+001F but the tab and line ends: a vertical tab or an
+    escape pasted into a name, an answer, a note) are left out: openpyxl refused the whole file for one of them (a
+    500 on the export), and they show nothing. They are left out before the formula check, so that
+    ``"\x0b=HYPERLINK(…)"`` stays inert."""
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     cells: list = []
     for value in row:
         if value is None:
             cells.append("")
         elif isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
             cells.append("'" + value if value.startswith("=") else value)
         elif isinstance(value, datetime.datetime):
             # Excel has no time zones; callers pass local times.
@@ -83,7 +90,8 @@ def xlsx_cells(sheet, row: Iterable) -> list:
             cell.number_format = XLSX_DATE_FORMAT
             cells.append(cell)
         else:
-            cells.append(neutralise(value))
+            value = neutralise(value)
+            cells.append(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value)
     return cells
 
 

@@ -266,6 +266,39 @@ def test_xlsx_dates_read_the_french_way_and_a_telephone_as_typed(client, centre_
     assert validated.number_format == "DD/MM/YYYY HH:MM"
 
 
+def test_xlsx_leaves_out_the_control_characters_a_worksheet_cannot_hold(
+    client, centre_manager, rich, django_assert_num_queries
+):
+    """Regression (hostile-input audit, 2026-12-03): a vertical tab or an escape in a candidate's name or answer
+    (the dossier's forms refuse only NUL) made openpyxl refuse the whole XLSX, a 500 for every export holding that
+    candidate. They are left out, before the formula check: a formula behind a vertical tab stays inert."""
+    candidate = rich.candidate
+    candidate.birth_name = '\x0b=HYPERLINK("http://evil")'
+    candidate.first_name = "Jean\x1b\x08"
+    candidate.save()
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(31):  # unchanged by the fix: the cells are cleaned in memory
+        response = post_export(client, ["birth_name", "first_name"], fmt="xlsx", filters="")
+        content = b"".join(response.streaming_content)
+
+    birth_name, first_name = load_workbook(io.BytesIO(content)).active[2]
+    assert birth_name.value == '\'=HYPERLINK("http://evil")'
+    assert first_name.value == "Jean"
+
+
+def test_dashboard_xlsx_leaves_out_control_characters(client, centre_manager, rich, django_assert_num_queries):
+    rich.formation.title = "Master\x0bInformatique"
+    rich.formation.save()
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(8):
+        response = client.get(reverse("admin:applications_application_dashboard"), {"format": "xlsx"})
+
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet["B2"].value == "MasterInformatique"
+
+
 @pytest.mark.parametrize("count", [2, 12])
 def test_queries_constant_per_chunk(
     client, centre_manager, formation, campaign, count, monkeypatch, django_assert_num_queries
