@@ -152,12 +152,27 @@ def build_dossier_pdf(application) -> IO[bytes]:
 
 
 def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
-    """The PDF piece's pages; its header line, on a white band across the top of its first page, in ``stamps``."""
-    reader = PdfReader(spool)
+    """The PDF piece's pages; its header line, on a white band across the top of its first page, in ``stamps``.
+
+    A file pypdf cannot copy (stored before an upload rule refused it: a page without a readable /MediaBox made
+    every build of the dossier a 500, for the candidate, the staff and the commission's packs) gets a page saying
+    so instead, as an image over the budget does; the rest of the dossier is built."""
     first = len(writer.pages)
-    writer.append(reader)
-    page = writer.pages[first]
-    width, height = float(page.mediabox.width), float(page.mediabox.height)
+    try:
+        reader = PdfReader(spool)
+        for source_page in reader.pages:
+            source_page.mediabox.width  # noqa: B018 - raises before anything is copied when a page has no usable size
+        writer.append(reader)
+        page = writer.pages[first]
+        width, height = float(page.mediabox.width), float(page.mediabox.height)
+    except Exception as error:  # a hostile file can make pypdf raise anything
+        logger.warning("Dossier PDF: PDF piece not included (%s: %s)", type(error).__name__, error)
+        while len(writer.pages) > first:
+            writer.remove_page(first)
+        _notice_page(
+            writer, stamps, header, _("This PDF cannot be included in the dossier: open it from the pieces list.")
+        )
+        return
     stamps.add_page(format=(width, height))
     stamps.set_font(FONT, "B", HEADER_SIZE)
     stamps.set_fill_color(255, 255, 255)
@@ -167,22 +182,34 @@ def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: 
 
 def _append_image(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
     """A blank A4 page for the image piece; its header line and the image (or a notice), in ``stamps``."""
+    with tempfile.TemporaryFile() as small:
+        if _downsample(spool, small):
+            _blank_page(writer, stamps, header)
+            stamps.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
+        else:
+            _notice_page(
+                writer,
+                stamps,
+                header,
+                _("This image cannot be included in the dossier: open it from the pieces list."),
+            )
+
+
+def _blank_page(writer: PdfWriter, stamps: UnicodePDF, header: str) -> None:
+    """A blank A4 page in the dossier, with the piece's header line in ``stamps``."""
     writer.add_blank_page(*A4)
     stamps.add_page(format=A4)
     stamps.set_font(FONT, "B", HEADER_SIZE)
     stamps.set_xy(20, 12)
     stamps.cell(A4[0] - 40, HEADER_SIZE + 6, stamps.fit(header, A4[0] - 40), align="C")
-    with tempfile.TemporaryFile() as small:
-        if _downsample(spool, small):
-            stamps.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
-        else:
-            stamps.set_font(FONT, "", 10)
-            stamps.set_xy(20, 60)
-            stamps.multi_cell(
-                A4[0] - 40,
-                14,
-                _("This image cannot be included in the dossier: open it from the pieces list."),
-            )
+
+
+def _notice_page(writer: PdfWriter, stamps: UnicodePDF, header: str, notice: str) -> None:
+    """The page of a piece whose content cannot be included: its header line and ``notice``."""
+    _blank_page(writer, stamps, header)
+    stamps.set_font(FONT, "", 10)
+    stamps.set_xy(20, 60)
+    stamps.multi_cell(A4[0] - 40, 14, notice)
 
 
 def _downsample(spool: BinaryIO, output: BinaryIO) -> bool:

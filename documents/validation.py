@@ -285,6 +285,9 @@ def _check_pdf(content: bytes) -> None:
     try:
         if len(reader.pages) < 1:
             raise _error("corrupt")
+        for page in reader.pages:
+            # A page without a readable size (no /MediaBox, or not four numbers) cannot be laid in the dossier PDF.
+            page.mediabox.width  # noqa: B018 - pypdf raises here
         code = _active_content(reader)
     except ValidationError:
         raise

@@ -243,6 +243,12 @@ def pdf_without_pages() -> bytes:
     return build_pdf([CATALOG, b"<< /Type /Pages /Kids [] /Count 0 >>"])
 
 
+def pdf_without_media_box(media_box: bytes = b"") -> bytes:
+    """A one-page PDF whose page has no size pypdf can read: no /MediaBox (nor one inherited from its /Pages), or
+    ``media_box`` when it is not four numbers. It passed the upload checks and made the dossier PDF a 500."""
+    return build_pdf([CATALOG, PAGES, b"<< /Type /Page /Parent 2 0 R " + media_box + b" >>"])
+
+
 def encrypted_pdf() -> bytes:
     writer = PdfWriter()
     writer.add_blank_page(width=200, height=200)

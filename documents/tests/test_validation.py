@@ -185,6 +185,23 @@ def test_pdf_without_pages_is_refused_as_corrupt():
     assert refusal(hostile.upload("a.pdf", hostile.pdf_without_pages())).code == "corrupt"
 
 
+@pytest.mark.parametrize("media_box", [b"", b"/MediaBox [0 0 1e300 1e300]", b"/MediaBox [0 0 200]"])
+def test_pdf_whose_page_has_no_readable_size_is_refused_as_corrupt(media_box):
+    """Regression (hostile-input audit, 2026-12-03): accepted, it made every dossier PDF of its application a 500."""
+    assert_refused(
+        hostile.upload("a.pdf", hostile.pdf_without_media_box(media_box)),
+        "corrupt",
+        "The file is unreadable or damaged.",
+    )
+
+
+def test_a_media_box_inherited_from_the_page_tree_is_a_size():
+    pages = b"<< /Type /Pages /Kids [3 0 R] /Count 1 /MediaBox [0 0 595 842] >>"
+    content = hostile.build_pdf([hostile.CATALOG, pages, b"<< /Type /Page /Parent 2 0 R >>"])
+
+    assert validate_upload(hostile.upload("a.pdf", content)).content == content
+
+
 def test_encrypted_pdf_is_refused():
     assert_refused(
         hostile.upload("a.pdf", hostile.encrypted_pdf()),

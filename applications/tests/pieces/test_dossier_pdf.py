@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from django.utils import translation
 from PIL import Image, ImageFile
 from pypdf import PdfReader
@@ -107,6 +108,27 @@ def test_an_unreadable_stored_image_gives_a_notice_not_an_error(application, pie
         page = last_page(application)
 
     assert NOTICE_FR in " ".join(page.extract_text().split())
+
+
+def test_a_stored_pdf_whose_page_has_no_size_gives_a_notice_not_an_error(
+    owner, application, piece, django_assert_num_queries
+):
+    """Regression (hostile-input audit, 2026-12-03): a PDF piece whose page had no /MediaBox passed the upload checks
+    (they now refuse it), then made every build of the dossier a 500: the candidate's « Télécharger mon dossier »,
+    the staff's and the commission's packs. One stored before the rule is replaced by a notice page."""
+    document = store(application, piece, "releve.pdf", hostile.pdf_bytes())
+    replace_content(document, hostile.pdf_without_media_box())
+
+    with django_assert_num_queries(16):  # as any dossier of one piece
+        response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
+        reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert response.status_code == 200
+    text = " ".join(reader.pages[-1].extract_text().split())
+    assert (
+        "This PDF cannot be included in the dossier: open it from the pieces list." in text
+    )  # the client reads English
+    assert "releve.pdf" in text  # the piece's header line
 
 
 def test_an_image_with_transparency_keeps_it(application, piece):
