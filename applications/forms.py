@@ -54,6 +54,7 @@ from applications.validators import (
 )
 from ecandidat import parameters
 from ecandidat.staff_text import StaffText, StaffTextSelect
+from ecandidat.text import RefuseInvisibleControls
 
 
 class DossierForm(forms.ModelForm):
@@ -112,6 +113,22 @@ class DossierForm(forms.ModelForm):
                 field = self.fields[name]
                 field.validators.append(validator)
                 field.widget.attrs.update(min=FIRST_YEAR, max=validator.last_year())
+
+    def clean(self):
+        """A name, a city or a description never holds an invisible control or direction character: stored, a
+        vertical tab broke the XLSX exports and a right-to-left override turned a name round on the staff's pages.
+        Checked here rather than on the fields, so that a field the subclass disabled (locked by the student records)
+        keeps the value it holds whatever it is."""
+        cleaned = super().clean()
+        assert cleaned is not None  # Django's ModelForm.clean returns cleaned_data
+        for name, field in self.fields.items():
+            if field.disabled or name in self.errors or not isinstance(field, forms.CharField):
+                continue
+            try:
+                RefuseInvisibleControls(multiline=isinstance(field.widget, forms.Textarea))(cleaned.get(name))
+            except forms.ValidationError as error:
+                self.add_error(name, error)
+        return cleaned
 
     @cached_property
     def changed_data(self):
@@ -786,6 +803,7 @@ class QuestionsForm(forms.Form):
                     required=False,
                     initial=row.value,
                     strip=True,
+                    validators=[RefuseInvisibleControls(multiline=True)],
                     help_text=_("1000 characters at most."),
                     widget=forms.Textarea(attrs={"rows": 3, "maxlength": ANSWER_MAX_LENGTH}),
                 )

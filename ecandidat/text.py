@@ -5,12 +5,47 @@ request (answers, comments, notes) are checked with :func:`check_savable`, and q
 ``ecandidat.middleware.RefuseNulInQueryString``.
 """
 
+import re
+
+from django.core.exceptions import ValidationError
+from django.utils.deconstruct import deconstructible
 from django.utils.text import Truncator
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 NUL = "\x00"
+
+# Characters no keyboard types into a field and that change what others read: the C0 and C1 controls (a vertical
+# tab, an escape, a line break in a one-line field: a forged request or an odd paste) and the bidirectional
+# embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069: "ABC\u202eFDP.EXE" reads "ABCEXE.PDF"). NUL has
+# Django's own validator and message; the tab is harmless. A text of several lines keeps its line ends.
+_ONE_LINE_CONTROLS = re.compile("[\x01-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_MULTILINE_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@deconstructible
+class RefuseInvisibleControls:
+    """A form field's validator: refuse the invisible control and direction characters above, with a message next
+    to the field. ``multiline`` for a textarea (its line ends are text)."""
+
+    code = "invisible_control"
+    message = gettext_lazy(
+        "This text contains an invisible character (a control or writing-direction character): remove it, then save "
+        "again."
+    )
+
+    def __init__(self, *, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, value: object) -> None:
+        pattern = _MULTILINE_CONTROLS if self.multiline else _ONE_LINE_CONTROLS
+        if isinstance(value, str) and pattern.search(value):
+            raise ValidationError(self.message, code=self.code)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RefuseInvisibleControls) and other.multiline == self.multiline
+
 
 # Django's history keeps an object's name (``LogEntry.object_repr``) in 200 characters, cut from ``str(obj)``.
 LOGGED_NAME_LENGTH = 200

@@ -208,6 +208,19 @@ def test_hostile_yes_no_values_are_refused(owner, application, sea, hostile):
     assert not QuestionAnswer.objects.exists()
 
 
+def test_an_invisible_control_character_in_a_text_is_refused_next_to_the_question(owner, application, project):
+    """Regression (hostile-input audit, 2026-12-03): an escape in an answer was stored, and the staff's XLSX export
+    holding it failed. The answer's line ends are kept."""
+    refused = _post(owner, application, {f"question-{project.pk}": "Mon projet\x1b[31m"})
+    kept = _post(owner, application, {f"question-{project.pk}": "Mon projet\r\nen deux lignes"})
+
+    assert refused.status_code == 200
+    (message,) = refused.context["form"].errors[f"question-{project.pk}"]
+    assert message.startswith("This text contains an invisible character (a control or writing-direction character)")
+    assert kept.status_code == 302
+    assert QuestionAnswer.objects.get().answer == "Mon projet\nen deux lignes"
+
+
 def test_a_nul_character_in_a_text_is_refused_by_the_service(application, project, applicant):
     with pytest.raises(FieldRuleError) as refused:
         answer_questions(

@@ -337,6 +337,50 @@ def test_a_department_of_birth_that_is_no_department_is_still_refused(owner_clie
     assertContains(response, "Enter a French department number, e.g. 66, 2A or 974.")
 
 
+INVISIBLE = "Ce texte contient un caractère invisible"  # (de contrôle ou de sens d'écriture) : retirez-le…
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("birth_name", "DUPONT\u202eFDP.EXE"),  # reads "DUPONTEXE.PDF" on the staff's pages
+        ("first_name", "Jean\r\nBcc: x"),  # a line break no one-line input sends
+        ("birth_city", "Perpi\x0bgnan"),  # a vertical tab: stored, it broke every XLSX export holding it
+    ],
+)
+def test_an_invisible_control_character_is_refused_next_to_its_field(
+    owner_client, candidate, django_assert_num_queries, field, value
+):
+    """Regression (hostile-input audit, 2026-12-03): the dossier's forms refused NUL only; the other control
+    characters and the direction overrides were stored as typed."""
+    before = Candidate.objects.values().get(pk=candidate.pk)
+
+    with django_assert_num_queries(10):  # as any refused save of this page: nothing written
+        response = owner_client.post(
+            reverse("applications:personal_details"), {**PERSONAL, field: value}, language="fr"
+        )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors[field][0].startswith(INVISIBLE)
+    assertContains(response, f'id="id_{field}_error"')
+    assert Candidate.objects.values().get(pk=candidate.pk) == before
+
+
+def test_a_textarea_keeps_its_line_ends_but_refuses_other_controls(owner_client, candidate):
+    complete_dossier(candidate)
+    row = {"year": "2021", "duration": "1 an", "title": "Serveur", "organisation": "Café"}
+    url = reverse("applications:work_experience_add")
+
+    refused = owner_client.post(url, {**row, "description": "Service\x1b[2J en salle"}, language="fr")
+    kept = owner_client.post(url, {**row, "description": "Service en salle\r\nPlonge\tcaisse"})
+
+    assert refused.status_code == 200
+    assertContains(refused, INVISIBLE)
+    assertContains(refused, 'id="id_description_error"')
+    assert kept.status_code == 302
+    assert WorkExperience.objects.get(candidate=candidate).description == "Service en salle\r\nPlonge\tcaisse"
+
+
 def test_a_name_longer_than_the_student_records_allow_says_what_to_do(owner_client, django_assert_num_queries):
     # Signup takes longer names than the dossier (Apogée's 30 and 20 characters): the page says what to do.
     with django_assert_num_queries(10):
