@@ -23,6 +23,7 @@ from accounts import services
 from accounts.models import User
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.text import RefuseInvisibleControls
 
 # Our signup never asks for a username (the numéro de dossier is drawn) nor a password (chosen after validating
 # the address); the global ACCOUNT_SIGNUP_FIELDS keeps "password1" because allauth's login form needs it.
@@ -64,11 +65,19 @@ class _CandidateSignupMixin(_FormBase):
 
     def _setup_candidate_fields(self):
         # WCAG 1.3.5: every personal field names its purpose, so browsers and assistive tools can fill it in.
+        # No invisible control or writing-direction character: the names are written into the account's mails and
+        # the dossier's first page (whose forms refuse them too).
         self.fields["last_name"] = forms.CharField(
-            label=_("Last name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "family-name"})
+            label=_("Last name"),
+            max_length=150,
+            widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+            validators=[RefuseInvisibleControls()],
         )
         self.fields["first_name"] = forms.CharField(
-            label=_("First name"), max_length=150, widget=forms.TextInput(attrs={"autocomplete": "given-name"})
+            label=_("First name"),
+            max_length=150,
+            widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+            validators=[RefuseInvisibleControls()],
         )
         self.fields["email"].label = _("E-mail address")
         self.fields["email2"].label = _("E-mail address confirmation")

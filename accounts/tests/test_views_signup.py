@@ -117,6 +117,22 @@ def test_signup_required_fields(client, campaign, field):
     assert not User.objects.exists()
 
 
+@pytest.mark.parametrize(("field", "value"), [("last_name", "DURAND\u202eFDP"), ("first_name", "Estelle\r\nBcc: x")])
+def test_signup_refuses_invisible_control_characters_in_names(
+    client, campaign, field, value, django_assert_num_queries
+):
+    """Regression (hostile-input audit, 2026-12-03): a right-to-left override or a forged line break was stored in
+    the account's name, then written into its mails."""
+    with django_assert_num_queries(6):  # as a refused confirmation address (below): nothing written
+        response = client.post(reverse("account_signup"), {**SIGNUP, field: value})
+
+    assert response.status_code == 200
+    (message,) = response.context["form"].errors[field]
+    assert message.startswith("This text contains an invisible character")
+    assert not User.objects.exists()
+    assert not OutboundEmail.objects.exists()
+
+
 def test_signup_duplicate_address_in_campaign_reveals_nothing(
     client, campaign, mailoutbox, django_capture_on_commit_callbacks
 ):
