@@ -1035,6 +1035,37 @@ class Formation(models.Model):
         )
 
 
+# A letter's signature image, read from its header before it is kept: every letter built decodes it whole (in the
+# worker, and in the web process for a preview or a download not built yet). The pieces' budget (documents'
+# MAX_IMAGE_PIXELS, which offers does not import): 16 Mpx bound a decode to 64 MB; a signature needs far fewer.
+# Pillow's own guard stops at 89 Mpx (a warning up to 179 Mpx): a 10 KB PNG of 9000 x 9000 cost each letter 0.9 s
+# and 190 MB.
+SIGNATURE_MAX_PIXELS = 16_000_000
+
+
+def signature_size_error(signature: Any) -> str | None:
+    """Why a newly uploaded signature image is refused (too many pixels), or None; a file already stored is not
+    read again."""
+    if not signature or getattr(signature, "_committed", True):
+        return None
+    from PIL import Image  # heavy: only when an image is uploaded
+
+    try:
+        signature.seek(0)
+        with Image.open(signature) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - an image Pillow cannot read: the form's ImageField says so
+        return None
+    finally:
+        signature.seek(0)
+    if width * height <= SIGNATURE_MAX_PIXELS:
+        return None
+    return str(
+        _("This image is too large: %(max)s million pixels at most (it has %(width)s × %(height)s pixels).")
+        % {"max": SIGNATURE_MAX_PIXELS // 1_000_000, "width": width, "height": height}
+    )
+
+
 class DecisionLetterTemplate(models.Model):
     """An admission or refusal letter (issue 12, ecandidat-features §1.13): a centre's text, or a formation's own
     one, which wins for its formation. Same ``${name}`` syntax and checks as the mail texts
@@ -1102,5 +1133,7 @@ class DecisionLetterTemplate(models.Model):
                     errors[name] = str(problem)
         if self.formation is not None and self.centre_id and self.formation.centre_id != self.centre_id:
             errors["formation"] = _("The formation must belong to the centre.")
+        if too_large := signature_size_error(self.signature):
+            errors["signature"] = too_large
         if errors:
             raise ValidationError(errors)

@@ -19,6 +19,8 @@ from applications.services.release import preview_release
 from applications.tests.factories_candidature import decision_type, make_application
 from applications.tests.helpers import released
 from applications.workflow import Role
+from documents.tests import hostile_files as hostile
+from documents.tests.storage import stored_files
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
 from offers.models import DecisionLetterTemplate, RefusalReason
@@ -171,6 +173,34 @@ def test_template_text_is_checked(centre):
 
     with pytest.raises(ValidationError, match="confirmation_date"):
         text.full_clean()
+
+
+@pytest.mark.parametrize(("size", "refused"), [((4000, 4000), False), ((5000, 4000), True)])
+def test_a_signature_image_over_the_pixel_budget_is_refused_next_to_it(
+    client, centre_manager, centre, django_assert_num_queries, settings, size, refused
+):
+    """Regression (hostile-input audit, 2026-12-03): a 10 KB PNG of 9000 x 9000 pixels was accepted (Pillow's own
+    guard starts at 89 Mpx) and every letter built then decoded it whole: 0.9 s and 190 MB a letter, in the worker
+    and in the web process (preview, a download not built yet). The form now reads its size from its header."""
+    # A fresh, empty storage (changing STORAGES makes Django rebuild default_storage).
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    client.force_login(centre_manager)
+    data = {"kind": "LETTRE_ADM", "centre": centre.pk, "formation": "", "title": "Admission", "body": "Bienvenue."}
+    signature = hostile.upload("signature.png", hostile.png_of_size(*size), "image/png")
+
+    with django_assert_num_queries(17):  # refused or not: the admin reads the same (a refusal writes nothing)
+        response = client.post(reverse("admin:offers_decisionlettertemplate_add"), {**data, "signature": signature})
+
+    if refused:
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["signature"] == [
+            "This image is too large: 16 million pixels at most (it has 5000 × 4000 pixels)."
+        ]
+        assert not DecisionLetterTemplate.objects.exists()
+        assert stored_files() == []
+    else:
+        assert response.status_code == 302
+        assert DecisionLetterTemplate.objects.get().signature.name.startswith("letters/signatures/")
 
 
 # --- the candidate ----------------------------------------------------------------------------------------------
