@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.db import models
 from django.db.models import Count, Max, OuterRef, Subquery
 from django.utils import timezone
@@ -26,6 +27,17 @@ if TYPE_CHECKING:
 
 # The hidden field of every dossier form (and of the back office's dossier page).
 READ_AT_FIELD = "read_at"
+
+
+class VersionField(forms.CharField):
+    """The hidden field holding the version a form was read at. It never refuses a value: a forged one (a NUL, a
+    control character, any text that is no version) matches no version, so the save is refused as a conflict, with
+    its message at the top of the form, rather than with an error on a field nobody sees (« (Champ masqué read_at)
+    Le caractère nul n'est pas autorisé. »)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(required=False, widget=forms.HiddenInput, **kwargs)
+        self.validators = []  # CharField's own: NUL refused
 
 
 def version_of(obj: models.Model | None) -> str:

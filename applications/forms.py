@@ -11,7 +11,7 @@ from django.utils.functional import cached_property
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from applications.concurrency import READ_AT_FIELD, EditConflict, posted_with, version_of
+from applications.concurrency import READ_AT_FIELD, EditConflict, VersionField, posted_with, version_of
 from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
 from applications.departments import BLANK_CHOICE, department_choices, department_label
 from applications.enums import BacSeries, PieceStatus, WithdrawalReason
@@ -68,7 +68,7 @@ class DossierForm(forms.ModelForm):
 
     # The version of the section this form was read at (``applications.concurrency``): the service refuses the save
     # when the section changed meanwhile.
-    read_at = forms.CharField(required=False, widget=forms.HiddenInput)
+    read_at = VersionField()
 
     def __init__(self, *args, version: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -122,7 +122,12 @@ class DossierForm(forms.ModelForm):
         cleaned = super().clean()
         assert cleaned is not None  # Django's ModelForm.clean returns cleaned_data
         for name, field in self.fields.items():
-            if field.disabled or name in self.errors or not isinstance(field, forms.CharField):
+            if (
+                field.disabled
+                or name in self.errors
+                or not isinstance(field, forms.CharField)
+                or field.widget.is_hidden
+            ):
                 continue
             try:
                 RefuseInvisibleControls(multiline=isinstance(field.widget, forms.Textarea))(cleaned.get(name))

@@ -16,7 +16,14 @@ from django.utils.translation import gettext_lazy
 from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
-from applications.concurrency import READ_AT_FIELD, EditConflict, dossier_version, latest_change, posted_with
+from applications.concurrency import (
+    READ_AT_FIELD,
+    EditConflict,
+    VersionField,
+    dossier_version,
+    latest_change,
+    posted_with,
+)
 from applications.countries import country_name
 from applications.departments import BLANK_CHOICE
 from applications.models import (
@@ -216,7 +223,7 @@ class CandidateAdminForm(forms.ModelForm):
     forms do, ``applications.concurrency``): a save made after the candidate (or another member of staff) changed
     the dossier is refused, under the dossier's lock, with the values typed kept and who changed what, and when."""
 
-    read_at = forms.CharField(required=False, widget=forms.HiddenInput)
+    read_at = VersionField()
     viewer = None  # the member of staff reading the page (CandidateAdmin.get_form)
 
     def __init__(self, *args, **kwargs):

@@ -131,6 +131,42 @@ def test_two_tabs_the_second_address_save_comes_back_with_the_typed_values_and_t
     assert Address.objects.get(candidate=candidate).city == "CANET"
 
 
+@pytest.mark.parametrize("forged", ["a\x00b", "\u202e", "x" * 5000])
+def test_a_forged_version_is_a_conflict_not_an_error_on_a_hidden_field(
+    owner_client, candidate, django_assert_num_queries, forged
+):
+    """Regression (hostile-input audit, 2026-12-03): a NUL in the hidden ``read_at`` was refused on that field,
+    « (Champ masqué read_at) Le caractère nul n'est pas autorisé. » at the top of the page. A version that is no
+    version is now a conflict: the usual message, the values typed kept, nothing written; saving again works."""
+    AddressFactory(candidate=candidate, city="PERPIGNAN", postal_code="66000")
+
+    with django_assert_num_queries(10):  # a conflict: the address read again under the lock, nothing written
+        response = owner_client.post(reverse("applications:address"), {**ADDRESS, "city": "ELNE", "read_at": forged})
+
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["__all__"]
+    assertContains(response, "This section was changed by")
+    assertContains(response, 'value="ELNE"')
+    assert Address.objects.get(candidate=candidate).city == "PERPIGNAN"
+    again = owner_client.post(
+        reverse("applications:address"), {**ADDRESS, "city": "ELNE", "read_at": _posted(response)}
+    )
+    assert again.status_code == 302
+    assert Address.objects.get(candidate=candidate).city == "ELNE"
+
+
+def test_a_forged_version_on_the_staff_dossier_page_is_a_conflict(client, centre_manager, application):
+    client.force_login(centre_manager)
+    admin_url = reverse("admin:applications_candidate_change", args=[application.candidate.pk])
+    staff_data = dossier_form_data(client.get(admin_url))
+
+    response = client.post(admin_url, {**staff_data, "read_at": "a\x00b"})
+
+    assert response.status_code == 200
+    assert "read_at" not in response.context["adminform"].form.errors
+    assertContains(response, 'role="alert"')
+
+
 def test_a_plain_resubmit_after_the_conflict_message_saves(owner_client, candidate):
     AddressFactory(candidate=candidate, city="PERPIGNAN")
     read_at = _posted(owner_client.get(reverse("applications:address")))
