@@ -42,7 +42,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import get_language, gettext_lazy, override
 
+from ecandidat.middleware import NulInQueryString
 from ecandidat.staff import is_central, scope_of
+from ecandidat.text import NUL
 
 # The mixins are only mixed into ModelAdmins and inlines: type-check them as one.
 if TYPE_CHECKING:
@@ -245,7 +247,13 @@ class ForgedListQuery(SuspiciousOperation):
 def changelist_of(model_admin: Any, request: HttpRequest) -> Any:
     """``model_admin``'s ``ChangeList`` for ``request``'s query string, or :class:`ForgedListQuery` where the list
     would refuse it (Django's ``IncorrectLookupParameters``, which only the list's own view turns into an answer:
-    elsewhere, a 500)."""
+    elsewhere, a 500).
+
+    A filter holding NUL is a 400 (``NulInQueryString``) here too: the list's filters that an export carries in a
+    form field (« Exporter avec les colonnes choisies », ``filters``) or double-encoded in ``_changelist_filters``
+    never pass through ``RefuseNulInQueryString``, and PostgreSQL refused the value (a 500)."""
+    if any(NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()):
+        raise NulInQueryString("NUL character in the list's filters")
     try:
         return model_admin.get_changelist_instance(request)
     except IncorrectLookupParameters as error:

@@ -296,6 +296,25 @@ def test_an_export_with_chosen_columns_and_refused_filters_gets_a_400_and_saves_
     assert not ExportColumns.objects.exists()  # the choice is saved with the export only
 
 
+@pytest.mark.parametrize("filters", ["dossier_status__exact=%00", "q=a%00b", "dossier_status__exact=\x00"])
+def test_an_export_with_chosen_columns_and_a_nul_in_its_filters_gets_a_400(
+    client, django_assert_num_queries, centre_manager, application, filters
+):
+    """Regression (hostile-input audit, 2026-12-03): the list's filters travel in the export page's hidden field, which
+    ``RefuseNulInQueryString`` never sees. A NUL in a filter reached PostgreSQL (a 500, ValueError from psycopg);
+    a raw NUL was an error on the hidden field. Both are now the list's own answer, a 400, and no choice is saved."""
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(7):  # session, user; savepoint, scope, the saved choice, rolled back: no row read
+        response = client.post(
+            reverse("admin:applications_application_export_columns"),
+            {"columns": ["numero"], "fmt": "xlsx", "filters": filters},
+        )
+
+    assert response.status_code == 400
+    assert not ExportColumns.objects.exists()
+
+
 # --- the directory page where no directory is set -------------------------------------------------------------------
 
 
