@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -59,8 +59,24 @@ def _latest_by(rows: list[dict], key: str) -> dict[str, tuple[datetime.datetime,
     return {value: (submitted, row) for value, (_order, submitted, row) in latest.items()}
 
 
-def _answers(row: dict) -> dict:
-    return {key: value for key, value in row.items() if key not in TECHNICAL_FIELDS and value not in (None, "")}
+def _storable(text: str) -> str:
+    """``text`` without what PostgreSQL refuses in a JSON document: NUL (``\\u0000``) and lone surrogates (from a
+    ``\\ud800`` escape), replaced by « ? »."""
+    return text.replace("\x00", "?").encode("utf-8", "replace").decode("utf-8")
+
+
+def _answers(row: dict, report: Report) -> dict:
+    """The answers of a response. A candidate types them in LimeSurvey: a NUL pasted into one text answer made
+    PostgreSQL refuse the survey's whole import (a DataError), every night, for every candidate."""
+    answers = {}
+    for key, value in row.items():
+        if key in TECHNICAL_FIELDS or value in (None, ""):
+            continue
+        if isinstance(value, str) and (storable := _storable(value)) != value:
+            report.add("answers holding characters the database refuses (replaced by ?)")
+            value = storable
+        answers[_storable(str(key))] = value
+    return answers
 
 
 def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -> None:
@@ -89,12 +105,12 @@ def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -
     for value, (submitted, row) in per_application.items():
         if str(public_ids.get(value)) in applications:
             pk, candidate_id = applications[str(public_ids[value])]
-            wanted[(candidate_id, pk)] = (submitted, _answers(row))
+            wanted[(candidate_id, pk)] = (submitted, _answers(row, report))
         elif value in public_ids:
             report.add("responses naming an unknown application")
     for value, (submitted, row) in per_candidate.items():
         if value in candidates:
-            wanted[(candidates[value], None)] = (submitted, _answers(row))
+            wanted[(candidates[value], None)] = (submitted, _answers(row, report))
         else:
             report.add("responses naming an unknown candidate")
     with transaction.atomic():
@@ -161,6 +177,9 @@ def sync_complementary_forms(
                 report.add("surveys read")
                 report.add("responses read", len(rows))
                 if not dry_run:
-                    store_responses(form, rows, report)
+                    try:
+                        store_responses(form, rows, report)
+                    except DatabaseError as exc:  # its transaction rolled back: the other surveys are stored
+                        report.error(f"survey {form.survey_id} ({form.code}): answers not stored: {exc}")
     except LimeSurveyError as exc:
         report.error(f"LimeSurvey unavailable, retried next night: {exc}")

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
+from applications import limesurvey_sync
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
 from applications.limesurvey_sync import sync_complementary_forms
 from applications.models import Application, FormAnswer
@@ -193,6 +195,55 @@ def test_sync_survives_one_bad_survey_and_goes_on(limesurvey, fixtures, form, ap
 
     assert FormAnswer.objects.get().answers == {"Q01": "Oui"}
     assert "survey 7 (BAD)" in report.errors[0]
+
+
+def test_a_nul_typed_by_one_candidate_does_not_stop_the_import(limesurvey, fixtures, form, application, campaign):
+    """Regression (hostile-input audit, 2026-12-03): PostgreSQL refuses NUL in a JSON document; one candidate's NUL
+    in a LimeSurvey text answer made the survey's whole import fail (DataError), every night, for every candidate,
+    and the surveys after it were not read. It is replaced by « ? » and counted."""
+    CandidateFactory(user__campaign=campaign, user__username="AB000002")
+    ComplementaryForm.objects.create(code="NEXT", survey_id=99, label="Suivant", candidate_label="S", url="https://x")
+    write(
+        fixtures,
+        42,
+        [
+            response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui"),
+            response(2, "2027-03-02 10:16:00", numDossier="AB000002", Q01="Mon\x00projet"),
+        ],
+    )
+    write(fixtures, 99, [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Non")])
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None)
+
+    stored = {(a.form.code, a.candidate.user.username): a.answers for a in FormAnswer.objects.select_related("form")}
+    assert stored == {
+        ("TEST", "AB000001"): {"Q01": "Oui"},
+        ("TEST", "AB000002"): {"Q01": "Mon?projet"},
+        ("NEXT", "AB000001"): {"Q01": "Non"},
+    }
+    assert report.errors == []
+    assert report.counts["answers holding characters the database refuses (replaced by ?)"] == 1
+
+
+def test_a_survey_the_database_refuses_is_an_error_and_the_next_ones_are_stored(
+    limesurvey, fixtures, form, application, monkeypatch
+):
+    """Whatever else the database refuses in one survey's answers, its transaction is rolled back and reported, and
+    the other surveys are stored (it stopped the whole import). Shown with the NUL let through."""
+    monkeypatch.setattr(limesurvey_sync, "_storable", lambda text: text)
+    ComplementaryForm.objects.create(code="NEXT", survey_id=99, label="Suivant", candidate_label="S", url="https://x")
+    write(fixtures, 42, [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Mon\x00projet")])
+    write(fixtures, 99, [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Non")])
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None)
+
+    if connection.vendor == "postgresql":
+        assert [answer.form.code for answer in FormAnswer.objects.select_related("form")] == ["NEXT"]
+        assert report.errors[0].startswith("survey 42 (TEST): answers not stored: ")
+    else:  # SQLite stores NUL
+        assert FormAnswer.objects.count() == 2
 
 
 def test_sync_with_limesurvey_down_records_an_error_and_the_nightly_goes_on(form, settings):
