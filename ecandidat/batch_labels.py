@@ -75,6 +75,9 @@ COUNT_WORDS = {
     "responses naming an unknown candidate": pgettext_lazy("batch count", "responses naming an unknown candidate"),
     "answers stored": pgettext_lazy("batch count", "answers stored"),
     "answers updated": pgettext_lazy("batch count", "answers updated"),
+    "answers holding characters the database refuses (replaced by ?)": pgettext_lazy(
+        "batch count", "answers holding characters the database refuses (replaced by ?)"
+    ),
     # remind_transmission, remind_favourable_decisions
     "reminders to send": pgettext_lazy("batch count", "reminders to send"),
     "reminders sent": pgettext_lazy("batch count", "reminders sent"),
