@@ -54,7 +54,7 @@ from applications.validators import (
 )
 from ecandidat import parameters
 from ecandidat.staff_text import StaffText, StaffTextSelect
-from ecandidat.text import RefuseInvisibleControls
+from ecandidat.text import RefuseInvisibleControls, refuse_invisible_controls
 
 
 class DossierForm(forms.ModelForm):
@@ -116,23 +116,10 @@ class DossierForm(forms.ModelForm):
 
     def clean(self):
         """A name, a city or a description never holds an invisible control or direction character: stored, a
-        vertical tab broke the XLSX exports and a right-to-left override turned a name round on the staff's pages.
-        Checked here rather than on the fields, so that a field the subclass disabled (locked by the student records)
-        keeps the value it holds whatever it is."""
+        vertical tab broke the XLSX exports and a right-to-left override turned a name round on the staff's pages."""
         cleaned = super().clean()
         assert cleaned is not None  # Django's ModelForm.clean returns cleaned_data
-        for name, field in self.fields.items():
-            if (
-                field.disabled
-                or name in self.errors
-                or not isinstance(field, forms.CharField)
-                or field.widget.is_hidden
-            ):
-                continue
-            try:
-                RefuseInvisibleControls(multiline=isinstance(field.widget, forms.Textarea))(cleaned.get(name))
-            except forms.ValidationError as error:
-                self.add_error(name, error)
+        refuse_invisible_controls(self)
         return cleaned
 
     @cached_property

@@ -7,6 +7,7 @@ request (answers, comments, notes) are checked with :func:`check_savable`, and q
 
 import re
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.deconstruct import deconstructible
 from django.utils.text import Truncator
@@ -45,6 +46,19 @@ class RefuseInvisibleControls:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RefuseInvisibleControls) and other.multiline == self.multiline
+
+
+def refuse_invisible_controls(form: forms.BaseForm) -> None:
+    """In a form's ``clean``: the refusal of :class:`RefuseInvisibleControls` next to each text field the person can
+    change (enabled, visible) whose value holds such a character. A disabled field (locked by the student records)
+    keeps the value it holds whatever it is; a hidden one (a version stamp) is not text anyone typed."""
+    for name, field in form.fields.items():
+        if field.disabled or field.widget.is_hidden or name in form.errors or not isinstance(field, forms.CharField):
+            continue
+        try:
+            RefuseInvisibleControls(multiline=isinstance(field.widget, forms.Textarea))(form.cleaned_data.get(name))
+        except ValidationError as error:
+            form.add_error(name, error)
 
 
 # Django's history keeps an object's name (``LogEntry.object_repr``) in 200 characters, cut from ``str(obj)``.

@@ -50,6 +50,7 @@ from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import StaffTextSelect
+from ecandidat.text import refuse_invisible_controls
 
 
 class StaffAlsoReads:
@@ -104,13 +105,24 @@ class ManagersCorrect(StaffAlsoReads):
         return allowed or (self.managers_delete and manages_candidate(request, obj))
 
 
+class DossierAdminForm(forms.ModelForm):
+    """A section of the dossier corrected by staff refuses what the candidate's forms refuse: an invisible control or
+    writing-direction character, next to its field (``ecandidat.text.refuse_invisible_controls``)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        refuse_invisible_controls(self)
+        return cleaned
+
+
 class AddressInline(ManagersCorrect, admin.StackedInline):
     model = Address
+    form = DossierAdminForm
     extra = 0
     managers_delete = False  # an address is corrected, not removed (applying needs one)
 
 
-class BaccalaureateAdminForm(forms.ModelForm):
+class BaccalaureateAdminForm(DossierAdminForm):
     """The spécialités as lists named in words, as the candidate's form offers them (the SIS's list once refreshed,
     else the built-in one), rather than boxes for codes; a code the dossier holds stays offered."""
 
@@ -157,7 +169,7 @@ class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
         return obj.grade_label  # "14,5 / 20": the note and its barème read together
 
 
-class ExternalCursusAdminForm(forms.ModelForm):
+class ExternalCursusAdminForm(DossierAdminForm):
     """The diploma chosen from the list the candidate chooses from (the visible diplomas of another cursus,
     ``ReferenceOtherDiploma``), rather than typed as a code; a code the dossier holds, hidden since, stays offered.
     The labels are the institution's (French), as the review page and the exports print them, marked ``lang="fr"``
@@ -210,15 +222,17 @@ class ExternalCursusInline(ManagersCorrect, admin.TabularInline):
 
 class InternshipInline(ManagersCorrect, admin.TabularInline):
     model = Internship
+    form = DossierAdminForm
     extra = 0
 
 
 class WorkExperienceInline(ManagersCorrect, admin.TabularInline):
     model = WorkExperience
+    form = DossierAdminForm
     extra = 0
 
 
-class CandidateAdminForm(forms.ModelForm):
+class CandidateAdminForm(DossierAdminForm):
     """The dossier's page carries the version of the whole dossier it was read at (``read_at``, as the candidate's
     forms do, ``applications.concurrency``): a save made after the candidate (or another member of staff) changed
     the dossier is refused, under the dossier's lock, with the values typed kept and who changed what, and when."""

@@ -68,6 +68,30 @@ def test_a_manager_corrects_the_address_and_the_history_says_who_and_what(
     assert event.comment == "Adresse : code postal : 66000 → 66140, commune : PERPIGNAN → CANET-EN-ROUSSILLON"
 
 
+def test_a_manager_cannot_store_an_invisible_control_character_either(
+    client, centre_manager, application, django_assert_num_queries
+):
+    """Regression (hostile-input audit, 2026-12-03): the dossier's page took what the candidate's forms refuse, a
+    right-to-left override in a name, a vertical tab in a city; refused next to the field, nothing written."""
+    client.force_login(centre_manager)
+    data = dossier_form_data(client.get(_url(application)))
+    data["birth_name"] = "DUPONT\u202eFDP.EXE"
+    data["address-0-city"] = "CANET\x0bEN-ROUSSILLON"
+
+    with django_assert_num_queries(26):  # refused: the page drawn again, nothing written
+        response = client.post(_url(application), data)
+
+    assert response.status_code == 200
+    refusal = "This text contains an invisible character (a control or writing-direction character)"
+    assert response.context["adminform"].form.errors["birth_name"][0].startswith(refusal)
+    (address,) = [
+        formset for formset in response.context["inline_admin_formsets"] if formset.formset.prefix == "address"
+    ]
+    assert address.formset.forms[0].errors["city"][0].startswith(refusal)
+    assert Address.objects.get(candidate=application.candidate).city == "PERPIGNAN"
+    assert not application.events.exists()
+
+
 def test_a_manager_adds_an_internship(client, centre_manager, application):
     client.force_login(centre_manager)
     data = dossier_form_data(client.get(_url(application)))
