@@ -366,6 +366,17 @@ def test_an_invisible_control_character_is_refused_next_to_its_field(
     assert Candidate.objects.values().get(pk=candidate.pk) == before
 
 
+def test_the_joiners_and_marks_of_persian_and_arabic_names_are_kept(owner_client, candidate):
+    """Only controls and direction overrides/isolates are refused: the zero-width non-joiner a Persian name needs
+    (« مهرناز » typed with U+200C) and the right-to-left mark some keyboards add stay as typed."""
+    name = "\u0645\u0647\u0631\u200c\u0646\u0627\u0632\u200f"
+
+    response = owner_client.post(reverse("applications:personal_details"), {**PERSONAL, "first_name": name})
+
+    assert response.status_code == 302
+    assert Candidate.objects.get(pk=candidate.pk).first_name == name
+
+
 def test_a_textarea_keeps_its_line_ends_but_refuses_other_controls(owner_client, candidate):
     complete_dossier(candidate)
     row = {"year": "2021", "duration": "1 an", "title": "Serveur", "organisation": "Café"}
