@@ -33,11 +33,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Not plain pages: files (exports, PDFs, ZIPs, the pieces' files), the logout, the language switch, the session
-# keep-alive, the theme's stylesheet.
+# Not plain pages: files (exports, PDFs, ZIPs, the pieces' files, a decision letter), the logout, the language
+# switch, the session keep-alive, the theme's stylesheet.
 SKIPPED = re.compile(
     r"logout|/i18n/|/session/prolonger/|/export/|download|\.(pdf|zip|csv|xlsx|ods)(\?|$)|[?&]format=(csv|xlsx|ods)"
-    r"|/zip/|/fichier/|/theme\.css",
+    r"|/zip/|/fichier/|/lettre/|/theme\.css",
     re.IGNORECASE,
 )
 # Several objects of one kind say little more than the first few: /gestion/x/12/change/ and /gestion/x/13/change/
