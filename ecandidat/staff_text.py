@@ -8,6 +8,8 @@ from django import forms
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +22,13 @@ class StaffText:
 
     def __bool__(self) -> bool:
         return bool(self.text)
+
+    @property
+    def marked(self) -> SafeString:
+        """The text escaped inside a ``<span>`` carrying its language, for a sentence of the page that quotes it
+        (``{% blocktranslate with title=formation.shown_title.marked %}``), as the include
+        ``applications/includes/staff_text.html`` marks a text standing alone."""
+        return format_html('<span lang="{}">{}</span>', self.lang, self.text)
 
 
 def shown(french: str, english: str = "", *, language: str | None = None) -> StaffText:

@@ -146,7 +146,9 @@ def test_catalogue_links_open_formations_for_candidates_only(client, applicant, 
 def test_apply_asks_then_creates(owner, applicant, formation, django_capture_on_commit_callbacks, mailoutbox):
     url = reverse("applications:apply", args=[formation.pk])
 
-    assertContains(owner.get(url), "Do you want to apply to the formation 'MASTER 1 - ENERGIE'?")
+    assertContains(
+        owner.get(url), """Do you want to apply to the formation '<span lang="fr">MASTER 1 - ENERGIE</span>'?"""
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = owner.post(url, follow=True)
 

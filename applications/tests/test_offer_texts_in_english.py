@@ -210,6 +210,33 @@ def test_the_pages_titled_by_the_formation(owner, application, formation):
         assertNotContains(page, ENERGIE)
 
 
+@pytest.mark.parametrize(
+    ("name", "sentence"),
+    [
+        ("apply", "Do you want to apply to the formation '{}'?"),
+        ("cancel", "Do you really want to cancel your application to the formation '{}'?"),
+        ("confirm", "Do you confirm your application to the formation '{}'?"),
+        ("withdraw", "Do you really want to withdraw from the formation '{}'?"),
+    ],
+)
+def test_the_questions_quoting_the_formation_mark_its_french_title(
+    owner, applicant, untranslated, name, sentence, django_assert_num_queries
+):
+    # A sentence of the page quotes the title: untranslated, it is French inside an English sentence (RGAA 8.7).
+    args = [untranslated.pk]
+    if name != "apply":
+        application = ApplicationFactory(candidate=applicant, formation=untranslated, complete=name != "cancel")
+        args = [application.public_id]
+    if name in ("confirm", "withdraw"):
+        favourable = DecisionTypeFactory(avis=Avis.FAVOURABLE)
+        DecisionFactory(application=application, decision_type=favourable, validated=True)
+
+    with django_assert_num_queries(10 if name == "apply" else 5):  # as in French (test_confirmation_pages_queries)
+        response = owner.get(reverse(f"applications:{name}", args=args), language="en")
+
+    assertContains(response, sentence.format(f'<span lang="fr">{CHIMIE}</span>'))
+
+
 @pytest.mark.parametrize(("language", "title"), [("en", ENERGY), ("fr", ENERGIE)])
 def test_the_dossier_pdf_names_the_formation_in_the_readers_language(application, language, title):
     loaded = Application.objects.select_related("candidate__user", "formation").get(pk=application.pk)
