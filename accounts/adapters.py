@@ -30,7 +30,7 @@ from ecandidat.exceptions import BusinessRuleError
 ANNUAL_ACCOUNTS_MESSAGE = gettext_lazy("Accounts are annual: create a new account for the current campaign.")
 ENT_CLOSED_TO_CANDIDATES = gettext_lazy(
     "Candidates no longer log in through the ENT: log in with your dossier number or e-mail address and the "
-    "password of your account. No password yet? « I forgot my credentials » mails you a link to choose one."
+    "password of your account. No password yet? “I forgot my credentials” mails you a link to choose one."
 )
 
 # allauth mail → eCandidat code (declared in accounts.notifications). Codes follow eCandidat's where one exists.

@@ -123,12 +123,12 @@ class NumeroDossierHistory(models.Model):
     """Every numéro de dossier ever issued. A number is never given twice, even after its account is purged or its
     campaign archived: staff, exports and old mails keep pointing to one person only."""
 
-    numero = models.CharField(_("numéro de dossier"), max_length=8, unique=True)
+    numero = models.CharField(_("dossier number"), max_length=8, unique=True)
     issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
 
     class Meta:
-        verbose_name = _("issued numéro de dossier")
-        verbose_name_plural = _("issued numéros de dossier")
+        verbose_name = _("issued dossier number")
+        verbose_name_plural = _("issued dossier numbers")
 
     def __str__(self):
         return self.numero
@@ -347,7 +347,7 @@ class AccountDeletion(models.Model):
     """A candidate account deleted at the candidate's request (``applications.services.erasure``): what is left of
     it is its numéro de dossier (never issued again), what went with it (counts) and who deleted it."""
 
-    numero_dossier = models.CharField(_("numéro de dossier"), max_length=8)
+    numero_dossier = models.CharField(_("dossier number"), max_length=8)
     campaign = models.ForeignKey(
         "offers.Campaign", verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="+"
     )

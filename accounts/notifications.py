@@ -16,7 +16,7 @@ from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variab
 # The candidate's names, also used by the mails about an application (``applications.notifications``).
 FIRST_NAME = Variable("first_name", _("first name of the candidate"), "Estelle")
 LAST_NAME = Variable("last_name", _("last name of the candidate"), "Martin")
-NUMERO_DOSSIER = Variable("numero_dossier", _("numéro de dossier (the candidate's login)"), "K7M2P9QX")
+NUMERO_DOSSIER = Variable("numero_dossier", _("dossier number (the candidate's login)"), "K7M2P9QX")
 
 ACTIVATE_URL = Variable(
     "activate_url",

@@ -290,7 +290,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         _("ENT students may also choose a password"),
         _(
             "Yes: a student whose account comes from the ENT may choose a password (when creating the account, or "
-            "later from the menu) and log in with their numéro de dossier or e-mail address when the ENT is down. "
+            "later from the menu) and log in with their dossier number or e-mail address when the ENT is down. "
             "No: the choice is no longer offered; passwords already chosen keep working."
         ),
     ),
@@ -301,7 +301,7 @@ PARAMETERS: tuple[Parameter, ...] = (
         _("Candidates log in through the ENT"),
         _(
             "No: the candidates' login and account creation pages no longer offer the ENT, and an ENT login of a "
-            "candidate is refused; students log in with their numéro de dossier or e-mail address and their "
+            "candidate is refused; students log in with their dossier number or e-mail address and their "
             "password. Staff keep logging in to the back office through the ENT."
         ),
     ),
@@ -338,8 +338,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         Kind.BOOL,
         _("Entry of the registration regime and fees"),
         _(
-            "Yes: staff enter each application's régime and situation des droits, sent in the Apogée OPI. Values "
-            "already entered are kept when it is switched off."
+            "Yes: staff enter each application's registration regime and fee exemption category, sent in the Apogée "
+            "OPI. Values already entered are kept when it is switched off."
         ),
     ),
     Parameter(

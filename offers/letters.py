@@ -17,7 +17,7 @@ _COMMON = (
     Variable("site_url", _("address of eCandidat"), "https://ecandidat.univ.example"),
     Variable("first_name", _("first name of the candidate"), "Estelle"),
     Variable("last_name", _("last name of the candidate"), "Martin"),
-    Variable("numero_dossier", _("numéro de dossier (the candidate's login)"), "K7M2P9QX"),
+    Variable("numero_dossier", _("dossier number (the candidate's login)"), "K7M2P9QX"),
     Variable("birth_date", _("date of birth of the candidate"), "03/02/2001"),
     Variable("formation_code", _("code of the formation"), "MINFO"),
     Variable("formation_title", _("title of the formation"), "Master Informatique"),

@@ -165,7 +165,7 @@ class CandidateAccountAdmin(admin.ModelAdmin):
     def account_summary(self, account: CandidateAccount) -> str:
         return f"{account.last_name} {account.first_name}".strip() or "—"
 
-    @admin.display(description=_("numéro de dossier"), ordering="username")
+    @admin.display(description=_("dossier number"), ordering="username")
     def numero(self, account: CandidateAccount) -> str:
         return account.username
 
@@ -176,7 +176,7 @@ class CandidateAccountAdmin(admin.ModelAdmin):
     @admin.display(description=_("dossier"))
     def dossier(self, account) -> str:  # annotated by get_queryset
         if account.dossier_id is None:
-            return gettext("None (état civil not filled in)")
+            return gettext("None (personal details not filled in)")
         url = reverse("admin:applications_candidate_change", args=[account.dossier_id])
         return format_html('<a href="{}">{}</a>', url, gettext("Open the dossier"))
 

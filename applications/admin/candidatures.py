@@ -85,7 +85,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "candidate__user__email",
         "=candidate__ine",
     ]
-    search_help_text = gettext_lazy("Name, numéro de dossier, e-mail or INE.")
+    search_help_text = gettext_lazy("Name, dossier number, e-mail or INE.")
     show_full_result_count = False
     list_per_page = 50
     date_hierarchy = None
@@ -151,7 +151,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         return actions
 
     # Columns.
-    @admin.display(description=gettext_lazy("numéro de dossier"), ordering="candidate__user__username")
+    @admin.display(description=gettext_lazy("dossier number"), ordering="candidate__user__username")
     def numero_dossier(self, obj):
         return obj.candidate.user.username
 

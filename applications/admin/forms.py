@@ -254,7 +254,7 @@ class RegimeFeesForm(forms.Form):
         to_field_name="code",
         required=False,
         empty_label=_("None"),
-        help_text=_("The situation des droits, sent to Apogée with the OPI."),
+        help_text=_("The fee exemption category, sent to Apogée with the OPI."),
     )
     fee_exemption_comment = forms.CharField(
         label=_("Complement"),

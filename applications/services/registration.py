@@ -105,8 +105,8 @@ def set_regime_and_fees(
     if not parameters.get("SIS_REGIME_ENTRY"):
         raise BusinessRuleError(
             _(
-                "The entry of the régime and fees is not in use: the central office turns it on in %(page)s "
-                "(“%(label)s”)."
+                "The entry of the registration regime and fees is not in use: the central office turns it on in "
+                "%(page)s (“%(label)s”)."
             )
             % {"page": _("Parameters"), "label": parameters.REGISTRY["SIS_REGIME_ENTRY"].label}
         )
@@ -142,7 +142,7 @@ def set_regime_and_fees(
         raise BusinessRuleError(_("A complement needs a fee exemption category."))
     changed = [name for name in after if after[name] != before[name]]
     if not changed:
-        raise InvalidTransition(_("The régime and fees are already these; nothing was done."))
+        raise InvalidTransition(_("The registration regime and fees are already these; nothing was done."))
     for name in changed:
         setattr(application, name, after[name])
     application.save(update_fields=changed)

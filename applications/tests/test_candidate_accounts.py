@@ -188,7 +188,7 @@ def test_the_write_role_gets_the_two_helps_on_an_account_without_dossier(
     assert response.status_code == 200
     assert _email_page(newcomer) in html
     assert _resend(newcomer) in html
-    assert "None (état civil not filled in)" in html
+    assert "None (personal details not filled in)" in html
 
 
 def test_with_a_dossier_the_address_is_changed_from_the_dossier(client, candidates_manager, applicant):

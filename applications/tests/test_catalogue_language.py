@@ -52,6 +52,25 @@ def test_no_english_text_names_a_label_in_french():
     assert offenders == []
 
 
+# French terms of the French school administration that an English text translates like any other word (h50's scan
+# of the English pages): the English pages say "dossier number", "personal details", "registration regime", "fee
+# exemption category" and "student office". Product names (Apogée, Pégase) and a school year (première) are kept.
+FRENCH_TERMS = ("numéro de dossier", "numéros de dossier", "état civil", "situation des droits", "régime", "scolarité")
+
+
+def test_no_english_text_uses_a_french_term_or_french_quotes():
+    # A French word inside ``<span lang="fr">`` is marked as such for the reader's screen reader (RGAA 8.7): allowed.
+    unmarked = [(msgid, re.sub(r'<span lang="fr">.*?</span>', "", msgid)) for msgid, _ in _french_catalogue()]
+
+    offenders = sorted(
+        msgid
+        for msgid, text in unmarked
+        if "«" in text or "»" in text or any(term in text.lower() for term in FRENCH_TERMS)
+    )
+
+    assert offenders == []
+
+
 @pytest.mark.parametrize(
     ("language", "expected"),
     [

@@ -1,0 +1,46 @@
+"""The back office read in English says everything in English (h50's scan of the English pages): no English msgid
+names a French term of the application (the numéro de dossier is the "dossier number" in English, as on the
+candidate's pages), and a French text by nature that an English sentence quotes is marked French (RGAA 8.7)."""
+
+import pytest
+from django.urls import reverse
+from pytest_django.asserts import assertContains, assertNotContains
+
+from applications.tests.factories_candidature import make_application
+from offers.tests.factories import FormationFactory
+
+pytestmark = pytest.mark.django_db
+
+APPLICATIONS = reverse("admin:applications_application_changelist")
+ACCOUNTS = reverse("admin:accounts_candidateaccount_changelist")
+
+
+@pytest.fixture
+def listed(campaign, centre, commission):
+    make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+
+
+@pytest.mark.parametrize(
+    ("url", "queries", "search_help"),
+    [
+        # The lists as they are with one row: the applications' list with its counters, saved filters and tags.
+        (APPLICATIONS, 20, "Name, dossier number, e-mail or INE."),
+        (ACCOUNTS, 9, ""),
+    ],
+)
+def test_the_dossier_number_column_in_english_and_in_french(
+    client, central_manager, listed, url, queries, search_help, django_assert_num_queries
+):
+    client.force_login(central_manager)
+    client.get(url, language="en")  # per-process memos warm
+
+    with django_assert_num_queries(queries):
+        english = client.get(url, language="en")
+    french = client.get(url, language="fr")
+
+    assertContains(english, ">Dossier number</a>")
+    assertNotContains(english, "uméro de dossier")
+    assertContains(french, ">Numéro de dossier</a>")
+    if search_help:
+        assertContains(english, search_help)
+        assertContains(french, "Nom, numéro de dossier, e-mail ou INE.")
