@@ -292,7 +292,7 @@ def test_the_current_avis_is_said_at_the_top(client, django_assert_num_queries, 
     summary = page[
         page.index('<p class="review-summary">') : page.index("</p>", page.index('<p class="review-summary">'))
     ]
-    assert f'Avis : <a href="#decisions"><strong>{label}</strong></a> (à valider)' in summary
+    assert f'Avis : <a href="#decisions"><strong lang="fr">{label}</strong></a> (à valider)' in summary
 
 
 # --- pieces -------------------------------------------------------------------------------------------------------

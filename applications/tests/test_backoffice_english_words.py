@@ -6,7 +6,10 @@ import pytest
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
-from applications.tests.factories_candidature import make_application
+from applications.services import staff
+from applications.tests.factories_candidature import decision_type, make_application, with_file
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
+from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +47,23 @@ def test_the_dossier_number_column_in_english_and_in_french(
     if search_help:
         assertContains(english, search_help)
         assertContains(french, "Nom, numéro de dossier, e-mail ou INE.")
+
+
+def test_the_dossier_page_in_english_marks_the_staffs_french_labels(
+    client, centre_manager, campaign, centre, commission, django_assert_num_queries
+):
+    formation = FormationFactory(centre=centre, commission=commission, code="M1ENER", title="Master Énergie")
+    application = make_application(formation, campaign=campaign)
+    with_file(application, label="Relevé de notes")
+    staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=centre_manager)
+    label = application.decisions.get().decision_type.label
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+        page = client.get(change_url(application), language="en").content.decode()
+
+    # The formation, its centre, the piece and the decision type are named as the staff wrote them, in French.
+    assert f'— <span lang="fr">Master Énergie</span> · <span lang="fr">{centre.label}</span>' in page
+    assert f'<a href="#decisions"><strong lang="fr">{label}</strong></a>' in page
+    assert '<span lang="fr">Relevé de notes</span> <span class="review-status">' in page
+    assert f'<td lang="fr">{label}</td>' in page
