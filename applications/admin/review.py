@@ -29,6 +29,8 @@ from django.http import QueryDict
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
@@ -107,10 +109,18 @@ def _piece_code_and_detail(comment: str, codes: dict[str, str]) -> tuple[str, st
     return "", "", comment
 
 
+def _sentence(template: str, **parts: Any) -> SafeString:
+    """``template % parts`` as HTML: the sentence and its parts escaped, a part already HTML (a label marked with its
+    language) kept."""
+    escaped = {key: conditional_escape(part) for key, part in parts.items()}
+    return mark_safe(conditional_escape(template) % escaped)  # noqa: S308 - every part escaped above
+
+
 def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> HistoryLine:
     """One history row as a sentence with its actor, in the reader's language and typography: "Pièce refusée
     « Relevé » par gestionnaire.see : scan illisible", "Piece refused “Relevé” by gestionnaire.see: scan illisible"
-    (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan illisible")."""
+    (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan illisible"). HTML: the piece's
+    label is the staff's French, marked ``lang="fr"`` for an English reader (RGAA 8.7)."""
     piece_code, piece_label, detail = "", "", event.comment
     if event.kind == "piece_status":
         what = str(PIECE_STATUS_LABELS.get(event.to_status, _("Piece status changed")))
@@ -126,26 +136,33 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
     if event.kind in PIECE_KINDS:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:
-            what = _("%(what)s “%(piece)s”") % {"what": what, "piece": Truncator(piece_label).chars(80)}
+            piece = format_html('<span lang="fr">{}</span>', Truncator(piece_label).chars(80))
+            what = _sentence(_("%(what)s “%(piece)s”"), what=what, piece=piece)
     if not with_actor and event.actor_id is not None:
-        text = what
+        text = conditional_escape(what)
     elif event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
-        text = _("%(what)s by %(actor)s for the candidate") % {"what": what, "actor": event.actor.get_username()}
+        text = _sentence(_("%(what)s by %(actor)s for the candidate"), what=what, actor=event.actor.get_username())
     elif event.actor_id is not None:
-        text = _("%(what)s by %(actor)s") % {"what": what, "actor": event.actor.get_username()}
+        text = _sentence(_("%(what)s by %(actor)s"), what=what, actor=event.actor.get_username())
     elif event.batch == WAITING_LIST_BATCH:
         # No person acted: the same words as the decision it made (« … par gestion automatique des listes
         # complémentaires », eCandidat's autoListComp), not the batch's code.
-        text = _("%(what)s by %(actor)s") % {
-            "what": what,
-            "actor": AUTOMATIC_DECISION_AUTHORS[DecisionAction.WAITING_LIST_PROMOTION],
-        }
+        text = _sentence(
+            _("%(what)s by %(actor)s"),
+            what=what,
+            actor=AUTOMATIC_DECISION_AUTHORS[DecisionAction.WAITING_LIST_PROMOTION],
+        )
     elif event.batch:
-        text = _("%(what)s (batch “%(batch)s”)") % {"what": what, "batch": batch_label(event.batch)}
+        text = _sentence(_("%(what)s (batch “%(batch)s”)"), what=what, batch=batch_label(event.batch))
     else:
-        text = what
+        text = conditional_escape(what)
     if detail:
-        text = text + pgettext("between a name and what is said of it", ": ") + detail
+        text = _sentence(
+            "%(text)s%(colon)s%(detail)s",
+            text=text,
+            colon=pgettext("between a name and what is said of it", ": "),
+            detail=detail,
+        )
     return HistoryLine(at=event.created_at, text=text, piece_code=piece_code)
 
 

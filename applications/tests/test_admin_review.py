@@ -132,7 +132,7 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
     assert "Lycée Camille Jullian" in html
     assert "EDF R&amp;D" in html
     assert "Technicien" in html
-    assert "Pièce refusée « Relevé de notes » par gestionnaire : scan illisible" in html
+    assert 'Pièce refusée « <span lang="fr">Relevé de notes</span> » par gestionnaire : scan illisible' in html
     # Each line's time is machine-readable as HTML allows it: seconds at most, no microseconds.
     stamps = re.findall(r'<time datetime="([^"]+)"', html)
     assert stamps
@@ -1093,15 +1093,16 @@ def test_a_long_piece_label_is_shortened_with_an_ellipsis_in_the_history(centre_
     with translation.override("fr"):
         text = history_line(event, {"ATTLANG": label}).text
 
-    assert "« Attestation de langue française de niveau B2 pour les candidats étrangers origi… »" in text
-    assert len(text.split("«")[1].split("»")[0].strip()) == 80
+    shortened = "Attestation de langue française de niveau B2 pour les candidats étrangers origi…"
+    assert f'« <span lang="fr">{shortened}</span> »' in text
+    assert len(shortened) == 80
 
 
 @pytest.mark.parametrize(
     ("language", "expected"),
     [
-        ("en", "Piece refused “Relevés de notes du bac” by {actor}: Scan illisible"),
-        ("fr", "Pièce refusée « Relevés de notes du bac » par {actor} : Scan illisible"),
+        ("en", 'Piece refused “<span lang="fr">Relevés de notes du bac</span>” by {actor}: Scan illisible'),
+        ("fr", 'Pièce refusée « <span lang="fr">Relevés de notes du bac</span> » par {actor} : Scan illisible'),
     ],
 )
 def test_the_history_uses_the_readers_typography(centre_manager, language, expected):

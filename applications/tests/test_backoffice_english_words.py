@@ -4,8 +4,12 @@ candidate's pages), and a French text by nature that an English sentence quotes 
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
+from applications.admin.review import history_line
+from applications.enums import EventKind, PieceStatus
+from applications.models import ApplicationEvent
 from applications.services import staff
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
@@ -67,3 +71,20 @@ def test_the_dossier_page_in_english_marks_the_staffs_french_labels(
     assert f'<a href="#decisions"><strong lang="fr">{label}</strong></a>' in page
     assert '<span lang="fr">Relevé de notes</span> <span class="review-status">' in page
     assert f'<td lang="fr">{label}</td>' in page
+
+
+def test_the_history_marks_the_pieces_french_label_and_escapes_the_rest(centre_manager):
+    event = ApplicationEvent(
+        kind=EventKind.PIECE_STATUS,
+        to_status=PieceStatus.REFUSED,
+        comment="RNBAC: <b>illisible</b>",
+        actor=centre_manager,
+    )
+
+    with translation.override("en"):
+        text = history_line(event, {"RNBAC": "Relevé de notes & co"}).text
+
+    assert text == (
+        f'Piece refused “<span lang="fr">Relevé de notes &amp; co</span>” by {centre_manager.get_username()}: '
+        "&lt;b&gt;illisible&lt;/b&gt;"
+    )
