@@ -328,12 +328,9 @@ def record_decision(
         application.answered_by = None
         application.save(update_fields=["accepted", "answered_at", "answered_by"])
     label = decision_type.label
-    record_event(
-        application,
-        kind=EventKind.DECISION_ENTERED,
-        actor=actor,
-        comment=_("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label,
-    )
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        comment = _("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label
+    record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=comment)
     if was_confirmed:
         # The new decision undoes the candidate's confirmation: what followed it (the OPI) is withdrawn too.
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor)

@@ -39,11 +39,12 @@ def _refuse(application, actor, **kwargs):
 
 
 def test_the_decision_is_marked_and_its_history_says_so(application, centre_manager):
-    decision = _refuse(application, centre_manager, after_appeal=True)
+    with translation.override("en"):  # the member of staff works in English: the history stays the institution's
+        decision = _refuse(application, centre_manager, after_appeal=True)
 
     assert decision.after_appeal
     entered = application.events.get(kind=EventKind.DECISION_ENTERED)
-    assert entered.comment == "Unfavourable (after an appeal)"
+    assert entered.comment == f"{decision.decision_type.label} (après appel)"
 
 
 def test_the_mail_says_it_in_the_candidates_language(application, centre_manager):
