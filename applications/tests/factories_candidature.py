@@ -8,13 +8,16 @@ import hashlib
 
 import factory
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, Candidate, Decision, PieceSubmission
 from applications.services import staff
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
+from documents.enums import ScanStatus
 from documents.models import Document
+from ecandidat.tests.plugins.browser import pdf_bytes
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis
 from offers.models import DecisionType
 from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
@@ -162,3 +165,12 @@ def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de no
     return PieceSubmissionFactory.create(
         application=application, piece_type=PieceTypeFactory(label=label), status=status, document=document
     )
+
+
+def stored_piece(application, label, *, scan=ScanStatus.CLEAN) -> PieceSubmission:
+    """A piece of ``application`` whose file is a one-page PDF in the default storage, scanned ``scan``."""
+    submission = with_file(application, label=label)
+    submission.document.file = default_storage.save("C/piece.pdf", ContentFile(pdf_bytes(label)))
+    submission.document.scan_status = scan
+    submission.document.save()
+    return submission

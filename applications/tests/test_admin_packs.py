@@ -6,7 +6,6 @@ import zipfile
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from pypdf import PdfReader
@@ -15,7 +14,7 @@ from applications import packs
 from applications.merged_pdf import StreamingPdfWriter
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
-from applications.tests.factories_candidature import make_application, with_file
+from applications.tests.factories_candidature import make_application, stored_piece
 from documents.enums import ScanStatus
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.tests.plugins.browser import pdf_bytes
@@ -30,15 +29,6 @@ pytestmark = pytest.mark.usefixtures("back_office_in_french")
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission, code="M1ENER")
-
-
-def stored_piece(application, label, *, scan=ScanStatus.CLEAN):
-    submission = with_file(application, label=label)
-    name = default_storage.save("C/piece.pdf", ContentFile(pdf_bytes(label)))
-    submission.document.file = name
-    submission.document.scan_status = scan
-    submission.document.save()
-    return submission
 
 
 @pytest.fixture

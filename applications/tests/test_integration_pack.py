@@ -5,8 +5,6 @@ import io
 import zipfile
 
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
 from pypdf import PdfReader
@@ -14,9 +12,7 @@ from pypdf import PdfReader
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
 from applications.tests import shared_media
-from applications.tests.factories_candidature import make_application, with_file
-from documents.enums import ScanStatus
-from ecandidat.tests.plugins.browser import pdf_bytes
+from applications.tests.factories_candidature import make_application, stored_piece
 from ecandidat.tests.plugins.services import wait_until
 from offers.tests.factories import FormationFactory
 
@@ -30,10 +26,7 @@ def test_the_worker_builds_the_pack(client, shared_storage, celery_worker_proces
     formation = FormationFactory(centre=centre, code="M1ENER")
     applications = [make_application(formation, campaign=campaign) for _ in range(3)]
     for application in applications:
-        submission = with_file(application, label="Relevé de notes")
-        submission.document.file = default_storage.save("C/piece.pdf", ContentFile(pdf_bytes("Relevé")))
-        submission.document.scan_status = ScanStatus.CLEAN
-        submission.document.save()
+        stored_piece(application, "Relevé de notes")
 
     with transaction.atomic():
         pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in applications])

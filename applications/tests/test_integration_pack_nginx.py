@@ -19,16 +19,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from accounts.tests.mfa import Client
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
-from applications.tests.factories_candidature import make_application, with_file
-from documents.enums import ScanStatus
-from ecandidat.tests.plugins.browser import pdf_bytes
+from applications.tests.factories_candidature import make_application, stored_piece
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.integration
@@ -155,10 +151,7 @@ def pack(transactional_db, media_root, centre_manager, centre, campaign):
     formation = FormationFactory(centre=centre, code="M1ENER")
     applications = [make_application(formation, campaign=campaign) for _ in range(3)]
     for application in applications:
-        submission = with_file(application, label="Relevé de notes")
-        submission.document.file = default_storage.save("C/piece.pdf", ContentFile(pdf_bytes("Relevé")))
-        submission.document.scan_status = ScanStatus.CLEAN
-        submission.document.save()
+        stored_piece(application, "Relevé de notes")
     pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in applications])  # built in-process
     pack.refresh_from_db()
     assert pack.status == CommissionPack.Status.DONE
