@@ -207,15 +207,20 @@ def test_logging_out_of_ecandidat_ends_the_ent_session(oidc_app, ent_server, cam
     assert back.headers["Location"] == f"{oidc_app}/"  # the ENT ended its session and sent the browser home
     assert session.get(private, allow_redirects=False, timeout=10).status_code == 302
     # The next « Se connecter avec l'ENT » asks for the ENT password again.
+    to_ent = _log_in_with_the_ent_again(session, oidc_app)
+    assert urljoin(ent_server.base_url, "/accounts/login/") in to_ent.url
+    assert 'name="password"' in to_ent.text
+
+
+def _log_in_with_the_ent_again(session, oidc_app):
+    """« Se connecter avec l'ENT » on the login page, following the redirects."""
     login_page = f"{oidc_app}{reverse('account_login')}"
-    to_ent = session.post(
+    return session.post(
         f"{oidc_app}/accounts/oidc/ent/login/",
         data={"csrfmiddlewaretoken": _csrf(session, login_page)},
         headers={"Referer": login_page},
         timeout=10,
     )
-    assert urljoin(ent_server.base_url, "/accounts/login/") in to_ent.url
-    assert 'name="password"' in to_ent.text
 
 
 @pytest.mark.integration
@@ -226,14 +231,8 @@ def test_without_logging_out_the_ent_session_lets_the_next_login_straight_in(oid
     SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
     session = requests.Session()
     oidc_login(oidc_app, "lucas.bernard", session=session)
-    login_page = f"{oidc_app}{reverse('account_login')}"
 
-    again = session.post(
-        f"{oidc_app}/accounts/oidc/ent/login/",
-        data={"csrfmiddlewaretoken": _csrf(session, login_page)},
-        headers={"Referer": login_page},
-        timeout=10,
-    )
+    again = _log_in_with_the_ent_again(session, oidc_app)
 
     assert again.url.startswith(oidc_app)
     assert 'name="password"' not in again.text
