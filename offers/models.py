@@ -16,6 +16,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from PIL import Image
 
 from ecandidat import notifications
 from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
@@ -1048,8 +1049,6 @@ def signature_size_error(signature: Any) -> str | None:
     read again."""
     if not signature or getattr(signature, "_committed", True):
         return None
-    from PIL import Image  # heavy: only when an image is uploaded
-
     try:
         signature.seek(0)
         with Image.open(signature) as image:

@@ -2,7 +2,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from accounts.tests.ent import ent_providers
 from accounts.tests.ldap_peer import ldap, ldap_url  # noqa: F401 (the staff directory peer's fixtures)
+from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET
 
 
 @pytest.fixture(autouse=True)
@@ -32,9 +34,6 @@ def client(client):
 def oidc_app(live_server, ent_server, settings, campaign):
     """ecandidat (the live server) logging students in through the development ENT over OpenID Connect; its base URL,
     through 127.0.0.1: the ENT admits loopback redirect URIs on any port."""
-    from accounts.tests.ent import ent_providers
-    from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET
-
     settings.ENT_PROTOCOL = "oidc"
     settings.ENT_SERVER_URL = ent_server.base_url
     settings.SOCIALACCOUNT_PROVIDERS = ent_providers(

@@ -7,6 +7,8 @@ from pathlib import Path
 from django.apps import apps
 from django.conf import settings
 
+from ecandidat.parameters import PARAMETERS
+
 PROJECT_APPS = {"ecandidat", "accounts", "offers", "applications", "documents"}
 # Rows that only make sense with their parent and carry no history: deleting the parent removes them.
 # A row that means nothing without its user (a membership, a person's saved export columns, allauth's authenticator
@@ -155,8 +157,6 @@ def test_the_readme_table_gives_each_variables_default():
 
 def test_the_readme_names_every_parameter_of_the_back_office_and_only_those():
     # "Configuration" lists the variables that « Paramètres » overrides (ecandidat/parameters.py), with their number.
-    from ecandidat.parameters import PARAMETERS
-
     readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
     paragraph = re.search(
         r"\n(\S+) of them are the scolarité's behavioural parameters (.*?)\*\*these are", readme, re.S

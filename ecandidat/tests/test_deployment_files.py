@@ -16,8 +16,11 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 import yaml
+from django.apps import apps
 from django.conf import settings
 from django.core.management import get_commands
+
+from ecandidat.celery import app
 
 BASE_DIR = settings.BASE_DIR
 
@@ -163,10 +166,6 @@ def test_the_worker_name_is_one_celery_can_expand():
 
 def _longest_task_time_limit() -> int:
     """The longest hard time limit of the registered Celery tasks (a task's own, else CELERY_TASK_TIME_LIMIT)."""
-    from django.apps import apps
-
-    from ecandidat.celery import app
-
     for config in apps.get_app_configs():  # autodiscovery's modules, without the worker's start-up (database)
         if importlib.util.find_spec(f"{config.name}.tasks"):
             importlib.import_module(f"{config.name}.tasks")
@@ -337,7 +336,7 @@ def _protected_media_location(text: str) -> tuple[str, str]:
 def test_large_downloads_go_through_an_internal_location_on_the_documented_media_root():
     # Commission packs (~1.7 GB for 500 dossiers) streamed by a sync worker were cut at gunicorn's timeout; with
     # DOWNLOAD_ACCEL_REDIRECT_PREFIX set, Django answers X-Accel-Redirect: <prefix><name> and nginx sends the file.
-    from ecandidat.settings import base
+    from ecandidat.settings import base  # the production settings module, as the static-files test below reads it
 
     text = _nginx_example()
     prefix, block = _protected_media_location(text)
