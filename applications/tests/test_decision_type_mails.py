@@ -94,7 +94,7 @@ def test_a_language_without_the_types_text_falls_back_to_the_kinds_mail(
     ("language", "sentence"),
     [
         ("en", "confirm or withdraw your application by {date:%-d %b %Y} at the latest."),
-        ("fr", "vous désister de votre candidature avant le {date:%d/%m/%Y} inclus."),
+        ("fr", "vous désister de votre candidature au plus tard le {date:%d/%m/%Y}, ce jour compris."),
     ],
 )
 def test_the_default_mail_says_the_confirmation_date_is_the_last_day(

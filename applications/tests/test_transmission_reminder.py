@@ -149,8 +149,8 @@ def test_the_mail_says_in_french_what_to_do_by_when_and_where(waiting, settings)
         "Votre candidature à la formation Master Informatique (MINFO) n'a pas encore été transmise.",
         "Vos pièces justificatives et votre dossier ne sont examinés qu'une fois la candidature transmise",
         (
-            "transmettez votre candidature avant le 15/03/2027 inclus, avec le bouton « Transmettre ma candidature » "
-            f"de son récapitulatif : {recap}"
+            "transmettez votre candidature au plus tard le 15/03/2027, ce jour compris, "
+            f"avec le bouton « Transmettre ma candidature » de son récapitulatif : {recap}"
         ),
     ]:
         assert sentence in " ".join(mail.body.split())
