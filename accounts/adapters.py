@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
-from accounts import cas, oidc, services
+from accounts import cas, oidc, oidc_backchannel, services
 from ecandidat import parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
@@ -106,6 +106,11 @@ class AccountAdapter(DefaultAccountAdapter):
     def login(self, request, user) -> None:
         super().login(request, user)
         cas.remember_ticket(request)  # a CAS login (ENT_PROTOCOL=cas): the single logout can now end this session
+
+    def post_login(self, request, user, **kwargs):
+        # An ENT login over OpenID Connect: the ENT's back-channel logout can now end this session (its sid, its sub).
+        oidc_backchannel.remember_session(request, (kwargs.get("signal_kwargs") or {}).get("sociallogin"))
+        return super().post_login(request, user, **kwargs)
 
     def get_logout_redirect_url(self, request) -> str:
         """After an ENT login, logging out also ends the ENT session, which then sends the browser back here: CAS

@@ -2,6 +2,7 @@ from typing import TYPE_CHECKING, ClassVar, Self
 
 from allauth.mfa.models import Authenticator
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.models import Session
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -368,6 +369,50 @@ class AccountDeletion(models.Model):
 
     def __str__(self):
         return self.numero_dossier
+
+
+class EntSession(models.Model):
+    """An ecandidat session opened by an ENT login over OpenID Connect, under the ENT's session ``sid`` and subject
+    ``sub``: what the ENT's back-channel logout names (``accounts.oidc_backchannel``). Written at the login
+    (``services.remember_ent_session``); the row goes with its session, by the database (``DB_CASCADE``): logout, a
+    login's new session key, a back-channel logout, ``clearsessions``; rows of expired sessions are also deleted at
+    each ENT login. Neither the ``sid`` nor the ``sub`` lets anyone in: they only say which sessions to end."""
+
+    session = models.ForeignKey(
+        Session, verbose_name=_("session"), on_delete=models.DB_CASCADE, related_name="+", db_index=False
+    )
+    sid = models.CharField(_("ENT session"), max_length=255, blank=True)
+    sub = models.CharField(_("ENT subject"), max_length=255)
+    created_at = models.DateTimeField(_("logged in at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ENT session")
+        verbose_name_plural = _("ENT sessions")
+        constraints = [models.UniqueConstraint(fields=["session", "sid", "sub"], name="ent_session_once")]
+        indexes = [
+            models.Index(fields=["sid"], name="ent_session_sid"),
+            models.Index(fields=["sub"], name="ent_session_sub"),
+        ]
+
+    def __str__(self):
+        return f"{self.sub} · {self.sid}"
+
+
+class EntLogoutToken(models.Model):
+    """A logout token of the ENT already received (its ``jti``), kept until it expires so that the same token posted
+    again is refused (Back-Channel Logout 1.0, section 2.6)."""
+
+    issuer = models.CharField(_("issuer"), max_length=255)
+    jti = models.CharField(_("token identifier"), max_length=255)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("ENT logout token")
+        verbose_name_plural = _("ENT logout tokens")
+        constraints = [models.UniqueConstraint(fields=["issuer", "jti"], name="ent_logout_token_once")]
+
+    def __str__(self):
+        return self.jti
 
 
 class StaffSecondFactor(Authenticator):

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.urls import reverse
@@ -22,7 +23,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.models import CandidateAccount, NumeroDossierHistory, User
+from accounts.models import CandidateAccount, EntLogoutToken, EntSession, NumeroDossierHistory, User
 from ecandidat import parameters
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
@@ -322,3 +323,42 @@ def set_candidate_password(*, user: User, password: str, actor: User) -> User:
         )
     logger.info("password of ENT account %s set by %s", user.pk, actor.pk)
     return user
+
+
+def remember_ent_session(*, session_key: str, sid: str, sub: str) -> None:
+    """Tie an ecandidat session, just opened by an ENT login over OpenID Connect, to the ENT's session ``sid`` and
+    subject ``sub``, so that the ENT's back-channel logout can end it (``accounts.oidc_backchannel``). The rows of
+    sessions that have expired meanwhile go first (one query; those of deleted sessions went with them)."""
+    EntSession.objects.filter(session__expire_date__lt=timezone.now()).delete()
+    # One INSERT: the login has just given the session a new key; the unique constraint keeps a repeat out.
+    EntSession.objects.bulk_create([EntSession(session_id=session_key, sid=sid, sub=sub)], ignore_conflicts=True)
+
+
+def end_ent_sessions(*, sid: str, sub: str) -> int:
+    """The ENT's back-channel logout: end every ecandidat session of the ENT session ``sid`` (and of subject ``sub``
+    when given too), or with ``sub`` alone every session its ENT logins opened. Deleting a session logs it out (its
+    next request is anonymous); its ``EntSession`` rows go with it (database cascade). Returns the sessions ended;
+    none is not an error (already logged out, expired, or never logged in here)."""
+    sessions = EntSession.objects.all()
+    if sid:
+        sessions = sessions.filter(sid=sid)
+    if sub:
+        sessions = sessions.filter(sub=sub)
+    if not sid and not sub:
+        return 0
+    ended, _by_model = Session.objects.filter(session_key__in=sessions.values("session_id")).delete()
+    # Recorded in the log with its actor, the ENT: ecandidat keeps no history of logins and logouts.
+    logger.info("ENT back-channel logout (sid %r, sub %r): %s session(s) ended by the ENT", sid, sub, ended)
+    return ended
+
+
+def claim_logout_token(*, issuer: str, jti: str, expires_at: datetime.datetime) -> bool:
+    """Record a logout token of the ENT as received; False when it already was (a replay). Kept until it expires
+    (later than that its ``exp`` refuses it anyway); expired ones are deleted here."""
+    EntLogoutToken.objects.filter(expires_at__lt=timezone.now()).delete()
+    try:
+        with transaction.atomic():
+            EntLogoutToken.objects.create(issuer=issuer, jti=jti, expires_at=expires_at)
+    except IntegrityError:
+        return False
+    return True

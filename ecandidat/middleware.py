@@ -10,7 +10,8 @@ from ecandidat.maintenance import hour_label, is_under_maintenance, seconds_unti
 from ecandidat.text import NUL
 
 # Paths that keep working during maintenance: health checks, assets (the institution's theme, /theme.css, is one: the
-# maintenance page itself links it), the back office and its login.
+# maintenance page itself links it), the back office and its login, and the ENT's back-channel logout (staff sessions
+# still end when their owner logs out of the ENT; accounts/oidc_backchannel.py).
 EXEMPT_PREFIXES = (
     "/healthz",
     "/static/",
@@ -19,6 +20,7 @@ EXEMPT_PREFIXES = (
     "/accounts/login/",
     "/accounts/logout/",
     "/i18n/",
+    "/accounts/oidc/ent/backchannel-logout/",
 )
 
 

@@ -5,6 +5,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.idp.oidc.adapter import DefaultOIDCAdapter
 from django.contrib.auth import get_user_model
 
+from entserver import backchannel
+
 
 class EntAccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request) -> bool:
@@ -18,6 +20,17 @@ class EntOIDCAdapter(DefaultOIDCAdapter):
     def get_user_sub(self, client, user) -> str:
         # The login, not the primary key, so that `sub` survives a reset of the ENT database.
         return user.get_username()
+
+    def populate_server_metadata(self, data: dict) -> None:
+        # Back-Channel Logout 1.0 (entserver/backchannel.py): logout tokens carry sid, and ID tokens do too.
+        data["backchannel_logout_supported"] = True
+        data["backchannel_logout_session_supported"] = True
+
+    def populate_id_token(self, id_token: dict[str, Any], client, scopes: Iterable[str], **kwargs: Any) -> None:
+        # The ENT session the code was handed out in (the token request carries the code): the logout token's sid.
+        code = self.request.POST.get("code", "") if self.request is not None else ""
+        if code and (sid := backchannel.sid_for_code(client.id, code)):
+            id_token["sid"] = sid
 
     def get_user_by_sub(self, client, sub: str):
         return get_user_model().objects.filter(username=sub, is_active=True).first()

@@ -5,3 +5,12 @@ class EntServerConfig(AppConfig):
     name = "entserver"
     verbose_name = "ENT de développement"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from django.contrib.auth.signals import user_logged_out
+
+        from entserver.backchannel import send_logout_tokens
+
+        # Every way out of the ENT (end_session_endpoint, « Se déconnecter », /cas/logout) goes through Django's
+        # logout: the back-channel logout tokens leave from there (entserver/backchannel.py).
+        user_logged_out.connect(send_logout_tokens, dispatch_uid="entserver.backchannel")

@@ -1,0 +1,441 @@
+"""The ENT's back-channel logout over OpenID Connect (Back-Channel Logout 1.0, accounts/oidc_backchannel.py): the
+logout token's checks, one test per refusal, the sessions it ends, the table that maps the ENT's sid to our sessions,
+and, at the end, the real thing against the development ENT process."""
+
+import datetime
+import re
+import time
+import uuid
+from unittest.mock import PropertyMock
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+import responses
+from allauth.socialaccount.models import SocialAccount
+from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
+from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.sessions.models import Session
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts import oidc_backchannel
+from accounts.models import EntLogoutToken, EntSession
+from accounts.tests.ent import ent_providers, oidc_login
+from accounts.tests.factories import CandidateUserFactory
+
+ENT = "https://ent.example"
+DISCOVERY = f"{ENT}/.well-known/openid-configuration"
+JWKS_URI = f"{ENT}/.well-known/jwks.json"
+CLIENT_ID = "ecandidat-univ"
+URL = "/accounts/oidc/ent/backchannel-logout/"
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "ent-key-1"
+CONFIG = {
+    "issuer": ENT,
+    "authorization_endpoint": f"{ENT}/identity/o/authorize",
+    "token_endpoint": f"{ENT}/identity/o/api/token",
+    "userinfo_endpoint": f"{ENT}/identity/o/api/userinfo",
+    "jwks_uri": JWKS_URI,
+    "id_token_signing_alg_values_supported": ["RS256"],
+    "backchannel_logout_supported": True,
+    "backchannel_logout_session_supported": True,
+}
+
+
+def _jwks(*keys: tuple[rsa.RSAPrivateKey, str]) -> dict:
+    return {
+        "keys": [
+            {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": kid, "alg": "RS256"}
+            for key, kid in keys
+        ]
+    }
+
+
+@pytest.fixture
+def ent(settings):
+    settings.ENT_PROTOCOL = "oidc"
+    settings.ENT_SERVER_URL = ENT
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(ENT, client_id=CLIENT_ID, pkce=True)
+
+
+@pytest.fixture
+def ent_http(ent):
+    """The ENT's discovery document and keys over HTTP (responses), none of them cached yet."""
+    oidc_backchannel.cache.delete_many(
+        [f"ent-oidc-backchannel:metadata:{DISCOVERY}", f"ent-oidc-backchannel:jwks:{JWKS_URI}"]
+    )
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.get(DISCOVERY, json=CONFIG)
+        mocked.get(JWKS_URI, json=_jwks((KEY, KID)))
+        yield mocked
+
+
+def _token(*, key=KEY, kid=KID, algorithm="RS256", drop=(), headers=None, **claims) -> str:
+    now = int(time.time())
+    payload = {
+        "iss": ENT,
+        "aud": CLIENT_ID,
+        "iat": now,
+        "exp": now + 120,
+        "jti": uuid.uuid4().hex,
+        "events": {EVENT: {}},
+        "sid": "ent-session-1",
+        "sub": "lucas.bernard",
+        **claims,
+    }
+    for name in drop:
+        payload.pop(name)
+    return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid, "typ": "logout+jwt", **(headers or {})})
+
+
+def _logged_in(campaign, *, sid="ent-session-1", sub="lucas.bernard") -> tuple[Client, str]:
+    """A browser logged in through the ENT: its session, tied to the ENT's sid and sub."""
+    browser = Client()
+    browser.force_login(CandidateUserFactory(campaign=campaign))
+    key = browser.session.session_key or ""
+    EntSession.objects.create(session_id=key, sid=sid, sub=sub)
+    return browser, key
+
+
+def _post(token: str | None):
+    return Client().post(URL, {} if token is None else {"logout_token": token})
+
+
+def _refused(response, description: str) -> None:
+    assert response.status_code == 400
+    assert response["Cache-Control"] == "no-store"
+    assert response.json()["error"] == "invalid_request"
+    assert description in response.json()["error_description"]
+
+
+# --- what a valid token does ---
+
+
+def test_a_valid_logout_token_ends_the_sessions_of_that_ent_session(ent_http, campaign, django_assert_num_queries):
+    browser, key = _logged_in(campaign)
+    other_browser, other_key = _logged_in(campaign, sid="ent-session-2", sub="ines.garcia")
+    token = _token()
+
+    # In the request's transaction: the ENT app (site, app), expired jti deleted, jti recorded (savepoint, insert,
+    # release), the sessions deleted (their EntSession rows by the database's cascade).
+    with django_assert_num_queries(9):
+        response = _post(token)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    assert not Session.objects.filter(session_key=key).exists()
+    assert "_auth_user_id" not in browser.session  # the browser's next request is anonymous
+    assert not EntSession.objects.filter(session_id=key).exists()
+    assert Session.objects.filter(session_key=other_key).exists()
+    assert "_auth_user_id" in other_browser.session
+
+
+def test_a_token_with_a_sub_only_ends_every_session_of_that_subject(ent_http, campaign):
+    _browser, key = _logged_in(campaign, sid="ent-session-1")
+    _second, second_key = _logged_in(campaign, sid="ent-session-2")
+    _other, other_key = _logged_in(campaign, sid="ent-session-3", sub="ines.garcia")
+
+    response = _post(_token(drop=("sid",)))
+
+    assert response.status_code == 200
+    assert not Session.objects.filter(session_key__in=[key, second_key]).exists()
+    assert Session.objects.filter(session_key=other_key).exists()
+
+
+def test_a_token_with_a_sid_only_ends_that_ent_sessions(ent_http, campaign):
+    _browser, key = _logged_in(campaign)
+
+    assert _post(_token(drop=("sub",))).status_code == 200
+
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_an_unknown_sid_is_a_200_that_ends_nothing(ent_http, campaign):
+    """Already logged out here, expired, or never logged in here: the specification lets the RP answer 200."""
+    _browser, key = _logged_in(campaign)
+
+    response = _post(_token(sid="ent-session-unknown"))
+
+    assert response.status_code == 200
+    assert Session.objects.filter(session_key=key).exists()
+
+
+def test_the_sid_of_another_subject_ends_nothing(ent_http, campaign):
+    _browser, key = _logged_in(campaign)
+
+    assert _post(_token(sub="ines.garcia")).status_code == 200
+
+    assert Session.objects.filter(session_key=key).exists()
+
+
+# --- every refusal: 400, a JSON error, nothing ended ---
+
+
+@pytest.fixture
+def session_kept(ent_http, campaign):
+    _browser, key = _logged_in(campaign)
+    yield
+    assert Session.objects.filter(session_key=key).exists()
+
+
+def test_a_bad_signature_is_refused(session_kept):
+    _refused(_post(_token(key=OTHER_KEY)), "Signature verification failed")
+
+
+def test_a_token_for_another_client_is_refused(session_kept):
+    _refused(_post(_token(aud="another-application")), "Audience")
+
+
+def test_a_token_from_another_issuer_is_refused(session_kept):
+    _refused(_post(_token(iss="https://evil.example")), "issuer")
+
+
+def test_an_expired_token_is_refused(session_kept):
+    now = int(time.time())
+    _refused(_post(_token(iat=now - 300, exp=now - 120)), "expired")
+
+
+def test_a_token_issued_too_long_ago_is_refused(session_kept):
+    now = int(time.time())
+    _refused(_post(_token(iat=now - 3600, exp=now + 3600)), "too long ago")
+
+
+def test_a_token_issued_in_the_future_is_refused(session_kept):
+    now = int(time.time())
+    _refused(_post(_token(iat=now + 600, exp=now + 720)), "not yet valid")
+
+
+def test_a_token_with_a_nonce_is_refused(session_kept):
+    _refused(_post(_token(nonce="n-0S6_WzA2Mj")), "nonce")
+
+
+def test_a_token_without_events_is_refused(session_kept):
+    _refused(_post(_token(drop=("events",))), "no back-channel logout event")
+
+
+def test_a_token_with_another_event_is_refused(session_kept):
+    _refused(_post(_token(events={"http://schemas.openid.net/event/other": {}})), "no back-channel logout event")
+
+
+def test_a_token_without_sid_or_sub_is_refused(session_kept):
+    _refused(_post(_token(drop=("sid", "sub"))), "neither sid nor sub")
+
+
+@pytest.mark.parametrize("claim", ["iss", "aud", "iat", "exp", "jti"])
+def test_a_token_without_a_required_claim_is_refused(session_kept, claim):
+    _refused(_post(_token(drop=(claim,))), claim)
+
+
+def test_a_replayed_token_is_refused(ent_http, campaign):
+    token = _token(sid="ent-session-unknown")
+    assert _post(token).status_code == 200
+    _browser, key = _logged_in(campaign, sid="ent-session-unknown")
+
+    _refused(_post(token), "already received")
+
+    assert Session.objects.filter(session_key=key).exists()
+    assert EntLogoutToken.objects.count() == 1
+
+
+def test_an_unsigned_token_is_refused(session_kept):
+    unsigned = jwt.encode(jwt.decode(_token(), options={"verify_signature": False}), None, algorithm="none")
+    _refused(_post(unsigned), "'none' is not accepted")
+
+
+def test_a_token_signed_with_a_shared_secret_is_refused(session_kept):
+    _refused(_post(_token(key="the-client-secret-0123456789abcdef", algorithm="HS256")), "'HS256' is not accepted")
+
+
+def test_garbage_is_refused(session_kept):
+    _refused(_post("not-a-jwt"), "not a signed JWT")
+
+
+def test_a_missing_logout_token_is_refused(session_kept):
+    _refused(_post(None), "logout_token is missing")
+
+
+def test_an_unknown_key_id_fetches_the_keys_once_then_is_refused(session_kept, ent_http):
+    _refused(_post(_token(kid="forged")), "unknown signing key")
+    _refused(_post(_token(kid="forged-again")), "unknown signing key")
+
+    assert len([call for call in ent_http.calls if call.request.url == JWKS_URI]) == 1
+    assert len([call for call in ent_http.calls if call.request.url == DISCOVERY]) == 1
+
+
+def test_a_new_key_of_the_ent_is_fetched(ent_http, campaign):
+    """The ENT rotated its key since the set was cached: the unknown key id fetches the set again."""
+    assert _post(_token(sid="ent-session-unknown")).status_code == 200  # caches the set with KID only
+    ent_http.replace(responses.GET, JWKS_URI, json=_jwks((KEY, KID), (OTHER_KEY, "ent-key-2")))
+    oidc_backchannel.cache.set(
+        f"ent-oidc-backchannel:jwks:{JWKS_URI}", {"jwks": _jwks((KEY, KID)), "at": time.time() - 120}
+    )
+    _browser, key = _logged_in(campaign)
+
+    assert _post(_token(key=OTHER_KEY, kid="ent-key-2")).status_code == 200
+
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_an_unreachable_ent_is_a_503(ent, campaign):
+    oidc_backchannel.cache.delete(f"ent-oidc-backchannel:metadata:{DISCOVERY}")
+    _browser, key = _logged_in(campaign)
+    with responses.RequestsMock() as mocked:
+        mocked.get(DISCOVERY, body=requests.ConnectionError("refused"))
+
+        response = _post(_token())
+
+    assert response.status_code == 503
+    assert response["Cache-Control"] == "no-store"
+    assert Session.objects.filter(session_key=key).exists()
+
+
+def test_logging_out_needs_a_post(ent, db):
+    response = Client().get(URL)
+
+    assert response.status_code == 405
+
+
+def test_with_cas_the_endpoint_is_a_404(ent, db, settings):
+    settings.ENT_PROTOCOL = "cas"
+
+    assert _post(_token()).status_code == 404
+
+
+def test_it_works_during_the_maintenance_window(ent_http, campaign, settings):
+    """Staff keep working during maintenance: their ENT logout still ends their session."""
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    settings.MAINTENANCE_START, settings.MAINTENANCE_END = datetime.time(0, 0), datetime.time(23, 59, 59)
+    assert Client().get("/").status_code == 503  # candidates' pages are closed
+    _browser, key = _logged_in(campaign)
+
+    assert _post(_token()).status_code == 200
+
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+# --- the table: filled at the ENT login, emptied with the sessions ---
+
+
+def _ent_login(client, mocker, *, sid: str | None, uid="lucas.bernard"):
+    """allauth's OpenID Connect views, the ENT's answers stubbed, with an ID token naming the ENT session ``sid``."""
+    claims = {"sub": uid, "email": f"{uid}@etudiant.univ-perp.fr"} | ({"sid": sid} if sid else {})
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=CONFIG)
+    tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
+    to_ent = client.post(reverse("openid_connect_login", args=["ent"]))
+    state = parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]
+    return client.get("/accounts/oidc/ent/login/callback/", {"code": "c", "state": state})
+
+
+@pytest.fixture
+def student(campaign):
+    user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
+    return user
+
+
+def test_an_ent_login_ties_the_session_to_the_ent_sid_and_sub(client, ent, student, mocker):
+    _ent_login(client, mocker, sid="ent-session-1")
+
+    assert client.session["_auth_user_id"] == str(student.pk)
+    row = EntSession.objects.get()
+    assert (row.session_id, row.sid, row.sub) == (client.session.session_key, "ent-session-1", "lucas.bernard")
+
+
+def test_an_ent_without_sid_still_ties_the_session_to_the_subject(client, ent, student, mocker):
+    _ent_login(client, mocker, sid=None)
+
+    assert EntSession.objects.get().sid == ""
+
+
+def test_a_password_login_is_not_tied(client, ent, campaign):
+    user = CandidateUserFactory(campaign=campaign)
+    client.post(reverse("account_login"), {"login": user.username, "password": "mot-de-passe-de-test-2026"})
+
+    assert "_auth_user_id" in client.session
+    assert not EntSession.objects.exists()
+
+
+def test_logging_out_of_ecandidat_deletes_the_row(client, ent, student, mocker):
+    _ent_login(client, mocker, sid="ent-session-1")
+
+    client.post(reverse("account_logout"))
+
+    assert not EntSession.objects.exists()
+
+
+def test_rows_of_expired_sessions_go_at_the_next_ent_login(client, ent, student, mocker, campaign):
+    _browser, key = _logged_in(campaign, sid="ent-session-old")
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+
+    _ent_login(client, mocker, sid="ent-session-1")
+
+    assert list(EntSession.objects.values_list("sid", flat=True)) == ["ent-session-1"]
+
+
+# --- over real sockets: the live server and the development ENT process ---
+
+
+def _ent_csrf(session: requests.Session, url: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', session.get(url, timeout=10).text).group(1)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_logging_out_at_the_ent_ends_the_ecandidat_session(oidc_app, ent_server, campaign):
+    user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
+    discovery = requests.get(ent_server.discovery_url, timeout=10).json()
+    assert discovery["backchannel_logout_supported"] is True
+    assert discovery["backchannel_logout_session_supported"] is True
+    browser = requests.Session()
+    assert oidc_login(oidc_app, "lucas.bernard", session=browser).status_code == 200
+    private = f"{oidc_app}/candidat/informations-perso/"
+    assert browser.get(private, allow_redirects=False, timeout=10).status_code == 200
+    assert EntSession.objects.get().sid  # the ID token carried the ENT's sid
+
+    # « Se déconnecter » on the ENT's own page: ecandidat is not involved in the browser.
+    home = f"{ent_server.base_url}/"
+    log_before = len(ent_server.log_path.read_text())
+    logged_out = browser.post(
+        f"{ent_server.base_url}/accounts/logout/",
+        data={"csrfmiddlewaretoken": _ent_csrf(browser, home)},
+        headers={"Referer": home},
+        allow_redirects=False,
+        timeout=10,
+    )
+
+    assert logged_out.status_code == 302
+    assert browser.get(private, allow_redirects=False, timeout=10).status_code == 302  # anonymous: to the login
+    assert not EntSession.objects.exists()
+    assert "back-channel logout" not in ent_server.log_path.read_text()[log_before:]  # the ENT logged no failure
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_second_ent_login_then_the_ent_logout_ends_only_that_browsers_session(oidc_app, ent_server, campaign):
+    for uid in ("lucas.bernard", "ines.garcia"):
+        user = CandidateUserFactory(campaign=campaign, email=f"{uid}@etudiant.univ-perp.fr")
+        SocialAccount.objects.create(user=user, provider="ent", uid=uid)
+    lucas, ines = requests.Session(), requests.Session()
+    oidc_login(oidc_app, "lucas.bernard", session=lucas)
+    oidc_login(oidc_app, "ines.garcia", session=ines)
+    private = f"{oidc_app}/candidat/informations-perso/"
+    home = f"{ent_server.base_url}/"
+
+    lucas.post(
+        f"{ent_server.base_url}/accounts/logout/",
+        data={"csrfmiddlewaretoken": _ent_csrf(lucas, home)},
+        headers={"Referer": home},
+        timeout=10,
+    )
+
+    assert lucas.get(private, allow_redirects=False, timeout=10).status_code == 302
+    assert ines.get(private, allow_redirects=False, timeout=10).status_code == 200
