@@ -415,6 +415,7 @@ def test_logging_out_at_the_ent_ends_the_ecandidat_session(oidc_app, ent_server,
     assert logged_out.status_code == 302
     assert browser.get(private, allow_redirects=False, timeout=10).status_code == 302  # anonymous: to the login
     assert not EntSession.objects.exists()
+    assert EntLogoutToken.objects.get().issuer == ent_server.base_url  # the ENT's token, validated and recorded
     assert "back-channel logout" not in ent_server.log_path.read_text()[log_before:]  # the ENT logged no failure
 
 
