@@ -226,6 +226,7 @@ def test_every_cron_line_runs_an_existing_command_through_deploy_manage_sh():
         "nightly",
         "send_pending_mails",
         "django_cas_ng_clean_sessions",
+        "clearsessions",  # nothing else deletes an expired session (nor its ENT single-logout rows)
     }
 
 
