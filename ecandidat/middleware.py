@@ -22,6 +22,9 @@ EXEMPT_PREFIXES = (
     "/i18n/",
     "/accounts/oidc/ent/backchannel-logout/",
 )
+# The CAS server's single-logout logoutRequest, POSTed to the login callback (accounts/cas.py), for the same reason.
+# Only the POST: the callback's GET is a login, which waits for the end of the window as the other logins do.
+EXEMPT_POSTS = ("/compte/ent/cas/retour/",)
 
 
 class MaintenanceMiddleware:
@@ -35,7 +38,11 @@ class MaintenanceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith(EXEMPT_PREFIXES) or (request.user.is_authenticated and request.user.is_staff):
+        if (
+            request.path.startswith(EXEMPT_PREFIXES)
+            or (request.method == "POST" and request.path in EXEMPT_POSTS)
+            or (request.user.is_authenticated and request.user.is_staff)
+        ):
             return self.get_response(request)
         under_maintenance, message = is_under_maintenance()
         if not under_maintenance:

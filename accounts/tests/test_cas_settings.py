@@ -2,11 +2,15 @@
 test_cas_protocol.py)."""
 
 import runpy
+from datetime import time
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
 from django.urls import reverse
+from django_cas_ng.models import SessionTicket
 
 from accounts import cas
 from ecandidat.tests.plugins.services import free_port
@@ -117,7 +121,6 @@ def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(c
 @pytest.mark.django_db
 def test_the_nightly_cleanup_forgets_tickets_of_ended_sessions_only(client, candidate_user):
     from django.core.management import call_command
-    from django_cas_ng.models import SessionTicket
 
     client.force_login(candidate_user)
     live = SessionTicket.objects.create(session_key=client.session.session_key, ticket="ST-live")
@@ -132,3 +135,32 @@ def test_the_crontab_runs_the_cleanup():
     crontab = (django_settings.BASE_DIR / "deploy" / "crontab").read_text(encoding="utf-8")
 
     assert "/srv/ecandidat/deploy/manage.sh django_cas_ng_clean_sessions" in crontab
+
+
+LOGOUT_REQUEST = (
+    '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+    'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="LR-1" Version="2.0" IssueInstant="2027-01-15T22:10:00Z">'
+    "<saml:NameID>@NOT_USED@</saml:NameID><samlp:SessionIndex>{ticket}</samlp:SessionIndex></samlp:LogoutRequest>"
+)
+
+
+@pytest.mark.django_db
+def test_the_cas_single_logout_ends_the_session_during_the_maintenance_window_but_logins_wait(
+    client, candidate_user, settings
+):
+    # The CAS server posts its logoutRequest when the student logs out of the ENT, whatever the hour: answered 503,
+    # it was lost and the ecandidat session stayed open on a shared computer after the window.
+    settings.ENT_PROTOCOL = "cas"
+    settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = "https://cas.univ-perp.fr/cas/"
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    settings.MAINTENANCE_START, settings.MAINTENANCE_END = time(0, 0), time(23, 59, 59)
+    client.force_login(candidate_user)
+    key = client.session.session_key
+    SessionTicket.objects.create(session_key=key, ticket="ST-night")
+    callback = reverse("accounts:cas_callback")
+
+    response = Client().post(callback, {"logoutRequest": LOGOUT_REQUEST.format(ticket="ST-night")})
+
+    assert response.status_code == 200
+    assert not Session.objects.filter(session_key=key).exists()
+    assert Client().get(callback, {"ticket": "ST-1"}).status_code == 503  # a login waits for the end of the window
