@@ -204,9 +204,12 @@ def application_context(application: Application) -> dict[str, object]:
 _APPEAL_SENTENCE = _("This decision was given after the examination of your appeal.")
 
 
-def decision_context(decision: Decision, *, confirmation_date: datetime.date | None = None) -> dict[str, object]:
+def decision_context(
+    decision: Decision, *, confirmation_date: datetime.date | None = None, rank: int | None = None
+) -> dict[str, object]:
     """The variables of the mail of a validated decision (AVIS_*), with the date de confirmation of a favourable
-    one (needs the decision's type and refusal reason loaded)."""
+    one and the rank of a complementary-list one as the candidate's recap shows it (``rank``: see
+    ``staff.mailed_rank``; "" when the recap shows none). Needs the decision's type and refusal reason loaded."""
     decision_type = decision.decision_type
     context: dict[str, object] = {
         "decision_label": shown_in_mail(
@@ -218,7 +221,7 @@ def decision_context(decision: Decision, *, confirmation_date: datetime.date | N
             if decision.refusal_reason is not None
             else ""
         ),
-        "rank": decision.rank or "",
+        "rank": rank or "",
         "preselection_date": "",
         "preselection_time": "",
         "preselection_place": decision.preselection_place,
@@ -492,6 +495,7 @@ def notify_decision(
     confirmation_date: datetime.date | None = None,
     letter: Mapping[str, object] | None = None,
     attachments: Sequence[AttachmentRef] = (),
+    rank: int | None = None,
 ) -> OutboundEmail | None:
     """Mail a validated decision to the candidate (validation, release, promotion from the waiting list, direct
     access, admission proposal): its type's decision mail (``mail_code``), in the type's own text when it has one in
@@ -502,7 +506,7 @@ def notify_decision(
     return notify_candidate_with(
         application=application,
         code=decision_type.mail_code,
-        extra={**decision_context(decision, confirmation_date=confirmation_date), **(letter or {})},
+        extra={**decision_context(decision, confirmation_date=confirmation_date, rank=rank), **(letter or {})},
         attachments=attachments,
         own_text=decision_type.mail_texts,
     )

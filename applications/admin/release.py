@@ -23,7 +23,7 @@ from applications.letters import (
     render_letter_pdf,
     template_for,
 )
-from applications.models import Application, DecisionLetter, ReleaseJob
+from applications.models import Application, ReleaseJob
 from applications.services.release import BACKGROUND_RELEASE_FROM, PREVIEW_LIMIT, preview_release, request_release
 from ecandidat.exceptions import BusinessRuleError
 
@@ -81,10 +81,12 @@ def letter_preview_view(model_admin, request, object_id):
 
 
 def letter_download_view(model_admin, request, object_id):
-    """Staff download of the letter of the latest validated decision (anyone who may read the application)."""
+    """Staff download of the letter of the latest validated decision (anyone who may read the application); 404
+    when that decision has none: the letter of an older decision (an admission since replaced by a complementary
+    list, a refusal before an appeal still to validate…) is not the one in force."""
     application = _scoped(model_admin, request, object_id, "visible_to")
-    letters = DecisionLetter.objects.filter(application=application).select_related("decision")
-    letter = letters.order_by("-decision__created_at", "-decision_id").first()
+    decision = application.decisions.select_related("letter").current_validated()
+    letter = getattr(decision, "letter", None)  # None without a decision or a letter (RelatedObjectDoesNotExist)
     if letter is None:
         raise Http404
     if not letter.file:

@@ -348,7 +348,9 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         ),
         "validatable_count": len(review_services.validatable_pieces(rows)),
         "decisions": list(
-            application.decisions.select_related("decision_type", "refusal_reason", "created_by", "validated_by")
+            application.decisions.select_related(
+                "decision_type", "refusal_reason", "created_by", "validated_by", "letter"
+            )
         ),
         "history": history,
         "notes": [
@@ -382,6 +384,13 @@ def _latest_validated(decisions):
     """The latest validated decision among those the page shows (no query), or None."""
     validated = [decision for decision in decisions if decision.validated_at is not None]
     return max(validated, key=lambda decision: (decision.created_at, decision.pk), default=None)
+
+
+def _decision_with_letter(decisions):
+    """The latest validated decision when it has a letter (its row in the Avis table links the staff download), or
+    None: an older decision's letter is not the one in force. From what the page has (the letter is joined)."""
+    latest = _latest_validated(decisions)
+    return latest if latest is not None and getattr(latest, "letter", None) is not None else None
 
 
 def _answer_operations_out_of_place(application, decisions) -> set[str]:
@@ -448,6 +457,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         ),
         "regime_entry": parameters.get("SIS_REGIME_ENTRY"),  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         "latest_decision": latest,  # said at the top: on a phone the Avis table is screens below
+        "letter_decision": _decision_with_letter(dossier["decisions"]),
         **dossier,
     }
     request.current_app = model_admin.admin_site.name

@@ -362,6 +362,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
         confirmation_date = _effective_confirmation_date(application, decision.validated_at)
+    if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
+        # Before the mail: it gives the rang réel this validation makes (the recap's, with the R display).
+        application.waiting_list_rank = _recompute_ranks(application.formation).get(application.pk)
     letter = _decision_letter(decision, application, actor=actor)
     notify_decision(
         application=application,
@@ -369,10 +372,22 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         confirmation_date=confirmation_date,
         letter=letter.context,
         attachments=letter.attachments,
+        rank=mailed_rank(decision, real_rank=application.waiting_list_rank),
     )
-    if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
-        recompute_waiting_list_ranks(formation=application.formation)
     return decision
+
+
+def mailed_rank(decision: Decision, *, real_rank: int | None) -> int | None:
+    """The rank a complementary-list decision's mail gives: the one the candidate's recap shows, as
+    ``WAITING_LIST_RANK_DISPLAY`` says (eCandidat LC_MODE_AFFICHAGE_RANG): ``R`` the rang réel (``real_rank``, just
+    recomputed), ``S`` the rank the commission entered, ``N`` none (a mail must not tell what the recap does not
+    show; the nightly progress mail counts from the rang réel it was told)."""
+    if decision.decision_type.avis != Avis.COMPLEMENTARY_LIST:
+        return None
+    mode = parameters.get("WAITING_LIST_RANK_DISPLAY")
+    if mode == "R":
+        return real_rank
+    return decision.rank if mode == "S" else None
 
 
 @transaction.atomic
@@ -412,7 +427,14 @@ def _lock_formation(formation: Formation) -> None:
 
 @transaction.atomic
 def recompute_waiting_list_ranks(*, formation: Formation) -> int:
-    """Rang réel: 1, 2, … among the complementary list; everyone else of the formation gets no rank."""
+    """Rang réel: 1, 2, … among the complementary list; everyone else of the formation gets no rank. Returns how
+    many are ranked."""
+    return len(_recompute_ranks(formation))
+
+
+def _recompute_ranks(formation: Formation) -> dict[int, int]:
+    """``recompute_waiting_list_ranks`` inside the caller's transaction: the rang réel of each ranked application,
+    by its pk."""
     _lock_formation(formation)
     ordered = list(waiting_list_queryset(formation).values_list("pk", flat=True))
     ranks = {pk: position for position, pk in enumerate(ordered, start=1)}
@@ -436,7 +458,7 @@ def recompute_waiting_list_ranks(*, formation: Formation) -> int:
         Application.objects.bulk_update(
             changed, ["waiting_list_rank", "waiting_list_rank_at", "waiting_list_rank_mailed"]
         )
-    return len(ranks)
+    return ranks
 
 
 def _promotion_confirmation_date(formation: Formation) -> datetime.date | None:

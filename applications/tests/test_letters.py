@@ -17,7 +17,7 @@ from applications.services import candidature as candidature_services
 from applications.services import staff
 from applications.services.release import preview_release
 from applications.tests.factories_candidature import decision_type, make_application
-from applications.tests.helpers import released
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, released
 from applications.workflow import Role
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
@@ -503,3 +503,37 @@ def test_a_letter_file_gone_from_the_storage_is_built_again_for_its_owner(client
     event = with_letter.events.get(kind=EventKind.LETTER_REGENERATED)
     assert (event.actor, event.batch) == (None, "letter_download")
     assert event.comment == "Lettre d'admission : fichier manquant, reconstruite pour son téléchargement"
+
+
+# --- staff: the letter in force, from the application's page --------------------------------------------------------
+
+
+def test_staff_download_gives_no_letter_of_a_decision_no_longer_in_force(
+    client, with_letter, centre_manager, django_assert_num_queries
+):
+    """An admission replaced by a complementary list: the admission letter is not the decision in force (the
+    candidate's own link already says so); staff must not download it and read it to them."""
+    staff.validate_decision(
+        staff.record_decision(
+            with_letter, decision_type=decision_type(Avis.COMPLEMENTARY_LIST), actor=centre_manager, rank=1
+        ),
+        actor=centre_manager,
+    )
+    client.force_login(centre_manager)
+
+    assert client.get(reverse("admin:applications_application_letter", args=[with_letter.pk])).status_code == 404
+    page = client.get(reverse("admin:applications_application_change", args=[with_letter.pk]), language="fr")
+    assertNotContains(page, reverse("admin:applications_application_letter", args=[with_letter.pk]))
+
+
+def test_the_application_page_links_the_letter_of_the_decision_in_force(
+    client, with_letter, centre_manager, django_assert_num_queries
+):
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+        page = client.get(reverse("admin:applications_application_change", args=[with_letter.pk]), language="fr")
+
+    assertContains(
+        page, f'<a href="{reverse("admin:applications_application_letter", args=[with_letter.pk])}">Lettre d'
+    )

@@ -193,7 +193,7 @@ def test_validate_unfavourable_preselection_and_list_mails(formation, campaign, 
     decide(invited, Avis.PRESELECTION, actor=centre_manager, preselection_at=at, preselection_place="Salle B12")
 
     assert "Motif : Capacité d'accueil atteinte" in mails("AVIS_DEFAVORABLE")[0].body
-    assert "au rang 3" in mails("AVIS_LISTE_COMP")[0].body
+    assert "au rang 1" in mails("AVIS_LISTE_COMP")[0].body  # the rang réel the recap shows: alone on the list
     assert "le 02/06/2026 à 09:30 à Salle B12" in mails("AVIS_PRESELECTION")[0].body
     listed.refresh_from_db()
     assert listed.waiting_list_rank == 1

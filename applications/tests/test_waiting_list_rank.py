@@ -235,3 +235,35 @@ def test_the_recap_answers_with_the_environment_value_when_the_parameters_cannot
     response = _recap(client, moved_up)
 
     assertContains(response, f"2 (au {moved_up.waiting_list_rank_at.astimezone().strftime('%d/%m/%Y')})")
+
+
+# --- the complementary-list decision's mail gives the rank the recap shows -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("display", "sentence"),
+    [
+        ("R", "est sur liste complémentaire, au rang 3."),  # the rang réel: two ahead of them since the withdrawal
+        ("S", "est sur liste complémentaire, au rang 7."),  # the rank the commission entered
+        ("N", "est sur liste complémentaire.\n"),  # no rank, as on the recap
+    ],
+)
+def test_the_list_decision_mail_gives_the_rank_of_the_recap(
+    settings, client, moved_up, formation, campaign, central_manager, display, sentence
+):
+    settings.WAITING_LIST_RANK_DISPLAY = display
+    newcomer = make_application(formation, campaign=campaign)
+
+    decide(newcomer, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=7)
+
+    mail = mails("AVIS_LISTE_COMP")[-1]
+    assert mail.to == newcomer.candidate.user.email
+    assert sentence in mail.body
+    newcomer.refresh_from_db()
+    assert newcomer.waiting_list_rank == 3
+    client.force_login(newcomer.candidate.user)
+    response = _recap(client, newcomer)
+    if display == "N":
+        assertNotContains(response, "Rang sur la liste complémentaire")
+    else:
+        assertContains(response, sentence.split("au rang ")[1].rstrip(".") + " (au ")
