@@ -185,7 +185,28 @@ class DeadlinesForm(forms.Form):
 
 
 class ConfirmForm(forms.Form):
-    """Operations without parameters (validate decisions, delete the last decision): only a confirmation."""
+    """Operations without parameters (delete the last decision…): only a confirmation."""
+
+
+class ReleaseForm(forms.Form):
+    """ "Valider les avis": a confirmation, carrying the decisions the page previewed (the selection's current ones
+    when it was shown), so that a decision entered since is not validated and mailed unread
+    (``release.validate_current_decision``)."""
+
+    decisions = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_decisions(self) -> set[int] | None:
+        if self.add_prefix("decisions") not in self.data:
+            return None  # posted by something other than the page (a script): no preview to hold it to
+        text = self.cleaned_data["decisions"]
+        try:
+            return {int(pk) for pk in text.split(",") if pk.strip()}
+        except ValueError:
+            raise forms.ValidationError(_("This page is out of date: open it again.")) from None
+
+    @staticmethod
+    def initial_for(decision_ids) -> dict[str, str]:
+        return {"decisions": ",".join(str(pk) for pk in sorted(decision_ids))}
 
 
 class TagsForm(forms.Form):

@@ -30,6 +30,7 @@ from applications.admin.forms import (
     DeadlinesForm,
     DecisionForm,
     RegimeFeesForm,
+    ReleaseForm,
     StatusForm,
     TagsForm,
 )
@@ -41,7 +42,7 @@ from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
 from applications.services.registration import set_regime_and_fees
-from applications.services.release import validate_current_decision
+from applications.services.release import current_decision_ids, validate_current_decision
 from ecandidat import parameters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
@@ -57,7 +58,12 @@ BULK_LIMIT = 200
 
 
 def _validate_current(application, form, actor):
-    validate_current_decision(application, actor=actor)
+    validate_current_decision(application, actor=actor, expected=form.cleaned_data["decisions"])
+
+
+def _release_initial(request, applications: list[Application]) -> dict:
+    """The decisions the release page shows (one query): only they are validated on "Confirm"."""
+    return ReleaseForm.initial_for(current_decision_ids(applications))
 
 
 @dataclass(frozen=True)
@@ -214,11 +220,12 @@ OPERATIONS = {
         Operation(
             "validate_decisions",
             gettext_lazy("Validate the decisions"),
-            ConfirmForm,
+            ReleaseForm,
             "validatable_by",
             _validate_current,
             preview=release.preview_context,  # issue 12: each mail as it will be sent
             bulk_run=release.bulk_release,  # issue 12: a big release runs in Celery, with its progress
+            initial=_release_initial,  # the decisions previewed: one entered since is not validated unread
         ),
         Operation(
             "extend_deadlines",
@@ -429,7 +436,8 @@ def bulk_operation(model_admin, request, queryset, operation):
         return None
     form = _form(operation, request, request.POST if "apply" in request.POST else None, applications=applications)
     if form.is_bound and form.is_valid():
-        if operation.bulk_run and (response := operation.bulk_run(model_admin, request, applications)) is not None:
+        response = operation.bulk_run(model_admin, request, applications, form) if operation.bulk_run else None
+        if response is not None:
             return response
         done, failures = run_operation(request, operation, applications, form)
         report(request, operation, done, failures)

@@ -121,12 +121,17 @@ def regenerate(application, form, actor) -> None:
 REFRESH_SECONDS = 3
 
 
-def bulk_release(model_admin, request, applications):
-    """A selection of ``BACKGROUND_RELEASE_FROM`` or more: queue it and open its progress page (None: run it here)."""
+def bulk_release(model_admin, request, applications, form):
+    """A selection of ``BACKGROUND_RELEASE_FROM`` or more: queue it and open its progress page (None: run it here),
+    with the decisions the page previewed (``form``: a valid ``ReleaseForm``)."""
     if len(applications) < BACKGROUND_RELEASE_FROM:
         return None
     try:
-        job = request_release(actor=request.user, application_ids=[application.pk for application in applications])
+        job = request_release(
+            actor=request.user,
+            application_ids=[application.pk for application in applications],
+            decision_ids=form.cleaned_data["decisions"],
+        )
     except BusinessRuleError as error:
         messages.error(request, str(error))
         return HttpResponseRedirect(reverse("admin:applications_application_changelist"))

@@ -54,6 +54,8 @@ class ReleaseJob(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     application_ids = models.JSONField(_("applications"), default=list)
+    # The decisions the requester previewed (None: not checked): one entered since is refused, not validated unread.
+    decision_ids = models.JSONField(_("decisions previewed"), null=True, blank=True, default=None)
     status = models.CharField(_("status"), max_length=8, choices=Status, default=Status.PENDING)
     total = models.PositiveIntegerField(_("applications"), default=0)
     done = models.PositiveIntegerField(_("decisions validated"), default=0)

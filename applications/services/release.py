@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, DecisionLetter, ReleaseJob
+from applications.models.candidature import latest_decision
 from applications.services import staff
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
@@ -51,12 +52,29 @@ class ReleasePreview:
     letter_url: str = ""
 
 
-def validate_current_decision(application: Application, *, actor: User) -> None:
-    """Validate the application's latest decision (the release of one application)."""
+def validate_current_decision(application: Application, *, actor: User, expected: set[int] | None = None) -> None:
+    """Validate the application's latest decision (the release of one application). ``expected``: the decisions
+    staff previewed (``current_decision_ids`` when the page was shown); a decision entered since (the commission
+    changed its mind meanwhile) is refused, not validated and mailed unread. ``staff.validate_decision`` then checks,
+    under the row's lock, that it is still the latest."""
     decision = application.decisions.current()
     if decision is None:
         raise InvalidTransition(_("This application has no decision to validate."))
+    if expected is not None and decision.pk not in expected:
+        raise InvalidTransition(
+            _(
+                "Another decision has been entered since this page was shown; nothing was validated for this "
+                "application: read its mail again (“Validate the decisions”)."
+            )
+        )
     staff.validate_decision(decision, actor=actor)
+
+
+def current_decision_ids(applications: Iterable[Application]) -> set[int]:
+    """The current (latest) decision of each application, as ``validate_current_decision`` will read it: one query."""
+    pks = [application.pk for application in applications]
+    current = Application.objects.filter(pk__in=pks).annotate(current=latest_decision("pk"))
+    return {pk for pk in current.values_list("current", flat=True) if pk is not None}
 
 
 class _Rollback(Exception):
@@ -107,13 +125,21 @@ def preview_release(applications: Iterable[Application], *, actor: User) -> list
 # --- big releases in the background -----------------------------------------------------------------------------
 
 
-def request_release(*, actor: User, application_ids: list[int]) -> ReleaseJob:
-    """Record a release of ``application_ids`` (each validatable by ``actor``) and queue it after commit."""
+def request_release(
+    *, actor: User, application_ids: list[int], decision_ids: Iterable[int] | None = None
+) -> ReleaseJob:
+    """Record a release of ``application_ids`` (each validatable by ``actor``) and queue it after commit;
+    ``decision_ids``: the decisions staff previewed (``validate_current_decision``'s ``expected``)."""
     ids = sorted(set(application_ids))
     allowed = set(Application.objects.validatable_by(actor).filter(pk__in=ids).values_list("pk", flat=True))
     if allowed != set(ids):
         raise BusinessRuleError(_("Some of these applications are not in your scope."))
-    job = ReleaseJob.objects.create(requested_by=actor, application_ids=ids, total=len(ids))
+    job = ReleaseJob.objects.create(
+        requested_by=actor,
+        application_ids=ids,
+        decision_ids=None if decision_ids is None else sorted(set(decision_ids)),
+        total=len(ids),
+    )
     # Deferred import: applications.tasks imports the pack builder, which imports the services.
     from applications.tasks import run_release_job
 
@@ -131,6 +157,7 @@ def run_release(job_id: int) -> None:
         return
     job = ReleaseJob.objects.select_related("requested_by").get(pk=job_id)
     actor = job.requested_by
+    expected = None if job.decision_ids is None else set(job.decision_ids)
     done, refusals = 0, []
     status = ReleaseJob.Status.FAILED  # unless the loop ends: an unexpected error is recorded, then raised
     try:
@@ -143,7 +170,7 @@ def run_release(job_id: int) -> None:
         for application in applications.iterator(chunk_size=100):
             try:
                 with transaction.atomic():
-                    validate_current_decision(application, actor=actor)
+                    validate_current_decision(application, actor=actor, expected=expected)
             except BusinessRuleError as error:
                 refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
             else:

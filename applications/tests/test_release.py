@@ -101,7 +101,8 @@ def test_preview_queries_per_application_are_constant(
     applications = [entered(formation, campaign, commission_member) for _ in range(count)]
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(18 + 16 * count):  # the validation reuses the locked application (2 fewer each)
+    # The validation reuses the locked application (2 fewer each); one query gives the decisions previewed.
+    with django_assert_num_queries(19 + 16 * count):
         response = client.post(
             reverse(CHANGELIST),
             {"action": "action_validate_decisions", "_selected_action": [a.pk for a in applications]},
@@ -245,7 +246,7 @@ def test_the_preview_shows_with_the_template_engine_of_production(
     client.force_login(centre_manager)
     selection = {"action": "action_validate_decisions", "_selected_action": [application.pk]}
 
-    with django_assert_num_queries(34 if bulk else 25):
+    with django_assert_num_queries(35 if bulk else 26):  # +1: the decisions previewed, held to on "Confirm"
         if bulk:
             response = client.post(reverse(CHANGELIST), selection, language="fr")
         else:
@@ -254,3 +255,80 @@ def test_the_preview_shows_with_the_template_engine_of_production(
     assertContains(response, "Mails qui seront envoyés")
     assertContains(response, application.candidate.user.email)
     assert not OutboundEmail.objects.exists()
+
+
+# --- what was previewed is what is released ---------------------------------------------------------------------
+
+
+def _decisions_field(response) -> str:
+    return response.context["form"]["decisions"].value()
+
+
+def test_a_decision_entered_after_the_preview_is_not_released_unread(
+    client, formation, campaign, commission_member, centre_manager, django_assert_num_queries
+):
+    """The manager reads « Avis favorable » on the release page; meanwhile the commission deletes it and enters an
+    unfavourable one. « Confirmer » must not validate and mail the refusal nobody read."""
+    application = entered(formation, campaign, commission_member)
+    other = entered(formation, campaign, commission_member)
+    client.force_login(centre_manager)
+    selection = {"action": "action_validate_decisions", "_selected_action": [application.pk, other.pk]}
+    page = client.post(reverse(CHANGELIST), selection)
+    assertContains(page, 'type="hidden" name="decisions"')
+    staff.delete_last_decision(application, actor=commission_member)
+    changed = staff.record_decision(
+        application,
+        decision_type=decision_type(Avis.UNFAVOURABLE),
+        actor=commission_member,
+        refusal_reason=RefusalReason.objects.create(code="NIV", label="Niveau insuffisant"),
+    )
+
+    response = client.post(
+        reverse(CHANGELIST),
+        {**selection, "apply": "1", "decisions": _decisions_field(page)},
+        follow=True,
+        language="fr",
+    )
+
+    changed.refresh_from_db()
+    assert changed.validated_at is None
+    assert other.decisions.get().validated_by == centre_manager
+    assert [mail.to for mail in OutboundEmail.objects.all()] == [other.candidate.user.email]
+    assertContains(response, "Un autre avis a été saisi depuis l&#x27;affichage de cette page")
+
+
+def test_one_application_release_holds_to_its_preview(client, formation, campaign, commission_member, centre_manager):
+    application = entered(formation, campaign, commission_member)
+    client.force_login(centre_manager)
+    page = client.get(operation_url(application))
+    staff.delete_last_decision(application, actor=commission_member)
+    changed = staff.record_decision(
+        application, decision_type=decision_type(Avis.COMPLEMENTARY_LIST), actor=commission_member, rank=4
+    )
+
+    response = client.post(operation_url(application), {"decisions": _decisions_field(page)}, language="fr")
+
+    assert response.status_code == 200  # the page again, the refusal above its form
+    assertContains(response, "rien n&#x27;a été validé pour cette candidature")
+    changed.refresh_from_db()
+    assert changed.validated_at is None
+    assert not OutboundEmail.objects.exists()
+    assert client.post(operation_url(application), {"decisions": str(changed.pk)}).status_code == 302
+    changed.refresh_from_db()
+    assert changed.validated_by == centre_manager
+
+
+def test_the_background_release_holds_to_the_preview(formation, campaign, commission_member, centre_manager):
+    kept = entered(formation, campaign, commission_member)
+    application = entered(formation, campaign, commission_member)
+    previewed = {kept.decisions.get().pk, application.decisions.get().pk}
+    staff.delete_last_decision(application, actor=commission_member)
+    staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
+
+    job = request_release(actor=centre_manager, application_ids=[kept.pk, application.pk], decision_ids=previewed)
+    run_release(job.pk)
+
+    job.refresh_from_db()
+    assert (job.done, len(job.refusals)) == (1, 1)
+    assert "Another decision has been entered since this page was shown" in job.refusals[0]
+    assert not application.decisions.validated().exists()
