@@ -354,14 +354,25 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     refusal = two_person_refusal(decision, actor=actor)
     if refusal:
         raise BusinessRuleError(refusal)
-    decision.validated_at = timezone.now()
-    decision.validated_by = actor
-    decision.save(update_fields=["validated_at", "validated_by"])
-    record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=decision.decision_type.label)
+    now = timezone.now()
     avis = decision.decision_type.avis
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
-        confirmation_date = _effective_confirmation_date(application, decision.validated_at)
+        confirmation_date = _effective_confirmation_date(application, now)
+        if confirmation_date is not None and confirmation_date < timezone.localdate(now):
+            # A late decision (after an appeal, a re-admission after an automatic withdrawal…): its mail would ask
+            # to answer by a date gone, the candidate could not confirm, and the nightly batch leaves it alone.
+            raise BusinessRuleError(
+                _(
+                    "The confirmation date (%(date)s) has passed: the candidate could not answer this favourable "
+                    "decision. Set a new confirmation date first (“Extend deadlines”), then validate it."
+                )
+                % {"date": format_date(confirmation_date)}
+            )
+    decision.validated_at = now
+    decision.validated_by = actor
+    decision.save(update_fields=["validated_at", "validated_by"])
+    record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=decision.decision_type.label)
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
         # Before the mail: it gives the rang réel this validation makes (the recap's, with the R display).
         application.waiting_list_rank = _recompute_ranks(application.formation).get(application.pk)

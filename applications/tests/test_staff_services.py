@@ -182,6 +182,33 @@ def test_validate_favourable_mails_the_confirmation_date(application, centre_man
     assert "Bravo" not in mail.body  # the decision type does not show comments
 
 
+def test_a_favourable_decision_whose_confirmation_date_has_passed_waits_for_a_new_date(
+    application, commission_member, centre_manager
+):
+    """A candidate promoted from the list (their own date de confirmation) let it pass and was withdrawn; on appeal
+    the commission admits them again. Validated as is, the mail would ask to answer by a date gone and the candidate
+    could not confirm (nor would the nightly batch withdraw it). Refused, with what to do; once staff set a new
+    date, it is validated and the mail gives that date."""
+    Application.objects.filter(pk=application.pk).update(
+        confirmation_date_override=timezone.localdate() - datetime.timedelta(days=1)
+    )
+    decision = staff.record_decision(
+        application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member, after_appeal=True
+    )
+
+    with pytest.raises(BusinessRuleError, match="Set a new confirmation date first"):
+        staff.validate_decision(decision, actor=centre_manager)
+
+    decision.refresh_from_db()
+    assert decision.validated_at is None
+    assert mails("AVIS_FAVORABLE") == []
+    new_date = timezone.localdate() + datetime.timedelta(days=7)
+    staff.extend_deadlines(application, actor=centre_manager, confirmation_date=new_date)
+    staff.validate_decision(decision, actor=centre_manager)
+    [mail] = mails("AVIS_FAVORABLE")
+    assert f"avant le {new_date:%d/%m/%Y} inclus" in mail.body
+
+
 def test_validate_unfavourable_preselection_and_list_mails(formation, campaign, centre_manager):
     reason = RefusalReason.objects.create(code="CAP", label="Capacité d'accueil atteinte")
     refused = make_application(formation, campaign=campaign)
