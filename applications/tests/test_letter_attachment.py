@@ -398,7 +398,7 @@ def test_the_release_preview_names_the_attachment(
     url = reverse("admin:applications_application_operation", args=[application.pk, "validate_decisions"])
     filename = f"lettre-admission-{application.candidate.user.username}-minfo.pdf"
 
-    with django_assert_num_queries(26):  # the same with or without the attachment
+    with django_assert_num_queries(27):  # the same with or without the attachment (+1: the decisions previewed)
         response = client.get(url, language="fr")
 
     if attach:
