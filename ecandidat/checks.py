@@ -19,6 +19,7 @@ from django.core.checks import Error, Warning, register
 from django.core.files.storage import FileSystemStorage, storages
 
 from ecandidat import admin_wording
+from ecandidat.downloads import signs_urls
 
 NON_PRODUCTION_SETTINGS = frozenset({"ecandidat.settings.dev", "ecandidat.settings.test"})
 SECRET_KEY_MIN_LENGTH = 50
@@ -205,15 +206,18 @@ def check_pdf_fallback_fonts(app_configs, **kwargs) -> list[Warning]:
 
 @register()
 def check_download_accel_redirect(app_configs, **kwargs) -> list[Warning]:
-    """DOWNLOAD_ACCEL_REDIRECT_PREFIX hands files on this disk to nginx; with the files on S3 nginx has no path to
-    them, so the downloads stay streamed by Django (ecandidat/downloads.py): say so rather than ignore it silently."""
-    if not settings.DOWNLOAD_ACCEL_REDIRECT_PREFIX or isinstance(storages["default"], FileSystemStorage):
+    """DOWNLOAD_ACCEL_REDIRECT_PREFIX hands the large downloads to nginx: files on this disk by their path, files on S3
+    by a signed URL of the object (ecandidat/downloads.py). Any other storage (an S3 one without signed URLs, a
+    custom domain) has neither, so the downloads stay streamed by Django: say so rather than ignore it silently."""
+    storage = storages["default"]
+    if not settings.DOWNLOAD_ACCEL_REDIRECT_PREFIX or isinstance(storage, FileSystemStorage) or signs_urls(storage):
         return []
     return [
         Warning(
-            "DOWNLOAD_ACCEL_REDIRECT_PREFIX is set but the files are not on this disk (AWS_STORAGE_BUCKET_NAME): "
-            "Django streams the downloads, held by the gunicorn timeout.",
-            hint="Unset DOWNLOAD_ACCEL_REDIRECT_PREFIX (README, Production deployment, large downloads).",
+            "DOWNLOAD_ACCEL_REDIRECT_PREFIX is set but the files are neither on this disk nor in a bucket whose "
+            "objects get signed URLs: Django streams the downloads, held by the gunicorn timeout.",
+            hint="Store the files on this disk or on S3 with signed URLs (AWS_STORAGE_BUCKET_NAME), or unset "
+            "DOWNLOAD_ACCEL_REDIRECT_PREFIX (README, Production deployment, large downloads).",
             id="ecandidat.W004",
         )
     ]

@@ -274,13 +274,14 @@ CLAMD_DISABLED = _clamd_address.lower() == "none"
 CLAMD_ADDRESS = None if CLAMD_DISABLED else (_clamd_address or None)
 FILE_UPLOAD_PERMISSIONS = 0o640
 # Large stored files (the commission packs) handed to the web server after the view's access check: the URI prefix of
-# nginx's `internal` location whose alias is MEDIA_ROOT (deploy/nginx.conf.example, ecandidat/downloads.py), so no
-# gunicorn worker streams a download for longer than its timeout. Empty: Django streams them. Ignored for S3.
+# nginx's `internal` location (deploy/nginx.conf.example, ecandidat/downloads.py), /_protected_media/ (alias
+# MEDIA_ROOT) for files on this disk, /_protected_s3/ (proxy to a signed URL of the object) for files on S3, so no
+# gunicorn worker streams a download for longer than its timeout. Empty: Django streams them.
 DOWNLOAD_ACCEL_REDIRECT_PREFIX = env_str("DOWNLOAD_ACCEL_REDIRECT_PREFIX", "")
 if DOWNLOAD_ACCEL_REDIRECT_PREFIX and not re.fullmatch(r"/[\w./-]*/", DOWNLOAD_ACCEL_REDIRECT_PREFIX):
     raise ImproperlyConfigured(
         f"DOWNLOAD_ACCEL_REDIRECT_PREFIX={DOWNLOAD_ACCEL_REDIRECT_PREFIX!r}: a URI path starting and ending with '/', "
-        "e.g. /_protected_media/ (nginx's internal location), or empty."
+        "e.g. /_protected_media/ or /_protected_s3/ (nginx's internal location), or empty."
     )
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
 # Uploads validated and stored at the same time, over every process sharing the cache (documents/saturation.py);
