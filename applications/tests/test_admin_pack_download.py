@@ -1,15 +1,23 @@
-"""The commission pack's download (up to ~1.7 GB) with the files on this disk: handed to nginx by X-Accel-Redirect
-when DOWNLOAD_ACCEL_REDIRECT_PREFIX is set, after the same checks as the streamed answer (requester only, 404 for
-anyone else or a pack not ready or whose file is gone); streamed by Django when it is empty (the default)."""
+"""The commission pack's download (up to ~1.7 GB) with the files on this disk or on S3: handed to nginx by
+X-Accel-Redirect when DOWNLOAD_ACCEL_REDIRECT_PREFIX is set (on S3, a URL of the object signed for a minute), after
+the same checks as the streamed answer (requester only, 404 for anyone else or a pack not ready or whose file is gone);
+streamed by Django when it is empty (the default)."""
 
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from moto import mock_aws
 
 from applications.models import CommissionPack
+from documents.tests.s3_peer import s3_options
 
 PREFIX = "/_protected_media/"
+S3_PREFIX = "/_protected_s3/"
+BUCKET = "ecandidat-pieces"
 BODY = b"PK\x05\x06" + bytes(18)  # an empty ZIP
 
 
@@ -25,9 +33,32 @@ def local_storage(settings, tmp_path):
 
 
 @pytest.fixture
+def bucket(settings):
+    """The default storage on a private bucket of moto's in-process S3 (on AWS itself: no endpoint)."""
+    with mock_aws():
+        boto3.client("s3", region_name="eu-west-3").create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"}
+        )
+        settings.STORAGES = {**settings.STORAGES, "default": s3_options(None, BUCKET)}
+        yield BUCKET
+
+
+@pytest.fixture
 def accel(settings, local_storage):
     settings.DOWNLOAD_ACCEL_REDIRECT_PREFIX = PREFIX
     return local_storage
+
+
+@pytest.fixture
+def s3_accel(settings, bucket):
+    settings.DOWNLOAD_ACCEL_REDIRECT_PREFIX = S3_PREFIX
+    return bucket
+
+
+@pytest.fixture(params=["disk", "s3"])
+def any_accel(request):
+    """Handed to nginx, the files on this disk or on S3."""
+    return request.getfixturevalue("accel" if request.param == "disk" else "s3_accel")
 
 
 @pytest.fixture
@@ -76,6 +107,32 @@ def test_without_the_prefix_the_pack_is_streamed_as_before(
     assert "no-store" in response["Cache-Control"]  # the admin's never_cache adds its own
 
 
+def test_the_pack_on_s3_is_handed_to_nginx_by_a_signed_url(
+    client, django_assert_num_queries, s3_accel, centre_manager, pack
+):
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(6):  # session, user, staff checks, savepoints, the pack
+        response = client.get(download_url(pack))
+
+    assert response.status_code == 200
+    assert not response.streaming
+    assert response.content == b""
+    uri = urlsplit(response["X-Accel-Redirect"])
+    assert uri.path == f"{S3_PREFIX}https/{BUCKET}.s3.amazonaws.com/{pack.file.name}"
+    query = parse_qs(uri.query)
+    assert query["X-Amz-Expires"] == ["60"]
+    assert query["X-Amz-SignedHeaders"] == ["host"]
+    assert query["response-content-type"] == ["application/zip"]
+    [disposition] = query["response-content-disposition"]
+    assert disposition.startswith('attachment; filename="dossiers-commission-')
+    assert disposition.endswith('.zip"')
+    assert "Content-Disposition" not in response  # nginx would keep it on its error page
+    assert response["Content-Type"] == "application/zip"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
+
+
 @pytest.mark.parametrize(
     ("persona", "expected"),
     [
@@ -86,7 +143,7 @@ def test_without_the_prefix_the_pack_is_streamed_as_before(
         ("read_only_staff", 404),
     ],
 )
-def test_no_one_but_the_requester_is_handed_the_file(request, client, accel, pack, persona, expected):
+def test_no_one_but_the_requester_is_handed_the_file(request, client, any_accel, pack, persona, expected):
     user = request.getfixturevalue(persona)
     client.force_login(user.user if persona == "candidate" else user)
 
@@ -96,7 +153,7 @@ def test_no_one_but_the_requester_is_handed_the_file(request, client, accel, pac
     assert "X-Accel-Redirect" not in response
 
 
-def test_a_pack_not_ready_is_a_404_before_nginx_is_asked(client, accel, centre_manager, pack):
+def test_a_pack_not_ready_is_a_404_before_nginx_is_asked(client, any_accel, centre_manager, pack):
     CommissionPack.objects.filter(pk=pack.pk).update(status=CommissionPack.Status.RUNNING)
     client.force_login(centre_manager)
 
@@ -106,8 +163,8 @@ def test_a_pack_not_ready_is_a_404_before_nginx_is_asked(client, accel, centre_m
     assert "X-Accel-Redirect" not in response
 
 
-def test_a_pack_whose_file_is_gone_is_djangos_404_not_nginxs(client, accel, centre_manager, pack):
-    (accel / pack.file.name).unlink()
+def test_a_pack_whose_file_is_gone_is_djangos_404_not_nginxs(client, any_accel, centre_manager, pack):
+    default_storage.delete(pack.file.name)  # from this disk or from the bucket
     client.force_login(centre_manager)
 
     response = client.get(download_url(pack))

@@ -368,6 +368,47 @@ def test_large_downloads_go_through_an_internal_location_on_the_documented_media
     assert not prefix.startswith(("/static/", "/_nginx_errors/"))
 
 
+def test_large_downloads_on_s3_go_through_an_internal_location_that_hides_the_bucket():
+    # With the files on S3, Django answers X-Accel-Redirect: <prefix><scheme>/<host>/<path>?<query> of a signed URL
+    # (ecandidat/downloads.py) and nginx fetches it; the integration test (applications/tests/
+    # test_integration_pack_nginx_s3.py) runs this block. What it cannot see is checked here.
+    text = _nginx_example()
+    captures = "(?<s3_scheme>https?)/(?<s3_host>[^/]+)/(?<s3_path>.*)$ {"
+    match = re.search(r"location ~ \^(/[\w./-]*/)" + re.escape(captures) + r"([^}]*)\}", text)
+    assert match, "no internal location for the files on S3"
+    prefix, block = match.groups()
+    directives = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+
+    assert f"DOWNLOAD_ACCEL_REDIRECT_PREFIX={prefix}" in text
+    assert re.fullmatch(r"/[\w./-]*/", prefix)
+    assert "internal;" in directives
+    assert "proxy_pass $s3_scheme://$s3_host/$s3_path$is_args$args;" in directives
+    # Nothing of the browser's request reaches the bucket but the range: not its session cookie.
+    assert "proxy_pass_request_headers off;" in directives
+    assert sorted(d for d in directives if d.startswith("proxy_set_header")) == [
+        "proxy_set_header Host $s3_host;",
+        "proxy_set_header If-Range $http_if_range;",
+        "proxy_set_header Range $http_range;",
+    ]
+    # The bucket is a TLS peer like any other: its certificate is checked (nginx does not by default).
+    assert "proxy_ssl_verify on;" in directives
+    assert "proxy_ssl_server_name on;" in directives
+    # Passed on as it comes: not buffered to disk up to proxy_max_temp_file_size (1 GB) then cut.
+    assert "proxy_buffering off;" in directives
+    assert any(d.startswith("resolver ") for d in directives)
+    assert {
+        "add_header X-Content-Type-Options nosniff always;",
+        "add_header X-Frame-Options DENY always;",
+        "add_header Referrer-Policy same-origin always;",
+        """add_header Content-Security-Policy "default-src 'none'; sandbox" always;""",
+        'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
+    } <= set(directives)
+    # The headers the bucket adds are hidden; those the browser needs are kept.
+    hidden = {d.split()[1].lower().rstrip(";") for d in directives if d.startswith("proxy_hide_header")}
+    assert {"x-amz-request-id", "x-amz-id-2", "x-amz-server-side-encryption-aws-kms-key-id", "set-cookie"} <= hidden
+    assert not hidden & {"content-type", "content-disposition", "content-length", "content-range", "etag"}
+
+
 def test_static_files_are_written_readable_by_nginx(tmp_path):
     # FILE_UPLOAD_PERMISSIONS (0640, for the private pieces) also applied to collectstatic's copies and manifest:
     # nginx, another user, answered 403 for every stylesheet; in the image (collectstatic as root at build, gunicorn
