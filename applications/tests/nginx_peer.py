@@ -110,9 +110,11 @@ http {{
         process.wait(timeout=10)
 
 
-def get(port: int, path: str, user=None, headers: dict | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
-    """GET ``path`` from nginx, logged in as ``user`` if given: the status, the headers (every line, names without
-    case) and the body."""
+def get(
+    port: int, path: str, user=None, headers: dict | None = None, *, method: str = "GET"
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """GET (or ``method``) ``path`` from nginx, logged in as ``user`` if given: the status, the headers (every line,
+    names without case) and the body."""
     cookies = {}
     if user is not None:
         client = Client()
@@ -120,7 +122,7 @@ def get(port: int, path: str, user=None, headers: dict | None = None) -> tuple[i
         cookies["Cookie"] = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request("GET", path, headers={**cookies, **(headers or {})})
+        connection.request(method, path, headers={**cookies, **(headers or {})})
         response = connection.getresponse()
         return response.status, response.msg, response.read()
     finally:

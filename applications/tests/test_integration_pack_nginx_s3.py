@@ -55,8 +55,14 @@ CLIENT_HEADERS = {
 
 
 @pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
+def s3_log(tmp_path_factory):
+    """moto_server's log: one line per request it got, with its method."""
+    return tmp_path_factory.mktemp("s3") / "moto.log"
+
+
+@pytest.fixture(scope="module")
+def s3_server(s3_log):
+    server = start_s3_server(free_port(), s3_log)
     try:
         yield server
     finally:
@@ -137,7 +143,7 @@ def _assert_nothing_of_the_bucket(headers, body, s3_server, bucket) -> None:
 
 
 def test_nginx_fetches_the_pack_from_the_bucket_after_django_checked_the_requester(
-    nginx, s3_server, bucket, pack, centre_manager
+    nginx, s3_server, s3_log, bucket, pack, centre_manager
 ):
     port, log = nginx
     in_bucket = s3_server.client().get_object(Bucket=bucket, Key=pack.file.name)["Body"].read()
@@ -180,6 +186,22 @@ def test_nginx_fetches_the_pack_from_the_bucket_after_django_checked_the_request
     assert {name.lower() for name in headers} <= CLIENT_HEADERS
     _assert_nothing_of_the_bucket(headers, b"", s3_server, bucket)
     assert len(_asked_the_bucket(log, s3_server, requests=2)) == 2
+
+    # A HEAD (a download manager's first question) is asked as the GET the URL was signed for; no body comes back.
+    status, headers, body = get(port, _download_path(pack), centre_manager, method="HEAD")
+
+    assert (status, body) == (200, b"")
+    assert headers["content-length"] == str(len(in_bucket))
+    assert len(_asked_the_bucket(log, s3_server, requests=3)) == 3
+    # (The log colours some lines: the method may follow an escape sequence.)
+    methods = wait_until(
+        lambda: (
+            len(found := re.findall(rf"(GET|HEAD) /{bucket}/{pack.file.name}\?", s3_log.read_text())) >= 3 and found
+        ),
+        timeout=10,
+        message="moto_server's log",
+    )
+    assert methods == ["GET"] * 3
 
 
 def test_anyone_else_gets_djangos_404_and_the_bucket_is_not_asked(
