@@ -50,6 +50,9 @@ PREVIEWABLE = frozenset({PDF, JPEG, PNG})
 MAX_PAGES = 10
 MAX_SIDE = 1600  # px: an A4 page at about 190 dpi, enough to read a transcript
 MAX_BYTES = 20 * 1024 * 1024  # above the upload limit (files stored under an older limit), below a worker's patience
+# Pages of a PDF checked again for the preview: far above the upload cap (UPLOAD_MAX_PDF_PAGES), so a file stored
+# before that cap is still shown (its first MAX_PAGES pages); pypdf's own page tree limit is 100,000 entries.
+MAX_PDF_PAGES = 50_000
 CACHE_TIMEOUT = 30 * 24 * 3600
 _CACHE_VERSION = "v1"
 COUNT_BATCH_BYTES = 16 * 1024 * 1024  # PDFs held in memory at once to count their pages in one child
@@ -186,7 +189,7 @@ def _checked_pdf(document: Document) -> bytes:
     named = io.BytesIO(content)
     named.name = "piece.pdf"
     try:
-        validate_upload(named, max_bytes=MAX_BYTES)
+        validate_upload(named, max_bytes=MAX_BYTES, max_pages=MAX_PDF_PAGES)
     except ValidationError as error:
         reason = " ".join(str(message) for message in error.messages)
         raise PreviewUnavailable("refused", reason.rstrip(".")) from error

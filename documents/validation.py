@@ -5,7 +5,8 @@
 1. size (``empty``, ``too_large``), reading at most ``max_bytes + 1`` bytes;
 2. extension allow-list (``extension``);
 3. magic bytes against the extension's type (``content_mismatch``);
-4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, then one code per kind of active
+4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, ``too_many_pages``, then one code per
+   kind of active
    content: ``pdf_javascript``, ``pdf_launch``, ``pdf_external_action``, ``pdf_embedded_file``, ``pdf_rich_media``,
    ``pdf_xfa``, and ``active_content`` for a script token the object walk cannot see); Pillow for images
    (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``). Images are decoded and
@@ -34,7 +35,7 @@ from django.utils.formats import number_format
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
-from pypdf import PdfReader
+from pypdf import PdfReader, apply_configuration, get_configuration
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 PDF = "application/pdf"
@@ -102,6 +103,9 @@ MESSAGES = {
     "content_mismatch": gettext_lazy("The file content does not match its extension."),
     "corrupt": gettext_lazy("The file is unreadable or damaged."),
     "encrypted": gettext_lazy("The PDF file is password-protected: upload an unencrypted version."),
+    "too_many_pages": gettext_lazy(
+        "The PDF file has too many pages (%(pages)s at most): upload only the pages asked for, or split the document."
+    ),
     "active_content": gettext_lazy(
         "The PDF file contains active content (JavaScript, actions or attached files) and cannot be accepted."
     ),
@@ -197,12 +201,15 @@ def sanitize_filename(name: str) -> str:
     return stem + ext_with_dot
 
 
-def validate_upload(uploaded_file: IO[bytes], *, max_bytes: int | None = None) -> ValidatedUpload:
+def validate_upload(
+    uploaded_file: IO[bytes], *, max_bytes: int | None = None, max_pages: int | None = None
+) -> ValidatedUpload:
     """Check an uploaded file and return what to store, or raise ``ValidationError`` (codes in ``MESSAGES``).
 
     ``uploaded_file`` is a Django ``UploadedFile`` (or any binary file object with a ``name``). ``max_bytes``
     defaults to ``settings.UPLOAD_MAX_BYTES``: a file of exactly ``max_bytes`` is accepted, one byte more is not.
-    The stream is read from its start and never beyond ``max_bytes + 1`` bytes.
+    The stream is read from its start and never beyond ``max_bytes + 1`` bytes. ``max_pages`` (a PDF's pages)
+    defaults to ``settings.UPLOAD_MAX_PDF_PAGES``, inclusive as well.
     """
     limit = _max_bytes(max_bytes)
     declared = getattr(uploaded_file, "size", None)
@@ -226,7 +233,7 @@ def validate_upload(uploaded_file: IO[bytes], *, max_bytes: int | None = None) -
         raise _error("content_mismatch")
 
     if content_type == PDF:
-        _check_pdf(content)
+        _check_pdf(content, settings.UPLOAD_MAX_PDF_PAGES if max_pages is None else max_pages)
     else:
         content = _reencode_image(content, content_type)
 
@@ -272,8 +279,8 @@ def _sniff(content: bytes) -> str | None:
     return None
 
 
-def _check_pdf(content: bytes) -> None:
-    """Parse the PDF with pypdf and refuse truncated, padded, encrypted or active documents."""
+def _check_pdf(content: bytes, max_pages: int) -> None:
+    """Parse the PDF with pypdf and refuse truncated, padded, encrypted, too long or active documents."""
     _check_pdf_end(content)
     try:
         reader = PdfReader(io.BytesIO(content), strict=False)
@@ -283,8 +290,7 @@ def _check_pdf(content: bytes) -> None:
     if encrypted:
         raise _error("encrypted")
     try:
-        if len(reader.pages) < 1:
-            raise _error("corrupt")
+        _check_page_count(reader, max_pages)
         for page in reader.pages:
             # A page without a readable size (no /MediaBox, or not four numbers) cannot be laid in the dossier PDF.
             page.mediabox.width  # noqa: B018 - pypdf raises here
@@ -297,6 +303,34 @@ def _check_pdf(content: bytes) -> None:
         raise _error(code)
     if RAW_ACTIVE_TOKENS.search(content):
         raise _error("active_content")
+
+
+def _check_page_count(reader: PdfReader, max_pages: int) -> None:
+    """Refuse a PDF of more than ``max_pages`` pages (``too_many_pages``) or of none (``corrupt``).
+
+    The page tree's root says how many pages it holds (/Count): reading it parses the catalog and the root node,
+    not the pages, so a 15,000-page file is refused in a tenth of the time its pages take to parse. /Count may lie;
+    the page tree is then walked with pypdf's entry limit lowered to twice ``max_pages`` (room for the intermediate
+    nodes of any tree that branches), so a lying file costs at most that many parsed nodes before it is refused as
+    damaged, and the pages actually found are counted against ``max_pages`` again.
+    """
+    declared = reader.root_object.get("/Pages")
+    declared = declared.get_object() if isinstance(declared, IndirectObject) else declared
+    count = declared.get("/Count") if isinstance(declared, DictionaryObject) else None
+    if isinstance(count, int) and count > max_pages:
+        raise _too_many_pages(max_pages)
+    entries = min(2 * max_pages, get_configuration().page_tree_maximum_entries)
+    with apply_configuration(page_tree_maximum_entries=entries):
+        found = len(reader.pages)  # a limit reached raises: damaged, as a cyclic or too deep tree
+    if found < 1:
+        raise _error("corrupt")
+    if found > max_pages:
+        raise _too_many_pages(max_pages)
+
+
+def _too_many_pages(max_pages: int) -> ValidationError:
+    # Lazy, as the size in "too_large": the number is grouped in the language the message is shown in (1 000, 1,000).
+    return _error("too_many_pages", pages=lazy(number_format, str)(max_pages, 0, force_grouping=True))
 
 
 def _check_pdf_end(content: bytes) -> None:

@@ -210,6 +210,60 @@ def test_encrypted_pdf_is_refused():
     )
 
 
+# --- Pages ----------------------------------------------------------------------------------------------------
+
+
+def test_a_pdf_of_exactly_the_page_cap_is_accepted_and_one_page_more_is_refused(settings):
+    settings.UPLOAD_MAX_PDF_PAGES = 5
+
+    assert validate_upload(hostile.upload("a.pdf", hostile.pdf_with_pages(5))).content_type == "application/pdf"
+    assert_refused(
+        hostile.upload("a.pdf", hostile.pdf_with_pages(6)),
+        "too_many_pages",
+        "The PDF file has too many pages (5 at most): upload only the pages asked for, or split the document.",
+    )
+
+
+def test_the_page_cap_is_1000_by_default_and_a_15000_page_pdf_is_refused_from_its_count(monkeypatch):
+    """Regression (hostile uploads round 2, 2026-12-03): 15,000 pages in 1.8 MB were accepted, 2.4 s an upload and
+    4 s a dossier PDF. The page tree's /Count refuses it before any page is parsed."""
+    content = hostile.pdf_with_pages(15_000)
+    assert len(content) < MAX
+    flattened = []
+    monkeypatch.setattr(validation.PdfReader, "_flatten", lambda *args, **kwargs: flattened.append(args))
+
+    error = refusal(hostile.upload("these.pdf", content))
+
+    assert error.code == "too_many_pages"
+    with override("en"):
+        assert error.messages[0].startswith("The PDF file has too many pages (1,000 at most)")
+    with override("fr"):
+        (message,) = error.messages
+    assert message == (
+        "Le fichier PDF compte trop de pages (1\u00a0000 au plus) : envoyez seulement les pages demandées, ou "
+        "découpez le document."
+    )
+    assert flattened == []
+
+
+def test_a_pdf_whose_count_understates_its_pages_is_refused_by_the_pages_found(settings):
+    settings.UPLOAD_MAX_PDF_PAGES = 5
+
+    assert refusal(hostile.upload("a.pdf", hostile.pdf_with_pages(8, declared=1))).code == "too_many_pages"
+
+
+def test_a_lying_count_costs_at_most_twice_the_cap_in_parsed_nodes_then_is_damaged(settings):
+    settings.UPLOAD_MAX_PDF_PAGES = 5
+
+    assert refusal(hostile.upload("a.pdf", hostile.pdf_with_pages(11, declared=1))).code == "corrupt"
+
+
+def test_the_preview_and_old_files_can_ask_for_a_larger_cap(settings):
+    settings.UPLOAD_MAX_PDF_PAGES = 5
+
+    assert validate_upload(hostile.upload("a.pdf", hostile.pdf_with_pages(8)), max_pages=10).size > 0
+
+
 ACTIVE_MESSAGE = "The PDF file contains active content (JavaScript, actions or attached files) and cannot be accepted."
 EXTERNAL_MESSAGE_FR = (
     "Le fichier PDF contient des liens ou des actions qui ouvrent une adresse web ou un autre fichier, ou qui "
@@ -555,4 +609,4 @@ def test_describe_constraints_defaults_to_the_setting(settings):
 
 
 def test_every_code_has_its_own_message():
-    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 15
+    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 16

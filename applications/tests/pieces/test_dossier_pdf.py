@@ -131,6 +131,21 @@ def test_a_stored_pdf_whose_page_has_no_size_gives_a_notice_not_an_error(
     assert "releve.pdf" in text  # the piece's header line
 
 
+def test_a_stored_pdf_over_the_page_cap_still_builds_whole(owner, application, piece, settings):
+    """A PDF stored before the page cap (UPLOAD_MAX_PDF_PAGES) is laid in the dossier with all its pages."""
+    settings.UPLOAD_MAX_PDF_PAGES = 10
+    store(application, piece, "these.pdf", hostile.pdf_with_pages(8))
+    settings.UPLOAD_MAX_PDF_PAGES = 5
+
+    response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
+    reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert response.status_code == 200
+    summary_pages = len(reader.pages) - 8
+    assert summary_pages >= 1
+    assert "these.pdf" in reader.pages[summary_pages].extract_text()
+
+
 def test_an_image_with_transparency_keeps_it(application, piece):
     output = io.BytesIO()
     Image.new("RGBA", (2400, 800), (10, 20, 30, 100)).save(output, "PNG")

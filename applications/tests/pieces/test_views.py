@@ -65,6 +65,11 @@ HOSTILE = [
     ("truncated PDF", lambda: hostile.upload("t.pdf", hostile.truncated_pdf()), "unreadable or damaged"),
     ("2 MiB + 1", hostile.over_max_pdf_upload, "exceeds the maximum allowed size"),
     ("executable", lambda: hostile.upload("a.exe", b"MZ" + b"\0" * 100), "File format not accepted"),
+    (
+        "15,000-page PDF of 1.8 MB",
+        lambda: hostile.upload("these.pdf", hostile.pdf_with_pages(15_000)),
+        "too many pages (1,000 at most)",
+    ),
 ]
 
 
@@ -81,6 +86,21 @@ def test_hostile_upload_is_refused_with_its_message_and_nothing_stored(
     assert message in text
     assert not Document.objects.exists()
     assert not PieceSubmission.objects.exists()
+    assert stored_files() == []
+
+
+def test_a_pdf_over_the_page_cap_is_refused_in_french_next_to_the_piece(owner, application, piece):
+    """Regression (hostile uploads round 2, 2026-12-03): a 15,000-page PDF of 1.8 MB was accepted."""
+    uploaded = hostile.upload("these.pdf", hostile.pdf_with_pages(15_000))
+
+    response = owner.post(upload_url(application, piece), {"file": uploaded}, language="fr")
+
+    page = html.unescape(owner.get(response["Location"], language="fr").content.decode())
+    assert (
+        "Le fichier PDF compte trop de pages (1\u00a0000 au plus) : envoyez seulement les pages demandées, ou "
+        "découpez le document." in page
+    )
+    assert not Document.objects.exists()
     assert stored_files() == []
 
 
