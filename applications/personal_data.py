@@ -13,7 +13,6 @@ with the number of applications or pieces.
 """
 
 import json
-import re
 import shutil
 import tempfile
 import zipfile
@@ -23,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from applications.dossier_pdf import ascii_name
 from applications.models import (
     Application,
     ApplicationEvent,
@@ -39,7 +39,6 @@ from ecandidat.models import OutboundEmail
 
 SPOOL_BYTES = 8 * 2**20
 CHUNK_BYTES = 256 * 2**10
-_UNSAFE = re.compile(r"[^0-9A-Za-z._-]+")
 
 
 def _iso(value):
@@ -156,7 +155,10 @@ def _archive_name(submission: PieceSubmission, index: int) -> str:
     document = submission.document
     assert document is not None  # called for submissions that have a file only
     owner = submission.application.formation.code if submission.application is not None else "commun"
-    original = _UNSAFE.sub("_", document.original_name).strip("._") or "fichier"
+    # ASCII, as the commission packs' names (an unzip tool that ignores the UTF-8 flag shows mojibake), the extension
+    # kept: « Лист.pdf » or « مهرناز.pdf » was « pdf », a file without an extension that nothing opens.
+    stem, dot, extension = document.original_name.rpartition(".")
+    original = f"{ascii_name(stem)}.{ascii_name(extension)}" if dot else ascii_name(document.original_name)
     return f"pieces/{index:02d}-{owner}-{submission.piece_type.code}-{original}"[:200]
 
 

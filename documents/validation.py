@@ -62,6 +62,12 @@ MAX_IMAGE_PIXELS = 16_000_000
 MAX_PDF_OBJECTS = 500_000
 
 MAX_NAME_LENGTH = 100
+# What a file name keeps of what it was sent with: no control, format, surrogate, private-use or line-separator
+# character (NUL, U+202E "ABC\u202eFDP.EXE" reading "ABCEXE.PDF"), except the zero-width non-joiner and joiner that
+# a Persian or an Indic name needs to be spelt right. The name of a file sent with nothing before its extension.
+DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+KEPT_FORMAT_CHARACTERS = frozenset({"\u200c", "\u200d"})
+UNNAMED = "document"
 READ_CHUNK = 64 * 1024
 
 # What the object walk refuses, by refusal code: action types (/S), keys whose mere presence is enough, and
@@ -185,20 +191,27 @@ def sanitize_filename(name: str) -> str:
     """Return ``name`` reduced to a safe display name, kept only as metadata.
 
     Keeps the base name (after the last ``/`` or ``\\``), removes control and format characters (NUL, bidi
-    overrides such as U+202E), normalises to NFC, strips leading dots and surrounding spaces, and truncates to
-    ``MAX_NAME_LENGTH`` characters while keeping the extension.
+    overrides such as U+202E; not the zero-width joiners that Persian or Indic names need), normalises to NFC,
+    strips leading dots and surrounding spaces from the name before its extension, and truncates to
+    ``MAX_NAME_LENGTH`` characters while keeping the extension. A name with nothing before its extension (``.pdf``,
+    ``...pdf``: a hidden file, or a forged name) becomes ``document.pdf``, so that the extension is still read.
     """
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[/\\]", name)[-1]
-    name = "".join(ch for ch in name if unicodedata.category(ch) not in {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
-    name = name.strip().lstrip(".").strip()
+    name = "".join(
+        ch for ch in name if ch in KEPT_FORMAT_CHARACTERS or unicodedata.category(ch) not in DROPPED_CATEGORIES
+    )
+    name = name.strip()
     stem, dot, ext = name.rpartition(".")
-    if not dot or len(ext) > 10:
+    if not dot or len(ext) > 10 or not ext.strip():
         stem, ext_with_dot = name, ""
     else:
-        ext_with_dot = "." + ext
-    stem = stem.rstrip()[: MAX_NAME_LENGTH - len(ext_with_dot)]
-    return stem + ext_with_dot
+        ext_with_dot = "." + ext.strip()
+    stem = stem.strip().lstrip(".").strip()
+    if not stem and ext_with_dot:
+        stem = UNNAMED
+    stem = stem[: MAX_NAME_LENGTH - len(ext_with_dot)].rstrip()
+    return stem + ext_with_dot if stem else ""
 
 
 def validate_upload(

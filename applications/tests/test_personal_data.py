@@ -152,3 +152,25 @@ def test_the_staff_internal_notes_leave_no_trace_in_the_archive(
     [exported] = json.loads(archive.read("donnees.json"))["applications"]
     assert [row["event"] for row in exported["history"]] == [EventKind.STATUS]
     assert "durand" not in archive.read("donnees.json").decode()
+
+
+@pytest.mark.parametrize(
+    ("original_name", "ends_with"),
+    [
+        ("Лист.pdf", "-x.pdf"),
+        ("\u0645\u0647\u0631\u200c\u0646\u0627\u0632.pdf", "-x.pdf"),
+        ("relevé.pdf", "-releve.pdf"),
+    ],
+)
+def test_a_file_named_in_another_script_keeps_its_extension_in_the_archive(
+    owner_client, candidate, original_name, ends_with
+):
+    """Regression (hostile uploads round 2, 2026-12-03): « Лист.pdf » was « …-pdf » in the ZIP, with no extension."""
+    application = _apply(candidate, pieces=0)
+    PieceSubmissionFactory(application=application, document=DocumentFactory(original_name=original_name))
+
+    archive = _archive(owner_client.get(reverse(URL)))
+
+    [name] = [name for name in archive.namelist() if name.startswith("pieces/")]
+    assert name.endswith(ends_with)
+    assert name.isascii()

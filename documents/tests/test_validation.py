@@ -105,7 +105,7 @@ def test_size_is_checked_before_the_extension():
 # --- Extension ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["cv.docx", "cv", "cv.pdf.exe", "a.pdf\x00.html", "cv.pdf.", ".pdf"])
+@pytest.mark.parametrize("name", ["cv.docx", "cv", "cv.pdf.exe", "a.pdf\x00.html", "cv.pdf.", "...."])
 def test_extension_outside_the_allow_list_is_refused(name):
     assert_refused(
         hostile.upload(name, hostile.pdf_bytes()),
@@ -589,6 +589,28 @@ def test_name_is_nfc_normalised():
 
 def test_leading_dots_and_spaces_are_removed():
     assert sanitize_filename("  ..hidden.pdf ") == "hidden.pdf"
+
+
+@pytest.mark.parametrize("name", [".pdf", "...pdf", ". .pdf", "\u202e.pdf"])
+def test_a_name_with_nothing_before_its_extension_keeps_the_extension(name):
+    """Regression (hostile uploads round 2, 2026-12-03): « .pdf » became « pdf » and a real PDF was refused as a
+    format not accepted."""
+    assert sanitize_filename(name) == "document.pdf"
+    assert validate_upload(hostile.valid_pdf_upload(name)).original_name == "document.pdf"
+
+
+@pytest.mark.parametrize("name", ["....", "..", ".", ""])
+def test_a_name_made_of_dots_only_has_no_extension(name):
+    assert sanitize_filename(name) == ""
+
+
+def test_the_zero_width_joiners_of_a_persian_or_indic_name_are_kept():
+    persian = "\u0645\u0647\u0631\u200c\u0646\u0627\u0632.pdf"  # « مهرناز », its ZWNJ keeps two words apart
+    hindi = "\u0915\u094d\u200d\u0937.pdf"
+
+    assert sanitize_filename(persian) == persian
+    assert sanitize_filename(hindi) == hindi
+    assert sanitize_filename("a\u2066b\u2069c\u200ed.pdf") == "abcd.pdf"  # isolates and marks still go
 
 
 # --- Help text ----------------------------------------------------------------------------------------------

@@ -104,6 +104,41 @@ def test_a_pdf_over_the_page_cap_is_refused_in_french_next_to_the_piece(owner, a
     assert stored_files() == []
 
 
+def post_raw(client, url, parts: list[tuple[bytes, bytes]], **extra):
+    """A multipart POST built by hand: (file name as sent, content) per part of the field ``file``. Lets a test send
+    what a browser never does, such as a name that is not UTF-8."""
+    body = b""
+    for name, content in parts:
+        body += (
+            b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="' + name + b'"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
+        )
+    body += b"--BOUNDARY--\r\n"
+    return client.post(url, data=body, content_type="multipart/form-data; boundary=BOUNDARY", **extra)
+
+
+@pytest.mark.parametrize(
+    "name", [b"relev\xe9 de notes.pdf", b"..", b"a" * 10_000 + b".pdf"], ids=["latin-1", "dot-dot", "10,000 chars"]
+)
+def test_a_forged_file_name_django_cannot_parse_is_a_400_with_nothing_stored(owner, application, piece, name):
+    """Django's multipart parser gives up on a file part whose headers are not UTF-8, longer than 1 KB, or named
+    "..": the answer is the French « Requête incorrecte … rien n'a été enregistré » page, not a 500. No browser
+    sends such a name (they send UTF-8, and a system's file names fit in 255 bytes)."""
+    response = post_raw(owner, upload_url(application, piece), [(name, hostile.pdf_of_exact_size(100_000))])
+
+    assert response.status_code == 400
+    assert not Document.objects.exists()
+    assert stored_files() == []
+
+
+@pytest.mark.parametrize("name", [b".pdf", b"...pdf"])
+def test_a_pdf_named_only_by_its_extension_is_received_as_document_pdf(owner, application, piece, name):
+    """Regression (hostile uploads round 2, 2026-12-03): refused as « Format de fichier non accepté »."""
+    post_raw(owner, upload_url(application, piece), [(name, hostile.pdf_bytes())])
+
+    assert Document.objects.get().original_name == "document.pdf"
+
+
 def test_jpeg_zip_polyglot_is_accepted_re_encoded_without_its_payload(owner, application, piece):
     post_file(owner, application, piece, hostile.jpeg_zip_polyglot_upload())
 
