@@ -12,6 +12,11 @@
    (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``). Images are decoded and
    re-encoded, which strips EXIF (GPS) and any payload appended after the image data (polyglots).
 
+A PDF encrypted with an empty user password (it opens without a password anywhere: its author only restricted
+printing, copying or editing, as many attestations and transcripts are) is accepted, read with that empty password
+(``open_pdf``; pypdf's ``PdfReader`` tries it by itself, which the dossier PDF relies on); one that needs a password
+is refused (``encrypted``).
+
 PDFs are refused, never rewritten: what is stored is byte for byte what the candidate sent (a signed attestation
 stays verifiable, the SHA-256 is the candidate's file), and nothing depends on a rewrite having found every path
 to an action. The refusal says what was found and how to get a clean file (print it again to PDF).
@@ -35,7 +40,7 @@ from django.utils.formats import number_format
 from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, ImageOps, UnidentifiedImageError
-from pypdf import PdfReader, apply_configuration, get_configuration
+from pypdf import PasswordType, PdfReader, apply_configuration, get_configuration
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 PDF = "application/pdf"
@@ -292,16 +297,29 @@ def _sniff(content: bytes) -> str | None:
     return None
 
 
+class PasswordRequired(Exception):
+    """The PDF is encrypted and does not open with the empty user password."""
+
+
+def open_pdf(stream: IO[bytes]) -> PdfReader:
+    """A ``PdfReader`` on ``stream``; an encrypted file is decrypted with the empty user password, which is how any
+    PDF reader opens a file whose author only set restrictions (printing, copying, editing). Raises
+    ``PasswordRequired`` when that is not enough, and whatever pypdf raises on a damaged file."""
+    reader = PdfReader(stream, strict=False)
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        raise PasswordRequired
+    return reader
+
+
 def _check_pdf(content: bytes, max_pages: int) -> None:
-    """Parse the PDF with pypdf and refuse truncated, padded, encrypted, too long or active documents."""
+    """Parse the PDF with pypdf and refuse truncated, padded, password-protected, too long or active documents."""
     _check_pdf_end(content)
     try:
-        reader = PdfReader(io.BytesIO(content), strict=False)
-        encrypted = reader.is_encrypted
+        reader = open_pdf(io.BytesIO(content))
+    except PasswordRequired as exc:
+        raise _error("encrypted") from exc
     except Exception as exc:  # A hostile file can make any parser raise anything.
         raise _error("corrupt") from exc
-    if encrypted:
-        raise _error("encrypted")
     try:
         _check_page_count(reader, max_pages)
         for page in reader.pages:

@@ -13,6 +13,7 @@ from PIL import ExifTags, Image
 from PIL.PngImagePlugin import PngInfo
 from pypdf import PdfWriter
 from pypdf.actions import JavaScript
+from pypdf.generic import DictionaryObject, NameObject, StreamObject
 
 MAX_BYTES = 2 * 1024 * 1024
 
@@ -259,10 +260,31 @@ def pdf_without_media_box(media_box: bytes = b"") -> bytes:
     return build_pdf([CATALOG, PAGES, b"<< /Type /Page /Parent 2 0 R " + media_box + b" >>"])
 
 
-def encrypted_pdf() -> bytes:
+def encrypted_pdf(
+    user_password: str = "secret", *, algorithm: str = "RC4-128", javascript: str | None = None, text: str = ""
+) -> bytes:
+    """An encrypted PDF. With ``user_password=""`` it opens without a password in any reader: its author only set
+    restrictions (here: nothing allowed), as on many attestations. ``javascript``: a document-level script;
+    ``text``: written on the page."""
     writer = PdfWriter()
-    writer.add_blank_page(width=200, height=200)
-    writer.encrypt(user_password="secret", owner_password="owner", algorithm="RC4-128")
+    page = writer.add_blank_page(width=200, height=200)
+    if text:
+        contents = StreamObject()
+        contents.set_data(b"BT /F1 12 Tf 20 100 Td (%s) Tj ET" % text.encode("ascii"))
+        font = DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+        page[NameObject("/Contents")] = writer._add_object(contents)
+        page[NameObject("/Resources")] = DictionaryObject(
+            {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+        )
+    if javascript:
+        writer.add_open_action(JavaScript(javascript))
+    writer.encrypt(user_password=user_password, owner_password="owner", algorithm=algorithm, permissions_flag=0)
     return _write(writer)
 
 

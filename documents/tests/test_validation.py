@@ -210,6 +210,29 @@ def test_encrypted_pdf_is_refused():
     )
 
 
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_a_pdf_that_needs_a_password_is_refused_whatever_its_encryption(algorithm):
+    assert refusal(hostile.upload("a.pdf", hostile.encrypted_pdf("secret", algorithm=algorithm))).code == "encrypted"
+
+
+@pytest.mark.parametrize("algorithm", ["RC4-128", "AES-128", "AES-256"])
+def test_a_pdf_with_restrictions_only_is_accepted_unchanged(algorithm):
+    """Regression (hostile uploads round 2, 2026-12-03): an attestation that opens without a password, its author
+    having only restricted printing or copying (an empty user password), was refused as « protégé par un mot de
+    passe », a password the candidate never typed."""
+    content = hostile.encrypted_pdf("", algorithm=algorithm)
+
+    result = validate_upload(hostile.upload("attestation.pdf", content))
+
+    assert result.content == content
+
+
+def test_a_pdf_with_restrictions_only_is_still_walked_for_active_content():
+    content = hostile.encrypted_pdf("", algorithm="AES-256", javascript="app.alert(1);")
+
+    assert refusal(hostile.upload("a.pdf", content)).code == "pdf_javascript"
+
+
 # --- Pages ----------------------------------------------------------------------------------------------------
 
 

@@ -131,6 +131,22 @@ def test_a_stored_pdf_whose_page_has_no_size_gives_a_notice_not_an_error(
     assert "releve.pdf" in text  # the piece's header line
 
 
+def test_a_pdf_with_restrictions_only_is_laid_in_the_dossier(owner, application, piece):
+    """An attestation whose author restricted printing or copying (no password to open it) is accepted: its page
+    is in the dossier PDF, with its header line, not a notice."""
+    store(application, piece, "attestation.pdf", hostile.encrypted_pdf("", algorithm="AES-256", text="Attestation"))
+
+    response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
+    reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert response.status_code == 200
+    assert not reader.is_encrypted
+    text = " ".join(reader.pages[-1].extract_text().split())
+    assert "Attestation" in text
+    assert "Lettre de motivation - attestation" in text  # the header line, cut to the page's width
+    assert "cannot be included" not in text
+
+
 def test_a_stored_pdf_over_the_page_cap_still_builds_whole(owner, application, piece, settings):
     """A PDF stored before the page cap (UPLOAD_MAX_PDF_PAGES) is laid in the dossier with all its pages."""
     settings.UPLOAD_MAX_PDF_PAGES = 10

@@ -89,6 +89,16 @@ def test_hostile_upload_is_refused_with_its_message_and_nothing_stored(
     assert stored_files() == []
 
 
+def test_a_pdf_with_restrictions_only_is_received(owner, application, piece):
+    """Regression (hostile uploads round 2, 2026-12-03): refused as password-protected though it opens without one."""
+    uploaded = hostile.upload("attestation.pdf", hostile.encrypted_pdf("", algorithm="AES-256"))
+
+    response = post_file(owner, application, piece, uploaded)
+
+    assert messages_of(owner.get(response["Location"])) == ["Lettre de motivation: file received."]
+    assert Document.objects.get().original_name == "attestation.pdf"
+
+
 def test_a_pdf_over_the_page_cap_is_refused_in_french_next_to_the_piece(owner, application, piece):
     """Regression (hostile uploads round 2, 2026-12-03): a 15,000-page PDF of 1.8 MB was accepted."""
     uploaded = hostile.upload("these.pdf", hostile.pdf_with_pages(15_000))
