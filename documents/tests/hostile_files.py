@@ -250,6 +250,14 @@ def pdf_with_pages(count: int, *, declared: int | None = None) -> bytes:
     return build_pdf([CATALOG, pages, b"<< /Length 0 >>\nstream\n\nendstream", *[page] * count])
 
 
+def pdf_with_nested_dictionaries(depth: int) -> bytes:
+    """A page holding ``depth`` dictionaries one inside the other, unterminated the way pypdf recovers from: one
+    logged error per level (12,000 for a depth of 25,000, 175 KB)."""
+    nested = b"<</A " * depth + b"1" + b">>" * depth
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /X " + nested + b" >>"
+    return build_pdf([CATALOG, PAGES, page])
+
+
 def pdf_without_pages() -> bytes:
     return build_pdf([CATALOG, b"<< /Type /Pages /Kids [] /Count 0 >>"])
 

@@ -2,6 +2,8 @@
 
 import hashlib
 import io
+import logging
+import logging.config
 import unicodedata
 import zipfile
 
@@ -13,6 +15,7 @@ from PIL import ExifTags, Image, ImageFile
 from documents import validation
 from documents.tests import hostile_files as hostile
 from documents.validation import describe_constraints, sanitize_filename, validate_upload
+from ecandidat.settings import base as base_settings
 
 MAX = hostile.MAX_BYTES
 
@@ -231,6 +234,23 @@ def test_a_pdf_with_restrictions_only_is_still_walked_for_active_content():
     content = hostile.encrypted_pdf("", algorithm="AES-256", javascript="app.alert(1);")
 
     assert refusal(hostile.upload("a.pdf", content)).code == "pdf_javascript"
+
+
+@pytest.fixture
+def production_logging(settings, capsys):
+    """The production LOGGING (ecandidat.settings.base) while the test runs, the test settings' again after."""
+    logging.config.dictConfig(base_settings.LOGGING)
+    yield
+    logging.config.dictConfig(settings.LOGGING)
+    logging.getLogger("pypdf").setLevel(logging.NOTSET)
+
+
+def test_a_pdf_pypdf_recovers_from_object_by_object_does_not_flood_the_log(production_logging, capsys):
+    """Regression (hostile uploads round 2, 2026-12-03): 12,000 ERROR lines in the log for one 175 KB upload, and as
+    many at each dossier PDF holding it."""
+    validate_upload(hostile.upload("a.pdf", hostile.pdf_with_nested_dictionaries(2_000)))
+
+    assert "pypdf" not in capsys.readouterr().err
 
 
 # --- Pages ----------------------------------------------------------------------------------------------------
