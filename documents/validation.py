@@ -6,10 +6,10 @@
 2. extension allow-list (``extension``);
 3. magic bytes against the extension's type (``content_mismatch``);
 4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, ``too_many_pages``, then one code per
-   kind of active
-   content: ``pdf_javascript``, ``pdf_launch``, ``pdf_external_action``, ``pdf_embedded_file``, ``pdf_rich_media``,
-   ``pdf_xfa``, and ``active_content`` for a script token the object walk cannot see); Pillow for images
-   (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``). Images are decoded and
+   kind of active content: ``pdf_javascript``, ``pdf_launch``, ``pdf_external_action``, ``pdf_embedded_file``,
+   ``pdf_rich_media``, ``pdf_xfa``, and ``active_content`` for a script token the object walk cannot see); Pillow
+   for images (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``, a JPEG of more than
+   ``MAX_JPEG_SCANS`` scans included, refused before decoding too). Images are decoded and
    re-encoded, which strips EXIF (GPS) and any payload appended after the image data (polyglots).
 
 A PDF encrypted with an empty user password (it opens without a password anywhere: its author only restricted
@@ -62,6 +62,15 @@ ALLOWED_EXTENSIONS: dict[str, tuple[str, str]] = {
 # a 657-byte JPEG or a 130 KB PNG cost 160 MB each. Pillow's own, larger guard (MAX_IMAGE_PIXELS, ~89.5 Mpx) is
 # left alone: ours comes first.
 MAX_IMAGE_PIXELS = 16_000_000
+
+# A progressive JPEG is decoded scan by scan, each going over every block of the image: a few bytes of scan cost a
+# pass over 16 Mpx (about 33 ms). Encoders write 1 scan (baseline) to about 10 (libjpeg's progressive script; a
+# phone's multi-picture JPEG twice that, plus one per thumbnail); 5,000 repeated scans in a 249 KB JPEG of 16 Mpx
+# held an upload for 128 s. Above this many start-of-scan markers (counted on the raw bytes, metadata included: an
+# overcount can only refuse), the image is refused as damaged before any decoding; at the cap, a 16 Mpx JPEG costs
+# about 1.7 s (0.5 s with its 10 scans).
+MAX_JPEG_SCANS = 50
+JPEG_START_OF_SCAN = b"\xff\xda"
 
 # A PDF of at most a few MB cannot legitimately hold more objects than this; the cap bounds the walk's cost.
 MAX_PDF_OBJECTS = 500_000
@@ -445,6 +454,8 @@ def _name(obj: DictionaryObject, key: str) -> str | None:
 def _reencode_image(content: bytes, content_type: str) -> bytes:
     """Decode the image within the pixel cap and return freshly encoded bytes (no metadata, no trailing data)."""
     expected_formats = {"JPEG", "MPO"} if content_type == JPEG else {"PNG"}  # Phones write multi-picture JPEGs.
+    if content_type == JPEG and content.count(JPEG_START_OF_SCAN) > MAX_JPEG_SCANS:
+        raise _error("corrupt")
     try:
         with Image.open(io.BytesIO(content)) as probe:
             if probe.format not in expected_formats:

@@ -330,6 +330,18 @@ def jpeg_bytes(size: tuple[int, int] = (64, 48), *, gps: bool = False, orientati
     return output.getvalue()
 
 
+def progressive_jpeg_with_extra_scans(size: tuple[int, int], extra_scans: int) -> bytes:
+    """A progressive JPEG whose last scan (a few bytes of refinement) is repeated ``extra_scans`` times: the decoder
+    goes over every block of the image again at each one. 16 Mpx with 20,000 extra scans weigh 374 KB and took
+    14.6 s to check, 5,000 extra scans of 16 Mpx (249 KB) 128 s through the upload view."""
+    output = io.BytesIO()
+    Image.new("RGB", size, (120, 130, 140)).save(output, format="JPEG", progressive=True, quality=50)
+    content = output.getvalue()
+    assert content.endswith(b"\xff\xd9")
+    last_scan = content.rindex(b"\xff\xda")
+    return content[:-2] + content[last_scan:-2] * extra_scans + b"\xff\xd9"
+
+
 def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
     output = io.BytesIO()
     Image.new("RGBA", size, (30, 30, 200, 128)).save(output, format="PNG")

@@ -517,6 +517,25 @@ def test_image_over_the_application_pixel_cap_but_under_pillows_is_refused():
     assert refusal(hostile.upload("big.png", hostile.png_of_size(7000, 6000))).code == "too_many_pixels"
 
 
+def test_a_jpeg_of_too_many_scans_is_refused_before_decoding(monkeypatch):
+    """Regression (hostile uploads round 2, 2026-12-03): a 249 KB progressive JPEG of 16 Mpx whose last scan is
+    repeated 5,000 times held its upload for 128 s."""
+    content = hostile.progressive_jpeg_with_extra_scans((64, 48), validation.MAX_JPEG_SCANS)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", _no_decoding)
+
+    assert_refused(hostile.upload("photo.jpg", content), "corrupt", "The file is unreadable or damaged.")
+
+
+def test_a_progressive_jpeg_is_accepted_and_one_at_the_scan_cap_too():
+    progressive = hostile.progressive_jpeg_with_extra_scans((64, 48), 0)
+    at_the_cap = hostile.progressive_jpeg_with_extra_scans((64, 48), validation.MAX_JPEG_SCANS - 10)
+    assert progressive.count(b"\xff\xda") > 1
+    assert at_the_cap.count(b"\xff\xda") == validation.MAX_JPEG_SCANS
+
+    assert validate_upload(hostile.upload("a.jpg", progressive)).content_type == "image/jpeg"
+    assert validate_upload(hostile.upload("a.jpg", at_the_cap)).content_type == "image/jpeg"
+
+
 def test_tiny_jpeg_declaring_6000_by_6600_is_refused_before_decoding(monkeypatch):
     content = hostile.jpeg_claiming_size(6000, 6600)
     assert len(content) < 1000

@@ -66,6 +66,11 @@ HOSTILE = [
     ("2 MiB + 1", hostile.over_max_pdf_upload, "exceeds the maximum allowed size"),
     ("executable", lambda: hostile.upload("a.exe", b"MZ" + b"\0" * 100), "File format not accepted"),
     (
+        "progressive JPEG of 600 scans",
+        lambda: hostile.upload("p.jpg", hostile.progressive_jpeg_with_extra_scans((640, 480), 590)),
+        "unreadable or damaged",
+    ),
+    (
         "15,000-page PDF of 1.8 MB",
         lambda: hostile.upload("these.pdf", hostile.pdf_with_pages(15_000)),
         "too many pages (1,000 at most)",
