@@ -1,9 +1,10 @@
 import datetime
+import threading
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, connections
 from django.utils import timezone
 
 from applications.enums import DossierStatus, PieceStatus
@@ -485,3 +486,38 @@ def test_the_pieces_deadline_only_adds_time_to_an_open_dossier(
 
     submission.refresh_from_db()
     assert submission.status == PieceStatus.SUBMITTED
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("shared", [False, True], ids=["own piece", "shared piece"])
+def test_two_uploads_of_the_same_piece_at_once_keep_one_file(application, piece, shared_piece, shared):
+    """Two tabs (or a double tap) send a file for the same piece at the same moment: both files are validated and
+    written, then the rows are committed one at a time under the application's lock; the second is refused with
+    its message and its file deleted, nothing half-stored."""
+    assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (DATABASE_URL)"
+    target = shared_piece if shared else piece
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def run(name):
+        try:
+            barrier.wait()
+            upload(application, target, hostile.valid_pdf_upload(name))
+            outcomes.append("ok")
+        except BusinessRuleError as error:
+            outcomes.append(str(error))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a.pdf", "b.pdf")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # The threads run in the default language, French.
+    assert sorted(outcomes) == ["Vous ne pouvez déposer qu'un seul fichier par pièce justificative demandée", "ok"]
+    document = Document.objects.get()
+    assert PieceSubmission.objects.get().document == document
+    assert stored_files() == [document.file.name]
