@@ -334,3 +334,21 @@ def test_removing_a_file_asks_first_and_a_no_keeps_it(setup):
     )
     assert questions == [asked, asked]
     assert PieceSubmission.objects.filter(document__isnull=False).count() == 0
+
+
+def test_a_long_file_name_of_one_word_does_not_widen_the_page(setup):
+    """Regression (hostile uploads round 2, 2026-12-03): a 100-character name without spaces, as many scanners and
+    phones write them, made the pieces table 1,352 px wide on a 1,024 px screen."""
+    page, piece, application, candidate = setup
+    name = "Releve_de_notes_licence_3_semestres_5_et_6_Universite_de_Perpignan_Via_Domitia_annee_2025_2026_v2.pdf"
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": name, "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
+    assert Document.objects.get().original_name == name[:96] + ".pdf"
+
+    for width in (320, 1024, 1280):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.reload()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
