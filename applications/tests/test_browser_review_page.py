@@ -24,6 +24,7 @@ from applications.services import candidature
 from applications.services import pieces as piece_services
 from applications.tests.factories_candidature import complete_candidate
 from applications.tests.helpers import staff_login, staff_with_authenticator_app
+from documents.models import Document
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
@@ -189,6 +190,18 @@ def test_the_facts_give_their_values_the_line_on_a_phone(
 
     assert len(widths) > 5, widths
     assert [label for label, share in widths if share < least] == []
+
+
+def test_a_long_file_name_of_one_word_does_not_widen_the_page_on_a_phone(
+    live_server, transactional_db, new_browser_page, campaign, settings
+):
+    """Regression (hostile uploads round 2, 2026-12-03): a piece's 100-character name without spaces made the reading
+    page 794 px wide at 375 px."""
+    page = _manager_reading_a_transmitted_dossier(live_server, new_browser_page, campaign, settings, 375)
+    Document.objects.update(original_name=f"Releve_de_notes_licence_3_semestres_5_et_6_{'x' * 50}_2026.pdf")
+    page.reload()
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
