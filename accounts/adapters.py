@@ -214,6 +214,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to the login
         page with the reason, nothing created."""
         if parameters.get("ENT_CANDIDATE_LOGIN"):
+            if sociallogin.user is not None and sociallogin.user.pk is not None:
+                self._start_again_for_the_active_campaign(request, sociallogin)
             return
         user = sociallogin.user if sociallogin.is_existing else None
         if user is not None and user.is_staff and user.is_active:
@@ -221,6 +223,17 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         request.session.pop(cas.SESSION_TICKET, None)  # a refused CAS login: its ticket is no session's
         messages.error(request, ENT_CLOSED_TO_CANDIDATES)
         raise ImmediateHttpResponse(redirect("account_login"))
+
+    def _start_again_for_the_active_campaign(self, request, sociallogin) -> None:
+        """Accounts are annual: the student whose ENT identity opens an account of a past campaign creates this
+        campaign's account, as anyone does ("Création de compte", pre-filled from the ENT), instead of being told to
+        create one and sent back to last year's by every ENT login. The identity's row stays the old account's
+        until the new account is saved, which takes it over (``save_user``); nothing changes if the student stops."""
+        if not services.is_past_campaign_account(sociallogin.user):
+            return
+        fresh = sociallogin.provider.sociallogin_from_response(request, sociallogin.account.extra_data)
+        sociallogin.user = fresh.user
+        sociallogin.email_addresses = fresh.email_addresses
 
     def is_auto_signup_allowed(self, request, sociallogin) -> bool:
         # The student always sees "Création de compte" and confirms the address.
@@ -231,4 +244,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         number from the ``supannEtuId`` claim, the address to validate by mail like everyone's."""
         user = sociallogin.user
         user.student_number = str(_claims(sociallogin).get("supannEtuId") or "")[:20]
-        return super().save_user(request, sociallogin, form=form)
+        # An identity that opened an account of a past campaign (``pre_social_login``): saving moves it here.
+        previous_owner_id = sociallogin.account.user_id if sociallogin.account.pk is not None else None
+        user = super().save_user(request, sociallogin, form=form)
+        if previous_owner_id is not None and previous_owner_id != user.pk:
+            services.record_ent_identity_handover(
+                identity=sociallogin.account, previous_owner_id=previous_owner_id, new_owner=user
+            )
+        return user

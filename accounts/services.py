@@ -140,6 +140,37 @@ def release_email_from_past_campaigns(*, email: str, user: User) -> int:
     )
 
 
+def is_past_campaign_account(user: User) -> bool:
+    """Whether ``user`` is a candidate account of a campaign that is no longer the active one (archived, or
+    replaced): it can no longer log in, and its owner creates a new account for the active campaign. One query
+    (``user.campaign``) unless already loaded; staff: no query."""
+    return user.is_candidate and user.campaign is not None and not user.campaign.is_active
+
+
+def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: int, new_owner: User) -> None:
+    """Write to the history of the account of a past campaign that its ENT identity now logs in to ``new_owner``,
+    the account its student created for the active campaign (accounts are annual; an ENT identity opens one account
+    only, so the new account takes it over, see ``SocialAccountAdapter.pre_social_login``). Actor: the student."""
+    previous = User.objects.select_related("campaign").filter(pk=previous_owner_id).first()
+    if previous is None:
+        return
+    with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+        change_message = _("ENT identity %(uid)s taken over by account %(numero)s of campaign %(campaign)s") % {
+            "uid": identity.uid,
+            "numero": new_owner.username,
+            "campaign": new_owner.campaign.code if new_owner.campaign else "",
+        }
+    LogEntry.objects.create(
+        user=new_owner,
+        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+        object_id=str(previous.pk),
+        object_repr=str(previous)[:200],
+        action_flag=CHANGE,
+        change_message=change_message,
+    )
+    logger.info("ENT identity of account %s taken over by account %s", previous.pk, new_owner.pk)
+
+
 def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run: bool = False) -> int:
     """Delete candidate accounts whose address was never validated within ``UNVALIDATED_ACCOUNT_DAYS`` days.
 

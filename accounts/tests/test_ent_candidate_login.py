@@ -2,18 +2,21 @@
 return of a candidate is refused with a French message on the login page, staff keep the ENT for the back office.
 The CAS path against the development ENT is in test_cas_protocol; OpenID Connect against it is at the end."""
 
+import datetime
 import re
 import time
 
 import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from accounts.models import User
 from accounts.tests.ent import ent_providers, ent_return, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.parameters import set_parameters
+from offers.tests.factories import CampaignFactory
 
 LOGIN = reverse("account_login")
 ADMIN = reverse("admin:index")
@@ -132,6 +135,54 @@ def test_open_a_known_student_logs_in_through_the_ent(client, campaign, ent_conf
     request, _response = _ent_return(client, "lucas.bernard")
 
     assert request.session["_auth_user_id"] == str(student.pk)
+
+
+def test_open_a_student_of_a_past_campaign_creates_this_campaigns_account_through_the_ent(
+    client, campaign, ent_configured, django_capture_on_commit_callbacks
+):
+    """Accounts are annual: last year's ENT student is offered « Création de compte » for the active campaign (it
+    used to say « créez un nouveau compte » and send every ENT login back to last year's account); the new account
+    takes the ENT identity over, last year's keeps its dossier and says so in its history."""
+    past = CampaignFactory(code="C2025", archive_on=campaign.starts_on)
+    email = "lucas.bernard@etudiant.univ-perp.fr"
+    old = CandidateUserFactory(campaign=past, is_active=False, email=email)
+    SocialAccount.objects.create(user=old, provider="ent", uid="lucas.bernard")
+
+    request, response = _ent_return(client, "lucas.bernard", email)
+
+    assert response.status_code == 302
+    assert response.url == reverse("socialaccount_signup")
+    assert "_auth_user_id" not in request.session
+    assert SocialAccount.objects.get(uid="lucas.bernard").user == old  # nothing changed until the account is saved
+    data = {"last_name": "Bernard", "first_name": "Lucas", "email": email, "email2": email}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("socialaccount_signup"), data, **FRENCH)
+
+    assert response.status_code == 302
+    new = User.objects.get(campaign=campaign)
+    assert new.username != old.username
+    assert SocialAccount.objects.get(uid="lucas.bernard").user == new
+    old.refresh_from_db()
+    assert old.campaign == past
+    (entry,) = LogEntry.objects.filter(object_id=str(old.pk))
+    assert entry.user == new
+    assert entry.change_message == (
+        f"Identité ENT lucas.bernard reprise par le compte {new.username} de la campagne {campaign.code}"
+    )
+
+
+def test_open_a_student_of_a_past_campaign_is_told_when_this_one_opens(client, ent_configured, db):
+    """Between the archiving and the opening to candidates, the ENT login says when to come back."""
+    active = CampaignFactory(is_active=True, starts_on=datetime.date.today() + datetime.timedelta(days=3))
+    past = CampaignFactory(code="C2025", starts_on=active.starts_on - datetime.timedelta(days=365))
+    old = CandidateUserFactory(campaign=past, is_active=False)
+    SocialAccount.objects.create(user=old, provider="ent", uid="lucas.bernard")
+
+    request, response = _ent_return(client, "lucas.bernard")
+
+    assert "_auth_user_id" not in request.session
+    assert "revenez à cette date pour créer votre compte" in response.content.decode()
+    assert SocialAccount.objects.get(uid="lucas.bernard").user == old
 
 
 def test_closed_an_account_creation_left_open_is_refused(client, campaign, ent_configured, settings):
