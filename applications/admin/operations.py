@@ -430,6 +430,22 @@ def bulk_operation(model_admin, request, queryset, operation):
     allowed = getattr(Application.objects.filter(pk__in=selected), operation.scope)(request.user)
     applications = list(allowed.select_related("candidate__user", "formation__centre").order_by("pk"))
     if len(applications) != len(selected):
+        # The list shows every campaign: rows of a past one ticked with this year's are said, not a 403 page.
+        past = Application.objects.filter(pk__in=selected).visible_to(request.user).exclude(campaign__is_active=True)
+        if past_count := past.count():
+            model_admin.message_user(
+                request,
+                ngettext(
+                    "%(count)d application selected belongs to a past campaign: it is read only. Nothing was "
+                    "changed; filter the list on the active campaign and run it again.",
+                    "%(count)d applications selected belong to a past campaign: they are read only. Nothing was "
+                    "changed; filter the list on the active campaign and run it again.",
+                    past_count,
+                )
+                % {"count": past_count},
+                messages.ERROR,
+            )
+            return None
         raise PermissionDenied
     if operation.bulk_refusal and (refusal := operation.bulk_refusal(applications)):
         model_admin.message_user(request, refusal, messages.ERROR)

@@ -111,20 +111,30 @@ class ApplicationQuerySet(models.QuerySet["Application"]):
         return _in_scope(self, wholly=scope.reads(**_APPLICATION_SCOPE), commissions=scope.commissions)
 
     def editable_by(self, user: Any) -> "ApplicationQuerySet":
-        """Applications whose dossier the user manages: statuses, pieces, decisions, validation, deadlines."""
+        """Applications whose dossier the user manages: statuses, pieces, decisions, validation, deadlines. Only
+        the active campaign's: an archived campaign's applications are read, exported and printed, never changed
+        (eCandidat's « Candidatures archivées »)."""
         scope = scope_of(user)
         if scope.is_central:
-            return self
+            return self.of_active_campaign()
         if not scope.is_manager:
             return self.none()
-        return _in_scope(self, wholly=scope.manages(**_APPLICATION_SCOPE), commissions=frozenset())
+        return _in_scope(
+            self, wholly=scope.manages(**_APPLICATION_SCOPE), commissions=frozenset()
+        ).of_active_campaign()
 
     def decidable_by(self, user: Any) -> "ApplicationQuerySet":
-        """Applications on which the user may enter (not validate) a decision: managers plus commission members."""
+        """Applications on which the user may enter (not validate) a decision: managers plus commission members.
+        Only the active campaign's, as ``editable_by``."""
         scope = scope_of(user)
         if scope.is_central:
-            return self
-        return _in_scope(self, wholly=scope.manages(**_APPLICATION_SCOPE), commissions=scope.commissions)
+            return self.of_active_campaign()
+        return _in_scope(
+            self, wholly=scope.manages(**_APPLICATION_SCOPE), commissions=scope.commissions
+        ).of_active_campaign()
+
+    def of_active_campaign(self) -> "ApplicationQuerySet":
+        return self.filter(campaign__is_active=True)
 
     def validatable_by(self, user: Any) -> "ApplicationQuerySet":
         """Validating decisions is a separate right (VALID_AVIS): the central office and centre managers."""
