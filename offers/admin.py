@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.choices import CallableChoiceIterator
 from django.utils.text import Truncator, capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
@@ -61,14 +61,69 @@ from offers.models import (
     Question,
     RefusalReason,
 )
-from offers.services import new_formation_initial, set_formation_dates, set_formation_links
+from offers.services import campaign_rollover_errors, new_formation_initial, set_formation_dates, set_formation_links
+
+
+class CampaignForm(forms.ModelForm):
+    """The rollover's rules (``offers.services.campaign_rollover_errors``), next to the date that breaks them."""
+
+    class Meta:
+        model = Campaign
+        fields = ["code", "label", "starts_on", "ends_on", "archive_on", "is_active"]
+        help_texts = {
+            "is_active": _(
+                "Only one campaign is active: the next one becomes active through the nightly archiving, on the "
+                "active campaign's archiving date."
+            ),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "archive_on" in self.fields:
+            self.fields["archive_on"].help_text = gettext(
+                "On the active campaign: the night of this date, the nightly archiving activates the next campaign "
+                "(create it first), freezes the formations' dates into this campaign's applications and closes its "
+                "accounts; its applications are then read only. Its data are destroyed %(days)d days later."
+            ) % {"days": settings.ARCHIVE_RETENTION_DAYS}
+
+    def clean(self):
+        cleaned_data = super().clean() or {}
+        errors = campaign_rollover_errors(
+            self.instance,
+            starts_on=cleaned_data.get("starts_on"),
+            archive_on=cleaned_data.get("archive_on"),
+            today=timezone.localdate(),
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned_data
 
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    """Campaigns (the central office's). Activation and archiving are the nightly batch's (``archive_campaigns``):
+    « Active » is ticked here only for the very first campaign; an archived campaign is read only (its archiving
+    date sets when its data are destroyed, a decision that is not a form's, see ``ARCHIVE_RETENTION_DAYS``)."""
+
+    form = CampaignForm
     list_display = ["code", "label", "starts_on", "ends_on", "archive_on", "is_active"]
     list_filter = ["is_active"]
     search_fields = ["code", "label"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None and not Campaign.objects.active().exists():
+            return []  # the first campaign of an installation: it is made active here
+        return ["is_active"]
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_archived_on(timezone.localdate()):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and (obj.is_active or obj.is_archived_on(timezone.localdate())):
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 CENTRE_DEFAULT_FIELDS = tuple(f"default_{name}" for name in FORMATION_DEFAULTS)

@@ -71,6 +71,15 @@ class CampaignQuerySet(models.QuerySet["Campaign"]):
     def active(self) -> Self:
         return self.filter(is_active=True)
 
+    def awaiting_activation(self, active: "Campaign", today: date) -> Self:
+        """The campaigns the nightly archiving may activate in place of ``active`` (eCandidat's "campagne en attente
+        d'activation"): not active, opening after it, not archived; the one opening first is activated."""
+        return (
+            self.filter(is_active=False, starts_on__gt=active.starts_on)
+            .filter(Q(archive_on__isnull=True) | Q(archive_on__gt=today))
+            .order_by("starts_on")
+        )
+
 
 class Campaign(models.Model):
     """A yearly admissions campaign. Exactly one is active; candidate accounts belong to it."""
@@ -107,6 +116,11 @@ class Campaign(models.Model):
 
     def is_open_on(self, day: date) -> bool:
         return self.is_active and self.starts_on <= day <= self.ends_on
+
+    def is_archived_on(self, day: date) -> bool:
+        """Archived by the nightly batch (or before this application's time): no longer active, its archiving date
+        passed. Its applications are read only; its data go ``ARCHIVE_RETENTION_DAYS`` after that date."""
+        return not self.is_active and self.archive_on is not None and self.archive_on <= day
 
 
 class CentreQuerySet(models.QuerySet["Centre"]):

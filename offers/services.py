@@ -18,11 +18,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Field
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from offers.models import (
     FORMATION_DEFAULTS,
     ORDERED_DATE_FIELDS,
+    Campaign,
     Centre,
     ComplementaryForm,
     Formation,
@@ -110,3 +112,35 @@ def new_formation_initial(centre: Centre) -> dict[str, Any]:
         if value is not None:
             initial[name] = value
     return initial
+
+
+def campaign_rollover_errors(
+    campaign: Campaign, *, starts_on: datetime.date | None, archive_on: datetime.date | None, today: datetime.date
+) -> dict[str, str]:
+    """The rollover's rules for a campaign about to be saved from the back office (eCandidat's "Campagne", §2.8), as
+    ``{field: message}``; empty when it may be saved. The nightly ``archive_campaigns`` activates, on the active
+    campaign's archiving date, the campaign awaiting activation (``Campaign.objects.awaiting_activation``): so the
+    next campaign must open after the active one, only one may wait, and the active one gets an archiving date only
+    once the next one exists (the batch otherwise refuses at night and nothing happens)."""
+    errors: dict[str, str] = {}
+    active = Campaign.objects.active().exclude(pk=campaign.pk).first()
+    if campaign.is_active:
+        if archive_on is not None and not Campaign.objects.awaiting_activation(campaign, today).exists():
+            errors["archive_on"] = _(
+                "Create the next campaign first: on this date the nightly archiving activates it and archives this "
+                "one."
+            )
+        return errors
+    if active is None or starts_on is None:
+        return errors
+    if starts_on <= active.starts_on:
+        errors["starts_on"] = _(
+            "The next campaign opens after the active one (%(date)s): it is the one the nightly archiving activates."
+        ) % {"date": date_format(active.starts_on, "SHORT_DATE_FORMAT")}
+        return errors
+    waiting = Campaign.objects.awaiting_activation(active, today).exclude(pk=campaign.pk).first()
+    if waiting is not None:
+        errors["starts_on"] = _(
+            "Campaign %(code)s already awaits activation: only one campaign waits at a time; change that one."
+        ) % {"code": waiting.code}
+    return errors

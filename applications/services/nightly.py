@@ -364,12 +364,7 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
     old = Campaign.objects.active().filter(archive_on__lte=today).first()
     if old is None:
         return
-    following = (
-        Campaign.objects.filter(is_active=False, starts_on__gt=old.starts_on)
-        .filter(Q(archive_on__isnull=True) | Q(archive_on__gt=today))
-        .order_by("starts_on")
-        .first()
-    )
+    following = Campaign.objects.awaiting_activation(old, today).first()
     if following is None:
         report.error(f"campaign {old.code}: no next campaign to activate; nothing archived.")
         return

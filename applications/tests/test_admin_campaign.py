@@ -1,0 +1,134 @@
+"""« Campagnes » in the back office, as the scolarité prepares the next year (ecandidat-features §2.8, "Rollover"):
+the next campaign opens after the active one and only one waits; the active one gets its archiving date once the
+next one exists; « Active » is the nightly batch's; an archived campaign is read only (its archiving date sets when
+its data are destroyed)."""
+
+import datetime
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.tests.factories import UserFactory
+from offers.models import Campaign
+from offers.tests.factories import CampaignFactory
+
+ADD = reverse("admin:offers_campaign_add")
+FRENCH = {"language": "fr"}
+
+
+def change(campaign):
+    return reverse("admin:offers_campaign_change", args=[campaign.pk])
+
+
+@pytest.fixture
+def scolarite(client, db):
+    """The demo's « admin » (Scolarité centrale, superuser): the campaigns page is the superusers'."""
+    client.force_login(UserFactory(is_staff=True, is_superuser=True, username="scolarite"))
+    return client
+
+
+@pytest.fixture
+def running(db):
+    """The 2026 campaign, running."""
+    today = timezone.localdate()
+    return CampaignFactory(
+        code="2026",
+        is_active=True,
+        starts_on=today - datetime.timedelta(days=90),
+        ends_on=today + datetime.timedelta(days=180),
+    )
+
+
+def _next_campaign(running):
+    starts = running.starts_on + datetime.timedelta(days=365)
+    return CampaignFactory(code="2027", starts_on=starts, ends_on=starts + datetime.timedelta(days=270))
+
+
+def _form(campaign=None, **fields):
+    data = {"code": "2027", "label": "Campagne 2027", "starts_on": "", "ends_on": "", "archive_on": ""}
+    if campaign is not None:
+        data |= {
+            "code": campaign.code,
+            "label": campaign.label,
+            "starts_on": campaign.starts_on.isoformat(),
+            "ends_on": campaign.ends_on.isoformat(),
+            "archive_on": campaign.archive_on.isoformat() if campaign.archive_on else "",
+        }
+    return data | {
+        key: value.isoformat() if isinstance(value, datetime.date) else value for key, value in fields.items()
+    }
+
+
+def test_the_next_campaign_is_created_beside_the_running_one(scolarite, running, django_assert_num_queries):
+    starts = running.starts_on + datetime.timedelta(days=365)
+    data = _form(starts_on=starts, ends_on=starts + datetime.timedelta(days=270), is_active="on")
+
+    response = scolarite.post(ADD, data, **FRENCH)
+
+    assert response.status_code == 302
+    following = Campaign.objects.get(code="2027")
+    assert not following.is_active  # « Active » is not the form's once a campaign runs: the batch activates it
+    assert running.__class__.objects.get(pk=running.pk).is_active
+
+
+def test_the_next_campaign_opening_before_the_running_one_is_refused(scolarite, running):
+    data = _form(starts_on=running.starts_on, ends_on=running.ends_on)
+
+    response = scolarite.post(ADD, data, **FRENCH)
+
+    assert response.status_code == 200
+    assert "La campagne suivante ouvre après la campagne active" in response.content.decode().replace("&#x27;", "'")
+    assert not Campaign.objects.filter(code="2027").exists()
+
+
+def test_a_second_campaign_awaiting_activation_is_refused(scolarite, running):
+    starts = running.starts_on + datetime.timedelta(days=365)
+    CampaignFactory(code="2027", starts_on=starts, ends_on=starts + datetime.timedelta(days=200))
+
+    response = scolarite.post(ADD, _form(code="2027B", starts_on=starts, ends_on=starts), **FRENCH)
+
+    assert response.status_code == 200
+    assert "La campagne 2027 attend déjà son activation" in response.content.decode()
+    assert not Campaign.objects.filter(code="2027B").exists()
+
+
+def test_the_archiving_date_needs_the_next_campaign(scolarite, running, django_assert_num_queries):
+    today = timezone.localdate()
+
+    refused = scolarite.post(change(running), _form(running, archive_on=today), **FRENCH)
+
+    assert refused.status_code == 200
+    assert "Créez d'abord la campagne suivante" in refused.content.decode().replace("&#x27;", "'")
+    running.refresh_from_db()
+    assert running.archive_on is None
+    _next_campaign(running)
+    accepted = scolarite.post(change(running), _form(running, archive_on=today), **FRENCH)
+    assert accepted.status_code == 302
+    running.refresh_from_db()
+    assert running.archive_on == today
+
+
+def test_the_archived_campaign_is_read_only(scolarite, running, django_assert_num_queries):
+    today = timezone.localdate()
+    following = _next_campaign(running)
+    running.archive_on = today
+    running.save()
+    call_command("archive_campaigns", stdout=io.StringIO())
+    following.refresh_from_db()
+    assert following.is_active
+
+    with django_assert_num_queries(7):  # savepoint, session, user, campaign, log entries… release
+        page = scolarite.get(change(running), **FRENCH)
+    posted = scolarite.post(change(running), _form(running, archive_on=today - datetime.timedelta(days=900)))
+
+    assert page.status_code == 200
+    assert 'name="archive_on"' not in page.content.decode()  # read, not changed
+    assert posted.status_code == 403
+    running.refresh_from_db()
+    assert running.archive_on == today  # its destruction date did not move
+    assert (
+        scolarite.post(reverse("admin:offers_campaign_delete", args=[running.pk]), {"post": "yes"}).status_code == 403
+    )
