@@ -176,12 +176,17 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
 
     Idempotent: a second run finds nothing. Their numéros de dossier stay in the history, so they are never reused.
     Staff accounts are never purged. Returns the number of accounts deleted (or that would be, with ``dry_run``).
+
+    Only the active campaign's accounts: a past campaign's go with its archive (``destroy_archived_campaigns``). Its
+    address may no longer be verified only because its owner gave it to this year's account
+    (``release_email_from_past_campaigns``); an account the scolarité created for a paper application never logs
+    in, and its dossier (protected) made the whole purge fail every night.
     """
     now = now or timezone.now()
     limit = now - datetime.timedelta(days=settings.UNVALIDATED_ACCOUNT_DAYS)
     verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
     expired = User.objects.filter(
-        campaign__isnull=False, is_staff=False, date_joined__lt=limit, last_login__isnull=True
+        campaign__is_active=True, is_staff=False, date_joined__lt=limit, last_login__isnull=True
     ).exclude(Exists(verified))
     count = expired.count()
     if dry_run or not count:

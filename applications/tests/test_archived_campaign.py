@@ -11,6 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from accounts.models import User
+from accounts.services import release_email_from_past_campaigns
+from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus
 from applications.models import Application, Decision
 from applications.tests.factories_candidature import decision_type, make_application
@@ -128,3 +131,20 @@ def test_the_archived_campaigns_applications_still_export(client, centre_manager
     rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
     assert len(rows) == 2  # the header and last year's application only
     assert archived.candidate.user.username in rows[1]
+
+
+def test_the_purge_keeps_last_years_account_that_gave_its_address_to_this_years(archived, central_manager):
+    """An account the scolarité created last year for a paper application (address verified, never logged in)
+    loses its verified address when its owner validates this year's account: the nightly purge took it for an
+    unvalidated account, and its dossier (protected) made the whole purge fail, night after night."""
+    old = archived.candidate.user
+    User.objects.filter(pk=old.pk).update(last_login=None, date_joined=timezone.now() - datetime.timedelta(days=300))
+    this_years = CandidateUserFactory(
+        campaign=Campaign.objects.get(is_active=True), email=old.email, verified_email=False
+    )
+    assert release_email_from_past_campaigns(email=old.email, user=this_years) == 1
+
+    call_command("purge_unvalidated_accounts", stdout=io.StringIO())
+
+    assert User.objects.filter(pk=old.pk).exists()
+    assert Application.objects.filter(pk=archived.pk).exists()
