@@ -177,7 +177,7 @@ def test_validate_favourable_mails_the_confirmation_date(application, centre_man
     assert decision.validated_by == centre_manager
     assert decision.validated_at is not None
     [mail] = mails("AVIS_FAVORABLE")
-    assert "pour confirmer ou vous désister de votre candidature avant le" in mail.body
+    assert "pour confirmer ou vous désister de votre candidature au plus tard le" in mail.body
     assert application.formation.confirmation_date.strftime("%d/%m/%Y") in mail.body
     assert "Bravo" not in mail.body  # the decision type does not show comments
 
@@ -206,7 +206,7 @@ def test_a_favourable_decision_whose_confirmation_date_has_passed_waits_for_a_ne
     staff.extend_deadlines(application, actor=centre_manager, confirmation_date=new_date)
     staff.validate_decision(decision, actor=centre_manager)
     [mail] = mails("AVIS_FAVORABLE")
-    assert f"avant le {new_date:%d/%m/%Y} inclus" in mail.body
+    assert f"au plus tard le {new_date:%d/%m/%Y}, ce jour compris" in mail.body
 
 
 def test_validate_unfavourable_preselection_and_list_mails(formation, campaign, centre_manager):
