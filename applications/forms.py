@@ -8,7 +8,9 @@ from django import forms
 from django.core.exceptions import FieldDoesNotExist
 from django.utils import formats, timezone
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.text import format_lazy
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.concurrency import READ_AT_FIELD, EditConflict, VersionField, posted_with, version_of
@@ -594,10 +596,14 @@ class ExternalCursusForm(RowForm):
     class Meta:
         model = ExternalCursus
         fields = ["year", "label", "diploma", "obtained", "mention", "country", "department", "city", "school"]
-        help_texts = {"label": _("As written on the diploma or the transcript, e.g. Licence Sciences de la vie.")}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # The example is a French diploma's title, marked French in an English page (RGAA 8.7).
+        self.fields["label"].help_text = format_html(
+            gettext("As written on the diploma or the transcript, e.g. {example}."),
+            example=StaffText("Licence Sciences de la vie", "fr").marked,
+        )
         current = self.instance.diploma if self.instance.pk else ""
         diplomas: list[tuple[str, Any]] = list(other_diploma_choices())
         if current and current not in dict(diplomas):

@@ -10,6 +10,9 @@ else. Mix these into a ``ModelAdmin`` or an inline, before the Django class:
 - ``NotFoundOutsideScope``: a row outside the list's queryset is not found (404), rather than the admin's redirect;
 - ``AccountAsText``: a read-only ``user`` field names the account without Django's link to its page, unless the
   viewer may open that page (staff other than superusers got a 403 from the link);
+- ``FrenchChoices`` (``FrenchRelatedFilter`` for a foreign key): a list filter whose choices are the staff's French
+  labels (centres, formations, commissions) marks them ``lang="fr"``; a list's French columns are its ModelAdmin's
+  ``french_columns`` (``ecandidat.templatetags.result_cards``);
 
 Custom staff views are plain functions with Django's view decorators, mounted with ``bound_view``; they take
 their object through ``ecandidat.staff.object_in_scope_or_404``.
@@ -39,6 +42,7 @@ from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.html import format_html
 from django.utils.text import capfirst, smart_split, unescape_string_literal
 from django.utils.translation import get_language, gettext_lazy, override
 
@@ -188,6 +192,29 @@ class AccountAsText(_ModelAdminBase):
     @admin.display(description=gettext_lazy("account"))
     def account(self, obj):
         return str(obj.user)
+
+
+class FrenchChoices:
+    """Mixed into a list filter (``SimpleListFilter``, ``RelatedFieldListFilter``) whose choices are the staff's French
+    labels: each is marked ``lang="fr"`` in the sidebar, so that a screen reader reading the English back office
+    pronounces it as French (RGAA 8.7); "All", the empty choice and the count that "Show counts" adds stay in the
+    page's language. The labels are the filter's ``lookup_choices``, in the order Django yields them after "All"."""
+
+    lookup_choices: list[tuple[Any, Any]]
+
+    def choices(self, changelist: Any) -> Any:
+        titles = [str(title) for _value, title in self.lookup_choices]
+        for index, choice in enumerate(super().choices(changelist)):  # type: ignore[misc]
+            if 1 <= index <= len(titles):
+                title = titles[index - 1]
+                display = str(choice["display"])
+                count = display[len(title) :] if display.startswith(title) else ""  # " (3)" with the counts
+                choice = {**choice, "display": format_html('<span lang="fr">{}</span>{}', title, count)}
+            yield choice
+
+
+class FrenchRelatedFilter(FrenchChoices, admin.RelatedFieldListFilter):
+    """Django's foreign-key filter for related rows named in French by the staff (a campaign, a diploma type)."""
 
 
 def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

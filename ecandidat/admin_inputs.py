@@ -6,7 +6,8 @@ field (RGAA, the project's accessibility standard):
   ``lang="en"``, so that a screen reader reads what staff type there in English and the browser checks its spelling
   in English. When the
   back office itself is not in French (staff chose English), the French version of such a text (``title`` beside
-  ``title_en``, or a field named ``*_fr``) carries ``lang="fr"``; in French it needs none, the page already is;
+  ``title_en``, a field named ``*_fr``, or one its model names in ``FRENCH_TEXTS``: a decision letter's text)
+  carries ``lang="fr"``; in French it needs none, the page already is;
 - **description** (criterion 11.10, an error is tied to its field): Django's admin date and time inputs set their
   ``aria-describedby`` to the time zone warning that its JavaScript may add beside them, in place of the ids of the
   field's error and help text that Django's forms give every other input ("Ce champ est obligatoire." was not read
@@ -25,17 +26,23 @@ is marked by its own form with ``mark_language``.
 Django has no setting for either: ``install`` (called by ``EcandidatConfig.ready``) wraps
 ``BaseModelAdmin.formfield_for_dbfield``, the hook through which every model field of an admin form (and of an
 inline, and of an editable list) becomes a form field, and ``ModelAdmin.get_changelist_form``, the form of each row
-of an editable list. A ModelAdmin overriding either still calls Django's through ``super()``. A test renders the
-forms (``applications/tests/test_admin_inputs.py``) and a browser test runs axe-core on every admin form.
+of an editable list; and ``AdminReadonlyField.contents``, so that a field shown read-only carries the language its
+input would (``marked_readonly_contents``). A ModelAdmin overriding either still calls Django's through
+``super()``. A test renders the forms (``applications/tests/test_admin_inputs.py``) and a browser test runs axe-core
+on every admin form.
 """
 
 from functools import wraps
 from typing import Any
 
 from django import forms
+from django.contrib.admin.helpers import AdminReadonlyField
 from django.contrib.admin.options import BaseModelAdmin, InlineModelAdmin, ModelAdmin, TabularInline
 from django.contrib.admin.widgets import AdminSplitDateTime, DateTimeWidgetContextMixin
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -56,23 +63,55 @@ class IsoDateInput(forms.DateInput):
 
 
 def language_of(db_field: models.Field) -> str | None:
-    """The language of a text a model field holds when its name says so: ``en`` for ``*_en``, ``fr`` for ``*_fr``
-    and for the field whose English version sits beside it (``title`` when the model has ``title_en``)."""
+    """The language of a text a model field holds when its name says so: ``en`` for ``*_en``, ``fr`` for ``*_fr``,
+    for the field whose English version sits beside it (``title`` when the model has ``title_en``) and for a field
+    its model names in ``FRENCH_TEXTS`` (texts written in French only)."""
     name = db_field.name
     if name.endswith(ENGLISH_SUFFIX):
         return "en"
     if name.endswith(FRENCH_SUFFIX):
         return "fr"
     model = getattr(db_field, "model", None)
+    if name in getattr(model, "FRENCH_TEXTS", ()):  # a model's texts written in French only (a decision letter)
+        return "fr"
     if model is not None and any(field.name == name + ENGLISH_SUFFIX for field in model._meta.get_fields()):
         return "fr"
     return None
 
 
+def other_language(language: str | None) -> str | None:
+    """``language`` when the page is in another language, else None (the page's ``lang`` already says it)."""
+    if language and not (get_language() or "").startswith(language):
+        return language
+    return None
+
+
 def mark_language(widget: forms.Widget, language: str | None) -> None:
     """``lang`` on an input whose text is in ``language``, when the page is in another language."""
-    if language and not (get_language() or "").startswith(language):
+    if language := other_language(language):
         widget.attrs["lang"] = language
+
+
+def readonly_language(field: AdminReadonlyField) -> str | None:
+    """The language of a read-only field's text (``language_of`` its model field), None for a field the model does
+    not have (a ModelAdmin's method)."""
+    model = getattr(getattr(field.form, "_meta", None), "model", None)
+    name = field.field["name"]
+    if model is None or not isinstance(name, str):
+        return None
+    try:
+        return language_of(model._meta.get_field(name))
+    except FieldDoesNotExist:
+        return None
+
+
+def marked_readonly_contents(field: AdminReadonlyField, contents: SafeString) -> SafeString:
+    """A read-only field's text (a page its reader may not change: a centre's decision letter read by a manager of
+    some of its commissions) in a ``<span>`` carrying its language, as its input would (``describe``)."""
+    language = other_language(readonly_language(field))
+    if language is None or contents == field.empty_value_display:
+        return contents
+    return format_html('<span lang="{}">{}</span>', language, contents)
 
 
 class KeepsFieldDescriptions:
@@ -214,6 +253,12 @@ def install() -> None:
         form = get_changelist_form(self, request, **kwargs)
         return type(form.__name__, (RowNamedInputs, form), {})
 
+    readonly_contents = AdminReadonlyField.contents
+
+    @wraps(readonly_contents)
+    def marked_contents(self):
+        return marked_readonly_contents(self, readonly_contents(self))
+
     @wraps(get_formset)
     def column_named_formset(self, request, obj=None, **kwargs):
         formset = get_formset(self, request, obj, **kwargs)
@@ -227,6 +272,7 @@ def install() -> None:
     BaseModelAdmin.formfield_for_dbfield = described_formfield_for_dbfield  # type: ignore[method-assign]
     ModelAdmin.get_changelist_form = row_named_changelist_form  # type: ignore[method-assign]
     InlineModelAdmin.get_formset = column_named_formset  # type: ignore[method-assign]
+    AdminReadonlyField.contents = marked_contents  # type: ignore[method-assign]
 
 
 def installed() -> bool:

@@ -29,7 +29,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications, parameters
-from ecandidat.admin_base import InStaffScope
+from ecandidat.admin_base import FrenchRelatedFilter, InStaffScope
 from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import language_in_sentence, variable_rows
@@ -107,6 +107,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     form = CampaignForm
     list_display = ["code", "label", "starts_on", "ends_on", "archive_on", "is_active"]
+    french_columns = ["label"]  # the staff's French labels, marked lang="fr" (RGAA 8.7)
     list_filter = ["is_active"]
     search_fields = ["code", "label"]
 
@@ -166,6 +167,7 @@ class CentreAdmin(XlsxExport, InStaffScope, admin.ModelAdmin):
     rest of the page is read-only for them, and another centre is not found."""
 
     list_display = ["code", "label", "email", "max_wishes", "in_service"]
+    french_columns = ["label"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
     export_columns = CENTRE_EXPORT_COLUMNS
@@ -231,6 +233,7 @@ class CentreAdmin(XlsxExport, InStaffScope, admin.ModelAdmin):
 @admin.register(DiplomaType)
 class DiplomaTypeAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "order"]
+    french_columns = ["label"]
     search_fields = ["code", "label"]
     ordering = ["order", "label"]
 
@@ -240,6 +243,7 @@ class FormationTypeAdmin(admin.ModelAdmin):
     """The institution's own types de formation: the catalogue's groups when ``CATALOGUE_GROUPING`` is "NOM"."""
 
     list_display = ["code", "label", "label_en", "order"]
+    french_columns = ["label"]
     search_fields = ["code", "label", "label_en"]
     ordering = ["order", "label"]
 
@@ -331,6 +335,7 @@ class CommissionAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmi
     commission_lookup = "pk"
     limited_may_add = False  # a new commission is the centre's: its managers of every commission add it
     list_display = ["code", "label", "centre", "dossiers_shown", "email", "alert_mode", "in_service"]
+    french_columns = ["label", "centre"]
 
     def get_readonly_fields(self, request, obj=None):
         # Moving a commission to another centre is for the central office and the managers of its whole centre: a
@@ -408,6 +413,7 @@ class PieceTypeAdmin(admin.ModelAdmin):
         "in_service",
     ]
     list_filter = ["is_common", "is_conditional", "treatment_type", "in_service", ("centre", VisibleRelatedFilter)]
+    french_columns = ["short_label", "centre"]
     fields = [
         "code",
         "label",
@@ -514,6 +520,7 @@ class DecisionTypeAdmin(admin.ModelAdmin):
         "in_service",
     ]
     list_filter = ["avis", "in_service", "is_final", "opi_transfer"]
+    french_columns = ["label", "candidate_label"]
     search_fields = ["code", "label"]
     fieldsets = [
         (
@@ -640,6 +647,7 @@ class DecisionTypeAdmin(admin.ModelAdmin):
 @admin.register(RefusalReason)
 class RefusalReasonAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "in_service"]
+    french_columns = ["label"]
     list_filter = ["in_service"]
     search_fields = ["code", "label"]
 
@@ -666,6 +674,7 @@ class QuestionAdmin(admin.ModelAdmin):
         "in_service",
         ("centre", VisibleRelatedFilter),
     ]
+    french_columns = ["label", "centre"]
     fields = [
         "code",
         "label",
@@ -689,6 +698,7 @@ class QuestionAdmin(admin.ModelAdmin):
 @admin.register(ComplementaryForm)
 class ComplementaryFormAdmin(admin.ModelAdmin):
     list_display = ["code", "label", "survey_id", "centre", "is_common", "is_conditional", "in_service"]
+    french_columns = ["label", "centre"]
     list_filter = ["in_service", "is_common", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
@@ -955,8 +965,9 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
         "mode",
         "auto_waiting_list",
         ("centre", VisibleRelatedFilter),
-        "diploma_type",
+        ("diploma_type", FrenchRelatedFilter),
     ]
+    french_columns = ["title", "centre", "commission"]  # the staff's French labels, marked lang="fr" (RGAA 8.7)
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_campaign_dates()  # the list's flag and filter; no query more
@@ -1213,6 +1224,7 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
     """Admission and refusal letters per centre, or per formation (issue 12); a centre manager edits their centres'."""
 
     list_display = ["kind", "centre", "formation", "title", "updated_at"]
+    french_columns = ["centre", "formation", "title"]
     list_filter = ["kind", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre", "formation"]
     fields = ["kind", "centre", "formation", "title", "body", "variables", "signatory", "signature"]

@@ -5,7 +5,8 @@ scoped to one centre read the names of all the others beside a list that was its
 is Django's filter (same title, parameter ``centre__id__exact``, "empty" choice for a nullable key) with its choices
 limited by the related model's ``visible_to(user)``, the scope the applications list's own filters use
 (``applications.admin.filters``). The choices stay one query (the scope is a subquery of it); the central office's
-are unchanged.
+are unchanged. Centres, commissions and formations are named in French by the staff: the choices are marked
+``lang="fr"`` (``ecandidat.admin_base.FrenchChoices``, RGAA 8.7).
 
 Use: ``list_filter = [("centre", VisibleRelatedFilter)]``.
 """
@@ -13,10 +14,11 @@ Use: ``list_filter = [("centre", VisibleRelatedFilter)]``.
 from django.contrib import admin
 from django.db.models import Q
 
+from ecandidat.admin_base import FrenchChoices
 from ecandidat.staff import is_central
 
 
-class VisibleRelatedFilter(admin.RelatedFieldListFilter):
+class VisibleRelatedFilter(FrenchChoices, admin.RelatedFieldListFilter):
     """Django's foreign-key filter offering only the related rows ``<related model>.objects.visible_to(user)``."""
 
     def field_choices(self, field, request, model_admin):

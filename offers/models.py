@@ -1085,6 +1085,9 @@ class DecisionLetterTemplate(models.Model):
     (``ecandidat.mail_templates``, ``LETTER_TYPES``); the letter carries the centre's address and this signature."""
 
     Kind = LetterKind
+    # The letter's texts are written in French, whatever the language of the back office that edits them: their
+    # inputs are marked so (``ecandidat.admin_inputs.language_of``, RGAA 8.7).
+    FRENCH_TEXTS = ("title", "body", "signatory")
 
     kind = models.CharField(_("letter"), max_length=12, choices=Kind)
     centre = models.ForeignKey(

@@ -8,13 +8,15 @@ history), the export (``exports``), one application's reading page (``review``),
 (``listing``), commission packs (``packs``) and the dashboard (``dashboard``).
 """
 
+from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.db.models import F
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import path
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -43,7 +45,7 @@ from applications.models import Application
 from applications.models.candidature import answer_label
 from applications.models.sva import age_in_days
 from ecandidat import parameters
-from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
+from ecandidat.admin_base import FrenchRelatedFilter, InStaffScope, ReadOnly, StaffReads, bound_view
 from ecandidat.staff import scope_of
 
 # --- the admin --------------------------------------------------------------------------------------------------
@@ -66,7 +68,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     list_display_links = ["numero_dossier", "candidate_name"]
     list_select_related = ["candidate__user", "formation__centre"]
     list_filter = [
-        "campaign",
+        ("campaign", FrenchRelatedFilter),
         CentreFilter,
         FormationFilter,
         "dossier_status",
@@ -151,6 +153,13 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         return actions
 
     # Columns.
+    def action_checkbox(self, obj):
+        """The selection box named after its row, « ROUSSEL Léa (PVN6ETTX, M1ENER) », for a screen reader: Django
+        names it after ``str(obj)``, an application's « 5 → 3 » (the candidate's and the formation's ids)."""
+        row = f"{obj.candidate.staff_name} ({obj.candidate.user.username}, {obj.formation.code})"
+        attrs = {"class": "action-select", "aria-label": format_html(_("Select this object for an action - {}"), row)}
+        return forms.CheckboxInput(attrs, lambda value: False).render(helpers.ACTION_CHECKBOX_NAME, str(obj.pk))
+
     @admin.display(description=gettext_lazy("dossier number"), ordering="candidate__user__username")
     def numero_dossier(self, obj):
         return obj.candidate.user.username
@@ -172,17 +181,19 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         """The decision, and what became of it: « Favorable (validé) — Désistée », « … — Confirmée », « Annulée ».
         The list has no room for an answer column at 1,280 px (issue 11), and a withdrawn candidate read as simply
         admitted; the words are the reading page's and the filters' (« Par confirmation », « Par annulation »)."""
-        parts = []
+        parts: list[str] = []
         if obj.current_avis:
+            # The decision type's label is the staff's, in French (RGAA 8.7), as on the dossier page.
             state = _("validated") if obj.current_validated_at else _("to validate")
-            parts.append(f"{obj.current_label} ({state})")
+            parts.append(format_html('<span lang="fr">{}</span> ({})', obj.current_label, state))
         if obj.cancelled_at:
             parts.append(_("Cancelled"))
         elif obj.accepted is not None:
             parts.append(answer_label(obj.accepted))
         # The dash goes to the next line with the answer, never alone at the end of the first; on a phone the lines
         # stay beside the column's name (admin_phone.css, .card-value).
-        return format_html('<span class="card-value">{}</span>', " —\u00a0".join(parts) or "—")
+        shown = format_html_join(" —\u00a0", "{}", ((part,) for part in parts)) if parts else "—"
+        return format_html('<span class="card-value">{}</span>', shown)
 
     @admin.display(description=gettext_lazy("pieces to check"), ordering="has_pieces_to_check")
     def pieces_to_check(self, obj):

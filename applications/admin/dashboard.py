@@ -19,6 +19,7 @@ from django.db.models import Count, F, FilteredRelation, OuterRef, Q, QuerySet, 
 from django.http import HttpResponse, QueryDict
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -27,6 +28,7 @@ from applications.models import Decision
 from applications.models.candidature import COMMISSION_STATUS_FLAGS
 from ecandidat import exports
 from ecandidat.staff import scope_of
+from ecandidat.staff_text import StaffText
 from offers.enums import Avis
 from offers.models import Campaign, Centre, Formation
 
@@ -298,9 +300,10 @@ def dashboard_view(request, *, model_admin):
         "out_of_service": "1" if out_of_service else "",
     }
     query = _query({**params, "group": grouping.key})
-    caption = [grouping.caption(), campaign.label if campaign else _("no campaign")]
+    # The campaign's and the centre's labels are the staff's, in French (RGAA 8.7), as the table's titles.
+    caption = [grouping.caption(), StaffText(campaign.label, "fr").marked if campaign else _("no campaign")]
     if centre is not None:
-        caption.append(centre.label)
+        caption.append(StaffText(centre.label, "fr").marked)
     if out_of_service:
         caption.append(_("out-of-service formations included"))
     context = {
@@ -323,7 +326,7 @@ def dashboard_view(request, *, model_admin):
         ],
         "heading": grouping.heading(),
         "caption": grouping.caption(),
-        "table_caption": " — ".join(caption),
+        "table_caption": format_html_join(" — ", "{}", ((part,) for part in caption)),
         "empty": grouping.empty(),
         "headers": [label() for _key, label in COLUMNS],
         "per_formation": grouping.key == "formation",

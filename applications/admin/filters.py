@@ -11,6 +11,7 @@ from applications.enums import ANSWER_LABELS, PieceStatus
 from applications.models import PieceSubmission, SvaAlertLevel
 from applications.models.candidature import latest_decision
 from applications.models.sva import SvaAlert
+from ecandidat.admin_base import FrenchChoices
 from offers.enums import Avis
 from offers.models import Centre, Formation
 
@@ -38,7 +39,7 @@ def sva_alert_for(request) -> SvaAlert | None:
     return request.sva_alert
 
 
-class CentreFilter(admin.SimpleListFilter):
+class CentreFilter(FrenchChoices, admin.SimpleListFilter):
     title = gettext_lazy("centre")
     parameter_name = "centre"
 
@@ -53,7 +54,7 @@ class CentreFilter(admin.SimpleListFilter):
         return queryset
 
 
-class FormationFilter(admin.SimpleListFilter):
+class FormationFilter(FrenchChoices, admin.SimpleListFilter):
     title = gettext_lazy("formation")
     parameter_name = "formation"
 

@@ -12,6 +12,7 @@ from applications.models import Application, ReferenceFeeExemption, ReferenceReg
 from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
 from ecandidat import parameters
 from ecandidat.admin_inputs import IsoDateInput
+from ecandidat.staff_text import StaffText, StaffTextSelect
 from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
@@ -59,8 +60,17 @@ class StatusForm(forms.Form):
         return data
 
 
-class DecisionTypeSelect(forms.Select):
-    """The decision types, each option carrying its kind of avis (``data-avis``) for static/js/decision_form.js."""
+class FrenchLabelChoiceField(forms.ModelChoiceField):
+    """Rows named in French by the staff (decision types, refusal reasons): with ``StaffTextSelect``, each option is
+    marked ``lang="fr"`` in the English back office (RGAA 8.7)."""
+
+    def label_from_instance(self, obj):
+        return StaffText(str(obj), "fr")
+
+
+class DecisionTypeSelect(StaffTextSelect):
+    """The decision types, each option carrying its kind of avis (``data-avis``) for static/js/decision_form.js, and
+    its language (``StaffTextSelect``)."""
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
@@ -83,16 +93,16 @@ class DecisionForm(forms.Form):
     field is shown, labelled with the kind it belongs to, and ``staff.record_decision`` ignores a value given for
     another kind."""
 
-    decision_type = forms.ModelChoiceField(
+    decision_type = FrenchLabelChoiceField(
         label=_("Decision"),
         queryset=DecisionType.objects.filter(in_service=True).order_by("avis", "label"),
         widget=DecisionTypeSelect,
     )
-    refusal_reason = forms.ModelChoiceField(
+    refusal_reason = FrenchLabelChoiceField(
         label=_("Reason (unfavourable decision)"),
         queryset=RefusalReason.objects.filter(in_service=True),
         required=False,
-        widget=_only_for(Avis.UNFAVOURABLE, forms.Select()),
+        widget=_only_for(Avis.UNFAVOURABLE, StaffTextSelect()),
     )
     rank = forms.IntegerField(
         label=_("Rank (complementary list)"),

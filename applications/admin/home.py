@@ -28,6 +28,7 @@ from applications.admin.review import PIECE_KINDS, change_url, history_line
 from applications.enums import DossierStatus
 from applications.models import Application, ApplicationEvent
 from ecandidat.staff import scope_of
+from ecandidat.staff_text import StaffText
 from offers.models import Campaign, PieceType
 
 CHART_DAYS = 60
@@ -102,6 +103,7 @@ def centre_home(request) -> dict[str, Any] | None:
     )
     return {
         "campaign": campaign,
+        "campaign_label": StaffText(campaign.label, "fr").marked,  # the staff's French label (RGAA 8.7)
         "figures": _figures(applications, list_url),
         "chart": _chart(applications, timezone.localdate()),
     }

@@ -24,6 +24,7 @@ from applications.services.packs import PACK_LIMIT, request_pack
 from ecandidat.admin_base import bound_view
 from ecandidat.downloads import stored_file_response
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.staff_text import StaffText, StaffTextSelect
 from offers.models import Formation, PieceType
 
 REFRESH_SECONDS = 3
@@ -55,12 +56,14 @@ def commission_pack_pdf_action(model_admin, request, queryset):
 
 class PieceChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj):
-        return Truncator(obj.label).chars(150)  # the whole label, cut with "…" only when very long
+        # The whole label, cut with "…" only when very long; the staff's, in French (StaffTextSelect, RGAA 8.7).
+        return StaffText(Truncator(obj.label).chars(150), "fr")
 
 
 class PiecePackForm(forms.Form):
     piece_type = PieceChoiceField(
         label=_("Piece"),
+        widget=StaffTextSelect,
         queryset=PieceType.objects.none(),
         error_messages={"required": gettext_lazy("Choose the piece to download.")},
     )
@@ -139,6 +142,8 @@ def pack_view(request, public_id, *, model_admin):
         "subtitle": None,
         "is_nav_sidebar_enabled": False,
         "pack": pack,
+        # The piece's label is the staff's, in French (RGAA 8.7); the piece type comes with the pack (no query more).
+        "piece_label": StaffText(Truncator(pack.piece_type.label).chars(150), "fr").marked if pack.piece_type else "",
         "in_progress": in_progress,
         "refresh_seconds": REFRESH_SECONDS,
         "download_url": reverse("admin:applications_application_pack_download", args=[pack.public_id])

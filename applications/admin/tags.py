@@ -33,6 +33,7 @@ class TagAdmin(ManagedByCentre, admin.ModelAdmin):
     commission_lookup = None
     limited_may_add = False
     list_display = ["label", "swatch", "centre", "in_service"]
+    french_columns = ["centre"]  # the centre's French name, marked lang="fr" (RGAA 8.7)
     list_filter = ["in_service", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre"]
     search_fields = ["label"]

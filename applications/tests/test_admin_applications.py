@@ -417,7 +417,7 @@ def test_the_decision_form_marks_each_field_with_the_kind_of_avis_it_serves(clie
 
     page = client.get(operation_url(application, "enter_decision")).content.decode()
 
-    assert f'<option value="{unfavourable.pk}" data-avis="DE">' in page
+    assert f'<option value="{unfavourable.pk}" lang="fr" data-avis="DE">' in page  # the staff's French label
     assert re.search(r'<select name="refusal_reason"[^>]* data-shown-for="DE"', page)
     assert re.search(r'<input type="number" name="rank"[^>]* data-shown-for="LC"', page)
     for name in ("preselection_date", "preselection_time", "preselection_place"):
@@ -788,7 +788,7 @@ def test_the_delete_page_names_the_decision_it_deletes(client, django_assert_num
         page = client.get(operation_url(application, "delete_last_decision")).content.decode()
 
     deleted = " ".join(page[page.index('id="decision-to-delete-title"') :].split())
-    assert "<strong>Complementary list</strong>, rank 3 — entered on" in deleted
+    assert '<strong lang="fr">Complementary list</strong>, rank 3 — entered on' in deleted
     assert "Comment: Dossier moyen" in deleted
     assert centre_manager.get_username() in deleted
     assert "The decision in force becomes again: <strong>Favourable</strong> (validated" in deleted

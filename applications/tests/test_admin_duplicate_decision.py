@@ -76,7 +76,7 @@ def test_the_page_offers_to_duplicate_the_latest_decision(
         page = client.get(operation_url(preselected, "enter_decision")).content.decode()
 
     assert '<h2 id="last-decision-title">Dernier avis</h2>' in page
-    assert "<strong>Preselection</strong>, 03/06/2027 09:30 Salle B204" in page
+    assert '<strong lang="fr">Preselection</strong>, 03/06/2027 09:30 Salle B204' in page
     assert "Commentaire : Apporter le portfolio" in page
     assert f'<a href="{duplicate_url(preselected)}" class="button">{DUPLICATE}</a>' in page
 

@@ -301,8 +301,8 @@ def test_the_table_is_captioned_with_headers_and_numbers_aligned(client, centre_
     content = dashboard(client, out_of_service="1").content.decode()
 
     assert (
-        f'<caption id="dashboard-caption"><span>Applications per formation — {campaign.label} — '
-        "out-of-service formations included</span></caption>"
+        '<caption id="dashboard-caption"><span>Applications per formation — '
+        f'<span lang="fr">{campaign.label}</span> — out-of-service formations included</span></caption>'
     ) in content
     assert '<div class="dashboard-table" role="region" aria-labelledby="dashboard-caption" tabindex="0">' in content
     assert '<th scope="row">MINFO</th>' in content

@@ -380,3 +380,17 @@ def test_other_staff_cannot_open_the_list_of_diplomas(client, persona):
     client.force_login(persona)
 
     assert client.get(reverse(DIPLOMAS)).status_code == 403
+
+
+def test_the_example_of_a_title_is_marked_french_in_english(owner_client):
+    """The help's example is a French diploma's title: an English page marks it (RGAA 8.7), the help stays tied to
+    its input."""
+    english = owner_client.get(reverse(ADD)).content.decode()
+    french = owner_client.get(reverse(ADD), language="fr").content.decode()
+
+    assert (
+        '<div class="helptext" id="id_label_helptext">As written on the diploma or the transcript, e.g. '
+        '<span lang="fr">Licence Sciences de la vie</span>.</div>'
+    ) in english
+    assert 'aria-describedby="id_label_helptext"' in english
+    assert 'par exemple <span lang="fr">Licence Sciences de la vie</span>.' in french

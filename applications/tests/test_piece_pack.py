@@ -84,9 +84,10 @@ def test_the_choice_lists_the_pieces_the_selection_asks_for(
 
     page = response.content.decode()
     assert response.status_code == 200
-    assert f'<option value="{cv.pk}">' in page
-    assert f'<option value="{common.pk}">' in page
-    assert f'<option value="{other.pk}">' not in page
+    # The pieces' labels are the staff's, in French: marked so in the English back office (RGAA 8.7).
+    assert f'<option value="{cv.pk}" lang="fr">' in page
+    assert f'<option value="{common.pk}" lang="fr">' in page
+    assert f'<option value="{other.pk}"' not in page
     assert not CommissionPack.objects.exists()
 
 
