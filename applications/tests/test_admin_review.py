@@ -113,7 +113,8 @@ def test_page_reads_the_whole_dossier_in_commission_order(client, commission_mem
     html = response.content.decode()
     candidate = application.candidate
     assert (
-        f'<h1 id="dossier-title">{candidate.birth_name.upper()} {candidate.first_name} — Master Énergie</h1>' in html
+        f'<h1 id="dossier-title">{candidate.birth_name.upper()} {candidate.first_name} — '
+        '<span lang="fr">Master Énergie</span></h1>' in html
     )
     order = [
         "Identité et coordonnées",

@@ -67,6 +67,10 @@ def test_the_dossier_page_in_english_marks_the_staffs_french_labels(
         page = client.get(change_url(application), language="en").content.decode()
 
     # The formation, its centre, the piece and the decision type are named as the staff wrote them, in French.
+    name = application.candidate.staff_name
+    assert f'<h1 id="dossier-title">{name} — <span lang="fr">Master Énergie</span></h1>' in page
+    assert f'<li aria-current="page">{name} — <span lang="fr">Master Énergie</span></li>' in page
+    assert f"<title>{name} — Master Énergie | eCandidat back office</title>" in page  # the tab's title: plain text
     assert f'— <span lang="fr">Master Énergie</span> · <span lang="fr">{centre.label}</span>' in page
     assert f'<a href="#decisions"><strong lang="fr">{label}</strong></a>' in page
     assert '<span lang="fr">Relevé de notes</span> <span class="review-status">' in page
