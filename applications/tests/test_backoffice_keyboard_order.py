@@ -71,3 +71,16 @@ def test_a_refused_action_is_an_alert(client, centre_manager, listed):
 
     assert re.search(r'<div class="messages" role="alert"><ul class="messagelist">\s*<li class="error">', page)
     assert 'role="status"' not in page[page.index("<main") :]
+
+
+def test_a_decision_form_sent_incomplete_says_so_first_and_beside_the_field(
+    client, commission_member, listed, django_assert_num_queries
+):
+    client.force_login(commission_member)
+
+    with django_assert_num_queries(12):
+        page = client.post(operation_url(listed, "enter_decision"), {}).content.decode()
+
+    assert '<p class="errornote" role="alert">Please correct the error below.</p>' in page
+    assert page.index('class="errornote"') < page.index('<form method="post" novalidate>')
+    assert re.search(r'<select name="decision_type"[^>]*aria-describedby="id_decision_type_error"', page)
