@@ -84,6 +84,8 @@ class CampaignQuerySet(models.QuerySet["Campaign"]):
 class Campaign(models.Model):
     """A yearly admissions campaign. Exactly one is active; candidate accounts belong to it."""
 
+    FRENCH_TEXTS = ("label",)  # a name in French only: its input is marked so (admin_inputs.language_of)
+
     code = models.CharField(_("code"), max_length=20, unique=True)
     label = models.CharField(_("label"), max_length=200)
     starts_on = models.DateField(_("opening date for candidates"))
@@ -136,6 +138,8 @@ class CentreQuerySet(models.QuerySet["Centre"]):
 
 class Centre(models.Model):
     """A centre de candidature (UFR, IUT, …): it manages applications and owns a piece list."""
+
+    FRENCH_TEXTS = ("label",)  # a name in French only: its input is marked so (admin_inputs.language_of)
 
     code = models.CharField(_("code"), max_length=20, unique=True)
     label = models.CharField(_("label"), max_length=200)
@@ -314,6 +318,8 @@ class CommissionQuerySet(models.QuerySet["Commission"]):
 
 class Commission(models.Model):
     """The pedagogical commission that examines the dossiers of one or more formations of a centre."""
+
+    FRENCH_TEXTS = ("label",)  # a name in French only: its input is marked so (admin_inputs.language_of)
 
     centre = models.ForeignKey(Centre, verbose_name=_("centre"), on_delete=models.PROTECT, related_name="commissions")
     code = models.CharField(_("code"), max_length=20, unique=True)

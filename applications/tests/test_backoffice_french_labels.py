@@ -194,3 +194,13 @@ def test_a_letter_read_only_is_marked_french_too(client, limited_manager, centre
     assert '<div class="readonly"><span lang="fr">Madame, Monsieur,</span></div>' in page
     assert '<div class="readonly"><span lang="fr">Lettre de refus</span></div>' in page
     assert 'data-label="Title" lang="fr" class="field-title">Lettre de refus</td>' in listed
+
+
+def test_a_commissions_name_is_typed_in_french(client, centre_manager, commission):
+    """The commission's name has no English version: its input is marked French in the English back office."""
+    url = reverse("admin:offers_commission_change", args=[commission.pk])
+    client.force_login(centre_manager)
+
+    editable = client.get(url).content.decode()
+
+    assert re.search(r'<input type="text" name="label"[^>]* lang="fr"', editable)

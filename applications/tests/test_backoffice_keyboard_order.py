@@ -84,3 +84,19 @@ def test_a_decision_form_sent_incomplete_says_so_first_and_beside_the_field(
     assert '<p class="errornote" role="alert">Please correct the error below.</p>' in page
     assert page.index('class="errornote"') < page.index('<form method="post" novalidate>')
     assert re.search(r'<select name="decision_type"[^>]*aria-describedby="id_decision_type_error"', page)
+
+
+@pytest.mark.parametrize(
+    ("url", "caption"),
+    [(APPLICATIONS, "Applications"), (reverse("admin:offers_formation_changelist"), "Formations")],
+)
+def test_a_lists_table_is_titled_by_a_caption(client, centre_manager, listed, url, caption):
+    """A screen reader's list of tables names each one (RGAA 5.4), as the dashboard's tables are."""
+    client.force_login(centre_manager)
+
+    page = client.get(url).content.decode()
+
+    assert (
+        '<table id="result_list" class="result-cards" role="table">\n'
+        f'<caption class="visually-hidden">{caption}</caption>'
+    ) in page
