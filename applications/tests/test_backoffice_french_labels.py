@@ -113,6 +113,8 @@ def test_the_home_page_marks_the_campaign(client, commission_member, campaign, d
     page = client.get(reverse("admin:index")).content.decode()
 
     assert f'My applications — <span lang="fr">{campaign.label}</span></h2>' in page
+    # A bar's tooltip is punctuated in English (« 3 Dec 2026: 1 »), not with the French space before the colon.
+    assert re.search(r"<title>\d{1,2} \w{3} \d{4}: 1</title>", page)
 
 
 def test_the_piece_pack_names_its_piece_in_french(client, commission_member, formation, campaign, decided):
