@@ -93,9 +93,11 @@ def decision_cells(page: str) -> dict[str, str]:
     cells = {}
     for row in re.findall(r"<tr[^>]*>.*?</tr>", page, re.S):
         name = re.search(r'class="field-candidate_name"[^>]*>(?:<a [^>]*>)?([^<]*)', row)
-        decision = re.search(r'class="field-decision"><span class="card-value">([^<]*)</span></td>', row)
+        # The decision type's label is marked French inside the cell (<span lang="fr">): its text is read.
+        decision = re.search(r'class="field-decision"><span class="card-value">(.*?)</span></td>', row)
         if name and decision:
-            cells[html.unescape(name.group(1)).split()[0]] = html.unescape(decision.group(1)).replace("\xa0", " ")
+            text = re.sub(r"<[^>]+>", "", decision.group(1))
+            cells[html.unescape(name.group(1)).split()[0]] = html.unescape(text).replace("\xa0", " ")
     return cells
 
 
