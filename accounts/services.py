@@ -147,6 +147,18 @@ def is_past_campaign_account(user: User) -> bool:
     return user.is_candidate and user.campaign is not None and not user.campaign.is_active
 
 
+def _record_account_change(*, actor: User, account: User, change_message: str) -> None:
+    """A line of the candidate account's history in the back office (« Comptes candidats »), by ``actor``."""
+    LogEntry.objects.create(
+        user=actor,
+        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+        object_id=str(account.pk),
+        object_repr=str(account)[:200],
+        action_flag=CHANGE,
+        change_message=change_message,
+    )
+
+
 def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: int, new_owner: User) -> None:
     """Write to the history of the account of a past campaign that its ENT identity now logs in to ``new_owner``,
     the account its student created for the active campaign (accounts are annual; an ENT identity opens one account
@@ -160,14 +172,7 @@ def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: 
             "numero": new_owner.username,
             "campaign": new_owner.campaign.code if new_owner.campaign else "",
         }
-    LogEntry.objects.create(
-        user=new_owner,
-        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
-        object_id=str(previous.pk),
-        object_repr=str(previous)[:200],
-        action_flag=CHANGE,
-        change_message=change_message,
-    )
+    _record_account_change(actor=new_owner, account=previous, change_message=change_message)
     logger.info("ENT identity of account %s taken over by account %s", previous.pk, new_owner.pk)
 
 
@@ -349,14 +354,7 @@ def set_candidate_password(*, user: User, password: str, actor: User) -> User:
         user.save(update_fields=["password"])
         with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language, not the candidate's
             change_message = _("Password chosen (account created through the ENT)")
-        LogEntry.objects.create(
-            user=actor,
-            content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
-            object_id=str(user.pk),
-            object_repr=str(user)[:200],
-            action_flag=CHANGE,
-            change_message=change_message,
-        )
+        _record_account_change(actor=actor, account=user, change_message=change_message)
     logger.info("password of ENT account %s set by %s", user.pk, actor.pk)
     return user
 

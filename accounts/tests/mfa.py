@@ -51,3 +51,12 @@ def totp_code(secret: str, *, offset: int = 0) -> str:
     counters = list(yield_hotp_counters_from_time())
     current = counters[len(counters) // 2]
     return format_hotp_value(hotp_value(secret, current + offset))
+
+
+def log_in_staff_browser(page, live_server, user) -> None:
+    """Open a staff session for ``user``, its second factor recorded, in a Playwright ``page``'s browser context,
+    without the login pages (they have their own browser tests)."""
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])

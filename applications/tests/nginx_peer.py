@@ -3,7 +3,7 @@ front of the live server, with blocks taken from deploy/nginx.conf.example as wr
 
 ``start_nginx(home, blocks, upstream_url)`` is a context manager yielding the port (one of 18480-18489) once nginx
 answers; ``example_block(pattern)`` finds a block of the example; ``get(port, path, user)`` asks nginx as ``user``
-(logged in with the staff's second factor), as a browser would.
+(logged in with the staff's second factor), as a browser would; ``built_pack(...)`` is the commission pack they serve.
 """
 
 import contextlib
@@ -22,6 +22,10 @@ import pytest
 from django.conf import settings
 
 from accounts.tests.mfa import Client
+from applications.models import CommissionPack
+from applications.services.packs import request_pack
+from applications.tests.factories_candidature import make_application, stored_piece
+from offers.tests.factories import FormationFactory
 
 PORTS = range(18480, 18490)
 EXAMPLE = Path(settings.BASE_DIR) / "deploy" / "nginx.conf.example"
@@ -127,3 +131,15 @@ def get(
         return response.status, response.msg, response.read()
     finally:
         connection.close()
+
+
+def built_pack(*, actor, centre, campaign) -> CommissionPack:
+    """A commission pack of three dossiers with one stored piece each, built in-process by ``actor``."""
+    formation = FormationFactory(centre=centre, code="M1ENER")
+    applications = [make_application(formation, campaign=campaign) for _ in range(3)]
+    for application in applications:
+        stored_piece(application, "Relevé de notes")
+    pack = request_pack(actor=actor, application_ids=[a.pk for a in applications])
+    pack.refresh_from_db()
+    assert pack.status == CommissionPack.Status.DONE
+    return pack

@@ -4,9 +4,8 @@ them on a phone). Tab went through every filter first (one link per formation), 
 and back up (RGAA 12.8, WCAG 2.4.3)."""
 
 import pytest
-from django.conf import settings
 
-from accounts.tests.mfa import Client
+from accounts.tests.mfa import log_in_staff_browser
 from applications.tests.factories_candidature import make_application
 from offers.tests.factories import FormationFactory
 
@@ -16,13 +15,6 @@ FOCUS_JS = """() => { const e = document.activeElement;
   return {inFilters: !!e.closest('#changelist-filter'), row: e.classList.contains('action-select')}; }"""
 
 
-def _log_in_staff(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 @pytest.mark.parametrize("width", [375, 1280])
 def test_tab_reaches_the_rows_before_the_filters(
     live_server, transactional_db, browser_page, commission_member, campaign, centre, commission, width
@@ -30,7 +22,7 @@ def test_tab_reaches_the_rows_before_the_filters(
     formations = [FormationFactory(centre=centre, commission=commission) for _ in range(8)]
     make_application(formations[0], campaign=campaign)
     page = browser_page
-    _log_in_staff(page, live_server, commission_member)
+    log_in_staff_browser(page, live_server, commission_member)
     page.set_viewport_size({"width": width, "height": 812})
     page.goto(live_server.url + "/gestion/applications/application/")
 

@@ -3,11 +3,10 @@ second save is refused with the message at the top of the form (announced, focus
 kept and the stored ones listed; saving again goes through. The page fits the screen and passes axe-core."""
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accounts.tests.mfa import Client
+from accounts.tests.mfa import log_in_staff_browser
 from applications.models import Address
 from applications.tests.factories_candidature import complete_candidate, make_application
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
@@ -61,14 +60,6 @@ def test_two_tabs_on_the_address(live_server, chromium_browser, campaign, width,
         context.close()
 
 
-def _log_in_staff(page, live_server, user) -> None:
-    """A staff session with its second factor recorded, set in the page's browser context."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 @pytest.mark.parametrize("width", [375, 1280])
 def test_a_manager_correcting_the_address_the_candidate_just_changed(
     live_server, chromium_browser, campaign, centre, commission, centre_manager, width, tmp_path
@@ -83,7 +74,7 @@ def test_a_manager_correcting_the_address_the_candidate_just_changed(
     try:
         admin_page, candidate_page = staff.new_page(), own.new_page()
         admin_page.set_viewport_size({"width": width, "height": 900})
-        _log_in_staff(admin_page, live_server, centre_manager)
+        log_in_staff_browser(admin_page, live_server, centre_manager)
         log_in_browser(candidate_page, live_server, candidate.user)
         admin_page.goto(live_server.url + reverse("admin:applications_candidate_change", args=[candidate.pk]))
         candidate_page.goto(live_server.url + ADDRESS)

@@ -4,7 +4,7 @@
 import pytest
 from django.conf import settings
 
-from accounts.tests.mfa import Client
+from accounts.tests.mfa import log_in_staff_browser
 from applications.enums import DossierStatus
 from applications.services import candidature, staff
 from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
@@ -42,14 +42,6 @@ CELLS = {
 }
 
 
-def _log_in_staff(page, live_server, user) -> None:
-    """A staff session with its second factor recorded (the login pages have their own browser tests)."""
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 def _the_answers(campaign, centre, commission, manager):
     formation = FormationFactory(centre=centre, commission=commission, code="M2ISER", title=LONG_TITLE)
     favourable = DecisionTypeFactory(avis=Avis.FAVOURABLE, label="Favorable", candidate_label="Avis favorable")
@@ -79,7 +71,7 @@ def test_the_decision_cell_says_the_answer_and_the_list_fits(
 ):
     _the_answers(campaign, centre, commission, centre_manager)
     page = browser_page
-    _log_in_staff(page, live_server, centre_manager)
+    log_in_staff_browser(page, live_server, centre_manager)
     page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": language, "url": live_server.url}])
     page.set_viewport_size({"width": width, "height": 900})
 

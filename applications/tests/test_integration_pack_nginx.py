@@ -13,11 +13,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from applications.models import CommissionPack
-from applications.services.packs import request_pack
-from applications.tests.factories_candidature import make_application, stored_piece
-from applications.tests.nginx_peer import example_block, get, start_nginx
-from offers.tests.factories import FormationFactory
+from applications.tests.nginx_peer import built_pack, example_block, get, start_nginx
 
 pytestmark = pytest.mark.integration
 
@@ -56,14 +52,7 @@ def nginx(settings, tmp_path, live_server, media_root):
 
 @pytest.fixture
 def pack(transactional_db, media_root, centre_manager, centre, campaign):
-    formation = FormationFactory(centre=centre, code="M1ENER")
-    applications = [make_application(formation, campaign=campaign) for _ in range(3)]
-    for application in applications:
-        stored_piece(application, "Relevé de notes")
-    pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in applications])  # built in-process
-    pack.refresh_from_db()
-    assert pack.status == CommissionPack.Status.DONE
-    return pack
+    return built_pack(actor=centre_manager, centre=centre, campaign=campaign)
 
 
 def test_nginx_sends_the_pack_from_disk_after_django_checked_the_requester(

@@ -7,7 +7,6 @@ client never sees the bucket's host, the URL's signature or the bucket's own hea
 import datetime
 import io
 import re
-import uuid
 import zipfile
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,14 +17,10 @@ from django.core.files.storage import storages
 from django.urls import reverse
 from storages.backends.s3 import S3Storage
 
-from applications.models import CommissionPack
-from applications.services.packs import request_pack
-from applications.tests.factories_candidature import make_application, stored_piece
-from applications.tests.nginx_peer import example_block, get, start_nginx
-from documents.tests.s3_peer import s3_options, start_s3_server
+from applications.tests.nginx_peer import built_pack, example_block, get, start_nginx
+from documents.tests.s3_peer import fresh_bucket, start_s3_server
 from ecandidat.downloads import PRESIGNED_URL_SECONDS
 from ecandidat.tests.plugins.services import free_port, wait_until
-from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.integration
 
@@ -71,10 +66,7 @@ def s3_server(s3_log):
 
 @pytest.fixture
 def bucket(s3_server, settings):
-    name = f"ecandidat-{uuid.uuid4().hex[:12]}"
-    s3_server.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    settings.STORAGES = {**settings.STORAGES, "default": s3_options(s3_server.endpoint_url, name)}
-    return name
+    return fresh_bucket(s3_server, settings)
 
 
 @pytest.fixture
@@ -115,14 +107,7 @@ def _asked_the_bucket(log, s3_server, *, requests: int) -> list[str]:
 
 @pytest.fixture
 def pack(transactional_db, bucket, centre_manager, centre, campaign):
-    formation = FormationFactory(centre=centre, code="M1ENER")
-    applications = [make_application(formation, campaign=campaign) for _ in range(3)]
-    for application in applications:
-        stored_piece(application, "Relevé de notes")
-    pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in applications])  # built in-process
-    pack.refresh_from_db()
-    assert pack.status == CommissionPack.Status.DONE
-    return pack
+    return built_pack(actor=centre_manager, centre=centre, campaign=campaign)
 
 
 def _bucket_storage() -> S3Storage:

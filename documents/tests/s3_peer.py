@@ -7,6 +7,7 @@ of ecandidat.settings.base for that bucket (the same options production gets fro
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +82,12 @@ def s3_options(endpoint_url: str, bucket: str) -> dict:
             "querystring_expire": 60,
         },
     }
+
+
+def fresh_bucket(server: S3Server, settings) -> str:
+    """A new private bucket on ``server``, set as the default storage through pytest-django's ``settings`` (Django
+    then rebuilds default_storage); its name."""
+    name = f"ecandidat-{uuid.uuid4().hex[:12]}"
+    server.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    settings.STORAGES = {**settings.STORAGES, "default": s3_options(server.endpoint_url, name)}
+    return name

@@ -3,7 +3,6 @@ against an S3-compatible server (moto_server, a separate process), with the stor
 
 import datetime
 import io
-import uuid
 import zipfile
 
 import pytest
@@ -15,7 +14,7 @@ from applications.services import nightly
 from applications.tests.helpers import post_file
 from documents.models import Document
 from documents.tests import hostile_files as hostile
-from documents.tests.s3_peer import s3_options, start_s3_server
+from documents.tests.s3_peer import fresh_bucket, start_s3_server
 from ecandidat.batches import Report
 from ecandidat.tests.plugins.services import free_port
 
@@ -34,10 +33,7 @@ def s3_server(tmp_path_factory):
 @pytest.fixture
 def bucket(s3_server, settings):
     """A fresh private bucket per test, set as the default storage (Django rebuilds default_storage)."""
-    name = f"ecandidat-{uuid.uuid4().hex[:12]}"
-    s3_server.client().create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-3"})
-    settings.STORAGES = {**settings.STORAGES, "default": s3_options(s3_server.endpoint_url, name)}
-    return name
+    return fresh_bucket(s3_server, settings)
 
 
 def _keys(s3_server, bucket) -> list[str]:

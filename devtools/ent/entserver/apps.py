@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_out
 
 
 class EntServerConfig(AppConfig):
@@ -7,8 +8,8 @@ class EntServerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from django.contrib.auth.signals import user_logged_out
-
+        # Imported here, as Django asks of code that loads models: the module imports allauth's models, which the app
+        # registry is not ready for while apps.py is read.
         from entserver.backchannel import send_logout_tokens
 
         # Every way out of the ENT (end_session_endpoint, « Se déconnecter », /cas/logout) goes through Django's
