@@ -24,6 +24,7 @@ from applications.admin import export_columns, on_behalf, release
 from applications.admin.dashboard import dashboard_view
 from applications.admin.exports import export_urls
 from applications.admin.filters import (
+    CampaignFilter,
     CancelledFilter,
     CentreFilter,
     ConfirmationFilter,
@@ -45,7 +46,7 @@ from applications.models import Application
 from applications.models.candidature import answer_label
 from applications.models.sva import age_in_days
 from ecandidat import parameters
-from ecandidat.admin_base import FrenchRelatedFilter, InStaffScope, ReadOnly, StaffReads, bound_view
+from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
 from ecandidat.staff import scope_of
 
 # --- the admin --------------------------------------------------------------------------------------------------
@@ -68,7 +69,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     list_display_links = ["numero_dossier", "candidate_name"]
     list_select_related = ["candidate__user", "formation__centre"]
     list_filter = [
-        ("campaign", FrenchRelatedFilter),
+        CampaignFilter,
         CentreFilter,
         FormationFilter,
         "dossier_status",

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from applications.admin.filters import CampaignFilter
 from applications.enums import DossierStatus
 from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Tag
 from applications.models.candidature import COMMISSION_STATUS_FLAGS
@@ -215,6 +216,11 @@ def changelist_context(request, response) -> None:
     changelist = context["cl"]
     # The list needs the whole width at 1,280 px; the apps are one link away (breadcrumbs, home).
     context["is_nav_sidebar_enabled"] = False
+    # Which campaign the list shows, under its title and in the window's (base_site.html): "Campagne 2026-2027" or
+    # « Toutes les campagnes »; nothing while the installation has one campaign.
+    campaign_filter = next((spec for spec in changelist.filter_specs if isinstance(spec, CampaignFilter)), None)
+    if campaign_filter is not None and campaign_filter.has_output():
+        context["subtitle"] = campaign_filter.shown_label()
     scope = scope_of(request.user)
     commissions = commission_statuses(request.user)
     context["commission_statements"] = commission_statements(request.user, commissions)

@@ -35,6 +35,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
+from applications.admin.filters import ALL_CAMPAIGNS, CampaignFilter
 from applications.enums import AUTOMATIC_DECISION_AUTHORS, DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows, waiting_rows
 from applications.letters import KIND_BY_AVIS
@@ -286,6 +287,10 @@ def neighbours(model_admin, request, application) -> dict[str, Any]:
         index = ids.index(application.pk)
         nav.update(position=index + 1, count=len(ids))
         previous_ids, next_ids = ids[:index], ids[index + 1 :]
+    elif not _of_the_listed_campaign(changelist, application):
+        # Never in this list (last year's application opened from a link while the list shows this year's): no
+        # navigation, rather than this year's applications "around the place it held".
+        return nav
     else:
         # The action just taken moved the application out of the list ("Pièces à contrôler" once its last piece
         # is checked, "Avis à valider" once validated): its neighbours are those around the place it held, in the
@@ -299,6 +304,14 @@ def neighbours(model_admin, request, application) -> dict[str, Any]:
         next_url=change_url(next_ids[0], filters) if next_ids else "",
     )
     return nav
+
+
+def _of_the_listed_campaign(changelist: ChangeList, application) -> bool:
+    """Whether the list shows ``application``'s campaign (its « Par campagne » filter; an action never moves an
+    application to another campaign)."""
+    spec = next((spec for spec in changelist.filter_specs if isinstance(spec, CampaignFilter)), None)
+    shown = spec.shown() if spec is not None else ALL_CAMPAIGNS
+    return shown in (ALL_CAMPAIGNS, str(application.campaign_id))
 
 
 def _around_the_place_it_held(changelist: ChangeList, application) -> tuple[list[int], list[int]]:

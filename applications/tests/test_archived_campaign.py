@@ -95,10 +95,13 @@ def test_a_status_posted_on_an_archived_application_is_refused(client, centre_ma
 
 
 def test_a_mass_action_mixing_both_years_is_refused_with_a_message(client, centre_manager, archived, this_year):
+    """From « Toutes les campagnes » (the list shows the active campaign's only by default)."""
     client.force_login(centre_manager)
     selection = {"action": "action_set_status", "_selected_action": [archived.pk, this_year.pk]}
 
-    response = client.post(reverse(CHANGELIST), {**selection, "apply": "1", "target": "CO"}, follow=True)
+    response = client.post(
+        reverse(CHANGELIST) + "?campaign__id__exact=all", {**selection, "apply": "1", "target": "CO"}, follow=True
+    )
 
     assert response.status_code == 200
     assert (
