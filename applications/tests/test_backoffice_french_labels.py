@@ -46,7 +46,7 @@ def test_the_applications_list_marks_the_french_labels_of_its_filters_and_cells(
     with django_assert_num_queries(23):
         page = client.get(APPLICATIONS).content.decode()
 
-    assert f'<a href="?campaign__id__exact={campaign.pk}"><span lang="fr">{campaign.label}</span></a>' in page
+    assert f'<a href="?campaign__id__exact={campaign.pk}"><span lang="fr">{campaign.label}</span> (active)</a>' in page
     assert f'<a href="?centre={centre.pk}"><span lang="fr">{centre.label}</span></a>' in page
     assert f'<a href="?formation={decided.formation.pk}"><span lang="fr">M1ENER – Master Énergie</span></a>' in page
     assert f'<span class="card-value"><span lang="fr">{label}</span> (to validate)</span>' in page
