@@ -5,7 +5,8 @@
 1. size (``empty``, ``too_large``), reading at most ``max_bytes + 1`` bytes;
 2. extension allow-list (``extension``);
 3. magic bytes against the extension's type (``content_mismatch``);
-4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, ``too_many_pages``, then one code per
+4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, ``too_many_objects``, ``too_many_pages``,
+   then one code per
    kind of active content: ``pdf_javascript``, ``pdf_launch``, ``pdf_external_action``, ``pdf_embedded_file``,
    ``pdf_rich_media``, ``pdf_xfa``, and ``active_content`` for a script token the object walk cannot see); Pillow
    for images (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``, a JPEG of more than
@@ -72,8 +73,20 @@ MAX_IMAGE_PIXELS = 16_000_000
 MAX_JPEG_SCANS = 50
 JPEG_START_OF_SCAN = b"\xff\xda"
 
-# A PDF of at most a few MB cannot legitimately hold more objects than this; the cap bounds the walk's cost.
-MAX_PDF_OBJECTS = 500_000
+# Indirect objects of a PDF piece, counted from its cross-reference data (the xref table or streams, and the objects
+# they put in object streams) right after it is opened, before any page or object is parsed. Each object costs the
+# upload check about 20-30 us and each dossier PDF holding the piece about 40 us: 65,000 tiny objects compressed in
+# 600 KB took 1.1 s to check and 1.9 s in every dossier PDF, and a 2 MB file holds 200,000 of them. Honest files
+# hold far fewer (bench/bench_pdf_objects.py): a 300-page thesis written by fpdf2 1,206 objects, a 20-page tagged
+# scan 106, a 36-page LaTeX manual 440; the densest found, a tagged (accessible) PDF printed by Chromium, 6,300 to
+# 6,700 per MB, so about 14,000 in the 2 MB an upload may weigh. 50,000 leaves more than three times that; the
+# dearest file accepted costs about 1-1.4 s to check and 2 s in a dossier PDF. Above it: ``too_many_objects``.
+MAX_PDF_OBJECTS = 50_000
+# An object the cross-reference data does not list is looked for by pypdf in the whole file (a search of up to 2 MB
+# each): a damaged but honest file may miss a few, a file missing thousands is refused as damaged.
+MAX_UNLISTED_PDF_OBJECTS = 100
+# Items (objects, and the dictionaries, arrays and values inside them) the walk visits at most (refused as damaged).
+MAX_PDF_WALK_ITEMS = 500_000
 
 MAX_NAME_LENGTH = 100
 # What a file name keeps of what it was sent with: no control, format, surrogate, private-use or line-separator
@@ -123,6 +136,10 @@ MESSAGES = {
     "content_mismatch": gettext_lazy("The file content does not match its extension."),
     "corrupt": gettext_lazy("The file is unreadable or damaged."),
     "encrypted": gettext_lazy("The PDF file is password-protected: upload an unencrypted version."),
+    "too_many_objects": gettext_lazy(
+        "The PDF file is too complex to be checked (it is made of too many parts): print it again as a new PDF "
+        "file (Print, then Save as PDF), or split it, and upload that one."
+    ),
     "too_many_pages": gettext_lazy(
         "The PDF file has too many pages (%(pages)s at most): upload only the pages asked for, or split the document."
     ),
@@ -330,6 +347,7 @@ def _check_pdf(content: bytes, max_pages: int) -> None:
     except Exception as exc:  # A hostile file can make any parser raise anything.
         raise _error("corrupt") from exc
     try:
+        _check_object_count(reader)
         _check_page_count(reader, max_pages)
         for page in reader.pages:
             # A page without a readable size (no /MediaBox, or not four numbers) cannot be laid in the dossier PDF.
@@ -343,6 +361,28 @@ def _check_pdf(content: bytes, max_pages: int) -> None:
         raise _error(code)
     if RAW_ACTIVE_TOKENS.search(content):
         raise _error("active_content")
+
+
+def pdf_object_count(reader: PdfReader) -> int:
+    """The indirect objects the PDF's cross-reference data lists: in use, plain or in object streams.
+
+    Read from what ``PdfReader`` parsed when it opened the file (the xref tables or streams of every revision,
+    already merged by object number), so counting parses nothing more. A file whose cross-reference data is lost is
+    rebuilt by pypdf from the objects it finds in the file, which are then counted.
+    """
+    free = reader.xref_free_entry
+    plain = sum(
+        1
+        for generation, numbers in reader.xref.items()
+        for number in numbers
+        if not free.get(generation, {}).get(number, False)
+    )
+    return plain + len(reader.xref_objStm)
+
+
+def _check_object_count(reader: PdfReader) -> None:
+    if pdf_object_count(reader) > MAX_PDF_OBJECTS:
+        raise _error("too_many_objects")
 
 
 def _check_page_count(reader: PdfReader, max_pages: int) -> None:
@@ -405,7 +445,7 @@ def _active_content(reader: PdfReader) -> str | None:
     """
     stack: list[Any] = [reader.trailer]
     seen: set[tuple[int, int]] = set()
-    visited = 0
+    visited = unlisted = 0
     while stack:
         obj = stack.pop()
         if isinstance(obj, IndirectObject):
@@ -413,9 +453,13 @@ def _active_content(reader: PdfReader) -> str | None:
             if key in seen:
                 continue
             seen.add(key)
+            if not _listed(reader, obj):
+                unlisted += 1
+                if unlisted > MAX_UNLISTED_PDF_OBJECTS:
+                    raise _error("corrupt")
             obj = obj.get_object()
         visited += 1
-        if visited > MAX_PDF_OBJECTS:
+        if visited > MAX_PDF_WALK_ITEMS:
             raise _error("corrupt")
         if isinstance(obj, DictionaryObject | StreamObject):
             code = _dangerous_dict(obj)
@@ -425,6 +469,13 @@ def _active_content(reader: PdfReader) -> str | None:
         elif isinstance(obj, ArrayObject):
             stack.extend(obj)
     return None
+
+
+def _listed(reader: PdfReader, reference: IndirectObject) -> bool:
+    """Whether the cross-reference data gives where ``reference`` is (else pypdf searches the whole file for it)."""
+    if reference.generation == 0 and reference.idnum in reader.xref_objStm:
+        return True
+    return reference.idnum in reader.xref.get(reference.generation, {})
 
 
 def _dangerous_dict(obj: DictionaryObject) -> str | None:

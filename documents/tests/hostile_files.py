@@ -258,6 +258,62 @@ def pdf_with_nested_dictionaries(depth: int) -> bytes:
     return build_pdf([CATALOG, PAGES, page])
 
 
+def pdf_with_object_chain(count: int) -> bytes:
+    """A one-page PDF whose page holds a chain of ``count`` tiny plain objects (``<< /N k+1 0 R >>``), all in the
+    xref table: 30,000 weigh 1.7 MB, under the size limit; each costs the upload check and every dossier PDF."""
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /X 4 0 R >>"
+    chain = [b"<< /N %d 0 R >>" % (number + 1) for number in range(4, count + 3)] + [b"null"]
+    return build_pdf([CATALOG, PAGES, page, *chain])
+
+
+def pdf_with_unlisted_objects(count: int) -> bytes:
+    """``pdf_with_object_chain`` whose xref table lists only its first three objects: pypdf finds each of the
+    others by searching the whole file for it."""
+    content = pdf_with_object_chain(count)
+    start = content.rindex(b"xref\n")
+    offsets = [content.index(b"\n%d 0 obj" % number) + 1 for number in (1, 2, 3)]
+    xref = b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    return content[:start] + xref + b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % start
+
+
+def pdf_with_compressed_objects(count: int) -> bytes:
+    """A one-page PDF whose page holds a chain of ``count`` tiny objects packed in one compressed object stream,
+    listed by a cross-reference stream: 60,000 weigh 556 KB."""
+    first = 5  # objects 1-3: catalog, pages, page; 4: the object stream; then the chain
+    numbers = range(first, first + count)
+    index, body = [], bytearray()
+    for number in numbers:
+        index.append(b"%d %d" % (number, len(body)))
+        body += b"<</N %d 0 R>>" % (number + 1) if number + 1 < first + count else b"null"
+    header = b" ".join(index) + b" "
+    packed = zlib.compress(header + bytes(body), 9)
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /X %d 0 R >>" % first
+    object_stream = b"<< /Type /ObjStm /N %d /First %d /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (
+        count,
+        len(header),
+        len(packed),
+        packed,
+    )
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, obj in enumerate([CATALOG, PAGES, page, object_stream], start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref_number, xref_offset = first + count, len(out)
+    rows = [struct.pack(">BIH", 0, 0, 65535)]
+    rows += [struct.pack(">BIH", 1, offset, 0) for offset in offsets]
+    rows += [struct.pack(">BIH", 2, 4, position) for position in range(count)]
+    rows.append(struct.pack(">BIH", 1, xref_offset, 0))
+    data = zlib.compress(b"".join(rows))
+    out += b"%d 0 obj\n<< /Type /XRef /Size %d /W [1 4 2] /Root 1 0 R /Length %d /Filter /FlateDecode >>\n" % (
+        xref_number,
+        xref_number + 1,
+        len(data),
+    )
+    out += b"stream\n%s\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % (data, xref_offset)
+    return bytes(out)
+
+
 def pdf_without_pages() -> bytes:
     return build_pdf([CATALOG, b"<< /Type /Pages /Kids [] /Count 0 >>"])
 

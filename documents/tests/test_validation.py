@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils.translation import override
+from fpdf import FPDF
 from PIL import ExifTags, Image, ImageFile
 
 from documents import validation
@@ -251,6 +252,86 @@ def test_a_pdf_pypdf_recovers_from_object_by_object_does_not_flood_the_log(produ
     validate_upload(hostile.upload("a.pdf", hostile.pdf_with_nested_dictionaries(2_000)))
 
     assert "pypdf" not in capsys.readouterr().err
+
+
+# --- Objects --------------------------------------------------------------------------------------------------
+
+
+def test_a_pdf_of_more_objects_than_the_cap_is_refused_from_its_cross_reference_before_the_walk(monkeypatch):
+    """Regression (hostile uploads round 3, 2026-12-03): 60,000 tiny objects in one object stream (556 KB) were
+    walked one by one, about 1.2 s an upload and 1.7 s each dossier PDF holding it; the object count read from the
+    cross-reference data refuses it before any object is parsed."""
+    content = hostile.pdf_with_compressed_objects(60_000)
+    walked = []
+    monkeypatch.setattr(validation, "_active_content", lambda reader: walked.append(reader))
+
+    error = refusal(hostile.upload("these.pdf", content))
+
+    assert error.code == "too_many_objects"
+    with override("fr"):
+        (message,) = error.messages
+    assert message == (
+        "Le fichier PDF est trop complexe pour être vérifié (il est fait de trop d'éléments) : imprimez-le de "
+        "nouveau dans un nouveau fichier PDF (Imprimer, puis Enregistrer au format PDF), ou découpez-le, et "
+        "déposez ce dernier."
+    )
+    assert walked == []
+
+
+@pytest.mark.parametrize("build", [hostile.pdf_with_compressed_objects, hostile.pdf_with_object_chain])
+def test_a_pdf_of_exactly_the_object_cap_is_accepted_and_one_object_more_is_refused(monkeypatch, build):
+    content = build(20)
+    objects = validation.pdf_object_count(validation.open_pdf(io.BytesIO(content)))
+    monkeypatch.setattr(validation, "MAX_PDF_OBJECTS", objects)
+
+    assert validate_upload(hostile.upload("a.pdf", content)).content_type == "application/pdf"
+    monkeypatch.setattr(validation, "MAX_PDF_OBJECTS", objects - 1)
+    assert_refused(
+        hostile.upload("a.pdf", content),
+        "too_many_objects",
+        "The PDF file is too complex to be checked (it is made of too many parts): print it again as a new PDF file "
+        "(Print, then Save as PDF), or split it, and upload that one.",
+    )
+
+
+def test_objects_missing_from_the_cross_reference_data_are_refused_as_damaged_past_a_few():
+    """Regression (hostile uploads round 3): pypdf searches the whole file for each object its cross-reference
+    data does not list; 20,000 such objects in 1.1 MB held an upload for 40 s and each dossier PDF for 57 s. The
+    object count cannot see them, so the walk counts them."""
+    assert validate_upload(hostile.upload("a.pdf", hostile.pdf_with_unlisted_objects(50))).size > 0
+    assert refusal(hostile.upload("a.pdf", hostile.pdf_with_unlisted_objects(500))).code == "corrupt"
+
+
+def tagged_thesis(pages: int) -> bytes:
+    """A thesis as fpdf2 writes it: text, an outline entry per page, a figure with its text alternative (a
+    structure tree) per page."""
+    pdf = FPDF()
+    figure = io.BytesIO()
+    Image.new("L", (60, 40), 128).save(figure, "PNG")
+    for number in range(pages):
+        pdf.add_page()
+        pdf.start_section(f"Section {number}")
+        pdf.set_font("helvetica", "", 10)
+        pdf.multi_cell(0, 5, "Étude des dynamiques sédimentaires du littoral. " * 30, new_x="LMARGIN", new_y="NEXT")
+        pdf.image(figure, w=30, alt_text=f"Figure {number}")
+    return bytes(pdf.output())
+
+
+def test_honest_documents_hold_far_fewer_objects_than_the_cap_and_are_accepted():
+    """Honest files are far below MAX_PDF_OBJECTS (bench/bench_pdf_objects.py measures more of them): a 300-page
+    tagged thesis written by fpdf2, a one-page pypdf file."""
+    for content in (tagged_thesis(300), hostile.pdf_bytes()):
+        objects = validation.pdf_object_count(validation.open_pdf(io.BytesIO(content)))
+
+        assert objects * 10 < validation.MAX_PDF_OBJECTS
+        assert validate_upload(hostile.upload("these.pdf", content)).content_type == "application/pdf"
+
+
+def test_the_object_count_leaves_out_free_entries_and_counts_both_kinds_of_objects():
+    assert validation.pdf_object_count(validation.open_pdf(io.BytesIO(hostile.pdf_incrementally_updated()))) == 3
+    assert (
+        validation.pdf_object_count(validation.open_pdf(io.BytesIO(hostile.pdf_with_compressed_objects(7)))) == 12
+    )  # catalog, pages, page, the object stream, 7 objects in it, the cross-reference stream
 
 
 # --- Pages ----------------------------------------------------------------------------------------------------
@@ -693,4 +774,4 @@ def test_describe_constraints_defaults_to_the_setting(settings):
 
 
 def test_every_code_has_its_own_message():
-    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 16
+    assert len(set(map(str, validation.MESSAGES.values()))) == len(validation.MESSAGES) == 17

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from applications import dossier_pdf
 from applications.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
 from applications.services import pieces as services
+from documents import validation
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 
@@ -160,6 +161,22 @@ def test_a_stored_pdf_over_the_page_cap_still_builds_whole(owner, application, p
     summary_pages = len(reader.pages) - 8
     assert summary_pages >= 1
     assert "these.pdf" in reader.pages[summary_pages].extract_text()
+
+
+def test_a_stored_pdf_over_the_object_cap_still_builds(owner, application, piece, monkeypatch):
+    """A PDF stored before the object cap (documents.validation.MAX_PDF_OBJECTS) is laid in the dossier as before:
+    the dossier PDF does not count objects."""
+    with monkeypatch.context() as before_the_cap:
+        before_the_cap.setattr(validation, "MAX_PDF_OBJECTS", 100_000)
+        store(application, piece, "these.pdf", hostile.pdf_with_compressed_objects(60_000))
+
+    response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
+    reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert response.status_code == 200
+    text = reader.pages[-1].extract_text()
+    assert "these.pdf" in text
+    assert "cannot be included" not in text
 
 
 def test_an_image_with_transparency_keeps_it(application, piece):
