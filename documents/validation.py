@@ -80,7 +80,7 @@ JPEG_START_OF_SCAN = b"\xff\xda"
 # hold far fewer (bench/bench_pdf_objects.py): a 300-page thesis written by fpdf2 1,206 objects, a 20-page tagged
 # scan 106, a 36-page LaTeX manual 440; the densest found, a tagged (accessible) PDF printed by Chromium, 6,300 to
 # 6,700 per MB, so about 14,000 in the 2 MB an upload may weigh. 50,000 leaves more than three times that; the
-# dearest file accepted costs about 1-1.4 s to check and 2 s in a dossier PDF. Above it: ``too_many_objects``.
+# dearest file accepted costs about 1-1.5 s to check and 2 s in a dossier PDF. Above it: ``too_many_objects``.
 MAX_PDF_OBJECTS = 50_000
 # An object the cross-reference data does not list is looked for by pypdf in the whole file (a search of up to 2 MB
 # each): a damaged but honest file may miss a few, a file missing thousands is refused as damaged.
