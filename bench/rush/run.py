@@ -233,6 +233,7 @@ class Bench:
             "bare", "bench.bare.wsgi", self.ports["bare"], DJANGO_SETTINGS_MODULE="bench.bare.settings"
         )
         wait_port(self.ports["smtp"])
+        self.snapshot_rss("after_warmup")
 
     def gunicorn(
         self, name: str, module: str, port: int, *, workers: int | None = None, probe: bool = False, **env: str
@@ -465,6 +466,7 @@ class Bench:
             if not any(holding.values()):
                 break
         self.results["rush"] = steps
+        self.snapshot_rss("after_rush")
 
     def rush_step(self, target: str, scale: float) -> dict:
         port = self.ports[target]
@@ -585,6 +587,13 @@ class Bench:
         step["holds"] = not reasons
         step["why"] = ", ".join(reasons)
         return step
+
+    def snapshot_rss(self, moment: str) -> None:
+        """The app's web workers' RSS (MiB, sorted) at a moment of the run: where a worker's memory grows."""
+        workers = psutil.Process(self.app.pid).children()
+        self.results.setdefault("worker_rss_mib", {})[moment] = sorted(
+            round(w.memory_info().rss / 2**20) for w in workers if w.is_running()
+        )
 
     # --- 3. Memory after dossier PDFs ------------------------------------------------------------------------
     def dossier_memory(self) -> None:
@@ -989,6 +998,8 @@ def table(results: dict) -> list[str]:
             f" each, statuses {memory['statuses']}, median {memory['median_ms']:.0f} ms): before "
             f"{memory['rss_before_mib']} MiB, after {memory['rss_after_mib']} MiB."
         )
+    for moment, sizes in results.get("worker_rss_mib", {}).items():
+        lines.append(f"Web-worker RSS {moment.replace('_', ' ')}: {sizes} MiB.")
     if "outbox" in results:
         lines.append(f"Outbox at the end: {results['outbox']}.")
     lines.append(

@@ -99,3 +99,15 @@ def test_table_names_the_highest_scale_each_project_held():
 
     assert "Highest rush scale held: ecandidat 0.25x, bare Django 0.50x (ratio 0.50)." in lines
     assert any(line.startswith("| 0.50x |") and "fails (page p95 250 ms)" in line for line in lines)
+
+
+def test_table_gives_the_workers_memory_at_each_moment_of_the_run():
+    results = _results()
+    results["cpu"] = {}
+    del results["dossier_memory"]
+    results["worker_rss_mib"] = {"after_warmup": [124, 125], "after_rush": [126, 133]}
+
+    lines = table(results)
+
+    assert "Web-worker RSS after warmup: [124, 125] MiB." in lines
+    assert "Web-worker RSS after rush: [126, 133] MiB." in lines
