@@ -1,10 +1,11 @@
 """The Celery application: settings under the CELERY namespace, tasks discovered in each app's tasks.py."""
 
 import functools
+import gc
 import logging
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecandidat.settings.dev")
@@ -50,3 +51,12 @@ class Task(DjangoTask):
 app = Celery("ecandidat", task_cls="ecandidat.celery:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.worker_process_init.connect
+def freeze_what_the_process_inherited(**_kwargs) -> None:
+    """Each pool process starts by freezing what it inherited from the worker's main process (Celery, Django, the
+    apps): the cyclic collector leaves those objects out of its passes, as the web workers do (deploy/gunicorn.conf.py
+    ``pre_fork``). A commission pack runs a full collection after each dossier (applications/packs.py); each now walks
+    only what the task made (~5 ms instead of ~150 ms, issue 14)."""
+    gc.freeze()
