@@ -16,6 +16,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.utils import build_absolute_uri
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -23,7 +24,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, oidc, oidc_backchannel, services
-from ecandidat import parameters
+from ecandidat import maintenance, parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 
@@ -210,9 +211,22 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return AccountAdapter(request).campaign_open(request)
 
     def pre_social_login(self, request, sociallogin) -> None:
-        """An ENT return (OpenID Connect, or CAS through accounts.cas): with ``ENT_CANDIDATE_LOGIN`` off (eCandidat
-        CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to the login
-        page with the reason, nothing created."""
+        """An ENT return (OpenID Connect, or CAS through accounts.cas), once the ENT has said who the person is.
+
+        During maintenance (the window or the switch), only staff log in (the back office keeps working); anyone
+        else gets the maintenance page, logged in nowhere, nothing created. With ``ENT_CANDIDATE_LOGIN`` off
+        (eCandidat CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to
+        the login page with the reason, nothing created."""
+        # A new identity's user is not saved, and not staff: the maintenance page too (no query asked here).
+        if (page := maintenance.page_for(request, sociallogin.user)) is not None:
+            request.session.pop(cas.SESSION_TICKET, None)  # a refused CAS login: its ticket is no session's
+            # allauth's lookup has already written the ENT's latest claims on a known identity's row: undone with
+            # the request's transaction (ATOMIC_REQUESTS), so that nothing changes while the nightly jobs run. The
+            # OpenID Connect state allauth consumed in the session goes back with it (a 503 saves no session):
+            # harmless, the ENT's code cannot be exchanged twice.
+            if transaction.get_connection().in_atomic_block:
+                transaction.set_rollback(True)
+            raise ImmediateHttpResponse(page)
         if parameters.get("ENT_CANDIDATE_LOGIN"):
             if sociallogin.user is not None and sociallogin.user.pk is not None:
                 self._start_again_for_the_active_campaign(request, sociallogin)

@@ -8,6 +8,8 @@ from time import monotonic
 
 from django.conf import settings
 from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
 
 SWITCH_CACHE_KEY = "switch"
@@ -190,3 +192,31 @@ def is_under_maintenance(moment: datetime | None = None) -> tuple[bool, str]:
     """(under maintenance, message): the daily window or the manual switch."""
     is_on, message = switch_state()
     return (is_on or (settings.MAINTENANCE_WINDOW_ENFORCED and in_window(moment))), message
+
+
+def page_for(request: HttpRequest, user) -> HttpResponse | None:
+    """The maintenance page (503, ``Retry-After``, never cached) for ``user`` while the application is under
+    maintenance (the window or the switch), unless ``user`` is staff; None when ``user`` may go on.
+
+    The one rule of the maintenance: the middleware asks it for the request's user, the ENT logins
+    (``accounts.adapters.SocialAccountAdapter.pre_social_login``) for the person the ENT has just named, before they
+    are logged in. ``user`` may be None (nobody yet) or an account not saved yet (an unknown ENT identity).
+    """
+    if user is not None and user.is_authenticated and user.is_staff:
+        return None
+    under_maintenance, message = is_under_maintenance()
+    if not under_maintenance:
+        return None
+    response = render(
+        request,
+        "ecandidat/maintenance.html",
+        {
+            "message": message,
+            "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
+            "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
+        },
+        status=503,
+    )
+    response["Retry-After"] = str(seconds_until_window_ends())
+    response["Cache-Control"] = "no-store"
+    return response

@@ -3,15 +3,18 @@ import contextlib
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.middleware.locale import LocaleMiddleware
-from django.shortcuts import render
 from django.utils import translation
 
-from ecandidat.maintenance import hour_label, is_under_maintenance, seconds_until_window_ends
+from ecandidat.maintenance import page_for as maintenance_page_for
 from ecandidat.text import NUL
 
 # Paths that keep working during maintenance: health checks, assets (the institution's theme, /theme.css, is one: the
 # maintenance page itself links it), the back office and its login, and the ENT's back-channel logout (staff sessions
 # still end when their owner logs out of the ENT; accounts/oidc_backchannel.py).
+# The ENT logins too, start and return, CAS (accounts/cas.py; its callback also receives the CAS server's single-logout
+# logoutRequest) and OpenID Connect (allauth's, accounts/oidc.py): staff whose only way in is the university's SSO
+# reach the back office; the person the ENT names is held to the rule below before being logged in
+# (ecandidat.maintenance.page_for, called by accounts.adapters): anyone else gets this same page, nothing created.
 EXEMPT_PREFIXES = (
     "/healthz",
     "/static/",
@@ -21,10 +24,9 @@ EXEMPT_PREFIXES = (
     "/accounts/logout/",
     "/i18n/",
     "/accounts/oidc/ent/backchannel-logout/",
+    "/accounts/oidc/ent/login/",
+    "/compte/ent/cas/",
 )
-# The CAS server's single-logout logoutRequest, POSTed to the login callback (accounts/cas.py), for the same reason.
-# Only the POST: the callback's GET is a login, which waits for the end of the window as the other logins do.
-EXEMPT_POSTS = ("/compte/ent/cas/retour/",)
 
 
 class MaintenanceMiddleware:
@@ -38,28 +40,12 @@ class MaintenanceMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if (
-            request.path.startswith(EXEMPT_PREFIXES)
-            or (request.method == "POST" and request.path in EXEMPT_POSTS)
-            or (request.user.is_authenticated and request.user.is_staff)
-        ):
+        if request.path.startswith(EXEMPT_PREFIXES):
             return self.get_response(request)
-        under_maintenance, message = is_under_maintenance()
-        if not under_maintenance:
-            return self.get_response(request)
-        response = render(
-            request,
-            "ecandidat/maintenance.html",
-            {
-                "message": message,
-                "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
-                "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
-            },
-            status=503,
-        )
-        response["Retry-After"] = str(seconds_until_window_ends())
-        response["Cache-Control"] = "no-store"
-        return response
+        page = maintenance_page_for(request, request.user)
+        if page is not None:
+            return page
+        return self.get_response(request)
 
 
 class NulInQueryString(SuspiciousOperation):

@@ -3,6 +3,7 @@ endpoints (devtools/ent/entserver/cas.py) as a separate process: service validat
 rules of the ENT path, staff login, and single logout both ways."""
 
 import re
+from datetime import time
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -216,3 +217,46 @@ def test_with_the_ent_closed_to_candidates_staff_still_log_in_through_cas(cas_ap
 
     assert 'action="/compte/ent/cas/"' in html  # the back office's login keeps the ENT button
     assert response.url == f"{cas_app.url}/gestion/"
+
+
+# --- the maintenance (the nightly window): staff log in through CAS, the others get the maintenance page ---
+
+
+@pytest.fixture
+def night(settings):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    settings.MAINTENANCE_START, settings.MAINTENANCE_END = time(0, 0), time(23, 59, 59)
+
+
+def test_during_the_window_staff_log_in_through_cas_and_reach_the_back_office(cas_app, night):
+    StaffFactory(username="sophie.gestion", is_superuser=True)
+    assert requests.get(f"{cas_app.url}/", timeout=10).status_code == 503  # the candidates' pages are closed
+
+    session, urls, response = _ent_login(cas_app, "sophie.gestion")
+
+    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert response.status_code == 200
+    assert response.url == f"{cas_app.url}/gestion/"
+    assert session.get(f"{cas_app.url}/gestion/", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-student", "new-student"])
+def test_during_the_window_a_student_gets_the_maintenance_page_from_cas_and_nothing_changes(
+    cas_app, campaign, night, known
+):
+    before = {"id_token": {"sub": "lucas.bernard"}}
+    if known:
+        user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+        SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard", extra_data=before)
+
+    session, urls, response = _ent_login(cas_app, "lucas.bernard")
+
+    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert response.status_code == 503
+    assert response.headers["Cache-Control"] == "no-store"
+    assert int(response.headers["Retry-After"]) >= 60
+    assert "Maintenance" in response.text
+    assert session.get(f"{cas_app.url}/accounts/3rdparty/signup/", timeout=10).status_code == 503
+    assert list(SocialAccount.objects.values_list("extra_data", flat=True)) == ([before] if known else [])
+    assert User.objects.count() == (1 if known else 0)
+    assert not User.objects.filter(last_login__isnull=False).exists()
