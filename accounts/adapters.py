@@ -5,6 +5,7 @@ Settings: ``ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"`` and
 ``SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"``.
 """
 
+import logging
 import time
 
 from allauth.account import app_settings as account_settings
@@ -24,9 +25,12 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, oidc, oidc_backchannel, services
+from accounts.enums import LoginMethod
 from ecandidat import maintenance, parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
+
+logger = logging.getLogger(__name__)
 
 ANNUAL_ACCOUNTS_MESSAGE = gettext_lazy("Accounts are annual: create a new account for the current campaign.")
 ENT_CLOSED_TO_CANDIDATES = gettext_lazy(
@@ -109,8 +113,13 @@ class AccountAdapter(DefaultAccountAdapter):
         cas.remember_ticket(request)  # a CAS login (ENT_PROTOCOL=cas): the single logout can now end this session
 
     def post_login(self, request, user, **kwargs):
+        """Every completed login ends here, whatever its path: allauth's password login, its OpenID Connect callback
+        and the CAS callback (``accounts.cas``, through allauth's social login). So the account's history records it
+        here, once (``services.record_login``)."""
+        sociallogin = (kwargs.get("signal_kwargs") or {}).get("sociallogin")
         # An ENT login over OpenID Connect: the ENT's back-channel logout can now end this session (its sid, its sub).
-        oidc_backchannel.remember_session(request, (kwargs.get("signal_kwargs") or {}).get("sociallogin"))
+        oidc_backchannel.remember_session(request, sociallogin)
+        services.record_login(user=user, method=login_method(request, user, sociallogin))
         return super().post_login(request, user, **kwargs)
 
     def get_logout_redirect_url(self, request) -> str:
@@ -191,6 +200,17 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
 
+def login_method(request, user, sociallogin) -> LoginMethod:
+    """How the login that has just completed was made: an ENT identity (``ent``, the one social provider) through
+    CAS (the session holds its service ticket, ``accounts.cas.remember_ticket``) or OpenID Connect; else a password,
+    with a second factor when this session's allauth records hold an authenticator code (staff, allauth MFA)."""
+    if sociallogin is not None:
+        return LoginMethod.ENT_CAS if cas.is_cas_session(request) else LoginMethod.ENT_OIDC
+    if any(record.get("method") == "mfa" for record in get_authentication_records(request, user)):
+        return LoginMethod.PASSWORD_AND_SECOND_FACTOR
+    return LoginMethod.PASSWORD
+
+
 def _claims(sociallogin) -> dict:
     data = sociallogin.account.extra_data or {}
     merged = {}
@@ -209,6 +229,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             request.signup_closed_reason = ENT_CLOSED_TO_CANDIDATES
             return False
         return AccountAdapter(request).campaign_open(request)
+
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None) -> None:
+        """An ENT return over OpenID Connect that did not log anyone in (the ENT unreachable, a refused or forged
+        answer, a state that does not match): logged as the CAS path logs a ticket that does not validate, no more
+        (no account is known; allauth shows its error page)."""
+        logger.warning("ENT login failed (OpenID Connect, %s): %s %s", provider.sub_id, error, exception or "")
+        super().on_authentication_error(request, provider, error, exception, extra_context)
 
     def pre_social_login(self, request, sociallogin) -> None:
         """An ENT return (OpenID Connect, or CAS through accounts.cas), once the ENT has said who the person is.

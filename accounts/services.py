@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from accounts.enums import LoginMethod
 from accounts.models import CandidateAccount, EntLogoutToken, EntSession, NumeroDossierHistory, User
 from ecandidat import parameters
 from ecandidat.emails import enqueue_notification
@@ -148,15 +149,32 @@ def is_past_campaign_account(user: User) -> bool:
 
 
 def _record_account_change(*, actor: User, account: User, change_message: str) -> None:
-    """A line of the candidate account's history in the back office (« Comptes candidats »), by ``actor``."""
+    """A line of the account's history in the back office, by ``actor``: a candidate's in « Comptes candidats », a
+    staff member's in the users' admin (« Utilisateurs »)."""
+    model = CandidateAccount if account.is_candidate else User
     LogEntry.objects.create(
         user=actor,
-        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+        content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
         object_id=str(account.pk),
         object_repr=str(account)[:200],
         action_flag=CHANGE,
         change_message=change_message,
     )
+
+
+def record_login(*, user: User, method: LoginMethod) -> None:
+    """Write a login of ``user`` (the actor: the person who logged in) to the account's history in the back office,
+    with how it was made: « Connexion par mot de passe » (« … et second facteur » when a staff member typed an
+    authenticator code too), « Connexion par l'ENT (OpenID Connect) » or « Connexion par l'ENT (CAS) ».
+
+    Called once per completed login, whatever the path, by ``AccountAdapter.post_login`` (allauth's password login,
+    its OpenID Connect callback and ``accounts.cas`` all end there). A refused or failed login writes nothing here
+    (no one logged in; the log says why), nor does a login stopped before its end (address to validate, second
+    factor not typed). Two queries: the content type (cached per process after the first), the row."""
+    with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+        change_message = str(method.label)
+    _record_account_change(actor=user, account=user, change_message=change_message)
+    logger.info("login of account %s (%s)", user.pk, method.value)
 
 
 def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: int, new_owner: User) -> None:

@@ -73,9 +73,10 @@ def test_after_an_ent_login_logout_sends_the_browser_to_the_ents_end_session_end
     client, ent, student, mocker, django_assert_num_queries
 ):
     # The callback: allauth's login, 30 queries as with allauth's own callback view (the logout data rides in the
-    # session row the login writes anyway), and 2 for the back-channel logout: the rows of expired sessions deleted,
-    # this session's sid and sub written (accounts/oidc_backchannel.py).
-    back = _ent_login(client, mocker, config=CONFIG, assert_queries=django_assert_num_queries(32))
+    # session row the login writes anyway), 2 for the back-channel logout: the rows of expired sessions deleted,
+    # this session's sid and sub written (accounts/oidc_backchannel.py), and 2 for the account's history: the content
+    # type (cached per process), the line « Connexion par l'ENT (OpenID Connect) » (accounts.services.record_login).
+    back = _ent_login(client, mocker, config=CONFIG, assert_queries=django_assert_num_queries(34))
     assert back.status_code == 302
     assert client.session["_auth_user_id"] == str(student.pk)
 
