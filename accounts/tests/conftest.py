@@ -1,10 +1,15 @@
 from urllib.parse import urlsplit
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
 
-from accounts.tests.ent import ent_providers
+from accounts import cas
+from accounts.tests.ent import STUB_ENT, ent_providers
+from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.ldap_peer import ldap, ldap_url  # noqa: F401 (the staff directory peer's fixtures)
 from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET
+
+STUB_CAS = "https://cas.univ-perp.fr/cas/"
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +45,31 @@ def oidc_app(live_server, ent_server, settings, campaign):
         ent_server.base_url, client_id=ENT_CLIENT_ID, secret=ENT_CLIENT_SECRET, pkce=True
     )
     return f"http://127.0.0.1:{urlsplit(live_server.url).port}"
+
+
+@pytest.fixture
+def ent_candidate(campaign):
+    """A candidate of the active campaign whose account is linked to the ENT identity ``lucas.bernard``."""
+    user = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
+    SocialAccount.objects.create(user=user, provider="ent", uid="lucas.bernard")
+    return user
+
+
+@pytest.fixture
+def oidc_ent(settings):
+    """The ENT over OpenID Connect at ``STUB_ENT`` (its answers stubbed by ``ent.oidc_callback_state``)."""
+    settings.ENT_PROTOCOL = "oidc"
+    settings.ENT_SERVER_URL = STUB_ENT
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(STUB_ENT, client_id="ecandidat-univ", pkce=True)
+
+
+@pytest.fixture
+def cas_ent(settings, mocker):
+    """The ENT over CAS, its server stubbed: ``verify_ticket`` answers what the test sets (``.return_value``)."""
+    settings.ENT_PROTOCOL = "cas"
+    settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = STUB_CAS
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(STUB_CAS)  # base.py declares the "ent" app whatever the protocol
+    client = mocker.Mock()
+    client.get_login_url.return_value = f"{STUB_CAS}login"
+    mocker.patch.object(cas, "get_cas_client", return_value=client)
+    return client.verify_ticket

@@ -2,17 +2,21 @@
 it, pointed at a test server, and the return of the ENT as allauth completes it."""
 
 import re
+from unittest.mock import PropertyMock
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from allauth.core import context
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from allauth.socialaccount.models import SocialAccount, SocialLogin
+from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
+from django.urls import reverse
 
 from accounts.models import User
 from ecandidat.tests.plugins.services import ENT_PASSWORD
@@ -67,3 +71,28 @@ def oidc_login(app: str, username: str, *, next_url: str = "", session: requests
         headers={"Referer": response.url},
         timeout=10,
     )
+
+
+STUB_ENT = "https://ent.example"
+STUB_CONFIG = {
+    "issuer": STUB_ENT,
+    "authorization_endpoint": f"{STUB_ENT}/identity/o/authorize",
+    "token_endpoint": f"{STUB_ENT}/identity/o/api/token",
+    "userinfo_endpoint": f"{STUB_ENT}/identity/o/api/userinfo",
+    "jwks_uri": f"{STUB_ENT}/.well-known/jwks.json",
+    "id_token_signing_alg_values_supported": ["RS256"],
+}
+
+
+def oidc_callback_state(client: Client, mocker, claims: dict) -> str:
+    """The ENT button through allauth's OpenID Connect view, the ENT at ``STUB_ENT`` stubbed (discovery, tokens, the
+    verified ``claims``); the state to come back to ``/accounts/oidc/ent/login/callback/`` with."""
+    mocker.patch.object(
+        OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=STUB_CONFIG
+    )
+    tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
+    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
+    to_ent = client.post(reverse("openid_connect_login", args=["ent"]))
+    return parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]

@@ -37,6 +37,8 @@ def test_login_page(client, db, settings, django_assert_num_queries):
     assert "I forgot my credentials" in html
     assert "In accordance with the provisions of law 78-17" in html
     assert "Log in with the ENT" not in html  # no ENT configured
+    assert 'name="remember"' not in html  # no « Se souvenir de moi »: ACCOUNT_SESSION_REMEMBER = False
+    assert list(response.context["form"].fields) == ["login", "password"]
 
 
 def test_candidate_logs_in_with_numero_or_email(client, candidate_user):

@@ -192,21 +192,17 @@ def test_menu_opens_without_javascript(live_server, transactional_db, chromium_b
         context.close()
 
 
-def test_remember_me_is_a_box_beside_its_words_on_a_phone(live_server, transactional_db, browser_page):
-    """The login's « Se souvenir de moi »: the box inside its label (the whole line checks it), a 44 px target; it
-    was a 13 px box under a separate one-line label."""
+def test_the_login_offers_no_remember_me_on_a_phone(live_server, transactional_db, browser_page):
+    """The login has no « Se souvenir de moi » (ACCOUNT_SESSION_REMEMBER = False: every session ends with the browser
+    and after 45 minutes of inactivity); its two fields and its button fit a 375 px phone."""
     page = browser_page
-    page.set_viewport_size({"width": 320, "height": 640})
+    page.set_viewport_size({"width": 375, "height": 740})
     page.goto(live_server.url + "/accounts/login/")
-    box = page.locator("#id_remember")
-    label = page.locator('label[for="id_remember"]')
-    label_box, check_box = label.bounding_box(), box.bounding_box()
 
-    assert label_box["height"] >= 44
-    assert label_box["y"] <= check_box["y"]
-    assert check_box["y"] + check_box["height"] <= label_box["y"] + label_box["height"]
-    label.get_by_text("Se souvenir de moi").click()
-    expect(box).to_be_checked()
+    expect(page.locator("#id_remember")).to_have_count(0)
+    expect(page.get_by_text("Se souvenir de moi")).to_have_count(0)
+    expect(page.get_by_label("Utilisateur")).to_be_visible()
+    expect(page.get_by_label("Mot de passe")).to_be_visible()
     assert _page_overflow(page) == 0
 
 

@@ -461,6 +461,9 @@ ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGOUT_ON_GET = False
+# No « Se souvenir de moi »: eCandidat has no such choice, and candidates log in on shared university computers. Every
+# login, password or ENT, gets the same session (SESSION_EXPIRE_AT_BROWSER_CLOSE below); allauth drops the box.
+ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_PASSWORD_RESET_TIMEOUT = 2 * 3600
 PASSWORD_RESET_TIMEOUT = 2 * 3600
@@ -555,6 +558,9 @@ SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 45 * 60, minimum=60)  # eCand
 # Sliding expiry (45 minutes of inactivity, not of total time) without a write per request: the session is saved
 # again only once SESSION_REFRESH_AFTER seconds have passed since its last refresh (ecandidat/sessions.py, README).
 SESSION_SAVE_EVERY_REQUEST = False
+# The cookie ends with the browser (closing it on a shared computer logs out), and the session ends anyway after
+# SESSION_COOKIE_AGE of inactivity on the server (its row's expiry, moved by each refresh): the same for every login.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_ENGINE = "ecandidat.sessions"  # Django's database store, its row read by a prepared query (issue 14)
 SESSION_REFRESH_AFTER = max(1, min(300, SESSION_COOKIE_AGE // 9))
 SESSION_COOKIE_HTTPONLY = True
