@@ -51,6 +51,12 @@ def _configure_ent(settings, monkeypatch, server_url: str) -> None:
         setattr(settings, name, production[name])
 
 
+def _history(user) -> list[tuple[int, str]]:
+    return list(
+        LogEntry.objects.filter(object_id=str(user.pk)).order_by("pk").values_list("user_id", "change_message")
+    )
+
+
 def test_an_ent_student_sets_a_password_then_logs_in_with_it_while_the_ent_is_down(
     live_server, transactional_db, browser_page, campaign, ent_server, settings, monkeypatch
 ):
@@ -97,7 +103,11 @@ def test_an_ent_student_sets_a_password_then_logs_in_with_it_while_the_ent_is_do
     page.locator(".messages").get_by_text("Mot de passe défini", exact=False).wait_for()
     student.refresh_from_db()
     assert student.check_password(CHOSEN)
-    assert LogEntry.objects.get(object_id=str(student.pk)).user == student
+    # The account's history (« Comptes candidats »): the ENT login, then the password chosen, both by the student.
+    assert _history(student) == [
+        (student.pk, "Connexion par l'ENT (OpenID Connect)"),
+        (student.pk, "Mot de passe choisi (compte créé par l'ENT)"),
+    ]
 
     # The night before the deadline the ENT is down (nothing listens on its port): the form is the way in.
     page.get_by_role("button", name="Déconnexion", exact=True).click()
@@ -112,3 +122,4 @@ def test_an_ent_student_sets_a_password_then_logs_in_with_it_while_the_ent_is_do
     assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0
     page.locator("nav.site-nav summary").click()
     assert nav.get_by_role("link", name="Modifier mon mot de passe", exact=True).is_visible()
+    assert _history(student)[-1] == (student.pk, "Connexion par mot de passe")

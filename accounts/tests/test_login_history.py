@@ -169,3 +169,19 @@ def test_the_candidate_accounts_history_shows_the_logins_in_french(
     assert "Connexion par l&#x27;ENT (OpenID Connect)" in html
     assert "Connexion par l&#x27;ENT (CAS)" in html
     assert html.count(ent_candidate.last_name) >= 3  # the actor of each line: the candidate
+
+
+def test_the_staff_members_history_shows_their_logins(client, admin_user, centre_manager, django_assert_num_queries):
+    record_login(user=centre_manager, method=LoginMethod.PASSWORD_AND_SECOND_FACTOR)
+    record_login(user=centre_manager, method=LoginMethod.ENT_CAS)
+    client.force_login(admin_user)
+    url = reverse("admin:accounts_user_history", args=[centre_manager.pk])
+
+    # session, user, the account, the log's count, the maintenance switch (the menu), the log's lines, the pair
+    with django_assert_num_queries(8):
+        response = client.get(url, language="fr")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Connexion par mot de passe et second facteur" in html
+    assert "Connexion par l&#x27;ENT (CAS)" in html
