@@ -211,3 +211,16 @@ def configure_pegase(settings, url: str) -> None:
 def pegase_peer_stats(url: str) -> dict:
     """What the peer counted (requests per endpoint, tokens issued…)."""
     return requests.get(f"{url}/_peer/stats", timeout=5).json()
+
+
+def post_raw(client, url, parts: list[tuple[bytes, bytes]], **extra):
+    """A multipart POST built by hand: (file name as sent, content) per part of the field ``file``. Lets a test send
+    what a browser never does, such as a name that is not UTF-8."""
+    body = b""
+    for name, content in parts:
+        body += (
+            b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="' + name + b'"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
+        )
+    body += b"--BOUNDARY--\r\n"
+    return client.post(url, data=body, content_type="multipart/form-data; boundary=BOUNDARY", **extra)

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     # A query string with NUL (%00) gets a 400, not a 500 from PostgreSQL in a list filter (ecandidat/text.py).
     "ecandidat.middleware.RefuseNulInQueryString",
+    # A file whose part headers are not UTF-8 (a forged or Latin-1 name) is read, not dropped (ecandidat/uploads.py).
+    "ecandidat.uploads.RepairedMultipartMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ecandidat.sessions.SessionRefreshMiddleware",
     # French unless the person chose English with the switch; the browser's Accept-Language is not followed.

@@ -8,6 +8,7 @@ from django.urls import reverse
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, ApplicationEvent, PieceSubmission
 from applications.services import pieces as services
+from applications.tests.helpers import post_raw
 from documents.enums import ScanStatus
 from documents.models import Document
 from documents.tests import hostile_files as hostile
@@ -221,3 +222,24 @@ def test_readers_get_no_upload_form(request, client, application, piece, persona
 
     assert "Lettre de motivation" in page
     assert staff_upload_url(application, piece) not in page
+
+
+def test_a_file_name_that_is_not_utf8_is_received(manager, application, piece, django_assert_num_queries):
+    """Regression (2026-12-03): Django skipped the part (« Choose a file to upload. »); the name is read as
+    Windows-1252 (ecandidat/uploads.py), with the staff upload's usual query count."""
+    with django_assert_num_queries(14):
+        response = post_raw(
+            manager, staff_upload_url(application, piece), [(b"courrier re\xe7u.pdf", hostile.pdf_bytes())]
+        )
+
+    assert messages_of(response) == ["Lettre de motivation: file received."]
+    assert Document.objects.get().original_name == "courrier reçu.pdf"
+
+
+def test_a_file_name_empty_once_sanitised_gets_the_pipelines_message(manager, application, piece):
+    response = post_raw(manager, staff_upload_url(application, piece), [(b"..", hostile.pdf_bytes())])
+
+    (text,) = messages_of(response)
+    assert text.startswith("Lettre de motivation: ")
+    assert "Choose a file" not in text
+    assert not Document.objects.exists()

@@ -14,7 +14,7 @@ from applications.enums import DossierStatus, PieceStatus
 from applications.models import PieceSubmission
 from applications.pieces import piece_rows
 from applications.services import pieces as services
-from applications.tests.helpers import post_file, upload_url
+from applications.tests.helpers import post_file, post_raw, upload_url
 from documents.enums import ScanStatus
 from documents.models import Document
 from documents.tests import hostile_files as hostile
@@ -119,27 +119,48 @@ def test_a_pdf_over_the_page_cap_is_refused_in_french_next_to_the_piece(owner, a
     assert stored_files() == []
 
 
-def post_raw(client, url, parts: list[tuple[bytes, bytes]], **extra):
-    """A multipart POST built by hand: (file name as sent, content) per part of the field ``file``. Lets a test send
-    what a browser never does, such as a name that is not UTF-8."""
-    body = b""
-    for name, content in parts:
-        body += (
-            b'--BOUNDARY\r\nContent-Disposition: form-data; name="file"; filename="' + name + b'"\r\n'
-            b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
-        )
-    body += b"--BOUNDARY--\r\n"
-    return client.post(url, data=body, content_type="multipart/form-data; boundary=BOUNDARY", **extra)
-
-
+@pytest.mark.parametrize("size", [1_000, 100_000], ids=["1 KB", "100 KB"])
 @pytest.mark.parametrize(
-    "name", [b"relev\xe9 de notes.pdf", b"..", b"a" * 10_000 + b".pdf"], ids=["latin-1", "dot-dot", "10,000 chars"]
+    ("name", "kept"),
+    [(b"relev\xe9 de notes.pdf", "relevé de notes.pdf"), (b"\x93\xff\x81.pdf", "ÿ.pdf")],
+    ids=["latin-1", "undefined in cp1252: read as latin-1, controls dropped"],
 )
-def test_a_forged_file_name_django_cannot_parse_is_a_400_with_nothing_stored(owner, application, piece, name):
-    """Django's multipart parser gives up on a file part whose headers are not UTF-8, longer than 1 KB, or named
-    "..": the answer is the French « Requête incorrecte … rien n'a été enregistré » page, not a 500. No browser
-    sends such a name (they send UTF-8, and a system's file names fit in 255 bytes)."""
-    response = post_raw(owner, upload_url(application, piece), [(name, hostile.pdf_of_exact_size(100_000))])
+def test_a_file_name_that_is_not_utf8_is_received_under_a_readable_name(
+    owner, application, piece, django_assert_num_queries, name, kept, size
+):
+    """Regression (2026-12-03): Django's multipart parser skipped the part's header: under about 64 KB the file
+    vanished (« Choisissez un fichier à déposer »), above the answer was a 400. The name is now read as
+    Windows-1252 (ecandidat/uploads.py); the pieces' usual query count."""
+    with django_assert_num_queries(12):
+        response = post_raw(owner, upload_url(application, piece), [(name, hostile.pdf_of_exact_size(size))])
+
+    assert messages_of(owner.get(response["Location"])) == ["Lettre de motivation: file received."]
+    document = Document.objects.get()
+    assert (document.original_name, document.size) == (kept, size)
+    assert len(stored_files()) == 1
+
+
+@pytest.mark.parametrize("name", [b"..", b".", b"\x01\x02"])
+def test_a_file_name_empty_once_sanitised_is_refused_in_french_beside_the_piece(owner, application, piece, name):
+    """Django dropped such a part silently (« Choisissez un fichier à déposer »): it is now received as
+    « document », a name without an extension, refused with the pipeline's message beside the piece."""
+    response = post_raw(owner, upload_url(application, piece), [(name, hostile.pdf_bytes())], language="fr")
+
+    page = owner.get(response["Location"], language="fr")
+    assert [(str(m), m.extra_tags) for m in page.context["messages"]] == [
+        (
+            "Lettre de motivation : Format non accepté : déposez un fichier PDF, JPEG ou PNG.",
+            f"piece-{piece.pk}",  # shown in the piece's row
+        )
+    ]
+    assert not Document.objects.exists()
+    assert stored_files() == []
+
+
+def test_a_forged_name_of_10_000_characters_is_a_400_with_nothing_stored(owner, application, piece):
+    """Django refuses part headers longer than 1 KB: the answer is the French « Requête incorrecte … rien n'a été
+    enregistré » page, not a 500. No browser sends such a name (a system's file names fit in 255 bytes)."""
+    response = post_raw(owner, upload_url(application, piece), [(b"a" * 10_000 + b".pdf", hostile.pdf_bytes())])
 
     assert response.status_code == 400
     assert not Document.objects.exists()
