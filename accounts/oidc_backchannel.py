@@ -19,6 +19,11 @@ HTTPS).
   the sessions that subject's ENT logins opened, and answers 200, also when there was none (already ended or never
   opened here: the specification allows it). A token that fails answers 400 with ``{"error": "invalid_request",
   "error_description": …}``; every answer has ``Cache-Control: no-store``.
+- Section 2.8 names only those answers (200, 400 with an OAuth 2.0 error). Before anything is read, posts are counted
+  per IP address (``ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS``, 600 a minute by default, ``ecandidat.ratelimits``): the ENT
+  posts one token per session that ends, so a flood from one address is not the ENT, and each post costs a signature
+  check and may fetch the ENT's keys. Over the limit the answer is HTTP's 429 with ``Retry-After`` (RFC 6585) and
+  ``{"error": "temporarily_unavailable", …}`` as the 503 below, so that an ENT that retries knows when.
 
 PyJWT (allauth's own dependency, with ``cryptography``) checks signatures and standard claims: no cryptography here.
 """
@@ -40,6 +45,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts import services
+from ecandidat import ratelimits
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,8 @@ MAX_AGE = 300  # a token issued longer ago is refused, so that its jti need not 
 METADATA_SECONDS = 3600
 JWKS_REFETCH_SECONDS = 60
 KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}  # algorithm prefix → the JWK's kty it needs
+RATE_LIMIT_APP = "accounts"  # the cache keys' namespace
+RATE_LIMIT_ACTION = "ent_backchannel_logout"
 
 
 class InvalidLogoutToken(Exception):
@@ -201,6 +209,13 @@ def backchannel_logout(request: HttpRequest) -> HttpResponse:
     """The ``backchannel_logout_uri``: a valid logout token ends the sessions of its ENT session or subject."""
     if settings.ENT_PROTOCOL != "oidc" or not settings.ENT_SERVER_URL:
         raise Http404
+    config = {RATE_LIMIT_ACTION: settings.ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS}
+    wait = ratelimits.consume(request, app=RATE_LIMIT_APP, action=RATE_LIMIT_ACTION, config=config)
+    if wait is not None:
+        logger.warning("ENT back-channel logout: too many posts from this address, refused for %d s", wait)
+        response = _answer(429, "temporarily_unavailable", "too many logout requests from this address")
+        response["Retry-After"] = str(wait)
+        return response
     try:
         provider = OpenIDConnectOAuth2Adapter(request, PROVIDER_ID).get_provider()
     except SocialApp.DoesNotExist:

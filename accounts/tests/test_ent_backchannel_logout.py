@@ -17,6 +17,7 @@ from allauth.socialaccount.models import SocialAccount
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -25,6 +26,7 @@ from accounts import oidc_backchannel
 from accounts.models import EntLogoutToken, EntSession
 from accounts.tests.ent import ent_providers, oidc_login
 from accounts.tests.factories import CandidateUserFactory
+from ecandidat.settings.base import _rate_limits
 
 ENT = "https://ent.example"
 DISCOVERY = f"{ENT}/.well-known/openid-configuration"
@@ -316,6 +318,61 @@ def test_it_works_during_the_maintenance_window(ent_http, campaign, settings):
     assert _post(_token()).status_code == 200
 
     assert not Session.objects.filter(session_key=key).exists()
+
+
+# --- the rate limit per address (ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS) ---
+
+
+def test_a_flood_from_one_address_gets_a_429_with_retry_after_before_any_token_is_read(
+    ent_http, campaign, settings, django_assert_num_queries
+):
+    settings.ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS = "3/1m/ip"
+    flood = Client(REMOTE_ADDR="203.0.113.7")
+    for _ in range(3):
+        _refused(flood.post(URL, {"logout_token": "forged"}), "not a signed JWT")
+    _browser, key = _logged_in(campaign)
+    fetched = len(ent_http.calls)
+
+    with django_assert_num_queries(2):  # the request's transaction only: nothing of the ENT's app or tokens read
+        response = flood.post(URL, {"logout_token": _token()})
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Cache-Control"] == "no-store"
+    assert response.json()["error"] == "temporarily_unavailable"
+    assert len(ent_http.calls) == fetched  # the ENT's keys were not fetched for it
+    assert Session.objects.filter(session_key=key).exists()
+    # The ENT, at its own address, is not held back by the flood.
+    assert Client(REMOTE_ADDR="198.51.100.2").post(URL, {"logout_token": _token()}).status_code == 200
+    assert not Session.objects.filter(session_key=key).exists()
+
+
+def test_the_default_limit_lets_the_ent_log_out_a_busy_hour_s_burst(ent_http, campaign, django_assert_num_queries):
+    """600 a minute by default: the ENT posts one token per session that ends; 100 at once (a lecture hall logging
+    out) all end their sessions, each with the single logout's queries (but the site, cached after the first)."""
+    sessions = [_logged_in(campaign, sid=f"ent-session-{n}", sub=f"student-{n}")[1] for n in range(100)]
+    ent = Client(REMOTE_ADDR="198.51.100.2")
+    for n in range(99):
+        assert ent.post(URL, {"logout_token": _token(sid=f"ent-session-{n}", sub=f"student-{n}")}).status_code == 200
+
+    with django_assert_num_queries(8):
+        response = ent.post(URL, {"logout_token": _token(sid="ent-session-99", sub="student-99")})
+
+    assert response.status_code == 200
+    assert not Session.objects.filter(session_key__in=sessions).exists()
+
+
+@pytest.mark.parametrize("value", ["600/1m/user", "600/1m", "0/1m/ip", "many"])
+def test_a_limit_not_per_address_is_refused_at_startup(value):
+    with pytest.raises(ImproperlyConfigured, match="600/1m/ip"):
+        _rate_limits("ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS", value, anonymous=True)
+
+
+def test_an_empty_limit_is_no_limit(ent_http, campaign, settings):
+    settings.ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS = ""
+    flood = Client(REMOTE_ADDR="203.0.113.7")
+
+    assert {flood.post(URL, {"logout_token": "forged"}).status_code for _ in range(5)} == {400}
 
 
 # --- the table: filled at the ENT login, emptied with the sessions ---

@@ -302,13 +302,13 @@ PREVIEW_MEMORY_LIMIT_MB = env_int("PREVIEW_MEMORY_LIMIT_MB", 512, minimum=128)
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 512 * 1024
 
 
-def _rate_limits(name: str, value: str) -> str:
-    """An allauth rate list ("30/10m/user,300/10m/ip"): each part per ``user`` or ``ip``; empty means no limit."""
-    import re
-
+def _rate_limits(name: str, value: str, *, anonymous: bool = False) -> str:
+    """An allauth rate list ("30/10m/user,300/10m/ip"): each part per ``user`` or ``ip``; empty means no limit. An
+    ``anonymous`` endpoint's parts are per ``ip`` only (nobody is logged in to count per account)."""
+    per, example = ("ip", "600/1m/ip") if anonymous else ("(user|ip)", "30/10m/user,300/10m/ip")
     for part in filter(None, (p.strip() for p in value.split(","))):
-        if not re.fullmatch(r"[1-9]\d*/(\d+(\.\d+)?)?[smhd]/(user|ip)", part):
-            raise ImproperlyConfigured(f"{name} must look like 30/10m/user,300/10m/ip, not {value!r}.")
+        if not re.fullmatch(rf"[1-9]\d*/(\d+(\.\d+)?)?[smhd]/{per}", part):
+            raise ImproperlyConfigured(f"{name} must look like {example}, not {value!r}.")
     return value
 
 
@@ -520,6 +520,12 @@ ENT_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(ENT_SERVER_URL)) if ENT_S
 # The ENT speaks OpenID Connect (ENT_SERVER_URL = the issuer) or CAS 3.0 (ENT_SERVER_URL = the CAS prefix, e.g.
 # https://cas.univ.fr/cas): accounts/cas.py. Both map to the same "ent" identities (uid = the ENT login).
 ENT_PROTOCOL = env_str("ENT_PROTOCOL", "oidc")
+# The ENT's back-channel logout (accounts/oidc_backchannel.py) per IP address, counted before any token is read: the
+# ENT posts one logout token per session that ends, a few a minute; 600 a minute from one address is not the ENT.
+# Over the limit: 429 with Retry-After. Empty: no limit.
+ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS = _rate_limits(
+    "ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS", env_str("ENT_BACKCHANNEL_LOGOUT_RATE_LIMITS", "600/1m/ip"), anonymous=True
+)
 if ENT_PROTOCOL not in {"oidc", "cas"}:
     raise ImproperlyConfigured(f"ENT_PROTOCOL must be oidc or cas, not {ENT_PROTOCOL!r}.")
 CAS_SERVER_URL = ENT_SERVER_URL.rstrip("/") + "/" if ENT_PROTOCOL == "cas" and ENT_SERVER_URL else None
