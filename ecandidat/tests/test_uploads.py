@@ -73,8 +73,6 @@ def test_every_file_is_kept_with_its_content_and_a_name(size, name, kept):
 
 
 def test_an_empty_file_field_is_still_no_file():
-    _post, files = parse(
-        b'--BND\r\nContent-Disposition: form-data; name="file"; filename=""\r\n\r\n\r\n--BND--\r\n'
-    )
+    _post, files = parse(b'--BND\r\nContent-Disposition: form-data; name="file"; filename=""\r\n\r\n\r\n--BND--\r\n')
 
     assert not files
