@@ -297,6 +297,24 @@ def test_the_admission_letter_can_wait_for_the_confirmation(client, with_letter,
     assert client.get(letter_url(with_letter)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("avis", "code"), [(Avis.FAVOURABLE, "AVIS_FAVORABLE"), (Avis.UNFAVOURABLE, "AVIS_DEFAVORABLE")]
+)
+def test_every_decision_mail_gives_the_letter_before_the_application(
+    formation, campaign, centre_manager, admission_text, refusal_text, avis, code
+):
+    """Regression (2026-12-03): the favourable mail gave the letter after « Votre candidature sur eCandidat », the
+    refusal before. Both now give the decision's letter first, then the application."""
+    application = released(formation, campaign, centre_manager, avis=avis)
+
+    lines = OutboundEmail.objects.get(code=code, to=application.candidate.user.email).body.splitlines()
+    recap = reverse("applications:detail", args=[application.public_id])
+    letter_line = next(n for n, line in enumerate(lines) if line.endswith(letter_url(application)))
+    recap_line = next(n for n, line in enumerate(lines) if line.endswith(recap))
+    assert lines[letter_line].startswith("Votre lettre de décision")
+    assert letter_line < recap_line
+
+
 def test_the_favourable_mail_gives_no_link_that_would_answer_404(
     formation, campaign, centre_manager, admission_text, settings
 ):
