@@ -6,6 +6,7 @@ import io
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.test.client import encode_multipart
 from django.urls import reverse
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
@@ -201,6 +202,29 @@ def test_a_signature_image_over_the_pixel_budget_is_refused_next_to_it(
     else:
         assert response.status_code == 302
         assert DecisionLetterTemplate.objects.get().signature.name.startswith("letters/signatures/")
+
+
+def test_a_signature_whose_file_name_is_not_utf8_is_received(
+    client, centre_manager, centre, django_assert_num_queries, settings
+):
+    """Regression (2026-12-03): Django skipped a file part whose name is not UTF-8, so the admin said the field was
+    required (or saved nothing). Every upload form reads it as Windows-1252 (ecandidat/uploads.py)."""
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    client.force_login(centre_manager)
+    data = {"kind": "LETTRE_ADM", "centre": centre.pk, "formation": "", "title": "Admission", "body": "Bienvenue."}
+    signature = hostile.upload("SIGNATURE.png", hostile.png_of_size(400, 200), "image/png")
+    body = encode_multipart("FORGED", {**data, "signature": signature})
+    body = body.replace(b'filename="SIGNATURE.png"', b'filename="sign\xe9e du directeur.png"')
+
+    with django_assert_num_queries(17):  # as any signature saved
+        response = client.post(
+            reverse("admin:offers_decisionlettertemplate_add"),
+            body,
+            content_type="multipart/form-data; boundary=FORGED",
+        )
+
+    assert response.status_code == 302
+    assert DecisionLetterTemplate.objects.get().signature.name.startswith("letters/signatures/")
 
 
 # --- the candidate ----------------------------------------------------------------------------------------------
