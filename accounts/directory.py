@@ -7,6 +7,9 @@
 - ``staff_for_login``: at each CAS login, an existing staff account is refreshed from the directory, and deactivated
   when the directory no longer lists the person as staff.
 - ``look_up``: many uids at once, for the nightly refresh of every staff account (``accounts.directory_refresh``).
+- ``record_directory_address``: the address the directory gives an account is its verified, primary allauth address
+  (the directory is the institution's own authority on its staff's addresses): the account's first ENT login asks
+  for no confirmation by mail. Called by the creation and by both refreshes (CAS login, nightly).
 
 Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS logs existing staff in as they are.
 """
@@ -15,6 +18,7 @@ import logging
 import warnings
 from dataclasses import dataclass
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
@@ -164,6 +168,29 @@ def _apply(user: User, person: DirectoryPerson) -> list[str]:
     return changed
 
 
+def record_directory_address(*, user: User) -> bool:
+    """Make ``user.email``, as the directory has just given it, the account's verified and primary allauth
+    ``EmailAddress``; the account's other addresses (the one the directory gave before) are deleted, so that an
+    address the directory no longer gives neither stays verified nor receives the account's reset links.
+
+    Staff accounts log in through the ENT with ``ACCOUNT_EMAIL_VERIFICATION = "mandatory"``: without this, their
+    first login mails a confirmation link and stops on /accounts/confirm-email/ (a 503 in the maintenance window).
+    Never candidates' accounts, whose addresses are validated by their owners. An address another account has
+    verified (allauth keeps verified addresses unique) is recorded unverified, with a warning: the staff member then
+    confirms it by mail, as before. Called inside the writer's transaction. Returns whether the address is verified.
+    """
+    if not user.email or user.campaign_id is not None:
+        return False
+    email = user.email.lower()  # as allauth stores addresses
+    verified = not EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists()
+    if not verified:
+        logger.warning("address of staff %s is verified by another account: left to confirm by mail", user.username)
+    EmailAddress.objects.filter(user=user).exclude(email__iexact=email).delete()
+    if not EmailAddress.objects.filter(user=user, email__iexact=email).update(verified=verified, primary=True):
+        EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+    return verified
+
+
 def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     """Add a staff member found in the directory by uid or, when ``identifier`` has an @, by address.
 
@@ -183,6 +210,7 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
         _apply(user, person)
         user.set_unusable_password()
         user.save()
+        record_directory_address(user=user)
     logger.info("staff %s created from the directory by %s", person.uid, getattr(actor, "username", "-"))
     return user
 
@@ -233,6 +261,8 @@ def refresh_staff(*, user: User) -> User:
         before = {name: getattr(locked, name) for name in ("email", "first_name", "last_name")}
         if changed := _apply(locked, person):
             locked.save(update_fields=changed)
+            if "email" in changed:
+                record_directory_address(user=locked)
             StaffDirectoryChange.objects.create(
                 user=locked,
                 kind=StaffDirectoryChange.Kind.REFRESHED,

@@ -6,7 +6,8 @@ is the username of the accounts it created (``accounts.directory.create_staff_fr
 other mark, so each one is looked up by username:
 
 - the directory lists it as staff (``LDAP_STAFF_FILTER``): names and address are brought in line (an empty value in
-  the directory never blanks the account's);
+  the directory never blanks the account's); a new address becomes the account's verified allauth address
+  (``directory.record_directory_address``), the old one goes;
 - the directory knows the uid but no longer as staff (former staff, students…): the account is deactivated;
 - the directory does not know the uid at all: the account is deactivated when it was made from the directory
   (``User.from_directory``), even if its owner has since chosen a password by reset, or when it has no usable
@@ -146,6 +147,8 @@ def _refresh(user_id: int, person: directory.DirectoryPerson, *, dry_run: bool, 
             for name, (_before, after) in changes.items():
                 setattr(user, name, after)
             user.save(update_fields=list(changes))
+            if "email" in changes:
+                directory.record_directory_address(user=user)
             StaffDirectoryChange.objects.create(
                 user=user, kind=StaffDirectoryChange.Kind.REFRESHED, changes=changes, batch=batch
             )
