@@ -185,8 +185,12 @@ def record_directory_address(*, user: User) -> bool:
     verified = not EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists()
     if not verified:
         logger.warning("address of staff %s is verified by another account: left to confirm by mail", user.username)
-    EmailAddress.objects.filter(user=user).exclude(email__iexact=email).delete()
-    if not EmailAddress.objects.filter(user=user, email__iexact=email).update(verified=verified, primary=True):
+    rows = list(EmailAddress.objects.filter(user=user))  # none for a new account: no delete, no update
+    if stale := [row.pk for row in rows if row.email.lower() != email]:
+        EmailAddress.objects.filter(pk__in=stale).delete()
+    if kept := [row.pk for row in rows if row.email.lower() == email]:
+        EmailAddress.objects.filter(pk=kept[0]).update(email=email, verified=verified, primary=True)
+    else:
         EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
     return verified
 

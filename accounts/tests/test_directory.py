@@ -63,6 +63,8 @@ def test_central_administrator_adds_staff_from_the_directory(ldap, central_manag
     assert user.is_active
     assert user.campaign is None
     assert not user.has_usable_password()
+    assert user.emailaddress_set.get().email == "marc.enseignant@univ-perp.fr"
+    assert user.emailaddress_set.get().verified  # the directory's word: no confirmation at the first ENT login
     assert "marc.enseignant <marc.enseignant@univ-perp.fr>" in capsys.readouterr().out
 
 
@@ -145,8 +147,9 @@ def test_central_office_adds_staff_from_the_directory_in_the_back_office(
     client.force_login(central_manager)
     assert client.get(FROM_DIRECTORY).status_code == 200
 
-    # session, user, scope, existence check, insert, session save (the message), and their savepoints
-    with django_assert_num_queries(9):
+    # session, user, scope, existence check, insert, the address verified (another account's?, the account's: none,
+    # insert), session save (the message), and their savepoints
+    with django_assert_num_queries(12):
         response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion@univ-perp.fr"})
 
     user = User.objects.get(username="sophie.gestion")
