@@ -10,9 +10,11 @@ import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
 
+from accounts import directory
 from accounts.models import User
 from accounts.tests.ent import ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
+from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.services import ENT_PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -238,6 +240,19 @@ def test_during_the_window_staff_log_in_through_cas_and_reach_the_back_office(ca
     assert response.status_code == 200
     assert response.url == f"{cas_app.url}/gestion/"
     assert session.get(f"{cas_app.url}/gestion/", timeout=10).status_code == 200
+
+
+def test_during_the_window_a_staff_member_just_added_from_the_directory_gets_in_without_confirming(
+    cas_app, ldap, night
+):
+    directory.create_staff_from_directory(identifier="sophie.gestion", actor=None)
+
+    session, urls, response = _ent_login(cas_app, "sophie.gestion")
+
+    assert not any("/accounts/confirm-email/" in url for url in urls)  # the directory's address is verified
+    assert response.status_code == 200
+    assert response.url == f"{cas_app.url}/gestion/"
+    assert not OutboundEmail.objects.exists()
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-student", "new-student"])
