@@ -2,7 +2,10 @@
 with a table of contents (``--pdf``), by the Celery task's builder; time, peak Python allocations and peak RSS,
 for 20 then 200 dossiers (memory must stay flat).
 
-Usage: ``.venv/bin/python -m bench.bench_commission_pack [--pdf] [--tracemalloc] [N ...]`` (default 20 200). The
+Usage: ``.venv/bin/python -m bench.bench_commission_pack [--pdf] [--tracemalloc] [--freeze] [N ...]`` (default 20
+200). ``--freeze`` freezes every object made before the build (``gc.freeze()``), as a Celery pool process does with
+what it inherited (ecandidat/celery.py): the builder's full collection after each dossier then walks only the
+build's own objects. The
 peak of Python allocations is measured only with ``--tracemalloc`` (it slows the build severalfold: the time printed
 then includes that overhead; a second build would double a 200-dossier run). Files live on a
 ``FileSystemStorage`` in a temporary directory (the test settings' in-memory storage would count the ZIP itself
@@ -76,7 +79,7 @@ def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_siz
     return manager, ids
 
 
-def run(count: int, kind: str = "ZIP", *, trace: bool = False) -> None:
+def run(count: int, kind: str = "ZIP", *, trace: bool = False, freeze: bool = False) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
@@ -98,6 +101,8 @@ def run(count: int, kind: str = "ZIP", *, trace: bool = False) -> None:
             manager, ids = _seed(count, stored_pdf, stored_jpeg, len(pdf), len(jpeg))
             pack = CommissionPack.objects.create(requested_by=manager, application_ids=ids, total=len(ids), kind=kind)
             gc.collect()
+            if freeze:
+                gc.freeze()
             base = _rss_mib()
             peak_rss = [base]
             done = threading.Event()
@@ -117,10 +122,11 @@ def run(count: int, kind: str = "ZIP", *, trace: bool = False) -> None:
             tracemalloc.stop()
             done.set()
             sampler.join()
+            gc.unfreeze()
             pack.refresh_from_db()
             print(
                 f"commission pack ({kind}), {count} dossiers x {PIECES} pieces ({len(pdf) / 2**20:.1f} MB PDF, "
-                f"{len(jpeg) / 2**20:.1f} MB JPEG) | status={pack.status} | s={elapsed:.1f} | "
+                f"{len(jpeg) / 2**20:.1f} MB JPEG){' frozen' if freeze else ''} | status={pack.status} | s={elapsed:.1f} | "
                 f"per_dossier_ms={elapsed / count * 1000:.0f} | file_mib={pack.size / 2**20:.0f} | "
                 f"peak_python_mib={peak} | rss_mib before={base:.0f} peak={peak_rss[0]:.0f} "
                 f"(+{peak_rss[0] - base:.0f})",
@@ -132,4 +138,4 @@ if __name__ == "__main__":
     arguments = sys.argv[1:]
     pack_kind = "PDF" if "--pdf" in arguments else "ZIP"
     for n in [int(a) for a in arguments if not a.startswith("--")] or [20, 200]:
-        run(n, pack_kind, trace="--tracemalloc" in arguments)
+        run(n, pack_kind, trace="--tracemalloc" in arguments, freeze="--freeze" in arguments)
