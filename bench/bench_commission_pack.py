@@ -126,7 +126,8 @@ def run(count: int, kind: str = "ZIP", *, trace: bool = False, freeze: bool = Fa
             pack.refresh_from_db()
             print(
                 f"commission pack ({kind}), {count} dossiers x {PIECES} pieces ({len(pdf) / 2**20:.1f} MB PDF, "
-                f"{len(jpeg) / 2**20:.1f} MB JPEG){' frozen' if freeze else ''} | status={pack.status} | s={elapsed:.1f} | "
+                f"{len(jpeg) / 2**20:.1f} MB JPEG){' frozen' if freeze else ''} | status={pack.status} | "
+                f"s={elapsed:.1f} | "
                 f"per_dossier_ms={elapsed / count * 1000:.0f} | file_mib={pack.size / 2**20:.0f} | "
                 f"peak_python_mib={peak} | rss_mib before={base:.0f} peak={peak_rss[0]:.0f} "
                 f"(+{peak_rss[0] - base:.0f})",
