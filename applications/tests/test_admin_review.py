@@ -1085,6 +1085,53 @@ def test_the_central_office_reads_the_opi_state_on_the_page(
 QUERIES_PAGE_CENTRAL = REVIEW_PAGE_QUERIES + 1  # the OPI, read for the central office only
 
 
+@pytest.mark.parametrize(
+    ("state", "passed", "expected"),
+    [
+        ("pending", True, "<strong>en attente</strong> (désistement à transmettre)"),
+        ("passed", True, "<strong>déversée</strong> le 03/07/2026 (désistement transmis)"),
+        (
+            "pegase",
+            True,
+            (
+                "<strong>déversée</strong> le 03/07/2026 "
+                "(désistement : absent des fichiers suivants, Pégase n'en est pas informé)"
+            ),
+        ),
+        ("cancelled", False, "<strong>annulée</strong>"),
+    ],
+)
+def test_the_page_says_whether_a_withdrawal_is_still_to_pass_on(
+    client, central_manager, application, django_assert_num_queries, state, passed, expected
+):
+    """A withdrawal after confirmation is "à transmettre" only while its OPI waits for the next transfer. Once the
+    transfer carried it, the page said "déversée le … (désistement à transmettre)" for ever; a withdrawal made
+    before any transfer cancels the OPI, and the page said "annulée (désistement à transmettre)" though nothing
+    would ever be sent. Pégase gets no withdrawal (the wish is only left out of the later files): the page says so
+    rather than "transmis". A re-queued OPI no longer shows its previous transfer's date as if pending since."""
+    _crowd(application, central_manager, 1)
+    transferred = timezone.make_aware(datetime.datetime(2026, 7, 3, 22, 50))
+    Opi.objects.create(
+        application=application,
+        code="ECAB123456",
+        state="passed" if state == "pegase" else state,
+        backend="pegase" if state == "pegase" else "apogee",
+        withdrawn=True,
+        passed_at=transferred if passed else None,
+    )
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_PAGE_CENTRAL):
+        response = client.get(change_url(application))
+
+    page = response.content.decode()
+    assert f"OPI ECAB123456</a> : {expected}" in page
+    if state != "pending":
+        assert "désistement à transmettre" not in page
+    else:
+        assert "03/07/2026" not in page.split("OPI ECAB123456")[1].split("</p>")[0]
+
+
 def test_a_long_piece_label_is_shortened_with_an_ellipsis_in_the_history(centre_manager):
     """The history names a piece by its label, cut at 80 characters with "…", never mid-word without a sign (the
     demo's "Attestation de langue … pour les candidats étrangers origin" read as a typo)."""
