@@ -42,6 +42,9 @@ def export_zip_view(request, pk, *, model_admin):
     )
 
 
+REFUSALS_SHOWN = 5  # candidates the on-demand run names in its message; the batch history lists them all
+
+
 @require_POST
 def transfer_view(request, *, model_admin):
     """ "Produce today's files now": the nightly batch, run by the central office (recorded as a batch run, the actor
@@ -64,7 +67,14 @@ def transfer_view(request, *, model_admin):
         written = run.counts.get("candidates in the day's files", 0)
         newly = run.counts.get("OPIs transferred by this run", 0)
         if run.errors:
-            messages.warning(request, _("Some candidates were not transferred: see the batch history."))
+            # Who and why, here (the page said only "see the batch history"); the first few, the rest there.
+            lines = run.errors.splitlines()
+            shown = "; ".join(lines[:REFUSALS_SHOWN]) + ("; …" if len(lines) > REFUSALS_SHOWN else "")
+            messages.warning(
+                request,
+                _("Not transferred, their OPIs stay pending: %(errors)s. Details in the batch history.")
+                % {"errors": shown},
+            )
         if waiting := run.counts.get("wishes waiting for a formation code", 0):
             # Otherwise the OPI stays « pending » with nothing to say why (its formation cannot be named in the files).
             messages.warning(

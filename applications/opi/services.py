@@ -305,7 +305,8 @@ def transfer_opis(
                 continue
             refusal = _refusal(entry, day=day)
             if refusal:
-                report.error(f"candidate {entry.numero_dossier}: {refusal}")
+                # Read by the central office (batch history, the OPI screen's message): in their language.
+                report.error(_("dossier %(number)s: %(reason)s") % {"number": entry.numero_dossier, "reason": refusal})
                 continue
             if entry.wishes or backend.sends_withdrawals:
                 entries.append(entry)

@@ -157,6 +157,30 @@ def test_produce_now_says_why_a_wish_stays_pending(
     assert Opi.objects.get().state == OpiState.PENDING
 
 
+def test_produce_now_names_who_was_not_transferred_and_why(
+    client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type
+):
+    """A candidate refused by the run (here a baccalaureate year after this one) keeps their OPI pending. The page
+    said only « Des candidats n'ont pas été déversés : voir l'historique des batchs », whose line read
+    « candidate AB123456: l'année du baccalauréat … » (English, then French); now the page names the dossier and
+    the reason, in French, and so does the history."""
+    (application,) = confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    bac = application.candidate.baccalaureate
+    bac.year = localtime().year + 1
+    bac.save()
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(18):
+        response = client.post(reverse("admin:applications_opi_transfer"))
+
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    reason = "l'année du baccalauréat est postérieure à l'année en cours"
+    number = application.candidate.user.username
+    assert f"Non déversés, leurs OPI restent en attente : dossier {number} : {reason}." in page
+    assert BatchRun.objects.get().errors == f"dossier {number} : {reason}"
+    assert Opi.objects.get().state == OpiState.PENDING
+
+
 def test_produce_now_refuses_get(client, central_manager, db):
     client.force_login(central_manager)
     assert client.get(reverse("admin:applications_opi_transfer")).status_code == 405

@@ -202,7 +202,7 @@ def test_a_future_baccalaureate_year_keeps_the_opi_pending(confirmed):
     transfer_opis(report)
 
     assert Opi.objects.get().state == OpiState.PENDING
-    assert report.errors == ["candidate AB123456: the baccalaureate year is after the current year"]
+    assert report.errors == ["dossier AB123456: the baccalaureate year is after the current year"]
 
 
 def test_confirm_withdraw_confirm_puts_the_candidate_only_in_the_files_of_the_change(
