@@ -9,8 +9,9 @@ on a day's files (``object_in_scope_or_404``); candidates are sent to the login 
 import logging
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
@@ -161,6 +162,18 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
 
     def has_opi_permission(self, request) -> bool:
         return is_central(request.user)
+
+    def history_view(self, request, object_id, extra_context=None):
+        """An OPI's changes (« OPI créée », « OPI déversée », « OPI désistée » … with their actor) are written in its
+        application's history, not in Django's log: the page's « Historique » said « Cet objet n'a pas d'historique
+        de modification ». It opens the application's history instead."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        opi = self.get_object(request, unquote(object_id))
+        if opi is None:
+            raise Http404
+        dossier = reverse("admin:applications_application_change", args=[opi.application_id])
+        return HttpResponseRedirect(f"{dossier}#history")
 
     @admin.display(description=_("candidate"), ordering="application__candidate__birth_name")
     def candidate(self, opi):

@@ -320,3 +320,36 @@ def test_the_state_filter_is_capitalised(
 
     choices = re.findall(r'<a href="\?state__exact=[^"]*"[^>]*>([^<]*)</a>', page)
     assert [html.unescape(choice).strip() for choice in choices] == expected
+
+
+def test_an_opis_history_is_its_applications(client, django_assert_num_queries, central_manager, export):
+    """The OPI's « Historique » said « Cet objet n'a pas d'historique de modification », though its application's
+    history holds « OPI créée », « OPI déversée » with their actor: it now opens that history."""
+    opi = Opi.objects.get()
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_OPI_HISTORY):
+        response = client.get(reverse("admin:applications_opi_history", args=[opi.pk]))
+
+    dossier = reverse("admin:applications_application_change", args=[opi.application_id])
+    assert response.status_code == 302
+    assert response["Location"] == f"{dossier}#history"
+    page = client.get(response["Location"]).content.decode()
+    assert "OPI créée" in page
+    assert "OPI déversée" in page
+
+
+QUERIES_OPI_HISTORY = 6  # session, user, the staff scope, the OPI, and the savepoint around it (two statements)
+
+
+def test_an_unknown_opis_history_is_404(client, central_manager, db):
+    client.force_login(central_manager)
+
+    assert client.get(reverse("admin:applications_opi_history", args=[999])).status_code == 404
+
+
+@pytest.mark.parametrize("persona", STAFF_PERSONAS)
+def test_other_staff_get_no_opi_history(request, client, export, persona):
+    client.force_login(request.getfixturevalue(persona))
+
+    assert client.get(reverse("admin:applications_opi_history", args=[Opi.objects.get().pk])).status_code == 403
