@@ -16,6 +16,7 @@ from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.utils import build_absolute_uri
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import redirect
@@ -24,7 +25,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
-from accounts import cas, oidc, oidc_backchannel, services
+from accounts import cas, directory, oidc, oidc_backchannel, services
 from accounts.enums import LoginMethod
 from ecandidat import maintenance, parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
@@ -243,7 +244,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         During maintenance (the window or the switch), only staff log in (the back office keeps working); anyone
         else gets the maintenance page, logged in nowhere, nothing created. With ``ENT_CANDIDATE_LOGIN`` off
         (eCandidat CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to
-        the login page with the reason, nothing created."""
+        the login page with the reason, nothing created.
+
+        First, an OpenID Connect identity the ENT names for the first time may be a staff member's from the directory
+        (``_link_directory_staff``): linked, it is a staff login like any other from here on."""
+        self._link_directory_staff(request, sociallogin)
         # A new identity's user is not saved, and not staff: the maintenance page too (no query asked here).
         if (page := maintenance.page_for(request, sociallogin.user)) is not None:
             request.session.pop(cas.SESSION_TICKET, None)  # a refused CAS login: its ticket is no session's
@@ -264,6 +269,33 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         request.session.pop(cas.SESSION_TICKET, None)  # a refused CAS login: its ticket is no session's
         messages.error(request, ENT_CLOSED_TO_CANDIDATES)
         raise ImmediateHttpResponse(redirect("account_login"))
+
+    def _link_directory_staff(self, request, sociallogin) -> None:
+        """The CAS callback's rule (``directory.link_ent_identity``) for an OpenID Connect identity not linked yet: the
+        staff account whose username is the ``ENT_STAFF_UID_CLAIM`` claim (default ``preferred_username``) of the ID
+        token gets the identity and logs in; a deactivated one goes back to the login page with the CAS message.
+
+        Only the ID token's claim counts: allauth has checked its issuer, audience and expiry (its signature too, or
+        received it from the token endpoint itself), whereas userinfo is an unsigned answer. No query here for an
+        identity already linked, nor for a CAS login (its callback applied the rule before allauth)."""
+        claim = settings.ENT_STAFF_UID_CLAIM
+        account = sociallogin.account
+        if not claim or account.pk is not None or account.provider != oidc.PROVIDER_ID or cas.is_cas_session(request):
+            return
+        id_token = (account.extra_data or {}).get("id_token")
+        login = id_token.get(claim) if isinstance(id_token, dict) else None
+        if not isinstance(login, str) or not login.strip():
+            return
+        try:
+            identity = directory.link_ent_identity(
+                provider=account.provider, uid=account.uid, login=login, extra_data=account.extra_data
+            )
+        except directory.StaffDeactivated:
+            messages.error(request, directory.STAFF_DEACTIVATED)
+            raise ImmediateHttpResponse(redirect("account_login")) from None
+        if identity is not None:
+            sociallogin.account = identity
+            sociallogin.user = identity.user
 
     def _start_again_for_the_active_campaign(self, request, sociallogin) -> None:
         """Accounts are annual: the student whose ENT identity opens an account of a past campaign creates this

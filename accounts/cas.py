@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
-from allauth.socialaccount.models import SocialAccount
 from cas import CASError
 from django.conf import settings
 from django.contrib import messages
@@ -40,7 +39,7 @@ logger = logging.getLogger(__name__)
 PROVIDER_ID = "ent"  # the OpenID Connect app's id: switching protocols keeps the students' ENT identities
 SESSION_TICKET = "cas_service_ticket"
 SESSION_NEXT = "cas_next"
-STAFF_DEACTIVATED = gettext_lazy("This staff account is deactivated. Please contact the central administration.")
+STAFF_DEACTIVATED = directory.STAFF_DEACTIVATED
 VALIDATION_FAILED = gettext_lazy("The ENT could not confirm your login. Please try again.")
 
 
@@ -118,15 +117,14 @@ def callback(request: HttpRequest) -> HttpResponse:
     next_url = request.session.pop(SESSION_NEXT, "")
 
     try:
-        staff = directory.staff_for_login(username)
+        identity = directory.link_ent_identity(provider=PROVIDER_ID, uid=username, login=username)
     except directory.StaffDeactivated:
         messages.error(request, STAFF_DEACTIVATED)
         return redirect("account_login")
-    if staff is not None:
+    if identity is not None:
         # The directory's uid is the staff account's username (accounts.directory): the same person, so the ENT
         # identity is linked to it, and the login is recorded as an ENT one (it counts as a second factor,
         # accounts.staff_access).
-        SocialAccount.objects.get_or_create(provider=PROVIDER_ID, uid=username, defaults={"user": staff})
         next_url = next_url or reverse("admin:index")
 
     # allauth's social login flow, with the ENT path's adapters and forms: a known identity logs in, a new student

@@ -4,8 +4,10 @@
   ``LDAP_STAFF_FILTER`` (staff, faculty, employee affiliations by default).
 - ``create_staff_from_directory``: what a central administrator uses to add a staff member (``manage.py
   staff_from_directory <uid or mail>``): the account takes the directory's uid, names and address.
-- ``staff_for_login``: at each CAS login, an existing staff account is refreshed from the directory, and deactivated
-  when the directory no longer lists the person as staff.
+- ``staff_for_login``: at each CAS login (and at the first OpenID Connect one), an existing staff account is
+  refreshed from the directory, and deactivated when the directory no longer lists the person as staff.
+- ``link_ent_identity``: at an ENT login (CAS or OpenID Connect) whose identity is not linked yet, the staff account
+  the ENT names by its directory uid gets that identity (one rule for both protocols).
 - ``look_up``: many uids at once, for the nightly refresh of every staff account (``accounts.directory_refresh``).
 - ``record_directory_address``: the address the directory gives an account is its verified, primary allauth address
   (the directory is the institution's own authority on its staff's addresses): the account's first ENT login asks
@@ -19,6 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.db import transaction
 from django.utils import translation
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 ATTRIBUTES = ["uid", "mail", "givenName", "sn", "displayName", "eduPersonAffiliation", "supannEmpId"]
 TIMEOUT_SECONDS = 5
+STAFF_DEACTIVATED = gettext_lazy("This staff account is deactivated. Please contact the central administration.")
 
 
 class StaffDeactivated(Exception):
@@ -277,7 +281,7 @@ def refresh_staff(*, user: User) -> User:
 
 
 def staff_for_login(username: str) -> User | None:
-    """The staff account for this CAS login (refreshed from the directory when one is configured), or None when the
+    """The staff account for this ENT login (refreshed from the directory when one is configured), or None when the
     login is not a staff member's. Raises StaffDeactivated for a staff account that is (or has just been) inactive."""
     user = User.objects.filter(username=username, campaign__isnull=True).first()
     if user is None or not (user.is_staff or user.is_superuser):
@@ -287,3 +291,30 @@ def staff_for_login(username: str) -> User | None:
     if not user.is_active:
         raise StaffDeactivated(username)
     return user
+
+
+def link_ent_identity(*, provider: str, uid: str, login: str, extra_data: dict | None = None) -> SocialAccount | None:
+    """The ENT identity ``(provider, uid)`` linked to the staff account whose username is ``login`` (the directory's
+    uid, as the ENT names the person), or None when the login does not go to a staff account: then the candidates'
+    path goes on unchanged. The one rule of the CAS callback (``accounts.cas``, ``login`` = the CAS login) and of the
+    OpenID Connect return (``accounts.adapters``, ``login`` = the ``ENT_STAFF_UID_CLAIM`` claim of the verified ID
+    token). Raises StaffDeactivated for a staff account that is (or, refreshed from the directory, has just become)
+    inactive.
+
+    Never linked: a superuser (an administrator links their ENT identity by hand, or logs in with a password and a
+    second factor), an account that is not staff, and an identity already linked to another account (returned as
+    None: it logs its own owner in, as ever). An identity already linked to this account is returned as it is."""
+    login = login.strip()
+    staff = staff_for_login(login) if login else None
+    if staff is None or staff.is_superuser or not staff.is_staff:
+        return None
+    identity, created = SocialAccount.objects.get_or_create(
+        provider=provider, uid=uid, defaults={"user": staff, "extra_data": extra_data or {}}
+    )
+    if identity.user_id != staff.pk:
+        logger.warning("ENT identity %s is another account's: not linked to staff %s", uid, staff.username)
+        return None
+    if created:
+        logger.info("ENT identity %s linked to staff %s at its first ENT login", uid, staff.username)
+    identity.user = staff
+    return identity

@@ -167,7 +167,7 @@ def test_a_forged_ticket_is_refused_with_a_message(cas_app):
 
 
 def test_staff_log_in_through_cas_refreshed_from_the_directory(cas_app, ldap):
-    StaffFactory(username="sophie.gestion", email="old@univ-perp.fr", is_superuser=True)
+    StaffFactory(username="sophie.gestion", email="old@univ-perp.fr")
 
     session, _, response = _ent_login(cas_app, "sophie.gestion")
 
@@ -212,7 +212,7 @@ def test_with_the_ent_closed_to_candidates_a_student_is_refused_with_a_message(c
 
 def test_with_the_ent_closed_to_candidates_staff_still_log_in_through_cas(cas_app, settings):
     settings.ENT_CANDIDATE_LOGIN = False
-    StaffFactory(username="sophie.gestion", is_superuser=True)
+    StaffFactory(username="sophie.gestion")
     html = requests.get(f"{cas_app.url}/accounts/login/?next=/gestion/", timeout=10).text
 
     _session, _urls, response = _ent_login(cas_app, "sophie.gestion")
@@ -231,7 +231,7 @@ def night(settings):
 
 
 def test_during_the_window_staff_log_in_through_cas_and_reach_the_back_office(cas_app, night):
-    StaffFactory(username="sophie.gestion", is_superuser=True)
+    StaffFactory(username="sophie.gestion")
     assert requests.get(f"{cas_app.url}/", timeout=10).status_code == 503  # the candidates' pages are closed
 
     session, urls, response = _ent_login(cas_app, "sophie.gestion")

@@ -200,10 +200,10 @@ def test_cas_first_login_of_a_new_directory_staff_member_reaches_the_back_office
     attributes = {"mail": SOPHIE.email, "givenName": "Sophie", "sn": "GESTION"}
     mocker.patch.object(CASClientV3, "verify_ticket", return_value=(SOPHIE.uid, attributes, None))
 
-    # test_ent_maintenance's CAS staff login (27, the ENT identity linked for the first time there too), and the
-    # directory refresh at the login (the account locked, with its savepoint: 3; nothing changed). allauth's check of
-    # a verified address finds it: no confirmation row, no mail.
-    with django_assert_num_queries(30):
+    # test_ent_maintenance's CAS staff login (29 with the history's 2, the ENT identity linked for the first time there
+    # too), and the directory refresh at the login (the account locked, with its savepoint: 3; nothing changed).
+    # allauth's check of a verified address finds it: no confirmation row, no mail.
+    with django_assert_num_queries(32):
         response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"})
 
     _assert_in_the_back_office(client, response, user)
@@ -217,9 +217,9 @@ def test_oidc_first_login_of_a_new_directory_staff_member_reaches_the_back_offic
     settings.ENT_SERVER_URL = ENT
     settings.SOCIALACCOUNT_PROVIDERS = ent_providers(ENT, pkce=True)
     user = directory.create_staff_from_directory(identifier="sophie.gestion", actor=None)
-    # OpenID Connect does not link a staff account to its ENT identity (CAS does, by uid): linked beforehand here.
-    SocialAccount.objects.create(user=user, provider="ent", uid="sophie.gestion")
+    # The ID token names the directory uid (ENT_STAFF_UID_CLAIM): the first login links the identity, as CAS does.
     claims = {"sub": "sophie.gestion", "email": "sophie.gestion@univ-perp.fr", "email_verified": True}
+    claims["preferred_username"] = "sophie.gestion"
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=CONFIG)
     tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
@@ -228,8 +228,11 @@ def test_oidc_first_login_of_a_new_directory_staff_member_reaches_the_back_offic
     to_ent = client.post(reverse("openid_connect_login", args=["ent"]), {"next": ADMIN})
     state = parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]
 
-    # As test_ent_maintenance's OpenID Connect staff login (28): the verified address is found, nothing is mailed.
-    with django_assert_num_queries(28):
+    # As test_ent_staff_link's first OpenID Connect staff login (33, the identity linked there too), and the directory
+    # refresh at the login (the account locked, with its savepoint: 3; nothing changed). The verified address is
+    # found, nothing is mailed.
+    with django_assert_num_queries(36):
         response = client.get(reverse("ent_oidc_callback", args=["ent"]), {"code": "c", "state": state})
 
     _assert_in_the_back_office(client, response, user)
+    assert SocialAccount.objects.get(provider="ent", uid="sophie.gestion").user == user

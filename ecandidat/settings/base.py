@@ -520,6 +520,10 @@ ENT_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(ENT_SERVER_URL)) if ENT_S
 # The ENT speaks OpenID Connect (ENT_SERVER_URL = the issuer) or CAS 3.0 (ENT_SERVER_URL = the CAS prefix, e.g.
 # https://cas.univ.fr/cas): accounts/cas.py. Both map to the same "ent" identities (uid = the ENT login).
 ENT_PROTOCOL = env_str("ENT_PROTOCOL", "oidc")
+# The ID token claim that carries the person's directory uid (OpenID Connect): a staff member's first ENT login links
+# their identity to the staff account of that username (accounts/directory.py link_ent_identity). Apereo CAS maps
+# uid to preferred_username; an ENT that releases the supann uid as such: ENT_STAFF_UID_CLAIM=uid. Empty: no linking.
+ENT_STAFF_UID_CLAIM = env_str("ENT_STAFF_UID_CLAIM", "preferred_username")
 # The ENT's back-channel logout (accounts/oidc_backchannel.py) per IP address, counted before any token is read: the
 # ENT posts one logout token per session that ends, a few a minute; 600 a minute from one address is not the ENT.
 # Over the limit: 429 with Retry-After. Empty: no limit.

@@ -15,7 +15,8 @@ class EntAccountAdapter(DefaultAccountAdapter):
 
 
 class EntOIDCAdapter(DefaultOIDCAdapter):
-    """Speaks like a university ENT: `sub` is the login (uid), the student number travels as `supannEtuId`."""
+    """Speaks like a university ENT: `sub` is the login (uid; `preferred_username` and `uid` too), the student number
+    travels as `supannEtuId`."""
 
     def get_user_sub(self, client, user) -> str:
         # The login, not the primary key, so that `sub` survives a reset of the ENT database.
@@ -45,6 +46,10 @@ class EntOIDCAdapter(DefaultOIDCAdapter):
         **kwargs: Any,
     ) -> dict[str, Any]:
         claims = super().get_claims(purpose, user, client, scopes, email=email, **kwargs)
+        if "profile" in scopes:
+            # The directory uid under its supann/eduPerson name too (an ENT may release it as ``uid`` rather than map
+            # it to ``preferred_username``): ecandidat's ENT_STAFF_UID_CLAIM can name either.
+            claims["uid"] = user.get_username()
         if "profile" in scopes and user.student_number:
             claims["supannEtuId"] = user.student_number
         return claims
