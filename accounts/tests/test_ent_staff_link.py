@@ -233,3 +233,22 @@ def test_a_directory_staff_member_logs_in_through_the_development_ent(oidc_app, 
     assert response.url == f"{oidc_app}{ADMIN}"
     assert SocialAccount.objects.get(provider="ent").user_id == staff.pk
     assert _history(staff) == ["Connexion par l'ENT (OpenID Connect)"]
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_at_night_with_the_ent_closed_to_candidates_a_new_staff_member_gets_in_and_a_new_student_does_not(
+    oidc_app, settings
+):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    settings.MAINTENANCE_START, settings.MAINTENANCE_END = datetime.time(0, 0), datetime.time(23, 59, 59)
+    settings.ENT_CANDIDATE_LOGIN = False
+    staff = StaffFactory(username="sophie.gestion", email="sophie.gestion@univ-perp.fr", from_directory=True)
+
+    student = oidc_login(oidc_app, "estelle.martin")
+    staff_in = oidc_login(oidc_app, "sophie.gestion", next_url=ADMIN)
+
+    assert student.status_code == 503
+    assert staff_in.status_code == 200
+    assert staff_in.url == f"{oidc_app}{ADMIN}"
+    assert SocialAccount.objects.get().user_id == staff.pk
