@@ -301,12 +301,12 @@ def link_ent_identity(*, provider: str, uid: str, login: str, extra_data: dict |
     token). Raises StaffDeactivated for a staff account that is (or, refreshed from the directory, has just become)
     inactive.
 
-    Never linked: a superuser (an administrator links their ENT identity by hand, or logs in with a password and a
-    second factor), an account that is not staff, and an identity already linked to another account (returned as
-    None: it logs its own owner in, as ever). An identity already linked to this account is returned as it is."""
+    Never linked: an account that is not staff, and an identity already linked to another account (returned as None:
+    it logs its own owner in, as ever). A superuser is staff, linked as the CAS callback always linked them. An
+    identity already linked to this account is returned as it is."""
     login = login.strip()
     staff = staff_for_login(login) if login else None
-    if staff is None or staff.is_superuser or not staff.is_staff:
+    if staff is None:
         return None
     identity, created = SocialAccount.objects.get_or_create(
         provider=provider, uid=uid, defaults={"user": staff, "extra_data": extra_data or {}}

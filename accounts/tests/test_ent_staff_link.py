@@ -1,8 +1,8 @@
 """A staff member from the directory logs in through the ENT over OpenID Connect (the default protocol) the first time:
 the ID token's ``ENT_STAFF_UID_CLAIM`` (the directory uid, ``preferred_username`` by default) names the staff account,
 which gets the ENT identity and is logged in to the back office, as the CAS callback does (one rule,
-``directory.link_ent_identity``). A deactivated account is refused with the CAS message; a superuser, an account that
-is not staff and an identity already linked to someone else are never linked; anyone else follows the candidates'
+``directory.link_ent_identity``). A deactivated account is refused with the CAS message; an account that is not
+staff and an identity already linked to someone else are never linked (a superuser is, as CAS always did); anyone else follows the candidates'
 path, unchanged. The ENT's answers are stubbed here (``ent.oidc_callback_state``); the development ENT's real answers
 are in the integration test at the end."""
 
@@ -110,19 +110,16 @@ def test_a_deactivated_staff_member_is_refused_with_the_cas_message(
     assert not LogEntry.objects.exists()
 
 
-def test_a_superuser_is_never_linked(client, oidc_ent, campaign, mocker, django_assert_num_queries):
+def test_a_superuser_is_linked_as_any_staff_member(client, db, oidc_ent, mocker, django_assert_num_queries):
     admin = StaffFactory(username="sophie.gestion", is_superuser=True)
     state = oidc_callback_state(client, mocker, _claims("f3a9-77", preferred_username="sophie.gestion"))
 
-    # The session read; the savepoint; the ENT app (3); the state consumed (3); the session read again; allauth's
-    # lookup (no identity); the staff account (a superuser: no link); the campaign open?; release; the pending
-    # « Création de compte » saved in the session (3). Before this rule, the same less the staff account.
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(33):  # as any staff member's first login above
         response = client.get(CALLBACK, {"code": "c", "state": state})
 
-    assert response.url == SIGNUP  # the candidates' path, unchanged
-    assert "_auth_user_id" not in client.session
-    assert not SocialAccount.objects.filter(user=admin).exists()
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin.pk)
+    assert SocialAccount.objects.get().user == admin
 
 
 def test_an_account_that_is_not_staff_is_never_linked(client, oidc_ent, campaign, mocker):
@@ -206,15 +203,15 @@ def test_staff_log_in_with_the_ent_closed_to_candidates(client, oidc_ent, staff,
 # --- CAS: the same rule, from its callback ---
 
 
-def test_cas_never_links_a_superuser_either(client, cas_ent, campaign):
-    StaffFactory(username="sophie.gestion", is_superuser=True)
+def test_cas_links_a_superuser_as_it_always_did(client, db, cas_ent):
+    admin = StaffFactory(username="sophie.gestion", is_superuser=True)
     cas_ent.return_value = ("sophie.gestion", {"mail": ["sophie.gestion@univ-perp.fr"]}, None)
 
     response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"})
 
-    assert response.url == SIGNUP
-    assert not SocialAccount.objects.exists()
-    assert cas.SESSION_TICKET in client.session  # the candidates' path, as for any new identity
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin.pk)
+    assert SocialAccount.objects.get().user == admin
 
 
 # --- Over real sockets: the development ENT sends preferred_username (and uid) in its ID token ---
