@@ -1,10 +1,10 @@
 """A staff member from the directory logs in through the ENT over OpenID Connect (the default protocol) the first time:
 the ID token's ``ENT_STAFF_UID_CLAIM`` (the directory uid, ``preferred_username`` by default) names the staff account,
 which gets the ENT identity and is logged in to the back office, as the CAS callback does (one rule,
-``directory.link_ent_identity``). A deactivated account is refused with the CAS message; an account that is not
-staff and an identity already linked to someone else are never linked (a superuser is, as CAS always did); anyone else follows the candidates'
-path, unchanged. The ENT's answers are stubbed here (``ent.oidc_callback_state``); the development ENT's real answers
-are in the integration test at the end."""
+``directory.link_ent_identity``). A deactivated account is refused with the CAS message; an account that is not staff
+and an identity already linked to someone else are never linked (a superuser is, as CAS always did); anyone else
+follows the candidates' path, unchanged. The ENT's answers are stubbed here (``ent.oidc_callback_state``); the
+development ENT's real answers are in the integration test at the end."""
 
 import datetime
 
@@ -14,7 +14,7 @@ from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOA
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
-from accounts import cas, directory
+from accounts import directory
 from accounts.models import User
 from accounts.tests.ent import oidc_callback_state, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
