@@ -162,6 +162,13 @@ def _record_account_change(*, actor: User, account: User, change_message: str) -
     )
 
 
+def login_history_messages() -> set[str]:
+    """The history's words for a login, as ``record_login`` writes them (in the institution's language): a login is
+    not a change, and lists of changes leave these lines out (the back office's home)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return {str(method.label) for method in LoginMethod}
+
+
 def record_login(*, user: User, method: LoginMethod) -> None:
     """Write a login of ``user`` (the actor: the person who logged in) to the account's history in the back office,
     with how it was made: « Connexion par mot de passe » (« … et second facteur » when a staff member typed an

@@ -16,6 +16,7 @@ import datetime
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.urls import reverse
@@ -23,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from accounts.services import login_history_messages
 from applications.admin.candidatures import with_list_data
 from applications.admin.review import PIECE_KINDS, change_url, history_line
 from applications.enums import DossierStatus
@@ -135,11 +137,38 @@ def recent_actions(request) -> list[dict[str, Any]] | None:
     ]
 
 
+def settings_changes(request) -> list[dict[str, Any]]:
+    """The user's ``RECENT_ACTIONS`` latest changes through the admin's own forms (Django's "Actions récentes"),
+    newest first, each ``{"entry", "url"}``. Their logins, which ``record_login`` writes to their own account's
+    history, are not changes and are left out (every member of staff saw each login as a change of their user, a
+    link to a page only superusers open: 403 or 404). An entry links to its page only when its ModelAdmin lets the
+    viewer open its list (asked without the row, as ``linking_only_what_the_viewer_may_open`` asks: no query). One
+    query."""
+    entries = (
+        LogEntry.objects.filter(user=request.user)
+        .exclude(change_message__in=login_history_messages())
+        .select_related("content_type")
+        .order_by("-action_time", "-id")[:RECENT_ACTIONS]
+    )
+    changes = []
+    for entry in entries:
+        model = entry.content_type.model_class() if entry.content_type else None
+        model_admin = admin.site._registry.get(model) if model else None
+        may_open = model_admin is not None and model_admin.has_view_or_change_permission(request)
+        url = entry.get_admin_url() if may_open and not entry.is_deletion() else None
+        changes.append({"entry": entry, "url": url})
+    return changes
+
+
 _index = admin.site.index
 
 
 def index(request, extra_context=None):
-    context = {"centre_home": centre_home(request), "recent_application_actions": recent_actions(request)}
+    context = {
+        "centre_home": centre_home(request),
+        "recent_application_actions": recent_actions(request),
+        "settings_changes": settings_changes(request),
+    }
     return _index(request, {**(extra_context or {}), **context})
 
 

@@ -7,6 +7,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.enums import LoginMethod
+from accounts.services import record_login
 from applications.enums import DossierStatus, PieceStatus
 from applications.services.pieces import set_piece_status
 from applications.tests.factories_candidature import make_application, with_file
@@ -169,3 +171,51 @@ def test_the_changes_to_the_settings_are_listed_only_when_there_are_some(client,
     html = client.get(reverse("admin:index")).content.decode()
     assert "Mes dernières modifications du paramétrage" in html
     assert "Formation M1ENER" in html
+
+
+@pytest.mark.parametrize(
+    "persona", ["read_only_staff", "commission_member", "candidates_manager", "candidates_reader"]
+)
+def test_a_login_is_not_listed_as_a_change_to_the_settings(client, request, persona):
+    """Each login is written to the staff member's own account's history (record_login): the home listed it under
+    "Mes dernières modifications du paramétrage", a link to their user's page that answers them 403 or 404."""
+    user = request.getfixturevalue(persona)
+    record_login(user=user, method=LoginMethod.PASSWORD)
+    record_login(user=user, method=LoginMethod.ENT_OIDC)
+    client.force_login(user)
+
+    response = client.get(reverse("admin:index"))
+
+    html = response.content.decode()
+    assert response.context["settings_changes"] == []
+    assert "Mes dernières modifications du paramétrage" not in html
+    assert reverse("admin:accounts_user_change", args=[user.pk]) not in html
+
+
+def test_a_change_links_only_to_a_page_the_viewer_may_open(
+    client, centre_manager, figures_data, campaign, django_assert_num_queries
+):
+    def change(model, obj, text):
+        LogEntry.objects.create(
+            user=centre_manager,
+            content_type=ContentType.objects.get_for_model(model),
+            object_id=str(obj.pk),
+            object_repr=text,
+            action_flag=CHANGE,
+        )
+
+    change(type(figures_data), figures_data, "Formation M1ENER")
+    change(type(centre_manager), centre_manager, "gestionnaire")  # users: superusers only
+    record_login(user=centre_manager, method=LoginMethod.PASSWORD)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(QUERIES_HOME):
+        response = client.get(reverse("admin:index"))
+
+    assert [(change["entry"].object_repr, change["url"]) for change in response.context["settings_changes"]] == [
+        ("gestionnaire", None),
+        ("Formation M1ENER", reverse("admin:offers_formation_change", args=[figures_data.pk])),
+    ]
+    html = response.content.decode()
+    assert f'<a href="{reverse("admin:offers_formation_change", args=[figures_data.pk])}">Formation M1ENER</a>' in html
+    assert reverse("admin:accounts_user_change", args=[centre_manager.pk]) not in html
