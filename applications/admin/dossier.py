@@ -49,7 +49,7 @@ from applications.sis import StudentRecordsUnavailable
 from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.staff import is_central, scope_of
-from ecandidat.staff_text import StaffTextSelect
+from ecandidat.staff_text import StaffText, StaffTextSelect
 from ecandidat.text import refuse_invisible_controls
 
 
@@ -492,7 +492,7 @@ def candidate_applications(request, candidate: Candidate) -> list[dict]:
         applications = applications.visible_to(request.user).annotate(openable=Value(True))
     return [
         {
-            "formation": application.formation,
+            "formation": StaffText(str(application.formation), "fr"),  # the staff's French label (RGAA 8.7)
             "status": application.get_dossier_status_display(),
             "created_at": application.created_at,
             "transmitted_at": application.transmitted_at,

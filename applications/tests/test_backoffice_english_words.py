@@ -92,3 +92,28 @@ def test_the_history_marks_the_pieces_french_label_and_escapes_the_rest(centre_m
         f'Piece refused “<span lang="fr">Relevé de notes &amp; co</span>” by {centre_manager.get_username()}: '
         "&lt;b&gt;illisible&lt;/b&gt;"
     )
+
+
+@pytest.mark.parametrize(
+    ("persona", "linked", "queries"), [("candidates_manager", False, 17), ("read_only_staff", True, 17)]
+)
+def test_the_candidates_page_lists_the_applications_in_the_readers_punctuation(
+    client, request, persona, linked, queries, campaign, centre, commission, django_assert_num_queries
+):
+    """The dossier's page listed each application as "Master Énergie : Received" in English too (the French space
+    before the colon written in the template), the staff's French label unmarked."""
+    formation = FormationFactory(centre=centre, commission=commission, code="M1ENER", title="Master Énergie")
+    application = make_application(formation, campaign=campaign)
+    client.force_login(request.getfixturevalue(persona))
+    url = reverse("admin:applications_candidate_change", args=[application.candidate.pk])
+    client.get(url, language="en")  # per-process memos warm
+
+    with django_assert_num_queries(queries):
+        english = client.get(url, language="en").content.decode()
+    french = client.get(url, language="fr").content.decode()
+
+    name = f'<span lang="fr">{formation}</span>'
+    if linked:
+        name = f'<a href="{reverse("admin:applications_application_change", args=[application.pk])}">{name}</a>'
+    assert f"<li>{name}: Received<br>" in english
+    assert f"<li>{name} : Réceptionné<br>" in french
