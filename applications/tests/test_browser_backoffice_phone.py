@@ -266,6 +266,31 @@ def test_a_history_page_titled_with_a_long_address_fits_a_phone(
     assert problems == [], "\n".join(problems)
 
 
+@pytest.mark.parametrize("width", PHONES)
+def test_a_history_line_naming_a_long_address_fits_a_phone(
+    live_server, transactional_db, browser_page, candidates_manager, width
+):
+    """The helpdesk changes a candidate's address: the dossier's « Historique » says « Adresse mail du compte :
+    old → new », two long words in one cell, and pushed the page 80 px past a 375 px screen."""
+    candidate = complete_candidate(user__email="marie.segolene.arnauddelachapelle@example.org")
+    page = browser_page
+    _log_in_staff(page, live_server, candidates_manager)
+    page.set_viewport_size({"width": width, "height": 812})
+    page.goto(f"{live_server.url}/gestion/applications/candidate/{candidate.pk}/adresse-mail/")
+    page.fill("input[name=email]", "marie-segolene.arnaud-de-la-chapelle@example.org")
+    page.fill("input[name=email2]", "marie-segolene.arnaud-de-la-chapelle@example.org")
+    page.click("#content form [type=submit]")
+    page.wait_for_url("**/change/")
+
+    response = page.goto(f"{live_server.url}/gestion/applications/candidate/{candidate.pk}/history/")
+
+    assert response is not None
+    assert response.status == 200
+    assert "arnaud-de-la-chapelle@example.org" in page.locator("#change-history td").last.inner_text()
+    problems = page.evaluate(OVERFLOW_JS)
+    assert problems == [], "\n".join(problems)
+
+
 def test_a_list_title_beside_its_object_tools_keeps_its_words_whole_at_1280(
     live_server, transactional_db, browser_page, admin_user
 ):
