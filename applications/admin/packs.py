@@ -62,7 +62,7 @@ class PieceChoiceField(forms.ModelChoiceField):
 
 class PiecePackForm(forms.Form):
     piece_type = PieceChoiceField(
-        label=_("Piece"),
+        label=gettext_lazy("Piece"),
         widget=StaffTextSelect,
         queryset=PieceType.objects.none(),
         error_messages={"required": gettext_lazy("Choose the piece to download.")},

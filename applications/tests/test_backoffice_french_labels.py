@@ -136,6 +136,26 @@ def test_the_piece_pack_names_its_piece_in_french(client, commission_member, for
     assert '(ZIP of one piece of each dossier: <span lang="fr">Curriculum vitae</span>)' in page
 
 
+@pytest.mark.parametrize(("language", "label"), [("en", "Piece:"), ("fr", "Pièce\u00a0:")])
+def test_the_piece_packs_choice_is_labelled_in_the_readers_language(
+    client, read_only_staff, formation, campaign, decided, language, label, django_assert_num_queries
+):
+    """The field's label was translated once, when the module was imported: « Pièce: » on the English page."""
+    client.force_login(read_only_staff)
+    data = {"action": "piece_pack_action", ACTION_CHECKBOX_NAME: [decided.pk], "index": 0}
+    client.post(APPLICATIONS, data, language=language)  # per-process memos warm
+
+    # session, user, scope, the list's (filters, counters, saved filters), the selection, the pieces asked for
+    with django_assert_num_queries(QUERIES_PIECE_CHOICE):
+        response = client.post(APPLICATIONS, data, language=language)
+
+    assert response.status_code == 200
+    assert f'<label for="id_piece_type">{label}</label>' in response.content.decode()
+
+
+QUERIES_PIECE_CHOICE = 18
+
+
 # --- the training offer's lists and the decision letters (a manager of some commissions, a centre manager) --------
 
 
