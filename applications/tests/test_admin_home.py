@@ -158,7 +158,10 @@ def test_the_latest_actions_cost_the_same_queries_whatever_their_number(
 def test_the_changes_to_the_settings_are_listed_only_when_there_are_some(client, centre_manager, commission_member):
     """A commission member changes no setting: an empty "Mes dernières modifications du paramétrage" was noise."""
     client.force_login(commission_member)
-    assert "Mes dernières modifications du paramétrage" not in client.get(reverse("admin:index")).content.decode()
+    assert (
+        "Mes dernières modifications : paramétrage, dossiers et comptes"
+        not in client.get(reverse("admin:index")).content.decode()
+    )
 
     LogEntry.objects.create(
         user=centre_manager,
@@ -169,7 +172,7 @@ def test_the_changes_to_the_settings_are_listed_only_when_there_are_some(client,
     )
     client.force_login(centre_manager)
     html = client.get(reverse("admin:index")).content.decode()
-    assert "Mes dernières modifications du paramétrage" in html
+    assert "Mes dernières modifications : paramétrage, dossiers et comptes" in html
     assert "Formation M1ENER" in html
 
 
@@ -188,7 +191,7 @@ def test_a_login_is_not_listed_as_a_change_to_the_settings(client, request, pers
 
     html = response.content.decode()
     assert response.context["settings_changes"] == []
-    assert "Mes dernières modifications du paramétrage" not in html
+    assert "Mes dernières modifications : paramétrage, dossiers et comptes" not in html
     assert reverse("admin:accounts_user_change", args=[user.pk]) not in html
 
 
@@ -219,3 +222,27 @@ def test_a_change_links_only_to_a_page_the_viewer_may_open(
     html = response.content.decode()
     assert f'<a href="{reverse("admin:offers_formation_change", args=[figures_data.pk])}">Formation M1ENER</a>' in html
     assert reverse("admin:accounts_user_change", args=[centre_manager.pk]) not in html
+
+
+def test_the_helpdesks_changes_are_not_called_settings(
+    client, candidates_manager, campaign, django_assert_num_queries
+):
+    """The helpdesk changes no setting, only candidates' dossiers and accounts: the home listed its address changes
+    under "Mes dernières modifications du paramétrage"."""
+    candidate = make_application(FormationFactory(), campaign=campaign).candidate
+    client.force_login(candidates_manager)
+    url = reverse("admin:applications_candidate_change", args=[candidate.pk])
+    new = "nouvelle.adresse@example.org"
+    client.post(url.replace("change/", "adresse-mail/"), {"email": new, "email2": new})
+    client.get(reverse("admin:index"))  # per-process memos warm
+
+    # session, user, the scope, the app list's rights, the changes (one query, their links asking no more)
+    with django_assert_num_queries(QUERIES_HELPDESK_HOME):
+        response = client.get(reverse("admin:index"))
+
+    html = response.content.decode()
+    assert "Mes dernières modifications : paramétrage, dossiers et comptes" in html
+    assert f'<a href="{url}">{candidate}</a>' in html
+
+
+QUERIES_HELPDESK_HOME = 8

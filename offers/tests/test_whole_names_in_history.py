@@ -73,7 +73,7 @@ def test_deleting_a_piece_names_it_whole(admin_client, language, done):
 
     assert done in deleted.text.replace("\N{NO-BREAK SPACE}", " ")
     assert LogEntry.objects.get(action_flag=DELETION).object_repr == LONG
-    assert f"{LONG}<br>" in home  # « Mes dernières modifications du paramétrage »
+    assert f"{LONG}<br>" in home  # « Mes dernières modifications : paramétrage, dossiers et comptes »
 
 
 def test_a_name_longer_than_the_history_keeps_is_cut_with_an_ellipsis(admin_client):
