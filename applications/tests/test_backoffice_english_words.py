@@ -11,6 +11,7 @@ from applications.admin.review import history_line
 from applications.enums import EventKind, PieceStatus
 from applications.models import ApplicationEvent
 from applications.services import staff
+from applications.tests.factories import AddressFactory
 from applications.tests.factories_candidature import decision_type, make_application, with_file
 from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
 from offers.enums import Avis
@@ -101,9 +102,11 @@ def test_the_candidates_page_lists_the_applications_in_the_readers_punctuation(
     client, request, persona, linked, queries, campaign, centre, commission, django_assert_num_queries
 ):
     """The dossier's page listed each application as "Master Énergie : Received" in English too (the French space
-    before the colon written in the template), the staff's French label unmarked."""
+    before the colon written in the template), the staff's French label unmarked; its addresses and baccalaureates
+    were headed « Adresse: » in French."""
     formation = FormationFactory(centre=centre, commission=commission, code="M1ENER", title="Master Énergie")
     application = make_application(formation, campaign=campaign)
+    AddressFactory(candidate=application.candidate)
     client.force_login(request.getfixturevalue(persona))
     url = reverse("admin:applications_candidate_change", args=[application.candidate.pk])
     client.get(url, language="en")  # per-process memos warm
@@ -117,3 +120,6 @@ def test_the_candidates_page_lists_the_applications_in_the_readers_punctuation(
         name = f'<a href="{reverse("admin:applications_application_change", args=[application.pk])}">{name}</a>'
     assert f"<li>{name}: Received<br>" in english
     assert f"<li>{name} : Réceptionné<br>" in french
+    # Each stacked form's heading too (Django writes « Adresse: » whatever the language).
+    assert "<h3><b>Address:</b>" in english
+    assert "<h3><b>Adresse\u00a0:</b>" in french
