@@ -23,7 +23,7 @@ from accounts import directory
 from accounts.directory import DirectoryPerson
 from accounts.directory_refresh import refresh_staff_from_directory
 from accounts.models import User
-from accounts.tests.ent import ent_providers
+from accounts.tests.ent import STUB_CONFIG, STUB_ENT, ent_providers
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.models import OutboundEmail, StaffDirectoryChange
 
@@ -39,15 +39,6 @@ SOPHIE = DirectoryPerson(
     last_name="GESTION",
     affiliations=("staff",),
 )
-ENT = "https://ent.example"
-CONFIG = {
-    "issuer": ENT,
-    "authorization_endpoint": f"{ENT}/identity/o/authorize",
-    "token_endpoint": f"{ENT}/identity/o/api/token",
-    "userinfo_endpoint": f"{ENT}/identity/o/api/userinfo",
-    "jwks_uri": f"{ENT}/.well-known/jwks.json",
-    "end_session_endpoint": f"{ENT}/identity/o/logout",
-}
 
 
 @pytest.fixture
@@ -214,13 +205,15 @@ def test_oidc_first_login_of_a_new_directory_staff_member_reaches_the_back_offic
     client, settings, stand_in_directory, night, mocker, django_assert_num_queries
 ):
     settings.ENT_PROTOCOL = "oidc"
-    settings.ENT_SERVER_URL = ENT
-    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(ENT, pkce=True)
+    settings.ENT_SERVER_URL = STUB_ENT
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(STUB_ENT, pkce=True)
     user = directory.create_staff_from_directory(identifier="sophie.gestion", actor=None)
     # The ID token names the directory uid (ENT_STAFF_UID_CLAIM): the first login links the identity, as CAS does.
     claims = {"sub": "sophie.gestion", "email": "sophie.gestion@univ-perp.fr", "email_verified": True}
     claims["preferred_username"] = "sophie.gestion"
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=CONFIG)
+    mocker.patch.object(
+        OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=STUB_CONFIG
+    )
     tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)

@@ -18,7 +18,7 @@ from django_cas_ng.models import SessionTicket
 
 from accounts import cas
 from accounts.models import User
-from accounts.tests.ent import ent_providers, oidc_login
+from accounts.tests.ent import STUB_CONFIG, STUB_ENT, ent_providers, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.maintenance import set_switch
 from ecandidat.middleware import EXEMPT_PREFIXES
@@ -30,15 +30,6 @@ ADMIN = reverse("admin:index")
 LOGIN = reverse("account_login")
 FRENCH = {"language": "fr"}
 MAINTENANCE_FR = "tous les jours de 22h45 à 06h"
-ENT = "https://ent.example"
-CONFIG = {
-    "issuer": ENT,
-    "authorization_endpoint": f"{ENT}/identity/o/authorize",
-    "token_endpoint": f"{ENT}/identity/o/api/token",
-    "userinfo_endpoint": f"{ENT}/identity/o/api/userinfo",
-    "jwks_uri": f"{ENT}/.well-known/jwks.json",
-    "end_session_endpoint": f"{ENT}/identity/o/logout",
-}
 CLAIMS_BEFORE = {"id_token": {"sub": "lucas.bernard", "email": "lucas.bernard@etudiant.univ-perp.fr"}}
 
 
@@ -183,22 +174,24 @@ def test_cas_outside_the_window_a_student_logs_in_as_before(client, cas_ent, stu
 @pytest.fixture
 def oidc_ent(settings):
     settings.ENT_PROTOCOL = "oidc"
-    settings.ENT_SERVER_URL = ENT
-    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(ENT, pkce=True)
+    settings.ENT_SERVER_URL = STUB_ENT
+    settings.SOCIALACCOUNT_PROVIDERS = ent_providers(STUB_ENT, pkce=True)
 
 
 def _oidc_start(client, mocker, uid: str, *, next_url: str = ""):
     """Press the ENT button (allauth's login view, posted); the ENT will answer with an ID token naming ``uid``.
     Returns the query string of the callback the ENT sends the browser back to."""
     claims = {"sub": uid, "email": f"{uid}@etudiant.univ-perp.fr"}
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=CONFIG)
+    mocker.patch.object(
+        OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=STUB_CONFIG
+    )
     tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
     to_ent = client.post(reverse("openid_connect_login", args=["ent"]), {"next": next_url} if next_url else {})
     assert to_ent.status_code == 302
-    assert to_ent["Location"].startswith(CONFIG["authorization_endpoint"])
+    assert to_ent["Location"].startswith(STUB_CONFIG["authorization_endpoint"])
     return {"code": "c", "state": parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]}
 
 
