@@ -84,9 +84,10 @@ STUB_CONFIG = {
 }
 
 
-def oidc_callback_state(client: Client, mocker, claims: dict) -> str:
-    """The ENT button through allauth's OpenID Connect view, the ENT at ``STUB_ENT`` stubbed (discovery, tokens, the
-    verified ``claims``); the state to come back to ``/accounts/oidc/ent/login/callback/`` with."""
+def oidc_callback_state(client: Client, mocker, claims: dict, *, next_url: str = "") -> str:
+    """The ENT button through allauth's OpenID Connect view (``next_url``: where to go after the login), the ENT at
+    ``STUB_ENT`` stubbed (discovery, tokens, the verified ``claims``); the state to come back to
+    ``/accounts/oidc/ent/login/callback/`` with."""
     mocker.patch.object(
         OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=STUB_CONFIG
     )
@@ -94,5 +95,5 @@ def oidc_callback_state(client: Client, mocker, claims: dict) -> str:
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
     mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
-    to_ent = client.post(reverse("openid_connect_login", args=["ent"]))
+    to_ent = client.post(reverse("openid_connect_login", args=["ent"]), {"next": next_url} if next_url else {})
     return parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]

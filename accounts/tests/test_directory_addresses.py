@@ -7,14 +7,11 @@ theirs to validate. The directory and the ENT are stubbed here; test_directory r
 import datetime
 import importlib
 import zoneinfo
-from unittest.mock import PropertyMock
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
 from allauth.account.models import EmailAddress, EmailConfirmation
 from allauth.socialaccount.models import SocialAccount
-from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from cas import CASClientV3
 from django.apps import apps as django_apps
 from django.urls import reverse
@@ -23,7 +20,7 @@ from accounts import directory
 from accounts.directory import DirectoryPerson
 from accounts.directory_refresh import refresh_staff_from_directory
 from accounts.models import User
-from accounts.tests.ent import STUB_CONFIG, STUB_ENT, ent_providers
+from accounts.tests.ent import STUB_ENT, ent_providers, oidc_callback_state
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.models import OutboundEmail, StaffDirectoryChange
 
@@ -211,15 +208,7 @@ def test_oidc_first_login_of_a_new_directory_staff_member_reaches_the_back_offic
     # The ID token names the directory uid (ENT_STAFF_UID_CLAIM): the first login links the identity, as CAS does.
     claims = {"sub": "sophie.gestion", "email": "sophie.gestion@univ-perp.fr", "email_verified": True}
     claims["preferred_username"] = "sophie.gestion"
-    mocker.patch.object(
-        OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=STUB_CONFIG
-    )
-    tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
-    to_ent = client.post(reverse("openid_connect_login", args=["ent"]), {"next": ADMIN})
-    state = parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]
+    state = oidc_callback_state(client, mocker, claims, next_url=ADMIN)
 
     # As test_ent_staff_link's first OpenID Connect staff login (33, the identity linked there too), and the directory
     # refresh at the login (the account locked, with its savepoint: 3; nothing changed). The verified address is

@@ -5,20 +5,17 @@ changed. The ENT's answers are stubbed here; the real thing against the developm
 
 import datetime
 import zoneinfo
-from unittest.mock import PropertyMock
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
 from allauth.socialaccount.models import SocialAccount
-from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from cas import CASClientV3
 from django.urls import reverse
 from django_cas_ng.models import SessionTicket
 
 from accounts import cas
 from accounts.models import User
-from accounts.tests.ent import STUB_CONFIG, STUB_ENT, ent_providers, oidc_login
+from accounts.tests.ent import STUB_ENT, ent_providers, oidc_callback_state, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.maintenance import set_switch
 from ecandidat.middleware import EXEMPT_PREFIXES
@@ -182,17 +179,7 @@ def _oidc_start(client, mocker, uid: str, *, next_url: str = ""):
     """Press the ENT button (allauth's login view, posted); the ENT will answer with an ID token naming ``uid``.
     Returns the query string of the callback the ENT sends the browser back to."""
     claims = {"sub": uid, "email": f"{uid}@etudiant.univ-perp.fr"}
-    mocker.patch.object(
-        OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=STUB_CONFIG
-    )
-    tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
-    to_ent = client.post(reverse("openid_connect_login", args=["ent"]), {"next": next_url} if next_url else {})
-    assert to_ent.status_code == 302
-    assert to_ent["Location"].startswith(STUB_CONFIG["authorization_endpoint"])
-    return {"code": "c", "state": parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]}
+    return {"code": "c", "state": oidc_callback_state(client, mocker, claims, next_url=next_url)}
 
 
 CALLBACK = reverse("ent_oidc_callback", args=["ent"])
