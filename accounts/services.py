@@ -17,7 +17,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -26,6 +27,7 @@ from django.utils.translation import gettext as _
 from accounts.enums import LoginMethod
 from accounts.models import CandidateAccount, EntLogoutToken, EntSession, NumeroDossierHistory, User
 from ecandidat import parameters
+from ecandidat.batches import Report
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import Campaign
@@ -182,6 +184,59 @@ def record_login(*, user: User, method: LoginMethod) -> None:
         change_message = str(method.label)
     _record_account_change(actor=user, account=user, change_message=change_message)
     logger.info("login of account %s (%s)", user.pk, method.value)
+
+
+LOGIN_HISTORY_CHUNK = 5000  # rows per DELETE: each chunk is its own short transaction
+
+
+def login_history_rows(*, before: datetime.datetime) -> QuerySet[LogEntry]:
+    """The login lines (``record_login``) of the accounts' history written before ``before``: a line on an
+    account's own history (a candidate's or a staff member's), by the account itself, whose words are a login's.
+    Every other line (an address changed, an identity handed over, a state changed by staff) is not one."""
+    account_types = ContentType.objects.get_for_models(User, CandidateAccount, for_concrete_models=False)
+    return LogEntry.objects.filter(
+        content_type__in=list(account_types.values()),
+        action_flag=CHANGE,
+        change_message__in=login_history_messages(),
+        object_id=Cast("user_id", output_field=TextField()),
+        action_time__lt=before,
+    )
+
+
+def _delete_login_history_chunk(rows: QuerySet[LogEntry], *, size: int) -> int:
+    """Delete the ``size`` oldest of ``rows`` in one statement (``DELETE … WHERE id IN (SELECT id … LIMIT size)``)
+    and its own transaction; returns how many went."""
+    with transaction.atomic():
+        deleted, _by_model = LogEntry.objects.filter(pk__in=rows.order_by("pk").values("pk")[:size]).delete()
+    return deleted
+
+
+def prune_login_history(
+    report: Report, *, dry_run: bool, limit: int | None, now: datetime.datetime | None = None
+) -> None:
+    """Delete the login lines of the accounts' history older than ``LOGIN_HISTORY_RETENTION_DAYS`` (the CNIL's
+    6 months to 1 year for connection logs), by chunks of ``LOGIN_HISTORY_CHUNK`` rows, oldest first, each chunk
+    one statement in its own transaction: no long lock on the history, and a crash loses nothing but the chunk being
+    deleted, which the next run deletes. ``limit``: at most this many chunks (the rest is left for the next run).
+    Only login lines go (``login_history_rows``); the history of changes stays whole. Counts: « login lines
+    deleted » (added chunk by chunk, so a run that fails midway records what it did)."""
+    now = now or timezone.now()
+    rows = login_history_rows(before=now - datetime.timedelta(days=settings.LOGIN_HISTORY_RETENTION_DAYS))
+    if dry_run:
+        report.add("login lines to delete", rows.count())
+        return
+    chunks = 0
+    while True:
+        if limit is not None and chunks >= limit:
+            if rows.exists():
+                report.add("chunks left for the next run")
+            return
+        deleted = _delete_login_history_chunk(rows, size=LOGIN_HISTORY_CHUNK)
+        chunks += 1
+        report.add("login lines deleted", deleted)
+        if deleted < LOGIN_HISTORY_CHUNK:
+            break
+    logger.info("login history pruned: %s lines", report.counts["login lines deleted"])
 
 
 def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: int, new_owner: User) -> None:

@@ -27,6 +27,7 @@ BATCH_LABELS = {
     "destroy_archived_campaigns": _("Destruction of archived dossiers"),
     "rescan_documents": _("Antivirus re-scan of the pieces"),
     "remove_orphan_files": _("Removal of orphan files"),
+    "prune_login_history": _("Removal of old login lines"),
     "prune_outbox": _("Removal of old sent mails"),
     "prune_batch_history": _("Removal of old batch history"),
 }
@@ -132,6 +133,9 @@ COUNT_WORDS = {
     "infected (quarantined)": pgettext_lazy("batch count", "infected (quarantined)"),
     "scan errors": pgettext_lazy("batch count", "scan errors"),
     "no longer to scan": pgettext_lazy("batch count", "no longer to scan"),
+    # prune_login_history
+    "login lines to delete": pgettext_lazy("batch count", "login lines to delete"),
+    "login lines deleted": pgettext_lazy("batch count", "login lines deleted"),
     # remove_orphan_files, prune_outbox, prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),

@@ -629,6 +629,9 @@ FAVOURABLE_REMINDER_DAYS = env_int("FAVOURABLE_REMINDER_DAYS", 2, minimum=0)
 TRANSMISSION_REMINDER_DAYS = env_int("TRANSMISSION_REMINDER_DAYS", 3, minimum=0)
 ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 365, minimum=1)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 400, minimum=1)
+# Days a login line stays in the accounts' history (prune_login_history): the CNIL recommends keeping connection
+# logs 6 months to 1 year; a year covers a whole campaign, from its opening to its archiving.
+LOGIN_HISTORY_RETENTION_DAYS = env_int("LOGIN_HISTORY_RETENTION_DAYS", 365, minimum=1)
 # Days of batch history kept (prune_batch_history, eCandidat TECH_NB_JOUR_KEEP_HISTO_BATCH); each batch's last run
 # is always kept.
 BATCH_HISTORY_DAYS = env_int("BATCH_HISTORY_DAYS", 30, minimum=1)

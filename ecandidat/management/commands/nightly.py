@@ -27,6 +27,7 @@ BATCHES = [
     # After archiving and destruction (only active campaigns are scanned), before the orphan sweep; the longest.
     "rescan_documents",
     "remove_orphan_files",
+    "prune_login_history",  # not in eCandidat: the logins' lines of the accounts' history (CNIL: 6 months to 1 year)
     "prune_outbox",
     "prune_batch_history",  # last: the runs above are recorded first (eCandidat BATCH_DESTRUCT_HISTO)
 ]
