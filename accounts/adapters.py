@@ -246,8 +246,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         (eCandidat CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to
         the login page with the reason, nothing created.
 
-        First, an OpenID Connect identity the ENT names for the first time may be a staff member's from the directory
-        (``_link_directory_staff``): linked, it is a staff login like any other from here on."""
+        First, an OpenID Connect identity may be a staff member's from the directory (``_link_directory_staff``):
+        refreshed from the directory and, the first time, linked, it is a staff login like any other from here on."""
         self._link_directory_staff(request, sociallogin)
         # A new identity's user is not saved, and not staff: the maintenance page too (no query asked here).
         if (page := maintenance.page_for(request, sociallogin.user)) is not None:
@@ -271,20 +271,30 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         raise ImmediateHttpResponse(redirect("account_login"))
 
     def _link_directory_staff(self, request, sociallogin) -> None:
-        """The CAS callback's rule (``directory.link_ent_identity``) for an OpenID Connect identity not linked yet: the
-        staff account whose username is the ``ENT_STAFF_UID_CLAIM`` claim (default ``preferred_username``) of the ID
-        token gets the identity and logs in; a deactivated one goes back to the login page with the CAS message.
+        """The CAS callback's rule (``directory.link_ent_identity``) at every OpenID Connect login that may be a
+        staff member's, as CAS applies it at every CAS login: the staff account whose username is the
+        ``ENT_STAFF_UID_CLAIM`` claim (default ``preferred_username``) of the ID token is refreshed from the directory
+        (a directory that does not answer changes nothing: the login goes on, the nightly refresh catches up), gets
+        the identity the first time, and logs in; a deactivated one goes back to the login page with the CAS message.
+
+        Which logins: an identity not linked yet, and one linked to that same staff account (the claim names the
+        account the identity logs in to). Not an identity linked to a candidate's account (no query here for a
+        candidate's login), nor one a staff member was linked to by hand under another username (the ENT does not
+        name it: the nightly refresh keeps it), nor a CAS login (its callback applied the rule before allauth).
 
         Only the ID token's claim counts: allauth has checked its issuer, audience and expiry (its signature too, or
-        received it from the token endpoint itself), whereas userinfo is an unsigned answer. No query here for an
-        identity already linked, nor for a CAS login (its callback applied the rule before allauth)."""
+        received it from the token endpoint itself), whereas userinfo is an unsigned answer."""
         claim = settings.ENT_STAFF_UID_CLAIM
         account = sociallogin.account
-        if not claim or account.pk is not None or account.provider != oidc.PROVIDER_ID or cas.is_cas_session(request):
+        if not claim or account.provider != oidc.PROVIDER_ID or cas.is_cas_session(request):
             return
+        if account.pk is not None and account.user.campaign_id is not None:
+            return  # a candidate's identity
         id_token = (account.extra_data or {}).get("id_token")
         login = id_token.get(claim) if isinstance(id_token, dict) else None
         if not isinstance(login, str) or not login.strip():
+            return
+        if account.pk is not None and login.strip() != account.user.username:
             return
         try:
             identity = directory.link_ent_identity(

@@ -4,14 +4,15 @@
   ``LDAP_STAFF_FILTER`` (staff, faculty, employee affiliations by default).
 - ``create_staff_from_directory``: what a central administrator uses to add a staff member (``manage.py
   staff_from_directory <uid or mail>``): the account takes the directory's uid, names and address.
-- ``staff_for_login``: at each CAS login (and at the first OpenID Connect one), an existing staff account is
-  refreshed from the directory, and deactivated when the directory no longer lists the person as staff.
-- ``link_ent_identity``: at an ENT login (CAS or OpenID Connect) whose identity is not linked yet, the staff account
-  the ENT names by its directory uid gets that identity (one rule for both protocols).
+- ``staff_for_login``: at each ENT login of a staff member (CAS or OpenID Connect), the staff account is refreshed
+  from the directory, and deactivated when the directory no longer lists the person as staff.
+- ``link_ent_identity``: at each ENT login (CAS or OpenID Connect) that names a staff account by its directory uid,
+  the account refreshed (``staff_for_login``) and, the first time, given that identity (one rule for both
+  protocols).
 - ``look_up``: many uids at once, for the nightly refresh of every staff account (``accounts.directory_refresh``).
 - ``record_directory_address``: the address the directory gives an account is its verified, primary allauth address
   (the directory is the institution's own authority on its staff's addresses): the account's first ENT login asks
-  for no confirmation by mail. Called by the creation and by both refreshes (CAS login, nightly).
+  for no confirmation by mail. Called by the creation and by both refreshes (ENT login, nightly).
 
 Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS logs existing staff in as they are.
 """
@@ -223,8 +224,10 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     return user
 
 
-LOGIN_REFRESH = "cas_login"  # the "batch" of the changes a CAS login makes (StaffDirectoryChange)
-LOGIN_DEACTIVATION = gettext_lazy("no longer listed as staff by the directory, at a CAS login")
+# The "batch" of the changes an ENT login makes (StaffDirectoryChange); rows written before OpenID Connect logins
+# refreshed too say "cas_login".
+LOGIN_REFRESH = "ent_login"
+LOGIN_DEACTIVATION = gettext_lazy("no longer listed as staff by the directory, at an ENT login")
 
 
 def _in_the_institutions_language(text) -> str:
@@ -233,11 +236,11 @@ def _in_the_institutions_language(text) -> str:
 
 
 def refresh_staff(*, user: User) -> User:
-    """Bring a staff account in line with the directory at its CAS login: names and address updated, the account
-    deactivated when the directory no longer lists the person as staff (``is_active`` is then False), unless it is
-    a superuser's. Each change is a ``StaffDirectoryChange`` row, as the nightly refresh writes them. A directory that
-    does not answer, or that holds two entries with this uid, changes nothing (the login goes on with the account as
-    it is)."""
+    """Bring a staff account in line with the directory at its ENT login (CAS or OpenID Connect): names and address
+    updated, the account deactivated when the directory no longer lists the person as staff (``is_active`` is then
+    False), unless it is a superuser's. Each change is a ``StaffDirectoryChange`` row, as the nightly refresh writes
+    them. A directory that does not answer, or that holds two entries with this uid, changes nothing (the login goes
+    on with the account as it is, and the nightly refresh catches up)."""
     try:
         known = look_up([user.username]).get(user.username.lower())
     except DirectoryUnavailable as exc:
@@ -296,9 +299,11 @@ def staff_for_login(username: str) -> User | None:
 def link_ent_identity(*, provider: str, uid: str, login: str, extra_data: dict | None = None) -> SocialAccount | None:
     """The ENT identity ``(provider, uid)`` linked to the staff account whose username is ``login`` (the directory's
     uid, as the ENT names the person), or None when the login does not go to a staff account: then the candidates'
-    path goes on unchanged. The one rule of the CAS callback (``accounts.cas``, ``login`` = the CAS login) and of the
-    OpenID Connect return (``accounts.adapters``, ``login`` = the ``ENT_STAFF_UID_CLAIM`` claim of the verified ID
-    token). Raises StaffDeactivated for a staff account that is (or, refreshed from the directory, has just become)
+    path goes on unchanged. The one rule of every ENT login of a staff member, over CAS (``accounts.cas``, ``login`` =
+    the CAS login) and over OpenID Connect (``accounts.adapters``, ``login`` = the ``ENT_STAFF_UID_CLAIM`` claim of the
+    verified ID token): the staff account is refreshed from the directory each time (``staff_for_login``; a directory
+    that does not answer changes nothing and the login goes on), and linked to the identity the first time. Raises
+    StaffDeactivated for a staff account that is (or, refreshed from the directory, has just become)
     inactive.
 
     Never linked: an account that is not staff, and an identity already linked to another account (returned as None:

@@ -94,7 +94,7 @@ def test_login_refresh_updates_names_and_address(ldap):
     user.refresh_from_db()
     assert (user.email, user.first_name, user.last_name) == ("sophie.gestion@univ-perp.fr", "Sophie", "GESTION")
     change = StaffDirectoryChange.objects.get(user=user)
-    assert (change.kind, change.batch) == ("refreshed", "cas_login")
+    assert (change.kind, change.batch) == ("refreshed", "ent_login")
     assert change.changes["email"] == ["old@univ-perp.fr", "sophie.gestion@univ-perp.fr"]
 
 
@@ -107,7 +107,7 @@ def test_login_deactivates_staff_the_directory_no_longer_lists(ldap):
     user = User.objects.get(username="paul.parti")
     assert not user.is_active
     change = StaffDirectoryChange.objects.get(user=user)
-    assert (change.kind, change.batch, change.changes) == ("deactivated", "cas_login", {"is_active": [True, False]})
+    assert (change.kind, change.batch, change.changes) == ("deactivated", "ent_login", {"is_active": [True, False]})
 
 
 def test_login_never_deactivates_a_superuser(ldap):

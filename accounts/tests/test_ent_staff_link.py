@@ -1,4 +1,5 @@
-"""A staff member from the directory logs in through the ENT over OpenID Connect (the default protocol) the first time:
+"""A staff member from the directory logs in through the ENT over OpenID Connect (the default protocol) the first time
+(and at every later login the same rule refreshes the account, see test_ent_staff_refresh.py):
 the ID token's ``ENT_STAFF_UID_CLAIM`` (the directory uid, ``preferred_username`` by default) names the staff account,
 which gets the ENT identity and is logged in to the back office, as the CAS callback does (one rule,
 ``directory.link_ent_identity``). A deactivated account is refused with the CAS message; an account that is not staff
@@ -70,7 +71,9 @@ def test_a_directory_staff_members_first_oidc_login_links_the_identity_and_reach
     assert client.get(ADMIN).status_code == 200  # the ENT login is the second factor
 
 
-def test_the_next_oidc_login_finds_the_identity_and_asks_the_directory_nothing(client, oidc_ent, staff, mocker):
+def test_the_next_oidc_login_finds_the_identity_and_applies_the_same_rule(client, oidc_ent, staff, mocker):
+    """Every staff login goes through the rule, not only the first: the account is refreshed from the directory (no
+    directory configured here: as it is; with one, accounts/tests/test_ent_staff_refresh.py), not linked again."""
     SocialAccount.objects.create(user=staff, provider="ent", uid="f3a9-77")
     state = oidc_callback_state(client, mocker, _claims("f3a9-77", preferred_username="sophie.gestion"))
     link = mocker.spy(directory, "link_ent_identity")
@@ -79,8 +82,25 @@ def test_the_next_oidc_login_finds_the_identity_and_asks_the_directory_nothing(c
 
     assert client.session["_auth_user_id"] == str(staff.pk)
     assert response.status_code == 302
-    assert not link.called
+    assert link.call_args.kwargs == {
+        "provider": "ent",
+        "uid": "f3a9-77",
+        "login": "sophie.gestion",
+        "extra_data": SocialAccount.objects.get().extra_data,
+    }
     assert SocialAccount.objects.count() == 1
+
+
+def test_the_next_oidc_login_of_a_deactivated_staff_member_is_refused(client, oidc_ent, staff, mocker):
+    SocialAccount.objects.create(user=staff, provider="ent", uid="f3a9-77")
+    User.objects.filter(pk=staff.pk).update(is_active=False)
+    state = oidc_callback_state(client, mocker, _claims("f3a9-77", preferred_username="sophie.gestion"))
+
+    response = client.get(CALLBACK, {"code": "c", "state": state}, **FRENCH)
+
+    assert response.url == LOGIN
+    assert "_auth_user_id" not in client.session
+    assert DEACTIVATED_FR in client.get(LOGIN, **FRENCH).content.decode()
 
 
 def test_the_claim_is_a_setting(client, oidc_ent, staff, mocker, settings):
