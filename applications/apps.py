@@ -46,6 +46,11 @@ class ApplicationsConfig(AppConfig):
         from offers.letters import register_deletion_check  # noqa: PLC0415
 
         register_deletion_check(letters_waiting_for)
+        # The campaign form refuses a code that is not one of Pégase's periods (the OPI files carry it).
+        from applications.opi.periods import campaign_code_check  # noqa: PLC0415
+        from offers.services import register_campaign_code_check  # noqa: PLC0415
+
+        register_campaign_code_check(campaign_code_check)
 
         # Deferred like the imports above (the clients import the models). The back office's connection tests.
         from applications.connectivity import LIMESURVEY, PEGASE  # noqa: PLC0415

@@ -2,6 +2,8 @@
 registered from ``ApplicationsConfig.ready()``. They go through the clients the nightly batches and logins use
 (``applications.pegase``, ``applications.limesurvey``), with the page's short timeout."""
 
+from urllib.parse import quote
+
 from django.conf import settings
 from django.utils.translation import gettext_lazy
 
@@ -25,7 +27,8 @@ def _describe_pegase() -> str | None:
 
 def _probe_pegase(timeout: float) -> str:
     """A fresh token (the credentials themselves are tested, not a cached token), then one row of the
-    baccalaureate series (the smallest nomenclature the reference refresh reads) when PEGASE_REF_URL is set."""
+    baccalaureate series (the smallest nomenclature the reference refresh reads) when PEGASE_REF_URL is set, and one
+    of the institution's periods (P2) when PEGASE_ETABLISSEMENT is too."""
     client = PegaseClient(
         auth_url=settings.PEGASE_AUTH_URL,
         username=settings.PEGASE_USERNAME,
@@ -46,7 +49,17 @@ def _probe_pegase(timeout: float) -> str:
         raise CheckFailed(
             UNEXPECTED_ANSWER, f"nomenclature {name}: {'not found (404)' if data is None else 'no rows'}"
         )
-    return f"token received; nomenclature {name}: {data.get('nbTotalOccurences', '?')} rows"
+    detail = f"token received; nomenclature {name}: {data.get('nbTotalOccurences', '?')} rows"
+    if not settings.PEGASE_ETABLISSEMENT:
+        return detail
+    # P2, the periods the campaign's code must be one of (the OPI files' code_periode, eCandidat issue #108).
+    spaces = client.get_json(
+        f"{settings.PEGASE_REF_URL.rstrip('/')}/etablissement/{quote(settings.PEGASE_ETABLISSEMENT, safe='')}/espaces",
+        params={"type": "PERIODE", "page": 0, "taille": 1},
+    )
+    if not isinstance(spaces, dict) or "items" not in spaces:
+        raise CheckFailed(UNEXPECTED_ANSWER, f"periods: {'not found (404)' if spaces is None else 'not a page'}")
+    return f"{detail}; periods: {spaces.get('totalElements', '?')}"
 
 
 PEGASE = Check(

@@ -131,6 +131,8 @@ class EventKind(models.TextChoices):
     OPI_PASSED = "opi_passed", _("OPI transferred")
     OPI_REQUEUED = "opi_requeued", _("OPI re-queued")
     OPI_CANCELLED = "opi_cancelled", _("OPI cancelled")
+    # The central office removed by hand in Pégase a wish withdrawn after a file carried it (Pégase is not told).
+    OPI_REMOVED_IN_PEGASE = "opi_removed_in_pegase", _("OPI removed in Pégase")
     WITHDRAWN_AFTER_CONFIRMATION = "withdrawn_after_confirmation", _("Withdrawn after confirmation")
     TREATMENT_TYPE = "treatment_type_changed", _("Processing type changed")
     DIRECT_ACCESS = "direct_access_decision", _("Favourable decision by direct access")
@@ -164,6 +166,14 @@ class OpiState(models.TextChoices):
     PENDING = "pending", _("pending")  # waits for the next transfer (a new wish, or a withdrawal to replay)
     PASSED = "passed", _("transferred")  # written to the student records system's file
     CANCELLED = "cancelled", _("cancelled")  # by the central office, or withdrawn before it was ever transferred
+
+
+class PegaseRemoval(models.TextChoices):
+    """A withdrawal after an earlier day's Pégase file carried the wish: nothing tells Pégase (siscol-pegase-apogee.md
+    §2.4), the central office removes it there by hand and says so."""
+
+    TO_DO = "to_do", _("to remove in Pégase")
+    DONE = "done", _("removed in Pégase")
 
 
 class SvaReferenceDate(models.TextChoices):

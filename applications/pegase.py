@@ -11,6 +11,9 @@ eCandidat uses it (reference: siscol-pegase-apogee.md §1; README "Deploying at 
   for all of a learner's results). A failure there costs the results only: the cursus is imported without them.
 - Reference lists (ref): ``nomenclatures/{Nom}/numPage/{p}/nbOccurences/1000``, page after page (countries,
   communes, schools, bac series and the spécialités of the bac général).
+- Periods (ref, P2): ``etablissement/{etab}/espaces?type=PERIODE&page={p}&taille=1000``, from page 0 until
+  ``totalPages``: the codes a campaign's code must be one of, since the OPI files carry it as ``code_periode``
+  (eCandidat issue #108; ``applications.opi.periods``).
 
 JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Pégase's country, commune and school codes
 are turned into the dossier's (ISO country codes, labels) through the reference tables that the nightly
@@ -53,6 +56,8 @@ logger = logging.getLogger(__name__)
 
 TOKEN_MAX_AGE = 55 * 60  # seconds
 NOMENCLATURE_PAGE_SIZE = 1000  # eCandidat's
+PERIOD_PAGE_SIZE = 1000  # eCandidat's (P2's taille)
+MAX_PAGES = 1000  # a server whose totalPages never ends must not keep a request busy for ever
 NOMENCLATURES = {
     ReferenceKind.COUNTRIES: "PaysNationalite",
     ReferenceKind.COMMUNES: "Commune",
@@ -184,6 +189,13 @@ class PegaseClient:
 def _path(*segments: str) -> str:
     # Pégase path segments are percent-encoded (a code chemin's ">" becomes %3E).
     return "/".join(quote(segment, safe="") for segment in segments)
+
+
+class Period(NamedTuple):
+    """A Pégase period (P2's ``items[]``): its code is what the OPI files carry as ``code_periode``."""
+
+    code: str
+    label: str
 
 
 class Enrolment(NamedTuple):
@@ -497,6 +509,27 @@ class PegaseBackend:
             page += 1
         convert = getattr(self, f"_{kind.value}_item")
         return [row for row in map(convert, items) if row is not None]
+
+    def periods(self) -> list[Period]:
+        """Every period of the institution (P2), page after page from 0 until ``totalPages``; rows without a code
+        are skipped. Raises ``StudentRecordsUnavailable`` (an outage, or an answer that is not a page)."""
+        url = self.ref_url + _path("etablissement", self.etablissement, "espaces")
+        periods: list[Period] = []
+        page, pages = 0, 1
+        while page < min(pages, MAX_PAGES):
+            data = self.client.get_json(url, params={"type": "PERIODE", "page": page, "taille": PERIOD_PAGE_SIZE})
+            if not isinstance(data, dict):
+                raise StudentRecordsUnavailable(f"Pégase periods: page {page} missing")
+            for item in data.get("items") or []:
+                code = _text(item.get("code")) if isinstance(item, dict) else ""
+                if code:
+                    periods.append(Period(code, _text(item.get("libelleLong")) or _text(item.get("libelle")) or code))
+            try:
+                pages = int(data.get("totalPages") or 0)
+            except (TypeError, ValueError) as exc:
+                raise StudentRecordsUnavailable(f"Pégase periods: totalPages {data.get('totalPages')!r}") from exc
+            page += 1
+        return periods
 
     @staticmethod
     def _visible(item: dict) -> bool:

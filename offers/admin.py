@@ -61,7 +61,13 @@ from offers.models import (
     Question,
     RefusalReason,
 )
-from offers.services import campaign_rollover_errors, new_formation_initial, set_formation_dates, set_formation_links
+from offers.services import (
+    campaign_code_problems,
+    campaign_rollover_errors,
+    new_formation_initial,
+    set_formation_dates,
+    set_formation_links,
+)
 
 
 class CampaignForm(forms.ModelForm):
@@ -88,6 +94,13 @@ class CampaignForm(forms.ModelForm):
 
     def clean(self):
         cleaned_data = super().clean() or {}
+        self.warnings: list[str] = []
+        code = cleaned_data.get("code")
+        if code and (self.instance.pk is None or "code" in self.changed_data):
+            # Only a new or changed code: editing the dates must not depend on another system answering.
+            code_errors, self.warnings = campaign_code_problems(code)
+            for message in code_errors:
+                self.add_error("code", message)
         errors = campaign_rollover_errors(
             self.instance,
             starts_on=cleaned_data.get("starts_on"),
@@ -120,6 +133,11 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj is not None and obj.is_archived_on(timezone.localdate()):
             return False
         return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        for warning in getattr(form, "warnings", []):
+            messages.warning(request, warning)  # e.g. the code not checked against Pégase's periods (unreachable)
 
     def has_delete_permission(self, request, obj=None):
         if obj is not None and (obj.is_active or obj.is_archived_on(timezone.localdate())):

@@ -12,7 +12,7 @@ and says which formation breaks which rule.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -112,6 +112,24 @@ def new_formation_initial(centre: Centre) -> dict[str, Any]:
         if value is not None:
             initial[name] = value
     return initial
+
+
+# Checks of a campaign's code that a higher layer knows (applications.opi.periods: the code must be one of Pégase's
+# periods when the OPI files go to Pégase), registered from its AppConfig.ready(). Each returns (error, warning),
+# French, "" for none: an error refuses the code, a warning is shown once the campaign is saved.
+CampaignCodeCheck = Callable[[str], tuple[str, str]]
+_CAMPAIGN_CODE_CHECKS: list[CampaignCodeCheck] = []
+
+
+def register_campaign_code_check(check: CampaignCodeCheck) -> None:
+    if check not in _CAMPAIGN_CODE_CHECKS:
+        _CAMPAIGN_CODE_CHECKS.append(check)
+
+
+def campaign_code_problems(code: str) -> tuple[list[str], list[str]]:
+    """The registered checks' errors and warnings about a campaign's ``code``."""
+    results = [check(code) for check in _CAMPAIGN_CODE_CHECKS]
+    return [error for error, _warning in results if error], [warning for _error, warning in results if warning]
 
 
 def campaign_rollover_errors(

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from applications.enums import OpiState
+from applications.enums import OpiState, PegaseRemoval
 from applications.models.candidature import Application
 from ecandidat.staff import is_central
 
@@ -62,6 +62,11 @@ class Opi(models.Model):
     queued_at = models.DateTimeField(_("queued at"), default=timezone.now)
     passed_at = models.DateTimeField(_("transferred at"), null=True, blank=True)  # dat_passage_opi
     backend = models.CharField(_("transferred to"), max_length=10, blank=True)
+    # A withdrawal after an earlier day's Pégase file carried the wish: to remove by hand in Pégase, then removed
+    # (applications.opi.services.mark_removed_in_pegase); empty otherwise.
+    pegase_removal = models.CharField(
+        _("removal in Pégase"), max_length=10, choices=PegaseRemoval, blank=True, default=""
+    )
 
     objects = OpiQuerySet.as_manager()
 
@@ -77,6 +82,7 @@ class Opi(models.Model):
         indexes = [
             models.Index(fields=["queued_at", "id"], condition=Q(state=OpiState.PENDING), name="opi_pending"),
             models.Index(fields=["state", "passed_at"], name="opi_state_passed"),
+            models.Index(fields=["id"], condition=Q(pegase_removal=PegaseRemoval.TO_DO), name="opi_pegase_removal"),
         ]
 
     def __str__(self):

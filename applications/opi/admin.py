@@ -21,9 +21,19 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from applications.enums import PegaseRemoval
 from applications.models import Opi, OpiExport
 from applications.opi.backends import BACKENDS, backend_label, get_backend
-from applications.opi.services import BATCH, cancel_opis, export_zip, opi_counts, requeue_opis, transfer_opis
+from applications.opi.periods import check_campaign_code, checks_apply, files_refusal
+from applications.opi.services import (
+    BATCH,
+    cancel_opis,
+    export_zip,
+    mark_removed_in_pegase,
+    opi_counts,
+    requeue_opis,
+    transfer_opis,
+)
 from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
 from ecandidat.batches import BatchAlreadyRunning, run_batch
 from ecandidat.staff import is_central, object_in_scope_or_404
@@ -52,6 +62,14 @@ def transfer_view(request, *, model_admin):
     in the OPIs' history); the day's files are rewritten whole."""
     if not is_central(request.user):
         raise PermissionDenied
+    changelist = reverse("admin:applications_opi_changelist")
+    backend = get_backend()
+    if backend is not None and backend.name == "pegase" and checks_apply():
+        # Before the batch runs: a code_periode Pégase refuses, or one nobody could check, produces no file.
+        campaign = Campaign.objects.active().first()
+        if campaign is not None and (refusal := files_refusal(check_campaign_code(campaign.code, fresh=False))):
+            messages.error(request, refusal)
+            return HttpResponseRedirect(changelist)
     holder: dict = {}
 
     def work(report, *, dry_run, limit):
@@ -107,7 +125,7 @@ def transfer_view(request, *, model_admin):
             )
             % {"count": newly},
         )
-    return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
+    return HttpResponseRedirect(changelist)
 
 
 class BackendFilter(admin.SimpleListFilter):
@@ -141,24 +159,35 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     # The state with a capital ("En attente", as the rest of the back office) and dates in the short form
     # ("01/12/2026 18:47"): the long ones and the full formation titles pushed the last columns out of 1,280 px.
     list_display = ["code", "candidate", "formation", "state_shown", "withdrawn", "queued", "passed", "transferred_to"]
-    list_filter = [("state", StateFilter), "withdrawn", BackendFilter]
+    list_filter = [("state", StateFilter), "withdrawn", "pegase_removal", BackendFilter]
     list_select_related = ["application__candidate", "application__formation"]
     search_fields = ["code", "application__candidate__birth_name"]
     # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
     # candidate's and the formation's ids, which tell a scolarité nothing).
-    fields = ["dossier", "code", "state", "withdrawn", "created_at", "queued_at", "passed_at", "transferred_to"]
+    fields = [
+        "dossier",
+        "code",
+        "state",
+        "withdrawn",
+        "pegase_removal",
+        "created_at",
+        "queued_at",
+        "passed_at",
+        "transferred_to",
+    ]
     readonly_fields = [
         "dossier",
         "code",
         "state",
         "withdrawn",
+        "pegase_removal",
         "created_at",
         "queued_at",
         "passed_at",
         "transferred_to",
     ]
     show_full_result_count = False
-    actions = ["requeue", "cancel"]
+    actions = ["requeue", "cancel", "removed_in_pegase"]
 
     def has_opi_permission(self, request) -> bool:
         return is_central(request.user)
@@ -233,6 +262,27 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             messages.SUCCESS if done else messages.WARNING,
         )
 
+    @admin.action(description=_("Mark the selected withdrawals as removed in Pégase"), permissions=["opi"])
+    def removed_in_pegase(self, request, queryset):
+        done = mark_removed_in_pegase(opi_ids=queryset.values_list("pk", flat=True), actor=request.user)
+        if done:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d withdrawal marked as removed in Pégase.",
+                    "%(count)d withdrawals marked as removed in Pégase.",
+                    done,
+                )
+                % {"count": done},
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                _("None of the selected OPIs was a withdrawal to remove in Pégase: nothing changed."),
+                messages.WARNING,
+            )
+
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
             raise PermissionDenied  # before the counters' queries
@@ -245,6 +295,8 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             "opi_counts": opi_counts(campaign),
             "opi_campaign": campaign,
             "opi_backend": backend.label if backend else "",
+            "pegase_removals_url": reverse("admin:applications_opi_changelist")
+            + f"?pegase_removal__exact={PegaseRemoval.TO_DO}",
             "opi_exports": [
                 {
                     "export": export,

@@ -20,10 +20,11 @@ from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from applications.enums import EventKind, OpiState
+from applications.enums import EventKind, OpiState, PegaseRemoval
 from applications.history import record_event, record_events
 from applications.models import Application, Candidate, Opi, OpiExport
 from applications.opi.backends import OpiBackend, get_backend
+from applications.opi.periods import check_campaign_code, files_refusal
 from applications.opi.transfer import OpiCandidate
 from ecandidat import parameters
 from offers.enums import Avis
@@ -73,7 +74,8 @@ def record_confirmation(*, application: Application, actor: User | None) -> Opi 
     if not opi.withdrawn:
         return opi  # the same confirmation told twice: nothing changed
     opi.code, opi.state, opi.withdrawn, opi.queued_at = code, OpiState.PENDING, False, timezone.now()
-    opi.save(update_fields=["code", "state", "withdrawn", "queued_at"])
+    opi.pegase_removal = ""  # the wish is wanted again: nothing (more) to remove in Pégase, the files carry it again
+    opi.save(update_fields=["code", "state", "withdrawn", "queued_at", "pegase_removal"])
     record_event(application, kind=EventKind.OPI_REQUEUED, actor=actor, batch=BATCH, comment=_("Confirmed again."))
     return opi
 
@@ -84,7 +86,8 @@ def record_withdrawal(*, application: Application, actor: User | None) -> Opi | 
     ``dat_passage_opi`` reset"). An OPI never transferred is cancelled (kept, with its history); one already
     transferred goes back to pending as a withdrawal, which the next transfer replays: Apogée gets the candidate's
     remaining wishes, Pégase's next files simply leave the wish out, and the OPI is then marked transferred, so
-    the candidate is not written again every day (eCandidat issue #117).
+    the candidate is not written again every day (eCandidat issue #117). Nothing tells Pégase: a wish an earlier
+    day's Pégase file carried is marked to remove there by hand (``pegase_removal``, the OPI screen's alert).
 
     Side effects: history row ``OPI_WITHDRAWN``.
     """
@@ -98,9 +101,23 @@ def record_withdrawal(*, application: Application, actor: User | None) -> Opi | 
     else:
         opi.state, opi.queued_at = OpiState.PENDING, timezone.now()
         comment = _("Already transferred: the withdrawal goes with the next transfer.")
-    opi.save(update_fields=["withdrawn", "state", "queued_at"])
+        if _carried_by_an_earlier_pegase_file(opi, day=timezone.localdate()):
+            opi.pegase_removal = PegaseRemoval.TO_DO
+            comment += " " + _("An earlier Pégase file carried the wish: remove it in Pégase by hand.")
+    opi.save(update_fields=["withdrawn", "state", "queued_at", "pegase_removal"])
     record_event(application, kind=EventKind.OPI_WITHDRAWN, actor=actor, batch=BATCH, comment=comment)
     return opi
+
+
+def _carried_by_an_earlier_pegase_file(opi: Opi, *, day: datetime.date) -> bool:
+    """Whether a Pégase file of a day before ``day`` carried the OPI's wish: the day's own files are rewritten whole
+    (without a withdrawn wish), an earlier day's stay as Pégase may have imported them."""
+    return (
+        opi.backend == "pegase"
+        and opi.passed_at is not None
+        and timezone.localdate(opi.passed_at) < day
+        and opi.pegase_removal != PegaseRemoval.TO_DO
+    )
 
 
 def on_application_confirmed(sender, *, application: Application, actor: User | None = None, **kwargs) -> None:
@@ -155,15 +172,46 @@ def cancel_opis(*, opi_ids: Iterable[int], actor: User) -> int:
     return len(locked)
 
 
+@transaction.atomic
+def mark_removed_in_pegase(*, opi_ids: Iterable[int], actor: User) -> int:
+    """The central office removed these withdrawn wishes in Pégase by hand: they leave the OPI screen's alert. Only
+    OPIs still to remove change. Returns how many.
+
+    Side effects: history row ``OPI_REMOVED_IN_PEGASE`` per OPI, with the actor.
+    """
+    ids = sorted(set(opi_ids))
+    locked = list(
+        Opi.objects.select_for_update(of=("self",))
+        .filter(pk__in=ids, pegase_removal=PegaseRemoval.TO_DO)
+        .order_by("pk")
+    )
+    for opi in locked:
+        opi.pegase_removal = PegaseRemoval.DONE
+    Opi.objects.bulk_update(locked, ["pegase_removal"])
+    record_events([opi.application_id for opi in locked], kind=EventKind.OPI_REMOVED_IN_PEGASE, actor=actor)
+    return len(locked)
+
+
 def opi_counts(campaign: Campaign | None) -> dict[str, int]:
-    """Pending (new wishes and withdrawals to replay), transferred and cancelled OPIs of the campaign: one query."""
+    """Pending (new wishes and withdrawals to replay), transferred and cancelled OPIs of the campaign, and the
+    withdrawals to remove by hand in Pégase (every campaign's: an archived one's stay in Pégase too): one query."""
+    removals = Count("pk", filter=Q(pegase_removal=PegaseRemoval.TO_DO))
     if campaign is None:
-        return {"pending": 0, "pending_withdrawals": 0, "passed": 0, "cancelled": 0}
-    return Opi.objects.for_campaign(campaign.pk).aggregate(
-        pending=Count("pk", filter=Q(state=OpiState.PENDING)),
-        pending_withdrawals=Count("pk", filter=Q(state=OpiState.PENDING, withdrawn=True)),
-        passed=Count("pk", filter=Q(state=OpiState.PASSED)),
-        cancelled=Count("pk", filter=Q(state=OpiState.CANCELLED)),
+        return {
+            "pending": 0,
+            "pending_withdrawals": 0,
+            "passed": 0,
+            "cancelled": 0,
+            **Opi.objects.aggregate(pegase_removals=removals),
+        }
+    return Opi.objects.aggregate(
+        pegase_removals=removals,
+        pending=Count("pk", filter=Q(state=OpiState.PENDING, application__campaign_id=campaign.pk)),
+        pending_withdrawals=Count(
+            "pk", filter=Q(state=OpiState.PENDING, withdrawn=True, application__campaign_id=campaign.pk)
+        ),
+        passed=Count("pk", filter=Q(state=OpiState.PASSED, application__campaign_id=campaign.pk)),
+        cancelled=Count("pk", filter=Q(state=OpiState.CANCELLED, application__campaign_id=campaign.pk)),
     )
 
 
@@ -268,8 +316,10 @@ def transfer_opis(
 
     A candidate is written with every qualifying wish (§2.1, point 5) when something changed: a pending wish, a
     withdrawal to replay, or a transfer earlier the same day. A candidate refused (no address, baccalaureate year
-    in the future) keeps their OPIs pending. Once written, the pending OPIs are marked transferred, withdrawals
-    included, so that nobody is written again on later days unless something changes (eCandidat issue #117).
+    in the future) keeps their OPIs pending. For Pégase, no file is written while the campaign's code is not one of
+    Pégase's periods, or cannot be checked (``applications.opi.periods``): every OPI stays pending. Once written,
+    the pending OPIs are marked transferred, withdrawals included, so that nobody is written again on later days
+    unless something changes (eCandidat issue #117).
 
     The whole run is one transaction: the files and the OPI states must agree. Side effects: history rows
     ``OPI_PASSED`` (actor, or the batch's name), the ``OpiExport`` of the day, the files in ``OPI_EXPORT_DIR``.
@@ -281,6 +331,10 @@ def transfer_opis(
     campaign = Campaign.objects.active().first()
     if campaign is None:
         report.add("no active campaign")
+        return None
+    if backend.name == "pegase" and (refusal := files_refusal(check_campaign_code(campaign.code, fresh=False))):
+        # The files would carry a code_periode Pégase refuses, or one nobody could check (issue #108).
+        report.error(refusal)
         return None
     day = today or timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
@@ -326,7 +380,7 @@ def transfer_opis(
             if application.pk in result.passed
         ]
         written = [entry for entry in entries if entry.candidate.pk not in result.errors]
-        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor)
+        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day)
         # The day's files are rewritten whole: a second run that day writes the same candidates again and
         # transfers none twice; the counts say both, so an operator does not read a double transfer.
         report.add("candidates in the day's files", len(written))
@@ -347,15 +401,20 @@ def transfer_opis(
     return export
 
 
-def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User | None) -> int:
+def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User | None, day: datetime.date) -> int:
     """Mark the pending OPIs of ``applications`` transferred; the ones already transferred today stay as they are.
-    Returns how many were marked."""
+    A withdrawal whose wish an earlier day's Pégase file carried (withdrawn the same day as that file, after it)
+    is marked to remove by hand in Pégase. Returns how many were marked."""
     now = timezone.now()
     pending = [application for application in applications if application.opi.state == OpiState.PENDING]
     for application in pending:
         opi = application.opi
+        if opi.withdrawn and _carried_by_an_earlier_pegase_file(opi, day=day):
+            opi.pegase_removal = PegaseRemoval.TO_DO
         opi.state, opi.passed_at, opi.backend = OpiState.PASSED, now, backend.name
-    Opi.objects.bulk_update([application.opi for application in pending], ["state", "passed_at", "backend"])
+    Opi.objects.bulk_update(
+        [application.opi for application in pending], ["state", "passed_at", "backend", "pegase_removal"]
+    )
     wishes = [application.pk for application in pending if not application.opi.withdrawn]
     withdrawals = [application.pk for application in pending if application.opi.withdrawn]
     batch = BATCH if actor is None else ""

@@ -13,6 +13,10 @@ siscol-pegase-apogee.md §1):
 - ``GET /api/v1/ref/nomenclatures/{Nom}/numPage/{p}/nbOccurences/{n}`` → ``{nomenclatures, nbTotalPages,
   nbTotalOccurences, nbOccurences, numPage}``; pages hold at most ``--page-size`` rows (like a server capping
   the size asked), so the client must follow ``nbTotalPages``; an unknown name → 404;
+- ``GET /api/v1/ref/etablissement/{etab}/espaces?type=PERIODE&page={p}&taille={n}`` (P2) → a ``PeriodePagination``
+  ``{items: [{code, libelle, libelleLong, …}], totalPages, totalElements, page, taille}`` of the spaces of that
+  type; pages start at 0 and hold at most ``--page-size`` rows, so the client must follow ``totalPages``; no
+  ``type`` → 400;
 - ``GET /api/idt/v1/etablissements/{etab}/identites/apprenants?codeApprenant=…|ine=…`` → ``{totalElements,
   items: [{id, …}]}`` (0, 1 or several matches);
 - ``GET /api/idt/v1/etablissements/{etab}/identites/{id}`` → the ``Identite``, or 404;
@@ -27,7 +31,8 @@ only, when given) with that status; ``POST /_peer/delay?seconds=3&count=1[&path=
 before answering (a client's timeout); ``GET /_peer/stats`` → ``{"tokens_issued": n, "api_calls": n,
 "calls_by_api": {"idt": n, …}}``.
 
-Fixtures (``fixtures/``): ``nomenclatures/<Nom>.json`` (a list of rows), ``identites.json`` (a list of
+Fixtures (``fixtures/``): ``nomenclatures/<Nom>.json`` (a list of rows), ``espaces.json`` (the institution's
+spaces, each with its ``typeEspace``: the periods and a few others), ``identites.json`` (a list of
 ``Identite`` objects, shaped as Pégase answers, with their ``id``), ``inscriptions.json`` (``{codeApprenant:
 {"inscriptions": [...]}}``), ``publications.json`` (``{codeApprenant: {codePeriode: {"formation>cible":
 [Publication, …]}}}``).
@@ -49,6 +54,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 DEFAULT_FIXTURES = Path(__file__).with_name("fixtures")
 
 NOMENCLATURE = re.compile(r"^/api/v1/ref/nomenclatures/([^/]+)/numPage/(\d+)/nbOccurences/(\d+)$")
+SPACES = re.compile(r"^/api/v1/ref/etablissement/([^/]+)/espaces$")
 SEARCH = re.compile(r"^/api/idt/v1/etablissements/([^/]+)/identites/apprenants$")
 IDENTITY = re.compile(r"^/api/idt/v1/etablissements/([^/]+)/identites/([^/]+)$")
 ENROLMENTS = re.compile(r"^/api/ins/ext/v2/gestion/inscription/([^/]+)/([^/]+)/$")
@@ -115,6 +121,21 @@ class Pegase:
                 "nbTotalOccurences": len(rows),
                 "nbOccurences": len(chunk),
                 "numPage": page,
+            }
+        if (match := SPACES.match(path)) and match.group(1) == self.etablissement:
+            kind = query.get("type", [""])[0]
+            if not kind:
+                return 400, {"message": "Le paramètre type est obligatoire"}
+            spaces = [row for row in self.load("espaces.json") or [] if row.get("typeEspace") == kind]
+            page, size = int(query.get("page", ["0"])[0]), int(query.get("taille", ["1000"])[0])
+            size = max(1, min(size, self.page_size))
+            chunk = spaces[page * size : (page + 1) * size]
+            return 200, {
+                "items": chunk,
+                "totalPages": max(1, -(-len(spaces) // size)),
+                "totalElements": len(spaces),
+                "page": page,
+                "taille": size,
             }
         if (match := SEARCH.match(path)) and match.group(1) == self.etablissement:
             identities = self.load("identites.json") or []
@@ -239,7 +260,7 @@ def main(argv=None):
     parser.add_argument("--user", default="ecandidat")
     parser.add_argument("--password", default="pegase-dev-password")
     parser.add_argument("--etablissement", default="ETAB00")
-    parser.add_argument("--page-size", type=int, default=1000, help="most rows per nomenclature page")
+    parser.add_argument("--page-size", type=int, default=1000, help="most rows per nomenclature or spaces page")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="seconds")
     args = parser.parse_args(argv)
     api = Pegase(args.fixtures, args.user, args.password, args.etablissement, args.page_size, args.token_lifetime)

@@ -102,6 +102,7 @@ def test_screen_shows_counts_and_files_in_constant_queries(
         "pending_withdrawals": 0,
         "passed": count - 1,
         "cancelled": 0,
+        "pegase_removals": 0,
     }
     html = response.content.decode()
     assert "Télécharger opi-pegase-" in html

@@ -111,7 +111,13 @@ def test_requeue_and_cancel_record_the_actor(
     )  # the transferred and the cancelled
 
     assert (cancelled, requeued) == (1, 2)
-    assert opi_counts(campaign) == {"pending": 2, "pending_withdrawals": 0, "passed": 0, "cancelled": 0}
+    assert opi_counts(campaign) == {
+        "pending": 2,
+        "pending_withdrawals": 0,
+        "passed": 0,
+        "cancelled": 0,
+        "pegase_removals": 0,
+    }
     assert opi_events(second)[-2:] == [
         (EventKind.OPI_CANCELLED, central_manager.pk, ""),
         (EventKind.OPI_REQUEUED, central_manager.pk, ""),
