@@ -57,10 +57,11 @@ install: $(STAMP)
 
 # --- Running ----------------------------------------------------------------------------------------------
 # The development ENT (devtools/ent/run.sh) runs in the background and is stopped with runserver (trap); so does the
-# local Pégase peer (devtools/pegase) with STUDENT_RECORDS_BACKEND=pegase, whose reference lists are loaded first.
+# local Pégase peer (devtools/pegase) with STUDENT_RECORDS_BACKEND=pegase, whose reference lists are loaded first. The
+# peer answers before the demo is seeded: the demo's OPI files are produced only once Pégase lists the campaign's code.
 run: install
 	@$(MANAGE) migrate --noinput
-	@mkdir -p var && PORT=$(PORT) $(MANAGE) seed_demo | tee var/seed_demo.txt
+	@mkdir -p var
 	@ent_pid=""; pegase_pid=""; \
 	if [ -x devtools/ent/run.sh ]; then \
 	    PYTHON=$(abspath $(VPY)) ENT_PORT=$(ENT_PORT) devtools/ent/run.sh >var/ent.log 2>&1 & ent_pid=$$!; \
@@ -71,6 +72,9 @@ run: install
 	trap 'for p in $$ent_pid $$pegase_pid; do kill $$p 2>/dev/null; done; wait 2>/dev/null' EXIT; \
 	if [ -n "$$pegase_pid" ]; then \
 	    for _ in $$(seq 1 20); do grep -q "^LISTENING" var/pegase.log 2>/dev/null && break; sleep 0.5; done; \
+	fi; \
+	PORT=$(PORT) PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) seed_demo | tee var/seed_demo.txt; \
+	if [ -n "$$pegase_pid" ]; then \
 	    PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) refresh_reference_data; \
 	fi; \
 	trap 'exit 130' INT TERM; \

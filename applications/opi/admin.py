@@ -143,7 +143,8 @@ class BackendFilter(admin.SimpleListFilter):
 
 class StateFilter(admin.ChoicesFieldListFilter):
     """ "Par état": « En attente », « Déversée », « Annulée », with a capital as the other filters' choices and the
-    list's column (the states' labels are lower case, for the sentences that quote them)."""
+    list's column (the states' labels are lower case, for the sentences that quote them); « Par suppression dans
+    Pégase » likewise."""
 
     def choices(self, changelist):
         for choice in super().choices(changelist):
@@ -159,7 +160,7 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     # The state with a capital ("En attente", as the rest of the back office) and dates in the short form
     # ("01/12/2026 18:47"): the long ones and the full formation titles pushed the last columns out of 1,280 px.
     list_display = ["code", "candidate", "formation", "state_shown", "withdrawn", "queued", "passed", "transferred_to"]
-    list_filter = [("state", StateFilter), "withdrawn", "pegase_removal", BackendFilter]
+    list_filter = [("state", StateFilter), "withdrawn", ("pegase_removal", StateFilter), BackendFilter]
     list_select_related = ["application__candidate", "application__formation"]
     search_fields = ["code", "application__candidate__birth_name"]
     # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
