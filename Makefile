@@ -73,7 +73,7 @@ run: install
 	if [ -n "$$pegase_pid" ]; then \
 	    for _ in $$(seq 1 20); do grep -q "^LISTENING" var/pegase.log 2>/dev/null && break; sleep 0.5; done; \
 	fi; \
-	PORT=$(PORT) PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) seed_demo | tee var/seed_demo.txt; \
+	PEGASE_PORT=$(PEGASE_PORT) PORT=$(PORT) $(MANAGE) seed_demo | tee var/seed_demo.txt; \
 	if [ -n "$$pegase_pid" ]; then \
 	    PEGASE_PORT=$(PEGASE_PORT) $(MANAGE) refresh_reference_data; \
 	fi; \

@@ -13,9 +13,10 @@ from applications.models import Application, Opi
 from applications.opi.services import mark_removed_in_pegase, opi_counts, transfer_opis
 from applications.services import staff
 from applications.tests.opi.helpers import DAY1, admit, confirm, make_candidate, withdraw_after_confirmation
-from applications.tests.opi.test_admin import QUERIES_SCREEN, STAFF_PERSONAS, login
 from ecandidat.batches import Report
 
+STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
+QUERIES_SCREEN = 12  # as test_admin's: the alert's count is one more column of the counters' query
 QUERIES_MARK = 16  # the selection, its lock, one update, the history rows: not one more per OPI
 
 
@@ -227,6 +228,10 @@ def test_the_action_marks_them_removed_with_the_actor(
     for application in applications:
         event = application.events.get(kind=EventKind.OPI_REMOVED_IN_PEGASE)
         assert event.actor == central_manager
+
+
+def login(client, request, persona):
+    client.force_login(request.getfixturevalue(persona))
 
 
 @pytest.mark.parametrize("persona", STAFF_PERSONAS)
