@@ -1099,6 +1099,8 @@ QUERIES_PAGE_CENTRAL = REVIEW_PAGE_QUERIES + 1  # the OPI, read for the central 
             ),
         ),
         ("cancelled", False, "<strong>annulée</strong>"),
+        ("to_do", True, "<strong>déversée</strong> le 03/07/2026 (désistement : à supprimer à la main dans Pégase)"),
+        ("done", True, "<strong>déversée</strong> le 03/07/2026 (désistement : supprimé dans Pégase)"),
     ],
 )
 def test_the_page_says_whether_a_withdrawal_is_still_to_pass_on(
@@ -1108,14 +1110,16 @@ def test_the_page_says_whether_a_withdrawal_is_still_to_pass_on(
     transfer carried it, the page said "déversée le … (désistement à transmettre)" for ever; a withdrawal made
     before any transfer cancels the OPI, and the page said "annulée (désistement à transmettre)" though nothing
     would ever be sent. Pégase gets no withdrawal (the wish is only left out of the later files): the page says so
-    rather than "transmis". A re-queued OPI no longer shows its previous transfer's date as if pending since."""
+    rather than "transmis", and whether the wish an earlier day's file carried was removed there by hand yet. A
+    re-queued OPI no longer shows its previous transfer's date as if pending since."""
     _crowd(application, central_manager, 1)
     transferred = timezone.make_aware(datetime.datetime(2026, 7, 3, 22, 50))
     Opi.objects.create(
         application=application,
         code="ECAB123456",
-        state="passed" if state == "pegase" else state,
-        backend="pegase" if state == "pegase" else "apogee",
+        state="passed" if state in {"pegase", "to_do", "done"} else state,
+        backend="pegase" if state in {"pegase", "to_do", "done"} else "apogee",
+        pegase_removal=state if state in {"to_do", "done"} else "",  # a wish an earlier day's Pégase file carried
         withdrawn=True,
         passed_at=transferred if passed else None,
     )
