@@ -98,7 +98,8 @@ class CampaignForm(forms.ModelForm):
         code = cleaned_data.get("code")
         if code and (self.instance.pk is None or "code" in self.changed_data):
             # Only a new or changed code: editing the dates must not depend on another system answering.
-            code_errors, self.warnings = campaign_code_problems(code)
+            active = bool(cleaned_data.get("is_active", self.instance.is_active))
+            code_errors, self.warnings = campaign_code_problems(code, active=active)
             for message in code_errors:
                 self.add_error("code", message)
         errors = campaign_rollover_errors(

@@ -116,8 +116,9 @@ def new_formation_initial(centre: Centre) -> dict[str, Any]:
 
 # Checks of a campaign's code that a higher layer knows (applications.opi.periods: the code must be one of Pégase's
 # periods when the OPI files go to Pégase), registered from its AppConfig.ready(). Each returns (error, warning),
-# French, "" for none: an error refuses the code, a warning is shown once the campaign is saved.
-CampaignCodeCheck = Callable[[str], tuple[str, str]]
+# French, "" for none: an error refuses the code, a warning is shown once the campaign is saved. ``active``: whether
+# the campaign saved is (or becomes) the active one.
+CampaignCodeCheck = Callable[..., tuple[str, str]]
 _CAMPAIGN_CODE_CHECKS: list[CampaignCodeCheck] = []
 
 
@@ -126,9 +127,9 @@ def register_campaign_code_check(check: CampaignCodeCheck) -> None:
         _CAMPAIGN_CODE_CHECKS.append(check)
 
 
-def campaign_code_problems(code: str) -> tuple[list[str], list[str]]:
+def campaign_code_problems(code: str, *, active: bool) -> tuple[list[str], list[str]]:
     """The registered checks' errors and warnings about a campaign's ``code``."""
-    results = [check(code) for check in _CAMPAIGN_CODE_CHECKS]
+    results = [check(code, active=active) for check in _CAMPAIGN_CODE_CHECKS]
     return [error for error, _warning in results if error], [warning for _error, warning in results if warning]
 
 

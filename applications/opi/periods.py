@@ -94,14 +94,23 @@ def check_campaign_code(code: str, *, backend: PegaseBackend | None = None, fres
     return PeriodCheck(Verdict.NOT_A_PERIOD, code, periods)
 
 
-def campaign_code_check(code: str) -> tuple[str, str]:
-    """The campaign form's check (``offers.services.register_campaign_code_check``): (error, warning) in French."""
+def campaign_code_check(code: str, *, active: bool) -> tuple[str, str]:
+    """The campaign form's check (``offers.services.register_campaign_code_check``): (error, warning) in French.
+
+    Only the active campaign's code is refused: the next campaign is often prepared before Pégase's administrator
+    has created its period, so for it a code Pégase does not list yet is a warning (the files stay refused until
+    Pégase lists it, which the OPI screen says)."""
     check = check_campaign_code(code)
     if check.verdict == Verdict.UNREACHABLE:
         return "", _(
             "Pégase could not be reached: the campaign code “%(code)s” was not checked against Pégase's periods. No "
             "OPI file is produced with it until Pégase confirms it (checked again when the files are produced)."
         ) % {"code": code}
+    if check.verdict == Verdict.NOT_A_PERIOD and not active:
+        return "", _(
+            "%(refusal)s The campaign is saved, as it is not active yet: have the period created in Pégase (or "
+            "correct the code) before it opens; no OPI file is produced with this code until Pégase lists it."
+        ) % {"refusal": check.refusal()}
     return check.refusal(), ""
 
 

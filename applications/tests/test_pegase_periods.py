@@ -200,7 +200,8 @@ def campaign_form(code: str) -> dict:
 
 @pytest.mark.integration
 def test_the_campaign_form_refuses_a_code_that_is_not_a_pegase_period(peer, scolarite):
-    refused = scolarite.post(ADD, campaign_form("2099"), language="fr")
+    # The installation's first campaign, made active in the form: its code must be a period now.
+    refused = scolarite.post(ADD, campaign_form("2099") | {"is_active": "on"}, language="fr")
 
     assert refused.status_code == 200
     (error,) = refused.context["adminform"].form.errors["code"]
@@ -208,9 +209,22 @@ def test_the_campaign_form_refuses_a_code_that_is_not_a_pegase_period(peer, scol
     assert "Périodes de Pégase : PER-2023, 2024, 2025, 2026, 2027." in html.unescape(refused.content.decode())
     assert not Campaign.objects.filter(code="2099").exists()
 
-    accepted = scolarite.post(ADD, campaign_form("2027"), language="fr")
+    accepted = scolarite.post(ADD, campaign_form("2027") | {"is_active": "on"}, language="fr")
     assert accepted.status_code == 302
-    assert Campaign.objects.filter(code="2027").exists()
+    assert Campaign.objects.get(code="2027").is_active
+
+
+@pytest.mark.integration
+def test_the_next_campaign_is_saved_with_a_warning_when_pegase_does_not_list_its_period_yet(peer, scolarite):
+    # Next year's campaign is often prepared before Pégase's administrator creates its period: saved, with a warning.
+    CampaignFactory(code="2027", is_active=True)
+
+    response = scolarite.post(ADD, campaign_form("2099"), language="fr", follow=True)
+
+    assert Campaign.objects.get(code="2099").is_active is False
+    page = html.unescape(response.content.decode())
+    assert "« 2099 » n'est pas une période de Pégase" in page
+    assert "La campagne est enregistrée, car elle n'est pas encore active" in page
 
 
 def test_pegase_unreachable_saves_the_campaign_with_a_warning(pegase_api, scolarite):
