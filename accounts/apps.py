@@ -7,7 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = pgettext_lazy("app", "Accounts and staff")  # a heading of the back office's menu
 
     def ready(self):
-        from allauth.mfa.signals import authenticator_added
+        from allauth.mfa.signals import authenticator_added  # noqa: PLC0415 - signal wiring belongs in ready()
 
         # Deferred: ready() runs once the models are loaded; staff_access imports allauth's models.
         from accounts.staff_access import record_second_factor_on_activation  # noqa: PLC0415

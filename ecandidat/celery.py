@@ -7,10 +7,16 @@ import os
 
 from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
+from django.db import transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecandidat.settings.dev")
 
 logger = logging.getLogger(__name__)
+
+# What a publish raises when the broker is unreachable (Celery wraps most of them in kombu's OperationalError).
+BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
 
 
 class Task(DjangoTask):
@@ -22,20 +28,12 @@ class Task(DjangoTask):
     """
 
     def delay_on_commit(self, *args, **kwargs) -> None:
-        from django.db import transaction
-
         transaction.on_commit(functools.partial(self._publish_quietly, args, kwargs))
 
     def apply_async_on_commit(self, args=None, kwargs=None, **options) -> None:
-        from django.db import transaction
-
         transaction.on_commit(functools.partial(self._publish_quietly, args or (), kwargs or {}, **options))
 
     def _publish_quietly(self, args, kwargs, **options) -> None:
-        # Deferred: this module loads with the settings package (ecandidat/__init__.py), before the app registry;
-        # ecandidat.emails imports models.
-        from ecandidat.emails import BROKER_ERRORS  # noqa: PLC0415
-
         try:
             self.apply_async(args, kwargs, **options)
         except BROKER_ERRORS as exc:
@@ -51,6 +49,16 @@ class Task(DjangoTask):
 app = Celery("ecandidat", task_cls="ecandidat.celery:Task")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def registered_task(name: str) -> Task:
+    """The task registered as ``name``, for a module that its task's own module imports: ``applications.tasks``
+    runs ``build_letter`` and ``run_release``, ``ecandidat.tasks`` runs ``deliver``; those modules queue the tasks
+    by name, so that each import goes one way (tasks → the work they run). The apps' tasks modules are imported
+    the first time a name is not registered yet in this process (a worker imports them when it starts)."""
+    if name not in app.tasks:
+        app.autodiscover_tasks(force=True)
+    return app.tasks[name]
 
 
 @signals.worker_process_init.connect

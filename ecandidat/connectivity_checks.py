@@ -10,7 +10,9 @@ from collections.abc import Iterable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+import redis
 import requests
+from botocore.config import Config  # type: ignore[import-untyped]
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, storages
@@ -81,10 +83,6 @@ def _redis_secrets() -> Iterable[str]:
 
 def _probe_redis(timeout: float) -> str:
     """PING, then the server's version: Redis is the Celery broker and the shared cache."""
-    # Imported here, when the check runs: redis-py costs ~0.25 s at import and this module loads in every process
-    # (``EcandidatConfig.ready``), most of which never talk to Redis (``make run`` has no REDIS_URL).
-    import redis  # noqa: PLC0415
-
     client = redis.Redis.from_url(settings.REDIS_URL or "", socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         if client.ping() is not True:
@@ -183,9 +181,6 @@ def _storage_for_check(timeout: float):
     backend = _default_storage_settings()
     if not backend["BACKEND"].endswith("S3Storage"):
         return storages["default"]
-    # Only with S3, when the check runs: botocore costs ~0.2 s at import, in every process otherwise.
-    from botocore.config import Config  # type: ignore[import-untyped]  # noqa: PLC0415
-
     config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
     return storages.create_storage({**backend, "OPTIONS": {**backend.get("OPTIONS", {}), "client_config": config}})
 

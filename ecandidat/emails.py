@@ -41,12 +41,11 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.html import linebreaks
 from django.utils.translation import gettext
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import RedisError
 
 from ecandidat import attachments as mail_attachments
 from ecandidat import notifications
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
+from ecandidat.celery import BROKER_ERRORS, registered_task
 from ecandidat.mail_templates import render_override
 from ecandidat.models import MailTemplate, OutboundEmail
 
@@ -56,9 +55,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
-
-# What a publish raises when the broker is unreachable (Celery wraps most of them in kombu's OperationalError).
-BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
 
 # The sweeper leaves a fresh row to the task for this long before it looks at it ("older than a minute").
 FIRST_SWEEP_DELAY = timedelta(minutes=1)
@@ -233,11 +229,8 @@ def dispatch(email_id: int) -> bool:
     If the broker is unreachable the row stays pending and the sweeper sends it: one log line, no exception, so the
     request or batch that committed goes on. Returns whether the task was handed over.
     """
-    # Deferred: ecandidat.tasks imports this module (deliver, send_pending_mails), a real cycle.
-    from ecandidat.tasks import send_outbound_email  # noqa: PLC0415
-
     try:
-        send_outbound_email.delay(email_id)
+        registered_task("ecandidat.tasks.send_outbound_email").delay(email_id)
     except BROKER_ERRORS as exc:
         logger.warning("mail %s left for the sweeper: broker unreachable (%s: %s)", email_id, type(exc).__name__, exc)
         return False

@@ -8,6 +8,7 @@ import os
 import re
 from datetime import time
 from typing import overload
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -96,8 +97,6 @@ def env_email_url(name: str) -> dict | None:
 
     ``smtps://`` means implicit TLS, ``?tls=1`` STARTTLS, ``?timeout=N`` a timeout in seconds.
     """
-    from urllib.parse import parse_qs, unquote, urlsplit
-
     raw = os.environ.get(name)
     if not raw:
         return None

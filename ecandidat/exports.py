@@ -13,6 +13,12 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -70,9 +76,6 @@ def xlsx_cells(sheet, row: Iterable) -> list:
     escape pasted into a name, an answer, a note) are left out: openpyxl refused the whole file for one of them (a
     500 on the export), and they show nothing. They are left out before the formula check, so that
     ``"\x0b=HYPERLINK(…)"`` stays inert."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
     cells: list = []
     for value in row:
         if value is None:
@@ -96,10 +99,6 @@ def xlsx_cells(sheet, row: Iterable) -> list:
 
 
 def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "Export") -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.worksheet.worksheet import Worksheet
-
     workbook = Workbook(write_only=False)
     sheet = workbook.active
     assert isinstance(sheet, Worksheet)  # a new workbook has one worksheet, active
@@ -118,8 +117,6 @@ def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "E
 def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> IO[bytes]:
     """An XLSX in a temporary file (open, at its start), written row by row with openpyxl's write-only mode: the
     rows are never all in memory; the response streams the file, then closes it."""
-    from openpyxl import Workbook  # heavy: imported when an XLSX is asked for
-
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title[:31])
     sheet.freeze_panes = "A2"

@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
 
+from ecandidat.models import MaintenanceSwitch
+
 SWITCH_CACHE_KEY = "switch"
 # How long each process keeps the switch in memory before asking the cache again (issue 14: no cache round trip
 # on every request; issue 9: pages keep working while the cache is down).
@@ -115,9 +117,6 @@ def _switch_row() -> SwitchRow:
         logger.warning("maintenance switch: cache unavailable (%s), read from the database", type(exc).__name__)
         cache_works, row = False, None
     if row is None:
-        # Deferred: keeps this module importable before the app registry is ready (settings-time helpers).
-        from ecandidat.models import MaintenanceSwitch  # noqa: PLC0415
-
         switch = MaintenanceSwitch.current()
         row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
         if cache_works:
@@ -167,9 +166,6 @@ def save_switches(*, is_on: bool, message: str, uploads_paused: bool, uploads_me
 
 def _save_switch(*, actor, **fields: bool | str) -> None:
     global _memory
-    # Deferred, as in _switch_row: this module stays importable before the app registry is ready.
-    from ecandidat.models import MaintenanceSwitch  # noqa: PLC0415
-
     switch = MaintenanceSwitch.current()
     for name, value in fields.items():
         setattr(switch, name, value)

@@ -2,6 +2,7 @@ import re
 from functools import cache
 
 import markdown
+import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection, transaction
@@ -115,8 +116,6 @@ def healthz(request):
 @cache
 def _redis_client(url: str):
     """One client (and connection pool) per process for /healthz's PING, with short timeouts."""
-    import redis
-
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
