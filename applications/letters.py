@@ -52,6 +52,7 @@ from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
+from ecandidat.celery import registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.mail_templates import render_source, values_for
 from ecandidat.pdf import FONT, UnicodePDF
@@ -181,10 +182,8 @@ def schedule_letter(decision: Decision, *, actor: User | None) -> DecisionLetter
         generated_at=timezone.now(),
         generated_by=actor,
     )
-    # Deferred import: applications.tasks imports the pack builder, which imports this app's services.
-    from applications.tasks import build_decision_letter
-
-    build_decision_letter.delay_on_commit(letter.pk)
+    # By name: applications.tasks imports this module to run the build (ecandidat.celery.registered_task).
+    registered_task("applications.tasks.build_decision_letter").delay_on_commit(letter.pk)
     return letter
 
 

@@ -1,6 +1,6 @@
 """The student records system (SIS, "logiciel de scolarité": Apogée, Pégase…) as eCandidat sees it.
 
-``get_backend()`` returns the backend chosen by the ``STUDENT_RECORDS_BACKEND`` setting:
+``applications.sis_backend.get_backend()`` returns the backend chosen by the ``STUDENT_RECORDS_BACKEND`` setting:
 
 - ``csv`` (default): ``LocalTableBackend`` reads the local table ``applications.SisRecord``, which
   ``manage.py import_sis FILE`` fills from a CSV export (docs/sis-format.md), so a university can feed it nightly
@@ -21,7 +21,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Protocol
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from applications.countries import is_country_code
@@ -222,15 +221,6 @@ class LocalTableBackend:
 
     def reference_list(self, kind: ReferenceKind) -> list[ReferenceItem] | None:
         return None  # the CSV export carries students only
-
-
-def get_backend() -> StudentRecordsBackend:
-    if settings.STUDENT_RECORDS_BACKEND == "pegase":
-        # Deferred: applications.pegase builds on this module's dataclasses (a top-level import would be circular).
-        from applications.pegase import PegaseBackend  # noqa: PLC0415
-
-        return PegaseBackend.from_settings()
-    return LocalTableBackend()
 
 
 # --- CSV export format (docs/sis-format.md) ------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 from celery import shared_task
 
+from applications.letters import build_letter
 from applications.packs import build_pack
+from applications.services.release import run_release
 
 
 # A pack of a few hundred dossiers takes minutes: its own time limits, above the project's default.
@@ -15,9 +17,6 @@ def build_commission_pack(pack_id: int) -> None:
 @shared_task(acks_late=True)
 def build_decision_letter(letter_id: int) -> None:
     """Build one decision letter's PDF (``applications.letters.build_letter``); a built letter is left as it is."""
-    # Deferred import: applications.letters imports this module to queue the task.
-    from applications.letters import build_letter
-
     build_letter(letter_id)
 
 
@@ -25,7 +24,4 @@ def build_decision_letter(letter_id: int) -> None:
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
 def run_release_job(job_id: int) -> None:
     """Release the decisions of one ReleaseJob (``applications.services.release.run_release``)."""
-    # Deferred import: the release service imports this module to queue the task.
-    from applications.services.release import run_release
-
     run_release(job_id)

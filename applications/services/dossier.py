@@ -30,7 +30,8 @@ from applications.models import (
     WorkExperience,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
-from applications.sis import SisStudent, StudentRecordsUnavailable, get_backend
+from applications.sis import SisStudent, StudentRecordsUnavailable
+from applications.sis_backend import get_backend
 from applications.validators import normalise_phone
 from ecandidat.exceptions import BusinessRuleError
 

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from applications.models import Application, DecisionLetter, ReleaseJob
 from applications.models.candidature import latest_decision
 from applications.services import staff
+from ecandidat.celery import registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 
@@ -140,10 +141,8 @@ def request_release(
         decision_ids=None if decision_ids is None else sorted(set(decision_ids)),
         total=len(ids),
     )
-    # Deferred import: applications.tasks imports the pack builder, which imports the services.
-    from applications.tasks import run_release_job
-
-    run_release_job.delay_on_commit(job.pk)
+    # By name: applications.tasks imports this module to run the release (ecandidat.celery.registered_task).
+    registered_task("applications.tasks.run_release_job").delay_on_commit(job.pk)
     return job
 
 

@@ -27,7 +27,8 @@ from django.utils.translation import gettext as _
 from applications.models import Candidate
 from applications.permissions import can_edit_personal_details
 from applications.services.dossier import import_from_sis, record_staff_change
-from applications.sis import SisStudent, StudentRecordsUnavailable, get_backend
+from applications.sis import SisStudent, StudentRecordsUnavailable
+from applications.sis_backend import get_backend
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
 

@@ -31,7 +31,8 @@ from applications.pegase import PegaseBackend
 from applications.services import import_from_sis, store_sis_records
 from applications.services.dossier import open_dossier
 from applications.services.reference import refresh_reference_data
-from applications.sis import CSV_COLUMNS, OPTIONAL_COLUMNS, SisBaccalaureate, get_backend, parse_csv
+from applications.sis import CSV_COLUMNS, OPTIONAL_COLUMNS, SisBaccalaureate, parse_csv
+from applications.sis_backend import get_backend
 from applications.tests.factories import STUDENT as SIS_STUDENT
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory, CandidateUserFactory
 from applications.tests.factories_candidature import DecisionTypeFactory, make_application

@@ -23,7 +23,8 @@ from applications.opi.communes import CommuneCodes
 from applications.opi.transfer import OpiCandidate
 from applications.pegase import PegaseBackend, PegaseClient
 from applications.services.reference import refresh_reference_data
-from applications.sis import ReferenceKind, SisCursusLine, StudentRecordsUnavailable, get_backend
+from applications.sis import ReferenceKind, SisCursusLine, StudentRecordsUnavailable
+from applications.sis_backend import get_backend
 from applications.tests.factories import CandidateFactory, CandidateUserFactory
 from applications.tests.helpers import configure_pegase, pegase_peer_stats, start_pegase_peer
 from applications.tests.opi.helpers import make_candidate

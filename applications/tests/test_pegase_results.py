@@ -14,7 +14,8 @@ from django.urls import reverse
 from applications import pegase
 from applications.models import Candidate, InternalCursus
 from applications.services.reference import refresh_reference_data
-from applications.sis import SisCursusLine, get_backend
+from applications.sis import SisCursusLine
+from applications.sis_backend import get_backend
 from applications.tests.factories import CandidateFactory, CandidateUserFactory
 from applications.tests.helpers import configure_pegase, pegase_peer_stats, start_pegase_peer
 from ecandidat.batches import Report

@@ -4,7 +4,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from applications.models import SisRecord
-from applications.sis import CSV_COLUMNS, CsvFormatError, LocalTableBackend, SisStudent, get_backend, parse_csv
+from applications.sis import CSV_COLUMNS, CsvFormatError, LocalTableBackend, SisStudent, parse_csv
+from applications.sis_backend import get_backend
 from applications.validators import bea_key
 
 HEADER = ";".join(CSV_COLUMNS)

@@ -1,5 +1,5 @@
 from applications.services.reference import refresh_reference_data
-from applications.sis import get_backend
+from applications.sis_backend import get_backend
 from ecandidat.batches import BatchCommand
 
 
