@@ -11,7 +11,10 @@ import time
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
+from allauth.account.forms import default_token_generator
+from allauth.account.internal.stagekit import clear_login
 from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
@@ -102,8 +105,6 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def pre_login(self, request, user, **kwargs):
         if not services.candidate_can_log_in(user):
-            from allauth.account.internal.stagekit import clear_login
-
             clear_login(request)
             messages.error(request, ANNUAL_ACCOUNTS_MESSAGE)
             return redirect("account_login")
@@ -152,9 +153,6 @@ class AccountAdapter(DefaultAccountAdapter):
         allauth's password reset, reached with a fresh single-use token). ENT students log in with the ENT."""
         user = email_address.user
         if not user.has_usable_password() and user.is_candidate and not user.socialaccount_set.exists():
-            from allauth.account.forms import default_token_generator
-            from allauth.account.utils import user_pk_to_url_str
-
             token = default_token_generator.make_token(user)
             return reverse(
                 "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": token}

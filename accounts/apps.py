@@ -9,8 +9,8 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from allauth.mfa.signals import authenticator_added  # noqa: PLC0415 - signal wiring belongs in ready()
 
-        # Deferred: ready() runs once the models are loaded; staff_access imports allauth's models.
-        from accounts.staff_access import record_second_factor_on_activation  # noqa: PLC0415
+        # Deferred: ready() runs once the models are loaded; staff_enrolment imports allauth's models.
+        from accounts.staff_enrolment import record_second_factor_on_activation  # noqa: PLC0415
 
         # allauth offers no adapter hook for "authenticator app activated"; its signal is the documented one.
         authenticator_added.connect(record_second_factor_on_activation, dispatch_uid="staff_access_activation")

@@ -32,6 +32,14 @@ from accounts.models import User
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import StaffDirectoryChange
 
+# ldap3's last release (2.9.1) still reads pyasn1 names that pyasn1 0.6.2+ marks as deprecated, at import time only;
+# the warning is about ldap3's code, not ours.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "(tagMap|typeMap) is deprecated", DeprecationWarning)
+    import ldap3
+    import ldap3.core.exceptions
+    import ldap3.utils.conv
+
 logger = logging.getLogger(__name__)
 
 ATTRIBUTES = ["uid", "mail", "givenName", "sn", "displayName", "eduPersonAffiliation", "supannEmpId"]
@@ -68,13 +76,7 @@ def _value(entry, name: str) -> str:
 
 
 def _ldap3():
-    """ldap3, imported on first use: its last release (2.9.1) still reads pyasn1 names that pyasn1 0.6.2+ marks as
-    deprecated, at import time only; the warning is about ldap3's code, not ours."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "(tagMap|typeMap) is deprecated", DeprecationWarning)
-        import ldap3
-        import ldap3.core.exceptions
-        import ldap3.utils.conv
+    """The ldap3 module (imported at the top)."""
     return ldap3
 
 

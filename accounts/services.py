@@ -9,8 +9,12 @@ import logging
 import secrets
 import string
 
+from allauth.account.adapter import get_adapter
+from allauth.account.forms import default_token_generator
 from allauth.account.models import EmailAddress
+from allauth.account.utils import user_pk_to_url_str
 from allauth.socialaccount.models import SocialAccount
+from allauth.utils import build_absolute_uri
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AnonymousUser
@@ -301,8 +305,6 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
     An address already used by another account of the campaign is refused the way signup refuses it, without
     telling the caller: nothing changes on the account and the owner of the address is mailed instead.
     """
-    from allauth.utils import build_absolute_uri
-
     new_email = new_email.strip()
     with transaction.atomic():
         user = User.objects.select_related("campaign").select_for_update(of=("self",)).get(pk=user.pk)
@@ -361,11 +363,6 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
     the active campaign with a new numéro de dossier and no password, its address counts as validated (staff typed
     it; the candidate proves it by using the link), and the candidate receives the usual mail to choose a password
     (CPT_MIN_ID_OUBLIE, allauth's password reset link). Logged with the staff actor."""
-    # Deferred import: allauth's adapter module imports this one (accounts.adapters → accounts.services).
-    from allauth.account.adapter import get_adapter
-    from allauth.account.forms import default_token_generator
-    from allauth.account.utils import user_pk_to_url_str
-
     campaign = Campaign.objects.active().first()
     if campaign is None:
         raise BusinessRuleError(_("No admissions campaign is open: accounts cannot be created at the moment."))

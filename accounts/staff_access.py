@@ -76,7 +76,7 @@ def second_factor_redirect(request: HttpRequest, next_url: str) -> HttpResponseR
     - The authenticator app is active: allauth's MFA reauthentication (a code), then back to ``next_url``.
     - No app yet: the enrolment page (accounts.staff_enrolment): a mailed link or a code of the central office
       opens the activation page (QR code, then a code); activating records the second factor, see
-      ``record_second_factor_on_activation``.
+      ``accounts.staff_enrolment.record_second_factor_on_activation``.
     """
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
         next_url = reverse("admin:index")
@@ -102,21 +102,3 @@ def back_office_required(view):
         raise Http404
 
     return wrapper
-
-
-def record_second_factor_on_activation(sender, request, user, authenticator, **kwargs) -> None:
-    """Receiver of allauth's ``authenticator_added``: activating the authenticator app means typing a valid code of
-    it, in a session already logged in by password, so the session now holds both factors and the back office opens
-    without asking for a second code straight away (which the app could not even give: a TOTP code is single-use).
-
-    allauth sends the signal on commit of the activation, before the session is saved.
-    """
-    from allauth.account.internal.flows.login import record_authentication
-
-    # Deferred: accounts.staff_enrolment imports this module (session_has_second_factor), a real cycle.
-    from accounts.staff_enrolment import close_grant_on_activation  # noqa: PLC0415
-
-    if authenticator.type != Authenticator.Type.TOTP or request is None or request.user.pk != user.pk:
-        return
-    record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
-    close_grant_on_activation(request)

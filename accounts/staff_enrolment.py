@@ -22,6 +22,7 @@ import hashlib
 import logging
 import secrets
 
+from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from allauth.utils import build_absolute_uri
@@ -209,3 +210,16 @@ def close_grant_on_activation(request: HttpRequest) -> None:
     grant = request.session.pop(SESSION_KEY, None)
     if grant:
         logger.info("user %s activated an authenticator app with enrolment token %s", grant["user"], grant["token"])
+
+
+def record_second_factor_on_activation(sender, request, user, authenticator, **kwargs) -> None:
+    """Receiver of allauth's ``authenticator_added``: activating the authenticator app means typing a valid code of
+    it, in a session already logged in by password, so the session now holds both factors and the back office opens
+    without asking for a second code straight away (which the app could not even give: a TOTP code is single-use).
+
+    allauth sends the signal on commit of the activation, before the session is saved.
+    """
+    if authenticator.type != Authenticator.Type.TOTP or request is None or request.user.pk != user.pk:
+        return
+    record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
+    close_grant_on_activation(request)

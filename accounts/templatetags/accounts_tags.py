@@ -1,3 +1,4 @@
+from allauth.socialaccount.templatetags.socialaccount import provider_login_url
 from django import template
 from django.conf import settings
 from django.urls import reverse
@@ -35,8 +36,6 @@ def ent_login_url(context) -> str:
     """Where the ENT button posts: the CAS login (ENT_PROTOCOL=cas) or allauth's OpenID Connect one."""
     if settings.ENT_PROTOCOL == "cas":
         return reverse("accounts:cas_login")
-    from allauth.socialaccount.templatetags.socialaccount import provider_login_url
-
     return provider_login_url(context, "ent")
 
 
