@@ -3,10 +3,12 @@
 import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache, caches
+from django.utils import translation
 
 from accounts.tests.mfa import Client
 from applications.models import reference
-from ecandidat import parameters
+from ecandidat import faq, home_message, parameters
 from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.tests.factories import CampaignFactory
 
@@ -41,8 +43,6 @@ def admin_client(db, admin_user):
 @pytest.fixture(autouse=True)
 def _maintenance_switch_off():
     """Pages never read the switch from the database in tests (its state lives in its own cache alias)."""
-    from django.core.cache import caches
-
     forget_switch()  # each process keeps the switch in memory for a few seconds
     caches["maintenance"].set(SWITCH_CACHE_KEY, (False, ""))
     yield
@@ -72,29 +72,19 @@ def _cold_content_types():
 def _no_home_message():
     """The home page finds "no message" in the cache, as a running site does between two saves: the tests that
     count its queries count the page's own (ecandidat/tests/test_home_message.py tests the cold read)."""
-    from django.core.cache import cache
-
-    from ecandidat.home_message import CACHE_KEY
-
-    cache.set(CACHE_KEY, ("", ""), 300)
+    cache.set(home_message.CACHE_KEY, ("", ""), 300)
 
 
 @pytest.fixture(autouse=True)
 def _no_faq():
     """The Assistance page finds an empty FAQ in the cache, as for the home message above
     (ecandidat/tests/test_faq.py tests the cold read)."""
-    from django.core.cache import cache
-
-    from ecandidat.faq import CACHE_KEY
-
-    cache.set(CACHE_KEY, (), 300)
+    cache.set(faq.CACHE_KEY, (), 300)
 
 
 @pytest.fixture(autouse=True)
 def _no_cached_pages():
     """Each test starts with no cached fragment (the catalogue tree): its formations are its own."""
-    from django.core.cache import caches
-
     caches["pages"].clear()
     yield
     caches["pages"].clear()
@@ -118,8 +108,6 @@ def _no_reference_lists():
 def _language_reset():
     """Each test starts in the default language (French): a request through LocaleMiddleware leaves the language it
     activated on the thread, which would otherwise leak into the next test of the same worker."""
-    from django.utils import translation
-
     translation.deactivate()
     yield
     translation.deactivate()

@@ -2,11 +2,15 @@ from urllib.parse import urlsplit
 
 import pytest
 from allauth.socialaccount.models import SocialAccount
+from django.contrib.sites.models import Site
+from django.core.cache import cache
 
 from accounts import cas
 from accounts.tests.ent import STUB_ENT, ent_providers
 from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.ldap_peer import ldap, ldap_url  # noqa: F401 (the staff directory peer's fixtures)
+from ecandidat import faq
+from ecandidat.home_message import CACHE_KEY
 from ecandidat.tests.plugins.services import ENT_CLIENT_ID, ENT_CLIENT_SECRET
 
 STUB_CAS = "https://cas.univ-perp.fr/cas/"
@@ -14,12 +18,6 @@ STUB_CAS = "https://cas.univ-perp.fr/cas/"
 
 @pytest.fixture(autouse=True)
 def _clear_rate_limits():
-    from django.contrib.sites.models import Site
-    from django.core.cache import cache
-
-    from ecandidat import faq
-    from ecandidat.home_message import CACHE_KEY
-
     cache.clear()
     cache.set(CACHE_KEY, ("", ""), 300)  # as the root conftest: the home page finds "no message" cached
     cache.set(faq.CACHE_KEY, (), 300)  # and the Assistance page an empty FAQ

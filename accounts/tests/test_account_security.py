@@ -9,6 +9,7 @@ import sys
 import pytest
 from django.conf import settings as django_settings
 from django.core.cache.backends.db import DatabaseCache
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -151,8 +152,6 @@ with transaction.atomic():  # as a request does (ATOMIC_REQUESTS)
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_on_postgresql_counters_are_committed_at_once_outside_the_request_transaction():
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         pytest.fail("This test needs DATABASE_URL on PostgreSQL (e.g. postgres://postgres@127.0.0.1:5432/ecandidat).")
     url = _worker_database_url()

@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 import requests
 from allauth.socialaccount.models import SocialAccount
+from cas import CASClient
+from django.conf import settings
 
 from accounts import directory
 from accounts.models import User
@@ -67,8 +69,6 @@ def test_login_page_button_posts_to_the_cas_login(cas_app):
 
 def test_service_validation_returns_the_cas_3_attributes(ent_server):
     """The development CAS itself, as any CAS 3.0 client sees it (python-cas, the library under django-cas-ng)."""
-    from cas import CASClient
-
     service = "http://127.0.0.1:9/compte/ent/cas/retour/"
     session = requests.Session()
     response = session.get(f"{ent_server.base_url}/cas/login", params={"service": service}, timeout=10)
@@ -130,8 +130,6 @@ def test_known_student_is_logged_in_and_the_cas_single_logout_ends_the_session(c
 
 
 def _ent_url(cas_app) -> str:
-    from django.conf import settings
-
     return settings.ENT_SERVER_URL or ""
 
 

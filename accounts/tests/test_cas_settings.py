@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django_cas_ng.models import SessionTicket
@@ -120,8 +121,6 @@ def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(c
 
 @pytest.mark.django_db
 def test_the_nightly_cleanup_forgets_tickets_of_ended_sessions_only(client, candidate_user):
-    from django.core.management import call_command
-
     client.force_login(candidate_user)
     live = SessionTicket.objects.create(session_key=client.session.session_key, ticket="ST-live")
     SessionTicket.objects.create(session_key="ended-session-key", ticket="ST-ended")

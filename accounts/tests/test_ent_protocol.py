@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ecandidat.tests.plugins.services import ENT_CLIENT_ID as CLIENT_ID
 from ecandidat.tests.plugins.services import ENT_CLIENT_SECRET as CLIENT_SECRET
@@ -165,8 +166,6 @@ def test_code_flow_with_pkce_yields_a_verified_id_token_and_userinfo(config, red
 
 
 def test_id_token_signature_does_not_verify_with_a_foreign_key(config, redirect_uri):
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     verifier, challenge = _pkce_pair()
     code = _log_in_and_get_code(config, redirect_uri, username="lucas.bernard", challenge=challenge)
     id_token = _exchange(config, redirect_uri, code, verifier).json()["id_token"]

@@ -6,11 +6,13 @@ try every way to the activation page. Pages are asserted in French, as staff see
 
 import datetime
 import re
+from io import StringIO
 
 import pytest
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
@@ -354,10 +356,6 @@ def test_setting_off_needs_no_enrolment(client, settings, centre_manager):
 
 
 def test_the_operator_issues_a_code_on_the_server_for_the_first_superuser(client, admin_user):
-    from io import StringIO
-
-    from django.core.management import CommandError, call_command
-
     out = StringIO()
     call_command("issue_enrolment_code", admin_user.username, stdout=out)
 
@@ -371,7 +369,5 @@ def test_the_operator_issues_a_code_on_the_server_for_the_first_superuser(client
 
 
 def test_the_server_refuses_a_code_for_a_candidate(candidate_user):
-    from django.core.management import CommandError, call_command
-
     with pytest.raises(CommandError, match="réservés aux comptes du personnel"):
         call_command("issue_enrolment_code", candidate_user.username)

@@ -7,6 +7,7 @@ gives a session without a second factor. Pages are asserted in French, as staff 
 import re
 
 import pytest
+from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
@@ -245,8 +246,6 @@ def test_staff_logged_in_through_the_ent_enters_without_totp(client, settings, c
 
 
 def test_another_provider_is_not_a_second_factor(client, centre_manager):
-    from allauth.account.internal.flows.login import record_authentication
-
     client.force_login(centre_manager, mfa=False)
     session = client.session
     request = RequestFactory().get("/")

@@ -7,8 +7,10 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
+from openpyxl import load_workbook
 
 from applications.admin import operations
 from applications.enums import DossierStatus, PieceStatus
@@ -601,8 +603,6 @@ def test_a_piece_of_another_application_is_not_found(client, centre_manager, app
 
 
 def test_export_neutralises_formulas_and_follows_the_filters(client, centre_manager, formation, campaign):
-    from openpyxl import load_workbook
-
     hostile = make_application(formation, campaign=campaign)
     hostile.candidate.birth_name = "=HYPERLINK(1)"
     hostile.candidate.first_name = "@SUM"
@@ -697,8 +697,6 @@ def test_the_reading_page_gives_the_actual_rank_on_the_complementary_list(
 @pytest.fixture(autouse=True)
 def _warm_content_types(db):
     """The admin reads the Application content type once per process: warm it so counts do not depend on order."""
-    from django.contrib.contenttypes.models import ContentType
-
     ContentType.objects.clear_cache()
     ContentType.objects.get_for_model(Application)
 

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from applications.models import Tag
 from applications.tests.helpers import admin_form_data
 from offers.models import ComplementaryForm, Formation, Question
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
@@ -142,8 +143,6 @@ def test_the_catalogue_is_on_the_managers_home(client, centre_manager):
 
 
 def test_manager_adds_a_tag_of_their_centre_not_a_global_one(client, centre_manager, centre, other_centre):
-    from applications.models import Tag
-
     client.force_login(centre_manager)
     add = reverse("admin:applications_tag_add")
 
@@ -176,8 +175,6 @@ def test_bad_colour_is_refused_in_french(client, central_manager):
     ],
 )
 def test_tag_change_page_personas(request, client, persona, expected, centre, candidate):
-    from applications.models import Tag
-
     tag = Tag.objects.create(label="Entretien", centre=centre)
     user = candidate.user if persona == "candidate" else request.getfixturevalue(persona)
     client.force_login(user)

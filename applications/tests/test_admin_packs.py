@@ -1,6 +1,7 @@
 """The commission pack (issue 11): the bulk action, the build (one ZIP of dossier PDFs, progress, claim once,
 failure leaves no file), its page and download for the requester only."""
 
+import datetime
 import io
 import zipfile
 
@@ -8,6 +9,7 @@ import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 from pypdf import PdfReader
 
 from applications import packs
@@ -181,10 +183,6 @@ def test_a_failure_marks_the_pack_failed_and_keeps_no_file(centre_manager, dossi
 
 
 def test_old_packs_are_pruned(centre_manager, dossiers, django_capture_on_commit_callbacks):
-    import datetime
-
-    from django.utils import timezone
-
     with django_capture_on_commit_callbacks(execute=True):
         old = request_pack(actor=centre_manager, application_ids=[dossiers[0].pk])
     old.refresh_from_db()

@@ -9,6 +9,10 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone, translation
 from fpdf import FPDF
@@ -76,8 +80,6 @@ pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 @pytest.fixture(autouse=True)
 def _warm_content_types(db):
-    from django.contrib.contenttypes.models import ContentType
-
     ContentType.objects.clear_cache()
     ContentType.objects.get_for_model(PieceSubmission)
 
@@ -512,9 +514,6 @@ def test_validate_all_is_post_only(client, centre_manager, application):
 
 @pytest.fixture
 def stored_piece(application, settings):
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
     submission = with_file(application)
     name = default_storage.save("C/preview.png", ContentFile(PNG_BYTES))
     submission.document.file = name
@@ -556,9 +555,6 @@ def test_preview_is_a_png_we_wrote_sandboxed_and_never_sniffed(
 
 
 def _store_pdf(submission, content: bytes, name: str = "piece.pdf"):
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-
     document = submission.document
     document.file = default_storage.save(f"C/{name}", ContentFile(content))
     document.content_type = "application/pdf"
@@ -579,8 +575,6 @@ def pdf_of_pages(count: int, *, size: tuple[float, float] = (210, 297)) -> bytes
 
 @pytest.fixture(autouse=True)
 def _fresh_preview_cache():
-    from django.core.cache import cache
-
     cache.clear()
 
 

@@ -2,6 +2,7 @@
 session-expiry warning. Chromium through Playwright; axe-core on every page (0 serious, 0 critical)."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
 from accounts.tests.factories import StaffMembershipFactory
@@ -71,8 +72,6 @@ def _dossier(campaign):
 
 
 def _uploaded(name):
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     return SimpleUploadedFile(name, pdf_bytes(name), content_type="application/pdf")
 
 

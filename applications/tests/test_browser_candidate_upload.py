@@ -9,7 +9,9 @@ import re
 
 import pytest
 from django.conf import settings
+from PIL import Image
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
 from applications.models import Application, PieceSubmission
 from applications.tests.factories_candidature import complete_candidate
@@ -23,8 +25,6 @@ pytestmark = pytest.mark.browser
 
 def _noisy_jpeg(width: int, height: int) -> bytes:
     """A photo-like JPEG that does not compress well: about 4.3 MB at 2800 × 2100."""
-    from PIL import Image
-
     image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=85)
@@ -216,8 +216,6 @@ def test_after_stay_logged_in_the_keyboard_user_is_back_in_the_field_they_were_t
 
 
 def test_three_big_photos_of_one_document_are_reduced_then_merged_by_the_server(setup):
-    from pypdf import PdfReader
-
     page, piece, application, _ = setup
     photos = [
         {"name": f"page{number}.jpg", "mimeType": "image/jpeg", "buffer": _noisy_jpeg(1600, 2200)}
@@ -239,9 +237,6 @@ def test_three_big_photos_of_one_document_are_reduced_then_merged_by_the_server(
 
 
 def test_two_jpegs_are_previewed_as_pages_and_stored_as_a_two_page_pdf(setup):
-    from PIL import Image
-    from pypdf import PdfReader
-
     page, piece, application, _ = setup
     requests = []
     page.on("request", lambda request: requests.append(request) if request.method == "POST" else None)

@@ -22,7 +22,7 @@ from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 from offers import demo as offers_demo
 from offers.enums import Avis
 from offers.models import Formation
-from offers.tests.factories import CentreFactory, CommissionFactory, FormationFactory
+from offers.tests.factories import CampaignFactory, CentreFactory, CommissionFactory, FormationFactory
 
 URL = "admin:applications_application_dashboard"
 
@@ -227,8 +227,6 @@ def test_a_centre_or_commission_without_any_known_capacity_shows_none(client, ce
 
 
 def test_another_campaigns_applications_are_not_counted(client, central_manager, catalogue):
-    from offers.tests.factories import CampaignFactory
-
     old = CampaignFactory(is_active=False, code="OLD")
     client.force_login(central_manager)
 

@@ -4,6 +4,7 @@
 import datetime
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -587,8 +588,6 @@ def test_single_reminder_redirects_to_the_change_page_with_the_count(
 @pytest.fixture(autouse=True)
 def _warm_content_types(db):
     """The admin reads the Application content type once per process: warm it so counts do not depend on order."""
-    from django.contrib.contenttypes.models import ContentType
-
     ContentType.objects.clear_cache()
     ContentType.objects.get_for_model(Application)
 

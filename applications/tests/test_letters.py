@@ -23,6 +23,7 @@ from applications.workflow import Role
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
 from ecandidat.models import OutboundEmail
+from offers.demo import LETTERS
 from offers.enums import Avis
 from offers.models import DecisionLetterTemplate, RefusalReason
 from offers.tests.factories import FormationFactory
@@ -458,8 +459,6 @@ def test_staff_on_behalf_withdrawal_keeps_the_refusal_letters_rule(client, with_
 
 
 def test_demo_letter_texts_are_valid(centre):
-    from offers.demo import LETTERS
-
     for kind, title, body in LETTERS:
         DecisionLetterTemplate(kind=kind, centre=centre, title=title, body=body).full_clean()
 

@@ -29,6 +29,7 @@ from applications.tests.factories import CandidateFactory, CandidateUserFactory
 from applications.tests.helpers import configure_pegase, pegase_peer_stats, start_pegase_peer
 from applications.tests.opi.helpers import make_candidate
 from ecandidat.batches import Report
+from ecandidat.management.commands.nightly import BATCHES
 from ecandidat.models import BatchRun
 
 pytestmark = pytest.mark.django_db
@@ -219,8 +220,6 @@ def test_refresh_with_the_csv_backend_changes_nothing(db):
 
 
 def test_refresh_runs_before_sync_sis_in_the_nightly_order():
-    from ecandidat.management.commands.nightly import BATCHES  # noqa: PLC0415 (the order is what is tested)
-
     assert BATCHES.index("refresh_reference_data") < BATCHES.index("sync_sis")
 
 

@@ -10,7 +10,8 @@ from django.core.management.base import CommandError
 
 from applications.stored_files import CHUNK, Problem, verify_reference_files, verify_stored_files
 from applications.tests.factories_candidature import PieceSubmissionFactory
-from offers.tests.factories import PieceTypeFactory
+from offers.models import DecisionLetterTemplate
+from offers.tests.factories import CentreFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -101,8 +102,6 @@ def test_queries_do_not_grow_with_files(django_assert_num_queries):
 def test_a_template_or_a_signature_lost_in_a_restore_is_named(capsys):
     # After a restore the candidates' pieces were all there while the piece type's template (candidates got a 404 on
     # "modèle") and a letter's signature (its letters went out unsigned, a log warning only) were not: both are named.
-    from offers.models import DecisionLetterTemplate
-    from offers.tests.factories import CentreFactory
 
     kept = PieceTypeFactory(label="Fiche de voeux")
     kept.template.save("voeux.pdf", ContentFile(b"%PDF-1.4 template"))

@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.template.loader import render_to_string
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
@@ -127,7 +129,6 @@ def test_other_candidate_does_not_see_rows_in_lists(client, candidate, other_can
 
 def test_candidate_menu_lists_the_dossier_pages(owner_client):
     response = owner_client.get(reverse("applications:address"))
-    from django.template.loader import render_to_string
 
     html = render_to_string("includes/candidate_nav.html", {"user": response.wsgi_request.user}, response.wsgi_request)
 
@@ -138,9 +139,6 @@ def test_candidate_menu_lists_the_dossier_pages(owner_client):
 
 
 def test_candidate_menu_is_empty_for_anonymous(rf):
-    from django.contrib.auth.models import AnonymousUser
-    from django.template.loader import render_to_string
-
     request = rf.get("/")
     request.user = AnonymousUser()
 

@@ -1,9 +1,13 @@
 """Issue 13: accessibility statement, legal notice, the institution's colours, French error pages in the site's
 layout, the footer, "Rester connecté"."""
 
+import importlib
+
 import pytest
+from django.core.exceptions import BadRequest, ImproperlyConfigured, PermissionDenied
 from django.test import Client
 from django.urls import reverse
+from django.views.defaults import bad_request, permission_denied, server_error
 from pytest_django.asserts import assertContains, assertNotContains
 
 import ecandidat.settings.base as base
@@ -71,10 +75,6 @@ def test_theme_stylesheet_carries_the_institutions_colour(client, settings, djan
 
 
 def test_a_malformed_brand_colour_stops_the_start(monkeypatch):
-    import importlib
-
-    from django.core.exceptions import ImproperlyConfigured
-
     monkeypatch.setenv("INSTITUTION_BRAND_COLOUR", "red;} body{display:none")
     with pytest.raises(ImproperlyConfigured, match="INSTITUTION_BRAND_COLOUR"):
         importlib.reload(base)
@@ -118,9 +118,7 @@ def test_404_for_a_logged_in_candidate_offers_their_applications(candidate_user,
 
 
 def test_500_is_french_and_needs_neither_database_nor_request(rf):
-    from django.views.defaults import server_error  # renders 500.html without any context
-
-    response = server_error(rf.get("/"))
+    response = server_error(rf.get("/"))  # renders 500.html without any context
 
     assert response.status_code == 500
     html = response.content.decode()
@@ -179,9 +177,6 @@ def test_anonymous_pages_have_no_session_warning(client):
 
 @pytest.mark.django_db
 def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate_user):
-    from django.core.exceptions import PermissionDenied
-    from django.views.defaults import permission_denied
-
     request = rf.get("/gestion/quelque-chose/")
     request.user = candidate_user
     request.resolver_match = None
@@ -196,10 +191,7 @@ def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate_user):
 
 
 def test_400_is_french_and_standalone(rf):
-    from django.core.exceptions import BadRequest
-    from django.views.defaults import bad_request  # renders 400.html without any context
-
-    response = bad_request(rf.get("/"), BadRequest())
+    response = bad_request(rf.get("/"), BadRequest())  # renders 400.html without any context
 
     assert response.status_code == 400
     html = response.content.decode()

@@ -1,12 +1,16 @@
 """Project-wide rules that no single feature test would catch."""
 
 import ast
+import inspect
 import re
 from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
+from django.db.models import CASCADE, ForeignKey
 
+from ecandidat.admin_base import history_in_model_words
 from ecandidat.parameters import PARAMETERS
 
 PROJECT_APPS = {"ecandidat", "accounts", "offers", "applications", "documents"}
@@ -45,8 +49,6 @@ def test_verbose_names_are_lower_case():
 
 
 def test_foreign_keys_to_people_and_documents_never_cascade():
-    from django.db.models import CASCADE, ForeignKey
-
     guarded = {"accounts.User", "documents.Document"}
     offenders = [
         f"{model._meta.label}.{field.name}"
@@ -223,12 +225,6 @@ def test_every_admin_history_names_fields_in_the_models_words():
     """Django's history stored a changed field by its form label (« Specific questions »), which no catalogue
     translates; ``ecandidat/admin.py`` wraps ``ModelAdmin.construct_change_message`` once for every ModelAdmin
     (``history_in_model_words``). A ModelAdmin that writes its own message still falls back on that one (super)."""
-    import inspect
-
-    from django.contrib import admin
-
-    from ecandidat.admin_base import history_in_model_words
-
     wrapped = admin.ModelAdmin.construct_change_message
     assert getattr(wrapped, "__wrapped__", None) is not None
     assert wrapped.__code__ is history_in_model_words(lambda *args: None).__code__

@@ -5,7 +5,10 @@ everywhere; the same with a real Redis that goes away is in test_integration_out
 import logging
 
 import pytest
+from allauth.core.internal import ratelimit
+from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCacheClient
 from django.urls import reverse
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -110,8 +113,6 @@ def test_fail_open_cache_answers_like_an_empty_cache_and_logs_once(redis_unreach
 
 
 def test_fail_open_cache_does_not_knock_again_for_a_few_seconds(redis_unreachable, mocker):
-    from django.core.cache.backends.redis import RedisCacheClient
-
     clock = mocker.patch("ecandidat.cache.monotonic", new=Clock())
     client_get = mocker.spy(RedisCacheClient, "get")
     cache = caches["default"]
@@ -158,9 +159,6 @@ def test_maintenance_still_applies_with_redis_unreachable(redis_unreachable, cli
 def test_allauth_rate_limits_let_requests_through_while_redis_is_unreachable(redis_unreachable, rf):
     """The machinery of the login lockouts and of the upload and dossier-PDF limits: its lock is a cache ``add``.
     Failing open must answer True there, or every limited request would wait a second and then be refused."""
-    from allauth.core.internal import ratelimit
-    from django.contrib.auth.models import AnonymousUser
-
     request = rf.post("/accounts/login/")
     request.user = AnonymousUser()
     config = {"probe": "1/5m/ip"}

@@ -18,12 +18,16 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from celery import signals
+from celery.utils.nodenames import host_format
 from django.apps import apps
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.management import get_commands
+from django.utils.module_loading import import_string
 from gunicorn.config import Config
 
 from ecandidat.celery import app, freeze_what_the_process_inherited
+from ecandidat.settings import base  # the production settings module, as the tests below read it
 
 BASE_DIR = settings.BASE_DIR
 
@@ -156,7 +160,6 @@ def test_the_units_run_the_code_as_the_service_user_with_the_production_settings
 def test_the_worker_name_is_one_celery_can_expand():
     # `-n worker@%%H` reached Celery as `worker@%H`, and Celery has no %H: "Unknown format %H", the worker unit never
     # started. %%h is systemd's escape for Celery's %h (this host's name).
-    from celery.utils.nodenames import host_format
 
     command = _systemd_unescape(_unit("ecandidat-worker.service")["ExecStart"][0]).split()
     assert command[1:4] == ["-A", "ecandidat", "worker"]
@@ -351,7 +354,6 @@ def _protected_media_location(text: str) -> tuple[str, str]:
 def test_large_downloads_go_through_an_internal_location_on_the_documented_media_root():
     # Commission packs (~1.7 GB for 500 dossiers) streamed by a sync worker were cut at gunicorn's timeout; with
     # DOWNLOAD_ACCEL_REDIRECT_PREFIX set, Django answers X-Accel-Redirect: <prefix><name> and nginx sends the file.
-    from ecandidat.settings import base  # the production settings module, as the static-files test below reads it
 
     text = _nginx_example()
     prefix, block = _protected_media_location(text)
@@ -428,10 +430,6 @@ def test_static_files_are_written_readable_by_nginx(tmp_path):
     # nginx, another user, answered 403 for every stylesheet; in the image (collectstatic as root at build, gunicorn
     # as ecandidat) every page failed on staticfiles.json (PermissionError). The test settings replace STORAGES, so
     # this reads the production one.
-    from django.core.files.base import ContentFile
-    from django.utils.module_loading import import_string
-
-    from ecandidat.settings import base
 
     static = base.STORAGES["staticfiles"]
     storage = import_string(static["BACKEND"])(location=tmp_path / "static", **static.get("OPTIONS", {}))

@@ -2,6 +2,7 @@ import smtplib
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from ecandidat.emails import deliver, enqueue_email
@@ -71,8 +72,6 @@ def test_mail_is_rendered_in_the_requested_language():
 
 
 def test_send_test_email_command_queues_a_row():
-    from django.core.management import call_command
-
     call_command("send_test_email", "it@example.org")
 
     assert OutboundEmail.objects.get().to == "it@example.org"

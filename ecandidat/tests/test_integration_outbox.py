@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from django.core.cache import caches
+from django.core.management import call_command
 from django.db import connections, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from ecandidat import cache as fail_open
@@ -179,8 +182,6 @@ def test_embedded_default_smtp_down_then_up_sends_once(
     transactional_db, test_templates, smtp_server, smtp_mailer, settings
 ):
     """No Redis: the task runs in-process after the commit; its failure waits for cron's send_pending_mails."""
-    from django.core.management import call_command
-
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_TASK_EAGER_PROPAGATES = False
     smtp_server.stop()
@@ -270,9 +271,6 @@ def cache_through_proxy(settings, redis_proxy):
 def test_redis_going_away_degrades_pages_login_and_healthz_then_recovers(
     transactional_db, cache_through_proxy, client, candidate_user, persona_password, mocker
 ):
-    from django.core.cache import caches
-    from django.urls import reverse
-
     caches["default"].set("probe", "up")
     assert caches["default"].get("probe") == "up"  # the real Redis answers through the proxy
     assert client.get(reverse("healthz")).json()["status"] == "ok"

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.template import Context, Template
 from django.urls import reverse
 from django.utils import translation
 
@@ -21,6 +22,7 @@ from ecandidat.mail_templates import (
     render_source,
 )
 from ecandidat.models import MailTemplate, OutboundEmail
+from ecandidat.notifications import Deferred, Notification, Variable
 
 STATUT_IN = notifications.get("STATUT_IN")
 CHANGELIST = reverse("admin:ecandidat_mailtemplate_changelist")
@@ -668,10 +670,6 @@ class TestPreview:
 
 
 def test_a_deferred_value_is_computed_once_and_only_when_a_text_asks():
-    from django.template import Context, Template
-
-    from ecandidat.notifications import Deferred, Notification, Variable
-
     calls = []
 
     def compute():

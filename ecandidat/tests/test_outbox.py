@@ -9,6 +9,7 @@ from io import StringIO
 
 import pytest
 import time_machine
+from django.contrib.admin.models import LogEntry
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -336,8 +337,6 @@ def _resend(client, *emails):
 def test_central_office_resends_a_failed_mail_and_it_is_recorded(
     client, central_manager, failed_email, django_capture_on_commit_callbacks, django_assert_num_queries
 ):
-    from django.contrib.admin.models import LogEntry
-
     sent = _committed(django_capture_on_commit_callbacks, "recu@example.org")  # not failed: left alone
     client.force_login(central_manager)
 
@@ -364,8 +363,6 @@ def test_central_office_resends_a_failed_mail_and_it_is_recorded(
 
 def test_the_resend_history_is_in_the_institutions_language(client, central_manager, failed_email):
     """A central office browsing in English wrote "Resent." into the history that every colleague reads."""
-    from django.contrib.admin.models import LogEntry
-
     client.force_login(central_manager)
 
     response = client.post(CHANGELIST, {"action": "resend", "_selected_action": [failed_email.pk]}, language="en")

@@ -1,3 +1,4 @@
+import datetime
 import re
 
 import pytest
@@ -27,8 +28,6 @@ def test_home_says_accounts_are_annual_in_the_signup_pages_words(client, django_
 
 @pytest.mark.django_db
 def test_home_window_follows_the_configuration(client, settings):
-    import datetime
-
     settings.MAINTENANCE_START = datetime.time(23, 0)
     settings.MAINTENANCE_END = datetime.time(5, 30)
 

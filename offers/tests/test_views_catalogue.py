@@ -6,7 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
+from ecandidat import cache as fail_open
 from ecandidat.parameters import set_parameters
+from ecandidat.tests.plugins.services import free_port
 from ecandidat.tests.tables import card_table, card_table_roles
 from offers.models import FormationType
 from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory
@@ -230,9 +232,6 @@ def test_a_filtered_tree_is_never_cached(client, django_assert_num_queries):
 
 
 def test_the_tree_is_built_when_the_cache_is_unreachable(client, settings, django_assert_num_queries):
-    from ecandidat import cache as fail_open
-    from ecandidat.tests.plugins.services import free_port
-
     FormationFactory(title="Master sans Redis")
     backend = {"BACKEND": "ecandidat.cache.FailOpenRedisCache", "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}
     settings.CACHES = {**settings.CACHES, "pages": {**backend, "KEY_PREFIX": "pages"}}

@@ -22,6 +22,8 @@ from applications.tests.opi.helpers import (
     withdraw_after_confirmation,
 )
 from ecandidat.batches import Report
+from ecandidat.management.commands.nightly import BATCHES
+from ecandidat.models import BatchRun
 from offers.tests.factories import FormationFactory
 
 
@@ -306,7 +308,6 @@ def test_the_batch_command_records_its_run_and_writes_the_folder(
         "candidature-20260706.csv",
         "inscription-20260706.csv",
     ]
-    from ecandidat.models import BatchRun
 
     assert (
         list(BatchRun.objects.filter(dry_run=False).values_list("name", "status"))
@@ -330,6 +331,4 @@ def test_the_cap_leaves_candidates_for_the_next_run(
 
 
 def test_the_nightly_runs_the_opi_transfer_after_the_withdrawals():
-    from ecandidat.management.commands.nightly import BATCHES
-
     assert BATCHES.index("withdraw_expired_confirmations") < BATCHES.index("transfer_opi")

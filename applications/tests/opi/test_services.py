@@ -6,9 +6,10 @@ from django.utils import translation
 
 from accounts.services import issue_numero_dossier
 from applications.enums import EventKind, OpiState
-from applications.models import Opi
+from applications.models import Application, Opi
 from applications.opi.services import cancel_opis, opi_counts, requeue_opis
 from applications.services import staff
+from applications.signals import application_confirmed
 from applications.tests.opi.helpers import admit, confirm, make_candidate, withdraw_after_confirmation
 
 
@@ -167,9 +168,6 @@ def test_a_new_decision_after_confirmation_withdraws_then_a_new_confirmation_rep
 
 
 def test_the_same_confirmation_received_twice_changes_nothing(opi_candidate, formation, centre_manager, opi_type):
-    from applications.models import Application
-    from applications.signals import application_confirmed
-
     application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
     confirm(application)
 

@@ -7,6 +7,7 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 from django.core.exceptions import ImproperlyConfigured
 from django.urls import reverse
 
@@ -225,8 +226,6 @@ def redis_cache(settings, redis_proxy):
     """The default cache on the real Redis through ``redis_proxy``, as in production (fail-open backend), under a
     key prefix of its own; its keys are deleted afterwards (never a FLUSHDB: other tests share the database).
     Yields a direct Redis client (as another process would see the server), the prefix, and the proxy."""
-    import redis
-
     database = urlsplit(os.environ["REDIS_URL"]).path or "/0"
     prefix = f"fair-use-test-{uuid.uuid4().hex[:12]}"
     settings.CACHES = {

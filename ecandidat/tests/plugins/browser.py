@@ -4,10 +4,17 @@ Use ``browser_page`` with ``live_server`` and ``transactional_db`` (the live ser
 data). Static files are served by the live server's static handler, as in ``StaticLiveServerTestCase``.
 """
 
+import io
 import os
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.test import Client
+from playwright.sync_api import sync_playwright
+from pypdf import PdfWriter
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -25,8 +32,6 @@ SERIOUS_IMPACTS = {"serious", "critical"}
 def _static_root_exists():
     """WhiteNoise warns (an error under ``filterwarnings = error``) when STATIC_ROOT is missing, which kills the
     live server thread; the directory is git-ignored and may be absent on a fresh clone."""
-    from django.conf import settings
-
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
@@ -35,7 +40,6 @@ def chromium_browser():
     """One Chromium for the whole session; fails (never skips) when Debian's chromium package is missing."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH).")
-    from playwright.sync_api import sync_playwright
 
     # The sync API keeps an asyncio loop in this thread; Django's ORM calls made by the test itself (factories,
     # assertions) are still synchronous and safe, so let them through.
@@ -89,8 +93,6 @@ def new_browser_page(chromium_browser):
 
 def serious_axe_violations(page) -> list[str]:
     """axe-core violations of impact serious or critical on the current page, one readable line each."""
-    from axe_playwright_python.sync_playwright import Axe
-
     results = Axe().run(page)
     lines = []
     for violation in results.response["violations"]:
@@ -107,10 +109,6 @@ def assert_no_serious_axe_violations(page) -> None:
 
 def pdf_bytes(text: str) -> bytes:
     """A small valid one-page PDF (it passes the whole upload pipeline), titled ``text``."""
-    import io
-
-    from pypdf import PdfWriter
-
     writer = PdfWriter()
     writer.add_blank_page(width=200, height=200)
     writer.add_metadata({"/Title": text})
@@ -122,10 +120,6 @@ def pdf_bytes(text: str) -> bytes:
 def log_in_browser(page, live_server, user) -> None:
     """Open a session for ``user`` in ``page``'s browser context without going through the login pages (the login
     flows have their own browser tests)."""
-    from django.conf import settings
-    from django.contrib.auth import SESSION_KEY
-    from django.test import Client
-
     client = Client()
     client.force_login(user)
     assert client.session[SESSION_KEY] == str(user.pk)

@@ -6,7 +6,9 @@ force eager tasks), connected to the *test* database, so these tests need Postgr
 (``REDIS_URL``). Without them they fail with a clear message; ``make test`` only selects them when both are set.
 """
 
+import asyncio
 import contextlib
+import importlib.util
 import os
 import secrets
 import socket
@@ -14,10 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+from email import message_from_bytes, policy
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
+from aiosmtpd.controller import Controller
+from django.db import connection, connections
 
 from ecandidat.celery import app
 
@@ -79,9 +84,6 @@ class SMTPServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's handler protocol)
-        import asyncio
-        from email import message_from_bytes, policy
-
         if self._holding:
             self.held.set()
             while not self._released.is_set():
@@ -94,8 +96,6 @@ class SMTPServer:
         return "250 Message accepted for delivery"
 
     def start(self):
-        from aiosmtpd.controller import Controller
-
         self._controller = Controller(self, hostname=self.host, port=self.port)
         self._controller.start()
 
@@ -120,8 +120,6 @@ def smtp_server():
 
 
 def _require_peers():
-    from django.db import connection
-
     missing = []
     if not os.environ.get("REDIS_URL"):
         missing.append("REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
@@ -136,8 +134,6 @@ def _require_peers():
 
 def _worker_database_url() -> str:
     """The URL of the database this test runs on (pytest-django's test database, not the configured one)."""
-    from django.db import connection
-
     s = connection.settings_dict
     credentials = quote(s["USER"] or "", safe="")
     if s.get("PASSWORD"):
@@ -248,8 +244,6 @@ class TCPProxy:
 @pytest.fixture
 def redis_proxy():
     """A :class:`TCPProxy` in front of ``REDIS_URL``'s server, open."""
-    from urllib.parse import urlsplit
-
     if not os.environ.get("REDIS_URL"):
         pytest.fail("This test needs Redis: set REDIS_URL (e.g. redis://127.0.0.1:6379/0).")
     target = urlsplit(os.environ["REDIS_URL"])
@@ -321,7 +315,6 @@ def celery_worker_process(transactional_db, smtp_server, settings, tmp_path, wor
         app.conf.update(saved)
         app.amqp.__dict__.pop("queues", None)
         app.amqp.__dict__.pop("default_queue", None)
-        from django.db import connections
 
         connections.close_all()
 
@@ -338,8 +331,6 @@ ENT_PASSWORD = "ent-demo-password"
 def load_ent_module(name: str):
     """A module of devtools/ent, loaded by path: devtools/ is not a package, and the ENT's modules must not mix with
     the app's."""
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location(f"ent_{name}", ENT_DIR / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
