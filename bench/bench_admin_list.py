@@ -13,9 +13,9 @@ URL = "/gestion/applications/application/"
 
 def populate(count: int, *, start: int, formations, campaign, decision_types, actor) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from accounts.models import User
-    from applications.enums import DossierStatus
-    from applications.models import Application, Candidate, Decision
+    from accounts.models import User  # noqa: PLC0415
+    from applications.enums import DossierStatus  # noqa: PLC0415
+    from applications.models import Application, Candidate, Decision  # noqa: PLC0415
 
     users = User.objects.bulk_create(
         [
@@ -76,11 +76,11 @@ def _page(client, params=None):
 
 def main(counts: list[int]) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from accounts.tests.factories import StaffMembershipFactory
-    from accounts.tests.mfa import Client  # force_login also records the back office's second factor
-    from offers.enums import Avis
-    from offers.models import DecisionType
-    from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory
+    from accounts.tests.factories import StaffMembershipFactory  # noqa: PLC0415
+    from accounts.tests.mfa import Client  # force_login also records the back office's second factor  # noqa: PLC0415
+    from offers.enums import Avis  # noqa: PLC0415
+    from offers.models import DecisionType  # noqa: PLC0415
+    from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory  # noqa: PLC0415
 
     with test_database():
         campaign = CampaignFactory(is_active=True)

@@ -9,10 +9,10 @@ from bench._harness import measure, test_database
 
 def main() -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.test import Client
+    from django.test import Client  # noqa: PLC0415
 
-    from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate
-    from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
+    from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, complete_candidate  # noqa: PLC0415
+    from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory  # noqa: PLC0415
 
     with test_database():
         campaign = CampaignFactory(is_active=True)

@@ -10,9 +10,9 @@ from bench._harness import measure, test_database
 
 def main(counts: list[int]) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.test import Client
+    from django.test import Client  # noqa: PLC0415
 
-    from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory
+    from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory  # noqa: PLC0415
 
     with test_database():
         client = Client()

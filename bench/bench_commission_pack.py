@@ -33,13 +33,13 @@ def _rss_mib() -> float:
 
 def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_size: int):
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from accounts.tests.factories import CandidateUserFactory, StaffMembershipFactory
-    from applications.enums import DossierStatus, PieceStatus
-    from applications.models import Application, PieceSubmission
-    from applications.tests.factories import CandidateFactory
-    from documents.enums import ScanStatus
-    from documents.models import Document
-    from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
+    from accounts.tests.factories import CandidateUserFactory, StaffMembershipFactory  # noqa: PLC0415
+    from applications.enums import DossierStatus, PieceStatus  # noqa: PLC0415
+    from applications.models import Application, PieceSubmission  # noqa: PLC0415
+    from applications.tests.factories import CandidateFactory  # noqa: PLC0415
+    from documents.enums import ScanStatus  # noqa: PLC0415
+    from documents.models import Document  # noqa: PLC0415
+    from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory  # noqa: PLC0415
 
     campaign = CampaignFactory(is_active=True)
     formation = FormationFactory()
@@ -81,13 +81,13 @@ def _seed(count: int, stored_pdf: str, stored_jpeg: str, pdf_size: int, jpeg_siz
 
 def run(count: int, kind: str = "ZIP", *, trace: bool = False, freeze: bool = False) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.core.files.base import ContentFile
-    from django.core.files.storage import default_storage
-    from django.test import override_settings
+    from django.core.files.base import ContentFile  # noqa: PLC0415
+    from django.core.files.storage import default_storage  # noqa: PLC0415
+    from django.test import override_settings  # noqa: PLC0415
 
-    from applications import packs
-    from applications.models import CommissionPack
-    from bench._documents_setup import noise_jpeg, scanned_pdf
+    from applications import packs  # noqa: PLC0415
+    from applications.models import CommissionPack  # noqa: PLC0415
+    from bench._documents_setup import noise_jpeg, scanned_pdf  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as root:
         storages = {

@@ -13,12 +13,15 @@ same in Arabic (default font: fonts-noto-core's Noto Naskh Arabic), so that thos
 """
 
 import gc
+import io
 import resource
 import sys
 import threading
 import time
 import tracemalloc
 from unittest import mock
+
+from PIL import Image
 
 from bench._harness import test_database
 
@@ -28,12 +31,12 @@ NOTO_NASKH_ARABIC = ("/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf
 
 def main(count: int, *, large: bool = False, cjk: bool = False, arabic: bool = False) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.conf import settings
-    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.conf import settings  # noqa: PLC0415
+    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
 
-    from applications.services.pieces import upload_piece
-    from bench._documents_setup import application_with_pieces, noise_jpeg, scanned_pdf
-    from ecandidat.env import env_font_files
+    from applications.services.pieces import upload_piece  # noqa: PLC0415
+    from bench._documents_setup import application_with_pieces, noise_jpeg, scanned_pdf  # noqa: PLC0415
+    from ecandidat.env import env_font_files  # noqa: PLC0415
 
     with test_database():
         user, application, pieces = application_with_pieces(count)
@@ -87,7 +90,7 @@ def _rss_mib() -> float:
 def _measured(application) -> tuple[float, int, float, float, float]:
     """Build once, untraced; return seconds, output bytes, and RSS (MiB: peak sampled every 20 ms, before, after)."""
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from applications.dossier_pdf import build_dossier_pdf
+    from applications.dossier_pdf import build_dossier_pdf  # noqa: PLC0415
 
     base = _rss_mib()
     peak_rss = [base]
@@ -112,7 +115,7 @@ def _measured(application) -> tuple[float, int, float, float, float]:
 def _traced_peak(application) -> int:
     """Build once under tracemalloc; return the peak of Python allocations (bytes)."""
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from applications.dossier_pdf import build_dossier_pdf
+    from applications.dossier_pdf import build_dossier_pdf  # noqa: PLC0415
 
     gc.collect()
     tracemalloc.start()
@@ -125,9 +128,6 @@ def _traced_peak(application) -> int:
 
 def _legacy_large_jpeg() -> bytes:
     """A 6000×6600 JPEG of a smooth gradient: a few hundred KB, 39.6 Mpx once decoded."""
-    import io
-
-    from PIL import Image
 
     buffer = io.BytesIO()
     Image.linear_gradient("L").resize((6000, 6600)).convert("RGB").save(buffer, "JPEG", quality=80)
@@ -137,7 +137,7 @@ def _legacy_large_jpeg() -> bytes:
 def _legacy_large_png() -> bytes:
     """A 6300×6300 grey PNG of about 130 KB: the issue's pixel flood, 39.7 Mpx once decoded."""
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from bench.bench_image_flood import flood_png
+    from bench.bench_image_flood import flood_png  # noqa: PLC0415
 
     return flood_png()
 

@@ -10,26 +10,25 @@ import resource
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import django
+from PIL import Image
+
 
 def flood_png(side: int = 6300) -> bytes:
     """A grey PNG of ``side``×``side`` pixels: it compresses to about 170 KB at 6300 px."""
-    from PIL import Image
-
     buffer = io.BytesIO()
     Image.new("RGB", (side, side), (128, 128, 128)).save(buffer, "PNG", compress_level=9)
     return buffer.getvalue()
 
 
 def main() -> None:
-    import django
-
     django.setup()
     # Deferred: they need the django.setup() above.
-    from django.core.exceptions import ValidationError
-    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.exceptions import ValidationError  # noqa: PLC0415
+    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
 
-    from documents.tests.hostile_files import jpeg_claiming_size
-    from documents.validation import validate_upload
+    from documents.tests.hostile_files import jpeg_claiming_size  # noqa: PLC0415
+    from documents.validation import validate_upload  # noqa: PLC0415
 
     png = flood_png()
 

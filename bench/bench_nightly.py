@@ -33,15 +33,15 @@ LIMITED = {"remind_favourable_decisions", "remind_transmission", "withdraw_expir
 
 def populate(count: int) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.utils import timezone
+    from django.utils import timezone  # noqa: PLC0415
 
-    from accounts.models import User
-    from applications.enums import DecisionAction, DossierStatus
-    from applications.models import Application, Candidate, Decision
-    from ecandidat.models import OutboundEmail
-    from offers.enums import Avis
-    from offers.models import Campaign, DecisionType
-    from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory
+    from accounts.models import User  # noqa: PLC0415
+    from applications.enums import DecisionAction, DossierStatus  # noqa: PLC0415
+    from applications.models import Application, Candidate, Decision  # noqa: PLC0415
+    from ecandidat.models import OutboundEmail  # noqa: PLC0415
+    from offers.enums import Avis  # noqa: PLC0415
+    from offers.models import Campaign, DecisionType  # noqa: PLC0415
+    from offers.tests.factories import CampaignFactory, CentreFactory, FormationFactory  # noqa: PLC0415
 
     today = timezone.localdate()
     now = timezone.now()
@@ -162,10 +162,10 @@ def populate(count: int) -> None:
 
 def run_chain(count: int, *, trace: bool, limit: int | None = None) -> list[dict]:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.core.management import call_command
+    from django.core.management import call_command  # noqa: PLC0415
 
-    from ecandidat.management.commands.nightly import BATCHES
-    from ecandidat.models import BatchRun
+    from ecandidat.management.commands.nightly import BATCHES  # noqa: PLC0415
+    from ecandidat.models import BatchRun  # noqa: PLC0415
 
     results = []
     for name in BATCHES:

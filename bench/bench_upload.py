@@ -14,16 +14,16 @@ from bench._harness import test_database
 
 def main(count: int) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.test import Client
-    from django.urls import reverse
+    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
+    from django.urls import reverse  # noqa: PLC0415
 
-    from bench._documents_setup import application_with_pieces, pdf_of_size
-    from documents.models import Document
+    from bench._documents_setup import application_with_pieces, pdf_of_size  # noqa: PLC0415
+    from documents.models import Document  # noqa: PLC0415
 
     content = pdf_of_size(1_500_000)
     with test_database():
-        from django.test.utils import override_settings
+        from django.test.utils import override_settings  # noqa: PLC0415
 
         unlimited = dict.fromkeys(("upload", "staff_upload", "dossier_pdf", "staff_dossier_pdf"), "")
         with override_settings(DOCUMENTS_RATE_LIMITS=unlimited):

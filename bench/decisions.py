@@ -34,7 +34,7 @@ def _rss_mib() -> float:
 @contextmanager
 def measured(label: str):
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415
 
     queries = []
 
@@ -78,8 +78,9 @@ def measured(label: str):
 
 def _seed_candidates(campaign, count: int, prefix: str):
     """``count`` candidates with address and baccalaureate, bulk-created (the factories would take minutes)."""
-    from accounts.models import User
-    from applications.models import Address, Baccalaureate, Candidate
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from accounts.models import User  # noqa: PLC0415
+    from applications.models import Address, Baccalaureate, Candidate  # noqa: PLC0415
 
     users = User.objects.bulk_create(
         User(username=f"{prefix}{n:07d}", email=f"{prefix.lower()}{n}@example.org", campaign=campaign)
@@ -106,13 +107,14 @@ def _seed_candidates(campaign, count: int, prefix: str):
 
 
 def release(count: int) -> None:
-    from accounts.tests.factories import StaffMembershipFactory
-    from applications.enums import DecisionAction, DossierStatus
-    from applications.models import Application, Decision, DecisionLetter, ReleaseJob
-    from applications.services.release import run_release
-    from ecandidat.models import OutboundEmail
-    from offers.models import DecisionLetterTemplate, DecisionType
-    from offers.tests.factories import CampaignFactory, FormationFactory
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from accounts.tests.factories import StaffMembershipFactory  # noqa: PLC0415
+    from applications.enums import DecisionAction, DossierStatus  # noqa: PLC0415
+    from applications.models import Application, Decision, DecisionLetter, ReleaseJob  # noqa: PLC0415
+    from applications.services.release import run_release  # noqa: PLC0415
+    from ecandidat.models import OutboundEmail  # noqa: PLC0415
+    from offers.models import DecisionLetterTemplate, DecisionType  # noqa: PLC0415
+    from offers.tests.factories import CampaignFactory, FormationFactory  # noqa: PLC0415
 
     campaign = CampaignFactory(is_active=True)
     formation = FormationFactory()
@@ -155,12 +157,13 @@ def release(count: int) -> None:
 
 
 def export(count: int) -> None:
-    from accounts.tests.factories import StaffMembershipFactory
-    from applications import export_columns
-    from applications.enums import DecisionAction
-    from applications.models import Application, ApplicationNote, ApplicationTag, Decision, ExternalCursus, Tag
-    from offers.models import Campaign, DecisionType
-    from offers.tests.factories import FormationFactory
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from accounts.tests.factories import StaffMembershipFactory  # noqa: PLC0415
+    from applications import export_columns  # noqa: PLC0415
+    from applications.enums import DecisionAction  # noqa: PLC0415
+    from applications.models import Application, ApplicationNote, ApplicationTag, Decision, ExternalCursus, Tag  # noqa: PLC0415
+    from offers.models import Campaign, DecisionType  # noqa: PLC0415
+    from offers.tests.factories import FormationFactory  # noqa: PLC0415
 
     campaign = Campaign.objects.get(is_active=True)  # the release's
     formation = FormationFactory()
@@ -212,7 +215,8 @@ def export(count: int) -> None:
 
 
 def main(release_count: int, export_count: int) -> None:
-    from django.test import override_settings
+    # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
+    from django.test import override_settings  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as root:
         storages = {

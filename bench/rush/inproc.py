@@ -14,13 +14,18 @@ Uploads remove their file through the service after each request (outside the me
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
 import json
 import os
+import pstats
 import secrets
 import sys
 import time
 from pathlib import Path
+
+import django
+import psycopg2
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,23 +83,20 @@ def main(argv: list[str]) -> int:
     state.mkdir(parents=True, exist_ok=True)
     _environment(arguments.database, arguments.redis, state / "media")
     if arguments.setup:
-        import psycopg2
-
         admin = psycopg2.connect("postgres://postgres@127.0.0.1:5432/postgres")
         admin.autocommit = True
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {arguments.database} WITH (FORCE)")
             cursor.execute(f"CREATE DATABASE {arguments.database}")
         admin.close()
-    import django
-
     django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
+    # Deferred: they need the django.setup() above (the environment is set first).
+    from django.core.management import call_command  # noqa: PLC0415
+    from django.db import connection  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
 
-    from bench.rush import seed as seeding
-    from bench.rush.run import scanned_pdf
+    from bench.rush import seed as seeding  # noqa: PLC0415
+    from bench.rush.run import scanned_pdf  # noqa: PLC0415
 
     if arguments.setup:
         call_command("migrate", verbosity=0)
@@ -106,11 +108,11 @@ def main(argv: list[str]) -> int:
     pdf = (state / "scan.pdf").read_bytes()
     seeding.reset_uploads(str(state / "seed.json"))
 
-    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
 
-    from applications.models import Application
-    from applications.services import pieces as piece_services
-    from offers.models import PieceType
+    from applications.models import Application  # noqa: PLC0415
+    from applications.services import pieces as piece_services  # noqa: PLC0415
+    from offers.models import PieceType  # noqa: PLC0415
 
     # One client (one handler, one middleware chain, as in a gunicorn worker); the session cookie changes.
     browser = Client(secure=True, HTTP_X_FORWARDED_PROTO="https")
@@ -184,9 +186,6 @@ def main(argv: list[str]) -> int:
             print(f"--- {label}: {len(statements)} statements", *statements, sep="\n")
             continue
         if arguments.cprofile:
-            import cProfile
-            import pstats
-
             # INPROC_TIMER=cpu: CPU time (waits on PostgreSQL and Redis left out); the default is wall-clock time.
             timer = time.process_time if os.environ.get("INPROC_TIMER") == "cpu" else time.perf_counter
             profiler = cProfile.Profile(timer)

@@ -44,6 +44,11 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import psycopg2
+import redis
+from fpdf import FPDF
+from PIL import Image
+
 try:
     import psutil
 except ImportError:  # make bench installs it; the report helpers (tested in bench/tests/) do not need it
@@ -154,8 +159,6 @@ class Bench:
 
     # --- Set-up ----------------------------------------------------------------------------------------------
     def database(self, action: str) -> None:
-        import psycopg2
-
         connection = psycopg2.connect(PG_ADMIN_URL)
         connection.autocommit = True
         with connection.cursor() as cursor:
@@ -165,8 +168,6 @@ class Bench:
         connection.close()
 
     def flush_redis(self) -> None:
-        import redis
-
         redis.Redis.from_url(REDIS_URL).flushdb()
 
     def set_up(self) -> None:
@@ -631,8 +632,6 @@ class Bench:
 
     # --- Report ----------------------------------------------------------------------------------------------
     def mails(self) -> None:
-        import psycopg2
-
         connection = psycopg2.connect(self.env["DATABASE_URL"])
         with connection.cursor() as cursor:
             cursor.execute("SELECT status, count(*) FROM ecandidat_outboundemail GROUP BY status")
@@ -718,8 +717,6 @@ def request(
 
 def backend_of(worker: psutil.Process, database: str) -> psutil.Process | None:
     """The PostgreSQL backend serving ``worker`` (matched on the client port of its connection)."""
-    import psycopg2
-
     ports = [c.laddr.port for c in worker.net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432]
     if not ports:
         return None
@@ -795,9 +792,6 @@ def percentile(values: list[float], p: float) -> float:
 
 def scanned_pdf(size: int) -> bytes:
     """A one-page PDF holding a noisy JPEG (a scan that does not compress), about ``size`` bytes."""
-    from fpdf import FPDF
-    from PIL import Image
-
     generator = random.Random(14)
     width, height = 900, 800
     for _ in range(8):

@@ -17,27 +17,27 @@ import secrets
 import sys
 import time
 
+import django
+
 
 def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecandidat.settings.base")
-    import django
-
     django.setup()
 
 
 def seed(candidates: int) -> dict:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from allauth.account.models import EmailAddress
-    from django.core.management import call_command
-    from django.test import Client
+    from allauth.account.models import EmailAddress  # noqa: PLC0415
+    from django.core.management import call_command  # noqa: PLC0415
+    from django.test import Client  # noqa: PLC0415
 
-    from accounts.models import User
-    from accounts.services import issue_numero_dossier
-    from applications import services
-    from applications.enums import BacSeries, Civility, Mention
-    from applications.pieces import piece_rows
-    from applications.services import candidature
-    from offers.models import Campaign, Formation
+    from accounts.models import User  # noqa: PLC0415
+    from accounts.services import issue_numero_dossier  # noqa: PLC0415
+    from applications import services  # noqa: PLC0415
+    from applications.enums import BacSeries, Civility, Mention  # noqa: PLC0415
+    from applications.pieces import piece_rows  # noqa: PLC0415
+    from applications.services import candidature  # noqa: PLC0415
+    from offers.models import Campaign, Formation  # noqa: PLC0415
 
     with open(os.devnull, "w") as quiet:
         call_command("seed_demo", on_production_settings=True, stdout=quiet)
@@ -131,9 +131,9 @@ def seed(candidates: int) -> dict:
 def reset_uploads(seed_file: str) -> int:
     """Remove every file uploaded on the seeded slots (the real service: rows, history, file after commit)."""
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
-    from applications.models import Application
-    from applications.pieces import piece_rows
-    from applications.services import pieces as piece_services
+    from applications.models import Application  # noqa: PLC0415
+    from applications.pieces import piece_rows  # noqa: PLC0415
+    from applications.services import pieces as piece_services  # noqa: PLC0415
 
     with open(seed_file) as handle:
         data = json.load(handle)

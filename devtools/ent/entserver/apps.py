@@ -10,7 +10,7 @@ class EntServerConfig(AppConfig):
     def ready(self):
         # Imported here, as Django asks of code that loads models: the module imports allauth's models, which the app
         # registry is not ready for while apps.py is read.
-        from entserver.backchannel import send_logout_tokens
+        from entserver.backchannel import send_logout_tokens  # noqa: PLC0415
 
         # Every way out of the ENT (end_session_endpoint, « Se déconnecter », /cas/logout) goes through Django's
         # logout: the back-channel logout tokens leave from there (entserver/backchannel.py).
