@@ -135,6 +135,29 @@ class NumeroDossierHistory(models.Model):
         return self.numero
 
 
+class PreviousEmailAddress(models.Model):
+    """An address an account had before it was changed (by the candidate, « Modifier mon adresse mail », or by the
+    helpdesk): allauth keeps only the new one, and the helpdesk is called by a candidate who gives the address they
+    signed up with. Written by ``accounts.services.change_email``; goes with the account."""
+
+    user = models.ForeignKey(
+        User, verbose_name=_("account"), on_delete=models.CASCADE, related_name="previous_email_addresses"
+    )
+    email = models.EmailField(_("previous e-mail address"), max_length=254)
+    replaced_at = models.DateTimeField(_("replaced at"), default=timezone.now)
+    replaced_by = models.ForeignKey(
+        User, verbose_name=_("replaced by"), null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("previous e-mail address")
+        verbose_name_plural = _("previous e-mail addresses")
+        ordering = ["-replaced_at", "-id"]
+
+    def __str__(self):
+        return self.email
+
+
 class StaffRole(models.TextChoices):
     CENTRAL = "SCOL", _("central admissions office")
     CENTRE_MANAGER = "CTR", _("centre manager")

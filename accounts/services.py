@@ -29,7 +29,14 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.enums import LoginMethod
-from accounts.models import CandidateAccount, EntLogoutToken, EntSession, NumeroDossierHistory, User
+from accounts.models import (
+    CandidateAccount,
+    EntLogoutToken,
+    EntSession,
+    NumeroDossierHistory,
+    PreviousEmailAddress,
+    User,
+)
 from ecandidat import parameters
 from ecandidat.batches import Report
 from ecandidat.emails import enqueue_notification
@@ -326,6 +333,9 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
             )
             return False
         old_email = user.email
+        if old_email and old_email.lower() != new_email.lower():
+            # allauth keeps the new address only: the helpdesk still finds the account by this one.
+            PreviousEmailAddress.objects.create(user=user, email=old_email, replaced_by=actor)
         EmailAddress.objects.filter(user=user).delete()
         user.email = new_email
         user.save(update_fields=["email"])

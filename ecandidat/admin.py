@@ -24,7 +24,7 @@ from ecandidat.admin_base import (
     keeping_convertible_choices,
     linking_only_what_the_viewer_may_open,
     menu_titled_by_the_lists,
-    not_found_for_candidates_managers,
+    not_found_for_readers,
     refusing_blank_searches,
     refusing_forged_lookups,
     refusing_forged_selections,
@@ -71,8 +71,9 @@ helpers.AdminReadonlyField.get_admin_url = linking_only_what_the_viewer_may_open
 # An autocomplete field posted with a value that is not an id ("abc") shows the form's message, not a 500.
 AutocompleteMixin.optgroups = keeping_convertible_choices(AutocompleteMixin.optgroups)  # type: ignore[method-assign]
 
-# The candidates managers get a 404 from every back-office page they may not open (outsiders of the applications).
-admin.site.admin_view = not_found_for_candidates_managers(admin.site.admin_view)  # type: ignore[method-assign]
+# The staff who write none of the setup (candidates managers, read-only staff, commission members) get a 404 from
+# every back-office page they may not open, and from the add, delete and history pages they are never offered.
+admin.site.admin_view = not_found_for_readers(admin.site.admin_view)  # type: ignore[method-assign]
 
 # A list with its own title (« Historique des batchs ») is named by it in the menu and on the home page.
 admin.site._build_app_dict = menu_titled_by_the_lists(admin.site._build_app_dict, admin.site._registry)  # type: ignore[method-assign]

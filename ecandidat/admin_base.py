@@ -228,18 +228,26 @@ def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[
     return model_admin.admin_site.admin_view(bound)
 
 
-def not_found_for_candidates_managers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``AdminSite.admin_view`` so that the candidates managers (``StaffScope.reads_all_candidates``, no member
-    of the applications' staff) get a 404 from every back-office page they may not open, as outsiders do: the
-    applications' pages, their decisions, exports, OPI, dashboards, the parameters, the catalogue, the memberships
-    (Django's admin answers 403 to a list refused as a whole). A page of a list they do read (the candidates') keeps
-    its answer: the read-only role's forged POST on a dossier is a 403, as for any reader. Applied once, in
-    ``ecandidat/admin.py``; no query (the scope is read once per user object)."""
+# The admin's views that such a staff member is never offered: a typed address is not found, as an outsider's.
+NEVER_OFFERED_TO_READERS = frozenset({"add_view", "delete_view", "history_view"})
+
+
+def not_found_for_readers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``AdminSite.admin_view`` so that the staff who write nothing of the back office's setup (the candidates
+    managers, GCA and GCAL, the read-only staff, the commission members: no central office, no centre manager) get
+    a 404 from every back-office page they may not open, as outsiders do, where Django's admin answers 403: a list
+    refused as a whole and its rows (the applications' pages for the candidates managers, the parameters, the
+    catalogue, the memberships), and, even on a list they read, the pages that add, delete or show Django's history
+    of a row they are never offered (the candidates managers' « ajouter un candidat », typed). A forbidden POST on a
+    page they do read keeps its 403 (the read-only role's forged POST on a dossier). The central office and the
+    centre managers keep Django's answers. Applied once, in ``ecandidat/admin.py``; no query (the scope is read once
+    per user object)."""
 
     @wraps(admin_view)
     def wrapped(view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
         inner = admin_view(view, cacheable)
         model_admin = getattr(view, "__self__", None)
+        view_name = getattr(view, "__name__", "")
 
         @wraps(inner)
         def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -247,12 +255,13 @@ def not_found_for_candidates_managers(admin_view: Callable[..., Any]) -> Callabl
                 return inner(request, *args, **kwargs)
             except PermissionDenied:
                 scope = scope_of(request.user)
-                if scope.reads_all_candidates and not (scope.is_staff_member or scope.is_central):
-                    reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(
-                        request
-                    )
-                    if not reads_the_list:
-                        raise Http404 from None
+                if request.user.is_superuser or scope.is_central or scope.is_manager:
+                    raise
+                if view_name in NEVER_OFFERED_TO_READERS:
+                    raise Http404 from None
+                reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(request)
+                if not reads_the_list:
+                    raise Http404 from None
                 raise
 
         return answer

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import CandidateAccount
 from accounts.services import resend_email_validation
 from applications.admin.account_email import account_email_urls, may_change_account_email
+from applications.admin.previous_addresses import SearchesPreviousAddresses
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import scope_of
@@ -64,7 +65,7 @@ class DossierFilter(admin.SimpleListFilter):
 
 
 @admin.register(CandidateAccount)
-class CandidateAccountAdmin(admin.ModelAdmin):
+class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
     list_display = [
         "numero",
         "last_name",
@@ -77,7 +78,8 @@ class CandidateAccountAdmin(admin.ModelAdmin):
     ]
     list_display_links = ["numero"]
     list_filter = [EmailValidatedFilter, DossierFilter]
-    search_fields = ["username", "last_name", "first_name", "email"]
+    account_path = "pk"  # the row is the account (SearchesPreviousAddresses)
+    search_fields = ["username", "last_name", "first_name", "email", "previous_email_addresses__email"]
     fields = readonly_fields = (
         "numero",
         "last_name",

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy
 from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
+from applications.admin.previous_addresses import SearchesPreviousAddresses
 from applications.concurrency import (
     READ_AT_FIELD,
     EditConflict,
@@ -292,7 +293,7 @@ def _stored_fields(obj) -> list[tuple[str, str]]:
 
 
 @admin.register(Candidate)
-class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
+class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.ModelAdmin):
     """Staff correct the dossier here, including after the candidate's lock (ecandidat-features §1.3): the central
     office, the candidates managers (GCA) and the candidate's centre managers (``manages_candidate``; not the
     account it belongs to, nor, for a student whose dossier comes from the student records system, what the SIS
@@ -317,6 +318,7 @@ class CandidateAdmin(AccountAsText, StaffAlsoReads, NotFoundOutsideScope, admin.
         "user__username",
         "user__email",
         "user__student_number",
+        "user__previous_email_addresses__email",  # an address the account had before (SearchesPreviousAddresses)
     ]
     raw_id_fields = ["user"]
     readonly_fields = ["sis_imported_at", "created_at", "updated_at"]

@@ -14,11 +14,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, capfirst
 from django.utils.timezone import localtime
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from applications.enums import PegaseRemoval
@@ -151,18 +152,29 @@ class StateFilter(admin.ChoicesFieldListFilter):
             yield {**choice, "display": capfirst(choice["display"])}
 
 
+def _lines(*lines):
+    """A cell of several lines: its own box, so that on a phone's card its second line stays beside the column's
+    name rather than run under it (static/css/admin_phone.css, ``card-value``)."""
+    return format_html(
+        '<span class="card-value">{}</span>', format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
+    )
+
+
 def _short(moment) -> str:
     return date_format(localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
 
 
 @admin.register(Opi)
 class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
-    # The state with a capital ("En attente", as the rest of the back office) and dates in the short form
-    # ("01/12/2026 18:47"): the long ones and the full formation titles pushed the last columns out of 1,280 px.
-    list_display = ["code", "candidate", "formation", "state_shown", "withdrawn", "queued", "passed", "transferred_to"]
+    # Five columns, each of two short lines, fit 1,280 px with the side menu open (eight, one fact each, made a table
+    # of 949 px in 631): the candidate over their numéro de dossier, the formation's code over its title (cut), the
+    # state with its withdrawal and its backend, the dates of queueing and of transfer. The state with a capital
+    # ("En attente", as the rest of the back office), dates in the short form ("01/12/2026 18:47"). The page of an
+    # OPI has the rest (its creation date, the formation's whole title).
+    list_display = ["code", "candidate", "formation", "state_shown", "dates"]
     list_filter = [("state", StateFilter), "withdrawn", ("pegase_removal", StateFilter), BackendFilter]
-    list_select_related = ["application__candidate", "application__formation"]
-    search_fields = ["code", "application__candidate__birth_name"]
+    list_select_related = ["application__candidate__user", "application__formation"]
+    search_fields = ["code", "application__candidate__birth_name", "application__candidate__user__username"]
     # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
     # candidate's and the formation's ids, which tell a scolarité nothing).
     fields = [
@@ -207,7 +219,8 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
 
     @admin.display(description=_("candidate"), ordering="application__candidate__birth_name")
     def candidate(self, opi):
-        return str(opi.application.candidate)
+        candidate = opi.application.candidate
+        return _lines(str(candidate), format_html('<span class="quiet">{}</span>', candidate.user.username))
 
     @admin.display(description=_("application"))
     def dossier(self, opi):
@@ -228,22 +241,36 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     def transferred_to(self, opi):
         return backend_label(opi.backend) if opi.backend else ""
 
-    @admin.display(description=_("formation"))
+    @admin.display(description=_("formation"), ordering="application__formation__code")
     def formation(self, opi):
         formation = opi.application.formation
-        return f"{formation.code} – {Truncator(formation.title).chars(40)}"
+        title = format_html('<span class="quiet" lang="fr">{}</span>', Truncator(formation.title).chars(40))
+        return _lines(formation.code, title)
 
     @admin.display(description=_("state"), ordering="state")
     def state_shown(self, opi):
-        return capfirst(opi.get_state_display())
+        """ "Déversée", "vers Pégase" below it; "Désistement" for a withdrawal (the wish leaves the student records
+        system at the next transfer)."""
+        lines = [capfirst(opi.get_state_display())]
+        if opi.withdrawn:
+            lines.append(format_html("<strong>{}</strong>", capfirst(_("withdrawal"))))
+        if opi.pegase_removal:  # « à supprimer dans Pégase » until the central office says it is done
+            lines.append(format_html("<strong>{}</strong>", capfirst(opi.get_pegase_removal_display())))
+        if opi.backend:
+            backend = _("to %(backend)s") % {"backend": backend_label(opi.backend)}
+            lines.append(format_html('<span class="quiet">{}</span>', backend))
+        return _lines(*lines)
 
-    @admin.display(description=_("queued at"), ordering="queued_at")
-    def queued(self, opi):
-        return _short(opi.queued_at)
-
-    @admin.display(description=_("transferred at"), ordering="passed_at")
-    def passed(self, opi):
-        return _short(opi.passed_at)
+    @admin.display(description=_("dates"), ordering="queued_at")
+    def dates(self, opi):
+        """When it was queued, and transferred: "Mise en attente : 01/12/2026 18:47", "Déversée : 02/12/2026 02:00"."""
+        lines = [
+            format_html(gettext("Queued: {}"), format_html('<span class="nowrap">{}</span>', _short(opi.queued_at)))
+        ]
+        if opi.passed_at:
+            when = format_html('<span class="nowrap">{}</span>', _short(opi.passed_at))
+            lines.append(format_html(gettext("Transferred: {}"), when))
+        return _lines(*lines)
 
     @admin.action(description=_("Re-queue the selected OPIs (send them again)"), permissions=["opi"])
     def requeue(self, request, queryset):

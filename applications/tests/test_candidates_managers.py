@@ -193,7 +193,9 @@ def test_the_page_lists_the_applications_without_links(
     assert len(response.context["candidate_applications"]) == 1 + others
     assert "/gestion/applications/application/" not in html  # no link into the applications' pages
     assert "Delete this account" not in html  # deletion stays with the central office
-    assert client.get(reverse("admin:applications_candidate_add")).status_code == 403  # a page of their list
+    assert (
+        client.get(reverse("admin:applications_candidate_add")).status_code == 404
+    )  # never offered (test_readers_not_found)
 
 
 def test_other_staff_keep_their_links(client, centre_manager, application):
