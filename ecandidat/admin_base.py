@@ -233,15 +233,18 @@ NEVER_OFFERED_TO_READERS = frozenset({"add_view", "delete_view", "history_view"}
 
 
 def not_found_for_readers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``AdminSite.admin_view`` so that the staff who write nothing of the back office's setup (the candidates
-    managers, GCA and GCAL, the read-only staff, the commission members: no central office, no centre manager) get
-    a 404 from every back-office page they may not open, as outsiders do, where Django's admin answers 403: a list
-    refused as a whole and its rows (the applications' pages for the candidates managers, the parameters, the
-    catalogue, the memberships), and, even on a list they read, the pages that add, delete or show Django's history
-    of a row they are never offered (the candidates managers' « ajouter un candidat », typed). A forbidden POST on a
-    page they do read keeps its 403 (the read-only role's forged POST on a dossier). The central office and the
-    centre managers keep Django's answers. Applied once, in ``ecandidat/admin.py``; no query (the scope is read once
-    per user object)."""
+    """Wrap ``AdminSite.admin_view`` so that the staff who write none of the back office's setup get a 404, as
+    outsiders do, where Django's admin answers 403:
+
+    - the candidates managers (GCA, GCAL, no member of the applications' staff), from every page they may not open:
+      the applications' pages, their decisions, exports, OPI, dashboards, the parameters, the catalogue, the
+      memberships (a list refused as a whole);
+    - they and the other readers (read-only staff, commission members: no central office, no centre manager), from
+      the add, delete and history pages of a row they are never offered, typed (« ajouter un candidat »).
+
+    A forbidden POST on a page they do read keeps its 403 (the read-only role's forged POST on a dossier); the
+    central office and the centre managers keep Django's answers. Applied once, in ``ecandidat/admin.py``; no query
+    (the scope is read once per user object)."""
 
     @wraps(admin_view)
     def wrapped(view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
@@ -257,11 +260,14 @@ def not_found_for_readers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
                 scope = scope_of(request.user)
                 if request.user.is_superuser or scope.is_central or scope.is_manager:
                     raise
-                if view_name in NEVER_OFFERED_TO_READERS:
+                if view_name in NEVER_OFFERED_TO_READERS and scope.reaches_candidates:
                     raise Http404 from None
-                reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(request)
-                if not reads_the_list:
-                    raise Http404 from None
+                if scope.reads_all_candidates and not scope.is_staff_member:
+                    reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(
+                        request
+                    )
+                    if not reads_the_list:
+                        raise Http404 from None
                 raise
 
         return answer

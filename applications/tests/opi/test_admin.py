@@ -19,9 +19,10 @@ from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
 STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
-# Django's 403 to the centre managers; the staff who write none of the setup get the outsiders' 404 (ecandidat
-# admin_base.not_found_for_readers, test_readers_not_found).
-REFUSED = {"centre_manager": 403, "other_centre_manager": 403, "commission_member": 404, "read_only_staff": 404}
+# Django's 403 to a page refused as a whole (ecandidat.admin_base.not_found_for_readers: 404 only for the
+# candidates managers, and for every reader on the add, delete and history pages, test_readers_not_found).
+REFUSED = {"centre_manager": 403, "other_centre_manager": 403, "commission_member": 403, "read_only_staff": 403}
+REFUSED_HISTORY = {**REFUSED, "commission_member": 404, "read_only_staff": 404}
 QUERIES_SCREEN = 12  # 13 while the "déversée vers" filter read the distinct codes stored
 
 
@@ -392,4 +393,4 @@ def test_other_staff_get_no_opi_history(request, client, export, persona):
 
     response = client.get(reverse("admin:applications_opi_history", args=[Opi.objects.get().pk]))
 
-    assert response.status_code == REFUSED[persona]
+    assert response.status_code == REFUSED_HISTORY[persona]
