@@ -4,10 +4,11 @@ import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache, caches
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.utils import translation
 
 from accounts.tests.mfa import Client
-from applications.models import reference
+from applications.models import ReferenceRegime, reference
 from ecandidat import faq, home_message, parameters
 from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.tests.factories import CampaignFactory
@@ -18,6 +19,36 @@ pytest_plugins = [
     "accounts.tests.personas",
     "documents.tests.fixtures",
 ]
+
+
+@pytest.fixture(scope="session")
+def django_db_createdb(request, django_db_modify_db_settings, django_db_blocker) -> bool:
+    """``--reuse-db`` (pytest.ini) keeps PostgreSQL's test databases from one run to the next, but every
+    transactional test (``transaction=True``, ``live_server``) ends with a flush, which empties the rows the data
+    migrations wrote (regimes and fee exemptions, mail texts…): the next run on that database then failed where the
+    first had passed. A kept database that lost them is made again (``--create-db``)."""
+    if request.config.getvalue("create_db"):
+        return True
+    with django_db_blocker.unblock():
+        return _kept_test_database_was_flushed()
+
+
+def _kept_test_database_was_flushed() -> bool:
+    default = connections[DEFAULT_DB_ALIAS]
+    if default.vendor != "postgresql":
+        return False  # SQLite's test database lives in memory: nothing is kept between runs
+    # The test database's name, with pytest-xdist's worker suffix (django_db_modify_db_settings) when it runs; a
+    # wrapper of its own, never registered, closed below.
+    kept = {**default.settings_dict, "NAME": default.creation._get_test_db_name()}
+    probe = type(default)(kept, alias=DEFAULT_DB_ALIAS)
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {ReferenceRegime._meta.db_table})")  # noqa: S608
+            return not cursor.fetchone()[0]
+    except DatabaseError:
+        return False  # no kept database, or one not migrated yet: pytest-django makes or migrates it
+    finally:
+        probe.close()
 
 
 @pytest.fixture
