@@ -65,9 +65,10 @@ def test_change_replaces_address_mails_link_and_logs_out(
     django_assert_num_queries,
 ):
     client.force_login(candidate_user)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(17):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(18):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, addresses,
-        # confirmations and address deleted, user updated, new address, back-office mail text?, outbox row, release,
+        # confirmations and address deleted, the former address kept, user updated, new address, back-office mail
+        # text?, outbox row, release,
         # logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
     assert response.status_code == 302

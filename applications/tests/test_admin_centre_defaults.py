@@ -59,8 +59,8 @@ def initial_of(response) -> dict:
         ("centre_manager", 200, True),
         ("limited_manager", 200, True),  # adds formations of their commissions, in that centre
         ("other_centre_manager", 200, False),  # adds to their own centre; another's defaults are not read
-        ("commission_member", 403, False),  # no catalogue of their own
-        ("read_only_staff", 403, False),
+        ("commission_member", 404, False),  # no catalogue of their own: an add page never offered is not found
+        ("read_only_staff", 404, False),
         ("central_manager", 200, True),
     ],
 )

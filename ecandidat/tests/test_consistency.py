@@ -21,6 +21,7 @@ PURE_CHILDREN = {
     "accounts.StaffMembership.user",
     "applications.ExportColumns.user",
     "accounts.StaffSecondFactor.user",
+    "accounts.PreviousEmailAddress.user",  # the account's own former addresses go with it
 }
 
 
