@@ -188,17 +188,7 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         "passed_at",
         "transferred_to",
     ]
-    readonly_fields = [
-        "dossier",
-        "code",
-        "state",
-        "withdrawn",
-        "pegase_removal",
-        "created_at",
-        "queued_at",
-        "passed_at",
-        "transferred_to",
-    ]
+    readonly_fields = fields  # an OPI changes only through the batch and the actions
     show_full_result_count = False
     actions = ["requeue", "cancel", "removed_in_pegase"]
 
