@@ -177,7 +177,7 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     search_fields = ["code", "application__candidate__birth_name", "application__candidate__user__username"]
     # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
     # candidate's and the formation's ids, which tell a scolarité nothing).
-    fields = [
+    fields = readonly_fields = (  # an OPI changes only through the batch and the actions
         "dossier",
         "code",
         "state",
@@ -187,8 +187,7 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         "queued_at",
         "passed_at",
         "transferred_to",
-    ]
-    readonly_fields = fields  # an OPI changes only through the batch and the actions
+    )
     show_full_result_count = False
     actions = ["requeue", "cancel", "removed_in_pegase"]
 
