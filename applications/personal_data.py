@@ -1,9 +1,10 @@
 """ "Mes données": everything we hold about a candidate, as one ZIP (RGPD right of access, CNIL).
 
-The archive holds ``donnees.json`` (account, dossier, applications with their history, validated decisions and
-answers to the complementary questions, the answers shared by all the applications, pieces, complementary-form
-answers, and the mails we sent) and ``pieces/``, the candidate's uploaded files under readable names. Decisions
-not yet validated are commission work in progress: the candidate sees them here once validated, as on their pages.
+The archive holds ``donnees.json`` (account with its former e-mail addresses, dossier, applications with their
+history, validated decisions and answers to the complementary questions, the answers shared by all the
+applications, pieces, complementary-form answers, and the mails we sent, to the address of the day) and
+``pieces/``, the candidate's uploaded files under readable names. Decisions not yet validated are commission
+work in progress: the candidate sees them here once validated, as on their pages.
 The staff's internal notes are not the candidate's to read: neither they nor the history rows about them
 (``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée ») are in the archive.
 
@@ -22,6 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from accounts.models import PreviousEmailAddress
 from applications.dossier_pdf import ascii_name
 from applications.models import (
     Application,
@@ -208,9 +210,29 @@ def build_archive(*, user, candidate: Candidate | None):
             }
             for answer in answers.order_by("id")
         ]
+    # The addresses the account had before (accounts.services.change_email), and the mails sent to each while it
+    # was the candidate's: an address given up may have been taken since by someone else, whose mails are not theirs.
+    former = list(PreviousEmailAddress.objects.filter(user=user).order_by("replaced_at", "id"))
+    data["account"]["previous_email_addresses"] = [
+        {
+            "email": address.email,
+            "replaced_at": _iso(address.replaced_at),
+            "replaced_by": "candidate" if address.replaced_by_id == user.pk else "staff",
+        }
+        for address in former
+    ]
+    sent_to_them = Q(to__iexact=user.email)
+    for address in former:
+        sent_to_them |= Q(to__iexact=address.email, created_at__lte=address.replaced_at)
     data["mails"] = [
-        {"date": _iso(mail.created_at), "sent_at": _iso(mail.sent_at), "subject": mail.subject, "body": mail.body}
-        for mail in OutboundEmail.objects.filter(to__iexact=user.email).order_by("created_at", "id")
+        {
+            "date": _iso(mail.created_at),
+            "sent_at": _iso(mail.sent_at),
+            "to": mail.to,
+            "subject": mail.subject,
+            "body": mail.body,
+        }
+        for mail in OutboundEmail.objects.filter(sent_to_them).order_by("created_at", "id")
     ]
     data["generated_at"] = timezone.now().isoformat()
 

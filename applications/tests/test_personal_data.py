@@ -8,7 +8,10 @@ from decimal import Decimal
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
+from accounts.services import change_email
+from accounts.tests.factories import UserFactory
 from applications.enums import EventKind, PieceStatus
 from applications.history import record_event
 from applications.models import Application
@@ -107,7 +110,7 @@ def test_queries_do_not_grow_with_applications_and_pieces(
         application = _apply(candidate, pieces=3)
         DecisionFactory(application=application, validated=True)
 
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):  # the former addresses: one query, whatever their number
         response = owner_client.get(reverse(URL))
 
     assert len(json.loads(_archive(response).read("donnees.json"))["pieces"]) == 3 * applications
@@ -144,7 +147,7 @@ def test_the_staff_internal_notes_leave_no_trace_in_the_archive(
     record_event(application, actor=centre_manager, kind=EventKind.NOTE_DELETED, comment="note de durand du 01/12")
     record_event(application, actor=centre_manager, kind=EventKind.STATUS, from_status="AT", to_status="RE")
 
-    with django_assert_num_queries(16):  # as without the rows: the filter is in the history's prefetch
+    with django_assert_num_queries(17):  # as without the rows: the filter is in the history's prefetch
         response = owner_client.get(reverse(URL))
 
     archive = _archive(response)
@@ -174,3 +177,38 @@ def test_a_file_named_in_another_script_keeps_its_extension_in_the_archive(
     [name] = [name for name in archive.namelist() if name.startswith("pieces/")]
     assert name.endswith(ends_with)
     assert name.isascii()
+
+
+def test_former_addresses_and_the_mails_sent_to_them_while_they_were_the_candidates(
+    owner_client, candidate, central_manager, time_machine
+):
+    """An address the candidate gave up is theirs to see, with the mails sent to it until it was replaced; one that
+    someone else took afterwards brings none of that person's mails."""
+    first = candidate.user.email
+    time_machine.move_to(timezone.now())
+    enqueue_email(
+        to=first,
+        code="GENERIC",
+        template_base="accounts/email/generic",
+        context={"subject": "Avant", "body": "Bonjour"},
+    )
+    time_machine.shift(60)
+    change_email(user=candidate.user, new_email="nouvelle@example.org", actor=central_manager)
+    time_machine.shift(60)
+    UserFactory(email=first)  # the address given up, taken by someone else
+    enqueue_email(
+        to=first,
+        code="GENERIC",
+        template_base="accounts/email/generic",
+        context={"subject": "Pas à vous", "body": "Bonjour"},
+    )
+
+    archive = _archive(owner_client.get(reverse(URL)))
+
+    data = json.loads(archive.read("donnees.json"))
+    [former] = data["account"]["previous_email_addresses"]
+    assert (former["email"], former["replaced_by"]) == (first, "staff")
+    subjects = [mail["subject"] for mail in data["mails"]]
+    assert "Avant" in subjects
+    assert "Pas à vous" not in subjects
+    assert {mail["to"] for mail in data["mails"]} <= {first, "nouvelle@example.org"}
