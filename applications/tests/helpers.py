@@ -182,12 +182,18 @@ def admin_operation(
 # --- the Pégase peer (devtools/pegase/server.py, a separate process over real HTTP) ---------------------------------
 
 PEGASE_SERVER = Path(__file__).resolve().parents[2] / "devtools" / "pegase" / "server.py"
+# The peer's "today", from which it computes its calendar's periods (2023 … 2027 around the academic year 2026-2027):
+# the tests do not depend on the real date.
+PEGASE_PEER_TODAY = datetime.date(2026, 10, 1)
 
 
-def start_pegase_peer(*args: str):
-    """Start the peer on a free port; returns the process (terminate it) and its base address."""
+def start_pegase_peer(*args: str, today: datetime.date | None = PEGASE_PEER_TODAY, env: dict | None = None):
+    """Start the peer on a free port, its calendar computed from ``today`` (None: not pinned, the peer's own
+    choice); returns the process (terminate it) and its base address."""
+    pinned = ("--today", today.isoformat()) if today else ()
     process = subprocess.Popen(  # noqa: S603 (our own script)
-        [sys.executable, str(PEGASE_SERVER), "--port", "0", "--user", "u", "--password", "p", *args],
+        [sys.executable, str(PEGASE_SERVER), "--port", "0", "--user", "u", "--password", "p", *pinned, *args],
+        env=env,
         stdout=subprocess.PIPE,
         text=True,
     )

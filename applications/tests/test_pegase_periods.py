@@ -5,8 +5,10 @@ the local Pégase peer (devtools/pegase/server.py) over a real socket."""
 
 import datetime
 import html
+import os
 
 import pytest
+import requests
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -25,6 +27,7 @@ from applications.tests.opi.helpers import admit, confirm, make_candidate
 from ecandidat import connectivity
 from ecandidat.batches import Report
 from ecandidat.connectivity import Outcome, run_check
+from offers import demo
 from offers.enums import Avis
 from offers.models import Campaign
 from offers.tests.factories import CampaignFactory, FormationFactory
@@ -165,7 +168,7 @@ def test_the_batch_produces_no_file_with_a_code_refused_or_unchecked(pegase_api,
 
 @pytest.fixture
 def peer(settings):
-    process, url = start_pegase_peer("--page-size", "2")  # P2's 6 periods over 3 pages
+    process, url = start_pegase_peer("--page-size", "2")  # P2's 8 periods (3 of the fixture, 5 years) over 4 pages
     try:
         settings.OPI_BACKEND = "pegase"
         configure_pegase(settings, url)
@@ -179,9 +182,76 @@ def peer(settings):
 def test_the_peer_pages_the_periods_and_the_client_reads_them_all(peer):
     found = PegaseBackend.from_settings().periods()
 
-    assert [period.code for period in found] == ["PER-2023", "2024", "2025", "2026", "2027"]
-    assert found[1].label == "Année universitaire 2024-2025"
-    assert pegase_peer_stats(peer)["calls_by_api"] == {"ref": 3}  # pages 0, 1 and 2, then totalPages stops it
+    # The fixture's irregular codes (padded, prefixed; the one without a code skipped), then one period per academic
+    # year from three before the peer's (pinned: 2026-2027) to the next.
+    assert [period.code for period in found] == ["PER-2023", "PER-2022", "2023", "2024", "2025", "2026", "2027"]
+    assert [period.label for period in found[:4]] == [
+        "Année universitaire 2023-2024",
+        "2022-2023",  # no libelleLong
+        "Année universitaire 2023-2024",
+        "Année universitaire 2024-2025",
+    ]
+    assert pegase_peer_stats(peer)["calls_by_api"] == {"ref": 4}  # pages 0 to 3, then totalPages stops it
+
+
+def peer_period_codes(*args: str, **kwargs) -> list[str]:
+    process, url = start_pegase_peer(*args, **kwargs)
+    try:
+        token = requests.post(
+            f"{url}/cas/v1/tickets", data={"username": "u", "password": "p", "token": "true"}, timeout=5
+        ).text
+        spaces = requests.get(
+            f"{url}/api/v1/ref/etablissement/ETAB00/espaces",
+            params={"type": "PERIODE"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        ).json()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    return [space["code"] for space in spaces["items"] if space["code"].isdigit()]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("today", "years"),
+    [
+        (datetime.date(2027, 8, 31), ["2023", "2024", "2025", "2026", "2027"]),  # still 2026-2027
+        (datetime.date(2027, 9, 1), ["2024", "2025", "2026", "2027", "2028"]),  # 2027-2028 begins
+        (datetime.date(2031, 1, 15), ["2027", "2028", "2029", "2030", "2031"]),
+    ],
+)
+def test_the_peers_periods_follow_the_calendar(today, years):
+    assert peer_period_codes(today=today) == years
+
+
+@pytest.mark.integration
+def test_the_peers_today_comes_from_the_option_else_the_environment_else_the_day():
+    env = os.environ | {"PEGASE_PEER_TODAY": "2030-10-02"}
+    assert peer_period_codes(today=None, env=env) == ["2027", "2028", "2029", "2030", "2031"]
+    assert peer_period_codes(today=datetime.date(2027, 10, 2), env=env)[-1] == "2028"
+
+    env.pop("PEGASE_PEER_TODAY")
+    today = timezone.localdate()  # Europe/Paris, as the peer's
+    current = today.year if today.month >= 9 else today.year - 1
+    assert peer_period_codes(today=None, env=env) == [f"{year}" for year in range(current - 3, current + 2)]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("today", [datetime.date(2027, 9, 1), datetime.date(2029, 3, 20)])
+def test_the_demo_campaign_is_a_period_of_the_peer_whatever_the_date(settings, today):
+    # make run (STUDENT_RECORDS_BACKEND=pegase) starts the peer and seeds the demo on the same day: the campaign the
+    # demo makes active must be one of the peer's periods, or the campaign form and the OPI files would refuse it.
+    demo.seed(today=today)
+    code = Campaign.objects.active().get().code
+    process, url = start_pegase_peer(today=today)
+    try:
+        settings.OPI_BACKEND = "pegase"
+        configure_pegase(settings, url)
+        assert check_campaign_code(code).verdict == Verdict.PERIOD
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 ADD = reverse("admin:offers_campaign_add")
@@ -206,7 +276,8 @@ def test_the_campaign_form_refuses_a_code_that_is_not_a_pegase_period(peer, scol
     assert refused.status_code == 200
     (error,) = refused.context["adminform"].form.errors["code"]
     assert error.startswith("« 2099 » n'est pas une période de Pégase")
-    assert "Périodes de Pégase : PER-2023, 2024, 2025, 2026, 2027." in html.unescape(refused.content.decode())
+    page = html.unescape(refused.content.decode())
+    assert "Périodes de Pégase : PER-2023, PER-2022, 2023, 2024, 2025, 2026, 2027." in page
     assert not Campaign.objects.filter(code="2099").exists()
 
     accepted = scolarite.post(ADD, campaign_form("2027") | {"is_active": "on"}, language="fr")
@@ -282,4 +353,4 @@ def test_the_connectivity_check_reads_the_periods(settings):
         process.wait(timeout=10)
 
     assert result.outcome == Outcome.OK, result
-    assert result.detail.endswith("; periods: 6")
+    assert result.detail.endswith("; periods: 8")  # the fixture's 3 (one without a code) and the calendar's 5

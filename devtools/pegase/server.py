@@ -2,7 +2,7 @@
 available outside a university). Standard library only; run it as a separate process:
 
     python devtools/pegase/server.py --port 8766 [--fixtures DIR] [--user ecandidat] [--password secret]
-        [--etablissement ETAB00] [--page-size N] [--token-lifetime SECONDS]
+        [--etablissement ETAB00] [--page-size N] [--token-lifetime SECONDS] [--today YYYY-MM-DD]
 
 It prints ``LISTENING <port>`` once ready (``--port 0`` picks a free port). Routes (reference:
 siscol-pegase-apogee.md §1):
@@ -31,8 +31,14 @@ only, when given) with that status; ``POST /_peer/delay?seconds=3&count=1[&path=
 before answering (a client's timeout); ``GET /_peer/stats`` → ``{"tokens_issued": n, "api_calls": n,
 "calls_by_api": {"idt": n, …}}``.
 
+Periods follow the calendar: besides the fixture's (irregular codes, for the edge cases), the peer lists one period
+per academic year (1 September to 31 August) from three years before the current one to the next, coded by the year
+it starts in (``2026`` for 2026-2027, the code the demo campaign takes): ``seed_demo``'s campaign is one of them
+whatever the date. The years are computed at start-up from ``--today`` (``YYYY-MM-DD``), else the environment
+variable ``PEGASE_PEER_TODAY``, else the date of the day: tests pin it.
+
 Fixtures (``fixtures/``): ``nomenclatures/<Nom>.json`` (a list of rows), ``espaces.json`` (the institution's
-spaces, each with its ``typeEspace``: the periods and a few others), ``identites.json`` (a list of
+spaces, each with its ``typeEspace``: a few irregular periods and other spaces), ``identites.json`` (a list of
 ``Identite`` objects, shaped as Pégase answers, with their ``id``), ``inscriptions.json`` (``{codeApprenant:
 {"inscriptions": [...]}}``), ``publications.json`` (``{codeApprenant: {codePeriode: {"formation>cible":
 [Publication, …]}}}``).
@@ -41,7 +47,9 @@ spaces, each with its ``typeEspace``: the periods and a few others), ``identites
 import argparse
 import base64
 import contextlib
+import datetime
 import json
+import os
 import re
 import secrets
 import sys
@@ -50,6 +58,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 DEFAULT_FIXTURES = Path(__file__).with_name("fixtures")
 
@@ -69,13 +78,52 @@ def api_of(path: str) -> str:
     return "ref" if path.startswith("/api/v1/ref/") else (parts[2] if len(parts) > 2 else "")
 
 
+PARIS = ZoneInfo("Europe/Paris")  # the day's date as the demo (TIME_ZONE) sees it, whatever the machine's zone
+YEARS_BEFORE, YEARS_AFTER = 3, 1  # the calendar's periods around the current academic year
+
+
+def academic_year(today: datetime.date) -> int:
+    """The year the academic year of ``today`` starts in (as ``offers.demo.seed`` codes the demo campaign)."""
+    return today.year if today.month >= 9 else today.year - 1
+
+
+def calendar_periods(today: datetime.date) -> list[dict]:
+    """One Pégase period (an ``espace`` of type PERIODE) per academic year around ``today``'s, oldest first."""
+    current = academic_year(today)
+    return [
+        {
+            "id": f"periode-{year}",
+            "code": f"{year}",
+            "libelle": f"{year}-{year + 1}",
+            "libelleLong": f"Année universitaire {year}-{year + 1}",
+            "typeEspace": "PERIODE",
+            "dateDebut": f"{year}-09-01",
+            "dateFin": f"{year + 1}-08-31",
+        }
+        for year in range(current - YEARS_BEFORE, current + YEARS_AFTER + 1)
+    ]
+
+
 def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
 class Pegase:
-    def __init__(self, fixtures: Path, user: str, password: str, etablissement: str, page_size: int, lifetime: int):
+    def __init__(
+        self,
+        fixtures: Path,
+        user: str,
+        password: str,
+        etablissement: str,
+        page_size: int,
+        lifetime: int,
+        today: datetime.date | None = None,
+    ):
         self.fixtures, self.user, self.password = fixtures, user, password
+        # The institution's spaces: the fixture's, then the calendar's periods (computed once, at start-up).
+        self.spaces = (self.load("espaces.json") or []) + calendar_periods(
+            today or datetime.datetime.now(PARIS).date()
+        )
         self.etablissement, self.page_size, self.lifetime = etablissement, page_size, lifetime
         self.tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
         self.fail_status, self.fail_count, self.fail_path = 0, 0, ""
@@ -126,7 +174,7 @@ class Pegase:
             kind = query.get("type", [""])[0]
             if not kind:
                 return 400, {"message": "Le paramètre type est obligatoire"}
-            spaces = [row for row in self.load("espaces.json") or [] if row.get("typeEspace") == kind]
+            spaces = [row for row in self.spaces if row.get("typeEspace") == kind]
             page, size = int(query.get("page", ["0"])[0]), int(query.get("taille", ["1000"])[0])
             size = max(1, min(size, self.page_size))
             chunk = spaces[page * size : (page + 1) * size]
@@ -262,8 +310,16 @@ def main(argv=None):
     parser.add_argument("--etablissement", default="ETAB00")
     parser.add_argument("--page-size", type=int, default=1000, help="most rows per nomenclature or spaces page")
     parser.add_argument("--token-lifetime", type=int, default=3600, help="seconds")
+    parser.add_argument(
+        "--today",
+        type=datetime.date.fromisoformat,
+        default=os.environ.get("PEGASE_PEER_TODAY") or None,
+        help="the date the calendar's periods are computed from, YYYY-MM-DD (default: $PEGASE_PEER_TODAY, else today)",
+    )
     args = parser.parse_args(argv)
-    api = Pegase(args.fixtures, args.user, args.password, args.etablissement, args.page_size, args.token_lifetime)
+    api = Pegase(
+        args.fixtures, args.user, args.password, args.etablissement, args.page_size, args.token_lifetime, args.today
+    )
     server = ThreadingHTTPServer((args.host, args.port), make_handler(api))
     print(f"LISTENING {server.server_address[1]}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
