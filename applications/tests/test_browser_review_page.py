@@ -241,3 +241,30 @@ def test_the_pieces_buttons_are_thumb_sized_on_a_phone(
 
     assert {label for label, _height in heights} >= {"Valider", "Refuser", "Ajouter la note"}
     assert [label for label, height in heights if (height >= 44) != high] == []
+
+
+# Each label of a piece's check and the field it names: [label, field's left − label's right, field's top − label's
+# bottom, field's left − label's left], in CSS pixels.
+LABEL_FIELD_GAPS_JS = """() => [...document.querySelectorAll('.review-check label')].map(label => {
+  const l = label.getBoundingClientRect(), f = label.control.getBoundingClientRect();
+  return [label.textContent.trim(), f.left - l.right, f.top - l.bottom, f.left - l.left];
+})"""
+
+
+@pytest.mark.parametrize("width", [375, 1024, 1280])
+def test_each_field_of_a_pieces_check_follows_its_label(
+    live_server, transactional_db, new_browser_page, campaign, settings, width
+):
+    """Walk of 2026-12-03: at 1,280 px « À remplacer avant le (facultatif, avec un refus) » ended the
+    comment's line and its date field began the next one, under « Commentaire »: the form's items wrapped one by one.
+    Each field now follows its label, beside it on the same line or right under it at its left edge."""
+    page = _manager_reading_a_transmitted_dossier(live_server, new_browser_page, campaign, settings, width)
+
+    gaps = page.evaluate(LABEL_FIELD_GAPS_JS)
+
+    labels = {label for label, *_gaps in gaps}
+    assert labels == {"Commentaire (obligatoire pour refuser)", "À remplacer avant le (facultatif, avec un refus)"}
+    beside = [label for label, right, below, _left in gaps if 0 <= right <= 16 and below < 0]
+    under = [label for label, _right, below, left in gaps if 0 <= below <= 12 and abs(left) <= 1]
+    assert sorted(beside + under) == sorted(label for label, *_gaps in gaps), gaps
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
