@@ -129,3 +129,23 @@ def test_the_service_names_the_refused_field(centre_manager, application):
     with pytest.raises(FieldRuleError) as refused:
         set_piece_status(submission=submission, status="XX", actor=centre_manager)
     assert refused.value.field == "status"
+
+
+@pytest.mark.usefixtures("back_office_in_french")
+def test_a_refused_member_of_staff_is_offered_the_way_back_to_the_back_office(
+    client, django_assert_num_queries, commission_member, application
+):
+    """Walk of 2026-12-03: a commission member sent to a manager's operation (« Statut du dossier ») got the refusal
+    page whose only way out was the candidates' home page. Staff are offered the back office first."""
+    client.force_login(commission_member)
+    url = reverse("admin:applications_application_operation", args=[application.pk, "set_status"])
+
+    # Session, user, the memberships and the application in scope (in the savepoint of an atomic request): the
+    # refusal page reads nothing more.
+    with django_assert_num_queries(7):
+        response = client.get(url)
+
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert f'<a class="button button--primary" href="{reverse("admin:index")}">Retour à la gestion</a>' in page
+    assert f"""<a class="button" href="{reverse("home")}">Retour à l'accueil</a>""" in page
