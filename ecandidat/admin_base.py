@@ -225,6 +225,7 @@ def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[
     def bound(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return view(request, *args, model_admin=model_admin, **kwargs)
 
+    bound.model_admin = model_admin  # type: ignore[attr-defined]  # whose list the view belongs to (not_found_for_readers)
     return model_admin.admin_site.admin_view(bound)
 
 
@@ -233,23 +234,24 @@ NEVER_OFFERED_TO_READERS = frozenset({"add_view", "delete_view", "history_view"}
 
 
 def not_found_for_readers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``AdminSite.admin_view`` so that the staff who write none of the back office's setup get a 404, as
+    """Wrap ``AdminSite.admin_view`` so that the staff who write none of the back office's setup (the candidates
+    managers GCA/GCAL, read-only staff, commission members: no central office, no centre manager) get a 404, as
     outsiders do, where Django's admin answers 403:
 
-    - the candidates managers (GCA, GCAL, no member of the applications' staff), from every page they may not open:
-      the applications' pages, their decisions, exports, OPI, dashboards, the parameters, the catalogue, the
-      memberships (a list refused as a whole);
-    - they and the other readers (read-only staff, commission members: no central office, no centre manager), from
-      the add, delete and history pages of a row they are never offered, typed (« ajouter un candidat »).
+    - from every page refused to them on a GET: a list or a change page refused as a whole (the parameters, the OPI
+      screen, the batches, the mail templates, the users…), a row or a staff view they may not open;
+    - from the add, delete and history pages of a row they are never offered, typed (« ajouter un candidat »);
+    - from a POST (an action, a staff view's form) on a list they may not read as a whole (an OPI action).
 
     A forbidden POST on a page they do read keeps its 403 (the read-only role's forged POST on a dossier); the
-    central office and the centre managers keep Django's answers. Applied once, in ``ecandidat/admin.py``; no query
-    (the scope is read once per user object)."""
+    central office, the centre managers and superusers keep Django's answers. A staff view mounted with
+    ``bound_view`` belongs to its ModelAdmin's list. Applied once, in ``ecandidat/admin.py``; no query (the scope is
+    read once per user object)."""
 
     @wraps(admin_view)
     def wrapped(view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
         inner = admin_view(view, cacheable)
-        model_admin = getattr(view, "__self__", None)
+        model_admin = getattr(view, "__self__", None) or getattr(view, "model_admin", None)
         view_name = getattr(view, "__name__", "")
 
         @wraps(inner)
@@ -258,16 +260,13 @@ def not_found_for_readers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
                 return inner(request, *args, **kwargs)
             except PermissionDenied:
                 scope = scope_of(request.user)
-                if request.user.is_superuser or scope.is_central or scope.is_manager:
+                if request.user.is_superuser or scope.is_central or scope.is_manager or not scope.reaches_candidates:
                     raise
-                if view_name in NEVER_OFFERED_TO_READERS and scope.reaches_candidates:
+                if view_name in NEVER_OFFERED_TO_READERS:
                     raise Http404 from None
-                if scope.reads_all_candidates and not scope.is_staff_member:
-                    reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(
-                        request
-                    )
-                    if not reads_the_list:
-                        raise Http404 from None
+                reads_the_list = isinstance(model_admin, admin.ModelAdmin) and model_admin.has_view_permission(request)
+                if not reads_the_list:
+                    raise Http404 from None
                 raise
 
         return answer

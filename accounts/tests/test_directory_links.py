@@ -22,7 +22,7 @@ def with_directory(settings):
     [
         ("central_manager", 200, True),
         ("centre_manager", 200, False),  # reads its centre's staff; adding accounts is the central office's
-        ("commission_member", 403, False),
+        ("commission_member", 404, False),  # writes none of the setup: not found, as an outsider
     ],
 )
 def test_the_staff_rights_list_links_to_the_directory_for_the_central_office(

@@ -179,8 +179,8 @@ def test_the_prefilled_form_saves_a_formation_with_the_centres_values(
         ("centre_manager", 200),
         ("other_centre_manager", 404),
         ("limited_manager", 403),  # some commissions only: the centre's settings are not theirs (as before)
-        ("commission_member", 403),
-        ("read_only_staff", 403),
+        ("commission_member", 404),  # readers write none of the setup: not found, as an outsider
+        ("read_only_staff", 404),
         ("superuser", 200),
     ],
 )

@@ -70,8 +70,8 @@ def type_data(**fields):
     [
         ("central_manager", 200, True),
         ("centre_manager", 200, False),
-        ("commission_member", 403, False),
-        ("read_only", 403, False),
+        ("commission_member", 404, False),  # readers write none of the setup: not found, as an outsider
+        ("read_only", 404, False),
         ("other_centre_manager", 403, False),
         ("candidate", 302, False),
         ("anonymous", 302, False),
@@ -80,7 +80,8 @@ def type_data(**fields):
 )
 def test_change_page_by_persona(client, persona, status, editable, favourable, setup_rights):
     """Only the central office edits the text (it goes to every candidate of the type); a centre manager given the
-    setup permissions reads it; others are refused, and who is not staff goes to the login page."""
+    setup permissions reads it; another manager is refused (403), the readers do not find it (404), and who is not
+    staff goes to the login page."""
     if persona.is_authenticated:
         client.force_login(persona)
 
@@ -319,7 +320,8 @@ def test_preview_of_an_unknown_mail_or_language_is_a_404(client, central_manager
 
 @pytest.mark.parametrize(
     ("persona", "status"),
-    [("centre_manager", 403), ("commission_member", 403), ("candidate", 302), ("anonymous", 302)],
+    # The preview of a list the commission member may not read is one they are never offered: not found.
+    [("centre_manager", 403), ("commission_member", 404), ("candidate", 302), ("anonymous", 302)],
     indirect=["persona"],
 )
 def test_preview_is_the_central_offices(client, persona, status, setup_rights):

@@ -446,7 +446,9 @@ def test_letter_preview_before_the_release(
     assert response.content.startswith(b"%PDF")
     assert not DecisionLetter.objects.exists()
     client.force_login(commission_member)
-    assert client.get(url).status_code == 403
+    # Never offered to a commission member (validating is the managers'): not found, as for an outsider.
+    assert client.get(url).status_code == 404
+    assert not DecisionLetter.objects.exists()
 
 
 def test_staff_on_behalf_withdrawal_keeps_the_refusal_letters_rule(client, with_letter, centre_manager):

@@ -42,9 +42,9 @@ def formation(centre, commission):
     [
         ("centre_manager", 200),
         ("other_centre_manager", 200),  # manages another centre: may create accounts, apply to its own formations
-        ("commission_member", 403),
+        ("commission_member", 404),  # the readers are never offered the pages: not found, as an outsider
         ("central_manager", 200),
-        ("read_only_staff", 403),
+        ("read_only_staff", 404),
         ("candidate", 302),
     ],
 )

@@ -1,6 +1,6 @@
-"""The central office's OPI screen: persona matrix (other staff: 403 on the screen and its actions, 404 on a day's
-files), counts, the day's ZIP, re-queue / cancel / produce now, with query counts that do not grow with the number of
-OPIs."""
+"""The central office's OPI screen: persona matrix (centre managers: 403 on the screen and its actions; readers:
+404, as outsiders; everyone but the central office: 404 on a day's files), counts, the day's ZIP, re-queue /
+cancel / produce now, with query counts that do not grow with the number of OPIs."""
 
 import html
 import io
@@ -19,10 +19,10 @@ from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 
 STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
-# Django's 403 to a page refused as a whole (ecandidat.admin_base.not_found_for_readers: 404 only for the
-# candidates managers, and for every reader on the add, delete and history pages, test_readers_not_found).
-REFUSED = {"centre_manager": 403, "other_centre_manager": 403, "commission_member": 403, "read_only_staff": 403}
-REFUSED_HISTORY = {**REFUSED, "commission_member": 404, "read_only_staff": 404}
+# A page or an action refused as a whole: the managers keep Django's 403; the readers (commission members, read-only
+# staff), never offered the screen, do not find it, as an outsider (ecandidat.admin_base.not_found_for_readers).
+REFUSED = {"centre_manager": 403, "other_centre_manager": 403, "commission_member": 404, "read_only_staff": 404}
+REFUSED_HISTORY = REFUSED
 QUERIES_SCREEN = 12  # 13 while the "déversée vers" filter read the distinct codes stored
 
 
