@@ -219,13 +219,15 @@ class FrenchRelatedFilter(FrenchChoices, admin.RelatedFieldListFilter):
 
 def bound_view(model_admin: Any, view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A staff view written as a plain function, ``view(request, *args, model_admin, **kwargs)`` (so Django's view
-    decorators such as ``require_POST`` apply), behind the admin site's login, permission and CSRF checks."""
+    decorators such as ``require_POST`` apply), behind the admin site's login, permission and CSRF checks. The view
+    belongs to ``model_admin``'s list: refused to a reader who may not read that list, it is not found
+    (``not_found_for_readers``)."""
 
     @wraps(view)
     def bound(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return view(request, *args, model_admin=model_admin, **kwargs)
 
-    bound.model_admin = model_admin  # type: ignore[attr-defined]  # whose list the view belongs to (not_found_for_readers)
+    bound.model_admin = model_admin  # type: ignore[attr-defined]
     return model_admin.admin_site.admin_view(bound)
 
 
@@ -238,14 +240,14 @@ def not_found_for_readers(admin_view: Callable[..., Any]) -> Callable[..., Any]:
     managers GCA/GCAL, read-only staff, commission members: no central office, no centre manager) get a 404, as
     outsiders do, where Django's admin answers 403:
 
-    - from every page refused to them on a GET: a list or a change page refused as a whole (the parameters, the OPI
-      screen, the batches, the mail templates, the users…), a row or a staff view they may not open;
-    - from the add, delete and history pages of a row they are never offered, typed (« ajouter un candidat »);
-    - from a POST (an action, a staff view's form) on a list they may not read as a whole (an OPI action).
+    - from a list, a change page or a staff view whose list is refused to them as a whole (the parameters, the OPI
+      screen and its actions, the batches, the mail templates, the users…), on a GET as on a POST;
+    - from the add, delete and history pages of a row they are never offered, typed (« ajouter un candidat »).
 
-    A forbidden POST on a page they do read keeps its 403 (the read-only role's forged POST on a dossier); the
-    central office, the centre managers and superusers keep Django's answers. A staff view mounted with
-    ``bound_view`` belongs to its ModelAdmin's list. Applied once, in ``ecandidat/admin.py``; no query (the scope is
+    A refusal on a list they do read keeps its 403: the read-only role's forged POST on a dossier, an operation on
+    an application they read but may not act on. The central office, the centre managers and superusers keep
+    Django's answers. A staff view belongs to its ModelAdmin's list (``bound_view``, a ModelAdmin's method); one
+    mounted without it counts as refused as a whole. Applied once, in ``ecandidat/admin.py``; no query (the scope is
     read once per user object)."""
 
     @wraps(admin_view)
