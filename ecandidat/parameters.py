@@ -351,6 +351,16 @@ PARAMETERS: tuple[Parameter, ...] = (
         minimum=0,
         maximum=100000,
     ),
+    Parameter(
+        "OPI_PIECES",
+        "OPI_IS_UTILISE_PJ",
+        Kind.BOOL,
+        _("Send the pieces with the OPI"),
+        _(
+            "Yes, with Apogée: the validated files of the pieces whose type has an Apogée code go with the admitted "
+            "candidate's OPI (the next transfer). Pieces already sent stay sent when it is switched off."
+        ),
+    ),
 )
 
 REGISTRY: dict[str, Parameter] = {parameter.name: parameter for parameter in PARAMETERS}

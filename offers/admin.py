@@ -445,6 +445,7 @@ class PieceTypeAdmin(admin.ModelAdmin):
         "template",
         "order",
         "in_service",
+        "siscol_code",
     ]
     list_select_related = ["centre"]
     search_fields = ["code", "label"]

@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import Any, Self
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
@@ -456,6 +457,18 @@ class PieceType(KeptForTreatmentType):
     template = models.FileField(_("template file"), upload_to=piece_template_path, max_length=200, blank=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     in_service = models.BooleanField(_("in service"), default=True)
+    # eCandidat cod_apo_pj: Apogée's COD_TPJ, the PJ-OPI (siscol-pegase-apogee.md §3.4, docs/opi-apogee.md).
+    siscol_code = models.CharField(
+        _("piece type code in Apogée"),
+        max_length=20,  # eCandidat's cod_apo_pj
+        blank=True,
+        # It names the file sent (PJ_<code>_<OPI code>.pdf): letters, digits, "-" and "_" only.
+        validators=[RegexValidator(r"^[0-9A-Za-z_-]+$", _("Letters, digits, “-” and “_” only."))],
+        help_text=_(
+            "Apogée's piece type (COD_TPJ). When set and “Send the pieces with the OPI” is on, a validated file of "
+            "this piece goes to Apogée with the admitted candidate's OPI; empty: the piece is not sent."
+        ),
+    )
 
     class Meta:
         verbose_name = _("piece type")

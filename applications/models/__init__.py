@@ -12,7 +12,7 @@ from applications.models.dossier import (
 )
 from applications.models.exports import ExportColumns
 from applications.models.letters import DecisionLetter, ReleaseJob
-from applications.models.opi import Opi, OpiExport
+from applications.models.opi import Opi, OpiExport, OpiPiece
 from applications.models.packs import CommissionPack
 from applications.models.pieces import PieceSubmission
 from applications.models.questions import QuestionAnswer
@@ -48,6 +48,7 @@ __all__ = [
     "Internship",
     "Opi",
     "OpiExport",
+    "OpiPiece",
     "PieceSubmission",
     "QuestionAnswer",
     "ReferenceBacSeries",

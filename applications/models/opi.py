@@ -95,6 +95,68 @@ class OpiExportQuerySet(models.QuerySet["OpiExport"]):
         return self if is_central(user) else self.none()
 
 
+class OpiPieceQuerySet(models.QuerySet["OpiPiece"]):
+    def pending(self) -> "OpiPieceQuerySet":
+        return self.filter(transferred_at__isnull=True)
+
+    def of_day(self, day: datetime.date) -> "OpiPieceQuerySet":
+        """The pieces the day's files carry (``OpiExport`` of that day)."""
+        return self.filter(day=day, transferred_at__isnull=False)
+
+
+class OpiPiece(models.Model):
+    """One PJ-OPI (eCandidat ``pj_opi``, siscol-pegase-apogee.md §3.4): a validated file of the candidate that goes to
+    Apogée with their OPI, as ``<OPI code>_OPI/PJ_<COD_TPJ>_<OPI code>.<ext>`` of the day's files. Created when the
+    Apogée backend transfers the OPI (``applications.opi.pieces``); pending until a run put its file in the day's
+    files (``transferred_at``). The file stays in the storage: the row names it, never holds it."""
+
+    # The OPI whose transfer brought the piece: a withdrawal before the piece went stops it.
+    opi = models.ForeignKey(Opi, verbose_name=_("OPI"), on_delete=models.CASCADE, related_name="pieces")
+    # COD_OPI_INT_EPO and COD_TPJ as they were when the row was made: they name the file sent.
+    code = models.CharField(_("OPI code"), max_length=10)
+    siscol_code = models.CharField(_("piece type code in Apogée"), max_length=20)
+    # The candidate's piece (it goes with the dossier: erasure, campaign destruction).
+    submission = models.ForeignKey(
+        "applications.PieceSubmission", verbose_name=_("piece"), on_delete=models.CASCADE, related_name="opi_pieces"
+    )
+    # The file validated when the OPI passed; emptied if it is deleted since (the piece is then reported missing).
+    document = models.ForeignKey(
+        "documents.Document",
+        verbose_name=_("file"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    day = models.DateField(_("day of the files"), null=True, blank=True)
+    transferred_at = models.DateTimeField(_("transferred at"), null=True, blank=True)  # dat_deversement
+
+    objects = OpiPieceQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("OPI piece")
+        verbose_name_plural = _("OPI pieces")
+        ordering = ["code", "siscol_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "siscol_code"], name="opi_piece_once_per_code"),
+            models.CheckConstraint(
+                condition=Q(transferred_at__isnull=True) | Q(day__isnull=False), name="opi_piece_transferred_has_day"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(transferred_at__isnull=True), name="opi_piece_pending"),
+            models.Index(fields=["day"], name="opi_piece_day"),
+        ]
+
+    def __str__(self):
+        return self.file_name("")
+
+    def file_name(self, extension: str) -> str:
+        """Its name in the day's files: ``<code>_OPI/PJ_<COD_TPJ>_<code><extension>`` (§3.4's folder layout)."""
+        return f"{self.code}_OPI/PJ_{self.siscol_code}_{self.code}{extension}"
+
+
 class OpiExport(models.Model):
     """The files one backend produced for one day. Each run that day rewrites them whole (as eCandidat rewrites
     ``candidat-YYYYMMDD.csv``…); ``files`` maps each file name to its text."""
@@ -104,6 +166,7 @@ class OpiExport(models.Model):
     files = models.JSONField(_("files"), default=dict)
     candidates = models.PositiveIntegerField(_("candidates"), default=0)
     wishes = models.PositiveIntegerField(_("wishes"), default=0)
+    pieces = models.PositiveIntegerField(_("pieces"), default=0)  # the day's PJ-OPI (OpiPiece.day)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

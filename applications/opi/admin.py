@@ -7,11 +7,12 @@ on a day's files (``object_in_scope_or_404``); candidates are sent to the login 
 """
 
 import logging
+import tempfile
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -26,10 +27,10 @@ from applications.enums import PegaseRemoval
 from applications.models import Opi, OpiExport
 from applications.opi.backends import BACKENDS, backend_label, get_backend
 from applications.opi.periods import check_campaign_code, checks_apply, files_refusal
+from applications.opi.pieces import piece_counts, pieces_on, write_zip
 from applications.opi.services import (
     BATCH,
     cancel_opis,
-    export_zip,
     mark_removed_in_pegase,
     opi_counts,
     requeue_opis,
@@ -45,13 +46,18 @@ logger = logging.getLogger(__name__)
 
 
 def export_zip_view(request, pk, *, model_admin):
-    """The ZIP of one day's files."""
+    """The ZIP of one day's files, with its PJ-OPI: written to a temporary file (the pieces are read from the storage
+    one at a time, never all in memory), then sent in chunks. A piece missing from the storage is left out and named
+    in the ZIP's ``PJ_MANQUANTES.txt``."""
     export = object_in_scope_or_404(OpiExport.objects.all(), request.user, pk=pk)
-    return HttpResponse(
-        export_zip(export),
-        content_type="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{export.zip_name}"'},
-    )
+    archive = tempfile.TemporaryFile()  # noqa: SIM115  # FileResponse closes it once sent
+    try:
+        write_zip(export, archive)
+        archive.seek(0)
+    except BaseException:
+        archive.close()
+        raise
+    return FileResponse(archive, as_attachment=True, filename=export.zip_name, content_type="application/zip")
 
 
 REFUSALS_SHOWN = 5  # candidates the on-demand run names in its message; the batch history lists them all
@@ -86,14 +92,40 @@ def transfer_view(request, *, model_admin):
     else:
         written = run.counts.get("candidates in the day's files", 0)
         newly = run.counts.get("OPIs transferred by this run", 0)
-        if run.errors:
+        lines = run.errors.splitlines()
+        # The pieces missing from the storage are the run's last errors (applications.opi.pieces.send_pending).
+        missing = run.counts.get("pieces missing from the storage", 0)
+        lines, missing_lines = lines[: len(lines) - missing], lines[len(lines) - missing :]
+        if lines:
             # Who and why, here (the page said only "see the batch history"); the first few, the rest there.
-            lines = run.errors.splitlines()
             shown = "; ".join(lines[:REFUSALS_SHOWN]) + ("; …" if len(lines) > REFUSALS_SHOWN else "")
             messages.warning(
                 request,
                 _("Not transferred, their OPIs stay pending: %(errors)s. Details in the batch history.")
                 % {"errors": shown},
+            )
+        if missing_lines:
+            shown = "; ".join(missing_lines[:REFUSALS_SHOWN]) + ("; …" if missing > REFUSALS_SHOWN else "")
+            messages.warning(
+                request,
+                ngettext(
+                    "%(count)d piece not sent, its file is missing from the storage (it stays pending, the next run "
+                    "tries again): %(pieces)s.",
+                    "%(count)d pieces not sent, their files are missing from the storage (they stay pending, the "
+                    "next run tries again): %(pieces)s.",
+                    missing,
+                )
+                % {"count": missing, "pieces": shown},
+            )
+        if pieces := run.counts.get("pieces sent by this run", 0):
+            messages.info(
+                request,
+                ngettext(
+                    "%(count)d piece sent to Apogée with the OPIs (PJ-OPI).",
+                    "%(count)d pieces sent to Apogée with the OPIs (PJ-OPI).",
+                    pieces,
+                )
+                % {"count": pieces},
             )
         if waiting := run.counts.get("wishes waiting for a formation code", 0):
             # Otherwise the OPI stays « pending » with nothing to say why (its formation cannot be named in the files).
@@ -310,6 +342,8 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
             **(extra_context or {}),
             "title": _("OPI: pre-registrations in the student records system"),
             "opi_counts": opi_counts(campaign),
+            # PJ-OPI (Apogée, OPI_PIECES on): one query more, whatever the number of pieces.
+            "piece_counts": piece_counts(campaign) if backend is not None and pieces_on(backend) else None,
             "opi_campaign": campaign,
             "opi_backend": backend.label if backend else "",
             "pegase_removals_url": reverse("admin:applications_opi_changelist")

@@ -197,6 +197,7 @@ class ApogeeFileBackend:
     name = "apogee"
     label = "Apogée"
     sends_withdrawals = True
+    sends_pieces = True
 
     def qualifies(self, formation: Formation) -> bool:
         return bool(formation.apogee_cge and formation.apogee_step_code and formation.apogee_step_version)

@@ -24,6 +24,8 @@ class OpiBackend(Protocol):
     # Whether a candidate whose only change is a withdrawal is sent (Apogée: their remaining wishes replace the
     # old ones). When false, such withdrawals are marked transferred without being sent (Pégase has no such message).
     sends_withdrawals: bool
+    # Whether the validated pieces go with the OPI (PJ-OPI, Apogée only, with OPI_PIECES: applications.opi.pieces).
+    sends_pieces: bool
 
     def qualifies(self, formation: Formation) -> bool:
         """Whether the backend can name this formation (its code in the student records system is set)."""

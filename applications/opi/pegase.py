@@ -213,6 +213,7 @@ class PegaseFilesBackend:
     name = "pegase"
     label = "Pégase"
     sends_withdrawals = False
+    sends_pieces = False  # Pégase has no PJ-OPI (siscol-pegase-apogee.md §3.4: Apogée only)
 
     def qualifies(self, formation: Formation) -> bool:
         return bool(formation.pegase_code)

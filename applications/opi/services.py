@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import io
 import logging
-import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +21,18 @@ from django.utils.translation import gettext as _
 
 from applications.enums import EventKind, OpiState, PegaseRemoval
 from applications.history import record_event, record_events
-from applications.models import Application, Candidate, Opi, OpiExport
+from applications.models import Application, Candidate, Opi, OpiExport, OpiPiece
 from applications.opi.backends import OpiBackend, get_backend
 from applications.opi.periods import check_campaign_code, files_refusal
+from applications.opi.pieces import (
+    list_name,
+    list_text,
+    pieces_on,
+    record_pieces,
+    send_pending,
+    write_to_folder,
+    write_zip,
+)
 from applications.opi.transfer import OpiCandidate
 from ecandidat import parameters
 from offers.enums import Avis
@@ -133,9 +141,9 @@ def on_confirmation_withdrawn(sender, *, application: Application, actor: User |
 
 @transaction.atomic
 def requeue_opis(*, opi_ids: Iterable[int], actor: User) -> int:
-    """ "Rechargement des OPI": transferred or cancelled OPIs go back to pending, to be sent again (after the
-    student records system's tables were purged, say). An OPI withdrawn before it was ever transferred has nothing
-    to send and is left alone. Returns how many were re-queued.
+    """ "Rechargement des OPI / PJ-OPI": transferred or cancelled OPIs go back to pending, to be sent again with
+    their pieces (after the student records system's tables were purged, say). An OPI withdrawn before it was ever
+    transferred has nothing to send and is left alone. Returns how many were re-queued.
 
     Side effects: history row ``OPI_REQUEUED`` per OPI, with the actor.
     """
@@ -150,6 +158,8 @@ def requeue_opis(*, opi_ids: Iterable[int], actor: User) -> int:
     for opi in locked:
         opi.state, opi.queued_at = OpiState.PENDING, now
     Opi.objects.bulk_update(locked, ["state", "queued_at"])
+    # "Rechargement des OPI / PJ-OPI": their pieces go again with them (applications.opi.pieces).
+    OpiPiece.objects.filter(opi__in=locked).update(day=None, transferred_at=None)
     record_events([opi.application_id for opi in locked], kind=EventKind.OPI_REQUEUED, actor=actor)
     return len(locked)
 
@@ -380,24 +390,32 @@ def transfer_opis(
             if application.pk in result.passed
         ]
         written = [entry for entry in entries if entry.candidate.pk not in result.errors]
+        passing = [application for application in sent if application.opi.state == OpiState.PENDING]
         newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day)
+        pieces: list[OpiPiece] = []
+        if pieces_on(backend):  # PJ-OPI: the pieces of the wishes just passed, and those still pending
+            report.add("pieces recorded by this run", record_pieces(passing))
+            pieces = send_pending(report, campaign=campaign, day=day)
         # The day's files are rewritten whole: a second run that day writes the same candidates again and
         # transfers none twice; the counts say both, so an operator does not read a double transfer.
         report.add("candidates in the day's files", len(written))
         report.add("wishes in the day's files", sum(len(entry.wishes) for entry in written))
         report.add("OPIs transferred by this run", newly)
         export = OpiExport.objects.filter(backend=backend.name, day=day).first()
-        if not written and export is None:
+        if not written and not pieces and export is None:
             return None  # as eCandidat: no candidate, no file
         export = export or OpiExport(backend=backend.name, day=day)
-        export.files = result.files
+        export.files = {**result.files, **({list_name(day): list_text(pieces)} if pieces else {})}
         export.candidates = len(written)
         export.wishes = sum(len(entry.wishes) for entry in written)
+        export.pieces = len(pieces)
         export.updated_by = actor
         export.save()
-        if settings.OPI_EXPORT_DIR and result.files:
-            files = dict(result.files)
+        if settings.OPI_EXPORT_DIR and export.files:
+            files = dict(export.files)
             transaction.on_commit(lambda: _write_folder(files))  # the folder never shows uncommitted files
+        if settings.OPI_EXPORT_DIR and pieces:
+            transaction.on_commit(lambda: write_to_folder(pieces))
     return export
 
 
@@ -430,10 +448,9 @@ def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User 
 
 
 def export_zip(export: OpiExport) -> bytes:
-    """The day's files in one ZIP (eCandidat's "Fichier zip" held candidat and candidature; ours holds every file
-    of the day, the inscription file included)."""
+    """The day's files in one ZIP, in memory (eCandidat's "Fichier zip" held candidat and candidature; ours holds
+    every file of the day, the inscription file and the PJ-OPI included). The download writes it to a temporary
+    file instead (``applications.opi.pieces.write_zip``): the pieces may be large."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in sorted(export.files.items()):
-            archive.writestr(name, text.encode("utf-8"))
+    write_zip(export, buffer)
     return buffer.getvalue()

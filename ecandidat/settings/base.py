@@ -687,6 +687,9 @@ if not re.fullmatch(r"[0-9A-Z]{0,2}", DOSSIER_NUMBER_PREFIX):
     )
 # At most this many candidates per nightly run (eCandidat OPI_NB_BATCH_MAX; 0 = no cap); the rest wait a night.
 OPI_BATCH_MAX = env_int("OPI_BATCH_MAX", 0, minimum=0)
+# eCandidat OPI_IS_UTILISE_PJ (off by default): with OPI_BACKEND=apogee, the validated files of the pieces whose type
+# has an Apogée code (COD_TPJ) go with the candidate's OPI (PJ-OPI, docs/opi-apogee.md). A parameter of « Paramètres ».
+OPI_PIECES = env_bool("OPI_PIECES", False)
 # Optional folder where the batch also writes the day's files (eCandidat pegase.opi.path), for an import job that
 # reads a folder; unset: the files live in the database only and staff download them from the OPI screen.
 OPI_EXPORT_DIR = env_str("OPI_EXPORT_DIR", "")

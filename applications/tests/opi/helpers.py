@@ -3,15 +3,37 @@ services, who confirms through the candidate's service; the Pégase files parsed
 
 import datetime
 
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from applications.enums import EventKind
+from applications.enums import EventKind, PieceStatus
 from applications.history import record_event
 from applications.models import Application, OpiExport
 from applications.services import candidature, staff
 from applications.signals import confirmation_withdrawn
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory
-from applications.tests.factories_candidature import ApplicationFactory
+from applications.tests.factories_candidature import ApplicationFactory, DocumentFactory, PieceSubmissionFactory
+
+# The OPI screen's queries, whatever the number of OPIs (13 while the "déversée vers" filter read the distinct codes
+# stored).
+QUERIES_SCREEN = 12
+
+# Two files of known bytes, for the PJ-OPI.
+ID_BYTES = b"%PDF-1.4 carte d'identite " + bytes(range(256)) * 40
+BAC_BYTES = b"\x89PNG\r\n\x1a\n releve du bac " + bytes(range(255, -1, -1)) * 30
+
+
+def piece(application, piece_type, content, *, name="piece.pdf", status=PieceStatus.VALIDATED, shared=False):
+    """The candidate's piece with ``content`` in the storage (a common piece shared by their applications when
+    ``shared``)."""
+    document = DocumentFactory(file=ContentFile(content, name=name), uploaded_by=application.candidate.user)
+    return PieceSubmissionFactory(
+        application=None if shared else application,
+        candidate=application.candidate,
+        piece_type=piece_type,
+        status=status,
+        document=document,
+    )
 
 
 def make_candidate(campaign, *, username="AB123456", **fields):

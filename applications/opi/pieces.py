@@ -1,0 +1,259 @@
+"""PJ-OPI (eCandidat ``pj_opi``, ``OPI_IS_UTILISE_PJ``, ``BATCH_ASYNC_OPI_PJ``; siscol-pegase-apogee.md §3.4): the
+validated files of an admitted candidate that go to Apogée with their OPI.
+
+When the Apogée backend transfers a candidate's OPI (a wish, never a withdrawal) and ``OPI_PIECES`` is on, each of
+the application's **validated** pieces that has a file and whose type has an Apogée code (``PieceType.siscol_code``,
+COD_TPJ) gets an ``OpiPiece`` row, keyed by the OPI code and COD_TPJ, for dematerialised formations only (a paper
+dossier's pieces are not in the storage). The same run, and every later run while the row is pending, puts the file
+in the day's files: ``<OPI code>_OPI/PJ_<COD_TPJ>_<OPI code>.<ext>`` in the ZIP and in ``OPI_EXPORT_DIR``, and the
+list ``opi-apogee-pj-YYYYMMDD.csv``. A file missing from the storage is reported (batch history, the OPI screen's
+message) and its row stays pending for the next run; a piece whose OPI was withdrawn meanwhile is not sent.
+
+The files are read from the storage (file system or S3, ``default_storage``) in chunks, one at a time: never held
+whole in memory, never copied into the database.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import shutil
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import IO, TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.enums import OpiState, PieceStatus
+from applications.models import Application, OpiExport, OpiPiece, PieceSubmission
+from applications.opi.apogee import upper_ascii
+from applications.opi.backends import BACKENDS, OpiBackend
+from applications.opi.pegase import write_csv
+from applications.opi.transfer import file_day
+from ecandidat import parameters
+from offers.enums import ApplicationMode
+from offers.models import Campaign
+
+if TYPE_CHECKING:
+    from ecandidat.batches import Report
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024  # bytes read from the storage at a time
+LIST_COLUMNS = ["COD_OPI_INT_EPO", "LIB_NOM_PAT_IND_OPI", "LIB_PR1_IND_OPI", "COD_TPJ", "NOM_FIC"]
+MISSING_NOTE = "PJ_MANQUANTES.txt"
+
+
+def pieces_on(backend: OpiBackend) -> bool:
+    """Whether this backend's transfers carry the pieces now (Apogée, with ``OPI_PIECES``)."""
+    return backend.sends_pieces and bool(parameters.get("OPI_PIECES"))
+
+
+def list_name(day: datetime.date) -> str:
+    return f"opi-apogee-pj-{file_day(day)}.csv"
+
+
+def extension(piece: OpiPiece) -> str:
+    """The stored file's extension (``.pdf``): ``documents.models.document_path`` keeps the uploaded one."""
+    return PurePosixPath(piece.document.file.name or "").suffix.lower() if piece.document else ""
+
+
+def record_pieces(applications: Iterable[Application]) -> int:
+    """The PJ-OPI of the wishes a transfer just passed (``applications`` with their ``opi``): one row per validated
+    piece with a file and an Apogée code, per OPI code and COD_TPJ (the first application's piece when two carry the
+    same type; a common piece is the candidate's). A row already there for another file (the piece was validated
+    again after a re-queue) takes the new file and is pending again; one for the same file stays as it is. At most
+    four queries, whatever the number of pieces. Returns how many rows were created or made pending again."""
+    wishes = [
+        application
+        for application in applications
+        if not application.opi.withdrawn and application.formation.mode == ApplicationMode.ONLINE
+    ]
+    if not wishes:
+        return 0
+    submissions = (
+        PieceSubmission.objects.filter(status=PieceStatus.VALIDATED, document__isnull=False)
+        .exclude(piece_type__siscol_code="")
+        .filter(
+            Q(application__in=[application.pk for application in wishes])
+            | Q(application__isnull=True, candidate__in={application.candidate_id for application in wishes})
+        )
+        .select_related("piece_type")
+        .order_by("piece_type__order", "piece_type_id", "pk")
+    )
+    by_application: dict[int, list[PieceSubmission]] = {}
+    shared: dict[int, list[PieceSubmission]] = {}
+    for submission in submissions:
+        if submission.application_id is None:
+            shared.setdefault(submission.candidate_id, []).append(submission)
+        else:
+            by_application.setdefault(submission.application_id, []).append(submission)
+    wanted: dict[tuple[str, str], tuple[Application, PieceSubmission]] = {}
+    for application in wishes:
+        for submission in [*by_application.get(application.pk, []), *shared.get(application.candidate_id, [])]:
+            key = (application.opi.code, submission.piece_type.siscol_code)
+            wanted.setdefault(key, (application, submission))
+    if not wanted:
+        return 0
+    existing = {
+        (piece.code, piece.siscol_code): piece
+        for piece in OpiPiece.objects.filter(code__in={code for code, _tpj in wanted})
+    }
+    created, refreshed = [], []
+    for (code, tpj), (application, submission) in wanted.items():
+        piece = existing.get((code, tpj))
+        if piece is None:
+            created.append(
+                OpiPiece(
+                    opi=application.opi,
+                    code=code,
+                    siscol_code=tpj,
+                    submission=submission,
+                    document_id=submission.document_id,
+                )
+            )
+        elif piece.document_id != submission.document_id or piece.transferred_at is None:
+            piece.opi, piece.submission, piece.document_id = application.opi, submission, submission.document_id
+            piece.day, piece.transferred_at = None, None
+            refreshed.append(piece)
+    OpiPiece.objects.bulk_create(created)
+    OpiPiece.objects.bulk_update(refreshed, ["opi", "submission", "document", "day", "transferred_at"])
+    return len(created) + len(refreshed)
+
+
+def _in_storage(name: str) -> bool:
+    try:
+        return default_storage.exists(name)
+    except Exception:  # an unreachable storage is a missing file for this run: reported, retried the next run
+        logger.exception("PJ-OPI: could not check %s in the storage", name)
+        return False
+
+
+def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> list[OpiPiece]:
+    """Put the campaign's pending PJ-OPI in the ``day``'s files: those whose file is in the storage are marked
+    transferred that day; a missing file is reported and its row stays pending. A piece whose OPI is no longer
+    transferred (withdrawn, re-queued, cancelled) waits for it. Call inside the run's transaction. Returns the
+    pieces of the day, with their candidate (for the list file)."""
+    pending = list(
+        OpiPiece.objects.select_for_update(of=("self",))
+        .pending()
+        .filter(opi__application__campaign=campaign, opi__state=OpiState.PASSED, opi__withdrawn=False)
+        .select_related("document")
+        .order_by("pk")
+    )
+    now = timezone.now()
+    sent = []
+    for piece in pending:
+        if piece.document is None or not _in_storage(piece.document.file.name or ""):
+            # Read by the central office (batch history, the OPI screen's message): in their language. The run's
+            # last errors: the OPI screen tells them from the candidates' by their count.
+            report.add("pieces missing from the storage")
+            report.error(_("OPI %(code)s, piece %(tpj)s") % {"code": piece.code, "tpj": piece.siscol_code})
+            continue
+        piece.day, piece.transferred_at = day, now
+        sent.append(piece)
+    OpiPiece.objects.bulk_update(sent, ["day", "transferred_at"])
+    report.add("pieces sent by this run", len(sent))
+    return list(
+        OpiPiece.objects.of_day(day)
+        .filter(opi__application__campaign=campaign)
+        .select_related("document", "opi__application__candidate")
+        .order_by("code", "siscol_code")
+    )
+
+
+def list_text(pieces: Iterable[OpiPiece]) -> str:
+    """``opi-apogee-pj-YYYYMMDD.csv``: one row per piece of the day, the parameters of eCandidat's
+    ``recupererPiecesJustificativesOPIWS`` but the bytes (the file's name in the ZIP, ``NOM_FIC``)."""
+    return write_csv(
+        LIST_COLUMNS,
+        (
+            [
+                piece.code,
+                upper_ascii(piece.opi.application.candidate.birth_name),
+                upper_ascii(piece.opi.application.candidate.first_name),
+                piece.siscol_code,
+                piece.file_name(extension(piece)),
+            ]
+            for piece in pieces
+        ),
+    )
+
+
+def pieces_of(export: OpiExport) -> list[OpiPiece]:
+    """The pieces the export's day carries (none for a backend that sends none): one query."""
+    backend = BACKENDS.get(export.backend)
+    if backend is None or not backend.sends_pieces:
+        return []
+    return list(OpiPiece.objects.of_day(export.day).select_related("document").order_by("code", "siscol_code"))
+
+
+def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[str]:
+    """Add each piece's file to ``archive``, read from the storage by chunks of ``CHUNK`` bytes, one file at a time.
+    A file missing from the storage is left out, logged and named in ``PJ_MANQUANTES.txt``; the others are kept.
+    Returns the names left out."""
+    missing = []
+    for piece in pieces:
+        name = piece.file_name(extension(piece))
+        stored = piece.document.file.name if piece.document else ""
+        try:
+            if not stored or not default_storage.exists(stored):
+                raise FileNotFoundError(stored)
+            source = default_storage.open(stored, "rb")
+        except Exception:
+            logger.exception("PJ-OPI: %s is missing from the storage (%s)", name, stored)
+            missing.append(name)
+            continue
+        info = zipfile.ZipInfo(name, date_time=timezone.localtime(piece.transferred_at).timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with source, archive.open(info, "w") as target:
+            shutil.copyfileobj(source, target, CHUNK)
+    if missing:
+        archive.writestr(
+            MISSING_NOTE,
+            "Pièces absentes du stockage, non jointes :\n" + "".join(f"{name}\n" for name in missing),
+        )
+    return missing
+
+
+def write_to_folder(pieces: list[OpiPiece]) -> None:
+    """Copy the day's pieces into ``OPI_EXPORT_DIR`` (on commit), each atomically (written beside, then renamed): an
+    import job never reads half a file. A file that cannot be copied is logged; the others are copied."""
+    folder = Path(settings.OPI_EXPORT_DIR)
+    for piece in pieces:
+        name = piece.file_name(extension(piece))
+        target = folder / name
+        temporary = target.with_name(f".{target.name}.tmp")
+        stored = piece.document.file.name if piece.document else ""
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with default_storage.open(stored or "", "rb") as source, open(temporary, "wb") as out:
+                shutil.copyfileobj(source, out, CHUNK)
+            temporary.replace(target)
+        except Exception:
+            logger.exception("PJ-OPI: could not write %s in OPI_EXPORT_DIR", name)
+            temporary.unlink(missing_ok=True)
+
+
+def write_zip(export: OpiExport, target: IO[bytes]) -> list[str]:
+    """The day's files in one ZIP written to ``target`` (a temporary file for the download): the text files, then
+    the pieces read from the storage one at a time. Returns the pieces left out (missing from the storage)."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in sorted(export.files.items()):
+            archive.writestr(name, text.encode("utf-8"))
+        return copy_into_zip(archive, pieces_of(export))
+
+
+def piece_counts(campaign: Campaign | None) -> dict[str, int]:
+    """Pending and transferred PJ-OPI of the campaign (eCandidat's counters): one query."""
+    if campaign is None:
+        return {"pending": 0, "passed": 0}
+    return OpiPiece.objects.filter(opi__application__campaign_id=campaign.pk).aggregate(
+        pending=Count("pk", filter=Q(transferred_at__isnull=True)),
+        passed=Count("pk", filter=Q(transferred_at__isnull=False)),
+    )
