@@ -110,6 +110,10 @@ COUNT_WORDS = {
     "candidates in the day's files": pgettext_lazy("batch count", "candidates in the day's files"),
     "wishes in the day's files": pgettext_lazy("batch count", "wishes in the day's files"),
     "OPIs transferred by this run": pgettext_lazy("batch count", "OPIs transferred by this run"),
+    # PJ-OPI (applications.opi.pieces)
+    "pieces recorded by this run": pgettext_lazy("batch count", "pieces recorded by this run"),
+    "pieces sent by this run": pgettext_lazy("batch count", "pieces sent by this run"),
+    "pieces missing from the storage": pgettext_lazy("batch count", "pieces missing from the storage"),
     # archive_campaigns, destroy_archived_campaigns
     "campaigns to archive": pgettext_lazy("batch count", "campaigns to archive"),
     "applications to freeze": pgettext_lazy("batch count", "applications to freeze"),

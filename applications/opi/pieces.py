@@ -210,7 +210,9 @@ def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[
             missing.append(name)
             continue
         info = zipfile.ZipInfo(name, date_time=timezone.localtime(piece.transferred_at).timetuple()[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED
+        # Stored, not deflated: PDFs and images are compressed already; deflating 200 MB of them took 27 s against
+        # 0.7 s stored (the download waits for the whole ZIP), for nothing.
+        info.compress_type = zipfile.ZIP_STORED
         with source, archive.open(info, "w") as target:
             shutil.copyfileobj(source, target, CHUNK)
     if missing:
