@@ -110,7 +110,7 @@ COUNT_WORDS = {
     "candidates in the day's files": pgettext_lazy("batch count", "candidates in the day's files"),
     "wishes in the day's files": pgettext_lazy("batch count", "wishes in the day's files"),
     "OPIs transferred by this run": pgettext_lazy("batch count", "OPIs transferred by this run"),
-    # PJ-OPI (applications.opi.pieces)
+    # the PJ-OPI of transfer_opi, applications.opi.pieces
     "pieces recorded by this run": pgettext_lazy("batch count", "pieces recorded by this run"),
     "pieces sent by this run": pgettext_lazy("batch count", "pieces sent by this run"),
     "pieces missing from the storage": pgettext_lazy("batch count", "pieces missing from the storage"),
