@@ -14,6 +14,7 @@ Uploads remove their file through the service after each request (outside the me
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import json
@@ -67,6 +68,33 @@ def _backend_cpu(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+@contextlib.contextmanager
+def template_timer():
+    """CPU seconds spent rendering each template, exclusive of the templates it includes or extends."""
+    from django.template.base import Template  # noqa: PLC0415 (needs the settings of _environment)
+
+    spent: dict[str, float] = {}
+    stack: list[list] = []
+    original = Template._render
+
+    def timed(self, context):
+        stack.append([self.origin.template_name or self.name or "?", time.process_time(), 0.0])
+        try:
+            return original(self, context)
+        finally:
+            name, started, inner = stack.pop()
+            total = time.process_time() - started
+            spent[name] = spent.get(name, 0.0) + total - inner
+            if stack:
+                stack[-1][2] += total
+
+    Template._render = timed
+    try:
+        yield spent
+    finally:
+        Template._render = original
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
@@ -78,6 +106,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kinds", nargs="*", default=None, help="words of the labels to measure")
     parser.add_argument("--cprofile", type=int, default=0, help="print the N costliest functions of each kind")
     parser.add_argument("--show-sql", action="store_true", help="print the SQL of one request of each kind")
+    parser.add_argument(
+        "--templates", action="store_true", help="print the CPU spent in each template (its own, includes apart)"
+    )
     arguments = parser.parse_args(argv)
     state = ROOT / "bench" / "results" / f"inproc-{arguments.database}"
     state.mkdir(parents=True, exist_ok=True)
@@ -184,6 +215,16 @@ def main(argv: list[str]) -> int:
             if undo is not None:
                 undo(5)
             print(f"--- {label}: {len(statements)} statements", *statements, sep="\n")
+            continue
+        if arguments.templates:
+            with template_timer() as spent:
+                for n in range(count):
+                    one(n)
+                    if undo is not None:
+                        undo(n)
+            print(f"--- {label}: CPU ms per request in each template, its includes apart")
+            for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+                print(f"{seconds * 1000 / count:7.3f}  {name}")
             continue
         if arguments.cprofile:
             # INPROC_TIMER=cpu: CPU time (waits on PostgreSQL and Redis left out); the default is wall-clock time.
