@@ -31,12 +31,16 @@ class Report:
     def __init__(self):
         self.counts: Counter[str] = Counter()
         self.errors: list[str] = []
+        self.errors_by_kind: dict[str, list[str]] = {}  # the same errors, by the ``kind`` they were given
 
     def add(self, key: str, amount: int = 1) -> None:
         self.counts[key] += amount
 
-    def error(self, message: str) -> None:
+    def error(self, message: str, *, kind: str = "") -> None:
+        """An item skipped; ``kind`` lets a screen that ran the batch tell its errors apart (the OPI screen: the
+        candidates refused, the pieces missing from the storage), whatever their order."""
         self.errors.append(message)
+        self.errors_by_kind.setdefault(kind, []).append(message)
         logger.warning("batch item failed: %s", message)
 
 

@@ -27,7 +27,7 @@ from applications.enums import PegaseRemoval
 from applications.models import Opi, OpiExport
 from applications.opi.backends import BACKENDS, backend_label, get_backend
 from applications.opi.periods import check_campaign_code, checks_apply, files_refusal
-from applications.opi.pieces import piece_counts, pieces_on, write_zip
+from applications.opi.pieces import MISSING_COUNT, piece_counts, pieces_on, write_zip
 from applications.opi.services import (
     BATCH,
     cancel_opis,
@@ -80,6 +80,7 @@ def transfer_view(request, *, model_admin):
     holder: dict = {}
 
     def work(report, *, dry_run, limit):
+        holder["report"] = report
         holder["export"] = transfer_opis(report, dry_run=dry_run, limit=limit, actor=request.user)
 
     try:
@@ -92,10 +93,11 @@ def transfer_view(request, *, model_admin):
     else:
         written = run.counts.get("candidates in the day's files", 0)
         newly = run.counts.get("OPIs transferred by this run", 0)
-        lines = run.errors.splitlines()
-        # The pieces missing from the storage are the run's last errors (applications.opi.pieces.send_pending).
-        missing = run.counts.get("pieces missing from the storage", 0)
-        lines, missing_lines = lines[: len(lines) - missing], lines[len(lines) - missing :]
+        # The candidates refused apart from the pieces missing from the storage (applications.opi.pieces).
+        errors = holder["report"].errors_by_kind
+        missing_lines = errors.get(MISSING_COUNT, [])
+        lines = [line for kind, kind_lines in errors.items() if kind != MISSING_COUNT for line in kind_lines]
+        missing = len(missing_lines)
         if lines:
             # Who and why, here (the page said only "see the batch history"); the first few, the rest there.
             shown = "; ".join(lines[:REFUSALS_SHOWN]) + ("; …" if len(lines) > REFUSALS_SHOWN else "")

@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024  # bytes read from the storage at a time
 LIST_COLUMNS = ["COD_OPI_INT_EPO", "LIB_NOM_PAT_IND_OPI", "LIB_PR1_IND_OPI", "COD_TPJ", "NOM_FIC"]
 MISSING_NOTE = "PJ_MANQUANTES.txt"
+# The run's count of pieces whose file is missing from the storage, and the kind of their errors in its report.
+MISSING_COUNT = "pieces missing from the storage"
 
 
 def pieces_on(backend: OpiBackend) -> bool:
@@ -150,10 +152,11 @@ def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> l
     sent = []
     for piece in pending:
         if piece.document is None or not _in_storage(piece.document.file.name or ""):
-            # Read by the central office (batch history, the OPI screen's message): in their language. The run's
-            # last errors: the OPI screen tells them from the candidates' by their count.
-            report.add("pieces missing from the storage")
-            report.error(_("OPI %(code)s, piece %(tpj)s") % {"code": piece.code, "tpj": piece.siscol_code})
+            # Read by the central office (batch history, the OPI screen's message): in their language.
+            report.add(MISSING_COUNT)
+            report.error(
+                _("OPI %(code)s, piece %(tpj)s") % {"code": piece.code, "tpj": piece.siscol_code}, kind=MISSING_COUNT
+            )
             continue
         piece.day, piece.transferred_at = day, now
         sent.append(piece)

@@ -2,12 +2,14 @@
 pieces, "produce now" saying how many pieces went and which are missing; query counts that do not grow with the
 number of pieces. (The screen's persona matrix, test_admin.py, covers its pages: PJ-OPI adds none.)"""
 
+import html
 import io
 import zipfile
 
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from applications.models import OpiExport, OpiPiece
 from applications.opi.services import transfer_opis
@@ -126,3 +128,44 @@ def test_produce_now_says_how_many_pieces_went_and_which_are_missing(
     )
     assert "Non déversés" not in page  # the candidate went: only the piece waits
     assert OpiExport.objects.get().pieces == 1
+
+
+def test_produce_now_tells_a_refused_candidate_from_a_missing_piece(
+    client, central_manager, campaign, formation, centre_manager, opi_type, piece_types
+):
+    """One candidate refused (baccalaureate year after this one) and one piece missing from the storage: each in its
+    own message. The screen used to split the run's errors by position (the missing pieces had to be the run's last
+    errors, as many as their count); it now reads them by kind (``Report.errors_by_kind``), whatever their order."""
+    sent, refused = admitted_with_pieces(campaign, formation, centre_manager, opi_type, piece_types, 2)
+    default_storage.delete(sent.pieces.get(piece_type=piece_types[1]).document.file.name)
+    bac = refused.candidate.baccalaureate
+    bac.year = timezone.localtime().year + 1
+    bac.save()
+    client.force_login(central_manager)
+
+    response = client.post(reverse("admin:applications_opi_transfer"), follow=True)
+
+    page = html.unescape(response.content.decode())
+    number = refused.candidate.user.username
+    assert (
+        f"Non déversés, leurs OPI restent en attente : dossier {number} : l'année du baccalauréat est postérieure à "
+        "l'année en cours. Détails dans l'historique des batchs." in page
+    )
+    assert (
+        "1 pièce non envoyée, son fichier est absent du stockage (elle reste en attente, la prochaine exécution "
+        "réessaie) : OPI ECAB000000, pièce RBAC." in page
+    )
+    assert "1 pièce envoyée à Apogée avec les OPI (PJ-OPI)." in page
+
+
+def test_a_report_keeps_its_errors_by_kind_in_their_order():
+    report = Report()
+    report.error("dossier A: no address")
+    report.error("OPI 1, piece CNI", kind="missing")
+    report.error("dossier B: no address")
+
+    assert report.errors == ["dossier A: no address", "OPI 1, piece CNI", "dossier B: no address"]
+    assert report.errors_by_kind == {
+        "": ["dossier A: no address", "dossier B: no address"],
+        "missing": ["OPI 1, piece CNI"],
+    }
