@@ -186,6 +186,10 @@ def main(argv: list[str]) -> int:
         "pieces page": (page(lambda r: f"/pieces/{r['application']}/"), None),
         "candidatures list": (page(lambda r: "/candidat/candidatures/"), None),
         "upload of a 1.4 MB PDF": (upload, undo_upload),
+        # The floor of a candidate page: the layout alone (a page of static text), and the health check (no page).
+        "layout only, anonymous": (page(lambda r: "/mentions-legales/", logged_in=False), None),
+        "layout only, logged in": (page(lambda r: "/mentions-legales/"), None),
+        "health check, logged in": (page(lambda r: "/healthz"), None),
     }
     if arguments.kinds:
         kinds = {k: v for k, v in kinds.items() if any(w in k for w in arguments.kinds)}

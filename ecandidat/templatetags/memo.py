@@ -13,7 +13,9 @@ Installed by ``TEMPLATES["OPTIONS"]`` in the settings, so templates do not chang
 - ``libraries``: this module is also the ``i18n`` library, Django's own with ``{% translate "literal" %}`` (about a
   hundred per page, ~20 µs each) remembered per node, language and autoescape; a variable, a filter or ``noop``
   goes through Django's node unchanged. It is also the ``static`` library: ``{% static "literal" %}`` (the manifest's
-  hashed name, ~25 µs) remembered per path.
+  hashed name, ~25 µs) remembered per path;
+- ``builtins`` again: ``{% extends %}`` finds the layout's blocks once per compiled template, where Django walks the
+  layout's whole node tree on every page.
 
 The caches are emptied when URL, translation or static settings change (tests), and are bounded by the templates'
 text.
@@ -24,8 +26,11 @@ import uuid
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.template import Library
+from django.template import loader_tags as django_loader_tags
+from django.template.base import TextNode
 from django.template.defaulttags import URLNode
 from django.template.defaulttags import url as django_url
+from django.template.loader_tags import BLOCK_CONTEXT_KEY, BlockContext, BlockNode, ExtendsNode
 from django.templatetags import i18n as django_i18n
 from django.templatetags import static as django_static
 from django.urls import NoReverseMatch, get_script_prefix, reverse
@@ -210,3 +215,47 @@ class RememberedStaticNode(django_static.StaticNode):
 @register.tag("static")
 def static(parser, token):
     return RememberedStaticNode.handle_token(parser, token)
+
+
+_ROOT_BLOCKS = "_ecandidat_root_blocks"  # the attribute of a compiled template that keeps its root blocks
+
+
+class RememberedExtendsNode(ExtendsNode):
+    """Django's ``{% extends %}``, without walking the whole layout on every page: Django looks for the root
+    template's ``{% block %}`` nodes in its entire node tree (``get_nodes_by_type``) at each render; they are found
+    once per compiled template (kept on it, so a template compiled again is walked again)."""
+
+    def render(self, context):
+        compiled_parent = self.get_parent(context)
+        if BLOCK_CONTEXT_KEY not in context.render_context:
+            context.render_context[BLOCK_CONTEXT_KEY] = BlockContext()
+        block_context = context.render_context[BLOCK_CONTEXT_KEY]
+        block_context.add_blocks(self.blocks)
+        root_blocks = _root_blocks(compiled_parent)
+        if root_blocks is not None:
+            block_context.add_blocks(root_blocks)
+        with context.render_context.push_state(compiled_parent, isolated_context=False):
+            return compiled_parent._render(context)  # type: ignore[attr-defined]  # as Django does
+
+
+def _root_blocks(template) -> dict | None:
+    """The block nodes of ``template`` by name when it is the root of the chain (extends nothing), else None: what
+    Django's ``ExtendsNode.render`` computes, remembered on the compiled template (only read by ``add_blocks``)."""
+    try:
+        return template.__dict__[_ROOT_BLOCKS]
+    except KeyError:
+        pass
+    blocks = None
+    for node in template.nodelist:
+        if not isinstance(node, TextNode):  # the extends node has to be the first non-text node
+            if not isinstance(node, ExtendsNode):
+                blocks = {block.name: block for block in template.nodelist.get_nodes_by_type(BlockNode)}
+            break
+    template.__dict__[_ROOT_BLOCKS] = blocks
+    return blocks
+
+
+@register.tag("extends")
+def extends(parser, token):
+    node = django_loader_tags.do_extends(parser, token)
+    return RememberedExtendsNode(node.nodelist, node.parent_name, node.template_dirs)

@@ -1,5 +1,5 @@
 """{% url %} without arguments and {% translate "literal" %} remembered per process (ecandidat/templatetags/memo.py):
-the same output as Django's tags, per language, escaping and urlconf."""
+the same output as Django's tags, per language, escaping and urlconf; {% extends %} walking the layout once."""
 
 import uuid
 from unittest import mock
@@ -7,6 +7,7 @@ from unittest import mock
 import pytest
 from django.template import Context, Engine, engines
 from django.template import engines as all_engines
+from django.template.base import NodeList
 from django.templatetags.static import static
 from django.test import override_settings
 from django.urls import NoReverseMatch, get_script_prefix, reverse, set_script_prefix
@@ -172,3 +173,48 @@ def test_a_url_with_arguments_is_reversed_once_per_shape():
     assert len(urls) == 5
     assert remembered.call_count == 1
     assert djangos.call_count == 0
+
+
+LAYOUTS = {
+    "root.html": "<title>{% block title %}Root{% endblock %}</title>{% if on %}{% block body %}[root body]"
+    "{% endblock %}{% endif %}{% for n in numbers %}{% block row %}{{ n }}{% endblock %}{% endfor %}",
+    "middle.html": "{% extends 'root.html' %}{% block body %}<m>{{ block.super }}{% block inner %}{% endblock %}</m>"
+    "{% endblock %}",
+    "page.html": "{% extends 'middle.html' %}{% block title %}Page · {{ block.super }}{% endblock %}"
+    "{% block inner %}inner {{ on }}{% endblock %}",
+    "direct.html": "{% extends 'root.html' %}{% block row %}<{{ n }}>{% endblock %}",
+    "by_variable.html": "{% extends parent %}{% block title %}Variable{% endblock %}",
+}
+
+
+def _engine(*builtins: str) -> Engine:
+    return Engine(
+        loaders=[("django.template.loaders.cached.Loader", [("django.template.loaders.locmem.Loader", LAYOUTS)])],
+        builtins=list(builtins),
+    )
+
+
+@pytest.mark.parametrize("name", ["page.html", "direct.html", "by_variable.html"])
+@pytest.mark.parametrize("on", [True, False])
+def test_extends_renders_as_djangos(name, on):
+    djangos, ours = _engine(), _engine("ecandidat.templatetags.memo")
+    for engine in (djangos, ours):
+        engine.get_template("root.html")  # compiled, so that "parent" may be given as a template
+    context = {"on": on, "numbers": [1, 2], "parent": "root.html"}
+    expected = djangos.get_template(name).render(Context(context))
+    assert isinstance(ours.get_template(name).nodelist[0], memo.RememberedExtendsNode)
+    assert ours.get_template(name).render(Context(context)) == expected
+    assert ours.get_template(name).render(Context(context)) == expected  # the root's blocks remembered
+    assert ours.get_template(name).render(Context({**context, "parent": ours.get_template("root.html")})) == expected
+
+
+def test_extends_walks_the_layout_once_per_compiled_template():
+    engine = _engine("ecandidat.templatetags.memo")
+    page = engine.get_template("page.html")
+    with mock.patch.object(
+        NodeList, "get_nodes_by_type", autospec=True, side_effect=NodeList.get_nodes_by_type
+    ) as walk:
+        for _ in range(3):
+            page.render(Context({"on": True, "numbers": [1]}))
+    roots = [call for call in walk.call_args_list if call.args[0] is engine.get_template("root.html").nodelist]
+    assert len(roots) == 1  # Django's tag walks it at each render: 3
