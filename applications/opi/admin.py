@@ -3,7 +3,8 @@ transferred OPIs, the list with "re-queue" and "cancel" actions (through the ser
 history), the day's files with their ZIP, and "produce the files now".
 
 Central office only (``CentralOfficeOnly``): other staff get the admin's 403 on the screen and its actions and a 404
-on a day's files (``object_in_scope_or_404``); candidates are sent to the login page by the admin.
+on a day's files (``object_in_scope_or_404``) and on an OPI's page (``Opi.objects.visible_to``); candidates are sent
+to the login page by the admin.
 """
 
 import logging
@@ -12,6 +13,7 @@ import tempfile
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef, Prefetch, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.formats import date_format
@@ -24,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from applications.enums import PegaseRemoval
-from applications.models import Opi, OpiExport
+from applications.models import Opi, OpiExport, OpiPiece
 from applications.opi.backends import BACKENDS, backend_label, get_backend
 from applications.opi.periods import check_campaign_code, checks_apply, files_refusal
 from applications.opi.pieces import MISSING_COUNT, piece_counts, pieces_on, write_zip
@@ -36,7 +38,7 @@ from applications.opi.services import (
     requeue_opis,
     transfer_opis,
 )
-from ecandidat.admin_base import CentralOfficeOnly, ReadOnly, bound_view
+from ecandidat.admin_base import CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, ReadOnly, bound_view
 from ecandidat.batches import BatchAlreadyRunning, run_batch
 from ecandidat.staff import is_central, object_in_scope_or_404
 from offers.models import Campaign
@@ -186,6 +188,23 @@ class StateFilter(admin.ChoicesFieldListFilter):
             yield {**choice, "display": capfirst(choice["display"])}
 
 
+class PiecesPendingFilter(admin.SimpleListFilter):
+    """ "PJ-OPI en attente": the OPIs with at least one piece not in the day's files yet (yes), or none (no). An
+    ``Exists`` subquery in the list's own query: no query more."""
+
+    title = _("pending PJ-OPI")
+    parameter_name = "pieces_pending"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {"yes", "no"}:
+            return queryset
+        pending = Exists(OpiPiece.objects.pending().filter(opi=OuterRef("pk")))
+        return queryset.filter(pending if self.value() == "yes" else ~pending)
+
+
 def _lines(*lines):
     """A cell of several lines: its own box, so that on a phone's card its second line stays beside the column's
     name rather than run under it (static/css/admin_phone.css, ``card-value``)."""
@@ -198,8 +217,21 @@ def _short(moment) -> str:
     return date_format(localtime(moment), "SHORT_DATETIME_FORMAT") if moment else ""
 
 
+def _piece_state(piece: OpiPiece):
+    """ "En attente" (with "fichier absent du stockage" when its file was deleted since: the page does not ask the
+    storage, one request per file on S3), or "Déversée le 06/07/2026" (the day of the files that carried it)."""
+    if piece.transferred_at is not None and piece.day is not None:
+        day = format_html('<span class="nowrap">{}</span>', date_format(piece.day, "SHORT_DATE_FORMAT"))
+        return format_html(gettext("Transferred on {}"), day)
+    if piece.document_id is None:
+        return format_html("{}<br><strong>{}</strong>", gettext("Pending"), gettext("file missing from the storage"))
+    return gettext("Pending")
+
+
 @admin.register(Opi)
-class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
+class OpiAdmin(ReadOnly, CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, admin.ModelAdmin):
+    # Other staff find no OPI (``Opi.objects.visible_to``): a centre manager's lookup of an OPI's page is a 404, as an
+    # outsider's, where the admin answered 403 (the list, its actions and the history still refuse them first: 403).
     # Five columns, each of two short lines, fit 1,280 px with the side menu open (eight, one fact each, made a table
     # of 949 px in 631): the candidate over their numéro de dossier, the formation's code over its title (cut), the
     # state with its withdrawal and its backend, the dates of queueing and of transfer. The state with a capital
@@ -211,7 +243,7 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     search_fields = ["code", "application__candidate__birth_name", "application__candidate__user__username"]
     # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
     # candidate's and the formation's ids, which tell a scolarité nothing).
-    fields = readonly_fields = (  # an OPI changes only through the batch and the actions
+    fields = (  # an OPI changes only through the batch and the actions
         "dossier",
         "code",
         "state",
@@ -222,11 +254,57 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         "passed_at",
         "transferred_to",
     )
+    readonly_fields = (*fields, "pieces_sent")  # its PJ-OPI, when it has some (get_fields)
     show_full_result_count = False
     actions = ["requeue", "cancel", "removed_in_pegase"]
 
     def has_opi_permission(self, request) -> bool:
         return is_central(request.user)
+
+    def get_list_filter(self, request):
+        """ "PJ-OPI en attente" beside the others when the pieces go with the OPIs (Apogée, ``OPI_PIECES``), as the
+        screen's counters."""
+        filters = list(super().get_list_filter(request))
+        backend = get_backend()
+        return [*filters, PiecesPendingFilter] if backend is not None and pieces_on(backend) else filters
+
+    def get_fields(self, request, obj=None):
+        """The OPI's PJ-OPI last, only when it has some (whether ``OPI_PIECES`` is on now or not)."""
+        fields = list(super().get_fields(request, obj))
+        return [*fields, "pieces_sent"] if obj is not None and self.pieces_of(obj) else fields
+
+    @staticmethod
+    def pieces_of(opi: Opi) -> list[OpiPiece]:
+        """The OPI's PJ-OPI with their piece types: one query, made once per page (the prefetch is kept on ``opi``)."""
+        prefetch_related_objects(
+            [opi],
+            Prefetch(
+                "pieces",
+                queryset=OpiPiece.objects.select_related("submission__piece_type").order_by("siscol_code", "pk"),
+            ),
+        )
+        return list(opi.pieces.all())
+
+    @admin.display(description=_("PJ-OPI"))
+    def pieces_sent(self, opi):
+        """One row per piece: its COD_TPJ, its type's label (the staff's French) and where it stands. Three short
+        columns, the label's and the state's wrapping (static/css/admin_phone.css, ``opi-pieces``): the table keeps
+        to a phone's width."""
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td lang="fr">{}</td><td>{}</td></tr>',
+            (
+                (piece.siscol_code, piece.submission.piece_type.label, _piece_state(piece))
+                for piece in self.pieces_of(opi)
+            ),
+        )
+        return format_html(
+            '<table class="opi-pieces"><thead><tr><th scope="col">COD_TPJ</th><th scope="col">{}</th>'
+            '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+            capfirst(_("piece type")),
+            capfirst(_("state")),
+            rows,
+        )
 
     def history_view(self, request, object_id, extra_context=None):
         """An OPI's changes (« OPI créée », « OPI déversée », « OPI désistée » … with their actor) are written in its

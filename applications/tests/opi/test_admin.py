@@ -271,7 +271,8 @@ def test_an_opi_names_its_application_and_links_to_its_dossier(
     opi = Opi.objects.select_related("application__candidate__user", "application__formation").get()
     application = opi.application
 
-    with django_assert_num_queries(9):  # the OPI with its application, candidate and formation: one query
+    # The OPI with its application, candidate and formation: one query; its PJ-OPI (none here): one (test_pieces_page).
+    with django_assert_num_queries(10):
         page = client.get(reverse("admin:applications_opi_change", args=[opi.pk])).content.decode()
 
     dossier = reverse("admin:applications_application_change", args=[application.pk])
