@@ -380,3 +380,70 @@ def test_a_search_for_a_lone_apostrophe_says_there_is_nothing_to_look_for(
     assert page.locator("#result_list").count() == 0
     assert page.evaluate(OVERFLOW_JS) == []
     assert serious_axe_violations(page) == []
+
+
+# WCAG 2.5.8 (target size, minimum): a target smaller than 24 × 24 px passes only if a 24 px circle centred on it
+# touches no other target and no other small target's circle. Links inside a sentence are exempt (display inline, in
+# a text longer than their own).
+SMALL_TARGETS_JS = """
+() => {
+  const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
+    .filter((e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden'
+      && !e.closest('[hidden], .visually-hidden'))
+    .map((e) => { const r = e.getBoundingClientRect();
+      return {e, r, x: r.x + r.width / 2, y: r.y + r.height / 2, small: r.width && Math.min(r.width, r.height) < 24};
+    });
+  const inSentence = (e) => e.tagName === 'A' && getComputedStyle(e).display === 'inline'
+    && e.parentElement.textContent.trim().length > e.textContent.trim().length + 15;
+  const touches = (o, t) => Math.hypot(Math.max(t.r.left, Math.min(o.x, t.r.right)) - o.x,
+    Math.max(t.r.top, Math.min(o.y, t.r.bottom)) - o.y) < 12;
+  const name = (e) => e.tagName.toLowerCase() + ' "' + (e.textContent || e.value || '').trim().slice(0, 30) + '"';
+  return all.filter((o) => o.small && !inSentence(o.e)).flatMap((o) => {
+    const other = all.find((t) => t !== o && !t.e.contains(o.e) && !o.e.contains(t.e)
+      && (touches(o, t) || (t.small && Math.hypot(t.x - o.x, t.y - o.y) < 24)));
+    const size = `${Math.round(o.r.width)}×${Math.round(o.r.height)} px`;
+    return other ? [`${name(o.e)} ${size}, beside ${name(other.e)}`] : [];
+  });
+}
+"""
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_header_the_home_and_the_list_filters_are_big_enough_to_tap(
+    live_server, transactional_db, browser_page, campaign, centre, commission, centre_manager, width
+):
+    """The header's user links and the language switch's « Changer » (14 to 21 px high), a list's filters (20 px, one
+    under the other), « Tout afficher » (14 px), « Enregistrer » a filter (19 px) and the home's « Les chiffres par
+    jour » (16 px, above a link) were below WCAG 2.5.8's 24 px with a neighbour within reach; they are 24 px high
+    or more, and no target of these pages is small and crowded."""
+    applications = _the_centre(campaign, centre, commission, centre_manager)
+    page = browser_page
+    _log_in_staff(page, live_server, centre_manager)
+    page.set_viewport_size({"width": width, "height": 812})
+
+    page.goto(live_server.url + "/gestion/")
+    header = "#user-tools a, #logout-form button, #user-tools .lang-switch button"
+    home = f"{header}, .centre-home summary, .centre-home details + p > a"
+    heights = page.eval_on_selector_all(home, "els => els.map((e) => e.getBoundingClientRect().height)")
+    assert len(heights) == 6
+    assert min(heights) >= 24
+    assert page.evaluate(SMALL_TARGETS_JS) == []
+
+    page.goto(live_server.url + "/gestion/applications/application/?q=BERTIN")
+    page.evaluate("document.querySelector('#saved-filters').open = true")
+    listing = f"{header}, #changelist-filter li a, #changelist-search .quiet a, .saved-filters form .button"
+    heights = page.eval_on_selector_all(listing, "els => els.map((e) => e.getBoundingClientRect().height)")
+    assert len(heights) > 15
+    assert min(heights) >= 24
+    assert page.evaluate(SMALL_TARGETS_JS) == []
+    assert page.evaluate(OVERFLOW_JS) == []
+
+    # The breadcrumbs (on two lines on a phone), a sorted column's icons, the export's boxes one under the other.
+    for path in (
+        f"/gestion/applications/candidate/{applications[0].candidate_id}/change/",
+        "/gestion/applications/candidate/?o=1",
+        "/gestion/applications/application/export-colonnes/",
+    ):
+        page.goto(live_server.url + path)
+        assert page.evaluate(SMALL_TARGETS_JS) == [], path
+        assert page.evaluate(OVERFLOW_JS) == [], path
