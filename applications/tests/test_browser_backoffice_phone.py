@@ -415,7 +415,8 @@ def test_the_header_the_home_and_the_list_filters_are_big_enough_to_tap(
     """The header's user links and the language switch's « Changer » (14 to 21 px high), a list's filters (20 px, one
     under the other), « Tout afficher » (14 px), « Enregistrer » a filter (19 px) and the home's « Les chiffres par
     jour » (16 px, above a link) were below WCAG 2.5.8's 24 px with a neighbour within reach; they are 24 px high
-    or more, and no target of these pages is small and crowded."""
+    or more, and no target of these pages, nor of a few others (breadcrumbs, sort icons, lists of boxes), is small
+    and crowded."""
     applications = _the_centre(campaign, centre, commission, centre_manager)
     page = browser_page
     _log_in_staff(page, live_server, centre_manager)
@@ -438,11 +439,14 @@ def test_the_header_the_home_and_the_list_filters_are_big_enough_to_tap(
     assert page.evaluate(SMALL_TARGETS_JS) == []
     assert page.evaluate(OVERFLOW_JS) == []
 
-    # The breadcrumbs (on two lines on a phone), a sorted column's icons, the export's boxes one under the other.
+    # The breadcrumbs (on two lines on a phone), a sorted column's icons, the export's boxes one under the other, the
+    # radio buttons of an application made for a candidate, a piece's « Aperçu » and « Historique de la pièce ».
     for path in (
         f"/gestion/applications/candidate/{applications[0].candidate_id}/change/",
         "/gestion/applications/candidate/?o=1",
         "/gestion/applications/application/export-colonnes/",
+        "/gestion/applications/application/pour-le-candidat/candidature/",
+        f"/gestion/applications/application/{applications[0].pk}/change/",
     ):
         page.goto(live_server.url + path)
         assert page.evaluate(SMALL_TARGETS_JS) == [], path
