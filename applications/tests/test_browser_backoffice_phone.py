@@ -384,13 +384,15 @@ def test_a_search_for_a_lone_apostrophe_says_there_is_nothing_to_look_for(
 
 # WCAG 2.5.8 (target size, minimum): a target smaller than 24 × 24 px passes only if a 24 px circle centred on it
 # touches no other target and no other small target's circle. Links inside a sentence are exempt (display inline, in
-# a text longer than their own).
+# a text longer than their own); a box or a radio button with a label is as big as its label (a click on it ticks
+# the box); what is not shown (hidden, in a closed <details>) is left out. devtools/qa/crawl.py counts the same.
 SMALL_TARGETS_JS = """
 () => {
   const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
-    .filter((e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden'
+    .filter((e) => e.getClientRects().length && e.checkVisibility({visibilityProperty: true})
       && !e.closest('[hidden], .visually-hidden'))
-    .map((e) => { const r = e.getBoundingClientRect();
+    .map((e) => { const labelled = ['checkbox', 'radio'].includes(e.type) && e.labels && e.labels.length;
+      const r = (labelled ? e.labels[0] : e).getBoundingClientRect();
       return {e, r, x: r.x + r.width / 2, y: r.y + r.height / 2, small: r.width && Math.min(r.width, r.height) < 24};
     });
   const inSentence = (e) => e.tagName === 'A' && getComputedStyle(e).display === 'inline'

@@ -44,6 +44,30 @@ SKIPPED = re.compile(
 # share the pattern /gestion/x/<n>/change/.
 IDENTIFIER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d+", re.IGNORECASE)
 OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
+# Targets smaller than 24 × 24 px with another target within reach (WCAG 2.5.8): the browser test's check
+# (applications/tests/test_browser_backoffice_phone.py SMALL_TARGETS_JS), kept in step by hand.
+SMALL_TARGETS = """
+() => {
+  const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
+    .filter((e) => e.getClientRects().length && e.checkVisibility({visibilityProperty: true})
+      && !e.closest('[hidden], .visually-hidden'))
+    .map((e) => { const labelled = ['checkbox', 'radio'].includes(e.type) && e.labels && e.labels.length;
+      const r = (labelled ? e.labels[0] : e).getBoundingClientRect();
+      return {e, r, x: r.x + r.width / 2, y: r.y + r.height / 2, small: r.width && Math.min(r.width, r.height) < 24};
+    });
+  const inSentence = (e) => e.tagName === 'A' && getComputedStyle(e).display === 'inline'
+    && e.parentElement.textContent.trim().length > e.textContent.trim().length + 15;
+  const touches = (o, t) => Math.hypot(Math.max(t.r.left, Math.min(o.x, t.r.right)) - o.x,
+    Math.max(t.r.top, Math.min(o.y, t.r.bottom)) - o.y) < 12;
+  const name = (e) => e.tagName.toLowerCase() + ' "' + (e.textContent || e.value || '').trim().slice(0, 30) + '"';
+  return all.filter((o) => o.small && !inSentence(o.e)).flatMap((o) => {
+    const other = all.find((t) => t !== o && !t.e.contains(o.e) && !o.e.contains(t.e)
+      && (touches(o, t) || (t.small && Math.hypot(t.x - o.x, t.y - o.y) < 24)));
+    const size = `${Math.round(o.r.width)}×${Math.round(o.r.height)} px`;
+    return other ? [`${name(o.e)} ${size}, beside ${name(other.e)}`] : [];
+  });
+}
+"""
 # Links the reader can follow: not a download, not inside something hidden (the "Log in again" link of the session
 # warning is only shown once the session has ended).
 LINKS = "els => els.filter(e => !e.hasAttribute('download') && !e.closest('[hidden]')).map(e => e.href)"
@@ -113,6 +137,7 @@ def crawl(page, options):
             entry["landed"] = page.url
         if response and "text/html" in (response.headers.get("content-type") or ""):
             entry["overflow"] = page.evaluate(OVERFLOW)
+            entry["small_targets"] = page.evaluate(SMALL_TARGETS)
             entry["file"] = file_name(len(report), url)
             (options.out / entry["file"]).write_bytes(response.body())
             for link in page.eval_on_selector_all("a[href]", LINKS):
@@ -133,9 +158,10 @@ def summary(report, width):
     redirected = [e for e in report if "landed" in e]
     overflows = [e for e in report if e.get("overflow", 0) > 0]
     console = [e for e in report if e.get("console")]
+    small = [e for e in report if e.get("small_targets")]
     print(
         f"{len(report)} pages at {width} px: {len(statuses)} not 200, {len(redirected)} redirected, "
-        f"{len(overflows)} overflowing, {len(console)} with console errors"
+        f"{len(overflows)} overflowing, {len(console)} with console errors, {len(small)} with small targets"
     )
     for e in statuses:
         print(f"  status {e['status']}: {e['url']} {e.get('error', '')}")
@@ -146,6 +172,9 @@ def summary(report, width):
     for e in console:
         for text in e["console"]:
             print(f"  console: {e['url']}: {text}")
+    for e in small:
+        for text in e["small_targets"]:
+            print(f"  small target: {e['url']}: {text}")
 
 
 def main():
