@@ -385,12 +385,21 @@ def test_a_search_for_a_lone_apostrophe_says_there_is_nothing_to_look_for(
 # WCAG 2.5.8 (target size, minimum): a target smaller than 24 × 24 px passes only if a 24 px circle centred on it
 # touches no other target and no other small target's circle. Links inside a sentence are exempt (display inline, in
 # a text longer than their own); a box or a radio button with a label is as big as its label (a click on it ticks
-# the box); what is not shown (hidden, in a closed <details>) is left out. devtools/qa/crawl.py counts the same.
+# the box); what is not shown (hidden, in a closed <details>, scrolled out of its box) is left out.
+# devtools/qa/crawl.py counts the same.
 SMALL_TARGETS_JS = """
 () => {
+  // Out of sight in a box that scrolls sideways (a wide table's last columns): not within a finger's reach.
+  const scrolledAway = (e) => { const r = e.getBoundingClientRect();
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX === 'visible') continue;
+      const b = p.getBoundingClientRect();
+      if (r.right <= b.left || r.left >= b.right) return true;
+    }
+    return false; };
   const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
     .filter((e) => e.getClientRects().length && e.checkVisibility({visibilityProperty: true})
-      && !e.closest('[hidden], .visually-hidden'))
+      && !e.closest('[hidden], .visually-hidden') && !scrolledAway(e))
     .map((e) => { const labelled = ['checkbox', 'radio'].includes(e.type) && e.labels && e.labels.length;
       const r = (labelled ? e.labels[0] : e).getBoundingClientRect();
       return {e, r, x: r.x + r.width / 2, y: r.y + r.height / 2, small: r.width && Math.min(r.width, r.height) < 24};

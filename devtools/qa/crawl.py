@@ -48,9 +48,17 @@ OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 # (applications/tests/test_browser_backoffice_phone.py SMALL_TARGETS_JS), kept in step by hand.
 SMALL_TARGETS = """
 () => {
+  // Out of sight in a box that scrolls sideways (a wide table's last columns): not within a finger's reach.
+  const scrolledAway = (e) => { const r = e.getBoundingClientRect();
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+      if (getComputedStyle(p).overflowX === 'visible') continue;
+      const b = p.getBoundingClientRect();
+      if (r.right <= b.left || r.left >= b.right) return true;
+    }
+    return false; };
   const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')]
     .filter((e) => e.getClientRects().length && e.checkVisibility({visibilityProperty: true})
-      && !e.closest('[hidden], .visually-hidden'))
+      && !e.closest('[hidden], .visually-hidden') && !scrolledAway(e))
     .map((e) => { const labelled = ['checkbox', 'radio'].includes(e.type) && e.labels && e.labels.length;
       const r = (labelled ? e.labels[0] : e).getBoundingClientRect();
       return {e, r, x: r.x + r.width / 2, y: r.y + r.height / 2, small: r.width && Math.min(r.width, r.height) < 24};
