@@ -12,7 +12,7 @@ import math
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import Truncator
@@ -153,7 +153,9 @@ def upload(request, application_id, piece_type_id):
     gets the address of the recap page and reads the message there).
 
     Server saturated (every upload slot taken, ``documents.saturation``): the same, with status 503 and a message
-    that says the file was not saved and to send it again in a few seconds; nothing is read or stored."""
+    that says the file was not saved and to send it again in a few seconds; nothing is read or stored. The upload
+    script, which keeps the file, says how many more times it will send it by itself (``X-Upload-Retries-Left``);
+    while it will, the answer is only the delay (JSON ``retry_after``) and no message is left for a later page."""
     application = _own_application(request, application_id)
     piece_type = _piece_type(piece_type_id)
     try:
@@ -168,6 +170,11 @@ def upload(request, application_id, piece_type_id):
 
 
 def _saturated(request, application, piece_type):
+    response: HttpResponse
+    if request.headers.get("X-Upload-Progress") and _retries_left(request) > 0:
+        response = JsonResponse({"retry_after": RETRY_AFTER_SECONDS}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     message = _(
         "Many files are being sent right now: yours has not been saved. Send it again in a few seconds, it will "
         "then be received normally."
@@ -184,6 +191,12 @@ def _saturated(request, application, piece_type):
     response.status_code = 503
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def _retries_left(request) -> int:
+    """How many more times the upload script will send this file by itself after a 503 (0: none, or not said)."""
+    value = request.headers.get("X-Upload-Retries-Left", "")
+    return int(value) if value.isascii() and value.isdecimal() and len(value) <= 2 else 0
 
 
 def _upload(request, application, piece_type):

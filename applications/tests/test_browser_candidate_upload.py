@@ -9,12 +9,15 @@ import re
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from PIL import Image
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from applications import views_pieces
 from applications.models import Application, PieceSubmission
 from applications.tests.factories_candidature import complete_candidate
+from documents import saturation
 from documents.models import Document
 from documents.tests.hostile_files import pdf_bytes
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
@@ -134,6 +137,74 @@ def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup):
     assert not progress.is_visible()
     assert page.evaluate("document.activeElement.id") == f"file-{piece.pk}"
     assert not PieceSubmission.objects.exists()
+
+
+@pytest.fixture
+def saturated(settings, monkeypatch):
+    """Fault injection: every upload slot held by uploads elsewhere; the server asks to wait 1 s, not 10."""
+    settings.UPLOAD_CONCURRENCY = 2
+    monkeypatch.setattr(views_pieces, "RETRY_AFTER_SECONDS", 1)
+    keys = [saturation.SLOT_KEY.format(n) for n in range(2)]
+    for key in keys:
+        assert cache.add(key, "elsewhere", timeout=120)
+    yield lambda: cache.delete_many(keys)
+    cache.delete_many(keys)
+
+
+RETRY_SAID = re.compile(r"le vôtre n'est pas encore enregistré\. Il sera renvoyé automatiquement dans \d+ s")
+
+
+def test_a_saturated_server_gets_the_same_file_again_by_itself_once_a_slot_frees(setup, saturated):
+    page, piece, application, _ = setup
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    status = page.locator(f"#piece-status-{piece.pk}")
+    expect(status).to_have_text(RETRY_SAID)
+    assert page.locator(f"#piece-{piece.pk} [data-cancel]").is_visible()
+    assert not Document.objects.exists()
+    saturated()  # the uploads elsewhere end
+    page.wait_for_url(re.compile(rf"#piece-{piece.pk}$"))
+    page.locator(f"#piece-status-{piece.pk}", has_text="fichier reçu").wait_for()
+    # No stale "send it again" from the refused tries.
+    assert "Renvoyez-le" not in page.content()
+    assert Document.objects.count() == 1
+
+
+def test_still_saturated_after_the_last_try_the_page_says_to_send_it_again(setup, saturated):
+    page, piece, application, _ = setup
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    # Five tries of 1 to 1.5 s, then the sixth sending's answer: the server's message in the piece's row.
+    page.locator(f"#piece-status-{piece.pk}", has_text="Renvoyez-le dans quelques secondes").wait_for(timeout=30_000)
+    assert page.url.endswith(f"#piece-{piece.pk}")
+    assert not Document.objects.exists()
+
+
+def test_the_wait_before_sending_again_can_be_cancelled(setup, saturated):
+    page, piece, application, _ = setup
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    status = page.locator(f"#piece-status-{piece.pk}")
+    expect(status).to_have_text(RETRY_SAID)
+
+    page.locator(f"#piece-{piece.pk} [data-cancel]").click()
+
+    expect(status).to_have_text("Envoi annulé : le fichier n'a pas été enregistré.")
+    assert page.evaluate("document.activeElement.id") == f"file-{piece.pk}"
+    saturated()
+    page.wait_for_timeout(2_500)  # longer than any wait the script could still have had
+    assert not Document.objects.exists()
+    assert status.inner_text() == "Envoi annulé : le fichier n'a pas été enregistré."
 
 
 def test_upload_after_the_session_ended_says_the_file_was_not_saved(setup):

@@ -3,6 +3,9 @@
 //   re-encoded as JPEG (preview shown), so a 4 MB phone photo goes through.
 // - While sending: a named progress bar with its percentage and a "cancel" button; focus stays in the row.
 // - The result and any refusal are announced in the piece's row (aria-live), and focus returns to that row.
+// - A server saturated by a deadline rush answers 503 with the delay to wait: the file is kept and sent again by
+//   itself after that delay (a little more, drawn at random, so that the refused uploads do not all come back at
+//   once), at most MAX_RETRIES times, then the server's message is shown. The wait can be cancelled.
 // Loaded with <script src defer>; no inline script (CSP); texts come from #upload-texts (translated by Django).
 (function () {
   "use strict";
@@ -44,6 +47,7 @@
   var MAX_PHOTOS = parseInt(texts.getAttribute("data-max-photos"), 10) || 10;
   var MAX_PIXELS = 16000000; // the server's image budget (documents/validation.py MAX_IMAGE_PIXELS)
   var TYPES = { pdf: "application/pdf", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
+  var MAX_RETRIES = 5; // sent again by itself after a saturated server's 503: about a minute at Retry-After 10 s
 
   function text(name) {
     return texts.getAttribute("data-" + name) || "";
@@ -182,6 +186,7 @@
     var cancel = box.querySelector("[data-cancel]");
     var ready = null; // what to send: the chosen file or its reduced copy, or the photos of one document in order
     var request = null;
+    var waiting = null; // the timer of the next automatic sending after a 503
 
     var preparing = false;
 
@@ -265,13 +270,19 @@
 
     function reset() {
       request = null;
+      waiting = null;
       box.hidden = true;
       send.disabled = false;
       input.disabled = false;
     }
 
     cancel.addEventListener("click", function () {
-      if (request) {
+      if (waiting) {
+        window.clearTimeout(waiting);
+        reset();
+        say(status, text("cancelled"), "error");
+        input.focus();
+      } else if (request) {
         request.abort();
       }
     });
@@ -293,7 +304,11 @@
     });
 
     // ``file``: one file, or the photos of one document in page order (the server merges them into one PDF).
-    function upload(file) {
+    // ``retriesLeft``: how many more times it is sent by itself if the server is saturated (told to the server).
+    function upload(file, retriesLeft) {
+      if (retriesLeft === undefined) {
+        retriesLeft = MAX_RETRIES;
+      }
       var data = new FormData(form);
       data.delete("file");
       [].concat(file).forEach(function (f) { data.append("file", f, f.name); });
@@ -307,6 +322,7 @@
       request = new XMLHttpRequest();
       request.open("POST", form.action);
       request.setRequestHeader("X-Upload-Progress", "1");
+      request.setRequestHeader("X-Upload-Retries-Left", String(retriesLeft));
       request.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) {
           var value = Math.round((e.loaded / e.total) * 100);
@@ -316,12 +332,28 @@
         }
       });
       request.addEventListener("load", function () {
-        var location = null;
+        var answer = null;
         try {
-          location = JSON.parse(request.responseText).location;
+          answer = JSON.parse(request.responseText);
         } catch (ignored) {
-          location = null;
+          answer = null;
         }
+        var delay = request.status === 503 && answer ? parseInt(answer.retry_after, 10) : NaN;
+        if (delay > 0 && retriesLeft > 0) {
+          // Nothing was stored: wait, then send the same file again.
+          var seconds = Math.round(delay * (1 + Math.random() * 0.5));
+          request = null;
+          progress.value = 0;
+          progress.textContent = "0 %";
+          percent.textContent = "0 %";
+          say(status, text("saturated-retry").replace("{seconds}", seconds), "busy");
+          waiting = window.setTimeout(function () {
+            waiting = null;
+            upload(file, retriesLeft - 1);
+          }, seconds * 1000);
+          return;
+        }
+        var location = answer && answer.location;
         if (!location) {
           // Not our JSON: the login page (the session ended) or a proxy's or server's error page.
           // 403: the CSRF check failed, which happens when the session and its cookies are gone.

@@ -13,6 +13,8 @@ from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
 
 SATURATED = "Beaucoup de fichiers sont envoyés en ce moment"
+# The message left for the page (the pieces table also carries the upload script's own text, which starts alike).
+SEND_AGAIN = "Renvoyez-le dans quelques secondes"
 
 
 def upload_url(application, piece_type):
@@ -46,6 +48,7 @@ def test_saturated_server_answers_503_in_french_with_retry_after_and_stores_noth
     assert response["Retry-After"] == str(saturation.RETRY_AFTER_SECONDS)
     page = response.content.decode()
     assert SATURATED in page
+    assert SEND_AGAIN in page
     assert "pas été enregistré" in page
     assert "<main" in page  # the site's layout, not a bare error page
     assert not Document.objects.exists()
@@ -69,7 +72,63 @@ def test_saturated_upload_by_script_gets_the_address_and_the_message_in_the_row(
     assert response.status_code == 503
     assert response["Retry-After"] == str(saturation.RETRY_AFTER_SECONDS)
     page = owner.get(response.json()["location"], language="fr").content.decode()
-    assert SATURATED in page
+    assert SEND_AGAIN in page
+    assert not Document.objects.exists()
+
+
+@pytest.mark.usefixtures("two_slots")
+def test_the_script_that_will_send_again_gets_only_the_delay_and_no_message_is_left(
+    owner, application, piece, django_assert_num_queries
+):
+    _take_every_slot()
+
+    # session, user, application, piece type: nothing after the refusal
+    with django_assert_num_queries(4):
+        response = owner.post(
+            upload_url(application, piece),
+            {"file": hostile.valid_pdf_upload()},
+            HTTP_X_UPLOAD_PROGRESS="1",
+            HTTP_X_UPLOAD_RETRIES_LEFT="3",
+            language="fr",
+        )
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(saturation.RETRY_AFTER_SECONDS)
+    assert response.json() == {"retry_after": saturation.RETRY_AFTER_SECONDS}
+    assert not Document.objects.exists()
+    assert stored_files() == []
+    # The file is received at the next try: its page shows that, not a stale "send it again".
+    cache.delete(saturation.SLOT_KEY.format(0))
+    response = owner.post(
+        upload_url(application, piece),
+        {"file": hostile.valid_pdf_upload()},
+        HTTP_X_UPLOAD_PROGRESS="1",
+        HTTP_X_UPLOAD_RETRIES_LEFT="2",
+        language="fr",
+    )
+    page = owner.get(response.json()["location"], language="fr").content.decode()
+    assert "fichier reçu" in page
+    assert SEND_AGAIN not in page
+    assert Document.objects.count() == 1
+
+
+@pytest.mark.usefixtures("two_slots")
+@pytest.mark.parametrize("retries_left", ["0", "", "abc", "-1", "1.5", "٣", "100"])
+def test_the_last_try_or_an_unreadable_count_gets_the_message(owner, application, piece, retries_left):
+    """An Arabic-Indic three is a decimal digit to Python, not a count the script sends."""
+    _take_every_slot()
+
+    response = owner.post(
+        upload_url(application, piece),
+        {"file": hostile.valid_pdf_upload()},
+        HTTP_X_UPLOAD_PROGRESS="1",
+        HTTP_X_UPLOAD_RETRIES_LEFT=retries_left,
+        language="fr",
+    )
+
+    assert response.status_code == 503
+    page = owner.get(response.json()["location"], language="fr").content.decode()
+    assert SEND_AGAIN in page
     assert not Document.objects.exists()
 
 
