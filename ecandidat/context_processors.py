@@ -13,7 +13,6 @@ def institution(request):
         "institution_logo_url": settings.INSTITUTION_LOGO_URL,
         # What this session really has left (ecandidat/sessions.py): the expiry warning's countdown.
         "session_cookie_age": getattr(request, "session_expires_in", settings.SESSION_COOKIE_AGE),
-        "upload_max_bytes": settings.UPLOAD_MAX_BYTES,
         "personal_data_office": _personal_data_office(),
         "maintenance_start": settings.MAINTENANCE_START,
         "maintenance_end": settings.MAINTENANCE_END,
