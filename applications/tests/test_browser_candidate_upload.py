@@ -151,16 +151,19 @@ def saturated(settings, monkeypatch):
     cache.delete_many(keys)
 
 
+def _send_a_pdf(page, piece) -> None:
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
+    )
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+
 RETRY_SAID = re.compile(r"le vôtre n'est pas encore enregistré\. Il sera renvoyé automatiquement dans \d+ s")
 
 
 def test_a_saturated_server_gets_the_same_file_again_by_itself_once_a_slot_frees(setup, saturated):
     page, piece, application, _ = setup
-    page.locator(f"#file-{piece.pk}").set_input_files(
-        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
-    )
-
-    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    _send_a_pdf(page, piece)
 
     status = page.locator(f"#piece-status-{piece.pk}")
     expect(status).to_have_text(RETRY_SAID)
@@ -176,11 +179,7 @@ def test_a_saturated_server_gets_the_same_file_again_by_itself_once_a_slot_frees
 
 def test_still_saturated_after_the_last_try_the_page_says_to_send_it_again(setup, saturated):
     page, piece, application, _ = setup
-    page.locator(f"#file-{piece.pk}").set_input_files(
-        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
-    )
-
-    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    _send_a_pdf(page, piece)
 
     # Five tries of 1 to 1.5 s, then the sixth sending's answer: the server's message in the piece's row.
     page.locator(f"#piece-status-{piece.pk}", has_text="Renvoyez-le dans quelques secondes").wait_for(timeout=30_000)
@@ -190,10 +189,7 @@ def test_still_saturated_after_the_last_try_the_page_says_to_send_it_again(setup
 
 def test_the_wait_before_sending_again_can_be_cancelled(setup, saturated):
     page, piece, application, _ = setup
-    page.locator(f"#file-{piece.pk}").set_input_files(
-        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}
-    )
-    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+    _send_a_pdf(page, piece)
     status = page.locator(f"#piece-status-{piece.pk}")
     expect(status).to_have_text(RETRY_SAID)
 

@@ -21,6 +21,17 @@ def upload_url(application, piece_type):
     return reverse("pieces:upload", args=[application.public_id, piece_type.pk])
 
 
+def _post_by_script(owner, application, piece, *, retries_left: str):
+    """An upload as static/js/upload.js sends it, saying how many more times it would send the file by itself."""
+    return owner.post(
+        upload_url(application, piece),
+        {"file": hostile.valid_pdf_upload()},
+        HTTP_X_UPLOAD_PROGRESS="1",
+        HTTP_X_UPLOAD_RETRIES_LEFT=retries_left,
+        language="fr",
+    )
+
+
 @pytest.fixture
 def two_slots(settings):
     settings.UPLOAD_CONCURRENCY = 2
@@ -84,13 +95,7 @@ def test_the_script_that_will_send_again_gets_only_the_delay_and_no_message_is_l
 
     # session, user, application, piece type: nothing after the refusal
     with django_assert_num_queries(4):
-        response = owner.post(
-            upload_url(application, piece),
-            {"file": hostile.valid_pdf_upload()},
-            HTTP_X_UPLOAD_PROGRESS="1",
-            HTTP_X_UPLOAD_RETRIES_LEFT="3",
-            language="fr",
-        )
+        response = _post_by_script(owner, application, piece, retries_left="3")
 
     assert response.status_code == 503
     assert response["Retry-After"] == str(saturation.RETRY_AFTER_SECONDS)
@@ -99,13 +104,7 @@ def test_the_script_that_will_send_again_gets_only_the_delay_and_no_message_is_l
     assert stored_files() == []
     # The file is received at the next try: its page shows that, not a stale "send it again".
     cache.delete(saturation.SLOT_KEY.format(0))
-    response = owner.post(
-        upload_url(application, piece),
-        {"file": hostile.valid_pdf_upload()},
-        HTTP_X_UPLOAD_PROGRESS="1",
-        HTTP_X_UPLOAD_RETRIES_LEFT="2",
-        language="fr",
-    )
+    response = _post_by_script(owner, application, piece, retries_left="2")
     page = owner.get(response.json()["location"], language="fr").content.decode()
     assert "fichier reçu" in page
     assert SEND_AGAIN not in page
@@ -118,13 +117,7 @@ def test_the_last_try_or_an_unreadable_count_gets_the_message(owner, application
     """An Arabic-Indic three is a decimal digit to Python, not a count the script sends."""
     _take_every_slot()
 
-    response = owner.post(
-        upload_url(application, piece),
-        {"file": hostile.valid_pdf_upload()},
-        HTTP_X_UPLOAD_PROGRESS="1",
-        HTTP_X_UPLOAD_RETRIES_LEFT=retries_left,
-        language="fr",
-    )
+    response = _post_by_script(owner, application, piece, retries_left=retries_left)
 
     assert response.status_code == 503
     page = owner.get(response.json()["location"], language="fr").content.decode()
