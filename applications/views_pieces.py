@@ -171,23 +171,24 @@ def upload(request, application_id, piece_type_id):
 
 def _saturated(request, application, piece_type):
     response: HttpResponse
-    if request.headers.get("X-Upload-Progress") and _retries_left(request) > 0:
-        response = JsonResponse({"retry_after": RETRY_AFTER_SECONDS}, status=503)
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-    message = _(
-        "Many files are being sent right now: yours has not been saved. Send it again in a few seconds, it will "
-        "then be received normally."
-    )
-    if request.headers.get("X-Upload-Progress"):
-        messages.error(request, _about_piece(piece_type, message), extra_tags=_piece_tag(piece_type))
-        response = _done(request, application, piece_type)
+    by_script = bool(request.headers.get("X-Upload-Progress"))
+    if by_script and _retries_left(request) > 0:
+        response = JsonResponse({"retry_after": RETRY_AFTER_SECONDS})
     else:
-        response = render(
-            request,
-            "applications/rate_limited.html",
-            {"message": _about_piece(piece_type, message), "back": _back(application, piece_type)},
+        message = _about_piece(
+            piece_type,
+            _(
+                "Many files are being sent right now: yours has not been saved. Send it again in a few seconds, it "
+                "will then be received normally."
+            ),
         )
+        if by_script:
+            messages.error(request, message, extra_tags=_piece_tag(piece_type))
+            response = _done(request, application, piece_type)
+        else:
+            response = render(
+                request, "applications/rate_limited.html", {"message": message, "back": _back(application, piece_type)}
+            )
     response.status_code = 503
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
