@@ -23,6 +23,7 @@ import pstats
 import secrets
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import django
@@ -95,6 +96,17 @@ def template_timer():
         Template._render = original
 
 
+def renew_sessions(keys: list[str]) -> int:
+    """Give the seeded sessions a new ``SESSION_COOKIE_AGE``: a database seeded more than 45 minutes ago would
+    otherwise have its sessions expired, and the "logged in" kinds would measure anonymous requests."""
+    from django.conf import settings  # noqa: PLC0415 (needs the settings of _environment)
+    from django.contrib.sessions.models import Session  # noqa: PLC0415
+    from django.utils import timezone  # noqa: PLC0415
+
+    lease = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    return Session.objects.filter(session_key__in=keys).update(expire_date=lease)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
@@ -138,6 +150,7 @@ def main(argv: list[str]) -> int:
     seeded = json.loads((state / "seed.json").read_text())["candidates"]
     pdf = (state / "scan.pdf").read_bytes()
     seeding.reset_uploads(str(state / "seed.json"))
+    renew_sessions([row["session"] for row in seeded])
 
     from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
 
@@ -207,6 +220,9 @@ def main(argv: list[str]) -> int:
             response = one(n)
             if undo is not None:
                 undo(n)
+        if "anonymous" not in label and not response.wsgi_request.user.is_authenticated:
+            print(f"{label}: the seeded session was refused; run again with --setup", file=sys.stderr)
+            return 1
         if arguments.show_sql:
             statements: list[str] = []
 
