@@ -8,7 +8,9 @@ measured is the *process* CPU time (``time.process_time``), plus the CPU of the 
 connection (read from ``/proc``), so other programs on the machine change the figures little. Each kind runs
 ``--rounds`` rounds; the median round is printed, with all rounds. ``--setup`` (re)creates the database, migrates
 and seeds it (``bench/rush/seed.py``, ``--candidates``); without it the database seeded last time is reused.
-Uploads remove their file through the service after each request (outside the measured time).
+Uploads remove their file through the service after each request (outside the measured time). With ``--cprofile N``,
+``INPROC_TIMER=cpu`` profiles CPU time, ``INPROC_SORT=tottime`` sorts by own time and ``INPROC_PROFILE_DIR=dir`` keeps
+each kind's profile there (for ``pstats``' callers).
 """
 
 from __future__ import annotations
@@ -259,6 +261,9 @@ def main(argv: list[str]) -> int:
             print(f"--- {label}: 20 requests")
             order = os.environ.get("INPROC_SORT", "cumulative")  # or "tottime"
             pstats.Stats(profiler).sort_stats(order).print_stats(arguments.cprofile)
+            if os.environ.get("INPROC_PROFILE_DIR"):  # for pstats' print_callers, snakeviz, …
+                name = "".join(c if c.isalnum() else "-" for c in label)
+                profiler.dump_stats(Path(os.environ["INPROC_PROFILE_DIR"]) / f"{name}.prof")
             continue
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
