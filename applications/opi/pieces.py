@@ -19,11 +19,10 @@ import datetime
 import logging
 import shutil
 import zipfile
-from collections.abc import Iterable
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Iterable
+from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -136,11 +135,12 @@ def _in_storage(name: str) -> bool:
         return False
 
 
-def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> list[OpiPiece]:
+def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> tuple[list[OpiPiece], list[OpiPiece]]:
     """Put the campaign's pending PJ-OPI in the ``day``'s files: those whose file is in the storage are marked
     transferred that day; a missing file is reported and its row stays pending. A piece whose OPI is no longer
     transferred (withdrawn, re-queued, cancelled) waits for it. Call inside the run's transaction. Returns the
-    pieces of the day, with their candidate (for the list file)."""
+    pieces this call sent (for ``OPI_EXPORT_DIR``: an earlier run of the day put its own there) and all the pieces
+    of the day, with their candidate (for the list file and the ZIP)."""
     pending = list(
         OpiPiece.objects.select_for_update(of=("self",))
         .pending()
@@ -162,7 +162,7 @@ def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> l
         sent.append(piece)
     OpiPiece.objects.bulk_update(sent, ["day", "transferred_at"])
     report.add("pieces sent by this run", len(sent))
-    return list(
+    return sent, list(
         OpiPiece.objects.of_day(day)
         .filter(opi__application__campaign=campaign)
         .select_related("document", "opi__application__candidate")
@@ -226,23 +226,22 @@ def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[
     return missing
 
 
-def write_to_folder(pieces: list[OpiPiece]) -> None:
-    """Copy the day's pieces into ``OPI_EXPORT_DIR`` (on commit), each atomically (written beside, then renamed): an
-    import job never reads half a file. A file that cannot be copied is logged; the others are copied."""
-    folder = Path(settings.OPI_EXPORT_DIR)
-    for piece in pieces:
-        name = piece.file_name(extension(piece))
-        target = folder / name
-        temporary = target.with_name(f".{target.name}.tmp")
-        stored = piece.document.file.name if piece.document else ""
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with default_storage.open(stored or "", "rb") as source, open(temporary, "wb") as out:
+def folder_entries(pieces: list[OpiPiece]) -> list[tuple[str, Callable[[IO[bytes]], object]]]:
+    """Pieces for ``applications.opi.folder.stage``: each name, and how to copy its file from the storage (by chunks
+    of ``CHUNK`` bytes, one file at a time)."""
+
+    def copier(stored: str) -> Callable[[IO[bytes]], object]:
+        def copy(out: IO[bytes]) -> None:
+            with default_storage.open(stored, "rb") as source:
                 shutil.copyfileobj(source, out, CHUNK)
-            temporary.replace(target)
-        except Exception:
-            logger.exception("PJ-OPI: could not write %s in OPI_EXPORT_DIR", name)
-            temporary.unlink(missing_ok=True)
+
+        return copy
+
+    return [
+        (piece.file_name(extension(piece)), copier(piece.document.file.name or ""))
+        for piece in pieces
+        if piece.document is not None
+    ]
 
 
 def write_zip(export: OpiExport, target: IO[bytes]) -> list[str]:

@@ -7,11 +7,11 @@ Each change writes a history row on the application (``EventKind.OPI_*``) with i
 from __future__ import annotations
 
 import datetime
+import functools
 import io
 import logging
-from collections.abc import Iterable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -23,14 +23,15 @@ from applications.enums import EventKind, OpiState, PegaseRemoval
 from applications.history import record_event, record_events
 from applications.models import Application, Candidate, Opi, OpiExport, OpiPiece
 from applications.opi.backends import OpiBackend, get_backend
+from applications.opi.folder import FolderError, publish, stage
 from applications.opi.periods import check_campaign_code, files_refusal
 from applications.opi.pieces import (
+    folder_entries,
     list_name,
     list_text,
     pieces_on,
     record_pieces,
     send_pending,
-    write_to_folder,
     write_zip,
 )
 from applications.opi.transfer import OpiCandidate
@@ -282,7 +283,9 @@ def _entry(
             if pending or today:
                 entry.withdrawals.append(application)
                 news = True
-        elif opi.state != OpiState.CANCELLED and application.accepted is True:
+        elif application.accepted is True:
+            # Every accepted wish, a cancelled OPI's too: eCandidat's "annuler" stamps the row as passed, and a later
+            # file without the wish would remove it from Apogée's VOEUX_INS (§2.1 point 5, §3.3 point 5).
             if not backend.qualifies(application.formation):
                 if pending:
                     waiting.append(application)
@@ -302,14 +305,13 @@ def _refusal(entry: OpiCandidate, *, day: datetime.date) -> str:
     return ""
 
 
-def _write_folder(files: dict[str, str]) -> None:
-    """Also write the day's files in ``OPI_EXPORT_DIR`` (eCandidat pegase.opi.path), replacing the previous run's."""
-    folder = Path(settings.OPI_EXPORT_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        temporary = folder / f".{name}.tmp"
-        temporary.write_bytes(text.encode("utf-8"))
-        temporary.replace(folder / name)  # atomic: an import job never reads half a file
+def _text_entries(files: dict[str, str]) -> list[tuple[str, Callable[[IO[bytes]], object]]]:
+    """The day's text files for ``applications.opi.folder.stage``, in UTF-8."""
+    return [(name, functools.partial(_write_text, text)) for name, text in files.items()]
+
+
+def _write_text(text: str, out: IO[bytes]) -> None:
+    out.write(text.encode("utf-8"))
 
 
 def transfer_opis(
@@ -332,7 +334,9 @@ def transfer_opis(
     unless something changes (eCandidat issue #117).
 
     The whole run is one transaction: the files and the OPI states must agree. Side effects: history rows
-    ``OPI_PASSED`` (actor, or the batch's name), the ``OpiExport`` of the day, the files in ``OPI_EXPORT_DIR``.
+    ``OPI_PASSED`` (actor, or the batch's name), the ``OpiExport`` of the day, the files in ``OPI_EXPORT_DIR``
+    (written before the commit and put in place after it, ``applications.opi.folder``: a folder that cannot take
+    them rolls the run back, reported in ``report``, and every OPI stays pending).
     """
     backend = get_backend()
     if backend is None:
@@ -392,30 +396,40 @@ def transfer_opis(
         written = [entry for entry in entries if entry.candidate.pk not in result.errors]
         passing = [application for application in sent if application.opi.state == OpiState.PENDING]
         newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day)
-        pieces: list[OpiPiece] = []
+        pieces: list[OpiPiece] = []  # the day's
+        sent_pieces: list[OpiPiece] = []  # by this run
         if pieces_on(backend):  # PJ-OPI: the pieces of the wishes just passed, and those still pending
             report.add("pieces recorded by this run", record_pieces(passing))
-            pieces = send_pending(report, campaign=campaign, day=day)
-        # The day's files are rewritten whole: a second run that day writes the same candidates again and
-        # transfers none twice; the counts say both, so an operator does not read a double transfer.
-        report.add("candidates in the day's files", len(written))
-        report.add("wishes in the day's files", sum(len(entry.wishes) for entry in written))
-        report.add("OPIs transferred by this run", newly)
+            sent_pieces, pieces = send_pending(report, campaign=campaign, day=day)
         export = OpiExport.objects.filter(backend=backend.name, day=day).first()
         if not written and not pieces and export is None:
             return None  # as eCandidat: no candidate, no file
         export = export or OpiExport(backend=backend.name, day=day)
         export.files = {**result.files, **({list_name(day): list_text(pieces)} if pieces else {})}
+        if settings.OPI_EXPORT_DIR:
+            try:  # in the folder before the commit marks anything transferred (applications.opi.folder)
+                staged = stage([*_text_entries(export.files), *folder_entries(sent_pieces)])
+            except FolderError as error:
+                transaction.set_rollback(True)  # the OPIs and pieces stay pending: the next run writes them again
+                for key in ("pieces recorded by this run", "pieces sent by this run"):
+                    report.counts.pop(key, None)  # rolled back
+                # Read by the central office (batch history, the OPI screen's message): in their language.
+                report.error(
+                    _("OPI_EXPORT_DIR: %(file)s could not be written (%(error)s); nothing was transferred")
+                    % {"file": error.name, "error": error.__cause__}
+                )
+                return None
+            transaction.on_commit(lambda: publish(staged), robust=True)
+        # The day's files are rewritten whole: a second run that day writes the same candidates again and
+        # transfers none twice; the counts say both, so an operator does not read a double transfer.
+        report.add("candidates in the day's files", len(written))
+        report.add("wishes in the day's files", sum(len(entry.wishes) for entry in written))
+        report.add("OPIs transferred by this run", newly)
         export.candidates = len(written)
         export.wishes = sum(len(entry.wishes) for entry in written)
         export.pieces = len(pieces)
         export.updated_by = actor
         export.save()
-        if settings.OPI_EXPORT_DIR and export.files:
-            files = dict(export.files)
-            transaction.on_commit(lambda: _write_folder(files))  # the folder never shows uncommitted files
-        if settings.OPI_EXPORT_DIR and pieces:
-            transaction.on_commit(lambda: write_to_folder(pieces))
     return export
 
 

@@ -9,7 +9,7 @@ from applications.enums import OpiState
 from applications.models import Opi, ReferenceFeeExemption, ReferenceRegime
 from applications.opi.apogee import COLUMNS, fee_amount_text
 from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
-from applications.opi.services import transfer_opis
+from applications.opi.services import cancel_opis, transfer_opis
 from applications.services.registration import set_regime_and_fees
 from applications.tests.opi.helpers import DAY1, admit, confirm, parse, withdraw_after_confirmation
 from ecandidat.batches import Report
@@ -188,3 +188,24 @@ def test_each_wish_carries_its_regime_and_fees(
 )
 def test_com_exo_ext_is_the_amount_when_it_fits(amount, text):
     assert fee_amount_text(amount) == text
+
+
+def test_a_cancelled_opi_keeps_its_wish_in_the_candidates_later_files(
+    opi_candidate, formation, other_formation, centre_manager, central_manager, opi_type, time_machine
+):
+    # eCandidat's "annuler" stamps the row as passed: the wish is still the candidate's and stays in their files.
+    time_machine.move_to(DAY1)
+    first = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(first)
+    assert cancel_opis(opi_ids=[first.opi.pk], actor=central_manager) == 1
+    assert transfer_opis(Report()) is None  # nothing new: no file
+    second = admit(opi_candidate, other_formation, manager=centre_manager, decision_type=opi_type)
+    confirm(second)
+
+    _name, _header, rows = rows_of(transfer_opis(Report()))
+
+    assert [row["COD_ETP"] for row in rows] == ["M1ENE", "M1PHY"]
+    assert dict(Opi.objects.values_list("application_id", "state")) == {
+        first.pk: OpiState.CANCELLED,
+        second.pk: OpiState.PASSED,
+    }

@@ -292,7 +292,12 @@ def test_the_folder_gets_each_piece_on_commit(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         transfer_opis(Report())
-    assert not (tmp_path / "ECAB123456_OPI").exists()  # nothing before the commit
+    # Before the commit, only hidden temporary files (applications.opi.folder): an import job sees nothing yet.
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == [
+        ".PJ_CNI_ECAB123456.pdf.tmp",
+        ".opi-apogee-20260706.csv.tmp",
+        ".opi-apogee-pj-20260706.csv.tmp",
+    ]
     for callback in callbacks:
         callback()
 
