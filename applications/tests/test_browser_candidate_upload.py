@@ -110,7 +110,7 @@ def test_wrong_type_and_oversized_pdf_are_refused_before_sending(setup):
     assert not PieceSubmission.objects.exists()
 
 
-def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup):
+def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup, live_server_idle):
     page, piece, application, _ = setup
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
@@ -136,6 +136,7 @@ def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup):
     page.locator(f"#piece-status-{piece.pk}", has_text="Envoi annulé : le fichier n'a pas été enregistré.").wait_for()
     assert not progress.is_visible()
     assert page.evaluate("document.activeElement.id") == f"file-{piece.pk}"
+    live_server_idle()  # the server's end of the cancelled upload (it shares the test's database connection)
     assert not PieceSubmission.objects.exists()
 
 

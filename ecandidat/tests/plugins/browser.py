@@ -6,12 +6,14 @@ data). Static files are served by the live server's static handler, as in ``Stat
 
 import io
 import os
+import threading
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.core.signals import request_finished, request_started
 from django.test import Client
 from playwright.sync_api import sync_playwright
 from pypdf import PdfWriter
@@ -132,3 +134,32 @@ def log_in_browser(page, live_server, user) -> None:
             }
         ]
     )
+
+
+@pytest.fixture
+def live_server_idle():
+    """``wait()`` returns once the live server has finished every request it started, the ones the browser gave up
+    on included (a cancelled upload): with SQLite in memory the server's thread shares the test's connection, so a
+    test that reads the database, or ends, while such a request still runs sees « database table is locked »."""
+    in_flight = [0]
+    changed = threading.Condition()
+
+    def started(**kwargs):
+        with changed:
+            in_flight[0] += 1
+
+    def finished(**kwargs):
+        with changed:
+            in_flight[0] -= 1
+            changed.notify_all()
+
+    request_started.connect(started, weak=False)
+    request_finished.connect(finished, weak=False)
+
+    def wait(timeout: float = 30.0) -> None:
+        with changed:
+            assert changed.wait_for(lambda: in_flight[0] <= 0, timeout), "the live server is still busy"
+
+    yield wait
+    request_started.disconnect(started)
+    request_finished.disconnect(finished)
