@@ -5,6 +5,10 @@ the formation's own pieces, in service, ordered and without duplicates, less tho
 traitement than the application's (eCandidat 2.3.0); a piece taken out of service, or no longer requested after a
 change of type, stays listed while the candidate has already filled it. A common piece that is not "unique" is
 answered once per candidate and shared by all of their applications (``PieceSubmission.application`` empty).
+Should a piece's "unique" flag change once files are sent, a file sent before still counts (``submission_of``): the
+application reads its own submission, else the candidate's shared one, whatever the flag says now; the flag only
+decides which kind a first submission is. Likewise a piece declared "Non concerné", then made required, is missing
+again until the candidate declares it concerned and sends it (``PieceRow.is_now_required``).
 
 ``piece_rows`` runs two queries whatever the number of pieces. On the candidate's pages (``for_staff=False``) the
 piece types of the formation come from the "pages" cache (``listed_piece_types``): one query fewer on the recap and
@@ -15,6 +19,7 @@ always read the database.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,10 +68,16 @@ class PieceRow:
         return self.submission.replace_by if self.submission is not None else None
 
     @property
-    def is_blocking(self) -> bool:
-        return self.requested and self.status in BLOCKING_STATUSES
+    def is_now_required(self) -> bool:
+        """Declared "Non concerné" while the piece was conditional, and made required since: it is missing."""
+        return self.status == PieceStatus.NOT_CONCERNED and not self.piece_type.is_conditional
 
-    # What the candidate may do on this row when the application's pieces can change at all.
+    @property
+    def is_blocking(self) -> bool:
+        return self.requested and (self.status in BLOCKING_STATUSES or self.is_now_required)
+
+    # What the candidate may do on this row when the application's pieces can change at all; nothing on a row listed
+    # only because it was filled (``requested`` False): the services refuse a piece the application does not ask for.
     @property
     def can_add(self) -> bool:
         return self.status == PieceStatus.WAITING
@@ -74,9 +85,10 @@ class PieceRow:
     @property
     def can_remove(self) -> bool:
         return (
-            self.submission is not None
+            self.requested
+            and self.submission is not None
             and self.submission.document_id is not None
-            and self.status != (PieceStatus.VALIDATED)
+            and self.status != PieceStatus.VALIDATED
         )
 
     @property
@@ -86,16 +98,30 @@ class PieceRow:
 
     @property
     def can_declare_not_concerned(self) -> bool:
-        return self.piece_type.is_conditional and self.status == PieceStatus.WAITING
+        return self.requested and self.piece_type.is_conditional and self.status == PieceStatus.WAITING
 
     @property
     def can_declare_concerned(self) -> bool:
-        return self.piece_type.is_conditional and self.status == PieceStatus.NOT_CONCERNED
+        """Undo "Non concerné", also on a piece made required since (``is_now_required``), so that it can be sent."""
+        return self.requested and self.status == PieceStatus.NOT_CONCERNED
 
 
 def is_shared_piece(piece_type: PieceType) -> bool:
     """A common piece that is not unique is stored once per candidate and shared by their applications."""
     return piece_type.is_common and not piece_type.is_unique
+
+
+def submission_of(
+    piece_type_id: int, own: Mapping[int, PieceSubmission], shared: Mapping[int, PieceSubmission]
+) -> PieceSubmission | None:
+    """The submission an application reads for a piece: its own, else the candidate's shared one.
+
+    Whatever the piece's "unique" flag says now (``is_shared_piece``): a file sent before the flag changed still
+    counts, is locked with the dossier and blocks a second file (questions: ``applications.questions.answer_of``).
+    Both kinds exist only when the piece became shared and another application then sent the shared file: the
+    application keeps its own, which staff may have validated, as the commission packs and the OPI export read it.
+    """
+    return own.get(piece_type_id) or shared.get(piece_type_id)
 
 
 def applicable_piece_types(application: Application) -> Q:
@@ -161,8 +187,9 @@ def piece_rows(application: Application, *, for_staff: bool = True) -> list[Piec
     rows: list[PieceRow] = []
     listed: set[int] = set()
     for piece_type in types:
-        is_shared = is_shared_piece(piece_type)
-        submission = (shared if is_shared else own).get(piece_type.pk)
+        submission = submission_of(piece_type.pk, own, shared)
+        # Shared: the file shown is the candidate's one for all their applications (or will be, when none is sent).
+        is_shared = submission.application_id is None if submission is not None else is_shared_piece(piece_type)
         requested = piece_type.in_service and piece_type.requested_from(application.treatment_type)
         if not requested and not _is_filled(submission):
             continue
@@ -180,7 +207,8 @@ def piece_rows(application: Application, *, for_staff: bool = True) -> list[Piec
 
 
 def blocking_pieces(application: Application) -> list[PieceRow]:
-    """The pieces that prevent transmitting: waiting or refused (not concerned, submitted and validated are fine)."""
+    """The pieces that prevent transmitting: waiting or refused, or declared not concerned but required since
+    (``PieceRow.is_now_required``); submitted, validated and not concerned are fine."""
     return [row for row in piece_rows(application) if row.is_blocking]
 
 
@@ -280,7 +308,8 @@ def pieces_table_context(application: Application) -> dict[str, Any]:
     replaceable = {
         row.piece_type.pk
         for row in rows
-        if row.submission is not None
+        if row.requested
+        and row.submission is not None
         and row.status == PieceStatus.REFUSED
         and not replace_locked_reason(application, row.submission, today=today)
     }

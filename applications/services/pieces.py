@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -26,7 +27,7 @@ from django.utils.translation import gettext, gettext_lazy
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, PieceSubmission
-from applications.pieces import is_shared_piece, pieces_locked_reason, replace_locked_reason
+from applications.pieces import is_shared_piece, pieces_locked_reason, replace_locked_reason, submission_of
 from documents.models import Document
 from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
@@ -78,18 +79,13 @@ _LOCKED_APPLICATION = PreparedQuery(
         Application.objects.select_for_update(of=("self",)).select_related("formation", "candidate").filter(pk=pk)
     )
 )
-_LOCKED_OWN_SUBMISSION = PreparedQuery(
-    lambda application_id, piece_type_id: (
+# The application's own submission of a piece and the candidate's shared one (at most one of each), in one query.
+_LOCKED_SUBMISSIONS = PreparedQuery(
+    lambda application_id, candidate_id, piece_type_id: (
         PieceSubmission.objects.select_for_update(of=("self",))
         .select_related("document")
-        .filter(application_id=application_id, piece_type_id=piece_type_id)
-    )
-)
-_LOCKED_SHARED_SUBMISSION = PreparedQuery(
-    lambda candidate_id, piece_type_id: (
-        PieceSubmission.objects.select_for_update(of=("self",))
-        .select_related("document")
-        .filter(candidate_id=candidate_id, piece_type_id=piece_type_id, application__isnull=True)
+        .filter(piece_type_id=piece_type_id)
+        .filter(Q(application_id=application_id) | Q(application__isnull=True, candidate_id=candidate_id))
     )
 )
 
@@ -116,11 +112,16 @@ def _lock(application: Application) -> Application:
 
 
 def _locked_submission(application: Application, piece_type: PieceType) -> PieceSubmission | None:
-    """The piece's submission, locked: the candidate's shared one, or this application's own (the unique
-    constraints allow one of each)."""
-    if is_shared_piece(piece_type):
-        return _LOCKED_SHARED_SUBMISSION.first(candidate_id=application.candidate_id, piece_type_id=piece_type.pk)
-    return _LOCKED_OWN_SUBMISSION.first(application_id=application.pk, piece_type_id=piece_type.pk)
+    """The piece's submission the application reads, locked (one query): its own, else the candidate's shared one,
+    whatever the piece's "unique" flag says now (``applications.pieces.submission_of``: a file sent before the flag
+    changed is the one removed or replaced, and blocks a second). None: a first submission, of the kind the flag
+    says (``is_shared_piece``)."""
+    found = _LOCKED_SUBMISSIONS.all(
+        application_id=application.pk, candidate_id=application.candidate_id, piece_type_id=piece_type.pk
+    )
+    own = {row.piece_type_id: row for row in found if row.application_id is not None}
+    shared = {row.piece_type_id: row for row in found if row.application_id is None}
+    return submission_of(piece_type.pk, own, shared)
 
 
 def _event(
@@ -268,7 +269,12 @@ def _check_can_upload(submission: PieceSubmission | None) -> None:
 
 
 def remove_piece(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
-    """Remove the candidate's file ("-"): the piece goes back to "En attente"; the file is deleted after commit."""
+    """Remove the candidate's file ("-"): the piece goes back to "En attente"; the file is deleted after commit.
+
+    Only through an application that asks for the piece, as the upload: a shared piece's file is otherwise reachable
+    from any of the candidate's applications, among them one still open while those that ask for it are locked.
+    """
+    _check_piece_requested(application, piece_type)
     with transaction.atomic():
         locked = _lock(application)
         _check_candidate_may_change(locked)
@@ -295,14 +301,15 @@ def declare_not_concerned(*, application: Application, piece_type: PieceType, ac
 
 
 def declare_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
-    """Undo "Non concerné": the piece is expected again ("En attente")."""
+    """Undo "Non concerné": the piece is expected again ("En attente"). Also on a piece made required since the
+    declaration, which is missing until the candidate does so and sends it (``PieceRow.is_now_required``)."""
     return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=True)
 
 
 def _set_concerned(
     *, application: Application, piece_type: PieceType, actor: User, concerned: bool
 ) -> PieceSubmission:
-    if not piece_type.is_conditional:
+    if not concerned and not piece_type.is_conditional:
         raise BusinessRuleError(gettext("This piece is not conditional: it is required."))
     _check_piece_requested(application, piece_type)
     with transaction.atomic():
