@@ -261,8 +261,9 @@ def change_answer(
     comment: str = "",
 ) -> str:
     """Apply an answer ``transition`` to ``application`` (locked by the caller): check the role and the current
-    answer against the table, set ``accepted`` with its date and actor (and the withdrawal reason), save, write the
-    history row. Returns the mail code the caller sends. Raises ``InvalidTransition`` like ``change_status``."""
+    answer against the table, set ``accepted`` with its date and actor (and the withdrawal reason, which a
+    confirmation clears), save, write the history row. Returns the mail code the caller sends. Raises
+    ``InvalidTransition`` like ``change_status``."""
     if role not in transition.roles:
         raise InvalidTransition(_("You are not allowed to do this."))
     if not transition.allows(source=application.accepted, role=role):
@@ -272,11 +273,9 @@ def change_answer(
     application.accepted = transition.accepted
     application.answered_at = timezone.now()
     application.answered_by = actor
-    fields = ["accepted", "answered_at", "answered_by"]
-    if not transition.accepted:
-        application.withdrawal_reason = reason
-        fields.append("withdrawal_reason")
-    application.save(update_fields=fields)
+    # A confirmation has no reason: one left by an earlier withdrawal (before a new decision) must not show with it.
+    application.withdrawal_reason = "" if transition.accepted else reason
+    application.save(update_fields=["accepted", "answered_at", "answered_by", "withdrawal_reason"])
     # History rows are read by staff in the institution's language, whoever acted in which language.
     with translation.override(settings.LANGUAGE_CODE):
         label = str(WithdrawalReason(reason).label) if reason else ""

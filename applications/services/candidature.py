@@ -496,5 +496,5 @@ def withdraw_application(
         after_confirmation=was_confirmed,
     )
     if transition.frees_place:
-        promote_from_waiting_list(formation=application.formation, actor=None)
+        promote_from_waiting_list(formation=application.formation, actor=None, campaign_id=application.campaign_id)
     return application

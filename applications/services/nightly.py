@@ -222,9 +222,10 @@ def withdraw_expired_confirmations(
 
     The candidate may answer until the date de confirmation included, so the withdrawal happens from the next day
     on. A decision validated after its date is left alone (see below). Each application is handled in one
-    transaction: the row is locked, the answer and the latest validated decision re-read, the withdrawal, its
-    history row, its mail and the promotion commit together — a crash leaves either all of them or none, and a
-    rerun skips the applications already withdrawn.
+    transaction: the row is locked, the answer, the latest validated decision and the date de confirmation re-read
+    (staff may have given a new date, or a new decision, since the batch's read), the withdrawal, its history row,
+    its mail and the promotion from the withdrawn application's campaign commit together — a crash leaves either
+    all of them or none, and a rerun skips the applications already withdrawn.
     """
     today = today or timezone.localdate()
     done = 0
@@ -253,6 +254,14 @@ def withdraw_expired_confirmations(
             if locked is None or latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
                 report.add("answered meanwhile")
                 continue
+            confirmation_date = effective_confirmation_date(locked, latest.validated_at)
+            if (
+                confirmation_date is None
+                or confirmation_date >= today
+                or timezone.localdate(latest.validated_at) > confirmation_date
+            ):
+                report.add("confirmation date changed meanwhile")
+                continue
             locked.accepted = False
             locked.answered_at = timezone.now()
             locked.answered_by = None
@@ -269,7 +278,9 @@ def withdraw_expired_confirmations(
                 code="CANDIDATURE_DESIST_AUTO",
                 confirmation_date=format_date(confirmation_date),
             )
-            promoted = promote_from_waiting_list(formation=locked.formation, actor=None, batch=WITHDRAW_BATCH)
+            promoted = promote_from_waiting_list(
+                formation=locked.formation, campaign_id=locked.campaign_id, actor=None, batch=WITHDRAW_BATCH
+            )
         report.add("applications withdrawn")
         if promoted is not None:
             report.add("candidates promoted from the waiting list")

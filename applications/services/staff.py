@@ -277,6 +277,21 @@ def current_decision(application: Application) -> Decision | None:
     return application.decisions.select_related("decision_type").current()
 
 
+def _reset_answer(application: Application) -> bool | None:
+    """A new decision resets the candidate's answer (§2.7, eCandidat ``tem_accept_cand``): the answer, its date, its
+    actor and the withdrawal reason that went with it, on the locked row. Returns the answer reset (None: there was
+    none); after a confirmation the caller sends ``confirmation_withdrawn`` (the OPI is withdrawn), once its history
+    row is written."""
+    previous = application.accepted
+    if previous is not None:
+        application.accepted = None
+        application.answered_at = None
+        application.answered_by = None
+        application.withdrawal_reason = ""
+        application.save(update_fields=["accepted", "answered_at", "answered_by", "withdrawal_reason"])
+    return previous
+
+
 @transaction.atomic
 def record_decision(
     application: Application,
@@ -290,9 +305,10 @@ def record_decision(
     preselection_place: str = "",
     after_appeal: bool = False,
 ) -> Decision:
-    """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7); a
-    confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn). ``after_appeal`` marks a decision
-    given after the candidate's appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on)."""
+    """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7), and the
+    withdrawal reason with it; a confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn).
+    ``after_appeal`` marks a decision given after the candidate's appeal (eCandidat "Appel", only when
+    ``DECISION_APPEALS`` is on)."""
     avis = decision_type.avis
     if after_appeal and not parameters.get("DECISION_APPEALS"):
         raise BusinessRuleError(_("Appeals are not in use in this institution."))
@@ -321,12 +337,7 @@ def record_decision(
         action=DecisionAction.ENTERED,
         created_by=actor,
     )
-    was_confirmed = application.accepted is True
-    if application.accepted is not None:
-        application.accepted = None
-        application.answered_at = None
-        application.answered_by = None
-        application.save(update_fields=["accepted", "answered_at", "answered_by"])
+    was_confirmed = _reset_answer(application) is True
     label = decision_type.label
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         comment = _("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label
@@ -339,7 +350,18 @@ def record_decision(
 
 @transaction.atomic
 def validate_decision(decision: Decision, *, actor: User) -> Decision:
-    """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation."""
+    """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation.
+
+    Entering the decision reset the candidate's answer (``record_decision``), but until this validation the
+    candidate still saw the previous validated decision (they only ever see validated ones, §1.12) and may have
+    answered it meanwhile: that answer was given to a decision this one replaces, so it is reset here as at the
+    entry (answer, date, actor, withdrawal reason; ``confirmation_withdrawn`` after a confirmation, so the OPI it
+    created is withdrawn), and the history row of the validation says so. Refusing to answer while a decision waits
+    for validation would tell the candidate of a decision not yet given, and leave the button shown.
+
+    On the complementary list, the rang réel is recomputed before the mail, among the application's campaign only;
+    when the mail gives it (``WAITING_LIST_RANK_DISPLAY=R``), it becomes the rank the candidate was last told, so the
+    nightly progress mail (``mail_waiting_list_progress``) counts from it."""
     application = _lock(decision.application)
     current = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
     latest = application.decisions.newest_first().values_list("pk", flat=True).first()
@@ -372,10 +394,21 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     decision.validated_at = now
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
-    record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=decision.decision_type.label)
+    answer_reset = _reset_answer(application)
+    label = decision.decision_type.label
+    if answer_reset is not None:
+        with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+            label = _("%(decision)s (the candidate's answer given meanwhile is cancelled)") % {"decision": label}
+    record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=label)
+    if answer_reset is True:
+        confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
         # Before the mail: it gives the rang réel this validation makes (the recap's, with the R display).
-        application.waiting_list_rank = _recompute_ranks(application.formation).get(application.pk)
+        told = application.pk if mails_real_rank(decision) else None
+        ranks = _recompute_ranks(application.formation, campaign_id=application.campaign_id, told=told)
+        application.waiting_list_rank = ranks.get(application.pk)
+        if told is not None:
+            application.waiting_list_rank_mailed = application.waiting_list_rank
     letter = _decision_letter(decision, application, actor=actor)
     notify_decision(
         application=application,
@@ -386,6 +419,13 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         rank=mailed_rank(decision, real_rank=application.waiting_list_rank),
     )
     return decision
+
+
+def mails_real_rank(decision: Decision) -> bool:
+    """Whether the mail of ``decision`` gives the rang réel (``mailed_rank``): a complementary list, shown with R."""
+    return (
+        decision.decision_type.avis == Avis.COMPLEMENTARY_LIST and parameters.get("WAITING_LIST_RANK_DISPLAY") == "R"
+    )
 
 
 def mailed_rank(decision: Decision, *, real_rank: int | None) -> int | None:
@@ -418,10 +458,19 @@ def delete_last_decision(application: Application, *, actor: User) -> None:
 # --- waiting list -----------------------------------------------------------------------------------------------
 
 
-def waiting_list_queryset(formation: Formation) -> QuerySet[Application]:
-    """The formation's live applications whose latest validated decision is a ranked complementary list, in order."""
+def _of_campaign(campaign_id: int | None) -> Q:
+    """The applications of campaign ``campaign_id``, or of the active campaign when None (a join, no query)."""
+    return Q(campaign_id=campaign_id) if campaign_id is not None else Q(campaign__is_active=True)
+
+
+def waiting_list_queryset(formation: Formation, *, campaign_id: int | None = None) -> QuerySet[Application]:
+    """The formation's live applications of one campaign (``campaign_id``, by default the active one) whose latest
+    validated decision is a ranked complementary list, in order.
+
+    A formation is reused from one campaign to the next and a validated decision is never undone: without the
+    campaign, last year's list would be ranked with this year's, and promoted in its place."""
     return (
-        Application.objects.filter(formation=formation, cancelled_at__isnull=True)
+        Application.objects.filter(_of_campaign(campaign_id), formation=formation, cancelled_at__isnull=True)
         .annotate(
             latest_avis=latest_decision("decision_type__avis", validated_only=True),
             latest_rank=latest_decision("rank", validated_only=True),
@@ -437,20 +486,24 @@ def _lock_formation(formation: Formation) -> None:
 
 
 @transaction.atomic
-def recompute_waiting_list_ranks(*, formation: Formation) -> int:
-    """Rang réel: 1, 2, … among the complementary list; everyone else of the formation gets no rank. Returns how
-    many are ranked."""
-    return len(_recompute_ranks(formation))
+def recompute_waiting_list_ranks(*, formation: Formation, campaign_id: int | None = None) -> int:
+    """Rang réel: 1, 2, … among the complementary list of the formation in campaign ``campaign_id`` (by default the
+    active one); everyone else of the formation in that campaign gets no rank. Another campaign's ranks are left as
+    they are (an archived campaign's applications are never changed). Returns how many are ranked."""
+    return len(_recompute_ranks(formation, campaign_id=campaign_id))
 
 
-def _recompute_ranks(formation: Formation) -> dict[int, int]:
+def _recompute_ranks(formation: Formation, *, campaign_id: int | None, told: int | None = None) -> dict[int, int]:
     """``recompute_waiting_list_ranks`` inside the caller's transaction: the rang réel of each ranked application,
-    by its pk."""
+    by its pk.
+
+    ``told``: the pk of the application whose decision's mail, sent by the caller, gives its new rang réel: that is
+    the rank it was last told, whatever it was before (the nightly progress mail counts from it)."""
     _lock_formation(formation)
-    ordered = list(waiting_list_queryset(formation).values_list("pk", flat=True))
+    ordered = list(waiting_list_queryset(formation, campaign_id=campaign_id).values_list("pk", flat=True))
     ranks = {pk: position for position, pk in enumerate(ordered, start=1)}
     stale = list(
-        Application.objects.filter(formation=formation)
+        Application.objects.filter(_of_campaign(campaign_id), formation=formation)
         .filter(Q(pk__in=ordered) | Q(waiting_list_rank__isnull=False))
         .only("pk", "waiting_list_rank", "waiting_list_rank_mailed")
     )
@@ -458,13 +511,18 @@ def _recompute_ranks(formation: Formation) -> dict[int, int]:
     now = timezone.now()
     for application in stale:
         rank = ranks.get(application.pk)
+        mailed = application.waiting_list_rank_mailed
+        if application.pk == told or application.waiting_list_rank is None or rank is None:
+            # Told by its decision's mail, entering the list (that mail gives the rank) or leaving it: nothing to
+            # announce later.
+            mailed = rank
+        if application.waiting_list_rank == rank and application.waiting_list_rank_mailed == mailed:
+            continue
         if application.waiting_list_rank != rank:
-            if application.waiting_list_rank is None or rank is None:
-                # Entering the list (its decision's mail gives the rank) or leaving it: nothing to announce later.
-                application.waiting_list_rank_mailed = rank
             application.waiting_list_rank = rank
             application.waiting_list_rank_at = now if rank is not None else None
-            changed.append(application)
+        application.waiting_list_rank_mailed = mailed
+        changed.append(application)
     if changed:
         Application.objects.bulk_update(
             changed, ["waiting_list_rank", "waiting_list_rank_at", "waiting_list_rank_mailed"]
@@ -478,8 +536,9 @@ def _promotion_confirmation_date(formation: Formation) -> datetime.date | None:
     return formation.waiting_list_confirmation_date
 
 
-def _first_of_waiting_list(formation: Formation) -> Application | None:
-    """The first unanswered candidate of the formation's complementary list, row locked (SKIP LOCKED), or None.
+def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> Application | None:
+    """The first unanswered candidate of the formation's complementary list in campaign ``campaign_id`` (None: the
+    active one), row locked (SKIP LOCKED), or None.
 
     Fast path: the rang réel (``waiting_list_rank``), which every validation and promotion keeps up to date, read
     through its index. The latest validated decision is re-read under the lock, so a stale rank can only make a
@@ -487,9 +546,13 @@ def _first_of_waiting_list(formation: Formation) -> Application | None:
     from the decisions, as ``waiting_list_queryset``) is read instead.
     """
     by_rank = Application.objects.filter(
-        formation=formation, cancelled_at__isnull=True, accepted__isnull=True, waiting_list_rank__isnull=False
+        _of_campaign(campaign_id),
+        formation=formation,
+        cancelled_at__isnull=True,
+        accepted__isnull=True,
+        waiting_list_rank__isnull=False,
     ).order_by("waiting_list_rank", "created_at", "id")
-    exact = waiting_list_queryset(formation).filter(accepted__isnull=True)
+    exact = waiting_list_queryset(formation, campaign_id=campaign_id).filter(accepted__isnull=True)
     for candidates in (by_rank, exact):
         for _attempt in range(20):
             application = (
@@ -507,7 +570,9 @@ def _first_of_waiting_list(formation: Formation) -> Application | None:
 
 
 @transaction.atomic
-def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch: str = "") -> Application | None:
+def promote_from_waiting_list(
+    *, formation: Formation, actor: User | None, batch: str = "", campaign_id: int | None = None
+) -> Application | None:
     """A favourable candidate withdrew: the first of the complementary list is admitted (§2.7).
 
     Does nothing (returns None) unless the formation manages its list automatically and has a decision type to
@@ -515,6 +580,13 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
     computations of one formation run one after the other), the candidate's row with SKIP LOCKED, and its latest
     validated decision is re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the
     nightly batch) never admit the same candidate twice and leave consistent ranks.
+
+    Only the list of one campaign is read and moved up: ``campaign_id``, the campaign of the withdrawing
+    application, whose place is freed (a formation is reused from one campaign to the next, and last year's list
+    keeps its validated complementary-list decisions for ever: it must not take this year's place, nor have its
+    ranks shifted). Without it, the active campaign's: the only one whose applications can still be withdrawn (an
+    archived campaign's are read only and its accounts closed), so the same campaign, found by a join rather than
+    by one query more.
     """
     if not formation.auto_waiting_list:
         return None
@@ -525,7 +597,7 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
     if actor is None and not batch:
         batch = WAITING_LIST_BATCH
     _lock_formation(formation)
-    application = _first_of_waiting_list(formation)
+    application = _first_of_waiting_list(formation, campaign_id=campaign_id)
     if application is None:
         return None
     now = timezone.now()
@@ -573,13 +645,13 @@ def promote_from_waiting_list(*, formation: Formation, actor: User | None, batch
         confirmation_date=format_date(confirmation_date),
     )
     if previous_rank is not None:
-        # The list moves up by one: one set-based UPDATE, not a rewrite of every rank (the nightly ranks batch
-        # recomputes them all anyway).
-        Application.objects.filter(formation=formation, waiting_list_rank__gt=previous_rank).update(
-            waiting_list_rank=F("waiting_list_rank") - 1, waiting_list_rank_at=now
-        )
+        # The list of the promoted candidate's campaign moves up by one: one set-based UPDATE, not a rewrite of every
+        # rank (the nightly ranks batch recomputes them all anyway).
+        Application.objects.filter(
+            formation=formation, campaign_id=application.campaign_id, waiting_list_rank__gt=previous_rank
+        ).update(waiting_list_rank=F("waiting_list_rank") - 1, waiting_list_rank_at=now)
     else:
-        recompute_waiting_list_ranks(formation=formation)
+        recompute_waiting_list_ranks(formation=formation, campaign_id=application.campaign_id)
     return application
 
 
