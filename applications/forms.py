@@ -27,7 +27,7 @@ from applications.models import (
     ReferenceSchool,
     WorkExperience,
 )
-from applications.models.dossier import UAI_PATTERN
+from applications.models.dossier import INE_TAKEN_CODE, INE_TAKEN_MESSAGE, UAI_PATTERN
 from applications.models.questions import ANSWER_MAX_LENGTH
 from applications.models.reference import (
     REFORM_FIRST_YEAR,
@@ -259,8 +259,10 @@ class PersonalDetailsForm(DossierForm):
             "phone": _("International numbers start with +, e.g. +34 612 34 56 78."),
         }
 
-    def __init__(self, *args, sis_locked=False, details_locked=False, **kwargs):
+    def __init__(self, *args, sis_locked=False, details_locked=False, campaign_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # The INE is unique within a campaign (Candidate): the dossier's, or the account's for a new dossier.
+        self.campaign_id = self.instance.campaign_id or campaign_id
         # Disabled fields ignore posted values: a forged POST cannot change them (Django uses the initial value).
         for name, field in self.fields.items():
             if (sis_locked and name in Candidate.SIS_FIELDS) or (
@@ -294,9 +296,17 @@ class PersonalDetailsForm(DossierForm):
         if not ine:
             return ""
         validate_ine(ine)
-        if Candidate.objects.filter(ine=ine).exclude(pk=self.instance.pk).exists():
-            raise forms.ValidationError(_("This INE has already been given to a candidate."), code="ine_taken")
+        if self.ine_taken(ine):
+            raise forms.ValidationError(INE_TAKEN_MESSAGE, code=INE_TAKEN_CODE)
         return ine
+
+    def ine_taken(self, ine: str) -> bool:
+        """Another dossier of the campaign holds ``ine`` (last year's dossiers do not count). Without a campaign
+        known, or when a dossier takes it after this check, the save is refused by the database's constraint and
+        the service says so in the same words (``FieldRuleError``)."""
+        if self.campaign_id is None:
+            return False
+        return Candidate.objects.filter(campaign_id=self.campaign_id, ine=ine).exclude(pk=self.instance.pk).exists()
 
     def clean_phone(self):
         return normalise_phone(self.cleaned_data["phone"])
@@ -331,7 +341,13 @@ class PersonalDetailsForm(DossierForm):
         return cleaned
 
     def validate_unique(self):
-        # INE uniqueness is checked in clean_ine with the guide's message; other constraints need the user.
+        # INE uniqueness (within the campaign) is checked in clean_ine with the guide's message; other constraints
+        # need the user.
+        pass
+
+    def validate_constraints(self):
+        # The same: clean_ine checked the INE in the campaign (one query, where the model's check of the constraint
+        # costs a savepoint and a query more, and again for "an INE goes with a campaign", which the save fills in).
         pass
 
 

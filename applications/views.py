@@ -28,7 +28,7 @@ from applications.forms import (
 from applications.models import Candidate, ExternalCursus, Internship, WorkExperience
 from applications.permissions import can_edit_personal_details, is_candidate
 from applications.services import sis_lookup
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -108,7 +108,6 @@ def _need_personal_details(request):
     return redirect("applications:personal_details")
 
 
-@candidate_required
 def _new_dossier_initial(request) -> dict:
     """A new dossier starts with the account's names and, as preferred language (the language of the mails), the
     language the candidate is reading the site in: an English reader who does not notice the field still gets
@@ -121,6 +120,7 @@ def _new_dossier_initial(request) -> dict:
     }
 
 
+@candidate_required
 @require_http_methods(["GET", "POST"])
 def personal_details(request):
     candidate = _load_candidate(request)
@@ -132,6 +132,7 @@ def personal_details(request):
         sis_locked=sis_locked,
         details_locked=details_locked,
         initial=None if candidate else _new_dossier_initial(request),
+        campaign_id=request.user.campaign_id,
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -144,6 +145,8 @@ def personal_details(request):
             )
         except EditConflict as exc:
             _show_conflict(request, form, exc)
+        except FieldRuleError as exc:  # an INE a dossier of the campaign took after the form's check
+            form.add_error(exc.field, str(exc))
         except BusinessRuleError as exc:
             messages.error(request, str(exc))
         else:

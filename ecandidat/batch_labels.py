@@ -90,6 +90,7 @@ COUNT_WORDS = {
     ),
     "applications to withdraw": pgettext_lazy("batch count", "applications to withdraw"),
     "answered meanwhile": pgettext_lazy("batch count", "answered meanwhile"),
+    "confirmation date changed meanwhile": pgettext_lazy("batch count", "confirmation date changed meanwhile"),
     "applications withdrawn": pgettext_lazy("batch count", "applications withdrawn"),
     "candidates promoted from the waiting list": pgettext_lazy(
         "batch count", "candidates promoted from the waiting list"

@@ -3,10 +3,12 @@ student records system (SIS) read by the default backend of ``applications.sis``
 """
 
 import uuid
+from collections.abc import Collection
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
@@ -37,6 +39,17 @@ year_validators = [YearInRange(years_ahead=1)]
 # "Unité administrative immatriculée": a French school's number, e.g. 0660014A (Apogée COD_ETB).
 UAI_PATTERN = r"^[0-9]{7}[A-Z]$"
 uai_validator = RegexValidator(UAI_PATTERN, _("Enter a UAI number: 7 digits and a letter, e.g. 0660014A."))
+# eCandidat's message for an INE another dossier of the campaign holds: the form's, the service's and the admin's.
+INE_TAKEN_MESSAGE = _("This INE has already been given to a candidate.")
+INE_TAKEN_CODE = "ine_taken"
+# Within the campaign only (Candidate's docstring): named here for Candidate.validate_constraints.
+INE_UNIQUE_PER_CAMPAIGN = models.UniqueConstraint(
+    fields=["campaign", "ine"],
+    condition=~Q(ine=""),
+    name="candidate_ine_unique_per_campaign",
+    violation_error_message=INE_TAKEN_MESSAGE,
+    violation_error_code=INE_TAKEN_CODE,
+)
 
 
 def last_editor_field() -> models.ForeignKey:
@@ -64,10 +77,29 @@ class CandidateQuerySet(models.QuerySet["Candidate"]):
 
 
 class Candidate(models.Model):
-    """Informations personnelles (eCandidat ``Candidat``). One per candidate account, so one per campaign."""
+    """Informations personnelles (eCandidat ``Candidat``). One per candidate account, so one per campaign.
+
+    The INE is unique within a campaign, not across campaigns: accounts are annual (« vous devrez recréer un compte
+    chaque année »), and last year's dossier, with the same INE, stays until its campaign is destroyed
+    (``ARCHIVE_RETENTION_DAYS``). A unique constraint cannot reach the campaign through the account (a join), so the
+    dossier carries its account's ``campaign``: filled by ``save()`` from the account, never typed (not editable),
+    and the constraint is the database's (``candidate_ine_unique_per_campaign``), which no race can pass, unlike a
+    check made under a lock by each writer (the candidate's service, the SIS import, the admin). A dossier with an
+    INE always has its campaign (``candidate_ine_with_campaign``): a row bulk-created without it (the benchmarks')
+    cannot escape the uniqueness. A dossier never changes campaign but with its account (the admin's superusers).
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, verbose_name=_("account"), on_delete=models.PROTECT, related_name="candidate"
+    )
+    # Its account's campaign, copied (see the class's docstring): what the INE's uniqueness is scoped by.
+    campaign = models.ForeignKey(
+        "offers.Campaign",
+        verbose_name=_("campaign"),
+        null=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     civility = models.CharField(_("title"), max_length=3, choices=Civility.choices)
     birth_name = models.CharField(_("birth name"), max_length=30)  # nom patronymique
@@ -116,16 +148,50 @@ class Candidate(models.Model):
         verbose_name = _("candidate")
         verbose_name_plural = _("candidates")
         constraints = [
-            models.UniqueConstraint(
-                fields=["ine"],
-                condition=~Q(ine=""),
-                name="candidate_ine_unique",
-                violation_error_message=_("This INE has already been given to a candidate."),
+            INE_UNIQUE_PER_CAMPAIGN,
+            models.CheckConstraint(
+                condition=Q(ine="") | Q(campaign__isnull=False), name="candidate_ine_with_campaign"
             ),
         ]
 
     def __str__(self):
         return f"{self.birth_name} {self.first_name}"
+
+    def save(self, **kwargs: Any) -> None:
+        """Saves with the account's campaign (``_follow_account``), what the INE's uniqueness is scoped by."""
+        if self._follow_account() and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "campaign"}
+        super().save(**kwargs)
+
+    save.alters_data = True  # type: ignore[attr-defined]
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """A form never has ``campaign`` (not editable), so Django would skip the INE's uniqueness: it is checked
+        here too, against the campaign of the account the form gives (the admin's dossier page), and its error goes
+        next to the INE. "An INE goes with a campaign" is the save's, which fills the campaign in."""
+        self._follow_account()
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        if exclude and "campaign" in exclude and "ine" not in exclude and self.campaign_id is not None:
+            try:
+                INE_UNIQUE_PER_CAMPAIGN.validate(Candidate, self)
+            except ValidationError as error:
+                errors.setdefault("ine", []).append(error)
+        if errors:
+            raise ValidationError(errors)
+
+    def _follow_account(self) -> bool:
+        """Takes the account's campaign when the account is loaded (a new dossier, another account given; no query)
+        or when the dossier has none yet (one query); returns whether it changed."""
+        if self.user_id is None or (self.campaign_id is not None and not Candidate.user.is_cached(self)):
+            return False
+        campaign_id = self.user.campaign_id
+        changed = campaign_id != self.campaign_id
+        self.campaign_id = campaign_id
+        return changed
 
     @property
     def staff_name(self) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -29,11 +29,12 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
+from applications.models.dossier import INE_TAKEN_MESSAGE
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
 from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
 from applications.validators import normalise_phone
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -57,7 +58,6 @@ def _clean_name(value: str) -> str:
     return " ".join(value.split()).upper()
 
 
-@transaction.atomic
 def save_personal_details(
     *, user: User, candidate: Candidate | None, data: dict, actor: User, read_at: str | None = None
 ) -> Candidate:
@@ -65,9 +65,34 @@ def save_personal_details(
 
     Rules: names are upper-cased; after an SIS import the état civil fields cannot change (eCandidat
     ``tem_updatable_candidat``); once the candidate has an application only phones and language can change
-    (staff edit the rest in the admin). Raises ``BusinessRuleError`` otherwise, and ``EditConflict`` (nothing
-    written) when the details changed since the form was read at ``read_at`` (``applications.concurrency``).
+    (staff edit the rest in the admin); the INE is not another dossier's of the campaign (eCandidat's "Cet INE a
+    déjà été attribué à un candidat"; last year's dossiers do not count). Raises ``BusinessRuleError`` otherwise,
+    ``FieldRuleError`` (field ``ine``, nothing written) for an INE the campaign's unique constraint refused (a dossier
+    that took it after the form's check, or a form that could not check), and ``EditConflict`` (nothing written)
+    when the details changed since the form was read at ``read_at`` (``applications.concurrency``).
     """
+    try:
+        return _save_personal_details(user=user, candidate=candidate, data=data, actor=actor, read_at=read_at)
+    except IntegrityError:
+        # The save's savepoint is rolled back, so the transaction reads on: was it the INE? (Anything else is no rule
+        # of the candidate's to hear about.)
+        if _ine_held_by_another_dossier(user=user, ine=data.get("ine")):
+            raise FieldRuleError(str(INE_TAKEN_MESSAGE), field="ine") from None
+        raise
+
+
+def _ine_held_by_another_dossier(*, user: User, ine: str | None) -> bool:
+    """Whether a dossier of ``user``'s campaign other than theirs holds ``ine`` (the INE is unique per campaign)."""
+    campaign_id = user.campaign_id
+    if not ine or campaign_id is None:
+        return False
+    return Candidate.objects.filter(campaign_id=campaign_id, ine=ine).exclude(user_id=user.pk).exists()
+
+
+@transaction.atomic
+def _save_personal_details(
+    *, user: User, candidate: Candidate | None, data: dict, actor: User, read_at: str | None
+) -> Candidate:
     data = dict(data)
     for name_field in ("birth_name", "usual_name"):
         if name_field in data:
@@ -337,9 +362,10 @@ def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> 
     student = get_backend().find_by_student_number(number) if number else None
     if student is None:
         return None
-    if student.ine and Candidate.objects.filter(ine=student.ine).exists():
-        # Another dossier (e.g. an e-mail account of the same person) holds this INE: let the candidate type
-        # their details; the uniqueness message will explain.
+    if _ine_held_by_another_dossier(user=user, ine=student.ine):
+        # Another dossier of the campaign (e.g. an e-mail account of the same person) holds this INE: let the
+        # candidate type their details; the uniqueness message will explain. Last year's dossier does not count:
+        # accounts are annual, and a returning student's records are imported into the new one.
         return None
     candidate = Candidate(user=user, preferred_language=preferred_language)
     _apply_sis_identity(candidate, student)

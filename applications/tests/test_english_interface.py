@@ -139,7 +139,7 @@ def test_the_error_summary_follows_the_typography_of_its_language(
 ):
     client.force_login(candidate_user)
 
-    with django_assert_num_queries(8):  # session, user, the dossier (none), the lists the form reads
+    with django_assert_num_queries(5):  # session, user, the dossier (none), the lists the form reads
         response = client.post(reverse("applications:personal_details"), {"birth_name": "SMITH"}, language=language)
 
     summary = response.content.decode().split('id="error-summary"')[1].split("</ul>")[0]

@@ -320,7 +320,7 @@ def test_department_of_birth_is_taken_as_candidates_type_it(
     owner_client, candidate, django_assert_num_queries, typed, stored
 ):
     # Corsica in lower case, or the three-character form of many French forms: not a reason to refuse the page.
-    with django_assert_num_queries(18):
+    with django_assert_num_queries(15):
         response = _post_personal(owner_client, birth_department=typed)
 
     assert response.status_code == 302
@@ -329,7 +329,7 @@ def test_department_of_birth_is_taken_as_candidates_type_it(
 
 
 def test_a_department_of_birth_that_is_no_department_is_still_refused(owner_client, django_assert_num_queries):
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = _post_personal(owner_client, birth_department="099")
 
     assertContains(response, "Enter a French department number, e.g. 66, 2A or 974.")
@@ -353,7 +353,7 @@ def test_an_invisible_control_character_is_refused_next_to_its_field(
     characters and the direction overrides were stored as typed."""
     before = Candidate.objects.values().get(pk=candidate.pk)
 
-    with django_assert_num_queries(10):  # as any refused save of this page: nothing written
+    with django_assert_num_queries(7):  # as any refused save of this page: nothing written
         response = owner_client.post(
             reverse("applications:personal_details"), {**PERSONAL, field: value}, language="fr"
         )
@@ -392,7 +392,7 @@ def test_a_textarea_keeps_its_line_ends_but_refuses_other_controls(owner_client,
 
 def test_a_name_longer_than_the_student_records_allow_says_what_to_do(owner_client, django_assert_num_queries):
     # Signup takes longer names than the dossier (Apogée's 30 and 20 characters): the page says what to do.
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(7):
         response = owner_client.post(
             reverse("applications:personal_details"),
             {**PERSONAL, "birth_name": "de La Tour d'Auvergne-Lauraguais", "first_name": "Marie-Bénédicte-Françoise"},
