@@ -86,8 +86,9 @@ def form_rows(application: Application) -> list[FormRow]:
     """The rows of the "Formulaires complémentaires" tab (two queries, one when no form applies).
 
     A form is "Transmise" once answered: the application's own answer wins over one given for the candidate
-    (``numDossier`` only). Otherwise it is "Non concerné" when the candidate declared so for this application,
-    else "En attente". An answer arriving after a "Non concerné" declaration makes the form "Transmise"."""
+    (``numDossier`` only). Otherwise it is "Non concerné" when the candidate declared so for this application and
+    the form is still conditional, else "En attente". An answer arriving after a "Non concerné" declaration makes the
+    form "Transmise"."""
     formation = application.formation
     forms = _FORMS_OF_FORMATION.all(formation_id=formation.pk, centre_id=formation.centre_id)
     if not forms:  # most formations: no answer to read (and no query to build)
@@ -104,7 +105,8 @@ def form_rows(application: Application) -> list[FormRow]:
         submitted = next((a for a in (own_answer, shared_answer) if a is not None and a.submitted_at), None)
         if submitted is not None:
             status = PieceStatus.SUBMITTED
-        elif own_answer is not None and own_answer.not_concerned:
+        elif own_answer is not None and own_answer.not_concerned and form.is_conditional:
+            # A declaration stands only while the form is conditional: made required since, it is waiting again.
             status = PieceStatus.NOT_CONCERNED
         else:
             status = PieceStatus.WAITING

@@ -200,8 +200,14 @@ def question_rows(application: Application, *, cached: bool = False, unlisted: b
 
 
 def missing_questions(rows: list[QuestionRow]) -> list[QuestionRow]:
-    """The questions that keep "Transmettre ma candidature" inactive: neither answered nor declared not concerned."""
-    return [row for row in rows if row.status == PieceStatus.WAITING]
+    """The questions that keep "Transmettre ma candidature" inactive: neither answered nor declared not concerned,
+    or declared not concerned while conditional and made required since (the answers page asks for an answer)."""
+    return [
+        row
+        for row in rows
+        if row.status == PieceStatus.WAITING
+        or (row.asked and row.status == PieceStatus.NOT_CONCERNED and not row.question.is_conditional)
+    ]
 
 
 def questions_locked_reason(application: Application) -> str:

@@ -36,8 +36,13 @@ def _lock(application: Application) -> Application:
 
 
 def unchecked_pieces(application: Application, rows: list[PieceRow] | None = None) -> list[PieceRow]:
-    """The pieces that stop a dossier from being plainly "Complet": waiting, submitted (not checked) or refused."""
-    return [row for row in (piece_rows(application) if rows is None else rows) if row.status not in CHECKED]
+    """The pieces that stop a dossier from being plainly "Complet": waiting, submitted (not checked) or refused, and
+    a piece declared not concerned that was made required since (``PieceRow.is_now_required``: it is missing)."""
+    return [
+        row
+        for row in (piece_rows(application) if rows is None else rows)
+        if row.status not in CHECKED or (row.requested and row.is_now_required)
+    ]
 
 
 def validatable_pieces(rows: Iterable[PieceRow]) -> list[PieceRow]:

@@ -645,3 +645,21 @@ def test_french_labels_of_the_tab_and_the_missing_forms(owner, settings, applica
         response = owner.get(detail_url(application))
     assertContains(response, "Concerné par ce formulaire")
     assertContains(response, '<span class="forms__status">Non concerné</span>', html=True)
+
+
+def test_a_form_made_required_after_not_concerned_is_waiting_again_and_blocks(
+    settings, applicant, application, conditional
+):
+    """The central office makes a conditional form required once the candidate declared it "Non concerné": the
+    declaration no longer stands, the form waits for its answer (it let the application through before)."""
+    settings.FORMS_BLOCK_TRANSMISSION = True
+    declare_form_not_concerned(application=application, form=conditional, not_concerned=True, actor=applicant.user)
+    ComplementaryForm.objects.filter(pk=conditional.pk).update(is_conditional=False)
+
+    with pytest.raises(InvalidTransition, match="Questionnaire COND"):
+        transmit_application(application=application, actor=applicant.user)
+
+    FormAnswer.objects.filter(form=conditional).update(submitted_at=timezone.now())  # answered in the survey tool
+    transmit_application(application=application, actor=applicant.user)
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED

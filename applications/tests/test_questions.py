@@ -263,6 +263,28 @@ def test_transmission_is_refused_until_every_question_is_answered(application, p
     assert application.dossier_status == DossierStatus.RECEIVED
 
 
+def test_a_question_made_required_after_not_concerned_blocks_transmission_until_answered(
+    application, project, sea, applicant
+):
+    """The central office makes a conditional question required once the candidate declared it "Non concerné": it
+    has no answer, so the transmission waits for one (it went through), and the answers page takes it."""
+    answer_questions(
+        application=application, answers={project.pk: "Projet"}, not_concerned={sea.pk}, actor=applicant.user
+    )
+    Question.objects.filter(pk=sea.pk).update(is_conditional=False)
+    caches["pages"].clear()  # the questions are read from the pages cache, refreshed on commit in real use
+
+    with pytest.raises(InvalidTransition, match="A complementary question has no answer: Déjà embarqué"):
+        transmit_application(application=application, actor=applicant.user)
+
+    answer_questions(
+        application=application, answers={project.pk: "Projet", sea.pk: "O"}, not_concerned=(), actor=applicant.user
+    )
+    transmit_application(application=application, actor=applicant.user)
+    application.refresh_from_db()
+    assert application.dossier_status == DossierStatus.RECEIVED
+
+
 def test_after_transmission_the_answers_are_read_only(owner, application, project, applicant):
     answer_questions(application=application, answers={project.pk: "Avant"}, not_concerned=(), actor=applicant.user)
     transmit_application(application=application, actor=applicant.user)

@@ -9,6 +9,7 @@ from applications.models import ApplicationEvent, PieceSubmission
 from applications.pieces import blocking_pieces, piece_rows
 from applications.services import candidature as candidature_services
 from applications.services import pieces as services
+from applications.services import review
 from applications.tests.factories_candidature import application_of
 from applications.tests.helpers import post_file
 from documents.models import Document
@@ -290,3 +291,12 @@ def test_the_pieces_page_offers_concerned_on_a_piece_made_required(owner, applic
 
     owner.post(reverse("pieces:concerned", args=[application.public_id, made_required.pk]))
     assert PieceSubmission.objects.get(piece_type=made_required).status == PieceStatus.WAITING
+
+
+def test_staff_do_not_set_complete_plainly_with_a_piece_made_required_missing(
+    application, made_required, centre_manager
+):
+    """The staff side of the same rule: "Complet" asks for a reason, as for any piece not validated."""
+    assert [row.piece_type for row in review.unchecked_pieces(application)] == [made_required]
+    with pytest.raises(BusinessRuleError, match="1 piece not validated \\(Attestation de bourse – "):
+        review.set_dossier_status_checked(application, target=DossierStatus.COMPLETE, actor=centre_manager)
