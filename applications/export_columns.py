@@ -40,6 +40,7 @@ from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS, answers_of
 from ecandidat import parameters
 from ecandidat.exports import FORMULA_PREFIXES, neutralise, write_xlsx
+from offers.models import ComplementaryForm
 
 CHUNK = 1000
 
@@ -103,10 +104,22 @@ def _question_answers(obj: Application) -> str:
     return "\n".join(lines)
 
 
+def _form_concerns(form: ComplementaryForm, application: Application) -> bool:
+    """Whether a form answered once for the candidate (``numDossier`` only) concerns ``application``: attached to its
+    formation, or common to the institution or to its formation's centre (``forms_tab.forms_for``, in service or
+    not). Another centre's form is not this application's business. Reads the prefetched ``formation.forms``."""
+    formation = application.formation
+    return (form.is_common and form.centre_id in (None, formation.centre_id)) or any(
+        attached.pk == form.pk for attached in formation.forms.all()
+    )
+
+
 def _form_answers(obj: Application) -> str:
     lines = []
     for answer in obj.candidate.form_answers.all():  # prefetched: the candidate's and this application's answers
-        if answer.application_id not in (None, obj.pk):
+        if answer.application_id != obj.pk and (
+            answer.application_id is not None or not _form_concerns(answer.form, obj)
+        ):
             continue
         label = answer.form.label
         if answer.not_concerned:
@@ -438,6 +451,7 @@ def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
                 "candidate__form_answers", queryset=FormAnswer.objects.select_related("form").order_by("form_id")
             ),
             Prefetch("candidate__question_answers", queryset=QuestionAnswer.objects.select_related("question")),
+            Prefetch("formation__forms", queryset=ComplementaryForm.objects.only("pk")),
         )
         .order_by("pk")
     )

@@ -377,7 +377,7 @@ class AddressForm(DossierForm):
         if cleaned.get("country") == FRANCE:
             # "66 000", as it is sometimes written, is the postal code 66000.
             postal_code = cleaned["postal_code"] = re.sub(r"\s+", "", cleaned.get("postal_code", ""))
-            if not (postal_code.isdigit() and len(postal_code) == 5):
+            if not (postal_code.isascii() and postal_code.isdigit() and len(postal_code) == 5):
                 self.add_error("postal_code", _("A French postal code has 5 digits."))
             if not cleaned.get("city"):
                 self.add_error("city", _("Give the city."))

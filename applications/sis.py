@@ -315,7 +315,7 @@ def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
     for column in REQUIRED_COLUMNS:
         if not row[column]:
             raise ValueError(f"{column} is empty")
-    if not row["cod_etu"].isdigit():
+    if not (row["cod_etu"].isascii() and row["cod_etu"].isdigit()):
         raise ValueError("cod_etu must be digits")
     if row["civilite"] not in Civility.values:
         raise ValueError(f"civilite must be one of {', '.join(Civility.values)}")
@@ -363,7 +363,7 @@ def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
     if row["bac_serie"]:
         if row["bac_serie"] not in BacSeries.values:
             raise ValueError("bac_serie is not a known series code")
-        if not row["bac_annee"].isdigit():
+        if not (row["bac_annee"].isascii() and row["bac_annee"].isdigit()):
             raise ValueError("bac_annee must be a year")
         student["baccalaureate"] = SisBaccalaureate(
             series=row["bac_serie"],
@@ -377,7 +377,7 @@ def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
         )
     cursus = None
     if row["cursus_code"]:
-        if not row["cursus_annee"].isdigit() or len(row["cursus_annee"]) != 4:
+        if not (row["cursus_annee"].isascii() and row["cursus_annee"].isdigit()) or len(row["cursus_annee"]) != 4:
             raise ValueError("cursus_annee must be the first year of the academic year, e.g. 2024")
         if not row["cursus_libelle"]:
             raise ValueError("cursus_libelle is empty")

@@ -82,3 +82,10 @@ def logged_name(text: str) -> str:
     history, the « Historique » page's title and Django's « Suppression de … » messages then name the object whole;
     a list that wants it shorter cuts it itself."""
     return Truncator(text).chars(LOGGED_NAME_LENGTH)
+
+
+def is_number(value: str, *, max_digits: int = 18) -> bool:
+    """Whether ``value`` is written with ASCII digits only, at most ``max_digits`` of them (18 fit a database bigint):
+    an id or a page number from a query string. ``str.isdigit`` alone also takes "²", which ``int()`` refuses (a 500),
+    and twenty digits overflow the database's integer."""
+    return value.isascii() and value.isdigit() and len(value) <= max_digits

@@ -14,15 +14,24 @@ from applications.models import PieceSubmission, SvaAlertLevel
 from applications.models.candidature import latest_decision
 from applications.models.sva import SvaAlert
 from ecandidat.admin_base import FrenchChoices
+from ecandidat.text import is_number
 from offers.enums import Avis
 from offers.models import Campaign, Centre, Formation
 
 
 def with_list_data(queryset):
     """The current decision (any, validated or not), the read model's validated one (``with_current_decision``,
-    for the confirmation date) and whether a submitted piece waits for checking."""
+    for the confirmation date) and whether a submitted piece waits for checking: the application's own, or one the
+    candidate shares between their applications whose type this application asks for (``applicable_piece_types``:
+    common to the institution or to the formation's centre, or the formation's own), not another centre's."""
+    asked_here = (
+        Q(piece_type__is_common=True, piece_type__centre__isnull=True)
+        | Q(piece_type__is_common=True, piece_type__centre_id=OuterRef("formation__centre_id"))
+        | Q(piece_type__is_common=False, piece_type__formations=OuterRef("formation_id"))
+    )
     pieces_to_check = PieceSubmission.objects.filter(
-        Q(application=OuterRef("pk")) | Q(application__isnull=True, candidate_id=OuterRef("candidate_id")),
+        Q(application=OuterRef("pk"))
+        | (Q(application__isnull=True, candidate_id=OuterRef("candidate_id")) & asked_here),
         status=PieceStatus.SUBMITTED,
     )
     return queryset.with_current_decision().annotate(
@@ -76,7 +85,7 @@ class CampaignFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return self.active or ALL_CAMPAIGNS
-        if value == ALL_CAMPAIGNS or (value.isascii() and value.isdigit() and len(value) <= 18):
+        if value == ALL_CAMPAIGNS or is_number(value):
             return value
         raise IncorrectLookupParameters(f"campaign: {value!r}")
 
@@ -117,7 +126,7 @@ class CentreFilter(FrenchChoices, admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isdigit():
+        if value and is_number(value):
             return queryset.filter(formation__centre_id=int(value))
         return queryset
 
@@ -129,13 +138,13 @@ class FormationFilter(FrenchChoices, admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         formations = Formation.objects.visible_to(request.user)
         centre = request.GET.get("centre", "")
-        if centre.isdigit():
+        if is_number(centre):
             formations = formations.filter(centre_id=int(centre))
         return [(str(pk), f"{code} – {title}") for pk, code, title in formations.values_list("pk", "code", "title")]
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isdigit():
+        if value and is_number(value):
             return queryset.filter(formation_id=int(value))
         return queryset
 
@@ -235,6 +244,6 @@ class SvaAlertFilter(admin.SimpleListFilter):
         value = self.value()
         if value in ("yes", "no"):
             return queryset.filter(sva_threshold__isnull=value == "no")
-        if value and value.isascii() and value.isdigit() and len(value) <= 5:  # "²" is a digit to isdigit()
+        if value and is_number(value, max_digits=5):
             return queryset.filter(sva_threshold=int(value))
         return queryset

@@ -16,6 +16,9 @@ from ecandidat.staff_text import StaffText, StaffTextSelect
 from offers.enums import Avis
 from offers.models import DecisionType, RefusalReason
 
+# A complementary-list rank: far above any list, far below the database's integer (a larger number was a 500).
+RANK_MAX = 99_999
+
 
 class StatusForm(forms.Form):
     # No status is preselected: a click on "Confirmer" straight away must not send the dossier back (issue 11).
@@ -107,6 +110,7 @@ class DecisionForm(forms.Form):
     rank = forms.IntegerField(
         label=_("Rank (complementary list)"),
         min_value=1,
+        max_value=RANK_MAX,
         required=False,
         widget=_only_for(Avis.COMPLEMENTARY_LIST, forms.NumberInput()),
     )

@@ -31,6 +31,7 @@ from applications.services import saved_filters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import scope_of
+from ecandidat.text import is_number
 from offers.models import Commission
 
 STATUS_PARAMETER = "dossier_status__exact"
@@ -45,7 +46,7 @@ class TagFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
-        if value and value.isdigit():
+        if value and is_number(value):
             return queryset.filter(tag_links__tag_id=int(value))
         return queryset
 

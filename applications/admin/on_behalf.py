@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models.fields import BLANK_CHOICE_LABEL
@@ -260,11 +261,15 @@ def application_view(model_admin, request):
         except BusinessRuleError as error:
             form.add_error(None, str(error))
         else:
-            done = (
-                gettext("The admission has been proposed: the candidate was told by e-mail and now confirms.")
-                if proposal
-                else gettext("The application has been created; the candidate was informed by e-mail.")
-            )
+            if not proposal:
+                done = gettext("The application has been created; the candidate was informed by e-mail.")
+            elif settings.DECISION_TWO_PERSON_RULE:
+                done = gettext(
+                    "The admission has been proposed: its favourable decision waits for someone else's validation "
+                    "(two-person rule); the candidate is told once it is validated."
+                )
+            else:
+                done = gettext("The admission has been proposed: the candidate was told by e-mail and now confirms.")
             messages.success(request, done)
             return HttpResponseRedirect(reverse("admin:applications_application_change", args=[application.pk]))
     return _page(

@@ -34,6 +34,7 @@ from documents.preview import PREVIEWABLE, PreviewUnavailable, render_page
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import object_in_scope_or_404
+from ecandidat.text import is_number
 
 
 def application_for(request, object_id, allowed_by: str | None = None):
@@ -174,7 +175,7 @@ def note_delete_view(request, object_id, note_id, *, model_admin):
 def tags_view(request, object_id, *, model_admin):
     """Set the application's tags among those the user may use (managers; others get a 403)."""
     application = application_for(request, object_id, "editable_by")
-    wanted = [value for value in request.POST.getlist("tags") if value.isdigit()]
+    wanted = [value for value in request.POST.getlist("tags") if is_number(value)]
     tags = list(Tag.objects.usable_by(request.user).filter(pk__in=wanted))
     if len(tags) != len(set(wanted)):
         messages.error(request, _("One of these tags cannot be used here."))
@@ -208,7 +209,7 @@ def piece_preview_view(request, object_id, piece_id, *, model_admin):
     if document is None or document.scan_status not in OPENABLE_SCANS or document.content_type not in PREVIEWABLE:
         raise Http404
     page = request.GET.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= PREVIEW_MAX_PAGES:
+    if not is_number(page, max_digits=4) or not 1 <= int(page) <= PREVIEW_MAX_PAGES:
         raise Http404
     try:
         png = render_page(document, int(page))

@@ -223,19 +223,31 @@ def _grant_default_favourable(
     application: Application, *, actor: User | None, action: str, event: EventKind, batch: str = ""
 ) -> Decision:
     """The formation's default favourable decision, created validated with history ``action``, recorded as
-    ``event`` and mailed with its letter."""
+    ``event`` and mailed with its letter.
+
+    With ``DECISION_TWO_PERSON_RULE`` and a person as ``actor`` (an admission proposal, a type de traitement set to
+    accès direct by hand), the decision is only entered: it waits, unmailed, for someone else's validation
+    (``validate_decision``, which mails it), as any decision a person enters. Granted by a batch, it is released at
+    once: no person judged it."""
     decision_type = application.formation.favourable_decision_type
     assert decision_type is not None  # checked by the callers, with their own message
     now = timezone.now()
+    released = not (settings.DECISION_TWO_PERSON_RULE and actor is not None)
     decision = Decision.objects.create(
         application=application,
         decision_type=decision_type,
         action=action,
         created_by=actor,
-        validated_at=now,
-        validated_by=actor,
+        validated_at=now if released else None,
+        validated_by=actor if released else None,
     )
-    record_event(application, kind=event, actor=actor, batch=batch, comment=decision_type.label)
+    comment = decision_type.label
+    if not released:
+        with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+            comment = _("%(decision)s (to be validated by someone else: two-person rule)") % {"decision": comment}
+    record_event(application, kind=event, actor=actor, batch=batch, comment=comment)
+    if not released:
+        return decision
     letter = _decision_letter(decision, application, actor=actor)
     notify_decision(
         application=application,

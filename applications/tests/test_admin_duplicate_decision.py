@@ -259,3 +259,17 @@ def test_the_formation_form_has_the_convocation(client, centre_manager, convened
     assert 'name="preselection_time"' in page
     assert 'name="preselection_place"' in page
     assert "Proposée à la saisie d'un avis de présélection" in page
+
+
+@pytest.mark.parametrize("rank", ["100000", "99999999999999999999"])
+def test_a_rank_beyond_any_list_is_refused_beside_the_field(client, commission_member, application, rank):
+    client.force_login(commission_member)
+
+    response = client.post(
+        operation_url(application, "enter_decision"),
+        {"decision_type": decision_type(Avis.COMPLEMENTARY_LIST).pk, "rank": rank},
+    )
+
+    assert response.status_code == 200
+    assert "Assurez-vous que cette valeur est inférieure ou égale à 99999." in response.content.decode()
+    assert not Decision.objects.exists()

@@ -10,9 +10,9 @@ from django.urls import reverse
 from applications.enums import DossierStatus
 from applications.models import Application, SavedFilter, Tag
 from applications.services import review
-from applications.tests.factories_candidature import decide, make_application, with_file
+from applications.tests.factories_candidature import PieceSubmissionFactory, decide, make_application, with_file
 from offers.enums import Avis
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
@@ -54,6 +54,24 @@ def test_columns_and_the_text_of_pieces_to_check(client, centre_manager, formati
     assert "À contrôler" in html
     assert 'alt="True"' not in html
     assert "Prioritaire" in html
+
+
+@pytest.mark.parametrize(("piece_centre", "flagged"), [("mine", True), ("institution", True), ("other", False)])
+def test_a_shared_piece_is_to_check_only_where_the_application_asks_for_it(
+    client, centre_manager, formation, campaign, other_centre, piece_centre, flagged
+):
+    """A piece the candidate shares between their applications waits for a check on the applications that ask for
+    it: a common piece of the institution or of the formation's centre, not another centre's (which the manager could
+    never clear from this application's page)."""
+    application = make_application(formation, campaign=campaign)
+    centre = {"mine": formation.centre, "institution": None, "other": other_centre}[piece_centre]
+    piece_type = PieceTypeFactory(is_common=True, centre=centre)
+    PieceSubmissionFactory(application=None, candidate=application.candidate, piece_type=piece_type)
+    client.force_login(centre_manager)
+
+    listed = client.get(changelist("?to_check=yes")).context["cl"].result_list
+
+    assert [row.pk for row in listed] == ([application.pk] if flagged else [])
 
 
 def test_counters_per_status_follow_the_other_filters(client, centre_manager, formation, campaign):

@@ -1165,3 +1165,34 @@ def test_the_history_uses_the_readers_typography(centre_manager, language, expec
         text = history_line(event, {"RNBAC": "Relevés de notes du bac"}).text
 
     assert text == expected.format(actor=centre_manager.get_username())
+
+
+# --- numbers that are not ASCII digits ----------------------------------------------------------------------------
+
+# "²" is a digit to str.isdigit() but not to int(); twenty digits overflow the database's integer.
+NOT_NUMBERS = ["²", "٣", "99999999999999999999999"]
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS)
+@pytest.mark.parametrize("parameter", ["centre", "formation", "tag"])
+def test_a_list_filter_given_a_number_it_cannot_read_is_ignored(client, centre_manager, application, parameter, value):
+    Tag.objects.create(label="Prioritaire")  # the tag filter is offered once a tag exists
+    client.force_login(centre_manager)
+
+    response = client.get(reverse("admin:applications_application_changelist"), {parameter: value})
+
+    assert response.status_code in (200, 302)  # a filter Django's list does not know sends back with ?e=1
+
+
+@pytest.mark.parametrize("value", NOT_NUMBERS)
+def test_tags_or_a_preview_page_given_a_number_it_cannot_read_is_refused(
+    client, centre_manager, application, stored_piece, value
+):
+    client.force_login(centre_manager)
+
+    tags = client.post(url("tags", application), {"tags": [value]}, follow=True)
+    preview = client.get(url("piece_preview", application, stored_piece.public_id), {"page": value})
+
+    assert tags.status_code == 200  # back on the application's page: nothing to tag with
+    assert not application.tag_links.exists()
+    assert preview.status_code == 404

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:applications_application_changelist"
 QUERIES_LIST = 20  # as test_admin_applications.QUERIES_LIST: what the rows say costs no query
 QUERIES_ENTER_DECISION = 12  # as test_admin_duplicate_decision.QUERIES_PAGE
-QUERIES_EXPORT = 30  # as test_export_columns.test_queries_constant_per_chunk for one chunk
+QUERIES_EXPORT = 31  # as test_export_columns.test_queries_constant_per_chunk for one chunk
 QUERIES_QUICK_EXPORT = 18  # the list's queries, then the rows with their tags and notes
 
 

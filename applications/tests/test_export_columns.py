@@ -54,6 +54,7 @@ def rich(formation, campaign, centre_manager):
     form = ComplementaryForm.objects.create(
         code="MOTIV", survey_id=1, label="Motivation", candidate_label="Motivation", url="https://x"
     )
+    formation.forms.add(form)
     FormAnswer.objects.create(form=form, candidate=candidate, answers={"Pourquoi ?": "Passion"})
     return application
 
@@ -182,7 +183,7 @@ def test_countries_are_named_in_the_reader_language(
     client.force_login(centre_manager)
 
     columns = ["birth_country", "nationality", "country", "bac_country"]
-    with django_assert_num_queries(30):
+    with django_assert_num_queries(31):
         french = client.post(reverse(URL), {"columns": columns, "fmt": "xlsx", "filters": ""}, language="fr")
         content = b"".join(french.streaming_content)
     english = post_export(client, columns)
@@ -195,6 +196,27 @@ def test_countries_are_named_in_the_reader_language(
         "France",
     ]
     assert csv_rows(english)[1] == ["Germany", "Germany", "Belgium", "France"]
+
+
+def test_an_answer_to_another_centres_form_is_not_exported(client, centre_manager, rich, other_centre):
+    """A form answered once for the candidate (numDossier only) is exported with the applications it concerns: the
+    ones whose formation it is attached to, or common to the institution or to their centre; another centre's form is
+    not this centre's business (the reading page does not show it either)."""
+    elsewhere = ComplementaryForm.objects.create(
+        code="HANDI", survey_id=2, label="Handicap", candidate_label="Handicap", url="https://x", is_common=True
+    )
+    elsewhere.centre = other_centre
+    elsewhere.save()
+    everywhere = ComplementaryForm.objects.create(
+        code="ALL", survey_id=3, label="Tous", candidate_label="Tous", url="https://x", is_common=True
+    )
+    FormAnswer.objects.create(form=elsewhere, candidate=rich.candidate, answers={"Besoin ?": "SECRET"})
+    FormAnswer.objects.create(form=everywhere, candidate=rich.candidate, answers={"Langue ?": "FR"})
+    client.force_login(centre_manager)
+
+    header, row = csv_rows(post_export(client, ["numero", "form_answers"]))
+
+    assert row[1].splitlines() == ["Motivation / Pourquoi ? : Passion", "Tous / Langue ? : FR"]
 
 
 def test_choice_is_saved_and_offered_again(client, centre_manager, rich):
@@ -278,7 +300,7 @@ def test_xlsx_leaves_out_the_control_characters_a_worksheet_cannot_hold(
     candidate.save()
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(31):  # unchanged by the fix: the cells are cleaned in memory
+    with django_assert_num_queries(32):  # unchanged by the fix: the cells are cleaned in memory
         response = post_export(client, ["birth_name", "first_name"], fmt="xlsx", filters="")
         content = b"".join(response.streaming_content)
 
@@ -309,7 +331,7 @@ def test_queries_constant_per_chunk(
     client.force_login(centre_manager)
     chunks = -(-count // 5)
 
-    with django_assert_num_queries(23 + 7 * chunks):  # per chunk: the question answers (1) included
+    with django_assert_num_queries(23 + 8 * chunks):  # per chunk: the question answers and the forms included
         response = post_export(client, list(export_columns.COLUMNS))
         rows = csv_rows(response)
 

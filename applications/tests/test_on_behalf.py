@@ -12,8 +12,10 @@ from pytest_django.asserts import assertContains, assertNotContains
 from accounts.models import User
 from applications.enums import DecisionAction, DossierStatus, EventKind
 from applications.models import Application
+from applications.services import staff
 from applications.tests.factories import CandidateFactory
 from applications.tests.factories_candidature import complete_candidate, decision_type
+from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
@@ -183,6 +185,35 @@ def test_manager_proposes_an_admission(client, centre_manager, formation, campai
         "Cette admission vous est proposée : vous n'avez aucune pièce à déposer ni candidature à transmettre." in body
     )
     assert "transmettez" not in body
+
+
+def test_with_the_two_person_rule_a_proposal_waits_for_someone_elses_validation(
+    client, settings, centre_manager, central_manager, formation, campaign
+):
+    """The rule covers every decision a person gives: the proposal's favourable decision is entered, not released,
+    and mailed once someone else validates it (it was validated and mailed by its author alone)."""
+    settings.DECISION_TWO_PERSON_RULE = True
+    formation.favourable_decision_type = decision_type(Avis.FAVOURABLE)
+    formation.save()
+    candidate = complete_candidate(user__campaign=campaign)
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(APPLY),
+        {"numero_dossier": candidate.user.username, "formation": formation.pk, "kind": "proposal"},
+        follow=True,
+    )
+
+    decision = Application.objects.get(candidate=candidate).decisions.get()
+    assert (decision.created_by, decision.validated_at) == (centre_manager, None)
+    assert "AVIS_FAVORABLE" not in OutboundEmail.objects.values_list("code", flat=True)
+    assertContains(response, "its favourable decision waits for someone else")
+    with pytest.raises(BusinessRuleError, match="Two-person rule"):
+        staff.validate_decision(decision, actor=centre_manager)
+
+    staff.validate_decision(decision, actor=central_manager)
+
+    assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE", to=candidate.user.email).count() == 1
 
 
 def test_a_proposal_without_the_formations_favourable_decision_creates_nothing(

@@ -388,7 +388,7 @@ def test_staff_page_pdf_and_export_queries_do_not_grow(
 
 STAFF_PAGE = 32  # as test_admin_applications.QUERIES_CHANGE: the shared answers cost no query
 DOSSIER_PDF = 11
-EXPORT = 8
+EXPORT = 9  # the rows and their prefetches (the formations' forms included)
 
 
 # --- Account deletion and "Mes données" --------------------------------------------------------------------------

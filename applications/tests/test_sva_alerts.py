@@ -471,7 +471,7 @@ def test_the_export_gives_the_threshold_and_the_age(received, formation, campaig
     in_alert, calm = received_days_ago(formation, campaign, 45), received_days_ago(formation, campaign, 3)
     queryset = Application.objects.filter(pk__in=[in_alert.pk, calm.pk])
 
-    with django_assert_num_queries(2 + 7):  # the ids, the levels once, then one chunk (its queries and prefetches)
+    with django_assert_num_queries(2 + 8):  # the ids, the levels once, then one chunk (its queries and prefetches)
         rows = list(export_rows(queryset, ["numero", "sva_threshold", "sva_age"]))
 
     assert rows == [
