@@ -59,11 +59,19 @@ class ApplicationsConfig(AppConfig):
         connectivity.register(PEGASE, LIMESURVEY)
 
         # Deferred like the imports above. Letters and packs are stored outside the campaigns' prefixes: the orphan
-        # sweep (documents' remove_orphan_files) learns which names their rows hold.
+        # sweep (documents' remove_orphan_files) learns which names their rows hold. Under "letters/" too, in
+        # "letters/signatures/": the letter templates' signature images (a template row holds its own).
         from applications.models import CommissionPack, DecisionLetter  # noqa: PLC0415
         from documents.storage import register_file_owner  # noqa: PLC0415
+        from offers.models import DecisionLetterTemplate  # noqa: PLC0415
 
-        register_file_owner("letters/", lambda: DecisionLetter.objects.exclude(file="").values_list("file", flat=True))
+        register_file_owner(
+            "letters/",
+            lambda: [
+                *DecisionLetter.objects.exclude(file="").values_list("file", flat=True),
+                *DecisionLetterTemplate.objects.exclude(signature="").values_list("signature", flat=True),
+            ],
+        )
         register_file_owner("packs/", lambda: CommissionPack.objects.exclude(file="").values_list("file", flat=True))
 
         # Deferred like the imports above. The candidate pages' cached piece types and questions

@@ -14,6 +14,7 @@ from documents.tests.storage import stored_files
 from ecandidat.batches import BatchAlreadyRunning
 from ecandidat.models import BatchRun
 from offers.enums import Avis
+from offers.models import DecisionLetterTemplate
 
 
 def test_remove_orphan_files_deletes_only_old_unreferenced_campaign_files(application, piece, time_machine, capsys):
@@ -56,6 +57,23 @@ def test_remove_orphan_files_sweeps_letters_and_packs_no_row_holds(application, 
     assert default_storage.exists(held)
     assert not default_storage.exists(letter_orphan)
     assert not default_storage.exists(pack_orphan)
+
+
+def test_remove_orphan_files_keeps_the_letter_templates_signatures(application, time_machine):
+    """A centre's signature image lives in "letters/signatures/", under the letters' prefix: the sweep deleted it the
+    night after its upload, and every letter was then built without it."""
+    template = DecisionLetterTemplate.objects.create(
+        centre=application.formation.centre, kind=DecisionLetterTemplate.Kind.ADMISSION, title="Admission", body="x"
+    )
+    template.signature = default_storage.save("letters/signatures/signature.png", ContentFile(b"\x89PNG"))
+    template.save()
+    unused = default_storage.save("letters/signatures/replaced.png", ContentFile(b"\x89PNG"))
+    time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2))
+
+    call_command("remove_orphan_files")
+
+    assert default_storage.exists(template.signature.name)
+    assert not default_storage.exists(unused)  # a signature no template holds any more is still swept
 
 
 def test_remove_orphan_files_is_a_batch_recorded_single_and_limited(application, time_machine):
