@@ -67,19 +67,28 @@ def test_an_exception_is_recorded_as_an_error_and_raised():
     assert run.counts == {"before": 1}
 
 
-def test_prune_outbox_deletes_only_old_sent_mails(settings):
+def test_prune_outbox_deletes_old_sent_and_failed_mails_only(settings):
+    """A failed mail stays for staff to resend, but not for ever: its text names the candidate (it stayed after
+    the campaign and its accounts were destroyed). A pending one stays: it is still being tried."""
     settings.OUTBOX_RETENTION_DAYS = 30
     old = timezone.now() - datetime.timedelta(days=31)
     common = {"code": "X", "language": "fr", "subject": "s", "body": "b"}
     OutboundEmail.objects.create(to="old@example.org", status="SENT", sent_at=old, **common)
     OutboundEmail.objects.create(to="recent@example.org", status="SENT", sent_at=timezone.now(), **common)
     OutboundEmail.objects.create(to="failed@example.org", status="FAILED", **common)
+    OutboundEmail.objects.create(to="old-failed@example.org", status="FAILED", **common)
+    OutboundEmail.objects.create(to="old-pending@example.org", status="PENDING", **common)
+    OutboundEmail.objects.filter(to__startswith="old-").update(created_at=old)
 
     call_command("prune_outbox", "--dry-run", stdout=io.StringIO())
-    assert OutboundEmail.objects.count() == 3
+    assert OutboundEmail.objects.count() == 5
     call_command("prune_outbox", stdout=io.StringIO())
 
-    assert sorted(OutboundEmail.objects.values_list("to", flat=True)) == ["failed@example.org", "recent@example.org"]
+    assert sorted(OutboundEmail.objects.values_list("to", flat=True)) == [
+        "failed@example.org",
+        "old-pending@example.org",
+        "recent@example.org",
+    ]
 
 
 def test_nightly_runs_every_batch_and_reports_a_failed_one(mocker):
