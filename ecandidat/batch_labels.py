@@ -111,6 +111,9 @@ COUNT_WORDS = {
     "candidates in the day's files": pgettext_lazy("batch count", "candidates in the day's files"),
     "wishes in the day's files": pgettext_lazy("batch count", "wishes in the day's files"),
     "OPIs transferred by this run": pgettext_lazy("batch count", "OPIs transferred by this run"),
+    "files put in place after an interrupted run": pgettext_lazy(
+        "batch count", "files put in place after an interrupted run"
+    ),
     # the PJ-OPI of transfer_opi, applications.opi.pieces
     "pieces recorded by this run": pgettext_lazy("batch count", "pieces recorded by this run"),
     "pieces sent by this run": pgettext_lazy("batch count", "pieces sent by this run"),

@@ -11,7 +11,9 @@ The files reach the folder in two steps, so that the folder and the OPI states a
 2. ``publish``, after the commit, renames each temporary file to its name: atomic on one file system, so an import
    job never reads half a file and never sees the files of a run that rolled back.
 
-A run that rolls back after staging leaves hidden ``.tmp`` files; the next run's staging overwrites them.
+A run that rolls back after staging leaves hidden ``.tmp`` files; the next run's staging overwrites them. A process
+killed between the commit and the renames leaves them too, for files the database says were sent: the next run puts
+those in place first (``leftovers``, ``applications.opi.services``), before it stages its own.
 """
 
 from __future__ import annotations
@@ -72,3 +74,16 @@ def publish(staged: Staged) -> None:
             temporary.replace(target)
         except OSError:
             logger.exception("OPI_EXPORT_DIR: could not put %s in place (kept as %s)", target, temporary)
+
+
+def leftovers() -> list[tuple[Path, str]]:
+    """The hidden temporary files in ``OPI_EXPORT_DIR`` and in its candidates' folders (``<code>_OPI/``), each with
+    the name, relative to the folder, it would be published as. Nothing when the folder does not exist."""
+    folder = Path(settings.OPI_EXPORT_DIR)
+    if not folder.is_dir():
+        return []
+    found = []
+    for temporary in sorted([*folder.glob(".*.tmp"), *folder.glob("*_OPI/.*.tmp")]):
+        name = temporary.name.removeprefix(".").removesuffix(".tmp")
+        found.append((temporary, str((temporary.parent / name).relative_to(folder))))
+    return found

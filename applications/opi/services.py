@@ -11,6 +11,7 @@ import functools
 import io
 import logging
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
@@ -22,10 +23,11 @@ from django.utils.translation import gettext as _
 from applications.enums import EventKind, OpiState, PegaseRemoval
 from applications.history import record_event, record_events
 from applications.models import Application, Candidate, Opi, OpiExport, OpiPiece
+from applications.opi import folder
 from applications.opi.backends import OpiBackend, get_backend
-from applications.opi.folder import FolderError, publish, stage
 from applications.opi.periods import check_campaign_code, files_refusal
 from applications.opi.pieces import (
+    extension,
     folder_entries,
     list_name,
     list_text,
@@ -305,6 +307,36 @@ def _refusal(entry: OpiCandidate, *, day: datetime.date) -> str:
     return ""
 
 
+# How far back a leftover temporary file is looked for among the days' exports (the nightly run comes every night).
+LEFTOVER_DAYS = datetime.timedelta(days=7)
+
+
+def _publish_leftovers() -> int:
+    """Put in place the temporary files a committed run staged but never renamed (its process was killed between
+    the commit and ``folder.publish``): a text file whose bytes are the ones an ``OpiExport`` holds under that name,
+    a piece that an ``OpiPiece`` marked transferred names. A rolled-back run's files match neither and are left for
+    the next staging to overwrite. Returns how many were put in place."""
+    found = folder.leftovers()
+    if not found:
+        return 0
+    names = [name for _temporary, name in found]
+    texts: dict[str, str] = {}
+    for export in OpiExport.objects.filter(day__gte=timezone.localdate() - LEFTOVER_DAYS).only("files"):
+        texts.update((name, text) for name, text in export.files.items() if name in names)
+    pieces = {
+        piece.file_name(extension(piece))
+        for piece in OpiPiece.objects.filter(
+            code__in={name.split("_OPI/", 1)[0] for name in names if "_OPI/" in name}, transferred_at__isnull=False
+        ).select_related("document")
+    }
+    committed: folder.Staged = []
+    for temporary, name in found:
+        if name in pieces or (name in texts and temporary.read_bytes() == texts[name].encode("utf-8")):
+            committed.append((temporary, Path(settings.OPI_EXPORT_DIR) / name))
+    folder.publish(committed)
+    return len(committed)
+
+
 def _text_entries(files: dict[str, str]) -> list[tuple[str, Callable[[IO[bytes]], object]]]:
     """The day's text files for ``applications.opi.folder.stage``, in UTF-8."""
     return [(name, functools.partial(_write_text, text)) for name, text in files.items()]
@@ -353,6 +385,8 @@ def transfer_opis(
     day = today or timezone.localdate()
     day_start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
     cap = limit or parameters.get("OPI_BATCH_MAX") or None
+    if settings.OPI_EXPORT_DIR and not dry_run and (recovered := _publish_leftovers()):
+        report.add("files put in place after an interrupted run", recovered)
     with transaction.atomic():
         candidate_ids, left = _selected_candidates(campaign, day=day, cap=cap)
         if left:
@@ -408,8 +442,8 @@ def transfer_opis(
         export.files = {**result.files, **({list_name(day): list_text(pieces)} if pieces else {})}
         if settings.OPI_EXPORT_DIR:
             try:  # in the folder before the commit marks anything transferred (applications.opi.folder)
-                staged = stage([*_text_entries(export.files), *folder_entries(sent_pieces)])
-            except FolderError as error:
+                staged = folder.stage([*_text_entries(export.files), *folder_entries(sent_pieces)])
+            except folder.FolderError as error:
                 transaction.set_rollback(True)  # the OPIs and pieces stay pending: the next run writes them again
                 for key in ("pieces recorded by this run", "pieces sent by this run"):
                     report.counts.pop(key, None)  # rolled back
@@ -419,7 +453,7 @@ def transfer_opis(
                     % {"file": error.name, "error": error.__cause__}
                 )
                 return None
-            transaction.on_commit(lambda: publish(staged), robust=True)
+            transaction.on_commit(lambda: folder.publish(staged), robust=True)
         # The day's files are rewritten whole: a second run that day writes the same candidates again and
         # transfers none twice; the counts say both, so an operator does not read a double transfer.
         report.add("candidates in the day's files", len(written))

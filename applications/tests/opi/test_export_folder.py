@@ -3,6 +3,7 @@ so a folder that cannot take them, or a piece the storage cannot give, rolls the
 pending for the next run; nothing is marked transferred without its file in the folder, and the page that ran the
 transfer answers with a message, not an error."""
 
+import datetime
 import html
 import logging
 from pathlib import Path
@@ -138,3 +139,36 @@ def test_publish_puts_the_others_in_place_when_one_rename_fails(settings, tmp_pa
 
     assert files_in(tmp_path) == [".a.csv.tmp", "b.csv"]  # the failed one kept beside its place
     assert "could not put" in caplog.text
+
+
+def test_files_a_killed_run_committed_but_never_renamed_are_put_in_place_by_the_next_run(
+    settings, tmp_path, campaign, formation, centre_manager, opi_type, time_machine, django_capture_on_commit_callbacks
+):
+    """The process killed between the commit and the renames: the OPIs are transferred, their files only staged.
+    The next run (the next night: the day's files are not rewritten then) puts them in place first."""
+    settings.OPI_PIECES, settings.OPI_EXPORT_DIR = True, str(tmp_path)
+    application = admit(make_candidate(campaign), formation, manager=centre_manager, decision_type=opi_type)
+    piece(application, PieceTypeFactory(code="CNI", siscol_code="CNI", is_common=True), ID_BYTES, shared=True)
+    confirm(application)
+    with django_capture_on_commit_callbacks(execute=False):  # committed; the renames never ran
+        transfer_opis(Report())
+    assert files_in(tmp_path) == [
+        ".opi-apogee-20260706.csv.tmp",
+        ".opi-apogee-pj-20260706.csv.tmp",
+        "ECAB123456_OPI/.PJ_CNI_ECAB123456.pdf.tmp",
+    ]
+    (tmp_path / ".rolled-back.csv.tmp").write_text("a run that rolled back")  # matches nothing committed
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))
+    report = Report()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert transfer_opis(report) is None  # nothing new to transfer
+
+    assert report.counts["files put in place after an interrupted run"] == 3
+    assert files_in(tmp_path) == [
+        ".rolled-back.csv.tmp",
+        "ECAB123456_OPI/PJ_CNI_ECAB123456.pdf",
+        "opi-apogee-20260706.csv",
+        "opi-apogee-pj-20260706.csv",
+    ]
+    assert (tmp_path / "ECAB123456_OPI" / "PJ_CNI_ECAB123456.pdf").read_bytes() == ID_BYTES
