@@ -18,6 +18,7 @@ from allauth.account.utils import user_pk_to_url_str
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
 from allauth.utils import build_absolute_uri
 from django.conf import settings
 from django.contrib import messages
@@ -37,6 +38,10 @@ from ecandidat.exceptions import BusinessRuleError
 logger = logging.getLogger(__name__)
 
 ANNUAL_ACCOUNTS_MESSAGE = gettext_lazy("Accounts are annual: create a new account for the current campaign.")
+CONNECT_REFUSED = gettext_lazy(
+    "An ENT identity cannot be linked to an account here: nothing was changed. Log in with the ENT or with your "
+    "password."
+)
 ENT_CLOSED_TO_CANDIDATES = gettext_lazy(
     "Candidates no longer log in through the ENT: log in with your dossier number or e-mail address and the "
     "password of your account. No password yet? “I forgot my credentials” mails you a link to choose one."
@@ -61,6 +66,10 @@ class AccountAdapter(DefaultAccountAdapter):
         "too_many_login_attempts": gettext_lazy("Too many failed login attempts. Try again later."),
         # allauth's French says "pseudo" where our login page (and the guide) says "Utilisateur".
         "username_password_mismatch": gettext_lazy("The user or the password is not correct."),
+        # The same words for an address: an address that names an account becomes its username (LoginForm.
+        # clean_login) while one that names nobody stays an address, and allauth's words for the two differ: they
+        # would tell anyone which addresses have an account.
+        "email_password_mismatch": gettext_lazy("The user or the password is not correct."),
         # allauth raises "Please type your current password." for a wrong one too: say what is wrong.
         "enter_current_password": gettext_lazy("This is not your current password."),
     }
@@ -244,8 +253,12 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         (eCandidat CANDIDAT_IS_CONNECT_CAS), only a staff account's ENT identity logs in; anyone else goes back to
         the login page with the reason, nothing created.
 
-        First, an OpenID Connect identity may be a staff member's from the directory (``_link_directory_staff``):
-        refreshed from the directory and, the first time, linked, it is a staff login like any other from here on."""
+        Never allauth's « connect » (``process=connect``: add the identity to the account logged in), whatever the
+        account (``_refuse_connect``). Then, an OpenID Connect identity may be a staff member's from the directory
+        (``_link_directory_staff``): refreshed from the directory and, the first time, linked, it is a staff login
+        like any other from here on."""
+        if sociallogin.state.get("process") == AuthProcess.CONNECT:
+            self._refuse_connect(request, sociallogin)
         self._link_directory_staff(request, sociallogin)
         # A new identity's user is not saved, and not staff: the maintenance page too (no query asked here).
         if (page := maintenance.page_for(request, sociallogin.user)) is not None:
@@ -267,6 +280,22 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         request.session.pop(cas.SESSION_TICKET, None)  # a refused CAS login: its ticket is no session's
         messages.error(request, ENT_CLOSED_TO_CANDIDATES)
         raise ImmediateHttpResponse(redirect("account_login"))
+
+    def _refuse_connect(self, request, sociallogin) -> None:
+        """An ENT identity is tied to an account only at an ENT login: a student's at the account creation it leads
+        to, a staff member's by the directory's rule (``_link_directory_staff``, the CAS callback), or by hand by the
+        central office. allauth's « connect » would let anyone logged in add their own ENT identity to the account
+        of the session: then a staff password alone, with that identity's ENT login, opens the back office (an ENT
+        login counts as the second factor, ``accounts.staff_access``). Refused: nothing linked, the session as it
+        was, the reason in French on the next page (the connections page that offers it answers 404,
+        ``accounts.middleware``). Only a forged or stale request asks for it, so it is logged."""
+        logger.warning(
+            "ENT identity %s not connected to account %s: « connect » is not offered",
+            sociallogin.account.uid,
+            request.user.pk if request.user.is_authenticated else "-",
+        )
+        messages.error(request, CONNECT_REFUSED)
+        raise ImmediateHttpResponse(redirect("home" if request.user.is_authenticated else "account_login"))
 
     def _link_directory_staff(self, request, sociallogin) -> None:
         """The CAS callback's rule (``directory.link_ent_identity``) at every OpenID Connect login that may be a

@@ -15,7 +15,7 @@ from allauth.mfa.base import forms as mfa_forms
 from allauth.mfa.totp import forms as totp_forms
 from allauth.socialaccount import forms as social_forms
 from django import forms
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -193,22 +193,35 @@ class LoginForm(_WithoutPlaceholders, account_forms.LoginForm):
         self.fields["password"].help_text = ""
 
     def clean_login(self) -> str:
-        """An address means one account's username: this campaign's candidate (accounts are annual, so an address
-        may be used in several campaigns), else the staff member who has it. One account, one name for allauth,
-        so its failed-login limit (5 in 5 minutes) counts the username and the address together: typing one then
-        the other does not double the attempts."""
+        """An address means one account's username: this campaign's candidate whose address is validated (accounts
+        are annual, so an address may be used in several campaigns), else the staff member who has it, else this
+        campaign's candidate who has not validated it yet. One account, one name for allauth, so its failed-login
+        limit (5 in 5 minutes) counts the username and the address together: typing one then the other does not
+        double the attempts.
+
+        A validated address first: anyone may sign up with any address (it stays unvalidated, with no password),
+        and that account must not take the address from the staff member whose it is. Whichever account the address
+        names, or none, a wrong password gets the same words (``AccountAdapter.error_messages``)."""
         login = super().clean_login()
         if "@" in login:
+            validated = EmailAddress.objects.filter(user_id=OuterRef("pk"), email__iexact=login, verified=True)
             accounts = list(
                 User.objects.filter(email__iexact=login)
                 .filter(Q(campaign__is_active=True) | Q(campaign__isnull=True, is_staff=True))
+                .annotate(validated=Exists(validated))
                 .order_by(F("campaign").asc(nulls_last=True))
-                .values_list("username", "campaign")[:2]
+                .values_list("username", "campaign", "validated")[:3]
             )
-            # This campaign's candidate first; a staff address only when one staff account has it (two staff
-            # accounts sharing an address are left to allauth, which tries the password on each).
-            if accounts and (accounts[0][1] is not None or len(accounts) == 1):
-                return accounts[0][0]
+            candidate = next((row for row in accounts if row[1] is not None), None)
+            staff = [row for row in accounts if row[1] is None]
+            if candidate is not None and candidate[2]:
+                return candidate[0]
+            # A staff address only when one staff account has it (two staff accounts sharing an address are left to
+            # allauth, which tries the password on each).
+            if len(staff) == 1:
+                return staff[0][0]
+            if candidate is not None:
+                return candidate[0]
         return login
 
 

@@ -4,19 +4,34 @@ import logging
 
 import requests
 from django.contrib import messages
+from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext
 
 from accounts import staff_enrolment
 
+# allauth's third-party « connections » page (add the identity of another site, the ENT's, to the account logged in,
+# or remove one), and the old address that redirects to it. Not offered: an ENT identity is tied to an account only
+# at an ENT login (accounts.adapters.SocialAccountAdapter._refuse_connect says why).
+NOT_OFFERED_URL_NAMES = frozenset({"socialaccount_connections"})
+
+
+def _not_offered(view_func) -> bool:
+    """Whether the resolved view is one of ``NOT_OFFERED_URL_NAMES``, or a redirect to one (allauth's old URLs)."""
+    return getattr(view_func, "view_initkwargs", {}).get("pattern_name") in NOT_OFFERED_URL_NAMES
+
 
 class StaffEnrolmentGateMiddleware:
-    """allauth's "activate an authenticator app" view, for staff, needs an enrolment secret (staff_enrolment).
+    """allauth's views that its ``include("allauth.urls")`` mounts and that we gate or do not offer.
 
-    A middleware rather than a wrapped URL because the view is allauth's, mounted by ``include("allauth.urls")``:
-    ``process_view`` sees which view was resolved and sends a staff member without the secret to the enrolment page
-    before allauth's view runs. Every other request passes through untouched, without a query.
+    - The "activate an authenticator app" view, for staff, needs an enrolment secret (staff_enrolment): a staff
+      member without the secret is sent to the enrolment page before allauth's view runs.
+    - The third-party connections page (``NOT_OFFERED_URL_NAMES``) answers 404 to everyone logged in (anonymous
+      visitors are sent to the login first, as for any account page).
+
+    A middleware rather than a wrapped URL because the views are allauth's: ``process_view`` sees which view was
+    resolved. Every other request passes through untouched, without a query.
     """
 
     def __init__(self, get_response):
@@ -27,7 +42,11 @@ class StaffEnrolmentGateMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         match = request.resolver_match
-        if match is None or match.url_name not in staff_enrolment.GATED_URL_NAMES:
+        if match is None:
+            return None
+        if match.url_name in NOT_OFFERED_URL_NAMES or _not_offered(view_func):
+            raise Http404
+        if match.url_name not in staff_enrolment.GATED_URL_NAMES:
             return None
         if staff_enrolment.may_add_authenticator(request):
             return None

@@ -41,12 +41,15 @@ from ecandidat import parameters
 from ecandidat.batches import Report
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.models import OutboundEmail
 from offers.models import Campaign
 
 logger = logging.getLogger(__name__)
 
 NUMERO_ALPHABET = string.ascii_uppercase + string.digits
 NUMERO_LENGTH = 8
+# The account mails that carry a link validating the address (accounts.adapters.MAILS): signup, change of address.
+VALIDATION_MAIL_CODES = ("CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL")
 
 
 def issue_numero_dossier() -> str:
@@ -273,6 +276,13 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
     Idempotent: a second run finds nothing. Their numéros de dossier stay in the history, so they are never reused.
     Staff accounts are never purged. Returns the number of accounts deleted (or that would be, with ``dry_run``).
 
+    The days count from the latest of: the account's creation, its address given (replaced by the candidate or the
+    helpdesk, ``PreviousEmailAddress``) and a validation link mailed to its address (at signup, after a change, sent
+    again by the helpdesk or by allauth at a login attempt: the outbox's CPT_MIN_CREATE and CPT_MIN_MODIF_MAIL,
+    which cannot be put out of service). Each link is valid that long (ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS): an
+    old account, created by staff for a paper application, whose address the helpdesk has just corrected is not
+    deleted the same night.
+
     Only the active campaign's accounts: a past campaign's go with its archive (``destroy_archived_campaigns``). Its
     address may no longer be verified only because its owner gave it to this year's account
     (``release_email_from_past_campaigns``); an account the scolarité created for a paper application never logs
@@ -281,9 +291,16 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
     now = now or timezone.now()
     limit = now - datetime.timedelta(days=settings.UNVALIDATED_ACCOUNT_DAYS)
     verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
-    expired = User.objects.filter(
-        campaign__is_active=True, is_staff=False, date_joined__lt=limit, last_login__isnull=True
-    ).exclude(Exists(verified))
+    address_given = PreviousEmailAddress.objects.filter(user_id=OuterRef("pk"), replaced_at__gte=limit)
+    link_mailed = OutboundEmail.objects.filter(
+        to__iexact=OuterRef("email"), code__in=VALIDATION_MAIL_CODES, created_at__gte=limit
+    )
+    expired = (
+        User.objects.filter(campaign__is_active=True, is_staff=False, date_joined__lt=limit, last_login__isnull=True)
+        .exclude(Exists(verified))
+        .exclude(Exists(address_given))
+        .exclude(Exists(link_mailed))
+    )
     count = expired.count()
     if dry_run or not count:
         return count
@@ -311,8 +328,11 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
 
     An address already used by another account of the campaign is refused the way signup refuses it, without
     telling the caller: nothing changes on the account and the owner of the address is mailed instead.
+
+    The address is stored in lower case, as allauth stores it at signup: allauth finds an account by its address
+    (« J'ai oublié mes identifiants ») with an exact match on the lower-cased address.
     """
-    new_email = new_email.strip()
+    new_email = new_email.strip().lower()  # as allauth stores addresses, and looks them up (exact, in lower case)
     with transaction.atomic():
         user = User.objects.select_related("campaign").select_for_update(of=("self",)).get(pk=user.pk)
         # is_candidate means the account has a campaign; the "is not None" only tells mypy so.

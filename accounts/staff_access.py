@@ -7,6 +7,11 @@ code too) or a login through the ENT (method ``socialaccount``, provider ``ent``
 authentication policy). allauth keeps these records in the session (``get_authentication_records``); nothing else
 is stored.
 
+An ENT login is a second factor only because nobody ties an ENT identity to a staff account with the password
+alone: identities reach staff accounts through the directory rule at an ENT login (``accounts.directory.
+link_ent_identity``) or by hand in the back office, never through allauth's « connect » (refused in
+``accounts.adapters.SocialAccountAdapter.pre_social_login``; its connections page answers 404).
+
 Why ``AdminSite.has_permission`` rather than a middleware: every admin view, and only those, already asks the site
 whether the request may enter, and an admin that says "no" sends the visitor to its login view. So the rule lives in
 one predicate (``may_enter_back_office``) and the login view (``accounts.admin.admin_login``) decides where a staff

@@ -16,7 +16,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -24,6 +24,9 @@ from django.views.decorators.http import require_GET, require_http_methods
 from accounts import services, staff_enrolment
 from accounts.forms import MISMATCH_MESSAGE
 from ecandidat.exceptions import BusinessRuleError
+
+EMAIL_CHANGE_TITLE = _("Change my e-mail address")
+PASSWORD_SET_TITLE = _("Set a password")
 
 
 class EmailChangeForm(forms.Form):
@@ -58,15 +61,20 @@ class EmailChangeForm(forms.Form):
 # Someone who finds a session left open must not be able to move the account to their own address (and then reset
 # its password): the candidate confirms their password first, unless they logged in less than
 # ACCOUNT_REAUTHENTICATION_TIMEOUT (5 minutes) ago. allauth keeps a form posted meanwhile and replays it afterwards.
-@reauthentication_required(enabled=lambda request: request.user.is_candidate)
+# An account without a password (an ENT account) gets no such question from allauth, which lets it through: it logs
+# in through the ENT again instead, as for « Définir un mot de passe » (_ent_login_again, in the view).
+@reauthentication_required(enabled=lambda request: request.user.is_candidate and request.user.has_usable_password())
 def email_change(request):
     """The guide's warning, then the new address twice. Saving logs the candidate out: the address must be validated
     by the link mailed to it before logging in again. An address already used in the campaign gets the same answer
-    (see services.change_email). Needs a recent authentication (password again)."""
+    (see services.change_email). Needs a recent authentication (password again, or the ENT for an account without
+    a password)."""
     user = request.user
     if not user.is_candidate:
         # Staff addresses are managed in the admin.
         raise PermissionDenied
+    if not user.has_usable_password() and (page := _ent_login_again(request, title=EMAIL_CHANGE_TITLE)):
+        return page
     form = EmailChangeForm(data=request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
         services.change_email(user=user, new_email=form.cleaned_data["email"], actor=user)
@@ -93,10 +101,10 @@ def password_set(request):
         return redirect("account_change_password")
     if not services.may_set_password(user):
         raise Http404
-    if not _logged_in_recently(request):
-        # As for the e-mail address: someone who finds a session left open must not give the account a password of
-        # their own. allauth cannot ask an ENT account to reauthenticate (it has no password): the ENT does it.
-        return render(request, "accounts/password_set_reauthenticate.html", {"next": request.path})
+    # As for the e-mail address: someone who finds a session left open must not give the account a password of their
+    # own.
+    if page := _ent_login_again(request, title=PASSWORD_SET_TITLE):
+        return page
     return allauth_password_set(request)
 
 
@@ -104,6 +112,16 @@ def _logged_in_recently(request) -> bool:
     """A login (or a reauthentication) of this session less than ACCOUNT_REAUTHENTICATION_TIMEOUT seconds ago."""
     records = get_authentication_records(request, request.user)
     return bool(records) and time.time() - records[-1].get("at", 0) < account_settings.REAUTHENTICATION_TIMEOUT
+
+
+def _ent_login_again(request, *, title) -> HttpResponse | None:
+    """The rule of a sensitive page for an account without a password (an ENT account), which allauth cannot ask to
+    reauthenticate: None when this session logged in less than 5 minutes ago (``_logged_in_recently``), else the
+    page (titled ``title``) that sends the person through the ENT login again and back to this page. A form posted
+    meanwhile is not kept: it is typed again after the ENT login."""
+    if _logged_in_recently(request):
+        return None
+    return render(request, "accounts/ent_reauthenticate.html", {"next": request.path, "title": title})
 
 
 # --- Staff: enrolment of a first authenticator app ---

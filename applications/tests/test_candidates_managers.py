@@ -352,14 +352,14 @@ def test_the_manager_changes_the_accounts_address_to_be_validated(
     assert response.status_code == 302
     assert response["Location"] == _url(candidate)
     candidate.user.refresh_from_db()
-    assert candidate.user.email == "Neuve@example.org"
+    assert candidate.user.email == "neuve@example.org"
     address = EmailAddress.objects.get(user=candidate.user)
-    assert (address.email, address.verified) == ("Neuve@example.org", False)
-    assert OutboundEmail.objects.filter(to="Neuve@example.org").exists()  # the validation link
+    assert (address.email, address.verified) == ("neuve@example.org", False)
+    assert OutboundEmail.objects.filter(to="neuve@example.org").exists()  # the validation link
     event = application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF)
     assert event.actor == candidates_manager
     # In the institution's language (the compiled catalogue's words): the old and the new address.
-    assert event.comment.split(": ", 1)[1].startswith(f"{old} → Neuve@example.org (")
+    assert event.comment.split(": ", 1)[1].startswith(f"{old} → neuve@example.org (")
     entry = LogEntry.objects.get(object_id=str(candidate.pk), content_type__model="candidate")
     assert (entry.user_id, entry.get_change_message()) == (candidates_manager.pk, event.comment)
 
