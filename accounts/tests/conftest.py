@@ -71,3 +71,13 @@ def cas_ent(settings, mocker):
     client.get_login_url.return_value = f"{STUB_CAS}login"
     mocker.patch.object(cas, "get_cas_client", return_value=client)
     return client.verify_ticket
+
+
+@pytest.fixture
+def ent_student(campaign):
+    """An account created through the ENT: linked to its ENT identity, no password."""
+    student = CandidateUserFactory(campaign=campaign, first_name="Estelle", last_name="Etudiante")
+    student.set_unusable_password()
+    student.save()
+    SocialAccount.objects.create(user=student, provider="ent", uid="estelle.etudiante")
+    return student

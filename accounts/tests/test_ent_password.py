@@ -6,7 +6,6 @@ import datetime
 import re
 
 import pytest
-from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.test import Client
 from django.urls import reverse
@@ -14,7 +13,7 @@ from django.utils import timezone, translation
 
 from accounts import services
 from accounts.tests.ent import ent_providers
-from accounts.tests.factories import CandidateUserFactory, StaffFactory
+from accounts.tests.factories import StaffFactory
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from ecandidat.parameters import set_parameters
@@ -22,16 +21,6 @@ from ecandidat.parameters import set_parameters
 PAGE = reverse("accounts:password_set")
 NEW = "un-nouveau-mot-de-passe-2026"
 FRENCH = {"language": "fr"}
-
-
-@pytest.fixture
-def ent_student(campaign):
-    """An account created through the ENT: linked to its ENT identity, no password."""
-    student = CandidateUserFactory(campaign=campaign, first_name="Estelle", last_name="Etudiante")
-    student.set_unusable_password()
-    student.save()
-    SocialAccount.objects.create(user=student, provider="ent", uid="estelle.etudiante")
-    return student
 
 
 def test_an_english_reader_reads_the_dossier_number_in_english(client, ent_student, django_assert_num_queries):

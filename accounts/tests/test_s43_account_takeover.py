@@ -41,16 +41,6 @@ FRENCH = {"language": "fr"}
 NEW = "nouvelle.adresse@example.org"
 
 
-@pytest.fixture
-def ent_student(campaign):
-    """An account created through the ENT: linked to its ENT identity, no password."""
-    student = CandidateUserFactory(campaign=campaign, first_name="Estelle", last_name="Etudiante")
-    student.set_unusable_password()
-    student.save()
-    SocialAccount.objects.create(user=student, provider="ent", uid="estelle.etudiante")
-    return student
-
-
 # --- 1. An ENT account's address: a recent login, else the ENT again ---
 
 

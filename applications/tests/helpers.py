@@ -13,6 +13,8 @@ from pathlib import Path
 import requests
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
@@ -230,3 +232,18 @@ def post_raw(client, url, parts: list[tuple[bytes, bytes]], **extra):
         )
     body += b"--BOUNDARY--\r\n"
     return client.post(url, data=body, content_type="multipart/form-data; boundary=BOUNDARY", **extra)
+
+
+def migrate_to(targets):
+    """Migrate the test database to ``targets`` ([(app, migration)]); the models as they were there."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def migrate_to_latest() -> None:
+    """Back to the latest migrations, as the other tests of the process expect after a migration test."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())

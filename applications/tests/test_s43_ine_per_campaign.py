@@ -6,8 +6,7 @@ again in the new campaign (ecandidat-features §1.3: "Cet INE a déjà été att
 import datetime
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,7 +15,7 @@ from applications import services
 from applications.forms import PersonalDetailsForm
 from applications.models import Candidate, InternalCursus
 from applications.tests.factories import STUDENT, CandidateFactory
-from applications.tests.helpers import dossier_form_data
+from applications.tests.helpers import dossier_form_data, migrate_to, migrate_to_latest
 from ecandidat.exceptions import FieldRuleError
 from offers.tests.factories import CampaignFactory
 
@@ -207,29 +206,16 @@ def test_the_dossier_follows_its_account_into_the_campaign(campaign, last_year):
     assert candidate.campaign_id == campaign.pk
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _latest():
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_gives_each_dossier_its_accounts_campaign(campaign, last_year):
     old_dossier = CandidateFactory(user__campaign=last_year)
     new_dossier = CandidateFactory(user__campaign=campaign)
     try:
-        old = _migrate([("applications", "0031_opi_pieces")])
+        old = migrate_to([("applications", "0031_opi_pieces")])
         old.get_model("applications", "Candidate").objects.filter(pk=old_dossier.pk).update(ine=INE)
-        _migrate([("applications", "0032_candidate_ine_unique_per_campaign")])
+        migrate_to([("applications", "0032_candidate_ine_unique_per_campaign")])
     finally:
-        _latest()
+        migrate_to_latest()
 
     assert dict(Candidate.objects.values_list("pk", "campaign_id")) == {
         old_dossier.pk: last_year.pk,

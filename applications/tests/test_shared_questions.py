@@ -11,8 +11,6 @@ import zipfile
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import caches
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from django.utils import timezone, translation
 from pypdf import PdfReader
@@ -28,6 +26,7 @@ from applications.services import erasure
 from applications.services.candidature import transmit_application
 from applications.services.questions import answer_questions
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
+from applications.tests.helpers import migrate_to, migrate_to_latest
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from offers.models import Question
 from offers.tests.factories import CentreFactory, FormationFactory, make_question
@@ -436,34 +435,21 @@ BEFORE = [("applications", "0017_internal_cursus_results"), ("offers", "0012_com
 AFTER = [("applications", "0018_shared_question_answers"), ("offers", "0013_question_unique")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def _latest():
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
-
-
 @pytest.mark.django_db(transaction=True)
 def test_existing_questions_keep_their_answers_per_application_and_the_answers_get_their_candidate(campaign):
     applicant = complete_candidate(user__campaign=campaign)
     application = ApplicationFactory(candidate=applicant)
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         question = old.get_model("offers", "Question").objects.create(
             code="EXISTANTE", label="Existante", candidate_label="Existante ?", is_common=True
         )
         old.get_model("applications", "QuestionAnswer").objects.create(
             application_id=application.pk, question_id=question.pk, answer="Avant", answered_by_id=applicant.user_id
         )
-        _migrate(AFTER)
+        migrate_to(AFTER)
     finally:
-        _latest()
+        migrate_to_latest()
 
     assert Question.objects.get(code="EXISTANTE").is_unique
     answer = QuestionAnswer.objects.get()
@@ -481,14 +467,14 @@ def test_rolling_back_copies_each_shared_answer_to_the_applications_it_concerns(
     of_centre = make_question("CENTRE", is_common=True, centre=centre)
     _answer(first, {everywhere.pk: "Pour toutes", of_centre.pk: "Pour le centre"})
     try:
-        old = _migrate(BEFORE)
+        old = migrate_to(BEFORE)
         rows = old.get_model("applications", "QuestionAnswer").objects.values_list("application_id", "answer")
         assert sorted(rows) == sorted(
             [(app.pk, "Pour toutes") for app in (first, second, elsewhere)]
             + [(app.pk, "Pour le centre") for app in (first, second)]
         )
     finally:
-        _latest()
+        migrate_to_latest()
 
     assert not QuestionAnswer.objects.filter(application__isnull=True).exists()
     assert set(QuestionAnswer.objects.values_list("candidate_id", flat=True)) == {applicant.pk}
