@@ -27,6 +27,7 @@ Contract:
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -97,12 +99,26 @@ def _documents(user: User) -> QuerySet[Document]:
 
 
 def _mails(user: User) -> QuerySet[OutboundEmail]:
-    """The mails written to the account's address since the account exists. None when another account uses the
-    same address (the same person's account of another campaign, or a member of staff): those mails cannot be told
-    apart, and the other account's are its own."""
-    if not user.email or User.objects.filter(email__iexact=user.email).exclude(pk=user.pk).exists():
-        return OutboundEmail.objects.none()
-    return OutboundEmail.objects.filter(to__iexact=user.email, created_at__gte=user.date_joined)
+    """The mails written to the account's addresses while it had them: its address since the account exists, and
+    each address it had before a change (``PreviousEmailAddress``) until it was replaced. An address another
+    account uses (the same person's account of another campaign, a member of staff, or whoever owns an address the
+    candidate once mistyped) is left out: those mails cannot be told apart, and the other account's are its own.
+    Two queries, whatever the number of addresses."""
+    periods: list[tuple[str, datetime.datetime | None]] = [(user.email, None)]
+    periods += user.previous_email_addresses.values_list("email", "replaced_at")
+    wanted = {address.lower() for address, _until in periods if address}
+    taken = set(
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=wanted)
+        .exclude(pk=user.pk)
+        .values_list("address", flat=True)
+    )
+    written = Q()
+    for address, until in periods:
+        if address and address.lower() not in taken:
+            since = Q(to__iexact=address, created_at__gte=user.date_joined)
+            written |= since if until is None else since & Q(created_at__lte=until)
+    return OutboundEmail.objects.filter(written) if written else OutboundEmail.objects.none()
 
 
 def _packs_holding(application_ids: list[int]) -> list[CommissionPack]:

@@ -13,6 +13,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import AccountDeletion, CandidateAccount, NumeroDossierHistory, User
+from accounts.services import change_email
 from accounts.tests.factories import CandidateUserFactory
 from applications.enums import DossierStatus
 from applications.models import (
@@ -313,7 +314,7 @@ def test_summary_page_queries_do_not_grow(client, campaign, central_manager, app
         Application.objects.filter(pk=Application.objects.latest("pk").pk).update(candidate=candidate)
     client.force_login(central_manager)
 
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):  # the mails: the previous addresses, then whether another account has one
         response = client.get(reverse(PAGE), {"numero": candidate.user.username.lower()})
 
     assertContains(response, candidate.user.email)
@@ -380,6 +381,32 @@ def test_the_record_is_read_only_for_the_central_office(client, central_manager,
 
     client.force_login(centre_manager)
     assert client.get(changelist).status_code in (403, 404)
+
+
+def test_mails_to_an_address_the_candidate_had_before_a_change_go_too(rich_candidate, central_manager):
+    """« Modifier mon adresse mail »: the mails written to the old address while the account had it name the
+    candidate as much as the others (the erasure kept them); a mail to that address after the change is not theirs."""
+    user = rich_candidate
+    old_address = user.email
+
+    def mail(to):
+        return enqueue_email(
+            to=to, code="X", template_base="accounts/email/generic", context={"subject": "S", "body": "B"}
+        )
+
+    before = mail(old_address)
+    change_email(user=user, new_email="nouvelle@example.org", actor=user)
+    user.refresh_from_db()
+    after_to_the_old = mail(old_address)  # someone else's now, say
+    after = mail(user.email)
+
+    record = erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    left = set(OutboundEmail.objects.values_list("pk", flat=True))
+    assert before.pk not in left
+    assert after.pk not in left
+    assert after_to_the_old.pk in left
+    assert record.mails >= 2
 
 
 def test_mails_to_an_address_another_account_uses_stay(rich_candidate, central_manager, campaign):
