@@ -195,8 +195,8 @@ class BatchRunAdmin(admin.ModelAdmin):
 
     list_display = ["batch", "started_at", "finished_at", "status", "dry_run", "counts_shown"]
     list_filter = ["status", BatchNameFilter, "dry_run"]
-    fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
-    readonly_fields = ("batch", "status", "dry_run", "started_at", "finished_at", "counts_shown", "errors")
+    fields = ("batch", "status", "dry_run", "started_at", "heartbeat_at", "finished_at", "counts_shown", "errors")
+    readonly_fields = fields
     show_full_result_count = False
     # The list's and the menu's title, eCandidat's; the model's name (« lancement de batch ») is for Django's phrases.
     list_title = _("batch history")

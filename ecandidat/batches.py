@@ -1,11 +1,18 @@
 """Nightly batches: each records its run, refuses to run twice at once, and survives a crash (rerun it).
 
+A running batch renews its row's ``heartbeat_at`` every ``BATCH_HEARTBEAT_SECONDS`` from a thread of its own
+(its own database connection, outside the batch's transactions). A RUNNING row whose heartbeat is older than
+``STALE_BEATS`` beats belongs to a process that died (killed, out of memory, machine lost): the next run marks it
+interrupted and starts, minutes after the crash. A batch that is alive, however long it works, is never taken for
+dead, so it never runs twice at once (a fixed age, eCandidat's 4 hours, did both wrong).
+
 A batch is a management command built on :class:`BatchCommand`; ``manage.py nightly`` runs them in order inside
 the maintenance window (see deploy/crontab). Cron must not need flags: a batch runs for real by default and offers
 ``--dry-run`` to show what it would do.
 """
 
 import logging
+import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -13,7 +20,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from ecandidat.models import BatchRun
@@ -44,19 +51,56 @@ class Report:
         logger.warning("batch item failed: %s", message)
 
 
+# Beats a RUNNING batch may miss before it is taken as dead: a busy database may delay one or two.
+STALE_BEATS = 5
+
+
 def interrupt_stale_runs() -> int:
-    """Runs still RUNNING after BATCH_STALE_HOURS died with their process (eCandidat BATCH_NETTOYAGE)."""
-    limit = timezone.now() - timedelta(hours=settings.BATCH_STALE_HOURS)
-    return BatchRun.objects.filter(status=BatchRun.Status.RUNNING, started_at__lt=limit).update(
+    """Runs still RUNNING whose heartbeat stopped died with their process (eCandidat BATCH_NETTOYAGE)."""
+    limit = timezone.now() - timedelta(seconds=settings.BATCH_HEARTBEAT_SECONDS * STALE_BEATS)
+    return BatchRun.objects.filter(status=BatchRun.Status.RUNNING, heartbeat_at__lt=limit).update(
         status=BatchRun.Status.INTERRUPT, finished_at=timezone.now()
     )
+
+
+class Heartbeat(threading.Thread):
+    """Renews ``heartbeat_at`` of a running batch every ``interval`` seconds until ``stop()``.
+
+    The thread has its own database connection (Django's are per thread), so a beat commits at once, whatever
+    transaction the batch holds; it closes it when it stops. A beat that fails (the database restarting) is logged
+    and the next one tries again: a few missed beats do not make the batch look dead (``STALE_BEATS``).
+    """
+
+    def __init__(self, run_id: int, interval: float):
+        super().__init__(name=f"batch-heartbeat-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.interval = interval
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                try:
+                    BatchRun.objects.filter(pk=self.run_id, status=BatchRun.Status.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError:
+                    logger.warning("batch heartbeat missed", exc_info=True)
+                    connections.close_all()  # this thread's connection only: the next beat opens a new one
+        finally:
+            connections.close_all()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
 
 
 def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = None) -> BatchRun:
     """Run ``work(report, dry_run=..., limit=...)`` as batch ``name`` and record the run.
 
     A real run claims the batch with a RUNNING row that the database keeps unique per name (the
-    ``batch_single_running`` constraint), so a second run started meanwhile, on any node, refuses to start.
+    ``batch_single_running`` constraint), so a second run started meanwhile, on any node, refuses to start; while
+    it works, a ``Heartbeat`` tells the others it is alive.
     """
     interrupt_stale_runs()
     try:
@@ -65,6 +109,8 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
     except IntegrityError:
         raise BatchAlreadyRunning(f"{name} is already running; this run did nothing.") from None
     report = Report()
+    heartbeat = Heartbeat(run.pk, settings.BATCH_HEARTBEAT_SECONDS)
+    heartbeat.start()
     try:
         work(report, dry_run=dry_run, limit=limit)
     except Exception:
@@ -74,6 +120,7 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
     else:
         run.status = BatchRun.Status.ERROR if report.errors else BatchRun.Status.FINISH
     finally:
+        heartbeat.stop()
         run.finished_at = timezone.now()
         run.counts = dict(report.counts)
         run.errors = "\n".join(report.errors)[:20000]

@@ -310,6 +310,8 @@ class BatchRun(models.Model):
     dry_run = models.BooleanField(_("dry run"), default=False)
     started_at = models.DateTimeField(_("started at"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Renewed every BATCH_HEARTBEAT_SECONDS while the run works (ecandidat.batches.Heartbeat).
+    heartbeat_at = models.DateTimeField(_("last sign of life"), default=timezone.now)
     counts = models.JSONField(_("counts"), default=dict, blank=True)
     errors = models.TextField(_("errors"), blank=True)
 

@@ -635,8 +635,9 @@ LOGIN_HISTORY_RETENTION_DAYS = env_int("LOGIN_HISTORY_RETENTION_DAYS", 365, mini
 # Days of batch history kept (prune_batch_history, eCandidat TECH_NB_JOUR_KEEP_HISTO_BATCH); each batch's last run
 # is always kept.
 BATCH_HISTORY_DAYS = env_int("BATCH_HISTORY_DAYS", 30, minimum=1)
-# A RUNNING batch older than this is considered crashed (eCandidat BATCH_NETTOYAGE: 4 hours).
-BATCH_STALE_HOURS = env_int("BATCH_STALE_HOURS", 4, minimum=1)
+# Seconds between a running batch's signs of life (ecandidat.batches.Heartbeat); one silent for 5 of them is taken as
+# crashed and may run again (eCandidat BATCH_NETTOYAGE waited a fixed 4 hours, and took a long batch for dead).
+BATCH_HEARTBEAT_SECONDS = env_int("BATCH_HEARTBEAT_SECONDS", 60, minimum=1)
 LIMESURVEY_URL = env_str("LIMESURVEY_URL")  # e.g. https://enquetes.univ.example/index.php/admin/remotecontrol
 LIMESURVEY_USER = env_str("LIMESURVEY_USER", "")
 LIMESURVEY_PASSWORD = env_str("LIMESURVEY_PASSWORD", "")

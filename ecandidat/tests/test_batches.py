@@ -1,5 +1,6 @@
 import datetime
 import io
+import time
 
 import pytest
 from django.core.management import call_command
@@ -42,15 +43,54 @@ def test_a_dry_run_may_run_beside_a_real_one():
     assert run.status == BatchRun.Status.FINISH
 
 
-def test_a_run_left_running_by_a_crash_is_interrupted_and_the_batch_runs_again(settings):
+def test_a_run_whose_heartbeat_stopped_is_interrupted_and_the_batch_runs_again(settings):
+    settings.BATCH_HEARTBEAT_SECONDS = 60
     crashed = BatchRun.objects.create(name="demo")
-    BatchRun.objects.filter(pk=crashed.pk).update(started_at=timezone.now() - datetime.timedelta(hours=5))
+    BatchRun.objects.filter(pk=crashed.pk).update(heartbeat_at=timezone.now() - datetime.timedelta(minutes=6))
 
     run = run_batch("demo", _count)
 
     crashed.refresh_from_db()
     assert crashed.status == BatchRun.Status.INTERRUPT
     assert run.status == BatchRun.Status.FINISH
+
+
+def test_a_long_run_that_is_alive_is_not_taken_for_dead(settings):
+    """A batch working for 5 hours, its heartbeat fresh: a second run refuses (a fixed 4-hour age let it start)."""
+    settings.BATCH_HEARTBEAT_SECONDS = 60
+    alive = BatchRun.objects.create(name="demo")
+    BatchRun.objects.filter(pk=alive.pk).update(
+        started_at=timezone.now() - datetime.timedelta(hours=5),
+        heartbeat_at=timezone.now() - datetime.timedelta(minutes=2),
+    )
+
+    with pytest.raises(BatchAlreadyRunning):
+        run_batch("demo", _count)
+
+    alive.refresh_from_db()
+    assert alive.status == BatchRun.Status.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_batch_renews_its_heartbeat_from_its_own_connection(settings):
+    """The beats commit while the batch works, from the heartbeat's own connection."""
+    settings.BATCH_HEARTBEAT_SECONDS = 0.05
+    seen = {}
+
+    def slow(report, *, dry_run, limit):
+        run = BatchRun.objects.get(name="demo", status=BatchRun.Status.RUNNING)
+        seen["start"] = run.heartbeat_at
+        report.add("things", 1)
+        time.sleep(0.5)
+        seen["later"] = BatchRun.objects.get(pk=run.pk).heartbeat_at
+
+    run = run_batch("demo", slow)
+
+    assert run.status == BatchRun.Status.FINISH
+    assert seen["later"] > seen["start"]
+    beats_after_the_end = BatchRun.objects.get(pk=run.pk).heartbeat_at
+    time.sleep(0.2)
+    assert BatchRun.objects.get(pk=run.pk).heartbeat_at == beats_after_the_end  # the thread stopped with the run
 
 
 def test_an_exception_is_recorded_as_an_error_and_raised():
@@ -129,7 +169,7 @@ def test_prune_batch_history_keeps_recent_runs_and_each_batchs_last_run(settings
         "recent error": BatchRun.objects.create(name="transfer_opi", status=BatchRun.Status.ERROR),
     }
     aged = ["old sync", "last sync", "old, only run of its batch", "old, left running by a crash"]
-    BatchRun.objects.filter(pk__in=[runs[key].pk for key in aged]).update(started_at=old)
+    BatchRun.objects.filter(pk__in=[runs[key].pk for key in aged]).update(started_at=old, heartbeat_at=old)
 
     call_command("prune_batch_history", "--dry-run", stdout=io.StringIO())
     assert BatchRun.objects.filter(pk__in=[run.pk for run in runs.values()]).count() == 6
