@@ -4,8 +4,10 @@ import hashlib
 import io
 import logging
 import logging.config
+import struct
 import unicodedata
 import zipfile
+import zlib
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -154,6 +156,18 @@ def test_jpeg_named_pdf_is_refused_as_content_mismatch():
 
 def test_pdf_header_must_be_at_offset_zero():
     assert refusal(hostile.upload("a.pdf", b"\n" + hostile.pdf_bytes())).code == "content_mismatch"
+
+
+def test_png_without_image_data_is_refused_as_corrupt_not_a_500():
+    """A PNG header and its end, no pixels: Pillow's verify() raises IndexError, which no list of its errors names."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 40, 30, 8, 2, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+    assert refusal(hostile.upload("scan.png", png)).code == "corrupt"
 
 
 # --- PDF parse ----------------------------------------------------------------------------------------------
