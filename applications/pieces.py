@@ -80,6 +80,9 @@ class PieceRow:
     # only because it was filled (``requested`` False): the services refuse a piece the application does not ask for.
     @property
     def can_add(self) -> bool:
+        """No file yet, or the antivirus took the refused one away (quarantine): "+" sends one."""
+        if self.status == PieceStatus.REFUSED:
+            return self.submission is not None and self.submission.document_id is None
         return self.status == PieceStatus.WAITING
 
     @property

@@ -94,9 +94,12 @@ class PieceSubmission(models.Model):
                 name="piece_once_per_application",
             ),
             # A file exists exactly when the candidate has sent one: waiting and "not concerned" pieces have none.
+            # A refused piece keeps the file staff refused, or has none when the antivirus took it away (quarantine):
+            # either way the candidate sends another (applications.services.pieces.take_off_quarantined_piece).
             models.CheckConstraint(
                 condition=Q(status__in=["AT", "NC"], document__isnull=True)
-                | Q(status__in=["TR", "VA", "RE"], document__isnull=False),
+                | Q(status__in=["TR", "VA"], document__isnull=False)
+                | Q(status="RE"),
                 name="piece_file_matches_status",
             ),
             models.CheckConstraint(

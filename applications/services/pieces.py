@@ -470,8 +470,14 @@ def take_off_quarantined_piece(
     sender: type[Document], *, document: Document, signature: str, scanned_at: datetime.datetime, batch: str, **_: Any
 ) -> None:
     """An infected file was quarantined (``documents.scanning``, same transaction): the piece that held it is
-    missing again. The candidate reads a neutral comment, staff read the signature in the history of the
-    application (every live application of the candidate for a shared piece)."""
+    refused, without its file. The candidate reads a neutral comment, staff read the signature in the history of the
+    application (every live application of the candidate for a shared piece).
+
+    Refused, not "En attente": the nightly re-scan with new signatures mostly finds files of transmitted dossiers,
+    whose waiting pieces the candidate cannot fill; a refused piece follows the targeted correction
+    (``replace_locked_reason``), so the candidate can send another file until the return deadline, as the comment
+    tells them to.
+    """
     submission = (
         PieceSubmission.objects.select_for_update(of=("self",))
         .select_related("candidate", "piece_type")
@@ -483,7 +489,7 @@ def take_off_quarantined_piece(
     with translation.override(submission.candidate.preferred_language):
         comment = str(NEUTRAL_REJECTION)
     submission.document = None
-    submission.status = PieceStatus.WAITING
+    submission.status = PieceStatus.REFUSED
     submission.comment = comment
     submission.status_changed_at = scanned_at
     submission.status_changed_by = None
@@ -494,6 +500,6 @@ def take_off_quarantined_piece(
         else live_applications_of(submission.candidate_id),
         kind=EventKind.PIECE_QUARANTINED,
         batch=batch,
-        to_status=PieceStatus.WAITING,
+        to_status=PieceStatus.REFUSED,
         comment=f"{submission.piece_type.code}: {signature}".rstrip(": "),
     )

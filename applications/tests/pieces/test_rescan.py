@@ -13,8 +13,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from applications.enums import PieceStatus
-from applications.models import ApplicationEvent, PieceSubmission
+from applications.enums import DossierStatus, PieceStatus
+from applications.models import Application, ApplicationEvent, PieceSubmission
+from applications.pieces import pieces_table_context
 from applications.services import pieces as services
 from applications.tests.factories_candidature import application_of
 from documents import antivirus, scanning
@@ -144,7 +145,7 @@ def test_a_file_found_infected_by_new_signatures_is_quarantined_like_on_upload(
     assert document.file.name == f"quarantine/{original}"
     assert default_storage.exists(document.file.name)
     assert not default_storage.exists(original)
-    assert (submission.status, submission.document, submission.comment) == (PieceStatus.WAITING, None, NEUTRAL)
+    assert (submission.status, submission.document, submission.comment) == (PieceStatus.REFUSED, None, NEUTRAL)
     event = ApplicationEvent.objects.get(kind="piece_quarantined")
     assert (event.application, event.actor, event.batch) == (application, None, scanning.RESCAN_BATCH)
     assert event.comment == f"{piece.code}: {SIGNATURE}"
@@ -164,7 +165,45 @@ def test_quarantine_of_a_shared_piece_is_recorded_on_each_live_application(
 
     events = ApplicationEvent.objects.filter(kind="piece_quarantined")
     assert {event.application_id for event in events} == {application.pk, second.pk}
-    assert PieceSubmission.objects.get().status == PieceStatus.WAITING
+    assert PieceSubmission.objects.get().status == PieceStatus.REFUSED
+
+
+def test_a_piece_quarantined_after_the_transmission_can_be_sent_again(
+    peer, application, piece, upload, django_capture_on_commit_callbacks
+):
+    """The comment says « déposez-en un autre »: the candidate can, though the dossier was transmitted (the piece is
+    refused, which the targeted correction reopens), and staff see it refused, not silently waiting."""
+    peer.detects = False
+    upload(application, piece, eicar_pdf())
+    application.dossier_status = DossierStatus.RECEIVED
+    application.save(update_fields=["dossier_status"])
+    peer.detects, peer.version = True, NEW
+    rescan(django_capture_on_commit_callbacks)
+
+    context = pieces_table_context(Application.objects.select_related("formation").get(pk=application.pk))
+    assert piece.pk in context["replaceable_pieces"]
+    peer.detects = False
+    replaced = upload(application, piece)
+    assert (replaced.status, replaced.document is not None) == (PieceStatus.SUBMITTED, True)
+
+
+def test_a_piece_quarantined_before_the_transmission_offers_to_add_a_file(
+    peer, application, piece, upload, django_capture_on_commit_callbacks
+):
+    peer.detects = False
+    upload(application, piece, eicar_pdf())
+    peer.detects, peer.version = True, NEW
+    rescan(django_capture_on_commit_callbacks)
+
+    context = pieces_table_context(Application.objects.select_related("formation").get(pk=application.pk))
+    (row,) = [row for row in context["piece_rows"] if row.piece_type.pk == piece.pk]
+    assert (context["can_change_pieces"], row.status, row.can_add, row.can_remove) == (
+        True,
+        PieceStatus.REFUSED,
+        True,
+        False,
+    )
+    assert row.is_blocking  # the transmission waits for another file
 
 
 def test_the_upload_task_quarantine_is_in_the_history_too(peer, application, piece, upload):
@@ -406,7 +445,7 @@ def test_real_clamd_rescan_scans_what_is_due_quarantines_and_records_the_version
     assert "EICAR" in quarantined.scan_detail
     assert quarantined.file.name.startswith("quarantine/")
     infected.refresh_from_db()
-    assert (infected.status, infected.document, infected.comment) == (PieceStatus.WAITING, None, NEUTRAL)
+    assert (infected.status, infected.document, infected.comment) == (PieceStatus.REFUSED, None, NEUTRAL)
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("rescan_documents", stdout=io.StringIO())

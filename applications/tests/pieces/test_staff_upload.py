@@ -198,7 +198,8 @@ def test_the_antivirus_scans_a_staff_upload_before_staff_can_open_it(
     document = Document.objects.get()
     assert document.scan_status == ScanStatus.INFECTED
     submission = PieceSubmission.objects.get()
-    assert (submission.status, submission.document) == (PieceStatus.WAITING, None)
+    # Refused without its file (quarantined): staff or the candidate send another.
+    assert (submission.status, submission.document) == (PieceStatus.REFUSED, None)
 
 
 # --- the back office's pieces block -----------------------------------------------------------------------------
