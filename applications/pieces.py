@@ -31,14 +31,13 @@ from django.utils.translation import gettext
 from applications.dates import effective_return_deadline
 from applications.enums import PieceStatus
 from applications.formation_cache import PerFormation
-from applications.models import PieceSubmission
+from applications.models import Application, PieceSubmission
 from applications.workflow import CANDIDATE_EDITABLE
 from ecandidat.prepared import PreparedQuery
 from offers.enums import ApplicationMode
 from offers.models import Formation, PieceType
 
 if TYPE_CHECKING:
-    from applications.models import Application
     from documents.models import Document
 
 BLOCKING_STATUSES = frozenset({PieceStatus.WAITING, PieceStatus.REFUSED})
@@ -265,6 +264,48 @@ def pieces_locked_reason(application: Application, *, today: datetime.date | Non
     return ""
 
 
+def transmitted_sharers(application: Application) -> list[Application]:
+    """The candidate's other applications whose dossier staff now hold: online, not cancelled, transmitted (not
+    ``AT``/``IN``). A shared piece that one of them asks for is part of a dossier under review
+    (``shared_piece_holder``). One query, with their formations."""
+    return list(
+        Application.objects.filter(
+            candidate_id=application.candidate_id, cancelled_at__isnull=True, formation__mode=ApplicationMode.ONLINE
+        )
+        .exclude(pk=application.pk)
+        .exclude(dossier_status__in=CANDIDATE_EDITABLE)
+        .select_related("formation")
+        .order_by("pk")
+    )
+
+
+def shared_piece_holder(piece_type: PieceType, sharers: list[Application]) -> Application | None:
+    """The first of ``sharers`` (``transmitted_sharers``) that asks for this common piece, or None.
+
+    Removing the shared file, or declaring the piece (not) concerned, from an application still open would change it
+    under the staff reviewing that transmitted dossier, which the candidate could not put right (its pieces are
+    locked). As ``applicable_piece_types`` for a common piece: in service, of the application's type de traitement,
+    of the institution or of the formation's centre.
+    """
+    if not piece_type.is_common or not piece_type.in_service:
+        return None
+    for other in sharers:
+        if piece_type.requested_from(other.treatment_type) and piece_type.centre_id in (
+            None,
+            other.formation.centre_id,
+        ):
+            return other
+    return None
+
+
+def held_piece_reason(holder: Application) -> str:
+    message = gettext(
+        "This piece is shared with your application to “%(formation)s”, already transmitted: "
+        "it can no longer be changed."
+    )
+    return message % {"formation": holder.formation.shown_title}
+
+
 def can_change_pieces(application: Application) -> bool:
     return not pieces_locked_reason(application)
 
@@ -302,11 +343,24 @@ def replace_locked_reason(
 def pieces_table_context(application: Application) -> dict[str, Any]:
     """The context of the pieces table include (``templates/applications/includes/pieces_table.html``):
     ``application`` (with its formation selected), its ``piece_rows``, ``can_change_pieces`` and the reason
-    shown when they cannot change (``pieces_locked_reason``), and ``replaceable_pieces``: the ids of the refused
-    pieces the candidate may replace now."""
+    shown when they cannot change (``pieces_locked_reason``), ``replaceable_pieces``: the ids of the refused
+    pieces the candidate may replace now, and ``held_pieces``: the ids of the shared pieces a transmitted application
+    holds (``shared_piece_holder``)."""
     reason = pieces_locked_reason(application)
     rows = piece_rows(application, for_staff=False)
     today = timezone.localdate()
+    # Shared files that another, transmitted, application holds: no "-" nor "(Non) concerné" here (one query, only
+    # when there is a shared row the candidate could otherwise change).
+    held: set[int] = set()
+    if not reason and any(row.submission is not None and row.submission.application_id is None for row in rows):
+        sharers = transmitted_sharers(application)
+        held = {
+            row.piece_type.pk
+            for row in rows
+            if row.submission is not None
+            and row.submission.application_id is None
+            and shared_piece_holder(row.piece_type, sharers) is not None
+        }
     # Refused pieces the candidate may replace even when the others are locked (targeted correction).
     replaceable = {
         row.piece_type.pk
@@ -322,5 +376,6 @@ def pieces_table_context(application: Application) -> dict[str, Any]:
         "can_change_pieces": not reason,
         "pieces_locked_reason": reason,
         "replaceable_pieces": replaceable,
+        "held_pieces": held,
         "today": today,
     }

@@ -27,7 +27,15 @@ from django.utils.translation import gettext, gettext_lazy
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, PieceSubmission
-from applications.pieces import is_shared_piece, pieces_locked_reason, replace_locked_reason, submission_of
+from applications.pieces import (
+    held_piece_reason,
+    is_shared_piece,
+    pieces_locked_reason,
+    replace_locked_reason,
+    shared_piece_holder,
+    submission_of,
+    transmitted_sharers,
+)
 from documents.models import Document
 from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
@@ -101,6 +109,17 @@ def _check_piece_requested(application: Application, piece_type: PieceType) -> N
         requested = bool(_FORMATION_ASKS_FOR.all(formation_id=application.formation_id, piece_type_id=piece_type.pk))
     if not requested:
         raise BusinessRuleError(gettext("This supporting document is not requested for this application."))
+
+
+def _check_not_held(application: Application, submission: PieceSubmission, piece_type: PieceType) -> None:
+    """A shared file that another application of the candidate, transmitted, asks for is part of the dossier staff
+    review: it is not removed nor declared (not) concerned through an application still open. Replacing a refused
+    one stays open (``upload_piece``)."""
+    if submission.application_id is not None:
+        return
+    holder = shared_piece_holder(piece_type, transmitted_sharers(application))
+    if holder is not None:
+        raise InvalidTransition(held_piece_reason(holder))
 
 
 def _lock(application: Application) -> Application:
@@ -281,6 +300,7 @@ def remove_piece(*, application: Application, piece_type: PieceType, actor: User
         submission = _locked_submission(locked, piece_type)
         if submission is None or submission.document_id is None:
             raise InvalidTransition(gettext("There is no file to remove for this piece."))
+        _check_not_held(locked, submission, piece_type)
         if submission.status == PieceStatus.VALIDATED:
             raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
         document = submission.document
@@ -316,6 +336,8 @@ def _set_concerned(
         locked = _lock(application)
         _check_candidate_may_change(locked)
         submission = _locked_submission(locked, piece_type)
+        if submission is not None:
+            _check_not_held(locked, submission, piece_type)
         source = PieceStatus.NOT_CONCERNED if concerned else PieceStatus.WAITING
         current = submission.status if submission is not None else PieceStatus.WAITING
         if current != source:
