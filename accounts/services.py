@@ -330,7 +330,8 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
     telling the caller: nothing changes on the account and the owner of the address is mailed instead.
 
     The address is stored in lower case, as allauth stores it at signup: allauth finds an account by its address
-    (« J'ai oublié mes identifiants ») with an exact match on the lower-cased address.
+    (« J'ai oublié mes identifiants ») with an exact match on the lower-cased address. The mails to the old address
+    that have not left follow the account (``readdress_unsent_mails``).
     """
     new_email = new_email.strip().lower()  # as allauth stores addresses, and looks them up (exact, in lower case)
     with transaction.atomic():
@@ -356,6 +357,7 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
         if old_email and old_email.lower() != new_email.lower():
             # allauth keeps the new address only: the helpdesk still finds the account by this one.
             PreviousEmailAddress.objects.create(user=user, email=old_email, replaced_by=actor)
+            readdress_unsent_mails(user=user, old_email=old_email, new_email=new_email)
         EmailAddress.objects.filter(user=user).delete()
         user.email = new_email
         user.save(update_fields=["email"])
@@ -365,6 +367,22 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+def readdress_unsent_mails(*, user: User, old_email: str, new_email: str) -> int:
+    """The account's mails that have not left, to the address it had, go to its new one: those the mail server
+    refused for good (« FAILED », a wrong address: the outbox's log says to correct the address, then resend them
+    from the admin, and a resend went to the wrong address again) and those waiting for their next attempt.
+
+    Not when another active account has the old address (a staff member sharing it): the outbox does not say whose
+    mail a row is, so none is moved. A mail being sent at this moment is left to its sender. Returns the number of
+    mails readdressed.
+    """
+    if User.objects.filter(email__iexact=old_email, is_active=True).exclude(pk=user.pk).exists():
+        return 0
+    return OutboundEmail.objects.filter(
+        to__iexact=old_email, status__in=[OutboundEmail.Status.FAILED, OutboundEmail.Status.PENDING]
+    ).update(to=new_email)
 
 
 def resend_email_validation(*, user: User, actor: User) -> str:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.personas import PASSWORD
+from ecandidat.emails import resend_emails
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory
 
@@ -65,9 +66,10 @@ def test_change_replaces_address_mails_link_and_logs_out(
     django_assert_num_queries,
 ):
     client.force_login(candidate_user)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(18):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(20):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, addresses,
-        # confirmations and address deleted, the former address kept, user updated, new address, back-office mail
+        # confirmations and address deleted, the former address kept, its unsent mails (address shared?, moved),
+        # user updated, new address, back-office mail
         # text?, outbox row, release,
         # logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
@@ -197,3 +199,45 @@ def test_service_returns_whether_the_address_changed(
         "CPT_MIN_MODIF_MAIL",
         "CPT_MIN_MODIF_MAIL_EXISTE",
     ]
+
+
+def _mail(to: str, status: str) -> OutboundEmail:
+    sent_at = timezone.now() if status == OutboundEmail.Status.SENT else None
+    return OutboundEmail.objects.create(
+        code="CANDIDATURE_RELANCE_FAVO",
+        language="fr",
+        to=to,
+        subject="Relance",
+        body="Confirmez.",
+        status=status,
+        sent_at=sent_at,
+    )
+
+
+def test_the_mails_that_did_not_leave_follow_the_corrected_address(
+    candidate_user, central_manager, mailoutbox, django_capture_on_commit_callbacks
+):
+    """The server refused the address for good; the helpdesk corrects it, then resends: the mail reaches the new
+    address (the resend went to the wrong one again)."""
+    old = candidate_user.email
+    refused = _mail(old, OutboundEmail.Status.FAILED)
+    retrying = _mail(old, OutboundEmail.Status.PENDING)
+    sent = _mail(old, OutboundEmail.Status.SENT)
+
+    services.change_email(user=candidate_user, new_email=NEW, actor=central_manager)
+
+    assert [OutboundEmail.objects.get(pk=row.pk).to for row in (refused, retrying, sent)] == [NEW, NEW, old]
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        resend_emails(emails=[refused], actor=central_manager)
+    assert [message.to for message in mailoutbox if message.subject == "Relance"] == [[NEW]]
+
+
+def test_mails_to_an_address_another_active_account_has_stay(candidate_user, central_manager):
+    """The outbox does not say whose mail a row is: with a staff member sharing the address, none is moved."""
+    type(central_manager).objects.filter(pk=central_manager.pk).update(email=candidate_user.email)
+    refused = _mail(candidate_user.email, OutboundEmail.Status.FAILED)
+
+    services.change_email(user=candidate_user, new_email=NEW, actor=central_manager)
+
+    assert OutboundEmail.objects.get(pk=refused.pk).to == refused.to
