@@ -260,7 +260,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         "SCOL_NB_JOUR_RELANCE_FAVO",
         Kind.INT,
         _("Reminder of an unanswered favourable decision (days)"),
-        _("The nightly reminder is sent once, this many days before the confirmation date (0: on the day)."),
+        _(
+            "The reminder is sent once, in the night before the day that is this many days before the confirmation "
+            "date: the nightly batches run after the site closes (0: in the night before the date)."
+        ),
         minimum=0,
         maximum=60,
     ),
@@ -269,7 +272,10 @@ PARAMETERS: tuple[Parameter, ...] = (
         "",
         Kind.INT,
         _("Reminder of an application not transmitted (days)"),
-        _("The nightly reminder is sent once, this many days before the return deadline (0: no reminder)."),
+        _(
+            "The reminder is sent once, in the night before the day that is this many days before the return "
+            "deadline: the nightly batches run after the site closes (0: no reminder)."
+        ),
         minimum=0,
         maximum=60,
     ),

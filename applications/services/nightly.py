@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypedDict
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -72,6 +72,22 @@ def favourable_unanswered() -> QuerySet[WithAnnotations[Application, FavourableA
     )
 
 
+def first_day_to_act(moment: datetime.datetime | None = None) -> datetime.date:
+    """The first day, seen from ``moment`` (default: now), on which a candidate can still act on the site.
+
+    The nightly runs at 23:00 (deploy/crontab), inside the evening part of the maintenance window (22:45–06:00):
+    the candidate pages are closed until 06:00 tomorrow, so a date that is today has gone by for the candidate, and
+    a reminder of it would arrive when nothing can be done any more. From the window's start to midnight that first
+    day is tomorrow; after midnight (a cron that reads 23:00 in UTC runs at 00:00 or 01:00 in Paris) it is today,
+    the same day. Without an enforced window the site stays open until midnight: today.
+    """
+    local = timezone.localtime(moment)
+    start, end = settings.MAINTENANCE_START, settings.MAINTENANCE_END
+    if settings.MAINTENANCE_WINDOW_ENFORCED and start > end and local.time() >= start:
+        return local.date() + datetime.timedelta(days=1)
+    return local.date()
+
+
 def _with_dates(
     queryset: QuerySet[WithAnnotations[Application, FavourableAnnotations]],
 ) -> Iterator[tuple[WithAnnotations[Application, FavourableAnnotations], datetime.date | None]]:
@@ -84,16 +100,16 @@ def _with_dates(
 # --- CANDIDATURE_RELANCE_TRANSMISSION ----------------------------------------------------------------------------
 
 
-def untransmitted(today: datetime.date, horizon: datetime.date) -> QuerySet[Application]:
+def untransmitted(first_day: datetime.date, horizon: datetime.date) -> QuerySet[Application]:
     """Online applications of the active campaign that their candidate never transmitted (``AT``, no
     ``transmitted_at``), not cancelled, not reminded yet (no TRANSMISSION_REMINDED row), whose formation's return
-    deadline or own extension falls between ``today`` and ``horizon``.
+    deadline or own extension falls between ``first_day`` and ``horizon``.
 
     The effective return deadline is the later of those two dates (``applications.dates``), so every application
     whose effective deadline is in the window is here; a few more are (an extension past the horizon), which the
     caller drops by reading the effective deadline, the one rule the candidate's pages use."""
     reminded = ApplicationEvent.objects.filter(application=OuterRef("pk"), kind=EventKind.TRANSMISSION_REMINDED)
-    window = (today, horizon)
+    window = (first_day, horizon)
     return Application.objects.filter(
         Q(formation__return_deadline__range=window) | Q(return_deadline_override__range=window),
         ~Exists(reminded),
@@ -109,8 +125,9 @@ def remind_untransmitted_applications(
     report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
 ) -> None:
     """Remind once (mail CANDIDATURE_RELANCE_TRANSMISSION) the candidates who have not transmitted an online
-    application whose effective return deadline falls within the next ``TRANSMISSION_REMINDER_DAYS`` days, today
-    included (0: no reminder). The candidate may transmit until the deadline included.
+    application whose effective return deadline falls within ``TRANSMISSION_REMINDER_DAYS`` days of the first day
+    the candidate can still act (``first_day_to_act``: tomorrow for a run at 23:00, inside the maintenance window),
+    that day included (0: no reminder). The candidate may transmit until the deadline included.
 
     Only applications never transmitted: a dossier staff set back to ``AT`` or ``IN`` was already mailed its status
     (STATUT_AT, STATUT_IN with the deadline). As for the confirmation reminder, the first night within N days
@@ -123,12 +140,12 @@ def remind_untransmitted_applications(
     days = parameters.get("TRANSMISSION_REMINDER_DAYS")
     if days == 0:
         return
-    today = today or timezone.localdate()
-    horizon = today + datetime.timedelta(days=days)
-    listed = untransmitted(today, horizon).select_related("formation").order_by("pk")
+    first_day = today or first_day_to_act()
+    horizon = first_day + datetime.timedelta(days=days)
+    listed = untransmitted(first_day, horizon).select_related("formation").order_by("pk")
     done = 0
     for application in listed.iterator(chunk_size=CHUNK):
-        if not today <= effective_return_deadline(application) <= horizon:
+        if not first_day <= effective_return_deadline(application) <= horizon:
             continue
         if limit is not None and done >= limit:
             break
@@ -138,17 +155,17 @@ def remind_untransmitted_applications(
             continue
         try:
             with transaction.atomic():
-                sent = _remind_transmission(application.pk, today=today, horizon=horizon)
+                sent = _remind_transmission(application.pk, first_day=first_day, horizon=horizon)
         except Exception as exc:  # one application's failure stops nothing else; it is retried next night
             report.error(f"application {application.pk}: {type(exc).__name__}: {exc}")
             continue
         report.add("reminders sent" if sent else "transmitted, changed or busy meanwhile")
 
 
-def _remind_transmission(pk: int, *, today: datetime.date, horizon: datetime.date) -> bool:
+def _remind_transmission(pk: int, *, first_day: datetime.date, horizon: datetime.date) -> bool:
     """Mail and record the reminder of application ``pk`` if it still qualifies (inside the caller's transaction)."""
     application = (
-        untransmitted(today, horizon)
+        untransmitted(first_day, horizon)
         .select_for_update(of=("self",), skip_locked=True)
         .select_related("candidate__user", "formation__centre")
         .filter(pk=pk)
@@ -157,7 +174,7 @@ def _remind_transmission(pk: int, *, today: datetime.date, horizon: datetime.dat
     if application is None:
         return False
     deadline = effective_return_deadline(application)
-    if not today <= deadline <= horizon:  # staff extended it meanwhile
+    if not first_day <= deadline <= horizon:  # staff extended it meanwhile
         return False
     notify_candidate(application=application, code="CANDIDATURE_RELANCE_TRANSMISSION")
     record_event(
@@ -176,18 +193,21 @@ def remind_favourable_decisions(
     report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
 ) -> None:
     """Remind once (mail CANDIDATURE_RELANCE_FAVO) the candidates with an unanswered favourable decision whose date
-    de confirmation falls within the next ``FAVOURABLE_REMINDER_DAYS`` days (eCandidat SCOL_NB_JOUR_RELANCE_FAVO).
+    de confirmation falls within ``FAVOURABLE_REMINDER_DAYS`` days (eCandidat SCOL_NB_JOUR_RELANCE_FAVO) of the
+    first day the candidate can still act (``first_day_to_act``: tomorrow for a run at 23:00, inside the maintenance
+    window, so a date that is today, gone by for the candidate, is not reminded; it was the night before).
 
     eCandidat reminds when the date is exactly today + N; we remind on the first night within N days, so a night
     the batch did not run does not lose the reminder. ``favourable_reminder_sent_at`` is claimed by a conditional
-    update in the same transaction as the outbox row: a rerun never sends it twice.
+    update in the same transaction as the outbox row: a rerun never sends it twice. An application whose reminder
+    fails is reported and left unclaimed, for the next night; the others go on.
     """
-    today = today or timezone.localdate()
-    horizon = today + datetime.timedelta(days=parameters.get("FAVOURABLE_REMINDER_DAYS"))
+    first_day = today or first_day_to_act()
+    horizon = first_day + datetime.timedelta(days=parameters.get("FAVOURABLE_REMINDER_DAYS"))
     pending = favourable_unanswered().filter(favourable_reminder_sent_at__isnull=True)
     done = 0
     for listed, confirmation_date in _with_dates(pending):
-        if confirmation_date is None or not today <= confirmation_date <= horizon:
+        if confirmation_date is None or not first_day <= confirmation_date <= horizon:
             continue
         if limit is not None and done >= limit:
             break
@@ -195,20 +215,30 @@ def remind_favourable_decisions(
         if dry_run:
             report.add("reminders to send")
             continue
-        with transaction.atomic():
-            claimed = Application.objects.filter(
-                pk=listed.pk, favourable_reminder_sent_at__isnull=True, accepted__isnull=True
-            ).update(favourable_reminder_sent_at=timezone.now())
-            if not claimed:
-                report.add("already reminded or answered")
-                continue
-            application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=listed.pk)
-            notify_candidate(
-                application=application,
-                code="CANDIDATURE_RELANCE_FAVO",
-                confirmation_date=format_date(confirmation_date),
-            )
-        report.add("reminders sent")
+        try:
+            with transaction.atomic():
+                sent = _remind_favourable(listed.pk, confirmation_date)
+        except Exception as exc:  # one application's failure stops nothing else; it is retried next night
+            report.error(f"application {listed.pk}: {type(exc).__name__}: {exc}")
+            continue
+        report.add("reminders sent" if sent else "already reminded or answered")
+
+
+def _remind_favourable(pk: int, confirmation_date: datetime.date) -> bool:
+    """Claim and mail the reminder of application ``pk`` if nobody did it or answered (inside the caller's
+    transaction)."""
+    claimed = Application.objects.filter(
+        pk=pk, favourable_reminder_sent_at__isnull=True, accepted__isnull=True
+    ).update(favourable_reminder_sent_at=timezone.now())
+    if not claimed:
+        return False
+    application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=pk)
+    notify_candidate(
+        application=application,
+        code="CANDIDATURE_RELANCE_FAVO",
+        confirmation_date=format_date(confirmation_date),
+    )
+    return True
 
 
 # --- BATCH_DESIST_AUTO --------------------------------------------------------------------------------------------
@@ -225,7 +255,8 @@ def withdraw_expired_confirmations(
     transaction: the row is locked, the answer, the latest validated decision and the date de confirmation re-read
     (staff may have given a new date, or a new decision, since the batch's read), the withdrawal, its history row,
     its mail and the promotion from the withdrawn application's campaign commit together — a crash leaves either
-    all of them or none, and a rerun skips the applications already withdrawn.
+    all of them or none, and a rerun skips the applications already withdrawn. An application whose withdrawal
+    fails is reported and left as it was, for the next night; the others go on.
     """
     today = today or timezone.localdate()
     done = 0
@@ -243,47 +274,57 @@ def withdraw_expired_confirmations(
         if dry_run:
             report.add("applications to withdraw")
             continue
-        with transaction.atomic():
-            locked = (
-                Application.objects.select_for_update(of=("self",))
-                .select_related("candidate__user", "formation__commission", "formation__centre")
-                .filter(pk=application.pk, accepted__isnull=True, cancelled_at__isnull=True)
-                .first()
-            )
-            latest = locked.decisions.select_related("decision_type").current_validated() if locked else None
-            if locked is None or latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
-                report.add("answered meanwhile")
-                continue
-            confirmation_date = effective_confirmation_date(locked, latest.validated_at)
-            if (
-                confirmation_date is None
-                or confirmation_date >= today
-                or timezone.localdate(latest.validated_at) > confirmation_date
-            ):
-                report.add("confirmation date changed meanwhile")
-                continue
-            locked.accepted = False
-            locked.answered_at = timezone.now()
-            locked.answered_by = None
-            locked.save(update_fields=["accepted", "answered_at", "answered_by"])
-            # The candidate's own withdrawal, recorded the same way; ``batch`` tells who acted.
-            record_event(
-                locked,
-                batch=WITHDRAW_BATCH,
-                kind=EventKind.WITHDRAWN,
-                comment=f"date de confirmation {confirmation_date:%d/%m/%Y}",
-            )
-            notify_candidate(
-                application=locked,
-                code="CANDIDATURE_DESIST_AUTO",
-                confirmation_date=format_date(confirmation_date),
-            )
-            promoted = promote_from_waiting_list(
-                formation=locked.formation, campaign_id=locked.campaign_id, actor=None, batch=WITHDRAW_BATCH
-            )
-        report.add("applications withdrawn")
-        if promoted is not None:
-            report.add("candidates promoted from the waiting list")
+        try:
+            with transaction.atomic():
+                outcomes = _withdraw(application.pk, today=today)
+        except Exception as exc:  # one application's failure stops nothing else; it is retried next night
+            report.error(f"application {application.pk}: {type(exc).__name__}: {exc}")
+            continue
+        for outcome in outcomes:
+            report.add(outcome)
+
+
+def _withdraw(pk: int, *, today: datetime.date) -> list[str]:
+    """Withdraw application ``pk`` and promote from its formation's list if it still qualifies (inside the caller's
+    transaction); returns the report's count keys."""
+    locked = (
+        Application.objects.select_for_update(of=("self",))
+        .select_related("candidate__user", "formation__commission", "formation__centre")
+        .filter(pk=pk, accepted__isnull=True, cancelled_at__isnull=True)
+        .first()
+    )
+    latest = locked.decisions.select_related("decision_type").current_validated() if locked else None
+    if locked is None or latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
+        return ["answered meanwhile"]
+    confirmation_date = effective_confirmation_date(locked, latest.validated_at)
+    if (
+        confirmation_date is None
+        or confirmation_date >= today
+        or timezone.localdate(latest.validated_at) > confirmation_date
+    ):
+        return ["confirmation date changed meanwhile"]
+    locked.accepted = False
+    locked.answered_at = timezone.now()
+    locked.answered_by = None
+    locked.save(update_fields=["accepted", "answered_at", "answered_by"])
+    # The candidate's own withdrawal, recorded the same way; ``batch`` tells who acted.
+    record_event(
+        locked,
+        batch=WITHDRAW_BATCH,
+        kind=EventKind.WITHDRAWN,
+        comment=f"date de confirmation {confirmation_date:%d/%m/%Y}",
+    )
+    notify_candidate(
+        application=locked,
+        code="CANDIDATURE_DESIST_AUTO",
+        confirmation_date=format_date(confirmation_date),
+    )
+    promoted = promote_from_waiting_list(
+        formation=locked.formation, campaign_id=locked.campaign_id, actor=None, batch=WITHDRAW_BATCH
+    )
+    if promoted is None:
+        return ["applications withdrawn"]
+    return ["applications withdrawn", "candidates promoted from the waiting list"]
 
 
 # --- BATCH_CALCUL_RANG_LC ----------------------------------------------------------------------------------------
@@ -314,7 +355,8 @@ RANK_PROGRESS_BATCH = "mail_waiting_list_progress"
 def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | None) -> None:
     """One mail (LISTE_COMP_PROGRESSION) to each candidate of a complementary list whose rang réel is better than
     the rank they were last told, however many steps it moved since: not one mail per step. The told rank is
-    claimed by a conditional update in the same transaction as the outbox row, so a rerun sends nothing twice.
+    claimed by a conditional update in the same transaction as the outbox row, so a rerun sends nothing twice; a
+    mail that fails is reported and its rank left unclaimed, for the next night, and the others go on.
     Runs after ``recompute_waiting_list_ranks``. Only when candidates see their rang réel
     (``WAITING_LIST_RANK_DISPLAY=R``): a mail must not tell what the recap does not show."""
     moved = (
@@ -338,27 +380,30 @@ def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | No
         if dry_run:
             report.add("progress mails to send")
             continue
-        with transaction.atomic():
-            claimed = Application.objects.filter(pk=pk, waiting_list_rank=rank, waiting_list_rank_mailed=told).update(
-                waiting_list_rank_mailed=rank
-            )
-            if not claimed:
-                report.add("rank changed meanwhile")
-                continue
-            application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=pk)
-            notify_candidate(
-                application=application,
-                code="LISTE_COMP_PROGRESSION",
-                rank=rank,
-                previous_rank=told,
-            )
-            record_event(
-                application,
-                kind=EventKind.RANK_PROGRESS_MAILED,
-                batch=RANK_PROGRESS_BATCH,
-                comment=f"{told} → {rank}",
-            )
-        report.add("progress mails sent")
+        try:
+            with transaction.atomic():
+                sent = _mail_progress(pk, rank=rank, told=told)
+        except Exception as exc:  # one application's failure stops nothing else; it is retried next night
+            report.error(f"application {pk}: {type(exc).__name__}: {exc}")
+            continue
+        report.add("progress mails sent" if sent else "rank changed meanwhile")
+
+
+def _mail_progress(pk: int, *, rank: int | None, told: int | None) -> bool:
+    """Claim the told rank of application ``pk``, then mail and record its progress (inside the caller's
+    transaction); False when its rank changed since the batch's read. Both ranks are set (the batch's query
+    excludes the others); their fields are nullable, hence the types."""
+    claimed = Application.objects.filter(pk=pk, waiting_list_rank=rank, waiting_list_rank_mailed=told).update(
+        waiting_list_rank_mailed=rank
+    )
+    if not claimed:
+        return False
+    application = Application.objects.select_related("candidate__user", "formation__centre").get(pk=pk)
+    notify_candidate(application=application, code="LISTE_COMP_PROGRESSION", rank=rank, previous_rank=told)
+    record_event(
+        application, kind=EventKind.RANK_PROGRESS_MAILED, batch=RANK_PROGRESS_BATCH, comment=f"{told} → {rank}"
+    )
+    return True
 
 
 # --- BATCH_ARCHIVAGE ---------------------------------------------------------------------------------------------
@@ -401,7 +446,9 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
             confirmation_date_override=Coalesce(F("confirmation_date_override"), fixed_date),
         )
         closed = accounts.update(is_active=False)
-        Campaign.objects.filter(pk=old.pk).update(is_active=False)
+        # The archiving date becomes the night it really happened: the retention (ARCHIVE_RETENTION_DAYS) counts
+        # from it, so a date set in the past by mistake (a wrong year) cannot get the data destroyed this very night.
+        Campaign.objects.filter(pk=old.pk).update(is_active=False, archive_on=Greatest(F("archive_on"), Value(today)))
         Campaign.objects.filter(pk=following.pk).update(is_active=True)
     logger.info("campaign %s archived, %s activated", old.code, following.code)
     report.add("campaigns archived")

@@ -71,6 +71,23 @@ def test_archive_activates_the_next_campaign_freezes_dates_and_closes_accounts(c
     assert run(nightly.archive_campaigns, today=TODAY).counts == {}  # idempotent
 
 
+def test_archive_records_the_night_it_archived_so_a_wrong_past_date_destroys_nothing_that_night(
+    campaign, next_campaign, formation, settings
+):
+    settings.ARCHIVE_RETENTION_DAYS = 365
+    Campaign.objects.filter(pk=campaign.pk).update(archive_on=TODAY.replace(year=TODAY.year - 2))  # a wrong year
+    make_application(formation, campaign=campaign)
+
+    archived = run(nightly.archive_campaigns, today=TODAY)
+    destroyed = run(nightly.destroy_archived_campaigns, today=TODAY)
+
+    assert archived.counts["campaigns archived"] == 1
+    assert destroyed.counts == {}
+    campaign.refresh_from_db()
+    assert (campaign.is_active, campaign.archive_on) == (False, TODAY)
+    assert Application.objects.filter(campaign=campaign).exists()
+
+
 def test_archive_without_a_next_campaign_changes_nothing_and_says_why(campaign):
     Campaign.objects.filter(pk=campaign.pk).update(archive_on=TODAY)
 

@@ -105,6 +105,76 @@ def test_reminder_dry_run_counts_and_changes_nothing(favourable):
     assert BatchRun.objects.get().dry_run is True
 
 
+def fail_for(application, real):
+    """``notify_candidate`` that fails for ``application`` only, as a mail that cannot be written would."""
+
+    def notify(**kwargs):
+        if kwargs["application"].pk == application.pk:
+            raise RuntimeError("could not write the mail")
+        return real(**kwargs)
+
+    return notify
+
+
+def test_a_reminder_that_fails_stops_none_of_the_others(formation, campaign, central_manager, favourable, mocker):
+    other = make_application(formation, campaign=campaign, email="fa2@example.org")
+    decide(other, Avis.FAVOURABLE, actor=central_manager)
+    mocker.patch.object(nightly, "notify_candidate", side_effect=fail_for(favourable, nightly.notify_candidate))
+
+    with time_machine.travel(paris(2027, 6, 29, 14, 0), tick=False):
+        output = run("remind_favourable_decisions")
+
+    assert "reminders sent: 1" in output
+    assert [mail.to for mail in mails("CANDIDATURE_RELANCE_FAVO")] == ["fa2@example.org"]
+    favourable.refresh_from_db()
+    assert favourable.favourable_reminder_sent_at is None  # left for the next night
+    batch = BatchRun.objects.get()
+    assert batch.status == BatchRun.Status.ERROR
+    assert f"application {favourable.pk}: RuntimeError: could not write the mail" in batch.errors
+
+
+# The nightly runs at 23:00, inside the maintenance window (22:45–06:00): from then on the candidate can act again
+# only tomorrow, so the days counted start tomorrow; after midnight (cron reading 23:00 in UTC) they start today.
+@pytest.mark.parametrize(
+    ("moment", "sent"),
+    [
+        (paris(2027, 6, 26, 23, 0), False),  # the candidate can act from the 27th: the date is 3 days away
+        (paris(2027, 6, 27, 23, 0), True),  # from the 28th: 2 days (FAVOURABLE_REMINDER_DAYS); read on the 28th
+        (paris(2027, 6, 28, 2, 0), True),  # the same night after midnight
+        (paris(2027, 6, 27, 22, 44), False),  # before the window the site is open: today is the 27th, 3 days
+        (paris(2027, 6, 30, 2, 0), True),  # the date's own night, after midnight: the site reopens on the date
+        (paris(2027, 6, 30, 23, 0), False),  # the date's evening, the site closed: too late to remind
+    ],
+    ids=["26th-23h", "27th-23h", "28th-02h", "27th-22h44", "30th-02h", "30th-23h"],
+)
+def test_inside_the_maintenance_window_the_reminder_counts_from_the_next_day_the_site_opens(
+    favourable, settings, moment, sent
+):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+
+    with time_machine.travel(moment, tick=False):
+        run("remind_favourable_decisions")
+
+    assert len(mails("CANDIDATURE_RELANCE_FAVO")) == int(sent)
+
+
+@pytest.mark.parametrize("days", [0, 2])
+def test_a_date_tomorrow_is_reminded_once_the_night_before(favourable, settings, days):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    settings.FAVOURABLE_REMINDER_DAYS = days
+
+    with time_machine.travel(paris(2027, 6, 29, 23, 0), tick=False):
+        run("remind_favourable_decisions")
+    assert len(mails("CANDIDATURE_RELANCE_FAVO")) == 1  # read on the morning of the date
+
+    for moment in (paris(2027, 6, 30, 1, 0), paris(2027, 6, 30, 23, 0)):  # a rerun after midnight, the next night
+        with time_machine.travel(moment, tick=False):
+            run("remind_favourable_decisions")
+
+    [mail] = mails("CANDIDATURE_RELANCE_FAVO")
+    assert "30/06/2027" in mail.body
+
+
 # --- automatic withdrawal -----------------------------------------------------------------------------------------
 
 
@@ -164,7 +234,7 @@ def test_a_crash_then_a_rerun_sends_no_mail_and_promotes_no_one_twice(
         return real(**kwargs)
 
     mocker.patch.object(nightly, "promote_from_waiting_list", side_effect=crash_on_second)
-    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False), pytest.raises(RuntimeError):
+    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False):
         run("withdraw_expired_confirmations")
     # The second item rolled back whole: its withdrawal and its mail are gone with the promotion.
     assert len(mails("CANDIDATURE_DESIST_AUTO")) == 1
@@ -179,6 +249,24 @@ def test_a_crash_then_a_rerun_sends_no_mail_and_promotes_no_one_twice(
     promoted = [a for a in waiting if a.decisions.latest().decision_type.avis == Avis.FAVOURABLE]
     assert [a.pk for a in promoted] == [waiting[0].pk, waiting[1].pk]
     assert Application.objects.filter(accepted=False).count() == 2
+
+
+def test_a_withdrawal_that_fails_stops_none_of_the_others(formation, campaign, central_manager, favourable, mocker):
+    other = make_application(formation, campaign=campaign, email="fa2@example.org")
+    decide(other, Avis.FAVOURABLE, actor=central_manager)
+    mocker.patch.object(nightly, "notify_candidate", side_effect=fail_for(favourable, nightly.notify_candidate))
+
+    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False):
+        output = run("withdraw_expired_confirmations")
+
+    assert "applications withdrawn: 1" in output
+    assert [mail.to for mail in mails("CANDIDATURE_DESIST_AUTO")] == ["fa2@example.org"]
+    favourable.refresh_from_db()
+    other.refresh_from_db()
+    assert (favourable.accepted, other.accepted) == (None, False)  # the failed one is withdrawn next night
+    batch = BatchRun.objects.get()
+    assert batch.status == BatchRun.Status.ERROR
+    assert f"application {favourable.pk}: RuntimeError: could not write the mail" in batch.errors
 
 
 def test_withdrawal_leaves_confirmed_and_undated_applications(formation, campaign, central_manager, favourable):

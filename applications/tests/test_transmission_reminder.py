@@ -83,7 +83,7 @@ def remind(*, dry_run=False, limit=None):
     ("deadline", "reminded"),
     [
         (-1, False),  # passed: the candidate can no longer transmit
-        (0, True),  # today: the candidate may still transmit until tonight
+        (0, True),  # today: without an enforced maintenance window the candidate may transmit until midnight
         (3, True),  # TRANSMISSION_REMINDER_DAYS ahead
         (4, False),  # not yet: a later night
     ],
@@ -95,6 +95,41 @@ def test_the_window_runs_from_today_to_n_days_ahead(centre, commission, campaign
     tonight()
 
     assert len(mails(CODE)) == int(reminded)
+
+
+@pytest.mark.parametrize(
+    ("moment", "deadlines"),
+    [
+        # 23:00 (deploy/crontab), inside the maintenance window: the site reopens tomorrow, so a deadline today has
+        # gone by for the candidate, and the days counted run from tomorrow.
+        (NIGHT, [1, 3, 4]),
+        # 02:00 the next night (a cron reading 23:00 in UTC): the site reopens this morning, the days run from today.
+        (datetime.datetime(2027, 3, 13, 2, 0, tzinfo=PARIS), [1, 3, 4]),
+        # 02:00 on the 12th: the site reopens on the 12th, a deadline that day is still ahead of the candidate.
+        (datetime.datetime(2027, 3, 12, 2, 0, tzinfo=PARIS), [0, 1, 3]),
+    ],
+    ids=["23h", "02h-after-that-night", "02h-on-the-12th"],
+)
+def test_inside_the_maintenance_window_the_days_count_from_the_next_day_the_site_opens(
+    centre, commission, campaign, settings, moment, deadlines
+):
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    applications = {
+        deadline: make_application(
+            formation_due(centre, commission, days(deadline)),
+            campaign=campaign,
+            status=DossierStatus.WAITING,
+            email=f"d{deadline}@example.org",
+        )
+        for deadline in (0, 1, 3, 4, 5)
+    }
+
+    tonight(moment=moment)
+
+    reminded = ApplicationEvent.objects.filter(kind=EventKind.TRANSMISSION_REMINDED).values_list(
+        "application_id", flat=True
+    )
+    assert sorted(reminded) == sorted(applications[deadline].pk for deadline in deadlines)
 
 
 def test_only_online_applications_never_transmitted_are_reminded(centre, commission, formation, campaign, waiting):

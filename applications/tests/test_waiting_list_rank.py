@@ -13,9 +13,11 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
 from applications.services import candidature as candidature_services
+from applications.services import nightly
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from ecandidat import parameters
+from ecandidat.models import BatchRun
 from ecandidat.parameters import set_parameters
 from ecandidat.settings import base
 from ecandidat.tests.parameters import hide_the_overrides_table
@@ -92,6 +94,31 @@ def test_one_mail_per_candidate_however_many_steps(listed, formation, campaign, 
     # Rerun: nothing more.
     assert "nothing to do" in run("mail_waiting_list_progress")
     assert len(mails("LISTE_COMP_PROGRESSION")) == 1
+
+
+def test_a_progress_mail_that_fails_stops_none_of_the_others(listed, mocker):
+    admitted, rows = listed
+    candidature_services.withdraw_application(application=admitted, actor=admitted.candidate.user, reason="PER")
+    second, third = rows[1], rows[2]  # ranks 2 and 3 became 1 and 2: two mails
+    real = nightly.notify_candidate
+
+    def notify(**kwargs):
+        if kwargs["application"].pk == second.pk:
+            raise RuntimeError("could not write the mail")
+        return real(**kwargs)
+
+    mocker.patch.object(nightly, "notify_candidate", side_effect=notify)
+
+    output = run("mail_waiting_list_progress")
+
+    assert "progress mails sent: 1" in output
+    [mail] = mails("LISTE_COMP_PROGRESSION")
+    assert mail.to == third.candidate.user.email
+    second.refresh_from_db()
+    assert second.waiting_list_rank_mailed == 2  # still unclaimed: mailed next night
+    batch = BatchRun.objects.get(name="mail_waiting_list_progress")
+    assert batch.status == BatchRun.Status.ERROR
+    assert f"application {second.pk}: RuntimeError: could not write the mail" in batch.errors
 
 
 def test_dry_run_only_counts(listed):
