@@ -95,6 +95,23 @@ class Heartbeat(threading.Thread):
         self.join()
 
 
+def drop_broken_connections() -> None:
+    """Close the database connections a batch left unusable, so that the next batch opens a new one.
+
+    The batches of ``manage.py nightly`` share this process's connection, and Django only replaces a broken one
+    around a request
+    (``close_old_connections`` on the request signals), never in a command: after PostgreSQL restarted or failed
+    over in the middle of a batch, every later batch failed on "connection already closed" and none was recorded.
+    This is Django's rule for requests: a connection that saw an error and no longer answers, or that outlived
+    CONN_MAX_AGE, is closed (the next query connects again); a healthy one is kept. A connection inside a
+    transaction is left alone: closing it would lose the caller's work (``close_old_connections`` closes any
+    connection not in autocommit mode).
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
 def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = None) -> BatchRun:
     """Run ``work(report, dry_run=..., limit=...)`` as batch ``name`` and record the run.
 
@@ -121,6 +138,7 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
         run.status = BatchRun.Status.ERROR if report.errors else BatchRun.Status.FINISH
     finally:
         heartbeat.stop()
+        drop_broken_connections()  # the database restarted during the work: the run is still recorded
         run.finished_at = timezone.now()
         run.counts = dict(report.counts)
         run.errors = "\n".join(report.errors)[:20000]

@@ -32,6 +32,10 @@ def test_the_batches_after_a_lost_connection_run_on_a_new_one_and_are_recorded(m
     with pytest.raises(CommandError, match=r"1 batch\(es\) failed: remind_favourable_decisions\."):
         call_command("nightly", stdout=io.StringIO(), stderr=err)
 
-    assert "remind_favourable_decisions failed" in err.getvalue()  # its own run could not be recorded either
+    assert "remind_favourable_decisions failed" in err.getvalue()
     finished = BatchRun.objects.filter(status=BatchRun.Status.FINISH).order_by("pk")
     assert list(finished.values_list("name", flat=True)) == AFTER
+    # Its own run is recorded too, on a new connection, as an error with what happened.
+    lost = BatchRun.objects.get(name="remind_favourable_decisions")
+    assert (lost.status, lost.finished_at is not None) == (BatchRun.Status.ERROR, True)
+    assert "terminating connection" in lost.errors or "closed" in lost.errors

@@ -4,9 +4,8 @@ import io
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
 
-from ecandidat.batches import BatchAlreadyRunning
+from ecandidat.batches import BatchAlreadyRunning, drop_broken_connections
 
 # In eCandidat's order: accounts first, then data refreshes, then the decisions' deadlines, then clean-up.
 BATCHES = [
@@ -58,19 +57,3 @@ class Command(BaseCommand):
                 self.stderr.write(err.getvalue().rstrip())
         if failed:
             raise CommandError(f"{len(failed)} batch(es) failed: {', '.join(failed)}. See the batch history.")
-
-
-def drop_broken_connections() -> None:
-    """Close the database connections a batch left unusable, so that the next batch opens a new one.
-
-    The batches share this process's connection, and Django only replaces a broken one around a request
-    (``close_old_connections`` on the request signals), never in a command: after PostgreSQL restarted or failed
-    over in the middle of a batch, every later batch failed on "connection already closed" and none was recorded.
-    This is Django's rule for requests: a connection that saw an error and no longer answers, or that outlived
-    CONN_MAX_AGE, is closed (the next query connects again); a healthy one is kept. A connection inside a
-    transaction is left alone: closing it would lose the caller's work (``close_old_connections`` closes any
-    connection not in autocommit mode).
-    """
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
