@@ -331,7 +331,8 @@ def _withdraw(pk: int, *, today: datetime.date) -> list[str]:
 
 
 def recompute_all_waiting_list_ranks(report: Report, *, dry_run: bool, limit: int | None) -> None:
-    """Rang réel of every formation that has a complementary list in the active campaign, one transaction each."""
+    """Rang réel of every formation that has a complementary list in the active campaign, one transaction each; a
+    formation that fails is reported and the others go on."""
     with_list = Application.objects.filter(
         cancelled_at__isnull=True, campaign__is_active=True, formation=OuterRef("pk")
     ).filter(Q(waiting_list_rank__isnull=False) | Q(decisions__decision_type__avis=Avis.COMPLEMENTARY_LIST))
@@ -342,7 +343,11 @@ def recompute_all_waiting_list_ranks(report: Report, *, dry_run: bool, limit: in
         if dry_run:
             report.add("formations to rank")
             continue
-        ranked = recompute_waiting_list_ranks(formation=formation)
+        try:
+            ranked = recompute_waiting_list_ranks(formation=formation)
+        except Exception as exc:  # one formation's failure stops nothing else; it is ranked again next night
+            report.error(f"formation {formation.code}: {type(exc).__name__}: {exc}")
+            continue
         report.add("formations ranked")
         report.add("ranked applications", ranked)
 

@@ -121,6 +121,28 @@ def test_a_progress_mail_that_fails_stops_none_of_the_others(listed, mocker):
     assert f"application {second.pk}: RuntimeError: could not write the mail" in batch.errors
 
 
+def test_a_formation_whose_ranking_fails_stops_none_of_the_others(
+    listed, formation, campaign, central_manager, mocker
+):
+    other = FormationFactory(centre=formation.centre, commission=formation.commission, auto_waiting_list=True)
+    decide(make_application(other, campaign=campaign), Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+    real = nightly.recompute_waiting_list_ranks
+
+    def recompute(*, formation):
+        if formation.pk == listed[1][0].formation_id:
+            raise RuntimeError("deadlock detected")
+        return real(formation=formation)
+
+    mocker.patch.object(nightly, "recompute_waiting_list_ranks", side_effect=recompute)
+
+    output = run("recompute_waiting_list_ranks")
+
+    assert "formations ranked: 1" in output
+    batch = BatchRun.objects.get(name="recompute_waiting_list_ranks")
+    assert batch.status == BatchRun.Status.ERROR
+    assert f"formation {formation.code}: RuntimeError: deadlock detected" in batch.errors
+
+
 def test_dry_run_only_counts(listed):
     admitted, rows = listed
     candidature_services.withdraw_application(application=admitted, actor=admitted.candidate.user, reason="PER")
