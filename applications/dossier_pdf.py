@@ -120,7 +120,8 @@ def build_dossier_pdf(application) -> IO[bytes]:
     writer.append(PdfReader(io.BytesIO(bytes(_summary(application, rows).output()))))
     stamps = UnicodePDF(unit="pt", format=A4)
     stamps.set_auto_page_break(False)
-    stamped: list[int] = []  # the writer's page that each page of ``stamps`` goes on
+    # Where each page of ``stamps`` goes: the writer's page, and the lower-left corner of its visible area.
+    stamped: list[tuple[int, float, float]] = []
     with contextlib.ExitStack() as spools:
         for row in rows:
             document = row.document
@@ -129,18 +130,29 @@ def build_dossier_pdf(application) -> IO[bytes]:
                 continue
             header = f"{Truncator(row.piece_type.shown_label.text).chars(90)} - {document.original_name}"
             spool = spools.enter_context(tempfile.TemporaryFile())
-            with default_storage.open(stored_name(document), "rb") as source:
-                shutil.copyfileobj(source, spool)
+            page_number = len(writer.pages)
+            try:
+                with default_storage.open(stored_name(document), "rb") as source:
+                    shutil.copyfileobj(source, spool)
+            except FileNotFoundError:
+                # The row outlived its file (database and storage restored from backups of different moments,
+                # ``applications.stored_files``): a page says so, as the single-piece download answers 404, and
+                # the rest of the dossier (or of the commission's pack of hundreds) is built.
+                logger.warning("Dossier PDF: file of document %s missing from the storage", document.pk)
+                _notice_page(writer, stamps, header, missing_file_notice())
+                stamped.append((page_number, 0, 0))
+                continue
             spool.seek(0)
-            stamped.append(len(writer.pages))
             if document.content_type == PDF:
-                _append_pdf(writer, stamps, spool, header)
+                left, bottom = _append_pdf(writer, stamps, spool, header)
             else:
                 _append_image(writer, stamps, spool, header)
+                left, bottom = 0, 0
+            stamped.append((page_number, left, bottom))
         if stamped:
             drawn = PdfReader(io.BytesIO(bytes(stamps.output())))
-            for page_number, stamp in zip(stamped, drawn.pages, strict=True):
-                writer.pages[page_number].merge_page(stamp)
+            for (page_number, left, bottom), stamp in zip(stamped, drawn.pages, strict=True):
+                writer.pages[page_number].merge_translated_page(stamp, left, bottom)
             del drawn
         del stamps
         output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it.
@@ -151,8 +163,18 @@ def build_dossier_pdf(application) -> IO[bytes]:
     return output
 
 
-def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
+def missing_file_notice() -> str:
+    """What stands in place of a piece whose file is gone from the storage (the dossier PDF, the piece pack)."""
+    return _("This file is missing from the storage: ask the candidate for it again.")
+
+
+def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> tuple[float, float]:
     """The PDF piece's pages; its header line, on a white band across the top of its first page, in ``stamps``.
+    Returns where the stamp goes on that page: the lower-left corner of its visible area (its /CropBox).
+
+    The band is drawn the size of what a reader shows, upright: a page turned by /Rotate has its rotation moved
+    into its content first (the band would otherwise run down a side), and one cropped is stamped on its
+    /CropBox (sized from the /MediaBox at its origin, the band was cut off or fell outside what is shown).
 
     A file pypdf cannot copy (stored before an upload rule refused it: a page without a readable /MediaBox made
     every build of the dossier a 500, for the candidate, the staff and the commission's packs) gets a page saying
@@ -164,7 +186,11 @@ def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: 
             source_page.mediabox.width  # noqa: B018 - raises before anything is copied when a page has no usable size
         writer.append(reader)
         page = writer.pages[first]
-        width, height = float(page.mediabox.width), float(page.mediabox.height)
+        if page.rotation:
+            page.transfer_rotation_to_content()
+        visible = page.cropbox
+        left, bottom = float(visible.left), float(visible.bottom)
+        width, height = float(visible.width), float(visible.height)
     except Exception as error:  # a hostile file can make pypdf raise anything
         logger.warning("Dossier PDF: PDF piece not included (%s: %s)", type(error).__name__, error)
         while len(writer.pages) > first:
@@ -172,12 +198,13 @@ def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: 
         _notice_page(
             writer, stamps, header, _("This PDF cannot be included in the dossier: open it from the pieces list.")
         )
-        return
+        return 0, 0
     stamps.add_page(format=(width, height))
     stamps.set_font(FONT, "B", HEADER_SIZE)
     stamps.set_fill_color(255, 255, 255)
     stamps.set_xy(0, 0)
     stamps.cell(width, HEADER_SIZE + 6, stamps.fit(header, width - 10), fill=True, align="C")
+    return left, bottom
 
 
 def _append_image(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:

@@ -66,12 +66,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # The history's "batch" of a letter built again because its file was gone (no one's action): by the mail's delivery
-# (the outbox's sender), by the candidate's download.
+# (the outbox's sender), by the candidate's download, by a staff download from the back office.
 MAIL_DELIVERY = "send_outbound_email"
 CANDIDATE_DOWNLOAD = "letter_download"
+STAFF_DOWNLOAD = "letter_staff_download"
 REBUILT_COMMENTS = {
     MAIL_DELIVERY: lambda: _("%(letter)s: file missing, built again for its mail"),
     CANDIDATE_DOWNLOAD: lambda: _("%(letter)s: file missing, built again for its download"),
+    STAFF_DOWNLOAD: lambda: _("%(letter)s: file missing, built again for a staff download"),
 }
 
 KIND_BY_AVIS: dict[str, str] = {

@@ -18,6 +18,7 @@ asks for a new one.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
 import gc
@@ -38,25 +39,66 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from applications.dossier_pdf import ascii_name, build_dossier_pdf, dossier_filename, dossier_stem
+from applications.dossier_pdf import (
+    ascii_name,
+    build_dossier_pdf,
+    dossier_filename,
+    dossier_stem,
+    missing_file_notice,
+)
 from applications.enums import PieceStatus
 from applications.merged_pdf import StreamingPdfWriter
 from applications.models import Application, CommissionPack, PieceSubmission
 from documents.enums import OPENABLE_SCANS
+from documents.models import Document
 from documents.storage import stored_name
 from ecandidat.exports import neutralise
 
 logger = logging.getLogger(__name__)
 
 PACK_RETENTION = datetime.timedelta(days=7)
+CHUNK = 1024 * 1024  # bytes copied at a time into the ZIP
 
 
-def _claim(pack_id: int) -> bool:
-    """PENDING → RUNNING by a conditional update: a second delivery of the task finds nothing to do."""
-    return bool(
-        CommissionPack.objects.filter(pk=pack_id, status=CommissionPack.Status.PENDING).update(
-            status=CommissionPack.Status.RUNNING
-        )
+# A build writes its progress after each dossier (seconds each): a RUNNING pack without any for this long has lost
+# its worker. Well above a dossier's build, so that a live build is not taken over; and should one be, its next
+# write finds the stamp changed and it stops (``PackTakenOver``).
+PACK_STALE_AFTER = datetime.timedelta(minutes=15)
+
+
+class PackTakenOver(Exception):
+    """This build's claim was taken back by another delivery of the task: it stops, keeping nothing."""
+
+
+def _claim(pack_id: int) -> datetime.datetime | None:
+    """Claim the pack by a conditional update: PENDING → RUNNING, or a RUNNING pack stalled past
+    ``PACK_STALE_AFTER`` taken back from the start (its worker was killed: the task, acknowledged late, is delivered
+    again). Returns the claim's progress stamp, None when there is nothing to do (built, failed, or being built)."""
+    now = timezone.now()
+    claimable = Q(status=CommissionPack.Status.PENDING) | Q(
+        status=CommissionPack.Status.RUNNING, progress_at__lt=now - PACK_STALE_AFTER
+    )
+    claimed = CommissionPack.objects.filter(claimable, pk=pack_id).update(
+        status=CommissionPack.Status.RUNNING, done=0, progress_at=now
+    )
+    return now if claimed else None
+
+
+def is_stalled(pack: CommissionPack, *, now: datetime.datetime | None = None) -> bool:
+    """A RUNNING pack without progress for ``PACK_STALE_AFTER``: its build stopped with its worker, and no new
+    delivery of the task may come (a worker killed with its message acknowledged): its page says so, not "being
+    built" for ever."""
+    return (
+        pack.status == CommissionPack.Status.RUNNING
+        and pack.progress_at is not None
+        and pack.progress_at < (now or timezone.now()) - PACK_STALE_AFTER
+    )
+
+
+def _mine(pack: CommissionPack):
+    """The pack's row while this build's claim holds (the progress stamp it last wrote)."""
+    return CommissionPack.objects.filter(
+        pk=pack.pk, status=CommissionPack.Status.RUNNING, progress_at=pack.progress_at
     )
 
 
@@ -72,9 +114,11 @@ def candidate_name(application: Application) -> str:
 def build_pack(pack_id: int) -> None:
     """Build the file of a claimed pack (ZIP or merged PDF), one dossier at a time, recording the progress after
     each; store it and mark the pack ready. Any failure marks it failed with its reason (no partial file is kept)."""
-    if not _claim(pack_id):
+    claimed_at = _claim(pack_id)
+    if claimed_at is None:
         return
     pack = CommissionPack.objects.select_related("requested_by").get(pk=pack_id)
+    pack.progress_at = claimed_at
     stored = ""
     try:
         # The requester's scope is read again: a right withdrawn since the request leaves those dossiers out.
@@ -100,16 +144,19 @@ def build_pack(pack_id: int) -> None:
             size = spool.tell()
             spool.seek(0)
             stored = default_storage.save(f"packs/{pack.public_id}.{pack.extension}", File(spool))
-        CommissionPack.objects.filter(pk=pack_id).update(
+        if not _mine(pack).update(
             status=CommissionPack.Status.DONE, file=stored, size=size, done=done, finished_at=timezone.now()
-        )
+        ):
+            raise PackTakenOver
+    except PackTakenOver:
+        logger.warning("commission pack %s: taken over by another build, this one stops", pack.public_id)
+        if stored:
+            default_storage.delete(stored)
     except Exception as error:
         logger.exception("commission pack %s failed", pack.public_id)
         if stored:
             default_storage.delete(stored)
-        CommissionPack.objects.filter(pk=pack_id).update(
-            status=CommissionPack.Status.FAILED, error=str(error)[:300], finished_at=timezone.now()
-        )
+        _mine(pack).update(status=CommissionPack.Status.FAILED, error=str(error)[:300], finished_at=timezone.now())
         raise
 
 
@@ -124,7 +171,11 @@ def _zip_entry(name: str) -> zipfile.ZipInfo:
 
 
 def _progress(pack: CommissionPack, done: int) -> None:
-    CommissionPack.objects.filter(pk=pack.pk).update(done=done)
+    """Record ``done`` and a new progress stamp; raise ``PackTakenOver`` when the claim is no longer this build's."""
+    now = timezone.now()
+    if not _mine(pack).update(done=done, progress_at=now):
+        raise PackTakenOver
+    pack.progress_at = now
 
 
 def _write_zip(pack: CommissionPack, applications: Iterable[Application], spool: IO[bytes]) -> int:
@@ -133,7 +184,7 @@ def _write_zip(pack: CommissionPack, applications: Iterable[Application], spool:
         for index, application in enumerate(applications, start=1):
             entry_info = _zip_entry(_entry_name(application, index))
             with build_dossier_pdf(application) as pdf, archive.open(entry_info, "w") as entry:
-                shutil.copyfileobj(pdf, entry, 1024 * 1024)
+                shutil.copyfileobj(pdf, entry, CHUNK)
             done += 1
             _progress(pack, done)
     return done
@@ -168,6 +219,24 @@ def _missing_reason(submission: PieceSubmission | None) -> str:
     return _("file waiting for the antivirus")
 
 
+def _copy_piece(archive: zipfile.ZipFile, document: Document, entry: str) -> str:
+    """Copy the stored file into ``entry`` by chunks; what ``sommaire.csv`` says of it: the entry's name, or that
+    the file is gone from the storage (a row that outlived its file, ``applications.stored_files``), which must
+    not fail the pack of the other dossiers. The first chunk is read before the entry is opened: a storage that
+    opens lazily (S3) raises only then, and the ZIP keeps no empty entry."""
+    with contextlib.ExitStack() as files:
+        try:
+            source = files.enter_context(default_storage.open(stored_name(document), "rb"))
+            first = source.read(CHUNK)
+        except FileNotFoundError:
+            logger.warning("piece pack: file of document %s missing from the storage", document.pk)
+            return missing_file_notice()
+        target = files.enter_context(archive.open(_zip_entry(entry), "w"))
+        target.write(first)
+        shutil.copyfileobj(source, target, CHUNK)
+    return entry
+
+
 def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], spool: IO[bytes]) -> int:
     """The pack's piece of each dossier, copied by chunks as stored, and ``sommaire.csv`` (one line per dossier:
     who, which formation, the file's name in the ZIP or why there is none)."""
@@ -188,12 +257,7 @@ def _write_piece_zip(pack: CommissionPack, applications: Iterable[Application], 
                 original = document.original_name.rsplit(".", 1)
                 extension = f".{ascii_name(original[1])}" if len(original) == 2 else ""
                 entry = f"{index:03d}-{dossier_stem(application)}-{ascii_name(original[0])[:40]}{extension}"
-                with (
-                    default_storage.open(stored_name(document), "rb") as source,
-                    archive.open(_zip_entry(entry), "w") as target,
-                ):
-                    shutil.copyfileobj(source, target, 1024 * 1024)
-                described = entry
+                described = _copy_piece(archive, document, entry)
             else:
                 described = _missing_reason(submission)
             cells = [

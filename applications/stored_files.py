@@ -4,7 +4,9 @@ After restoring the database and the file storage from backups taken at differen
 incident, some piece rows may point to a file that is gone, or to one that changed. Nothing here writes: each such
 file is reported with the numéro de dossier, the piece and the applications concerned, so that staff can ask these
 candidates for the piece again (the candidate's pieces table lets them replace it while the dossier is open; staff
-refuse the piece to reopen it). The reverse case, files without a row, is ``remove_orphan_files``'s.
+refuse the piece to reopen it). Until then, the piece's download answers 404, and the dossier PDF and the commission
+packs are built without it, saying « Ce fichier est absent du stockage » in its place (``applications.dossier_pdf``).
+The reverse case, files without a row, is ``remove_orphan_files``'s.
 
 The files staff put in the back office are checked too (``verify_reference_files``, without ``--campaign``): a piece
 type's template, which candidates download ("modèle", a 404 once gone), and a letter's signature image, without which

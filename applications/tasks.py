@@ -10,7 +10,8 @@ from applications.services.release import run_release
 # A pack of a few hundred dossiers takes minutes: its own time limits, above the project's default.
 @shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
 def build_commission_pack(pack_id: int) -> None:
-    """Build one commission pack (``applications.packs.build_pack``); claimed once, so a redelivery is a no-op."""
+    """Build one commission pack (``applications.packs.build_pack``). A redelivery leaves a pack built, failed or
+    being built alone, and takes back one whose worker was killed (no progress for ``PACK_STALE_AFTER``)."""
     build_pack(pack_id)
 
 

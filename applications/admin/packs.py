@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.dossier_pdf import ascii_name
 from applications.models import CommissionPack
+from applications.packs import is_stalled
 from applications.services.packs import PACK_LIMIT, request_pack
 from ecandidat.admin_base import bound_view
 from ecandidat.downloads import stored_file_response
@@ -132,6 +133,11 @@ def pack_view(request, public_id, *, model_admin):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     pack = _own_pack(request, public_id)
+    if is_stalled(pack):
+        # Its worker was killed and no new delivery of the task has taken it back: shown as failed (« relancez la
+        # demande »), not refreshed every few seconds for ever. Only shown so: a late delivery may still build it.
+        pack.status = CommissionPack.Status.FAILED
+        pack.error = _("The build stopped without finishing.")
     in_progress = pack.status in (CommissionPack.Status.PENDING, CommissionPack.Status.RUNNING)
     context = {
         **model_admin.admin_site.each_context(request),

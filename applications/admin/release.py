@@ -16,9 +16,10 @@ from django.utils.translation import gettext
 
 from applications.letters import (
     KIND_BY_AVIS,
-    build_letter,
+    STAFF_DOWNLOAD,
     letter_response,
     letter_values,
+    open_letter,
     regenerate_letter,
     render_letter_pdf,
     template_for,
@@ -83,17 +84,18 @@ def letter_preview_view(model_admin, request, object_id):
 def letter_download_view(model_admin, request, object_id):
     """Staff download of the letter of the latest validated decision (anyone who may read the application); 404
     when that decision has none: the letter of an older decision (an admission since replaced by a complementary
-    list, a refusal before an appeal still to validate…) is not the one in force."""
+    list, a refusal before an appeal still to validate…) is not the one in force. Built now if the worker has not
+    yet, built again if its file is gone from the storage, as for the candidate's link (``open_letter``); 404 only
+    when it cannot be had (its text deleted before it was built)."""
     application = _scoped(model_admin, request, object_id, "visible_to")
     decision = application.decisions.select_related("letter").current_validated()
     letter = getattr(decision, "letter", None)  # None without a decision or a letter (RelatedObjectDoesNotExist)
     if letter is None:
         raise Http404
-    if not letter.file:
-        letter = build_letter(letter.pk)
-        if letter is None or not letter.file:
-            raise Http404
-    return letter_response(letter)
+    opened = open_letter(letter, batch=STAFF_DOWNLOAD)
+    if opened is None:
+        raise Http404
+    return letter_response(*opened)
 
 
 def letter_urls(model_admin) -> list:

@@ -38,6 +38,10 @@ class CommissionPack(models.Model):
     done = models.PositiveIntegerField(_("dossiers built"), default=0)
     file = models.FileField(_("file"), upload_to="packs/", blank=True, max_length=200)
     size = models.PositiveBigIntegerField(_("size"), default=0)
+    # Stamped when the build claims the pack and after each dossier: a RUNNING pack whose stamp is old has lost its
+    # worker (``applications.packs.PACK_STALE_AFTER``). Each write compares it first, so that a build taken over
+    # meanwhile stops rather than overwrite the new one's result.
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
 

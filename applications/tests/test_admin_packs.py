@@ -13,9 +13,11 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from applications import packs
+from applications.dossier_pdf import missing_file_notice
 from applications.merged_pdf import StreamingPdfWriter
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
+from applications.tasks import build_commission_pack
 from applications.tests.factories_candidature import make_application, stored_piece
 from documents.enums import ScanStatus
 from ecandidat.exceptions import BusinessRuleError
@@ -157,6 +159,81 @@ def test_a_second_delivery_builds_nothing(centre_manager, dossiers, django_captu
     assert (pack.status, pack.file.name) == ("DONE", first_file)
 
 
+def _running(centre_manager, dossiers, *, progress_minutes_ago: int) -> CommissionPack:
+    """A pack a worker claimed, its last progress that many minutes ago (the worker killed since, or still at it)."""
+    return CommissionPack.objects.create(
+        requested_by=centre_manager,
+        application_ids=[a.pk for a in dossiers],
+        total=len(dossiers),
+        status="RUNNING",
+        done=1,
+        progress_at=timezone.now() - datetime.timedelta(minutes=progress_minutes_ago),
+    )
+
+
+def test_a_pack_whose_worker_was_killed_is_built_by_the_task_delivered_again(client, centre_manager, dossiers):
+    """Regression (review, 2027-01): the task is acknowledged late, so a worker killed mid-build has it delivered
+    again, but the claim only took PENDING packs: the pack stayed « en cours » for ever, its page refreshing every
+    3 s. A pack without progress for PACK_STALE_AFTER is taken back and built from the start."""
+    pack = _running(centre_manager, dossiers, progress_minutes_ago=16)
+
+    build_commission_pack.delay(pack.pk)
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.error) == ("DONE", 3, "")
+    with default_storage.open(pack.file.name, "rb") as handle:
+        assert len(zipfile.ZipFile(io.BytesIO(handle.read())).namelist()) == 3
+
+
+def test_a_pack_being_built_is_left_to_its_build(client, centre_manager, dossiers):
+    pack = _running(centre_manager, dossiers, progress_minutes_ago=1)
+
+    build_commission_pack.delay(pack.pk)
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.file.name) == ("RUNNING", 1, "")
+    client.force_login(centre_manager)
+    page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()
+    assert '<meta http-equiv="refresh" content="3">' in page
+
+
+def test_a_pack_stalled_without_a_new_delivery_says_to_ask_again(client, centre_manager, dossiers):
+    """A worker killed with its message acknowledged: no delivery will come. The page stops refreshing and says
+    the pack could not be built."""
+    pack = _running(centre_manager, dossiers, progress_minutes_ago=16)
+    client.force_login(centre_manager)
+
+    page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()
+
+    assert 'http-equiv="refresh"' not in page
+    assert "Les dossiers n’ont pas pu être constitués ; relancez la demande" in page
+    assert "— échec</h2>" in page
+
+
+def test_a_build_taken_over_stops_and_keeps_nothing(centre_manager, dossiers, monkeypatch):
+    """Should a slow build be taken for dead and claimed again, its next progress write finds the claim changed:
+    it stops without a file and leaves the pack to the new build."""
+    pack = CommissionPack.objects.create(
+        requested_by=centre_manager, application_ids=[a.pk for a in dossiers], total=len(dossiers)
+    )
+    real = packs.build_dossier_pdf
+    taken_at = timezone.now() + datetime.timedelta(seconds=1)
+
+    def slow(application):
+        CommissionPack.objects.filter(pk=pack.pk).update(progress_at=taken_at, done=0)  # another delivery's claim
+        return real(application)
+
+    monkeypatch.setattr(packs, "build_dossier_pdf", slow)
+    before = set(default_storage.listdir("packs")[1]) if default_storage.exists("packs") else set()
+
+    packs.build_pack(pack.pk)
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.progress_at, pack.file.name, pack.error) == ("RUNNING", 0, taken_at, "", "")
+    after = set(default_storage.listdir("packs")[1]) if default_storage.exists("packs") else set()
+    assert after == before
+
+
 def test_a_failure_marks_the_pack_failed_and_keeps_no_file(centre_manager, dossiers, monkeypatch):
     pack = CommissionPack.objects.create(
         requested_by=centre_manager, application_ids=[a.pk for a in dossiers], total=len(dossiers)
@@ -180,6 +257,32 @@ def test_a_failure_marks_the_pack_failed_and_keeps_no_file(centre_manager, dossi
     assert (pack.status, pack.done, pack.error, pack.file.name) == ("FAILED", 1, "disque plein", "")
     after = set(default_storage.listdir("packs")[1]) if default_storage.exists("packs") else set()
     assert after == before
+
+
+def test_a_piece_whose_file_is_gone_leaves_a_notice_and_the_pack_is_built(
+    centre_manager, dossiers, django_capture_on_commit_callbacks
+):
+    """Regression (review, 2027-01): one piece row without its file (database and storage restored from backups of
+    different moments) failed the whole pack, without saying whose dossier. Its dossier PDF now says the file is
+    gone, in place of the piece, and the others are whole."""
+    gone = dossiers[1].pieces.get().document
+    default_storage.delete(gone.file.name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in dossiers])
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.error) == ("DONE", 3, "")
+    with default_storage.open(pack.file.name, "rb") as handle:
+        archive = zipfile.ZipFile(io.BytesIO(handle.read()))
+    for application in dossiers:
+        entry = next(name for name in archive.namelist() if application.candidate.user.username in name)
+        last = " ".join(PdfReader(io.BytesIO(archive.read(entry))).pages[-1].extract_text().split())
+        if application == dossiers[1]:
+            assert missing_file_notice() in last  # « Ce fichier est absent du stockage : … »
+        else:
+            assert missing_file_notice() not in last
+        assert "Relevé de notes" in last  # the piece's header line, on its page or on the notice
 
 
 def test_old_packs_are_pruned(centre_manager, dossiers, django_capture_on_commit_callbacks):

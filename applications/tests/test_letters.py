@@ -8,11 +8,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.test.client import encode_multipart
 from django.urls import reverse
+from django.utils import translation
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
-from applications.letters import build_letter
+from applications.letters import REBUILT_COMMENTS, STAFF_DOWNLOAD, build_letter
 from applications.models import DecisionLetter
 from applications.services import candidature as candidature_services
 from applications.services import staff
@@ -546,6 +547,33 @@ def test_a_letter_file_gone_from_the_storage_is_built_again_for_its_owner(client
     event = with_letter.events.get(kind=EventKind.LETTER_REGENERATED)
     assert (event.actor, event.batch) == (None, "letter_download")
     assert event.comment == "Lettre d'admission : fichier manquant, reconstruite pour son téléchargement"
+
+
+def test_a_letter_file_gone_from_the_storage_is_built_again_for_staff(client, with_letter, centre_manager):
+    """Regression (review, 2027-01): staff got a 404 for a letter whose file was gone while the candidate's link
+    built it again; the back office's download builds it again too, and the history says so."""
+    default_storage.delete(DecisionLetter.objects.get().file.name)
+    client.force_login(centre_manager)
+
+    response = client.get(reverse("admin:applications_application_letter", args=[with_letter.pk]))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    assert default_storage.exists(DecisionLetter.objects.get().file.name)
+    event = with_letter.events.get(kind=EventKind.LETTER_REGENERATED)
+    assert (event.actor, event.batch) == (None, STAFF_DOWNLOAD)
+    with translation.override("fr"):
+        assert event.comment == REBUILT_COMMENTS[STAFF_DOWNLOAD]() % {"letter": "Lettre d'admission"}
+
+
+def test_staff_get_a_404_for_a_letter_gone_with_its_text(client, with_letter, centre_manager, admission_text):
+    default_storage.delete(DecisionLetter.objects.get().file.name)
+    admission_text.delete()
+    client.force_login(centre_manager)
+
+    response = client.get(reverse("admin:applications_application_letter", args=[with_letter.pk]))
+
+    assert response.status_code == 404
 
 
 # --- staff: the letter in force, from the application's page --------------------------------------------------------

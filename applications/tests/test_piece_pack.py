@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from applications import packs
+from applications.dossier_pdf import missing_file_notice
 from applications.enums import PieceStatus
 from applications.models import CommissionPack
 from applications.services.packs import request_pack
@@ -131,6 +132,32 @@ def test_the_zip_holds_each_file_under_its_candidate_and_says_who_has_none(
 
     download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
     assert download["Content-Disposition"].startswith('attachment; filename="piece-CV-')
+
+
+def test_a_file_gone_from_the_storage_is_said_in_the_summary_and_the_pack_is_built(
+    commission_member, formation, campaign, cv, django_capture_on_commit_callbacks
+):
+    """Regression (review, 2027-01): one piece row without its file (database and storage restored from backups of
+    different moments) failed the pack of every dossier, without saying whose. Its line of ``sommaire.csv`` says
+    so; the other files are in the ZIP."""
+    applications = [make_application(formation, campaign=campaign) for _ in range(3)]
+    submissions = [give(application, cv, name=f"cv{index}.pdf") for index, application in enumerate(applications)]
+    default_storage.delete(submissions[1].document.file.name)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(
+            actor=commission_member, application_ids=[a.pk for a in applications], kind="PIE", piece_type=cv
+        )
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.error) == ("DONE", 3, "")
+    archive = read_zip(pack)
+    files = sorted(name for name in archive.namelist() if name != "sommaire.csv")
+    assert [name.rsplit("-", 1)[-1] for name in files] == ["cv0.pdf", "cv2.pdf"]
+    rows = list(csv.reader(io.StringIO(archive.read("sommaire.csv").decode("utf-8-sig")), delimiter=";"))
+    by_numero = {row[0]: row[-1] for row in rows[1:]}
+    assert by_numero[applications[1].candidate.user.username] == missing_file_notice()
+    assert by_numero[applications[0].candidate.user.username] in files
 
 
 def test_a_shared_common_piece_serves_every_application_of_its_candidate(

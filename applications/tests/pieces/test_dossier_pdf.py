@@ -4,13 +4,16 @@ upload pixel budget (stored before it existed) are not decoded, and pypdf's garb
 import io
 from unittest import mock
 
+import pypdfium2 as pdfium
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import translation
+from fpdf import FPDF
 from PIL import Image, ImageFile
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
+from pypdf.generic import RectangleObject
 
 from applications import dossier_pdf
 from applications.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
@@ -222,3 +225,80 @@ def test_a_piece_header_too_long_for_its_line_is_cut_with_an_ellipsis(applicatio
 
     assert text.startswith("Lettre de motivation - Relevé de notes du semestre")
     assert text.endswith("…")
+
+
+MISSING_NOTICE = "This file is missing from the storage: ask the candidate for it again."
+
+
+@pytest.mark.parametrize(
+    ("persona", "url_name"), [("candidate_user", "pieces:dossier_pdf"), ("centre_manager", "pieces:staff_dossier_pdf")]
+)
+def test_a_piece_whose_file_is_gone_from_the_storage_gives_a_notice_not_an_error(
+    request, client, application, piece, persona, url_name
+):
+    """Regression (review, 2027-01): after the database and the storage were restored from backups of different
+    moments, a piece row without its file made « Télécharger mon dossier » and the staff's dossier PDF a 500. The
+    piece's page says the file is gone; the rest of the dossier is there."""
+    document = store(application, piece, "releve.pdf", hostile.pdf_bytes())
+    default_storage.delete(document.file.name)
+    client.force_login(request.getfixturevalue(persona))
+
+    response = client.get(reverse(url_name, args=[application.public_id]))
+    reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert response.status_code == 200
+    text = " ".join(reader.pages[-1].extract_text().split())
+    assert MISSING_NOTICE in text  # the client reads English
+    assert "Lettre de motivation - releve.pdf" in text  # the piece's header line
+
+
+def dark_pdf(*, crop_box: tuple[int, int, int, int] | None = None, rotate: int = 0) -> bytes:
+    """A 400 x 600 pt page painted black all over (the header's white band shows on it), cropped or turned."""
+    drawn = FPDF(unit="pt", format=(400, 600))
+    drawn.add_page()
+    drawn.rect(0, 0, 400, 600, style="F")
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(bytes(drawn.output()))))
+    page = writer.pages[0]
+    if crop_box is not None:
+        page.cropbox = RectangleObject(crop_box)
+    if rotate:
+        page.rotation = rotate
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def white_share(image, top: int, bottom: int) -> float:
+    rows = image.crop((0, top, image.width, bottom))
+    return sum(rows.histogram()[201:]) / (rows.width * rows.height)
+
+
+def top_band(application) -> tuple[tuple[int, int], float]:
+    """The last page as a reader shows it (its crop box, upright): its size, and the share of white pixels in the
+    rows of the header line's band above and below its text (the band is 15 pt high; the page, black)."""
+    with build_dossier_pdf(application) as output:
+        document = pdfium.PdfDocument(output.read())
+    image = document[len(document) - 1].render(scale=1, grayscale=True).to_pil()
+    assert white_share(image, 20, 40) == 0  # the piece's own (black) page below the band
+    return image.size, min(white_share(image, 0, 3), white_share(image, 11, 15))
+
+
+@pytest.mark.parametrize(
+    ("shape", "shown"),
+    [
+        ({"crop_box": (20, 20, 380, 560)}, (360, 540)),
+        ({"rotate": 90}, (600, 400)),
+        ({"crop_box": (20, 20, 380, 560), "rotate": 270}, (540, 360)),
+    ],
+)
+def test_the_header_line_is_across_the_top_of_a_cropped_or_turned_page(application, piece, shape, shown):
+    """Regression (review, 2027-01): the band was sized from the /MediaBox at its origin and ignored /Rotate: on
+    a cropped scan it fell outside what a reader shows, on a turned one it ran down a side."""
+    store(application, piece, "scan.pdf", dark_pdf(**shape))
+
+    size, white = top_band(application)
+
+    assert size == shown
+    assert white > 0.95  # the band runs across the whole top of the page as shown
+    assert "Lettre de motivation - scan.pdf" in " ".join(last_page(application).extract_text().split())
