@@ -25,7 +25,13 @@ from applications.letters import (
     template_for,
 )
 from applications.models import Application, ReleaseJob
-from applications.services.release import BACKGROUND_RELEASE_FROM, PREVIEW_LIMIT, preview_release, request_release
+from applications.services.release import (
+    BACKGROUND_RELEASE_FROM,
+    PREVIEW_LIMIT,
+    is_stalled,
+    preview_release,
+    request_release,
+)
 from ecandidat.exceptions import BusinessRuleError
 
 
@@ -145,6 +151,9 @@ def release_job_view(model_admin, request, public_id):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    stalled = is_stalled(job)  # its worker was killed and no new delivery took it back: not "in progress" for ever
+    if stalled:
+        job.status = ReleaseJob.Status.FAILED  # shown so only: a late delivery of the task may still take it back
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -153,6 +162,7 @@ def release_job_view(model_admin, request, public_id):
         "subtitle": None,
         "job": job,
         "in_progress": job.status in (ReleaseJob.Status.PENDING, ReleaseJob.Status.RUNNING),
+        "stalled": stalled,
         "refresh_seconds": REFRESH_SECONDS,
     }
     request.current_app = model_admin.admin_site.name

@@ -60,6 +60,9 @@ class ReleaseJob(models.Model):
     total = models.PositiveIntegerField(_("applications"), default=0)
     done = models.PositiveIntegerField(_("decisions validated"), default=0)
     refusals = models.JSONField(_("refusals"), default=list)  # "numéro – formation: reason", one per refused
+    # Stamped when the task claims the job and after each application: a RUNNING job whose stamp is old has lost its
+    # worker, and the task delivered again takes it back (``applications.services.release.RELEASE_STALE_AFTER``).
+    progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
 
     class Meta:

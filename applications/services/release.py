@@ -9,6 +9,8 @@ savepoint, and the outbox's after-commit dispatch registered inside it is discar
 
 from __future__ import annotations
 
+import datetime
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 PREVIEW_LIMIT = 50
 # Above this many applications, a release runs in the background (a ReleaseJob) and shows its progress.
 BACKGROUND_RELEASE_FROM = 50
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -146,19 +151,58 @@ def request_release(
     return job
 
 
+# The task writes its progress after each application (a second or so each): a RUNNING job without any for this long
+# has lost its worker. Well above one application's validation, so that a live run is never taken over.
+RELEASE_STALE_AFTER = datetime.timedelta(minutes=15)
+
+
+def _claim_release(job_id: int) -> tuple[datetime.datetime, bool] | None:
+    """Claim the job: PENDING → RUNNING, or a RUNNING job stalled past ``RELEASE_STALE_AFTER`` taken back (its
+    worker was killed; the task, acknowledged late, is delivered again). Returns the claim's progress stamp and
+    whether it resumes a run, None when there is nothing to do (finished, or being run)."""
+    now = timezone.now()
+    stalled = ReleaseJob.objects.filter(
+        pk=job_id, status=ReleaseJob.Status.RUNNING, progress_at__lt=now - RELEASE_STALE_AFTER
+    )
+    if stalled.update(progress_at=now):
+        return now, True
+    if ReleaseJob.objects.filter(pk=job_id, status=ReleaseJob.Status.PENDING).update(
+        status=ReleaseJob.Status.RUNNING, progress_at=now
+    ):
+        return now, False
+    return None
+
+
+def is_stalled(job: ReleaseJob, *, now: datetime.datetime | None = None) -> bool:
+    """A RUNNING job without progress for ``RELEASE_STALE_AFTER``: its worker stopped, and no new delivery of the
+    task may come; its page says so, not "in progress" for ever."""
+    return (
+        job.status == ReleaseJob.Status.RUNNING
+        and job.progress_at is not None
+        and job.progress_at < (now or timezone.now()) - RELEASE_STALE_AFTER
+    )
+
+
 def run_release(job_id: int) -> None:
     """Validate each application's current decision, each in its own transaction (a refusal does not stop the
-    others; the mails and letters leave after each commit), recording the progress; claimed once (PENDING →
-    RUNNING), so a redelivered task does nothing. The requester's right is read again for each application."""
-    if not ReleaseJob.objects.filter(pk=job_id, status=ReleaseJob.Status.PENDING).update(
-        status=ReleaseJob.Status.RUNNING
-    ):
+    others; the mails and letters leave after each commit), recording the progress. Claimed once (PENDING →
+    RUNNING), so a second delivery does nothing while the run lives; a run whose worker was killed is taken back
+    by the task delivered again (``_claim_release``), which counts the decisions already validated as done instead
+    of validating, and mailing, them twice. Each write checks the claim's stamp: a run taken over stops. The
+    requester's right is read again for each application."""
+    claim = _claim_release(job_id)
+    if claim is None:
         return
+    stamp, resumed = claim
     job = ReleaseJob.objects.select_related("requested_by").get(pk=job_id)
     actor = job.requested_by
     expected = None if job.decision_ids is None else set(job.decision_ids)
     done, refusals = 0, []
     status = ReleaseJob.Status.FAILED  # unless the loop ends: an unexpected error is recorded, then raised
+
+    def mine() -> QuerySet[ReleaseJob]:
+        return ReleaseJob.objects.filter(pk=job_id, status=ReleaseJob.Status.RUNNING, progress_at=stamp)
+
     try:
         applications = (
             Application.objects.validatable_by(actor)
@@ -167,16 +211,22 @@ def run_release(job_id: int) -> None:
             .order_by("pk")
         )
         for application in applications.iterator(chunk_size=100):
-            try:
-                with transaction.atomic():
-                    validate_current_decision(application, actor=actor, expected=expected)
-            except BusinessRuleError as error:
-                refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+            current = application.decisions.current() if resumed else None
+            if current is not None and current.validated_at is not None:
+                done += 1  # validated by the run that was stopped (or by someone since): released already
             else:
-                done += 1
-            ReleaseJob.objects.filter(pk=job_id).update(done=done, refusals=refusals)
+                try:
+                    with transaction.atomic():
+                        validate_current_decision(application, actor=actor, expected=expected)
+                except BusinessRuleError as error:
+                    refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+                else:
+                    done += 1
+            now = timezone.now()
+            if not mine().update(done=done, refusals=refusals, progress_at=now):
+                logger.warning("release job %s: taken over by another run, this one stops", job_id)
+                return
+            stamp = now
         status = ReleaseJob.Status.DONE
     finally:
-        ReleaseJob.objects.filter(pk=job_id).update(
-            status=status, done=done, refusals=refusals, finished_at=timezone.now()
-        )
+        mine().update(status=status, done=done, refusals=refusals, finished_at=timezone.now())

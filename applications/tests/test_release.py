@@ -1,14 +1,17 @@
 """Issue 12: releasing decisions with a preview of each mail, and the optional two-person rule."""
 
+import datetime
+
 import pytest
 from django.template import engines
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
 from applications.models import ApplicationEvent, ReleaseJob
 from applications.services import staff
-from applications.services.release import preview_release, request_release, run_release
+from applications.services.release import RELEASE_STALE_AFTER, preview_release, request_release, run_release
 from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
@@ -332,3 +335,50 @@ def test_the_background_release_holds_to_the_preview(formation, campaign, commis
     assert (job.done, len(job.refusals)) == (1, 1)
     assert "Another decision has been entered since this page was shown" in job.refusals[0]
     assert not application.decisions.validated().exists()
+
+
+# --- a worker killed mid-release ------------------------------------------------------------------------------------
+
+
+def test_a_release_whose_worker_was_killed_is_finished_by_the_task_delivered_again(
+    formation, campaign, commission_member, centre_manager, django_capture_on_commit_callbacks
+):
+    applications = [entered(formation, campaign, commission_member) for _ in range(3)]
+    job = request_release(actor=centre_manager, application_ids=[a.pk for a in applications])
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.validate_decision(applications[0].decisions.get(), actor=centre_manager)
+    stalled_at = timezone.now() - RELEASE_STALE_AFTER - datetime.timedelta(minutes=1)
+    ReleaseJob.objects.filter(pk=job.pk).update(status=ReleaseJob.Status.RUNNING, done=1, progress_at=stalled_at)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run_release(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.done, job.refusals) == (ReleaseJob.Status.DONE, 3, [])
+    assert all(a.decisions.get().validated_at is not None for a in applications)
+    assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE").count() == 3  # the first one mailed once
+
+
+def test_a_release_being_run_is_left_to_its_run(formation, campaign, commission_member, centre_manager):
+    application = entered(formation, campaign, commission_member)
+    job = request_release(actor=centre_manager, application_ids=[application.pk])
+    ReleaseJob.objects.filter(pk=job.pk).update(status=ReleaseJob.Status.RUNNING, progress_at=timezone.now())
+
+    run_release(job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.done) == (ReleaseJob.Status.RUNNING, 0)
+    assert application.decisions.get().validated_at is None
+
+
+def test_a_stalled_release_says_it_stopped_and_stops_refreshing(client, centre_manager):
+    stalled_at = timezone.now() - RELEASE_STALE_AFTER - datetime.timedelta(minutes=1)
+    job = ReleaseJob.objects.create(
+        requested_by=centre_manager, application_ids=[], total=4, done=1, status="RUNNING", progress_at=stalled_at
+    )
+    client.force_login(centre_manager)
+
+    response = client.get(reverse("admin:applications_application_release", args=[job.public_id]))
+
+    assertContains(response, "The release stopped before the end")
+    assertNotContains(response, 'http-equiv="refresh"')
