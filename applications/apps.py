@@ -3,6 +3,13 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils.translation import pgettext_lazy
 
 
+def documents_store_campaign_code(code: str) -> bool:
+    """Whether some uploaded piece stores the campaign's ``code`` (``offers.services.campaign_code_in_use``)."""
+    from documents.models import Document  # noqa: PLC0415  # models are not loaded when this module is imported
+
+    return Document.objects.filter(campaign_code=code).exists()
+
+
 class ApplicationsConfig(AppConfig):
     name = "applications"
     verbose_name = pgettext_lazy("app", "Applications and dossiers")  # a heading of the back office's menu
@@ -51,6 +58,11 @@ class ApplicationsConfig(AppConfig):
         from offers.services import register_campaign_code_check  # noqa: PLC0415
 
         register_campaign_code_check(campaign_code_check)
+        # The uploaded pieces store their campaign's code and live under "<code>/": the campaign form then keeps the
+        # code read only (offers' layer may not read the documents' rows itself).
+        from offers.services import register_campaign_code_holder  # noqa: PLC0415
+
+        register_campaign_code_holder(documents_store_campaign_code)
 
         # Deferred like the imports above (the clients import the models). The back office's connection tests.
         from applications.connectivity import LIMESURVEY, PEGASE  # noqa: PLC0415
@@ -73,13 +85,21 @@ class ApplicationsConfig(AppConfig):
             ],
         )
         register_file_owner("packs/", lambda: CommissionPack.objects.exclude(file="").values_list("file", flat=True))
+        # The piece types' templates: a template replaced, or its piece type deleted, leaves its file behind (the
+        # admin deletes no file); the sweep deletes it once no piece type holds it (the templates stored directly in
+        # "piece-templates/", before each had a folder, are held by their rows like the others).
+        from offers.models import PIECE_TEMPLATES, PieceType  # noqa: PLC0415
+
+        register_file_owner(
+            f"{PIECE_TEMPLATES}/", lambda: PieceType.objects.exclude(template="").values_list("template", flat=True)
+        )
 
         # Deferred like the imports above. The candidate pages' cached piece types and questions
         # (applications.formation_cache) are removed when a row, a formation or a formation's list changes, once the
         # change commits.
         from applications.pieces import PIECE_TYPES  # noqa: PLC0415
         from applications.questions import QUESTIONS  # noqa: PLC0415
-        from offers.models import Formation, PieceType, Question  # noqa: PLC0415
+        from offers.models import Formation, Question  # noqa: PLC0415
 
         for name, copies, model, formation_list in (
             ("piece-types", PIECE_TYPES, PieceType, Formation.piece_types.through),

@@ -145,8 +145,11 @@ def apply(request, formation_id):
     """ "Voulez-vous candidater à la formation '…' ?": the question (GET), then the application (POST).
 
     The rules are checked before asking, so the candidate reads why they cannot apply right away; they are checked
-    again by the service (double submits, stale pages)."""
-    formation = get_object_or_404(Formation.objects.select_related("centre", "commission"), pk=formation_id)
+    again by the service (double submits, stale pages). A formation out of service (or of a centre out of service)
+    is not found, as in the catalogue: its page would show a title the catalogue hides."""
+    formation = get_object_or_404(
+        Formation.objects.in_service().select_related("centre", "commission"), pk=formation_id
+    )
     candidate = _load_candidate(request)
     if request.method == "POST":
         if candidate is None:

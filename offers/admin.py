@@ -62,6 +62,7 @@ from offers.models import (
     RefusalReason,
 )
 from offers.services import (
+    campaign_code_in_use,
     campaign_code_problems,
     campaign_rollover_errors,
     new_formation_initial,
@@ -96,9 +97,9 @@ class CampaignForm(forms.ModelForm):
         cleaned_data = super().clean() or {}
         self.warnings: list[str] = []
         code = cleaned_data.get("code")
+        active = bool(cleaned_data.get("is_active", self.instance.is_active))
         if code and (self.instance.pk is None or "code" in self.changed_data):
             # Only a new or changed code: editing the dates must not depend on another system answering.
-            active = bool(cleaned_data.get("is_active", self.instance.is_active))
             code_errors, self.warnings = campaign_code_problems(code, active=active)
             for message in code_errors:
                 self.add_error("code", message)
@@ -107,6 +108,7 @@ class CampaignForm(forms.ModelForm):
             starts_on=cleaned_data.get("starts_on"),
             archive_on=cleaned_data.get("archive_on"),
             today=timezone.localdate(),
+            is_active=active,
         )
         for field, message in errors.items():
             self.add_error(field, message)
@@ -128,7 +130,18 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None and not Campaign.objects.active().exists():
             return []  # the first campaign of an installation: it is made active here
+        if obj is not None and not obj.is_archived_on(timezone.localdate()) and self._code_in_use(request, obj):
+            # Its pieces are stored under "<code>/" and found by that code (``campaign_code_in_use``). An archived
+            # campaign's page is read only as a whole: nothing to ask.
+            return ["code", "is_active"]
         return ["is_active"]
+
+    def _code_in_use(self, request, obj: Campaign) -> bool:
+        """``campaign_code_in_use``, asked once per request: the admin reads the read-only fields several times."""
+        cached = getattr(request, "_campaign_code_in_use", None)
+        if cached is None or cached[0] != obj.pk:
+            cached = request._campaign_code_in_use = (obj.pk, campaign_code_in_use(obj))
+        return cached[1]
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.is_archived_on(timezone.localdate()):

@@ -17,6 +17,7 @@ from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from PIL import Image
 
 from ecandidat import notifications
@@ -379,6 +380,9 @@ class Commission(models.Model):
 
     objects = CommissionQuerySet.as_manager()
 
+    # The centre as read from the database (``from_db``): clean() asks about the formations only when it changes.
+    _loaded_centre_id: int | None = None
+
     class Meta:
         verbose_name = _("commission")
         verbose_name_plural = _("commissions")
@@ -396,6 +400,40 @@ class Commission(models.Model):
 
     def __str__(self):
         return self.label
+
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        instance._loaded_centre_id = instance.__dict__.get("centre_id")  # None when deferred
+        return instance
+
+    def clean(self):
+        super().clean()
+        if self.pk is None or self.centre_id is None or self.centre_id == self._loaded_centre_id:
+            return
+        # Moved to another centre, the commission would leave its formations in the old one, where Formation.clean
+        # refuses them (the commission belongs to the formation's centre), and the rollover's mass date change with
+        # them. One query, counting only when the stored row's centre is not the new one (a commission built with
+        # its id, not read, is asked too).
+        behind = (
+            Formation.objects.filter(commission_id=self.pk)
+            .exclude(centre_id=self.centre_id)
+            .exclude(commission__centre_id=self.centre_id)
+            .count()
+        )
+        if behind:
+            raise ValidationError(
+                {
+                    "centre": ngettext(
+                        "%(count)d formation of this commission is in another centre: first move it to this centre, "
+                        "with a commission of this centre (a formation's commission belongs to its centre).",
+                        "%(count)d formations of this commission are in another centre: first move them to this "
+                        "centre, with a commission of this centre (a formation's commission belongs to its centre).",
+                        behind,
+                    )
+                    % {"count": behind}
+                }
+            )
 
     @property
     def shown_return_comment(self) -> StaffText:

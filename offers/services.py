@@ -133,18 +133,60 @@ def campaign_code_problems(code: str, *, active: bool) -> tuple[list[str], list[
     return [error for error, _warning in results if error], [warning for _error, warning in results if warning]
 
 
+# Rows of higher layers that store a campaign's code as text rather than as a key, registered from their
+# AppConfig.ready() (documents.Document.campaign_code: the files live under "<code>/", and the nightly rescan, the
+# orphan sweep and the destruction find them by the campaign's current code). Each answers whether some row stores
+# ``code``.
+CampaignCodeHolder = Callable[[str], bool]
+_CAMPAIGN_CODE_HOLDERS: list[CampaignCodeHolder] = []
+
+
+def register_campaign_code_holder(holder: CampaignCodeHolder) -> None:
+    if holder not in _CAMPAIGN_CODE_HOLDERS:
+        _CAMPAIGN_CODE_HOLDERS.append(holder)
+
+
+def campaign_code_in_use(campaign: Campaign) -> bool:
+    """Whether ``campaign``'s code may no longer change: it has candidate accounts (annual, ``User.campaign``), or
+    a registered holder stores its code (uploaded pieces). Renamed then, its pieces would be stranded under the old
+    prefix: never rescanned, swept as orphans or left behind by the destruction. A new, empty campaign keeps an
+    editable code. One query per check, until one answers yes."""
+    if campaign.pk is None:
+        return False
+    return campaign.accounts.exists() or any(holder(campaign.code) for holder in _CAMPAIGN_CODE_HOLDERS)
+
+
 def campaign_rollover_errors(
-    campaign: Campaign, *, starts_on: datetime.date | None, archive_on: datetime.date | None, today: datetime.date
+    campaign: Campaign,
+    *,
+    starts_on: datetime.date | None,
+    archive_on: datetime.date | None,
+    today: datetime.date,
+    is_active: bool | None = None,
 ) -> dict[str, str]:
     """The rollover's rules for a campaign about to be saved from the back office (eCandidat's "Campagne", §2.8), as
     ``{field: message}``; empty when it may be saved. The nightly ``archive_campaigns`` activates, on the active
     campaign's archiving date, the campaign awaiting activation (``Campaign.objects.awaiting_activation``): so the
     next campaign must open after the active one, only one may wait, and the active one gets an archiving date only
-    once the next one exists (the batch otherwise refuses at night and nothing happens)."""
+    once the next one exists (the batch otherwise refuses at night and nothing happens). That date is today or
+    later: a past one would have the batch archive the running campaign that very night, close every candidate
+    account, and even destroy its data in the same run when it lies ``ARCHIVE_RETENTION_DAYS`` back. ``today`` is
+    the local date (Europe/Paris), the one the batch compares with. ``is_active``: whether the campaign saved is (or
+    becomes, the very first one ticked « Active ») the active one; None: as it is stored."""
     errors: dict[str, str] = {}
     active = Campaign.objects.active().exclude(pk=campaign.pk).first()
-    if campaign.is_active:
-        if archive_on is not None and not Campaign.objects.awaiting_activation(campaign, today).exists():
+    if campaign.is_active if is_active is None else is_active:
+        if archive_on is not None and archive_on < today:
+            errors["archive_on"] = _(
+                "The archiving date of the active campaign cannot be in the past (%(date)s at the earliest): the "
+                "very next night the nightly archiving would archive it, close its candidates' accounts and might "
+                "destroy its data."
+            ) % {"date": date_format(today, "SHORT_DATE_FORMAT")}
+        elif (
+            archive_on is not None
+            and campaign.pk is not None  # the very first campaign, being created: nothing can await it yet
+            and not Campaign.objects.awaiting_activation(campaign, today).exists()
+        ):
             errors["archive_on"] = _(
                 "Create the next campaign first: on this date the nightly archiving activates it and archives this "
                 "one."

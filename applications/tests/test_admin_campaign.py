@@ -10,9 +10,13 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from pytest_django.asserts import assertContains
 
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import CandidateUserFactory, UserFactory
+from applications.tests.factories_candidature import DocumentFactory
+from applications.tests.helpers import english_date
 from offers.models import Campaign
+from offers.services import campaign_rollover_errors
 from offers.tests.factories import CampaignFactory
 
 ADD = reverse("admin:offers_campaign_add")
@@ -109,6 +113,115 @@ def test_the_archiving_date_needs_the_next_campaign(scolarite, running, django_a
     assert accepted.status_code == 302
     running.refresh_from_db()
     assert running.archive_on == today
+
+
+def test_a_past_archiving_date_of_the_running_campaign_is_refused_beside_the_field(scolarite, running):
+    """A past date had the nightly archiving archive the running campaign that very night, close every candidate
+    account and, the date more than ``ARCHIVE_RETENTION_DAYS`` back, destroy its data in the same run."""
+    following = _next_campaign(running)
+    past = timezone.localdate() - datetime.timedelta(days=400)
+
+    response = scolarite.post(change(running), _form(running, archive_on=past), language="en")
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["archive_on"]
+    assertContains(
+        response,
+        '<ul class="errorlist" id="id_archive_on_error"><li>The archiving date of the active campaign cannot be in '
+        f"the past ({english_date(timezone.localdate())} at the earliest)",
+        html=False,
+    )
+    running.refresh_from_db()
+    assert running.archive_on is None
+    call_command("archive_campaigns", stdout=io.StringIO())
+    running.refresh_from_db()
+    following.refresh_from_db()
+    assert (running.is_active, following.is_active) == (True, False)  # the night archived nothing
+
+
+def test_the_running_campaigns_archiving_date_is_compared_with_the_paris_date(scolarite, time_machine):
+    """At 0:30 in Paris the UTC date is still the day before: that day is already past for the nightly archiving."""
+    time_machine.move_to(datetime.datetime(2026, 7, 1, 22, 30, tzinfo=datetime.UTC), tick=False)
+    running = CampaignFactory(
+        code="2026", is_active=True, starts_on=datetime.date(2026, 1, 5), ends_on=datetime.date(2026, 9, 30)
+    )
+    _next_campaign(running)
+
+    refused = scolarite.post(change(running), _form(running, archive_on=datetime.date(2026, 7, 1)), language="en")
+    accepted = scolarite.post(change(running), _form(running, archive_on=datetime.date(2026, 7, 2)), language="en")
+
+    assert refused.status_code == 200
+    assertContains(refused, "(2 Jul 2026 at the earliest)")
+    assert accepted.status_code == 302
+    running.refresh_from_db()
+    assert running.archive_on == datetime.date(2026, 7, 2)
+
+
+def test_the_first_campaign_ticked_active_does_not_take_a_past_archiving_date(scolarite):
+    today = timezone.localdate()
+    data = _form(
+        starts_on=today - datetime.timedelta(days=30),
+        ends_on=today + datetime.timedelta(days=200),
+        archive_on=today - datetime.timedelta(days=1),
+        is_active="on",
+    )
+
+    response = scolarite.post(ADD, data, language="en")
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["archive_on"]
+    assert not Campaign.objects.exists()
+
+
+def test_the_rollover_rules_refuse_a_past_archiving_date_only_on_the_active_campaign(running):
+    today = timezone.localdate()
+    following = _next_campaign(running)
+    yesterday = today - datetime.timedelta(days=1)
+
+    assert list(campaign_rollover_errors(running, starts_on=running.starts_on, archive_on=yesterday, today=today)) == [
+        "archive_on"
+    ]
+    assert campaign_rollover_errors(running, starts_on=running.starts_on, archive_on=today, today=today) == {}
+    # The next campaign's own archiving date is not the batch's trigger (it archives the active one).
+    assert campaign_rollover_errors(following, starts_on=following.starts_on, archive_on=yesterday, today=today) == {}
+
+
+def test_the_code_of_a_campaign_with_accounts_is_read_only(scolarite, running):
+    """Its candidates' pieces are stored under "2026/" and found by that code (the nightly rescan, the orphan sweep,
+    the destruction): renamed, they would be stranded."""
+    CandidateUserFactory(campaign=running)
+
+    page = scolarite.get(change(running), **FRENCH)
+    posted = scolarite.post(change(running), _form(running, code="2026B", label="Campagne 2026-2027"), **FRENCH)
+
+    assert 'name="code"' not in page.content.decode()
+    assert posted.status_code == 302
+    running.refresh_from_db()
+    assert (running.code, running.label) == ("2026", "Campagne 2026-2027")  # the rest of the form is saved
+
+
+def test_the_code_of_a_campaign_whose_pieces_are_stored_is_read_only(scolarite, running):
+    following = _next_campaign(running)
+    DocumentFactory(campaign_code=following.code, uploaded_by=CandidateUserFactory(campaign=running))
+
+    posted = scolarite.post(change(following), _form(following, code="2027B"), **FRENCH)
+
+    assert posted.status_code == 302
+    following.refresh_from_db()
+    assert following.code == "2027"
+
+
+def test_the_code_of_an_empty_campaign_can_change(scolarite, running):
+    following = _next_campaign(running)
+    CandidateUserFactory(campaign=running)  # the running campaign's accounts do not freeze the next one's code
+
+    page = scolarite.get(change(following), **FRENCH)
+    posted = scolarite.post(change(following), _form(following, code="2027B"), **FRENCH)
+
+    assert 'name="code"' in page.content.decode()
+    assert posted.status_code == 302
+    following.refresh_from_db()
+    assert following.code == "2027B"
 
 
 def test_the_archived_campaign_is_read_only(scolarite, running, django_assert_num_queries):

@@ -132,6 +132,31 @@ def test_manager_edits_their_commission_contact(client, centre_manager, commissi
     assert client.get(reverse("admin:offers_commission_change", args=[other.pk])).status_code == 404
 
 
+def test_a_commission_does_not_move_to_another_centre_without_its_formations(
+    client, central_manager, centre, commission, formation, other_centre
+):
+    """Its formations stayed in the old centre, where Formation.clean then refused them (« The commission must belong
+    to the formation's centre. ») and with them the rollover's mass date change."""
+    FormationFactory(centre=centre, commission=commission, code="M2ENER")
+    client.force_login(central_manager)
+    url = reverse("admin:offers_commission_change", args=[commission.pk])
+    data = admin_form_data(client.get(url))
+
+    refused = client.post(url, {**data, "centre": other_centre.pk})
+
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors
+    assert list(errors) == ["centre"]
+    assert errors["centre"][0].startswith("2 formations ")  # how many must move first, in either language
+    commission.refresh_from_db()
+    assert commission.centre == centre
+    # Its formations examined by another commission of their centre, it moves.
+    Formation.objects.filter(commission=commission).update(commission=CommissionFactory(centre=centre))
+    assert client.post(url, {**data, "centre": other_centre.pk}).status_code == 302
+    commission.refresh_from_db()
+    assert commission.centre == other_centre
+
+
 def test_the_catalogue_is_on_the_managers_home(client, centre_manager):
     client.force_login(centre_manager)
     html = client.get(reverse("admin:index")).content.decode()

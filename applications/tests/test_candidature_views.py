@@ -181,6 +181,24 @@ def test_apply_to_a_closed_formation_says_why(owner, formation):
     assert not Application.objects.exists()
 
 
+@pytest.mark.parametrize("taken_out", ["formation", "centre"])
+def test_apply_to_a_formation_out_of_service_is_not_found(owner, formation, taken_out, django_assert_num_queries):
+    """The catalogue hides a formation out of service (or of a centre out of service): its apply page is a 404 too,
+    rather than a page that shows its title."""
+    target = formation if taken_out == "formation" else formation.centre
+    target.in_service = False
+    target.save()
+    url = reverse("applications:apply", args=[formation.pk])
+
+    with django_assert_num_queries(6):  # session, user, the formation inside the request's savepoint (3)
+        response = owner.get(url)
+
+    assert response.status_code == 404
+    assertNotContains(response, "MASTER 1 - ENERGIE", status_code=404)
+    assert owner.post(url).status_code == 404
+    assert not Application.objects.exists()
+
+
 def test_apply_without_a_dossier_says_what_to_fill(client, campaign, formation):
     client.force_login(CandidateUserFactory(campaign=campaign))
 

@@ -15,6 +15,7 @@ from ecandidat.batches import BatchAlreadyRunning
 from ecandidat.models import BatchRun
 from offers.enums import Avis
 from offers.models import DecisionLetterTemplate
+from offers.tests.factories import PieceTypeFactory
 
 
 def test_remove_orphan_files_deletes_only_old_unreferenced_campaign_files(application, piece, time_machine, capsys):
@@ -27,7 +28,9 @@ def test_remove_orphan_files_deletes_only_old_unreferenced_campaign_files(applic
     )
     kept = stored_files()[0]
     orphan = default_storage.save(f"{code}/orphan.pdf", ContentFile(b"%PDF"))
-    outside = default_storage.save("piece-templates/model.pdf", ContentFile(b"%PDF"))
+    # Outside every prefix the sweep knows (the campaigns', the quarantine, those registered with
+    # register_file_owner): never touched. ("piece-templates/" was such a prefix until the templates got an owner.)
+    outside = default_storage.save("elsewhere/model.pdf", ContentFile(b"%PDF"))
     time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2))
     recent = default_storage.save(f"{code}/in-flight.pdf", ContentFile(b"%PDF"))
 
@@ -57,6 +60,30 @@ def test_remove_orphan_files_sweeps_letters_and_packs_no_row_holds(application, 
     assert default_storage.exists(held)
     assert not default_storage.exists(letter_orphan)
     assert not default_storage.exists(pack_orphan)
+
+
+def test_remove_orphan_files_sweeps_the_piece_templates_no_piece_type_holds(piece, time_machine):
+    """A template replaced in its piece type's form, or whose piece type was deleted, stayed in storage for ever
+    ("piece-templates/" was no prefix of the sweep): it is deleted now; a template a piece type holds stays, also one
+    stored directly in "piece-templates/" before the templates had their folders."""
+    piece.template.save("attestation.pdf", ContentFile(b"%PDF"))
+    replaced = piece.template.name
+    piece.template.save("attestation-2026.pdf", ContentFile(b"%PDF"))  # the form's replacement deletes no file
+    legacy = PieceTypeFactory(
+        code="LEGACY", template=default_storage.save("piece-templates/fiche.pdf", ContentFile(b"%PDF"))
+    )
+    gone = PieceTypeFactory(code="GONE")
+    gone.template.save("ancien.pdf", ContentFile(b"%PDF"))
+    gone_file = gone.template.name
+    gone.delete()
+    time_machine.move_to(datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=2))
+
+    call_command("remove_orphan_files")
+
+    assert default_storage.exists(piece.template.name)
+    assert default_storage.exists(legacy.template.name)
+    assert not default_storage.exists(replaced)
+    assert not default_storage.exists(gone_file)
 
 
 def test_remove_orphan_files_keeps_the_letter_templates_signatures(application, time_machine):
