@@ -61,7 +61,9 @@ def test_only_the_fields_of_the_chosen_kind_are_shown(setup, browser_page):
     # « Décision après appel » is a 24 × 24 px target at 1,280 px, not Django's 13 px box (WCAG 2.5.8).
     browser_page.set_viewport_size({"width": 1280, "height": 900})
     appeal = browser_page.get_by_label("Décision après appel").bounding_box()
-    assert appeal is not None and appeal["width"] >= 24 and appeal["height"] >= 24, appeal
+    assert appeal is not None
+    assert appeal["width"] >= 24, appeal
+    assert appeal["height"] >= 24, appeal
 
     # A form sent back with an error shows the fields of the kind it was sent with.
     decision.select_option(label="Liste complémentaire")
