@@ -2,6 +2,8 @@
 test_cas_protocol.py)."""
 
 import runpy
+import socket
+import threading
 from datetime import time
 
 import pytest
@@ -12,6 +14,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django_cas_ng.models import SessionTicket
+from django_cas_ng.utils import get_cas_client
 
 from accounts import cas
 from ecandidat.tests.plugins.services import free_port
@@ -161,3 +164,35 @@ def test_the_cas_single_logout_ends_the_session_during_the_maintenance_window(cl
     assert response.status_code == 200
     assert not Session.objects.filter(session_key=key).exists()
     # (the callback's GET, a login, passes the middleware too: only staff log in then, test_ent_maintenance)
+
+
+def test_a_cas_server_that_never_answers_fails_the_validation_in_time(settings, rf):
+    """The CAS server accepts the connection and says nothing: the ticket's validation gives up after
+    CAS_TIMEOUT_SECONDS with an OSError, which the callback turns into « L'ENT n'a pas pu confirmer votre connexion »
+    (python-cas has no timeout of its own: the login, and a web worker, waited until the process was killed)."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)
+    try:
+        settings.ENT_PROTOCOL = "cas"
+        settings.ENT_SERVER_URL = f"http://127.0.0.1:{silent.getsockname()[1]}/cas"
+        settings.CAS_SERVER_URL = settings.ENT_SERVER_URL + "/"
+        settings.CAS_TIMEOUT_SECONDS = 1
+        request = rf.get("/compte/ent/cas/retour/", {"ticket": "ST-1"})
+        client = get_cas_client(service_url=cas.service_url(request), request=request)
+        outcome: dict = {}
+
+        def validate():
+            try:
+                client.verify_ticket("ST-1")
+            except Exception as exc:  # noqa: BLE001 - what the callback's except clause will see
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=validate, daemon=True)
+        worker.start()
+        worker.join(30)  # without a timeout the validation waits for ever: the test fails here, it does not hang
+
+        assert not worker.is_alive(), "the ticket validation is still waiting for the CAS server"
+        assert isinstance(outcome.get("error"), OSError), outcome
+    finally:
+        silent.close()

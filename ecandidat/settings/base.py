@@ -24,6 +24,7 @@ from ecandidat.env import (
     env_str,
     env_time,
 )
+from ecandidat.http import cas_session
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -535,6 +536,9 @@ if ENT_PROTOCOL not in {"oidc", "cas"}:
 CAS_SERVER_URL = ENT_SERVER_URL.rstrip("/") + "/" if ENT_PROTOCOL == "cas" and ENT_SERVER_URL else None
 CAS_VERSION = "3"
 CAS_VERIFY_SSL_CERTIFICATE = True
+# Seconds the ticket validation waits for the CAS server (python-cas sets no limit of its own; ecandidat/http.py).
+CAS_TIMEOUT_SECONDS = env_int("CAS_TIMEOUT_SECONDS", 5, minimum=1)
+CAS_SESSION_FACTORY = cas_session
 # Staff directory (accounts/directory.py): LDAP_URL empty means no directory (staff are created by hand).
 LDAP_URL = env_str("LDAP_URL")
 LDAP_BIND_DN = env_str("LDAP_BIND_DN")
