@@ -801,12 +801,21 @@ class FormationQuerySet(models.QuerySet["Formation"]):
         )
 
     def with_campaign_dates(self) -> Self:
-        """``campaign_dates``: how the application window compares with the active campaign's dates (eCandidat's
-        flags of the formations list, ecandidat-features §2.8): ``CAMPAIGN_DATES_OK``, ``…_OUTSIDE`` (the window
-        opens before the campaign or closes after its closing date for candidates) or ``…_NO_CAMPAIGN`` (no
-        campaign is active). In the same query: no campaign is read."""
+        """``campaign_dates``: how the formation's dates compare with the active campaign's (eCandidat's flags of the
+        formations list, ecandidat-features §2.8): ``CAMPAIGN_DATES_OK``, ``…_OUTSIDE`` or ``…_NO_CAMPAIGN`` (no
+        campaign is active). Outside: the window opens before the campaign, or a date on which candidates act (the
+        window's end, the return deadline, the confirmation dates) falls after its closing date for candidates, when
+        they can no longer log in (``accounts.services``): the transmission, the pieces and the answer would be out
+        of their reach, and the nightly withdrawal would withdraw those who could not confirm. In the same query: no
+        campaign is read."""
         active = Campaign.objects.active()
-        outside = active.filter(Q(starts_on__gt=OuterRef("opens_on")) | Q(ends_on__lt=OuterRef("closes_on")))
+        outside = active.filter(
+            Q(starts_on__gt=OuterRef("opens_on"))
+            | Q(ends_on__lt=OuterRef("closes_on"))
+            | Q(ends_on__lt=OuterRef("return_deadline"))
+            | Q(ends_on__lt=OuterRef("confirmation_date"))
+            | Q(ends_on__lt=OuterRef("waiting_list_confirmation_date"))
+        )
         return self.annotate(
             campaign_dates=Case(
                 When(~Exists(active), then=Value(CAMPAIGN_DATES_NO_CAMPAIGN)),

@@ -110,8 +110,24 @@ def test_the_formations_export_follows_the_lists_filters_and_says_the_campaign_f
 ):
     start, end = datetime.date(2027, 1, 15), datetime.date(2027, 6, 30)
     CampaignFactory(is_active=True, starts_on=start, ends_on=end)
-    FormationFactory(centre=centre, commission=commission, code="DEDANS", opens_on=start, closes_on=end)
-    FormationFactory(centre=centre, commission=commission, code="TARD", opens_on=start, closes_on=end.replace(day=29))
+    FormationFactory(
+        centre=centre,
+        commission=commission,
+        code="DEDANS",
+        opens_on=start,
+        closes_on=end,
+        return_deadline=end,
+        confirmation_date=end,
+    )
+    FormationFactory(
+        centre=centre,
+        commission=commission,
+        code="TARD",
+        opens_on=start,
+        closes_on=end.replace(day=29),
+        return_deadline=end,
+        confirmation_date=end,
+    )
     FormationFactory(
         centre=centre,
         commission=commission,

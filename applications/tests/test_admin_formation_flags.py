@@ -15,7 +15,16 @@ START, END = datetime.date(2027, 1, 15), datetime.date(2027, 6, 30)
 
 @pytest.fixture
 def formations(centre, commission):
-    FormationFactory(centre=centre, commission=commission, code="DEDANS", opens_on=START, closes_on=END)
+    # Its candidates act until the campaign's closing date for candidates, not after (the factory's dates are later).
+    FormationFactory(
+        centre=centre,
+        commission=commission,
+        code="DEDANS",
+        opens_on=START,
+        closes_on=END,
+        return_deadline=END,
+        confirmation_date=END,
+    )
     late = END + datetime.timedelta(days=5)
     FormationFactory(centre=centre, commission=commission, code="TARD", opens_on=START, closes_on=late)
 
@@ -30,7 +39,15 @@ def test_the_list_flags_a_window_outside_the_campaign_in_words(
 ):
     CampaignFactory(is_active=True, starts_on=START, ends_on=END)
     for number in range(extra):
-        FormationFactory(centre=centre, commission=commission, code=f"X{number}", opens_on=START, closes_on=END)
+        FormationFactory(
+            centre=centre,
+            commission=commission,
+            code=f"X{number}",
+            opens_on=START,
+            closes_on=END,
+            return_deadline=END,
+            confirmation_date=END,
+        )
     client.force_login(centre_manager)
 
     with django_assert_num_queries(11):  # as before the flag: it is part of the list's query

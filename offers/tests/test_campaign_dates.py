@@ -13,8 +13,14 @@ pytestmark = pytest.mark.django_db
 START, END = datetime.date(2027, 1, 15), datetime.date(2027, 6, 30)
 
 
-def window(code: str, opens: datetime.date, closes: datetime.date) -> None:
-    FormationFactory(code=code, opens_on=opens, closes_on=closes)
+def window(code: str, opens: datetime.date, closes: datetime.date, **dates: datetime.date) -> None:
+    """A formation whose candidates act until ``closes`` (return deadline and confirmation that day), or ``dates``."""
+    FormationFactory(
+        code=code,
+        opens_on=opens,
+        closes_on=closes,
+        **{"return_deadline": closes, "confirmation_date": closes, **dates},
+    )
 
 
 @pytest.fixture
@@ -48,3 +54,17 @@ def test_without_an_active_campaign_every_formation_is_flagged(formations):
 
     assert set(flags().values()) == {CAMPAIGN_DATES_NO_CAMPAIGN}
     assert Formation.objects.outside_campaign().count() == 4
+
+
+@pytest.mark.parametrize("field", ["return_deadline", "confirmation_date", "waiting_list_confirmation_date"])
+def test_a_date_candidates_act_on_after_the_campaigns_closing_date_is_outside(field):
+    """After the closing date for candidates they cannot log in: a return deadline or a confirmation date after it
+    is out of their reach (and the nightly withdrawal withdraws those who could not confirm)."""
+    CampaignFactory(is_active=True, starts_on=START, ends_on=END)
+    for code, day in (("ON_THE_DAY", END), ("AFTER", END + datetime.timedelta(days=1))):
+        dates = {field: day}
+        if field == "return_deadline":
+            dates["confirmation_date"] = day  # never before the return deadline (a constraint of the table)
+        window(code, START, END - datetime.timedelta(days=10), **dates)
+
+    assert flags() == {"ON_THE_DAY": CAMPAIGN_DATES_OK, "AFTER": CAMPAIGN_DATES_OUTSIDE}
