@@ -286,6 +286,32 @@ class PersonalDetailsForm(DossierForm):
             raise forms.ValidationError(_("Check the date of birth."), code="too_old")
         return value
 
+    def clean_birth_name(self):
+        return self._clean_upper_cased_name("birth_name")
+
+    def clean_usual_name(self):
+        return self._clean_upper_cased_name("usual_name")
+
+    def _clean_upper_cased_name(self, name: str) -> str:
+        """The name's length as it will be stored, not as typed: the service squeezes and upper-cases names
+        (``applications.services.dossier._clean_name``), and some letters grow then ("Straß" is "STRASS", the
+        ligature "ﬀ" is "FF"). A 30-character name growing past its column was refused by PostgreSQL (a 500 on
+        « Informations perso. »); it is refused here, beside the field, with the value typed kept."""
+        value = self.cleaned_data[name]
+        field = self.fields[name]
+        assert isinstance(field, forms.CharField)  # the model's CharField's
+        if field.disabled:
+            return value
+        limit = field.max_length  # the column's
+        stored = " ".join(value.split()).upper()
+        if limit is not None and len(stored) > limit:
+            raise forms.ValidationError(
+                field.error_messages["max_length"],
+                code="max_length",
+                params={"limit_value": limit, "show_value": len(stored), "value": value},
+            )
+        return value
+
     def clean_birth_department(self):
         return normalise_department(self.cleaned_data["birth_department"])
 
@@ -323,6 +349,10 @@ class PersonalDetailsForm(DossierForm):
             and not self.fields["birth_department"].disabled
         ):
             self.add_error("birth_department", _("Give the department of birth for a birth in France."))
+        if cleaned.get("birth_country") not in (None, "", FRANCE) and not self.fields["birth_department"].disabled:
+            # Born abroad: no département of birth (one chosen before the country changed is dropped, or the
+            # exports and the OPI file would place a birth in Madrid in the Pyrénées-Orientales).
+            cleaned["birth_department"] = ""
         if (
             parameters.get("INE_REQUIRED_FOR_FRENCH")
             and cleaned.get("nationality") == FRANCE
@@ -375,6 +405,7 @@ class AddressForm(DossierForm):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
         if cleaned.get("country") == FRANCE:
+            cleaned["foreign_city"] = ""  # a city abroad typed before the country changed back is dropped
             # "66 000", as it is sometimes written, is the postal code 66000.
             postal_code = cleaned["postal_code"] = re.sub(r"\s+", "", cleaned.get("postal_code", ""))
             if not (postal_code.isascii() and postal_code.isdigit() and len(postal_code) == 5):
@@ -383,8 +414,12 @@ class AddressForm(DossierForm):
                 self.add_error("city", _("Give the city."))
             elif not self.errors:
                 self._check_commune(cleaned, postal_code)
-        elif cleaned.get("country") and not cleaned.get("foreign_city"):
-            self.add_error("foreign_city", _("Give the city."))
+        elif cleaned.get("country"):
+            # Abroad: no French postal code, commune or cedex (those typed before the country changed are dropped,
+            # or the review page read "66000 PERPIGNANMadrid" and the OPI file sent 66000 for Madrid).
+            cleaned.update(postal_code="", city="", cedex="")
+            if not cleaned.get("foreign_city"):
+                self.add_error("foreign_city", _("Give the city."))
         return cleaned
 
     def _check_commune(self, cleaned: dict, postal_code: str) -> None:
@@ -589,6 +624,15 @@ class BaccalaureateForm(DossierForm):
         pass
 
 
+class AnswerField(forms.CharField):
+    """A text of several lines (an answer, a description): line breaks counted as one character, as the browser's
+    ``maxlength`` counts them (a browser sends CR LF)."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
 class RowForm(DossierForm):
     def validate_unique(self):
         pass
@@ -760,12 +804,16 @@ class InternshipForm(RowForm):
     class Meta:
         model = Internship
         fields = ["year", "duration", "hours_per_week", "organisation", "description"]
+        # A description of 2,000 characters as the textarea's maxlength counts them: its line ends, sent as CR LF,
+        # are one character each (a text of 20 lines was refused as "2 018").
+        field_classes = {"description": AnswerField}
 
 
 class WorkExperienceForm(RowForm):
     class Meta:
         model = WorkExperience
         fields = ["year", "duration", "title", "organisation", "description"]
+        field_classes = {"description": AnswerField}  # as InternshipForm's
 
 
 class WithdrawalForm(forms.Form):
@@ -777,15 +825,6 @@ class WithdrawalForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": _("Choose the reason for the withdrawal.")},
     )
-
-
-class AnswerField(forms.CharField):
-    """A text answer: line breaks counted as one character, as the browser's ``maxlength`` counts them (a browser
-    sends CR LF)."""
-
-    def to_python(self, value):
-        value = super().to_python(value)
-        return value.replace("\r\n", "\n") if isinstance(value, str) else value
 
 
 class QuestionsForm(forms.Form):

@@ -101,7 +101,8 @@ class Candidate(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    civility = models.CharField(_("title"), max_length=3, choices=Civility.choices)
+    # Its own msgid: "title" is also a formation's title (« titre »), and the guide's label is « Civilité ».
+    civility = models.CharField(_("civility"), max_length=3, choices=Civility.choices)
     birth_name = models.CharField(_("birth name"), max_length=30)  # nom patronymique
     usual_name = models.CharField(_("usual name"), max_length=30, blank=True)
     first_name = models.CharField(_("first name"), max_length=20)

@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
@@ -387,7 +388,8 @@ def test_a_textarea_keeps_its_line_ends_but_refuses_other_controls(owner_client,
     assertContains(refused, INVISIBLE)
     assertContains(refused, 'id="id_description_error"')
     assert kept.status_code == 302
-    assert WorkExperience.objects.get(candidate=candidate).description == "Service en salle\r\nPlonge\tcaisse"
+    # The line end kept, as one character (AnswerField): what the textarea's maxlength counted.
+    assert WorkExperience.objects.get(candidate=candidate).description == "Service en salle\nPlonge\tcaisse"
 
 
 def test_a_name_longer_than_the_student_records_allow_says_what_to_do(owner_client, django_assert_num_queries):
@@ -401,6 +403,50 @@ def test_a_name_longer_than_the_student_records_allow_says_what_to_do(owner_clie
 
     assertContains(response, "30 caractères au plus, la limite du logiciel de scolarité : écrivez votre nom comme")
     assertContains(response, "20 caractères au plus, la limite du logiciel de scolarité : indiquez ici votre premier")
+
+
+@pytest.mark.parametrize(
+    ("field", "typed"),
+    [
+        ("birth_name", "Straß" * 6),  # 30 characters typed, 36 stored: "ß" upper-cased is "SS"
+        ("usual_name", "Gra\ufb00in" * 5),  # 30 typed, 35 stored: the ligature "ﬀ" is "FF"
+    ],
+)
+def test_a_name_that_grows_when_upper_cased_is_refused_beside_it(owner_client, candidate, field, typed):
+    """Regression (s44): the form counted a name's 30 characters as typed and the service stored it upper-cased,
+    longer than its column: PostgreSQL refused the save (DataError, a 500 on « Informations perso. »)."""
+    before = Candidate.objects.values().get(pk=candidate.pk)
+
+    response = _post_personal(owner_client, **{field: typed})
+
+    assert response.status_code == 200
+    [error] = response.context["form"].errors[field]
+    assert error.startswith("At most 30 characters, the limit of the student records system: write your name")
+    assertContains(response, f'id="id_{field}_error"')
+    assertContains(response, f'value="{typed}"')  # the name as typed, to shorten
+    assert Candidate.objects.values().get(pk=candidate.pk) == before
+
+
+def test_born_abroad_drops_the_department_of_birth(owner_client, candidate):
+    """Regression (s44): a département chosen for a birth in France stayed with a birth in Spain (exports, OPI)."""
+    assert candidate.birth_department == "66"
+
+    response = _post_personal(owner_client, birth_country="ES", birth_department="66", birth_city="Madrid")
+
+    assert response.status_code == 302
+    candidate.refresh_from_db()
+    assert (candidate.birth_country, candidate.birth_department) == ("ES", "")
+
+
+def test_civility_is_labelled_civility_not_title(owner_client):
+    """Regression (s44): the field shared the msgid "title" with a formation's title, so the French page read
+    « Titre » where the guide says « Civilité »."""
+    english = owner_client.get(reverse("applications:personal_details"))
+    french = owner_client.get(reverse("applications:personal_details"), language="fr")
+
+    assertContains(english, '<label for="id_civility">* Civility:</label>', html=True)
+    [french_label] = re.findall(r'<label for="id_civility">([^<]*)</label>', french.content.decode())
+    assert "Titre" not in french_label  # « * Civilité : » once the catalogue is compiled with msgid "civility"
 
 
 def test_french_address_needs_a_postal_code(owner_client):
@@ -422,6 +468,41 @@ def test_foreign_address_needs_a_city(owner_client):
     response = owner_client.post(reverse("applications:address"), {"line1": "Calle Mayor 1", "country": "ES"})
 
     assertContains(response, "Give the city.")
+
+
+def test_an_address_moved_abroad_drops_the_french_postal_code_city_and_cedex(owner_client, candidate):
+    """Regression (s44): the French fields stayed with an address in Spain: the review page read
+    "66000 PERPIGNANMadrid" and the OPI file sent 66000 for Madrid."""
+    AddressFactory(candidate=candidate, cedex="CEDEX 9")
+
+    response = owner_client.post(
+        reverse("applications:address"), {**ADDRESS, "cedex": "CEDEX 9", "foreign_city": "Madrid", "country": "ES"}
+    )
+
+    assert response.status_code == 302
+    address = Address.objects.get(candidate=candidate)
+    assert (address.country, address.postal_code, address.city, address.cedex, address.foreign_city) == (
+        "ES",
+        "",
+        "",
+        "",
+        "Madrid",
+    )
+
+
+def test_an_address_back_in_france_drops_the_city_abroad(owner_client, candidate):
+    AddressFactory(candidate=candidate, postal_code="", city="", foreign_city="Madrid", country="ES")
+
+    response = owner_client.post(reverse("applications:address"), {**ADDRESS, "foreign_city": "Madrid"})
+
+    assert response.status_code == 302
+    address = Address.objects.get(candidate=candidate)
+    assert (address.country, address.postal_code, address.city, address.foreign_city) == (
+        "FR",
+        "66000",
+        "PERPIGNAN",
+        "",
+    )
 
 
 def test_second_baccalaureate_is_refused(owner_client, candidate):
@@ -530,6 +611,28 @@ def test_add_edit_delete_a_work_experience(owner_client, candidate):
     assert WorkExperience.objects.filter(pk=row.pk).exists()
     assertRedirects(owner_client.post(delete_url), reverse("applications:work_experience_list"))
     assert not WorkExperience.objects.filter(pk=row.pk).exists()
+
+
+@pytest.mark.parametrize(
+    ("url_name", "row", "model"),
+    [
+        ("applications:internship_add", {"year": "2021", "duration": "2 mois", "organisation": "Mairie"}, Internship),
+        (
+            "applications:work_experience_add",
+            {"year": "2021", "duration": "1 an", "title": "Serveur", "organisation": "Café"},
+            WorkExperience,
+        ),
+    ],
+)
+def test_a_description_as_long_as_the_textarea_allows_is_taken(owner_client, candidate, url_name, row, model):
+    """Regression (s44): the textarea's maxlength (2000) counts a line end as one character, the browser sends it as
+    CR LF (two): a description of 2,000 characters on 20 lines was refused as 2,018."""
+    typed = ("x" * 99 + "\r\n") * 20
+
+    response = owner_client.post(reverse(url_name), {**row, "description": typed})
+
+    assert response.status_code == 302
+    assert model.objects.get(candidate=candidate).description == ("x" * 99 + "\n") * 19 + "x" * 99
 
 
 def test_external_cursus_needs_obtained(owner_client):
