@@ -19,7 +19,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, cast
 
 from django.core.exceptions import ValidationError
 
@@ -273,6 +273,8 @@ BAC_REFORM_COLUMNS = (
 )
 OPTIONAL_COLUMNS = ("cursus_note", "cursus_bareme", *BAC_REFORM_COLUMNS)
 REQUIRED_COLUMNS = ("cod_etu", "civilite", "nom_patronymique", "prenom", "date_naissance", "pays_naissance")
+# cod_etu is stored there (and in Candidate.sis_student_number, as long).
+STUDENT_NUMBER_MAX_LENGTH = cast(int, SisRecord._meta.get_field("student_number").max_length)
 
 
 UAI = re.compile(UAI_PATTERN)
@@ -312,11 +314,18 @@ def _bac_reform(row: dict) -> dict:
 
 
 def _parse_row(row: dict) -> tuple[dict, SisCursusLine | None]:
+    # What PostgreSQL cannot store (a NUL in text or JSON, a student number past its column) is refused here with
+    # the line's number, as any other error, rather than stop the import with a traceback.
+    for column, value in row.items():
+        if "\x00" in value:
+            raise ValueError(f"{column} contains a NUL character")
     for column in REQUIRED_COLUMNS:
         if not row[column]:
             raise ValueError(f"{column} is empty")
     if not (row["cod_etu"].isascii() and row["cod_etu"].isdigit()):
         raise ValueError("cod_etu must be digits")
+    if len(row["cod_etu"]) > STUDENT_NUMBER_MAX_LENGTH:
+        raise ValueError(f"cod_etu is longer than {STUDENT_NUMBER_MAX_LENGTH} characters")
     if row["civilite"] not in Civility.values:
         raise ValueError(f"civilite must be one of {', '.join(Civility.values)}")
     try:

@@ -49,6 +49,7 @@ from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
 from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
+from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import StaffText, StaffTextSelect
 from ecandidat.text import refuse_invisible_controls
@@ -420,16 +421,21 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
     @admin.action(description=gettext_lazy("Take the dossier again from the student records system"))
     def take_again_from_sis(self, request, queryset):
         """eCandidat's "Synchronisation SiScol": each selected dossier the user may correct, by its student number or
-        its INE; stops at the first sign that the system is down (nothing more is changed)."""
+        its INE; stops at the first sign that the system is down (nothing more is changed). A dossier a rule refuses
+        (the SIS's INE is another dossier's) is said so and left as it was; ``staff_sync`` runs each dossier in a
+        savepoint of its own, so the others selected are taken again all the same."""
         found: list[Candidate] = []
         missing: list[Candidate] = []
         refused: list[Candidate] = []
+        ruled_out: dict[str, list[Candidate]] = {}  # the rule's message: the dossiers it refused
         for candidate in queryset.select_related("user").order_by("pk")[:100]:
             if not manages_candidate(request, candidate):
                 refused.append(candidate)
                 continue
             try:
                 (found if staff_sync(candidate=candidate, actor=request.user) else missing).append(candidate)
+            except BusinessRuleError as exc:
+                ruled_out.setdefault(str(exc), []).append(candidate)
             except StudentRecordsUnavailable as exc:
                 self.message_user(
                     request,
@@ -449,6 +455,13 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
                 _("Not found in the student records system (student number or INE): %(names)s.")
                 % {"names": _names(missing)},
                 messages.WARNING,
+            )
+        for error, candidates in ruled_out.items():
+            self.message_user(
+                request,
+                _("Not taken again from the student records system, %(names)s: %(error)s")
+                % {"names": _names(candidates), "error": error},
+                messages.ERROR,
             )
         if refused:
             self.message_user(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -242,16 +243,46 @@ def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User
 # --- Student records system ------------------------------------------------------------------------------------
 
 
+def _name_key(value: str) -> str:
+    """ "Lefèvre-Durand " and "LEFEVRE DURAND" alike."""
+    decomposed = unicodedata.normalize("NFKD", value or "")
+    letters = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(letters.upper().replace("-", " ").replace("'", " ").split())
+
+
+def same_person(candidate: Candidate, student: SisStudent) -> bool:
+    """Whether the SIS ``student`` is who ``candidate`` says they are: the birth date, the first name and one of the
+    names (birth or usual) the candidate typed, accents, case and hyphens aside. An INE alone is only what someone
+    typed: it may be a stranger's."""
+    if student.birth_date != candidate.birth_date or _name_key(student.first_name) != _name_key(candidate.first_name):
+        return False
+    typed = {_name_key(candidate.birth_name), _name_key(candidate.usual_name)} - {""}
+    known = {_name_key(student.birth_name), _name_key(student.usual_name)} - {""}
+    return bool(typed & known)
+
+
+def _may_import_by_ine(candidate: Candidate, student: SisStudent) -> bool:
+    """A student found by the dossier's INE is imported only when the SIS already vouched for that INE (the dossier
+    was imported and stays locked, so its INE is the one the import wrote, not a typed one) or when they are the
+    same person (``same_person``)."""
+    imported_under_it = candidate.sis_locked and candidate.sis_imported_at is not None and candidate.ine == student.ine
+    return imported_under_it or same_person(candidate, student)
+
+
 @transaction.atomic
 def import_from_sis(
     *, candidate: Candidate, actor: User | None, student: SisStudent | None = None, with_contact: bool = True
 ) -> bool:
     """Copy état civil, baccalaureate and cursus interne from the SIS and make them read-only.
 
-    The student is found by the account's student number (ENT students), else by the dossier's INE. The address
-    and phones are copied only when the candidate has none: they stay the candidate's to edit; never with
+    The student is found by the account's student number (ENT students), else by the dossier's INE: then only when
+    the dossier was imported under that INE or the student is the same person (``_may_import_by_ine``); a typed INE
+    is no proof, and a stranger's records would otherwise become the candidate's, locked. The address and phones
+    are copied only when the candidate has none: they stay the candidate's to edit; never with
     ``with_contact=False`` (a candidate who certified their identity by INE: they type their own). Returns whether
-    the student was found. Safe to rerun (nightly refresh): the internal cursus is replaced.
+    the student was found (and accepted). Refused (``BusinessRuleError``, nothing written) when the student's INE is
+    another dossier's of the campaign (unique per campaign). Safe to rerun (nightly refresh): the internal cursus is
+    replaced.
     """
     if student is None:
         backend = get_backend()
@@ -259,8 +290,18 @@ def import_from_sis(
         student = backend.find_by_student_number(number) if number else None
         if student is None and candidate.ine:
             student = backend.find_by_ine(candidate.ine)
+            if student is not None and not _may_import_by_ine(candidate, student):
+                logger.info("candidate %s: the SIS student with the dossier's INE is someone else", candidate.pk)
+                return False
     if student is None:
         return False
+    if _ine_held_by_another_dossier(user=candidate.user, ine=student.ine):
+        # Checked first so that the back office and the nightly batch can say why, instead of the constraint's
+        # IntegrityError; the staff merge the two dossiers, or correct the other one's INE.
+        raise BusinessRuleError(
+            _("The INE from the student records system is already held by another dossier of the campaign: %(ine)s.")
+            % {"ine": student.ine}
+        )
     candidate = _lock_candidate(candidate)
     _apply_sis_identity(candidate, student, with_contact=with_contact)
     candidate.save()

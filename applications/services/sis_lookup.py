@@ -16,7 +16,6 @@ phones, which stay what the candidate types; no changes nothing. Staff re-import
 from __future__ import annotations
 
 import logging
-import unicodedata
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -26,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from applications.models import Candidate
 from applications.permissions import can_edit_personal_details
-from applications.services.dossier import import_from_sis, record_staff_change
+from applications.services.dossier import import_from_sis, record_staff_change, same_person
 from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
 from ecandidat import parameters
@@ -36,21 +35,6 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
-
-
-def _name_key(value: str) -> str:
-    """ "Lefèvre-Durand " and "LEFEVRE DURAND" alike."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    letters = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(letters.upper().replace("-", " ").replace("'", " ").split())
-
-
-def _same_person(candidate: Candidate, student: SisStudent) -> bool:
-    if student.birth_date != candidate.birth_date or _name_key(student.first_name) != _name_key(candidate.first_name):
-        return False
-    typed = {_name_key(candidate.birth_name), _name_key(candidate.usual_name)} - {""}
-    known = {_name_key(student.birth_name), _name_key(student.usual_name)} - {""}
-    return bool(typed & known)
 
 
 def sis_match_for_ine(candidate: Candidate | None) -> SisStudent | None:
@@ -65,7 +49,7 @@ def sis_match_for_ine(candidate: Candidate | None) -> SisStudent | None:
     except StudentRecordsUnavailable as exc:
         logger.warning("INE lookup for candidate %s skipped: %s", candidate.pk, exc)
         return None
-    if student is None or not _same_person(candidate, student):
+    if student is None or not same_person(candidate, student):
         return None
     return student
 
@@ -85,8 +69,10 @@ def certify_sis_identity(*, candidate: Candidate, actor: User) -> bool:
 
 def staff_sync(*, candidate: Candidate, actor: User) -> bool:
     """ "Reprendre de la scolarité" (eCandidat's "Synchronisation SiScol" on a candidate): import the dossier from
-    the SIS by its student number, else its INE, written to the history of each of the candidate's applications.
-    Returns whether the student was found; ``StudentRecordsUnavailable`` goes to the caller (nothing changed)."""
+    the SIS by its student number, else its INE (the same person only, as for the candidate), written to the history
+    of each of the candidate's applications, in a savepoint of its own. Returns whether the student was found;
+    ``StudentRecordsUnavailable`` and ``BusinessRuleError`` (the student's INE is another dossier's) go to the caller,
+    nothing changed."""
     with transaction.atomic():
         found = import_from_sis(candidate=candidate, actor=actor)
         if found:

@@ -126,7 +126,13 @@ def test_import_from_sis_by_ine_for_an_email_candidate(candidate, sis_student):
     candidate.save()
     assert services.import_from_sis(candidate=candidate, actor=None) is False
 
-    Candidate.objects.filter(pk=candidate.pk).update(ine="0905012345W")
+    # Her own INE, with her name and birth date: a typed INE alone is no proof (test_sync_sis.py).
+    Candidate.objects.filter(pk=candidate.pk).update(
+        ine=sis_student.ine,
+        birth_name=sis_student.birth_name,
+        first_name=sis_student.first_name,
+        birth_date=sis_student.birth_date,
+    )
     candidate.refresh_from_db()
 
     assert services.import_from_sis(candidate=candidate, actor=None) is True

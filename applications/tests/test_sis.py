@@ -155,3 +155,28 @@ def test_demo_file_imports_the_development_ent_students(settings):
     assert backend.find_by_student_number("21900003").first_name == "Inès"
     assert backend.find_by_ine("0905012345W").student_number == "21900001"
     assert backend.find_by_student_number("99999999") is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"cod_etu": "1" * 21}, "line 3: cod_etu is longer than 20 characters"),
+        ({"prenom": "Est\x00elle"}, "line 3: prenom contains a NUL character"),
+        ({"cursus_libelle": "Licence\x00 1"}, "line 3: cursus_libelle contains a NUL character"),
+    ],
+    ids=["21-digit student number", "NUL in a student column", "NUL in a cursus column"],
+)
+@pytest.mark.django_db
+def test_import_command_refuses_what_the_database_cannot_store_with_its_line(tmp_path, capsys, values, message):
+    """PostgreSQL refuses a 21-character student number (the model's 20) and a NUL in text or JSON: the line is
+    refused in words, as any other, instead of a traceback; the other students are imported."""
+    path = tmp_path / "sis.csv"
+    path.write_text(
+        "\n".join([HEADER, line(), line(**{"cod_etu": "21900010", **values})]), encoding="utf-8", newline=""
+    )
+
+    with pytest.raises(CommandError, match="1 lines refused"):
+        call_command("import_sis", str(path))
+
+    assert f"{path}: {message}" in capsys.readouterr().err
+    assert list(SisRecord.objects.values_list("student_number", flat=True)) == ["21900009"]

@@ -2,6 +2,7 @@
 §1.3), asked only when the record has the birth date and a name the candidate typed; staff take a dossier again
 from the SIS ("Reprendre de la scolarité")."""
 
+import dataclasses
 import logging
 
 import pytest
@@ -161,9 +162,15 @@ def _take_again(client, candidate):
 
 @pytest.fixture
 def typed_by_hand(campaign):
-    """Estelle's dossier typed by hand on an e-mail account, with an application."""
+    """Estelle's dossier typed by hand on an e-mail account, with an application: her INE, her name, her birth date
+    (her INE alone would not do: ``test_staff_take_again_by_ine_only_for_the_same_person``)."""
     candidate = CandidateFactory(
-        user__campaign=campaign, birth_name="MARTIN", first_name="Estelle", ine=STUDENT.ine, sis_locked=False
+        user__campaign=campaign,
+        birth_name="MARTIN",
+        first_name="Estelle",
+        birth_date=STUDENT.birth_date,
+        ine=STUDENT.ine,
+        sis_locked=False,
     )
     ApplicationFactory(candidate=candidate)
     return candidate
@@ -206,6 +213,54 @@ def test_a_sis_down_changes_nothing_and_says_so(client, central_manager, typed_b
     assert not typed_by_hand.sis_locked
 
 
+def test_take_again_when_sis_ine_is_held_by_another_dossier(client, central_manager, campaign):
+    """The SIS gives the ENT student an INE her e-mail account's dossier holds (unique per campaign): that dossier is
+    refused in words, the others selected are taken again all the same (no error page, nothing rolled back)."""
+    before = dataclasses.replace(STUDENT, student_number="21900002", ine="1234567890V")
+    after = dataclasses.replace(STUDENT, student_number="21900003", ine="")
+    store_sis_records(students=[before, after], actor=None)
+    first = CandidateFactory(user__campaign=campaign, user__student_number=before.student_number, sis_locked=False)
+    CandidateFactory(user__campaign=campaign, ine=STUDENT.ine, sis_locked=False)  # her e-mail account
+    ent = CandidateFactory(
+        user__campaign=campaign, user__student_number=STUDENT.student_number, ine="", sis_locked=False
+    )
+    last = CandidateFactory(user__campaign=campaign, user__student_number=after.student_number, sis_locked=False)
+    client.force_login(central_manager)
+    client.raise_request_exception = False
+
+    response = client.post(
+        reverse("admin:applications_candidate_changelist"),
+        {"action": "take_again_from_sis", helpers.ACTION_CHECKBOX_NAME: [first.pk, ent.pk, last.pk]},
+        follow=True,
+        **FRENCH,
+    )
+
+    assert response.status_code == 200
+    assertContains(
+        response,
+        f"Non repris du logiciel de scolarité, {ent.user.username} DUPONT : L&#x27;INE de la scolarité est déjà "
+        f"celui d&#x27;un autre dossier de la campagne : {STUDENT.ine}.",
+    )
+    assertContains(response, f"Repris du logiciel de scolarité : {first.user.username} ")
+    assertContains(response, f", {last.user.username} ")
+    ent.refresh_from_db()
+    assert (ent.birth_name, ent.sis_locked) == ("DUPONT", False)
+    assert Candidate.objects.filter(pk__in=[first.pk, last.pk], sis_locked=True).count() == 2
+
+
+def test_staff_take_again_by_ine_only_for_the_same_person(client, central_manager, campaign):
+    """A dossier whose typed INE is a stranger's in the SIS (another birth date) is not filled with the stranger's
+    records: the back office says it was not found, as the candidate's own page would."""
+    typed = CandidateFactory(user__campaign=campaign, birth_name="DURAND", first_name="Paul", ine=STUDENT.ine)
+    client.force_login(central_manager)
+
+    response = _take_again(client, typed)
+
+    assertContains(response, "Introuvable dans le logiciel de scolarité")
+    typed.refresh_from_db()
+    assert (typed.birth_name, typed.sis_locked) == ("DURAND", False)
+
+
 @pytest.mark.parametrize("persona", ["commission_member", "read_only_staff"])
 def test_staff_who_do_not_correct_dossiers_are_not_offered_it(client, request, persona, typed_by_hand):
     client.force_login(request.getfixturevalue(persona))
@@ -216,8 +271,6 @@ def test_staff_who_do_not_correct_dossiers_are_not_offered_it(client, request, p
 
 
 def test_the_match_rule_itself(typed_by_hand):
-    typed_by_hand.birth_date = STUDENT.birth_date
-
     assert sis_lookup.sis_match_for_ine(typed_by_hand) is not None
     typed_by_hand.sis_locked = True
     assert sis_lookup.sis_match_for_ine(typed_by_hand) is None

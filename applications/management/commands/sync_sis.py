@@ -4,6 +4,7 @@ from applications.models import Candidate
 from applications.services import import_from_sis
 from applications.sis import StudentRecordsUnavailable
 from ecandidat.batches import BatchCommand
+from ecandidat.exceptions import BusinessRuleError
 
 
 class Command(BatchCommand):
@@ -33,6 +34,11 @@ class Command(BatchCommand):
                 # The system is down: every next dossier would wait for its timeout too. Tomorrow's run retries.
                 report.error(f"candidate {candidate.pk}: {exc}; the batch stops, the other dossiers are unchanged")
                 return
+            except BusinessRuleError as exc:
+                # A rule refused the records (the SIS's INE is another dossier's of the campaign): the dossier stays
+                # as it was until the staff settle it; said in the words the back office shows.
+                report.error(f"candidate {candidate.pk}: {exc}")
+                continue
             except Exception as exc:
                 report.error(f"candidate {candidate.pk}: {type(exc).__name__}: {exc}")
                 continue
