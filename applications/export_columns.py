@@ -158,7 +158,7 @@ COLUMNS: dict[str, Column] = {
     column.key: column
     for column in [
         Column("numero", _("Dossier number"), IDENTITY, lambda o: o.candidate.user.username),
-        Column("civility", _("Title"), IDENTITY, lambda o: o.candidate.get_civility_display()),
+        Column("civility", _("Civility"), IDENTITY, lambda o: o.candidate.get_civility_display()),
         Column("birth_name", _("Birth name"), IDENTITY, lambda o: o.candidate.birth_name),
         Column("usual_name", _("Usual name"), IDENTITY, lambda o: o.candidate.usual_name),
         Column("first_name", _("First name"), IDENTITY, lambda o: o.candidate.first_name),
