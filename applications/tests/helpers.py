@@ -18,8 +18,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
+from applications.services import pieces as pieces_services
 from applications.services import staff
 from applications.tests.factories_candidature import decision_type, make_application
+from documents.tests import hostile_files as hostile
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 from offers.enums import Avis
@@ -128,6 +130,16 @@ def upload_url(application, piece_type):
 
 def post_file(client, application, piece_type, uploaded_file):
     return client.post(upload_url(application, piece_type), {"file": uploaded_file})
+
+
+def upload_pdf(application, piece_type):
+    """The candidate sends a valid PDF for ``piece_type`` through ``application`` (the service, no request)."""
+    return pieces_services.upload_piece(
+        application=application,
+        piece_type=piece_type,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
 
 
 # --- staff in a browser ---------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from applications.services import candidature as candidature_services
 from applications.services import pieces as services
 from applications.services import review
 from applications.tests.factories_candidature import application_of
-from applications.tests.helpers import post_file
+from applications.tests.helpers import post_file, upload_pdf
 from documents.models import Document
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
@@ -22,15 +22,6 @@ from offers.tests.factories import CentreFactory, FormationFactory, PieceTypeFac
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in response.context["messages"]] if response.context else []
-
-
-def upload(application, piece_type):
-    return services.upload_piece(
-        application=application,
-        piece_type=piece_type,
-        uploaded_file=hostile.valid_pdf_upload(),
-        actor=application.created_by,
-    )
 
 
 def remove(application, piece_type):
@@ -72,7 +63,7 @@ def other_centre_piece(other_centre_application):
 def test_a_file_cannot_be_removed_through_an_application_that_does_not_ask_for_its_piece(
     application, other_centre_application, other_centre_piece
 ):
-    upload(other_centre_application, other_centre_piece)
+    upload_pdf(other_centre_application, other_centre_piece)
     transmit(other_centre_application)
     with pytest.raises(BusinessRuleError, match="has been transmitted"):
         remove(other_centre_application, other_centre_piece)
@@ -91,7 +82,7 @@ def test_a_file_cannot_be_removed_through_an_application_that_does_not_ask_for_i
 def test_the_removal_through_an_application_that_does_not_ask_for_the_piece_says_why(
     owner, application, other_centre_application, other_centre_piece
 ):
-    upload(other_centre_application, other_centre_piece)
+    upload_pdf(other_centre_application, other_centre_piece)
     transmit(other_centre_application)
 
     response = owner.post(reverse("pieces:remove", args=[application.public_id, other_centre_piece.pk]))
@@ -103,7 +94,7 @@ def test_the_removal_through_an_application_that_does_not_ask_for_the_piece_says
 
 
 def test_a_piece_listed_only_because_it_was_filled_offers_no_removal(owner, application, formation, piece):
-    upload(application, piece)
+    upload_pdf(application, piece)
     formation.piece_types.remove(piece)
 
     page = owner.get(reverse("pieces:pieces", args=[application.public_id])).content.decode()
@@ -125,7 +116,7 @@ def unique_piece(db):
 
 @pytest.mark.parametrize("for_staff", [True, False])
 def test_a_file_sent_before_the_piece_became_shared_is_still_shown(application, unique_piece, for_staff):
-    upload(application, unique_piece)
+    upload_pdf(application, unique_piece)
     transmit(application)
 
     set_flags(unique_piece, is_unique=False)
@@ -141,7 +132,7 @@ def test_a_file_sent_before_the_piece_became_unique_is_still_shown_on_every_appl
     candidate_user, application, shared_piece, for_staff
 ):
     second = application_of(candidate_user, FormationFactory())
-    upload(application, shared_piece)
+    upload_pdf(application, shared_piece)
     transmit(application)
 
     set_flags(shared_piece, is_unique=True)
@@ -155,11 +146,11 @@ def test_a_file_sent_before_the_piece_became_unique_is_still_shown_on_every_appl
 
 
 def test_no_second_file_once_the_piece_became_shared(application, unique_piece):
-    upload(application, unique_piece)
+    upload_pdf(application, unique_piece)
     set_flags(unique_piece, is_unique=False)
 
     with pytest.raises(BusinessRuleError, match="only one file per requested supporting document"):
-        upload(application, unique_piece)
+        upload_pdf(application, unique_piece)
 
     assert PieceSubmission.objects.count() == 1
     assert Document.objects.count() == 1
@@ -168,12 +159,12 @@ def test_no_second_file_once_the_piece_became_shared(application, unique_piece):
 
 def test_no_second_file_once_the_piece_became_unique(candidate_user, application, shared_piece):
     second = application_of(candidate_user, FormationFactory())
-    upload(application, shared_piece)
+    upload_pdf(application, shared_piece)
     set_flags(shared_piece, is_unique=True)
 
     for each in (application, second):
         with pytest.raises(BusinessRuleError, match="only one file per requested supporting document"):
-            upload(each, shared_piece)
+            upload_pdf(each, shared_piece)
 
     assert PieceSubmission.objects.count() == 1
     assert len(stored_files()) == 1
@@ -183,12 +174,12 @@ def test_the_file_sent_before_the_change_is_the_one_removed_then_replaced(
     candidate_user, application, shared_piece, django_capture_on_commit_callbacks
 ):
     second = application_of(candidate_user, FormationFactory())
-    first = upload(application, shared_piece)
+    first = upload_pdf(application, shared_piece)
     set_flags(shared_piece, is_unique=True)
 
     with django_capture_on_commit_callbacks(execute=True):
         removed = remove(second, shared_piece)
-    again = upload(second, shared_piece)
+    again = upload_pdf(second, shared_piece)
 
     assert removed.pk == first.pk == again.pk  # the candidate's shared row, not a new one beside it
     assert PieceSubmission.objects.count() == 1
@@ -202,11 +193,11 @@ def test_an_application_keeps_its_own_file_when_a_shared_one_is_sent_after_the_c
     """Both kinds exist once the piece became shared and another application sent the shared file: each application
     reads its own file first, as the commission packs and the OPI export do (``applications.packs``)."""
     second = application_of(candidate_user, FormationFactory())
-    own = upload(application, unique_piece)
+    own = upload_pdf(application, unique_piece)
     services.set_piece_status(submission=own, status=PieceStatus.VALIDATED, actor=centre_manager)
     set_flags(unique_piece, is_unique=False)
 
-    shared = upload(second, unique_piece)
+    shared = upload_pdf(second, unique_piece)
 
     assert shared.application_id is None
     assert piece_rows(application)[0].submission.pk == own.pk
@@ -215,7 +206,7 @@ def test_an_application_keeps_its_own_file_when_a_shared_one_is_sent_after_the_c
 
 
 def test_the_pieces_page_costs_the_same_after_the_change(owner, application, unique_piece, django_assert_num_queries):
-    upload(application, unique_piece)
+    upload_pdf(application, unique_piece)
     set_flags(unique_piece, is_unique=False)
 
     with django_assert_num_queries(5):
@@ -227,7 +218,7 @@ def test_the_pieces_page_costs_the_same_after_the_change(owner, application, uni
 
 
 def test_the_upload_costs_the_same_after_the_change(owner, application, unique_piece, django_assert_num_queries):
-    upload(application, unique_piece)
+    upload_pdf(application, unique_piece)
     set_flags(unique_piece, is_unique=False)
 
     # session, user, application, piece type; savepoint, lock, the submissions (one query for both kinds),
@@ -268,7 +259,7 @@ def test_the_candidate_declares_a_piece_made_required_concerned_then_sends_it(ap
         application=application, kind="piece_concerned", actor=application.created_by
     ).exists()
 
-    upload(application, made_required)
+    upload_pdf(application, made_required)
     transmit(application)
 
     assert application.dossier_status == DossierStatus.RECEIVED

@@ -12,7 +12,7 @@ from applications.models import Application, ApplicationEvent, PieceSubmission
 from applications.pieces import blocking_pieces, pieces_table_context
 from applications.services import pieces as services
 from applications.tests.factories_candidature import application_of
-from documents.tests import hostile_files as hostile
+from applications.tests.helpers import upload_pdf
 from documents.tests.storage import stored_files
 from ecandidat.exceptions import InvalidTransition
 from offers.enums import TreatmentType
@@ -27,15 +27,6 @@ def open_application(candidate_user):
     return application_of(candidate_user, FormationFactory(title="Licence Histoire"))
 
 
-def upload(application, piece_type):
-    return services.upload_piece(
-        application=application,
-        piece_type=piece_type,
-        uploaded_file=hostile.valid_pdf_upload(),
-        actor=application.created_by,
-    )
-
-
 def mark_transmitted(application):
     Application.objects.filter(pk=application.pk).update(dossier_status=DossierStatus.RECEIVED)
     application.refresh_from_db()
@@ -44,7 +35,7 @@ def mark_transmitted(application):
 def test_the_shared_file_of_a_transmitted_application_is_not_removed_through_an_open_one(
     application, open_application, shared_piece
 ):
-    upload(application, shared_piece)
+    upload_pdf(application, shared_piece)
     mark_transmitted(application)
 
     with pytest.raises(InvalidTransition) as refused:
@@ -75,7 +66,7 @@ def test_a_shared_conditional_piece_is_not_declared_concerned_through_an_open_on
 def test_the_open_application_offers_no_removal_of_a_held_piece_and_says_why(
     owner, application, open_application, shared_piece
 ):
-    upload(application, shared_piece)
+    upload_pdf(application, shared_piece)
     mark_transmitted(application)
 
     context = pieces_table_context(Application.objects.select_related("formation").get(pk=open_application.pk))
@@ -86,7 +77,7 @@ def test_the_open_application_offers_no_removal_of_a_held_piece_and_says_why(
 
 
 def test_both_open_the_shared_file_is_still_removed(application, open_application, shared_piece):
-    upload(application, shared_piece)
+    upload_pdf(application, shared_piece)
 
     services.remove_piece(application=open_application, piece_type=shared_piece, actor=application.created_by)
 
@@ -102,7 +93,7 @@ def test_a_transmitted_application_that_does_not_ask_for_the_piece_holds_nothing
     Application.objects.filter(pk=application.pk).update(treatment_type=TreatmentType.CONTROLLED)
     Application.objects.filter(pk=open_application.pk).update(treatment_type=TreatmentType.DIRECT)
     open_application.refresh_from_db()
-    upload(open_application, shared_piece)
+    upload_pdf(open_application, shared_piece)
     mark_transmitted(application)
 
     services.remove_piece(application=open_application, piece_type=shared_piece, actor=application.created_by)
