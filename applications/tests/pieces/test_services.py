@@ -439,7 +439,9 @@ def test_real_clamd_quarantines_an_infected_piece(
     assert document.file.name == f"quarantine/{original}"
     assert default_storage.exists(document.file.name)
     assert not default_storage.exists(original)
-    assert submission.status == PieceStatus.WAITING
+    assert (
+        submission.status == PieceStatus.REFUSED
+    )  # without its file: the candidate sends another (targeted correction)
     assert submission.document is None
     assert submission.comment == "Le fichier n'a pas pu être accepté, déposez-en un autre."
 
