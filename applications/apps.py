@@ -3,13 +3,6 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils.translation import pgettext_lazy
 
 
-def documents_store_campaign_code(code: str) -> bool:
-    """Whether some uploaded piece stores the campaign's ``code`` (``offers.services.campaign_code_in_use``)."""
-    from documents.models import Document  # noqa: PLC0415  # models are not loaded when this module is imported
-
-    return Document.objects.filter(campaign_code=code).exists()
-
-
 class ApplicationsConfig(AppConfig):
     name = "applications"
     verbose_name = pgettext_lazy("app", "Applications and dossiers")  # a heading of the back office's menu
@@ -60,6 +53,7 @@ class ApplicationsConfig(AppConfig):
         register_campaign_code_check(campaign_code_check)
         # The uploaded pieces store their campaign's code and live under "<code>/": the campaign form then keeps the
         # code read only (offers' layer may not read the documents' rows itself).
+        from applications.stored_files import documents_store_campaign_code  # noqa: PLC0415
         from offers.services import register_campaign_code_holder  # noqa: PLC0415
 
         register_campaign_code_holder(documents_store_campaign_code)

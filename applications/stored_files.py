@@ -26,6 +26,7 @@ from django.core.files.storage import default_storage
 from django.utils.text import Truncator
 
 from applications.models import PieceSubmission
+from documents.models import Document
 from offers.models import DecisionLetterTemplate, PieceType
 
 CHUNK = 500  # rows read per query: memory stays flat over a campaign of any size
@@ -141,3 +142,9 @@ def verify_reference_files() -> Iterator[Finding | None]:
                 detail=found[1],
             )
         )
+
+
+def documents_store_campaign_code(code: str) -> bool:
+    """Whether some uploaded piece stores the campaign's ``code`` under which its file lives
+    (``offers.services.campaign_code_in_use``, registered by ``ApplicationsConfig.ready``)."""
+    return Document.objects.filter(campaign_code=code).exists()
