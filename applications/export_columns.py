@@ -12,11 +12,9 @@ temporary file).
 
 from __future__ import annotations
 
-import csv
 import datetime
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -39,7 +37,7 @@ from applications.models.candidature import ApplicationQuerySet, answer_label, d
 from applications.models.sva import SvaAlertLevel, age_in_days
 from applications.questions import BOOLEAN_LABELS, answers_of
 from ecandidat import parameters
-from ecandidat.exports import FORMULA_PREFIXES, neutralise, write_xlsx
+from ecandidat.exports import FORMULA_PREFIXES, stream_csv, write_xlsx
 from offers.models import ComplementaryForm
 
 CHUNK = 1000
@@ -122,7 +120,9 @@ def _form_answers(obj: Application) -> str:
         ):
             continue
         label = answer.form.label
-        if answer.not_concerned:
+        # A candidate who declared « Non concerné » and then filled the survey anyway has answers: they win, as on
+        # the candidate's tab and the staff page (``forms_tab.form_rows``).
+        if answer.not_concerned and answer.submitted_at is None:
             lines.append(f"{label} : {_('not concerned')}")
             continue
         for question, value in (answer.answers or {}).items():
@@ -474,30 +474,6 @@ def export_rows(queryset: QuerySet[Application], keys: Sequence[str]) -> Iterato
 
 def headers(keys: Sequence[str]) -> list[str]:
     return [str(COLUMNS[key].label) for key in keys]
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _as_text(value: Any) -> str:
-    value = neutralise(value)
-    if isinstance(value, datetime.datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
-    if isinstance(value, datetime.date):
-        return value.strftime("%d/%m/%Y")
-    if isinstance(value, Decimal):
-        return f"{value:.2f}".replace(".", ",")  # French spreadsheets read 170,50 as a number
-    return str(value)
-
-
-def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """CSV for French spreadsheets (BOM, ``;``), one line at a time, formula-looking cells made inert."""
-    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
-    yield "\ufeff" + writer.writerow([_as_text(value) for value in header])
-    for row in rows:
-        yield writer.writerow([_as_text(value) for value in row])
 
 
 __all__ = ["COLUMNS", "DEFAULT_COLUMNS", "FORMULA_PREFIXES", "export_rows", "stream_csv", "write_xlsx"]

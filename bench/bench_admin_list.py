@@ -1,6 +1,9 @@
 """The back office's applications list with many applications: query count and server time.
 
-Usage: ``.venv/bin/python -m bench.bench_admin_list [COUNT ...]`` (default 10000). Rows are made with bulk_create.
+Usage: ``.venv/bin/python -m bench.bench_admin_list [--export] [COUNT ...]`` (default 10000). Rows are made with
+bulk_create. ``--export`` measures the list's « Exporter » (CSV and XLSX, the central office's whole list) instead of
+the page: through the view, whose response streams, and the former way (the whole file built in memory with
+``to_csv``/``to_xlsx``) for comparison; the peak is Python's (tracemalloc) while the response is read to its end.
 """
 
 import datetime
@@ -74,7 +77,31 @@ def _page(client, params=None):
     return response
 
 
-def main(counts: list[int]) -> None:
+def _read_export(client, fmt: str) -> int:
+    """The export read to its end, a chunk at a time as a browser would; its size in bytes."""
+    response = client.get(f"{URL}export/{fmt}/")
+    if response.status_code != 200 or not response.streaming:
+        raise SystemExit(f"export {fmt}: HTTP {response.status_code}, streaming={response.streaming}")
+    size = sum(len(chunk) for chunk in response.streaming_content)
+    response.close()
+    return size
+
+
+def _export_in_memory(fmt: str) -> int:
+    """The former export: every row in a list-backed sheet or buffer, then the whole file as one ``bytes``."""
+    from applications.admin.exports import EXPORT_HEADERS, export_rows  # noqa: PLC0415
+    from applications.admin.filters import with_list_data  # noqa: PLC0415
+    from applications.admin.listing import with_export_data  # noqa: PLC0415
+    from applications.models import Application  # noqa: PLC0415
+    from ecandidat import exports  # noqa: PLC0415
+
+    headers = [str(header) for header in EXPORT_HEADERS]
+    rows = export_rows(with_export_data(with_list_data(Application.objects.all())))
+    content = exports.to_xlsx(headers, rows) if fmt == "xlsx" else exports.to_csv(headers, rows)
+    return len(content)
+
+
+def main(counts: list[int], *, export: bool = False) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from accounts.tests.factories import StaffMembershipFactory  # noqa: PLC0415
     from accounts.tests.mfa import Client  # force_login also records the back office's second factor  # noqa: PLC0415
@@ -109,6 +136,21 @@ def main(counts: list[int]) -> None:
                 actor=central,
             )
             created = count
+            if export:
+                client = Client()
+                client.force_login(central)
+                for fmt in ("csv", "xlsx"):
+                    measure(
+                        f"export {fmt}, streamed (view), {count} applications",
+                        lambda c=client, f=fmt: _read_export(c, f),
+                        repeat=1,
+                    )
+                    measure(
+                        f"export {fmt}, in memory (before), {count} applications",
+                        lambda f=fmt: _export_in_memory(f),
+                        repeat=1,
+                    )
+                continue
             for label, user in (("central office", central), ("centre manager", manager)):
                 client = Client()
                 client.force_login(user)
@@ -126,4 +168,5 @@ def main(counts: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [10000])
+    arguments = sys.argv[1:]
+    main([int(arg) for arg in arguments if arg != "--export"] or [10000], export="--export" in arguments)

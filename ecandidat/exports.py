@@ -10,7 +10,7 @@ import datetime
 import decimal
 import io
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import IO, Any
 
 from openpyxl import Workbook
@@ -45,17 +45,30 @@ def _as_text(value) -> str:
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, datetime.date):
         return value.strftime("%d/%m/%Y")
+    if isinstance(value, decimal.Decimal):
+        return f"{value:.2f}".replace(".", ",")  # French spreadsheets read 170,50 as a number
     return str(value)
 
 
 def to_csv(headers: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     """CSV for French spreadsheets: UTF-8 with a BOM, ``;`` separated."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([_as_text(header) for header in headers])
+    return "".join(stream_csv(headers, rows)).encode("utf-8")
+
+
+class _Echo:
+    """A file for ``csv.writer`` that hands each written line back instead of keeping it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The same CSV as :func:`to_csv`, one line at a time (for a ``StreamingHttpResponse``: the rows are never all in
+    memory)."""
+    writer = csv.writer(_Echo(), delimiter=";", lineterminator="\r\n")
+    yield "\ufeff" + writer.writerow([_as_text(value) for value in header])
     for row in rows:
-        writer.writerow([_as_text(value) for value in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+        yield writer.writerow([_as_text(value) for value in row])
 
 
 # What French staff read in a date cell (openpyxl's default is ISO, "2026-12-01 14:52:31").

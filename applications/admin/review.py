@@ -173,6 +173,8 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
 # A piece check the services refused (``review_actions.piece_check_view``): what was typed, kept in the session for
 # the page the refusal redirects to, which shows it again with the message next to its field, once.
 PIECE_CHECK_RETRY = "applications.piece_check_retry"
+# A note the services refused (``review_actions.note_view``): its text, shown again in the form once.
+NOTE_RETRY = "applications.note_retry"
 
 
 @dataclass
@@ -383,6 +385,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "nav": neighbours(model_admin, request, application),
         "dossier_pdf_url": reverse("pieces:staff_dossier_pdf", args=[application.public_id]),
         "note_max_length": review_services.NOTE_MAX_LENGTH,
+        "note_retry": request.session.pop(NOTE_RETRY, None),
         "today": timezone.localdate(),
         # The OPI are the central office's (``Opi.objects.visible_to``): its state for them only, one query.
         "opi": Opi.objects.filter(application=application).first() if is_central(request.user) else None,

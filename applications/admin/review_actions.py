@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, npgettext
 from django.views.decorators.http import require_GET, require_POST
 
-from applications.admin.review import PIECE_CHECK_RETRY, PREVIEW_CSP, change_url, list_filters
+from applications.admin.review import NOTE_RETRY, PIECE_CHECK_RETRY, PREVIEW_CSP, change_url, list_filters
 from applications.enums import PieceStatus
 from applications.models import Application, PieceSubmission, Tag
 from applications.services import review as review_services
@@ -147,12 +147,16 @@ def validate_all_view(request, object_id, *, model_admin):
 
 @require_POST
 def note_view(request, object_id, *, model_admin):
-    """Add an internal note (managers and commission members; read-only staff get a 403)."""
+    """Add an internal note (managers and commission members; read-only staff get a 403). A refused note comes back
+    in the form with its message (``review.NOTE_RETRY``), so that nothing typed is lost."""
     application = application_for(request, object_id, "decidable_by")
+    text = request.POST.get("text", "")
     try:
-        review_services.add_note(application=application, actor=request.user, text=request.POST.get("text", ""))
+        review_services.add_note(application=application, actor=request.user, text=text)
     except BusinessRuleError as error:
         messages.error(request, str(error))
+        # Bounded: a session row is no place for a megabyte some client posted.
+        request.session[NOTE_RETRY] = {"text": text[: 2 * review_services.NOTE_MAX_LENGTH], "error": str(error)}
     else:
         messages.success(request, _("Note added."))
     return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))

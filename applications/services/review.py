@@ -122,8 +122,11 @@ def set_dossier_status_checked(
 
 
 def add_note(*, application: Application, actor: User, text: str) -> ApplicationNote:
-    """Add a timestamped internal note ("bloc-notes"); staff only, never shown to the candidate, no mail."""
-    text = (text or "").strip()
+    """Add a timestamped internal note ("bloc-notes"); staff only, never shown to the candidate, no mail.
+
+    Line ends are stored as ``\n``: a browser posts a textarea's line breaks as CR LF but counts each as one
+    character against its ``maxlength``, so a note the page accepted must not be refused as too long."""
+    text = (text or "").replace("\r\n", "\n").strip()
     if not text:
         raise BusinessRuleError(_("Write the note before saving it."))
     if len(text) > NOTE_MAX_LENGTH:

@@ -127,7 +127,7 @@ def test_the_export_exports_what_the_list_shows(client, centre_manager, two_year
 
     response = client.get(reverse("admin:applications_application_export", args=["csv"]) + query)
 
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))[1:]
+    rows = list(csv.reader(io.StringIO(response.getvalue().decode("utf-8-sig")), delimiter=";"))[1:]
     numbers = {row[0] for row in rows}
     wanted = {two_years["new"].candidate.user.username} if "new" in expected else set()
     if "old" in expected:

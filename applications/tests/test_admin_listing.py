@@ -248,7 +248,9 @@ def test_export_carries_the_tags_and_notes(client, centre_manager, formation, ca
     review.add_note(application=application, actor=centre_manager, text="Entretien le 12")
     client.force_login(centre_manager)
 
-    csv_text = client.get(reverse("admin:applications_application_export", args=["csv"])).content.decode("utf-8-sig")
+    csv_text = (
+        client.get(reverse("admin:applications_application_export", args=["csv"])).getvalue().decode("utf-8-sig")
+    )
 
     header, row = csv_text.split("\r\n")[0], csv_text.split("\r\n", 1)[1]
     assert header.endswith("Étiquettes;Bloc-notes")  # the chosen-columns export's titles
@@ -271,7 +273,9 @@ def test_the_rank_column_says_it_is_the_actual_rank(
 
     with django_assert_num_queries(20):
         html = client.get(changelist()).content.decode()
-    csv_text = client.get(reverse("admin:applications_application_export", args=["csv"])).content.decode("utf-8-sig")
+    csv_text = (
+        client.get(reverse("admin:applications_application_export", args=["csv"])).getvalue().decode("utf-8-sig")
+    )
 
     assert re.search(r'class="sortable column-rank">\s*<div class="text"><a [^>]*>Actual rank</a>', html)
     header = csv_text.split("\r\n")[0].split(";")

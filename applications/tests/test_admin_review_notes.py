@@ -123,3 +123,33 @@ def test_a_note_deleted_twice_is_recorded_once(commission_member, note):
     review.delete_note(note=note, actor=commission_member)  # a second tab
 
     assert ApplicationEvent.objects.filter(kind=EventKind.NOTE_DELETED).count() == 1
+
+
+def note_url(application):
+    return reverse("admin:applications_application_note", args=[application.pk])
+
+
+def test_a_note_at_the_textarea_limit_with_line_breaks_is_kept(client, commission_member, application):
+    """The browser counts a line break as one character against ``maxlength`` and posts it as CR LF: a note that
+    fitted the textarea is saved, with ``\\n`` line ends."""
+    typed = "\n".join(["x" * 199] * 10)[: review.NOTE_MAX_LENGTH]
+    client.force_login(commission_member)
+
+    client.post(note_url(application), {"text": typed.replace("\n", "\r\n")})
+
+    assert list(ApplicationNote.objects.values_list("text", flat=True)) == [typed]
+
+
+def test_a_refused_note_comes_back_in_the_form_with_its_message(client, commission_member, application):
+    too_long = "Dossier solide. " * 130  # 2,080 characters
+    client.force_login(commission_member)
+
+    response = client.post(note_url(application), {"text": too_long})
+    page = client.get(response["Location"]).content.decode()
+
+    assert not ApplicationNote.objects.exists()
+    assert 'aria-describedby="note-text-error"' in page
+    assert "Une note compte au plus 2000 caractères.</p>" in page.split('id="note-text-error"')[1]
+    assert too_long.strip() in page.split('id="note-text"')[1]
+    # Shown once: the next visit has an empty form.
+    assert 'id="note-text-error"' not in client.get(response["Location"]).content.decode()

@@ -372,7 +372,7 @@ def test_the_quick_export_titles_read_as_the_full_exports(
     with django_assert_num_queries(QUERIES_QUICK_EXPORT):
         response = client.get(reverse("admin:applications_application_export", args=["xlsx"]), language=language)
 
-    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    rows = list(load_workbook(io.BytesIO(response.getvalue())).active.iter_rows(values_only=True))
     assert list(rows[0]) == QUICK_HEADERS[language]
     answers = {row[1]: row[14] for row in rows[1:]}
     withdrawn = {"en": "Withdrawn", "fr": "Désistée"}[language]

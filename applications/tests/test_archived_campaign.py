@@ -131,7 +131,7 @@ def test_the_archived_campaigns_applications_still_export(client, centre_manager
     )
 
     assert response.status_code == 200
-    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    rows = list(load_workbook(io.BytesIO(response.getvalue())).active.iter_rows(values_only=True))
     assert len(rows) == 2  # the header and last year's application only
     assert archived.candidate.user.username in rows[1]
 

@@ -346,3 +346,32 @@ def test_dashboard_exports_xlsx(client, centre_manager, rich):
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(response.content)).active
     assert sheet["A2"].value == "MINFO"
+
+
+def test_answers_given_after_not_concerned_are_exported(client, centre_manager, rich):
+    """« Non concerné », then the survey filled anyway: the answers are exported, as the staff page shows them."""
+    form = ComplementaryForm.objects.create(
+        code="STAGE", survey_id=4, label="Stage", candidate_label="Stage", url="https://x", is_common=True
+    )
+    FormAnswer.objects.create(
+        form=form,
+        candidate=rich.candidate,
+        not_concerned=True,
+        submitted_at=timezone.now(),
+        answers={"Q01": "Stage chez Ifremer"},
+    )
+    FormAnswer.objects.create(
+        form=ComplementaryForm.objects.create(
+            code="HANDI", survey_id=5, label="Handicap", candidate_label="Handicap", url="https://x", is_common=True
+        ),
+        candidate=rich.candidate,
+        not_concerned=True,
+    )
+    client.force_login(centre_manager)
+
+    header, row = csv_rows(post_export(client, ["numero", "form_answers"]))
+
+    lines = row[1].splitlines()  # with the rich application's own form ("Motivation")
+    assert "Stage / Q01 : Stage chez Ifremer" in lines
+    assert "Stage : not concerned" not in lines
+    assert "Handicap : not concerned" in lines

@@ -46,7 +46,8 @@ def _page(client, response) -> str:
 def test_a_note_with_nul_is_refused_with_a_message(client, django_assert_num_queries, centre_manager, application):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(7):  # session, user, scope, the application in scope, the lock (savepoint)
+    # session, user, scope, the application in scope, the lock (savepoint); the typed note kept in the session (3)
+    with django_assert_num_queries(10):
         response = client.post(_action("note", application), {"text": "Bon\x00dossier"})
 
     assert response.status_code == 302
