@@ -26,7 +26,7 @@ from applications.dates import effective_return_deadline
 from applications.enums import Civility, DossierStatus
 from applications.models import Application, Decision
 from ecandidat.attachments import AttachmentRef
-from ecandidat.emails import OwnText, enqueue_notification, enqueue_notification_with
+from ecandidat.emails import OwnText, enqueue_notification_with
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from ecandidat.staff_text import shown_in_mail
@@ -463,7 +463,8 @@ def notify_candidate_with(
 ) -> OutboundEmail | None:
     """:func:`notify_candidate` with its ``extra`` variables as a mapping, files to attach (references, read when
     each mail is sent) and ``own_text``, the text of this sending by language instead of the mail's (a decision
-    type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text."""
+    type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text. Every row is
+    linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all."""
     candidate = application.candidate
     email = enqueue_notification_with(
         code,
@@ -473,6 +474,7 @@ def notify_candidate_with(
         extra=extra,
         attachments=attachments,
         own_text=own_text,
+        about=candidate.user,
     )
     if email is not None:
         for address in centre_copy_recipients(application.formation.centre, application.formation.commission_id):
@@ -484,6 +486,7 @@ def notify_candidate_with(
                 extra=extra,
                 attachments=attachments,
                 own_text=own_text,
+                about=candidate.user,
             )
     return email
 
@@ -544,8 +547,17 @@ def commission_recipients(commission: Commission, code: str) -> list[str]:
 
 
 def notify_commission(*, application: Application, code: str, **extra: object) -> int:
-    """Alert the application's commission (COMMISSION_ALERT_*), if it asked for this alert. Returns the count."""
+    """Alert the application's commission (COMMISSION_ALERT_*), if it asked for this alert. Returns the count. The
+    alerts name the candidate: they are linked to the account (``OutboundEmail.about``) and go with its full
+    deletion."""
     recipients = commission_recipients(application.formation.commission, code)
     for address in recipients:
-        enqueue_notification(code, application, to=address, language=settings.LANGUAGE_CODE, **extra)
+        enqueue_notification_with(
+            code,
+            application,
+            to=address,
+            language=settings.LANGUAGE_CODE,
+            extra=extra,
+            about=application.candidate.user,
+        )
     return len(recipients)

@@ -2,7 +2,7 @@
 
 The archive holds ``donnees.json`` (account with its former e-mail addresses, dossier, applications with their
 history, validated decisions and answers to the complementary questions, the answers shared by all the
-applications, pieces, complementary-form answers, and the mails we sent, to the address of the day) and
+applications, pieces, complementary-form answers, and the mails written to the account: ``erasure.mails_sent_to``) and
 ``pieces/``, the candidate's uploaded files under readable names. Decisions not yet validated are commission
 work in progress: the candidate sees them here once validated, as on their pages.
 The staff's internal notes are not the candidate's to read: neither they nor the history rows about them
@@ -35,9 +35,9 @@ from applications.models import (
     QuestionAnswer,
 )
 from applications.services.dossier import export_personal_data
+from applications.services.erasure import mails_sent_to
 from applications.workflow import STAFF_ONLY_EVENTS
 from documents.enums import ScanStatus
-from ecandidat.models import OutboundEmail
 
 SPOOL_BYTES = 8 * 2**20
 CHUNK_BYTES = 256 * 2**10
@@ -210,8 +210,9 @@ def build_archive(*, user, candidate: Candidate | None):
             }
             for answer in answers.order_by("id")
         ]
-    # The addresses the account had before (accounts.services.change_email), and the mails sent to each while it
-    # was the candidate's: an address given up may have been taken since by someone else, whose mails are not theirs.
+    # The addresses the account had before (accounts.services.change_email), and the mails written to the account
+    # (the erasure's rule): to each address while it was the candidate's, never one before the account existed nor
+    # to an address someone else holds (a member of staff's, typed by mistake), unless the mail is about this account.
     former = list(PreviousEmailAddress.objects.filter(user=user).order_by("replaced_at", "id"))
     data["account"]["previous_email_addresses"] = [
         {
@@ -221,9 +222,7 @@ def build_archive(*, user, candidate: Candidate | None):
         }
         for address in former
     ]
-    sent_to_them = Q(to__iexact=user.email)
-    for address in former:
-        sent_to_them |= Q(to__iexact=address.email, created_at__lte=address.replaced_at)
+    mails = mails_sent_to(user, former=[(address.email, address.replaced_at) for address in former])
     data["mails"] = [
         {
             "date": _iso(mail.created_at),
@@ -232,7 +231,7 @@ def build_archive(*, user, candidate: Candidate | None):
             "subject": mail.subject,
             "body": mail.body,
         }
-        for mail in OutboundEmail.objects.filter(sent_to_them).order_by("created_at", "id")
+        for mail in mails.order_by("created_at", "id")
     ]
     data["generated_at"] = timezone.now().isoformat()
 

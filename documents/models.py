@@ -34,6 +34,17 @@ class Document(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    # The account whose file it is, once nothing of the layer above points to it any more: a quarantined file, let go
+    # by its piece and kept for the investigation, which a member of staff may have uploaded. The account's full
+    # deletion (CNIL) finds it here.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     scan_status = models.CharField(_("antivirus"), max_length=8, choices=ScanStatus, default=ScanStatus.NOT_SCANNED)
     scan_detail = models.CharField(_("antivirus detail"), max_length=255, blank=True)
     scanned_at = models.DateTimeField(_("scanned at"), null=True, blank=True)

@@ -156,9 +156,11 @@ def enqueue_notification_with(
     attachments: "Sequence[AttachmentRef]" = (),
     language: str | None = None,
     own_text: OwnText | None = None,
+    about: "AbstractBaseUser | None" = None,
 ):
     """:func:`enqueue_notification` with its ``extra`` variables as a mapping, files to attach (references, read
-    when the mail is sent: ``ecandidat.attachments``) and the sender's own text (see :func:`enqueue_email`)."""
+    when the mail is sent: ``ecandidat.attachments``), the sender's own text and the account the mail is about (see
+    :func:`enqueue_email`)."""
     notification = _registered(code)
     values = {**notification.context(subject), **extra}
     context = {name: values[name] for name in notification.names if name in values}
@@ -170,6 +172,7 @@ def enqueue_notification_with(
         language=language,
         attachments=attachments,
         own_text=own_text,
+        about=about,
     )
 
 
@@ -191,6 +194,7 @@ def enqueue_email(
     language: str | None = None,
     attachments: "Sequence[AttachmentRef]" = (),
     own_text: OwnText | None = None,
+    about: "AbstractBaseUser | None" = None,
 ):
     """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
@@ -198,8 +202,9 @@ def enqueue_email(
     ``MailTemplate`` in service, else the files. ``attachments`` are references (``ecandidat.attachments``): the
     files are read at each attempt, not copied. Returns the outbox row, or None when the central office has put this
     mail out of service in this language (eCandidat: a mail out of service is not sent, own text or not); the skip
-    is logged. Account mails cannot be out of service. Never fails the caller because of the broker: see
-    :func:`dispatch`.
+    is logged. Account mails cannot be out of service. ``about`` is the candidate account the mail is about,
+    whoever it goes to (``OutboundEmail.about``: the full deletion of that account deletes it). Never fails the
+    caller because of the broker: see :func:`dispatch`.
     """
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     template = current_template(code, language)
@@ -218,6 +223,7 @@ def enqueue_email(
         html_body=html,
         attachments=[ref.as_json() for ref in attachments],
         next_attempt_at=timezone.now() + FIRST_SWEEP_DELAY,
+        about_id=about.pk if about is not None else None,
     )
     transaction.on_commit(partial(dispatch, email.pk))
     return email

@@ -98,6 +98,17 @@ class OutboundEmail(models.Model):
         related_name="+",
         verbose_name=_("resent by"),
     )
+    # The candidate account the mail is about, whoever it went to (the candidate, a centre's copy, a commission's
+    # alert naming them): the full deletion (CNIL) deletes those mails with the account. Any other deletion of the
+    # account (a purge, a past campaign's) keeps the mails as before, unlinked.
+    about = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("about the account"),
+    )
 
     objects = OutboundEmailQuerySet.as_manager()
 

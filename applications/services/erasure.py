@@ -7,7 +7,8 @@ the institution's contact address). Two kinds, as in eCandidat:
 - **everything** ("Suppression CNIL"): the account, its dossier, its applications with their history, decisions,
   letters and OPI rows, its pieces and every file it uploaded, its answers to the complementary questions (those
   shared by its applications included), the commission packs holding one of its dossiers, the mails written to its
-  address since it was created, and the back office's change history of those rows.
+  address since it was created and every mail about it (``OutboundEmail.about``: the centre's copies, the
+  commission's alerts), and the back office's change history of those rows (the outbox's included).
 
 Contract:
 
@@ -35,8 +36,8 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast, Lower
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -57,6 +58,8 @@ from ecandidat.models import OutboundEmail
 from ecandidat.staff import is_central
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from django.db.models import QuerySet
 
 
@@ -94,18 +97,30 @@ def _is_staff_account(user: User) -> bool:
 
 
 def _documents(user: User) -> QuerySet[Document]:
+    """Its pieces' files, the files it uploaded, and the files it owns that no piece holds any more (quarantined)."""
     submissions = PieceSubmission.objects.filter(candidate__user=user).exclude(document=None)
-    return Document.objects.filter(Q(pk__in=submissions.values("document_id")) | Q(uploaded_by=user))
+    return Document.objects.filter(Q(pk__in=submissions.values("document_id")) | Q(uploaded_by=user) | Q(owner=user))
 
 
-def _mails(user: User) -> QuerySet[OutboundEmail]:
-    """The mails written to the account's addresses while it had them: its address since the account exists, and
-    each address it had before a change (``PreviousEmailAddress``) until it was replaced. An address another
+def mails_sent_to(
+    user: User, *, former: Iterable[tuple[str, datetime.datetime]] | None = None
+) -> QuerySet[OutboundEmail]:
+    """The mails written to the account (:func:`_sent_to`): what "Mes données" hands back; the full deletion removes
+    them and more (:func:`_mails`). ``former``: its ``PreviousEmailAddress`` (address, replaced at), when the caller
+    has read them."""
+    return OutboundEmail.objects.filter(_sent_to(user, former=former))
+
+
+def _sent_to(user: User, *, former: Iterable[tuple[str, datetime.datetime]] | None = None) -> Q:
+    """Those written to the account's addresses while it had them: its address since the account exists, and each
+    address it had before a change (``PreviousEmailAddress``) from then until it was replaced. An address another
     account uses (the same person's account of another campaign, a member of staff, or whoever owns an address the
-    candidate once mistyped) is left out: those mails cannot be told apart, and the other account's are its own.
-    Two queries, whatever the number of addresses."""
+    candidate once mistyped) is left out: those mails cannot be told apart by their address, and the other account's
+    are its own. Plus the mails about the account (``OutboundEmail.about``) written to one of its addresses: those
+    are told apart. Two queries whatever the number of addresses: the former ones (unless given), and those other
+    accounts use."""
     periods: list[tuple[str, datetime.datetime | None]] = [(user.email, None)]
-    periods += user.previous_email_addresses.values_list("email", "replaced_at")
+    periods += user.previous_email_addresses.values_list("email", "replaced_at") if former is None else former
     wanted = {address.lower() for address, _until in periods if address}
     taken = set(
         User.objects.annotate(address=Lower("email"))
@@ -113,12 +128,21 @@ def _mails(user: User) -> QuerySet[OutboundEmail]:
         .exclude(pk=user.pk)
         .values_list("address", flat=True)
     )
-    written = Q()
+    written = Q(pk__in=[])
     for address, until in periods:
-        if address and address.lower() not in taken:
+        if not address:
+            continue
+        written |= Q(about=user, to__iexact=address)
+        if address.lower() not in taken:
             since = Q(to__iexact=address, created_at__gte=user.date_joined)
             written |= since if until is None else since & Q(created_at__lte=until)
-    return OutboundEmail.objects.filter(written) if written else OutboundEmail.objects.none()
+    return written
+
+
+def _mails(user: User) -> QuerySet[OutboundEmail]:
+    """The mails the full deletion removes: those written to the account (:func:`mails_sent_to`) and every mail
+    about it, whoever it went to (the centre's copies of its mails, the commission's alerts naming it)."""
+    return OutboundEmail.objects.filter(_sent_to(user) | Q(about=user))
 
 
 def _packs_holding(application_ids: list[int]) -> list[CommissionPack]:
@@ -177,9 +201,10 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         or settings.LANGUAGE_CODE
     )
 
-    _delete_history(user, application_ids)
+    mails_of_user = _mails(user)
+    _delete_history(user, application_ids, mails_of_user)
     files = _delete_rows(user, application_ids)
-    mails = _mails(user).delete()[1].get(OutboundEmail._meta.label, 0)
+    mails = mails_of_user.delete()[1].get(OutboundEmail._meta.label, 0)
     record = AccountDeletion.objects.create(
         numero_dossier=user.username,
         campaign=user.campaign,
@@ -223,9 +248,10 @@ def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
     return files
 
 
-def _delete_history(user: User, application_ids: list[int]) -> None:
+def _delete_history(user: User, application_ids: list[int], mails: QuerySet[OutboundEmail]) -> None:
     """The back office's change history (admin ``LogEntry``) of the account (under the users and under "Comptes
-    candidats"), its dossier and its applications: their titles hold the person's name, their messages addresses."""
+    candidats"), its dossier, its applications and its ``mails`` (the outbox's "resend": « GENERIC → address »):
+    their titles hold the person's name or address, their messages addresses. Before the mails go (a subquery)."""
     candidate_ids = list(Candidate.objects.filter(user=user).values_list("pk", flat=True))
     rows = [
         (User, [user.pk]),
@@ -238,4 +264,6 @@ def _delete_history(user: User, application_ids: list[int]) -> None:
         if ids:
             content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
             condition |= Q(content_type=content_type, object_id__in=[str(pk) for pk in ids])
+    mail_ids = mails.annotate(object_key=Cast("pk", output_field=CharField())).values("object_key")
+    condition |= Q(content_type=ContentType.objects.get_for_model(OutboundEmail), object_id__in=mail_ids)
     LogEntry.objects.filter(condition).delete()

@@ -492,8 +492,9 @@ def take_off_quarantined_piece(
     sender: type[Document], *, document: Document, signature: str, scanned_at: datetime.datetime, batch: str, **_: Any
 ) -> None:
     """An infected file was quarantined (``documents.scanning``, same transaction): the piece that held it is
-    refused, without its file. The candidate reads a neutral comment, staff read the signature in the history of the
-    application (every live application of the candidate for a shared piece).
+    refused, without its file, which keeps the candidate's account as its owner (``Document.owner``). The candidate
+    reads a neutral comment, staff read the signature in the history of the application (every live application of
+    the candidate for a shared piece).
 
     Refused, not "En attente": the nightly re-scan with new signatures mostly finds files of transmitted dossiers,
     whose waiting pieces the candidate cannot fill; a refused piece follows the targeted correction
@@ -516,6 +517,10 @@ def take_off_quarantined_piece(
     submission.status_changed_at = scanned_at
     submission.status_changed_by = None
     submission.save()
+    # The file stays under quarantine/ without a piece: it keeps its owner, whoever uploaded it (staff, for the
+    # candidate), so the candidate's full deletion (``erasure``) takes it too.
+    document.owner_id = submission.candidate.user_id
+    document.save(update_fields=["owner"])
     record_events(
         [submission.application_id]
         if submission.application_id is not None

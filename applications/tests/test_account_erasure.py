@@ -10,6 +10,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.urls import reverse
+from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import AccountDeletion, CandidateAccount, NumeroDossierHistory, User
@@ -25,6 +26,7 @@ from applications.models import (
     PieceSubmission,
     QuestionAnswer,
 )
+from applications.notifications import notify_candidate, notify_commission
 from applications.services import erasure
 from applications.services.staff import recompute_waiting_list_ranks
 from applications.tests.factories_candidature import (
@@ -34,6 +36,7 @@ from applications.tests.factories_candidature import (
     decide,
     make_application,
 )
+from documents import scanning
 from documents.models import Document
 from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
@@ -411,17 +414,25 @@ def test_mails_to_an_address_the_candidate_had_before_a_change_go_too(rich_candi
 
 def test_mails_to_an_address_another_account_uses_stay(rich_candidate, central_manager, campaign):
     """The same person's account of another campaign (or a member of staff) at the same address: its mails cannot
-    be told apart from this account's, so none is deleted."""
+    be told apart from this account's by their address, so none is deleted; those about this account
+    (``OutboundEmail.about``: its decision's) are told apart and go."""
     other_campaign = CampaignFactory(code="C2025", is_active=False)
     CandidateUserFactory(email=rich_candidate.email.upper(), campaign=other_campaign)
-    kept = OutboundEmail.objects.filter(to=rich_candidate.email).count()
+    theirs = enqueue_email(
+        to=rich_candidate.email,
+        code="X",
+        template_base="accounts/email/generic",
+        context={"subject": "S", "body": "B"},
+    )
+    about = OutboundEmail.objects.filter(about=rich_candidate).count()
+    assert about > 0
 
     record = erasure.delete_candidate_account(
         user=rich_candidate, actor=central_manager, everything=True, notify=False
     )
 
-    assert OutboundEmail.objects.filter(to=rich_candidate.email).count() == kept
-    assert record.mails == 0
+    assert list(OutboundEmail.objects.filter(to=rich_candidate.email)) == [theirs]
+    assert record.mails == about
 
 
 def test_a_confirmation_mail_out_of_service_is_not_recorded_as_sent(rich_candidate, central_manager):
@@ -433,3 +444,96 @@ def test_a_confirmation_mail_out_of_service_is_not_recorded_as_sent(rich_candida
 
     assert not record.notified
     assert not OutboundEmail.objects.filter(code="CPT_MIN_DELETE").exists()
+
+
+# --- what names the candidate elsewhere (findings A2-A4) ---------------------------------------------------------
+
+
+def test_the_commission_alerts_and_the_centre_copies_about_the_candidate_go_too(
+    campaign, formation, centre, commission, central_manager
+):
+    """« Le candidat Camille DUPONT (dossier …) a transmis… », the withdrawal alert with its reason, the centre's copy
+    of the candidate's mails: written to staff addresses, they name the candidate (``OutboundEmail.about``)."""
+    commission.alert_mode, commission.email = "M", "commission-minfo@univ.example"
+    commission.alert_on_transmission = commission.alert_on_withdrawal = True
+    commission.save()
+    centre.candidate_mail_copy, centre.email = "M", "scolarite-see@univ.example"
+    centre.save()
+    application = make_application(formation, campaign=campaign)
+    other = make_application(formation, campaign=campaign)
+    for each in (application, other):
+        notify_commission(application=each, code="COMMISSION_ALERT_TRANSMISSION")
+        notify_commission(application=each, code="COMMISSION_ALERT_DESISTEMENT", withdrawal_reason="Admis ailleurs")
+        notify_candidate(application=each, code="CANDIDATURE_ANNULATION")
+    user = application.candidate.user
+    staff_addresses = {commission.email, centre.email}
+    about_user = OutboundEmail.objects.filter(about=user)
+    assert {mail.to for mail in about_user} == {user.email, *staff_addresses}
+    assert any(user.username in mail.body for mail in about_user.filter(to=commission.email))
+    count = about_user.count()
+
+    record = erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    left = OutboundEmail.objects.all()
+    assert {mail.about_id for mail in left} == {other.candidate.user.pk}
+    assert not any(user.username in mail.body for mail in left)
+    assert {mail.to for mail in left} == {other.candidate.user.email, *staff_addresses}
+    assert record.mails == count
+
+
+def test_the_outbox_history_of_the_candidates_mails_goes_too(rich_candidate, central_manager):
+    """The outbox's "resend" writes an admin history row titled « GENERIC → jean.dupont@example.org »."""
+    user = rich_candidate
+    theirs = enqueue_email(
+        to=user.email, code="GENERIC", template_base="accounts/email/generic", context={"subject": "S", "body": "B"}
+    )
+    someone_elses = enqueue_email(
+        to="autre@example.org",
+        code="GENERIC",
+        template_base="accounts/email/generic",
+        context={"subject": "S", "body": "B"},
+    )
+    outbox = ContentType.objects.get_for_model(OutboundEmail)
+    for mail in (theirs, someone_elses):
+        LogEntry.objects.create(
+            user=central_manager,
+            content_type=outbox,
+            object_id=str(mail.pk),
+            object_repr=f"GENERIC → {mail.to}",
+            action_flag=CHANGE,
+            change_message="Renvoyé",
+        )
+
+    erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    assert list(LogEntry.objects.values_list("object_repr", flat=True)) == ["GENERIC → autre@example.org"]
+
+
+def test_a_quarantined_file_staff_uploaded_for_the_candidate_goes_too(
+    campaign, formation, central_manager, django_capture_on_commit_callbacks
+):
+    """Quarantine lets the piece go of its file, which staff uploaded: the file keeps its owner, the candidate."""
+    application = make_application(formation, campaign=campaign)
+    stored = _stored(f"{campaign.code}/cni.pdf")
+    document = DocumentFactory(
+        uploaded_by=central_manager, campaign_code=campaign.code, file=stored, original_name="CNI DUPONT Camille.pdf"
+    )
+    PieceSubmissionFactory(application=application, document=document)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scanning._quarantine(
+            document, signature="Eicar", recorded={"scanned_at": timezone.now()}, batch="rescan_documents"
+        )
+    document.refresh_from_db()
+    quarantined = document.file.name
+    assert quarantined.startswith("quarantine/")
+    assert default_storage.exists(quarantined)
+    assert not PieceSubmission.objects.filter(document=document).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record = erasure.delete_candidate_account(
+            user=application.candidate.user, actor=central_manager, everything=True, notify=False
+        )
+
+    assert not Document.objects.exists()
+    assert not default_storage.exists(quarantined)
+    assert record.files == 1

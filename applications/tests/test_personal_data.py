@@ -1,5 +1,6 @@
 """ "Mes données": the ZIP of everything we hold about the candidate (account, dossier, applications, files, mails)."""
 
+import datetime
 import io
 import json
 import zipfile
@@ -11,10 +12,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.services import change_email
-from accounts.tests.factories import UserFactory
+from accounts.tests.factories import StaffFactory, UserFactory
 from applications.enums import EventKind, PieceStatus
 from applications.history import record_event
 from applications.models import Application
+from applications.services.dossier import staff_change_account_email
 from applications.tests.factories_candidature import (
     PDF_BYTES,
     ApplicationFactory,
@@ -24,6 +26,7 @@ from applications.tests.factories_candidature import (
 )
 from documents.enums import ScanStatus
 from ecandidat.emails import enqueue_email
+from ecandidat.models import OutboundEmail
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +113,8 @@ def test_queries_do_not_grow_with_applications_and_pieces(
         application = _apply(candidate, pieces=3)
         DecisionFactory(application=application, validated=True)
 
-    with django_assert_num_queries(17):  # the former addresses: one query, whatever their number
+    # The former addresses, and those another account holds (their mails are not this one's): one query each.
+    with django_assert_num_queries(18):
         response = owner_client.get(reverse(URL))
 
     assert len(json.loads(_archive(response).read("donnees.json"))["pieces"]) == 3 * applications
@@ -147,7 +151,7 @@ def test_the_staff_internal_notes_leave_no_trace_in_the_archive(
     record_event(application, actor=centre_manager, kind=EventKind.NOTE_DELETED, comment="note de durand du 01/12")
     record_event(application, actor=centre_manager, kind=EventKind.STATUS, from_status="AT", to_status="RE")
 
-    with django_assert_num_queries(17):  # as without the rows: the filter is in the history's prefetch
+    with django_assert_num_queries(18):  # as without the rows: the filter is in the history's prefetch
         response = owner_client.get(reverse(URL))
 
     archive = _archive(response)
@@ -212,3 +216,38 @@ def test_former_addresses_and_the_mails_sent_to_them_while_they_were_the_candida
     assert "Avant" in subjects
     assert "Pas à vous" not in subjects
     assert {mail["to"] for mail in data["mails"]} <= {first, "nouvelle@example.org"}
+
+
+def test_a_staff_members_mails_never_reach_a_candidate_who_once_had_their_address(client, candidate, central_manager):
+    """A member of staff's address typed by mistake on the candidate's account, then changed by the helpdesk: the
+    mails written to that member of staff, before the account existed or while the candidate "had" the address, are
+    theirs; only a mail about the candidate's account written to it is the candidate's."""
+    victim = StaffFactory(email="victime@univ.fr")
+    user = candidate.user
+
+    def mail(subject, *, to=victim.email, about=None):
+        return enqueue_email(
+            to=to,
+            code="GENERIC",
+            template_base="accounts/email/generic",
+            context={"subject": subject, "body": "Bonjour"},
+            about=about,
+        )
+
+    old = mail("Secret du personnel")
+    OutboundEmail.objects.filter(pk=old.pk).update(created_at=datetime.datetime(2020, 3, 2, tzinfo=datetime.UTC))
+    user.email = victim.email
+    user.save(update_fields=["email"])
+    mail("Secret récent")
+    mail("Votre candidature", about=user)
+    mail("Alerte de la commission", to="commission@univ.example", about=user)
+    staff_change_account_email(account=user, new_email="attaquant@example.org", actor=central_manager)
+    client.force_login(user)
+
+    data = json.loads(_archive(client.get(reverse(URL))).read("donnees.json"))
+
+    subjects = [mail["subject"] for mail in data["mails"]]
+    assert "Secret du personnel" not in subjects
+    assert "Secret récent" not in subjects
+    assert "Alerte de la commission" not in subjects
+    assert "Votre candidature" in subjects
