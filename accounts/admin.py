@@ -98,10 +98,17 @@ class UserAdmin(PermissionLabels, DjangoUserAdmin):
 
 
 class IssueEnrolmentCodeForm(forms.Form):
-    user = forms.ModelChoiceField(
-        label=_("staff member"),
-        queryset=User.objects.filter(is_staff=True, is_active=True).order_by("last_name", "first_name", "username"),
-    )
+    """The staff member to issue a code for: the active staff accounts, superusers only for a superuser
+    (``staff_enrolment.issue_enrolment_code``'s rule)."""
+
+    user = forms.ModelChoiceField(label=_("staff member"), queryset=User.objects.none())
+
+    def __init__(self, *args, actor: User, **kwargs):
+        super().__init__(*args, **kwargs)
+        staff = User.objects.filter(is_staff=True, is_active=True).order_by("last_name", "first_name", "username")
+        field = self.fields["user"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = staff if actor.is_superuser else staff.exclude(is_superuser=True)
 
 
 class CentreCommissionsField(forms.ModelMultipleChoiceField):
@@ -144,6 +151,10 @@ class StaffMembershipForm(forms.ModelForm):
         super().clean()
         data = self.cleaned_data
         if "all_commissions" not in self.fields:  # a centre's manager adds commission members only
+            # The form has no centre field here, so Django leaves out the model's check of the role's scope, which
+            # names the centre: without this the database refused the row (a server error).
+            if data.get("role") == StaffRole.COMMISSION_MEMBER and data.get("commission") is None:
+                self.add_error("commission", _("A commission member belongs to a commission: choose it."))
             return data
         role, centre = data.get("role"), data.get("centre")
         every, chosen = data.get("all_commissions"), list(data.get("commissions") or [])
@@ -318,7 +329,7 @@ class StaffEnrolmentTokenAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         """Choose a staff member, get a code (shown once)."""
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = IssueEnrolmentCodeForm(data=request.POST or None)
+        form = IssueEnrolmentCodeForm(data=request.POST or None, actor=request.user)
         if request.method == "POST" and form.is_valid():
             user = form.cleaned_data["user"]
             try:

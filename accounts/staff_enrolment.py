@@ -118,13 +118,17 @@ def issue_enrolment_code(*, user: User, actor: User | None) -> str:
 
     For a staff member who cannot open the mailed link. Only the central office may issue one
     (``may_issue_enrolment_code``); ``actor=None`` is the operator on the server (``manage.py
-    issue_enrolment_code``, e.g. for the first superuser). A code for a non-staff account is refused. Side effect: a
-    ``StaffEnrolmentToken`` (channel CODE, valid ``CODE_VALIDITY``) recording ``actor`` as its issuer.
+    issue_enrolment_code``, e.g. for the first superuser). A code for a non-staff account is refused, and so is a
+    code for a superuser unless ``actor`` is a superuser or the operator (a code lets its holder add the account's
+    second factor: no one gains wider rights than their own that way). Side effect: a ``StaffEnrolmentToken``
+    (channel CODE, valid ``CODE_VALIDITY``) recording ``actor`` as its issuer.
     """
     if actor is not None and not may_issue_enrolment_code(actor):
         raise BusinessRuleError(_("Only the central office issues enrolment codes."))
     if not user.is_staff:
         raise BusinessRuleError(_("Enrolment codes are for staff accounts only."))
+    if user.is_superuser and actor is not None and not actor.is_superuser:
+        raise BusinessRuleError(_("Only a superuser issues an enrolment code for a superuser."))
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     now = timezone.now()
     token = StaffEnrolmentToken.objects.create(

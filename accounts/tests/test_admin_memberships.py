@@ -140,6 +140,27 @@ def test_a_centre_manager_sets_the_members_of_the_centre_commissions(
     assert StaffMembership.objects.filter(pk=reader.pk).exists()
 
 
+def test_a_centre_manager_adding_a_commission_member_without_a_commission_is_told_beside_the_field(
+    client, centre_manager, commission, colleague
+):
+    """The form has no centre for them, so Django skipped the model's check of the role's scope, which names the
+    centre: the database refused the row and the page was a server error."""
+    client.force_login(centre_manager)
+
+    response = client.post(ADD, {"user": colleague.pk, "role": "COM", "commission": ""})
+
+    assert response.status_code == 200
+    assert _errors(response)["commission"] == ["A commission member belongs to a commission: choose it."]
+    assert not StaffMembership.objects.filter(user=colleague).exists()
+
+    member = StaffMembershipFactory(user=colleague, commission_member=True, commission=commission)
+    cleared = client.post(_change(member), {"user": colleague.pk, "role": "COM", "commission": ""})
+
+    assert "commission" in _errors(cleared)
+    member.refresh_from_db()
+    assert member.commission == commission
+
+
 def test_the_central_office_cannot_remove_the_central_office_in_bulk(client, central_manager):
     other_central = StaffMembershipFactory(central=True, user__username="autre.scolarite")
     client.force_login(central_manager)

@@ -15,7 +15,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.models import StaffEnrolmentToken
 from accounts.staff_enrolment import issue_enrolment_code, mail_enrolment_link
@@ -277,6 +277,34 @@ def test_central_office_issues_a_code_from_the_tokens_page(
     client.post(reverse("account_logout"))
     _log_in_with_password(client)
     assert client.post(ENROLMENT, {"action": "code", "code": code}).url == reverse("mfa_activate_totp")
+
+
+def test_only_a_superuser_issues_a_code_for_a_superuser(client, central_manager, django_user_model):
+    """A code lets its holder add the account's authenticator app: the central office would have taken over a
+    superuser's account with it."""
+    root = django_user_model.objects.create_superuser("root", "root@univ-perp.fr", PASSWORD)
+    client.force_login(central_manager)
+    add = reverse("admin:accounts_staffenrolmenttoken_add")
+
+    offered = client.get(add).context["form"].fields["user"].queryset
+    response = client.post(add, {"user": root.pk})
+
+    assert root not in offered
+    assert central_manager in offered
+    assert response.status_code == 200
+    assert "Sélectionnez un choix valide" in response.content.decode()
+    assert not StaffEnrolmentToken.objects.exists()
+    with translation.override("en"), pytest.raises(BusinessRuleError, match="Only a superuser issues an enrolment"):
+        issue_enrolment_code(user=root, actor=central_manager)
+    assert not StaffEnrolmentToken.objects.exists()
+
+    # A superuser may, and so may the operator on the server (manage.py issue_enrolment_code).
+    other_root = django_user_model.objects.create_superuser("root2", "root2@univ-perp.fr", PASSWORD)
+    assert issue_enrolment_code(user=root, actor=other_root)
+    assert issue_enrolment_code(user=root, actor=None)
+    client.force_login(other_root)
+    assert root in client.get(add).context["form"].fields["user"].queryset
+    assert StaffEnrolmentToken.objects.filter(user=root).count() == 2
 
 
 @pytest.mark.parametrize("persona", ["centre_manager", "other_centre_manager", "commission_member"])

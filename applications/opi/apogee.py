@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from applications.models import Baccalaureate
 from applications.opi.communes import CommuneCodes
-from applications.opi.countries import FRANCE_INSEE, insee_country
+from applications.opi.countries import FRANCE_INSEE, french_department, insee_country
 from applications.opi.pegase import write_csv
 from applications.opi.transfer import OpiCandidate, TransferResult, file_day
 from offers.models import Campaign, Formation
@@ -88,10 +88,21 @@ COM_EXO_EXT_MAX = 15  # Apogée's comExoExt
 BAC_COLUMNS = COLUMNS.index("COD_OPT4_BAC") - COLUMNS.index("COD_BAC") + 1
 
 
+# Letters that no decomposition takes to ASCII, and the typographic apostrophes.
+_ASCII_LETTERS = str.maketrans(
+    {"Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Œ": "OE", "œ": "oe",
+     "Æ": "AE", "æ": "ae", "ß": "SS", "Þ": "TH", "þ": "th", "Ħ": "H", "ħ": "h", "ı": "i", "’": "'", "‘": "'",
+     "ʼ": "'"}
+)  # fmt: skip
+
+
 def upper_ascii(text: str) -> str:
-    """Names as Apogée wants them: upper case, no accents."""
+    """Names as Apogée wants them: upper case ASCII, no accents ("Łukasz" → "LUKASZ", "Œdipe" → "OEDIPE",
+    "N’Diaye" → "N'DIAYE"); any other character outside ASCII becomes a space, spaces are collapsed."""
     decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(char for char in decomposed if not unicodedata.combining(char)).upper()
+    letters = "".join(char for char in decomposed if not unicodedata.combining(char)).translate(_ASCII_LETTERS)
+    ascii_only = "".join(char if char.isascii() else " " for char in letters.upper())
+    return " ".join(ascii_only.split())
 
 
 def opi_code(entry: OpiCandidate) -> str:
@@ -104,7 +115,8 @@ def _person(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
     address, bac = entry.address, entry.baccalaureate
     ine = candidate.ine.strip().upper()
     birth_country = insee_country(candidate.birth_country)
-    born_in_france = birth_country == FRANCE_INSEE
+    born_in_france = birth_country == FRANCE_INSEE  # Guadeloupe … Mayotte, picked as a country, too
+    birth_department = french_department(candidate.birth_country, candidate.birth_department)
     student_number = candidate.user.student_number or candidate.sis_student_number
     return [
         opi_code(entry),
@@ -121,7 +133,7 @@ def _person(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
         insee_country(candidate.nationality),
         upper_ascii(candidate.birth_city),
         "D" if born_in_france else "P",
-        candidate.birth_department if born_in_france else birth_country,
+        birth_department if born_in_france else birth_country,
         candidate.user.email,
         candidate.mobile,
         *_bac(bac),

@@ -22,8 +22,9 @@ from operator import or_
 
 from django.db.models import Q
 
-from applications.countries import FRANCE, normalise_name
+from applications.countries import normalise_name
 from applications.models import Address, Candidate, ReferenceCommune
+from applications.opi.countries import french_department, in_france
 from applications.opi.transfer import OpiCandidate
 
 
@@ -31,15 +32,11 @@ class CommuneCodes:
     """The INSEE codes of the candidates of one transfer (one query, made on creation)."""
 
     def __init__(self, entries: Sequence[OpiCandidate]):
-        departments = {
-            entry.candidate.birth_department
-            for entry in entries
-            if entry.candidate.birth_country == FRANCE and entry.candidate.birth_department
-        }
+        departments = {_birth_department(entry.candidate) for entry in entries} - {""}
         postal_codes = {
             entry.address.postal_code
             for entry in entries
-            if entry.address is not None and entry.address.country == FRANCE and entry.address.postal_code
+            if entry.address is not None and in_france(entry.address.country) and entry.address.postal_code
         }
         self._by_department: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._by_postal_code: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -60,14 +57,20 @@ class CommuneCodes:
                 self._by_postal_code[postal_code, name].add(insee_code)
 
     def birth(self, candidate: Candidate) -> str:
-        if candidate.birth_country != FRANCE or not candidate.birth_department:
+        department = _birth_department(candidate)
+        if not department:
             return ""
-        return _only(self._by_department.get((candidate.birth_department, normalise_name(candidate.birth_city))))
+        return _only(self._by_department.get((department, normalise_name(candidate.birth_city))))
 
     def address(self, address: Address | None) -> str:
-        if address is None or address.country != FRANCE:
+        if address is None or not in_france(address.country):
             return ""
         return _only(self._by_postal_code.get((address.postal_code, normalise_name(address.city))))
+
+
+def _birth_department(candidate: Candidate) -> str:
+    """The birth département in France (``971`` for a candidate who picked Guadeloupe as their birth country)."""
+    return french_department(candidate.birth_country, candidate.birth_department)
 
 
 def _only(codes: set[str] | None) -> str:

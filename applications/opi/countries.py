@@ -1,12 +1,28 @@
 """ISO 3166-1 alpha-2 (what the dossier stores) → the INSEE country code that Apogée and Pégase use (the last three
 digits of the INSEE COG code ``99xxx``; France is ``100``).
 
-The table covers the sovereign countries of the INSEE "pays et territoires étrangers" list (COG), checked against
-it. A country missing here gives an empty code in the OPI file; the student records system's own nomenclature
-(Pégase ``PaysNationalite``, Apogée ``PAYS``) is the reference once it is loaded locally.
+Where a code comes from, first match wins:
+
+1. a French overseas département offered as a country by the built-in ISO list (Guadeloupe ``GP``, Martinique
+   ``MQ``, Guyane ``GF``, La Réunion ``RE``, Saint-Pierre-et-Miquelon ``PM``, Mayotte ``YT``): France, ``100``;
+   the place is in France, its département (``971``…) is given by ``french_department``;
+2. the student records system's own list once refreshed (``ReferenceCountry``, Pégase ``PaysNationalite``: its
+   ``code`` for the row matched to the ISO code, a visible row before a hidden one);
+3. the table below: every sovereign country of the INSEE "pays et territoires étrangers" list (COG), checked against
+   it, and Kosovo and Palestine.
+
+A place found nowhere (another French overseas collectivity such as ``NC`` or ``PF``, a dependent territory)
+gives an empty code in the OPI file, for the scolarité to fill in.
 """
 
+from applications.models.reference import ReferenceCountry, memoised
+
 FRANCE_INSEE = "100"
+FRANCE_ISO = "FR"
+
+# The overseas départements of the dossier's list (applications.departments) that the ISO list also names as
+# countries.
+OVERSEAS_DEPARTMENTS = {"GP": "971", "MQ": "972", "GF": "973", "RE": "974", "PM": "975", "YT": "976"}
 
 INSEE_BY_ISO = {
     "FR": "100",
@@ -36,12 +52,49 @@ INSEE_BY_ISO = {
     # Americas
     "CA": "401", "US": "404", "MX": "405", "CR": "406", "CU": "407", "DO": "408", "GT": "409", "HT": "410",
     "HN": "411", "NI": "412", "PA": "413", "SV": "414", "AR": "415", "BR": "416", "CL": "417", "BO": "418",
-    "CO": "419", "EC": "420", "PY": "421", "PE": "422", "UY": "423", "VE": "424",
+    "CO": "419", "EC": "420", "PY": "421", "PE": "422", "UY": "423", "VE": "424", "JM": "426", "GY": "428",
+    "BZ": "429", "TT": "433", "BB": "434", "GD": "435", "BS": "436", "SR": "437", "DM": "438", "LC": "439",
+    "VC": "440", "AG": "441", "KN": "442",
     # Oceania
-    "AU": "501", "NZ": "502",
+    "AU": "501", "NZ": "502", "WS": "506", "NR": "507", "FJ": "508", "TO": "509", "PG": "510", "TV": "511",
+    "SB": "512", "KI": "513", "VU": "514", "MH": "515", "FM": "516", "PW": "517",
 }  # fmt: skip
 
 
+def _reference_codes() -> dict[str, str]:
+    """ISO code → the SIS's code, from the refreshed ``ReferenceCountry`` rows (empty when never refreshed); kept
+    as the other reference lists are (``memoised``)."""
+
+    def load() -> list[dict[str, str]]:
+        codes: dict[str, str] = {}
+        rows = ReferenceCountry.objects.exclude(iso_code="").order_by("-visible", "code")
+        for iso_code, code in rows.values_list("iso_code", "code"):
+            codes.setdefault(iso_code.upper(), code)
+        return [codes]
+
+    return memoised("country_insee_codes", load)[0]
+
+
 def insee_country(iso_code: str) -> str:
-    """The INSEE code of an ISO alpha-2 country code; "" when unknown or empty."""
-    return INSEE_BY_ISO.get((iso_code or "").upper(), "")
+    """The INSEE code of an ISO alpha-2 country code (an overseas département is France); "" when unknown or
+    empty."""
+    iso_code = (iso_code or "").upper()
+    if not iso_code:
+        return ""
+    if iso_code in OVERSEAS_DEPARTMENTS:
+        return FRANCE_INSEE
+    return _reference_codes().get(iso_code) or INSEE_BY_ISO.get(iso_code, "")
+
+
+def in_france(iso_code: str) -> bool:
+    """France or one of its overseas départements offered as a country."""
+    return (iso_code or "").upper() in {FRANCE_ISO, *OVERSEAS_DEPARTMENTS}
+
+
+def french_department(iso_code: str, department: str) -> str:
+    """The département of a place in France: the dossier's for France, ``971``… for an overseas département picked
+    as a country; "" elsewhere."""
+    iso_code = (iso_code or "").upper()
+    if iso_code == FRANCE_ISO:
+        return department
+    return OVERSEAS_DEPARTMENTS.get(iso_code, "")

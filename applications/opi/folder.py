@@ -7,9 +7,11 @@ The files reach the folder in two steps, so that the folder and the OPI states a
    or a piece that cannot be read from the storage raises ``FolderError``: the run rolls back, no OPI is marked
    transferred, and the next run writes them all again. Before, the files were written after the commit: a failure
    there left OPIs marked transferred whose files never reached the folder, and the page that ran the transfer
-   answered with an error.
+   answered with an error. The folders are then flushed too (``fsync`` of each folder), so that the new names
+   survive a power loss once the commit says the OPIs were sent.
 2. ``publish``, after the commit, renames each temporary file to its name: atomic on one file system, so an import
-   job never reads half a file and never sees the files of a run that rolled back.
+   job never reads half a file and never sees the files of a run that rolled back. The folders are flushed once
+   the renames are made: without it a power loss could undo a rename the database already counts as done.
 
 A run that rolls back after staging leaves hidden ``.tmp`` files; the next run's staging overwrites them. A process
 killed between the commit and the renames leaves them too, for files the database says were sent: the next run puts
@@ -42,8 +44,9 @@ class FolderError(Exception):
 
 def stage(entries: Iterable[tuple[str, Callable[[IO[bytes]], object]]]) -> Staged:
     """Write each entry, a path relative to ``OPI_EXPORT_DIR`` and a function writing its bytes to an open file,
-    to a hidden temporary file beside its place, flushed to disk. On any failure the files this call staged are
-    removed and ``FolderError`` names the file. Returns what ``publish`` puts in place after the commit."""
+    to a hidden temporary file beside its place, flushed to disk with the folders that hold it. On any failure the
+    files this call staged are removed and ``FolderError`` names the file. Returns what ``publish`` puts in place
+    after the commit."""
     folder = Path(settings.OPI_EXPORT_DIR)
     staged: Staged = []
     name, temporary = "", None
@@ -57,6 +60,8 @@ def stage(entries: Iterable[tuple[str, Callable[[IO[bytes]], object]]]) -> Stage
                 out.flush()
                 os.fsync(out.fileno())  # on disk before the commit marks the OPIs transferred
             staged.append((temporary, target))
+        if staged:  # the new names, and a candidate's folder made in OPI_EXPORT_DIR
+            sync_folders([folder, *(target.parent for _temporary, target in staged)])
     except Exception as error:  # the folder (OSError) or the storage a piece is read from (any backend's error)
         logger.exception("OPI_EXPORT_DIR: could not write %s; the run rolls back", name)
         for leftover in [*(written for written, _target in staged), *([temporary] if temporary else [])]:
@@ -68,12 +73,32 @@ def stage(entries: Iterable[tuple[str, Callable[[IO[bytes]], object]]]) -> Stage
 
 def publish(staged: Staged) -> None:
     """After the commit: put each staged file in its place. A rename that fails is logged and the others are still
-    made (the day's ZIP on the OPI screen has every file; the temporary copy stays beside its place)."""
+    made (the day's ZIP on the OPI screen has every file; the temporary copy stays beside its place). The folders
+    are flushed once the renames are made."""
     for temporary, target in staged:
         try:
             temporary.replace(target)
         except OSError:
             logger.exception("OPI_EXPORT_DIR: could not put %s in place (kept as %s)", target, temporary)
+    sync_folders(target.parent for _temporary, target in staged)
+
+
+def sync_folders(folders: Iterable[Path]) -> None:
+    """Flush each folder's entries to disk (the names of the files created or renamed in it), each folder once. A
+    folder that cannot be opened or flushed (a system that cannot open folders, such as Windows, or a file system
+    that refuses) is skipped with a warning: the files themselves are already on disk."""
+    for folder in sorted(set(folders)):
+        try:
+            descriptor = os.open(folder, os.O_RDONLY)
+        except OSError:
+            logger.warning("OPI_EXPORT_DIR: could not open %s to flush it", folder)
+            continue
+        try:
+            os.fsync(descriptor)
+        except OSError:
+            logger.warning("OPI_EXPORT_DIR: could not flush %s", folder)
+        finally:
+            os.close(descriptor)
 
 
 def leftovers() -> list[tuple[Path, str]]:

@@ -6,6 +6,8 @@ transfer answers with a message, not an error."""
 import datetime
 import html
 import logging
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -112,7 +114,7 @@ def test_produce_now_with_a_broken_folder_says_so_and_transfers_nothing(
     confirmed(campaign, formation, centre_manager, opi_type)
     client.force_login(central_manager)
 
-    with django_assert_num_queries(22):
+    with django_assert_num_queries(23):  # 22, and the SIS's countries read once by the file's country codes
         response = client.post(reverse("admin:applications_opi_transfer"))
 
     assert response.status_code == 302
@@ -172,3 +174,33 @@ def test_files_a_killed_run_committed_but_never_renamed_are_put_in_place_by_the_
         "opi-apogee-pj-20260706.csv",
     ]
     assert (tmp_path / "ECAB123456_OPI" / "PJ_CNI_ECAB123456.pdf").read_bytes() == ID_BYTES
+
+
+def test_the_folder_is_flushed_after_staging_and_after_publishing(
+    settings, tmp_path, campaign, formation, centre_manager, opi_type, mocker, django_capture_on_commit_callbacks
+):
+    """A power loss after the commit must not undo the renames: the folder's entries are flushed (``fsync`` of the
+    folder) once the files are staged, before the commit, and once they are renamed, after it."""
+    settings.OPI_EXPORT_DIR = str(tmp_path)
+    confirmed(campaign, formation, centre_manager, opi_type)
+    real_fsync, flushed = os.fsync, []
+
+    def recording_fsync(descriptor):
+        if stat.S_ISDIR(os.fstat(descriptor).st_mode):
+            flushed.append(sorted(found.name for found in tmp_path.iterdir()))  # what the folder held then
+        return real_fsync(descriptor)
+
+    mocker.patch.object(os, "fsync", side_effect=recording_fsync)
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_opis(Report())
+
+    assert flushed == [[".opi-apogee-20260706.csv.tmp"], ["opi-apogee-20260706.csv"]]
+
+
+def test_a_folder_that_cannot_be_flushed_is_skipped(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="applications.opi.folder"):
+        folder.sync_folders([tmp_path / "missing", tmp_path])
+
+    assert [record.getMessage() for record in caplog.records] == [
+        f"OPI_EXPORT_DIR: could not open {tmp_path / 'missing'} to flush it"
+    ]
