@@ -113,6 +113,14 @@ class AccountAdapter(DefaultAccountAdapter):
         return user
 
     def pre_login(self, request, user, **kwargs):
+        """Before any login completes (password or ENT). During maintenance (the window or the switch), only staff
+        log in: the login page passes the maintenance middleware for them, and anyone else gets the maintenance page
+        here, logged in nowhere, with nothing recorded (no last login, no history, no SIS import)."""
+        if (page := maintenance.page_for(request, user)) is not None:
+            clear_login(request)
+            if transaction.get_connection().in_atomic_block:
+                transaction.set_rollback(True)  # the request's transaction (ATOMIC_REQUESTS): nothing written stays
+            return page
         if not services.candidate_can_log_in(user):
             clear_login(request)
             messages.error(request, ANNUAL_ACCOUNTS_MESSAGE)

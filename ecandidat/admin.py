@@ -250,14 +250,15 @@ class MaintenanceSwitchAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        # Through the service, so that the cached state every page reads changes at once.
-        save_switches(
+        # Through the service, so that the cached state every page reads changes once the save commits.
+        saved = save_switches(
             is_on=obj.is_on,
             message=obj.message,
             uploads_paused=obj.uploads_paused,
             uploads_message=obj.uploads_message,
             actor=request.user,
         )
+        obj.pk, obj.updated_at = saved.pk, saved.updated_at  # for the admin's history entry and its links
 
     def get_urls(self):
         return [

@@ -16,6 +16,7 @@ rendering happen in ``ecandidat.emails``.
 """
 
 import re
+from itertools import product
 from typing import Any
 
 from django.template import Context
@@ -36,6 +37,8 @@ _ANY_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _PLACEHOLDER = re.compile(rf"\$\{{\s*({_NAME})\s*\}}")
 _BLOCK = re.compile(rf"\{{if\((!?)\$({_NAME})\)\}}(.*?)\{{endif\(\1\$\2\)\}}", re.DOTALL)
 _ANY_MARKER = re.compile(r"\{(?:end)?if\(([^)]*)\)\}")
+_TESTED = re.compile(rf"\{{if\(!?\$({_NAME})\)\}}")
+_MAX_TESTED_NAMES = 10  # always_printed tries 2**n combinations of the names the blocks test
 
 
 def _kind(notification: Notification, name: str) -> Kind | None:
@@ -98,14 +101,38 @@ def check_source(source: str, notification: Notification) -> set[str]:
     return used
 
 
-def render_source(source: str, values: Any) -> str:
-    """Substitute a checked text. Blocks are resolved on the staff text first, then placeholders in one pass, so
-    a value that happens to contain ``${…}`` or ``{if(…)}`` is never interpreted."""
+def always_printed(source: str) -> set[str]:
+    """The variables a checked ``source`` prints whatever the values: those every recipient of the mail gets. A
+    required variable (an account's link) must be among them: inside a block ``{if($x)}…{endif($x)}`` only, it
+    would reach only the recipients for whom ``$x`` is set; in both ``{if($x)}`` and ``{if(!$x)}`` it reaches all.
+
+    Every combination of the variables the blocks test is tried (``2**n`` for ``n`` names, a mail's few); past
+    ``_MAX_TESTED_NAMES`` names, a variable counts only outside every block."""
+    tested = sorted(set(_TESTED.findall(source)))
+    if len(tested) > _MAX_TESTED_NAMES:
+        while (reduced := _BLOCK.sub("", source)) != source:
+            source = reduced
+        return set(_PLACEHOLDER.findall(source))
+    printed: set[str] | None = None
+    for combination in product((False, True), repeat=len(tested)):
+        kept = set(_PLACEHOLDER.findall(_resolve_blocks(source, dict(zip(tested, combination, strict=True)))))
+        printed = kept if printed is None else printed & kept
+    return printed if printed is not None else set()
+
+
+def _resolve_blocks(source: str, values: Any) -> str:
+    """``source`` with every block kept or removed by the values (a name missing from them: not set)."""
     while True:
         reduced = _BLOCK.sub(lambda m: m.group(3) if bool(values.get(m.group(2))) != bool(m.group(1)) else "", source)
         if reduced == source:
-            break
+            return source
         source = reduced
+
+
+def render_source(source: str, values: Any) -> str:
+    """Substitute a checked text. Blocks are resolved on the staff text first, then placeholders in one pass, so
+    a value that happens to contain ``${…}`` or ``{if(…)}`` is never interpreted."""
+    source = _resolve_blocks(source, values)
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), source)
 
 

@@ -8,6 +8,7 @@ from time import monotonic
 
 from django.conf import settings
 from django.core.cache import caches
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone, translation
@@ -120,7 +121,10 @@ def _switch_row() -> SwitchRow:
         switch = MaintenanceSwitch.current()
         row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
         if cache_works:
-            cache.set(SWITCH_CACHE_KEY, row)
+            try:
+                cache.set(SWITCH_CACHE_KEY, row)
+            except Exception as exc:  # the page has its row: the next reads go to the database again
+                logger.warning("maintenance switch: cache unavailable (%s), not cached", type(exc).__name__)
     _memory = (now + SWITCH_MEMORY_SECONDS, row)
     return row
 
@@ -144,50 +148,76 @@ def forget_switch() -> None:
     _memory = None
 
 
-def set_switch(*, is_on: bool, message: str = "", actor) -> None:
-    """Turn the manual maintenance of the whole candidate site on or off (admin); effective at once on this
-    process, within ``SWITCH_MEMORY_SECONDS`` elsewhere (within the cache's 30 s timeout if the cache is down)."""
-    _save_switch(actor=actor, is_on=is_on, message=message)
+def set_switch(*, is_on: bool, message: str = "", actor) -> MaintenanceSwitch:
+    """Turn the manual maintenance of the whole candidate site on or off (admin); effective once the transaction
+    commits: at once on this process, within ``SWITCH_MEMORY_SECONDS`` elsewhere (within the cache's 30 s timeout if
+    the cache is down). Returns the saved row."""
+    return _save_switch(actor=actor, is_on=is_on, message=message)
 
 
-def set_uploads_switch(*, paused: bool, message: str = "", actor) -> None:
+def set_uploads_switch(*, paused: bool, message: str = "", actor) -> MaintenanceSwitch:
     """Put the piece uploads in maintenance, or back in service (eCandidat ``TECH_IS_DEMAT_MAINTENANCE``): while
     paused, candidates cannot add, replace or remove a file (``documents.services.check_uploads_open``). Effective
-    as ``set_switch`` is."""
-    _save_switch(actor=actor, uploads_paused=paused, uploads_message=message)
+    as ``set_switch`` is. Returns the saved row."""
+    return _save_switch(actor=actor, uploads_paused=paused, uploads_message=message)
 
 
-def save_switches(*, is_on: bool, message: str, uploads_paused: bool, uploads_message: str, actor) -> None:
-    """Both switches at once (the back office's form), in one write."""
-    _save_switch(
+def save_switches(
+    *, is_on: bool, message: str, uploads_paused: bool, uploads_message: str, actor
+) -> MaintenanceSwitch:
+    """Both switches at once (the back office's form), in one write. Returns the saved row (its pk and date are
+    the admin's history entry's)."""
+    return _save_switch(
         actor=actor, is_on=is_on, message=message, uploads_paused=uploads_paused, uploads_message=uploads_message
     )
 
 
-def _save_switch(*, actor, **fields: bool | str) -> None:
-    global _memory
+def _save_switch(*, actor, **fields: bool | str) -> MaintenanceSwitch:
+    """Save the row. The state every page reads is published (cache and this process's memory) only once the
+    transaction commits, read again from the database then: a change rolled back never reaches a page. Meanwhile
+    the old state is dropped, so that readers go to the database, which holds the committed row (only a read in the
+    saving transaction itself, which the admin's save does not make, would see and cache the row not committed)."""
     switch = MaintenanceSwitch.current()
     for name, value in fields.items():
         setattr(switch, name, value)
     switch.save()
-    row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
-    try:
-        caches["maintenance"].set(SWITCH_CACHE_KEY, row)
-    except Exception as exc:  # the database holds the truth; other processes read it within the cache's timeout
-        logger.warning("maintenance switch: cache unavailable (%s), saved in the database only", type(exc).__name__)
-    _memory = (monotonic() + SWITCH_MEMORY_SECONDS, row)
+    _forget_everywhere()
+    transaction.on_commit(_publish_switch)
     logger.info(
         "maintenance switch %s, piece uploads %s, by %s",
         "on" if switch.is_on else "off",
         "paused" if switch.uploads_paused else "open",
         actor,
     )
+    return switch
+
+
+def _forget_everywhere() -> None:
+    """Drop the switch from this process's memory and from the shared cache."""
+    forget_switch()
+    try:
+        caches["maintenance"].delete(SWITCH_CACHE_KEY)
+    except Exception as exc:  # the database holds the truth; other processes read it within the cache's timeout
+        logger.warning("maintenance switch: cache unavailable (%s), not dropped", type(exc).__name__)
+
+
+def _publish_switch() -> None:
+    """Once a change has committed: the committed row into the cache and this process's memory."""
+    global _memory
+    switch = MaintenanceSwitch.current()
+    row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
+    try:
+        caches["maintenance"].set(SWITCH_CACHE_KEY, row)
+    except Exception as exc:  # the database holds the truth; other processes read it within the cache's timeout
+        logger.warning("maintenance switch: cache unavailable (%s), saved in the database only", type(exc).__name__)
+    _memory = (monotonic() + SWITCH_MEMORY_SECONDS, row)
 
 
 def is_under_maintenance(moment: datetime | None = None) -> tuple[bool, str]:
-    """(under maintenance, message): the daily window or the manual switch."""
+    """(under maintenance, message): the daily window or the manual switch. The switch's message only while the
+    switch is on: the window has its own words (the maintenance page's default message)."""
     is_on, message = switch_state()
-    return (is_on or (settings.MAINTENANCE_WINDOW_ENFORCED and in_window(moment))), message
+    return (is_on or (settings.MAINTENANCE_WINDOW_ENFORCED and in_window(moment))), (message if is_on else "")
 
 
 def page_for(request: HttpRequest, user) -> HttpResponse | None:
@@ -195,8 +225,10 @@ def page_for(request: HttpRequest, user) -> HttpResponse | None:
     maintenance (the window or the switch), unless ``user`` is staff; None when ``user`` may go on.
 
     The one rule of the maintenance: the middleware asks it for the request's user, the ENT logins
-    (``accounts.adapters.SocialAccountAdapter.pre_social_login``) for the person the ENT has just named, before they
-    are logged in. ``user`` may be None (nobody yet) or an account not saved yet (an unknown ENT identity).
+    (``accounts.adapters.SocialAccountAdapter.pre_social_login``) for the person the ENT has just named, and every
+    login (``accounts.adapters.AccountAdapter.pre_login``: the login page passes the middleware, for staff) for the
+    account about to be logged in, before they are logged in. ``user`` may be None (nobody yet) or an account not
+    saved yet (an unknown ENT identity).
     """
     if user is not None and user.is_authenticated and user.is_staff:
         return None

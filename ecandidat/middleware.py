@@ -15,6 +15,8 @@ from ecandidat.text import NUL
 # logoutRequest) and OpenID Connect (allauth's, accounts/oidc.py): staff whose only way in is the university's SSO
 # reach the back office; the person the ENT names is held to the rule below before being logged in
 # (ecandidat.maintenance.page_for, called by accounts.adapters): anyone else gets this same page, nothing created.
+# The password login page (/accounts/login/) is the staff's too: a candidate who posts it gets this page from
+# accounts.adapters.AccountAdapter.pre_login, before being logged in.
 EXEMPT_PREFIXES = (
     "/healthz",
     "/static/",

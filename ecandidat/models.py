@@ -15,7 +15,7 @@ from django.utils.translation import pgettext_lazy
 from ecandidat import notifications
 from ecandidat.attachments import AttachmentRef
 from ecandidat.batch_labels import batch_label
-from ecandidat.mail_templates import TemplateSyntaxProblem, check_source
+from ecandidat.mail_templates import TemplateSyntaxProblem, always_printed, check_source
 from ecandidat.notifications import Notification
 from ecandidat.text import logged_name
 
@@ -427,7 +427,13 @@ class MailTemplate(models.Model):
     def clean(self):
         mail_type = self.mail_type
         if mail_type is None:
-            raise ValidationError({"code": _("This mail cannot be edited from the back office.")})
+            # Not keyed on "code": on the change page the code is read-only, not a field of the form.
+            raise ValidationError(
+                _(
+                    "This mail is no longer sent by the application: its text cannot be edited, only deleted (this "
+                    "mail code is not registered any more)."
+                )
+            )
         errors: dict[str, StrOrPromise] = {}
         if mail_type.protected and not self.in_service:
             errors["in_service"] = _(
@@ -438,11 +444,22 @@ class MailTemplate(models.Model):
                 check_source(getattr(self, field) or "", mail_type)
             except TemplateSyntaxProblem as exc:
                 errors[field] = str(exc)
-        missing = [name for name in mail_type.required if f"${{{name}}}" not in (self.body or "").replace(" ", "")]
+        # A required variable only inside a block {if(…)}…{endif(…)} would reach some recipients only: it must be
+        # printed whatever the values.
+        body = self.body or ""
+        printed = always_printed(body) if "body" not in errors else set()
+        missing = [name for name in mail_type.required if name not in printed]
         if missing and "body" not in errors:
-            errors["body"] = _("The body must contain %(names)s: without it, this mail is useless.") % {
-                "names": ", ".join(f"${{{name}}}" for name in missing)
-            }
+            names = ", ".join(f"${{{name}}}" for name in missing)
+            if all(f"${{{name}}}" in body.replace(" ", "") for name in missing):
+                errors["body"] = _(
+                    "The body must give %(names)s to every recipient: here some recipients do not get it, because "
+                    "of the blocks {if(…)}…{endif(…)} around it."
+                ) % {"names": names}
+            else:
+                errors["body"] = _("The body must contain %(names)s: without it, this mail is useless.") % {
+                    "names": names
+                }
         if errors:
             raise ValidationError(errors)
 

@@ -28,6 +28,10 @@ STATUT_IN = notifications.get("STATUT_IN")
 CHANGELIST = reverse("admin:ecandidat_mailtemplate_changelist")
 ADD = reverse("admin:ecandidat_mailtemplate_add")
 PREVIEW = reverse("admin:ecandidat_mailtemplate_preview")
+NO_LONGER_SENT = (
+    "Ce mail n'est plus envoyé par l'application : son texte ne peut plus être modifié, seulement supprimé (ce code "
+    "de mail n'est plus enregistré)."
+)
 CANNOT_SWITCH_OFF = (
     "Ce mail permet d'accéder à son compte (lien de validation ou de mot de passe) : "
     "il ne peut pas être mis hors service."
@@ -413,7 +417,60 @@ class TestValidation:
         with pytest.raises(ValidationError) as error:
             template.full_clean()
 
-        assert error.value.message_dict == {"code": ["Ce mail ne peut pas être modifié depuis le back office."]}
+        # Not keyed on the code: on the change page, the code is read-only (not a field of the form).
+        assert error.value.message_dict == {"__all__": [NO_LONGER_SENT]}
+
+    @pytest.mark.parametrize(
+        ("code", "body", "name"),
+        [
+            (
+                "CPT_MIN_CREATE",
+                "Bonjour,\n{if($is_ent_student)}Lien : ${activate_url}{endif($is_ent_student)}\nFin.",
+                "activate_url",
+            ),
+            (
+                "CPT_MIN_ID_OUBLIE",
+                "{if($first_name)}Bonjour ${first_name}, lien : ${password_reset_url}{endif($first_name)}",
+                "password_reset_url",
+            ),
+            (
+                "CPT_MIN_CREATE",
+                (
+                    "{if(!$is_ent_student)}{if($first_name)}${activate_url}{endif($first_name)}{endif(!$is_ent_student)}"
+                    "{if($is_ent_student)}${activate_url}{endif($is_ent_student)}"
+                ),
+                "activate_url",
+            ),
+        ],
+    )
+    def test_account_mail_link_inside_a_block_only_is_refused(self, code, body, name):
+        """Regression: the link inside a block reached some candidates only (the external ones got no link)."""
+        template = MailTemplate(code=code, language="fr", subject="Compte", body=body)
+
+        with pytest.raises(ValidationError) as error:
+            template.full_clean()
+
+        refusal = (
+            f"Le corps doit donner ${{{name}}} à chaque destinataire : ici, certains destinataires ne le "
+            "reçoivent pas, à cause des blocs {if(…)}…{endif(…)} qui l'entourent."
+        )
+        assert error.value.message_dict == {"body": [refusal]}
+
+    def test_account_mail_link_in_both_branches_of_a_block_is_accepted(self):
+        body = (
+            "{if($is_ent_student)}ENT : ${activate_url}{endif($is_ent_student)}"
+            "{if(!$is_ent_student)}Mot de passe : ${ activate_url }{endif(!$is_ent_student)}"
+        )
+
+        MailTemplate(code="CPT_MIN_CREATE", language="fr", subject="Compte", body=body).full_clean()
+
+    @pytest.mark.parametrize("language", ["fr", "en"])
+    @pytest.mark.parametrize("code", sorted(notifications.ALWAYS_ON_CODES))
+    def test_file_version_of_every_account_mail_can_be_saved(self, code, language):
+        """The add page starts from it: CPT_MIN_CREATE gives its link in both branches of {if($is_ent_student)}."""
+        subject, body = file_version(notifications.get(code), language)
+
+        MailTemplate(code=code, language=language, subject=subject, body=body).full_clean()
 
 
 # --- the admin ------------------------------------------------------------------------------------------------------
@@ -569,6 +626,40 @@ class TestAdminEditing:
 
         assert response.status_code == 200
         assert response.context["adminform"].form.errors["in_service"] == [CANNOT_SWITCH_OFF]
+
+    def test_an_account_mail_with_its_link_inside_a_block_is_refused_at_the_field(self, client, central_manager):
+        """Regression: saved, it gave the activation link to ENT students only."""
+        client.force_login(central_manager)
+        body = "Bonjour,\n{if($is_ent_student)}${activate_url}{endif($is_ent_student)}"
+
+        response = client.post(
+            f"{ADD}?code=CPT_MIN_CREATE&language=fr",
+            _post_data(code="CPT_MIN_CREATE", subject="Compte", body=body),
+            language="fr",
+        )
+
+        assert response.status_code == 200
+        assert list(response.context["adminform"].form.errors) == ["body"]
+        assert "certains destinataires ne le reçoivent pas" in response.context["adminform"].form.errors["body"][0]
+        assert not MailTemplate.objects.exists()
+
+    def test_a_text_whose_mail_is_no_longer_registered_says_so_instead_of_a_500(self, client, central_manager):
+        """Regression: the model's error was keyed on the code, read-only on the change page: a ValueError (500)."""
+        template = MailTemplate.objects.create(code="OLD_CODE", language="fr", subject="s", body="b")
+        client.force_login(central_manager)
+        url = reverse("admin:ecandidat_mailtemplate_change", args=[template.pk])
+
+        response = client.post(url, {"subject": "s", "body": "b2", "in_service": "on"}, language="fr")
+
+        assert response.status_code == 200
+        assert response.context["adminform"].form.non_field_errors() == [NO_LONGER_SENT]
+        assert NO_LONGER_SENT.replace("'", "&#x27;") in response.content.decode()
+        template.refresh_from_db()
+        assert template.body == "b"
+        # It can still be deleted (back to nothing: the mail is not sent any more anyway).
+        response = client.post(reverse("admin:ecandidat_mailtemplate_delete", args=[template.pk]), {"post": "yes"})
+        assert response.status_code == 302
+        assert not MailTemplate.objects.exists()
 
     def test_switching_a_mail_off_says_which_mails_stop(self, client, central_manager):
         template = override()

@@ -3,10 +3,20 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.urls import reverse
 
-from ecandidat.maintenance import in_window, minutes_until_window, seconds_until_window_ends, set_switch
+from ecandidat.maintenance import (
+    forget_switch,
+    in_window,
+    minutes_until_window,
+    seconds_until_window_ends,
+    set_switch,
+    switch_state,
+)
+from ecandidat.models import MaintenanceSwitch
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
@@ -170,3 +180,69 @@ def test_the_institution_theme_is_served_during_the_window(client):
     assert theme.status_code == 200
     assert theme["Content-Type"].startswith("text/css")
     assert b"--brand:" in theme.content
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("enforced")
+def test_the_window_keeps_its_own_message_after_a_manual_maintenance(admin_client, client):
+    """Regression: the switch's message, kept once the switch is off, was shown every night instead of the
+    window's."""
+    with time_machine.travel(paris(2026, 11, 28, 12, 0), tick=False):
+        add = admin_client.post(
+            reverse("admin:ecandidat_maintenanceswitch_add"),
+            {"is_on": "on", "message": "Intervention technique, retour prévu à 14h."},
+        )
+        change = admin_client.post(
+            reverse("admin:ecandidat_maintenanceswitch_change", args=[1]),
+            {"message": "Intervention technique, retour prévu à 14h."},
+        )
+        assert (add.status_code, change.status_code) == (302, 302)
+        assert client.get(reverse("offers:catalogue")).status_code == 200
+    with time_machine.travel(paris(2026, 11, 28, 23, 30), tick=False):
+        response = client.get(reverse("offers:catalogue"), language="fr")
+
+    assert response.status_code == 503
+    assert "tous les jours de 22h45 à 06h" in response.content.decode()
+    assert "Intervention technique" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_switch_rolled_back_never_reaches_the_pages(admin_user):
+    """Regression: the switch was cached before its transaction committed; rolled back, the pages still showed the
+    maintenance (up to the cache's 30 s)."""
+
+    def switch_on_then_fail():
+        with transaction.atomic():
+            set_switch(is_on=True, message="x", actor=admin_user)
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        switch_on_then_fail()
+
+    assert switch_state() == (False, "")  # this process's memory
+    forget_switch()
+    assert switch_state() == (False, "")  # the shared cache, read by every process
+    assert not MaintenanceSwitch.current().is_on
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_switch_is_published_when_its_transaction_commits(admin_user, django_assert_num_queries):
+    with transaction.atomic():
+        set_switch(is_on=True, message="Migration.", actor=admin_user)
+    forget_switch()
+
+    with django_assert_num_queries(0):  # from the shared cache
+        assert switch_state() == (True, "Migration.")
+
+
+@pytest.mark.django_db
+def test_the_first_switch_from_the_admin_has_its_history_entry_on_the_row(admin_client):
+    """Regression: the admin's "add" wrote a LogEntry with no object id (the service's row was not the form's)."""
+    response = admin_client.post(
+        reverse("admin:ecandidat_maintenanceswitch_add"), {"is_on": "on", "message": "Intervention technique."}
+    )
+
+    assert response.status_code == 302
+    entry = LogEntry.objects.get()
+    assert (entry.action_flag, entry.object_id) == (ADDITION, "1")
+    assert response["Location"] == reverse("admin:ecandidat_maintenanceswitch_changelist")

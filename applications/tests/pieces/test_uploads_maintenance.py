@@ -29,8 +29,9 @@ def messages_of(response) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def paused(central_manager):
-    set_uploads_switch(paused=True, message=MESSAGE, actor=central_manager)
+def paused(central_manager, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # the switch is published when its save commits
+        set_uploads_switch(paused=True, message=MESSAGE, actor=central_manager)
 
 
 def test_an_upload_is_refused_in_the_pieces_row_and_nothing_is_stored(
