@@ -44,7 +44,7 @@ from applications.models.reference import (
     shown_other_diploma,
 )
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
-from applications.questions import BOOLEAN_LABELS, QuestionRow, field_name
+from applications.questions import BOOLEAN_LABELS, QuestionRow, answers_version, changed_since, field_name
 from applications.validators import (
     FIRST_YEAR,
     YearInRange,
@@ -832,12 +832,20 @@ class QuestionsForm(forms.Form):
     most 1000 characters, and a "Non concerné" box (``question-<id>-nc``) for a conditional question. An empty
     answer is allowed (the question stays waiting); the rules are the service's (``answer_questions``). With
     ``for_staff`` (staff in the candidate's place, ``enter_answers_for_candidate``), the box and its error speak of
-    the candidate instead of "you"."""
+    the candidate instead of "you". The hidden ``read_at`` holds the answers as shown
+    (``applications.questions.answers_version``): the service writes only what was changed on the page, and refuses
+    an answer changed meanwhile (``EditConflict``, ``show_conflict``)."""
+
+    # The answers the page showed (``applications.questions.answers_version``).
+    read_at = VersionField()
 
     def __init__(self, *args, rows: list[QuestionRow], for_staff: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.rows = rows
         self.for_staff = for_staff
+        self.initial[READ_AT_FIELD] = answers_version(rows)
+        # After a conflict: the questions whose answer changed meanwhile, as stored now.
+        self.conflict_rows: list[QuestionRow] = []
         for row in rows:
             name = field_name(row.question)
             label = str(row.label).rstrip(" .:")  # the error summary adds " : " after it
@@ -894,3 +902,18 @@ class QuestionsForm(forms.Form):
 
     def not_concerned(self) -> set[int]:
         return {row.question.pk for row in self.rows if self.cleaned_data.get(f"{field_name(row.question)}-nc")}
+
+    def read_version(self) -> str | None:
+        """The answers' version the page was read at, as posted; None (no check) for a post without the field (a
+        page served before the field existed)."""
+        if self.add_prefix(READ_AT_FIELD) not in self.data:
+            return None
+        return self.cleaned_data.get(READ_AT_FIELD) or ""
+
+    def show_conflict(self, message: str, rows: list[QuestionRow]) -> None:
+        """Answers changed since the page was read (``rows``: as stored now): the message at the top of the form,
+        the answers typed kept, the changed ones listed as stored now, and the form now reads the current version,
+        so that saving again (after checking) succeeds."""
+        self.add_error(None, message)
+        self.conflict_rows = changed_since(rows, self.read_version() or "")
+        self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), answers_version(rows))

@@ -35,14 +35,25 @@ TECHNICAL_FIELDS = {
 
 
 def _submitted_at(row: dict) -> datetime.datetime | None:
-    value = parse_datetime(str(row.get("submitdate") or ""))
-    if value is None:
+    """The response's submit date, ``None`` when it has none (not completed) or when it cannot be read: LimeSurvey
+    on MySQL may export ``0000-00-00 00:00:00``, or a date that does not exist."""
+    try:
+        value = parse_datetime(str(row.get("submitdate") or ""))
+        if value is None:
+            return None
+        return timezone.make_aware(value) if timezone.is_naive(value) else value
+    except (ValueError, OverflowError):
         return None
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+def _unreadable_date(row: dict) -> bool:
+    """Whether the response has a submit date that cannot be read (rather than none)."""
+    return bool(str(row.get("submitdate") or "").strip()) and _submitted_at(row) is None
 
 
 def _latest_by(rows: list[dict], key: str) -> dict[str, tuple[datetime.datetime, dict]]:
-    """The most recent completed response per value of ``key`` (submit date, then response id)."""
+    """The most recent completed response per value of ``key`` (submit date, then response id); a response whose
+    submit date cannot be read is left out (``store_responses`` counts them)."""
     latest: dict[str, tuple[tuple, datetime.datetime, dict]] = {}
     for row in rows:
         value = str(row.get(key) or "").strip()
@@ -81,7 +92,10 @@ def _answers(row: dict, report: Report) -> dict:
 
 def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -> None:
     """Keep, per candidate (``numDossier`` without ``idCandidature``) and per application (``idCandidature``), the
-    latest response of ``form``, in one transaction. Responses naming nobody we know are counted and ignored."""
+    latest response of ``form``, in one transaction. Responses naming nobody we know, and responses whose submit
+    date cannot be read, are counted and ignored."""
+    if unreadable := sum(1 for row in rows if _unreadable_date(row)):
+        report.add("responses with an unreadable submit date (ignored)", unreadable)
     per_application = _latest_by(rows, "idCandidature")
     per_candidate = _latest_by([r for r in rows if not str(r.get("idCandidature") or "").strip()], "numDossier")
     public_ids = {}
@@ -181,5 +195,9 @@ def sync_complementary_forms(
                         store_responses(form, rows, report)
                     except DatabaseError as exc:  # its transaction rolled back: the other surveys are stored
                         report.error(f"survey {form.survey_id} ({form.code}): answers not stored: {exc}")
+                    except Exception as exc:  # an export shaped unexpectedly: reported, the other surveys go on
+                        report.error(
+                            f"survey {form.survey_id} ({form.code}): answers not stored: {type(exc).__name__}: {exc}"
+                        )
     except LimeSurveyError as exc:
         report.error(f"LimeSurvey unavailable, retried next night: {exc}")

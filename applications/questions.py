@@ -19,6 +19,7 @@ Writes and the transmission read the database. The writes are in ``applications.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -91,6 +92,11 @@ class QuestionRow:
         """The answer as people read it: "Oui"/"Non" for a Yes/No question, the text otherwise."""
         value = self.value
         return BOOLEAN_LABELS.get(value, value) if self.is_boolean else value
+
+    @property
+    def fingerprint(self) -> str:
+        """The answer as the page shows it, in a few characters (``answers_version``)."""
+        return answer_fingerprint(self.value, self.answer is not None and self.answer.not_concerned)
 
 
 def is_shared_question(question: Question) -> bool:
@@ -208,6 +214,45 @@ def missing_questions(rows: list[QuestionRow]) -> list[QuestionRow]:
         if row.status == PieceStatus.WAITING
         or (row.asked and row.status == PieceStatus.NOT_CONCERNED and not row.question.is_conditional)
     ]
+
+
+def answer_fingerprint(answer: str, not_concerned: bool) -> str:
+    """A short digest of an answer and its "Non concerné" flag: what a questions page read (``answers_version``)."""
+    return hashlib.sha256(f"{int(not_concerned)}|{answer}".encode()).hexdigest()[:16]
+
+
+def answers_version(rows: Iterable[QuestionRow]) -> str:
+    """The version of the answers a questions page shows (its hidden ``read_at`` field): each question's id and the
+    fingerprint of its answer as shown. The save writes only what the person changed on the page, and refuses
+    (``EditConflict``) an answer that someone else changed meanwhile (``applications.services.questions``)."""
+    return ",".join(f"{row.question.pk}={row.fingerprint}" for row in rows)
+
+
+def read_answers_version(version: str) -> dict[int, str]:
+    """The fingerprints by question id of an ``answers_version`` as posted; what is no such pair (a forged or
+    garbled field) is left out: those questions are taken as not shown, so the save leaves them alone."""
+    shown: dict[int, str] = {}
+    for part in version.split(","):
+        pk, _sep, fingerprint = part.partition("=")
+        if pk.strip().isdigit() and fingerprint:
+            shown[int(pk)] = fingerprint.strip()
+    return shown
+
+
+def changed_since(rows: Iterable[QuestionRow], version: str) -> list[QuestionRow]:
+    """The rows whose answer is no longer the one shown at ``version`` (after a conflict: what to compare)."""
+    shown = read_answers_version(version)
+    return [row for row in rows if row.question.pk in shown and shown[row.question.pk] != row.fingerprint]
+
+
+def shared_question_holder(question: Question, sharers: list[Application]) -> Application | None:
+    """The first of ``sharers`` (``applications.pieces.transmitted_sharers``: the candidate's other applications,
+    transmitted, whose dossier staff now hold) that asks this shared question, or None: its answer is then part
+    of a dossier under review (``applications.pieces.shared_piece_holder`` for a shared piece). Reads the
+    sharers' formations."""
+    if not is_shared_question(question) or not question.in_service:
+        return None
+    return next((other for other in sharers if _concerns(question, other)), None)
 
 
 def questions_locked_reason(application: Application) -> str:

@@ -18,6 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from applications.concurrency import EditConflict
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.forms import QuestionsForm, WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
@@ -333,7 +334,9 @@ def transmit(request, public_id):
 def questions(request, public_id):
     """ "Questions complémentaires": the application's questions in one form (GET), saved together (POST) while
     the candidate may change the dossier's pieces; afterwards the answers are shown read-only with the reason. An
-    application that asks no question is a 404, as another candidate's."""
+    application that asks no question is a 404, as another candidate's. An answer changed on the page that was
+    changed meanwhile (staff in the candidate's place, another tab) saves nothing: the page comes back with the
+    answers typed and those stored now (``EditConflict``)."""
     application = _own_application(request, public_id)
     rows = question_rows(application, unlisted=False)
     if not rows:
@@ -354,9 +357,13 @@ def questions(request, public_id):
                     answers=form.answers(),
                     not_concerned=form.not_concerned(),
                     actor=request.user,
+                    read_at=form.read_version(),
                 )
             except FieldRuleError as error:
                 form.add_error(error.field if error.field in form.fields else None, str(error))
+            except EditConflict as conflict:
+                rows = question_rows(application, unlisted=False)
+                form.show_conflict(conflict.message_for(request.user, owner=request.user), rows)
             except BusinessRuleError as error:
                 messages.error(request, str(error))
                 return redirect(back)

@@ -74,6 +74,9 @@ COUNT_WORDS = {
     "responses read": pgettext_lazy("batch count", "responses read"),
     "responses naming an unknown application": pgettext_lazy("batch count", "responses naming an unknown application"),
     "responses naming an unknown candidate": pgettext_lazy("batch count", "responses naming an unknown candidate"),
+    "responses with an unreadable submit date (ignored)": pgettext_lazy(
+        "batch count", "responses with an unreadable submit date (ignored)"
+    ),
     "answers stored": pgettext_lazy("batch count", "answers stored"),
     "answers updated": pgettext_lazy("batch count", "answers updated"),
     "answers holding characters the database refuses (replaced by ?)": pgettext_lazy(

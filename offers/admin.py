@@ -685,8 +685,28 @@ class RefusalReasonAdmin(admin.ModelAdmin):
     search_fields = ["code", "label"]
 
 
+class QuestionAdminForm(forms.ModelForm):
+    """The question's form: its kind (Yes/No or text) no longer changes once candidates answered it."""
+
+    def clean_kind(self):
+        """A text answer would count as answered for a Yes/No question (and the candidate's next save of the page
+        would erase it), a Yes/No one read « O »/« N » as a text. The answers are read through the reverse relation
+        (``applications.QuestionAnswer.question``, ``related_name="answers"``): offers imports no higher layer."""
+        kind = self.cleaned_data["kind"]
+        instance = self.instance
+        if instance.pk is not None and kind != instance.kind and instance.answers.exclude(answer="").exists():
+            raise ValidationError(
+                _(
+                    "Candidates have already answered this question: its kind of answer can no longer change "
+                    "(create a new question instead)."
+                )
+            )
+        return kind
+
+
 @admin.register(Question)
 class QuestionAdmin(admin.ModelAdmin):
+    form = QuestionAdminForm
     list_display = [
         "code",
         "label",

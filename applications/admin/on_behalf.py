@@ -33,6 +33,7 @@ from django.views.decorators.http import require_http_methods
 from accounts.services import create_candidate_account
 from applications.admin.review import change_url, list_filters
 from applications.admin.review_actions import application_for
+from applications.concurrency import EditConflict
 from applications.enums import DossierStatus, WithdrawalReason
 from applications.forms import QuestionsForm
 from applications.models import Candidate
@@ -289,7 +290,9 @@ def questions_view(request, object_id, *, model_admin):
     """ "Saisir les réponses aux questions": the application's questions in the candidate's form (GET), saved together
     in the candidate's place (POST), for the central office and the application's managers (``editable_by``:
     commission members and read-only staff 403, outsiders 404). An application that asks no question is a 404; a
-    cancelled one or one with a validated decision goes back to its page with the reason."""
+    cancelled one or one with a validated decision goes back to its page with the reason. An answer changed on the
+    page that was changed meanwhile (by the candidate, another tab) saves nothing: the page comes back with the
+    answers typed and those stored now (``EditConflict``)."""
     application = application_for(request, object_id, "editable_by")
     back = change_url(application.pk, list_filters(request), "questions")
     rows = question_rows(application, unlisted=False)
@@ -302,10 +305,17 @@ def questions_view(request, object_id, *, model_admin):
     if request.method == "POST" and form.is_valid():
         try:
             changed = enter_answers_for_candidate(
-                application=application, answers=form.answers(), not_concerned=form.not_concerned(), actor=request.user
+                application=application,
+                answers=form.answers(),
+                not_concerned=form.not_concerned(),
+                actor=request.user,
+                read_at=form.read_version(),
             )
         except FieldRuleError as error:
             form.add_error(error.field if error.field in form.fields else None, str(error))
+        except EditConflict as conflict:
+            rows = question_rows(application, unlisted=False)
+            form.show_conflict(conflict.message_for(request.user, owner=application.candidate.user), rows)
         except BusinessRuleError as error:
             messages.error(request, str(error))
             return HttpResponseRedirect(back)

@@ -12,19 +12,24 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from applications.concurrency import EditConflict
 from applications.enums import EventKind
 from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, QuestionAnswer
 from applications.models.questions import ANSWER_MAX_LENGTH
+from applications.pieces import transmitted_sharers
 from applications.questions import (
     NO,
     YES,
+    answer_fingerprint,
     answer_of,
     answers_to,
     field_name,
     is_shared_question,
     listed_questions,
     questions_locked_reason,
+    read_answers_version,
+    shared_question_holder,
     split_answers,
 )
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
@@ -33,6 +38,14 @@ from offers.models import Question
 
 if TYPE_CHECKING:
     from accounts.models import User
+
+# Why a shared answer cannot change from this application ("" when it can): given the question and the new answer.
+SharedRefusal = Callable[[Question, str], str]
+
+
+class SharedAnswerHeld(InvalidTransition, FieldRuleError):
+    """A shared answer another application of the candidate holds cannot change from this one: refused beside the
+    question's field (a ``FieldRuleError``), as a state of the dossier (an ``InvalidTransition``)."""
 
 
 def _clean(question: Question, value: str) -> str:
@@ -51,7 +64,12 @@ def _clean(question: Question, value: str) -> str:
 
 
 def answer_questions(
-    *, application: Application, answers: Mapping[int, str], not_concerned: Collection[int], actor: User
+    *,
+    application: Application,
+    answers: Mapping[int, str],
+    not_concerned: Collection[int],
+    actor: User,
+    read_at: str | None = None,
 ) -> int:
     """Save the candidate's answers to the application's questions (keyed by question id), and which conditional
     questions they declare "Non concerné"; returns how many answers changed.
@@ -67,8 +85,16 @@ def answer_questions(
     locked with the application's own answers, and every application asking the question reads it at once. The
     lock is the application's the candidate answers from: a shared answer stays editable from any application that
     is still editable, even once another application asking it has been transmitted (that application's staff then
-    read the new answer, as they see a shared piece replaced). Two first answers to the same shared question from
-    two applications at once: the second is refused (``BusinessRuleError``), as a shared piece's second file.
+    read the new answer, as they see a shared piece replaced); but it is not emptied nor declared not concerned
+    while a transmitted application asks it (``SharedAnswerHeld``, beside the field, naming that application: as a
+    shared piece's file, ``applications.services.pieces``). Two first answers to the same shared question from two
+    applications at once: the second is refused (``BusinessRuleError``), as a shared piece's second file.
+
+    ``read_at`` is the version of the answers the page showed (``applications.questions.answers_version``; None:
+    no check, as before the field). Then only the answers changed on the page are written (one left as shown stays
+    as stored, should someone have changed it meanwhile), and an answer changed on the page that someone else
+    changed meanwhile (staff in the candidate's place, another tab) refuses the save (``EditConflict``, nothing
+    written), as the dossier's sections (``applications.concurrency``).
 
     Side effects: one history row ``questions_answered`` on the application, with the actor and the number of
     answers changed; when shared answers changed, the same row (counting those) on each of the candidate's other
@@ -79,7 +105,9 @@ def answer_questions(
         answers=answers,
         not_concerned=not_concerned,
         actor=actor,
+        read_at=read_at,
         locked_reason=questions_locked_reason,
+        shared_refusal=_held_by_a_transmitted_application,
         kind=EventKind.QUESTIONS_ANSWERED,
     )
 
@@ -97,14 +125,22 @@ def staff_questions_locked_reason(application: Application) -> str:
 
 
 def enter_answers_for_candidate(
-    *, application: Application, answers: Mapping[int, str], not_concerned: Collection[int], actor: User
+    *,
+    application: Application,
+    answers: Mapping[int, str],
+    not_concerned: Collection[int],
+    actor: User,
+    read_at: str | None = None,
 ) -> int:
     """Save the answers staff enter in the candidate's place (a paper or phone application), as
     ``answer_questions`` does for the candidate: the same checks, all or nothing, the same shared answers (a shared
-    answer changes for every application of the candidate asking the question), returns how many answers changed.
+    answer changes for every application of the candidate asking the question), the same ``read_at`` check,
+    returns how many answers changed.
 
-    Only the lock differs (``staff_questions_locked_reason``: not cancelled, no validated decision). The caller
-    checks that ``actor`` manages the application (``Application.objects.editable_by``).
+    Only the lock differs (``staff_questions_locked_reason``: not cancelled, no validated decision), and it holds for
+    a shared answer on each of the candidate's other applications asking the question: one with a validated decision
+    keeps the answer it was decided on (``SharedAnswerHeld``, beside the field, naming it), whichever centre it is
+    in. The caller checks that ``actor`` manages the application (``Application.objects.editable_by``).
 
     Side effects: one history row ``questions_entered_by_staff`` on the application with the actor ("Réponses aux
     questions saisies par … pour le candidat") and the number of answers changed; when shared answers changed, the
@@ -116,9 +152,65 @@ def enter_answers_for_candidate(
         answers=answers,
         not_concerned=not_concerned,
         actor=actor,
+        read_at=read_at,
         locked_reason=staff_questions_locked_reason,
+        shared_refusal=_decided_elsewhere,
         kind=EventKind.QUESTIONS_ENTERED_BY_STAFF,
     )
+
+
+def _held_by_a_transmitted_application(application: Application) -> SharedRefusal:
+    """The candidate's rule for a shared answer: replaced, yes; emptied or declared not concerned, not while another
+    application asking it is transmitted (its staff review it). The transmitted applications are read once, at the
+    first shared answer emptied."""
+    sharers: list[Application] | None = None
+
+    def refusal(question: Question, value: str) -> str:
+        nonlocal sharers
+        if value:
+            return ""
+        if sharers is None:
+            sharers = transmitted_sharers(application)
+        holder = shared_question_holder(question, sharers)
+        if holder is None:
+            return ""
+        return _(
+            "This answer is shared with your application to “%(formation)s”, already transmitted: it can no longer "
+            "be emptied nor declared not concerned, only replaced."
+        ) % {"formation": holder.formation.shown_title}
+
+    return refusal
+
+
+def _decided_elsewhere(application: Application) -> SharedRefusal:
+    """Staff's rule for a shared answer: ``staff_questions_locked_reason`` on the candidate's other applications not
+    cancelled that ask it (one with a validated decision keeps it). They are read once, at the first shared answer
+    changed."""
+    decided: list[Application] | None = None
+
+    def refusal(question: Question, value: str) -> str:
+        nonlocal decided
+        if decided is None:
+            decided = list(
+                Application.objects.filter(
+                    candidate_id=application.candidate_id,
+                    cancelled_at__isnull=True,
+                    decisions__validated_at__isnull=False,
+                )
+                .exclude(pk=application.pk)
+                .select_related("formation")
+                .distinct()
+                .order_by("pk")
+            )
+        holder = shared_question_holder(question, decided)
+        if holder is None:
+            return ""
+        return _(
+            "This answer is shared with the candidate's application to “%(formation)s”, on which a decision has "
+            "been validated: it can no longer be changed."
+        ) % {"formation": holder.formation.shown_title}
+
+    return refusal
 
 
 def _save_answers(
@@ -127,7 +219,9 @@ def _save_answers(
     answers: Mapping[int, str],
     not_concerned: Collection[int],
     actor: User,
+    read_at: str | None,
     locked_reason: Callable[[Application], str],
+    shared_refusal: Callable[[Application], SharedRefusal],
     kind: EventKind,
 ) -> int:
     with _refusing_a_concurrent_first_answer():
@@ -158,14 +252,25 @@ def _save_answers(
             wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
         existing = answers_to(locked).select_for_update(of=("self",)).filter(question__in=questions)
         own, shared = split_answers(existing)
+        shown = None if read_at is None else read_answers_version(read_at)
+        refusal = shared_refusal(locked)
         changed = changed_shared = 0
         for pk, (value, declared) in wanted.items():
             question = questions[pk]
             is_shared = is_shared_question(question)
             # What the candidate read: the other way's answer after a change of the question's flags.
             current = answer_of(question, own, shared)
-            if (current.answer, current.not_concerned) == (value, declared) if current else not (value or declared):
+            stored = (current.answer, current.not_concerned) if current else ("", False)
+            if stored == (value, declared):
                 continue
+            if shown is not None:
+                seen = shown.get(pk)
+                if seen is None or seen == answer_fingerprint(value, declared):
+                    continue  # not on the page read, or left as it showed it: someone else's change stays
+                if seen != answer_fingerprint(*stored):
+                    raise _conflict(current)
+            if is_shared and (reason := refusal(question, value)):
+                raise SharedAnswerHeld(reason, field=field_name(question))
             row = (shared if is_shared else own).get(pk)
             if row is None:
                 QuestionAnswer.objects.create(
@@ -187,6 +292,13 @@ def _save_answers(
             others = [pk for pk in live_applications_of(locked.candidate_id) if pk != locked.pk]
             record_events(others, kind=kind, actor=actor, comment=_shared_changes(changed_shared))
         return changed
+
+
+def _conflict(current: QuestionAnswer | None) -> EditConflict:
+    """The dossier's ``EditConflict`` for an answer changed since the page was read: who answered it, and when."""
+    conflict = EditConflict(current, changed_by=current.answered_by if current is not None else None)
+    conflict.changed_at = current.answered_at if current is not None else None
+    return conflict
 
 
 @contextmanager

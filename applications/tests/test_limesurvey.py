@@ -291,3 +291,67 @@ def test_shipped_fixture_is_shaped_like_an_export(limesurvey, fixtures):
         rows = api.export_responses(123456)
 
     assert [(row["id"], row["numDossier"]) for row in rows] == [(1, "DEMO0001"), (3, "DEMO0001")]
+
+
+class _FakeClient:
+    """A LimeSurvey client answering each survey's export from a dict (no server)."""
+
+    def __init__(self, exports):
+        self.exports = exports
+
+    def __call__(self, url, user, password):
+        return self
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def export_responses(self, survey_id):
+        return self.exports[survey_id]
+
+
+def test_an_unreadable_submit_date_does_not_stop_the_import(form, application, settings):
+    """Regression: a submit date LimeSurvey on MySQL exports as « 0000-00-00 00:00:00 » (or a date that does not
+    exist) raised ValueError: the whole import stopped, every night, and the surveys after it were not stored."""
+    settings.LIMESURVEY_URL = "http://limesurvey.invalid/"
+    ComplementaryForm.objects.create(code="BAD", survey_id=7, label="Cassé", candidate_label="C", url="https://x")
+    fake = _FakeClient(
+        {
+            7: [
+                {"id": 1, "submitdate": "0000-00-00 00:00:00", "numDossier": "AB000001", "Q01": "x"},
+                {"id": 2, "submitdate": "2027-02-30 10:00:00", "numDossier": "AB000001", "Q01": "y"},
+            ],
+            42: [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui")],
+        }
+    )
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None, client_factory=fake)
+
+    assert FormAnswer.objects.get(form=form).answers == {"Q01": "Oui"}
+    assert not FormAnswer.objects.filter(form__code="BAD").exists()
+    assert report.counts["responses with an unreadable submit date (ignored)"] == 2
+    assert report.errors == []
+
+
+def test_one_survey_failing_to_store_does_not_stop_the_others(form, application, settings, monkeypatch):
+    """Whatever one survey's store raises, it is reported and the next surveys are stored (as the docstring says)."""
+    settings.LIMESURVEY_URL = "http://limesurvey.invalid/"
+    ComplementaryForm.objects.create(code="BAD", survey_id=7, label="Cassé", candidate_label="C", url="https://x")
+    real_store = limesurvey_sync.store_responses
+
+    def store(form, rows, report):
+        if form.survey_id == 7:
+            raise TypeError("unexpected export")
+        real_store(form, rows, report)
+
+    monkeypatch.setattr(limesurvey_sync, "store_responses", store)
+    fake = _FakeClient({7: [], 42: [response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui")]})
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None, client_factory=fake)
+
+    assert FormAnswer.objects.get(form=form).answers == {"Q01": "Oui"}
+    assert report.errors == ["survey 7 (BAD): answers not stored: TypeError: unexpected export"]

@@ -385,3 +385,50 @@ def test_a_paper_dossier_says_why_the_answers_are_not_taken_here(owner, applicat
     formation.save(update_fields=["mode"])
 
     assertContains(owner.get(_url("questions", application)), "Paper dossier: answer the questions on the paper")
+
+
+# --- The question's admin ------------------------------------------------------------------------------------------
+
+
+def _question_form(question, **changes):
+    data = {
+        "code": question.code,
+        "label": question.label,
+        "candidate_label": question.candidate_label,
+        "candidate_label_en": question.candidate_label_en,
+        "kind": question.kind,
+        "centre": "",
+        "is_common": "on" if question.is_common else "",
+        "is_unique": "on" if question.is_unique else "",
+        "is_conditional": "on" if question.is_conditional else "",
+        "treatment_type": question.treatment_type,
+        "order": question.order,
+        "in_service": "on" if question.in_service else "",
+        **changes,
+    }
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_the_kind_of_an_answered_question_no_longer_changes(admin_client, application, project, applicant):
+    """Regression: a text question turned Yes/No after candidates answered it counted their text as an answer, and
+    the candidate's next save of the page erased it silently."""
+    answer_questions(
+        application=application, answers={project.pk: "Océanographe"}, not_concerned=(), actor=applicant.user
+    )
+    url = reverse("admin:offers_question_change", args=[project.pk])
+
+    response = admin_client.post(url, _question_form(project, kind=Question.Kind.BOOLEAN))
+
+    assert response.status_code == 200
+    assert "Des candidats ont déjà répondu à cette question" in " ".join(
+        response.context["adminform"].form.errors["kind"]
+    )
+    project.refresh_from_db()
+    assert project.kind == Question.Kind.TEXT
+    # Its other fields still change; and a question nobody answered changes kind.
+    assert admin_client.post(url, _question_form(project, label="Projet pro")).status_code == 302
+    unanswered = make_question("AUTRE")
+    other_url = reverse("admin:offers_question_change", args=[unanswered.pk])
+    assert admin_client.post(other_url, _question_form(unanswered, kind=Question.Kind.BOOLEAN)).status_code == 302
+    unanswered.refresh_from_db()
+    assert unanswered.kind == Question.Kind.BOOLEAN

@@ -213,6 +213,37 @@ def test_a_shared_answer_stays_editable_from_an_application_still_open(
     assert application_a.events.filter(kind=EventKind.QUESTIONS_ANSWERED).count() == 2  # its answer and B's change
 
 
+def test_a_shared_answer_a_transmitted_application_holds_is_not_emptied_from_another(
+    applicant, application_a, application_b, shared
+):
+    """Regression: the candidate emptied, from an application still open, the shared answer of a dossier staff were
+    reviewing (a shared piece's file cannot be removed so: ``_check_not_held``)."""
+    _answer(application_a, {shared.pk: "Oui"})
+    transmit_application(application=application_a, actor=applicant.user)
+
+    with pytest.raises(InvalidTransition, match="“MASTER 1 - SCIENCES DE LA MER”, already transmitted") as refused:
+        _answer(application_b, {shared.pk: ""})
+
+    assert refused.value.field == f"question-{shared.pk}"
+    assert _values(application_a) == {"CHARTE": ("Oui", PieceStatus.SUBMITTED)}
+    _answer(application_b, {shared.pk: "Oui, relue"})  # replacing it stays open
+    assert _values(application_a) == {"CHARTE": ("Oui, relue", PieceStatus.SUBMITTED)}
+
+
+def test_nor_declared_not_concerned_and_the_page_says_why_beside_the_question(
+    owner, applicant, application_a, application_b
+):
+    conditional = make_question("HANDI", candidate_label="Aménagements ?", is_common=True, is_conditional=True)
+    _answer(application_a, {conditional.pk: "Tiers temps"})
+    transmit_application(application=application_a, actor=applicant.user)
+
+    response = owner.post(_url("questions", application_b), {f"question-{conditional.pk}-nc": "on"})
+
+    assert response.status_code == 200
+    assert "already transmitted" in " ".join(response.context["form"].errors[f"question-{conditional.pk}"])
+    assert _values(application_a) == {"HANDI": ("Tiers temps", PieceStatus.SUBMITTED)}
+
+
 def test_once_every_application_is_transmitted_the_shared_answer_is_frozen(
     owner, applicant, application_a, application_b, shared
 ):

@@ -11,6 +11,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 from applications.admin.review import history_line
 from applications.enums import DossierStatus, EventKind, PieceStatus
 from applications.models import ApplicationEvent, QuestionAnswer
+from applications.questions import question_rows
 from applications.services.questions import answer_questions, enter_answers_for_candidate
 from applications.tests.factories_candidature import ApplicationFactory, DecisionFactory, complete_candidate
 from ecandidat.exceptions import InvalidTransition
@@ -294,3 +295,67 @@ def test_a_shared_answer_is_said_shared_and_changes_for_the_candidates_other_app
     assert (shared.application_id, shared.answer, shared.answered_by) == (None, "Anglais, espagnol", centre_manager)
     [event] = ApplicationEvent.objects.filter(application=other, kind=EventKind.QUESTIONS_ENTERED_BY_STAFF)
     assert (event.actor, event.comment) == (centre_manager, "1 answer shared by the candidate's applications changed")
+
+
+def test_a_shared_answer_a_validated_decision_was_taken_on_elsewhere_is_not_changed_from_another_centre(
+    client, centre_manager, central_manager, application, applicant, other_centre
+):
+    """Regression: the validated decision's lock was checked on the application edited only; staff of one centre
+    changed (here emptied) the shared answer another centre's decision was validated on, with a history row there by
+    a manager outside its scope."""
+    shared = make_question("CHARTE", candidate_label="Avez-vous lu la charte ?", is_common=True, order=0)
+    decided = ApplicationFactory(
+        candidate=applicant, formation=FormationFactory(centre=other_centre), transmitted=True
+    )
+    enter_answers_for_candidate(
+        application=decided, answers={shared.pk: "Oui, lue"}, not_concerned=(), actor=central_manager
+    )
+    DecisionFactory(application=decided, validated=True)
+    client.force_login(centre_manager)
+
+    response = client.post(_url(application), {f"question-{shared.pk}": ""})
+
+    assert response.status_code == 200
+    error = " ".join(response.context["form"].errors[f"question-{shared.pk}"])
+    assert "on which a decision has been validated: it can no longer be changed" in error
+    assert decided.formation.title in error
+    assert {row.question.code: (row.value, row.status) for row in question_rows(decided)} == {
+        "CHARTE": ("Oui, lue", PieceStatus.SUBMITTED)
+    }
+    assert not ApplicationEvent.objects.filter(actor=centre_manager).exists()
+    with pytest.raises(InvalidTransition, match="a decision has been validated"):  # replacing it neither
+        enter_answers_for_candidate(
+            application=application, answers={shared.pk: "Non"}, not_concerned=(), actor=centre_manager
+        )
+
+
+def test_only_a_validated_decision_on_an_application_asking_the_shared_question_keeps_it(
+    centre_manager, application, applicant, formation, other_centre
+):
+    shared = make_question("CHARTE", is_common=True, order=0)
+    pending = ApplicationFactory(
+        candidate=applicant, formation=FormationFactory(centre=other_centre), transmitted=True
+    )
+    DecisionFactory(application=pending)
+    cancelled = ApplicationFactory(
+        candidate=applicant, formation=FormationFactory(centre=other_centre), cancelled_at=timezone.now()
+    )
+    DecisionFactory(application=cancelled, validated=True)
+
+    assert _enter(application, {shared.pk: "Oui"}, centre_manager) == 1  # not validated yet, or cancelled
+
+    of_the_centre = make_question("CENTRE", is_common=True, centre=formation.centre, order=3)
+    per_application = make_question("UNIQUE", is_common=True, is_unique=True, order=4)
+    DecisionFactory(
+        application=ApplicationFactory(candidate=applicant, formation=FormationFactory(centre=other_centre)),
+        validated=True,
+    )
+
+    # The other centre's application does not ask the centre's question, and a "unique" answer is per application.
+    assert _enter(application, {shared.pk: "Oui", of_the_centre.pk: "A", per_application.pk: "B"}, centre_manager) == 2
+    with pytest.raises(InvalidTransition, match="a decision has been validated"):
+        _enter(application, {shared.pk: "Non"}, centre_manager)
+
+
+def _enter(application, answers, actor):
+    return enter_answers_for_candidate(application=application, answers=answers, not_concerned=(), actor=actor)
