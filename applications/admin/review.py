@@ -344,7 +344,12 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
     history = [history_line(event, codes) for event in events]
     tag_links = list(ApplicationTag.objects.filter(application=application).select_related("tag"))
     current_tags = {link.tag_id for link in tag_links}
-    usable_tags = list(Tag.objects.usable_by(request.user).filter(Q(in_service=True) | Q(pk__in=current_tags)))
+    # In service and of the application's centre (or global); those already on it stay listed, to be taken off.
+    usable_tags = list(
+        Tag.objects.usable_by(request.user).filter(
+            Q(in_service=True, pk__in=Tag.objects.usable_on(application).values("pk")) | Q(pk__in=current_tags)
+        )
+    )
     filters = list_filters(request)
     return {
         "application": application,

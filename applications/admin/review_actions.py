@@ -184,7 +184,11 @@ def tags_view(request, object_id, *, model_admin):
     if len(tags) != len(set(wanted)):
         messages.error(request, _("One of these tags cannot be used here."))
         return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
-    added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
+    try:
+        added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+        return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
     messages.success(
         request,
         _("Tags saved (%(added)s, %(removed)s).")

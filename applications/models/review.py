@@ -51,6 +51,11 @@ class TagQuerySet(models.QuerySet["Tag"]):
         )
         return self.filter(Q(centre__isnull=True) | Q(centre_id__in=centres))
 
+    def usable_on(self, application) -> "TagQuerySet":
+        """Those that go on ``application``: global ones and its centre's
+        (``applications.services.review._check_centre``)."""
+        return self.filter(Q(centre__isnull=True) | Q(centre_id=application.formation.centre_id))
+
     def in_service(self) -> "TagQuerySet":
         return self.filter(in_service=True)
 

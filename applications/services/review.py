@@ -170,12 +170,15 @@ def change_tags(
     *, application: Application, actor: User, add: Iterable[Tag] = (), remove: Iterable[Tag] = ()
 ) -> tuple[int, int]:
     """Put the tags ``add`` on the application and take ``remove`` off it, leaving its other tags (the bulk
-    "Étiquettes" on a selection, where each application keeps what it had); returns (added, removed)."""
+    "Étiquettes" on a selection, where each application keeps what it had); returns (added, removed). A tag of
+    another centre than the application's is refused (:func:`_check_centre`)."""
+    add = list(add)
     adding, removing = {tag.pk for tag in add}, {tag.pk for tag in remove}
     with transaction.atomic():
         _lock(application)
         current = set(ApplicationTag.objects.filter(application=application).values_list("tag_id", flat=True))
         added, removed = adding - current, (removing & current) - adding
+        _check_centre(application, [tag for tag in add if tag.pk in added])
         if removed:
             ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
         ApplicationTag.objects.bulk_create(
@@ -187,16 +190,31 @@ def change_tags(
 def set_tags(*, application: Application, actor: User, tags: Iterable[Tag]) -> tuple[int, int]:
     """Make ``tags`` the application's tags (eCandidat's mass action "Tags": set the list); returns (added,
     removed). The caller passes tags the actor may use; tags out of service already on the application are
-    kept unless the caller leaves them out."""
+    kept unless the caller leaves them out. A tag of another centre than the application's is refused
+    (:func:`_check_centre`)."""
+    tags = list(tags)
     wanted = {tag.pk for tag in tags}
     with transaction.atomic():
         _lock(application)
         current = set(ApplicationTag.objects.filter(application=application).values_list("tag_id", flat=True))
         removed = current - wanted
         added = wanted - current
+        _check_centre(application, [tag for tag in tags if tag.pk in added])
         if removed:
             ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
         ApplicationTag.objects.bulk_create(
             [ApplicationTag(application=application, tag_id=pk, added_by=actor) for pk in sorted(added)]
         )
     return len(added), len(removed)
+
+
+def _check_centre(application: Application, tags: Iterable[Tag]) -> None:
+    """A tag goes only on applications of its centre (a global tag, none, on any): eCandidat offers the
+    application's centre's tags and the global ones. A member of staff who reads two centres, or the central
+    office, would otherwise mark a centre's application with another's tag, which its own staff never see."""
+    for tag in tags:
+        if tag.centre_id is not None and tag.centre_id != application.formation.centre_id:
+            raise BusinessRuleError(
+                _("The tag “%(tag)s” belongs to another centre: it cannot be put on this application.")
+                % {"tag": tag.label}
+            )

@@ -849,3 +849,31 @@ def test_a_mass_action_takes_at_most_200_applications_as_the_reference(
     assert confirmation.status_code == 200
     assert len(confirmation.context["applications"]) == 200
     assert "Au plus 200 candidatures à la fois." in confirmation.content.decode()
+
+
+def test_a_tag_of_another_centre_is_neither_offered_nor_put_on_an_application(
+    client, central_manager, application, other_centre, campaign
+):
+    """eCandidat offers the application's centre's tags and the global ones: the central office (who reads every
+    centre) cannot mark an application with another centre's tag, whose staff would never see it; a global tag and
+    the centre's own go on."""
+    foreign = Tag.objects.create(label="Tag de l'autre UFR", centre=other_centre)
+    own = Tag.objects.create(label="Prioritaire", centre=application.formation.centre)
+    everywhere = Tag.objects.create(label="Boursier")
+    client.force_login(central_manager)
+
+    page = client.get(change_url(application)).content.decode()
+    forged = client.post(reverse("admin:applications_application_tags", args=[application.pk]), {"tags": [foreign.pk]})
+    assert not ApplicationTag.objects.filter(tag=foreign).exists()
+    done = client.post(
+        reverse("admin:applications_application_tags", args=[application.pk]), {"tags": [own.pk, everywhere.pk]}
+    )
+
+    assert "Tag de l&#x27;autre UFR" not in page
+    assert "Prioritaire" in page
+    assert "Boursier" in page
+    assert forged.status_code == done.status_code == 302
+    assert set(application.tag_links.values_list("tag__label", flat=True)) == {"Prioritaire", "Boursier"}
+    with pytest.raises(BusinessRuleError, match="belongs to another centre"):
+        review.change_tags(application=application, actor=central_manager, add=[foreign])
+    assert not ApplicationTag.objects.filter(tag=foreign).exists()
