@@ -4,7 +4,9 @@ import datetime
 
 from django import forms
 from django.db.models.fields import BLANK_CHOICE_LABEL
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DossierStatus
@@ -90,11 +92,68 @@ def _only_for(avis: Avis, widget: forms.Widget | None = None) -> forms.Widget:
     return widget
 
 
-class DecisionForm(forms.Form):
+# A preselection convocation is within a campaign or two of today: a date far off (year 1, typed or forged) was a
+# 500 when it was made a datetime, and a typo ("2062" for "2026") a convocation nobody would attend.
+PRESELECTION_DAYS_BEFORE = 366
+PRESELECTION_DAYS_AFTER = 2 * 366
+
+
+class ShownDecisionsForm(forms.Form):
+    """A form carrying, hidden, the latest decision of each application as its page showed it (``initial_for``):
+    the service refuses to act on an application whose decisions changed since (a colleague's entry, the form sent
+    twice by a double click), instead of acting on a decision nobody read (``expected_latest``)."""
+
+    shown_decisions = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_shown_decisions(self) -> dict[int, int] | None:
+        if self.add_prefix("shown_decisions") not in self.data:
+            return None  # posted by something other than the page (a script): no page to hold it to
+        text = self.cleaned_data["shown_decisions"]
+        try:
+            shown = {}
+            for item in text.split(","):
+                if item.strip():
+                    application, decision = item.split(":")
+                    shown[int(application)] = int(decision)
+        except ValueError:
+            raise forms.ValidationError(_("This page is out of date: open it again.")) from None
+        return shown
+
+    def expected_latest(self, application: Application) -> int | None:
+        """The pk of ``application``'s latest decision when the page was shown (0: none, or not on the page), for
+        the service's ``expected_latest``; None when the form was posted without the page's value."""
+        shown = self.cleaned_data.get("shown_decisions")
+        if shown is None:
+            return None
+        return shown.get(application.pk, 0)
+
+    @staticmethod
+    def initial_for(latest: dict[int, int | None]) -> dict[str, str]:
+        """The hidden value for ``latest``: each application's pk with its latest decision's (None: it has none)."""
+        return {"shown_decisions": ",".join(f"{pk}:{decision or 0}" for pk, decision in sorted(latest.items()))}
+
+    def rebound(self, latest: dict[int, int | None]) -> "ShownDecisionsForm":
+        """The same form as posted, validated again, holding the decisions the page now shows (``latest``): after a
+        refusal, what was typed stays and a second "Confirm" acts on what the page now shows."""
+        data = QueryDict(mutable=True)
+        data.update(self.data)  # a copy of the posted data (a QueryDict: each field's values)
+        data[self.add_prefix("shown_decisions")] = self.initial_for(latest)["shown_decisions"]
+        form = type(self)(data, initial=self.initial, prefix=self.prefix)
+        form.is_valid()
+        return form
+
+
+class DeleteDecisionForm(ShownDecisionsForm):
+    """ "Supprimer le dernier avis": a confirmation carrying the decision the page named, which alone is deleted
+    (``staff.delete_last_decision``'s ``expected``)."""
+
+
+class DecisionForm(ShownDecisionsForm):
     """ "Saisir un avis". With JavaScript, only the fields of the chosen kind of avis are shown (motivation for an
     unfavourable one, rank for a complementary list, date, time and place for a preselection); without it every
     field is shown, labelled with the kind it belongs to, and ``staff.record_decision`` ignores a value given for
-    another kind."""
+    another kind. It carries the decisions the page showed (``ShownDecisionsForm``): sent twice, or after a
+    colleague's entry, it is refused rather than recorded twice."""
 
     decision_type = FrenchLabelChoiceField(
         label=_("Decision"),
@@ -149,6 +208,16 @@ class DecisionForm(forms.Form):
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
+        day = data.get("preselection_date")
+        if day is not None:  # any kind of avis: a date and a time are combined whatever the kind (service_kwargs)
+            today = timezone.localdate()
+            first = today - datetime.timedelta(days=PRESELECTION_DAYS_BEFORE)
+            last = today + datetime.timedelta(days=PRESELECTION_DAYS_AFTER)
+            if not first <= day <= last:
+                message = _("Enter a preselection date between %(first)s and %(last)s.")
+                bounds = {"first": date_format(first, "SHORT_DATE_FORMAT")}
+                bounds["last"] = date_format(last, "SHORT_DATE_FORMAT")
+                self.add_error("preselection_date", message % bounds)
         decision_type = data.get("decision_type")
         if decision_type is None:
             return data
@@ -199,7 +268,7 @@ class DeadlinesForm(forms.Form):
 
 
 class ConfirmForm(forms.Form):
-    """Operations without parameters (delete the last decision…): only a confirmation."""
+    """Operations without parameters (remind the unanswered forms…): only a confirmation."""
 
 
 class ReleaseForm(forms.Form):

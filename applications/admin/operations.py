@@ -29,8 +29,10 @@ from applications.admin.forms import (
     ConfirmForm,
     DeadlinesForm,
     DecisionForm,
+    DeleteDecisionForm,
     RegimeFeesForm,
     ReleaseForm,
+    ShownDecisionsForm,
     StatusForm,
     TagsForm,
 )
@@ -38,6 +40,7 @@ from applications.admin.review import change_url as review_change_url
 from applications.admin.review import neighbours
 from applications.admin.review_actions import application_for
 from applications.models import Application
+from applications.models.candidature import latest_decision
 from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
@@ -90,14 +93,56 @@ class Operation:
         return self.enabled is None or self.enabled()
 
 
+# The two latest decisions of the one application of a page, kept on its instance for the page's request.
+NEWEST = "_operation_newest_decisions"
+
+
+def _newest_decisions(application: Application) -> list:
+    """The application's two latest decisions, newest first (one query), read once per page: the preview names the
+    very decision the form holds (``ShownDecisionsForm``); two reads could name one and hold another entered
+    between them."""
+    newest = getattr(application, NEWEST, None)
+    if newest is None:
+        newest = list(
+            application.decisions.newest_first().select_related(
+                "decision_type", "refusal_reason", "created_by", "validated_by"
+            )[:2]
+        )
+        setattr(application, NEWEST, newest)
+    return newest
+
+
+def _latest_decisions(applications: list[Application]) -> dict[int, int | None]:
+    """The latest decision of each application (None: it has none), as the services read it: one query (none more
+    for one application, whose preview reads them: ``_newest_decisions``)."""
+    if len(applications) == 1:
+        newest = _newest_decisions(applications[0])
+        return {applications[0].pk: newest[0].pk if newest else None}
+    pks = [application.pk for application in applications]
+    return dict(
+        Application.objects.filter(pk__in=pks).annotate(latest=latest_decision("pk")).values_list("pk", "latest")
+    )
+
+
+def _shown_decisions_initial(request, applications: list[Application]) -> dict:
+    """The decisions the page shows, carried by its form (``ShownDecisionsForm``): only they are acted on."""
+    return ShownDecisionsForm.initial_for(_latest_decisions(applications))
+
+
+def _enter_decision(application: Application, form: DecisionForm, actor) -> None:
+    staff.record_decision(
+        application, actor=actor, expected_latest=form.expected_latest(application), **form.service_kwargs()
+    )
+
+
+def _delete_last_decision(application: Application, form: DeleteDecisionForm, actor) -> None:
+    staff.delete_last_decision(application, actor=actor, expected=form.expected_latest(application))
+
+
 def _decision_to_delete(request, applications: list[Application]) -> dict:
     """What "Delete the last decision" deletes, and which decision is then in force: the page asked to confirm
-    without naming either. One query: the two latest decisions."""
-    latest = list(
-        applications[0]
-        .decisions.newest_first()
-        .select_related("decision_type", "refusal_reason", "created_by", "validated_by")[:2]
-    )
+    without naming either. One query: the two latest decisions (the form holds the first)."""
+    latest = _newest_decisions(applications[0])
     return {
         "decision_to_delete": latest[0] if latest else None,
         "decision_after_delete": latest[1] if len(latest) > 1 else None,
@@ -111,12 +156,13 @@ DUPLICATE = "dupliquer"
 
 
 def _latest_decision(application: Application):
-    return application.decisions.newest_first().select_related("decision_type", "refusal_reason", "created_by").first()
+    newest = _newest_decisions(application)
+    return newest[0] if newest else None
 
 
 def _last_decision(request, applications: list[Application]) -> dict:
     """What "Enter a decision" shows about the decision in force on one application, with the link that duplicates
-    it (one query); nothing on a selection."""
+    it (one query, the form's own); nothing on a selection."""
     if len(applications) != 1:
         return {"last_decision": None, "duplicate_url": "", "duplicated": False}
     query = request.GET.copy()
@@ -144,9 +190,10 @@ def _formation_preselection(applications: list[Application]) -> dict:
 
 
 def _decision_initial(request, applications: list[Application]) -> dict:
-    """The form's first values: the formation's preselection convocation, and on one application, when the link
-    asked for it, the latest decision's values over them (one query)."""
-    initial = _formation_preselection(applications)
+    """The form's first values: the decisions the page shows (one query), the formation's preselection
+    convocation, and on one application, when the link asked for it, the latest decision's values over them (the
+    same query)."""
+    initial = _shown_decisions_initial(request, applications) | _formation_preselection(applications)
     if len(applications) != 1 or request.method != "GET" or DUPLICATE not in request.GET:
         return initial
     decision = _latest_decision(applications[0])
@@ -168,9 +215,9 @@ def _decision_initial(request, applications: list[Application]) -> dict:
 
 def _validated_in_selection(applications: list[Application]) -> str:
     """eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE (on by default): no decision is entered in bulk on a selection where
-    one application already has a validated decision. A new decision resets the candidate's answer and withdraws
-    their OPI (``staff.record_decision``); done by a careless selection it would undo confirmations silently. One
-    application at a time, from its dossier, stays possible."""
+    one application already has a validated decision. A new decision resets the candidate's confirmation and
+    withdraws their OPI (``staff.record_decision``); done by a careless selection it would undo confirmations
+    silently. One application at a time, from its dossier, stays possible."""
     if not parameters.get("BULK_DECISION_LOCK"):
         return ""
     decided = list(
@@ -211,7 +258,7 @@ OPERATIONS = {
             gettext_lazy("Enter a decision"),
             DecisionForm,
             "decidable_by",
-            lambda application, form, actor: staff.record_decision(application, actor=actor, **form.service_kwargs()),
+            _enter_decision,  # refused where the decisions changed since the page was shown (a double submit)
             bulk_refusal=_validated_in_selection,
             preview=_last_decision,
             preview_template="admin/applications/application/last_decision.html",
@@ -237,12 +284,13 @@ OPERATIONS = {
         Operation(
             "delete_last_decision",
             gettext_lazy("Delete the last decision (not validated)"),
-            ConfirmForm,
+            DeleteDecisionForm,
             "decidable_by",
-            lambda application, form, actor: staff.delete_last_decision(application, actor=actor),
+            _delete_last_decision,  # only the decision the page named
             bulk=False,
             preview=_decision_to_delete,
             preview_template="admin/applications/application/decision_to_delete.html",
+            initial=_shown_decisions_initial,
         ),
         # eCandidat's mass "Tags" (GEST_TAG); one application's tags are set from its page (review_actions.tags_view).
         Operation(
@@ -481,6 +529,10 @@ def operation_view(request, object_id, name, *, model_admin):
             # One application: its refusal is said above the form, which keeps what was typed (a comment for the
             # candidate's mail, a reason), instead of a flash message on the dossier and an empty form to refill.
             logger.info("back office %s by %s refused: %s", operation.name, request.user.username, error)
+            if isinstance(form, ShownDecisionsForm):
+                # The page shows the decisions as they are now (its preview): its form holds them, so that a second
+                # "Confirm", once they are read, acts on them.
+                form = form.rebound(_latest_decisions([application]))
             form.add_error(None, str(error))
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)

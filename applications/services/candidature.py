@@ -28,7 +28,7 @@ from applications.notifications import notify_candidate, notify_candidate_with, 
 from applications.pieces import blocking_pieces
 from applications.questions import QuestionRow, missing_questions, question_rows
 from applications.services.pieces import delete_application_files
-from applications.services.staff import admit_on_proposal, promote_from_waiting_list
+from applications.services.staff import admit_on_proposal, lock_waiting_list, promote_from_waiting_list
 from applications.signals import application_confirmed, confirmation_withdrawn
 from applications.workflow import (
     ANSWER_TRANSITIONS,
@@ -467,12 +467,17 @@ def withdraw_application(
     CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT, signal ``confirmation_withdrawn`` after a confirmation, then
     the first candidate of the complementary list is admitted when the formation manages its list automatically.
     That promotion is made by the system (actor None, batch ``auto_waiting_list``), not in the withdrawing
-    person's name.
+    person's name. When the formation manages its list, its row is locked before the application's, the lock order
+    of every path that changes ranks (``staff.lock_waiting_list``).
+
+    The withdrawal stands: a decision entered or validated afterwards does not reset it (``staff.record_decision``).
     """
     if reason and reason not in WithdrawalReason.values:
         raise BusinessRuleError(_("Choose the reason for the withdrawal."))
     if role == Role.STAFF and not reason:
         raise BusinessRuleError(_("Choose the reason for the withdrawal."))
+    if application.formation.auto_waiting_list:
+        lock_waiting_list(application.formation)
     application = _lock(application)
     transition = withdrawal_transition(application.accepted)
     if transition is None:

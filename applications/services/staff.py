@@ -290,18 +290,34 @@ def current_decision(application: Application) -> Decision | None:
 
 
 def _reset_answer(application: Application) -> bool | None:
-    """A new decision resets the candidate's answer (§2.7, eCandidat ``tem_accept_cand``): the answer, its date, its
-    actor and the withdrawal reason that went with it, on the locked row. Returns the answer reset (None: there was
-    none); after a confirmation the caller sends ``confirmation_withdrawn`` (the OPI is withdrawn), once its history
-    row is written."""
+    """A new decision resets the candidate's confirmation (§2.7, eCandidat ``tem_accept_cand``): the answer, its date
+    and its actor, on the locked row; the caller then sends ``confirmation_withdrawn`` (the OPI is withdrawn), once
+    its history row is written. A withdrawal stands, with its reason: it is irreversible (§1.12) and may already have
+    given the place to the complementary list, so a new decision neither lets the candidate confirm the old one
+    again nor gives the place back. Returns the answer found: True (the confirmation, reset), False (the withdrawal,
+    kept) or None (no answer); the caller's history row says which (``_answer_note``)."""
     previous = application.accepted
-    if previous is not None:
+    if previous is True:
         application.accepted = None
         application.answered_at = None
         application.answered_by = None
         application.withdrawal_reason = ""
         application.save(update_fields=["accepted", "answered_at", "answered_by", "withdrawal_reason"])
     return previous
+
+
+def _answer_note(comment: str, previous: bool | None, *, meanwhile: bool) -> str:
+    """The history comment ``comment`` of a decision's entry or validation, with what became of the candidate's
+    answer (``_reset_answer``'s result), in the institution's language; ``meanwhile``: at the validation, an answer
+    given since the entry."""
+    if previous is None:
+        return comment
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        if previous is False:
+            return _("%(decision)s (the candidate's withdrawal stands)") % {"decision": comment}
+        if meanwhile:
+            return _("%(decision)s (the candidate's answer given meanwhile is cancelled)") % {"decision": comment}
+        return _("%(decision)s (the candidate's confirmation is cancelled)") % {"decision": comment}
 
 
 @transaction.atomic
@@ -316,11 +332,18 @@ def record_decision(
     preselection_at: datetime.datetime | None = None,
     preselection_place: str = "",
     after_appeal: bool = False,
+    expected_latest: int | None = None,
 ) -> Decision:
-    """Append a new decision (not validated yet). Entering a decision resets the candidate's answer (§2.7), and the
-    withdrawal reason with it; a confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn).
-    ``after_appeal`` marks a decision given after the candidate's appeal (eCandidat "Appel", only when
-    ``DECISION_APPEALS`` is on)."""
+    """Append a new decision (not validated yet). Entering a decision resets the candidate's confirmation (§2.7); a
+    confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn). A withdrawal stands
+    (``_reset_answer``); the history row says what became of the answer. ``after_appeal`` marks a decision given after
+    the candidate's appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on).
+
+    ``expected_latest``: the pk of the application's latest decision when the page was shown (0: it had none). When
+    given, a decision entered or deleted since (a double submit, a colleague's entry) is refused under the row's lock
+    with ``InvalidTransition``, rather than entered twice or over one the user has not seen; None: not checked.
+
+    Locks the application only: entering a decision changes no rank (the validation does, ``validate_decision``)."""
     avis = decision_type.avis
     if after_appeal and not parameters.get("DECISION_APPEALS"):
         raise BusinessRuleError(_("Appeals are not in use in this institution."))
@@ -337,6 +360,16 @@ def record_decision(
     application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
+    if expected_latest is not None:
+        latest = application.decisions.newest_first().values_list("pk", flat=True).first()
+        if (latest or 0) != expected_latest:
+            raise InvalidTransition(
+                _(
+                    "The decisions of this application have changed since this page was shown (a decision entered "
+                    "or deleted meanwhile, or the form sent twice): nothing was recorded. Check its latest decision "
+                    "before entering one again."
+                )
+            )
     decision = Decision.objects.create(
         application=application,
         decision_type=decision_type,
@@ -349,12 +382,13 @@ def record_decision(
         action=DecisionAction.ENTERED,
         created_by=actor,
     )
-    was_confirmed = _reset_answer(application) is True
+    previous_answer = _reset_answer(application)
     label = decision_type.label
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         comment = _("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label
+    comment = _answer_note(comment, previous_answer, meanwhile=False)
     record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=comment)
-    if was_confirmed:
+    if previous_answer is True:
         # The new decision undoes the candidate's confirmation: what followed it (the OPI) is withdrawn too.
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
     return decision
@@ -364,21 +398,39 @@ def record_decision(
 def validate_decision(decision: Decision, *, actor: User) -> Decision:
     """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation.
 
-    Entering the decision reset the candidate's answer (``record_decision``), but until this validation the
+    Entering the decision reset the candidate's confirmation (``record_decision``), but until this validation the
     candidate still saw the previous validated decision (they only ever see validated ones, §1.12) and may have
-    answered it meanwhile: that answer was given to a decision this one replaces, so it is reset here as at the
-    entry (answer, date, actor, withdrawal reason; ``confirmation_withdrawn`` after a confirmation, so the OPI it
-    created is withdrawn), and the history row of the validation says so. Refusing to answer while a decision waits
+    answered it meanwhile: a confirmation given to a decision this one replaces is reset here as at the entry
+    (answer, date, actor; ``confirmation_withdrawn``, so the OPI it created is withdrawn). A withdrawal stands, as
+    at the entry (``_reset_answer``): it may already have given the place to the next of the complementary list.
+    The history row of the validation says what became of the answer. Refusing to answer while a decision waits
     for validation would tell the candidate of a decision not yet given, and leave the button shown.
 
     On the complementary list, the rang réel is recomputed before the mail, among the application's campaign only;
     when the mail gives it (``WAITING_LIST_RANK_DISPLAY=R``), it becomes the rank the candidate was last told, so the
-    nightly progress mail (``mail_waiting_list_progress``) counts from it."""
+    nightly progress mail (``mail_waiting_list_progress``) counts from it.
+
+    Lock order: when the validation recomputes the ranks (a complementary-list decision, or an application that has
+    a rank), the formation's row is locked before the application's, as ``promote_from_waiting_list`` and every
+    other path that changes ranks do; the other way round, a validation and a withdrawal's promotion of the same
+    formation deadlocked. Otherwise only the application is locked."""
+    # Read before any lock, to know whether this validation recomputes the ranks (the lock order). A decision is
+    # never changed but by its validation: its validation stamp is read again under the application's lock below.
+    current = (
+        Decision.objects.select_related("decision_type", "refusal_reason", "application__formation")
+        .filter(pk=decision.pk)
+        .first()
+    )
+    formation_locked = current is not None and (
+        current.decision_type.avis == Avis.COMPLEMENTARY_LIST or current.application.waiting_list_rank is not None
+    )
+    if current is not None and formation_locked:
+        _lock_formation(current.application.formation)
     application = _lock(decision.application)
-    current = Decision.objects.select_related("decision_type", "refusal_reason").filter(pk=decision.pk).first()
-    latest = application.decisions.newest_first().values_list("pk", flat=True).first()
-    if current is None or current.pk != latest:
+    latest = application.decisions.newest_first().values_list("pk", "validated_at").first()
+    if current is None or latest is None or current.pk != latest[0]:
         raise InvalidTransition(_("This decision is no longer the application's latest one; nothing was done."))
+    current.validated_at = latest[1]  # as committed before the lock: a colleague may have validated it meanwhile
     current.application = application  # the locked row, its formation loaded: the letter and the mail read it
     decision = current
     if decision.validated_at is not None:
@@ -406,15 +458,16 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     decision.validated_at = now
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
-    answer_reset = _reset_answer(application)
-    label = decision.decision_type.label
-    if answer_reset is not None:
-        with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
-            label = _("%(decision)s (the candidate's answer given meanwhile is cancelled)") % {"decision": label}
+    previous_answer = _reset_answer(application)
+    label = _answer_note(decision.decision_type.label, previous_answer, meanwhile=True)
     record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=label)
-    if answer_reset is True:
+    if previous_answer is True:
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
     if avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None:
+        if not formation_locked:
+            # Ranked between the read above and the application's lock (by the nightly ranks): rare, and the
+            # formation is then locked after the application.
+            _lock_formation(application.formation)
         # Before the mail: it gives the rang réel this validation makes (the recap's, with the R display).
         told = application.pk if mails_real_rank(decision) else None
         ranks = _recompute_ranks(application.formation, campaign_id=application.campaign_id, told=told)
@@ -454,12 +507,24 @@ def mailed_rank(decision: Decision, *, real_rank: int | None) -> int | None:
 
 
 @transaction.atomic
-def delete_last_decision(application: Application, *, actor: User) -> None:
-    """Only the latest decision, and only while it is not validated, can be deleted (§2.7)."""
+def delete_last_decision(application: Application, *, actor: User, expected: int | None = None) -> None:
+    """Only the latest decision, and only while it is not validated, can be deleted (§2.7).
+
+    ``expected``: the pk of the decision the page named (``operations._decision_to_delete``; 0: it named none). When
+    given, it must still be the latest under the row's lock: a decision entered since (a colleague's) is not deleted
+    in its place, and a second click does not delete the one before; None: not checked."""
     application = _lock(application)
     decision = current_decision(application)
     if decision is None:
         raise InvalidTransition(_("This application has no decision."))
+    if expected is not None and decision.pk != expected:
+        raise InvalidTransition(
+            _(
+                "The latest decision of this application has changed since this page was shown (a decision entered "
+                "or deleted meanwhile, or the form sent twice): nothing was deleted. Check the decision named above "
+                "before deleting it."
+            )
+        )
     if decision.validated_at is not None:
         raise InvalidTransition(_("A validated decision cannot be deleted."))
     label = decision.decision_type.label
@@ -493,8 +558,21 @@ def waiting_list_queryset(formation: Formation, *, campaign_id: int | None = Non
 
 
 def _lock_formation(formation: Formation) -> None:
-    """Serialise the waiting-list work of one formation (promotions and rank computations)."""
+    """Serialise the waiting-list work of one formation (promotions and rank computations).
+
+    Lock order: the formation's row before any application's row of that formation, on the paths that change ranks
+    (``validate_decision``, ``promote_from_waiting_list``, ``recompute_waiting_list_ranks``, and a candidate's or
+    staff's withdrawal, ``candidature.withdraw_application``); a path that took an application first and then waited
+    for the formation deadlocked with one that holds the formation and moves the list's ranks up. The nightly
+    automatic withdrawal (``nightly._withdraw``) still locks its application first: only a ranking validation of
+    that very application at the same moment could deadlock with it (PostgreSQL then undoes one of the two)."""
     list(Formation.objects.select_for_update(of=("self",)).filter(pk=formation.pk).values_list("pk", flat=True))
+
+
+def lock_waiting_list(formation: Formation) -> None:
+    """``_lock_formation`` for a caller outside this module that is about to lock an application of ``formation``
+    and may then promote from its list (``candidature.withdraw_application``)."""
+    _lock_formation(formation)
 
 
 @transaction.atomic
@@ -502,6 +580,7 @@ def recompute_waiting_list_ranks(*, formation: Formation, campaign_id: int | Non
     """Rang réel: 1, 2, … among the complementary list of the formation in campaign ``campaign_id`` (by default the
     active one); everyone else of the formation in that campaign gets no rank. Another campaign's ranks are left as
     they are (an archived campaign's applications are never changed). Returns how many are ranked."""
+    _lock_formation(formation)
     return len(_recompute_ranks(formation, campaign_id=campaign_id))
 
 
@@ -510,8 +589,9 @@ def _recompute_ranks(formation: Formation, *, campaign_id: int | None, told: int
     by its pk.
 
     ``told``: the pk of the application whose decision's mail, sent by the caller, gives its new rang réel: that is
-    the rank it was last told, whatever it was before (the nightly progress mail counts from it)."""
-    _lock_formation(formation)
+    the rank it was last told, whatever it was before (the nightly progress mail counts from it).
+
+    The caller holds the formation's lock (``_lock_formation``), taken before any application's."""
     ordered = list(waiting_list_queryset(formation, campaign_id=campaign_id).values_list("pk", flat=True))
     ranks = {pk: position for position, pk in enumerate(ordered, start=1)}
     stale = list(
@@ -542,15 +622,43 @@ def _recompute_ranks(formation: Formation, *, campaign_id: int | None, told: int
     return ranks
 
 
-def _promotion_confirmation_date(formation: Formation) -> datetime.date | None:
+# Days a candidate promoted from the complementary list has to confirm when the date they would be given has
+# already passed (a promotion after the formation's date de confirmation LC, or its date de confirmation, with no
+# délai LC): the mail gave a date gone, and "Confirmer" was refused.
+LATE_PROMOTION_CONFIRMATION_DAYS = 7
+
+
+def _promotion_confirmation_date(application: Application, now: datetime.datetime) -> datetime.date | None:
+    """The application's own date de confirmation (``confirmation_date_override``) once ``application`` is promoted
+    at ``now`` (§2.7): today + the formation's délai LC (``waiting_list_confirmation_delay_days``) when it has one,
+    else its date LC (``waiting_list_confirmation_date``), else the application's own date as it was (one staff
+    gave is kept; None: the formation's rule applies, as for any favourable decision). Never a date gone: when the
+    date the candidate would be given has passed, today + ``LATE_PROMOTION_CONFIRMATION_DAYS``."""
+    formation = application.formation
+    today = timezone.localdate(now)
     if formation.waiting_list_confirmation_delay_days is not None:
-        return timezone.localdate() + datetime.timedelta(days=formation.waiting_list_confirmation_delay_days)
-    return formation.waiting_list_confirmation_date
+        return today + datetime.timedelta(days=formation.waiting_list_confirmation_delay_days)
+    stored: datetime.date | None
+    given: datetime.date | None
+    if formation.waiting_list_confirmation_date is not None:
+        stored = given = formation.waiting_list_confirmation_date
+    else:
+        stored = application.confirmation_date_override
+        given = _effective_confirmation_date(application, now)  # its own date, else the formation's rule
+    if given is not None and given < today:
+        return today + datetime.timedelta(days=LATE_PROMOTION_CONFIRMATION_DAYS)
+    return stored
 
 
 def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> Application | None:
     """The first unanswered candidate of the formation's complementary list in campaign ``campaign_id`` (None: the
-    active one), row locked (SKIP LOCKED), or None.
+    active one), row locked, or None.
+
+    The caller holds the formation's lock, so no other promotion runs on this list; the first row is then locked
+    with a plain FOR UPDATE, which waits for whatever unrelated work holds it (staff entering a decision or a note,
+    a piece check) rather than skipping it: SKIP LOCKED admitted the second of the list while the first was being
+    read. No deadlock: every path that changes ranks locks the formation before the application
+    (``_lock_formation``).
 
     Fast path: the rang réel (``waiting_list_rank``), which every validation and promotion keeps up to date, read
     through its index. The latest validated decision is re-read under the lock, so a stale rank can only make a
@@ -568,7 +676,7 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
     for candidates in (by_rank, exact):
         for _attempt in range(20):
             application = (
-                candidates.select_for_update(of=("self",), skip_locked=True)
+                candidates.select_for_update(of=("self",))
                 .select_related("candidate__user", "formation__commission", "formation__centre")
                 .first()
             )
@@ -589,9 +697,14 @@ def promote_from_waiting_list(
 
     Does nothing (returns None) unless the formation manages its list automatically and has a decision type to
     give. Each call admits at most one candidate. The formation's row is locked first (promotions and rank
-    computations of one formation run one after the other), the candidate's row with SKIP LOCKED, and its latest
+    computations of one formation run one after the other), then the first candidate's row (waiting for it when
+    other work holds it: the first of the list is admitted, never the second in its place), and its latest
     validated decision is re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the
     nightly batch) never admit the same candidate twice and leave consistent ranks.
+
+    The promoted candidate's date de confirmation is ``_promotion_confirmation_date``: never a date already gone
+    (the mail would ask to answer by yesterday, and "Confirmer" would be refused), and a date staff gave the
+    application is kept when the formation has no date or délai LC.
 
     Only the list of one campaign is read and moved up: ``campaign_id``, the campaign of the withdrawing
     application, whose place is freed (a formation is reused from one campaign to the next, and last year's list
@@ -621,8 +734,7 @@ def promote_from_waiting_list(
         validated_at=now,
         validated_by=actor,
     )
-    new_date = _promotion_confirmation_date(formation)
-    application.confirmation_date_override = new_date
+    application.confirmation_date_override = _promotion_confirmation_date(application, now)
     previous_rank = application.waiting_list_rank
     application.waiting_list_rank = None
     application.waiting_list_rank_at = None

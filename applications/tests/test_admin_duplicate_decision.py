@@ -86,13 +86,14 @@ def test_without_a_decision_there_is_nothing_to_duplicate(
 ):
     client.force_login(commission_member)
 
-    with django_assert_num_queries(QUERIES_PAGE + 1):  # a hand-made link: the decision looked for, none found
+    with django_assert_num_queries(QUERIES_PAGE):  # a hand-made link: the page's read of the decisions finds none
         response = client.get(duplicate_url(application))
     page = response.content.decode()
 
     assert DUPLICATE not in page
     assert "Dernier avis" not in page
-    assert response.context["form"].initial == {}  # nothing chosen for the commission
+    # Nothing chosen for the commission; the form holds that the page showed no decision (sent twice: refused).
+    assert response.context["form"].initial == {"shown_decisions": f"{application.pk}:0"}
 
 
 def test_the_link_fills_the_form_with_the_latest_decision(
@@ -100,12 +101,13 @@ def test_the_link_fills_the_form_with_the_latest_decision(
 ):
     client.force_login(commission_member)
 
-    with django_assert_num_queries(QUERIES_PAGE + 1):  # the decision once more, for the form's values
+    with django_assert_num_queries(QUERIES_PAGE):  # the form's values from the page's read of the decision
         response = client.get(duplicate_url(preselected))
     page = response.content.decode()
 
     latest = Decision.objects.get()
     assert response.context["form"].initial == {
+        "shown_decisions": f"{preselected.pk}:{latest.pk}",
         "decision_type": latest.decision_type_id,
         "preselection_date": datetime.date(2027, 6, 3),
         "preselection_time": datetime.time(9, 30),
@@ -184,6 +186,7 @@ def test_the_formations_convocation_is_proposed_on_one_application(
     page = response.content.decode()
 
     assert response.context["form"].initial == {
+        "shown_decisions": f"{application.pk}:0",
         "preselection_date": datetime.date(2027, 6, 10),
         "preselection_time": datetime.time(14, 0),
         "preselection_place": "Bâtiment U, salle 12",
@@ -234,7 +237,8 @@ def test_a_selection_of_several_formations_gets_no_convocation(
         {"action": "action_enter_decision", "_selected_action": [a.pk for a in applications]},
     )
 
-    assert response.context["form"].initial == {}
+    first, second = sorted(a.pk for a in applications)
+    assert response.context["form"].initial == {"shown_decisions": f"{first}:0,{second}:0"}  # no convocation
 
 
 def test_a_duplicated_decision_wins_over_the_convocation_and_keeps_it_where_it_has_none(

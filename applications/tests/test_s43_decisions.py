@@ -1,9 +1,10 @@
 """Decisions, answers and the complementary list across campaigns and between entry and validation (S43 review).
 
 Each test is the regression test of one bug the review found: a formation is reused from one campaign to the next,
-so its complementary list must be the campaign's; an answer given between a decision's entry and its validation
-must not survive the validation; the rank a decision's mail gives is the rank the candidate was told; the nightly
-withdrawal honours a date extended while it ran; a new decision clears the withdrawal reason with the answer.
+so its complementary list must be the campaign's; a confirmation given between a decision's entry and its
+validation must not survive the validation (a withdrawal stands: S45); the rank a decision's mail gives is the rank
+the candidate was told; the nightly withdrawal honours a date extended while it ran; a confirmation never carries a
+withdrawal reason.
 """
 
 import datetime
@@ -22,6 +23,7 @@ from applications.tests.factories_candidature import DecisionTypeFactory, decide
 from applications.tests.helpers import mails
 from applications.tests.opi.helpers import admit, make_candidate
 from ecandidat.batches import Report
+from ecandidat.exceptions import InvalidTransition
 from offers.enums import Avis
 from offers.models import RefusalReason
 from offers.tests.factories import CampaignFactory, FormationFactory
@@ -200,9 +202,10 @@ def test_a_confirmation_given_before_a_refusal_is_validated_is_undone_with_its_o
     )
 
 
-def test_a_withdrawal_given_before_a_new_decision_is_validated_is_undone_with_its_reason(
+def test_a_withdrawal_given_before_a_new_decision_is_validated_stands_with_its_reason(
     formation, campaign, central_manager
 ):
+    # S45 (R4): undoing it gave back a place the withdrawal may already have given to the complementary list.
     application = make_application(formation, campaign=campaign)
     decide(application, Avis.FAVOURABLE, actor=central_manager)
     entered = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=central_manager)
@@ -211,7 +214,7 @@ def test_a_withdrawal_given_before_a_new_decision_is_validated_is_undone_with_it
     staff.validate_decision(entered, actor=central_manager)
 
     application.refresh_from_db()
-    assert (application.accepted, application.withdrawal_reason) == (None, "")
+    assert (application.accepted, application.withdrawal_reason) == (False, "PER")
 
 
 def test_validating_a_decision_the_candidate_has_not_answered_changes_no_answer(formation, campaign, central_manager):
@@ -310,25 +313,21 @@ def test_the_nightly_withdrawal_honours_a_date_extended_while_it_ran(formation, 
     assert listed.decisions.count() == 1
 
 
-# --- 5. a new decision clears the withdrawal reason with the answer ------------------------------------------------
+# --- 5. a confirmation never carries a withdrawal reason -----------------------------------------------------------
 
 
-def test_a_confirmation_after_a_withdrawal_and_a_new_decision_carries_no_withdrawal_reason(
-    formation, campaign, central_manager
-):
+def test_a_new_decision_after_a_withdrawal_keeps_it_with_its_reason(formation, campaign, central_manager):
+    # S45 (C6): a new decision reset the withdrawal, and the candidate could confirm the place again.
     application = make_application(formation, campaign=campaign)
     decide(application, Avis.FAVOURABLE, actor=central_manager)
     candidature_services.withdraw_application(application=application, actor=application.candidate.user, reason="ADM")
-    application.refresh_from_db()
-    assert application.withdrawal_reason == "ADM"
 
     decide(application, Avis.FAVOURABLE, actor=central_manager)
-    application.refresh_from_db()
-    assert (application.accepted, application.withdrawal_reason) == (None, "")
-    candidature_services.confirm_application(application=application, actor=application.candidate.user)
 
     application.refresh_from_db()
-    assert (application.accepted, application.withdrawal_reason) == (True, "")
+    assert (application.accepted, application.withdrawal_reason) == (False, "ADM")
+    with pytest.raises(InvalidTransition):
+        candidature_services.confirm_application(application=application, actor=application.candidate.user)
 
 
 def test_confirming_clears_a_withdrawal_reason_left_from_before(formation, campaign, central_manager):

@@ -95,7 +95,10 @@ def test_confirming_again_clears_the_removal(opi_candidate, formation, centre_ma
     application = Application.objects.get(pk=confirmed.pk)
     decision = staff.record_decision(application, decision_type=opi_type, actor=centre_manager)
     staff.validate_decision(decision, actor=centre_manager)
-    confirm(Application.objects.get(pk=confirmed.pk))  # a new favourable decision, confirmed: the wish is wanted again
+    # A withdrawal stands whatever decision follows (S45: it may have given the place away); only a correction by
+    # hand clears it, after which the new favourable decision is confirmed: the wish is wanted again.
+    Application.objects.filter(pk=confirmed.pk).update(accepted=None, answered_at=None, withdrawal_reason="")
+    confirm(Application.objects.get(pk=confirmed.pk))
 
     assert (Opi.objects.get().withdrawn, removal(confirmed)) == (False, "")
 
