@@ -15,6 +15,7 @@ from allauth.mfa.base import forms as mfa_forms
 from allauth.mfa.totp import forms as totp_forms
 from allauth.socialaccount import forms as social_forms
 from django import forms
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -97,6 +98,20 @@ class _CandidateSignupMixin(_FormBase):
             raise forms.ValidationError(str(exc)) from None
         self.account_already_exists = services.email_taken_in_campaign(email=value, campaign=campaign)
         return value
+
+    def try_save(self, request):
+        """allauth's save, in a savepoint: an account that took the address since ``validate_unique_email`` (the
+        form posted twice at once, a double click) makes the campaign's unique constraint refuse the insert, and the
+        signup then takes the path of an address already used (the neutral page, the owner mailed), not a 500."""
+        # allauth's BaseSignupForm.try_save: the mixin is type-checked as a plain Form (_FormBase), which has none.
+        try:
+            with transaction.atomic():
+                return super().try_save(request)  # type: ignore[misc]
+        except IntegrityError as error:
+            if not services.violates_email_per_campaign(error):
+                raise
+        self.account_already_exists = True
+        return super().try_save(request)  # type: ignore[misc]
 
     def clean(self):
         cleaned_data = super().clean()

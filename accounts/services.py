@@ -8,6 +8,7 @@ import datetime
 import logging
 import secrets
 import string
+from collections.abc import Callable
 
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import default_token_generator
@@ -21,7 +22,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet, TextField
+from django.db.models import Exists, OuterRef, ProtectedError, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -50,6 +51,7 @@ NUMERO_ALPHABET = string.ascii_uppercase + string.digits
 NUMERO_LENGTH = 8
 # The account mails that carry a link validating the address (accounts.adapters.MAILS): signup, change of address.
 VALIDATION_MAIL_CODES = ("CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL")
+EMAIL_PER_CAMPAIGN_CONSTRAINT = "user_email_unique_per_campaign"  # accounts.models.User.Meta.constraints
 
 
 def issue_numero_dossier() -> str:
@@ -270,7 +272,9 @@ def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: 
     logger.info("ENT identity of account %s taken over by account %s", previous.pk, new_owner.pk)
 
 
-def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run: bool = False) -> int:
+def purge_unvalidated_accounts(
+    *, now: datetime.datetime | None = None, dry_run: bool = False, report: Report | None = None
+) -> int:
     """Delete candidate accounts whose address was never validated within ``UNVALIDATED_ACCOUNT_DAYS`` days.
 
     Idempotent: a second run finds nothing. Their numéros de dossier stay in the history, so they are never reused.
@@ -285,8 +289,10 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
 
     Only the active campaign's accounts: a past campaign's go with its archive (``destroy_archived_campaigns``). Its
     address may no longer be verified only because its owner gave it to this year's account
-    (``release_email_from_past_campaigns``); an account the scolarité created for a paper application never logs
-    in, and its dossier (protected) made the whole purge fail every night.
+    (``release_email_from_past_campaigns``). Never an account with a dossier (``candidate``, which protects it): an
+    account staff created for a paper application never logs in, and its address may have been corrected since.
+    An account some other row still protects is kept, the others go: counted in ``report`` (« accounts kept »)
+    with an error naming it, so that one row does not stop the purge every night.
     """
     now = now or timezone.now()
     limit = now - datetime.timedelta(days=settings.UNVALIDATED_ACCOUNT_DAYS)
@@ -296,7 +302,13 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
         to__iexact=OuterRef("email"), code__in=VALIDATION_MAIL_CODES, created_at__gte=limit
     )
     expired = (
-        User.objects.filter(campaign__is_active=True, is_staff=False, date_joined__lt=limit, last_login__isnull=True)
+        User.objects.filter(
+            campaign__is_active=True,
+            is_staff=False,
+            date_joined__lt=limit,
+            last_login__isnull=True,
+            candidate__isnull=True,  # a dossier (applications' Candidate, which protects its account)
+        )
         .exclude(Exists(verified))
         .exclude(Exists(address_given))
         .exclude(Exists(link_mailed))
@@ -304,20 +316,44 @@ def purge_unvalidated_accounts(*, now: datetime.datetime | None = None, dry_run:
     count = expired.count()
     if dry_run or not count:
         return count
-    with transaction.atomic():
-        ids = list(expired.values_list("pk", flat=True))
-        # The back office's history of these accounts ("Comptes candidats": an address changed, a link sent again)
-        # names them and their addresses: it goes with them.
-        account_types = ContentType.objects.get_for_models(User, CandidateAccount, for_concrete_models=False)
-        LogEntry.objects.filter(
-            content_type__in=list(account_types.values()), object_id__in=[str(pk) for pk in ids]
-        ).delete()
-        User.objects.filter(pk__in=ids).delete()
-    logger.info("purged %s unvalidated accounts", len(ids))
-    return len(ids)
+    ids = list(expired.values_list("pk", flat=True))
+    try:
+        with transaction.atomic():
+            _delete_accounts(ids)
+        deleted = len(ids)
+    except ProtectedError:
+        # A row still protects one of them: each account in its own savepoint, the protected ones kept.
+        deleted = 0
+        for pk in ids:
+            try:
+                with transaction.atomic():
+                    _delete_accounts([pk])
+            except ProtectedError as error:
+                kinds = sorted({type(row).__name__ for row in error.protected_objects})
+                message = f"unvalidated account {pk} kept: still referenced ({', '.join(kinds)})"
+                if report is not None:
+                    report.add("accounts kept")
+                    report.error(message)
+                else:
+                    logger.warning(message)
+            else:
+                deleted += 1
+    logger.info("purged %s unvalidated accounts", deleted)
+    return deleted
 
 
-def change_email(*, user: User, new_email: str, actor: User) -> bool:
+def _delete_accounts(ids: list[int]) -> None:
+    """Delete these accounts (``purge_unvalidated_accounts``) with the back office's history of them ("Comptes
+    candidats": an address changed, a link sent again), which names them and their addresses."""
+    account_types = ContentType.objects.get_for_models(User, CandidateAccount, for_concrete_models=False)
+    object_ids = [str(pk) for pk in ids]
+    LogEntry.objects.filter(content_type__in=list(account_types.values()), object_id__in=object_ids).delete()
+    User.objects.filter(pk__in=ids).delete()
+
+
+def change_email(
+    *, user: User, new_email: str, actor: User, may_mail_owner: Callable[[str], bool] | None = None
+) -> bool:
     """Replace the candidate's e-mail address with ``new_email``, to be validated by a link ("Modifier mon adresse
     mail"). Returns whether the address was changed.
 
@@ -326,8 +362,10 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
     so the candidate cannot log in again until the link is opened; the caller logs the current session out (a
     service has no session), as the guide's warning says.
 
-    An address already used by another account of the campaign is refused the way signup refuses it, without
-    telling the caller: nothing changes on the account and the owner of the address is mailed instead.
+    An address already used by another account of the campaign (or taken by one at the same moment) is refused the
+    way signup refuses it, without telling the caller: nothing changes on the account and the owner of the address
+    is mailed instead, unless ``may_mail_owner(address)`` answers False (the caller's limit on these mails, as
+    signup's: the candidate's page applies allauth's ``confirm_email`` per address).
 
     The address is stored in lower case, as allauth stores it at signup: allauth finds an account by its address
     (« J'ai oublié mes identifiants ») with an exact match on the lower-cased address. The mails to the old address
@@ -342,31 +380,62 @@ def change_email(*, user: User, new_email: str, actor: User) -> bool:
             and user.campaign is not None
             and email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user)
         ):
-            enqueue_notification(
-                "CPT_MIN_MODIF_MAIL_EXISTE",
-                None,  # the owner of the address is not told whose account tried
-                to=new_email,
-                language=owner_language(email=new_email, campaign=user.campaign),  # the owner's, not the candidate's
-                password_reset_url=build_absolute_uri(None, reverse("account_reset_password")),
-            )
-            logger.info(
-                "e-mail change of account %s refused: address used in the campaign (actor %s)", user.pk, actor.pk
-            )
+            _refuse_email_change(user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner)
             return False
         old_email = user.email
-        if old_email and old_email.lower() != new_email.lower():
-            # allauth keeps the new address only: the helpdesk still finds the account by this one.
-            PreviousEmailAddress.objects.create(user=user, email=old_email, replaced_by=actor)
-            readdress_unsent_mails(user=user, old_email=old_email, new_email=new_email)
-        EmailAddress.objects.filter(user=user).delete()
-        user.email = new_email
-        user.save(update_fields=["email"])
+        try:
+            # A savepoint: another account may take the address between the check and the save (two candidates
+            # changing to it at once); the campaign's unique constraint then refuses it, as the check would have.
+            with transaction.atomic():
+                if old_email and old_email.lower() != new_email.lower():
+                    # allauth keeps the new address only: the helpdesk still finds the account by this one.
+                    PreviousEmailAddress.objects.create(user=user, email=old_email, replaced_by=actor)
+                    readdress_unsent_mails(user=user, old_email=old_email, new_email=new_email)
+                EmailAddress.objects.filter(user=user).delete()
+                user.email = new_email
+                user.save(update_fields=["email"])
+        except IntegrityError as error:
+            if not violates_email_per_campaign(error):
+                raise
+            user.email = old_email
+            _refuse_email_change(user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner)
+            return False
         address = EmailAddress.objects.create(user=user, email=new_email, primary=True, verified=False)
         address.send_confirmation(signup=False)
         logger.info(
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+def _refuse_email_change(
+    *, user: User, new_email: str, actor: User, may_mail_owner: Callable[[str], bool] | None
+) -> None:
+    """``change_email`` refuses an address another account of the campaign uses, as signup does: its owner is mailed
+    (CPT_MIN_MODIF_MAIL_EXISTE, in the owner's language) unless ``may_mail_owner`` says no, the caller is told
+    nothing."""
+    if may_mail_owner is not None and not may_mail_owner(new_email):
+        logger.info(
+            "e-mail change of account %s refused: address used in the campaign, its owner already mailed (actor %s)",
+            user.pk,
+            actor.pk,
+        )
+        return
+    enqueue_notification(
+        "CPT_MIN_MODIF_MAIL_EXISTE",
+        None,  # the owner of the address is not told whose account tried
+        to=new_email,
+        language=owner_language(email=new_email, campaign=user.campaign),  # the owner's, not the candidate's
+        password_reset_url=build_absolute_uri(None, reverse("account_reset_password")),
+    )
+    logger.info("e-mail change of account %s refused: address used in the campaign (actor %s)", user.pk, actor.pk)
+
+
+def violates_email_per_campaign(error: IntegrityError) -> bool:
+    """Whether ``error`` is the unique constraint of an address per campaign (``user_email_unique_per_campaign``):
+    another account took the address between a check and a save (a signup posted twice, two candidates changing to
+    the same address at once). The constraint's name is in the database's message (PostgreSQL's and SQLite's)."""
+    return EMAIL_PER_CAMPAIGN_CONSTRAINT in str(error)
 
 
 def readdress_unsent_mails(*, user: User, old_email: str, new_email: str) -> int:

@@ -67,8 +67,8 @@ class EmailChangeForm(forms.Form):
 def email_change(request):
     """The guide's warning, then the new address twice. Saving logs the candidate out: the address must be validated
     by the link mailed to it before logging in again. An address already used in the campaign gets the same answer
-    (see services.change_email). Needs a recent authentication (password again, or the ENT for an account without
-    a password)."""
+    (see services.change_email); its owner is mailed at most as often as signup mails them (``confirm_email``).
+    Needs a recent authentication (password again, or the ENT for an account without a password)."""
     user = request.user
     if not user.is_candidate:
         # Staff addresses are managed in the admin.
@@ -77,7 +77,13 @@ def email_change(request):
         return page
     form = EmailChangeForm(data=request.POST or None, user=user)
     if request.method == "POST" and form.is_valid():
-        services.change_email(user=user, new_email=form.cleaned_data["email"], actor=user)
+        services.change_email(
+            user=user,
+            new_email=form.cleaned_data["email"],
+            actor=user,
+            # The mails to the owner of an address already used, limited as signup's (allauth's, per address).
+            may_mail_owner=lambda email: ratelimit.consume(request, action="confirm_email", key=email),
+        )
         logout(request, show_message=False)
         return redirect("accounts:email_change_done")
     return render(request, "accounts/email_change.html", {"form": form})

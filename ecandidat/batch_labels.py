@@ -51,6 +51,7 @@ COUNT_WORDS = {
     # purge_unvalidated_accounts, destroy_archived_campaigns
     "accounts to delete": pgettext_lazy("batch count", "accounts to delete"),
     "accounts deleted": pgettext_lazy("batch count", "accounts deleted"),
+    "accounts kept": pgettext_lazy("batch count", "accounts kept"),
     # refresh_reference_data, whose keys read « <list>: <what> »
     "countries": pgettext_lazy("batch count", "countries"),
     "communes": pgettext_lazy("batch count", "communes"),

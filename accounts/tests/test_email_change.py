@@ -66,10 +66,10 @@ def test_change_replaces_address_mails_link_and_logs_out(
     django_assert_num_queries,
 ):
     client.force_login(candidate_user)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(20):
-        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, addresses,
-        # confirmations and address deleted, the former address kept, its unsent mails (address shared?, moved),
-        # user updated, new address, back-office mail
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(22):
+        # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, the change's
+        # savepoint, the former address kept, its unsent mails (address shared?, moved), addresses, confirmations and
+        # address deleted, user updated, release, new address, back-office mail
         # text?, outbox row, release,
         # logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
@@ -137,6 +137,54 @@ def test_address_of_the_campaign_is_refused_neutrally(
     # In its owner's language (no dossier: the institution's), not the English of the candidate who typed it.
     assert (row.language, "l'utilise déjà" in mailoutbox[0].body) == ("fr", True)
     assert "/accounts/password/reset/" in mailoutbox[0].body
+
+
+def test_address_taken_at_the_same_moment_is_refused_neutrally(
+    client, campaign, candidate_user, mocker, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Two candidates changing to the same address at once: the second checked it free before the first saved it;
+    the campaign's unique constraint refuses the save, and the answer is the refusal's (its owner mailed), not a
+    500."""
+    CandidateUserFactory(campaign=campaign, email="double@example.org")
+    mocker.patch.object(services, "email_taken_in_campaign", return_value=False)  # the check ran before the save
+    client.raise_request_exception = False  # a 500 is answered, as in production
+    client.force_login(candidate_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("accounts:email_change"), {"email": "double@example.org", "email2": "double@example.org"}
+        )
+
+    assert response.status_code == 302
+    assert response.url == reverse("accounts:email_change_done")
+    old = candidate_user.email
+    candidate_user.refresh_from_db()
+    assert candidate_user.email == old
+    assert EmailAddress.objects.get(user=candidate_user).email == old
+    assert EmailAddress.objects.get(user=candidate_user).verified
+    assert not candidate_user.previous_email_addresses.exists()
+    row = OutboundEmail.objects.get()
+    assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL_EXISTE", "double@example.org")
+    assert mailoutbox[0].to == ["double@example.org"]
+
+
+def test_the_owner_of_an_address_is_mailed_as_often_as_signup_mails_them(
+    client, candidate_user, other_candidate_user, django_capture_on_commit_callbacks
+):
+    """A loop of log in / change to another candidate's address: the same answer every time, but its owner gets at
+    most allauth's ``confirm_email`` limit of mails (3 per address in 10 minutes), as from signup."""
+    taken = other_candidate_user.email
+    responses = []
+    with django_capture_on_commit_callbacks(execute=True):
+        for _attempt in range(10):
+            client.force_login(candidate_user)
+            responses.append(client.post(reverse("accounts:email_change"), {"email": taken, "email2": taken}))
+
+    assert {(response.status_code, response.url) for response in responses} == {
+        (302, reverse("accounts:email_change_done"))
+    }
+    assert OutboundEmail.objects.filter(code="CPT_MIN_MODIF_MAIL_EXISTE", to=taken).count() == 3
+    assert OutboundEmail.objects.count() == 3
 
 
 def test_address_of_a_past_campaign_is_accepted_and_released_on_validation(

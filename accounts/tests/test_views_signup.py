@@ -7,6 +7,7 @@ from allauth.account.models import EmailAddress
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts import services
 from accounts.models import NumeroDossierHistory, User
 from accounts.tests.factories import CandidateUserFactory
 from ecandidat.models import OutboundEmail
@@ -150,6 +151,28 @@ def test_signup_duplicate_address_in_campaign_reveals_nothing(
     row = OutboundEmail.objects.get()
     assert row.code == "CPT_MIN_EXISTE"
     assert mailoutbox[0].to == ["estelle.durand@example.org"]
+
+
+def test_signup_posted_twice_at_once_takes_the_path_of_an_address_already_used(
+    client, campaign, mocker, mailoutbox, django_capture_on_commit_callbacks
+):
+    """A double click on « Créer un compte »: the second request checked the address free before the first saved its
+    account; the campaign's unique constraint refuses the insert, and the answer is the neutral page, not a 500."""
+    first = CandidateUserFactory(campaign=campaign, email="double@example.org", verified_email=False)
+    mocker.patch.object(services, "email_taken_in_campaign", return_value=False)  # the check ran before the save
+    client.raise_request_exception = False  # a 500 is answered, as in production
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("account_signup"), {**SIGNUP, "email": "double@example.org", "email2": "double@example.org"}
+        )
+
+    assert response.status_code == 302
+    assert response.url == reverse("account_email_verification_sent")
+    assert list(User.objects.all()) == [first]
+    assert not NumeroDossierHistory.objects.exclude(numero=first.username).exists()  # no number drawn for nothing
+    assert [row.code for row in OutboundEmail.objects.all()] == ["CPT_MIN_EXISTE"]
+    assert mailoutbox[0].to == ["double@example.org"]
 
 
 def test_signup_same_address_allowed_in_new_campaign(db, client, mailoutbox, django_capture_on_commit_callbacks):

@@ -2,6 +2,8 @@
 accounts): the helpdesk finds the account of a candidate who has no dossier yet, and, for the central office and the
 write role (GCA), changes its address or sends its validation link again."""
 
+import datetime
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -9,15 +11,18 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from accounts import services as accounts_services
 from accounts.models import CandidateAccount, User
-from accounts.tests.factories import CandidateUserFactory
+from accounts.tests.factories import CandidateUserFactory, StaffMembershipFactory
 from applications.enums import EventKind
-from applications.models import ApplicationEvent
+from applications.models import ApplicationEvent, SavedFilter
+from applications.services.dossier import staff_change_account_email
 from applications.tests.factories import CandidateFactory
 from applications.tests.factories_candidature import make_application
+from ecandidat.batches import Report
 from ecandidat.models import OutboundEmail
 from offers.tests.factories import CampaignFactory, FormationFactory
 
@@ -256,6 +261,74 @@ def test_an_address_used_by_another_account_is_refused_next_to_the_field(
         "email": ["Another account of this campaign uses this address: nothing was changed."]
     }
     assert not LogEntry.objects.exists()
+
+
+def test_an_address_taken_at_the_same_moment_is_refused_next_to_the_field(
+    client, candidates_manager, newcomer, campaign, mocker, django_capture_on_commit_callbacks
+):
+    """Another account took the address between the check and the save: the campaign's unique constraint refuses
+    it, and the helpdesk reads why beside the field (its owner is mailed, as when the check sees it), not a 500."""
+    CandidateUserFactory(campaign=campaign, email="double@example.org")
+    mocker.patch.object(accounts_services, "email_taken_in_campaign", return_value=False)  # ran before the save
+    client.raise_request_exception = False  # a 500 is answered, as in production
+    client.force_login(candidates_manager)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_email_page(newcomer), {"email": "double@example.org", "email2": "double@example.org"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "email": ["Another account of this campaign uses this address: nothing was changed."]
+    }
+    newcomer.refresh_from_db()
+    assert newcomer.email == "lea.nouvelle@example.org"
+    assert not LogEntry.objects.exists()
+    assert [(row.code, row.to) for row in OutboundEmail.objects.all()] == [
+        ("CPT_MIN_MODIF_MAIL_EXISTE", "double@example.org")
+    ]
+
+
+# --- the nightly purge of unvalidated accounts -----------------------------------------------------------------
+
+
+def test_the_purge_keeps_a_paper_account_whose_address_was_corrected_and_deletes_the_others(
+    campaign, time_machine, django_capture_on_commit_callbacks
+):
+    """A paper application's account (created by staff, its dossier protects it) whose address the helpdesk
+    corrected, never validated: the purge keeps it, and deletes the other unvalidated accounts of the same run."""
+    helpdesk = StaffMembershipFactory(candidates_manager=True).user
+    with django_capture_on_commit_callbacks(execute=True):
+        account = accounts_services.create_candidate_account(
+            email="papier@example.org", first_name="Paul", last_name="Papier", actor=helpdesk
+        )
+    CandidateFactory(user=account)
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_change_account_email(account=account, new_email="corrigee@example.org", actor=helpdesk)
+    forgotten = CandidateUserFactory(campaign=campaign, verified_email=False)
+    time_machine.move_to(timezone.now() + datetime.timedelta(days=6))
+
+    assert accounts_services.purge_unvalidated_accounts(dry_run=True) == 1
+    assert accounts_services.purge_unvalidated_accounts() == 1
+
+    assert User.objects.filter(pk=account.pk).exists()
+    assert not User.objects.filter(pk=forgotten.pk).exists()
+
+
+def test_an_account_another_row_protects_is_kept_and_reported_the_others_go(campaign, time_machine):
+    """Whatever row protects an account (here a saved filter, which only staff have), that account is kept and
+    named in the batch's report; the purge goes on with the others instead of failing whole every night."""
+    protected, _forgotten, _also_forgotten = (
+        CandidateUserFactory(campaign=campaign, verified_email=False) for _ in range(3)
+    )
+    SavedFilter.objects.create(user=protected, label="Mes candidatures")
+    time_machine.move_to(timezone.now() + datetime.timedelta(days=6))
+    report = Report()
+
+    assert accounts_services.purge_unvalidated_accounts(report=report) == 2
+
+    assert list(User.objects.filter(campaign=campaign)) == [protected]
+    assert report.counts["accounts kept"] == 1
+    assert report.errors == [f"unvalidated account {protected.pk} kept: still referenced (SavedFilter)"]
 
 
 # --- the validation link, again --------------------------------------------------------------------------------

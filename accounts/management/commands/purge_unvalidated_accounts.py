@@ -8,5 +8,6 @@ class Command(BatchCommand):
 
     def work(self, report, *, dry_run, limit):
         report.add(
-            "accounts to delete" if dry_run else "accounts deleted", purge_unvalidated_accounts(dry_run=dry_run)
+            "accounts to delete" if dry_run else "accounts deleted",
+            purge_unvalidated_accounts(dry_run=dry_run, report=report),
         )
