@@ -92,7 +92,7 @@ def test_staff_gets_404(client, django_user_model, name):
         ("applications:work_experience_list", 6),
         ("applications:external_cursus_add", 6),  # + the list of diplomas of other cursus (once per process)
         ("applications:my_data", 4),
-        ("applications:my_data_download", 14),  # + the former e-mail addresses
+        ("applications:my_data_download", 15),  # + the former e-mail addresses, the addresses other accounts hold
     ],
 )
 def test_owner_sees_page_with_exact_queries(owner_client, candidate, django_assert_num_queries, name, queries):
