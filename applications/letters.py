@@ -51,6 +51,7 @@ from applications.dates import effective_confirmation_date
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
+from documents.storage import flush
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.celery import registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -276,6 +277,7 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
     name = default_storage.save(
         f"letters/{application.campaign_id}/{letter.public_id}.pdf", ContentFile(pdf, name="letter.pdf")
     )
+    flush(name)  # on disk before the row names it: the former file goes once the row commits
     letter.file.name = name
     letter.size = len(pdf)
     fields = ["file", "size"]

@@ -51,7 +51,7 @@ from applications.merged_pdf import StreamingPdfWriter
 from applications.models import Application, CommissionPack, PieceSubmission
 from documents.enums import OPENABLE_SCANS
 from documents.models import Document
-from documents.storage import stored_name
+from documents.storage import delete_file_on_commit, stored_name
 from ecandidat.exports import neutralise
 
 logger = logging.getLogger(__name__)
@@ -308,11 +308,14 @@ def _write_pdf(pack: CommissionPack, applications: Iterable[Application], spool:
 
 
 def prune_packs(*, now: datetime.datetime | None = None) -> int:
-    """Delete the packs (rows and files) older than ``PACK_RETENTION``."""
+    """Delete the packs (rows and files) older than ``PACK_RETENTION``: the row now, its file once the transaction
+    commits (``delete_file_on_commit``). The caller's transaction may still roll back (``request_pack`` prunes
+    before it creates the new pack): the row then stays with its file, never a row pointing at a file gone."""
     limit = (now or timezone.now()) - PACK_RETENTION
     old = list(CommissionPack.objects.filter(created_at__lt=limit))
     for pack in old:
-        if pack.file.name:
-            default_storage.delete(pack.file.name)
+        name = pack.file.name
         pack.delete()
+        if name:
+            delete_file_on_commit(name)
     return len(old)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from documents import antivirus
 from documents.enums import ScanStatus
 from documents.models import Document
-from documents.storage import QUARANTINE_PREFIX, delete_file_on_commit, delete_quietly, stored_name
+from documents.storage import QUARANTINE_PREFIX, delete_file_on_commit, delete_quietly, flush, stored_name
 from offers.models import Campaign
 
 if TYPE_CHECKING:
@@ -108,12 +108,15 @@ def _quarantine(document: Document, *, signature: str, recorded: dict[str, Any],
     """Move an infected file under ``quarantine/`` and tell its users (``document_quarantined``), for upload and
     re-scan alike.
 
-    The copy is written first; if the rows do not commit it is deleted, and the original stays until the commit.
-    Returns False when the document changed meanwhile (removed, or scanned by someone else): nothing is done.
+    The copy is written first, and flushed to disk (``flush``) before the rows point to it: the original goes once
+    they commit, so a power loss must not leave them pointing at a copy never written. If the rows do not commit the
+    copy is deleted, and the original stays. Returns False when the document changed meanwhile (removed, or scanned
+    by someone else): nothing is done.
     """
     old_name = stored_name(document)
     with default_storage.open(old_name, "rb") as handle:
         new_name = default_storage.save(f"{QUARANTINE_PREFIX}/{old_name}", handle)
+    flush(new_name)
     try:
         with transaction.atomic():
             locked = (

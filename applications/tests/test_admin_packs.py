@@ -8,6 +8,7 @@ import zipfile
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.files.storage import default_storage
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
@@ -291,10 +292,33 @@ def test_old_packs_are_pruned(centre_manager, dossiers, django_capture_on_commit
     old.refresh_from_db()
     CommissionPack.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=8))
 
-    request_pack(actor=centre_manager, application_ids=[dossiers[1].pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        request_pack(actor=centre_manager, application_ids=[dossiers[1].pk])
 
     assert not CommissionPack.objects.filter(pk=old.pk).exists()
     assert not default_storage.exists(old.file.name)
+
+
+def test_a_prune_rolled_back_keeps_the_pack_with_its_file(
+    centre_manager, dossiers, django_capture_on_commit_callbacks
+):
+    """The pruning runs in the transaction of the new pack's request: when that rolls back, the old pack's row comes
+    back, and its file must still be there (it was deleted before its row: a row pointing at nothing)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        old = request_pack(actor=centre_manager, application_ids=[dossiers[0].pk])
+    old.refresh_from_db()
+    CommissionPack.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(days=8))
+
+    def prune_then_fail():
+        with transaction.atomic():
+            packs.prune_packs()
+            raise RuntimeError("the request failed after the prune")
+
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+        prune_then_fail()
+
+    assert CommissionPack.objects.filter(pk=old.pk).exists()
+    assert default_storage.exists(old.file.name)
 
 
 # --- one PDF with a table of contents -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils import translation
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
+from applications import letters
 from applications.enums import EventKind
 from applications.letters import REBUILT_COMMENTS, STAFF_DOWNLOAD, build_letter
 from applications.models import DecisionLetter
@@ -118,6 +119,21 @@ def test_refusal_letter_and_its_reason(formation, campaign, centre_manager, refu
 
     text, _reader = pdf_text(build_letter(letter.pk))
     assert "Motif : Capacité atteinte" in text
+
+
+def test_the_letter_is_on_disk_before_its_row_names_it(formation, campaign, centre_manager, refusal_text, monkeypatch):
+    """The PDF is flushed (fsync) before the row points to it: the former file goes once the row commits."""
+    letter = DecisionLetter.objects.get(
+        application=released(formation, campaign, centre_manager, avis=Avis.UNFAVOURABLE)
+    )
+    flushed = []
+    monkeypatch.setattr(
+        letters, "flush", lambda name: flushed.append((name, DecisionLetter.objects.get(pk=letter.pk).file.name))
+    )
+
+    built = build_letter(letter.pk)
+
+    assert flushed == [(built.file.name, "")]
 
 
 def test_no_text_no_letter_no_link(formation, campaign, centre_manager):

@@ -123,13 +123,17 @@ def test_new_signatures_rescan_clean_files_once(
 
 
 def test_a_file_found_infected_by_new_signatures_is_quarantined_like_on_upload(
-    peer, application, piece, upload, django_capture_on_commit_callbacks
+    peer, application, piece, upload, django_capture_on_commit_callbacks, monkeypatch
 ):
     peer.detects = False  # yesterday's signatures do not know it yet
     submission = upload(application, piece, eicar_pdf())
     document = Document.objects.get()
     original = document.file.name
     assert document.scan_status == ScanStatus.CLEAN
+    flushed = []  # (name flushed, the name its row held then): the copy on disk before the row points to it
+    monkeypatch.setattr(
+        scanning, "flush", lambda name: flushed.append((name, Document.objects.get(pk=document.pk).file.name))
+    )
 
     peer.detects, peer.version = True, NEW
     run = rescan(django_capture_on_commit_callbacks)
@@ -143,6 +147,7 @@ def test_a_file_found_infected_by_new_signatures_is_quarantined_like_on_upload(
         27000,
     )
     assert document.file.name == f"quarantine/{original}"
+    assert flushed == [(document.file.name, original)]
     assert default_storage.exists(document.file.name)
     assert not default_storage.exists(original)
     assert (submission.status, submission.document, submission.comment) == (PieceStatus.REFUSED, None, NEUTRAL)
