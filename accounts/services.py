@@ -479,13 +479,19 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
     """Staff create a candidate's e-mail account (a phone call, a paper application; issue 12): the account joins
     the active campaign with a new numéro de dossier and no password, its address counts as validated (staff typed
     it; the candidate proves it by using the link), and the candidate receives the usual mail to choose a password
-    (CPT_MIN_ID_OUBLIE, allauth's password reset link). Logged with the staff actor."""
+    (CPT_MIN_ID_OUBLIE, allauth's password reset link). Refused (``BusinessRuleError``) when an account of the campaign
+    uses the address (also one created meanwhile: a double click, two staff members) or a staff account holds it as
+    validated (allauth keeps a validated address unique). Written to the account's history in the back office
+    (« Comptes candidats ») with the staff actor."""
     campaign = Campaign.objects.active().first()
     if campaign is None:
         raise BusinessRuleError(_("No admissions campaign is open: accounts cannot be created at the moment."))
     email = email.strip().lower()  # as allauth stores addresses
+    taken = _("An account of this campaign already uses this e-mail address.")
     if email_taken_in_campaign(email=email, campaign=campaign):
-        raise BusinessRuleError(_("An account of this campaign already uses this e-mail address."))
+        raise BusinessRuleError(taken)
+    if EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=True).exists():
+        raise BusinessRuleError(_("This e-mail address belongs to a staff account: the candidate needs another one."))
     user = User(
         username=issue_numero_dossier(),
         campaign=campaign,
@@ -494,7 +500,15 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
         last_name=last_name.strip(),
     )
     user.set_unusable_password()
-    user.save()
+    try:
+        # A savepoint: another account may take the address between the check and the save (a double click, two
+        # staff members at once); the campaign's unique constraint then refuses it, as the check would have.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError as error:
+        if not violates_email_per_campaign(error):
+            raise
+        raise BusinessRuleError(taken) from None
     release_email_from_past_campaigns(email=email, user=user)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     key = default_token_generator.make_token(user)
@@ -502,6 +516,9 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
         "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": key}
     )
     get_adapter().send_mail("account/email/password_reset_key", email, {"password_reset_url": url, "user": user})
+    with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+        change_message = _("Account created by staff for the candidate")
+    _record_account_change(actor=actor, account=user, change_message=change_message)
     logger.info("candidate account %s created by staff %s", user.username, actor.username)
     return user
 

@@ -251,6 +251,14 @@ def withdrawal_transition(accepted: bool | None) -> AnswerTransition | None:
     return None
 
 
+def already_answered_message(role: Role) -> str:
+    """The refusal of an answer to an application already answered: staff recording the candidate's answer (a double
+    click, a colleague who recorded it first) read that the candidate answered, not "you"."""
+    if role == Role.STAFF:
+        return _("The candidate has already answered: this choice can no longer be changed.")
+    return _("You have already answered: this choice cannot be changed.")
+
+
 def change_answer(
     application: Application,
     transition: AnswerTransition,
@@ -267,7 +275,7 @@ def change_answer(
     if role not in transition.roles:
         raise InvalidTransition(_("You are not allowed to do this."))
     if not transition.allows(source=application.accepted, role=role):
-        raise InvalidTransition(_("You have already answered: this choice cannot be changed."))
+        raise InvalidTransition(already_answered_message(role))
     if transition.needs_reason and not reason:
         raise InvalidTransition(_("Choose the reason for the withdrawal."))
     application.accepted = transition.accepted

@@ -46,6 +46,7 @@ from ecandidat import parameters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
+from ecandidat.text import RefuseInvisibleControls
 from offers.enums import TreatmentType
 from offers.models import Formation
 
@@ -146,9 +147,10 @@ def change_treatment_type(application: Application, form: TreatmentTypeForm, act
 
 
 class CandidateAccountForm(forms.Form):
+    # No invisible control or writing-direction character in the names, as at signup (they go into the mails).
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
-    last_name = forms.CharField(label=_("Last name"), max_length=150)
-    first_name = forms.CharField(label=_("First name"), max_length=150)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, validators=[RefuseInvisibleControls()])
+    first_name = forms.CharField(label=_("First name"), max_length=150, validators=[RefuseInvisibleControls()])
 
 
 class ApplicationOnBehalfForm(forms.Form):

@@ -34,6 +34,7 @@ from applications.workflow import (
     ANSWER_TRANSITIONS,
     CANCELLABLE,
     Role,
+    already_answered_message,
     change_answer,
     change_status,
     get_transition,
@@ -481,7 +482,7 @@ def withdraw_application(
     application = _lock(application)
     transition = withdrawal_transition(application.accepted)
     if transition is None:
-        raise InvalidTransition(_("You have already answered: this choice cannot be changed."))
+        raise InvalidTransition(already_answered_message(role))
     was_confirmed = application.accepted is True
     if was_confirmed:
         refusal = _("This application has been cancelled.") if application.is_cancelled else ""

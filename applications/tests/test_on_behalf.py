@@ -5,11 +5,14 @@ import datetime
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
-from accounts.models import User
+from accounts import services as account_services
+from accounts.models import CandidateAccount, User
 from applications.enums import DecisionAction, DossierStatus, EventKind
 from applications.models import Application
 from applications.services import staff
@@ -121,6 +124,72 @@ def test_invalid_address_changes_nothing(client, centre_manager, campaign):
     assert response.status_code == 200
     assert not User.objects.filter(campaign=campaign).exists()
     assert not OutboundEmail.objects.exists()
+
+
+def test_a_staff_accounts_validated_address_is_refused_next_to_the_field(
+    client, centre_manager, central_manager, campaign
+):
+    # allauth keeps a validated address unique: the account's own validated address was a 500 (IntegrityError).
+    EmailAddress.objects.create(user=central_manager, email="marie.dupont@univ.example", primary=False, verified=True)
+    client.force_login(centre_manager)
+    data = {"email": "marie.dupont@univ.example", "last_name": "Dupont", "first_name": "Marie"}
+
+    response = client.post(reverse(ACCOUNT), data, language="fr")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == [
+        "Cette adresse mail est celle d'un compte du personnel : le candidat doit en utiliser une autre."
+    ]
+    assert not User.objects.filter(campaign=campaign).exists()
+    assert not OutboundEmail.objects.exists()
+
+
+def test_the_same_account_created_twice_at_once_is_refused_next_to_the_field(
+    client, centre_manager, campaign, monkeypatch
+):
+    # A double click, two staff members: the second request passed the check before the first one saved.
+    client.force_login(centre_manager)
+    data = {"email": "nina@example.org", "last_name": "Roux", "first_name": "Nina"}
+    assert client.post(reverse(ACCOUNT), data).status_code == 302
+    monkeypatch.setattr(account_services, "email_taken_in_campaign", lambda **kwargs: False)
+
+    response = client.post(reverse(ACCOUNT), data, language="fr")
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == ["Un compte de cette campagne utilise déjà cette adresse mail."]
+    assert User.objects.filter(email__iexact="nina@example.org").count() == 1
+    assert OutboundEmail.objects.count() == 1
+
+
+def test_the_account_created_by_staff_is_in_its_history(client, centre_manager, campaign):
+    client.force_login(centre_manager)
+    data = {"email": "nina@example.org", "last_name": "Roux", "first_name": "Nina"}
+
+    client.post(reverse(ACCOUNT), data, language="en")
+
+    user = User.objects.get(email="nina@example.org")
+    entry = LogEntry.objects.get(
+        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+        object_id=str(user.pk),
+    )
+    # In the institution's language, whatever the staff member's.
+    assert (entry.user, entry.change_message) == (centre_manager, "Compte créé par le personnel pour le candidat")
+
+
+@pytest.mark.parametrize("field", ["last_name", "first_name"])
+def test_invisible_characters_in_the_names_are_refused(client, centre_manager, campaign, field):
+    client.force_login(centre_manager)
+    data = {"email": "nina@example.org", "last_name": "Roux", "first_name": "Nina"}
+
+    response = client.post(reverse(ACCOUNT), {**data, field: data[field] + "\u202e"}, language="fr")
+
+    assert response.status_code == 200
+    refusal = (
+        "Ce texte contient un caractère invisible (de contrôle ou de sens d'écriture) : retirez-le, puis enregistrez "
+        "à nouveau."
+    )
+    assert response.context["form"].errors[field] == [refusal]
+    assert not User.objects.filter(campaign=campaign).exists()
 
 
 # --- the application --------------------------------------------------------------------------------------------

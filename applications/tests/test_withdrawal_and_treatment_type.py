@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import DecisionAction, DossierStatus, EventKind
@@ -179,6 +180,27 @@ def test_staff_confirm_on_behalf_after_the_date(favourable, centre_manager, rece
     favourable.refresh_from_db()
     assert (favourable.accepted, favourable.answered_by) == (True, centre_manager)
     assert received == [("confirmed", favourable.pk, centre_manager.pk, None)]
+
+
+@pytest.mark.parametrize("operation", ["confirm", "withdraw"])
+def test_staff_recording_an_answer_given_already_read_that_the_candidate_answered(
+    favourable, centre_manager, operation
+):
+    # A double click, or a colleague who recorded it first: "Vous avez déjà répondu" spoke to the staff member.
+    def answer():
+        if operation == "confirm":
+            services.confirm_application(application=favourable, actor=centre_manager, role=Role.STAFF)
+        else:
+            services.withdraw_application(application=favourable, actor=centre_manager, role=Role.STAFF, reason="PER")
+
+    answer()
+
+    with translation.override("fr"), pytest.raises(InvalidTransition) as refused:
+        answer()
+    assert str(refused.value) == "Le candidat a déjà répondu : ce choix ne peut plus être modifié."
+    with translation.override("fr"), pytest.raises(InvalidTransition) as refused:
+        services.confirm_application(application=favourable, actor=favourable.candidate.user)
+    assert str(refused.value) == "Vous avez déjà répondu : ce choix ne peut plus être modifié."
 
 
 # --- désistement after confirmation: the candidate's pages ------------------------------------------------------
@@ -376,7 +398,7 @@ def test_confirm_on_behalf_twice_is_refused(client, centre_manager, confirmed):
 
     response = client.post(operation_url(confirmed, "confirm_on_behalf"), {}, language="fr", follow=True)
 
-    assertContains(response, "Vous avez déjà répondu")
+    assertContains(response, "Le candidat a déjà répondu")
     assert confirmed.events.filter(kind=EventKind.CONFIRMED).count() == 1
 
 
