@@ -10,7 +10,8 @@ then the row is ``FAILED`` and the admin can resend it. One retry policy, the ro
 A sender claims a row with a conditional UPDATE (``SENDING`` plus a lease, committed), talks to the SMTP server
 without holding any lock, then records the result. Two senders never both claim a row; a sender killed mid-way
 leaves a ``SENDING`` row whose lease expires, and the sweeper sends it again with the same ``Message-ID``, so a
-duplicate after a crash between the SMTP ``250`` and the commit is recognisable.
+duplicate after a crash between the SMTP ``250`` and the commit is recognisable; past ``OUTBOX_RETRY_HOURS`` such a
+row is ``FAILED`` instead (:func:`claim`).
 
 The text comes from the template files, or from the central office's ``MailTemplate`` for that code and language,
 or from the sender's own text (a decision type's mail, ``own_text``), which wins over both in its languages.
@@ -35,7 +36,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import F
+from django.db.models import CharField, F, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -252,7 +254,12 @@ def retry_delay(attempts: int) -> timedelta:
 def claim(email_id: int, *, now=None) -> OutboundEmail | None:
     """Take a row for sending: one conditional UPDATE (status ``SENDING``, a lease of ``OUTBOX_LEASE_SECONDS``, one
     more attempt), committed before any SMTP traffic. Returns the row, or None when another sender has it, it is
-    not due yet, or it is already sent or failed."""
+    not due yet, or it is already sent or failed.
+
+    A row whose sender died (expired lease) past ``OUTBOX_RETRY_HOURS`` from its queueing is not claimed again: it
+    becomes ``FAILED`` (``last_error`` "sender died (lease expired) after N attempts", an error in the log; the admin
+    can resend it) and None is returned. Its sender died at every attempt (a hard time limit, out of memory while
+    building a big letter), so :func:`record_failure`, which would have given it up, never ran."""
     now = now or timezone.now()
     with transaction.atomic():
         claimed = (
@@ -264,6 +271,32 @@ def claim(email_id: int, *, now=None) -> OutboundEmail | None:
                 attempts=F("attempts") + 1,
             )
         )
+        given_up = 0
+        if not claimed:  # rare: no second query on the usual path
+            given_up = (
+                OutboundEmail.objects.abandoned(now)
+                .filter(pk=email_id)
+                .update(
+                    status=OutboundEmail.Status.FAILED,
+                    next_attempt_at=now,
+                    lease_until=None,
+                    last_error=Concat(
+                        Value("sender died (lease expired) after "),
+                        Cast("attempts", output_field=CharField()),
+                        Value(" attempts"),
+                        output_field=TextField(),
+                    ),
+                )
+            )
+    if given_up:
+        email = OutboundEmail.objects.get(pk=email_id)
+        logger.error(
+            "mail %s to %s FAILED: %s, past OUTBOX_RETRY_HOURS (resend it from the admin)",
+            email.code,
+            email.to,
+            email.last_error,
+        )
+        return None
     if not claimed:
         return None
     return OutboundEmail.objects.get(pk=email_id)
@@ -271,6 +304,11 @@ def claim(email_id: int, *, now=None) -> OutboundEmail | None:
 
 class AttachmentError(Exception):
     """An attachment could not be read at this attempt (storage outage, failed build): the attempt fails."""
+
+
+class NoRecipient(Exception):
+    """The mail backend sent the message to nobody (``send()`` returned 0: the row's address is empty). Asking again
+    gives the same answer: the row is failed at once (:func:`record_failure`)."""
 
 
 @dataclass(frozen=True)
@@ -358,8 +396,9 @@ def deliver(email_id: int) -> str:
     """Make one attempt at sending one outbox row, if it can be claimed (see :func:`claim`).
 
     Returns ``"sent"``, ``"retry"`` (failed; the sweeper tries again at ``next_attempt_at``), ``"failed"`` (failed
-    and past ``OUTBOX_RETRY_HOURS``: given up, the admin can resend it) or ``"skipped"`` (not claimed). Never raises
-    for a mail server error: the row records it.
+    and past ``OUTBOX_RETRY_HOURS``, or for good: see :func:`record_failure`; given up, the admin can resend it) or
+    ``"skipped"`` (not claimed). Never raises for a mail server error: the row records it. A ``send()`` that reaches
+    nobody (it returns 0: an empty address) is a failure for good (:class:`NoRecipient`), never "sent".
 
     The attachments are read at each attempt (:func:`read_attachments`): one that cannot be read now fails the
     attempt like an SMTP error; one that can never be had is left out, the mail says so (:func:`missing_notice`),
@@ -372,7 +411,8 @@ def deliver(email_id: int) -> str:
     try:
         files, missing = read_attachments(email)
         notice = missing_notice(missing, language=email.language)
-        build_message(email, files, notice=notice).send()
+        if not build_message(email, files, notice=notice).send():
+            raise NoRecipient(f"the mail was sent to nobody (recipient {email.to!r})")
     except Exception as exc:  # any error of the mail backend (SMTP, socket, TLS, time limit) is one failed attempt
         return record_failure(email, exc)
     sent: dict[str, object] = {"last_error": ""}
@@ -406,12 +446,14 @@ def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
     """Record a failed attempt on a claimed row: back to ``PENDING`` with its next attempt after
     :func:`retry_delay`, or ``FAILED`` when that would fall after ``OUTBOX_RETRY_HOURS`` from its queueing (its
     creation, or the admin's resend), or at once when the server refused the recipient for good
-    (:func:`recipient_refused_for_good`: the address is wrong; it is corrected, then the mail resent)."""
+    (:func:`recipient_refused_for_good`: the address is wrong; it is corrected, then the mail resent), and when the
+    backend sent it to nobody (:class:`NoRecipient`)."""
     now = now or timezone.now()
     next_attempt_at = now + retry_delay(email.attempts)
     horizon = (email.resent_at or email.created_at) + timedelta(hours=settings.OUTBOX_RETRY_HOURS)
     refused = recipient_refused_for_good(error)
-    gives_up = refused or next_attempt_at > horizon
+    nobody = isinstance(error, NoRecipient)
+    gives_up = refused or nobody or next_attempt_at > horizon
     OutboundEmail.objects.filter(pk=email.pk, status=OutboundEmail.Status.SENDING).update(
         status=OutboundEmail.Status.FAILED if gives_up else OutboundEmail.Status.PENDING,
         next_attempt_at=now if gives_up else next_attempt_at,
@@ -426,6 +468,9 @@ def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
             email.to,
             error,
         )
+        return "failed"
+    if nobody:
+        logger.error("mail %s FAILED: %s; correct the address, then resend the mail from the admin", email.code, error)
         return "failed"
     if gives_up:
         logger.error(
@@ -454,7 +499,7 @@ def send_pending_mails(*, limit: int | None = None, dry_run: bool = False) -> Co
     Safe to run anywhere and at the same time as workers and other sweepers: each row is claimed before it is sent.
     Returns counts by outcome (``sent``, ``retry``, ``failed``, ``skipped``), or only ``due`` with ``dry_run``.
     """
-    limit = limit or settings.OUTBOX_SWEEP_LIMIT
+    limit = settings.OUTBOX_SWEEP_LIMIT if limit is None else limit
     ids = list(
         OutboundEmail.objects.due(timezone.now())
         .order_by("next_attempt_at", "pk")

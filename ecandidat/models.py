@@ -2,7 +2,7 @@
 the site parameters changed in the back office and their history."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
@@ -36,11 +36,25 @@ class OutboundEmailQuerySet(models.QuerySet["OutboundEmail"]):
         )
 
     def claimable(self, now: datetime) -> Self:
-        """Rows a sender may claim: :meth:`due` ones, plus a fresh row's first attempt (right after the commit)."""
+        """Rows a sender may claim: :meth:`due` ones, plus a fresh row's first attempt (right after the commit),
+        except the :meth:`abandoned` ones."""
         return self.filter(
             models.Q(status=OutboundEmail.Status.PENDING) & (models.Q(attempts=0) | models.Q(next_attempt_at__lte=now))
-            | models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now)
+            | models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now) & ~_retry_horizon_passed(now)
         )
+
+    def abandoned(self, now: datetime) -> Self:
+        """ "Sending" rows whose lease expired after ``OUTBOX_RETRY_HOURS`` from their queueing (their creation, or
+        the admin's resend): their sender died at every attempt (a hard time limit, out of memory while building a
+        big letter), so ``record_failure`` never gave them up. The sender gives them up instead of claiming them."""
+        expired = models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now)
+        return self.filter(expired & _retry_horizon_passed(now))
+
+
+def _retry_horizon_passed(now: datetime) -> models.Q:
+    """``OUTBOX_RETRY_HOURS`` have passed since the row was queued (created, or resent by the admin)."""
+    queued_before = now - timedelta(hours=settings.OUTBOX_RETRY_HOURS)
+    return models.Q(resent_at__lt=queued_before) | models.Q(resent_at__isnull=True, created_at__lt=queued_before)
 
 
 class OutboundEmail(models.Model):

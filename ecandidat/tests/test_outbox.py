@@ -10,7 +10,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.contrib.admin.models import LogEntry
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -121,6 +121,20 @@ def test_only_a_recipient_refused_for_good_fails_at_once(django_capture_on_commi
     assert email.last_error.startswith(type(error).__name__)
 
 
+def test_a_mail_sent_to_nobody_fails_at_once_instead_of_being_sent(
+    django_capture_on_commit_callbacks, mailoutbox, caplog
+):
+    with caplog.at_level(logging.ERROR, logger="ecandidat.emails"):
+        email = _committed(django_capture_on_commit_callbacks, to="")
+
+    assert email.status == OutboundEmail.Status.FAILED
+    assert email.sent_at is None
+    assert email.lease_until is None
+    assert email.last_error == "NoRecipient: the mail was sent to nobody (recipient '')"
+    assert "sent to nobody" in caplog.text
+    assert mailoutbox == []
+
+
 def test_a_failed_mail_is_not_retried_any_more(django_capture_on_commit_callbacks, smtp_down):
     email = _committed(django_capture_on_commit_callbacks)
     OutboundEmail.objects.filter(pk=email.pk).update(status=OutboundEmail.Status.FAILED)
@@ -226,6 +240,51 @@ def test_sweeper_resends_a_row_whose_sender_died_and_leaves_a_live_lease_alone(
     assert mailoutbox[0].extra_headers["Message-ID"] == f"<{email.public_id}@ecandidat.localhost>"
 
 
+def test_a_row_whose_sender_dies_every_time_fails_after_the_horizon(
+    django_capture_on_commit_callbacks, mocker, settings, caplog
+):
+    """A sender killed at every attempt (hard time limit, out of memory) never reaches record_failure: past
+    OUTBOX_RETRY_HOURS the expired-lease row is given up instead of being claimed again every lease."""
+    settings.OUTBOX_RETRY_HOURS = 48
+    mocker.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("x"))
+    email = _committed(django_capture_on_commit_callbacks)
+    now = timezone.now()
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        created_at=now - timedelta(days=10),
+        status=OutboundEmail.Status.SENDING,
+        lease_until=now - timedelta(seconds=1),
+        attempts=7,
+    )
+
+    with caplog.at_level(logging.ERROR, logger="ecandidat.emails"):
+        for round_ in range(30):
+            claim(email.pk, now=now + timedelta(minutes=6) * (round_ + 1))  # ... the sender is killed after it
+
+    email.refresh_from_db()
+    assert email.status == OutboundEmail.Status.FAILED
+    assert email.attempts == 7
+    assert email.lease_until is None
+    assert email.last_error == "sender died (lease expired) after 7 attempts"
+    assert "sender died (lease expired) after 7 attempts" in caplog.text
+    assert OutboundEmail.objects.due(now + timedelta(hours=1)).filter(pk=email.pk).exists() is False
+
+
+def test_a_dead_senders_row_is_claimed_again_within_the_horizon_of_its_resend(django_capture_on_commit_callbacks):
+    email = _committed(django_capture_on_commit_callbacks)
+    now = timezone.now()
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        created_at=now - timedelta(days=10),
+        resent_at=now - timedelta(hours=1),
+        status=OutboundEmail.Status.SENDING,
+        lease_until=now - timedelta(seconds=1),
+    )
+
+    claimed = claim(email.pk, now=now)
+
+    assert claimed is not None
+    assert claimed.status == OutboundEmail.Status.SENDING
+
+
 def test_message_id_is_stable_across_attempts(django_capture_on_commit_callbacks, mocker, mailoutbox):
     sent_ids = []
 
@@ -289,6 +348,26 @@ def test_command_dry_run_counts_and_sends_nothing(django_capture_on_commit_callb
         call_command("send_pending_mails", "--limit", "1", stdout=out)
         assert out.getvalue() == "send_pending_mails: sent: 1\n"
         assert len(mailoutbox) == 1
+
+
+@pytest.mark.parametrize("limit", ["0", "-1"])
+def test_command_refuses_a_limit_below_one(django_capture_on_commit_callbacks, mailoutbox, limit):
+    with django_capture_on_commit_callbacks(execute=False):
+        _enqueue()
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)), pytest.raises(CommandError, match="--limit"):
+        call_command("send_pending_mails", "--limit", limit, stdout=StringIO())
+
+    assert mailoutbox == []
+
+
+def test_only_no_limit_means_the_default_limit(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        _enqueue()
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert send_pending_mails(limit=0, dry_run=True) == {"due": 0}
+        assert send_pending_mails(dry_run=True) == {"due": 1}
 
 
 def test_command_is_silent_at_verbosity_zero_when_there_is_nothing_to_send():

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from ecandidat.emails import send_pending_mails
 
@@ -14,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="Send at most this many mails.")
 
     def handle(self, *args, dry_run=False, limit=None, **options):
+        if limit is not None and limit < 1:
+            raise CommandError(f"--limit must be 1 or more, not {limit}.")
         # Not a BatchRun: it runs every minute all day, and each row already records its attempts and errors.
         counts = send_pending_mails(limit=limit, dry_run=dry_run)
         if not counts and options["verbosity"] == 0:
