@@ -57,6 +57,11 @@ class ApplicationsConfig(AppConfig):
         from offers.services import register_campaign_code_holder  # noqa: PLC0415
 
         register_campaign_code_holder(documents_store_campaign_code)
+        # A decision type used by decisions keeps its kind of decision (offers' layer may not read the decisions).
+        from applications.models import Decision  # noqa: PLC0415
+        from offers.services import register_decision_type_use  # noqa: PLC0415
+
+        register_decision_type_use(lambda pk: Decision.objects.filter(decision_type_id=pk).exists())
 
         # Deferred like the imports above (the clients import the models). The back office's connection tests.
         from applications.connectivity import LIMESURVEY, PEGASE  # noqa: PLC0415

@@ -2,8 +2,9 @@
 decision types, refusal reasons and complementary forms.
 
 Django permissions gate these pages (the central office's group); centre managers who are given them only see
-their own centres' rows, and the autocompletes used by other admins are scoped the same way (``InStaffScope``:
-Centre, Commission and Formation querysets all have ``visible_to(user)``, everything for the central office).
+their own centres' rows (and read the institution's pieces and forms, ``ScopedByCentre``), and the autocompletes
+used by other admins are scoped the same way (``InStaffScope``: Centre, Commission and Formation querysets all have
+``visible_to(user)``, everything for the central office).
 """
 
 import copy
@@ -35,7 +36,7 @@ from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import language_in_sentence, variable_rows
 from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import shown
-from offers.admin_catalogue import ManagedByCentre
+from offers.admin_catalogue import ManagedByCentre, ScopedByCentre
 from offers.admin_exports import ExportColumn, XlsxExport, label_of, yes_no
 from offers.admin_filters import VisibleRelatedFilter
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
@@ -65,6 +66,7 @@ from offers.services import (
     campaign_code_in_use,
     campaign_code_problems,
     campaign_rollover_errors,
+    decision_type_in_use,
     new_formation_initial,
     set_formation_dates,
     set_formation_links,
@@ -377,6 +379,14 @@ class CommissionAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmi
             fields.append("centre")
         return fields
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "centre" and not self._unrestricted(request) and field is not None:
+            # A commission is its centre's as a whole: created in (or moved to) a centre the user manages wholly,
+            # not one where they manage some commissions only.
+            field.queryset = field.queryset.filter(pk__in=sorted(self._managed(request)))
+        return field
+
     list_filter = ["in_service", "alert_mode", ("centre", VisibleRelatedFilter)]
     list_select_related = ["centre"]
     export_columns = COMMISSION_EXPORT_COLUMNS
@@ -432,7 +442,7 @@ class CommissionAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmi
 
 
 @admin.register(PieceType)
-class PieceTypeAdmin(admin.ModelAdmin):
+class PieceTypeAdmin(ScopedByCentre, admin.ModelAdmin):
     list_display = [
         "code",
         "short_label",
@@ -491,6 +501,21 @@ class DecisionTypeAdminForm(forms.ModelForm):  # ModelAdmin.form, the class the 
         required=False,
         help_text=_("The mail sent when a decision of this type is validated."),
     )
+
+    def clean_avis(self):
+        """Decisions of the type keep their kind: a refusal turned favourable would let its candidates confirm (and
+        go to the student records system). The decisions are asked through ``offers.services.decision_type_in_use``
+        (the applications app holds them: offers imports no higher layer)."""
+        avis = self.cleaned_data.get("avis")
+        instance = self.instance
+        if instance.pk is not None and avis and avis != instance.avis and decision_type_in_use(instance):
+            raise ValidationError(
+                _(
+                    "Decisions of this type have already been entered: its kind of decision can no longer change "
+                    "(create a new decision type instead)."
+                )
+            )
+        return avis
 
     def clean(self):
         data = super().clean()
@@ -749,7 +774,7 @@ class QuestionAdmin(admin.ModelAdmin):
 
 
 @admin.register(ComplementaryForm)
-class ComplementaryFormAdmin(admin.ModelAdmin):
+class ComplementaryFormAdmin(ScopedByCentre, admin.ModelAdmin):
     list_display = ["code", "label", "survey_id", "centre", "is_common", "is_conditional", "in_service"]
     french_columns = ["label", "centre"]
     list_filter = ["in_service", "is_common", ("centre", VisibleRelatedFilter)]

@@ -13,6 +13,7 @@ validation.
 from typing import TYPE_CHECKING
 
 from django import forms
+from django.contrib.admin import ActionLocation
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import Q
 from django.http import Http404
@@ -166,3 +167,53 @@ class ManagedByCentre(_ModelAdminBase):
             elif db_field.name == "questions":
                 kwargs["queryset"] = Question.objects.filter(mine, is_common=False)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedByCentre(_ModelAdminBase):
+    """Mixed into the ModelAdmin of rows of a centre or of the whole institution (``centre`` left empty), whose page
+    Django permissions open: piece types and complementary forms. Outside the central office, a user given those
+    permissions reads the institution's rows and those of the centres they manage wholly or in part (the choices of
+    their formations' form), and adds, changes and deletes only the rows of the centres they manage wholly (a row is
+    its centre's as a whole); another centre's row is not found, and the centre offered is one of theirs."""
+
+    def _unrestricted(self, request) -> bool:
+        return is_central(request.user) or request.user.is_superuser
+
+    def _changes(self, request, obj) -> bool:
+        return self._unrestricted(request) or obj is None or obj.centre_id in scope_of(request.user).managed_centres
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if self._unrestricted(request):
+            return queryset
+        scope = scope_of(request.user)
+        centres = sorted(scope.managed_centres | scope.partly_managed_centres)
+        return queryset.filter(Q(centre__isnull=True) | Q(centre_id__in=centres))
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and not self._unrestricted(request):
+            raise Http404  # another centre's row: not found, rather than the admin's redirect
+        return obj
+
+    def has_add_permission(self, request):
+        may_add = self._unrestricted(request) or bool(scope_of(request.user).managed_centres)
+        return super().has_add_permission(request) and may_add
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._changes(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._changes(request, obj)
+
+    def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
+        actions = super().get_actions(request, action_location)
+        if not self._unrestricted(request):
+            actions.pop("delete_selected", None)  # the list also holds rows they only read
+        return actions
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "centre" and not self._unrestricted(request):
+            kwargs["queryset"] = Centre.objects.filter(pk__in=sorted(scope_of(request.user).managed_centres))
+            kwargs["required"] = True  # institution-wide rows (no centre) stay with the central office
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

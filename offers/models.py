@@ -118,6 +118,13 @@ class Campaign(models.Model):
     def __str__(self):
         return self.label
 
+    def clean(self):
+        """The dates in order, said beside the closing date (the constraint ``campaign_dates_ordered`` alone says it
+        at the top of the form; the field in error, its check is then skipped)."""
+        super().clean()
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValidationError({"ends_on": _("The closing date must not be before the opening date.")})
+
     def is_open_on(self, day: date) -> bool:
         return self.is_active and self.starts_on <= day <= self.ends_on
 

@@ -27,6 +27,7 @@ from offers.models import (
     Campaign,
     Centre,
     ComplementaryForm,
+    DecisionType,
     Formation,
     PieceType,
     Question,
@@ -154,6 +155,23 @@ def campaign_code_in_use(campaign: Campaign) -> bool:
     if campaign.pk is None:
         return False
     return campaign.accounts.exists() or any(holder(campaign.code) for holder in _CAMPAIGN_CODE_HOLDERS)
+
+
+# Whether decisions use a decision type, asked by a higher layer that holds them (applications.Decision, whose
+# ``decision_type`` has no reverse relation), registered from its AppConfig.ready(): the type's kind of decision
+# (« Type d'avis ») then no longer changes (a refusal turned favourable would let its candidates confirm).
+DecisionTypeUse = Callable[[int], bool]
+_DECISION_TYPE_USES: list[DecisionTypeUse] = []
+
+
+def register_decision_type_use(check: DecisionTypeUse) -> None:
+    if check not in _DECISION_TYPE_USES:
+        _DECISION_TYPE_USES.append(check)
+
+
+def decision_type_in_use(decision_type: DecisionType) -> bool:
+    """Whether some decision (validated or not) is of ``decision_type``; False for a type not saved yet."""
+    return decision_type.pk is not None and any(check(decision_type.pk) for check in _DECISION_TYPE_USES)
 
 
 def campaign_rollover_errors(

@@ -88,6 +88,18 @@ def test_the_next_campaign_opening_before_the_running_one_is_refused(scolarite, 
     assert not Campaign.objects.filter(code="2027").exists()
 
 
+def test_a_closing_date_before_the_opening_date_is_refused_beside_the_closing_date(scolarite, running):
+    """Regression: only the database constraint refused it, its message at the top of the form."""
+    starts = running.starts_on + datetime.timedelta(days=365)
+
+    response = scolarite.post(ADD, _form(starts_on=starts, ends_on=starts - datetime.timedelta(days=1)), **FRENCH)
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors == {"ends_on": ["La date de fin ne peut pas précéder la date d'ouverture."]}
+    assert not Campaign.objects.filter(code="2027").exists()
+
+
 def test_a_second_campaign_awaiting_activation_is_refused(scolarite, running):
     starts = running.starts_on + datetime.timedelta(days=365)
     CampaignFactory(code="2027", starts_on=starts, ends_on=starts + datetime.timedelta(days=200))

@@ -9,12 +9,16 @@ from django.urls import reverse
 
 from accounts.models import StaffMembership
 from applications import demo_staff
-from applications.tests.factories_candidature import decision_type
+from applications.tests.factories_candidature import DecisionFactory, DecisionTypeFactory, decision_type
 from offers import demo as offers_demo
 from offers.enums import Avis
 from offers.models import DecisionType
 from offers.tests.factories import CentreFactory, FormationFactory
 
+DECISION_TYPE_IN_USE = (
+    "Decisions of this type have already been entered: its kind of decision can no longer change (create a new "
+    "decision type instead)."
+)
 WAITING_LIST_TYPE_MISSING = "Choose the favourable decision given to the candidates admitted from the list."
 SETUP_MODELS = [
     "campaign",
@@ -50,6 +54,35 @@ def test_the_last_decision_type_of_a_kind_stays_in_service(client, superuser):
     assert response.status_code == 200
     assert "must stay in service" in str(response.context["adminform"].form.non_field_errors())
     assert DecisionType.objects.get(pk=favourable.pk).in_service
+
+
+def test_a_decision_type_in_use_keeps_its_kind_of_decision(client, superuser, campaign):
+    """Regression: a type of validated refusals turned favourable let its candidates confirm (and go to the OPI)."""
+    unfavourable = decision_type(Avis.UNFAVOURABLE)
+    decision_type(Avis.FAVOURABLE)  # another type of each kind stays in service: only the decisions refuse
+    DecisionFactory(decision_type=unfavourable, validated=True, application__campaign=campaign)
+    client.force_login(superuser)
+    data = {
+        "code": unfavourable.code,
+        "label": unfavourable.label,
+        "candidate_label": unfavourable.candidate_label,
+        "avis": Avis.FAVOURABLE,
+        "mail_code": "",
+        "in_service": "on",
+    }
+
+    response = client.post(reverse("admin:offers_decisiontype_change", args=[unfavourable.pk]), data, language="en")
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"avis": [DECISION_TYPE_IN_USE]}
+    unfavourable.refresh_from_db()
+    assert unfavourable.avis == Avis.UNFAVOURABLE
+    # A type no decision uses still changes kind.
+    unused = DecisionTypeFactory(code="REFUS_2", avis=Avis.UNFAVOURABLE)
+    response = client.post(reverse("admin:offers_decisiontype_change", args=[unused.pk]), {**data, "code": "REFUS_2"})
+    assert response.status_code == 302
+    unused.refresh_from_db()
+    assert unused.avis == Avis.FAVOURABLE
 
 
 def test_automatic_waiting_list_needs_a_decision_type(client, superuser):

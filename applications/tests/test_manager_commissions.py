@@ -383,6 +383,31 @@ def test_a_manager_of_the_whole_centre_may_still_move_a_commission(client, centr
     assert "centre" in change.context["adminform"].form.fields
 
 
+def test_a_manager_of_some_commissions_of_another_centre_adds_no_commission_there(
+    client, centre_manager, other_centre
+):
+    """Regression: a manager of the whole centre A who also manages a commission of centre B was offered B in the new
+    commission's « Centre » (their centres wholly or partly managed), and created a commission of B."""
+    commission_of_b = CommissionFactory(centre=other_centre)
+    membership = StaffMembershipFactory(centre=other_centre, all_commissions=False, user=centre_manager)
+    membership.commissions.set([commission_of_b])
+    client.force_login(centre_manager)
+    data = {"code": "C-NEW", "label": "Nouvelle commission", "alert_mode": "N", "shown_statuses": ["shows_received"]}
+
+    response = client.post(reverse("admin:offers_commission_add"), {**data, "centre": other_centre.pk})
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["centre"]
+    assert not Commission.objects.filter(code="C-NEW").exists()
+    # Their own centre's commission is still created; nor is B offered to move one of A's commissions there.
+    commission_of_a = CommissionFactory(centre=centre_manager.staff_memberships.get(all_commissions=True).centre)
+    change = client.get(reverse("admin:offers_commission_change", args=[commission_of_a.pk]))
+    assert list(change.context["adminform"].form.fields["centre"].queryset) == [commission_of_a.centre]
+    response = client.post(reverse("admin:offers_commission_add"), {**data, "centre": commission_of_a.centre_id})
+    assert response.status_code == 302
+    assert Commission.objects.get(code="C-NEW").centre == commission_of_a.centre
+
+
 def test_formations_screen(client, limited_manager, centre, commission, other_commission, formation_a, formation_b):
     client.force_login(limited_manager)
     change = client.get(reverse("admin:offers_formation_change", args=[formation_a.pk]))
