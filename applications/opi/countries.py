@@ -1,5 +1,5 @@
 """ISO 3166-1 alpha-2 (what the dossier stores) → the INSEE country code that Apogée and Pégase use (the last three
-digits of the INSEE COG code ``99xxx``; France is ``100``).
+digits of the INSEE COG code ``99`` followed by three digits; France is ``100``).
 
 Where a code comes from, first match wins:
 

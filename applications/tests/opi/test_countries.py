@@ -12,7 +12,7 @@ from applications.opi.services import transfer_opis
 from applications.tests.opi.helpers import admit, confirm, files_of, make_candidate, parse
 from ecandidat.batches import Report
 
-# The sovereign countries the table lacked, with their INSEE COG code (99xxx without the 99).
+# The sovereign countries the table lacked, with their INSEE COG code (the three digits after its leading 99).
 ADDED = {
     "AG": "441", "BS": "436", "BZ": "429", "BB": "434", "DM": "438", "FJ": "508", "FM": "516", "GD": "435",
     "GY": "428", "JM": "426", "KI": "513", "KN": "442", "LC": "439", "MH": "515", "NR": "507", "PW": "517",
