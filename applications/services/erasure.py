@@ -12,7 +12,8 @@ the institution's contact address). Two kinds, as in eCandidat:
 
 Contract:
 
-- One transaction. The account row is locked first (``select_for_update``), then its applications, so a member of
+- One transaction. The account row is locked first (``select_for_update``), then the formations it applied to
+  (the lock order of the waiting lists, ``staff.lock_waiting_list``), then its applications, so a member of
   staff acting on one of them meanwhile waits and then finds nothing (404), and two deletions of the same account
   cannot both run. Any failure rolls everything back: nothing is half-deleted.
 - Stored files are removed only once the transaction has committed (``documents.storage.delete_file_on_commit``);
@@ -49,13 +50,14 @@ from applications.models import (
     DecisionLetter,
     PieceSubmission,
 )
-from applications.services.staff import recompute_waiting_list_ranks
+from applications.services.staff import lock_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from documents.storage import delete_file_on_commit
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from ecandidat.staff import is_central
+from offers.models import Formation
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -178,6 +180,11 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         raise BusinessRuleError(_("This account no longer exists or is not a candidate account."))
     user = locked
     assert user.campaign is not None  # a candidate account (filtered above)
+    # The formations before the applications, the lock order of every path that changes a waiting list's ranks
+    # (``staff.lock_waiting_list``): the ranks are recomputed below, and a validation or a promotion on the same
+    # list, holding the formation and waiting for one of these applications, deadlocked with this deletion.
+    for formation in Formation.objects.filter(applications__candidate__user=user).distinct().order_by("pk").only("pk"):
+        lock_waiting_list(formation)
     applications = list(
         Application.objects.select_for_update(of=("self",))
         .filter(candidate__user=user)

@@ -28,7 +28,7 @@ from applications.history import record_event
 from applications.models import Application, ApplicationEvent, Candidate, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate
-from applications.services.staff import promote_from_waiting_list, recompute_waiting_list_ranks
+from applications.services.staff import lock_waiting_list, promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat import parameters
 from ecandidat.models import DestroyedCampaignCount
@@ -286,7 +286,14 @@ def withdraw_expired_confirmations(
 
 def _withdraw(pk: int, *, today: datetime.date) -> list[str]:
     """Withdraw application ``pk`` and promote from its formation's list if it still qualifies (inside the caller's
-    transaction); returns the report's count keys."""
+    transaction); returns the report's count keys.
+
+    Lock order: the formation's row first when it manages its list automatically (the withdrawal then promotes
+    from it), then the application's, as every path that changes ranks does (``staff.lock_waiting_list``); the
+    other way round, a ranking validation of this very application at the same moment deadlocked with it."""
+    formation = Formation.objects.filter(applications__pk=pk, auto_waiting_list=True).only("pk").first()
+    if formation is not None:
+        lock_waiting_list(formation)
     locked = (
         Application.objects.select_for_update(of=("self",))
         .select_related("candidate__user", "formation__commission", "formation__centre")

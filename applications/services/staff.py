@@ -561,11 +561,10 @@ def _lock_formation(formation: Formation) -> None:
     """Serialise the waiting-list work of one formation (promotions and rank computations).
 
     Lock order: the formation's row before any application's row of that formation, on the paths that change ranks
-    (``validate_decision``, ``promote_from_waiting_list``, ``recompute_waiting_list_ranks``, and a candidate's or
-    staff's withdrawal, ``candidature.withdraw_application``); a path that took an application first and then waited
-    for the formation deadlocked with one that holds the formation and moves the list's ranks up. The nightly
-    automatic withdrawal (``nightly._withdraw``) still locks its application first: only a ranking validation of
-    that very application at the same moment could deadlock with it (PostgreSQL then undoes one of the two)."""
+    (``validate_decision``, ``promote_from_waiting_list``, ``recompute_waiting_list_ranks``, a candidate's or
+    staff's withdrawal, ``candidature.withdraw_application``, and the nightly automatic one, ``nightly._withdraw``);
+    a path that took an application first and then waited for the formation deadlocked with one that holds the
+    formation and moves the list's ranks up."""
     list(Formation.objects.select_for_update(of=("self",)).filter(pk=formation.pk).values_list("pk", flat=True))
 
 

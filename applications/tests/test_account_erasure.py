@@ -8,7 +8,8 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -241,6 +242,25 @@ def test_the_waiting_list_closes_up(campaign, formation, central_manager):
 
     ranks = dict(Application.objects.values_list("pk", "waiting_list_rank"))
     assert ranks == {second.pk: 1, third.pk: 2}
+
+
+@pytest.mark.integration
+def test_the_formation_is_locked_before_the_application(campaign, formation, central_manager):
+    """The lock order of the waiting lists (``staff.lock_waiting_list``): a validation or a promotion holding the
+    formation and waiting for the deleted application deadlocked with a deletion that locked them the other way."""
+    assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (DATABASE_URL)"
+    listed = make_application(formation, campaign=campaign)
+    decide(listed, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+
+    with CaptureQueriesContext(connection) as queries:
+        erasure.delete_candidate_account(
+            user=listed.candidate.user, actor=central_manager, everything=True, notify=False
+        )
+
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    tables = [sql.split(" FROM ", 1)[1].split()[0].strip('"') for sql in locks]
+    assert tables.index("offers_formation") < tables.index("applications_application")
+    assert not Application.objects.filter(pk=listed.pk).exists()
 
 
 def test_mails_to_the_address_before_the_account_existed_stay(rich_candidate, central_manager):

@@ -7,6 +7,8 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from applications.models import Application, ApplicationEvent
 from applications.services import nightly
@@ -311,3 +313,18 @@ def test_delay_based_confirmation_date_counts_from_the_validation(centre, commis
         run("withdraw_expired_confirmations")
     application.refresh_from_db()
     assert application.accepted is False
+
+
+@pytest.mark.integration
+def test_the_withdrawal_locks_the_formation_before_the_application(formation, campaign, central_manager, favourable):
+    """The lock order of every path that changes ranks (``staff._lock_formation``): the other way round, a ranking
+    validation of the same application at the same moment deadlocked with the nightly withdrawal."""
+    assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (DATABASE_URL)"
+    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False), CaptureQueriesContext(connection) as queries:
+        run("withdraw_expired_confirmations")
+
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    tables = [sql.split(" FROM ", 1)[1].split()[0].strip('"') for sql in locks]
+    assert tables.index("offers_formation") < tables.index("applications_application")
+    favourable.refresh_from_db()
+    assert favourable.accepted is False
