@@ -310,11 +310,26 @@ def import_from_sis(
     return True
 
 
+def _fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with each text cut to its column's length. A student records system may hold longer values than
+    eCandidat's columns (Apogée's lengths, e.g. 30 characters for a name; a Pégase or CSV export knows no such
+    bound): PostgreSQL refused the whole import, the student's sign-in through the ENT included (an error page),
+    where a cut value is what Apogée itself would keep. Each cut is logged, without the value."""
+    fitted = dict(values)
+    for name, value in values.items():
+        length = getattr(model._meta.get_field(name), "max_length", None)
+        if isinstance(value, str) and length and len(value) > length:
+            logger.warning("SIS import: %s.%s cut to %s characters", model.__name__, name, length)
+            fitted[name] = value[:length]
+    return fitted
+
+
 def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
-    for name in Candidate.SIS_FIELDS:
-        setattr(candidate, name, getattr(student, name))
-    candidate.birth_name = _clean_name(student.birth_name)
-    candidate.usual_name = _clean_name(student.usual_name)
+    identity = {name: getattr(student, name) for name in Candidate.SIS_FIELDS}
+    identity["birth_name"] = _clean_name(student.birth_name)
+    identity["usual_name"] = _clean_name(student.usual_name)
+    for name, value in _fitted(Candidate, identity).items():
+        setattr(candidate, name, value)
     if with_contact and not candidate.phone and student.phone:
         candidate.phone = _sis_phone(student.phone)
     if with_contact and not candidate.mobile and student.mobile:
@@ -334,38 +349,37 @@ def _sis_phone(value: str) -> str:
 def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
     if with_contact and student.address and not Address.objects.filter(candidate=candidate).exists():
         a = student.address
-        Address.objects.create(
-            candidate=candidate,
-            line1=a.line1[:32],
-            line2=a.line2[:32],
-            line3=a.line3[:32],
-            postal_code=a.postal_code if a.country == "FR" else "",
-            city=a.city if a.country == "FR" else "",
-            foreign_city="" if a.country == "FR" else a.city,
-            country=a.country,
-        )
+        address = {
+            "line1": a.line1,
+            "line2": a.line2,
+            "line3": a.line3,
+            "postal_code": a.postal_code if a.country == "FR" else "",
+            "city": a.city if a.country == "FR" else "",
+            "foreign_city": "" if a.country == "FR" else a.city,
+            "country": a.country,
+        }
+        Address.objects.create(candidate=candidate, **_fitted(Address, address))
     if student.baccalaureate:
         b = student.baccalaureate
         Baccalaureate.objects.filter(candidate=candidate).delete()
+        bac = {
+            "series": b.series,
+            "mention": b.mention,
+            "country": b.country,
+            "department": b.department,
+            "city": b.city,
+            "school": b.school,
+            "school_uai": b.school_uai,
+            "speciality_1": b.speciality_1,
+            "speciality_2": b.speciality_2,
+            "dropped_speciality": b.dropped_speciality,
+            "option_1": b.option_1,
+            "option_2": b.option_2,
+            "option_3": b.option_3,
+            "option_4": b.option_4,
+        }
         Baccalaureate.objects.create(
-            candidate=candidate,
-            has_bac=True,
-            series=b.series,
-            year=b.year,
-            mention=b.mention,
-            country=b.country,
-            department=b.department,
-            city=b.city,
-            school=b.school,
-            school_uai=b.school_uai,
-            speciality_1=b.speciality_1,
-            speciality_2=b.speciality_2,
-            dropped_speciality=b.dropped_speciality,
-            option_1=b.option_1,
-            option_2=b.option_2,
-            option_3=b.option_3,
-            option_4=b.option_4,
-            sis_locked=True,
+            candidate=candidate, has_bac=True, year=b.year, sis_locked=True, **_fitted(Baccalaureate, bac)
         )
     if student.cursus_results_missing and InternalCursus.objects.filter(candidate=candidate).exists():
         # Pégase gave the enrolments but not their results (coc down): keep the cursus imported before, with its
@@ -377,12 +391,12 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: 
         InternalCursus(
             candidate=candidate,
             academic_year=line.academic_year,
-            code=line.code,
-            label=line.label,
-            result=line.result,
-            mention=line.mention,
             grade=line.grade,
             grade_scale=line.grade_scale,
+            **_fitted(
+                InternalCursus,
+                {"code": line.code, "label": line.label, "result": line.result, "mention": line.mention},
+            ),
         )
         for line in student.cursus
     )
