@@ -3,6 +3,7 @@
 import datetime
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.utils import timezone
 
 if TYPE_CHECKING:
@@ -41,3 +42,19 @@ def confirmation_date(application: "Application") -> datetime.date | None:
     from the latest validated decision when it is favourable (``Application.favourable_validated_at``). The recap,
     the back office, the dossier PDF and the nightly batches all read it here."""
     return effective_confirmation_date(application, application.favourable_validated_at)
+
+
+def first_day_to_act(moment: datetime.datetime | None = None) -> datetime.date:
+    """The first day, seen from ``moment`` (default: now), on which a candidate can still act on the site.
+
+    The nightly runs at 23:00 (deploy/crontab), inside the evening part of the maintenance window (22:45–06:00):
+    the candidate pages are closed until 06:00 tomorrow, so a date that is today has gone by for the candidate, and
+    a reminder of it would arrive when nothing can be done any more. From the window's start to midnight that first
+    day is tomorrow; after midnight (a cron that reads 23:00 in UTC runs at 00:00 or 01:00 in Paris) it is today,
+    the same day. Without an enforced window the site stays open until midnight: today.
+    """
+    local = timezone.localtime(moment)
+    start, end = settings.MAINTENANCE_START, settings.MAINTENANCE_END
+    if settings.MAINTENANCE_WINDOW_ENFORCED and start > end and local.time() >= start:
+        return local.date() + datetime.timedelta(days=1)
+    return local.date()

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from accounts.models import User
-from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.dates import effective_confirmation_date, effective_return_deadline, first_day_to_act
 from applications.enums import DossierStatus, EventKind
 from applications.history import record_event
 from applications.models import Application, ApplicationEvent, Candidate, PieceSubmission
@@ -70,22 +70,6 @@ def favourable_unanswered() -> QuerySet[WithAnnotations[Application, FavourableA
         .filter(latest_avis=Avis.FAVOURABLE)
         .annotate(latest_validated_at=latest_decision("validated_at", validated_only=True))
     )
-
-
-def first_day_to_act(moment: datetime.datetime | None = None) -> datetime.date:
-    """The first day, seen from ``moment`` (default: now), on which a candidate can still act on the site.
-
-    The nightly runs at 23:00 (deploy/crontab), inside the evening part of the maintenance window (22:45–06:00):
-    the candidate pages are closed until 06:00 tomorrow, so a date that is today has gone by for the candidate, and
-    a reminder of it would arrive when nothing can be done any more. From the window's start to midnight that first
-    day is tomorrow; after midnight (a cron that reads 23:00 in UTC runs at 00:00 or 01:00 in Paris) it is today,
-    the same day. Without an enforced window the site stays open until midnight: today.
-    """
-    local = timezone.localtime(moment)
-    start, end = settings.MAINTENANCE_START, settings.MAINTENANCE_END
-    if settings.MAINTENANCE_WINDOW_ENFORCED and start > end and local.time() >= start:
-        return local.date() + datetime.timedelta(days=1)
-    return local.date()
 
 
 def _with_dates(

@@ -19,7 +19,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from applications.dates import effective_confirmation_date
+from applications.dates import effective_confirmation_date, first_day_to_act
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
 from applications.letters import LetterMail, letter_mail, schedule_letter
@@ -632,19 +632,21 @@ def _promotion_confirmation_date(application: Application, now: datetime.datetim
     at ``now`` (§2.7): today + the formation's délai LC (``waiting_list_confirmation_delay_days``) when it has one,
     else its date LC (``waiting_list_confirmation_date``), else the application's own date as it was (one staff
     gave is kept; None: the formation's rule applies, as for any favourable decision). Never a date gone: when the
-    date the candidate would be given has passed, today + ``LATE_PROMOTION_CONFIRMATION_DAYS``."""
+    date the candidate would be given is before the first day they can still act (``first_day_to_act``: tomorrow
+    for the nightly withdrawal's promotion at 23:00, inside the maintenance window, where today's date left them
+    no moment to answer and the next night withdrew them), today + ``LATE_PROMOTION_CONFIRMATION_DAYS``."""
     formation = application.formation
     today = timezone.localdate(now)
-    if formation.waiting_list_confirmation_delay_days is not None:
-        return today + datetime.timedelta(days=formation.waiting_list_confirmation_delay_days)
     stored: datetime.date | None
     given: datetime.date | None
-    if formation.waiting_list_confirmation_date is not None:
+    if formation.waiting_list_confirmation_delay_days is not None:
+        stored = given = today + datetime.timedelta(days=formation.waiting_list_confirmation_delay_days)
+    elif formation.waiting_list_confirmation_date is not None:
         stored = given = formation.waiting_list_confirmation_date
     else:
         stored = application.confirmation_date_override
         given = _effective_confirmation_date(application, now)  # its own date, else the formation's rule
-    if given is not None and given < today:
+    if given is not None and given < first_day_to_act(now):
         return today + datetime.timedelta(days=LATE_PROMOTION_CONFIRMATION_DAYS)
     return stored
 

@@ -328,3 +328,31 @@ def test_the_withdrawal_locks_the_formation_before_the_application(formation, ca
     assert tables.index("offers_formation") < tables.index("applications_application")
     favourable.refresh_from_db()
     assert favourable.accepted is False
+
+
+@pytest.mark.parametrize("rule", ["date", "delay"])
+def test_a_candidate_promoted_at_23_00_is_never_given_that_day_to_confirm(
+    formation, campaign, central_manager, favourable, settings, rule
+):
+    """The site is closed from 22:45: a date de confirmation of the promotion's own day left the candidate no moment
+    to answer, and the next night withdrew them. They get the days of a late promotion instead."""
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    if rule == "date":
+        formation.waiting_list_confirmation_date = datetime.date(2027, 7, 1)
+    else:
+        formation.waiting_list_confirmation_delay_days = 0
+    formation.save()
+    listed = make_application(formation, campaign=campaign, email="lc1@example.org")
+    decide(listed, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+
+    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False):
+        run("withdraw_expired_confirmations")
+
+    listed.refresh_from_db()
+    assert listed.confirmation_date_override == datetime.date(2027, 7, 8)  # LATE_PROMOTION_CONFIRMATION_DAYS
+    [admitted] = [m for m in mails("AVIS_FAVORABLE") if m.to == "lc1@example.org"]
+    assert "08/07/2027" in admitted.body
+    with time_machine.travel(paris(2027, 7, 2, 23, 0), tick=False):
+        run("withdraw_expired_confirmations")
+    listed.refresh_from_db()
+    assert listed.accepted is None
