@@ -134,6 +134,11 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
         run.status = BatchRun.Status.ERROR
         report.error(traceback.format_exc(limit=8))
         raise
+    except BaseException:
+        # Ctrl-C, SystemExit: recorded as interrupted, never left « en cours » (a rerun was refused until the stale
+        # runs' sweep, minutes later).
+        run.status = BatchRun.Status.INTERRUPT
+        raise
     else:
         run.status = BatchRun.Status.ERROR if report.errors else BatchRun.Status.FINISH
     finally:

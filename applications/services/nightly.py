@@ -491,12 +491,14 @@ def destroy_archived_campaigns(
         )
         chunks = 0
         while True:
-            if limit is not None and chunks >= limit:
-                report.add("chunks left for the next run")
-                return
             ids = list(users.order_by("pk").values_list("pk", flat=True)[:CHUNK])
             if not ids:
                 break
+            # After the emptiness check: a run that deleted the last chunk within its limit goes on to the leftover
+            # documents and counts the campaign destroyed (the next run skips a campaign with nothing left).
+            if limit is not None and chunks >= limit:
+                report.add("chunks left for the next run")
+                return
             chunks += 1
             with transaction.atomic():
                 submissions = PieceSubmission.objects.filter(candidate__user_id__in=ids)

@@ -172,6 +172,15 @@ def test_destroy_interrupted_by_limit_resumes_without_counting_again(archived, m
     assert not User.objects.filter(campaign=archived[0]).exists()
 
 
+def test_a_limit_reached_on_the_last_chunk_finishes_the_campaign(archived, monkeypatch):
+    """The limit was checked before looking for what is left: the run that deleted the last accounts said a chunk
+    was left, never counted the campaign destroyed, and the next run skipped the emptied campaign."""
+    report = run(nightly.destroy_archived_campaigns, today=TODAY, limit=1)  # one chunk holds both accounts
+
+    assert report.counts == {"accounts deleted": 2, "campaigns destroyed": 1}
+    assert not User.objects.filter(campaign=archived[0]).exists()
+
+
 # --- ranks and the nightly chain ----------------------------------------------------------------------------------
 
 

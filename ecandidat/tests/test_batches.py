@@ -182,3 +182,18 @@ def test_prune_batch_history_keeps_recent_runs_and_each_batchs_last_run(settings
     assert kept == {runs[key].pk for key in expected}
     assert "runs deleted: 2" in out.getvalue()
     assert BatchRun.objects.filter(name="prune_batch_history").count() == 2  # its own runs are recorded
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, SystemExit])
+def test_a_run_stopped_by_hand_is_recorded_interrupted_and_may_run_again(stop):
+    """Ctrl-C or SystemExit skipped ``except Exception``: the run was saved « en cours » with an end time, and a
+    rerun was refused until the stale runs' sweep, minutes later."""
+
+    def stopped(report, *, dry_run, limit):
+        raise stop
+
+    with pytest.raises(stop):
+        run_batch("nightly", stopped)
+
+    assert BatchRun.objects.get().status == BatchRun.Status.INTERRUPT
+    assert run_batch("nightly", _count).status == BatchRun.Status.FINISH
