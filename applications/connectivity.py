@@ -34,6 +34,9 @@ def _probe_pegase(timeout: float) -> str:
         username=settings.PEGASE_USERNAME,
         password=settings.PEGASE_PASSWORD,
         timeout=min(timeout, settings.PEGASE_TIMEOUT),
+        # Its timeout is shorter than the lookups': a slow answer here must not mark Pégase unreachable for them,
+        # nor an outage they noticed keep this test from asking Pégase.
+        remember_outages=False,
     )
     try:
         client.token(renew=True)
@@ -90,7 +93,9 @@ def _probe_limesurvey(timeout: float) -> str:
         client.session_key = client.get_session_key()
         client.release_session_key()
     except LimeSurveyError as exc:
-        if "Invalid user or password" in str(exc):
+        # LimeSurvey's answer is {"status": "Invalid user name or password"}: any "Invalid user…" status is taken as
+        # refused credentials.
+        if str(exc).startswith("get_session_key: Invalid user"):
             raise CheckFailed(CREDENTIALS_REFUSED, str(exc)) from exc
         raise
     finally:

@@ -125,24 +125,30 @@ class PegaseClient:
         password: str,
         timeout: float,
         session: requests.Session | None = None,
+        remember_outages: bool = True,
     ):
+        """``remember_outages=False`` (the connectivity page's test): the "did not answer" memory is neither read nor
+        written, so a test with its own short timeout never cuts the process's lookups off from Pégase."""
         self.auth_url, self.username, self.password, self.timeout = auth_url, username, password, timeout
         self.http = session or requests.Session()
+        self.remember_outages = remember_outages
 
     def _send(self, method: str, url: str, what: str, *, scope: str = "", **kwargs: Any) -> requests.Response:
         """One HTTP request. A server that did not answer (refused, timed out) is not asked again for
         UNREACHABLE_SECONDS in this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT.
         ``scope`` narrows that memory to one API (its base URL) when the server's other APIs must not pay for it."""
         server = scope or urlsplit(url).netloc
-        with _unreachable_lock:
-            retry_at = _unreachable.get(server, 0.0)
-        if time.monotonic() < retry_at:
-            raise StudentRecordsUnavailable(f"{what}: did not answer a moment ago; not asked again yet")
+        if self.remember_outages:
+            with _unreachable_lock:
+                retry_at = _unreachable.get(server, 0.0)
+            if time.monotonic() < retry_at:
+                raise StudentRecordsUnavailable(f"{what}: did not answer a moment ago; not asked again yet")
         try:
             return self.http.request(method, url, timeout=self.timeout, **kwargs)
         except (requests.ConnectionError, requests.Timeout) as exc:
-            with _unreachable_lock:
-                _unreachable[server] = time.monotonic() + UNREACHABLE_SECONDS
+            if self.remember_outages:
+                with _unreachable_lock:
+                    _unreachable[server] = time.monotonic() + UNREACHABLE_SECONDS
             raise StudentRecordsUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
         except requests.RequestException as exc:
             raise StudentRecordsUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc

@@ -153,7 +153,7 @@ def test_limesurvey_refusing_the_credentials(limesurvey_peer, settings):
     result = run_check(limesurvey_check())
 
     assert (result.outcome, result.message) == (Outcome.FAILED, "The credentials were refused.")
-    assert result.detail == "get_session_key: Invalid user or password"
+    assert result.detail == "get_session_key: Invalid user name or password"
 
 
 def test_limesurvey_refused(settings):

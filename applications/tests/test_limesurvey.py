@@ -98,7 +98,7 @@ def test_client_empty_survey_is_an_empty_list(limesurvey, fixtures):
 
 def test_client_bad_credentials_and_bad_session(limesurvey, fixtures):
     write(fixtures, 42, [])
-    with pytest.raises(LimeSurveyError, match="Invalid user or password"):
+    with pytest.raises(LimeSurveyError, match="Invalid user name or password"):
         LimeSurveyClient(limesurvey, "u", "wrong").__enter__()
 
     api = LimeSurveyClient(limesurvey, "u", "p")

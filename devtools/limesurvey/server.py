@@ -6,7 +6,7 @@ cannot be installed here). Standard library only; run it as a separate process:
 It prints ``LISTENING <port>`` once ready (``--port 0`` picks a free port). Implemented as LimeSurvey documents them
 (https://api.limesurvey.org/classes/remotecontrol_handle.html):
 
-- ``get_session_key(username, password)`` → a key, or ``{"status": "Invalid user or password"}``;
+- ``get_session_key(username, password)`` → a key, or ``{"status": "Invalid user name or password"}``;
 - ``release_session_key(key)`` → ``"OK"``;
 - ``export_responses(key, survey_id, document_type, language, completion_status, heading_type, response_type)``
   → the export base64-encoded (``document_type`` "json": ``{"responses": [{"<id>": {...}}, ...]}``, as LimeSurvey
@@ -37,7 +37,7 @@ class RemoteControl:
 
     def get_session_key(self, username, password, *plugin):
         if (username, password) != (self.user, self.password):
-            return {"status": "Invalid user or password"}
+            return {"status": "Invalid user name or password"}
         key = secrets.token_hex(16)
         self.sessions.add(key)
         return key
