@@ -193,6 +193,26 @@ def admin_operation(
     page.locator(".messagelist .success", has_text=link).wait_for()
 
 
+# --- the peers of devtools/ (separate processes over real HTTP) -------------------------------------------------
+
+DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
+
+
+def start_peer(script: str, *args: str):
+    """Start ``devtools/<script>`` on a free port; returns the process (``stop_peer`` it) and its base address."""
+    process = subprocess.Popen(  # noqa: S603 (our own script)
+        [sys.executable, str(DEVTOOLS / script), "--port", "0", *args], stdout=subprocess.PIPE, text=True
+    )
+    line = process.stdout.readline()
+    assert line.startswith("LISTENING"), line
+    return process, f"http://127.0.0.1:{line.split()[1]}"
+
+
+def stop_peer(process) -> None:
+    process.terminate()
+    process.wait(timeout=10)
+
+
 # --- the Pégase peer (devtools/pegase/server.py, a separate process over real HTTP) ---------------------------------
 
 PEGASE_SERVER = Path(__file__).resolve().parents[2] / "devtools" / "pegase" / "server.py"

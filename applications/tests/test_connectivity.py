@@ -2,35 +2,17 @@
 processes over real HTTP (devtools/pegase/server.py, devtools/limesurvey/server.py), and their failure paths. In
 English, as every test of applications/ (applications/tests/conftest.py)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import requests
 
 from applications import pegase
+from applications.tests.helpers import start_peer, stop_peer
 from ecandidat import connectivity
 from ecandidat.connectivity import Outcome, run_check
 from ecandidat.tests.plugins.services import free_port
 
-DEVTOOLS = Path(__file__).resolve().parents[2] / "devtools"
 SHORT = 0.5
 REFUSED = "Connection refused: nothing answers at this address."
-
-
-def start(script: str, *args: str):
-    process = subprocess.Popen(  # noqa: S603 (our own script)
-        [sys.executable, str(DEVTOOLS / script), "--port", "0", *args], stdout=subprocess.PIPE, text=True
-    )
-    line = process.stdout.readline()
-    assert line.startswith("LISTENING"), line
-    return process, f"http://127.0.0.1:{line.split()[1]}"
-
-
-def stop(process) -> None:
-    process.terminate()
-    process.wait(timeout=10)
 
 
 # --- Pégase -----------------------------------------------------------------------------------------------------
@@ -59,12 +41,12 @@ def _fresh_pegase_memory():
 
 @pytest.fixture
 def pegase_peer(settings):
-    process, url = start("pegase/server.py", "--user", "u", "--password", "pegase-Secret-8")
+    process, url = start_peer("pegase/server.py", "--user", "u", "--password", "pegase-Secret-8")
     try:
         configure_pegase(settings, url)
         yield url
     finally:
-        stop(process)
+        stop_peer(process)
 
 
 @pytest.mark.integration
@@ -130,13 +112,15 @@ def limesurvey_check():
 
 @pytest.fixture
 def limesurvey_peer(settings, tmp_path):
-    process, url = start("limesurvey/server.py", "--fixtures", str(tmp_path), "--user", "u", "--password", "lime-S3")
+    process, url = start_peer(
+        "limesurvey/server.py", "--fixtures", str(tmp_path), "--user", "u", "--password", "lime-S3"
+    )
     try:
         settings.LIMESURVEY_URL = f"{url}/index.php/admin/remotecontrol"
         settings.LIMESURVEY_USER, settings.LIMESURVEY_PASSWORD = "u", "lime-S3"
         yield settings.LIMESURVEY_URL
     finally:
-        stop(process)
+        stop_peer(process)
 
 
 def test_limesurvey_opens_and_releases_a_session(limesurvey_peer):

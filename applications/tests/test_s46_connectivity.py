@@ -12,7 +12,7 @@ import requests
 from applications import pegase
 from applications.pegase import PegaseClient
 from applications.sis import StudentRecordsUnavailable
-from applications.tests.test_connectivity import configure_pegase, start, stop
+from applications.tests.helpers import configure_pegase, start_peer, start_pegase_peer, stop_peer
 from ecandidat import connectivity
 from ecandidat.connectivity import Outcome, run_check
 
@@ -31,12 +31,12 @@ def _fresh_pegase_memory():
 
 @pytest.fixture
 def pegase_peer(settings):
-    process, url = start("pegase/server.py", "--user", "u", "--password", "pegase-Secret-8")
+    process, url = start_pegase_peer()
     try:
         configure_pegase(settings, url)
         yield url
     finally:
-        stop(process)
+        stop_peer(process)
 
 
 def lookup_client(settings, timeout: float) -> PegaseClient:
@@ -96,13 +96,15 @@ def test_a_pegase_test_asks_pegase_even_when_a_lookup_found_it_silent(pegase_pee
 
 @pytest.fixture
 def limesurvey_peer(settings, tmp_path):
-    process, url = start("limesurvey/server.py", "--fixtures", str(tmp_path), "--user", "u", "--password", "lime-S3")
+    process, url = start_peer(
+        "limesurvey/server.py", "--fixtures", str(tmp_path), "--user", "u", "--password", "lime-S3"
+    )
     try:
         settings.LIMESURVEY_URL = f"{url}/index.php/admin/remotecontrol"
         settings.LIMESURVEY_USER, settings.LIMESURVEY_PASSWORD = "u", "lime-S3"
         yield settings.LIMESURVEY_URL
     finally:
-        stop(process)
+        stop_peer(process)
 
 
 def test_the_development_limesurvey_refuses_credentials_in_limesurvey_s_words(limesurvey_peer, settings):
