@@ -115,3 +115,12 @@ class ApplicationsConfig(AppConfig):
 
         application_confirmed.connect(opi.on_application_confirmed, dispatch_uid="applications.opi.confirmed")
         confirmation_withdrawn.connect(opi.on_confirmation_withdrawn, dispatch_uid="applications.opi.withdrawn")
+
+        # Deferred like the imports above. A file the nightly re-scan quarantines (documents.scanning) leaves the
+        # PJ-OPI not sent yet and the commission packs built with it, in the quarantine's transaction.
+        from applications.opi.pieces import detach_quarantined  # noqa: PLC0415
+        from applications.packs import withdraw_quarantined  # noqa: PLC0415
+        from documents.scanning import document_quarantined  # noqa: PLC0415
+
+        document_quarantined.connect(detach_quarantined, dispatch_uid="applications.opi.detach_quarantined")
+        document_quarantined.connect(withdraw_quarantined, dispatch_uid="applications.packs.withdraw_quarantined")

@@ -13,7 +13,8 @@ file each candidate uploaded for that piece, as stored, once the antivirus has c
 whose it is, and ``sommaire.csv`` listing every dossier with the file or the reason there is none.
 
 Packs are for their requester only; a pack older than ``PACK_RETENTION`` is deleted (row and file) when anyone
-asks for a new one.
+asks for a new one. A pack that may hold a file the nightly re-scan has since quarantined is withdrawn at once
+(``withdraw_quarantined``): its file is deleted, its page and download say it is no longer available.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import zipfile
 from collections.abc import Generator, Iterable
-from typing import IO, cast
+from typing import IO, Any, cast
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -319,3 +320,51 @@ def prune_packs(*, now: datetime.datetime | None = None) -> int:
         if name:
             delete_file_on_commit(name)
     return len(old)
+
+
+# ``CommissionPack.error`` of a pack withdrawn because a file it may hold was quarantined (``withdraw_quarantined``):
+# its page and its download say that it is no longer available.
+WITHDRAWN = "withdrawn: a file it may hold was quarantined by the antivirus"
+
+
+def withdraw_quarantined(sender: type[Document], *, document: Document, **_: Any) -> None:
+    """Receiver of ``documents.scanning.document_quarantined`` (same transaction): the packs built or being built
+    that may hold the infected file are withdrawn: failed with ``WITHDRAWN``, their file deleted once the quarantine
+    commits (a build under way finds its claim gone and keeps nothing, ``PackTakenOver``). Every kind may hold it: a
+    pack of one piece its bytes as stored, the dossier PDFs (a ZIP of them or one PDF) its pages. A pack waiting for
+    its build is left: the build reads the piece after the quarantine.
+
+    Which packs: those holding any application of the file's candidate, whatever their piece. The pieces' receiver
+    (``applications.services.pieces.take_off_quarantined_piece``) may have run first and taken the file off its
+    piece (receivers run in no promised order): the candidate is then the document's owner, which it sets. A pack
+    asked for again is built in minutes; one left as it was would serve the file for days (``PACK_RETENTION``).
+    At most four queries.
+    """
+    holders = Q(candidate__pieces__document_id=document.pk)
+    if document.owner_id is not None:
+        holders |= Q(candidate__user_id=document.owner_id)
+    applications = set(Application.objects.filter(holders).values_list("pk", flat=True))
+    if not applications:
+        return
+    live = [CommissionPack.Status.DONE, CommissionPack.Status.RUNNING]
+    # Packs are few (a week's, ``prune_packs``) and their applications a JSON list: matched here, on any database.
+    holding = [
+        pk
+        for pk, ids in CommissionPack.objects.filter(status__in=live).values_list("pk", "application_ids")
+        if applications.intersection(ids)
+    ]
+    if not holding:
+        return
+    withdrawn = list(CommissionPack.objects.select_for_update(of=("self",)).filter(pk__in=holding, status__in=live))
+    CommissionPack.objects.filter(pk__in=[pack.pk for pack in withdrawn]).update(
+        status=CommissionPack.Status.FAILED, file="", size=0, error=WITHDRAWN, finished_at=timezone.now()
+    )
+    for pack in withdrawn:
+        logger.warning("commission pack %s withdrawn: document %s was quarantined", pack.public_id, document.pk)
+        if pack.file.name:
+            delete_file_on_commit(pack.file.name)
+
+
+def is_withdrawn(pack: CommissionPack) -> bool:
+    """A pack withdrawn because a file it may hold was quarantined (``withdraw_quarantined``)."""
+    return pack.status == CommissionPack.Status.FAILED and pack.error == WITHDRAWN

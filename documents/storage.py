@@ -3,6 +3,7 @@
 import logging
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import transaction
@@ -56,8 +57,33 @@ def delete_quietly(name: str) -> None:
 
 
 def flush(name: str) -> None:
-    """fsync a file of the local file system storage (remote storages confirm the write themselves)."""
+    """fsync a file of the local file system storage, then its folder and each folder above it up to the storage's
+    root (security reference A.7): the file's name in its folder, and a folder the save has just made (a campaign's,
+    ``quarantine/``'s) in its parent, are on disk too, not only its bytes. Every folder each time: a folder another
+    upload made a moment ago is not on disk before that upload's own flush, and one already flushed costs little.
+    A folder that cannot be opened or flushed (a system that cannot open folders) is logged and skipped: the file
+    is on disk. Remote storages confirm the write themselves."""
     if not isinstance(default_storage, FileSystemStorage):
         return
-    with open(default_storage.path(name), "rb") as handle:
+    path = Path(default_storage.path(name))
+    with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+    root = Path(default_storage.location)
+    for folder in path.parents:
+        _sync_folder(folder)
+        if folder == root or root not in folder.parents:
+            break
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        logger.warning("Could not open the folder %s to flush it", folder)
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        logger.warning("Could not flush the folder %s", folder)
+    finally:
+        os.close(descriptor)

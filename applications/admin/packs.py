@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.dossier_pdf import ascii_name
 from applications.models import CommissionPack
-from applications.packs import is_stalled
+from applications.packs import is_stalled, is_withdrawn
 from applications.services.packs import PACK_LIMIT, request_pack
 from ecandidat.admin_base import bound_view
 from ecandidat.downloads import stored_file_response
@@ -29,6 +29,9 @@ from ecandidat.staff_text import StaffText, StaffTextSelect
 from offers.models import Formation, PieceType
 
 REFRESH_SECONDS = 3
+WITHDRAWN_MESSAGE = gettext_lazy(
+    "This pack is no longer available: a file it may hold was since found infected by the antivirus. Ask for it again."
+)
 
 
 def _queue_pack(model_admin, request, queryset, kind: str, piece_type: PieceType | None = None):
@@ -138,6 +141,9 @@ def pack_view(request, public_id, *, model_admin):
         # demande »), not refreshed every few seconds for ever. Only shown so: a late delivery may still build it.
         pack.status = CommissionPack.Status.FAILED
         pack.error = _("The build stopped without finishing.")
+    if is_withdrawn(pack):
+        # Its file was deleted (applications.packs.withdraw_quarantined); the page's error note says to ask again.
+        messages.warning(request, WITHDRAWN_MESSAGE)
     in_progress = pack.status in (CommissionPack.Status.PENDING, CommissionPack.Status.RUNNING)
     context = {
         **model_admin.admin_site.each_context(request),
@@ -171,6 +177,9 @@ def pack_download_view(request, public_id, *, model_admin):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     pack = _own_pack(request, public_id)
+    if is_withdrawn(pack):
+        # A link kept from when it was ready: its page says why it is gone (WITHDRAWN_MESSAGE).
+        return HttpResponseRedirect(reverse("admin:applications_application_pack", args=[pack.public_id]))
     if pack.status != CommissionPack.Status.DONE or not pack.file.name:
         raise Http404
     stamp = timezone.localtime(pack.created_at).strftime("%Y%m%d-%H%M")

@@ -9,6 +9,12 @@ in the day's files: ``<OPI code>_OPI/PJ_<COD_TPJ>_<OPI code>.<ext>`` in the ZIP 
 list ``opi-apogee-pj-YYYYMMDD.csv``. A file missing from the storage is reported (batch history, the OPI screen's
 message) and its row stays pending for the next run; a piece whose OPI was withdrawn meanwhile is not sent.
 
+A file the antivirus has not cleared is never sent: the nightly re-scan with new signatures may find a validated
+piece's file infected after its row was made. Its pending rows let go of it (``detach_quarantined``, the receiver of
+``documents.scanning.document_quarantined``: the piece is then reported missing like any other), and every path that
+reads a file (``send_pending``, ``copy_into_zip``, ``folder_entries``) skips a document whose scan is not in
+``OPENABLE_SCANS``: a piece already sent is left out of the day's ZIP, named in ``PJ_MANQUANTES.txt``.
+
 The files are read from the storage (file system or S3, ``default_storage``) in chunks, one at a time: never held
 whole in memory, never copied into the database.
 """
@@ -21,7 +27,7 @@ import shutil
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import PurePosixPath
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
 from django.db.models import Count, Q
@@ -34,6 +40,8 @@ from applications.opi.apogee import upper_ascii
 from applications.opi.backends import BACKENDS, OpiBackend
 from applications.opi.pegase import write_csv
 from applications.opi.transfer import file_day
+from documents.enums import OPENABLE_SCANS
+from documents.models import Document
 from ecandidat import parameters
 from offers.enums import ApplicationMode
 from offers.models import Campaign
@@ -127,6 +135,19 @@ def record_pieces(applications: Iterable[Application]) -> int:
     return len(created) + len(refreshed)
 
 
+def detach_quarantined(sender: type[Document], *, document: Document, **_: Any) -> None:
+    """Receiver of ``documents.scanning.document_quarantined`` (same transaction): the PJ-OPI not sent yet let go of
+    the infected file, now under ``quarantine/``; each run then reports the piece missing, as any piece whose file is
+    gone, until a new file of the piece is validated and the OPI transferred again (``record_pieces``). A piece
+    already sent keeps its row (what went, and when); the day's ZIP leaves its file out (``copy_into_zip``)."""
+    OpiPiece.objects.pending().filter(document_id=document.pk).update(document=None)
+
+
+def _sendable(document: Document) -> bool:
+    """A file that may leave for Apogée: the antivirus cleared it (or none is configured)."""
+    return document.scan_status in OPENABLE_SCANS
+
+
 def _in_storage(name: str) -> bool:
     try:
         return default_storage.exists(name)
@@ -137,10 +158,10 @@ def _in_storage(name: str) -> bool:
 
 def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> tuple[list[OpiPiece], list[OpiPiece]]:
     """Put the campaign's pending PJ-OPI in the ``day``'s files: those whose file is in the storage are marked
-    transferred that day; a missing file is reported and its row stays pending. A piece whose OPI is no longer
-    transferred (withdrawn, re-queued, cancelled) waits for it. Call inside the run's transaction. Returns the
-    pieces this call sent (for ``OPI_EXPORT_DIR``: an earlier run of the day put its own there) and all the pieces
-    of the day, with their candidate (for the list file and the ZIP)."""
+    transferred that day; a missing file, or one the antivirus has not cleared, is reported and its row stays
+    pending. A piece whose OPI is no longer transferred (withdrawn, re-queued, cancelled) waits for it. Call inside
+    the run's transaction. Returns the pieces this call sent (for ``OPI_EXPORT_DIR``: an earlier run of the day put
+    its own there) and all the pieces of the day, with their candidate (for the list file and the ZIP)."""
     pending = list(
         OpiPiece.objects.select_for_update(of=("self",))
         .pending()
@@ -151,7 +172,7 @@ def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> t
     now = timezone.now()
     sent = []
     for piece in pending:
-        if piece.document is None or not _in_storage(piece.document.file.name or ""):
+        if piece.document is None or not _sendable(piece.document) or not _in_storage(piece.document.file.name or ""):
             # Read by the central office (batch history, the OPI screen's message): in their language.
             report.add(MISSING_COUNT)
             report.error(
@@ -198,11 +219,15 @@ def pieces_of(export: OpiExport) -> list[OpiPiece]:
 
 def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[str]:
     """Add each piece's file to ``archive``, read from the storage by chunks of ``CHUNK`` bytes, one file at a time.
-    A file missing from the storage is left out, logged and named in ``PJ_MANQUANTES.txt``; the others are kept.
-    Returns the names left out."""
+    A file missing from the storage, or that the antivirus has not cleared (quarantined since it was sent), is left
+    out, logged and named in ``PJ_MANQUANTES.txt``; the others are kept. Returns the names left out."""
     missing = []
     for piece in pieces:
         name = piece.file_name(extension(piece))
+        if piece.document is not None and not _sendable(piece.document):
+            logger.warning("PJ-OPI: %s left out, its file is not cleared by the antivirus", name)
+            missing.append(name)
+            continue
         stored = piece.document.file.name if piece.document else ""
         try:
             if not stored or not default_storage.exists(stored):
@@ -228,7 +253,7 @@ def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[
 
 def folder_entries(pieces: list[OpiPiece]) -> list[tuple[str, Callable[[IO[bytes]], object]]]:
     """Pieces for ``applications.opi.folder.stage``: each name, and how to copy its file from the storage (by chunks
-    of ``CHUNK`` bytes, one file at a time)."""
+    of ``CHUNK`` bytes, one file at a time). A file the antivirus has not cleared is never among them."""
 
     def copier(stored: str) -> Callable[[IO[bytes]], object]:
         def copy(out: IO[bytes]) -> None:
@@ -240,7 +265,7 @@ def folder_entries(pieces: list[OpiPiece]) -> list[tuple[str, Callable[[IO[bytes
     return [
         (piece.file_name(extension(piece)), copier(piece.document.file.name or ""))
         for piece in pieces
-        if piece.document is not None
+        if piece.document is not None and _sendable(piece.document)
     ]
 
 
