@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
-from django.utils import formats, timezone
+from django.utils import formats
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import format_lazy
@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.concurrency import READ_AT_FIELD, EditConflict, VersionField, posted_with, version_of
-from applications.countries import FRANCE, country_name, lazy_country_choices, normalise_name
+from applications.countries import FRANCE, country_choices, country_name, lazy_country_choices, normalise_name
 from applications.departments import BLANK_CHOICE, department_choices, department_label
 from applications.enums import BacSeries, PieceStatus, WithdrawalReason
 from applications.models import (
@@ -48,11 +48,12 @@ from applications.questions import BOOLEAN_LABELS, QuestionRow, answers_version,
 from applications.validators import (
     FIRST_YEAR,
     YearInRange,
+    cleaned_ine,
     format_phone,
     normalise_department,
-    normalise_ine,
     normalise_phone,
-    validate_ine,
+    stored_family_name,
+    validate_birth_date,
 )
 from ecandidat import parameters
 from ecandidat.staff_text import StaffText, StaffTextSelect
@@ -191,6 +192,116 @@ def stored_values(form: forms.BaseForm, current) -> list[tuple[str, str | StaffT
     return rows
 
 
+# --- The dossier's rules, shared by the candidate's forms and the staff's dossier page (applications.admin.dossier) --
+
+
+def validate_country(value: str) -> None:
+    """A country of the list the candidate's forms offer (``country_choices``: the SIS's, else ISO 3166's), with
+    the message of their list (Django's ``ChoiceField``) for any other code ("ZZ")."""
+    if value and value not in dict(country_choices()):
+        raise forms.ValidationError(
+            _("Select a valid choice. %(value)s is not one of the available choices."),
+            code="invalid_choice",
+            params={"value": value},
+        )
+
+
+def family_name_as_stored(field: forms.Field, value: str) -> str:
+    """The birth or usual name as it will be stored (``stored_family_name``), refused beside the field when it then
+    outgrows its column (the field's ``max_length`` message): a 30-character name growing past it was refused by
+    PostgreSQL (a 500)."""
+    stored = stored_family_name(value)
+    limit = getattr(field, "max_length", None)  # the column's
+    if limit is not None and len(stored) > limit:
+        raise forms.ValidationError(
+            field.error_messages["max_length"],
+            code="max_length",
+            params={"limit_value": limit, "show_value": len(stored), "value": value},
+        )
+    return stored
+
+
+def _typed(form: forms.BaseForm, name: str) -> bool:
+    field = form.fields.get(name)
+    return field is not None and not field.disabled
+
+
+def check_birth_place(form: forms.BaseForm, cleaned: dict) -> None:
+    """Born in France: the département of birth is given; born abroad: there is none (one chosen before the country
+    changed is dropped, or the exports and the OPI file would place a birth in Madrid in the Pyrénées-Orientales)."""
+    if not _typed(form, "birth_department"):
+        return
+    if cleaned.get("birth_country") == FRANCE and not cleaned.get("birth_department"):
+        form.add_error("birth_department", _("Give the department of birth for a birth in France."))
+    if cleaned.get("birth_country") not in (None, "", FRANCE):
+        cleaned["birth_department"] = ""
+
+
+def check_ine_given(form: forms.BaseForm, cleaned: dict) -> None:
+    """eCandidat CANDIDAT_IS_INE_OBLI_FR (``INE_REQUIRED_FOR_FRENCH``): the student records system files French
+    students by their INE."""
+    if (
+        parameters.get("INE_REQUIRED_FOR_FRENCH")
+        and cleaned.get("nationality") == FRANCE
+        and "ine" in cleaned
+        and not cleaned["ine"]
+        and _typed(form, "ine")
+    ):
+        form.add_error(
+            "ine",
+            _(
+                "The INE is required for candidates of French nationality: it is on your baccalaureate "
+                "transcript and on your student card."
+            ),
+        )
+
+
+def check_address_place(form: forms.BaseForm, cleaned: dict) -> None:
+    """In France, a postal code of 5 digits ("66 000" is 66000) and a city, a commune of the postal code once the
+    SIS's communes are loaded (``check_commune``), no city abroad; abroad, a city and no French postal code,
+    commune or cedex (those typed before the country changed are dropped, or the review page read "66000
+    PERPIGNANMadrid" and the OPI file sent 66000 for Madrid)."""
+    if cleaned.get("country") == FRANCE:
+        cleaned["foreign_city"] = ""  # a city abroad typed before the country changed back is dropped
+        postal_code = cleaned["postal_code"] = re.sub(r"\s+", "", cleaned.get("postal_code", ""))
+        if not (postal_code.isascii() and postal_code.isdigit() and len(postal_code) == 5):
+            form.add_error("postal_code", _("A French postal code has 5 digits."))
+        if not cleaned.get("city"):
+            form.add_error("city", _("Give the city."))
+        elif not form.errors:
+            check_commune(form, cleaned, postal_code)
+    elif cleaned.get("country"):
+        cleaned.update(postal_code="", city="", cedex="")
+        if not cleaned.get("foreign_city"):
+            form.add_error("foreign_city", _("Give the city."))
+
+
+def check_commune(form: forms.BaseForm, cleaned: dict, postal_code: str) -> None:
+    """With the SIS's communes (refresh_reference_data), the city must be a commune of the postal code; it is then
+    written as the SIS names it. Without them, any city is accepted, as before."""
+    if not has_reference_communes():
+        return
+    labels = list(
+        ReferenceCommune.objects.filter(postal_code=postal_code, visible=True)
+        .order_by("label")
+        .values_list("label", flat=True)
+        .distinct()
+    )
+    if not labels:
+        form.add_error("postal_code", _("This postal code matches no commune."))
+        return
+    typed = normalise_name(cleaned["city"])
+    match = next((label for label in labels if normalise_name(label) == typed), None)
+    if match is None:
+        form.add_error(
+            "city",
+            _("This city does not match the postal code. Communes of %(postal_code)s: %(communes)s.")
+            % {"postal_code": postal_code, "communes": ", ".join(labels)},
+        )
+    else:
+        cleaned["city"] = match
+
+
 class PersonalDetailsForm(DossierForm):
     country_fields = ("birth_country", "nationality")
     tel_fields = ("phone", "mobile")
@@ -280,10 +391,7 @@ class PersonalDetailsForm(DossierForm):
 
     def clean_birth_date(self):
         value = self.cleaned_data["birth_date"]
-        if value and value >= timezone.localdate():
-            raise forms.ValidationError(_("The date of birth must be in the past."), code="future")
-        if value and value < datetime.date(1900, 1, 1):
-            raise forms.ValidationError(_("Check the date of birth."), code="too_old")
+        validate_birth_date(value)
         return value
 
     def clean_birth_name(self):
@@ -299,18 +407,10 @@ class PersonalDetailsForm(DossierForm):
         « Informations perso. »); it is refused here, beside the field, with the value typed kept."""
         value = self.cleaned_data[name]
         field = self.fields[name]
-        assert isinstance(field, forms.CharField)  # the model's CharField's
         if field.disabled:
             return value
-        limit = field.max_length  # the column's
-        stored = " ".join(value.split()).upper()
-        if limit is not None and len(stored) > limit:
-            raise forms.ValidationError(
-                field.error_messages["max_length"],
-                code="max_length",
-                params={"limit_value": limit, "show_value": len(stored), "value": value},
-            )
-        return value
+        family_name_as_stored(field, value)
+        return value  # the service upper-cases it
 
     def clean_birth_department(self):
         return normalise_department(self.cleaned_data["birth_department"])
@@ -318,10 +418,9 @@ class PersonalDetailsForm(DossierForm):
     def clean_ine(self):
         if self.fields["ine"].disabled:
             return self.initial.get("ine", "")
-        ine = normalise_ine(self.cleaned_data["ine"])
+        ine = cleaned_ine(self.cleaned_data["ine"])
         if not ine:
             return ""
-        validate_ine(ine)
         if self.ine_taken(ine):
             raise forms.ValidationError(INE_TAKEN_MESSAGE, code=INE_TAKEN_CODE)
         return ine
@@ -343,31 +442,8 @@ class PersonalDetailsForm(DossierForm):
     def clean(self):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if (
-            cleaned.get("birth_country") == FRANCE
-            and not cleaned.get("birth_department")
-            and not self.fields["birth_department"].disabled
-        ):
-            self.add_error("birth_department", _("Give the department of birth for a birth in France."))
-        if cleaned.get("birth_country") not in (None, "", FRANCE) and not self.fields["birth_department"].disabled:
-            # Born abroad: no département of birth (one chosen before the country changed is dropped, or the
-            # exports and the OPI file would place a birth in Madrid in the Pyrénées-Orientales).
-            cleaned["birth_department"] = ""
-        if (
-            parameters.get("INE_REQUIRED_FOR_FRENCH")
-            and cleaned.get("nationality") == FRANCE
-            and "ine" in cleaned
-            and not cleaned["ine"]
-            and not self.fields["ine"].disabled
-        ):
-            # eCandidat CANDIDAT_IS_INE_OBLI_FR: the student records system files French students by their INE.
-            self.add_error(
-                "ine",
-                _(
-                    "The INE is required for candidates of French nationality: it is on your baccalaureate "
-                    "transcript and on your student card."
-                ),
-            )
+        check_birth_place(self, cleaned)
+        check_ine_given(self, cleaned)
         return cleaned
 
     def validate_unique(self):
@@ -404,48 +480,8 @@ class AddressForm(DossierForm):
     def clean(self):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if cleaned.get("country") == FRANCE:
-            cleaned["foreign_city"] = ""  # a city abroad typed before the country changed back is dropped
-            # "66 000", as it is sometimes written, is the postal code 66000.
-            postal_code = cleaned["postal_code"] = re.sub(r"\s+", "", cleaned.get("postal_code", ""))
-            if not (postal_code.isascii() and postal_code.isdigit() and len(postal_code) == 5):
-                self.add_error("postal_code", _("A French postal code has 5 digits."))
-            if not cleaned.get("city"):
-                self.add_error("city", _("Give the city."))
-            elif not self.errors:
-                self._check_commune(cleaned, postal_code)
-        elif cleaned.get("country"):
-            # Abroad: no French postal code, commune or cedex (those typed before the country changed are dropped,
-            # or the review page read "66000 PERPIGNANMadrid" and the OPI file sent 66000 for Madrid).
-            cleaned.update(postal_code="", city="", cedex="")
-            if not cleaned.get("foreign_city"):
-                self.add_error("foreign_city", _("Give the city."))
+        check_address_place(self, cleaned)
         return cleaned
-
-    def _check_commune(self, cleaned: dict, postal_code: str) -> None:
-        """With the SIS's communes (refresh_reference_data), the city must be a commune of the postal code; it is
-        then written as the SIS names it. Without them, any city is accepted, as before."""
-        if not has_reference_communes():
-            return
-        labels = list(
-            ReferenceCommune.objects.filter(postal_code=postal_code, visible=True)
-            .order_by("label")
-            .values_list("label", flat=True)
-            .distinct()
-        )
-        if not labels:
-            self.add_error("postal_code", _("This postal code matches no commune."))
-            return
-        typed = normalise_name(cleaned["city"])
-        match = next((label for label in labels if normalise_name(label) == typed), None)
-        if match is None:
-            self.add_error(
-                "city",
-                _("This city does not match the postal code. Communes of %(postal_code)s: %(communes)s.")
-                % {"postal_code": postal_code, "communes": ", ".join(labels)},
-            )
-        else:
-            cleaned["city"] = match
 
     def validate_unique(self):
         pass

@@ -1,4 +1,6 @@
-"""Checks of the dossier's identifiers: INE, phone numbers and département codes; the bounds of its years.
+"""Checks of the dossier's identifiers: INE, phone numbers and département codes; the bounds of its years and of the
+date of birth; the stored form of a family name. The candidate's forms (``applications.forms``) and the staff's
+dossier page (``applications.admin.dossier``) both call them: one rule, one message, wherever the dossier is typed.
 
 INE ("identifiant national étudiant", 11 characters with the key). Three national formats are recognised:
 
@@ -10,6 +12,7 @@ INE ("identifiant national étudiant", 11 characters with the key). Three nation
 An optional remote check (INES web service) can be added later; this is the local check eCandidat also does.
 """
 
+import datetime
 import re
 
 import phonenumbers
@@ -51,6 +54,23 @@ class YearInRange:
         return isinstance(other, YearInRange) and other.years_ahead == self.years_ahead
 
 
+FIRST_BIRTH_DATE = datetime.date(FIRST_YEAR, 1, 1)
+
+
+def validate_birth_date(value: datetime.date | None) -> None:
+    """A date of birth lies in the past, from 1900 on (a typing slip: 2028, 1850)."""
+    if value and value >= timezone.localdate():
+        raise ValidationError(_("The date of birth must be in the past."), code="future")
+    if value and value < FIRST_BIRTH_DATE:
+        raise ValidationError(_("Check the date of birth."), code="too_old")
+
+
+def stored_family_name(value: str) -> str:
+    """A birth or usual name as the dossier stores it: squeezed and upper-cased, as eCandidat does for the student
+    records system (« de la  Tour » is « DE LA TOUR »). Some letters grow then ("Straß" is "STRASS")."""
+    return " ".join((value or "").split()).upper()
+
+
 BEA_KEY_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ"
 _BEA = re.compile(r"^[0-9]{10}[A-Z]$")
 _RNIE = re.compile(r"^[0-9]{9}[A-Z]{2}$")
@@ -76,6 +96,14 @@ def validate_ine(value: str) -> None:
     if _RNIE.match(ine) or _APPRENTICE.match(ine):
         return
     raise ValidationError(_("This is not a valid INE."), code="ine_format")
+
+
+def cleaned_ine(value: str) -> str:
+    """The INE as stored (no spaces, upper case; "" for none), or ValidationError (``validate_ine``)."""
+    ine = normalise_ine(value)
+    if ine:
+        validate_ine(ine)
+    return ine
 
 
 def normalise_department(value: str) -> str:

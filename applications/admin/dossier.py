@@ -1,4 +1,5 @@
 import datetime
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -27,6 +28,13 @@ from applications.concurrency import (
 )
 from applications.countries import country_name
 from applications.departments import BLANK_CHOICE
+from applications.forms import (
+    check_address_place,
+    check_birth_place,
+    check_ine_given,
+    family_name_as_stored,
+    validate_country,
+)
 from applications.models import (
     Address,
     Application,
@@ -47,6 +55,7 @@ from applications.models.reference import (
 from applications.services.dossier import record_staff_change
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
+from applications.validators import cleaned_ine, normalise_department, normalise_phone, validate_birth_date
 from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.exceptions import BusinessRuleError
@@ -109,7 +118,26 @@ class ManagersCorrect(StaffAlsoReads):
 
 class DossierAdminForm(forms.ModelForm):
     """A section of the dossier corrected by staff refuses what the candidate's forms refuse: an invisible control or
-    writing-direction character, next to its field (``ecandidat.text.refuse_invisible_controls``)."""
+    writing-direction character, next to its field (``ecandidat.text.refuse_invisible_controls``), and the rules of
+    the candidate's forms, the same functions (``applications.forms``, ``applications.validators``) with the same
+    messages, on the values staff change (``checked``).
+
+    A value left as stored is taken as it is: a dossier imported from the student records system, or typed before a
+    rule existed (an INE of another format, a phone number typed before the check), must still save when staff
+    correct something else in it; the rules concern what staff type, as the candidate's forms concern what the
+    candidate types (and leave out what the SIS locked)."""
+
+    def checked(self, name: str, rule) -> Any:
+        """The field's value, through ``rule`` (which returns the value to store, or raises ValidationError) when
+        staff changed it."""
+        value = self.cleaned_data[name]
+        return rule(value) if name in self.changed_data else value
+
+    def changed_any(self, *names: str) -> bool:
+        return any(name in self.changed_data for name in names)
+
+    def clean_country(self):
+        return self.checked("country", _valid_country)
 
     def clean(self):
         cleaned = super().clean()
@@ -117,16 +145,38 @@ class DossierAdminForm(forms.ModelForm):
         return cleaned
 
 
+def _valid_country(value: str) -> str:
+    validate_country(value)
+    return value
+
+
+class AddressAdminForm(DossierAdminForm):
+    """The address's rules (``check_address_place``: a French postal code of 5 digits, the city, a commune of the
+    postal code once the SIS's communes are loaded; abroad, the city and no postal code) when its place changed."""
+
+    PLACE_FIELDS = ("country", "postal_code", "city", "cedex", "foreign_city")
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.changed_any(*self.PLACE_FIELDS):
+            check_address_place(self, cleaned)
+        return cleaned
+
+
 class AddressInline(ManagersCorrect, admin.StackedInline):
     model = Address
-    form = DossierAdminForm
+    form = AddressAdminForm
     extra = 0
     managers_delete = False  # an address is corrected, not removed (applying needs one)
 
 
 class BaccalaureateAdminForm(DossierAdminForm):
     """The spécialités as lists named in words, as the candidate's form offers them (the SIS's list once refreshed,
-    else the built-in one), rather than boxes for codes; a code the dossier holds stays offered."""
+    else the built-in one), rather than boxes for codes; a code the dossier holds stays offered. A département
+    typed "066" or "2a" is 66 or 2A, as on the candidate's form (``normalise_department``)."""
+
+    def clean_department(self):
+        return self.checked("department", normalise_department)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -197,6 +247,9 @@ class ExternalCursusAdminForm(DossierAdminForm):
             error_messages={"invalid_choice": gettext_lazy("Choose a diploma from the list.")},
         )
 
+    def clean_department(self):
+        return self.checked("department", normalise_department)
+
 
 class ExternalCursusInline(ManagersCorrect, admin.TabularInline):
     model = ExternalCursus
@@ -256,8 +309,40 @@ class CandidateAdminForm(DossierAdminForm):
         # The version read is no value of the dossier: it changes after a conflict, and nothing else did.
         return [name for name in super().changed_data if name != READ_AT_FIELD]
 
+    # The personal details' rules, as ``PersonalDetailsForm`` applies them (``checked``: on the values changed).
+    def clean_birth_date(self):
+        return self.checked("birth_date", _valid_birth_date)
+
+    def clean_birth_name(self):
+        return self.checked("birth_name", lambda value: family_name_as_stored(self.fields["birth_name"], value))
+
+    def clean_usual_name(self):
+        return self.checked("usual_name", lambda value: family_name_as_stored(self.fields["usual_name"], value))
+
+    def clean_birth_department(self):
+        return self.checked("birth_department", normalise_department)
+
+    def clean_birth_country(self):
+        return self.checked("birth_country", _valid_country)
+
+    def clean_nationality(self):
+        return self.checked("nationality", _valid_country)
+
+    def clean_ine(self):
+        return self.checked("ine", cleaned_ine)  # another dossier's INE: the model's constraint, same message
+
+    def clean_phone(self):
+        return self.checked("phone", normalise_phone)
+
+    def clean_mobile(self):
+        return self.checked("mobile", normalise_phone)
+
     def clean(self):
         cleaned = super().clean()
+        if self.changed_any("birth_country", "birth_department"):
+            check_birth_place(self, cleaned)
+        if self.changed_any("nationality", "ine"):
+            check_ine_given(self, cleaned)
         if not self.instance.pk or self.add_prefix(READ_AT_FIELD) not in self.data:
             return cleaned
         # The dossier's lock, as the candidate's services take it, held until the admin's transaction ends.
@@ -274,6 +359,11 @@ class CandidateAdminForm(DossierAdminForm):
             self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), current)
             raise forms.ValidationError(_("Nothing was saved: see the message at the top of the page."))
         return cleaned
+
+
+def _valid_birth_date(value: datetime.date | None) -> datetime.date | None:
+    validate_birth_date(value)
+    return value
 
 
 COUNTRY_FIELDS = ("country", "birth_country", "nationality")  # ISO codes, shown by name
@@ -560,6 +650,8 @@ def _field_changes(form, names) -> str:
         after = form.cleaned_data.get(name)
         if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
             before = field.queryset.filter(pk=before).first() if before else None
+        if before == after:
+            continue  # typed otherwise, stored the same ("066" is the département 66, as stored): no change
         parts.append(f"{str(field.label).lower()} : {_shown(before)} → {_shown(after)}")
     return ", ".join(parts)
 
@@ -571,16 +663,16 @@ def described_changes(form, formsets) -> list[str]:
     with translation.override(settings.LANGUAGE_CODE):
         added, deleted = _("added"), _("deleted")
         changes = []
-        if form.changed_data:
-            changes.append(f"{capfirst(Candidate._meta.verbose_name)} : {_field_changes(form, form.changed_data)}")
+        if form.changed_data and (parts := _field_changes(form, form.changed_data)):
+            changes.append(f"{capfirst(Candidate._meta.verbose_name)} : {parts}")
         for formset in formsets:
             name = capfirst(formset.model._meta.verbose_name)
             for row in formset.new_objects:
                 changes.append(f"{name} : {added} ({row})")
             changed = {row.pk for row, _fields in formset.changed_objects}
             for row_form in formset.initial_forms:
-                if row_form.instance.pk in changed:
-                    changes.append(f"{name} : {_field_changes(row_form, row_form.changed_data)}")
+                if row_form.instance.pk in changed and (parts := _field_changes(row_form, row_form.changed_data)):
+                    changes.append(f"{name} : {parts}")
             for row in formset.deleted_objects:
                 changes.append(f"{name} : {deleted} ({row})")
         return changes

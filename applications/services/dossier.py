@@ -34,7 +34,7 @@ from applications.models.dossier import INE_TAKEN_MESSAGE
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
 from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
-from applications.validators import normalise_phone
+from applications.validators import normalise_phone, stored_family_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 if TYPE_CHECKING:
@@ -52,11 +52,6 @@ def student_number_of(user: User) -> str:
 
 def _lock_candidate(candidate: Candidate) -> Candidate:
     return Candidate.objects.select_for_update(of=("self",)).get(pk=candidate.pk)
-
-
-def _clean_name(value: str) -> str:
-    # eCandidat upper-cases and squeezes names for SiScol compatibility.
-    return " ".join(value.split()).upper()
 
 
 def save_personal_details(
@@ -97,7 +92,7 @@ def _save_personal_details(
     data = dict(data)
     for name_field in ("birth_name", "usual_name"):
         if name_field in data:
-            data[name_field] = _clean_name(data[name_field])
+            data[name_field] = stored_family_name(data[name_field])
     if candidate is None:
         if Candidate.objects.filter(user_id=user.pk).exists():
             raise BusinessRuleError(_("Your personal details already exist: reload the page."))
@@ -326,8 +321,8 @@ def _fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]
 
 def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
     identity = {name: getattr(student, name) for name in Candidate.SIS_FIELDS}
-    identity["birth_name"] = _clean_name(student.birth_name)
-    identity["usual_name"] = _clean_name(student.usual_name)
+    identity["birth_name"] = stored_family_name(student.birth_name)
+    identity["usual_name"] = stored_family_name(student.usual_name)
     for name, value in _fitted(Candidate, identity).items():
         setattr(candidate, name, value)
     if with_contact and not candidate.phone and student.phone:
