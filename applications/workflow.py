@@ -118,6 +118,18 @@ def get_transition(name: str) -> Transition:
     return TRANSITIONS[name]
 
 
+def earliest_status_date(application: Application) -> datetime.date | None:
+    """The first day a status change of ``application`` may be dated: the local day it was created."""
+    return timezone.localdate(application.created_at) if application.created_at else None
+
+
+def before_creation_message(created: datetime.date) -> str:
+    """The refusal of a status date earlier than ``created`` (``earliest_status_date``), in the active language."""
+    return _("The date of the change cannot precede the application's creation (%(date)s).") % {
+        "date": formats.date_format(created, "SHORT_DATE_FORMAT")
+    }
+
+
 def change_status(
     application: Application,
     transition: Transition,
@@ -134,8 +146,8 @@ def change_status(
     code the caller sends once its own context is ready.
 
     Raises ``InvalidTransition`` when the role may not trigger the transition or the status does not allow it, and
-    ``BusinessRuleError`` for an ``on`` in the future or on a transition that stamps no date; callers check first
-    to give their own message, this is the guard every path goes through.
+    ``BusinessRuleError`` for an ``on`` in the future, before the application's creation day or on a transition
+    that stamps no date; callers check first to give their own message, this is the guard every path goes through.
     """
     source = application.dossier_status
     if role not in transition.roles:
@@ -154,6 +166,10 @@ def change_status(
             )
         if on > timezone.localdate(now):
             raise BusinessRuleError(_("The date of the change cannot be in the future."))
+        # Nothing happened to a dossier before it existed: a typo (2015, 0001-01-01) made the SVA alerts count from
+        # it (thousands of days) and the history say it.
+        if (created := earliest_status_date(application)) is not None and on < created:
+            raise BusinessRuleError(before_creation_message(created))
     application.dossier_status = transition.target
     fields = ["dossier_status"]
     if transition.stamp:

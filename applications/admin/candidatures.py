@@ -9,7 +9,7 @@ history), the export (``exports``), one application's reading page (``review``),
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.db.models import F
@@ -34,6 +34,7 @@ from applications.admin.filters import (
     PiecesToCheckFilter,
     SvaAlertFilter,
     sva_alert_for,
+    sva_filter_ignored,
     with_list_data,
 )
 from applications.admin.listing import ApplicationChangeList, TagFilter, changelist_context, listing_urls
@@ -129,8 +130,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         return [*self.list_display, "sva_alert"]
 
     def get_list_filter(self, request):
-        if getattr(request, "sva_alert", None) is None:
-            return self.list_filter
+        # Always there, so that ``sva`` is a known parameter; while alerts are off it shows and applies nothing.
         return [*self.list_filter, SvaAlertFilter]
 
     def get_actions(self, request, action_location=ActionLocation.CHANGE_LIST):
@@ -232,6 +232,17 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
         changelist_context(request, response)
+        if "cl" in (getattr(response, "context_data", None) or {}) and sva_filter_ignored(request):
+            # The list itself (not a redirect), shown with this message: a saved or bookmarked "SVA alert" filter
+            # while the central office turned the alerts off (SVA_ALERT_DATE = NO).
+            self.message_user(
+                request,
+                _(
+                    "SVA alerts are turned off: the “SVA alert” filter does not apply, every application of the "
+                    "other filters is listed."
+                ),
+                messages.WARNING,
+            )
         return response
 
     @admin.display(description=gettext_lazy("effective return deadline"))

@@ -225,15 +225,21 @@ class CancelledFilter(admin.SimpleListFilter):
 
 
 class SvaAlertFilter(admin.SimpleListFilter):
-    """In alert or not, or at one level (the highest reached); only in the list while SVA alerts are on, on the
-    annotations of ``with_sva_alert``."""
+    """In alert or not, or at one level (the highest reached), on the annotations of ``with_sva_alert``.
+
+    Always one of the list's filters, so that its parameter is always accepted: while SVA alerts are off it offers
+    no choice, so the list neither shows nor applies it (a saved or bookmarked ``?sva=yes`` lists every application
+    of the other filters, and the list says so: ``sva_filter_ignored``), where Django refused the unknown parameter
+    and fell back silently to the whole list (``?e=1``)."""
 
     title = gettext_lazy("SVA alert")
     parameter_name = "sva"
 
     def lookups(self, request, model_admin):
         alert = sva_alert_for(request)
-        levels = [] if alert is None else sorted(days for days, _colour in alert.levels)
+        if alert is None:
+            return []
+        levels = sorted(days for days, _colour in alert.levels)
         return [
             ("yes", _("In alert")),
             ("no", _("Not in alert")),
@@ -247,3 +253,9 @@ class SvaAlertFilter(admin.SimpleListFilter):
         if value and is_number(value, max_digits=5):
             return queryset.filter(sva_threshold=int(value))
         return queryset
+
+
+def sva_filter_ignored(request) -> bool:
+    """Whether the list was asked to filter on SVA alerts (``SvaAlertFilter``) while they are off: it does not
+    apply then, and the list says so rather than pass the whole list for the filtered one."""
+    return bool(request.GET.get(SvaAlertFilter.parameter_name)) and sva_alert_for(request) is None

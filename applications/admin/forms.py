@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
+from applications.workflow import before_creation_message, earliest_status_date
 from ecandidat import parameters
 from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.staff_text import StaffText, StaffTextSelect
@@ -50,6 +51,13 @@ class StatusForm(forms.Form):
         help_text=_("Received, complete or incomplete: the day it happened, if not today. Never in the future."),
     )
 
+    def __init__(self, *args, application: Application | None = None, **kwargs):
+        """``application``: the one application of the page, whose creation day is the earliest date of the change
+        (``workflow.earliest_status_date``); a selection's are checked one by one by the service, which refuses
+        that application only."""
+        super().__init__(*args, **kwargs)
+        self.earliest = earliest_status_date(application) if application is not None else None
+
     def clean(self):
         data = super().clean()
         assert data is not None
@@ -62,6 +70,8 @@ class StatusForm(forms.Form):
             elif data.get("target") == DossierStatus.WAITING:
                 status = DossierStatus.WAITING.label
                 self.add_error("on", _("The status “%(status)s” has no date.") % {"status": status})
+            elif self.earliest is not None and on < self.earliest:
+                self.add_error("on", before_creation_message(self.earliest))
         return data
 
 

@@ -252,6 +252,7 @@ OPERATIONS = {
                 force_reason=form.cleaned_data["force_reason"] if form.cleaned_data["force_complete"] else "",
                 on=form.cleaned_data["on"],
             ),
+            prefill=True,  # one application's form refuses a date before its creation beside the date
         ),
         Operation(
             "enter_decision",

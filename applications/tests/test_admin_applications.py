@@ -175,6 +175,10 @@ def test_a_paper_dossier_logged_late_keeps_the_day_it_was_received(client, centr
     """eCandidat's "Statut du dossier" asks the date: SVA alerts count from it (SVA_ALERT_DATE=REC)."""
     first = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
     second = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
+    # Applied for ten days ago (a status is never dated before the application's creation).
+    Application.objects.filter(pk__in=[first.pk, second.pk]).update(
+        created_at=timezone.now() - datetime.timedelta(days=10)
+    )
     arrived = timezone.localdate() - datetime.timedelta(days=3)
     client.force_login(centre_manager)
     selection = {"action": "action_set_status", "_selected_action": [first.pk, second.pk], "apply": "1"}
