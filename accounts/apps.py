@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = pgettext_lazy("app", "Accounts and staff")  # a heading of the back office's menu
 
     def ready(self):
+        from allauth.account.signals import password_changed, password_set  # noqa: PLC0415 - signal wiring here
         from allauth.mfa.signals import authenticator_added  # noqa: PLC0415 - signal wiring belongs in ready()
 
         # Deferred: ready() runs once the models are loaded; staff_enrolment imports allauth's models.
@@ -14,6 +15,15 @@ class AccountsConfig(AppConfig):
 
         # allauth offers no adapter hook for "authenticator app activated"; its signal is the documented one.
         authenticator_added.connect(record_second_factor_on_activation, dispatch_uid="staff_access_activation")
+
+        # « Définir un mot de passe » and « Modifier mon mot de passe » keep the session under a new key (Django's
+        # update_session_auth_hash): what lets the ENT's logout end it (CAS single logout, OpenID Connect back-channel
+        # logout) follows it. allauth offers no adapter hook after that step; its signals are the documented ones.
+        from accounts import cas, oidc_backchannel  # noqa: PLC0415 - both import the models
+
+        for signal in (password_set, password_changed):
+            signal.connect(cas.follow_new_session_key, dispatch_uid="ent_logout_cas_ticket")
+            signal.connect(oidc_backchannel.follow_new_session_key, dispatch_uid="ent_logout_oidc_session")
 
         # Deferred like the import above (the declarations import the models): the account mails.
         from accounts.notifications import NOTIFICATIONS  # noqa: PLC0415

@@ -14,6 +14,7 @@ Attributes read (CAS 3.0 ``<cas:attributes>``, names as a supann CAS releases th
 
 import logging
 from urllib.parse import urlencode
+from xml.etree.ElementTree import ParseError
 
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
@@ -100,6 +101,11 @@ def callback(request: HttpRequest) -> HttpResponse:
         return HttpResponseBadRequest()
     client = get_cas_client(service_url=service_url(request), request=request)
     if request.method == "POST":
+        if not _readable_logout_request(client, request.POST.get("logoutRequest", "")):
+            # Nothing to end, and django-cas-ng's clean_sessions fails on it (a 500). Anyone can post here (no CSRF
+            # token, no login): a 400 says "not understood" to the poster, and to a CAS server's log if it was one.
+            logger.warning("CAS single logout: a logoutRequest that is not a SAML document, ignored")
+            return HttpResponseBadRequest("unreadable logoutRequest", content_type="text/plain")
         clean_sessions(client, request)
         return HttpResponse("ok", content_type="text/plain")
     ticket = request.GET.get("ticket", "")
@@ -107,7 +113,9 @@ def callback(request: HttpRequest) -> HttpResponse:
         return redirect("account_login")
     try:
         username, attributes, _pgtiou = client.verify_ticket(ticket)
-    except (CASError, OSError, ValueError) as exc:  # an unreachable CAS server, an answer that is not XML
+    # An unreachable CAS server; an answer that is not XML (an HTML error page, an empty 503), which python-cas parses
+    # with ElementTree: its ParseError is a SyntaxError.
+    except (CASError, OSError, ValueError, ParseError) as exc:
         logger.warning("CAS ticket validation failed: %s", exc)
         username, attributes = None, None
     if not username:
@@ -136,6 +144,18 @@ def callback(request: HttpRequest) -> HttpResponse:
     return complete_social_login(request, sociallogin)
 
 
+def _readable_logout_request(client, logout_request: str) -> bool:
+    """A missing ``logoutRequest`` (clean_sessions ignores it), or one python-cas can read; not one it cannot (its
+    ``get_saml_slos`` answers None for a document that is not XML, and lxml refuses a string with an encoding
+    declaration with a ValueError)."""
+    if not logout_request:
+        return True
+    try:
+        return client.get_saml_slos(logout_request) is not None
+    except ValueError:
+        return False
+
+
 def remember_ticket(request: HttpRequest, ticket: str | None = None) -> None:
     """Tie the (new, post-login) session to its service ticket so that the CAS single logout can end it."""
     ticket = ticket or request.session.pop(SESSION_TICKET, None)
@@ -144,6 +164,18 @@ def remember_ticket(request: HttpRequest, ticket: str | None = None) -> None:
     request.session[SESSION_TICKET] = ticket
     request.session.save()
     SessionTicket.objects.create(session_key=request.session.session_key or "", ticket=ticket)
+
+
+def follow_new_session_key(sender, request: HttpRequest, **kwargs) -> None:
+    """allauth's ``password_set`` and ``password_changed``: the password step kept this session under a new key
+    (``update_session_auth_hash``), and django-cas-ng's ``SessionTicket`` still named the old one, so the CAS single
+    logout of this session's ticket ended nothing. The ticket now names the new key."""
+    ticket = request.session.get(SESSION_TICKET)
+    session_key = request.session.session_key
+    if not ticket or not session_key or not is_enabled():
+        return
+    if not SessionTicket.objects.filter(ticket=ticket).update(session_key=session_key):
+        SessionTicket.objects.create(session_key=session_key, ticket=ticket)
 
 
 def logout_url(request: HttpRequest, after_logout: str) -> str:

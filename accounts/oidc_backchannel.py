@@ -8,7 +8,9 @@ HTTPS).
 
 - At each ENT login, ``remember_session`` (from ``AccountAdapter.post_login``) writes the ENT's session ``sid`` (the
   ID token's claim; empty when the ENT sends none) and ``sub`` beside our session key (``EntSession``, cleaned with
-  the sessions, see the model).
+  the sessions, see the model). The session keeps them too (``SESSION_TIE``): « Définir un mot de passe » and
+  « Modifier mon mot de passe » give the session a new key, deleting the old key's rows, and
+  ``follow_new_session_key`` ties the new key in their place.
 - ``backchannel_logout`` validates the token as section 2.6 asks: signature by a key of the ENT's JWKS (the
   ``jwks_uri`` of its discovery document, both fetched with allauth's HTTP session and kept in the cache for an
   hour; a key id not in the kept set fetches the set again, at most once a minute), an asymmetric algorithm the ENT
@@ -60,6 +62,7 @@ JWKS_REFETCH_SECONDS = 60
 KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}  # algorithm prefix → the JWK's kty it needs
 RATE_LIMIT_APP = "accounts"  # the cache keys' namespace
 RATE_LIMIT_ACTION = "ent_backchannel_logout"
+SESSION_TIE = "ent_oidc_backchannel"  # the sid and sub this session is tied to, for a new session key
 
 
 class InvalidLogoutToken(Exception):
@@ -79,12 +82,21 @@ def remember_session(request: HttpRequest, sociallogin) -> None:
     if not isinstance(id_token, dict) or not sociallogin.account.uid:
         return  # not an OpenID Connect login (the CAS path shares the provider id)
     sid = id_token.get("sid")
+    request.session[SESSION_TIE] = {"sid": sid if isinstance(sid, str) else "", "sub": str(sociallogin.account.uid)}
     if request.session.session_key is None:
         request.session.save()
+    services.remember_ent_session(session_key=request.session.session_key or "", **request.session[SESSION_TIE])
+
+
+def follow_new_session_key(sender, request: HttpRequest, **kwargs) -> None:
+    """allauth's ``password_set`` and ``password_changed``: the password step kept this session under a new key
+    (``update_session_auth_hash``), and the old key's ``EntSession`` rows went with the old session (database
+    cascade); the ENT session this one was opened by must still end it, so the new key is tied in their place."""
+    tie = request.session.get(SESSION_TIE)
+    if not isinstance(tie, dict) or not tie.get("sub") or request.session.session_key is None:
+        return  # not a session opened by an ENT login over OpenID Connect
     services.remember_ent_session(
-        session_key=request.session.session_key or "",
-        sid=sid if isinstance(sid, str) else "",
-        sub=str(sociallogin.account.uid),
+        session_key=request.session.session_key, sid=str(tie.get("sid") or ""), sub=str(tie["sub"])
     )
 
 
