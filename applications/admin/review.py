@@ -235,8 +235,9 @@ def _piece_items(application, rows, history, *, can_check: bool, retry: dict | N
                 item.preview_truncated = info.truncated
                 item.preview_message = info.message
         if can_check and row.submission is not None and row.submission.document_id is not None:
-            # An action already done is not offered again (the service also ignores a replay).
-            if row.status != PieceStatus.VALIDATED:
+            # An action already done is not offered again (the service also ignores a replay); a file staff could not
+            # open (the antivirus has not cleared it) is not validated unseen (the service refuses it too).
+            if row.status != PieceStatus.VALIDATED and document is not None and document.scan_status in OPENABLE_SCANS:
                 item.actions.append((PieceStatus.VALIDATED, _("Validate")))
             if row.status != PieceStatus.REFUSED:
                 item.actions.append((PieceStatus.REFUSED, _("Refuse")))
@@ -366,7 +367,13 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "piece_items": _piece_items(
             application, rows, history, can_check=can_manage, retry=request.session.pop(PIECE_CHECK_RETRY, None)
         ),
-        "validatable_count": len(review_services.validatable_pieces(rows)),
+        # "Valider toutes les pièces transmises" posts the files it offers: one sent or replaced since is not
+        # validated unseen (``services.pieces.validate_shown_pieces``).
+        "validatable_documents": [
+            str(row.document.public_id)
+            for row in review_services.validatable_pieces(rows)
+            if row.document is not None  # always: validatable pieces have their file
+        ],
         "decisions": list(
             application.decisions.select_related(
                 "decision_type", "refusal_reason", "created_by", "validated_by", "letter"

@@ -27,7 +27,12 @@ from applications.admin.review import NOTE_RETRY, PIECE_CHECK_RETRY, PREVIEW_CSP
 from applications.enums import PieceStatus
 from applications.models import Application, PieceSubmission, Tag
 from applications.services import review as review_services
-from applications.services.pieces import clean_piece_check, is_replayed_check, set_piece_status
+from applications.services.pieces import (
+    clean_piece_check,
+    is_replayed_check,
+    set_piece_status,
+    validate_shown_pieces,
+)
 from documents.enums import OPENABLE_SCANS
 from documents.preview import MAX_PAGES as PREVIEW_MAX_PAGES
 from documents.preview import PREVIEWABLE, PreviewUnavailable, render_page
@@ -86,6 +91,11 @@ def _about_piece(label: str, message: str) -> str:
     return _("%(piece)s: %(message)s") % {"piece": label, "message": lower_first(message)}
 
 
+def _shown(value: str | None) -> str | None:
+    """A file's public id as a page posts it (bounded), None when the form did not say which file it showed."""
+    return value[:36] if value is not None else None
+
+
 @require_POST
 def piece_check_view(request, object_id, piece_id, *, model_admin):
     """Valider / Refuser one piece, back to the same piece on the page (anchor: the scroll position is kept). The
@@ -115,7 +125,13 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
             )
             return HttpResponseRedirect(back)
         set_piece_status(
-            submission=submission, status=status, comment=comment, actor=request.user, replace_by=replace_by
+            submission=submission,
+            status=status,
+            comment=comment,
+            actor=request.user,
+            replace_by=replace_by,
+            # The file the page showed: refused when the piece holds another one now (never checked unseen).
+            shown_document=_shown(request.POST.get("document")),
         )
     except FieldRuleError as error:
         message = _about_piece(label, str(error)) if error.field == "replace_by" else str(error)
@@ -132,9 +148,17 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
 
 @require_POST
 def validate_all_view(request, object_id, *, model_admin):
-    """ "Valider toutes les pièces transmises": one POST, one transaction."""
+    """ "Valider toutes les pièces transmises": one POST, one transaction, only the files the page showed (it posts
+    their public ids; a file sent or replaced since refuses the whole action)."""
     application = application_for(request, object_id, "editable_by")
-    count = review_services.validate_submitted_pieces(application=application, actor=request.user)
+    back = change_url(application.pk, list_filters(request), "pieces")
+    # The files the page offered to validate (none said: a form of before, nothing to compare).
+    shown = {value[:36] for value in request.POST.getlist("document")[:1000]} if "document" in request.POST else None
+    try:
+        count = validate_shown_pieces(application=application, shown_documents=shown, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+        return HttpResponseRedirect(back)
     if count:
         messages.success(
             request,
@@ -142,7 +166,7 @@ def validate_all_view(request, object_id, *, model_admin):
         )
     else:
         messages.info(request, _("No submitted piece was waiting for a check."))
-    return HttpResponseRedirect(change_url(application.pk, list_filters(request), "pieces"))
+    return HttpResponseRedirect(back)
 
 
 @require_POST

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
@@ -30,12 +30,14 @@ from applications.models import Application, PieceSubmission
 from applications.pieces import (
     held_piece_reason,
     is_shared_piece,
+    piece_rows,
     pieces_locked_reason,
     replace_locked_reason,
     shared_piece_holder,
     submission_of,
     transmitted_sharers,
 )
+from documents.enums import OPENABLE_SCANS
 from documents.models import Document
 from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
@@ -54,6 +56,13 @@ logger = logging.getLogger(__name__)
 
 ONE_FILE_PER_PIECE = gettext_lazy("You can upload only one file per requested supporting document")
 NEUTRAL_REJECTION = gettext_lazy("The file could not be accepted, upload another one.")
+NOT_CLEARED = gettext_lazy("The antivirus has not cleared this file yet: it cannot be validated.")
+STALE_PIECES = gettext_lazy(
+    "A file has been sent or replaced since the page was shown; nothing was validated: check the pieces again."
+)
+STALE_PIECE = gettext_lazy(
+    "The candidate has removed or replaced this file since the page was shown; nothing was done: check the new one."
+)
 
 
 # --- Rules -----------------------------------------------------------------------------------------------------
@@ -144,9 +153,21 @@ def _locked_submission(application: Application, piece_type: PieceType) -> Piece
 
 
 def _event(
-    application: Application, *, actor: User, kind: EventKind, piece_type: PieceType, comment: str = ""
+    application: Application,
+    submission: PieceSubmission,
+    *,
+    actor: User,
+    kind: EventKind,
+    piece_type: PieceType,
+    comment: str = "",
 ) -> None:
-    record_event(application, actor=actor, kind=kind, comment=f"{piece_type.code}: {comment}".rstrip(": "))
+    """The history row of a change of ``submission`` made through ``application``: a shared piece (no application)
+    is in the history of every live application of the candidate, as its checks are (``set_piece_status``)."""
+    comment = f"{piece_type.code}: {comment}".rstrip(": ")
+    if submission.application_id is not None:
+        record_event(application, actor=actor, kind=kind, comment=comment)
+    else:
+        record_events(live_applications_of(application.candidate_id), actor=actor, kind=kind, comment=comment)
 
 
 # --- Candidate -------------------------------------------------------------------------------------------------
@@ -240,7 +261,7 @@ def _store_piece(
             submission.save()
             if replaced is not None:
                 delete_document(replaced)
-            _event(locked, actor=actor, kind=event_kind, piece_type=piece_type)
+            _event(locked, submission, actor=actor, kind=event_kind, piece_type=piece_type)
             queue_scan(document)
     except IntegrityError as error:
         # Another request created the same piece between our checks (shared piece, double submit).
@@ -306,13 +327,25 @@ def remove_piece(*, application: Application, piece_type: PieceType, actor: User
         document = submission.document
         assert document is not None  # document_id checked above
         submission.document = None
-        submission.status = PieceStatus.WAITING
-        submission.status_changed_at = timezone.now()
-        submission.status_changed_by = actor
+        if submission.status != PieceStatus.REFUSED:
+            _set_back_to_waiting(submission, actor=actor)
+        # A refused piece stays refused without its file, as after a quarantine (the candidates' guide: read the
+        # reason, remove the file with "-", then send a new one with "+"): its comment and its own deadline to
+        # replace it (targeted correction) still hold until the new file comes.
         submission.save()
         delete_document(document)
-        _event(locked, actor=actor, kind=EventKind.PIECE_REMOVED, piece_type=piece_type)
+        _event(locked, submission, actor=actor, kind=EventKind.PIECE_REMOVED, piece_type=piece_type)
     return submission
+
+
+def _set_back_to_waiting(submission: PieceSubmission, *, actor: User) -> None:
+    """The piece is expected again ("En attente", without its file, which the caller takes off): a refusal's comment
+    and deadline go with the refusal (``piece_replace_by_only_when_refused``)."""
+    submission.status = PieceStatus.WAITING
+    submission.comment = ""
+    submission.replace_by = None
+    submission.status_changed_at = timezone.now()
+    submission.status_changed_by = actor
 
 
 def declare_not_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
@@ -340,6 +373,9 @@ def _set_concerned(
             _check_not_held(locked, submission, piece_type)
         source = PieceStatus.NOT_CONCERNED if concerned else PieceStatus.WAITING
         current = submission.status if submission is not None else PieceStatus.WAITING
+        if not concerned and current == PieceStatus.NOT_CONCERNED:
+            assert submission is not None  # only a stored submission is "Non concerné"
+            return submission  # already declared (a second click): nothing changes, no history row
         if current != source:
             if current == PieceStatus.VALIDATED:
                 raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
@@ -360,6 +396,7 @@ def _set_concerned(
         submission.save()
         _event(
             locked,
+            submission,
             actor=actor,
             kind=EventKind.PIECE_CONCERNED if concerned else EventKind.PIECE_NOT_CONCERNED,
             piece_type=piece_type,
@@ -413,22 +450,30 @@ def set_piece_status(
     comment: str = "",
     actor: User,
     replace_by: datetime.date | None = None,
+    shown_document: str | None = None,
 ) -> PieceSubmission:
     """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
 
     A refusal may give the piece its own deadline (``replace_by``, today or later): until then the candidate may
     replace it whatever the dossier status and the application's return deadline (targeted correction); the
     history and the "dossier incomplet" mail say it. "En attente" is only accepted for a piece without a file;
-    "Non concerné" is the candidate's declaration and is never changed here. Idempotent: the same status with the
-    same comment and deadline again writes nothing.
+    "Non concerné" is the candidate's declaration and is never changed here. A file the antivirus has not cleared
+    (``OPENABLE_SCANS``), which staff could not open, is never validated. ``shown_document``: the public id of the
+    file the page showed staff ("" none; None, a caller that showed no page, checks nothing); refused, nothing done,
+    when the piece holds another one now (the candidate removed or replaced it meanwhile, ``STALE_PIECE``).
+    Idempotent: the same status with the same comment and deadline again writes nothing.
     """
     comment = clean_piece_check(submission=submission, status=status, comment=comment, replace_by=replace_by)
     with transaction.atomic():
         locked = (
-            PieceSubmission.objects.select_for_update(of=("self",)).select_related("piece_type").get(pk=submission.pk)
+            PieceSubmission.objects.select_for_update(of=("self",))
+            .select_related("piece_type", "document")
+            .get(pk=submission.pk)
         )
         if locked.status == PieceStatus.NOT_CONCERNED:
             raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
+        if shown_document is not None and shown_document != _public_id(locked.document):
+            raise InvalidTransition(str(STALE_PIECE))
         if is_replayed_check(locked, status=status, comment=comment, replace_by=replace_by):
             return locked  # a second click (or a replayed form) changes nothing and writes no history
         has_file = locked.document_id is not None
@@ -436,6 +481,8 @@ def set_piece_status(
             raise InvalidTransition(gettext("A piece with a file cannot be set back to waiting."))
         if status != PieceStatus.WAITING and not has_file:
             raise InvalidTransition(gettext("No file has been sent for this piece."))
+        if status == PieceStatus.VALIDATED and locked.document is not None and not _openable(locked.document):
+            raise InvalidTransition(str(NOT_CLEARED))
         locked.status = status
         locked.comment = comment
         locked.replace_by = replace_by
@@ -461,6 +508,39 @@ def set_piece_status(
     return locked
 
 
+def validate_shown_pieces(*, application: Application, shown_documents: Collection[str] | None, actor: User) -> int:
+    """ "Valider toutes les pièces transmises" as the page showed them: validate, in one transaction, every submitted
+    piece of ``application`` whose file the antivirus has cleared (``services.review.validatable_pieces``), provided
+    staff saw each of these files (``shown_documents``: the public ids of the files the page offered; None, a caller
+    that showed no page, checks nothing).
+
+    A file sent, replaced or added since the page was shown is never validated unseen: the whole action is refused
+    and nothing is validated (``InvalidTransition``, ``STALE_PIECES``). A shown piece validated meanwhile (a
+    colleague, a second click) is simply no longer there: a replay validates nothing and returns 0. Each piece gets
+    its own history row (``set_piece_status``); no mail (ecandidat-features §2.4: the candidate hears of pieces
+    through the dossier status).
+    """
+    with transaction.atomic():
+        locked = _lock(application)
+        # ``services.review.validatable_pieces``' rule (that module imports this one): submitted, file cleared.
+        rows = [
+            row
+            for row in piece_rows(locked)
+            if row.status == PieceStatus.SUBMITTED and row.document is not None and _openable(row.document)
+        ]
+        if shown_documents is not None and any(_public_id(row.document) not in shown_documents for row in rows):
+            raise InvalidTransition(str(STALE_PIECES))
+        for row in rows:
+            assert row.submission is not None  # kept above with their document
+            set_piece_status(
+                submission=row.submission,
+                status=PieceStatus.VALIDATED,
+                actor=actor,
+                shown_document=_public_id(row.document),
+            )
+    return len(rows)
+
+
 def delete_application_files(*, application: Application, actor: User) -> int:
     """On cancellation: delete the application's own files (after commit); shared pieces are kept.
 
@@ -476,12 +556,20 @@ def delete_application_files(*, application: Application, actor: User) -> int:
             document = submission.document
             assert document is not None  # selected with document__isnull=False
             submission.document = None
-            submission.status = PieceStatus.WAITING
-            submission.status_changed_at = timezone.now()
-            submission.status_changed_by = actor
+            _set_back_to_waiting(submission, actor=actor)
             submission.save()
             delete_document(document)
     return len(submissions)
+
+
+def _openable(document: Document) -> bool:
+    """Whether staff could open the file: the antivirus has cleared it, or none is set up (``OPENABLE_SCANS``)."""
+    return document.scan_status in OPENABLE_SCANS
+
+
+def _public_id(document: Document | None) -> str:
+    """How a page names the file it shows (a hidden field): its public id, "" for none."""
+    return str(document.public_id) if document is not None else ""
 
 
 # --- Antivirus -------------------------------------------------------------------------------------------------

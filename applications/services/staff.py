@@ -23,9 +23,10 @@ from applications.dates import effective_confirmation_date, first_day_to_act
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
 from applications.letters import LetterMail, letter_mail, schedule_letter
-from applications.models import Application, Decision, PieceSubmission
+from applications.models import Application, Decision
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date, notify_candidate, notify_commission, notify_decision
+from applications.pieces import piece_rows
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, Transition, change_status
 from ecandidat import parameters
@@ -60,15 +61,9 @@ def _effective_confirmation_date(
 
 
 def _refused_pieces(application: Application) -> list[dict]:
-    """The refused pieces of this application (its own and the candidate's shared ones), with their comments."""
-    rows = (
-        PieceSubmission.objects.filter(
-            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id),
-            status=PieceStatus.REFUSED,
-        )
-        .select_related("piece_type")
-        .order_by("piece_type__order", "piece_type_id")
-    )
+    """The refused pieces of this application as its pieces table lists them (``piece_rows``, two queries): its own
+    and the candidate's shared ones it asks for, with their comments. Not another centre's common piece, shared with
+    the candidate's application there: nothing to send for it here."""
     # "deadline": the piece's own date to replace it (targeted correction), "" when staff gave none.
     return [
         {
@@ -76,7 +71,8 @@ def _refused_pieces(application: Application) -> list[dict]:
             "comment": row.comment,
             "deadline": format_date(row.replace_by),
         }
-        for row in rows
+        for row in piece_rows(application)
+        if row.status == PieceStatus.REFUSED
     ]
 
 
