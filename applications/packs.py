@@ -12,7 +12,9 @@ A third kind holds one piece of each dossier (eCandidat: "one chosen piece type 
 file each candidate uploaded for that piece, as stored, once the antivirus has cleared it, under a name saying
 whose it is, and ``sommaire.csv`` listing every dossier with the file or the reason there is none.
 
-Packs are for their requester only; a pack older than ``PACK_RETENTION`` is deleted (row and file) when anyone
+Packs are for their requester only, while the dossiers they hold are in their scope (``applications.admin.packs``);
+a pack whose task was never queued is queued again by its page (``applications.services.packs.requeue_lost_pack``),
+then shown failed (``is_stalled``). A pack older than ``PACK_RETENTION`` is deleted (row and file) when anyone
 asks for a new one. A pack that may hold a file the nightly re-scan has since quarantined is withdrawn at once
 (``withdraw_quarantined``): its file is deleted, its page and download say it is no longer available.
 """
@@ -85,14 +87,30 @@ def _claim(pack_id: int) -> datetime.datetime | None:
     return now if claimed else None
 
 
+# A pack still PENDING this long after it was asked for has lost its task (ecandidat.celery.Task: a publish to an
+# unreachable broker is logged and dropped, "left for its sweeper"): its page queues the build again
+# (``applications.services.packs.requeue_lost_pack``), then again every PACK_REQUEUE_AFTER while it is viewed. A
+# few minutes: a pack is queued behind the others' builds (minutes each), and a message queued again for a pack
+# still waiting in the queue only costs a claim that finds nothing to do.
+PACK_REQUEUE_AFTER = datetime.timedelta(minutes=3)
+# A pack still PENDING this long after it was asked for is shown failed (« relancez la demande »), as a stalled
+# RUNNING one: its page stops refreshing. Only shown so: a pack that was merely waiting behind long builds is still
+# built by its delivery, and its page then offers it.
+PACK_NEVER_STARTED_AFTER = datetime.timedelta(minutes=30)
+
+
 def is_stalled(pack: CommissionPack, *, now: datetime.datetime | None = None) -> bool:
     """A RUNNING pack without progress for ``PACK_STALE_AFTER``: its build stopped with its worker, and no new
-    delivery of the task may come (a worker killed with its message acknowledged): its page says so, not "being
-    built" for ever."""
+    delivery of the task may come (a worker killed with its message acknowledged); or a PENDING pack asked for more
+    than ``PACK_NEVER_STARTED_AFTER`` ago: its task was never queued, nor taken by the queueings again of its page
+    (the broker still unreachable). Its page says so, not "being built" for ever."""
+    now = now or timezone.now()
+    if pack.status == CommissionPack.Status.PENDING:
+        return pack.created_at < now - PACK_NEVER_STARTED_AFTER
     return (
         pack.status == CommissionPack.Status.RUNNING
         and pack.progress_at is not None
-        and pack.progress_at < (now or timezone.now()) - PACK_STALE_AFTER
+        and pack.progress_at < now - PACK_STALE_AFTER
     )
 
 

@@ -1,6 +1,6 @@
 """The commission pack in the back office (issue 11): a bulk action on the applications list, the pack's page
 (progress, refreshed every few seconds without script; the link once ready) and its download, for the member of
-staff who asked for it only (anyone else: 404)."""
+staff who asked for it only, while its dossiers are still in their scope (anyone else: 404)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.dossier_pdf import ascii_name
-from applications.models import CommissionPack
+from applications.models import Application, CommissionPack
 from applications.packs import is_stalled, is_withdrawn
-from applications.services.packs import PACK_LIMIT, request_pack
+from applications.services.packs import PACK_LIMIT, request_pack, requeue_lost_pack
 from ecandidat.admin_base import bound_view
 from ecandidat.downloads import stored_file_response
 from ecandidat.exceptions import BusinessRuleError
@@ -127,20 +127,36 @@ def piece_pack_action(model_admin, request, queryset):
 
 
 def _own_pack(request, public_id) -> CommissionPack:
-    return get_object_or_404(
+    """The requester's pack, while every dossier it holds that still exists is in their scope (404 otherwise): a
+    right withdrawn since the build (another commission, another centre) withdraws its pack too, as it does the
+    dossiers' pages. One query more: the dossiers outside the scope, counted by the database."""
+    pack = get_object_or_404(
         CommissionPack.objects.select_related("piece_type"), public_id=public_id, requested_by=request.user
     )
+    outside = Application.objects.filter(pk__in=pack.application_ids).exclude(
+        pk__in=Application.objects.visible_to(request.user).values("pk")
+    )
+    if outside.exists():
+        raise Http404
+    return pack
 
 
 def pack_view(request, public_id, *, model_admin):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     pack = _own_pack(request, public_id)
+    # Its task never queued (the broker was unreachable): queued again, the page goes on refreshing.
+    requeue_lost_pack(pack)
     if is_stalled(pack):
-        # Its worker was killed and no new delivery of the task has taken it back: shown as failed (« relancez la
-        # demande »), not refreshed every few seconds for ever. Only shown so: a late delivery may still build it.
+        # Its worker was killed and no new delivery of the task has taken it back, or its task was never queued nor
+        # queued again since: shown as failed (« relancez la demande »), not refreshed every few seconds for ever.
+        # Only shown so: a late delivery may still build it.
+        pack.error = (
+            _("The build did not start.")
+            if pack.status == CommissionPack.Status.PENDING
+            else _("The build stopped without finishing.")
+        )
         pack.status = CommissionPack.Status.FAILED
-        pack.error = _("The build stopped without finishing.")
     if is_withdrawn(pack):
         # Its file was deleted (applications.packs.withdraw_quarantined); the page's error note says to ask again.
         messages.warning(request, WITHDRAWN_MESSAGE)

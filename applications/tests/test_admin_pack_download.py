@@ -76,7 +76,7 @@ def download_url(pack):
 def test_the_pack_is_handed_to_nginx_with_its_headers(client, django_assert_num_queries, accel, centre_manager, pack):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(6):  # session, user, staff checks, savepoints, the pack
+    with django_assert_num_queries(7):  # session, user, staff checks, savepoints, the pack, its scope
         response = client.get(download_url(pack))
 
     assert response.status_code == 200
@@ -96,7 +96,7 @@ def test_without_the_prefix_the_pack_is_streamed_as_before(
 ):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = client.get(download_url(pack))
 
     assert response.status_code == 200
@@ -112,7 +112,7 @@ def test_the_pack_on_s3_is_handed_to_nginx_by_a_signed_url(
 ):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(6):  # session, user, staff checks, savepoints, the pack
+    with django_assert_num_queries(7):  # session, user, staff checks, savepoints, the pack, its scope
         response = client.get(download_url(pack))
 
     assert response.status_code == 200

@@ -136,7 +136,7 @@ def test_pack_page_query_count(client, django_assert_num_queries, centre_manager
     pack = CommissionPack.objects.first()
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get(reverse("admin:applications_application_pack", args=[pack.public_id]))
 
     assert len(response.context["other_packs"]) == 2
@@ -349,7 +349,7 @@ def test_one_pdf_opens_on_a_table_of_contents_with_a_bookmark_per_candidate(
     assert pack.file.name.endswith(".pdf")
     page = client.get(response["Location"]).content.decode()
     assert "Télécharger les dossiers (un seul PDF)" in page
-    with django_assert_num_queries(6):  # session, user, staff checks, savepoints, the pack (as the ZIP's download)
+    with django_assert_num_queries(7):  # session, user, staff checks, savepoints, the pack, its scope (as a ZIP)
         download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
     assert download["Content-Type"] == "application/pdf"
     assert download["Content-Disposition"].endswith('.pdf"')

@@ -161,11 +161,11 @@ def test_the_withdrawn_packs_download_says_it_is_no_longer_available(
     client.force_login(centre_manager)
     page = reverse("admin:applications_application_pack", args=[pack.public_id])
 
-    with django_assert_num_queries(6):  # session, user, staff checks, savepoints, the pack: as when ready
+    with django_assert_num_queries(7):  # session, user, staff checks, savepoints, the pack, its scope: as when ready
         response = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
 
     assert (response.status_code, response["Location"]) == (302, page)
-    with django_assert_num_queries(9):  # as for any pack's page (test_admin_packs)
+    with django_assert_num_queries(10):  # as for any pack's page (test_admin_packs)
         shown = client.get(page).content.decode()
     assert "This pack is no longer available" in shown
     assert "Download the ZIP" not in shown
