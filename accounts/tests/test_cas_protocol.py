@@ -15,6 +15,8 @@ from django.conf import settings
 from accounts import directory
 from accounts.models import User
 from accounts.tests.ent import ent_providers
+from accounts.tests.ent_logout import cas_login as _ent_login
+from accounts.tests.ent_logout import csrf_token as _csrf
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.services import ENT_PASSWORD
@@ -29,36 +31,6 @@ def cas_app(live_server, ent_server, settings, campaign):
     settings.CAS_SERVER_URL = f"{ent_server.base_url}/cas/"
     settings.SOCIALACCOUNT_PROVIDERS = ent_providers(ent_server.base_url)
     return live_server
-
-
-def _csrf(session: requests.Session, url: str) -> str:
-    page = session.get(url, timeout=10)
-    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-
-
-def _ent_login(
-    cas_app, username: str, session: requests.Session | None = None
-) -> tuple[requests.Session, list[str], requests.Response]:
-    """Press the ENT button, log in on the ENT's form, follow the ticket back. Returns the session and every URL."""
-    session = session or requests.Session()
-    login_page = f"{cas_app.url}/accounts/login/"
-    token = _csrf(session, login_page)
-    response = session.post(
-        f"{cas_app.url}/compte/ent/cas/",
-        data={"csrfmiddlewaretoken": token},
-        headers={"Referer": login_page},
-        timeout=10,
-    )
-    assert "/accounts/login/" in response.url  # the ENT's login form
-    assert "cas%2Flogin" in response.url
-    ent_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', response.text).group(1)
-    response = session.post(
-        response.url,
-        data={"csrfmiddlewaretoken": ent_token, "login": username, "password": ENT_PASSWORD},
-        headers={"Referer": response.url},
-        timeout=10,
-    )
-    return session, [r.url for r in response.history] + [response.url], response
 
 
 def test_login_page_button_posts_to_the_cas_login(cas_app):

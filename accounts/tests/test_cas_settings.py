@@ -17,6 +17,7 @@ from django_cas_ng.models import SessionTicket
 from django_cas_ng.utils import get_cas_client
 
 from accounts import cas
+from accounts.tests.ent_logout import LOGOUT_REQUEST
 from ecandidat.tests.plugins.services import free_port
 
 BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
@@ -137,13 +138,6 @@ def test_the_crontab_runs_the_cleanup():
     crontab = (django_settings.BASE_DIR / "deploy" / "crontab").read_text(encoding="utf-8")
 
     assert "/srv/ecandidat/deploy/manage.sh django_cas_ng_clean_sessions" in crontab
-
-
-LOGOUT_REQUEST = (
-    '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
-    'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="LR-1" Version="2.0" IssueInstant="2027-01-15T22:10:00Z">'
-    "<saml:NameID>@NOT_USED@</saml:NameID><samlp:SessionIndex>{ticket}</samlp:SessionIndex></samlp:LogoutRequest>"
-)
 
 
 @pytest.mark.django_db

@@ -5,16 +5,12 @@ and, at the end, the real thing against the development ENT process."""
 import datetime
 import re
 import time
-import uuid
-from unittest.mock import PropertyMock
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
 import responses
 from allauth.socialaccount.models import SocialAccount
-from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
@@ -25,37 +21,23 @@ from django.utils import timezone
 from accounts import oidc_backchannel
 from accounts.models import EntLogoutToken, EntSession
 from accounts.tests.ent import ent_providers, oidc_login
+from accounts.tests.ent_logout import (
+    CLIENT_ID,
+    CONFIG,
+    DISCOVERY,
+    ENT,
+    JWKS_URI,
+    KEY,
+    KID,
+    URL,
+)
+from accounts.tests.ent_logout import jwks as _jwks
+from accounts.tests.ent_logout import logout_token as _token
+from accounts.tests.ent_logout import stubbed_oidc_login as _ent_login
 from accounts.tests.factories import CandidateUserFactory
 from ecandidat.settings.base import _rate_limits
 
-ENT = "https://ent.example"
-DISCOVERY = f"{ENT}/.well-known/openid-configuration"
-JWKS_URI = f"{ENT}/.well-known/jwks.json"
-CLIENT_ID = "ecandidat-univ"
-URL = "/accounts/oidc/ent/backchannel-logout/"
-EVENT = "http://schemas.openid.net/event/backchannel-logout"
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "ent-key-1"
-CONFIG = {
-    "issuer": ENT,
-    "authorization_endpoint": f"{ENT}/identity/o/authorize",
-    "token_endpoint": f"{ENT}/identity/o/api/token",
-    "userinfo_endpoint": f"{ENT}/identity/o/api/userinfo",
-    "jwks_uri": JWKS_URI,
-    "id_token_signing_alg_values_supported": ["RS256"],
-    "backchannel_logout_supported": True,
-    "backchannel_logout_session_supported": True,
-}
-
-
-def _jwks(*keys: tuple[rsa.RSAPrivateKey, str]) -> dict:
-    return {
-        "keys": [
-            {**jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True), "kid": kid, "alg": "RS256"}
-            for key, kid in keys
-        ]
-    }
 
 
 @pytest.fixture
@@ -75,24 +57,6 @@ def ent_http(ent):
         mocked.get(DISCOVERY, json=CONFIG)
         mocked.get(JWKS_URI, json=_jwks((KEY, KID)))
         yield mocked
-
-
-def _token(*, key=KEY, kid=KID, algorithm="RS256", drop=(), headers=None, **claims) -> str:
-    now = int(time.time())
-    payload = {
-        "iss": ENT,
-        "aud": CLIENT_ID,
-        "iat": now,
-        "exp": now + 120,
-        "jti": uuid.uuid4().hex,
-        "events": {EVENT: {}},
-        "sid": "ent-session-1",
-        "sub": "lucas.bernard",
-        **claims,
-    }
-    for name in drop:
-        payload.pop(name)
-    return jwt.encode(payload, key, algorithm=algorithm, headers={"kid": kid, "typ": "logout+jwt", **(headers or {})})
 
 
 def _logged_in(campaign, *, sid="ent-session-1", sub="lucas.bernard") -> tuple[Client, str]:
@@ -376,19 +340,6 @@ def test_an_empty_limit_is_no_limit(ent_http, campaign, settings):
 
 
 # --- the table: filled at the ENT login, emptied with the sessions ---
-
-
-def _ent_login(client, mocker, *, sid: str | None, uid="lucas.bernard"):
-    """allauth's OpenID Connect views, the ENT's answers stubbed, with an ID token naming the ENT session ``sid``."""
-    claims = {"sub": uid, "email": f"{uid}@etudiant.univ-perp.fr"} | ({"sid": sid} if sid else {})
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "openid_config", new_callable=PropertyMock, return_value=CONFIG)
-    tokens = {"access_token": "at", "token_type": "Bearer", "id_token": "eyJ.eyJ.c2ln"}
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "get_access_token_data", return_value=tokens)
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_fetch_user_info", return_value=claims)
-    mocker.patch.object(OpenIDConnectOAuth2Adapter, "_decode_id_token", return_value=claims)
-    to_ent = client.post(reverse("openid_connect_login", args=["ent"]))
-    state = parse_qs(urlsplit(to_ent["Location"]).query)["state"][0]
-    return client.get("/accounts/oidc/ent/login/callback/", {"code": "c", "state": state})
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django_cas_ng.models import SessionTicket
 
-from accounts.tests.test_cas_settings import LOGOUT_REQUEST
+from accounts.tests.ent_logout import LOGOUT_REQUEST
 
 CALLBACK = reverse("accounts:cas_callback")
 

@@ -18,11 +18,7 @@ from django_cas_ng.models import SessionTicket
 from accounts import cas
 from accounts.models import EntSession
 from accounts.tests.ent import ent_providers, oidc_login
-from accounts.tests.factories import CandidateUserFactory
-from accounts.tests.personas import PASSWORD
-from accounts.tests.test_cas_protocol import _ent_login as cas_login
-from accounts.tests.test_cas_settings import LOGOUT_REQUEST
-from accounts.tests.test_ent_backchannel_logout import (
+from accounts.tests.ent_logout import (
     CLIENT_ID,
     CONFIG,
     DISCOVERY,
@@ -30,11 +26,15 @@ from accounts.tests.test_ent_backchannel_logout import (
     JWKS_URI,
     KEY,
     KID,
+    LOGOUT_REQUEST,
     URL,
-    _ent_login,
-    _jwks,
-    _token,
+    cas_login,
 )
+from accounts.tests.ent_logout import jwks as _jwks
+from accounts.tests.ent_logout import logout_token as _token
+from accounts.tests.ent_logout import stubbed_oidc_login as _ent_login
+from accounts.tests.factories import CandidateUserFactory
+from accounts.tests.personas import PASSWORD
 
 SET_PASSWORD = reverse("accounts:password_set")
 CHANGE_PASSWORD = reverse("account_change_password")
