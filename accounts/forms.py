@@ -201,10 +201,18 @@ class SetPasswordForm(_WithoutPlaceholders, account_forms.SetPasswordForm):
 class LoginForm(_WithoutPlaceholders, account_forms.LoginForm):
     """ "Utilisateur *" (numéro de dossier or e-mail address) and "Mot de passe *"."""
 
+    # The longest e-mail address (RFC 5321, EmailField's own); usernames are shorter. Longer is refused beside the
+    # field before any lookup: the case-insensitive match of 60,000 characters was a 500 on SQLite ("LIKE or GLOB
+    # pattern too complex") and a scan for nothing elsewhere.
+    LOGIN_MAX_LENGTH = 254
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["login"].label = _("User")
-        self.fields["login"].widget.attrs["autocomplete"] = "username"
+        self.fields["login"] = forms.CharField(
+            label=_("User"),
+            max_length=self.LOGIN_MAX_LENGTH,
+            widget=forms.TextInput(attrs={"autocomplete": "username"}),
+        )
         self.fields["password"].help_text = ""
 
     def clean_login(self) -> str:

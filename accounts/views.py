@@ -7,6 +7,7 @@ Mounted by ecandidat/urls.py at ``compte/`` (``app_name = "accounts"``).
 import time
 
 from allauth.account import app_settings as account_settings
+from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.authentication import get_authentication_records
 from allauth.account.decorators import reauthentication_required
 from allauth.account.internal.flows.logout import logout
@@ -142,7 +143,12 @@ class EnrolmentCodeForm(forms.Form):
 
 
 def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The address recorded with a use of an enrolment code: allauth's client address, the one the rate limits
+    count (behind ``TRUSTED_PROXY_COUNT`` proxies, the visitor's, not nginx's 127.0.0.1)."""
+    try:
+        return get_account_adapter(request).get_client_ip(request)
+    except PermissionDenied:  # no address at all (allauth refuses to guess): recorded as unknown
+        return None
 
 
 def _enrolling_staff(request):

@@ -8,7 +8,8 @@ back-channel logout (``accounts.oidc_backchannel``).
 
 Rates are allauth rate strings, e.g. ``"20/5m/user,200/5m/ip"``, checked in order: an account over its own limit
 never uses up the allowance of the other accounts behind the same address (a campus NAT). An empty string is no
-limit.
+limit. The address is allauth's client address, the one the login limits count: the visitor's behind the proxies
+``TRUSTED_PROXY_COUNT`` trusts (1 behind deploy/nginx.conf.example), else the TCP peer, X-Forwarded-For ignored.
 """
 
 import math

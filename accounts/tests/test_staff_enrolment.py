@@ -402,3 +402,17 @@ def test_the_operator_issues_a_code_on_the_server_for_the_first_superuser(client
 def test_the_server_refuses_a_code_for_a_candidate(candidate_user):
     with pytest.raises(CommandError, match="réservés aux comptes du personnel"):
         call_command("issue_enrolment_code", candidate_user.username)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_link_records_the_visitors_address_behind_nginx(client, centre_manager, settings):
+    """Behind deploy/nginx.conf.example (``TRUSTED_PROXY_COUNT=1``) the address recorded with the link's use is the
+    visitor's, the one nginx appends to X-Forwarded-For, not nginx's own 127.0.0.1."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    _log_in_with_password(client)
+    client.post(ENROLMENT, {"action": "mail"})
+    link = _link_of(OutboundEmail.objects.get(code="STAFF_ENROLMENT"))
+
+    client.post(link, HTTP_X_FORWARDED_FOR="192.0.2.44")
+
+    assert StaffEnrolmentToken.objects.get().used_from == "192.0.2.44"

@@ -481,6 +481,14 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "5/h/ip,3/h/key",
     "confirm_email": "3/10m/key",
 }
+# The client's address, that every per-IP rate limit counts (login_failed, signup, reset_password above, the fair use
+# of documents/fair_use.py, the ENT's back-channel logout), as allauth's ``get_client_ip`` reads it. 0: the TCP
+# peer (REMOTE_ADDR), X-Forwarded-For ignored (anyone could send one and get a fresh counter at each request): `make
+# run`, or gunicorn reached directly. N, the number of proxies of ours in front (each appends to X-Forwarded-For the
+# address it was reached from): the N-th address from the end is the client's. 1 behind deploy/nginx.conf.example;
+# left at 0 there, every visitor is 127.0.0.1, and 30 typos from 30 candidates lock everyone out of the login.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 # Every allauth form a page of ours shows is one of accounts.forms (its placeholders dropped, RGAA 11.1).
