@@ -9,12 +9,31 @@ from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext
 
-from accounts import staff_enrolment
+from accounts import staff_access, staff_enrolment
 
 # allauth's third-party « connections » page (add the identity of another site, the ENT's, to the account logged in,
 # or remove one), and the old address that redirects to it. Not offered: an ENT identity is tied to an account only
 # at an ENT login (accounts.adapters.SocialAccountAdapter._refuse_connect says why).
 NOT_OFFERED_URL_NAMES = frozenset({"socialaccount_connections"})
+
+
+# allauth's MFA pages a session needs to GET a second factor (the login's code step, the reauthentication by code):
+# open to all. Every other page of allauth's MFA (the list of authenticators, the recovery codes shown, generated or
+# downloaded, the app removed) needs a second factor in the session, for staff (see ``_needs_second_factor_first``).
+SECOND_FACTOR_STEP_URL_NAMES = frozenset(
+    {"mfa_authenticate", "mfa_reauthenticate", "mfa_trust", "mfa_reauthenticate_webauthn", "mfa_login_webauthn"}
+)
+# allauth's account pages outside /accounts/2fa/ that need it too: whoever holds only a staff member's password must
+# not change it and lock its owner out. (A staff member's address is changed in the admin only, and staff set no
+# password through « Définir un mot de passe »: accounts.views.)
+SECOND_FACTOR_FIRST_URL_NAMES = frozenset({"account_change_password"})
+
+
+def _needs_second_factor_first(url_name: str | None) -> bool:
+    """Whether allauth's page ``url_name`` opens, for staff, only to a session holding a second factor."""
+    if url_name in SECOND_FACTOR_FIRST_URL_NAMES:
+        return True
+    return bool(url_name) and url_name.startswith("mfa_") and url_name not in SECOND_FACTOR_STEP_URL_NAMES
 
 
 def _not_offered(view_func) -> bool:
@@ -29,6 +48,11 @@ class StaffEnrolmentGateMiddleware:
       member without the secret is sent to the enrolment page before allauth's view runs.
     - The third-party connections page (``NOT_OFFERED_URL_NAMES``) answers 404 to everyone logged in (anonymous
       visitors are sent to the login first, as for any account page).
+    - The other MFA pages and the password change (``_needs_second_factor_first``), for a staff session without a
+      second factor (STAFF_MFA_REQUIRED; a session opened with the password alone): the staff member is sent to the
+      second factor first (``staff_access.second_factor_redirect``: a code of the app, or the enrolment when there
+      is no app yet), then back to the page. Otherwise the password alone would show the recovery codes (then a
+      code opens the back office), remove the app, or change the password. Candidates are not concerned.
 
     A middleware rather than a wrapped URL because the views are allauth's: ``process_view`` sees which view was
     resolved. Every other request passes through untouched, without a query.
@@ -46,11 +70,14 @@ class StaffEnrolmentGateMiddleware:
             return None
         if match.url_name in NOT_OFFERED_URL_NAMES or _not_offered(view_func):
             raise Http404
-        if match.url_name not in staff_enrolment.GATED_URL_NAMES:
-            return None
-        if staff_enrolment.may_add_authenticator(request):
-            return None
-        return staff_enrolment.enrolment_redirect(request)
+        if match.url_name in staff_enrolment.GATED_URL_NAMES:
+            if staff_enrolment.may_add_authenticator(request):
+                return None
+            return staff_enrolment.enrolment_redirect(request)
+        if _needs_second_factor_first(match.url_name) and staff_access.needs_second_factor(request):
+            back = request.get_full_path() if request.method == "GET" else request.path
+            return staff_access.second_factor_redirect(request, back)
+        return None
 
 
 class NoStoreWhenAuthenticatedMiddleware:

@@ -22,12 +22,14 @@ import hashlib
 import logging
 import secrets
 
-from allauth.account.internal.flows.login import record_authentication
+from allauth.account.internal.flows.login import _AUTHENTICATION_METHODS_USER_SESSION_KEY, record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from allauth.utils import build_absolute_uri
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY as AUTH_USER_ID_KEY
+from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
@@ -39,6 +41,7 @@ from accounts.models import StaffEnrolmentToken, User
 from accounts.staff_access import session_has_second_factor
 from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
+from ecandidat.sessions import SessionStore
 from ecandidat.staff import scope_of
 
 logger = logging.getLogger(__name__)
@@ -52,6 +55,9 @@ GATED_URL_NAMES = frozenset({"mfa_activate_totp", "mfa_add_webauthn"})
 # Codes are read aloud or typed from a note: no 0/O, 1/I/L confusion; 12 characters of 32 = 60 bits.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
+# allauth's session key naming the account whose password (or other step) was accepted in the session, logged in or
+# not yet (its MFA step pending).
+PENDING_LOGIN_USER_KEY = _AUTHENTICATION_METHODS_USER_SESSION_KEY
 
 ENROLMENT_NEEDED_MESSAGE = gettext_lazy(
     "Before activating an authenticator app, confirm that you are the owner of this staff account: open the link "
@@ -216,14 +222,52 @@ def close_grant_on_activation(request: HttpRequest) -> None:
         logger.info("user %s activated an authenticator app with enrolment token %s", grant["user"], grant["token"])
 
 
-def record_second_factor_on_activation(sender, request, user, authenticator, **kwargs) -> None:
-    """Receiver of allauth's ``authenticator_added``: activating the authenticator app means typing a valid code of
-    it, in a session already logged in by password, so the session now holds both factors and the back office opens
-    without asking for a second code straight away (which the app could not even give: a TOTP code is single-use).
+def end_other_sessions(*, user: User, keep_session_key: str | None) -> int:
+    """End every session of ``user`` but ``keep_session_key``: the ones logged in as ``user`` and the ones where a
+    login of ``user`` is in progress (their password typed, allauth's next step pending). Returns how many ended.
 
-    allauth sends the signal on commit of the activation, before the session is saved.
+    Sessions are stored signed, not by user: the unexpired rows are read and decoded (one pass, by chunks). Called
+    when an authenticator is added, which is rare (once per account, or when a phone is replaced), so the pass is
+    acceptable. Deleting a session logs it out: its next request is anonymous.
     """
-    if authenticator.type != Authenticator.Type.TOTP or request is None or request.user.pk != user.pk:
+    user_id = str(user.pk)
+    store = SessionStore()
+    rows = (
+        Session.objects.filter(expire_date__gt=timezone.now())
+        .exclude(session_key=keep_session_key or "")
+        .values_list("session_key", "session_data")
+    )
+    keys = []
+    for session_key, session_data in rows.iterator(chunk_size=2000):
+        data = store.decode(session_data)
+        if user_id in (str(data.get(AUTH_USER_ID_KEY)), str(data.get(PENDING_LOGIN_USER_KEY))):
+            keys.append(session_key)
+    if not keys:
+        return 0
+    ended, _by_model = Session.objects.filter(session_key__in=keys).delete()
+    # Recorded in the log, as the ENT's logouts are: ecandidat keeps no history of logins and logouts.
+    logger.info("authenticator added for user %s: %s other session(s) ended", user.pk, len(keys))
+    return ended
+
+
+def record_second_factor_on_activation(sender, request, user, authenticator, **kwargs) -> None:
+    """Receiver of allauth's ``authenticator_added``.
+
+    - Adding an authenticator app ends the user's OTHER sessions (``end_other_sessions``): a session opened with
+      the password alone, while the account had no app (possible for staff, whom the back office then sent to the
+      enrolment), must not outlive the app and, for instance, read the recovery codes. This session stays.
+    - Activating the authenticator app means typing a valid code of it, in a session already logged in by password,
+      so the session now holds both factors and the back office opens without asking for a second code straight
+      away (which the app could not even give: a TOTP code is single-use).
+
+    allauth sends the signal on commit of the activation, before the session is saved. The recovery codes generated
+    with the app send it too: nothing more to do for them.
+    """
+    if authenticator.type not in (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN):
+        return
+    own_session = request is not None and request.user.pk == user.pk
+    end_other_sessions(user=user, keep_session_key=request.session.session_key if own_session else None)
+    if authenticator.type != Authenticator.Type.TOTP or not own_session:
         return
     record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
     close_grant_on_activation(request)

@@ -1,5 +1,6 @@
 import contextlib
 
+from allauth.account.internal.stagekit import unstash_login
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.middleware.locale import LocaleMiddleware
@@ -29,6 +30,19 @@ EXEMPT_PREFIXES = (
     "/accounts/oidc/ent/login/",
     "/compte/ent/cas/",
 )
+# The second step of a password login in progress, allauth's « code of your authenticator app » (staff with the app
+# active are sent there by the login page): the visitor is still anonymous on it, so the rule is held for the account
+# whose login is pending (allauth keeps it in the session, for ``ACCOUNT_LOGIN_TIMEOUT``). A staff member's passes; a
+# candidate's does not (one whose password was accepted just before the window opened gets this page, not logged in).
+# Password reset and address confirmation are not exempt: their pages are anonymous, and telling a staff member's
+# from a candidate's would say which addresses are staff ones (ACCOUNT_PREVENT_ENUMERATION).
+LOGIN_STEP_PATHS = frozenset({"/accounts/2fa/authenticate/"})
+
+
+def _pending_login_user(request):
+    """The account of the login pending in this session (one query), or None: no login pending, or it timed out."""
+    login = unstash_login(request, peek=True)
+    return login.user if login is not None else None
 
 
 class MaintenanceMiddleware:
@@ -45,6 +59,8 @@ class MaintenanceMiddleware:
         if request.path.startswith(EXEMPT_PREFIXES):
             return self.get_response(request)
         page = maintenance_page_for(request, request.user)
+        if page is not None and request.path in LOGIN_STEP_PATHS and not request.user.is_authenticated:
+            page = maintenance_page_for(request, _pending_login_user(request))
         if page is not None:
             return page
         return self.get_response(request)
