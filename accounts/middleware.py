@@ -33,7 +33,7 @@ def _needs_second_factor_first(url_name: str | None) -> bool:
     """Whether allauth's page ``url_name`` opens, for staff, only to a session holding a second factor."""
     if url_name in SECOND_FACTOR_FIRST_URL_NAMES:
         return True
-    return bool(url_name) and url_name.startswith("mfa_") and url_name not in SECOND_FACTOR_STEP_URL_NAMES
+    return url_name is not None and url_name.startswith("mfa_") and url_name not in SECOND_FACTOR_STEP_URL_NAMES
 
 
 def _not_offered(view_func) -> bool:
