@@ -23,6 +23,8 @@ from applications.pieces import submissions_of
 from applications.services import candidature, staff
 from applications.services import pieces as piece_services
 from applications.services.registration import set_regime_and_fees
+from documents.enums import ScanStatus
+from documents.scanning import scan_stored_document
 from ecandidat import parameters
 from ecandidat.batches import Report
 from offers.enums import Avis
@@ -92,6 +94,11 @@ def seed() -> list[str]:
         send_pieces_and_transmit(application, user)
         for submission in submissions_of(application):
             if submission.status != PieceStatus.NOT_CONCERNED:
+                if submission.document is not None and submission.document.scan_status == ScanStatus.PENDING:
+                    # With clamd set up (CLAMD_ADDRESS), staff validate only a file it cleared: scanned here rather
+                    # than by the task, which runs once the seed commits.
+                    scan_stored_document(document_id=submission.document.pk)
+                    submission.document.refresh_from_db(fields=["scan_status"])
                 piece_services.set_piece_status(submission=submission, status=PieceStatus.VALIDATED, actor=manager)
         staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=manager)
         decision = staff.record_decision(application, decision_type=decision_type, actor=manager)

@@ -18,7 +18,9 @@ from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCR
 from applications.opi.services import export_zip
 from applications.pieces import submissions_of
 from applications.validators import validate_ine
+from documents.enums import ScanStatus
 from documents.models import Document
+from documents.tests.clamd_peer import ClamdPeer
 
 pytestmark = pytest.mark.django_db
 
@@ -148,3 +150,19 @@ def test_seed_demo_gives_the_candidate_accounts_page_accounts_without_a_dossier(
     assert not Candidate.objects.filter(user__email__in=list(rows)).exists()
     manon = User.objects.get(email="manon.girard@example.org")
     assert not EmailAddress.objects.filter(user=manon, verified=True).exists()
+
+
+def test_seed_demo_with_an_antivirus_validates_the_opi_applicants_pieces_once_scanned_clean(settings):
+    """With clamd set up (``CLAMD_ADDRESS=… make run``), staff validate only a file it cleared: the seed scans the
+    OPI applicant's pieces before validating them, where it stopped on « L'antivirus n'a pas encore vérifié »."""
+    peer = ClamdPeer()
+    settings.CLAMD_ADDRESS = peer.address
+    try:
+        _seed()
+    finally:
+        peer.close()
+
+    opi = Opi.objects.get()
+    validated = [s for s in submissions_of(opi.application) if s.status == PieceStatus.VALIDATED]
+    assert validated
+    assert {s.document.scan_status for s in validated} == {ScanStatus.CLEAN}
