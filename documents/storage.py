@@ -70,20 +70,25 @@ def flush(name: str) -> None:
         os.fsync(handle.fileno())
     root = Path(default_storage.location)
     for folder in path.parents:
-        _sync_folder(folder)
+        sync_folder(folder, label="storage")
         if folder == root or root not in folder.parents:
             break
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path, *, label: str = "") -> None:
+    """Flush ``folder``'s entries to disk (the names of the files created or renamed in it). A folder that cannot be
+    opened or flushed (a system that cannot open folders, such as Windows, or a file system that refuses) is skipped
+    with a warning (``label`` starts it): the files themselves are already on disk. Also the OPI folder's
+    (``applications.opi.folder``)."""
+    prefix = f"{label}: " if label else ""
     try:
         descriptor = os.open(folder, os.O_RDONLY)
     except OSError:
-        logger.warning("Could not open the folder %s to flush it", folder)
+        logger.warning("%scould not open %s to flush it", prefix, folder)
         return
     try:
         os.fsync(descriptor)
     except OSError:
-        logger.warning("Could not flush the folder %s", folder)
+        logger.warning("%scould not flush %s", prefix, folder)
     finally:
         os.close(descriptor)

@@ -29,6 +29,8 @@ from typing import IO
 
 from django.conf import settings
 
+from documents.storage import sync_folder
+
 logger = logging.getLogger(__name__)
 
 Staged = list[tuple[Path, Path]]  # (temporary file, its final place)
@@ -84,21 +86,10 @@ def publish(staged: Staged) -> None:
 
 
 def sync_folders(folders: Iterable[Path]) -> None:
-    """Flush each folder's entries to disk (the names of the files created or renamed in it), each folder once. A
-    folder that cannot be opened or flushed (a system that cannot open folders, such as Windows, or a file system
-    that refuses) is skipped with a warning: the files themselves are already on disk."""
+    """Flush each folder's entries to disk (the names of the files created or renamed in it), each folder once
+    (``documents.storage.sync_folder``: a folder that cannot be flushed is skipped with a warning)."""
     for folder in sorted(set(folders)):
-        try:
-            descriptor = os.open(folder, os.O_RDONLY)
-        except OSError:
-            logger.warning("OPI_EXPORT_DIR: could not open %s to flush it", folder)
-            continue
-        try:
-            os.fsync(descriptor)
-        except OSError:
-            logger.warning("OPI_EXPORT_DIR: could not flush %s", folder)
-        finally:
-            os.close(descriptor)
+        sync_folder(folder, label="OPI_EXPORT_DIR")
 
 
 def leftovers() -> list[tuple[Path, str]]:

@@ -198,7 +198,7 @@ def test_the_folder_is_flushed_after_staging_and_after_publishing(
 
 
 def test_a_folder_that_cannot_be_flushed_is_skipped(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="applications.opi.folder"):
+    with caplog.at_level(logging.WARNING, logger="documents.storage"):
         folder.sync_folders([tmp_path / "missing", tmp_path])
 
     assert [record.getMessage() for record in caplog.records] == [
