@@ -3,6 +3,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
 from django.utils import translation
 
+from applications import pegase
 from applications.tests.factories import CandidateFactory
 
 
@@ -27,6 +28,17 @@ def back_office_in_french(client):
     client.language = "fr"
     with translation.override("fr"):
         yield
+
+
+@pytest.fixture
+def fresh_pegase_memory():
+    """The Pégase client's per-process memories (tokens, "did not answer" marks): a test using a Pégase peer starts
+    without them and leaves none. A module says ``pytestmark = pytest.mark.usefixtures("fresh_pegase_memory")``."""
+    pegase._tokens.clear()
+    pegase._unreachable.clear()
+    yield
+    pegase._tokens.clear()
+    pegase._unreachable.clear()
 
 
 @pytest.fixture(autouse=True)

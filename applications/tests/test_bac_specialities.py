@@ -13,7 +13,7 @@ from django.utils import translation
 from pypdf import PdfReader
 from pytest_django.asserts import assertContains, assertNotContains
 
-from applications import export_columns, pegase
+from applications import export_columns
 from applications.dossier_pdf import build_dossier_pdf
 from applications.forms import BaccalaureateForm
 from applications.models import (
@@ -431,9 +431,7 @@ def test_pegase_nulls_empty_strings_and_a_repeated_speciality():
 
 
 @pytest.fixture
-def peer(settings):
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
+def peer(settings, fresh_pegase_memory):
     process, url = start_pegase_peer("--page-size", "2")  # the spécialités span several pages
     try:
         configure_pegase(settings, url)
@@ -441,8 +439,6 @@ def peer(settings):
     finally:
         process.terminate()
         process.wait(timeout=10)
-        pegase._tokens.clear()
-        pegase._unreachable.clear()
 
 
 @pytest.mark.integration

@@ -5,7 +5,6 @@ English, as every test of applications/ (applications/tests/conftest.py)."""
 import pytest
 import requests
 
-from applications import pegase
 from applications.tests.helpers import start_peer, stop_peer
 from ecandidat import connectivity
 from ecandidat.connectivity import Outcome, run_check
@@ -29,14 +28,7 @@ def configure_pegase(settings, url: str, password: str = "pegase-Secret-8") -> N
     settings.PEGASE_TIMEOUT = 5
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pegase_memory():
-    """The client's per-process token and "did not answer" memories: each test starts without them."""
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
-    yield
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
+pytestmark = pytest.mark.usefixtures("fresh_pegase_memory")
 
 
 @pytest.fixture

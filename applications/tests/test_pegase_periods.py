@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from accounts.tests.factories import UserFactory
-from applications import pegase
 from applications.enums import OpiState
 from applications.models import Opi, OpiExport
 from applications.opi.periods import Verdict, check_campaign_code
@@ -57,14 +56,10 @@ def backend_with(client) -> PegaseBackend:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_memory():
+def _fresh_memory(fresh_pegase_memory):
     cache.clear()  # the periods Pégase confirmed are remembered in the cache
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
     yield
     cache.clear()
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
 
 
 @pytest.fixture

@@ -20,13 +20,7 @@ NO_ANSWER_IN_TIME = "No answer in time."
 REFUSED_CREDENTIALS = "The credentials were refused."
 
 
-@pytest.fixture(autouse=True)
-def _fresh_pegase_memory():
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
-    yield
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
+pytestmark = pytest.mark.usefixtures("fresh_pegase_memory")
 
 
 @pytest.fixture
