@@ -19,7 +19,7 @@ always read the database.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from applications.enums import PieceStatus
 from applications.formation_cache import PerFormation
 from applications.models import Application, PieceSubmission
 from applications.workflow import CANDIDATE_EDITABLE
+from documents.enums import OPENABLE_SCANS
 from ecandidat.prepared import PreparedQuery
 from offers.enums import ApplicationMode
 from offers.models import Formation, PieceType
@@ -379,3 +380,15 @@ def pieces_table_context(application: Application) -> dict[str, Any]:
         "held_pieces": held,
         "today": today,
     }
+
+
+def validatable_pieces(rows: Iterable[PieceRow]) -> list[PieceRow]:
+    """The submitted pieces whose file the antivirus has cleared: what "Valider toutes les pièces transmises"
+    validates (a file staff could not open is never validated unseen)."""
+    return [
+        row
+        for row in rows
+        if row.status == PieceStatus.SUBMITTED
+        and row.document is not None
+        and row.document.scan_status in OPENABLE_SCANS
+    ]

@@ -40,7 +40,7 @@ from applications.enums import AUTOMATIC_DECISION_AUTHORS, DecisionAction, Dossi
 from applications.forms_tab import form_rows, waiting_rows
 from applications.letters import KIND_BY_AVIS
 from applications.models import ApplicationTag, Opi, Tag
-from applications.pieces import piece_rows
+from applications.pieces import piece_rows, validatable_pieces
 from applications.questions import question_rows
 from applications.services import review as review_services
 from applications.services.staff import WAITING_LIST_BATCH
@@ -371,7 +371,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         # validated unseen (``services.pieces.validate_shown_pieces``).
         "validatable_documents": [
             str(row.document.public_id)
-            for row in review_services.validatable_pieces(rows)
+            for row in validatable_pieces(rows)
             if row.document is not None  # always: validatable pieces have their file
         ],
         "decisions": list(

@@ -36,6 +36,7 @@ from applications.pieces import (
     shared_piece_holder,
     submission_of,
     transmitted_sharers,
+    validatable_pieces,
 )
 from documents.enums import OPENABLE_SCANS
 from documents.models import Document
@@ -510,7 +511,7 @@ def set_piece_status(
 
 def validate_shown_pieces(*, application: Application, shown_documents: Collection[str] | None, actor: User) -> int:
     """ "Valider toutes les pièces transmises" as the page showed them: validate, in one transaction, every submitted
-    piece of ``application`` whose file the antivirus has cleared (``services.review.validatable_pieces``), provided
+    piece of ``application`` whose file the antivirus has cleared (``validatable_pieces``), provided
     staff saw each of these files (``shown_documents``: the public ids of the files the page offered; None, a caller
     that showed no page, checks nothing).
 
@@ -522,12 +523,7 @@ def validate_shown_pieces(*, application: Application, shown_documents: Collecti
     """
     with transaction.atomic():
         locked = _lock(application)
-        # ``services.review.validatable_pieces``' rule (that module imports this one): submitted, file cleared.
-        rows = [
-            row
-            for row in piece_rows(locked)
-            if row.status == PieceStatus.SUBMITTED and row.document is not None and _openable(row.document)
-        ]
+        rows = validatable_pieces(piece_rows(locked))
         if shown_documents is not None and any(_public_id(row.document) not in shown_documents for row in rows):
             raise InvalidTransition(str(STALE_PIECES))
         for row in rows:

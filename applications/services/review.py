@@ -20,8 +20,6 @@ from applications.history import record_event
 from applications.models import Application, ApplicationNote, ApplicationTag, Tag
 from applications.pieces import PieceRow, piece_rows
 from applications.services import staff
-from applications.services.pieces import set_piece_status
-from documents.enums import OPENABLE_SCANS
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central
 from ecandidat.text import check_savable
@@ -43,33 +41,6 @@ def unchecked_pieces(application: Application, rows: list[PieceRow] | None = Non
         for row in (piece_rows(application) if rows is None else rows)
         if row.status not in CHECKED or (row.requested and row.is_now_required)
     ]
-
-
-def validatable_pieces(rows: Iterable[PieceRow]) -> list[PieceRow]:
-    """The submitted pieces whose file the antivirus has cleared: what "Valider toutes les pièces transmises"
-    validates (a file staff could not open is never validated unseen)."""
-    return [
-        row
-        for row in rows
-        if row.status == PieceStatus.SUBMITTED
-        and row.document is not None
-        and row.document.scan_status in OPENABLE_SCANS
-    ]
-
-
-def validate_submitted_pieces(*, application: Application, actor: User) -> int:
-    """Validate, in one transaction, every submitted piece of ``application`` whose file is clean.
-
-    Idempotent: pieces already validated are not touched, a second call validates nothing and returns 0. Each
-    piece gets its own history row (``piece_status`` → VA) with the actor. No mail (ecandidat-features §2.4: the
-    candidate hears of pieces through the dossier status)."""
-    with transaction.atomic():
-        _lock(application)
-        rows = validatable_pieces(piece_rows(application))
-        for row in rows:
-            assert row.submission is not None  # validatable_pieces keeps rows with a document
-            set_piece_status(submission=row.submission, status=PieceStatus.VALIDATED, actor=actor)
-    return len(rows)
 
 
 def _short(label: str) -> str:
