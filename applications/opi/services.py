@@ -231,10 +231,9 @@ def opi_counts(campaign: Campaign | None) -> dict[str, int]:
 # --- The transfer ----------------------------------------------------------------------------------------------
 
 
-def _selected_candidates(campaign: Campaign, *, day: datetime.date, cap: int | None) -> tuple[list[int], int]:
-    """The candidates of a run on ``day``, in OPI order: every candidate already transferred that day (the day's
-    files are rewritten whole), then those with a pending OPI, at most ``cap`` of them. Also returns how many
-    pending candidates wait for another run."""
+def _queue(campaign: Campaign, *, day: datetime.date) -> tuple[list[int], list[int]]:
+    """The candidates of a run on ``day``, in OPI order: those already transferred that day (the day's files are
+    rewritten whole), and those with a pending OPI, for ``_collect`` to walk. Candidate ids only: one query."""
     rows = (
         Opi.objects.for_campaign(campaign.pk)
         .to_transfer(day=day)
@@ -245,12 +244,17 @@ def _selected_candidates(campaign: Campaign, *, day: datetime.date, cap: int | N
     pending: dict[int, None] = {}
     for state, candidate_id in rows:
         (today if state == OpiState.PASSED else pending).setdefault(candidate_id)
-    waiting = [candidate_id for candidate_id in pending if candidate_id not in today]
-    taken = waiting[:cap] if cap else waiting
-    return [*today, *taken], len(waiting) - len(taken)
+    return list(today), [candidate_id for candidate_id in pending if candidate_id not in today]
 
 
-def _load(candidate_ids: list[int], campaign: Campaign) -> list[Candidate]:
+def _load(candidate_ids: list[int], campaign: Campaign) -> dict[int, Candidate]:
+    """The candidates with their OPI applications, by id, their OPIs locked first (a confirmation or withdrawal made
+    meanwhile waits for the files). Three queries, whatever the number of candidates."""
+    list(
+        Opi.objects.select_for_update(of=("self",))
+        .filter(application__candidate_id__in=candidate_ids, application__campaign=campaign)
+        .values_list("pk", flat=True)
+    )
     opi_applications = (
         Application.objects.filter(campaign=campaign, opi__isnull=False)
         .select_related("formation", "opi")
@@ -261,8 +265,61 @@ def _load(candidate_ids: list[int], campaign: Campaign) -> list[Candidate]:
         .select_related("user", "address", "baccalaureate")
         .prefetch_related(Prefetch("applications", queryset=opi_applications, to_attr="opi_applications"))
     )
-    by_id = {candidate.pk: candidate for candidate in candidates}
-    return [by_id[pk] for pk in candidate_ids if pk in by_id]
+    return {candidate.pk: candidate for candidate in candidates}
+
+
+def _collect(
+    report: Report, campaign: Campaign, backend: OpiBackend, *, day: datetime.date, cap: int | None
+) -> tuple[list[OpiCandidate], list[Application], int]:
+    """The run's entries, in OPI order: every candidate already transferred that day (the day's files are rewritten
+    whole; they take no slot of the cap), then the pending candidates, walked in OPI order until ``cap`` of them
+    are written (``cap`` None: every one). Also returns the withdrawals the backend does not send (marked
+    transferred without a file), and how many pending candidates the walk did not reach (left for the next run).
+
+    A candidate with nothing to write (their wishes wait for a formation code) or refused (no address,
+    baccalaureate year in the future) is reported under that reason, keeps their OPIs pending and takes no slot.
+    eCandidat caps first and skips afterwards (siscol-pegase-apogee.md §2.1, point 3): there, as many such
+    candidates as ``OPI_NB_BATCH_MAX`` at the head of the queue block everyone queued after them, night after
+    night. We deliberately do better. The walk loads the queue by chunks of ``cap`` candidates (the day's ones
+    first), three queries a chunk whatever its size (``_load``): a queue held up by many such candidates costs a
+    few more chunks, never a query per candidate, and nothing past the chunk where the cap is reached is loaded.
+    """
+    day_start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    entries: list[OpiCandidate] = []
+    to_stamp: list[Application] = []  # withdrawals the backend does not send (nothing to write for them)
+
+    def written(candidate: Candidate) -> bool:
+        entry, waiting, news = _entry(candidate, backend, day_start=day_start)
+        if waiting:
+            report.add("wishes waiting for a formation code", len(waiting))
+        if not news:
+            return False
+        refusal = _refusal(entry, day=day)
+        if refusal:
+            # Read by the central office (batch history, the OPI screen's message): in their language.
+            report.error(_("dossier %(number)s: %(reason)s") % {"number": entry.numero_dossier, "reason": refusal})
+            return False
+        if entry.wishes or backend.sends_withdrawals:
+            entries.append(entry)
+            return True
+        to_stamp.extend(entry.withdrawals)
+        return False
+
+    today, pending = _queue(campaign, day=day)
+    queue = [*today, *pending]
+    new = 0  # pending candidates written: the cap counts them
+    reached = 0  # how many of the queue the walk looked at
+    while reached < len(queue) and not (cap and new >= cap):
+        chunk = queue[reached : reached + cap] if cap else queue
+        loaded = _load(chunk, campaign)
+        for candidate_id in chunk:
+            if cap and new >= cap:
+                break
+            reached += 1
+            candidate = loaded.get(candidate_id)
+            if candidate is not None and written(candidate) and reached > len(today):
+                new += 1
+    return entries, to_stamp, len(queue) - reached
 
 
 def _entry(
@@ -356,7 +413,9 @@ def transfer_opis(
 ) -> OpiExport | None:
     """``BATCH_ASYNC_OPI``: hand the active campaign's pending OPIs to the configured backend and keep the day's
     files (rewritten whole by each run that day, as eCandidat does). At most ``OPI_BATCH_MAX`` (or ``limit``) new
-    candidates per run, in OPI order; the others wait for the next run.
+    candidates written per run, in OPI order; the others wait for the next run. A candidate skipped (wishes waiting
+    for a formation code, refused) takes no slot: eCandidat caps then skips, so such candidates at the head of the
+    queue blocked everyone after them for good; we walk on past them (``_collect``).
 
     A candidate is written with every qualifying wish (§2.1, point 5) when something changed: a pending wish, a
     withdrawal to replay, or a transfer earlier the same day. A candidate refused (no address, baccalaureate year
@@ -383,37 +442,13 @@ def transfer_opis(
         report.error(refusal)
         return None
     day = today or timezone.localdate()
-    day_start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
     cap = limit or parameters.get("OPI_BATCH_MAX") or None
     if settings.OPI_EXPORT_DIR and not dry_run and (recovered := _publish_leftovers()):
         report.add("files put in place after an interrupted run", recovered)
     with transaction.atomic():
-        candidate_ids, left = _selected_candidates(campaign, day=day, cap=cap)
+        entries, to_stamp, left = _collect(report, campaign, backend, day=day, cap=cap)
         if left:
             report.add("candidates left for the next run", left)
-        # Lock the OPIs the run reads, so a confirmation or withdrawal made meanwhile waits for the files.
-        list(
-            Opi.objects.select_for_update(of=("self",))
-            .filter(application__candidate_id__in=candidate_ids, application__campaign=campaign)
-            .values_list("pk", flat=True)
-        )
-        entries: list[OpiCandidate] = []
-        to_stamp: list[Application] = []  # withdrawals the backend does not send (nothing to write for them)
-        for candidate in _load(candidate_ids, campaign):
-            entry, waiting, news = _entry(candidate, backend, day_start=day_start)
-            if waiting:
-                report.add("wishes waiting for a formation code", len(waiting))
-            if not news:
-                continue
-            refusal = _refusal(entry, day=day)
-            if refusal:
-                # Read by the central office (batch history, the OPI screen's message): in their language.
-                report.error(_("dossier %(number)s: %(reason)s") % {"number": entry.numero_dossier, "reason": refusal})
-                continue
-            if entry.wishes or backend.sends_withdrawals:
-                entries.append(entry)
-            else:
-                to_stamp += entry.withdrawals
         if dry_run:
             report.add("candidates to transfer", len(entries))
             return None
