@@ -9,6 +9,7 @@ import logging
 import secrets
 import string
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import default_token_generator
@@ -131,16 +132,34 @@ def owner_language(*, email: str, campaign: Campaign | None) -> str:
     """The language of a mail to the owner of the account of ``campaign`` that uses ``email`` (not to whoever typed
     the address: « compte existant »): the language the account keeps for its owner, else the institution's
     (``LANGUAGE_CODE``, French). One query, whatever is found: the caller's answer does not depend on it."""
-    if campaign is None or not _owner_language_lookups:
+    if campaign is None:
         return settings.LANGUAGE_CODE
-    values = (
-        User.objects.filter(campaign=campaign, email__iexact=email)
-        .order_by("pk")
-        .values_list(*_owner_language_lookups)
-        .first()
-    )
+    return _kept_language(User.objects.filter(campaign=campaign, email__iexact=email).order_by("pk"))
+
+
+def account_language(user: User) -> str:
+    """The language of a mail to ``user``'s owner: the one their account keeps for them (their dossier's), else the
+    institution's (``LANGUAGE_CODE``, French). One query when a lookup is registered."""
+    return _kept_language(User.objects.filter(pk=user.pk))
+
+
+def _kept_language(accounts: QuerySet[User]) -> str:
+    """The language the first of ``accounts`` keeps for its owner (``register_owner_language``), else the
+    institution's."""
+    if not _owner_language_lookups:
+        return settings.LANGUAGE_CODE
+    values = accounts.values_list(*_owner_language_lookups).first()
     known = dict(settings.LANGUAGES)
     return next((value for value in values or () if value in known), settings.LANGUAGE_CODE)
+
+
+def in_owner_language(*, user: User, actor: User) -> AbstractContextManager:
+    """Where a mail about ``user``'s account is written: in the language of the page when its owner acts (they
+    read it), in the language their account keeps (:func:`account_language`) when someone else does (staff: their
+    page's language is not the candidate's; the README's « la langue de ses mails »)."""
+    if actor.pk == user.pk:
+        return nullcontext()
+    return translation.override(account_language(user))
 
 
 def release_email_from_past_campaigns(*, email: str, user: User) -> int:
@@ -401,7 +420,8 @@ def change_email(
             _refuse_email_change(user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner)
             return False
         address = EmailAddress.objects.create(user=user, email=new_email, primary=True, verified=False)
-        address.send_confirmation(signup=False)
+        with in_owner_language(user=user, actor=actor):
+            address.send_confirmation(signup=False)
         logger.info(
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
@@ -469,7 +489,8 @@ def resend_email_validation(*, user: User, actor: User) -> str:
             raise BusinessRuleError(_("This account has no e-mail address."))
         if address is None:  # an account set up without allauth's row: the link needs one
             address = EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=False)
-        address.send_confirmation(signup=user.last_login is None)
+        with in_owner_language(user=user, actor=actor):
+            address.send_confirmation(signup=user.last_login is None)
         logger.info("validation link of account %s sent again to its address by %s", user.pk, actor.pk)
     return address.email
 

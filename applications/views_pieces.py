@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -32,6 +33,7 @@ from documents.services import UploadsPaused, check_uploads_open
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff import object_in_scope_or_404
+from ecandidat.staff_text import StaffText
 from offers.models import PieceType, template_download_name
 
 # Compiled once per process (ecandidat.prepared, issue 14): the pieces page and every upload read them.
@@ -91,8 +93,13 @@ def _piece_label(piece_type) -> str:
 
 def _about_piece(piece_type, message) -> str:
     """A message about one piece, after its label: "Cover letter: …" in English, "Lettre de motivation : …" in
-    French (the French space before the colon is French typography only)."""
-    return _("%(piece)s: %(message)s") % {"piece": _piece_label(piece_type), "message": message}
+    French (the French space before the colon is French typography only). A refusal while the uploads are in
+    maintenance ends with the central office's own words (``UploadsPaused.staff_message``), in an element of their
+    own marked French (RGAA 8.7): the message is then safe HTML, which the messages keep as such."""
+    text = _("%(piece)s: %(message)s") % {"piece": _piece_label(piece_type), "message": message}
+    if isinstance(message, UploadsPaused) and message.staff_message:
+        return format_html("{} {}", text, StaffText(message.staff_message, "fr").marked)
+    return text
 
 
 @transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)

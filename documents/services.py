@@ -40,8 +40,13 @@ class UploadRefused(BusinessRuleError):
 
 
 class UploadsPaused(BusinessRuleError):
-    """The piece uploads are in maintenance (``check_uploads_open``); the message says so, with the central
-    office's own message when there is one."""
+    """The piece uploads are in maintenance (``check_uploads_open``); the message says so, in the page's language.
+    The central office's own message, when there is one, is apart in ``staff_message``: their words, in French, which
+    a page shows in an element of its own marked French (RGAA 8.7), not inside the translated sentence."""
+
+    def __init__(self, message: str, *, staff_message: str = "") -> None:
+        super().__init__(message)
+        self.staff_message = staff_message
 
 
 UPLOADS_PAUSED = gettext_lazy(
@@ -59,7 +64,7 @@ def check_uploads_open() -> None:
     """
     paused, message = uploads_state()
     if paused:
-        raise UploadsPaused(f"{UPLOADS_PAUSED} {message}".strip())
+        raise UploadsPaused(str(UPLOADS_PAUSED), staff_message=message.strip())
 
 
 def store_upload(uploaded_file: UploadedFile | Sequence[UploadedFile], *, campaign_code: str, actor: User) -> Document:

@@ -64,12 +64,14 @@ class Variable:
 
 
 def _line(item: object) -> str:
-    """One item of a list variable: ``- label : detail`` (refused pieces with their comment, forms with their link)."""
+    """One item of a list variable: ``- label: detail`` (refused pieces with their comment, forms with their link),
+    in the language of the mail (``ecandidat.emails.render_email`` renders it there): « - label : detail » in
+    French only."""
     if not isinstance(item, dict):
         return f"- {item}"
     label = item.get("label", "")
     detail = item.get("comment") or item.get("url") or ""
-    line = f"- {label} : {detail}" if detail else f"- {label}"
+    line = "- " + (gettext("%(label)s: %(detail)s") % {"label": label, "detail": detail} if detail else str(label))
     if item.get("deadline"):  # a refused piece's own deadline (targeted correction)
         line += " (" + gettext("to replace by %(date)s") % {"date": item["deadline"]} + ")"
     return line

@@ -135,8 +135,11 @@ def test_csrf_failure_says_nothing_was_saved(candidate_user, campaign):
     response = client.post(reverse("session_keepalive"))
 
     assert response.status_code == 403
+    assertContains(response, '<html lang="fr">', status_code=403)  # French unless the reader chose English
+    assertContains(response, "<title>Page expirée · eCandidat</title>", status_code=403)
     assertContains(response, "Votre page avait expiré", status_code=403)
     assertContains(response, "n'a pas été enregistré", status_code=403)
+    assertContains(response, 'href="/">Retour à l\'accueil</a>', status_code=403)
 
 
 @pytest.mark.django_db
