@@ -2,7 +2,7 @@
 
 import datetime
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
@@ -98,24 +98,19 @@ class DossierForm(forms.ModelForm):
                 self.initial[name] = format_phone(getattr(self.instance, name))
         for name, token in self.autocomplete.items():
             self.fields[name].widget.attrs["autocomplete"] = token
-        for name in self.fields:
-            self._bound_year(name)
+        bound_years(self)
         for field in self.fields.values():
             if field.required and field.label:
                 field.label = format_lazy("* {}", field.label)
 
-    def _bound_year(self, name: str) -> None:
-        """A year of the model (``YearInRange``) is checked with the field, before the form's own checks that read
-        it (the bac's series and spécialités), and its bounds are the number input's, for its arrows."""
-        try:
-            model_field = self._meta.model._meta.get_field(name)
-        except FieldDoesNotExist:
-            return
-        for validator in model_field.validators:
-            if isinstance(validator, YearInRange):
-                field = self.fields[name]
-                field.validators.append(validator)
-                field.widget.attrs.update(min=FIRST_YEAR, max=validator.last_year())
+    def rule_applies(self, *names: str) -> bool:
+        """Whether the rules that read ``names`` are checked: always on the candidate's forms (the staff's dossier
+        page checks what staff changed, ``applications.admin.dossier.DossierAdminForm``)."""
+        return True
+
+    def checked(self, name: str, rule) -> Any:
+        """The field's value through ``rule`` (which returns the value to store, or raises ValidationError)."""
+        return rule(self.cleaned_data[name])
 
     def clean(self):
         """A name, a city or a description never holds an invisible control or direction character: stored, a
@@ -154,6 +149,21 @@ class DossierForm(forms.ModelForm):
         self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), version_of(conflict.current))
         if conflict.current is not None:
             self.conflict_values = stored_values(self, conflict.current)
+
+
+def bound_years(form: forms.BaseModelForm) -> None:
+    """A year of the model (``YearInRange``) is checked with its field, before the form's own checks that read it
+    (the bac's series and spécialités), and its bounds are the number input's, for its arrows: on the candidate's
+    forms and on the staff's dossier page alike."""
+    for name, field in form.fields.items():
+        try:
+            model_field = form._meta.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        for validator in model_field.validators:
+            if isinstance(validator, YearInRange):
+                field.validators.append(validator)
+                field.widget.attrs.update(min=FIRST_YEAR, max=validator.last_year())
 
 
 def _choice_labels(choices) -> dict:
@@ -490,8 +500,170 @@ class AddressForm(DossierForm):
 UAI = re.compile(UAI_PATTERN)  # "unité administrative immatriculée": a French school's number
 
 
-class BaccalaureateForm(DossierForm):
-    """Baccalauréat ou équivalence (eCandidat ``CandidatBacWindow``).
+def find_school(form: forms.BaseForm, uai: str) -> ReferenceSchool | None:
+    """The SIS's school of this UAI, or None with "No school has this UAI number." beside the school."""
+    found = ReferenceSchool.objects.filter(code=uai).first()
+    if found is None:
+        form.add_error("school", _("No school has this UAI number."))
+    return found
+
+
+def kept_choices(choices, current: str, label) -> list[tuple[str, Any]]:
+    """``choices``, with the value a dossier holds kept offered (``label(current)``) when the list no longer has it:
+    a field whose list changed since must not refuse its own stored value."""
+    choices = list(choices)
+    if current and current not in dict(choices):
+        choices.append((current, label(current)))
+    return choices
+
+
+# The rules' mixins are of a ModelForm of the dossier (for the type checker; nothing at run time).
+_RulesBase: type = forms.ModelForm if TYPE_CHECKING else object
+
+
+class BaccalaureateRules(_RulesBase):
+    """The baccalaureate's lists and rules, for the candidate's form (``BaccalaureateForm``) and the staff's dossier
+    page (``applications.admin.dossier.BaccalaureateAdminForm``): one code, one message, beside the same field.
+
+    The series from the SIS's list (else the built-in one), within the years the SIS says it was awarded; the
+    spécialités of the bac général from its 2021 session on only, two different final-year ones and a dropped
+    première one differing from both; a school in France typed as its UAI, looked up in the SIS's schools (then
+    named, its département and city filled in when not given); abroad, no département. Each rule is checked when
+    the form's ``rule_applies`` to its fields: always on the candidate's form, on the staff's when staff changed
+    one of them. The year's bounds are the model's (``bound_years``)."""
+
+    speciality_fields = Baccalaureate.SPECIALITY_FIELDS
+    option_fields = Baccalaureate.OPTION_FIELDS
+    reform_first_year = REFORM_FIRST_YEAR
+    # What the series' years and the spécialités rule read; what places the school.
+    SERIES_FIELDS = ("series", "year")
+    SCHOOL_FIELDS = ("country", "department", "city", "school")
+
+    instance: Baccalaureate
+    # The dossier's form's (``DossierForm``, ``DossierAdminForm``): when a rule is checked, how a value is.
+    rule_applies: Any
+    checked: Any
+
+    def bac_fields(self, *, series_required: bool = True) -> None:
+        """The series and the spécialités as lists (a code the dossier holds stays offered), the school's help text;
+        fields the form does not have (read-only there) are left alone."""
+        # The SIS's series once refresh_reference_data filled them, else the built-in list.
+        rows = reference_bac_series_rows()
+        self.series_years = {code: (first, last) for code, _label, first, last in rows}
+        offered: list[tuple[str, Any]] = [(code, label) for code, label, _first, _last in rows] or list(
+            BacSeries.choices
+        )
+        current = self.instance.series if self.instance.pk else ""
+        choices = kept_choices(offered, current, bac_series_label)
+        # The series of the bac général, whose bac from REFORM_FIRST_YEAR on has spécialités (read by bac.js).
+        self.reform_series = [code for code, label in choices if is_general_series(code, label)]
+        self.school_uai = ""
+        if "series" in self.fields:
+            self.fields["series"] = forms.ChoiceField(
+                label=self.fields["series"].label, choices=[BLANK_CHOICE, *choices], required=series_required
+            )
+            if self.instance.pk:
+                self.initial["series"] = current
+        specialities = bac_speciality_choices()
+        for name in self.speciality_fields:
+            if name not in self.fields:
+                continue
+            current = getattr(self.instance, name) if self.instance.pk else ""
+            field = self.fields[name]
+            self.fields[name] = forms.ChoiceField(
+                label=field.label,
+                required=False,
+                choices=[BLANK_CHOICE, *kept_choices(specialities, current, bac_speciality_label)],
+                help_text=field.help_text,
+            )
+            if self.instance.pk:
+                self.initial[name] = current
+        if "school" in self.fields and has_reference_schools():
+            self.fields["school"].help_text = _(
+                "For a school in France you may type its UAI number (on the baccalaureate certificate, e.g. "
+                "0660014A): its name, department and city are then filled in."
+            )
+
+    def reform_applies(self, series: str, year: int | None) -> bool:
+        """Whether this bac has spécialités: the bac général, obtained in REFORM_FIRST_YEAR or later."""
+        return series in self.reform_series and year is not None and year >= REFORM_FIRST_YEAR
+
+    def clean_department(self):
+        return self.checked("department", normalise_department)
+
+    def check_bac(self, cleaned: dict) -> None:
+        """The baccalaureate's rules on ``cleaned`` (a bac the candidate has)."""
+        if self.rule_applies(*self.SERIES_FIELDS):
+            self._check_series_years(cleaned)
+        if self.rule_applies(*self.SERIES_FIELDS, *self.speciality_fields):
+            self._check_specialities(cleaned)
+        if self.rule_applies(*self.SCHOOL_FIELDS):
+            self._check_school(cleaned)
+        else:
+            self.school_uai = self.instance.school_uai  # the place as stored, its school's number with it
+
+    def _check_series_years(self, cleaned: dict) -> None:
+        first, last = self.series_years.get(cleaned.get("series", ""), (None, None))
+        year = cleaned.get("year")
+        if year and ((first and year < first) or (last and year > last)):
+            self.add_error(
+                "series",
+                _("This series was awarded from %(first)s to %(last)s: check the series or the year.")
+                % {"first": first or "…", "last": last or "…"},
+            )
+
+    def _check_specialities(self, cleaned: dict) -> None:
+        given = [name for name in self.speciality_fields if cleaned.get(name)]
+        series, year = cleaned.get("series"), cleaned.get("year")
+        if given and series and year and not self.reform_applies(series, year):
+            for name in given:
+                self.add_error(
+                    name,
+                    _(
+                        "Specialities concern only the general baccalaureate obtained from %(year)s on: leave this "
+                        "field empty."
+                    )
+                    % {"year": REFORM_FIRST_YEAR},
+                )
+            return
+        speciality_1, speciality_2, dropped = (cleaned.get(name, "") for name in self.speciality_fields)
+        if speciality_1 and speciality_1 == speciality_2:
+            self.add_error("speciality_2", _("Choose two different final-year specialities."))
+        if dropped and dropped in (speciality_1, speciality_2):
+            self.add_error(
+                "dropped_speciality",
+                _("The dropped première speciality must differ from your two final-year specialities."),
+            )
+
+    def _check_school(self, cleaned: dict) -> None:
+        self.school_uai = ""  # a school typed otherwise has no number, unless it is the one found before (below)
+        if cleaned.get("country") and cleaned.get("country") != FRANCE:
+            cleaned["department"] = ""  # a bac abroad has no département (one chosen before the country is dropped)
+        school = (cleaned.get("school") or "").strip().upper()
+        if UAI.match(school) and cleaned.get("country") == FRANCE:
+            if not has_reference_schools():
+                self.school_uai = school  # no list to check it against: kept as typed
+            elif (found := find_school(self, school)) is not None:
+                self.school_uai = school
+                cleaned["school"] = found.label[:100]
+                cleaned["department"] = cleaned.get("department") or found.department
+                if not cleaned.get("city"):
+                    cleaned["city"] = (
+                        ReferenceCommune.objects.filter(insee_code=found.commune_insee_code)
+                        .order_by("code")
+                        .values_list("label", flat=True)
+                        .first()
+                        or ""
+                    )
+        elif self.instance.pk and (cleaned.get("school"), cleaned.get("country")) == (
+            self.instance.school,
+            self.instance.country,
+        ):
+            self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
+
+
+class BaccalaureateForm(BaccalaureateRules, DossierForm):
+    """Baccalauréat ou équivalence (eCandidat ``CandidatBacWindow``); its rules are ``BaccalaureateRules``.
 
     The spécialités of the bac reform concern the bac général from its 2021 session on: the page hides them for any
     other series or year (static/js/bac.js, which also leaves them out of the POST), and the server refuses them
@@ -500,9 +672,6 @@ class BaccalaureateForm(DossierForm):
     """
 
     country_fields = ("country",)
-    speciality_fields = Baccalaureate.SPECIALITY_FIELDS
-    option_fields = Baccalaureate.OPTION_FIELDS
-    reform_first_year = REFORM_FIRST_YEAR
 
     class Meta:
         model = Baccalaureate
@@ -520,46 +689,14 @@ class BaccalaureateForm(DossierForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The SIS's series once refresh_reference_data filled them, else the built-in list; a series the
-        # candidate already holds stays offered even if the SIS hid it since.
-        self.series_years = {code: (first, last) for code, _label, first, last in reference_bac_series_rows()}
-        choices: list[tuple[str, Any]] = [
-            (code, label) for code, label, _first, _last in reference_bac_series_rows()
-        ] or list(BacSeries.choices)
-        current = self.instance.series if self.instance.pk else ""
-        if current and current not in dict(choices):
-            choices.append((current, bac_series_label(current)))
-        self.fields["series"] = forms.ChoiceField(label=self.fields["series"].label, choices=[BLANK_CHOICE, *choices])
-        if self.instance.pk:
-            self.initial["series"] = current
-        # The series of the bac général, whose bac from REFORM_FIRST_YEAR on has spécialités (read by bac.js).
-        self.reform_series = [code for code, label in choices if is_general_series(code, label)]
-        self._speciality_fields(bac_speciality_choices())
+        self.bac_fields()
+        for name in self.speciality_fields:
+            self._describe(name, "bac-specialities-help")
         for name in self.option_fields:
             self._describe(name, "bac-options-help")
-        if has_reference_schools():
-            self.fields["school"].help_text = _(
-                "For a school in France you may type its UAI number (on the baccalaureate certificate, e.g. "
-                "0660014A): its name, department and city are then filled in."
-            )
         for name in ("series", "year", "country"):
             self.fields[name].required = True
             self.fields[name].label = format_lazy("* {}", self.fields[name].label)
-        self.school_uai = ""
-
-    def _speciality_fields(self, offered: list[tuple[str, Any]]) -> None:
-        """Lists of the SIS's spécialités (else the built-in one); a code the dossier holds stays offered."""
-        for name in self.speciality_fields:
-            current = getattr(self.instance, name) if self.instance.pk else ""
-            choices = list(offered)
-            if current and current not in dict(choices):
-                choices.append((current, bac_speciality_label(current)))
-            self.fields[name] = forms.ChoiceField(
-                label=self.fields[name].label, required=False, choices=[BLANK_CHOICE, *choices]
-            )
-            self._describe(name, "bac-specialities-help")
-            if self.instance.pk:
-                self.initial[name] = current
 
     def _describe(self, name: str, help_id: str) -> None:
         # The group's help text (one paragraph for the group, in the template); the field's error is added once the
@@ -583,74 +720,11 @@ class BaccalaureateForm(DossierForm):
     def option_bound_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.option_fields]
 
-    def reform_applies(self, series: str, year: int | None) -> bool:
-        """Whether this bac has spécialités: the bac général, obtained in REFORM_FIRST_YEAR or later."""
-        return series in self.reform_series and year is not None and year >= REFORM_FIRST_YEAR
-
-    def clean_department(self):
-        return normalise_department(self.cleaned_data["department"])
-
     def clean(self):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        first, last = self.series_years.get(cleaned.get("series", ""), (None, None))
-        year = cleaned.get("year")
-        if year and ((first and year < first) or (last and year > last)):
-            self.add_error(
-                "series",
-                _("This series was awarded from %(first)s to %(last)s: check the series or the year.")
-                % {"first": first or "…", "last": last or "…"},
-            )
-        self._clean_specialities(cleaned)
-        if cleaned.get("country") and cleaned.get("country") != FRANCE:
-            cleaned["department"] = ""  # a bac abroad has no département (one chosen before the country is dropped)
-        school = (cleaned.get("school") or "").strip().upper()
-        if UAI.match(school) and cleaned.get("country") == FRANCE:
-            if not has_reference_schools():
-                self.school_uai = school  # no list to check it against: kept as typed
-            elif (found := ReferenceSchool.objects.filter(code=school).first()) is None:
-                self.add_error("school", _("No school has this UAI number."))
-            else:
-                self.school_uai = school
-                cleaned["school"] = found.label[:100]
-                cleaned["department"] = cleaned.get("department") or found.department
-                if not cleaned.get("city"):
-                    cleaned["city"] = (
-                        ReferenceCommune.objects.filter(insee_code=found.commune_insee_code)
-                        .order_by("code")
-                        .values_list("label", flat=True)
-                        .first()
-                        or ""
-                    )
-        elif self.instance.pk and (cleaned.get("school"), cleaned.get("country")) == (
-            self.instance.school,
-            self.instance.country,
-        ):
-            self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
+        self.check_bac(cleaned)
         return cleaned
-
-    def _clean_specialities(self, cleaned: dict) -> None:
-        given = [name for name in self.speciality_fields if cleaned.get(name)]
-        series, year = cleaned.get("series"), cleaned.get("year")
-        if given and series and year and not self.reform_applies(series, year):
-            for name in given:
-                self.add_error(
-                    name,
-                    _(
-                        "Specialities concern only the general baccalaureate obtained from %(year)s on: leave this "
-                        "field empty."
-                    )
-                    % {"year": REFORM_FIRST_YEAR},
-                )
-            return
-        speciality_1, speciality_2, dropped = (cleaned.get(name, "") for name in self.speciality_fields)
-        if speciality_1 and speciality_1 == speciality_2:
-            self.add_error("speciality_2", _("Choose two different final-year specialities."))
-        if dropped and dropped in (speciality_1, speciality_2):
-            self.add_error(
-                "dropped_speciality",
-                _("The dropped première speciality must differ from your two final-year specialities."),
-            )
 
     def changes(self) -> dict:
         # The school's UAI is no field of its own: it is the number the school was typed as, or kept.
@@ -674,9 +748,175 @@ class RowForm(DossierForm):
         pass
 
 
-class ExternalCursusForm(RowForm):
+def other_diploma_field(current: str, label, help_text="") -> forms.ChoiceField:
+    """The diploma of an external cursus chosen from the visible diplomas of another cursus (``ReferenceOtherDiploma``,
+    labels in the active language, a French one left untranslated marked so); a code the row holds, hidden since,
+    stays offered to it."""
+    return forms.ChoiceField(
+        label=label,
+        required=False,
+        choices=[BLANK_CHOICE, *kept_choices(other_diploma_choices(), current, shown_other_diploma)],
+        widget=StaffTextSelect,
+        help_text=help_text,
+        error_messages={"invalid_choice": _("Choose a diploma from the list.")},
+    )
+
+
+class ExternalCursusRules(_RulesBase):
+    """The place of an external cursus, for the candidate's form (``ExternalCursusForm``) and the staff's dossier page
+    (``applications.admin.dossier.ExternalCursusAdminForm``): one code, one message, beside the same field.
+
+    In France, the département from its list, the commune (chosen from the département's communes once the SIS's
+    are loaded, its INSEE code kept; else typed) and the school, which may be typed as its UAI: looked up in the
+    SIS's schools, then named, and refused when it is in another département. Abroad, no département, commune, INSEE
+    code or UAI (those chosen before the country changed are dropped). The rules are checked when the form's
+    ``rule_applies`` to the place (``PLACE_FIELDS``): always on the candidate's form, on the staff's when staff
+    changed one of them; a place left as stored keeps its commune's code and school's number."""
+
+    PLACE_FIELDS = ("country", "department", "city", "school")
+
+    instance: ExternalCursus
+    # The dossier's form's (``DossierForm``, ``DossierAdminForm``): when a rule is checked.
+    rule_applies: Any
+
+    def setup_place_fields(self) -> None:
+        """The département as a list, the commune as a list of its communes (with the SIS's) or typed; fields the
+        form does not have (read-only there) are left alone."""
+        self.city_insee_code = self.instance.city_insee_code if self.instance.pk else ""
+        self.school_uai = ""
+        self.uses_commune_list = False
+        self.communes: dict[str, str] = {}
+        self.chosen_department = ""
+        if not {"department", "city", "school"} <= self.fields.keys():
+            return
+        current = self.instance.department if self.instance.pk else ""
+        self.fields["department"] = forms.ChoiceField(
+            label=self.fields["department"].label,
+            required=False,
+            choices=kept_choices(department_choices(), current, str),
+            help_text=_("Required for a cursus in France."),
+            error_messages={"invalid_choice": _("Choose a department from the list.")},
+        )
+        self.chosen_department = self._chosen_department()
+        self.uses_commune_list = has_reference_communes()
+        if self.uses_commune_list:
+            self.communes = self._communes_of(self.chosen_department)
+            help_text = (
+                _("Required for a cursus in France: the cities of the department chosen above.")
+                if self.chosen_department
+                else _("Choose the department first and validate it: its cities are then listed here.")
+            )
+            # A CharField with a list, not a ChoiceField: a city of another département gets its own message.
+            self.fields["city"] = forms.CharField(
+                label=self.fields["city"].label,
+                required=False,
+                widget=forms.Select(choices=[BLANK_CHOICE, *self.communes.items()]),
+                help_text=help_text,
+            )
+            if self.instance.pk:
+                self.initial["city"] = self.instance.city_insee_code
+        else:
+            self.fields["city"].help_text = _("Required for a cursus in France.")
+        self.fields["school"].help_text = (
+            _("Its name; for a school in France you may type its UAI number instead, e.g. 0660014A.")
+            if has_reference_schools()
+            else _("Its name and, abroad, its city.")
+        )
+
+    def _communes_of(self, department: str) -> dict[str, str]:
+        """The département's communes (one query), read once for the rows of a page that share a ``communes_memo``
+        (the staff's dossier page: its rows' forms)."""
+        memo = getattr(self, "communes_memo", None)
+        if memo is None:
+            return communes_of_department(department)
+        if department not in memo:
+            memo[department] = communes_of_department(department)
+        return memo[department]
+
+    def _chosen_department(self) -> str:
+        name = "department"
+        value = self.data.get(self.add_prefix(name), "") if self.is_bound else self.initial.get(name, "")
+        return value if value in dict(department_choices()) else ""
+
+    def check_place(self, cleaned: dict) -> None:
+        """The place's rules on ``cleaned``; the commune's INSEE code and the school's UAI found (``city_insee_code``,
+        ``school_uai``)."""
+        if not self.rule_applies(*self.PLACE_FIELDS):
+            # As stored: the commune shown by its code on the list is still stored by its name.
+            if self.instance.pk:
+                self.city_insee_code, self.school_uai = self.instance.city_insee_code, self.instance.school_uai
+                if self.uses_commune_list:
+                    cleaned["city"] = self.instance.city
+            return
+        self.school_uai = ""  # a school typed otherwise has no number, unless it is the one found before
+        if cleaned.get("country") != FRANCE:
+            # Abroad: no place in France (a département chosen before the country changed is dropped).
+            cleaned.update(department="", city="")
+            self.city_insee_code = ""
+            return
+        department = cleaned.get("department", "")
+        if not department and "department" not in self.errors:
+            self.add_error("department", _("Give the department for a cursus in France."))
+        if self.uses_commune_list:
+            self._check_commune(cleaned, department)
+        else:
+            self.city_insee_code = ""
+            if not cleaned.get("city"):
+                self.add_error("city", _("Give the city."))
+        self._check_school(cleaned, department)
+
+    def _check_commune(self, cleaned: dict, department: str) -> None:
+        code = cleaned.get("city", "")
+        if not department:
+            cleaned["city"] = ""
+            return
+        if not code:
+            self.add_error("city", _("Choose the city from the list of the department's cities."))
+        elif code in self.communes:
+            cleaned["city"] = self.communes[code][:50]
+            self.city_insee_code = code
+        elif ReferenceCommune.objects.filter(insee_code=code, visible=True).exists():
+            self.add_error(
+                "city",
+                _(
+                    "This city is not in the department %(department)s: choose one of its cities, or choose "
+                    "another department and validate it."
+                )
+                % {"department": department_label(department)},
+            )
+        else:
+            self.add_error("city", _("Choose the city from the list of the department's cities."))
+
+    def _check_school(self, cleaned: dict, department: str) -> None:
+        school = (cleaned.get("school") or "").strip().upper()
+        if UAI.match(school):
+            if not has_reference_schools():
+                self.school_uai = school  # no list to check it against: kept as typed
+            elif (found := find_school(self, school)) is None:
+                pass
+            elif department and found.department and found.department != department:
+                self.add_error(
+                    "school",
+                    _("This school is in the department %(school_department)s, not %(department)s.")
+                    % {
+                        "school_department": department_label(found.department),
+                        "department": department_label(department),
+                    },
+                )
+            else:
+                self.school_uai = school
+                cleaned["school"] = found.label[:100]
+        elif self.instance.pk and (cleaned.get("school"), cleaned.get("country")) == (
+            self.instance.school,
+            self.instance.country,
+        ):
+            self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
+
+
+class ExternalCursusForm(ExternalCursusRules, RowForm):
     """Cursus externe / post-bac (eCandidat ``CandidatCursusPostBacWindow``): the diploma from the list of diplomas
-    of other cursus; in France, the département, the commune and the school; abroad, the country and the school.
+    of other cursus; in France, the département, the commune and the school; abroad, the country and the school
+    (the place's rules: ``ExternalCursusRules``).
 
     With the SIS's communes loaded, the commune is a list of the chosen département's communes, filled in by the
     server: without JavaScript the candidate chooses the département, presses "Validate the department"
@@ -700,63 +940,16 @@ class ExternalCursusForm(RowForm):
             gettext("As written on the diploma or the transcript, e.g. {example}."),
             example=StaffText("Licence Sciences de la vie", "fr").marked,
         )
-        current = self.instance.diploma if self.instance.pk else ""
-        diplomas: list[tuple[str, Any]] = list(other_diploma_choices())
-        if current and current not in dict(diplomas):
-            diplomas.append((current, shown_other_diploma(current)))  # hidden since: kept offered to its holder
-        self.fields["diploma"] = forms.ChoiceField(
-            label=self.fields["diploma"].label,
-            required=False,
-            choices=[BLANK_CHOICE, *diplomas],
-            widget=StaffTextSelect,  # the labels in the page's language, a French one left untranslated marked so
-            error_messages={"invalid_choice": _("Choose a diploma from the list.")},
+        self.fields["diploma"] = other_diploma_field(
+            self.instance.diploma if self.instance.pk else "", self.fields["diploma"].label
         )
-        self.fields["department"] = forms.ChoiceField(
-            label=self.fields["department"].label,
-            required=False,
-            choices=department_choices(),
-            help_text=_("Required for a cursus in France."),
-            error_messages={"invalid_choice": _("Choose a department from the list.")},
-        )
-        self.chosen_department = self._chosen_department()
-        self.uses_commune_list = has_reference_communes()
-        self.communes: dict[str, str] = {}
-        if self.uses_commune_list:
-            self.communes = communes_of_department(self.chosen_department)
-            help_text = (
-                _("Required for a cursus in France: the cities of the department chosen above.")
-                if self.chosen_department
-                else _("Choose the department first and validate it: its cities are then listed here.")
-            )
-            # A CharField with a list, not a ChoiceField: a city of another département gets its own message.
-            self.fields["city"] = forms.CharField(
-                label=self.fields["city"].label,
-                required=False,
-                widget=forms.Select(choices=[BLANK_CHOICE, *self.communes.items()]),
-                help_text=help_text,
-            )
-            if self.instance.pk:
-                self.initial["city"] = self.instance.city_insee_code
-        else:
-            self.fields["city"].help_text = _("Required for a cursus in France.")
-        self.fields["school"].help_text = (
-            _("Its name; for a school in France you may type its UAI number instead, e.g. 0660014A.")
-            if has_reference_schools()
-            else _("Its name and, abroad, its city.")
-        )
-        self.city_insee_code = self.instance.city_insee_code if self.instance.pk else ""
-        self.school_uai = ""
+        self.setup_place_fields()
 
     @classmethod
     def department_step(cls, data, *, instance=None) -> "ExternalCursusForm":
         """The "Validate the department" step: the same page, unbound (no error yet), with what was typed."""
         fields = cls._meta.fields or []
         return cls(instance=instance, initial={name: data.get(name, "") for name in fields})
-
-    def _chosen_department(self) -> str:
-        name = "department"
-        value = self.data.get(self.add_prefix(name), "") if self.is_bound else self.initial.get(name, "")
-        return value if value in dict(department_choices()) else ""
 
     def main_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.main_names]
@@ -767,69 +960,8 @@ class ExternalCursusForm(RowForm):
     def clean(self):
         cleaned = super().clean()
         assert cleaned is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if cleaned.get("country") != FRANCE:
-            # Abroad: no place in France (a département chosen before the country changed is dropped).
-            cleaned.update(department="", city="")
-            self.city_insee_code = ""
-            return cleaned
-        department = cleaned.get("department", "")
-        if not department and "department" not in self.errors:
-            self.add_error("department", _("Give the department for a cursus in France."))
-        if self.uses_commune_list:
-            self._clean_commune(cleaned, department)
-        else:
-            self.city_insee_code = ""
-            if not cleaned.get("city"):
-                self.add_error("city", _("Give the city."))
-        self._clean_school(cleaned, department)
+        self.check_place(cleaned)
         return cleaned
-
-    def _clean_commune(self, cleaned: dict, department: str) -> None:
-        code = cleaned.get("city", "")
-        if not department:
-            cleaned["city"] = ""
-            return
-        if not code:
-            self.add_error("city", _("Choose the city from the list of the department's cities."))
-        elif code in self.communes:
-            cleaned["city"] = self.communes[code][:50]
-            self.city_insee_code = code
-        elif ReferenceCommune.objects.filter(insee_code=code, visible=True).exists():
-            self.add_error(
-                "city",
-                _(
-                    "This city is not in the department %(department)s: choose one of its cities, or choose "
-                    "another department and validate it."
-                )
-                % {"department": department_label(department)},
-            )
-        else:
-            self.add_error("city", _("Choose the city from the list of the department's cities."))
-
-    def _clean_school(self, cleaned: dict, department: str) -> None:
-        school = (cleaned.get("school") or "").strip().upper()
-        if UAI.match(school):
-            if not has_reference_schools():
-                self.school_uai = school  # no list to check it against: kept as typed
-            elif (found := ReferenceSchool.objects.filter(code=school).first()) is None:
-                self.add_error("school", _("No school has this UAI number."))
-            elif department and found.department and found.department != department:
-                self.add_error(
-                    "school",
-                    _("This school is in the department %(school_department)s, not %(department)s.")
-                    % {
-                        "school_department": department_label(found.department),
-                        "department": department_label(department),
-                    },
-                )
-            else:
-                self.school_uai = school
-                cleaned["school"] = found.label[:100]
-        elif self.instance.pk and (cleaned.get("school"), cleaned.get("country")) == (
-            self.instance.school,
-            self.instance.country,
-        ):
-            self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
 
     def changes(self) -> dict:
         # The commune's INSEE code and the school's UAI are no fields of their own: they come with the choice.

@@ -27,12 +27,15 @@ from applications.concurrency import (
     posted_with,
 )
 from applications.countries import country_name
-from applications.departments import BLANK_CHOICE
 from applications.forms import (
+    BaccalaureateRules,
+    ExternalCursusRules,
+    bound_years,
     check_address_place,
     check_birth_place,
     check_ine_given,
     family_name_as_stored,
+    other_diploma_field,
     validate_country,
 )
 from applications.models import (
@@ -46,12 +49,6 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
-from applications.models.reference import (
-    bac_speciality_choices,
-    bac_speciality_label,
-    other_diploma_choices,
-    shown_other_diploma,
-)
 from applications.services.dossier import record_staff_change
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
@@ -60,7 +57,7 @@ from ecandidat import parameters
 from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central, scope_of
-from ecandidat.staff_text import StaffText, StaffTextSelect
+from ecandidat.staff_text import StaffText
 from ecandidat.text import refuse_invisible_controls
 
 
@@ -120,12 +117,17 @@ class DossierAdminForm(forms.ModelForm):
     """A section of the dossier corrected by staff refuses what the candidate's forms refuse: an invisible control or
     writing-direction character, next to its field (``ecandidat.text.refuse_invisible_controls``), and the rules of
     the candidate's forms, the same functions (``applications.forms``, ``applications.validators``) with the same
-    messages, on the values staff change (``checked``).
+    messages, on the values staff change (``checked``, ``rule_applies``); a year within the model's bounds, checked
+    with its field as on the candidate's forms (``bound_years``).
 
     A value left as stored is taken as it is: a dossier imported from the student records system, or typed before a
     rule existed (an INE of another format, a phone number typed before the check), must still save when staff
     correct something else in it; the rules concern what staff type, as the candidate's forms concern what the
     candidate types (and leave out what the SIS locked)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bound_years(self)
 
     def checked(self, name: str, rule) -> Any:
         """The field's value, through ``rule`` (which returns the value to store, or raises ValidationError) when
@@ -135,6 +137,15 @@ class DossierAdminForm(forms.ModelForm):
 
     def changed_any(self, *names: str) -> bool:
         return any(name in self.changed_data for name in names)
+
+    def rule_applies(self, *names: str) -> bool:
+        """A rule reading ``names`` (``applications.forms.BaccalaureateRules``…) is checked on a row staff add, and
+        on a stored one when staff changed one of them."""
+        return self.instance.pk is None or self.changed_any(*names)
+
+    def value_before(self, name: str) -> Any:
+        """The field's value as the page showed it, for the history's "before" (``described_changes``)."""
+        return self.initial.get(name, self.fields[name].initial)
 
     def clean_country(self):
         return self.checked("country", _valid_country)
@@ -170,28 +181,66 @@ class AddressInline(ManagersCorrect, admin.StackedInline):
     managers_delete = False  # an address is corrected, not removed (applying needs one)
 
 
-class BaccalaureateAdminForm(DossierAdminForm):
-    """The spécialités as lists named in words, as the candidate's form offers them (the SIS's list once refreshed,
-    else the built-in one), rather than boxes for codes; a code the dossier holds stays offered. A département
-    typed "066" or "2a" is 66 or 2A, as on the candidate's form (``normalise_department``)."""
+# What a baccalaureate holds, emptied for a candidate without one (the candidate's "Je n'ai pas le bac").
+BAC_DETAILS = (
+    "series",
+    "year",
+    "country",
+    "department",
+    "city",
+    "school",
+    "mention",
+    *Baccalaureate.SPECIALITY_FIELDS,
+    *Baccalaureate.OPTION_FIELDS,
+)
 
-    def clean_department(self):
-        return self.checked("department", normalise_department)
+
+class BaccalaureateAdminForm(BaccalaureateRules, DossierAdminForm):
+    """The candidate's baccalaureate form's lists and rules (``BaccalaureateRules``): the series and the spécialités
+    named in words from the candidate's lists (a code the dossier holds stays offered), the series' years, the
+    spécialités of the bac général from 2021 only and different, a school typed as its UAI looked up (its number
+    shown, read-only: it comes with the school), a département typed "066" or "2a" stored 66 or 2A.
+
+    The box "has the baccalaureate" stands for the candidate's two buttons: ticked, the series, the year and the
+    country are required, as on the candidate's form; unticked by staff, the bac's details are emptied, as the
+    candidate's "Je n'ai pas le bac" replaces the bac; details typed while it stays unticked are refused beside
+    it."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        offered = bac_speciality_choices()
-        for name in Baccalaureate.SPECIALITY_FIELDS:
-            if name not in self.fields:
-                continue  # read-only here
-            current = getattr(self.instance, name)
-            choices = list(offered)
-            if current and current not in dict(choices):
-                choices.append((current, bac_speciality_label(current)))
-            field = self.fields[name]
-            self.fields[name] = forms.ChoiceField(
-                label=field.label, required=False, choices=[BLANK_CHOICE, *choices], help_text=field.help_text
+        self.bac_fields(series_required=False)  # required only with the bac (clean)
+        self.school_uai = self.instance.school_uai  # as stored, unless the rules find another (clean)
+
+    def clean(self):
+        cleaned = super().clean()
+        if "has_bac" not in self.fields:
+            return cleaned  # read-only here
+        if not cleaned.get("has_bac"):
+            self._without_bac(cleaned)
+            return cleaned
+        for name in ("series", "year", "country"):
+            missing = name in self.fields and cleaned.get(name) in (None, "") and name not in self.errors
+            if missing and self.rule_applies("has_bac", name):
+                self.add_error(name, self.fields[name].error_messages["required"])
+        self.check_bac(cleaned)
+        return cleaned
+
+    def _without_bac(self, cleaned: dict) -> None:
+        self.school_uai = ""
+        details = [name for name in BAC_DETAILS if name in self.fields]
+        if "has_bac" in self.changed_data:
+            for name in details:
+                cleaned[name] = None if name == "year" else ""
+        elif self.changed_any(*details) and any(cleaned.get(name) for name in details):
+            self.add_error(
+                "has_bac",
+                _("A candidate without the baccalaureate has none of its details: tick this box to enter them."),
             )
+
+    def _post_clean(self):
+        # The school's UAI is no field here: it comes with the school (``BaccalaureateRules``).
+        self.instance.school_uai = self.school_uai
+        super()._post_clean()
 
 
 class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
@@ -201,7 +250,7 @@ class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
     managers_delete = False
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        fields = [*super().get_readonly_fields(request, obj), "school_uai"]  # found by the school typed as its UAI
         return fields if is_central(request.user) else [*fields, "sis_locked"]
 
     def has_change_permission(self, request, obj=None):
@@ -221,34 +270,47 @@ class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
         return obj.grade_label  # "14,5 / 20": the note and its barème read together
 
 
-class ExternalCursusAdminForm(DossierAdminForm):
-    """The diploma chosen from the list the candidate chooses from (the visible diplomas of another cursus,
-    ``ReferenceOtherDiploma``), rather than typed as a code; a code the dossier holds, hidden since, stays offered.
-    The labels are the institution's (French), as the review page and the exports print them, marked ``lang="fr"``
-    in the English back office (``StaffTextSelect``). The list is read once per process (``memoised``): no query per
-    row, nor per page once read."""
+class ExternalCursusAdminForm(ExternalCursusRules, DossierAdminForm):
+    """The candidate's external cursus form's lists and rules (``ExternalCursusRules``): the diploma from the list the
+    candidate chooses from (the visible diplomas of another cursus, ``ReferenceOtherDiploma``; a code the dossier
+    holds, hidden since, stays offered); in France the département from its list, the commune (from the
+    département's communes once the SIS's are loaded) and the school, which may be typed as its UAI; abroad none of
+    them. The commune's INSEE code and the school's UAI are shown read-only: they come with the commune and the
+    school.
 
-    def __init__(self, *args, **kwargs):
+    The diplomas' labels are the institution's (French), as the review page and the exports print them, marked
+    ``lang="fr"`` in the English back office (``StaffTextSelect``). The lists are read once per process
+    (``memoised``): no query per row, nor per page once read; with the SIS's communes, one query per row in France
+    for its département's communes, as on the candidate's form."""
+
+    def __init__(self, *args, communes_memo: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields.get("diploma")
-        if field is None:
-            return  # read-only here
-        current = self.instance.diploma if self.instance.pk else ""
-        with translation.override(settings.LANGUAGE_CODE):
-            diplomas: list[tuple[str, object]] = list(other_diploma_choices())
-            if current and current not in dict(diplomas):
-                diplomas.append((current, shown_other_diploma(current)))
-        self.fields["diploma"] = forms.ChoiceField(
-            label=field.label,
-            required=False,
-            choices=[BLANK_CHOICE, *diplomas],
-            widget=StaffTextSelect,
-            help_text=field.help_text,
-            error_messages={"invalid_choice": gettext_lazy("Choose a diploma from the list.")},
-        )
+        self.communes_memo = communes_memo  # the page's rows read a département's communes once
+        self.city_before = self.instance.city if self.instance.pk else ""
+        if "diploma" in self.fields:
+            field = self.fields["diploma"]
+            with translation.override(settings.LANGUAGE_CODE):
+                self.fields["diploma"] = other_diploma_field(
+                    self.instance.diploma if self.instance.pk else "", field.label, field.help_text
+                )
+        self.setup_place_fields()
+        self.school_uai = self.instance.school_uai  # as stored, unless the rules find another (clean)
 
-    def clean_department(self):
-        return self.checked("department", normalise_department)
+    def clean(self):
+        cleaned = super().clean()
+        if "country" in self.fields:
+            self.check_place(cleaned)
+        return cleaned
+
+    def value_before(self, name: str) -> Any:
+        if name == "city" and self.uses_commune_list:
+            return self.city_before  # the list shows the commune by its code; the history names it
+        return super().value_before(name)
+
+    def _post_clean(self):
+        # The commune's code and the school's UAI are no fields here: they come with the commune and the school.
+        self.instance.city_insee_code, self.instance.school_uai = self.city_insee_code, self.school_uai
+        super()._post_clean()
 
 
 class ExternalCursusInline(ManagersCorrect, admin.TabularInline):
@@ -267,7 +329,8 @@ class ExternalCursusInline(ManagersCorrect, admin.TabularInline):
         return fields
 
     def get_readonly_fields(self, request, obj=None):
-        fields = list(super().get_readonly_fields(request, obj))
+        # The commune's INSEE code and the school's UAI come with the commune and the school (ExternalCursusRules).
+        fields = [*super().get_readonly_fields(request, obj), "city_insee_code", "school_uai"]
         return [*fields, "diploma_named"] if self._reads_only(request, obj) else fields
 
     @admin.display(description=ExternalCursus._meta.get_field("diploma").verbose_name)
@@ -462,6 +525,12 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
         form = super().get_form(request, obj, change, **kwargs)
         return type(form.__name__, (form,), {"viewer": request.user})
 
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, ExternalCursusInline):
+            kwargs["form_kwargs"] = {"communes_memo": {}}  # one query per département, not per row
+        return kwargs
+
     def save_model(self, request, obj, form, change):
         """Saves the details only when they changed (an untouched save must not look, to the candidate's open
         form, like a change), naming who saved them (``updated_by``)."""
@@ -646,7 +715,7 @@ def _field_changes(form, names) -> str:
         if name == READ_AT_FIELD:
             continue
         field = form.fields[name]
-        before = form.initial.get(name, field.initial)
+        before = form.value_before(name) if hasattr(form, "value_before") else form.initial.get(name, field.initial)
         after = form.cleaned_data.get(name)
         if isinstance(field, forms.ModelChoiceField) and field.queryset is not None:
             before = field.queryset.filter(pk=before).first() if before else None
