@@ -125,14 +125,16 @@ def callback(request: HttpRequest) -> HttpResponse:
     next_url = request.session.pop(SESSION_NEXT, "")
 
     try:
-        identity = directory.link_ent_identity(provider=PROVIDER_ID, uid=username, login=username)
+        identity = directory.link_ent_identity(provider=PROVIDER_ID, uid=None, login=username)
     except directory.StaffDeactivated:
         messages.error(request, STAFF_DEACTIVATED)
         return redirect("account_login")
     if identity is not None:
         # The directory's uid is the staff account's username (accounts.directory): the same person, so the ENT
         # identity is linked to it, and the login is recorded as an ENT one (it counts as a second factor,
-        # accounts.staff_access).
+        # accounts.staff_access). The identity is the username, whatever case the login was typed in (Apereo CAS
+        # hands it over as typed): allauth finds it under that name.
+        username = identity.uid
         next_url = next_url or reverse("admin:index")
 
     # allauth's social login flow, with the ENT path's adapters and forms: a known identity logs in, a new student

@@ -1,5 +1,6 @@
 """The staff directory's connection test (``ecandidat.connectivity``), registered from ``AccountsConfig.ready()``:
-bind with the configured account, then read the search base itself."""
+connect as the lookups do (``directory.connect``: the certificate checked), bind with the configured account, then
+read the search base itself."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy
@@ -24,14 +25,9 @@ def _said(result: dict) -> str:
 def _probe(timeout: float) -> str:
     ldap3 = directory._ldap3()
     seconds = max(1, round(timeout))  # ldap3 packs its receive timeout as whole seconds
-    server = ldap3.Server(settings.LDAP_URL, connect_timeout=seconds, get_info=ldap3.NONE)
-    connection = ldap3.Connection(
-        server,
-        user=settings.LDAP_BIND_DN or None,
-        password=settings.LDAP_BIND_PASSWORD or None,
-        receive_timeout=seconds,
-        read_only=True,
-    )
+    # The lookups' own connection (its TLS checks the certificate): an untrusted directory fails here as it fails
+    # there, reported as a TLS failure.
+    connection = directory.connect(timeout=seconds, bind=False)
     try:
         if not connection.bind():
             result = connection.result

@@ -18,13 +18,14 @@ Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS lo
 """
 
 import logging
+import ssl
 import warnings
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext_lazy
 
@@ -80,16 +81,39 @@ def _ldap3():
     return ldap3
 
 
-def _connection(ldap3):
-    server = ldap3.Server(settings.LDAP_URL, connect_timeout=TIMEOUT_SECONDS, get_info=ldap3.NONE)
-    return ldap3.Connection(
+def connect(*, timeout: int = TIMEOUT_SECONDS, bind: bool = True) -> "ldap3.Connection":
+    """The one way to the directory (the lookups here and the connection test, ``accounts.connectivity``): a read-only
+    connection to ``LDAP_URL`` as ``LDAP_BIND_DN``, whose TLS checks the directory's certificate and name, against the
+    system's CAs or the ``LDAP_CA_FILE`` bundle (an ``ldaps://`` directory, or an ``ldap://`` one with
+    ``LDAP_START_TLS``, which starts TLS before the bind). ldap3's default accepts any certificate: a man in the middle
+    would read the bind password and answer as the directory (a staff member's address, then a password reset).
+
+    ``bind``: bound (a refused bind raises ``LDAPBindError``); otherwise opened (TLS started), the caller binds. Raises
+    an ``LDAPException`` when the directory cannot be reached or trusted (a missing ``LDAP_CA_FILE`` too)."""
+    tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.LDAP_CA_FILE or None)
+    server = ldap3.Server(settings.LDAP_URL, connect_timeout=timeout, get_info=ldap3.NONE, tls=tls)
+    start_tls = bool(settings.LDAP_START_TLS) and not server.ssl
+    if bind:
+        auto_bind = ldap3.AUTO_BIND_TLS_BEFORE_BIND if start_tls else ldap3.AUTO_BIND_NO_TLS
+    else:
+        auto_bind = ldap3.AUTO_BIND_NONE
+    connection = ldap3.Connection(
         server,
         user=settings.LDAP_BIND_DN or None,
         password=settings.LDAP_BIND_PASSWORD or None,
-        auto_bind=True,
-        receive_timeout=TIMEOUT_SECONDS,
+        auto_bind=auto_bind,
+        receive_timeout=timeout,
         read_only=True,
     )
+    if not bind:
+        try:
+            connection.open()
+            if start_tls:
+                connection.start_tls()
+        except BaseException:
+            connection.unbind()
+            raise
+    return connection
 
 
 def _person(entry) -> DirectoryPerson:
@@ -109,7 +133,7 @@ def _entries(connection) -> list:
 def _search(filter_: str) -> list[DirectoryPerson]:
     ldap3 = _ldap3()
     try:
-        with _connection(ldap3) as connection:
+        with connect() as connection:
             connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=ATTRIBUTES, size_limit=2)
             entries = _entries(connection)
     except ldap3.core.exceptions.LDAPException as exc:
@@ -142,7 +166,7 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
         return _entries(connection)
 
     try:
-        with _connection(ldap3) as connection:
+        with connect() as connection:
             for start in range(0, len(uids), LOOK_UP_CHUNK):
                 chunk = "".join(f"(uid={escape(uid)})" for uid in uids[start : start + LOOK_UP_CHUNK])
                 for entry in search(connection, f"(|{chunk})", ATTRIBUTES):
@@ -214,14 +238,22 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     person = find_person(email=identifier) if "@" in identifier else find_person(uid=identifier)
     if person is None or not person.uid:
         raise BusinessRuleError(f"The directory has no staff member {identifier!r}.")
-    with transaction.atomic():
+    exists = BusinessRuleError(f"An account {person.uid!r} exists already.")
+    try:
+        with transaction.atomic():
+            if User.objects.filter(username=person.uid).exists():
+                raise exists
+            user = User(username=person.uid, is_staff=True, is_active=True, from_directory=True)
+            _apply(user, person)
+            user.set_unusable_password()
+            user.save()
+            record_directory_address(user=user)
+    except IntegrityError:
+        # Someone added the same person at the same moment (two « Ajouter depuis l'annuaire »): between the check and
+        # the insert, their account was committed. Everything here is rolled back; the same answer as the check's.
         if User.objects.filter(username=person.uid).exists():
-            raise BusinessRuleError(f"An account {person.uid!r} exists already.")
-        user = User(username=person.uid, is_staff=True, is_active=True, from_directory=True)
-        _apply(user, person)
-        user.set_unusable_password()
-        user.save()
-        record_directory_address(user=user)
+            raise exists from None
+        raise
     logger.info("staff %s created from the directory by %s", person.uid, getattr(actor, "username", "-"))
     return user
 
@@ -287,8 +319,17 @@ def refresh_staff(*, user: User) -> User:
 
 def staff_for_login(username: str) -> User | None:
     """The staff account for this ENT login (refreshed from the directory when one is configured), or None when the
-    login is not a staff member's. Raises StaffDeactivated for a staff account that is (or has just been) inactive."""
-    user = User.objects.filter(username=username, campaign__isnull=True).first()
+    login is not a staff member's. Raises StaffDeactivated for a staff account that is (or has just been) inactive.
+
+    The login matches the username whatever its case, as the directory's uids do (``look_up``): Apereo CAS hands
+    the login over as typed (``Sophie.Gestion``), which is still the staff member's. When two staff accounts differ
+    only in case, the exact one is taken, and a login that names neither exactly is nobody's."""
+    matches = list(User.objects.filter(username__iexact=username, campaign__isnull=True))
+    user = next((match for match in matches if match.username == username), None)
+    if user is None and len(matches) == 1:
+        user = matches[0]
+    elif user is None and matches:
+        logger.warning("login %s names %d staff accounts differing in case: none taken", username, len(matches))
     if user is None or not (user.is_staff or user.is_superuser):
         return None
     if user.is_active and is_configured():
@@ -298,7 +339,9 @@ def staff_for_login(username: str) -> User | None:
     return user
 
 
-def link_ent_identity(*, provider: str, uid: str, login: str, extra_data: dict | None = None) -> SocialAccount | None:
+def link_ent_identity(
+    *, provider: str, uid: str | None, login: str, extra_data: dict | None = None
+) -> SocialAccount | None:
     """The ENT identity ``(provider, uid)`` linked to the staff account whose username is ``login`` (the directory's
     uid, as the ENT names the person), or None when the login does not go to a staff account: then the candidates'
     path goes on unchanged. The one rule of every ENT login of a staff member, over CAS (``accounts.cas``, ``login`` =
@@ -310,18 +353,23 @@ def link_ent_identity(*, provider: str, uid: str, login: str, extra_data: dict |
 
     Never linked: an account that is not staff, and an identity already linked to another account (returned as None:
     it logs its own owner in, as ever). A superuser is staff, linked as the CAS callback always linked them. An
-    identity already linked to this account is returned as it is."""
+    identity already linked to this account is returned as it is.
+
+    ``uid`` None: the identity is named by the staff account's username (CAS, whose identity is the login: the login
+    matches the username whatever its case, and ``Sophie.Gestion`` is the one identity ``sophie.gestion``)."""
     login = login.strip()
     staff = staff_for_login(login) if login else None
     if staff is None:
         return None
     identity, created = SocialAccount.objects.get_or_create(
-        provider=provider, uid=uid, defaults={"user": staff, "extra_data": extra_data or {}}
+        provider=provider,
+        uid=staff.username if uid is None else uid,
+        defaults={"user": staff, "extra_data": extra_data or {}},
     )
     if identity.user_id != staff.pk:
-        logger.warning("ENT identity %s is another account's: not linked to staff %s", uid, staff.username)
+        logger.warning("ENT identity %s is another account's: not linked to staff %s", identity.uid, staff.username)
         return None
     if created:
-        logger.info("ENT identity %s linked to staff %s at its first ENT login", uid, staff.username)
+        logger.info("ENT identity %s linked to staff %s at its first ENT login", identity.uid, staff.username)
     identity.user = staff
     return identity

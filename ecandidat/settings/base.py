@@ -555,6 +555,10 @@ LDAP_PEOPLE_BASE = env_str("LDAP_PEOPLE_BASE", "ou=people,dc=univ,dc=fr")
 LDAP_STAFF_FILTER = env_str(
     "LDAP_STAFF_FILTER", "(|(eduPersonAffiliation=staff)(eduPersonAffiliation=faculty)(eduPersonAffiliation=employee))"
 )
+# The directory's certificate is always checked (ldaps://, or ldap:// with LDAP_START_TLS: StartTLS before the bind),
+# against the system's CAs, or the CA bundle (PEM) at LDAP_CA_FILE for a directory signed by the university's own CA.
+LDAP_CA_FILE = env_str("LDAP_CA_FILE")
+LDAP_START_TLS = env_bool("LDAP_START_TLS", False)
 # The nightly staff refresh (refresh_staff_directory) deactivates at most this many accounts in one run, and none when
 # more would go: a misconfigured directory (wrong base, filter) looks like "everyone left".
 STAFF_DIRECTORY_MAX_DEACTIVATIONS = env_int("STAFF_DIRECTORY_MAX_DEACTIVATIONS", 10, minimum=0)
