@@ -329,7 +329,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         login = id_token.get(claim) if isinstance(id_token, dict) else None
         if not isinstance(login, str) or not login.strip():
             return
-        if account.pk is not None and login.strip() != account.user.username:
+        if account.pk is not None and login.strip().casefold() != account.user.username.casefold():
             return
         try:
             identity = directory.link_ent_identity(

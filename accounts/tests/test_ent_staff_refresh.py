@@ -139,6 +139,20 @@ def test_an_unreachable_directory_lets_the_oidc_login_through_and_the_nightly_re
     assert change.batch == "refresh_staff_directory"
 
 
+def test_an_oidc_login_naming_the_staff_member_in_other_capitals_refreshes_the_account(
+    client, ldap, oidc_ent, linked_staff, mocker
+):
+    """The ENT's claim is the login as typed (``Sophie.Gestion``): still the staff account ``sophie.gestion``, as a
+    CAS login in other capitals is (``directory.staff_for_login``), refreshed by the same rule."""
+    state = oidc_callback_state(client, mocker, _claims(preferred_username="Sophie.Gestion"))
+
+    client.get(CALLBACK, {"code": "c", "state": state})
+
+    assert client.session["_auth_user_id"] == str(linked_staff.pk)
+    assert _identity(linked_staff) == DIRECTORY
+    assert StaffDirectoryChange.objects.get(user=linked_staff).batch == "ent_login"
+
+
 def test_an_identity_linked_by_hand_under_another_username_is_left_to_the_nightly_refresh(
     client, ldap, oidc_ent, mocker
 ):
