@@ -51,7 +51,7 @@ from applications.dates import effective_confirmation_date
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
-from documents.storage import flush
+from documents.storage import delete_file_on_commit, flush
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.celery import registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -287,7 +287,7 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
         fields += ["generated_at", "generated_by"]
     letter.save(update_fields=fields)
     if old_name and old_name != name:
-        transaction.on_commit(lambda: default_storage.delete(old_name))
+        delete_file_on_commit(old_name)  # a storage that refuses leaves an orphan, never fails the rebuild
     return letter
 
 

@@ -12,7 +12,7 @@ import math
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
@@ -30,6 +30,8 @@ from documents import fair_use
 from documents.enums import OPENABLE_SCANS
 from documents.saturation import RETRY_AFTER_SECONDS, upload_slot
 from documents.services import UploadsPaused, check_uploads_open
+from documents.storage import stored_name
+from ecandidat.downloads import streamed_file_response
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff import object_in_scope_or_404
@@ -265,18 +267,12 @@ def concerned(request, application_id, piece_type_id):
     )
 
 
-def _file_response(document) -> FileResponse:
-    """Stream a stored document as an attachment, with its validated type; never cached, never sniffed."""
-    try:
-        handle = default_storage.open(document.file.name, "rb")
-    except FileNotFoundError as error:
-        raise Http404 from error
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.original_name, content_type=document.content_type
+def _file_response(document) -> StreamingHttpResponse | FileResponse:
+    """Stream a stored document as an attachment, with its validated type; never cached, never sniffed. Missing from
+    the storage: 404; the storage unreachable: the 503 page (``ecandidat.downloads``)."""
+    return streamed_file_response(
+        stored_name(document), filename=document.original_name, content_type=document.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_GET

@@ -176,13 +176,16 @@ def _storage_secrets() -> Iterable[str]:
 
 
 def _storage_for_check(timeout: float):
-    """The default storage; for S3, a copy that gives up after ``timeout`` seconds and does not retry (botocore
-    waits a minute and retries by default)."""
+    """The default storage; for S3, a copy of its client configuration (ecandidat.settings.base) that gives up after
+    ``timeout`` seconds and does not retry: the page says at once what a request would meet."""
     backend = _default_storage_settings()
     if not backend["BACKEND"].endswith("S3Storage"):
         return storages["default"]
-    config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
-    return storages.create_storage({**backend, "OPTIONS": {**backend.get("OPTIONS", {}), "client_config": config}})
+    options = backend.get("OPTIONS", {})
+    config = (options.get("client_config") or Config()).merge(
+        Config(connect_timeout=timeout, read_timeout=timeout, retries={"total_max_attempts": 1})
+    )
+    return storages.create_storage({**backend, "OPTIONS": {**options, "client_config": config}})
 
 
 def _remove_empty_folder(storage: Any, name: str) -> None:

@@ -513,17 +513,25 @@ def destroy_archived_campaigns(
                 Candidate.objects.filter(user_id__in=ids).delete()
                 deleted_users = User.objects.filter(pk__in=ids).delete()[1].get(User._meta.label, 0)
                 # Files go once the rows are gone for good; a failed removal leaves an orphan for remove_orphan_files.
-                transaction.on_commit(functools.partial(_delete_files, files))
+                transaction.on_commit(functools.partial(_delete_files, files, report))
             report.add("accounts deleted", deleted_users)
         leftover = list(documents.values_list("file", flat=True))
         documents.delete()
-        _delete_files(leftover)
+        _delete_files(leftover, report)
         report.add("campaigns destroyed")
 
 
-def _delete_files(names: Iterable[str]) -> None:
+def _delete_files(names: Iterable[str], report: Report) -> None:
+    """Delete the stored files of rows already gone. One the storage refuses (a disk error, the bucket unreachable or
+    refusing) is counted and left for ``remove_orphan_files``: the destruction goes on with the next files, chunks
+    and campaigns (it runs after the chunk's commit, where an exception would stop the whole batch)."""
+    failed: list[str] = []
     for name in names:
         try:
             default_storage.delete(name)
-        except OSError:
-            logger.warning("could not delete file %s", name)
+        except Exception as exc:
+            logger.warning("could not delete file %s: %s: %s", name, type(exc).__name__, exc)
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    if failed:
+        report.add("files left for remove_orphan_files", len(failed))
+        report.error(f"{len(failed)} file(s) not deleted, left for remove_orphan_files; first: {failed[0]}")

@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "accounts.middleware.NoStoreWhenAuthenticatedMiddleware",
     # An ENT that does not answer sends the person back to the login page with a message, not a 500.
     "accounts.middleware.EntUnreachableMiddleware",
+    # The file storage unreachable (the bucket down) while a file is read: a 503 page, not a 500 (ecandidat/downloads).
+    "ecandidat.downloads.StorageUnavailableMiddleware",
 ]
 
 TEMPLATES = [
@@ -241,7 +243,19 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+# Each call to the bucket gives up after these many seconds (connection, then each read of its answer) and is tried
+# twice at most: during an S3 outage an upload or a download answers an error page (ecandidat/downloads.py) before
+# gunicorn's timeout kills the worker (botocore alone waits 60 s and tries 3 times). 2 × (connect + read) stays under
+# that timeout (deploy/gunicorn.conf.py). The connection test (ecandidat/connectivity_checks.py) starts from it.
+AWS_S3_CONNECT_TIMEOUT = env_int("AWS_S3_CONNECT_TIMEOUT", 5, minimum=1)
+AWS_S3_READ_TIMEOUT = env_int("AWS_S3_READ_TIMEOUT", 20, minimum=1)
+# A file read from the bucket through storage.open() (dossier PDF, "Mes données", letters) is held in memory up to
+# this size, then in a temporary file: django-storages' default (0) keeps a whole object in memory.
+AWS_S3_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 if AWS_STORAGE_BUCKET_NAME:
+    # Imported only with a bucket: botocore costs each process ~16 MiB and 80 ms that a disk-backed one never uses.
+    from botocore.config import Config  # type: ignore[import-untyped]
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -254,6 +268,12 @@ if AWS_STORAGE_BUCKET_NAME:
             "file_overwrite": False,
             "querystring_auth": True,
             "querystring_expire": 60,
+            "client_config": Config(
+                connect_timeout=AWS_S3_CONNECT_TIMEOUT,
+                read_timeout=AWS_S3_READ_TIMEOUT,
+                retries={"total_max_attempts": 2, "mode": "standard"},
+            ),
+            "max_memory_size": AWS_S3_MAX_MEMORY_SIZE,
         },
     }
 else:
