@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from botocore.config import Config  # type: ignore[import-untyped]
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -253,9 +254,6 @@ AWS_S3_READ_TIMEOUT = env_int("AWS_S3_READ_TIMEOUT", 20, minimum=1)
 # this size, then in a temporary file: django-storages' default (0) keeps a whole object in memory.
 AWS_S3_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 if AWS_STORAGE_BUCKET_NAME:
-    # Imported only with a bucket: botocore costs each process ~16 MiB and 80 ms that a disk-backed one never uses.
-    from botocore.config import Config  # type: ignore[import-untyped]
-
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
