@@ -4,7 +4,7 @@ from celery import shared_task
 
 from applications.letters import build_letter
 from applications.packs import build_pack
-from applications.services.release import run_release
+from applications.services.release import requeue_lost_releases, run_release
 
 
 # A pack of a few hundred dossiers takes minutes: its own time limits, above the project's default.
@@ -26,3 +26,10 @@ def build_decision_letter(letter_id: int) -> None:
 def run_release_job(job_id: int) -> None:
     """Release the decisions of one ReleaseJob (``applications.services.release.run_release``)."""
     run_release(job_id)
+
+
+@shared_task
+def requeue_lost_release_jobs() -> int:
+    """The releases' sweeper, every few minutes from Celery beat: queue again the releases whose task was lost
+    (``applications.services.release.requeue_lost_releases``), also those whose page nobody watches."""
+    return requeue_lost_releases()

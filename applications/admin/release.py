@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.translation import gettext
+from django.views.decorators.http import require_POST
 
 from applications.letters import (
     KIND_BY_AVIS,
@@ -29,8 +30,11 @@ from applications.services.release import (
     BACKGROUND_RELEASE_FROM,
     PREVIEW_LIMIT,
     is_stalled,
+    never_started,
     preview_release,
     request_release,
+    requeue_lost_release,
+    retry_release,
 )
 from ecandidat.exceptions import BusinessRuleError
 
@@ -129,6 +133,10 @@ def regenerate(application, form, actor) -> None:
 REFRESH_SECONDS = 3
 
 
+def _job_url(job: ReleaseJob) -> str:
+    return reverse("admin:applications_application_release", args=[job.public_id])
+
+
 def bulk_release(model_admin, request, applications, form):
     """A selection of ``BACKGROUND_RELEASE_FROM`` or more: queue it and open its progress page (None: run it here),
     with the decisions the page previewed (``form``: a valid ``ReleaseForm``)."""
@@ -144,16 +152,19 @@ def bulk_release(model_admin, request, applications, form):
         messages.error(request, str(error))
         return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
     messages.success(request, gettext("The release of %(count)d decisions has started.") % {"count": job.total})
-    return HttpResponseRedirect(reverse("admin:applications_application_release", args=[job.public_id]))
+    return HttpResponseRedirect(_job_url(job))
 
 
 def release_job_view(model_admin, request, public_id):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
     job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    # Its task never queued (Redis unreachable) or lost (Redis restarted): queued again, the page goes on refreshing.
+    requeue_lost_release(job)
     stalled = is_stalled(job)  # its worker was killed and no new delivery took it back: not "in progress" for ever
-    if stalled:
-        job.status = ReleaseJob.Status.FAILED  # shown so only: a late delivery of the task may still take it back
+    lost = never_started(job)  # its task never came, nor when queued again: « relancez-la », not "waiting" for ever
+    if stalled or lost:
+        job.status = ReleaseJob.Status.FAILED  # shown so only: a late delivery of the task may still take it
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -163,10 +174,30 @@ def release_job_view(model_admin, request, public_id):
         "job": job,
         "in_progress": job.status in (ReleaseJob.Status.PENDING, ReleaseJob.Status.RUNNING),
         "stalled": stalled,
+        "never_started": lost,
+        "retry_url": reverse("admin:applications_application_release_retry", args=[job.public_id]) if lost else "",
         "refresh_seconds": REFRESH_SECONDS,
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/release_job.html", context)
+
+
+def release_job_retry_view(model_admin, request, public_id):
+    """« Relancer la publication » on the page of a release that never started (``retry_release``); back to its
+    page, which shows it waiting again (or, clicked twice or once it has started, as it is)."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    try:
+        relaunched = retry_release(job, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+    else:
+        if relaunched:
+            messages.success(
+                request, gettext("The release of %(count)d decisions has started.") % {"count": job.total}
+            )
+    return HttpResponseRedirect(_job_url(job))
 
 
 def release_urls(model_admin) -> list:
@@ -177,5 +208,10 @@ def release_urls(model_admin) -> list:
             "validation/<uuid:public_id>/",
             wrap(lambda request, public_id: release_job_view(model_admin, request, public_id)),
             name="applications_application_release",
+        ),
+        path(
+            "validation/<uuid:public_id>/relancer/",
+            wrap(require_POST(lambda request, public_id: release_job_retry_view(model_admin, request, public_id))),
+            name="applications_application_release_retry",
         ),
     ]

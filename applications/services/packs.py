@@ -9,20 +9,16 @@ logs it and goes on) is not lost: the pack stays PENDING in the database, and it
 one nobody looks at is pruned (``PACK_RETENTION``)."""
 
 import datetime
-import logging
 
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from applications.lost_tasks import requeue_if_lost
 from applications.models import Application, CommissionPack
-from applications.packs import PACK_REQUEUE_AFTER, is_stalled, prune_packs
+from applications.packs import PACK_NEVER_STARTED_AFTER, PACK_REQUEUE_AFTER, prune_packs
 from applications.tasks import build_commission_pack
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import PieceType
-
-logger = logging.getLogger(__name__)
 
 PACK_LIMIT = 500
 
@@ -57,31 +53,14 @@ def request_pack(
 
 def requeue_lost_pack(pack: CommissionPack, *, now: datetime.datetime | None = None) -> bool:
     """Queue again the build of ``pack`` when it is still PENDING ``PACK_REQUEUE_AFTER`` after it was asked for, or
-    after it was last queued again here; True when it was. The publish is after commit and never raises: with the
-    broker still unreachable, the next view after ``PACK_REQUEUE_AFTER`` tries again.
-
-    ``progress_at``, which a PENDING pack does not otherwise use (the build's claim stamps it anew), records the
-    queueing again; the conditional update claims it, so that views at the same time (the page refreshes itself
-    every few seconds) queue it once. A message queued again for a pack still waiting in the queue costs only a
-    claim that finds nothing to do (``applications.packs.build_pack``). No query for a pack not due."""
-    now = now or timezone.now()
-    due = now - PACK_REQUEUE_AFTER
-    if (
-        pack.status != CommissionPack.Status.PENDING
-        or pack.created_at >= due
-        or (pack.progress_at is not None and pack.progress_at >= due)
-        or is_stalled(pack, now=now)  # shown failed (« relancez la demande »): not built behind its page
-    ):
-        return False
-    queued_again = CommissionPack.objects.filter(
-        Q(progress_at__isnull=True) | Q(progress_at__lt=due),
-        pk=pack.pk,
-        status=CommissionPack.Status.PENDING,
-        created_at__lt=due,
-    ).update(progress_at=now)
-    if not queued_again:
-        return False
-    pack.progress_at = now
-    logger.warning("commission pack %s still waiting for its build: queued again", pack.public_id)
-    build_commission_pack.delay_on_commit(pack.pk)
-    return True
+    after it was last queued again here, and not yet shown failed (``PACK_NEVER_STARTED_AFTER``); True when it was
+    (``applications.lost_tasks.requeue_if_lost``, shared with the releases of decisions). A message queued again
+    for a pack still waiting in the queue costs only a claim that finds nothing to do
+    (``applications.packs.build_pack``)."""
+    return requeue_if_lost(
+        pack,
+        task=build_commission_pack,
+        requeue_after=PACK_REQUEUE_AFTER,
+        never_started_after=PACK_NEVER_STARTED_AFTER,
+        now=now,
+    )

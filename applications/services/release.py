@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from applications import lost_tasks
 from applications.models import Application, DecisionLetter, ReleaseJob
 from applications.models.candidature import latest_decision
 from applications.services import staff
-from ecandidat.celery import registered_task
+from ecandidat.celery import Task, registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 
@@ -131,24 +132,102 @@ def preview_release(applications: Iterable[Application], *, actor: User) -> list
 # --- big releases in the background -----------------------------------------------------------------------------
 
 
+def _check_scope(actor: User, ids: list[int]) -> None:
+    allowed = set(Application.objects.validatable_by(actor).filter(pk__in=ids).values_list("pk", flat=True))
+    if allowed != set(ids):
+        raise BusinessRuleError(_("Some of these applications are not in your scope."))
+
+
+def _release_task() -> Task:
+    # By name: applications.tasks imports this module to run the release (ecandidat.celery.registered_task).
+    return registered_task("applications.tasks.run_release_job")
+
+
 def request_release(
     *, actor: User, application_ids: list[int], decision_ids: Iterable[int] | None = None
 ) -> ReleaseJob:
     """Record a release of ``application_ids`` (each validatable by ``actor``) and queue it after commit;
     ``decision_ids``: the decisions staff previewed (``validate_current_decision``'s ``expected``)."""
     ids = sorted(set(application_ids))
-    allowed = set(Application.objects.validatable_by(actor).filter(pk__in=ids).values_list("pk", flat=True))
-    if allowed != set(ids):
-        raise BusinessRuleError(_("Some of these applications are not in your scope."))
+    _check_scope(actor, ids)
     job = ReleaseJob.objects.create(
         requested_by=actor,
         application_ids=ids,
         decision_ids=None if decision_ids is None else sorted(set(decision_ids)),
         total=len(ids),
     )
-    # By name: applications.tasks imports this module to run the release (ecandidat.celery.registered_task).
-    registered_task("applications.tasks.run_release_job").delay_on_commit(job.pk)
+    _release_task().delay_on_commit(job.pk)
     return job
+
+
+# A release whose task was lost (its publish refused while Redis was unreachable, ecandidat.celery.Task: "left for
+# its sweeper"; or its message gone with a Redis restarted, which keeps nothing) stays PENDING: it is queued again
+# once it has waited this long since it was asked for, then again every as long (``requeue_lost_release``: by its
+# page, which refreshes itself, and by the sweeper ``requeue_lost_releases``). A few minutes: a release may wait
+# behind commission packs (minutes each), and a message queued again for a job still waiting in the queue only
+# costs a claim that finds nothing to do.
+RELEASE_REQUEUE_AFTER = datetime.timedelta(minutes=3)
+# A release still PENDING this long after it was asked for is shown failed (« La publication n'a pas démarré :
+# relancez-la. »), with a button to launch it again (``retry_release``), and is no longer queued again: its page
+# stops refreshing. Only shown so: a message that was merely waiting behind long tasks still runs it (its page then
+# shows its progress). Nothing is half-done: a job that never started validated nothing.
+RELEASE_NEVER_STARTED_AFTER = datetime.timedelta(minutes=30)
+
+
+def requeue_lost_release(job: ReleaseJob, *, now: datetime.datetime | None = None) -> bool:
+    """Queue again the task of ``job`` when it is still PENDING ``RELEASE_REQUEUE_AFTER`` after it was asked for, or
+    after it was last queued again, and not yet shown failed; True when it was (``applications.lost_tasks``, shared
+    with the commission packs). No query for a job not due. The task's claim runs it once however many messages."""
+    return lost_tasks.requeue_if_lost(
+        job,
+        task=_release_task(),
+        requeue_after=RELEASE_REQUEUE_AFTER,
+        never_started_after=RELEASE_NEVER_STARTED_AFTER,
+        now=now,
+    )
+
+
+def requeue_lost_releases(*, now: datetime.datetime | None = None) -> int:
+    """The sweeper (``applications.tasks.requeue_lost_release_jobs``): queue again every release whose task was
+    lost, also those whose page nobody watches; how many were. One query when none is due."""
+    now = now or timezone.now()
+    due = now - RELEASE_REQUEUE_AFTER
+    lost = ReleaseJob.objects.filter(
+        Q(progress_at__isnull=True) | Q(progress_at__lt=due),
+        status=ReleaseJob.Status.PENDING,
+        created_at__lt=due,
+        created_at__gte=now - RELEASE_NEVER_STARTED_AFTER,
+    ).only("pk", "public_id", "status", "created_at", "progress_at")
+    return sum(requeue_lost_release(job, now=now) for job in lost)
+
+
+def never_started(job: ReleaseJob, *, now: datetime.datetime | None = None) -> bool:
+    """A PENDING job asked for more than ``RELEASE_NEVER_STARTED_AFTER`` ago: its task never came, nor came when
+    queued again (the broker still unreachable). Its page says so and offers to launch it again, not "in progress"
+    for ever."""
+    return lost_tasks.never_started(job, after=RELEASE_NEVER_STARTED_AFTER, now=now)
+
+
+def retry_release(job: ReleaseJob, *, actor: User) -> bool:
+    """Launch again ``job`` that never started (``never_started``), for ``actor``, its requester: the same
+    applications and previewed decisions, asked for again now, queued after commit. True when it was; False when
+    there is nothing to do (it started meanwhile, or was launched again already: a second click). The conditional
+    update claims it, so that it is queued once; the task's claim runs it once. The scope is checked again, as
+    when it was asked for."""
+    _check_scope(actor, job.application_ids)
+    now = timezone.now()
+    relaunched = ReleaseJob.objects.filter(
+        pk=job.pk,
+        requested_by=actor,
+        status=ReleaseJob.Status.PENDING,
+        created_at__lt=now - RELEASE_NEVER_STARTED_AFTER,
+    ).update(created_at=now, progress_at=None)
+    if not relaunched:
+        return False
+    job.created_at, job.progress_at = now, None
+    logger.warning("release job %s never started: launched again by user %s", job.public_id, actor.pk)
+    _release_task().delay_on_commit(job.pk)
+    return True
 
 
 # The task writes its progress after each application (a second or so each): a RUNNING job without any for this long

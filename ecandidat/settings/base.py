@@ -210,7 +210,13 @@ CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # Redis, cron runs `manage.py send_pending_mails` (deploy/crontab). Expires: runs missed while workers were down
 # are dropped, not piled up.
 CELERY_BEAT_SCHEDULE = {
-    "send-pending-mails": {"task": "ecandidat.tasks.sweep_outbox", "schedule": 60.0, "options": {"expires": 55}}
+    "send-pending-mails": {"task": "ecandidat.tasks.sweep_outbox", "schedule": 60.0, "options": {"expires": 55}},
+    # Releases of decisions whose task was lost (applications/lost_tasks.py), also when nobody watches their page.
+    "requeue-lost-releases": {
+        "task": "applications.tasks.requeue_lost_release_jobs",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 # --- E-mail -----------------------------------------------------------------------------------------------
