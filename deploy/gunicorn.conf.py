@@ -1,6 +1,6 @@
 """gunicorn settings for ecandidat (example): `gunicorn -c deploy/gunicorn.conf.py ecandidat.wsgi`.
 
-Environment (SECRET_KEY, DATABASE_URL, REDIS_URL, EMAIL_URL, ALLOWED_HOSTS, ...) comes from the systemd unit.
+Environment (SECRET_KEY, DATABASE_URL, REDIS_URL, EMAIL_URL, ALLOWED_HOSTS, SITE_URL, ...) comes from the systemd unit.
 """
 
 import gc

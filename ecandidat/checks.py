@@ -3,16 +3,19 @@
 They are errors, not warnings: Django's own ``security.W009`` only warns about a weak SECRET_KEY, and nothing said that
 uploaded pieces go unscanned without ``CLAMD_ADDRESS``. They run with every management command that checks the
 project (``check``, ``check --deploy``, ``migrate``, ``runserver``) and with the ``ExecStartPre`` of the deployment
-examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders``
-runs with ``check --deploy`` only (the service's ExecStartPre), as the service's user.
+examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders`` and
+``check_site_url`` run with ``check --deploy`` only: the service's ExecStartPre (as the service's user) and compose's
+``migrate`` step.
 
 Production is any settings module but ``ecandidat.settings.dev`` and ``ecandidat.settings.test``: those two ship
 known keys and run without clamd on purpose, so the checks leave them alone.
 """
 
 import getpass
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
@@ -132,6 +135,55 @@ def check_writable_folders(app_configs, **kwargs) -> list[Error]:
         )
         for name, folder in unwritable_folders()
     ]
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` (and its subdomains, RFC 6761), a loopback address (127.0.0.0/8, ::1) or 0.0.0.0: an address that
+    names the candidate's own machine, not the site."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+SITE_URL_HINT = (
+    "Set SITE_URL to the public address of the site, as candidates type it (SITE_URL=https://ecandidat.univ.fr), "
+    "in /etc/ecandidat/env or compose's .env."
+)
+
+
+def site_url_problem() -> str | None:
+    """Why SITE_URL cannot be the address of the links in the mails (password-set link of an account created by the
+    helpdesk, ``${site_url}``, recap, back office and letter links), or None."""
+    site_url = settings.SITE_URL
+    parts = urlsplit(site_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"SITE_URL ({site_url!r}) is not an absolute http(s) address: the links in the mails lead nowhere."
+    if _is_loopback(parts.hostname):
+        return (
+            f"SITE_URL is {site_url}: every link in the mails (password-set, decision letter, recap) would point to "
+            "the candidate's own machine."
+        )
+    if parts.scheme == "http" and settings.SECURE_SSL_REDIRECT:
+        return (
+            f"SITE_URL is {site_url}, over http while SECURE_SSL_REDIRECT redirects every request to https: the "
+            "links in the mails would go unencrypted first (a password-set link readable on the way)."
+        )
+    return None
+
+
+@register("security", deploy=True)
+def check_site_url(app_configs, **kwargs) -> list[Error]:
+    """Mails sent outside a request (helpdesk account creation, decisions, letters, nightly reminders) build their
+    links on SITE_URL, whose default is the developer's http://localhost:8000."""
+    if not is_production():
+        return []
+    problem = site_url_problem()
+    return [Error(problem, hint=SITE_URL_HINT, id="ecandidat.E004")] if problem else []
 
 
 @register("admin")

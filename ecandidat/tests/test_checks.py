@@ -21,6 +21,7 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "ALLOWED_HOSTS": "ecandidat.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
+    "SITE_URL": "https://ecandidat.example.org",
     "EMAIL_URL": "smtp://127.0.0.1:25",
     "SECURE_HSTS_PRELOAD": "1",
 }

@@ -16,6 +16,7 @@ import sys
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 from celery import signals
 from celery.utils.nodenames import host_format
@@ -27,6 +28,7 @@ from django.utils.module_loading import import_string
 from gunicorn.config import Config
 
 from ecandidat.celery import app, freeze_what_the_process_inherited
+from ecandidat.maintenance import in_window
 from ecandidat.settings import base  # the production settings module, as the tests below read it
 
 BASE_DIR = settings.BASE_DIR
@@ -241,15 +243,70 @@ def _inside_window(moment: time) -> bool:
     return start <= moment or moment < end if start > end else start <= moment < end
 
 
+def _maintenance_jobs() -> list[tuple[int, int, str]]:
+    """The crontab's jobs at a fixed hour (the maintenance batches), as (minute, hour, command); the mail sweeper runs
+    every minute, all day, on purpose."""
+    _variables, jobs = _crontab_jobs()
+    return [(int(minute), int(hour), command) for minute, hour, command in jobs if minute.isdigit() and hour.isdigit()]
+
+
+# An overseas university sets its own TIME_ZONE; the crontab's hours must then be read in it too.
+OVERSEAS_TIME_ZONES = ["America/Martinique", "America/Cayenne", "Indian/Reunion", "Pacific/Noumea", "Pacific/Tahiti"]
+
+
+@pytest.mark.parametrize("time_zone", ["Europe/Paris", *OVERSEAS_TIME_ZONES])
+def test_each_maintenance_batch_starts_inside_the_window_read_in_the_cron_tz_it_states(settings, time_zone):
+    # The crontab states CRON_TZ=Europe/Paris, TIME_ZONE's default; an installation in another TIME_ZONE writes its
+    # own CRON_TZ, as the crontab says. The window is read in TIME_ZONE (ecandidat.maintenance.in_window).
+    variables, _jobs = _crontab_jobs()
+    assert variables["CRON_TZ"] == base.TIME_ZONE == "Europe/Paris"
+    cron_tz = variables["CRON_TZ"] if time_zone == base.TIME_ZONE else time_zone
+    settings.TIME_ZONE = time_zone
+    jobs = _maintenance_jobs()
+
+    assert {re.search(r"manage\.sh (\w+)", command).group(1) for *_, command in jobs} >= {"nightly", "clearsessions"}
+    for minute, hour, command in jobs:
+        for day in (datetime(2027, 1, 15), datetime(2027, 7, 15)):  # winter and summer time
+            start = day.replace(hour=hour, minute=minute, tzinfo=ZoneInfo(cron_tz))
+            assert in_window(start), (command, cron_tz, start)
+
+
+@pytest.mark.parametrize("time_zone", [name for name in OVERSEAS_TIME_ZONES if name != "Indian/Reunion"])
+def test_a_cron_tz_left_at_europe_paris_overseas_runs_the_batches_in_the_day(settings, time_zone):
+    # Why CRON_TZ must be TIME_ZONE: 23:00 in Paris is 17:00 or 18:00 in Martinique, 08:00 or 09:00 in Nouméa (in
+    # La Réunion, 01:00 or 02:00: inside the window by chance).
+    settings.TIME_ZONE = time_zone
+    nightly = [(minute, hour) for minute, hour, command in _maintenance_jobs() if "manage.sh nightly " in command]
+
+    assert nightly
+    for minute, hour in nightly:
+        assert not in_window(datetime(2027, 1, 15, hour, minute, tzinfo=ZoneInfo("Europe/Paris")))
+
+
+def test_the_crontab_and_the_readme_say_cron_tz_must_be_time_zone():
+    # Their earlier advice, "set the server to Europe/Paris or UTC", gave the wrong hours to any other TIME_ZONE.
+    crontab = (DEPLOY / "crontab").read_text(encoding="utf-8")
+    readme = (BASE_DIR / "README.md").read_text(encoding="utf-8")
+    compose = (BASE_DIR / "compose.yaml").read_text(encoding="utf-8")
+    comments = " ".join(line.lstrip("# ") for line in crontab.splitlines() if line.startswith("#"))
+
+    assert "CRON_TZ must be the TIME_ZONE of /etc/ecandidat/env" in comments
+    assert "set the server's timezone to TIME_ZONE" in comments
+    assert "Europe/Paris or UTC" not in comments
+    assert "`CRON_TZ` must be your\n`TIME_ZONE`" in readme
+    assert "with `CRON_TZ` set to your `TIME_ZONE`" in readme  # the host's cron of the compose deployment
+    assert "CRON_TZ set to TIME_ZONE" in compose
+    assert "`manage.py nightly --force`" in readme
+
+
 def test_the_nightly_lines_run_inside_the_maintenance_window_whether_cron_reads_cron_tz_or_not():
-    # cronie reads the hours in CRON_TZ (Europe/Paris); Debian's cron ignores CRON_TZ and reads them in the server's
-    # timezone, UTC on most servers. Both readings, in winter and in summer time, must land inside 22:45-06:00 Paris.
-    variables, jobs = _crontab_jobs()
+    # With TIME_ZONE=Europe/Paris (the default), cronie reads the hours in CRON_TZ; Debian's cron ignores CRON_TZ and
+    # reads them in the server's timezone, UTC on most servers. Both readings, in winter and in summer time, must land
+    # inside 22:45-06:00 Paris (the crontab says a UTC server does for Europe/Paris only).
+    variables, _jobs = _crontab_jobs()
     assert variables["CRON_TZ"] == settings.TIME_ZONE == "Europe/Paris"
     paris = ZoneInfo("Europe/Paris")
-    nightly = [
-        (int(minute), int(hour), command) for minute, hour, command in jobs if minute.isdigit() and hour.isdigit()
-    ]
+    nightly = _maintenance_jobs()
 
     assert nightly
     for minute, hour, command in nightly:

@@ -1,11 +1,21 @@
-"""Run every nightly batch in order, inside the maintenance window (deploy/crontab)."""
+"""Run every nightly batch in order, inside the maintenance window (deploy/crontab).
+
+Outside the window (read in TIME_ZONE, ``ecandidat.maintenance.in_window``) it refuses to start when the window is
+enforced: a crontab read in another timezone than TIME_ZONE (CRON_TZ not set to it, or a cron that ignores CRON_TZ
+on a server in another timezone) would otherwise withdraw, archive and mail while candidates are on the site. Cron
+mails the refusal (stderr) to MAILTO. ``--force`` runs anyway (a night's run to catch up by hand, said explicitly);
+``--dry-run`` changes nothing and runs at any time.
+"""
 
 import io
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from ecandidat.batches import BatchAlreadyRunning, drop_broken_connections
+from ecandidat.maintenance import in_window
 
 # In eCandidat's order: accounts first, then data refreshes, then the decisions' deadlines, then clean-up.
 BATCHES = [
@@ -37,9 +47,24 @@ class Command(BaseCommand):
     help = "Run the nightly batches in order. Each also runs alone; a failed batch does not stop the next ones."
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="Show what each batch would do; change nothing.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Show what each batch would do; change nothing (at any time)."
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even outside the maintenance window, while candidates may be on the site.",
+        )
 
-    def handle(self, *args, dry_run=False, **options):
+    def handle(self, *args, dry_run=False, force=False, **options):
+        now = timezone.localtime()
+        if settings.MAINTENANCE_WINDOW_ENFORCED and not (dry_run or force or in_window(now)):
+            raise CommandError(
+                f"Refused: it is {now:%H:%M} in {settings.TIME_ZONE}, outside the maintenance window "
+                f"({settings.MAINTENANCE_START:%H:%M}-{settings.MAINTENANCE_END:%H:%M}); nothing was run. "
+                f"Have cron read the crontab in TIME_ZONE (CRON_TZ={settings.TIME_ZONE}, deploy/crontab), or pass "
+                "--force to run the batches now anyway."
+            )
         failed = []
         for name in BATCHES:
             drop_broken_connections()
