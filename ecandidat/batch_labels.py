@@ -151,6 +151,8 @@ COUNT_WORDS = {
     # remove_orphan_files, prune_outbox, prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),
+    # destroy_archived_campaigns: files the storage refused to delete, swept later by remove_orphan_files
+    "files left for remove_orphan_files": pgettext_lazy("batch count", "files left for remove_orphan_files"),
     "mails to delete": pgettext_lazy("batch count", "mails to delete"),
     "mails deleted": pgettext_lazy("batch count", "mails deleted"),
     "runs to delete": pgettext_lazy("batch count", "runs to delete"),
