@@ -3,7 +3,6 @@ endpoints (devtools/ent/entserver/cas.py) as a separate process: service validat
 rules of the ENT path, staff login, and single logout both ways."""
 
 import re
-from datetime import time
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
@@ -18,6 +17,7 @@ from accounts.tests.ent import ent_providers
 from accounts.tests.ent_logout import cas_login as _ent_login
 from accounts.tests.ent_logout import csrf_token as _csrf
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
+from accounts.tests.helpers import all_day_maintenance
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.services import ENT_PASSWORD
 
@@ -196,8 +196,8 @@ def test_with_the_ent_closed_to_candidates_staff_still_log_in_through_cas(cas_ap
 
 @pytest.fixture
 def night(settings):
-    settings.MAINTENANCE_WINDOW_ENFORCED = True
-    settings.MAINTENANCE_START, settings.MAINTENANCE_END = time(0, 0), time(23, 59, 59)
+    with all_day_maintenance(settings):
+        yield
 
 
 def test_during_the_window_staff_log_in_through_cas_and_reach_the_back_office(cas_app, night):

@@ -35,6 +35,7 @@ from accounts.tests.ent_logout import jwks as _jwks
 from accounts.tests.ent_logout import logout_token as _token
 from accounts.tests.ent_logout import stubbed_oidc_login as _ent_login
 from accounts.tests.factories import CandidateUserFactory
+from accounts.tests.helpers import all_day_maintenance
 from ecandidat.settings.base import _rate_limits
 
 OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -274,12 +275,11 @@ def test_with_cas_the_endpoint_is_a_404(ent, db, settings):
 
 def test_it_works_during_the_maintenance_window(ent_http, campaign, settings):
     """Staff keep working during maintenance: their ENT logout still ends their session."""
-    settings.MAINTENANCE_WINDOW_ENFORCED = True
-    settings.MAINTENANCE_START, settings.MAINTENANCE_END = datetime.time(0, 0), datetime.time(23, 59, 59)
-    assert Client().get("/").status_code == 503  # candidates' pages are closed
-    _browser, key = _logged_in(campaign)
+    with all_day_maintenance(settings):
+        assert Client().get("/").status_code == 503  # candidates' pages are closed
+        _browser, key = _logged_in(campaign)
 
-    assert _post(_token()).status_code == 200
+        assert _post(_token()).status_code == 200
 
     assert not Session.objects.filter(session_key=key).exists()
 

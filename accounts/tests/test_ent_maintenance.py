@@ -17,8 +17,10 @@ from accounts import cas
 from accounts.models import User
 from accounts.tests.ent import STUB_ENT, ent_providers, oidc_callback_state, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
+from accounts.tests.helpers import all_day_maintenance
 from ecandidat.maintenance import set_switch
 from ecandidat.middleware import EXEMPT_PREFIXES
+from offers.tests.factories import CampaignFactory
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 NIGHT = datetime.datetime(2026, 11, 28, 23, 30, tzinfo=PARIS)
@@ -36,6 +38,13 @@ def window(settings):
     settings.MAINTENANCE_WINDOW_ENFORCED = True
     with time_machine.travel(NIGHT, tick=False):
         yield
+
+
+@pytest.fixture
+def campaign(db):
+    """The active campaign, open on 28 November 2026 (DAY, NIGHT) as well as today: the conftest's opens 60 days
+    before today, which is after DAY from 28 January 2027."""
+    return CampaignFactory(is_active=True, starts_on=DAY.date() - datetime.timedelta(days=60))
 
 
 @pytest.fixture
@@ -250,16 +259,15 @@ def test_oidc_outside_the_window_a_student_logs_in_as_before(client, oidc_ent, s
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_oidc_during_the_window_staff_get_in_and_a_student_gets_the_maintenance_page(oidc_app, campaign, settings):
-    settings.MAINTENANCE_WINDOW_ENFORCED = True
-    settings.MAINTENANCE_START, settings.MAINTENANCE_END = datetime.time(0, 0), datetime.time(23, 59, 59)
     student = CandidateUserFactory(campaign=campaign, email="lucas.bernard@etudiant.univ-perp.fr")
     SocialAccount.objects.create(user=student, provider="ent", uid="lucas.bernard", extra_data=CLAIMS_BEFORE)
     staff = StaffFactory(username="sophie.gestion")
     SocialAccount.objects.create(user=staff, provider="ent", uid="sophie.gestion")
 
-    refused = oidc_login(oidc_app, "lucas.bernard")
-    new_person = oidc_login(oidc_app, "estelle.martin")
-    staff_in = oidc_login(oidc_app, "sophie.gestion", next_url=ADMIN)
+    with all_day_maintenance(settings):
+        refused = oidc_login(oidc_app, "lucas.bernard")
+        new_person = oidc_login(oidc_app, "estelle.martin")
+        staff_in = oidc_login(oidc_app, "sophie.gestion", next_url=ADMIN)
 
     assert refused.status_code == 503
     assert refused.url.startswith(f"{oidc_app}{CALLBACK}?")

@@ -17,12 +17,20 @@ from accounts.staff_enrolment import issue_enrolment_code
 from accounts.tests.factories import StaffMembershipFactory
 from accounts.tests.mfa import Client, totp_code
 from accounts.tests.personas import PASSWORD
+from offers.tests.factories import CampaignFactory
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 NIGHT = datetime.datetime(2026, 11, 28, 23, 30, tzinfo=PARIS)
 LOGIN = reverse("account_login")
 MFA_AUTHENTICATE = reverse("mfa_authenticate")
 ADMIN = "/gestion/"
+
+
+@pytest.fixture
+def campaign(db):
+    """The active campaign (``candidate_user``'s), open on 28 November 2026 (NIGHT) as well as today: the conftest's
+    opens 60 days before today, which is after NIGHT from 28 January 2027."""
+    return CampaignFactory(is_active=True, starts_on=NIGHT.date() - datetime.timedelta(days=60))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
+from django.utils import timezone
 
 from applications.models import Tag
 from applications.tests.helpers import admin_form_data
@@ -250,15 +251,19 @@ def test_manager_gives_the_same_dates_to_a_selection(
 def test_a_date_left_empty_stays_and_one_refusal_changes_nothing(
     client, centre_manager, formation, centre, commission
 ):
+    today = timezone.localdate()
     late = FormationFactory(centre=centre, commission=commission, code="MLATE")
-    late.return_deadline = datetime.date(2027, 9, 1)
-    late.confirmation_date = datetime.date(2027, 9, 30)
+    late.return_deadline = today + datetime.timedelta(days=300)
+    late.confirmation_date = today + datetime.timedelta(days=330)
     late.save()
     before = {f.pk: (f.opens_on, f.closes_on) for f in Formation.objects.all()}
     client.force_login(centre_manager)
 
-    # The window's end after MLATE's own later deadline is fine; after M1ENER's deadline it is not.
-    response = _set_dates(client, [formation, late], apply="1", closes_on="2027-08-15")
+    # The window's end before MLATE's own later deadline is fine; after M1ENER's deadline (the factory's, today + 37
+    # days) it is not.
+    closes_on = today + datetime.timedelta(days=200)
+    assert formation.return_deadline < closes_on < late.return_deadline
+    response = _set_dates(client, [formation, late], apply="1", closes_on=closes_on.isoformat())
 
     text = response.content.decode()
     assert "M1ENER : La date limite de retour doit être égale ou postérieure à la fin de dépôt." in text

@@ -418,7 +418,8 @@ def test_the_answer_block_says_until_when_to_answer(owner, favourable, language,
     without an answer (the nightly automatic désistement), as the AVIS_FAVORABLE mail says: a candidate promoted
     from the waiting list has only a few days, and the "Dates utiles" panel alone does not say that it is the
     date to answer by."""
-    favourable.confirmation_date_override = datetime.date(2027, 2, 16)
+    answer_by = timezone.localdate() + datetime.timedelta(days=10)
+    favourable.confirmation_date_override = answer_by
     favourable.save()
 
     with django_assert_num_queries(8):
@@ -426,13 +427,13 @@ def test_the_answer_block_says_until_when_to_answer(owner, favourable, language,
 
     if language == "fr":
         expected = (
-            "Répondez au plus tard le 16/02/2027, ce jour compris. Sans réponse à cette date, vous serez "
+            f"Répondez au plus tard le {answer_by:%d/%m/%Y}, ce jour compris. Sans réponse à cette date, vous serez "
             "automatiquement désisté(e)."
         )
     else:
         expected = (
-            "Answer by 16 Feb 2027 at the latest, that day included. Without an answer by that date, your "
-            "application is withdrawn automatically."
+            f"Answer by {english_date(answer_by)} at the latest, that day included. Without an answer by that date, "
+            "your application is withdrawn automatically."
         )
     assertContains(response, f"<p><strong>{expected}</strong></p>", html=True)
 

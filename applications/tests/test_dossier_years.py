@@ -6,6 +6,7 @@ correct a dossier in the back office, with one message next to the field. The ba
 import re
 
 import pytest
+import time_machine
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -21,11 +22,18 @@ pytestmark = pytest.mark.django_db
 
 MESSAGE = "Enter a year between %(first)s and %(last)s."
 BAC = {"mode": "add", "series": "GEN", "country": "FR", "department": "66"}
-THIS_YEAR = timezone.localdate().year
 
 
 def message(last: int) -> str:
     return MESSAGE % {"first": 1900, "last": last}
+
+
+@pytest.fixture
+def this_year():
+    """This year, read when the test runs (not when the tests are collected), the clock held still meanwhile: the year
+    cannot turn between the page and the checks on New Year's Eve. The years below are offsets from it."""
+    with time_machine.travel(timezone.now(), tick=False):
+        yield timezone.localdate().year
 
 
 def test_the_message_is_in_french():
@@ -34,15 +42,11 @@ def test_the_message_is_in_french():
 
 
 @pytest.mark.parametrize(
-    ("model", "field", "last"),
-    [
-        (Baccalaureate, "year", THIS_YEAR),
-        (ExternalCursus, "year", THIS_YEAR + 1),
-        (Internship, "year", THIS_YEAR + 1),
-        (WorkExperience, "year", THIS_YEAR + 1),
-    ],
+    ("model", "field", "years_ahead"),
+    [(Baccalaureate, "year", 0), (ExternalCursus, "year", 1), (Internship, "year", 1), (WorkExperience, "year", 1)],
 )
-def test_the_model_bounds_its_years(model, field, last):
+def test_the_model_bounds_its_years(model, field, years_ahead, this_year):
+    last = this_year + years_ahead
     model_field = model._meta.get_field(field)
     for year in (1900, last):
         model_field.run_validators(year)
@@ -52,8 +56,12 @@ def test_the_model_bounds_its_years(model, field, last):
         assert refused.value.messages == [message(last)]
 
 
-@pytest.mark.parametrize("year", ["0", "1899", str(THIS_YEAR + 1)])
-def test_the_candidate_is_told_the_baccalaureates_years(owner_client, candidate, year, django_assert_num_queries):
+@pytest.mark.parametrize("year", ["0", "1899", "next year"])
+def test_the_candidate_is_told_the_baccalaureates_years(
+    owner_client, candidate, year, this_year, django_assert_num_queries
+):
+    if year == "next year":
+        year = str(this_year + 1)
     # session, user, the request's savepoint, the dossier; the model's check constraints (a savepoint, the check,
     # its release); the release: nothing written
     with django_assert_num_queries(8):
@@ -63,19 +71,23 @@ def test_the_candidate_is_told_the_baccalaureates_years(owner_client, candidate,
     html = response.content.decode()
     error = re.search(r'<ul class="errorlist" id="id_year_error"><li>([^<]+)</li>', html)
     assert error is not None
-    assert error.group(1) == message(THIS_YEAR)
+    assert error.group(1) == message(this_year)
     assert not Baccalaureate.objects.filter(candidate=candidate).exists()
 
 
-def test_the_baccalaureate_of_this_year_is_taken(owner_client, candidate):
-    response = owner_client.post(reverse("applications:baccalaureate"), {**BAC, "year": str(THIS_YEAR)})
+def test_the_baccalaureate_of_this_year_is_taken(owner_client, candidate, this_year):
+    response = owner_client.post(reverse("applications:baccalaureate"), {**BAC, "year": str(this_year)})
 
     assert response.status_code == 302
-    assert Baccalaureate.objects.get(candidate=candidate).year == THIS_YEAR
+    assert Baccalaureate.objects.get(candidate=candidate).year == this_year
 
 
-@pytest.mark.parametrize(("year", "taken"), [("0", False), ("1899", False), (str(THIS_YEAR + 1), True)])
-def test_the_candidate_is_told_a_rows_years(owner_client, candidate, year, taken, django_assert_num_queries):
+@pytest.mark.parametrize(("year", "taken"), [("0", False), ("1899", False), ("next year", True)])
+def test_the_candidate_is_told_a_rows_years(
+    owner_client, candidate, year, taken, this_year, django_assert_num_queries
+):
+    if year == "next year":
+        year = str(this_year + 1)
     data = {"year": year, "duration": "2 mois", "hours_per_week": "35", "organisation": "Observatoire"}
 
     # refused: session, user, the request's savepoint, the dossier, its release; taken: the service's
@@ -87,15 +99,16 @@ def test_the_candidate_is_told_a_rows_years(owner_client, candidate, year, taken
     if not taken:
         assert response.status_code == 200
         assert (
-            f'<ul class="errorlist" id="id_year_error"><li>{message(THIS_YEAR + 1)}</li>' in response.content.decode()
+            f'<ul class="errorlist" id="id_year_error"><li>{message(this_year + 1)}</li>' in response.content.decode()
         )
 
 
 @pytest.mark.parametrize(
-    ("url", "last"),
-    [("applications:baccalaureate", THIS_YEAR), ("applications:internship_add", THIS_YEAR + 1)],  # ?avec-bac=1 below
+    ("url", "years_ahead"),
+    [("applications:baccalaureate", 0), ("applications:internship_add", 1)],  # ?avec-bac=1 below
 )
-def test_the_year_inputs_arrows_stay_within_the_bounds(owner_client, url, last):
+def test_the_year_inputs_arrows_stay_within_the_bounds(owner_client, url, years_ahead, this_year):
+    last = this_year + years_ahead
     html = owner_client.get(reverse(url), {"avec-bac": "1"}).content.decode()  # the bac's form, not its buttons
 
     year_input = re.search(r'<input type="number" name="year"[^>]*>', html)
@@ -110,14 +123,13 @@ def application(centre, commission, campaign):
 
 
 @pytest.mark.parametrize(
-    ("prefix", "year", "last"),
-    [
-        ("baccalaureate-0", "2099", THIS_YEAR),
-        ("internships-0", "2099", THIS_YEAR + 1),
-        ("internships-0", "0", THIS_YEAR + 1),
-    ],
+    ("prefix", "year", "years_ahead"),
+    [("baccalaureate-0", "2099", 0), ("internships-0", "2099", 1), ("internships-0", "0", 1)],
 )
-def test_a_manager_correcting_a_dossier_gets_the_same_bounds(client, centre_manager, application, prefix, year, last):
+def test_a_manager_correcting_a_dossier_gets_the_same_bounds(
+    client, centre_manager, application, prefix, year, years_ahead, this_year
+):
+    last = this_year + years_ahead
     candidate = application.candidate
     BaccalaureateFactory(candidate=candidate, year=2019)
     InternshipFactory(candidate=candidate, year=2024)

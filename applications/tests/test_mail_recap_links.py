@@ -12,6 +12,7 @@ import time_machine
 from django.conf import settings
 from django.core.management import call_command
 from django.urls import resolve, reverse
+from django.utils import timezone
 
 from applications.enums import DossierStatus
 from applications.services import staff
@@ -77,16 +78,16 @@ def test_the_confirmation_reminder_links_to_the_recap(centre, commission, campai
     formation = FormationFactory(
         centre=centre,
         commission=commission,
-        opens_on=datetime.date(2027, 1, 1),
-        closes_on=datetime.date(2027, 3, 1),
-        return_deadline=datetime.date(2027, 3, 15),
-        confirmation_date=datetime.date(2027, 6, 30),
+        confirmation_date=timezone.localdate() + datetime.timedelta(days=60),  # after the factory's return deadline
         favourable_decision_type=decision_type(Avis.FAVOURABLE),
     )
     application = make_application(formation, campaign=campaign)
     decide(application, Avis.FAVOURABLE, actor=central_manager)
+    two_nights_before = datetime.datetime.combine(
+        formation.confirmation_date - datetime.timedelta(days=2), datetime.time(23, 0), tzinfo=PARIS
+    )
 
-    with time_machine.travel(datetime.datetime(2027, 6, 28, 23, 0, tzinfo=PARIS), tick=False):
+    with time_machine.travel(two_nights_before, tick=False):
         call_command("remind_favourable_decisions", verbosity=0)
 
     [mail] = mails("CANDIDATURE_RELANCE_FAVO")

@@ -39,7 +39,10 @@ def formation(centre, commission):
 
 @pytest.fixture
 def next_campaign(campaign):
-    return CampaignFactory(starts_on=campaign.starts_on + datetime.timedelta(days=365), ends_on=TODAY.replace(2028))
+    return CampaignFactory(
+        starts_on=campaign.starts_on + datetime.timedelta(days=365),
+        ends_on=campaign.ends_on + datetime.timedelta(days=365),
+    )
 
 
 def test_archive_waits_for_the_date(campaign, next_campaign):

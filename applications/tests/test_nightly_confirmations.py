@@ -27,6 +27,15 @@ def paris(*args):
     return datetime.datetime(*args, tzinfo=PARIS)
 
 
+@pytest.fixture(autouse=True)
+def _before_the_confirmation_date():
+    """The tests' timeline is fixed (the date de confirmation CONFIRM_BY, the nights around it): what they do at no
+    given moment (the decisions validated, the campaign) happens on 1 May 2027, before that date, not on the real day,
+    which overtakes it (the validation of a favourable decision is refused once the date has passed)."""
+    with time_machine.travel(paris(2027, 5, 1, 12, 0), tick=True):
+        yield
+
+
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(

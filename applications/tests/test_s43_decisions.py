@@ -14,6 +14,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.utils import timezone
 
 from applications.enums import EventKind
 from applications.models import Application, Opi
@@ -33,8 +34,14 @@ pytestmark = pytest.mark.django_db
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 
 
-def paris(*args):
-    return datetime.datetime(*args, tzinfo=PARIS)
+def confirmation_date() -> datetime.date:
+    """A date de confirmation two months ahead: after the factory formation's return deadline (today + 37 days)."""
+    return timezone.localdate() + datetime.timedelta(days=60)
+
+
+def the_night_after(day: datetime.date) -> datetime.datetime:
+    """23:00 on the day after ``day``: the nightly withdrawal's first night for a date de confirmation ``day``."""
+    return datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time(23, 0), tzinfo=PARIS)
 
 
 def run(command):
@@ -144,14 +151,14 @@ def test_validating_a_list_decision_ranks_it_among_this_years_list_only(
 def test_the_nightly_withdrawal_promotes_from_the_withdrawn_applications_campaign(
     formation, campaign, central_manager, last_years_list
 ):
-    formation.confirmation_date = datetime.date(2027, 6, 30)
+    formation.confirmation_date = confirmation_date()
     formation.save()
     admitted = make_application(formation, campaign=campaign)
     decide(admitted, Avis.FAVOURABLE, actor=central_manager)
     listed = make_application(formation, campaign=campaign)
     decide(listed, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=3)
 
-    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False):
+    with time_machine.travel(the_night_after(formation.confirmation_date), tick=False):
         output = run("withdraw_expired_confirmations")
 
     assert "candidates promoted from the waiting list: 1" in output
@@ -287,7 +294,7 @@ def test_a_list_decision_that_does_not_mail_the_rang_reel_leaves_the_told_rank(
 
 
 def test_the_nightly_withdrawal_honours_a_date_extended_while_it_ran(formation, campaign, central_manager, mocker):
-    formation.confirmation_date = datetime.date(2027, 6, 30)
+    formation.confirmation_date = confirmation_date()
     formation.save()
     admitted = make_application(formation, campaign=campaign, email="fa@example.org")
     decide(admitted, Avis.FAVOURABLE, actor=central_manager)
@@ -298,12 +305,16 @@ def test_the_nightly_withdrawal_honours_a_date_extended_while_it_ran(formation, 
     def extended_after_the_read(queryset):
         for application, confirmation_date in read(queryset):
             # Staff give a new date between the batch's read and its lock of the row.
-            staff.extend_deadlines(application, actor=central_manager, confirmation_date=datetime.date(2027, 7, 10))
+            staff.extend_deadlines(
+                application,
+                actor=central_manager,
+                confirmation_date=formation.confirmation_date + datetime.timedelta(days=10),
+            )
             yield application, confirmation_date
 
     mocker.patch.object(nightly, "_with_dates", side_effect=extended_after_the_read)
     report = Report()
-    with time_machine.travel(paris(2027, 7, 1, 23, 0), tick=False):
+    with time_machine.travel(the_night_after(formation.confirmation_date), tick=False):
         nightly.withdraw_expired_confirmations(report, dry_run=False, limit=None)
 
     admitted.refresh_from_db()

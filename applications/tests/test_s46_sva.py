@@ -20,7 +20,6 @@ from offers.tests.factories import FormationFactory
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:applications_application_changelist"
-TODAY = timezone.localdate()
 
 
 @pytest.fixture(autouse=True)
@@ -42,26 +41,45 @@ def created_days_ago(application: Application, days: int) -> Application:
 
 
 def days_ago(days: int) -> datetime.date:
-    return TODAY - datetime.timedelta(days=days)
+    return timezone.localdate() - datetime.timedelta(days=days)
+
+
+def created_on(application: Application) -> datetime.date:
+    """The local day ``application`` was created: the first day a status change may be dated."""
+    return timezone.localdate(application.created_at)
+
+
+def english_short_date(day: datetime.date) -> str:
+    """``day`` as the English back office writes it (SHORT_DATE_FORMAT, "j M Y")."""
+    return day.strftime("%-d %b %Y")
 
 
 # --- 1. a status date before the application existed -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("on", [datetime.date(2015, 3, 2), datetime.date(1, 1, 1), days_ago(1)])
+@pytest.mark.parametrize(
+    "date_for",
+    [
+        lambda created: datetime.date(2015, 3, 2),
+        lambda created: datetime.date(1, 1, 1),
+        lambda created: created - datetime.timedelta(days=1),
+    ],
+    ids=["2015-03-02", "0001-01-01", "the-day-before"],
+)
 def test_one_application_refuses_a_date_before_its_creation_next_to_the_date(
-    client, django_assert_num_queries, centre_manager, formation, campaign, on
+    client, django_assert_num_queries, centre_manager, formation, campaign, date_for
 ):
     """The reviewer's proof: "RE" dated 2015-03-02 on an application created today was saved (302), and its SVA
     alert counted from 2015."""
     application = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
+    on = date_for(created_on(application))  # from the day it was created, not the day the tests were collected
     client.force_login(centre_manager)
 
     with django_assert_num_queries(9):  # the form refuses it: the service is not called
         response = client.post(operation_url(application, "set_status"), {"target": "RE", "on": on.isoformat()})
 
     assert response.status_code == 200
-    created = TODAY.strftime("%-d %b %Y")  # the English back office's SHORT_DATE_FORMAT, "j M Y"
+    created = english_short_date(created_on(application))
     assert response.context["form"].errors["on"] == [
         f"The date of the change cannot precede the application's creation ({created})."
     ]
@@ -73,14 +91,15 @@ def test_one_application_refuses_a_date_before_its_creation_next_to_the_date(
 
 def test_one_application_accepts_the_day_it_was_created(client, centre_manager, formation, campaign):
     application = created_days_ago(make_application(formation, campaign=campaign, status=DossierStatus.WAITING), 10)
+    on = created_on(application)
     client.force_login(centre_manager)
 
-    response = client.post(operation_url(application, "set_status"), {"target": "RE", "on": days_ago(10).isoformat()})
+    response = client.post(operation_url(application, "set_status"), {"target": "RE", "on": on.isoformat()})
 
     assert response.status_code == 302
     application.refresh_from_db()
-    assert (application.dossier_status, application.received_on) == (DossierStatus.RECEIVED, days_ago(10))
-    assert application.events.get(to_status=DossierStatus.RECEIVED).comment == f"daté du {days_ago(10):%d/%m/%Y}"
+    assert (application.dossier_status, application.received_on) == (DossierStatus.RECEIVED, on)
+    assert application.events.get(to_status=DossierStatus.RECEIVED).comment == f"daté du {on:%d/%m/%Y}"
 
 
 def test_a_selection_refuses_each_application_created_after_the_date_and_sets_the_others(
@@ -92,13 +111,12 @@ def test_a_selection_refuses_each_application_created_after_the_date_and_sets_th
     newer = make_application(formation, campaign=campaign, status=DossierStatus.WAITING)
     client.force_login(centre_manager)
     selection = {"action": "action_set_status", "_selected_action": [older.pk, newer.pk], "apply": "1"}
+    on = days_ago(5)
 
-    response = client.post(
-        reverse(CHANGELIST), {**selection, "target": "RE", "on": days_ago(5).isoformat()}, follow=True
-    )
+    response = client.post(reverse(CHANGELIST), {**selection, "target": "RE", "on": on.isoformat()}, follow=True)
 
     shown = [str(message) for message in response.context["messages"]]
-    created = TODAY.strftime("%-d %b %Y")
+    created = english_short_date(created_on(newer))
     refusal = f"The date of the change cannot precede the application's creation ({created})."
     assert shown == [
         "Set the dossier status: 1 application done.",
@@ -106,7 +124,7 @@ def test_a_selection_refuses_each_application_created_after_the_date_and_sets_th
     ]
     older.refresh_from_db()
     newer.refresh_from_db()
-    assert (older.dossier_status, older.received_on) == (DossierStatus.RECEIVED, days_ago(5))
+    assert (older.dossier_status, older.received_on) == (DossierStatus.RECEIVED, on)
     assert (newer.dossier_status, newer.received_on) == (DossierStatus.WAITING, None)
     assert not newer.events.exists()
     assert list(OutboundEmail.objects.values_list("code", flat=True)) == ["STATUT_RE"]
