@@ -662,6 +662,21 @@ class BaccalaureateRules(_RulesBase):
             self.school_uai = self.instance.school_uai  # the school found by its number earlier, unchanged
 
 
+# What a baccalaureate holds: the candidate's form's fields, emptied by staff for a candidate without one (the
+# candidate's "Je n'ai pas le bac", applications.admin.dossier).
+BAC_DETAILS = (
+    "series",
+    "year",
+    "country",
+    "department",
+    "city",
+    "school",
+    "mention",
+    *Baccalaureate.SPECIALITY_FIELDS,
+    *Baccalaureate.OPTION_FIELDS,
+)
+
+
 class BaccalaureateForm(BaccalaureateRules, DossierForm):
     """Baccalauréat ou équivalence (eCandidat ``CandidatBacWindow``); its rules are ``BaccalaureateRules``.
 
@@ -675,17 +690,7 @@ class BaccalaureateForm(BaccalaureateRules, DossierForm):
 
     class Meta:
         model = Baccalaureate
-        fields = [
-            "series",
-            "year",
-            "country",
-            "department",
-            "city",
-            "school",
-            "mention",
-            *Baccalaureate.SPECIALITY_FIELDS,
-            *Baccalaureate.OPTION_FIELDS,
-        ]
+        fields = list(BAC_DETAILS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

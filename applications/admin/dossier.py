@@ -28,6 +28,7 @@ from applications.concurrency import (
 )
 from applications.countries import country_name
 from applications.forms import (
+    BAC_DETAILS,
     BaccalaureateRules,
     ExternalCursusRules,
     bound_years,
@@ -179,20 +180,6 @@ class AddressInline(ManagersCorrect, admin.StackedInline):
     form = AddressAdminForm
     extra = 0
     managers_delete = False  # an address is corrected, not removed (applying needs one)
-
-
-# What a baccalaureate holds, emptied for a candidate without one (the candidate's "Je n'ai pas le bac").
-BAC_DETAILS = (
-    "series",
-    "year",
-    "country",
-    "department",
-    "city",
-    "school",
-    "mention",
-    *Baccalaureate.SPECIALITY_FIELDS,
-    *Baccalaureate.OPTION_FIELDS,
-)
 
 
 class BaccalaureateAdminForm(BaccalaureateRules, DossierAdminForm):

@@ -3,6 +3,8 @@ from django.utils import translation
 
 from applications.tests.factories_candidature import application_of
 from documents.tests.conftest import clear_memory_cache
+from documents.tests.s3_peer import fresh_bucket, start_s3_server
+from ecandidat.tests.plugins.services import free_port
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 
@@ -75,3 +77,19 @@ def conditional_piece(formation):
     piece_type = PieceTypeFactory(label="Attestation de bourse", is_conditional=True, order=2)
     formation.piece_types.add(piece_type)
     return piece_type
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """An S3-compatible server (moto_server) for the module's tests on files in a bucket."""
+    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server, settings):
+    """A fresh private bucket per test, set as the default storage (Django rebuilds default_storage)."""
+    return fresh_bucket(s3_server, settings)

@@ -22,7 +22,6 @@ from applications.tests.factories_candidature import application_of
 from applications.tests.helpers import post_file, released, upload_pdf
 from documents.models import Document
 from documents.tests import hostile_files as hostile
-from documents.tests.s3_peer import fresh_bucket, start_s3_server
 from ecandidat.batches import Report
 from ecandidat.downloads import STORAGE_RETRY_AFTER_SECONDS, STREAM_CHUNK_BYTES
 from ecandidat.tests.plugins.services import free_port
@@ -31,20 +30,6 @@ from offers.models import DecisionLetterTemplate
 MESSAGE = "This file is temporarily unavailable: try again in a few minutes."
 # Connection refused at once; one attempt: the test does not wait on botocore's back-off.
 QUICK_FAILURE = Config(connect_timeout=2, read_timeout=2, retries={"total_max_attempts": 1})
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(s3_server, settings):
-    return fresh_bucket(s3_server, settings)
 
 
 def _bucket_unreachable(settings) -> None:

@@ -14,26 +14,9 @@ from applications.services import nightly
 from applications.tests.helpers import post_file
 from documents.models import Document
 from documents.tests import hostile_files as hostile
-from documents.tests.s3_peer import fresh_bucket, start_s3_server
 from ecandidat.batches import Report
-from ecandidat.tests.plugins.services import free_port
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(s3_server, settings):
-    """A fresh private bucket per test, set as the default storage (Django rebuilds default_storage)."""
-    return fresh_bucket(s3_server, settings)
 
 
 def _keys(s3_server, bucket) -> list[str]:
