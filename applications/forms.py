@@ -779,6 +779,9 @@ class ExternalCursusRules(_RulesBase):
     changed one of them; a place left as stored keeps its commune's code and school's number."""
 
     PLACE_FIELDS = ("country", "department", "city", "school")
+    # With the SIS's communes and no département chosen yet: how its communes come into the list (the candidate's
+    # page has a « Valider le département » button; the staff's page lists them once saved).
+    CITIES_AFTER_DEPARTMENT = _("Choose the department first and validate it: its cities are then listed here.")
 
     instance: ExternalCursus
     # The dossier's form's (``DossierForm``, ``DossierAdminForm``): when a rule is checked.
@@ -809,7 +812,7 @@ class ExternalCursusRules(_RulesBase):
             help_text = (
                 _("Required for a cursus in France: the cities of the department chosen above.")
                 if self.chosen_department
-                else _("Choose the department first and validate it: its cities are then listed here.")
+                else self.CITIES_AFTER_DEPARTMENT
             )
             # A CharField with a list, not a ChoiceField: a city of another département gets its own message.
             self.fields["city"] = forms.CharField(

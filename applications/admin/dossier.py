@@ -270,6 +270,9 @@ class ExternalCursusAdminForm(ExternalCursusRules, DossierAdminForm):
     (``memoised``): no query per row, nor per page once read; with the SIS's communes, one query per row in France
     for its département's communes, as on the candidate's form."""
 
+    # No « Valider le département » button here: the département's communes are listed once the page is saved.
+    CITIES_AFTER_DEPARTMENT = gettext_lazy("Choose the department first and save: its cities are then listed here.")
+
     def __init__(self, *args, communes_memo: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.communes_memo = communes_memo  # the page's rows read a département's communes once

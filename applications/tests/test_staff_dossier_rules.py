@@ -420,3 +420,19 @@ def test_the_page_reads_a_departments_communes_once_whatever_the_rows(
 
     html = response.content.decode()
     assert html.count('<option value="66136" selected>PERPIGNAN</option>') == rows
+
+
+def test_a_new_cursus_row_says_its_communes_come_once_saved(
+    client, centre_manager, application, communes, django_assert_num_queries
+):
+    """The staff's page has no « Valider le département » button: the help of a row without département says to
+    save (the candidate's says to validate it)."""
+    ExternalCursusFactory(candidate=application.candidate, department="66", city="PERPIGNAN", city_insee_code="66136")
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(PAGE_WITH_COMMUNES):
+        response = client.get(_url(application.candidate))
+
+    html = response.content.decode()
+    assert "Choisissez d’abord le département et enregistrez : ses communes s’affichent alors ici." in html
+    assert "et validez-le : ses communes" not in html
