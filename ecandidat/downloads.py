@@ -81,8 +81,11 @@ def storage_errors() -> Iterator[None]:
 
 
 def storage_unavailable_page(request: HttpRequest) -> HttpResponse:
-    """503 « this file is unavailable for a moment, try again in a few minutes », with ``Retry-After``."""
-    response = render(request, "ecandidat/storage_unavailable.html", status=503)
+    """503 « this file is unavailable for a moment, try again in a few minutes », with ``Retry-After``; after a form
+    sent (a piece uploaded while the bucket is down), that what was sent was not saved (the request's transaction
+    was rolled back) and must be sent again."""
+    context = {"sent": request.method == "POST"}
+    response = render(request, "ecandidat/storage_unavailable.html", context, status=503)
     response["Retry-After"] = str(STORAGE_RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     return response

@@ -214,6 +214,24 @@ def test_the_middleware_answers_503_with_retry_after(error):
     assert MESSAGE in response.content.decode()
 
 
+@pytest.mark.django_db
+def test_after_a_form_sent_the_503_says_it_was_not_saved():
+    """A piece uploaded while the bucket is down: the request's transaction is rolled back, the page says to send it
+    again (not "this file is unavailable", which speaks of a file to download)."""
+    request = RequestFactory().post("/pieces/envoyer/")
+    request.user = AnonymousUser()
+
+    with translation.override("en"):
+        response = StorageUnavailableMiddleware(lambda r: None).process_exception(
+            request, EndpointConnectionError(endpoint_url="x")
+        )
+
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "what you sent was not saved. Send it again in a few minutes." in page
+    assert MESSAGE not in page
+
+
 @pytest.mark.parametrize("error", [_client_error(404, "NoSuchKey"), ValueError("a bug"), Http404()])
 def test_the_middleware_leaves_other_errors_alone(error):
     request = RequestFactory().get("/")
