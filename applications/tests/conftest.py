@@ -4,7 +4,9 @@ from django.core.cache import caches
 from django.utils import translation
 
 from applications import pegase
-from applications.tests.factories import CandidateFactory
+from applications.tests.factories import AddressFactory, CandidateFactory
+from applications.tests.factories_candidature import make_application
+from offers.tests.factories import FormationFactory
 
 
 @pytest.fixture
@@ -96,3 +98,18 @@ def persona(request):
     users["read_only"] = users.pop("read_only_staff")
     users["anonymous"] = AnonymousUser()
     return users[request.param]
+
+
+@pytest.fixture(params=["superuser", "centre_manager"])
+def corrector(request):
+    """Who corrects a dossier in the back office: the central office's superuser, a centre manager of the
+    candidate."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def dossier_to_correct(centre, commission, campaign):
+    """An application of the centre, its candidate with an address in Perpignan: a dossier staff correct."""
+    application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
+    AddressFactory(candidate=application.candidate, city="PERPIGNAN", postal_code="66000")
+    return application

@@ -11,26 +11,15 @@ import pytest
 from django.urls import reverse
 
 from applications.models import Address, Candidate
-from applications.tests.factories import AddressFactory, BaccalaureateFactory
-from applications.tests.factories_candidature import make_application
+from applications.tests.factories import BaccalaureateFactory
 from applications.tests.helpers import dossier_form_data
-from offers.tests.factories import FormationFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("back_office_in_french")]
 
-CORRECTORS = ["superuser", "centre_manager"]  # the central office's superuser; a centre manager of the candidate
-
 
 @pytest.fixture
-def application(centre, commission, campaign):
-    application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
-    AddressFactory(candidate=application.candidate, city="PERPIGNAN", postal_code="66000")
-    return application
-
-
-@pytest.fixture(params=CORRECTORS)
-def corrector(request):
-    return request.getfixturevalue(request.param)
+def application(dossier_to_correct):
+    return dossier_to_correct  # applications/tests/conftest.py; ``corrector`` too
 
 
 def _url(candidate):

@@ -18,14 +18,11 @@ from applications.models import (
     ReferenceSchool,
 )
 from applications.models.reference import forget_reference_lists
-from applications.tests.factories import AddressFactory, BaccalaureateFactory, ExternalCursusFactory
-from applications.tests.factories_candidature import make_application
+from applications.tests.factories import BaccalaureateFactory, ExternalCursusFactory
 from applications.tests.helpers import dossier_form_data
-from offers.tests.factories import FormationFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("back_office_in_french")]
 
-CORRECTORS = ["superuser", "centre_manager"]  # the central office's superuser; a centre manager of the candidate
 REQUIRED = "Ce champ est obligatoire."
 REFORM_ONLY = (
     "Les spécialités ne concernent que le baccalauréat général obtenu à partir de 2021 : laissez ce champ vide."
@@ -36,15 +33,8 @@ PAGE_WITH_COMMUNES = 25
 
 
 @pytest.fixture
-def application(centre, commission, campaign):
-    application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
-    AddressFactory(candidate=application.candidate, city="PERPIGNAN", postal_code="66000")
-    return application
-
-
-@pytest.fixture(params=CORRECTORS)
-def corrector(request):
-    return request.getfixturevalue(request.param)
+def application(dossier_to_correct):
+    return dossier_to_correct  # applications/tests/conftest.py; ``corrector`` too
 
 
 @pytest.fixture

@@ -1,12 +1,8 @@
 """Production refuses a weak SECRET_KEY and an unsaid absence of antivirus (ecandidat/checks.py), as errors."""
 
-import os
 import secrets
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 
 from ecandidat.checks import (
     check_brand_colour_contrast,
@@ -15,29 +11,7 @@ from ecandidat.checks import (
     is_production,
     weakness_of,
 )
-
-PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
-    "DEBUG": "0",
-    "ALLOWED_HOSTS": "ecandidat.example.org",
-    "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
-    "SITE_URL": "https://ecandidat.example.org",
-    "EMAIL_URL": "smtp://127.0.0.1:25",
-    "SECURE_HSTS_PRELOAD": "1",
-}
-
-
-def _manage(*args, **env):
-    # Only what a server's environment would hold: nothing inherited from the test settings (SECRET_KEY, DEBUG...).
-    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env={**base, **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from ecandidat.tests.helpers import PRODUCTION_ENV, manage
 
 
 @pytest.mark.parametrize(
@@ -59,7 +33,7 @@ def test_a_random_key_is_fit():
 
 
 def test_production_with_a_short_key_and_no_clamd_address_is_refused():
-    result = _manage("check", "--deploy", **PRODUCTION_ENV, SECRET_KEY="short-but-not-empty")
+    result = manage("check", "--deploy", **PRODUCTION_ENV, SECRET_KEY="short-but-not-empty")
 
     assert result.returncode == 1
     assert "ecandidat.E001" in result.stderr
@@ -67,12 +41,12 @@ def test_production_with_a_short_key_and_no_clamd_address_is_refused():
     assert "ecandidat.E002" in result.stderr
     assert "CLAMD_ADDRESS=none" in result.stderr
     # the same errors stop migrate, so a deployment script stops before touching the database
-    assert _manage("migrate", "--plan", **PRODUCTION_ENV, SECRET_KEY="short-but-not-empty").returncode == 1
+    assert manage("migrate", "--plan", **PRODUCTION_ENV, SECRET_KEY="short-but-not-empty").returncode == 1
 
 
 def test_production_like_ci_passes_with_clamd_address_none_said_explicitly():
     # .ci/run's deploy_check step: a random key, antivirus explicitly off, warnings are failures too.
-    result = _manage(
+    result = manage(
         "check",
         "--deploy",
         "--fail-level",
@@ -89,7 +63,7 @@ def test_a_weak_fallback_key_from_the_environment_is_refused_and_a_strong_one_ac
     """SECRET_KEY_FALLBACKS (key rotation) comes from the environment like SECRET_KEY, and is checked the same way:
     production is base.py plus the environment, so a setting not read from it cannot be set at all."""
     strong = secrets.token_urlsafe(64)
-    weak = _manage(
+    weak = manage(
         "check",
         "--deploy",
         **PRODUCTION_ENV,
@@ -102,7 +76,7 @@ def test_a_weak_fallback_key_from_the_environment_is_refused_and_a_strong_one_ac
     assert "SECRET_KEY_FALLBACKS[1] is not fit for production: it has 13 characters, fewer than 50." in weak.stderr
     assert "SECRET_KEY_FALLBACKS[0]" not in weak.stderr
 
-    rotated = _manage(
+    rotated = manage(
         "check",
         "--deploy",
         "--fail-level",
@@ -116,7 +90,7 @@ def test_a_weak_fallback_key_from_the_environment_is_refused_and_a_strong_one_ac
 
 
 def test_development_settings_keep_their_key_and_run_without_clamd():
-    result = _manage("check", DJANGO_SETTINGS_MODULE="ecandidat.settings.dev")
+    result = manage("check", DJANGO_SETTINGS_MODULE="ecandidat.settings.dev")
 
     assert result.returncode == 0, result.stderr
 
@@ -151,9 +125,9 @@ def test_a_media_root_the_service_cannot_write_stops_the_deploy_check(tmp_path):
     blocker.write_text("")
     production = {**PRODUCTION_ENV, "SECRET_KEY": secrets.token_urlsafe(64), "CLAMD_ADDRESS": "none"}
 
-    refused = _manage("check", "--deploy", **production, MEDIA_ROOT=str(blocker / "media"))
-    accepted = _manage("check", "--deploy", **production, MEDIA_ROOT=str(tmp_path / "var" / "media"))
-    without_deploy = _manage("check", **production, MEDIA_ROOT=str(blocker / "media"))
+    refused = manage("check", "--deploy", **production, MEDIA_ROOT=str(blocker / "media"))
+    accepted = manage("check", "--deploy", **production, MEDIA_ROOT=str(tmp_path / "var" / "media"))
+    without_deploy = manage("check", **production, MEDIA_ROOT=str(blocker / "media"))
 
     assert refused.returncode == 1
     assert "ecandidat.E003" in refused.stderr
@@ -167,7 +141,7 @@ def test_an_unwritable_opi_export_dir_is_named_too(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
 
-    result = _manage(
+    result = manage(
         "check",
         "--deploy",
         **PRODUCTION_ENV,

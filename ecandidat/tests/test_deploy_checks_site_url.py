@@ -3,18 +3,15 @@ password-set link of an account the helpdesk creates, ``${site_url}``, recap, ba
 on it, and its default is the developer's http://localhost:8000. ``check --deploy`` (the unit's ExecStartPre,
 compose's ``migrate``) said nothing: the candidates' links pointed to their own machine."""
 
-import os
 import secrets
-import subprocess
-import sys
 
 import pytest
-from django.conf import settings
 from django.core.checks import Error
 from django.core.checks.registry import registry
 from django.test import override_settings
 
 from ecandidat.checks import check_site_url
+from ecandidat.tests.helpers import PRODUCTION_ENV, manage
 
 
 @pytest.fixture
@@ -91,34 +88,16 @@ def test_the_check_runs_with_check_deploy_only():
     assert check_site_url not in registry.get_checks(include_deployment_checks=False)
 
 
-def _manage(*args, **env):
-    # Only what a server's environment would hold: nothing inherited from the test settings (SECRET_KEY, DEBUG...).
-    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        env={**base, **env},
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_check_deploy_with_production_settings_stops_on_an_unset_site_url_and_passes_with_the_public_one(tmp_path):
     production_env = {
-        "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "ecandidat.example.org",
-        "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
-        "EMAIL_URL": "smtp://127.0.0.1:25",
-        "SECURE_HSTS_PRELOAD": "1",
+        **{name: value for name, value in PRODUCTION_ENV.items() if name != "SITE_URL"},
         "SECRET_KEY": secrets.token_urlsafe(64),
         "CLAMD_ADDRESS": "none",
         "MEDIA_ROOT": str(tmp_path / "media"),
     }
 
-    unset = _manage("check", "--deploy", "--fail-level", "ERROR", **production_env)
-    public = _manage(
+    unset = manage("check", "--deploy", "--fail-level", "ERROR", **production_env)
+    public = manage(
         "check", "--deploy", "--fail-level", "WARNING", **production_env, SITE_URL="https://ecandidat.example.org"
     )
 

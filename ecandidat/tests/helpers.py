@@ -1,0 +1,32 @@
+"""Shared helpers of the ecandidat tests."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+
+# A production server's environment, as .ci/run's deploy check gives it (each test adds what it checks).
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "ecandidat.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
+    "SITE_URL": "https://ecandidat.example.org",
+    "EMAIL_URL": "smtp://127.0.0.1:25",
+    "SECURE_HSTS_PRELOAD": "1",
+}
+
+
+def manage(*args, **env):
+    """``manage.py`` in a child process with only ``env`` and what a server's environment would hold: nothing
+    inherited from the test settings (SECRET_KEY, DEBUG...)."""
+    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        env={**base, **env},
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
