@@ -782,6 +782,11 @@ class ExternalCursusRules(_RulesBase):
     # With the SIS's communes and no département chosen yet: how its communes come into the list (the candidate's
     # page has a « Valider le département » button; the staff's page lists them once saved).
     CITIES_AFTER_DEPARTMENT = _("Choose the department first and validate it: its cities are then listed here.")
+    # A commune of another département: what to do instead, on the same two pages.
+    CITY_IN_ANOTHER_DEPARTMENT = _(
+        "This city is not in the department %(department)s: choose one of its cities, or choose another department "
+        "and validate it."
+    )
 
     instance: ExternalCursus
     # The dossier's form's (``DossierForm``, ``DossierAdminForm``): when a rule is checked.
@@ -884,14 +889,7 @@ class ExternalCursusRules(_RulesBase):
             cleaned["city"] = self.communes[code][:50]
             self.city_insee_code = code
         elif ReferenceCommune.objects.filter(insee_code=code, visible=True).exists():
-            self.add_error(
-                "city",
-                _(
-                    "This city is not in the department %(department)s: choose one of its cities, or choose "
-                    "another department and validate it."
-                )
-                % {"department": department_label(department)},
-            )
+            self.add_error("city", self.CITY_IN_ANOTHER_DEPARTMENT % {"department": department_label(department)})
         else:
             self.add_error("city", _("Choose the city from the list of the department's cities."))
 

@@ -272,6 +272,10 @@ class ExternalCursusAdminForm(ExternalCursusRules, DossierAdminForm):
 
     # No « Valider le département » button here: the département's communes are listed once the page is saved.
     CITIES_AFTER_DEPARTMENT = gettext_lazy("Choose the department first and save: its cities are then listed here.")
+    CITY_IN_ANOTHER_DEPARTMENT = gettext_lazy(
+        "This city is not in the department %(department)s: choose one of its cities, or choose another department "
+        "and save."
+    )
 
     def __init__(self, *args, communes_memo: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -299,7 +299,7 @@ def test_with_the_sis_communes_the_city_is_one_of_the_departments(client, correc
     assert _errors(other_department, "external_cursus")["city"] == [
         (
             "Cette commune n’est pas dans le département Pyrénées-Orientales (66) : choisissez l’une de ses "
-            "communes, ou choisissez un autre département et validez-le."
+            "communes, ou choisissez un autre département et enregistrez."
         )
     ]
     assert taken.status_code == 302, _errors(taken, "external_cursus")
