@@ -730,7 +730,7 @@ class QuestionAdminForm(forms.ModelForm):
 
 
 @admin.register(Question)
-class QuestionAdmin(admin.ModelAdmin):
+class QuestionAdmin(ScopedByCentre, admin.ModelAdmin):
     form = QuestionAdminForm
     list_display = [
         "code",

@@ -171,10 +171,11 @@ class ManagedByCentre(_ModelAdminBase):
 
 class ScopedByCentre(_ModelAdminBase):
     """Mixed into the ModelAdmin of rows of a centre or of the whole institution (``centre`` left empty), whose page
-    Django permissions open: piece types and complementary forms. Outside the central office, a user given those
-    permissions reads the institution's rows and those of the centres they manage wholly or in part (the choices of
-    their formations' form), and adds, changes and deletes only the rows of the centres they manage wholly (a row is
-    its centre's as a whole); another centre's row is not found, and the centre offered is one of theirs."""
+    Django permissions open: piece types, complementary forms and complementary questions. Outside the central office,
+    a user given those permissions reads the institution's rows and those of the centres they manage wholly or in
+    part (the choices of their formations' form), and adds, changes and deletes only the rows of the centres they
+    manage wholly (a row is its centre's as a whole); another centre's row is not found, and the centre offered is
+    one of theirs."""
 
     def _unrestricted(self, request) -> bool:
         return is_central(request.user) or request.user.is_superuser
