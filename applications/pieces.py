@@ -167,24 +167,33 @@ _CANDIDATE_SUBMISSIONS = PreparedQuery(
 )
 
 
-def submissions_of(application: Application, *, for_staff: bool = True) -> list[PieceSubmission]:
+def submissions_of(application: Application, *, for_staff: bool = True, lock: bool = False) -> list[PieceSubmission]:
     """The application's own submissions and the candidate's shared ones, with their files; for staff also their
     piece types and the staff member who last changed each status. Candidate pages take the piece types from the
     types they list and never show the reviewer: two joins less (issue 14; a detached piece's type, rare, is then
-    read on its own)."""
+    read on its own).
+
+    ``lock`` (a service, in its transaction; not with ``for_staff=False``): the rows are locked as they are read
+    (``select_for_update(of=("self",))``), in display order (the piece type's order, then its id), the order
+    ``validate_shown_pieces`` locks them in, one by one (``transmit_application`` gives the lock order).
+    """
     if not for_staff:
+        assert not lock, "the candidate pages' read is never locked"
         return _CANDIDATE_SUBMISSIONS.all(application_id=application.pk, candidate_id=application.candidate_id)
     staff_view = _submissions(application.pk, application.candidate_id)
+    if lock:
+        staff_view = staff_view.select_for_update(of=("self",)).order_by("piece_type__order", "piece_type_id")
     return list(staff_view.select_related("document", "piece_type", "status_changed_by"))
 
 
-def piece_rows(application: Application, *, for_staff: bool = True) -> list[PieceRow]:
+def piece_rows(application: Application, *, for_staff: bool = True, lock: bool = False) -> list[PieceRow]:
     """The pieces of ``application``, in display order (two queries). ``for_staff=False``, the candidate's pages:
-    the piece types from the cache (``listed_piece_types``) and lighter submissions (``submissions_of``)."""
+    the piece types from the cache (``listed_piece_types``) and lighter submissions (``submissions_of``); ``lock``,
+    a service: the submissions read are locked (``submissions_of``)."""
     types = listed_piece_types(application, cached=not for_staff)
     own: dict[int, PieceSubmission] = {}
     shared: dict[int, PieceSubmission] = {}
-    for found in submissions_of(application, for_staff=for_staff):
+    for found in submissions_of(application, for_staff=for_staff, lock=lock):
         (shared if found.application_id is None else own)[found.piece_type_id] = found
 
     rows: list[PieceRow] = []
@@ -209,10 +218,11 @@ def piece_rows(application: Application, *, for_staff: bool = True) -> list[Piec
     return rows
 
 
-def blocking_pieces(application: Application) -> list[PieceRow]:
+def blocking_pieces(application: Application, *, lock: bool = False) -> list[PieceRow]:
     """The pieces that prevent transmitting: waiting or refused, or declared not concerned but required since
-    (``PieceRow.is_now_required``); submitted, validated and not concerned are fine."""
-    return [row for row in piece_rows(application) if row.is_blocking]
+    (``PieceRow.is_now_required``); submitted, validated and not concerned are fine. ``lock``: the submissions
+    read stay locked until the caller's transaction ends (``piece_rows``), so they cannot change before it commits."""
+    return [row for row in piece_rows(application, lock=lock) if row.is_blocking]
 
 
 def _is_filled(submission: PieceSubmission | None) -> bool:

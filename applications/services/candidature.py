@@ -63,10 +63,14 @@ def _notify(application: Application, *, candidate_code: str, commission_code: s
         notify_commission(application=application, code=commission_code, **extra)
 
 
-def _lock(application: Application) -> Application:
-    """The application's row, locked for this transaction, re-read with what the rules and the mails need."""
+def _lock(application: Application, *, no_key: bool = False) -> Application:
+    """The application's row, locked for this transaction, re-read with what the rules and the mails need.
+
+    ``no_key`` (``transmit_application``): ``FOR NO KEY UPDATE``, which every other lock of the row still waits for,
+    but not a row inserted meanwhile that points to it (an ``ApplicationEvent``: the foreign key's check takes a
+    ``KEY SHARE`` lock)."""
     return (
-        Application.objects.select_for_update(of=("self",))
+        Application.objects.select_for_update(of=("self",), no_key=no_key)
         .select_related("candidate__user", "formation__centre", "formation__commission")
         .get(pk=application.pk)
     )
@@ -245,12 +249,14 @@ def transmit_refusal(
     missing_form_rows: list[FormRow] | None = None,
     missing_question_rows: list[QuestionRow] | None = None,
     today: datetime.date | None = None,
+    lock_pieces: bool = False,
 ) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
-    application's blocking pieces when the caller already has them (read from ``applications.pieces`` otherwise);
-    ``missing_form_rows`` likewise the forms that block it (``forms_tab.missing_forms``: none unless
-    ``FORMS_BLOCK_TRANSMISSION`` is on), ``missing_question_rows`` the questions neither answered nor declared
-    not concerned (``applications.questions``)."""
+    application's blocking pieces when the caller already has them (read from ``applications.pieces`` otherwise,
+    the submissions locked with ``lock_pieces``: ``transmit_application``); ``missing_form_rows`` likewise the forms
+    that block it (``forms_tab.missing_forms``: none unless ``FORMS_BLOCK_TRANSMISSION`` is on),
+    ``missing_question_rows`` the questions neither answered nor declared not concerned
+    (``applications.questions``)."""
     today = today or timezone.localdate()
     if application.is_cancelled:
         return _("This application has been cancelled.")
@@ -265,7 +271,7 @@ def transmit_refusal(
             "date": _format_date(deadline)
         }
     if blocking_rows is None:
-        blocking_rows = blocking_pieces(application)
+        blocking_rows = blocking_pieces(application, lock=lock_pieces)
     if blocking_rows:
         return _("A supporting document is missing: %(pieces)s.") % {
             "pieces": "; ".join(str(row.piece_type.shown_label) for row in blocking_rows)
@@ -294,9 +300,27 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
 
     Stamps ``transmitted_at``; the pieces are then locked (``applications.pieces.pieces_locked_reason``).
     Side effects: history row, mail STATUT_RE to the candidate, COMMISSION_ALERT_TRANSMISSION to the commission.
+
+    A shared piece (the candidate's one file for all their applications) can change through another, open,
+    application meanwhile (``services.pieces``: removed, declared (not) concerned); that change refuses itself once
+    a transmitted application asks for the piece (``_check_not_held``). So the submissions the pieces are read from
+    (the application's own and the candidate's shared ones) are locked as they are read, in the same query: a
+    change that got there first is waited for and its result read (the piece is missing: refused, "A supporting
+    document is missing"), one that comes after waits for this commit and then sees the application transmitted
+    (refused, the piece is held).
+
+    Lock order, as every path that locks both: the application's row, then its submissions. Those are locked in
+    display order (piece type's order, then id), as ``validate_shown_pieces`` locks them one by one; upload,
+    removal and (not) concerned lock one piece's rows (the application's own and the shared one, of which only the
+    shared one is also ours), staff's ``set_piece_status`` and the antivirus (``take_off_quarantined_piece``) one
+    row, ``delete_application_files`` (a cancellation) only the cancelled application's own rows. Each of them
+    that changes a shared submission then writes a history row on each of the candidate's live applications, this
+    one among them: so this row is locked ``no_key`` (``_lock``), which such an insert does not wait for; else it
+    would wait for this transaction while this one waits for the submission it holds (a deadlock, PostgreSQL then
+    aborting one of the two).
     """
-    application = _lock(application)
-    refusal = transmit_refusal(application)
+    application = _lock(application, no_key=True)
+    refusal = transmit_refusal(application, lock_pieces=True)
     if refusal:
         raise InvalidTransition(refusal)
     mail_code = change_status(application, get_transition("transmit"), role=Role.CANDIDATE, actor=actor)
