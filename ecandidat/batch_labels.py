@@ -28,6 +28,7 @@ BATCH_LABELS = {
     "rescan_documents": _("Antivirus re-scan of the pieces"),
     "remove_orphan_files": _("Removal of orphan files"),
     "prune_login_history": _("Removal of old login lines"),
+    "prune_opi_files": _("Removal of old OPI files"),
     "prune_outbox": _("Removal of old sent mails"),
     "prune_batch_history": _("Removal of old batch history"),
 }
@@ -148,6 +149,12 @@ COUNT_WORDS = {
     # prune_login_history
     "login lines to delete": pgettext_lazy("batch count", "login lines to delete"),
     "login lines deleted": pgettext_lazy("batch count", "login lines deleted"),
+    # prune_opi_files
+    "days of OPI files to erase": pgettext_lazy("batch count", "days of OPI files to erase"),
+    "days of OPI files erased": pgettext_lazy("batch count", "days of OPI files erased"),
+    "days of OPI files past their retention, kept until collected": pgettext_lazy(
+        "batch count", "days of OPI files past their retention, kept until collected"
+    ),
     # remove_orphan_files, prune_outbox, prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),

@@ -94,6 +94,10 @@ class OpiExportQuerySet(models.QuerySet["OpiExport"]):
         """The day's files: the central office's only."""
         return self if is_central(user) else self.none()
 
+    def with_files(self) -> "OpiExportQuerySet":
+        """The days whose files are still kept (not erased by ``prune_opi_files``)."""
+        return self.filter(files_erased_at__isnull=True)
+
 
 class OpiPieceQuerySet(models.QuerySet["OpiPiece"]):
     def pending(self) -> "OpiPieceQuerySet":
@@ -159,7 +163,13 @@ class OpiPiece(models.Model):
 
 class OpiExport(models.Model):
     """The files one backend produced for one day. Each run that day rewrites them whole (as eCandidat rewrites
-    ``candidat-YYYYMMDD.csv``…); ``files`` maps each file name to its text."""
+    ``candidat-YYYYMMDD.csv``…); ``files`` maps each file name to its text.
+
+    The files carry the admitted candidates' identities and addresses: they are a transfer, not an archive. Once
+    collected (``collected_at``: written to ``OPI_EXPORT_DIR``, or first downloaded from the OPI screen), they are
+    kept ``OPI_FILES_RETENTION_DAYS`` days, then emptied (``applications.opi.services.prune_opi_files``); files
+    nobody collected are kept until their campaign's dossiers are destroyed (``ARCHIVE_RETENTION_DAYS``), never
+    longer. The row stays, as an anonymous trace: the day, the backend, the counts and who produced them."""
 
     backend = models.CharField(_("backend"), max_length=10)
     day = models.DateField(_("day"))
@@ -176,6 +186,11 @@ class OpiExport(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # When the files, as they are now, first left the database: the run that wrote them to OPI_EXPORT_DIR, or the
+    # first download of the day's ZIP. A run that rewrites them differently empties it (not collected again yet).
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    # When prune_opi_files emptied ``files`` (their retention passed); the counts stay.
+    files_erased_at = models.DateTimeField(_("files erased at"), null=True, blank=True)
 
     objects = OpiExportQuerySet.as_manager()
 
@@ -191,3 +206,7 @@ class OpiExport(models.Model):
     @property
     def zip_name(self) -> str:
         return f"opi-{self.backend}-{self.day:%Y%m%d}.zip"
+
+    @property
+    def files_erased(self) -> bool:
+        return self.files_erased_at is not None

@@ -35,6 +35,7 @@ from applications.opi.services import (
     cancel_opis,
     mark_removed_in_pegase,
     opi_counts,
+    record_collection,
     requeue_opis,
     transfer_opis,
 )
@@ -50,8 +51,24 @@ logger = logging.getLogger(__name__)
 def export_zip_view(request, pk, *, model_admin):
     """The ZIP of one day's files, with its PJ-OPI: written to a temporary file (the pieces are read from the storage
     one at a time, never all in memory), then sent in chunks. A piece missing from the storage is left out and named
-    in the ZIP's ``PJ_MANQUANTES.txt``."""
+    in the ZIP's ``PJ_MANQUANTES.txt``. The first download marks the files collected (their retention starts,
+    ``record_collection``). Files erased since (``prune_opi_files``): back to the screen, which says so."""
     export = object_in_scope_or_404(OpiExport.objects.all(), request.user, pk=pk)
+    if export.files_erased:
+        messages.warning(
+            request,
+            _(
+                "The OPI files of %(day)s (%(backend)s) were erased on %(erased)s: their retention period is over. "
+                "To send these candidates again, select their OPIs and choose “Re-queue the selected OPIs”: the next "
+                "run writes them in its day's files."
+            )
+            % {
+                "day": date_format(export.day, "SHORT_DATE_FORMAT"),
+                "backend": backend_label(export.backend),
+                "erased": date_format(localtime(export.files_erased_at), "SHORT_DATE_FORMAT"),
+            },
+        )
+        return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
     archive = tempfile.TemporaryFile()  # noqa: SIM115  # FileResponse closes it once sent
     try:
         write_zip(export, archive)
@@ -59,6 +76,7 @@ def export_zip_view(request, pk, *, model_admin):
     except BaseException:
         archive.close()
         raise
+    record_collection(export=export, actor=request.user)
     return FileResponse(archive, as_attachment=True, filename=export.zip_name, content_type="application/zip")
 
 

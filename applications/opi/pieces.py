@@ -210,9 +210,10 @@ def list_text(pieces: Iterable[OpiPiece]) -> str:
 
 
 def pieces_of(export: OpiExport) -> list[OpiPiece]:
-    """The pieces the export's day carries (none for a backend that sends none): one query."""
+    """The pieces the export's day carries (none for a backend that sends none, nor once the day's files were erased:
+    the pieces' files stay with the dossier, not in the day's files): one query."""
     backend = BACKENDS.get(export.backend)
-    if backend is None or not backend.sends_pieces:
+    if backend is None or not backend.sends_pieces or export.files_erased:
         return []
     return list(OpiPiece.objects.of_day(export.day).select_related("document").order_by("code", "siscol_code"))
 

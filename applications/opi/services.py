@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Max, Prefetch, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -474,7 +474,11 @@ def transfer_opis(
         if not written and not pieces and export is None:
             return None  # as eCandidat: no candidate, no file
         export = export or OpiExport(backend=backend.name, day=day)
-        export.files = {**result.files, **({list_name(day): list_text(pieces)} if pieces else {})}
+        files = {**result.files, **({list_name(day): list_text(pieces)} if pieces else {})}
+        if files != export.files:
+            # Files that changed have not left the database yet: their retention waits for them (prune_opi_files).
+            export.collected_at = None
+        export.files, export.files_erased_at = files, None
         if settings.OPI_EXPORT_DIR:
             try:  # in the folder before the commit marks anything transferred (applications.opi.folder)
                 staged = folder.stage([*_text_entries(export.files), *folder_entries(sent_pieces)])
@@ -489,6 +493,7 @@ def transfer_opis(
                 )
                 return None
             transaction.on_commit(lambda: folder.publish(staged), robust=True)
+            export.collected_at = export.collected_at or timezone.now()  # in the folder for the import job
         # The day's files are rewritten whole: a second run that day writes the same candidates again and
         # transfers none twice; the counts say both, so an operator does not read a double transfer.
         report.add("candidates in the day's files", len(written))
@@ -537,3 +542,76 @@ def export_zip(export: OpiExport) -> bytes:
     buffer = io.BytesIO()
     write_zip(export, buffer)
     return buffer.getvalue()
+
+
+def record_collection(*, export: OpiExport, actor: User) -> bool:
+    """The central office downloaded the day's ZIP: its files, as they are, have left the database, and their
+    retention starts (``prune_opi_files``). Only the first download of these files counts (downloading again does
+    not keep them longer), and only if no run rewrote them since the page read them (``updated_at``): files a run
+    changed meanwhile wait for their own download. Returns whether the files were marked collected.
+
+    Side effects: ``OpiExport.collected_at``; a log line naming the actor (the export has no history of its own).
+    """
+    if export.collected_at is not None or export.files_erased_at is not None:
+        return False
+    stamped = OpiExport.objects.filter(
+        pk=export.pk, updated_at=export.updated_at, collected_at__isnull=True, files_erased_at__isnull=True
+    ).update(collected_at=timezone.now())
+    if stamped:
+        logger.info("OPI files %s collected: downloaded by user %s", export, actor.pk)
+    return bool(stamped)
+
+
+# --- Retention of the day's files (not in eCandidat) -----------------------------------------------------------
+
+PRUNE_BATCH = "prune_opi_files"
+
+
+def _last_destroyed_day(today: datetime.date) -> datetime.date | None:
+    """The last day whose files belong to a campaign whose dossiers are destroyed (archived more than
+    ``ARCHIVE_RETENTION_DAYS`` ago, ``destroy_archived_campaigns``): the latest such campaign's archiving date. The
+    night of that date wrote its last files before archiving it; the next campaign's files are of later days."""
+    limit = today - datetime.timedelta(days=settings.ARCHIVE_RETENTION_DAYS)
+    return Campaign.objects.filter(is_active=False, archive_on__isnull=False, archive_on__lt=limit).aggregate(
+        last=Max("archive_on")
+    )["last"]
+
+
+def prune_opi_files(
+    report: Report, *, dry_run: bool = False, limit: int | None = None, now: datetime.datetime | None = None
+) -> int:
+    """Empty the day's files (``OpiExport.files``: the admitted candidates' names, birth dates, addresses, INE)
+    kept longer than needed. Files collected (written to ``OPI_EXPORT_DIR``, or downloaded) go
+    ``OPI_FILES_RETENTION_DAYS`` days after; files nobody collected are kept, so that no day is lost before it
+    reached the student records system, but never longer than their campaign's dossiers (``ARCHIVE_RETENTION_DAYS``
+    after its archiving). The row stays with its counts, as a trace; its PJ-OPI (``OpiPiece``) stay with the OPI
+    and the dossier, whose retention they follow (the day's ZIP no longer bundles their files). ``OPI_EXPORT_DIR``
+    is not touched: files handed to the import job are the student records system's.
+
+    Idempotent: erased files are not counted again. ``limit``: at most this many days, oldest first. Returns how
+    many days were emptied (to empty, with ``dry_run``).
+
+    Side effects: ``files`` emptied and ``files_erased_at`` stamped; the count of days past their retention kept
+    because nobody collected them, for the batch history.
+    """
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings.OPI_FILES_RETENTION_DAYS)
+    kept = OpiExport.objects.with_files()
+    not_collected = kept.filter(collected_at__isnull=True, day__lt=timezone.localdate(cutoff))
+    expired = Q(collected_at__lt=cutoff)
+    if (destroyed := _last_destroyed_day(timezone.localdate(now))) is not None:
+        expired |= Q(day__lte=destroyed)
+        not_collected = not_collected.filter(day__gt=destroyed)
+    due = kept.filter(expired)
+    ids = list(due.order_by("day", "pk").values_list("pk", flat=True)[:limit])
+    if waiting := not_collected.count():
+        report.add("days of OPI files past their retention, kept until collected", waiting)
+    if dry_run:
+        report.add("days of OPI files to erase", len(ids))
+        return len(ids)
+    # The conditions again in the statement: a run that rewrote a day meanwhile made its files not collected.
+    erased = due.filter(pk__in=ids).update(files={}, files_erased_at=now)
+    if erased:
+        logger.info("OPI files of %s day(s) erased (retention over)", erased)
+    report.add("days of OPI files erased", erased)
+    return erased

@@ -734,3 +734,7 @@ OPI_PIECES = env_bool("OPI_PIECES", False)
 # Optional folder where the batch also writes the day's files (eCandidat pegase.opi.path), for an import job that
 # reads a folder; unset: the files live in the database only and staff download them from the OPI screen.
 OPI_EXPORT_DIR = env_str("OPI_EXPORT_DIR", "")
+# Days the day's OPI files (OpiExport.files: names, birth dates, addresses, INE) are kept once collected (written to
+# OPI_EXPORT_DIR, or first downloaded from the OPI screen), then emptied by the nightly prune_opi_files; files nobody
+# collected are kept until their campaign's dossiers are destroyed (ARCHIVE_RETENTION_DAYS), never longer.
+OPI_FILES_RETENTION_DAYS = env_int("OPI_FILES_RETENTION_DAYS", 30, minimum=1)

@@ -99,7 +99,8 @@ def test_the_download_streams_the_pieces_in_constant_queries(
     export = transfer_opis(Report())
     client.force_login(central_manager)
 
-    with django_assert_num_queries(7):  # the Pégase day's 6, and the day's pieces with their files: one query
+    # The Pégase day's 6, its first download marked collected, and the day's pieces with their files: one query.
+    with django_assert_num_queries(8):
         response = client.get(reverse("admin:applications_opi_export_zip", args=[export.pk]))
         content = b"".join(response.streaming_content)
 

@@ -38,6 +38,7 @@ BATCHES = [
     "rescan_documents",
     "remove_orphan_files",
     "prune_login_history",  # not in eCandidat: the logins' lines of the accounts' history (CNIL: 6 months to 1 year)
+    "prune_opi_files",  # not in eCandidat: the day's OPI files once collected and kept OPI_FILES_RETENTION_DAYS
     "prune_outbox",
     "prune_batch_history",  # last: the runs above are recorded first (eCandidat BATCH_DESTRUCT_HISTO)
 ]

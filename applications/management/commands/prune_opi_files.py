@@ -1,0 +1,14 @@
+from applications.opi.services import PRUNE_BATCH, prune_opi_files
+from ecandidat.batches import BatchCommand
+
+
+class Command(BatchCommand):
+    help = (
+        "Erase the day's OPI files (candidates' identities and addresses) collected more than "
+        "OPI_FILES_RETENTION_DAYS days ago, and those of campaigns whose dossiers are destroyed; the days stay with "
+        "their counts. Files nobody collected (written to OPI_EXPORT_DIR or downloaded) are kept. --limit counts days."
+    )
+    batch_name = PRUNE_BATCH
+
+    def work(self, report, *, dry_run, limit):
+        prune_opi_files(report, dry_run=dry_run, limit=limit)
