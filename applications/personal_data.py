@@ -4,7 +4,10 @@ The archive holds ``donnees.json`` (account with its former e-mail addresses, do
 history, validated decisions and answers to the complementary questions, the answers shared by all the
 applications, pieces, complementary-form answers, and the mails written to the account: ``erasure.mails_sent_to``) and
 ``pieces/``, the candidate's uploaded files under readable names. Decisions not yet validated are commission
-work in progress: the candidate sees them here once validated, as on their pages.
+work in progress: the candidate sees them here once validated, as on their pages. The history likewise holds only
+the rows the candidate may read (``workflow.candidate_visible_events``): neither a decision's entry nor its deletion
+(they name the avis of a decision not released, or of a draft deleted), nor the row of a default favourable decision
+waiting for someone else's validation (the two-person rule); a validated decision's own row tells its release.
 The staff's internal notes are not the candidate's to read: neither they nor the history rows about them
 (``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée ») are in the archive.
 
@@ -36,7 +39,7 @@ from applications.models import (
 )
 from applications.services.dossier import export_personal_data
 from applications.services.erasure import mails_sent_to
-from applications.workflow import STAFF_ONLY_EVENTS
+from applications.workflow import candidate_visible_events
 from documents.enums import ScanStatus
 
 SPOOL_BYTES = 8 * 2**20
@@ -78,7 +81,7 @@ def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
         .prefetch_related(
             Prefetch(
                 "events",
-                queryset=ApplicationEvent.objects.exclude(kind__in=STAFF_ONLY_EVENTS).order_by("created_at", "id"),
+                queryset=ApplicationEvent.objects.filter(candidate_visible_events()).order_by("created_at", "id"),
             ),
             Prefetch(
                 "decisions",

@@ -17,8 +17,9 @@ from django.db import models
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
-from applications.enums import DossierStatus, EventKind, WithdrawalReason
+from applications.enums import DecisionAction, DossierStatus, EventKind, WithdrawalReason
 from applications.history import record_event
+from applications.models import Decision
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 
 if TYPE_CHECKING:
@@ -32,6 +33,36 @@ CANCELLABLE = frozenset({DossierStatus.WAITING})
 # History rows about the staff's internal notes (eCandidat's bloc-notes, §2.3): the notes are never the candidate's
 # to read, and neither is a row saying that one was deleted ("Mes données" leaves these kinds out).
 STAFF_ONLY_EVENTS = frozenset({EventKind.NOTE_DELETED})
+# History rows of a decision before its release (§1.12: the candidate only ever sees validated decisions): its entry,
+# whose comment is the decision type's label, and its deletion (only a decision never validated is deleted). Work in
+# progress of the commission, never the candidate's to read: a validated decision is told by its validation's row
+# (DECISION_VALIDATED) and by the decision itself.
+UNRELEASED_DECISION_EVENTS = frozenset({EventKind.DECISION_ENTERED, EventKind.DECISION_DELETED})
+# The rows of the formation's default favourable decision given by direct access or on an admission proposal
+# (``services.staff._grant_default_favourable``), with that decision's history action. Created validated, the row
+# tells its release; with DECISION_TWO_PERSON_RULE and a person acting, the decision is only entered: the row is an
+# entry, with a note for staff (« à valider par une autre personne »), and the validation's own row tells the release.
+DEFAULT_FAVOURABLE_EVENTS = {
+    EventKind.DIRECT_ACCESS: DecisionAction.DIRECT_ACCESS,
+    EventKind.ADMISSION_PROPOSED: DecisionAction.PROPOSAL,
+}
+
+
+def candidate_visible_events() -> models.Q:
+    """The history rows the candidate may read, as a filter of ``ApplicationEvent`` (their "Mes données" archive):
+    never the staff's notes (STAFF_ONLY_EVENTS) nor a decision they may not see on their pages
+    (UNRELEASED_DECISION_EVENTS; a DEFAULT_FAVOURABLE_EVENTS row only when its decision was validated by the time the
+    row was written, that is created validated). Subqueries of the rows' own query: no query more."""
+    hidden = STAFF_ONLY_EVENTS | UNRELEASED_DECISION_EVENTS | DEFAULT_FAVOURABLE_EVENTS.keys()
+    visible = ~models.Q(kind__in=sorted(hidden))  # sorted: the same SQL text each time
+    for kind, action in DEFAULT_FAVOURABLE_EVENTS.items():
+        # A default favourable decision is only given to an application that has none (a direct access) or to a new
+        # one (a proposal): the one of that action validated before the row was written is the row's own.
+        released = Decision.objects.filter(
+            application=models.OuterRef("application"), action=action, validated_at__lte=models.OuterRef("created_at")
+        )
+        visible |= models.Q(kind=kind) & models.Exists(released)
+    return visible
 
 
 class Role(StrEnum):
