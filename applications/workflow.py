@@ -61,7 +61,7 @@ def candidate_visible_events() -> models.Q:
         released = Decision.objects.filter(
             application=models.OuterRef("application"), action=action, validated_at__lte=models.OuterRef("created_at")
         )
-        visible |= models.Q(kind=kind) & models.Exists(released)
+        visible |= models.Q(models.Q(kind=kind), models.Exists(released))
     return visible
 
 
