@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from applications.countries import country_name
+from applications.departments import department_label
 from applications.enums import WithdrawalReason
 from applications.models import (
     Application,
@@ -209,7 +210,12 @@ COLUMNS: dict[str, Column] = {
         Column(
             "bac_country", _("Baccalaureate country"), BAC, lambda o: country_name(getattr(_bac(o), "country", ""))
         ),
-        Column("bac_department", _("Baccalaureate department"), BAC, lambda o: getattr(_bac(o), "department", "")),
+        Column(
+            "bac_department",
+            _("Baccalaureate department"),
+            BAC,
+            lambda o: department_label(getattr(_bac(o), "department", "")),
+        ),
         Column("bac_city", _("Baccalaureate city"), BAC, lambda o: getattr(_bac(o), "city", "")),
         Column("bac_school_uai", _("Baccalaureate school UAI"), BAC, lambda o: getattr(_bac(o), "school_uai", "")),
         # eCandidat's "Bac Spé. 1", "Bac Spé. 2", "Bac Spé. 1ère" and "Bac Option 1-4" (one column for the options).

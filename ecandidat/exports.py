@@ -1,4 +1,5 @@
-"""Tabular exports (XLSX and CSV) for the back office.
+"""Tabular exports (XLSX and CSV) for the back office, and what their views share: a streamed file's rows made in the
+request's language (``in_language``), the list to go back to when an export is refused (``list_url``).
 
 Every text cell that a spreadsheet would read as a formula (it starts with ``=``, ``+``, ``-`` or ``@``, possibly
 after a tab or carriage return) is prefixed with an apostrophe, so that a candidate who types ``=HYPERLINK(…)`` as
@@ -11,13 +12,18 @@ import decimal
 import io
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from django.urls import reverse
+from django.utils import translation
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
+
+if TYPE_CHECKING:
+    from django.contrib.admin.views.main import ChangeList
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -140,3 +146,22 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: s
     workbook.save(output)
     output.seek(0)
     return output
+
+
+def in_language[Row](language: str | None, rows: Iterable[Row]) -> Iterator[Row]:
+    """The rows, made in ``language`` (the request's): a streamed response is read after the view has returned, when
+    the server may have handed the thread's language to another request, so its values would otherwise follow that
+    request's language while its headers, made in the view, follow this one's."""
+    with translation.override(language):
+        yield from rows
+
+
+def list_url(changelist: "ChangeList") -> str:
+    """The admin list an export was asked from, with its filters, search and order (the query string its own links
+    carry): where an export refused goes back, so that the user narrows their list rather than start again."""
+    opts = changelist.opts
+    url = reverse(
+        f"admin:{opts.app_label}_{opts.model_name}_changelist", current_app=changelist.model_admin.admin_site.name
+    )
+    query = changelist.get_query_string()
+    return url if query == "?" else url + query

@@ -61,7 +61,7 @@ def export_view(request, *, model_admin):
             % {"count": count, "limit": EXPORT_LIMIT},
             messages.ERROR,
         )
-        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+        return HttpResponseRedirect(exports.list_url(changelist))  # the list as filtered, to narrow it
     columns: Sequence[ExportColumn] = model_admin.export_columns
     headers = [capfirst(str(header)) for header, _value in columns]
     rows = ([value(obj) for _header, value in columns] for obj in queryset.iterator(chunk_size=2000))

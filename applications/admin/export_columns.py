@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, QueryDict, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -109,6 +109,8 @@ def export_response(queryset, keys: list[str], fmt: str):
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     rows = export_rows(queryset, keys)
     if fmt == "csv":
+        # Streamed: the rows are made while the response is read, in the request's language as the headers are.
+        rows = exports.in_language(translation.get_language(), rows)
         response = StreamingHttpResponse(
             (line.encode("utf-8") for line in stream_csv(headers(keys), rows)), content_type=exports.CSV_CONTENT_TYPE
         )

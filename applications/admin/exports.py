@@ -11,7 +11,7 @@ import logging
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHttpResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -97,7 +97,7 @@ def export_view(request, fmt, *, model_admin):
             % {"count": count, "limit": EXPORT_LIMIT},
             messages.ERROR,
         )
-        return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
+        return HttpResponseRedirect(exports.list_url(changelist))  # the list as filtered, to narrow it
     headers = [str(header) for header in EXPORT_HEADERS]
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     logger.info("export of %s applications (%s) by %s", count, fmt, request.user.username)
@@ -106,19 +106,12 @@ def export_view(request, fmt, *, model_admin):
         return FileResponse(
             output, as_attachment=True, filename=f"candidatures-{stamp}.xlsx", content_type=exports.XLSX_CONTENT_TYPE
         )
-    rows = _in_language(translation.get_language(), export_rows(queryset))
+    rows = exports.in_language(translation.get_language(), export_rows(queryset))
     response = StreamingHttpResponse(
         (line.encode("utf-8") for line in exports.stream_csv(headers, rows)), content_type=exports.CSV_CONTENT_TYPE
     )
     response["Content-Disposition"] = f'attachment; filename="candidatures-{stamp}.csv"'
     return response
-
-
-def _in_language(language, rows):
-    """The rows, translated in the request's language: a streamed response is read after the view has returned,
-    when the server may have handed the thread's language to another request."""
-    with translation.override(language):
-        yield from rows
 
 
 def export_urls(model_admin) -> list:

@@ -190,16 +190,23 @@ BUILT_IN_BAC_SPECIALITIES: tuple[tuple[str, Promise], ...] = (
 )
 
 
-def reference_bac_series_rows() -> list[tuple[str, str, int | None, int | None]]:
-    """The SIS's visible series as (code, label, first year, last year), empty when never refreshed."""
+def _reference_bac_series_all_rows() -> list[tuple[str, str, int | None, int | None, bool]]:
+    """Every series of the SIS, hidden ones included, as (code, label, first year, last year, visible): read once
+    per process, so that naming the series of dossiers that hold one the SIS no longer offers never costs a query
+    per row (exports)."""
     return memoised(
         "bac_series",
         lambda: list(
-            ReferenceBacSeries.objects.filter(visible=True)
-            .order_by("label")
-            .values_list("code", "label", "first_year", "last_year")
+            ReferenceBacSeries.objects.order_by("label").values_list(
+                "code", "label", "first_year", "last_year", "visible"
+            )
         ),
     )
+
+
+def reference_bac_series_rows() -> list[tuple[str, str, int | None, int | None]]:
+    """The SIS's visible series as (code, label, first year, last year), empty when never refreshed."""
+    return [row[:4] for row in _reference_bac_series_all_rows() if row[4]]
 
 
 def reference_bac_series() -> list[tuple[str, str]]:
@@ -365,16 +372,13 @@ def reference_countries() -> list[tuple[str, str]]:
 
 
 def bac_series_label(code: str) -> str:
-    """The label of a stored series: the built-in list first (no query), then the SIS's (memoised)."""
+    """The label of a stored series: the built-in list first, then the SIS's (memoised, hidden rows included: a
+    dossier keeps the series it was filled with), else the code itself."""
     if not code:
         return ""
     if code in BacSeries.values:
         return str(BacSeries(code).label)
-    return (
-        dict(reference_bac_series()).get(code)
-        or ReferenceBacSeries.objects.filter(code=code).values_list("label", flat=True).first()
-        or code
-    )
+    return next((row[1] for row in _reference_bac_series_all_rows() if row[0] == code), code)
 
 
 def bac_speciality_label(code: str) -> str:

@@ -158,7 +158,7 @@ def test_split_address_preselection_who_decided_and_the_opi(
         "Bât. B",
         "PERPIGNAN",
         "",
-        "66",
+        "Pyrénées-Orientales (66)",
         "Perpignan",
         formation.commission.label,
         centre_manager.username,
