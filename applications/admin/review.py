@@ -82,6 +82,20 @@ PIECE_KINDS = frozenset(
         "piece_quarantined",
     }
 )
+# Kinds whose comment is the decision type's label (the central office's French), or the processing types' labels
+# and the reason staff typed, written in the institution's language (``applications.services.staff``): marked
+# ``lang="fr"`` for an English reader (RGAA 8.7). Other comments may be in the language of whoever acted.
+FRENCH_COMMENT_KINDS = frozenset(
+    {
+        EventKind.DECISION_ENTERED,
+        EventKind.DECISION_VALIDATED,
+        EventKind.DECISION_DELETED,
+        EventKind.WAITING_LIST_PROMOTION,
+        EventKind.DIRECT_ACCESS,
+        EventKind.ADMISSION_PROPOSED,
+        EventKind.TREATMENT_TYPE,
+    }
+)
 
 
 @dataclass
@@ -121,7 +135,8 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
     """One history row as a sentence with its actor, in the reader's language and typography: "Pièce refusée
     « Relevé » par gestionnaire.see : scan illisible", "Piece refused “Relevé” by gestionnaire.see: scan illisible"
     (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan illisible"). HTML: the piece's
-    label is the staff's French, marked ``lang="fr"`` for an English reader (RGAA 8.7)."""
+    label is the staff's French, marked ``lang="fr"`` for an English reader (RGAA 8.7), as the comment of a decision
+    (``FRENCH_COMMENT_KINDS``)."""
     piece_code, piece_label, detail = "", "", event.comment
     if event.kind == "piece_status":
         what = str(PIECE_STATUS_LABELS.get(event.to_status, _("Piece status changed")))
@@ -157,6 +172,8 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
         text = _sentence(_("%(what)s (batch “%(batch)s”)"), what=what, batch=batch_label(event.batch))
     else:
         text = conditional_escape(what)
+    if detail and event.kind in FRENCH_COMMENT_KINDS:
+        detail = format_html('<span lang="fr">{}</span>', detail)
     if detail:
         text = _sentence(
             "%(text)s%(colon)s%(detail)s",
