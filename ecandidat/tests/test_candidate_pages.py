@@ -125,6 +125,9 @@ def test_500_is_french_and_needs_neither_database_nor_request(rf):
     assert '<html lang="fr">' in html
     assert "<h1>Erreur du serveur</h1>" in html
     assert 'href="/">Retour à l\'accueil</a>' in html
+    # As on every page (RGAA 12.7): the skip link, to the main region, which takes the focus.
+    assert '<a class="skip-link" href="#main">Aller au contenu</a>' in html
+    assert '<main id="main" class="error-page" tabindex="-1">' in html
 
 
 @pytest.mark.django_db
@@ -192,6 +195,9 @@ def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate_user):
     assert response.status_code == 403
     assert "<h1>Accès refusé</h1>" in html
     assert 'href="/">Retour à l\'accueil</a>' in html
+    # As on every page (RGAA 12.7): the skip link, to the main region, which takes the focus.
+    assert '<a class="skip-link" href="#main">Aller au contenu</a>' in html
+    assert '<main id="main" class="error-page" tabindex="-1">' in html
     assert '<nav class="site-nav"' in html
 
 
