@@ -87,6 +87,9 @@ class Operation:
     enabled: Callable[[], bool] | None = None  # () -> whether the operation is in use (a setting); off: nowhere
     prefill: bool = False  # the form takes the application (its current values) on one application's page
     initial: Callable | None = None  # (request, applications) -> the form's first values, before anything is posted
+    # (applications) -> None: the rows the runs of a selection will lock across applications (a formation), locked
+    # first and in one order, so that two selections run at once wait for each other rather than deadlock
+    lock_first: Callable | None = None
 
     @property
     def in_use(self) -> bool:
@@ -274,6 +277,8 @@ OPERATIONS = {
             preview=release.preview_context,  # issue 12: each mail as it will be sent
             bulk_run=release.bulk_release,  # issue 12: a big release runs in Celery, with its progress
             initial=_release_initial,  # the decisions previewed: one entered since is not validated unread
+            # The formations of ranked validations, before any application: the request holds them to its end.
+            lock_first=staff.lock_waiting_lists_to_validate,
         ),
         Operation(
             "extend_deadlines",
@@ -371,13 +376,38 @@ OPERATIONS = {
 }
 
 
+def _run_one(operation: Operation, application: Application, form, actor) -> None:
+    """``operation.run`` on one application in its own savepoint; a lock conflict is a refusal of this application,
+    the savepoint rolled back, not a 500 that undoes the whole request (``staff.lock_conflict_refused``)."""
+    with staff.lock_conflict_refused(), transaction.atomic():
+        operation.run(application, form, actor)
+
+
 def run_operation(request, operation: Operation, applications, form) -> tuple[int, list[str]]:
-    """Run one operation on each application, each in its own savepoint: one refusal does not undo the others."""
+    """Run one operation on each application, each in its own savepoint: one refusal does not undo the others.
+
+    The request is one transaction (``ATOMIC_REQUESTS``): every row a run locks stays locked until it ends. The rows
+    that the runs lock across applications (``Operation.lock_first``: the formations of a validation's
+    complementary list) are locked first, in one order, in one query; taken in the selection's order, two selections
+    covering two formations the other way round deadlocked. A lock conflict still met (with work of another kind) is
+    a refusal: of the one application (``_run_one``), or of the whole selection when it is the first locks'."""
+    applications = list(applications)
     done, failures = 0, []
+    if operation.lock_first is not None and len(applications) > 1:
+        try:
+            with staff.lock_conflict_refused(), transaction.atomic():
+                operation.lock_first(applications)
+        except BusinessRuleError:
+            logger.info("back office %s by %s: lock conflict, nothing done", operation.name, request.user.username)
+            return 0, [
+                _(
+                    "Colleagues were working on the complementary lists of these applications' formations at the "
+                    "same moment: nothing was done. Run the operation again."
+                )
+            ]
     for application in applications:
         try:
-            with transaction.atomic():
-                operation.run(application, form, request.user)
+            _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
             failures.append(
                 _("%(candidate)s (%(numero)s) – %(formation)s: %(refusal)s")
@@ -524,8 +554,7 @@ def operation_view(request, object_id, name, *, model_admin):
     form = _form(operation, request, request.POST if request.method == "POST" else None, application)
     if request.method == "POST" and form.is_valid():
         try:
-            with transaction.atomic():
-                operation.run(application, form, request.user)
+            _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
             # One application: its refusal is said above the form, which keeps what was typed (a comment for the
             # candidate's mail, a reason), instead of a flash message on the dossier and an empty form to refill.

@@ -113,7 +113,8 @@ def preview_release(applications: Iterable[Application], *, actor: User) -> list
         preview = ReleasePreview(application=application)
         with _captured_outbox() as mails:
             try:
-                with transaction.atomic():
+                # A lock conflict is this application's refusal, not a 500 of the page (``lock_conflict_refused``).
+                with staff.lock_conflict_refused(), transaction.atomic():
                     validate_current_decision(application, actor=actor)
                     preview.mails = [
                         MailPreview(mail.to, mail.subject, mail.body, tuple(mail.attachment_names)) for mail in mails

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -409,7 +411,11 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     Lock order: when the validation recomputes the ranks (a complementary-list decision, or an application that has
     a rank), the formation's row is locked before the application's, as ``promote_from_waiting_list`` and every
     other path that changes ranks do; the other way round, a validation and a withdrawal's promotion of the same
-    formation deadlocked. Otherwise only the application is locked."""
+    formation deadlocked. Otherwise only the application is locked. Validating a selection in one transaction, call
+    ``lock_waiting_lists_to_validate`` first: the formations of the whole selection in one order.
+
+    A withdrawn application's withdrawal stands: the decision is validated and mailed, but it is given no rank
+    (``waiting_list_queryset``) and its mail gives none (``mailed_rank``)."""
     # Read before any lock, to know whether this validation recomputes the ranks (the lock order). A decision is
     # never changed but by its validation: its validation stamp is read again under the application's lock below.
     current = (
@@ -477,7 +483,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         confirmation_date=confirmation_date,
         letter=letter.context,
         attachments=letter.attachments,
-        rank=mailed_rank(decision, real_rank=application.waiting_list_rank),
+        rank=mailed_rank(decision, real_rank=application.waiting_list_rank, withdrawn=application.accepted is False),
     )
     return decision
 
@@ -489,12 +495,13 @@ def mails_real_rank(decision: Decision) -> bool:
     )
 
 
-def mailed_rank(decision: Decision, *, real_rank: int | None) -> int | None:
+def mailed_rank(decision: Decision, *, real_rank: int | None, withdrawn: bool = False) -> int | None:
     """The rank a complementary-list decision's mail gives: the one the candidate's recap shows, as
     ``WAITING_LIST_RANK_DISPLAY`` says (eCandidat LC_MODE_AFFICHAGE_RANG): ``R`` the rang réel (``real_rank``, just
     recomputed), ``S`` the rank the commission entered, ``N`` none (a mail must not tell what the recap does not
-    show; the nightly progress mail counts from the rang réel it was told)."""
-    if decision.decision_type.avis != Avis.COMPLEMENTARY_LIST:
+    show; the nightly progress mail counts from the rang réel it was told). None for a ``withdrawn`` application:
+    its withdrawal stands, it is on no list (``waiting_list_queryset``) and its recap shows no rank."""
+    if decision.decision_type.avis != Avis.COMPLEMENTARY_LIST or withdrawn:
         return None
     mode = parameters.get("WAITING_LIST_RANK_DISPLAY")
     if mode == "R":
@@ -541,9 +548,15 @@ def waiting_list_queryset(formation: Formation, *, campaign_id: int | None = Non
     validated decision is a ranked complementary list, in order.
 
     A formation is reused from one campaign to the next and a validated decision is never undone: without the
-    campaign, last year's list would be ranked with this year's, and promoted in its place."""
+    campaign, last year's list would be ranked with this year's, and promoted in its place.
+
+    A withdrawn application (``accepted`` False) is not on the list, whatever its latest decision: a withdrawal stands
+    (``_reset_answer``), so a complementary-list decision validated after it (a commission correcting its avis) is
+    recorded and mailed, but never promoted (``_first_of_waiting_list``). Counted in the ranks, it held a rank nobody
+    could use: the real first in line was shown and mailed 2, for ever, and the withdrawn candidate a rank."""
     return (
         Application.objects.filter(_of_campaign(campaign_id), formation=formation, cancelled_at__isnull=True)
+        .exclude(accepted=False)
         .annotate(
             latest_avis=latest_decision("decision_type__avis", validated_only=True),
             latest_rank=latest_decision("rank", validated_only=True),
@@ -560,7 +573,8 @@ def _lock_formation(formation: Formation) -> None:
     (``validate_decision``, ``promote_from_waiting_list``, ``recompute_waiting_list_ranks``, a candidate's or
     staff's withdrawal, ``candidature.withdraw_application``, and the nightly automatic one, ``nightly._withdraw``);
     a path that took an application first and then waited for the formation deadlocked with one that holds the
-    formation and moves the list's ranks up."""
+    formation and moves the list's ranks up. Several formations in one transaction: in ascending pk order, at once
+    (``lock_waiting_lists_to_validate``)."""
     list(Formation.objects.select_for_update(of=("self",)).filter(pk=formation.pk).values_list("pk", flat=True))
 
 
@@ -568,6 +582,73 @@ def lock_waiting_list(formation: Formation) -> None:
     """``_lock_formation`` for a caller outside this module that is about to lock an application of ``formation``
     and may then promote from its list (``candidature.withdraw_application``)."""
     _lock_formation(formation)
+
+
+# What PostgreSQL answers when a lock could not be had: the deadlock it broke by failing this statement (40P01), a
+# lock wait given up (55P03, ``lock_timeout``), a serialisation failure (40001).
+LOCK_CONFLICTS = frozenset({"40P01", "55P03", "40001"})
+
+
+def is_lock_conflict(error: OperationalError) -> bool:
+    """Whether ``error`` is a lock conflict (``LOCK_CONFLICTS``): the driver's error is its cause (psycopg2 names
+    its code ``pgcode``, psycopg 3 ``sqlstate``)."""
+    cause = error.__cause__
+    return (getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)) in LOCK_CONFLICTS
+
+
+@contextmanager
+def lock_conflict_refused() -> Iterator[None]:
+    """A lock conflict raised inside the block (``is_lock_conflict``) becomes a refusal, ``BusinessRuleError``, that
+    the back office says as any other, never a 500: the lock order of this module leaves none between its own paths,
+    but work of another kind, or a ``lock_timeout``, may still meet one.
+
+    Entered outside the block's savepoint (``with lock_conflict_refused(), transaction.atomic():``): the error is
+    converted once the savepoint has rolled back, so the caller's transaction (a back-office request) goes on, the
+    work done before the savepoint kept."""
+    try:
+        yield
+    except OperationalError as error:
+        if not is_lock_conflict(error):
+            raise
+        logger.warning("lock conflict refused (%s)", type(error.__cause__).__name__)
+        raise BusinessRuleError(
+            _(
+                "Another action held this application or its formation's complementary list at the same moment (a "
+                "colleague's validation, a withdrawal…): nothing was done for it. Try again in a moment."
+            )
+        ) from error
+
+
+def lock_waiting_lists_to_validate(applications: Iterable[Application]) -> None:
+    """Before ``validate_decision`` runs on the latest decision of each of ``applications`` inside one transaction
+    (the back office's "Validate the decisions" on a selection: its request is one transaction, ``ATOMIC_REQUESTS``,
+    each application in a savepoint), lock every formation whose row those validations will lock, at once, in
+    ascending pk order: one query.
+
+    ``validate_decision`` locks the formation (a complementary-list decision, or an application that has a rank)
+    before the application, and the request keeps each lock until it ends. A selection validated in its own order
+    took its formations in the order of its applications: two managers validating selections that cover two
+    formations the other way round each held one and waited for the other's, and PostgreSQL broke the deadlock by
+    failing one request (its validations and mails rolled back). Every formation taken first, in one order, then the
+    applications in pk order, two such runs wait for each other instead, and a validation or a promotion of one
+    application (the formation, then the application) waits for them.
+
+    The formations are found as ``validate_decision`` decides, read before any lock as it reads it: the
+    application's latest decision is a complementary list, or it has a rang réel. One ranked after this read (by
+    the nightly ranks) has its formation locked by ``validate_decision`` itself, after the application, as there."""
+    pks = [application.pk for application in applications]
+    ranking = (
+        Application.objects.filter(pk__in=pks)
+        .annotate(latest_avis=latest_decision("decision_type__avis"))
+        .filter(Q(latest_avis=Avis.COMPLEMENTARY_LIST) | Q(waiting_list_rank__isnull=False))
+        .values("formation_id")
+    )
+    list(
+        Formation.objects.select_for_update(of=("self",))
+        .filter(pk__in=ranking)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 @transaction.atomic
