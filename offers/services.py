@@ -45,12 +45,15 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
         raise ValueError(f"not calendar fields: {sorted(unknown)}")
     if not dates:
         return []
+    # Locked in pk order, the order every path that locks several formations takes (a bulk validation of decisions,
+    # ``applications.services.staff.lock_waiting_lists_to_validate``): two such requests wait, never deadlock.
     formations = list(
         Formation.objects.select_for_update(of=("self",))
         .select_related("commission")  # clean() compares the commission's centre with the formation's
         .filter(pk__in=formation_ids)
-        .order_by("code")
+        .order_by("pk")
     )
+    formations.sort(key=lambda formation: formation.code)  # the refusals read in the order of the codes
     refusals = []
     for formation in formations:
         for field, value in dates.items():
@@ -86,7 +89,9 @@ def set_formation_links(
     add, remove = list(add), list(remove)
     if {(type(obj), obj.pk) for obj in add} & {(type(obj), obj.pk) for obj in remove}:
         raise ValueError("an object is both added and removed")
-    formations = list(Formation.objects.select_for_update(of=("self",)).filter(pk__in=formation_ids).order_by("code"))
+    # Locked in pk order, as ``set_formation_dates``.
+    formations = list(Formation.objects.select_for_update(of=("self",)).filter(pk__in=formation_ids).order_by("pk"))
+    formations.sort(key=lambda formation: formation.code)
     ids = [formation.pk for formation in formations]
     for obj in add:
         obj.formations.add(*ids)

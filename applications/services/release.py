@@ -296,7 +296,8 @@ def run_release(job_id: int) -> None:
                 done += 1  # validated by the run that was stopped (or by someone since): released already
             else:
                 try:
-                    with transaction.atomic():
+                    # A lock conflict (another kind of work, a lock_timeout) refuses this application, not the job.
+                    with staff.lock_conflict_refused(), transaction.atomic():
                         validate_current_decision(application, actor=actor, expected=expected)
                 except BusinessRuleError as error:
                     refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")

@@ -23,8 +23,8 @@ from django.urls import reverse
 
 from applications.admin import operations
 from applications.admin.forms import ReleaseForm
-from applications.models import Application, Decision
-from applications.services import staff
+from applications.models import Application, Decision, ReleaseJob
+from applications.services import release, staff
 from applications.tests.factories_candidature import decision_type, make_application
 from applications.tests.helpers import mails, operation_url
 from offers.enums import Avis
@@ -217,3 +217,20 @@ def test_a_lock_conflict_on_one_application_is_a_refusal_not_a_500(
     assert [preview.refusal for preview in response.context["release_previews"]] == [REFUSED]
     assert application.decisions.get().validated_at is None
     assert mails("AVIS_LISTE_COMP") == []
+
+
+def test_a_lock_conflict_in_the_background_release_refuses_that_application_only(entered, f1_held, centre_manager):
+    """The background release (``release.run_release``, one transaction per application) meets the conflict on the
+    formation held: that application is refused with the reason and left for a later release, the others of the job
+    are validated, and the job ends DONE (it failed whole before, its page saying « échec »)."""
+    held = [entered["a1"].pk, entered["b2"].pk]  # F1's
+    free = [entered["b1"].pk, entered["a2"].pk]  # F2's
+    job = release.request_release(actor=centre_manager, application_ids=held + free)
+    release.run_release(job.pk)  # queued on commit (run by then where tasks run eagerly: this one is then a no-op)
+
+    job.refresh_from_db()
+    assert (job.status, job.done, len(job.refusals)) == (ReleaseJob.Status.DONE, 2, 2)
+    assert all(refusal.endswith(REFUSED) for refusal in job.refusals)
+    validated = set(Decision.objects.filter(validated_at__isnull=False).values_list("application_id", flat=True))
+    assert validated == set(free)
+    assert len(mails("AVIS_LISTE_COMP")) == 2
