@@ -57,6 +57,9 @@ MAILS = {
 }
 # The links allauth puts in its mail contexts: only plain values reach our templates (no request, no site object).
 LINKS = ("activate_url", "password_reset_url", "signup_url")
+# Set on the request by the signup forms (accounts.forms) when an address is taken, to whom: the mail to its owner
+# depends on it (``AccountAdapter.send_account_already_exists_mail``), allauth passes it only the address.
+SIGNUP_ADDRESS_TAKEN_BY = "signup_address_taken_by"
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -167,9 +170,18 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def get_email_verification_redirect_url(self, email_address: EmailAddress) -> str:
         """After validating a new e-mail account, the candidate goes straight to choosing a password (the page is
-        allauth's password reset, reached with a fresh single-use token). ENT students log in with the ENT."""
+        allauth's password reset, reached with a fresh single-use token). ENT students log in with the ENT.
+
+        Only once the address is validated: allauth asks here too when the validation failed (an address another
+        account holds as validated, « déjà confirmé par un autre compte »), and a password chosen then would only
+        lead to a login that asks for the validation again. The failure's message shows on the login page."""
         user = email_address.user
-        if not user.has_usable_password() and user.is_candidate and not user.socialaccount_set.exists():
+        if (
+            email_address.verified
+            and not user.has_usable_password()
+            and user.is_candidate
+            and not user.socialaccount_set.exists()
+        ):
             token = default_token_generator.make_token(user)
             return reverse(
                 "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": token}
@@ -177,7 +189,8 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().get_email_verification_redirect_url(email_address)
 
     def send_password_reset_mail(self, user, email, context) -> None:
-        # Accounts of past campaigns cannot log in: recalling their identifier would only mislead.
+        # Accounts of past campaigns cannot log in: recalling their identifier would only mislead (the form does not
+        # offer them, ``services.password_reset_accounts``; nor an active campaign's outside its dates).
         if not services.candidate_can_log_in(user):
             return
         if not services.may_reset_password(user):
@@ -188,11 +201,31 @@ class AccountAdapter(DefaultAccountAdapter):
             return
         self.send_mail("account/email/password_reset_key", email, {**context, "user": user})
 
+    def clean_email(self, email: str) -> str:
+        """Every address allauth's forms take (signup, the ENT's « Création de compte »), as it is stored and compared:
+        the mailbox the mail reaches (``services.normalize_email``: ``a@examplｅ.org`` is ``a@example.org``)."""
+        return services.normalize_email(super().clean_email(email))
+
     def send_account_already_exists_mail(self, email: str) -> None:
         """« Compte existant » (CPT_MIN_EXISTE) goes to the owner of the address, in the language their account
         keeps (their dossier's), else the institution's: allauth writes it in the language of whoever signed up. The
         page that person sees is the same whether the address has an account or not (ACCOUNT_PREVENT_ENUMERATION);
-        only the mail, which they do not read, changes language."""
+        only the mail, which they do not read, changes language.
+
+        An address a staff account holds as validated (the signup form said so: ``SIGNUP_ADDRESS_TAKEN_BY``): its
+        owner reads that a candidate account needs another address, in the institution's language."""
+        request = allauth_context.request
+        if getattr(request, SIGNUP_ADDRESS_TAKEN_BY, None) == services.AddressTakenBy.STAFF:
+            reset_url = build_absolute_uri(request, reverse("account_reset_password"))
+            enqueue_notification(
+                "CPT_MIN_EXISTE",
+                None,
+                to=email,
+                language=settings.LANGUAGE_CODE,
+                password_reset_url=reset_url,
+                staff_address=True,
+            )
+            return
         try:
             campaign = services.signup_campaign()
         except BusinessRuleError:

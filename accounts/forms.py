@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
+from accounts.adapters import SIGNUP_ADDRESS_TAKEN_BY
 from accounts.models import User
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
@@ -89,20 +90,29 @@ class _CandidateSignupMixin(_FormBase):
             attrs.update(autocomplete="email", spellcheck="false")
         self.order_fields(self.field_order)
 
+    def clean_email2(self) -> str:
+        # As allauth's clean_email writes the address (AccountAdapter.clean_email), so that the two compare.
+        return get_account_adapter().clean_email(self.cleaned_data["email2"].lower())
+
     def validate_unique_email(self, value) -> str:
-        """An address already used in the active campaign: no error on the page (that would tell a stranger the
-        address has an account); allauth then shows the usual "check your mail" page and mails the owner."""
+        """An address already used in the active campaign, or held as validated by a staff account (the account
+        could never validate it: ``services.email_taken_in_campaign``): no error on the page (that would tell a
+        stranger the address has an account); allauth then shows the usual "check your mail" page and mails the
+        owner (a staff member reads that a candidate account needs another address)."""
         try:
             campaign = services.signup_campaign()
         except BusinessRuleError as exc:
             raise forms.ValidationError(str(exc)) from None
-        self.account_already_exists = services.email_taken_in_campaign(email=value, campaign=campaign)
+        self.address_taken_by = services.email_taken_in_campaign(email=value, campaign=campaign)
+        self.account_already_exists = bool(self.address_taken_by)
         return value
 
     def try_save(self, request):
         """allauth's save, in a savepoint: an account that took the address since ``validate_unique_email`` (the
         form posted twice at once, a double click) makes the campaign's unique constraint refuse the insert, and the
         signup then takes the path of an address already used (the neutral page, the owner mailed), not a 500."""
+        # Whose address it is, for the mail to its owner (AccountAdapter.send_account_already_exists_mail).
+        setattr(request, SIGNUP_ADDRESS_TAKEN_BY, getattr(self, "address_taken_by", None))
         # allauth's BaseSignupForm.try_save: the mixin is type-checked as a plain Form (_FormBase), which has none.
         try:
             with transaction.atomic():
@@ -111,6 +121,7 @@ class _CandidateSignupMixin(_FormBase):
             if not services.violates_email_per_campaign(error):
                 raise
         self.account_already_exists = True
+        setattr(request, SIGNUP_ADDRESS_TAKEN_BY, services.AddressTakenBy.CAMPAIGN_ACCOUNT)
         return super().try_save(request)  # type: ignore[misc]
 
     def clean(self):
@@ -227,6 +238,7 @@ class LoginForm(_WithoutPlaceholders, account_forms.LoginForm):
         names, or none, a wrong password gets the same words (``AccountAdapter.error_messages``)."""
         login = super().clean_login()
         if "@" in login:
+            login = services.normalize_email(login)  # as addresses are stored: ``a@examplｅ.org`` is ``a@example.org``
             validated = EmailAddress.objects.filter(user_id=OuterRef("pk"), email__iexact=login, verified=True)
             accounts = list(
                 User.objects.filter(email__iexact=login)
@@ -249,9 +261,20 @@ class LoginForm(_WithoutPlaceholders, account_forms.LoginForm):
 
 
 class ResetPasswordForm(_WithoutPlaceholders, account_forms.ResetPasswordForm):
+    """« J'ai oublié mes identifiants »: the address, normalised as addresses are stored (``AccountAdapter.
+    clean_email``), mails a link to each account ``services.password_reset_accounts`` finds for it (this campaign's,
+    validated or not yet, and staff's), else « compte inconnu » (CPT_MIN_INCONNU), through allauth: the same page
+    whatever is found. allauth's own lookup prefers a validated address across campaigns: it found only last year's
+    account, which may not log in, and nothing was mailed."""
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("E-mail address")
+
+    def clean_email(self) -> str:
+        email = get_account_adapter().clean_email(self.cleaned_data["email"].lower())
+        self.users = services.password_reset_accounts(email=email)
+        return email
 
 
 # allauth's other forms that our pages show, as they are but for the placeholders.

@@ -33,6 +33,8 @@ SIGNUP_URL = Variable("signup_url", _("link to create an account"), "https://eca
 IS_ENT_STUDENT = Variable(
     "is_ent_student", _("student of the institution, logs in with the ENT (yes/no)"), False, Kind.FLAG
 )
+# « Compte existant » when the address is a staff account's (held as validated): a candidate account needs another one.
+STAFF_ADDRESS = Variable("staff_address", _("the address is a staff account's (yes/no)"), False, Kind.FLAG)
 UNVALIDATED_DAYS = Variable("unvalidated_days", _("days left to validate the account before it is deleted"), 5)
 
 _ACCOUNT = (INSTITUTION_NAME, FIRST_NAME, LAST_NAME, NUMERO_DOSSIER)
@@ -47,6 +49,7 @@ def account_context(user: User | None) -> dict[str, object]:
         "first_name": "",
         "last_name": "",
         "is_ent_student": False,
+        "staff_address": False,  # the sender of « compte existant » says when it is
         "unvalidated_days": settings.UNVALIDATED_ACCOUNT_DAYS,
     }
     if user is not None:
@@ -119,16 +122,16 @@ NOTIFICATIONS = (
     _account(
         "CPT_MIN_EXISTE",
         _("account already exists"),
-        _("someone tries to create an account with an address already used in the campaign"),
-        (INSTITUTION_NAME, PASSWORD_RESET_URL),
+        _("someone tries to create an account with an address already used in the campaign, or a staff account's"),
+        (INSTITUTION_NAME, PASSWORD_RESET_URL, STAFF_ADDRESS),
         PASSWORD_RESET_URL,
         recipient=_OWNER,
     ),
     _account(
         "CPT_MIN_MODIF_MAIL_EXISTE",
         _("new address already used"),
-        _("a candidate tries to change their address to one already used in the campaign"),
-        (INSTITUTION_NAME, PASSWORD_RESET_URL),
+        _("a candidate tries to change their address to one already used in the campaign, or a staff account's"),
+        (INSTITUTION_NAME, PASSWORD_RESET_URL, STAFF_ADDRESS),
         PASSWORD_RESET_URL,
         recipient=_OWNER,
     ),

@@ -10,6 +10,7 @@ import secrets
 import string
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from enum import StrEnum
 
 from allauth.account.adapter import get_adapter
 from allauth.account.forms import default_token_generator
@@ -22,8 +23,9 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.core.validators import EmailValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, ProtectedError, QuerySet, TextField
+from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -107,12 +109,75 @@ def candidate_can_log_in(user: User, *, today: datetime.date | None = None) -> b
     return campaign.is_open_on(today or timezone.localdate())
 
 
-def email_taken_in_campaign(*, email: str, campaign: Campaign, exclude_user: User | None = None) -> bool:
-    """Whether another account of ``campaign`` already uses ``email`` (case-insensitive)."""
+def normalize_email(email: str) -> str:
+    """The form in which an address is stored and compared: the spelling of the mailbox the mail reaches.
+
+    Django writes a non-ASCII domain in IDNA when it sends (``django.utils.encoding.punycode``, Python's IDNA 2003
+    codec), whose nameprep maps compatibility characters (NFKC: the full-width ``ｅ``) and drops invisible ones (the
+    soft hyphen): ``a@examplｅ.org`` is delivered to ``a@example.org``, so it must count as that address (one address
+    per campaign, « J'ai oublié mes identifiants », the login). The domain is therefore written as that delivery reads
+    it, in Unicode: a genuine internationalised domain keeps its letters (``a@école.fr``; its ASCII form
+    ``xn--cole-9oa.fr`` becomes ``école.fr``, the same mailbox). A domain the codec refuses, or whose reading would
+    not be a domain any more, stays as typed: such an address reaches nobody else's mailbox. Then lower case, as
+    allauth stores addresses and looks them up. The local part is ASCII (Django's ``EmailValidator``)."""
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    if at and domain:
+        try:
+            delivered = domain.encode("idna").decode("idna")
+        except UnicodeError:
+            delivered = domain
+        if delivered != domain and EmailValidator().validate_domain_part(delivered):
+            email = f"{local}@{delivered}"
+    return email.lower()
+
+
+class AddressTakenBy(StrEnum):
+    """Who keeps an address from an account of a campaign (``email_taken_in_campaign``)."""
+
+    CAMPAIGN_ACCOUNT = "campaign_account"
+    STAFF = "staff"
+
+
+def email_taken_in_campaign(
+    *, email: str, campaign: Campaign, exclude_user: User | None = None
+) -> AddressTakenBy | None:
+    """Whether ``email`` (case-insensitive) is taken for an account of ``campaign``, and by whom: another account of
+    the campaign that uses it (``CAMPAIGN_ACCOUNT``), else a staff account that holds it as validated (``STAFF``):
+    allauth keeps a validated address unique, so a candidate account given it could never validate it (the link
+    fails « déjà confirmé par un autre compte », and the login asks for it again). None when it is free; so the
+    answer reads as a yes/no too. One query."""
     accounts = User.objects.filter(campaign=campaign, email__iexact=email)
     if exclude_user is not None:
         accounts = accounts.exclude(pk=exclude_user.pk)
-    return accounts.exists()
+    staff = EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=True)
+    owners = set(
+        accounts.annotate(owner=Value(AddressTakenBy.CAMPAIGN_ACCOUNT.value))
+        .values_list("owner", flat=True)
+        .union(staff.annotate(owner=Value(AddressTakenBy.STAFF.value)).values_list("owner", flat=True), all=True)[:2]
+    )
+    if AddressTakenBy.CAMPAIGN_ACCOUNT in owners:
+        return AddressTakenBy.CAMPAIGN_ACCOUNT
+    return AddressTakenBy.STAFF if owners else None
+
+
+def password_reset_accounts(*, email: str) -> list[User]:
+    """The accounts « J'ai oublié mes identifiants » mails a link for ``email`` (normalised, ``normalize_email``):
+    the active campaign's account that uses it, validated or not yet (accounts are annual: a returning candidate
+    whose new account waits for its validation link gets in by choosing a password), and the staff accounts that
+    have it (their address, or one they validated). Active accounts only. Never an account of a past campaign: it
+    can no longer log in, and an address only such an account uses gets « compte inconnu » (CPT_MIN_INCONNU: create
+    this campaign's account), as an address nobody uses. The page is the same whatever is found
+    (ACCOUNT_PREVENT_ENUMERATION). One query (the adapter then reads a candidate's campaign: is it open?)."""
+    validated = EmailAddress.objects.filter(user_id=OuterRef("pk"), email__iexact=email, verified=True)
+    return list(
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(campaign__is_active=True, email__iexact=email)
+            | Q(Q(email__iexact=email) | Exists(validated), campaign__isnull=True)
+        )
+        .order_by("pk")
+    )
 
 
 # Where an account keeps the language its owner reads, as a lookup from the account (``register_owner_language``):
@@ -381,25 +446,29 @@ def change_email(
     so the candidate cannot log in again until the link is opened; the caller logs the current session out (a
     service has no session), as the guide's warning says.
 
-    An address already used by another account of the campaign (or taken by one at the same moment) is refused the
+    An address already used by another account of the campaign (or taken by one at the same moment), or held as
+    validated by a staff account (the account could never validate it: ``email_taken_in_campaign``), is refused the
     way signup refuses it, without telling the caller: nothing changes on the account and the owner of the address
     is mailed instead, unless ``may_mail_owner(address)`` answers False (the caller's limit on these mails, as
     signup's: the candidate's page applies allauth's ``confirm_email`` per address).
 
-    The address is stored in lower case, as allauth stores it at signup: allauth finds an account by its address
-    (« J'ai oublié mes identifiants ») with an exact match on the lower-cased address. The mails to the old address
-    that have not left follow the account (``readdress_unsent_mails``).
+    The address is stored normalised (``normalize_email``: the mailbox the mail reaches, in lower case, as allauth
+    stores it at signup): allauth finds an account by its address (« J'ai oublié mes identifiants ») with an exact
+    match on the lower-cased address. The mails to the old address that have not left follow the account
+    (``readdress_unsent_mails``).
     """
-    new_email = new_email.strip().lower()  # as allauth stores addresses, and looks them up (exact, in lower case)
+    new_email = normalize_email(new_email)  # as signup stores addresses, and allauth looks them up (exact)
     with transaction.atomic():
         user = User.objects.select_related("campaign").select_for_update(of=("self",)).get(pk=user.pk)
         # is_candidate means the account has a campaign; the "is not None" only tells mypy so.
         if (
             user.is_candidate
             and user.campaign is not None
-            and email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user)
+            and (taken_by := email_taken_in_campaign(email=new_email, campaign=user.campaign, exclude_user=user))
         ):
-            _refuse_email_change(user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner)
+            _refuse_email_change(
+                user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner, taken_by=taken_by
+            )
             return False
         old_email = user.email
         try:
@@ -429,15 +498,24 @@ def change_email(
 
 
 def _refuse_email_change(
-    *, user: User, new_email: str, actor: User, may_mail_owner: Callable[[str], bool] | None
+    *,
+    user: User,
+    new_email: str,
+    actor: User,
+    may_mail_owner: Callable[[str], bool] | None,
+    taken_by: AddressTakenBy = AddressTakenBy.CAMPAIGN_ACCOUNT,
 ) -> None:
-    """``change_email`` refuses an address another account of the campaign uses, as signup does: its owner is mailed
-    (CPT_MIN_MODIF_MAIL_EXISTE, in the owner's language) unless ``may_mail_owner`` says no, the caller is told
-    nothing."""
+    """``change_email`` refuses an address another account of the campaign uses, or a staff account holds
+    (``taken_by``), as signup does: its owner is mailed (CPT_MIN_MODIF_MAIL_EXISTE, in the owner's language; a staff
+    member reads that a candidate account needs another address, in the institution's) unless ``may_mail_owner``
+    says no, the caller is told nothing."""
+    staff = taken_by == AddressTakenBy.STAFF
+    whose = "a staff account's" if staff else "used in the campaign"
     if may_mail_owner is not None and not may_mail_owner(new_email):
         logger.info(
-            "e-mail change of account %s refused: address used in the campaign, its owner already mailed (actor %s)",
+            "e-mail change of account %s refused: address %s, its owner already mailed (actor %s)",
             user.pk,
+            whose,
             actor.pk,
         )
         return
@@ -445,10 +523,12 @@ def _refuse_email_change(
         "CPT_MIN_MODIF_MAIL_EXISTE",
         None,  # the owner of the address is not told whose account tried
         to=new_email,
-        language=owner_language(email=new_email, campaign=user.campaign),  # the owner's, not the candidate's
+        # The owner's language, not the candidate's; staff accounts keep none: the institution's.
+        language=settings.LANGUAGE_CODE if staff else owner_language(email=new_email, campaign=user.campaign),
         password_reset_url=build_absolute_uri(None, reverse("account_reset_password")),
+        staff_address=staff,
     )
-    logger.info("e-mail change of account %s refused: address used in the campaign (actor %s)", user.pk, actor.pk)
+    logger.info("e-mail change of account %s refused: address %s (actor %s)", user.pk, whose, actor.pk)
 
 
 def violates_email_per_campaign(error: IntegrityError) -> bool:
@@ -507,12 +587,13 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
     campaign = Campaign.objects.active().first()
     if campaign is None:
         raise BusinessRuleError(_("No admissions campaign is open: accounts cannot be created at the moment."))
-    email = email.strip().lower()  # as allauth stores addresses
+    email = normalize_email(email)  # as signup stores addresses
     taken = _("An account of this campaign already uses this e-mail address.")
-    if email_taken_in_campaign(email=email, campaign=campaign):
-        raise BusinessRuleError(taken)
-    if EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=True).exists():
+    taken_by = email_taken_in_campaign(email=email, campaign=campaign)
+    if taken_by == AddressTakenBy.STAFF:
         raise BusinessRuleError(_("This e-mail address belongs to a staff account: the candidate needs another one."))
+    if taken_by:
+        raise BusinessRuleError(taken)
     user = User(
         username=issue_numero_dossier(),
         campaign=campaign,
