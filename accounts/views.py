@@ -45,7 +45,8 @@ class EmailChangeForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
-        if email.lower() == (self.user.email or "").lower():
+        # As the service compares addresses: a lookalike of one's own (a full-width letter) is one's own.
+        if services.normalize_email(email) == services.normalize_email(self.user.email or ""):
             raise forms.ValidationError(_("This is already the e-mail address of your account."))
         return email
 

@@ -339,3 +339,17 @@ def test_a_lookalike_gets_the_link_of_the_account_of_the_address(
     row = OutboundEmail.objects.get()
     assert (row.code, row.to) == ("CPT_MIN_ID_OUBLIE", DELIVERED)
     assert account.username in mailoutbox[0].body
+
+
+def test_a_lookalike_of_ones_own_address_is_ones_own(client, campaign):
+    """« Modifier mon adresse mail » with one's own address written with a full-width letter: refused next to the
+    field as one's own address, not taken as a new one (which logged the candidate out to validate it again)."""
+    owner = CandidateUserFactory(campaign=campaign, email=DELIVERED)
+    client.force_login(owner)
+
+    response = client.post(reverse("accounts:email_change"), {"email": LOOKALIKE, "email2": LOOKALIKE})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["email"] == ["This is already the e-mail address of your account."]
+    assert client.session["_auth_user_id"] == str(owner.pk)
+    assert not OutboundEmail.objects.exists()

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import MISMATCH_MESSAGE
+from accounts.services import AddressTakenBy, email_taken_in_campaign, normalize_email
 from applications.services.dossier import staff_change_account_email
 from ecandidat.admin_base import bound_view
 from ecandidat.staff import scope_of
@@ -75,7 +76,18 @@ def account_email_view(request, object_id: int, *, model_admin):
                 % {"email": account.email},
             )
             return HttpResponseRedirect(change_page)
-        form.add_error("email", gettext("Another account of this campaign uses this address: nothing was changed."))
+        # Refused: said as it is to the helpdesk (staff: no enumeration to fear), another candidate's or a staff's.
+        taken_by = email_taken_in_campaign(
+            email=normalize_email(form.cleaned_data["email"]), campaign=account.campaign, exclude_user=account
+        )
+        if taken_by == AddressTakenBy.STAFF:
+            form.add_error(
+                "email", gettext("This e-mail address belongs to a staff account: the candidate needs another one.")
+            )
+        else:
+            form.add_error(
+                "email", gettext("Another account of this campaign uses this address: nothing was changed.")
+            )
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": opts,

@@ -263,6 +263,28 @@ def test_an_address_used_by_another_account_is_refused_next_to_the_field(
     assert not LogEntry.objects.exists()
 
 
+def test_a_staff_address_is_refused_with_its_reason_next_to_the_field(
+    client, candidates_manager, central_manager, newcomer, django_assert_num_queries
+):
+    """The helpdesk is told why (staff, no enumeration to fear): the candidate needs another address, not « another
+    account of this campaign »."""
+    client.force_login(candidates_manager)
+
+    # The refused page, with whose address it is: the account's campaign, then the owners (one query, a union).
+    with django_assert_num_queries(18):
+        response = client.post(
+            _email_page(newcomer), {"email": central_manager.email.upper(), "email2": central_manager.email.upper()}
+        )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "email": ["This e-mail address belongs to a staff account: the candidate needs another one."]
+    }
+    newcomer.refresh_from_db()
+    assert newcomer.email == "lea.nouvelle@example.org"
+    assert not LogEntry.objects.exists()
+
+
 def test_an_address_taken_at_the_same_moment_is_refused_next_to_the_field(
     client, candidates_manager, newcomer, campaign, mocker, django_capture_on_commit_callbacks
 ):
