@@ -184,15 +184,24 @@ def answers_of(application: Application, answers: Iterable[QuestionAnswer]) -> l
     return sorted((answer for answer in found if answer is not None), key=lambda a: (a.question.order, a.question_id))
 
 
-def question_rows(application: Application, *, cached: bool = False, unlisted: bool = True) -> list[QuestionRow]:
+def question_rows(
+    application: Application, *, cached: bool = False, unlisted: bool = True, lock: bool = False
+) -> list[QuestionRow]:
     """The rows of the application's questions: the questions asked (with ``cached``, from the cache: the
     recap), each with its own answer or the candidate's shared one, then, with ``unlisted`` (staff pages, the
     dossier), any other answered question of this application (taken out of service or off the formation since).
-    Without ``unlisted`` and with no question asked, no answer is read: one query at most (none once cached)."""
+    Without ``unlisted`` and with no question asked, no answer is read: one query at most (none once cached).
+
+    ``lock`` (a service, in its transaction: ``transmit_application``): the answers are locked as they are read, in
+    the same query (``select_for_update(of=("self",))``), in id order, the order the saves lock them in
+    (``applications.services.questions``)."""
     questions = listed_questions(application, cached=cached)
     if not questions and not unlisted:
         return []
-    answers = list(answers_to(application).select_related("question"))
+    read = answers_to(application).select_related("question")
+    if lock:
+        read = read.select_for_update(of=("self",)).order_by("pk")
+    answers = list(read)
     own, shared = split_answers(answers)
     rows = [QuestionRow(question, answer_of(question, own, shared)) for question in questions]
     if unlisted:

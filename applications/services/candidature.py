@@ -249,14 +249,14 @@ def transmit_refusal(
     missing_form_rows: list[FormRow] | None = None,
     missing_question_rows: list[QuestionRow] | None = None,
     today: datetime.date | None = None,
-    lock_pieces: bool = False,
+    lock: bool = False,
 ) -> str:
     """Why the candidate cannot transmit ``application`` now ("" when they can). ``blocking_rows`` are the
     application's blocking pieces when the caller already has them (read from ``applications.pieces`` otherwise,
-    the submissions locked with ``lock_pieces``: ``transmit_application``); ``missing_form_rows`` likewise the forms
+    the submissions locked with ``lock``: ``transmit_application``); ``missing_form_rows`` likewise the forms
     that block it (``forms_tab.missing_forms``: none unless ``FORMS_BLOCK_TRANSMISSION`` is on),
     ``missing_question_rows`` the questions neither answered nor declared not concerned
-    (``applications.questions``)."""
+    (``applications.questions``, the answers locked with ``lock``)."""
     today = today or timezone.localdate()
     if application.is_cancelled:
         return _("This application has been cancelled.")
@@ -271,7 +271,7 @@ def transmit_refusal(
             "date": _format_date(deadline)
         }
     if blocking_rows is None:
-        blocking_rows = blocking_pieces(application, lock=lock_pieces)
+        blocking_rows = blocking_pieces(application, lock=lock)
     if blocking_rows:
         return _("A supporting document is missing: %(pieces)s.") % {
             "pieces": "; ".join(str(row.piece_type.shown_label) for row in blocking_rows)
@@ -284,7 +284,7 @@ def transmit_refusal(
             "concern you when it is conditional."
         ) % {"forms": "; ".join(str(row.label) for row in missing_form_rows)}
     if missing_question_rows is None:
-        missing_question_rows = missing_questions(question_rows(application, unlisted=False))
+        missing_question_rows = missing_questions(question_rows(application, unlisted=False, lock=lock))
     if missing_question_rows:
         return _(
             "A complementary question has no answer: %(questions)s. Answer it, or declare that it does not "
@@ -317,10 +317,18 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     that changes a shared submission then writes a history row on each of the candidate's live applications, this
     one among them: so this row is locked ``no_key`` (``_lock``), which such an insert does not wait for; else it
     would wait for this transaction while this one waits for the submission it holds (a deadlock, PostgreSQL then
-    aborting one of the two).
+    aborting one of the two). The upload, removal, (not) concerned and ``validate_shown_pieces`` lock their
+    application's row ``no_key`` for the same reason (``services.pieces._lock``).
+
+    A shared answer to a complementary question likewise (``services.questions``: emptied or declared not
+    concerned through another application, refused once a transmitted application asks it): the answers the
+    questions are read from are locked as they are read, after the submissions, in id order, the order the saves
+    (``answer_questions``, ``enter_answers_for_candidate``) lock them in, after their application's row, which
+    they lock ``no_key`` too (a save of a shared answer writes a history row on each of the candidate's other live
+    applications). No other path locks both submissions and answers.
     """
     application = _lock(application, no_key=True)
-    refusal = transmit_refusal(application, lock_pieces=True)
+    refusal = transmit_refusal(application, lock=True)
     if refusal:
         raise InvalidTransition(refusal)
     mail_code = change_status(application, get_transition("transmit"), role=Role.CANDIDATE, actor=actor)

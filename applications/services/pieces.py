@@ -92,9 +92,12 @@ _FORMATION_ASKS_FOR = PreparedQuery(
         formation_id=formation_id, piecetype_id=piece_type_id
     ).values_list("pk")[:1]
 )
+# ``FOR NO KEY UPDATE`` (``_lock``): every other lock of the row still waits for it, not a history row written on it.
 _LOCKED_APPLICATION = PreparedQuery(
     lambda pk: (
-        Application.objects.select_for_update(of=("self",)).select_related("formation", "candidate").filter(pk=pk)
+        Application.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("formation", "candidate")
+        .filter(pk=pk)
     )
 )
 # The application's own submission of a piece and the candidate's shared one (at most one of each), in one query.
@@ -133,7 +136,14 @@ def _check_not_held(application: Application, submission: PieceSubmission, piece
 
 
 def _lock(application: Application) -> Application:
-    """Lock the application row and return it fresh, with its formation."""
+    """Lock the application row and return it fresh, with its formation.
+
+    ``FOR NO KEY UPDATE``, as ``transmit_application`` (which gives the lock order: the application's row, then its
+    submissions): a change of a shared piece writes a history row on each of the candidate's live applications, and
+    that row's foreign key check (``KEY SHARE``) does not wait for this lock. With ``FOR UPDATE`` it did: staff
+    checking the shared piece (``set_piece_status``: its row, then the history rows) while, through another
+    application, the candidate removed its file or staff uploaded or validated it (that application's row, then
+    the piece's) waited for each other, and PostgreSQL aborted one of the two ("deadlock detected")."""
     locked = _LOCKED_APPLICATION.first(pk=application.pk)
     if locked is None:
         raise Application.DoesNotExist("The application was deleted.")

@@ -225,8 +225,12 @@ def _save_answers(
     kind: EventKind,
 ) -> int:
     with _refusing_a_concurrent_first_answer():
+        # Lock order (``transmit_application``): the application's row, then its answers, in id order. The row is
+        # locked ``FOR NO KEY UPDATE``: a save of a shared answer through another application, which holds the answer
+        # and then writes a history row on this one (its foreign key check takes ``KEY SHARE``), does not wait for
+        # it, so it never waits for this save while this save waits for the answer (a deadlock, one of them aborted).
         locked = (
-            Application.objects.select_for_update(of=("self",))
+            Application.objects.select_for_update(of=("self",), no_key=True)
             .select_related("formation", "candidate__user")
             .get(pk=application.pk)
         )
@@ -250,7 +254,7 @@ def _save_answers(
                     _("This question is not conditional: answer it."), field=f"{field_name(question)}-nc"
                 )
             wanted[pk] = ("", True) if declared else (_clean(question, answers.get(pk, "")), False)
-        existing = answers_to(locked).select_for_update(of=("self",)).filter(question__in=questions)
+        existing = answers_to(locked).select_for_update(of=("self",)).filter(question__in=questions).order_by("pk")
         own, shared = split_answers(existing)
         shown = None if read_at is None else read_answers_version(read_at)
         refusal = shared_refusal(locked)

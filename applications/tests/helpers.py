@@ -7,21 +7,24 @@ import io
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import requests
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
 from applications.services import pieces as pieces_services
 from applications.services import staff
 from applications.tests.factories_candidature import decision_type, make_application
 from documents.tests import hostile_files as hostile
+from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 from offers.enums import Avis
@@ -140,6 +143,59 @@ def upload_pdf(application, piece_type):
         uploaded_file=hostile.valid_pdf_upload(),
         actor=application.created_by,
     )
+
+
+# --- races on PostgreSQL (two transactions at once, the interleaving forced) ----------------------------------------
+
+
+def backend_pid() -> int:
+    """The PostgreSQL process of this thread's connection (``pg_stat_activity.pid``)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def waits_for_a_lock(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid])
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+
+def stay_stopped(done: threading.Event, pids: dict, other: str) -> bool:
+    """Until the other side is ``done``, or its connection waits for a lock this transaction holds (it cannot go
+    on before this one ends); True in the second case: the other side was seen waiting."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not done.wait(0.05):
+        if other in pids and waits_for_a_lock(pids[other]):
+            return True
+    return False
+
+
+def run_both(sides: dict) -> dict:
+    """Run each side (name: function) in a thread of its own, in English, each closing its connection; what each
+    returned: "ok", the message of the ``BusinessRuleError`` it raised, or any other exception (PostgreSQL's
+    "deadlock detected" among them)."""
+    outcomes: dict = {}
+
+    def run(name, function):
+        try:
+            with translation.override("en"):
+                function()
+            outcomes[name] = "ok"
+        except BusinessRuleError as error:
+            outcomes[name] = str(error)
+        except BaseException as error:  # noqa: BLE001 - reported to the test
+            outcomes[name] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=item, name=item[0]) for item in sides.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
 
 
 # --- staff in a browser ---------------------------------------------------------------------------------------------

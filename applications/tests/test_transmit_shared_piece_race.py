@@ -11,19 +11,16 @@ waits for a row lock the stopped side holds.
 """
 
 import threading
-import time
 
 import pytest
-from django.db import connection, connections
-from django.utils import translation
+from django.db import connection
 
 from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as pieces_services
 from applications.tests.factories_candidature import application_of
-from applications.tests.helpers import upload_pdf
-from ecandidat.exceptions import BusinessRuleError
+from applications.tests.helpers import backend_pid, run_both, stay_stopped, upload_pdf
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -63,53 +60,6 @@ def shared_not_concerned(applications):
         application=applications[0], piece_type=piece, actor=applications[0].created_by
     )
     return piece
-
-
-def backend_pid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        return cursor.fetchone()[0]
-
-
-def waits_for_a_lock(pid: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid])
-        row = cursor.fetchone()
-        return bool(row and row[0])
-
-
-def stay_stopped(done: threading.Event, pids: dict, other: str) -> None:
-    """Until the other side is ``done``, or its connection waits for a lock this transaction holds (it cannot go
-    on before this one ends)."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not done.wait(0.05):
-        if other in pids and waits_for_a_lock(pids[other]):
-            return
-
-
-def run_both(sides: dict) -> dict:
-    """Run each side (name: function) in a thread of its own, in English, each closing its connection; what each
-    returned: "ok", the message of the ``BusinessRuleError`` it raised, or any other exception."""
-    outcomes: dict = {}
-
-    def run(name, function):
-        try:
-            with translation.override("en"):
-                function()
-            outcomes[name] = "ok"
-        except BusinessRuleError as error:
-            outcomes[name] = str(error)
-        except BaseException as error:  # noqa: BLE001 - reported to the test
-            outcomes[name] = error
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=item, name=item[0]) for item in sides.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
 
 
 def change_through_b(action, application, piece):
