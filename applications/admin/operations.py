@@ -553,6 +553,10 @@ def operation_view(request, object_id, name, *, model_admin):
     change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
     form = _form(operation, request, request.POST if request.method == "POST" else None, application)
     if request.method == "POST" and form.is_valid():
+        # "Confirmer et passer à la suivante" opens the application that followed this one in the list as the member
+        # read it, worked out before the action: a list sorted by what the action changes (the Décision column, the
+        # pieces to check) places this one elsewhere afterwards, next to applications already dealt with.
+        next_url = neighbours(model_admin, request, application)["next_url"] if NEXT in request.POST else ""
         try:
             _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
@@ -570,7 +574,6 @@ def operation_view(request, object_id, name, *, model_admin):
             if NEXT in request.POST:
                 # "Confirmer et passer à la suivante": a commission reading dossiers one after another enters
                 # each avis and goes on, rather than confirm, land on this dossier, then click "Suivant".
-                next_url = neighbours(model_admin, request, application)["next_url"]
                 if next_url:
                     change_url = next_url
                 else:

@@ -201,18 +201,42 @@ def note_delete_view(request, object_id, note_id, *, model_admin):
 
 @require_POST
 def tags_view(request, object_id, *, model_admin):
-    """Set the application's tags among those the user may use (managers; others get a 403)."""
+    """Change the application's tags among those the user may use (managers; others get a 403).
+
+    The page posts the tags it showed ticked (``shown_tags``) beside those ticked now: only the difference is applied
+    (``review.change_tags``), so a tag a colleague put on since the page was opened stays, and one they took off is
+    not put back unless it was ticked here. A form that does not say what it showed (a page of before) sets the
+    list, as it did (``review.set_tags``)."""
     application = application_for(request, object_id, "editable_by")
-    wanted = [value for value in request.POST.getlist("tags") if is_number(value)]
-    tags = list(Tag.objects.usable_by(request.user).filter(pk__in=wanted))
-    if len(tags) != len(set(wanted)):
+    back = change_url(application.pk, list_filters(request), "notes")
+    ticked = {int(value) for value in request.POST.getlist("tags")[:1000] if is_number(value)}
+    shown = (
+        {int(value) for value in request.POST.get("shown_tags", "").split()[:1000] if is_number(value)}
+        if "shown_tags" in request.POST
+        else None
+    )
+    wanted = ticked if shown is None else ticked - shown
+    unticked = set() if shown is None else shown - ticked
+    # One query for both: the tags to put on must all be usable here; those to take off, only the usable ones.
+    tags = {tag.pk: tag for tag in Tag.objects.usable_by(request.user).filter(pk__in=wanted | unticked)}
+    if not wanted <= tags.keys():
         messages.error(request, _("One of these tags cannot be used here."))
-        return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+        return HttpResponseRedirect(back)
     try:
-        added, removed = review_services.set_tags(application=application, actor=request.user, tags=tags)
+        if shown is None:
+            added, removed = review_services.set_tags(
+                application=application, actor=request.user, tags=[tags[pk] for pk in wanted]
+            )
+        else:
+            added, removed = review_services.change_tags(
+                application=application,
+                actor=request.user,
+                add=[tags[pk] for pk in wanted],
+                remove=[tags[pk] for pk in unticked if pk in tags],
+            )
     except BusinessRuleError as error:
         messages.error(request, str(error))
-        return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+        return HttpResponseRedirect(back)
     messages.success(
         request,
         _("Tags saved (%(added)s, %(removed)s).")
@@ -221,7 +245,7 @@ def tags_view(request, object_id, *, model_admin):
             "removed": npgettext("tags", "%(count)d removed", "%(count)d removed", removed) % {"count": removed},
         },
     )
-    return HttpResponseRedirect(change_url(application.pk, list_filters(request), "notes"))
+    return HttpResponseRedirect(back)
 
 
 @require_GET
