@@ -45,6 +45,7 @@ from applications.countries import country_name
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.departments import department_label
 from applications.enums import PieceStatus
+from applications.forms_tab import form_rows
 from applications.models import Application
 from applications.pieces import piece_rows
 from applications.questions import question_rows
@@ -452,4 +453,17 @@ def _summary(application, rows) -> UnicodePDF:
         for question in questions:
             answer = question.shown_answer if question.status == PieceStatus.SUBMITTED else question.status_label
             pdf.paragraph(f"{question.label}{colon}{answer}")
+
+    # The rows of the staff reading page and of the candidate's tab (``forms_tab.form_rows``: two queries whatever
+    # the number of forms and answers, one when no form applies), so the three say the same: each form's label and
+    # status in the reader's language, then its answers as imported from LimeSurvey (question code, answer).
+    forms = form_rows(application)
+    if forms:
+        pdf.section(_("Complementary forms"))
+        for form in forms:
+            pdf.set_font(FONT, "B", 10)
+            pdf.paragraph(f"{form.label}{colon}{form.status_label}")
+            pdf.set_font(FONT, "", 10)
+            for question, answer in form.answer_items:
+                pdf.line_item(question, answer)
     return pdf

@@ -417,7 +417,7 @@ def test_staff_page_pdf_and_export_queries_do_not_grow(
 
 
 STAFF_PAGE = 32  # as test_admin_applications.QUERIES_CHANGE: the shared answers cost no query
-DOSSIER_PDF = 11
+DOSSIER_PDF = 12
 EXPORT = 9  # the rows and their prefetches (the formations' forms included)
 
 

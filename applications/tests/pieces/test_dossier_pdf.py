@@ -123,7 +123,7 @@ def test_a_stored_pdf_whose_page_has_no_size_gives_a_notice_not_an_error(
     document = store(application, piece, "releve.pdf", hostile.pdf_bytes())
     replace_content(document, hostile.pdf_without_media_box())
 
-    with django_assert_num_queries(16):  # as any dossier of one piece
+    with django_assert_num_queries(17):  # as any dossier of one piece
         response = owner.get(reverse("pieces:dossier_pdf", args=[application.public_id]))
         reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
 
