@@ -12,8 +12,9 @@ again until the candidate declares it concerned and sends it (``PieceRow.is_now_
 
 ``piece_rows`` runs two queries whatever the number of pieces. On the candidate's pages (``for_staff=False``) the
 piece types of the formation come from the "pages" cache (``listed_piece_types``): one query fewer on the recap and
-the pieces page, the two pages a deadline rush reads most (issue 14). Services (transmitting, checking, uploading)
-always read the database.
+the pieces page, the two pages a deadline rush reads most (issue 14); there, pieces detached from the formation since
+they were filled cost one query more, whatever their number. Services (transmitting, checking, uploading) always read
+the database.
 """
 
 from __future__ import annotations
@@ -170,12 +171,13 @@ _CANDIDATE_SUBMISSIONS = PreparedQuery(
 def submissions_of(application: Application, *, for_staff: bool = True, lock: bool = False) -> list[PieceSubmission]:
     """The application's own submissions and the candidate's shared ones, with their files; for staff also their
     piece types and the staff member who last changed each status. Candidate pages take the piece types from the
-    types they list and never show the reviewer: two joins less (issue 14; a detached piece's type, rare, is then
-    read on its own).
+    types they list and never show the reviewer: two joins less (issue 14; the types of pieces detached from the
+    formation since they were filled, rare, are then read together by ``piece_rows``: one query more, only when
+    there are some).
 
     ``lock`` (a service, in its transaction; not with ``for_staff=False``): the rows are locked as they are read
-    (``select_for_update(of=("self",))``), in display order (the piece type's order, then its id), the order
-    ``validate_shown_pieces`` locks them in, one by one (``transmit_application`` gives the lock order).
+    (``select_for_update(of=("self",))``), in display order (the piece type's order, then its id), as
+    ``transmit_application`` and ``validate_shown_pieces`` read them (``transmit_application`` gives the lock order).
     """
     if not for_staff:
         assert not lock, "the candidate pages' read is never locked"
@@ -188,8 +190,9 @@ def submissions_of(application: Application, *, for_staff: bool = True, lock: bo
 
 def piece_rows(application: Application, *, for_staff: bool = True, lock: bool = False) -> list[PieceRow]:
     """The pieces of ``application``, in display order (two queries). ``for_staff=False``, the candidate's pages:
-    the piece types from the cache (``listed_piece_types``) and lighter submissions (``submissions_of``); ``lock``,
-    a service: the submissions read are locked (``submissions_of``)."""
+    the piece types from the cache (``listed_piece_types``) and lighter submissions (``submissions_of``), the types
+    of the pieces detached from the formation since they were filled read in one query more (only when there are
+    some); ``lock``, a service: the submissions read are locked (``submissions_of``)."""
     types = listed_piece_types(application, cached=not for_staff)
     own: dict[int, PieceSubmission] = {}
     shared: dict[int, PieceSubmission] = {}
@@ -211,6 +214,11 @@ def piece_rows(application: Application, *, for_staff: bool = True, lock: bool =
         listed.add(piece_type.pk)
     # A formation piece filled for this application, then detached from the formation: still shown.
     extra = [s for pk, s in own.items() if pk not in listed and _is_filled(s)]
+    if extra and not for_staff:
+        # The candidate pages' submissions come without their types (``submissions_of``): theirs in one query.
+        detached = PieceType.objects.in_bulk([submission.piece_type_id for submission in extra])
+        for submission in extra:
+            submission.piece_type = detached[submission.piece_type_id]
     for submission in extra:
         rows.append(_row(submission.piece_type, submission, False, requested=False))
     if extra:

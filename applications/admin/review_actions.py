@@ -164,8 +164,10 @@ def validate_all_view(request, object_id, *, model_admin):
             request,
             ngettext("%(count)d piece validated.", "%(count)d pieces validated.", count) % {"count": count},
         )
-    else:
+    elif not count.refused_meanwhile:
         messages.info(request, _("No submitted piece was waiting for a check."))
+    if count.refused_meanwhile:
+        messages.warning(request, count.refused_meanwhile_message)
     return HttpResponseRedirect(back)
 
 

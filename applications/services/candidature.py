@@ -63,14 +63,19 @@ def _notify(application: Application, *, candidate_code: str, commission_code: s
         notify_commission(application=application, code=commission_code, **extra)
 
 
-def _lock(application: Application, *, no_key: bool = False) -> Application:
+def _lock(application: Application) -> Application:
     """The application's row, locked for this transaction, re-read with what the rules and the mails need.
 
-    ``no_key`` (``transmit_application``): ``FOR NO KEY UPDATE``, which every other lock of the row still waits for,
-    but not a row inserted meanwhile that points to it (an ``ApplicationEvent``: the foreign key's check takes a
-    ``KEY SHARE`` lock)."""
+    ``FOR NO KEY UPDATE`` (none of these services changes the row's key): every other lock of the row still waits
+    for it, but not a row inserted meanwhile that points to it (an ``ApplicationEvent``: the foreign key's check takes
+    a ``KEY SHARE`` lock). After this lock each service waits for rows that staff lock first and then write a history
+    row on this application: the submissions (``transmit_application``, and ``delete_application_files`` in
+    ``cancel_application``: staff's ``set_piece_status`` holds its piece, then writes), the OPI (the signals of
+    ``confirm_application`` and ``withdraw_application``: "Annuler les OPI en attente" and "Rechargement des OPI"
+    hold the OPIs, then write). With ``FOR UPDATE`` each of these waited for the other, and PostgreSQL aborted one
+    of the two ("deadlock detected": an error page)."""
     return (
-        Application.objects.select_for_update(of=("self",), no_key=no_key)
+        Application.objects.select_for_update(of=("self",), no_key=True)
         .select_related("candidate__user", "formation__centre", "formation__commission")
         .get(pk=application.pk)
     )
@@ -310,15 +315,17 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     (refused, the piece is held).
 
     Lock order, as every path that locks both: the application's row, then its submissions. Those are locked in
-    display order (piece type's order, then id), as ``validate_shown_pieces`` locks them one by one; upload,
+    display order (piece type's order, then id), in one query, as ``validate_shown_pieces`` locks them; upload,
     removal and (not) concerned lock one piece's rows (the application's own and the shared one, of which only the
-    shared one is also ours), staff's ``set_piece_status`` and the antivirus (``take_off_quarantined_piece``) one
-    row, ``delete_application_files`` (a cancellation) only the cancelled application's own rows. Each of them
-    that changes a shared submission then writes a history row on each of the candidate's live applications, this
-    one among them: so this row is locked ``no_key`` (``_lock``), which such an insert does not wait for; else it
-    would wait for this transaction while this one waits for the submission it holds (a deadlock, PostgreSQL then
-    aborting one of the two). The upload, removal, (not) concerned and ``validate_shown_pieces`` lock their
-    application's row ``no_key`` for the same reason (``services.pieces._lock``).
+    shared one is also ours), ``delete_application_files`` (``cancel_application``) the cancelled application's own
+    rows. Staff's ``set_piece_status`` and the antivirus (``take_off_quarantined_piece``) lock one submission, not
+    its application's row, then write a history row on its application (on each of the candidate's live
+    applications for a shared piece), as the upload, removal and (not) concerned do when they change a shared
+    submission. So every path that locks an application's row and then submissions locks the row ``no_key``
+    (``_lock`` here, ``services.pieces._lock``), which such an insert does not wait for; else the insert would wait
+    for that path while it waits for the submission the insert's transaction holds (a deadlock, PostgreSQL then
+    aborting one of the two: so did a cancellation, its row locked ``FOR UPDATE``, with staff checking one of its
+    pieces).
 
     A shared answer to a complementary question likewise (``services.questions``: emptied or declared not
     concerned through another application, refused once a transmitted application asks it): the answers the
@@ -327,7 +334,7 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     they lock ``no_key`` too (a save of a shared answer writes a history row on each of the candidate's other live
     applications). No other path locks both submissions and answers.
     """
-    application = _lock(application, no_key=True)
+    application = _lock(application)
     refusal = transmit_refusal(application, lock=True)
     if refusal:
         raise InvalidTransition(refusal)

@@ -22,7 +22,7 @@ from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.text import Truncator
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_of, record_event, record_events
@@ -519,23 +519,65 @@ def set_piece_status(
     return locked
 
 
-def validate_shown_pieces(*, application: Application, shown_documents: Collection[str] | None, actor: User) -> int:
+class ValidatedPieces(int):
+    """What ``validate_shown_pieces`` returns: the number of pieces it validated (an ``int``: what the view counts),
+    with ``refused_meanwhile``, how many pieces whose file the page offered were refused since it was shown (a
+    colleague's check), which stay refused, and ``refused_meanwhile_message``, what to tell staff of them."""
+
+    refused_meanwhile: int
+
+    def __new__(cls, validated: int, *, refused_meanwhile: int = 0) -> ValidatedPieces:
+        result = super().__new__(cls, validated)
+        result.refused_meanwhile = refused_meanwhile
+        return result
+
+    @property
+    def refused_meanwhile_message(self) -> str:
+        """What to tell staff of the pieces refused meanwhile ("" when none was)."""
+        if not self.refused_meanwhile:
+            return ""
+        return ngettext(
+            "%(count)d piece the page showed was refused meanwhile (a colleague's check): it was not validated.",
+            "%(count)d pieces the page showed were refused meanwhile (a colleague's check): they were not validated.",
+            self.refused_meanwhile,
+        ) % {"count": self.refused_meanwhile}
+
+
+def validate_shown_pieces(
+    *, application: Application, shown_documents: Collection[str] | None, actor: User
+) -> ValidatedPieces:
     """ "Valider toutes les pièces transmises" as the page showed them: validate, in one transaction, every submitted
     piece of ``application`` whose file the antivirus has cleared (``validatable_pieces``), provided
     staff saw each of these files (``shown_documents``: the public ids of the files the page offered; None, a caller
     that showed no page, checks nothing).
 
+    The submissions are locked as they are read (``piece_rows(lock=True)``: in display order, after the application's
+    row, ``transmit_application``'s lock order), so each piece is validated in the state read: a colleague's check
+    made before is read, one made after waits for this commit. Before, the pieces were read unlocked, then locked one
+    by one as they were validated, and a colleague's refusal committed in between was replaced by « Validée ».
+
     A file sent, replaced or added since the page was shown is never validated unseen: the whole action is refused
     and nothing is validated (``InvalidTransition``, ``STALE_PIECES``). A shown piece validated meanwhile (a
-    colleague, a second click) is simply no longer there: a replay validates nothing and returns 0. Each piece gets
-    its own history row (``set_piece_status``); no mail (ecandidat-features §2.4: the candidate hears of pieces
+    colleague, a second click) is simply no longer there: a replay validates nothing and returns 0. A shown piece
+    refused meanwhile is left refused, the others validated, and the result says so (``ValidatedPieces``). Each piece
+    gets its own history row (``set_piece_status``); no mail (ecandidat-features §2.4: the candidate hears of pieces
     through the dossier status).
     """
     with transaction.atomic():
         locked = _lock(application)
-        rows = validatable_pieces(piece_rows(locked))
+        all_rows = piece_rows(locked, lock=True)
+        rows = validatable_pieces(all_rows)
         if shown_documents is not None and any(_public_id(row.document) not in shown_documents for row in rows):
             raise InvalidTransition(str(STALE_PIECES))
+        # Offered « Transmise » with this very file, and no longer either « Transmise » or « Validée »: refused since.
+        refused_meanwhile = sum(
+            1
+            for row in all_rows
+            if shown_documents is not None
+            and row.document is not None
+            and _public_id(row.document) in shown_documents
+            and row.status not in (PieceStatus.SUBMITTED, PieceStatus.VALIDATED)
+        )
         for row in rows:
             assert row.submission is not None  # kept above with their document
             set_piece_status(
@@ -544,7 +586,7 @@ def validate_shown_pieces(*, application: Application, shown_documents: Collecti
                 actor=actor,
                 shown_document=_public_id(row.document),
             )
-    return len(rows)
+    return ValidatedPieces(len(rows), refused_meanwhile=refused_meanwhile)
 
 
 def delete_application_files(*, application: Application, actor: User) -> int:

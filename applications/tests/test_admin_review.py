@@ -497,6 +497,36 @@ def test_validate_all_submitted_pieces_in_one_step(client, django_assert_num_que
     assert "Aucune pièce transmise n’attendait de contrôle." in again.content.decode()
 
 
+def test_validate_all_says_a_piece_refused_since_the_page_was_shown(
+    client, django_assert_num_queries, centre_manager, commission_member, application
+):
+    """The page offered two pieces; a colleague refused one since: the other is validated, the refused one stays
+    refused, and the page says so (``validate_shown_pieces``' ``refused_meanwhile``)."""
+    kept, refused = with_file(application, label="Relevé"), with_file(application, label="Lettre")
+    shown = [str(kept.document.public_id), str(refused.document.public_id)]
+    set_piece_status(
+        submission=refused,
+        status=PieceStatus.REFUSED,
+        comment="illisible",
+        actor=commission_member,
+        shown_document=shown[1],
+    )
+    client.force_login(centre_manager)
+
+    # Session, user, scope, the application and its check; the pieces read and locked; the one validated (lock,
+    # update, history row); the pieces read again for the count; savepoints.
+    with django_assert_num_queries(18):
+        response = client.post(url("validate_pieces", application), {"document": shown})
+    page = client.get(response["Location"])
+
+    kept.refresh_from_db()
+    refused.refresh_from_db()
+    assert (kept.status, refused.status) == (PieceStatus.VALIDATED, PieceStatus.REFUSED)
+    html = page.content.decode()
+    assert "1 pièce validée." in html
+    assert "1 pièce affichée a été refusée entre-temps" in html
+
+
 @pytest.mark.parametrize(("persona", "expected"), MANAGERS_ACT, indirect=["persona"])
 def test_validate_all_personas(client, persona, application, expected):
     with_file(application)
