@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import StaffMembership, StaffRole
 from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
 from applications.dates import effective_return_deadline
-from applications.enums import Civility, DossierStatus
+from applications.enums import Civility, DossierStatus, WithdrawalReason
 from applications.models import Application, Decision
 from ecandidat.attachments import AttachmentRef
 from ecandidat.emails import OwnText, enqueue_notification_with
@@ -42,6 +42,18 @@ ALERT_SWITCHES = {
     "COMMISSION_ALERT_PROPOSITION": "alert_on_proposal",
 }
 
+
+# eCandidat complementAppel: the sentence a decision given after an appeal adds to its mail (translated when sent).
+_APPEAL_SENTENCE = _("This decision was given after the examination of your appeal.")
+
+
+# The samples are what a real mail holds, for the central office's preview ("Tester"). What the product writes (a
+# civility, a withdrawal reason, the appeal sentence) is lazy: the English preview shows it as the English mail
+# does. What the institution types (a formation's title, a refusal reason, a comment) stays as typed, in French:
+# an English mail shows it so when no English text was given. Links are absolute, as sent.
+_SAMPLE_RECAP = "https://ecandidat.univ.example/candidat/candidatures/0b7e1c2a-5d4f-4c1e-9a8b-3f2d1e0c9b8a/"
+
+
 _V: dict[str, Variable] = {
     v.name: v
     for v in [
@@ -50,7 +62,7 @@ _V: dict[str, Variable] = {
         Variable("formation_title", _("title of the formation"), "Master Informatique"),
         Variable("return_deadline", _("date by which the dossier must be returned"), "15/06/2026"),
         # eCandidat's variables of the candidate, the formation's dates, the commission and the campaign (§2.10).
-        Variable("civility", _("title of the candidate (Madame, Monsieur)"), "Madame"),
+        Variable("civility", _("title of the candidate (Madame, Monsieur)"), Civility.MRS.label),
         Variable("birth_date", _("date of birth of the candidate"), "03/02/2001"),
         Variable("ine", _("INE of the candidate"), "0123456789A"),
         Variable("closing_date", _("last day to apply to the formation"), "31/05/2026"),
@@ -100,17 +112,17 @@ _V: dict[str, Variable] = {
         Variable(
             "appeal_sentence",
             _("sentence said of a decision given after an appeal (empty otherwise)"),
-            "Cette décision a été rendue après examen de votre recours.",
+            _APPEAL_SENTENCE,
         ),
         Variable("previous_rank", _("rank the candidate had been told before"), "7"),
-        Variable("withdrawal_reason", _("reason given for the withdrawal"), "Admis(e) dans une autre formation"),
+        Variable("withdrawal_reason", _("reason given for the withdrawal"), WithdrawalReason.OTHER_ADMISSION.label),
         Variable(
             "after_confirmation",
             _("the candidate had confirmed the application before withdrawing (yes/no)"),
             True,
             Kind.FLAG,
         ),
-        Variable("letter_url", _("link to download the decision letter"), ""),
+        Variable("letter_url", _("link to download the decision letter"), f"{_SAMPLE_RECAP}lettre/"),
         Variable(
             "letter_attached",
             _("the decision letter is attached to this mail (yes/no)"),
@@ -120,7 +132,7 @@ _V: dict[str, Variable] = {
         Variable(
             "recap_url",
             _("link to the application's recap (where the candidate transmits it)"),
-            "https://ecandidat.univ.example/candidat/candidatures/0b7e1c2a-5d4f-4c1e-9a8b-3f2d1e0c9b8a/",
+            _SAMPLE_RECAP,
         ),
         Variable(
             "backoffice_url",
@@ -196,12 +208,28 @@ def application_context(application: Application) -> dict[str, object]:
             lambda: shown_in_mail(formation.commission.return_comment, formation.commission.return_comment_en)
         ),
         "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
-        "backoffice_url": settings.SITE_URL + reverse("admin:applications_application_change", args=[application.pk]),
+        "backoffice_url": backoffice_url(application),
     }
 
 
-# eCandidat complementAppel: the sentence a decision given after an appeal adds to its mail (translated when sent).
-_APPEAL_SENTENCE = _("This decision was given after the examination of your appeal.")
+def backoffice_url(application: Application) -> str:
+    """The absolute link to ``application``'s page in the back office (the staff's mails)."""
+    return settings.SITE_URL + reverse("admin:applications_application_change", args=[application.pk])
+
+
+def staff_copy_links(application: Application, extra: Mapping[str, object]) -> dict[str, object]:
+    """The links of a centre's copy of a candidate's mail (``extra``: that mail's variables). The copy is the
+    candidate's text, but staff are not the candidate: the candidate's recap and letter download are not found for
+    them (404). So in the copy « Votre candidature sur eCandidat » (``${recap_url}``) is the application in the back
+    office, and the letter's link (``${letter_url}``, when the mail gives one) its download from there. The same
+    variables whatever the text (the files, the central office's, a decision type's): the copy says what the
+    candidate's mail says, with links its reader can open."""
+    links: dict[str, object] = {"recap_url": backoffice_url(application)}
+    if extra.get("letter_url"):
+        links["letter_url"] = settings.SITE_URL + reverse(
+            "admin:applications_application_letter", args=[application.pk]
+        )
+    return links
 
 
 def decision_context(
@@ -463,8 +491,9 @@ def notify_candidate_with(
 ) -> OutboundEmail | None:
     """:func:`notify_candidate` with its ``extra`` variables as a mapping, files to attach (references, read when
     each mail is sent) and ``own_text``, the text of this sending by language instead of the mail's (a decision
-    type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text. Every row is
-    linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all."""
+    type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text, with links for
+    staff (:func:`staff_copy_links`). Every row is linked to the candidate's account (``OutboundEmail.about``), so
+    that its full deletion takes them all."""
     candidate = application.candidate
     email = enqueue_notification_with(
         code,
@@ -477,13 +506,15 @@ def notify_candidate_with(
         about=candidate.user,
     )
     if email is not None:
-        for address in centre_copy_recipients(application.formation.centre, application.formation.commission_id):
+        recipients = centre_copy_recipients(application.formation.centre, application.formation.commission_id)
+        copy_extra = {**extra, **staff_copy_links(application, extra)} if recipients else extra
+        for address in recipients:
             enqueue_notification_with(
                 code,
                 application,
                 to=address,
                 language=settings.LANGUAGE_CODE,
-                extra=extra,
+                extra=copy_extra,
                 attachments=attachments,
                 own_text=own_text,
                 about=candidate.user,

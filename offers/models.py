@@ -361,8 +361,8 @@ class Commission(models.Model):
         choices=[("N", _("nobody")), ("M", _("the commission's e-mail")), ("L", _("the commission's members"))],
         default="M",
     )
-    alert_on_transmission = models.BooleanField(_("alert when a dossier is transmitted"), default=False)
-    alert_on_cancellation = models.BooleanField(_("alert when an application is cancelled"), default=False)
+    alert_on_transmission = models.BooleanField(_("alert when a dossier is transmitted"), default=True)
+    alert_on_cancellation = models.BooleanField(_("alert when an application is cancelled"), default=True)
     alert_on_withdrawal = models.BooleanField(_("alert when a candidate withdraws"), default=True)
     alert_on_promotion = models.BooleanField(_("alert on waiting-list promotion"), default=True)
     alert_on_proposal = models.BooleanField(_("alert on an admission proposal"), default=True)

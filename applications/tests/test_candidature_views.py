@@ -338,7 +338,10 @@ def test_transmit_prg_message_and_mail(owner, application, django_capture_on_com
     )
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED
-    assert [m.subject for m in mailoutbox] == ["Candidature - dossier réceptionné"]
+    candidate = [application.candidate.user.email]
+    assert [m.subject for m in mailoutbox if m.to == candidate] == ["Candidature - dossier réceptionné"]
+    # The commission's alert « Dossier transmis », on by default as in eCandidat.
+    assert [m.subject for m in mailoutbox if m.to != candidate] == [f"Dossier transmis : {application.formation.code}"]
 
 
 def test_transmit_twice_one_effect_and_a_message(owner, application):
@@ -381,7 +384,11 @@ def test_cancel_is_asked_then_done(owner, application, django_capture_on_commit_
     assertContains(response, "Your application has been cancelled.")
     application.refresh_from_db()
     assert application.cancelled_at is not None
-    assert [m.subject for m in mailoutbox] == ["Candidature annulée"]
+    candidate = [application.candidate.user.email]
+    assert [m.subject for m in mailoutbox if m.to == candidate] == ["Candidature annulée"]
+    assert [m.subject for m in mailoutbox if m.to != candidate] == [
+        f"Candidature annulée : {application.formation.code}"
+    ]
 
 
 def test_cancel_page_refused_once_transmitted(owner, applicant, formation):
@@ -584,7 +591,8 @@ def test_apply_page_queries(owner, formation, django_assert_num_queries):
 
 
 def test_transmit_queries(owner, application, django_assert_num_queries):
-    with django_assert_num_queries(15):  # includes the lookup of the back office's text for the STATUT_RE mail
+    # Includes the lookups of the back office's texts for the STATUT_RE mail and the commission's alert, and its row.
+    with django_assert_num_queries(17):
         response = owner.post(_url("transmit", application))
 
     assert response.status_code == 302

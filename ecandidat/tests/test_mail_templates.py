@@ -158,7 +158,8 @@ def test_file_version_in_the_override_syntax_renders_like_the_files(code, langua
     check_source(body, mail_type)
     context = mail_type.sample_context()
 
-    overridden = mail_templates.render_override(subject, body, mail_type, context)
+    with translation.override(language):  # as render_email renders it: the samples' words in the mail's language
+        overridden = mail_templates.render_override(subject, body, mail_type, context)
     from_files = render_email(mail_type.template_base, context, language=language)
 
     assert overridden[0] == from_files[0]
@@ -216,7 +217,8 @@ def test_file_version_renders_like_the_files_in_every_branch(code, language):
     lines = any(variable.kind == notifications.Kind.LINES for variable in mail_type.variables)
 
     for context in _toggled_contexts(mail_type, _file_conditions(mail_type)):
-        overridden = mail_templates.render_override(subject, body, mail_type, context)
+        with translation.override(language):
+            overridden = mail_templates.render_override(subject, body, mail_type, context)
         from_files = render_email(mail_type.template_base, context, language=language)
         assert overridden[0] == from_files[0]
         if not lines:  # a list's items are printed by the files' own loop, by ``${name}`` one per line
