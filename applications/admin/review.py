@@ -238,7 +238,7 @@ def _piece_items(application, rows, history, *, can_check: bool, retry: dict | N
                 comment=retry.get("comment", ""),
                 replace_by=retry.get("replace_by", ""),
                 field=retry.get("field", ""),
-                error=retry.get("error", ""),
+                error=mark_safe(retry.get("error", "")),  # noqa: S308 - escaped when kept (review_actions._refused)
             )
         document = row.document
         if document is not None and document.scan_status in OPENABLE_SCANS:

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from django.utils.formats import date_format
 from django.utils.functional import Promise
+from django.utils.html import conditional_escape
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, npgettext
@@ -72,7 +73,9 @@ def _refused(request, submission, back: str, *, message: str, field: str) -> Htt
         "comment": request.POST.get("comment", "")[:500],
         "replace_by": request.POST.get("replace_by", "")[:10],
         "field": field,
-        "error": message,
+        # HTML (the session keeps text only): the message escaped, a part already HTML (a label marked with its
+        # language) kept; ``review._piece_items`` shows it as is.
+        "error": str(conditional_escape(message)),
     }
     return HttpResponseRedirect(back)
 

@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
@@ -432,13 +434,12 @@ def clean_piece_check(
     comment = (comment or "").strip()[:500].strip()
     check_savable(comment, field="comment")
     if status == PieceStatus.REFUSED and not comment:
-        label = Truncator(submission.piece_type.label).chars(
-            80
-        )  # only read when refusing: validating many pieces reads no label
-        raise FieldRuleError(
-            gettext("%(piece)s: give a comment to refuse a piece; the candidate reads it.") % {"piece": label},
-            field="comment",
-        )
+        # Only read when refusing: validating many pieces reads no label. The institution's French, marked
+        # ``lang="fr"`` for an English reader (RGAA 8.7), as the history does (``admin.review.history_line``): the
+        # message is HTML, every part escaped.
+        label = format_html('<span lang="fr">{}</span>', Truncator(submission.piece_type.label).chars(80))
+        message = conditional_escape(gettext("%(piece)s: give a comment to refuse a piece; the candidate reads it."))
+        raise FieldRuleError(mark_safe(message % {"piece": label}), field="comment")  # noqa: S308 - escaped above
     if replace_by is not None and status != PieceStatus.REFUSED:
         raise FieldRuleError(gettext("A deadline to replace the piece goes with a refusal only."), field="replace_by")
     if replace_by is not None and replace_by < timezone.localdate():

@@ -116,7 +116,7 @@ def test_the_reading_page_shows_the_services_rule(client, django_assert_num_quer
 
     assert response.status_code == 302
     page = client.get(response["Location"]).content.decode()
-    assert "Relevé de notes: give a comment to refuse a piece; the candidate reads it." in page
+    assert '<span lang="fr">Relevé de notes</span>: give a comment to refuse a piece; the candidate reads it.' in page
     submission.refresh_from_db()
     assert (submission.status, submission.comment) == (PieceStatus.SUBMITTED, "")
 
