@@ -1,10 +1,20 @@
 """The back office's side of an application (ecandidat-features §2.4–2.7, house-style §3).
 
-Every service locks the application row first (``select_for_update(of=("self",))``), re-reads the state it acts on
-(so that a manager working on a stale page gets ``InvalidTransition`` instead of overwriting a colleague), writes an
-``ApplicationEvent`` and enqueues its mail through ``applications.notifications`` (sent once the transaction
-commits). Who may call them is decided by the caller through the staff scopes
+Every service locks the application row first (``select_for_update(of=("self",), no_key=True)``, ``_lock``),
+re-reads the state it acts on (so that a manager working on a stale page gets ``InvalidTransition`` instead of
+overwriting a colleague), writes an ``ApplicationEvent`` and enqueues its mail through ``applications.notifications``
+(sent once the transaction commits). Who may call them is decided by the caller through the staff scopes
 (``Application.objects.editable_by(user)``…).
+
+Lock order: the formation's row (on the paths that change ranks, ``_lock_formation``), then the application's row,
+then the rows that depend on it, as the candidate's services (``candidature._lock``): the OPI, through
+``confirmation_withdrawn`` when a decision undoes a confirmation (``record_decision``, ``validate_decision``). The
+OPI actions of the central office ("Annuler les OPI en attente", "Rechargement des OPI") lock the OPIs first, then
+write a history row on each of their applications, whose foreign key's check takes a ``KEY SHARE`` lock on the
+application's row. So the application's row is locked ``FOR NO KEY UPDATE`` here (none of these services
+changes its key: its id, ``public_id``), which every other lock of the row still waits for but not that check; with
+``FOR UPDATE`` each waited for the other, and PostgreSQL aborted one of the two ("deadlock detected": an error page,
+or the central office's action failed).
 """
 
 from __future__ import annotations
@@ -48,9 +58,13 @@ WAITING_LIST_BATCH = "auto_waiting_list"
 
 def _lock(application: Application) -> Application:
     """The application's row, locked for this transaction, with its candidate and formation (and the formation's
-    commission and centre, which the mails read)."""
+    commission and centre, which the mails read).
+
+    ``FOR NO KEY UPDATE`` (none of these services changes the row's key), as ``candidature._lock``: a row inserted
+    meanwhile that points to it (an ``ApplicationEvent`` of the OPI actions, which hold the OPI this service may
+    then lock) does not wait for it (the module's lock order)."""
     return (
-        Application.objects.select_for_update(of=("self",))
+        Application.objects.select_for_update(of=("self",), no_key=True)
         .select_related("candidate__user", "formation__commission", "formation__centre")
         .get(pk=application.pk)
     )
@@ -341,7 +355,10 @@ def record_decision(
     given, a decision entered or deleted since (a double submit, a colleague's entry) is refused under the row's lock
     with ``InvalidTransition``, rather than entered twice or over one the user has not seen; None: not checked.
 
-    Locks the application only: entering a decision changes no rank (the validation does, ``validate_decision``)."""
+    Locks the application only: entering a decision changes no rank (the validation does, ``validate_decision``);
+    then, when it undoes a confirmation, the OPI (``confirmation_withdrawn``), which the central office's OPI actions
+    may hold while they write a history row on this application: the row is locked ``no_key`` for them (``_lock``,
+    the module's lock order)."""
     avis = decision_type.avis
     if after_appeal and not parameters.get("DECISION_APPEALS"):
         raise BusinessRuleError(_("Appeals are not in use in this institution."))
@@ -411,8 +428,10 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     Lock order: when the validation recomputes the ranks (a complementary-list decision, or an application that has
     a rank), the formation's row is locked before the application's, as ``promote_from_waiting_list`` and every
     other path that changes ranks do; the other way round, a validation and a withdrawal's promotion of the same
-    formation deadlocked. Otherwise only the application is locked. Validating a selection in one transaction, call
-    ``lock_waiting_lists_to_validate`` first: the formations of the whole selection in one order.
+    formation deadlocked. Otherwise only the application is locked; then, when the validation undoes a confirmation,
+    the OPI (``confirmation_withdrawn``), the application's row locked ``no_key`` (``_lock``, the module's lock order).
+    Validating a selection in one transaction, call ``lock_waiting_lists_to_validate`` first: the formations of the
+    whole selection in one order.
 
     A withdrawn application's withdrawal stands: the decision is validated and mailed, but it is given no rank
     (``waiting_list_queryset``) and its mail gives none (``mailed_rank``)."""
@@ -733,10 +752,10 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
     active one), row locked, or None.
 
     The caller holds the formation's lock, so no other promotion runs on this list; the first row is then locked
-    with a plain FOR UPDATE, which waits for whatever unrelated work holds it (staff entering a decision or a note,
-    a piece check) rather than skipping it: SKIP LOCKED admitted the second of the list while the first was being
-    read. No deadlock: every path that changes ranks locks the formation before the application
-    (``_lock_formation``).
+    (``FOR NO KEY UPDATE``, as ``_lock``: the module's lock order), which waits for whatever unrelated work holds it
+    (staff entering a decision or a note, a candidate's answer) rather than skipping it: SKIP LOCKED admitted the
+    second of the list while the first was being read. No deadlock: every path that changes ranks locks the
+    formation before the application (``_lock_formation``).
 
     Fast path: the rang réel (``waiting_list_rank``), which every validation and promotion keeps up to date, read
     through its index. The latest validated decision is re-read under the lock, so a stale rank can only make a
@@ -754,7 +773,7 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
     for candidates in (by_rank, exact):
         for _attempt in range(20):
             application = (
-                candidates.select_for_update(of=("self",))
+                candidates.select_for_update(of=("self",), no_key=True)
                 .select_related("candidate__user", "formation__commission", "formation__centre")
                 .first()
             )
