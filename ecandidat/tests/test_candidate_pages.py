@@ -197,7 +197,7 @@ def test_403_is_french_in_the_sites_layout_with_a_way_back(rf, candidate_user):
     assert 'href="/">Retour à l\'accueil</a>' in html
     # As on every page (RGAA 12.7): the skip link, to the main region, which takes the focus.
     assert '<a class="skip-link" href="#main">Aller au contenu</a>' in html
-    assert '<main id="main" class="error-page" tabindex="-1">' in html
+    assert '<main id="main" tabindex="-1">' in html
     assert '<nav class="site-nav"' in html
 
 
