@@ -30,6 +30,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from accounts.services import normalize_email
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import StaffDirectoryChange
 
@@ -116,10 +117,22 @@ def connect(*, timeout: int = TIMEOUT_SECONDS, bind: bool = True) -> "ldap3.Conn
     return connection
 
 
+def directory_spelling(email: str) -> str:
+    """A staff account's ``User.email``: the address the directory gives, its domain as ``normalize_email`` reads it
+    (the directory writes an internationalised domain in its ASCII form, ``xn--cole-9oa.fr``: the account keeps
+    ``école.fr``, the same mailbox), the local part as the directory spells it (capitals kept). So a login by address,
+    normalised, finds the account (case-insensitive), and the refreshes, which compare with the directory's address
+    read through this too, see no change where the mailbox is the same."""
+    local, at, _domain = email.strip().rpartition("@")
+    if not at:
+        return email
+    return f"{local}@{normalize_email(email).rpartition('@')[2]}"
+
+
 def _person(entry) -> DirectoryPerson:
     return DirectoryPerson(
         uid=_value(entry, "uid"),
-        email=_value(entry, "mail"),
+        email=directory_spelling(_value(entry, "mail")),
         first_name=_value(entry, "givenName"),
         last_name=_value(entry, "sn"),
         affiliations=tuple(str(a) for a in entry["attributes"].get("eduPersonAffiliation") or []),
@@ -212,14 +225,15 @@ def record_directory_address(*, user: User) -> bool:
     """
     if not user.email or user.campaign_id is not None:
         return False
-    email = user.email.lower()  # as allauth stores addresses
+    email = normalize_email(user.email)  # as every address is stored (the mailbox, in lower case) and looked up
     verified = not EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists()
     if not verified:
         logger.warning("address of staff %s is verified by another account: left to confirm by mail", user.username)
     rows = list(EmailAddress.objects.filter(user=user))  # none for a new account: no delete, no update
-    if stale := [row.pk for row in rows if row.email.lower() != email]:
+    # A row kept in another spelling of the same mailbox (``xn--`` before accounts 0016) is this address, rewritten.
+    if stale := [row.pk for row in rows if normalize_email(row.email) != email]:
         EmailAddress.objects.filter(pk__in=stale).delete()
-    if kept := [row.pk for row in rows if row.email.lower() == email]:
+    if kept := [row.pk for row in rows if normalize_email(row.email) == email]:
         EmailAddress.objects.filter(pk=kept[0]).update(email=email, verified=verified, primary=True)
     else:
         EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
