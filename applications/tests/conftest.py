@@ -5,7 +5,7 @@ from django.utils import translation
 
 from applications import pegase
 from applications.tests.factories import AddressFactory, CandidateFactory
-from applications.tests.factories_candidature import make_application
+from applications.tests.factories_candidature import application_of, make_application
 from offers.tests.factories import FormationFactory
 
 
@@ -113,3 +113,19 @@ def dossier_to_correct(centre, commission, campaign):
     application = make_application(FormationFactory(centre=centre, commission=commission), campaign=campaign)
     AddressFactory(candidate=application.candidate, city="PERPIGNAN", postal_code="66000")
     return application
+
+
+@pytest.fixture
+def documents_in_memory(settings):
+    """Pieces uploaded through the services without an antivirus, into a fresh, empty InMemoryStorage (changing
+    STORAGES makes Django rebuild default_storage): the lock-order and race tests of the pieces."""
+    settings.CLAMD_ADDRESS = None
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+
+
+@pytest.fixture
+def two_applications(candidate_user, centre, commission):
+    """A and B, two applications of the candidate account to two formations of the centre (B's « Histoire »)."""
+    first = application_of(candidate_user, FormationFactory(centre=centre, commission=commission))
+    other = application_of(candidate_user, FormationFactory(centre=centre, commission=commission, title="Histoire"))
+    return first, other

@@ -20,29 +20,23 @@ from django.db import connection
 from applications.enums import PieceStatus
 from applications.models import PieceSubmission
 from applications.services import pieces as pieces_services
-from applications.tests.factories_candidature import application_of
 from applications.tests.helpers import backend_pid, run_both, stay_stopped, upload_pdf
 from documents.tests import hostile_files as hostile
-from offers.tests.factories import FormationFactory, PieceTypeFactory
+from offers.tests.factories import PieceTypeFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("documents_in_memory"),
+]
 
 VALIDATED = "This piece has been validated: it can no longer be changed."
 
 
-@pytest.fixture(autouse=True)
-def _documents_settings(settings):
-    settings.CLAMD_ADDRESS = None
-    # A fresh, empty InMemoryStorage per test: changing STORAGES makes Django rebuild default_storage.
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
-
-
 @pytest.fixture
-def applications(candidate_user, centre, commission):
+def applications(two_applications):
     """A (whose page staff check the piece on) and B (still open), two applications of the candidate."""
-    first = application_of(candidate_user, FormationFactory(centre=centre, commission=commission))
-    other = application_of(candidate_user, FormationFactory(centre=centre, commission=commission, title="Histoire"))
-    return first, other
+    return two_applications
 
 
 @pytest.fixture

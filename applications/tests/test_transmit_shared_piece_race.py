@@ -19,29 +19,23 @@ from applications.enums import DossierStatus, PieceStatus
 from applications.models import Application, PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as pieces_services
-from applications.tests.factories_candidature import application_of
 from applications.tests.helpers import backend_pid, run_both, stay_stopped, upload_pdf
-from offers.tests.factories import FormationFactory, PieceTypeFactory
+from offers.tests.factories import PieceTypeFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("documents_in_memory"),
+]
 
 HELD = "This piece is shared with your application to “{title}”, already transmitted: it can no longer be changed."
 MISSING = "A supporting document is missing: {label}."
 
 
-@pytest.fixture(autouse=True)
-def _documents_settings(settings):
-    settings.CLAMD_ADDRESS = None
-    # A fresh, empty InMemoryStorage per test: changing STORAGES makes Django rebuild default_storage.
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
-
-
 @pytest.fixture
-def applications(candidate_user, centre, commission):
+def applications(two_applications):
     """A (to transmit) and B (still open), two applications of the candidate to two formations."""
-    transmitted = application_of(candidate_user, FormationFactory(centre=centre, commission=commission))
-    other = application_of(candidate_user, FormationFactory(centre=centre, commission=commission, title="Histoire"))
-    return transmitted, other
+    return two_applications
 
 
 @pytest.fixture

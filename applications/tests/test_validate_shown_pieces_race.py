@@ -20,12 +20,7 @@ from applications.tests.factories_candidature import application_of
 from applications.tests.helpers import backend_pid, run_both, stay_stopped, upload_pdf
 from offers.tests.factories import FormationFactory, PieceTypeFactory
 
-
-@pytest.fixture(autouse=True)
-def _documents_settings(settings):
-    settings.CLAMD_ADDRESS = None
-    # A fresh, empty InMemoryStorage per test: changing STORAGES makes Django rebuild default_storage.
-    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+pytestmark = pytest.mark.usefixtures("documents_in_memory")
 
 
 @pytest.fixture
