@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import staff_access, staff_enrolment
 from accounts.admin_directory import may_add_from_directory, staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
+from accounts.directory import directory_spelling
 from accounts.models import (
     INSTITUTION_ROLES,
     AccountDeletion,
@@ -50,8 +51,19 @@ def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> Templat
     return TemplateResponse(request, "accounts/admin_enrolment_codes.html", context)
 
 
+class UserChangeForm(DjangoUserAdmin.form):
+    """Django's form, the address written as the directory's are (``directory_spelling``): an internationalised
+    domain typed in its ASCII form (``xn--…``) or with full-width letters is stored as the mailbox it reaches, so a
+    login or a reset by address, which looks it up in that form, finds the account."""
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data.get("email", "")
+        return directory_spelling(email) if email else email
+
+
 @admin.register(User)
 class UserAdmin(PermissionLabels, DjangoUserAdmin):
+    form = UserChangeForm
     list_display = ["username", "email", "last_name", "first_name", "campaign", "is_staff", "is_active"]
     list_filter = ["is_staff", "is_active", "from_directory", "campaign"]
     list_select_related = ["campaign"]
