@@ -464,6 +464,6 @@ def _summary(application, rows) -> UnicodePDF:
             pdf.set_font(FONT, "B", 10)
             pdf.paragraph(f"{form.label}{colon}{form.status_label}")
             pdf.set_font(FONT, "", 10)
-            for question, answer in form.answer_items:
-                pdf.line_item(question, answer)
+            for asked, answer in form.answer_items:
+                pdf.line_item(asked, answer)
     return pdf

@@ -166,7 +166,7 @@ def test_the_candidates_own_mail_keeps_the_candidates_links(
 
     links = _links(to_candidate)
 
-    assert sorted(resolve(link).url_name for link in links) == sorted(pages)
+    assert sorted(str(resolve(link).url_name) for link in links) == sorted(pages)
     assert reverse("applications:detail", args=[application.public_id]) in links
     for link in links:
         with django_assert_num_queries(pages[resolve(link).url_name]):
