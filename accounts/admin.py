@@ -4,6 +4,7 @@ from django.contrib.admin.options import ActionLocation
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models.fields import BLANK_CHOICE_LABEL
@@ -51,7 +52,7 @@ def _codes_page(model_admin: admin.ModelAdmin, request, issued: list) -> Templat
     return TemplateResponse(request, "accounts/admin_enrolment_codes.html", context)
 
 
-class UserChangeForm(DjangoUserAdmin.form):
+class UserChangeForm(DjangoUserChangeForm):
     """Django's form, the address written as the directory's are (``directory_spelling``): an internationalised
     domain typed in its ASCII form (``xn--…``) or with full-width letters is stored as the mailbox it reaches, so a
     login or a reset by address, which looks it up in that form, finds the account."""
