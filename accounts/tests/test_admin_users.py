@@ -3,8 +3,10 @@
 if a password was chosen since. Read-only (only the directory sets it), and a filter of the list."""
 
 import pytest
+from django.contrib.admin.sites import site
 from django.urls import reverse
 
+from accounts.models import User
 from accounts.tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -72,10 +74,6 @@ def test_an_address_typed_on_the_accounts_page_is_stored_as_the_mailbox_it_reach
     """An internationalised domain typed in its ASCII form (as a directory or a mail client shows it) is stored as
     logins and resets look it up (``directory_spelling``: the domain as ``normalize_email`` writes it, the capitals of
     the local part kept); before, it stayed ``xn--…`` and a login by that address found no account."""
-    from django.contrib.admin.sites import site  # noqa: PLC0415 - the admin's registry, read once the apps are ready
-
-    from accounts.models import User  # noqa: PLC0415
-
     request = rf.get("/")
     request.user = admin_user
     model_admin = site.get_model_admin(User)
