@@ -147,14 +147,14 @@ class TLSRelay(TCPProxy):
                 client.sendall(_start_tls_answer(_read_message(client)))
             client = self.context.wrap_socket(client, server_side=True)
             upstream = socket.create_connection(self.target, timeout=5)
-        except (OSError, ConnectionError):  # the client refused the certificate (ssl.SSLError is an OSError)
+        except (OSError, ValueError):  # the client refused the certificate (ssl.SSLError is an OSError), or close()
             client.close()
             return
         with self._lock:
             self._sockets.update((client, upstream))
         try:
             self._relay(client, upstream)
-        except OSError:
+        except (OSError, ValueError):  # close() cut the sockets: select() and pending() see a closed one (fd -1)
             pass
         finally:
             for sock in (client, upstream):
