@@ -146,6 +146,9 @@ class EventKind(models.TextChoices):
     # eCandidat's bloc-notes (§2.3): a note deleted by its author or the central office; the row names whose note of
     # when, never its text.
     NOTE_DELETED = "note_deleted", _("Internal note deleted")
+    # Tags put on or taken off by staff (« Étiquettes », §2.3): one row per change, its comment the tags' labels
+    # (``history.record_tags_change``); staff only, like the notes.
+    TAGS_CHANGED = "tags_changed", _("Tags changed")
 
 
 class WithdrawalReason(models.TextChoices):

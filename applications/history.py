@@ -5,11 +5,13 @@ applications, e.g. a shared piece); ``kind`` is an ``EventKind``. A row has an a
 no actor and the batch's name (a database constraint holds it).
 """
 
+import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from applications.enums import EventKind
 from applications.models import Application, ApplicationEvent
+from offers.models import collation_key
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -76,6 +78,37 @@ def record_events(
         _row(pk, kind=kind, actor=actor, batch=batch, from_status="", to_status=to_status, comment=comment)
         for pk in application_ids
     )
+
+
+def record_tags_change(
+    application: Application, *, actor: "User", added: Iterable[str], removed: Iterable[str]
+) -> ApplicationEvent | None:
+    """One ``TAGS_CHANGED`` row naming the tags put on (``added``) and taken off (``removed``) by their labels at the
+    time (a tag renamed or deleted later leaves the history as it was); none when nothing changed. The comment is
+    data, ``{"added": [...], "removed": [...]}``, put in words in the reader's language by the history's page
+    (``tags_change``), in dictionary order."""
+    added, removed = sorted(added, key=collation_key), sorted(removed, key=collation_key)  # « À revoir » among the A's
+    if not added and not removed:
+        return None
+    comment = json.dumps({"added": added, "removed": removed}, ensure_ascii=False)
+    return record_event(application, kind=EventKind.TAGS_CHANGED, actor=actor, comment=comment)
+
+
+def tags_change(comment: str) -> tuple[list[str], list[str]] | None:
+    """The (added, removed) labels of a ``TAGS_CHANGED`` row's comment; None for a comment not written by
+    ``record_tags_change``."""
+    try:
+        data = json.loads(comment)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    added, removed = data.get("added", []), data.get("removed", [])
+    if not all(
+        isinstance(labels, list) and all(isinstance(label, str) for label in labels) for labels in (added, removed)
+    ):
+        return None
+    return added, removed
 
 
 def live_applications_of(candidate_id: int) -> list[int]:

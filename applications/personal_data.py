@@ -8,8 +8,8 @@ work in progress: the candidate sees them here once validated, as on their pages
 the rows the candidate may read (``workflow.candidate_visible_events``): neither a decision's entry nor its deletion
 (they name the avis of a decision not released, or of a draft deleted), nor the row of a default favourable decision
 waiting for someone else's validation (the two-person rule); a validated decision's own row tells its release.
-The staff's internal notes are not the candidate's to read: neither they nor the history rows about them
-(``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée ») are in the archive.
+The staff's internal notes and tags are not the candidate's to read: neither they nor the history rows about them
+(``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée », « étiquettes modifiées ») are in the archive.
 
 The archive is written to a spooled temporary file (in memory up to ``SPOOL_BYTES``, then on disk) and each stored
 file is copied into it by chunks, so memory stays bounded whatever the number of pieces. The queries do not grow

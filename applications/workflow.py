@@ -30,9 +30,10 @@ if TYPE_CHECKING:
 CANDIDATE_EDITABLE = frozenset({DossierStatus.WAITING, DossierStatus.INCOMPLETE})
 # The candidate may cancel only while waiting and without any decision (§1.11).
 CANCELLABLE = frozenset({DossierStatus.WAITING})
-# History rows about the staff's internal notes (eCandidat's bloc-notes, §2.3): the notes are never the candidate's
-# to read, and neither is a row saying that one was deleted ("Mes données" leaves these kinds out).
-STAFF_ONLY_EVENTS = frozenset({EventKind.NOTE_DELETED})
+# History rows about the staff's internal notes and tags (eCandidat's bloc-notes and « Étiquettes », §2.3): neither
+# is ever the candidate's to read, and neither is a row saying that a note was deleted or which tags were put on or
+# taken off ("Mes données" leaves these kinds out).
+STAFF_ONLY_EVENTS = frozenset({EventKind.NOTE_DELETED, EventKind.TAGS_CHANGED})
 # History rows of a decision before its release (§1.12: the candidate only ever sees validated decisions): its entry,
 # whose comment is the decision type's label, and its deletion (only a decision never validated is deleted). Work in
 # progress of the commission, never the candidate's to read: a validated decision is told by its validation's row

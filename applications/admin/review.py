@@ -33,11 +33,12 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext
+from django.utils.translation import gettext_lazy, npgettext, pgettext
 
 from applications.admin.filters import ALL_CAMPAIGNS, CampaignFilter
 from applications.enums import AUTOMATIC_DECISION_AUTHORS, DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows, waiting_rows
+from applications.history import tags_change
 from applications.letters import KIND_BY_AVIS
 from applications.models import ApplicationTag, Opi, Tag
 from applications.pieces import piece_rows, validatable_pieces
@@ -131,6 +132,34 @@ def _sentence(template: str, **parts: Any) -> SafeString:
     return mark_safe(conditional_escape(template) % escaped)  # noqa: S308 - every part escaped above
 
 
+def _tags_detail(comment: str) -> str:
+    """A ``TAGS_CHANGED`` row's tags in words: "added “Dossier prioritaire”; removed “À revoir”" (« ajoutée
+    « Dossier prioritaire » ; retirée « À revoir » »), as HTML. The labels are the staff's French, marked
+    ``lang="fr"`` for an English reader (RGAA 8.7); a comment not written as tags is shown as it is."""
+    change = tags_change(comment)
+    if change is None:
+        return comment
+    added, removed = change
+    parts = []
+    if added:
+        parts.append(_sentence(npgettext("tags", "added %(tags)s", "added %(tags)s", len(added)), tags=_quoted(added)))
+    if removed:
+        parts.append(
+            _sentence(npgettext("tags", "removed %(tags)s", "removed %(tags)s", len(removed)), tags=_quoted(removed))
+        )
+    separator = conditional_escape(pgettext("between two parts of a list", "; "))
+    return mark_safe(separator.join(parts))  # noqa: S308 - every part escaped by _sentence
+
+
+def _quoted(labels: list[str]) -> SafeString:
+    """Labels in the reader's quotation marks, each marked French, separated by commas: "“A”, “B”"."""
+    return mark_safe(  # noqa: S308 - every label escaped by _sentence
+        ", ".join(
+            _sentence(_("“%(label)s”"), label=format_html('<span lang="fr">{}</span>', label)) for label in labels
+        )
+    )
+
+
 def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> HistoryLine:
     """One history row as a sentence with its actor, in the reader's language and typography: "Pièce refusée
     « Relevé » par gestionnaire.see : scan illisible", "Piece refused “Relevé” by gestionnaire.see: scan illisible"
@@ -149,6 +178,8 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
         what = str(EventKind(event.kind).label)
     else:
         what = event.kind.replace("_", " ")
+    if event.kind == EventKind.TAGS_CHANGED:
+        detail = _tags_detail(event.comment)
     if event.kind in PIECE_KINDS:
         piece_code, piece_label, detail = _piece_code_and_detail(event.comment, codes)
         if piece_label:

@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import User
 from applications.enums import DossierStatus, EventKind, PieceStatus
-from applications.history import record_event
+from applications.history import record_event, record_tags_change
 from applications.models import Application, ApplicationNote, ApplicationTag, Tag
 from applications.pieces import PieceRow, piece_rows
 from applications.services import staff
@@ -142,19 +142,17 @@ def change_tags(
 ) -> tuple[int, int]:
     """Put the tags ``add`` on the application and take ``remove`` off it, leaving its other tags (the bulk
     "Étiquettes" on a selection, where each application keeps what it had); returns (added, removed). A tag of
-    another centre than the application's is refused (:func:`_check_centre`)."""
+    another centre than the application's is refused (:func:`_check_centre`). A change is written to the history
+    with its actor and the tags' names (``TAGS_CHANGED``, staff only); nothing changed, no row."""
     add = list(add)
     adding, removing = {tag.pk for tag in add}, {tag.pk for tag in remove}
     with transaction.atomic():
         _lock(application)
-        current = set(ApplicationTag.objects.filter(application=application).values_list("tag_id", flat=True))
-        added, removed = adding - current, (removing & current) - adding
-        _check_centre(application, [tag for tag in add if tag.pk in added])
-        if removed:
-            ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
-        ApplicationTag.objects.bulk_create(
-            [ApplicationTag(application=application, tag_id=pk, added_by=actor) for pk in sorted(added)]
-        )
+        current = _labels_on(application)
+        added = {tag.pk: tag for tag in add if tag.pk not in current}
+        removed = (removing & current.keys()) - adding
+        _check_centre(application, added.values())
+        _apply(application, actor, added=added, removed=removed, current=current)
     return len(added), len(removed)
 
 
@@ -162,21 +160,40 @@ def set_tags(*, application: Application, actor: User, tags: Iterable[Tag]) -> t
     """Make ``tags`` the application's tags (eCandidat's mass action "Tags": set the list); returns (added,
     removed). The caller passes tags the actor may use; tags out of service already on the application are
     kept unless the caller leaves them out. A tag of another centre than the application's is refused
-    (:func:`_check_centre`)."""
+    (:func:`_check_centre`). A change is written to the history as by :func:`change_tags`."""
     tags = list(tags)
     wanted = {tag.pk for tag in tags}
     with transaction.atomic():
         _lock(application)
-        current = set(ApplicationTag.objects.filter(application=application).values_list("tag_id", flat=True))
-        removed = current - wanted
-        added = wanted - current
-        _check_centre(application, [tag for tag in tags if tag.pk in added])
-        if removed:
-            ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
-        ApplicationTag.objects.bulk_create(
-            [ApplicationTag(application=application, tag_id=pk, added_by=actor) for pk in sorted(added)]
-        )
+        current = _labels_on(application)
+        added = {tag.pk: tag for tag in tags if tag.pk not in current}
+        removed = current.keys() - wanted
+        _check_centre(application, added.values())
+        _apply(application, actor, added=added, removed=removed, current=current)
     return len(added), len(removed)
+
+
+def _labels_on(application: Application) -> dict[int, str]:
+    """The tags on the application, id → label (the labels for the history of those taken off): one query."""
+    return dict(ApplicationTag.objects.filter(application=application).values_list("tag_id", "tag__label"))
+
+
+def _apply(
+    application: Application, actor: User, *, added: dict[int, Tag], removed: set[int], current: dict[int, str]
+) -> None:
+    """Take the tags ``removed`` off, put ``added`` (id → tag) on and write the change's history row, with the
+    actor and the tags' labels (none when nothing changed): a query each, whatever the number of tags."""
+    if removed:
+        ApplicationTag.objects.filter(application=application, tag_id__in=removed).delete()
+    ApplicationTag.objects.bulk_create(
+        [ApplicationTag(application=application, tag_id=pk, added_by=actor) for pk in sorted(added)]
+    )
+    record_tags_change(
+        application,
+        actor=actor,
+        added=[tag.label for tag in added.values()],
+        removed=[current[pk] for pk in removed],
+    )
 
 
 def _check_centre(application: Application, tags: Iterable[Tag]) -> None:

@@ -121,7 +121,7 @@ def test_a_tag_a_colleague_put_on_meanwhile_stays(
     page = client.get(change_url(application)).content.decode()
     review.change_tags(application=application, actor=central_manager, add=[prioritaire])
 
-    with django_assert_num_queries(13):  # the tags to put on and take off in one query; the lock, the tags on it
+    with django_assert_num_queries(14):  # the tags in one query; the lock, the tags on it, the history row
         response = client.post(tags_url(application), {"tags": [entretien.pk], "shown_tags": shown_tags(page)})
 
     assert response.status_code == 302
