@@ -135,6 +135,10 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
             replace_by=replace_by,
             # The file the page showed: refused when the piece holds another one now (never checked unseen).
             shown_document=_shown(request.POST.get("document")),
+            # The status the page showed, and when it was set: a colleague's check made since is not overwritten
+            # (a page without these fields, from before them, checks nothing).
+            shown_status=request.POST.get("shown_status", "")[:2] or None,
+            shown_changed_at=request.POST["shown_changed_at"][:40] if "shown_changed_at" in request.POST else None,
         )
     except FieldRuleError as error:
         message = _about_piece(label, str(error)) if error.field == "replace_by" else str(error)

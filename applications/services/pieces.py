@@ -455,6 +455,32 @@ def is_replayed_check(
     return submission.status == status and submission.comment == comment and submission.replace_by == replace_by
 
 
+def _same_moment(shown: str, at: datetime.datetime | None) -> bool:
+    """Whether ``shown`` (a moment as a page posts it, ISO 8601, "" for none) is ``at``; a forged value is not."""
+    if at is None:
+        return shown == ""
+    try:
+        return datetime.datetime.fromisoformat(shown) == at  # a naive moment is never equal to an aware one
+    except ValueError:
+        return False
+
+
+def _changed_meanwhile_message(submission: PieceSubmission, *, viewer: User) -> str:
+    """What staff read when the piece they checked was changed since their page was shown: by whom (their own
+    check in another tab, a colleague, the system), and its status now; nothing was done."""
+    changer = submission.status_changed_by
+    if changer is None:
+        who = gettext("someone else")
+    elif changer.pk == viewer.pk:
+        who = gettext("yourself (in another tab or on another device)")
+    else:
+        who = changer.get_full_name() or changer.username
+    return gettext(
+        "This piece was changed by %(who)s since the page was shown (status now: %(status)s); nothing was done: "
+        "check it again."
+    ) % {"who": who, "status": PieceStatus(submission.status).label}
+
+
 def set_piece_status(
     *,
     submission: PieceSubmission,
@@ -463,6 +489,8 @@ def set_piece_status(
     actor: User,
     replace_by: datetime.date | None = None,
     shown_document: str | None = None,
+    shown_status: str | None = None,
+    shown_changed_at: str | None = None,
 ) -> PieceSubmission:
     """Staff check a piece: "Validée", "Refusée" (with a comment the candidate reads), back to "Transmise".
 
@@ -474,12 +502,17 @@ def set_piece_status(
     file the page showed staff ("" none; None, a caller that showed no page, checks nothing); refused, nothing done,
     when the piece holds another one now (the candidate removed or replaced it meanwhile, ``STALE_PIECE``).
     Idempotent: the same status with the same comment and deadline again writes nothing.
+    ``shown_status`` and ``shown_changed_at``: the status the page showed and when it was set (ISO 8601, "" never
+    set); when the piece is no longer so (a colleague checked it meanwhile: refused, validated, its comment changed),
+    nothing is written and ``InvalidTransition`` names who changed it and its status now; None (a page from before
+    these fields, a caller that showed no page) checks nothing. A check that asks for what the piece already is
+    stays a replay, which writes nothing, as the view's own test before the lock says.
     """
     comment = clean_piece_check(submission=submission, status=status, comment=comment, replace_by=replace_by)
     with transaction.atomic():
         locked = (
             PieceSubmission.objects.select_for_update(of=("self",))
-            .select_related("piece_type", "document")
+            .select_related("piece_type", "document", "status_changed_by")
             .get(pk=submission.pk)
         )
         if locked.status == PieceStatus.NOT_CONCERNED:
@@ -488,6 +521,10 @@ def set_piece_status(
             raise InvalidTransition(str(STALE_PIECE))
         if is_replayed_check(locked, status=status, comment=comment, replace_by=replace_by):
             return locked  # a second click (or a replayed form) changes nothing and writes no history
+        if (shown_status is not None and shown_status != locked.status) or (
+            shown_changed_at is not None and not _same_moment(shown_changed_at, locked.status_changed_at)
+        ):
+            raise InvalidTransition(_changed_meanwhile_message(locked, viewer=actor))
         has_file = locked.document_id is not None
         if status == PieceStatus.WAITING and has_file:
             raise InvalidTransition(gettext("A piece with a file cannot be set back to waiting."))
