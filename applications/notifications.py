@@ -9,6 +9,7 @@ the refused pieces, the forms still to fill in). Everything goes through the out
 """
 
 import datetime
+import logging
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
@@ -33,6 +34,8 @@ from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode, TreatmentType
 from offers.models import Centre, Commission
 
+logger = logging.getLogger(__name__)
+
 # Which Commission switch governs each alert code.
 ALERT_SWITCHES = {
     "COMMISSION_ALERT_TRANSMISSION": "alert_on_transmission",
@@ -47,10 +50,30 @@ ALERT_SWITCHES = {
 _APPEAL_SENTENCE = _("This decision was given after the examination of your appeal.")
 
 
+def _short_date(day: datetime.date) -> str:
+    return date_format(day, "SHORT_DATE_FORMAT")
+
+
+_short_date_lazily = lazy(_short_date, str)
+
+
+def format_date(day: datetime.date | None) -> str:
+    """A date as the mails write it, "" for none: written when the mail is rendered, in the mail's language
+    (15/01/2027 in French, 15 Jan 2027 in English; ``ecandidat/formats``), not in that of the request that builds the
+    mail's context (a staff member's)."""
+    return _short_date_lazily(day) if day else ""
+
+
+def _sample_date(year: int, month: int, day: int) -> str:
+    """A sample date, written as a real mail's (:func:`format_date`): in the language of the mail previewed."""
+    return format_date(datetime.date(year, month, day))
+
+
 # The samples are what a real mail holds, for the central office's preview ("Tester"). What the product writes (a
 # civility, a withdrawal reason, the appeal sentence) is lazy: the English preview shows it as the English mail
 # does. What the institution types (a formation's title, a refusal reason, a comment) stays as typed, in French:
-# an English mail shows it so when no English text was given. Links are absolute, as sent.
+# an English mail shows it so when no English text was given. Dates are written in the language previewed, as a
+# real mail writes them (``format_date``). Links are absolute, as sent.
 _SAMPLE_RECAP = "https://ecandidat.univ.example/candidat/candidatures/0b7e1c2a-5d4f-4c1e-9a8b-3f2d1e0c9b8a/"
 
 
@@ -60,15 +83,15 @@ _V: dict[str, Variable] = {
         Variable("site_url", _("address of eCandidat"), "https://ecandidat.univ.example"),
         Variable("formation_code", _("code of the formation"), "MINFO"),
         Variable("formation_title", _("title of the formation"), "Master Informatique"),
-        Variable("return_deadline", _("date by which the dossier must be returned"), "15/06/2026"),
+        Variable("return_deadline", _("date by which the dossier must be returned"), _sample_date(2026, 6, 15)),
         # eCandidat's variables of the candidate, the formation's dates, the commission and the campaign (§2.10).
         Variable("civility", _("title of the candidate (Madame, Monsieur)"), Civility.MRS.label),
-        Variable("birth_date", _("date of birth of the candidate"), "03/02/2001"),
+        Variable("birth_date", _("date of birth of the candidate"), _sample_date(2001, 2, 3)),
         Variable("ine", _("INE of the candidate"), "0123456789A"),
-        Variable("closing_date", _("last day to apply to the formation"), "31/05/2026"),
-        Variable("preanalysis_date", _("pre-analysis date of the formation"), "05/06/2026"),
-        Variable("jury_date", _("jury date of the formation"), "20/06/2026"),
-        Variable("publication_date", _("publication date of the results"), "25/06/2026"),
+        Variable("closing_date", _("last day to apply to the formation"), _sample_date(2026, 5, 31)),
+        Variable("preanalysis_date", _("pre-analysis date of the formation"), _sample_date(2026, 6, 5)),
+        Variable("jury_date", _("jury date of the formation"), _sample_date(2026, 6, 20)),
+        Variable("publication_date", _("publication date of the results"), _sample_date(2026, 6, 25)),
         Variable("campaign_label", _("label of the campaign"), "Campagne 2026-2027"),
         Variable("commission_label", _("name of the commission"), "Commission Master Informatique"),
         Variable("commission_email", _("e-mail address of the commission"), "master-info@univ.example"),
@@ -99,14 +122,14 @@ _V: dict[str, Variable] = {
             "refused_pieces",
             _("refused pieces with their comments and their own deadline to replace them, one per line"),
             [
-                {"label": "Relevé de notes de licence", "comment": "illisible", "deadline": "20/06/2026"},
+                {"label": "Relevé de notes de licence", "comment": "illisible", "deadline": _sample_date(2026, 6, 20)},
                 {"label": "CV", "comment": ""},
             ],
             Kind.LINES,
         ),
         Variable("decision_label", _("label of the decision"), "Avis favorable"),
         Variable("decision_comment", _("comment on the decision, when shown to the candidate"), "Bienvenue !"),
-        Variable("confirmation_date", _("date by which the candidate must confirm"), "30/06/2026"),
+        Variable("confirmation_date", _("date by which the candidate must confirm"), _sample_date(2026, 6, 30)),
         Variable("reason", _("reason for the refusal"), "Capacité d'accueil atteinte"),
         Variable("rank", _("rank on the complementary list"), "3"),
         Variable(
@@ -139,7 +162,7 @@ _V: dict[str, Variable] = {
             _("link to the application in the back office (for staff)"),
             "https://ecandidat.univ.example/gestion/applications/application/123/change/",
         ),
-        Variable("preselection_date", _("date of the preselection interview"), "20/05/2026"),
+        Variable("preselection_date", _("date of the preselection interview"), _sample_date(2026, 5, 20)),
         Variable("preselection_time", _("time of the preselection interview"), "14:30"),
         Variable("preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12"),
         Variable(
@@ -155,20 +178,6 @@ _V: dict[str, Variable] = {
         ),
     ]
 }
-
-
-def _short_date(day: datetime.date) -> str:
-    return date_format(day, "SHORT_DATE_FORMAT")
-
-
-_short_date_lazily = lazy(_short_date, str)
-
-
-def format_date(day: datetime.date | None) -> str:
-    """A date as the mails write it, "" for none: written when the mail is rendered, in the mail's language
-    (15/01/2027 in French, 15 Jan 2027 in English; ``ecandidat/formats``), not in that of the request that builds the
-    mail's context (a staff member's)."""
-    return _short_date_lazily(day) if day else ""
 
 
 def application_context(application: Application) -> dict[str, object]:
@@ -492,8 +501,9 @@ def notify_candidate_with(
     """:func:`notify_candidate` with its ``extra`` variables as a mapping, files to attach (references, read when
     each mail is sent) and ``own_text``, the text of this sending by language instead of the mail's (a decision
     type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text, with links for
-    staff (:func:`staff_copy_links`). Every row is linked to the candidate's account (``OutboundEmail.about``), so
-    that its full deletion takes them all."""
+    staff (:func:`staff_copy_links`), marked as copies of the mail sent to the candidate's address
+    (``ecandidat.emails.as_copy``: « [Copie] » subject, « Copie du message envoyé à … » first line). Every row is
+    linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all."""
     candidate = application.candidate
     email = enqueue_notification_with(
         code,
@@ -518,6 +528,7 @@ def notify_candidate_with(
                 attachments=attachments,
                 own_text=own_text,
                 about=candidate.user,
+                copy_of=candidate.user.email,
             )
     return email
 
@@ -535,7 +546,21 @@ def notify_decision(
     access, admission proposal): its type's decision mail (``mail_code``), in the type's own text when it has one in
     the candidate's language, else the central office's text of that mail, else its files; ``letter``: what the
     mail says of the decision letter (``letter_url``, ``letter_attached``), ``attachments``: the letter itself when
-    the commission attaches it. Reads no row for the type (``decision.decision_type`` is loaded by the callers)."""
+    the commission attaches it. Reads no row for the type (``decision.decision_type`` is loaded by the callers).
+
+    Nothing is sent (None, logged) when ``application``, the row the caller has locked, is withdrawn (``accepted``
+    False) or cancelled as the mail is written: the withdrawal is irreversible (§1.12) and stands through any later
+    decision (``staff.validate_decision``), so its candidate is on no list, is never promoted and cannot confirm. A
+    complementary-list mail told them « Si une place se libère, vous recevrez un avis favorable », a favourable one
+    asked them to confirm by a date: promises nothing keeps. The decision itself is validated and shown as usual."""
+    if application.accepted is False or application.is_cancelled:
+        logger.info(
+            "decision mail %s of application %s not sent: the application is %s",
+            decision.decision_type.mail_code,
+            application.pk,
+            "cancelled" if application.is_cancelled else "withdrawn",
+        )
+        return None
     decision_type = decision.decision_type
     return notify_candidate_with(
         application=application,

@@ -24,6 +24,7 @@ the file and why.
 """
 
 import logging
+import re
 import smtplib
 import time
 from collections import Counter
@@ -41,7 +42,7 @@ from django.db.models.functions import Cast, Concat
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.html import linebreaks
+from django.utils.html import format_html, linebreaks
 from django.utils.translation import gettext
 
 from ecandidat import attachments as mail_attachments
@@ -91,14 +92,15 @@ def current_template(code: str, language: str) -> MailTemplate | None:
 
 
 def render_email(
-    template_base: str, context: dict, *, language: str, code: str = "", template=_LOOK_UP
+    template_base: str, context: dict, *, language: str, code: str = "", template=_LOOK_UP, copy_of: str = ""
 ) -> tuple[str, str, str]:
     """Return (subject, text body, html body) of a mail.
 
     When the central office has overridden ``code`` in ``language`` and its text is in service, that text is used
     (``ecandidat.mail_templates``: a fixed variable substitution, never Django's template engine); otherwise the
     files ``<template_base>_subject.txt`` and ``_body.txt|.html``. ``template`` is the row when the caller already
-    looked it up.
+    looked it up. ``copy_of``: the candidate's address when this is a centre's copy of the mail sent to them
+    (:func:`as_copy`).
     """
     if template is _LOOK_UP:
         template = current_template(code, language) if code else None
@@ -114,11 +116,30 @@ def render_email(
                 html = render_to_string(f"{template_base}_body.html", context)
             except TemplateDoesNotExist:
                 html = ""
+    if copy_of:
+        subject, body, html = as_copy(subject, body, html, copy_of=copy_of, language=language)
     # One space after the prefix whatever the variable's end: systemd's EnvironmentFile (and deploy/manage.sh) drop a
     # value's trailing spaces, so the README's `[RECETTE] ` arrived as "[RECETTE]" and subjects read "[RECETTE]Avis…".
     prefix = settings.EMAIL_SUBJECT_PREFIX.strip()
     subject = f"{prefix} {subject}" if prefix else subject
     return subject[: OutboundEmail._meta.get_field("subject").max_length], body, html
+
+
+def as_copy(subject: str, body: str, html: str, *, copy_of: str, language: str) -> tuple[str, str, str]:
+    """A centre's copy of the mail sent to the candidate at ``copy_of`` (eCandidat typ_send_mail_ctr_cand), in
+    ``language``: « [Copie] » before its subject and « Copie du message envoyé à <address> » as the first line of its
+    text and HTML bodies. The copy is the candidate's text, which speaks to the candidate (« Votre candidature… »):
+    without this, the staff member reading it could not tell it from a mail written to them, nor whom it went to."""
+    with translation.override(language):
+        subject = gettext("[Copy] %(subject)s") % {"subject": subject}
+        line = gettext("Copy of the message sent to %(address)s") % {"address": copy_of}
+    body = f"{line}\n\n{body}"
+    if html:
+        paragraph = format_html("<p>{}</p>\n", line)
+        start = re.search(r"<body\b[^>]*>", html, flags=re.IGNORECASE)
+        at = start.end() if start else 0
+        html = f"{html[:at]}{paragraph}{html[at:]}"
+    return subject, body, html
 
 
 def _registered(code: str) -> notifications.Notification:
@@ -159,10 +180,11 @@ def enqueue_notification_with(
     language: str | None = None,
     own_text: OwnText | None = None,
     about: "AbstractBaseUser | None" = None,
+    copy_of: str = "",
 ):
     """:func:`enqueue_notification` with its ``extra`` variables as a mapping, files to attach (references, read
-    when the mail is sent: ``ecandidat.attachments``), the sender's own text and the account the mail is about (see
-    :func:`enqueue_email`)."""
+    when the mail is sent: ``ecandidat.attachments``), the sender's own text, the account the mail is about and,
+    for a centre's copy, the candidate's address (see :func:`enqueue_email`)."""
     notification = _registered(code)
     values = {**notification.context(subject), **extra}
     context = {name: values[name] for name in notification.names if name in values}
@@ -175,6 +197,7 @@ def enqueue_notification_with(
         attachments=attachments,
         own_text=own_text,
         about=about,
+        copy_of=copy_of,
     )
 
 
@@ -197,6 +220,7 @@ def enqueue_email(
     attachments: "Sequence[AttachmentRef]" = (),
     own_text: OwnText | None = None,
     about: "AbstractBaseUser | None" = None,
+    copy_of: str = "",
 ):
     """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
@@ -205,7 +229,8 @@ def enqueue_email(
     files are read at each attempt, not copied. Returns the outbox row, or None when the central office has put this
     mail out of service in this language (eCandidat: a mail out of service is not sent, own text or not); the skip
     is logged. Account mails cannot be out of service. ``about`` is the candidate account the mail is about,
-    whoever it goes to (``OutboundEmail.about``: the full deletion of that account deletes it). Never fails the
+    whoever it goes to (``OutboundEmail.about``: the full deletion of that account deletes it). ``copy_of``: the
+    candidate's address when the mail is a centre's copy of theirs (marked so: :func:`as_copy`). Never fails the
     caller because of the broker: see :func:`dispatch`.
     """
     language = language or translation.get_language() or settings.LANGUAGE_CODE
@@ -215,7 +240,9 @@ def enqueue_email(
         return None
     template = own_template(code, language, own_text) or template
     context = {"institution_name": settings.INSTITUTION_NAME, **context}
-    subject, body, html = render_email(template_base, context, language=language, code=code, template=template)
+    subject, body, html = render_email(
+        template_base, context, language=language, code=code, template=template, copy_of=copy_of
+    )
     email = OutboundEmail.objects.create(
         to=to,
         code=code,

@@ -433,8 +433,8 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     Validating a selection in one transaction, call ``lock_waiting_lists_to_validate`` first: the formations of the
     whole selection in one order.
 
-    A withdrawn application's withdrawal stands: the decision is validated and mailed, but it is given no rank
-    (``waiting_list_queryset``) and its mail gives none (``mailed_rank``)."""
+    A withdrawn application's withdrawal stands: the decision is validated, but it is given no rank
+    (``waiting_list_queryset``) and not mailed (``notifications.notify_decision``: it would promise a place)."""
     # Read before any lock, to know whether this validation recomputes the ranks (the lock order). A decision is
     # never changed but by its validation: its validation stamp is read again under the application's lock below.
     current = (

@@ -149,7 +149,7 @@ def test_the_centres_copy_is_the_types_french_text(formation, campaign, centre_m
 
     assert [(mail.to, mail.subject) for mail in mails("AVIS_FAVORABLE")] == [
         (application.candidate.user.email, "Conditionally admitted to MINFO"),
-        ("scol-see@univ.example", "Admis sous réserve en MINFO"),
+        ("scol-see@univ.example", "[Copie] Admis sous réserve en MINFO"),
     ]
 
 

@@ -145,7 +145,10 @@ def test_the_copy_of_the_central_offices_own_text_links_to_the_back_office_too(f
     to_candidate, copy = mails("STATUT_IN")
     recap = reverse("applications:detail", args=[application.public_id])
     assert to_candidate.body == f"Complétez-le : {settings.SITE_URL}{recap}"
-    assert copy.body == f"Complétez-le : {settings.SITE_URL}{change_url(application)}"
+    assert copy.body == (
+        f"Copie du message envoyé à {application.candidate.user.email}\n\n"
+        f"Complétez-le : {settings.SITE_URL}{change_url(application)}"
+    )
 
 
 @pytest.mark.parametrize(

@@ -746,7 +746,7 @@ class TestPreview:
 
         assert response.status_code == 200
         assert response.context["subject"] == "Favourable decision on your application"
-        assert "by 30/06/2026 at the latest" in response.context["body"]
+        assert "by 30 Jun 2026 at the latest" in response.context["body"]  # the English mail's date
         assert not OutboundEmail.objects.exists()
 
     def test_preview_of_an_out_of_service_mail_says_so(self, client, central_manager):
