@@ -147,14 +147,14 @@ class TLSRelay(TCPProxy):
                 client.sendall(_start_tls_answer(_read_message(client)))
             client = self.context.wrap_socket(client, server_side=True)
             upstream = socket.create_connection(self.target, timeout=5)
-        except (OSError, ValueError):  # the client refused the certificate (ssl.SSLError is an OSError), or close()
+        except Exception:  # the client refused the certificate (ssl.SSLError), or close(): any error ends the peer
             client.close()
             return
         with self._lock:
             self._sockets.update((client, upstream))
         try:
             self._relay(client, upstream)
-        except (OSError, ValueError):  # close() cut the sockets: select() and pending() see a closed one (fd -1)
+        except Exception:  # close() cut the sockets: select() sees fd -1, read()/pending() AttributeError (no _sslobj)
             pass
         finally:
             for sock in (client, upstream):

@@ -8,6 +8,7 @@ signatures that do not know it yet), ``stream: OK`` otherwise, or an ``ERROR`` r
 It keeps the files it scanned.
 """
 
+import contextlib
 import socket
 import struct
 import threading
@@ -29,7 +30,10 @@ class ClamdPeer:
         self.thread.start()
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):  # shutdown() wakes the thread in accept(); close() alone does not on Linux
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
+        self.thread.join(timeout=5)
 
     def _serve(self) -> None:
         while True:

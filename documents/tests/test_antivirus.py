@@ -4,6 +4,7 @@ Tests marked ``clamd`` need a real daemon: start it with ``devtools/clamd/start.
 ``CLAMD_TEST_ADDRESS=tcp://127.0.0.1:3310``. When they are selected and the daemon is unreachable they fail.
 """
 
+import contextlib
 import os
 import socket
 import struct
@@ -31,6 +32,12 @@ class FakeClamd:
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
+    def close(self):
+        with contextlib.suppress(OSError):  # shutdown() wakes the thread in accept(); close() alone does not on Linux
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+        self.thread.join(timeout=5)
+
     def serve(self):
         while True:
             try:
@@ -38,34 +45,37 @@ class FakeClamd:
             except OSError:
                 return
             with conn:
-                conn.settimeout(5)
-                command = read_command(conn)
-                self.commands.append(command)
-                if command == b"zINSTREAM":
-                    while True:
-                        (length,) = struct.unpack("!L", read_exactly(conn, 4))
-                        if length == 0:
-                            break
-                        self.chunks.append(read_exactly(conn, length))
-                if self.reply is None:
-                    threading.Event().wait(2)  # Never answer: the client must time out.
+                try:  # a client that timed out or hung up ends its connection, not the daemon (as ClamdPeer)
+                    conn.settimeout(5)
+                    command = read_command(conn)
+                    self.commands.append(command)
+                    if command == b"zINSTREAM":
+                        while True:
+                            (length,) = struct.unpack("!L", read_exactly(conn, 4))
+                            if length == 0:
+                                break
+                            self.chunks.append(read_exactly(conn, length))
+                    if self.reply is None:
+                        threading.Event().wait(2)  # Never answer: the client must time out.
+                        continue
+                    conn.sendall(self.reply + b"\0")
+                except OSError:
                     continue
-                conn.sendall(self.reply + b"\0")
 
 
 @pytest.fixture
 def fake_clamd():
     """Start a fake daemon on a free loopback port; ``fake_clamd(reply)`` returns (fake, address)."""
-    listeners = []
+    fakes = []
 
     def start(reply: bytes | None = b"stream: OK"):
         listener = socket.create_server(("127.0.0.1", 0))
-        listeners.append(listener)
-        return FakeClamd(listener, reply), f"tcp://127.0.0.1:{listener.getsockname()[1]}"
+        fakes.append(FakeClamd(listener, reply))
+        return fakes[-1], f"tcp://127.0.0.1:{listener.getsockname()[1]}"
 
     yield start
-    for listener in listeners:
-        listener.close()
+    for fake in fakes:
+        fake.close()
 
 
 @pytest.fixture
@@ -153,7 +163,7 @@ def test_unix_socket_address(tmp_path):
         assert antivirus.ping(address=f"unix://{path}") is True
         assert fake.commands == [b"zPING"]
     finally:
-        listener.close()
+        fake.close()
 
 
 def test_unix_socket_missing_is_an_error(tmp_path):

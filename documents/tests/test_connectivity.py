@@ -3,6 +3,7 @@ storage check) against the clamd peer speaking the real protocol, a real clamd (
 S3-compatible server (moto, ``integration``); with their failure paths. In English, as every test of documents/
 (documents/tests/conftest.py)."""
 
+import contextlib
 import socket
 import threading
 import uuid
@@ -80,15 +81,22 @@ def test_something_else_than_clamd_is_an_unexpected_answer(settings):
             except OSError:
                 return
             with conn:
-                read_command(conn)
-                conn.sendall(b"HELLO\0")
+                try:  # a client that timed out or hung up ends its connection, not the server (as ClamdPeer)
+                    read_command(conn)
+                    conn.sendall(b"HELLO\0")
+                except OSError:
+                    continue
 
-    threading.Thread(target=serve, daemon=True).start()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     settings.CLAMD_ADDRESS = f"tcp://127.0.0.1:{listener.getsockname()[1]}"
     try:
         result = run_check(clamd_check(), timeout=SHORT)
     finally:
+        with contextlib.suppress(OSError):  # shutdown() wakes the thread in accept(); close() alone does not on Linux
+            listener.shutdown(socket.SHUT_RDWR)
         listener.close()
+        thread.join(timeout=5)
 
     assert (result.outcome, result.message, result.detail) == (
         Outcome.FAILED,

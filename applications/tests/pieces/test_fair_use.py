@@ -234,7 +234,8 @@ def redis_cache(settings, redis_proxy):
             "BACKEND": "ecandidat.cache.FailOpenRedisCache",
             "LOCATION": redis_proxy.url + database,
             "KEY_PREFIX": prefix,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            # 5 s: 1 s through the Python proxy can time out on a loaded CI (fail-open: no 429); refusals stay instant
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 5},
         },
     }
     fail_open._down_until.clear()

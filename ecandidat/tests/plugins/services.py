@@ -223,6 +223,10 @@ class TCPProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
+                if self._listener is not listener:  # close() ran since accept(): it could not cut this pair, cut it
+                    client.close()
+                    upstream.close()
+                    return
                 self._sockets.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
                 thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
