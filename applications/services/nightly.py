@@ -234,22 +234,27 @@ def withdraw_expired_confirmations(
     """Withdraw the favourable decisions not confirmed by their date de confirmation (mail CANDIDATURE_DESIST_AUTO),
     then admit the first of the formation's complementary list (``staff.promote_from_waiting_list``).
 
-    The candidate may answer until the date de confirmation included, so the withdrawal happens from the next day
-    on. A decision validated after its date is left alone (see below). Each application is handled in one
+    The candidate may answer until the date de confirmation included ("Confirmer" is refused from the next day on,
+    ``candidature.answer_refusal``) and only while the site is open, so an application is withdrawn once its date is
+    before the first day the candidate can still act (``first_day_to_act``). With the maintenance window enforced
+    (22:45–06:00), the night of the date withdraws it whether the run starts at 23:00 or after midnight, and before
+    ``archive_campaigns`` (later in ``nightly``), which takes the campaign's applications out of this batch's reach;
+    without it, from midnight after the date on. ``today``: that first day, for tests. A decision validated when its
+    candidate could no longer act by its date is left alone (see below). Each application is handled in one
     transaction: the row is locked, the answer, the latest validated decision and the date de confirmation re-read
     (staff may have given a new date, or a new decision, since the batch's read), the withdrawal, its history row,
     its mail and the promotion from the withdrawn application's campaign commit together — a crash leaves either
     all of them or none, and a rerun skips the applications already withdrawn. An application whose withdrawal
     fails is reported and left as it was, for the next night; the others go on.
     """
-    today = today or timezone.localdate()
+    first_day = today or first_day_to_act()
     done = 0
     for application, confirmation_date in _with_dates(favourable_unanswered()):
-        if confirmation_date is None or confirmation_date >= today:
+        if confirmation_date is None or confirmation_date >= first_day:
             continue
-        if timezone.localdate(application.latest_validated_at) > confirmation_date:
-            # Given after its date (a promotion from the list of a formation without a waiting-list date): the
-            # candidate never had a chance to answer, so staff must set a date; never withdraw it on its first night.
+        if _given_too_late(application.latest_validated_at, confirmation_date):
+            # Given after its date, or on its evening once the site had closed (a decision validated by staff inside
+            # the window): the candidate never had a chance to answer, so staff must set a date; never withdraw it.
             report.add("favourable decisions given after their confirmation date (set a date)")
             continue
         if limit is not None and done >= limit:
@@ -260,7 +265,7 @@ def withdraw_expired_confirmations(
             continue
         try:
             with transaction.atomic():
-                outcomes = _withdraw(application.pk, today=today)
+                outcomes = _withdraw(application.pk, first_day=first_day)
         except Exception as exc:  # one application's failure stops nothing else; it is retried next night
             report.error(f"application {application.pk}: {type(exc).__name__}: {exc}")
             continue
@@ -268,7 +273,14 @@ def withdraw_expired_confirmations(
             report.add(outcome)
 
 
-def _withdraw(pk: int, *, today: datetime.date) -> list[str]:
+def _given_too_late(validated_at: datetime.datetime, confirmation_date: datetime.date) -> bool:
+    """Whether a favourable decision validated at ``validated_at`` left its candidate no moment to answer by
+    ``confirmation_date``: the first day they could act after the validation (``first_day_to_act``; the calendar day
+    without an enforced window) is past that date."""
+    return first_day_to_act(validated_at) > confirmation_date
+
+
+def _withdraw(pk: int, *, first_day: datetime.date) -> list[str]:
     """Withdraw application ``pk`` and promote from its formation's list if it still qualifies (inside the caller's
     transaction); returns the report's count keys.
 
@@ -287,11 +299,12 @@ def _withdraw(pk: int, *, today: datetime.date) -> list[str]:
     latest = locked.decisions.select_related("decision_type").current_validated() if locked else None
     if locked is None or latest is None or latest.decision_type.avis != Avis.FAVOURABLE:
         return ["answered meanwhile"]
+    assert latest.validated_at is not None  # current_validated(): a validated decision
     confirmation_date = effective_confirmation_date(locked, latest.validated_at)
     if (
         confirmation_date is None
-        or confirmation_date >= today
-        or timezone.localdate(latest.validated_at) > confirmation_date
+        or confirmation_date >= first_day
+        or _given_too_late(latest.validated_at, confirmation_date)
     ):
         return ["confirmation date changed meanwhile"]
     locked.accepted = False

@@ -189,14 +189,23 @@ def test_a_date_tomorrow_is_reminded_once_the_night_before(favourable, settings,
 # --- automatic withdrawal -----------------------------------------------------------------------------------------
 
 
+# The candidate may answer until the date included, while the site is open: without an enforced window until
+# midnight, so the withdrawal starts the next day; with it (production) until 22:45, so the date's own night withdraws.
 @pytest.mark.parametrize(
-    ("moment", "withdrawn"),
+    ("enforced", "moment", "withdrawn"),
     [
-        (paris(2027, 6, 30, 23, 59), False),  # the candidate may answer until the date included
-        (paris(2027, 7, 1, 0, 0), True),  # from the next day on
+        (False, paris(2027, 6, 30, 23, 59), False),  # the site is open until midnight: the date included
+        (False, paris(2027, 7, 1, 0, 0), True),  # from the next day on
+        (True, paris(2027, 6, 30, 22, 44), False),  # the site is open until 22:45
+        (True, paris(2027, 6, 30, 23, 0), True),  # the nightly's hour: closed, "Confirmer" refused from 06:00
     ],
+    ids=["open-30th-23h59", "open-1st-00h00", "window-30th-22h44", "window-30th-23h00"],
 )
-def test_withdrawal_starts_the_day_after_the_confirmation_date(favourable, moment, withdrawn):
+def test_withdrawal_starts_once_the_candidate_can_no_longer_answer_by_the_date(
+    favourable, settings, enforced, moment, withdrawn
+):
+    settings.MAINTENANCE_WINDOW_ENFORCED = enforced
+
     with time_machine.travel(moment, tick=False):
         run("withdraw_expired_confirmations")
 
