@@ -169,7 +169,14 @@ class OpiExport(models.Model):
     collected (``collected_at``: written to ``OPI_EXPORT_DIR``, or first downloaded from the OPI screen), they are
     kept ``OPI_FILES_RETENTION_DAYS`` days, then emptied (``applications.opi.services.prune_opi_files``); files
     nobody collected are kept until their campaign's dossiers are destroyed (``ARCHIVE_RETENTION_DAYS``), never
-    longer. The row stays, as an anonymous trace: the day, the backend, the counts and who produced them."""
+    longer. The row stays, as an anonymous trace: the day, the backend, the counts and who produced them.
+
+    ``handed_at`` says which versions of the files may have reached Pégase, for withdrawals: nothing tells Pégase of
+    one, so a withdrawn wish any handed version carried is to remove there by hand (``Opi.pegase_removal``). A wish
+    passed that day is in every version written from its transfer until the run that replays its withdrawal, so it
+    reached Pégase if and only if a version left the database at or after its ``passed_at``: the latest handing
+    answers (an earlier one would miss a wish passed between two handings). ``collected_at`` cannot: a rewrite
+    empties it, while the version it recorded may already be imported."""
 
     backend = models.CharField(_("backend"), max_length=10)
     day = models.DateField(_("day"))
@@ -189,6 +196,9 @@ class OpiExport(models.Model):
     # When the files, as they are now, first left the database: the run that wrote them to OPI_EXPORT_DIR, or the
     # first download of the day's ZIP. A run that rewrites them differently empties it (not collected again yet).
     collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    # When a version of the files last left the database (set with ``collected_at``), never emptied: a wish of the
+    # day transferred at or before it was in a file Pégase may have imported.
+    handed_at = models.DateTimeField(_("last handed over at"), null=True, blank=True)
     # When prune_opi_files emptied ``files`` (their retention passed); the counts stay.
     files_erased_at = models.DateTimeField(_("files erased at"), null=True, blank=True)
 

@@ -53,7 +53,9 @@ def export_zip_view(request, pk, *, model_admin):
     one at a time, never all in memory), then sent in chunks. A piece missing from the storage is left out and named
     in the ZIP's ``PJ_MANQUANTES.txt``. The first download marks the files collected (their retention starts,
     ``record_collection``). Files erased since (``prune_opi_files``): back to the screen, which says so."""
-    export = object_in_scope_or_404(OpiExport.objects.all(), request.user, pk=pk)
+    # Locked until the download is recorded (the request's transaction): a run rewriting the files meanwhile waits,
+    # so it judges its withdrawals knowing this version was handed over (OpiExport.handed_at).
+    export = object_in_scope_or_404(OpiExport.objects.select_for_update(of=("self",)), request.user, pk=pk)
     if export.files_erased:
         messages.warning(
             request,

@@ -97,8 +97,9 @@ def record_withdrawal(*, application: Application, actor: User | None) -> Opi | 
     ``dat_passage_opi`` reset"). An OPI never transferred is cancelled (kept, with its history); one already
     transferred goes back to pending as a withdrawal, which the next transfer replays: Apogée gets the candidate's
     remaining wishes, Pégase's next files simply leave the wish out, and the OPI is then marked transferred, so
-    the candidate is not written again every day (eCandidat issue #117). Nothing tells Pégase: a wish an earlier
-    day's Pégase file carried is marked to remove there by hand (``pegase_removal``, the OPI screen's alert).
+    the candidate is not written again every day (eCandidat issue #117). Nothing tells Pégase: a wish a Pégase file
+    already handed over carried (an earlier day's, or the day's collected or written to ``OPI_EXPORT_DIR`` since the
+    wish passed) is marked to remove there by hand (``pegase_removal``, the OPI screen's alert).
 
     Side effects: history row ``OPI_WITHDRAWN``.
     """
@@ -112,23 +113,30 @@ def record_withdrawal(*, application: Application, actor: User | None) -> Opi | 
     else:
         opi.state, opi.queued_at = OpiState.PENDING, timezone.now()
         comment = _("Already transferred: the withdrawal goes with the next transfer.")
-        if _carried_by_an_earlier_pegase_file(opi, day=timezone.localdate()):
+        day = timezone.localdate()
+        handed_at = _handed_at(day) if opi.backend == "pegase" else None
+        if _carried_by_a_handed_pegase_file(opi, day=day, handed_at=handed_at):
             opi.pegase_removal = PegaseRemoval.TO_DO
-            comment += " " + _("An earlier Pégase file carried the wish: remove it in Pégase by hand.")
+            comment += " " + _("A Pégase file already handed over carried the wish: remove it in Pégase by hand.")
     opi.save(update_fields=["withdrawn", "state", "queued_at", "pegase_removal"])
     record_event(application, kind=EventKind.OPI_WITHDRAWN, actor=actor, batch=BATCH, comment=comment)
     return opi
 
 
-def _carried_by_an_earlier_pegase_file(opi: Opi, *, day: datetime.date) -> bool:
-    """Whether a Pégase file of a day before ``day`` carried the OPI's wish: the day's own files are rewritten whole
-    (without a withdrawn wish), an earlier day's stay as Pégase may have imported them."""
-    return (
-        opi.backend == "pegase"
-        and opi.passed_at is not None
-        and timezone.localdate(opi.passed_at) < day
-        and opi.pegase_removal != PegaseRemoval.TO_DO
-    )
+def _handed_at(day: datetime.date) -> datetime.datetime | None:
+    """When a version of ``day``'s Pégase files last left the database (``OpiExport.handed_at``), if one did."""
+    return OpiExport.objects.filter(backend="pegase", day=day).values_list("handed_at", flat=True).first()
+
+
+def _carried_by_a_handed_pegase_file(opi: Opi, *, day: datetime.date, handed_at: datetime.datetime | None) -> bool:
+    """Whether a Pégase file Pégase may have imported carried the OPI's wish, ``day``'s files (whose last handing is
+    ``handed_at``) being the ones the withdrawal rewrites. An earlier day's files stay as they were. ``day``'s own
+    are rewritten whole without the withdrawn wish, but a version of them that left the database (downloaded, or
+    written to ``OPI_EXPORT_DIR``) at or after the wish passed carried it (``OpiExport.handed_at``)."""
+    if opi.backend != "pegase" or opi.passed_at is None or opi.pegase_removal == PegaseRemoval.TO_DO:
+        return False
+    passed_on = timezone.localdate(opi.passed_at)
+    return passed_on < day or (passed_on == day and handed_at is not None and opi.passed_at <= handed_at)
 
 
 def on_application_confirmed(sender, *, application: Application, actor: User | None = None, **kwargs) -> None:
@@ -464,13 +472,16 @@ def transfer_opis(
         ]
         written = [entry for entry in entries if entry.candidate.pk not in result.errors]
         passing = [application for application in sent if application.opi.state == OpiState.PENDING]
-        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day)
+        # Locked before the withdrawals are judged against its handing (``_stamp``) and until it is saved: a download
+        # meanwhile (``record_collection``) waits for the rewritten files, never records a handing this run misses.
+        export = OpiExport.objects.select_for_update(of=("self",)).filter(backend=backend.name, day=day).first()
+        handed_at = export.handed_at if export is not None else None
+        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day, handed_at=handed_at)
         pieces: list[OpiPiece] = []  # the day's
         sent_pieces: list[OpiPiece] = []  # by this run
         if pieces_on(backend):  # PJ-OPI: the pieces of the wishes just passed, and those still pending
             report.add("pieces recorded by this run", record_pieces(passing))
             sent_pieces, pieces = send_pending(report, campaign=campaign, day=day)
-        export = OpiExport.objects.filter(backend=backend.name, day=day).first()
         if not written and not pieces and export is None:
             return None  # as eCandidat: no candidate, no file
         export = export or OpiExport(backend=backend.name, day=day)
@@ -494,6 +505,7 @@ def transfer_opis(
                 return None
             transaction.on_commit(lambda: folder.publish(staged), robust=True)
             export.collected_at = export.collected_at or timezone.now()  # in the folder for the import job
+            export.handed_at = timezone.now()
         # The day's files are rewritten whole: a second run that day writes the same candidates again and
         # transfers none twice; the counts say both, so an operator does not read a double transfer.
         report.add("candidates in the day's files", len(written))
@@ -507,15 +519,23 @@ def transfer_opis(
     return export
 
 
-def _stamp(applications: list[Application], *, backend: OpiBackend, actor: User | None, day: datetime.date) -> int:
+def _stamp(
+    applications: list[Application],
+    *,
+    backend: OpiBackend,
+    actor: User | None,
+    day: datetime.date,
+    handed_at: datetime.datetime | None,
+) -> int:
     """Mark the pending OPIs of ``applications`` transferred; the ones already transferred today stay as they are.
-    A withdrawal whose wish an earlier day's Pégase file carried (withdrawn the same day as that file, after it)
-    is marked to remove by hand in Pégase. Returns how many were marked."""
+    A withdrawal whose wish a Pégase file already handed over carried (an earlier day's, withdrawn the same day as
+    that file, after it; or ``day``'s, collected since the wish passed: ``handed_at``) is marked to remove by hand in
+    Pégase. Returns how many were marked."""
     now = timezone.now()
     pending = [application for application in applications if application.opi.state == OpiState.PENDING]
     for application in pending:
         opi = application.opi
-        if opi.withdrawn and _carried_by_an_earlier_pegase_file(opi, day=day):
+        if opi.withdrawn and _carried_by_a_handed_pegase_file(opi, day=day, handed_at=handed_at):
             opi.pegase_removal = PegaseRemoval.TO_DO
         opi.state, opi.passed_at, opi.backend = OpiState.PASSED, now, backend.name
     Opi.objects.bulk_update(
@@ -548,15 +568,18 @@ def record_collection(*, export: OpiExport, actor: User) -> bool:
     """The central office downloaded the day's ZIP: its files, as they are, have left the database, and their
     retention starts (``prune_opi_files``). Only the first download of these files counts (downloading again does
     not keep them longer), and only if no run rewrote them since the page read them (``updated_at``): files a run
-    changed meanwhile wait for their own download. Returns whether the files were marked collected.
+    changed meanwhile wait for their own download. Returns whether the files were marked collected. The download
+    view holds the row locked from the read of the files to here: a run meanwhile waits (``transfer_opis``).
 
-    Side effects: ``OpiExport.collected_at``; a log line naming the actor (the export has no history of its own).
+    Side effects: ``OpiExport.collected_at`` and ``handed_at`` (a wish of the day withdrawn after this version left
+    is to remove in Pégase by hand); a log line naming the actor (the export has no history of its own).
     """
     if export.collected_at is not None or export.files_erased_at is not None:
         return False
+    now = timezone.now()
     stamped = OpiExport.objects.filter(
         pk=export.pk, updated_at=export.updated_at, collected_at__isnull=True, files_erased_at__isnull=True
-    ).update(collected_at=timezone.now())
+    ).update(collected_at=now, handed_at=now)
     if stamped:
         logger.info("OPI files %s collected: downloaded by user %s", export, actor.pk)
     return bool(stamped)

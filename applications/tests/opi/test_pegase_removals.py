@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from applications.enums import EventKind, OpiState, PegaseRemoval
-from applications.models import Application, Opi
-from applications.opi.services import mark_removed_in_pegase, opi_counts, transfer_opis
+from applications.models import Application, Opi, OpiExport
+from applications.opi.services import mark_removed_in_pegase, opi_counts, record_collection, transfer_opis
 from applications.services import staff
 from applications.tests.opi.helpers import DAY1, admit, confirm, make_candidate, withdraw_after_confirmation
 from ecandidat.batches import Report
@@ -18,6 +18,11 @@ from ecandidat.batches import Report
 STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
 QUERIES_SCREEN = 12  # as test_admin's: the alert's count is one more column of the counters' query
 QUERIES_MARK = 16  # the selection, its lock, one update, the history rows: not one more per OPI
+QUERIES_ZIP = 7  # as test_admin's: the day's row is locked by the read that loads it, no query more
+# The day of DAY1 (23:00 in Paris, the nightly run), in Paris time.
+MORNING = DAY1 - datetime.timedelta(hours=13)  # 10:00
+NOON = DAY1 - datetime.timedelta(hours=11)  # 12:00
+AFTERNOON = DAY1 - datetime.timedelta(hours=10)  # 13:00
 
 
 def run():
@@ -68,6 +73,162 @@ def test_a_withdrawal_the_same_day_replayed_the_next_day_is_to_remove(confirmed,
     run()
 
     assert removal(confirmed) == PegaseRemoval.TO_DO
+
+
+# --- the same day: the day's files rewritten after a version of them left the database ------------------------
+
+
+def download(client, django_assert_num_queries):
+    """The central office downloads the day's ZIP from the OPI screen."""
+    url = reverse("admin:applications_opi_export_zip", args=[OpiExport.objects.get().pk])
+    with django_assert_num_queries(QUERIES_ZIP):
+        response = client.get(url)
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+
+
+@pytest.mark.usefixtures("back_office_in_french")
+def test_a_withdrawal_after_the_days_zip_was_downloaded_is_to_remove(
+    client, central_manager, confirmed, opi_candidate, time_machine, django_assert_num_queries
+):
+    """Produced at 10:00 by the button, downloaded (Pégase imports it), withdrawn at 13:00: the nightly run rewrites
+    the day's files without the wish, which Pégase keeps: to remove by hand, on the OPI screen."""
+    client.force_login(central_manager)
+    time_machine.move_to(MORNING)
+    client.post(reverse("admin:applications_opi_transfer"))
+    assert OpiExport.objects.get().wishes == 1
+    download(client, django_assert_num_queries)
+    time_machine.move_to(AFTERNOON)
+
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+
+    assert removal(confirmed) == PegaseRemoval.TO_DO
+    assert "remove it in Pégase by hand" in confirmed.events.filter(kind=EventKind.OPI_WITHDRAWN).get().comment
+    time_machine.move_to(DAY1)
+    run()
+    assert (Opi.objects.get().state, removal(confirmed)) == (OpiState.PASSED, PegaseRemoval.TO_DO)
+    assert OpiExport.objects.get().wishes == 0  # the day's files no longer carry it
+    client.force_login(central_manager)  # the morning's session timed out
+    page = client.get(reverse("admin:applications_opi_changelist")).content.decode()
+    assert "1 désistement à supprimer à la main dans Pégase" in page
+
+
+def test_a_download_between_the_withdrawal_and_the_run_makes_it_to_remove(
+    confirmed, opi_candidate, central_manager, time_machine
+):
+    """Withdrawn before anyone collected the files, which still carry the wish when downloaded afterwards: the run
+    that replays the withdrawal marks it."""
+    time_machine.move_to(MORNING)
+    run()
+    time_machine.move_to(NOON)
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+    assert removal(confirmed) == ""
+    time_machine.move_to(AFTERNOON)
+    assert record_collection(export=OpiExport.objects.get(), actor=central_manager)
+
+    time_machine.move_to(DAY1)
+    run()
+
+    assert (Opi.objects.get().state, removal(confirmed)) == (OpiState.PASSED, PegaseRemoval.TO_DO)
+
+
+def test_files_never_handed_over_are_only_rewritten(confirmed, opi_candidate, time_machine):
+    """Produced at 10:00 but neither downloaded nor written to a folder: nobody imported them, the rewrite is
+    enough."""
+    time_machine.move_to(MORNING)
+    run()
+    time_machine.move_to(AFTERNOON)
+
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+    time_machine.move_to(DAY1)
+    run()
+
+    export = OpiExport.objects.get()
+    assert (removal(confirmed), export.wishes, export.handed_at) == ("", 0, None)
+
+
+def test_a_withdrawal_after_the_files_were_written_to_the_folder_is_to_remove(
+    settings, tmp_path, confirmed, opi_candidate, time_machine, django_capture_on_commit_callbacks
+):
+    """``OPI_EXPORT_DIR``: each run puts the day's files in the import job's folder, which may take them at once."""
+    settings.OPI_EXPORT_DIR = str(tmp_path)
+    time_machine.move_to(MORNING)
+    with django_capture_on_commit_callbacks(execute=True):
+        run()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("candidature-")]
+    time_machine.move_to(AFTERNOON)
+
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+
+    assert removal(confirmed) == PegaseRemoval.TO_DO
+    time_machine.move_to(DAY1)
+    with django_capture_on_commit_callbacks(execute=True):
+        run()
+    assert (removal(confirmed), OpiExport.objects.get().wishes) == (PegaseRemoval.TO_DO, 0)
+
+
+def test_a_rewrite_after_the_download_keeps_the_handing(
+    campaign, formation, centre_manager, central_manager, opi_type, confirmed, opi_candidate, time_machine
+):
+    """A later run rewrites the files (another candidate): they are to collect again, but the version downloaded
+    may be in Pégase already, with the first wish."""
+    time_machine.move_to(MORNING)
+    run()
+    time_machine.move_to(MORNING + datetime.timedelta(minutes=30))
+    assert record_collection(export=OpiExport.objects.get(), actor=central_manager)
+    handed = OpiExport.objects.get().handed_at
+    confirm(
+        admit(
+            make_candidate(campaign, username="ZZ999999", ine=""),
+            formation,
+            manager=centre_manager,
+            decision_type=opi_type,
+        )
+    )
+    time_machine.move_to(NOON)
+    run()
+
+    export = OpiExport.objects.get()
+    assert (export.collected_at, export.handed_at, export.candidates) == (None, handed, 2)
+    time_machine.move_to(AFTERNOON)
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+    assert removal(confirmed) == PegaseRemoval.TO_DO
+
+
+def test_the_latest_handing_counts_and_a_wish_passed_after_it_is_only_rewritten(
+    campaign, formation, centre_manager, central_manager, opi_type, confirmed, opi_candidate, time_machine
+):
+    """The files downloaded at 10:30 without the second wish, then at 12:30 with it: the second wish was handed
+    over. A third wish passed after the last download is only rewritten."""
+    time_machine.move_to(MORNING)
+    run()
+    time_machine.move_to(MORNING + datetime.timedelta(minutes=30))
+    assert record_collection(export=OpiExport.objects.get(), actor=central_manager)
+    second, third = (
+        confirm(
+            admit(
+                make_candidate(campaign, username=username, ine=""),
+                formation,
+                manager=centre_manager,
+                decision_type=opi_type,
+            )
+        )
+        for username in ("ZZ999998", "ZZ999999")
+    )
+    Opi.objects.filter(application=third).update(state=OpiState.CANCELLED)  # out of the noon run
+    time_machine.move_to(NOON)
+    run()
+    time_machine.move_to(NOON + datetime.timedelta(minutes=30))
+    assert record_collection(export=OpiExport.objects.get(), actor=central_manager)
+    Opi.objects.filter(application=third).update(state=OpiState.PENDING)
+    time_machine.move_to(AFTERNOON)
+    run()
+    time_machine.move_to(AFTERNOON + datetime.timedelta(minutes=30))
+
+    for application in (second, third):
+        withdraw_after_confirmation(application, actor=application.candidate.user)
+
+    assert (removal(second), removal(third)) == (PegaseRemoval.TO_DO, "")
 
 
 def test_a_withdrawal_before_any_file_or_to_apogee_is_not_for_pegase(settings, confirmed, opi_candidate, time_machine):
