@@ -369,7 +369,8 @@ class SharedCacheEntry(models.Model):
 
 class AccountDeletion(models.Model):
     """A candidate account deleted at the candidate's request (``applications.services.erasure``): what is left of
-    it is its numéro de dossier (never issued again), what went with it (counts) and who deleted it."""
+    it is its numéro de dossier (never issued again), what went with it (counts), whether an OPI of the person had
+    already left for the student records system, and who deleted it."""
 
     numero_dossier = models.CharField(_("dossier number"), max_length=8)
     campaign = models.ForeignKey(
@@ -382,6 +383,13 @@ class AccountDeletion(models.Model):
     files = models.PositiveIntegerField(_("stored files deleted"))
     mails = models.PositiveIntegerField(_("mails deleted"))
     notified = models.BooleanField(_("candidate informed by e-mail"))
+    # OPI files that carried the person had left the database (collected, or erased since): they may be in Pégase or
+    # Apogée, where nothing of the deletion reaches (RGPD art. 19).
+    opi_sent = models.BooleanField(
+        _("OPI already sent"),
+        default=False,
+        help_text=_("The person may be in the student records system (Pégase, Apogée): to remove there by hand."),
+    )
     deleted_by = models.ForeignKey(User, verbose_name=_("deleted by"), on_delete=models.PROTECT, related_name="+")
     deleted_at = models.DateTimeField(_("deleted at"), auto_now_add=True)
 

@@ -100,6 +100,14 @@ def delete_account_view(request, *, model_admin):
                     "what": erasure.ErasureCounts(record.applications, record.files, record.mails).describe(),
                 },
             )
+            if record.opi_sent:
+                messages.warning(
+                    request,
+                    gettext(
+                        "OPI files that carried this person had already left for the student records system (Pégase "
+                        "or Apogée): remove the person there by hand."
+                    ),
+                )
             return HttpResponseRedirect(reverse("admin:applications_candidate_changelist"))
     context.update(
         account=user,

@@ -10,13 +10,13 @@ no wish left (they withdrew their only confirmed wish) has one row with empty wi
 
 import datetime
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 
 from applications.models import Baccalaureate
 from applications.opi.communes import CommuneCodes
 from applications.opi.countries import FRANCE_INSEE, french_department, insee_country
-from applications.opi.pegase import write_csv
+from applications.opi.pegase import Without, join_csv, split_csv, write_csv
 from applications.opi.transfer import OpiCandidate, TransferResult, file_day
 from offers.models import Campaign, Formation
 
@@ -200,6 +200,36 @@ def rows(entry: OpiCandidate, communes: CommuneCodes) -> list[list[object]]:
 
 def file_name(day: datetime.date) -> str:
     return f"opi-apogee-{file_day(day)}.csv"
+
+
+def without_candidate(files: dict[str, str], codes: Collection[str]) -> Without:
+    """The day's files (``OpiExport.files``) without the candidate whose OPI codes (``COD_OPI_INT_EPO``) are
+    ``codes`` (the CNIL deletion, ``applications.services.erasure``): their rows of ``opi-apogee-*`` (one per wish,
+    or one without a wish for a withdrawal) and of the PJ-OPI list ``opi-apogee-pj-*`` (``applications.opi.pieces``),
+    both keyed by that code. Every other row and file is kept as written."""
+    kept = dict(files)
+    found: set[str] = set()
+    wishes = pieces = 0
+    for name, text in files.items():
+        if not name.startswith("opi-apogee-"):
+            continue
+        columns, lines = split_csv(text)
+        if "COD_OPI_INT_EPO" not in columns:
+            continue
+        code = columns.index("COD_OPI_INT_EPO")
+        step = columns.index("COD_ETP") if "COD_ETP" in columns else None
+        dropped = [line.split(";") for line in lines if line.split(";")[code] in codes]
+        if not dropped:
+            continue
+        kept[name] = join_csv(columns, (line for line in lines if line.split(";")[code] not in codes))
+        if name.startswith("opi-apogee-pj-"):
+            pieces += len(dropped)
+        else:
+            found.update(row[code] for row in dropped)
+            wishes += sum(1 for row in dropped if step is not None and row[step])  # a withdrawal's row has none
+    if not found and not pieces:
+        return Without(files=files, candidates=0, wishes=0)
+    return Without(files=kept, candidates=len(found), wishes=wishes, pieces=pieces)
 
 
 class ApogeeFileBackend:

@@ -14,6 +14,7 @@ never refreshed, a misspelt town), the column is left empty, as eCandidat leaves
 import datetime
 import re
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from applications.opi.communes import CommuneCodes
 from applications.opi.countries import FRANCE_INSEE, insee_country
@@ -237,3 +238,83 @@ class PegaseFilesBackend:
         }
         passed = {app.pk for entry in candidates for app in [*entry.wishes, *entry.withdrawals]}
         return TransferResult(files=files, passed=passed)
+
+
+# --- A candidate taken out of a day's files (the CNIL deletion, applications.services.erasure) ---------------------
+
+
+class Without(NamedTuple):
+    """A day's files without one candidate, and how many of the day's counts (``OpiExport``) went with them."""
+
+    files: dict[str, str]
+    candidates: int
+    wishes: int
+    pieces: int = 0
+
+
+def split_csv(text: str) -> tuple[list[str], list[str]]:
+    """A file written by :func:`write_csv`: its columns and its row lines, as written (its values hold no ``;`` and
+    no line break, :func:`clean`)."""
+    header, *lines = text.split("\n")
+    return header.split(";"), [line for line in lines if line]
+
+
+def join_csv(columns: Sequence[str], lines: Iterable[str]) -> str:
+    """:func:`write_csv`'s layout again, from rows already written."""
+    return "\n".join([";".join(columns), *lines]) + "\n"
+
+
+def _row_identity(columns: Sequence[str], line: str, names: Sequence[str]) -> tuple[str, ...]:
+    values = dict(zip(columns, line.split(";"), strict=False))
+    return tuple(values.get(name, "") for name in names)
+
+
+# What the candidat row and the inscription row of one candidate both carry, written the same way.
+_CANDIDAT_IDENTITY = ("nom_famille", "prenom", "date_naissance", "courriel")
+_INSCRIPTION_IDENTITY = ("nom_naissance", "prenom", "date_naissance", "mail")
+
+
+def without_candidate(files: dict[str, str], numero: str) -> Without:
+    """The day's files (``OpiExport.files``) without the candidate whose numéro de dossier is ``numero``: their
+    candidat row and their candidature rows (``numero_candidat``), and their inscription row. That file has no
+    numéro, but :meth:`PegaseFilesBackend.transfer` writes it from the same list as the candidat file, one row per
+    candidate in the same order: the candidate's row is the one at the place of their candidat row, once its
+    identity (name, first name, birth date, e-mail) is checked to be theirs; otherwise (another layout) the row with
+    their identity. Every other row and file is kept as written."""
+    kept = dict(files)
+    names = {name.split("-", 1)[0]: name for name in files}
+    candidates = wishes = 0
+    places: list[tuple[int, tuple[str, ...]]] = []  # the candidate's candidat rows: where, and whose identity
+    if "candidat" in names:
+        columns, lines = split_csv(files[names["candidat"]])
+        number = columns.index("numero_candidat")
+        places = [
+            (place, _row_identity(columns, line, _CANDIDAT_IDENTITY))
+            for place, line in enumerate(lines)
+            if line.split(";")[number] == numero
+        ]
+        dropped = {place for place, _ in places}
+        kept[names["candidat"]] = join_csv(columns, (line for place, line in enumerate(lines) if place not in dropped))
+        candidates = len(places)
+    if "candidature" in names:
+        columns, lines = split_csv(files[names["candidature"]])
+        number = columns.index("numero_candidat")
+        rest = [line for line in lines if line.split(";")[number] != numero]
+        kept[names["candidature"]] = join_csv(columns, rest)
+        wishes = len(lines) - len(rest)
+    if "inscription" in names and places:
+        columns, lines = split_csv(files[names["inscription"]])
+        identities = [_row_identity(columns, line, _INSCRIPTION_IDENTITY) for line in lines]
+        dropped = set()
+        for place, identity in places:
+            if place < len(lines) and place not in dropped and identities[place] == identity:
+                dropped.add(place)
+                continue
+            found = [index for index, other in enumerate(identities) if other == identity and index not in dropped]
+            dropped.update(found[:1])
+        kept[names["inscription"]] = join_csv(
+            columns, (line for place, line in enumerate(lines) if place not in dropped)
+        )
+    if not candidates and not wishes:
+        return Without(files=files, candidates=0, wishes=0)
+    return Without(files=kept, candidates=candidates, wishes=wishes)

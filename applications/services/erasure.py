@@ -12,15 +12,34 @@ the institution's contact address). Two kinds, as in eCandidat:
 
 Contract:
 
-- One transaction. The account row is locked first (``select_for_update``), then the formations it applied to
-  (the lock order of the waiting lists, ``staff.lock_waiting_list``), then its applications, so a member of
-  staff acting on one of them meanwhile waits and then finds nothing (404), and two deletions of the same account
-  cannot both run. Any failure rolls everything back: nothing is half-deleted.
+- One transaction. The account row is locked first, then the formations it applied to (the lock order of the
+  waiting lists, ``staff.lock_waiting_list``), then its applications, so a member of staff acting on one of them
+  meanwhile waits and then finds nothing (404), and two deletions of the same account cannot both run. Any failure
+  rolls everything back: nothing is half-deleted.
+- The account row is locked ``FOR NO KEY UPDATE``: the candidate's own action on one of its applications (holding
+  it, the deletion waiting for it) commits history rows whose actor is this account, and the foreign key's check
+  (at the commit) takes a ``KEY SHARE`` lock on the account's row, which ``FOR UPDATE`` refused: each waited for
+  the other ("deadlock detected"). Its row is deleted last, once everything else is.
+- The applications are locked as the staff's and the candidate's services lock them (``FOR NO KEY UPDATE``: the
+  application, then its OPI), then their OPIs, in the transfer's order (``applications.opi.services._load``: the
+  OPIs' ordering), then the applications again ``FOR UPDATE``, to delete them. An OPI run holds the OPIs, then
+  writes a history row on each application (whose foreign key's check takes a ``KEY SHARE`` lock on it): with the
+  applications locked ``FOR UPDATE`` first, each waited for the other and PostgreSQL aborted one ("deadlock
+  detected"). Now the deletion waits for the run to commit, or the run for the deletion, and then finds nothing to
+  send for the person. The kept OPI files (``OpiExport``) are locked after the OPIs, as the run writes them.
+- The person is taken out of the OPI files kept in the database (``OpiExport.files`` not yet erased by
+  ``prune_opi_files``, which the OPI screen's ZIP hands over): their rows go (``applications.opi.pegase`` and
+  ``applications.opi.apogee``: ``without_candidate``), the other candidates' stay as written, the day's counts
+  follow. Files that already left the database (collected: downloaded, or written to ``OPI_EXPORT_DIR``; erased
+  since) are the student records system's: when a day's files that carried the person left, the record and the
+  central office's message say so (``AccountDeletion.opi_sent``), to remove the person there by hand (RGPD art.
+  19). A day is judged from its files as kept: a version collected before a rewrite of the same day is not seen.
 - Stored files are removed only once the transaction has committed (``documents.storage.delete_file_on_commit``);
   a removal that fails leaves an orphan for ``remove_orphan_files``, never a row pointing to a missing file.
 - The deletion is recorded (``accounts.AccountDeletion``): the numéro de dossier, the campaign, what was deleted
-  (counts) and who did it. Nothing else of the person is kept. Numéros de dossier are never issued twice
-  (``NumeroDossierHistory``), so the record points to one person only.
+  (counts), whether an OPI of the person had left for the student records system, and who did it. Nothing else
+  of the person is kept. Numéros de dossier are never issued twice (``NumeroDossierHistory``), so the record
+  points to one person only.
 - The confirmation mail (``CPT_MIN_DELETE``, optional, eCandidat's "send mail" tick) is written after the old mails
   are deleted, in the same transaction, and leaves through the outbox once it commits.
 - Waiting lists close up: the ranks of the formations where a deleted application held one are recomputed.
@@ -39,17 +58,23 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import CharField, Q
 from django.db.models.functions import Cast, Lower
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import AccountDeletion, CandidateAccount, StaffMembership, User
+from applications.enums import EventKind
 from applications.models import (
     Application,
+    ApplicationEvent,
     Candidate,
     CommissionPack,
     DecisionLetter,
+    Opi,
+    OpiExport,
     PieceSubmission,
 )
+from applications.opi import apogee, pegase
 from applications.services.staff import lock_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from documents.storage import delete_file_on_commit
@@ -175,7 +200,11 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     without it an account with applications is refused. ``notify`` writes ``CPT_MIN_DELETE`` to its address."""
     if not is_central(actor):
         raise BusinessRuleError(_("Only the central admissions office deletes candidate accounts."))
-    locked = User.objects.select_for_update(of=("self",)).filter(pk=user.pk, campaign__isnull=False).first()
+    # FOR NO KEY UPDATE (the contract): a candidate's action holding one of its applications commits its history row
+    # (actor: this account) before the deletion takes that application.
+    locked = (
+        User.objects.select_for_update(of=("self",), no_key=True).filter(pk=user.pk, campaign__isnull=False).first()
+    )
     if locked is None or _is_staff_account(locked):
         raise BusinessRuleError(_("This account no longer exists or is not a candidate account."))
     user = locked
@@ -185,8 +214,9 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     # list, holding the formation and waiting for one of these applications, deadlocked with this deletion.
     for formation in Formation.objects.filter(applications__candidate__user=user).distinct().order_by("pk").only("pk"):
         lock_waiting_list(formation)
+    # The staff's and the candidate's lock of an application (the application, then its OPI): see the contract.
     applications = list(
-        Application.objects.select_for_update(of=("self",))
+        Application.objects.select_for_update(of=("self",), no_key=True)
         .filter(candidate__user=user)
         .select_related("formation")
         .order_by("pk")
@@ -202,6 +232,13 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
             % {"n": len(applications)}
         )
     application_ids = [application.pk for application in applications]
+    opi_sent = False
+    if application_ids:
+        # Their OPIs in the transfer's order (the model's ordering, as ``opi.services._load`` locks them): a run that
+        # holds them commits first, its history rows on these applications included.
+        opis = list(Opi.objects.select_for_update(of=("self",)).filter(application_id__in=application_ids))
+        list(Application.objects.select_for_update(of=("self",)).filter(pk__in=application_ids).order_by("pk"))
+        opi_sent = _take_out_of_opi_files(user.username, opis) if opis else False
     ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
     language = (
         Candidate.objects.filter(user=user).values_list("preferred_language", flat=True).first()
@@ -220,6 +257,7 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         files=len(files),
         mails=mails,
         notified=False,
+        opi_sent=opi_sent,
         deleted_by=actor,
     )
     if notify and user.email:
@@ -234,6 +272,46 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     for name in files:
         delete_file_on_commit(name)
     return record
+
+
+def _take_out_of_opi_files(numero: str, opis: list[Opi]) -> bool:
+    """Take the candidate ``numero``, whose OPIs are ``opis`` (locked), out of the OPI files kept in the database
+    (the kept days whose files name them, locked), and say whether files that carried them may have reached the
+    student records system: a kept day's files collected, or a day they were transferred (``OPI_PASSED``) whose kept
+    files do not carry them (erased after their retention, or rewritten since; a Pégase withdrawal, which no file
+    carries, counts too: on the safe side). A day's files are rewritten only here and by the OPI run, which locks
+    the OPIs first: none of this person's is written meanwhile."""
+    codes = {opi.code for opi in opis}
+    named = Q(files__icontains=numero)
+    for code in codes:
+        named |= Q(files__icontains=code)
+    exports = list(OpiExport.objects.with_files().filter(named).select_for_update(of=("self",)).order_by("pk"))
+    transfers = ApplicationEvent.objects.filter(
+        application_id__in=[opi.application_id for opi in opis], kind=EventKind.OPI_PASSED
+    ).values_list("created_at", flat=True)
+    days = {timezone.localdate(at) for at in transfers} | {
+        timezone.localdate(opi.passed_at) for opi in opis if opi.passed_at is not None
+    }
+    sent = False
+    for export in exports:
+        if export.backend == "pegase":
+            without = pegase.without_candidate(export.files, numero)
+        elif export.backend == "apogee":
+            without = apogee.without_candidate(export.files, codes)
+        else:
+            continue
+        if without.files == export.files:
+            continue  # the text named them elsewhere (another candidate's value): not their rows
+        if export.collected_at is None:
+            days.discard(export.day)  # caught before it left the database
+        else:
+            sent = True
+        export.files = without.files
+        export.candidates = max(export.candidates - without.candidates, 0)
+        export.wishes = max(export.wishes - without.wishes, 0)
+        export.pieces = max(export.pieces - without.pieces, 0)
+        export.save(update_fields=["files", "candidates", "wishes", "pieces", "updated_at"])
+    return sent or bool(days)
 
 
 def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
