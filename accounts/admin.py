@@ -373,10 +373,11 @@ class AccountDeletionAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         "files",
         "mails",
         "notified",
+        "opi_sent",  # « OPI déjà transmise »: the person is to remove by hand in Pégase or Apogée
         "deleted_by",
         "deleted_at",
     ]
-    list_filter = ["everything", "campaign"]
+    list_filter = ["everything", "opi_sent", "campaign"]
     list_select_related = ["campaign", "deleted_by"]
     search_fields = ["numero_dossier"]
     show_full_result_count = False

@@ -2,6 +2,14 @@
 confirmation, withdrawal, the central office's re-queue and cancel, and the transfer (nightly batch or on demand).
 
 Each change writes a history row on the application (``EventKind.OPI_*``) with its actor, or the batch's name.
+
+Lock order. A path that locks several OPIs locks them in one statement ordered by primary key (``order_by("pk")``):
+the run (``_load``), the central office's actions (``requeue_opis``, ``cancel_opis``, ``mark_removed_in_pegase``)
+and the CNIL erasure (``applications.services.erasure``). Two paths taking the same rows in two orders (the model's
+ordering, newest queued first, against the key) could each hold one OPI of a person with several and wait for the
+other's: PostgreSQL aborts one. The key never changes, while ``queued_at`` does (a confirmation, a withdrawal, a
+re-queue), so two statements could read two orders from it. The OPIs come before the day's files
+(``OpiExport``), and after the applications for the paths that hold those (the candidate's answers, the erasure).
 """
 
 from __future__ import annotations
@@ -261,6 +269,7 @@ def _load(candidate_ids: list[int], campaign: Campaign) -> dict[int, Candidate]:
     list(
         Opi.objects.select_for_update(of=("self",))
         .filter(application__candidate_id__in=candidate_ids, application__campaign=campaign)
+        .order_by("pk")  # the order of every path (the module's docstring)
         .values_list("pk", flat=True)
     )
     opi_applications = (

@@ -234,9 +234,11 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     application_ids = [application.pk for application in applications]
     opi_sent = False
     if application_ids:
-        # Their OPIs in the transfer's order (the model's ordering, as ``opi.services._load`` locks them): a run that
-        # holds them commits first, its history rows on these applications included.
-        opis = list(Opi.objects.select_for_update(of=("self",)).filter(application_id__in=application_ids))
+        # Their OPIs in the order every path locks OPIs, by pk (``applications.opi.services``): a run that holds them
+        # commits first, its history rows on these applications included.
+        opis = list(
+            Opi.objects.select_for_update(of=("self",)).filter(application_id__in=application_ids).order_by("pk")
+        )
         list(Application.objects.select_for_update(of=("self",)).filter(pk__in=application_ids).order_by("pk"))
         opi_sent = _take_out_of_opi_files(user.username, opis) if opis else False
     ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
@@ -277,10 +279,17 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
 def _take_out_of_opi_files(numero: str, opis: list[Opi]) -> bool:
     """Take the candidate ``numero``, whose OPIs are ``opis`` (locked), out of the OPI files kept in the database
     (the kept days whose files name them, locked), and say whether files that carried them may have reached the
-    student records system: a kept day's files collected, or a day they were transferred (``OPI_PASSED``) whose kept
-    files do not carry them (erased after their retention, or rewritten since; a Pégase withdrawal, which no file
-    carries, counts too: on the safe side). A day's files are rewritten only here and by the OPI run, which locks
-    the OPIs first: none of this person's is written meanwhile."""
+    student records system: a day they were transferred (``OPI_PASSED``) whose files were handed over (downloaded,
+    or written to ``OPI_EXPORT_DIR``: ``OpiExport.handed_at``, never reset) at or after their first transfer that
+    day, or whose files were erased after their retention. ``collected_at`` cannot tell: a run that rewrites the day
+    later empties it, while the version handed over may already be imported. A day's files are rewritten only here
+    and by the OPI run, which locks the OPIs first: none of this person's is written meanwhile; the days that still
+    carry them are locked here, so a download waits and hands over the files without them.
+
+    A Pégase withdrawal replayed on a day writes no row for the wish: alone, with no file that day or none handed
+    since, it counts for nothing. On the safe side it still counts as a transfer when other candidates' files of that
+    day were handed over after it: the candidate's remaining wishes are written again with a withdrawal, and which
+    version carried what is not kept."""
     codes = {opi.code for opi in opis}
     named = Q(files__icontains=numero)
     for code in codes:
@@ -289,9 +298,10 @@ def _take_out_of_opi_files(numero: str, opis: list[Opi]) -> bool:
     transfers = ApplicationEvent.objects.filter(
         application_id__in=[opi.application_id for opi in opis], kind=EventKind.OPI_PASSED
     ).values_list("created_at", flat=True)
-    days = {timezone.localdate(at) for at in transfers} | {
-        timezone.localdate(opi.passed_at) for opi in opis if opi.passed_at is not None
-    }
+    first_transfer: dict[datetime.date, datetime.datetime] = {}
+    for at in [*transfers, *(opi.passed_at for opi in opis if opi.passed_at is not None)]:
+        day = timezone.localdate(at)
+        first_transfer[day] = min(at, first_transfer.get(day, at))
     sent = False
     for export in exports:
         if export.backend == "pegase":
@@ -302,16 +312,20 @@ def _take_out_of_opi_files(numero: str, opis: list[Opi]) -> bool:
             continue
         if without.files == export.files:
             continue  # the text named them elsewhere (another candidate's value): not their rows
-        if export.collected_at is None:
-            days.discard(export.day)  # caught before it left the database
-        else:
-            sent = True
+        # Files carrying them with no transfer of theirs known that day: any handing counts.
+        sent = sent or (export.day not in first_transfer and export.handed_at is not None)
         export.files = without.files
         export.candidates = max(export.candidates - without.candidates, 0)
         export.wishes = max(export.wishes - without.wishes, 0)
         export.pieces = max(export.pieces - without.pieces, 0)
         export.save(update_fields=["files", "candidates", "wishes", "pieces", "updated_at"])
-    return sent or bool(days)
+    if sent or not first_transfer:
+        return sent
+    handings = OpiExport.objects.filter(day__in=first_transfer).values_list("day", "handed_at", "files_erased_at")
+    return any(
+        erased_at is not None or (handed_at is not None and handed_at >= first_transfer[day])
+        for day, handed_at, erased_at in handings
+    )
 
 
 def _delete_rows(user: User, application_ids: list[int]) -> list[str]:

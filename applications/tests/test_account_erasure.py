@@ -49,6 +49,10 @@ from offers.tests.factories import CampaignFactory, FormationFactory
 pytestmark = pytest.mark.django_db
 
 PAGE = "admin:applications_candidate_delete_account"
+# « Comptes candidats supprimés » as the central office sees it, whatever the number of rows or the filter: session,
+# user, the request's savepoint and its release, scope, the campaigns of its filter, the count, permissions (2), the
+# rows (campaign and author joined).
+DELETIONS_LIST_QUERIES = 10
 
 
 @pytest.fixture
@@ -394,16 +398,52 @@ def test_links_for_the_central_office_only(client, central_manager, centre_manag
     assertNotContains(client.get(reverse("admin:applications_candidate_changelist")), reverse(PAGE))
 
 
-def test_the_record_is_read_only_for_the_central_office(client, central_manager, centre_manager, rich_candidate):
+def test_the_record_is_read_only_for_the_central_office(
+    client, central_manager, centre_manager, rich_candidate, django_assert_num_queries
+):
     erasure.delete_candidate_account(user=rich_candidate, actor=central_manager, everything=True, notify=False)
     changelist = reverse("admin:accounts_accountdeletion_changelist")
     client.force_login(central_manager)
 
-    assertContains(client.get(changelist), rich_candidate.username)
+    with django_assert_num_queries(DELETIONS_LIST_QUERIES):
+        response = client.get(changelist)
+
+    assertContains(response, rich_candidate.username)
     assert client.get(reverse("admin:accounts_accountdeletion_add")).status_code == 403
 
     client.force_login(centre_manager)
     assert client.get(changelist).status_code in (403, 404)
+
+
+def test_the_list_shows_and_filters_whether_an_opi_had_left(
+    client, campaign, central_manager, django_assert_num_queries
+):
+    """« OPI déjà transmise »: the deletions whose person may be in Pégase or Apogée (to remove there by hand) are
+    told apart, as a column and a filter; the queries do not grow with the rows."""
+    for numero, opi_sent in [("AA000001", True), ("AB000002", False), ("AC000003", False)]:
+        AccountDeletion.objects.create(
+            numero_dossier=numero,
+            campaign=campaign,
+            everything=True,
+            applications=1,
+            files=0,
+            mails=0,
+            notified=False,
+            opi_sent=opi_sent,
+            deleted_by=central_manager,
+        )
+    changelist = reverse("admin:accounts_accountdeletion_changelist")
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(DELETIONS_LIST_QUERIES):
+        response = client.get(changelist)
+    with django_assert_num_queries(DELETIONS_LIST_QUERIES):
+        filtered = client.get(changelist, {"opi_sent__exact": "1"})
+
+    assertContains(response, "column-opi_sent")
+    assert [record.opi_sent for record in response.context["cl"].result_list] == [False, False, True]
+    assertContains(response, "?opi_sent__exact=1")  # the filter's choices
+    assert [record.numero_dossier for record in filtered.context["cl"].result_list] == ["AA000001"]
 
 
 def test_mails_to_an_address_the_candidate_had_before_a_change_go_too(rich_candidate, central_manager):

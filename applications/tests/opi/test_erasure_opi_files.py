@@ -135,6 +135,75 @@ def test_a_collected_day_is_cleaned_and_the_central_office_told(three, central_m
     assert AccountDeletion.objects.get().opi_sent
 
 
+def test_a_day_downloaded_then_rewritten_the_same_day_counts_as_sent(
+    client, three, campaign, formation, centre_manager, central_manager, opi_type, time_machine
+):
+    """The day's ZIP downloaded with the person in it, then a later run that day rewrote the files (another
+    candidate confirmed): ``collected_at`` is emptied, but the version downloaded may be in Pégase already
+    (``handed_at`` says so): the central office is told."""
+    time_machine.move_to(DAY1)
+    export = transfer_opis(Report())
+    assert record_collection(export=export, actor=central_manager)
+    time_machine.shift(datetime.timedelta(minutes=10))
+    admitted(campaign, formation, centre_manager, opi_type, username="AD000004", birth_name="DUMAS")
+    transfer_opis(Report())
+    export.refresh_from_db()
+    assert export.collected_at is None
+    assert export.handed_at is not None
+    assert "AB123456" in "".join(export.files.values())
+    client.force_login(central_manager)
+    numero = three[1].candidate.user.username
+
+    response = client.post(
+        reverse("admin:applications_candidate_delete_account"),
+        {"numero": numero, "what": "everything", "confirmation": numero},
+        follow=True,
+    )
+
+    assertContains(response, f"Account {numero} deleted")
+    assertContains(
+        response,
+        "had already left for the student records system (Pégase or Apogée): remove the person there by hand",
+    )
+    assert AccountDeletion.objects.get().opi_sent
+    export.refresh_from_db()
+    assert "AB123456" not in "".join(export.files.values())
+    assert export.candidates == 3
+
+
+def test_a_day_handed_over_before_the_persons_transfer_does_not_count(
+    campaign, formation, centre_manager, central_manager, opi_type, time_machine
+):
+    """Another candidate's files downloaded in the morning; the person transferred by a later run that day, whose
+    files nobody downloaded: no version that left carried them."""
+    time_machine.move_to(DAY1 - datetime.timedelta(hours=10))
+    admitted(campaign, formation, centre_manager, opi_type, username="AA000001", birth_name="ABEL")
+    export = transfer_opis(Report())
+    assert record_collection(export=export, actor=central_manager)
+    time_machine.shift(datetime.timedelta(hours=2))
+    person = admitted(campaign, formation, centre_manager, opi_type, username="AB123456")
+    transfer_opis(Report())
+    time_machine.move_to(DAY2)
+
+    assert not delete(person, central_manager).opi_sent
+
+
+def test_a_pegase_withdrawal_that_wrote_no_file_does_not_count_as_sent(
+    campaign, formation, centre_manager, central_manager, opi_type, time_machine
+):
+    """Day 1's files carried the person, nobody collected them; day 2 replayed their withdrawal, which Pégase's
+    files do not carry (no file that day): nothing of theirs left the database."""
+    time_machine.move_to(DAY1)
+    person = admitted(campaign, formation, centre_manager, opi_type, username="AB123456")
+    transfer_opis(Report())
+    time_machine.move_to(DAY2)
+    candidature.withdraw_application(application=person, actor=person.candidate.user, reason=WithdrawalReason.PERSONAL)
+    assert transfer_opis(Report()) is None  # the withdrawal marked transferred, no file written
+    assert Opi.objects.get().state == OpiState.PASSED
+
+    assert not delete(person, central_manager).opi_sent
+
+
 def test_files_written_to_the_export_folder_count_as_sent(three, central_manager, settings, tmp_path, time_machine):
     settings.OPI_EXPORT_DIR = str(tmp_path)
     time_machine.move_to(DAY1)
