@@ -8,6 +8,7 @@ changed meanwhile (the candidate in another tab, a member of staff in the back o
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -21,8 +22,6 @@ from applications.models import Address, Baccalaureate, Candidate, ExternalCursu
 from ecandidat.exceptions import BusinessRuleError
 
 if TYPE_CHECKING:
-    import datetime
-
     from accounts.models import User
 
 # The hidden field of every dossier form (and of the back office's dossier page).
@@ -108,6 +107,31 @@ def check_version(current: models.Model | None, read_at: str | None) -> None:
         return
     if version_of(current) != read_at:
         raise EditConflict(current)
+
+
+# --- The add forms of the dossier's lists of rows (cursus externe, stages, expériences pro.) -------------------
+
+
+def rows_version(candidate_pk: int, model: type[models.Model]) -> str:
+    """The version of one of the dossier's lists of rows, which its add form is read at: the number of rows and the
+    latest ``updated_at`` ("" for an empty list, as a section that does not exist). A row added, edited or deleted
+    changes it. One query."""
+    found = model._default_manager.filter(candidate_id=candidate_pk).aggregate(
+        count=Count("pk"), latest=Max("updated_at")
+    )
+    if not found["count"]:
+        return ""
+    return f"{found['count']}|{found['latest'].isoformat()}"
+
+
+def rows_read_until(read_at: str) -> datetime.datetime | None:
+    """The latest ``updated_at`` of the list an add form was read at (``rows_version``); None for an empty list, or
+    for a version that is none (forged, or from a page served before the add forms carried one)."""
+    try:
+        read_until = datetime.datetime.fromisoformat(read_at.partition("|")[2])
+    except ValueError:
+        return None
+    return read_until if read_until.tzinfo is not None else None  # ours carry their offset
 
 
 # --- The back office's dossier page: one version for the whole dossier ------------------------------------------

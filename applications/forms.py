@@ -953,9 +953,16 @@ class ExternalCursusForm(ExternalCursusRules, RowForm):
 
     @classmethod
     def department_step(cls, data, *, instance=None) -> "ExternalCursusForm":
-        """The "Validate the department" step: the same page, unbound (no error yet), with what was typed."""
+        """The "Validate the department" step: the same page, unbound (no error yet), with what was typed, and read at
+        the version the page was read at (posted): the row as it is now would hide another tab's change meanwhile,
+        which the save would then overwrite. A post without the version (a page served before it existed) is read
+        at the row's."""
         fields = cls._meta.fields or []
-        return cls(instance=instance, initial={name: data.get(name, "") for name in fields})
+        return cls(
+            instance=instance,
+            initial={name: data.get(name, "") for name in fields},
+            version=data.get(READ_AT_FIELD),
+        )
 
     def main_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.main_names]

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications import personal_data, services
-from applications.concurrency import EditConflict, row_gone_message, version_of
+from applications.concurrency import EditConflict, row_gone_message, rows_version, version_of
 from applications.countries import country_name
 from applications.forms import (
     AddressForm,
@@ -427,13 +427,25 @@ def row_edit(request, kind_name, public_id=None):
             kind.template,
             {"kind": kind, "form": form, "row": row, "candidate": candidate, **_urls(kind)},
         )
-    form = kind.form_class(data=request.POST or None, instance=row)
+    # An add form is read at the version of the list (``services.add_row``: a double tap adds one row); a posted
+    # form carries its own.
+    version = rows_version(candidate.pk, kind.model) if row is None and request.method != "POST" else None
+    form = kind.form_class(data=request.POST or None, instance=row, version=version)
     if request.method == "POST" and form.is_valid():
         try:
             if row is None:
-                services.add_row(model=kind.model, candidate=candidate, data=form.changes(), actor=request.user)
+                services.add_row(
+                    model=kind.model,
+                    candidate=candidate,
+                    data=form.changes(),
+                    actor=request.user,
+                    read_at=form.read_version(),
+                )
             else:
                 services.update_row(row=row, data=form.changes(), actor=request.user, read_at=form.read_version())
+        except services.RowAlreadyAdded as exc:
+            messages.info(request, str(exc))
+            return redirect(f"applications:{kind.url_prefix}_list")
         except EditConflict as exc:
             if exc.current is None:
                 return _row_gone(request, kind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import unicodedata
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,8 +15,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.models import User
 from accounts.services import change_email
-from applications.concurrency import check_version
+from applications.concurrency import check_version, rows_read_until, rows_version, version_of
 from applications.enums import EventKind
 from applications.history import record_events
 from applications.models import (
@@ -36,9 +37,6 @@ from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
 from applications.validators import normalise_phone, stored_family_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +63,9 @@ def save_personal_details(
     déjà été attribué à un candidat"; last year's dossiers do not count). Raises ``BusinessRuleError`` otherwise,
     ``FieldRuleError`` (field ``ine``, nothing written) for an INE the campaign's unique constraint refused (a dossier
     that took it after the form's check, or a form that could not check), and ``EditConflict`` (nothing written)
-    when the details changed since the form was read at ``read_at`` (``applications.concurrency``).
+    when the details changed since the form was read at ``read_at`` (``applications.concurrency``). The same form
+    posted twice (a double tap, the first save included: the account's row is locked while there is no dossier's)
+    saves once: the second finds the values it posts and writes nothing.
     """
     try:
         return _save_personal_details(user=user, candidate=candidate, data=data, actor=actor, read_at=read_at)
@@ -75,6 +75,11 @@ def save_personal_details(
         if _ine_held_by_another_dossier(user=user, ine=data.get("ine")):
             raise FieldRuleError(str(INE_TAKEN_MESSAGE), field="ine") from None
         raise
+
+
+def _holds(obj: models.Model, data: dict) -> bool:
+    """Whether ``obj`` already holds every value of ``data``."""
+    return all(getattr(obj, name) == value for name, value in data.items())
 
 
 def _ine_held_by_another_dossier(*, user: User, ine: str | None) -> bool:
@@ -94,12 +99,25 @@ def _save_personal_details(
         if name_field in data:
             data[name_field] = stored_family_name(data[name_field])
     if candidate is None:
-        if Candidate.objects.filter(user_id=user.pk).exists():
+        # No dossier's row to lock yet: the account's row stands for it. A double tap on the first save sent two
+        # requests that both found no dossier, and the second's insert broke the one-dossier-per-account constraint
+        # (a 500 on PostgreSQL); the second now waits for the first, then finds its dossier. Lock order: the account,
+        # then its dossier (as the account's erasure, ``services.erasure``). Plain FOR UPDATE, not NO KEY: it also
+        # waits for a dossier being inserted by the login (``open_dossier``), whose foreign key holds KEY SHARE.
+        list(User.objects.select_for_update(of=("self",)).filter(pk=user.pk).values_list("pk", flat=True))
+        candidate = Candidate.objects.filter(user_id=user.pk).first()
+        if candidate is None:
+            candidate = Candidate.objects.create(user=user, updated_by=actor, **data)
+            logger.info("candidate %s created by %s", candidate.pk, actor.pk)
+            return candidate
+        if read_at is None:  # no version to tell what the form was read at
             raise BusinessRuleError(_("Your personal details already exist: reload the page."))
-        candidate = Candidate.objects.create(user=user, updated_by=actor, **data)
-        logger.info("candidate %s created by %s", candidate.pk, actor.pk)
-        return candidate
+        # Created meanwhile: an update, checked against the version the form was read at ("", before it existed).
     candidate = _lock_candidate(candidate)
+    if read_at is not None and read_at != version_of(candidate) and _holds(candidate, data):
+        # Changed since the form was read, but to the very values posted: the same form posted twice (a double tap,
+        # whichever request ran first) has nothing to write and nothing to overwrite.
+        return candidate
     check_version(candidate, read_at)
     frozen = set()
     if candidate.sis_locked:
@@ -192,12 +210,39 @@ def _check_row_model(model: type[models.Model]) -> None:
         raise ValueError(f"{model.__name__} is not a row the candidate edits")
 
 
+class RowAlreadyAdded(BusinessRuleError):
+    """The row an add form posted was added already, from the same page (``add_row``); nothing was added."""
+
+    def __init__(self, row: ExternalCursus | Internship | WorkExperience) -> None:
+        self.row = row
+        super().__init__(_("This line had already been added: it is listed only once."))
+
+
 @transaction.atomic
 def add_row(
-    *, model: type[ExternalCursus | Internship | WorkExperience], candidate: Candidate, data: dict, actor: User
+    *,
+    model: type[ExternalCursus | Internship | WorkExperience],
+    candidate: Candidate,
+    data: dict,
+    actor: User,
+    read_at: str | None = None,
 ) -> ExternalCursus | Internship | WorkExperience:
-    """Add a row of cursus externe, stages or expériences pro."""
+    """Add a row of cursus externe, stages or expériences pro.
+
+    ``read_at`` is the version of the list the add form was read at (``concurrency.rows_version``). When the list
+    changed since, and a row with the same values was saved since, that row is the one this form already added (a
+    double tap on « Ajouter », on a phone: two requests from one page) or a second tab typed the same: nothing is
+    added, ``RowAlreadyAdded`` (its ``row``). Any other change meanwhile (another tab's row, an edit) does not stop
+    the add: an added row overwrites nothing. ``read_at=None``: no check (commands, the demo).
+    """
     _check_row_model(model)
+    candidate = _lock_candidate(candidate)  # the dossier's lock, so that two adds are checked one after the other
+    if read_at is not None and rows_version(candidate.pk, model) != read_at:
+        same = model.objects.filter(candidate=candidate, **data)
+        if (read_until := rows_read_until(read_at)) is not None:
+            same = same.filter(updated_at__gt=read_until)
+        if (added := same.order_by("pk").first()) is not None:
+            raise RowAlreadyAdded(added)
     return model.objects.create(candidate=candidate, updated_by=actor, **data)
 
 

@@ -206,9 +206,9 @@ def test_editing_shows_the_saved_city_selected(owner_client, candidate, communes
 
 
 def test_the_pages_queries(owner_client, candidate, communes, django_assert_num_queries):
-    # Session, user, candidate, then the lists read once per process (diplomas, communes and schools loaded?,
-    # countries), then the page's own.
-    with django_assert_num_queries(9):
+    # Session, user, candidate, the version of the list of cursus (``rows_version``), then the lists read once per
+    # process (diplomas, communes and schools loaded?, countries), then the page's own.
+    with django_assert_num_queries(10):
         owner_client.get(reverse(ADD))
     with django_assert_num_queries(6):  # the lists read already; + the communes of the département
         post(owner_client, city="", choose_department="1")

@@ -107,8 +107,9 @@ def test_the_form_offers_the_french_labels_in_french_in_their_order():
 
 
 def test_the_page_in_english_marks_the_untranslated_titles_french(owner_client, django_assert_num_queries):
-    # Session, user, candidate, the list of diplomas (once per process), the page's own: as in French.
-    with django_assert_num_queries(6):
+    # Session, user, candidate, the version of the list of cursus, the list of diplomas (once per process), the
+    # page's own: as in French.
+    with django_assert_num_queries(7):
         response = owner_client.get(reverse(ADD))
 
     assertContains(response, '<option value="ETR">Foreign diploma</option>', html=False)
@@ -119,7 +120,7 @@ def test_the_page_in_english_marks_the_untranslated_titles_french(owner_client, 
 def test_the_page_in_french_shows_the_french_labels_unmarked(owner_client, django_assert_num_queries):
     owner_client.language = "fr"
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = owner_client.get(reverse(ADD))
 
     assertContains(response, '<option value="ETR">Diplôme étranger</option>', html=False)

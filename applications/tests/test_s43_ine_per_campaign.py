@@ -61,8 +61,9 @@ def test_a_returning_candidate_saves_their_dossier_with_last_years_ine(
 ):
     client.force_login(candidate_user)
 
-    # The form's check in this campaign, the insert, the INE looked up in the SIS ("Certifiez-vous…"), the next step.
-    with django_assert_num_queries(13):
+    # The form's check in this campaign, the account's lock, the insert, the INE looked up in the SIS ("Certifiez-
+    # vous…"), the next step.
+    with django_assert_num_queries(14):
         response = _post_personal(client)
 
     assert response.status_code == 302
@@ -130,8 +131,9 @@ class TestInsideOneCampaign:
         other_candidate.ine = INE
         other_candidate.save()
 
-        # when: the INSERT breaks the constraint (savepoint rolled back, the check read again)
-        with django_assert_num_queries(11):
+        # when: the INSERT (after the account's lock) breaks the constraint (savepoint rolled back, the check read
+        # again)
+        with django_assert_num_queries(12):
             response = _post_personal(client)
 
         # then

@@ -90,7 +90,8 @@ def test_staff_gets_404(client, django_user_model, name):
         ("applications:external_cursus_list", 6),
         ("applications:internship_list", 6),
         ("applications:work_experience_list", 6),
-        ("applications:external_cursus_add", 6),  # + the list of diplomas of other cursus (once per process)
+        # + the list of diplomas of other cursus (once per process), the version of the list of cursus
+        ("applications:external_cursus_add", 7),
         ("applications:my_data", 4),
         ("applications:my_data_download", 15),  # + the former e-mail addresses, the addresses other accounts hold
     ],
@@ -221,7 +222,7 @@ def test_the_lists_empty_choice_is_worded_not_dashed(owner_client, django_assert
     # The title's (a model field's, worded by Django) and the two countries'.
     assertContains(response, '<option value="">- Choisir une option -</option>', count=3, html=True)
     assertNotContains(response, "---------")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):  # + the version of the list of cursus (its add form's ``read_at``)
         response = owner_client.get(reverse("applications:external_cursus_add"), language="fr")
 
     assertNotContains(response, "---------")
