@@ -19,8 +19,9 @@ JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Pégas
 are turned into the dossier's (ISO country codes, labels) through the reference tables that the nightly
 ``refresh_reference_data`` fills, so that batch must have run once before students are imported.
 
-Any failure (network, timeout, credentials refused, 5xx, not JSON) raises ``StudentRecordsUnavailable``; a 404 on
-a student means "not found".
+Any failure (network, timeout, credentials refused, 5xx, not JSON, JSON of another shape than Pégase's: an object
+where a list is expected, a count that is not a number…) raises ``StudentRecordsUnavailable``; a 404 on a student
+means "not found". Absent, null and "" are read as empty, as eCandidat does.
 """
 
 import datetime
@@ -85,6 +86,53 @@ UNREACHABLE_SECONDS = 30
 def _text(value: Any) -> str:
     """A JSON string as eCandidat reads it: null and "" are empty, surrounding spaces dropped."""
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _kind(value: Any) -> str:
+    """The JSON type of ``value``: what the messages about an unexpected answer say of it, never the value itself
+    (a learner's answer holds personal data)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object" if isinstance(value, dict) else type(value).__name__
+
+
+def _malformed(what: str, detail: str) -> StudentRecordsUnavailable:
+    """An answer Pégase should not give (valid JSON of another shape), logged and reported as the system being
+    unavailable: the callers then degrade as for an outage (the candidate types the dossier, nothing is erased)."""
+    logger.warning("Pégase %s: unexpected answer: %s", what, detail)
+    return StudentRecordsUnavailable(f"Pégase {what}: unexpected answer: {detail}")
+
+
+def _object(container: dict, key: str, *, what: str, where: str = "") -> dict:
+    """``container[key]``, an object: {} when absent, null or "" (JSON as eCandidat reads it), else
+    ``StudentRecordsUnavailable``. ``where`` names the container in the message (``inscriptions[].cible``)."""
+    value = container.get(key)
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise _malformed(what, f"{where}{key} is {_kind(value)}, not an object")
+    return value
+
+
+def _objects(container: dict, key: str, *, what: str, where: str = "") -> list[dict]:
+    """``container[key]``, a list of objects: [] when absent, null or "", else ``StudentRecordsUnavailable``."""
+    value = container.get(key)
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise _malformed(what, f"{where}{key} is {_kind(value)}, not a list")
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _malformed(what, f"{where}{key}[{index}] is {_kind(item)}, not an object")
+    return value
 
 
 def _code(obj: Any, key: str) -> str:
@@ -279,21 +327,37 @@ class PegaseBackend:
         found = self.client.get_json(
             self.idt_url + _path("etablissements", self.etablissement, "identites", "apprenants"), params=query
         )
-        total = found.get("totalElements") if isinstance(found, dict) else None
+        if found is None:
+            return None  # 404
+        what = "learner search"
+        if not isinstance(found, dict):
+            raise _malformed(what, f"the answer is {_kind(found)}, not an object")
+        total = found.get("totalElements")
+        if type(total) is not int or total < 0:
+            raise _malformed(what, f"totalElements is {_kind(total)}, not a count")
         if total != 1:
             if total:
                 logger.warning("Pégase: %s learners match %s; none imported", total, list(query))
             return None
-        identity_id = _text((found.get("items") or [{}])[0].get("id"))
+        items = _objects(found, "items", what=what)
+        if not items:
+            raise _malformed(what, "totalElements is 1 but items is empty")
+        raw_id = items[0].get("id")
+        if type(raw_id) not in (str, int) or not _text(raw_id):
+            raise _malformed(what, f"items[0].id is {_kind(raw_id) if raw_id != '' else 'empty'}, not an id")
+        identity_id = _text(raw_id)
         identity = self.client.get_json(
             self.idt_url + _path("etablissements", self.etablissement, "identites", identity_id)
         )
+        if identity is None:
+            return None  # 404: gone since the search
         if not isinstance(identity, dict):
-            return None
-        profile = identity.get("profilApprenant") or {}
+            raise _malformed("identity", f"the answer is {_kind(identity)}, not an object")
+        profile = _object(identity, "profilApprenant", what="identity")
+        civil = _object(profile, "etatCivil", what="identity", where="profilApprenant.")
         code = _text(profile.get("codeApprenant"))
         try:
-            birth_date = datetime.date.fromisoformat(_text((profile.get("etatCivil") or {}).get("dateNaissance")))
+            birth_date = datetime.date.fromisoformat(_text(civil.get("dateNaissance")))
         except ValueError:
             birth_date = None
         if not code or birth_date is None:
@@ -313,11 +377,15 @@ class PegaseBackend:
         # eCandidat swallows cursus errors; we do not for an outage: an empty answer would erase the cursus the
         # nightly refresh imported before. A 404 (no enrolment) is an empty cursus.
         data = self.client.get_json(self.ins_url + _path("gestion", "inscription", self.etablissement, code) + "/")
+        what = "enrolments"
+        if data is not None and not isinstance(data, dict):
+            raise _malformed(what, f"the answer is {_kind(data)}, not an object")
         enrolments = []
-        for item in (data or {}).get("inscriptions") or []:
-            target = item.get("cible") or {}
-            period = target.get("periode") or {}
-            formation = target.get("formation") or {}
+        # An enrolment of another shape is not skipped: the nightly refresh would erase that cursus line.
+        for item in _objects(data or {}, "inscriptions", what=what):
+            target = _object(item, "cible", what=what, where="inscriptions[].")
+            period = _object(target, "periode", what=what, where="inscriptions[].cible.")
+            formation = _object(target, "formation", what=what, where="inscriptions[].cible.")
             year = _year(period.get("anneeUniversitaire"))
             target_code = _text(target.get("code"))
             label = _text(target.get("libelleCourt")) or _text(formation.get("libelleCourt"))
@@ -389,9 +457,9 @@ class PegaseBackend:
         return lines
 
     def _student(self, identity: dict, profile: dict, code: str, birth_date: datetime.date) -> SisStudent:
-        civil = profile.get("etatCivil") or {}
-        contact = profile.get("donneesContact") or {}
-        schooling = profile.get("parcoursScolaireEtUniversitaire") or {}
+        civil = _object(profile, "etatCivil", what="identity", where="profilApprenant.")
+        contact = _object(profile, "donneesContact", what="identity", where="profilApprenant.")
+        schooling = _object(profile, "parcoursScolaireEtUniversitaire", what="identity", where="profilApprenant.")
         country_codes = {
             _code(civil, "paysNaissance"),
             _code(civil, "nationalite"),
@@ -418,7 +486,7 @@ class PegaseBackend:
         ine = next(
             (
                 normalise_ine(_text(entry.get("ine")))
-                for entry in profile.get("listeINEs") or []
+                for entry in _objects(profile, "listeINEs", what="identity", where="profilApprenant.")
                 if entry.get("confirme") and entry.get("maitre")
             ),
             "",
@@ -500,9 +568,12 @@ class PegaseBackend:
     # --- reference lists --------------------------------------------------------------------------------------
 
     def reference_list(self, kind: ReferenceKind) -> list[ReferenceItem] | None:
+        """The nomenclature of ``kind``, page after page from 0 until ``nbTotalPages`` and, as ``periods``, at most
+        ``MAX_PAGES`` pages (an answer claiming a billion pages must not keep the refresh asking for ever). Raises
+        ``StudentRecordsUnavailable`` (an outage, or an answer that is not a page)."""
         name = NOMENCLATURES[kind]
         items, page, pages = [], 0, 1
-        while page < pages:
+        while page < min(pages, MAX_PAGES):
             data = self.client.get_json(
                 self.ref_url
                 + _path("nomenclatures", name, "numPage", str(page), "nbOccurences")
@@ -510,8 +581,15 @@ class PegaseBackend:
             )
             if not isinstance(data, dict):
                 raise StudentRecordsUnavailable(f"Pégase nomenclature {name}: page {page} missing")
-            items += [item for item in data.get("nomenclatures") or [] if isinstance(item, dict)]
-            pages = int(data.get("nbTotalPages") or 0)
+            rows = data.get("nomenclatures") or []
+            if not isinstance(rows, list):  # not taken as an empty page: the refresh would hide that page's rows
+                raise _malformed(f"nomenclature {name}", f"nomenclatures is {_kind(rows)}, not a list")
+            items += [item for item in rows if isinstance(item, dict)]
+            try:
+                pages = int(data.get("nbTotalPages") or 0)
+            except (TypeError, ValueError) as exc:
+                detail = f"nbTotalPages is {_kind(data.get('nbTotalPages'))}, not a page count"
+                raise _malformed(f"nomenclature {name}", detail) from exc
             page += 1
         convert = getattr(self, f"_{kind.value}_item")
         return [row for row in map(convert, items) if row is not None]
@@ -526,7 +604,10 @@ class PegaseBackend:
             data = self.client.get_json(url, params={"type": "PERIODE", "page": page, "taille": PERIOD_PAGE_SIZE})
             if not isinstance(data, dict):
                 raise StudentRecordsUnavailable(f"Pégase periods: page {page} missing")
-            for item in data.get("items") or []:
+            rows = data.get("items") or []
+            if not isinstance(rows, list):
+                raise _malformed("periods", f"items is {_kind(rows)}, not a list")
+            for item in rows:
                 code = _text(item.get("code")) if isinstance(item, dict) else ""
                 if code:
                     periods.append(Period(code, _text(item.get("libelleLong")) or _text(item.get("libelle")) or code))
