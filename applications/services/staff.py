@@ -43,6 +43,7 @@ from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, Transition, change_status
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.maintenance import hour_label
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
 from offers.models import DecisionLetterTemplate, Formation
@@ -434,7 +435,11 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     whole selection in one order.
 
     A withdrawn application's withdrawal stands: the decision is validated, but it is given no rank
-    (``waiting_list_queryset``) and not mailed (``notifications.notify_decision``: it would promise a place)."""
+    (``waiting_list_queryset``) and not mailed (``notifications.notify_decision``: it would promise a place).
+
+    A favourable decision its candidate could no longer answer by its date de confirmation (a date gone, or today's
+    once the site has closed for the night) is refused, nothing written: staff give a later date first
+    (``_confirmation_date_refusal``)."""
     # Read before any lock, to know whether this validation recomputes the ranks (the lock order). A decision is
     # never changed but by its validation: its validation stamp is read again under the application's lock below.
     current = (
@@ -466,16 +471,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
         confirmation_date = _effective_confirmation_date(application, now)
-        if confirmation_date is not None and confirmation_date < timezone.localdate(now):
-            # A late decision (after an appeal, a re-admission after an automatic withdrawal…): its mail would ask
-            # to answer by a date gone, the candidate could not confirm, and the nightly batch leaves it alone.
-            raise BusinessRuleError(
-                _(
-                    "The confirmation date (%(date)s) has passed: the candidate could not answer this favourable "
-                    "decision. Set a new confirmation date first (“Extend deadlines”), then validate it."
-                )
-                % {"date": format_date(confirmation_date)}
-            )
+        refusal = _confirmation_date_refusal(confirmation_date, now)
+        if refusal:
+            raise BusinessRuleError(refusal)
     decision.validated_at = now
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
@@ -505,6 +503,29 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         rank=mailed_rank(decision, real_rank=application.waiting_list_rank, withdrawn=application.accepted is False),
     )
     return decision
+
+
+def _confirmation_date_refusal(confirmation_date: datetime.date | None, now: datetime.datetime) -> str:
+    """Why a favourable decision whose date de confirmation is ``confirmation_date`` may not be validated at
+    ``now``, or "": its candidate could no longer answer it by that date, which is before the first day they can
+    still act (``first_day_to_act``, the rule of the nightly withdrawal's ``_given_too_late``).
+
+    A late decision (after an appeal, a re-admission after an automatic withdrawal…) would be mailed asking to
+    answer by a date gone: the candidate could not confirm, and the nightly batch leaves it alone. So would one
+    validated on the evening of its date once the site has closed for the night (the maintenance window, enforced):
+    "Confirmer" is refused from the next morning on. Both wait for staff to give a later date."""
+    if confirmation_date is None or confirmation_date >= first_day_to_act(now):
+        return ""
+    if confirmation_date < timezone.localdate(now):
+        return _(
+            "The confirmation date (%(date)s) has passed: the candidate could not answer this favourable "
+            "decision. Set a new confirmation date first (“Extend deadlines”), then validate it."
+        ) % {"date": format_date(confirmation_date)}
+    return _(
+        "The candidate can no longer confirm by the confirmation date (%(date)s): the site is closed until "
+        "%(time)s tomorrow. Set a later confirmation date first (“Extend deadlines”), then validate this "
+        "favourable decision."
+    ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_END)}
 
 
 def mails_real_rank(decision: Decision) -> bool:

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from applications.models import Application, ApplicationEvent
+from applications.models import Application, ApplicationEvent, Decision
 from applications.services import nightly
 from applications.services.candidature import confirm_application
 from applications.tests.factories_candidature import decide, decision_type, make_application
@@ -181,10 +181,13 @@ def test_a_decision_validated_once_the_site_closed_on_its_date_is_left_for_staff
 ):
     """Staff may validate inside the window: at 22:50 on the date, the candidate never had a moment to answer (the
     site closed at 22:45, "Confirmer" refused from 06:00 the next day). As for a decision given after its date, the
-    batch leaves it for staff to set a date rather than withdraw it ten minutes after its mail."""
+    batch leaves it for staff to set a date rather than withdraw it ten minutes after its mail. The validation now
+    refuses it (test_validation_confirmation_cutoff.py), but a direct access released at once is not checked there, nor
+    was a decision validated before it was: the stamp is moved to 22:50 after a validation at 22:00."""
     application = make_application(formation, campaign=campaign)
-    with time_machine.travel(paris(2027, 6, 30, 22, 50), tick=False):
+    with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):
         decide(application, Avis.FAVOURABLE, actor=central_manager)
+    assert Decision.objects.filter(application=application).update(validated_at=paris(2027, 6, 30, 22, 50)) == 1
 
     report = Report()
     for moment in (paris(2027, 6, 30, 23, 0), paris(2027, 7, 1, 23, 0)):
