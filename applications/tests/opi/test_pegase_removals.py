@@ -100,7 +100,8 @@ def test_a_withdrawal_after_the_days_zip_was_downloaded_is_to_remove(
     download(client, django_assert_num_queries)
     time_machine.move_to(AFTERNOON)
 
-    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+    with translation.override("en"):  # the client's requests left French active; the comment is written in it
+        withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
 
     assert removal(confirmed) == PegaseRemoval.TO_DO
     assert "remove it in Pégase by hand" in confirmed.events.filter(kind=EventKind.OPI_WITHDRAWN).get().comment
