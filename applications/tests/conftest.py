@@ -1,4 +1,7 @@
+import datetime
+
 import pytest
+import time_machine
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import caches
 from django.utils import translation
@@ -6,6 +9,7 @@ from django.utils import translation
 from applications import pegase
 from applications.tests.factories import AddressFactory, CandidateFactory
 from applications.tests.factories_candidature import application_of, make_application
+from applications.tests.helpers import paris
 from offers.tests.factories import FormationFactory
 
 
@@ -41,6 +45,25 @@ def fresh_pegase_memory():
     yield
     pegase._tokens.clear()
     pegase._unreachable.clear()
+
+
+@pytest.fixture
+def maintenance_window(settings):
+    """The production maintenance window (22:45–06:00), enforced: the test settings turn it off."""
+    settings.MAINTENANCE_WINDOW_ENFORCED = True
+    settings.MAINTENANCE_START = datetime.time(22, 45)
+    settings.MAINTENANCE_END = datetime.time(6, 0)
+
+
+@pytest.fixture
+def before_the_confirmation_date():
+    """The timeline of the tests around the date de confirmation ``CONFIRM_BY`` (30 June 2027) is fixed: what they
+    do at no given moment (the decisions entered and validated, the campaigns) happens on 1 May 2027, before that
+    date, not on the real day, which overtakes it (the validation of a favourable decision is refused once its date
+    has passed). The clock ticks. A module says
+    ``pytestmark = pytest.mark.usefixtures("before_the_confirmation_date")``."""
+    with time_machine.travel(paris(2027, 5, 1, 12, 0), tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

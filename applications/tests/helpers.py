@@ -1,14 +1,19 @@
 """Helpers shared by applications' tests that are not builders (those are in factories*.py): addresses of pages,
 requests made the way a person makes them, and reads of the outbox."""
 
+import contextlib
 import csv
 import datetime
 import io
+import json
 import re
 import subprocess
 import sys
 import threading
 import time
+import zoneinfo
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
@@ -22,13 +27,15 @@ from django.utils import translation
 from accounts.tests.factories import DEFAULT_PASSWORD, StaffMembershipFactory
 from applications.services import pieces as pieces_services
 from applications.services import staff
-from applications.tests.factories_candidature import decision_type, make_application
+from applications.tests.factories import STUDENT, CandidateFactory
+from applications.tests.factories_candidature import ApplicationFactory, decision_type, make_application
 from documents.tests import hostile_files as hostile
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 from offers.enums import Avis
 from offers.models import RefusalReason
+from offers.tests.factories import FormationFactory
 
 
 def english_date(day) -> str:
@@ -39,6 +46,78 @@ def english_date(day) -> str:
 def mails(code):
     """The outbox rows of mail ``code``, oldest first."""
     return list(OutboundEmail.objects.filter(code=code).order_by("id"))
+
+
+# --- the candidate's « Informations personnelles » -----------------------------------------------------------------
+
+
+def personal_details_form(**changes) -> dict:
+    """The personal details page as Camille DUPONT posts it (a French national: her INE is required), with
+    ``changes``."""
+    return {
+        "civility": "Mme",
+        "birth_name": "Dupont",
+        "usual_name": "",
+        "first_name": "Camille",
+        "other_first_name": "",
+        "birth_date": "2001-02-03",
+        "birth_country": "FR",
+        "birth_department": "66",
+        "birth_city": "Perpignan",
+        "nationality": "FR",
+        "ine": "1234567890V",
+        "phone": "04 68 00 00 00",
+        "mobile": "",
+        "preferred_language": "fr",
+        **changes,
+    }
+
+
+# What Estelle MARTIN (the student records' ``STUDENT``) types on her e-mail account: her INE, her birth date, her
+# name (any case, accents aside).
+ESTELLE_TYPED = personal_details_form(
+    birth_name="Martin", first_name="Estelle", birth_date="2001-03-14", ine=STUDENT.ine, phone=""
+)
+
+
+def estelle_typed_by_hand(campaign):
+    """Estelle's dossier typed by hand on an e-mail account of ``campaign``, with an application: her INE, her name,
+    her birth date, not taken from the student records (``sis_locked`` off)."""
+    candidate = CandidateFactory(
+        user__campaign=campaign,
+        birth_name="MARTIN",
+        first_name="Estelle",
+        birth_date=STUDENT.birth_date,
+        ine=STUDENT.ine,
+        sis_locked=False,
+    )
+    ApplicationFactory(candidate=candidate)
+    return candidate
+
+
+# --- the date de confirmation and the nights around it (the nightly batches, the validation's cutoff) -------------
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+CONFIRM_BY = datetime.date(2027, 6, 30)
+
+
+def paris(*args) -> datetime.datetime:
+    """A moment in Paris, the batches' and the site's time: ``paris(2027, 6, 30, 23, 0)``."""
+    return datetime.datetime(*args, tzinfo=PARIS)
+
+
+def formation_confirmed_by(centre, commission, **extra):
+    """A formation of the 2027 calendar (applications from 1 January to 1 March, pieces until 15 March) whose
+    favourable decisions are to be confirmed by ``CONFIRM_BY``, 30 June 2027; ``extra``: its other fields."""
+    return FormationFactory(
+        centre=centre,
+        commission=commission,
+        opens_on=datetime.date(2027, 1, 1),
+        closes_on=datetime.date(2027, 3, 1),
+        return_deadline=datetime.date(2027, 3, 15),
+        confirmation_date=CONFIRM_BY,
+        **extra,
+    )
 
 
 # --- the back office ------------------------------------------------------------------------------------------------
@@ -302,6 +381,46 @@ def configure_pegase(settings, url: str) -> None:
     settings.PEGASE_IDT_URL = f"{url}/api/idt/v1/"
     settings.PEGASE_INS_URL = f"{url}/api/ins/ext/v2/"
     settings.PEGASE_TIMEOUT = 5
+
+
+@contextlib.contextmanager
+def pegase_on_loopback(settings, answer: Callable[[str, str], tuple[int, object]]) -> Iterator[str]:
+    """A Pégase in a thread of the test's own process, on loopback, the backend's settings pointed at it (yields its
+    address): a token for any credentials, and for each GET the JSON of ``answer(path, query)`` → (status, body).
+    For the answers the peer of devtools/ never gives (it only answers Pégase's own shapes). The Pégase client's
+    memories are the test's to clear (the ``fresh_pegase_memory`` fixture)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self):  # noqa: N802 (http.server's protocol)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send(201, b"a.jwt.token", "text/plain")
+
+        def do_GET(self):  # noqa: N802
+            path, _, query = self.path.partition("?")
+            status, body = answer(path, query)
+            self.send(status, json.dumps(body).encode(), "application/json")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        configure_pegase(settings, url)
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def pegase_peer_stats(url: str) -> dict:

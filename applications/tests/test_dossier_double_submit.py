@@ -24,27 +24,11 @@ from applications import services
 from applications.models import Candidate, ExternalCursus, Internship, ReferenceCommune, WorkExperience
 from applications.models.reference import forget_reference_lists
 from applications.tests.factories import ExternalCursusFactory, InternshipFactory
-from applications.tests.helpers import run_both
+from applications.tests.helpers import personal_details_form, run_both
 
 ALREADY_ADDED = "This line had already been added: it is listed only once."
 CONFLICT = "This section was changed by yourself (in another tab or on another device) on"
-PERSONAL = {
-    "civility": "Mme",
-    "birth_name": "Dupont",
-    "usual_name": "",
-    "first_name": "Camille",
-    "other_first_name": "",
-    "birth_date": "2001-02-03",
-    "birth_country": "FR",
-    "birth_department": "66",
-    "birth_city": "Perpignan",
-    "nationality": "FR",
-    "ine": "1234567890V",
-    "phone": "04 68 00 00 00",
-    "mobile": "",
-    "preferred_language": "fr",
-    "read_at": "",  # the page of a candidate with no dossier yet
-}
+PERSONAL = personal_details_form(read_at="")  # read_at: the page of a candidate with no dossier yet
 # The same, as the form cleans them (what the service receives).
 DETAILS = {
     "civility": "Mme",

@@ -2,7 +2,6 @@
 
 import datetime
 import io
-import zoneinfo
 
 import pytest
 import time_machine
@@ -13,48 +12,25 @@ from django.test.utils import CaptureQueriesContext
 from applications.models import Application, ApplicationEvent
 from applications.services import nightly
 from applications.tests.factories_candidature import decide, decision_type, make_application
-from applications.tests.helpers import mails
+from applications.tests.helpers import formation_confirmed_by, mails, paris, released
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-CONFIRM_BY = datetime.date(2027, 6, 30)
-
-
-def paris(*args):
-    return datetime.datetime(*args, tzinfo=PARIS)
-
-
-@pytest.fixture(autouse=True)
-def _before_the_confirmation_date():
-    """The tests' timeline is fixed (the date de confirmation CONFIRM_BY, the nights around it): what they do at no
-    given moment (the decisions validated, the campaign) happens on 1 May 2027, before that date, not on the real day,
-    which overtakes it (the validation of a favourable decision is refused once the date has passed)."""
-    with time_machine.travel(paris(2027, 5, 1, 12, 0), tick=True):
-        yield
+pytestmark = pytest.mark.usefixtures("before_the_confirmation_date")
 
 
 @pytest.fixture
 def formation(centre, commission):
-    return FormationFactory(
-        centre=centre,
-        commission=commission,
-        opens_on=datetime.date(2027, 1, 1),
-        closes_on=datetime.date(2027, 3, 1),
-        return_deadline=datetime.date(2027, 3, 15),
-        confirmation_date=CONFIRM_BY,
-        auto_waiting_list=True,
-        favourable_decision_type=decision_type(Avis.FAVOURABLE),
+    return formation_confirmed_by(
+        centre, commission, auto_waiting_list=True, favourable_decision_type=decision_type(Avis.FAVOURABLE)
     )
 
 
 @pytest.fixture
 def favourable(formation, campaign, central_manager):
-    application = make_application(formation, campaign=campaign, email="fa@example.org")
-    decide(application, Avis.FAVOURABLE, actor=central_manager)
-    return application
+    return released(formation, campaign, central_manager, email="fa@example.org")
 
 
 def run(command, *args):

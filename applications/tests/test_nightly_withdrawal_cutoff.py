@@ -8,7 +8,6 @@ was archived the same night. The test settings turn the window off: these tests 
 
 import datetime
 import io
-import zoneinfo
 
 import pytest
 import time_machine
@@ -18,58 +17,28 @@ from applications.models import Application, ApplicationEvent, Decision
 from applications.services import nightly
 from applications.services.candidature import confirm_application
 from applications.tests.factories_candidature import decide, decision_type, make_application
-from applications.tests.helpers import mails
+from applications.tests.helpers import CONFIRM_BY, formation_confirmed_by, mails, paris, released
 from ecandidat.batches import Report
 from ecandidat.exceptions import InvalidTransition
 from ecandidat.maintenance import is_under_maintenance
 from ecandidat.management.commands import nightly as nightly_command
 from offers.enums import Avis
 from offers.models import Campaign
-from offers.tests.factories import CampaignFactory, FormationFactory
+from offers.tests.factories import CampaignFactory
 
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-CONFIRM_BY = datetime.date(2027, 6, 30)
-
-
-def paris(*args):
-    return datetime.datetime(*args, tzinfo=PARIS)
-
-
-@pytest.fixture(autouse=True)
-def _before_the_confirmation_date():
-    """What the tests do at no given moment (the decisions validated, the campaigns) happens on 1 May 2027, before the
-    date, not on the real day (the validation of a favourable decision is refused once its date has passed)."""
-    with time_machine.travel(paris(2027, 5, 1, 12, 0), tick=True):
-        yield
-
-
-@pytest.fixture
-def window(settings):
-    """The production window, enforced."""
-    settings.MAINTENANCE_WINDOW_ENFORCED = True
-    settings.MAINTENANCE_START = datetime.time(22, 45)
-    settings.MAINTENANCE_END = datetime.time(6, 0)
+pytestmark = pytest.mark.usefixtures("before_the_confirmation_date")
 
 
 @pytest.fixture
 def formation(centre, commission):
-    return FormationFactory(
-        centre=centre,
-        commission=commission,
-        opens_on=datetime.date(2027, 1, 1),
-        closes_on=datetime.date(2027, 3, 1),
-        return_deadline=datetime.date(2027, 3, 15),
-        confirmation_date=CONFIRM_BY,
-        auto_waiting_list=True,
-        favourable_decision_type=decision_type(Avis.FAVOURABLE),
+    return formation_confirmed_by(
+        centre, commission, auto_waiting_list=True, favourable_decision_type=decision_type(Avis.FAVOURABLE)
     )
 
 
 @pytest.fixture
 def favourable(formation, campaign, central_manager):
-    application = make_application(formation, campaign=campaign, email="fa@example.org")
-    decide(application, Avis.FAVOURABLE, actor=central_manager)
-    return application
+    return released(formation, campaign, central_manager, email="fa@example.org")
 
 
 def withdraw():
@@ -89,7 +58,7 @@ def withdraw():
     ids=["29th-23h", "30th-22h", "30th-23h", "1st-05h"],
 )
 def test_inside_the_window_the_date_s_own_night_withdraws(
-    window, formation, campaign, central_manager, moment, withdrawn
+    maintenance_window, formation, campaign, central_manager, moment, withdrawn
 ):
     application = make_application(formation, campaign=campaign, email="fa@example.org")
     decide(application, Avis.FAVOURABLE, actor=central_manager)
@@ -128,7 +97,7 @@ MOMENTS = [
 @pytest.mark.parametrize("enforced", [True, False], ids=["window", "no-window"])
 @pytest.mark.parametrize("moment", MOMENTS, ids=[f"{m:%dth-%Hh%M}" for m in MOMENTS])
 def test_at_any_moment_the_candidate_can_confirm_or_the_batch_withdraws_never_both_nor_neither(
-    window, settings, formation, campaign, central_manager, enforced, moment
+    maintenance_window, settings, formation, campaign, central_manager, enforced, moment
 ):
     """The candidate's "Confirmer" (the site open, ``answer_refusal`` passing) and the withdrawal agree: never refused
     while not yet withdrawable, never withdrawn while still allowed to confirm."""
@@ -152,7 +121,7 @@ def test_at_any_moment_the_candidate_can_confirm_or_the_batch_withdraws_never_bo
 
 
 def test_a_campaign_archived_on_the_confirmation_date_is_withdrawn_from_before_the_archive(
-    window, monkeypatch, formation, campaign, favourable
+    maintenance_window, monkeypatch, formation, campaign, favourable
 ):
     """``nightly`` at 23:00 on the date, which is also the archiving date: the withdrawal runs first, the archive
     next (``BATCHES``' order, kept here); archived, the campaign's applications are out of the withdrawal's reach."""
@@ -177,7 +146,7 @@ def test_a_campaign_archived_on_the_confirmation_date_is_withdrawn_from_before_t
 
 
 def test_a_decision_validated_once_the_site_closed_on_its_date_is_left_for_staff(
-    window, formation, campaign, central_manager
+    maintenance_window, formation, campaign, central_manager
 ):
     """Staff may validate inside the window: at 22:50 on the date, the candidate never had a moment to answer (the
     site closed at 22:45, "Confirmer" refused from 06:00 the next day). As for a decision given after its date, the
@@ -201,7 +170,7 @@ def test_a_decision_validated_once_the_site_closed_on_its_date_is_left_for_staff
 
 
 def test_a_decision_validated_before_the_site_closed_on_its_date_is_withdrawn_that_night(
-    window, formation, campaign, central_manager
+    maintenance_window, formation, campaign, central_manager
 ):
     application = make_application(formation, campaign=campaign)
     with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):

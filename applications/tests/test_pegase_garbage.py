@@ -7,8 +7,6 @@ import copy
 import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,13 +14,11 @@ from django.contrib.admin import helpers
 from django.urls import reverse
 from pytest_django.asserts import assertContains
 
-from applications import pegase
 from applications.models import Candidate
 from applications.sis import ReferenceKind, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
-from applications.tests.factories import STUDENT, CandidateFactory
-from applications.tests.factories_candidature import ApplicationFactory
-from applications.tests.helpers import configure_pegase
+from applications.tests.factories import STUDENT
+from applications.tests.helpers import ESTELLE_TYPED, estelle_typed_by_hand, pegase_on_loopback
 
 pytestmark = pytest.mark.django_db
 
@@ -31,23 +27,6 @@ ESTELLE = json.loads((FIXTURES / "identites.json").read_text(encoding="utf-8"))[
 FRENCH = {"language": "fr"}
 PERSONAL = reverse("applications:personal_details")
 CERTIFY = reverse("applications:certify_identity")
-# What Estelle MARTIN types on her e-mail account, with a new INE (as test_sis_lookup's TYPED).
-TYPED = {
-    "civility": "Mme",
-    "birth_name": "Martin",
-    "usual_name": "",
-    "first_name": "Estelle",
-    "other_first_name": "",
-    "birth_date": "2001-03-14",
-    "birth_country": "FR",
-    "birth_department": "66",
-    "birth_city": "Perpignan",
-    "nationality": "FR",
-    "ine": STUDENT.ine,
-    "phone": "",
-    "mobile": "",
-    "preferred_language": "fr",
-}
 ROUTES = [  # (answer's name, path): the calls the backend makes
     ("search", re.compile(r"^/api/idt/v1/etablissements/ETAB00/identites/apprenants$")),
     ("identity", re.compile(r"^/api/idt/v1/etablissements/ETAB00/identites/[^/]+$")),
@@ -62,46 +41,19 @@ def _search(identity_id: str = ESTELLE["id"]) -> dict:
 
 
 @pytest.fixture
-def answers(settings):
+def answers(settings, fresh_pegase_memory):
     """Pégase on loopback: a token for any credentials, then for each call the JSON answer the test sets under
     the call's name (``ROUTES``), 404 when it sets none."""
     answers: dict[str, object] = {}
 
-    class Handler(BaseHTTPRequestHandler):
-        def send(self, status: int, body: bytes, content_type: str) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def answer(path: str, query: str) -> tuple[int, object]:
+        name = next((name for name, route in ROUTES if route.match(path)), None)
+        if name not in answers:
+            return 404, {"message": "Not found"}
+        return 200, answers[name]
 
-        def do_POST(self):  # noqa: N802 (http.server's protocol)
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send(201, b"a.jwt.token", "text/plain")
-
-        def do_GET(self):  # noqa: N802
-            path = self.path.split("?", 1)[0]
-            name = next((name for name, route in ROUTES if route.match(path)), None)
-            if name not in answers:
-                return self.send(404, b'{"message": "Not found"}', "application/json")
-            return self.send(200, json.dumps(answers[name]).encode(), "application/json")
-
-        def log_message(self, *args):
-            pass
-
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        configure_pegase(settings, f"http://127.0.0.1:{server.server_address[1]}")
+    with pegase_on_loopback(settings, answer):
         yield answers
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        pegase._tokens.clear()
 
 
 def _estelle(**changes) -> dict:
@@ -294,7 +246,7 @@ def test_a_candidate_typing_a_new_ine_keeps_the_details_typed(
     # session, account, the request's savepoint pair, dossier, the INE's uniqueness, the save's savepoint pair, the
     # account's lock, "has a dossier", its insert, the next step's address and dossier: none for the SIS lookup
     with caplog.at_level(logging.WARNING), django_assert_num_queries(13):
-        saved = client.post(PERSONAL, TYPED, **FRENCH)
+        saved = client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
     page = client.get(saved.url, **FRENCH)
     again = client.get(PERSONAL, **FRENCH)
 
@@ -311,15 +263,7 @@ def test_a_candidate_typing_a_new_ine_keeps_the_details_typed(
 
 
 def test_staff_taking_a_dossier_again_are_told_the_sis_is_not_answering(client, central_manager, campaign, answers):
-    candidate = CandidateFactory(
-        user__campaign=campaign,
-        birth_name="MARTIN",
-        first_name="Estelle",
-        birth_date=STUDENT.birth_date,
-        ine=STUDENT.ine,
-        sis_locked=False,
-    )
-    ApplicationFactory(candidate=candidate)
+    candidate = estelle_typed_by_hand(campaign)
     answers.update(search=_search(), identity={"id": ESTELLE["id"], "profilApprenant": "oops"})
     client.force_login(central_manager)
 

@@ -4,17 +4,14 @@
 loopback, which counts the pages asked and stops answering past a safety bound (so that a missing cap fails the
 test rather than hangs it)."""
 
-import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from applications import pegase
 from applications.sis import ReferenceKind
 from applications.sis_backend import get_backend
-from applications.tests.helpers import configure_pegase
+from applications.tests.helpers import pegase_on_loopback
 
 CAP = 3  # MAX_PAGES for these tests: a few pages, not a thousand requests
 SAFETY = 20  # past this many pages the server answers 503: the backend then raises instead of looping
@@ -23,56 +20,29 @@ PERIODS = re.compile(r"^/api/v1/ref/etablissement/ETAB00/espaces$")
 
 
 @pytest.fixture
-def pegase_pages(settings, monkeypatch):
+def pegase_pages(settings, monkeypatch, fresh_pegase_memory):
     """Pégase on loopback: a token for any credentials; each nomenclature or periods page holds one row named after
     its number, and says there are ``pegase_pages["total"]`` pages. ``asked`` lists the pages asked, in order."""
     state: dict = {"total": 10**9, "asked": []}
 
-    class Handler(BaseHTTPRequestHandler):
-        def send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_POST(self):  # noqa: N802 (http.server's protocol)
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send(201, b"a.jwt.token", "text/plain")
-
-        def do_GET(self):  # noqa: N802
-            path, _, query = self.path.partition("?")
-            if match := NOMENCLATURE.match(path):
-                page = int(match.group(1))
-                body = {"nomenclatures": [{"code": f"S{page}", "libelleAffichage": f"Série {page}"}]}
-                body["nbTotalPages"] = state["total"]
-            elif PERIODS.match(path):
-                page = int(re.search(r"(?:^|&)page=(\d+)", query).group(1))
-                body = {"items": [{"code": f"P{page}", "libelle": f"Période {page}"}], "totalPages": state["total"]}
-            else:
-                return self.send(404, b'{"message": "Not found"}')
-            state["asked"].append(page)
-            if len(state["asked"]) > SAFETY:
-                return self.send(503, b'{"message": "enough"}')
-            return self.send(200, json.dumps(body).encode())
-
-        def log_message(self, *args):
-            pass
+    def answer(path: str, query: str) -> tuple[int, object]:
+        if match := NOMENCLATURE.match(path):
+            page = int(match.group(1))
+            body = {"nomenclatures": [{"code": f"S{page}", "libelleAffichage": f"Série {page}"}]}
+            body["nbTotalPages"] = state["total"]
+        elif PERIODS.match(path):
+            page = int(re.search(r"(?:^|&)page=(\d+)", query).group(1))
+            body = {"items": [{"code": f"P{page}", "libelle": f"Période {page}"}], "totalPages": state["total"]}
+        else:
+            return 404, {"message": "Not found"}
+        state["asked"].append(page)
+        if len(state["asked"]) > SAFETY:
+            return 503, {"message": "enough"}
+        return 200, body
 
     monkeypatch.setattr(pegase, "MAX_PAGES", CAP)
-    pegase._tokens.clear()
-    pegase._unreachable.clear()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        configure_pegase(settings, f"http://127.0.0.1:{server.server_address[1]}")
+    with pegase_on_loopback(settings, answer):
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        pegase._tokens.clear()
 
 
 def test_a_nomenclature_claiming_a_billion_pages_is_read_up_to_the_cap(pegase_pages):

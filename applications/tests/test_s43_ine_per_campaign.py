@@ -15,29 +15,14 @@ from applications import services
 from applications.forms import PersonalDetailsForm
 from applications.models import Candidate, InternalCursus
 from applications.tests.factories import STUDENT, CandidateFactory
-from applications.tests.helpers import dossier_form_data, migrate_to, migrate_to_latest
+from applications.tests.helpers import dossier_form_data, migrate_to, migrate_to_latest, personal_details_form
 from ecandidat.exceptions import FieldRuleError
 from offers.tests.factories import CampaignFactory
 
 pytestmark = pytest.mark.django_db
 
 INE = "1234567890V"
-PERSONAL = {
-    "civility": "Mme",
-    "birth_name": "DUPONT",
-    "usual_name": "",
-    "first_name": "Camille",
-    "other_first_name": "",
-    "birth_date": "2001-02-03",
-    "birth_country": "FR",
-    "birth_department": "66",
-    "birth_city": "Perpignan",
-    "nationality": "FR",
-    "ine": INE,
-    "phone": "",
-    "mobile": "",
-    "preferred_language": "fr",
-}
+PERSONAL = personal_details_form(birth_name="DUPONT", ine=INE, phone="")
 INE_TAKEN = "This INE has already been given to a candidate."
 
 

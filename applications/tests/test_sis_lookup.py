@@ -16,29 +16,13 @@ from applications.services import sis_lookup, store_sis_records
 from applications.sis import LocalTableBackend, StudentRecordsUnavailable
 from applications.tests.factories import STUDENT, CandidateFactory
 from applications.tests.factories_candidature import ApplicationFactory
+from applications.tests.helpers import ESTELLE_TYPED, estelle_typed_by_hand
 
 pytestmark = pytest.mark.django_db
 
 FRENCH = {"language": "fr"}
 CERTIFY = reverse("applications:certify_identity")
 PERSONAL = reverse("applications:personal_details")
-# What Estelle MARTIN types on her e-mail account: her INE, her birth date, her name (any case, accents aside).
-TYPED = {
-    "civility": "Mme",
-    "birth_name": "Martin",
-    "usual_name": "",
-    "first_name": "Estelle",
-    "other_first_name": "",
-    "birth_date": "2001-03-14",
-    "birth_country": "FR",
-    "birth_department": "66",
-    "birth_city": "Perpignan",
-    "nationality": "FR",
-    "ine": STUDENT.ine,
-    "phone": "",
-    "mobile": "",
-    "preferred_language": "fr",
-}
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +39,7 @@ def estelle(client, candidate_user):
 def test_the_typed_ine_birth_date_and_name_lead_to_the_question_and_yes_imports(
     client, estelle, django_assert_num_queries
 ):
-    saved = client.post(PERSONAL, TYPED, **FRENCH)
+    saved = client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
 
     # session, account, dossier, the SIS table, "has an application", the request's savepoint pair
     with django_assert_num_queries(7):
@@ -76,10 +60,10 @@ def test_the_typed_ine_birth_date_and_name_lead_to_the_question_and_yes_imports(
 
 
 def test_no_imports_nothing_and_is_not_asked_again_for_the_same_ine(client, estelle):
-    client.post(PERSONAL, TYPED, **FRENCH)
+    client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
 
     client.post(CERTIFY, {"answer": "no"}, **FRENCH)
-    again = client.post(PERSONAL, {**TYPED, "phone": "04 68 00 00 00"}, **FRENCH)
+    again = client.post(PERSONAL, {**ESTELLE_TYPED, "phone": "04 68 00 00 00"}, **FRENCH)
 
     candidate = Candidate.objects.get(user=estelle)
     assert not candidate.sis_locked
@@ -94,7 +78,7 @@ def test_no_imports_nothing_and_is_not_asked_again_for_the_same_ine(client, este
 )
 def test_an_ine_that_does_not_match_what_was_typed_reveals_nothing(client, estelle, changes):
     """eCandidat would show the stranger's name and birth date; here the INE is treated as unknown."""
-    saved = client.post(PERSONAL, {**TYPED, **changes}, **FRENCH)
+    saved = client.post(PERSONAL, {**ESTELLE_TYPED, **changes}, **FRENCH)
     page = client.get(CERTIFY, **FRENCH)
 
     assert saved.url != CERTIFY
@@ -103,7 +87,7 @@ def test_an_ine_that_does_not_match_what_was_typed_reveals_nothing(client, estel
 
 
 def test_accents_and_hyphens_do_not_matter(client, estelle):
-    saved = client.post(PERSONAL, {**TYPED, "birth_name": "Mârtin"}, **FRENCH)
+    saved = client.post(PERSONAL, {**ESTELLE_TYPED, "birth_name": "Mârtin"}, **FRENCH)
 
     assert saved.url == CERTIFY
 
@@ -111,7 +95,7 @@ def test_accents_and_hyphens_do_not_matter(client, estelle):
 def test_switched_off_nothing_is_looked_up(client, estelle, settings):
     settings.SIS_LOOKUP_BY_INE = False
 
-    saved = client.post(PERSONAL, TYPED, **FRENCH)
+    saved = client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
 
     assert saved.url != CERTIFY
 
@@ -123,7 +107,7 @@ def test_a_sis_that_does_not_answer_lets_the_candidate_go_on(client, estelle, mo
     monkeypatch.setattr(LocalTableBackend, "find_by_ine", down)
 
     with caplog.at_level(logging.WARNING, logger="applications.services.sis_lookup"):
-        saved = client.post(PERSONAL, TYPED, **FRENCH)
+        saved = client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
 
     assert saved.status_code == 302
     assert saved.url != CERTIFY
@@ -132,7 +116,7 @@ def test_a_sis_that_does_not_answer_lets_the_candidate_go_on(client, estelle, mo
 
 
 def test_once_an_application_exists_the_question_is_not_asked(client, estelle):
-    client.post(PERSONAL, TYPED, **FRENCH)
+    client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
     ApplicationFactory(candidate=Candidate.objects.get(user=estelle))
 
     page = client.get(CERTIFY)
@@ -164,16 +148,7 @@ def _take_again(client, candidate):
 def typed_by_hand(campaign):
     """Estelle's dossier typed by hand on an e-mail account, with an application: her INE, her name, her birth date
     (her INE alone would not do: ``test_staff_take_again_by_ine_only_for_the_same_person``)."""
-    candidate = CandidateFactory(
-        user__campaign=campaign,
-        birth_name="MARTIN",
-        first_name="Estelle",
-        birth_date=STUDENT.birth_date,
-        ine=STUDENT.ine,
-        sis_locked=False,
-    )
-    ApplicationFactory(candidate=candidate)
-    return candidate
+    return estelle_typed_by_hand(campaign)
 
 
 def test_the_central_office_takes_a_dossier_again_and_the_history_says_so(client, central_manager, typed_by_hand):

@@ -9,7 +9,6 @@ The test settings turn the window off: these tests turn it on, except where they
 
 import datetime
 import re
-import zoneinfo
 
 import pytest
 import time_machine
@@ -21,50 +20,22 @@ from applications.models import ApplicationEvent, ReleaseJob
 from applications.services import staff
 from applications.services.release import preview_release, request_release, run_release
 from applications.tests.factories_candidature import decision_type, make_application
+from applications.tests.helpers import formation_confirmed_by, paris
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
-from offers.tests.factories import FormationFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("before_the_confirmation_date")]
 
-PARIS = zoneinfo.ZoneInfo("Europe/Paris")
-CONFIRM_BY = datetime.date(2027, 6, 30)
 CLOSED = re.escape(
     "The candidate can no longer confirm by the confirmation date (30 Jun 2027): the site is closed until 06:00 "
     "tomorrow. Set a later confirmation date first (“Extend deadlines”), then validate this favourable decision."
 )
 
 
-def paris(*args):
-    return datetime.datetime(*args, tzinfo=PARIS)
-
-
-@pytest.fixture(autouse=True)
-def _before_the_confirmation_date():
-    """What the tests do at no given moment (the decisions entered, the campaigns) happens on 1 May 2027."""
-    with time_machine.travel(paris(2027, 5, 1, 12, 0), tick=True):
-        yield
-
-
-@pytest.fixture
-def window(settings):
-    """The production window, enforced."""
-    settings.MAINTENANCE_WINDOW_ENFORCED = True
-    settings.MAINTENANCE_START = datetime.time(22, 45)
-    settings.MAINTENANCE_END = datetime.time(6, 0)
-
-
 @pytest.fixture
 def formation(centre, commission):
-    return FormationFactory(
-        centre=centre,
-        commission=commission,
-        opens_on=datetime.date(2027, 1, 1),
-        closes_on=datetime.date(2027, 3, 1),
-        return_deadline=datetime.date(2027, 3, 15),
-        confirmation_date=CONFIRM_BY,
-    )
+    return formation_confirmed_by(centre, commission)
 
 
 @pytest.fixture
@@ -84,7 +55,7 @@ def assert_nothing_written(application):
     assert application.accepted is None
 
 
-def test_validated_once_the_site_closed_on_its_date_is_refused(window, entered, centre_manager):
+def test_validated_once_the_site_closed_on_its_date_is_refused(maintenance_window, entered, centre_manager):
     decision = entered.decisions.get()
 
     with (
@@ -97,7 +68,7 @@ def test_validated_once_the_site_closed_on_its_date_is_refused(window, entered, 
     assert_nothing_written(entered)
 
 
-def test_once_given_a_later_date_it_is_validated_that_same_evening(window, entered, centre_manager):
+def test_once_given_a_later_date_it_is_validated_that_same_evening(maintenance_window, entered, centre_manager):
     decision = entered.decisions.get()
 
     with time_machine.travel(paris(2027, 6, 30, 22, 50), tick=False):
@@ -110,7 +81,7 @@ def test_once_given_a_later_date_it_is_validated_that_same_evening(window, enter
     assert "au plus tard le 03/07/2027, ce jour compris" in mail.body
 
 
-def test_validated_before_the_site_closed_on_its_date_is_accepted(window, entered, centre_manager):
+def test_validated_before_the_site_closed_on_its_date_is_accepted(maintenance_window, entered, centre_manager):
     decision = entered.decisions.get()
 
     with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):
@@ -122,7 +93,9 @@ def test_validated_before_the_site_closed_on_its_date_is_accepted(window, entere
     assert "au plus tard le 30/06/2027, ce jour compris" in mail.body
 
 
-def test_validated_after_midnight_inside_the_window_keeps_the_past_date_message(window, entered, centre_manager):
+def test_validated_after_midnight_inside_the_window_keeps_the_past_date_message(
+    maintenance_window, entered, centre_manager
+):
     """At 01:00 on the next day the date is gone: the message of a date gone, not of the closed site."""
     decision = entered.decisions.get()
 
@@ -151,7 +124,7 @@ def test_without_an_enforced_window_it_is_accepted_until_midnight(entered, centr
 # --- the release paths ------------------------------------------------------------------------------------------
 
 
-def test_the_release_preview_shows_the_refusal(window, entered, centre_manager):
+def test_the_release_preview_shows_the_refusal(maintenance_window, entered, centre_manager):
     with time_machine.travel(paris(2027, 6, 30, 22, 50), tick=False), translation.override("en"):
         [preview] = preview_release([entered], actor=centre_manager)
 
@@ -160,7 +133,7 @@ def test_the_release_preview_shows_the_refusal(window, entered, centre_manager):
     assert_nothing_written(entered)
 
 
-def test_the_background_release_records_the_refusal(window, entered, centre_manager):
+def test_the_background_release_records_the_refusal(maintenance_window, entered, centre_manager):
     with time_machine.travel(paris(2027, 6, 30, 22, 50), tick=False), translation.override("en"):
         job = request_release(actor=centre_manager, application_ids=[entered.pk])
         run_release(job.pk)
@@ -172,7 +145,7 @@ def test_the_background_release_records_the_refusal(window, entered, centre_mana
 
 
 def test_the_one_application_release_page_shows_the_refusal_next_to_the_date(
-    client, window, entered, centre_manager, django_assert_num_queries
+    client, maintenance_window, entered, centre_manager, django_assert_num_queries
 ):
     url = reverse("admin:applications_application_operation", args=[entered.pk, "validate_decisions"])
     posted = {"decisions": str(entered.decisions.get().pk)}

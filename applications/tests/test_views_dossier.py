@@ -17,25 +17,12 @@ from applications.tests.factories import (
     InternshipFactory,
     WorkExperienceFactory,
 )
+from applications.tests.helpers import personal_details_form
 
 pytestmark = pytest.mark.django_db
 
-PERSONAL = {
-    "civility": "Mme",
-    "birth_name": " dupont  martin ",
-    "usual_name": "",
-    "first_name": "Camille",
-    "other_first_name": "",
-    "birth_date": "2001-02-03",
-    "birth_country": "FR",
-    "birth_department": "66",
-    "birth_city": "Perpignan",
-    "nationality": "FR",
-    "ine": "1234567890V",  # required of a French national (INE_REQUIRED_FOR_FRENCH)
-    "phone": "04 68 00 00 00",
-    "mobile": "",
-    "preferred_language": "fr",
-}
+# The INE is required of a French national (INE_REQUIRED_FOR_FRENCH).
+PERSONAL = personal_details_form(birth_name=" dupont  martin ")
 ADDRESS = {"line1": "1 rue du Test", "postal_code": "66000", "city": "PERPIGNAN", "country": "FR"}
 BAC = {"mode": "add", "series": "GEN", "year": "2020", "country": "FR", "department": "66"}
 
