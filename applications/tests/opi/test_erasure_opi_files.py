@@ -57,6 +57,19 @@ def delete(application, actor, **kwargs) -> AccountDeletion:
 # --- Pégase --------------------------------------------------------------------------------------------------------
 
 
+def erase_through_the_page(client, central_manager, application):
+    """The central office deletes everything of ``application``'s candidate on the back office's page: their
+    numéro de dossier and the page it landed on."""
+    client.force_login(central_manager)
+    numero = application.candidate.user.username
+    response = client.post(
+        reverse("admin:applications_candidate_delete_account"),
+        {"numero": numero, "what": "everything", "confirmation": numero},
+        follow=True,
+    )
+    return numero, response
+
+
 def test_a_kept_pegase_day_loses_the_persons_rows_and_keeps_the_others(three, central_manager, time_machine):
     time_machine.move_to(DAY1)
     export = transfer_opis(Report())
@@ -151,14 +164,7 @@ def test_a_day_downloaded_then_rewritten_the_same_day_counts_as_sent(
     assert export.collected_at is None
     assert export.handed_at is not None
     assert "AB123456" in "".join(export.files.values())
-    client.force_login(central_manager)
-    numero = three[1].candidate.user.username
-
-    response = client.post(
-        reverse("admin:applications_candidate_delete_account"),
-        {"numero": numero, "what": "everything", "confirmation": numero},
-        follow=True,
-    )
+    numero, response = erase_through_the_page(client, central_manager, three[1])
 
     assertContains(response, f"Account {numero} deleted")
     assertContains(
@@ -317,14 +323,7 @@ def test_the_page_tells_the_central_office_when_the_person_may_be_in_the_sis(
     export = transfer_opis(Report())
     if collected:
         record_collection(export=export, actor=central_manager)
-    client.force_login(central_manager)
-    numero = three[1].candidate.user.username
-
-    response = client.post(
-        reverse("admin:applications_candidate_delete_account"),
-        {"numero": numero, "what": "everything", "confirmation": numero},
-        follow=True,
-    )
+    numero, response = erase_through_the_page(client, central_manager, three[1])
 
     assertContains(response, f"Account {numero} deleted")
     warning = "had already left for the student records system (Pégase or Apogée): remove the person there by hand"
