@@ -475,9 +475,12 @@ def change_email(
             # A savepoint: another account may take the address between the check and the save (two candidates
             # changing to it at once); the campaign's unique constraint then refuses it, as the check would have.
             with transaction.atomic():
-                if old_email and old_email.lower() != new_email.lower():
+                # Compared and kept normalised, as every address is: an address stored before addresses were
+                # normalised (or one accounts 0016 left as it was) is the same mailbox in another spelling, no change;
+                # the helpdesk's search reads the address it is given normalised too (``SearchesPreviousAddresses``).
+                if old_email and normalize_email(old_email) != new_email:
                     # allauth keeps the new address only: the helpdesk still finds the account by this one.
-                    PreviousEmailAddress.objects.create(user=user, email=old_email, replaced_by=actor)
+                    PreviousEmailAddress.objects.create(user=user, email=normalize_email(old_email), replaced_by=actor)
                     readdress_unsent_mails(user=user, old_email=old_email, new_email=new_email)
                 EmailAddress.objects.filter(user=user).delete()
                 user.email = new_email

@@ -449,6 +449,15 @@ def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> 
     student logged in with.
 
     Returns None for a candidate who has not typed their personal details yet and is not in the SIS.
+
+    The dossier is inserted under the account's lock, as the first « Informations perso. » save inserts it
+    (``_save_personal_details``), and looked for again once it is held: two logins at once (two tabs, the ENT's
+    redirect replayed), or a login during that first save, both found no dossier and both inserted one; the second
+    broke the one-dossier-per-account constraint, which the login took for a failing SIS. The second now waits, then
+    finds the dossier. The SIS is asked before the lock is taken: the account's row is not held while it answers.
+    (A login through a view was kept from it by Django's ``update_last_login``, which writes the account's row first
+    in the same transaction; the service does not count on it.) An INE another account's dossier took meanwhile is
+    no error either: no dossier, as when the INE is seen held before.
     """
     candidate = Candidate.objects.filter(user_id=user.pk).first()
     if candidate is not None:
@@ -457,6 +466,12 @@ def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> 
     student = get_backend().find_by_student_number(number) if number else None
     if student is None:
         return None
+    # Lock order and mode as the first save's: the account (plain FOR UPDATE, which also waits for a dossier being
+    # inserted, whose foreign key holds KEY SHARE on it), then its dossier.
+    list(User.objects.select_for_update(of=("self",)).filter(pk=user.pk).values_list("pk", flat=True))
+    candidate = Candidate.objects.filter(user_id=user.pk).first()
+    if candidate is not None:  # opened by another login, or typed by the candidate, meanwhile
+        return candidate
     if _ine_held_by_another_dossier(user=user, ine=student.ine):
         # Another dossier of the campaign (e.g. an e-mail account of the same person) holds this INE: let the
         # candidate type their details; the uniqueness message will explain. Last year's dossier does not count:
@@ -464,7 +479,15 @@ def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> 
         return None
     candidate = Candidate(user=user, preferred_language=preferred_language)
     _apply_sis_identity(candidate, student)
-    candidate.save()
+    try:
+        with transaction.atomic():
+            candidate.save()
+    except IntegrityError:
+        # Not the account's (it is locked): the INE, taken by another dossier of the campaign after the check above
+        # (its save was not committed yet). As when the check sees it: the candidate types their details.
+        if _ine_held_by_another_dossier(user=user, ine=student.ine):
+            return None
+        raise
     _apply_sis_rest(candidate, student)
     return candidate
 
