@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
 from django.utils.text import format_lazy
@@ -27,7 +27,7 @@ from applications.dates import effective_return_deadline
 from applications.enums import Civility, DossierStatus, WithdrawalReason
 from applications.models import Application, Decision
 from ecandidat.attachments import AttachmentRef
-from ecandidat.emails import OwnText, enqueue_notification_with
+from ecandidat.emails import OwnText, cancel_pending, enqueue_notification_with
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from ecandidat.staff_text import shown_in_mail
@@ -483,6 +483,36 @@ NOTIFICATIONS = (
 )
 
 
+# The mails of the candidate's standing on a decision besides the decision mails themselves (which
+# :func:`notify_decision` marks): « your rank improved », « confirm before… ». A withdrawal or a cancellation voids
+# them too (:func:`cancel_decision_mails`).
+ABOUT_THE_DECISION = frozenset({"LISTE_COMP_PROGRESSION", "CANDIDATURE_RELANCE_FAVO"})
+
+
+def decision_topic(application: Application) -> str:
+    """The outbox ``topic`` of the mails about ``application``'s decision (``OutboundEmail.topic``): its decision
+    mails and their centre copies, and the mails of :data:`ABOUT_THE_DECISION`."""
+    return f"decision:{application.pk}"
+
+
+# Why a mail about the decision was not sent (the outbox's « motif de l'annulation »).
+WITHDRAWN_BEFORE_SENT = _("Not sent: the application was withdrawn before this e-mail left.")
+CANCELLED_BEFORE_SENT = _("Not sent: the application was cancelled before this e-mail left.")
+
+
+def cancel_decision_mails(application: Application, *, reason: Promise = WITHDRAWN_BEFORE_SENT) -> int:
+    """Withdraw the mails about ``application``'s decision that have not left yet (queued while the mail server
+    was down, or the worker): the candidate has withdrawn the application (by themselves, through staff or the
+    nightly batch), or cancelled it (``reason``: :data:`CANCELLED_BEFORE_SENT`), so what they announce
+    (« confirmez avant le… », « si une place se libère… ») no longer holds. Inside the caller's transaction, the
+    application's row locked. ``reason`` is written in the institution's language, whoever acted in which: the
+    central office reads it in the outbox. The candidate's mails and the centre's copies alike; the other mails (the
+    withdrawal's, the account's) are left alone. A mail being sent at this very moment may still leave
+    (``ecandidat.emails.cancel_pending``). Returns how many were."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return cancel_pending(decision_topic(application), str(reason))
+
+
 def notify_candidate(*, application: Application, code: str, **extra: object) -> OutboundEmail | None:
     """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language, and the
     copies the application's centre asked for (``centre_copy_recipients``), in the institution's language. Returns
@@ -497,13 +527,18 @@ def notify_candidate_with(
     extra: Mapping[str, object],
     attachments: Sequence[AttachmentRef] = (),
     own_text: OwnText | None = None,
+    topic: str = "",
 ) -> OutboundEmail | None:
     """:func:`notify_candidate` with its ``extra`` variables as a mapping, files to attach (references, read when
     each mail is sent) and ``own_text``, the text of this sending by language instead of the mail's (a decision
     type's mail, see :func:`notify_decision`); the centre's copies carry the same files and text, with links for
     staff (:func:`staff_copy_links`), marked as copies of the mail sent to the candidate's address
     (``ecandidat.emails.as_copy``: « [Copie] » subject, « Copie du message envoyé à … » first line). Every row is
-    linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all."""
+    linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all. ``topic``
+    (``ecandidat.emails.cancel_pending``), on the candidate's row and the copies alike: :func:`decision_topic` for
+    a decision mail and for the mails of :data:`ABOUT_THE_DECISION`, whoever sends them."""
+    if not topic and code in ABOUT_THE_DECISION:
+        topic = decision_topic(application)
     candidate = application.candidate
     email = enqueue_notification_with(
         code,
@@ -514,6 +549,7 @@ def notify_candidate_with(
         attachments=attachments,
         own_text=own_text,
         about=candidate.user,
+        topic=topic,
     )
     if email is not None:
         recipients = centre_copy_recipients(application.formation.centre, application.formation.commission_id)
@@ -529,6 +565,7 @@ def notify_candidate_with(
                 own_text=own_text,
                 about=candidate.user,
                 copy_of=candidate.user.email,
+                topic=topic,
             )
     return email
 
@@ -552,7 +589,9 @@ def notify_decision(
     False) or cancelled as the mail is written: the withdrawal is irreversible (§1.12) and stands through any later
     decision (``staff.validate_decision``), so its candidate is on no list, is never promoted and cannot confirm. A
     complementary-list mail told them « Si une place se libère, vous recevrez un avis favorable », a favourable one
-    asked them to confirm by a date: promises nothing keeps. The decision itself is validated and shown as usual."""
+    asked them to confirm by a date: promises nothing keeps. The decision itself is validated and shown as usual.
+    A mail written before the withdrawal that has not left yet is withdrawn with it (its topic,
+    :func:`decision_topic`: :func:`cancel_decision_mails`)."""
     if application.accepted is False or application.is_cancelled:
         logger.info(
             "decision mail %s of application %s not sent: the application is %s",
@@ -568,6 +607,7 @@ def notify_decision(
         extra={**decision_context(decision, confirmation_date=confirmation_date, rank=rank), **(letter or {})},
         attachments=attachments,
         own_text=decision_type.mail_texts,
+        topic=decision_topic(application),
     )
 
 

@@ -84,8 +84,10 @@ admin.site.index_title = _("Management")
 
 @admin.register(OutboundEmail)
 class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
-    """The outbox, read-only, for the central office: what was sent, what waits and why, what failed. Failed mails
-    can be sent again ("Renvoyer"), through the service, which records who did it."""
+    """The outbox, read-only, for the central office: what was sent, what waits and why, what failed, what was
+    cancelled before it left and why (« annulé » and its reason: a decision mail of an application withdrawn since).
+    Failed mails can be sent again ("Renvoyer"), through the service, which records who did it; a cancelled one
+    cannot (``ecandidat.emails.resend_emails``): what it announced no longer holds."""
 
     list_display = [
         "created_at",
@@ -93,7 +95,7 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
         "to",
         "subject",
         "attachment_list",
-        "status",
+        "status_shown",
         "attempts",
         "next_attempt_at",
         "sent_at",
@@ -109,6 +111,18 @@ class OutboundEmailAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     @admin.display(description=_("attachments"))
     def attachment_list(self, obj: OutboundEmail) -> str:
         return ", ".join(obj.attachment_names) or "-"
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_shown(self, obj: OutboundEmail) -> str:
+        """The status, and for a cancelled mail the reason under it; a cancellation that came while the mail was
+        being sent (it may have left, or it is still being sent) is said so (``emails.cancel_pending``)."""
+        status = obj.get_status_display()
+        if not obj.cancel_reason:
+            return status
+        if obj.status == OutboundEmail.Status.CANCELLED:
+            return format_html('{}<br><span class="quiet">{}</span>', status, obj.cancel_reason)
+        late = gettext("Cancelled while it was being sent: %(reason)s") % {"reason": obj.cancel_reason}
+        return format_html('{}<br><span class="quiet">{}</span>', status, late)
 
     def has_resend_permission(self, request) -> bool:
         return is_central(request.user)

@@ -21,6 +21,11 @@ now (storage down, not built yet and its build failing) fails the attempt, which
 a file that can never be had (its object deleted) is left out: the mail says so in a paragraph added to its text
 (:func:`missing_notice`, in the mail's language), the sent row keeps that text as sent and its ``last_error`` names
 the file and why.
+
+A row not sent yet can be withdrawn when what it announces no longer holds (a decision mail of an application its
+candidate has withdrawn since, queued while the SMTP server was down): the row carries a ``topic`` and
+:func:`cancel_pending` makes the rows of that topic still waiting ``CANCELLED``, with a reason; no sender claims them
+again, the admin cannot resend them.
 """
 
 import logging
@@ -37,7 +42,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import CharField, F, TextField, Value
+from django.db.models import Case, CharField, F, TextField, Value, When
 from django.db.models.functions import Cast, Concat
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
@@ -181,10 +186,12 @@ def enqueue_notification_with(
     own_text: OwnText | None = None,
     about: "AbstractBaseUser | None" = None,
     copy_of: str = "",
+    topic: str = "",
 ):
     """:func:`enqueue_notification` with its ``extra`` variables as a mapping, files to attach (references, read
-    when the mail is sent: ``ecandidat.attachments``), the sender's own text, the account the mail is about and,
-    for a centre's copy, the candidate's address (see :func:`enqueue_email`)."""
+    when the mail is sent: ``ecandidat.attachments``), the sender's own text, the account the mail is about, for a
+    centre's copy the candidate's address, and the ``topic`` :func:`cancel_pending` may withdraw it by (see
+    :func:`enqueue_email`)."""
     notification = _registered(code)
     values = {**notification.context(subject), **extra}
     context = {name: values[name] for name in notification.names if name in values}
@@ -198,6 +205,7 @@ def enqueue_notification_with(
         own_text=own_text,
         about=about,
         copy_of=copy_of,
+        topic=topic,
     )
 
 
@@ -221,6 +229,7 @@ def enqueue_email(
     own_text: OwnText | None = None,
     about: "AbstractBaseUser | None" = None,
     copy_of: str = "",
+    topic: str = "",
 ):
     """Write one mail to the outbox and schedule its first attempt after the current transaction commits.
 
@@ -230,7 +239,8 @@ def enqueue_email(
     mail out of service in this language (eCandidat: a mail out of service is not sent, own text or not); the skip
     is logged. Account mails cannot be out of service. ``about`` is the candidate account the mail is about,
     whoever it goes to (``OutboundEmail.about``: the full deletion of that account deletes it). ``copy_of``: the
-    candidate's address when the mail is a centre's copy of theirs (marked so: :func:`as_copy`). Never fails the
+    candidate's address when the mail is a centre's copy of theirs (marked so: :func:`as_copy`). ``topic``: what
+    the mail announces, when that can stop holding before it leaves (:func:`cancel_pending`). Never fails the
     caller because of the broker: see :func:`dispatch`.
     """
     language = language or translation.get_language() or settings.LANGUAGE_CODE
@@ -253,9 +263,62 @@ def enqueue_email(
         attachments=[ref.as_json() for ref in attachments],
         next_attempt_at=timezone.now() + FIRST_SWEEP_DELAY,
         about_id=about.pk if about is not None else None,
+        topic=topic,
     )
     transaction.on_commit(partial(dispatch, email.pk))
     return email
+
+
+def cancel_pending(topic: str, reason: str, *, now=None) -> int:
+    """Withdraw the mails of ``topic`` that have not left, because what they announce no longer holds (a decision
+    mail of an application withdrawn or cancelled since it was queued: ``applications.notifications``). Called in
+    the transaction of the change that voids them, so that both commit, or neither. Returns how many rows were
+    cancelled.
+
+    Under row locks (``SELECT … FOR UPDATE``, in id order): the ``PENDING`` rows, and the ``FAILED`` ones (given up,
+    but the admin could resend them), become ``CANCELLED`` with ``cancelled_at`` and ``reason`` (written by the
+    caller, in the institution's language: the central office reads it in the outbox). A sender's claim of such a
+    row waits for this transaction, then finds it cancelled: no sender, task or sweeper, sends it, and the admin's
+    resend leaves it alone (it resends ``FAILED`` rows only).
+
+    ``SENT`` rows are history and are never touched. A ``SENDING`` row belongs to its sender, which is talking to
+    the SMTP server without any lock: its status is left alone, only ``cancelled_at`` and ``reason`` are recorded.
+    The race then goes one of three ways: the attempt succeeds and the mail has left (the row ends ``SENT``, keeping
+    the date and reason of the cancellation that came too late, which the admin shows); it fails, and
+    :func:`record_failure` makes the row ``CANCELLED`` instead of waiting for another attempt; its sender dies, and
+    once the lease expires the row is ``CANCELLED`` instead of being claimed again (:func:`claim`)."""
+    if not topic:
+        raise ValueError("cancel_pending needs a topic: an empty one would be every mail without one")
+    now = now or timezone.now()
+    reason = reason[: OutboundEmail._meta.get_field("cancel_reason").max_length]
+    waiting = [OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED]
+    with transaction.atomic():
+        rows = list(
+            OutboundEmail.objects.select_for_update(of=("self",))
+            .filter(topic=topic, status__in=[*waiting, OutboundEmail.Status.SENDING])
+            .order_by("pk")
+            .values_list("pk", "status")
+        )
+        if not rows:
+            return 0
+        cancelled = [pk for pk, status in rows if status in waiting]
+        being_sent = [pk for pk, status in rows if status == OutboundEmail.Status.SENDING]
+        if cancelled:
+            OutboundEmail.objects.filter(pk__in=cancelled).update(
+                status=OutboundEmail.Status.CANCELLED, cancelled_at=now, cancel_reason=reason, lease_until=None
+            )
+        if being_sent:
+            OutboundEmail.objects.filter(pk__in=being_sent).update(cancelled_at=now, cancel_reason=reason)
+    if cancelled:
+        logger.info("%s mail(s) of %s cancelled before they left: %s", len(cancelled), topic, reason)
+    if being_sent:
+        logger.warning(
+            "%s mail(s) of %s being sent as they were cancelled: they may have left (%s)",
+            len(being_sent),
+            topic,
+            being_sent,
+        )
+    return len(cancelled)
 
 
 def dispatch(email_id: int) -> bool:
@@ -286,7 +349,8 @@ def claim(email_id: int, *, now=None) -> OutboundEmail | None:
     A row whose sender died (expired lease) past ``OUTBOX_RETRY_HOURS`` from its queueing is not claimed again: it
     becomes ``FAILED`` (``last_error`` "sender died (lease expired) after N attempts", an error in the log; the admin
     can resend it) and None is returned. Its sender died at every attempt (a hard time limit, out of memory while
-    building a big letter), so :func:`record_failure`, which would have given it up, never ran."""
+    building a big letter), so :func:`record_failure`, which would have given it up, never ran. A row whose sender
+    died after its cancellation was asked (:func:`cancel_pending`) becomes ``CANCELLED`` instead, at any time."""
     now = now or timezone.now()
     with transaction.atomic():
         claimed = (
@@ -304,7 +368,10 @@ def claim(email_id: int, *, now=None) -> OutboundEmail | None:
                 OutboundEmail.objects.abandoned(now)
                 .filter(pk=email_id)
                 .update(
-                    status=OutboundEmail.Status.FAILED,
+                    status=Case(
+                        When(cancelled_at__isnull=False, then=Value(OutboundEmail.Status.CANCELLED)),
+                        default=Value(OutboundEmail.Status.FAILED),
+                    ),
                     next_attempt_at=now,
                     lease_until=None,
                     last_error=Concat(
@@ -317,6 +384,15 @@ def claim(email_id: int, *, now=None) -> OutboundEmail | None:
             )
     if given_up:
         email = OutboundEmail.objects.get(pk=email_id)
+        if email.status == OutboundEmail.Status.CANCELLED:
+            logger.warning(
+                "mail %s to %s CANCELLED: %s, its sender died while it was cancelled (%s)",
+                email.code,
+                email.to,
+                email.last_error,
+                email.cancel_reason,
+            )
+            return None
         logger.error(
             "mail %s to %s FAILED: %s, past OUTBOX_RETRY_HOURS (resend it from the admin)",
             email.code,
@@ -423,9 +499,10 @@ def deliver(email_id: int) -> str:
     """Make one attempt at sending one outbox row, if it can be claimed (see :func:`claim`).
 
     Returns ``"sent"``, ``"retry"`` (failed; the sweeper tries again at ``next_attempt_at``), ``"failed"`` (failed
-    and past ``OUTBOX_RETRY_HOURS``, or for good: see :func:`record_failure`; given up, the admin can resend it) or
-    ``"skipped"`` (not claimed). Never raises for a mail server error: the row records it. A ``send()`` that reaches
-    nobody (it returns 0: an empty address) is a failure for good (:class:`NoRecipient`), never "sent".
+    and past ``OUTBOX_RETRY_HOURS``, or for good: see :func:`record_failure`; given up, the admin can resend it),
+    ``"cancelled"`` (failed, and cancelled while it was being sent: :func:`cancel_pending`) or ``"skipped"`` (not
+    claimed: a ``CANCELLED`` row never is). Never raises for a mail server error: the row records it. A ``send()``
+    that reaches nobody (it returns 0: an empty address) is a failure for good (:class:`NoRecipient`), never "sent".
 
     The attachments are read at each attempt (:func:`read_attachments`): one that cannot be read now fails the
     attempt like an SMTP error; one that can never be had is left out, the mail says so (:func:`missing_notice`),
@@ -474,19 +551,29 @@ def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
     :func:`retry_delay`, or ``FAILED`` when that would fall after ``OUTBOX_RETRY_HOURS`` from its queueing (its
     creation, or the admin's resend), or at once when the server refused the recipient for good
     (:func:`recipient_refused_for_good`: the address is wrong; it is corrected, then the mail resent), and when the
-    backend sent it to nobody (:class:`NoRecipient`)."""
+    backend sent it to nobody (:class:`NoRecipient`). A row cancelled while it was being sent (:func:`cancel_pending`)
+    becomes ``CANCELLED``: it is not tried again (``"cancelled"``)."""
     now = now or timezone.now()
     next_attempt_at = now + retry_delay(email.attempts)
     horizon = (email.resent_at or email.created_at) + timedelta(hours=settings.OUTBOX_RETRY_HOURS)
     refused = recipient_refused_for_good(error)
     nobody = isinstance(error, NoRecipient)
     gives_up = refused or nobody or next_attempt_at > horizon
-    OutboundEmail.objects.filter(pk=email.pk, status=OutboundEmail.Status.SENDING).update(
+    last_error = f"{type(error).__name__}: {error}"[:2000]
+    sending = OutboundEmail.objects.filter(pk=email.pk, status=OutboundEmail.Status.SENDING)
+    # One UPDATE on the usual path. Each is atomic on the row: a cancellation that comes before it is seen (the
+    # second UPDATE cancels), one that comes after it finds the row PENDING (or FAILED) and cancels it itself.
+    recorded = sending.filter(cancelled_at__isnull=True).update(
         status=OutboundEmail.Status.FAILED if gives_up else OutboundEmail.Status.PENDING,
         next_attempt_at=now if gives_up else next_attempt_at,
         lease_until=None,
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=last_error,
     )
+    if not recorded and sending.filter(cancelled_at__isnull=False).update(
+        status=OutboundEmail.Status.CANCELLED, next_attempt_at=now, lease_until=None, last_error=last_error
+    ):
+        logger.info("mail %s to %s failed and was cancelled meanwhile: not tried again", email.code, email.to)
+        return "cancelled"
     if refused:
         logger.error(
             "mail %s to %s FAILED: the mail server refused this address for good (%s); correct it, then resend the "
@@ -524,7 +611,8 @@ def send_pending_mails(*, limit: int | None = None, dry_run: bool = False) -> Co
     lease expired), oldest due first, at most ``limit`` (default ``OUTBOX_SWEEP_LIMIT``).
 
     Safe to run anywhere and at the same time as workers and other sweepers: each row is claimed before it is sent.
-    Returns counts by outcome (``sent``, ``retry``, ``failed``, ``skipped``), or only ``due`` with ``dry_run``.
+    Returns counts by outcome (``sent``, ``retry``, ``failed``, ``cancelled``, ``skipped``), or only ``due`` with
+    ``dry_run``. A ``CANCELLED`` row is never due (:func:`cancel_pending`).
     """
     limit = settings.OUTBOX_SWEEP_LIMIT if limit is None else limit
     ids = list(
@@ -550,7 +638,8 @@ def resend_emails(
 ) -> list[OutboundEmail]:
     """Put failed mails back in the queue (admin "Renvoyer"): ``PENDING``, due now, a fresh retry horizon, the
     actor and date recorded on the row; the first attempt follows the commit. Rows that are not ``FAILED`` are left
-    alone. Returns the rows resent.
+    alone: deliberately also the ``CANCELLED`` ones, whose news no longer holds (:func:`cancel_pending`; a withdrawal
+    is irreversible), so a cancelled mail is never resent. Returns the rows resent.
 
     ``without_attachments``: the way out for a mail whose file can never be read (a letter whose build fails every
     time): its references are dropped, so the mail leaves without them rather than never, and its text says which

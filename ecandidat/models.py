@@ -37,18 +37,21 @@ class OutboundEmailQuerySet(models.QuerySet["OutboundEmail"]):
 
     def claimable(self, now: datetime) -> Self:
         """Rows a sender may claim: :meth:`due` ones, plus a fresh row's first attempt (right after the commit),
-        except the :meth:`abandoned` ones."""
+        except the :meth:`abandoned` ones. Never a ``CANCELLED`` one (nor ``SENT``, ``FAILED``)."""
         return self.filter(
             models.Q(status=OutboundEmail.Status.PENDING) & (models.Q(attempts=0) | models.Q(next_attempt_at__lte=now))
-            | models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now) & ~_retry_horizon_passed(now)
+            | models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now, cancelled_at__isnull=True)
+            & ~_retry_horizon_passed(now)
         )
 
     def abandoned(self, now: datetime) -> Self:
         """ "Sending" rows whose lease expired after ``OUTBOX_RETRY_HOURS`` from their queueing (their creation, or
         the admin's resend): their sender died at every attempt (a hard time limit, out of memory while building a
-        big letter), so ``record_failure`` never gave them up. The sender gives them up instead of claiming them."""
+        big letter), so ``record_failure`` never gave them up. The sender gives them up instead of claiming them.
+        Also those whose cancellation was asked while they were being sent (``cancelled_at`` set: their sender died
+        before it could record anything; ``ecandidat.emails.cancel_pending``): they are cancelled, not sent again."""
         expired = models.Q(status=OutboundEmail.Status.SENDING, lease_until__lt=now)
-        return self.filter(expired & _retry_horizon_passed(now))
+        return self.filter(expired & (_retry_horizon_passed(now) | models.Q(cancelled_at__isnull=False)))
 
 
 def _retry_horizon_passed(now: datetime) -> models.Q:
@@ -65,6 +68,10 @@ class OutboundEmail(models.Model):
     ``OUTBOX_RETRY_HOURS`` have passed, then the row is ``FAILED`` (the admin can resend it). The row is also the
     proof that a mail was sent ("I never received the decision"), and what the demonstration mailbox lists when no
     SMTP server is configured.
+
+    A row not sent yet whose news no longer holds (a decision mail of an application its candidate has withdrawn
+    since) is ``CANCELLED``, with the date and the reason: it is never sent, nor resent. Its ``topic`` says what it
+    announces (``ecandidat.emails.cancel_pending``).
     """
 
     class Status(models.TextChoices):
@@ -72,6 +79,7 @@ class OutboundEmail(models.Model):
         SENDING = "SENDING", _("sending")
         SENT = "SENT", _("sent")
         FAILED = "FAILED", _("failed")
+        CANCELLED = "CANCELLED", pgettext_lazy("outbox status", "cancelled")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     code = models.CharField(_("code"), max_length=60, help_text=_("The eCandidat mail code, e.g. CPT_MIN_CREATE."))
@@ -87,7 +95,7 @@ class OutboundEmail(models.Model):
         blank=True,
         help_text=_("The files attached to the mail, read when it is sent (provider, id, file name, MIME type)."),
     )
-    status = models.CharField(_("status"), max_length=8, choices=Status, default=Status.PENDING)
+    status = models.CharField(_("status"), max_length=10, choices=Status, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -123,6 +131,22 @@ class OutboundEmail(models.Model):
         related_name="+",
         verbose_name=_("about the account"),
     )
+    # What the mail announces, when its news can stop holding before it leaves: ``decision:<application id>`` for
+    # a decision mail and its centre copies (``applications.notifications``). "" for every other mail.
+    topic = models.CharField(
+        _("topic"),
+        max_length=64,
+        blank=True,
+        default="",
+        help_text=_("What the mail announces: it is cancelled if that no longer holds before it is sent."),
+    )
+    cancelled_at = models.DateTimeField(pgettext_lazy("outbox", "cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(
+        _("reason for the cancellation"),
+        max_length=255,
+        blank=True,
+        help_text=_("Why the mail was not sent: what it announced no longer held."),
+    )
 
     objects = OutboundEmailQuerySet.as_manager()
 
@@ -138,6 +162,8 @@ class OutboundEmail(models.Model):
                 condition=models.Q(status__in=["PENDING", "SENDING"]),
                 name="outbox_to_send_idx",
             ),
+            # ``cancel_pending``'s look-up, inside the withdrawal's transaction: only the mails with a topic.
+            models.Index(fields=["topic"], condition=~models.Q(topic=""), name="outbox_topic_idx"),
         ]
         constraints = [
             models.CheckConstraint(

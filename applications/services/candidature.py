@@ -24,7 +24,13 @@ from applications.forms_tab import missing_forms
 from applications.history import record_event
 from applications.letters import NO_LETTER, LetterMail, letter_mail, letter_obtainable
 from applications.models import Application, Candidate
-from applications.notifications import notify_candidate, notify_candidate_with, notify_commission
+from applications.notifications import (
+    CANCELLED_BEFORE_SENT,
+    cancel_decision_mails,
+    notify_candidate,
+    notify_candidate_with,
+    notify_commission,
+)
 from applications.pieces import blocking_pieces
 from applications.questions import QuestionRow, missing_questions, question_rows
 from applications.services.pieces import delete_application_files
@@ -367,7 +373,9 @@ def cancel_application(*, application: Application, actor: User) -> Application:
     """ "Annuler la candidature" (§1.11): the application is kept as cancelled (date, actor), its own files are
     deleted after the commit (shared pieces are kept), and the candidate may apply to the formation again.
 
-    Side effects: history row, mail CANDIDATURE_ANNULATION, COMMISSION_ALERT_ANNULATION to the commission.
+    Side effects: history row, mail CANDIDATURE_ANNULATION, COMMISSION_ALERT_ANNULATION to the commission; the
+    mails about a decision not sent yet are cancelled (an application with a decision cannot be cancelled, but one
+    deleted since may have left its mail waiting in the outbox).
     """
     application = _lock(application)
     refusal = cancel_refusal(application, has_decision=application.decisions.exists())
@@ -378,6 +386,7 @@ def cancel_application(*, application: Application, actor: User) -> Application:
     application.save(update_fields=["cancelled_at", "cancelled_by"])
     delete_application_files(application=application, actor=actor)
     record_event(application, kind=EventKind.CANCELLED, actor=actor, from_status=application.dossier_status)
+    cancel_decision_mails(application, reason=CANCELLED_BEFORE_SENT)
     _notify(application, candidate_code="CANDIDATURE_ANNULATION", commission_code="COMMISSION_ALERT_ANNULATION")
     return application
 
@@ -503,12 +512,13 @@ def withdraw_application(
     ``reason`` is a ``WithdrawalReason`` code, required after a confirmation and from staff; ``comment`` is staff's
     free text, kept in the history.
 
-    Side effects: history row (``application_withdrawn`` or ``withdrawn_after_confirmation``), mail
-    CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT, signal ``confirmation_withdrawn`` after a confirmation, then
-    the first candidate of the complementary list is admitted when the formation manages its list automatically.
-    That promotion is made by the system (actor None, batch ``auto_waiting_list``), not in the withdrawing
-    person's name. When the formation manages its list, its row is locked before the application's, the lock order
-    of every path that changes ranks (``staff.lock_waiting_list``).
+    Side effects: history row (``application_withdrawn`` or ``withdrawn_after_confirmation``), the mails about the
+    decision not sent yet cancelled (queued while the mail server was down: « confirmez avant le… », « si une place
+    se libère… », ``notifications.cancel_decision_mails``), mail CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT,
+    signal ``confirmation_withdrawn`` after a confirmation, then the first candidate of the complementary list is
+    admitted when the formation manages its list automatically. That promotion is made by the system (actor None,
+    batch ``auto_waiting_list``), not in the withdrawing person's name. When the formation manages its list, its row
+    is locked before the application's, the lock order of every path that changes ranks (``staff.lock_waiting_list``).
 
     The withdrawal stands: a decision entered or validated afterwards does not reset it (``staff.record_decision``).
     """
@@ -532,6 +542,7 @@ def withdraw_application(
     mail_code = change_answer(application, transition, role=role, actor=actor, reason=reason, comment=comment)
     if was_confirmed:
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor, reason=reason)
+    cancel_decision_mails(application)
     reason_label = WithdrawalReason(reason).label if reason else ""  # lazy: rendered in the mail's language
     _notify(
         application,

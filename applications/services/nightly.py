@@ -27,7 +27,7 @@ from applications.enums import DossierStatus, EventKind
 from applications.history import record_event
 from applications.models import Application, ApplicationEvent, Candidate, PieceSubmission
 from applications.models.candidature import latest_decision
-from applications.notifications import format_date, notify_candidate
+from applications.notifications import cancel_decision_mails, format_date, notify_candidate
 from applications.services.staff import lock_waiting_list, promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat import parameters
@@ -318,6 +318,8 @@ def _withdraw(pk: int, *, first_day: datetime.date) -> list[str]:
         kind=EventKind.WITHDRAWN,
         comment=f"date de confirmation {confirmation_date:%d/%m/%Y}",
     )
+    # A « confirmez avant le… » or « relance » still waiting in the outbox (the mail server down) must not follow.
+    cancel_decision_mails(locked)
     notify_candidate(
         application=locked,
         code="CANDIDATURE_DESIST_AUTO",

@@ -107,9 +107,10 @@ def test_an_exception_is_recorded_as_an_error_and_raised():
     assert run.counts == {"before": 1}
 
 
-def test_prune_outbox_deletes_old_sent_and_failed_mails_only(settings):
+def test_prune_outbox_deletes_old_sent_failed_and_cancelled_mails_only(settings):
     """A failed mail stays for staff to resend, but not for ever: its text names the candidate (it stayed after
-    the campaign and its accounts were destroyed). A pending one stays: it is still being tried."""
+    the campaign and its accounts were destroyed). A cancelled one (the candidate withdrew before it left) goes
+    after the same time. A pending one stays: it is still being tried."""
     settings.OUTBOX_RETENTION_DAYS = 30
     old = timezone.now() - datetime.timedelta(days=31)
     common = {"code": "X", "language": "fr", "subject": "s", "body": "b"}
@@ -118,13 +119,16 @@ def test_prune_outbox_deletes_old_sent_and_failed_mails_only(settings):
     OutboundEmail.objects.create(to="failed@example.org", status="FAILED", **common)
     OutboundEmail.objects.create(to="old-failed@example.org", status="FAILED", **common)
     OutboundEmail.objects.create(to="old-pending@example.org", status="PENDING", **common)
+    OutboundEmail.objects.create(to="cancelled@example.org", status="CANCELLED", **common)
+    OutboundEmail.objects.create(to="old-cancelled@example.org", status="CANCELLED", **common)
     OutboundEmail.objects.filter(to__startswith="old-").update(created_at=old)
 
     call_command("prune_outbox", "--dry-run", stdout=io.StringIO())
-    assert OutboundEmail.objects.count() == 5
+    assert OutboundEmail.objects.count() == 7
     call_command("prune_outbox", stdout=io.StringIO())
 
     assert sorted(OutboundEmail.objects.values_list("to", flat=True)) == [
+        "cancelled@example.org",
         "failed@example.org",
         "old-pending@example.org",
         "recent@example.org",

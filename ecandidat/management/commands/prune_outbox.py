@@ -10,8 +10,8 @@ from ecandidat.models import OutboundEmail
 
 class Command(BatchCommand):
     help = (
-        "Delete from the outbox the sent e-mails and the failed ones older than OUTBOX_RETENTION_DAYS (the pending "
-        "ones stay): a failed mail keeps its text for staff to resend, not for ever."
+        "Delete from the outbox the sent, failed and cancelled e-mails older than OUTBOX_RETENTION_DAYS (the "
+        "pending ones stay): a failed mail keeps its text for staff to resend, not for ever."
     )
     batch_name = "prune_outbox"
 
@@ -20,6 +20,7 @@ class Command(BatchCommand):
         old = OutboundEmail.objects.filter(
             Q(status=OutboundEmail.Status.SENT, sent_at__lt=limit_date)
             | Q(status=OutboundEmail.Status.FAILED, created_at__lt=limit_date)
+            | Q(status=OutboundEmail.Status.CANCELLED, created_at__lt=limit_date)
         )
         if dry_run:
             report.add("mails to delete", old.count())
