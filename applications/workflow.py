@@ -43,6 +43,8 @@ UNRELEASED_DECISION_EVENTS = frozenset({EventKind.DECISION_ENTERED, EventKind.DE
 # (``services.staff._grant_default_favourable``), with that decision's history action. Created validated, the row
 # tells its release; with DECISION_TWO_PERSON_RULE and a person acting, the decision is only entered: the row is an
 # entry, with a note for staff (« à valider par une autre personne »), and the validation's own row tells the release.
+# The same for a direct access whose candidate could no longer answer by the date de confirmation (the date gone, or
+# today's once the site has closed): only entered, with the reason, for staff to set a later date and validate.
 DEFAULT_FAVOURABLE_EVENTS = {
     EventKind.DIRECT_ACCESS: DecisionAction.DIRECT_ACCESS,
     EventKind.ADMISSION_PROPOSED: DecisionAction.PROPOSAL,

@@ -51,12 +51,53 @@ class StatusForm(forms.Form):
         help_text=_("Received, complete or incomplete: the day it happened, if not today. Never in the future."),
     )
 
+    # Each application's status as the page showed it ("pk:code,…", ``initial_for``): the service refuses to change
+    # a dossier whose status a colleague changed since (``staff.set_dossier_status``'s ``expected_status``), rather
+    # than replace their « Complet » with the « Incomplet » chosen from « Réceptionné », unsaid, and mail both.
+    shown_statuses = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, *args, application: Application | None = None, **kwargs):
         """``application``: the one application of the page, whose creation day is the earliest date of the change
         (``workflow.earliest_status_date``); a selection's are checked one by one by the service, which refuses
         that application only."""
         super().__init__(*args, **kwargs)
         self.earliest = earliest_status_date(application) if application is not None else None
+
+    def clean_shown_statuses(self) -> dict[int, str] | None:
+        if self.add_prefix("shown_statuses") not in self.data:
+            return None  # posted by something other than the page (a script): no page to hold it to
+        shown = {}
+        for item in self.cleaned_data["shown_statuses"].split(","):
+            application, _sep, status = item.strip().partition(":")
+            if not application:
+                continue
+            if not application.isdigit() or status not in DossierStatus.values:
+                raise forms.ValidationError(_("This page is out of date: open it again."))
+            shown[int(application)] = status
+        return shown
+
+    def expected_status(self, application: Application) -> str | None:
+        """``application``'s status when the page was shown ("": not on the page, which never matches), for the
+        service's ``expected_status``; None when the form was posted without the page's value."""
+        shown = self.cleaned_data.get("shown_statuses")
+        if shown is None:
+            return None
+        return shown.get(application.pk, "")
+
+    @staticmethod
+    def initial_for(statuses: dict[int, str]) -> dict[str, str]:
+        """The hidden value for ``statuses``: each application's pk with its dossier status's code."""
+        return {"shown_statuses": ",".join(f"{pk}:{status}" for pk, status in sorted(statuses.items()))}
+
+    def rebound(self, statuses: dict[int, str], application: Application | None = None) -> "StatusForm":
+        """The same form as posted, validated again, holding the statuses the page now shows (``statuses``): after
+        a refusal, what was typed stays and a second "Confirm", the message read, acts on the status now."""
+        data = QueryDict(mutable=True)
+        data.update(self.data)
+        data[self.add_prefix("shown_statuses")] = self.initial_for(statuses)["shown_statuses"]
+        form = type(self)(data, initial=self.initial, prefix=self.prefix, application=application)
+        form.is_valid()
+        return form
 
     def clean(self):
         data = super().clean()

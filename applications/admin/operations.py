@@ -132,6 +132,24 @@ def _shown_decisions_initial(request, applications: list[Application]) -> dict:
     return ShownDecisionsForm.initial_for(_latest_decisions(applications))
 
 
+def _shown_statuses_initial(request, applications: list[Application]) -> dict:
+    """The dossier statuses the page shows, carried by its form (``StatusForm.shown_statuses``): no query, the
+    applications are read with them."""
+    return StatusForm.initial_for({application.pk: application.dossier_status for application in applications})
+
+
+def _set_status(application: Application, form: StatusForm, actor) -> None:
+    review_services.set_dossier_status_checked(
+        application,
+        target=form.cleaned_data["target"],
+        actor=actor,
+        comment=form.cleaned_data["comment"],
+        force_reason=form.cleaned_data["force_reason"] if form.cleaned_data["force_complete"] else "",
+        on=form.cleaned_data["on"],
+        expected_status=form.expected_status(application),
+    )
+
+
 def _enter_decision(application: Application, form: DecisionForm, actor) -> None:
     staff.record_decision(
         application, actor=actor, expected_latest=form.expected_latest(application), **form.service_kwargs()
@@ -247,15 +265,9 @@ OPERATIONS = {
             gettext_lazy("Set the dossier status"),
             StatusForm,
             "editable_by",
-            lambda application, form, actor: review_services.set_dossier_status_checked(
-                application,
-                target=form.cleaned_data["target"],
-                actor=actor,
-                comment=form.cleaned_data["comment"],
-                force_reason=form.cleaned_data["force_reason"] if form.cleaned_data["force_complete"] else "",
-                on=form.cleaned_data["on"],
-            ),
+            _set_status,  # refused where the status changed since the page was shown (a colleague's change)
             prefill=True,  # one application's form refuses a date before its creation beside the date
+            initial=_shown_statuses_initial,
         ),
         Operation(
             "enter_decision",
@@ -567,6 +579,10 @@ def operation_view(request, object_id, name, *, model_admin):
                 # The page shows the decisions as they are now (its preview): its form holds them, so that a second
                 # "Confirm", once they are read, acts on them.
                 form = form.rebound(_latest_decisions([application]))
+            elif isinstance(form, StatusForm) and form.cleaned_data.get("shown_statuses") is not None:
+                # Likewise the status the dossier has now, which the refusal names (one query).
+                status = Application.objects.filter(pk=application.pk).values_list("dossier_status", flat=True)
+                form = form.rebound({application.pk: status.get()}, application)
             form.add_error(None, str(error))
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)

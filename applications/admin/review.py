@@ -84,8 +84,10 @@ PIECE_KINDS = frozenset(
     }
 )
 # Kinds whose comment is the decision type's label (the central office's French), or the processing types' labels
-# and the reason staff typed, written in the institution's language (``applications.services.staff``): marked
-# ``lang="fr"`` for an English reader (RGAA 8.7). Other comments may be in the language of whoever acted.
+# and the reason staff typed, written in the institution's language (``applications.services.staff``), as are the
+# new deadlines, a deleted note's author and date, and a refused piece's comment with its date to replace it by
+# (``staff.extend_deadlines``, ``review.delete_note``, ``pieces.set_piece_status``): marked ``lang="fr"`` for an
+# English reader (RGAA 8.7). Other comments may be in the language of whoever acted.
 FRENCH_COMMENT_KINDS = frozenset(
     {
         EventKind.DECISION_ENTERED,
@@ -95,6 +97,9 @@ FRENCH_COMMENT_KINDS = frozenset(
         EventKind.DIRECT_ACCESS,
         EventKind.ADMISSION_PROPOSED,
         EventKind.TREATMENT_TYPE,
+        EventKind.DEADLINES,
+        EventKind.NOTE_DELETED,
+        EventKind.PIECE_STATUS,
     }
 )
 

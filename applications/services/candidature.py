@@ -34,7 +34,12 @@ from applications.notifications import (
 from applications.pieces import blocking_pieces
 from applications.questions import QuestionRow, missing_questions, question_rows
 from applications.services.pieces import delete_application_files
-from applications.services.staff import admit_on_proposal, lock_waiting_list, promote_from_waiting_list
+from applications.services.staff import (
+    admission_proposal_refusal,
+    admit_on_proposal,
+    lock_waiting_list,
+    promote_from_waiting_list,
+)
 from applications.signals import application_confirmed, confirmation_withdrawn
 from applications.workflow import (
     ANSWER_TRANSITIONS,
@@ -243,7 +248,11 @@ def propose_admission(*, candidate: Candidate, formation: Formation, actor: User
     the candidate's behalf (mail CANDIDATURE), set Complete and given the formation's default favourable decision,
     validated at once (``staff.admit_on_proposal``: history action ``P``, the decision's mail); the commission is
     alerted (COMMISSION_ALERT_PROPOSITION) when it asked for it. All or nothing: without the formation's default
-    favourable decision, nothing is created."""
+    favourable decision, or when its candidate could no longer confirm it by the date de confirmation (the date gone,
+    or today's once the site has closed: ``staff.admission_proposal_refusal``), nothing is created."""
+    refusal = admission_proposal_refusal(formation, actor=actor)  # asked first: nothing is written when refused
+    if refusal:
+        raise BusinessRuleError(refusal)
     application = create_application_on_behalf(candidate=candidate, formation=formation, actor=actor, proposal=True)
     admit_on_proposal(application, actor=actor)
     notify_commission(application=application, code="COMMISSION_ALERT_PROPOSITION")

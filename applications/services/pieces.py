@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -539,10 +540,11 @@ def set_piece_status(
         locked.status_changed_by = actor
         locked.save()
         if replace_by is not None:
-            comment = gettext("%(comment)s (to replace by %(date)s)") % {
-                "comment": comment,
-                "date": date_format(replace_by, "SHORT_DATE_FORMAT"),
-            }
+            with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+                comment = gettext("%(comment)s (to replace by %(date)s)") % {
+                    "comment": comment,
+                    "date": date_format(replace_by, "SHORT_DATE_FORMAT"),
+                }
         # A shared piece (no application) is in the history of every live application of the candidate.
         record_events(
             [locked.application_id]

@@ -7,8 +7,9 @@ the same transaction, like the other staff services.
 import datetime
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -25,6 +26,9 @@ from ecandidat.staff import is_central
 from ecandidat.text import check_savable
 
 NOTE_MAX_LENGTH = 2000
+# A note its author already saved this long ago, with the same text, is not saved again: the second request of a
+# double click on « Ajouter la note » (or a form sent again) is the same note, not a second one.
+NOTE_REPEAT_WINDOW = datetime.timedelta(seconds=10)
 # A piece is "checked" once validated, or declared not concerned by the candidate.
 CHECKED = frozenset({PieceStatus.VALIDATED, PieceStatus.NOT_CONCERNED})
 
@@ -57,14 +61,19 @@ def set_dossier_status_checked(
     comment: str = "",
     force_reason: str = "",
     on: datetime.date | None = None,
+    expected_status: str | None = None,
 ) -> Application:
     """Set the dossier status like ``staff.set_dossier_status``, refusing "Complet" while pieces are unchecked or
     refused unless ``force_reason`` is given; that reason is written to the history (``complete_forced``) with
-    the pieces concerned, in the same transaction as the status change (which mails STATUT_CO)."""
+    the pieces concerned, in the same transaction as the status change (which mails STATUT_CO).
+
+    ``expected_status``: the status the page showed (``staff.set_dossier_status``): changed since, the change is
+    refused with that message, before the pieces are looked at."""
     force_reason = (force_reason or "").strip()
     with transaction.atomic():
-        if target == DossierStatus.COMPLETE:
-            _lock(application)
+        locked = _lock(application) if target == DossierStatus.COMPLETE else None
+        # A status changed meanwhile is refused by ``staff.set_dossier_status`` (below), whatever the pieces.
+        if locked is not None and expected_status in (None, locked.dossier_status):
             unchecked = unchecked_pieces(application)
             if unchecked and not force_reason:
                 raise BusinessRuleError(
@@ -89,14 +98,20 @@ def set_dossier_status_checked(
                     kind=EventKind.COMPLETE_FORCED,
                     comment=f"{force_reason} ({', '.join(_short(row.piece_type.label) for row in unchecked)})",
                 )
-        return staff.set_dossier_status(application, target=target, actor=actor, comment=comment, on=on)
+        return staff.set_dossier_status(
+            application, target=target, actor=actor, comment=comment, on=on, expected_status=expected_status
+        )
 
 
 def add_note(*, application: Application, actor: User, text: str) -> ApplicationNote:
     """Add a timestamped internal note ("bloc-notes"); staff only, never shown to the candidate, no mail.
 
     Line ends are stored as ``\n``: a browser posts a textarea's line breaks as CR LF but counts each as one
-    character against its ``maxlength``, so a note the page accepted must not be refused as too long."""
+    character against its ``maxlength``, so a note the page accepted must not be refused as too long.
+
+    The same text as the author's latest note on the application, saved less than ``NOTE_REPEAT_WINDOW`` ago, is
+    that note sent twice (a double click): nothing is written, that note is returned. Checked under the
+    application's lock, so that two requests at once see each other."""
     text = (text or "").replace("\r\n", "\n").strip()
     if not text:
         raise BusinessRuleError(_("Write the note before saving it."))
@@ -105,6 +120,9 @@ def add_note(*, application: Application, actor: User, text: str) -> Application
     check_savable(text)
     with transaction.atomic():
         _lock(application)
+        latest = application.notes.filter(author=actor).order_by("-created_at", "-pk").first()
+        if latest is not None and latest.text == text and timezone.now() - latest.created_at < NOTE_REPEAT_WINDOW:
+            return latest
         return ApplicationNote.objects.create(application=application, author=actor, text=text)
 
 
@@ -125,16 +143,12 @@ def delete_note(*, note: ApplicationNote, actor: User) -> None:
         deleted = ApplicationNote.objects.filter(pk=note.pk).delete()[0]
         if not deleted:  # deleted meanwhile (two tabs): nothing to record twice
             return
-        record_event(
-            application,
-            actor=actor,
-            kind=EventKind.NOTE_DELETED,
-            comment=_("note by %(author)s of %(date)s")
-            % {
+        with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+            comment = _("note by %(author)s of %(date)s") % {
                 "author": note.author.get_username(),
                 "date": date_format(timezone.localtime(note.created_at), "SHORT_DATETIME_FORMAT"),
-            },
-        )
+            }
+        record_event(application, actor=actor, kind=EventKind.NOTE_DELETED, comment=comment)
 
 
 def change_tags(

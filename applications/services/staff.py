@@ -98,19 +98,38 @@ def _refused_pieces(application: Application) -> list[dict]:
 
 @transaction.atomic
 def set_dossier_status(
-    application: Application, *, target: str, actor: User, comment: str = "", on: datetime.date | None = None
+    application: Application,
+    *,
+    target: str,
+    actor: User,
+    comment: str = "",
+    on: datetime.date | None = None,
+    expected_status: str | None = None,
 ) -> Application:
     """Staff set any dossier status at any time (§2.5): stamps the date (today, or ``on``: the day a paper dossier
     was received, logged later; never in the future), writes the history, mails STATUT_<code>.
 
     ``IN`` (incomplete) mails the refused pieces with their comments; the candidate may change pieces again
-    (``workflow.CANDIDATE_EDITABLE``)."""
+    (``workflow.CANDIDATE_EDITABLE``).
+
+    ``expected_status``: the status the page showed (``StatusForm.shown_statuses``). When the locked row has
+    another (a colleague's change meanwhile), ``InvalidTransition`` says so and nothing is written nor mailed: a
+    « Complet » is not replaced unread by the « Incomplet » chosen from « Réceptionné ». None: not checked."""
     transition = STAFF_TRANSITION_BY_TARGET.get(target)
     if transition is None:
         raise BusinessRuleError(_("Unknown dossier status."))
     application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
+    if expected_status is not None and application.dossier_status != expected_status:
+        shown = DossierStatus(expected_status).label if expected_status in DossierStatus.values else "—"
+        raise InvalidTransition(
+            _(
+                "The status of this dossier has changed since the page was shown (“%(shown)s” then, “%(now)s” "
+                "now): nothing was changed. Check the dossier before setting its status again."
+            )
+            % {"shown": shown, "now": DossierStatus(application.dossier_status).label}
+        )
     _apply_staff_status(application, transition, actor=actor, comment=comment, on=on)
     return application
 
@@ -205,6 +224,15 @@ def grant_direct_access(application: Application, *, actor: User | None, batch: 
     Called inside the transaction that set the status (the application row is locked). Does nothing (None) for
     another type de traitement, when the application already has a decision, or when the formation has no default
     favourable decision (logged: the formation is misconfigured, staff decide by hand).
+
+    When its candidate could no longer answer it by its date de confirmation (``_confirmation_date_refusal``, the
+    rule of ``validate_decision``: a date gone, or today's once the site has closed for the night), the decision is
+    only entered, not released: the candidate sees no decision yet (they only see validated ones, §1.12; the status
+    mail said that a favourable one would follow), it is not mailed, and its history row tells staff why. Staff
+    validating it get ``validate_decision``'s usual refusal until they set a later date ("Extend deadlines"), then
+    the candidate is mailed that date. The status change (or the type de traitement) that granted it stands: it is
+    not refused for a decision the candidate could not answer, and nothing is half written. Released at once, the
+    decision asked to answer by a date gone, and the nightly withdrawal left it for staff (``_given_too_late``).
     """
     if application.treatment_type != TreatmentType.DIRECT or application.decisions.exists():
         return None
@@ -220,32 +248,82 @@ def admit_on_proposal(application: Application, *, actor: User) -> Decision:
     """Proposition d'admission (§1.5): the new application is set Complete without the status mail, and given the
     formation's default favourable decision, created and validated at once (history action ``P``) and mailed; the
     candidate then confirms as after any favourable decision. Raises ``BusinessRuleError`` without that default
-    decision. Called by ``candidature.propose_admission``, in its transaction."""
+    decision. Called by ``candidature.propose_admission``, in its transaction.
+
+    A proposal released at once whose candidate could no longer answer it by its date de confirmation (a date gone,
+    or today's once the site has closed for the night: ``_confirmation_date_refusal``, the rule of
+    ``validate_decision``) is refused with ``BusinessRuleError`` (``admission_proposal_refusal``), before anything
+    is written here; the caller may ask the same before it creates the application, and its transaction rolls back
+    whatever it created otherwise. Staff cannot set a later date first on an application that
+    does not exist yet: the message says to create a classic application, give it a date, then enter and validate
+    its favourable decision. With ``DECISION_TWO_PERSON_RULE`` the decision is only entered (not checked here): its
+    validation makes the check, once staff can set the application's date."""
     application = _lock(application)
-    if application.formation.favourable_decision_type is None:
-        raise BusinessRuleError(
-            _("An admission proposal needs the formation's default favourable decision; set it on the formation.")
-        )
+    now = timezone.now()
+    refusal = admission_proposal_refusal(application.formation, actor=actor, now=now, application=application)
+    if refusal:
+        raise BusinessRuleError(refusal)
     change_status(application, STAFF_TRANSITION_BY_TARGET[DossierStatus.COMPLETE], role=Role.STAFF, actor=actor)
     return _grant_default_favourable(
-        application, actor=actor, action=DecisionAction.PROPOSAL, event=EventKind.ADMISSION_PROPOSED
+        application, actor=actor, action=DecisionAction.PROPOSAL, event=EventKind.ADMISSION_PROPOSED, now=now
     )
 
 
+def admission_proposal_refusal(
+    formation: Formation,
+    *,
+    actor: User,
+    now: datetime.datetime | None = None,
+    application: Application | None = None,
+) -> str:
+    """Why ``actor`` may not propose an admission to ``formation`` at ``now`` (default: now), or "": it has no default
+    favourable decision, or that decision, released at once, could no longer be answered by its date de confirmation
+    (``_confirmation_date_refusal``; not checked when it waits for someone else's validation, which checks it).
+
+    ``application``: the proposal's application once created (``admit_on_proposal``, under its lock); without it,
+    the date is a new application's, the formation's rule (``candidature.propose_admission`` may ask before it
+    creates anything)."""
+    if formation.favourable_decision_type_id is None:
+        return _("An admission proposal needs the formation's default favourable decision; set it on the formation.")
+    if not _released_at_once(actor):
+        return ""
+    now = now or timezone.now()
+    confirmation_date = _effective_confirmation_date(application or Application(formation=formation), now)
+    return _confirmation_date_refusal(confirmation_date, now, proposal=True)
+
+
+def _released_at_once(actor: User | None) -> bool:
+    """Whether a default favourable decision given by ``actor`` may be released at once: not with
+    ``DECISION_TWO_PERSON_RULE`` and a person acting (it then waits for someone else's validation)."""
+    return not (settings.DECISION_TWO_PERSON_RULE and actor is not None)
+
+
 def _grant_default_favourable(
-    application: Application, *, actor: User | None, action: str, event: EventKind, batch: str = ""
+    application: Application,
+    *,
+    actor: User | None,
+    action: str,
+    event: EventKind,
+    batch: str = "",
+    now: datetime.datetime | None = None,
 ) -> Decision:
     """The formation's default favourable decision, created validated with history ``action``, recorded as
-    ``event`` and mailed with its letter.
+    ``event`` and mailed with its letter. ``now``: the moment of the grant (the caller's, when it checked the date
+    de confirmation at that moment; default: now).
 
     With ``DECISION_TWO_PERSON_RULE`` and a person as ``actor`` (an admission proposal, a type de traitement set to
     accès direct by hand), the decision is only entered: it waits, unmailed, for someone else's validation
     (``validate_decision``, which mails it), as any decision a person enters. Granted by a batch, it is released at
-    once: no person judged it."""
+    once: no person judged it. Whoever grants it, it is only entered, its history row saying why, when its
+    candidate could no longer answer it by its date de confirmation (``_confirmation_date_refusal``): its
+    validation then refuses it until staff set a later date (an accès direct, ``grant_direct_access``; an admission
+    proposal is refused before, ``admit_on_proposal``)."""
     decision_type = application.formation.favourable_decision_type
     assert decision_type is not None  # checked by the callers, with their own message
-    now = timezone.now()
-    released = not (settings.DECISION_TWO_PERSON_RULE and actor is not None)
+    now = now or timezone.now()
+    confirmation_date = _effective_confirmation_date(application, now)
+    too_late = bool(_confirmation_date_refusal(confirmation_date, now))
+    released = _released_at_once(actor) and not too_late
     decision = Decision.objects.create(
         application=application,
         decision_type=decision_type,
@@ -255,8 +333,13 @@ def _grant_default_favourable(
         validated_by=actor if released else None,
     )
     comment = decision_type.label
-    if not released:
-        with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        if too_late:
+            comment = _(
+                "%(decision)s (not released: the candidate could no longer confirm it by the confirmation date, "
+                "%(date)s; set a later date with “Extend deadlines”, then validate it)"
+            ) % {"decision": comment, "date": format_date(confirmation_date)}
+        elif not released:
             comment = _("%(decision)s (to be validated by someone else: two-person rule)") % {"decision": comment}
     record_event(application, kind=event, actor=actor, batch=batch, comment=comment)
     if not released:
@@ -265,7 +348,7 @@ def _grant_default_favourable(
     notify_decision(
         application=application,
         decision=decision,
-        confirmation_date=_effective_confirmation_date(application, now),
+        confirmation_date=confirmation_date,
         letter=letter.context,
         attachments=letter.attachments,
     )
@@ -505,7 +588,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     return decision
 
 
-def _confirmation_date_refusal(confirmation_date: datetime.date | None, now: datetime.datetime) -> str:
+def _confirmation_date_refusal(
+    confirmation_date: datetime.date | None, now: datetime.datetime, *, proposal: bool = False
+) -> str:
     """Why a favourable decision whose date de confirmation is ``confirmation_date`` may not be validated at
     ``now``, or "": its candidate could no longer answer it by that date, which is before the first day they can
     still act (``first_day_to_act``, the rule of the nightly withdrawal's ``_given_too_late``).
@@ -513,9 +598,15 @@ def _confirmation_date_refusal(confirmation_date: datetime.date | None, now: dat
     A late decision (after an appeal, a re-admission after an automatic withdrawal…) would be mailed asking to
     answer by a date gone: the candidate could not confirm, and the nightly batch leaves it alone. So would one
     validated on the evening of its date once the site has closed for the night (the maintenance window, enforced):
-    "Confirmer" is refused from the next morning on. Both wait for staff to give a later date."""
+    "Confirmer" is refused from the next morning on. Both wait for staff to give a later date.
+
+    The same rule for the decisions given at once: an accès direct is then only entered (``grant_direct_access``);
+    an admission proposal (``proposal``) is refused, with its own way out (its application does not exist yet, so
+    no date can be set on it first: a classic application is)."""
     if confirmation_date is None or confirmation_date >= first_day_to_act(now):
         return ""
+    if proposal:
+        return _proposal_refusal(confirmation_date, now)
     if confirmation_date < timezone.localdate(now):
         return _(
             "The confirmation date (%(date)s) has passed: the candidate could not answer this favourable "
@@ -525,6 +616,21 @@ def _confirmation_date_refusal(confirmation_date: datetime.date | None, now: dat
         "The candidate can no longer confirm by the confirmation date (%(date)s): the site is closed until "
         "%(time)s tomorrow. Set a later confirmation date first (“Extend deadlines”), then validate this "
         "favourable decision."
+    ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_END)}
+
+
+def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) -> str:
+    """``_confirmation_date_refusal`` for an admission proposal: the same reason, then what staff can do instead."""
+    if confirmation_date < timezone.localdate(now):
+        return _(
+            "The confirmation date (%(date)s) has passed: the candidate could not answer this admission proposal. "
+            "Create a classic application instead, give it a new confirmation date (“Extend deadlines”), then enter "
+            "and validate its favourable decision."
+        ) % {"date": format_date(confirmation_date)}
+    return _(
+        "The candidate can no longer confirm by the confirmation date (%(date)s): the site is closed until "
+        "%(time)s tomorrow. Create a classic application instead, give it a later confirmation date (“Extend "
+        "deadlines”), then enter and validate its favourable decision."
     ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_END)}
 
 
@@ -921,15 +1027,20 @@ def extend_deadlines(
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
     changes, fields = [], []
+    # The history is read in the institution's language, its dates too (``format_date`` is written when formatted).
+    with translation.override(settings.LANGUAGE_CODE):
+        if return_deadline is not None:
+            changes.append(_("return deadline: %(date)s") % {"date": format_date(return_deadline)})
+        if confirmation_date is not None:
+            changes.append(_("confirmation date: %(date)s") % {"date": format_date(confirmation_date)})
+        separator = translation.pgettext("between two parts of a list", "; ")
     if return_deadline is not None:
-        changes.append(_("return deadline: %(date)s") % {"date": format_date(return_deadline)})
         application.return_deadline_override = return_deadline
         fields.append("return_deadline_override")
     if confirmation_date is not None:
-        changes.append(_("confirmation date: %(date)s") % {"date": format_date(confirmation_date)})
         application.confirmation_date_override = confirmation_date
         fields.append("confirmation_date_override")
     application.save(update_fields=fields)
-    text = "; ".join(changes) + (f" — {comment}" if comment else "")
+    text = separator.join(changes) + (f" — {comment}" if comment else "")
     record_event(application, kind=EventKind.DEADLINES, actor=actor, comment=text)
     return application

@@ -119,7 +119,9 @@ def test_the_latest_actions_on_applications_are_the_users_own_newest_first(
         reverse("admin:applications_application_change", args=[second.pk]),
         reverse("admin:applications_application_change", args=[first.pk]),
     ]
-    assert actions[1]["text"] == 'Pièce refusée « <span lang="fr">Relevé de notes du baccalauréat</span> » : illisible'
+    assert actions[1]["text"] == (
+        'Pièce refusée « <span lang="fr">Relevé de notes du baccalauréat</span> » : <span lang="fr">illisible</span>'
+    )
     html = response.content.decode()
     assert "Mes dernières actions sur les candidatures" in html
     assert "Aucun(e) disponible" not in html

@@ -69,7 +69,7 @@ def test_the_author_deletes_the_note_and_the_history_keeps_who_not_the_text(
     assert event.actor == commission_member
     assert event.comment.startswith("note de membre du ")
     assert "Note supprimée." in page
-    assert "Note interne supprimée par membre : note de membre du " in page
+    assert 'Note interne supprimée par membre : <span lang="fr">note de membre du ' in page
     assert "Entretien raté" not in page
 
 

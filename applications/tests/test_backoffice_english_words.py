@@ -91,7 +91,7 @@ def test_the_history_marks_the_pieces_french_label_and_escapes_the_rest(centre_m
 
     assert text == (
         f'Piece refused “<span lang="fr">Relevé de notes &amp; co</span>” by {centre_manager.get_username()}: '
-        "&lt;b&gt;illisible&lt;/b&gt;"
+        '<span lang="fr">&lt;b&gt;illisible&lt;/b&gt;</span>'
     )
 
 

@@ -151,8 +151,9 @@ def test_a_decision_validated_once_the_site_closed_on_its_date_is_left_for_staff
     """Staff may validate inside the window: at 22:50 on the date, the candidate never had a moment to answer (the
     site closed at 22:45, "Confirmer" refused from 06:00 the next day). As for a decision given after its date, the
     batch leaves it for staff to set a date rather than withdraw it ten minutes after its mail. The validation now
-    refuses it (test_validation_confirmation_cutoff.py), but a direct access released at once is not checked there, nor
-    was a decision validated before it was: the stamp is moved to 22:50 after a validation at 22:00."""
+    refuses it (test_validation_confirmation_cutoff.py), and so do a direct access and an admission proposal given at
+    once (test_cutoff_at_once.py), but a decision validated before that rule was not checked: the stamp is moved to
+    22:50 after a validation at 22:00."""
     application = make_application(formation, campaign=campaign)
     with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):
         decide(application, Avis.FAVOURABLE, actor=central_manager)

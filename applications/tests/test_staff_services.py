@@ -374,7 +374,7 @@ def test_extend_deadlines_is_audited(application, centre_manager):
     application.refresh_from_db()
     assert application.return_deadline_override == later
     event = application.events.get(kind="deadlines_extended")
-    assert f"{later.day} {later:%b %Y}" in event.comment  # in the actor's language, English here (15 Jan 2027)
+    assert f"date limite de retour : {later:%d/%m/%Y}" in event.comment  # the institution's language, whoever acts
     assert "courrier" in event.comment
 
 
