@@ -84,11 +84,13 @@ KIND_BY_AVIS: dict[str, str] = {
 
 
 def template_for(application: Application, kind: str) -> DecisionLetterTemplate | None:
-    """The formation's own letter, else its centre's, else None."""
+    """The formation's own letter, else its centre's, else None. The formation's own text is the formation's
+    wherever it is filed: a text left in the former centre of a formation moved since (before its texts followed
+    it, ``offers.services.move_letter_texts``) is still its letter, never replaced by the new centre's."""
     formation = application.formation
     return (
-        DecisionLetterTemplate.objects.filter(kind=kind, centre_id=formation.centre_id)
-        .filter(Q(formation_id=formation.pk) | Q(formation__isnull=True))
+        DecisionLetterTemplate.objects.filter(kind=kind)
+        .filter(Q(formation_id=formation.pk) | Q(formation__isnull=True, centre_id=formation.centre_id))
         .order_by(F("formation_id").asc(nulls_last=True))
         .first()
     )
@@ -130,16 +132,18 @@ class _Letter(UnicodePDF):
         self.set_auto_page_break(auto=True, margin=20)
 
 
-def render_letter_pdf(template: DecisionLetterTemplate, values: dict[str, str | bool], *, language: str) -> bytes:
+def render_letter_pdf(template: DecisionLetterTemplate, values: dict[str, str | bool]) -> bytes:
     """The letter as PDF bytes. Text only goes through ``multi_cell`` without markup: a value cannot add
-    formatting, and ``render_source`` never interprets a value's ``${…}``."""
+    formatting, and ``render_source`` never interprets a value's ``${…}``. The document's language is the one its
+    text is written in, the institution's (``DecisionLetterTemplate.FRENCH_TEXTS``), whatever the candidate's: a
+    screen reader reads it with that pronunciation (RGAA 8.4)."""
     title = " ".join(render_source(template.title, values).split())
     body = render_source(template.body, values)
     pdf = _Letter()
     pdf.set_title(title)
     pdf.set_author(settings.INSTITUTION_NAME)
     pdf.set_subject(f"{values.get('formation_code', '')} {values.get('numero_dossier', '')}")
-    pdf.set_lang(language)
+    pdf.set_lang(settings.LANGUAGE_CODE)
     pdf.set_creator("ecandidat")
     pdf.add_page()
     pdf.set_font(FONT, "B", 11)
@@ -195,20 +199,21 @@ def letters_waiting_for(templates: Sequence[DecisionLetterTemplate]) -> list[str
     refuses to delete them): the letters not built yet that a candidate can still download, those of their
     application's latest validated decision (an application with a decision is never cancelled) but an admission
     letter given up by a désistement (one withheld until the confirmation waits for its text too), each counted on
-    the text it would be built from (the formation's own, else the centre's). Two queries, whatever the number of
-    texts."""
+    the text it would be built from (``template_for``: the formation's own, wherever it is filed, else the centre's
+    of the formation's centre). Two queries, whatever the number of texts."""
     if not templates:
         return []
     kinds = {template.kind for template in templates}
-    centres = {template.centre_id for template in templates}
+    centres = {template.centre_id for template in templates if template.formation_id is None}
+    formations = {template.formation_id for template in templates if template.formation_id is not None}
     later = Decision.objects.filter(
         application_id=OuterRef("application_id"), validated_at__gt=OuterRef("decision__validated_at")
     )
     waiting = list(
         DecisionLetter.objects.filter(
+            Q(application__formation__centre_id__in=centres) | Q(application__formation_id__in=formations),
             file="",
             kind__in=kinds,
-            application__formation__centre_id__in=centres,
             decision__validated_at__isnull=False,
         )
         .exclude(kind=DecisionLetterTemplate.Kind.ADMISSION, application__accepted=False)
@@ -219,9 +224,11 @@ def letters_waiting_for(templates: Sequence[DecisionLetterTemplate]) -> list[str
         return []
     own: dict[tuple[str, int], int] = {}
     centre_wide: dict[tuple[str, int], int] = {}
-    for pk, kind, centre_id, formation_id in DecisionLetterTemplate.objects.filter(
-        kind__in=kinds, centre_id__in=centres
-    ).values_list("pk", "kind", "centre_id", "formation_id"):
+    texts = Q(formation__isnull=True, centre_id__in={centre_id for _kind, _formation_id, centre_id in waiting})
+    texts |= Q(formation_id__in={formation_id for _kind, formation_id, _centre_id in waiting})
+    for pk, kind, centre_id, formation_id in DecisionLetterTemplate.objects.filter(texts, kind__in=kinds).values_list(
+        "pk", "kind", "centre_id", "formation_id"
+    ):
         if formation_id is None:
             centre_wide[kind, centre_id] = pk
         else:
@@ -272,7 +279,7 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
     language = application.candidate.preferred_language or settings.LANGUAGE_CODE
     with translation.override(language):
         values = letter_values(application, letter.decision, letter.kind)
-    pdf = render_letter_pdf(template, values, language=language)
+    pdf = render_letter_pdf(template, values)
     old_name = letter.file.name if letter.file else ""
     name = default_storage.save(
         f"letters/{application.campaign_id}/{letter.public_id}.pdf", ContentFile(pdf, name="letter.pdf")

@@ -11,12 +11,16 @@ instead, over the variables the notification declares:
 - ``{if($paper)}…{endif($paper)}``: the text between the markers only when the variable is set (non-empty, true);
 - ``{if(!$paper)}…{endif(!$paper)}``: only when it is not.
 
+Blocks may nest, or cross on different variables: a passage is kept when every block around it is. A text is read a
+few times whatever its blocks, and one longer than ``MAX_SOURCE_LENGTH`` is refused before it is read.
+
 This module holds pure functions only: the database row is ``ecandidat.models.MailTemplate``, the lookup and the
 rendering happen in ``ecandidat.emails``.
 """
 
 import re
-from itertools import product
+from bisect import bisect_right
+from collections import deque
 from typing import Any
 
 from django.template import Context
@@ -33,12 +37,14 @@ from ecandidat.notifications import Kind, Notification
 # --- syntax ---------------------------------------------------------------------------------------------------------
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_ANY_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _PLACEHOLDER = re.compile(rf"\$\{{\s*({_NAME})\s*\}}")
-_BLOCK = re.compile(rf"\{{if\((!?)\$({_NAME})\)\}}(.*?)\{{endif\(\1\$\2\)\}}", re.DOTALL)
-_ANY_MARKER = re.compile(r"\{(?:end)?if\(([^)]*)\)\}")
+# A block's marker, {if($name)}, {if(!$name)}, {endif($name)} or {endif(!$name)}: a fixed shape, found in one pass.
+_MARKER = re.compile(rf"\{{(end)?if\((!?)\$({_NAME})\)\}}")
+_MARKER_START = re.compile(r"\{(?:end)?if\(")  # where anything that looks like a marker begins
 _TESTED = re.compile(rf"\{{if\(!?\$({_NAME})\)\}}")
 _MAX_TESTED_NAMES = 10  # always_printed tries 2**n combinations of the names the blocks test
+# The longest text checked: a mail or a letter is a page or two; a text of megabytes is a mistake or an attack.
+MAX_SOURCE_LENGTH = 50_000
 
 
 def _kind(notification: Notification, name: str) -> Kind | None:
@@ -50,18 +56,131 @@ class TemplateSyntaxProblem(ValueError):
     """A problem in a staff-edited text, with a French message meant for the field."""
 
 
+# Every scan below reads the text once (a handful of passes in all, whatever the number of blocks): a pattern with a
+# lazy ``(.*?)`` and back-references, applied again until nothing changes, took seconds per thousand markers
+# (quadratic), and a text is checked when a form is saved or previewed.
+
+
+def _any_placeholders(source: str) -> list[tuple[str, str]]:
+    """Every ``${…}`` as (the whole, what is inside), up to the first ``}`` after it, in one reading (a pattern
+    ``${[^}]*}`` reads the rest of the text again from each unclosed ``${``)."""
+    found, position = [], 0
+    while (start := source.find("${", position)) != -1:
+        end = source.find("}", start + 2)
+        if end == -1:
+            break  # no "}" after this one: none after the next ones either
+        found.append((source[start : end + 1], source[start + 2 : end]))
+        position = end + 1
+    return found
+
+
+def _first_marker(source: str) -> str | None:
+    """The first text that looks like a marker, ``{if(…)}`` or ``{endif(…)}`` with anything but ")" inside, in one
+    reading (a pattern ``{if([^)]*)}`` reads the rest of the text again from each unclosed ``{if(``)."""
+    paren = -1
+    for match in _MARKER_START.finditer(source):
+        if paren < match.end():
+            paren = source.find(")", match.end())
+            if paren == -1:
+                return None
+        if source.startswith(")}", paren):
+            return source[match.start() : paren + 2]
+    return None
+
+
+class _Blocks:
+    """The block markers of a text, read once, and paired: each ``{endif($x)}`` closes the first ``{if($x)}`` still
+    open (``{if(!$x)}`` is another block than ``{if($x)}``); blocks may nest or cross. A marker that pairs with none
+    stays text (the check refuses it). Which passage is kept does not depend on how the markers of one variable are
+    paired (it is inside a block on ``$x`` when more ``{if($x)}`` than ``{endif($x)}`` come before it); the pairs
+    only say which marker a refusal names: as the former check (the first marker left once the blocks it could
+    pair were taken out, an ``{if(…)}`` paired with the nearest ``{endif(…)}`` after it), but for texts with several
+    errors."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.markers = list(_MARKER.finditer(source))
+        self.partner: dict[int, int] = {}  # marker index -> the index of the marker it pairs with
+        open_ones: dict[tuple[bool, str], deque[int]] = {}
+        for index, marker in enumerate(self.markers):
+            key = (bool(marker.group(2)), marker.group(3))
+            if marker.group(1) is None:
+                open_ones.setdefault(key, deque()).append(index)
+            elif open_ones.get(key):
+                opening = open_ones[key].popleft()
+                self.partner[opening], self.partner[index] = index, opening
+
+    def names(self) -> list[str]:
+        """The variables the paired blocks test, outer blocks first (then in the text's order)."""
+        depth, opened = 0, []  # (depth, start, name) of each paired {if(…)}
+        for index, marker in enumerate(self.markers):
+            partner = self.partner.get(index)
+            if partner is None:
+                continue
+            if partner > index:
+                depth += 1
+                opened.append((depth, marker.start(), marker.group(3)))
+            else:
+                depth -= 1
+        return [name for _depth, _start, name in sorted(opened)]
+
+    def pieces(self) -> list[tuple[str, tuple[tuple[bool, str], ...]]]:
+        """The text without the paired markers, in pieces, each with the blocks around it as (negated, name)."""
+        pieces: list[tuple[str, tuple[tuple[bool, str], ...]]] = []
+        active: dict[int, tuple[bool, str]] = {}  # the blocks open, by the index of their {if(…)}
+        position = 0
+        for index, marker in enumerate(self.markers):
+            partner = self.partner.get(index)
+            if partner is None:
+                continue  # stays text: part of the next piece
+            if marker.start() > position:
+                pieces.append((self.source[position : marker.start()], tuple(active.values())))
+            if partner > index:
+                active[index] = (bool(marker.group(2)), marker.group(3))
+            else:
+                del active[partner]
+            position = marker.end()
+        if position < len(self.source):
+            pieces.append((self.source[position:], ()))
+        return pieces
+
+    def unwrapped(self) -> str:
+        """The text with every paired marker taken out, and what was between them kept."""
+        return "".join(text for text, _blocks in self.pieces())
+
+    def resolved(self, values: Any) -> str:
+        """The text with every block kept or removed by the values (a name missing from them: not set): a passage
+        is kept when every block around it is. Each value is asked once."""
+        kept: dict[tuple[bool, str], bool] = {}
+        parts = []
+        for text, blocks in self.pieces():
+            for block in blocks:
+                if block not in kept:
+                    negated, name = block
+                    kept[block] = bool(values.get(name)) != negated
+            if all(kept[block] for block in blocks):
+                parts.append(text)
+        return "".join(parts)
+
+
 def check_source(source: str, notification: Notification) -> set[str]:
     """Return the variables ``source`` uses, or raise :class:`TemplateSyntaxProblem` naming what is wrong:
-    a variable this mail does not have, a yes/no variable used as text, a malformed placeholder or block."""
+    a text too long, a variable this mail does not have, a yes/no variable used as text, a malformed placeholder or
+    block. Reads the text a few times, whatever its blocks."""
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise TemplateSyntaxProblem(
+            gettext("This text is too long: %(length)d characters, at most %(limit)d.")
+            % {"length": len(source), "limit": MAX_SOURCE_LENGTH}
+        )
     unknown, flags_as_text = [], []
-    if source.count("${") != len(_ANY_PLACEHOLDER.findall(source)):
+    placeholders = _any_placeholders(source)
+    if source.count("${") != len(placeholders):
         raise TemplateSyntaxProblem(gettext("A “${” is not closed: write ${name}, with a name from the list."))
-    for match in _ANY_PLACEHOLDER.finditer(source):
-        inner = match.group(1).strip()
-        if not re.fullmatch(_NAME, inner):
+    for placeholder, inner in placeholders:
+        if not re.fullmatch(_NAME, inner.strip()):
             raise TemplateSyntaxProblem(
                 gettext("“%(placeholder)s” is not a variable: write ${name}, with a name from the list.")
-                % {"placeholder": match.group(0)}
+                % {"placeholder": placeholder}
             )
     used = set()
     for name in _PLACEHOLDER.findall(source):
@@ -70,16 +189,11 @@ def check_source(source: str, notification: Notification) -> set[str]:
             unknown.append(name)
         elif _kind(notification, name) == Kind.FLAG:
             flags_as_text.append(name)
-    remaining = source
-    while True:
-        for _negated, name, _inner in _BLOCK.findall(remaining):
-            used.add(name)
-            if name not in notification.names:
-                unknown.append(name)
-        reduced = _BLOCK.sub(lambda m: m.group(3), remaining)
-        if reduced == remaining:
-            break
-        remaining = reduced
+    blocks = _Blocks(source)
+    for name in blocks.names():
+        used.add(name)
+        if name not in notification.names:
+            unknown.append(name)
     if unknown:
         names = ", ".join(f"${{{name}}}" for name in dict.fromkeys(unknown))
         raise TemplateSyntaxProblem(
@@ -92,11 +206,11 @@ def check_source(source: str, notification: Notification) -> set[str]:
             gettext("${%(name)s} is a yes/no variable: use it in a block {if($%(name)s)}…{endif($%(name)s)}.")
             % {"name": name}
         )
-    leftover = _ANY_MARKER.search(remaining)
+    leftover = _first_marker(blocks.unwrapped())
     if leftover:
         raise TemplateSyntaxProblem(
             gettext("The block “%(marker)s” is not closed or not opened: write {if($name)}…{endif($name)}.")
-            % {"marker": leftover.group(0)}
+            % {"marker": leftover}
         )
     return used
 
@@ -106,33 +220,46 @@ def always_printed(source: str) -> set[str]:
     required variable (an account's link) must be among them: inside a block ``{if($x)}…{endif($x)}`` only, it
     would reach only the recipients for whom ``$x`` is set; in both ``{if($x)}`` and ``{if(!$x)}`` it reaches all.
 
-    Every combination of the variables the blocks test is tried (``2**n`` for ``n`` names, a mail's few); past
-    ``_MAX_TESTED_NAMES`` names, a variable counts only outside every block."""
+    Every combination of the variables the blocks test is tried (``2**n`` for ``n`` names, a mail's few), all at
+    once: a combination is a bit, a passage kept by a set of them a number; past ``_MAX_TESTED_NAMES`` names, a
+    variable counts only outside every block."""
     tested = sorted(set(_TESTED.findall(source)))
-    if len(tested) > _MAX_TESTED_NAMES:
-        while (reduced := _BLOCK.sub("", source)) != source:
-            source = reduced
-        return set(_PLACEHOLDER.findall(source))
-    printed: set[str] | None = None
-    for combination in product((False, True), repeat=len(tested)):
-        kept = set(_PLACEHOLDER.findall(_resolve_blocks(source, dict(zip(tested, combination, strict=True)))))
-        printed = kept if printed is None else printed & kept
-    return printed if printed is not None else set()
-
-
-def _resolve_blocks(source: str, values: Any) -> str:
-    """``source`` with every block kept or removed by the values (a name missing from them: not set)."""
-    while True:
-        reduced = _BLOCK.sub(lambda m: m.group(3) if bool(values.get(m.group(2))) != bool(m.group(1)) else "", source)
-        if reduced == source:
-            return source
-        source = reduced
+    every_combination = len(tested) <= _MAX_TESTED_NAMES
+    combinations = 1 << len(tested) if every_combination else 1
+    every = (1 << combinations) - 1
+    when_set = {
+        name: sum(1 << combination for combination in range(combinations) if combination >> bit & 1)
+        for bit, name in enumerate(tested)
+        if every_combination
+    }
+    text: list[str] = []
+    starts: list[int] = []
+    masks: list[int] = []
+    length = 0
+    for piece, blocks in _Blocks(source).pieces():
+        mask = every if every_combination or not blocks else 0  # past the limit: outside every block only
+        for negated, name in blocks if every_combination else ():
+            mask &= every ^ when_set[name] if negated else when_set[name]
+        text.append(piece)
+        starts.append(length)
+        masks.append(mask)
+        length += len(piece)
+    reached: dict[str, int] = {}
+    for match in _PLACEHOLDER.finditer("".join(text)):
+        # The pieces the placeholder spans (one, but for a placeholder a removed marker joins).
+        first = bisect_right(starts, match.start()) - 1
+        last = bisect_right(starts, match.end() - 1) - 1
+        mask = every
+        for index in range(first, last + 1):
+            mask &= masks[index]
+        reached[match.group(1)] = reached.get(match.group(1), 0) | mask
+    return {name for name, mask in reached.items() if mask == every}
 
 
 def render_source(source: str, values: Any) -> str:
     """Substitute a checked text. Blocks are resolved on the staff text first, then placeholders in one pass, so
     a value that happens to contain ``${…}`` or ``{if(…)}`` is never interpreted."""
-    source = _resolve_blocks(source, values)
+    source = _Blocks(source).resolved(values)
     return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), source)
 
 

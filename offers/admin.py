@@ -67,6 +67,7 @@ from offers.services import (
     campaign_code_problems,
     campaign_rollover_errors,
     decision_type_in_use,
+    move_letter_texts,
     new_formation_initial,
     set_formation_dates,
     set_formation_links,
@@ -1261,6 +1262,16 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
         context["prefill_centres"] = self._prefill_centres(request) if prefill else []
         context["prefill_centre"] = self._prefill_centre(request) if prefill else None
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "centre" in form.changed_data:
+            # The formation's own letter texts go with it (offers.services.move_letter_texts), in the change form's
+            # transaction, each move in the text's history (in the model's words: history_in_model_words).
+            with translation.override(None):
+                fields = [str(DecisionLetterTemplate._meta.get_field("centre").verbose_name)]
+            for text in move_letter_texts(obj):
+                self.log_change(request, text, [{"changed": {"fields": fields}}])
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)

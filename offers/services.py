@@ -1,5 +1,5 @@
 """Writes on the catalogue that are more than one admin form: the calendar of several formations at once, and their
-pieces, forms, questions and "en service" flag.
+pieces, forms, questions and "en service" flag; the letter texts of a formation that moved to another centre.
 
 eCandidat's "modifications en masse" of formations (ecandidat-features §2.8): at each campaign rollover a centre
 manager moves the same three or four dates on dozens of formations. ``set_formation_dates`` does it for a
@@ -27,6 +27,7 @@ from offers.models import (
     Campaign,
     Centre,
     ComplementaryForm,
+    DecisionLetterTemplate,
     DecisionType,
     Formation,
     PieceType,
@@ -103,6 +104,25 @@ def set_formation_links(
                 formation.in_service = in_service
                 formation.save(update_fields=["in_service"])
     return formations
+
+
+@transaction.atomic
+def move_letter_texts(formation: Formation) -> list[DecisionLetterTemplate]:
+    """File the formation's own letter texts under its centre, after the formation moved to another centre (its
+    form): they are its letters, not its former centre's (``DecisionLetterTemplate.clean`` wants the formation's
+    centre; the new centre's managers edit them). Returns the texts moved, for their history. Called in the
+    transaction that saves the formation (the admin's change form is one)."""
+    texts = list(
+        DecisionLetterTemplate.objects.select_for_update()
+        .filter(formation_id=formation.pk)
+        .exclude(centre_id=formation.centre_id)
+        .order_by("pk")
+    )
+    for text in texts:
+        text.formation = formation  # the row's name (its history) reads it: no query
+        text.centre_id = formation.centre_id
+        text.save(update_fields=["centre", "updated_at"])
+    return texts
 
 
 def new_formation_initial(centre: Centre) -> dict[str, Any]:

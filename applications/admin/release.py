@@ -82,9 +82,9 @@ def letter_preview_view(model_admin, request, object_id):
     if decision is None or template is None:
         raise Http404
     language = application.candidate.preferred_language or settings.LANGUAGE_CODE
-    with translation.override(language):
+    with translation.override(language):  # as the build does (applications.letters.build_letter)
         values = letter_values(application, decision, kind)
-    response = HttpResponse(render_letter_pdf(template, values, language=language), content_type="application/pdf")
+    response = HttpResponse(render_letter_pdf(template, values), content_type="application/pdf")
     response["Content-Disposition"] = 'inline; filename="apercu-lettre.pdf"'
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
