@@ -72,7 +72,7 @@ class ApplicationsConfig(AppConfig):
         # Deferred like the imports above. Letters and packs are stored outside the campaigns' prefixes: the orphan
         # sweep (documents' remove_orphan_files) learns which names their rows hold. Under "letters/" too, in
         # "letters/signatures/": the letter templates' signature images (a template row holds its own).
-        from applications.models import CommissionPack, DecisionLetter  # noqa: PLC0415
+        from applications.models import CommissionPack, DecisionLetter, ExportJob  # noqa: PLC0415
         from documents.storage import register_file_owner  # noqa: PLC0415
         from offers.models import DecisionLetterTemplate  # noqa: PLC0415
 
@@ -84,6 +84,8 @@ class ApplicationsConfig(AppConfig):
             ],
         )
         register_file_owner("packs/", lambda: CommissionPack.objects.exclude(file="").values_list("file", flat=True))
+        # The background exports (a file a killed build stored but never recorded is swept once no job holds it).
+        register_file_owner("exports/", lambda: ExportJob.objects.exclude(file="").values_list("file", flat=True))
         # The piece types' templates: a template replaced, or its piece type deleted, leaves its file behind (the
         # admin deletes no file); the sweep deletes it once no piece type holds it (the templates stored directly in
         # "piece-templates/", before each had a folder, are held by their rows like the others).

@@ -33,3 +33,13 @@ def requeue_lost_release_jobs() -> int:
     """The releases' sweeper, every few minutes from Celery beat: queue again the releases whose task was lost
     (``applications.services.release.requeue_lost_releases``), also those whose page nobody watches."""
     return requeue_lost_releases()
+
+
+# An export of up to STREAMED_EXPORT_LIMIT rows takes minutes (a few ms a row): the pack's limits.
+@shared_task(acks_late=True, soft_time_limit=3600, time_limit=3700)
+def build_export_job(job_id: int) -> None:
+    """Build one large export with chosen columns (``applications.export_jobs.build_export``). A redelivery leaves a
+    job built, failed or being built alone, and takes back one whose worker was killed (``EXPORT_STALE_AFTER``)."""
+    from applications.export_jobs import build_export  # noqa: PLC0415 - export_jobs queues this task
+
+    build_export(job_id)

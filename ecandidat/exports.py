@@ -6,6 +6,7 @@ after a tab or carriage return) is prefixed with an apostrophe, so that a candid
 their name cannot run anything on a manager's computer (OWASP "CSV injection").
 """
 
+import contextlib
 import csv
 import datetime
 import decimal
@@ -16,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -82,6 +84,21 @@ XLSX_DATE_FORMAT = "DD/MM/YYYY"
 XLSX_DATETIME_FORMAT = "DD/MM/YYYY HH:MM"
 
 
+# The most characters an XLSX cell holds (Excel's limit): openpyxl cuts a longer text there, silently, losing its end
+# (the newest notes). It is cut here with a marker saying so (``xlsx_text``).
+XLSX_CELL_MAX_CHARS = 32_767
+
+
+def xlsx_text(value: str) -> str:
+    """``value`` cut to ``XLSX_CELL_MAX_CHARS`` with a visible marker in the current language (the requester's)
+    when it is longer: the notes of a much-discussed dossier, the answers to the forms… the reader knows the rest is
+    on the application's page."""
+    if len(value) <= XLSX_CELL_MAX_CHARS:
+        return value
+    marker = gettext("… (truncated: see the application)")
+    return value[: XLSX_CELL_MAX_CHARS - len(marker)] + marker
+
+
 def xlsx_cells(sheet, row: Iterable) -> list:
     """One row for ``sheet.append`` (normal or write-only worksheet): dates and times as date cells shown the French
     way, text as text.
@@ -94,14 +111,15 @@ def xlsx_cells(sheet, row: Iterable) -> list:
     The control characters an XLSX cannot hold (U+0000 to U+001F but the tab and line ends: a vertical tab or an
     escape pasted into a name, an answer, a note) are left out: openpyxl refused the whole file for one of them (a
     500 on the export), and they show nothing. They are left out before the formula check, so that
-    ``"\x0b=HYPERLINK(…)"`` stays inert."""
+    ``"\x0b=HYPERLINK(…)"`` stays inert. A text longer than an XLSX cell holds is cut with a marker
+    (:func:`xlsx_text`)."""
     cells: list = []
     for value in row:
         if value is None:
             cells.append("")
         elif isinstance(value, str):
             value = ILLEGAL_CHARACTERS_RE.sub("", value)
-            cells.append("'" + value if value.startswith("=") else value)
+            cells.append(xlsx_text("'" + value if value.startswith("=") else value))
         elif isinstance(value, datetime.datetime):
             # Excel has no time zones; callers pass local times.
             cell = WriteOnlyCell(sheet, value=value.replace(tzinfo=None))
@@ -113,7 +131,9 @@ def xlsx_cells(sheet, row: Iterable) -> list:
             cells.append(cell)
         else:
             value = neutralise(value)
-            cells.append(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value)
+            cells.append(
+                xlsx_text(neutralise(ILLEGAL_CHARACTERS_RE.sub("", value))) if isinstance(value, str) else value
+            )
     return cells
 
 
@@ -133,6 +153,15 @@ def to_xlsx(headers: Sequence[str], rows: Iterable[Sequence], *, title: str = "E
     return buffer.getvalue()
 
 
+def _discard(sheet) -> None:
+    """End a write-only sheet's writing and remove its temporary file after a failure while its rows were read (a
+    background export taken over, the database gone): left to the garbage collector, lxml complains and the file
+    stays until the process exits (a Celery worker: days)."""
+    with contextlib.suppress(Exception):
+        sheet.close()
+        sheet._writer.cleanup()
+
+
 def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> IO[bytes]:
     """An XLSX in a temporary file (open, at its start), written row by row with openpyxl's write-only mode: the
     rows are never all in memory; the response streams the file, then closes it."""
@@ -140,8 +169,12 @@ def write_xlsx(header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: s
     sheet = workbook.create_sheet(title[:31])
     sheet.freeze_panes = "A2"
     sheet.append(xlsx_cells(sheet, header))
-    for row in rows:
-        sheet.append(xlsx_cells(sheet, row))
+    try:
+        for row in rows:
+            sheet.append(xlsx_cells(sheet, row))
+    except BaseException:
+        _discard(sheet)
+        raise
     output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it
     workbook.save(output)
     output.seek(0)

@@ -1,6 +1,9 @@
 """The export with chosen columns (issue 12): a page of the applications list where staff tick the columns (their
 last choice is offered again) and the format; the file holds the applications of the list as filtered when the page
-was opened, within the user's scope. CSV is streamed; XLSX is written row by row into a temporary file."""
+was opened, within the user's scope. Up to ``EXPORT_IN_REQUEST_MAX_ROWS`` applications (``applications.export_jobs``)
+the file is the answer: the CSV streamed, the XLSX written row by row into a temporary file. Above, the export is
+built in the background (an ``ExportJob``): its page shows the progress, then the link to the file, to its requester
+only (anyone else: 404)."""
 
 from __future__ import annotations
 
@@ -8,11 +11,14 @@ import copy
 import logging
 
 from django import forms
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -26,13 +32,26 @@ from applications.export_columns import (
     stream_csv,
     write_xlsx,
 )
-from applications.models import ExportColumns
+from applications.export_jobs import (
+    EXPORT_RETENTION,
+    in_request_max_rows,
+    is_stalled,
+    request_export,
+    requeue_lost_export,
+)
+from applications.models import Application, ExportColumns, ExportJob
 from ecandidat import exports
-from ecandidat.admin_base import changelist_of
+from ecandidat.admin_base import bound_view, changelist_of, is_too_long_search, too_long_search_message
+from ecandidat.downloads import stored_file_response
 
 logger = logging.getLogger(__name__)
 
+# The most one export holds (in the background above ``EXPORT_IN_REQUEST_MAX_ROWS``: minutes, never in a request).
 STREAMED_EXPORT_LIMIT = 100_000
+# The list's query string the page carries (its filters, search and order): a few hundred characters; a forged one
+# holding thousands of search words ran for minutes in the database.
+FILTERS_MAX_LENGTH = 4000
+REFRESH_SECONDS = 3
 
 
 class ExportForm(forms.Form):
@@ -53,12 +72,32 @@ class ExportForm(forms.Form):
         # (``changelist_of``), not with an error on this hidden field.
         self.fields["filters"].validators = []
 
+    def clean_filters(self):
+        filters = self.cleaned_data["filters"]
+        # Checked here rather than by the field's max_length, whose validator goes with the NUL one above.
+        if len(filters) > FILTERS_MAX_LENGTH or is_too_long_search(QueryDict(filters).get("q", "")):
+            raise forms.ValidationError(too_long_search_message())
+        return filters
+
 
 def _filtered_queryset(model_admin, request, filters: str):
     """The list's queryset with the filters of the page the export was asked from (the user's scope applies)."""
     filtered = copy.copy(request)
     filtered.GET = QueryDict(filters)
     return changelist_of(model_admin, filtered).get_queryset(filtered)
+
+
+def scoped_queryset(user, filters: str):
+    """The list's queryset for ``user`` now, with ``filters`` (a background export, at build time): None when
+    ``user`` may no longer read the list (left the staff, lost every right)."""
+    model_admin = admin.site.get_model_admin(Application)
+    request = HttpRequest()
+    request.method = "GET"
+    request.user = user
+    request.path = reverse("admin:applications_application_changelist")
+    if not (user.is_active and user.is_staff and model_admin.has_view_permission(request)):
+        return None
+    return _filtered_queryset(model_admin, request, filters)
 
 
 def export_columns_view(model_admin, request):
@@ -87,6 +126,22 @@ def export_columns_view(model_admin, request):
                 gettext("%(count)d applications: at most %(limit)d can be exported; add filters.")
                 % {"count": count, "limit": STREAMED_EXPORT_LIMIT},
             )
+        elif count > in_request_max_rows():
+            # Minutes of work: in the background, with its progress (the worker timeout cut it in the request).
+            job = request_export(
+                actor=request.user,
+                filters=form.cleaned_data["filters"],
+                columns=keys,
+                fmt=form.cleaned_data["fmt"],
+                total=count,
+            )
+            logger.info("export of %s applications × %s columns by %s queued", count, len(keys), request.user.username)
+            messages.info(
+                request,
+                gettext("The export of %(count)s applications is being prepared; its link appears on this page.")
+                % {"count": number_format(count, force_grouping=True)},
+            )
+            return HttpResponseRedirect(reverse("admin:applications_application_export_job", args=[job.public_id]))
         else:
             logger.info("export of %s applications × %s columns by %s", count, len(keys), request.user.username)
             return export_response(queryset, keys, form.cleaned_data["fmt"])
@@ -125,6 +180,61 @@ def export_response(queryset, keys: list[str], fmt: str):
     )
 
 
+def _own_job(request, public_id) -> ExportJob:
+    """The requester's export (404 for anyone else, as for a job that does not exist or was deleted)."""
+    return get_object_or_404(ExportJob, public_id=public_id, requested_by=request.user)
+
+
+def export_job_view(request, public_id, *, model_admin):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    job = _own_job(request, public_id)
+    requeue_lost_export(job)  # its task never queued (the broker was unreachable): queued again
+    stalled = ""
+    if is_stalled(job):
+        # Its worker was killed, or its task never queued: shown failed (« relancez la demande »), not refreshed for
+        # ever. Only shown so: a late delivery may still build it.
+        stalled = (
+            gettext("The export did not start.")
+            if job.status == ExportJob.Status.PENDING
+            else gettext("The export stopped without finishing.")
+        )
+        job.status = ExportJob.Status.FAILED
+    in_progress = job.status in (ExportJob.Status.PENDING, ExportJob.Status.RUNNING)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": gettext("Export with chosen columns"),
+        "subtitle": None,
+        "is_nav_sidebar_enabled": False,
+        "job": job,
+        "stalled": stalled,
+        "done": number_format(job.done, force_grouping=True),
+        "total": number_format(job.total, force_grouping=True),
+        "in_progress": in_progress,
+        "refresh_seconds": REFRESH_SECONDS,
+        "retention_days": EXPORT_RETENTION.days,
+        "download_url": reverse("admin:applications_application_export_job_download", args=[job.public_id])
+        if job.status == ExportJob.Status.DONE
+        else "",
+        "list_url": reverse("admin:applications_application_changelist") + (f"?{job.filters}" if job.filters else ""),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/applications/application/export_columns_job.html", context)
+
+
+def export_job_download_view(request, public_id, *, model_admin):
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    job = _own_job(request, public_id)
+    if job.status != ExportJob.Status.DONE or not job.file.name:
+        raise Http404
+    stamp = timezone.localtime(job.created_at).strftime("%Y%m%d-%H%M")
+    return stored_file_response(
+        job.file.name, filename=f"candidatures-{stamp}.{job.fmt}", content_type=job.content_type
+    )
+
+
 def export_columns_urls(model_admin) -> list:
     wrap = model_admin.admin_site.admin_view
     return [
@@ -132,5 +242,15 @@ def export_columns_urls(model_admin) -> list:
             "export-colonnes/",  # not under export/<fmt>/, which comes first
             wrap(lambda request: export_columns_view(model_admin, request)),
             name="applications_application_export_columns",
-        )
+        ),
+        path(
+            "export-colonnes/<uuid:public_id>/",
+            bound_view(model_admin, export_job_view),
+            name="applications_application_export_job",
+        ),
+        path(
+            "export-colonnes/<uuid:public_id>/fichier/",
+            bound_view(model_admin, export_job_download_view),
+            name="applications_application_export_job_download",
+        ),
     ]

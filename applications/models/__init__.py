@@ -10,7 +10,7 @@ from applications.models.dossier import (
     SisRecord,
     WorkExperience,
 )
-from applications.models.exports import ExportColumns
+from applications.models.exports import ExportColumns, ExportJob
 from applications.models.letters import DecisionLetter, ReleaseJob
 from applications.models.opi import Opi, OpiExport, OpiPiece
 from applications.models.packs import CommissionPack
@@ -42,6 +42,7 @@ __all__ = [
     "DecisionLetter",
     "DossierRow",
     "ExportColumns",
+    "ExportJob",
     "ExternalCursus",
     "FormAnswer",
     "InternalCursus",

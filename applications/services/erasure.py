@@ -6,7 +6,9 @@ the institution's contact address). Two kinds, as in eCandidat:
 - **the account** alone: refused while the account has applications (the commission's work would go with it);
 - **everything** ("Suppression CNIL"): the account, its dossier, its applications with their history, decisions,
   letters and OPI rows, its pieces and every file it uploaded, its answers to the complementary questions (those
-  shared by its applications included), the commission packs holding one of its dossiers, the mails written to its
+  shared by its applications included), the commission packs holding one of its dossiers, every background export
+  still kept (``ExportJob``, two days at most: a job does not record whose rows it holds, and the staff member asks
+  for it again), the mails written to its
   address since it was created and every mail about it (``OutboundEmail.about``: the centre's copies, the
   commission's alerts), and the back office's change history of those rows (the outbox's included).
 
@@ -70,6 +72,7 @@ from applications.models import (
     Candidate,
     CommissionPack,
     DecisionLetter,
+    ExportJob,
     Opi,
     OpiExport,
     PieceSubmission,
@@ -187,9 +190,10 @@ def erasure_counts(user: User) -> ErasureCounts:
     application_ids = list(Application.objects.filter(candidate__user=user).values_list("pk", flat=True))
     letters = DecisionLetter.objects.filter(application_id__in=application_ids)
     packs = _packs_holding(application_ids)
+    exports = ExportJob.objects.exclude(file="").count() if application_ids else 0
     return ErasureCounts(
         applications=len(application_ids),
-        files=_documents(user).count() + letters.count() + sum(1 for pack in packs if pack.file),
+        files=_documents(user).count() + letters.count() + sum(1 for pack in packs if pack.file) + exports,
         mails=_mails(user).count(),
     )
 
@@ -336,6 +340,11 @@ def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
     files = [name for name in documents.values_list("file", flat=True) if name]
     files += [name for name in letters.values_list("file", flat=True) if name]
     files += [pack.file.name for pack in packs if pack.file.name]
+    # The background exports may hold the person's rows (a job records the list's filters, not the rows): all go. A
+    # build running meanwhile finds its job gone at its next write and keeps nothing (``export_jobs.ExportTakenOver``).
+    exports = list(ExportJob.objects.only("pk", "file")) if application_ids else []
+    files += [job.file.name for job in exports if job.file.name]
+    ExportJob.objects.filter(pk__in=[job.pk for job in exports]).delete()
     document_ids = list(documents.values_list("pk", flat=True))
     PieceSubmission.objects.filter(candidate__user=user).delete()
     Document.objects.filter(pk__in=document_ids).delete()

@@ -24,6 +24,7 @@ from applications.models import (
     CommissionPack,
     Decision,
     DecisionLetter,
+    ExportJob,
     PieceSubmission,
     QuestionAnswer,
 )
@@ -341,7 +342,9 @@ def test_summary_page_queries_do_not_grow(client, campaign, central_manager, app
         Application.objects.filter(pk=Application.objects.latest("pk").pk).update(candidate=candidate)
     client.force_login(central_manager)
 
-    with django_assert_num_queries(17):  # the mails: the previous addresses, then whether another account has one
+    with django_assert_num_queries(
+        18
+    ):  # the mails: the previous addresses, then whether another account has one; the kept exports
         response = client.get(reverse(PAGE), {"numero": candidate.user.username.lower()})
 
     assertContains(response, candidate.user.email)
@@ -597,3 +600,20 @@ def test_a_quarantined_file_staff_uploaded_for_the_candidate_goes_too(
     assert not Document.objects.exists()
     assert not default_storage.exists(quarantined)
     assert record.files == 1
+
+
+def test_complete_deletion_removes_the_background_exports_that_may_hold_the_person(
+    rich_candidate, central_manager, django_capture_on_commit_callbacks
+):
+    """A background export (kept two days) records the list's filters, not its rows: any of them may hold the person,
+    so the « Suppression CNIL » deletes them all, rows and files; the staff member asks for theirs again."""
+    name = _stored("exports/e.xlsx", b"PK export")
+    ExportJob.objects.create(requested_by=central_manager, status=ExportJob.Status.DONE, file=name, size=9)
+    ExportJob.objects.create(requested_by=central_manager)  # waiting: its build will find itself gone
+    assert erasure.erasure_counts(rich_candidate).files == len(rich_candidate.stored_files) + 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        erasure.delete_candidate_account(user=rich_candidate, actor=central_manager, everything=True, notify=False)
+
+    assert ExportJob.objects.count() == 0
+    assert not default_storage.exists(name)

@@ -669,6 +669,9 @@ FAVOURABLE_REMINDER_DAYS = env_int("FAVOURABLE_REMINDER_DAYS", 2, minimum=0)
 TRANSMISSION_REMINDER_DAYS = env_int("TRANSMISSION_REMINDER_DAYS", 3, minimum=0)
 ARCHIVE_RETENTION_DAYS = env_int("ARCHIVE_RETENTION_DAYS", 365, minimum=1)
 OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 400, minimum=1)
+# Above this many applications, « Exporter avec les colonnes choisies » is built in the background
+# (applications.export_jobs).
+EXPORT_IN_REQUEST_MAX_ROWS = env_int("EXPORT_IN_REQUEST_MAX_ROWS", 2000, minimum=1)
 # Days a login line stays in the accounts' history (prune_login_history): the CNIL recommends keeping connection
 # logs 6 months to 1 year; a year covers a whole campaign, from its opening to its archiving.
 LOGIN_HISTORY_RETENTION_DAYS = env_int("LOGIN_HISTORY_RETENTION_DAYS", 365, minimum=1)

@@ -1,3 +1,4 @@
+from applications.export_jobs import prune_export_jobs
 from applications.opi.services import PRUNE_BATCH, prune_opi_files
 from ecandidat.batches import BatchCommand
 
@@ -12,3 +13,4 @@ class Command(BatchCommand):
 
     def work(self, report, *, dry_run, limit):
         prune_opi_files(report, dry_run=dry_run, limit=limit)
+        prune_export_jobs(dry_run=dry_run)  # the background exports past EXPORT_RETENTION (applications.export_jobs)

@@ -1,0 +1,223 @@
+"""The large exports with chosen columns, built in the background (« Exporter avec les colonnes choisies » above
+``EXPORT_IN_REQUEST_MAX_ROWS`` applications): the export's page records an ``ExportJob`` (the list's filters and the
+columns as posted) and queues its build after commit (``applications.tasks.build_export_job``); the job's page shows
+its progress and, once ready, the link to the file, for its requester only (``applications.admin.export_columns``).
+
+An export in the request was cut by the web server's worker timeout (60 s: about 26,000 rows of XLSX on a fast
+machine, far fewer on the reference one) with no progress, holding a worker for a minute at each try. Here the
+build has its own time limits, as the commission packs' (``applications.packs``), which this follows: a conditional
+claim PENDING → RUNNING, a progress stamp each ``PROGRESS_EVERY`` rows, a RUNNING job without progress for
+``EXPORT_STALE_AFTER`` taken back by a new delivery of its task, a PENDING one whose task was lost queued again by its
+page (``applications.lost_tasks.requeue_if_lost``).
+
+The rows are rebuilt at build time from the filters, within the requester's scope then: a right withdrawn since the
+request leaves those applications out, a requester who may no longer read the list gets no file. Memory stays
+bounded: the rows are read by chunks (``applications.export_columns.export_rows``), written one at a time into a
+temporary file (the CSV line by line, the XLSX with openpyxl's write-only mode), which is then copied to the storage.
+
+The jobs older than ``EXPORT_RETENTION`` are deleted, row and file (``prune_export_jobs``): by each new request and
+by the nightly batches.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import IO, Any, cast
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from applications.lost_tasks import never_started, requeue_if_lost
+from applications.models import ExportJob
+from applications.tasks import build_export_job
+from documents.storage import delete_file_on_commit
+
+logger = logging.getLogger(__name__)
+
+EXPORT_RETENTION = datetime.timedelta(days=2)
+PROGRESS_EVERY = 500  # rows written between two progress stamps (about a second)
+# Well above the time between two progress stamps, so that a live build is not taken over; should one be, its next
+# write finds the stamp changed and it stops (``ExportTakenOver``).
+EXPORT_STALE_AFTER = datetime.timedelta(minutes=10)
+EXPORT_REQUEUE_AFTER = datetime.timedelta(minutes=3)
+EXPORT_NEVER_STARTED_AFTER = datetime.timedelta(minutes=30)
+
+
+def in_request_max_rows() -> int:
+    """Above this many applications, the export runs in the background (setting ``EXPORT_IN_REQUEST_MAX_ROWS``,
+    2,000 by default: what a request writes well within the worker timeout on the reference machine, XLSX about
+    4 ms a row there)."""
+    return settings.EXPORT_IN_REQUEST_MAX_ROWS
+
+
+class ExportTakenOver(Exception):
+    """This build's claim was taken back by another delivery of the task: it stops, keeping nothing."""
+
+
+class ExportRefused(Exception):
+    """The requester may no longer read the applications list: the job fails without a file."""
+
+
+def request_export(*, actor: User, filters: str, columns: list[str], fmt: str, total: int) -> ExportJob:
+    """Record the export of the list filtered by ``filters`` (its query string) with ``columns`` in ``fmt`` and queue
+    its build after commit; ``total`` is the count the page saw (the build counts again). Side effects: deletes the
+    jobs past ``EXPORT_RETENTION``."""
+    prune_export_jobs()
+    job = ExportJob.objects.create(
+        requested_by=actor,
+        filters=filters,
+        columns=columns,
+        fmt=ExportJob.Format(fmt),
+        total=total,
+        language=translation.get_language() or settings.LANGUAGE_CODE,
+    )
+    build_export_job.delay_on_commit(job.pk)
+    return job
+
+
+def requeue_lost_export(job: ExportJob, *, now: datetime.datetime | None = None) -> bool:
+    """Queue the build again when the job is still PENDING ``EXPORT_REQUEUE_AFTER`` after it was asked for (its task
+    never reached the broker); see ``applications.lost_tasks.requeue_if_lost``."""
+    return requeue_if_lost(
+        cast("Any", job),
+        task=build_export_job,
+        requeue_after=EXPORT_REQUEUE_AFTER,
+        never_started_after=EXPORT_NEVER_STARTED_AFTER,
+        now=now,
+    )
+
+
+def is_stalled(job: ExportJob, *, now: datetime.datetime | None = None) -> bool:
+    """A RUNNING job without progress for ``EXPORT_STALE_AFTER``, or a PENDING one never started: its page shows it
+    failed (« relancez la demande ») rather than being built for ever."""
+    now = now or timezone.now()
+    if job.status == ExportJob.Status.PENDING:
+        return never_started(cast("Any", job), after=EXPORT_NEVER_STARTED_AFTER, now=now)
+    return (
+        job.status == ExportJob.Status.RUNNING
+        and job.progress_at is not None
+        and job.progress_at < now - EXPORT_STALE_AFTER
+    )
+
+
+def _claim(job_id: int) -> datetime.datetime | None:
+    now = timezone.now()
+    claimable = Q(status=ExportJob.Status.PENDING) | Q(
+        status=ExportJob.Status.RUNNING, progress_at__lt=now - EXPORT_STALE_AFTER
+    )
+    claimed = ExportJob.objects.filter(claimable, pk=job_id).update(
+        status=ExportJob.Status.RUNNING, done=0, progress_at=now
+    )
+    return now if claimed else None
+
+
+def _mine(job: ExportJob):
+    return ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, progress_at=job.progress_at)
+
+
+def _progress(job: ExportJob, **values: Any) -> None:
+    now = timezone.now()
+    if not _mine(job).update(progress_at=now, **values):
+        raise ExportTakenOver
+    job.progress_at = now
+
+
+def _counted(job: ExportJob, rows: Iterable[list[Any]]) -> Iterator[list[Any]]:
+    """The rows, recording the progress every ``PROGRESS_EVERY`` of them; ``job.done`` ends as their number."""
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            _progress(job, done=done)
+    job.done = done
+
+
+def build_export(job_id: int) -> None:
+    """Build the file of a claimed job within its requester's scope now; store it and mark the job ready. Any
+    failure marks it failed with its reason (no partial file is kept)."""
+    claimed_at = _claim(job_id)
+    if claimed_at is None:
+        return
+    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    job.progress_at = claimed_at
+    stored = ""
+    try:
+        with translation.override(job.language or settings.LANGUAGE_CODE):
+            spool, size = _write(job)
+        with spool:
+            stored = default_storage.save(f"exports/{job.public_id}.{job.fmt}", File(spool))
+        if not _mine(job).update(
+            status=ExportJob.Status.DONE,
+            file=stored,
+            size=size,
+            done=job.done,
+            total=job.done,
+            finished_at=timezone.now(),
+        ):
+            raise ExportTakenOver
+    except ExportTakenOver:
+        logger.warning("export %s: taken over by another build, this one stops", job.public_id)
+        if stored:
+            default_storage.delete(stored)
+    except ExportRefused as error:
+        logger.warning("export %s refused: %s", job.public_id, error)
+        _mine(job).update(status=ExportJob.Status.FAILED, error=str(error)[:300], finished_at=timezone.now())
+    except Exception as error:
+        logger.exception("export %s failed", job.public_id)
+        if stored:
+            default_storage.delete(stored)
+        _mine(job).update(status=ExportJob.Status.FAILED, error=str(error)[:300], finished_at=timezone.now())
+        raise
+
+
+def _write(job: ExportJob) -> tuple[IO[bytes], int]:
+    """The job's file in a temporary file (open, at its start) and its size."""
+    # The admin's list and its filters (a higher part of this app, read only here, at build time).
+    from applications.admin.export_columns import scoped_queryset  # noqa: PLC0415
+    from applications.export_columns import available_columns, export_rows, headers, stream_csv, write_xlsx  # noqa: PLC0415
+
+    queryset = scoped_queryset(job.requested_by, job.filters)
+    if queryset is None:
+        raise ExportRefused("the requester may no longer read the applications")
+    keys = [key for key in available_columns() if key in job.columns]
+    if not keys:
+        raise ExportRefused("none of the chosen columns is offered any more")
+    _progress(job, total=queryset.count())
+    rows = _counted(job, export_rows(queryset, keys))
+    spool: IO[bytes]
+    if job.fmt == ExportJob.Format.CSV:
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the caller stores then closes it
+        for line in stream_csv(headers(keys), rows):
+            spool.write(line.encode("utf-8"))
+    else:
+        spool = write_xlsx(headers(keys), rows, title=_("Applications"))
+    spool.seek(0, 2)
+    size = spool.tell()
+    spool.seek(0)
+    return spool, size
+
+
+def prune_export_jobs(*, now: datetime.datetime | None = None, dry_run: bool = False) -> int:
+    """Delete the jobs (rows and files) older than ``EXPORT_RETENTION``: the row now, its file once the transaction
+    commits (``delete_file_on_commit``); how many there were. ``dry_run`` deletes nothing."""
+    limit = (now or timezone.now()) - EXPORT_RETENTION
+    old = list(ExportJob.objects.filter(created_at__lt=limit))
+    if dry_run:
+        return len(old)
+    for job in old:
+        name = job.file.name
+        job.delete()
+        if name:
+            delete_file_on_commit(name)
+    if old:
+        logger.info("%d export(s) older than %s deleted", len(old), EXPORT_RETENTION)
+    return len(old)
