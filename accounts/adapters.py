@@ -30,6 +30,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, directory, oidc, oidc_backchannel, services
+from accounts.claims import single_value
 from accounts.enums import LoginMethod
 from ecandidat import maintenance, parameters
 from ecandidat.emails import enqueue_email, enqueue_notification
@@ -392,9 +393,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
     def save_user(self, request, sociallogin, form=None):
         """An ENT student's account: linked to the ENT identity (issuer = the provider app, subject), the student
-        number from the ``supannEtuId`` claim, the address to validate by mail like everyone's."""
+        number from the ``supannEtuId`` claim, the address to validate by mail like everyone's.
+
+        The claim is read as CAS attributes are (``accounts.claims.single_value``): a Keycloak "multivalued" mapper
+        sends ``["21912345"]``, which is the number 21912345, not the text ``['21912345']`` that no SIS lookup finds;
+        an object is no number (logged)."""
         user = sociallogin.user
-        user.student_number = str(_claims(sociallogin).get("supannEtuId") or "")[:20]
+        user.student_number = single_value(_claims(sociallogin).get("supannEtuId"), name="supannEtuId")[:20]
         # An identity that opened an account of a past campaign (``pre_social_login``): saving moves it here.
         previous_owner_id = sociallogin.account.user_id if sociallogin.account.pk is not None else None
         user = super().save_user(request, sociallogin, form=form)

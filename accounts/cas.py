@@ -4,9 +4,10 @@ The protocol is django-cas-ng's (python-cas underneath): the service ticket is v
 ``<ENT_SERVER_URL>/p3/serviceValidate`` with its attributes, and the CAS server's single-logout ``logoutRequest`` ends
 the matching session (django-cas-ng's ``SessionTicket`` and ``clean_sessions``). What happens next is not
 django-cas-ng's: a student's identity becomes an allauth social login of the same ``ent`` provider the OpenID Connect
-path uses (uid = the CAS login), so the account rules are the ENT path's exactly (signup form, annual accounts, address
-validated by mail, ``supannEtuId`` as the student number, see ``accounts.adapters``); and an identity that is an
-active staff account (``accounts.directory``) logs the staff member in, refreshed from the directory.
+path uses (uid = the CAS login in lower case, ``student_identity``), so the account rules are the ENT path's exactly
+(signup form, annual accounts, address validated by mail, ``supannEtuId`` as the student number, see
+``accounts.adapters``); and an identity that is an active staff account (``accounts.directory``) logs the staff member
+in, refreshed from the directory.
 
 Attributes read (CAS 3.0 ``<cas:attributes>``, names as a supann CAS releases them): ``mail``, ``givenName``, ``sn``,
 ``displayName``, ``supannEtuId``.
@@ -34,6 +35,7 @@ from django_cas_ng.utils import get_cas_client
 from django_cas_ng.views import clean_sessions
 
 from accounts import directory
+from accounts.claims import single_value
 
 logger = logging.getLogger(__name__)
 
@@ -53,26 +55,39 @@ def service_url(request: HttpRequest) -> str:
     return request.build_absolute_uri(reverse("accounts:cas_callback"))
 
 
-def _first(value) -> str:
-    if isinstance(value, list | tuple):
-        value = value[0] if value else ""
-    return str(value or "").strip()
+def _first(attributes: dict, name: str) -> str:
+    """One attribute's value: the first of a multivalued one (``accounts.claims.single_value``)."""
+    return single_value(attributes.get(name), name=name)
+
+
+def student_identity(login: str) -> str:
+    """The ENT identity (the ``uid`` of its ``ent`` social account) of a student's CAS login: the login in lower case.
+
+    Apereo CAS hands the login over as typed (``Lucas.Bernard``), and a CAS login names the same person whatever its
+    case, as the staff path reads it (``directory.staff_for_login``, case-insensitive); allauth, though, finds an
+    identity by its exact uid. So the student path stores and looks up every CAS uid in lower case (``str.lower``,
+    as Django's ``iexact`` compares: not ``casefold``, which would turn a German ß into "ss"); accounts 0019
+    lower-cased the CAS uids stored before. A staff member's identity is named by the staff account's username
+    instead (``directory.link_ent_identity``)."""
+    return login.strip().lower()
 
 
 def claims_from_attributes(username: str, attributes: dict) -> dict:
-    """CAS attributes in the shape of the OpenID Connect claims the ENT path reads (``accounts.adapters._claims``)."""
+    """CAS attributes in the shape of the OpenID Connect claims the ENT path reads (``accounts.adapters._claims``).
+
+    ``username`` is the identity (``student_identity``, or a staff account's username), not the login as typed."""
     attributes = attributes or {}
     claims = {
         "sub": username,
         "preferred_username": username,
-        "email": _first(attributes.get("mail")),
-        "given_name": _first(attributes.get("givenName")),
-        "family_name": _first(attributes.get("sn")),
-        "name": _first(attributes.get("displayName")),
+        "email": _first(attributes, "mail"),
+        "given_name": _first(attributes, "givenName"),
+        "family_name": _first(attributes, "sn"),
+        "name": _first(attributes, "displayName"),
         # The institution's directory address, as the OpenID Connect ENT says of its own.
-        "email_verified": bool(_first(attributes.get("mail"))),
+        "email_verified": bool(_first(attributes, "mail")),
     }
-    if student_number := _first(attributes.get("supannEtuId")):
+    if student_number := _first(attributes, "supannEtuId"):
         claims["supannEtuId"] = student_number
     return claims
 
@@ -136,6 +151,10 @@ def callback(request: HttpRequest) -> HttpResponse:
         # hands it over as typed): allauth finds it under that name.
         username = identity.uid
         next_url = next_url or reverse("admin:index")
+    else:
+        # A student: the same identity whatever the case the login was typed in (else a second account could be
+        # created in the campaign, under « Lucas.Bernard » beside « lucas.bernard »).
+        username = student_identity(username)
 
     # allauth's social login flow, with the ENT path's adapters and forms: a known identity logs in, a new student
     # confirms the account creation form.

@@ -151,15 +151,22 @@ def issue_enrolment_code(*, user: User, actor: User | None) -> str:
     return _display_code(code)
 
 
-def redeem_enrolment_secret(*, user: User, secret: str, ip: str | None) -> StaffEnrolmentToken:
-    """Use a mailed link's secret or a code once, for ``user`` only; returns the token.
+def redeem_enrolment_secret(
+    *, user: User, secret: str, ip: str | None, channel: StaffEnrolmentToken.Channel
+) -> StaffEnrolmentToken:
+    """Use a mailed link's secret (``channel`` MAIL: the link's URL) or a code (``channel`` CODE: typed on the
+    enrolment page) once, for ``user`` only; returns the token.
 
-    Raises BusinessRuleError (unknown, another account's, used, expired). The claim is a conditional UPDATE on
-    ``used_at IS NULL``: two requests racing with the same secret cannot both succeed. Side effects: ``used_at``
-    and ``used_from`` are stamped.
+    Each way takes its own kind only: a code of the central office posted to the link's URL is as unknown as a wrong
+    one (the URL would otherwise be a second door for the codes, beside the page's). Both ways are rate limited by
+    the views, under one limit (``staff_enrolment_code``).
+
+    Raises BusinessRuleError (unknown, of the other kind, another account's, used, expired). The claim is a
+    conditional UPDATE on ``used_at IS NULL``: two requests racing with the same secret cannot both succeed. Side
+    effects: ``used_at`` and ``used_from`` are stamped.
     """
-    candidates = {_hash(secret.strip()), _hash(_normalise_code(secret))}
-    token = StaffEnrolmentToken.objects.filter(user=user, secret_hash__in=candidates).first()
+    hashed = _hash(secret.strip()) if channel == StaffEnrolmentToken.Channel.MAIL else _hash(_normalise_code(secret))
+    token = StaffEnrolmentToken.objects.filter(user=user, channel=channel, secret_hash=hashed).first()
     if token is None:
         raise BusinessRuleError(INVALID_SECRET_MESSAGE)
     if token.used_at is not None:

@@ -24,10 +24,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts import services, staff_enrolment
 from accounts.forms import MISMATCH_MESSAGE
+from accounts.models import StaffEnrolmentToken
 from ecandidat.exceptions import BusinessRuleError
 
 EMAIL_CHANGE_TITLE = _("Change my e-mail address")
 PASSWORD_SET_TITLE = _("Set a password")
+TOO_MANY_ATTEMPTS = _("Too many attempts. Try again later.")
 
 
 class EmailChangeForm(forms.Form):
@@ -54,7 +56,9 @@ class EmailChangeForm(forms.Form):
         cleaned_data = super().clean()
         assert cleaned_data is not None  # Django's Form/ModelForm.clean returns cleaned_data
         email, email2 = cleaned_data.get("email"), cleaned_data.get("email2")
-        if email and email2 and email.lower() != email2.strip().lower():
+        # The same mailbox twice is the same address, whatever its spelling (``neuf@école.fr``, its ASCII form
+        # ``neuf@xn--cole-9oa.fr``, capitals): compared as the service stores it.
+        if email and email2 and services.normalize_email(email) != services.normalize_email(email2):
             self.add_error("email2", MISMATCH_MESSAGE)
         return cleaned_data
 
@@ -180,11 +184,14 @@ def staff_enrolment_start(request):
         return redirect("accounts:staff_enrolment")
     if request.method == "POST" and form.is_valid():
         if not ratelimit.consume(request, action="staff_enrolment_code", user=user):
-            form.add_error("code", _("Too many attempts. Try again later."))
+            form.add_error("code", TOO_MANY_ATTEMPTS)
         else:
             try:
                 token = staff_enrolment.redeem_enrolment_secret(
-                    user=user, secret=form.cleaned_data["code"], ip=_client_ip(request)
+                    user=user,
+                    secret=form.cleaned_data["code"],
+                    ip=_client_ip(request),
+                    channel=StaffEnrolmentToken.Channel.CODE,
                 )
             except BusinessRuleError as error:
                 form.add_error("code", str(error))
@@ -197,11 +204,19 @@ def staff_enrolment_start(request):
 @require_http_methods(["GET", "POST"])
 def staff_enrolment_confirm(request, secret):
     """The link of the enrolment mail. GET only shows a button: mail scanners that open links must not use it up.
-    The link works only in the session of the staff member it was mailed to (logged in with their password)."""
+    The link works only in the session of the staff member it was mailed to (logged in with their password).
+
+    Its uses count with the codes typed on the enrolment page (one ``staff_enrolment_code`` limit: the URL is no way
+    around it), and it takes a mailed link's secret only: a code of the central office is typed on the page."""
     user = _enrolling_staff(request)
     if request.method == "POST":
+        if not ratelimit.consume(request, action="staff_enrolment_code", user=user):
+            messages.error(request, TOO_MANY_ATTEMPTS)
+            return redirect("accounts:staff_enrolment")
         try:
-            token = staff_enrolment.redeem_enrolment_secret(user=user, secret=secret, ip=_client_ip(request))
+            token = staff_enrolment.redeem_enrolment_secret(
+                user=user, secret=secret, ip=_client_ip(request), channel=StaffEnrolmentToken.Channel.MAIL
+            )
         except BusinessRuleError as error:
             messages.error(request, str(error))
             return redirect("accounts:staff_enrolment")
