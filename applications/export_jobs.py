@@ -147,7 +147,9 @@ def build_export(job_id: int) -> None:
     claimed_at = _claim(job_id)
     if claimed_at is None:
         return
-    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    job = ExportJob.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None:  # deleted since the claim (a « Suppression CNIL » deletes every kept export)
+        return
     job.progress_at = claimed_at
     stored = ""
     try:

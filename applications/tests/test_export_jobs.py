@@ -302,6 +302,47 @@ def test_a_build_taken_over_keeps_nothing(
     assert not job.file.name
 
 
+def test_a_job_deleted_while_its_build_runs_leaves_no_file(
+    client, centre_manager, applications, small_requests, django_capture_on_commit_callbacks, monkeypatch
+):
+    """A « Suppression CNIL » deletes every kept export, a running one too: its build stops at its next write and
+    stores nothing (no orphan file, no error)."""
+    monkeypatch.setattr(export_jobs, "PROGRESS_EVERY", 1)
+    progress = export_jobs._progress
+
+    def erased(job, **values):
+        if values.get("done") == 2:
+            ExportJob.objects.filter(pk=job.pk).delete()
+        progress(job, **values)
+
+    monkeypatch.setattr(export_jobs, "_progress", erased)
+    client.force_login(centre_manager)
+
+    def stored() -> set[str]:
+        return set(default_storage.listdir("exports")[1]) if default_storage.exists("exports") else set()
+
+    before = stored()
+    _ask(client, django_capture_on_commit_callbacks)
+
+    assert not ExportJob.objects.exists()
+    assert stored() == before
+
+
+def test_a_job_deleted_before_its_build_starts_is_skipped(centre_manager, monkeypatch):
+    """Deleted between the claim and the build's read: nothing to build, no error."""
+    job = ExportJob.objects.create(requested_by=centre_manager, columns=["numero_dossier"])
+    claim = export_jobs._claim
+
+    def claimed_then_erased(job_id):
+        claimed = claim(job_id)
+        ExportJob.objects.filter(pk=job_id).delete()
+        return claimed
+
+    monkeypatch.setattr(export_jobs, "_claim", claimed_then_erased)
+    build_export_job(job.pk)
+    assert not ExportJob.objects.exists()
+
+
 def test_long_notes_are_cut_with_a_marker_in_the_requesters_language(
     client, centre_manager, applications, small_requests, django_capture_on_commit_callbacks
 ):
