@@ -4,16 +4,26 @@ import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.db.models import Case, DateField, F, Func, Subquery, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
+
+from applications.models.candidature import latest_decision
+from offers.enums import Avis
 
 if TYPE_CHECKING:
     from applications.models import Application
 
 
 def effective_return_deadline(application) -> datetime.date:
-    """The formation's date limite de retour, replaced by the application's extension only when that is later."""
-    deadline = application.formation.return_deadline
+    """The formation's date limite de retour, replaced by the application's extension only when that is later.
+
+    Once the campaign's archiving froze the dates into the application (``dates_frozen_on``), its own date is the
+    deadline as it is: the formation, shared across years, may carry the next campaign's date by now."""
     override = application.return_deadline_override
+    if application.dates_frozen_on is not None and override is not None:
+        return override
+    deadline = application.formation.return_deadline
     return max(deadline, override) if override else deadline
 
 
@@ -25,9 +35,14 @@ def effective_confirmation_date(
     1. the application's own date (set by staff or by a waiting-list promotion);
     2. the formation's délai in days after the validation of the favourable decision (no date before it);
     3. the formation's date de confirmation (None when it has none: no deadline to confirm).
+
+    Once the campaign's archiving froze the dates (``dates_frozen_on``), the application's own date is the only
+    one: the batch stored there the date that rule 2 or 3 gave (``counted_confirmation_date``); None when none did.
     """
     if application.confirmation_date_override:
         return application.confirmation_date_override
+    if application.dates_frozen_on is not None:
+        return None
     formation = application.formation
     if formation.confirmation_delay_days is not None:
         if favourable_validated_at is None:
@@ -35,6 +50,37 @@ def effective_confirmation_date(
         validated_on = timezone.localdate(favourable_validated_at)
         return validated_on + datetime.timedelta(days=formation.confirmation_delay_days)
     return formation.confirmation_date
+
+
+class AddDays(Func):
+    """A date plus a whole number of days, in SQL: PostgreSQL's ``date + integer``, SQLite's ``date(d, '+n days')``."""
+
+    arity = 2
+    arg_joiner = " + "
+    template = "(%(expressions)s)"
+    output_field = DateField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return super().as_sql(
+            compiler, connection, template="date(%(expressions)s || ' days')", arg_joiner=", '+' || ", **extra_context
+        )
+
+
+def counted_confirmation_date() -> Subquery:
+    """Rule 2 above in SQL, for an application queryset (a subquery on its ``pk``): the day (local time, as
+    ``timezone.localdate``) its latest validated decision was validated plus its formation's délai, when that
+    decision is favourable and the formation counts in days; NULL otherwise. The campaign's archiving stores it
+    (``applications.services.nightly.archive_campaigns``), so that next year's délai does not move it."""
+    counted = AddDays(
+        TruncDate("validated_at", tzinfo=timezone.get_current_timezone()),
+        F("application__formation__confirmation_delay_days"),
+    )
+    favourable = When(
+        decision_type__avis=Avis.FAVOURABLE,
+        application__formation__confirmation_delay_days__isnull=False,
+        then=counted,
+    )
+    return latest_decision(Case(favourable, output_field=DateField()), validated_only=True)
 
 
 def confirmation_date(application: "Application") -> datetime.date | None:

@@ -92,8 +92,9 @@ def _answers(row: dict, report: Report) -> dict:
 
 def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -> None:
     """Keep, per candidate (``numDossier`` without ``idCandidature``) and per application (``idCandidature``), the
-    latest response of ``form``, in one transaction. Responses naming nobody we know, and responses whose submit
-    date cannot be read, are counted and ignored."""
+    latest response of ``form``, in one transaction. Responses naming nobody we know, responses naming an
+    application or an account of a past campaign (archived: its dossiers no longer change), and responses whose
+    submit date cannot be read, are counted and ignored."""
     if unreadable := sum(1 for row in rows if _unreadable_date(row)):
         report.add("responses with an unreadable submit date (ignored)", unreadable)
     per_application = _latest_by(rows, "idCandidature")
@@ -104,15 +105,28 @@ def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -
             public_ids[value] = uuid.UUID(value)
         except ValueError:
             report.add("responses naming an unknown application")
-    applications = {
-        str(public_id): (pk, candidate_id)
-        for public_id, pk, candidate_id in Application.objects.filter(public_id__in=public_ids.values()).values_list(
-            "public_id", "pk", "candidate_id"
-        )
-    }
-    candidates = dict(
-        Candidate.objects.filter(user__username__in=list(per_candidate)).values_list("user__username", "pk")
+    # The active campaign's only: an archived application is frozen, and a response naming one (a candidate of last
+    # year answering late, a survey shared across years) is counted and ignored, as is one naming a past account.
+    applications: dict[str, tuple[int, int]] = {}
+    past_applications: set[str] = set()
+    found = Application.objects.filter(public_id__in=public_ids.values()).values_list(
+        "public_id", "pk", "candidate_id", "campaign__is_active"
     )
+    for public_id, pk, candidate_id, active in found:
+        if active:
+            applications[str(public_id)] = (pk, candidate_id)
+        else:
+            past_applications.add(str(public_id))
+    candidates: dict[str, int] = {}
+    past_candidates: set[str] = set()
+    found_candidates = Candidate.objects.filter(user__username__in=list(per_candidate)).values_list(
+        "user__username", "pk", "user__campaign__is_active"
+    )
+    for username, pk, active in found_candidates:
+        if active:
+            candidates[username] = pk
+        else:
+            past_candidates.add(username)
     now = timezone.now()
     # (candidate_id, application_id or None) -> (submitted, answers)
     wanted: dict[tuple[int, int | None], tuple[datetime.datetime, dict]] = {}
@@ -120,11 +134,15 @@ def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -
         if str(public_ids.get(value)) in applications:
             pk, candidate_id = applications[str(public_ids[value])]
             wanted[(candidate_id, pk)] = (submitted, _answers(row, report))
+        elif str(public_ids.get(value)) in past_applications:
+            report.add("responses of a past campaign (ignored)")
         elif value in public_ids:
             report.add("responses naming an unknown application")
     for value, (submitted, row) in per_candidate.items():
         if value in candidates:
             wanted[(candidates[value], None)] = (submitted, _answers(row, report))
+        elif value in past_candidates:
+            report.add("responses of a past campaign (ignored)")
         else:
             report.add("responses naming an unknown candidate")
     with transaction.atomic():

@@ -79,6 +79,7 @@ COUNT_WORDS = {
     "responses with an unreadable submit date (ignored)": pgettext_lazy(
         "batch count", "responses with an unreadable submit date (ignored)"
     ),
+    "responses of a past campaign (ignored)": pgettext_lazy("batch count", "responses of a past campaign (ignored)"),
     "answers stored": pgettext_lazy("batch count", "answers stored"),
     "answers updated": pgettext_lazy("batch count", "answers updated"),
     "answers holding characters the database refuses (replaced by ?)": pgettext_lazy(
@@ -134,6 +135,9 @@ COUNT_WORDS = {
     "applications to delete": pgettext_lazy("batch count", "applications to delete"),
     "chunks left for the next run": pgettext_lazy("batch count", "chunks left for the next run"),
     "campaigns destroyed": pgettext_lazy("batch count", "campaigns destroyed"),
+    "accounts kept, OPI work to do (pending OPI or removal in Pégase)": pgettext_lazy(
+        "batch count", "accounts kept, OPI work to do (pending OPI or removal in Pégase)"
+    ),
     # rescan_documents
     "antivirus not configured: nothing scanned": pgettext_lazy(
         "batch count", "antivirus not configured: nothing scanned"
@@ -155,7 +159,7 @@ COUNT_WORDS = {
     "days of OPI files past their retention, kept until collected": pgettext_lazy(
         "batch count", "days of OPI files past their retention, kept until collected"
     ),
-    # remove_orphan_files, prune_outbox, prune_batch_history
+    # remove_orphan_files, prune_outbox (mails: destroy_archived_campaigns too), prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),
     # destroy_archived_campaigns: files the storage refused to delete, swept later by remove_orphan_files

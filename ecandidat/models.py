@@ -121,8 +121,9 @@ class OutboundEmail(models.Model):
         verbose_name=_("resent by"),
     )
     # The candidate account the mail is about, whoever it went to (the candidate, a centre's copy, a commission's
-    # alert naming them): the full deletion (CNIL) deletes those mails with the account. Any other deletion of the
-    # account (a purge, a past campaign's) keeps the mails as before, unlinked.
+    # alert naming them): the full deletion (CNIL) and the destruction of a past campaign
+    # (``destroy_archived_campaigns``) delete those mails with the account. Any other deletion of the account (a
+    # purge) keeps the mails, unlinked.
     about = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

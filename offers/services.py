@@ -215,7 +215,13 @@ def campaign_rollover_errors(
     later: a past one would have the batch archive the running campaign that very night, close every candidate
     account, and even destroy its data in the same run when it lies ``ARCHIVE_RETENTION_DAYS`` back. ``today`` is
     the local date (Europe/Paris), the one the batch compares with. ``is_active``: whether the campaign saved is (or
-    becomes, the very first one ticked « Active ») the active one; None: as it is stored."""
+    becomes, the very first one ticked « Active ») the active one; None: as it is stored.
+
+    A campaign that is not active is archived after the active one, by its own rollover a year later: its archiving
+    date is empty or after today and after the active campaign's. A past one would make it look archived at once
+    (``Campaign.is_archived_on``: read only, never deleted) and the batch would not activate it (« no next
+    campaign »); nor would it with a date not after the active campaign's, on the rollover night. For the same
+    reason the active campaign's archiving date comes before the next campaign's."""
     errors: dict[str, str] = {}
     active = Campaign.objects.active().exclude(pk=campaign.pk).first()
     if campaign.is_active if is_active is None else is_active:
@@ -225,16 +231,27 @@ def campaign_rollover_errors(
                 "very next night the nightly archiving would archive it, close its candidates' accounts and might "
                 "destroy its data."
             ) % {"date": date_format(today, "SHORT_DATE_FORMAT")}
-        elif (
-            archive_on is not None
-            and campaign.pk is not None  # the very first campaign, being created: nothing can await it yet
-            and not Campaign.objects.awaiting_activation(campaign, today).exists()
-        ):
-            errors["archive_on"] = _(
-                "Create the next campaign first: on this date the nightly archiving activates it and archives this "
-                "one."
-            )
+        elif archive_on is not None and campaign.pk is not None:  # the very first campaign: nothing awaits it yet
+            following = Campaign.objects.awaiting_activation(campaign, today).first()
+            if following is None:
+                errors["archive_on"] = _(
+                    "Create the next campaign first: on this date the nightly archiving activates it and archives "
+                    "this one."
+                )
+            elif following.archive_on is not None and following.archive_on <= archive_on:
+                errors["archive_on"] = _(
+                    "The next campaign, %(code)s, is archived on %(date)s: this campaign's archiving date must come "
+                    "before it, or the nightly archiving would not activate it."
+                ) % {"code": following.code, "date": date_format(following.archive_on, "SHORT_DATE_FORMAT")}
         return errors
+    if archive_on is not None:
+        earliest = today if active is None or active.archive_on is None else max(today, active.archive_on)
+        if archive_on <= earliest:
+            errors["archive_on"] = _(
+                "A campaign that is not active is archived after the active one: leave its archiving date empty or "
+                "set it after %(date)s. Otherwise it would be read as archived and the nightly archiving would not "
+                "activate it."
+            ) % {"date": date_format(earliest, "SHORT_DATE_FORMAT")}
     if active is None or starts_on is None:
         return errors
     if starts_on <= active.starts_on:

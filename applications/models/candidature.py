@@ -270,6 +270,9 @@ class Application(models.Model):
     # promotion; the effective dates are computed in applications.dates.
     return_deadline_override = models.DateField(_("extended return deadline"), null=True, blank=True)
     confirmation_date_override = models.DateField(_("specific confirmation date"), null=True, blank=True)
+    # The night the campaign's archiving (nightly archive_campaigns) froze the formation's dates into the two fields
+    # above: from then on they are the application's dates as they are, whatever its formation says for a new year.
+    dates_frozen_on = models.DateField(_("dates frozen on"), null=True, blank=True, editable=False)
     # tem_accept_cand: None = no answer yet, True = confirmed, False = withdrawn.
     accepted = models.BooleanField(_("confirmed"), null=True, blank=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)

@@ -18,20 +18,26 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Greatest, Lower
 from django.utils import timezone
+from django.utils.translation import ngettext
 
-from accounts.models import User
-from applications.dates import effective_confirmation_date, effective_return_deadline, first_day_to_act
-from applications.enums import DossierStatus, EventKind
+from accounts.models import PreviousEmailAddress, User
+from applications.dates import (
+    counted_confirmation_date,
+    effective_confirmation_date,
+    effective_return_deadline,
+    first_day_to_act,
+)
+from applications.enums import DossierStatus, EventKind, OpiState, PegaseRemoval
 from applications.history import record_event
-from applications.models import Application, ApplicationEvent, Candidate, PieceSubmission
+from applications.models import Application, ApplicationEvent, Candidate, Opi, PieceSubmission
 from applications.models.candidature import latest_decision
 from applications.notifications import cancel_decision_mails, format_date, notify_candidate
 from applications.services.staff import lock_waiting_list, promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat import parameters
-from ecandidat.models import DestroyedCampaignCount
+from ecandidat.models import DestroyedCampaignCount, OutboundEmail
 from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
 
@@ -452,9 +458,15 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
         # Lock the active campaign so that two archivers cannot both proceed.
         if not Campaign.objects.select_for_update(of=("self",)).filter(pk=old.pk, is_active=True).exists():
             return
+        # Each application's dates as they stand tonight (applications.dates), stored as its own: a deadline
+        # extended for it if later, its date de confirmation (its own, else counted from its favourable decision,
+        # else the formation's). Marked frozen, they are read as they are (dates_frozen_on), next year's dates aside.
         frozen = applications.update(
             return_deadline_override=Greatest(Coalesce(F("return_deadline_override"), deadline), deadline),
-            confirmation_date_override=Coalesce(F("confirmation_date_override"), fixed_date),
+            confirmation_date_override=Coalesce(
+                F("confirmation_date_override"), counted_confirmation_date(), fixed_date
+            ),
+            dates_frozen_on=Value(today),
         )
         closed = accounts.update(is_active=False)
         # The archiving date becomes the night it really happened: the retention (ARCHIVE_RETENTION_DAYS) counts
@@ -477,13 +489,32 @@ def _destroyable_campaigns(today: datetime.date) -> QuerySet[Campaign]:
     )
 
 
+# The OPI work a destruction waits for: an OPI not transferred yet, or a withdrawal the central office has still to
+# remove by hand in Pégase (``applications.opi.services``: those outlive the archiving).
+OPI_WORK_TO_DO = Q(state=OpiState.PENDING) | Q(pegase_removal=PegaseRemoval.TO_DO)
+
+
+def _holding_opi_work() -> Exists:
+    """Whether the account (the outer ``User``) has an application whose OPI work is not done."""
+    return Exists(Opi.objects.filter(OPI_WORK_TO_DO, application__candidate__user_id=OuterRef("pk")))
+
+
 def destroy_archived_campaigns(
     report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
 ) -> None:
-    """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications
-    (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count (DestroyedCampaignCount) is written first, then the
-    data go by chunks of candidates, one transaction each, so a crash leaves a partly destroyed campaign that
-    the next run finishes (without counting again). The campaign row stays, for its label in statistics.
+    """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications, and
+    the mails about the accounts or written to them (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count
+    (DestroyedCampaignCount) is written first, then the data go by chunks of candidates, one transaction each, so a
+    crash leaves a partly destroyed campaign that the next run finishes (without counting again). The campaign row
+    stays, for its label in statistics.
+
+    A candidate whose OPI work is not done (an OPI still pending, or a withdrawal to remove by hand in Pégase) is
+    kept, whole: deleting their application would take the OPI row with it, the central office's only trace of
+    what is still to do in the student records system. They are counted, and an error of the batch history (in the
+    site's language) names them for the central office to act on the OPI screen (cancel the pending OPI, or mark
+    the withdrawal removed in Pégase). Each night reports those still kept and destroys those whose work is done.
+    Until the last of them goes the campaign is not counted destroyed (« campaigns destroyed », and the anonymous
+    count's ``destroyed_at``, come with its last account) and the files they hold stay; the campaign's other files go.
     """
     today = today or timezone.localdate()
     for campaign in _destroyable_campaigns(today):
@@ -491,10 +522,16 @@ def destroy_archived_campaigns(
         documents = Document.objects.filter(campaign_code=campaign.code)
         if not users.exists() and not documents.exists():
             continue
+        destroyable = users.filter(~_holding_opi_work())
         if dry_run:
+            holding = users.filter(_holding_opi_work())
+            kept = holding.count()
             report.add("campaigns to destroy")
-            report.add("accounts to delete", users.count())
-            report.add("applications to delete", Application.objects.filter(campaign=campaign).count())
+            report.add("accounts to delete", users.count() - kept)
+            applications = Application.objects.filter(campaign=campaign).exclude(candidate__user__in=holding)
+            report.add("applications to delete", applications.count())
+            if kept:
+                report.add("accounts kept, OPI work to do (pending OPI or removal in Pégase)", kept)
             continue
         DestroyedCampaignCount.objects.get_or_create(
             campaign_code=campaign.code,
@@ -506,7 +543,7 @@ def destroy_archived_campaigns(
         )
         chunks = 0
         while True:
-            ids = list(users.order_by("pk").values_list("pk", flat=True)[:CHUNK])
+            ids = list(destroyable.order_by("pk").values_list("pk", flat=True)[:CHUNK])
             if not ids:
                 break
             # After the emptiness check: a run that deleted the last chunk within its limit goes on to the leftover
@@ -516,6 +553,7 @@ def destroy_archived_campaigns(
                 return
             chunks += 1
             with transaction.atomic():
+                ids = _lock_without_opi_work(ids)
                 submissions = PieceSubmission.objects.filter(candidate__user_id__in=ids)
                 owned = Document.objects.filter(
                     Q(pk__in=submissions.exclude(document=None).values("document_id")) | Q(uploaded_by_id__in=ids)
@@ -526,14 +564,115 @@ def destroy_archived_campaigns(
                 Document.objects.filter(pk__in=document_ids).delete()
                 Application.objects.filter(candidate__user_id__in=ids).delete()
                 Candidate.objects.filter(user_id__in=ids).delete()
+                # Before the accounts: deleting one unlinks the mails about it (``about``, SET_NULL).
+                mails = _delete_mails(ids)
                 deleted_users = User.objects.filter(pk__in=ids).delete()[1].get(User._meta.label, 0)
                 # Files go once the rows are gone for good; a failed removal leaves an orphan for remove_orphan_files.
                 transaction.on_commit(functools.partial(_delete_files, files, report))
             report.add("accounts deleted", deleted_users)
-        leftover = list(documents.values_list("file", flat=True))
-        documents.delete()
+            if mails:
+                report.add("mails deleted", mails)
+        kept_numbers = list(users.order_by("username").values_list("username", flat=True))
+        leftover_documents = documents
+        if kept_numbers:  # their files stay with them: those of their pieces, those they uploaded or own
+            held = PieceSubmission.objects.filter(candidate__user__in=users).exclude(document=None)
+            leftover_documents = documents.exclude(
+                Q(pk__in=held.values("document_id")) | Q(uploaded_by__in=users) | Q(owner__in=users)
+            )
+        leftover = list(leftover_documents.values_list("file", flat=True))
+        Document.objects.filter(pk__in=list(leftover_documents.values_list("pk", flat=True))).delete()
         _delete_files(leftover, report)
-        report.add("campaigns destroyed")
+        if kept_numbers:
+            report.add("accounts kept, OPI work to do (pending OPI or removal in Pégase)", len(kept_numbers))
+            report.error(_kept_for_opi_message(campaign.code, kept_numbers))
+        else:
+            # The anonymous count, written when the destruction began, dates from its end.
+            DestroyedCampaignCount.objects.filter(campaign_code=campaign.code).update(destroyed_at=timezone.now())
+            report.add("campaigns destroyed")
+
+
+def _lock_without_opi_work(ids: list[int]) -> list[int]:
+    """The chunk's accounts still without OPI work, under lock: their applications, then their OPIs (the order of
+    the staff's and the erasure's paths), so an OPI re-queued meanwhile keeps its candidate, and a re-queue or a
+    transfer waiting for these rows finds them gone."""
+    list(
+        Application.objects.select_for_update(of=("self",))
+        .filter(candidate__user_id__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    opis = (
+        Opi.objects.select_for_update(of=("self",))
+        .filter(application__candidate__user_id__in=ids)
+        .order_by("pk")
+        .values_list("application__candidate__user_id", "state", "pegase_removal")
+    )
+    busy = {
+        user_id
+        for user_id, state, removal in opis
+        if state == OpiState.PENDING or removal == PegaseRemoval.TO_DO  # OPI_WORK_TO_DO, read on the locked rows
+    }
+    return [pk for pk in ids if pk not in busy]
+
+
+def _kept_for_opi_message(campaign_code: str, numbers: list[str]) -> str:
+    """The batch history's error about the candidates kept for their OPI work: read by the central office."""
+    shown = ", ".join(numbers[:20]) + (", …" if len(numbers) > 20 else "")
+    return ngettext(
+        "campaign %(campaign)s: %(count)d candidate kept, OPI work still to do (a pending OPI, or a withdrawal to "
+        "remove in Pégase). On the OPI screen, cancel the pending OPI or mark the withdrawal removed in Pégase: the "
+        "candidate is destroyed the night after. Dossier: %(numbers)s",
+        "campaign %(campaign)s: %(count)d candidates kept, OPI work still to do (pending OPIs, or withdrawals to "
+        "remove in Pégase). On the OPI screen, cancel their pending OPIs or mark their withdrawals removed in "
+        "Pégase: they are destroyed the night after. Dossiers: %(numbers)s",
+        len(numbers),
+    ) % {"campaign": campaign_code, "count": len(numbers), "numbers": shown}
+
+
+def _delete_mails(ids: list[int]) -> int:
+    """Delete the mails the CNIL erasure deletes with an account (``erasure._mails``), for a chunk of accounts at
+    once: every mail about one of them (``OutboundEmail.about``: the centre's copies, the commission's alerts), and
+    those written to one of their addresses while they had it (the current one since the account was created, a
+    former one until it was replaced), unless an account outside the chunk uses that address (its mails are its
+    own). Kept, a mail not sent yet went out to a destroyed account, and a failed one, its text naming the person and
+    the decision, could be resent. Four queries and the deletes, whatever the chunk's size; returns how many."""
+    joined_at: dict[int, datetime.datetime] = {}
+    periods: dict[str, list[tuple[datetime.datetime, datetime.datetime | None]]] = {}
+    for pk, email, joined in User.objects.filter(pk__in=ids).values_list("pk", "email", "date_joined"):
+        joined_at[pk] = joined
+        if email:
+            periods.setdefault(email.lower(), []).append((joined, None))
+    former = PreviousEmailAddress.objects.filter(user_id__in=ids).values_list("user_id", "email", "replaced_at")
+    for user_id, email, replaced_at in former:
+        if email:
+            periods.setdefault(email.lower(), []).append((joined_at[user_id], replaced_at))
+    taken = (
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=list(periods))
+        .exclude(pk__in=ids)
+        .values_list("address", flat=True)
+    )
+    for address in set(taken):
+        del periods[address]
+    about = set(ids)
+    rows = (
+        OutboundEmail.objects.annotate(address=Lower("to"))
+        .filter(Q(about_id__in=ids) | Q(address__in=list(periods)))
+        .values_list("pk", "address", "created_at", "about_id")
+    )
+
+    def written_while_theirs(address: str, created_at: datetime.datetime) -> bool:
+        return any(since <= created_at and (until is None or created_at <= until) for since, until in periods[address])
+
+    doomed = [
+        pk
+        for pk, address, created_at, about_id in rows
+        if about_id in about or (address in periods and written_while_theirs(address, created_at))
+    ]
+    deleted = 0
+    for start in range(0, len(doomed), CHUNK):
+        deleted += OutboundEmail.objects.filter(pk__in=doomed[start : start + CHUNK]).delete()[0]
+    return deleted
 
 
 def _delete_files(names: Iterable[str], report: Report) -> None:

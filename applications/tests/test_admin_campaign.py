@@ -185,7 +185,7 @@ def test_the_first_campaign_ticked_active_does_not_take_a_past_archiving_date(sc
     assert not Campaign.objects.exists()
 
 
-def test_the_rollover_rules_refuse_a_past_archiving_date_only_on_the_active_campaign(running):
+def test_the_rollover_rules_refuse_a_past_archiving_date_on_either_campaign(running):
     today = timezone.localdate()
     following = _next_campaign(running)
     yesterday = today - datetime.timedelta(days=1)
@@ -194,8 +194,10 @@ def test_the_rollover_rules_refuse_a_past_archiving_date_only_on_the_active_camp
         "archive_on"
     ]
     assert campaign_rollover_errors(running, starts_on=running.starts_on, archive_on=today, today=today) == {}
-    # The next campaign's own archiving date is not the batch's trigger (it archives the active one).
-    assert campaign_rollover_errors(following, starts_on=following.starts_on, archive_on=yesterday, today=today) == {}
+    # The next campaign's too: a past one made it read as archived (test_campaign_archive_date.py).
+    assert list(
+        campaign_rollover_errors(following, starts_on=following.starts_on, archive_on=yesterday, today=today)
+    ) == ["archive_on"]
 
 
 def test_the_code_of_a_campaign_with_accounts_is_read_only(scolarite, running):
