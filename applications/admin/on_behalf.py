@@ -39,7 +39,6 @@ from applications.forms import QuestionsForm
 from applications.models import Candidate
 from applications.questions import question_rows
 from applications.services import candidature as candidature_services
-from applications.services import staff
 from applications.services.questions import enter_answers_for_candidate, staff_questions_locked_reason
 from applications.workflow import Role
 from ecandidat import parameters
@@ -131,15 +130,6 @@ def withdraw_on_behalf(application: Application, form: StaffWithdrawalForm, acto
         reason=form.cleaned_data["reason"],
         comment=form.cleaned_data["comment"],
         role=Role.STAFF,
-    )
-
-
-def change_treatment_type(application: Application, form: TreatmentTypeForm, actor: User) -> None:
-    staff.set_treatment_type(
-        application,
-        treatment_type=form.cleaned_data["treatment_type"],
-        reason=form.cleaned_data["reason"],
-        actor=actor,
     )
 
 

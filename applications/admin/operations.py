@@ -41,6 +41,7 @@ from applications.admin.review import neighbours
 from applications.admin.review_actions import application_for
 from applications.models import Application
 from applications.models.candidature import latest_decision
+from applications.notifications import format_date
 from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
@@ -138,8 +139,8 @@ def _shown_statuses_initial(request, applications: list[Application]) -> dict:
     return StatusForm.initial_for({application.pk: application.dossier_status for application in applications})
 
 
-def _set_status(application: Application, form: StatusForm, actor) -> None:
-    review_services.set_dossier_status_checked(
+def _set_status(application: Application, form: StatusForm, actor) -> Application:
+    return review_services.set_dossier_status_checked(
         application,
         target=form.cleaned_data["target"],
         actor=actor,
@@ -148,6 +149,39 @@ def _set_status(application: Application, form: StatusForm, actor) -> None:
         on=form.cleaned_data["on"],
         expected_status=form.expected_status(application),
     )
+
+
+def _change_treatment_type(application: Application, form: on_behalf.TreatmentTypeForm, actor) -> Application:
+    return staff.set_treatment_type(
+        application,
+        treatment_type=form.cleaned_data["treatment_type"],
+        reason=form.cleaned_data["reason"],
+        actor=actor,
+    )
+
+
+def _named(application: Application) -> str:
+    """An application as the operations' messages name it: its candidate, numéro de dossier and formation."""
+    return f"{application.candidate.staff_name} ({application.candidate.user.username}) – {application.formation.code}"
+
+
+def _held_back_warning(application: Application, result) -> str:
+    """What staff must be told after a run on ``application`` whose service (``result``: the application it
+    returned) gave the accès direct's favourable decision but only entered it, its candidate could no longer confirm
+    by the date de confirmation (``staff.held_back_decision``): neither validated nor mailed, whereas the status or
+    the type de traitement set is done as usual. "" otherwise. No query: read from what the service returned."""
+    held = staff.held_back_decision(result) if isinstance(result, Application) else None
+    if held is None:
+        return ""
+    return _(
+        "The favourable decision of the direct access was neither validated nor sent for %(application)s: the "
+        "candidate could no longer answer it by their confirmation date (%(date)s). Extend the dates "
+        "(“%(operation)s”), then validate the decision."
+    ) % {
+        "application": _named(application),
+        "date": format_date(held.confirmation_date),
+        "operation": OPERATIONS["extend_deadlines"].label,
+    }
 
 
 def _enter_decision(application: Application, form: DecisionForm, actor) -> None:
@@ -265,7 +299,9 @@ OPERATIONS = {
             gettext_lazy("Set the dossier status"),
             StatusForm,
             "editable_by",
-            _set_status,  # refused where the status changed since the page was shown (a colleague's change)
+            # Refused where the status changed since the page was shown (a colleague's change); « Complet » whose
+            # accès direct is only entered says so (``_held_back_warning``).
+            _set_status,
             prefill=True,  # one application's form refuses a date before its creation beside the date
             initial=_shown_statuses_initial,
         ),
@@ -364,13 +400,13 @@ OPERATIONS = {
             bulk=False,
         ),
         # eCandidat's mass "Type de traitement": each application in its own savepoint, one validated decision
-        # refuses that application only.
+        # refuses that application only. An accès direct then only entered is said (``_held_back_warning``).
         Operation(
             "treatment_type",
             gettext_lazy("Change the processing type"),
             on_behalf.TreatmentTypeForm,
             "editable_by",
-            on_behalf.change_treatment_type,
+            _change_treatment_type,
             prefill=True,
         ),
         # eCandidat's "Régime" (GEST_REGIME) and "Montant / situation droits" (GEST_MONTANT), in use with
@@ -388,21 +424,27 @@ OPERATIONS = {
 }
 
 
-def _run_one(operation: Operation, application: Application, form, actor) -> None:
+def _run_one(operation: Operation, application: Application, form, actor) -> str:
     """``operation.run`` on one application in its own savepoint; a lock conflict is a refusal of this application,
-    the savepoint rolled back, not a 500 that undoes the whole request (``staff.lock_conflict_refused``)."""
+    the savepoint rolled back, not a 500 that undoes the whole request (``staff.lock_conflict_refused``). Returns
+    the warning that the run, done, leaves for staff (``_held_back_warning``), or ""."""
     with staff.lock_conflict_refused(), transaction.atomic():
-        operation.run(application, form, actor)
+        result = operation.run(application, form, actor)
+    return _held_back_warning(application, result)
 
 
-def run_operation(request, operation: Operation, applications, form) -> tuple[int, list[str]]:
+def run_operation(
+    request, operation: Operation, applications, form, warnings: list[str] | None = None
+) -> tuple[int, list[str]]:
     """Run one operation on each application, each in its own savepoint: one refusal does not undo the others.
 
     The request is one transaction (``ATOMIC_REQUESTS``): every row a run locks stays locked until it ends. The rows
     that the runs lock across applications (``Operation.lock_first``: the formations of a validation's
     complementary list) are locked first, in one order, in one query; taken in the selection's order, two selections
     covering two formations the other way round deadlocked. A lock conflict still met (with work of another kind) is
-    a refusal: of the one application (``_run_one``), or of the whole selection when it is the first locks'."""
+    a refusal: of the one application (``_run_one``), or of the whole selection when it is the first locks'.
+
+    ``warnings``: given, the warnings of the runs done are added to it (``_held_back_warning``)."""
     applications = list(applications)
     done, failures = 0, []
     if operation.lock_first is not None and len(applications) > 1:
@@ -419,7 +461,7 @@ def run_operation(request, operation: Operation, applications, form) -> tuple[in
             ]
     for application in applications:
         try:
-            _run_one(operation, application, form, request.user)
+            warning = _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
             failures.append(
                 _("%(candidate)s (%(numero)s) – %(formation)s: %(refusal)s")
@@ -432,13 +474,15 @@ def run_operation(request, operation: Operation, applications, form) -> tuple[in
             )
         else:
             done += 1
+            if warning and warnings is not None:
+                warnings.append(warning)
     logger.info(
         "back office %s by %s: %s done, %s refused", operation.name, request.user.username, done, len(failures)
     )
     return done, failures
 
 
-def report(request, operation, done, failures):
+def report(request, operation, done, failures, warnings=()):
     if done and operation.done_message is not None:
         messages.success(request, operation.done_message % {"count": done})
     elif done:
@@ -451,6 +495,10 @@ def report(request, operation, done, failures):
         messages.error(request, failure)
     if len(failures) > 20:
         messages.error(request, _("… and %(count)d more refusals.") % {"count": len(failures) - 20})
+    for warning in warnings[:20]:
+        messages.warning(request, warning)
+    if len(warnings) > 20:
+        messages.warning(request, _("… and %(count)d more warnings.") % {"count": len(warnings) - 20})
 
 
 def operations_for(application, user) -> tuple[list[tuple[Operation, str]], bool, bool]:
@@ -546,8 +594,9 @@ def bulk_operation(model_admin, request, queryset, operation):
         response = operation.bulk_run(model_admin, request, applications, form) if operation.bulk_run else None
         if response is not None:
             return response
-        done, failures = run_operation(request, operation, applications, form)
-        report(request, operation, done, failures)
+        warnings: list[str] = []
+        done, failures = run_operation(request, operation, applications, form, warnings)
+        report(request, operation, done, failures, warnings)
         return None
     # Cancel: back to the list as it was filtered (the action was posted to the list's own address).
     return operation_page(
@@ -570,7 +619,7 @@ def operation_view(request, object_id, name, *, model_admin):
         # pieces to check) places this one elsewhere afterwards, next to applications already dealt with.
         next_url = neighbours(model_admin, request, application)["next_url"] if NEXT in request.POST else ""
         try:
-            _run_one(operation, application, form, request.user)
+            warning = _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
             # One application: its refusal is said above the form, which keeps what was typed (a comment for the
             # candidate's mail, a reason), instead of a flash message on the dossier and an empty form to refill.
@@ -587,6 +636,8 @@ def operation_view(request, object_id, name, *, model_admin):
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)
             _report_one(request, operation, application)
+            if warning:  # said with the dossier's page, or the next one's: it names the application
+                messages.warning(request, warning)
             if NEXT in request.POST:
                 # "Confirmer et passer à la suivante": a commission reading dossiers one after another enters
                 # each avis and goes on, rather than confirm, land on this dossier, then click "Suivant".

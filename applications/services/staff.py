@@ -23,6 +23,7 @@ import datetime
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -114,7 +115,10 @@ def set_dossier_status(
 
     ``expected_status``: the status the page showed (``StatusForm.shown_statuses``). When the locked row has
     another (a colleague's change meanwhile), ``InvalidTransition`` says so and nothing is written nor mailed: a
-    « Complet » is not replaced unread by the « Incomplet » chosen from « Réceptionné ». None: not checked."""
+    « Complet » is not replaced unread by the « Incomplet » chosen from « Réceptionné ». None: not checked.
+
+    Returns the application (locked); set « Complet », its accès direct only entered because its candidate could no
+    longer confirm by the date de confirmation (``grant_direct_access``) is said by ``held_back_decision`` on it."""
     transition = STAFF_TRANSITION_BY_TARGET.get(target)
     if transition is None:
         raise BusinessRuleError(_("Unknown dossier status."))
@@ -183,7 +187,8 @@ def set_treatment_type(application: Application, *, treatment_type: str, reason:
     as staff set a status by hand (history row with the actor, mail ``STATUT_AT`` after the type's mail): the
     candidate sends it again under the new type. Otherwise, setting ``AD`` on a dossier that is already complete
     grants the direct access at once (after a reset the dossier is no longer complete: it is granted when staff set
-    it complete again).
+    it complete again). Returns the application (locked): ``held_back_decision`` on it says whether that direct
+    access was only entered, its candidate could no longer confirm by the date de confirmation.
     """
     if treatment_type not in TreatmentType.values:
         raise BusinessRuleError(_("Unknown processing type."))
@@ -233,6 +238,8 @@ def grant_direct_access(application: Application, *, actor: User | None, batch: 
     the candidate is mailed that date. The status change (or the type de traitement) that granted it stands: it is
     not refused for a decision the candidate could not answer, and nothing is half written. Released at once, the
     decision asked to answer by a date gone, and the nightly withdrawal left it for staff (``_given_too_late``).
+    Held back so, it is said by ``held_back_decision(application)`` (the instance given, which the status and
+    type de traitement services return): the back office tells whoever acted, who believed the candidate mailed.
     """
     if application.treatment_type != TreatmentType.DIRECT or application.decisions.exists():
         return None
@@ -292,6 +299,27 @@ def admission_proposal_refusal(
     return _confirmation_date_refusal(confirmation_date, now, proposal=True)
 
 
+@dataclass(frozen=True)
+class HeldBackDecision:
+    """A favourable decision given at once but only entered (``_grant_default_favourable``): its candidate could no
+    longer answer it by ``confirmation_date``."""
+
+    decision: Decision
+    confirmation_date: datetime.date | None
+
+
+# The attribute of the application instance on which ``_grant_default_favourable`` leaves its ``HeldBackDecision``.
+HELD_BACK = "_held_back_decision"
+
+
+def held_back_decision(application: Application) -> HeldBackDecision | None:
+    """The favourable decision given at once that the service which returned ``application`` (``set_dossier_status``
+    and ``set_treatment_type``, through ``grant_direct_access``) only entered, neither validated nor mailed, because
+    its candidate could no longer answer it by its date de confirmation; None otherwise. Read from that instance, as
+    written in that call: no query."""
+    return getattr(application, HELD_BACK, None)
+
+
 def _released_at_once(actor: User | None) -> bool:
     """Whether a default favourable decision given by ``actor`` may be released at once: not with
     ``DECISION_TWO_PERSON_RULE`` and a person acting (it then waits for someone else's validation)."""
@@ -342,6 +370,8 @@ def _grant_default_favourable(
         elif not released:
             comment = _("%(decision)s (to be validated by someone else: two-person rule)") % {"decision": comment}
     record_event(application, kind=event, actor=actor, batch=batch, comment=comment)
+    if too_late:  # said to whoever acted (``held_back_decision``)
+        setattr(application, HELD_BACK, HeldBackDecision(decision, confirmation_date))
     if not released:
         return decision
     letter = _decision_letter(decision, application, actor=actor)
