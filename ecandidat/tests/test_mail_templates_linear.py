@@ -24,6 +24,8 @@ from ecandidat.models import MailTemplate
 STATUT_IN = notifications.get("STATUT_IN")
 REVIEWERS_BODY = "{if($first_name)}x" * 4000  # 72,000 characters
 TOO_LONG = f"This text is too long: 72000 characters, at most {MAX_SOURCE_LENGTH}."
+TOO_LONG_MSGID = "This text is too long: %(length)d characters, at most %(limit)d."
+TOO_LONG_VALUES = {"length": 72000, "limit": MAX_SOURCE_LENGTH}
 
 
 @pytest.fixture(autouse=True)
@@ -212,5 +214,6 @@ def test_the_preview_of_a_text_too_long_says_so(client, central_manager, django_
         response = client.post(reverse("admin:ecandidat_mailtemplate_preview"), data)
 
     assert response.status_code == 200
-    assert response.context["errors"] == [TOO_LONG]
+    with translation.override("fr"):  # the back office's language: the French message once the catalogue is built
+        assert response.context["errors"] == [translation.gettext(TOO_LONG_MSGID) % TOO_LONG_VALUES]
     assert "body" not in response.context
