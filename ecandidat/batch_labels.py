@@ -159,6 +159,9 @@ COUNT_WORDS = {
     "days of OPI files past their retention, kept until collected": pgettext_lazy(
         "batch count", "days of OPI files past their retention, kept until collected"
     ),
+    # prune_opi_files: the background exports past their two days (applications.export_jobs)
+    "exports to delete": pgettext_lazy("batch count", "exports to delete"),
+    "exports deleted": pgettext_lazy("batch count", "exports deleted"),
     # remove_orphan_files, prune_outbox (mails: destroy_archived_campaigns too), prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),

@@ -24,6 +24,7 @@ from applications.tasks import build_export_job
 from applications.tests.factories_candidature import make_application
 from applications.tests.helpers import post_export
 from ecandidat.exports import XLSX_CELL_MAX_CHARS
+from ecandidat.models import BatchRun
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -371,12 +372,14 @@ def test_old_jobs_and_their_files_go_with_the_nightly_batch(centre_manager, djan
 
     call_command("prune_opi_files", dry_run=True, stdout=io.StringIO())
     assert ExportJob.objects.filter(pk=old.pk).exists()
+    assert BatchRun.objects.latest("pk").counts["exports to delete"] == 1
 
     with django_capture_on_commit_callbacks(execute=True):
         call_command("prune_opi_files", stdout=io.StringIO())
 
     assert list(ExportJob.objects.all()) == [recent]
     assert not default_storage.exists(stored)
+    assert BatchRun.objects.latest("pk").counts["exports deleted"] == 1  # in the batch history, in words
 
 
 def test_a_new_request_prunes_old_jobs(

@@ -13,4 +13,6 @@ class Command(BatchCommand):
 
     def work(self, report, *, dry_run, limit):
         prune_opi_files(report, dry_run=dry_run, limit=limit)
-        prune_export_jobs(dry_run=dry_run)  # the background exports past EXPORT_RETENTION (applications.export_jobs)
+        # The background exports past EXPORT_RETENTION (applications.export_jobs): rows and files.
+        exports = prune_export_jobs(dry_run=dry_run)
+        report.add("exports to delete" if dry_run else "exports deleted", exports)
