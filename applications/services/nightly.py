@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
@@ -22,7 +24,7 @@ from django.db.models.functions import Coalesce, Greatest, Lower
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from accounts.models import PreviousEmailAddress, User
+from accounts.models import CandidateAccount, PreviousEmailAddress, User
 from applications.dates import (
     counted_confirmation_date,
     effective_confirmation_date,
@@ -560,6 +562,7 @@ def destroy_archived_campaigns(
                 )
                 files = list(owned.values_list("file", flat=True))
                 document_ids = list(owned.values_list("pk", flat=True))
+                _delete_history(ids)
                 submissions.delete()
                 Document.objects.filter(pk__in=document_ids).delete()
                 Application.objects.filter(candidate__user_id__in=ids).delete()
@@ -671,8 +674,28 @@ def _delete_mails(ids: list[int]) -> int:
     ]
     deleted = 0
     for start in range(0, len(doomed), CHUNK):
-        deleted += OutboundEmail.objects.filter(pk__in=doomed[start : start + CHUNK]).delete()[0]
+        part = doomed[start : start + CHUNK]
+        _delete_log_entries(OutboundEmail, part)  # the outbox's "resend" lines: « GENERIC → address »
+        deleted += OutboundEmail.objects.filter(pk__in=part).delete()[0]
     return deleted
+
+
+def _delete_history(ids: list[int]) -> None:
+    """The back office's change history (admin ``LogEntry``) of a chunk of accounts, as the CNIL erasure deletes it
+    (``erasure._delete_history``): the accounts' lines (under the users and under « Comptes candidats », their logins
+    included), their dossiers' and their applications'; their titles hold the person's name, their messages
+    addresses. The mails' lines go with the mails (``_delete_mails``). Before the rows: the ids are read from them."""
+    _delete_log_entries(User, ids)
+    _delete_log_entries(CandidateAccount, ids)
+    _delete_log_entries(Candidate, list(Candidate.objects.filter(user_id__in=ids).values_list("pk", flat=True)))
+    applications = Application.objects.filter(candidate__user_id__in=ids)
+    _delete_log_entries(Application, list(applications.values_list("pk", flat=True)))
+
+
+def _delete_log_entries(model: type, pks: list[int]) -> None:
+    if pks:
+        content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
+        LogEntry.objects.filter(content_type=content_type, object_id__in=[str(pk) for pk in pks]).delete()
 
 
 def _delete_files(names: Iterable[str], report: Report) -> None:

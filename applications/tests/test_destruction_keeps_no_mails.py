@@ -5,9 +5,12 @@ its text (the name, the decision) for the back office to « Renvoyer »."""
 import datetime
 
 import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
-from accounts.models import PreviousEmailAddress, User
+from accounts.models import CandidateAccount, PreviousEmailAddress, User
+from applications.models import Application, Candidate
 from applications.services import erasure, nightly
 from applications.tests.factories_candidature import make_application
 from ecandidat.batches import Report
@@ -95,3 +98,41 @@ def test_the_mails_are_deleted_with_their_chunk(destroyed, monkeypatch):
     assert report.counts == {"accounts deleted": 1, "mails deleted": len(gone), "chunks left for the next run": 1}
     assert set(OutboundEmail.objects.values_list("pk", flat=True)) == set(kept.values()) | {about_later}
     assert OutboundEmail.objects.get(pk=about_later).about == later
+
+
+def test_the_back_office_history_of_a_destroyed_account_goes_with_it(destroyed, central_manager):
+    """The admin's change history (``LogEntry``) names the person in its titles and addresses in its messages: the
+    destruction deletes the lines of the account (as a user and as « Compte candidat », its logins included), its
+    dossier, its applications and its mails, as the CNIL erasure does; the others' lines stay."""
+    user, gone, kept = destroyed
+    candidate = user.candidate
+    application = candidate.applications.get()
+    other = User.objects.get(email="anne.new@example.org")
+
+    def line(model, pk, title):
+        return LogEntry.objects.create(
+            user=central_manager,
+            content_type=ContentType.objects.get_for_model(model, for_concrete_model=False),
+            object_id=str(pk),
+            object_repr=title,
+            action_flag=CHANGE,
+            change_message="anne.dupont@example.org",
+        ).pk
+
+    doomed = {
+        line(User, user.pk, "Anne DUPONT"),
+        line(CandidateAccount, user.pk, user.username),  # a login, or the helpdesk's « lien renvoyé »
+        line(Candidate, candidate.pk, "DUPONT Anne"),
+        line(Application, application.pk, "DUPONT Anne – M1"),
+        line(OutboundEmail, gone["failed to her, not linked"], "GENERIC → anne.dupont@example.org"),
+    }
+    staying = {
+        line(CandidateAccount, other.pk, other.username),
+        line(Candidate, other.candidate.pk, "DUPONT Anne (active campaign)"),
+        line(OutboundEmail, kept["to someone else"], "GENERIC → paul@example.org"),
+    }
+
+    run()
+
+    assert set(LogEntry.objects.values_list("pk", flat=True)) == staying
+    assert not LogEntry.objects.filter(pk__in=doomed).exists()
