@@ -415,15 +415,32 @@ def current_decision(application: Application) -> Decision | None:
     return application.decisions.select_related("decision_type").current()
 
 
-def _reset_answer(application: Application) -> bool | None:
+def lifts_automatic_withdrawal(application: Application, *, avis: str, after_appeal: bool) -> bool:
+    """Whether a decision (``avis``, ``after_appeal``) lifts the application's withdrawal: only a favourable decision
+    given after the candidate's appeal, and only the nightly automatic withdrawal (no answer by the date de
+    confirmation: ``nightly._withdraw``, the only one with no actor). That is the appeal's usual case, the candidate
+    who missed the date: staff give a later date (« Prolonger les dates »), enter the favourable decision after the
+    appeal and validate it, and the candidate confirms again. The candidate's own withdrawal, or staff's in their
+    name, stays irreversible (§1.12)."""
+    return (
+        after_appeal
+        and avis == Avis.FAVOURABLE
+        and application.accepted is False
+        and application.answered_by_id is None
+    )
+
+
+def _reset_answer(application: Application, *, lift_withdrawal: bool = False) -> bool | None:
     """A new decision resets the candidate's confirmation (§2.7, eCandidat ``tem_accept_cand``): the answer, its date
     and its actor, on the locked row; the caller then sends ``confirmation_withdrawn`` (the OPI is withdrawn), once
     its history row is written. A withdrawal stands, with its reason: it is irreversible (§1.12) and may already have
     given the place to the complementary list, so a new decision neither lets the candidate confirm the old one
-    again nor gives the place back. Returns the answer found: True (the confirmation, reset), False (the withdrawal,
-    kept) or None (no answer); the caller's history row says which (``_answer_note``)."""
+    again nor gives the place back; except, with ``lift_withdrawal`` (``lifts_automatic_withdrawal``: a favourable
+    decision after an appeal, validated), the nightly automatic withdrawal, which is reset as a confirmation is.
+    Returns the answer found: True (the confirmation, reset), False (the withdrawal, kept or lifted) or None (no
+    answer); the caller's history row says which (``_answer_note``)."""
     previous = application.accepted
-    if previous is True:
+    if previous is True or (previous is False and lift_withdrawal):
         application.accepted = None
         application.answered_at = None
         application.answered_by = None
@@ -432,13 +449,21 @@ def _reset_answer(application: Application) -> bool | None:
     return previous
 
 
-def _answer_note(comment: str, previous: bool | None, *, meanwhile: bool) -> str:
+def _answer_note(comment: str, previous: bool | None, *, meanwhile: bool, lifted: bool | None = None) -> str:
     """The history comment ``comment`` of a decision's entry or validation, with what became of the candidate's
     answer (``_reset_answer``'s result), in the institution's language; ``meanwhile``: at the validation, an answer
     given since the entry."""
     if previous is None:
         return comment
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        if previous is False and lifted:
+            return _("%(decision)s (the automatic withdrawal is lifted: the candidate may confirm)") % {
+                "decision": comment
+            }
+        if previous is False and lifted is False:  # entered: lifted once validated
+            return _("%(decision)s (the automatic withdrawal will be lifted once this decision is validated)") % {
+                "decision": comment
+            }
         if previous is False:
             return _("%(decision)s (the candidate's withdrawal stands)") % {"decision": comment}
         if meanwhile:
@@ -515,7 +540,8 @@ def record_decision(
     label = decision_type.label
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         comment = _("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label
-    comment = _answer_note(comment, previous_answer, meanwhile=False)
+    lifted_later = lifts_automatic_withdrawal(application, avis=avis, after_appeal=after_appeal)
+    comment = _answer_note(comment, previous_answer, meanwhile=False, lifted=False if lifted_later else None)
     record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=comment)
     if previous_answer is True:
         # The new decision undoes the candidate's confirmation: what followed it (the OPI) is withdrawn too.
@@ -590,8 +616,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     decision.validated_at = now
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
-    previous_answer = _reset_answer(application)
-    label = _answer_note(decision.decision_type.label, previous_answer, meanwhile=True)
+    lift = lifts_automatic_withdrawal(application, avis=avis, after_appeal=decision.after_appeal)
+    previous_answer = _reset_answer(application, lift_withdrawal=lift)
+    label = _answer_note(decision.decision_type.label, previous_answer, meanwhile=True, lifted=lift or None)
     record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=label)
     if previous_answer is True:
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor)

@@ -2,16 +2,18 @@
 in its mail (variable ``appeal_sentence``, eCandidat complementAppel) in the candidate's language, shown on the
 candidate's recap, exported; refused when the institution does not use appeals."""
 
+import datetime
+
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.admin.forms import DecisionForm
 from applications.enums import EventKind
 from applications.export_columns import export_rows
 from applications.models import Application
-from applications.services import staff
+from applications.services import candidature, staff
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from ecandidat.exceptions import BusinessRuleError
@@ -124,3 +126,75 @@ def test_on_the_form_passes_it_to_the_service(centre_manager):
 
     assert form.is_valid(), form.errors
     assert form.service_kwargs()["after_appeal"] is True
+
+
+# --- the appeal of a candidate withdrawn by the nightly batch -------------------------------------------------------
+
+
+def _withdrawn_overnight(application, actor):
+    """A favourable decision the candidate did not confirm by its date: the nightly batch withdrew it as it does
+    (``nightly._withdraw``: no actor), the mails it queued cancelled."""
+    decide(application, Avis.FAVOURABLE, actor=actor)
+    Application.objects.filter(pk=application.pk).update(accepted=False, answered_at=timezone.now(), answered_by=None)
+    application.refresh_from_db()
+
+
+def _readmitted_on_appeal(application, actor):
+    staff.extend_deadlines(
+        application,
+        actor=actor,
+        confirmation_date=timezone.localdate() + datetime.timedelta(days=10),
+        comment="recours",
+    )
+    return decide(application, Avis.FAVOURABLE, actor=actor, after_appeal=True)
+
+
+def test_a_favourable_decision_after_appeal_lifts_the_automatic_withdrawal(application, centre_manager):
+    """The appeal's usual case, the candidate who missed the date: the decision was validated, nothing was mailed and
+    « Confirmer » refused « vous avez déjà répondu ». The withdrawal is now lifted, the decision mailed with its new
+    date, and the candidate confirms."""
+    _withdrawn_overnight(application, centre_manager)
+
+    with translation.override("en"):  # the member of staff works in English: the history stays the institution's
+        _readmitted_on_appeal(application, centre_manager)
+
+    application.refresh_from_db()
+    assert (application.accepted, application.answered_at, application.answered_by) == (None, None, None)
+    assert len(mails("AVIS_FAVORABLE")) == 2  # the first decision's, and the appeal's
+    validated = application.events.filter(kind=EventKind.DECISION_VALIDATED).latest("pk")
+    assert "désistement automatique est levé" in validated.comment
+    entered = application.events.filter(kind=EventKind.DECISION_ENTERED).latest("pk")
+    assert "sera levé une fois cette décision validée" in entered.comment
+
+    candidature.confirm_application(application=application, actor=application.candidate.user)
+    application.refresh_from_db()
+    assert application.accepted is True
+
+
+def test_the_candidates_own_withdrawal_stays_whatever_the_appeal(application, centre_manager):
+    """A withdrawal the candidate made (or staff in their name) is irreversible (§1.12): the appeal's decision is
+    recorded, its history says the withdrawal stands, and no favourable mail asks them to confirm."""
+    decide(application, Avis.FAVOURABLE, actor=centre_manager)
+    candidature.withdraw_application(application=application, actor=application.candidate.user)
+
+    _readmitted_on_appeal(application, centre_manager)
+
+    application.refresh_from_db()
+    assert application.accepted is False
+    assert len(mails("AVIS_FAVORABLE")) == 1  # the first decision's only
+    validated = application.events.filter(kind=EventKind.DECISION_VALIDATED).latest("pk")
+    assert "désistement du candidat est maintenu" in validated.comment
+    with pytest.raises(BusinessRuleError):
+        candidature.confirm_application(application=application, actor=application.candidate.user)
+
+
+def test_a_decision_without_appeal_leaves_the_automatic_withdrawal(application, centre_manager):
+    _withdrawn_overnight(application, centre_manager)
+    staff.extend_deadlines(
+        application, actor=centre_manager, confirmation_date=timezone.localdate() + datetime.timedelta(days=10)
+    )
+
+    decide(application, Avis.FAVOURABLE, actor=centre_manager)
+
+    application.refresh_from_db()
+    assert application.accepted is False
