@@ -161,12 +161,17 @@ def enter_answers_for_candidate(
 
 def _held_by_a_transmitted_application(application: Application) -> SharedRefusal:
     """The candidate's rule for a shared answer: replaced, yes; emptied or declared not concerned, not while another
-    application asking it is transmitted (its staff review it). The transmitted applications are read once, at the
-    first shared answer emptied."""
+    application asking it is transmitted (its staff review it); not changed at all once another application asking
+    it has a validated decision (staff's rule, ``_decided_elsewhere``: the answer it was decided on stays what the
+    commission read). The transmitted applications are read once, at the first shared answer emptied; the decided
+    ones once, at the first shared answer changed."""
     sharers: list[Application] | None = None
+    decided = _decided_elsewhere(application, candidate=True)
 
     def refusal(question: Question, value: str) -> str:
         nonlocal sharers
+        if reason := decided(question, value):
+            return reason
         if value:
             return ""
         if sharers is None:
@@ -182,10 +187,10 @@ def _held_by_a_transmitted_application(application: Application) -> SharedRefusa
     return refusal
 
 
-def _decided_elsewhere(application: Application) -> SharedRefusal:
+def _decided_elsewhere(application: Application, *, candidate: bool = False) -> SharedRefusal:
     """Staff's rule for a shared answer: ``staff_questions_locked_reason`` on the candidate's other applications not
     cancelled that ask it (one with a validated decision keeps it). They are read once, at the first shared answer
-    changed."""
+    changed. ``candidate``: the message is the candidate's (the candidate's rule includes this one)."""
     decided: list[Application] | None = None
 
     def refusal(question: Question, value: str) -> str:
@@ -205,6 +210,11 @@ def _decided_elsewhere(application: Application) -> SharedRefusal:
         holder = shared_question_holder(question, decided)
         if holder is None:
             return ""
+        if candidate:
+            return _(
+                "This answer is shared with your application to “%(formation)s”, on which a decision has been given: "
+                "it can no longer be changed."
+            ) % {"formation": holder.formation.shown_title}
         return _(
             "This answer is shared with the candidate's application to “%(formation)s”, on which a decision has "
             "been validated: it can no longer be changed."

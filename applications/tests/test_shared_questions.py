@@ -25,9 +25,10 @@ from applications.questions import answers_of, question_rows
 from applications.services import erasure
 from applications.services.candidature import transmit_application
 from applications.services.questions import answer_questions
-from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
+from applications.tests.factories_candidature import ApplicationFactory, complete_candidate, decide
 from applications.tests.helpers import migrate_to, migrate_to_latest
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from offers.enums import Avis
 from offers.models import Question
 from offers.tests.factories import CentreFactory, FormationFactory, make_question
 
@@ -228,6 +229,27 @@ def test_a_shared_answer_a_transmitted_application_holds_is_not_emptied_from_ano
     assert _values(application_a) == {"CHARTE": ("Oui", PieceStatus.SUBMITTED)}
     _answer(application_b, {shared.pk: "Oui, relue"})  # replacing it stays open
     assert _values(application_a) == {"CHARTE": ("Oui, relue", PieceStatus.SUBMITTED)}
+
+
+def test_a_shared_answer_a_decision_was_given_on_is_not_replaced_from_another(
+    owner, applicant, application_a, application_b, shared, central_manager
+):
+    """Regression: from an application still open, the candidate replaced the shared answer of a dossier whose
+    decision was validated: the commission's dossier then showed an answer it never read. Staff may not change it
+    (``_decided_elsewhere``), nor may the candidate now; the page says why beside the question."""
+    _answer(application_a, {shared.pk: "Oui, lue"})
+    transmit_application(application=application_a, actor=applicant.user)
+    decide(application_a, Avis.FAVOURABLE, actor=central_manager)
+
+    response = owner.post(_url("questions", application_b), {f"question-{shared.pk}": "Non, jamais"})
+
+    assert response.status_code == 200
+    refusal = (
+        "This answer is shared with your application to “MASTER 1 - SCIENCES DE LA MER”, on which a decision has "
+        "been given: it can no longer be changed."
+    )
+    assert response.context["form"].errors[f"question-{shared.pk}"] == [refusal]
+    assert _values(application_a) == {"CHARTE": ("Oui, lue", PieceStatus.SUBMITTED)}
 
 
 def test_nor_declared_not_concerned_and_the_page_says_why_beside_the_question(
