@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -269,6 +270,11 @@ def _save_answers(
         shown = None if read_at is None else read_answers_version(read_at)
         refusal = shared_refusal(locked)
         changed = changed_shared = 0
+        # Written together after the loop (two queries whatever the number of answers changed): every refusal above
+        # is raised before anything is written.
+        created: list[QuestionAnswer] = []
+        updated: list[QuestionAnswer] = []
+        now = timezone.now()
         for pk, (value, declared) in wanted.items():
             question = questions[pk]
             is_shared = is_shared_question(question)
@@ -287,19 +293,26 @@ def _save_answers(
                 raise SharedAnswerHeld(reason, field=field_name(question))
             row = (shared if is_shared else own).get(pk)
             if row is None:
-                QuestionAnswer.objects.create(
-                    candidate_id=locked.candidate_id,
-                    application=None if is_shared else locked,
-                    question_id=pk,
-                    answer=value,
-                    not_concerned=declared,
-                    answered_by=actor,
+                created.append(
+                    QuestionAnswer(
+                        candidate_id=locked.candidate_id,
+                        application=None if is_shared else locked,
+                        question_id=pk,
+                        answer=value,
+                        not_concerned=declared,
+                        answered_by=actor,
+                        answered_at=now,
+                    )
                 )
             else:
-                row.answer, row.not_concerned, row.answered_by = value, declared, actor
-                row.save(update_fields=["answer", "not_concerned", "answered_by", "answered_at"])
+                row.answer, row.not_concerned, row.answered_by, row.answered_at = value, declared, actor, now
+                updated.append(row)
             changed += 1
             changed_shared += is_shared
+        if created:
+            QuestionAnswer.objects.bulk_create(created)
+        if updated:  # ``answered_at`` is ``auto_now``: ``bulk_update`` does not stamp it, it is set above
+            QuestionAnswer.objects.bulk_update(updated, ["answer", "not_concerned", "answered_by", "answered_at"])
         if changed:
             record_event(locked, kind=kind, actor=actor, comment=_changes(changed))
         if changed_shared:
