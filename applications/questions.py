@@ -169,6 +169,16 @@ def _concerns(question: Question, application: Application) -> bool:
     )
 
 
+def asks_shared_question(application: Application, question: Question, *, attached: set[tuple[int, int]]) -> bool:
+    """Whether ``application`` asks the shared question ``question`` (``questions_of_formation`` without a query):
+    a common question of the institution or of its formation's centre, or one attached to its formation (``attached``:
+    the (question, formation) pairs of ``Question.formations`` read once for many applications), for its type de
+    traitement. Reads ``application.formation``."""
+    return (
+        _concerns(question, application) or (question.pk, application.formation_id) in attached
+    ) and question.requested_from(application.treatment_type)
+
+
 def answers_of(application: Application, answers: Iterable[QuestionAnswer]) -> list[QuestionAnswer]:
     """Among ``answers`` (the candidate's, with their questions: the export prefetches them for many applications),
     those of ``application``, in the questions' order: its own, and the shared ones of the questions that concern

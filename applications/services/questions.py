@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 
 from applications.concurrency import EditConflict
 from applications.enums import EventKind
-from applications.history import live_applications_of, record_event, record_events
+from applications.history import record_event, record_events
 from applications.models import Application, QuestionAnswer
 from applications.models.questions import ANSWER_MAX_LENGTH
 from applications.pieces import transmitted_sharers
@@ -25,6 +25,7 @@ from applications.questions import (
     answer_fingerprint,
     answer_of,
     answers_to,
+    asks_shared_question,
     field_name,
     is_shared_question,
     listed_questions,
@@ -98,8 +99,8 @@ def answer_questions(
     written), as the dossier's sections (``applications.concurrency``).
 
     Side effects: one history row ``questions_answered`` on the application, with the actor and the number of
-    answers changed; when shared answers changed, the same row (counting those) on each of the candidate's other
-    applications not cancelled (``live_applications_of``, where a shared piece's events go). No mail.
+    answers changed; when shared answers changed, a row counting those on each of the candidate's other applications
+    not cancelled that asks one of them (``_record_on_sharers``). No mail.
     """
     return _save_answers(
         application=application,
@@ -269,7 +270,8 @@ def _save_answers(
         own, shared = split_answers(existing)
         shown = None if read_at is None else read_answers_version(read_at)
         refusal = shared_refusal(locked)
-        changed = changed_shared = 0
+        changed = 0
+        changed_shared: list[Question] = []
         # Written together after the loop (two queries whatever the number of answers changed): every refusal above
         # is raised before anything is written.
         created: list[QuestionAnswer] = []
@@ -308,7 +310,8 @@ def _save_answers(
                 row.answer, row.not_concerned, row.answered_by, row.answered_at = value, declared, actor, now
                 updated.append(row)
             changed += 1
-            changed_shared += is_shared
+            if is_shared:
+                changed_shared.append(question)
         if created:
             QuestionAnswer.objects.bulk_create(created)
         if updated:  # ``answered_at`` is ``auto_now``: ``bulk_update`` does not stamp it, it is set above
@@ -316,8 +319,7 @@ def _save_answers(
         if changed:
             record_event(locked, kind=kind, actor=actor, comment=_changes(changed))
         if changed_shared:
-            others = [pk for pk in live_applications_of(locked.candidate_id) if pk != locked.pk]
-            record_events(others, kind=kind, actor=actor, comment=_shared_changes(changed_shared))
+            _record_on_sharers(locked, changed_shared, kind=kind, actor=actor)
         return changed
 
 
@@ -339,6 +341,33 @@ def _refusing_a_concurrent_first_answer() -> Iterator[None]:
         raise BusinessRuleError(
             _("Your answers were being saved from another page at the same time: check them and save again.")
         ) from error
+
+
+def _record_on_sharers(application: Application, questions: list[Question], *, kind: EventKind, actor: User) -> None:
+    """The history row of shared answers changed from ``application``, on each of the candidate's other applications
+    not cancelled that asks one of ``questions``, counting those it asks: the application of another centre, which
+    does not ask them, gets no row about answers its staff never see. Three queries whatever the number of
+    applications (the row's text differs only by its count)."""
+    others = list(
+        Application.objects.filter(candidate_id=application.candidate_id, cancelled_at__isnull=True)
+        .exclude(pk=application.pk)
+        .select_related("formation")
+    )
+    if not others:
+        return
+    attached = set(
+        Question.formations.through.objects.filter(
+            question_id__in=[question.pk for question in questions],
+            formation_id__in={other.formation_id for other in others},
+        ).values_list("question_id", "formation_id")
+    )
+    by_count: dict[int, list[int]] = {}
+    for other in others:
+        count = sum(1 for question in questions if asks_shared_question(other, question, attached=attached))
+        if count:
+            by_count.setdefault(count, []).append(other.pk)
+    for count, ids in by_count.items():
+        record_events(ids, kind=kind, actor=actor, comment=_shared_changes(count))
 
 
 def _changes(count: int) -> str:

@@ -531,3 +531,29 @@ def test_rolling_back_copies_each_shared_answer_to_the_applications_it_concerns(
 
     assert not QuestionAnswer.objects.filter(application__isnull=True).exists()
     assert set(QuestionAnswer.objects.values_list("candidate_id", flat=True)) == {applicant.pk}
+
+
+def test_the_history_row_of_a_shared_answer_goes_only_where_the_question_is_asked(
+    applicant, application_a, commission
+):
+    """Regression: a question common to one centre, changed from its application, wrote « 1 answer shared by the
+    candidate's applications changed » on the candidate's application in another centre too, whose staff never see
+    that answer. Now only the applications asking it get the row, counting the answers they ask."""
+    centre_only = make_question("CENTREQ", candidate_label="Question du centre ?", is_common=True)
+    centre_only.centre = commission.centre
+    centre_only.save()
+    same_centre = ApplicationFactory(candidate=applicant, formation=FormationFactory(centre=commission.centre))
+    elsewhere = ApplicationFactory(candidate=applicant, formation=FormationFactory(centre=CentreFactory()))
+    charter = make_question("CHARTE2", candidate_label="Charte ?", is_common=True)  # everyone's
+
+    _answer(application_a, {centre_only.pk: "Oui", charter.pk: "Lue"})
+
+    def rows(application):
+        return list(
+            ApplicationEvent.objects.filter(application=application, kind=EventKind.QUESTIONS_ANSWERED).values_list(
+                "comment", flat=True
+            )
+        )
+
+    assert rows(same_centre) == ["2 answers shared by the candidate's applications changed"]
+    assert rows(elsewhere) == ["1 answer shared by the candidate's applications changed"]  # the charter only
