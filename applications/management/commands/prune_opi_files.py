@@ -15,4 +15,5 @@ class Command(BatchCommand):
         prune_opi_files(report, dry_run=dry_run, limit=limit)
         # The background exports past EXPORT_RETENTION (applications.export_jobs): rows and files.
         exports = prune_export_jobs(dry_run=dry_run)
-        report.add("exports to delete" if dry_run else "exports deleted", exports)
+        if exports:  # most nights none: the history keeps only what happened
+            report.add("exports to delete" if dry_run else "exports deleted", exports)
