@@ -98,6 +98,36 @@ def template_timer():
         Template._render = original
 
 
+@contextlib.contextmanager
+def line_timer(template_name: str):
+    """CPU seconds spent in each line of one template, exclusive of the nodes nested in it and of other templates."""
+    from django.template.base import Node  # noqa: PLC0415 (needs the settings of _environment)
+
+    spent: dict[int, float] = {}
+    stack: list[list] = []
+    original = Node.render_annotated
+
+    def timed(self, context):
+        origin = getattr(self, "origin", None)
+        mine = origin is not None and origin.template_name == template_name
+        stack.append([mine, getattr(getattr(self, "token", None), "lineno", 0), time.process_time(), 0.0])
+        try:
+            return original(self, context)
+        finally:
+            counted, line, started, inner = stack.pop()
+            total = time.process_time() - started
+            if counted:
+                spent[line] = spent.get(line, 0.0) + total - inner
+            if stack:
+                stack[-1][3] += total
+
+    Node.render_annotated = timed
+    try:
+        yield spent
+    finally:
+        Node.render_annotated = original
+
+
 def renew_sessions(keys: list[str]) -> int:
     """Give the seeded sessions a new ``SESSION_COOKIE_AGE``: a database seeded more than 45 minutes ago would
     otherwise have its sessions expired, and the "logged in" kinds would measure anonymous requests."""
@@ -122,6 +152,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--show-sql", action="store_true", help="print the SQL of one request of each kind")
     parser.add_argument(
         "--templates", action="store_true", help="print the CPU spent in each template (its own, includes apart)"
+    )
+    parser.add_argument(
+        "--lines", metavar="TEMPLATE", help="print the CPU spent in each line of that template (nested nodes apart)"
     )
     arguments = parser.parse_args(argv)
     state = ROOT / "bench" / "results" / f"inproc-{arguments.database}"
@@ -247,6 +280,16 @@ def main(argv: list[str]) -> int:
             print(f"--- {label}: CPU ms per request in each template, its includes apart")
             for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
                 print(f"{seconds * 1000 / count:7.3f}  {name}")
+            continue
+        if arguments.lines:
+            with line_timer(arguments.lines) as spent:
+                for n in range(count):
+                    one(n)
+                    if undo is not None:
+                        undo(n)
+            print(f"--- {label}: CPU ms per request in each line of {arguments.lines}, nested nodes apart")
+            for line, seconds in sorted(spent.items(), key=lambda item: -item[1])[:25]:
+                print(f"{seconds * 1000 / count:7.3f}  line {line}")
             continue
         if arguments.cprofile:
             # INPROC_TIMER=cpu: CPU time (waits on PostgreSQL and Redis left out); the default is wall-clock time.
