@@ -131,6 +131,7 @@ COUNT_WORDS = {
     "campaigns archived": pgettext_lazy("batch count", "campaigns archived"),
     "applications frozen": pgettext_lazy("batch count", "applications frozen"),
     "accounts closed": pgettext_lazy("batch count", "accounts closed"),
+    "OPIs left pending": pgettext_lazy("batch count", "OPIs left pending"),
     "campaigns to destroy": pgettext_lazy("batch count", "campaigns to destroy"),
     "applications to delete": pgettext_lazy("batch count", "applications to delete"),
     "chunks left for the next run": pgettext_lazy("batch count", "chunks left for the next run"),

@@ -25,7 +25,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from applications.enums import PegaseRemoval
+from applications.enums import OpiState, PegaseRemoval
 from applications.models import Opi, OpiExport, OpiPiece
 from applications.opi.backends import BACKENDS, backend_label, get_backend
 from applications.opi.periods import check_campaign_code, checks_apply, files_refusal
@@ -208,6 +208,22 @@ class StateFilter(admin.ChoicesFieldListFilter):
             yield {**choice, "display": capfirst(choice["display"])}
 
 
+class CampaignFilter(admin.SimpleListFilter):
+    """ "Par campagne": the active campaign's OPIs, or the archived campaigns' (whose pending OPIs the transfer no
+    longer takes, ``LEFT_IN_AN_ARCHIVED_CAMPAIGN``). A condition on the list's own join: no query more."""
+
+    title = _("campaign")
+    parameter_name = "campaign"
+
+    def lookups(self, request, model_admin):
+        return [("active", _("Active campaign")), ("archived", _("Archived campaigns"))]
+
+    def queryset(self, request, queryset):
+        if self.value() not in {"active", "archived"}:
+            return queryset
+        return queryset.filter(application__campaign__is_active=self.value() == "active")
+
+
 class PiecesPendingFilter(admin.SimpleListFilter):
     """ "PJ-OPI en attente": the OPIs with at least one piece not in the day's files yet (yes), or none (no). An
     ``Exists`` subquery in the list's own query: no query more."""
@@ -258,7 +274,13 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, 
     # ("En attente", as the rest of the back office), dates in the short form ("01/12/2026 18:47"). The page of an
     # OPI has the rest (its creation date, the formation's whole title).
     list_display = ["code", "candidate", "formation", "state_shown", "dates"]
-    list_filter = [("state", StateFilter), "withdrawn", ("pegase_removal", StateFilter), BackendFilter]
+    list_filter = [
+        ("state", StateFilter),
+        "withdrawn",
+        ("pegase_removal", StateFilter),
+        CampaignFilter,
+        BackendFilter,
+    ]
     list_select_related = ["application__candidate__user", "application__formation"]
     search_fields = ["code", "application__candidate__birth_name", "application__candidate__user__username"]
     # The application by its candidate and formation, linked to its dossier (its own text, "5 → 3", says the
@@ -448,6 +470,8 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, 
             "opi_backend": backend.label if backend else "",
             "pegase_removals_url": reverse("admin:applications_opi_changelist")
             + f"?pegase_removal__exact={PegaseRemoval.TO_DO}",
+            "pending_archived_url": reverse("admin:applications_opi_changelist")
+            + f"?campaign=archived&state__exact={OpiState.PENDING}",
             "opi_exports": [
                 {
                     "export": export,

@@ -221,20 +221,28 @@ def mark_removed_in_pegase(*, opi_ids: Iterable[int], actor: User) -> int:
     return len(locked)
 
 
+# An OPI still pending in a campaign that is no longer active: the transfer takes the active campaign's only
+# (``transfer_opis``), so it will never be written; the central office enters it by hand, then cancels it.
+LEFT_IN_AN_ARCHIVED_CAMPAIGN = Q(state=OpiState.PENDING, application__campaign__is_active=False)
+
+
 def opi_counts(campaign: Campaign | None) -> dict[str, int]:
-    """Pending (new wishes and withdrawals to replay), transferred and cancelled OPIs of the campaign, and the
-    withdrawals to remove by hand in Pégase (every campaign's: an archived one's stay in Pégase too): one query."""
+    """Pending (new wishes and withdrawals to replay), transferred and cancelled OPIs of the campaign, and, of every
+    campaign, the withdrawals to remove by hand in Pégase (an archived campaign's stay in Pégase too) and the OPIs
+    left pending in an archived campaign (``pending_archived``): one query."""
     removals = Count("pk", filter=Q(pegase_removal=PegaseRemoval.TO_DO))
+    archived = Count("pk", filter=LEFT_IN_AN_ARCHIVED_CAMPAIGN)
     if campaign is None:
         return {
             "pending": 0,
             "pending_withdrawals": 0,
             "passed": 0,
             "cancelled": 0,
-            **Opi.objects.aggregate(pegase_removals=removals),
+            **Opi.objects.aggregate(pegase_removals=removals, pending_archived=archived),
         }
     return Opi.objects.aggregate(
         pegase_removals=removals,
+        pending_archived=archived,
         pending=Count("pk", filter=Q(state=OpiState.PENDING, application__campaign_id=campaign.pk)),
         pending_withdrawals=Count(
             "pk", filter=Q(state=OpiState.PENDING, withdrawn=True, application__campaign_id=campaign.pk)

@@ -445,10 +445,19 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
         return
     applications = Application.objects.filter(campaign=old)
     accounts = User.objects.filter(campaign=old, is_active=True)
+    # The transfer (run before this batch, ``transfer_opis``) takes the active campaign's OPIs only: those still
+    # pending tonight (a candidate refused, a formation without its code…) will never be written in a file.
+    left_pending = list(
+        Opi.objects.filter(application__campaign=old, state=OpiState.PENDING)
+        .order_by("application__candidate__user__username", "pk")
+        .values_list("application__candidate__user__username", flat=True)
+    )
     if dry_run:
         report.add("campaigns to archive")
         report.add("applications to freeze", applications.count())
         report.add("accounts to close", accounts.count())
+        if left_pending:
+            report.add("OPIs left pending", len(left_pending))
         return
     deadline = Subquery(Formation.objects.filter(pk=OuterRef("formation_id")).values("return_deadline")[:1])
     fixed_date = Subquery(
@@ -479,6 +488,25 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
     report.add("campaigns archived")
     report.add("applications frozen", frozen)
     report.add("accounts closed", closed)
+    if left_pending:
+        report.add("OPIs left pending", len(left_pending))
+        report.error(_left_pending_message(old.code, left_pending))
+
+
+def _left_pending_message(campaign_code: str, numbers: list[str]) -> str:
+    """The batch history's error about the OPIs an archived campaign leaves pending (their candidates' dossier
+    numbers, one per OPI): read by the central office."""
+    dossiers = list(dict.fromkeys(numbers))
+    shown = ", ".join(dossiers[:20]) + (", …" if len(dossiers) > 20 else "")
+    return ngettext(
+        "campaign %(campaign)s archived with %(count)d OPI still pending: the transfer only takes the active "
+        "campaign's, so it will never be written in a file. Enter it by hand in the student records system, then "
+        "cancel it on the OPI screen (filter « archived campaigns »). Dossier: %(numbers)s",
+        "campaign %(campaign)s archived with %(count)d OPIs still pending: the transfer only takes the active "
+        "campaign's, so they will never be written in a file. Enter them by hand in the student records system, "
+        "then cancel them on the OPI screen (filter « archived campaigns »). Dossiers: %(numbers)s",
+        len(numbers),
+    ) % {"campaign": campaign_code, "count": len(numbers), "numbers": shown}
 
 
 # --- BATCH_DESTRUCT_DOSSIER --------------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from accounts.models import User
-from applications.models import Application, Candidate, PieceSubmission
+from applications.enums import OpiState
+from applications.models import Application, Candidate, Opi, PieceSubmission
+from applications.opi.services import opi_counts
 from applications.services import nightly
 from applications.tests.factories_candidature import decide, make_application
 from documents.models import Document
@@ -108,6 +110,30 @@ def test_archive_dry_run(campaign, next_campaign, formation):
 
     assert report.counts == {"campaigns to archive": 1, "applications to freeze": 1, "accounts to close": 1}
     assert Campaign.objects.get(is_active=True) == campaign
+
+
+def test_archive_names_the_opis_it_leaves_pending_the_transfer_will_not_take(campaign, next_campaign, formation):
+    Campaign.objects.filter(pk=campaign.pk).update(archive_on=TODAY)
+    refused, other, passed = (make_application(formation, campaign=campaign) for _ in range(3))
+    Opi.objects.create(application=refused, code="X1", state=OpiState.PENDING)
+    Opi.objects.create(application=other, code="X2", state=OpiState.PENDING, withdrawn=True)
+    Opi.objects.create(application=passed, code="X3", state=OpiState.PASSED, passed_at="2027-08-30T10:00:00Z")
+
+    rehearsal = run(nightly.archive_campaigns, today=TODAY, dry_run=True)
+    report = run(nightly.archive_campaigns, today=TODAY)
+
+    assert rehearsal.counts["OPIs left pending"] == 2
+    assert report.counts["OPIs left pending"] == 2
+    numbers = sorted(a.candidate.user.username for a in (refused, other))
+    assert report.errors == [
+        (
+            f"campaign {campaign.code} archived with 2 OPIs still pending: the transfer only takes the active "
+            "campaign's, so they will never be written in a file. Enter them by hand in the student records system, "
+            f"then cancel them on the OPI screen (filter « archived campaigns »). Dossiers: {', '.join(numbers)}"
+        )
+    ]
+    assert opi_counts(next_campaign)["pending_archived"] == 2
+    assert opi_counts(next_campaign)["pending"] == 0
 
 
 # --- destroy ------------------------------------------------------------------------------------------------------

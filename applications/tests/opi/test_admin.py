@@ -17,6 +17,7 @@ from applications.opi.services import transfer_opis
 from applications.tests.opi.helpers import QUERIES_SCREEN, admit, confirm, make_candidate
 from ecandidat.batches import Report
 from ecandidat.models import BatchRun
+from offers.tests.factories import CampaignFactory
 
 STAFF_PERSONAS = ["centre_manager", "other_centre_manager", "commission_member", "read_only_staff"]
 # A page or an action refused as a whole: the managers keep Django's 403; the readers (commission members, read-only
@@ -106,6 +107,7 @@ def test_screen_shows_counts_and_files_in_constant_queries(
         "passed": count - 1,
         "cancelled": 0,
         "pegase_removals": 0,
+        "pending_archived": 0,
     }
     html = response.content.decode()
     assert "Télécharger opi-pegase-" in html
@@ -394,3 +396,34 @@ def test_other_staff_get_no_opi_history(request, client, export, persona):
     response = client.get(reverse("admin:applications_opi_history", args=[Opi.objects.get().pk]))
 
     assert response.status_code == REFUSED_HISTORY[persona]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_opis_left_pending_in_an_archived_campaign_are_shown_and_listed(
+    client, django_assert_num_queries, central_manager, campaign, formation, centre_manager, opi_type, count
+):
+    """The transfer takes the active campaign's OPIs only: those an archived campaign left pending would never be
+    written, and the screen said nothing of them (its counters are the active campaign's)."""
+    left = confirmed_candidates(campaign, formation, centre_manager, opi_type, count)
+    campaign.is_active = False
+    campaign.save()
+    new = CampaignFactory(is_active=True)
+    client.force_login(central_manager)
+
+    with django_assert_num_queries(QUERIES_SCREEN):
+        screen = client.get(reverse("admin:applications_opi_changelist"))
+    listed = client.get(screen.context["pending_archived_url"])
+    active_only = client.get(reverse("admin:applications_opi_changelist"), {"campaign": "active"})
+
+    assert screen.context["opi_campaign"] == new
+    assert screen.context["opi_counts"]["pending_archived"] == count
+    warning = html.unescape(re.sub(r"\s+", " ", screen.content.decode()))
+    assert (
+        "dans une campagne archivée" in warning
+        if count == 1
+        else f"{count} OPI sont encore en attente dans des campagnes archivées" in warning
+    )
+    assert {opi.application for opi in listed.context["cl"].result_list} == set(left)
+    assert list(active_only.context["cl"].result_list) == []
+    Opi.objects.update(state=OpiState.CANCELLED)
+    assert 'id="opi-pending-archived"' not in client.get(reverse("admin:applications_opi_changelist")).content.decode()

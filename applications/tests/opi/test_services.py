@@ -118,6 +118,7 @@ def test_requeue_and_cancel_record_the_actor(
         "passed": 0,
         "cancelled": 0,
         "pegase_removals": 0,
+        "pending_archived": 0,
     }
     assert opi_events(second)[-2:] == [
         (EventKind.OPI_CANCELLED, central_manager.pk, ""),
