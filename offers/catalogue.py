@@ -4,14 +4,19 @@ institution's own formation type, or none, as ``CATALOGUE_GROUPING`` says (``DIP
 
 The unfiltered tree is the same for every visitor of one language on one day, except that candidates who may apply
 see the titles of open formations as links: ``catalogue_tree`` renders it once per (language, may apply, day) and
-keeps the HTML in the "pages" cache (issue 14: the anonymous catalogue is 30 % of a deadline rush). A change to a
-formation, centre or diploma type removes the day's copies when its transaction commits (``forget_catalogue``,
-connected in ``OffersConfig.ready`` through ``forget_catalogue_on_commit``); ``CATALOGUE_CACHE_SECONDS`` bounds what
-a change made without signals (a ``QuerySet.update``) can leave behind. Filtered trees are built on every request.
+keeps the HTML in the "pages" cache (issue 14: the anonymous catalogue is 30 % of a deadline rush). Each copy
+carries the catalogue's generation read before its formations were (``GENERATION_KEY``, read with the copy in one
+round trip), and is used only while that generation is current. A change to a formation, centre or diploma type
+starts a new generation when its transaction commits (``forget_catalogue``, connected in ``OffersConfig.ready``
+through ``forget_catalogue_on_commit``): a copy built from the formations as they were before the commit, and stored
+after it, is never read (deleting the keys, as this did before, let such a copy stand for a minute).
+``CATALOGUE_CACHE_SECONDS`` bounds what a change made without signals (a ``QuerySet.update``) can leave behind.
+Filtered trees are built on every request.
 Each language's tree is sorted by the titles it shows (``build_catalogue``), so the copies differ in order too.
 When the cache fails (Redis down), the tree is built as before.
 """
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -19,7 +24,6 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext
 
@@ -28,6 +32,7 @@ from ecandidat.staff_text import shown
 from offers.models import Formation, collation_key, normalise
 
 CATALOGUE_CACHE_SECONDS = 60
+GENERATION_KEY = "catalogue:generation"  # a random token, replaced by every change (no expiry)
 TREE_TEMPLATE = "offers/includes/catalogue_tree.html"
 
 
@@ -99,23 +104,30 @@ def catalogue_tree(*, query: str, today: date, can_apply: bool) -> tuple[SafeStr
         return _render(centres, query=query, can_apply=can_apply), count
     cache = caches["pages"]
     key = _cache_key(get_language(), can_apply, today)
-    html = cache.get(key)
-    if html is None:
-        html = _render(build_catalogue(query="", today=today), query="", can_apply=can_apply)
-        cache.set(key, str(html), CATALOGUE_CACHE_SECONDS)
-    return mark_safe(html), 0  # noqa: S308 - rendered by render_to_string (autoescaped) in this module
+    found = cache.get_many([key, GENERATION_KEY])
+    generation = found.get(GENERATION_KEY)
+    copy = found.get(key)
+    if generation is not None and copy is not None and copy[0] == generation:
+        return mark_safe(copy[1]), 0  # noqa: S308 - rendered by render_to_string (autoescaped) in this module
+    if generation is None:
+        # No generation yet (a new cache, or Redis lost it): start one before reading the formations. When another
+        # process started one meanwhile, this copy is not kept (its generation is unknown).
+        started = secrets.token_hex(8)
+        generation = started if cache.add(GENERATION_KEY, started, timeout=None) else None
+    html = _render(build_catalogue(query="", today=today), query="", can_apply=can_apply)
+    if generation is not None:
+        cache.set(key, (generation, str(html)), CATALOGUE_CACHE_SECONDS)
+    return html, 0
 
 
-def forget_catalogue(*, today: date) -> None:
-    """Remove the cached trees of ``today`` (every language, with and without links)."""
-    caches["pages"].delete_many(
-        [_cache_key(code, can_apply, today) for code, _name in settings.LANGUAGES for can_apply in (False, True)]
-    )
+def forget_catalogue() -> None:
+    """Start a new generation: every cached tree (each language, day, with and without links) is out of date."""
+    caches["pages"].set(GENERATION_KEY, secrets.token_hex(8), timeout=None)
 
 
 def forget_catalogue_on_commit(sender, **kwargs) -> None:
-    """Receiver (formation, centre or diploma type saved or deleted): today's trees, once the change commits."""
-    transaction.on_commit(lambda: forget_catalogue(today=timezone.localdate()), robust=True)
+    """Receiver (formation, centre or diploma type saved or deleted): the cached trees, once the change commits."""
+    transaction.on_commit(forget_catalogue, robust=True)
 
 
 def _group_id(formation: Formation, grouping: str) -> int | None:

@@ -10,6 +10,7 @@ from ecandidat import cache as fail_open
 from ecandidat.parameters import set_parameters
 from ecandidat.tests.plugins.services import free_port
 from ecandidat.tests.tables import card_table, card_table_roles
+from offers import catalogue
 from offers.models import FormationType
 from offers.tests.factories import CentreFactory, DiplomaTypeFactory, FormationFactory
 
@@ -197,6 +198,34 @@ def test_a_saved_formation_replaces_the_cached_tree_when_it_commits(client, djan
     with django_capture_on_commit_callbacks(execute=True):
         formation.delete()
     assertNotContains(client.get(URL), "Master Chimie verte")
+
+
+def test_a_tree_built_before_a_change_commits_and_stored_after_it_is_not_read(
+    client, monkeypatch, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """A visit reads the formations, a change commits (and forgets the cached trees), then the visit stores the
+    tree it built from the formations as they were: deleting the keys at the commit let that copy stand for a
+    minute (a formation taken out of service still listed, its link a 404)."""
+    formation = FormationFactory(title="Master bientôt fermé")
+    real_build = catalogue.build_catalogue
+
+    def build_then_a_change_commits(**kwargs):
+        tree = real_build(**kwargs)
+        with django_capture_on_commit_callbacks(execute=True):
+            formation.title = "Master renommé"
+            formation.save()
+        return tree
+
+    monkeypatch.setattr(catalogue, "build_catalogue", build_then_a_change_commits)
+    assertContains(client.get(URL), "Master bientôt fermé")  # built before the change: this visit shows it
+    monkeypatch.setattr(catalogue, "build_catalogue", real_build)
+
+    with django_assert_num_queries(CATALOGUE_QUERIES):  # the stored copy is out of date: built again
+        response = client.get(URL)
+    assertContains(response, "Master renommé")
+    assertNotContains(response, "Master bientôt fermé")
+    with django_assert_num_queries(0):
+        assertContains(client.get(URL), "Master renommé")
 
 
 def test_links_for_candidates_and_spans_for_visitors_whatever_was_cached_first(client, candidate_user):
