@@ -145,13 +145,21 @@ def test_formations_out_of_service_or_of_a_closed_centre_are_hidden(client):
     assertNotContains(response, "Centre fermé")
 
 
-def test_overlong_filter_is_ignored_without_error(client):
+def test_overlong_filter_is_refused_beside_the_field_and_the_whole_catalogue_shown(client, django_assert_num_queries):
     FormationFactory(title="Formation visible")
 
-    response = client.get(URL, {"q": "x" * 500})
+    with django_assert_num_queries(CATALOGUE_QUERIES):
+        response = client.get(URL, {"q": "x" * 500}, headers={"accept-language": "fr"})
 
     assert response.status_code == 200
     assertContains(response, "Formation visible")
+    assertContains(
+        response,
+        '<p class="error" id="filter-error">Assurez-vous que cette valeur comporte au plus 100 caractères '
+        "(actuellement 500).</p>",
+        html=True,
+    )
+    assertContains(response, 'aria-describedby="filter-error filter-help" aria-invalid="true"')
 
 
 @pytest.mark.parametrize("user_fixture", ["client", "admin_client"])
