@@ -498,16 +498,19 @@ def decision_topic(application: Application) -> str:
 # Why a mail about the decision was not sent (the outbox's « motif de l'annulation »).
 WITHDRAWN_BEFORE_SENT = _("Not sent: the application was withdrawn before this e-mail left.")
 CANCELLED_BEFORE_SENT = _("Not sent: the application was cancelled before this e-mail left.")
+REPLACED_BEFORE_SENT = _("Not sent: a later decision replaced this one before this e-mail left.")
 
 
 def cancel_decision_mails(application: Application, *, reason: Promise = WITHDRAWN_BEFORE_SENT) -> int:
     """Withdraw the mails about ``application``'s decision that have not left yet (queued while the mail server
     was down, or the worker): the candidate has withdrawn the application (by themselves, through staff or the
-    nightly batch), or cancelled it (``reason``: :data:`CANCELLED_BEFORE_SENT`), so what they announce
-    (« confirmez avant le… », « si une place se libère… ») no longer holds. Inside the caller's transaction, the
-    application's row locked. ``reason`` is written in the institution's language, whoever acted in which: the
-    central office reads it in the outbox. The candidate's mails and the centre's copies alike; the other mails (the
-    withdrawal's, the account's) are left alone. A mail being sent at this very moment may still leave
+    nightly batch), or cancelled it (``reason``: :data:`CANCELLED_BEFORE_SENT`), or a later decision is validated
+    (:data:`REPLACED_BEFORE_SENT`, before its own mail is written), so what they announce (« confirmez avant
+    le… », « si une place se libère… ») no longer holds: the sweeper sends what is due in the order of its next
+    attempt, so an older mail that failed more often could even arrive after the newer one. Inside the caller's
+    transaction, the application's row locked. ``reason`` is written in the institution's language, whoever acted
+    in which: the central office reads it in the outbox. The candidate's mails and the centre's copies alike; the
+    other mails (the withdrawal's, the account's) are left alone. A mail being sent at this very moment may still leave
     (``ecandidat.emails.cancel_pending``). Returns how many were."""
     with translation.override(settings.LANGUAGE_CODE):
         return cancel_pending(decision_topic(application), str(reason))

@@ -314,9 +314,12 @@ def refusing_forged_selections(response_action: Callable[..., Any]) -> Callable[
         pk = model_admin.model._meta.pk
         for value in request.POST.getlist(helpers.ACTION_CHECKBOX_NAME):
             try:
-                pk.to_python(value)
+                converted = pk.to_python(value)
             except ValidationError:
                 raise ForgedSelection(f"selected value {value[:40]!r} is not an id") from None
+            # An integer no id can be: SQLite's driver refuses it (OverflowError, a 500 under ``make run``).
+            if isinstance(converted, int) and not -(2**63) <= converted < 2**63:
+                raise ForgedSelection(f"selected value {value[:40]!r} is not an id")
         return response_action(model_admin, request, queryset, *args, **kwargs)
 
     return checked

@@ -292,7 +292,8 @@ def cancel_pending(topic: str, reason: str, *, now=None) -> int:
     now = now or timezone.now()
     reason = reason[: OutboundEmail._meta.get_field("cancel_reason").max_length]
     waiting = [OutboundEmail.Status.PENDING, OutboundEmail.Status.FAILED]
-    with transaction.atomic():
+    # No savepoint of its own: it is part of the caller's change (one SELECT when nothing waits, as on most calls).
+    with transaction.atomic(savepoint=False):
         rows = list(
             OutboundEmail.objects.select_for_update(of=("self",))
             .filter(topic=topic, status__in=[*waiting, OutboundEmail.Status.SENDING])

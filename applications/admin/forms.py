@@ -1,6 +1,7 @@
 """Forms of the back office's operations on applications (bulk actions and the application page)."""
 
 import datetime
+import re
 
 from django import forms
 from django.db.models.fields import BLANK_CHOICE_LABEL
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
+from applications.services.staff import new_confirmation_date_refusal
 from applications.workflow import before_creation_message, earliest_status_date
 from ecandidat import parameters
 from ecandidat.admin_inputs import IsoDateInput
@@ -21,6 +23,9 @@ from offers.models import DecisionType, RefusalReason
 
 # A complementary-list rank: far above any list, far below the database's integer (a larger number was a 500).
 RANK_MAX = 99_999
+
+
+_KEY = re.compile(r"[0-9]{1,18}")  # a primary key in a hidden field (bigint: at most 19 digits)
 
 
 class StatusForm(forms.Form):
@@ -71,7 +76,8 @@ class StatusForm(forms.Form):
             application, _sep, status = item.strip().partition(":")
             if not application:
                 continue
-            if not application.isdigit() or status not in DossierStatus.values:
+            # ASCII digits only, as a key is written: "²" passes isdigit() and int() refuses it (a 500).
+            if not _KEY.fullmatch(application) or status not in DossierStatus.values:
                 raise forms.ValidationError(_("This page is out of date: open it again."))
             shown[int(application)] = status
         return shown
@@ -309,10 +315,10 @@ class DeadlinesForm(forms.Form):
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        today = timezone.localdate()
-        for field in ("return_deadline", "confirmation_date"):
-            if data.get(field) and data[field] < today:
-                self.add_error(field, _("The new date must be today or later."))
+        if data.get("return_deadline") and data["return_deadline"] < timezone.localdate():
+            self.add_error("return_deadline", _("The new date must be today or later."))
+        if data.get("confirmation_date") and (refusal := new_confirmation_date_refusal(data["confirmation_date"])):
+            self.add_error("confirmation_date", refusal)
         if not self.errors and not data.get("return_deadline") and not data.get("confirmation_date"):
             raise forms.ValidationError(_("Give a new return deadline or a new confirmation date."))
         return data

@@ -433,6 +433,13 @@ def _run_one(operation: Operation, application: Application, form, actor) -> str
     return _held_back_warning(application, result)
 
 
+class Refusal(str):
+    """A refusal's sentence for the page, knowing the dossier number it is about (``numero``; "" when it is the
+    whole selection's): past the twentieth, only the numbers are shown (``report``)."""
+
+    numero = ""
+
+
 def run_operation(
     request, operation: Operation, applications, form, warnings: list[str] | None = None
 ) -> tuple[int, list[str]]:
@@ -446,7 +453,7 @@ def run_operation(
 
     ``warnings``: given, the warnings of the runs done are added to it (``_held_back_warning``)."""
     applications = list(applications)
-    done, failures = 0, []
+    done, failures = 0, list[str]()
     if operation.lock_first is not None and len(applications) > 1:
         try:
             with staff.lock_conflict_refused(), transaction.atomic():
@@ -463,7 +470,7 @@ def run_operation(
         try:
             warning = _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
-            failures.append(
+            refusal = Refusal(
                 _("%(candidate)s (%(numero)s) – %(formation)s: %(refusal)s")
                 % {
                     "candidate": application.candidate.staff_name,
@@ -472,6 +479,8 @@ def run_operation(
                     "refusal": error,
                 }
             )
+            refusal.numero = application.candidate.user.username
+            failures.append(refusal)
         else:
             done += 1
             if warning and warnings is not None:
@@ -493,8 +502,18 @@ def report(request, operation, done, failures, warnings=()):
         )
     for failure in failures[:20]:
         messages.error(request, failure)
-    if len(failures) > 20:
-        messages.error(request, _("… and %(count)d more refusals.") % {"count": len(failures) - 20})
+    if rest := failures[20:]:
+        # Every refused application named: past twenty, by its dossier number (up to 200 in a selection).
+        numbers = ", ".join(failure.numero for failure in rest if getattr(failure, "numero", ""))
+        messages.error(
+            request,
+            ngettext(
+                "… and %(count)d more refusal, dossier: %(numbers)s.",
+                "… and %(count)d more refusals, dossiers: %(numbers)s.",
+                len(rest),
+            )
+            % {"count": len(rest), "numbers": numbers},
+        )
     for warning in warnings[:20]:
         messages.warning(request, warning)
     if len(warnings) > 20:

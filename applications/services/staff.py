@@ -38,7 +38,14 @@ from applications.history import record_event
 from applications.letters import LetterMail, letter_mail, schedule_letter
 from applications.models import Application, Decision
 from applications.models.candidature import latest_decision
-from applications.notifications import format_date, notify_candidate, notify_commission, notify_decision
+from applications.notifications import (
+    REPLACED_BEFORE_SENT,
+    cancel_decision_mails,
+    format_date,
+    notify_candidate,
+    notify_commission,
+    notify_decision,
+)
 from applications.pieces import piece_rows
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, Transition, change_status
@@ -634,6 +641,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         if told is not None:
             application.waiting_list_rank_mailed = application.waiting_list_rank
     letter = _decision_letter(decision, application, actor=actor)
+    # The mails about the decision this one replaces, still waiting in the outbox (the mail server down), would
+    # leave after it, or even arrive after it: withdrawn before this one's is written.
+    cancel_decision_mails(application, reason=REPLACED_BEFORE_SENT)
     notify_decision(
         application=application,
         decision=decision,
@@ -674,6 +684,23 @@ def _confirmation_date_refusal(
         "%(time)s tomorrow. Set a later confirmation date first (“Extend deadlines”), then validate this "
         "favourable decision."
     ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_END)}
+
+
+def new_confirmation_date_refusal(day: datetime.date, now: datetime.datetime | None = None) -> str:
+    """Why ``day`` may not be given now as an application's new date de confirmation (« Prolonger les délais »),
+    or "": a date before today, or today's once the site has closed for the night (``first_day_to_act``, the
+    maintenance window enforced). Given at 22:50, today's date was one the candidate could no longer answer by, and
+    the nightly batch of that very night withdrew the application (``_given_too_late`` reads the decision's
+    validation, not the date's change) and gave its place away."""
+    now = now or timezone.now()
+    if day >= first_day_to_act(now):
+        return ""
+    if day < timezone.localdate(now):
+        return _("The new date must be today or later.")
+    return _(
+        "The candidate could no longer confirm by today: the site is closed until %(time)s tomorrow. Give "
+        "tomorrow's date or a later one."
+    ) % {"time": hour_label(settings.MAINTENANCE_END)}
 
 
 def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) -> str:
@@ -1037,6 +1064,7 @@ def promote_from_waiting_list(
     )
     confirmation_date = _effective_confirmation_date(application, now)
     letter = _decision_letter(decision, application, actor=actor)
+    cancel_decision_mails(application, reason=REPLACED_BEFORE_SENT)  # « si une place se libère… », not sent yet
     notify_decision(
         application=application,
         decision=decision,
@@ -1073,13 +1101,14 @@ def extend_deadlines(
     comment: str = "",
 ) -> Application:
     """Per-application date limite de retour / date de confirmation (dat_new_retour_cand / dat_new_confirm_cand).
-    Dates must be today or later; the change is written to the history."""
+    Dates must be today or later, a date de confirmation one the candidate can still answer by
+    (``new_confirmation_date_refusal``); the change is written to the history."""
     if return_deadline is None and confirmation_date is None:
         raise BusinessRuleError(_("Give a new return deadline or a new confirmation date."))
-    today = timezone.localdate()
-    for day in (return_deadline, confirmation_date):
-        if day is not None and day < today:
-            raise BusinessRuleError(_("The new date must be today or later."))
+    if return_deadline is not None and return_deadline < timezone.localdate():
+        raise BusinessRuleError(_("The new date must be today or later."))
+    if confirmation_date is not None and (refusal := new_confirmation_date_refusal(confirmation_date)):
+        raise BusinessRuleError(refusal)
     application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))

@@ -62,7 +62,7 @@ def test_the_release_preview_marks_a_french_mail_french_on_an_english_page(
     staff.record_decision(application, decision_type=favourable, actor=commission_member)
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(35):  # as test_release's preview of one application
+    with django_assert_num_queries(36):  # as test_release's preview of one application
         response = preview_page(client, [application])
 
     assertContains(response, '<html lang="en"')
@@ -86,7 +86,7 @@ def test_the_release_preview_marks_each_mail_with_its_own_language(
     client.force_login(centre_manager)
 
     with django_assert_num_queries(
-        37
+        38
     ):  # the centre's copy: its French template looked up, its outbox row (rolled back)
         response = preview_page(client, [application])
 

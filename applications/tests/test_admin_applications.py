@@ -284,6 +284,27 @@ def test_bulk_validation_reports_each_refusal(client, centre_manager, formation,
     assert OutboundEmail.objects.filter(code="AVIS_FAVORABLE").count() == 1
 
 
+def test_bulk_names_every_refusal_past_the_twentieth_by_its_dossier_number(
+    client, centre_manager, formation, campaign
+):
+    """Twenty refusals are said in full; the others were only counted (« … et 2 autres refus »), and nothing else
+    named them: staff could not tell which applications were left unchanged."""
+    refused = [make_application(formation, campaign=campaign) for _ in range(23)]
+    client.force_login(centre_manager)
+    response = client.post(
+        reverse(CHANGELIST),
+        {"action": "action_validate_decisions", "_selected_action": [a.pk for a in refused], "apply": "1"},
+        follow=True,
+    )
+    shown = [str(message) for message in response.context["messages"]]
+    assert len(shown) == 21
+    named = {number for number in (a.candidate.user.username for a in refused) if any(number in m for m in shown[:20])}
+    rest = sorted({a.candidate.user.username for a in refused} - named)
+    assert len(rest) == 3
+    assert shown[20].startswith("… and 3 more refusals, dossiers: ")
+    assert sorted(shown[20].removeprefix("… and 3 more refusals, dossiers: ").rstrip(".").split(", ")) == rest
+
+
 @pytest.fixture
 def one_validated(formation, campaign, centre_manager):
     """Two applications: one with a validated favourable decision the candidate confirmed, one without decision."""

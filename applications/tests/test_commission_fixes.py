@@ -148,10 +148,12 @@ def test_the_service_refuses_a_status_other_than_the_one_shown(centre_manager, a
     assert Application.objects.get(pk=application.pk).dossier_status == DossierStatus.INCOMPLETE
 
 
-def test_a_forged_shown_status_is_a_form_error_not_a_500(client, centre_manager, application):
+@pytest.mark.parametrize("forged", ["x:ZZ", "²:RE", "1" + "0" * 5000 + ":RE"], ids=["letters", "superscript", "huge"])
+def test_a_forged_shown_status_is_a_form_error_not_a_500(client, centre_manager, application, forged):
+    """« ² » passes ``str.isdigit`` and ``int()`` refuses it, as a number of 5,000 digits: both were a 500."""
     client.force_login(centre_manager)
 
-    response = client.post(operation_url(application, "set_status"), {"target": "IN", "shown_statuses": "x:ZZ"})
+    response = client.post(operation_url(application, "set_status"), {"target": "IN", "shown_statuses": forged})
 
     assert response.status_code == 200
     assert "This page is out of date: open it again." in response.content.decode()

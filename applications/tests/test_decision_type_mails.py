@@ -187,9 +187,9 @@ def test_the_release_preview_shows_the_types_text(formation, campaign, centre_ma
 
 # Savepoint pair, the application's lock, the decision with its type and refusal reason, the latest decision, its
 # update, the history row, the letter text's lookup (the application and formation are the locked row's), the kind's
-# override (read for its "out of service" switch), the outbox row: the same with or without the type's text, which
-# comes with the type, already loaded.
-VALIDATION_QUERIES = 10
+# override (read for its "out of service" switch), the older decision's mails still waiting (none: one SELECT), the
+# outbox row: the same with or without the type's text, which comes with the type, already loaded.
+VALIDATION_QUERIES = 11
 
 
 @pytest.mark.parametrize("own_text", [True, False], ids=["type text", "kind's mail"])
@@ -259,10 +259,11 @@ def test_the_types_text_costs_no_query_on_promotion(
     formation = type(formation).objects.select_related("waiting_list_decision_type").get(pk=formation.pk)
 
     # Savepoint pair, the formation's lock, the first of the list, its latest validated decision, the new decision,
-    # the application's update, the history row, the letter text, then for the candidate's mail and the commission's
-    # alert each an override lookup and an outbox row, the ranks' update: the same with or without the type's text
-    # (the type comes with the formation).
-    with django_assert_num_queries(14):
+    # the application's update, the history row, the letter text, the complementary list's mail still waiting (never
+    # sent here: a SELECT, and the UPDATE that cancels it), then for the candidate's mail and the commission's alert
+    # each an override lookup and an outbox row, the ranks' update: the same with or without the type's text (the
+    # type comes with the formation).
+    with django_assert_num_queries(16):
         assert staff.promote_from_waiting_list(formation=formation, actor=centre_manager) is not None
 
     assert len(mails("AVIS_FAVORABLE")) == 1

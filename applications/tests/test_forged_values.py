@@ -143,7 +143,11 @@ QUERIES_FORGED_PIECE = {"ajouter": 3, "supprimer": 6, "non-concerne": 6, "concer
         ("admin:ecandidat_outboundemail_changelist", "resend"),
     ],
 )
-@pytest.mark.parametrize("selected", [["abc"], [""], ["1", "x"]])
+@pytest.mark.parametrize(
+    "selected",
+    [["abc"], [""], ["1", "x"], ["9" * 20], ["-" + "9" * 20]],
+    ids=["abc", "empty", "one-bad", "huge", "-huge"],
+)
 def test_an_action_on_a_forged_selection_gets_a_400(
     client, django_assert_num_queries, superuser, application, changelist, action, selected
 ):

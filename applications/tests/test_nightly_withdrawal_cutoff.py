@@ -13,13 +13,14 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
+from applications.admin.forms import DeadlinesForm
 from applications.models import Application, ApplicationEvent, Decision
-from applications.services import nightly
+from applications.services import nightly, staff
 from applications.services.candidature import confirm_application
 from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import CONFIRM_BY, formation_confirmed_by, mails, paris, released
 from ecandidat.batches import Report
-from ecandidat.exceptions import InvalidTransition
+from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.maintenance import is_under_maintenance
 from ecandidat.management.commands import nightly as nightly_command
 from offers.enums import Avis
@@ -181,3 +182,50 @@ def test_a_decision_validated_before_the_site_closed_on_its_date_is_withdrawn_th
         withdraw()
 
     assert Application.objects.get(pk=application.pk).accepted is False
+
+
+@pytest.mark.parametrize(
+    ("moment", "refused"),
+    [(paris(2027, 7, 3, 22, 0), False), (paris(2027, 7, 3, 22, 50), True)],
+    ids=["before-the-window", "inside-the-window"],
+)
+def test_today_as_a_new_confirmation_date_is_refused_once_the_site_has_closed(
+    maintenance_window, favourable, formation, campaign, central_manager, moment, refused
+):
+    """A favourable decision left for staff (its date gone, no answer): given « today » at 22:50, it could not be
+    answered (the site closed at 22:45), and the batch of 23:00 withdrew it, mailed CANDIDATURE_DESIST_AUTO and gave
+    its place away. « Prolonger les délais » now refuses it, in the service and in the form, beside the field."""
+    waiting = make_application(formation, campaign=campaign, email="cl@example.org")
+    decide(waiting, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+    # Validated after its date (30 June), as after an appeal: the batch leaves it for staff to give a new date.
+    Decision.objects.filter(application=favourable).update(validated_at=paris(2027, 7, 2, 10, 0))
+    today = datetime.date(2027, 7, 3)
+
+    with time_machine.travel(moment, tick=False):
+        form = DeadlinesForm(data={"confirmation_date": today.isoformat()})
+        form.is_valid()  # cleaned at this moment
+        try:
+            staff.extend_deadlines(favourable, actor=central_manager, confirmation_date=today)
+            outcome = None
+        except BusinessRuleError as error:
+            outcome = str(error)
+    with time_machine.travel(paris(2027, 7, 3, 23, 0), tick=False):
+        withdraw()
+
+    favourable.refresh_from_db()
+    if refused:
+        message = (
+            "The candidate could no longer confirm by today: the site is closed until 06:00 tomorrow. Give "
+            "tomorrow's date or a later one."
+        )
+        assert outcome == message
+        assert form.errors == {"confirmation_date": [message]}
+        assert favourable.confirmation_date_override != today
+        assert favourable.accepted is None  # left for staff, as before
+    else:
+        assert outcome is None
+        assert form.is_valid()
+        assert favourable.confirmation_date_override == today
+        assert favourable.accepted is False  # the candidate had until 22:45 to confirm: withdrawn that night
+    assert Application.objects.get(pk=waiting.pk).accepted is None
+    assert mails("CANDIDATURE_DESIST_AUTO") == ([] if refused else [mails("CANDIDATURE_DESIST_AUTO")[0]])

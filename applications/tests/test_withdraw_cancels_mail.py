@@ -20,11 +20,13 @@ from applications import notifications
 from applications.enums import DossierStatus
 from applications.notifications import notify_candidate
 from applications.services import candidature as candidature_services
-from applications.tests.factories_candidature import decide, make_application
+from applications.services import staff
+from applications.tests.factories_candidature import decide, decision_type, make_application
 from applications.tests.helpers import mails
 from ecandidat.emails import enqueue_email, send_pending_mails
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
+from offers.models import RefusalReason
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -226,3 +228,56 @@ def test_cancelling_the_application_withdraws_its_queued_reminder(
     assert reminder.status == OutboundEmail.Status.CANCELLED
     assert reminder.cancel_reason == in_french(CANCELLED_REASON)
     assert [mail.status for mail in mails("CANDIDATURE_ANNULATION")] == [OutboundEmail.Status.PENDING]
+
+
+REPLACED_REASON = "Not sent: a later decision replaced this one before this e-mail left."
+
+
+def test_a_corrected_decision_withdraws_the_queued_mail_of_the_one_it_replaces(
+    application, central_manager, smtp, mailoutbox, django_capture_on_commit_callbacks
+):
+    """Favourable, then corrected to unfavourable, while the mail server was down: the sweeper sends what is due in
+    the order of its next attempt, so the candidate read « Avis défavorable », then the older « Avis favorable …
+    confirmez avant le … » (its back-off longer)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(application, Avis.FAVOURABLE, actor=central_manager)
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)), django_capture_on_commit_callbacks(execute=True):
+        reason = RefusalReason.objects.get_or_create(code="NIV", defaults={"label": "Niveau insuffisant"})[0]
+        decide(application, Avis.UNFAVOURABLE, actor=central_manager, refusal_reason=reason)
+
+    smtp.back()
+    _everything_due_is_sent()
+
+    assert {(mail.to, mail.status) for mail in mails("AVIS_FAVORABLE")} == {
+        ("estelle@example.org", OutboundEmail.Status.CANCELLED),
+        (CENTRE_COPY, OutboundEmail.Status.CANCELLED),
+    }
+    assert {mail.cancel_reason for mail in mails("AVIS_FAVORABLE")} == {in_french(REPLACED_REASON)}
+    assert {(mail.to, mail.status) for mail in mails("AVIS_DEFAVORABLE")} == {
+        ("estelle@example.org", OutboundEmail.Status.SENT),
+        (CENTRE_COPY, OutboundEmail.Status.SENT),
+    }
+    assert "avis favorable" not in " ".join(message.subject.lower() for message in mailoutbox)
+
+
+def test_a_promotion_withdraws_the_queued_complementary_list_mail(
+    application, central_manager, smtp, mailoutbox, django_capture_on_commit_callbacks
+):
+    """« Si une place se libère… » waited in the outbox; then the place came (a withdrawal's promotion): only the
+    favourable mail leaves."""
+    formation = application.formation
+    formation.auto_waiting_list = True
+    formation.waiting_list_decision_type = decision_type(Avis.FAVOURABLE)
+    formation.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        decide(application, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        promoted = staff.promote_from_waiting_list(formation=formation, actor=None, batch="desist_auto")
+    assert promoted == application
+
+    smtp.back()
+    _everything_due_is_sent()
+
+    assert {mail.status for mail in mails("AVIS_LISTE_COMP")} == {OutboundEmail.Status.CANCELLED}
+    assert {mail.status for mail in mails("AVIS_FAVORABLE")} == {OutboundEmail.Status.SENT}
+    assert not {m.subject for m in mailoutbox} & {mail.subject for mail in mails("AVIS_LISTE_COMP")}
