@@ -493,11 +493,16 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
         report.error(_left_pending_message(old.code, left_pending))
 
 
+def _first_numbers(numbers: list[str]) -> str:
+    """The first twenty dossier numbers of a batch history's error, "…" when there are more."""
+    return ", ".join(numbers[:20]) + (", …" if len(numbers) > 20 else "")
+
+
 def _left_pending_message(campaign_code: str, numbers: list[str]) -> str:
     """The batch history's error about the OPIs an archived campaign leaves pending (their candidates' dossier
     numbers, one per OPI): read by the central office."""
     dossiers = list(dict.fromkeys(numbers))
-    shown = ", ".join(dossiers[:20]) + (", …" if len(dossiers) > 20 else "")
+    shown = _first_numbers(dossiers)
     return ngettext(
         "campaign %(campaign)s archived with %(count)d OPI still pending: the transfer only takes the active "
         "campaign's, so it will never be written in a file. Enter it by hand in the student records system, then "
@@ -648,7 +653,7 @@ def _lock_without_opi_work(ids: list[int]) -> list[int]:
 
 def _kept_for_opi_message(campaign_code: str, numbers: list[str]) -> str:
     """The batch history's error about the candidates kept for their OPI work: read by the central office."""
-    shown = ", ".join(numbers[:20]) + (", …" if len(numbers) > 20 else "")
+    shown = _first_numbers(numbers)
     return ngettext(
         "campaign %(campaign)s: %(count)d candidate kept, OPI work still to do (a pending OPI, or a withdrawal to "
         "remove in Pégase). On the OPI screen, cancel the pending OPI or mark the withdrawal removed in Pégase: the "
