@@ -43,6 +43,7 @@ from applications.models.reference import (
     reference_countries,
     shown_other_diploma,
 )
+from applications.opi.countries import in_france
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS
 from applications.questions import BOOLEAN_LABELS, QuestionRow, answers_version, changed_since, field_name
 from applications.validators import (
@@ -270,8 +271,12 @@ def check_address_place(form: forms.BaseForm, cleaned: dict) -> None:
     """In France, a postal code of 5 digits ("66 000" is 66000) and a city, a commune of the postal code once the
     SIS's communes are loaded (``check_commune``), no city abroad; abroad, a city and no French postal code,
     commune or cedex (those typed before the country changed are dropped, or the review page read "66000
-    PERPIGNANMadrid" and the OPI file sent 66000 for Madrid)."""
-    if cleaned.get("country") == FRANCE:
+    PERPIGNANMadrid" and the OPI file sent 66000 for Madrid).
+
+    France includes its overseas departments chosen as countries (Guadeloupe, La Réunion…: ``in_france``): the
+    student records system files them as France (country 100) with their postal code and commune; taken as abroad,
+    their postal code was dropped and the OPI files sent an address in France with no postal code nor town."""
+    if in_france(cleaned.get("country") or ""):
         cleaned["foreign_city"] = ""  # a city abroad typed before the country changed back is dropped
         postal_code = cleaned["postal_code"] = re.sub(r"\s+", "", cleaned.get("postal_code", ""))
         if not (postal_code.isascii() and postal_code.isdigit() and len(postal_code) == 5):
@@ -483,7 +488,7 @@ class AddressForm(DossierForm):
         model = Address
         fields = ["line1", "line2", "line3", "postal_code", "city", "cedex", "foreign_city", "country"]
         help_texts = {
-            "postal_code": _("For an address in France."),
+            "postal_code": _("For an address in France, overseas departments included."),
             "foreign_city": _("For an address outside France."),
         }
 

@@ -33,6 +33,7 @@ from applications.history import record_event, record_events
 from applications.models import Application, Candidate, Opi, OpiExport, OpiPiece
 from applications.opi import folder
 from applications.opi.backends import OpiBackend, get_backend
+from applications.opi.countries import in_france
 from applications.opi.periods import check_campaign_code, files_refusal
 from applications.opi.pieces import (
     extension,
@@ -383,6 +384,9 @@ def _refusal(entry: OpiCandidate, *, day: datetime.date) -> str:
     """Why the candidate cannot be transferred now (their OPIs stay pending), or "" (§2.1, point 4)."""
     if entry.wishes and entry.address is None:
         return _("no address")
+    if entry.wishes and in_france(entry.address.country) and not entry.address.postal_code:
+        # Stored before the address form required it for an overseas department (Guadeloupe, La Réunion…).
+        return _("an address in France without its postal code (complete it in the dossier)")
     bac = entry.baccalaureate
     if entry.wishes and bac is not None and bac.year and bac.year > day.year:
         return _("the baccalaureate year is after the current year")

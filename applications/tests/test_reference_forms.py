@@ -147,6 +147,22 @@ def test_an_unknown_postal_code_is_refused(lists):
     assert form.errors["postal_code"] == ["This postal code matches no commune."]
 
 
+@pytest.mark.parametrize("country", ["GP", "RE"])
+def test_an_overseas_department_is_an_address_in_france(country):
+    """Chosen as a country (the built-in list offers them until the SIS's countries are loaded), Guadeloupe or La
+    Réunion was taken as abroad: the postal code dropped, the OPI files sent an address in France (country 100)
+    without postal code, commune nor town."""
+    missing = AddressForm(data={"line1": "12 rue des Lilas", "foreign_city": "Pointe-à-Pitre", "country": country})
+    given = AddressForm(
+        data={"line1": "12 rue des Lilas", "postal_code": "97110", "city": "pointe a pitre", "country": country}
+    )
+
+    assert missing.errors == {"postal_code": ["A French postal code has 5 digits."], "city": ["Give the city."]}
+    assert given.is_valid(), given.errors
+    assert (given.cleaned_data["postal_code"], given.cleaned_data["city"]) == ("97110", "pointe a pitre")
+    assert given.cleaned_data["foreign_city"] == ""
+
+
 def test_a_foreign_address_is_not_checked_against_the_communes(lists):
     form = AddressForm(data={"line1": "Calle Mayor 1", "foreign_city": "Madrid", "country": "ES"})
 

@@ -48,6 +48,11 @@ class Queue:
         application = self.add(number)
         if reason == "no address":
             Address.objects.filter(candidate=application.candidate).delete()
+        elif reason == "overseas address without postal code":
+            # Stored before the address form asked an overseas department's postal code (Guadeloupe as a country).
+            Address.objects.filter(candidate=application.candidate).update(
+                country="GP", postal_code="", city="", foreign_city="Pointe-à-Pitre"
+            )
         else:
             application.candidate.baccalaureate.year = timezone.localdate().year + 1
             application.candidate.baccalaureate.save()
@@ -65,7 +70,10 @@ def state(application) -> str:
 
 
 @pytest.mark.parametrize("backend", ["pegase", "apogee"])
-@pytest.mark.parametrize("reason", ["no formation code", "no address", "future baccalaureate"])
+@pytest.mark.parametrize(
+    "reason",
+    ["no formation code", "no address", "overseas address without postal code", "future baccalaureate"],
+)
 def test_a_candidate_who_cannot_be_sent_takes_no_slot(settings, backend, reason, queue):
     settings.OPI_BACKEND = backend
     settings.OPI_BATCH_MAX = 1
