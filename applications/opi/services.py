@@ -382,9 +382,10 @@ def _entry(
 
 def _refusal(entry: OpiCandidate, *, day: datetime.date) -> str:
     """Why the candidate cannot be transferred now (their OPIs stay pending), or "" (§2.1, point 4)."""
-    if entry.wishes and entry.address is None:
+    address = entry.address
+    if entry.wishes and address is None:
         return _("no address")
-    if entry.wishes and in_france(entry.address.country) and not entry.address.postal_code:
+    if entry.wishes and address is not None and in_france(address.country) and not address.postal_code:
         # Stored before the address form required it for an overseas department (Guadeloupe, La Réunion…).
         return _("an address in France without its postal code (complete it in the dossier)")
     bac = entry.baccalaureate
