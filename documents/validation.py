@@ -131,7 +131,12 @@ RAW_ACTIVE_TOKENS = re.compile(rb"/(?:JavaScript|JS|Launch|EmbeddedFiles?|RichMe
 
 MESSAGES = {
     "empty": gettext_lazy("The file is empty."),
-    "too_large": gettext_lazy("The file exceeds the maximum allowed size (%(max)s)."),
+    # How to get under the limit, as the upload script says (its photo reduction needs JavaScript, and the server's
+    # refusal is all a candidate without it reads).
+    "too_large": gettext_lazy(
+        "The file exceeds the maximum allowed size (%(max)s): reduce it (for a PDF, print it again to PDF or scan "
+        "it at a lower resolution; for a photo, take it again at a lower resolution), then send it again."
+    ),
     "extension": gettext_lazy("File format not accepted: upload a PDF, JPEG or PNG file."),
     "content_mismatch": gettext_lazy("The file content does not match its extension."),
     "corrupt": gettext_lazy("The file is unreadable or damaged."),

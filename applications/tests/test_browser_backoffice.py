@@ -115,11 +115,11 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     expect(transcript_row.get_by_role("cell", name="Refusée", exact=True)).to_be_visible()
     expect(transcript_row.get_by_role("cell", name="scan illisible", exact=True)).to_be_visible()
     remove = transcript_row.get_by_role("button", name="Supprimer le fichier de Relevé de notes")
-    expect(remove).to_have_text("-")
+    expect(remove.locator("[aria-hidden=true]")).to_have_text("-")  # what is seen; the name is its hidden text
     candidate_page.once("dialog", lambda dialog: dialog.accept())  # "Supprimer le fichier « … » ?"
     remove.click()
     add = transcript_row.get_by_role("button", name="Ajouter un fichier pour Relevé de notes")
-    expect(add).to_have_text("+")
+    expect(add.locator("[aria-hidden=true]")).to_have_text("+")
     transcript_row.get_by_label("Fichier pour Relevé de notes", exact=True).set_input_files(
         {"name": "releve-lisible.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes("releve lisible")}
     )

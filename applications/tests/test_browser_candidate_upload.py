@@ -68,6 +68,8 @@ def test_a_4_mb_phone_photo_is_reduced_in_the_browser_then_accepted(setup):
     page, piece, application, _ = setup
     photo = _noisy_jpeg(2800, 2100)
     assert 4 * 1024 * 1024 < len(photo) < 5 * 1024 * 1024
+    # The help says so once the script runs (hidden in the page, which promises nothing without JavaScript).
+    expect(page.get_by_text("Une photo trop lourde est réduite dans votre navigateur avant l'envoi.")).to_be_visible()
 
     page.locator(f"#file-{piece.pk}").set_input_files(
         {"name": "IMG_2043.jpg", "mimeType": "image/jpeg", "buffer": photo}

@@ -214,8 +214,8 @@ def test_the_reading_page_marks_the_questions_language(
 def test_a_french_label_inside_an_english_phrase_is_marked_french(
     owner, application, formation, django_assert_num_queries
 ):
-    # RGAA 8.8: the staff's French label inside "File for …", "Sending …" is a change of language, marked where the
-    # markup allows it (text, not the aria-label attributes).
+    # RGAA 8.8: the staff's French label inside "File for …", "Sending …", "Add a file for …" is a change of
+    # language, marked (the "+" button's name was an aria-label, which cannot carry it: now a hidden text).
     piece = PieceTypeFactory(label="Relevés de notes", is_conditional=True, template="piece-templates/modele.pdf")
     formation.piece_types.add(piece)
     label = '<span lang="fr">Relevés de notes</span>'
@@ -230,4 +230,10 @@ def test_a_french_label_inside_an_english_phrase_is_marked_french(
     )
     assertContains(response, f'<label for="progress-{piece.pk}">Sending {label}</label>', html=True)
     assertContains(response, f'Not concerned by this piece<span class="visually-hidden">: {label}</span>')
-    assertContains(response, 'aria-label="Add a file for Relevés de notes"')
+    assertContains(
+        response,
+        '<button type="submit" class="button button--small button--primary"><span aria-hidden="true">+</span>'
+        f'<span class="visually-hidden">Add a file for {label}</span></button>',
+        html=True,
+    )
+    assertNotContains(response, 'aria-label="Add a file')

@@ -58,7 +58,13 @@ def test_file_of_max_bytes_plus_one_is_refused():
     uploaded = hostile.over_max_pdf_upload()
     assert uploaded.size == MAX + 1
 
-    assert_refused(uploaded, "too_large", "The file exceeds the maximum allowed size (2 MB).", max_bytes=MAX)
+    assert_refused(
+        uploaded,
+        "too_large",
+        "The file exceeds the maximum allowed size (2 MB): reduce it (for a PDF, print it again to PDF or scan it at "
+        "a lower resolution; for a photo, take it again at a lower resolution), then send it again.",
+        max_bytes=MAX,
+    )
 
 
 def test_max_bytes_defaults_to_the_setting(settings):
@@ -67,7 +73,8 @@ def test_max_bytes_defaults_to_the_setting(settings):
     assert_refused(
         hostile.upload("a.pdf", hostile.pdf_of_exact_size(1025)),
         "too_large",
-        "The file exceeds the maximum allowed size (1 KB).",
+        "The file exceeds the maximum allowed size (1 KB): reduce it (for a PDF, print it again to PDF or scan it at "
+        "a lower resolution; for a photo, take it again at a lower resolution), then send it again.",
     )
 
 

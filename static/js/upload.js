@@ -10,6 +10,10 @@
 (function () {
   "use strict";
   var texts = document.getElementById("upload-texts");
+  // What only this script does (reducing a photo too large) is said only when it runs.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-with-script]"), function (element) {
+    element.hidden = false;
+  });
 
   // After the page reloads at #piece-<pk>: focus that row and announce its message again (a live region that is
   // already filled when the page loads is not read out).

@@ -214,7 +214,7 @@ def test_the_pieces_page_costs_the_same_after_the_change(owner, application, uni
 
     page = response.content.decode()
     assert "Remove the file of" in page
-    assert 'aria-label="Add a file for' not in page
+    assert "Add a file for" not in page
 
 
 def test_the_upload_costs_the_same_after_the_change(owner, application, unique_piece, django_assert_num_queries):

@@ -278,7 +278,9 @@ def test_pieces_page_shows_the_table_with_accessible_buttons(
     html = response.content.decode()
     assert "You can upload your attachments as PDF and JPEG (or PNG) files of at most 2 MB per piece" in html
     assert html.index("upload-constraints") < html.index('type="file"')
-    assert 'aria-label="Add a file for Lettre de motivation"' in html
+    assert 'Add a file for <span lang="fr">Lettre de motivation</span>' in html
+    # Reducing a photo is the upload script's: hidden until it runs, never promised without JavaScript.
+    assert "<span data-with-script hidden>A photo that is too large is reduced in your browser" in html
     assert "Not concerned by this piece" in html
     assert 'src="/static/js/upload.js" defer' in html
     assert "<script>" not in html
