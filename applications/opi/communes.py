@@ -40,6 +40,7 @@ class CommuneCodes:
         }
         self._by_department: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._by_postal_code: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self._labels: dict[str, str] = {}  # a birth commune's label by INSEE code
         conditions = [Q(insee_code__startswith=department) for department in sorted(departments)]
         if postal_codes:
             conditions.append(Q(postal_code__in=sorted(postal_codes)))
@@ -53,6 +54,7 @@ class CommuneCodes:
             for department in departments:
                 if insee_code.startswith(department):
                     self._by_department[department, name].add(insee_code)
+                    self._labels[insee_code] = label
             if postal_code in postal_codes:
                 self._by_postal_code[postal_code, name].add(insee_code)
 
@@ -61,6 +63,12 @@ class CommuneCodes:
         if not department:
             return ""
         return _only(self._by_department.get((department, normalise_name(candidate.birth_city))))
+
+    def birth_label(self, candidate: Candidate) -> str:
+        """Pégase's ``libelle_commune_naissance``: the label of the commune found (``birth``), else the town as the
+        candidate wrote it (§2.3)."""
+        code = self.birth(candidate)
+        return self._labels.get(code, candidate.birth_city) if code else candidate.birth_city
 
     def address(self, address: Address | None) -> str:
         if address is None or not in_france(address.country):

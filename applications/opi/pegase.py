@@ -141,7 +141,7 @@ def candidat_row(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
         date_fr(candidate.birth_date),
         ids["birth_country"],
         communes.birth(candidate),
-        candidate.birth_city,
+        communes.birth_label(candidate),
         ids["nationality"],
         candidate.ine,
         ids["address_country"],

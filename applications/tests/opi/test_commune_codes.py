@@ -48,7 +48,7 @@ def test_the_pegase_files_carry_the_birth_and_address_communes(
     for row in (candidat, inscription):
         assert row["code_commune_naissance"] == "66136"  # born in "Perpignan", département 66
         assert row["adresse_code_commune"] == "66136"  # "PERPIGNAN", 66000; not the hidden former code
-    assert candidat["libelle_commune_naissance"] == "Perpignan"
+    assert candidat["libelle_commune_naissance"] == "PERPIGNAN"  # the commune's label (§2.3), not the town typed
 
 
 def test_the_apogee_file_carries_the_address_commune(
@@ -77,8 +77,11 @@ def test_the_apogee_file_carries_the_address_commune(
 )
 def test_birth_commune_by_department_and_town(communes, campaign, department, town, expected):
     candidate = make_candidate(campaign, birth_department=department, birth_city=town)
+    labels = {"42218": "SAINT-ÉTIENNE", "2A004": "AJACCIO", "97411": "SAINT-DENIS", "93066": "SAINT-DENIS"}
 
     assert _codes(candidate).birth(candidate) == expected
+    # libelle_commune_naissance: the commune's label when one is found, else the town as typed (§2.3).
+    assert _codes(candidate).birth_label(candidate) == labels.get(expected, town)
 
 
 def test_a_birth_abroad_has_no_commune(communes, campaign):
