@@ -76,7 +76,13 @@ class UserAdmin(PermissionLabels, DjangoUserAdmin):
         (None, {"fields": ["campaign", "student_number", "from_directory"]}),
     ]
     readonly_fields = ["from_directory"]
-    search_fields = ["username", "email", "last_name", "first_name", "student_number"]
+    search_fields = [  # names case and accents aside (ecandidat.lookups)
+        "username",
+        "email",
+        "last_name__accents_icontains",
+        "first_name__accents_icontains",
+        "student_number",
+    ]
     actions = ["issue_enrolment_codes"]
 
     def get_urls(self):

@@ -13,7 +13,12 @@ class EcandidatConfig(AppConfig):
         # get a name where Django gives none (ecandidat/admin_inputs.py).
         from django.contrib.auth.signals import user_logged_in  # noqa: PLC0415 - wiring in ready(), as below
 
-        from ecandidat import admin_inputs, admin_wording, checks  # noqa: F401, PLC0415 - loaded once the apps are ready
+        from ecandidat import (  # noqa: F401, PLC0415 - loaded once the apps are ready
+            admin_inputs,
+            admin_wording,
+            checks,
+            lookups,  # CharField's accents_icontains, for the back office's name searches
+        )
         from ecandidat.sessions import stamp_on_login  # noqa: PLC0415 - signal wiring belongs in ready()
 
         admin_wording.install()

@@ -79,7 +79,13 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
     list_display_links = ["numero"]
     list_filter = [EmailValidatedFilter, DossierFilter]
     account_path = "pk"  # the row is the account (SearchesPreviousAddresses)
-    search_fields = ["username", "last_name", "first_name", "email", "previous_email_addresses__email"]
+    search_fields = [  # names case and accents aside (ecandidat.lookups)
+        "username",
+        "last_name__accents_icontains",
+        "first_name__accents_icontains",
+        "email",
+        "previous_email_addresses__email",
+    ]
     fields = readonly_fields = (
         "numero",
         "last_name",

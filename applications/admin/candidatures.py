@@ -81,10 +81,10 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         CancelledFilter,
         TagFilter,
     ]
-    search_fields = [
-        "candidate__birth_name",
-        "candidate__usual_name",
-        "candidate__first_name",
+    search_fields = [  # names case and accents aside (« lefevre » finds LEFÈVRE: ecandidat.lookups)
+        "candidate__birth_name__accents_icontains",
+        "candidate__usual_name__accents_icontains",
+        "candidate__first_name__accents_icontains",
         "=candidate__user__username",
         "candidate__user__email",
         "=candidate__ine",

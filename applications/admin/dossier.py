@@ -457,10 +457,10 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
     form = CandidateAdminForm
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
     list_select_related = ["user"]
-    search_fields = [
-        "birth_name",
-        "usual_name",
-        "first_name",
+    search_fields = [  # names case and accents aside (« lefevre » finds LEFÈVRE: ecandidat.lookups)
+        "birth_name__accents_icontains",
+        "usual_name__accents_icontains",
+        "first_name__accents_icontains",
         "ine",
         "sis_student_number",
         "user__username",
