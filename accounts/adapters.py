@@ -204,8 +204,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def clean_email(self, email: str) -> str:
         """Every address allauth's forms take (signup, the ENT's « Création de compte »), as it is stored and compared:
-        the mailbox the mail reaches (``services.normalize_email``: ``a@examplｅ.org`` is ``a@example.org``)."""
-        return services.normalize_email(super().clean_email(email))
+        the mailbox the mail reaches (``services.normalize_email``: ``a@examplｅ.org`` is ``a@example.org``), refused
+        beside the field when that is longer than the address columns take (``services.check_stored_length``)."""
+        return services.check_stored_length(super().clean_email(email))
 
     def send_account_already_exists_mail(self, email: str) -> None:
         """« Compte existant » (CPT_MIN_EXISTE) goes to the owner of the address, in the language their account

@@ -23,7 +23,7 @@ from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
-from django.core.validators import EmailValidator
+from django.core.validators import EmailValidator, MaxLengthValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast
@@ -107,6 +107,15 @@ def candidate_can_log_in(user: User, *, today: datetime.date | None = None) -> b
     campaign = user.campaign
     assert campaign is not None  # is_candidate means campaign_id is set
     return campaign.is_open_on(today or timezone.localdate())
+
+
+def check_stored_length(email: str) -> str:
+    """``email`` as stored (``normalize_email``) when it fits the address columns (254 characters), else a
+    ``ValidationError`` with Django's message, for the field it was typed in. A form checks what it stores: a typed
+    address of 93 characters can be stored as 261 (« ㎒ » is « mhz »), and the database refused it (a 500)."""
+    normalised = normalize_email(email)
+    MaxLengthValidator(User._meta.get_field("email").max_length)(normalised)
+    return normalised
 
 
 def normalize_email(email: str) -> str:

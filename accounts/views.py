@@ -47,8 +47,9 @@ class EmailChangeForm(forms.Form):
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].strip()
-        # As the service compares addresses: a lookalike of one's own (a full-width letter) is one's own.
-        if services.normalize_email(email) == services.normalize_email(self.user.email or ""):
+        # As the service compares addresses: a lookalike of one's own (a full-width letter) is one's own. As it
+        # stores them: 254 characters at most once normalised (« ㎒ » is « mhz »).
+        if services.check_stored_length(email) == services.normalize_email(self.user.email or ""):
             raise forms.ValidationError(_("This is already the e-mail address of your account."))
         return email
 
