@@ -541,10 +541,20 @@ def deliver(email_id: int) -> str:
 def recipient_refused_for_good(error: Exception) -> bool:
     """The mail server answered the recipient with a permanent refusal (SMTP 5xx to ``RCPT TO``: no such mailbox,
     domain unknown...). Asking again gives the same answer; a 5xx about the server itself (authentication,
-    sender refused) or any 4xx is not this: the configuration can be fixed, the server can come back."""
+    sender refused) or any 4xx is not this: the configuration can be fixed, the server can come back.
+
+    Nor is a 5xx whose enhanced status is 5.7.x (security or policy, RFC 3463): « 554 5.7.1 Relay access denied »
+    comes at ``RCPT TO`` when the relay does not accept *us* (credentials of ``EMAIL_URL`` gone, the server's address
+    not allowed): every mail to another domain failed at its first attempt, and stayed failed once it was fixed."""
     if not isinstance(error, smtplib.SMTPRecipientsRefused) or not error.recipients:
         return False
-    return all(500 <= code <= 599 for code, _message in error.recipients.values())
+    return all(500 <= code <= 599 and not _policy(message) for code, message in error.recipients.values())
+
+
+def _policy(message: bytes | str) -> bool:
+    """Whether an SMTP answer's text starts with an enhanced status of class 5.7 (security or policy)."""
+    text = message.decode("ascii", "replace") if isinstance(message, bytes) else str(message)
+    return text.lstrip().startswith("5.7.")
 
 
 def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:

@@ -3,6 +3,7 @@ the site parameters changed in the back office and their history."""
 
 import uuid
 from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import TYPE_CHECKING, Self
 
 from django.conf import settings
@@ -190,9 +191,15 @@ class OutboundEmail(models.Model):
 
     @property
     def message_id(self) -> str:
-        """The ``Message-ID`` header, the same at every attempt: a duplicate after a crash is recognisable."""
-        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "ecandidat.localhost"
-        return f"<{self.public_id}@{domain}>"
+        """The ``Message-ID`` header, the same at every attempt: a duplicate after a crash is recognisable. Its
+        domain is the sender's, its display name aside (« Scolarité <np@univ.fr> ») and in ASCII (IDNA, as Django
+        writes the sender's): « <…@université.fr> » could not be encoded and every mail failed until it gave up."""
+        address = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        try:
+            domain = address.rpartition("@")[2].encode("idna").decode("ascii")
+        except UnicodeError:
+            domain = ""
+        return f"<{self.public_id}@{domain or 'ecandidat.localhost'}>"
 
 
 class MaintenanceSwitch(models.Model):

@@ -105,6 +105,9 @@ def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.1 No such user")}), "failed"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (553, b"5.1.3 Bad address syntax")}), "failed"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (450, b"4.2.1 Mailbox busy")}), "retry"),
+        # The relay refuses us, not the address (our configuration, RFC 3463 class 5.7): tried again.
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (554, b"5.7.1 <x>: Relay access denied")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.7.1 Client host rejected")}), "retry"),
         (smtplib.SMTPRecipientsRefused({}), "retry"),
         (smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed"), "retry"),  # our configuration
         (smtplib.SMTPSenderRefused(553, b"5.7.1 Sender not allowed", "ne-pas-repondre@example.org"), "retry"),
@@ -479,3 +482,25 @@ def test_only_the_central_office_sees_the_outbox_and_resends(client, request, fa
     failed_email.refresh_from_db()
     assert failed_email.status == OutboundEmail.Status.FAILED
     assert failed_email.resent_by is None
+
+
+@pytest.mark.parametrize(
+    ("sender", "domain"),
+    [
+        ("ne-pas-repondre@université.fr", "xn--universit-j4a.fr"),
+        ("Scolarité <ne-pas-repondre@univ.example>", "univ.example"),
+    ],
+    ids=["idna-domain", "display-name"],
+)
+def test_the_message_id_is_ascii_whatever_the_sender(
+    django_capture_on_commit_callbacks, mailoutbox, settings, sender, domain
+):
+    """« <…@université.fr> » could not be encoded (UnicodeEncodeError at every attempt: no mail ever left), and a
+    sender with a display name gave « <…@univ.example>> »."""
+    settings.DEFAULT_FROM_EMAIL = sender
+
+    email = _committed(django_capture_on_commit_callbacks)
+
+    assert email.status == OutboundEmail.Status.SENT
+    assert mailoutbox[0].extra_headers["Message-ID"] == f"<{email.public_id}@{domain}>"
+    mailoutbox[0].message().as_bytes()  # what the SMTP backend sends: encodable
