@@ -437,7 +437,12 @@ class Refusal(str):
     """A refusal's sentence for the page, knowing the dossier number it is about (``numero``; "" when it is the
     whole selection's): past the twentieth, only the numbers are shown (``report``)."""
 
-    numero = ""
+    numero: str
+
+    def __new__(cls, sentence: str, numero: str = "") -> "Refusal":
+        refusal = super().__new__(cls, sentence)
+        refusal.numero = numero
+        return refusal
 
 
 def run_operation(
@@ -453,7 +458,8 @@ def run_operation(
 
     ``warnings``: given, the warnings of the runs done are added to it (``_held_back_warning``)."""
     applications = list(applications)
-    done, failures = 0, list[str]()
+    done = 0
+    failures: list[str] = []
     if operation.lock_first is not None and len(applications) > 1:
         try:
             with staff.lock_conflict_refused(), transaction.atomic():
@@ -470,17 +476,14 @@ def run_operation(
         try:
             warning = _run_one(operation, application, form, request.user)
         except BusinessRuleError as error:
-            refusal = Refusal(
-                _("%(candidate)s (%(numero)s) – %(formation)s: %(refusal)s")
-                % {
-                    "candidate": application.candidate.staff_name,
-                    "numero": application.candidate.user.username,
-                    "formation": application.formation.code,
-                    "refusal": error,
-                }
-            )
-            refusal.numero = application.candidate.user.username
-            failures.append(refusal)
+            numero = application.candidate.user.username
+            sentence = _("%(candidate)s (%(numero)s) – %(formation)s: %(refusal)s") % {
+                "candidate": application.candidate.staff_name,
+                "numero": numero,
+                "formation": application.formation.code,
+                "refusal": error,
+            }
+            failures.append(Refusal(sentence, numero))
         else:
             done += 1
             if warning and warnings is not None:
