@@ -377,6 +377,8 @@ def _grant_default_favourable(
         elif not released:
             comment = _("%(decision)s (to be validated by someone else: two-person rule)") % {"decision": comment}
     record_event(application, kind=event, actor=actor, batch=batch, comment=comment)
+    if released:
+        _rearm_confirmation_reminder(application)
     if too_late:  # said to whoever acted (``held_back_decision``)
         setattr(application, HELD_BACK, HeldBackDecision(decision, confirmation_date))
     if not released:
@@ -390,6 +392,20 @@ def _grant_default_favourable(
         attachments=letter.attachments,
     )
     return decision
+
+
+def _rearm_confirmation_reminder(application: Application, fields: list[str] | None = None) -> None:
+    """The nightly confirmation reminder (``nightly.remind_favourable_decisions``) is sent once per favourable
+    decision and date de confirmation: a favourable decision released, or a new date given, after it was sent makes
+    it due again before the new date. Read from ``application`` (the caller's locked row): no query when it was not
+    sent; with ``fields``, the field is only added to the caller's ``save``."""
+    if application.favourable_reminder_sent_at is None:
+        return
+    application.favourable_reminder_sent_at = None
+    if fields is not None:
+        fields.append("favourable_reminder_sent_at")
+    else:
+        application.save(update_fields=["favourable_reminder_sent_at"])
 
 
 def _decision_letter(decision: Decision, application: Application, *, actor: User | None) -> LetterMail:
@@ -623,6 +639,8 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     decision.validated_at = now
     decision.validated_by = actor
     decision.save(update_fields=["validated_at", "validated_by"])
+    if avis == Avis.FAVOURABLE:
+        _rearm_confirmation_reminder(application)
     lift = lifts_automatic_withdrawal(application, avis=avis, after_appeal=decision.after_appeal)
     previous_answer = _reset_answer(application, lift_withdrawal=lift)
     label = _answer_note(decision.decision_type.label, previous_answer, meanwhile=True, lifted=lift or None)
@@ -1047,14 +1065,9 @@ def promote_from_waiting_list(
     application.waiting_list_rank = None
     application.waiting_list_rank_at = None
     application.waiting_list_rank_mailed = None
-    application.save(
-        update_fields=[
-            "confirmation_date_override",
-            "waiting_list_rank",
-            "waiting_list_rank_at",
-            "waiting_list_rank_mailed",
-        ]
-    )
+    fields = ["confirmation_date_override", "waiting_list_rank", "waiting_list_rank_at", "waiting_list_rank_mailed"]
+    _rearm_confirmation_reminder(application, fields)
+    application.save(update_fields=fields)
     record_event(
         application,
         kind=EventKind.WAITING_LIST_PROMOTION,
@@ -1124,6 +1137,8 @@ def extend_deadlines(
         application.return_deadline_override = return_deadline
         fields.append("return_deadline_override")
     if confirmation_date is not None:
+        if confirmation_date != application.confirmation_date_override:
+            _rearm_confirmation_reminder(application, fields)
         application.confirmation_date_override = confirmation_date
         fields.append("confirmation_date_override")
     application.save(update_fields=fields)
