@@ -3,7 +3,8 @@
 Durability rules, for every caller:
 - the file is validated, written and flushed to storage (``store_upload``) before the rows that point to it
   commit; the caller deletes it at once (``delete_quietly``) if its database write fails, and a crash in between
-  leaves an orphan that ``remove_orphan_files`` deletes;
+  leaves an orphan that ``remove_orphan_files`` deletes; the disk failing during the write or the flush deletes
+  what was written and raises ``StorageUnavailable`` (the 503 page);
 - a file that is replaced or removed is deleted from storage only after the commit that unlinks it
   (``documents.storage.delete_document``).
 
@@ -25,9 +26,10 @@ from documents import antivirus
 from documents.enums import ScanStatus
 from documents.merge import merge_photos
 from documents.models import Document, document_path
-from documents.storage import flush
+from documents.storage import delete_quietly, flush
 from documents.tasks import scan_document
 from documents.validation import validate_upload
+from ecandidat.downloads import StorageUnavailable
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.maintenance import uploads_state
 
@@ -92,10 +94,23 @@ def store_upload(uploaded_file: UploadedFile | Sequence[UploadedFile], *, campai
         uploaded_by=actor,
         scan_status=ScanStatus.PENDING if antivirus.is_configured() else ScanStatus.NOT_SCANNED,
     )
-    name = default_storage.save(document_path(document, "piece" + validated.extension), ContentFile(validated.content))
-    flush(name)
-    document.file.name = name
+    document.file.name = _write(document_path(document, "piece" + validated.extension), validated.content)
     return document
+
+
+def _write(path: str, content: bytes) -> str:
+    """Save and flush ``content`` as ``path`` (a new uuid name: nobody else's file) and return the stored name. The
+    local disk failing (full, an I/O error, at the write or at the flush) is ``StorageUnavailable``, the 503 page
+    « rien n'a été enregistré, envoyez-le à nouveau », as the bucket down already is (botocore's errors), not a 500;
+    whatever part of the file was written is deleted at once rather than left to the orphan sweep."""
+    name = path
+    try:
+        name = default_storage.save(path, ContentFile(content))
+        flush(name)
+    except OSError as error:
+        delete_quietly(name)
+        raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+    return name
 
 
 def queue_scan(document: Document) -> None:
