@@ -240,6 +240,14 @@ class BatchRunAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A running batch's row is its claim (``batch_single_running``): deleting it, as one did in eCandidat for a run
+        # that looked stuck, let a second copy start beside the first. A run that died is marked interrupted by the
+        # next run's sweep (``interrupt_stale_runs``), minutes after; it may then be deleted.
+        if obj is not None and obj.status == BatchRun.Status.RUNNING:
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 @admin.register(MaintenanceSwitch)
 class MaintenanceSwitchAdmin(admin.ModelAdmin):

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 # eCandidat's labels where the batch exists there (BATCH_MAJ_GESTIONNAIRE, BATCH_NETTOYAGE_CPT, …).
 BATCH_LABELS = {
+    "nightly": _("Nightly batches, in order"),
     "refresh_staff_directory": _("Staff directory refresh"),
     "purge_unvalidated_accounts": _("Removal of unvalidated accounts"),
     "refresh_reference_data": _("Reference lists from the student records system"),
@@ -34,6 +35,8 @@ BATCH_LABELS = {
 }
 
 COUNT_WORDS = {
+    # nightly (its errors: the names of the batches that failed)
+    "batches run": pgettext_lazy("batch count", "batches run"),
     # refresh_staff_directory
     "skipped, no directory configured (LDAP_URL)": pgettext_lazy(
         "batch count", "skipped, no directory configured (LDAP_URL)"

@@ -147,8 +147,19 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
         run.finished_at = timezone.now()
         run.counts = dict(report.counts)
         run.errors = "\n".join(report.errors)[:20000]
-        run.save(update_fields=["status", "finished_at", "counts", "errors"])
+        _record_end(run)
     return run
+
+
+def _record_end(run: BatchRun) -> None:
+    """Write the end of ``run`` to its row; a row deleted while it ran (by SQL: the history screen refuses to delete a
+    running batch) is written anew, so a run that did its work is never missing from the history (a ``save`` with
+    ``update_fields`` raised ``NotUpdated`` at the very end, and its counts and errors were lost)."""
+    fields = ["status", "finished_at", "counts", "errors"]
+    if not BatchRun.objects.filter(pk=run.pk).update(**{field: getattr(run, field) for field in fields}):
+        logger.warning("batch %s: its running row was deleted meanwhile; its end is recorded on a new row", run.name)
+        run.pk = None
+        run.save(force_insert=True)
 
 
 class BatchCommand(BaseCommand):
