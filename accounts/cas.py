@@ -129,8 +129,10 @@ def callback(request: HttpRequest) -> HttpResponse:
     try:
         username, attributes, _pgtiou = client.verify_ticket(ticket)
     # An unreachable CAS server; an answer that is not XML (an HTML error page, an empty 503), which python-cas parses
-    # with ElementTree: its ParseError is a SyntaxError.
-    except (CASError, OSError, ValueError, ParseError) as exc:
+    # with ElementTree: its ParseError is a SyntaxError; XML of another shape (a gateway's <error>, an empty
+    # serviceResponse, a success without its user), on which python-cas's parser fails with IndexError or
+    # AttributeError.
+    except (CASError, OSError, ValueError, ParseError, IndexError, AttributeError, TypeError) as exc:
         logger.warning("CAS ticket validation failed: %s", exc)
         username, attributes = None, None
     if not username:

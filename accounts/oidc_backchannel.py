@@ -187,6 +187,8 @@ def validate_logout_token(token: str, *, metadata: dict, audience: str) -> dict:
     iat, exp = claims["iat"], claims["exp"]
     if not isinstance(iat, int | float) or time.time() - iat > MAX_AGE + LEEWAY:
         raise InvalidLogoutToken("the token was issued too long ago")
+    if not isinstance(exp, int | float):  # PyJWT takes "1700000120" (a numeric string); the sum below would not
+        raise InvalidLogoutToken("exp is not a number")
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
         raise InvalidLogoutToken("no back-channel logout event")

@@ -172,6 +172,12 @@ def test_a_token_issued_too_long_ago_is_refused(session_kept):
     _refused(_post(_token(iat=now - 3600, exp=now + 3600)), "too long ago")
 
 
+def test_an_expiry_written_as_a_string_is_refused(session_kept):
+    """PyJWT checks ``exp="1700000120"`` as a number; the expiry kept for the replay check then failed (a 500)."""
+    now = int(time.time())
+    _refused(_post(_token(iat=now, exp=str(now + 120))), "exp is not a number")
+
+
 def test_a_token_issued_in_the_future_is_refused(session_kept):
     now = int(time.time())
     _refused(_post(_token(iat=now + 600, exp=now + 720)), "not yet valid")

@@ -55,8 +55,18 @@ def cas_peer(settings):
         (503, "text/plain", b""),
         (502, "text/html", b"<html><head><title>502 Bad Gateway</title></head><body><hr></body></html>"),
         (200, "text/html", b"<!DOCTYPE html><html><body><p>Maintenance du CAS<br></body></html>"),
+        # XML of another shape, on which python-cas's parser fails with IndexError or AttributeError (was a 500)
+        (200, "application/xml", b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"/>'),
+        (200, "application/xml", b'<?xml version="1.0"?><error>Service Unavailable</error>'),
+        (
+            200,
+            "application/xml",
+            b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>'
+            b"<cas:attributes><cas:mail>a@example.org</cas:mail></cas:attributes>"
+            b"</cas:authenticationSuccess></cas:serviceResponse>",
+        ),
     ],
-    ids=["empty-503", "html-502", "html-200"],
+    ids=["empty-503", "html-502", "html-200", "empty-response", "gateway-xml", "success-without-user"],
 )
 def test_a_validation_answer_that_is_not_xml_is_the_message_not_a_500(
     cas_peer, db, answer, monkeypatch, django_assert_num_queries
