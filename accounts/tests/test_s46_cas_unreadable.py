@@ -61,9 +61,11 @@ def cas_peer(settings):
         (
             200,
             "application/xml",
-            b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>'
-            b"<cas:attributes><cas:mail>a@example.org</cas:mail></cas:attributes>"
-            b"</cas:authenticationSuccess></cas:serviceResponse>",
+            (
+                b'<cas:serviceResponse xmlns:cas="http://www.yale.edu/tp/cas"><cas:authenticationSuccess>'
+                b"<cas:attributes><cas:mail>a@example.org</cas:mail></cas:attributes>"
+                b"</cas:authenticationSuccess></cas:serviceResponse>"
+            ),
         ),
     ],
     ids=["empty-503", "html-502", "html-200", "empty-response", "gateway-xml", "success-without-user"],
