@@ -5,7 +5,8 @@ Names are stored with their accents (« LEFÈVRE », « Éloïse »); staff on t
 aloud (« lefevre », « eloise »), and Django's ``icontains`` found nothing (and on SQLite not even « lefèvre », its
 LIKE folding ASCII only). The lookup is Django's ``iregex`` with a pattern made from the typed word: each letter that
 has accented forms becomes the class of all of them in both cases (``e`` and ``é`` both become
-``[eéèêëEÉÈÊË]``), every other character is escaped, so the word matches as a plain substring. Used in
+``[eéèêëEÉÈÊË]``), « oe » and « ae » also match « œ » and « æ » (and the other way round), every other character is
+escaped, so the word matches as a plain substring. Used in
 ``search_fields`` as ``"birth_name__accents_icontains"`` (Django's search keeps a field name ending in a lookup).
 """
 
@@ -34,13 +35,32 @@ def base_letters(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
+# The ligatures of French names (« Cœur », « Lætitia »), typed as two letters as often as not: either finds both.
+LIGATURES = {"oe": "œ", "ae": "æ"}
+
+
 def accent_pattern(word: str) -> str:
-    """A regular expression (the subset PostgreSQL's and Python's share) that finds ``word`` case and accents aside."""
-    parts = []
-    for char in base_letters(word):
-        variants = VARIANTS.get(char)
-        parts.append(f"[{variants}{variants.upper()}]" if variants else re.escape(char))
+    """A regular expression (the subset PostgreSQL's and Python's share) that finds ``word`` case and accents aside,
+    « oe » and « œ », « ae » and « æ » alike."""
+    letters = base_letters(word)
+    for pair, ligature in LIGATURES.items():
+        letters = letters.replace(ligature, pair)
+    parts, index = [], 0
+    while index < len(letters):
+        pair = letters[index : index + 2]
+        if pair in LIGATURES:
+            ligature = LIGATURES[pair]
+            parts.append(f"(?:{_letter(pair[0])}{_letter(pair[1])}|[{ligature}{ligature.upper()}])")
+            index += 2
+            continue
+        parts.append(_letter(letters[index]))
+        index += 1
     return "".join(parts)
+
+
+def _letter(char: str) -> str:
+    variants = VARIANTS.get(char)
+    return f"[{variants}{variants.upper()}]" if variants else re.escape(char)
 
 
 @CharField.register_lookup

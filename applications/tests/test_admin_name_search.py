@@ -60,3 +60,17 @@ def test_other_words_and_wildcards_find_nothing(client, central_manager, eloise,
 
 def test_the_pattern_is_a_plain_substring():
     assert accent_pattern("Lé-o.") == "l[eéèêëEÉÈÊË]\\-[oôöóòõOÔÖÓÒÕ]\\."
+
+
+@pytest.mark.parametrize(
+    ("stored", "term"),
+    [("CŒUR", "coeur"), ("Cœur", "cœur"), ("COEUR", "cœur"), ("Lætitia", "laetitia"), ("LAETITIA", "læti")],
+)
+def test_the_ligatures_and_their_two_letters_find_each_other(client, central_manager, eloise, stored, term):
+    eloise.candidate.birth_name = stored
+    eloise.candidate.save()
+    client.force_login(central_manager)
+
+    response = client.get(reverse("admin:applications_application_changelist"), {"q": term})
+
+    assert list(response.context["cl"].result_list) == [eloise], (stored, term)
