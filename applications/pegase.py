@@ -25,6 +25,7 @@ means "not found". Absent, null and "" are read as empty, as eCandidat does.
 """
 
 import datetime
+import json
 import logging
 import re
 import threading
@@ -34,6 +35,7 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 
 from applications.countries import FRANCE
@@ -58,6 +60,7 @@ logger = logging.getLogger(__name__)
 TOKEN_MAX_AGE = 55 * 60  # seconds
 NOMENCLATURE_PAGE_SIZE = 1000  # eCandidat's
 PERIOD_PAGE_SIZE = 1000  # eCandidat's (P2's taille)
+READ_CHUNK = 64 * 1024  # bytes read at most at once from an answer
 MAX_PAGES = 1000  # a server whose totalPages never ends must not keep a request busy for ever
 NOMENCLATURES = {
     ReferenceKind.COUNTRIES: "PaysNationalite",
@@ -162,6 +165,29 @@ def department_of(insee_code: str) -> str:
     return insee_code[:3] if insee_code.startswith("97") else insee_code[:2]
 
 
+class TooSlow(Exception):
+    """An answer still arriving at the call's deadline (PEGASE_TIMEOUT from its start)."""
+
+
+class Answer(NamedTuple):
+    status: int
+    body: bytes
+
+
+def _read_by(response: requests.Response, deadline: float) -> bytes:
+    """The body of a streamed ``response`` as it arrives (``read1``: what has come, not a full chunk); ``TooSlow``
+    once ``deadline`` (monotonic seconds) is passed. A wait on the socket is still bounded by the request's own
+    timeout: a server silent at the deadline makes the call last at most one timeout more."""
+    chunks = []
+    while True:
+        if time.monotonic() > deadline:
+            raise TooSlow("the whole answer did not come in time")
+        chunk = response.raw.read1(READ_CHUNK, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
 class PegaseClient:
     """HTTP to Pégase: the token, then JSON GETs. Raises ``StudentRecordsUnavailable``; returns None on a 404."""
 
@@ -181,62 +207,72 @@ class PegaseClient:
         self.http = session or requests.Session()
         self.remember_outages = remember_outages
 
-    def _send(self, method: str, url: str, what: str, *, scope: str = "", **kwargs: Any) -> requests.Response:
-        """One HTTP request. A server that did not answer (refused, timed out) is not asked again for
-        UNREACHABLE_SECONDS in this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT.
-        ``scope`` narrows that memory to one API (its base URL) when the server's other APIs must not pay for it."""
+    def _send(self, method: str, url: str, what: str, *, scope: str = "", **kwargs: Any) -> Answer:
+        """One HTTP request, its whole answer within ``timeout`` seconds: requests' timeout bounds each wait on the
+        socket only, and a server sending its answer drop by drop held a login as long as it liked (``_read_by``).
+        A server that did not answer (refused, timed out, too slow) is not asked again for UNREACHABLE_SECONDS in
+        this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT. ``scope`` narrows that
+        memory to one API (its base URL) when the server's other APIs must not pay for it."""
         server = scope or urlsplit(url).netloc
         if self.remember_outages:
             with _unreachable_lock:
                 retry_at = _unreachable.get(server, 0.0)
             if time.monotonic() < retry_at:
                 raise StudentRecordsUnavailable(f"{what}: did not answer a moment ago; not asked again yet")
+        deadline = time.monotonic() + self.timeout
         try:
-            return self.http.request(method, url, timeout=self.timeout, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            response = self.http.request(method, url, timeout=self.timeout, stream=True, **kwargs)
+            try:
+                return Answer(response.status_code, _read_by(response, deadline))
+            finally:
+                response.close()  # the connection goes back to the pool once read, else it is dropped
+        except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.TimeoutError, TooSlow) as exc:
             if self.remember_outages:
                 with _unreachable_lock:
                     _unreachable[server] = time.monotonic() + UNREACHABLE_SECONDS
             raise StudentRecordsUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise StudentRecordsUnavailable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
     def token(self, *, renew: bool = False) -> str:
+        """The cached token, else a new one. The lock guards the cache only: the POST runs without it, so a slow
+        authentication server keeps no other thread's lookup (another account's, or one holding a token) waiting."""
         key = (self.auth_url, self.username)
         with _tokens_lock:
             cached = _tokens.get(key)
-            if cached and not renew and time.monotonic() - cached[1] < TOKEN_MAX_AGE:
-                return cached[0]
-            response = self._send(
-                "POST",
-                self.auth_url,
-                "Pégase authentication",
-                data={"username": self.username, "password": self.password, "token": "true"},
-            )
-            if response.status_code in (401, 403):
-                raise StudentRecordsUnavailable("Pégase authentication: the credentials were refused")
-            token = response.text.strip()
-            if response.status_code >= 400 or not token:
-                raise StudentRecordsUnavailable(f"Pégase authentication: HTTP {response.status_code}, no token")
+        if cached and not renew and time.monotonic() - cached[1] < TOKEN_MAX_AGE:
+            return cached[0]
+        answer = self._send(
+            "POST",
+            self.auth_url,
+            "Pégase authentication",
+            data={"username": self.username, "password": self.password, "token": "true"},
+        )
+        if answer.status in (401, 403):
+            raise StudentRecordsUnavailable("Pégase authentication: the credentials were refused")
+        token = answer.body.decode("utf-8", "replace").strip()
+        if answer.status >= 400 or not token:
+            raise StudentRecordsUnavailable(f"Pégase authentication: HTTP {answer.status}, no token")
+        with _tokens_lock:
             _tokens[key] = (token, time.monotonic())
-            return token
+        return token
 
     def get_json(self, url: str, *, params: dict | None = None, scope: str = "") -> Any:
         """GET ``url``; the token is renewed once on a 401 (expired or revoked). None on a 404."""
-        response = None
+        answer = None
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.token(renew=attempt == 2)}", "Accept": "application/json"}
-            response = self._send("GET", url, f"Pégase {url}", scope=scope, params=params, headers=headers)
-            if response.status_code != 401:
+            answer = self._send("GET", url, f"Pégase {url}", scope=scope, params=params, headers=headers)
+            if answer.status != 401:
                 break
-        assert response is not None  # the loop ran at least once
-        if response.status_code == 404:
+        assert answer is not None  # the loop ran at least once
+        if answer.status == 404:
             return None
-        if response.status_code >= 400:
-            raise StudentRecordsUnavailable(f"Pégase {url}: HTTP {response.status_code}")
+        if answer.status >= 400:
+            raise StudentRecordsUnavailable(f"Pégase {url}: HTTP {answer.status}")
         try:
-            return response.json()
-        except ValueError as exc:
+            return json.loads(answer.body)
+        except ValueError as exc:  # UnicodeDecodeError included
             raise StudentRecordsUnavailable(f"Pégase {url}: the answer is not JSON") from exc
 
 
@@ -360,8 +396,14 @@ class PegaseBackend:
             birth_date = datetime.date.fromisoformat(_text(civil.get("dateNaissance")))
         except ValueError:
             birth_date = None
-        if not code or birth_date is None:
-            logger.warning("Pégase: identity %s has no learner code or date of birth; not imported", identity_id)
+        # The import locks the names and the birth date: an identity lacking one would blank it in the dossier, and
+        # the candidate could not type it back. Not imported, as a learner Pégase does not know.
+        names = (_text(identity.get("nomNaissance")), _text(identity.get("prenom")) or _text(civil.get("prenom")))
+        if not code or birth_date is None or not all(names):
+            logger.warning(
+                "Pégase: identity %s has no learner code, date of birth, birth name or first name; not imported",
+                identity_id,
+            )
             return None
         try:
             return self._student(identity, profile, code, birth_date)

@@ -701,7 +701,7 @@ PEGASE_IDT_URL = env_str("PEGASE_IDT_URL", "")  # e.g. https://idt.univ.fr/api/i
 PEGASE_INS_URL = env_str("PEGASE_INS_URL", "")  # e.g. https://ins.univ.fr/api/ins/ext/v2/ (enrolments)
 # e.g. https://coc.univ.fr/api/coc/publication/v2/ (published results); empty: the cursus comes without results.
 PEGASE_COC_URL = env_str("PEGASE_COC_URL", "")
-# Seconds to wait for Pégase (connect and read): a login must not hang on it.
+# Seconds each call to Pégase may take, connection and whole answer (not each read): a login must not hang on it.
 PEGASE_TIMEOUT = env_int("PEGASE_TIMEOUT", 10, minimum=1)
 if STUDENT_RECORDS_BACKEND == "pegase":
     _missing = [
