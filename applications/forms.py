@@ -390,10 +390,10 @@ class PersonalDetailsForm(DossierForm):
         # The INE is unique within a campaign (Candidate): the dossier's, or the account's for a new dossier.
         self.campaign_id = self.instance.campaign_id or campaign_id
         # Disabled fields ignore posted values: a forged POST cannot change them (Django uses the initial value).
+        # The SIS's fields but an INE it did not give (the service's rule: Candidate.locked_sis_fields).
+        sis_fields = self.instance.locked_sis_fields if sis_locked else ()
         for name, field in self.fields.items():
-            if (sis_locked and name in Candidate.SIS_FIELDS) or (
-                details_locked and name not in ALWAYS_EDITABLE_PERSONAL_FIELDS
-            ):
+            if name in sis_fields or (details_locked and name not in ALWAYS_EDITABLE_PERSONAL_FIELDS):
                 field.disabled = True
                 # A locked value the SIS left empty is not the candidate's to fix: it must not block the others.
                 field.required = False

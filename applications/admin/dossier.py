@@ -506,8 +506,7 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
             # The link to the student records system is the central office's (a manager unticking it would unlock
             # the SIS fields; another student number would make the next import overwrite this dossier).
             fields += [name for name in SIS_LINK_FIELDS if name not in fields]
-            if obj.sis_locked:
-                fields += [name for name in Candidate.SIS_FIELDS if name not in fields]
+            fields += [name for name in obj.locked_sis_fields if name not in fields]
         return fields
 
     def get_fields(self, request, obj=None):

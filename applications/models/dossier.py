@@ -124,6 +124,9 @@ class Candidate(models.Model):
     sis_locked = models.BooleanField(_("imported from the student records system"), default=False)
     sis_student_number = models.CharField(_("student number"), max_length=20, blank=True)
     sis_imported_at = models.DateTimeField(_("last import from the student records system"), null=True, blank=True)
+    # Whether the INE is the one the SIS gave (Pégase's confirmed master INE), locked with the état civil. Without
+    # one ("not confirmed" in Pégase, not "no INE"), the import keeps the dossier's, which stays the candidate's.
+    ine_from_sis = models.BooleanField(_("INE from the student records system"), default=False, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     updated_by = last_editor_field()
@@ -193,6 +196,15 @@ class Candidate(models.Model):
         changed = campaign_id != self.campaign_id
         self.campaign_id = campaign_id
         return changed
+
+    @property
+    def locked_sis_fields(self) -> tuple[str, ...]:
+        """The ``SIS_FIELDS`` nobody but the central office changes: none before an import; after it, all of them
+        but an INE the SIS did not give (``ine_from_sis``). The candidate's form, their service and the back office
+        read it."""
+        if not self.sis_locked:
+            return ()
+        return tuple(name for name in self.SIS_FIELDS if name != "ine" or self.ine_from_sis)
 
     @property
     def staff_name(self) -> str:

@@ -119,9 +119,7 @@ def _save_personal_details(
         # whichever request ran first) has nothing to write and nothing to overwrite.
         return candidate
     check_version(candidate, read_at)
-    frozen = set()
-    if candidate.sis_locked:
-        frozen |= set(Candidate.SIS_FIELDS)
+    frozen = set(candidate.locked_sis_fields)
     if not can_edit_personal_details(actor, candidate):
         frozen |= {name for name in data if name not in ALWAYS_EDITABLE_PERSONAL_FIELDS}
     changed = sorted(name for name in frozen & data.keys() if getattr(candidate, name) != data[name])
@@ -303,9 +301,14 @@ def same_person(candidate: Candidate, student: SisStudent) -> bool:
 
 def _may_import_by_ine(candidate: Candidate, student: SisStudent) -> bool:
     """A student found by the dossier's INE is imported only when the SIS already vouched for that INE (the dossier
-    was imported and stays locked, so its INE is the one the import wrote, not a typed one) or when they are the
-    same person (``same_person``)."""
-    imported_under_it = candidate.sis_locked and candidate.sis_imported_at is not None and candidate.ine == student.ine
+    was imported with the INE the SIS gave, locked since: ``ine_from_sis``; an INE typed and kept by an import
+    without one is no proof) or when they are the same person (``same_person``)."""
+    imported_under_it = (
+        candidate.sis_locked
+        and candidate.ine_from_sis
+        and candidate.sis_imported_at is not None
+        and candidate.ine == student.ine
+    )
     return imported_under_it or same_person(candidate, student)
 
 
@@ -366,6 +369,11 @@ def _fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]
 
 def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
     identity = {name: getattr(student, name) for name in Candidate.SIS_FIELDS}
+    if not student.ine:
+        # Pégase gives only a confirmed INE: "" is "not confirmed", not "no INE". The dossier's INE (typed by the
+        # candidate) stays, and stays theirs to edit; only an INE the SIS gave is imported and locked.
+        del identity["ine"]
+    candidate.ine_from_sis = bool(student.ine)
     identity["birth_name"] = stored_family_name(student.birth_name)
     identity["usual_name"] = stored_family_name(student.usual_name)
     for name, value in _fitted(Candidate, identity).items():

@@ -259,6 +259,7 @@ def test_the_commune_check_does_not_grow_with_the_list(owner_client, lists, djan
 
 def test_a_country_the_sis_hid_since_stays_valid_on_a_locked_dossier(lists, candidate):
     candidate.sis_locked, candidate.birth_country, candidate.nationality = True, "DE", "DE"
+    candidate.ine_from_sis = True  # imported with the SIS's INE
     candidate.save()
     data = {
         "civility": "Mme",
@@ -281,6 +282,7 @@ def test_a_country_the_sis_hid_since_stays_valid_on_a_locked_dossier(lists, cand
 
 def test_a_locked_field_the_sis_left_empty_does_not_block_the_phones(candidate):
     candidate.sis_locked, candidate.birth_city, candidate.birth_department = True, "", ""
+    candidate.ine_from_sis = True  # imported with the SIS's INE
     candidate.save()
     data = {"birth_country": "FR", "nationality": "FR", "phone": "04 68 00 00 02", "preferred_language": "fr"}
 
