@@ -11,9 +11,13 @@ import binascii
 import itertools
 import json
 import logging
+import time
 from typing import Any
 
 import requests
+import urllib3
+
+from ecandidat.http import TooSlow, read_by
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +52,17 @@ class LimeSurveyClient:
             self._http.close()
 
     def call(self, method: str, *params: object) -> Any:
+        """One JSON-RPC call, its whole answer within ``timeout`` seconds (``ecandidat.http.read_by``): a LimeSurvey
+        sending its answer drop by drop held the nightly sequence, and every batch after this one, for as long as it
+        liked."""
         payload: dict[str, Any] = {"method": method, "params": list(params), "id": next(self._ids)}
+        deadline = time.monotonic() + self.timeout
         try:
-            response = self._http.post(self.url, json=payload, timeout=self.timeout)
-            response.raise_for_status()
-            body = response.json()
-        except requests.RequestException as exc:
+            with self._http.post(self.url, json=payload, timeout=self.timeout, stream=True) as response:
+                response.raise_for_status()
+                content = read_by(response, deadline)
+            body = json.loads(content)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, TooSlow) as exc:
             raise LimeSurveyError(f"{method}: {type(exc).__name__}: {exc}") from exc
         except ValueError as exc:
             raise LimeSurveyError(f"{method}: the answer is not JSON") from exc

@@ -54,13 +54,13 @@ from applications.sis import (
     parse_grade_scale,
 )
 from applications.validators import normalise_ine
+from ecandidat.http import TooSlow, read_by
 
 logger = logging.getLogger(__name__)
 
 TOKEN_MAX_AGE = 55 * 60  # seconds
 NOMENCLATURE_PAGE_SIZE = 1000  # eCandidat's
 PERIOD_PAGE_SIZE = 1000  # eCandidat's (P2's taille)
-READ_CHUNK = 64 * 1024  # bytes read at most at once from an answer
 MAX_PAGES = 1000  # a server whose totalPages never ends must not keep a request busy for ever
 NOMENCLATURES = {
     ReferenceKind.COUNTRIES: "PaysNationalite",
@@ -165,27 +165,9 @@ def department_of(insee_code: str) -> str:
     return insee_code[:3] if insee_code.startswith("97") else insee_code[:2]
 
 
-class TooSlow(Exception):
-    """An answer still arriving at the call's deadline (PEGASE_TIMEOUT from its start)."""
-
-
 class Answer(NamedTuple):
     status: int
     body: bytes
-
-
-def _read_by(response: requests.Response, deadline: float) -> bytes:
-    """The body of a streamed ``response`` as it arrives (``read1``: what has come, not a full chunk); ``TooSlow``
-    once ``deadline`` (monotonic seconds) is passed. A wait on the socket is still bounded by the request's own
-    timeout: a server silent at the deadline makes the call last at most one timeout more."""
-    chunks = []
-    while True:
-        if time.monotonic() > deadline:
-            raise TooSlow("the whole answer did not come in time")
-        chunk = response.raw.read1(READ_CHUNK, decode_content=True)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 class PegaseClient:
@@ -209,7 +191,8 @@ class PegaseClient:
 
     def _send(self, method: str, url: str, what: str, *, scope: str = "", **kwargs: Any) -> Answer:
         """One HTTP request, its whole answer within ``timeout`` seconds: requests' timeout bounds each wait on the
-        socket only, and a server sending its answer drop by drop held a login as long as it liked (``_read_by``).
+        socket only, and a server sending its answer drop by drop held a login as long as it liked
+        (``ecandidat.http.read_by``).
         A server that did not answer (refused, timed out, too slow) is not asked again for UNREACHABLE_SECONDS in
         this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT. ``scope`` narrows that
         memory to one API (its base URL) when the server's other APIs must not pay for it."""
@@ -223,7 +206,7 @@ class PegaseClient:
         try:
             response = self.http.request(method, url, timeout=self.timeout, stream=True, **kwargs)
             try:
-                return Answer(response.status_code, _read_by(response, deadline))
+                return Answer(response.status_code, read_by(response, deadline))
             finally:
                 response.close()  # the connection goes back to the pool once read, else it is dropped
         except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.TimeoutError, TooSlow) as exc:

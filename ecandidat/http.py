@@ -5,10 +5,15 @@ that accepts the connection and never answers held the login, and a web worker, 
 (a bare 502, never the French message; each retry held another worker). django-cas-ng lets the settings give the
 session (``CAS_SESSION_FACTORY``): ours sets a default timeout on every request, so a silent server becomes an
 ``OSError`` that the callback turns into « L'ENT n'a pas pu confirmer votre connexion ».
+
+requests' ``timeout`` bounds each wait on the socket, not the whole answer: a server sending it drop by drop (a byte
+every second) holds the caller as long as it likes. The clients we write ourselves (Pégase, LimeSurvey) stream the
+answer and read it with ``read_by``, against a deadline of their own.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -30,3 +35,24 @@ class TimeoutSession(requests.Session):
 def cas_session() -> TimeoutSession:
     """``CAS_SESSION_FACTORY``: the session python-cas validates tickets with, limited to ``CAS_TIMEOUT_SECONDS``."""
     return TimeoutSession(settings.CAS_TIMEOUT_SECONDS)
+
+
+READ_CHUNK = 64 * 1024  # bytes read at most at once from an answer
+
+
+class TooSlow(Exception):
+    """An answer still arriving at the call's deadline."""
+
+
+def read_by(response: requests.Response, deadline: float) -> bytes:
+    """The body of a ``stream=True`` ``response`` as it arrives (``read1``: what has come, not a full chunk);
+    ``TooSlow`` once ``deadline`` (``time.monotonic()`` seconds) is passed. A wait on the socket is still bounded by
+    the request's own timeout: a server silent at the deadline makes the call last at most one timeout more."""
+    chunks = []
+    while True:
+        if time.monotonic() > deadline:
+            raise TooSlow("the whole answer did not come in time")
+        chunk = response.raw.read1(READ_CHUNK, decode_content=True)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
