@@ -2,17 +2,18 @@
 
 import datetime
 import re
+from decimal import Decimal
 
 from django import forms
 from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, localize_input
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
-from applications.services.registration import COMPLEMENT_MAX_LENGTH, KEEP
+from applications.services.registration import AMOUNT_MAX, COMPLEMENT_MAX_LENGTH, FIELDS, KEEP, stored_values
 from applications.services.staff import new_confirmation_date_refusal
 from applications.workflow import before_creation_message, earliest_status_date
 from ecandidat import parameters
@@ -434,6 +435,20 @@ class RegimeFeesForm(forms.Form):
         error_messages={"invalid": _("Enter an amount in euros, e.g. 170 or 170,50.")},
     )
 
+    # One application's page: the values it showed, hidden (``shown_initial``). The service refuses to set values
+    # over a colleague's change made since (``set_regime_and_fees``'s ``expected``): "Both" is preselected there,
+    # and the fees a colleague entered were cleared unread when the page, which showed none, only had a régime
+    # chosen. A selection shows no values: the fields are not in its form.
+    shown_regime = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+    shown_fee_exemption = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+    shown_fee_exemption_comment = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+    shown_fee_amount = forms.CharField(required=False, strip=False, widget=forms.HiddenInput)
+
+    # A code (``ReferenceRow.code``) and an amount as ``shown_initial`` writes them (ASCII digits: ``Decimal`` reads
+    # others, and exponents), or empty.
+    _SHOWN_CODE = re.compile(r"[^\x00-\x1f]{0,20}")
+    _SHOWN_AMOUNT = re.compile(r"[0-9]{1,8}(?:\.[0-9]{1,2})?")
+
     def __init__(self, *args, application: Application | None = None, **kwargs):
         if application is not None and not kwargs.get("data") and not (args and args[0]):
             kwargs["initial"] = {
@@ -441,15 +456,53 @@ class RegimeFeesForm(forms.Form):
                 "fee_exemption": application.fee_exemption_id,
                 "fee_exemption_comment": application.fee_exemption_comment,
                 "fee_amount": application.fee_amount,
+                **self.shown_initial(stored_values(application)),
             }
         super().__init__(*args, **kwargs)
         if application is None:  # a selection: the page shows no application's values
+            for name in FIELDS:
+                del self.fields[f"shown_{name}"]
             change = self.fields["change"]
             change.initial = None
             change.help_text = _(
                 "Applied to every selected application: a field left empty clears that value on each of them."
             )
             change.error_messages["required"] = _("Choose what to change.")
+
+    @staticmethod
+    def shown_initial(values: dict) -> dict[str, str]:
+        """The hidden values for ``values`` (``stored_values``): "" for none, the amount unlocalised."""
+        return {f"shown_{name}": "" if values[name] is None else str(values[name]) for name in FIELDS}
+
+    def _clean_shown(self) -> dict | None:
+        """The values the page showed, as the service's ``expected``; None when the form was posted without them (a
+        script, a selection): nothing to hold it to. A value the page cannot have written is an error."""
+        names = [f"shown_{name}" for name in FIELDS if f"shown_{name}" in self.fields]
+        posted = [self.add_prefix(name) in self.data for name in names]
+        if not names or not any(posted):
+            return None
+        if any(name in self.errors for name in names):
+            return None  # said beside the hidden field (a null character)
+        text = {name: self.cleaned_data.get(f"shown_{name}") or "" for name in FIELDS}
+        if (
+            not all(posted)
+            or not self._SHOWN_CODE.fullmatch(text["regime"])
+            or not self._SHOWN_CODE.fullmatch(text["fee_exemption"])
+            or len(text["fee_exemption_comment"]) > COMPLEMENT_MAX_LENGTH
+            or (text["fee_amount"] and not self._SHOWN_AMOUNT.fullmatch(text["fee_amount"]))
+        ):
+            self.add_error(None, _("This page is out of date: open it again."))
+            return None
+        amount = Decimal(text["fee_amount"]) if text["fee_amount"] else None
+        if amount is not None and amount > AMOUNT_MAX:
+            self.add_error(None, _("This page is out of date: open it again."))
+            return None
+        return {
+            "regime": text["regime"] or None,
+            "fee_exemption": text["fee_exemption"] or None,
+            "fee_exemption_comment": text["fee_exemption_comment"],
+            "fee_amount": amount,
+        }
 
     def clean(self):
         data = super().clean()
@@ -461,15 +514,47 @@ class RegimeFeesForm(forms.Form):
             and "fee_exemption" not in self.errors
         ):
             self.add_error("fee_exemption_comment", _("A complement needs a fee exemption category."))
+        data["expected"] = self._clean_shown()
         return data
+
+    def _typed(self) -> dict:
+        """What the form holds, as ``stored_values`` says it."""
+        data = self.cleaned_data
+        regime, fee_exemption = data.get("regime"), data.get("fee_exemption")
+        return {
+            "regime": regime.code if regime is not None else None,
+            "fee_exemption": fee_exemption.code if fee_exemption is not None else None,
+            "fee_exemption_comment": " ".join((data.get("fee_exemption_comment") or "").split()),
+            "fee_amount": data.get("fee_amount"),
+        }
+
+    def rebound(self, application: Application) -> "RegimeFeesForm":
+        """The same form as posted, validated again, after a refusal: holding the values ``application`` has now
+        (hidden, and in each field left as the page showed it), and what was typed in the others. Nothing is lost:
+        a second "Confirm", the message read, sets what was typed and keeps the colleague's other values."""
+        now = stored_values(application)
+        expected = self.cleaned_data.get("expected") or {}
+        typed = self._typed()
+        data = QueryDict(mutable=True)
+        data.update(self.data)
+        for name in FIELDS:
+            if name in expected and typed[name] == expected[name] and name not in self.errors:
+                value = now[name]
+                data[self.add_prefix(name)] = "" if value is None else localize_input(value)
+        for name, value in self.shown_initial(now).items():
+            data[self.add_prefix(name)] = value
+        form = type(self)(data, prefix=self.prefix, application=application)
+        form.is_valid()
+        return form
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        kwargs: dict = dict.fromkeys(("regime", "fee_exemption", "fee_exemption_comment", "fee_amount"), KEEP)
+        kwargs: dict = dict.fromkeys(FIELDS, KEEP)
         if data["change"] in (self.REGIME, self.BOTH):
             kwargs["regime"] = data["regime"]
         if data["change"] in (self.FEES, self.BOTH):
             kwargs["fee_exemption"] = data["fee_exemption"]
             kwargs["fee_exemption_comment"] = data["fee_exemption_comment"]
             kwargs["fee_amount"] = data["fee_amount"]
+        kwargs["expected"] = data.get("expected")
         return kwargs

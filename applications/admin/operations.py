@@ -654,6 +654,10 @@ def operation_view(request, object_id, name, *, model_admin):
                 # Likewise the status the dossier has now, which the refusal names (one query).
                 status = Application.objects.filter(pk=application.pk).values_list("dossier_status", flat=True)
                 form = form.rebound({application.pk: status.get()}, application)
+            elif isinstance(form, RegimeFeesForm) and form.cleaned_data.get("expected") is not None:
+                # Likewise the régime and fees it has now, shown in the fields left as the page showed them.
+                application.refresh_from_db(fields=["regime", "fee_exemption", "fee_exemption_comment", "fee_amount"])
+                form = form.rebound(application)
             form.add_error(None, str(error))
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from applications.enums import EventKind
 from applications.history import record_event
@@ -84,6 +85,56 @@ def _amount_shown(amount: Decimal | None) -> str:
     return _("%(amount)s euros") % {"amount": formats.number_format(amount, 2, use_l10n=True, force_grouping=True)}
 
 
+FIELDS = ("regime", "fee_exemption", "fee_exemption_comment", "fee_amount")
+
+
+def stored_values(application: Application) -> dict[str, Any]:
+    """The régime and fees ``application`` holds, as ``set_regime_and_fees``'s ``expected`` takes them: the codes
+    (None: none), the complement, the amount (None: none). No query: the row's own columns."""
+    return {
+        "regime": application.regime_id,
+        "fee_exemption": application.fee_exemption_id,
+        "fee_exemption_comment": application.fee_exemption_comment,
+        "fee_amount": application.fee_amount,
+    }
+
+
+def _changed_meanwhile(application: Application, expected: dict[str, Any], names: list[str]) -> InvalidTransition:
+    """The refusal of a page shown before a colleague's change of ``names``: each value then and now. Read only
+    when refused (the codes the page showed, named as the page named them)."""
+    models: dict[str, type[ReferenceRegime] | type[ReferenceFeeExemption]] = {
+        "regime": ReferenceRegime,
+        "fee_exemption": ReferenceFeeExemption,
+    }
+    labels = {
+        "regime": _("Registration regime"),
+        "fee_exemption": _("Fee exemption category"),
+        "fee_exemption_comment": _("Complement"),
+        "fee_amount": _("Amount payable"),
+    }
+    parts = []
+    for name in names:
+        then, now = expected[name], getattr(application, name)
+        if name in models:
+            # A code no longer in the list (or forged) is said as it was posted.
+            then = NONE if not then else str(models[name].objects.filter(code=then).first() or then)
+            now = _shown(now)
+        elif name == "fee_amount":
+            then, now = _amount_shown(then), _amount_shown(now)
+        else:
+            then, now = then or NONE, now or NONE
+        parts.append(
+            _("%(field)s: “%(shown)s” then, “%(now)s” now") % {"field": labels[name], "shown": then, "now": now}
+        )
+    return InvalidTransition(
+        _(
+            "The registration regime and fees of this application have changed since the page was shown "
+            "(%(changes)s): nothing was changed. Check them before saving again."
+        )
+        % {"changes": pgettext("between two parts of a list", "; ").join(parts)}
+    )
+
+
 @transaction.atomic
 def set_regime_and_fees(
     application: Application,
@@ -93,6 +144,7 @@ def set_regime_and_fees(
     fee_exemption: ReferenceFeeExemption | None | Keep = KEEP,
     fee_exemption_comment: str | Keep = KEEP,
     fee_amount: Decimal | None | Keep = KEEP,
+    expected: dict[str, Any] | None = None,
 ) -> Application:
     """Set the régime d'inscription and/or the situation des droits (category of exemption, its complement, the
     amount payable) of one application; what is ``KEEP`` stays as it is.
@@ -101,6 +153,12 @@ def set_regime_and_fees(
     application already holds it), a complement without a category, a negative amount or one with more than two
     decimals, and when nothing would change. The history row says what changed, before and after, in the
     institution's language. Nothing is mailed: the candidate reads neither in eCandidat.
+
+    ``expected``: the values the page showed (``stored_values``: one application's page, ``RegimeFeesForm``). When
+    the locked row holds others for a value to set (a colleague's change meanwhile), ``InvalidTransition`` says so,
+    each value then and now, and nothing is written: the fees a colleague entered are not cleared unread by a
+    page that showed none and whose user only chose a régime; a value it does not name, or not set, is not
+    checked. None (a selection, which showed no values): not checked.
     """
     if not parameters.get("SIS_REGIME_ENTRY"):
         raise BusinessRuleError(
@@ -121,6 +179,21 @@ def set_regime_and_fees(
     )
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
+    if expected is not None:
+        to_set: dict[str, Any] = {
+            "regime": regime,
+            "fee_exemption": fee_exemption,
+            "fee_exemption_comment": fee_exemption_comment,
+            "fee_amount": fee_amount,
+        }
+        stored = stored_values(application)
+        stale = [
+            name
+            for name in FIELDS
+            if not isinstance(to_set[name], Keep) and name in expected and stored[name] != expected[name]
+        ]
+        if stale:
+            raise _changed_meanwhile(application, expected, stale)
     before: dict[str, Any] = {
         "regime": application.regime,
         "fee_exemption": application.fee_exemption,

@@ -2,12 +2,16 @@
 GEST_IS_UTILISE_REG_STU = SIS_REGIME_ENTRY): the nomenclatures, the service, the back office's bulk action and
 page, the export columns. The Apogée OPI columns are tested in opi/test_apogee_file.py."""
 
+import html
 import io
+import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import IntegrityError, transaction
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -15,7 +19,7 @@ from applications import export_columns
 from applications.enums import EventKind
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime
 from applications.services import staff
-from applications.services.registration import KEEP, set_regime_and_fees
+from applications.services.registration import KEEP, set_regime_and_fees, stored_values
 from applications.tests.factories_candidature import decision_type, make_application
 from applications.tests.helpers import change_url, csv_rows, operation_url, post_export
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -27,6 +31,8 @@ from offers.tests.factories import FormationFactory
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:applications_application_changelist"
 QUERIES_REVIEW_PAGE = 32
+QUERIES_STALE_PAGE = 22
+QUERIES_SET_FROM_PAGE = 16
 
 
 @pytest.fixture(autouse=True)
@@ -472,3 +478,206 @@ def test_switched_on_in_the_back_office_the_entry_is_open_at_once(
 
     application.refresh_from_db()
     assert application.regime.code == "1"
+
+
+# --- one application's page over a colleague's change ------------------------------------------------------------
+
+
+def shown_values(page: str) -> dict[str, str]:
+    """The hidden values the page holds: the régime and fees as it showed them."""
+    # Django writes no value attribute for an empty one.
+    shown = dict(re.findall(r'<input type="hidden" name="(shown_[a-z_]+)"(?: value="([^"]*)")?', page))
+    assert set(shown) == {"shown_regime", "shown_fee_exemption", "shown_fee_exemption_comment", "shown_fee_amount"}
+    return {name: html.unescape(value) for name, value in shown.items()}
+
+
+def test_a_stale_page_does_not_clear_the_fees_a_colleague_entered(
+    client, centre_manager, central_manager, application, django_assert_num_queries
+):
+    """The reviewer's proof: A opens the page (no régime, no fees); a colleague sets the fees (« EP », « 50 % »,
+    85,50 €); A chooses a régime and confirms, the other fields as shown. Before: 302, a success message, and the
+    colleague's fees cleared ("Both" is preselected and every field sent as a value to set)."""
+    client.force_login(centre_manager)
+    page = client.get(operation_url(application, "regime_fees")).content.decode()
+    shown = shown_values(page)
+    assert shown == dict.fromkeys(shown, "")
+    set_regime_and_fees(
+        application,
+        actor=central_manager,
+        fee_exemption=exemption("EP"),
+        fee_exemption_comment="50 %",
+        fee_amount=Decimal("85.50"),
+    )
+    typed = {"change": "both", "regime": "5", "fee_exemption": "", "fee_exemption_comment": "", "fee_amount": ""}
+
+    with django_assert_num_queries(QUERIES_STALE_PAGE):
+        refused = client.post(operation_url(application, "regime_fees"), {**typed, **shown}, language="fr")
+
+    application.refresh_from_db()
+    assert (application.regime_id, application.fee_exemption_id) == (None, "EP")
+    assert (application.fee_exemption_comment, application.fee_amount) == ("50 %", Decimal("85.50"))
+    assert application.events.filter(kind=EventKind.REGIME_FEES).count() == 1  # the colleague's only
+    # The form again, the refusal above it, each value then and now; what was typed kept, the others as they are.
+    assert refused.status_code == 200
+    assert not list(get_messages(refused.wsgi_request))
+    form = refused.context["form"]
+    refusal = (
+        "Le régime d'inscription et les droits de cette candidature ont changé depuis l'affichage de la page "
+        "(Situation des droits : « — » alors, « Exonération partielle (EP) » maintenant ; Complément : « — » "
+        "alors, « 50 % » maintenant ; Montant à charge : « — » alors, « 85,50 euros » maintenant) : rien n'a été "
+        "modifié. Vérifiez-les avant de les enregistrer à nouveau."
+    )
+    assert form.non_field_errors() == [refusal]
+    assert form["regime"].value() == "5"
+    assert (form["fee_exemption"].value(), form["fee_exemption_comment"].value()) == ("EP", "50 %")
+    assert form["fee_amount"].value() == "85,50"
+    text = refused.content.decode()
+    assert shown_values(text) == {
+        "shown_regime": "",
+        "shown_fee_exemption": "EP",
+        "shown_fee_exemption_comment": "50 %",
+        "shown_fee_amount": "85.50",
+    }
+
+    # A second « Confirm », the message read, sets the régime and keeps the colleague's fees.
+    again = client.post(
+        operation_url(application, "regime_fees"),
+        {**typed, "fee_exemption": "EP", "fee_exemption_comment": "50 %", "fee_amount": "85,50", **shown_values(text)},
+        language="fr",
+    )
+
+    assert again.status_code == 302
+    application.refresh_from_db()
+    assert (application.regime_id, application.fee_exemption_id) == ("5", "EP")
+    assert (application.fee_exemption_comment, application.fee_amount) == ("50 %", Decimal("85.50"))
+
+
+def test_a_page_still_current_sets_the_values(client, centre_manager, application, django_assert_num_queries):
+    set_regime_and_fees(application, actor=centre_manager, fee_exemption=exemption("EP"), fee_amount=Decimal("12.5"))
+    client.force_login(centre_manager)
+    shown = shown_values(client.get(operation_url(application, "regime_fees")).content.decode())
+    assert shown["shown_fee_amount"] == "12.50"
+
+    with django_assert_num_queries(QUERIES_SET_FROM_PAGE):
+        response = client.post(
+            operation_url(application, "regime_fees"),
+            {"change": "both", "regime": "1", "fee_exemption": "EP", "fee_amount": "12,50", **shown},
+            language="fr",
+        )
+
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert (application.regime_id, application.fee_exemption_id, application.fee_amount) == (
+        "1",
+        "EP",
+        Decimal("12.50"),
+    )
+
+
+def test_the_regime_only_is_not_refused_for_fees_changed_meanwhile(
+    client, centre_manager, central_manager, application
+):
+    """What the page does not set is not held to what it showed: "the régime only" keeps the colleague's fees."""
+    client.force_login(centre_manager)
+    shown = shown_values(client.get(operation_url(application, "regime_fees")).content.decode())
+    set_regime_and_fees(application, actor=central_manager, fee_amount=Decimal(90))
+
+    response = client.post(
+        operation_url(application, "regime_fees"), {"change": "regime", "regime": "2", "fee_amount": "", **shown}
+    )
+
+    assert response.status_code == 302
+    application.refresh_from_db()
+    assert (application.regime_id, application.fee_amount) == ("2", Decimal("90.00"))
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"shown_fee_amount": "abc"},
+        {"shown_fee_amount": "1E+999999"},
+        {"shown_fee_amount": "NaN"},
+        {"shown_fee_amount": "٤٢"},
+        {"shown_fee_amount": "999999999.99"},
+        {"shown_fee_amount": "-1"},
+        {"shown_regime": "x" * 21},
+        {"shown_fee_exemption": "E\x01"},
+        {"shown_fee_exemption_comment": "y" * 16},
+        {"shown_regime": None},  # one of the four missing
+    ],
+)
+def test_a_forged_shown_value_is_a_form_error(client, centre_manager, application, forged):
+    client.force_login(centre_manager)
+    shown = dict.fromkeys(
+        ["shown_regime", "shown_fee_exemption", "shown_fee_exemption_comment", "shown_fee_amount"], ""
+    )
+    data = {"change": "both", "regime": "1", **shown, **forged}
+    data = {name: value for name, value in data.items() if value is not None}
+
+    response = client.post(operation_url(application, "regime_fees"), data, language="en")
+
+    assert response.status_code == 200
+    assert response.context["form"].non_field_errors() == ["This page is out of date: open it again."]
+    application.refresh_from_db()
+    assert application.regime_id is None
+
+
+def test_a_null_character_in_a_shown_value_is_a_form_error(client, centre_manager, application):
+    client.force_login(centre_manager)
+    shown = dict.fromkeys(["shown_regime", "shown_fee_exemption", "shown_fee_exemption_comment"], "")
+
+    response = client.post(
+        operation_url(application, "regime_fees"),
+        {"change": "both", "regime": "1", **shown, "shown_fee_amount": "1\x00"},
+    )
+
+    assert response.status_code == 200
+    assert "shown_fee_amount" in response.context["form"].errors
+    application.refresh_from_db()
+    assert application.regime_id is None
+
+
+def test_a_forged_code_the_row_never_held_is_refused_by_the_service(client, centre_manager, application):
+    """A code that fits but that the application never held: refused as a change meanwhile, named as posted."""
+    client.force_login(centre_manager)
+    shown = dict.fromkeys(["shown_fee_exemption", "shown_fee_exemption_comment", "shown_fee_amount"], "")
+
+    response = client.post(
+        operation_url(application, "regime_fees"),
+        {"change": "both", "regime": "1", "shown_regime": "ZZ", **shown},
+        language="en",
+    )
+
+    assert response.status_code == 200
+    [error] = response.context["form"].non_field_errors()
+    assert "(Registration regime: “ZZ” then, “—” now): nothing was changed." in error
+    application.refresh_from_db()
+    assert application.regime_id is None
+
+
+def test_the_service_refuses_values_changed_since_they_were_shown(application, centre_manager, central_manager):
+    shown = stored_values(application)
+    set_regime_and_fees(application, actor=central_manager, regime=regime("3"))
+
+    with translation.override("en"), pytest.raises(InvalidTransition) as refusal:
+        set_regime_and_fees(application, actor=centre_manager, regime=regime("4"), expected=shown)
+
+    assert str(refusal.value) == (
+        "The registration regime and fees of this application have changed since the page was shown (Registration "
+        "regime: “—” then, “Formation continue hors contrat de professionnalisation (3)” now): nothing was "
+        "changed. Check them before saving again."
+    )
+    application.refresh_from_db()
+    assert application.regime_id == "3"
+    # The values now shown are accepted.
+    set_regime_and_fees(application, actor=centre_manager, regime=regime("4"), expected=stored_values(application))
+    application.refresh_from_db()
+    assert application.regime_id == "4"
+
+
+def test_the_selection_form_has_no_shown_values(client, centre_manager, application):
+    client.force_login(centre_manager)
+
+    page = bulk(client, [application], index="0")
+
+    assert "shown_" not in page.content.decode()
