@@ -1,13 +1,17 @@
 """ "Mes données": everything we hold about a candidate, as one ZIP (RGPD right of access, CNIL).
 
-The archive holds ``donnees.json`` (account with its former e-mail addresses, dossier, applications with their
-history, validated decisions and answers to the complementary questions, the answers shared by all the
-applications, pieces, complementary-form answers, and the mails written to the account: ``erasure.mails_sent_to``) and
-``pieces/``, the candidate's uploaded files under readable names. Decisions not yet validated are commission
-work in progress: the candidate sees them here once validated, as on their pages. The history likewise holds only
-the rows the candidate may read (``workflow.candidate_visible_events``): neither a decision's entry nor its deletion
-(they name the avis of a decision not released, or of a draft deleted), nor the row of a default favourable decision
-waiting for someone else's validation (the two-person rule); a validated decision's own row tells its release.
+The archive holds ``donnees.json`` (account with its former e-mail addresses and its ENT identities, dossier,
+applications with their history, validated decisions and answers to the complementary questions, the answers shared by
+all the applications, pieces, complementary-form answers, and the mails written to the account:
+``erasure.mails_sent_to``) and ``pieces/``, the candidate's uploaded files under readable names. A file the antivirus
+quarantined is listed (name, size, checksum, upload date) but not handed back, whether a piece still holds it or the
+piece let go of it (``services.pieces.take_off_quarantined_piece``: the file is kept under ``quarantine/``, owned by
+the account), with the date of its quarantine (the antivirus signature is in the history row that tells it). An ENT
+identity is listed with the claims the ENT sent, never a token (``_without_tokens``). Decisions not yet validated are
+commission work in progress: the candidate sees them here once validated, as on their pages. The history likewise
+holds only the rows the candidate may read (``workflow.candidate_visible_events``): neither a decision's entry nor its
+deletion (they name the avis of a decision not released, or of a draft deleted), nor the row of a default favourable
+decision waiting for someone else's validation (the two-person rule); a validated decision's own row tells its release.
 The staff's internal notes and tags are not the candidate's to read: neither they nor the history rows about them
 (``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée », « étiquettes modifiées ») are in the archive.
 
@@ -21,6 +25,7 @@ import shutil
 import tempfile
 import zipfile
 
+from allauth.socialaccount.models import SocialAccount
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, Q
@@ -41,6 +46,7 @@ from applications.services.dossier import export_personal_data
 from applications.services.erasure import mails_sent_to
 from applications.workflow import candidate_visible_events
 from documents.enums import ScanStatus
+from documents.models import Document
 
 SPOOL_BYTES = 8 * 2**20
 CHUNK_BYTES = 256 * 2**10
@@ -148,6 +154,74 @@ def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
     return result, [_answer(answer) for answer in answers if answer.application_id is None]
 
 
+def _file(document: Document) -> dict:
+    """A stored file's metadata; ``in_archive`` is set by the caller when the file itself is in the ZIP."""
+    quarantined = document.scan_status == ScanStatus.INFECTED
+    return {
+        "original_name": document.original_name,
+        "size": document.size,
+        "content_type": document.content_type,
+        "sha256": document.sha256,
+        "uploaded_at": _iso(document.uploaded_at),
+        "quarantined": quarantined,
+        "quarantined_at": _iso(document.scanned_at) if quarantined else None,
+        "in_archive": None,
+    }
+
+
+def _files_without_piece(user, held: list[int]) -> list[dict]:
+    """The account's files that no piece holds (one query): a quarantined file the piece let go of, kept for the
+    investigation with the account as its owner. Listed as pieces without a piece; the file is not handed back."""
+    documents = Document.objects.filter(owner=user).exclude(pk__in=held).order_by("uploaded_at", "id")
+    return [
+        {
+            "piece": None,
+            "application": None,
+            "status": None,
+            "comment": "",
+            "status_changed_at": None,
+            "file": _file(document),
+        }
+        for document in documents
+    ]
+
+
+# The keys under which a provider may keep a token (allauth's OpenID Connect, OAuth): the token string is a credential,
+# not a claim about the candidate. allauth keeps the ID token *decoded* under "id_token" (its claims, no signature):
+# those claims are listed, as "id_token_claims".
+TOKEN_KEYS = frozenset({"id_token", "access_token", "refresh_token", "token", "token_secret"})
+
+
+def _without_tokens(value):
+    """``value`` (an identity's ``extra_data``) without the token strings, at any level."""
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if str(key).lower() in TOKEN_KEYS or str(key).lower().endswith("_token"):
+                if isinstance(item, dict):
+                    result[f"{key}_claims"] = _without_tokens(item)
+                continue
+            result[key] = _without_tokens(item)
+        return result
+    if isinstance(value, list):
+        return [_without_tokens(item) for item in value]
+    return value
+
+
+def _ent_identities(user) -> list[dict]:
+    """The account's ENT identities (allauth's ``SocialAccount``, one query), with the claims the ENT sent."""
+    return [
+        {
+            "provider": identity.provider,
+            "uid": identity.uid,
+            "date_joined": _iso(identity.date_joined),
+            "last_login": _iso(identity.last_login),
+            "claims": _without_tokens(identity.extra_data or {}),
+        }
+        for identity in SocialAccount.objects.filter(user=user).order_by("date_joined", "id")
+    ]
+
+
 def _submissions(candidate: Candidate):
     return (
         PieceSubmission.objects.filter(candidate=candidate)
@@ -175,6 +249,7 @@ def build_archive(*, user, candidate: Candidate | None):
     data["complementary_forms"] = []
     data["shared_questions"] = []
     files: list[tuple[str, str]] = []  # (name in the archive, storage name)
+    held: list[int] = []  # the documents the listed pieces hold
     if candidate is not None:
         data["applications"], data["shared_questions"] = _applications(candidate, user)
         for index, submission in enumerate(_submissions(candidate), start=1):
@@ -188,16 +263,10 @@ def build_archive(*, user, candidate: Candidate | None):
                 "file": None,
             }
             if document is not None:
-                entry["file"] = {
-                    "original_name": document.original_name,
-                    "size": document.size,
-                    "content_type": document.content_type,
-                    "sha256": document.sha256,
-                    "uploaded_at": _iso(document.uploaded_at),
-                    "in_archive": None,
-                }
+                held.append(document.pk)
+                entry["file"] = _file(document)
                 # A quarantined file is not handed back: the candidate was told to upload another one.
-                if document.scan_status != ScanStatus.INFECTED:
+                if not entry["file"]["quarantined"]:
                     entry["file"]["in_archive"] = _archive_name(submission, index)
                     files.append((entry["file"]["in_archive"], document.file.name))
             data["pieces"].append(entry)
@@ -213,6 +282,8 @@ def build_archive(*, user, candidate: Candidate | None):
             }
             for answer in answers.order_by("id")
         ]
+    # A quarantined file the piece let go of is still kept, owned by the account (whether there is a dossier or not).
+    data["pieces"] += _files_without_piece(user, held)
     # The addresses the account had before (accounts.services.change_email), and the mails written to the account
     # (the erasure's rule): to each address while it was the candidate's, never one before the account existed nor
     # to an address someone else holds (a member of staff's, typed by mistake), unless the mail is about this account.
@@ -225,6 +296,7 @@ def build_archive(*, user, candidate: Candidate | None):
         }
         for address in former
     ]
+    data["account"]["ent_identities"] = _ent_identities(user)
     mails = mails_sent_to(user, former=[(address.email, address.replaced_at) for address in former])
     data["mails"] = [
         {

@@ -7,6 +7,7 @@ import zipfile
 from decimal import Decimal
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
 from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +25,7 @@ from applications.tests.factories_candidature import (
     DocumentFactory,
     PieceSubmissionFactory,
 )
+from documents import scanning
 from documents.enums import ScanStatus
 from ecandidat.emails import enqueue_email
 from ecandidat.models import OutboundEmail
@@ -113,8 +115,9 @@ def test_queries_do_not_grow_with_applications_and_pieces(
         application = _apply(candidate, pieces=3)
         DecisionFactory(application=application, validated=True)
 
-    # The former addresses, and those another account holds (their mails are not this one's): one query each.
-    with django_assert_num_queries(18):
+    # The former addresses, and those another account holds (their mails are not this one's): one query each; the
+    # files no piece holds (quarantined) and the ENT identities: one query each.
+    with django_assert_num_queries(20):
         response = owner_client.get(reverse(URL))
 
     assert len(json.loads(_archive(response).read("donnees.json"))["pieces"]) == 3 * applications
@@ -151,7 +154,7 @@ def test_the_staff_internal_notes_leave_no_trace_in_the_archive(
     record_event(application, actor=centre_manager, kind=EventKind.NOTE_DELETED, comment="note de durand du 01/12")
     record_event(application, actor=centre_manager, kind=EventKind.STATUS, from_status="AT", to_status="RE")
 
-    with django_assert_num_queries(18):  # as without the rows: the filter is in the history's prefetch
+    with django_assert_num_queries(20):  # as without the rows: the filter is in the history's prefetch
         response = owner_client.get(reverse(URL))
 
     archive = _archive(response)
@@ -251,3 +254,93 @@ def test_a_staff_members_mails_never_reach_a_candidate_who_once_had_their_addres
     assert "Secret récent" not in subjects
     assert "Alerte de la commission" not in subjects
     assert "Votre candidature" in subjects
+
+
+def _quarantine(application, original_name):
+    """The antivirus finds ``original_name`` infected: the piece lets go of the file, kept under quarantine/."""
+    document = DocumentFactory(original_name=original_name, uploaded_by=application.candidate.user)
+    PieceSubmissionFactory(application=application, document=document)
+    assert scanning._quarantine(
+        document, signature="Win.Test.EICAR_HDB-1", recorded={"scanned_at": timezone.now()}, batch="rescan_documents"
+    )
+    document.refresh_from_db()
+    assert document.file.name.startswith("quarantine/")
+    return document
+
+
+def test_a_quarantined_file_the_piece_let_go_of_is_listed_but_not_handed_back(
+    owner_client, candidate, other_candidate, django_assert_num_queries
+):
+    """Regression: the file the antivirus quarantined is kept (owned by the account) once its piece let go of it; it
+    was missing from the archive. It is listed, not handed back; another candidate's is not."""
+    document = _quarantine(_apply(candidate, pieces=0), "Relevé de notes.pdf")
+    _quarantine(_apply(other_candidate, pieces=0), "Passeport AUTRE.pdf")
+    _quarantine(_apply(candidate, pieces=0), "Attestation.pdf")
+
+    with django_assert_num_queries(20):  # one query for the files without a piece, whatever their number
+        response = owner_client.get(reverse(URL))
+
+    archive = _archive(response)
+    text = archive.read("donnees.json").decode()
+    data = json.loads(text)
+    kept = [piece["file"] for piece in data["pieces"] if piece["piece"] is None]
+    assert [file["original_name"] for file in kept] == ["Relevé de notes.pdf", "Attestation.pdf"]
+    [file, _] = kept
+    assert (file["sha256"], file["size"]) == (document.sha256, document.size)
+    assert (file["quarantined"], file["in_archive"]) == (True, None)
+    assert file["quarantined_at"] == document.scanned_at.isoformat()
+    # The refused pieces themselves are listed as before, without a file.
+    assert [piece["file"] for piece in data["pieces"] if piece["piece"] is not None] == [None, None]
+    assert [name for name in archive.namelist() if name.startswith("pieces/")] == []
+    assert "Passeport AUTRE" not in text
+
+
+def test_a_held_file_is_listed_once(owner_client, candidate):
+    """A file a piece holds is the piece's, even when the account owns it: not listed a second time."""
+    application = _apply(candidate)
+    document = application.pieces.get().document
+    document.owner = candidate.user
+    document.save(update_fields=["owner"])
+
+    data = json.loads(_archive(owner_client.get(reverse(URL))).read("donnees.json"))
+
+    assert [piece["file"]["sha256"] for piece in data["pieces"]] == [document.sha256]
+
+
+ID_TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJsdWNhcy5iZXJuYXJkIn0.c2lnbmF0dXJl"
+
+
+def test_the_ent_identity_is_in_the_archive_without_its_tokens(owner_client, candidate, other_candidate):
+    """Regression: the ENT identity (allauth's SocialAccount: uid, claims) was missing from the archive. Its claims
+    are listed, at any level, but never a token string; allauth's decoded ID token is listed as its claims."""
+    SocialAccount.objects.create(
+        user=candidate.user,
+        provider="ent",
+        uid="lucas.bernard",
+        extra_data={
+            "id_token": ID_TOKEN,
+            "access_token": "at-secret",
+            "userinfo": {"supannEtuId": "21901234", "refresh_token": "rt-secret", "email": "lucas@univ.example"},
+        },
+    )
+    SocialAccount.objects.create(
+        user=candidate.user,
+        provider="ent",
+        uid="8f2c-opaque",
+        extra_data={"id_token": {"sub": "8f2c-opaque", "given_name": "Lucas"}, "userinfo": {"family_name": "BERNARD"}},
+    )
+    SocialAccount.objects.create(user=other_candidate.user, provider="ent", uid="camille.autre")
+
+    text = _archive(owner_client.get(reverse(URL))).read("donnees.json").decode()
+
+    first, second = json.loads(text)["account"]["ent_identities"]
+    assert (first["provider"], first["uid"]) == ("ent", "lucas.bernard")
+    assert first["claims"] == {"userinfo": {"supannEtuId": "21901234", "email": "lucas@univ.example"}}
+    assert first["date_joined"]
+    assert "last_login" in first
+    assert second["claims"] == {
+        "id_token_claims": {"sub": "8f2c-opaque", "given_name": "Lucas"},
+        "userinfo": {"family_name": "BERNARD"},
+    }
+    for secret in (ID_TOKEN, "at-secret", "rt-secret", "camille.autre"):
+        assert secret not in text

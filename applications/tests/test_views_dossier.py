@@ -80,7 +80,8 @@ def test_staff_gets_404(client, django_user_model, name):
         # + the list of diplomas of other cursus (once per process), the version of the list of cursus
         ("applications:external_cursus_add", 7),
         ("applications:my_data", 4),
-        ("applications:my_data_download", 15),  # + the former e-mail addresses, the addresses other accounts hold
+        # + the former e-mail addresses, the addresses other accounts hold, the files without a piece, the ENT accounts
+        ("applications:my_data_download", 17),
     ],
 )
 def test_owner_sees_page_with_exact_queries(owner_client, candidate, django_assert_num_queries, name, queries):
