@@ -121,8 +121,9 @@ def build_dossier_pdf(application) -> IO[bytes]:
     writer.append(PdfReader(io.BytesIO(bytes(_summary(application, rows).output()))))
     stamps = UnicodePDF(unit="pt", format=A4)
     stamps.set_auto_page_break(False)
-    # Where each page of ``stamps`` goes: the writer's page, and the lower-left corner of its visible area.
-    stamped: list[tuple[int, float, float]] = []
+    # Where each page of ``stamps`` goes: the writer's page, the lower-left corner of its visible area, and the
+    # piece's header line (for the notice that replaces a piece whose page refuses its stamp).
+    stamped: list[tuple[int, float, float, str]] = []
     with contextlib.ExitStack() as spools:
         for row in rows:
             document = row.document
@@ -141,7 +142,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
                 # the rest of the dossier (or of the commission's pack of hundreds) is built.
                 logger.warning("Dossier PDF: file of document %s missing from the storage", document.pk)
                 _notice_page(writer, stamps, header, missing_file_notice())
-                stamped.append((page_number, 0, 0))
+                stamped.append((page_number, 0, 0, header))
                 continue
             spool.seek(0)
             if document.content_type == PDF:
@@ -149,12 +150,9 @@ def build_dossier_pdf(application) -> IO[bytes]:
             else:
                 _append_image(writer, stamps, spool, header)
                 left, bottom = 0, 0
-            stamped.append((page_number, left, bottom))
+            stamped.append((page_number, left, bottom, header))
         if stamped:
-            drawn = PdfReader(io.BytesIO(bytes(stamps.output())))
-            for (page_number, left, bottom), stamp in zip(stamped, drawn.pages, strict=True):
-                writer.pages[page_number].merge_translated_page(stamp, left, bottom)
-            del drawn
+            _lay_stamps(writer, stamps, stamped)
         del stamps
         output = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the response streams then closes it.
         writer.write(output)
@@ -162,6 +160,40 @@ def build_dossier_pdf(application) -> IO[bytes]:
     gc.collect()  # pypdf's object graph is full of cycles: free it now, not at some later collection
     output.seek(0)
     return output
+
+
+def _lay_stamps(writer: PdfWriter, stamps: UnicodePDF, stamped: list[tuple[int, float, float, str]]) -> None:
+    """Lay each page of ``stamps`` on its page of the dossier.
+
+    Laying a stamp decodes the page's content stream and merges the stamp's resources (its font) into the page's:
+    a PDF piece whose content cannot be decoded (an unknown filter, broken ASCII85 data, a Flate predictor of 0
+    columns) or whose resources are not dictionaries (/Font 7) makes pypdf raise anything there, though it was
+    copied whole. Such a piece (stored before the upload checks decoded the pages) has its pages replaced by a
+    notice, as one pypdf cannot copy: it made the dossier PDF a 500 and failed the commission's packs."""
+    drawn = PdfReader(io.BytesIO(bytes(stamps.output())))
+    # Each piece's pages run from its first page to the next piece's (the last one's to the end of the dossier).
+    ends = [page_number for page_number, *_ in stamped[1:]] + [len(writer.pages)]
+    refused: list[tuple[int, int, str]] = []
+    for (page_number, left, bottom, header), end, stamp in zip(stamped, ends, drawn.pages, strict=True):
+        try:
+            writer.pages[page_number].merge_translated_page(stamp, left, bottom)
+        except Exception as error:  # a hostile file can make pypdf raise anything
+            logger.warning("Dossier PDF: PDF piece not stamped (%s: %s)", type(error).__name__, error)
+            refused.append((page_number, end, header))
+    del drawn
+    if not refused:
+        return
+    notices = UnicodePDF(unit="pt", format=A4)
+    notices.set_auto_page_break(False)
+    for _first, _end, header in refused:
+        _draw_notice(notices, header, _pdf_notice())
+    drawn = PdfReader(io.BytesIO(bytes(notices.output())))
+    # From the last piece back: replacing a piece's pages moves only the pages after them.
+    for (first, end, _header), notice in reversed(list(zip(refused, drawn.pages, strict=True))):
+        for _page in range(first, end):
+            writer.remove_page(first)
+        writer.insert_blank_page(*A4, index=first)
+        writer.pages[first].merge_page(notice)  # the page the writer holds (``insert_blank_page`` returns another)
 
 
 def missing_file_notice() -> str:
@@ -196,9 +228,7 @@ def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: 
         logger.warning("Dossier PDF: PDF piece not included (%s: %s)", type(error).__name__, error)
         while len(writer.pages) > first:
             writer.remove_page(first)
-        _notice_page(
-            writer, stamps, header, _("This PDF cannot be included in the dossier: open it from the pieces list.")
-        )
+        _notice_page(writer, stamps, header, _pdf_notice())
         return 0, 0
     stamps.add_page(format=(width, height))
     stamps.set_font(FONT, "B", HEADER_SIZE)
@@ -206,6 +236,11 @@ def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: 
     stamps.set_xy(0, 0)
     stamps.cell(width, HEADER_SIZE + 6, stamps.fit(header, width - 10), fill=True, align="C")
     return left, bottom
+
+
+def _pdf_notice() -> str:
+    """What stands in place of a PDF piece that cannot be laid in the dossier."""
+    return _("This PDF cannot be included in the dossier: open it from the pieces list.")
 
 
 def _append_image(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
@@ -226,6 +261,11 @@ def _append_image(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header
 def _blank_page(writer: PdfWriter, stamps: UnicodePDF, header: str) -> None:
     """A blank A4 page in the dossier, with the piece's header line in ``stamps``."""
     writer.add_blank_page(*A4)
+    _draw_header(stamps, header)
+
+
+def _draw_header(stamps: UnicodePDF, header: str) -> None:
+    """An A4 page in ``stamps`` with the piece's header line."""
     stamps.add_page(format=A4)
     stamps.set_font(FONT, "B", HEADER_SIZE)
     stamps.set_xy(20, 12)
@@ -234,7 +274,13 @@ def _blank_page(writer: PdfWriter, stamps: UnicodePDF, header: str) -> None:
 
 def _notice_page(writer: PdfWriter, stamps: UnicodePDF, header: str, notice: str) -> None:
     """The page of a piece whose content cannot be included: its header line and ``notice``."""
-    _blank_page(writer, stamps, header)
+    writer.add_blank_page(*A4)
+    _draw_notice(stamps, header, notice)
+
+
+def _draw_notice(stamps: UnicodePDF, header: str, notice: str) -> None:
+    """An A4 page in ``stamps`` with the piece's header line and ``notice``."""
+    _draw_header(stamps, header)
     stamps.set_font(FONT, "", 10)
     stamps.set_xy(20, 60)
     stamps.multi_cell(A4[0] - 40, 14, notice)

@@ -5,8 +5,8 @@
 1. size (``empty``, ``too_large``), reading at most ``max_bytes + 1`` bytes;
 2. extension allow-list (``extension``);
 3. magic bytes against the extension's type (``content_mismatch``);
-4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, ``too_many_objects``, ``too_many_pages``,
-   then one code per
+4. full parse: pypdf for PDF (``corrupt``, ``trailing_data``, ``encrypted``, ``too_many_objects``, ``too_many_pages``;
+   each page's size, resources and content, decoded within a budget, as the dossier PDF needs them; then one code per
    kind of active content: ``pdf_javascript``, ``pdf_launch``, ``pdf_external_action``, ``pdf_embedded_file``,
    ``pdf_rich_media``, ``pdf_xfa``, and ``active_content`` for a script token the object walk cannot see); Pillow
    for images (``too_many_pixels`` from the header, before any pixel is decoded; ``corrupt``, a JPEG of more than
@@ -32,6 +32,7 @@ import hashlib
 import io
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -42,6 +43,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext, gettext_lazy
 from PIL import Image, ImageOps
 from pypdf import PasswordType, PdfReader, apply_configuration, get_configuration
+from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 PDF = "application/pdf"
@@ -87,6 +89,26 @@ MAX_PDF_OBJECTS = 50_000
 MAX_UNLISTED_PDF_OBJECTS = 100
 # Items (objects, and the dictionaries, arrays and values inside them) the walk visits at most (refused as damaged).
 MAX_PDF_WALK_ITEMS = 500_000
+# Page content (each page's drawing operators) is decoded at upload, as the dossier PDF decodes a page to lay its
+# header line on it; pypdf's decoders are not written for hostile input, so what decoding may cost is bounded first.
+# Decoded bytes, all pages: honest files decode to a few times their weight (text and vector drawing compress 3 to 6
+# times: a 2 MB upload, about 10 MB), scans to almost nothing; 32 MiB is 16 times the 2 MB an upload may weigh.
+# pypdf's caps on one stream's output (75 MB) are lowered to it while pages are decoded, so the check holds at most
+# about twice this much (what earlier pages left in pypdf's cache, then one more page): 30 Flate bombs of 30 MB in
+# 880 KB are refused in 0.25 s, 93 MB at the peak; one of 200 MB in 190 KB in 0.15 s.
+MAX_PDF_CONTENT_BYTES = 32 * 1024 * 1024
+# pypdf decodes ASCII85 (about 1 us a byte), LZW (2.4 us) and RunLength data in Python: 1.9 MB of LZW took 4.5 s. At
+# most this many bytes go through them (an old file whose pages are LZW-encoded: some 200 pages of text): 0.85 s for
+# 500 KB of LZW codes of one byte each, the dearest kind.
+MAX_PDF_SLOW_DECODING_BYTES = 512 * 1024
+SLOW_FILTERS = frozenset({"/ASCII85Decode", "/A85", "/LZWDecode", "/LZW", "/RunLengthDecode", "/RL"})
+# The filters whose output is bounded by their input (ASCII85's "z" is 4 bytes): only these may come before another
+# filter. Writers put at most an ASCII encoding before the compression; a decompression feeding another decoder would
+# give it up to MAX_PDF_CONTENT_BYTES of input to chew on.
+BOUNDED_FILTERS = {"/ASCIIHexDecode": 1, "/AHx": 1, "/ASCII85Decode": 4, "/A85": 4}
+# A page's resources that pypdf merges another page's into (the dossier's header line, its font): each must be a
+# dictionary (/ProcSet an array) for the merge not to raise. A reader cannot use them otherwise either.
+RESOURCE_DICTIONARIES = ("/ExtGState", "/ColorSpace", "/Pattern", "/Shading", "/XObject", "/Font", "/Properties")
 
 MAX_NAME_LENGTH = 100
 # What a file name keeps of what it was sent with: no control, format, surrogate, private-use or line-separator
@@ -365,18 +387,112 @@ def _check_pdf(content: bytes, max_pages: int) -> None:
 
 
 def _inspect_pdf(reader: PdfReader, max_pages: int) -> str | None:
-    """The checks that need the parsed file: object and page counts, page sizes; the active content's code, if any."""
+    """The checks that need the parsed file: object and page counts, pages; the active content's code, if any."""
     try:
         _check_object_count(reader)
         _check_page_count(reader, max_pages)
-        for page in reader.pages:
-            # A page without a readable size (no /MediaBox, or not four numbers) cannot be laid in the dossier PDF.
-            page.mediabox.width  # noqa: B018 - pypdf raises here
+        _check_pages(reader)
         return _active_content(reader)
     except ValidationError:
         raise
     except Exception as exc:
         raise _error("corrupt") from exc
+
+
+def _check_pages(reader: PdfReader) -> None:
+    """Refuse a page the dossier PDF cannot lay its header line on (``corrupt``): one without a readable size (no
+    /MediaBox, or not four numbers), one whose content does not decode (a filter no reader knows, broken ASCII85
+    data, a Flate predictor of 0 columns) or whose resources are not dictionaries (/Font 7). The object walk decodes
+    no stream: such files passed it, then made every dossier PDF of their application a 500 and failed the
+    commission's packs (found by review).
+
+    What decoding costs is bounded before pypdf decodes (``_decoding_cost``), and while it does: content decoding to
+    more than ``MAX_PDF_CONTENT_BYTES`` in all, or feeding more than ``MAX_PDF_SLOW_DECODING_BYTES`` to the decoders
+    written in Python, is refused as too complex (``too_many_objects``); Flate data pypdf would have to recover byte
+    by byte (52 s for 1.9 MB) as damaged. A content stream shared by several pages is decoded once.
+    """
+    decoded = slow = 0
+    costed: set[int] = set()
+    shared: set[tuple[int, int]] = set()
+    with apply_configuration(
+        zlib_maximum_output_length=MAX_PDF_CONTENT_BYTES,
+        lzw_maximum_output_length=MAX_PDF_CONTENT_BYTES,
+        run_length_maximum_output_length=MAX_PDF_CONTENT_BYTES,
+        brotli_maximum_output_length=MAX_PDF_CONTENT_BYTES,
+        array_based_stream_maximum_output_length=MAX_PDF_CONTENT_BYTES,
+        zlib_maximum_recovery_input_length=0,
+    ):
+        for page in reader.pages:
+            page.mediabox.width  # noqa: B018 - pypdf raises here
+            _check_resources(page)
+            reference = page.raw_get("/Contents") if "/Contents" in page else None
+            if isinstance(reference, IndirectObject):
+                if (reference.idnum, reference.generation) in shared:
+                    continue
+                shared.add((reference.idnum, reference.generation))
+            for stream in _content_streams(page):
+                if id(stream) not in costed:
+                    costed.add(id(stream))
+                    slow += _decoding_cost(stream)
+            if slow > MAX_PDF_SLOW_DECODING_BYTES:
+                raise _error("too_many_objects")
+            try:
+                contents = page.get_contents()  # decodes every stream of the page's /Contents, as a merge does
+                decoded += len(contents.get_data()) if contents is not None else 0
+            except LimitReachedError as exc:
+                # Over an output cap: too complex. Damaged Flate data pypdf was not let recover: damaged.
+                raise _error("corrupt" if isinstance(exc.__cause__, zlib.error) else "too_many_objects") from exc
+            if decoded > MAX_PDF_CONTENT_BYTES:
+                raise _error("too_many_objects")
+
+
+def _content_streams(page: Any) -> list[StreamObject]:
+    """The streams of the page's /Contents (one, or an array of them), as pypdf concatenates them."""
+    contents = page.get("/Contents")
+    contents = contents.get_object() if contents is not None else None
+    items = [item.get_object() for item in contents] if isinstance(contents, ArrayObject) else [contents]
+    return [item for item in items if isinstance(item, StreamObject)]
+
+
+def _decoding_cost(stream: StreamObject) -> int:
+    """The bytes ``stream`` feeds to pypdf's decoders written in Python; raises (damaged) on a chain of filters whose
+    later decoders would get more than a few times the stream's bytes (only an ASCII encoding may come before another
+    filter), and on a Flate predictor (an image's row filter, undone byte by byte in Python: no writer puts one on a
+    page's drawing operators)."""
+    filters = stream.get("/Filter")
+    filters = filters.get_object() if filters is not None else None
+    names = list(filters) if isinstance(filters, ArrayObject) else [filters] if filters is not None else []
+    parameters = stream.get("/DecodeParms")
+    parameters = parameters.get_object() if parameters is not None else None
+    for parameter in parameters if isinstance(parameters, ArrayObject) else [parameters]:
+        parameter = parameter.get_object() if parameter is not None else None
+        if isinstance(parameter, DictionaryObject) and parameter.get("/Predictor", 1) != 1:
+            raise _error("corrupt")
+    size: int | None = len(stream._data)  # the stream's bytes as stored (pypdf keeps no public name for them)
+    cost = 0
+    for name in names:
+        if size is None:  # after a filter whose output is not bounded by its input
+            raise _error("corrupt")
+        if str(name) in SLOW_FILTERS:
+            cost += size
+        factor = BOUNDED_FILTERS.get(str(name))
+        size = size * factor if factor is not None else None
+    return cost
+
+
+def _check_resources(page: Any) -> None:
+    """Raise (refused as damaged) when one of the page's resources is not what pypdf merges into."""
+    resources = page.get("/Resources")
+    if resources is None:
+        return
+    resources = resources.get_object()
+    if not isinstance(resources, DictionaryObject):
+        raise _error("corrupt")
+    for key in RESOURCE_DICTIONARIES:
+        if key in resources and not isinstance(resources[key], DictionaryObject):
+            raise _error("corrupt")
+    if "/ProcSet" in resources and not isinstance(resources["/ProcSet"], ArrayObject):
+        raise _error("corrupt")
 
 
 def pdf_object_count(reader: PdfReader) -> int:

@@ -7,6 +7,7 @@ import zipfile
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.urls import reverse
@@ -21,6 +22,7 @@ from applications.services.packs import request_pack
 from applications.tasks import build_commission_pack
 from applications.tests.factories_candidature import make_application, stored_piece
 from documents.enums import ScanStatus
+from documents.tests import hostile_files as hostile
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.tests.plugins.browser import pdf_bytes
 from offers.tests.factories import FormationFactory
@@ -284,6 +286,42 @@ def test_a_piece_whose_file_is_gone_leaves_a_notice_and_the_pack_is_built(
         else:
             assert missing_file_notice() not in last
         assert "Relevé de notes" in last  # the piece's header line, on its page or on the notice
+
+
+PDF_NOTICE_FR = "Ce PDF ne peut pas être inclus dans le dossier : ouvrez-le depuis la liste des pièces."
+
+
+@pytest.mark.parametrize("kind", ["ZIP", "PDF"])
+@pytest.mark.parametrize("hostile_file", list(hostile.UNMERGEABLE_PDFS))
+def test_a_pdf_piece_whose_page_refuses_its_header_line_leaves_a_notice_and_the_pack_is_built(
+    centre_manager, dossiers, kind, hostile_file, django_capture_on_commit_callbacks
+):
+    """Regression (review, 2027-01): a PDF piece whose content stream does not decode or whose /Font is not a
+    dictionary (stored before the upload checks decoded the pages) made pypdf raise while its header line was laid,
+    and failed the whole pack, ZIP or one PDF, with pypdf's English error naming no dossier. Its dossier now has the
+    notice in place of the piece, and the pack is built."""
+    stored = dossiers[1].pieces.get().document
+    default_storage.delete(stored.file.name)
+    saved = default_storage.save(stored.file.name, ContentFile(hostile.UNMERGEABLE_PDFS[hostile_file]()))
+    assert saved == stored.file.name
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = request_pack(actor=centre_manager, application_ids=[a.pk for a in dossiers], kind=kind)
+
+    pack.refresh_from_db()
+    assert (pack.status, pack.done, pack.error) == ("DONE", 3, "")
+    with default_storage.open(pack.file.name, "rb") as handle:
+        content = handle.read()
+    if kind == "ZIP":
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        entry = next(name for name in archive.namelist() if dossiers[1].candidate.user.username in name)
+        pages = PdfReader(io.BytesIO(archive.read(entry))).pages
+    else:
+        pages = PdfReader(io.BytesIO(content), strict=True).pages
+        assert len(pages) == 10  # the table of contents, then 3 dossiers of 3 pages: the notice is one page
+    texts = [" ".join(page.extract_text().split()) for page in pages]
+    (notice,) = [text for text in texts if PDF_NOTICE_FR in text]
+    assert "Relevé de notes" in notice  # the piece's header line
 
 
 def test_old_packs_are_pruned(centre_manager, dossiers, django_capture_on_commit_callbacks):

@@ -324,6 +324,47 @@ def pdf_without_media_box(media_box: bytes = b"") -> bytes:
     return build_pdf([CATALOG, PAGES, b"<< /Type /Page /Parent 2 0 R " + media_box + b" >>"])
 
 
+def pdf_with_page_content(data: bytes, stream_entries: bytes = b"", page_entries: bytes = b"") -> bytes:
+    """A one-page PDF whose page draws the content stream ``data`` (object 4, its dictionary holding
+    ``stream_entries``: a /Filter, its /DecodeParms), with ``page_entries`` added to the page dictionary."""
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R " + page_entries + b" >>"
+    contents = b"<< /Length %d %s >>\nstream\n%s\nendstream" % (len(data), stream_entries, data)
+    return build_pdf([CATALOG, PAGES, page, contents])
+
+
+# Pages whose content stream cannot be decoded, or whose resources are not dictionaries: the object walk of the
+# upload checks passed them (it decodes no stream), then laying the dossier's header line on them raised in pypdf
+# and made the dossier PDF a 500 and failed the commission's packs (review, 2027-01).
+def pdf_with_unknown_content_filter() -> bytes:
+    """A filter no reader knows (pypdf: NotImplementedError)."""
+    return pdf_with_page_content(b"0 0 m 200 200 l S", b"/Filter /JBIG3Decode")
+
+
+def pdf_with_broken_ascii85_content() -> bytes:
+    """ASCII85 data holding bytes that are no ASCII85 digit (pypdf: ValueError)."""
+    return pdf_with_page_content(b'87cURD]i,"Ebo80\x00\x01~>', b"/Filter /ASCII85Decode")
+
+
+def pdf_with_zero_columns_predictor_content() -> bytes:
+    """Flate data whose PNG predictor says its rows are 0 columns wide (pypdf: PdfReadError)."""
+    return pdf_with_page_content(
+        zlib.compress(b"0 0 m 200 200 l S\n"), b"/Filter /FlateDecode /DecodeParms << /Predictor 15 /Columns 0 >>"
+    )
+
+
+def pdf_with_font_resource_not_a_dictionary() -> bytes:
+    """A page whose /Resources /Font is a number (pypdf, merging another page's fonts into it: TypeError)."""
+    return pdf_with_page_content(b"0 0 m 200 200 l S", page_entries=b"/Resources << /Font 7 >>")
+
+
+UNMERGEABLE_PDFS = {
+    "unknown filter": pdf_with_unknown_content_filter,
+    "broken ASCII85": pdf_with_broken_ascii85_content,
+    "zero-column predictor": pdf_with_zero_columns_predictor_content,
+    "font resource not a dictionary": pdf_with_font_resource_not_a_dictionary,
+}
+
+
 def encrypted_pdf(
     user_password: str = "secret", *, algorithm: str = "RC4-128", javascript: str | None = None, text: str = ""
 ) -> bytes:

@@ -1,10 +1,12 @@
 """The upload validation pipeline against the hostile set of the security reference (A.3)."""
 
+import base64
 import hashlib
 import io
 import logging
 import logging.config
 import struct
+import time
 import unicodedata
 import zipfile
 import zlib
@@ -225,6 +227,124 @@ def test_a_media_box_inherited_from_the_page_tree_is_a_size():
     content = hostile.build_pdf([hostile.CATALOG, pages, b"<< /Type /Page /Parent 2 0 R >>"])
 
     assert validate_upload(hostile.upload("a.pdf", content)).content == content
+
+
+# --- Page content and resources (review, 2027-01) ------------------------------------------------------------------
+
+
+def pdf_drawing(*contents: bytes, shared: bool = False) -> bytes:
+    """A PDF of one page per Flate-compressed content stream of ``contents``, or (``shared``) of as many pages all
+    drawing the first one."""
+    count = len(contents)
+    kids = b" ".join(b"%d 0 R" % (3 + page) for page in range(count))
+    pages = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, count)
+    streams = [zlib.compress(data) for data in (contents[:1] if shared else contents)]
+    page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents %d 0 R >>"
+    return hostile.build_pdf(
+        [
+            hostile.CATALOG,
+            pages,
+            *[page % (3 + count + (0 if shared else number)) for number in range(count)],
+            *[b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(s), s) for s in streams],
+        ]
+    )
+
+
+@pytest.mark.parametrize("hostile_file", list(hostile.UNMERGEABLE_PDFS))
+def test_a_page_the_dossier_cannot_lay_its_header_line_on_is_refused_as_damaged_in_french(hostile_file):
+    """Regression (review, 2027-01): a content stream that does not decode, or a /Font that is not a dictionary,
+    passed the checks (the object walk decodes no stream), then made the dossier PDF a 500 and failed the
+    commission's packs."""
+    error = refusal(hostile.upload("a.pdf", hostile.UNMERGEABLE_PDFS[hostile_file]()))
+
+    assert error.code == "corrupt"
+    with override("fr"):
+        assert error.messages == ["Le fichier est illisible ou endommagé."]
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [b"7", b"<< /XObject [1 2] >>", b"<< /ExtGState null >>", b"<< /ProcSet /PDF >>", b"<< /Font 4 0 R >>"],
+)
+def test_page_resources_another_page_cannot_be_merged_into_are_refused_as_damaged(resources):
+    content = hostile.pdf_with_page_entries(b"/Resources " + resources, b"(not a dictionary)")
+
+    assert refusal(hostile.upload("a.pdf", content)).code == "corrupt"
+
+
+def test_a_page_whose_content_and_resources_decode_is_accepted_unchanged():
+    """What writers make: an ASCII encoding before the compression, fonts in a dictionary, /ProcSet an array."""
+    drawing = zlib.compress(b"BT /F1 12 Tf 20 100 Td (Bonjour) Tj ET")
+    content = hostile.pdf_with_page_content(
+        base64.a85encode(drawing, adobe=True)[2:],
+        b"/Filter [/ASCII85Decode /FlateDecode]",
+        b"/Resources << /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> "
+        b"/ProcSet [/PDF /Text] >>",
+    )
+
+    assert validate_upload(hostile.upload("a.pdf", content)).content == content
+
+
+def test_page_content_decoding_to_more_than_the_budget_is_refused_as_too_complex(monkeypatch):
+    monkeypatch.setattr(validation, "MAX_PDF_CONTENT_BYTES", 10_000)
+
+    assert validate_upload(hostile.upload("a.pdf", pdf_drawing(b" " * 6_000))).content_type == "application/pdf"
+    for content in (pdf_drawing(b" " * 6_000, b" " * 6_000), pdf_drawing(b" " * 10_001)):  # in all; in one stream
+        assert refusal(hostile.upload("a.pdf", content)).code == "too_many_objects"
+
+
+def test_a_flate_bomb_in_a_page_is_refused_as_too_complex_before_it_is_all_decoded():
+    content = hostile.pdf_with_page_content(zlib.compress(b"0" * 100_000_000, 9), b"/Filter /FlateDecode")
+
+    assert len(content) < 100_000
+    assert refusal(hostile.upload("a.pdf", content)).code == "too_many_objects"
+
+
+def test_a_content_stream_drawn_by_every_page_is_decoded_once(monkeypatch):
+    monkeypatch.setattr(validation, "MAX_PDF_CONTENT_BYTES", 10_000)
+    content = pdf_drawing(*[b" " * 1_000] * 50, shared=True)
+
+    assert validate_upload(hostile.upload("a.pdf", content)).content == content
+
+
+def test_damaged_flate_content_is_refused_without_pypdf_recovering_it_byte_by_byte():
+    """pypdf retries damaged Flate data one byte at a time: 1.9 MB took 52 s, 200 KB some 5 s."""
+    content = hostile.pdf_with_page_content(bytes(range(256)) * 800, b"/Filter /FlateDecode")
+
+    started = time.perf_counter()
+    assert refusal(hostile.upload("a.pdf", content)).code == "corrupt"
+    assert time.perf_counter() - started < 1
+
+
+def test_bytes_fed_to_the_decoders_written_in_python_are_bounded(monkeypatch):
+    """pypdf decodes ASCII85, LZW and RunLength in Python (1.9 MB of LZW: 4.5 s); ASCII85's "z" is 4 bytes."""
+    monkeypatch.setattr(validation, "MAX_PDF_SLOW_DECODING_BYTES", 1_000)
+
+    accepted = hostile.pdf_with_page_content(b"87cUR" * 180 + b"~>", b"/Filter /ASCII85Decode")
+    assert validate_upload(hostile.upload("a.pdf", accepted)).content == accepted
+    for data, filters in (
+        (b"87cUR" * 220 + b"~>", b"/ASCII85Decode"),
+        (b"\x81A" * 600 + b"\x80", b"/RunLengthDecode"),
+        (b"z" * 300 + b"~>", b"[/ASCII85Decode /LZWDecode]"),  # 302 bytes, then up to 1,208 for LZW
+    ):
+        content = hostile.pdf_with_page_content(data, b"/Filter " + filters)
+        assert refusal(hostile.upload("a.pdf", content)).code == "too_many_objects"
+
+
+@pytest.mark.parametrize(
+    "stream_entries",
+    [
+        b"/Filter [/FlateDecode /LZWDecode]",
+        b"/Filter [/FlateDecode /FlateDecode]",
+        b"/Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 4 >>",
+    ],
+)
+def test_a_decompression_feeding_another_decoder_or_a_predictor_is_refused_as_damaged(stream_entries):
+    """No writer encodes a page's drawing so; a decompression could feed 32 MiB to the next decoder, and pypdf
+    undoes a predictor byte by byte in Python."""
+    content = hostile.pdf_with_page_content(zlib.compress(b"0 0 m 200 200 l S"), stream_entries)
+
+    assert refusal(hostile.upload("a.pdf", content)).code == "corrupt"
 
 
 def test_encrypted_pdf_is_refused():

@@ -1,6 +1,7 @@
 """The dossier PDF stays cheap whatever the pieces are (issue 9): image pieces are downsampled, images over the
 upload pixel budget (stored before it existed) are not decoded, and pypdf's garbage is collected after each build."""
 
+import html
 import io
 from unittest import mock
 
@@ -17,11 +18,16 @@ from pypdf.generic import RectangleObject
 
 from applications import dossier_pdf
 from applications.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
+from applications.pieces import piece_rows
 from applications.services import pieces as services
+from applications.tests.helpers import upload_url
 from documents import validation
 from documents.models import Document
 from documents.tests import hostile_files as hostile
+from documents.tests.storage import stored_files
 
+UPLOAD_REFUSED_QUERIES = 5
+STAFF_QUERIES = 18
 NOTICE_FR = "Cette image ne peut pas être incluse dans le dossier : ouvrez-la depuis la liste des pièces."
 
 
@@ -302,3 +308,90 @@ def test_the_header_line_is_across_the_top_of_a_cropped_or_turned_page(applicati
     assert size == shown
     assert white > 0.95  # the band runs across the whole top of the page as shown
     assert "Lettre de motivation - scan.pdf" in " ".join(last_page(application).extract_text().split())
+
+
+# --- a PDF piece whose pages refuse the header line --------------------------------------------------------------
+
+PDF_NOTICE = "This PDF cannot be included in the dossier: open it from the pieces list."
+PDF_NOTICE_FR = "Ce PDF ne peut pas être inclus dans le dossier : ouvrez-le depuis la liste des pièces."
+
+
+@pytest.mark.parametrize("hostile_file", list(hostile.UNMERGEABLE_PDFS))
+def test_a_pdf_whose_page_cannot_be_decoded_is_refused_at_upload_in_french_next_to_the_piece(
+    owner, application, piece, hostile_file, django_assert_num_queries
+):
+    """Regression (review, 2027-01): a content stream that does not decode (an unknown filter, broken ASCII85 data,
+    a Flate predictor of 0 columns) or a /Font that is not a dictionary passed the upload checks, which decode no
+    stream, then made the dossier PDF a 500. The upload is now refused as damaged, in French, beside the piece."""
+    uploaded = hostile.upload("releve.pdf", hostile.UNMERGEABLE_PDFS[hostile_file]())
+
+    with django_assert_num_queries(UPLOAD_REFUSED_QUERIES):
+        response = owner.post(upload_url(application, piece), {"file": uploaded}, language="fr")
+
+    page = html.unescape(owner.get(response["Location"], language="fr").content.decode())
+    assert "Lettre de motivation : Le fichier est illisible ou endommagé." in page
+    assert not Document.objects.exists()
+    assert stored_files() == []
+
+
+@pytest.mark.parametrize(
+    ("persona", "url_name", "queries"),
+    [("candidate_user", "pieces:dossier_pdf", 17), ("centre_manager", "pieces:staff_dossier_pdf", STAFF_QUERIES)],
+)
+@pytest.mark.parametrize("hostile_file", list(hostile.UNMERGEABLE_PDFS))
+def test_a_stored_pdf_whose_page_cannot_take_its_header_line_gives_a_notice_not_an_error(
+    request, client, application, piece, persona, url_name, queries, hostile_file, django_assert_num_queries
+):
+    """Regression (review, 2027-01): such a piece, stored before the upload checks decoded the pages, made pypdf
+    raise while the header line was laid on its first page, outside the fallback of a PDF it cannot copy: the
+    candidate's « Télécharger mon dossier » and the staff's dossier PDF answered 500. Its page is now the notice,
+    with its header line; the dossier costs the queries of any dossier of one piece."""
+    document = store(application, piece, "releve.pdf", hostile.pdf_bytes())
+    replace_content(document, hostile.UNMERGEABLE_PDFS[hostile_file]())
+    client.force_login(request.getfixturevalue(persona))
+
+    with django_assert_num_queries(queries):
+        response = client.get(reverse(url_name, args=[application.public_id]))
+        reader = PdfReader(io.BytesIO(b"".join(response.streaming_content)))
+
+    assert response.status_code == 200
+    text = " ".join(reader.pages[-1].extract_text().split())
+    assert PDF_NOTICE in text  # the client reads English
+    assert "Lettre de motivation - releve.pdf" in text  # the piece's header line
+
+
+def test_the_notice_takes_the_place_of_all_the_pieces_pages_and_the_next_piece_keeps_its_own(
+    application, piece, shared_piece
+):
+    """A piece of two pages whose first page refuses its header line is one notice page, in French, in its place;
+    the piece after it is laid as usual, with its own header line."""
+    two_pages = hostile.build_pdf(
+        [
+            hostile.CATALOG,
+            b"<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            b"<< /Length 4 /Filter /JBIG3Decode >>\nstream\nxxxx\nendstream",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        ]
+    )
+    for piece_type, name in ((shared_piece, "notes.pdf"), (piece, "lettre.pdf")):
+        services.upload_piece(
+            application=application,
+            piece_type=piece_type,
+            uploaded_file=hostile.upload(name, hostile.pdf_bytes()),
+            actor=application.created_by,
+        )
+    replace_content(Document.objects.get(original_name="notes.pdf"), two_pages)
+
+    with translation.override("fr"), build_dossier_pdf(application) as output:
+        reader = PdfReader(io.BytesIO(output.read()))
+        summary = dossier_pdf._summary(application, piece_rows(application))
+
+    summary_pages = len(PdfReader(io.BytesIO(bytes(summary.output()))).pages)
+    assert len(reader.pages) == summary_pages + 2
+    notice = " ".join(reader.pages[-2].extract_text().split())
+    assert PDF_NOTICE_FR in notice
+    assert "Relevé de notes - notes.pdf" in notice
+    letter = " ".join(reader.pages[-1].extract_text().split())
+    assert "Lettre de motivation - lettre.pdf" in letter
+    assert "Ce PDF" not in letter
