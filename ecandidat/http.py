@@ -48,7 +48,7 @@ def read_by(response: requests.Response, deadline: float) -> bytes:
     """The body of a ``stream=True`` ``response`` as it arrives (``read1``: what has come, not a full chunk);
     ``TooSlow`` once ``deadline`` (``time.monotonic()`` seconds) is passed. A wait on the socket is still bounded by
     the request's own timeout: a server silent at the deadline makes the call last at most one timeout more."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         if time.monotonic() > deadline:
             raise TooSlow("the whole answer did not come in time")

@@ -136,7 +136,7 @@ def test_a_slow_authentication_keeps_no_other_lookup_waiting(peer):
     url, state = peer
     state.drip_seconds = 4
     slow = client(url, "/drip/token", timeout=10, username="slow")
-    tokens = {}
+    tokens: dict[str, str] = {}
     login = threading.Thread(target=lambda: tokens.update(slow=slow.token()))
     login.start()
     try:

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from applications.models import Candidate
 from applications.sis_backend import get_backend
 from applications.tests.factories import STUDENT, CandidateFactory
 from applications.tests.helpers import pegase_on_loopback
@@ -42,7 +41,7 @@ def identity(settings, fresh_pegase_memory):
         yield answer_identity
 
 
-def _typed_dossier(campaign) -> Candidate:
+def _typed_dossier(campaign):
     """Estelle's dossier typed by hand on her ENT account (student number 21900001), not imported yet."""
     return CandidateFactory(
         user__campaign=campaign,

@@ -55,7 +55,7 @@ def unconfirmed(identity: dict) -> dict:
     return identity
 
 
-def typed_dossier(campaign, **fields) -> Candidate:
+def typed_dossier(campaign, **fields):
     """Estelle's dossier typed on her ENT account (student number 21900001), her INE included."""
     values = {
         "user__campaign": campaign,
