@@ -13,7 +13,7 @@ import threading
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import requests
@@ -32,6 +32,7 @@ from applications.tests.factories_candidature import ApplicationFactory, decisio
 from documents.tests import hostile_files as hostile
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
+from ecandidat.tests.helpers import loopback_http
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations
 from offers.enums import Avis
 from offers.models import RefusalReason
@@ -410,17 +411,9 @@ def pegase_on_loopback(settings, answer: Callable[[str, str], tuple[int, object]
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with loopback_http(Handler) as url:
         configure_pegase(settings, url)
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def pegase_peer_stats(url: str) -> dict:

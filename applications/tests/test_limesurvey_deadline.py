@@ -5,11 +5,12 @@ it, for as long as it liked (found by review). A small HTTP server on loopback, 
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
+from ecandidat.tests.helpers import loopback_http
 
 ANSWER = json.dumps({"id": 1, "result": "a-session-key", "error": None}).encode()
 
@@ -43,15 +44,11 @@ def peer():
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with loopback_http(Handler) as url:
+        try:
+            yield url
+        finally:
+            stop.set()  # ends a drip still going, before the server stops
 
 
 def test_an_answer_dripped_past_the_timeout_is_given_up_at_the_timeout(peer):

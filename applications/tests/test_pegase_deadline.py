@@ -8,12 +8,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from applications.pegase import PegaseClient
 from applications.sis import StudentRecordsUnavailable
+from ecandidat.tests.helpers import loopback_http
 
 pytestmark = pytest.mark.usefixtures("fresh_pegase_memory")
 
@@ -81,16 +82,11 @@ def peer() -> Iterator[tuple[str, Peer]]:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        state.stop.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with loopback_http(Handler) as url:
+        try:
+            yield url, state
+        finally:
+            state.stop.set()  # ends a drip still going, before the server stops
 
 
 def client(url: str, auth_path: str = "/token", *, timeout: float = 1, username: str = "u") -> PegaseClient:

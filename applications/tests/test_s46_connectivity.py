@@ -3,8 +3,7 @@ the process's "did not answer" memory alone (the lookups keep theirs), and LimeS
 credentials (« Invalid user name or password ») is recognised."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
@@ -15,6 +14,7 @@ from applications.sis import StudentRecordsUnavailable
 from applications.tests.helpers import configure_pegase, start_peer, start_pegase_peer, stop_peer
 from ecandidat import connectivity
 from ecandidat.connectivity import Outcome, run_check
+from ecandidat.tests.helpers import loopback_http
 
 NO_ANSWER_IN_TIME = "No answer in time."
 REFUSED_CREDENTIALS = "The credentials were refused."
@@ -139,17 +139,10 @@ def status_peer(settings):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        settings.LIMESURVEY_URL = f"http://127.0.0.1:{server.server_address[1]}/index.php/admin/remotecontrol"
+    with loopback_http(Handler) as url:
+        settings.LIMESURVEY_URL = f"{url}/index.php/admin/remotecontrol"
         settings.LIMESURVEY_USER, settings.LIMESURVEY_PASSWORD = "u", "lime-S3"
         yield answers
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.mark.parametrize(

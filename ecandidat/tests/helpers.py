@@ -1,8 +1,12 @@
 """Shared helpers of the ecandidat tests."""
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.conf import settings
 
@@ -30,3 +34,18 @@ def manage(*args, **env):
         text=True,
         timeout=120,
     )
+
+
+@contextlib.contextmanager
+def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A peer of ours (Pégase, LimeSurvey, CAS...) in a thread of the test's process: ``handler`` served on a free
+    loopback port; yields its base URL (``http://127.0.0.1:<port>``) and stops it after."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
