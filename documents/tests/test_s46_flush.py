@@ -13,16 +13,13 @@ from documents.models import Document
 from documents.services import store_upload
 from documents.tests import hostile_files as hostile
 from documents.tests.clamd_peer import ClamdPeer
+from documents.tests.storage import on_local_disk
 
 
 @pytest.fixture
 def media(settings, tmp_path):
     """The production default: FileSystemStorage in a temporary MEDIA_ROOT."""
-    settings.MEDIA_ROOT = tmp_path
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": tmp_path}},
-    }
+    on_local_disk(settings, tmp_path)
     return tmp_path
 
 
