@@ -21,7 +21,9 @@ from django.conf import settings
 
 
 class TimeoutSession(requests.Session):
-    """A session whose requests time out after ``timeout`` seconds unless the caller gives its own."""
+    """A session whose requests time out after ``timeout`` seconds unless the caller gives its own: each wait on the
+    socket, and the whole answer too (``read_by``: a server dripping it is ``requests.Timeout``, an ``OSError``, as a
+    silent one is). A caller asking for ``stream=True`` reads the body itself, as it likes."""
 
     def __init__(self, timeout: float):
         super().__init__()
@@ -29,7 +31,19 @@ class TimeoutSession(requests.Session):
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(*args, **kwargs)
+        if kwargs.get("stream"):
+            return super().request(*args, **kwargs)
+        deadline = time.monotonic() + self.timeout
+        kwargs["stream"] = True
+        response = super().request(*args, **kwargs)
+        try:
+            # What requests does when it reads the body itself (``Response.content``), within the deadline.
+            response._content = read_by(response, deadline)
+        except TooSlow as error:
+            raise requests.Timeout(f"the whole answer did not come within {self.timeout} s") from error
+        finally:
+            response.close()
+        return response
 
 
 def cas_session() -> TimeoutSession:

@@ -5,6 +5,8 @@ import runpy
 import socket
 import threading
 from datetime import time
+from http.server import BaseHTTPRequestHandler
+from time import monotonic
 
 import pytest
 from django.conf import settings as django_settings
@@ -18,6 +20,7 @@ from django_cas_ng.utils import get_cas_client
 
 from accounts import cas
 from accounts.tests.ent_logout import LOGOUT_REQUEST
+from ecandidat.tests.helpers import loopback_http
 from ecandidat.tests.plugins.services import free_port
 
 BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
@@ -190,3 +193,46 @@ def test_a_cas_server_that_never_answers_fails_the_validation_in_time(settings, 
         assert isinstance(outcome.get("error"), OSError), outcome
     finally:
         silent.close()
+
+
+def test_a_cas_server_dripping_its_answer_fails_the_validation_in_time(settings, rf):
+    """The CAS server answers a byte at a time, each within CAS_TIMEOUT_SECONDS: requests' timeout bounds each wait
+    on the socket only, and the login waited as long as the drip lasted (found by review). The whole answer is due
+    within the timeout: an OSError, the callback's message."""
+    stop = threading.Event()
+
+    class Dripping(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's protocol)
+            body = b"<cas:serviceResponse/>".ljust(50)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for byte in body:
+                    if stop.wait(0.2):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:  # the client gave up
+                return
+
+        def log_message(self, *args):
+            pass
+
+    with loopback_http(Dripping) as url:
+        try:
+            settings.ENT_PROTOCOL = "cas"
+            settings.ENT_SERVER_URL = f"{url}/cas"
+            settings.CAS_SERVER_URL = settings.ENT_SERVER_URL + "/"
+            settings.CAS_TIMEOUT_SECONDS = 1
+            request = rf.get("/compte/ent/cas/retour/", {"ticket": "ST-1"})
+            client = get_cas_client(service_url=cas.service_url(request), request=request)
+            started = monotonic()
+
+            with pytest.raises(OSError, match="did not come within"):
+                client.verify_ticket("ST-1")
+
+            assert monotonic() - started < 3.0  # the drip lasts 10 s
+        finally:
+            stop.set()
