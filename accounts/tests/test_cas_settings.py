@@ -5,7 +5,6 @@ import runpy
 import socket
 import threading
 from datetime import time
-from http.server import BaseHTTPRequestHandler
 from time import monotonic
 
 import pytest
@@ -20,7 +19,7 @@ from django_cas_ng.utils import get_cas_client
 
 from accounts import cas
 from accounts.tests.ent_logout import LOGOUT_REQUEST
-from ecandidat.tests.helpers import loopback_http
+from ecandidat.tests.helpers import dripping_handler, loopback_http
 from ecandidat.tests.plugins.services import free_port
 
 BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
@@ -200,27 +199,9 @@ def test_a_cas_server_dripping_its_answer_fails_the_validation_in_time(settings,
     on the socket only, and the login waited as long as the drip lasted (found by review). The whole answer is due
     within the timeout: an OSError, the callback's message."""
     stop = threading.Event()
+    dripping = dripping_handler(b"<cas:serviceResponse/>".ljust(50), stop, content_type="application/xml")  # 10 s
 
-    class Dripping(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's protocol)
-            body = b"<cas:serviceResponse/>".ljust(50)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            try:
-                for byte in body:
-                    if stop.wait(0.2):
-                        return
-                    self.wfile.write(bytes([byte]))
-                    self.wfile.flush()
-            except OSError:  # the client gave up
-                return
-
-        def log_message(self, *args):
-            pass
-
-    with loopback_http(Dripping) as url:
+    with loopback_http(dripping) as url:
         try:
             settings.ENT_PROTOCOL = "cas"
             settings.ENT_SERVER_URL = f"{url}/cas"

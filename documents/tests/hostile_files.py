@@ -334,9 +334,10 @@ def pdf_with_page_content(data: bytes, stream_entries: bytes = b"", page_entries
 
 # Pages whose content stream cannot be decoded, or whose resources are not dictionaries: the object walk of the
 # upload checks passed them (it decodes no stream), then laying the dossier's header line on them raised in pypdf
-# and made the dossier PDF a 500 and failed the commission's packs (review, 2027-01).
+# and made the dossier PDF a 500 and failed the commission's packs (found by review).
 def pdf_with_unknown_content_filter() -> bytes:
-    """A filter no reader knows (pypdf: NotImplementedError)."""
+    """A filter no reader knows: /JBIG3Decode does not exist, on purpose (pypdf raises NotImplementedError on it,
+    which is what the dossier build must survive and the upload must refuse)."""
     return pdf_with_page_content(b"0 0 m 200 200 l S", b"/Filter /JBIG3Decode")
 
 

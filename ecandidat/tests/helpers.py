@@ -49,3 +49,32 @@ def loopback_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def dripping_handler(body: bytes, stop: threading.Event, *, content_type: str, every: float = 0.2):
+    """A handler answering every GET and POST with ``body``, one byte every ``every`` seconds (each wait well within a
+    client's timeout, the whole far beyond it), until ``stop`` is set: the peer that only a deadline on the whole
+    answer gives up on."""
+
+    class Dripping(BaseHTTPRequestHandler):
+        def answer(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            try:
+                for byte in body:
+                    if stop.wait(every):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:  # the client gave up
+                return
+
+        do_GET = do_POST = answer  # noqa: N815 (http.server's protocol)
+
+        def log_message(self, *args):
+            pass
+
+    return Dripping

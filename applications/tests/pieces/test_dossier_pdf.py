@@ -370,7 +370,8 @@ def test_the_notice_takes_the_place_of_all_the_pieces_pages_and_the_next_piece_k
             hostile.CATALOG,
             b"<< /Type /Pages /Kids [3 0 R 5 0 R] /Count 2 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
-            b"<< /Length 4 /Filter /JBIG3Decode >>\nstream\nxxxx\nendstream",
+            # /JBIG3Decode: a filter that does not exist, on purpose (pypdf cannot decode the page to stamp it)
+            b"<< /Length 4 /Filter /JBIG3Decode >>\nstream\nabcd\nendstream",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
         ]
     )
