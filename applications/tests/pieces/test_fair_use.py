@@ -277,3 +277,16 @@ def test_uploads_keep_working_while_redis_is_down(limits, redis_cache, candidate
     assert response.status_code == 302  # fails open: the limits do not apply while Redis is unreachable
     assert Document.objects.count() == 1
     assert "failing open" in caplog.text
+
+
+def test_the_pieces_page_of_a_429_says_error_in_its_title(limits, candidate_user, application, piece, pieces):
+    """RGAA 11.10: the page that shows the limit beside the piece says « Erreur : » in its title, as a form in
+    error does (found by review); the accepted uploads before it left only success messages."""
+    client = french_client(candidate_user)
+    assert upload(client, application, piece).status_code == 302
+    assert upload(client, application, pieces[0]).status_code == 302
+
+    response = upload(client, application, pieces[1])
+
+    assert response.status_code == 429
+    assert "<title>Erreur : Pièces justificatives" in response.content.decode()

@@ -83,3 +83,32 @@ def test_removing_a_file_asks_first_naming_the_file_and_the_piece(
     ) in row
     assert reverse("pieces:remove", args=[application.public_id, piece.pk]) in row
     assert "js/upload.js" in html
+
+
+def _title(html: str) -> str:
+    return re.search(r"<title>(.*?)</title>", html, re.S).group(1)
+
+
+def test_a_refused_upload_says_error_in_the_title_of_the_page_it_comes_back_to(
+    owner, application, piece, django_assert_num_queries
+):
+    """RGAA 11.10: the recap the refusal comes back to says « Erreur : » in its title, as a form in error does; the
+    message alone, in the piece's row, is not heard when the page opens. Found by review (screen reader users)."""
+    response = post_file(owner, application, piece, hostile.upload("notes.txt", b"plain text"))
+
+    # session, user, application, piece types, submissions, then the forms and questions asked (as an accepted file's)
+    with django_assert_num_queries(7):
+        html = owner.get(response["Location"]).content.decode()
+
+    assert "Lettre de motivation: File format not accepted" in _row(html, piece)
+    assert _title(html).startswith("Error: ")
+    # The message was shown: the next page has neither it nor the prefix.
+    assert not _title(owner.get(response["Location"]).content.decode()).startswith("Error")
+
+
+def test_an_accepted_upload_leaves_the_title_as_it_is(owner, application, piece):
+    response = post_file(owner, application, piece, hostile.valid_pdf_upload())
+
+    html = owner.get(response["Location"]).content.decode()
+    assert "file received" in _row(html, piece)
+    assert not _title(html).startswith("Error")
