@@ -7,8 +7,9 @@ An export in the request was cut by the web server's worker timeout (60 s: about
 machine, far fewer on the reference one) with no progress, holding a worker for a minute at each try. Here the
 build has its own time limits, as the commission packs' (``applications.packs``), which this follows: a conditional
 claim PENDING → RUNNING, a progress stamp each ``PROGRESS_EVERY`` rows, a RUNNING job without progress for
-``EXPORT_STALE_AFTER`` taken back by a new delivery of its task, a PENDING one whose task was lost queued again by its
-page (``applications.lost_tasks.requeue_if_lost``).
+``EXPORT_STALE_AFTER`` queued again by the beat sweeper (``requeue_stalled_exports``: its worker was killed) and
+taken back by its claim, a PENDING one whose task was lost queued again by its page
+(``applications.lost_tasks.requeue_if_lost``).
 
 The rows are rebuilt at build time from the filters, within the requester's scope then: a right withdrawn since the
 request leaves those applications out, a requester who may no longer read the list gets no file. Memory stays
@@ -35,7 +36,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from applications.lost_tasks import never_started, requeue_if_lost
+from applications.lost_tasks import never_started, requeue_if_lost, requeue_if_stalled, stopped
 from applications.models import ExportJob
 from applications.tasks import build_export_job
 from documents.storage import delete_file_on_commit
@@ -44,8 +45,9 @@ logger = logging.getLogger(__name__)
 
 EXPORT_RETENTION = datetime.timedelta(days=2)
 PROGRESS_EVERY = 500  # rows written between two progress stamps (about a second)
-# Well above the time between two progress stamps, so that a live build is not taken over; should one be, its next
-# write finds the stamp changed and it stops (``ExportTakenOver``).
+# A RUNNING job without progress for this long has lost its worker: the beat sweeper queues its build again
+# (``requeue_stalled_exports``). Well above the time between two progress stamps, so that a live build is not taken
+# over; should one be, its next write finds the stamp changed and it stops (``ExportTakenOver``).
 EXPORT_STALE_AFTER = datetime.timedelta(minutes=10)
 EXPORT_REQUEUE_AFTER = datetime.timedelta(minutes=3)
 EXPORT_NEVER_STARTED_AFTER = datetime.timedelta(minutes=30)
@@ -95,20 +97,29 @@ def requeue_lost_export(job: ExportJob, *, now: datetime.datetime | None = None)
     )
 
 
+def requeue_stalled_exports(*, now: datetime.datetime | None = None) -> int:
+    """Queue the build again for every RUNNING job without progress for ``EXPORT_STALE_AFTER`` (its worker was
+    killed) asked for less than ``STALLED_RETAKEN_WITHIN`` ago; how many were (the beat sweeper,
+    ``applications.lost_tasks.requeue_if_stalled``). Its claim takes it back and builds it from the start."""
+    return requeue_if_stalled(ExportJob, task=build_export_job, stale_after=EXPORT_STALE_AFTER, now=now)
+
+
 def is_stalled(job: ExportJob, *, now: datetime.datetime | None = None) -> bool:
-    """A RUNNING job without progress for ``EXPORT_STALE_AFTER``, or a PENDING one never started: its page shows it
-    failed (« relancez la demande ») rather than being built for ever."""
+    """A RUNNING job without progress for ``EXPORT_STALE_AFTER`` and ``SWEEP_GRACE`` more (the sweeper did not take
+    it back), or a PENDING one never started: its page shows it failed (« relancez la demande ») rather than being
+    built for ever."""
     now = now or timezone.now()
     if job.status == ExportJob.Status.PENDING:
         return never_started(cast("Any", job), after=EXPORT_NEVER_STARTED_AFTER, now=now)
-    return (
-        job.status == ExportJob.Status.RUNNING
-        and job.progress_at is not None
-        and job.progress_at < now - EXPORT_STALE_AFTER
-    )
+    return stopped(job, stale_after=EXPORT_STALE_AFTER, now=now)
 
 
 def _claim(job_id: int) -> datetime.datetime | None:
+    """Claim the job by a conditional update: PENDING → RUNNING, or a RUNNING job stalled past
+    ``EXPORT_STALE_AFTER`` taken back from the start (its worker was killed). The delivery that follows the kill at
+    once (the task is acknowledged late) finds the job's progress fresh and does nothing: the one that takes it back
+    is the beat sweeper's (``requeue_stalled_exports``). Returns the claim's progress stamp, None when there is
+    nothing to do (built, failed, or being built)."""
     now = timezone.now()
     claimable = Q(status=ExportJob.Status.PENDING) | Q(
         status=ExportJob.Status.RUNNING, progress_at__lt=now - EXPORT_STALE_AFTER

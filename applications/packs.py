@@ -14,9 +14,11 @@ whose it is, and ``sommaire.csv`` listing every dossier with the file or the rea
 
 Packs are for their requester only, while the dossiers they hold are in their scope (``applications.admin.packs``);
 a pack whose task was never queued is queued again by its page (``applications.services.packs.requeue_lost_pack``),
-then shown failed (``is_stalled``). A pack older than ``PACK_RETENTION`` is deleted (row and file) when anyone
-asks for a new one. A pack that may hold a file the nightly re-scan has since quarantined is withdrawn at once
-(``withdraw_quarantined``): its file is deleted, its page and download say it is no longer available.
+then shown failed (``is_stalled``); one whose worker was killed mid-build is queued again by the beat sweeper
+(``applications.services.packs.requeue_stalled_packs``) and built again from the start. A pack older than
+``PACK_RETENTION`` is deleted (row and file) when anyone asks for a new one. A pack that may hold a file the nightly
+re-scan has since quarantined is withdrawn at once (``withdraw_quarantined``): its file is deleted, its page and
+download say it is no longer available.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from applications.dossier_pdf import (
     missing_file_notice,
 )
 from applications.enums import PieceStatus
+from applications.lost_tasks import stopped
 from applications.merged_pdf import StreamingPdfWriter
 from applications.models import Application, CommissionPack, PieceSubmission
 from documents.enums import OPENABLE_SCANS
@@ -64,8 +67,9 @@ CHUNK = 1024 * 1024  # bytes copied at a time into the ZIP
 
 
 # A build writes its progress after each dossier (seconds each): a RUNNING pack without any for this long has lost
-# its worker. Well above a dossier's build, so that a live build is not taken over; and should one be, its next
-# write finds the stamp changed and it stops (``PackTakenOver``).
+# its worker, and the beat sweeper queues its build again (``applications.services.packs.requeue_stalled_packs``).
+# Well above a dossier's build, so that a live build is not taken over; and should one be, its next write finds the
+# stamp changed and it stops (``PackTakenOver``).
 PACK_STALE_AFTER = datetime.timedelta(minutes=15)
 
 
@@ -75,8 +79,10 @@ class PackTakenOver(Exception):
 
 def _claim(pack_id: int) -> datetime.datetime | None:
     """Claim the pack by a conditional update: PENDING → RUNNING, or a RUNNING pack stalled past
-    ``PACK_STALE_AFTER`` taken back from the start (its worker was killed: the task, acknowledged late, is delivered
-    again). Returns the claim's progress stamp, None when there is nothing to do (built, failed, or being built)."""
+    ``PACK_STALE_AFTER`` taken back from the start (its worker was killed). The delivery that follows the kill at
+    once (the task is acknowledged late) finds the pack's progress fresh and does nothing: the one that takes it
+    back is the beat sweeper's (``applications.services.packs.requeue_stalled_packs``). Returns the claim's progress
+    stamp, None when there is nothing to do (built, failed, or being built)."""
     now = timezone.now()
     claimable = Q(status=CommissionPack.Status.PENDING) | Q(
         status=CommissionPack.Status.RUNNING, progress_at__lt=now - PACK_STALE_AFTER
@@ -100,18 +106,15 @@ PACK_NEVER_STARTED_AFTER = datetime.timedelta(minutes=30)
 
 
 def is_stalled(pack: CommissionPack, *, now: datetime.datetime | None = None) -> bool:
-    """A RUNNING pack without progress for ``PACK_STALE_AFTER``: its build stopped with its worker, and no new
-    delivery of the task may come (a worker killed with its message acknowledged); or a PENDING pack asked for more
-    than ``PACK_NEVER_STARTED_AFTER`` ago: its task was never queued, nor taken by the queueings again of its page
-    (the broker still unreachable). Its page says so, not "being built" for ever."""
+    """A RUNNING pack without progress for ``PACK_STALE_AFTER`` and ``SWEEP_GRACE`` more: its build stopped with its
+    worker, and the sweeper did not take it back (asked for more than ``STALLED_RETAKEN_WITHIN`` ago, or no worker
+    free); or a PENDING pack asked for more than ``PACK_NEVER_STARTED_AFTER`` ago: its task was never queued, nor
+    taken by the queueings again of its page (the broker still unreachable). Its page says so, not "being built" for
+    ever (``applications.lost_tasks``)."""
     now = now or timezone.now()
     if pack.status == CommissionPack.Status.PENDING:
         return pack.created_at < now - PACK_NEVER_STARTED_AFTER
-    return (
-        pack.status == CommissionPack.Status.RUNNING
-        and pack.progress_at is not None
-        and pack.progress_at < now - PACK_STALE_AFTER
-    )
+    return stopped(pack, stale_after=PACK_STALE_AFTER, now=now)
 
 
 def _mine(pack: CommissionPack):

@@ -5,17 +5,21 @@ A build whose task was never queued (the broker unreachable when the request com
 logs it and goes on) is not lost: the pack stays PENDING in the database, and its page, which its requester watches
 (it refreshes itself every few seconds), queues the build again once the pack has waited ``PACK_REQUEUE_AFTER``
 (``requeue_lost_pack``); past ``PACK_NEVER_STARTED_AFTER`` the page shows it failed
-(``applications.packs.is_stalled``). No periodic sweeper: a pack is only wanted by the one who watches its page, and
-one nobody looks at is pruned (``PACK_RETENTION``)."""
+(``applications.packs.is_stalled``). No periodic sweeper for those: a pack is only wanted by the one who watches its
+page, and one nobody looks at is pruned (``PACK_RETENTION``).
+
+A build whose worker process was killed (the OOM killer, ``kill -9``) is taken back by the beat sweeper
+(``requeue_stalled_packs``, run by ``applications.tasks.requeue_stalled_jobs``): the delivery that follows the kill
+at once finds the pack's progress fresh and does nothing."""
 
 import datetime
 
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from applications.lost_tasks import requeue_if_lost
+from applications.lost_tasks import requeue_if_lost, requeue_if_stalled
 from applications.models import Application, CommissionPack
-from applications.packs import PACK_NEVER_STARTED_AFTER, PACK_REQUEUE_AFTER, prune_packs
+from applications.packs import PACK_NEVER_STARTED_AFTER, PACK_REQUEUE_AFTER, PACK_STALE_AFTER, prune_packs
 from applications.tasks import build_commission_pack
 from ecandidat.exceptions import BusinessRuleError
 from offers.models import PieceType
@@ -64,3 +68,10 @@ def requeue_lost_pack(pack: CommissionPack, *, now: datetime.datetime | None = N
         never_started_after=PACK_NEVER_STARTED_AFTER,
         now=now,
     )
+
+
+def requeue_stalled_packs(*, now: datetime.datetime | None = None) -> int:
+    """Queue again the build of every RUNNING pack without progress for ``PACK_STALE_AFTER`` (its worker was killed)
+    asked for less than ``STALLED_RETAKEN_WITHIN`` ago; how many were (``applications.lost_tasks.requeue_if_stalled``).
+    Its claim takes it back and builds it from the start (``applications.packs.build_pack``)."""
+    return requeue_if_stalled(CommissionPack, task=build_commission_pack, stale_after=PACK_STALE_AFTER, now=now)

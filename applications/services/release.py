@@ -232,14 +232,25 @@ def retry_release(job: ReleaseJob, *, actor: User) -> bool:
 
 
 # The task writes its progress after each application (a second or so each): a RUNNING job without any for this long
-# has lost its worker. Well above one application's validation, so that a live run is never taken over.
+# has lost its worker, and the beat sweeper queues it again (``requeue_stalled_releases``). Well above one
+# application's validation, so that a live run is never taken over.
 RELEASE_STALE_AFTER = datetime.timedelta(minutes=15)
+
+
+def requeue_stalled_releases(*, now: datetime.datetime | None = None) -> int:
+    """Queue again the task of every RUNNING release without progress for ``RELEASE_STALE_AFTER`` (its worker was
+    killed) asked for less than ``STALLED_RETAKEN_WITHIN`` ago; how many were (the beat sweeper,
+    ``applications.lost_tasks.requeue_if_stalled``). Its claim takes it back and resumes it, counting the decisions
+    already validated as done (``run_release``)."""
+    return lost_tasks.requeue_if_stalled(ReleaseJob, task=_release_task(), stale_after=RELEASE_STALE_AFTER, now=now)
 
 
 def _claim_release(job_id: int) -> tuple[datetime.datetime, bool] | None:
     """Claim the job: PENDING → RUNNING, or a RUNNING job stalled past ``RELEASE_STALE_AFTER`` taken back (its
-    worker was killed; the task, acknowledged late, is delivered again). Returns the claim's progress stamp and
-    whether it resumes a run, None when there is nothing to do (finished, or being run)."""
+    worker was killed). The delivery that follows the kill at once (the task is acknowledged late) finds the job's
+    progress fresh and does nothing: the one that takes it back is the beat sweeper's
+    (``requeue_stalled_releases``). Returns the claim's progress stamp and whether it resumes a run, None when there
+    is nothing to do (finished, or being run)."""
     now = timezone.now()
     stalled = ReleaseJob.objects.filter(
         pk=job_id, status=ReleaseJob.Status.RUNNING, progress_at__lt=now - RELEASE_STALE_AFTER
@@ -254,20 +265,18 @@ def _claim_release(job_id: int) -> tuple[datetime.datetime, bool] | None:
 
 
 def is_stalled(job: ReleaseJob, *, now: datetime.datetime | None = None) -> bool:
-    """A RUNNING job without progress for ``RELEASE_STALE_AFTER``: its worker stopped, and no new delivery of the
-    task may come; its page says so, not "in progress" for ever."""
-    return (
-        job.status == ReleaseJob.Status.RUNNING
-        and job.progress_at is not None
-        and job.progress_at < (now or timezone.now()) - RELEASE_STALE_AFTER
-    )
+    """A RUNNING job without progress for ``RELEASE_STALE_AFTER`` and ``SWEEP_GRACE`` more: its worker stopped, and
+    the sweeper did not take it back (asked for more than ``STALLED_RETAKEN_WITHIN`` ago, or no worker free); its
+    page says so, not "in progress" for ever."""
+    return lost_tasks.stopped(job, stale_after=RELEASE_STALE_AFTER, now=now)
 
 
 def run_release(job_id: int) -> None:
     """Validate each application's current decision, each in its own transaction (a refusal does not stop the
     others; the mails and letters leave after each commit), recording the progress. Claimed once (PENDING →
-    RUNNING), so a second delivery does nothing while the run lives; a run whose worker was killed is taken back
-    by the task delivered again (``_claim_release``), which counts the decisions already validated as done instead
+    RUNNING), so a second delivery does nothing while the run lives; a run whose worker was killed is taken back,
+    once its progress is older than ``RELEASE_STALE_AFTER``, by the task the beat sweeper queues again
+    (``requeue_stalled_releases``, ``_claim_release``), which counts the decisions already validated as done instead
     of validating, and mailing, them twice. Each write checks the claim's stamp: a run taken over stops. The
     requester's right is read again for each application."""
     claim = _claim_release(job_id)

@@ -202,8 +202,8 @@ def test_a_pack_being_built_is_left_to_its_build(client, centre_manager, dossier
 
 def test_a_pack_stalled_without_a_new_delivery_says_to_ask_again(client, centre_manager, dossiers):
     """A worker killed with its message acknowledged: no delivery will come. The page stops refreshing and says
-    the pack could not be built."""
-    pack = _running(centre_manager, dossiers, progress_minutes_ago=16)
+    the pack could not be built (once PACK_STALE_AFTER and the sweeper's SWEEP_GRACE have passed)."""
+    pack = _running(centre_manager, dossiers, progress_minutes_ago=21)
     client.force_login(centre_manager)
 
     page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()

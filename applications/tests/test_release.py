@@ -9,6 +9,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
+from applications.lost_tasks import SWEEP_GRACE
 from applications.models import ApplicationEvent, ReleaseJob
 from applications.services import staff
 from applications.services.release import RELEASE_STALE_AFTER, preview_release, request_release, run_release
@@ -374,7 +375,8 @@ def test_a_release_being_run_is_left_to_its_run(formation, campaign, commission_
 
 
 def test_a_stalled_release_says_it_stopped_and_stops_refreshing(client, centre_manager):
-    stalled_at = timezone.now() - RELEASE_STALE_AFTER - datetime.timedelta(minutes=1)
+    # Past the time the sweeper of stalled jobs had to take it back (applications.lost_tasks).
+    stalled_at = timezone.now() - RELEASE_STALE_AFTER - SWEEP_GRACE - datetime.timedelta(minutes=1)
     job = ReleaseJob.objects.create(
         requested_by=centre_manager, application_ids=[], total=4, done=1, status="RUNNING", progress_at=stalled_at
     )

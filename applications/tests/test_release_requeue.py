@@ -11,6 +11,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 from pytest_django.asserts import assertContains, assertNotContains
 
+from applications.lost_tasks import SWEEP_GRACE
 from applications.models import ReleaseJob
 from applications.services import release, staff
 from applications.services.release import RELEASE_STALE_AFTER, request_release, run_release
@@ -201,9 +202,10 @@ def test_a_release_that_started_is_not_queued_again(
 def test_a_running_release_whose_worker_died_is_shown_stopped_not_queued_again(
     client, centre_manager, broker_down, django_capture_on_commit_callbacks
 ):
-    """The other lost run: its worker killed, its message gone. Shown stopped after RELEASE_STALE_AFTER, with what it
-    did; not offered to « relancer » as a job that never started (it validated some), nor queued again."""
-    stalled_at = timezone.now() - RELEASE_STALE_AFTER - datetime.timedelta(minutes=1)
+    """The other lost run: its worker killed, its message gone. Shown stopped after RELEASE_STALE_AFTER and
+    SWEEP_GRACE (the time the sweeper of stalled jobs had to take it back), with what it did; not offered to
+    « relancer » as a job that never started (it validated some), nor queued again by its page."""
+    stalled_at = timezone.now() - RELEASE_STALE_AFTER - SWEEP_GRACE - datetime.timedelta(minutes=1)
     job = ReleaseJob.objects.create(
         requested_by=centre_manager, application_ids=[], total=4, done=1, status="RUNNING", progress_at=stalled_at
     )

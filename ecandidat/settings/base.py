@@ -217,6 +217,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Packs, exports and releases still RUNNING whose worker process was killed (OOM killer, kill -9): their task is
+    # queued again once their progress is stale, so that its claim takes them back (applications/lost_tasks.py).
+    "requeue-stalled-jobs": {
+        "task": "applications.tasks.requeue_stalled_jobs",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 # --- E-mail -----------------------------------------------------------------------------------------------
