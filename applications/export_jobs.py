@@ -165,13 +165,14 @@ def build_export(job_id: int) -> None:
     stored = ""
     try:
         with translation.override(job.language or settings.LANGUAGE_CODE):
-            spool, size = _write(job)
+            spool, size, application_ids = _write(job)
         with spool:
             stored = default_storage.save(f"exports/{job.public_id}.{job.fmt}", File(spool))
         if not _mine(job).update(
             status=ExportJob.Status.DONE,
             file=stored,
             size=size,
+            application_ids=application_ids,
             done=job.done,
             total=job.done,
             finished_at=timezone.now(),
@@ -192,8 +193,9 @@ def build_export(job_id: int) -> None:
         raise
 
 
-def _write(job: ExportJob) -> tuple[IO[bytes], int]:
-    """The job's file in a temporary file (open, at its start) and its size."""
+def _write(job: ExportJob) -> tuple[IO[bytes], int, list[int]]:
+    """The job's file in a temporary file (open, at its start), its size and the applications it holds (read in
+    the query that counted them: the file is handed out only while they stay in the requester's scope)."""
     # The admin's list and its filters (a higher part of this app, read only here, at build time).
     from applications.admin.export_columns import scoped_queryset  # noqa: PLC0415
     from applications.export_columns import available_columns, export_rows, headers, stream_csv, write_xlsx  # noqa: PLC0415
@@ -204,7 +206,8 @@ def _write(job: ExportJob) -> tuple[IO[bytes], int]:
     keys = [key for key in available_columns() if key in job.columns]
     if not keys:
         raise ExportRefused("none of the chosen columns is offered any more")
-    _progress(job, total=queryset.count())
+    application_ids = list(queryset.order_by().values_list("pk", flat=True))
+    _progress(job, total=len(application_ids))
     rows = _counted(job, export_rows(queryset, keys))
     spool: IO[bytes]
     if job.fmt == ExportJob.Format.CSV:
@@ -216,7 +219,7 @@ def _write(job: ExportJob) -> tuple[IO[bytes], int]:
     spool.seek(0, 2)
     size = spool.tell()
     spool.seek(0)
-    return spool, size
+    return spool, size, application_ids
 
 
 def prune_export_jobs(*, now: datetime.datetime | None = None, dry_run: bool = False) -> int:

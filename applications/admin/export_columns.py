@@ -181,8 +181,20 @@ def export_response(queryset, keys: list[str], fmt: str):
 
 
 def _own_job(request, public_id) -> ExportJob:
-    """The requester's export (404 for anyone else, as for a job that does not exist or was deleted)."""
-    return get_object_or_404(ExportJob, public_id=public_id, requested_by=request.user)
+    """The requester's export (404 for anyone else, as for a job that does not exist or was deleted), while every
+    application its file holds that still exists is in their scope: a right withdrawn since the build (another
+    centre, another commission) withdraws the file too, as it does the dossiers' pages and the packs (found by
+    review: the file stayed downloadable for its whole retention). A file built before its applications were
+    recorded (``application_ids`` empty while it holds some) is no longer handed out. One query more."""
+    job = get_object_or_404(ExportJob, public_id=public_id, requested_by=request.user)
+    if job.status == ExportJob.Status.DONE and job.done and not job.application_ids:
+        raise Http404
+    outside = Application.objects.filter(pk__in=job.application_ids).exclude(
+        pk__in=Application.objects.visible_to(request.user).values("pk")
+    )
+    if job.application_ids and outside.exists():
+        raise Http404
+    return job
 
 
 def export_job_view(request, public_id, *, model_admin):

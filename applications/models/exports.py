@@ -57,6 +57,9 @@ class ExportJob(models.Model):
     done = models.PositiveIntegerField(_("applications written"), default=0)
     file = models.FileField(_("file"), upload_to="exports/", blank=True, max_length=200)
     size = models.PositiveBigIntegerField(_("size"), default=0)
+    # The applications written in the file, recorded when it is built: it is handed out only while every one that
+    # still exists is in its requester's scope (a right withdrawn since withdraws the file, as it does a pack).
+    application_ids = models.JSONField(_("applications"), default=list, blank=True)
     # Stamped when the build claims the job and at each step of its progress: a RUNNING job whose stamp is old has
     # lost its worker (``applications.export_jobs.EXPORT_STALE_AFTER``); each write compares it first.
     progress_at = models.DateTimeField(_("last progress"), null=True, blank=True)

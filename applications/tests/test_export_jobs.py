@@ -263,6 +263,48 @@ def test_the_rows_are_read_in_the_scope_at_build_time(
     assert elsewhere.candidate.user.username not in numbers
 
 
+def test_a_right_withdrawn_after_the_build_withdraws_the_file(
+    client,
+    centre_manager,
+    campaign,
+    applications,
+    other_centre,
+    small_requests,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    """Found by review: a manager of two centres exported both; their second centre was withdrawn after the build,
+    and its candidates' names stayed downloadable for the file's whole retention while their dossiers' pages were
+    already a 404. The file records its applications: handed out only while every one is in the scope."""
+    StaffMembershipFactory(user=centre_manager, centre=other_centre)
+    elsewhere = make_application(FormationFactory(centre=other_centre, code="MOTHER"), campaign=campaign)
+    client.force_login(centre_manager)
+    _ask(client, django_capture_on_commit_callbacks)
+    job = ExportJob.objects.get()
+    assert job.status == ExportJob.Status.DONE
+    assert sorted(job.application_ids) == sorted(a.pk for a in [*applications, elsewhere])
+    # The session, the user, the savepoint and its release, the scope, the job, the applications outside.
+    with django_assert_num_queries(7):
+        assert len(_sheet_rows(_download(client, job))) == 5
+    StaffMembership.objects.filter(user=centre_manager, centre=other_centre).delete()
+
+    with django_assert_num_queries(8):  # the same, the savepoint rolled back (404)
+        assert client.get(reverse(DOWNLOAD, args=[job.public_id])).status_code == 404
+    assert client.get(reverse(JOB, args=[job.public_id])).status_code == 404
+    elsewhere.delete()  # the application out of the scope no longer exists: the rest of the file is theirs again
+    assert client.get(reverse(DOWNLOAD, args=[job.public_id])).status_code == 200
+
+
+def test_a_file_built_before_its_applications_were_recorded_is_not_handed_out(
+    client, centre_manager, applications, small_requests, django_capture_on_commit_callbacks
+):
+    client.force_login(centre_manager)
+    _ask(client, django_capture_on_commit_callbacks)
+    ExportJob.objects.update(application_ids=[])  # as the files built before migration applications 0043
+
+    assert client.get(reverse(DOWNLOAD, args=[ExportJob.objects.get().public_id])).status_code == 404
+
+
 def test_progress_is_recorded_every_few_rows(
     client, centre_manager, applications, small_requests, django_capture_on_commit_callbacks, monkeypatch
 ):
