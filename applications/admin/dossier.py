@@ -495,6 +495,16 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
             return queryset.filter(user__campaign__is_active=True)
         return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
 
+    def get_search_results(self, request, queryset, search_term):
+        """Django's search; the rows in a fixed order (by name, as they are shown: "BIRTH NAME First name", then
+        the dossier's id) where nothing ordered them: the autocompletes of a field naming a dossier (an address's
+        candidate…) page the results, and an unordered page is Django's ``UnorderedObjectListWarning`` and an order
+        that changes from one page to the next. The list orders its rows itself afterwards (``ChangeList``)."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if not queryset.ordered:
+            queryset = queryset.order_by("birth_name", "first_name", "pk")
+        return queryset, may_have_duplicates
+
     def has_change_permission(self, request, obj=None):
         return super().has_change_permission(request, obj) or manages_candidate(request, obj)
 

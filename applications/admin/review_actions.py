@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from applications.admin.review import NOTE_RETRY, PIECE_CHECK_RETRY, PREVIEW_CSP, change_url, list_filters
 from applications.enums import PieceStatus
 from applications.models import Application, PieceSubmission, Tag
+from applications.pieces import applicable_piece_types
 from applications.services import review as review_services
 from applications.services.pieces import (
     clean_piece_check,
@@ -41,6 +42,7 @@ from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import object_in_scope_or_404
 from ecandidat.text import is_number
+from offers.models import PieceType
 
 
 def application_for(request, object_id, allowed_by: str | None = None):
@@ -55,10 +57,14 @@ def application_for(request, object_id, allowed_by: str | None = None):
 
 
 def piece_of(application, piece_id):
-    """One of the application's pieces (its own or the candidate's shared ones); another application's: 404."""
+    """One of the application's pieces: its own, or one of the candidate's shared ones whose type this application
+    asks for (``applicable_piece_types``: a shared piece of another centre's application is not this one's, even
+    through the candidate's application here); any other: 404. One query (the types in a subquery)."""
+    asked_for = PieceType.objects.filter(applicable_piece_types(application)).values("pk")
     return get_object_or_404(
         PieceSubmission.objects.select_related("piece_type", "document").filter(
-            Q(application=application) | Q(application__isnull=True, candidate_id=application.candidate_id)
+            Q(application=application)
+            | Q(application__isnull=True, candidate_id=application.candidate_id, piece_type_id__in=asked_for)
         ),
         public_id=piece_id,
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import PieceStatus
@@ -29,11 +29,29 @@ class PieceSubmissionQuerySet(models.QuerySet["PieceSubmission"]):
 
     def visible_to(self, user: Any) -> "PieceSubmissionQuerySet":
         """The submissions staff may read: those of the applications they see (``Application.objects.visible_to``)
-        and the shared pieces (no application) of those applications' candidates."""
+        and the candidate's shared pieces (no application) that one of those applications of the candidate asks for,
+        as ``applications.pieces.applicable_piece_types`` says: an institution-wide common piece, a common piece of
+        the formation's centre, one of the formation's own pieces. Another centre's shared piece of the candidate is
+        not theirs. One query (subqueries)."""
         applications = Application.objects.visible_to(user)
+        of_candidate = applications.filter(candidate_id=OuterRef("candidate_id"))
+        shared_asked_for = (
+            Q(
+                piece_type__is_common=True,
+                piece_type__centre__isnull=True,
+                candidate_id__in=applications.values("candidate_id"),
+            )
+            | Q(
+                Exists(of_candidate.filter(formation__centre_id=OuterRef("piece_type__centre_id"))),
+                piece_type__is_common=True,
+            )
+            | Q(
+                Exists(of_candidate.filter(formation__piece_types=OuterRef("piece_type_id"))),
+                piece_type__is_common=False,
+            )
+        )
         return self.filter(
-            Q(application_id__in=applications.values("pk"))
-            | Q(application__isnull=True, candidate_id__in=applications.values("candidate_id"))
+            Q(application_id__in=applications.values("pk")) | (Q(application__isnull=True) & shared_asked_for)
         )
 
 
