@@ -50,6 +50,7 @@ candidatures list's query is planned in 1.2–1.5 ms and runs in 0.5 ms, the rec
 from __future__ import annotations
 
 import copy
+import hashlib
 import inspect
 import itertools
 import logging
@@ -67,8 +68,6 @@ from django.db.transaction import TransactionManagementError
 
 logger = logging.getLogger(__name__)
 
-# One number per compiled statement in this process: the server-side names never collide.
-_statement_numbers = itertools.count(1)
 _PLACEHOLDER = re.compile(r"%(%|s)")
 
 
@@ -89,6 +88,15 @@ class Param(Expression):
 
     def __repr__(self) -> str:
         return f"Param({self.name!r})"
+
+
+def statement_name(sql: str) -> str:
+    """The server-side name of a statement: from its SQL, so that one name means one SQL in every process. Numbered
+    in the order each process first ran its queries (until 2026-12-05), the same name meant another query in another
+    worker: behind a pooler in transaction mode left with ``DATABASE_PREPARED_STATEMENTS`` on, a worker's ``EXECUTE``
+    on a server session another worker had prepared answered that worker's query, an account's row where a piece
+    type was expected (found by review). Now such a session answers the same query, or refuses an unknown name."""
+    return "ecandidat_" + hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest()[:24]
 
 
 def _outside_lookup(name: str) -> str:
@@ -114,7 +122,7 @@ class _Compiled:
                     raise ImproperlyConfigured(_outside_lookup(value.name))
                 self.slots.append((position, value.name, *fields[value.name]))
         # Server-side statement (PostgreSQL): its name, and whether PostgreSQL accepted to prepare it.
-        self.statement = f"ecandidat_q{next(_statement_numbers)}"
+        self.statement = statement_name(sql)
         self.preparable = True
         arguments = ", ".join(["%s"] * len(params))
         self.execute_sql = f"EXECUTE {self.statement}({arguments})" if params else f"EXECUTE {self.statement}"
@@ -156,7 +164,13 @@ class _Compiled:
                         cursor.execute("RELEASE SAVEPOINT ecandidat_prepare")
                     except connection.Database.Error:
                         pass  # the connection itself failed: the error below says so
-                if not (getattr(error, "pgcode", None) or "").startswith("42"):
+                code = getattr(error, "pgcode", None) or ""
+                if code == "42P05":
+                    # duplicate_prepared_statement: this session has the name already, so this very SQL (the name
+                    # is its hash): prepared by an earlier PreparedQuery of the same SQL on this session whose record
+                    # was lost, or by another client of a pooler's session. Nothing to do but use it.
+                    return True
+                if not code.startswith("42"):
                     # Not about the statement (a lost connection, a timeout): the request fails as any query's
                     # would, as Django's error, and the statement is tried again on the next connection.
                     with connection.wrap_database_errors:

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ecandidat.models import OutboundEmail
-from ecandidat.prepared import PreparedQuery
+from ecandidat.prepared import PreparedQuery, statement_name
 
 pytestmark = pytest.mark.django_db
 
@@ -201,6 +201,42 @@ def test_postgresql_prepares_each_query_once_per_connection_then_executes_it(mai
     else:  # SQLite keeps no statement across calls: the SQL itself is sent
         assert _sent(first)[0].startswith("SELECT")
         assert _sent(second)[0].startswith("SELECT")
+
+
+def test_a_statements_name_is_its_sqls_whatever_the_order_the_queries_ran_in(mails):
+    """Found by review: numbered in the order each process first ran its queries, the same name meant another SQL in
+    another worker, and behind a pooler in transaction mode (the setting left on) a worker's EXECUTE on a session
+    another had prepared answered the other query's rows. A name now means one SQL in every process."""
+    by_recipient = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    by_code = PreparedQuery(lambda code: OutboundEmail.objects.filter(code=code).order_by("pk"))
+    same_as_first = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    # Run in the other order than they were declared, as another worker whose first page differed.
+    by_code.all(code="CPT_MIN_CREATE")
+    by_recipient.all(to="ana@example.org")
+    assert [m.pk for m in same_as_first.all(to="bob@example.org")] == [mails["other"].pk]
+
+    names = {query: query._compiled["default"].statement for query in (by_recipient, by_code, same_as_first)}
+    for query, name in names.items():
+        assert name == statement_name(query._compiled["default"].sql)
+        assert len(name) <= 63  # PostgreSQL's identifiers
+    assert names[by_recipient] == names[same_as_first] != names[by_code]
+
+
+def test_a_name_the_session_already_holds_is_used_as_it_is(mails):
+    """The name is the SQL's: a session that holds it already (prepared by another client of a pooler's session, or
+    a record of this connection lost) holds this very SQL; PostgreSQL's duplicate_prepared_statement (42P05) means
+    "use it", inside a transaction too, not a statement to run unprepared from now on."""
+    first = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    again = PreparedQuery(lambda to: OutboundEmail.objects.filter(to=to).order_by("pk"))
+    first.all(to="nobody@example.org")
+    connection.ecandidat_prepared = None  # the record is lost, the session keeps the statement
+    with transaction.atomic():
+        with CaptureQueriesContext(connection) as context:
+            assert [m.pk for m in again.all(to="bob@example.org")] == [mails["other"].pk]
+        assert OutboundEmail.objects.filter(to="bob@example.org").count() == 1  # the transaction goes on
+    assert again._compiled["default"].preparable is True
+    if connection.vendor == "postgresql":
+        assert _sent(context)[0].startswith(f"EXECUTE {again._compiled['default'].statement}(")
 
 
 @pytest.mark.django_db(transaction=True)  # the rows must outlive the connection closed below
