@@ -122,7 +122,9 @@ def _switch_row() -> SwitchRow:
         row = (switch.is_on, switch.message, switch.uploads_paused, switch.uploads_message)
         if cache_works:
             try:
-                cache.set(SWITCH_CACHE_KEY, row)
+                # Only when the cache has none: a change published since this read is not written over with the
+                # row read before it (several nodes: up to the cache's 30 s of the old state everywhere, review).
+                cache.add(SWITCH_CACHE_KEY, row)
             except Exception as exc:  # the page has its row: the next reads go to the database again
                 logger.warning("maintenance switch: cache unavailable (%s), not cached", type(exc).__name__)
     _memory = (now + SWITCH_MEMORY_SECONDS, row)

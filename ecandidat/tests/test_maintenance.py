@@ -5,6 +5,7 @@ import pytest
 import time_machine
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth import get_user_model
+from django.core.cache import caches
 from django.db import transaction
 from django.urls import reverse
 
@@ -246,3 +247,25 @@ def test_the_first_switch_from_the_admin_has_its_history_entry_on_the_row(admin_
     entry = LogEntry.objects.get()
     assert (entry.action_flag, entry.object_id) == (ADDITION, "1")
     assert response["Location"] == reverse("admin:ecandidat_maintenanceswitch_changelist")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reader_of_the_old_row_does_not_write_it_over_the_published_switch(admin_user, monkeypatch):
+    """Found by review (several web nodes): node B's copy expired, it read the row from the database; node A's
+    switch then committed and was published; B then stored the old row over it, and every process read that old row
+    for the cache's 30 s instead of the documented 5. A reader only adds the row when the cache has none."""
+    caches["maintenance"].clear()
+    forget_switch()
+    read_from_the_database = MaintenanceSwitch.current
+
+    def node_b_reads_while_node_a_switches(cls):
+        old = read_from_the_database()
+        monkeypatch.setattr(MaintenanceSwitch, "current", read_from_the_database)
+        set_switch(is_on=True, message="Fermé", actor=admin_user)  # node A: committed and published
+        return old
+
+    monkeypatch.setattr(MaintenanceSwitch, "current", classmethod(node_b_reads_while_node_a_switches))
+    assert switch_state() == (False, "")  # node B answers this request with what it read
+
+    forget_switch()  # node C, its copy expired: reads the shared cache
+    assert switch_state() == (True, "Fermé")
