@@ -8,8 +8,10 @@ to the login page by the admin.
 """
 
 import logging
+import socket
 import tempfile
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -182,6 +184,15 @@ def transfer_view(request, *, model_admin):
             )
             % {"count": newly},
         )
+        if settings.OPI_EXPORT_DIR:
+            # This run wrote the folder of the web server that served the click: with several web servers, the
+            # import job sees the files only if that folder is the shared one it reads (review: a run on another
+            # node marked the day collected while its files stayed on that node's disk). Named, so staff can tell.
+            messages.info(
+                request,
+                _("The day's files were written to %(folder)s on the server %(host)s.")
+                % {"folder": settings.OPI_EXPORT_DIR, "host": socket.gethostname()},
+            )
     return HttpResponseRedirect(changelist)
 
 

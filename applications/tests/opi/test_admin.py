@@ -5,6 +5,7 @@ cancel / produce now, with query counts that do not grow with the number of OPIs
 import html
 import io
 import re
+import socket
 import zipfile
 
 import pytest
@@ -143,6 +144,22 @@ def test_produce_now_writes_the_files_with_the_actor(
     event = application.events.get(kind=EventKind.OPI_PASSED)
     assert (event.actor, event.batch) == (central_manager, "")
     assert set(BatchRun.objects.values_list("name", flat=True)) == {"transfer_opi"}
+
+
+def test_produce_now_names_the_folder_and_the_server_it_wrote_to(
+    client, central_manager, campaign, formation, centre_manager, opi_type, settings, tmp_path
+):
+    """Found by review (several web servers): the run writes the folder of the server that served the click, which
+    the import job reads only if it is the shared folder; the message names both, so staff can tell."""
+    settings.OPI_EXPORT_DIR = str(tmp_path)
+    confirmed_candidates(campaign, formation, centre_manager, opi_type, 1)
+    client.force_login(central_manager)
+
+    response = client.post(reverse("admin:applications_opi_transfer"), follow=True)
+
+    expected = f"Les fichiers du jour ont été écrits dans {tmp_path} sur le serveur {socket.gethostname()}."
+    assert html.escape(expected) in response.content.decode()
+    assert [path.name for path in tmp_path.iterdir()]  # written there
 
 
 def test_produce_now_says_why_a_wish_stays_pending(
