@@ -51,7 +51,8 @@ class Opi(models.Model):
     application = models.OneToOneField(
         Application, verbose_name=_("application"), on_delete=models.CASCADE, related_name="opi"
     )
-    # COD_OPI_INT_EPO: OPI_PREFIX + numéro de dossier (10 characters at most).
+    # COD_OPI_INT_EPO: OPI_PREFIX + numéro de dossier (10 characters at most); once transferred to Pégase, the numéro
+    # de dossier alone (the files' numero_candidat, siscol-pegase-apogee.md §2.1).
     code = models.CharField(_("OPI code"), max_length=10)
     state = models.CharField(_("state"), max_length=10, choices=OpiState, default=OpiState.PENDING)
     # The candidate withdrew after confirming: the next transfer takes the wish out of the student records system

@@ -6,6 +6,12 @@ column names, one row per wish. Each candidate in the file carries **all** their
 replaces the ``VOEUX_INS`` rows of that ``IND_OPI`` by the file's rows, as the web service does. A candidate with
 no wish left (they withdrew their only confirmed wish) has one row with empty wish columns: delete their wishes
 (the web service's "empty wish item").
+
+Apogée's name columns are upper case ASCII of 30 (names) and 20 (first names) characters. A candidate whose names
+this file cannot write faithfully (a letter of another script, which would come out as a space: an empty or partial
+surname or first name; a name longer than its column once transliterated, ``Œ`` → ``OE``) or whose birth town would
+come out empty is refused (:func:`refusal`): no row, their OPIs stay pending, and the run reports why; staff write
+the dossier's field in Latin letters and the next run sends them.
 """
 
 import datetime
@@ -13,7 +19,9 @@ import unicodedata
 from collections.abc import Collection, Sequence
 from decimal import Decimal
 
-from applications.models import Baccalaureate
+from django.utils.translation import gettext as _
+
+from applications.models import Baccalaureate, Candidate
 from applications.opi.communes import CommuneCodes
 from applications.opi.countries import FRANCE_INSEE, french_department, insee_country
 from applications.opi.pegase import Without, join_csv, split_csv, write_csv
@@ -92,7 +100,7 @@ BAC_COLUMNS = COLUMNS.index("COD_OPT4_BAC") - COLUMNS.index("COD_BAC") + 1
 _ASCII_LETTERS = str.maketrans(
     {"Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Œ": "OE", "œ": "oe",
      "Æ": "AE", "æ": "ae", "ß": "SS", "Þ": "TH", "þ": "th", "Ħ": "H", "ħ": "h", "ı": "i", "’": "'", "‘": "'",
-     "ʼ": "'"}
+     "ʼ": "'", "ʻ": "'"}
 )  # fmt: skip
 
 
@@ -103,6 +111,56 @@ def upper_ascii(text: str) -> str:
     letters = "".join(char for char in decomposed if not unicodedata.combining(char)).translate(_ASCII_LETTERS)
     ascii_only = "".join(char if char.isascii() else " " for char in letters.upper())
     return " ".join(ascii_only.split())
+
+
+def lost_letters(text: str) -> str:
+    """The letters (and digits) of ``text`` that :func:`upper_ascii` turns into spaces, in order: those of another
+    script than the Latin one (``ИВАНОВ``, ``王``), and the few Latin letters no decomposition takes to ASCII that
+    ``_ASCII_LETTERS`` does not list (``Ə``). Punctuation becoming a space (``–``) loses no letter."""
+    return "".join(char for char in text or "" if char.isalnum() and not upper_ascii(char))
+
+
+# Apogée's IND_OPI columns: LIB_NOM_PAT_IND_OPI, LIB_NOM_USU_IND_OPI (30), LIB_PR1_IND_OPI, LIB_PR2_IND_OPI (20). The
+# dossier holds its fields to these lengths, but a transliteration may lengthen them (Œ → OE, ß → SS, Þ → TH).
+NAME_COLUMNS = {"birth_name": 30, "usual_name": 30, "first_name": 20, "other_first_name": 20}
+
+
+def _label(field: str) -> str:
+    """The dossier's label of ``field`` (« nom patronymique »), which staff find on the dossier."""
+    return str(getattr(Candidate._meta.get_field(field), "verbose_name", field))
+
+
+def refusal(entry: OpiCandidate) -> str:
+    """Why the candidate's row cannot be written as Apogée must read it, or "" (their OPIs then stay pending; staff
+    correct the dossier). A name (birth name, usual name, first names) is refused when it would lose a letter
+    (:func:`lost_letters`: an empty or partial name in IND_OPI, which Apogée refuses, or which the match by name of
+    siscol-pegase-apogee.md §3.3 cannot find) or exceed its column once transliterated; an optional name left empty
+    is fine. The birth town (``LIB_VIL_NAI_ETU_OPI``, filled by eCandidat for every candidate, §3.2) is refused when
+    none of its letters would be left. Read by the central office (batch history, the OPI screen's message)."""
+    candidate = entry.candidate
+    reasons: list[str] = []
+    for field, limit in NAME_COLUMNS.items():
+        value = getattr(candidate, field) or ""
+        written = upper_ascii(value)
+        if lost_letters(value):
+            reasons.append(
+                _('%(field)s "%(value)s" is not in Latin letters: enter it in Latin letters (as on the passport) in '
+                  "the dossier")
+                % {"field": _label(field), "value": value}
+            )  # fmt: skip
+        elif len(written) > limit:
+            reasons.append(
+                _('%(field)s "%(value)s" is longer than %(max)d characters once written without accents '
+                  "(%(ascii)s): shorten it in the dossier")
+                % {"field": _label(field), "value": value, "max": limit, "ascii": written}
+            )  # fmt: skip
+    town = candidate.birth_city or ""
+    if any(char.isalnum() for char in town) and not any(char.isalnum() for char in upper_ascii(town)):
+        reasons.append(
+            _('%(field)s "%(value)s" is not in Latin letters: enter it in Latin letters in the dossier')
+            % {"field": _label("birth_city"), "value": town}
+        )
+    return "; ".join(reasons)
 
 
 def opi_code(entry: OpiCandidate) -> str:
@@ -244,11 +302,19 @@ class ApogeeFileBackend:
     def qualifies(self, formation: Formation) -> bool:
         return bool(formation.apogee_cge and formation.apogee_step_code and formation.apogee_step_version)
 
+    def refusal(self, entry: OpiCandidate) -> str:
+        return refusal(entry)
+
     def transfer(
         self, candidates: Sequence[OpiCandidate], *, campaign: Campaign, day: datetime.date
     ) -> TransferResult:
-        written = [entry for entry in candidates if entry.wishes or entry.withdrawals]
+        """The day's file. A candidate :func:`refusal` refuses gets no row and goes to ``errors`` (the nightly run
+        already leaves them out before its cap counts them: ``applications.opi.services._collect``)."""
+        errors = {entry.candidate.pk: reason for entry in candidates if (reason := refusal(entry))}
+        written = [
+            entry for entry in candidates if (entry.wishes or entry.withdrawals) and entry.candidate.pk not in errors
+        ]
         communes = CommuneCodes(written)
         text = write_csv(COLUMNS, (row for entry in written for row in rows(entry, communes)))
         passed = {app.pk for entry in written for app in [*entry.wishes, *entry.withdrawals]}
-        return TransferResult(files={file_name(day): text}, passed=passed)
+        return TransferResult(files={file_name(day): text}, passed=passed, errors=errors)

@@ -31,6 +31,12 @@ class OpiBackend(Protocol):
         """Whether the backend can name this formation (its code in the student records system is set)."""
         ...
 
+    def refusal(self, entry: OpiCandidate) -> str:
+        """Why the backend cannot write this candidate as their dossier stands (Apogée: a name not in Latin letters,
+        or too long once transliterated), or "". The run asks it before its cap counts the candidate, who then keeps
+        their OPIs pending and takes no slot; ``transfer`` puts such a candidate in ``errors`` too."""
+        ...
+
     def transfer(
         self, candidates: Sequence[OpiCandidate], *, campaign: Campaign, day: datetime.date
     ) -> TransferResult: ...

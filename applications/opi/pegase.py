@@ -219,6 +219,9 @@ class PegaseFilesBackend:
     def qualifies(self, formation: Formation) -> bool:
         return bool(formation.pegase_code)
 
+    def refusal(self, entry: OpiCandidate) -> str:
+        return ""  # UTF-8 files: the names go as typed, in any script
+
     def transfer(
         self, candidates: Sequence[OpiCandidate], *, campaign: Campaign, day: datetime.date
     ) -> TransferResult:

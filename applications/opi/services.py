@@ -60,8 +60,19 @@ BATCH = "transfer_opi"
 
 
 def opi_code(application: Application) -> str:
-    """COD_OPI_INT_EPO: ``OPI_PREFIX`` + numéro de dossier (at most 2 + 8 characters)."""
+    """The code an OPI gets when created: COD_OPI_INT_EPO, ``OPI_PREFIX`` + numéro de dossier (at most 2 + 8
+    characters, siscol-pegase-apogee.md §3.2). The transfer stamps the code the student records system holds
+    (:func:`transferred_code`)."""
     return f"{settings.OPI_PREFIX}{application.candidate.user.username}"[:10]
+
+
+def transferred_code(application: Application, backend: OpiBackend) -> str:
+    """The OPI code the backend's system holds once transferred: Pégase's is the files' ``numero_candidat``, the
+    numéro de dossier with no prefix (§2.1, point 6); Apogée's is the COD_OPI_INT_EPO its file carried, the OPI's
+    code as it stands (``OPI_PREFIX`` + numéro)."""
+    if backend.name == "pegase":
+        return application.candidate.user.username
+    return application.opi.code
 
 
 def _locked_opi(application: Application) -> Opi | None:
@@ -320,7 +331,8 @@ def _collect(
             report.add("wishes waiting for a formation code", len(waiting))
         if not news:
             return False
-        refusal = _refusal(entry, day=day)
+        # The backend's own refusal (Apogée: names it cannot write) here too, before the cap counts the candidate.
+        refusal = _refusal(entry, day=day) or backend.refusal(entry)
         if refusal:
             # Read by the central office (batch history, the OPI screen's message): in their language.
             report.error(_("dossier %(number)s: %(reason)s") % {"number": entry.numero_dossier, "reason": refusal})
@@ -483,8 +495,11 @@ def transfer_opis(
             report.add("candidates to transfer", len(entries))
             return None
         result = backend.transfer(entries, campaign=campaign, day=day)
+        numbers = {entry.candidate.pk: entry.numero_dossier for entry in entries}
         for candidate_id, message in result.errors.items():
-            report.error(f"candidate {candidate_id}: {message}")
+            # As the refusals of ``_collect``: read by the central office, in their language.
+            number = numbers.get(candidate_id, candidate_id)
+            report.error(_("dossier %(number)s: %(reason)s") % {"number": number, "reason": message})
         sent = [
             application
             for entry in entries
@@ -549,10 +564,11 @@ def _stamp(
     day: datetime.date,
     handed_at: datetime.datetime | None,
 ) -> int:
-    """Mark the pending OPIs of ``applications`` transferred; the ones already transferred today stay as they are.
-    A withdrawal whose wish a Pégase file already handed over carried (an earlier day's, withdrawn the same day as
-    that file, after it; or ``day``'s, collected since the wish passed: ``handed_at``) is marked to remove by hand in
-    Pégase. Returns how many were marked."""
+    """Mark the pending OPIs of ``applications`` transferred, with the code the backend's system holds
+    (:func:`transferred_code`: for Pégase, the numéro de dossier without prefix); the ones already transferred today
+    stay as they are. A withdrawal whose wish a Pégase file already handed over carried (an earlier day's, withdrawn
+    the same day as that file, after it; or ``day``'s, collected since the wish passed: ``handed_at``) is marked to
+    remove by hand in Pégase. Returns how many were marked."""
     now = timezone.now()
     pending = [application for application in applications if application.opi.state == OpiState.PENDING]
     for application in pending:
@@ -560,8 +576,9 @@ def _stamp(
         if opi.withdrawn and _carried_by_a_handed_pegase_file(opi, day=day, handed_at=handed_at):
             opi.pegase_removal = PegaseRemoval.TO_DO
         opi.state, opi.passed_at, opi.backend = OpiState.PASSED, now, backend.name
+        opi.code = transferred_code(application, backend)
     Opi.objects.bulk_update(
-        [application.opi for application in pending], ["state", "passed_at", "backend", "pegase_removal"]
+        [application.opi for application in pending], ["state", "passed_at", "backend", "pegase_removal", "code"]
     )
     wishes = [application.pk for application in pending if not application.opi.withdrawn]
     withdrawals = [application.pk for application in pending if application.opi.withdrawn]

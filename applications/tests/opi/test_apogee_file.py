@@ -4,14 +4,16 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from applications.enums import OpiState
-from applications.models import Opi, ReferenceFeeExemption, ReferenceRegime
+from applications.models import Candidate, Opi, ReferenceFeeExemption, ReferenceRegime
 from applications.opi.apogee import COLUMNS, fee_amount_text
 from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
 from applications.opi.services import cancel_opis, transfer_opis
+from applications.opi.transfer import OpiCandidate
 from applications.services.registration import set_regime_and_fees
-from applications.tests.opi.helpers import DAY1, admit, confirm, parse, withdraw_after_confirmation
+from applications.tests.opi.helpers import DAY1, admit, confirm, make_candidate, parse, withdraw_after_confirmation
 from ecandidat.batches import Report
 
 
@@ -209,3 +211,187 @@ def test_a_cancelled_opi_keeps_its_wish_in_the_candidates_later_files(
         first.pk: OpiState.CANCELLED,
         second.pk: OpiState.PASSED,
     }
+
+
+# --- Names Apogée's ASCII columns cannot hold (docs/opi-apogee.md, "Names Apogée cannot hold") --------------------
+
+NOT_LATIN = '%s "%s" is not in Latin letters: enter it in Latin letters (as on the passport) in the dossier'
+TOO_LONG = '%s "%s" is longer than %d characters once written without accents (%s): shorten it in the dossier'
+
+
+def two_candidates(campaign, formation, centre_manager, opi_type, **refused_fields):
+    """Two candidates who confirmed, in this order: AB123456 (the fixture's names), AB654321 (``refused_fields``)."""
+    ok = admit(make_candidate(campaign), formation, manager=centre_manager, decision_type=opi_type)
+    other = make_candidate(campaign, username="AB654321", ine="2234567890B", **refused_fields)
+    refused = admit(other, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(ok)
+    confirm(refused)
+    return ok, refused
+
+
+def opi_state(application):
+    return Opi.objects.get(application=application).state
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"birth_name": "ИВАНОВ"}, NOT_LATIN % ("birth name", "ИВАНОВ")),  # Cyrillic
+        ({"birth_name": "ΠΑΠΑΔΟΠΟΥΛΟΣ"}, NOT_LATIN % ("birth name", "ΠΑΠΑΔΟΠΟΥΛΟΣ")),  # Greek
+        (
+            {"birth_name": "王", "first_name": "小明"},
+            "; ".join([NOT_LATIN % ("birth name", "王"), NOT_LATIN % ("first name", "小明")]),
+        ),
+        ({"first_name": "عبدالله"}, NOT_LATIN % ("first name", "عبدالله")),  # Arabic
+        ({"usual_name": "Иванова"}, NOT_LATIN % ("usual name", "Иванова")),  # optional, but not empty
+        ({"other_first_name": "Мария"}, NOT_LATIN % ("other first name", "Мария")),
+        ({"birth_name": "Marie-王"}, NOT_LATIN % ("birth name", "Marie-王")),  # would lose a letter: "MARIE-"
+        (
+            {"birth_city": "Москва", "birth_country": "RU", "birth_department": ""},
+            'city of birth "Москва" is not in Latin letters: enter it in Latin letters in the dossier',
+        ),
+    ],
+)
+def test_a_name_in_another_script_refuses_the_candidate_and_the_others_go(
+    campaign, formation, centre_manager, opi_type, fields, error
+):
+    """upper_ascii turned every letter of another script into a space: the row went with an empty surname or first
+    name (IND_OPI refuses it, or the §3.3 match by name cannot find it) while the OPI was marked transferred."""
+    ok, refused = two_candidates(campaign, formation, centre_manager, opi_type, **fields)
+    report = Report()
+
+    _name, _header, rows = rows_of(transfer_opis(report))
+
+    assert [row["COD_OPI_INT_EPO"] for row in rows] == ["ECAB123456"]  # the other candidate is written
+    assert report.errors == [f"dossier AB654321: {error}"]
+    assert (opi_state(ok), opi_state(refused)) == (OpiState.PASSED, OpiState.PENDING)
+    assert Opi.objects.get(application=refused).passed_at is None
+
+
+def test_the_refusal_reads_in_french_for_the_central_office(campaign, formation, centre_manager, opi_type):
+    two_candidates(campaign, formation, centre_manager, opi_type, birth_name="ИВАНОВ")
+    report = Report()
+
+    with translation.override("fr"):
+        transfer_opis(report)
+
+    assert report.errors == [
+        (
+            "dossier AB654321 : nom patronymique « ИВАНОВ » n'est pas en lettres latines : saisissez-le en lettres "
+            "latines (comme sur le passeport) dans le dossier"
+        )
+    ]
+
+
+def test_the_name_fixed_in_the_dossier_goes_with_the_next_run(
+    campaign, formation, centre_manager, opi_type, time_machine
+):
+    time_machine.move_to(DAY1)
+    _ok, refused = two_candidates(campaign, formation, centre_manager, opi_type, birth_name="ИВАНОВ")
+    transfer_opis(Report())
+    Candidate.objects.filter(pk=refused.candidate_id).update(birth_name="IVANOV")  # as on the passport
+    report = Report()
+
+    _name, _header, rows = rows_of(transfer_opis(report))
+
+    assert report.errors == []
+    assert [(row["COD_OPI_INT_EPO"], row["LIB_NOM_PAT_IND_OPI"]) for row in rows] == [
+        ("ECAB123456", "DUPONT"),  # transferred earlier the same day: the day's file is rewritten whole
+        ("ECAB654321", "IVANOV"),
+    ]
+    assert opi_state(refused) == OpiState.PASSED
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"birth_name": "ŒUVRE" + "A" * 25}, TOO_LONG % ("birth name", "ŒUVRE" + "A" * 25, 30, "OEUVRE" + "A" * 25)),
+        ({"usual_name": "Æ" * 16}, TOO_LONG % ("usual name", "Æ" * 16, 30, "AE" * 16)),  # 16 characters, 32 written
+        (
+            {"first_name": "Þorsteinn-AAAAAAAAAA"},
+            TOO_LONG % ("first name", "Þorsteinn-AAAAAAAAAA", 20, "THORSTEINN-AAAAAAAAAA"),
+        ),
+        (
+            {"other_first_name": "Meißner" + "A" * 13},
+            TOO_LONG % ("other first name", "Meißner" + "A" * 13, 20, "MEISSNER" + "A" * 13),
+        ),
+    ],
+)
+def test_a_name_longer_than_apogees_column_once_transliterated_is_refused(
+    campaign, formation, centre_manager, opi_type, fields, error
+):
+    ok, refused = two_candidates(campaign, formation, centre_manager, opi_type, **fields)
+    report = Report()
+
+    _name, _header, rows = rows_of(transfer_opis(report))
+
+    assert [row["COD_OPI_INT_EPO"] for row in rows] == ["ECAB123456"]
+    assert report.errors == [f"dossier AB654321: {error}"]
+    assert (opi_state(ok), opi_state(refused)) == (OpiState.PASSED, OpiState.PENDING)
+
+
+def test_names_in_latin_letters_are_written_as_before(opi_candidate, formation, centre_manager, opi_type):
+    Candidate.objects.filter(pk=opi_candidate.pk).update(
+        birth_name="NGUYỄN ĐẶNG",
+        usual_name="",  # optional and empty: allowed
+        first_name="Łukasz",
+        other_first_name="",
+        birth_city="Tokyo 東京",  # letters left: written without the others
+    )
+    long_name = "ŒUVRE" + "A" * 24  # 29 characters, 30 written: fits
+    other = make_candidate(opi_candidate.user.campaign, username="AB654321", ine="2234567890B", birth_name=long_name)
+    confirm(admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type))
+    confirm(admit(other, formation, manager=centre_manager, decision_type=opi_type))
+    report = Report()
+
+    _name, _header, rows = rows_of(transfer_opis(report))
+
+    assert report.errors == []
+    assert [
+        (row["LIB_NOM_PAT_IND_OPI"], row["LIB_NOM_USU_IND_OPI"], row["LIB_PR1_IND_OPI"], row["LIB_PR2_IND_OPI"])
+        for row in rows
+    ] == [("NGUYEN DANG", "", "LUKASZ", ""), ("OEUVRE" + "A" * 24, "MARTIN", "ELODIE", "MARIE")]
+    assert rows[0]["LIB_VIL_NAI_ETU_OPI"] == "TOKYO"
+    assert set(Opi.objects.values_list("state", flat=True)) == {OpiState.PASSED}
+
+
+def test_the_backend_puts_the_refused_candidate_in_its_errors(campaign, formation, centre_manager, opi_type):
+    """The backend's own answer (``TransferResult``), as a caller other than the nightly run reads it."""
+    ok, refused = two_candidates(campaign, formation, centre_manager, opi_type, birth_name="ИВАНОВ")
+    entries = [
+        OpiCandidate(candidate=Candidate.objects.get(pk=application.candidate_id), wishes=[application])
+        for application in (ok, refused)
+    ]
+
+    result = ApogeeFileBackend().transfer(entries, campaign=campaign, day=DAY1.date())
+
+    assert result.errors == {refused.candidate_id: NOT_LATIN % ("birth name", "ИВАНОВ")}
+    assert result.passed == {ok.pk}
+    (_name, text), *_others = result.files.items()
+    assert [row["COD_OPI_INT_EPO"] for row in parse(text)[1]] == ["ECAB123456"]
+
+
+def test_a_refused_candidate_takes_no_slot_of_the_cap(campaign, formation, centre_manager, opi_type, settings):
+    """Refused before the cap counts them (as a candidate without an address): they do not block the queue."""
+    settings.OPI_BATCH_MAX = 1
+    other = make_candidate(campaign, username="AB654321", ine="2234567890B", birth_name="ИВАНОВ")
+    refused = admit(other, formation, manager=centre_manager, decision_type=opi_type)
+    ok = admit(make_candidate(campaign), formation, manager=centre_manager, decision_type=opi_type)
+    confirm(refused)  # first in the queue
+    confirm(ok)
+    report = Report()
+
+    _name, _header, rows = rows_of(transfer_opis(report))
+
+    assert [row["COD_OPI_INT_EPO"] for row in rows] == ["ECAB123456"]
+    assert (opi_state(ok), opi_state(refused)) == (OpiState.PASSED, OpiState.PENDING)
+    assert "candidates left for the next run" not in report.counts
+
+
+def test_the_apogee_code_keeps_its_prefix(opi_candidate, formation, centre_manager, opi_type):
+    application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
+    confirm(application)
+
+    transfer_opis(Report())
+
+    assert Opi.objects.get(application=application).code == "ECAB123456"  # COD_OPI_INT_EPO (§3.2)

@@ -332,3 +332,44 @@ def test_the_cap_leaves_candidates_for_the_next_run(
 
 def test_the_nightly_runs_the_opi_transfer_after_the_withdrawals():
     assert BATCHES.index("withdraw_expired_confirmations") < BATCHES.index("transfer_opi")
+
+
+# --- The OPI code Pégase holds: the numéro de dossier, with no prefix (siscol-pegase-apogee.md §2.1, point 6) ------
+
+
+def test_the_stored_opi_code_is_the_numero_candidat_of_the_files(confirmed, settings):
+    """The code managers read (OPI screen, export column "OPI code", review page) is the one Pégase holds: the
+    files' ``numero_candidat``, not ``OPI_PREFIX`` + numéro (Apogée's COD_OPI_INT_EPO)."""
+    settings.OPI_PREFIX = "EC"
+
+    export = run()
+
+    assert files_of(export)["candidat"][1][0]["numero_candidat"] == "AB123456"
+    opi = Opi.objects.get()
+    assert (opi.state, opi.code, opi.backend) == (OpiState.PASSED, "AB123456", "pegase")
+
+
+def test_a_withdrawal_marked_transferred_carries_the_bare_code_too(confirmed, opi_candidate, time_machine):
+    time_machine.move_to(DAY1)
+    run()
+    Opi.objects.update(code="ECAB123456")  # as stored before: stamped with the prefix
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+
+    assert run() is None  # nothing written for a withdrawal, but the OPI is marked transferred (by Pégase's rule)
+    opi = Opi.objects.get()
+    assert (opi.state, opi.withdrawn, opi.code) == (OpiState.PASSED, True, "AB123456")
+
+
+def test_pegase_takes_names_in_any_script_as_typed(campaign, formation, centre_manager, opi_type):
+    """The Pégase files are UTF-8 and carry the dossier's names as typed: only the Apogée file, upper case ASCII,
+    refuses a name of another script (test_apogee_file.py)."""
+    candidate = make_candidate(campaign, birth_name="ИВАНОВ", first_name="王", birth_city="Москва")
+    confirm(admit(candidate, formation, manager=centre_manager, decision_type=opi_type))
+    report = Report()
+
+    row = files_of(transfer_opis(report))["candidat"][1][0]
+
+    assert report.errors == []
+    assert (row["nom_famille"], row["prenom"], row["libelle_commune_naissance"]) == ("ИВАНОВ", "王", "Москва")
+    assert Opi.objects.get().code == "AB123456"
