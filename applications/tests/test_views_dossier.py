@@ -39,6 +39,9 @@ PAGES = [
     "applications:work_experience_add",
     "applications:my_data",
     "applications:my_data_download",
+    # Actions of the pages above (a page of their own, then a POST): outsiders are refused as on the pages.
+    "applications:certify_identity",
+    "applications:baccalaureate_none",
 ]
 
 

@@ -368,10 +368,45 @@ def test_other_candidate_gets_404_everywhere(client, other_candidate_user, appli
     assert client.get(reverse("pieces:pieces", args=[application.public_id])).status_code == 404
     assert client.get(reverse("pieces:dossier_pdf", args=[application.public_id])).status_code == 404
     assert post_file(client, application, piece, hostile.valid_pdf_upload()).status_code == 404
-    for name in ("remove", "not_concerned"):
+    for name in ("remove", "not_concerned", "concerned"):
         assert client.post(reverse(f"pieces:{name}", args=[application.public_id, piece.pk])).status_code == 404
     assert client.get(reverse("pieces:staff_download", args=[submission.public_id])).status_code == 404
     assert PieceSubmission.objects.get().status == PieceStatus.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("persona", "expected"),
+    [
+        ("centre_manager", 200),
+        ("other_centre_manager", 404),
+        ("candidate_user", 404),
+        ("owner", 404),  # the candidate's own dossier PDF is pieces:dossier_pdf, not the staff one
+    ],
+)
+def test_staff_dossier_pdf_personas(request, client, application, piece, persona, expected, django_assert_num_queries):
+    services.upload_piece(
+        application=application,
+        piece_type=piece,
+        uploaded_file=hostile.valid_pdf_upload(),
+        actor=application.created_by,
+    )
+    user = application.candidate.user if persona == "owner" else request.getfixturevalue(persona)
+    client.force_login(user)
+
+    response = client.get(reverse("pieces:staff_dossier_pdf", args=[application.public_id]))
+
+    assert response.status_code == expected
+    if expected == 200:
+        assert response["Content-Type"] == "application/pdf"
+
+
+def test_staff_dossier_pdf_sends_anonymous_to_login(client, application):
+    url = reverse("pieces:staff_dossier_pdf", args=[application.public_id])
+
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
 
 
 @pytest.mark.parametrize(
