@@ -5,7 +5,8 @@
 - ``create_staff_from_directory``: what a central administrator uses to add a staff member (``manage.py
   staff_from_directory <uid or mail>``): the account takes the directory's uid, names and address.
 - ``staff_for_login``: at each ENT login of a staff member (CAS or OpenID Connect), the staff account is refreshed
-  from the directory, and deactivated when the directory no longer lists the person as staff.
+  from the directory, and deactivated when the directory no longer lists the person as staff (a uid the directory
+  does not know at all: ``deactivate_when_absent``, the nightly refresh's rule too).
 - ``link_ent_identity``: at each ENT login (CAS or OpenID Connect) that names a staff account by its directory uid,
   the account refreshed (``staff_for_login``) and, the first time, given that identity (one rule for both
   protocols).
@@ -13,6 +14,10 @@
 - ``record_directory_address``: the address the directory gives an account is its verified, primary allauth address
   (the directory is the institution's own authority on its staff's addresses): the account's first ENT login asks
   for no confirmation by mail. Called by the creation and by both refreshes (ENT login, nightly).
+
+An entry may have several ``uid`` values (a login renamed, the old one kept as an alias; an accented uid and its ASCII
+spelling): the person is found under each of them, and is, for an account, the uid that names it (the one looked up),
+not the entry's first value.
 
 Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS logs existing staff in as they are.
 """
@@ -70,11 +75,28 @@ def is_configured() -> bool:
     return bool(settings.LDAP_URL)
 
 
-def _value(entry, name: str) -> str:
+def _values(entry, name: str) -> list[str]:
     values = entry["attributes"].get(name) or []
     if isinstance(values, list | tuple):
-        return str(values[0]) if values else ""
-    return str(values)
+        return [str(value) for value in values]
+    return [str(values)]
+
+
+def _value(entry, name: str) -> str:
+    values = _values(entry, name)
+    return values[0] if values else ""
+
+
+def uid_key(uid: str) -> str:
+    """How uids compare: whatever their case, as the directory's ``uid`` does (caseIgnoreMatch) and as a login
+    matches a staff account's username (``staff_for_login``). ``look_up`` answers under these keys."""
+    return uid.lower()
+
+
+def _matching_uids(entry, asked: set[str]) -> dict[str, str]:
+    """The entry's uids that are among ``asked`` (keys, ``uid_key``), each key with the uid as the directory spells
+    it."""
+    return {key: uid for uid in _values(entry, "uid") if (key := uid_key(uid)) in asked}
 
 
 def _ldap3():
@@ -129,9 +151,11 @@ def directory_spelling(email: str) -> str:
     return f"{local}@{normalize_email(email).rpartition('@')[2]}"
 
 
-def _person(entry) -> DirectoryPerson:
+def _person(entry, *, uid: str | None = None) -> DirectoryPerson:
+    """The person of a directory entry, named by ``uid`` (one of the entry's uids, the one looked up) or, without it,
+    by the entry's first uid."""
     return DirectoryPerson(
-        uid=_value(entry, "uid"),
+        uid=_value(entry, "uid") if uid is None else uid,
         email=directory_spelling(_value(entry, "mail")),
         first_name=_value(entry, "givenName"),
         last_name=_value(entry, "sn"),
@@ -143,7 +167,9 @@ def _entries(connection) -> list:
     return [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
 
 
-def _search(filter_: str) -> list[DirectoryPerson]:
+def _search(filter_: str, *, uid: str | None = None) -> list[DirectoryPerson]:
+    """The people ``filter_`` finds; ``uid``: the uid searched for, which names them (as the entry spells it; as
+    searched when the directory matched it by a rule of its own), rather than the entry's first uid."""
     ldap3 = _ldap3()
     try:
         with connect() as connection:
@@ -151,16 +177,22 @@ def _search(filter_: str) -> list[DirectoryPerson]:
             entries = _entries(connection)
     except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
-    return [_person(e) for e in entries]
+    if uid is None:
+        return [_person(e) for e in entries]
+    key = uid_key(uid)
+    return [_person(e, uid=_matching_uids(e, {key}).get(key, uid)) for e in entries]
 
 
 LOOK_UP_CHUNK = 100  # uids per search: a filter of 100 alternatives stays far below any server's limits
 
 
 def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
-    """The people of ``LDAP_PEOPLE_BASE`` whose uid is one of ``uids``, by lower-cased uid, each with whether
-    ``LDAP_STAFF_FILTER`` matches them (staff now) or not (former staff, students…). A uid the directory does not
-    know is absent; a uid that two entries share (ambiguous) maps to ``(None, …)``: known, but no answer.
+    """The people of ``LDAP_PEOPLE_BASE`` whose uid is one of ``uids``, by lower-cased uid (``uid_key``), each with
+    whether ``LDAP_STAFF_FILTER`` matches them (staff now) or not (former staff, students…). A uid the directory does
+    not know is absent; a uid that two entries share (ambiguous) maps to ``(None, …)``: known, but no answer.
+
+    An entry with several uids answers under each one that was asked for, as the person named by that uid
+    (``DirectoryPerson.uid``); one entry found twice (asked for in two chunks) is still one person.
 
     All or nothing, over one connection: raises DirectoryUnavailable when the directory does not answer, refuses the
     bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), so that a caller
@@ -168,7 +200,7 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     """
     ldap3 = _ldap3()
     escape = ldap3.utils.conv.escape_filter_chars
-    found: dict[str, list[DirectoryPerson]] = {}
+    found: dict[str, dict[str, DirectoryPerson]] = {}  # uid key -> {entry's dn: person}
     staff: set[str] = set()
 
     def search(connection, filter_: str, attributes: list[str]) -> list:
@@ -181,25 +213,30 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     try:
         with connect() as connection:
             for start in range(0, len(uids), LOOK_UP_CHUNK):
+                asked = {uid_key(uid) for uid in uids[start : start + LOOK_UP_CHUNK]}
                 chunk = "".join(f"(uid={escape(uid)})" for uid in uids[start : start + LOOK_UP_CHUNK])
                 for entry in search(connection, f"(|{chunk})", ATTRIBUTES):
-                    person = _person(entry)
-                    found.setdefault(person.uid.lower(), []).append(person)
+                    for key, uid in _matching_uids(entry, asked).items():
+                        found.setdefault(key, {})[entry.get("dn", "")] = _person(entry, uid=uid)
                 for entry in search(connection, f"(&(|{chunk}){settings.LDAP_STAFF_FILTER})", ["uid"]):
-                    staff.add(_value(entry, "uid").lower())
+                    staff.update(_matching_uids(entry, asked))
     except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
     # An ambiguous uid (two entries) is no answer: None, and the caller decides nothing about that account.
-    return {uid: (people[0] if len(people) == 1 else None, uid in staff) for uid, people in found.items()}
+    return {
+        uid: (next(iter(people.values())) if len(people) == 1 else None, uid in staff) for uid, people in found.items()
+    }
 
 
 def find_person(*, uid: str | None = None, email: str | None = None) -> DirectoryPerson | None:
-    """The staff member with this uid or this address, or None (unknown, not staff, or ambiguous)."""
+    """The staff member with this uid or this address, or None (unknown, not staff, or ambiguous). Found by uid, the
+    person is named by that uid (as the directory spells it), whichever of the entry's uids comes first; found by
+    address, by the entry's first uid."""
     if bool(uid) == bool(email):
         raise ValueError("find_person takes a uid or an email")
     escape = _ldap3().utils.conv.escape_filter_chars
     key = f"(uid={escape(uid)})" if uid else f"(mail={escape(email or '')})"
-    people = _search(f"(&{key}{settings.LDAP_STAFF_FILTER})")
+    people = _search(f"(&{key}{settings.LDAP_STAFF_FILTER})", uid=uid or None)
     return people[0] if len(people) == 1 else None
 
 
@@ -243,7 +280,9 @@ def record_directory_address(*, user: User) -> bool:
 def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     """Add a staff member found in the directory by uid or, when ``identifier`` has an @, by address.
 
-    The account has no usable password: the staff member logs in through CAS (or sets a password by reset). It is
+    The account's username is the uid typed (as the directory spells it), even when the person's entry has another
+    uid first; added by address, it is the entry's first uid. The account has no usable password: the staff member
+    logs in through CAS (or sets a password by reset). It is
     marked ``from_directory``, so the nightly refresh deactivates it when the person leaves the directory, password
     or not. Roles and scopes are given afterwards in the back office. Raises BusinessRuleError when the directory has
     no such staff member or the account exists already, DirectoryUnavailable when the directory does not answer.
@@ -276,6 +315,16 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
 # refreshed too say "cas_login".
 LOGIN_REFRESH = "ent_login"
 LOGIN_DEACTIVATION = gettext_lazy("no longer listed as staff by the directory, at an ENT login")
+LOGIN_ABSENT = gettext_lazy("not in the directory, at an ENT login")
+
+
+def deactivate_when_absent(user: User) -> bool:
+    """Whether a staff account whose uid the directory does not know at all is deactivated, at an ENT login
+    (``refresh_staff``) as at the nightly refresh (``accounts.directory_refresh``): when it was made from the directory
+    (``User.from_directory``), even if its owner has since chosen a password by reset, or when it has no usable
+    password (nobody can log in to it but through the ENT). A local account typed in the back office with a password
+    (an external jury member whose login the ENT knows, not ``LDAP_PEOPLE_BASE``) is left as it is."""
+    return user.from_directory or not user.has_usable_password()
 
 
 def _in_the_institutions_language(text) -> str:
@@ -286,11 +335,12 @@ def _in_the_institutions_language(text) -> str:
 def refresh_staff(*, user: User) -> User:
     """Bring a staff account in line with the directory at its ENT login (CAS or OpenID Connect): names and address
     updated, the account deactivated when the directory no longer lists the person as staff (``is_active`` is then
-    False), unless it is a superuser's. Each change is a ``StaffDirectoryChange`` row, as the nightly refresh writes
-    them. A directory that does not answer, or that holds two entries with this uid, changes nothing (the login goes
-    on with the account as it is, and the nightly refresh catches up)."""
+    False), unless it is a superuser's; a uid the directory does not know at all deactivates the account only by the
+    nightly refresh's rule (``deactivate_when_absent``). Each change is a ``StaffDirectoryChange`` row, as the nightly
+    refresh writes them. A directory that does not answer, or that holds two entries with this uid, changes nothing
+    (the login goes on with the account as it is, and the nightly refresh catches up)."""
     try:
-        known = look_up([user.username]).get(user.username.lower())
+        known = look_up([user.username]).get(uid_key(user.username))
     except DirectoryUnavailable as exc:
         logger.warning("directory unavailable, %s not refreshed: %s", user.username, exc)
         return user
@@ -305,17 +355,25 @@ def refresh_staff(*, user: User) -> User:
             # does not match LDAP_STAFF_FILTER would otherwise lock everybody out of the back office).
             logger.warning("superuser %s is not listed as staff in the directory; left active", locked.username)
             return locked
+        if known is None and not deactivate_when_absent(locked):
+            logger.info("staff %s is not in the directory: a local account, left as it is", locked.username)
+            return locked
         if person is None:
+            reason = LOGIN_DEACTIVATION if known is not None else LOGIN_ABSENT
             locked.is_active = False
             locked.save(update_fields=["is_active"])
             StaffDirectoryChange.objects.create(
                 user=locked,
                 kind=StaffDirectoryChange.Kind.DEACTIVATED,
                 changes={"is_active": [True, False]},
-                comment=_in_the_institutions_language(LOGIN_DEACTIVATION),
+                comment=_in_the_institutions_language(reason),
                 batch=LOGIN_REFRESH,
             )
-            logger.info("staff %s deactivated: no longer in the directory", locked.username)
+            logger.info(
+                "staff %s deactivated: %s",
+                locked.username,
+                "not in the directory" if known is None else "no longer staff",
+            )
             return locked
         before = {name: getattr(locked, name) for name in ("email", "first_name", "last_name")}
         if changed := _apply(locked, person):

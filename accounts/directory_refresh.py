@@ -12,7 +12,10 @@ other mark, so each one is looked up by username:
 - the directory does not know the uid at all: the account is deactivated when it was made from the directory
   (``User.from_directory``), even if its owner has since chosen a password by reset, or when it has no usable
   password (an account nobody can log in to but through the ENT); a local account typed in the back office, which
-  has a password, is never touched.
+  has a password, is never touched (``directory.deactivate_when_absent``, the rule of an ENT login too).
+
+A directory entry with several uids is the person under each of them (``directory.look_up``): an account named by
+any one of them is that person's.
 
 Superusers and candidates are never touched. Accounts are deactivated (``is_active`` False), never deleted.
 
@@ -89,7 +92,7 @@ def refresh_staff_from_directory(
     to_refresh: list[tuple[int, directory.DirectoryPerson]] = []
     to_deactivate: list[tuple[int, str]] = []
     for account in accounts:
-        known = entries.get(account.username.lower())
+        known = entries.get(directory.uid_key(account.username))
         if known is not None and known[0] is None:
             # Two directory entries share this uid: no decision about the account (neither refreshed nor deactivated).
             logger.warning("%s: uid %s is ambiguous in the directory, account left as it is", batch, account.username)
@@ -100,7 +103,7 @@ def refresh_staff_from_directory(
             to_refresh.append((account.pk, person))
         elif person is not None:
             to_deactivate.append((account.pk, no_longer_staff))
-        elif account.from_directory or not account.has_usable_password():
+        elif directory.deactivate_when_absent(account):  # the ENT login's rule too (directory.refresh_staff)
             to_deactivate.append((account.pk, not_in_directory))
         else:
             outcome.local_kept += 1
