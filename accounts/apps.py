@@ -8,13 +8,18 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from allauth.account.signals import password_changed, password_set  # noqa: PLC0415 - signal wiring here
-        from allauth.mfa.signals import authenticator_added  # noqa: PLC0415 - signal wiring belongs in ready()
+        from allauth.mfa.signals import authenticator_added, authenticator_used  # noqa: PLC0415 - signal wiring
 
         # Deferred: ready() runs once the models are loaded; staff_enrolment imports allauth's models.
-        from accounts.staff_enrolment import record_second_factor_on_activation  # noqa: PLC0415
+        from accounts.staff_enrolment import (  # noqa: PLC0415
+            record_second_factor_on_activation,
+            rotate_on_code_reauthentication,
+        )
 
         # allauth offers no adapter hook for "authenticator app activated"; its signal is the documented one.
         authenticator_added.connect(record_second_factor_on_activation, dispatch_uid="staff_access_activation")
+        # Nor for "code typed at the reauthentication": the session gains its second factor, under a new key.
+        authenticator_used.connect(rotate_on_code_reauthentication, dispatch_uid="staff_access_reauthentication")
 
         # « Définir un mot de passe » and « Modifier mon mot de passe » keep the session under a new key (Django's
         # update_session_auth_hash): what lets the ENT's logout end it (CAS single logout, OpenID Connect back-channel

@@ -11,9 +11,15 @@ in, refreshed from the directory.
 
 Attributes read (CAS 3.0 ``<cas:attributes>``, names as a supann CAS releases them): ``mail``, ``givenName``, ``sn``,
 ``displayName``, ``supannEtuId``.
+
+The return page logs in only the browser that started the login (login CSRF): a ticket names whoever logged in at
+the CAS server, not the browser that brings it back, so the ENT button keeps a random value in the session and sends
+it in the service URL (``…/retour/?s=<value>``); the return page validates a ticket only when ``s`` is that value,
+once, and for that same service URL (a CAS server validates a ticket for the exact service it was issued for).
 """
 
 import logging
+import secrets
 from urllib.parse import urlencode
 from xml.etree.ElementTree import ParseError
 
@@ -26,6 +32,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
@@ -42,17 +49,22 @@ logger = logging.getLogger(__name__)
 PROVIDER_ID = "ent"  # the OpenID Connect app's id: switching protocols keeps the students' ENT identities
 SESSION_TICKET = "cas_service_ticket"
 SESSION_NEXT = "cas_next"
+SESSION_STATE = "cas_login_state"  # the value of the login this browser started, also in its service URL
+STATE_PARAMETER = "s"
 STAFF_DEACTIVATED = directory.STAFF_DEACTIVATED
 VALIDATION_FAILED = gettext_lazy("The ENT could not confirm your login. Please try again.")
+LOGIN_NOT_STARTED = gettext_lazy("The ENT login did not complete: please log in again.")
 
 
 def is_enabled() -> bool:
     return settings.ENT_PROTOCOL == "cas" and bool(settings.ENT_SERVER_URL)
 
 
-def service_url(request: HttpRequest) -> str:
-    """The callback the CAS server sends the ticket to (and posts its logoutRequest to): always the same URL."""
-    return request.build_absolute_uri(reverse("accounts:cas_callback"))
+def service_url(request: HttpRequest, state: str = "") -> str:
+    """The callback the CAS server sends the ticket to (and posts its logoutRequest to), with the ``state`` of the
+    login this browser started (``?s=<state>``): the same string at the login and at the ticket's validation."""
+    url = request.build_absolute_uri(reverse("accounts:cas_callback"))
+    return f"{url}?{urlencode({STATE_PARAMETER: state})}" if state else url
 
 
 def _first(attributes: dict, name: str) -> str:
@@ -95,7 +107,10 @@ def claims_from_attributes(username: str, attributes: dict) -> dict:
 @login_not_required
 @require_POST
 def login(request: HttpRequest) -> HttpResponse:
-    """The ENT button (a CSRF-protected POST): off to the CAS login page, which sends the ticket to the callback."""
+    """The ENT button (a CSRF-protected POST): off to the CAS login page, which sends the ticket to the callback.
+
+    A new random value for this login, kept in the session and put in the service URL: the callback accepts a
+    ticket only with it, in this browser (login CSRF)."""
     if not is_enabled():
         return HttpResponseBadRequest()
     next_url = request.POST.get("next", "")
@@ -103,7 +118,9 @@ def login(request: HttpRequest) -> HttpResponse:
         request.session[SESSION_NEXT] = next_url
     else:
         request.session.pop(SESSION_NEXT, None)
-    client = get_cas_client(service_url=service_url(request), request=request)
+    state = secrets.token_urlsafe(32)
+    request.session[SESSION_STATE] = state
+    client = get_cas_client(service_url=service_url(request, state), request=request)
     return redirect(client.get_login_url())
 
 
@@ -111,11 +128,14 @@ def login(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_http_methods(["GET", "POST"])
 def callback(request: HttpRequest) -> HttpResponse:
-    """GET ?ticket=ST-…: validate it, then log the student or staff member in. POST logoutRequest: single logout."""
+    """GET ?s=…&ticket=ST-…: validate it, then log the student or staff member in. POST logoutRequest: single logout.
+
+    A ticket is validated only when ``s`` is the value of the login this browser started (``login``), once: else the
+    browser goes back to the login page with a message, the ticket unused (it may be someone else's: login CSRF)."""
     if not is_enabled():
         return HttpResponseBadRequest()
-    client = get_cas_client(service_url=service_url(request), request=request)
     if request.method == "POST":
+        client = get_cas_client(service_url=service_url(request), request=request)
         if not _readable_logout_request(client, request.POST.get("logoutRequest", "")):
             # Nothing to end, and django-cas-ng's clean_sessions fails on it (a 500). Anyone can post here (no CSRF
             # token, no login): a 400 says "not understood" to the poster, and to a CAS server's log if it was one.
@@ -126,6 +146,16 @@ def callback(request: HttpRequest) -> HttpResponse:
     ticket = request.GET.get("ticket", "")
     if not ticket:
         return redirect("account_login")
+    state = request.session.pop(SESSION_STATE, None)  # one attempt per login started, whatever its outcome
+    if (
+        not isinstance(state, str)
+        or not state
+        or not constant_time_compare(request.GET.get(STATE_PARAMETER, ""), state)
+    ):
+        logger.warning("CAS return without the login this browser started: ticket not validated")
+        messages.error(request, LOGIN_NOT_STARTED)
+        return redirect("account_login")
+    client = get_cas_client(service_url=service_url(request, state), request=request)
     try:
         username, attributes, _pgtiou = client.verify_ticket(ticket)
     # An unreachable CAS server; an answer that is not XML (an HTML error page, an empty 503), which python-cas parses

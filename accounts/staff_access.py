@@ -78,7 +78,8 @@ def needs_second_factor(request: HttpRequest) -> bool:
 def second_factor_redirect(request: HttpRequest, next_url: str) -> HttpResponseRedirect:
     """Where a staff member without a second factor goes, with a French message saying why.
 
-    - The authenticator app is active: allauth's MFA reauthentication (a code), then back to ``next_url``.
+    - The authenticator app is active: allauth's MFA reauthentication (a code), then back to ``next_url``; the
+      session goes on under a new key (``accounts.staff_enrolment.rotate_on_code_reauthentication``).
     - No app yet: the enrolment page (accounts.staff_enrolment): a mailed link or a code of the central office
       opens the activation page (QR code, then a code); activating records the second factor, see
       ``accounts.staff_enrolment.record_second_factor_on_activation``.

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts import cas, oidc_backchannel
 from accounts.models import StaffEnrolmentToken, User
 from accounts.staff_access import session_has_second_factor
 from ecandidat.emails import enqueue_email
@@ -265,7 +266,8 @@ def record_second_factor_on_activation(sender, request, user, authenticator, **k
       enrolment), must not outlive the app and, for instance, read the recovery codes. This session stays.
     - Activating the authenticator app means typing a valid code of it, in a session already logged in by password,
       so the session now holds both factors and the back office opens without asking for a second code straight
-      away (which the app could not even give: a TOTP code is single-use).
+      away (which the app could not even give: a TOTP code is single-use). The session goes on under a new key
+      (``rotate_session_key``).
 
     allauth sends the signal on commit of the activation, before the session is saved. The recovery codes generated
     with the app send it too: nothing more to do for them.
@@ -278,3 +280,24 @@ def record_second_factor_on_activation(sender, request, user, authenticator, **k
         return
     record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
     close_grant_on_activation(request)
+    rotate_session_key(request)
+
+
+def rotate_session_key(request: HttpRequest) -> None:
+    """This session gained a second factor (it may now open the back office): it goes on under a new key, so that
+    a key known before (planted in the browser, read somewhere) opens nothing (session fixation, ASVS 3.2.1, as
+    Django's ``login`` does for the first factor). The data stays; what the ENT's logouts name the session by (CAS
+    ``SessionTicket``, OpenID Connect ``EntSession``, the latter deleted with the old row) follows the new key."""
+    request.session.cycle_key()
+    cas.follow_new_session_key(None, request)
+    oidc_backchannel.follow_new_session_key(None, request)
+
+
+def rotate_on_code_reauthentication(sender, request, user, authenticator, reauthenticated=False, **kwargs) -> None:
+    """Receiver of allauth's ``authenticator_used``: a code typed at allauth's reauthentication (where
+    ``accounts.staff_access.second_factor_redirect`` sends a staff session opened with the password alone) records a
+    second factor in a session already logged in: it gets a new key (``rotate_session_key``). The code step of a
+    login is left alone (its session is not logged in yet, and Django's ``login`` that follows changes the key)."""
+    if request is None or not reauthenticated or getattr(request.user, "pk", None) != user.pk:
+        return
+    rotate_session_key(request)

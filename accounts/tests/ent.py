@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from accounts import cas
 from accounts.models import User
 from ecandidat.tests.plugins.services import ENT_PASSWORD
 
@@ -32,6 +33,14 @@ def ent_providers(server_url: str, *, client_id: str = "ecandidat", secret: str 
         provider["OAUTH_PKCE_ENABLED"] = True
     app = {"provider_id": "ent", "name": "ENT", "client_id": client_id, "secret": secret, "settings": app_settings}
     return {"openid_connect": {**provider, "APPS": [app]}}
+
+
+def cas_return(client: Client, ticket: str) -> dict[str, str]:
+    """The query the CAS server sends the browser ``client`` back with after it pressed the ENT button (which this
+    presses): ``s``, the value of this browser's login (``accounts.cas``: the return page logs in only the browser
+    that started the login), and ``ticket``. Call it before a query count: the button is a request of its own."""
+    client.post(reverse("accounts:cas_login"))
+    return {"s": client.session[cas.SESSION_STATE], "ticket": ticket}
 
 
 def ent_return(

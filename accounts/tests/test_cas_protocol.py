@@ -23,6 +23,8 @@ from ecandidat.tests.plugins.services import ENT_PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
+RETURN = re.compile(r"/compte/ent/cas/retour/\?s=[\w-]+&ticket=ST-")  # the value of this browser's login, the ticket
+
 
 @pytest.fixture
 def cas_app(live_server, ent_server, settings, campaign):
@@ -76,7 +78,7 @@ def test_service_validation_returns_the_cas_3_attributes(ent_server):
 def test_new_student_lands_on_the_account_creation_form_prefilled_from_the_attributes(cas_app):
     _, urls, response = _ent_login(cas_app, "estelle.martin")
 
-    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert any(RETURN.search(url) for url in urls)
     assert response.url == f"{cas_app.url}/accounts/3rdparty/signup/"
     assert 'value="estelle.martin@etudiant.univ-perp.fr"' in response.text
     assert 'value="MARTIN"' in response.text
@@ -128,8 +130,17 @@ def test_logout_from_ecandidat_ends_the_cas_session_too(cas_app, campaign):
 
 def test_a_forged_ticket_is_refused_with_a_message(cas_app):
     session = requests.Session()
+    login_page = f"{cas_app.url}/accounts/login/"
+    to_cas = session.post(
+        f"{cas_app.url}/compte/ent/cas/",
+        data={"csrfmiddlewaretoken": _csrf(session, login_page)},
+        headers={"Referer": login_page},
+        allow_redirects=False,
+        timeout=10,
+    )
+    service = parse_qs(urlsplit(to_cas.headers["Location"]).query)["service"][0]  # this browser's login
 
-    response = session.get(f"{cas_app.url}/compte/ent/cas/retour/", params={"ticket": "ST-forged"}, timeout=10)
+    response = session.get(service, params={"ticket": "ST-forged"}, timeout=10)
 
     assert response.url == f"{cas_app.url}/accounts/login/"
     assert "L’ENT n’a pas pu confirmer votre connexion" in response.text
@@ -171,7 +182,7 @@ def test_with_the_ent_closed_to_candidates_a_student_is_refused_with_a_message(c
 
     session, urls, response = _ent_login(cas_app, "lucas.bernard")
 
-    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert any(RETURN.search(url) for url in urls)
     assert response.url == f"{cas_app.url}/accounts/login/"
     assert "Les candidats ne se connectent plus par l&#x27;ENT" in response.text
     assert 'action="/compte/ent/cas/"' not in response.text  # no ENT button for candidates
@@ -206,7 +217,7 @@ def test_during_the_window_staff_log_in_through_cas_and_reach_the_back_office(ca
 
     session, urls, response = _ent_login(cas_app, "sophie.gestion")
 
-    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert any(RETURN.search(url) for url in urls)
     assert response.status_code == 200
     assert response.url == f"{cas_app.url}/gestion/"
     assert session.get(f"{cas_app.url}/gestion/", timeout=10).status_code == 200
@@ -236,7 +247,7 @@ def test_during_the_window_a_student_gets_the_maintenance_page_from_cas_and_noth
 
     session, urls, response = _ent_login(cas_app, "lucas.bernard")
 
-    assert any("/compte/ent/cas/retour/?ticket=ST-" in url for url in urls)
+    assert any(RETURN.search(url) for url in urls)
     assert response.status_code == 503
     assert response.headers["Cache-Control"] == "no-store"
     assert int(response.headers["Retry-After"]) >= 60

@@ -98,6 +98,7 @@ def test_the_ent_button_posts_to_the_cas_login(client, settings):
     assert response.status_code == 302
     assert response.url == (
         "https://cas.univ-perp.fr/cas/login?service=http%3A%2F%2Ftestserver%2Fcompte%2Fent%2Fcas%2Fretour%2F"
+        f"%3Fs%3D{client.session[cas.SESSION_STATE]}"  # this browser's login (test_cas_login_csrf.py)
     )
     assert "cas_next" not in client.session  # an outside "next" is dropped
 
@@ -117,8 +118,10 @@ def test_a_callback_without_ticket_goes_back_to_the_login_page(client, settings)
 def test_an_unreachable_cas_server_sends_back_to_the_login_page_with_a_message(client, settings):
     settings.ENT_PROTOCOL = "cas"
     settings.ENT_SERVER_URL = settings.CAS_SERVER_URL = f"http://127.0.0.1:{free_port()}/cas/"  # nobody listens
+    client.post(reverse("accounts:cas_login"))
+    state = client.session[cas.SESSION_STATE]
 
-    response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"}, follow=True)
+    response = client.get(reverse("accounts:cas_callback"), {"s": state, "ticket": "ST-1"}, follow=True)
 
     assert response.redirect_chain == [(reverse("account_login"), 302)]
     assert "The ENT could not confirm your login. Please try again." in response.content.decode()

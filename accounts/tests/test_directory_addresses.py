@@ -20,7 +20,7 @@ from accounts import directory
 from accounts.directory import DirectoryPerson
 from accounts.directory_refresh import refresh_staff_from_directory
 from accounts.models import User
-from accounts.tests.ent import STUB_ENT, ent_providers, oidc_callback_state
+from accounts.tests.ent import STUB_ENT, cas_return, ent_providers, oidc_callback_state
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.models import OutboundEmail, StaffDirectoryChange
 
@@ -188,11 +188,12 @@ def test_cas_first_login_of_a_new_directory_staff_member_reaches_the_back_office
     attributes = {"mail": SOPHIE.email, "givenName": "Sophie", "sn": "GESTION"}
     mocker.patch.object(CASClientV3, "verify_ticket", return_value=(SOPHIE.uid, attributes, None))
 
-    # test_ent_maintenance's CAS staff login (29 with the history's 2, the ENT identity linked for the first time there
+    # test_ent_maintenance's CAS staff login (32 with the history's 2, the ENT identity linked for the first time there
     # too), and the directory refresh at the login (the account locked, with its savepoint: 3; nothing changed).
     # allauth's check of a verified address finds it: no confirmation row, no mail.
-    with django_assert_num_queries(32):
-        response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"})
+    back = cas_return(client, "ST-1")
+    with django_assert_num_queries(35):
+        response = client.get(reverse("accounts:cas_callback"), back)
 
     _assert_in_the_back_office(client, response, user)
     assert SocialAccount.objects.get(provider="ent", uid="sophie.gestion").user == user

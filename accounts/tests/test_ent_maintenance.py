@@ -99,25 +99,35 @@ def cas_ent(settings):
     settings.SOCIALACCOUNT_PROVIDERS = ent_providers("https://cas.univ-perp.fr")
 
 
-def _cas_return(client, mocker, username: str, *, next_url: str = ""):
-    """The CAS server's redirect back with a ticket, which it says is ``username``'s."""
+def _cas_ticket(client, mocker, username: str, *, next_url: str = "") -> dict[str, str]:
+    """The ENT button pressed in this browser (``accounts.cas.login``: its value in the session) and a ticket the CAS
+    server says is ``username``'s: the query of the CAS server's redirect back."""
     attributes = {"mail": f"{username}@etudiant.univ-perp.fr", "givenName": "Lucas", "sn": "BERNARD"}
     mocker.patch.object(CASClientV3, "verify_ticket", return_value=(username, attributes, None))
+    session = client.session
+    session[cas.SESSION_STATE] = "this-browsers-login"
     if next_url:
-        session = client.session
         session[cas.SESSION_NEXT] = next_url
-        session.save()
-    return client.get(reverse("accounts:cas_callback"), {"ticket": "ST-night"}, **FRENCH)
+    session.save()
+    return {"s": "this-browsers-login", "ticket": "ST-night"}
+
+
+def _cas_return(client, back: dict[str, str]):
+    """The CAS server's redirect back (``_cas_ticket``)."""
+    return client.get(reverse("accounts:cas_callback"), back, **FRENCH)
 
 
 def test_cas_staff_log_in_during_the_window_and_reach_the_back_office(
     client, cas_ent, staff, window, mocker, django_assert_num_queries
 ):
+    back = _cas_ticket(client, mocker, "sophie.gestion")
+
     # The request's savepoint; the staff account; the ENT identity linked (get_or_create: 4); site, ENT app; allauth's
     # lookup (identity, user, save); allauth's checks (user, verified address, MFA); the login (new session: 4,
-    # last_login, session saved: 3, CAS session ticket); release; the session saved (3).
-    with django_assert_num_queries(29):  # the login written to the history (2)
-        response = _cas_return(client, mocker, "sophie.gestion")
+    # last_login, session saved: 3, CAS session ticket); release; the session saved (3). The session of the browser
+    # that pressed the ENT button read (1), its old row read and deleted at the login (2).
+    with django_assert_num_queries(32):  # the login written to the history (2)
+        response = _cas_return(client, back)
 
     assert response.status_code == 302
     assert response.url == ADMIN
@@ -129,10 +139,12 @@ def test_cas_staff_log_in_during_the_window_and_reach_the_back_office(
 def test_cas_a_known_student_gets_the_maintenance_page_and_is_not_logged_in(
     client, cas_ent, student, window, mocker, django_assert_num_queries
 ):
+    back = _cas_ticket(client, mocker, "lucas.bernard")
+
     # The request's savepoint; a staff account?; site, ENT app; allauth's lookup (identity, user, save); rolled back,
-    # released. Nothing else: the session is not saved with a 5xx answer.
-    with django_assert_num_queries(9):
-        response = _cas_return(client, mocker, "lucas.bernard")
+    # released; the browser's session read. Nothing else: the session is not saved with a 5xx answer.
+    with django_assert_num_queries(10):
+        response = _cas_return(client, back)
 
     _assert_maintenance_page(response)
     _assert_student_untouched(client, student)
@@ -143,8 +155,10 @@ def test_cas_a_known_student_gets_the_maintenance_page_and_is_not_logged_in(
 def test_cas_a_new_person_gets_the_maintenance_page_and_nothing_is_created(
     client, cas_ent, campaign, window, mocker, django_assert_num_queries
 ):
-    with django_assert_num_queries(7):  # as above, the lookup finding no identity (1 instead of 3)
-        response = _cas_return(client, mocker, "estelle.martin")
+    back = _cas_ticket(client, mocker, "estelle.martin")
+
+    with django_assert_num_queries(8):  # as above, the lookup finding no identity (1 instead of 3)
+        response = _cas_return(client, back)
 
     _assert_maintenance_page(response)
     assert "socialaccount_sociallogin" not in client.session
@@ -155,7 +169,7 @@ def test_cas_a_new_person_gets_the_maintenance_page_and_nothing_is_created(
 def test_cas_the_switch_refuses_a_student_with_its_message(client, cas_ent, student, admin_user, mocker):
     set_switch(is_on=True, message="Migration en cours, retour à 14h.", actor=admin_user)
 
-    response = _cas_return(client, mocker, "lucas.bernard")
+    response = _cas_return(client, _cas_ticket(client, mocker, "lucas.bernard"))
 
     assert response.status_code == 503
     assert "Migration en cours, retour à 14h." in response.content.decode()
@@ -167,7 +181,7 @@ def test_cas_outside_the_window_a_student_logs_in_as_before(client, cas_ent, stu
     settings.MAINTENANCE_WINDOW_ENFORCED = True
 
     with time_machine.travel(DAY, tick=False):
-        response = _cas_return(client, mocker, "lucas.bernard")
+        response = _cas_return(client, _cas_ticket(client, mocker, "lucas.bernard"))
         session = dict(client.session.items())  # read at that time: the session has expired since
 
     assert response.status_code == 302

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from accounts import directory
 from accounts.models import User
-from accounts.tests.ent import oidc_callback_state, oidc_login
+from accounts.tests.ent import cas_return, oidc_callback_state, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 
 CALLBACK = "/accounts/oidc/ent/login/callback/"
@@ -227,7 +227,7 @@ def test_cas_links_a_superuser_as_it_always_did(client, db, cas_ent):
     admin = StaffFactory(username="sophie.gestion", is_superuser=True)
     cas_ent.return_value = ("sophie.gestion", {"mail": ["sophie.gestion@univ-perp.fr"]}, None)
 
-    response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"})
+    response = client.get(reverse("accounts:cas_callback"), cas_return(client, "ST-1"))
 
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(admin.pk)

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from accounts import directory
 from accounts.models import User
-from accounts.tests.ent import oidc_callback_state
+from accounts.tests.ent import cas_return, oidc_callback_state
 from accounts.tests.factories import StaffFactory
 from ecandidat.models import StaffDirectoryChange
 from ecandidat.tests.plugins.services import free_port
@@ -105,7 +105,7 @@ def test_cas_and_oidc_logins_refresh_by_the_same_rule(client, ldap, oidc_ent, ca
         if protocol == "cas":
             settings.ENT_PROTOCOL = "cas"
             cas_ent.return_value = ("sophie.gestion", {"mail": ["sophie.gestion@univ-perp.fr"]}, None)
-            client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"})
+            client.get(reverse("accounts:cas_callback"), cas_return(client, "ST-1"))
         else:
             settings.ENT_PROTOCOL = "oidc"
             _oidc_login(client, mocker)

@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.tests.ent import oidc_callback_state
+from accounts.tests.ent import cas_return, oidc_callback_state
 from accounts.tests.personas import PASSWORD
 from ecandidat.sessions import REFRESHED_AT_KEY
 
@@ -49,7 +49,7 @@ def test_an_ent_login_over_openid_connect_gets_the_same_cookie(client, oidc_ent,
 def test_an_ent_login_over_cas_gets_the_same_cookie(client, cas_ent, ent_candidate):
     cas_ent.return_value = ("lucas.bernard", {"mail": [ent_candidate.email]}, None)
 
-    response = client.get(reverse("accounts:cas_callback"), {"ticket": "ST-1"})
+    response = client.get(reverse("accounts:cas_callback"), cas_return(client, "ST-1"))
 
     assert client.session["_auth_user_id"] == str(ent_candidate.pk)
     _assert_browser_session(response, client)

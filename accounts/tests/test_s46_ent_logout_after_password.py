@@ -17,7 +17,7 @@ from django_cas_ng.models import SessionTicket
 
 from accounts import cas
 from accounts.models import EntSession
-from accounts.tests.ent import ent_providers, oidc_login
+from accounts.tests.ent import cas_return, ent_providers, oidc_login
 from accounts.tests.ent_logout import (
     CLIENT_ID,
     CONFIG,
@@ -134,7 +134,7 @@ def test_a_password_login_changing_its_password_is_tied_to_nothing(ent_http, cli
 
 def _cas_login(client: Client, cas_ent, uid: str = "lucas.bernard", ticket: str = "ST-1") -> None:
     cas_ent.return_value = (uid, {"mail": [f"{uid}@etudiant.univ-perp.fr"]}, None)
-    client.get(CALLBACK, {"ticket": ticket})
+    client.get(CALLBACK, cas_return(client, ticket))
     assert client.session["_auth_user_id"]
 
 
