@@ -155,10 +155,25 @@ def bulk_release(model_admin, request, applications, form):
     return HttpResponseRedirect(_job_url(job))
 
 
+def _own_job(request, public_id) -> ReleaseJob:
+    """The requester's release (404 for anyone else, as for a job that does not exist), while every application it
+    holds that still exists is in their scope (404 otherwise): a right withdrawn since it was asked for (another
+    centre, another commission) withdraws its page too, with its refusals (dossier numbers, formations, reasons), as
+    it does the dossiers' pages, the commission packs (``packs._own_pack``) and the exports. One query more: the
+    applications outside the scope, counted by the database (none for a job without applications)."""
+    job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    outside = Application.objects.filter(pk__in=job.application_ids).exclude(
+        pk__in=Application.objects.visible_to(request.user).values("pk")
+    )
+    if outside.exists():
+        raise Http404
+    return job
+
+
 def release_job_view(model_admin, request, public_id):
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    job = _own_job(request, public_id)
     # Its task never queued (Redis unreachable) or lost (Redis restarted): queued again, the page goes on refreshing.
     requeue_lost_release(job)
     stalled = is_stalled(job)  # its worker was killed and no new delivery took it back: not "in progress" for ever
@@ -187,7 +202,7 @@ def release_job_retry_view(model_admin, request, public_id):
     page, which shows it waiting again (or, clicked twice or once it has started, as it is)."""
     if not model_admin.has_view_permission(request):
         raise PermissionDenied
-    job = get_object_or_404(ReleaseJob, public_id=public_id, requested_by=request.user)
+    job = _own_job(request, public_id)
     try:
         relaunched = retry_release(job, actor=request.user)
     except BusinessRuleError as error:

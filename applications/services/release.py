@@ -15,14 +15,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from applications import lost_tasks
 from applications.models import Application, DecisionLetter, ReleaseJob
 from applications.models.candidature import latest_decision
@@ -30,9 +30,6 @@ from applications.services import staff
 from ecandidat.celery import Task, registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 # The preview renders each mail by running the validation: bounded, the rest of a big selection is only counted.
 PREVIEW_LIMIT = 50
@@ -271,6 +268,31 @@ def is_stalled(job: ReleaseJob, *, now: datetime.datetime | None = None) -> bool
     return lost_tasks.stopped(job, stale_after=RELEASE_STALE_AFTER, now=now)
 
 
+class _RequesterDeactivated(BusinessRuleError):
+    """The requester's account was deactivated since the release was asked for: the job stops (``run_release``)."""
+
+
+def _check_requester(actor: User, application: Application) -> None:
+    """The requester's right to validate ``application`` as it is now, inside the application's transaction
+    (``run_release``): their memberships read again (``staff_scope``, dropped from the user object: one query, none
+    for a superuser) and the check, the account still active and of the same kind in the same query. A membership
+    removed, or moved to another centre, since the release was asked for refuses the application
+    (``BusinessRuleError``); a deactivated account raises ``_RequesterDeactivated``. Why it is refused is read only
+    when it is (the account again, then the check as the account now is)."""
+    actor.__dict__.pop("staff_scope", None)
+    unchanged = User.objects.filter(pk=actor.pk, is_active=True, is_superuser=actor.is_superuser)
+    if Application.objects.validatable_by(actor).filter(pk=application.pk).filter(Exists(unchanged)).exists():
+        return
+    actor.refresh_from_db(fields=["is_active", "is_superuser"])
+    actor.__dict__.pop("staff_scope", None)
+    if not actor.is_active:
+        raise _RequesterDeactivated(
+            _("Your account has been deactivated since this release was asked for: this decision was not validated.")
+        )
+    if not Application.objects.validatable_by(actor).filter(pk=application.pk).exists():
+        raise BusinessRuleError(_("This application is no longer in your scope: its decision was not validated."))
+
+
 def run_release(job_id: int) -> None:
     """Validate each application's current decision, each in its own transaction (a refusal does not stop the
     others; the mails and letters leave after each commit), recording the progress. Claimed once (PENDING →
@@ -278,7 +300,9 @@ def run_release(job_id: int) -> None:
     once its progress is older than ``RELEASE_STALE_AFTER``, by the task the beat sweeper queues again
     (``requeue_stalled_releases``, ``_claim_release``), which counts the decisions already validated as done instead
     of validating, and mailing, them twice. Each write checks the claim's stamp: a run taken over stops. The
-    requester's right is read again for each application."""
+    requester's right is read again for each application, in its transaction (``_check_requester``): one no longer
+    in their scope is refused; once their account is deactivated, the job stops, that application and every one
+    left refused with the same reason."""
     claim = _claim_release(job_id)
     if claim is None:
         return
@@ -287,6 +311,7 @@ def run_release(job_id: int) -> None:
     actor = job.requested_by
     expected = None if job.decision_ids is None else set(job.decision_ids)
     done, refusals = 0, []
+    deactivated = ""  # the refusal of every application left, once the requester's account is deactivated
     status = ReleaseJob.Status.FAILED  # unless the loop ends: an unexpected error is recorded, then raised
 
     def mine() -> QuerySet[ReleaseJob]:
@@ -303,11 +328,19 @@ def run_release(job_id: int) -> None:
             current = application.decisions.current() if resumed else None
             if current is not None and current.validated_at is not None:
                 done += 1  # validated by the run that was stopped (or by someone since): released already
+            elif deactivated:
+                refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {deactivated}")
+                continue  # nothing validated: the progress is written once, when the job finishes
             else:
                 try:
                     # A lock conflict (another kind of work, a lock_timeout) refuses this application, not the job.
                     with staff.lock_conflict_refused(), transaction.atomic():
+                        _check_requester(actor, application)
                         validate_current_decision(application, actor=actor, expected=expected)
+                except _RequesterDeactivated as error:
+                    deactivated = str(error)
+                    logger.warning("release job %s: its requester was deactivated, the job stops", job_id)
+                    refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
                 except BusinessRuleError as error:
                     refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
                 else:

@@ -100,8 +100,9 @@ def test_a_release_never_started_is_shown_failed_then_launched_again(
     )
     client.force_login(centre_manager)
 
-    # Session, user, staff checks, savepoints, the job: no write, nothing queued behind the message.
-    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+    # Session, user, staff checks, savepoints, the job, its applications outside the scope (the page follows the
+    # requester's scope, as the packs: one query more): no write, nothing queued behind the message.
+    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
         response = client.get(page_url(job))
 
     assert response.context["in_progress"] is False
@@ -145,15 +146,15 @@ def test_a_lost_release_is_queued_again_once_after_the_delay(
     )
     client.force_login(centre_manager)
 
-    # Just asked for: left to its task, no query more.
-    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+    # Just asked for: left to its task, no query more (9: its applications outside the scope, as the packs).
+    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
         response = client.get(page_url(job))
     assertContains(response, REFRESH)
     assert len(broker_down) == 1
 
     # Waited past RELEASE_REQUEUE_AFTER, the broker still down: queued again (refused), the page goes on refreshing.
     ReleaseJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - release.RELEASE_REQUEUE_AFTER * 2)
-    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):  # + the stamp's update
+    with django_assert_num_queries(10), django_capture_on_commit_callbacks(execute=True):  # + the stamp's update
         response = client.get(page_url(job))
     assertContains(response, REFRESH)
     assertNotContains(response, DID_NOT_START)
