@@ -222,7 +222,8 @@ def test_central_administrator_issues_a_code_that_opens_the_activation_once(
     client.force_login(admin_user)  # who manages the accounts in the admin's user list
     changelist = reverse("admin:accounts_user_changelist")
 
-    with django_assert_num_queries(10):
+    # + the user's earlier links and codes expired (one UPDATE per account)
+    with django_assert_num_queries(11):
         page = client.post(changelist, {"action": "issue_enrolment_codes", "_selected_action": [centre_manager.pk]})
 
     html = page.content.decode()
@@ -416,3 +417,24 @@ def test_the_link_records_the_visitors_address_behind_nginx(client, centre_manag
     client.post(link, HTTP_X_FORWARDED_FOR="192.0.2.44")
 
     assert StaffEnrolmentToken.objects.get().used_from == "192.0.2.44"
+
+
+def test_a_new_code_or_link_expires_the_earlier_ones(
+    client, centre_manager, central_manager, django_assert_num_queries
+):
+    """Found by review: a code reissued because the first went to the wrong person left the first one working for
+    its three days. Only the latest link or code works; the earlier rows stay as the record."""
+    first = issue_enrolment_code(user=centre_manager, actor=central_manager)
+    mail_enrolment_link(user=centre_manager, actor=central_manager)
+    issue_enrolment_code(user=central_manager, actor=central_manager)  # another account's: untouched
+    with django_assert_num_queries(2):  # the earlier ones expired, the new one created
+        latest = issue_enrolment_code(user=centre_manager, actor=central_manager)
+
+    assert StaffEnrolmentToken.objects.filter(user=centre_manager).count() == 3
+    assert StaffEnrolmentToken.objects.usable().filter(user=centre_manager).count() == 1
+    assert StaffEnrolmentToken.objects.usable().filter(user=central_manager).count() == 1
+    _log_in_with_password(client)
+    response = client.post(ENROLMENT, {"action": "code", "code": first})
+    assert "Ce lien ou ce code d&#x27;activation a expiré" in response.content.decode()
+    response = client.post(ENROLMENT, {"action": "code", "code": latest})
+    assert response.url == reverse("mfa_activate_totp")
