@@ -342,7 +342,7 @@ def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, 
     client.force_login(centre_manager)
     form = client.get(change_url(application)).content.decode()
     assert f'<input type="date" name="replace_by" id="piece-{submission.piece_type_id}-replace-by"' in form
-    assert f'<label for="piece-{submission.piece_type_id}-replace-by">À remplacer avant le (facultatif' in form
+    assert f'<label for="piece-{submission.piece_type_id}-replace-by">À remplacer au plus tard le (facultatif' in form
 
     with django_assert_num_queries(14):
         response = client.post(
@@ -353,8 +353,8 @@ def test_refuse_with_the_pieces_own_deadline(client, django_assert_num_queries, 
     submission.refresh_from_db()
     assert (submission.status, submission.replace_by) == (PieceStatus.REFUSED, day)
     page = html.unescape(client.get(response["Location"]).content.decode())
-    assert f"Relevé de notes : refusée. À remplacer avant le {day:%d/%m/%Y}." in page
-    assert f"scan illisible (à remplacer avant le {day:%d/%m/%Y})" in page  # the history
+    assert f"Relevé de notes : refusée. À remplacer au plus tard le {day:%d/%m/%Y}." in page
+    assert f"scan illisible (à remplacer au plus tard le {day:%d/%m/%Y})" in page  # the history
 
 
 @pytest.mark.parametrize(

@@ -116,10 +116,10 @@ def test_preview_refusal_with_deadline_and_messages_that_cover_nothing(
     # Refused with its own deadline: back on the piece, the message above it, not over it.
     deadline = timezone.localdate() + datetime.timedelta(days=10)
     transcript.get_by_role("textbox", name=re.compile(r"^Commentaire")).fill("scan illisible")
-    transcript.get_by_label(re.compile(r"^À remplacer avant le")).fill(deadline.isoformat())
+    transcript.get_by_label(re.compile(r"^À remplacer au plus tard le")).fill(deadline.isoformat())
     transcript.get_by_role("button", name="Refuser", exact=True).click()
     message = page.locator(".messagelist .success")
-    expect(message).to_have_text(f"Relevé de notes : refusée. À remplacer avant le {deadline:%d/%m/%Y}.")
+    expect(message).to_have_text(f"Relevé de notes : refusée. À remplacer au plus tard le {deadline:%d/%m/%Y}.")
     expect(message).to_be_in_viewport()
     _does_not_cover(
         page, f"#piece-{PieceSubmission.objects.get(piece_type__label='Relevé de notes').piece_type_id} h3"
@@ -159,7 +159,7 @@ def test_preview_refusal_with_deadline_and_messages_that_cover_nothing(
     log_in_browser(candidate_page, live_server, candidate.user)
     candidate_page.goto(f"{live_server.url}/candidat/candidatures/{application.public_id}/")
     row = candidate_page.locator(f"#piece-{submission.piece_type_id}")
-    expect(row).to_contain_text(f"À remplacer avant le {deadline:%d/%m/%Y}")
+    expect(row).to_contain_text(f"À remplacer au plus tard le {deadline:%d/%m/%Y}")
     assert_no_serious_axe_violations(candidate_page)
     row.get_by_label("Nouveau fichier pour Relevé de notes").set_input_files(
         {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": _transcript_pdf()}
@@ -255,7 +255,7 @@ LABEL_FIELD_GAPS_JS = """() => [...document.querySelectorAll('.review-check labe
 def test_each_field_of_a_pieces_check_follows_its_label(
     live_server, transactional_db, new_browser_page, campaign, settings, width
 ):
-    """Walk of 2026-12-03: at 1,280 px « À remplacer avant le (facultatif, avec un refus) » ended the
+    """Walk of 2026-12-03: at 1,280 px « À remplacer au plus tard le (facultatif, avec un refus) » ended the
     comment's line and its date field began the next one, under « Commentaire »: the form's items wrapped one by one.
     Each field now follows its label, beside it on the same line or right under it at its left edge."""
     page = _manager_reading_a_transmitted_dossier(live_server, new_browser_page, campaign, settings, width)
@@ -263,7 +263,7 @@ def test_each_field_of_a_pieces_check_follows_its_label(
     gaps = page.evaluate(LABEL_FIELD_GAPS_JS)
 
     labels = {label for label, *_gaps in gaps}
-    assert labels == {"Commentaire (obligatoire pour refuser)", "À remplacer avant le (facultatif, avec un refus)"}
+    assert labels == {"Commentaire (obligatoire pour refuser)", "À remplacer au plus tard le (facultatif, avec un refus)"}
     beside = [label for label, right, below, _left in gaps if 0 <= right <= 16 and below < 0]
     under = [label for label, _right, below, left in gaps if 0 <= below <= 12 and abs(left) <= 1]
     assert sorted(beside + under) == sorted(label for label, *_gaps in gaps), gaps

@@ -191,7 +191,7 @@ def test_history_sentences_written_by_an_english_speaker_read_in_french(
     english_page = client.get(change_url(application)).content.decode()
 
     deadlines = f"date limite de retour : {french_day} ; date de confirmation : {french_day}"
-    replace = f"scan illisible (à remplacer avant le {french_day})"
+    replace = f"scan illisible (à remplacer au plus tard le {french_day})"
     note_deleted = "note de membre du "
     assert deadlines in page
     assert replace in page

@@ -116,7 +116,7 @@ def test_incomplete_mail_gives_a_refused_pieces_own_deadline(application, centre
     staff.set_dossier_status(application, target=DossierStatus.INCOMPLETE, actor=centre_manager)
 
     [mail] = mails("STATUT_IN")
-    assert f"Relevé de notes : scan illisible (à remplacer avant le {day:%d/%m/%Y})" in mail.body
+    assert f"Relevé de notes : scan illisible (à remplacer au plus tard le {day:%d/%m/%Y})" in mail.body
 
 
 def test_same_status_twice_is_a_clear_invalid_transition(application, centre_manager):
@@ -141,14 +141,15 @@ def test_cancelled_application_cannot_change(application, centre_manager):
 # --- decisions --------------------------------------------------------------------------------------------------
 
 
-def test_record_decision_is_append_only_and_resets_the_answer(application, commission_member):
-    Application.objects.filter(pk=application.pk).update(accepted=True, answered_at=timezone.now())
+def test_record_decision_is_append_only_and_keeps_the_answer_until_validated(application, commission_member):
+    answered_at = timezone.now()
+    Application.objects.filter(pk=application.pk).update(accepted=True, answered_at=answered_at)
     first = staff.record_decision(application, decision_type=decision_type(Avis.WAITING_LIST), actor=commission_member)
     second = staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
 
     assert list(application.decisions.values_list("pk", flat=True)) == [first.pk, second.pk]
     application.refresh_from_db()
-    assert (application.accepted, application.answered_at) == (None, None)
+    assert (application.accepted, application.answered_at) == (True, answered_at)  # reset by the validation only
     assert second.validated_at is None
     assert OutboundEmail.objects.count() == 0  # nothing is mailed before validation
 

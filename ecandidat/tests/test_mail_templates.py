@@ -698,7 +698,7 @@ class TestPreview:
         assert response.context["subject"] == "Dossier MINFO incomplet"
         assert response.context["body"] == (
             "Bonjour Estelle <b>Martin</b>,\n"
-            "- Relevé de notes de licence : illisible (à remplacer avant le 20/06/2026)\n- CV"
+            "- Relevé de notes de licence : illisible (à remplacer au plus tard le 20/06/2026)\n- CV"
         )
         assert "Bonjour Estelle &lt;b&gt;Martin&lt;/b&gt;," in response.content.decode()
         assert "<b>Martin</b>" not in response.content.decode()

@@ -170,8 +170,8 @@ def test_refusal_stores_the_pieces_deadline_and_says_it_in_the_history(applicati
     submission = PieceSubmission.objects.get(piece_type=piece)
     assert submission.replace_by == day
     event = ApplicationEvent.objects.filter(kind="piece_status").latest("id")
-    # In the institution's language whoever acts (the history is read in French): « à remplacer avant le … ».
-    assert event.comment == f"{piece.code}: illisible (à remplacer avant le {day:%d/%m/%Y})"
+    # In the institution's language whoever acts (the history is read in French): « à remplacer au plus tard le … ».
+    assert event.comment == f"{piece.code}: illisible (à remplacer au plus tard le {day:%d/%m/%Y})"
 
 
 def test_the_deadline_goes_with_a_refusal_only_and_not_in_the_past(application, piece, centre_manager):

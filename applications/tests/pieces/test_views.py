@@ -608,7 +608,7 @@ def test_after_transmission_a_refused_piece_shows_its_deadline_and_can_be_replac
     page = html.unescape(response.content.decode())
     assert "Votre candidature a été transmise" in page
     assert "Vous pouvez encore remplacer les pièces refusées ci-dessous." in page
-    assert f"À remplacer avant le {day:%d/%m/%Y}" in page
+    assert f"À remplacer au plus tard le {day:%d/%m/%Y}" in page
     assert page.count('type="file"') == pieces
     assert f'action="{upload_url(application, piece)}"' in page
     assert "Remplacer" in page
@@ -654,5 +654,5 @@ def test_the_recap_shows_the_pieces_deadline(owner, application, piece, centre_m
         owner.get(reverse("applications:detail", args=[application.public_id]), language="fr").content.decode()
     )
 
-    assert f"À remplacer avant le {day:%d/%m/%Y}" in page
+    assert f"À remplacer au plus tard le {day:%d/%m/%Y}" in page
     assert f'action="{upload_url(application, piece)}"' in page
