@@ -8,7 +8,8 @@ world should use ``transaction.on_commit``.
   the candidate's behalf).
 - ``confirmation_withdrawn``: a confirmed application is withdrawn ("Désister" after confirming, by the candidate or
   by staff on the candidate's behalf: ``withdraw_application``, which also passes ``reason=``, a
-  ``WithdrawalReason`` code), or a new decision undoes the confirmation (``staff.record_decision``).
+  ``WithdrawalReason`` code), or a new decision, once validated, undoes the confirmation (``staff.validate_decision``;
+  entering it, ``staff.record_decision``, changes nothing the candidate sees).
 """
 
 from django.dispatch import Signal

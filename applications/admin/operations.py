@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy, pgettext
 
 from applications.admin import on_behalf, release
 from applications.admin.forms import (
@@ -39,6 +39,7 @@ from applications.admin.forms import (
 from applications.admin.review import change_url as review_change_url
 from applications.admin.review import neighbours
 from applications.admin.review_actions import application_for
+from applications.enums import DossierStatus
 from applications.models import Application
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date
@@ -215,17 +216,72 @@ def _latest_decision(application: Application):
     return newest[0] if newest else None
 
 
+def _page_notes(applications: list[Application], notes: list[tuple[Application, str]]) -> list[str]:
+    """``notes`` (an application, what is said of it) as the page says them: alone on one application's page,
+    after the application's name on a selection's."""
+    if len(applications) == 1:
+        return [note for _application, note in notes]
+    between = pgettext("between a name and what is said of it", ": ")
+    return [f"{_named(application)}{between}{note}" for application, note in notes]
+
+
+def _incomplete_dossiers(applications: list[Application]) -> list[str]:
+    """The warning of "Enter a decision" and of the release's preview for each application whose dossier is not
+    « Complet »: a decision may be entered and validated at any dossier status, as in eCandidat, but whoever does it
+    is told to check the pieces first. No query: the status is on the row (the applications come with their
+    candidate and formation, which name them on a selection)."""
+    return _page_notes(
+        applications,
+        [
+            (
+                application,
+                _("Dossier not complete (%(status)s): check its pieces before validating.")
+                % {"status": DossierStatus(application.dossier_status).label},
+            )
+            for application in applications
+            if application.dossier_status != DossierStatus.COMPLETE
+        ],
+    )
+
+
+def _confirmed_answers(applications: list[Application]) -> list[str]:
+    """What "Enter a decision" says of each application whose candidate has confirmed: the new decision cancels the
+    confirmation, and the OPI it created, once it is validated (``staff.validate_decision``), not when it is entered
+    (``staff.record_decision``). No query: the answer is on the row."""
+    note = _(
+        "The candidate has confirmed: their confirmation (and their OPI) will be cancelled when this decision is "
+        "validated."
+    )
+    return _page_notes(applications, [(application, note) for application in applications if application.accepted])
+
+
 def _last_decision(request, applications: list[Application]) -> dict:
     """What "Enter a decision" shows about the decision in force on one application, with the link that duplicates
-    it (one query, the form's own); nothing on a selection."""
+    it (one query, the form's own); nothing of it on a selection. On both, the dossiers not « Complet » and the
+    candidates who have confirmed (no query)."""
+    notes = {
+        "incomplete_dossiers": _incomplete_dossiers(applications),
+        "confirmed_answers": _confirmed_answers(applications),
+    }
     if len(applications) != 1:
-        return {"last_decision": None, "duplicate_url": "", "duplicated": False}
+        return {"last_decision": None, "duplicate_url": "", "duplicated": False, **notes}
     query = request.GET.copy()
     query[DUPLICATE] = "1"
     return {
         "last_decision": _latest_decision(applications[0]),
         "duplicate_url": f"{request.path}?{query.urlencode()}",
         "duplicated": DUPLICATE in request.GET,
+        **notes,
+    }
+
+
+def _release_preview(request, applications: list[Application]) -> dict:
+    """The release's preview (``release.preview_context``: each mail as it will be sent) and the dossiers of the
+    selection not « Complet », each named, the ones past the preview's limit too (``_incomplete_dossiers``, no
+    query)."""
+    return {
+        **release.preview_context(request, applications),
+        "incomplete_dossiers": _incomplete_dossiers(applications),
     }
 
 
@@ -270,9 +326,9 @@ def _decision_initial(request, applications: list[Application]) -> dict:
 
 def _validated_in_selection(applications: list[Application]) -> str:
     """eCandidat GEST_IS_UTILISE_BLOCAGE_MASSE (on by default): no decision is entered in bulk on a selection where
-    one application already has a validated decision. A new decision resets the candidate's confirmation and
-    withdraws their OPI (``staff.record_decision``); done by a careless selection it would undo confirmations
-    silently. One application at a time, from its dossier, stays possible."""
+    one application already has a validated decision. A new decision, once validated, resets the candidate's
+    confirmation and withdraws their OPI (``staff.validate_decision``); entered by a careless selection it would
+    undo confirmations at its release. One application at a time, from its dossier, stays possible."""
     if not parameters.get("BULK_DECISION_LOCK"):
         return ""
     decided = list(
@@ -322,7 +378,7 @@ OPERATIONS = {
             ReleaseForm,
             "validatable_by",
             _validate_current,
-            preview=release.preview_context,  # issue 12: each mail as it will be sent
+            preview=_release_preview,  # issue 12: each mail as it will be sent; the dossiers not « Complet »
             bulk_run=release.bulk_release,  # issue 12: a big release runs in Celery, with its progress
             initial=_release_initial,  # the decisions previewed: one entered since is not validated unread
             # The formations of ranked validations, before any application: the request holds them to its end.

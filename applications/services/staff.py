@@ -8,7 +8,7 @@ overwriting a colleague), writes an ``ApplicationEvent`` and enqueues its mail t
 
 Lock order: the formation's row (on the paths that change ranks, ``_lock_formation``), then the application's row,
 then the rows that depend on it, as the candidate's services (``candidature._lock``): the OPI, through
-``confirmation_withdrawn`` when a decision undoes a confirmation (``record_decision``, ``validate_decision``). The
+``confirmation_withdrawn`` when a decision's validation undoes a confirmation (``validate_decision``). The
 OPI actions of the central office ("Annuler les OPI en attente", "Rechargement des OPI") lock the OPIs first, then
 write a history row on each of their applications, whose foreign key's check takes a ``KEY SHARE`` lock on the
 application's row. So the application's row is locked ``FOR NO KEY UPDATE`` here (none of these services
@@ -454,14 +454,16 @@ def lifts_automatic_withdrawal(application: Application, *, avis: str, after_app
 
 
 def _reset_answer(application: Application, *, lift_withdrawal: bool = False) -> bool | None:
-    """A new decision resets the candidate's confirmation (§2.7, eCandidat ``tem_accept_cand``): the answer, its date
-    and its actor, on the locked row; the caller then sends ``confirmation_withdrawn`` (the OPI is withdrawn), once
-    its history row is written. A withdrawal stands, with its reason: it is irreversible (§1.12) and may already have
-    given the place to the complementary list, so a new decision neither lets the candidate confirm the old one
-    again nor gives the place back; except, with ``lift_withdrawal`` (``lifts_automatic_withdrawal``: a favourable
-    decision after an appeal, validated), the nightly automatic withdrawal, which is reset as a confirmation is.
-    Returns the answer found: True (the confirmation, reset), False (the withdrawal, kept or lifted) or None (no
-    answer); the caller's history row says which (``_answer_note``)."""
+    """A new decision, once validated (``validate_decision``), resets the candidate's confirmation (§2.7, eCandidat
+    ``tem_accept_cand``): the answer, its date and its actor, on the locked row; the caller then sends
+    ``confirmation_withdrawn`` (the OPI is withdrawn), once its history row is written. Not at its entry
+    (``record_decision``), unlike the reference: the candidate only sees validated decisions (§1.12), so a decision
+    entered and not validated must not change what they see. A withdrawal stands, with its reason: it is
+    irreversible (§1.12) and may already have given the place to the complementary list, so a new decision neither
+    lets the candidate confirm the old one again nor gives the place back; except, with ``lift_withdrawal``
+    (``lifts_automatic_withdrawal``: a favourable decision after an appeal, validated), the nightly automatic
+    withdrawal, which is reset as a confirmation is. Returns the answer found: True (the confirmation, reset), False
+    (the withdrawal, kept or lifted) or None (no answer); the caller's history row says which (``_answer_note``)."""
     previous = application.accepted
     if previous is True or (previous is False and lift_withdrawal):
         application.accepted = None
@@ -472,10 +474,11 @@ def _reset_answer(application: Application, *, lift_withdrawal: bool = False) ->
     return previous
 
 
-def _answer_note(comment: str, previous: bool | None, *, meanwhile: bool, lifted: bool | None = None) -> str:
-    """The history comment ``comment`` of a decision's entry or validation, with what became of the candidate's
-    answer (``_reset_answer``'s result), in the institution's language; ``meanwhile``: at the validation, an answer
-    given since the entry."""
+def _answer_note(comment: str, previous: bool | None, *, validated: bool, lifted: bool | None = None) -> str:
+    """The history comment ``comment`` of a decision's entry (``validated`` False) or validation (True), with what
+    becomes of the candidate's answer ``previous`` (the answer on the row at the entry; ``_reset_answer``'s result at
+    the validation), in the institution's language. A confirmation is cancelled by the validation only, whether it
+    was given before the entry or since: the entry says it will be."""
     if previous is None:
         return comment
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
@@ -489,8 +492,10 @@ def _answer_note(comment: str, previous: bool | None, *, meanwhile: bool, lifted
             }
         if previous is False:
             return _("%(decision)s (the candidate's withdrawal stands)") % {"decision": comment}
-        if meanwhile:
-            return _("%(decision)s (the candidate's answer given meanwhile is cancelled)") % {"decision": comment}
+        if not validated:
+            return _(
+                "%(decision)s (the candidate's confirmation will be cancelled once this decision is validated)"
+            ) % {"decision": comment}
         return _("%(decision)s (the candidate's confirmation is cancelled)") % {"decision": comment}
 
 
@@ -508,19 +513,22 @@ def record_decision(
     after_appeal: bool = False,
     expected_latest: int | None = None,
 ) -> Decision:
-    """Append a new decision (not validated yet). Entering a decision resets the candidate's confirmation (§2.7); a
-    confirmation so undone sends ``confirmation_withdrawn`` (the OPI is withdrawn). A withdrawal stands
-    (``_reset_answer``); the history row says what became of the answer. ``after_appeal`` marks a decision given after
-    the candidate's appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on).
+    """Append a new decision (not validated yet). It changes nothing of the candidate's answer: their confirmation,
+    and the OPI it created, are cancelled when the decision is validated (``validate_decision``), not now. A
+    deliberate departure from the reference (§2.7, eCandidat resets the confirmation at the entry): the candidate
+    only ever sees validated decisions (§1.12), and until this one is validated they still see the previous one and
+    their confirmation of it; reset here, a decision they could not see changed what they saw, and a draft deleted
+    afterwards (``delete_last_decision``) left the admission and its OPI undone. The history row says what will
+    become of the answer (``_answer_note``): a confirmation cancelled once validated, a withdrawal that stands, or
+    the automatic withdrawal lifted once validated. ``after_appeal`` marks a decision given after the candidate's
+    appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on).
 
     ``expected_latest``: the pk of the application's latest decision when the page was shown (0: it had none). When
     given, a decision entered or deleted since (a double submit, a colleague's entry) is refused under the row's lock
     with ``InvalidTransition``, rather than entered twice or over one the user has not seen; None: not checked.
 
-    Locks the application only: entering a decision changes no rank (the validation does, ``validate_decision``);
-    then, when it undoes a confirmation, the OPI (``confirmation_withdrawn``), which the central office's OPI actions
-    may hold while they write a history row on this application: the row is locked ``no_key`` for them (``_lock``,
-    the module's lock order)."""
+    Locks the application only (``no_key``, ``_lock``): entering a decision changes no rank and no answer (the
+    validation does, ``validate_decision``), so it touches no OPI."""
     avis = decision_type.avis
     if after_appeal and not parameters.get("DECISION_APPEALS"):
         raise BusinessRuleError(_("Appeals are not in use in this institution."))
@@ -559,16 +567,12 @@ def record_decision(
         action=DecisionAction.ENTERED,
         created_by=actor,
     )
-    previous_answer = _reset_answer(application)
     label = decision_type.label
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         comment = _("%(decision)s (after an appeal)") % {"decision": label} if after_appeal else label
     lifted_later = lifts_automatic_withdrawal(application, avis=avis, after_appeal=after_appeal)
-    comment = _answer_note(comment, previous_answer, meanwhile=False, lifted=False if lifted_later else None)
+    comment = _answer_note(comment, application.accepted, validated=False, lifted=False if lifted_later else None)
     record_event(application, kind=EventKind.DECISION_ENTERED, actor=actor, comment=comment)
-    if previous_answer is True:
-        # The new decision undoes the candidate's confirmation: what followed it (the OPI) is withdrawn too.
-        confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
     return decision
 
 
@@ -576,13 +580,14 @@ def record_decision(
 def validate_decision(decision: Decision, *, actor: User) -> Decision:
     """Validate the application's latest decision and mail it; a favourable one gives the date de confirmation.
 
-    Entering the decision reset the candidate's confirmation (``record_decision``), but until this validation the
-    candidate still saw the previous validated decision (they only ever see validated ones, §1.12) and may have
-    answered it meanwhile: a confirmation given to a decision this one replaces is reset here as at the entry
-    (answer, date, actor; ``confirmation_withdrawn``, so the OPI it created is withdrawn). A withdrawal stands, as
-    at the entry (``_reset_answer``): it may already have given the place to the next of the complementary list.
-    The history row of the validation says what became of the answer. Refusing to answer while a decision waits
-    for validation would tell the candidate of a decision not yet given, and leave the button shown.
+    The candidate's confirmation of the decision this one replaces is reset here, not at the entry
+    (``record_decision``): until this validation the candidate still sees the previous validated decision (they
+    only ever see validated ones, §1.12) and their answer to it. Whether given before the entry or since, a
+    confirmation is reset (answer, date, actor; ``confirmation_withdrawn``, so the OPI it created is withdrawn) and
+    the validation's history row says so (« … (la confirmation du candidat est annulée) »). A withdrawal stands
+    (``_reset_answer``): it may already have given the place to the next of the complementary list. Refusing to
+    answer while a decision waits for validation would tell the candidate of a decision not yet given, and leave
+    the button shown.
 
     On the complementary list, the rang réel is recomputed before the mail, among the application's campaign only;
     when the mail gives it (``WAITING_LIST_RANK_DISPLAY=R``), it becomes the rank the candidate was last told, so the
@@ -643,7 +648,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
         _rearm_confirmation_reminder(application)
     lift = lifts_automatic_withdrawal(application, avis=avis, after_appeal=decision.after_appeal)
     previous_answer = _reset_answer(application, lift_withdrawal=lift)
-    label = _answer_note(decision.decision_type.label, previous_answer, meanwhile=True, lifted=lift or None)
+    label = _answer_note(decision.decision_type.label, previous_answer, validated=True, lifted=lift or None)
     record_event(application, kind=EventKind.DECISION_VALIDATED, actor=actor, comment=label)
     if previous_answer is True:
         confirmation_withdrawn.send(sender=Application, application=application, actor=actor)
@@ -759,7 +764,9 @@ def mailed_rank(decision: Decision, *, real_rank: int | None, withdrawn: bool = 
 
 @transaction.atomic
 def delete_last_decision(application: Application, *, actor: User, expected: int | None = None) -> None:
-    """Only the latest decision, and only while it is not validated, can be deleted (§2.7).
+    """Only the latest decision, and only while it is not validated, can be deleted (§2.7). Not validated, it changed
+    nothing of the candidate's answer nor of their OPI (``record_decision``): deleting it leaves them as they are,
+    the previous decision in force again.
 
     ``expected``: the pk of the decision the page named (``operations._decision_to_delete``; 0: it named none). When
     given, it must still be the latest under the row's lock: a decision entered since (a colleague's) is not deleted

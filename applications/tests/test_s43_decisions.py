@@ -205,7 +205,7 @@ def test_a_confirmation_given_before_a_refusal_is_validated_is_undone_with_its_o
     validated = application.events.filter(kind=EventKind.DECISION_VALIDATED).latest("pk")
     assert (validated.actor, validated.comment) == (
         centre_manager,
-        "Unfavourable (la réponse donnée entre-temps par le candidat est annulée)",
+        "Unfavourable (la confirmation du candidat est annulée)",
     )
 
 

@@ -288,15 +288,19 @@ def test_entering_a_decision_on_a_withdrawn_application_keeps_the_withdrawal_and
 
 
 @pytest.mark.django_db
-def test_entering_a_decision_still_resets_a_confirmation_and_says_so(application, centre_manager):
+def test_validating_a_decision_resets_a_confirmation_and_says_so(application, centre_manager):
+    # Reset at the validation, not at the entry (applications/tests/test_decision_draft_confirmation.py).
     decide(application, Avis.FAVOURABLE, actor=centre_manager)
     candidature_services.confirm_application(application=application, actor=application.candidate.user)
 
-    staff.record_decision(application, decision_type=decision_type(Avis.WAITING_LIST), actor=centre_manager)
+    entered = staff.record_decision(application, decision_type=decision_type(Avis.WAITING_LIST), actor=centre_manager)
+    application.refresh_from_db()
+    assert application.accepted is True
+    staff.validate_decision(entered, actor=centre_manager)
 
     application.refresh_from_db()
     assert (application.accepted, application.answered_at) == (None, None)
-    event = application.events.filter(kind=EventKind.DECISION_ENTERED).latest("pk")
+    event = application.events.filter(kind=EventKind.DECISION_VALIDATED).latest("pk")
     with translation.override("fr"):
         expected = gettext("%(decision)s (the candidate's confirmation is cancelled)") % {"decision": "Waiting list"}
     assert event.comment == expected

@@ -1,14 +1,14 @@
-"""Staff entering or validating a decision while the central office acts on the application's OPI (PostgreSQL).
+"""Staff validating a decision while the central office acts on the application's OPI (PostgreSQL).
 
-A new decision (``staff.record_decision``), or the validation of one (``staff.validate_decision``), undoes the
-candidate's confirmation: the application's row locked, then, through ``confirmation_withdrawn``, the application's
-OPI (``applications.opi.services.record_withdrawal``). "Annuler les OPI en attente" (``cancel_opis``) and
-"Rechargement des OPI" (``requeue_opis``) lock the OPIs, then write a history row on each of their applications. The
-application's row was locked ``FOR UPDATE``, which the foreign key's check of that history row (``KEY SHARE``) waits
-for, while the decision waits for the OPI's row: PostgreSQL found a deadlock and aborted one of the two (an error page
-for the member of staff, or the central office's action failed). The row is now locked ``FOR NO KEY UPDATE``, as the
-candidate's services lock it: the central office writes its history row and commits, then the decision withdraws the
-OPI it left.
+The validation of a new decision (``staff.validate_decision``; not its entry, ``staff.record_decision``, which
+changes no answer) undoes the candidate's confirmation: the application's row locked, then, through
+``confirmation_withdrawn``, the application's OPI (``applications.opi.services.record_withdrawal``). "Annuler les
+OPI en attente" (``cancel_opis``) and "Rechargement des OPI" (``requeue_opis``) lock the OPIs, then write a history
+row on each of their applications. The application's row was locked ``FOR UPDATE``, which the foreign key's check
+of that history row (``KEY SHARE``) waits for, while the decision waits for the OPI's row: PostgreSQL found a
+deadlock and aborted one of the two (an error page for the member of staff, or the central office's action failed).
+The row is now locked ``FOR NO KEY UPDATE``, as the candidate's services lock it: the central office writes its
+history row and commits, then the decision withdraws the OPI it left.
 
 The interleaving is forced: the central office stops before its history rows until the member of staff waits for the
 OPI's row (``pg_stat_activity``), then goes on.
@@ -55,19 +55,17 @@ def confirmed_application(campaign, centre, commission, centre_manager, opi_type
 
 
 def enter_a_decision(application, manager, decision_type):
-    """Staff enter a new decision on the confirmed application: its confirmation is undone."""
+    """Staff enter a new decision on the confirmed application: the confirmation stands until its validation."""
     staff.record_decision(Application.objects.get(pk=application.pk), decision_type=decision_type, actor=manager)
 
 
-def entered_then_confirmed(application, manager, decision_type):
-    """A new decision entered (the confirmation undone, the OPI withdrawn), then the candidate confirmed the
-    previous one again before its validation (the OPI queued again)."""
-    staff.record_decision(application, decision_type=decision_type, actor=manager)
-    confirm(Application.objects.get(pk=application.pk))
+def entered_then_transferred(application, manager, decision_type):
+    enter_a_decision(application, manager, decision_type)
+    transferred(application, manager, decision_type)
 
 
 def validate_the_decision(application, manager, decision_type):
-    """Staff validate the new decision: the confirmation given meanwhile is undone."""
+    """Staff validate the new decision: the confirmation is undone."""
     staff.validate_decision(Decision.objects.filter(application=application).latest("pk"), actor=manager)
 
 
@@ -87,22 +85,15 @@ def requeue(opi, actor):
 # both are done (the central office's action, then the withdrawal), and the history's last rows (in the order they
 # were written: the decision's own row before it waits for the OPI).
 CASES = {
-    "a new decision while the OPI is cancelled": (
-        None,
-        cancel,
-        enter_a_decision,
-        (OpiState.CANCELLED, True),
-        [EventKind.DECISION_ENTERED, EventKind.OPI_CANCELLED, EventKind.OPI_WITHDRAWN],
-    ),
-    "a new decision while the OPI is queued again": (
-        transferred,
+    "a validation while the OPI is queued again": (
+        entered_then_transferred,
         requeue,
-        enter_a_decision,
+        validate_the_decision,
         (OpiState.PENDING, True),
-        [EventKind.DECISION_ENTERED, EventKind.OPI_REQUEUED, EventKind.OPI_WITHDRAWN],
+        [EventKind.DECISION_VALIDATED, EventKind.OPI_REQUEUED, EventKind.OPI_WITHDRAWN],
     ),
     "a validation while the OPI is cancelled": (
-        entered_then_confirmed,
+        enter_a_decision,
         cancel,
         validate_the_decision,
         (OpiState.CANCELLED, True),
@@ -115,7 +106,7 @@ CASES = {
 def test_a_decision_waits_for_the_central_office_on_the_opi_without_a_deadlock(
     confirmed_application, centre_manager, central_manager, opi_type, case, monkeypatch
 ):
-    """The central office locks the OPI and stops before its history row; meanwhile staff enter or validate a
+    """The central office locks the OPI and stops before its history row; meanwhile staff validate a
     decision, which locks the application and waits for the OPI's row. The central office then writes on the
     application and commits: the decision goes on, after it, and withdraws the OPI."""
     assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (DATABASE_URL)"

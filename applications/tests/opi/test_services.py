@@ -148,15 +148,16 @@ def test_history_labels_are_french():
 def test_a_new_decision_after_confirmation_withdraws_then_a_new_confirmation_replays(
     opi_candidate, formation, centre_manager, opi_type
 ):
-    """Entering a decision resets the candidate's answer (§2.7): the OPI follows; confirming the new favourable
-    decision queues it again."""
+    """Validating a new decision resets the candidate's answer (§2.7; not its entry, which the candidate does not
+    see): the OPI follows; confirming the new favourable decision queues it again."""
     application = admit(opi_candidate, formation, manager=centre_manager, decision_type=opi_type)
     confirm(application)
     Opi.objects.update(state=OpiState.PASSED, passed_at="2026-01-05T10:00:00Z")
 
     decision = staff.record_decision(application, decision_type=opi_type, actor=centre_manager)
-    assert (Opi.objects.get().state, Opi.objects.get().withdrawn) == (OpiState.PENDING, True)
+    assert (Opi.objects.get().state, Opi.objects.get().withdrawn) == (OpiState.PASSED, False)
     staff.validate_decision(decision, actor=centre_manager)
+    assert (Opi.objects.get().state, Opi.objects.get().withdrawn) == (OpiState.PENDING, True)
     confirm(application)
 
     opi = Opi.objects.get()
