@@ -156,7 +156,7 @@ def enter_answers_for_candidate(
         actor=actor,
         read_at=read_at,
         locked_reason=staff_questions_locked_reason,
-        shared_refusal=_decided_elsewhere,
+        shared_refusal=lambda application: _decided_elsewhere(application, viewer=actor),
         kind=EventKind.QUESTIONS_ENTERED_BY_STAFF,
     )
 
@@ -189,10 +189,15 @@ def _held_by_a_transmitted_application(application: Application) -> SharedRefusa
     return refusal
 
 
-def _decided_elsewhere(application: Application, *, candidate: bool = False) -> SharedRefusal:
+def _decided_elsewhere(
+    application: Application, *, candidate: bool = False, viewer: User | None = None
+) -> SharedRefusal:
     """Staff's rule for a shared answer: ``staff_questions_locked_reason`` on the candidate's other applications not
     cancelled that ask it (one with a validated decision keeps it). They are read once, at the first shared answer
-    changed. ``candidate``: the message is the candidate's (the candidate's rule includes this one)."""
+    changed. ``candidate``: the message is the candidate's (the candidate's rule includes this one). ``viewer``: the
+    member of staff the message is for; it names the other application's formation only when they may see that
+    application (found by review: a centre's manager learnt of the candidate's application elsewhere and of its
+    validated decision; one query more, at a refusal only)."""
     decided: list[Application] | None = None
 
     def refusal(question: Question, value: str) -> str:
@@ -217,6 +222,11 @@ def _decided_elsewhere(application: Application, *, candidate: bool = False) -> 
                 "This answer is shared with your application to “%(formation)s”, on which a decision has been given: "
                 "it can no longer be changed."
             ) % {"formation": holder.formation.shown_title}
+        if viewer is not None and not Application.objects.visible_to(viewer).filter(pk=holder.pk).exists():
+            return _(
+                "This answer is shared with another application of the candidate, on which a decision has been "
+                "validated: it can no longer be changed."
+            )
         return _(
             "This answer is shared with the candidate's application to “%(formation)s”, on which a decision has "
             "been validated: it can no longer be changed."
