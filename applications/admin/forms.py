@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import AMOUNT_MAX, COMPLEMENT_MAX_LENGTH, FIELDS, KEEP, stored_values
-from applications.services.staff import new_confirmation_date_refusal
+from applications.services.staff import new_confirmation_date_refusal, new_return_deadline_refusal
 from applications.workflow import before_creation_message, earliest_status_date
 from ecandidat import parameters
 from ecandidat.admin_inputs import IsoDateInput
@@ -316,8 +316,8 @@ class DeadlinesForm(forms.Form):
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if data.get("return_deadline") and data["return_deadline"] < timezone.localdate():
-            self.add_error("return_deadline", _("The new date must be today or later."))
+        if data.get("return_deadline") and (refusal := new_return_deadline_refusal(data["return_deadline"])):
+            self.add_error("return_deadline", refusal)
         if data.get("confirmation_date") and (refusal := new_confirmation_date_refusal(data["confirmation_date"])):
             self.add_error("confirmation_date", refusal)
         if not self.errors and not data.get("return_deadline") and not data.get("confirmation_date"):

@@ -27,6 +27,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from applications.dates import first_day_to_act
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_of, record_event, record_events
 from applications.models import Application, PieceSubmission
@@ -47,6 +48,7 @@ from documents.scanning import document_quarantined
 from documents.services import UploadRefused, queue_scan, store_upload
 from documents.storage import delete_document, delete_quietly, stored_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
+from ecandidat.maintenance import hour_label
 from ecandidat.prepared import PreparedQuery
 from ecandidat.text import check_savable
 from offers.models import Formation, PieceType
@@ -445,6 +447,16 @@ def clean_piece_check(
         raise FieldRuleError(gettext("A deadline to replace the piece goes with a refusal only."), field="replace_by")
     if replace_by is not None and replace_by < timezone.localdate():
         raise FieldRuleError(gettext("The deadline to replace the piece cannot be in the past."), field="replace_by")
+    if replace_by is not None and replace_by < first_day_to_act():
+        # Today, once the site has closed for the night: the candidate could not reach the site before it passed.
+        raise FieldRuleError(
+            gettext(
+                "The candidate could no longer replace the piece by today: the site is closed until %(time)s "
+                "tomorrow. Give tomorrow's date or a later one."
+            )
+            % {"time": hour_label(settings.MAINTENANCE_END)},
+            field="replace_by",
+        )
     return comment
 
 

@@ -726,6 +726,22 @@ def new_confirmation_date_refusal(day: datetime.date, now: datetime.datetime | N
     ) % {"time": hour_label(settings.MAINTENANCE_END)}
 
 
+def new_return_deadline_refusal(day: datetime.date, now: datetime.datetime | None = None) -> str:
+    """Why ``day`` may not be given now as an application's new date limite de retour, or "": a date before today,
+    or today's once the site has closed for the night (``first_day_to_act``): given at 22:50, the candidate could
+    not reach the site again before it had passed (found by review), as ``new_confirmation_date_refusal`` says of a
+    date de confirmation."""
+    now = now or timezone.now()
+    if day >= first_day_to_act(now):
+        return ""
+    if day < timezone.localdate(now):
+        return _("The new date must be today or later.")
+    return _(
+        "The candidate could no longer transmit by today: the site is closed until %(time)s tomorrow. Give "
+        "tomorrow's date or a later one."
+    ) % {"time": hour_label(settings.MAINTENANCE_END)}
+
+
 def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) -> str:
     """``_confirmation_date_refusal`` for an admission proposal: the same reason, then what staff can do instead."""
     if confirmation_date < timezone.localdate(now):
@@ -1121,12 +1137,13 @@ def extend_deadlines(
     comment: str = "",
 ) -> Application:
     """Per-application date limite de retour / date de confirmation (dat_new_retour_cand / dat_new_confirm_cand).
-    Dates must be today or later, a date de confirmation one the candidate can still answer by
-    (``new_confirmation_date_refusal``); the change is written to the history."""
+    Dates must be ones the candidate can still act by (``new_return_deadline_refusal``,
+    ``new_confirmation_date_refusal``: today or later, not today once the site has closed for the night); the change
+    is written to the history."""
     if return_deadline is None and confirmation_date is None:
         raise BusinessRuleError(_("Give a new return deadline or a new confirmation date."))
-    if return_deadline is not None and return_deadline < timezone.localdate():
-        raise BusinessRuleError(_("The new date must be today or later."))
+    if return_deadline is not None and (refusal := new_return_deadline_refusal(return_deadline)):
+        raise BusinessRuleError(refusal)
     if confirmation_date is not None and (refusal := new_confirmation_date_refusal(confirmation_date)):
         raise BusinessRuleError(refusal)
     application = _lock(application)
