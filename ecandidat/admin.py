@@ -346,12 +346,17 @@ class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     """What the directory changed on staff accounts (the nightly ``refresh_staff_directory``), read-only, for the
     central office: refreshed names and addresses, deactivated accounts, and which batch did it."""
 
-    list_display = ["created_at", "user", "kind", "changes", "comment", "batch"]
+    list_display = ["created_at", "user", "kind", "changes", "comment", "source"]
     list_filter = ["kind"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user", "actor"]
     readonly_fields = [f.name for f in StaffDirectoryChange._meta.fields]
     show_full_result_count = False
+
+    @admin.display(description=_("batch"), ordering="batch")
+    def source(self, change):
+        """The nightly batch or the ENT login that made the change, by its label (the name beside it for ops)."""
+        return format_html('{} <span class="quiet">({})</span>', batch_label(change.batch), change.batch)
 
 
 @admin.register(ParameterOverride)

@@ -34,6 +34,20 @@ BATCH_LABELS = {
     "prune_batch_history": _("Removal of old batch history"),
 }
 
+# Not batches (no run in « Historique des batchs »): the automatic sources an application's history row names when
+# nobody acted (found by review: the reading page showed « traitement « scan_document » »). The antivirus scan after
+# an upload (documents.scanning.SCAN_TASK), a decision letter built again because its file was gone
+# (applications.letters: by its mail's delivery, the candidate's download, a staff download); a staff account's
+# change at its ENT login.
+SOURCE_LABELS = {
+    "scan_document": _("Antivirus scan at upload"),
+    "send_outbound_email": _("Sending of its mail"),
+    "letter_download": _("Download by the candidate"),
+    "letter_staff_download": _("Download from the back office"),
+    # A staff account refreshed or deactivated at its ENT login (accounts.directory, « Modifications de l'annuaire »).
+    "ent_login": _("ENT login"),
+}
+
 COUNT_WORDS = {
     # nightly (its errors: the names of the batches that failed)
     "batches run": pgettext_lazy("batch count", "batches run"),
@@ -179,8 +193,8 @@ COUNT_WORDS = {
 
 
 def batch_label(name: str) -> str:
-    """The batch's label in the active language; a batch not listed keeps its command's name."""
-    label = BATCH_LABELS.get(name)
+    """The batch's (or automatic source's) label in the active language; one not listed keeps its command's name."""
+    label = BATCH_LABELS.get(name) or SOURCE_LABELS.get(name)
     return str(label) if label is not None else name
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone, translation
 
-from ecandidat.batch_labels import BATCH_LABELS, COUNT_WORDS, batch_label, count_label
+from ecandidat.batch_labels import BATCH_LABELS, COUNT_WORDS, SOURCE_LABELS, batch_label, count_label
 from ecandidat.batches import run_batch
 from ecandidat.management.commands.nightly import BATCHES
 from ecandidat.models import BatchRun
@@ -58,6 +58,50 @@ def test_each_word_is_its_own_message():
 
 def test_every_nightly_batch_has_a_label():
     assert {*BATCHES, "nightly"} == set(BATCH_LABELS)  # the sequence is recorded as a run of its own
+
+
+def _history_sources() -> set[str]:
+    """Every ``batch=`` a call passes in the sources, as a literal or as a constant of its module (``SCAN_TASK =
+    "scan_document"``): the names an application's history row may carry."""
+    names: set[str] = set()
+    for path in ROOT.glob("*/**/*.py"):
+        if any(part in {".venv", "tests", "migrations", "devtools", "bench"} for part in path.parts):
+            continue
+        tree = ast.parse(path.read_text(), filename=str(path))
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg != "batch":
+                    continue
+                if isinstance(keyword.value, ast.Constant) and isinstance(keyword.value.value, str):
+                    names.add(keyword.value.value)
+                elif isinstance(keyword.value, ast.Name) and keyword.value.id in constants:
+                    names.add(constants[keyword.value.id])
+    return names - {""}
+
+
+def test_every_automatic_source_of_the_history_has_a_label():
+    """Found by review: the reading page showed « traitement « scan_document » » for the commonest quarantine."""
+    sources = _history_sources()
+
+    assert {"rescan_documents", "ent_login"} <= sources  # the scan reads the sources
+    # Passed through a variable (documents.scanning.SCAN_TASK, applications.letters): listed by hand.
+    assert {"scan_document", "send_outbound_email", "letter_download", "letter_staff_download"} <= set(SOURCE_LABELS)
+    assert sources <= set(BATCH_LABELS) | set(SOURCE_LABELS)
+    assert not set(SOURCE_LABELS) & set(BATCH_LABELS)  # the batch history's filter lists batches only
+    with translation.override("fr"):
+        assert batch_label("scan_document") == "Analyse antivirus au dépôt"
+        assert batch_label("letter_staff_download") == "Téléchargement depuis la gestion"
 
 
 def test_labels_in_french_and_english():
