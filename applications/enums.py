@@ -143,6 +143,9 @@ class EventKind(models.TextChoices):
     REGIME_FEES = "regime_fees_changed", _("Registration regime or fees changed")
     # The nightly reminder to transmit before the return deadline; its row is what "already reminded" means.
     TRANSMISSION_REMINDED = "transmission_reminded", _("Reminder to transmit sent")
+    # The nightly reminder to confirm a favourable decision before its date de confirmation (CANDIDATURE_RELANCE_FAVO);
+    # ``Application.favourable_reminder_sent_at`` is what "already reminded" means, this row what staff read.
+    CONFIRMATION_REMINDED = "confirmation_reminded", _("Reminder to confirm sent")
     # eCandidat's bloc-notes (§2.3): a note deleted by its author or the central office; the row names whose note of
     # when, never its text.
     NOTE_DELETED = "note_deleted", _("Internal note deleted")

@@ -6,7 +6,7 @@ no actor and the batch's name (a database constraint holds it).
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from applications.enums import EventKind
@@ -87,11 +87,41 @@ def record_tags_change(
     time (a tag renamed or deleted later leaves the history as it was); none when nothing changed. The comment is
     data, ``{"added": [...], "removed": [...]}``, put in words in the reader's language by the history's page
     (``tags_change``), in dictionary order."""
+    comment = _tags_comment(added, removed)
+    if comment is None:
+        return None
+    return record_event(application, kind=EventKind.TAGS_CHANGED, actor=actor, comment=comment)
+
+
+def record_tags_removals(removed: Mapping[int, Iterable[str]], *, actor: "User") -> list[ApplicationEvent]:
+    """A ``TAGS_CHANGED`` row on each application of ``removed`` (application id → the labels of the tags taken off
+    it), as ``record_tags_change`` writes it: tags deleted by staff, taken off every application that carried them
+    (``admin.tags.TagAdmin``). One INSERT, whatever the number of applications."""
+    rows = []
+    for pk, labels in sorted(removed.items()):
+        comment = _tags_comment((), labels)
+        if comment is not None:
+            rows.append(
+                _row(
+                    pk,
+                    kind=EventKind.TAGS_CHANGED,
+                    actor=actor,
+                    batch="",
+                    from_status="",
+                    to_status="",
+                    comment=comment,
+                )
+            )
+    return ApplicationEvent.objects.bulk_create(rows)
+
+
+def _tags_comment(added: Iterable[str], removed: Iterable[str]) -> str | None:
+    """A ``TAGS_CHANGED`` row's comment: ``{"added": [...], "removed": [...]}`` in dictionary order; None when
+    nothing changed."""
     added, removed = sorted(added, key=collation_key), sorted(removed, key=collation_key)  # « À revoir » among the A's
     if not added and not removed:
         return None
-    comment = json.dumps({"added": added, "removed": removed}, ensure_ascii=False)
-    return record_event(application, kind=EventKind.TAGS_CHANGED, actor=actor, comment=comment)
+    return json.dumps({"added": added, "removed": removed}, ensure_ascii=False)
 
 
 def tags_change(comment: str) -> tuple[list[str], list[str]] | None:

@@ -86,8 +86,9 @@ PIECE_KINDS = frozenset(
 # Kinds whose comment is the decision type's label (the central office's French), or the processing types' labels
 # and the reason staff typed, written in the institution's language (``applications.services.staff``), as are the
 # new deadlines, a deleted note's author and date, and a refused piece's comment with its date to replace it by
-# (``staff.extend_deadlines``, ``review.delete_note``, ``pieces.set_piece_status``): marked ``lang="fr"`` for an
-# English reader (RGAA 8.7). Other comments may be in the language of whoever acted.
+# (``staff.extend_deadlines``, ``review.delete_note``, ``pieces.set_piece_status``), and the dates the nightly
+# reminders name (« date de confirmation 30/06/2027 », ``nightly``): marked ``lang="fr"`` for an English reader
+# (RGAA 8.7). Other comments may be in the language of whoever acted.
 FRENCH_COMMENT_KINDS = frozenset(
     {
         EventKind.DECISION_ENTERED,
@@ -100,6 +101,8 @@ FRENCH_COMMENT_KINDS = frozenset(
         EventKind.DEADLINES,
         EventKind.NOTE_DELETED,
         EventKind.PIECE_STATUS,
+        EventKind.TRANSMISSION_REMINDED,
+        EventKind.CONFIRMATION_REMINDED,
     }
 )
 

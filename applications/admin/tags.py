@@ -1,12 +1,18 @@
 """Tags in the back office (issue 11, eCandidat's "Tags"): the central office manages every tag, global or of a
 centre; a centre manager manages their centres' tags (``offers.admin_catalogue.ManagedByCentre``)."""
 
+from collections import defaultdict
+
 from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.db.models import QuerySet
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy
 
-from applications.models import Tag
+from accounts.models import User
+from applications.history import record_tags_removals
+from applications.models import ApplicationTag, Tag
 from offers.admin_catalogue import ManagedByCentre
 from offers.admin_filters import VisibleRelatedFilter
 
@@ -52,3 +58,33 @@ class TagAdmin(ManagedByCentre, admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs.setdefault("widgets", {})["colour"] = ColourInput
         return super().get_form(request, obj, change, **kwargs)
+
+    # A tag deleted goes off every application that carried it (``ApplicationTag.tag`` cascades): each of them is
+    # told in its history, with who deleted it, as a tag taken off by hand (« Étiquettes modifiées par … : retirée
+    # « À revoir » »), in the deletion's transaction.
+
+    def delete_model(self, request, obj):
+        with transaction.atomic(savepoint=False):
+            _record_removals(Tag.objects.filter(pk=obj.pk), actor=request.user)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic(savepoint=False):
+            _record_removals(queryset, actor=request.user)
+            super().delete_queryset(request, queryset)
+
+
+def _record_removals(tags: QuerySet[Tag], *, actor: User) -> None:
+    """Write, before ``tags`` go, one history row on each application carrying any of them, naming those it loses by
+    their labels: three queries, whatever the number of tags and applications. The tags' rows are locked first, so
+    a tag put on an application meanwhile (its link holds the tag's row) is either already there to be read, or
+    refused once the tag is gone, never taken off without a row."""
+    locked = list(
+        Tag.objects.select_for_update().filter(pk__in=tags.values("pk")).order_by("pk").values_list("pk", flat=True)
+    )
+    removed: defaultdict[int, list[str]] = defaultdict(list)
+    for application_id, label in ApplicationTag.objects.filter(tag_id__in=locked).values_list(
+        "application_id", "tag__label"
+    ):
+        removed[application_id].append(label)
+    record_tags_removals(removed, actor=actor)

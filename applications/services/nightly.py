@@ -217,8 +217,8 @@ def remind_favourable_decisions(
 
 
 def _remind_favourable(pk: int, confirmation_date: datetime.date) -> bool:
-    """Claim and mail the reminder of application ``pk`` if nobody did it or answered (inside the caller's
-    transaction)."""
+    """Claim, mail and record (CONFIRMATION_REMINDED, with the date) the reminder of application ``pk`` if nobody
+    did it or answered (inside the caller's transaction)."""
     claimed = Application.objects.filter(
         pk=pk, favourable_reminder_sent_at__isnull=True, accepted__isnull=True
     ).update(favourable_reminder_sent_at=timezone.now())
@@ -229,6 +229,12 @@ def _remind_favourable(pk: int, confirmation_date: datetime.date) -> bool:
         application=application,
         code="CANDIDATURE_RELANCE_FAVO",
         confirmation_date=format_date(confirmation_date),
+    )
+    record_event(
+        application,
+        kind=EventKind.CONFIRMATION_REMINDED,
+        batch=REMIND_BATCH,
+        comment=f"date de confirmation {confirmation_date:%d/%m/%Y}",
     )
     return True
 
