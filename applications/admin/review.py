@@ -103,6 +103,8 @@ FRENCH_COMMENT_KINDS = frozenset(
         EventKind.PIECE_STATUS,
         EventKind.TRANSMISSION_REMINDED,
         EventKind.CONFIRMATION_REMINDED,
+        EventKind.QUESTIONS_ANSWERED,
+        EventKind.QUESTIONS_ENTERED_BY_STAFF,
     }
 )
 

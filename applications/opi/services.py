@@ -25,7 +25,7 @@ from typing import IO, TYPE_CHECKING
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max, Prefetch, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from applications.enums import EventKind, OpiState, PegaseRemoval
@@ -107,7 +107,9 @@ def record_confirmation(*, application: Application, actor: User | None) -> Opi 
     opi.code, opi.state, opi.withdrawn, opi.queued_at = code, OpiState.PENDING, False, timezone.now()
     opi.pegase_removal = ""  # the wish is wanted again: nothing (more) to remove in Pégase, the files carry it again
     opi.save(update_fields=["code", "state", "withdrawn", "queued_at", "pegase_removal"])
-    record_event(application, kind=EventKind.OPI_REQUEUED, actor=actor, batch=BATCH, comment=_("Confirmed again."))
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        comment = _("Confirmed again.")
+    record_event(application, kind=EventKind.OPI_REQUEUED, actor=actor, batch=BATCH, comment=comment)
     return opi
 
 
@@ -127,17 +129,20 @@ def record_withdrawal(*, application: Application, actor: User | None) -> Opi | 
     if opi is None or opi.withdrawn:
         return None
     opi.withdrawn = True
-    if opi.passed_at is None:
-        opi.state = OpiState.CANCELLED
-        comment = _("Never transferred: cancelled.")
-    else:
-        opi.state, opi.queued_at = OpiState.PENDING, timezone.now()
-        comment = _("Already transferred: the withdrawal goes with the next transfer.")
-        day = timezone.localdate()
-        handed_at = _handed_at(day) if opi.backend == "pegase" else None
-        if _carried_by_a_handed_pegase_file(opi, day=day, handed_at=handed_at):
-            opi.pegase_removal = PegaseRemoval.TO_DO
-            comment += " " + _("A Pégase file already handed over carried the wish: remove it in Pégase by hand.")
+    # The history is read in the institution's language, whoever withdrew (a candidate on the English site: found by
+    # review, the central office read English).
+    with translation.override(settings.LANGUAGE_CODE):
+        if opi.passed_at is None:
+            opi.state = OpiState.CANCELLED
+            comment = _("Never transferred: cancelled.")
+        else:
+            opi.state, opi.queued_at = OpiState.PENDING, timezone.now()
+            comment = _("Already transferred: the withdrawal goes with the next transfer.")
+            day = timezone.localdate()
+            handed_at = _handed_at(day) if opi.backend == "pegase" else None
+            if _carried_by_a_handed_pegase_file(opi, day=day, handed_at=handed_at):
+                opi.pegase_removal = PegaseRemoval.TO_DO
+                comment += " " + _("A Pégase file already handed over carried the wish: remove it in Pégase by hand.")
     opi.save(update_fields=["withdrawn", "state", "queued_at", "pegase_removal"])
     record_event(application, kind=EventKind.OPI_WITHDRAWN, actor=actor, batch=BATCH, comment=comment)
     return opi
@@ -584,13 +589,9 @@ def _stamp(
     withdrawals = [application.pk for application in pending if application.opi.withdrawn]
     batch = BATCH if actor is None else ""
     record_events(wishes, kind=EventKind.OPI_PASSED, actor=actor, batch=batch, comment=backend.label)
-    record_events(
-        withdrawals,
-        kind=EventKind.OPI_PASSED,
-        actor=actor,
-        batch=batch,
-        comment=_("%(backend)s: withdrawal") % {"backend": backend.label},
-    )
+    with translation.override(settings.LANGUAGE_CODE):  # the history's language, whoever ran it
+        withdrawal = _("%(backend)s: withdrawal") % {"backend": backend.label}
+    record_events(withdrawals, kind=EventKind.OPI_PASSED, actor=actor, batch=batch, comment=withdrawal)
     return len(pending)
 
 

@@ -8,8 +8,9 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -381,12 +382,16 @@ def _record_on_sharers(application: Application, questions: list[Question], *, k
 
 
 def _changes(count: int) -> str:
-    return ngettext("%(count)d answer changed", "%(count)d answers changed", count) % {"count": count}
+    # The history is read in the institution's language, whoever answered (a candidate on the English site: found by
+    # review, the reading page showed « 1 answer changed »).
+    with translation.override(settings.LANGUAGE_CODE):
+        return ngettext("%(count)d answer changed", "%(count)d answers changed", count) % {"count": count}
 
 
 def _shared_changes(count: int) -> str:
-    return ngettext(
-        "%(count)d answer shared by the candidate's applications changed",
-        "%(count)d answers shared by the candidate's applications changed",
-        count,
-    ) % {"count": count}
+    with translation.override(settings.LANGUAGE_CODE):
+        return ngettext(
+            "%(count)d answer shared by the candidate's applications changed",
+            "%(count)d answers shared by the candidate's applications changed",
+            count,
+        ) % {"count": count}

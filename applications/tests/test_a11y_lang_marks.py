@@ -123,8 +123,8 @@ def test_the_latest_actions_mark_the_decision_types_label_french_on_an_english_p
         (EventKind.DECISION_DELETED, "Type de décision favorable", True),
         (EventKind.WAITING_LIST_PROMOTION, "Type de décision favorable", True),
         (EventKind.TREATMENT_TYPE, "Formation à capacité limitée → Accès direct — dossier papier", True),
-        # Written in the language of whoever acted (applications.services.questions): not marked French.
-        (EventKind.QUESTIONS_ANSWERED, "2 answers changed", False),
+        # Written in the institution's language whoever answered (applications.services.questions, since 2026-12-05).
+        (EventKind.QUESTIONS_ANSWERED, "2 réponses modifiées", True),
     ],
 )
 def test_a_history_line_marks_french_only_the_comments_written_in_french(

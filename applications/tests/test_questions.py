@@ -155,7 +155,7 @@ def test_answers_are_saved_with_their_history_then_transmission_is_possible(
     assert answers[sea.pk].status == PieceStatus.NOT_CONCERNED
     assert answers[project.pk].answered_by == applicant.user
     event = application.events.get(kind=EventKind.QUESTIONS_ANSWERED)
-    assert (event.actor, event.comment) == (applicant.user, "2 answers changed")
+    assert (event.actor, event.comment) == (applicant.user, "2 réponses modifiées")
 
     recap = owner.get(_url("detail", application))
     assertContains(recap, "Océanographe.")

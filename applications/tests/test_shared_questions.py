@@ -295,8 +295,8 @@ def test_the_change_is_in_the_history_of_every_live_application(
         for event in ApplicationEvent.objects.filter(kind=EventKind.QUESTIONS_ANSWERED)
     }
     assert events == {
-        application_a.pk: (applicant.user, "2 answers changed"),
-        application_b.pk: (applicant.user, "1 answer shared by the candidate's applications changed"),
+        application_a.pk: (applicant.user, "2 réponses modifiées"),
+        application_b.pk: (applicant.user, "1 réponse partagée par les candidatures du candidat modifiée"),
     }
     assert cancelled.pk not in events
 
@@ -555,5 +555,5 @@ def test_the_history_row_of_a_shared_answer_goes_only_where_the_question_is_aske
             )
         )
 
-    assert rows(same_centre) == ["2 answers shared by the candidate's applications changed"]
-    assert rows(elsewhere) == ["1 answer shared by the candidate's applications changed"]  # the charter only
+    assert rows(same_centre) == ["2 réponses partagées par les candidatures du candidat modifiées"]
+    assert rows(elsewhere) == ["1 réponse partagée par les candidatures du candidat modifiée"]  # the charter only

@@ -186,10 +186,11 @@ def test_a_manager_enters_the_answers_and_the_history_says_who_for_the_candidate
     assert (event.kind, event.actor, event.comment) == (
         EventKind.QUESTIONS_ENTERED_BY_STAFF,
         centre_manager,
-        "2 answers changed",
+        "2 réponses modifiées",  # the history's language, the institution's
     )
     assert history_line(event, {}).text == (
-        "Answers to the questions entered by gestionnaire for the candidate: 2 answers changed"
+        "Answers to the questions entered by gestionnaire for the candidate: "
+        '<span lang="fr">2 réponses modifiées</span>'
     )
     application.refresh_from_db()
     assert application.dossier_status == DossierStatus.RECEIVED  # nothing else changed
@@ -324,7 +325,10 @@ def test_a_shared_answer_is_said_shared_and_changes_for_the_candidates_other_app
     [shared] = QuestionAnswer.objects.filter(question=common)
     assert (shared.application_id, shared.answer, shared.answered_by) == (None, "Anglais, espagnol", centre_manager)
     [event] = ApplicationEvent.objects.filter(application=other, kind=EventKind.QUESTIONS_ENTERED_BY_STAFF)
-    assert (event.actor, event.comment) == (centre_manager, "1 answer shared by the candidate's applications changed")
+    assert (event.actor, event.comment) == (
+        centre_manager,
+        "1 réponse partagée par les candidatures du candidat modifiée",
+    )
 
 
 def test_a_shared_answer_a_validated_decision_was_taken_on_elsewhere_is_not_changed_from_another_centre(

@@ -46,7 +46,7 @@ def test_a_withdrawal_after_an_earlier_days_file_is_to_remove_in_pegase(confirme
     withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
 
     assert removal(confirmed) == PegaseRemoval.TO_DO
-    assert "remove it in Pégase by hand" in confirmed.events.filter(kind=EventKind.OPI_WITHDRAWN).get().comment
+    assert "supprimez-le à la main dans Pégase" in confirmed.events.filter(kind=EventKind.OPI_WITHDRAWN).get().comment
     run()  # the withdrawal is replayed (out of the files): still to remove in Pégase
     assert (Opi.objects.get().state, removal(confirmed)) == (OpiState.PASSED, PegaseRemoval.TO_DO)
 
@@ -104,7 +104,7 @@ def test_a_withdrawal_after_the_days_zip_was_downloaded_is_to_remove(
         withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
 
     assert removal(confirmed) == PegaseRemoval.TO_DO
-    assert "remove it in Pégase by hand" in confirmed.events.filter(kind=EventKind.OPI_WITHDRAWN).get().comment
+    assert "supprimez-le à la main dans Pégase" in confirmed.events.filter(kind=EventKind.OPI_WITHDRAWN).get().comment
     time_machine.move_to(DAY1)
     run()
     assert (Opi.objects.get().state, removal(confirmed)) == (OpiState.PASSED, PegaseRemoval.TO_DO)

@@ -79,7 +79,7 @@ def test_withdrawal_before_any_transfer_cancels_the_opi(opi_candidate, formation
     assert opi_events(application)[-1] == (
         EventKind.OPI_WITHDRAWN,
         opi_candidate.user.pk,
-        "Never transferred: cancelled.",
+        "Jamais déversée : annulée.",  # the history's language, the institution's, whoever withdrew
     )
 
 
