@@ -7,8 +7,9 @@ office cannot switch them off (``ecandidat.notifications.ALWAYS_ON_CODES``) and 
 """
 
 from django.conf import settings
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variable
@@ -37,6 +38,22 @@ IS_ENT_STUDENT = Variable(
 STAFF_ADDRESS = Variable("staff_address", _("the address is a staff account's (yes/no)"), False, Kind.FLAG)
 UNVALIDATED_DAYS = Variable("unvalidated_days", _("days left to validate the account before it is deleted"), 5)
 
+
+def _days(days: int) -> str:
+    return ngettext("%(days)d day", "%(days)d days", days) % {"days": days}
+
+
+# The same delay in words, « 1 jour », « 5 jours »: gettext's plural, which the syntax of edited texts cannot write.
+# Lazy: written in the mail's language when the mail is rendered (the preview's sample too).
+days_in_words = lazy(_days, str)
+UNVALIDATED_DELAY = Variable(
+    "unvalidated_delay", _("delay to validate the account before it is deleted (“5 days”)"), days_in_words(5)
+)
+# CPT_MIN_CREATE of an account staff created for the candidate (issue 12): the institution created it for them.
+CREATED_BY_STAFF = Variable(
+    "created_by_staff", _("the account was created by staff for the candidate (yes/no)"), False, Kind.FLAG
+)
+
 _ACCOUNT = (INSTITUTION_NAME, FIRST_NAME, LAST_NAME, NUMERO_DOSSIER)
 _CANDIDATE = _("the candidate")
 _OWNER = _("the owner of the address")
@@ -51,6 +68,8 @@ def account_context(user: User | None) -> dict[str, object]:
         "is_ent_student": False,
         "staff_address": False,  # the sender of « compte existant » says when it is
         "unvalidated_days": settings.UNVALIDATED_ACCOUNT_DAYS,
+        "unvalidated_delay": days_in_words(settings.UNVALIDATED_ACCOUNT_DAYS),
+        "created_by_staff": False,  # its sender says when it is
     }
     if user is not None:
         context.update(
@@ -87,7 +106,7 @@ NOTIFICATIONS = (
         "CPT_MIN_CREATE",
         _("account creation"),
         _("an account is created (validation link)"),
-        (*_ACCOUNT, ACTIVATE_URL, IS_ENT_STUDENT, UNVALIDATED_DAYS),
+        (*_ACCOUNT, ACTIVATE_URL, IS_ENT_STUDENT, UNVALIDATED_DAYS, UNVALIDATED_DELAY, CREATED_BY_STAFF),
         ACTIVATE_URL,
     ),
     _account(

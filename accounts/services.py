@@ -12,10 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from enum import StrEnum
 
-from allauth.account.adapter import get_adapter
-from allauth.account.forms import default_token_generator
-from allauth.account.models import EmailAddress
-from allauth.account.utils import user_pk_to_url_str
+from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from allauth.socialaccount.models import SocialAccount
 from allauth.utils import build_absolute_uri
 from django.conf import settings
@@ -590,9 +587,17 @@ def resend_email_validation(*, user: User, actor: User) -> str:
 @transaction.atomic
 def create_candidate_account(*, email: str, first_name: str, last_name: str, actor: User) -> User:
     """Staff create a candidate's e-mail account (a phone call, a paper application; issue 12): the account joins
-    the active campaign with a new numéro de dossier and no password, its address counts as validated (staff typed
-    it; the candidate proves it by using the link), and the candidate receives the usual mail to choose a password
-    (CPT_MIN_ID_OUBLIE, allauth's password reset link). Refused (``BusinessRuleError``) when an account of the campaign
+    the active campaign with a new numéro de dossier, no password and its address to validate, and the candidate
+    receives CPT_MIN_CREATE saying the institution created it for them (``created_by_staff``), with their identifier
+    and the link of a signup: allauth's validation link (an HMAC of the address, no row), which validates the address
+    (the candidate proves they read the mailbox), then leads to choosing a password
+    (``AccountAdapter.get_email_verification_redirect_url``). That link is valid ``UNVALIDATED_ACCOUNT_DAYS`` days
+    (ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS), as long as the account lives unvalidated
+    (:func:`purge_unvalidated_accounts`), and once: it answers only while the address is not validated. The helpdesk
+    sends it again like any account's (:func:`resend_email_validation`). Not the « forgotten credentials » link
+    (CPT_MIN_ID_OUBLIE): valid 2 hours (PASSWORD_RESET_TIMEOUT), for a request the candidate never made. The mail is
+    in the account's language, else the institution's, never the staff member's page's (:func:`in_owner_language`).
+    Refused (``BusinessRuleError``) when an account of the campaign
     uses the address (also one created meanwhile: a double click, two staff members) or a staff account holds it as
     validated (allauth keeps a validated address unique). Written to the account's history in the back office
     (« Comptes candidats ») with the staff actor."""
@@ -623,13 +628,11 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
         if not violates_email_per_campaign(error):
             raise
         raise BusinessRuleError(taken) from None
-    release_email_from_past_campaigns(email=email, user=user)
-    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
-    key = default_token_generator.make_token(user)
-    url = settings.SITE_URL + reverse(
-        "account_reset_password_from_key", kwargs={"uidb36": user_pk_to_url_str(user), "key": key}
-    )
-    get_adapter().send_mail("account/email/password_reset_key", email, {"password_reset_url": url, "user": user})
+    # Validated by the link (``AccountAdapter.confirm_email`` then releases it from past campaigns' accounts).
+    address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
+    activate_url = settings.SITE_URL + reverse("account_confirm_email", args=[EmailConfirmationHMAC(address).key])
+    with in_owner_language(user=user, actor=actor):
+        enqueue_notification("CPT_MIN_CREATE", user, to=email, activate_url=activate_url, created_by_staff=True)
     with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
         change_message = _("Account created by staff for the candidate")
     _record_account_change(actor=actor, account=user, change_message=change_message)
