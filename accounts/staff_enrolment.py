@@ -114,6 +114,8 @@ def mail_enrolment_link(*, user: User, actor: User) -> StaffEnrolmentToken:
     enqueue_email(
         to=user.email,
         code="STAFF_ENROLMENT",
+        # Staff mails are in the institution's language, not the page's of whoever asked (found by review).
+        language=settings.LANGUAGE_CODE,
         template_base="accounts/email/staff_enrolment",
         context={
             "first_name": user.first_name,

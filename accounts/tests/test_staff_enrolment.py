@@ -438,3 +438,13 @@ def test_a_new_code_or_link_expires_the_earlier_ones(
     assert "Ce lien ou ce code d&#x27;activation a expiré" in response.content.decode()
     response = client.post(ENROLMENT, {"action": "code", "code": latest})
     assert response.url == reverse("mfa_activate_totp")
+
+
+def test_the_enrolment_mail_is_in_the_institutions_language_whatever_the_page(centre_manager, central_manager):
+    """Found by review: a staff member browsing in English got the security mail in English; staff mails are in the
+    institution's language."""
+    with translation.override("en"):
+        mail_enrolment_link(user=centre_manager, actor=central_manager)
+
+    email = OutboundEmail.objects.get(code="STAFF_ENROLMENT")
+    assert (email.language, email.subject) == ("fr", "Activez le second facteur de votre compte du personnel")
