@@ -30,7 +30,7 @@ ALIASES = pytest.mark.parametrize(("uid", "first_uid"), [JEAN, RENE], ids=["rena
 
 def _directory_staff(username: str, **fields) -> User:
     """As ``create_staff_from_directory`` makes it: the uid as username, no usable password, from the directory."""
-    user = StaffFactory(username=username, from_directory=True, **fields)
+    user: User = StaffFactory(username=username, from_directory=True, **fields)
     user.set_unusable_password()
     user.save(update_fields=["password"])
     return user

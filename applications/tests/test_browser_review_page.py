@@ -263,7 +263,10 @@ def test_each_field_of_a_pieces_check_follows_its_label(
     gaps = page.evaluate(LABEL_FIELD_GAPS_JS)
 
     labels = {label for label, *_gaps in gaps}
-    assert labels == {"Commentaire (obligatoire pour refuser)", "À remplacer au plus tard le (facultatif, avec un refus)"}
+    assert labels == {
+        "Commentaire (obligatoire pour refuser)",
+        "À remplacer au plus tard le (facultatif, avec un refus)",
+    }
     beside = [label for label, right, below, _left in gaps if 0 <= right <= 16 and below < 0]
     under = [label for label, _right, below, left in gaps if 0 <= below <= 12 and abs(left) <= 1]
     assert sorted(beside + under) == sorted(label for label, *_gaps in gaps), gaps

@@ -140,9 +140,14 @@ def test_an_account_deactivated_during_the_release_stops_it(
             StaffMembership.objects.filter(user=centre_manager).delete()
 
     validated = after_the_first(deactivate)
-    checked = []
+    checked: list[int] = []
     check = release._check_requester
-    monkeypatch.setattr(release, "_check_requester", lambda actor, a: checked.append(a.pk) or check(actor, a))
+
+    def counted(actor, application):
+        checked.append(application.pk)
+        return check(actor, application)
+
+    monkeypatch.setattr(release, "_check_requester", counted)
     job = request_release(actor=centre_manager, application_ids=[a.pk for a in favourable])
 
     run(job, django_capture_on_commit_callbacks)
