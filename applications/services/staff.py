@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -715,31 +715,39 @@ def new_confirmation_date_refusal(day: datetime.date, now: datetime.datetime | N
     maintenance window enforced). Given at 22:50, today's date was one the candidate could no longer answer by, and
     the nightly batch of that very night withdrew the application (``_given_too_late`` reads the decision's
     validation, not the date's change) and gave its place away."""
-    now = now or timezone.now()
-    if day >= first_day_to_act(now):
-        return ""
-    if day < timezone.localdate(now):
-        return _("The new date must be today or later.")
-    return _(
-        "The candidate could no longer confirm by today: the site is closed until %(time)s tomorrow. Give "
-        "tomorrow's date or a later one."
-    ) % {"time": hour_label(settings.MAINTENANCE_END)}
+    return _new_date_refusal(
+        day,
+        now,
+        closed=lambda: _(
+            "The candidate could no longer confirm by today: the site is closed until %(time)s tomorrow. Give "
+            "tomorrow's date or a later one."
+        ),
+    )
 
 
 def new_return_deadline_refusal(day: datetime.date, now: datetime.datetime | None = None) -> str:
-    """Why ``day`` may not be given now as an application's new date limite de retour, or "": a date before today,
-    or today's once the site has closed for the night (``first_day_to_act``): given at 22:50, the candidate could
-    not reach the site again before it had passed (found by review), as ``new_confirmation_date_refusal`` says of a
-    date de confirmation."""
+    """Why ``day`` may not be given now as an application's new date limite de retour, or "", by the same rule as
+    ``new_confirmation_date_refusal``: given for today at 22:50, the candidate could not reach the site again before
+    it had passed (found by review)."""
+    return _new_date_refusal(
+        day,
+        now,
+        closed=lambda: _(
+            "The candidate could no longer transmit by today: the site is closed until %(time)s tomorrow. Give "
+            "tomorrow's date or a later one."
+        ),
+    )
+
+
+def _new_date_refusal(day: datetime.date, now: datetime.datetime | None, *, closed: Callable[[], str]) -> str:
+    """ "" for a date the candidate can still act by (``first_day_to_act``); a date before today's refusal; today's
+    once the site has closed for the night: ``closed()``, with the hour the site opens again."""
     now = now or timezone.now()
     if day >= first_day_to_act(now):
         return ""
     if day < timezone.localdate(now):
         return _("The new date must be today or later.")
-    return _(
-        "The candidate could no longer transmit by today: the site is closed until %(time)s tomorrow. Give "
-        "tomorrow's date or a later one."
-    ) % {"time": hour_label(settings.MAINTENANCE_END)}
+    return closed() % {"time": hour_label(settings.MAINTENANCE_END)}
 
 
 def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) -> str:

@@ -7,9 +7,11 @@ from django.core.cache import caches
 from django.utils import translation
 
 from applications import pegase
+from applications.services import staff
 from applications.tests.factories import AddressFactory, CandidateFactory
-from applications.tests.factories_candidature import application_of, make_application
+from applications.tests.factories_candidature import application_of, decision_type, make_application
 from applications.tests.helpers import paris
+from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 
@@ -152,3 +154,15 @@ def two_applications(candidate_user, centre, commission):
     first = application_of(candidate_user, FormationFactory(centre=centre, commission=commission))
     other = application_of(candidate_user, FormationFactory(centre=centre, commission=commission, title="Histoire"))
     return first, other
+
+
+@pytest.fixture
+def favourable(formation, campaign, commission_member):
+    """Three applications of ``formation`` (the module's) with a favourable decision waiting for its release (the
+    releases' tests: background release, requester's rights, stalled jobs)."""
+    applications = []
+    for _ in range(3):
+        application = make_application(formation, campaign=campaign)
+        staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
+        applications.append(application)
+    return applications

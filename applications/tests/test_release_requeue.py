@@ -13,12 +13,10 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.lost_tasks import SWEEP_GRACE
 from applications.models import ReleaseJob
-from applications.services import release, staff
+from applications.services import release
 from applications.services.release import RELEASE_STALE_AFTER, request_release, run_release
-from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.celery import registered_task
 from ecandidat.models import OutboundEmail
-from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,17 +28,6 @@ DID_NOT_START = "The release did not start: launch it again."
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission, code="MINFO", title="Master Informatique")
-
-
-@pytest.fixture
-def favourable(formation, campaign, commission_member):
-    """Three applications with a favourable decision waiting for its release."""
-    applications = []
-    for _ in range(3):
-        application = make_application(formation, campaign=campaign)
-        staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
-        applications.append(application)
-    return applications
 
 
 @pytest.fixture

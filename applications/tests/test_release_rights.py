@@ -12,11 +12,9 @@ from django.utils import timezone
 from accounts.models import StaffMembership
 from accounts.tests.factories import StaffFactory
 from applications.models import ReleaseJob
-from applications.services import release, staff
+from applications.services import release
 from applications.services.release import request_release, run_release
-from applications.tests.factories_candidature import decision_type, make_application
 from ecandidat.models import OutboundEmail
-from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,17 +26,6 @@ DEACTIVATED = "Your account has been deactivated since this release was asked fo
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission, code="MINFO", title="Master Informatique")
-
-
-@pytest.fixture
-def favourable(formation, campaign, commission_member):
-    """Three applications with a favourable decision waiting for its release."""
-    applications = []
-    for _ in range(3):
-        application = make_application(formation, campaign=campaign)
-        staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
-        applications.append(application)
-    return applications
 
 
 @pytest.fixture

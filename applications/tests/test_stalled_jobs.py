@@ -19,10 +19,9 @@ from applications import export_jobs, lost_tasks, packs
 from applications.models import CommissionPack, ExportJob, ReleaseJob
 from applications.services import release, staff
 from applications.tasks import build_commission_pack, build_export_job, requeue_stalled_jobs, run_release_job
-from applications.tests.factories_candidature import decision_type, make_application, stored_piece
+from applications.tests.factories_candidature import make_application, stored_piece
 from ecandidat.celery import registered_task
 from ecandidat.models import OutboundEmail
-from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,17 +42,6 @@ def dossiers(formation, campaign):
     applications = [make_application(formation, campaign=campaign) for _ in range(3)]
     for application in applications:
         stored_piece(application, "Relevé de notes")
-    return applications
-
-
-@pytest.fixture
-def favourable(formation, campaign, commission_member):
-    """Three applications with a favourable decision waiting for its release."""
-    applications = []
-    for _ in range(3):
-        application = make_application(formation, campaign=campaign)
-        staff.record_decision(application, decision_type=decision_type(Avis.FAVOURABLE), actor=commission_member)
-        applications.append(application)
     return applications
 
 
