@@ -740,8 +740,8 @@ def new_return_deadline_refusal(day: datetime.date, now: datetime.datetime | Non
 
 
 def _new_date_refusal(day: datetime.date, now: datetime.datetime | None, *, closed: Callable[[], str]) -> str:
-    """ "" for a date the candidate can still act by (``first_day_to_act``); a date before today's refusal; today's
-    once the site has closed for the night: ``closed()``, with the hour the site opens again."""
+    """Nothing ("") for a date the candidate can still act by (``first_day_to_act``); a date before today's refusal;
+    today's once the site has closed for the night: ``closed()``, with the hour the site opens again."""
     now = now or timezone.now()
     if day >= first_day_to_act(now):
         return ""
