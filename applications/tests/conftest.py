@@ -9,7 +9,12 @@ from django.utils import translation
 from applications import pegase
 from applications.services import staff
 from applications.tests.factories import AddressFactory, CandidateFactory
-from applications.tests.factories_candidature import application_of, decision_type, make_application
+from applications.tests.factories_candidature import (
+    DecisionTypeFactory,
+    application_of,
+    decision_type,
+    make_application,
+)
 from applications.tests.helpers import paris
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
@@ -47,6 +52,23 @@ def fresh_pegase_memory():
     yield
     pegase._tokens.clear()
     pegase._unreachable.clear()
+
+
+@pytest.fixture
+def pegase_opi(settings):
+    """OPI to Pégase, numbered « EC… », no cap on a transfer, no shared folder (the day's files stay in the
+    database): the OPI tests' settings (``pytestmark = pytest.mark.usefixtures("pegase_opi")``)."""
+    settings.OPI_BACKEND = "pegase"
+    settings.OPI_PREFIX = "EC"
+    settings.OPI_BATCH_MAX = 0
+    settings.OPI_EXPORT_DIR = ""
+    return settings
+
+
+@pytest.fixture
+def opi_type(db):
+    """A favourable decision type marked « Déversement OPI »: confirming it creates the candidate's OPI."""
+    return DecisionTypeFactory(code="AVIS_FAV_OPI", avis=Avis.FAVOURABLE, opi_transfer=True)
 
 
 @pytest.fixture

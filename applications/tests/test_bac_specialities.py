@@ -35,12 +35,11 @@ from applications.sis import CSV_COLUMNS, OPTIONAL_COLUMNS, SisBaccalaureate, pa
 from applications.sis_backend import get_backend
 from applications.tests.factories import STUDENT as SIS_STUDENT
 from applications.tests.factories import AddressFactory, BaccalaureateFactory, CandidateFactory, CandidateUserFactory
-from applications.tests.factories_candidature import DecisionTypeFactory, make_application
+from applications.tests.factories_candidature import make_application
 from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url, configure_pegase, start_pegase_peer
 from applications.tests.opi.helpers import DAY1, admit, confirm, make_candidate, parse
 from ecandidat.batches import Report
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
-from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -564,16 +563,8 @@ def test_the_export_reads_the_sis_labels_once_whatever_the_rows(application, sis
 
 
 @pytest.fixture
-def _apogee(settings):
-    settings.OPI_BACKEND = "apogee"
-    settings.OPI_PREFIX = "EC"
-    settings.OPI_BATCH_MAX = 0
-    settings.OPI_EXPORT_DIR = ""
-
-
-@pytest.fixture
-def opi_type(db):
-    return DecisionTypeFactory(code="AVIS_FAV_OPI", avis=Avis.FAVOURABLE, opi_transfer=True)
+def _apogee(pegase_opi):
+    pegase_opi.OPI_BACKEND = "apogee"
 
 
 @pytest.fixture

@@ -16,13 +16,13 @@ from django.utils import timezone
 from applications.enums import DossierStatus, EventKind, OpiState
 from applications.models import Application, Opi
 from applications.services import staff
-from applications.tests.factories_candidature import DecisionTypeFactory, decision_type, make_application
+from applications.tests.factories_candidature import decision_type, make_application
 from applications.tests.helpers import operation_url
 from applications.tests.opi.helpers import admit, confirm, make_candidate
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("back_office_in_french")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("back_office_in_french", "pegase_opi")]
 
 CHANGELIST = "admin:applications_application_changelist"
 # The history rows, in the institution's language (French).
@@ -36,22 +36,9 @@ INCOMPLETE = "Dossier non complet (Réceptionné) : vérifiez ses pièces avant 
 QUERIES_ENTRY_PAGE = 12
 
 
-@pytest.fixture(autouse=True)
-def _opi_settings(settings):
-    settings.OPI_BACKEND = "pegase"
-    settings.OPI_PREFIX = "EC"
-    settings.OPI_BATCH_MAX = 0
-    settings.OPI_EXPORT_DIR = ""
-
-
 @pytest.fixture
 def formation(centre, commission):
     return FormationFactory(centre=centre, commission=commission, code="M1EEEA", pegase_code="M1-EEEA")
-
-
-@pytest.fixture
-def opi_type(db):
-    return DecisionTypeFactory(code="AVIS_FAVORABLE_OPI", avis=Avis.FAVOURABLE, opi_transfer=True)
 
 
 @pytest.fixture

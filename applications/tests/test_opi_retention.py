@@ -16,12 +16,10 @@ from django.utils import timezone
 from applications.models import OpiExport, OpiPiece
 from applications.opi.pieces import pieces_of
 from applications.opi.services import export_zip, prune_opi_files, record_collection, transfer_opis
-from applications.tests.factories_candidature import DecisionTypeFactory
 from applications.tests.opi.helpers import ID_BYTES, QUERIES_SCREEN, admit, confirm, make_candidate, piece
 from ecandidat.batches import Report
 from ecandidat.management.commands.nightly import BATCHES
 from ecandidat.models import BatchRun
-from offers.enums import Avis
 from offers.tests.factories import CampaignFactory, FormationFactory, PieceTypeFactory
 
 NOW = datetime.datetime(2026, 9, 15, 21, 30, tzinfo=datetime.UTC)  # 23:30 in Paris, the nightly run
@@ -31,17 +29,8 @@ PEGASE_FILES = {"candidat-20260706.csv": "NOM;PRENOM\nDUPONT;Élodie\n", "candid
 
 
 @pytest.fixture(autouse=True)
-def _opi_settings(settings):
-    settings.OPI_BACKEND = "pegase"
-    settings.OPI_PREFIX = "EC"
-    settings.OPI_BATCH_MAX = 0
-    settings.OPI_EXPORT_DIR = ""
-    settings.ARCHIVE_RETENTION_DAYS = 365
-
-
-@pytest.fixture
-def opi_type(db):
-    return DecisionTypeFactory(code="AVIS_FAV_OPI", avis=Avis.FAVOURABLE, opi_transfer=True)
+def _retention(pegase_opi):
+    pegase_opi.ARCHIVE_RETENTION_DAYS = 365
 
 
 @pytest.fixture

@@ -24,26 +24,11 @@ from applications.enums import EventKind, OpiState
 from applications.models import Application, Decision, Opi
 from applications.opi import services as opi_services
 from applications.services import staff
-from applications.tests.factories_candidature import DecisionTypeFactory
 from applications.tests.helpers import backend_pid, run_both, stay_stopped
 from applications.tests.opi.helpers import admit, confirm, make_candidate
-from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _opi_settings(settings):
-    settings.OPI_BACKEND = "pegase"
-    settings.OPI_PREFIX = "EC"
-    settings.OPI_BATCH_MAX = 0
-    settings.OPI_EXPORT_DIR = ""
-
-
-@pytest.fixture
-def opi_type(db):
-    return DecisionTypeFactory(code="AVIS_FAV_OPI", avis=Avis.FAVOURABLE, opi_transfer=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("pegase_opi")]
 
 
 @pytest.fixture

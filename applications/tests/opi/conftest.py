@@ -17,16 +17,8 @@ def _english():
 
 
 @pytest.fixture(autouse=True)
-def _opi_settings(settings):
-    settings.OPI_BACKEND = "pegase"
-    settings.OPI_PREFIX = "EC"
-    settings.OPI_BATCH_MAX = 0
-    settings.OPI_EXPORT_DIR = ""
-
-
-@pytest.fixture
-def opi_type(db):
-    return DecisionTypeFactory(code="AVIS_FAV_OPI", avis=Avis.FAVOURABLE, opi_transfer=True)
+def _opi_settings(pegase_opi):
+    """Every OPI test: Pégase (``applications/tests/conftest.py``)."""
 
 
 @pytest.fixture
