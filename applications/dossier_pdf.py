@@ -374,8 +374,14 @@ def _none_if_empty(pdf: _Summary, rows: list) -> None:
         pdf.paragraph(pgettext("dossier summary, a section without rows", "None."))
 
 
-def _date(value) -> str:
-    return date_format(value, "SHORT_DATE_FORMAT") if value else ""
+def _date(value: datetime.date | datetime.datetime | None) -> str:
+    """The day of ``value``; a moment (created, transmitted) on the site's calendar: the database gives it in UTC,
+    and an application transmitted at 00:30 in Paris printed the day before, against the pages and the history."""
+    if not value:
+        return ""
+    if isinstance(value, datetime.datetime):
+        value = timezone.localdate(value)
+    return date_format(value, "SHORT_DATE_FORMAT")
 
 
 def _confirmation_date(application: Application) -> datetime.date | None:

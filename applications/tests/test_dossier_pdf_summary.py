@@ -2,6 +2,7 @@
 codes in the database) and départements (numbers), as the candidate's forms showed them; labels keep their
 capitals ("INE et clé", not "Ine et clé")."""
 
+import datetime
 import io
 
 import pytest
@@ -194,3 +195,16 @@ def test_chinese_prints_with_a_fallback_font_in_the_summary(application, setting
 def test_the_file_name_keeps_the_latin_letters_of_their_own():
     assert ascii_name("Łukasz Đorđević Øster Straße Œdipe") == "Lukasz-Dordevic-Oster-Strasse-OEdipe"
     assert ascii_name("Пётр") == "x"
+
+
+def test_the_dates_of_candidature_and_transmission_are_the_sites_days(application):
+    """Transmitted at 00:30 in Paris on 15 March (23:30 UTC on the 14th): the PDF printed 14/03/2026, the day
+    before the pages and the history, on the date a candidate shows as proof of filing."""
+    moment = datetime.datetime(2026, 3, 14, 23, 30, tzinfo=datetime.UTC)
+    type(application).objects.filter(pk=application.pk).update(created_at=moment, transmitted_at=moment)
+    application.refresh_from_db()
+
+    text = summary_text(application)
+
+    assert "Date de candidature 15/03/2026" in text
+    assert "Date de transmission 15/03/2026" in text
