@@ -19,7 +19,6 @@ from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
-from allauth.utils import build_absolute_uri
 from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
@@ -33,6 +32,7 @@ from accounts import cas, directory, oidc, oidc_backchannel, services
 from accounts.claims import single_value
 from accounts.enums import LoginMethod
 from ecandidat import maintenance, parameters
+from ecandidat.absolute_urls import absolute_url
 from ecandidat.emails import enqueue_email, enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 
@@ -57,6 +57,8 @@ MAILS = {
     "account/email/unknown_account": "CPT_MIN_INCONNU",
 }
 # The links allauth puts in its mail contexts: only plain values reach our templates (no request, no site object).
+# All on SITE_URL (``ecandidat.absolute_urls``), never the request's Host: ``get_email_confirmation_url``,
+# ``get_reset_password_from_key_url``, ``send_account_already_exists_mail`` and ``send_mail`` build them.
 LINKS = ("activate_url", "password_reset_url", "signup_url")
 # Set on the request by the signup forms (accounts.forms) when an address is taken, to whom: the mail to its owner
 # depends on it (``AccountAdapter.send_account_already_exists_mail``), allauth passes it only the address.
@@ -189,6 +191,19 @@ class AccountAdapter(DefaultAccountAdapter):
             )
         return super().get_email_verification_redirect_url(email_address)
 
+    def get_email_confirmation_url(self, request, emailconfirmation) -> str:
+        """The validation link (CPT_MIN_CREATE, CPT_MIN_MODIF_MAIL) on SITE_URL. allauth's is built from the Host of
+        the request that sends it: anyone's at signup, the helpdesk agent's intranet name at a resend or an address
+        change, ``http://example.com`` (the sites framework's row) outside a request."""
+        return absolute_url(reverse("account_confirm_email", args=[emailconfirmation.key]))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        """The « forgotten credentials » link (CPT_MIN_ID_OUBLIE) on SITE_URL, not on the Host an anonymous visitor
+        posted the form with (``Host: 10.0.0.5`` mailed the candidate a link to 10.0.0.5). ``key`` is allauth's
+        ``<uidb36>-<token>``: the account's number in base 36 (no dash), then the token."""
+        uidb36, _, token = key.partition("-")
+        return absolute_url(reverse("account_reset_password_from_key", kwargs={"uidb36": uidb36, "key": token}))
+
     def send_password_reset_mail(self, user, email, context) -> None:
         # Accounts of past campaigns cannot log in: recalling their identifier would only mislead (the form does not
         # offer them, ``services.password_reset_accounts``; nor an active campaign's outside its dates).
@@ -197,7 +212,7 @@ class AccountAdapter(DefaultAccountAdapter):
         if not services.may_reset_password(user):
             # An ENT account while ENT students may not have a password: no link, the way in instead. The page the
             # sender sees is the same as for any address (ACCOUNT_PREVENT_ENUMERATION).
-            login_url = build_absolute_uri(context.get("request"), reverse("account_login"))
+            login_url = absolute_url(reverse("account_login"))
             enqueue_notification("CPT_MIN_ID_OUBLIE_ENT", user, to=email, login_url=login_url)
             return
         self.send_mail("account/email/password_reset_key", email, {**context, "user": user})
@@ -217,8 +232,8 @@ class AccountAdapter(DefaultAccountAdapter):
         An address a staff account holds as validated (the signup form said so: ``SIGNUP_ADDRESS_TAKEN_BY``): its
         owner reads that a candidate account needs another address, in the institution's language."""
         request = allauth_context.request
+        reset_url = absolute_url(reverse("account_reset_password"))  # not allauth's, on the request's Host
         if getattr(request, SIGNUP_ADDRESS_TAKEN_BY, None) == services.AddressTakenBy.STAFF:
-            reset_url = build_absolute_uri(request, reverse("account_reset_password"))
             enqueue_notification(
                 "CPT_MIN_EXISTE",
                 None,
@@ -233,12 +248,16 @@ class AccountAdapter(DefaultAccountAdapter):
         except BusinessRuleError:
             campaign = None
         with translation.override(services.owner_language(email=email, campaign=campaign)):
-            super().send_account_already_exists_mail(email)
+            links = {"signup_url": absolute_url(reverse("account_signup")), "password_reset_url": reset_url}
+            self.send_mail("account/email/account_already_exists", email, links)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Every allauth mail goes through our outbox (``enqueue_email``), with our templates and codes."""
         if template_prefix in MAILS:
             links = {name: context.get(name, "") for name in LINKS}
+            if links["signup_url"]:
+                # allauth's unknown-account mail (CPT_MIN_INCONNU) builds it from the request's Host, with no hook.
+                links["signup_url"] = absolute_url(reverse("account_signup"))
             enqueue_notification(MAILS[template_prefix], context.get("user"), to=email, **links)
             return
         # A mail we have no template for (allauth notifications): its own text, still through the outbox.

@@ -14,7 +14,6 @@ from enum import StrEnum
 
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from allauth.socialaccount.models import SocialAccount
-from allauth.utils import build_absolute_uri
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AnonymousUser
@@ -39,6 +38,7 @@ from accounts.models import (
     User,
 )
 from ecandidat import parameters
+from ecandidat.absolute_urls import absolute_url
 from ecandidat.batches import Report
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
@@ -534,7 +534,7 @@ def _refuse_email_change(
         to=new_email,
         # The owner's language, not the candidate's; staff accounts keep none: the institution's.
         language=settings.LANGUAGE_CODE if staff else owner_language(email=new_email, campaign=user.campaign),
-        password_reset_url=build_absolute_uri(None, reverse("account_reset_password")),
+        password_reset_url=absolute_url(reverse("account_reset_password")),
         staff_address=staff,
     )
     logger.info("e-mail change of account %s refused: address %s (actor %s)", user.pk, whose, actor.pk)
@@ -630,7 +630,7 @@ def create_candidate_account(*, email: str, first_name: str, last_name: str, act
         raise BusinessRuleError(taken) from None
     # Validated by the link (``AccountAdapter.confirm_email`` then releases it from past campaigns' accounts).
     address = EmailAddress.objects.create(user=user, email=email, primary=True, verified=False)
-    activate_url = settings.SITE_URL + reverse("account_confirm_email", args=[EmailConfirmationHMAC(address).key])
+    activate_url = absolute_url(reverse("account_confirm_email", args=[EmailConfirmationHMAC(address).key]))
     with in_owner_language(user=user, actor=actor):
         enqueue_notification("CPT_MIN_CREATE", user, to=email, activate_url=activate_url, created_by_staff=True)
     with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language

@@ -25,7 +25,6 @@ import secrets
 from allauth.account.internal.flows.login import _AUTHENTICATION_METHODS_USER_SESSION_KEY, record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
-from allauth.utils import build_absolute_uri
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY as AUTH_USER_ID_KEY
@@ -40,6 +39,7 @@ from django.utils.translation import gettext_lazy
 from accounts import cas, oidc_backchannel
 from accounts.models import StaffEnrolmentToken, User
 from accounts.staff_access import session_has_second_factor
+from ecandidat.absolute_urls import absolute_url
 from ecandidat.emails import enqueue_email
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.sessions import SessionStore
@@ -120,7 +120,7 @@ def mail_enrolment_link(*, user: User, actor: User) -> StaffEnrolmentToken:
         context={
             "first_name": user.first_name,
             "last_name": user.last_name,
-            "enrolment_url": build_absolute_uri(None, reverse("accounts:staff_enrolment_link", args=[secret])),
+            "enrolment_url": absolute_url(reverse("accounts:staff_enrolment_link", args=[secret])),
             "validity_minutes": int(LINK_VALIDITY.total_seconds() // 60),
         },
     )

@@ -52,6 +52,7 @@ from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
 from documents.storage import delete_file_on_commit, flush
+from ecandidat.absolute_urls import absolute_url
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.celery import registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
@@ -343,7 +344,7 @@ def letter_mail(letter: DecisionLetter | None, application: Application) -> Lett
     if letter is None:
         return NO_LETTER
     attached = application.formation.commission.attach_letter_to_mail
-    url = settings.SITE_URL + reverse("applications:letter", args=[application.public_id])
+    url = absolute_url(reverse("applications:letter", args=[application.public_id]))
     return LetterMail(
         {"letter_url": url, "letter_attached": attached}, [mail_attachment(letter, application)] if attached else []
     )

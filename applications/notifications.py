@@ -26,6 +26,7 @@ from accounts.notifications import FIRST_NAME, LAST_NAME, NUMERO_DOSSIER
 from applications.dates import effective_return_deadline
 from applications.enums import Civility, DossierStatus, WithdrawalReason
 from applications.models import Application, Decision
+from ecandidat.absolute_urls import absolute_url
 from ecandidat.attachments import AttachmentRef
 from ecandidat.emails import OwnText, cancel_pending, enqueue_notification_with
 from ecandidat.models import OutboundEmail
@@ -216,14 +217,14 @@ def application_context(application: Application) -> dict[str, object]:
         "commission_comment": Deferred(
             lambda: shown_in_mail(formation.commission.return_comment, formation.commission.return_comment_en)
         ),
-        "recap_url": settings.SITE_URL + reverse("applications:detail", args=[application.public_id]),
+        "recap_url": absolute_url(reverse("applications:detail", args=[application.public_id])),
         "backoffice_url": backoffice_url(application),
     }
 
 
 def backoffice_url(application: Application) -> str:
     """The absolute link to ``application``'s page in the back office (the staff's mails)."""
-    return settings.SITE_URL + reverse("admin:applications_application_change", args=[application.pk])
+    return absolute_url(reverse("admin:applications_application_change", args=[application.pk]))
 
 
 def staff_copy_links(application: Application, extra: Mapping[str, object]) -> dict[str, object]:
@@ -235,9 +236,7 @@ def staff_copy_links(application: Application, extra: Mapping[str, object]) -> d
     candidate's mail says, with links its reader can open."""
     links: dict[str, object] = {"recap_url": backoffice_url(application)}
     if extra.get("letter_url"):
-        links["letter_url"] = settings.SITE_URL + reverse(
-            "admin:applications_application_letter", args=[application.pk]
-        )
+        links["letter_url"] = absolute_url(reverse("admin:applications_application_letter", args=[application.pk]))
     return links
 
 

@@ -271,7 +271,7 @@ def test_parameter_off_an_ent_account_is_mailed_the_way_in_not_a_link(
     assert _reset_link(body) is None
     assert "/accounts/password/reset/" not in body
     assert "Log in to eCandidat with your ENT credentials" in body
-    assert f"http://testserver{reverse('account_login')}" in body
+    assert f"{settings.SITE_URL}{reverse('account_login')}" in body
     assert ent_student.username in body
 
 
