@@ -130,10 +130,10 @@ def _assert_on_dossier_nav(page, full_name: str) -> None:
 
 
 def test_external_candidate_signs_up_validates_the_mailed_link_and_logs_in(
-    live_server, transactional_db, browser_page, campaign, mail_server, request
+    live_server, transactional_db, browser_page, campaign, mail_server, request, settings
 ):
     page = browser_page
-    app = _app_url(live_server)
+    app = settings.SITE_URL = _app_url(live_server)  # the mails' links lead to SITE_URL
 
     # "Créer un compte", top right of the home page.
     page.goto(app + "/")
@@ -182,6 +182,7 @@ def test_external_candidate_signs_up_validates_the_mailed_link_and_logs_in(
         )
 
     # The link, opened in the browser: validate the address, then choose the password.
+    assert _validation_link(body).startswith(app + "/")
     page.goto(_validation_link(body))
     page.get_by_role("heading", name="Validez votre adresse mail").wait_for()
     page.get_by_role("button", name="Valider", exact=True).click()
@@ -213,11 +214,11 @@ def test_external_candidate_signs_up_validates_the_mailed_link_and_logs_in(
 
 @pytest.mark.integration
 def test_ent_student_creates_the_account_validates_the_mail_and_finds_the_sis_data(
-    live_server, transactional_db, browser_page, campaign, app_on_ent, smtp_server, celery_worker_process
+    live_server, transactional_db, browser_page, campaign, app_on_ent, smtp_server, celery_worker_process, settings
 ):
     call_command("import_sis", str(SIS_DEMO_CSV), stdout=io.StringIO())
     page = browser_page
-    app = _app_url(live_server)
+    app = settings.SITE_URL = _app_url(live_server)  # the mails' links lead to SITE_URL
     ent = app_on_ent
 
     # "Je suis étudiant…": the ENT button of the login page leads to the ENT's own login form.
@@ -260,6 +261,7 @@ def test_ent_student_creates_the_account_validates_the_mail_and_finds_the_sis_da
         timeout=10,
         message="the worker's log of the delivery",
     )
+    assert _validation_link(body).startswith(app + "/")
     page.goto(_validation_link(body))
     page.get_by_role("button", name="Valider", exact=True).click()
     page.wait_for_url(app + "/accounts/login/")  # no password to choose for an ENT student
