@@ -51,12 +51,25 @@ def _unreadable_date(row: dict) -> bool:
     return bool(str(row.get("submitdate") or "").strip()) and _submitted_at(row) is None
 
 
+def _application_key(value: str) -> str:
+    """An ``idCandidature`` in one spelling (``str(uuid.UUID(value))``): upper case, braces or ``urn:uuid:`` name the
+    same application, and were grouped apart, the one read last winning over a newer answer. Left as it is when it is
+    no UUID (``store_responses`` counts it as naming an unknown application)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return value
+
+
 def _latest_by(rows: list[dict], key: str) -> dict[str, tuple[datetime.datetime, dict]]:
-    """The most recent completed response per value of ``key`` (submit date, then response id); a response whose
-    submit date cannot be read is left out (``store_responses`` counts them)."""
+    """The most recent completed response per value of ``key`` (submit date, then response id; an
+    ``idCandidature`` in any spelling of its UUID); a response whose submit date cannot be read is left out
+    (``store_responses`` counts them)."""
     latest: dict[str, tuple[tuple, datetime.datetime, dict]] = {}
     for row in rows:
         value = str(row.get(key) or "").strip()
+        if key == "idCandidature":
+            value = _application_key(value)
         submitted = _submitted_at(row)
         if not value or submitted is None:
             continue
@@ -76,14 +89,27 @@ def _storable(text: str) -> str:
     return text.replace("\x00", "?").encode("utf-8", "replace").decode("utf-8")
 
 
+def _storable_value(value: object) -> object:
+    """``value`` with ``_storable`` applied to every text in it, however deep: the texts of a list, the keys and
+    texts of a dict (a JSON export may nest them). Anything else is kept as it is."""
+    if isinstance(value, str):
+        return _storable(value)
+    if isinstance(value, list):
+        return [_storable_value(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(str(key)): _storable_value(item) for key, item in value.items()}
+    return value
+
+
 def _answers(row: dict, report: Report) -> dict:
     """The answers of a response. A candidate types them in LimeSurvey: a NUL pasted into one text answer made
-    PostgreSQL refuse the survey's whole import (a DataError), every night, for every candidate."""
+    PostgreSQL refuse the survey's whole import (a DataError), every night, for every candidate; a text nested in a
+    list or a dict too."""
     answers = {}
     for key, value in row.items():
         if key in TECHNICAL_FIELDS or value in (None, ""):
             continue
-        if isinstance(value, str) and (storable := _storable(value)) != value:
+        if (storable := _storable_value(value)) != value:
             report.add("answers holding characters the database refuses (replaced by ?)")
             value = storable
         answers[_storable(str(key))] = value

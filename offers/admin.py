@@ -783,6 +783,34 @@ class ComplementaryFormAdmin(ScopedByCentre, admin.ModelAdmin):
     list_select_related = ["centre"]
     search_fields = ["code", "label"]
 
+    def get_deleted_objects(self, objs, request):
+        # The answers imported from LimeSurvey protect their form (applications.FormAnswer.form): deleted, they were
+        # lost, the archived campaigns' too, which the nightly import never brings back. The delete page (the button
+        # and the bulk action alike) says so once per form, with how to retire it, rather than one line per answer
+        # (and without reading them all, as Django's collector would).
+        answered = (
+            ComplementaryForm.objects.filter(pk__in=[form.pk for form in objs])
+            .annotate(answer_count=models.Count("answers"))
+            .filter(answer_count__gt=0)
+            .order_by("label", "pk")
+        )
+        lines = [
+            ngettext(
+                "Complementary form “%(label)s”: %(count)d answer imported from LimeSurvey keeps it (the archived "
+                "campaigns' answers are never imported again). Put the form out of service instead: untick "
+                "“In service” on its page.",
+                "Complementary form “%(label)s”: %(count)d answers imported from LimeSurvey keep it (the archived "
+                "campaigns' answers are never imported again). Put the form out of service instead: untick "
+                "“In service” on its page.",
+                form.answer_count,
+            )
+            % {"label": form.label, "count": form.answer_count}
+            for form in answered
+        ]
+        if lines:
+            return [], {}, set(), lines
+        return super().get_deleted_objects(objs, request)
+
 
 def _calendar_label(name: str) -> Any:
     """The model field's verbose name, still lazy (translated when shown)."""

@@ -9,6 +9,7 @@ import uuid
 from datetime import date
 from pathlib import PurePosixPath
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -683,6 +684,21 @@ class RefusalReason(models.Model):
         return shown(self.label, self.label_en)
 
 
+# The placeholders of a form's URL (${numDossier}, ${idCandidature}, ${nom}, ${prenom}): a sample value stands for
+# each when the URL is checked.
+_URL_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+
+
+def is_web_address(url: str) -> bool:
+    """Whether ``url`` is an http(s) address with a host, which a candidate's browser opens: the complementary forms'
+    tab (``applications.forms_tab.survey_url``) shows no link to any other."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed IPv6 bracket
+        return False
+
+
 class ComplementaryForm(models.Model):
     """A LimeSurvey questionnaire attached to formations ("formulaire complémentaire").
 
@@ -714,6 +730,22 @@ class ComplementaryForm(models.Model):
 
     def __str__(self):
         return self.label
+
+    def clean(self):
+        """A URL candidates cannot open is refused next to it. Without « https:// », it was saved, and then the
+        candidates' tab showed an empty link, the reminder mails too, and the form (never answered) kept
+        applications from being transmitted when the forms block the transmission."""
+        super().clean()
+        if self.url and not is_web_address(_URL_PLACEHOLDER.sub("0", self.url)):
+            raise ValidationError(
+                {
+                    "url": _(
+                        "Give the whole address, beginning with https:// (or http://) and the server's name, as in "
+                        "https://enquetes.example.fr/index.php/123456?numDossier=${numDossier}: candidates get no "
+                        "link to the form otherwise."
+                    )
+                }
+            )
 
     @property
     def shown_label(self) -> StaffText:

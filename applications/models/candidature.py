@@ -530,10 +530,13 @@ class Decision(models.Model):
 
 
 class FormAnswer(models.Model):
-    """The latest LimeSurvey answer to a complementary form, per candidate or per application (nightly sync)."""
+    """The latest LimeSurvey answer to a complementary form, per candidate or per application (nightly sync).
+
+    The form is protected, as pieces and questions are: deleting it deleted every answer imported, the archived
+    campaigns' too, which the nightly import never brings back. A form is retired by putting it out of service."""
 
     form = models.ForeignKey(
-        "offers.ComplementaryForm", verbose_name=_("form"), on_delete=models.CASCADE, related_name="answers"
+        "offers.ComplementaryForm", verbose_name=_("form"), on_delete=models.PROTECT, related_name="answers"
     )
     candidate = models.ForeignKey(
         "applications.Candidate", verbose_name=_("candidate"), on_delete=models.CASCADE, related_name="form_answers"
