@@ -107,9 +107,18 @@ COUNT_WORDS = {
     "reminders sent": pgettext_lazy("batch count", "reminders sent"),
     "transmitted, changed or busy meanwhile": pgettext_lazy("batch count", "transmitted, changed or busy meanwhile"),
     "already reminded or answered": pgettext_lazy("batch count", "already reminded or answered"),
+    "reminders not sent, campaign closed to candidates": pgettext_lazy(
+        "batch count", "reminders not sent, campaign closed to candidates"
+    ),
     # withdraw_expired_confirmations
     "favourable decisions given after their confirmation date (set a date)": pgettext_lazy(
         "batch count", "favourable decisions given after their confirmation date (set a date)"
+    ),
+    "favourable decisions whose confirmation date is after the campaign's closing date for candidates (reopen the "
+    "campaign and set a date)": pgettext_lazy(
+        "batch count",
+        "favourable decisions whose confirmation date is after the campaign's closing date for candidates (reopen the "
+        "campaign and set a date)",
     ),
     "applications to withdraw": pgettext_lazy("batch count", "applications to withdraw"),
     "answered meanwhile": pgettext_lazy("batch count", "answered meanwhile"),

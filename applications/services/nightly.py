@@ -83,10 +83,18 @@ def favourable_unanswered() -> QuerySet[WithAnnotations[Application, FavourableA
 def _with_dates(
     queryset: QuerySet[WithAnnotations[Application, FavourableAnnotations]],
 ) -> Iterator[tuple[WithAnnotations[Application, FavourableAnnotations], datetime.date | None]]:
-    """(application, effective confirmation date) pairs, streamed; the date rule lives in applications.dates."""
-    queryset = queryset.select_related("formation").order_by("pk")
+    """(application, effective confirmation date) pairs, streamed; the date rule lives in applications.dates. The
+    campaign comes with each application (its closing date for candidates, ``_closed_to_candidates_on``)."""
+    queryset = queryset.select_related("formation", "campaign").order_by("pk")
     for application in queryset.iterator(chunk_size=CHUNK):
         yield application, effective_confirmation_date(application, application.latest_validated_at)
+
+
+def _closed_to_candidates_on(application: Application, day: datetime.date) -> bool:
+    """Whether the candidate of ``application`` can no longer log in on ``day``: it is after the campaign's closing
+    date for candidates (``Campaign.ends_on``; ``accounts.services.candidate_can_log_in``, eCandidat's « Date fin
+    candidats »), so they cannot confirm through the site that day."""
+    return day > application.campaign.ends_on
 
 
 # --- CANDIDATURE_RELANCE_TRANSMISSION ----------------------------------------------------------------------------
@@ -193,6 +201,10 @@ def remind_favourable_decisions(
     the batch did not run does not lose the reminder. ``favourable_reminder_sent_at`` is claimed by a conditional
     update in the same transaction as the outbox row: a rerun never sends it twice. An application whose reminder
     fails is reported and left unclaimed, for the next night; the others go on.
+
+    No reminder once the campaign is closed to candidates on that first day (after its ``ends_on``): the candidate
+    can no longer log in, so a mail asking them to confirm on the site by a date would ask what they cannot do. It
+    is counted, not claimed: if staff move the closing date later, the next night reminds as usual.
     """
     first_day = today or first_day_to_act()
     horizon = first_day + datetime.timedelta(days=parameters.get("FAVOURABLE_REMINDER_DAYS"))
@@ -200,6 +212,9 @@ def remind_favourable_decisions(
     done = 0
     for listed, confirmation_date in _with_dates(pending):
         if confirmation_date is None or not first_day <= confirmation_date <= horizon:
+            continue
+        if _closed_to_candidates_on(listed, first_day):
+            report.add("reminders not sent, campaign closed to candidates")
             continue
         if limit is not None and done >= limit:
             break
@@ -253,8 +268,14 @@ def withdraw_expired_confirmations(
     before the first day the candidate can still act (``first_day_to_act``). With the maintenance window enforced
     (22:45–06:00), the night of the date withdraws it whether the run starts at 23:00 or after midnight, and before
     ``archive_campaigns`` (later in ``nightly``), which takes the campaign's applications out of this batch's reach;
-    without it, from midnight after the date on. ``today``: that first day, for tests. A decision validated when its
-    candidate could no longer act by its date is left alone (see below). Each application is handled in one
+    without it, from midnight after the date on. ``today``: that first day, for tests.
+
+    The batch never withdraws a candidate who could not log in on the last day of their confirmation period: a
+    decision validated when its candidate could no longer act by its date (see below), and a date de confirmation
+    after the campaign's closing date for candidates (``Campaign.ends_on``, past which a candidate cannot log in):
+    the mails promised a date the candidate could not reach through the site, and withdrawing them would hand the
+    place to the next of the list, just as locked out. Both are counted for staff to act on (a new date; a campaign
+    reopened to candidates until then), never withdrawn by the batch. Each application is handled in one
     transaction: the row is locked, the answer, the latest validated decision and the date de confirmation re-read
     (staff may have given a new date, or a new decision, since the batch's read), the withdrawal, its history row,
     its mail and the promotion from the withdrawn application's campaign commit together — a crash leaves either
@@ -270,6 +291,13 @@ def withdraw_expired_confirmations(
             # Given after its date, or on its evening once the site had closed (a decision validated by staff inside
             # the window): the candidate never had a chance to answer, so staff must set a date; never withdraw it.
             report.add("favourable decisions given after their confirmation date (set a date)")
+            continue
+        if _closed_to_candidates_on(application, confirmation_date):
+            # The campaign closed to candidates before that date: they could not log in to confirm on their last day.
+            report.add(
+                "favourable decisions whose confirmation date is after the campaign's closing date for candidates "
+                "(reopen the campaign and set a date)"
+            )
             continue
         if limit is not None and done >= limit:
             break
@@ -300,13 +328,14 @@ def _withdraw(pk: int, *, first_day: datetime.date) -> list[str]:
 
     Lock order: the formation's row first when it manages its list automatically (the withdrawal then promotes
     from it), then the application's, as every path that changes ranks does (``staff.lock_waiting_list``); the
-    other way round, a ranking validation of this very application at the same moment deadlocked with it."""
+    other way round, a ranking validation of this very application at the same moment deadlocked with it. The
+    campaign's closing date for candidates is read again too: staff may have moved it since the batch's read."""
     formation = Formation.objects.filter(applications__pk=pk, auto_waiting_list=True).only("pk").first()
     if formation is not None:
         lock_waiting_list(formation)
     locked = (
         Application.objects.select_for_update(of=("self",))
-        .select_related("candidate__user", "formation__commission", "formation__centre")
+        .select_related("candidate__user", "formation__commission", "formation__centre", "campaign")
         .filter(pk=pk, accepted__isnull=True, cancelled_at__isnull=True)
         .first()
     )
@@ -319,6 +348,7 @@ def _withdraw(pk: int, *, first_day: datetime.date) -> list[str]:
         confirmation_date is None
         or confirmation_date >= first_day
         or _given_too_late(latest.validated_at, confirmation_date)
+        or _closed_to_candidates_on(locked, confirmation_date)
     ):
         return ["confirmation date changed meanwhile"]
     locked.accepted = False

@@ -9,6 +9,7 @@ Regressions:
   CANDIDATURE_RELANCE_FAVO) wrote no row, where the reminder to transmit writes one (TRANSMISSION_REMINDED).
 """
 
+import datetime
 import html
 import io
 import re
@@ -183,6 +184,9 @@ def test_a_centre_manager_may_not_delete_a_tag(client, centre_manager, formation
 
 @pytest.fixture
 def favourable(centre, commission, campaign, central_manager):
+    # Open to candidates past the date de confirmation (30 June 2027): the batch reminds only who can still log in.
+    campaign.ends_on = datetime.date(2027, 9, 30)
+    campaign.save(update_fields=["ends_on"])
     with time_machine.travel(paris(2027, 5, 1, 12, 0), tick=True):  # before the date de confirmation, 30 June 2027
         return released(formation_confirmed_by(centre, commission), campaign, central_manager, email="fa@example.org")
 
