@@ -52,6 +52,7 @@ from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
 from documents.storage import delete_file_on_commit, flush
+from ecandidat import parameters
 from ecandidat.absolute_urls import absolute_url
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.celery import registered_task
@@ -381,6 +382,41 @@ def letter_obtainable(letter: DecisionLetter, application: Application) -> bool:
     """Whether ``letter`` can be had: built, or its text still there to build it (one query then). A letter whose
     text was deleted before it was built can never be had: no mail promises it, no page offers it."""
     return bool(letter.file) or template_for(application, letter.kind) is not None
+
+
+def admission_letter_withheld(application: Application, letter: DecisionLetter) -> bool:
+    """No admission letter once the candidate withdrew, nor before they confirmed with
+    ``ADMISSION_LETTER_AFTER_CONFIRMATION`` (eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM, §1.13): the rule of the
+    recap and of the candidate's download (``applications.views_candidature``), and of « Mes données »."""
+    if letter.kind != DecisionLetterTemplate.Kind.ADMISSION or application.accepted is True:
+        return False
+    return application.accepted is False or bool(parameters.get("ADMISSION_LETTER_AFTER_CONFIRMATION"))
+
+
+def candidate_letters(applications: Sequence[Application]) -> dict[int, DecisionLetter]:
+    """The letter each of ``applications`` gives its candidate now, by application id, with its decision loaded: the
+    letter of its latest validated decision (``DecisionQuerySet.current_validated``: the one the recap offers and
+    ``applications:letter`` downloads; a decision not validated is not released, its letter, if any, is not the
+    candidate's), unless withheld (:func:`admission_letter_withheld`). A letter not built yet is in it: whether it can
+    be had is :func:`letter_obtainable` (a query when it is not built). One query, whatever the number of
+    applications (none without one); ``applications`` have their ``accepted`` loaded."""
+    if not applications:
+        return {}
+    later = Decision.objects.filter(application_id=OuterRef("application_id"), validated_at__isnull=False).filter(
+        Q(created_at__gt=OuterRef("decision__created_at"))
+        | Q(created_at=OuterRef("decision__created_at"), pk__gt=OuterRef("decision_id"))
+    )
+    by_id = {application.pk: application for application in applications}
+    letters = (
+        DecisionLetter.objects.filter(application_id__in=list(by_id), decision__validated_at__isnull=False)
+        .exclude(Exists(later))
+        .select_related("decision")
+    )
+    return {
+        letter.application_id: letter
+        for letter in letters
+        if not admission_letter_withheld(by_id[letter.application_id], letter)
+    }
 
 
 def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, IO[bytes]] | None:

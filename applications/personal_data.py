@@ -2,8 +2,12 @@
 
 The archive holds ``donnees.json`` (account with its former e-mail addresses and its ENT identities, dossier,
 applications with their history, validated decisions and answers to the complementary questions, the answers shared by
-all the applications, pieces, complementary-form answers, and the mails written to the account:
-``erasure.mails_sent_to``) and ``pieces/``, the candidate's uploaded files under readable names. A file the antivirus
+all the applications, pieces, decision letters, complementary-form answers, and the mails written to the account:
+``erasure.mails_sent_to``), ``pieces/``, the candidate's uploaded files under readable names, and ``lettres/``, the
+decision letters the candidate may obtain now from their recap (``letters.candidate_letters``: the letter of each
+application's latest validated decision, never an admission letter withheld after a désistement or until the
+confirmation). A letter not built yet (the worker builds it just after the release, the recap's download if need be)
+is left out, not built here (its text may be gone: ``letters.letter_obtainable``). A file the antivirus
 quarantined is listed (name, size, checksum, upload date) but not handed back, whether a piece still holds it or the
 piece let go of it (``services.pieces.take_off_quarantined_piece``: the file is kept under ``quarantine/``, owned by
 the account), with the date of its quarantine (the antivirus signature is in the history row that tells it). An ENT
@@ -17,7 +21,7 @@ The staff's internal notes and tags are not the candidate's to read: neither the
 
 The archive is written to a spooled temporary file (in memory up to ``SPOOL_BYTES``, then on disk) and each stored
 file is copied into it by chunks, so memory stays bounded whatever the number of pieces. The queries do not grow
-with the number of applications or pieces.
+with the number of applications, pieces or letters.
 """
 
 import json
@@ -33,11 +37,13 @@ from django.utils import timezone
 
 from accounts.models import PreviousEmailAddress
 from applications.dossier_pdf import ascii_name
+from applications.letters import candidate_letters
 from applications.models import (
     Application,
     ApplicationEvent,
     Candidate,
     Decision,
+    DecisionLetter,
     FormAnswer,
     PieceSubmission,
     QuestionAnswer,
@@ -78,9 +84,12 @@ def _answer(answer: QuestionAnswer) -> dict:
     }
 
 
-def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
-    """The candidate's applications, and the answers shared by all of them (a common question that is not "unique").
-    Answers are only ever given through an application, and kept with it: without one, none is read."""
+def _applications(
+    candidate: Candidate, user
+) -> tuple[list[dict], list[dict], list[tuple[Application, DecisionLetter]]]:
+    """The candidate's applications, the answers shared by all of them (a common question that is not "unique"), and
+    the built letters the candidate may obtain now, in the applications' order (one query, none without a validated
+    decision). Answers are only ever given through an application, and kept with it: without one, none is read."""
     applications = list(
         Application.objects.filter(candidate=candidate)
         .select_related("formation", "campaign")
@@ -100,6 +109,8 @@ def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
         .order_by("created_at", "id")
     )
     answers = _question_answers(candidate) if applications else []
+    # A letter is only ever made for a validated decision: without one, no query.
+    letters = candidate_letters([application for application in applications if application.validated_decisions])
     result = []
     for application in applications:
         result.append(
@@ -151,7 +162,13 @@ def _applications(candidate: Candidate, user) -> tuple[list[dict], list[dict]]:
                 ],
             }
         )
-    return result, [_answer(answer) for answer in answers if answer.application_id is None]
+    shared = [_answer(answer) for answer in answers if answer.application_id is None]
+    built = [
+        (application, letter)
+        for application in applications
+        if (letter := letters.get(application.pk)) is not None and letter.file
+    ]
+    return result, shared, built
 
 
 def _file(document: Document) -> dict:
@@ -241,17 +258,23 @@ def _archive_name(submission: PieceSubmission, index: int) -> str:
     return f"pieces/{index:02d}-{owner}-{submission.piece_type.code}-{original}"[:200]
 
 
+def _letter_name(application: Application, letter: DecisionLetter, index: int) -> str:
+    """``lettres/NN-<formation code>-<kind>.pdf``, as the pieces' names (ASCII)."""
+    return f"lettres/{index:02d}-{ascii_name(application.formation.code)}-{letter.kind}.pdf"[:200]
+
+
 def build_archive(*, user, candidate: Candidate | None):
     """Return an open, rewound file holding the ZIP of everything we hold about ``user``."""
     data = export_personal_data(candidate=candidate, user=user)
     data["applications"] = []
     data["pieces"] = []
+    data["letters"] = []
     data["complementary_forms"] = []
     data["shared_questions"] = []
     files: list[tuple[str, str]] = []  # (name in the archive, storage name)
     held: list[int] = []  # the documents the listed pieces hold
     if candidate is not None:
-        data["applications"], data["shared_questions"] = _applications(candidate, user)
+        data["applications"], data["shared_questions"], letters = _applications(candidate, user)
         for index, submission in enumerate(_submissions(candidate), start=1):
             document = submission.document
             entry = {
@@ -270,6 +293,19 @@ def build_archive(*, user, candidate: Candidate | None):
                     entry["file"]["in_archive"] = _archive_name(submission, index)
                     files.append((entry["file"]["in_archive"], document.file.name))
             data["pieces"].append(entry)
+        for index, (application, letter) in enumerate(letters, start=1):
+            name = _letter_name(application, letter, index)
+            data["letters"].append(
+                {
+                    "formation": application.formation.code,
+                    "kind": letter.kind,
+                    "decision_validated_at": _iso(letter.decision.validated_at),
+                    "generated_at": _iso(letter.generated_at),
+                    "size": letter.size,
+                    "in_archive": name,
+                }
+            )
+            files.append((name, letter.file.name))
         answers = FormAnswer.objects.filter(Q(candidate=candidate) | Q(application__candidate=candidate))
         answers = answers.select_related("form", "application__formation")
         data["complementary_forms"] = [
@@ -318,7 +354,7 @@ def build_archive(*, user, candidate: Candidate | None):
             try:
                 source = default_storage.open(stored, "rb")
             except FileNotFoundError:
-                # Listed in donnees.json with its checksum; the file itself is gone (removed by a cleanup).
+                # Listed in donnees.json (a piece with its checksum); the file itself is gone (removed by a cleanup).
                 continue
             with source, zf.open(name, "w") as target:
                 shutil.copyfileobj(source, target, CHUNK_BYTES)

@@ -22,7 +22,14 @@ from applications.concurrency import EditConflict
 from applications.dates import confirmation_date, effective_return_deadline
 from applications.forms import QuestionsForm, WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
-from applications.letters import CANDIDATE_DOWNLOAD, letter_contact, letter_obtainable, letter_response, open_letter
+from applications.letters import (
+    CANDIDATE_DOWNLOAD,
+    admission_letter_withheld,
+    letter_contact,
+    letter_obtainable,
+    letter_response,
+    open_letter,
+)
 from applications.models import Application, Candidate, DecisionLetter
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit, can_withdraw
 from applications.pieces import piece_rows, pieces_table_context
@@ -36,7 +43,7 @@ from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff_text import StaffText, shown
 from offers.enums import ApplicationMode, Avis
-from offers.models import DecisionLetterTemplate, Formation
+from offers.models import Formation
 
 FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
 
@@ -510,19 +517,11 @@ def _validated_letter(application) -> DecisionLetter | None:
     return letter
 
 
-def _admission_letter_withheld(application, letter: DecisionLetter) -> bool:
-    """No admission letter once the candidate withdrew, nor before they confirmed with
-    ``ADMISSION_LETTER_AFTER_CONFIRMATION`` (eCandidat DOWNLOAD_IS_LETTRE_ADM_APRES_CONFIRM, §1.13)."""
-    if letter.kind != DecisionLetterTemplate.Kind.ADMISSION or application.accepted is True:
-        return False
-    return application.accepted is False or parameters.get("ADMISSION_LETTER_AFTER_CONFIRMATION")
-
-
 def _letter(application) -> dict[str, object]:
     """The recap's letter, whether an admission letter waits for the confirmation, and whether the letter can never
     be had (its text deleted before it was built: one query then; the recap says so, as the letter's link does)."""
     letter = _validated_letter(application)
-    withheld = letter is not None and _admission_letter_withheld(application, letter)
+    withheld = letter is not None and admission_letter_withheld(application, letter)
     unavailable = letter is not None and not withheld and not letter_obtainable(letter, application)
     return {
         "letter": None if withheld or unavailable else letter,
@@ -544,7 +543,7 @@ def letter(request, public_id):
     the current decision. The decision itself is on the recap, which the page links."""
     application = _own_application(request, public_id)
     letter = _validated_letter(application)
-    if letter is not None and not _admission_letter_withheld(application, letter):
+    if letter is not None and not admission_letter_withheld(application, letter):
         opened = open_letter(letter, batch=CANDIDATE_DOWNLOAD)
         if opened is not None:
             return letter_response(*opened)

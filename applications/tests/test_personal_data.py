@@ -116,8 +116,9 @@ def test_queries_do_not_grow_with_applications_and_pieces(
         DecisionFactory(application=application, validated=True)
 
     # The former addresses, and those another account holds (their mails are not this one's): one query each; the
-    # files no piece holds (quarantined) and the ENT identities: one query each.
-    with django_assert_num_queries(20):
+    # files no piece holds (quarantined), the ENT identities and the decision letters (there is a validated
+    # decision): one query each.
+    with django_assert_num_queries(21):
         response = owner_client.get(reverse(URL))
 
     assert len(json.loads(_archive(response).read("donnees.json"))["pieces"]) == 3 * applications
