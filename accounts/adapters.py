@@ -25,7 +25,8 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, directory, oidc, oidc_backchannel, services
@@ -63,6 +64,28 @@ LINKS = ("activate_url", "password_reset_url", "signup_url")
 # Set on the request by the signup forms (accounts.forms) when an address is taken, to whom: the mail to its owner
 # depends on it (``AccountAdapter.send_account_already_exists_mail``), allauth passes it only the address.
 SIGNUP_ADDRESS_TAKEN_BY = "signup_address_taken_by"
+
+
+def login_refused_message(user) -> str:
+    """Why a candidate whom ``services.candidate_can_log_in`` refuses cannot log in. An account of a past campaign:
+    accounts are annual, a new one is created for the current campaign. An account of the active campaign outside its
+    dates for candidates (eCandidat: no login after « Date fin candidats »): there is no other campaign to join and
+    signup is closed too, so the page gives the dates, not the annual rule. ``user.campaign`` is the one
+    ``candidate_can_log_in`` already read (no query)."""
+    campaign = user.campaign
+    if not campaign.is_active:
+        return str(ANNUAL_ACCOUNTS_MESSAGE)
+    today = timezone.localdate()
+    if today < campaign.starts_on:
+        return gettext("The campaign opens to candidates on %(date)s: come back then to log in.") % {
+            "date": date_format(campaign.starts_on, "SHORT_DATE_FORMAT")
+        }
+    if today > campaign.ends_on:
+        return gettext(
+            "The campaign was open to candidates until %(date)s: you can no longer log in. For a question about your "
+            "application, write to the office of your formation."
+        ) % {"date": date_format(campaign.ends_on, "SHORT_DATE_FORMAT")}
+    return str(ANNUAL_ACCOUNTS_MESSAGE)  # not reached: an active campaign within its dates lets its candidates in
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -129,7 +152,7 @@ class AccountAdapter(DefaultAccountAdapter):
             return page
         if not services.candidate_can_log_in(user):
             clear_login(request)
-            messages.error(request, ANNUAL_ACCOUNTS_MESSAGE)
+            messages.error(request, login_refused_message(user))
             return redirect("account_login")
         return super().pre_login(request, user, **kwargs)
 

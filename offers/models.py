@@ -6,7 +6,7 @@ Reference: ecandidat-features.md §1.4 (catalogue), §2.8 (setup), §6 (data mod
 import re
 import unicodedata
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import PurePosixPath
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -14,7 +14,20 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import (
+    Case,
+    DateField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -845,15 +858,39 @@ class FormationQuerySet(models.QuerySet["Formation"]):
         campaign is active). Outside: the window opens before the campaign, or a date on which candidates act (the
         window's end, the return deadline, the confirmation dates) falls after its closing date for candidates, when
         they can no longer log in (``accounts.services``): the transmission, the pieces and the answer would be out
-        of their reach, and the nightly withdrawal would withdraw those who could not confirm. In the same query: no
-        campaign is read."""
+        of their reach, and the nightly batches would leave unanswered those who could not confirm (staff then reopen
+        the campaign and give each a date). In the same query: no campaign is read.
+
+        A confirmation counted in days (``confirmation_delay_days``, ``waiting_list_confirmation_delay_days``) has no
+        date to compare: its date de confirmation is the day the favourable decision is validated (the promotion from
+        the complementary list) plus the délai (``applications.dates.effective_confirmation_date``). Outside too,
+        then, when even the first of those dates falls after the closing date: counted from the day the formation
+        announces its decisions (its publication date, else its jury date, else the end of its window: no decision
+        before its dossiers are in), the promotions from the list coming after those decisions. Flagged: even the
+        decisions given on time could not be confirmed through the site. Not flagged: a decision validated later (a
+        late jury, a promotion weeks after) may still get a date past the closing date, and the nightly batches leave
+        its candidate alone and count it; one validated earlier (a direct access, ahead of the jury) gets an earlier
+        date."""
         active = Campaign.objects.active()
+        decided_on = Coalesce(
+            OuterRef("publication_on"), OuterRef("jury_on"), OuterRef("closes_on"), output_field=DateField()
+        )
+
+        def counted(delay_days: str) -> ExpressionWrapper:
+            """The decision's day plus the délai, the days as a duration: SQLite has no date + integer (and
+            multiplies an integer only, not a small positive one)."""
+            number = ExpressionWrapper(OuterRef(delay_days), output_field=IntegerField())
+            days = ExpressionWrapper(number * Value(timedelta(days=1)), output_field=DurationField())
+            return ExpressionWrapper(decided_on + days, output_field=DateField())
+
         outside = active.filter(
             Q(starts_on__gt=OuterRef("opens_on"))
             | Q(ends_on__lt=OuterRef("closes_on"))
             | Q(ends_on__lt=OuterRef("return_deadline"))
             | Q(ends_on__lt=OuterRef("confirmation_date"))
             | Q(ends_on__lt=OuterRef("waiting_list_confirmation_date"))
+            | Q(ends_on__lt=counted("confirmation_delay_days"))
+            | Q(ends_on__lt=counted("waiting_list_confirmation_delay_days"))
         )
         return self.annotate(
             campaign_dates=Case(

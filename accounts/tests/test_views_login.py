@@ -106,7 +106,9 @@ def test_annual_accounts_campaign_dates_over(client, db):
     user = CandidateUserFactory(campaign=closed)
     response = client.post(reverse("account_login"), {"login": user.email, "password": PASSWORD}, follow=True)
     assert "_auth_user_id" not in client.session
-    assert "Accounts are annual" in response.content.decode()
+    # The campaign of the account is the active one, closed to candidates: no other account to create.
+    assert "The campaign was open to candidates until" in response.content.decode()
+    assert "Accounts are annual" not in response.content.decode()
 
 
 def test_email_login_picks_the_active_campaign_account(client, campaign):
