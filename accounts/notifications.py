@@ -6,7 +6,10 @@ belongs to nobody); the links come with each sending. They let people into their
 office cannot switch them off (``ecandidat.notifications.ALWAYS_ON_CODES``) and their text must keep the link.
 """
 
+import datetime
+
 from django.conf import settings
+from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -53,6 +56,26 @@ UNVALIDATED_DELAY = Variable(
 CREATED_BY_STAFF = Variable(
     "created_by_staff", _("the account was created by staff for the candidate (yes/no)"), False, Kind.FLAG
 )
+
+# CPT_MIN_MODIF_MAIL_ANCIEN, to the address an account had: what changed, when, by whom, whom to tell if not them.
+NEW_EMAIL_MASKED = Variable(
+    "new_email_masked", _("the new address, masked (first and last letters, domain)"), "e•••n@example.org"
+)
+
+
+def _long_date(moment: datetime.date) -> str:
+    return date_format(moment, "DATE_FORMAT")
+
+
+# Written in the mail's language when the mail is rendered (the preview's sample too), as the delay above.
+long_date = lazy(_long_date, str)
+CHANGE_DATE = Variable("change_date", _("date of the change"), long_date(datetime.date(2027, 1, 15)))
+CHANGE_TIME = Variable("change_time", _("time of the change"), "14:32")
+CHANGED_BY_STAFF = Variable(
+    "changed_by_staff", _("the helpdesk made the change, not the candidate (yes/no)"), False, Kind.FLAG
+)
+CONTACT_EMAIL = Variable("contact_email", _("address of the helpdesk"), "assistance.ecandidat@univ.example")
+SITE_URL = Variable("site_url", _("address of eCandidat"), "https://ecandidat.univ.example/")
 
 _ACCOUNT = (INSTITUTION_NAME, FIRST_NAME, LAST_NAME, NUMERO_DOSSIER)
 _CANDIDATE = _("the candidate")
@@ -161,6 +184,26 @@ NOTIFICATIONS = (
         (INSTITUTION_NAME, SIGNUP_URL),
         SIGNUP_URL,
         recipient=_OWNER,
+    ),
+    # The owner hears at their former address that it was replaced. No link into the account (it holds none the
+    # owner needs), so no required variable: listing it among the mails that cannot be switched off would change
+    # MailTemplate's check constraint (a migration, ``ecandidat.notifications.ALWAYS_ON_CODES``).
+    Notification(
+        code="CPT_MIN_MODIF_MAIL_ANCIEN",
+        label=_("e-mail address changed, notice to the former address"),
+        sent_when=_("the candidate or the helpdesk changes the e-mail address of an account"),
+        recipient=_("the candidate, at the former address"),
+        template_base="accounts/email/cpt_min_modif_mail_ancien",
+        variables=(
+            *_ACCOUNT,
+            NEW_EMAIL_MASKED,
+            CHANGE_DATE,
+            CHANGE_TIME,
+            CHANGED_BY_STAFF,
+            CONTACT_EMAIL,
+            SITE_URL,
+        ),
+        context=account_context,
     ),
     # Not a security mail: the central office may switch it off, and staff tick "inform the candidate" each time.
     Notification(

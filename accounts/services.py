@@ -37,10 +37,11 @@ from accounts.models import (
     PreviousEmailAddress,
     User,
 )
+from accounts.notifications import long_date
 from ecandidat import parameters
 from ecandidat.absolute_urls import absolute_url
 from ecandidat.batches import Report
-from ecandidat.emails import enqueue_notification
+from ecandidat.emails import enqueue_notification, enqueue_notification_with
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from offers.models import Campaign
@@ -51,6 +52,9 @@ NUMERO_ALPHABET = string.ascii_uppercase + string.digits
 NUMERO_LENGTH = 8
 # The account mails that carry a link validating the address (accounts.adapters.MAILS): signup, change of address.
 VALIDATION_MAIL_CODES = ("CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL")
+# The notice to the address an account had when its address is changed (``change_email``): its owner hears of it,
+# whoever made the change (ASVS V2.5, V3). It stays addressed there (``readdress_unsent_mails`` leaves it alone).
+FORMER_ADDRESS_NOTICE_CODE = "CPT_MIN_MODIF_MAIL_ANCIEN"
 EMAIL_PER_CAMPAIGN_CONSTRAINT = "user_email_unique_per_campaign"  # accounts.models.User.Meta.constraints
 
 
@@ -462,6 +466,11 @@ def change_email(
     stores it at signup): allauth finds an account by its address (« J'ai oublié mes identifiants ») with an exact
     match on the lower-cased address. The mails to the old address that have not left follow the account
     (``readdress_unsent_mails``).
+
+    The old address, when there was one, is told of the change (CPT_MIN_MODIF_MAIL_ANCIEN, in the same language as
+    the validation mail): when, by whom (its owner or the helpdesk), the new address masked (``mask_email``), and
+    whom to contact if its owner did not ask for it: someone with their session or their password, or a helpdesk
+    typo, would otherwise take the account away without their knowing.
     """
     new_email = normalize_email(new_email)  # as signup stores addresses, and allauth looks them up (exact)
     with transaction.atomic():
@@ -477,14 +486,15 @@ def change_email(
             )
             return False
         old_email = user.email
+        # Compared and kept normalised, as every address is: an address stored before addresses were normalised
+        # (or one accounts 0016 left as it was) is the same mailbox in another spelling, no change; the helpdesk's
+        # search reads the address it is given normalised too (``SearchesPreviousAddresses``).
+        replaced = bool(old_email) and normalize_email(old_email) != new_email
         try:
             # A savepoint: another account may take the address between the check and the save (two candidates
             # changing to it at once); the campaign's unique constraint then refuses it, as the check would have.
             with transaction.atomic():
-                # Compared and kept normalised, as every address is: an address stored before addresses were
-                # normalised (or one accounts 0016 left as it was) is the same mailbox in another spelling, no change;
-                # the helpdesk's search reads the address it is given normalised too (``SearchesPreviousAddresses``).
-                if old_email and normalize_email(old_email) != new_email:
+                if replaced:
                     # allauth keeps the new address only: the helpdesk still finds the account by this one.
                     PreviousEmailAddress.objects.create(user=user, email=normalize_email(old_email), replaced_by=actor)
                     readdress_unsent_mails(user=user, old_email=old_email, new_email=new_email)
@@ -500,10 +510,39 @@ def change_email(
         address = EmailAddress.objects.create(user=user, email=new_email, primary=True, verified=False)
         with in_owner_language(user=user, actor=actor):
             address.send_confirmation(signup=False)
+            if replaced:
+                _notify_former_address(user=user, old_email=old_email, new_email=new_email, actor=actor)
         logger.info(
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+def mask_email(email: str) -> str:
+    """``email`` as a notice to another address may show it: the first and last characters of the local part, the
+    domain (« i•••s@example.org »); only the first of a local part of one or two characters."""
+    local, _at, domain = email.rpartition("@")
+    return local[:1] + "•••" + (local[-1] if len(local) > 2 else "") + "@" + domain
+
+
+def _notify_former_address(*, user: User, old_email: str, new_email: str, actor: User) -> None:
+    """Queue, in the caller's transaction and language, the notice to ``old_email`` that the account's address was
+    changed to ``new_email`` (masked), now, by its owner or by staff (``actor``): CPT_MIN_MODIF_MAIL_ANCIEN."""
+    moment = timezone.localtime()
+    enqueue_notification_with(
+        FORMER_ADDRESS_NOTICE_CODE,
+        user,
+        to=old_email,
+        extra={
+            "new_email_masked": mask_email(new_email),
+            "change_date": long_date(moment),  # written in the mail's language when it is rendered
+            "change_time": moment.strftime("%H:%M"),
+            "changed_by_staff": actor.pk != user.pk,
+            "contact_email": settings.INSTITUTION_CONTACT_EMAIL,
+            "site_url": absolute_url(reverse("home")),
+        },
+        about=user,
+    )
 
 
 def _refuse_email_change(
@@ -553,14 +592,21 @@ def readdress_unsent_mails(*, user: User, old_email: str, new_email: str) -> int
     from the admin, and a resend went to the wrong address again) and those waiting for their next attempt.
 
     Not when another active account has the old address (a staff member sharing it): the outbox does not say whose
-    mail a row is, so none is moved. A mail being sent at this moment is left to its sender. Returns the number of
+    mail a row is, so none is moved. A mail being sent at this moment is left to its sender, a notice that an
+    account's address was changed (CPT_MIN_MODIF_MAIL_ANCIEN) to the address it was sent to. Returns the number of
     mails readdressed.
     """
     if User.objects.filter(email__iexact=old_email, is_active=True).exclude(pk=user.pk).exists():
         return 0
-    return OutboundEmail.objects.filter(
-        to__iexact=old_email, status__in=[OutboundEmail.Status.FAILED, OutboundEmail.Status.PENDING]
-    ).update(to=new_email)
+    return (
+        OutboundEmail.objects.filter(
+            to__iexact=old_email, status__in=[OutboundEmail.Status.FAILED, OutboundEmail.Status.PENDING]
+        )
+        # A notice that the account's address was changed is for the address it went to: its owner must read it
+        # there, never at the address the change gave the account (``change_email``).
+        .exclude(code=FORMER_ADDRESS_NOTICE_CODE)
+        .update(to=new_email)
+    )
 
 
 def resend_email_validation(*, user: User, actor: User) -> str:

@@ -224,7 +224,7 @@ def test_a_change_posted_from_an_old_session_waits_for_the_password(
     assert response.url == reverse("accounts:email_change_done")
     candidate_user.refresh_from_db()
     assert candidate_user.email == NEW
-    assert OutboundEmail.objects.get().to == NEW
+    assert OutboundEmail.objects.get(code="CPT_MIN_MODIF_MAIL").to == NEW  # the former address gets its notice
 
 
 # --- Cache-Control: no-store on the pages of logged-in users only ---

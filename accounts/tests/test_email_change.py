@@ -66,11 +66,11 @@ def test_change_replaces_address_mails_link_and_logs_out(
     django_assert_num_queries,
 ):
     client.force_login(candidate_user)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(22):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(24):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, the change's
         # savepoint, the former address kept, its unsent mails (address shared?, moved), addresses, confirmations and
         # address deleted, user updated, release, new address, back-office mail
-        # text?, outbox row, release,
+        # text?, outbox row, the notice to the former address (back-office mail text?, outbox row), release,
         # logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
     assert response.status_code == 302
@@ -84,9 +84,9 @@ def test_change_replaces_address_mails_link_and_logs_out(
     other_candidate_user.refresh_from_db()
     assert EmailAddress.objects.get(user=other_candidate_user).verified  # nobody else touched
 
-    row = OutboundEmail.objects.get()
-    assert (row.code, row.to) == ("CPT_MIN_MODIF_MAIL", NEW)
-    assert len(mailoutbox) == 1
+    row = OutboundEmail.objects.get(code="CPT_MIN_MODIF_MAIL")
+    assert row.to == NEW
+    assert len(mailoutbox) == 2  # and the notice to the former address (test_email_change_notice)
     assert mailoutbox[0].to == [NEW]
     assert candidate_user.username in mailoutbox[0].body
 
@@ -245,6 +245,7 @@ def test_service_returns_whether_the_address_changed(
     assert candidate_user.email == NEW
     assert list(OutboundEmail.objects.order_by("pk").values_list("code", flat=True)) == [
         "CPT_MIN_MODIF_MAIL",
+        "CPT_MIN_MODIF_MAIL_ANCIEN",  # the changed address's notice to the former one
         "CPT_MIN_MODIF_MAIL_EXISTE",
     ]
 

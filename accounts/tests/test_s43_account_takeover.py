@@ -209,7 +209,7 @@ def test_a_mixed_case_address_is_stored_in_lower_case_and_the_forgotten_credenti
     candidate_user.refresh_from_db()
     address = EmailAddress.objects.get(user=candidate_user)
     assert (candidate_user.email, address.email) == (NEW, NEW)
-    assert OutboundEmail.objects.get().to == NEW
+    assert OutboundEmail.objects.get(code="CPT_MIN_MODIF_MAIL").to == NEW  # the former address gets its notice
     client.post(re.search(r"https?://\S+", mailoutbox[0].body).group(0))  # the validation link
     assert EmailAddress.objects.get(user=candidate_user).verified
 
