@@ -185,9 +185,8 @@ NOTIFICATIONS = (
         SIGNUP_URL,
         recipient=_OWNER,
     ),
-    # The owner hears at their former address that it was replaced. No link into the account (it holds none the
-    # owner needs), so no required variable: listing it among the mails that cannot be switched off would change
-    # MailTemplate's check constraint (a migration, ``ecandidat.notifications.ALWAYS_ON_CODES``).
+    # The owner hears at their former address that it was replaced: a security mail, which cannot be switched off
+    # (``ecandidat.notifications.ALWAYS_ON_CODES``), and whose text must say to which address (masked).
     Notification(
         code="CPT_MIN_MODIF_MAIL_ANCIEN",
         label=_("e-mail address changed, notice to the former address"),
@@ -204,6 +203,7 @@ NOTIFICATIONS = (
             SITE_URL,
         ),
         context=account_context,
+        required=(NEW_EMAIL_MASKED.name,),
     ),
     # Not a security mail: the central office may switch it off, and staff tick "inform the candidate" each time.
     Notification(

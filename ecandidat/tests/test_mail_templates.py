@@ -143,6 +143,7 @@ def test_only_account_mails_are_protected():
             "CPT_MIN_ID_OUBLIE",
             "CPT_MIN_INCONNU",
             "CPT_MIN_MODIF_MAIL",
+            "CPT_MIN_MODIF_MAIL_ANCIEN",  # the notice to the former address: a security mail, without a link
             "CPT_MIN_MODIF_MAIL_EXISTE",
         )
     )
@@ -360,6 +361,17 @@ class TestEnqueue:
         with pytest.raises(IntegrityError):
             MailTemplate.objects.create(
                 code="CPT_MIN_ID_OUBLIE", language="fr", subject="s", body="${password_reset_url}", in_service=False
+            )
+
+    def test_the_notice_to_a_former_address_cannot_be_out_of_service_in_the_database(self):
+        """The owner of an account hears that its address was replaced, whatever the central office ticks."""
+        with pytest.raises(IntegrityError):
+            MailTemplate.objects.create(
+                code="CPT_MIN_MODIF_MAIL_ANCIEN",
+                language="fr",
+                subject="s",
+                body="${new_email_masked}",
+                in_service=False,
             )
 
     def test_values_are_escaped_in_the_html_version_and_raw_in_the_text(self):
