@@ -140,6 +140,12 @@ class EventKind(models.TextChoices):
     LETTER_REGENERATED = "letter_regenerated", _("Decision letter regenerated")
     RANK_PROGRESS_MAILED = "rank_progress_mailed", _("Progress on the complementary list mailed")
     DOSSIER_CHANGED_BY_STAFF = "dossier_changed_by_staff", _("Candidate's dossier changed")
+    # The candidate changed their bac, cursus, internships, experience or address after transmitting (allowed at any
+    # time): the change in words, on each transmitted application (``services.dossier._record_change_by_candidate``).
+    DOSSIER_CHANGED_BY_CANDIDATE = (
+        "dossier_changed_by_candidate",
+        _("Dossier changed by the candidate after transmission"),
+    )
     REGIME_FEES = "regime_fees_changed", _("Registration regime or fees changed")
     # The nightly reminder to transmit before the return deadline; its row is what "already reminded" means.
     TRANSMISSION_REMINDED = "transmission_reminded", _("Reminder to transmit sent")

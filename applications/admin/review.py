@@ -105,6 +105,7 @@ FRENCH_COMMENT_KINDS = frozenset(
         EventKind.CONFIRMATION_REMINDED,
         EventKind.QUESTIONS_ANSWERED,
         EventKind.QUESTIONS_ENTERED_BY_STAFF,
+        EventKind.DOSSIER_CHANGED_BY_CANDIDATE,  # the candidate's change in words (``services.dossier``)
     }
 )
 

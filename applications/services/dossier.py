@@ -11,13 +11,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.services import change_email
 from applications.concurrency import check_version, rows_read_until, rows_version, version_of
+from applications.countries import country_name
+from applications.departments import department_label
 from applications.enums import EventKind
 from applications.history import record_events
 from applications.models import (
@@ -32,6 +37,7 @@ from applications.models import (
     WorkExperience,
 )
 from applications.models.dossier import INE_TAKEN_MESSAGE
+from applications.models.reference import bac_series_label, bac_speciality_label, other_diploma_label
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
 from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
@@ -50,6 +56,27 @@ def student_number_of(user: User) -> str:
 
 def _lock_candidate(candidate: Candidate) -> Candidate:
     return Candidate.objects.select_for_update(of=("self",)).get(pk=candidate.pk)
+
+
+def _transmitted_applications() -> models.QuerySet[Application]:
+    """The applications the commission has received: transmitted, not cancelled, of the active campaign."""
+    return Application.objects.of_active_campaign().filter(transmitted_at__isnull=False, cancelled_at__isnull=True)
+
+
+def _dossier_to_lock(candidate_id: int) -> models.QuerySet[Candidate]:
+    """The dossier, to lock as ``_lock_candidate`` does, for a writer of one of its sections, with
+    ``has_transmitted``: whether one of its applications is transmitted (``_record_change_by_candidate``), read by the
+    same query, so that a dossier of no transmitted application costs no query more."""
+    transmitted = _transmitted_applications().filter(candidate_id=OuterRef("pk"))
+    return (
+        Candidate.objects.select_for_update(of=("self",))
+        .annotate(has_transmitted=Exists(transmitted))
+        .filter(pk=candidate_id)
+    )
+
+
+def _lock_dossier(candidate_id: int) -> Candidate:
+    return _dossier_to_lock(candidate_id).get()
 
 
 def save_personal_details(
@@ -138,15 +165,19 @@ def _save_personal_details(
 def save_address(*, candidate: Candidate, data: dict, actor: User, read_at: str | None = None) -> Address:
     """Create or update the candidate's address (always editable, even after an SIS import); ``EditConflict``
     (nothing written) when it changed, or was created, since the form was read at ``read_at``."""
-    candidate = _lock_candidate(candidate)  # the dossier's lock, as every writer of the dossier takes it
+    candidate = _lock_dossier(candidate.pk)  # the dossier's lock, as every writer of the dossier takes it
     address = Address.objects.select_for_update(of=("self",)).filter(candidate=candidate).first()
     check_version(address, read_at)
     if address is None:
-        return Address.objects.create(candidate=candidate, updated_by=actor, **data)
+        address = Address.objects.create(candidate=candidate, updated_by=actor, **data)
+        _record_change_by_candidate(dossier=candidate, actor=actor, row=address, before=None)
+        return address
+    before = _described_values(address)
     for name, value in data.items():
         setattr(address, name, value)
     address.updated_by = actor
     address.save()
+    _record_change_by_candidate(dossier=candidate, actor=actor, row=address, before=before)
     return address
 
 
@@ -158,14 +189,18 @@ def add_baccalaureate(*, candidate: Candidate, data: dict, actor: User, read_at:
     second browser tab (``EditConflict`` when the form says which record it was read at, ``read_at``); a "Je n'ai
     pas le bac" record is replaced, unless it came from the SIS.
     """
-    candidate = _lock_candidate(candidate)
+    candidate = _lock_dossier(candidate.pk)
     existing = Baccalaureate.objects.filter(candidate=candidate).first()
     check_version(existing, read_at)
     if existing is not None and (existing.has_bac or existing.sis_locked):
         raise BusinessRuleError(_("You can only enter one baccalaureate (or equivalent)."))
+    before = None
     if existing is not None:
+        before = _described_values(existing)
         existing.delete()
-    return Baccalaureate.objects.create(candidate=candidate, has_bac=True, updated_by=actor, **data)
+    bac = Baccalaureate.objects.create(candidate=candidate, has_bac=True, updated_by=actor, **data)
+    _record_change_by_candidate(dossier=candidate, actor=actor, row=bac, before=before)
+    return bac
 
 
 @transaction.atomic
@@ -174,18 +209,20 @@ def update_baccalaureate(
 ) -> Baccalaureate:
     """Edit the baccalaureate; refused when it was imported from the SIS; ``EditConflict`` (nothing written) when it
     changed or was replaced since the form was read at ``read_at``."""
-    candidate = _lock_candidate(candidate)
+    candidate = _lock_dossier(candidate.pk)
     bac = Baccalaureate.objects.select_for_update(of=("self",)).filter(candidate=candidate).first()
     check_version(bac, read_at)
     if bac is None:
         raise BusinessRuleError(_("Your baccalaureate has not been entered yet."))
     if bac.sis_locked:
         raise BusinessRuleError(_("Your baccalaureate comes from the student records system and cannot be changed."))
+    before = _described_values(bac)
     for name, value in data.items():
         setattr(bac, name, value)
     bac.has_bac = True
     bac.updated_by = actor
     bac.save()
+    _record_change_by_candidate(dossier=candidate, actor=actor, row=bac, before=before)
     return bac
 
 
@@ -193,14 +230,18 @@ def update_baccalaureate(
 def declare_no_baccalaureate(*, candidate: Candidate, actor: User, read_at: str | None = None) -> Baccalaureate:
     """ "Je n'ai pas le bac": replaces a bac the candidate typed; refused for one imported from the SIS, and
     (``EditConflict``) when the bac changed since the page was read at ``read_at``."""
-    candidate = _lock_candidate(candidate)
+    candidate = _lock_dossier(candidate.pk)
     existing = Baccalaureate.objects.filter(candidate=candidate).first()
     check_version(existing, read_at)
     if existing is not None and existing.sis_locked:
         raise BusinessRuleError(_("Your baccalaureate comes from the student records system and cannot be changed."))
+    before = None
     if existing is not None:
+        before = _described_values(existing)
         existing.delete()
-    return Baccalaureate.objects.create(candidate=candidate, has_bac=False, updated_by=actor)
+    bac = Baccalaureate.objects.create(candidate=candidate, has_bac=False, updated_by=actor)
+    _record_change_by_candidate(dossier=candidate, actor=actor, row=bac, before=before)
+    return bac
 
 
 def _check_row_model(model: type[models.Model]) -> None:
@@ -234,27 +275,30 @@ def add_row(
     the add: an added row overwrites nothing. ``read_at=None``: no check (commands, the demo).
     """
     _check_row_model(model)
-    candidate = _lock_candidate(candidate)  # the dossier's lock, so that two adds are checked one after the other
+    candidate = _lock_dossier(candidate.pk)  # the dossier's lock, so that two adds are checked one after the other
     if read_at is not None and rows_version(candidate.pk, model) != read_at:
         same = model.objects.filter(candidate=candidate, **data)
         if (read_until := rows_read_until(read_at)) is not None:
             same = same.filter(updated_at__gt=read_until)
         if (added := same.order_by("pk").first()) is not None:
             raise RowAlreadyAdded(added)
-    return model.objects.create(candidate=candidate, updated_by=actor, **data)
+    row = model.objects.create(candidate=candidate, updated_by=actor, **data)
+    _record_change_by_candidate(dossier=candidate, actor=actor, row=row, before=None)
+    return row
 
 
 def _lock_row(
     row: ExternalCursus | Internship | WorkExperience, read_at: str | None
-) -> ExternalCursus | Internship | WorkExperience:
-    """The row read again under the dossier's lock; ``EditConflict`` when it changed or was deleted meanwhile."""
+) -> tuple[ExternalCursus | Internship | WorkExperience, Candidate]:
+    """The row read again under the dossier's lock, and the dossier (``_lock_dossier``); ``EditConflict`` when the
+    row changed or was deleted meanwhile."""
     _check_row_model(type(row))
-    list(Candidate.objects.select_for_update(of=("self",)).filter(pk=row.candidate_id).values_list("pk", flat=True))
+    dossier = _dossier_to_lock(row.candidate_id).first()
     current = type(row).objects.select_for_update(of=("self",)).filter(pk=row.pk).first()
     check_version(current, read_at)
-    if current is None:  # read_at=None: no check asked, and nothing left to write
+    if current is None or dossier is None:  # read_at=None: no check asked, and nothing left to write
         raise BusinessRuleError(_("This line no longer exists."))
-    return current
+    return current, dossier
 
 
 @transaction.atomic
@@ -263,11 +307,13 @@ def update_row(
 ) -> ExternalCursus | Internship | WorkExperience:
     """Edit one of the candidate's rows (the view loaded it through the candidate's scope); ``EditConflict``
     (nothing written) when it changed or was deleted since the form was read at ``read_at``."""
-    current = _lock_row(row, read_at)
+    current, dossier = _lock_row(row, read_at)
+    before = _described_values(current)
     for name, value in data.items():
         setattr(current, name, value)
     current.updated_by = actor
     current.save()
+    _record_change_by_candidate(dossier=dossier, actor=actor, row=current, before=before)
     return current
 
 
@@ -275,7 +321,9 @@ def update_row(
 def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User, read_at: str | None = None) -> None:
     """Delete one of the candidate's rows; ``EditConflict`` (nothing deleted) when it changed since the
     confirmation page was read at ``read_at``, or was deleted meanwhile."""
-    _lock_row(row, read_at).delete()
+    current, dossier = _lock_row(row, read_at)
+    current.delete()
+    _record_change_by_candidate(dossier=dossier, actor=actor, row=current, before=None, deleted=True)
 
 
 # --- Student records system ------------------------------------------------------------------------------------
@@ -584,10 +632,95 @@ def record_staff_change(*, candidate: Candidate, actor: User, changes: list[str]
     them sees who changed the dossier and what (inside the admin's transaction). Returns the number of rows."""
     if not changes:
         return 0
-    comment = "; ".join(changes)[:1000]
     ids = list(Application.objects.filter(candidate=candidate).values_list("pk", flat=True))
-    record_events(ids, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, comment=comment)
-    return len(ids)
+    return _record_dossier_change(ids, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, changes=changes)
+
+
+def _record_dossier_change(application_ids: list[int], *, kind: EventKind, actor: User, changes: list[str]) -> int:
+    """One history row of ``kind`` on each of ``application_ids`` (one INSERT), its comment the changes in words
+    ("Adresse : commune : PERPIGNAN → CANET; Stage : ajouté (2024 Mairie)"), as staff and candidate changes of the
+    dossier are written. Returns the number of rows."""
+    if not changes or not application_ids:
+        return 0
+    record_events(application_ids, kind=kind, actor=actor, comment="; ".join(changes)[:1000])
+    return len(application_ids)
+
+
+# The columns a change in words leaves out: keys, bookkeeping, and the SIS's lock (never the candidate's to change).
+_NOT_DESCRIBED = frozenset({"id", "candidate", "public_id", "created_at", "updated_at", "updated_by", "sis_locked"})
+# Stored codes named by their label in a change in words (the dossier PDF's and the review page's French words).
+_CODE_LABELS = {
+    "series": bac_series_label,
+    "speciality_1": bac_speciality_label,
+    "speciality_2": bac_speciality_label,
+    "dropped_speciality": bac_speciality_label,
+    "diploma": other_diploma_label,
+    "department": department_label,
+    "country": country_name,
+}
+
+
+def _described_values(row: models.Model) -> dict[str, Any]:
+    """The values of a dossier section a change in words compares (``change_in_words``), as stored now."""
+    return {f.name: getattr(row, f.attname) for f in row._meta.concrete_fields if f.name not in _NOT_DESCRIBED}
+
+
+def _value_in_words(field: models.Field, value: Any) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if field.choices:
+        value = dict(field.flatchoices).get(value, value)
+    elif field.name in _CODE_LABELS:
+        value = _CODE_LABELS[field.name](value)
+    elif isinstance(value, datetime.date):
+        value = date_format(value, "SHORT_DATE_FORMAT")
+    return Truncator(str(value)).chars(80)
+
+
+def change_in_words(row: models.Model, before: dict[str, Any] | None, *, deleted: bool = False) -> str:
+    """What became of a section of the dossier, in the institution's language, as the staff's changes are written
+    (``record_staff_change``): "Baccalauréat : mention : Assez bien → Très bien" (each field that differs from
+    ``before``, ``_described_values`` read before the change), "Stage : ajouté (2024 Mairie)" (no ``before``),
+    "Stage : supprimé (2024 Mairie)" (``deleted``); "" when nothing differs."""
+    with translation.override(settings.LANGUAGE_CODE):
+        section = capfirst(row._meta.verbose_name)
+        if deleted:
+            return f"{section} : {_('deleted')} ({row})"
+        if before is None:
+            return f"{section} : {_('added')} ({row})"
+        after = _described_values(row)
+        parts = []
+        for name, value in after.items():
+            if before.get(name) == value:
+                continue
+            field = row._meta.get_field(name)
+            old, new = _value_in_words(field, before.get(name)), _value_in_words(field, value)
+            if old != new:
+                parts.append(f"{field.verbose_name} : {old} → {new}")
+        return f"{section} : {', '.join(parts)}" if parts else ""
+
+
+def _record_change_by_candidate(
+    *, dossier: Candidate, actor: User, row: models.Model, before: dict[str, Any] | None, deleted: bool = False
+) -> int:
+    """The candidate changed a section of their dossier (``row``: ``before`` its values before, None for a section
+    added; ``deleted``) after transmitting: one ``DOSSIER_CHANGED_BY_CANDIDATE`` row, with the change in words, on
+    each of their transmitted applications of the active campaign not cancelled, so that the commission sees what
+    changed after it received the dossier (inside the caller's transaction). Nothing when the actor is not the
+    dossier's candidate (staff write theirs with ``record_staff_change``), when no application is transmitted
+    (``dossier`` comes from ``_lock_dossier``: no query), or when nothing changed. One query reads the applications,
+    one INSERT writes the rows, whatever their number. Returns the number of rows."""
+    if actor.pk != dossier.user_id or not dossier.has_transmitted:
+        return 0
+    if not deleted and before is not None and before == _described_values(row):
+        return 0
+    change = change_in_words(row, before, deleted=deleted)
+    if not change:
+        return 0
+    ids = list(_transmitted_applications().filter(candidate_id=dossier.pk).order_by("pk").values_list("pk", flat=True))
+    return _record_dossier_change(ids, kind=EventKind.DOSSIER_CHANGED_BY_CANDIDATE, actor=actor, changes=[change])
 
 
 def staff_change_account_email(*, account: User, new_email: str, actor: User) -> str:
