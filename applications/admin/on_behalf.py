@@ -9,7 +9,9 @@
   the transmission, until a decision is validated.
 - Two pages of the applications list for a phone call or a paper application: creating a candidate's e-mail
   account (the candidate receives the usual mail to choose a password) and creating an application for a
-  candidate. Centre managers (for their centres' formations) and the central office.
+  candidate. Centre managers (for their centres' formations) and the central office. The candidates managers (GCA,
+  eCandidat's "Créer compte candidat") create accounts too, from « Comptes candidats » and « Candidats » (the
+  read-only ones, GCAL, do not); they never create applications.
 
 The forms validate, the services in ``accounts.services`` and ``applications.services`` act.
 """
@@ -30,6 +32,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.models import CandidateAccount
 from accounts.services import create_candidate_account
 from applications.admin.review import change_url, list_filters
 from applications.admin.review_actions import application_for
@@ -195,10 +198,29 @@ def _check_manager(model_admin, request) -> None:
         raise PermissionDenied
 
 
-def _page(model_admin, request, *, title, form, intro):
+def may_create_candidate_accounts(user) -> bool:
+    """Who creates a candidate's account: the central office, the centre managers and the candidates managers who
+    correct the dossiers (GCA); not the read-only ones (GCAL), nor commission members or read-only staff."""
+    scope = scope_of(user)
+    return scope.is_central or scope.is_manager or scope.corrects_all_candidates
+
+
+def _check_account_creator(request) -> None:
+    """``_check_manager``'s people and the candidates managers (GCA): the account page acts on no application, so
+    the applications list's rights are not asked; anyone else of the back office: 403 (a 404 for the readers)."""
+    if not may_create_candidate_accounts(request.user):
+        raise PermissionDenied
+
+
+def _works_on_applications(user) -> bool:
+    scope = scope_of(user)
+    return scope.is_central or scope.is_manager
+
+
+def _page(model_admin, request, *, title, form, intro, opts=None):
     context = {
         **model_admin.admin_site.each_context(request),
-        "opts": model_admin.opts,
+        "opts": opts or model_admin.opts,  # the breadcrumbs' list
         "title": title,
         "subtitle": None,
         "form": form,
@@ -209,7 +231,11 @@ def _page(model_admin, request, *, title, form, intro):
 
 
 def account_view(model_admin, request):
-    _check_manager(model_admin, request)
+    """The central office and the centre managers come from the applications list and go on to the application's
+    page; the candidates managers (GCA), who open no application, come from « Comptes candidats » and go to the
+    new account's page there."""
+    _check_account_creator(request)
+    on_applications = _works_on_applications(request.user)
     form = CandidateAccountForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -225,13 +251,16 @@ def account_view(model_admin, request):
                 )
                 % {"numero": user.username},
             )
-            return HttpResponseRedirect(reverse("admin:applications_application_on_behalf"))
+            if on_applications:
+                return HttpResponseRedirect(reverse("admin:applications_application_on_behalf"))
+            return HttpResponseRedirect(reverse("admin:accounts_candidateaccount_change", args=[user.pk]))
     return _page(
         model_admin,
         request,
         title=gettext("Create a candidate's account"),
         form=form,
         intro=gettext("The candidate receives an e-mail with their dossier number and a link to choose a password."),
+        opts=None if on_applications else CandidateAccount._meta,
     )
 
 
