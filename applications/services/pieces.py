@@ -29,7 +29,7 @@ from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from applications.dates import first_day_to_act
 from applications.enums import EventKind, PieceStatus
-from applications.history import live_applications_of, record_event, record_events
+from applications.history import live_applications_asking_for, record_event, record_events
 from applications.models import Application, PieceSubmission
 from applications.pieces import (
     held_piece_reason,
@@ -144,9 +144,9 @@ def _lock(application: Application) -> Application:
     """Lock the application row and return it fresh, with its formation.
 
     ``FOR NO KEY UPDATE``, as ``transmit_application`` (which gives the lock order: the application's row, then its
-    submissions): a change of a shared piece writes a history row on each of the candidate's live applications, and
-    that row's foreign key check (``KEY SHARE``) does not wait for this lock. With ``FOR UPDATE`` it did: staff
-    checking the shared piece (``set_piece_status``: its row, then the history rows) while, through another
+    submissions): a change of a shared piece writes a history row on each of the candidate's live applications that
+    ask for it, and that row's foreign key check (``KEY SHARE``) does not wait for this lock. With ``FOR UPDATE`` it
+    did: staff checking the shared piece (``set_piece_status``: its row, then the history rows) while, through another
     application, the candidate removed its file or staff uploaded or validated it (that application's row, then
     the piece's) waited for each other, and PostgreSQL aborted one of the two ("deadlock detected")."""
     locked = _LOCKED_APPLICATION.first(pk=application.pk)
@@ -178,12 +178,15 @@ def _event(
     comment: str = "",
 ) -> None:
     """The history row of a change of ``submission`` made through ``application``: a shared piece (no application)
-    is in the history of every live application of the candidate, as its checks are (``set_piece_status``)."""
+    is in the history of every live application of the candidate that asks for it (``live_applications_asking_for``:
+    not those of another centre, for a centre's piece), as its checks are (``set_piece_status``)."""
     comment = f"{piece_type.code}: {comment}".rstrip(": ")
     if submission.application_id is not None:
         record_event(application, actor=actor, kind=kind, comment=comment)
     else:
-        record_events(live_applications_of(application.candidate_id), actor=actor, kind=kind, comment=comment)
+        record_events(
+            live_applications_asking_for(application.candidate_id, piece_type), actor=actor, kind=kind, comment=comment
+        )
 
 
 # --- Candidate -------------------------------------------------------------------------------------------------
@@ -557,11 +560,12 @@ def set_piece_status(
                     "comment": comment,
                     "date": date_format(replace_by, "SHORT_DATE_FORMAT"),
                 }
-        # A shared piece (no application) is in the history of every live application of the candidate.
+        # A shared piece (no application) is in the history of every live application of the candidate that asks
+        # for it (``live_applications_asking_for``): another centre's staff never read this centre's comment.
         record_events(
             [locked.application_id]
             if locked.application_id is not None
-            else live_applications_of(locked.candidate_id),
+            else live_applications_asking_for(locked.candidate_id, locked.piece_type),
             kind=EventKind.PIECE_STATUS,
             actor=actor,
             to_status=status,
@@ -681,8 +685,8 @@ def take_off_quarantined_piece(
 ) -> None:
     """An infected file was quarantined (``documents.scanning``, same transaction): the piece that held it is
     refused, without its file, which keeps the candidate's account as its owner (``Document.owner``). The candidate
-    reads a neutral comment, staff read the signature in the history of the application (every live application of
-    the candidate for a shared piece).
+    reads a neutral comment, staff read the signature in the history of the application (for a shared piece, every
+    live application of the candidate that asks for it: ``live_applications_asking_for``).
 
     Refused, not "En attente": the nightly re-scan with new signatures mostly finds files of transmitted dossiers,
     whose waiting pieces the candidate cannot fill; a refused piece follows the targeted correction
@@ -712,7 +716,7 @@ def take_off_quarantined_piece(
     record_events(
         [submission.application_id]
         if submission.application_id is not None
-        else live_applications_of(submission.candidate_id),
+        else live_applications_asking_for(submission.candidate_id, submission.piece_type),
         kind=EventKind.PIECE_QUARANTINED,
         batch=batch,
         to_status=PieceStatus.REFUSED,
