@@ -2,6 +2,8 @@
 as it is spelt aloud (« lefevre », « eloise »), names are stored with their accents (« LEFÈVRE », « Éloïse »), and
 Django's ``icontains`` found nothing, with no message (on SQLite, not even « lefèvre »)."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -59,7 +61,7 @@ def test_other_words_and_wildcards_find_nothing(client, central_manager, eloise,
 
 
 def test_the_pattern_is_a_plain_substring():
-    assert accent_pattern("Lé-o.") == "l[eéèêëEÉÈÊË]\\-[oôöóòõOÔÖÓÒÕ]\\."
+    assert accent_pattern("Lé-o.") == "l[eéèêëEÉÈÊË][-\u2010\u2011\u2013\u2014][oôöóòõOÔÖÓÒÕ]\\."
 
 
 @pytest.mark.parametrize(
@@ -74,3 +76,62 @@ def test_the_ligatures_and_their_two_letters_find_each_other(client, central_man
     response = client.get(reverse("admin:applications_application_changelist"), {"q": term})
 
     assert list(response.context["cl"].result_list) == [eloise], (stored, term)
+
+
+# Names are stored as typed: a phone's smart punctuation types « D’ARTAGNAN » (U+2019) and « JEAN–PIERRE » (U+2013)
+# where the helpdesk types « d'artagnan », « jean-pierre », and the other way round for a name pasted from a mail.
+APOSTROPHES = ["'", "\u2019", "\u2018", "\u02bc", "`", "\u00b4"]  # ' ’ ‘ ʼ ` ´
+HYPHENS = ["-", "\u2010", "\u2011", "\u2013", "\u2014"]  # - ‐ ‑ – —
+
+
+@pytest.mark.parametrize("typed", APOSTROPHES)
+@pytest.mark.parametrize("stored", APOSTROPHES)
+def test_any_apostrophe_typed_matches_any_apostrophe_stored(typed, stored):
+    # As SQLite's REGEXP runs it (Python's re, ``(?i)`` for iregex); PostgreSQL's ~* through the lists below.
+    assert re.search("(?i)" + accent_pattern(f"d{typed}artagnan"), f"D{stored}ARTAGNAN"), (typed, stored)
+
+
+@pytest.mark.parametrize("typed", HYPHENS)
+@pytest.mark.parametrize("stored", HYPHENS)
+def test_any_hyphen_typed_matches_any_hyphen_stored(typed, stored):
+    assert re.search("(?i)" + accent_pattern(f"jean{typed}pierre"), f"JEAN{stored}PIERRE"), (typed, stored)
+
+
+@pytest.mark.parametrize("between", ["", " ", ".", '"', "_"])
+def test_an_apostrophe_or_a_hyphen_is_still_needed(between):
+    assert not re.search("(?i)" + accent_pattern("d\u2019artagnan"), f"D{between}ARTAGNAN")
+    assert not re.search("(?i)" + accent_pattern("jean-pierre"), f"JEAN{between}PIERRE")
+    assert not re.search("(?i)" + accent_pattern("d'artagnan"), "D-ARTAGNAN")  # an apostrophe is no hyphen
+    assert not re.search("(?i)" + accent_pattern("jean-pierre"), "JEAN'PIERRE")
+
+
+@pytest.mark.parametrize(
+    ("stored", "term"),
+    [
+        ("D\u2019ARTAGNAN", "d'artagnan"),  # typed on a phone, searched from the helpdesk's keyboard
+        ("D'ARTAGNAN", "d\u2019artagnan"),  # pasted from a mail
+        ("D\u02bcARTAGNAN", "D\u2018Artagnan"),
+        ("D\u00b4ARTAGNAN", "d'art"),
+        ("JEAN\u2013PIERRE", "jean-pierre"),
+        ("JEAN-PIERRE", "jean\u2014pierre"),
+        ("JEAN\u2011PIERRE", "Jean\u2010Pierre"),
+    ],
+)
+@pytest.mark.parametrize("listed", sorted(LISTS))
+def test_any_apostrophe_or_hyphen_finds_the_others_in_the_lists(
+    client, central_manager, eloise, stored, term, listed, django_assert_num_queries
+):
+    eloise.candidate.birth_name = stored
+    eloise.candidate.save()
+    User.objects.filter(pk=eloise.candidate.user_id).update(last_name=stored)
+    url, expected = LISTS[listed]
+    client.force_login(central_manager)
+    with CaptureQueriesContext(connection) as unsearched:
+        client.get(reverse(url), {"q": "dupont"})
+
+    with django_assert_num_queries(len(unsearched)):  # the list's own queries, the search in them
+        response = client.get(reverse(url), {"q": term})
+
+    rows = list(response.context["cl"].result_list)
+    found = [row.pk for row in rows] if listed == "accounts" else rows
+    assert found == [expected(eloise)], (stored, term)
