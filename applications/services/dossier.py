@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 import unicodedata
 from typing import Any
 
@@ -330,10 +331,14 @@ def delete_row(*, row: ExternalCursus | Internship | WorkExperience, actor: User
 
 
 def _name_key(value: str) -> str:
-    """ "Lefèvre-Durand " and "LEFEVRE DURAND" alike."""
+    """ "Lefèvre-Durand " and "LEFEVRE DURAND" alike, and « D’ARTAGNAN » typed on a phone (its apostrophe curly) and
+    the records' "D'ARTAGNAN": every character but letters and digits separates words."""
     decomposed = unicodedata.normalize("NFKD", value or "")
     letters = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(letters.upper().replace("-", " ").replace("'", " ").split())
+    return " ".join(_NOT_A_LETTER.sub(" ", letters.upper()).split())
+
+
+_NOT_A_LETTER = re.compile(r"[\W_]+")
 
 
 def same_person(candidate: Candidate, student: SisStudent) -> bool:

@@ -12,7 +12,7 @@ from pytest_django.asserts import assertContains, assertNotContains
 
 from applications.enums import EventKind
 from applications.models import Candidate, InternalCursus
-from applications.services import sis_lookup, store_sis_records
+from applications.services import dossier, sis_lookup, store_sis_records
 from applications.sis import LocalTableBackend, StudentRecordsUnavailable
 from applications.tests.factories import STUDENT, CandidateFactory
 from applications.tests.factories_candidature import ApplicationFactory
@@ -90,6 +90,12 @@ def test_accents_and_hyphens_do_not_matter(client, estelle):
     saved = client.post(PERSONAL, {**ESTELLE_TYPED, "birth_name": "Mârtin"}, **FRENCH)
 
     assert saved.url == CERTIFY
+
+
+@pytest.mark.parametrize("typed", ["D’Artagnan-Martin", "d‘artagnan–martin", "D'ARTAGNAN MARTIN"])
+def test_any_apostrophe_or_hyphen_is_the_records_one(typed):
+    """Typed on a phone (curly apostrophe, dash), the name is the records' "D'ARTAGNAN-MARTIN"."""
+    assert dossier._name_key(typed) == dossier._name_key("D'ARTAGNAN-MARTIN") == "D ARTAGNAN MARTIN"
 
 
 def test_switched_off_nothing_is_looked_up(client, estelle, settings):
