@@ -5,11 +5,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
-from django.db.models import Exists, OuterRef, Value
+from django.db.models import Exists, F, OuterRef, Value
 from django.urls import reverse
 from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
+from applications.admin.filters import AccountCampaignFilter
 from applications.admin.previous_addresses import SearchesPreviousAddresses
 from applications.concurrency import (
     READ_AT_FIELD,
@@ -452,11 +454,16 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
     The candidates managers (eCandidat's "Gestionnaire de candidats", and "… en lecture seule") find every candidate
     of the active campaign here, by numéro de dossier, names, INE, student number or e-mail address; the dossier's
     page lists the candidate's applications (formation, status, dates) without a link into the applications' pages,
-    which stay closed to them."""
+    which stay closed to them.
+
+    An account is annual: last year's « MARTIN Jean » is another dossier than this year's. Whoever may see several
+    campaigns' dossiers (the central office, a centre's staff) sees the active campaign's unless the « campaign »
+    filter says otherwise (``AccountCampaignFilter``), each row with its campaign; the account's e-mail address is
+    changed for the active campaign's only (``email_change_queryset``)."""
 
     form = CandidateAdminForm
     list_display = ["user", "birth_name", "first_name", "birth_date", "ine", "sis_locked"]
-    list_select_related = ["user"]
+    list_select_related = ["user__campaign"]  # the campaign column: no query per row
     search_fields = [  # names case and accents aside (« lefevre » finds LEFÈVRE: ecandidat.lookups)
         "birth_name__accents_icontains",
         "usual_name__accents_icontains",
@@ -486,14 +493,38 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
 
     def get_queryset(self, request):
         """Central office: every candidate; candidates managers: every candidate of the active campaign (also
-        those who have applied nowhere); other staff: the candidates of the applications they see."""
-        queryset = super().get_queryset(request)
+        those who have applied nowhere); other staff: the candidates of the applications they see. The list shows
+        the active campaign's unless its « campaign » filter says otherwise (``get_list_filter``); a dossier's page
+        opens whatever its campaign, saying whether it is the active one's (``account_of_active_campaign``: in the
+        same query, for the address change's link)."""
+        queryset = super().get_queryset(request).annotate(account_of_active_campaign=F("user__campaign__is_active"))
         scope = scope_of(request.user)
         if scope.is_central:
             return queryset
         if scope.reads_all_candidates:
             return queryset.filter(user__campaign__is_active=True)
         return queryset.filter(pk__in=Application.objects.visible_to(request.user).values("candidate_id"))
+
+    def sees_several_campaigns(self, request) -> bool:
+        """Whether ``get_queryset`` may hold other campaigns' dossiers than the active one's: not for a candidates
+        manager alone (nor their list's « campaign » filter and column, which would say nothing)."""
+        scope = scope_of(request.user)
+        return scope.is_central or not scope.reads_all_candidates
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        return [AccountCampaignFilter, *filters] if self.sees_several_campaigns(request) else filters
+
+    def get_list_display(self, request):
+        columns = list(super().get_list_display(request))
+        if not self.sees_several_campaigns(request):
+            return columns
+        return [*columns[:1], "account_campaign", *columns[1:]]  # next to the dossier number
+
+    @admin.display(description=gettext_lazy("campaign"), ordering="user__campaign__starts_on")
+    def account_campaign(self, candidate: Candidate) -> str:
+        # The account's (what the list filters by); the dossier's ``campaign`` is its copy, for the INE's uniqueness.
+        return format_html('<span lang="fr">{}</span>', candidate.user.campaign.label)  # French (RGAA 8.7)
 
     def get_search_results(self, request, queryset, search_term):
         """Django's search; the rows in a fixed order (by name, as they are shown: "BIRTH NAME First name", then
@@ -562,9 +593,11 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
     def get_urls(self):
         return [*erasure_urls(self), *account_email_urls(self), *super().get_urls()]
 
-    # The account's e-mail change (``account_email``): from every dossier of the list.
+    # The account's e-mail change (``account_email``): from every dossier of the list of the active campaign. A past
+    # campaign's account is archived (it cannot log in): its address is not the one the candidate uses now, and a
+    # change there would mail the candidate's mailbox a « changed » notice and a link to an account they cannot use.
     def email_change_queryset(self, request):
-        return self.get_queryset(request).select_related("user")
+        return self.get_queryset(request).filter(user__campaign__is_active=True).select_related("user")
 
     def account_of(self, candidate: Candidate):
         return candidate.user
@@ -636,7 +669,14 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
             "may_delete_accounts": is_central(request.user),
             "may_read_accounts": may_read_accounts(request.user),  # "Comptes candidats": also without a dossier
         }
-        return super().changelist_view(request, extra_context)
+        response = super().changelist_view(request, extra_context)
+        context = getattr(response, "context_data", None)
+        if context and "cl" in context:
+            # Which campaign the list shows, under its title and in the window's, as on the applications' list.
+            spec = next((spec for spec in context["cl"].filter_specs if isinstance(spec, AccountCampaignFilter)), None)
+            if spec is not None and spec.has_output():
+                context["subtitle"] = spec.shown_label()
+        return response
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {
@@ -649,6 +689,9 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:  # the dossier was found in the user's list
             context["candidate_applications"] = candidate_applications(request, obj)
+            if context.get("may_change_account_email"):
+                # No link to the address change a past campaign's account does not get (``email_change_queryset``).
+                context["may_change_account_email"] = obj.account_of_active_campaign
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

@@ -57,10 +57,10 @@ def listed(campaign, centre, commission):
     ("url", "queries"),
     [
         # The list's own queries without its count and page of rows (an empty queryset reads nothing): the
-        # applications' list adds its counters, saved filters and tags; the others are session, user, scope,
-        # permissions and the savepoint pair.
+        # applications' list adds its counters, saved filters and tags, the candidates' its campaign filter's
+        # campaigns; the others are session, user, scope, permissions and the savepoint pair.
         (APPLICATIONS, 16),
-        (CANDIDATES, 7),
+        (CANDIDATES, 8),
         (ACCOUNTS, 7),
     ],
 )
