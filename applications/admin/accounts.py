@@ -27,6 +27,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import CandidateAccount
 from accounts.services import resend_email_validation
 from applications.admin.account_email import account_email_urls, may_change_account_email
+from applications.admin.on_behalf import may_create_candidate_accounts
 from applications.admin.previous_addresses import SearchesPreviousAddresses
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
@@ -132,6 +133,8 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         self._readers_only(request)
+        # « Créer un compte candidat »: the rule of the page it leads to (``on_behalf.may_create_candidate_accounts``).
+        extra_context = {**(extra_context or {}), "may_create_accounts": may_create_candidate_accounts(request.user)}
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

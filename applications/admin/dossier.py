@@ -19,6 +19,7 @@ from applications.admin.account_email import account_email_urls, may_change_acco
 from applications.admin.accounts import may_read_accounts
 from applications.admin.erasure import erasure_urls
 from applications.admin.filters import AccountCampaignFilter
+from applications.admin.on_behalf import may_create_candidate_accounts
 from applications.admin.previous_addresses import SearchesPreviousAddresses
 from applications.concurrency import (
     READ_AT_FIELD,
@@ -668,6 +669,7 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
             **(extra_context or {}),
             "may_delete_accounts": is_central(request.user),
             "may_read_accounts": may_read_accounts(request.user),  # "Comptes candidats": also without a dossier
+            "may_create_accounts": may_create_candidate_accounts(request.user),  # the account page's own rule
         }
         response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
