@@ -163,7 +163,7 @@ def _applications(
             }
         )
     shared = [_answer(answer) for answer in answers if answer.application_id is None]
-    built = [
+    built: list[tuple[Application, DecisionLetter]] = [
         (application, letter)
         for application in applications
         if (letter := letters.get(application.pk)) is not None and letter.file
@@ -305,7 +305,7 @@ def build_archive(*, user, candidate: Candidate | None):
                     "in_archive": name,
                 }
             )
-            files.append((name, letter.file.name))
+            files.append((name, str(letter.file.name)))  # a built letter (``_applications``): a file name
         answers = FormAnswer.objects.filter(Q(candidate=candidate) | Q(application__candidate=candidate))
         answers = answers.select_related("form", "application__formation")
         data["complementary_forms"] = [

@@ -11,12 +11,9 @@ import pytest
 import time_machine
 from django.core.cache import cache
 from django.urls import reverse
-from django.utils import translation
 
 from accounts import services
 from accounts.tests.factories import CandidateUserFactory
-from applications.services.dossier import staff_change_account_email
-from applications.tests.factories import CandidateFactory
 from ecandidat.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
@@ -67,35 +64,6 @@ def test_the_candidates_change_mails_the_link_to_the_new_address_and_a_notice_to
     assert "by writing to assistance@univ.example" in notice.body
     assert f"{SITE}/\n" in notice.body
     assert sorted(mail.to[0] for mail in mailoutbox) == sorted([NEW, old])
-
-
-@pytest.mark.parametrize(("candidate_language", "staff_language"), [("en", "fr"), ("fr", "en")])
-def test_the_helpdesk_change_is_told_in_the_owners_language(
-    campaign, candidates_manager, candidate_language, staff_language, django_capture_on_commit_callbacks
-):
-    candidate = CandidateFactory(user__campaign=campaign, preferred_language=candidate_language)
-    old = candidate.user.email
-
-    with (
-        time_machine.travel(WHEN, tick=False),
-        translation.override(staff_language),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
-        assert staff_change_account_email(account=candidate.user, new_email=NEW, actor=candidates_manager)
-
-    assert _mails() == [("CPT_MIN_MODIF_MAIL", NEW), (NOTICE, old)]
-    notice = OutboundEmail.objects.get(code=NOTICE)
-    assert notice.language == candidate_language
-    numero = candidate.user.username
-    if candidate_language == "en":
-        assert f"(dossier number {numero}) was changed by the helpdesk on 15 January 2027 at 14:32." in notice.body
-        assert "by you" not in notice.body
-    else:
-        assert notice.subject == "L'adresse mail de votre compte eCandidat a été modifiée"
-        assert (
-            f"(numéro de dossier {numero}) a été modifiée par l'assistance le 15 janvier 2027 à 14:32." in notice.body
-        )
-        assert f"Sa nouvelle adresse est {MASKED} :" in notice.body
 
 
 def test_the_notice_stays_at_the_address_it_was_sent_to_when_the_unsent_mails_follow_the_account(

@@ -525,7 +525,8 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
     @admin.display(description=gettext_lazy("campaign"), ordering="user__campaign__starts_on")
     def account_campaign(self, candidate: Candidate) -> str:
         # The account's (what the list filters by); the dossier's ``campaign`` is its copy, for the INE's uniqueness.
-        return format_html('<span lang="fr">{}</span>', candidate.user.campaign.label)  # French (RGAA 8.7)
+        campaign = candidate.user.campaign  # a candidate's account always has one
+        return format_html('<span lang="fr">{}</span>', campaign.label if campaign else "")  # French (RGAA 8.7)
 
     def get_search_results(self, request, queryset, search_term):
         """Django's search; the rows in a fixed order (by name, as they are shown: "BIRTH NAME First name", then

@@ -6,7 +6,7 @@ import datetime
 import logging
 import re
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -700,7 +700,7 @@ def change_in_words(row: models.Model, before: dict[str, Any] | None, *, deleted
         for name, value in after.items():
             if before.get(name) == value:
                 continue
-            field = row._meta.get_field(name)
+            field = cast(models.Field, row._meta.get_field(name))  # a concrete field: ``_described_values``'
             old, new = _value_in_words(field, before.get(name)), _value_in_words(field, value)
             if old != new:
                 parts.append(f"{field.verbose_name} : {old} → {new}")
@@ -717,7 +717,7 @@ def _record_change_by_candidate(
     dossier's candidate (staff write theirs with ``record_staff_change``), when no application is transmitted
     (``dossier`` comes from ``_lock_dossier``: no query), or when nothing changed. One query reads the applications,
     one INSERT writes the rows, whatever their number. Returns the number of rows."""
-    if actor.pk != dossier.user_id or not dossier.has_transmitted:
+    if actor.pk != dossier.user_id or not dossier.has_transmitted:  # type: ignore[attr-defined]  # _dossier_to_lock's
         return 0
     if not deleted and before is not None and before == _described_values(row):
         return 0
