@@ -6,7 +6,7 @@ the staff reminder are in ``applications.services.complementary_forms``, the nig
 
 import dataclasses
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
@@ -17,7 +17,7 @@ from applications.pieces import pieces_locked_reason
 from ecandidat import parameters
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff_text import StaffText
-from offers.models import ComplementaryForm
+from offers.models import ComplementaryForm, is_web_address
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -68,7 +68,8 @@ _FORMS_OF_FORMATION = PreparedQuery(_forms_of_formation)
 def survey_url(template: str, application: Application) -> str:
     """The form's URL with ${numDossier}, ${idCandidature}, ${nom} and ${prenom} replaced (URL-encoded).
 
-    Only http(s) URLs are returned: a configured ``javascript:`` link is never shown."""
+    Only a web address is returned (``offers.models.is_web_address``, the rule staff's form checks when saving): a
+    configured ``javascript:`` link is never shown."""
     candidate = application.candidate
     values = {
         "${numDossier}": candidate.user.username,
@@ -79,7 +80,7 @@ def survey_url(template: str, application: Application) -> str:
     url = template
     for placeholder, value in values.items():
         url = url.replace(placeholder, quote(value, safe=""))
-    return url if urlsplit(url).scheme in ("http", "https") else ""
+    return url if is_web_address(url) else ""
 
 
 def form_rows(application: Application) -> list[FormRow]:

@@ -697,14 +697,15 @@ class RefusalReason(models.Model):
         return shown(self.label, self.label_en)
 
 
-# The placeholders of a form's URL (${numDossier}, ${idCandidature}, ${nom}, ${prenom}): a sample value stands for
-# each when the URL is checked.
-_URL_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
+# The variables of a form's URL, which ``applications.forms_tab.survey_url`` fills in with each candidate's values
+# (${numDossier}, ${idCandidature}, ${nom}, ${prenom}; eCandidat's syntax): the URL is checked with "0" for each.
+_URL_VARIABLE = re.compile(r"\$\{[^}]*\}")
 
 
 def is_web_address(url: str) -> bool:
-    """Whether ``url`` is an http(s) address with a host, which a candidate's browser opens: the complementary forms'
-    tab (``applications.forms_tab.survey_url``) shows no link to any other."""
+    """Whether ``url`` is an http(s) address with a host, which a candidate's browser opens: the rule of a form's URL
+    when staff save it (``ComplementaryForm.clean``) and when the candidates' tab shows it
+    (``applications.forms_tab.survey_url``: no link to any other, a ``javascript:`` one included)."""
     try:
         parts = urlsplit(url)
         return parts.scheme in ("http", "https") and bool(parts.hostname)
@@ -749,7 +750,7 @@ class ComplementaryForm(models.Model):
         candidates' tab showed an empty link, the reminder mails too, and the form (never answered) kept
         applications from being transmitted when the forms block the transmission."""
         super().clean()
-        if self.url and not is_web_address(_URL_PLACEHOLDER.sub("0", self.url)):
+        if self.url and not is_web_address(_URL_VARIABLE.sub("0", self.url)):
             raise ValidationError(
                 {
                     "url": _(

@@ -91,10 +91,10 @@ def _with_dates(
 
 
 def _closed_to_candidates_on(application: Application, day: datetime.date) -> bool:
-    """Whether the candidate of ``application`` can no longer log in on ``day``: it is after the campaign's closing
-    date for candidates (``Campaign.ends_on``; ``accounts.services.candidate_can_log_in``, eCandidat's « Date fin
-    candidats »), so they cannot confirm through the site that day."""
-    return day > application.campaign.ends_on
+    """Whether the candidate of ``application`` cannot log in on ``day`` (after the campaign's closing date for
+    candidates, eCandidat's « Date fin candidats »), so cannot confirm through the site that day: the rule of
+    ``accounts.services.candidate_can_log_in``, ``Campaign.is_open_on``."""
+    return not application.campaign.is_open_on(day)
 
 
 # --- CANDIDATURE_RELANCE_TRANSMISSION ----------------------------------------------------------------------------
