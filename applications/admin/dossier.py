@@ -1,10 +1,13 @@
 import datetime
+from functools import partial
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import Exists, F, OuterRef, Value
 from django.urls import reverse
 from django.utils import translation
@@ -53,7 +56,7 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
-from applications.services.dossier import record_staff_change
+from applications.services.dossier import record_staff_change, value_in_words
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
 from applications.validators import cleaned_ine, normalise_department, normalise_phone, validate_birth_date
@@ -757,6 +760,15 @@ def _shown(value) -> str:
     return Truncator(str(value)).chars(80)
 
 
+def _column(form, name: str) -> models.Field | None:
+    """The model's concrete field behind a form field ``name``, if any."""
+    try:
+        field = form._meta.model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    return field if getattr(field, "concrete", False) and not field.is_relation else None
+
+
 def _field_changes(form, names) -> str:
     """ "code postal : 66000 → 66140, commune : PERPIGNAN → CANET" (before and after, as the form saw them)."""
     parts = []
@@ -770,7 +782,10 @@ def _field_changes(form, names) -> str:
             before = field.queryset.filter(pk=before).first() if before else None
         if before == after:
             continue  # typed otherwise, stored the same ("066" is the département 66, as stored): no change
-        parts.append(f"{str(field.label).lower()} : {_shown(before)} → {_shown(after)}")
+        shown = _shown
+        if not isinstance(field, forms.ModelChoiceField) and (column := _column(form, name)) is not None:
+            shown = partial(value_in_words, column)  # a code by its label, as the candidate's changes are written
+        parts.append(f"{str(field.label).lower()} : {shown(before)} → {shown(after)}")
     return ", ".join(parts)
 
 

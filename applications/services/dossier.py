@@ -670,7 +670,9 @@ def _described_values(row: models.Model) -> dict[str, Any]:
     return {f.name: getattr(row, f.attname) for f in row._meta.concrete_fields if f.name not in _NOT_DESCRIBED}
 
 
-def _value_in_words(field: models.Field, value: Any) -> str:
+def value_in_words(field: models.Field, value: Any) -> str:
+    """A stored value of a dossier field as a person reads it: a choice or a code by its label (« Physique-chimie »,
+    not « PC »), a date as a date, "—" for nothing; the staff's and the candidate's changes are written with it."""
     if value in (None, ""):
         return "—"
     if isinstance(value, bool):
@@ -701,7 +703,7 @@ def change_in_words(row: models.Model, before: dict[str, Any] | None, *, deleted
             if before.get(name) == value:
                 continue
             field = cast(models.Field, row._meta.get_field(name))  # a concrete field: ``_described_values``'
-            old, new = _value_in_words(field, before.get(name)), _value_in_words(field, value)
+            old, new = value_in_words(field, before.get(name)), value_in_words(field, value)
             if old != new:
                 parts.append(f"{field.verbose_name} : {old} → {new}")
         return f"{section} : {', '.join(parts)}" if parts else ""

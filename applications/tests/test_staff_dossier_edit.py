@@ -347,3 +347,20 @@ def test_the_version_read_is_a_hidden_input_without_a_label(client, centre_manag
     assert len(re.findall(r'<input type="hidden" name="read_at" value="[^"]+"', html)) == 1
     assert 'for="id_read_at"' not in html  # a label pointing at a hidden input is invalid HTML
     assert "Read at" not in html
+
+
+def test_the_history_names_a_changed_choice_by_its_label_not_its_code(
+    client, centre_manager, application, django_capture_on_commit_callbacks
+):
+    """The staff's changes are written as the candidate's are (``change_in_words``): « Mathématiques », not
+    « MATHS », for a commission member reading the history."""
+    BaccalaureateFactory(candidate=application.candidate, year=2023, speciality_1="PC", country="FR")
+    client.force_login(centre_manager)
+    data = dossier_form_data(client.get(_url(application)))
+    data.update({"baccalaureate-0-speciality_1": "MATHS"})
+
+    response = client.post(_url(application), data)
+
+    assert response.status_code == 302
+    comment = application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).comment
+    assert comment == "Baccalauréat : spécialité terminale 1 : Physique-chimie → Mathématiques", comment
