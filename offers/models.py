@@ -12,7 +12,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import (
     Case,
@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from PIL import Image
@@ -159,7 +160,22 @@ class CentreQuerySet(models.QuerySet["Centre"]):
         return self.filter(Q(pk__in=sorted(scope.centres_read)) | Q(pk__in=commission_centres))
 
 
-class Centre(models.Model):
+class KnowsUncheckedFields:
+    """A model whose ``clean()`` checks a rule across fields only when its form edits them: ``_not_checked`` holds the
+    fields ``full_clean()`` leaves out (a ModelForm's read-only fields, those already in error) during the call,
+    Django's documented way for ``clean()`` to know them (an error raised on a field the form lacks is a 500)."""
+
+    _not_checked: frozenset[str] = frozenset()
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        self._not_checked = frozenset(exclude or ())
+        try:
+            super().full_clean(exclude, validate_unique, validate_constraints)  # type: ignore[misc]  # a Model's
+        finally:
+            self._not_checked = frozenset()
+
+
+class Centre(KnowsUncheckedFields, models.Model):
     """A centre de candidature (UFR, IUT, …): it manages applications and owns a piece list."""
 
     FRENCH_TEXTS = ("label",)  # a name in French only: its input is marked so (admin_inputs.language_of)
@@ -176,11 +192,13 @@ class Centre(models.Model):
         choices=[("N", _("no copy")), ("M", _("to the contact e-mail")), ("L", _("to the centre's managers"))],
         default="N",
     )
+    # At least 1, as the institution's MAX_WISHES: 0 refused every candidate at every formation of the centre.
     max_wishes = models.PositiveSmallIntegerField(
         _("maximum applications per candidate"),
         null=True,
         blank=True,
-        help_text=_("Empty: the institution's limit applies."),
+        validators=[MinValueValidator(1)],
+        help_text=format_lazy("{} {}", _("Empty: the institution's limit applies."), _("0 is not accepted.")),
     )
     registration_instructions = models.TextField(
         _("administrative registration instructions"),
@@ -249,14 +267,27 @@ class Centre(models.Model):
         return self.label
 
     def clean(self):
+        errors: dict[str, Any] = {}
+        # The copy of the candidates' mails to the contact e-mail needs one (applications.notifications'
+        # centre_copy_recipients sends none without it). Said beside the e-mail; not to whoever cannot change these
+        # two fields (a manager of the centre, who sets its default values only: the admin form has no e-mail then).
+        if (
+            self.candidate_mail_copy == "M"
+            and not self.email
+            and not {"email", "candidate_mail_copy"} & self._not_checked
+        ):
+            errors["email"] = _(
+                "Give the contact e-mail: the copy of the mails sent to candidates goes to it (or choose another "
+                "option in “%(field)s”)."
+            ) % {"field": capfirst(Centre.candidate_mail_copy.field.verbose_name)}
         # The default dates follow the formation's own rules (Formation.clean): a new formation given them saves.
         probe = Formation(**{name: getattr(self, f"default_{name}") for name in ORDERED_DATE_FIELDS})
         try:
             probe.clean()
         except ValidationError as error:
-            raise ValidationError(
-                {f"default_{name}": messages for name, messages in error.message_dict.items()}
-            ) from None
+            errors.update({f"default_{name}": messages for name, messages in error.message_dict.items()})
+        if errors:
+            raise ValidationError(errors)
 
 
 # A formation's calendar, in the reference's order (edited in bulk by « Modifier les dates », offers.services).
@@ -325,6 +356,14 @@ class FormationType(models.Model):
         return self.label
 
 
+# The commission's alert switches (``applications.notifications.ALERT_SWITCHES``): each sends its alert when on.
+COMMISSION_ALERT_FIELDS = (
+    "alert_on_transmission",
+    "alert_on_cancellation",
+    "alert_on_withdrawal",
+    "alert_on_promotion",
+    "alert_on_proposal",
+)
 # The commission's flags of the dossier statuses its members see, in the statuses' order (AT, RE, IN, CO).
 COMMISSION_STATUS_FLAG_FIELDS = ("shows_waiting", "shows_received", "shows_incomplete", "shows_complete")
 
@@ -339,7 +378,7 @@ class CommissionQuerySet(models.QuerySet["Commission"]):
         return self.filter(scope.reads(centre="centre_id", commission="pk") | Q(pk__in=sorted(scope.commissions)))
 
 
-class Commission(models.Model):
+class Commission(KnowsUncheckedFields, models.Model):
     """The pedagogical commission that examines the dossiers of one or more formations of a centre."""
 
     FRENCH_TEXTS = ("label",)  # a name in French only: its input is marked so (admin_inputs.language_of)
@@ -430,31 +469,39 @@ class Commission(models.Model):
 
     def clean(self):
         super().clean()
-        if self.pk is None or self.centre_id is None or self.centre_id == self._loaded_centre_id:
-            return
-        # Moved to another centre, the commission would leave its formations in the old one, where Formation.clean
-        # refuses them (the commission belongs to the formation's centre), and the rollover's mass date change with
-        # them. One query, counting only when the stored row's centre is not the new one (a commission built with
-        # its id, not read, is asked too).
-        behind = (
-            Formation.objects.filter(commission_id=self.pk)
-            .exclude(centre_id=self.centre_id)
-            .exclude(commission__centre_id=self.centre_id)
-            .count()
-        )
-        if behind:
-            raise ValidationError(
-                {
-                    "centre": ngettext(
-                        "%(count)d formation of this commission is in another centre: first move it to this centre, "
-                        "with a commission of this centre (a formation's commission belongs to its centre).",
-                        "%(count)d formations of this commission are in another centre: first move them to this "
-                        "centre, with a commission of this centre (a formation's commission belongs to its centre).",
-                        behind,
-                    )
-                    % {"count": behind}
-                }
+        errors: dict[str, Any] = {}
+        # Alerts sent to the commission's e-mail need one (applications.notifications.commission_recipients sends
+        # none without it): said beside the e-mail, when an alert is on.
+        if (
+            self.alert_mode == "M"
+            and not self.email
+            and any(getattr(self, name) for name in COMMISSION_ALERT_FIELDS)
+            and not {"email", "alert_mode"} & self._not_checked
+        ):
+            errors["email"] = _(
+                "Give the commission's e-mail: its alerts are sent to it (or choose another recipient in “%(field)s”)."
+            ) % {"field": capfirst(Commission.alert_mode.field.verbose_name)}
+        if self.pk is not None and self.centre_id is not None and self.centre_id != self._loaded_centre_id:
+            # Moved to another centre, the commission would leave its formations in the old one, where
+            # Formation.clean refuses them (the commission belongs to the formation's centre), and the rollover's
+            # mass date change with them. One query, counting only when the stored row's centre is not the new one
+            # (a commission built with its id, not read, is asked too).
+            behind = (
+                Formation.objects.filter(commission_id=self.pk)
+                .exclude(centre_id=self.centre_id)
+                .exclude(commission__centre_id=self.centre_id)
+                .count()
             )
+            if behind:
+                errors["centre"] = ngettext(
+                    "%(count)d formation of this commission is in another centre: first move it to this centre, "
+                    "with a commission of this centre (a formation's commission belongs to its centre).",
+                    "%(count)d formations of this commission are in another centre: first move them to this "
+                    "centre, with a commission of this centre (a formation's commission belongs to its centre).",
+                    behind,
+                ) % {"count": behind}
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def shown_return_comment(self) -> StaffText:
