@@ -28,6 +28,7 @@ from applications.forms import (
 from applications.models import Candidate, ExternalCursus, Internship, WorkExperience
 from applications.permissions import can_edit_personal_details, is_candidate
 from applications.services import sis_lookup
+from applications.sis import StudentRecordsUnavailable
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 if TYPE_CHECKING:
@@ -151,8 +152,15 @@ def personal_details(request):
             messages.error(request, str(exc))
         else:
             messages.success(request, _("Your personal details have been saved."))
-            if "ine" in form.changed_data and sis_lookup.sis_match_for_ine(candidate) is not None:
-                return redirect("applications:certify_identity")
+            if "ine" in form.changed_data or _sis_lookup_pending(request, candidate):
+                try:
+                    student = sis_lookup.sis_match_for_ine(candidate)
+                except StudentRecordsUnavailable:
+                    _sis_lookup_failed(request, candidate)
+                else:
+                    _sis_lookup_done(request)
+                    if student is not None:
+                        return redirect("applications:certify_identity")
             if not hasattr(candidate, "address"):
                 candidate = Candidate.objects.select_related("address", "baccalaureate").get(pk=candidate.pk)
             return _after_step(request, candidate, "applications:personal_details")
@@ -169,14 +177,41 @@ def personal_details(request):
     )
 
 
+# The session's note that the INE lookup of this dossier failed (the candidate id): the next save of the personal
+# details asks the SIS again, INE changed or not. Cleared once the SIS answered (a question asked, or no match).
+SIS_LOOKUP_PENDING = "applications.sis_lookup_pending"
+
+
+def _sis_lookup_pending(request, candidate: Candidate) -> bool:
+    return request.session.get(SIS_LOOKUP_PENDING) == candidate.pk
+
+
+def _sis_lookup_failed(request, candidate: Candidate) -> None:
+    """The SIS failed during the INE lookup: said next to the save's message, and asked again at the next save."""
+    request.session[SIS_LOOKUP_PENDING] = candidate.pk
+    messages.warning(request, sis_lookup.SIS_LOOKUP_UNAVAILABLE_MESSAGE)
+
+
+def _sis_lookup_done(request) -> None:
+    request.session.pop(SIS_LOOKUP_PENDING, None)
+
+
 @candidate_required
 @require_http_methods(["GET", "POST"])
 def certify_identity(request):
     """ "Certifiez-vous être …": the student records system knows the INE, birth date and name just typed
-    (``services.sis_lookup``). Yes imports the university's records, no goes on with manual entry."""
+    (``services.sis_lookup``). Yes imports the university's records, no goes on with manual entry (and the question
+    is not asked again for that INE). A SIS that fails before the import is said, and the personal details page asks
+    it again at the next save."""
     candidate = _load_candidate(request)
-    student = sis_lookup.sis_match_for_ine(candidate)
-    if candidate is None or student is None or not can_edit_personal_details(request.user, candidate):
+    if candidate is None or not can_edit_personal_details(request.user, candidate):
+        return redirect("applications:personal_details")
+    try:
+        student = sis_lookup.sis_match_for_ine(candidate)
+    except StudentRecordsUnavailable:
+        _sis_lookup_failed(request, candidate)
+        return redirect("applications:personal_details")
+    if student is None:
         return redirect("applications:personal_details")
     if request.method == "POST":
         if request.POST.get("answer") == "yes":
@@ -185,6 +220,10 @@ def certify_identity(request):
             except BusinessRuleError as exc:
                 messages.error(request, str(exc))
                 return redirect("applications:personal_details")
+            except StudentRecordsUnavailable:
+                _sis_lookup_failed(request, candidate)
+                return redirect("applications:personal_details")
+            _sis_lookup_done(request)
             if imported:
                 messages.success(
                     request,
@@ -194,6 +233,7 @@ def certify_identity(request):
                     ),
                 )
         else:
+            _sis_lookup_done(request)
             messages.info(
                 request, _("Nothing was taken from the university's records: fill in your dossier yourself.")
             )

@@ -7,8 +7,10 @@ INE has the birth date, the first name and one of the names the candidate typed 
 spaces aside): the question then shows only what the candidate typed, and an INE that does not match is treated
 like an unknown one (manual entry continues). Yes imports as an ENT login does (``import_from_sis``: état civil,
 bac and cursus interne become read-only, and the nightly ``sync_sis`` keeps them up to date) except the address and
-phones, which stay what the candidate types; no changes nothing. Staff re-import one dossier from the back office
-("Reprendre de la scolarité", ``staff_sync``).
+phones, which stay what the candidate types; no changes nothing. A SIS that fails (down, timeout, garbage, any
+error of its backend) is said to the candidate, their details saved all the same, and the lookup is made again at
+their next save of the page, INE changed or not (``views.personal_details``). Staff re-import one dossier from the
+back office ("Reprendre de la scolarité", ``staff_sync``).
 
 ``SIS_LOOKUP_BY_INE`` (eCandidat ``CANDIDAT_IS_UTILISE_SYNCHRO_INE``) switches the candidate side off.
 """
@@ -22,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from applications.models import Candidate
 from applications.permissions import can_edit_personal_details
@@ -37,34 +40,56 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# Said next to "Your personal details have been saved." when the SIS fails during the INE lookup; the login's own
+# message (``dossier.SIS_UNAVAILABLE_MESSAGE``) promises an automatic import later, which the nightly ``sync_sis``
+# does not make for a dossier never imported: here the question is asked again at the candidate's next save.
+SIS_LOOKUP_UNAVAILABLE_MESSAGE = gettext_lazy(
+    "The student records system is not answering: your details are saved; we will ask again at your next save."
+)
+
+
 def sis_match_for_ine(candidate: Candidate | None) -> SisStudent | None:
     """The SIS student to propose to ``candidate``: the one with their INE, born the day they typed and with one of
     the names they typed; None otherwise, and when nothing is to be asked (switched off, dossier already imported,
-    no INE) or the SIS does not answer (logged: the candidate goes on typing; the question comes at their next
-    save)."""
+    no INE).
+
+    Raises ``StudentRecordsUnavailable`` when the SIS fails (down, timeout, garbage, or any other error of its
+    backend, logged with its traceback): the caller says so and asks again later (the personal details page at the
+    candidate's next save, INE changed or not). The lookup runs in a savepoint of its own, so that a backend's
+    database error leaves the caller's transaction usable (the details the candidate just saved are kept)."""
     if not parameters.get("SIS_LOOKUP_BY_INE") or candidate is None or candidate.sis_locked or not candidate.ine:
         return None
     try:
-        student = get_backend().find_by_ine(candidate.ine)
+        with transaction.atomic():
+            student = get_backend().find_by_ine(candidate.ine)
+            matches = student is not None and same_person(candidate, student)
     except StudentRecordsUnavailable as exc:
-        logger.warning("INE lookup for candidate %s skipped: %s", candidate.pk, exc)
-        return None
-    if student is None or not same_person(candidate, student):
-        return None
-    return student
+        logger.warning("INE lookup for candidate %s failed: %s", candidate.pk, exc)
+        raise
+    except Exception as exc:  # The SIS backend may be a remote service answering anything; the page must go on.
+        logger.exception("INE lookup for candidate %s failed", candidate.pk)
+        raise StudentRecordsUnavailable("the INE lookup failed") from exc
+    return student if matches else None
 
 
 @transaction.atomic
 def certify_sis_identity(*, candidate: Candidate, actor: User) -> bool:
     """The candidate answered yes to "Certifiez-vous être …": import their records (looked up again: the page may be
     old). Returns whether there was a student to import; refused once the personal details are locked (an
-    application exists: staff re-import from the back office)."""
+    application exists: staff re-import from the back office). Raises ``StudentRecordsUnavailable``, nothing
+    written, when the SIS fails (``sis_match_for_ine``) or its records cannot be imported (logged)."""
     if not can_edit_personal_details(actor, candidate):
         raise BusinessRuleError(_("Your personal details can no longer be changed here: contact the central office."))
     student = sis_match_for_ine(candidate)
     if student is None:
         return False
-    return import_from_sis(candidate=candidate, actor=actor, student=student, with_contact=False)
+    try:
+        return import_from_sis(candidate=candidate, actor=actor, student=student, with_contact=False)
+    except BusinessRuleError:
+        raise
+    except Exception as exc:  # Records the database refuses are the SIS's garbage: as an outage, asked again later.
+        logger.exception("Import by INE failed for candidate %s", candidate.pk)
+        raise StudentRecordsUnavailable("the import of the records failed") from exc
 
 
 def staff_sync(*, candidate: Candidate, actor: User) -> bool:

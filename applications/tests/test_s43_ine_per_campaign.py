@@ -47,8 +47,8 @@ def test_a_returning_candidate_saves_their_dossier_with_last_years_ine(
     client.force_login(candidate_user)
 
     # The form's check in this campaign, the account's lock, the insert, the INE looked up in the SIS ("Certifiez-
-    # vous…"), the next step.
-    with django_assert_num_queries(14):
+    # vous…") in a savepoint of its own, the next step.
+    with django_assert_num_queries(16):
         response = _post_personal(client)
 
     assert response.status_code == 302

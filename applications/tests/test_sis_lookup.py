@@ -41,8 +41,9 @@ def test_the_typed_ine_birth_date_and_name_lead_to_the_question_and_yes_imports(
 ):
     saved = client.post(PERSONAL, ESTELLE_TYPED, **FRENCH)
 
-    # session, account, dossier, the SIS table, "has an application", the request's savepoint pair
-    with django_assert_num_queries(7):
+    # session, account, dossier, "has an application", the SIS table in the lookup's savepoint pair, the request's
+    # savepoint pair
+    with django_assert_num_queries(9):
         page = client.get(CERTIFY, **FRENCH)
     yes = client.post(CERTIFY, {"answer": "yes"}, **FRENCH)
 
