@@ -16,9 +16,11 @@ Packs are for their requester only, while the dossiers they hold are in their sc
 a pack whose task was never queued is queued again by its page (``applications.services.packs.requeue_lost_pack``),
 then shown failed (``is_stalled``); one whose worker was killed mid-build is queued again by the beat sweeper
 (``applications.services.packs.requeue_stalled_packs``) and built again from the start. A pack older than
-``PACK_RETENTION`` is deleted (row and file) when anyone asks for a new one. A pack that may hold a file the nightly
-re-scan has since quarantined is withdrawn at once (``withdraw_quarantined``): its file is deleted, its page and
-download say it is no longer available.
+``PACK_RETENTION`` is deleted (row and file) every night by ``prune_opi_files`` and when anyone asks for a new one; a
+pack holding a dossier since deleted (its campaign destroyed, ``destroy_archived_campaigns``; a candidate's erasure)
+goes with it (``packs_holding``), and its requester no longer gets it meanwhile. A pack that may hold a file the
+nightly re-scan has since quarantined is withdrawn at once (``withdraw_quarantined``): its file is deleted, its page
+and download say it is no longer available.
 """
 
 from __future__ import annotations
@@ -329,18 +331,36 @@ def _write_pdf(pack: CommissionPack, applications: Iterable[Application], spool:
     return len(lines)
 
 
-def prune_packs(*, now: datetime.datetime | None = None) -> int:
+def prune_packs(*, now: datetime.datetime | None = None, dry_run: bool = False) -> int:
     """Delete the packs (rows and files) older than ``PACK_RETENTION``: the row now, its file once the transaction
-    commits (``delete_file_on_commit``). The caller's transaction may still roll back (``request_pack`` prunes
-    before it creates the new pack): the row then stays with its file, never a row pointing at a file gone."""
+    commits (``delete_file_on_commit``); how many there were. ``dry_run`` deletes nothing. The caller's transaction
+    may still roll back (``request_pack`` prunes before it creates the new pack): the row then stays with its file,
+    never a row pointing at a file gone. Run every night by ``prune_opi_files``, so the last pack of a season goes
+    too."""
     limit = (now or timezone.now()) - PACK_RETENTION
     old = list(CommissionPack.objects.filter(created_at__lt=limit))
+    if dry_run:
+        return len(old)
     for pack in old:
         name = pack.file.name
         pack.delete()
         if name:
             delete_file_on_commit(name)
+    if old:
+        logger.info("%d commission pack(s) older than %s deleted", len(old), PACK_RETENTION)
     return len(old)
+
+
+def packs_holding(application_ids: Iterable[int]) -> list[CommissionPack]:
+    """The commission packs built with one of these applications' dossiers (their pk, file and applications only):
+    one query, whatever the number of applications. Packs are kept a few days (``prune_packs``), so few rows; their
+    list of applications is JSON, which SQLite cannot search by element. Used by the deletions of dossiers (a
+    candidate's erasure, a campaign's destruction): the packs go with them."""
+    wanted = set(application_ids)
+    if not wanted:
+        return []
+    packs = CommissionPack.objects.only("pk", "file", "application_ids")
+    return [pack for pack in packs if wanted.intersection(pack.application_ids or ())]
 
 
 # ``CommissionPack.error`` of a pack withdrawn because a file it may hold was quarantined (``withdraw_quarantined``):

@@ -189,6 +189,8 @@ COUNT_WORDS = {
     # prune_opi_files: the background exports past their two days (applications.export_jobs)
     "exports to delete": pgettext_lazy("batch count", "exports to delete"),
     "exports deleted": pgettext_lazy("batch count", "exports deleted"),
+    "commission packs to delete": pgettext_lazy("batch count", "commission packs to delete"),
+    "commission packs deleted": pgettext_lazy("batch count", "commission packs deleted"),
     # remove_orphan_files, prune_outbox (mails: destroy_archived_campaigns too), prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),

@@ -1,6 +1,6 @@
 """The commission pack in the back office (issue 11): a bulk action on the applications list, the pack's page
 (progress, refreshed every few seconds without script; the link once ready) and its download, for the member of
-staff who asked for it only, while its dossiers are still in their scope (anyone else: 404)."""
+staff who asked for it only, while its dossiers still exist and are in their scope (anyone else: 404)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -127,16 +127,20 @@ def piece_pack_action(model_admin, request, queryset):
 
 
 def _own_pack(request, public_id) -> CommissionPack:
-    """The requester's pack, while every dossier it holds that still exists is in their scope (404 otherwise): a
+    """The requester's pack, while every dossier it holds still exists and is in their scope (404 otherwise): a
     right withdrawn since the build (another commission, another centre) withdraws its pack too, as it does the
-    dossiers' pages. One query more: the dossiers outside the scope, counted by the database."""
+    dossiers' pages; a dossier deleted since (its campaign destroyed, its candidate erased) withdraws it too,
+    though the deletion removes the pack as well (``applications.packs.packs_holding``). One query after the
+    pack's: the dossiers that still exist and those outside the scope, counted together by the database."""
     pack = get_object_or_404(
         CommissionPack.objects.select_related("piece_type"), public_id=public_id, requested_by=request.user
     )
-    outside = Application.objects.filter(pk__in=pack.application_ids).exclude(
-        pk__in=Application.objects.visible_to(request.user).values("pk")
+    listed = set(pack.application_ids or ())
+    counts = Application.objects.filter(pk__in=listed).aggregate(
+        existing=Count("pk"),
+        outside=Count("pk", filter=~Q(pk__in=Application.objects.visible_to(request.user).values("pk"))),
     )
-    if outside.exists():
+    if counts["existing"] < len(listed) or counts["outside"]:
         raise Http404
     return pack
 

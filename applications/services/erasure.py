@@ -78,6 +78,7 @@ from applications.models import (
     PieceSubmission,
 )
 from applications.opi import apogee, pegase
+from applications.packs import packs_holding
 from applications.services.staff import lock_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from documents.storage import delete_file_on_commit
@@ -175,21 +176,11 @@ def _mails(user: User) -> QuerySet[OutboundEmail]:
     return OutboundEmail.objects.filter(_sent_to(user) | Q(about=user))
 
 
-def _packs_holding(application_ids: list[int]) -> list[CommissionPack]:
-    """The commission packs built with one of these applications' dossiers (kept a few days, so few rows; their
-    list of applications is JSON, which SQLite cannot search by element)."""
-    wanted = set(application_ids)
-    if not wanted:
-        return []
-    packs = CommissionPack.objects.only("pk", "file", "application_ids")
-    return [pack for pack in packs if wanted.intersection(pack.application_ids or ())]
-
-
 def erasure_counts(user: User) -> ErasureCounts:
     """What deleting everything of ``user`` would remove (read only)."""
     application_ids = list(Application.objects.filter(candidate__user=user).values_list("pk", flat=True))
     letters = DecisionLetter.objects.filter(application_id__in=application_ids)
-    packs = _packs_holding(application_ids)
+    packs = packs_holding(application_ids)
     exports = ExportJob.objects.exclude(file="").count() if application_ids else 0
     return ErasureCounts(
         applications=len(application_ids),
@@ -336,7 +327,7 @@ def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
     """Delete the dossier, the applications and the documents of ``user``; returns the stored files to remove."""
     documents = _documents(user)
     letters = DecisionLetter.objects.filter(application_id__in=application_ids)
-    packs = _packs_holding(application_ids)
+    packs = packs_holding(application_ids)
     files = [name for name in documents.values_list("file", flat=True) if name]
     files += [name for name in letters.values_list("file", flat=True) if name]
     files += [pack.file.name for pack in packs if pack.file.name]

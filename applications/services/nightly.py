@@ -33,9 +33,18 @@ from applications.dates import (
 )
 from applications.enums import DossierStatus, EventKind, OpiState, PegaseRemoval
 from applications.history import record_event
-from applications.models import Application, ApplicationEvent, Candidate, Opi, PieceSubmission
+from applications.models import (
+    Application,
+    ApplicationEvent,
+    Candidate,
+    CommissionPack,
+    DecisionLetter,
+    Opi,
+    PieceSubmission,
+)
 from applications.models.candidature import latest_decision
 from applications.notifications import cancel_decision_mails, format_date, notify_candidate
+from applications.packs import packs_holding
 from applications.services.staff import lock_waiting_list, promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat import parameters
@@ -573,8 +582,9 @@ def _holding_opi_work() -> Exists:
 def destroy_archived_campaigns(
     report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
 ) -> None:
-    """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications, and
-    the mails about the accounts or written to them (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count
+    """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications (their
+    decision letters' files included), the commission packs holding one of their dossiers (row and file), and the
+    mails about the accounts or written to them (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count
     (DestroyedCampaignCount) is written first, then the data go by chunks of candidates, one transaction each, so a
     crash leaves a partly destroyed campaign that the next run finishes (without counting again). The campaign row
     stays, for its label in statistics.
@@ -631,6 +641,11 @@ def destroy_archived_campaigns(
                 )
                 files = list(owned.values_list("file", flat=True))
                 document_ids = list(owned.values_list("pk", flat=True))
+                # The decision letters go with their applications (cascade): their files with the documents'.
+                letters = DecisionLetter.objects.filter(application__candidate__user_id__in=ids).exclude(file="")
+                files += letters.values_list("file", flat=True)
+                packs = _delete_packs(ids)
+                files += [name for name in packs if name]
                 _delete_history(ids)
                 submissions.delete()
                 Document.objects.filter(pk__in=document_ids).delete()
@@ -644,6 +659,8 @@ def destroy_archived_campaigns(
             report.add("accounts deleted", deleted_users)
             if mails:
                 report.add("mails deleted", mails)
+            if packs:
+                report.add("commission packs deleted", len(packs))
         kept_numbers = list(users.order_by("username").values_list("username", flat=True))
         leftover_documents = documents
         if kept_numbers:  # their files stay with them: those of their pieces, those they uploaded or own
@@ -661,6 +678,22 @@ def destroy_archived_campaigns(
             # The anonymous count, written when the destruction began, dates from its end.
             DestroyedCampaignCount.objects.filter(campaign_code=campaign.code).update(destroyed_at=timezone.now())
             report.add("campaigns destroyed")
+
+
+def _delete_packs(ids: list[int]) -> list[str]:
+    """Delete the commission packs holding a dossier of these accounts (``applications.packs.packs_holding``: a pack
+    lists its applications in JSON, no foreign key takes it with them); their file names (empty for a pack not built),
+    to delete once the chunk commits. Their file is read under the packs' lock: a build finishing meanwhile either
+    committed its file, read here, or finds its pack gone and keeps nothing (``applications.packs.PackTakenOver``).
+    Four queries at most, whatever the chunk's size."""
+    applications = Application.objects.filter(candidate__user_id__in=ids).values_list("pk", flat=True)
+    holding = [pack.pk for pack in packs_holding(applications)]
+    if not holding:
+        return []
+    locked = CommissionPack.objects.select_for_update(of=("self",)).filter(pk__in=holding)
+    names = list(locked.values_list("file", flat=True))
+    CommissionPack.objects.filter(pk__in=holding).delete()
+    return names
 
 
 def _lock_without_opi_work(ids: list[int]) -> list[int]:

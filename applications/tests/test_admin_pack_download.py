@@ -13,7 +13,9 @@ from django.urls import reverse
 from moto import mock_aws
 
 from applications.models import CommissionPack
+from applications.tests.factories_candidature import make_application
 from documents.tests.s3_peer import s3_options
+from offers.tests.factories import FormationFactory
 
 PREFIX = "/_protected_media/"
 S3_PREFIX = "/_protected_s3/"
@@ -62,10 +64,17 @@ def any_accel(request):
 
 
 @pytest.fixture
-def pack(centre_manager):
+def pack(centre_manager, centre, campaign):
+    """A pack of a dossier of the manager's centre (one that no longer exists is not handed out)."""
+    application = make_application(FormationFactory(centre=centre), campaign=campaign)
     name = default_storage.save("packs/pack.zip", ContentFile(BODY))
     return CommissionPack.objects.create(
-        requested_by=centre_manager, application_ids=[1], total=1, done=1, status=CommissionPack.Status.DONE, file=name
+        requested_by=centre_manager,
+        application_ids=[application.pk],
+        total=1,
+        done=1,
+        status=CommissionPack.Status.DONE,
+        file=name,
     )
 
 

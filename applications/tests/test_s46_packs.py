@@ -173,11 +173,11 @@ def test_a_pack_is_no_longer_handed_out_once_its_dossiers_left_the_scope(
     assert client.get(page_url(built)).status_code == 404
 
 
-def test_a_deleted_dossier_does_not_withdraw_the_pack(client, dossiers, built):
-    """Only the dossiers that still exist are checked: one deleted since (an erasure) leaves the pack to its
-    requester."""
+def test_a_deleted_dossier_withdraws_the_pack(client, dossiers, built):
+    """A dossier deleted since the build (its campaign destroyed, its candidate erased) withdraws the pack: it held
+    that dossier whole (``applications/tests/test_packs_end_of_life.py``)."""
     gone = max(a.pk for a in dossiers) + 1000  # a dossier erased since the build (no row any more)
     CommissionPack.objects.filter(pk=built.pk).update(application_ids=[*built.application_ids, gone])
 
-    assert client.get(download_url(built)).status_code == 200
-    assert client.get(page_url(built)).status_code == 200
+    assert client.get(download_url(built)).status_code == 404
+    assert client.get(page_url(built)).status_code == 404
