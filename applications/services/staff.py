@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -832,7 +832,11 @@ def waiting_list_queryset(formation: Formation, *, campaign_id: int | None = Non
     A withdrawn application (``accepted`` False) is not on the list, whatever its latest decision: a withdrawal stands
     (``_reset_answer``), so a complementary-list decision validated after it (a commission correcting its avis) is
     recorded and mailed, but never promoted (``_first_of_waiting_list``). Counted in the ranks, it held a rank nobody
-    could use: the real first in line was shown and mailed 2, for ever, and the withdrawn candidate a rank."""
+    could use: the real first in line was shown and mailed 2, for ever, and the withdrawn candidate a rank.
+
+    An application whose newer decision waits for validation stays on the list, at its rank (the candidate sees only
+    validated decisions, and its validation recomputes the ranks), but is not promoted while it waits
+    (``_first_of_waiting_list``)."""
     return (
         Application.objects.filter(_of_campaign(campaign_id), formation=formation, cancelled_at__isnull=True)
         .exclude(accepted=False)
@@ -1007,9 +1011,29 @@ def _promotion_confirmation_date(application: Application, now: datetime.datetim
     return stored
 
 
+def _decision_awaiting_validation() -> Exists:
+    """Whether the application (``OuterRef("pk")``) has a decision awaiting validation that no validated decision
+    came after: its latest decision (newest ``created_at``, then ``id``: ``latest_decision``) is not validated. One
+    subquery of the query it filters, no query per row."""
+    validated_after = Decision.objects.validated().filter(
+        Q(created_at__gt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk")),
+        application=OuterRef("application"),
+    )
+    return Exists(
+        Decision.objects.filter(application=OuterRef("pk"), validated_at__isnull=True).filter(~Exists(validated_after))
+    )
+
+
 def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> Application | None:
     """The first unanswered candidate of the formation's complementary list in campaign ``campaign_id`` (None: the
-    active one), row locked, or None.
+    active one) whose latest decision is that validated complementary-list decision, row locked, or None.
+
+    A candidate of the list whose newer decision waits for validation (a refusal the commission entered, which
+    another person validates: ``DECISION_TWO_PERSON_RULE``) is passed over, and keeps their rank: admitted, their
+    promotion's validated decision overrode the commission's, which could then be neither validated (no longer the
+    latest) nor deleted (a validated decision came after it). §2.7 counts only the candidatures whose latest avis is
+    a validated complementary list. Both queries below leave them out (``_decision_awaiting_validation``), so a run
+    of them does not use up the attempts; the check under the lock decides.
 
     The caller holds the formation's lock, so no other promotion runs on this list; the first row is then locked
     (``FOR NO KEY UPDATE``, as ``_lock``: the module's lock order), which waits for whatever unrelated work holds it
@@ -1018,18 +1042,27 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
     formation before the application (``_lock_formation``).
 
     Fast path: the rang réel (``waiting_list_rank``), which every validation and promotion keeps up to date, read
-    through its index. The latest validated decision is re-read under the lock, so a stale rank can only make a
-    candidate be skipped here, never wrongly admitted; when the fast path finds nobody, the exact list (computed
-    from the decisions, as ``waiting_list_queryset``) is read instead.
+    through its index. The latest decision, validated or not, is re-read under the lock (``record_decision`` locks
+    the same row: none is entered meanwhile), so a stale rank can only make a candidate be skipped here, never
+    wrongly admitted; when the fast path finds nobody, the exact list (computed from the decisions, as
+    ``waiting_list_queryset``) is read instead.
     """
-    by_rank = Application.objects.filter(
-        _of_campaign(campaign_id),
-        formation=formation,
-        cancelled_at__isnull=True,
-        accepted__isnull=True,
-        waiting_list_rank__isnull=False,
-    ).order_by("waiting_list_rank", "created_at", "id")
-    exact = waiting_list_queryset(formation, campaign_id=campaign_id).filter(accepted__isnull=True)
+    by_rank = (
+        Application.objects.filter(
+            _of_campaign(campaign_id),
+            formation=formation,
+            cancelled_at__isnull=True,
+            accepted__isnull=True,
+            waiting_list_rank__isnull=False,
+        )
+        .filter(~_decision_awaiting_validation())
+        .order_by("waiting_list_rank", "created_at", "id")
+    )
+    exact = (
+        waiting_list_queryset(formation, campaign_id=campaign_id)
+        .filter(accepted__isnull=True)
+        .filter(~_decision_awaiting_validation())
+    )
     for candidates in (by_rank, exact):
         for _attempt in range(20):
             application = (
@@ -1039,8 +1072,14 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
             )
             if application is None:
                 break
-            latest = application.decisions.select_related("decision_type").current_validated()
-            if latest is not None and latest.decision_type.avis == Avis.COMPLEMENTARY_LIST and latest.rank is not None:
+            # The latest decision, validated or not: a validated complementary list with a rank, nothing after it.
+            latest = application.decisions.select_related("decision_type").current()
+            if (
+                latest is not None
+                and latest.validated_at is not None
+                and latest.decision_type.avis == Avis.COMPLEMENTARY_LIST
+                and latest.rank is not None
+            ):
                 return application
             candidates = candidates.exclude(pk=application.pk)
     return None
@@ -1056,8 +1095,14 @@ def promote_from_waiting_list(
     give. Each call admits at most one candidate. The formation's row is locked first (promotions and rank
     computations of one formation run one after the other), then the first candidate's row (waiting for it when
     other work holds it: the first of the list is admitted, never the second in its place), and its latest
-    validated decision is re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the
-    nightly batch) never admit the same candidate twice and leave consistent ranks.
+    decision is re-read under the lock, so concurrent calls (two withdrawals at once, a rerun of the nightly batch)
+    never admit the same candidate twice and leave consistent ranks.
+
+    The first of the list is the first whose latest decision, validated or not, is their validated
+    complementary-list decision (§2.7): one whose newer decision waits for validation (a refusal entered, to be
+    validated by someone else) is passed over, the next admitted, and the decision waiting stays theirs to validate
+    or delete (``_first_of_waiting_list``). Ranks are not changed for it: the one passed over keeps theirs (its
+    validation recomputes them), the promoted candidate's is freed and those after it move up.
 
     The promoted candidate's date de confirmation is ``_promotion_confirmation_date``: never a date already gone
     (the mail would ask to answer by yesterday, and "Confirmer" would be refused), and a date staff gave the
