@@ -16,8 +16,9 @@ from typing import Any
 
 import requests
 import urllib3
+from django.conf import settings
 
-from ecandidat.http import TooSlow, read_by
+from ecandidat.http import TooLarge, TooSlow, read_by
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,12 @@ class LimeSurveyError(Exception):
 class LimeSurveyClient:
     """Use as a context manager: opens a session on entry, releases it on exit."""
 
-    def __init__(self, url: str, user: str, password: str, *, timeout: float = 30.0):
+    def __init__(
+        self, url: str, user: str, password: str, *, timeout: float = 30.0, max_answer_bytes: int | None = None
+    ):
+        """``max_answer_bytes``: the most an answer may hold (``LIMESURVEY_MAX_ANSWER_BYTES`` unless given)."""
         self.url, self.user, self.password, self.timeout = url, user, password, timeout
+        self.max_answer_bytes = settings.LIMESURVEY_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
         self.session_key: str | None = None
         self._ids = itertools.count(1)
         self._http = requests.Session()
@@ -54,14 +59,16 @@ class LimeSurveyClient:
     def call(self, method: str, *params: object) -> Any:
         """One JSON-RPC call, its whole answer within ``timeout`` seconds (``ecandidat.http.read_by``): a LimeSurvey
         sending its answer drop by drop held the nightly sequence, and every batch after this one, for as long as it
-        liked."""
+        liked. At most ``max_answer_bytes`` of it: a longer answer is an error rather than held whole in memory."""
         payload: dict[str, Any] = {"method": method, "params": list(params), "id": next(self._ids)}
         deadline = time.monotonic() + self.timeout
         try:
             with self._http.post(self.url, json=payload, timeout=self.timeout, stream=True) as response:
                 response.raise_for_status()
-                content = read_by(response, deadline)
+                content = read_by(response, deadline, max_bytes=self.max_answer_bytes)
             body = json.loads(content)
+        except TooLarge as exc:
+            raise LimeSurveyError(f"{method}: {exc} (LIMESURVEY_MAX_ANSWER_BYTES)") from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, TooSlow) as exc:
             raise LimeSurveyError(f"{method}: {type(exc).__name__}: {exc}") from exc
         except ValueError as exc:

@@ -15,13 +15,16 @@ eCandidat uses it (reference: siscol-pegase-apogee.md §1; README "Deploying at 
   ``totalPages``: the codes a campaign's code must be one of, since the OPI files carry it as ``code_periode``
   (eCandidat issue #108; ``applications.opi.periods``).
 
-JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Pégase's country, commune and school codes
-are turned into the dossier's (ISO country codes, labels) through the reference tables that the nightly
-``refresh_reference_data`` fills, so that batch must have run once before students are imported.
+JSON as eCandidat reads it: unknown fields ignored, ``""`` taken as null. Every text read from an answer goes
+through ``_text``, which leaves out what the dossier cannot hold (NUL, control characters: ``_clean``). Pégase's
+country, commune and school codes are turned into the dossier's (ISO country codes, labels) through the reference
+tables that the nightly ``refresh_reference_data`` fills, so that batch must have run once before students are
+imported.
 
-Any failure (network, timeout, credentials refused, 5xx, not JSON, JSON of another shape than Pégase's: an object
-where a list is expected, a count that is not a number…) raises ``StudentRecordsUnavailable``; a 404 on a student
-means "not found". Absent, null and "" are read as empty, as eCandidat does.
+Any failure (network, timeout, credentials refused, 5xx, an answer longer than ``PEGASE_MAX_ANSWER_BYTES``, not JSON,
+JSON of another shape than Pégase's: an object where a list is expected, a count that is not a number…) raises
+``StudentRecordsUnavailable``; a 404 on a student means "not found". Absent, null and "" are read as empty, as
+eCandidat does.
 """
 
 import datetime
@@ -54,7 +57,8 @@ from applications.sis import (
     parse_grade_scale,
 )
 from applications.validators import normalise_ine
-from ecandidat.http import TooSlow, read_by
+from ecandidat.http import TooLarge, TooSlow, read_by
+from ecandidat.text import NUL, ONE_LINE_CONTROLS
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +90,23 @@ _unreachable_lock = threading.Lock()
 UNREACHABLE_SECONDS = 30
 
 
+# What a text from Pégase may carry and the dossier must not: NUL, which PostgreSQL refuses in text (the import
+# failed with a 500 and the details the candidate had just typed were lost), the other control and writing-direction
+# characters the dossier's forms refuse (``ecandidat.text``), and the lone UTF-16 surrogates a JSON escape can give
+# ("\ud800"), which no UTF-8 text holds.
+_UNSTORABLE = re.compile(f"{NUL}|\t|{ONE_LINE_CONTROLS.pattern}|[\ud800-\udfff]")
+
+
+def _clean(text: str) -> str:
+    """``text`` without the characters of ``_UNSTORABLE``: one that stands for a space (a tab, a line break) becomes
+    a space, the others are left out (a commune code with a NUL in it is the commune's code)."""
+    return _UNSTORABLE.sub(lambda found: " " if found.group().isspace() else "", text)
+
+
 def _text(value: Any) -> str:
-    """A JSON string as eCandidat reads it: null and "" are empty, surrounding spaces dropped."""
-    return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
+    """A JSON string as eCandidat reads it: null and "" are empty, surrounding spaces dropped; cleaned (``_clean``).
+    Every text the backend takes from an answer is read through here."""
+    return _clean(value if isinstance(value, str) else ("" if value is None else str(value))).strip()
 
 
 def _kind(value: Any) -> str:
@@ -182,17 +200,21 @@ class PegaseClient:
         timeout: float,
         session: requests.Session | None = None,
         remember_outages: bool = True,
+        max_answer_bytes: int | None = None,
     ):
         """``remember_outages=False`` (the connectivity page's test): the "did not answer" memory is neither read nor
-        written, so a test with its own short timeout never cuts the process's lookups off from Pégase."""
+        written, so a test with its own short timeout never cuts the process's lookups off from Pégase.
+        ``max_answer_bytes``: the most an answer may hold (``PEGASE_MAX_ANSWER_BYTES`` unless given)."""
         self.auth_url, self.username, self.password, self.timeout = auth_url, username, password, timeout
+        self.max_answer_bytes = settings.PEGASE_MAX_ANSWER_BYTES if max_answer_bytes is None else max_answer_bytes
         self.http = session or requests.Session()
         self.remember_outages = remember_outages
 
     def _send(self, method: str, url: str, what: str, *, scope: str = "", **kwargs: Any) -> Answer:
         """One HTTP request, its whole answer within ``timeout`` seconds: requests' timeout bounds each wait on the
         socket only, and a server sending its answer drop by drop held a login as long as it liked
-        (``ecandidat.http.read_by``).
+        (``ecandidat.http.read_by``). At most ``max_answer_bytes`` of it: a longer answer is refused (from its
+        ``Content-Length`` when it announces one) rather than held whole in the worker's memory, then parsed.
         A server that did not answer (refused, timed out, too slow) is not asked again for UNREACHABLE_SECONDS in
         this process: while Pégase hangs, each login would otherwise wait PEGASE_TIMEOUT. ``scope`` narrows that
         memory to one API (its base URL) when the server's other APIs must not pay for it."""
@@ -206,9 +228,13 @@ class PegaseClient:
         try:
             response = self.http.request(method, url, timeout=self.timeout, stream=True, **kwargs)
             try:
-                return Answer(response.status_code, read_by(response, deadline))
+                return Answer(response.status_code, read_by(response, deadline, max_bytes=self.max_answer_bytes))
             finally:
                 response.close()  # the connection goes back to the pool once read, else it is dropped
+        except TooLarge as exc:
+            # The server answered: not marked as not answering (it is this answer, not the server, that is refused).
+            logger.warning("%s: answer refused: %s (PEGASE_MAX_ANSWER_BYTES)", what, exc)
+            raise StudentRecordsUnavailable(f"{what}: {exc} (PEGASE_MAX_ANSWER_BYTES)") from exc
         except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.TimeoutError, TooSlow) as exc:
             if self.remember_outages:
                 with _unreachable_lock:
@@ -233,7 +259,7 @@ class PegaseClient:
         )
         if answer.status in (401, 403):
             raise StudentRecordsUnavailable("Pégase authentication: the credentials were refused")
-        token = answer.body.decode("utf-8", "replace").strip()
+        token = _text(answer.body.decode("utf-8", "replace"))
         if answer.status >= 400 or not token:
             raise StudentRecordsUnavailable(f"Pégase authentication: HTTP {answer.status}, no token")
         with _tokens_lock:

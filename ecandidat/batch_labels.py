@@ -194,6 +194,8 @@ COUNT_WORDS = {
     # remove_orphan_files, prune_outbox (mails: destroy_archived_campaigns too), prune_batch_history
     "orphan files to delete": pgettext_lazy("batch count", "orphan files to delete"),
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),
+    "unfinished uploads to abort": pgettext_lazy("batch count", "unfinished uploads to abort"),
+    "unfinished uploads aborted": pgettext_lazy("batch count", "unfinished uploads aborted"),
     # destroy_archived_campaigns: files the storage refused to delete, swept later by remove_orphan_files
     "files left for remove_orphan_files": pgettext_lazy("batch count", "files left for remove_orphan_files"),
     "mails to delete": pgettext_lazy("batch count", "mails to delete"),

@@ -8,7 +8,8 @@ session (``CAS_SESSION_FACTORY``): ours sets a default timeout on every request,
 
 requests' ``timeout`` bounds each wait on the socket, not the whole answer: a server sending it drop by drop (a byte
 every second) holds the caller as long as it likes. The clients we write ourselves (Pégase, LimeSurvey) stream the
-answer and read it with ``read_by``, against a deadline of their own.
+answer and read it with ``read_by``, against a deadline of their own, and at most ``max_bytes`` of it: an answer of
+400 MiB, held whole then parsed, grew a web worker by 1.2 GiB.
 """
 
 from __future__ import annotations
@@ -58,15 +59,32 @@ class TooSlow(Exception):
     """An answer still arriving at the call's deadline."""
 
 
-def read_by(response: requests.Response, deadline: float) -> bytes:
+class TooLarge(Exception):
+    """An answer longer than the caller takes (``read_by``'s ``max_bytes``)."""
+
+
+def read_by(response: requests.Response, deadline: float, *, max_bytes: int | None = None) -> bytes:
     """The body of a ``stream=True`` ``response`` as it arrives (``read1``: what has come, not a full chunk);
     ``TooSlow`` once ``deadline`` (``time.monotonic()`` seconds) is passed. A wait on the socket is still bounded by
-    the request's own timeout: a server silent at the deadline makes the call last at most one timeout more."""
+    the request's own timeout: a server silent at the deadline makes the call last at most one timeout more.
+
+    ``max_bytes``: ``TooLarge`` before reading when the ``Content-Length`` announces more, else as soon as the body
+    read (decompressed, as the caller gets it) passes it; what was read is dropped, so the answer never takes more
+    than ``max_bytes`` and one chunk in memory."""
+    if max_bytes is not None:
+        announced = response.headers.get("Content-Length", "").strip()
+        if announced.isascii() and announced.isdigit() and int(announced) > max_bytes:
+            raise TooLarge(f"the answer announces {announced} bytes, more than the {max_bytes} taken")
     chunks: list[bytes] = []
+    size = 0
     while True:
         if time.monotonic() > deadline:
             raise TooSlow("the whole answer did not come in time")
         chunk = response.raw.read1(READ_CHUNK, decode_content=True)
         if not chunk:
             return b"".join(chunks)
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            chunks.clear()
+            raise TooLarge(f"the answer is longer than the {max_bytes} bytes taken")
         chunks.append(chunk)

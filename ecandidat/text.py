@@ -21,7 +21,7 @@ NUL = "\x00"
 # tab, an escape, a line break in a one-line field: a forged request or an odd paste) and the bidirectional
 # embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069: "ABC\u202eFDP.EXE" reads "ABCEXE.PDF"). NUL has
 # Django's own validator and message; the tab is harmless. A text of several lines keeps its line ends.
-_ONE_LINE_CONTROLS = re.compile("[\x01-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+ONE_LINE_CONTROLS = re.compile("[\x01-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _MULTILINE_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -40,7 +40,7 @@ class RefuseInvisibleControls:
         self.multiline = multiline
 
     def __call__(self, value: object) -> None:
-        pattern = _MULTILINE_CONTROLS if self.multiline else _ONE_LINE_CONTROLS
+        pattern = _MULTILINE_CONTROLS if self.multiline else ONE_LINE_CONTROLS
         if isinstance(value, str) and pattern.search(value):
             raise ValidationError(self.message, code=self.code)
 

@@ -691,6 +691,9 @@ BATCH_HEARTBEAT_SECONDS = env_int("BATCH_HEARTBEAT_SECONDS", 60, minimum=1)
 LIMESURVEY_URL = env_str("LIMESURVEY_URL")  # e.g. https://enquetes.univ.example/index.php/admin/remotecontrol
 LIMESURVEY_USER = env_str("LIMESURVEY_USER", "")
 LIMESURVEY_PASSWORD = env_str("LIMESURVEY_PASSWORD", "")
+# Bytes a LimeSurvey answer may hold (a survey's whole export), at most: a longer one is an error of that call, not
+# read whole into the nightly's memory.
+LIMESURVEY_MAX_ANSWER_BYTES = env_int("LIMESURVEY_MAX_ANSWER_BYTES", 64 * 1024 * 1024, minimum=1)
 
 # --- Student records system (applications/sis.py) ----------------------------------------------------------
 # csv: the local copy loaded by `manage.py import_sis FILE` (docs/sis-format.md); pegase: Pégase's REST API.
@@ -710,6 +713,9 @@ PEGASE_INS_URL = env_str("PEGASE_INS_URL", "")  # e.g. https://ins.univ.fr/api/i
 PEGASE_COC_URL = env_str("PEGASE_COC_URL", "")
 # Seconds each call to Pégase may take, connection and whole answer (not each read): a login must not hang on it.
 PEGASE_TIMEOUT = env_int("PEGASE_TIMEOUT", 10, minimum=1)
+# Bytes an answer of Pégase may hold, at most: a longer one is refused as an outage, not read whole into the web
+# worker's memory (an answer of 400 MiB grew a worker by 1.2 GiB).
+PEGASE_MAX_ANSWER_BYTES = env_int("PEGASE_MAX_ANSWER_BYTES", 32 * 1024 * 1024, minimum=1)
 if STUDENT_RECORDS_BACKEND == "pegase":
     _missing = [
         name

@@ -5,12 +5,20 @@ with ``documents.storage.register_file_owner`` (decision letters, commission pac
 older than an hour, so uploads and builds in flight are spared. A nightly batch like the others (``manage.py
 nightly``): its run is recorded in the batch history, a second run refuses to start while one runs, ``--dry-run``
 lists the files without deleting them and ``--limit N`` deletes at most N.
+
+With the files on S3, the same prefixes are also searched for unfinished multipart uploads (django-storages sends a
+file above 8 MB in parts: a worker killed while it stored a commission pack or an export leaves its parts in the
+bucket, billed and holding personal data, yet in no listing of the objects). Those started more than an hour ago are
+aborted, which deletes their parts; ``--dry-run`` lists them, ``--limit N`` aborts at most N.
 """
 
 import datetime
 
+from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from django.core.files.storage import default_storage
 from django.utils import timezone
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 from documents.models import Document
 from documents.storage import QUARANTINE_PREFIX, file_owners
@@ -31,10 +39,14 @@ def _walk(prefix: str):
         yield from _walk(f"{prefix}{directory}/")
 
 
+def _campaign_prefixes() -> list[str]:
+    prefixes = [f"{code}/" for code in Campaign.objects.values_list("code", flat=True)]
+    return prefixes + [f"{QUARANTINE_PREFIX}/{p}" for p in prefixes]
+
+
 def orphan_files(*, now=None) -> list[str]:
     now = now or timezone.now()
-    prefixes = [f"{code}/" for code in Campaign.objects.values_list("code", flat=True)]
-    prefixes += [f"{QUARANTINE_PREFIX}/{p}" for p in prefixes]
+    prefixes = _campaign_prefixes()
     known = set(Document.objects.values_list("file", flat=True))
     owned = file_owners()
     for held_names in owned.values():
@@ -50,8 +62,43 @@ def orphan_files(*, now=None) -> list[str]:
     return orphans
 
 
+def _bucket() -> S3Storage | None:
+    storage = default_storage
+    return storage if isinstance(storage, S3Storage) else None
+
+
+def unfinished_uploads(*, now=None) -> list[tuple[str, str]]:
+    """The multipart uploads under the sweep's prefixes started more than ``MIN_AGE`` ago, as (bucket key, upload
+    id); none when the files are not on S3. The keys are the bucket's, the storage's ``location`` included."""
+    storage = _bucket()
+    if storage is None:
+        return []
+    now = now or timezone.now()
+    paginator = storage.connection.meta.client.get_paginator("list_multipart_uploads")
+    found: dict[tuple[str, str], None] = {}  # in order, once even where two prefixes overlap
+    for prefix in [*_campaign_prefixes(), *file_owners()]:
+        path = storage._normalize_name(clean_name(prefix))
+        if not path.endswith("/"):  # a folder, as S3Storage.listdir reads it: "packs/" never matches "packs-old/"
+            path += "/"
+        for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=path):
+            for upload in page.get("Uploads", ()):
+                if now - upload["Initiated"] >= MIN_AGE:
+                    found[(upload["Key"], upload["UploadId"])] = None
+    return list(found)
+
+
+def abort_upload(key: str, upload_id: str) -> None:
+    """Abort one of ``unfinished_uploads()``: the bucket deletes its parts."""
+    storage = _bucket()
+    assert storage is not None, "unfinished uploads are listed on S3 only"
+    storage.connection.meta.client.abort_multipart_upload(Bucket=storage.bucket_name, Key=key, UploadId=upload_id)
+
+
 class Command(BatchCommand):
-    help = "Delete stored files of campaigns that no document row points to (older than one hour)."
+    help = (
+        "Delete stored files of campaigns that no document row points to, and abort the unfinished uploads to the "
+        "bucket (older than one hour)."
+    )
     batch_name = "remove_orphan_files"
 
     def work(self, report, *, dry_run, limit):
@@ -65,3 +112,15 @@ class Command(BatchCommand):
                     continue
             self.stdout.write(name)
             report.add("orphan files to delete" if dry_run else "orphan files deleted")
+        uploads = unfinished_uploads()[:limit] if limit is not None else unfinished_uploads()
+        for key, upload_id in uploads:
+            if not dry_run:
+                try:
+                    abort_upload(key, upload_id)
+                except Exception as exc:  # a storage hiccup on one upload: reported, the others still go
+                    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                        continue  # completed or aborted since the listing: nothing left to remove
+                    report.error(f"{key} (unfinished upload): {type(exc).__name__}: {exc}")
+                    continue
+            self.stdout.write(f"{key} (unfinished upload)")
+            report.add("unfinished uploads to abort" if dry_run else "unfinished uploads aborted")
