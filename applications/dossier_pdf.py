@@ -33,6 +33,7 @@ from typing import IO, BinaryIO, cast
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.files.storage import default_storage
+from django.http import Http404
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
@@ -53,6 +54,7 @@ from applications.validators import format_phone
 from documents.enums import OPENABLE_SCANS
 from documents.storage import stored_name
 from documents.validation import MAX_IMAGE_PIXELS, PDF
+from ecandidat.downloads import storage_errors
 from ecandidat.pdf import FONT, UnicodePDF
 
 logger = logging.getLogger(__name__)
@@ -134,9 +136,11 @@ def build_dossier_pdf(application) -> IO[bytes]:
             spool = spools.enter_context(tempfile.TemporaryFile())
             page_number = len(writer.pages)
             try:
-                with default_storage.open(stored_name(document), "rb") as source:
+                # The storage failing otherwise (an I/O error, the bucket down) is StorageUnavailable: the 503 page
+                # for a download, a failed job for a commission's pack (``applications.packs.build_pack``).
+                with storage_errors(), default_storage.open(stored_name(document), "rb") as source:
                     shutil.copyfileobj(source, spool)
-            except FileNotFoundError:
+            except Http404:
                 # The row outlived its file (database and storage restored from backups of different moments,
                 # ``applications.stored_files``): a page says so, as the single-piece download answers 404, and
                 # the rest of the dossier (or of the commission's pack of hundreds) is built.

@@ -51,11 +51,12 @@ from applications.dates import effective_confirmation_date
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
-from documents.storage import delete_file_on_commit, flush
+from documents.storage import delete_file_on_commit, delete_quietly, flush
 from ecandidat import parameters
 from ecandidat.absolute_urls import absolute_url
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.celery import registered_task
+from ecandidat.downloads import StorageUnavailable, storage_errors
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.mail_templates import render_source, values_for
 from ecandidat.pdf import FONT, UnicodePDF
@@ -283,10 +284,7 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
         values = letter_values(application, letter.decision, letter.kind)
     pdf = render_letter_pdf(template, values)
     old_name = letter.file.name if letter.file else ""
-    name = default_storage.save(
-        f"letters/{application.campaign_id}/{letter.public_id}.pdf", ContentFile(pdf, name="letter.pdf")
-    )
-    flush(name)  # on disk before the row names it: the former file goes once the row commits
+    name = _write_letter(f"letters/{application.campaign_id}/{letter.public_id}.pdf", pdf)
     letter.file.name = name
     letter.size = len(pdf)
     fields = ["file", "size"]
@@ -298,6 +296,22 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
     if old_name and old_name != name:
         delete_file_on_commit(old_name)  # a storage that refuses leaves an orphan, never fails the rebuild
     return letter
+
+
+def _write_letter(path: str, pdf: bytes) -> str:
+    """Save and flush ``pdf`` under ``path`` (or the free name the storage makes of it) and return the stored name:
+    on disk before the row names it, the former file going once the row commits. The local disk failing (full, an
+    I/O error, at the write or at the flush) is ``StorageUnavailable``, the 503 page, as for a piece
+    (``documents.services``), and whatever part of the file was written is deleted at once: the name is taken free
+    before the write, the letter's row locked, so what is there after a failure is this build's."""
+    name = default_storage.get_available_name(path)
+    try:
+        name = default_storage.save(name, ContentFile(pdf, name="letter.pdf"))
+        flush(name)
+    except OSError as error:
+        delete_quietly(name)
+        raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+    return name
 
 
 def letter_filename(letter: DecisionLetter) -> str:
@@ -422,15 +436,17 @@ def candidate_letters(applications: Sequence[Application]) -> dict[int, Decision
 def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, IO[bytes]] | None:
     """``letter`` (reloaded if built here) and its PDF opened for reading: built first if the worker has not yet,
     built again if its file is gone from the storage (the history says so, under ``batch``: no one's action).
-    None when it cannot be had: its text was deleted before it could be built. A storage error propagates."""
+    None when it cannot be had: its text was deleted before it could be built. The storage failing otherwise than
+    by a missing file is ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``), which propagates."""
     if not letter.file:
         built = build_letter(letter.pk)
         if built is None:
             return None
         letter = built
     try:
-        return letter, default_storage.open(str(letter.file.name), "rb")
-    except FileNotFoundError:
+        with storage_errors():  # any other failure of the storage is StorageUnavailable (the 503 page)
+            return letter, default_storage.open(str(letter.file.name), "rb")
+    except Http404:  # its file is missing
         logger.warning("letter %s: its file %s is gone, built again (%s)", letter.pk, letter.file.name, batch)
     rebuilt = build_letter(letter.pk, force=True)
     if rebuilt is None:
@@ -438,7 +454,8 @@ def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, 
     with translation.override(settings.LANGUAGE_CODE):  # the history is in the institution's language
         comment = REBUILT_COMMENTS[batch]() % {"letter": rebuilt.get_kind_display()}
     record_event(rebuilt.application, kind=EventKind.LETTER_REGENERATED, batch=batch, comment=comment)
-    return rebuilt, default_storage.open(str(rebuilt.file.name), "rb")
+    with storage_errors():
+        return rebuilt, default_storage.open(str(rebuilt.file.name), "rb")
 
 
 def attachment_content(key: str) -> bytes:
@@ -459,10 +476,8 @@ def letter_response(letter: DecisionLetter, handle: IO[bytes] | None = None) -> 
     """The stored PDF as a download (private: never cached, never sniffed); ``handle``: the file already opened
     (:func:`open_letter`)."""
     if handle is None:
-        try:
+        with storage_errors():
             handle = default_storage.open(str(letter.file.name), "rb")
-        except FileNotFoundError as error:
-            raise Http404 from error
     response = FileResponse(
         handle, as_attachment=True, filename=letter_filename(letter), content_type="application/pdf"
     )

@@ -33,6 +33,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch, Q
+from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import PreviousEmailAddress
@@ -53,6 +54,7 @@ from applications.services.erasure import mails_sent_to
 from applications.workflow import candidate_visible_events
 from documents.enums import ScanStatus
 from documents.models import Document
+from ecandidat.downloads import storage_errors
 
 SPOOL_BYTES = 8 * 2**20
 CHUNK_BYTES = 256 * 2**10
@@ -352,11 +354,11 @@ def build_archive(*, user, candidate: Candidate | None):
         zf.writestr("donnees.json", json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
         for name, stored in files:
             try:
-                source = default_storage.open(stored, "rb")
-            except FileNotFoundError:
+                # The storage failing (an I/O error, the bucket down) is StorageUnavailable: the 503 page.
+                with storage_errors(), default_storage.open(stored, "rb") as source, zf.open(name, "w") as target:
+                    shutil.copyfileobj(source, target, CHUNK_BYTES)
+            except Http404:
                 # Listed in donnees.json (a piece with its checksum); the file itself is gone (removed by a cleanup).
                 continue
-            with source, zf.open(name, "w") as target:
-                shutil.copyfileobj(source, target, CHUNK_BYTES)
     archive.seek(0)
     return archive

@@ -31,7 +31,7 @@ from documents.enums import OPENABLE_SCANS
 from documents.saturation import RETRY_AFTER_SECONDS, upload_slot
 from documents.services import UploadsPaused, check_uploads_open
 from documents.storage import stored_name
-from ecandidat.downloads import streamed_file_response
+from ecandidat.downloads import storage_errors, streamed_file_response
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff import object_in_scope_or_404
@@ -292,10 +292,8 @@ def template_download(request, piece_type_id):
     piece_type = get_object_or_404(PieceType.objects.exclude(template=""), pk=piece_type_id, in_service=True)
     stored = piece_type.template.name
     assert stored is not None  # template="" is excluded above
-    try:
+    with storage_errors():  # missing: 404; the storage failing: the 503 page
         handle = default_storage.open(stored, "rb")
-    except FileNotFoundError as error:
-        raise Http404 from error
     name = template_download_name(stored)
     content_type = "application/pdf" if name.lower().endswith(".pdf") else "application/octet-stream"
     response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)

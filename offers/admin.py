@@ -9,6 +9,7 @@ used by other admins are scoped the same way (``InStaffScope``: Centre, Commissi
 
 import copy
 import functools
+import logging
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -32,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from ecandidat import notifications, parameters
 from ecandidat.admin_base import FrenchRelatedFilter, InStaffScope
 from ecandidat.admin_inputs import IsoDateInput
+from ecandidat.downloads import StorageUnavailable
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import language_in_sentence, variable_rows
 from ecandidat.staff import is_central, scope_of
@@ -72,6 +74,33 @@ from offers.services import (
     set_formation_dates,
     set_formation_links,
 )
+
+logger = logging.getLogger(__name__)
+
+
+def store_uploaded_files(obj: models.Model) -> None:
+    """Write the files just uploaded to ``obj``'s file fields (a piece's template, a letter's signature) before its
+    row is saved, as ``Model.save`` would (``FieldFile.save``: the field's folder, a free name). The storage failing
+    (a full disk, an I/O error) deletes whatever part of the file was written and is ``StorageUnavailable``: the 503
+    page saying that what was sent was not saved (the request's transaction is rolled back), not a 500. The name is
+    taken free before the write, so what is there after a failure is this upload's."""
+    for field in obj._meta.concrete_fields:
+        if not isinstance(field, models.FileField):
+            continue
+        file = getattr(obj, field.attname)
+        if not file or file._committed:
+            continue
+        storage = file.storage
+        name = storage.get_available_name(field.generate_filename(obj, file.name), max_length=field.max_length)
+        try:
+            name = storage.save(name, file.file, max_length=field.max_length)
+        except OSError as error:
+            try:
+                storage.delete(name)
+            except Exception:  # a part left behind must not hide the failure
+                logger.exception("Could not delete the partly written file %s", name)
+            raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
+        setattr(obj, field.attname, name)  # a stored name: the row's save writes no file
 
 
 class CampaignForm(forms.ModelForm):
@@ -476,6 +505,10 @@ class PieceTypeAdmin(ScopedByCentre, admin.ModelAdmin):
     search_fields = ["code", "label"]
     list_editable = ["order", "in_service"]
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        store_uploaded_files(obj)  # the template: a disk failing is the 503 page
+        super().save_model(request, obj, form, change)
 
     @admin.display(description=PieceType._meta.get_field("label").verbose_name)
     def short_label(self, obj):
@@ -1358,6 +1391,10 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
 
     commission_lookup = "formation__commission_id"
     centre_wide = "formation"  # a letter without a formation is the centre's: read by a manager of some commissions
+
+    def save_model(self, request, obj, form, change):
+        store_uploaded_files(obj)  # the signature image: a disk failing is the 503 page
+        super().save_model(request, obj, form, change)
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("centre", "formation")  # the row's name reads both
