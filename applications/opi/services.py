@@ -290,15 +290,15 @@ def _queue(campaign: Campaign, *, day: datetime.date) -> tuple[list[int], list[i
 
 def _load(candidate_ids: list[int], campaign: Campaign) -> dict[int, Candidate]:
     """The candidates with their OPI applications, by id, their OPIs locked first (a confirmation or withdrawal made
-    meanwhile waits for the files). Three queries, whatever the number of candidates."""
-    list(
-        Opi.objects.select_for_update(of=("self",))
-        .filter(application__candidate_id__in=candidate_ids, application__campaign=campaign)
-        .order_by("pk")  # the order of every path (the module's docstring)
-        .values_list("pk", flat=True)
-    )
+    meanwhile waits for the files). Three queries, whatever the number of candidates.
+
+    Only the OPIs locked come with them: an OPI created once the lock is taken (the candidate confirmed another wish
+    meanwhile) waits for the next run. The run writes and stamps (``_stamp``) the OPIs it holds and no other: one it
+    read without holding could be withdrawn while the files are written, and the stamp would then mark it
+    transferred over the withdrawal (the files carrying the wish, no removal alert in Pégase)."""
+    locked = _lock_opis(candidate_ids, campaign)
     opi_applications = (
-        Application.objects.filter(campaign=campaign, opi__isnull=False)
+        Application.objects.filter(campaign=campaign, opi__pk__in=locked)
         .select_related("formation", "opi")
         .order_by("pk")
     )
@@ -308,6 +308,17 @@ def _load(candidate_ids: list[int], campaign: Campaign) -> dict[int, Candidate]:
         .prefetch_related(Prefetch("applications", queryset=opi_applications, to_attr="opi_applications"))
     )
     return {candidate.pk: candidate for candidate in candidates}
+
+
+def _lock_opis(candidate_ids: list[int], campaign: Campaign) -> list[int]:
+    """Lock the candidates' OPIs of the campaign, as they are now, in the order of every path (the module's
+    docstring); returns their ids. One query."""
+    return list(
+        Opi.objects.select_for_update(of=("self",))
+        .filter(application__candidate_id__in=candidate_ids, application__campaign=campaign)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _collect(
@@ -471,6 +482,17 @@ def transfer_opis(
     the pending OPIs are marked transferred, withdrawals included, so that nobody is written again on later days
     unless something changes (eCandidat issue #117).
 
+    The day of the files is ``today``, else the local date when the run starts. The OPIs the run marks transferred
+    are stamped on that day (``passed_at``), even when the run ends past midnight: "transferred that day" is read
+    from ``passed_at`` (``Opi.objects.to_transfer``, ``_entry``, ``_carried_by_a_handed_pegase_file``); stamped the
+    next day, an OPI was written again in the next day's files and, withdrawn that next day, raised no removal alert
+    though the day's handed files carried it. The stamp (``_on_day``) is the clock once the day's files are locked,
+    or the day's last microsecond when the clock is past the day (``today`` an earlier day too; a later day: its
+    first microsecond). Not the run's start: a download of the files' previous version between the start and that
+    lock (``record_collection``) would then count as a handing of the wishes this run adds, and a withdrawal of one
+    of them that day would be flagged though no handed file carried it. Past the day, withdrawals come on a later
+    day, which compares the days, not the handings. The files' ``handed_at``, set after the stamp, is never before it.
+
     The whole run is one transaction: the files and the OPI states must agree. Side effects: history rows
     ``OPI_PASSED`` (actor, or the batch's name), the ``OpiExport`` of the day, the files in ``OPI_EXPORT_DIR``
     (written before the commit and put in place after it, ``applications.opi.folder``: a folder that cannot take
@@ -518,7 +540,8 @@ def transfer_opis(
         # meanwhile (``record_collection``) waits for the rewritten files, never records a handing this run misses.
         export = OpiExport.objects.select_for_update(of=("self",)).filter(backend=backend.name, day=day).first()
         handed_at = export.handed_at if export is not None else None
-        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day, handed_at=handed_at)
+        stamped_at = _on_day(day, timezone.now())  # after the lock above: see the docstring
+        newly = _stamp([*sent, *to_stamp], backend=backend, actor=actor, day=day, handed_at=handed_at, at=stamped_at)
         pieces: list[OpiPiece] = []  # the day's
         sent_pieces: list[OpiPiece] = []  # by this run
         if pieces_on(backend):  # PJ-OPI: the pieces of the wishes just passed, and those still pending
@@ -547,7 +570,7 @@ def transfer_opis(
                 return None
             transaction.on_commit(lambda: folder.publish(staged), robust=True)
             export.collected_at = export.collected_at or timezone.now()  # in the folder for the import job
-            export.handed_at = timezone.now()
+            export.handed_at = max(timezone.now(), stamped_at)  # this version carries the OPIs just stamped
         # The day's files are rewritten whole: a second run that day writes the same candidates again and
         # transfers none twice; the counts say both, so an operator does not read a double transfer.
         report.add("candidates in the day's files", len(written))
@@ -568,19 +591,21 @@ def _stamp(
     actor: User | None,
     day: datetime.date,
     handed_at: datetime.datetime | None,
+    at: datetime.datetime,
 ) -> int:
-    """Mark the pending OPIs of ``applications`` transferred, with the code the backend's system holds
+    """Mark the pending OPIs of ``applications`` transferred at ``at`` (``passed_at``: an instant of ``day``, the
+    day of the files that carry them, see ``transfer_opis``), with the code the backend's system holds
     (:func:`transferred_code`: for Pégase, the numéro de dossier without prefix); the ones already transferred today
     stay as they are. A withdrawal whose wish a Pégase file already handed over carried (an earlier day's, withdrawn
     the same day as that file, after it; or ``day``'s, collected since the wish passed: ``handed_at``) is marked to
-    remove by hand in Pégase. Returns how many were marked."""
-    now = timezone.now()
+    remove by hand in Pégase. ``applications`` are OPIs the run holds locked (``_load``). Returns how many were
+    marked."""
     pending = [application for application in applications if application.opi.state == OpiState.PENDING]
     for application in pending:
         opi = application.opi
         if opi.withdrawn and _carried_by_a_handed_pegase_file(opi, day=day, handed_at=handed_at):
             opi.pegase_removal = PegaseRemoval.TO_DO
-        opi.state, opi.passed_at, opi.backend = OpiState.PASSED, now, backend.name
+        opi.state, opi.passed_at, opi.backend = OpiState.PASSED, at, backend.name
         opi.code = transferred_code(application, backend)
     Opi.objects.bulk_update(
         [application.opi for application in pending], ["state", "passed_at", "backend", "pegase_removal", "code"]
@@ -593,6 +618,14 @@ def _stamp(
         withdrawal = _("%(backend)s: withdrawal") % {"backend": backend.label}
     record_events(withdrawals, kind=EventKind.OPI_PASSED, actor=actor, batch=batch, comment=withdrawal)
     return len(pending)
+
+
+def _on_day(day: datetime.date, instant: datetime.datetime) -> datetime.datetime:
+    """``instant`` when it falls on ``day`` (local time); else the day's last microsecond (``instant`` is later: a
+    run that ended past midnight, or given an earlier day) or its first (a run given a later day)."""
+    start = timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    end = timezone.make_aware(datetime.datetime.combine(day + datetime.timedelta(days=1), datetime.time.min))
+    return min(max(instant, start), end - datetime.timedelta(microseconds=1))
 
 
 def export_zip(export: OpiExport) -> bytes:

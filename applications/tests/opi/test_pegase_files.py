@@ -9,10 +9,11 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from applications.enums import OpiState
+from applications.enums import OpiState, PegaseRemoval
 from applications.models import Opi, OpiExport
-from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS
-from applications.opi.services import export_zip, transfer_opis
+from applications.opi import services as opi_services
+from applications.opi.pegase import CANDIDAT_COLUMNS, CANDIDATURE_COLUMNS, INSCRIPTION_COLUMNS, PegaseFilesBackend
+from applications.opi.services import export_zip, record_collection, transfer_opis
 from applications.tests.opi.helpers import (
     DAY1,
     admit,
@@ -373,3 +374,147 @@ def test_pegase_takes_names_in_any_script_as_typed(campaign, formation, centre_m
     assert report.errors == []
     assert (row["nom_famille"], row["prenom"], row["libelle_commune_naissance"]) == ("ИВАНОВ", "王", "Москва")
     assert Opi.objects.get().code == "AB123456"
+
+
+# --- A run that crosses midnight: its OPIs are transferred on the day of its files ---------------------------------
+
+MIDNIGHT = datetime.datetime(2026, 7, 6, 22, 0, tzinfo=datetime.UTC)  # 7 July, 00:00 in Paris: DAY1's night ends
+
+
+def run_across_midnight(monkeypatch, time_machine) -> OpiExport | None:
+    """The run starts at 23:59:59 in Paris, on 6 July (its files are that day's); its transfer takes 2 seconds, so
+    it marks its OPIs transferred on 7 July."""
+    time_machine.move_to(MIDNIGHT - datetime.timedelta(seconds=1), tick=False)
+    transfer = PegaseFilesBackend.transfer
+
+    def slow(self, *args, **kwargs):
+        result = transfer(self, *args, **kwargs)
+        time_machine.shift(datetime.timedelta(seconds=2))
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PegaseFilesBackend, "transfer", slow)
+        export = run()
+    assert timezone.now() > MIDNIGHT  # the run did end past midnight
+    return export
+
+
+def test_a_run_across_midnight_marks_its_opis_transferred_on_the_day_of_its_files(
+    confirmed, monkeypatch, time_machine
+):
+    """The files are 6 July's: the OPI is transferred on 6 July, and the next night's run (7 July) has nothing new to
+    write. When it was stamped at the clock's second reading (7 July), the 7 July run took it for one of its own day
+    and wrote the candidate again: Pégase imported them twice."""
+    export = run_across_midnight(monkeypatch, time_machine)
+
+    assert export.day == datetime.date(2026, 7, 6)
+    assert [row["numero_candidat"] for row in files_of(export)["candidat"][1]] == ["AB123456"]
+    opi = Opi.objects.get()
+    assert opi.state == OpiState.PASSED
+    assert timezone.localdate(opi.passed_at) == datetime.date(2026, 7, 6)
+    time_machine.move_to(DAY1 + datetime.timedelta(days=1))  # 7 July, 23:00: the next night's run
+
+    assert run() is None  # nothing new: no file, the candidate is not written again
+    assert list(OpiExport.objects.values_list("day", flat=True)) == [datetime.date(2026, 7, 6)]
+
+
+def test_a_withdrawal_the_day_after_a_run_across_midnight_is_to_remove_in_pegase(
+    confirmed, opi_candidate, settings, tmp_path, monkeypatch, time_machine, django_capture_on_commit_callbacks
+):
+    """6 July's files, written to ``OPI_EXPORT_DIR`` by a run that ended past midnight, carried the wish: a
+    withdrawal on 7 July is to remove by hand in Pégase. When the OPI was stamped 7 July, the withdrawal looked for a
+    handing of 7 July's files (none) and raised no alert: the candidate stayed admitted in Pégase."""
+    settings.OPI_EXPORT_DIR = str(tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        export = run_across_midnight(monkeypatch, time_machine)
+    assert (tmp_path / "candidature-20260706.csv").read_text(encoding="utf-8").count("M1-ENER-PSOL") == 1
+    opi = Opi.objects.get()
+    assert opi.passed_at <= export.handed_at  # the version handed over carried the wish
+    time_machine.move_to(MIDNIGHT + datetime.timedelta(hours=10))  # 7 July, 10:00
+
+    withdraw_after_confirmation(confirmed, actor=opi_candidate.user)
+
+    assert Opi.objects.get().pegase_removal == PegaseRemoval.TO_DO
+
+
+def test_a_run_given_an_earlier_day_marks_its_opis_transferred_on_that_day(confirmed, time_machine):
+    """``today`` given: the files are that day's, and so is the transfer (the day's last microsecond, before any
+    handing of them); the run of the real day then has nothing new to write."""
+    time_machine.move_to(DAY1)
+
+    export = run(datetime.date(2026, 7, 5))
+
+    assert export.day == datetime.date(2026, 7, 5)
+    passed_at = Opi.objects.get().passed_at
+    assert timezone.localtime(passed_at) == datetime.datetime(
+        2026, 7, 5, 23, 59, 59, 999999, tzinfo=timezone.get_current_timezone()
+    )
+    assert run() is None
+
+
+# --- The run writes and stamps only the OPIs it holds locked ---------------------------------------------------------
+
+
+def test_an_opi_created_once_the_run_holds_the_candidates_opis_waits_for_the_next_run(
+    confirmed, opi_candidate, other_formation, centre_manager, opi_type, monkeypatch, time_machine
+):
+    """The run locks the candidate's OPIs, then reads their applications: the candidate confirms another wish in
+    between (a new OPI, which the lock did not take), then withdraws it while the files are written (nothing holds
+    it). The run leaves it out: it stays as the withdrawal left it, for the next run. When the run read it too, it
+    wrote the wish in the day's files and marked it transferred over the withdrawal, with no removal alert: the
+    candidate stayed admitted in Pégase. Simulated in the run's transaction (SQLite), as PostgreSQL's read committed
+    lets the other transactions' commits through."""
+    time_machine.move_to(DAY1)
+    second = admit(opi_candidate, other_formation, manager=centre_manager, decision_type=opi_type)
+    lock, transfer = opi_services._lock_opis, PegaseFilesBackend.transfer
+
+    def confirm_once_locked(*args, **kwargs):
+        locked = lock(*args, **kwargs)
+        confirm(second)
+        return locked
+
+    def withdraw_while_writing(self, *args, **kwargs):
+        result = transfer(self, *args, **kwargs)
+        withdraw_after_confirmation(second, actor=opi_candidate.user)
+        return result
+
+    monkeypatch.setattr(opi_services, "_lock_opis", confirm_once_locked)
+    monkeypatch.setattr(PegaseFilesBackend, "transfer", withdraw_while_writing)
+
+    export = run()
+
+    assert [row["code_voeu"] for row in files_of(export)["candidature"][1]] == ["M1-ENER-PSOL"]
+    assert Opi.objects.get(application=confirmed).state == OpiState.PASSED
+    opi = Opi.objects.get(application=second)
+    assert (opi.state, opi.withdrawn, opi.passed_at) == (OpiState.CANCELLED, True, None)  # never transferred
+
+
+def test_a_download_while_a_run_writes_does_not_count_as_a_handing_of_its_new_wishes(
+    confirmed, campaign, other_formation, centre_manager, central_manager, opi_type, monkeypatch, time_machine
+):
+    """The central office downloads the day's files while a run is writing their next version (before the run locks
+    the day's row): the version downloaded is the previous one, without the wish the run adds. The run stamps that
+    wish after the download, so its withdrawal the same day is only left out of the rewritten files, not flagged
+    to remove in Pégase (stamped at the run's start, before the download, it was)."""
+    time_machine.move_to(DAY1 - datetime.timedelta(hours=13), tick=False)  # 10:00 in Paris
+    run()
+    other = make_candidate(campaign, username="ZZ999999", ine="")
+    second = confirm(admit(other, other_formation, manager=centre_manager, decision_type=opi_type))
+    time_machine.move_to(DAY1 - datetime.timedelta(hours=11), tick=False)  # 12:00: the next run starts
+    transfer = PegaseFilesBackend.transfer
+
+    def downloaded_meanwhile(self, *args, **kwargs):
+        result = transfer(self, *args, **kwargs)
+        time_machine.shift(datetime.timedelta(minutes=1))
+        assert record_collection(export=OpiExport.objects.get(), actor=central_manager)
+        time_machine.shift(datetime.timedelta(seconds=1))
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PegaseFilesBackend, "transfer", downloaded_meanwhile)
+        run()
+    time_machine.move_to(DAY1 - datetime.timedelta(hours=10))  # 13:00
+
+    withdraw_after_confirmation(second, actor=other.user)
+
+    assert Opi.objects.get(application=second).pegase_removal == ""
