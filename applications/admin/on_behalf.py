@@ -46,6 +46,7 @@ from applications.services.questions import enter_answers_for_candidate, staff_q
 from applications.workflow import Role
 from ecandidat import parameters
 from ecandidat.admin_base import bound_view
+from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
 from ecandidat.text import RefuseInvisibleControls
@@ -159,12 +160,35 @@ class ApplicationOnBehalfForm(forms.Form):
         required=False,  # left out: a classic application
         widget=forms.RadioSelect,
     )
+    # Required for a classic application once the formation's return deadline can no longer be met (a paper
+    # application or a phone call after it): ``candidature.on_behalf_return_deadline_refusal``.
+    return_deadline = forms.DateField(
+        label=_("Return deadline for this application"),
+        required=False,
+        widget=IsoDateInput(),
+        help_text=_(
+            "Classic application only. Required once the formation's return deadline has passed: the candidate "
+            "uploads and transmits by this date, which their e-mail gives."
+        ),
+    )
 
     def __init__(self, *args, formations, **kwargs):
         super().__init__(*args, **kwargs)
         field = self.fields["formation"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = formations
+
+    def clean(self):
+        """The application's own return deadline, beside its field, when a classic application needs one or one is
+        given (the service checks it again: ``create_application_on_behalf``)."""
+        data = super().clean()
+        assert data is not None  # Django's Form.clean returns cleaned_data
+        formation = data.get("formation")
+        if formation is not None and data.get("kind") != "proposal" and "return_deadline" not in self.errors:
+            refusal = candidature_services.on_behalf_return_deadline_refusal(formation, data.get("return_deadline"))
+            if refusal:
+                self.add_error("return_deadline", refusal)
+        return data
 
     def clean_numero_dossier(self) -> Candidate:
         numero = self.cleaned_data["numero_dossier"].strip().upper()
@@ -271,15 +295,16 @@ def application_view(model_admin, request):
     )
     if request.method == "POST" and form.is_valid():
         proposal = form.cleaned_data.get("kind") == "proposal"
-        create = (
-            candidature_services.propose_admission if proposal else candidature_services.create_application_on_behalf
-        )
+        who = {"candidate": form.cleaned_data["numero_dossier"], "formation": form.cleaned_data["formation"]}
         try:
-            application = create(
-                candidate=form.cleaned_data["numero_dossier"],
-                formation=form.cleaned_data["formation"],
-                actor=request.user,
-            )
+            if proposal:
+                application = candidature_services.propose_admission(**who, actor=request.user)
+            else:
+                application = candidature_services.create_application_on_behalf(
+                    **who, actor=request.user, return_deadline=form.cleaned_data.get("return_deadline")
+                )
+        except FieldRuleError as error:
+            form.add_error(error.field if error.field in form.fields else None, str(error))
         except BusinessRuleError as error:
             form.add_error(None, str(error))
         else:

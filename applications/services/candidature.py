@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from applications.dates import effective_confirmation_date, effective_return_deadline
+from applications.dates import effective_confirmation_date, effective_return_deadline, first_day_to_act
 from applications.enums import EventKind, WithdrawalReason
 from applications.forms_tab import missing_forms
 from applications.history import record_event
@@ -38,6 +38,7 @@ from applications.services.staff import (
     admission_proposal_refusal,
     admit_on_proposal,
     lock_waiting_list,
+    new_return_deadline_refusal,
     promote_from_waiting_list,
 )
 from applications.signals import application_confirmed, confirmation_withdrawn
@@ -52,7 +53,7 @@ from applications.workflow import (
     withdrawal_transition,
 )
 from ecandidat import parameters
-from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode, Avis, LetterKind
 from offers.models import Campaign, Formation
@@ -173,9 +174,14 @@ def _create_application(
     already_applied: str,
     comment: str = "",
     proposal: bool = False,
+    return_deadline: datetime.date | None = None,
 ) -> Application:
     """The candidate's row locked, ``refusal`` asked again under the lock, the row created (the partial unique
-    constraint turning a race into ``already_applied``), the history row and the CANDIDATURE mail."""
+    constraint turning a race into ``already_applied``), the history row and the CANDIDATURE mail.
+
+    ``return_deadline``: the application's own date limite de retour (``return_deadline_override``), set before
+    the mail is written, so that the mail gives it, and written to the history. ``proposal``: an admission proposal,
+    whose CANDIDATURE mail ``staff.admit_on_proposal`` sends once its decision is released (not here)."""
     candidate = (
         Candidate.objects.select_for_update(of=("self",))
         .select_related("user", "address", "baccalaureate")
@@ -195,15 +201,53 @@ def _create_application(
                 campaign_id=campaign_id,
                 created_by=actor,
                 treatment_type=formation.treatment_type,
+                return_deadline_override=return_deadline,
             )
     except IntegrityError as exc:
         raise InvalidTransition(already_applied) from exc
     record_event(
         application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status, comment=comment
     )
-    # A proposal's mail does not ask for pieces and a transmission: the application is complete, decided at once.
-    _notify(application, candidate_code="CANDIDATURE", proposal=proposal)
+    if return_deadline is not None:
+        with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+            given = _("return deadline: %(date)s") % {"date": _format_date(return_deadline)}
+        record_event(application, kind=EventKind.DEADLINES, actor=actor, comment=given)
+    if not proposal:
+        # A proposal's own mail (no piece to upload, nothing to transmit) waits for its decision's release: with
+        # ``DECISION_TWO_PERSON_RULE`` someone else may still delete that decision, and the proposal with it.
+        _notify(application, candidate_code="CANDIDATURE")
     return application
+
+
+def on_behalf_return_deadline_refusal(
+    formation: Formation, day: datetime.date | None, *, now: datetime.datetime | None = None
+) -> str:
+    """Why staff may not create a classic application on a candidate's behalf for ``formation`` with ``day`` as its
+    own date limite de retour (None: none given), or "".
+
+    Created after the formation's date (a paper application, a phone call), the application needs its own: its mail
+    asked to transmit by a date gone, and the candidate could neither upload nor transmit (``transmit_refusal``).
+    So a date is required once the candidate can no longer act by the formation's (``first_day_to_act``: today's
+    once the site has closed for the night); a date given is checked as any new date limite de retour
+    (``staff.new_return_deadline_refusal``), and must come after the formation's, which the application would keep
+    otherwise (``dates.effective_return_deadline``)."""
+    now = now or timezone.now()
+    deadline = effective_return_deadline(Application(formation=formation))
+    if day is None:
+        if deadline >= first_day_to_act(now):
+            return ""
+        return _(
+            "The candidate can no longer transmit by the formation's return deadline (%(date)s): give this "
+            "application its own return deadline."
+        ) % {"date": _format_date(deadline)}
+    refusal = new_return_deadline_refusal(day, now)
+    if refusal:
+        return refusal
+    if day <= deadline:
+        return _("The formation's return deadline (%(date)s) is not before this date: leave this field empty.") % {
+            "date": _format_date(deadline)
+        }
+    return ""
 
 
 def on_behalf_refusal(*, candidate: Candidate, formation: Formation) -> str:
@@ -223,12 +267,26 @@ def on_behalf_refusal(*, candidate: Candidate, formation: Formation) -> str:
 
 @transaction.atomic
 def create_application_on_behalf(
-    *, candidate: Candidate, formation: Formation, actor: User, proposal: bool = False
+    *,
+    candidate: Candidate,
+    formation: Formation,
+    actor: User,
+    proposal: bool = False,
+    return_deadline: datetime.date | None = None,
 ) -> Application:
     """Staff apply on the candidate's behalf (issue 12; ecandidat-features §1.5 "Candidature classique"): as
     ``create_application`` without the application window and wish-limit checks; the history row names the member
     of staff. Side effects: history row ``application_created`` (actor: staff), mail CANDIDATURE to the candidate.
+
+    ``return_deadline``: the application's own date limite de retour, required once the candidate can no longer act
+    by the formation's (``on_behalf_return_deadline_refusal``: ``FieldRuleError`` on ``return_deadline``, nothing
+    written); its mail gives it, and the history row ``deadlines_extended`` records it. Not for a ``proposal``
+    (``propose_admission``): created « Complet », it has nothing to transmit.
     """
+    if not proposal:
+        refusal = on_behalf_return_deadline_refusal(formation, return_deadline)
+        if refusal:
+            raise FieldRuleError(refusal, field="return_deadline")
     with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
         comment = _("Created by staff on the candidate's behalf")
     return _create_application(
@@ -239,23 +297,27 @@ def create_application_on_behalf(
         already_applied=_("The candidate has already applied to this formation."),
         comment=comment,
         proposal=proposal,
+        return_deadline=None if proposal else return_deadline,
     )
 
 
 @transaction.atomic
 def propose_admission(*, candidate: Candidate, formation: Formation, actor: User) -> Application:
     """Staff propose an admission (ecandidat-features §1.5 "Proposition d'admission"): the application is created on
-    the candidate's behalf (mail CANDIDATURE), set Complete and given the formation's default favourable decision,
-    validated at once (``staff.admit_on_proposal``: history action ``P``, the decision's mail); the commission is
-    alerted (COMMISSION_ALERT_PROPOSITION) when it asked for it. All or nothing: without the formation's default
-    favourable decision, or when its candidate could no longer confirm it by the date de confirmation (the date gone,
-    or today's once the site has closed: ``staff.admission_proposal_refusal``), nothing is created."""
+    the candidate's behalf, set Complete and given the formation's default favourable decision, validated at once
+    (``staff.admit_on_proposal``: history action ``P``); the candidate is then mailed the proposal (CANDIDATURE)
+    and its decision, and the commission alerted (COMMISSION_ALERT_PROPOSITION) when it asked for it. With
+    ``DECISION_TWO_PERSON_RULE`` the decision is only entered, and these three mails wait for someone else's
+    validation (``staff.validate_decision``); that person deleting it instead withdraws the proposal
+    (``staff.delete_last_decision``: the application cancelled, nobody mailed). All or nothing: without the
+    formation's default favourable decision, or when its candidate could no longer confirm it by the date de
+    confirmation (the date gone, or today's once the site has closed: ``staff.admission_proposal_refusal``),
+    nothing is created."""
     refusal = admission_proposal_refusal(formation, actor=actor)  # asked first: nothing is written when refused
     if refusal:
         raise BusinessRuleError(refusal)
     application = create_application_on_behalf(candidate=candidate, formation=formation, actor=actor, proposal=True)
     admit_on_proposal(application, actor=actor)
-    notify_commission(application=application, code="COMMISSION_ALERT_PROPOSITION")
     return application
 
 

@@ -35,8 +35,8 @@ from django.utils.translation import gettext as _
 from applications.dates import effective_confirmation_date, first_day_to_act
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
-from applications.letters import LetterMail, letter_mail, schedule_letter
-from applications.models import Application, Decision
+from applications.letters import LetterMail, build_letter, letter_mail, schedule_letter
+from applications.models import Application, Decision, DecisionLetter
 from applications.models.candidature import latest_decision
 from applications.notifications import (
     REPLACED_BEFORE_SENT,
@@ -47,6 +47,7 @@ from applications.notifications import (
     notify_decision,
 )
 from applications.pieces import piece_rows
+from applications.services.pieces import delete_application_files
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, Transition, change_status
 from ecandidat import parameters
@@ -271,15 +272,60 @@ def admit_on_proposal(application: Application, *, actor: User) -> Decision:
     whatever it created otherwise. Staff cannot set a later date first on an application that
     does not exist yet: the message says to create a classic application, give it a date, then enter and validate
     its favourable decision. With ``DECISION_TWO_PERSON_RULE`` the decision is only entered (not checked here): its
-    validation makes the check, once staff can set the application's date."""
+    validation makes the check, once staff can set the application's date.
+
+    The proposal is told when that decision is released here: the candidate's CANDIDATURE mail before the
+    decision's, the commission's alert after it (``_announce_proposal``). Otherwise (the two-person rule) nobody is
+    told yet: the validation tells them (``validate_decision``), or the deletion of the decision withdraws the
+    proposal unmailed (``delete_last_decision``)."""
     application = _lock(application)
     now = timezone.now()
     refusal = admission_proposal_refusal(application.formation, actor=actor, now=now, application=application)
     if refusal:
         raise BusinessRuleError(refusal)
     change_status(application, STAFF_TRANSITION_BY_TARGET[DossierStatus.COMPLETE], role=Role.STAFF, actor=actor)
-    return _grant_default_favourable(
-        application, actor=actor, action=DecisionAction.PROPOSAL, event=EventKind.ADMISSION_PROPOSED, now=now
+    # Released at once exactly when ``_grant_default_favourable`` validates it: the refusal above leaves out a
+    # decision released at once that the candidate could no longer answer, which it would only enter.
+    released = _released_at_once(actor)
+    with _announce_proposal(application, released=released):
+        return _grant_default_favourable(
+            application, actor=actor, action=DecisionAction.PROPOSAL, event=EventKind.ADMISSION_PROPOSED, now=now
+        )
+
+
+@contextmanager
+def _announce_proposal(application: Application, *, released: bool) -> Iterator[None]:
+    """Around the mail of an admission proposal's favourable decision, once ``released``: the candidate is told
+    before it that the application was created for them (CANDIDATURE in its proposal wording: no piece to upload,
+    nothing to transmit, the decision in another mail), the commission after it that an admission was proposed
+    (COMMISSION_ALERT_PROPOSITION, when it asked for it). ``application``: the locked row."""
+    if released:
+        notify_candidate(application=application, code="CANDIDATURE", proposal=True)
+    yield
+    if released:
+        notify_commission(application=application, code="COMMISSION_ALERT_PROPOSITION")
+
+
+def _withdraw_proposal(application: Application, *, actor: User) -> None:
+    """An admission proposal whose favourable decision is deleted before anyone validated it (with
+    ``DECISION_TWO_PERSON_RULE``, the second person did not agree) is withdrawn: its application, created « Complet »
+    for it and never asked for by the candidate, is cancelled in the name of whoever deleted the decision, recorded
+    as a candidate's cancellation is (date, actor, its own files deleted, history row ``application_cancelled``,
+    with the reason in the institution's language). Only an application « En attente » is ever cancelled (the
+    constraint ``application_cancelled_only_while_waiting``): its status goes back to it first, as staff set a
+    status (history row with the actor), without its mail. Nobody is mailed: neither the candidate nor the
+    commission was told of the proposal (``_announce_proposal`` waits for the validation). ``application``: the
+    locked row."""
+    if application.dossier_status != DossierStatus.WAITING:
+        change_status(application, STAFF_TRANSITION_BY_TARGET[DossierStatus.WAITING], role=Role.STAFF, actor=actor)
+    application.cancelled_at = timezone.now()
+    application.cancelled_by = actor
+    application.save(update_fields=["cancelled_at", "cancelled_by"])
+    delete_application_files(application=application, actor=actor)
+    with translation.override(settings.LANGUAGE_CODE):  # the history is read in the institution's language
+        comment = _("Admission proposal withdrawn (its favourable decision was deleted before being validated)")
+    record_event(
+        application, kind=EventKind.CANCELLED, actor=actor, from_status=application.dossier_status, comment=comment
     )
 
 
@@ -606,7 +652,11 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
 
     A favourable decision its candidate could no longer answer by its date de confirmation (a date gone, or today's
     once the site has closed for the night) is refused, nothing written: staff give a later date first
-    (``_confirmation_date_refusal``)."""
+    (``_confirmation_date_refusal``).
+
+    An admission proposal's decision (action ``P``, only entered under ``DECISION_TWO_PERSON_RULE``) releases the
+    proposal with it: the candidate's CANDIDATURE mail before the decision's, the commission's alert after it
+    (``_announce_proposal``)."""
     # Read before any lock, to know whether this validation recomputes the ranks (the lock order). A decision is
     # never changed but by its validation: its validation stamp is read again under the application's lock below.
     current = (
@@ -667,14 +717,19 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     # The mails about the decision this one replaces, still waiting in the outbox (the mail server down), would
     # leave after it, or even arrive after it: withdrawn before this one's is written.
     cancel_decision_mails(application, reason=REPLACED_BEFORE_SENT)
-    notify_decision(
-        application=application,
-        decision=decision,
-        confirmation_date=confirmation_date,
-        letter=letter.context,
-        attachments=letter.attachments,
-        rank=mailed_rank(decision, real_rank=application.waiting_list_rank, withdrawn=application.accepted is False),
-    )
+    # An admission proposal's decision is validated here only when it was not released at once (the two-person
+    # rule): the proposal's own mails waited for it (``_announce_proposal``).
+    with _announce_proposal(application, released=decision.action == DecisionAction.PROPOSAL):
+        notify_decision(
+            application=application,
+            decision=decision,
+            confirmation_date=confirmation_date,
+            letter=letter.context,
+            attachments=letter.attachments,
+            rank=mailed_rank(
+                decision, real_rank=application.waiting_list_rank, withdrawn=application.accepted is False
+            ),
+        )
     return decision
 
 
@@ -794,7 +849,11 @@ def delete_last_decision(application: Application, *, actor: User, expected: int
 
     ``expected``: the pk of the decision the page named (``operations._decision_to_delete``; 0: it named none). When
     given, it must still be the latest under the row's lock: a decision entered since (a colleague's) is not deleted
-    in its place, and a second click does not delete the one before; None: not checked."""
+    in its place, and a second click does not delete the one before; None: not checked.
+
+    An admission proposal's decision (action ``P``: only entered, under ``DECISION_TWO_PERSON_RULE``) is the
+    proposal itself: deleting it withdraws the proposal, its application cancelled unmailed (``_withdraw_proposal``),
+    rather than left « Complet » with no decision, which its candidate never asked for and could not cancel."""
     application = _lock(application)
     decision = current_decision(application)
     if decision is None:
@@ -812,6 +871,8 @@ def delete_last_decision(application: Application, *, actor: User, expected: int
     label = decision.decision_type.label
     decision.delete()
     record_event(application, kind=EventKind.DECISION_DELETED, actor=actor, comment=label)
+    if decision.action == DecisionAction.PROPOSAL:
+        _withdraw_proposal(application, actor=actor)
 
 
 # --- waiting list -----------------------------------------------------------------------------------------------
@@ -1221,4 +1282,23 @@ def extend_deadlines(
     application.save(update_fields=fields)
     text = separator.join(changes) + (f" — {comment}" if comment else "")
     record_event(application, kind=EventKind.DEADLINES, actor=actor, comment=text)
+    if "confirmation_date_override" in fields:
+        _rebuild_admission_letter(application, actor=actor)
     return application
+
+
+def _rebuild_admission_letter(application: Application, *, actor: User) -> None:
+    """The admission letter of the application's validated favourable decision, already built, is built again with
+    its new date de confirmation (« Confirmez avant le … »), in the caller's transaction: the recap and the nightly
+    withdrawal read the new date, the letter must not say the old one (downloaded, attached to a mail still to leave,
+    in « Mes données »). A letter not built yet is built with the new date anyway; a storage that fails refuses the
+    whole change (``StorageUnavailable``), never leaves the letter behind the date."""
+    decision = application.decisions.select_related("decision_type").current_validated()
+    if decision is None or decision.decision_type.avis != Avis.FAVOURABLE:
+        return
+    letter = DecisionLetter.objects.filter(decision=decision).exclude(file="").first()
+    if letter is None or build_letter(letter.pk, force=True, actor=actor) is None:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        comment = _("%(letter)s: built again for the new confirmation date") % {"letter": letter.get_kind_display()}
+    record_event(application, kind=EventKind.LETTER_REGENERATED, actor=actor, comment=comment)

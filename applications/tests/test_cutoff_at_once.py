@@ -241,7 +241,9 @@ def test_the_proposal_page_says_the_refusal_and_creates_nothing(
         assert response.status_code == 200
         assertContains(response, "Create a classic application instead")
         assert_nothing_created(candidate)
-        response = client.post(reverse("admin:applications_application_on_behalf"), {**data, "kind": "classic"})
+        # After the formation's return deadline, a classic application needs a date the candidate can meet.
+        classic = {**data, "kind": "classic", "return_deadline": "2027-07-10"}
+        response = client.post(reverse("admin:applications_application_on_behalf"), classic)
     assert response.status_code == 302
     assert Application.objects.get(candidate=candidate).decisions.count() == 0
 
