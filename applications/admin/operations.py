@@ -39,7 +39,7 @@ from applications.admin.forms import (
 from applications.admin.review import change_url as review_change_url
 from applications.admin.review import neighbours
 from applications.admin.review_actions import application_for
-from applications.enums import DossierStatus
+from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application
 from applications.models.candidature import latest_decision
 from applications.notifications import format_date
@@ -202,6 +202,7 @@ def _decision_to_delete(request, applications: list[Application]) -> dict:
     return {
         "decision_to_delete": latest[0] if latest else None,
         "decision_after_delete": latest[1] if len(latest) > 1 else None,
+        "proposal_action": DecisionAction.PROPOSAL,  # its deletion withdraws the proposal (staff.delete_last_decision)
     }
 
 

@@ -139,12 +139,17 @@ def test_deleting_the_unvalidated_decision_of_a_proposal_withdraws_it_unmailed(
         actor=centre_manager,
     )
     staff.record_decision(entered, decision_type=formation.favourable_decision_type, actor=centre_manager)
+    page = client.get(operation_url(entered, "delete_last_decision"), language="fr").content.decode()
+    assert "la candidature est annulée" not in page
     assert client.post(operation_url(entered, "delete_last_decision")).status_code == 302
     entered.refresh_from_db()
     assert (entered.is_cancelled, entered.decisions.exists()) == (False, False)
     OutboundEmail.objects.all().delete()
     candidate = complete_candidate(user__campaign=campaign)
     application = candidature.propose_admission(candidate=candidate, formation=formation, actor=centre_manager)
+    # The page asking to confirm says what the deletion does to a proposal (and not to a decision entered by hand).
+    warning = "la proposition, et la candidature est annulée (le candidat, qui n"
+    assert warning in client.get(operation_url(application, "delete_last_decision"), language="fr").content.decode()
 
     with django_assert_num_queries(DELETE_PROPOSAL_QUERIES):
         response = client.post(operation_url(application, "delete_last_decision"))
