@@ -5,8 +5,15 @@ accès direct), ``schedule_letter`` records a ``DecisionLetter`` for it when the
 letter text, and queues its build after the commit (``applications.tasks.build_decision_letter``). The build renders
 the text with the mail syntax (``ecandidat.mail_templates.render_source``: values are substituted once, never
 interpreted) into a PDF with fpdf2 (title, author, subject and language set), with the centre's address and the
-signature image, and stores it in the private storage. A letter is built at most once unless staff regenerate it;
-the download builds it first if the worker has not yet.
+signature image, and stores it in the private storage, with the sha256 of what it printed (:func:`letter_digest`: the
+text, the centre's address and the values). The download builds it first if the worker has not yet. A letter is built
+again (besides staff regenerating it) when what it would print has changed: the formation's date de confirmation or
+its délai changed for everyone, the candidate's name corrected, the formation's title…; every path that hands a built
+letter out (the candidate's and the staff's downloads, the mail's attachment at delivery: :func:`open_letter`; « Mes
+données »: :func:`rebuild_changed_letters`) compares the digest of its current values with the stored one and builds
+it again when they differ, so that it never says « Confirmez avant le » a date that the recap, the mails and the
+nightly withdrawal no longer use. The history says so (``letter_regenerated``, no one's action). A letter built before
+its digest was recorded (an empty one) is not built again for that alone.
 
 When the commission asks for it (``Commission.attach_letter_to_mail``, eCandidat ``tem_mail_lettre_comm``), the
 decision's mail carries the letter: the outbox row records a reference (:func:`mail_attachment`) and the worker
@@ -27,7 +34,9 @@ is withheld until the candidate confirms: the decision mail says nothing of it, 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import io
+import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -79,6 +88,13 @@ REBUILT_COMMENTS = {
     CANDIDATE_DOWNLOAD: lambda: _("%(letter)s: file missing, built again for its download"),
     STAFF_DOWNLOAD: lambda: _("%(letter)s: file missing, built again for a staff download"),
 }
+# What ``letter_values`` reads besides the letter's row: loaded with it, so that its digest costs no query per letter.
+LETTER_RELATED = (
+    "decision__decision_type",
+    "decision__refusal_reason",
+    "application__candidate__user",
+    "application__formation__centre",
+)
 
 KIND_BY_AVIS: dict[str, str] = {
     Avis.FAVOURABLE: DecisionLetterTemplate.Kind.ADMISSION,
@@ -126,6 +142,35 @@ def letter_values(application: Application, decision: Decision, kind: str) -> di
         "letter_date": _date(timezone.localtime(validated_at)),
     }
     return values_for(LETTER_TYPES[kind], context)
+
+
+def _candidate_values(letter: DecisionLetter) -> dict[str, str | bool]:
+    """:func:`letter_values` of ``letter`` (loaded with ``LETTER_RELATED``: no query) in its candidate's language,
+    as the build renders them."""
+    application = letter.application
+    language = application.candidate.preferred_language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        return letter_values(application, letter.decision, letter.kind)
+
+
+def letter_digest(template: DecisionLetterTemplate, values: dict[str, str | bool]) -> str:
+    """The sha256 (hex) of what :func:`render_letter_pdf` prints from ``template`` and ``values``: the text (which
+    one, its title, body, signatory and signature image) with its centre's name and address, and the values (sorted
+    JSON). ``template`` has its centre loaded, else a query reads it (the one the render makes anyway)."""
+    printed = {
+        "template": [
+            template.pk,
+            template.title,
+            template.body,
+            template.signatory,
+            str(template.signature.name or ""),
+            template.centre.label,
+            template.centre.address,
+        ],
+        "values": values,
+    }
+    text = json.dumps(printed, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class _Letter(UnicodePDF):
@@ -263,12 +308,7 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
     the same time build it once. Returns None when the letter or its text no longer exists."""
     letter = (
         DecisionLetter.objects.select_for_update(of=("self",))
-        .select_related(
-            "decision__decision_type",
-            "decision__refusal_reason",
-            "application__candidate__user",
-            "application__formation__centre",
-        )
+        .select_related(*LETTER_RELATED)
         .filter(pk=letter_id)
         .first()
     )
@@ -279,15 +319,14 @@ def build_letter(letter_id: int, *, force: bool = False, actor: User | None = No
     if template is None:
         logger.warning("letter %s: no %s text for %s any more", letter.pk, letter.kind, application.formation.code)
         return None
-    language = application.candidate.preferred_language or settings.LANGUAGE_CODE
-    with translation.override(language):
-        values = letter_values(application, letter.decision, letter.kind)
+    values = _candidate_values(letter)
     pdf = render_letter_pdf(template, values)
     old_name = letter.file.name if letter.file else ""
     name = _write_letter(f"letters/{application.campaign_id}/{letter.public_id}.pdf", pdf)
     letter.file.name = name
     letter.size = len(pdf)
-    fields = ["file", "size"]
+    letter.values_digest = letter_digest(template, values)
+    fields = ["file", "size", "values_digest"]
     if force:
         letter.generated_at = timezone.now()
         letter.generated_by = actor
@@ -433,16 +472,75 @@ def candidate_letters(applications: Sequence[Application]) -> dict[int, Decision
     }
 
 
+def _templates_for(letters: Sequence[DecisionLetter]) -> dict[int, DecisionLetterTemplate]:
+    """:func:`template_for` of each of ``letters`` (loaded with their application's formation), by letter id, with
+    its centre: one query, whatever their number. The formation's own text wins over its centre's, as there."""
+    kinds = {letter.kind for letter in letters}
+    formations = {letter.application.formation_id for letter in letters}
+    centres = {letter.application.formation.centre_id for letter in letters}
+    own: dict[tuple[str, int], DecisionLetterTemplate] = {}
+    centre_wide: dict[tuple[str, int], DecisionLetterTemplate] = {}
+    texts = DecisionLetterTemplate.objects.filter(
+        Q(formation_id__in=formations) | Q(formation__isnull=True, centre_id__in=centres), kind__in=kinds
+    ).select_related("centre")
+    for template in texts:
+        if template.formation_id is None:
+            centre_wide[template.kind, template.centre_id] = template
+        else:
+            own[template.kind, template.formation_id] = template
+    found = {}
+    for letter in letters:
+        formation = letter.application.formation
+        text = own.get((letter.kind, formation.pk)) or centre_wide.get((letter.kind, formation.centre_id))
+        if text is not None:
+            found[letter.pk] = text
+    return found
+
+
+def rebuild_changed_letters(letters: Sequence[DecisionLetter], *, batch: str) -> dict[int, DecisionLetter]:
+    """Build again those of ``letters`` whose current values (:func:`_candidate_values`, :func:`letter_digest`) differ
+    from the ones they printed, the history saying so under ``batch`` (no one's action). Returns, by id, each letter
+    checked (built, with a digest): built again, or as reloaded (with ``LETTER_RELATED``). A letter not built, built
+    before its digest was recorded, or whose text is gone is left as it is. Two queries (none when no letter of
+    ``letters`` has a digest), whatever their number, and a build per letter changed."""
+    ids = [letter.pk for letter in letters if letter.file and letter.values_digest]
+    if not ids:
+        return {}
+    current = list(DecisionLetter.objects.filter(pk__in=ids).select_related(*LETTER_RELATED).order_by("pk"))
+    templates = _templates_for(current)
+    checked: dict[int, DecisionLetter] = {}
+    for letter in current:
+        template = templates.get(letter.pk)
+        if not letter.file or not letter.values_digest or template is None:
+            continue
+        checked[letter.pk] = letter
+        if letter_digest(template, _candidate_values(letter)) == letter.values_digest:
+            continue
+        logger.info("letter %s: its values changed, built again (%s)", letter.pk, batch)
+        built = build_letter(letter.pk, force=True)
+        if built is None:
+            continue
+        with translation.override(settings.LANGUAGE_CODE):  # the history is in the institution's language
+            comment = _("%(letter)s: built again, its values had changed") % {"letter": built.get_kind_display()}
+        record_event(built.application, kind=EventKind.LETTER_REGENERATED, batch=batch, comment=comment)
+        checked[built.pk] = built
+    return checked
+
+
 def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, IO[bytes]] | None:
-    """``letter`` (reloaded if built here) and its PDF opened for reading: built first if the worker has not yet,
-    built again if its file is gone from the storage (the history says so, under ``batch``: no one's action).
-    None when it cannot be had: its text was deleted before it could be built. The storage failing otherwise than
-    by a missing file is ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``), which propagates."""
+    """``letter`` (reloaded if built or checked here) and its PDF opened for reading: built first if the worker has
+    not yet, built again if what it would print has changed since (:func:`rebuild_changed_letters`: two queries for
+    a letter with a digest, which load what its file name reads too) or if its file is gone from the storage (the
+    history says so, under ``batch``: no one's action). None when it cannot be had: its text was deleted before it
+    could be built. The storage failing otherwise than by a missing file is ``StorageUnavailable``
+    (``ecandidat.downloads.storage_errors``), which propagates."""
     if not letter.file:
         built = build_letter(letter.pk)
         if built is None:
             return None
         letter = built
+    else:
+        letter = rebuild_changed_letters([letter], batch=batch).get(letter.pk, letter)
     try:
         with storage_errors():  # any other failure of the storage is StorageUnavailable (the 503 page)
             return letter, default_storage.open(str(letter.file.name), "rb")
@@ -462,7 +560,7 @@ def attachment_content(key: str) -> bytes:
     """The PDF of letter ``key`` for its mail, at delivery time (:func:`open_letter`). Raises
     ``AttachmentUnavailable`` when the letter's row or its text was deleted since (it can never be had), with the
     commission to ask for it; a storage error or a failed build propagates (the attempt is retried)."""
-    letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file").first()
+    letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file", "values_digest").first()
     if letter is None:
         raise AttachmentUnavailable("the decision letter was deleted")
     opened = open_letter(letter, batch=MAIL_DELIVERY)

@@ -6,18 +6,21 @@ all the applications, pieces, decision letters, complementary-form answers, and 
 ``erasure.mails_sent_to``), ``pieces/``, the candidate's uploaded files under readable names, and ``lettres/``, the
 decision letters the candidate may obtain now from their recap (``letters.candidate_letters``: the letter of each
 application's latest validated decision, never an admission letter withheld after a désistement or until the
-confirmation). A letter not built yet (the worker builds it just after the release, the recap's download if need be)
-is left out, not built here (its text may be gone: ``letters.letter_obtainable``). A file the antivirus
-quarantined is listed (name, size, checksum, upload date) but not handed back, whether a piece still holds it or the
-piece let go of it (``services.pieces.take_off_quarantined_piece``: the file is kept under ``quarantine/``, owned by
-the account), with the date of its quarantine (the antivirus signature is in the history row that tells it). An ENT
-identity is listed with the claims the ENT sent, never a token (``_without_tokens``). Decisions not yet validated are
-commission work in progress: the candidate sees them here once validated, as on their pages. The history likewise
-holds only the rows the candidate may read (``workflow.candidate_visible_events``): neither a decision's entry nor its
-deletion (they name the avis of a decision not released, or of a draft deleted), nor the row of a default favourable
-decision waiting for someone else's validation (the two-person rule); a validated decision's own row tells its release.
-The staff's internal notes and tags are not the candidate's to read: neither they nor the history rows about them
-(``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée », « étiquettes modifiées ») are in the archive.
+confirmation). A letter not built yet (the worker builds it just after the release, the recap's download if need be) is
+left out, not built here (its text may be gone: ``letters.letter_obtainable``); a built one whose values changed since
+(a new date de confirmation, a corrected name) is built again first, as its download would
+(``letters.rebuild_changed_letters``: two queries whatever the number of letters, a build per letter changed). A file
+the antivirus quarantined is listed (name, size, checksum, upload date) but not handed back, whether a piece still
+holds it or the piece let go of it (``services.pieces.take_off_quarantined_piece``: the file is kept under
+``quarantine/``, owned by the account), with the date of its quarantine (the antivirus signature is in the history row
+that tells it). An ENT identity is listed with the claims the ENT sent, never a token (``_without_tokens``). Decisions
+not yet validated are commission work in progress: the candidate sees them here once validated, as on their pages. The
+history likewise holds only the rows the candidate may read (``workflow.candidate_visible_events``): neither a
+decision's entry nor its deletion (they name the avis of a decision not released, or of a draft deleted), nor the row
+of a default favourable decision waiting for someone else's validation (the two-person rule); a validated decision's
+own row tells its release. The staff's internal notes and tags are not the candidate's to read: neither they nor the
+history rows about them (``workflow.STAFF_ONLY_EVENTS``: « note de X du … supprimée », « étiquettes modifiées ») are in
+the archive.
 
 The archive is written to a spooled temporary file (in memory up to ``SPOOL_BYTES``, then on disk) and each stored
 file is copied into it by chunks, so memory stays bounded whatever the number of pieces. The queries do not grow
@@ -38,7 +41,7 @@ from django.utils import timezone
 
 from accounts.models import PreviousEmailAddress
 from applications.dossier_pdf import ascii_name
-from applications.letters import candidate_letters
+from applications.letters import CANDIDATE_DOWNLOAD, candidate_letters, rebuild_changed_letters
 from applications.models import (
     Application,
     ApplicationEvent,
@@ -170,7 +173,9 @@ def _applications(
         for application in applications
         if (letter := letters.get(application.pk)) is not None and letter.file
     ]
-    return result, shared, built
+    # The archive hands out what the download would: a letter whose values changed since is built again first.
+    current = rebuild_changed_letters([letter for _application, letter in built], batch=CANDIDATE_DOWNLOAD)
+    return result, shared, [(application, current.get(letter.pk, letter)) for application, letter in built]
 
 
 def _file(document: Document) -> dict:

@@ -30,6 +30,9 @@ class DecisionLetter(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The sha256 of what the PDF printed (its text and the values: ``applications.letters.letter_digest``): a letter
+    # whose values changed since is built again before it is handed out. Empty: built before it was recorded.
+    values_digest = models.CharField(_("digest of its values"), max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         verbose_name = _("decision letter")

@@ -121,7 +121,7 @@ def test_a_candidate_letter_on_a_failing_disk_is_a_503(client, with_letter, monk
     client.force_login(with_letter.candidate.user)
 
     # session, user, savepoint, application, letter, rollback to and release of the savepoint
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         response = client.get(letter_url(with_letter), language="fr")
 
     assert_unavailable(response)
@@ -133,7 +133,7 @@ def test_a_staff_letter_download_on_a_failing_disk_is_a_503(
     failing_reads(monkeypatch)
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(9):  # as the download, then the rollback to and release of the savepoint
+    with django_assert_num_queries(11):  # as the download, then the rollback to and release of the savepoint
         response = client.get(reverse("admin:applications_application_letter", args=[with_letter.pk]), language="fr")
 
     assert_unavailable(response)
@@ -150,7 +150,7 @@ def test_a_letter_rebuilt_then_unreadable_is_a_503_and_its_history_is_rolled_bac
     failing_reads(monkeypatch)
     client.force_login(with_letter.candidate.user)
 
-    with django_assert_num_queries(14):  # the rebuild's update and history, rolled back to the savepoint
+    with django_assert_num_queries(16):  # the rebuild's update and history, rolled back to the savepoint
         response = client.get(letter_url(with_letter), language="fr")
 
     assert_unavailable(response)
