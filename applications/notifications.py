@@ -515,6 +515,35 @@ def cancel_decision_mails(application: Application, *, reason: Promise = WITHDRA
         return cancel_pending(decision_topic(application), str(reason))
 
 
+def status_topic(application: Application) -> str:
+    """The outbox ``topic`` of the mails that tell ``application``'s candidate its dossier's status (STATUT_*)."""
+    return f"status:{application.pk}"
+
+
+def treatment_topic(application: Application) -> str:
+    """The outbox ``topic`` of the mails that tell ``application``'s candidate its processing type (TYPE_TRAIT_*)."""
+    return f"treatment:{application.pk}"
+
+
+# Why a status or type de traitement mail was not sent: a later one of its kind was written before it left.
+STATUS_REPLACED_BEFORE_SENT = _("Not sent: a later status of the dossier replaced this one before this e-mail left.")
+TREATMENT_REPLACED_BEFORE_SENT = _("Not sent: a later processing type replaced this one before this e-mail left.")
+
+
+def replaced_mails(application: Application, code: str) -> tuple[str, Promise] | None:
+    """The ``topic`` of the mails that mail ``code`` about ``application`` replaces, with why they are withdrawn,
+    or None when it replaces none. A status mail (STATUT_*: staff's status, the candidate's transmission) says where
+    the dossier stands now, a type de traitement mail (TYPE_TRAIT_*) how it is examined now: the previous one of its
+    kind still waiting in the outbox (its attempt failed on a server refusing for a while, « 421 ») no longer holds,
+    and the sweeper, which sends in the order of the next attempt, would send it after the new one (« dossier
+    complet », then « dossier incomplet »)."""
+    if code.startswith("STATUT_"):
+        return status_topic(application), STATUS_REPLACED_BEFORE_SENT
+    if code.startswith("TYPE_TRAIT_"):
+        return treatment_topic(application), TREATMENT_REPLACED_BEFORE_SENT
+    return None
+
+
 def notify_candidate(*, application: Application, code: str, **extra: object) -> OutboundEmail | None:
     """Write mail ``code`` about ``application`` to its candidate, in the candidate's preferred language, and the
     copies the application's centre asked for (``centre_copy_recipients``), in the institution's language. Returns
@@ -538,9 +567,19 @@ def notify_candidate_with(
     (``ecandidat.emails.as_copy``: « [Copie] » subject, « Copie du message envoyé à … » first line). Every row is
     linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all. ``topic``
     (``ecandidat.emails.cancel_pending``), on the candidate's row and the copies alike: :func:`decision_topic` for
-    a decision mail and for the mails of :data:`ABOUT_THE_DECISION`, whoever sends them."""
+    a decision mail and for the mails of :data:`ABOUT_THE_DECISION`, whoever sends them.
+
+    A mail that replaces the previous one of its kind (:func:`replaced_mails`: a status, a type de traitement) gets
+    that kind's topic, and first withdraws the mails of it that have not left yet, the candidate's and the copies,
+    with their reason in the institution's language (even when this one is out of service: what they say no longer
+    holds). Inside the caller's transaction, the application's row locked."""
     if not topic and code in ABOUT_THE_DECISION:
         topic = decision_topic(application)
+    replaced = None if topic else replaced_mails(application, code)
+    if replaced is not None:
+        topic, reason = replaced
+        with translation.override(settings.LANGUAGE_CODE):
+            cancel_pending(topic, str(reason))
     candidate = application.candidate
     email = enqueue_notification_with(
         code,

@@ -326,7 +326,9 @@ def dispatch(email_id: int) -> bool:
     """Hand a committed row to the ``send_outbound_email`` task (run in-process without a broker).
 
     If the broker is unreachable the row stays pending and the sweeper sends it: one log line, no exception, so the
-    request or batch that committed goes on. Returns whether the task was handed over.
+    request or batch that committed goes on. A broker that takes the connection and never answers is unreachable
+    after its socket timeout (``CELERY_BROKER_TRANSPORT_OPTIONS``), kombu's ``OperationalError``. Returns whether the
+    task was handed over.
     """
     try:
         registered_task("ecandidat.tasks.send_outbound_email").delay(email_id)
@@ -557,19 +559,54 @@ def _policy(message: bytes | str) -> bool:
     return text.lstrip().startswith("5.7.")
 
 
+def _enhanced_status(message: bytes | str) -> str:
+    """The enhanced status an SMTP answer's text starts with (RFC 3463: « 5.3.4 »), or ""."""
+    text = message.decode("ascii", "replace") if isinstance(message, bytes) else str(message)
+    found = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})", text)
+    return found.group(1) if found else ""
+
+
+# The enhanced statuses (RFC 3463) of a refusal of the message itself, by the answer that carries it: at ``DATA`` or
+# its end, class 5.3 (the mail system: « 552 5.3.4 Message size exceeds fixed limit ») and 5.6 (its content); at
+# ``MAIL FROM``, only 5.3.4, the size smtplib announces there when the server takes SIZE (Postfix refuses a message
+# too big so, before any recipient), every other refusal there being about our sender (5.1, 5.7).
+MESSAGE_REFUSED_FOR_GOOD: tuple[tuple[type[smtplib.SMTPResponseException], tuple[str, ...]], ...] = (
+    (smtplib.SMTPDataError, ("5.3.", "5.6.")),
+    (smtplib.SMTPSenderRefused, ("5.3.4",)),
+)
+
+
+def message_refused_for_good(error: Exception) -> bool:
+    """The mail server refused the message itself for good: a 5xx whose enhanced status says it is too big (« 552
+    5.3.4 ») or its content refused (5.6.x), see :data:`MESSAGE_REFUSED_FOR_GOOD`. The same message gets the same
+    answer at every attempt: the row fails at once, as for a recipient refused for good, and the central office,
+    reading its ``last_error``, can resend it without its attachments (what usually makes it too big) instead of
+    waiting ``OUTBOX_RETRY_HOURS`` for it to fail.
+
+    A 4xx, a 5xx without an enhanced status, or one of class 5.7 (security or policy: our sender's DMARC, the relay
+    not accepting us, an anti-spam verdict that a corrected configuration changes) is tried again, as are the other
+    refusals of our sender and of our authentication (``SMTPAuthenticationError``)."""
+    for kind, statuses in MESSAGE_REFUSED_FOR_GOOD:
+        if isinstance(error, kind):
+            return 500 <= error.smtp_code <= 599 and _enhanced_status(error.smtp_error).startswith(statuses)
+    return False
+
+
 def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
     """Record a failed attempt on a claimed row: back to ``PENDING`` with its next attempt after
     :func:`retry_delay`, or ``FAILED`` when that would fall after ``OUTBOX_RETRY_HOURS`` from its queueing (its
     creation, or the admin's resend), or at once when the server refused the recipient for good
-    (:func:`recipient_refused_for_good`: the address is wrong; it is corrected, then the mail resent), and when the
+    (:func:`recipient_refused_for_good`: the address is wrong; it is corrected, then the mail resent) or the message
+    itself (:func:`message_refused_for_good`: too big; it is resent without its attachments), and when the
     backend sent it to nobody (:class:`NoRecipient`). A row cancelled while it was being sent (:func:`cancel_pending`)
     becomes ``CANCELLED``: it is not tried again (``"cancelled"``)."""
     now = now or timezone.now()
     next_attempt_at = now + retry_delay(email.attempts)
     horizon = (email.resent_at or email.created_at) + timedelta(hours=settings.OUTBOX_RETRY_HOURS)
     refused = recipient_refused_for_good(error)
+    message_refused = message_refused_for_good(error)
     nobody = isinstance(error, NoRecipient)
-    gives_up = refused or nobody or next_attempt_at > horizon
+    gives_up = refused or message_refused or nobody or next_attempt_at > horizon
     last_error = f"{type(error).__name__}: {error}"[:2000]
     sending = OutboundEmail.objects.filter(pk=email.pk, status=OutboundEmail.Status.SENDING)
     # One UPDATE on the usual path. Each is atomic on the row: a cancellation that comes before it is seen (the
@@ -589,6 +626,15 @@ def record_failure(email: OutboundEmail, error: Exception, *, now=None) -> str:
         logger.error(
             "mail %s to %s FAILED: the mail server refused this address for good (%s); correct it, then resend the "
             "mail from the admin",
+            email.code,
+            email.to,
+            error,
+        )
+        return "failed"
+    if message_refused:
+        logger.error(
+            "mail %s to %s FAILED: the mail server refused this message for good (%s); resend it from the admin, "
+            "without its attachments when they make it too big",
             email.code,
             email.to,
             error,

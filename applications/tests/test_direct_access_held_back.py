@@ -34,12 +34,12 @@ REASON = (
 )
 
 # « Statut du dossier » set « Complet » on one application, its accès direct held back: the POST, back to the dossier.
-QUERIES_STATUS_ONE = 25
-# The same on a selection (the changelist's action, « apply »), all held back: 34 for 1 application, then 18 for
+QUERIES_STATUS_ONE = 26
+# The same on a selection (the changelist's action, « apply »), all held back: 35 for 1 application, then 19 for
 # each other one, as its run costs (the warning costs none).
-QUERIES_SELECTION = {1: 34, 3: 70}
+QUERIES_SELECTION = {1: 35, 3: 73}
 # « Changer le type de traitement » to accès direct on one complete application, its decision held back.
-QUERIES_TREATMENT_TYPE_ONE = 21
+QUERIES_TREATMENT_TYPE_ONE = 22
 
 
 @pytest.fixture

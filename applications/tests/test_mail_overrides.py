@@ -92,4 +92,5 @@ def test_a_text_that_does_not_print_them_reads_neither_commission_nor_campaign(
     assert email.body == dated_application.formation.code
 
 
-STATUT_CO_QUERIES = 7  # savepoint pair, lock, status, history, override lookup, outbox row
+# savepoint pair, lock, status, history, override lookup, an earlier status mail withdrawn, outbox row
+STATUT_CO_QUERIES = 8

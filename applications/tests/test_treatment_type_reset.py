@@ -171,7 +171,7 @@ def test_a_change_on_the_parameters_page_applies_to_the_next_change(formation, c
 
 
 # With the reset: its update, history row, mail template and outbox row, then the mail's sending on commit (5).
-@pytest.mark.parametrize(("reset", "queries"), [(False, 22), (True, 31)])
+@pytest.mark.parametrize(("reset", "queries"), [(False, 23), (True, 33)])
 def test_one_application_s_page_changes_the_type_and_resets_the_status(
     client,
     settings,
@@ -236,7 +236,7 @@ def test_the_bulk_action_resets_each_application_but_the_refused_one(
     OutboundEmail.objects.all().delete()
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(48):
+    with django_assert_num_queries(51):
         response = client.post(
             CHANGELIST,
             {

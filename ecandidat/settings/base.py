@@ -200,7 +200,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 120, minimum=1)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 180, minimum=1)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+# A broker that takes the connection and never answers (Redis stuck in a save, a half-open firewall) fails a publish
+# after socket_timeout, as a refused connection does (the row waits for the sweeper), instead of holding the request
+# until gunicorn kills it (502 for a committed action). Above the 1 s a worker's BRPOP waits for a task; keepalive
+# finds a dead peer on an idle connection.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+    "socket_keepalive": True,
+}
 # A publish to an unreachable broker gives up quickly: the outbox row stays pending and the sweeper sends it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "Europe/Paris"
@@ -423,6 +432,9 @@ BULK_DECISION_LOCK = env_bool("BULK_DECISION_LOCK", True)
 # eCandidat GEST_IS_UTILISE_REG_STU: staff enter the régime d'inscription and the situation des droits (exemption
 # category, complement, amount) of applications ("Régime / droits…"), sent in the Apogée OPI; off, hidden.
 SIS_REGIME_ENTRY = env_bool("SIS_REGIME_ENTRY", False)
+# eCandidat GEST_IS_EXPORT_BLOC_NOTE (off by default): the exports of the applications list carry the internal notes
+# (bloc-notes) with their dates and authors: the quick export's last column, offered by the export with chosen columns.
+EXPORT_NOTES = env_bool("EXPORT_NOTES", False)
 # eCandidat SCOL_IS_STATUT_ATT_WHEN_CHANGE_TT (off by default): changing an application's type de traitement also sets
 # its dossier back to "En attente" (mail STATUT_AT), so that the candidate sends it again under the new type (the
 # pieces and questions asked may depend on the type).
@@ -577,6 +589,9 @@ CAS_VERSION = "3"
 CAS_VERIFY_SSL_CERTIFICATE = True
 # Seconds the ticket validation waits for the CAS server (python-cas sets no limit of its own; ecandidat/http.py).
 CAS_TIMEOUT_SECONDS = env_int("CAS_TIMEOUT_SECONDS", 5, minimum=1)
+# with CAS, bytes the answer to a ticket validation may hold: a longer one is refused as a CAS server that does not
+# answer, rather than held whole in a web worker's memory.
+CAS_MAX_ANSWER_BYTES = env_int("CAS_MAX_ANSWER_BYTES", 1024 * 1024, minimum=1)
 CAS_SESSION_FACTORY = cas_session
 # Staff directory (accounts/directory.py): LDAP_URL empty means no directory (staff are created by hand).
 LDAP_URL = env_str("LDAP_URL")
