@@ -1,3 +1,4 @@
+from allauth.account.views import LogoutView
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import ActionLocation
@@ -402,6 +403,15 @@ def admin_login(request, extra_context=None):
     return redirect_to_login(next_url, login_url=reverse("account_login"))
 
 
+def admin_logout(request, extra_context=None):
+    """The back office's « Log out » is the site's (allauth's logout): after an ENT login it ends the ENT session too
+    (CAS single logout, OpenID Connect RP-initiated logout: ``AccountAdapter.get_logout_redirect_url``). Django's
+    admin logout ended only this session: on a shared office computer, the next person pressing the ENT button was
+    logged in as the first one, with the ENT login as their second factor."""
+    return LogoutView.as_view()(request)
+
+
 # The default site is patched rather than replaced by an AdminSite subclass (mypy forbids assigning to methods).
 admin.site.login = admin_login  # type: ignore[method-assign]
+admin.site.logout = admin_logout  # type: ignore[method-assign]
 admin.site.has_permission = staff_access.may_enter_back_office  # type: ignore[method-assign]

@@ -114,7 +114,12 @@ def connect(*, timeout: int = TIMEOUT_SECONDS, bind: bool = True) -> "ldap3.Conn
     ``bind``: bound (a refused bind raises ``LDAPBindError``); otherwise opened (TLS started), the caller binds. Raises
     an ``LDAPException`` when the directory cannot be reached or trusted (a missing ``LDAP_CA_FILE`` too)."""
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.LDAP_CA_FILE or None)
-    server = ldap3.Server(settings.LDAP_URL, connect_timeout=timeout, get_info=ldap3.NONE, tls=tls)
+    # A referral is never followed (``allowed_referral_hosts``, ``auto_referrals``): ldap3's default followed any, to
+    # any host, binding there as LDAP_BIND_DN with its password, and took that host's answer as the directory's. A
+    # referral is then an answer that is not a success (``DirectoryUnavailable``).
+    server = ldap3.Server(
+        settings.LDAP_URL, connect_timeout=timeout, get_info=ldap3.NONE, tls=tls, allowed_referral_hosts=[]
+    )
     start_tls = bool(settings.LDAP_START_TLS) and not server.ssl
     if bind:
         auto_bind = ldap3.AUTO_BIND_TLS_BEFORE_BIND if start_tls else ldap3.AUTO_BIND_NO_TLS
@@ -127,6 +132,7 @@ def connect(*, timeout: int = TIMEOUT_SECONDS, bind: bool = True) -> "ldap3.Conn
         auto_bind=auto_bind,
         receive_timeout=timeout,
         read_only=True,
+        auto_referrals=False,
     )
     if not bind:
         try:
@@ -151,14 +157,33 @@ def directory_spelling(email: str) -> str:
     return f"{local}@{normalize_email(email).rpartition('@')[2]}"
 
 
+def _fitting(value: str, *, field: str, uid: str, attribute: str) -> str:
+    """``value``, or "" when it is longer than the account's ``field`` takes (``User._meta``): the database refused
+    it, a 500 at the staff member's ENT login and a nightly refresh stopped at that account. Never cut: a cut address
+    is someone else's mailbox, a cut name not the person's. "" is what an entry without the attribute gives: the
+    account keeps what it has (neither refresh blanks a value), and the staff member still logs in."""
+    limit = getattr(User._meta.get_field(field), "max_length", None)
+    if limit is not None and len(value) > limit:
+        logger.warning(
+            "directory entry %s: its %s has %d characters, more than the %d an account takes; not read",
+            uid,
+            attribute,
+            len(value),
+            limit,
+        )
+        return ""
+    return value
+
+
 def _person(entry, *, uid: str | None = None) -> DirectoryPerson:
     """The person of a directory entry, named by ``uid`` (one of the entry's uids, the one looked up) or, without it,
-    by the entry's first uid."""
+    by the entry's first uid. A value longer than the account's field is not read (``_fitting``)."""
+    uid = _value(entry, "uid") if uid is None else uid
     return DirectoryPerson(
-        uid=_value(entry, "uid") if uid is None else uid,
-        email=directory_spelling(_value(entry, "mail")),
-        first_name=_value(entry, "givenName"),
-        last_name=_value(entry, "sn"),
+        uid=uid,
+        email=_fitting(directory_spelling(_value(entry, "mail")), field="email", uid=uid, attribute="mail"),
+        first_name=_fitting(_value(entry, "givenName"), field="first_name", uid=uid, attribute="givenName"),
+        last_name=_fitting(_value(entry, "sn"), field="last_name", uid=uid, attribute="sn"),
         affiliations=tuple(str(a) for a in entry["attributes"].get("eduPersonAffiliation") or []),
     )
 
@@ -167,14 +192,33 @@ def _entries(connection) -> list:
     return [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
 
 
+def _answered(connection, *, accepted: tuple[int, ...] = (0,)) -> list:
+    """The entries of the search ``connection`` has just made, when the directory answered it in full; otherwise
+    ``DirectoryUnavailable``: an error (a wrong base is "no such object", not "nobody"), a referral (never followed,
+    ``connect``), or a partial answer, with a continuation reference (``searchResRef``: a part of the base that
+    another server holds, whose people the answer does not list). ``accepted``: the result codes besides success
+    that the caller reads."""
+    result = connection.result or {}
+    if result.get("result") not in accepted:
+        raise DirectoryUnavailable(f"search failed: {result.get('description')} {result.get('message')}".strip())
+    if any(item.get("type") == "searchResRef" for item in connection.response or []):
+        raise DirectoryUnavailable("partial answer: continuation reference")
+    return _entries(connection)
+
+
+SIZE_LIMIT_EXCEEDED = 4  # LDAP result code: more entries than the search's size_limit
+
+
 def _search(filter_: str, *, uid: str | None = None) -> list[DirectoryPerson]:
     """The people ``filter_`` finds; ``uid``: the uid searched for, which names them (as the entry spells it; as
-    searched when the directory matched it by a rule of its own), rather than the entry's first uid."""
+    searched when the directory matched it by a rule of its own), rather than the entry's first uid. At most two: a
+    directory that stopped at two (size limit exceeded) is read as it is, two people, ambiguous. Raises
+    DirectoryUnavailable when the directory does not answer the search in full (``_answered``), never "nobody"."""
     ldap3 = _ldap3()
     try:
         with connect() as connection:
             connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=ATTRIBUTES, size_limit=2)
-            entries = _entries(connection)
+            entries = _answered(connection, accepted=(0, SIZE_LIMIT_EXCEEDED))
     except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
     if uid is None:
@@ -195,7 +239,8 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     (``DirectoryPerson.uid``); one entry found twice (asked for in two chunks) is still one person.
 
     All or nothing, over one connection: raises DirectoryUnavailable when the directory does not answer, refuses the
-    bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), so that a caller
+    bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), a referral or a
+    continuation reference (a part of the base held elsewhere: its people would look gone), so that a caller
     deciding who left never decides from a partial answer.
     """
     ldap3 = _ldap3()
@@ -205,10 +250,7 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
 
     def search(connection, filter_: str, attributes: list[str]) -> list:
         connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=attributes)
-        if connection.result.get("result") != 0:
-            result = connection.result
-            raise DirectoryUnavailable(f"search failed: {result.get('description')} {result.get('message')}".strip())
-        return _entries(connection)
+        return _answered(connection)
 
     try:
         with connect() as connection:

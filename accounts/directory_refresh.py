@@ -23,14 +23,16 @@ Safety: the directory is read in full before anything is written, and a director
 with an error changes nothing. More than ``max_deactivations`` (``STAFF_DIRECTORY_MAX_DEACTIVATIONS``) accounts to
 deactivate in one run looks like a misconfiguration ("everyone left"): then none is deactivated (the refreshes
 still happen) and the run says so. Each change writes a ``StaffDirectoryChange`` row with the batch as actor, in the
-same transaction, one account per transaction.
+same transaction, one account per transaction. An account the database refuses to write is rolled back alone,
+logged and counted (``RefreshOutcome.failures``): the others are still refreshed, and the leavers still
+deactivated.
 """
 
 import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -49,7 +51,8 @@ NOT_IN_DIRECTORY = _("not in the directory")
 @dataclass
 class RefreshOutcome:
     """What a run did (or, dry, would do). ``directory_error`` set: the directory failed and nothing changed.
-    ``deactivations_refused``: how many deactivations the cap stopped (none of them was made)."""
+    ``deactivations_refused``: how many deactivations the cap stopped (none of them was made). ``failures``: the
+    accounts the database refused to write (each "username: error"), nothing written for them."""
 
     checked: int = 0
     refreshed: list[str] = field(default_factory=list)
@@ -58,6 +61,7 @@ class RefreshOutcome:
     ambiguous_kept: int = 0
     deactivations_refused: int = 0
     directory_error: str = ""
+    failures: list[str] = field(default_factory=list)
 
 
 def directory_staff_accounts():
@@ -117,13 +121,27 @@ def refresh_staff_from_directory(
         outcome.deactivations_refused = len(to_deactivate)
         to_deactivate = []
 
+    usernames = {account.pk: account.username for account in accounts}
     for user_id, person in to_refresh:
-        if username := _refresh(user_id, person, dry_run=dry_run, batch=batch):
+        if username := _each(outcome, usernames[user_id], _refresh, user_id, person, dry_run=dry_run, batch=batch):
             outcome.refreshed.append(username)
     for user_id, reason in to_deactivate:
-        if username := _deactivate(user_id, reason, dry_run=dry_run, batch=batch):
+        if username := _each(outcome, usernames[user_id], _deactivate, user_id, reason, dry_run=dry_run, batch=batch):
             outcome.deactivated.append(username)
     return outcome
+
+
+def _each(outcome: RefreshOutcome, username: str, change, *args, batch: str, **kwargs) -> str:
+    """``change(*args, …)`` for one account, in its own transaction (a savepoint inside a caller's): a write the
+    database refuses (a value longer than its column, a constraint) is rolled back, logged and counted in
+    ``outcome.failures``, and the run goes on with the next account; it stopped there, every night (the later accounts
+    never refreshed, and nobody deactivated)."""
+    try:
+        return change(*args, batch=batch, **kwargs)
+    except DatabaseError as error:
+        logger.exception("%s: staff %s not changed, the database refused it", batch, username)
+        outcome.failures.append(f"{username}: {error}".strip())
+        return ""
 
 
 def _current(user_id: int, *, lock: bool) -> User | None:

@@ -4,7 +4,9 @@ python-cas (through django-cas-ng) validates a CAS ticket with a ``requests`` se
 that accepts the connection and never answers held the login, and a web worker, until the process manager killed it
 (a bare 502, never the French message; each retry held another worker). django-cas-ng lets the settings give the
 session (``CAS_SESSION_FACTORY``): ours sets a default timeout on every request, so a silent server becomes an
-``OSError`` that the callback turns into « L'ENT n'a pas pu confirmer votre connexion ».
+``OSError`` that the callback turns into « L'ENT n'a pas pu confirmer votre connexion ». So does an answer longer
+than the setting ``CAS_MAX_ANSWER_BYTES`` (1 MiB by default): a ticket's validation is a few kilobytes of XML, and an
+answer of 300 MiB, held whole, grew a web worker by 600 MiB.
 
 requests' ``timeout`` bounds each wait on the socket, not the whole answer: a server sending it drop by drop (a byte
 every second) holds the caller as long as it likes. The clients we write ourselves (Pégase, LimeSurvey) stream the
@@ -21,14 +23,22 @@ import requests
 from django.conf import settings
 
 
+class AnswerTooLarge(requests.RequestException):
+    """An answer longer than a ``TimeoutSession``'s ``max_bytes``: a ``requests`` error, so an ``OSError``, as a
+    server that does not answer is."""
+
+
 class TimeoutSession(requests.Session):
     """A session whose requests time out after ``timeout`` seconds unless the caller gives its own: each wait on the
     socket, and the whole answer too (``read_by``: a server dripping it is ``requests.Timeout``, an ``OSError``, as a
-    silent one is). A caller asking for ``stream=True`` reads the body itself, as it likes."""
+    silent one is). ``max_bytes``: the most an answer may hold, a longer one is ``AnswerTooLarge`` (an ``OSError``
+    too), read no further than that and a chunk. A caller asking for ``stream=True`` reads the body itself, as it
+    likes."""
 
-    def __init__(self, timeout: float):
+    def __init__(self, timeout: float, *, max_bytes: int | None = None):
         super().__init__()
         self.timeout = timeout
+        self.max_bytes = max_bytes
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout)
@@ -39,17 +49,20 @@ class TimeoutSession(requests.Session):
         response = super().request(*args, **kwargs)
         try:
             # What requests does when it reads the body itself (``Response.content``), within the deadline.
-            response._content = read_by(response, deadline)
+            response._content = read_by(response, deadline, max_bytes=self.max_bytes)
         except TooSlow as error:
             raise requests.Timeout(f"the whole answer did not come within {self.timeout} s") from error
+        except TooLarge as error:
+            raise AnswerTooLarge(str(error), response=response) from error
         finally:
             response.close()
         return response
 
 
 def cas_session() -> TimeoutSession:
-    """``CAS_SESSION_FACTORY``: the session python-cas validates tickets with, limited to ``CAS_TIMEOUT_SECONDS``."""
-    return TimeoutSession(settings.CAS_TIMEOUT_SECONDS)
+    """``CAS_SESSION_FACTORY``: the session python-cas validates tickets with, limited to ``CAS_TIMEOUT_SECONDS`` and
+    to answers of ``CAS_MAX_ANSWER_BYTES``."""
+    return TimeoutSession(settings.CAS_TIMEOUT_SECONDS, max_bytes=settings.CAS_MAX_ANSWER_BYTES)
 
 
 READ_CHUNK = 64 * 1024  # bytes read at most at once from an answer

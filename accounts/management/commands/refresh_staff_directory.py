@@ -49,5 +49,7 @@ class Command(BatchCommand):
                 "LDAP_PEOPLE_BASE and LDAP_STAFF_FILTER; if the directory is right, run once with "
                 "--max-deactivations N."
             )
+        for failure in outcome.failures:
+            report.error(f"staff account not refreshed or deactivated, the database refused it: {failure}")
         for username in outcome.deactivated:
             self.stdout.write(f"{'would deactivate' if dry_run else 'deactivated'}: {username}")
