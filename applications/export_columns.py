@@ -408,11 +408,21 @@ REGIME_KEYS = frozenset(
 )
 
 
+# Offered only with EXPORT_NOTES (eCandidat GEST_IS_EXPORT_BLOC_NOTE, off by default): the internal notes and their
+# authors stay in the back office unless « Paramètres » says otherwise.
+NOTES_KEYS = frozenset({"notes"})
+
+
 def available_columns() -> dict[str, Column]:
-    """The columns offered (in the chooser's order): every one, less the régime and fees when not in use."""
-    if parameters.get("SIS_REGIME_ENTRY"):
+    """The columns offered (in the chooser's order): every one, less the régime and fees when not in use, and less
+    the internal notes unless they are exported. A saved choice, or a background export asked for before, holding
+    a column left out is read without it (``export_columns_view``, ``export_jobs``)."""
+    hidden = (frozenset() if parameters.get("SIS_REGIME_ENTRY") else REGIME_KEYS) | (
+        frozenset() if parameters.get("EXPORT_NOTES") else NOTES_KEYS
+    )
+    if not hidden:
         return COLUMNS
-    return {key: column for key, column in COLUMNS.items() if key not in REGIME_KEYS}
+    return {key: column for key, column in COLUMNS.items() if key not in hidden}
 
 
 def grouped_columns() -> list[tuple[Promise, list[Column]]]:

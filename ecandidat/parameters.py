@@ -349,6 +349,17 @@ PARAMETERS: tuple[Parameter, ...] = (
         ),
     ),
     Parameter(
+        "EXPORT_NOTES",
+        "GEST_IS_EXPORT_BLOC_NOTE",
+        Kind.BOOL,
+        _("Internal notes in the exports"),
+        _(
+            "Yes: the exports of the applications list carry each application's internal notes, with their dates "
+            "and authors (the last column of “Export the list”, offered by “Export with chosen columns”). No: they "
+            "are read in the application's page only."
+        ),
+    ),
+    Parameter(
         "OPI_BATCH_MAX",
         "OPI_NB_BATCH_MAX",
         Kind.INT,

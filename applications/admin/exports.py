@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET
 from applications.admin.listing import export_review_columns, with_export_data
 from applications.export_columns import COLUMNS
 from applications.models.candidature import answer_label
-from ecandidat import exports
+from ecandidat import exports, parameters
 from ecandidat.admin_base import bound_view, changelist_of
 
 logger = logging.getLogger(__name__)
@@ -52,11 +52,15 @@ EXPORT_HEADERS = [
     ),
     gettext_lazy("Decision validated"),
     # The rang réel (waiting_list_rank), not the rank the commission entered.
-    *(COLUMNS[key].label for key in ("waiting_list_rank", "answer", "cancelled_at", "created_at", "tags", "notes")),
+    *(COLUMNS[key].label for key in ("waiting_list_rank", "answer", "cancelled_at", "created_at", "tags")),
 ]
+# The last column, with the internal notes and their authors: only when « Paramètres » says so (EXPORT_NOTES, eCandidat
+# GEST_IS_EXPORT_BLOC_NOTE, off by default), as the export with chosen columns offers it.
+NOTES_HEADER = COLUMNS["notes"].label
 
 
-def export_rows(queryset):
+def export_rows(queryset, *, notes: bool = False):
+    """The rows of ``EXPORT_HEADERS``, and of ``NOTES_HEADER`` with ``notes``."""
     for obj in queryset.iterator(chunk_size=EXPORT_CHUNK):
         candidate = obj.candidate
         yield [
@@ -77,7 +81,7 @@ def export_rows(queryset):
             answer_label(obj.accepted),
             timezone.localtime(obj.cancelled_at) if obj.cancelled_at else None,
             timezone.localtime(obj.created_at),
-            *export_review_columns(obj),
+            *export_review_columns(obj, notes=notes),
         ]
 
 
@@ -98,15 +102,16 @@ def export_view(request, fmt, *, model_admin):
             messages.ERROR,
         )
         return HttpResponseRedirect(exports.list_url(changelist))  # the list as filtered, to narrow it
-    headers = [str(header) for header in EXPORT_HEADERS]
+    notes = bool(parameters.get("EXPORT_NOTES"))  # read once: the headers and every row agree
+    headers = [str(header) for header in (*EXPORT_HEADERS, *([NOTES_HEADER] if notes else []))]
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     logger.info("export of %s applications (%s) by %s", count, fmt, request.user.username)
     if fmt == "xlsx":
-        output = exports.write_xlsx(headers, export_rows(queryset), title=_("Applications"))
+        output = exports.write_xlsx(headers, export_rows(queryset, notes=notes), title=_("Applications"))
         return FileResponse(
             output, as_attachment=True, filename=f"candidatures-{stamp}.xlsx", content_type=exports.XLSX_CONTENT_TYPE
         )
-    rows = exports.in_language(translation.get_language(), export_rows(queryset))
+    rows = exports.in_language(translation.get_language(), export_rows(queryset, notes=notes))
     response = StreamingHttpResponse(
         (line.encode("utf-8") for line in exports.stream_csv(headers, rows)), content_type=exports.CSV_CONTENT_TYPE
     )

@@ -68,14 +68,17 @@ def with_export_data(queryset):
     )
 
 
-def export_review_columns(application) -> list[str]:
-    """The tags and the internal notes of one exported row ("dd/mm/yyyy HH:MM author: text", one per line)."""
+def export_review_columns(application, *, notes: bool) -> list[str]:
+    """The tags of one exported row, and its internal notes ("dd/mm/yyyy HH:MM author: text", one per line) with
+    ``notes`` (the parameter EXPORT_NOTES, read once per export by the caller)."""
     tags = ", ".join(link.tag.label for link in application.tag_links.all())
-    notes = "\n".join(
+    if not notes:
+        return [tags]
+    written = "\n".join(
         f"{timezone.localtime(note.created_at):%d/%m/%Y %H:%M} {note.author.get_username()} : {note.text}"
         for note in application.notes.all()
     )
-    return [tags, notes]
+    return [tags, written]
 
 
 def commission_statuses(user) -> list[dict[str, Any]]:

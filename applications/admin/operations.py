@@ -629,6 +629,25 @@ def _form(operation: Operation, request, data, application: Application | None =
     return operation.form_class(data, **kwargs)
 
 
+def _out_of_scope_message(numbers: list[str]) -> str:
+    """The selection's rows the user reads but may not run the operation on, by their dossier numbers: the first
+    twenty named, the others counted."""
+    named = ", ".join(numbers[:20])
+    rest = len(numbers) - 20
+    if rest > 0:
+        named = ngettext("%(numbers)s and %(count)d other", "%(numbers)s and %(count)d others", rest) % {
+            "numbers": named,
+            "count": rest,
+        }
+    return ngettext(
+        "%(count)d application selected is outside what you may change with this action: %(numbers)s. Nothing was "
+        "changed; untick it, or filter the list on your commission, and run it again.",
+        "%(count)d applications selected are outside what you may change with this action: %(numbers)s. Nothing "
+        "was changed; untick them, or filter the list on your commission, and run it again.",
+        len(numbers),
+    ) % {"count": len(numbers), "numbers": named}
+
+
 def bulk_operation(model_admin, request, queryset, operation):
     """A bulk action: the confirmation page with the operation's form, then the run on the selection."""
     if not operation.in_use:
@@ -648,9 +667,16 @@ def bulk_operation(model_admin, request, queryset, operation):
     allowed = getattr(Application.objects.filter(pk__in=selected), operation.scope)(request.user)
     applications = list(allowed.select_related("candidate__user", "formation__centre").order_by("pk"))
     if len(applications) != len(selected):
-        # The list shows every campaign: rows of a past one ticked with this year's are said, not a 403 page.
-        past = Application.objects.filter(pk__in=selected).visible_to(request.user).exclude(campaign__is_active=True)
-        if past_count := past.count():
+        # The rows the user reads but may not run this operation on (one query): said, not a 403 page.
+        left_out = list(
+            Application.objects.filter(pk__in=selected)
+            .visible_to(request.user)
+            .exclude(pk__in=[application.pk for application in applications])
+            .order_by("pk")
+            .values_list("campaign__is_active", "candidate__user__username")
+        )
+        # The list shows every campaign: rows of a past one ticked with this year's.
+        if past_count := sum(not active for active, _numero in left_out):
             model_admin.message_user(
                 request,
                 ngettext(
@@ -664,7 +690,14 @@ def bulk_operation(model_admin, request, queryset, operation):
                 messages.ERROR,
             )
             return None
-        raise PermissionDenied
+        if len(applications) + len(left_out) != len(selected):
+            raise PermissionDenied  # rows the user does not even read: a forged selection
+        # Rows of the user's reading scope outside this operation's (a commission member also read-only for
+        # another centre who selected the whole list): each named, nothing done.
+        model_admin.message_user(
+            request, _out_of_scope_message([numero for _active, numero in left_out]), messages.ERROR
+        )
+        return None
     if operation.bulk_refusal and (refusal := operation.bulk_refusal(applications)):
         model_admin.message_user(request, refusal, messages.ERROR)
         return None

@@ -318,13 +318,17 @@ def run_release(job_id: int) -> None:
         return ReleaseJob.objects.filter(pk=job_id, status=ReleaseJob.Status.RUNNING, progress_at=stamp)
 
     try:
+        # Every application of the job, not only those the requester may still validate: one out of their scope now
+        # is refused by ``_check_requester`` with its reason, and one deleted since is refused after the loop, so that
+        # a finished job accounts for each (``done + len(refusals) == total``), never « Terminé » with some left out.
         applications = (
-            Application.objects.validatable_by(actor)
-            .filter(pk__in=job.application_ids)
+            Application.objects.filter(pk__in=job.application_ids)
             .select_related("candidate__user", "formation__centre")
             .order_by("pk")
         )
+        found: set[int] = set()
         for application in applications.iterator(chunk_size=100):
+            found.add(application.pk)
             current = application.decisions.current() if resumed else None
             if current is not None and current.validated_at is not None:
                 done += 1  # validated by the run that was stopped (or by someone since): released already
@@ -350,6 +354,10 @@ def run_release(job_id: int) -> None:
                 logger.warning("release job %s: taken over by another run, this one stops", job_id)
                 return
             stamp = now
+        refusals.extend(
+            _("Application %(id)d: deleted since this release was asked for, nothing was validated.") % {"id": pk}
+            for pk in sorted(set(job.application_ids) - found)
+        )
         status = ReleaseJob.Status.DONE
     finally:
         mine().update(status=status, done=done, refusals=refusals, finished_at=timezone.now())

@@ -241,7 +241,8 @@ def test_save_filter_is_post_only(client, centre_manager):
     assert client.get(reverse("admin:applications_application_save_filter")).status_code == 405
 
 
-def test_export_carries_the_tags_and_notes(client, centre_manager, formation, campaign):
+def test_export_carries_the_tags_and_notes(client, settings, centre_manager, formation, campaign):
+    settings.EXPORT_NOTES = True  # eCandidat GEST_IS_EXPORT_BLOC_NOTE, off by default (test_bulk_fixes_dec6.py)
     application = make_application(formation, campaign=campaign)
     review.set_tags(application=application, actor=centre_manager, tags=[Tag.objects.create(label="Prioritaire")])
     review.add_note(application=application, actor=centre_manager, text="=À revoir en jury")

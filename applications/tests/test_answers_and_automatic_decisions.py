@@ -363,10 +363,11 @@ QUICK_HEADERS = {
 
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_the_quick_export_titles_read_as_the_full_exports(
-    client, django_assert_num_queries, centre_manager, answered, language
+    client, django_assert_num_queries, settings, centre_manager, answered, language
 ):
     """« numéro de dossier », « nom patronymique »…: the list's lower-case labels, where the chosen-columns export
     writes column titles. Its answer column says what the list's cell says."""
+    settings.EXPORT_NOTES = True  # the notes' column too (off by default: test_bulk_fixes_dec6.py)
     client.force_login(centre_manager)
 
     with django_assert_num_queries(QUERIES_QUICK_EXPORT):

@@ -94,7 +94,8 @@ def test_chooser_page_queries(client, centre_manager, django_assert_num_queries)
     assertContains(response, "Réponses aux formulaires complémentaires")
 
 
-def test_csv_with_every_column(client, centre_manager, rich):
+def test_csv_with_every_column(client, settings, centre_manager, rich):
+    settings.EXPORT_NOTES = True  # the internal notes are offered (off by default: test_bulk_fixes_dec6.py)
     client.force_login(centre_manager)
 
     response = post_export(client, list(export_columns.COLUMNS))

@@ -387,8 +387,9 @@ def test_a_job_deleted_before_its_build_starts_is_skipped(centre_manager, monkey
 
 
 def test_long_notes_are_cut_with_a_marker_in_the_requesters_language(
-    client, centre_manager, applications, small_requests, django_capture_on_commit_callbacks
+    client, settings, centre_manager, applications, small_requests, django_capture_on_commit_callbacks
 ):
+    settings.EXPORT_NOTES = True  # the notes are offered (off by default: test_bulk_fixes_dec6.py)
     ApplicationNote.objects.create(application=applications[0], author=centre_manager, text="x" * 40_000)
     client.force_login(centre_manager)
 
