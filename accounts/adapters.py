@@ -17,6 +17,7 @@ from allauth.account.models import EmailAddress
 from allauth.account.utils import user_pk_to_url_str
 from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.core.internal import ratelimit as allauth_ratelimit
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
 from django.conf import settings
@@ -181,6 +182,26 @@ class AccountAdapter(DefaultAccountAdapter):
     def confirm_email(self, request, email_address) -> bool:
         services.release_email_from_past_campaigns(email=email_address.email, user=email_address.user)
         return super().confirm_email(request, email_address)
+
+    def clear_failed_logins(self, user) -> None:
+        """Forget the failed logins counted against ``user``'s account (« Trop de tentatives de connexion »), under
+        the key the login form counts them: its username, which an address typed at the login becomes
+        (``accounts.forms.LoginForm.clean_login``). At a password reset by the mailed link (``accounts.forms.
+        ResetPasswordKeyForm``): allauth forgets only the counters of the account's addresses, and the candidate who
+        had just chosen a new password stayed locked out for 5 minutes. Only the per-account limits of
+        ``ACCOUNT_RATE_LIMITS["login_failed"]``: the per-IP counter of whoever opened the link stays."""
+        request = self.request
+        rates = (account_settings.RATE_LIMITS.get("login_failed") or "").split(",")
+        per_account = ",".join(r for r in rates if r.strip() and allauth_ratelimit.parse_rate(r.strip()).per == "key")
+        if request is None or not per_account:
+            return
+        allauth_ratelimit.clear(
+            request,
+            app="allauth.account",
+            action="login_failed",
+            config={"login_failed": per_account},
+            key=self._get_login_attempts_cache_key(request, username=user.username),
+        )
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         """allauth asks for the password again before an MFA change (activating the authenticator app...) unless the

@@ -25,7 +25,7 @@ from accounts.adapters import SIGNUP_ADDRESS_TAKEN_BY
 from accounts.models import User
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
-from ecandidat.text import RefuseInvisibleControls
+from ecandidat.text import RefuseInvisibleControls, require_a_letter
 
 # Our signup never asks for a username (the numéro de dossier is drawn) nor a password (chosen after validating
 # the address); the global ACCOUNT_SIGNUP_FIELDS keeps "password1" because allauth's login form needs it.
@@ -67,19 +67,20 @@ class _CandidateSignupMixin(_FormBase):
 
     def _setup_candidate_fields(self):
         # WCAG 1.3.5: every personal field names its purpose, so browsers and assistive tools can fill it in.
-        # No invisible control or writing-direction character: the names are written into the account's mails and
-        # the dossier's first page (whose forms refuse them too).
+        # No invisible control, format or writing-direction character: the names are written into the account's
+        # mails and the dossier's first page (whose forms refuse them too). And a letter at least: a name of a dash,
+        # a digit or a lone accent names nobody.
         self.fields["last_name"] = forms.CharField(
             label=_("Last name"),
             max_length=150,
             widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
-            validators=[RefuseInvisibleControls()],
+            validators=[RefuseInvisibleControls(), require_a_letter],
         )
         self.fields["first_name"] = forms.CharField(
             label=_("First name"),
             max_length=150,
             widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
-            validators=[RefuseInvisibleControls()],
+            validators=[RefuseInvisibleControls(), require_a_letter],
         )
         self.fields["email"].label = _("E-mail address")
         self.fields["email2"].label = _("E-mail address confirmation")
@@ -283,7 +284,13 @@ class ChangePasswordForm(_WithoutPlaceholders, account_forms.ChangePasswordForm)
 
 
 class ResetPasswordKeyForm(_WithoutPlaceholders, account_forms.ResetPasswordKeyForm):
-    pass
+    def save(self) -> None:
+        """The new password from the mailed link, then the account's failed logins forgotten under the name the login
+        form counts them (``AccountAdapter.clear_failed_logins``): allauth forgets only those counted under each
+        address, and ``LoginForm.clean_login`` counts an address as its account's username. The candidate locked out
+        by five wrong passwords logs in with the new one at once."""
+        super().save()
+        get_account_adapter().clear_failed_logins(self.user)
 
 
 class ReauthenticateForm(_WithoutPlaceholders, account_forms.ReauthenticateForm):

@@ -1,11 +1,13 @@
 from typing import TYPE_CHECKING, ClassVar, Self
 
 from allauth.mfa.models import Authenticator
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.sessions.models import Session
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
@@ -49,6 +51,14 @@ class User(AbstractUser):
         editable=False,
         help_text=_("Staff account made from the LDAP directory: deactivated when its owner leaves the directory."),
     )
+    # Moved on to end every session of the account at once (``get_session_auth_hash``): an address change.
+    session_generation = models.PositiveIntegerField(
+        _("session generation"),
+        default=0,
+        db_default=0,
+        editable=False,
+        help_text=_("Increased when every session of the account must end (its e-mail address changed)."),
+    )
 
     objects: ClassVar[UserManager[Self]] = UserManager()
 
@@ -68,6 +78,39 @@ class User(AbstractUser):
     @property
     def is_candidate(self) -> bool:
         return self.campaign_id is not None
+
+    SESSION_GENERATION_SALT = "accounts.models.User.session_generation"
+
+    def get_session_auth_hash(self) -> str:
+        """What each session keeps at login; Django logs out a session whose hash no longer matches the account's
+        (``django.contrib.auth.get_user``, at every request, with no query of its own). Django's is an HMAC of the
+        password field: a new password ends the other sessions. An address change must end them all too (« Modifier
+        mon adresse mail », the helpdesk's change: the account is unusable until the new address is validated,
+        ``accounts.services.change_email``), and leaves the password alone: it moves ``session_generation`` on,
+        which this hash mixes in.
+
+        A counter, not the address in the hash nor the sessions deleted: sessions are database rows whose account is
+        only in their signed data (every row would be decoded to find an account's), and only ENT logins are
+        recorded (``EntSession``); the address also changes where nobody must be logged out (the directory's nightly
+        refresh of a staff address, a migration normalising addresses). At generation 0, every account's at deploy,
+        the hash is Django's own: no session opened before is logged out, and no fallback hash is needed (one that
+        accepted the hash without the address would let a session outlive the change meant to end it). The
+        ``SECRET_KEY_FALLBACKS`` still verify sessions after a key rotation (``get_session_auth_fallback_hash``)."""
+        if not self.session_generation:
+            return super().get_session_auth_hash()
+        return self._session_generation_hash(secret=None)
+
+    def get_session_auth_fallback_hash(self):
+        if not self.session_generation:
+            yield from super().get_session_auth_fallback_hash()
+            return
+        for secret in settings.SECRET_KEY_FALLBACKS:
+            yield self._session_generation_hash(secret=secret)
+
+    def _session_generation_hash(self, *, secret) -> str:
+        """Django's hash of the password field (same secret, same algorithm), with the generation mixed in."""
+        value = f"{self.password}\n{self.session_generation}"
+        return salted_hmac(self.SESSION_GENERATION_SALT, value, secret=secret, algorithm="sha256").hexdigest()
 
     @property
     def numero_dossier(self) -> str:

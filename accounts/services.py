@@ -453,8 +453,10 @@ def change_email(
 
     The account keeps only the new, unverified address (allauth ``EmailAddress``) and the validation mail goes
     through allauth, so through our adapter and the outbox (code CPT_MIN_MODIF_MAIL). Verification is mandatory,
-    so the candidate cannot log in again until the link is opened; the caller logs the current session out (a
-    service has no session), as the guide's warning says.
+    so the candidate cannot log in again until the link is opened. Every session of the account ends (its
+    ``session_generation`` moves on, which changes its sessions' hash: ``User.get_session_auth_hash``): another
+    browser, or the candidate's own while the helpdesk changes the address, is logged out at its next page. The
+    candidate's page also logs its own session out at once (``logout``), as the guide's warning says.
 
     An address already used by another account of the campaign (or taken by one at the same moment), or held as
     validated by a staff account (the account could never validate it: ``email_taken_in_campaign``), is refused the
@@ -485,7 +487,7 @@ def change_email(
                 user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner, taken_by=taken_by
             )
             return False
-        old_email = user.email
+        old_email, generation = user.email, user.session_generation
         # Compared and kept normalised, as every address is: an address stored before addresses were normalised
         # (or one accounts 0016 left as it was) is the same mailbox in another spelling, no change; the helpdesk's
         # search reads the address it is given normalised too (``SearchesPreviousAddresses``).
@@ -500,11 +502,13 @@ def change_email(
                     readdress_unsent_mails(user=user, old_email=old_email, new_email=new_email)
                 EmailAddress.objects.filter(user=user).delete()
                 user.email = new_email
-                user.save(update_fields=["email"])
+                # Every session of the account ends: the account is unusable until the new address is validated.
+                user.session_generation = generation + 1
+                user.save(update_fields=["email", "session_generation"])
         except IntegrityError as error:
             if not violates_email_per_campaign(error):
                 raise
-            user.email = old_email
+            user.email, user.session_generation = old_email, generation
             _refuse_email_change(user=user, new_email=new_email, actor=actor, may_mail_owner=may_mail_owner)
             return False
         address = EmailAddress.objects.create(user=user, email=new_email, primary=True, verified=False)

@@ -72,8 +72,9 @@ class EmailChangeForm(forms.Form):
 # in through the ENT again instead, as for « Définir un mot de passe » (_ent_login_again, in the view).
 @reauthentication_required(enabled=lambda request: request.user.is_candidate and request.user.has_usable_password())
 def email_change(request):
-    """The guide's warning, then the new address twice. Saving logs the candidate out: the address must be validated
-    by the link mailed to it before logging in again. An address already used in the campaign gets the same answer
+    """The guide's warning, then the new address twice. Saving logs the candidate out, this session at once and the
+    account's others at their next page (``services.change_email``): the address must be validated by the link
+    mailed to it before logging in again. An address already used in the campaign gets the same answer
     (see services.change_email); its owner is mailed at most as often as signup mails them (``confirm_email``).
     Needs a recent authentication (password again, or the ENT for an account without a password)."""
     user = request.user

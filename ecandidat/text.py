@@ -21,7 +21,14 @@ NUL = "\x00"
 # tab, an escape, a line break in a one-line field: a forged request or an odd paste) and the bidirectional
 # embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069: "ABC\u202eFDP.EXE" reads "ABCEXE.PDF"). NUL has
 # Django's own validator and message; the tab is harmless. A text of several lines keeps its line ends.
-ONE_LINE_CONTROLS = re.compile("[\x01-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# In a one-line field, also the invisible format characters a paste carries, that no script needs and that show
+# nothing: the soft hyphen (U+00AD), the zero-width space (U+200B), the word joiner and invisible operators
+# (U+2060-U+2064), the BOM (U+FEFF). A name made of them looked empty on every page and in every mail; one with them
+# was another name to the searches. Not the zero-width non-joiner and joiner (U+200C, U+200D: a Persian name needs
+# them, « مهرناز »), nor the direction marks (U+200E, U+200F, U+061C: some keyboards add them): a name of those alone
+# has no letter, which the names' own validator refuses (``require_a_letter``). Pégase's texts lose the characters
+# refused here (``applications.pegase._clean``), so that its values pass these fields.
+ONE_LINE_CONTROLS = re.compile("[\x01-\x08\x0a-\x1f\x7f-\x9f\xad\u200b\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _MULTILINE_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -46,6 +53,20 @@ class RefuseInvisibleControls:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RefuseInvisibleControls) and other.multiline == self.multiline
+
+
+NO_LETTER_MESSAGE = gettext_lazy("Type a name with at least one letter.")
+
+
+def require_a_letter(value: object) -> None:
+    """A form field's validator for a person's name (Nom, Prénom): at least one letter, of any script. A name of
+    punctuation, digits, a lone combining accent (U+0301) or marks that show nothing (a right-to-left mark, a
+    zero-width joiner) names nobody; the refusal is next to the field. A value with a character
+    ``RefuseInvisibleControls`` refuses gets only that refusal: one thing to correct."""
+    if not isinstance(value, str) or not value or ONE_LINE_CONTROLS.search(value):
+        return
+    if not any(character.isalpha() for character in value):
+        raise ValidationError(NO_LETTER_MESSAGE, code="no_letter")
 
 
 def refuse_invisible_controls(form: forms.BaseForm) -> None:

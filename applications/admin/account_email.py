@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import MISMATCH_MESSAGE
-from accounts.services import AddressTakenBy, email_taken_in_campaign, normalize_email
+from accounts.services import AddressTakenBy, check_stored_length, email_taken_in_campaign, normalize_email
 from applications.services.dossier import staff_change_account_email
 from ecandidat.admin_base import bound_view
 from ecandidat.staff import scope_of
@@ -40,8 +40,11 @@ class AccountEmailForm(forms.Form):
             self.fields[name].widget.attrs["autocomplete"] = "off"  # the candidate's address, not the agent's
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if email.lower() == self.current.lower():
+        """The address as the service stores it (``normalize_email``), refused next to the field when that is longer
+        than the column (« ㎒ » is « mhz »: PostgreSQL refused the row, a 500), or when it is the account's own in
+        another spelling (a capital, a full-width letter)."""
+        email = check_stored_length(self.cleaned_data["email"])
+        if email == normalize_email(self.current):
             raise forms.ValidationError(gettext("This is already the address of the account."))
         return email
 
@@ -49,7 +52,8 @@ class AccountEmailForm(forms.Form):
         cleaned_data = super().clean()
         assert cleaned_data is not None  # Django's Form.clean returns cleaned_data
         email, email2 = cleaned_data.get("email"), cleaned_data.get("email2")
-        if email and email2 and email.lower() != email2.strip().lower():
+        # The same mailbox twice, whatever its spelling: compared as stored.
+        if email and email2 and email != normalize_email(email2):
             self.add_error("email2", MISMATCH_MESSAGE)
         return cleaned_data
 

@@ -33,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import CandidateAccount
-from accounts.services import create_candidate_account
+from accounts.services import check_stored_length, create_candidate_account
 from applications.admin.review import change_url, list_filters
 from applications.admin.review_actions import application_for
 from applications.concurrency import EditConflict
@@ -49,7 +49,7 @@ from ecandidat.admin_base import bound_view
 from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
-from ecandidat.text import RefuseInvisibleControls
+from ecandidat.text import RefuseInvisibleControls, require_a_letter
 from offers.enums import TreatmentType
 from offers.models import Formation
 
@@ -141,10 +141,20 @@ def withdraw_on_behalf(application: Application, form: StaffWithdrawalForm, acto
 
 
 class CandidateAccountForm(forms.Form):
-    # No invisible control or writing-direction character in the names, as at signup (they go into the mails).
+    # No invisible control, format or writing-direction character in the names, and a letter at least, as at signup
+    # (they go into the mails).
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
-    last_name = forms.CharField(label=_("Last name"), max_length=150, validators=[RefuseInvisibleControls()])
-    first_name = forms.CharField(label=_("First name"), max_length=150, validators=[RefuseInvisibleControls()])
+    last_name = forms.CharField(
+        label=_("Last name"), max_length=150, validators=[RefuseInvisibleControls(), require_a_letter]
+    )
+    first_name = forms.CharField(
+        label=_("First name"), max_length=150, validators=[RefuseInvisibleControls(), require_a_letter]
+    )
+
+    def clean_email(self) -> str:
+        """The address as it is stored (``create_candidate_account`` normalises it), refused next to the field when
+        that is longer than the column: « ㎒ » is « mhz », and PostgreSQL refused the row (a 500)."""
+        return check_stored_length(self.cleaned_data["email"])
 
 
 class ApplicationOnBehalfForm(forms.Form):
