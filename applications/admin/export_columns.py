@@ -51,6 +51,7 @@ STREAMED_EXPORT_LIMIT = 100_000
 # The list's query string the page carries (its filters, search and order): a few hundred characters; a forged one
 # holding thousands of search words ran for minutes in the database.
 FILTERS_MAX_LENGTH = 4000
+# Seconds between two updates of the progress page's live region by static/js/job_progress.js (no reload of the page).
 REFRESH_SECONDS = 3
 
 

@@ -28,6 +28,7 @@ from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff_text import StaffText, StaffTextSelect
 from offers.models import Formation, PieceType
 
+# Seconds between two updates of the progress page's live region by static/js/job_progress.js (no reload of the page).
 REFRESH_SECONDS = 3
 WITHDRAWN_MESSAGE = gettext_lazy(
     "This pack is no longer available: a file it may hold was since found infected by the antivirus. Ask for it again."

@@ -130,6 +130,7 @@ def regenerate(application, form, actor) -> None:
 
 # --- big releases: queued, with their progress ------------------------------------------------------------------
 
+# Seconds between two updates of the progress page's live region by static/js/job_progress.js (no reload of the page).
 REFRESH_SECONDS = 3
 
 

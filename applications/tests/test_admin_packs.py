@@ -67,7 +67,7 @@ def test_commission_member_gets_the_pack_of_three_dossiers(
     assert (pack.status, pack.done, pack.total, pack.requested_by) == ("DONE", 3, 3, commission_member)
     page = client.get(response["Location"]).content.decode()
     assert "3 dossiers sur 3 constitués" in page
-    assert 'http-equiv="refresh"' not in page
+    assert 'data-job-state="running"' not in page
     download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
     assert download["Content-Disposition"].startswith('attachment; filename="dossiers-commission-')
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
@@ -104,7 +104,7 @@ def test_page_refreshes_while_building(client, centre_manager, dossiers):
 
     page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()
 
-    assert '<meta http-equiv="refresh" content="3">' in page
+    assert 'data-job-state="running"' in page
     assert 'value="0"' in page
     assert (
         client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id])).status_code == 404
@@ -197,7 +197,7 @@ def test_a_pack_being_built_is_left_to_its_build(client, centre_manager, dossier
     assert (pack.status, pack.done, pack.file.name) == ("RUNNING", 1, "")
     client.force_login(centre_manager)
     page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()
-    assert '<meta http-equiv="refresh" content="3">' in page
+    assert 'data-job-state="running"' in page
 
 
 def test_a_pack_stalled_without_a_new_delivery_says_to_ask_again(client, centre_manager, dossiers):
@@ -208,7 +208,7 @@ def test_a_pack_stalled_without_a_new_delivery_says_to_ask_again(client, centre_
 
     page = client.get(reverse("admin:applications_application_pack", args=[pack.public_id])).content.decode()
 
-    assert 'http-equiv="refresh"' not in page
+    assert 'data-job-state="running"' not in page
     assert "Les dossiers n’ont pas pu être constitués ; relancez la demande" in page
     assert "— échec</h2>" in page
 

@@ -142,7 +142,7 @@ def test_the_job_page_shows_the_progress_then_the_link(
 
     html = response.content.decode()
     assert "1,200 / 15,000 applications" in html
-    assert '<meta http-equiv="refresh" content="3">' in html
+    assert 'data-job-state="running"' in html
     assert f'href="{reverse(JOB, args=[job.public_id])}">Reload</a>' in html  # without script: a link to reload
     assert reverse(DOWNLOAD, args=[job.public_id]) not in html
 
@@ -153,7 +153,7 @@ def test_the_job_page_shows_the_progress_then_the_link(
     response = client.get(reverse(JOB, args=[job.public_id]))
     html = response.content.decode()
     assert "3 / 3 applications" in html
-    assert "http-equiv" not in html
+    assert 'data-job-state="running"' not in html
     assert reverse(DOWNLOAD, args=[job.public_id]) in html
 
 
@@ -460,7 +460,7 @@ def test_a_job_never_started_shows_failed(client, centre_manager, applications):
     html = client.get(reverse(JOB, args=[job.public_id])).content.decode()
 
     assert "The export did not start. The export could not be built" in html
-    assert "http-equiv" not in html
+    assert 'data-job-state="running"' not in html
 
 
 @pytest.mark.parametrize("requester", ["commission_member", "read_only_staff", "central_manager"])

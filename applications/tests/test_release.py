@@ -224,7 +224,7 @@ def test_release_page_is_its_requesters_only(
         response = client.get(url, language="fr")
 
     assertContains(response, "Avancement")
-    assertContains(response, 'http-equiv="refresh"')
+    assertContains(response, 'data-job-state="running"')
     client.force_login(central_manager)
     assert client.get(url).status_code == 404
     client.force_login(commission_member)
@@ -385,4 +385,4 @@ def test_a_stalled_release_says_it_stopped_and_stops_refreshing(client, centre_m
     response = client.get(reverse("admin:applications_application_release", args=[job.public_id]))
 
     assertContains(response, "The release stopped before the end")
-    assertNotContains(response, 'http-equiv="refresh"')
+    assertNotContains(response, 'data-job-state="running"')

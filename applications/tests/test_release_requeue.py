@@ -21,7 +21,7 @@ from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
 
-REFRESH = 'http-equiv="refresh"'
+REFRESH = 'data-job-state="running"'  # the page updates itself while the job runs (static/js/job_progress.js)
 DID_NOT_START = "The release did not start: launch it again."
 
 

@@ -21,7 +21,7 @@ from offers.tests.factories import CommissionFactory, FormationFactory
 
 pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
-REFRESH = '<meta http-equiv="refresh" content="3">'
+REFRESH = 'data-job-state="running"'  # the page updates itself while the job runs (static/js/job_progress.js)
 
 
 @pytest.fixture
@@ -130,7 +130,7 @@ def test_a_pack_never_started_is_shown_failed_not_waiting_for_ever(
     with django_capture_on_commit_callbacks(execute=True):
         page = client.get(page_url(pack)).content.decode()
 
-    assert 'http-equiv="refresh"' not in page
+    assert 'data-job-state="running"' not in page
     assert "— échec</h2>" in page
     assert "Les dossiers n’ont pas pu être constitués ; relancez la demande" in page
     assert len(broker_down) == 1
