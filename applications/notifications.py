@@ -29,6 +29,7 @@ from applications.models import Application, Decision
 from ecandidat.absolute_urls import absolute_url
 from ecandidat.attachments import AttachmentRef
 from ecandidat.emails import OwnText, cancel_pending, enqueue_notification_with
+from ecandidat.maintenance import hour_label
 from ecandidat.models import OutboundEmail
 from ecandidat.notifications import INSTITUTION_NAME, Deferred, Kind, Notification, Variable
 from ecandidat.staff_text import shown_in_mail
@@ -65,6 +66,20 @@ def format_date(day: datetime.date | None) -> str:
     return _short_date_lazily(day) if day else ""
 
 
+def _closing_hour() -> str:
+    return hour_label(settings.MAINTENANCE_START)
+
+
+_closing_hour_lazily = lazy(_closing_hour, str)
+
+
+def deadline_hour() -> str:
+    """The hour the candidate site closes on the day of a deadline (the nightly window's start, « 22h45 »; "22:45"
+    in English), written in the mail's language; "" when no window is enforced: the site stays open until
+    midnight and the deadline is the whole day. The mails say « au plus tard le 30/06/2027 à 22h45 » with it."""
+    return _closing_hour_lazily() if settings.MAINTENANCE_WINDOW_ENFORCED else ""
+
+
 def _sample_date(year: int, month: int, day: int) -> str:
     """A sample date, written as a real mail's (:func:`format_date`): in the language of the mail previewed."""
     return format_date(datetime.date(year, month, day))
@@ -85,6 +100,11 @@ _V: dict[str, Variable] = {
         Variable("formation_code", _("code of the formation"), "MINFO"),
         Variable("formation_title", _("title of the formation"), "Master Informatique"),
         Variable("return_deadline", _("date by which the dossier must be returned"), _sample_date(2026, 6, 15)),
+        Variable(
+            "deadline_hour",
+            _("hour the site closes on the day of a deadline (empty when it stays open until midnight)"),
+            _closing_hour_lazily(),
+        ),
         # eCandidat's variables of the candidate, the formation's dates, the commission and the campaign (§2.10).
         Variable("civility", _("title of the candidate (Madame, Monsieur)"), Civility.MRS.label),
         Variable("birth_date", _("date of birth of the candidate"), _sample_date(2001, 2, 3)),
@@ -200,6 +220,7 @@ def application_context(application: Application) -> dict[str, object]:
         "formation_code": formation.code,
         "formation_title": shown_in_mail(formation.title, formation.title_en),  # chosen in the mail's language
         "return_deadline": format_date(effective_return_deadline(application)),
+        "deadline_hour": deadline_hour(),
         "paper": formation.mode == ApplicationMode.PAPER,
         "civility": Civility(candidate.civility).label if candidate.civility else "",  # lazy: the mail's language
         "birth_date": format_date(candidate.birth_date),
@@ -323,7 +344,7 @@ NOTIFICATIONS = (
         "CANDIDATURE",
         _("application"),
         _("an application is created"),
-        (*_APPLICATION, _V["return_deadline"], _V["paper"], _V["proposal"]),
+        (*_APPLICATION, _V["return_deadline"], _V["deadline_hour"], _V["paper"], _V["proposal"]),
     ),
     _application("CANDIDATURE_ANNULATION", _("application cancelled"), _("an application is cancelled"), _APPLICATION),
     _application(
@@ -345,7 +366,14 @@ NOTIFICATIONS = (
         "STATUT_IN",
         _("dossier status incomplete"),
         format_lazy(_("the dossier status is set to {status}"), status=DossierStatus.INCOMPLETE.label),
-        (*_APPLICATION, _V["comment"], _V["refused_pieces"], _V["return_deadline"], _V["recap_url"]),
+        (
+            *_APPLICATION,
+            _V["comment"],
+            _V["refused_pieces"],
+            _V["return_deadline"],
+            _V["deadline_hour"],
+            _V["recap_url"],
+        ),
     ),
     _application(
         "STATUT_CO",
@@ -375,7 +403,14 @@ NOTIFICATIONS = (
         "AVIS_FAVORABLE",
         _("favourable decision"),
         _("a favourable decision is validated, or the candidate is promoted from the waiting list"),
-        (*_DECISION, _V["confirmation_date"], _V["letter_url"], _V["letter_attached"], _V["recap_url"]),
+        (
+            *_DECISION,
+            _V["confirmation_date"],
+            _V["deadline_hour"],
+            _V["letter_url"],
+            _V["letter_attached"],
+            _V["recap_url"],
+        ),
     ),
     _application(
         "AVIS_DEFAVORABLE",
@@ -430,13 +465,13 @@ NOTIFICATIONS = (
         "CANDIDATURE_RELANCE_TRANSMISSION",
         _("reminder: application not transmitted"),
         _("the nightly batch reminds the candidate of an untransmitted application before its return deadline"),
-        (*_APPLICATION, _V["return_deadline"], _V["recap_url"]),
+        (*_APPLICATION, _V["return_deadline"], _V["deadline_hour"], _V["recap_url"]),
     ),
     _application(
         "CANDIDATURE_RELANCE_FAVO",
         _("reminder to confirm"),
         _("the nightly batch reminds the candidate before the confirmation date"),
-        (*_APPLICATION, _V["confirmation_date"], _V["recap_url"]),
+        (*_APPLICATION, _V["confirmation_date"], _V["deadline_hour"], _V["recap_url"]),
     ),
     _application(
         "CANDIDATURE_RELANCE_FORMULAIRE",

@@ -228,7 +228,8 @@ class Centre(KnowsUncheckedFields, models.Model):
         _("confirmation delay (days)"),
         null=True,
         blank=True,
-        help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
+        validators=[MinValueValidator(1)],
+        help_text=_("Days after a favourable decision is validated; leave the confirmation date empty then."),
     )
     default_favourable_decision_type = models.ForeignKey(
         "offers.DecisionType",
@@ -253,7 +254,11 @@ class Centre(KnowsUncheckedFields, models.Model):
         _("confirmation date after a waiting-list promotion"), null=True, blank=True
     )
     default_waiting_list_confirmation_delay_days = models.PositiveSmallIntegerField(
-        _("confirmation delay after a waiting-list promotion (days)"), null=True, blank=True
+        _("confirmation delay after a waiting-list promotion (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Days after the promotion; leave the confirmation date after a promotion empty then."),
     )
 
     objects = CentreQuerySet.as_manager()
@@ -281,7 +286,9 @@ class Centre(KnowsUncheckedFields, models.Model):
                 "option in “%(field)s”)."
             ) % {"field": capfirst(Centre.candidate_mail_copy.field.verbose_name)}
         # The default dates follow the formation's own rules (Formation.clean): a new formation given them saves.
-        probe = Formation(**{name: getattr(self, f"default_{name}") for name in ORDERED_DATE_FIELDS})
+        probe = Formation(
+            **{name: getattr(self, f"default_{name}") for name in (*ORDERED_DATE_FIELDS, *CONFIRMATION_DELAY_FIELDS)}
+        )
         try:
             probe.clean()
         except ValidationError as error:
@@ -303,6 +310,13 @@ CALENDAR_FIELDS = (
 # Every date whose order Formation.clean checks: the calendar, then the confirmation date after a waiting-list
 # promotion (last of all). The mass edit gives them together; a centre's defaults are checked together.
 ORDERED_DATE_FIELDS = (*CALENDAR_FIELDS, "waiting_list_confirmation_date")
+# A confirmation is given by a date or by a délai in days, never both (ecandidat-features §2.8: « date OU délai en
+# jours »): each date with the délai that would otherwise replace it (applications.dates, applications.services.staff).
+CONFIRMATION_RULES = (
+    ("confirmation_date", "confirmation_delay_days"),
+    ("waiting_list_confirmation_date", "waiting_list_confirmation_delay_days"),
+)
+CONFIRMATION_DELAY_FIELDS = tuple(delay for _date, delay in CONFIRMATION_RULES)
 # The formation fields a centre gives a default value to, each as ``default_<name>`` on the centre.
 FORMATION_DEFAULTS = (
     "mode",
@@ -998,7 +1012,8 @@ class Formation(models.Model):
         _("confirmation delay (days)"),
         null=True,
         blank=True,
-        help_text=_("Days after a favourable decision is validated; overrides the confirmation date."),
+        validators=[MinValueValidator(1)],
+        help_text=_("Days after a favourable decision is validated; leave the confirmation date empty then."),
     )
     # The other "Dates utiles" the candidate's recap shows (ecandidat-features §1.6, §2.8), all optional.
     preanalysis_on = models.DateField(_("pre-analysis date"), null=True, blank=True)
@@ -1093,7 +1108,11 @@ class Formation(models.Model):
         _("confirmation date after a waiting-list promotion"), null=True, blank=True
     )
     waiting_list_confirmation_delay_days = models.PositiveSmallIntegerField(
-        _("confirmation delay after a waiting-list promotion (days)"), null=True, blank=True
+        _("confirmation delay after a waiting-list promotion (days)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text=_("Days after the promotion; leave the confirmation date after a promotion empty then."),
     )
     forms = models.ManyToManyField(
         ComplementaryForm, verbose_name=_("complementary forms"), blank=True, related_name="formations"
@@ -1169,6 +1188,30 @@ class Formation(models.Model):
                     "the jury, the publication and the confirmation date."
                 ),
             ),
+            models.CheckConstraint(
+                condition=Q(confirmation_date__isnull=True) | Q(confirmation_delay_days__isnull=True),
+                name="formation_confirmation_date_or_delay",
+                violation_error_message=_("Give a confirmation date or a delay in days, not both."),
+            ),
+            models.CheckConstraint(
+                condition=Q(confirmation_delay_days__isnull=True) | Q(confirmation_delay_days__gte=1),
+                name="formation_confirmation_delay_at_least_one_day",
+                violation_error_message=_("The confirmation delay is at least 1 day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(waiting_list_confirmation_date__isnull=True)
+                | Q(waiting_list_confirmation_delay_days__isnull=True),
+                name="formation_waiting_list_confirmation_date_or_delay",
+                violation_error_message=_(
+                    "Give a confirmation date after a waiting-list promotion or a delay in days, not both."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(waiting_list_confirmation_delay_days__isnull=True)
+                | Q(waiting_list_confirmation_delay_days__gte=1),
+                name="formation_waiting_list_confirmation_delay_at_least_one_day",
+                violation_error_message=_("The confirmation delay is at least 1 day."),
+            ),
         ]
 
     def __str__(self):
@@ -1201,6 +1244,21 @@ class Formation(models.Model):
             errors["waiting_list_confirmation_date"] = _(
                 "The confirmation date after a waiting-list promotion must be on or after the return deadline, the "
                 "jury, the publication and the confirmation date."
+            )
+        # A date or a délai, not both: the délai would silently replace the date the manager set (and a délai of 0
+        # gave the day of the decision itself, the site closing at 22:45). Said next to the délai.
+        if self.confirmation_date is not None and self.confirmation_delay_days is not None:
+            errors.setdefault(
+                "confirmation_delay_days",
+                _("Give a confirmation date or a delay in days, not both: empty one of them."),
+            )
+        if self.waiting_list_confirmation_date is not None and self.waiting_list_confirmation_delay_days is not None:
+            errors.setdefault(
+                "waiting_list_confirmation_delay_days",
+                _(
+                    "Give a confirmation date after a waiting-list promotion or a delay in days, not both: empty one "
+                    "of them."
+                ),
             )
         if self.centre_id and self.commission_id and self.commission.centre_id != self.centre_id:
             errors["commission"] = _("The commission must belong to the formation's centre.")

@@ -22,6 +22,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from offers.models import (
+    CONFIRMATION_RULES,
     FORMATION_DEFAULTS,
     ORDERED_DATE_FIELDS,
     Campaign,
@@ -56,14 +57,32 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
     )
     formations.sort(key=lambda formation: formation.code)  # the refusals read in the order of the codes
     refusals = []
+    # A confirmation is a date or a délai in days (Formation.clean): a date is not given to a formation that counts
+    # in days. Said by its own sentence, naming the formations, instead of the form's "not both".
+    given = [(date_field, delay_field) for date_field, delay_field in CONFIRMATION_RULES if date_field in dates]
     for formation in formations:
+        in_days = [(d, delay) for d, delay in given if getattr(formation, delay) is not None]
         for field, value in dates.items():
             setattr(formation, field, value)
+        reasons = [
+            _("it counts “%(date)s” in days (%(delay)s): empty its delay in its form first, or leave this date empty")
+            % {
+                "date": Formation._meta.get_field(date_field).verbose_name,
+                "delay": Formation._meta.get_field(delay_field).verbose_name,
+            }
+            for date_field, delay_field in in_days
+        ]
         try:
             formation.clean()
         except ValidationError as error:
-            messages = "; ".join(message for messages in error.message_dict.values() for message in messages)
-            refusals.append(_("%(formation)s: %(reasons)s") % {"formation": formation.code, "reasons": messages})
+            said = {delay for _date, delay in in_days}
+            reasons += [
+                message for field, messages in error.message_dict.items() if field not in said for message in messages
+            ]
+        if reasons:
+            refusals.append(
+                _("%(formation)s: %(reasons)s") % {"formation": formation.code, "reasons": "; ".join(reasons)}
+            )
     if refusals:
         raise ValidationError(refusals)
     for formation in formations:

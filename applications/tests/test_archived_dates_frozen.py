@@ -98,7 +98,7 @@ def test_a_deadline_extended_for_one_candidate_before_the_archiving_stays_the_la
 def test_a_confirmation_date_counted_in_days_is_frozen_at_the_archiving(
     campaign, next_campaign, formation, central_manager
 ):
-    formation.confirmation_delay_days = DELAY
+    formation.confirmation_delay_days, formation.confirmation_date = DELAY, None  # a délai, not a date
     formation.save()
     application = make_application(formation, campaign=campaign)
     favourable(application, central_manager)
@@ -117,7 +117,7 @@ def test_a_confirmation_date_counted_in_days_is_frozen_at_the_archiving(
 def test_an_archived_application_without_a_favourable_decision_keeps_having_no_confirmation_date(
     campaign, next_campaign, formation, central_manager
 ):
-    formation.confirmation_delay_days = DELAY
+    formation.confirmation_delay_days, formation.confirmation_date = DELAY, None  # a délai, not a date
     formation.save()
     refused = make_application(formation, campaign=campaign)
     refuse(refused, central_manager)
@@ -162,7 +162,7 @@ def test_the_active_campaign_s_applications_still_follow_their_formation(campaig
 def test_the_migration_marks_the_campaigns_archived_before_it_frozen(campaign, formation, central_manager):
     """Archived by the former batch: the return deadline frozen already, a délai not; the migration freezes the
     délai as it reads now and marks them frozen on their campaign's archiving date."""
-    formation.confirmation_delay_days = DELAY
+    formation.confirmation_delay_days, formation.confirmation_date = DELAY, None  # a délai, not a date
     formation.save()
     application = make_application(formation, campaign=campaign)
     favourable(application, central_manager)

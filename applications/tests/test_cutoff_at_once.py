@@ -153,25 +153,6 @@ def test_a_direct_access_after_its_date_waits_for_staff(formation, campaign, cen
             staff.validate_decision(decision, actor=centre_manager)
 
 
-def test_a_direct_access_on_a_delay_of_no_day_once_the_site_closed_waits_for_staff(
-    maintenance_window, centre, commission, campaign, centre_manager
-):
-    """A formation whose candidates confirm within 0 days of the decision: the date is today, already closed."""
-    formation = formation_confirmed_by(
-        centre,
-        commission,
-        treatment_type=TreatmentType.DIRECT,
-        favourable_decision_type=decision_type(Avis.FAVOURABLE),
-        confirmation_delay_days=0,
-    )
-    application = direct(formation, campaign)
-
-    with time_machine.travel(CLOSING, tick=False):
-        staff.set_dossier_status(application, target=DossierStatus.COMPLETE, actor=centre_manager)
-
-    assert_waits_for_staff(application)
-
-
 def test_the_nightly_no_longer_finds_a_direct_access_it_must_leave_for_staff(
     maintenance_window, formation, campaign, centre_manager
 ):

@@ -61,7 +61,11 @@ class FormationFactory(factory.django.DjangoModelFactory):
     opens_on = factory.LazyFunction(lambda: timezone.localdate() - datetime.timedelta(days=10))
     closes_on = factory.LazyFunction(lambda: timezone.localdate() + datetime.timedelta(days=30))
     return_deadline = factory.LazyAttribute(lambda o: o.closes_on + datetime.timedelta(days=7))
-    confirmation_date = factory.LazyAttribute(lambda o: o.return_deadline + datetime.timedelta(days=30))
+    # A date or a délai in days, never both (Formation's constraint): no date for a formation counting in days.
+    confirmation_delay_days = None
+    confirmation_date = factory.LazyAttribute(
+        lambda o: None if o.confirmation_delay_days is not None else o.return_deadline + datetime.timedelta(days=30)
+    )
 
 
 class PieceTypeFactory(factory.django.DjangoModelFactory):
