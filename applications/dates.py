@@ -9,6 +9,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from applications.models.candidature import latest_decision
+from ecandidat.maintenance import WINDOW_WARNING_MINUTES
 from offers.enums import Avis
 
 if TYPE_CHECKING:
@@ -90,7 +91,9 @@ def confirmation_date(application: "Application") -> datetime.date | None:
     return effective_confirmation_date(application, application.favourable_validated_at)
 
 
-def first_day_to_act(moment: datetime.datetime | None = None) -> datetime.date:
+def first_day_to_act(
+    moment: datetime.datetime | None = None, *, margin: datetime.timedelta = datetime.timedelta(0)
+) -> datetime.date:
     """The first day, seen from ``moment`` (default: now), on which a candidate can still act on the site.
 
     The nightly runs at 23:00 (deploy/crontab), inside the evening part of the maintenance window (22:45–06:00):
@@ -98,9 +101,32 @@ def first_day_to_act(moment: datetime.datetime | None = None) -> datetime.date:
     a reminder of it would arrive when nothing can be done any more. From the window's start to midnight that first
     day is tomorrow; after midnight (a cron that reads 23:00 in UTC runs at 00:00 or 01:00 in Paris) it is today,
     the same day. Without an enforced window the site stays open until midnight: today.
+
+    ``margin``: how long the candidate must still have before the site closes for today to count
+    (``ACT_MARGIN`` for what staff give a candidate to do: a decision validated at 22:40 on its date de
+    confirmation left 5 minutes to confirm, and the nightly batch withdrew it 20 minutes later). Today is lost from
+    ``margin`` before the window's start. Only with the window enforced: without it, the site never closes.
     """
     local = timezone.localtime(moment)
     start, end = settings.MAINTENANCE_START, settings.MAINTENANCE_END
-    if settings.MAINTENANCE_WINDOW_ENFORCED and start > end and local.time() >= start:
-        return local.date() + datetime.timedelta(days=1)
+    if settings.MAINTENANCE_WINDOW_ENFORCED and start > end:
+        # On the wall clock, as ``ecandidat.maintenance.in_window``: the moment, ``margin`` later, is past today's
+        # start of the window (or already on the next day).
+        shifted = local.replace(tzinfo=None) + margin
+        if local.time() >= start or shifted >= datetime.datetime.combine(local.date(), start):
+            return local.date() + datetime.timedelta(days=1)
     return local.date()
+
+
+# What staff give a candidate to do on a day (a decision to confirm, a date to meet) needs at least the hour before
+# the site closes for the night on that day: the hour the candidate pages warn that the site is about to close
+# (``ecandidat.maintenance.WINDOW_WARNING_MINUTES``). ``first_day_to_act(moment, margin=ACT_MARGIN)``.
+ACT_MARGIN = datetime.timedelta(minutes=WINDOW_WARNING_MINUTES)
+
+
+def closes_tonight(moment: datetime.datetime | None = None) -> bool:
+    """Whether ``moment`` (default: now) is before the enforced window of its evening, the site still open: what
+    ``ACT_MARGIN`` made lost is lost because the site closes soon, not because it is closed."""
+    local = timezone.localtime(moment)
+    start, end = settings.MAINTENANCE_START, settings.MAINTENANCE_END
+    return settings.MAINTENANCE_WINDOW_ENFORCED and start > end and end <= local.time() < start

@@ -14,7 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import AMOUNT_MAX, COMPLEMENT_MAX_LENGTH, FIELDS, KEEP, stored_values
-from applications.services.staff import new_confirmation_date_refusal, new_return_deadline_refusal
+from applications.services.staff import (
+    RETURN_DEADLINE_STATUSES,
+    new_confirmation_date_refusal,
+    new_return_deadline_refusal,
+)
 from applications.workflow import before_creation_message, earliest_status_date
 from ecandidat import parameters
 from ecandidat.admin_inputs import IsoDateInput
@@ -33,6 +37,18 @@ class StatusForm(forms.Form):
     # No status is preselected: a click on "Confirmer" straight away must not send the dossier back (issue 11).
     target = forms.ChoiceField(
         label=_("New dossier status"), choices=[("", BLANK_CHOICE_LABEL), *DossierStatus.choices]
+    )
+    # « Incomplet » and « En attente » ask the candidate to send the dossier again by the date limite de retour: once
+    # they could no longer do it by the application's, the change is refused next to this field
+    # (``staff.status_return_deadline_refusal``) unless a later date is given here (``staff.give_return_deadline``).
+    return_deadline = forms.DateField(
+        label=_("Return deadline for this application"),
+        required=False,
+        widget=IsoDateInput(),
+        help_text=_(
+            "Only for “Incomplete” or “Waiting”: required once the candidate can no longer transmit by the "
+            "application's return deadline; a later date is kept."
+        ),
     )
     comment = forms.CharField(
         label=_("Comment (added to the mail)"),
@@ -120,6 +136,16 @@ class StatusForm(forms.Form):
                 self.add_error("on", _("The status “%(status)s” has no date.") % {"status": status})
             elif self.earliest is not None and on < self.earliest:
                 self.add_error("on", before_creation_message(self.earliest))
+        day = data.get("return_deadline")
+        if day is not None:
+            if data.get("target") not in RETURN_DEADLINE_STATUSES:
+                self.add_error(
+                    "return_deadline",
+                    _("A return deadline goes with “%(incomplete)s” or “%(waiting)s” only.")
+                    % {"incomplete": DossierStatus.INCOMPLETE.label, "waiting": DossierStatus.WAITING.label},
+                )
+            elif refusal := new_return_deadline_refusal(day):
+                self.add_error("return_deadline", refusal)
         return data
 
 

@@ -50,7 +50,7 @@ from applications.services.registration import set_regime_and_fees
 from applications.services.release import current_decision_ids, validate_current_decision
 from ecandidat import parameters
 from ecandidat.admin_base import bound_view
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -141,6 +141,12 @@ def _shown_statuses_initial(request, applications: list[Application]) -> dict:
 
 
 def _set_status(application: Application, form: StatusForm, actor) -> Application:
+    """The status, after the date limite de retour given with it (``staff.give_return_deadline``), in the run's one
+    savepoint (``_run_one``): a status refused leaves no date behind. Without a date, « Incomplet » or « En attente »
+    is refused next to the field once the candidate could no longer transmit by the application's
+    (``staff.set_dossier_status``); on a selection, that application only, named."""
+    if (day := form.cleaned_data.get("return_deadline")) is not None:
+        staff.give_return_deadline(application, day=day, actor=actor)
     return review_services.set_dossier_status_checked(
         application,
         target=form.cleaned_data["target"],
@@ -748,7 +754,11 @@ def operation_view(request, object_id, name, *, model_admin):
                 # Likewise the régime and fees it has now, shown in the fields left as the page showed them.
                 application.refresh_from_db(fields=["regime", "fee_exemption", "fee_exemption_comment", "fee_amount"])
                 form = form.rebound(application)
-            form.add_error(None, str(error))
+            if isinstance(form, StatusForm) and isinstance(error, FieldRuleError) and error.field in form.fields:
+                # The date limite de retour gone (``staff.set_dossier_status``): said next to its field.
+                form.add_error(error.field, str(error))
+            else:
+                form.add_error(None, str(error))
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)
             _report_one(request, operation, application)

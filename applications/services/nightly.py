@@ -26,6 +26,7 @@ from django.utils.translation import ngettext
 
 from accounts.models import CandidateAccount, PreviousEmailAddress, User
 from applications.dates import (
+    ACT_MARGIN,
     counted_confirmation_date,
     effective_confirmation_date,
     effective_return_deadline,
@@ -297,8 +298,9 @@ def withdraw_expired_confirmations(
         if confirmation_date is None or confirmation_date >= first_day:
             continue
         if _given_too_late(application.latest_validated_at, confirmation_date):
-            # Given after its date, or on its evening once the site had closed (a decision validated by staff inside
-            # the window): the candidate never had a chance to answer, so staff must set a date; never withdraw it.
+            # Given after its date, or on its evening in the hour before the site closed or once it had (a decision
+            # validated by staff then): the candidate had no real chance to answer, so staff must set a date; never
+            # withdraw it.
             report.add("favourable decisions given after their confirmation date (set a date)")
             continue
         if _closed_to_candidates_on(application, confirmation_date):
@@ -326,9 +328,11 @@ def withdraw_expired_confirmations(
 
 def _given_too_late(validated_at: datetime.datetime, confirmation_date: datetime.date) -> bool:
     """Whether a favourable decision validated at ``validated_at`` left its candidate no moment to answer by
-    ``confirmation_date``: the first day they could act after the validation (``first_day_to_act``; the calendar day
-    without an enforced window) is past that date."""
-    return first_day_to_act(validated_at) > confirmation_date
+    ``confirmation_date``: the first day they could act after the validation, with the hour before the site closes
+    (``first_day_to_act`` with ``ACT_MARGIN``, the rule of the validation's ``staff._confirmation_date_refusal``;
+    the calendar day without an enforced window) is past that date. Validated at 22:40 on its date (before that
+    rule), it left 5 minutes to confirm: counted for staff, not withdrawn 20 minutes later."""
+    return first_day_to_act(validated_at, margin=ACT_MARGIN) > confirmation_date
 
 
 def _withdraw(pk: int, *, first_day: datetime.date) -> list[str]:

@@ -27,7 +27,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
-from applications.dates import first_day_to_act
+from applications.dates import ACT_MARGIN, closes_tonight, first_day_to_act
 from applications.enums import EventKind, PieceStatus
 from applications.history import live_applications_asking_for, record_event, record_events
 from applications.models import Application, PieceSubmission
@@ -450,7 +450,17 @@ def clean_piece_check(
         raise FieldRuleError(gettext("A deadline to replace the piece goes with a refusal only."), field="replace_by")
     if replace_by is not None and replace_by < timezone.localdate():
         raise FieldRuleError(gettext("The deadline to replace the piece cannot be in the past."), field="replace_by")
-    if replace_by is not None and replace_by < first_day_to_act():
+    if replace_by is not None and replace_by < first_day_to_act(margin=ACT_MARGIN):
+        # Today, in the hour before the site closes for the night: the candidate would have had minutes to replace it.
+        if closes_tonight():
+            raise FieldRuleError(
+                gettext(
+                    "The candidate would have less than an hour to replace the piece by today: the site closes at "
+                    "%(time)s tonight. Give tomorrow's date or a later one."
+                )
+                % {"time": hour_label(settings.MAINTENANCE_START)},
+                field="replace_by",
+            )
         # Today, once the site has closed for the night: the candidate could not reach the site before it passed.
         raise FieldRuleError(
             gettext(

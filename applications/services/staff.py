@@ -32,7 +32,13 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from applications.dates import effective_confirmation_date, first_day_to_act
+from applications.dates import (
+    ACT_MARGIN,
+    closes_tonight,
+    effective_confirmation_date,
+    effective_return_deadline,
+    first_day_to_act,
+)
 from applications.enums import DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.history import record_event
 from applications.letters import LetterMail, build_letter, letter_mail, schedule_letter
@@ -51,7 +57,7 @@ from applications.services.pieces import delete_application_files
 from applications.signals import confirmation_withdrawn
 from applications.workflow import STAFF_TRANSITION_BY_TARGET, Role, Transition, change_status
 from ecandidat import parameters
-from ecandidat.exceptions import BusinessRuleError, InvalidTransition
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
 from ecandidat.maintenance import hour_label
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
@@ -125,6 +131,11 @@ def set_dossier_status(
     another (a colleague's change meanwhile), ``InvalidTransition`` says so and nothing is written nor mailed: a
     « Complet » is not replaced unread by the « Incomplet » chosen from « Réceptionné ». None: not checked.
 
+    ``IN`` and ``AT`` ask the candidate to send the dossier again by the date limite de retour: refused
+    (``FieldRuleError`` on ``return_deadline``, nothing written) once they could no longer do it by the
+    application's (``status_return_deadline_refusal``); staff give it a later date first (``give_return_deadline``,
+    the status form's field beside the status).
+
     Returns the application (locked); set « Complet », its accès direct only entered because its candidate could no
     longer confirm by the date de confirmation (``grant_direct_access``) is said by ``held_back_decision`` on it."""
     transition = STAFF_TRANSITION_BY_TARGET.get(target)
@@ -142,7 +153,51 @@ def set_dossier_status(
             )
             % {"shown": shown, "now": DossierStatus(application.dossier_status).label}
         )
+    if transition.target in RETURN_DEADLINE_STATUSES and (refusal := status_return_deadline_refusal(application)):
+        raise FieldRuleError(refusal, field="return_deadline")
     _apply_staff_status(application, transition, actor=actor, comment=comment, on=on)
+    return application
+
+
+# The statuses that ask the candidate to send the dossier again by its date limite de retour: « Incomplet » (the
+# STATUT_IN mail lists the pieces to replace, and « Date limite de retour ») and « En attente » (transmit again).
+RETURN_DEADLINE_STATUSES = frozenset({DossierStatus.INCOMPLETE, DossierStatus.WAITING})
+
+
+def status_return_deadline_refusal(application: Application, now: datetime.datetime | None = None) -> str:
+    """Why ``application`` may not be set « Incomplet » or « En attente » at ``now`` (default: now), or "": its
+    candidate could no longer transmit by its date limite de retour (``effective_return_deadline``), before the
+    first day they can still act with the hour before the site closes (``first_day_to_act``, ``ACT_MARGIN``).
+    The mail asked to replace pieces and transmit again by a date gone, and « Transmettre » was refused."""
+    deadline = effective_return_deadline(application)
+    if deadline >= first_day_to_act(now, margin=ACT_MARGIN):
+        return ""
+    return _(
+        "The candidate can no longer transmit by this application's return deadline (%(date)s): give it a later "
+        "return deadline with this status."
+    ) % {"date": format_date(deadline)}
+
+
+@transaction.atomic
+def give_return_deadline(application: Application, *, day: datetime.date, actor: User) -> Application:
+    """The date limite de retour given with a status « Incomplet » or « En attente » (the status form's
+    ``return_deadline``), before the status is set in the same transaction (``set_dossier_status``): the
+    application's own date (``return_deadline_override``), with its history row and actor, as « Prolonger les
+    délais » (``extend_deadlines``), only when it is later than the application's date (a selection's application
+    given a later one keeps it). A date the candidate could not act by is refused (``FieldRuleError`` on
+    ``return_deadline``: ``new_return_deadline_refusal``). Returns the application (locked)."""
+    if refusal := new_return_deadline_refusal(day):
+        raise FieldRuleError(refusal, field="return_deadline")
+    application = _lock(application)
+    if application.is_cancelled:
+        raise InvalidTransition(_("This application has been cancelled."))
+    if day <= effective_return_deadline(application):
+        return application
+    application.return_deadline_override = day
+    application.save(update_fields=["return_deadline_override"])
+    with translation.override(settings.LANGUAGE_CODE):
+        text = _("return deadline: %(date)s") % {"date": format_date(day)}
+    record_event(application, kind=EventKind.DEADLINES, actor=actor, comment=text)
     return application
 
 
@@ -738,7 +793,9 @@ def _confirmation_date_refusal(
 ) -> str:
     """Why a favourable decision whose date de confirmation is ``confirmation_date`` may not be validated at
     ``now``, or "": its candidate could no longer answer it by that date, which is before the first day they can
-    still act (``first_day_to_act``, the rule of the nightly withdrawal's ``_given_too_late``).
+    still act with the hour before the site closes (``first_day_to_act`` with ``ACT_MARGIN``, the rule of the
+    nightly withdrawal's ``_given_too_late``): validated at 22:40 on its date, it left 5 minutes to confirm, and the
+    batch of 23:00 withdrew it.
 
     A late decision (after an appeal, a re-admission after an automatic withdrawal…) would be mailed asking to
     answer by a date gone: the candidate could not confirm, and the nightly batch leaves it alone. So would one
@@ -748,7 +805,7 @@ def _confirmation_date_refusal(
     The same rule for the decisions given at once: an accès direct is then only entered (``grant_direct_access``);
     an admission proposal (``proposal``) is refused, with its own way out (its application does not exist yet, so
     no date can be set on it first: a classic application is)."""
-    if confirmation_date is None or confirmation_date >= first_day_to_act(now):
+    if confirmation_date is None or confirmation_date >= first_day_to_act(now, margin=ACT_MARGIN):
         return ""
     if proposal:
         return _proposal_refusal(confirmation_date, now)
@@ -757,6 +814,12 @@ def _confirmation_date_refusal(
             "The confirmation date (%(date)s) has passed: the candidate could not answer this favourable "
             "decision. Set a new confirmation date first (“Extend deadlines”), then validate it."
         ) % {"date": format_date(confirmation_date)}
+    if closes_tonight(now):
+        return _(
+            "The candidate would have less than an hour to confirm by the confirmation date (%(date)s): the site "
+            "closes at %(time)s tonight. Set a later confirmation date first (“Extend deadlines”), then validate "
+            "this favourable decision."
+        ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_START)}
     return _(
         "The candidate can no longer confirm by the confirmation date (%(date)s): the site is closed until "
         "%(time)s tomorrow. Set a later confirmation date first (“Extend deadlines”), then validate this "
@@ -777,6 +840,10 @@ def new_confirmation_date_refusal(day: datetime.date, now: datetime.datetime | N
             "The candidate could no longer confirm by today: the site is closed until %(time)s tomorrow. Give "
             "tomorrow's date or a later one."
         ),
+        closing=lambda: _(
+            "The candidate would have less than an hour to confirm by today: the site closes at %(time)s tonight. "
+            "Give tomorrow's date or a later one."
+        ),
     )
 
 
@@ -791,17 +858,27 @@ def new_return_deadline_refusal(day: datetime.date, now: datetime.datetime | Non
             "The candidate could no longer transmit by today: the site is closed until %(time)s tomorrow. Give "
             "tomorrow's date or a later one."
         ),
+        closing=lambda: _(
+            "The candidate would have less than an hour to transmit by today: the site closes at %(time)s tonight. "
+            "Give tomorrow's date or a later one."
+        ),
     )
 
 
-def _new_date_refusal(day: datetime.date, now: datetime.datetime | None, *, closed: Callable[[], str]) -> str:
-    """Nothing ("") for a date the candidate can still act by (``first_day_to_act``); a date before today's refusal;
-    today's once the site has closed for the night: ``closed()``, with the hour the site opens again."""
+def _new_date_refusal(
+    day: datetime.date, now: datetime.datetime | None, *, closed: Callable[[], str], closing: Callable[[], str]
+) -> str:
+    """Nothing ("") for a date the candidate can still act by with the hour before the site closes
+    (``first_day_to_act`` with ``ACT_MARGIN``); a date before today's refusal; today's once the site has closed for
+    the night: ``closed()``, with the hour the site opens again; today's in the hour before it closes:
+    ``closing()``, with the hour it closes."""
     now = now or timezone.now()
-    if day >= first_day_to_act(now):
+    if day >= first_day_to_act(now, margin=ACT_MARGIN):
         return ""
     if day < timezone.localdate(now):
         return _("The new date must be today or later.")
+    if closes_tonight(now):
+        return closing() % {"time": hour_label(settings.MAINTENANCE_START)}
     return closed() % {"time": hour_label(settings.MAINTENANCE_END)}
 
 
@@ -813,6 +890,12 @@ def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) 
             "Create a classic application instead, give it a new confirmation date (“Extend deadlines”), then enter "
             "and validate its favourable decision."
         ) % {"date": format_date(confirmation_date)}
+    if closes_tonight(now):
+        return _(
+            "The candidate would have less than an hour to confirm by the confirmation date (%(date)s): the site "
+            "closes at %(time)s tonight. Create a classic application instead, give it a later confirmation date "
+            "(“Extend deadlines”), then enter and validate its favourable decision."
+        ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_START)}
     return _(
         "The candidate can no longer confirm by the confirmation date (%(date)s): the site is closed until "
         "%(time)s tomorrow. Create a classic application instead, give it a later confirmation date (“Extend "
@@ -1053,9 +1136,10 @@ def _promotion_confirmation_date(application: Application, now: datetime.datetim
     at ``now`` (§2.7): today + the formation's délai LC (``waiting_list_confirmation_delay_days``) when it has one,
     else its date LC (``waiting_list_confirmation_date``), else the application's own date as it was (one staff
     gave is kept; None: the formation's rule applies, as for any favourable decision). Never a date gone: when the
-    date the candidate would be given is before the first day they can still act (``first_day_to_act``: tomorrow
-    for the nightly withdrawal's promotion at 23:00, inside the maintenance window, where today's date left them
-    no moment to answer and the next night withdrew them), today + ``LATE_PROMOTION_CONFIRMATION_DAYS``."""
+    date the candidate would be given is before the first day they can still act with the hour before the site
+    closes (``first_day_to_act`` with ``ACT_MARGIN``: tomorrow for the nightly withdrawal's promotion at 23:00,
+    inside the maintenance window, where today's date left them no moment to answer and the next night withdrew
+    them, and for a promotion at 22:00), today + ``LATE_PROMOTION_CONFIRMATION_DAYS``."""
     formation = application.formation
     today = timezone.localdate(now)
     stored: datetime.date | None
@@ -1067,7 +1151,7 @@ def _promotion_confirmation_date(application: Application, now: datetime.datetim
     else:
         stored = application.confirmation_date_override
         given = _effective_confirmation_date(application, now)  # its own date, else the formation's rule
-    if given is not None and given < first_day_to_act(now):
+    if given is not None and given < first_day_to_act(now, margin=ACT_MARGIN):
         return today + datetime.timedelta(days=LATE_PROMOTION_CONFIRMATION_DAYS)
     return stored
 

@@ -72,7 +72,8 @@ def test_a_date_error_is_read_with_its_input(client, django_assert_num_queries, 
     url = reverse("admin:offers_formation_change", args=[formation.pk])
     data = admin_form_data(client.get(url))
 
-    with django_assert_num_queries(44):  # the change page, rendered again with the form's errors
+    # the change page, rendered again with the form's errors (each of the formation's check constraints is one)
+    with django_assert_num_queries(56):
         response = client.post(url, {**data, "opens_on": "", "_save": "1"})
 
     html = response.content.decode()
@@ -452,7 +453,8 @@ def test_a_waiting_list_confirmation_before_the_confirmation_is_refused_next_to_
     data = admin_form_data(client.get(url))
     early = formation.confirmation_date - datetime.timedelta(days=1)
 
-    with django_assert_num_queries(44):  # the change page, rendered again with the form's errors
+    # the change page, rendered again with the form's errors (each of the formation's check constraints is one)
+    with django_assert_num_queries(53):
         response = client.post(url, {**data, "waiting_list_confirmation_date": early.isoformat(), "_save": "1"})
 
     html = response.content.decode()

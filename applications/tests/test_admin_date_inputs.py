@@ -30,7 +30,7 @@ def date_inputs(form) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("form_class", "fields"),
     [
-        (StatusForm, ["on"]),
+        (StatusForm, ["on", "return_deadline"]),
         (DecisionForm, ["preselection_date"]),
         (DeadlinesForm, ["return_deadline", "confirmation_date"]),
         (FormationDatesForm, list(ORDERED_DATE_FIELDS)),

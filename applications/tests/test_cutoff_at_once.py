@@ -34,7 +34,7 @@ from offers.enums import Avis, TreatmentType
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("before_the_confirmation_date")]
 
 CLOSING = paris(2027, 6, 30, 22, 50)  # on the date, the site closed since 22:45
-BEFORE_CLOSING = paris(2027, 6, 30, 22, 0)
+BEFORE_CLOSING = paris(2027, 6, 30, 21, 40)  # before the site's last hour (applications.dates.ACT_MARGIN)
 NEXT_MORNING = paris(2027, 7, 1, 10, 0)  # the date gone
 LATER = datetime.date(2027, 7, 3)
 

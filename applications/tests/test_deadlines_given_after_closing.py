@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("maintenance_window
 
 TODAY = datetime.date(2027, 4, 2)
 CLOSED = paris(2027, 4, 2, 22, 50)  # the site closed since 22:45
-OPEN = paris(2027, 4, 2, 22, 0)
+OPEN = paris(2027, 4, 2, 21, 40)  # before the site's last hour (applications.dates.ACT_MARGIN)
 RETURN_CLOSED = (
     "The candidate could no longer transmit by today: the site is closed until 06:00 tomorrow. Give tomorrow's date "
     "or a later one."

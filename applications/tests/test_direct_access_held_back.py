@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("before_the_confirm
 
 CHANGELIST = "admin:applications_application_changelist"
 CLOSING = paris(2027, 6, 30, 22, 50)  # on the date de confirmation, the site closed since 22:45
-BEFORE_CLOSING = paris(2027, 6, 30, 22, 0)
+BEFORE_CLOSING = paris(2027, 6, 30, 21, 40)  # before the site's last hour (applications.dates.ACT_MARGIN)
 LATER = paris(2027, 7, 3, 12, 0).date()
 
 HELD_BACK = "The favourable decision of the direct access was neither validated nor sent for"

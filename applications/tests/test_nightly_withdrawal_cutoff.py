@@ -154,9 +154,9 @@ def test_a_decision_validated_once_the_site_closed_on_its_date_is_left_for_staff
     batch leaves it for staff to set a date rather than withdraw it ten minutes after its mail. The validation now
     refuses it (test_validation_confirmation_cutoff.py), and so do a direct access and an admission proposal given at
     once (test_cutoff_at_once.py), but a decision validated before that rule was not checked: the stamp is moved to
-    22:50 after a validation at 22:00."""
+    22:50 after a validation at 21:40."""
     application = make_application(formation, campaign=campaign)
-    with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):
+    with time_machine.travel(paris(2027, 6, 30, 21, 40), tick=False):  # before the site's last hour
         decide(application, Avis.FAVOURABLE, actor=central_manager)
     assert Decision.objects.filter(application=application).update(validated_at=paris(2027, 6, 30, 22, 50)) == 1
 
@@ -175,7 +175,7 @@ def test_a_decision_validated_before_the_site_closed_on_its_date_is_withdrawn_th
     maintenance_window, formation, campaign, central_manager
 ):
     application = make_application(formation, campaign=campaign)
-    with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):
+    with time_machine.travel(paris(2027, 6, 30, 21, 40), tick=False):  # before the site's last hour
         decide(application, Avis.FAVOURABLE, actor=central_manager)
 
     with time_machine.travel(paris(2027, 6, 30, 23, 0), tick=False):
@@ -186,7 +186,7 @@ def test_a_decision_validated_before_the_site_closed_on_its_date_is_withdrawn_th
 
 @pytest.mark.parametrize(
     ("moment", "refused"),
-    [(paris(2027, 7, 3, 22, 0), False), (paris(2027, 7, 3, 22, 50), True)],
+    [(paris(2027, 7, 3, 21, 40), False), (paris(2027, 7, 3, 22, 50), True)],
     ids=["before-the-window", "inside-the-window"],
 )
 def test_today_as_a_new_confirmation_date_is_refused_once_the_site_has_closed(

@@ -211,6 +211,8 @@ def test_former_addresses_and_the_mails_sent_to_them_while_they_were_the_candida
         context={"subject": "Pas à vous", "body": "Bonjour"},
     )
 
+    candidate.user.refresh_from_db()
+    owner_client.force_login(candidate.user)  # the address change ended the account's sessions
     archive = _archive(owner_client.get(reverse(URL)))
 
     data = json.loads(archive.read("donnees.json"))
@@ -246,6 +248,7 @@ def test_a_staff_members_mails_never_reach_a_candidate_who_once_had_their_addres
     mail("Votre candidature", about=user)
     mail("Alerte de la commission", to="commission@univ.example", about=user)
     staff_change_account_email(account=user, new_email="attaquant@example.org", actor=central_manager)
+    user.refresh_from_db()  # the change ended the account's sessions: a new one, after it
     client.force_login(user)
 
     data = json.loads(_archive(client.get(reverse(URL))).read("donnees.json"))

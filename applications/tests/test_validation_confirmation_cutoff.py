@@ -84,7 +84,7 @@ def test_once_given_a_later_date_it_is_validated_that_same_evening(maintenance_w
 def test_validated_before_the_site_closed_on_its_date_is_accepted(maintenance_window, entered, centre_manager):
     decision = entered.decisions.get()
 
-    with time_machine.travel(paris(2027, 6, 30, 22, 0), tick=False):
+    with time_machine.travel(paris(2027, 6, 30, 21, 40), tick=False):  # before the last hour
         staff.validate_decision(decision, actor=centre_manager)
 
     decision.refresh_from_db()
