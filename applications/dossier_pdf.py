@@ -51,9 +51,9 @@ from applications.models import Application
 from applications.pieces import piece_rows
 from applications.questions import question_rows
 from applications.validators import format_phone
-from documents.enums import OPENABLE_SCANS
+from documents.enums import OPENABLE_SCANS, ScanStatus
 from documents.storage import stored_name
-from documents.validation import MAX_IMAGE_PIXELS, PDF
+from documents.validation import MAX_IMAGE_PIXELS, PDF, to_eight_bits
 from ecandidat.downloads import storage_errors
 from ecandidat.pdf import FONT, UnicodePDF
 
@@ -65,6 +65,9 @@ A4 = (595.28, 841.89)  # points
 IMAGE_MAX_SIDE = 2000
 HEADER_SIZE = 9
 LABEL_WIDTH = 60  # mm, the summary's label column
+# The modes of an image that fpdf2 draws as they are: an image piece in any other (a 16-bit grey scan) is written
+# again before it is laid in the dossier.
+AS_IS_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "CMYK"})
 
 
 def dossier_stem(application) -> str:
@@ -129,10 +132,17 @@ def build_dossier_pdf(application) -> IO[bytes]:
     with contextlib.ExitStack() as spools:
         for row in rows:
             document = row.document
-            if document is None or document.scan_status not in OPENABLE_SCANS:
-                # Listed on the summary pages with its status; its content waits for the antivirus.
+            if document is None:
                 continue
             header = f"{Truncator(row.piece_type.shown_label.text).chars(90)} - {document.original_name}"
+            if document.scan_status not in OPENABLE_SCANS:
+                # Listed on the summary pages with its status; a page says why its content is not there (one
+                # infected stays out, as the single-piece download refuses it).
+                notice = _unscanned_notice(document.scan_status)
+                if notice:
+                    _notice_page(writer, stamps, header, notice)
+                    stamped.append((len(writer.pages) - 1, 0, 0, header))
+                continue
             spool = spools.enter_context(tempfile.TemporaryFile())
             page_number = len(writer.pages)
             try:
@@ -200,6 +210,16 @@ def _lay_stamps(writer: PdfWriter, stamps: UnicodePDF, stamped: list[tuple[int, 
         writer.pages[first].merge_page(notice)  # the page the writer holds (``insert_blank_page`` returns another)
 
 
+def _unscanned_notice(scan_status: str) -> str:
+    """What stands in place of a piece the antivirus has not cleared: still waiting for it, or its scan failed (it
+    is tried again every night); empty for an infected one."""
+    if scan_status == ScanStatus.PENDING:
+        return _("This file has not been checked by the antivirus yet: it is not included.")
+    if scan_status == ScanStatus.ERROR:
+        return _("The antivirus scan of this file failed (it is tried again every night): it is not included.")
+    return ""
+
+
 def missing_file_notice() -> str:
     """What stands in place of a piece whose file is gone from the storage (the dossier PDF, the piece pack)."""
     return _("This file is missing from the storage: ask the candidate for it again.")
@@ -250,16 +270,21 @@ def _pdf_notice() -> str:
 def _append_image(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: str) -> None:
     """A blank A4 page for the image piece; its header line and the image (or a notice), in ``stamps``."""
     with tempfile.TemporaryFile() as small:
-        if _downsample(spool, small):
-            _blank_page(writer, stamps, header)
+        if not _downsample(spool, small):
+            _notice_page(writer, stamps, header, _image_notice())
+            return
+        _blank_page(writer, stamps, header)
+        try:
             stamps.image(small, x=20, y=40, w=A4[0] - 40, h=A4[1] - 60, keep_aspect_ratio=True)
-        else:
-            _notice_page(
-                writer,
-                stamps,
-                header,
-                _("This image cannot be included in the dossier: open it from the pieces list."),
-            )
+        except Exception as error:  # fpdf2 decodes the image here: a damaged file can make it raise anything
+            # Nothing of the image is drawn when it fails: the page, its header line already there, gets the notice.
+            logger.warning("Dossier PDF: image not drawn (%s: %s)", type(error).__name__, error)
+            _draw_notice_text(stamps, _image_notice())
+
+
+def _image_notice() -> str:
+    """What stands in place of an image piece that cannot be laid in the dossier."""
+    return _("This image cannot be included in the dossier: open it from the pieces list.")
 
 
 def _blank_page(writer: PdfWriter, stamps: UnicodePDF, header: str) -> None:
@@ -285,6 +310,11 @@ def _notice_page(writer: PdfWriter, stamps: UnicodePDF, header: str, notice: str
 def _draw_notice(stamps: UnicodePDF, header: str, notice: str) -> None:
     """An A4 page in ``stamps`` with the piece's header line and ``notice``."""
     _draw_header(stamps, header)
+    _draw_notice_text(stamps, notice)
+
+
+def _draw_notice_text(stamps: UnicodePDF, notice: str) -> None:
+    """``notice`` under the header line of the current page of ``stamps``."""
     stamps.set_font(FONT, "", 10)
     stamps.set_xy(20, 60)
     stamps.multi_cell(A4[0] - 40, 14, notice)
@@ -293,23 +323,31 @@ def _draw_notice(stamps: UnicodePDF, header: str, notice: str) -> None:
 def _downsample(spool: BinaryIO, output: BinaryIO) -> bool:
     """Write the image of ``spool`` to ``output`` at most ``IMAGE_MAX_SIDE`` px on its long side: as it is when it
     is already that small, else as JPEG (photos) or PNG (images with transparency). False when it cannot be
-    decoded within the budget."""
+    decoded within the budget.
+
+    A small image is decoded too, though it is passed on as it is: a damaged file (truncated on disk) fails here,
+    where it gives the notice page, not in fpdf2. Only an image in a mode fpdf2 draws right is passed on as it is;
+    one of a high bit depth (a 16-bit grey scan, which fpdf2 and ``convert("RGB")`` made white) is scaled to 8-bit
+    grey first, then written again."""
     try:
-        with Image.open(spool) as image:
-            if max(image.size) <= IMAGE_MAX_SIDE:
-                spool.seek(0)
-                shutil.copyfileobj(spool, output)
-                output.seek(0)
-                return True
-            if image.format == "JPEG" or image.format == "MPO":
-                image.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # the decoder scales down: never full size
-            elif image.width * image.height > MAX_IMAGE_PIXELS:
-                logger.warning("Dossier PDF: image of %sx%s px not decoded", image.width, image.height)
+        with Image.open(spool) as opened:
+            if max(opened.size) <= IMAGE_MAX_SIDE:
+                opened.load()
+                if opened.mode in AS_IS_MODES:
+                    spool.seek(0)
+                    shutil.copyfileobj(spool, output)
+                    output.seek(0)
+                    return True
+            if opened.format == "JPEG" or opened.format == "MPO":
+                opened.draft("RGB", (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE))  # the decoder scales down: never full size
+            elif opened.width * opened.height > MAX_IMAGE_PIXELS:
+                logger.warning("Dossier PDF: image of %sx%s px not decoded", opened.width, opened.height)
                 return False
+            image = to_eight_bits(opened)
             has_alpha = image.mode in {"RGBA", "LA", "PA"} or "transparency" in image.info
             converted = image.convert("RGBA" if has_alpha else "RGB")
             converted.thumbnail((IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), Image.Resampling.BICUBIC)
-            if has_alpha:
+            if has_alpha or image is not opened:
                 converted.save(output, format="PNG", compress_level=6)
             else:
                 converted.save(output, format="JPEG", quality=85)
@@ -487,6 +525,8 @@ def _summary(application, rows) -> UnicodePDF:
         _("Formation"), f"{formation.code} - {formation.shown_title}"
     )  # the reader's language, as the labels
     pdf.line_item(_("Dossier status"), application.get_dossier_status_display())
+    if application.cancelled_at:
+        pdf.paragraph(_("Application cancelled on %(date)s") % {"date": _date(application.cancelled_at)})
     pdf.section(_("Useful dates"))
     pdf.line_item(_("Return deadline"), _date(effective_return_deadline(application)))
     pdf.line_item(_("Confirmation date"), _date(_confirmation_date(application)))

@@ -145,10 +145,11 @@ def build_pack(pack_id: int) -> None:
     pack.progress_at = claimed_at
     stored = ""
     try:
-        # The requester's scope is read again: a right withdrawn since the request leaves those dossiers out.
+        # The requester's scope is read again: a right withdrawn since the request leaves those dossiers out; so
+        # does a cancellation (the commission has nothing to examine, and the dossier looked live).
         applications = (
             Application.objects.visible_to(pack.requested_by)
-            .filter(pk__in=pack.application_ids)
+            .filter(pk__in=pack.application_ids, cancelled_at__isnull=True)
             .select_related("candidate__user", "formation", "campaign")
             .order_by("formation__code", "candidate__birth_name", "candidate__first_name", "pk")
         )

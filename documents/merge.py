@@ -30,6 +30,7 @@ from documents.validation import (
     PDF,
     format_size_lazy,
     sanitize_filename,
+    to_eight_bits,
     validate_upload,
 )
 
@@ -128,7 +129,9 @@ def _page(content: bytes) -> Image.Image:
     """One decoded page in a mode Pillow writes as a plain PDF image: RGB, L or CMYK (transparency on white)."""
     with Image.open(io.BytesIO(content)) as opened:
         opened.load()
-        image: Image.Image = opened.copy()
+        # A 16-bit grey scan is scaled to 8 bits first: ``convert("RGB")`` clips it at 255, the page came out white.
+        eight_bits = to_eight_bits(opened)
+        image: Image.Image = opened.copy() if eight_bits is opened else eight_bits
     assert image.width * image.height <= MAX_IMAGE_PIXELS  # validate_upload checked it
     if image.mode in {"RGB", "L", "CMYK"}:
         return image

@@ -685,3 +685,16 @@ def _encode(image: Image.Image, content_type: str, *, icc_profile: bytes | None,
             image = image.convert("RGBA")
         image.save(output, format="PNG", optimize=True, **options)
     return output.getvalue()
+
+
+# Modes of more than 8 bits a channel (a 16-bit grey scan is "I;16"): Pillow's ``convert("L")`` or ``("RGB")`` clips
+# their values at 255 and fpdf2 draws them as they are, so a grey of 30000 (of 65535) printed white.
+HIGH_BIT_DEPTH_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "F"})
+
+
+def to_eight_bits(image: Image.Image) -> Image.Image:
+    """``image`` in 8-bit grey ("L") when it is of a high bit depth, its values scaled from 16 bits (30000 is 116);
+    any other image as it is."""
+    if image.mode not in HIGH_BIT_DEPTH_MODES:
+        return image
+    return image.convert("I").point(lambda value: value * (1 / 257)).convert("L")

@@ -82,7 +82,9 @@ class UnicodePDF(FPDF):
         """Composed accents (a name typed « e » + U+0301 prints as « é »), and « � » for a character neither the
         current font nor a fallback font has. Shaping is on for the text returned if it holds a character of
         ``SHAPED`` that a font draws, off otherwise: fpdf2 reads this state right after (a fragment keeps it)."""
-        text = self._drawable(unicodedata.normalize("NFC", super().normalize_text(text)), fallback=True)
+        # A tab (an answer pasted from a table: « Licence 3⇥Master 1 ») is a space: fpdf2 drew nothing for it.
+        text = super().normalize_text(text).replace("\t", " ")
+        text = self._drawable(unicodedata.normalize("NFC", text), fallback=True)
         shaped = SHAPED.search(text) is not None
         if shaped != bool(self.text_shaping):
             self.set_text_shaping(shaped)

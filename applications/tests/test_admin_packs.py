@@ -95,7 +95,9 @@ def test_pieces_not_cleared_by_the_antivirus_stay_out(
     with default_storage.open(pack.file.name, "rb") as handle:
         archive = zipfile.ZipFile(io.BytesIO(handle.read()))
     reader = PdfReader(io.BytesIO(archive.read(archive.namelist()[0])))
-    assert len(reader.pages) == 3  # the summary's two pages, the cleared transcript
+    # the summary's two pages, the cleared transcript, the notice page of the piece still at the antivirus (its file
+    # left out); the infected one has none
+    assert len(reader.pages) == 4
 
 
 def test_page_refreshes_while_building(client, centre_manager, dossiers):
@@ -422,7 +424,8 @@ def test_one_pdf_keeps_pieces_not_cleared_by_the_antivirus_out(
     pack.refresh_from_db()
     with default_storage.open(pack.file.name, "rb") as handle:
         reader = PdfReader(io.BytesIO(handle.read()), strict=True)
-    assert len(reader.pages) == 4  # table of contents, the summary's two pages, the cleared transcript
+    # table of contents, the summary's two pages, the cleared transcript, the notice of the piece at the antivirus
+    assert len(reader.pages) == 5
 
 
 def test_a_long_table_of_contents_counts_its_own_pages(centre_manager, formation, campaign):
