@@ -67,8 +67,8 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
         reasons = [
             _("it counts “%(date)s” in days (%(delay)s): empty its delay in its form first, or leave this date empty")
             % {
-                "date": Formation._meta.get_field(date_field).verbose_name,
-                "delay": Formation._meta.get_field(delay_field).verbose_name,
+                "date": getattr(Formation._meta.get_field(date_field), "verbose_name", date_field),
+                "delay": getattr(Formation._meta.get_field(delay_field), "verbose_name", delay_field),
             }
             for date_field, delay_field in in_days
         ]

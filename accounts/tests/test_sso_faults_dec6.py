@@ -431,11 +431,11 @@ def test_the_command_reports_the_refused_account_and_still_deactivates(db, answe
     assert paul.is_active
 
 
+@pytest.mark.integration
 def test_on_postgresql_a_name_too_long_for_its_column_is_refused_and_the_refresh_goes_on(db, settings, mocker):
     """The database's own refusal (PostgreSQL checks varchar lengths, SQLite does not): the directory's answer
     given past ``_person``'s check."""
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite does not check a column's length")
+    assert connection.vendor == "postgresql", "integration tests run on PostgreSQL (DATABASE_URL)"
     settings.LDAP_URL = "ldap://annuaire.invalid"
     _directory_staff("anne.longue")
     sophie = _directory_staff("sophie.gestion")

@@ -9,7 +9,7 @@ import importlib
 import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, migrations, transaction
 
 from offers.models import Formation
 from offers.services import set_formation_dates
@@ -83,9 +83,8 @@ def test_the_mass_edit_still_gives_the_date_to_formations_without_a_delay():
 
 def test_the_migration_keeps_the_delay_the_candidates_were_told_and_makes_no_day_one():
     """The rows saved before the constraints (both set: the délai won; a délai of 0), written past the checks as
-    they were: SQLite can ignore its CHECK constraints for the connection."""
-    if connection.vendor != "sqlite":
-        pytest.skip("rows breaking the constraints are written through SQLite's ignore_check_constraints")
+    they were: SQLite ignores its CHECK constraints for the connection when asked, PostgreSQL drops the migration's
+    inside the test's transaction (rolled back with it)."""
     migration = importlib.import_module("offers.migrations.0028_formation_confirmation_date_or_delay")
     both = FormationFactory(confirmation_delay_days=7)
     no_day = FormationFactory(waiting_list_confirmation_delay_days=1)
@@ -93,7 +92,14 @@ def test_the_migration_keeps_the_delay_the_candidates_were_told_and_makes_no_day
     kept = dated.confirmation_date
     centre = CentreFactory()
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA ignore_check_constraints = ON")
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA ignore_check_constraints = ON")
+        else:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the factories' deferred checks, before ALTER TABLE
+            for operation in migration.Migration.operations:
+                if isinstance(operation, migrations.AddConstraint):
+                    table = apps.get_model("offers", operation.model_name)._meta.db_table
+                    cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{operation.constraint.name}"')
         try:
             Formation.objects.filter(pk=both.pk).update(confirmation_date=CONFIRM_BY)
             Formation.objects.filter(pk=no_day.pk).update(waiting_list_confirmation_delay_days=0)
@@ -101,7 +107,8 @@ def test_the_migration_keeps_the_delay_the_candidates_were_told_and_makes_no_day
                 default_confirmation_date=CONFIRM_BY, default_confirmation_delay_days=0
             )
         finally:
-            cursor.execute("PRAGMA ignore_check_constraints = OFF")
+            if connection.vendor == "sqlite":
+                cursor.execute("PRAGMA ignore_check_constraints = OFF")
 
     migration.keep_the_delay(apps, None)
 
