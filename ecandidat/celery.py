@@ -4,6 +4,8 @@ import functools
 import gc
 import logging
 import os
+from collections.abc import Callable
+from time import monotonic
 
 from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
@@ -17,6 +19,42 @@ logger = logging.getLogger(__name__)
 
 # What a publish raises when the broker is unreachable (Celery wraps most of them in kombu's OperationalError).
 BROKER_ERRORS = (KombuOperationalError, RedisError, OSError)
+
+# After a failed publish, this process leaves its next ones to the sweepers for this long instead of trying again:
+# a broker that takes connections and never answers costs each publish its socket timeout (5 s), so a status change
+# queueing three mails held its request 15 s, and every request that queued anything did the same while the broker
+# was silent. The rows are in the database; the sweeper (every minute) sends them once the broker is back.
+BROKER_REST_SECONDS = 30
+_broker_failed_at: float | None = None
+
+
+def publish_or_leave(publish: Callable[[], object], what: str) -> bool:
+    """Run ``publish`` (a task handed to the broker) unless the broker failed in this process less than
+    ``BROKER_REST_SECONDS`` ago; a broker error is logged after ``what`` (« mail 12 left for the sweeper »), never
+    raised. Returns whether the task was handed over.
+
+    The work is in the database either way (an outbox row, a scan to do), so skipping a publish delays it until the
+    sweeper's next run and loses nothing. Tasks run in-process (``task_always_eager``: ``make run``, tests) have no
+    broker to rest: every call publishes."""
+    global _broker_failed_at
+    eager = app.conf.task_always_eager
+    if not eager and _broker_failed_at is not None and monotonic() - _broker_failed_at < BROKER_REST_SECONDS:
+        logger.warning(
+            "%s: the broker failed %.0f s ago, not tried again before %s s",
+            what,
+            monotonic() - _broker_failed_at,
+            BROKER_REST_SECONDS,
+        )
+        return False
+    try:
+        publish()
+    except BROKER_ERRORS as exc:
+        if not eager:
+            _broker_failed_at = monotonic()
+        logger.warning("%s: broker unreachable (%s: %s)", what, type(exc).__name__, exc)
+        return False
+    _broker_failed_at = None
+    return True
 
 
 class Task(DjangoTask):
@@ -34,16 +72,10 @@ class Task(DjangoTask):
         transaction.on_commit(functools.partial(self._publish_quietly, args or (), kwargs or {}, **options))
 
     def _publish_quietly(self, args, kwargs, **options) -> None:
-        try:
-            self.apply_async(args, kwargs, **options)
-        except BROKER_ERRORS as exc:
-            logger.warning(
-                "task %s%r not queued, left for its sweeper: broker unreachable (%s: %s)",
-                self.name,
-                tuple(args),
-                type(exc).__name__,
-                exc,
-            )
+        publish_or_leave(
+            functools.partial(self.apply_async, args, kwargs, **options),
+            f"task {self.name}{tuple(args)!r} not queued, left for its sweeper",
+        )
 
 
 app = Celery("ecandidat", task_cls="ecandidat.celery:Task")

@@ -53,7 +53,7 @@ from django.utils.translation import gettext
 from ecandidat import attachments as mail_attachments
 from ecandidat import notifications
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
-from ecandidat.celery import BROKER_ERRORS, registered_task
+from ecandidat.celery import publish_or_leave, registered_task
 from ecandidat.mail_templates import render_override
 from ecandidat.models import MailTemplate, OutboundEmail
 
@@ -327,15 +327,14 @@ def dispatch(email_id: int) -> bool:
 
     If the broker is unreachable the row stays pending and the sweeper sends it: one log line, no exception, so the
     request or batch that committed goes on. A broker that takes the connection and never answers is unreachable
-    after its socket timeout (``CELERY_BROKER_TRANSPORT_OPTIONS``), kombu's ``OperationalError``. Returns whether the
-    task was handed over.
+    after its socket timeout (``CELERY_BROKER_TRANSPORT_OPTIONS``), kombu's ``OperationalError``; the process then
+    leaves its next publishes to the sweeper for ``BROKER_REST_SECONDS`` (``publish_or_leave``) instead of waiting
+    that timeout again for each. Returns whether the task was handed over.
     """
-    try:
-        registered_task("ecandidat.tasks.send_outbound_email").delay(email_id)
-    except BROKER_ERRORS as exc:
-        logger.warning("mail %s left for the sweeper: broker unreachable (%s: %s)", email_id, type(exc).__name__, exc)
-        return False
-    return True
+    return publish_or_leave(
+        partial(registered_task("ecandidat.tasks.send_outbound_email").delay, email_id),
+        f"mail {email_id} left for the sweeper",
+    )
 
 
 def retry_delay(attempts: int) -> timedelta:
