@@ -33,6 +33,7 @@ from applications.formation_cache import PerFormation
 from applications.models import QuestionAnswer
 from applications.pieces import dossier_lock
 from ecandidat.staff_text import StaffText
+from ecandidat.text import is_number
 from offers.models import Formation, Question
 
 if TYPE_CHECKING:
@@ -253,7 +254,7 @@ def read_answers_version(version: str) -> dict[int, str]:
     shown: dict[int, str] = {}
     for part in version.split(","):
         pk, _sep, fingerprint = part.partition("=")
-        if pk.strip().isdigit() and fingerprint:
+        if is_number(pk.strip()) and fingerprint:  # not isdigit: "²" is a digit int() refuses
             shown[int(pk)] = fingerprint.strip()
     return shown
 

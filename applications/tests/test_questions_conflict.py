@@ -165,7 +165,8 @@ def test_the_service_refuses_and_writes_nothing(application, applicant, project,
     assert list(QuestionAnswer.objects.values_list("answer", flat=True)) == ["Avant"]
 
 
-@pytest.mark.parametrize("forged", ["", "garbage", "\x00", "x=y,,=,-1=z"])
+# "²" is a digit to str.isdigit that int() refuses, and 5,000 digits are past int()'s limit: both were a 500.
+@pytest.mark.parametrize("forged", ["", "garbage", "\x00", "x=y,,=,-1=z", "\u00b2=abc", "9" * 5000 + "=abc"])
 def test_a_forged_version_writes_nothing_it_did_not_show(owner, application, project, forged):
     response = owner.post(_candidate_url(application), {f"question-{project.pk}": "Texte", "read_at": forged})
 
