@@ -81,5 +81,12 @@ def test_without_javascript_every_field_is_shown(setup, chromium_browser):
         page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/operation/enter_decision/")
 
         assert _shown(page) == set(KIND_FIELDS)
+        # Django's theme button draws its name and icon from its script: without it, it was a 0×0 button with no
+        # name that Tab stopped on after « Déconnexion », doing nothing. It is not a stop now.
+        stops = []
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            stops.append(page.evaluate("document.activeElement.className + ':' + document.activeElement.textContent"))
+        assert not [stop for stop in stops if "theme-toggle" in stop], stops
     finally:
         context.close()
