@@ -24,7 +24,9 @@ imported.
 Any failure (network, timeout, credentials refused, 5xx, an answer longer than ``PEGASE_MAX_ANSWER_BYTES``, not JSON,
 JSON of another shape than Pégase's: an object where a list is expected, a count that is not a number…) raises
 ``StudentRecordsUnavailable``; a 404 on a student means "not found". Absent, null and "" are read as empty, as
-eCandidat does.
+eCandidat does. Where Pégase answered and only that answer is unusable (an error status other than those of
+``OUTAGE_STATUSES``, not JSON, JSON of another shape) it is the subclass ``StudentRecordAnswerError``: one learner's
+broken record, which the nightly ``sync_sis`` reports and steps over instead of stopping at it every night.
 """
 
 import datetime
@@ -52,6 +54,7 @@ from applications.sis import (
     SisBaccalaureate,
     SisCursusLine,
     SisStudent,
+    StudentRecordAnswerError,
     StudentRecordsUnavailable,
     parse_grade,
     parse_grade_scale,
@@ -74,6 +77,15 @@ NOMENCLATURES = {
     ReferenceKind.BAC_SPECIALITIES: "SpecialitesBacGeneral",
 }
 PEGASE_FRANCE = "100"  # Pégase's (and Apogée's) code of France, known before any refresh
+# Error statuses that say Pégase (or what stands in front of it) is not serving anyone, whatever the learner asked
+# about: 401 once the token was renewed (our credentials refused), a proxy asking for its own credentials (407), a
+# server that timed out waiting for the request (408, as our own timeouts), asks to slow down (429), and a gateway
+# whose Pégase is down or late (502, 503, 504: the reverse proxy answers for a server it cannot reach, so the next
+# learner's request would get the same). These stay ``StudentRecordsUnavailable``. Any other status >= 400 (404
+# aside: not found) came from Pégase about that address, a 500 on one learner's identity above all, so it is that
+# record's ``StudentRecordAnswerError``; a Pégase answering 500 to everyone is caught by ``sync_sis``'s count of
+# such errors in a row.
+OUTAGE_STATUSES = frozenset({401, 407, 408, 429, 502, 503, 504})
 
 
 class UnmappedCountry(Exception):
@@ -125,11 +137,13 @@ def _kind(value: Any) -> str:
     return "an object" if isinstance(value, dict) else type(value).__name__
 
 
-def _malformed(what: str, detail: str) -> StudentRecordsUnavailable:
+def _malformed(what: str, detail: str) -> StudentRecordAnswerError:
     """An answer Pégase should not give (valid JSON of another shape), logged and reported as the system being
-    unavailable: the callers then degrade as for an outage (the candidate types the dossier, nothing is erased)."""
+    unavailable: the callers then degrade as for an outage (the candidate types the dossier, nothing is erased).
+    A ``StudentRecordAnswerError``: Pégase answered, this answer is broken (``sync_sis`` goes on with the next
+    dossier)."""
     logger.warning("Pégase %s: unexpected answer: %s", what, detail)
-    return StudentRecordsUnavailable(f"Pégase {what}: unexpected answer: {detail}")
+    return StudentRecordAnswerError(f"Pégase {what}: unexpected answer: {detail}")
 
 
 def _object(container: dict, key: str, *, what: str, where: str = "") -> dict:
@@ -267,7 +281,9 @@ class PegaseClient:
         return token
 
     def get_json(self, url: str, *, params: dict | None = None, scope: str = "") -> Any:
-        """GET ``url``; the token is renewed once on a 401 (expired or revoked). None on a 404."""
+        """GET ``url``; the token is renewed once on a 401 (expired or revoked). None on a 404. An error status of
+        ``OUTAGE_STATUSES`` raises ``StudentRecordsUnavailable``; any other, or a body that is not JSON, raises
+        ``StudentRecordAnswerError`` (Pégase answered; this answer is unusable)."""
         answer = None
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.token(renew=attempt == 2)}", "Accept": "application/json"}
@@ -277,12 +293,14 @@ class PegaseClient:
         assert answer is not None  # the loop ran at least once
         if answer.status == 404:
             return None
-        if answer.status >= 400:
+        if answer.status in OUTAGE_STATUSES:
             raise StudentRecordsUnavailable(f"Pégase {url}: HTTP {answer.status}")
+        if answer.status >= 400:
+            raise StudentRecordAnswerError(f"Pégase {url}: HTTP {answer.status}")
         try:
             return json.loads(answer.body)
         except ValueError as exc:  # UnicodeDecodeError included
-            raise StudentRecordsUnavailable(f"Pégase {url}: the answer is not JSON") from exc
+            raise StudentRecordAnswerError(f"Pégase {url}: the answer is not JSON") from exc
 
 
 def _path(*segments: str) -> str:

@@ -9,7 +9,9 @@
 
 Every backend implements ``StudentRecordsBackend``; one that cannot answer (network, authentication, server error)
 raises ``StudentRecordsUnavailable``, and the callers degrade: the candidate types the dossier, the nightly
-batches stop without changing anything.
+batches stop without changing anything. When only one student's answer is unusable (the system answered, that
+record's answer is broken) the backend raises its subclass ``StudentRecordAnswerError``: the nightly ``sync_sis``
+reports that dossier and refreshes the others.
 """
 
 import csv
@@ -33,6 +35,14 @@ from applications.validators import normalise_ine, validate_ine
 
 class StudentRecordsUnavailable(Exception):
     """The student records system did not answer usably (down, refused our credentials, answered an error)."""
+
+
+class StudentRecordAnswerError(StudentRecordsUnavailable):
+    """The system answered, but this one student's answer is unusable: an error status on that student's address
+    (500…), a body that is not JSON, JSON of another shape than the system's. Every caller that degrades on an
+    outage degrades on it the same way (it is a ``StudentRecordsUnavailable``); the nightly ``sync_sis`` alone tells
+    them apart: it reports that dossier and goes on with the next one instead of stopping the batch, since the same
+    broken record would otherwise stop it every night before the dossiers after it."""
 
 
 @dataclass(frozen=True)

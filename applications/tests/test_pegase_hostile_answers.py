@@ -5,7 +5,9 @@ now cleaned (``pegase._text``), and an answer longer than ``PEGASE_MAX_ANSWER_BY
 answers come from a small HTTP server on loopback (the development peer, devtools/pegase/server.py, only ever answers
 Pégase's own data); LimeSurvey's client reads its answers the same way, with its own bound."""
 
+import collections
 import copy
+import io
 import json
 import logging
 import re
@@ -13,8 +15,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from pytest_django.asserts import assertContains
@@ -22,11 +26,12 @@ from pytest_django.asserts import assertContains
 from applications import pegase
 from applications.limesurvey import LimeSurveyClient, LimeSurveyError
 from applications.models import Candidate, ReferenceCommune
-from applications.sis import ReferenceKind, StudentRecordsUnavailable
+from applications.sis import ReferenceKind, StudentRecordAnswerError, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
-from applications.tests.factories import STUDENT
+from applications.tests.factories import STUDENT, CandidateFactory
 from applications.tests.helpers import ESTELLE_TYPED, configure_pegase, pegase_on_loopback
 from ecandidat.http import READ_CHUNK
+from ecandidat.models import BatchRun
 from ecandidat.tests.helpers import loopback_http
 
 pytestmark = pytest.mark.django_db
@@ -321,3 +326,189 @@ def test_a_limesurvey_answer_longer_than_its_bound_is_an_error(endless, settings
 
     with pytest.raises(LimeSurveyError, match=f"longer than the {CAP} bytes taken.*LIMESURVEY_MAX_ANSWER_BYTES"):
         LimeSurveyClient(f"{url}/remotecontrol", "u", "p", timeout=5).call("get_session_key", "u", "p")
+
+
+# --- one learner's broken answer during the nightly refresh -------------------------------------------------------
+# sync_sis stopped at the first StudentRecordsUnavailable, which Pégase also raised for one learner's broken answer
+# (a 500 on that learner's identity, JSON of another shape): dossiers are walked in pk order, so every night the batch
+# stopped at the same record and the dossiers after it were never refreshed again. Such an answer is now that
+# record's StudentRecordAnswerError: reported, and the batch goes on (until five in a row: Pégase is down).
+
+IDENTITY_OF = re.compile(r"^/api/idt/v1/etablissements/ETAB00/identites/([^/]+)$")
+# How a learner's answer breaks: what their identity answers (status, JSON), or (None) a search hit without an id.
+BREAKS = {
+    "http500": (500, {"message": "Internal Server Error"}),
+    "not-an-object": (200, "oops"),
+    "empty-id": None,
+    "http503": (503, {"message": "Service Unavailable"}),
+}
+
+
+@pytest.fixture
+def learners(settings, fresh_pegase_memory):
+    """Pégase on loopback for the nightly refresh: learner 21900001 is Estelle (identites.json, no enrolment); the
+    learners the test puts under "broken" (number → a value of BREAKS) answer badly; any other is not found. The
+    searches made for each learner number are counted under "asked"."""
+    state: dict = {"broken": {}, "asked": collections.Counter()}
+
+    def hit(identity_id: str, number: str) -> dict:
+        return {"totalElements": 1, "items": [{"id": identity_id, "codeApprenant": number}]}
+
+    def answer(path: str, query: str) -> tuple[int, object]:
+        if SEARCH.match(path):
+            number = parse_qs(query).get("codeApprenant", [""])[0]
+            state["asked"][number] += 1
+            if number == "21900001":
+                return 200, hit(ESTELLE["id"], number)
+            if number in state["broken"]:
+                return 200, hit("" if state["broken"][number] is None else f"broken-{number}", number)
+            return 200, {"totalElements": 0, "items": []}
+        identity = IDENTITY_OF.match(path)
+        if identity and identity.group(1) == ESTELLE["id"]:
+            return 200, ESTELLE
+        if identity and identity.group(1).startswith("broken-"):
+            return state["broken"][identity.group(1).removeprefix("broken-")]
+        return 404, {"message": "Not found"}
+
+    with pegase_on_loopback(settings, answer):
+        yield state
+
+
+def _student(campaign, number: str, **fields):
+    """A dossier of ``campaign`` on an account with the student number ``number`` (a Candidate)."""
+    return CandidateFactory(user__campaign=campaign, user__student_number=number, **fields)
+
+
+def _sync() -> BatchRun:
+    call_command("sync_sis", stdout=io.StringIO(), stderr=io.StringIO())
+    return BatchRun.objects.get(name="sync_sis")
+
+
+@pytest.mark.parametrize(
+    ("how", "said"),
+    [
+        ("http500", "HTTP 500"),
+        ("not-an-object", "identity: unexpected answer: the answer is a string, not an object"),
+        ("empty-id", "learner search: unexpected answer: items[0].id is empty, not an id"),
+    ],
+)
+def test_one_learners_broken_answer_does_not_stop_the_nightly_refresh(campaign, learners, how, said):
+    broken = _student(campaign, "21900009")  # walked first (pk order)
+    learners["broken"]["21900009"] = BREAKS[how]
+    good = _student(campaign, "21900001", birth_name="AVANT")
+
+    run = _sync()
+
+    assert Candidate.objects.get(pk=good.pk).birth_name == "MARTIN"  # was still « AVANT »: never reached
+    assert Candidate.objects.get(pk=broken.pk).birth_name == "DUPONT"  # as it was
+    assert run.status == BatchRun.Status.ERROR
+    assert run.counts == {"dossiers refreshed": 1}
+    (error,) = run.errors.splitlines()
+    assert error.startswith(f"candidate {broken.pk}: Pégase ")
+    assert said in error
+    assert error.endswith("this dossier is unchanged, the batch goes on")
+
+
+def test_a_gateway_error_on_a_learner_is_an_outage_and_stops_the_refresh(campaign, learners):
+    # 503 comes from the reverse proxy in front of a Pégase it cannot reach: every next learner would get it too.
+    broken = _student(campaign, "21900009")
+    learners["broken"]["21900009"] = BREAKS["http503"]
+    good = _student(campaign, "21900001", birth_name="AVANT")
+
+    run = _sync()
+
+    assert Candidate.objects.get(pk=good.pk).birth_name == "AVANT"
+    assert run.counts == {}
+    (error,) = run.errors.splitlines()
+    assert error.startswith(f"candidate {broken.pk}: Pégase ")
+    assert "HTTP 503; the batch stops" in error
+    assert learners["asked"]["21900001"] == 0
+
+
+def test_five_broken_answers_in_a_row_stop_the_refresh_as_an_outage(campaign, learners):
+    # A Pégase answering 500 to every learner is down: the batch does not add one error per dossier of the campaign.
+    numbers = [f"219000{n}" for n in range(10, 16)]
+    broken = [_student(campaign, number) for number in numbers]
+    learners["broken"].update(dict.fromkeys(numbers, BREAKS["http500"]))
+    good = _student(campaign, "21900001", birth_name="AVANT")
+
+    run = _sync()
+
+    assert Candidate.objects.get(pk=good.pk).birth_name == "AVANT"
+    assert run.status == BatchRun.Status.ERROR
+    assert run.counts == {}
+    errors = run.errors.splitlines()
+    assert [error.split(":")[0] for error in errors] == [f"candidate {c.pk}" for c in broken[:5]]
+    assert errors[-1].endswith(
+        "5 dossiers in a row got a broken answer: the student records system is taken as down, the batch stops, "
+        "the dossiers after this one are unchanged"
+    )
+    assert run.errors.count("the batch stops") == 1
+    assert learners["asked"][numbers[5]] == learners["asked"]["21900001"] == 0  # never asked
+
+
+def test_broken_answers_count_in_a_row_only(campaign, learners):
+    # Four broken, one answered well, four broken: never five in a row, the batch goes to the end.
+    first = [f"219000{n}" for n in range(10, 14)]
+    then = [f"219000{n}" for n in range(20, 24)]
+    for number in first:
+        _student(campaign, number)
+    good = _student(campaign, "21900001", birth_name="AVANT")
+    for number in then:
+        _student(campaign, number)
+    learners["broken"].update(dict.fromkeys(first + then, BREAKS["not-an-object"]))
+
+    run = _sync()
+
+    assert Candidate.objects.get(pk=good.pk).birth_name == "MARTIN"
+    assert run.counts == {"dossiers refreshed": 1}
+    assert len(run.errors.splitlines()) == 8
+    assert "the batch stops" not in run.errors
+    assert all(learners["asked"][number] == 1 for number in then)
+
+
+class NotJson(BaseHTTPRequestHandler):
+    """A Pégase whose every GET answers 200 with an HTML page (a token for any credentials)."""
+
+    def do_POST(self):  # noqa: N802 (http.server's protocol)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(201, b"a.jwt.token", "text/plain")
+
+    def do_GET(self):  # noqa: N802
+        self._send(200, b"<html><body>Erreur</body></html>", "text/html")
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_answer_that_is_not_json_is_that_records_error(settings, fresh_pegase_memory):
+    with loopback_http(NotJson) as url:
+        configure_pegase(settings, url)
+
+        with pytest.raises(StudentRecordAnswerError, match="the answer is not JSON"):
+            get_backend().find_by_student_number("21900001")
+
+
+@pytest.mark.parametrize("status", [500, 403, 400])
+def test_an_error_status_from_pegase_is_that_records_error(learners, status):
+    learners["broken"]["21900009"] = (status, {"message": "error"})
+
+    with pytest.raises(StudentRecordAnswerError, match=f"HTTP {status}"):
+        get_backend().find_by_student_number("21900009")
+
+
+@pytest.mark.parametrize("status", [502, 503, 504, 429])
+def test_a_gateway_or_throttling_status_stays_an_outage(learners, status):
+    learners["broken"]["21900009"] = (status, {"message": "error"})
+
+    with pytest.raises(StudentRecordsUnavailable, match=f"HTTP {status}") as raised:
+        get_backend().find_by_student_number("21900009")
+
+    assert not isinstance(raised.value, StudentRecordAnswerError)
