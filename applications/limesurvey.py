@@ -30,6 +30,12 @@ class LimeSurveyError(Exception):
     pass
 
 
+def _not_json(constant: str) -> object:
+    """``json.loads`` reads ``NaN`` and ``Infinity``, which JSON has not (nor LimeSurvey's PHP writes): a response
+    holding one could not be stored (the database refuses it in a JSON document) and lost its survey's import."""
+    raise ValueError(f"{constant} is not JSON")
+
+
 class LimeSurveyClient:
     """Use as a context manager: opens a session on entry, releases it on exit."""
 
@@ -66,7 +72,7 @@ class LimeSurveyClient:
             with self._http.post(self.url, json=payload, timeout=self.timeout, stream=True) as response:
                 response.raise_for_status()
                 content = read_by(response, deadline, max_bytes=self.max_answer_bytes)
-            body = json.loads(content)
+            body = json.loads(content, parse_constant=_not_json)
         except TooLarge as exc:
             raise LimeSurveyError(f"{method}: {exc} (LIMESURVEY_MAX_ANSWER_BYTES)") from exc
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError, TooSlow) as exc:
@@ -101,7 +107,7 @@ class LimeSurveyClient:
         if not isinstance(result, str):
             raise LimeSurveyError(f"export_responses({survey_id}): unexpected {type(result).__name__}")
         try:
-            data = json.loads(base64.b64decode(result, validate=True))
+            data = json.loads(base64.b64decode(result, validate=True), parse_constant=_not_json)
         except (binascii.Error, ValueError) as exc:
             raise LimeSurveyError(f"export_responses({survey_id}): not base64-encoded JSON") from exc
         return parse_export(data, survey_id)

@@ -75,12 +75,23 @@ def _latest_by(rows: list[dict], key: str) -> dict[str, tuple[datetime.datetime,
             continue
         try:
             response_id = int(row.get("id") or 0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an id of Infinity (json.loads reads it)
             response_id = 0
         order = (submitted, response_id)
         if value not in latest or order >= latest[value][0]:
             latest[value] = (order, submitted, row)
     return {value: (submitted, row) for value, (_order, submitted, row) in latest.items()}
+
+
+def _queryable(value: str) -> bool:
+    """Whether ``value`` may be looked up in the database: the candidate can edit the survey's URL, hence its
+    ``numDossier``, and one holding NUL (PostgreSQL refuses it) or a lone surrogate (no UTF-8 for it) made the lookup
+    raise, and the survey's whole import was lost. Such a value names no candidate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in value
 
 
 def _storable(text: str) -> str:
@@ -145,7 +156,8 @@ def store_responses(form: ComplementaryForm, rows: list[dict], report: Report) -
             past_applications.add(str(public_id))
     candidates: dict[str, int] = {}
     past_candidates: set[str] = set()
-    found_candidates = Candidate.objects.filter(user__username__in=list(per_candidate)).values_list(
+    queryable = [value for value in per_candidate if _queryable(value)]  # the others: an unknown candidate, below
+    found_candidates = Candidate.objects.filter(user__username__in=queryable).values_list(
         "user__username", "pk", "user__campaign__is_active"
     )
     for username, pk, active in found_candidates:

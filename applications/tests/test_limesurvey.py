@@ -119,6 +119,16 @@ def test_client_unknown_survey_and_garbage(limesurvey, fixtures):
             api.export_responses(8)
 
 
+@pytest.mark.parametrize("constant", ["Infinity", "-Infinity", "NaN"])
+def test_client_refuses_what_json_has_not(limesurvey, fixtures, constant):
+    """``json.loads`` reads ``NaN`` and ``Infinity``; the database refuses them in a JSON document (an answer holding
+    one lost its survey's import) and LimeSurvey's PHP never writes them: such an export is not JSON."""
+    export = f'{{"responses": [{{"id": 1, "submitdate": "2027-03-02 10:15:00", "Q01": {constant}}}]}}'
+    (fixtures / "7.raw").write_text(base64.b64encode(export.encode()).decode())
+    with LimeSurveyClient(limesurvey, "u", "p") as api, pytest.raises(LimeSurveyError, match="not base64-encoded"):
+        api.export_responses(7)
+
+
 def test_client_server_down():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -355,3 +365,55 @@ def test_one_survey_failing_to_store_does_not_stop_the_others(form, application,
 
     assert FormAnswer.objects.get(form=form).answers == {"Q01": "Oui"}
     assert report.errors == ["survey 7 (BAD): answers not stored: TypeError: unexpected export"]
+
+
+@pytest.mark.parametrize("number", ["AB\x00000003", "AB\ud800"], ids=["nul", "lone-surrogate"])
+def test_a_dossier_number_the_database_cannot_read_is_an_unknown_candidate(
+    form, application, campaign, settings, number
+):
+    """Regression (hostile-input audit): the numDossier comes from the survey's URL, which the candidate can edit. One
+    holding NUL (PostgreSQL refuses it in a query) or a lone surrogate (no UTF-8 for it, on both databases) made the
+    candidates' lookup raise: none of the survey's answers were stored, every night. It names no candidate."""
+    settings.LIMESURVEY_URL = "http://limesurvey.invalid/"
+    CandidateFactory(user__campaign=campaign, user__username="AB000002")
+    fake = _FakeClient(
+        {
+            42: [
+                response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui"),
+                response(2, "2027-03-02 10:16:00", numDossier=number, Q01="Piégé"),
+                response(3, "2027-03-02 10:17:00", numDossier="AB000002", Q01="Non"),
+            ]
+        }
+    )
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None, client_factory=fake)
+
+    stored = {a.candidate.user.username: a.answers for a in FormAnswer.objects.select_related("candidate__user")}
+    assert stored == {"AB000001": {"Q01": "Oui"}, "AB000002": {"Q01": "Non"}}
+    assert report.counts["responses naming an unknown candidate"] == 1
+    assert report.errors == []
+
+
+def test_an_infinite_response_id_does_not_stop_the_import(form, application, campaign, settings):
+    """Regression: ``json.loads`` reads ``Infinity``; a response id of it raised OverflowError in ``int()`` and the
+    survey's whole import was lost. The response is ordered as one without an id."""
+    settings.LIMESURVEY_URL = "http://limesurvey.invalid/"
+    CandidateFactory(user__campaign=campaign, user__username="AB000002")
+    fake = _FakeClient(
+        {
+            42: [
+                response(1, "2027-03-02 10:15:00", numDossier="AB000001", Q01="Oui"),
+                response(float("inf"), "2027-03-02 10:16:00", numDossier="ZZ999999", Q01="Piégé"),
+                response(3, "2027-03-02 10:17:00", numDossier="AB000002", Q01="Non"),
+            ]
+        }
+    )
+
+    report = Report()
+    sync_complementary_forms(report, dry_run=False, limit=None, client_factory=fake)
+
+    stored = {a.candidate.user.username: a.answers for a in FormAnswer.objects.select_related("candidate__user")}
+    assert stored == {"AB000001": {"Q01": "Oui"}, "AB000002": {"Q01": "Non"}}
+    assert report.counts["responses naming an unknown candidate"] == 1
+    assert report.errors == []
