@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from documents import antivirus
 from documents.enums import ScanStatus
@@ -187,7 +188,10 @@ def rescan_documents(report: Report, *, dry_run: bool, limit: int | None) -> Non
     try:
         version = antivirus.current_version()
     except (OSError, antivirus.ClamdError) as error:
-        report.error(f"clamd at {antivirus.configured_address()} does not answer: {error}; nothing scanned.")
+        report.error(
+            gettext("clamd at %(address)s does not answer: %(error)s; nothing scanned.")
+            % {"address": antivirus.configured_address(), "error": error}
+        )
         return
     if version.signature_version is None:
         report.add("clamd reports no signature version: clean files not re-scanned")

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest, Lower
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from accounts.models import CandidateAccount, PreviousEmailAddress, User
 from applications.dates import (
@@ -131,6 +131,25 @@ def untransmitted(first_day: datetime.date, horizon: datetime.date) -> QuerySet[
     )
 
 
+def _application_failed(pk: int, exc: Exception) -> str:
+    """The batch history's error of an application left for the next night, in the active language: the
+    institution's, as a batch runs (cron, ``manage.py nightly``); the exception as Python gives it."""
+    return gettext("application %(application)s: %(exception)s: %(message)s") % {
+        "application": pk,
+        "exception": type(exc).__name__,
+        "message": exc,
+    }
+
+
+def _formation_failed(code: str, exc: Exception) -> str:
+    """The batch history's error of a formation left for the next night (see ``_application_failed``)."""
+    return gettext("formation %(formation)s: %(exception)s: %(message)s") % {
+        "formation": code,
+        "exception": type(exc).__name__,
+        "message": exc,
+    }
+
+
 def remind_untransmitted_applications(
     report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
 ) -> None:
@@ -167,7 +186,7 @@ def remind_untransmitted_applications(
             with transaction.atomic():
                 sent = _remind_transmission(application.pk, first_day=first_day, horizon=horizon)
         except Exception as exc:  # one application's failure stops nothing else; it is retried next night
-            report.error(f"application {application.pk}: {type(exc).__name__}: {exc}")
+            report.error(_application_failed(application.pk, exc))
             continue
         report.add("reminders sent" if sent else "transmitted, changed or busy meanwhile")
 
@@ -236,7 +255,7 @@ def remind_favourable_decisions(
             with transaction.atomic():
                 sent = _remind_favourable(listed.pk, confirmation_date)
         except Exception as exc:  # one application's failure stops nothing else; it is retried next night
-            report.error(f"application {listed.pk}: {type(exc).__name__}: {exc}")
+            report.error(_application_failed(listed.pk, exc))
             continue
         report.add("reminders sent" if sent else "already reminded or answered")
 
@@ -320,7 +339,7 @@ def withdraw_expired_confirmations(
             with transaction.atomic():
                 outcomes = _withdraw(application.pk, first_day=first_day)
         except Exception as exc:  # one application's failure stops nothing else; it is retried next night
-            report.error(f"application {application.pk}: {type(exc).__name__}: {exc}")
+            report.error(_application_failed(application.pk, exc))
             continue
         for outcome in outcomes:
             report.add(outcome)
@@ -409,7 +428,7 @@ def recompute_all_waiting_list_ranks(report: Report, *, dry_run: bool, limit: in
         try:
             ranked = recompute_waiting_list_ranks(formation=formation)
         except Exception as exc:  # one formation's failure stops nothing else; it is ranked again next night
-            report.error(f"formation {formation.code}: {type(exc).__name__}: {exc}")
+            report.error(_formation_failed(formation.code, exc))
             continue
         report.add("formations ranked")
         report.add("ranked applications", ranked)
@@ -452,7 +471,7 @@ def mail_waiting_list_progress(report: Report, *, dry_run: bool, limit: int | No
             with transaction.atomic():
                 sent = _mail_progress(pk, rank=rank, told=told)
         except Exception as exc:  # one application's failure stops nothing else; it is retried next night
-            report.error(f"application {pk}: {type(exc).__name__}: {exc}")
+            report.error(_application_failed(pk, exc))
             continue
         report.add("progress mails sent" if sent else "rank changed meanwhile")
 
@@ -490,7 +509,9 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
         return
     following = Campaign.objects.awaiting_activation(old, today).first()
     if following is None:
-        report.error(f"campaign {old.code}: no next campaign to activate; nothing archived.")
+        report.error(
+            gettext("campaign %(campaign)s: no next campaign to activate; nothing archived.") % {"campaign": old.code}
+        )
         return
     applications = Application.objects.filter(campaign=old)
     accounts = User.objects.filter(campaign=old, is_active=True)

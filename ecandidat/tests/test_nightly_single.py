@@ -70,5 +70,5 @@ def test_the_nightly_sequence_is_recorded_with_the_batches_that_failed(mocker):
 
     run = BatchRun.objects.get(name="nightly")
     assert run.status == BatchRun.Status.ERROR
-    assert run.errors == "sync_sis"
+    assert run.errors == "Synchronisation des dossiers étudiants (sync_sis)"  # its label, as the history shows it
     assert run.counts == {"batches run": len(nightly.BATCHES) - 1}

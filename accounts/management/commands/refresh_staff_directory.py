@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.utils.translation import gettext
 
 from accounts import directory
 from accounts.directory_refresh import BATCH, refresh_staff_from_directory
@@ -34,7 +35,12 @@ class Command(BatchCommand):
             return
         outcome = refresh_staff_from_directory(max_deactivations=self.max_deactivations, dry_run=dry_run, limit=limit)
         if outcome.directory_error:
-            report.error(f"directory unavailable, nothing changed: {outcome.directory_error}")
+            # For ops in cron's mail, in English; for the central office in the batch history, in the active
+            # language (the institution's: cron and ``manage.py nightly`` run the batch with no other).
+            self.stderr.write(f"directory unavailable, nothing changed: {outcome.directory_error}")
+            report.error(
+                gettext("directory unavailable, nothing changed: %(reason)s") % {"reason": outcome.directory_error}
+            )
             return
         report.add("staff accounts checked", outcome.checked)
         report.add("accounts to refresh" if dry_run else "accounts refreshed", len(outcome.refreshed))

@@ -5,6 +5,12 @@ enforced: a crontab read in another timezone than TIME_ZONE (CRON_TZ not set to 
 on a server in another timezone) would otherwise withdraw, archive and mail while candidates are on the site. Cron
 mails the refusal (stderr) to MAILTO. ``--force`` runs anyway (a night's run to catch up by hand, said explicitly);
 ``--dry-run`` changes nothing and runs at any time.
+
+A batch fails when it raises, and when the run it recorded ended in error: most batches say what went wrong (the
+archiving with no next campaign to activate, a directory that does not answer, an application whose mail could not be
+written) by their run's errors and return normally. The sequence's record names each failed batch in the
+institution's language, by its label and its command (« Archivage de campagne (archive_campaigns) »), and the command
+then exits with an error naming their commands, for cron's mail; the later batches still run.
 """
 
 import io
@@ -12,10 +18,13 @@ import io
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.db.models import Max
+from django.utils import timezone, translation
 
+from ecandidat.batch_labels import batch_label
 from ecandidat.batches import BatchAlreadyRunning, Report, drop_broken_connections, run_batch
 from ecandidat.maintenance import in_window
+from ecandidat.models import BatchRun
 
 NIGHTLY = "nightly"
 
@@ -71,30 +80,56 @@ class Command(BaseCommand):
         # The sequence is claimed as a batch of its own: a second ``nightly`` (``--force`` by hand while cron's still
         # works) is refused whole. Each batch alone refused to run twice, but the second sequence skipped the one in
         # progress and ran the later ones (ranks, OPI transfer, archiving) before the first sequence's withdrawals.
+        self.failed: list[str] = []  # the commands of the failed batches, for cron's mail
         try:
-            run = run_batch(NIGHTLY, self._run_each, dry_run=dry_run)
+            # The batches' records in the institution's language, whoever runs the sequence (cron has no language
+            # active, which is the same).
+            with translation.override(settings.LANGUAGE_CODE):
+                run_batch(NIGHTLY, self._run_each, dry_run=dry_run)
         except BatchAlreadyRunning:
             raise CommandError(
                 "Refused: another `manage.py nightly` is still running (see the batch history); nothing was run."
             ) from None
-        if run.errors:
-            failed = run.errors.splitlines()
-            raise CommandError(f"{len(failed)} batch(es) failed: {', '.join(failed)}. See the batch history.")
+        if self.failed:
+            raise CommandError(
+                f"{len(self.failed)} batch(es) failed: {', '.join(self.failed)}. See the batch history."
+            )
 
     def _run_each(self, report: Report, *, dry_run: bool, limit: int | None) -> None:
         for name in BATCHES:
             drop_broken_connections()
             out, err = io.StringIO(), io.StringIO()
             try:
+                since = BatchRun.objects.aggregate(last=Max("pk"))["last"] or 0
                 call_command(name, dry_run=dry_run, stdout=out, stderr=err)
+                ended_in_error = _ended_in_error(name, since=since, dry_run=dry_run)
             except BatchAlreadyRunning as exc:
-                report.error(name)
+                self._failed(report, name)
                 self.stderr.write(str(exc))
             except Exception as exc:  # recorded in the batch history; go on with the next batch
-                report.error(name)
+                self._failed(report, name)
                 self.stderr.write(f"{name} failed: {type(exc).__name__}: {exc}")
             else:
-                report.add("batches run")
+                if ended_in_error:
+                    self._failed(report, name)
+                    self.stderr.write(f"{name} failed: its run ended in error (see the batch history).")
+                else:
+                    report.add("batches run")
             self.stdout.write(out.getvalue().rstrip())
             if err.getvalue().strip():
                 self.stderr.write(err.getvalue().rstrip())
+
+    def _failed(self, report: Report, name: str) -> None:
+        """The sequence's error line, as the history's batch column names it: « Archivage de campagne
+        (archive_campaigns) », in the language ``handle`` made active (the institution's)."""
+        self.failed.append(name)
+        report.error(f"{batch_label(name)} ({name})")
+
+
+def _ended_in_error(name: str, *, since: int, dry_run: bool) -> bool:
+    """Whether the run of batch ``name`` that the call just made recorded (a row after ``since``, of the same kind)
+    ended in error. ``run_batch`` ends a run « en erreur » exactly when it recorded errors or its work raised, so the
+    status says it (its errors may be cut at 20,000 characters, never emptied). A real run is the only one of its name
+    while it works (``batch_single_running``); a dry run reads dry runs only, never a real run made meanwhile by hand,
+    and so names the batches that would fail."""
+    return BatchRun.objects.filter(name=name, dry_run=dry_run, pk__gt=since, status=BatchRun.Status.ERROR).exists()
