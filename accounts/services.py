@@ -22,7 +22,7 @@ from django.contrib.sessions.models import Session
 from django.core.validators import EmailValidator, MaxLengthValidator
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet, TextField, Value
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -56,6 +56,8 @@ VALIDATION_MAIL_CODES = ("CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL")
 # whoever made the change (ASVS V2.5, V3). It stays addressed there (``readdress_unsent_mails`` leaves it alone).
 FORMER_ADDRESS_NOTICE_CODE = "CPT_MIN_MODIF_MAIL_ANCIEN"
 EMAIL_PER_CAMPAIGN_CONSTRAINT = "user_email_unique_per_campaign"  # accounts.models.User.Meta.constraints
+# Accounts, and then mails, per pass when the purge deletes the mails of the accounts it deletes (IN lists).
+MAIL_DELETION_CHUNK = 500
 
 
 def issue_numero_dossier() -> str:
@@ -386,7 +388,8 @@ def purge_unvalidated_accounts(
     (``release_email_from_past_campaigns``). Never an account with a dossier (``candidate``, which protects it): an
     account staff created for a paper application never logs in, and its address may have been corrected since.
     An account some other row still protects is kept, the others go: counted in ``report`` (« accounts kept »)
-    with an error naming it, so that one row does not stop the purge every night.
+    with an error naming it, so that one row does not stop the purge every night. An account goes with its mails,
+    as with its full deletion (:func:`delete_mails_of_accounts`), and the back office's history of both.
     """
     now = now or timezone.now()
     limit = now - datetime.timedelta(days=settings.UNVALIDATED_ACCOUNT_DAYS)
@@ -437,12 +440,70 @@ def purge_unvalidated_accounts(
 
 
 def _delete_accounts(ids: list[int]) -> None:
-    """Delete these accounts (``purge_unvalidated_accounts``) with the back office's history of them ("Comptes
-    candidats": an address changed, a link sent again), which names them and their addresses."""
+    """Delete these accounts (``purge_unvalidated_accounts``) with their mails (:func:`delete_mails_of_accounts`:
+    the signup's, often to a mistyped address, names the person and their dossier number) and the back office's
+    history of them ("Comptes candidats": an address changed, a link sent again; their addresses and ENT identities
+    in allauth's pages; their mails' « resend »), which names them and their addresses."""
+    for start in range(0, len(ids), MAIL_DELETION_CHUNK):
+        delete_mails_of_accounts(ids[start : start + MAIL_DELETION_CHUNK])
     account_types = ContentType.objects.get_for_models(User, CandidateAccount, for_concrete_models=False)
-    object_ids = [str(pk) for pk in ids]
-    LogEntry.objects.filter(content_type__in=list(account_types.values()), object_id__in=object_ids).delete()
+    history = Q(content_type__in=list(account_types.values()), object_id__in=[str(pk) for pk in ids])
+    for model in (EmailAddress, SocialAccount):
+        pks = [str(pk) for pk in model.objects.filter(user_id__in=ids).values_list("pk", flat=True)]
+        if pks:
+            history |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=pks)
+    LogEntry.objects.filter(history).delete()
     User.objects.filter(pk__in=ids).delete()
+
+
+def delete_mails_of_accounts(ids: list[int]) -> int:
+    """Delete the mails of these candidate accounts, as the full deletion (« Suppression CNIL »,
+    ``applications.services.erasure._mails``) deletes an account's, with the outbox's history of them (its
+    « resend » lines, « CPT_MIN_CREATE → address »): every mail about one of them (``OutboundEmail.about``: the
+    account mails, the centre's copies, the commission's alerts), and those written to one of their addresses while
+    they had it (the current one since the account was created, a former one until it was replaced), unless an
+    account outside ``ids`` uses that address (its mails are its own). Before the accounts: deleting one unlinks
+    the mails about it (``about``, SET_NULL). Four queries and the deletes, whatever the number of accounts (the
+    caller keeps it to a few hundred: they are IN lists); returns how many mails went."""
+    joined_at: dict[int, datetime.datetime] = {}
+    periods: dict[str, list[tuple[datetime.datetime, datetime.datetime | None]]] = {}
+    for pk, email, joined in User.objects.filter(pk__in=ids).values_list("pk", "email", "date_joined"):
+        joined_at[pk] = joined
+        if email:
+            periods.setdefault(email.lower(), []).append((joined, None))
+    former = PreviousEmailAddress.objects.filter(user_id__in=ids).values_list("user_id", "email", "replaced_at")
+    for user_id, email, replaced_at in former:
+        if email:
+            periods.setdefault(email.lower(), []).append((joined_at[user_id], replaced_at))
+    taken = (
+        User.objects.annotate(address=Lower("email"))
+        .filter(address__in=list(periods))
+        .exclude(pk__in=ids)
+        .values_list("address", flat=True)
+    )
+    for address in set(taken):
+        del periods[address]
+    theirs = set(ids)
+    rows = (
+        OutboundEmail.objects.annotate(address=Lower("to"))
+        .filter(Q(about_id__in=ids) | Q(address__in=list(periods)))
+        .values_list("pk", "address", "created_at", "about_id")
+    )
+    doomed = [
+        pk
+        for pk, address, created_at, about_id in rows
+        if about_id in theirs
+        or any(
+            since <= created_at and (until is None or created_at <= until) for since, until in periods.get(address, ())
+        )
+    ]
+    deleted = 0
+    outbox = ContentType.objects.get_for_model(OutboundEmail)
+    for start in range(0, len(doomed), MAIL_DELETION_CHUNK):
+        part = doomed[start : start + MAIL_DELETION_CHUNK]
+        LogEntry.objects.filter(content_type=outbox, object_id__in=[str(pk) for pk in part]).delete()
+        deleted += OutboundEmail.objects.filter(pk__in=part).delete()[1].get(OutboundEmail._meta.label, 0)
+    return deleted
 
 
 def change_email(

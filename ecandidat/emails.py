@@ -40,6 +40,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Case, CharField, F, TextField, Value, When
@@ -191,7 +192,14 @@ def enqueue_notification_with(
     """:func:`enqueue_notification` with its ``extra`` variables as a mapping, files to attach (references, read
     when the mail is sent: ``ecandidat.attachments``), the sender's own text, the account the mail is about, for a
     centre's copy the candidate's address, and the ``topic`` :func:`cancel_pending` may withdraw it by (see
-    :func:`enqueue_email`)."""
+    :func:`enqueue_email`).
+
+    Without ``about``, a mail whose subject is a candidate account (the account mails: signup, address validation,
+    forgotten credentials, an account created by staff) is about that account: its full deletion and the purge of
+    unvalidated accounts delete it, even when another account (last year's of the same person) uses its address.
+    A mail with no subject (to the owner of an address, who is not told whose account tried) stays unlinked."""
+    if about is None and isinstance(subject, get_user_model()) and subject.is_candidate:
+        about = subject
     notification = _registered(code)
     values = {**notification.context(subject), **extra}
     context = {name: values[name] for name in notification.names if name in values}
@@ -238,10 +246,10 @@ def enqueue_email(
     files are read at each attempt, not copied. Returns the outbox row, or None when the central office has put this
     mail out of service in this language (eCandidat: a mail out of service is not sent, own text or not); the skip
     is logged. Account mails cannot be out of service. ``about`` is the candidate account the mail is about,
-    whoever it goes to (``OutboundEmail.about``: the full deletion of that account deletes it). ``copy_of``: the
-    candidate's address when the mail is a centre's copy of theirs (marked so: :func:`as_copy`). ``topic``: what
-    the mail announces, when that can stop holding before it leaves (:func:`cancel_pending`). Never fails the
-    caller because of the broker: see :func:`dispatch`.
+    whoever it goes to (``OutboundEmail.about``: the full deletion of that account and its purge delete it).
+    ``copy_of``: the candidate's address when the mail is a centre's copy of theirs (marked so: :func:`as_copy`).
+    ``topic``: what the mail announces, when that can stop holding before it leaves (:func:`cancel_pending`).
+    Never fails the caller because of the broker: see :func:`dispatch`.
     """
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     template = current_template(code, language)

@@ -10,7 +10,8 @@ the institution's contact address). Two kinds, as in eCandidat:
   still kept (``ExportJob``, two days at most: a job does not record whose rows it holds, and the staff member asks
   for it again), the mails written to its
   address since it was created and every mail about it (``OutboundEmail.about``: the centre's copies, the
-  commission's alerts), and the back office's change history of those rows (the outbox's included).
+  commission's alerts), and the back office's change history of those rows (the outbox's included) and of its
+  addresses and ENT identities (allauth's pages).
 
 Contract:
 
@@ -54,6 +55,8 @@ import datetime
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -349,12 +352,16 @@ def _delete_rows(user: User, application_ids: list[int]) -> list[str]:
 
 def _delete_history(user: User, application_ids: list[int], mails: QuerySet[OutboundEmail]) -> None:
     """The back office's change history (admin ``LogEntry``) of the account (under the users and under "Comptes
-    candidats"), its dossier, its applications and its ``mails`` (the outbox's "resend": « GENERIC → address »):
-    their titles hold the person's name or address, their messages addresses. Before the mails go (a subquery)."""
+    candidats"), its addresses and ENT identities (allauth's « Adresses e-mail » and « Comptes sociaux »), its
+    dossier, its applications and its ``mails`` (the outbox's "resend": « GENERIC → address »): their titles hold
+    the person's name or address, their messages addresses. Before the rows go: their ids are read from them, the
+    mails' in a subquery."""
     candidate_ids = list(Candidate.objects.filter(user=user).values_list("pk", flat=True))
     rows = [
         (User, [user.pk]),
         (CandidateAccount, [user.pk]),
+        (EmailAddress, list(EmailAddress.objects.filter(user=user).values_list("pk", flat=True))),
+        (SocialAccount, list(SocialAccount.objects.filter(user=user).values_list("pk", flat=True))),
         (Candidate, candidate_ids),
         (Application, application_ids),
     ]

@@ -4,6 +4,8 @@ contract (``applications.services.erasure``) and its back-office page."""
 from unittest import mock
 
 import pytest
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
@@ -617,3 +619,67 @@ def test_complete_deletion_removes_the_background_exports_that_may_hold_the_pers
 
     assert ExportJob.objects.count() == 0
     assert not default_storage.exists(name)
+
+
+# --- the account's own mails and allauth's rows ------------------------------------------------------------------
+
+
+def test_the_signup_mail_goes_although_last_years_account_uses_the_address(client, campaign, central_manager):
+    """Accounts are per campaign: the person's account of C2025 keeps the address, so the address cannot tell this
+    account's mails from that one's. The signup mail (its name, dossier number and validation link) is about the
+    account (``OutboundEmail.about``): it goes with the « Suppression CNIL » and is counted."""
+    address = "marie.dupont@example.org"
+    last_year = CandidateUserFactory(email=address, campaign=CampaignFactory(code="C2025", is_active=False))
+    theirs = enqueue_email(
+        to=address, code="X", template_base="accounts/email/generic", context={"subject": "S", "body": "B"}
+    )
+    data = {"last_name": "Dupont", "first_name": "Marie", "email": address, "email2": address}
+    response = client.post(reverse("account_signup"), data)
+    assert response.status_code == 302
+    user = User.objects.get(email=address, campaign=campaign)
+    signup_mail = OutboundEmail.objects.get(code="CPT_MIN_CREATE")
+    assert user.username in signup_mail.body
+
+    record = erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    assert not OutboundEmail.objects.filter(body__contains=user.username).exists()
+    assert list(OutboundEmail.objects.all()) == [theirs]  # last year's account's mail stays
+    assert record.mails == 1
+    assert User.objects.filter(pk=last_year.pk).exists()
+
+
+def test_the_mail_to_the_owner_of_a_taken_address_is_about_no_account(client, campaign):
+    """A signup with an address an account of the campaign uses mails its owner (CPT_MIN_EXISTE), who is not told
+    whose account tried: that mail is not about the account trying, nor linked to the owner's."""
+    owner = CandidateUserFactory(email="deja.pris@example.org", campaign=campaign)
+    data = {"last_name": "Autre", "first_name": "Personne", "email": owner.email, "email2": owner.email}
+    client.post(reverse("account_signup"), data)
+
+    mail = OutboundEmail.objects.get()
+    assert (mail.code, mail.to, mail.about_id) == ("CPT_MIN_EXISTE", owner.email, None)
+
+
+def test_the_history_of_the_accounts_addresses_and_ent_identities_goes_too(rich_candidate, central_manager):
+    """allauth's « Adresses e-mail » and « Comptes sociaux » pages stay in the back office: their history rows are
+    titled with the address or the identity of the person."""
+    user = rich_candidate
+    identity = SocialAccount.objects.create(user=user, provider="ent", uid="marie.dupont")
+    others = CandidateUserFactory()
+    rows = [
+        (EmailAddress.objects.get(user=user), user.email),
+        (identity, "ent: marie.dupont"),
+        (EmailAddress.objects.get(user=others), others.email),
+    ]
+    for row, title in rows:
+        LogEntry.objects.create(
+            user=central_manager,
+            content_type=ContentType.objects.get_for_model(row),
+            object_id=str(row.pk),
+            object_repr=title,
+            action_flag=CHANGE,
+            change_message="Vérifiée",
+        )
+
+    erasure.delete_candidate_account(user=user, actor=central_manager, everything=True, notify=False)
+
+    assert list(LogEntry.objects.values_list("object_repr", flat=True)) == [others.email]
