@@ -124,7 +124,8 @@ class OutboundEmail(models.Model):
     # The candidate account the mail is about, whoever it went to (the candidate, a centre's copy, a commission's
     # alert naming them): the full deletion (CNIL) and the destruction of a past campaign
     # (``destroy_archived_campaigns``) and the purge of unvalidated accounts delete those mails with the account
-    # (``accounts.services.delete_mails_of_accounts``); the account mails get it by default (``enqueue_notification_with``).
+    # (``accounts.services.delete_mails_of_accounts``); the account mails get it by default
+    # (``enqueue_notification_with``).
     about = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
