@@ -25,7 +25,7 @@ from applications.tests.factories_candidature import (
     decide,
     decision_type,
 )
-from applications.tests.helpers import admin_form_data
+from applications.tests.helpers import REVIEW_PAGE_QUERIES, admin_form_data
 from ecandidat.models import MailTemplate, OutboundEmail
 from ecandidat.staff_text import StaffText
 from offers import demo as offers_demo
@@ -395,3 +395,18 @@ def test_the_demo_shows_both_english_texts_and_the_french_fallback(client, campa
     )
     assert RefusalReason.objects.filter(label_en="").exists()
     assert RefusalReason.objects.exclude(label_en="").exists()
+
+
+def test_the_review_page_in_english_marks_the_french_refusal_reason(
+    client, application, reason, centre_manager, django_assert_num_queries
+):
+    # Staff pages show the staff's French texts; on an English page each is marked so (RGAA 8.7), the refusal
+    # reason of the decisions table included (it was read with the English voice).
+    decide(application, Avis.UNFAVOURABLE, actor=centre_manager, refusal_reason=reason)
+    client.force_login(centre_manager)
+
+    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+        response = client.get(reverse("admin:applications_application_change", args=[application.pk]), language="en")
+
+    assert response.status_code == 200
+    assertContains(response, f'<span lang="fr">{REASON_FR}</span>', html=True)
