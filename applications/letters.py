@@ -572,13 +572,14 @@ def attachment_content(key: str) -> bytes:
 
 def letter_response(letter: DecisionLetter, handle: IO[bytes] | None = None) -> FileResponse:
     """The stored PDF as a download (private: never cached, never sniffed); ``handle``: the file already opened
-    (:func:`open_letter`)."""
-    if handle is None:
-        with storage_errors():
+    (:func:`open_letter`). From a bucket, the object is downloaded as the response reads its size: the bucket cutting
+    or stalling it then is ``StorageUnavailable`` too (the 503 page)."""
+    with storage_errors():
+        if handle is None:
             handle = default_storage.open(str(letter.file.name), "rb")
-    response = FileResponse(
-        handle, as_attachment=True, filename=letter_filename(letter), content_type="application/pdf"
-    )
+        response = FileResponse(
+            handle, as_attachment=True, filename=letter_filename(letter), content_type="application/pdf"
+        )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "no-store"
     return response

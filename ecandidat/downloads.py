@@ -19,7 +19,8 @@ Any other storage (Django's in-memory one in tests, an S3 storage configured wit
 before, whatever the prefix (``ecandidat.W004`` says so at start). Streamed from a bucket, the object is passed on by
 chunks as the bucket sends it (django-storages' ``open()`` would first copy it whole into memory or a temporary file).
 
-A storage that cannot be reached or refuses (the bucket down or slow beyond ``AWS_S3_READ_TIMEOUT``, a disk error) is
+A storage that cannot be reached or refuses (the bucket down or slow beyond ``AWS_S3_READ_TIMEOUT``, a disk error,
+a transfer the bucket cut or stalled mid-way: s3transfer's ``RetriesExceededError`` from ``open()``'s download) is
 ``StorageUnavailable``: ``StorageUnavailableMiddleware`` answers it, wherever a view meets it, with a 503 page that
 says to try again in a few minutes (``Retry-After``), never a 500; a file missing from the storage stays a 404."""
 
@@ -30,12 +31,14 @@ from collections.abc import Iterator
 from typing import Any, TypeGuard
 from urllib.parse import quote, urlsplit
 
+from boto3 import exceptions as boto3_errors
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import content_disposition_header
+from s3transfer import exceptions as transfer_errors  # type: ignore[import-untyped]
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
@@ -49,6 +52,17 @@ STORAGE_RETRY_AFTER_SECONDS = 120
 # The pieces of an object passed on as the bucket sends them.
 STREAM_CHUNK_BYTES = 64 * 1024
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# What boto3's transfers (django-storages' open() then read, its save()) raise when the bucket fails them: plain
+# Exceptions, not botocore's. A GET whose body the bucket cut or stalled (a read timeout) is tried again by
+# s3transfer (AWS_S3_TRANSFER_CONFIG), then RetriesExceededError; a missing object stays botocore's 404 ClientError.
+_TRANSFER_FAILURES = (
+    transfer_errors.RetriesExceededError,
+    transfer_errors.S3DownloadFailedError,
+    transfer_errors.S3UploadFailedError,
+    boto3_errors.RetriesExceededError,
+    boto3_errors.S3TransferFailedError,
+    boto3_errors.S3UploadFailedError,
+)
 
 
 class StorageUnavailable(Exception):
@@ -67,7 +81,7 @@ def is_missing(error: ClientError) -> bool:
 @contextlib.contextmanager
 def storage_errors() -> Iterator[None]:
     """Reading a stored file: a missing file is ``Http404``; a storage that cannot be reached or refuses (botocore's
-    errors, an ``OSError`` other than a missing file) is ``StorageUnavailable``."""
+    errors, a transfer that failed mid-way, an ``OSError`` other than a missing file) is ``StorageUnavailable``."""
     try:
         yield
     except FileNotFoundError as error:
@@ -76,7 +90,7 @@ def storage_errors() -> Iterator[None]:
         if is_missing(error):
             raise Http404 from error
         raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
-    except (BotoCoreError, OSError) as error:
+    except (BotoCoreError, OSError, *_TRANSFER_FAILURES) as error:
         raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
 
 
@@ -94,7 +108,7 @@ def storage_unavailable_page(request: HttpRequest) -> HttpResponse:
 def _storage_failure(exception: Exception) -> bool:
     if isinstance(exception, ClientError):
         return not is_missing(exception)
-    return isinstance(exception, StorageUnavailable | BotoCoreError)
+    return isinstance(exception, (StorageUnavailable, BotoCoreError, *_TRANSFER_FAILURES))
 
 
 class StorageUnavailableMiddleware:

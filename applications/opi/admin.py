@@ -53,7 +53,8 @@ logger = logging.getLogger(__name__)
 def export_zip_view(request, pk, *, model_admin):
     """The ZIP of one day's files, with its PJ-OPI: written to a temporary file (the pieces are read from the storage
     one at a time, never all in memory), then sent in chunks. A piece missing from the storage is left out and named
-    in the ZIP's ``PJ_MANQUANTES.txt``. The first download marks the files collected (their retention starts,
+    in the ZIP's ``PJ_MANQUANTES.txt``; the storage failing otherwise (``StorageUnavailable``) is the 503 page, try
+    again later, before anything is recorded. The first download marks the files collected (their retention starts,
     ``record_collection``). Files erased since (``prune_opi_files``): back to the screen, which says so."""
     # Locked until the download is recorded (the request's transaction): a run rewriting the files meanwhile waits,
     # so it judges its withdrawals knowing this version was handed over (OpiExport.handed_at).

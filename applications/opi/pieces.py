@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
 from django.db.models import Count, Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,6 +44,7 @@ from applications.opi.transfer import file_day
 from documents.enums import OPENABLE_SCANS
 from documents.models import Document
 from ecandidat import parameters
+from ecandidat.downloads import StorageUnavailable, storage_errors
 from offers.enums import ApplicationMode
 from offers.models import Campaign
 
@@ -220,8 +222,11 @@ def pieces_of(export: OpiExport) -> list[OpiPiece]:
 
 def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[str]:
     """Add each piece's file to ``archive``, read from the storage by chunks of ``CHUNK`` bytes, one file at a time.
-    A file missing from the storage, or that the antivirus has not cleared (quarantined since it was sent), is left
-    out, logged and named in ``PJ_MANQUANTES.txt``; the others are kept. Returns the names left out."""
+    A file missing from the storage (not found there, or a 404 from the bucket), or that the antivirus has not
+    cleared (quarantined since it was sent), is left out, logged and named in ``PJ_MANQUANTES.txt``; the others are
+    kept. Returns the names left out. The storage failing otherwise (the bucket unreachable, refusing, cutting a
+    transfer; an I/O error) is ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``): the download is the
+    503 page and is not recorded, rather than a ZIP that says pieces are missing when the storage is only down."""
     missing = []
     for piece in pieces:
         name = piece.file_name(extension(piece))
@@ -231,19 +236,24 @@ def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[
             continue
         stored = piece.document.file.name if piece.document else ""
         try:
-            if not stored or not default_storage.exists(stored):
-                raise FileNotFoundError(stored)
-            source = default_storage.open(stored, "rb")
-        except Exception:
-            logger.exception("PJ-OPI: %s is missing from the storage (%s)", name, stored)
+            with storage_errors():
+                if not stored or not default_storage.exists(stored):
+                    raise FileNotFoundError(stored)
+                source = default_storage.open(stored, "rb")
+        except Http404:
+            logger.warning("PJ-OPI: %s is missing from the storage (%s)", name, stored)
             missing.append(name)
             continue
         info = zipfile.ZipInfo(name, date_time=timezone.localtime(piece.transferred_at).timetuple()[:6])
         # Stored, not deflated: PDFs and images are compressed already; deflating 200 MB of them took 27 s against
         # 0.7 s stored (the download waits for the whole ZIP), for nothing.
         info.compress_type = zipfile.ZIP_STORED
-        with source, archive.open(info, "w") as target:
-            shutil.copyfileobj(source, target, CHUNK)
+        try:
+            with storage_errors(), source, archive.open(info, "w") as target:
+                shutil.copyfileobj(source, target, CHUNK)
+        except Http404 as error:
+            # Gone between the check and the read: its entry is half written. Downloaded again, it is named missing.
+            raise StorageUnavailable(f"{stored} went missing while it was read") from error
     if missing:
         archive.writestr(
             MISSING_NOTE,

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config  # type: ignore[import-untyped]
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
@@ -272,6 +273,11 @@ AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 # that timeout (deploy/gunicorn.conf.py). The connection test (ecandidat/connectivity_checks.py) starts from it.
 AWS_S3_CONNECT_TIMEOUT = env_int("AWS_S3_CONNECT_TIMEOUT", 5, minimum=1)
 AWS_S3_READ_TIMEOUT = env_int("AWS_S3_READ_TIMEOUT", 20, minimum=1)
+# storage.open() then read (dossier PDF, "Mes données", letters, piece templates) downloads through s3transfer, which
+# by itself repeats a GET whose body the bucket cut or stalled 5 times, each with botocore's own two attempts: 5 × 20 s
+# for a body stalled mid-way, 5 × 2 × (connect + read) for one whose headers never come, past gunicorn's timeout. Once
+# here: a stalled read costs botocore's attempts only. django-storages reads it for any S3Storage (tests' buckets too).
+AWS_S3_TRANSFER_CONFIG = TransferConfig(num_download_attempts=1)
 # A file read from the bucket through storage.open() (dossier PDF, "Mes données", letters) is held in memory up to
 # this size, then in a temporary file: django-storages' default (0) keeps a whole object in memory.
 AWS_S3_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -293,6 +299,7 @@ if AWS_STORAGE_BUCKET_NAME:
                 read_timeout=AWS_S3_READ_TIMEOUT,
                 retries={"total_max_attempts": 2, "mode": "standard"},
             ),
+            "transfer_config": AWS_S3_TRANSFER_CONFIG,
             "max_memory_size": AWS_S3_MAX_MEMORY_SIZE,
         },
     }
