@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core.exceptions import FieldDoesNotExist
+from django.core.validators import MaxLengthValidator
 from django.utils import formats
 from django.utils.functional import cached_property
 from django.utils.html import format_html
@@ -58,7 +59,7 @@ from applications.validators import (
 )
 from ecandidat import parameters
 from ecandidat.staff_text import StaffText, StaffTextSelect
-from ecandidat.text import RefuseInvisibleControls, refuse_invisible_controls
+from ecandidat.text import RefuseInvisibleControls, refuse_invisible_controls, require_a_letter
 
 
 class DossierForm(forms.ModelForm):
@@ -93,6 +94,7 @@ class DossierForm(forms.ModelForm):
             if self.instance.pk:
                 self.initial[name] = current
         for name in self.tel_fields:
+            accept_typed_phone(self.fields[name])
             self.fields[name].widget.input_type = "tel"
             if self.instance.pk and getattr(self.instance, name, ""):
                 # Stored as +33612345671, shown as the candidate typed it: 06 12 34 56 71.
@@ -103,6 +105,15 @@ class DossierForm(forms.ModelForm):
         for field in self.fields.values():
             if field.required and field.label:
                 field.label = format_lazy("* {}", field.label)
+
+    def _get_validation_exclusions(self):
+        """The model's validators check what the person can change, not a disabled field (locked by the student
+        records, or once the candidate has applied): it keeps the value it holds, which no one on the page can
+        correct. A département of birth the SIS gave that the model's validator refuses (977, a country's code)
+        made every save of « Informations perso. » fail beside a greyed-out field, the phone's included."""
+        exclude = super()._get_validation_exclusions()  # type: ignore[misc]  # Django's, not in its stubs
+        exclude.update(name for name, field in self.fields.items() if field.disabled)
+        return exclude
 
     def rule_applies(self, *names: str) -> bool:
         """Whether the rules that read ``names`` are checked: always on the candidate's forms (the staff's dossier
@@ -150,6 +161,24 @@ class DossierForm(forms.ModelForm):
         self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), version_of(conflict.current))
         if conflict.current is not None:
             self.conflict_values = stored_values(self, conflict.current)
+
+
+# A phone number as typed: its column holds it normalised (E.164, 20 characters at most), but typed it has spaces,
+# brackets and a 00 prefix ("00 44 (0) 20 7946 0958", 22 characters, is +442079460958).
+TYPED_PHONE_MAX_LENGTH = 40
+
+
+def accept_typed_phone(field: forms.Field) -> None:
+    """A phone field's length is the typed number's (``TYPED_PHONE_MAX_LENGTH``), not its column's: the number is
+    checked and normalised after (``normalise_phone``), and a valid one written with spaces and brackets was refused
+    for its length. On the candidate's form and the staff's dossier page."""
+    assert isinstance(field, forms.CharField)  # the model's CharField
+    field.max_length = TYPED_PHONE_MAX_LENGTH
+    field.validators = [
+        *(validator for validator in field.validators if not isinstance(validator, MaxLengthValidator)),
+        MaxLengthValidator(TYPED_PHONE_MAX_LENGTH),
+    ]
+    field.widget.attrs["maxlength"] = str(TYPED_PHONE_MAX_LENGTH)
 
 
 def bound_years(form: forms.BaseModelForm) -> None:
@@ -317,6 +346,11 @@ def check_commune(form: forms.BaseForm, cleaned: dict, postal_code: str) -> None
         cleaned["city"] = match
 
 
+# A person's names: at least one letter (``require_a_letter``), as at signup and on the staff's account form; "-5",
+# a right-to-left mark or a lone accent names nobody.
+NAME_FIELDS = ("birth_name", "usual_name", "first_name", "other_first_name")
+
+
 class PersonalDetailsForm(DossierForm):
     country_fields = ("birth_country", "nationality")
     tel_fields = ("phone", "mobile")
@@ -397,6 +431,9 @@ class PersonalDetailsForm(DossierForm):
                 field.disabled = True
                 # A locked value the SIS left empty is not the candidate's to fix: it must not block the others.
                 field.required = False
+        for name in NAME_FIELDS:
+            if not self.fields[name].disabled:  # a locked value is the SIS's, not the candidate's to fix
+                self.fields[name].validators.append(require_a_letter)
         if parameters.get("INE_REQUIRED_FOR_FRENCH") and not self.fields["ine"].disabled:
             # Required for French nationals only (clean): say so before the candidate submits, not after.
             self.fields["ine"].help_text = _(
@@ -406,7 +443,8 @@ class PersonalDetailsForm(DossierForm):
 
     def clean_birth_date(self):
         value = self.cleaned_data["birth_date"]
-        validate_birth_date(value)
+        if not self.fields["birth_date"].disabled:  # a locked date is kept as the SIS gave it
+            validate_birth_date(value)
         return value
 
     def clean_birth_name(self):

@@ -37,6 +37,7 @@ from applications.forms import (
     BAC_DETAILS,
     BaccalaureateRules,
     ExternalCursusRules,
+    accept_typed_phone,
     bound_years,
     check_address_place,
     check_birth_place,
@@ -65,7 +66,7 @@ from ecandidat.admin_base import AccountAsText, NotFoundOutsideScope
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central, scope_of
 from ecandidat.staff_text import StaffText
-from ecandidat.text import refuse_invisible_controls
+from ecandidat.text import refuse_invisible_controls, require_a_letter
 
 
 class StaffAlsoReads:
@@ -366,6 +367,9 @@ class CandidateAdminForm(DossierAdminForm):
         self.conflict_values: list[tuple[str, str]] = []
         if self.instance.pk and not self.is_bound:
             self.initial[READ_AT_FIELD] = dossier_version(self.instance.pk)
+        for name in ("phone", "mobile"):
+            if name in self.fields:  # checked and normalised by clean_phone, clean_mobile
+                accept_typed_phone(self.fields[name])
 
     @cached_property
     def changed_data(self):
@@ -377,10 +381,20 @@ class CandidateAdminForm(DossierAdminForm):
         return self.checked("birth_date", _valid_birth_date)
 
     def clean_birth_name(self):
-        return self.checked("birth_name", lambda value: family_name_as_stored(self.fields["birth_name"], value))
+        return self.checked(
+            "birth_name", lambda value: family_name_as_stored(self.fields["birth_name"], _a_name(value))
+        )
 
     def clean_usual_name(self):
-        return self.checked("usual_name", lambda value: family_name_as_stored(self.fields["usual_name"], value))
+        return self.checked(
+            "usual_name", lambda value: family_name_as_stored(self.fields["usual_name"], _a_name(value))
+        )
+
+    def clean_first_name(self):
+        return self.checked("first_name", _a_name)
+
+    def clean_other_first_name(self):
+        return self.checked("other_first_name", _a_name)
 
     def clean_birth_department(self):
         return self.checked("birth_department", normalise_department)
@@ -422,6 +436,12 @@ class CandidateAdminForm(DossierAdminForm):
             self.data = posted_with(self.data, self.add_prefix(READ_AT_FIELD), current)
             raise forms.ValidationError(_("Nothing was saved: see the message at the top of the page."))
         return cleaned
+
+
+def _a_name(value: str) -> str:
+    """A name staff type has a letter (``require_a_letter``), as the candidate's form and the signup ask."""
+    require_a_letter(value)
+    return value
 
 
 def _valid_birth_date(value: datetime.date | None) -> datetime.date | None:

@@ -37,12 +37,12 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
-from applications.models.dossier import INE_TAKEN_MESSAGE
+from applications.models.dossier import INE_TAKEN_MESSAGE, department_validator
 from applications.models.reference import bac_series_label, bac_speciality_label, other_diploma_label
 from applications.permissions import ALWAYS_EDITABLE_PERSONAL_FIELDS, can_edit_personal_details
 from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
-from applications.validators import normalise_phone, stored_family_name
+from applications.validators import normalise_department, normalise_phone, stored_family_name
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 
 logger = logging.getLogger(__name__)
@@ -429,6 +429,7 @@ def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_conta
     candidate.ine_from_sis = bool(student.ine)
     identity["birth_name"] = stored_family_name(student.birth_name)
     identity["usual_name"] = stored_family_name(student.usual_name)
+    identity["birth_department"] = _sis_department(student.birth_department)
     for name, value in _fitted(Candidate, identity).items():
         setattr(candidate, name, value)
     if with_contact and not candidate.phone and student.phone:
@@ -438,6 +439,25 @@ def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_conta
     candidate.sis_locked = True
     candidate.sis_student_number = student.student_number
     candidate.sis_imported_at = timezone.now()
+
+
+def _sis_department(value: str) -> str:
+    """The SIS's département of birth as the dossier writes it (``normalise_department``: Apogée's "066" is "66"),
+    or "" when it is none of the dossier's départements (``department_validator``, the list the form offers):
+    Apogée's code of a country of birth ("134", Spain) copied into a CSV's departement_naissance, or what Pégase's
+    commune codes of Saint-Barthélemy, Saint-Martin or the Pacific give (977, 978, 98): collectivités, not
+    départements. Stored and locked, such a value was refused by every save of « Informations perso. », the
+    phone's included, beside a field the student cannot change. Dropped, the field is empty, as for a birth place
+    the SIS did not give; the OPI file leaves it for the scolarité to fill in."""
+    department = normalise_department(value)
+    if not department:
+        return ""
+    try:
+        department_validator(department)
+    except ValidationError:
+        logger.warning("SIS import: a department of birth that is no French department was dropped")
+        return ""
+    return department
 
 
 def _sis_phone(value: str) -> str:
