@@ -66,7 +66,7 @@ def test_commission_member_gets_the_pack_of_three_dossiers(
     assert response["Location"] == reverse("admin:applications_application_pack", args=[pack.public_id])
     assert (pack.status, pack.done, pack.total, pack.requested_by) == ("DONE", 3, 3, commission_member)
     page = client.get(response["Location"]).content.decode()
-    assert "3 dossiers sur 3 constitués" in page
+    assert "3 dossiers constitués sur 3" in page
     assert 'data-job-state="running"' not in page
     download = client.get(reverse("admin:applications_application_pack_download", args=[pack.public_id]))
     assert download["Content-Disposition"].startswith('attachment; filename="dossiers-commission-')

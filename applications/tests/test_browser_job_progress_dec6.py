@@ -115,7 +115,7 @@ def test_a_release_keeps_the_focus_on_the_pause_button_while_it_advances(
     _log_in_staff(page, live_server, centre_manager)
     page.goto(live_server.url + reverse("admin:applications_application_release", args=[job.public_id]))
     region = page.locator("#job-progress")
-    expect(region).to_contain_text("1 avis sur 4 validés et envoyés")
+    expect(region).to_contain_text("1 avis validé et envoyé sur 4")
     assert_no_serious_axe_violations(page)
     pause = page.get_by_role("button", name=PAUSE, exact=True)
     pause.focus()
@@ -124,7 +124,7 @@ def test_a_release_keeps_the_focus_on_the_pause_button_while_it_advances(
     live_server_idle()
     ReleaseJob.objects.filter(pk=job.pk).update(done=3, progress_at=timezone.now())
 
-    expect(region).to_contain_text("3 avis sur 4 validés et envoyés")
+    expect(region).to_contain_text("3 avis validés et envoyés sur 4")
     expect(pause).to_be_focused()
     assert page.evaluate("window.notReloaded") is True
     live_server_idle()
