@@ -3,9 +3,10 @@ deadlines, form reminders, and one piece's check from the change page.
 
 Each operation is a form and a call to ``applications.services``; it runs from a bulk action's confirmation page
 or from the same page for one application (``operation_view``), capped at ``BULK_LIMIT``, each application in its
-own savepoint, logged, and written to the history by the service. The views take their application through
-``review_actions.application_for`` (``ecandidat.staff.object_in_scope_or_404``: outsiders get a 404, staff who
-may not do this a 403).
+own savepoint, logged, and written to the history by the service. « Saisir un avis » is also a section of the
+dossier's own page (``review._decision_entry``), posted here: refused, it goes back there. The views take their
+application through ``review_actions.application_for`` (``ecandidat.staff.object_in_scope_or_404``: outsiders get a
+404, staff who may not do this a 403).
 """
 
 import logging
@@ -36,8 +37,16 @@ from applications.admin.forms import (
     StatusForm,
     TagsForm,
 )
+from applications.admin.review import (
+    DECISION_ANCHOR,
+    DECISION_FROM_REVIEW,
+    DECISION_OPERATION,
+    DECISION_RETRY,
+    NEXT,
+    list_url,
+    neighbours,
+)
 from applications.admin.review import change_url as review_change_url
-from applications.admin.review import neighbours
 from applications.admin.review_actions import application_for
 from applications.enums import DecisionAction, DossierStatus
 from applications.models import Application
@@ -96,6 +105,15 @@ class Operation:
     @property
     def in_use(self) -> bool:
         return self.enabled is None or self.enabled()
+
+    def form(self, request, data, application: Application, *, newest: list | None = None, auto_id: str = "id_%s"):
+        """The operation's form for one application on a page other than its own (the review page's « Saisir un
+        avis »), as its page builds it (``_form``). ``newest``: the application's decisions as that page shows them,
+        newest first, which the form holds (``_newest_decisions``: no query, and the very decision the page shows);
+        ``auto_id``: its fields' ids, unique on that page."""
+        if newest is not None:
+            setattr(application, NEWEST, list(newest[:2]))
+        return _form(self, request, data, application, auto_id=auto_id)
 
 
 # The two latest decisions of the one application of a page, kept on its instance for the page's request.
@@ -615,6 +633,9 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk,
         "limit": BULK_LIMIT,
         "next_name": NEXT,
         "back_url": back_url,  # one application: its dossier, inside the list it was opened from
+        # The breadcrumb's list as it was filtered and sorted: the one the action was posted from (a selection), or
+        # the one the dossier was opened from (``_changelist_filters``, as the dossier's own breadcrumb).
+        "list_url": back_url if bulk else list_url(request),
         # A flag, not ``operation.preview`` in the template: Django calls a callable there, without its arguments,
         # which fails into the engine's ``string_if_invalid`` ("" in production: the preview was never shown).
         "shows_preview": operation.preview is not None,
@@ -624,7 +645,9 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk,
     return TemplateResponse(request, "admin/applications/application/operation.html", context)
 
 
-def _form(operation: Operation, request, data, application: Application | None = None, applications=()):
+def _form(
+    operation: Operation, request, data, application: Application | None = None, applications=(), auto_id="id_%s"
+):
     kwargs = operation.form_kwargs(request) if operation.form_kwargs else {}
     if operation.prefill and application is not None:
         kwargs["application"] = application
@@ -632,7 +655,7 @@ def _form(operation: Operation, request, data, application: Application | None =
         kwargs["initial"] = operation.initial(
             request, [application] if application is not None else list(applications)
         )
-    return operation.form_class(data, **kwargs)
+    return operation.form_class(data, auto_id=auto_id, **kwargs)
 
 
 def _out_of_scope_message(numbers: list[str]) -> str:
@@ -731,6 +754,7 @@ def operation_view(request, object_id, name, *, model_admin):
     # Back to the dossier, still inside the list it was opened from ("Suivant" / "Précédent").
     change_url = review_change_url(application.pk, request.GET.get("_changelist_filters", ""))
     form = _form(operation, request, request.POST if request.method == "POST" else None, application)
+    refusal = ""
     if request.method == "POST" and form.is_valid():
         # "Confirmer et passer à la suivante" opens the application that followed this one in the list as the member
         # read it, worked out before the action: a list sorted by what the action changes (the Décision column, the
@@ -758,7 +782,8 @@ def operation_view(request, object_id, name, *, model_admin):
                 # The date limite de retour gone (``staff.set_dossier_status``): said next to its field.
                 form.add_error(error.field, str(error))
             else:
-                form.add_error(None, str(error))
+                refusal = str(error)
+                form.add_error(None, refusal)
         else:
             logger.info("back office %s by %s: 1 done", operation.name, request.user.username)
             _report_one(request, operation, application)
@@ -772,10 +797,19 @@ def operation_view(request, object_id, name, *, model_admin):
                 else:
                     messages.info(request, _("That was the last application of the list."))
             return HttpResponseRedirect(change_url)
+    if request.method == "POST" and operation.name == DECISION_OPERATION and DECISION_FROM_REVIEW in request.POST:
+        # Sent from the dossier's own « Saisir un avis » and refused (a field, or the services): back to the dossier's
+        # section, which shows what was posted with each error next to its field (``review._decision_entry``), rather
+        # than this page, which shows none of the dossier. The form's fields only (the hidden decisions as they are
+        # now after the services' refusal: ``rebound`` above).
+        request.session[DECISION_RETRY] = {
+            "application": application.pk,
+            "data": {name: form.data.getlist(name) for name in map(form.add_prefix, form.fields) if name in form.data},
+            "refusal": refusal,
+        }
+        filters = request.GET.get("_changelist_filters", "")
+        return HttpResponseRedirect(review_change_url(application.pk, filters, DECISION_ANCHOR))
     return operation_page(model_admin, request, operation, form, [application], bulk=False, back_url=change_url)
-
-
-NEXT = "_next"  # the name of the single operation page's "Confirm and open the next application" button
 
 
 def _report_one(request, operation, application: Application) -> None:

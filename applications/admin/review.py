@@ -1,10 +1,11 @@
 """One application's page in the back office, laid out for reading a whole dossier (issue 11).
 
 The commission reads in this order: identity and contact, baccalauréat, cursus interne and externe, stages,
-expériences, complementary forms' answers, pieces (status, history, preview, check), decisions, history in French
-words with the actor, then the internal notes and tags. Every persona whose scope covers the application reads it;
-outsiders get a 404 (the lookup goes through ``Application.objects.visible_to``). What staff do from the page
-(check pieces, notes, tags, preview) lives in ``review_actions``.
+expériences, complementary forms' answers, pieces (status, history, preview, check), decisions and, for who may
+decide, the form that enters the next one (« Saisir un avis »), history in French words with the actor, then the
+internal notes and tags. Every persona whose scope covers the application reads it; outsiders get a 404 (the
+lookup goes through ``Application.objects.visible_to``). What staff do from the page (check pieces, notes, tags,
+preview) lives in ``review_actions``; the avis entered from it, in ``operations``.
 
 The page costs the same number of queries whatever the number of pieces, decisions, notes or history rows: each
 list is one query (``select_related`` for its foreign keys), the pieces' history is grouped in Python from the
@@ -234,6 +235,16 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
 PIECE_CHECK_RETRY = "applications.piece_check_retry"
 # A note the services refused (``review_actions.note_view``): its text, shown again in the form once.
 NOTE_RETRY = "applications.note_retry"
+# « Saisir un avis » on the page itself (issue: the commission chose a motivation or a rank on a page that showed none
+# of the dossier, two page loads a dossier): the operation whose form the section holds, the section's anchor, and
+# an entry sent from it and refused (``operations.operation_view``), what was posted kept in the session for the page
+# the refusal redirects to, which shows the form again with each error next to its field, once.
+DECISION_OPERATION = "enter_decision"
+DECISION_ANCHOR = "decision-entry"
+DECISION_RETRY = "applications.decision_retry"
+DECISION_FROM_REVIEW = "_from_review"  # a hidden field of the section's form: refused, the entry comes back here
+# The name of "Confirm and open the next application", on the operation's page of one application and in the section.
+NEXT = "_next"
 
 
 @dataclass
@@ -324,6 +335,12 @@ def list_filters(request) -> str:
     return request.GET.get("_changelist_filters", "") or request.POST.get("_changelist_filters", "")
 
 
+def list_url(request) -> str:
+    """The applications list as it was filtered and sorted when the dossier was opened (``_changelist_filters``)."""
+    filters = list_filters(request)
+    return reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")
+
+
 def change_url(application_pk: int, filters: str, anchor: str = "") -> str:
     url = reverse("admin:applications_application_change", args=[application_pk])
     if filters:
@@ -335,8 +352,13 @@ def neighbours(model_admin, request, application) -> dict[str, Any]:
     """Previous and next applications of the list as filtered and sorted (one query on ids, plus the list's own
     filter choices), with the position "3 / 42"."""
     filters = list_filters(request)
-    list_url = reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")
-    nav: dict[str, Any] = {"position": 0, "count": 0, "previous_url": "", "next_url": "", "list_url": list_url}
+    nav: dict[str, Any] = {
+        "position": 0,
+        "count": 0,
+        "previous_url": "",
+        "next_url": "",
+        "list_url": list_url(request),
+    }
     listing = copy.copy(request)
     listing.GET = QueryDict(filters)
     try:
@@ -516,6 +538,43 @@ def questions_url(application, *, decisions, can_manage: bool, asks_questions: b
     return reverse("admin:applications_application_on_behalf_questions", args=[application.pk])
 
 
+def _decision_entry(request, application, operations, decisions) -> dict[str, Any]:
+    """The section « Saisir un avis »: the form of the operation's own page (``Operation.form``) with the page's
+    address to post to, for a user to whom the page offers the operation (``operations_for``: an application of the
+    active campaign the user may decide on, the operation in use); nothing for anyone else. Its hidden "shown
+    decisions" holds the latest decision of the Avis table above it (``decisions``): no query but the form's own
+    lists (decision types, refusal reasons). Its fields' ids start with the section's anchor, unique on the page
+    (the pieces' checks have a "comment" too). An entry sent from here and refused comes back once
+    (``DECISION_RETRY``): what was posted, validated again, and the services' refusal above the fields."""
+    retry = request.session.pop(DECISION_RETRY, None)
+    offered = [(operation, url) for operation, url in operations if operation.name == DECISION_OPERATION]
+    if not offered:
+        return {"decision_form": None}
+    operation, url = offered[0]
+    data = None
+    if retry and retry.get("application") == application.pk:
+        data = QueryDict(mutable=True)
+        for name, values in retry.get("data", {}).items():
+            data.setlist(name, values)
+    newest = sorted(decisions, key=lambda decision: (decision.created_at, decision.pk), reverse=True)
+    form = operation.form(request, data, application, newest=newest, auto_id=f"{DECISION_ANCHOR}-%s")
+    if data is not None:
+        form.is_valid()
+        if retry.get("refusal"):
+            form.add_error(None, retry["refusal"])
+    filters = list_filters(request)
+    # The dossier not « Complet », the confirmation the decision will cancel: said as on the operation's page (no
+    # query: ``operation.preview`` reads the latest decisions from the form's, above).
+    notes = operation.preview(request, [application]) if operation.preview else {}
+    return {
+        "decision_form": form,
+        "decision_action": url + (f"?{urlencode({'_changelist_filters': filters})}" if filters else ""),
+        "decision_warnings": [*notes.get("incomplete_dossiers", ()), *notes.get("confirmed_answers", ())],
+        "decision_from_review": DECISION_FROM_REVIEW,
+        "next_name": NEXT,
+    }
+
+
 def review_page(model_admin, request, application, *, operations, can_manage: bool, can_decide: bool):
     """The application's page (GET of the admin's change view)."""
     dossier = review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide)
@@ -545,6 +604,7 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         "regime_entry": parameters.get("SIS_REGIME_ENTRY"),  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         "latest_decision": latest,  # said at the top: on a phone the Avis table is screens below
         "letter_decision": _decision_with_letter(dossier["decisions"]),
+        **_decision_entry(request, application, operations, dossier["decisions"]),
         **dossier,
     }
     request.current_app = model_admin.admin_site.name

@@ -132,9 +132,10 @@ def operation_url(application, name):
     return reverse("admin:applications_application_operation", args=[application.pk, name])
 
 
-# The application's review page as its centre's manager sees it: the questions asked and their answers (2) included.
-# Pages that add something to it say so beside their own count.
-REVIEW_PAGE_QUERIES = 32
+# The application's review page as its centre's manager sees it: the questions asked and their answers (2) included,
+# and the two lists of its « Saisir un avis » (decision types, refusal reasons: for whoever may decide only). Pages
+# that add something to it say so beside their own count.
+REVIEW_PAGE_QUERIES = 34
 
 
 def _posted(value):

@@ -731,7 +731,7 @@ def _warm_content_types(db):
 QUERIES_LIST = (
     20  # + tags (prefetch), counters per status (the filters again, one GROUP BY), saved filters, tag filter
 )
-QUERIES_CHANGE = 32  # the reading page (issue 11): dossier sections, questions, notes, tags, the list's neighbours
+QUERIES_CHANGE = 34  # the reading page (issue 11): dossier sections, questions, notes, tags, the list's neighbours
 
 
 def test_change_page_lists_pieces_not_sent_yet(client, centre_manager, application):

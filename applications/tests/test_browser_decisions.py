@@ -27,7 +27,7 @@ TITLE = "MASTER 1 - ENERGIE"
 
 def _open(page, live_server, application) -> None:
     page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
-    page.get_by_role("heading", name="Avis").wait_for()
+    page.get_by_role("heading", name="Avis", exact=True).wait_for()
 
 
 def test_decisions_released_with_preview_letter_confirm_then_withdraw(

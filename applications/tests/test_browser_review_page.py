@@ -1,7 +1,8 @@
 """The reading page in Chromium at 1,280 and 1,024 px (issues 11 and 13): the preview of a PDF piece rendered by the
 server, a refusal with the piece's own deadline, the success message that never covers a heading (the "Avis" section
 reached by its anchor, the refused piece), then the candidate replacing that piece after transmission; at 375 px,
-the facts' values under their labels. axe-core runs on each page (no serious or critical violation). Screenshots:
+the facts' values under their labels, and a commission member entering an avis from the dossier's own « Saisir un
+avis ». axe-core runs on each page (no serious or critical violation). Screenshots:
 ``docs/screenshots/review-*.png`` when ``REVIEW_SCREENSHOTS`` names a directory, else the test's temporary
 directory.
 """
@@ -19,13 +20,15 @@ from playwright.sync_api import expect
 
 from applications.enums import EventKind, PieceStatus
 from applications.history import record_event
-from applications.models import PieceSubmission
+from applications.models import Decision, PieceSubmission
 from applications.services import candidature
 from applications.services import pieces as piece_services
-from applications.tests.factories_candidature import complete_candidate
+from applications.tests.factories_candidature import DecisionTypeFactory, complete_candidate
 from applications.tests.helpers import staff_login, staff_with_authenticator_app
 from documents.models import Document
 from ecandidat.tests.plugins.browser import assert_no_serious_axe_violations, log_in_browser
+from offers.enums import Avis
+from offers.models import RefusalReason
 from offers.tests.factories import CommissionFactory, FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.browser
@@ -271,3 +274,48 @@ def test_each_field_of_a_pieces_check_follows_its_label(
     under = [label for label, _right, below, left in gaps if 0 <= below <= 12 and abs(left) <= 1]
     assert sorted(beside + under) == sorted(label for label, *_gaps in gaps), gaps
     assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_a_commission_member_enters_the_avis_from_the_dossier_on_a_phone(
+    live_server, transactional_db, new_browser_page, campaign, settings, tmp_path
+):
+    """Walk of « Saisir un avis »: the avis was chosen on a page of its own that showed none of the dossier, two
+    page loads a dossier. At 375 px the dossier's section holds the form without widening the page; « Défavorable »
+    shows its motivation, the avis is entered and the dossier comes back with the new avis in its table."""
+    settings.MFA_TOTP_TOLERANCE = 1
+    application, commission, _ = _transmitted_dossier(campaign)
+    DecisionTypeFactory(avis=Avis.FAVOURABLE, label="Favorable")
+    DecisionTypeFactory(avis=Avis.UNFAVOURABLE, label="Défavorable")
+    RefusalReason.objects.create(code="CAP", label="Capacité d'accueil atteinte")
+    member, secret = staff_with_authenticator_app(commission_member=True, commission=commission)
+    shots = _shots() or tmp_path
+    page = new_browser_page()
+    page.set_viewport_size({"width": 375, "height": 812})
+    staff_login(page, live_server, member, secret)
+    page.goto(f"{live_server.url}/gestion/applications/application/{application.pk}/change/")
+
+    section = page.locator("#decision-entry")
+    expect(section.get_by_role("heading", name="Saisir un avis", exact=True)).to_be_visible()
+    motivation = section.get_by_label(re.compile(r"^Motivation"))
+    expect(motivation).to_be_hidden()  # no kind of avis chosen yet (static/js/decision_form.js)
+    section.get_by_label("Avis :", exact=True).select_option(label="Défavorable")
+    expect(motivation).to_be_visible()
+    motivation.select_option(label="Capacité d'accueil atteinte")
+    section.scroll_into_view_if_needed()
+    section.screenshot(path=shots / "review-decision-entry-375.png")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    # Nothing of the form runs past the section's edge (Django gives a phone's form rows the page's width).
+    assert section.evaluate("section => section.scrollWidth <= section.clientWidth")
+    assert_no_serious_axe_violations(page)
+
+    section.get_by_role("button", name="Confirmer", exact=True).click()
+
+    expect(page.locator(".messagelist .success")).to_contain_text("Saisir un avis : fait pour")
+    expect(page.locator("#decisions tbody")).to_contain_text("Capacité d'accueil atteinte")
+    decision = Decision.objects.get(application=application)
+    assert (decision.decision_type.label, str(decision.refusal_reason), decision.created_by) == (
+        "Défavorable",
+        "Capacité d'accueil atteinte",
+        member,
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375

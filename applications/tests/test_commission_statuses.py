@@ -200,9 +200,9 @@ def test_the_statement_is_in_french(client, commission_member, commission, waiti
     ("persona", "expected", "queries"),
     [
         ("commission_member", 404, 7),  # as an outsider: nothing tells a hidden dossier from a missing one
-        ("centre_manager", 200, 32),
+        ("centre_manager", 200, 34),
         ("read_only_staff", 200, 30),
-        ("central_manager", 200, 33),
+        ("central_manager", 200, 35),
         ("other_centre_manager", 404, 7),
     ],
 )
@@ -222,7 +222,7 @@ def test_a_shown_status_opens_for_the_commission(client, django_assert_num_queri
     hide(received.formation.commission, DossierStatus.WAITING)
     client.force_login(commission_member)
 
-    with django_assert_num_queries(33):
+    with django_assert_num_queries(35):
         response = client.get(change_url(received))
 
     assert response.status_code == 200
@@ -394,7 +394,7 @@ def test_the_review_page_marks_the_shared_answer_only(
 ):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(32):
+    with django_assert_num_queries(34):
         response = client.get(change_url(shared_answer))
 
     questions = response.content.decode().split('id="questions"')[1].split("</section>")[0]

@@ -201,7 +201,7 @@ def test_the_reading_page_follows_the_typography_of_its_language(
     ContentType.objects.clear_cache()  # warm, as the reading page's own tests do (test_admin_review.py)
     ContentType.objects.get_for_model(PieceSubmission)
 
-    with django_assert_num_queries(32):  # as test_admin_review.QUERIES_PAGE
+    with django_assert_num_queries(34):  # as test_admin_review.QUERIES_PAGE
         response = client.get(change_url(application), language=language)
 
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())

@@ -30,7 +30,7 @@ from offers.tests.factories import FormationFactory
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:applications_application_changelist"
-QUERIES_REVIEW_PAGE = 32
+QUERIES_REVIEW_PAGE = 34
 QUERIES_STALE_PAGE = 22
 QUERIES_SET_FROM_PAGE = 16
 

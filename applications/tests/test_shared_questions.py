@@ -438,7 +438,7 @@ def test_staff_page_pdf_and_export_queries_do_not_grow(
     assert cell.count("Réponse") == count
 
 
-STAFF_PAGE = 32  # as test_admin_applications.QUERIES_CHANGE: the shared answers cost no query
+STAFF_PAGE = 34  # as test_admin_applications.QUERIES_CHANGE: the shared answers cost no query
 DOSSIER_PDF = 12
 EXPORT = 9  # the rows and their prefetches (the formations' forms included)
 

@@ -399,7 +399,7 @@ def test_next_and_previous_follow_a_list_filtered_and_sorted_by_alert(
     filters = urlencode({"sva": "yes", "o": f"-{SVA_COLUMN}"})
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(33):  # the same page with alerts off (30), plus the levels for the neighbours
+    with django_assert_num_queries(35):  # the same page with alerts off (32), plus the levels for the neighbours
         response = client.get(change_url(by_age[45]) + "?" + urlencode({"_changelist_filters": filters}))
 
     nav = response.context["nav"]
