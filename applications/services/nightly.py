@@ -20,11 +20,12 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest, Lower
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
-from accounts.models import CandidateAccount, PreviousEmailAddress, User
+from accounts.models import CandidateAccount, User
+from accounts.services import delete_mails_of_accounts
 from applications.dates import (
     ACT_MARGIN,
     counted_confirmation_date,
@@ -49,7 +50,7 @@ from applications.packs import packs_holding
 from applications.services.staff import lock_waiting_list, promote_from_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
 from ecandidat import parameters
-from ecandidat.models import DestroyedCampaignCount, OutboundEmail
+from ecandidat.models import DestroyedCampaignCount
 from offers.enums import ApplicationMode, Avis
 from offers.models import Campaign, Formation
 
@@ -760,51 +761,11 @@ def _kept_for_opi_message(campaign_code: str, numbers: list[str]) -> str:
 
 
 def _delete_mails(ids: list[int]) -> int:
-    """Delete the mails the CNIL erasure deletes with an account (``erasure._mails``), for a chunk of accounts at
-    once: every mail about one of them (``OutboundEmail.about``: the centre's copies, the commission's alerts), and
-    those written to one of their addresses while they had it (the current one since the account was created, a
-    former one until it was replaced), unless an account outside the chunk uses that address (its mails are its
-    own). Kept, a mail not sent yet went out to a destroyed account, and a failed one, its text naming the person and
-    the decision, could be resent. Four queries and the deletes, whatever the chunk's size; returns how many."""
-    joined_at: dict[int, datetime.datetime] = {}
-    periods: dict[str, list[tuple[datetime.datetime, datetime.datetime | None]]] = {}
-    for pk, email, joined in User.objects.filter(pk__in=ids).values_list("pk", "email", "date_joined"):
-        joined_at[pk] = joined
-        if email:
-            periods.setdefault(email.lower(), []).append((joined, None))
-    former = PreviousEmailAddress.objects.filter(user_id__in=ids).values_list("user_id", "email", "replaced_at")
-    for user_id, email, replaced_at in former:
-        if email:
-            periods.setdefault(email.lower(), []).append((joined_at[user_id], replaced_at))
-    taken = (
-        User.objects.annotate(address=Lower("email"))
-        .filter(address__in=list(periods))
-        .exclude(pk__in=ids)
-        .values_list("address", flat=True)
-    )
-    for address in set(taken):
-        del periods[address]
-    about = set(ids)
-    rows = (
-        OutboundEmail.objects.annotate(address=Lower("to"))
-        .filter(Q(about_id__in=ids) | Q(address__in=list(periods)))
-        .values_list("pk", "address", "created_at", "about_id")
-    )
-
-    def written_while_theirs(address: str, created_at: datetime.datetime) -> bool:
-        return any(since <= created_at and (until is None or created_at <= until) for since, until in periods[address])
-
-    doomed = [
-        pk
-        for pk, address, created_at, about_id in rows
-        if about_id in about or (address in periods and written_while_theirs(address, created_at))
-    ]
-    deleted = 0
-    for start in range(0, len(doomed), CHUNK):
-        part = doomed[start : start + CHUNK]
-        _delete_log_entries(OutboundEmail, part)  # the outbox's "resend" lines: « GENERIC → address »
-        deleted += OutboundEmail.objects.filter(pk__in=part).delete()[0]
-    return deleted
+    """Delete the mails the CNIL erasure deletes with an account, for a chunk of accounts at once, with the outbox's
+    history of them (``accounts.services.delete_mails_of_accounts``, the purge's rule too). Kept, a mail not sent
+    yet went out to a destroyed account, and a failed one, its text naming the person and the decision, could be
+    resent. Returns how many."""
+    return delete_mails_of_accounts(ids)
 
 
 def _delete_history(ids: list[int]) -> None:
