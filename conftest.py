@@ -9,6 +9,7 @@ from django.utils import translation
 
 from accounts.tests.mfa import Client
 from applications.models import ReferenceRegime, reference
+from ecandidat import celery as celery_app
 from ecandidat import faq, home_message, parameters
 from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.tests.factories import CampaignFactory
@@ -133,6 +134,17 @@ def _no_reference_lists():
         reference.memoised(key, lambda: [False])
     yield
     reference.forget_reference_lists()
+
+
+@pytest.fixture(autouse=True)
+def _broker_not_resting():
+    """Each test starts with a broker that has not failed in this process: ``publish_or_leave`` leaves publishes to
+    the sweepers for ``BROKER_REST_SECONDS`` after a failure, so a test that cut the broker would otherwise keep the
+    next tests of the same process from publishing (a worker test then waited for a mail that was never handed over).
+    """
+    celery_app._broker_failed_at = None
+    yield
+    celery_app._broker_failed_at = None
 
 
 @pytest.fixture(autouse=True)
