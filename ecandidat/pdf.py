@@ -58,6 +58,12 @@ FALLBACK = "fallback"
 MISSING = "\ufffd"
 # What a line may hold that no font draws: fpdf2 breaks lines on them.
 _CONTROL = frozenset("\n\r\t")
+# What ``normalize_text`` changes before drawing: line separators, tab, other control characters, byte-order mark.
+_INVISIBLE = {
+    **{code: None for code in (*range(0x20), *range(0x7F, 0xA0), 0xFEFF) if chr(code) not in _CONTROL},
+    **dict.fromkeys(map(ord, "\u2028\u2029\x0b\x0c\x85"), "\n"),
+    ord("\t"): " ",
+}
 # The characters of a text that fpdf2 must shape: right-to-left scripts (Hebrew, Arabic, Syriac, Thaana, N'Ko,
 # Samaritan…, their presentation forms, and the historic ones of plane 1), and the Indic scripts (Devanagari to
 # Sinhala), whose vowel signs and conjuncts combine.
@@ -82,8 +88,10 @@ class UnicodePDF(FPDF):
         """Composed accents (a name typed « e » + U+0301 prints as « é »), and « � » for a character neither the
         current font nor a fallback font has. Shaping is on for the text returned if it holds a character of
         ``SHAPED`` that a font draws, off otherwise: fpdf2 reads this state right after (a fragment keeps it)."""
-        # A tab (an answer pasted from a table: « Licence 3⇥Master 1 ») is a space: fpdf2 drew nothing for it.
-        text = super().normalize_text(text).replace("\t", " ")
+        # A tab (an answer pasted from a table: « Licence 3⇥Master 1 ») is a space: fpdf2 drew nothing for it. The
+        # other ways a pasted text breaks its lines (U+2028, U+2029, vertical tab, form feed, NEL) break the line;
+        # the other control characters and the byte-order mark are invisible, as on the web pages: they printed « � ».
+        text = super().normalize_text(text).translate(_INVISIBLE)
         text = self._drawable(unicodedata.normalize("NFC", text), fallback=True)
         shaped = SHAPED.search(text) is not None
         if shaped != bool(self.text_shaping):

@@ -71,6 +71,16 @@ def test_a_character_the_font_lacks_is_the_replacement_character():
     assert text_of("أحمد Ahmed") == "\ufffd\ufffd\ufffd\ufffd Ahmed"  # Arabic: left out of the reduced files
 
 
+def test_a_pasted_line_separator_breaks_the_line_and_other_control_characters_print_nothing():
+    # A motivation pasted from a word processor or a PDF: its line breaks are U+2028, U+2029, a vertical tab, a form
+    # feed or NEL; a byte-order mark or a stray control character came along. None printed « � ».
+    assert (
+        text_of("Licence\u2028Master\u2029Doctorat\x0bDU\x0cBUT\x85CPGE") == "Licence\nMaster\nDoctorat\nDU\nBUT\nCPGE"
+    )
+    assert text_of("\ufeffAmélie\x01\x1b Martin\x7f\x9b") == "Amélie Martin"
+    assert text_of("Licence 3\tMaster 1") == "Licence 3 Master 1"
+
+
 def test_the_reduced_files_keep_the_scripts_of_names_and_the_symbols_of_letters():
     lines = ("Հայկ Ծատուրյան", "ნინო", "Ⅳ № 12 € ≥ ✓ → ■", "x² • ‰")
     assert text_of(*lines).splitlines() == list(lines)
