@@ -799,4 +799,11 @@ def _delete_files(names: Iterable[str], report: Report) -> None:
             failed.append(f"{name}: {type(exc).__name__}: {exc}")
     if failed:
         report.add("files left for remove_orphan_files", len(failed))
-        report.error(f"{len(failed)} file(s) not deleted, left for remove_orphan_files; first: {failed[0]}")
+        report.error(
+            ngettext(
+                "%(count)d file not deleted, left for remove_orphan_files: %(first)s",
+                "%(count)d files not deleted, left for remove_orphan_files; the first: %(first)s",
+                len(failed),
+            )
+            % {"count": len(failed), "first": failed[0]}
+        )

@@ -13,6 +13,7 @@ from botocore.response import StreamingBody  # type: ignore[import-untyped]
 from django.core.files.storage import InMemoryStorage
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import translation
 
 from accounts.models import User
 from applications.letters import build_letter
@@ -221,7 +222,8 @@ def test_destruction_goes_on_when_the_bucket_refuses_deletions(
     type(campaign).objects.filter(pk=campaign.pk).update(is_active=False, archive_on=today - datetime.timedelta(400))
     report = Report()
 
-    nightly.destroy_archived_campaigns(report, dry_run=False, limit=None, today=today)
+    with translation.override("fr"):  # the institution's language, as manage.py nightly runs
+        nightly.destroy_archived_campaigns(report, dry_run=False, limit=None, today=today)
 
     assert not User.objects.filter(campaign=campaign).exists()
     assert not Document.objects.exists()
@@ -229,3 +231,5 @@ def test_destruction_goes_on_when_the_bucket_refuses_deletions(
     assert report.counts["files left for remove_orphan_files"] == 2
     assert len(report.errors) == 2  # one line a chunk
     assert "EndpointConnectionError" in report.errors[0]
+    # In French, as the batch history shows it to the central office.
+    assert report.errors[0].startswith("1 fichier non supprimé, laissé à remove_orphan_files : ")
