@@ -8,7 +8,9 @@ out is then stored through the normal path (``documents.services.store_upload``)
 and the antivirus apply to it unchanged.
 
 Limits: at most ``MAX_PAGES`` photos, and ``MAX_TOTAL_PIXELS`` over all of them (the pages are held decoded while
-the PDF is written: 40 Mpx in RGB is 120 MB at most).
+the PDF is written: 40 Mpx in RGB is 120 MB at most); each photo ``MAX_SIDE`` pixels wide and high at most, what
+Pillow writes into a PDF page (as a JPEG). Pillow failing to write the PDF all the same is a refusal (``corrupt``),
+not a 500.
 """
 
 from __future__ import annotations
@@ -33,9 +35,13 @@ from documents.validation import (
     to_eight_bits,
     validate_upload,
 )
+from documents.validation import MESSAGES as FILE_MESSAGES
 
 MAX_PAGES = 10
 MAX_TOTAL_PIXELS = 40_000_000
+# Pillow writes each page of the PDF as a JPEG, whose sides are 65,500 pixels at most. A 1 x 65,536 strip is within
+# validate_upload's pixel budget (and stored as it is when sent alone); merged, Pillow's writer raised OSError, a 500.
+MAX_SIDE = 65_500
 # A4 width in inches: the widest photo is laid out at that width (at 72 dpi at least: a small photo is not blown up),
 # the others at the same resolution.
 A4_WIDTH_INCHES = 8.27
@@ -59,13 +65,19 @@ MESSAGES = {
         "of a lower resolution."
     ),
     "page": gettext_lazy("Photo %(number)s: %(message)s"),
+    "too_long": gettext_lazy(
+        "The image is too long or too wide to be put in a PDF (%(max)s pixels on a side at most): crop it, or send "
+        "it on its own."
+    ),
 }
 
 
 def merge_photos(files: Sequence[IO[bytes]], *, max_bytes: int | None = None) -> SimpleUploadedFile:
     """Return one PDF, one page per photo in the order given, named after the first photo; or raise
     ``ValidationError`` (``not_photos``, ``too_many_pages``, ``too_many_pixels``, ``too_large`` for a PDF over
-    ``max_bytes`` (default ``settings.UPLOAD_MAX_BYTES``), or a photo's own refusal, prefixed with its number).
+    ``max_bytes`` (default ``settings.UPLOAD_MAX_BYTES``), ``corrupt`` when Pillow cannot write the PDF, or a
+    photo's own refusal, prefixed with its number: ``validate_upload``'s, or ``too_long`` for a side over
+    ``MAX_SIDE``).
     Nothing is read before the names and the count are checked."""
     if not files:
         raise _error("not_photos")
@@ -80,19 +92,21 @@ def merge_photos(files: Sequence[IO[bytes]], *, max_bytes: int | None = None) ->
         try:
             validated = validate_upload(file, max_bytes=max_bytes)
         except ValidationError as error:
-            message = " ".join(error.messages)
-            raise ValidationError(
-                MESSAGES["page"], code=error.error_list[0].code, params={"number": number, "message": message}
-            ) from error
+            raise _photo_error(number, error) from error
         if validated.content_type == PDF:  # The extension said image; the checks above refuse a mismatch anyway.
             raise _error("not_photos")
         with Image.open(io.BytesIO(validated.content)) as probe:
             width, height = probe.size
+        if max(width, height) > MAX_SIDE:
+            raise _photo_error(number, _error("too_long", max=number_format(MAX_SIDE, 0, force_grouping=True)))
         total_pixels += width * height
         if total_pixels > MAX_TOTAL_PIXELS:
             raise _error("too_many_pixels", pixels=number_format(MAX_TOTAL_PIXELS / 1_000_000, 0))
         pages.append(validated.content)
-    pdf = _write_pdf(pages)
+    try:
+        pdf = _write_pdf(pages)
+    except (OSError, ValueError) as error:  # a limit of Pillow's writer that the checks above do not know
+        raise ValidationError(FILE_MESSAGES["corrupt"], code="corrupt") from error
     limit = settings.UPLOAD_MAX_BYTES if max_bytes is None else max_bytes
     if len(pdf) > limit:  # validate_upload would refuse it too, with a message about one file
         raise _error("too_large", max=format_size_lazy(limit))
@@ -112,16 +126,18 @@ def _write_pdf(pages: Sequence[bytes]) -> bytes:
     widest = max(image.width for image in images)
     output = io.BytesIO()
     first, *rest = images
-    first.save(
-        output,
-        "PDF",
-        save_all=True,
-        append_images=rest,
-        resolution=max(72.0, widest / A4_WIDTH_INCHES),
-        quality=PDF_JPEG_QUALITY,
-    )
-    for image in images:
-        image.close()
+    try:
+        first.save(
+            output,
+            "PDF",
+            save_all=True,
+            append_images=rest,
+            resolution=max(72.0, widest / A4_WIDTH_INCHES),
+            quality=PDF_JPEG_QUALITY,
+        )
+    finally:
+        for image in images:
+            image.close()
     return output.getvalue()
 
 
@@ -145,3 +161,11 @@ def _page(content: bytes) -> Image.Image:
 
 def _error(code: str, **params: Any) -> ValidationError:
     return ValidationError(MESSAGES[code], code=code, params=params or None)
+
+
+def _photo_error(number: int, error: ValidationError) -> ValidationError:
+    """A photo's refusal, after its number in the set (« Photo 2 : … »), with its code."""
+    message = " ".join(error.messages)
+    return ValidationError(
+        MESSAGES["page"], code=error.error_list[0].code, params={"number": number, "message": message}
+    )

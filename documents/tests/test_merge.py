@@ -5,9 +5,10 @@ import re
 
 import pytest
 from django.core.exceptions import ValidationError
+from PIL import Image, PdfImagePlugin
 from pypdf import PdfReader
 
-from documents.merge import MAX_PAGES, merge_photos
+from documents.merge import MAX_PAGES, MAX_SIDE, merge_photos
 from documents.tests import hostile_files as hostile
 from documents.validation import validate_upload
 
@@ -120,3 +121,48 @@ def test_the_nginx_example_lets_the_most_photos_the_server_merges_reach_it(setti
     body = int(re.search(r"client_max_body_size (\d+)m;", example).group(1)) * 1024 * 1024
 
     assert body >= MAX_PAGES * settings.UPLOAD_MAX_BYTES + 1024 * 1024
+
+
+@pytest.mark.parametrize("size", [(1, MAX_SIDE + 1), (MAX_SIDE + 1, 1), (1, 65_536)])
+def test_a_photo_longer_or_wider_than_a_pdf_page_can_be_is_refused_with_its_number(size):
+    # Within validate_upload's pixel budget, but Pillow writes a PDF page as a JPEG, 65,500 pixels a side at most:
+    # its writer raised OSError ("broken data stream"), the candidate had the 500 page.
+    photos = [
+        hostile.upload("page1.jpg", hostile.jpeg_bytes()),
+        hostile.upload("strip.png", hostile.grey_png(*size, "L")),
+    ]
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos)
+
+    assert refused.value.code == "too_long"
+    assert " ".join(refused.value.messages) == (
+        "Photo 2: The image is too long or too wide to be put in a PDF (65,500 pixels on a side at most): crop it, "
+        "or send it on its own."
+    )
+
+
+def test_a_photo_as_long_as_a_pdf_page_can_be_is_merged():
+    photos = [
+        hostile.upload("page1.jpg", hostile.jpeg_bytes()),
+        hostile.upload("strip.png", hostile.grey_png(1, MAX_SIDE, "L")),
+    ]
+
+    assert len(_pages(merge_photos(photos).read())) == 2
+
+
+@pytest.mark.parametrize("failure", [OSError("broken data stream when writing image file"), ValueError("bad mode")])
+def test_pillow_failing_to_write_the_pdf_is_a_refusal_not_a_crash(monkeypatch, failure):
+    def failing_writer(image, file, filename):
+        raise failure
+
+    assert PdfImagePlugin  # registered: Pillow writes a PDF with SAVE_ALL["PDF"]
+    monkeypatch.setitem(Image.SAVE_ALL, "PDF", failing_writer)
+    photos = [hostile.upload(f"p{n}.jpg", hostile.jpeg_bytes()) for n in (1, 2)]
+
+    with pytest.raises(ValidationError) as refused:
+        merge_photos(photos)
+
+    assert refused.value.code == "corrupt"
+    assert refused.value.messages == ["The file is unreadable or damaged."]
+    assert isinstance(refused.value.__cause__, type(failure))

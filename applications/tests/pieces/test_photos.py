@@ -76,8 +76,16 @@ def test_a_single_photo_is_stored_as_it_is_today(owner, application, piece):
             lambda: [*_photos(1), hostile.png_html_polyglot_as_jpg_upload()],
             "Lettre de motivation: Photo 2: The file content does not match its extension.",
         ),
+        (
+            # Within the pixel budget, but longer than a PDF page can be: Pillow's writer raised OSError, a 500.
+            lambda: [*_photos(1), hostile.upload("strip.png", hostile.grey_png(1, 65_536, "L"))],
+            (
+                "Lettre de motivation: Photo 2: The image is too long or too wide to be put in a PDF (65,500 pixels "
+                "on a side at most): crop it, or send it on its own."
+            ),
+        ),
     ],
-    ids=["pdf-among-photos", "over-the-page-cap", "pixel-flood", "polyglot"],
+    ids=["pdf-among-photos", "over-the-page-cap", "pixel-flood", "polyglot", "longer-than-a-pdf-page"],
 )
 def test_refused_sets_say_why_next_to_the_piece_and_store_nothing(
     owner, application, piece, files, message, django_assert_num_queries
@@ -103,6 +111,19 @@ def test_the_refusal_is_in_french_next_to_the_piece(owner, application, piece):
         "Pour envoyer plusieurs fichiers, choisissez uniquement des photos (JPEG ou PNG) : elles seront réunies en un "
         "seul PDF. Rien n&#x27;a été enregistré." in page
     )
+
+
+def test_a_photo_longer_than_a_pdf_page_is_refused_in_french_with_its_number(owner, application, piece):
+    strip = hostile.upload("strip.png", hostile.grey_png(65_536, 1, "L"))
+
+    response = owner.post(upload_url(application, piece), {"file": [*_photos(1), strip]}, language="fr")
+
+    page = owner.get(response["Location"], language="fr").content.decode()
+    assert (
+        "Photo 2 : L&#x27;image est trop longue ou trop large pour être mise dans un PDF (65\xa0500 pixels de côté au "
+        "plus) : recadrez-la, ou envoyez-la seule." in page
+    )
+    assert not Document.objects.exists()
 
 
 def test_the_form_accepts_several_files_and_says_so(owner, application, piece):
