@@ -2,8 +2,9 @@
 front of the live server, with blocks taken from deploy/nginx.conf.example as written.
 
 ``start_nginx(home, blocks, upstream_url)`` is a context manager yielding the port (one of 18480-18489) once nginx
-answers; ``example_block(pattern)`` finds a block of the example; ``get(port, path, user)`` asks nginx as ``user``
-(logged in with the staff's second factor), as a browser would; ``built_pack(...)`` is the commission pack they serve.
+answers (``upstream_url=None``: ``blocks`` bring their own ``location /``, the example's as written);
+``example_block(pattern)`` finds a block of the example; ``get(port, path, user)`` asks nginx as ``user`` (logged in
+with the staff's second factor), as a browser would; ``built_pack(...)`` is the commission pack they serve.
 """
 
 import contextlib
@@ -57,9 +58,10 @@ def example_block(pattern: str) -> re.Match:
 
 
 @contextlib.contextmanager
-def start_nginx(home: Path, blocks: str, upstream_url: str, *, http_directives: str = "") -> Iterator[int]:
-    """nginx with ``blocks`` (locations of the example) in its server, everything else proxied to ``upstream_url``;
-    ``http_directives`` go in its http block. Yields its port; stopped afterwards."""
+def start_nginx(home: Path, blocks: str, upstream_url: str | None, *, http_directives: str = "") -> Iterator[int]:
+    """nginx with ``blocks`` (locations of the example) in its server, everything else proxied to ``upstream_url``
+    (None: no ``location /`` of its own, ``blocks`` have one); ``http_directives`` go in its http block. Yields its
+    port; stopped afterwards."""
     binary = _nginx_binary()
     (home / "logs").mkdir(parents=True)
     port = _free_port()
@@ -67,6 +69,15 @@ def start_nginx(home: Path, blocks: str, upstream_url: str, *, http_directives: 
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
     temp_paths = "\n".join(
         f"    {kind}_temp_path {home / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    own_location = (
+        ""
+        if upstream_url is None
+        else f"""        location / {{
+            proxy_pass {upstream_url};
+            proxy_set_header Host $http_host;
+        }}
+"""
     )
     # No mime.types: the Content-Type the client gets can only be Django's.
     config = f"""{user}
@@ -82,11 +93,7 @@ http {{
     server {{
         listen 127.0.0.1:{port};
 {blocks}
-        location / {{
-            proxy_pass {upstream_url};
-            proxy_set_header Host $http_host;
-        }}
-    }}
+{own_location}    }}
 }}
 """
     (home / "nginx.conf").write_text(config)

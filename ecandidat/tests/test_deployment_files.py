@@ -379,6 +379,16 @@ def test_the_nginx_example_runs_on_debian_12s_nginx_and_fits_gunicorn_and_the_up
     assert "alias /srv/ecandidat/var/static/;" in text
 
 
+def test_nginx_speaks_http_1_1_to_gunicorn_so_a_cut_stream_is_a_failed_download():
+    # In HTTP/1.0 gunicorn ends an answer without Content-Length (the CSV exports) by closing the connection, and a
+    # worker killed mid-stream reached the browser as a complete, truncated file; in HTTP/1.1 it chunks, and nginx
+    # cuts the download (applications/tests/test_integration_nginx_cut_stream.py runs this block).
+    block = re.search(r"\n    location / \{([^}]*)\}", _nginx_example()).group(1)
+    directives = [line.split("#", 1)[0].strip() for line in block.splitlines()]
+
+    assert "proxy_http_version 1.1;" in directives
+
+
 def test_nginx_answers_its_own_errors_with_the_french_pages_of_deploy_errors():
     # nginx's built-in pages are English ("413 Request Entity Too Large", "502 Bad Gateway"): a candidate whose photos
     # are over the limit, or who posts while gunicorn restarts, gets a French page saying whether anything was kept.
