@@ -7,6 +7,8 @@ from django.views.i18n import set_language
 
 from ecandidat import views
 
+handler400 = views.bad_request
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("assistance/", views.assistance, name="assistance"),

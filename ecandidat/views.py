@@ -5,9 +5,11 @@ import markdown
 import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import TooManyFilesSent
 from django.db import connection, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils import translation
 from django.utils.html import escape, strip_tags
 from django.utils.safestring import mark_safe
@@ -180,3 +182,12 @@ def signup_choice(request):
     account then carries the student records' data); anyone else creates an account with their e-mail address,
     unless ``EMAIL_ACCOUNTS`` is off."""
     return render(request, "account/signup_choice.html", {"email_accounts": parameters.get("EMAIL_ACCOUNTS")})
+
+
+def bad_request(request, exception):
+    """Django's 400 page (``400.html``, as ``django.views.defaults.bad_request`` renders it), saying why when the body
+    held more files than Django reads (``DATA_UPLOAD_MAX_NUMBER_FILES``, 100): without JavaScript a candidate may pick
+    more than 100 photos for one piece, and Django's parser refuses them before any view (the CSRF check reads the
+    form), so the upload's own « 10 photos au plus » beside the piece cannot be said. Nothing of the body was kept."""
+    context = {"too_many_files": isinstance(exception, TooManyFilesSent)}
+    return HttpResponseBadRequest(loader.render_to_string("400.html", context, request=request))

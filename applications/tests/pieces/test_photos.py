@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 from pypdf import PdfReader
 
+from accounts.tests.mfa import Client
 from applications.enums import PieceStatus
 from applications.models import PieceSubmission
 from applications.tests.helpers import upload_url
@@ -99,6 +100,38 @@ def test_refused_sets_say_why_next_to_the_piece_and_store_nothing(
     assert not Document.objects.exists()
     assert not PieceSubmission.objects.exists()
     assert stored_files() == []
+
+
+def test_more_files_than_django_reads_get_the_400_page_saying_so_and_nothing_is_stored(
+    candidate_user, application, piece, settings, django_assert_num_queries
+):
+    # Without JavaScript, 101 photos in one post: Django's parser refuses them when the CSRF check reads the form,
+    # before the view. A browser's client: the CSRF check on, its token in the form before the files.
+    assert settings.DATA_UPLOAD_MAX_NUMBER_FILES == 100  # Django's default
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(candidate_user)
+    browser.get(reverse("applications:detail", args=[application.public_id]))
+    token = browser.cookies[settings.CSRF_COOKIE_NAME].value
+    photo = hostile.jpeg_bytes((8, 8))
+    files = [hostile.upload(f"p{n}.jpg", photo) for n in range(101)]
+
+    with django_assert_num_queries(2):  # the session and the account, for the page's language switch
+        response = browser.post(upload_url(application, piece), {"csrfmiddlewaretoken": token, "file": files})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "<h1>Requête incorrecte</h1>" in page
+    assert (
+        "Trop de fichiers ont été envoyés en une fois ; rien n'a été enregistré. Revenez à votre candidature et "
+        "envoyez un PDF du document, ou moins de photos." in page
+    )
+    assert "Le serveur n" not in page
+    assert not Document.objects.exists()
+    assert not PieceSubmission.objects.exists()
+    assert stored_files() == []
+    # The same post with 11 photos reaches the view: its own message beside the piece.
+    response = browser.post(upload_url(application, piece), {"csrfmiddlewaretoken": token, "file": files[:11]})
+    assert response.status_code == 302
 
 
 def test_the_refusal_is_in_french_next_to_the_piece(owner, application, piece):
