@@ -57,7 +57,7 @@ from applications.models import (
     SisRecord,
     WorkExperience,
 )
-from applications.services.dossier import record_staff_change, value_in_words
+from applications.services.dossier import of_past_campaign, record_staff_change, value_in_words
 from applications.services.sis_lookup import staff_sync
 from applications.sis import StudentRecordsUnavailable
 from applications.validators import cleaned_ine, normalise_department, normalise_phone, validate_birth_date
@@ -83,6 +83,13 @@ class StaffAlsoReads:
 SIS_LINK_FIELDS = ("sis_locked", "sis_student_number", "sis_imported_at")
 
 
+def _of_past_campaign(candidate: Candidate | None) -> bool:
+    """Whether ``candidate`` (the dossier, also an inline's ``obj``) is a saved dossier of a past campaign's account:
+    read only for everyone, the central office included, whatever Django's permissions and ``manages_candidate``
+    say (``of_past_campaign``: no query, ``CandidateAdmin.get_queryset`` annotates the account's campaign)."""
+    return candidate is not None and candidate.pk is not None and of_past_campaign(candidate)
+
+
 def manages_candidate(request, candidate: Candidate | None) -> bool:
     """The central office and the candidates managers (GCA, eCandidat's gestionCandidat) correct every dossier
     they see; a centre manager corrects the dossier of a candidate who applied to one of their centres' formations,
@@ -104,19 +111,26 @@ def manages_candidate(request, candidate: Candidate | None) -> bool:
 
 
 class ManagersCorrect(StaffAlsoReads):
-    """An inline that the candidate's centre managers may change (``manages_candidate``; ``obj`` is the dossier)."""
+    """An inline that the candidate's centre managers may change (``manages_candidate``; ``obj`` is the dossier);
+    nobody changes it in a past campaign's dossier (``_of_past_campaign``)."""
 
     managers_add = True
     managers_delete = True
 
     def has_change_permission(self, request, obj=None):
+        if _of_past_campaign(obj):
+            return False
         return super().has_change_permission(request, obj) or manages_candidate(request, obj)  # type: ignore[misc]
 
     def has_add_permission(self, request, obj=None):
+        if _of_past_campaign(obj):
+            return False
         allowed = super().has_add_permission(request, obj)  # type: ignore[misc]
         return allowed or (self.managers_add and manages_candidate(request, obj))
 
     def has_delete_permission(self, request, obj=None):
+        if _of_past_campaign(obj):
+            return False
         allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
         return allowed or (self.managers_delete and manages_candidate(request, obj))
 
@@ -258,6 +272,9 @@ class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
     extra = 0
     fields = readonly_fields = ("academic_year", "code", "label", "result", "mention", "grade_and_scale")
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return not _of_past_campaign(obj) and super().has_add_permission(request, obj)
 
     @admin.display(description=gettext_lazy("Grade / scale"))
     def grade_and_scale(self, obj: InternalCursus) -> str:
@@ -562,6 +579,10 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
         return queryset, may_have_duplicates
 
     def has_change_permission(self, request, obj=None):
+        """Django's permissions (the central office) or ``manages_candidate``; a past campaign's dossier is read
+        only for everyone (``_of_past_campaign``): its page shows it, a change posted anyway is refused (403)."""
+        if _of_past_campaign(obj):
+            return False
         return super().has_change_permission(request, obj) or manages_candidate(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
@@ -643,12 +664,17 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
         """eCandidat's "Synchronisation SiScol": each selected dossier the user may correct, by its student number or
         its INE; stops at the first sign that the system is down (nothing more is changed). A dossier a rule refuses
         (the SIS's INE is another dossier's) is said so and left as it was; ``staff_sync`` runs each dossier in a
-        savepoint of its own, so the others selected are taken again all the same."""
+        savepoint of its own, so the others selected are taken again all the same. A past campaign's dossier (the
+        list's « campaign » filter shows them) is read only: said so, left out before the system is asked."""
         found: list[Candidate] = []
         missing: list[Candidate] = []
         refused: list[Candidate] = []
+        past: list[Candidate] = []
         ruled_out: dict[str, list[Candidate]] = {}  # the rule's message: the dossiers it refused
         for candidate in queryset.select_related("user").order_by("pk")[:100]:
+            if _of_past_campaign(candidate):
+                past.append(candidate)
+                continue
             if not manages_candidate(request, candidate):
                 refused.append(candidate)
                 continue
@@ -681,6 +707,12 @@ class CandidateAdmin(SearchesPreviousAddresses, AccountAsText, StaffAlsoReads, N
                 request,
                 _("Not taken again from the student records system, %(names)s: %(error)s")
                 % {"names": _names(candidates), "error": error},
+                messages.ERROR,
+            )
+        if past:
+            self.message_user(
+                request,
+                _("Dossiers of a past campaign (read only), not taken again: %(names)s.") % {"names": _names(past)},
                 messages.ERROR,
             )
         if refused:

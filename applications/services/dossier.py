@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from accounts.services import change_email
+from accounts.services import change_email, is_past_campaign_account
 from applications.concurrency import check_version, rows_read_until, rows_version, version_of
 from applications.countries import country_name
 from applications.departments import department_label
@@ -651,12 +651,33 @@ def export_personal_data(*, candidate: Candidate | None, user: User) -> dict:
     return data
 
 
+PAST_CAMPAIGN_DOSSIER_MESSAGE = gettext_lazy(
+    "This dossier belongs to an account of a past campaign: it is read only, nothing was changed."
+)
+
+
+def of_past_campaign(candidate: Candidate) -> bool:
+    """Whether ``candidate`` is the dossier of an account of a past campaign (archived, or replaced by the active
+    one): read, exported and printed, never changed, by the central office as by anyone (an archived campaign's
+    applications are never changed, ``ApplicationQuerySet.editable_by``, nor the dossier they were judged on). No
+    query when the dossier was read with ``account_of_active_campaign`` (``CandidateAdmin.get_queryset``) or with
+    its account's campaign; else ``is_past_campaign_account``'s."""
+    if hasattr(candidate, "account_of_active_campaign"):
+        return candidate.account_of_active_campaign is False  # None: an account without a campaign (staff's)
+    return is_past_campaign_account(candidate.user)
+
+
 def record_staff_change(*, candidate: Candidate, actor: User, changes: list[str]) -> int:
     """A member of staff changed ``candidate``'s dossier in the back office (what, in words: "Adresse : ville,
     code postal"): one history row on each of the candidate's applications, so that the commission reading any of
-    them sees who changed the dossier and what (inside the admin's transaction). Returns the number of rows."""
+    them sees who changed the dossier and what (inside the admin's transaction). Returns the number of rows.
+
+    A past campaign's dossier is never changed (``of_past_campaign``): ``BusinessRuleError``, for the caller's
+    transaction to undo what it wrote, and no history row on the archived applications."""
     if not changes:
         return 0
+    if of_past_campaign(candidate):
+        raise BusinessRuleError(PAST_CAMPAIGN_DOSSIER_MESSAGE)
     ids = list(Application.objects.filter(candidate=candidate).values_list("pk", flat=True))
     return _record_dossier_change(ids, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, changes=changes)
 
@@ -768,7 +789,7 @@ def staff_change_account_email(*, account: User, new_email: str, actor: User) ->
                 "old": old_email or "—",
                 "new": account.email,
             }
-        candidate = Candidate.objects.filter(user=account).first()
+        candidate = Candidate.objects.filter(user=account).select_related("user__campaign").first()
         if candidate is not None:
             record_staff_change(candidate=candidate, actor=actor, changes=[change])
     return change

@@ -96,8 +96,8 @@ def staff_sync(*, candidate: Candidate, actor: User) -> bool:
     """ "Reprendre de la scolarité" (eCandidat's "Synchronisation SiScol" on a candidate): import the dossier from
     the SIS by its student number, else its INE (the same person only, as for the candidate), written to the history
     of each of the candidate's applications, in a savepoint of its own. Returns whether the student was found;
-    ``StudentRecordsUnavailable`` and ``BusinessRuleError`` (the student's INE is another dossier's) go to the caller,
-    nothing changed."""
+    ``StudentRecordsUnavailable`` and ``BusinessRuleError`` (the student's INE is another dossier's; a past campaign's
+    dossier, ``record_staff_change``) go to the caller, nothing changed."""
     with transaction.atomic():
         found = import_from_sis(candidate=candidate, actor=actor)
         if found:

@@ -9,15 +9,25 @@ address is changed on the active campaign's accounts only."""
 import datetime
 
 import pytest
+from django.contrib.admin import helpers
 from django.contrib.admin.models import LogEntry
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from applications.admin.filters import AccountCampaignFilter
-from applications.tests.factories import CandidateFactory
-from applications.tests.factories_candidature import make_application
+from applications.concurrency import READ_AT_FIELD
+from applications.enums import EventKind
+from applications.models import Address, Candidate
+from applications.services import store_sis_records
+from applications.services.sis_lookup import staff_sync
+from applications.tests.factories import STUDENT, AddressFactory, CandidateFactory
+from applications.tests.factories_candidature import ApplicationFactory, make_application
+from applications.tests.helpers import dossier_form_data, estelle_typed_by_hand
+from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
+from offers.models import Campaign
 from offers.tests.factories import CampaignFactory, FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -178,6 +188,118 @@ def test_a_past_campaigns_account_address_is_not_changed(
     assert client.get(_email_page(past)).status_code == 404
     assert page.status_code == 200  # the dossier still opens, without the address change's link
     assert _email_page(past) not in page.content.decode()
+
+
+@pytest.fixture
+def archived_application(martins):
+    """Last year's MARTIN Jean applied, with his address: an archived application, read only."""
+    past, _current = martins
+    AddressFactory(candidate=past, city="PERPIGNAN", postal_code="66000")
+    return ApplicationFactory(candidate=past)
+
+
+def _active(campaign):
+    """Make ``campaign`` the active one, as the archiving night does (the other one first: one active at a time)."""
+    Campaign.objects.exclude(pk=campaign.pk).update(is_active=False)
+    Campaign.objects.filter(pk=campaign.pk).update(is_active=True)
+
+
+def test_a_past_campaigns_dossier_is_read_only_for_the_central_office_too(
+    client, central_manager, martins, archived_application, django_assert_num_queries
+):
+    """Regression: Django's permissions and ``manages_candidate`` gave the central office an editable page, every
+    section included, of a dossier a centre manager reads only: a past campaign's dossier is read, never changed."""
+    past, current = martins
+    client.force_login(central_manager)
+    client.get(_page(past))  # per-process memos warm
+
+    # Session, user, scope, the dossier (with its account's campaign), Django's permissions (2), the version read,
+    # the six sections, the applications, the request's savepoint pair, the account shown.
+    with django_assert_num_queries(17):
+        page = client.get(_page(past))
+
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert list(page.context["adminform"].form.fields) == [READ_AT_FIELD]  # every field read only
+    sections = page.context["inline_admin_formsets"]
+    assert sections
+    for section in sections:
+        assert (section.has_add_permission, section.has_change_permission, section.has_delete_permission) == (
+            False,
+            False,
+            False,
+        ), section.formset.prefix
+    assert client.get(_page(current)).context["has_change_permission"] is True  # this year's account is corrected
+
+
+def test_a_past_campaigns_dossier_page_opened_before_the_archiving_night_is_not_saved_after_it(
+    client, central_manager, martins, campaign, past_campaign, archived_application, django_assert_num_queries
+):
+    """The page of last year's dossier, opened while its campaign ran and posted once this year's is active: refused
+    (403), nothing changed, no « Dossier modifié par le personnel » on the archived application."""
+    past, _current = martins
+    client.force_login(central_manager)
+    _active(past_campaign)
+    data = dossier_form_data(client.get(_page(past)))
+    _active(campaign)  # the archiving night
+    data["address-0-city"] = "CANET-EN-ROUSSILLON"
+    data["address-0-postal_code"] = "66140"
+
+    # Session, user, scope, the dossier (with its account's campaign), Django's permissions (2), the request's and
+    # the page's savepoint pairs (rolled back): refused before any form is read.
+    with django_assert_num_queries(12):
+        response = client.post(_page(past), data)
+
+    assert response.status_code == 403
+    assert (Address.objects.get(candidate=past).city, Address.objects.get(candidate=past).postal_code) == (
+        "PERPIGNAN",
+        "66000",
+    )
+    assert not archived_application.events.filter(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).exists()
+    assert not LogEntry.objects.exists()
+
+
+def test_a_past_campaigns_dossier_is_not_taken_again_from_the_sis(
+    client, central_manager, campaign, past_campaign, django_assert_num_queries
+):
+    """« Reprendre le dossier du logiciel de scolarité » on « All campaigns »' list, last year's dossier ticked with
+    this year's: this year's is taken again, last year's is left as it was and said so, its archived application's
+    history untouched."""
+    store_sis_records(students=[STUDENT], actor=None)
+    past = estelle_typed_by_hand(past_campaign)
+    current = estelle_typed_by_hand(campaign)
+    client.force_login(central_manager)
+
+    # Session, user, scope, Django's permissions (2), the filter's campaigns (the list's, the action's), the count,
+    # the selection, this year's dossier taken again (the SIS record, the INE's check, the dossier and its sections,
+    # its application's history row: 15 with their savepoints), the request's savepoint pair; none for last year's.
+    with django_assert_num_queries(27):
+        response = client.post(
+            f"{LIST}?{CAMPAIGN}=all",
+            {"action": "take_again_from_sis", helpers.ACTION_CHECKBOX_NAME: [past.pk, current.pk]},
+        )
+
+    assert response.status_code == 302
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        f"Taken again from the student records system: {current.user.username} {STUDENT.birth_name}.",
+        f"Dossiers of a past campaign (read only), not taken again: {past.user.username} MARTIN.",
+    ]
+    assert Candidate.objects.get(pk=current.pk).sis_locked
+    assert not Candidate.objects.get(pk=past.pk).sis_locked
+    assert not past.applications.get().events.exists()
+    assert current.applications.get().events.filter(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).exists()
+
+
+def test_the_service_refuses_to_take_a_past_campaigns_dossier_again(central_manager, past_campaign):
+    """Whoever calls it (not only the back office's action): refused, the import undone, no history row."""
+    store_sis_records(students=[STUDENT], actor=None)
+    past = Candidate.objects.get(pk=estelle_typed_by_hand(past_campaign).pk)  # as read without the admin's query
+
+    with pytest.raises(BusinessRuleError, match="past campaign: it is read only"):
+        staff_sync(candidate=past, actor=central_manager)
+
+    assert not Candidate.objects.get(pk=past.pk).sis_locked
+    assert not past.applications.get().events.exists()
 
 
 def test_the_active_campaigns_account_address_is_changed(
