@@ -103,7 +103,19 @@ class Campaign(models.Model):
 
     FRENCH_TEXTS = ("label",)  # a name in French only: its input is marked so (admin_inputs.language_of)
 
-    code = models.CharField(_("code"), max_length=20, unique=True)
+    # The first folder of every stored piece (``<code>/<uuid>.pdf``, documents.models) and the OPI files' code_periode:
+    # a code with « / » or « .. » made every upload of the campaign a storage error (path traversal), and a space or
+    # an emoji would reach the student-records system.
+    code = models.CharField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[0-9A-Za-z_-][0-9A-Za-z._-]*$", _("Letters, digits, “-”, “_” and “.” only, without “.” first.")
+            )
+        ],
+    )
     label = models.CharField(_("label"), max_length=200)
     starts_on = models.DateField(_("opening date for candidates"))
     ends_on = models.DateField(_("closing date for candidates"))

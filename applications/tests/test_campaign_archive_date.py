@@ -128,3 +128,25 @@ def test_the_active_campaign_is_refused_an_archiving_date_on_or_after_the_next_o
     assert accepted.status_code == 302
     running.refresh_from_db()
     assert running.archive_on == today + 9 * DAY
+
+
+@pytest.mark.parametrize("code", ["../2027", "a/b", "20 27", "C\U0001f39327", ".2027", "..", "2027\\x"])
+def test_a_campaign_code_that_is_not_a_folder_name_is_refused_beside_the_field(
+    scolarite, running, code, django_assert_num_queries
+):
+    # The code is the first folder of the campaign's stored pieces (<code>/<uuid>.pdf): « ../2027 » was saved, and
+    # every upload of that campaign was then a storage error (path traversal), Django's bare 400 page.
+    with django_assert_num_queries(17):  # as the other refusals of this form (the rules still read the campaigns)
+        response = scolarite.post(ADD, _next_form(running, code=code), language="fr")
+
+    assert response.status_code == 200
+    form = response.context["adminform"].form
+    assert form.errors["code"] == ["Lettres, chiffres, « - », « _ » et « . » uniquement, sans « . » au début."]
+    assert not Campaign.objects.filter(code=code).exists()
+
+
+def test_a_campaign_code_with_a_dot_or_a_dash_inside_is_saved(scolarite, running):
+    response = scolarite.post(ADD, _next_form(running, code="PER-2027.A_1"), language="fr")
+
+    assert response.status_code == 302
+    assert Campaign.objects.filter(code="PER-2027.A_1").exists()
