@@ -28,6 +28,8 @@ from offers.tests.factories import CommissionFactory, FormationFactory, PieceTyp
 pytestmark = pytest.mark.browser
 
 NAMES = ["ARNAUD", "BERTIN", "CHEVALIER"]
+# Playwright waits 10 s by default for the navigation a click starts; building a pack takes longer on a loaded machine.
+PACK_BUILD_MS = 60_000
 
 
 def _three_dossiers(campaign):
@@ -146,7 +148,8 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
     member_page.locator("#content-main").get_by_role("link", name="Candidatures", exact=True).click()
     _select_every_row(member_page)
     member_page.get_by_role("combobox", name="Action").select_option(label="Dossiers pour la commission (ZIP)")
-    member_page.get_by_role("button", name="Exécuter").click()
+    # The pack is built in the request here (tasks in-process): three dossier PDFs, seconds on a loaded CI machine.
+    member_page.get_by_role("button", name="Exécuter").click(timeout=PACK_BUILD_MS)
     expect(member_page.get_by_role("heading", name=re.compile(r"^3 dossiers"))).to_be_visible()
     assert_no_serious_axe_violations(member_page)
     member_page.screenshot(path=tmp_path / "pack.png", full_page=True)
@@ -162,7 +165,7 @@ def test_manager_works_through_three_dossiers_and_the_commission_downloads_the_p
     member_page.get_by_role("link", name="Candidatures").first.click()
     _select_every_row(member_page)
     member_page.get_by_role("combobox", name="Action").select_option(label="Dossiers pour la commission (un seul PDF)")
-    member_page.get_by_role("button", name="Exécuter").click()
+    member_page.get_by_role("button", name="Exécuter").click(timeout=PACK_BUILD_MS)
     expect(
         member_page.get_by_role("heading", name=re.compile(r"^3 dossiers \(un seul PDF avec sommaire\)"))
     ).to_be_visible()
