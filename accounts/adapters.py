@@ -8,6 +8,7 @@ Settings: ``ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"`` and
 import logging
 import time
 
+import requests
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.authentication import get_authentication_records
@@ -22,6 +23,7 @@ from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base import AuthProcess
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
@@ -31,7 +33,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts import cas, directory, oidc, oidc_backchannel, services
-from accounts.claims import single_value
+from accounts.claims import has_control_character, single_value
 from accounts.enums import LoginMethod
 from ecandidat import maintenance, parameters
 from ecandidat.absolute_urls import absolute_url
@@ -49,6 +51,15 @@ ENT_CLOSED_TO_CANDIDATES = gettext_lazy(
     "Candidates no longer log in through the ENT: log in with your dossier number or e-mail address and the "
     "password of your account. No password yet? “I forgot my credentials” mails you a link to choose one."
 )
+
+# The fields allauth's OpenID Connect provider reads from the claims (``extract_common_fields``), and their claims.
+COMMON_FIELD_CLAIMS = {
+    "first_name": "given_name",
+    "last_name": "family_name",
+    "name": "name",
+    "email": "email",
+    "username": "preferred_username",
+}
 
 # allauth mail → eCandidat code (declared in accounts.notifications). Codes follow eCandidat's where one exists.
 MAILS = {
@@ -345,11 +356,30 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return AccountAdapter(request).campaign_open(request)
 
     def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None) -> None:
-        """An ENT return over OpenID Connect that did not log anyone in (the ENT unreachable, a refused or forged
-        answer, a state that does not match): logged as the CAS path logs a ticket that does not validate, no more
-        (no account is known; allauth shows its error page)."""
+        """An ENT return over OpenID Connect that did not log anyone in: logged as the CAS path logs a ticket that
+        does not validate, and the person goes back to the login page with a French message, nothing created (it was
+        allauth's 401 page, « Échec de la connexion via réseau social », with no way back and no word of the ENT).
+
+        The ENT that does not answer at the callback (its token or userinfo endpoint refusing, slow, in error: allauth
+        catches the ``requests`` error itself) gets the words of the ENT button's (``oidc.ENT_UNREACHABLE``);
+        anything else (no ``state``, a ``state`` used already or from another browser, ``error=`` from the ENT, the
+        login cancelled there, a refused answer: a ``sub`` that names no identity, ``oidc.check_claims``) the CAS
+        path's « the ENT login did not complete »."""
         logger.warning("ENT login failed (OpenID Connect, %s): %s %s", provider.sub_id, error, exception or "")
-        super().on_authentication_error(request, provider, error, exception, extra_context)
+        unreachable = isinstance(exception, requests.RequestException)
+        messages.error(request, oidc.ENT_UNREACHABLE if unreachable else cas.LOGIN_NOT_STARTED)
+        raise ImmediateHttpResponse(redirect("account_login"))
+
+    def populate_user(self, request, sociallogin, data):
+        """The names, address and username allauth pre-fills the « Création de compte » form with, each as one value
+        (``accounts.claims.single_value``, as the CAS attributes and ``supannEtuId`` are read): a list is its first
+        item (it was the text ``['Anne', 'Marie']``), an object or a string with a control character is no value (an
+        object was a 500)."""
+        data = {
+            **data,
+            **{field: single_value(data.get(field), name=claim) for field, claim in COMMON_FIELD_CLAIMS.items()},
+        }
+        return super().populate_user(request, sociallogin, data)
 
     def pre_social_login(self, request, sociallogin) -> None:
         """An ENT return (OpenID Connect, or CAS through accounts.cas), once the ENT has said who the person is.
@@ -426,6 +456,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         id_token = (account.extra_data or {}).get("id_token")
         login = id_token.get(claim) if isinstance(id_token, dict) else None
         if not isinstance(login, str) or not login.strip():
+            return
+        username_length = get_user_model()._meta.get_field("username").max_length
+        if len(login.strip()) > username_length or has_control_character(login):
+            # No username is that: not looked up (a NUL was a 500 on PostgreSQL). The candidates' path goes on.
+            logger.warning("ENT claim %s names no staff account: %r", claim, login[:80])
             return
         if account.pk is not None and login.strip().casefold() != account.user.username.casefold():
             return

@@ -23,6 +23,7 @@ import secrets
 from urllib.parse import urlencode
 from xml.etree.ElementTree import ParseError
 
+from allauth.socialaccount import app_settings as socialaccount_settings
 from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.helpers import complete_social_login
 from cas import CASError
@@ -42,7 +43,7 @@ from django_cas_ng.utils import get_cas_client
 from django_cas_ng.views import clean_sessions
 
 from accounts import directory
-from accounts.claims import single_value
+from accounts.claims import has_control_character, single_value
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +170,12 @@ def callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, VALIDATION_FAILED)
         return redirect("account_login")
     username = str(username).strip()
+    if not username or len(username) > socialaccount_settings.UID_MAX_LENGTH or has_control_character(username):
+        # No ENT identity is that (the identity column's length, SOCIALACCOUNT_UID_MAX_LENGTH): refused as a ticket
+        # that does not validate, where it was a 500 (allauth's check of the length; a NUL on PostgreSQL).
+        logger.warning("CAS login refused: %r names no ENT identity", username[:80])
+        messages.error(request, VALIDATION_FAILED)
+        return redirect("account_login")
     next_url = request.session.pop(SESSION_NEXT, "")
 
     try:

@@ -7,9 +7,8 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
-from django.utils.translation import gettext
 
-from accounts import staff_access, staff_enrolment
+from accounts import oidc, staff_access, staff_enrolment
 
 # allauth's third-party « connections » page (add the identity of another site, the ENT's, to the account logged in,
 # or remove one), and the old address that redirects to it. Not offered: an ENT identity is tied to an account only
@@ -109,10 +108,15 @@ OIDC_PATH_PREFIX = "/accounts/oidc/"
 
 
 class EntUnreachableMiddleware:
-    """When the ENT does not answer (its discovery document, its token endpoint), allauth's OpenID Connect views let
-    the ``requests`` error through, which would be a 500. The person is sent back to the login page with a French
-    message instead, and the failure is logged once. Nothing was written: allauth talks to the ENT before it creates
-    anything.
+    """When the ENT's discovery document does not answer, allauth's OpenID Connect views let the ``requests`` error
+    through, which would be a 500: the ENT button (the login view reads the authorization endpoint from it) and the
+    callback (it reads the token endpoint from it before anything else). The person is sent back to the login page
+    with a French message instead, and the failure is logged once. Nothing was written: allauth talks to the ENT
+    before it creates anything.
+
+    What fails later in the callback (the token or userinfo endpoint, the ID token's keys) allauth catches itself:
+    ``accounts.adapters.SocialAccountAdapter.on_authentication_error`` sends that back to the login page, with the
+    same message.
     """
 
     def __init__(self, get_response):
@@ -125,11 +129,5 @@ class EntUnreachableMiddleware:
         if not isinstance(exception, requests.RequestException) or not request.path.startswith(OIDC_PATH_PREFIX):
             return None
         logger.warning("ENT unreachable on %s: %s: %s", request.path, type(exception).__name__, exception)
-        messages.error(
-            request,
-            gettext(
-                "The ENT does not answer at the moment: try again in a few minutes, or log in with your password "
-                "(dossier number or e-mail address)."
-            ),
-        )
+        messages.error(request, oidc.ENT_UNREACHABLE)
         return redirect("account_login")

@@ -19,8 +19,12 @@ Only a session that logged in through the ENT does this: the session's allauth a
 discovery announces no ``end_session_endpoint``. The CAS path (``accounts.cas``) has its own single logout.
 """
 
+import logging
+
 from allauth.account.authentication import get_authentication_records
+from allauth.socialaccount import app_settings as socialaccount_settings
 from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.base import ProviderException
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from allauth.utils import build_absolute_uri
@@ -28,15 +32,70 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy
+
+from accounts.claims import has_control_character
+
+logger = logging.getLogger(__name__)
 
 PROVIDER_ID = "ent"
 SESSION_LOGOUT = "ent_oidc_logout"
+# The ENT's discovery document, token or userinfo endpoint does not answer: said on the login page by
+# accounts.middleware.EntUnreachableMiddleware and accounts.adapters.SocialAccountAdapter.on_authentication_error.
+ENT_UNREACHABLE = gettext_lazy(
+    "The ENT does not answer at the moment: try again in a few minutes, or log in with your password "
+    "(dossier number or e-mail address)."
+)
+
+
+def _holds_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def check_claims(claims, source: str) -> dict:
+    """``claims`` (the ID token's, or the userinfo answer), if its ``sub`` can name an ENT identity: a string of 1 to
+    ``SOCIALACCOUNT_UID_MAX_LENGTH`` characters (the identity column's), without a control character. Otherwise
+    allauth's ``ProviderException``, which its callback turns into a failed login (the login page with a message,
+    ``accounts.adapters.SocialAccountAdapter.on_authentication_error``), before allauth builds the login: it would
+    store a list as the text ``['x9']``, and fail on the rest with a 500 (a missing or too long ``sub``; a NUL, on
+    PostgreSQL).
+
+    A claim that holds a NUL anywhere (``"supannEtuId": "2191\\u00002345"``) is left out, logged: allauth keeps the
+    claims on the identity's row (``extra_data``), and PostgreSQL stores no NUL in JSON (a 500 at the account's
+    creation, or at every later login of the identity)."""
+    if not isinstance(claims, dict):
+        raise ProviderException(f"ENT {source}: not a JSON object")
+    sub = claims.get("sub")
+    if (
+        not isinstance(sub, str)
+        or not sub
+        or len(sub) > socialaccount_settings.UID_MAX_LENGTH
+        or has_control_character(sub)
+    ):
+        raise ProviderException(f"ENT {source}: a sub that names no identity: {sub!r:.80}")
+    if dropped := [name for name, value in claims.items() if _holds_nul(name) or _holds_nul(value)]:
+        logger.warning("ENT %s: claims holding a NUL left out: %s", source, ", ".join(repr(n)[:80] for n in dropped))
+        claims = {name: value for name, value in claims.items() if name not in dropped}
+    return claims
 
 
 class EntOpenIDConnectAdapter(OpenIDConnectOAuth2Adapter):
-    """allauth's adapter, which also keeps what the ENT logout needs from the login it completes."""
+    """allauth's adapter, which also keeps what the ENT logout needs from the login it completes, and refuses a
+    ``sub`` that names no identity (``check_claims``) in what allauth reads it from (userinfo, else the ID token)."""
 
     logout_data: dict[str, str] | None = None
+
+    def _fetch_user_info(self, access_token: str) -> dict:
+        return check_claims(super()._fetch_user_info(access_token), "userinfo")
+
+    def _decode_id_token(self, app, id_token: str) -> dict:
+        return check_claims(super()._decode_id_token(app, id_token), "ID token")
 
     def complete_login(self, request: HttpRequest, app, token, **kwargs):
         login = super().complete_login(request, app, token, **kwargs)
