@@ -458,7 +458,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if not isinstance(login, str) or not login.strip():
             return
         username_length = get_user_model()._meta.get_field("username").max_length
-        if len(login.strip()) > username_length or has_control_character(login):
+        too_long = username_length is not None and len(login.strip()) > username_length
+        if too_long or has_control_character(login):
             # No username is that: not looked up (a NUL was a 500 on PostgreSQL). The candidates' path goes on.
             logger.warning("ENT claim %s names no staff account: %r", claim, login[:80])
             return

@@ -129,7 +129,7 @@ def test_a_photo_longer_or_wider_than_a_pdf_page_can_be_is_refused_with_its_numb
     # its writer raised OSError ("broken data stream"), the candidate had the 500 page.
     photos = [
         hostile.upload("page1.jpg", hostile.jpeg_bytes()),
-        hostile.upload("strip.png", hostile.grey_png(*size, "L")),
+        hostile.upload("strip.png", hostile.grey_png(size[0], size[1], "L")),
     ]
 
     with pytest.raises(ValidationError) as refused:
