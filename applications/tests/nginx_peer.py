@@ -16,7 +16,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -103,22 +103,30 @@ http {{
         pytest.fail(f"nginx -t refused the configuration:\n{checked.stderr}\n{config}")
     process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log = (home / "logs" / "error.log").read_text(errors="replace")
-                    pytest.fail(
-                        f"nginx did not start: {process.stdout.read().decode() if process.stdout else ''}{log}"
-                    )
-                time.sleep(0.05)
+
+        def why() -> str:
+            log = (home / "logs" / "error.log").read_text(errors="replace")
+            return f"nginx did not start: {process.stdout.read().decode() if process.stdout else ''}{log}"
+
+        wait_for_port(port, process, timeout=10, why=why)
         yield port
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, *, timeout: float, why: Callable[[], str]) -> None:
+    """Wait until ``process`` (a server just started) accepts connections on ``port``; fail the test with ``why()``
+    if it ends or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(why())
+            time.sleep(0.05)
 
 
 def get(

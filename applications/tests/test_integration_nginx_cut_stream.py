@@ -17,13 +17,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from applications.tests.nginx_peer import example_block, start_nginx
+from applications.tests.nginx_peer import example_block, start_nginx, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,15 +74,9 @@ def _gunicorn(folder: Path) -> Iterator[int]:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{log.read_text(errors='replace')}")
-                time.sleep(0.05)
+        wait_for_port(
+            port, process, timeout=15, why=lambda: f"gunicorn did not start:\n{log.read_text(errors='replace')}"
+        )
         yield port
     finally:
         os.killpg(process.pid, signal.SIGTERM)
