@@ -131,7 +131,7 @@ def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup, live
     assert page.locator(f"#piece-status-{piece.pk}").inner_text() == "Envoi du fichier en cours…"
     cancel = page.locator(f"#piece-{piece.pk} [data-cancel]")
     assert page.evaluate("document.activeElement === document.querySelector('[data-cancel]')")
-    assert re.fullmatch(r"\d+ %", page.locator(f"#piece-{piece.pk} [data-percent]").inner_text())
+    assert re.fullmatch(r"\d+\s%", page.locator(f"#piece-{piece.pk} [data-percent]").inner_text())  # French spacing
     assert_no_serious_axe_violations(page)
     cancel.click()
 
@@ -139,6 +139,30 @@ def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup, live
     assert not progress.is_visible()
     assert page.evaluate("document.activeElement.id") == f"file-{piece.pk}"
     live_server_idle()  # the server's end of the cancelled upload (it shares the test's database connection)
+    assert not PieceSubmission.objects.exists()
+
+
+def test_the_progress_percent_is_written_in_the_page_language(setup, live_server, live_server_idle):
+    """In English "37%", not the French "37 %" (the sizes already followed the page's language)."""
+    page, piece, application, _ = setup
+    page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
+    page.reload()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 200, "downloadThroughput": 50_000, "uploadThroughput": 20_000},
+    )
+    page.locator(f"#file-{piece.pk}").set_input_files(
+        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * 1_500_000}
+    )
+    page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
+
+    page.get_by_role("progressbar", name=re.compile("Relevé de notes")).wait_for()
+    assert re.fullmatch(r"\d+%", page.locator(f"#piece-{piece.pk} [data-percent]").inner_text())
+    page.locator(f"#piece-{piece.pk} [data-cancel]").click()
+    page.locator(f"#piece-status-{piece.pk}", has_text="Sending cancelled: the file was not saved.").wait_for()
+    live_server_idle()
     assert not PieceSubmission.objects.exists()
 
 

@@ -63,6 +63,12 @@
     return (bytes / 1048576).toLocaleString(lang, { maximumFractionDigits: 1 }) + unit;
   }
 
+  // "37 %" in French, "37%" in English: the page's language, as humanSize writes the sizes.
+  function percentText(value) {
+    var lang = document.documentElement.lang || "fr";
+    return new Intl.NumberFormat(lang, { style: "percent" }).format(value / 100);
+  }
+
   function say(status, message, kind) {
     status.textContent = "";
     var line = document.createElement("p");
@@ -320,7 +326,7 @@
       input.disabled = true;
       box.hidden = false;
       progress.value = 0;
-      percent.textContent = "0 %";
+      percent.textContent = percentText(0);
       say(status, text("sending"), "busy");
       cancel.focus(); // focus stays in the row, on the one control that still does something
       request = new XMLHttpRequest();
@@ -331,8 +337,8 @@
         if (e.lengthComputable) {
           var value = Math.round((e.loaded / e.total) * 100);
           progress.value = value;
-          progress.textContent = value + " %";
-          percent.textContent = value + " %";
+          progress.textContent = percentText(value);
+          percent.textContent = percentText(value);
         }
       });
       request.addEventListener("load", function () {
@@ -348,8 +354,8 @@
           var seconds = Math.round(delay * (1 + Math.random() * 0.5));
           request = null;
           progress.value = 0;
-          progress.textContent = "0 %";
-          percent.textContent = "0 %";
+          progress.textContent = percentText(0);
+          percent.textContent = percentText(0);
           say(status, text("saturated-retry").replace("{seconds}", seconds), "busy");
           waiting = window.setTimeout(function () {
             waiting = null;
