@@ -20,7 +20,7 @@ from allauth.core import context as allauth_context
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.core.internal import ratelimit as allauth_ratelimit
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
-from allauth.socialaccount.providers.base import AuthProcess
+from allauth.socialaccount.providers.base import AuthError, AuthProcess
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -47,6 +47,10 @@ CONNECT_REFUSED = gettext_lazy(
     "An ENT identity cannot be linked to an account here: nothing was changed. Log in with the ENT or with your "
     "password."
 )
+# Information, not an error: the person chose « Annuler » (or refused) at the ENT, over OpenID Connect (``error=
+# access_denied``, which allauth passes on as ``AuthError.CANCELLED``). CAS has no such return: a login cancelled there
+# never comes back.
+ENT_LOGIN_CANCELLED = gettext_lazy("You cancelled the ENT login.")
 ENT_CLOSED_TO_CANDIDATES = gettext_lazy(
     "Candidates no longer log in through the ENT: log in with your dossier number or e-mail address and the "
     "password of your account. No password yet? “I forgot my credentials” mails you a link to choose one."
@@ -362,9 +366,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
         The ENT that does not answer at the callback (its token or userinfo endpoint refusing, slow, in error: allauth
         catches the ``requests`` error itself) gets the words of the ENT button's (``oidc.ENT_UNREACHABLE``);
-        anything else (no ``state``, a ``state`` used already or from another browser, ``error=`` from the ENT, the
-        login cancelled there, a refused answer: a ``sub`` that names no identity, ``oidc.check_claims``) the CAS
-        path's « the ENT login did not complete »."""
+        a login the person cancelled at the ENT (``error=access_denied``: allauth's ``AuthError.CANCELLED``) says
+        so, as information (``ENT_LOGIN_CANCELLED``), nothing failed; anything else (no ``state``, a ``state`` used
+        already or from another browser, another ``error=`` from the ENT, a refused answer: a ``sub`` that names no
+        identity, ``oidc.check_claims``) the CAS path's « the ENT login did not complete »."""
+        if error == AuthError.CANCELLED:
+            logger.info("ENT login cancelled by the person (OpenID Connect, %s)", provider.sub_id)
+            messages.info(request, ENT_LOGIN_CANCELLED)
+            raise ImmediateHttpResponse(redirect("account_login"))
         logger.warning("ENT login failed (OpenID Connect, %s): %s %s", provider.sub_id, error, exception or "")
         unreachable = isinstance(exception, requests.RequestException)
         messages.error(request, oidc.ENT_UNREACHABLE if unreachable else cas.LOGIN_NOT_STARTED)

@@ -223,7 +223,10 @@ def test_the_command_reports_refused_deactivations_as_an_error(stand_in_director
     assert all(_state(user)[0] for user in leavers)
     call_command("refresh_staff_directory", "--max-deactivations", "2", stdout=io.StringIO())  # the operator agrees
 
-    assert "2 staff accounts would be deactivated, more than the 1 allowed" in err.getvalue()
+    assert (
+        "2 comptes de gestionnaires seraient désactivés, plus que le maximum permis (1, STAFF_DIRECTORY_"
+        in err.getvalue()
+    )
     runs = list(
         BatchRun.objects.filter(name="refresh_staff_directory").order_by("id").values_list("status", flat=True)
     )
@@ -238,7 +241,7 @@ def test_the_command_reports_an_outage_as_an_error(stand_in_directory):
 
     call_command("refresh_staff_directory", stdout=io.StringIO(), stderr=err)
 
-    assert "directory unavailable, nothing changed: Can't contact LDAP server" in err.getvalue()
+    assert "annuaire indisponible, rien n'a changé : Can't contact LDAP server" in err.getvalue()
     assert BatchRun.objects.get(name="refresh_staff_directory").status == BatchRun.Status.ERROR
     assert _state(user)[0]
 
@@ -318,7 +321,7 @@ def test_over_real_ldap_a_failing_directory_changes_nothing(ldap, settings, brok
 
     call_command("refresh_staff_directory", stdout=io.StringIO(), stderr=err)
 
-    assert "directory unavailable, nothing changed" in err.getvalue()
+    assert "annuaire indisponible, rien n'a changé" in err.getvalue()
     assert [_state(user)[:2] for user in users] == [(True, "old@univ-perp.fr"), (True, "paul.parti@example.org")]
     assert not StaffDirectoryChange.objects.exists()
 

@@ -425,7 +425,8 @@ def test_the_command_reports_the_refused_account_and_still_deactivates(db, answe
 
     run = BatchRun.objects.get(name="refresh_staff_directory")
     assert run.status == BatchRun.Status.ERROR
-    assert "staff account not refreshed or deactivated, the database refused it: paul.parti" in run.errors
+    refused = "compte de gestionnaire ni mis à jour ni désactivé, la base de données l'a refusé : paul.parti"
+    assert refused in run.errors
     assert run.counts["accounts refreshed"] == 2
     paul.refresh_from_db()
     assert paul.is_active
@@ -634,7 +635,7 @@ def test_over_real_ldap_a_continuation_reference_deactivates_nobody(db, referrin
 
     call_command("refresh_staff_directory", stdout=io.StringIO(), stderr=err)
 
-    assert "directory unavailable, nothing changed: partial answer: continuation reference" in err.getvalue()
+    assert "annuaire indisponible, rien n'a changé : partial answer: continuation reference" in err.getvalue()
     for user in (louis, lea):
         user.refresh_from_db()
     assert (louis.is_active, louis.first_name, lea.is_active) == (True, "Old", True)

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from accounts import directory
 from accounts.directory_refresh import BATCH, refresh_staff_from_directory
@@ -34,10 +34,10 @@ class Command(BatchCommand):
             report.add("skipped, no directory configured (LDAP_URL)")
             return
         outcome = refresh_staff_from_directory(max_deactivations=self.max_deactivations, dry_run=dry_run, limit=limit)
+        # The errors go to the run's record, in the active language (the institution's: cron and ``manage.py
+        # nightly`` run the batch with no other); ``BatchCommand`` writes them once to stderr, for cron's mail, as
+        # every batch's. Counts stay keys (English), as every batch's.
         if outcome.directory_error:
-            # For ops in cron's mail, in English; for the central office in the batch history, in the active
-            # language (the institution's: cron and ``manage.py nightly`` run the batch with no other).
-            self.stderr.write(f"directory unavailable, nothing changed: {outcome.directory_error}")
             report.error(
                 gettext("directory unavailable, nothing changed: %(reason)s") % {"reason": outcome.directory_error}
             )
@@ -50,12 +50,21 @@ class Command(BatchCommand):
             report.add("accounts kept, their uid ambiguous in the directory", outcome.ambiguous_kept)
         if outcome.deactivations_refused:
             report.error(
-                f"{outcome.deactivations_refused} staff accounts would be deactivated, more than the "
-                f"{self.max_deactivations} allowed (STAFF_DIRECTORY_MAX_DEACTIVATIONS): none was. Check LDAP_URL, "
-                "LDAP_PEOPLE_BASE and LDAP_STAFF_FILTER; if the directory is right, run once with "
-                "--max-deactivations N."
+                ngettext(
+                    "%(count)d staff account would be deactivated, more than the %(allowed)d allowed "
+                    "(STAFF_DIRECTORY_MAX_DEACTIVATIONS): it was not. Check LDAP_URL, LDAP_PEOPLE_BASE and "
+                    "LDAP_STAFF_FILTER; if the directory is right, run once with --max-deactivations N.",
+                    "%(count)d staff accounts would be deactivated, more than the %(allowed)d allowed "
+                    "(STAFF_DIRECTORY_MAX_DEACTIVATIONS): none was. Check LDAP_URL, LDAP_PEOPLE_BASE and "
+                    "LDAP_STAFF_FILTER; if the directory is right, run once with --max-deactivations N.",
+                    outcome.deactivations_refused,
+                )
+                % {"count": outcome.deactivations_refused, "allowed": self.max_deactivations}
             )
         for failure in outcome.failures:
-            report.error(f"staff account not refreshed or deactivated, the database refused it: {failure}")
+            report.error(
+                gettext("staff account not refreshed or deactivated, the database refused it: %(failure)s")
+                % {"failure": failure}
+            )
         for username in outcome.deactivated:
             self.stdout.write(f"{'would deactivate' if dry_run else 'deactivated'}: {username}")
