@@ -54,8 +54,10 @@ def export_zip_view(request, pk, *, model_admin):
     """The ZIP of one day's files, with its PJ-OPI: written to a temporary file (the pieces are read from the storage
     one at a time, never all in memory), then sent in chunks. A piece missing from the storage is left out and named
     in the ZIP's ``PJ_MANQUANTES.txt``; the storage failing otherwise (``StorageUnavailable``) is the 503 page, try
-    again later, before anything is recorded. The first download marks the files collected (their retention starts,
-    ``record_collection``). Files erased since (``prune_opi_files``): back to the screen, which says so."""
+    again later, before anything is recorded. The temporary file failing (the server's disk full or failing, an
+    ``OSError``): back to the screen, which says so, nothing recorded and the temporary file closed (deleted). The
+    first download marks the files collected (their retention starts, ``record_collection``). Files erased since
+    (``prune_opi_files``): back to the screen, which says so."""
     # Locked until the download is recorded (the request's transaction): a run rewriting the files meanwhile waits,
     # so it judges its withdrawals knowing this version was handed over (OpiExport.handed_at).
     export = object_in_scope_or_404(OpiExport.objects.select_for_update(of=("self",)), request.user, pk=pk)
@@ -74,15 +76,43 @@ def export_zip_view(request, pk, *, model_admin):
             },
         )
         return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
-    archive = tempfile.TemporaryFile()  # noqa: SIM115  # FileResponse closes it once sent
+    archive = None
     try:
+        archive = tempfile.TemporaryFile()  # noqa: SIM115  # FileResponse closes it once sent
         write_zip(export, archive)
         archive.seek(0)
+        response = FileResponse(archive, as_attachment=True, filename=export.zip_name, content_type="application/zip")
+    except OSError:
+        # The server's own disk (the temporary file's: full, failing, its folder gone), not the storage's, whose
+        # failures are StorageUnavailable: the 503 page. Nothing recorded; the unnamed temporary file goes with close.
+        _discard(archive)
+        logger.exception("OPI files %s: the ZIP could not be written to a temporary file", export)
+        messages.error(
+            request,
+            _(
+                "The ZIP of the OPI files of %(day)s could not be written on the server (its temporary disk is full "
+                "or failing): nothing was downloaded or recorded. Try again later; if it fails again, tell the "
+                "technical team."
+            )
+            % {"day": date_format(export.day, "SHORT_DATE_FORMAT")},
+        )
+        return HttpResponseRedirect(reverse("admin:applications_opi_changelist"))
     except BaseException:
-        archive.close()
+        _discard(archive)
         raise
     record_collection(export=export, actor=request.user)
-    return FileResponse(archive, as_attachment=True, filename=export.zip_name, content_type="application/zip")
+    return response
+
+
+def _discard(archive) -> None:
+    """Close the ZIP's temporary file after a failure (which deletes it): closing flushes what is buffered, which
+    fails again on a full disk; the file is closed all the same, and the failure being handled is the one to tell."""
+    if archive is None:
+        return
+    try:
+        archive.close()
+    except OSError:
+        logger.warning("could not flush the OPI ZIP's temporary file while discarding it", exc_info=True)
 
 
 REFUSALS_SHOWN = 5  # candidates the on-demand run names in its message; the batch history lists them all

@@ -220,13 +220,21 @@ def pieces_of(export: OpiExport) -> list[OpiPiece]:
     return list(OpiPiece.objects.of_day(export.day).select_related("document").order_by("code", "siscol_code"))
 
 
+def _read(source: IO[bytes]) -> bytes:
+    """The next ``CHUNK`` bytes of a stored file: the file gone is ``Http404``, the storage failing
+    ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``)."""
+    with storage_errors():
+        return source.read(CHUNK)
+
+
 def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[str]:
     """Add each piece's file to ``archive``, read from the storage by chunks of ``CHUNK`` bytes, one file at a time.
     A file missing from the storage (not found there, or a 404 from the bucket), or that the antivirus has not
     cleared (quarantined since it was sent), is left out, logged and named in ``PJ_MANQUANTES.txt``; the others are
     kept. Returns the names left out. The storage failing otherwise (the bucket unreachable, refusing, cutting a
     transfer; an I/O error) is ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``): the download is the
-    503 page and is not recorded, rather than a ZIP that says pieces are missing when the storage is only down."""
+    503 page and is not recorded, rather than a ZIP that says pieces are missing when the storage is only down.
+    Writing ``archive`` failing (its temporary file's disk full or failing) is the ``OSError`` it is."""
     missing = []
     for piece in pieces:
         name = piece.file_name(extension(piece))
@@ -249,8 +257,11 @@ def copy_into_zip(archive: zipfile.ZipFile, pieces: Iterable[OpiPiece]) -> list[
         # 0.7 s stored (the download waits for the whole ZIP), for nothing.
         info.compress_type = zipfile.ZIP_STORED
         try:
-            with storage_errors(), source, archive.open(info, "w") as target:
-                shutil.copyfileobj(source, target, CHUNK)
+            # Only the reads are the storage's: the ZIP's own file failing (its temporary disk full) is an OSError the
+            # download view reports as such, not the storage down (``StorageUnavailable``, « try again later »).
+            with source, archive.open(info, "w") as target:
+                while chunk := _read(source):
+                    target.write(chunk)
         except Http404 as error:
             # Gone between the check and the read: its entry is half written. Downloaded again, it is named missing.
             raise StorageUnavailable(f"{stored} went missing while it was read") from error
@@ -282,7 +293,8 @@ def folder_entries(pieces: list[OpiPiece]) -> list[tuple[str, Callable[[IO[bytes
 
 def write_zip(export: OpiExport, target: IO[bytes]) -> list[str]:
     """The day's files in one ZIP written to ``target`` (a temporary file for the download): the text files, then
-    the pieces read from the storage one at a time. Returns the pieces left out (missing from the storage)."""
+    the pieces read from the storage one at a time. Returns the pieces left out (missing from the storage). The
+    storage failing is ``StorageUnavailable``; writing ``target`` failing (a full disk) is an ``OSError``."""
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in sorted(export.files.items()):
             archive.writestr(name, text.encode("utf-8"))
