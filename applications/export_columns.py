@@ -29,6 +29,7 @@ from applications.enums import WithdrawalReason
 from applications.models import (
     Application,
     ApplicationNote,
+    ApplicationTag,
     ExternalCursus,
     FormAnswer,
     InternalCursus,
@@ -79,6 +80,15 @@ def _validated_by(obj: Application) -> str:
     if _annotation(obj, "validated_at") is None:
         return ""
     return decision_author(_annotation(obj, "validated_by"), _annotation(obj, "action"))
+
+
+def _validated_flag(obj: Application) -> str:
+    """« Yes » once the latest decision is validated, « No » while it is not, "" without a decision: the plain
+    export's column (``applications.admin.exports.export_rows``). A decision always has an action, so none annotated
+    means no decision (as no avis does there: a decision's type always has one)."""
+    if _annotation(obj, "validated_at"):
+        return str(_("Yes"))
+    return "" if _annotation(obj, "action") is None else str(_("No"))
 
 
 def _sva(obj: Application, value: Callable[[Application], Any]) -> Any:
@@ -312,6 +322,8 @@ COLUMNS: dict[str, Column] = {
             DECISION,
             lambda o: _local(_annotation(o, "validated_at")),
         ),
+        # Yes, No or empty, as the list's plain export writes it (« Exporter »): its jobs ask for this column.
+        Column("decision_validated_flag", _("Decision validated"), DECISION, _validated_flag),
         Column("decision_reason", _("Reason of the decision"), DECISION, lambda o: _annotation(o, "reason") or ""),
         Column("decision_comment", _("Comment of the decision"), DECISION, lambda o: _annotation(o, "comment") or ""),
         Column("decision_rank", _("Rank entered"), DECISION, lambda o: _annotation(o, "rank")),
@@ -459,6 +471,8 @@ def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
             export_decision_preselection_place=latest_decision("preselection_place"),
         )
         .prefetch_related(
+            # In the list's order (``ApplicationChangeList``), as its plain export writes them.
+            Prefetch("tag_links", queryset=ApplicationTag.objects.order_by("tag__label")),
             "tag_links__tag",
             Prefetch("notes", queryset=ApplicationNote.objects.select_related("author").order_by("created_at", "id")),
             Prefetch("candidate__internal_cursus", queryset=InternalCursus.objects.order_by("-academic_year")),

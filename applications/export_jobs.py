@@ -2,6 +2,8 @@
 ``EXPORT_IN_REQUEST_MAX_ROWS`` applications): the export's page records an ``ExportJob`` (the list's filters and the
 columns as posted) and queues its build after commit (``applications.tasks.build_export_job``); the job's page shows
 its progress and, once ready, the link to the file, for its requester only (``applications.admin.export_columns``).
+The list's plain « Exporter » does the same above that many rows, with its own columns
+(``applications.admin.exports.plain_columns``).
 
 An export in the request was cut by the web server's worker timeout (60 s: about 26,000 rows of XLSX on a fast
 machine, far fewer on the reference one) with no progress, holding a worker for a minute at each try. Here the
@@ -203,7 +205,10 @@ def _write(job: ExportJob) -> tuple[IO[bytes], int, list[int]]:
     queryset = scoped_queryset(job.requested_by, job.filters)
     if queryset is None:
         raise ExportRefused("the requester may no longer read the applications")
-    keys = [key for key in available_columns() if key in job.columns]
+    # In the order asked for (the plain export's, « Exporter », is not the chooser's), less the columns no longer
+    # offered.
+    offered = available_columns()
+    keys = [key for key in dict.fromkeys(job.columns) if key in offered]
     if not keys:
         raise ExportRefused("none of the chosen columns is offered any more")
     application_ids = list(queryset.order_by().values_list("pk", flat=True))

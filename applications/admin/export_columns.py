@@ -129,20 +129,9 @@ def export_columns_view(model_admin, request):
             )
         elif count > in_request_max_rows():
             # Minutes of work: in the background, with its progress (the worker timeout cut it in the request).
-            job = request_export(
-                actor=request.user,
-                filters=form.cleaned_data["filters"],
-                columns=keys,
-                fmt=form.cleaned_data["fmt"],
-                total=count,
+            return queue_export(
+                request, filters=form.cleaned_data["filters"], keys=keys, fmt=form.cleaned_data["fmt"], count=count
             )
-            logger.info("export of %s applications × %s columns by %s queued", count, len(keys), request.user.username)
-            messages.info(
-                request,
-                gettext("The export of %(count)s applications is being prepared; its link appears on this page.")
-                % {"count": number_format(count, force_grouping=True)},
-            )
-            return HttpResponseRedirect(reverse("admin:applications_application_export_job", args=[job.public_id]))
         else:
             logger.info("export of %s applications × %s columns by %s", count, len(keys), request.user.username)
             return export_response(queryset, keys, form.cleaned_data["fmt"])
@@ -159,6 +148,20 @@ def export_columns_view(model_admin, request):
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/export_columns.html", context)
+
+
+def queue_export(request, *, filters: str, keys: list[str], fmt: str, count: int) -> HttpResponseRedirect:
+    """Record the export of the list filtered by ``filters`` (its query string, without ``?``) with the columns
+    ``keys``, to be built in the background (``request_export``), and open the job's page, which says so; for this
+    export and the list's plain one above ``EXPORT_IN_REQUEST_MAX_ROWS`` (``applications.admin.exports``)."""
+    job = request_export(actor=request.user, filters=filters, columns=keys, fmt=fmt, total=count)
+    logger.info("export of %s applications × %s columns by %s queued", count, len(keys), request.user.username)
+    messages.info(
+        request,
+        gettext("The export of %(count)s applications is being prepared; its link appears on this page.")
+        % {"count": number_format(count, force_grouping=True)},
+    )
+    return HttpResponseRedirect(reverse("admin:applications_application_export_job", args=[job.public_id]))
 
 
 def export_response(queryset, keys: list[str], fmt: str):

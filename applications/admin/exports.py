@@ -1,6 +1,8 @@
 """The export of the filtered applications list (ecandidat-features §2.3, "Exporter"): the rows the list shows
 with its filters, its search and the user's scope, as XLSX or CSV (formulas neutralised by ``ecandidat.exports``),
-capped at ``EXPORT_LIMIT`` rows and logged.
+capped at ``EXPORT_LIMIT`` rows and logged. Above ``EXPORT_IN_REQUEST_MAX_ROWS`` rows (``applications.export_jobs``)
+it is built in the background, as « Exporter avec les colonnes choisies » is, with this export's columns
+(``plain_columns``): the job's page shows its progress, then the link to the file.
 
 Neither format holds the rows in memory: the CSV is streamed a line at a time as the rows come from the database
 (in chunks), the XLSX is written row by row into a temporary file (openpyxl's write-only mode) that the response
@@ -14,14 +16,15 @@ from django.http import FileResponse, Http404, HttpResponseRedirect, StreamingHt
 from django.urls import path
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from applications.admin.export_columns import FILTERS_MAX_LENGTH, queue_export
 from applications.admin.listing import export_review_columns, with_export_data
 from applications.export_columns import COLUMNS
+from applications.export_jobs import in_request_max_rows
 from applications.models.candidature import answer_label
 from ecandidat import exports, parameters
-from ecandidat.admin_base import bound_view, changelist_of
+from ecandidat.admin_base import ForgedListQuery, bound_view, changelist_of
 
 logger = logging.getLogger(__name__)
 
@@ -30,33 +33,38 @@ EXPORT_LIMIT = 20_000
 # many applications' objects, whatever the list's length.
 EXPORT_CHUNK = 500
 
-# Column titles, as the chosen-columns export writes them (``applications.export_columns``): the same words for the
-# same column (they were the list's lower-case labels). "Decision validated" is this export's own column (yes or no).
-EXPORT_HEADERS = [
-    *(
-        COLUMNS[key].label
-        for key in (
-            "numero",
-            "birth_name",
-            "usual_name",
-            "first_name",
-            "email",
-            "ine",
-            "centre",
-            "formation_code",
-            "formation",
-            "dossier_status",
-            "transmitted_at",
-            "decision",
-        )
-    ),
-    gettext_lazy("Decision validated"),
-    # The rang réel (waiting_list_rank), not the rank the commission entered.
-    *(COLUMNS[key].label for key in ("waiting_list_rank", "answer", "cancelled_at", "created_at", "tags")),
+# This export's columns, as keys of the chosen-columns export's (``applications.export_columns.COLUMNS``): its titles
+# are theirs (the same words for the same column), and a large export is built in the background from them
+# (``plain_columns``), with the same values as ``export_rows`` writes in the request.
+PLAIN_COLUMNS = [
+    "numero",
+    "birth_name",
+    "usual_name",
+    "first_name",
+    "email",
+    "ine",
+    "centre",
+    "formation_code",
+    "formation",
+    "dossier_status",
+    "transmitted_at",
+    "decision",
+    "decision_validated_flag",  # Yes, No, or empty without a decision
+    "waiting_list_rank",  # the rang réel, not the rank the commission entered
+    "answer",
+    "cancelled_at",
+    "created_at",
+    "tags",
 ]
+EXPORT_HEADERS = [COLUMNS[key].label for key in PLAIN_COLUMNS]
 # The last column, with the internal notes and their authors: only when « Paramètres » says so (EXPORT_NOTES, eCandidat
 # GEST_IS_EXPORT_BLOC_NOTE, off by default), as the export with chosen columns offers it.
 NOTES_HEADER = COLUMNS["notes"].label
+
+
+def plain_columns(*, notes: bool) -> list[str]:
+    """The keys of ``EXPORT_HEADERS``, and of ``NOTES_HEADER`` with ``notes``."""
+    return [*PLAIN_COLUMNS, *(["notes"] if notes else [])]
 
 
 def export_rows(queryset, *, notes: bool = False):
@@ -103,6 +111,15 @@ def export_view(request, fmt, *, model_admin):
         )
         return HttpResponseRedirect(exports.list_url(changelist))  # the list as filtered, to narrow it
     notes = bool(parameters.get("EXPORT_NOTES"))  # read once: the headers and every row agree
+    if count > in_request_max_rows():
+        # Minutes of work: built in the background with its progress, as the chosen-columns export is. In the request,
+        # the XLSX of some 15,000 rows outlasted the worker timeout (a 502, the worker lost for a minute). The job
+        # keeps the list's query string as that export does (its ``_changelist_filters``): this URL's, the list's
+        # own, and rebuilds the same rows within the requester's scope.
+        filters = changelist.get_query_string()[1:]
+        if len(filters) > FILTERS_MAX_LENGTH:  # the list's links carry a few hundred characters
+            raise ForgedListQuery("list filters too long to be kept by an export")
+        return queue_export(request, filters=filters, keys=plain_columns(notes=notes), fmt=fmt, count=count)
     headers = [str(header) for header in (*EXPORT_HEADERS, *([NOTES_HEADER] if notes else []))]
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     logger.info("export of %s applications (%s) by %s", count, fmt, request.user.username)
