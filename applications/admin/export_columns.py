@@ -220,7 +220,8 @@ def export_job_view(request, public_id, *, model_admin):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
-        "title": gettext("Export with chosen columns"),
+        # The plain « Exporter » and the chosen columns' both come here (their jobs are alike).
+        "title": gettext("Export of the applications list"),
         "subtitle": None,
         "is_nav_sidebar_enabled": False,
         "job": job,

@@ -156,6 +156,9 @@ def test_a_large_plain_export_is_a_job_not_a_file(
     assert [str(message) for message in get_messages(response.wsgi_request)] == [
         "The export of 3 applications is being prepared; its link appears on this page."
     ]
+    # Its page does not call it « Exporter avec les colonnes choisies »: it is the list's plain export.
+    page = client.get(response["Location"])
+    assert "<title>Export of the applications list |" in page.content.decode()
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
