@@ -17,6 +17,7 @@ reports that dossier and refreshes the others.
 import csv
 import datetime
 import io
+import logging
 import re
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -26,11 +27,14 @@ from typing import Protocol, cast
 from django.core.exceptions import ValidationError
 
 from applications.countries import is_country_code
+from applications.departments import FRENCH_DEPARTMENTS
 from applications.enums import BacSeries, Civility
 from applications.models import SisRecord
 from applications.models.dossier import UAI_PATTERN
 from applications.models.reference import BUILT_IN_BAC_SPECIALITIES
-from applications.validators import normalise_ine, validate_ine
+from applications.validators import normalise_department, normalise_ine, validate_ine
+
+logger = logging.getLogger(__name__)
 
 
 class StudentRecordsUnavailable(Exception):
@@ -73,6 +77,29 @@ class SisBaccalaureate:
     option_2: str = ""
     option_3: str = ""
     option_4: str = ""
+
+    def __post_init__(self) -> None:
+        # Every backend's bac, and every record stored before this cleaning, read back (``SisStudent.from_json``).
+        object.__setattr__(self, "department", bac_department(self.department))
+
+
+KNOWN_DEPARTMENTS = frozenset(code for code, _name in FRENCH_DEPARTMENTS)
+
+
+def bac_department(value: str) -> str:
+    """The bac's département as the dossier writes it (``normalise_department``: spaces and case aside, Apogée's
+    "066" or "02A" is "66" or "2A"), or "" when it is none of the dossier's départements (``departments``, the list
+    the bac's form offers): Apogée's code of a country ("134", Spain) copied into a CSV's bac_departement, a
+    collectivité's code (977, 98…), a code past the column's 3 characters, a control character. Such a value was
+    stored as it came, cut to 3 characters ("0750" as "075"), beside a form that offers none of them, and a NUL
+    failed the whole import on PostgreSQL (an error page at the ENT sign-in). Dropped, the field is empty, as for a
+    bac the SIS gives without its département (the dossier's département of birth likewise:
+    ``services.dossier._sis_department``)."""
+    department = normalise_department(value)
+    if department and department not in KNOWN_DEPARTMENTS:
+        logger.warning("SIS import: a bac department that is no French department was dropped")
+        return ""
+    return department
 
 
 @dataclass(frozen=True)

@@ -588,8 +588,13 @@ def withdraw_application(
     se libère… », ``notifications.cancel_decision_mails``), mail CANDIDATURE_DESIST, COMMISSION_ALERT_DESISTEMENT,
     signal ``confirmation_withdrawn`` after a confirmation, then the first candidate of the complementary list is
     admitted when the formation manages its list automatically. That promotion is made by the system (actor None,
-    batch ``auto_waiting_list``), not in the withdrawing person's name. When the formation manages its list, its row
-    is locked before the application's, the lock order of every path that changes ranks (``staff.lock_waiting_list``).
+    batch ``auto_waiting_list``), not in the withdrawing person's name.
+
+    Lock order: the formation's row (its list's lock, ``staff.lock_waiting_list``), then the application's, the order
+    of every path that changes ranks. The formation is locked whether it manages its list automatically or not, and
+    that setting is read under the lock (the formation ``_lock`` loads with the application), never from the
+    formation in memory: staff may switch it on between the page's load and the withdrawal, and the promotion then
+    ran with the application locked first.
 
     The withdrawal stands: a decision entered or validated afterwards does not reset it (``staff.record_decision``).
     """
@@ -597,8 +602,8 @@ def withdraw_application(
         raise BusinessRuleError(_("Choose the reason for the withdrawal."))
     if role == Role.STAFF and not reason:
         raise BusinessRuleError(_("Choose the reason for the withdrawal."))
-    if application.formation.auto_waiting_list:
-        lock_waiting_list(application.formation)
+    lock_waiting_list(application.formation)
+    # Re-read under the formation's lock: ``promote_from_waiting_list`` below decides on this formation's setting.
     application = _lock(application)
     transition = withdrawal_transition(application.accepted)
     if transition is None:
