@@ -5,7 +5,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.widgets import AutocompleteMixin
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -555,7 +555,12 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
         """Render a mail with sample data, without sending anything ("Tester" in eCandidat).
 
         GET ``?code=&language=``: the mail as it would be sent now (the back office's text if in service, else the
-        files). POST (the "Preview" button of the form): the text being edited, checked as the save would check it.
+        files). POST (the "Preview" button of the form): the text being edited, checked as the save would check it:
+        by the admin's own form (``get_form``: the fields' checks, a NUL character or a subject over 200 characters
+        among them, then the model's ``clean``), whose messages are listed in the order of the form's fields. Only
+        the table's constraints are left to the save (whether a text of this mail and language exists: which row it
+        will be, not the text; the account mails' "in service" is the model's ``clean`` too). It used to run the
+        model's ``clean`` alone: a subject the save refused previewed cleanly.
         """
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -570,17 +575,20 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
         errors = []
         template: MailTemplate | None  # the text to preview; None: the file version
         if request.method == "POST":
-            template = MailTemplate(
-                code=code,
-                language=language,
-                subject=request.POST.get("subject", ""),
-                body=request.POST.get("body", ""),
-                in_service=True,
-            )
-            try:
-                template.clean()
-            except ValidationError as exc:
-                errors = [message for field_errors in exc.message_dict.values() for message in field_errors]
+            form = self._preview_form(request, code=code, language=language)
+            if form.is_valid():
+                template = MailTemplate(
+                    code=code,
+                    language=language,
+                    subject=form.cleaned_data["subject"],
+                    body=form.cleaned_data["body"],
+                    in_service=True,
+                )
+            else:
+                template = None
+                # Every key of the form's errors is one of its fields or NON_FIELD_ERRORS (``add_error``).
+                names = [*form.fields, NON_FIELD_ERRORS]
+                errors = [message for name in names for message in form.errors.get(name, [])]
             context["source"] = _("the text being edited (not saved)")
         else:
             template = current_template(code, language)
@@ -597,3 +605,17 @@ class MailTemplateAdmin(CentralOfficeOnly, admin.ModelAdmin):
             )
             context.update(subject=subject, body=body, html=html)
         return TemplateResponse(request, "admin/ecandidat/mailtemplate/preview.html", context)
+
+    def _preview_form(self, request, *, code: str, language: str) -> forms.ModelForm:
+        """The add page's form (``get_form``, as the save builds it) bound to the posted text, for ``code`` and
+        ``language`` as the preview's address or the form gives them (the change page posts neither: read-only
+        there). Its constraints are not checked (``preview_view``): they would read the table."""
+        form_class = self.get_form(request, None, change=False)
+
+        class PreviewForm(form_class):  # type: ignore[valid-type,misc]
+            def validate_constraints(self):
+                return
+
+        data = request.POST.copy()
+        data["code"], data["language"] = code, language
+        return PreviewForm(data)

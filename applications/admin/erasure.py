@@ -8,8 +8,12 @@ service (``applications.services.erasure``) acts.
 
 from __future__ import annotations
 
+import logging
+
 from django import forms
 from django.contrib import messages
+from django.db import IntegrityError
+from django.db.models import ProtectedError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -21,6 +25,8 @@ from applications.services import erasure
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central
+
+logger = logging.getLogger(__name__)
 
 
 class AccountLookupForm(forms.Form):
@@ -91,6 +97,11 @@ def delete_account_view(request, *, model_admin):
             )
         except BusinessRuleError as error:
             form.add_error(None, str(error))
+        except (ProtectedError, IntegrityError):
+            # A row of the account appeared while it was being deleted (the service locks against those it knows
+            # of): its transaction rolled back, nothing is deleted, and trying again gives the proper answer.
+            logger.warning("deletion of account %s refused: the account changed meanwhile", user.pk, exc_info=True)
+            form.add_error(None, gettext("The account changed during the deletion; nothing was deleted. Try again."))
         else:
             messages.success(
                 request,

@@ -15,10 +15,21 @@ the institution's contact address). Two kinds, as in eCandidat:
 
 Contract:
 
-- One transaction. The account row is locked first, then the formations it applied to (the lock order of the
-  waiting lists, ``staff.lock_waiting_list``), then its applications, so a member of staff acting on one of them
-  meanwhile waits and then finds nothing (404), and two deletions of the same account cannot both run. Any failure
-  rolls everything back: nothing is half-deleted.
+- One transaction. The account row is locked first, then its dossier (``Candidate``), then the formations it
+  applied to (the lock order of the waiting lists, ``staff.lock_waiting_list``), then its applications, so a member
+  of staff acting on one of them meanwhile waits and then finds nothing (404), and two deletions of the same account
+  cannot both run. Any failure rolls everything back: nothing is half-deleted.
+- The dossier is locked before the applications are read: applying (``candidature._create_application``, the
+  candidate's or staff's on their behalf) locks that row, then inserts the application, and never locks the account
+  after it (its rows only reference the account: a ``KEY SHARE`` lock, which the deletion's does not conflict with).
+  So the deletion waits for an application being created and then sees it (the account alone is refused; everything
+  deletes it too), or the application waits for the deletion. Read without that lock, the new application was not
+  seen, and deleting the account then raised ``ProtectedError`` (``Application.created_by``): a 500, everything
+  rolled back. The same order as the account's first dossier save (``dossier._save_personal_details``): the
+  account, then its dossier. The dossier is locked ``FOR NO KEY UPDATE``, as the account: a candidate's action
+  holding one of its applications may insert rows referencing the dossier (a shared piece, a shared answer), whose
+  foreign key's check takes ``KEY SHARE`` on it, which ``FOR UPDATE`` refused while the deletion waited for that
+  application. Applying and the dossier's writers lock it ``FOR UPDATE``, which waits for it (or is waited for).
 - The account row is locked ``FOR NO KEY UPDATE``: the candidate's own action on one of its applications (holding
   it, the deletion waiting for it) commits history rows whose actor is this account, and the foreign key's check
   (at the commit) takes a ``KEY SHARE`` lock on the account's row, which ``FOR UPDATE`` refused: each waited for
@@ -207,6 +218,14 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         raise BusinessRuleError(_("This account no longer exists or is not a candidate account."))
     user = locked
     assert user.campaign is not None  # a candidate account (filtered above)
+    # Its dossier, before its applications are read (the contract): an application being created holds it, so it is
+    # seen here once committed; the account first, then the dossier.
+    dossier = (
+        Candidate.objects.select_for_update(of=("self",), no_key=True)
+        .filter(user=user)
+        .only("pk", "preferred_language")
+        .first()
+    )
     # The formations before the applications, the lock order of every path that changes a waiting list's ranks
     # (``staff.lock_waiting_list``): the ranks are recomputed below, and a validation or a promotion on the same
     # list, holding the formation and waiting for one of these applications, deadlocked with this deletion.
@@ -240,10 +259,7 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         list(Application.objects.select_for_update(of=("self",)).filter(pk__in=application_ids).order_by("pk"))
         opi_sent = _take_out_of_opi_files(user.username, opis) if opis else False
     ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
-    language = (
-        Candidate.objects.filter(user=user).values_list("preferred_language", flat=True).first()
-        or settings.LANGUAGE_CODE
-    )
+    language = (dossier.preferred_language if dossier is not None else "") or settings.LANGUAGE_CODE
 
     mails_of_user = _mails(user)
     _delete_history(user, application_ids, mails_of_user)
