@@ -212,6 +212,28 @@ def _dossier_pdf_url(application) -> str:
         return ""
 
 
+def _answer_deadline_reason(application, *, may_answer: bool) -> str:
+    """Why a favourable decision not answered yet can no longer be answered (its date de confirmation has passed),
+    said in the answer block's place; "" otherwise. Read as ``can_answer`` reads it (``with_current_decision()``),
+    no query. The nightly batch withdraws such an application the day after, or never (a decision given too late,
+    a campaign closed): without the sentence the recap shows a favourable decision and nothing to do."""
+    if may_answer or not application.has_validated_favourable_decision:
+        return ""
+    if application.accepted is not None or application.is_cancelled:
+        return ""
+    return _answer_refusal(application)
+
+
+def _answer_refusal(application) -> str:
+    """``services.answer_refusal`` for the candidate, from the application read with ``with_current_decision()``."""
+    return services.answer_refusal(application, favourable_validated_at=application.favourable_validated_at)
+
+
+def _withdraw_refusal(application) -> str:
+    """``services.withdraw_refusal`` for the candidate, from the application read with ``with_current_decision()``."""
+    return services.withdraw_refusal(application, favourable_validated_at=application.favourable_validated_at)
+
+
 @transaction.non_atomic_requests  # read-only page: no transaction to open and commit (issue 14)
 @candidate_required
 @require_GET
@@ -244,6 +266,7 @@ def detail(request, public_id):
         missing_question_rows=unanswered,
     )
     may_list_missing = is_online and not may_transmit and pieces["can_change_pieces"]
+    may_answer = can_answer(request.user, application)
     context = {
         "application": application,
         "formation": application.formation,
@@ -269,7 +292,8 @@ def detail(request, public_id):
             else ""
         ),
         "can_cancel": can_cancel(request.user, application),
-        "can_answer": can_answer(request.user, application),
+        "can_answer": may_answer,
+        "answer_refusal_reason": _answer_deadline_reason(application, may_answer=may_answer),
         "can_withdraw": can_withdraw(request.user, application),
         "dossier_pdf_url": _dossier_pdf_url(application),
         **_letter(application),
@@ -419,9 +443,11 @@ def form_concerned(request, public_id, form_id):
     return _form_declaration(request, public_id, form_id, not_concerned=False)
 
 
-def _two_step(request, public_id, *, service, allowed, template: str, success: str, after_success):
+def _two_step(request, public_id, *, service, allowed, template: str, success: str, after_success, refusal=None):
     """Irreversible actions are asked twice: the button on the recap opens this page (GET), whose button does it
-    (POST). A refused action (already done, too late) comes back to the recap with the reason."""
+    (POST). A refused action (already done, too late) comes back to the recap with the reason: on GET (a mail's
+    link followed too late) the one ``refusal(application)`` gives, as the POST would say it; the generic sentence
+    only when there is none."""
     application = _own_application(request, public_id)
     if request.method == "POST":
         try:
@@ -432,9 +458,14 @@ def _two_step(request, public_id, *, service, allowed, template: str, success: s
         messages.success(request, success)
         return after_success(application)
     if not allowed(request.user, application):
-        messages.error(request, _("This action is not available for this application."))
+        _refused(request, refusal(application) if refusal else "")
         return _detail(application)
     return render(request, template, {"application": application, "formation": application.formation})
+
+
+def _refused(request, reason: str) -> None:
+    """The message of an action refused on its GET page: the precise reason, else the generic sentence."""
+    messages.error(request, reason or _("This action is not available for this application."))
 
 
 @candidate_required
@@ -461,6 +492,7 @@ def confirm(request, public_id):
         public_id,
         service=services.confirm_application,
         allowed=can_answer,
+        refusal=_answer_refusal,
         template="applications/candidature/confirm.html",
         success=_(
             "You have confirmed your application. You will receive the instructions for your administrative "
@@ -488,7 +520,7 @@ def withdraw(request, public_id):
         messages.success(request, _("You have withdrawn from this formation."))
         return _detail(application)
     if not can_withdraw(request.user, application):
-        messages.error(request, _("This action is not available for this application."))
+        _refused(request, _withdraw_refusal(application))
         return _detail(application)
     return render(
         request,
