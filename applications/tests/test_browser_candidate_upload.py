@@ -112,8 +112,8 @@ def test_wrong_type_and_oversized_pdf_are_refused_before_sending(setup):
     assert not PieceSubmission.objects.exists()
 
 
-def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup, live_server_idle):
-    page, piece, application, _ = setup
+def _slow_upload_chosen(page, piece) -> None:
+    """A 1.5 MB PDF chosen for ``piece`` on a line slow enough (20 kB/s up) for its progress bar to stay a while."""
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send(
@@ -123,6 +123,11 @@ def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup, live
     page.locator(f"#file-{piece.pk}").set_input_files(
         {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * 1_500_000}
     )
+
+
+def test_slow_upload_shows_a_named_progress_bar_and_can_be_cancelled(setup, live_server_idle):
+    page, piece, application, _ = setup
+    _slow_upload_chosen(page, piece)
 
     page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
 
@@ -147,15 +152,7 @@ def test_the_progress_percent_is_written_in_the_page_language(setup, live_server
     page, piece, application, _ = setup
     page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
     page.reload()
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 200, "downloadThroughput": 50_000, "uploadThroughput": 20_000},
-    )
-    page.locator(f"#file-{piece.pk}").set_input_files(
-        {"name": "releve.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\n" + b"0" * 1_500_000}
-    )
+    _slow_upload_chosen(page, piece)
     page.locator(f'#piece-{piece.pk} button[type="submit"]').click()
 
     page.get_by_role("progressbar", name=re.compile("Relevé de notes")).wait_for()
