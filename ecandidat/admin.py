@@ -4,15 +4,17 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.admin.widgets import AutocompleteMixin
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext, ngettext
+from django.utils.text import capfirst
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from ecandidat import notifications
@@ -341,22 +343,87 @@ class FaqEntryAdmin(CentralOfficeOnly, admin.ModelAdmin):
         delete_faq_entries(entries=queryset, actor=request.user)
 
 
+# The "batch" of a change made at the account's own ENT login (``accounts.directory.LOGIN_REFRESH``, not imported:
+# ``ecandidat`` is the layer below ``accounts``); rows written before OpenID Connect logins refreshed too say
+# "cas_login".
+LOGIN_REFRESH = "ent_login"
+LOGIN_BATCHES = {LOGIN_REFRESH, "cas_login"}
+
+
 @admin.register(StaffDirectoryChange)
 class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
-    """What the directory changed on staff accounts (the nightly ``refresh_staff_directory``), read-only, for the
-    central office: refreshed names and addresses, deactivated accounts, and which batch did it."""
+    """What the directory changed on staff accounts (the nightly ``refresh_staff_directory``, or the account's own ENT
+    login), read-only, for the central office: refreshed names and addresses, deactivated accounts, and which batch
+    did it. Everything in words: the values changed one field a line (the stored JSON read « {"is_active": [true,
+    false]} »), the batch by its label, and who made the change (no actor: the batch, or the ENT login)."""
 
-    list_display = ["created_at", "user", "kind", "changes", "comment", "source"]
+    list_display = ["created_at", "user", "kind", "changes_shown", "comment", "source"]
     list_filter = ["kind"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user", "actor"]
-    readonly_fields = [f.name for f in StaffDirectoryChange._meta.fields]
+    fields = readonly_fields = ["created_at", "user", "kind", "changes_shown", "comment", "made_by", "source"]
     show_full_result_count = False
+
+    # The stored field names the directory changes, by the words of their account field (``changes_shown``). Not the
+    # User's verbose name for ``is_active``: « active » is the campaign's word (« campagne active »).
+    FIELD_LABELS = {"is_active": pgettext_lazy("staff directory change", "account active")}
+
+    @admin.display(description=_("values changed"))
+    def changes_shown(self, change):
+        """One line per field: its name, « avant → après », « oui »/« non » for a yes/no and « (vide) » for nothing."""
+        if not change.changes:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}",
+            (
+                (
+                    gettext("%(field)s: %(before)s → %(after)s")
+                    % {"field": self._field_label(name), "before": self._value(before), "after": self._value(after)},
+                )
+                for name, (before, after) in self._pairs(change.changes)
+            ),
+        )
+
+    @admin.display(description=_("made by"))
+    def made_by(self, change):
+        """The person when one acted; otherwise what did it: the account's owner at their ENT login, or the batch."""
+        if change.actor_id is not None:
+            return change.actor
+        if change.batch in LOGIN_BATCHES:
+            return gettext("the account's owner, at their ENT login")
+        return gettext("batch “%(batch)s”") % {"batch": batch_label(change.batch)}
 
     @admin.display(description=_("batch"), ordering="batch")
     def source(self, change):
         """The nightly batch or the ENT login that made the change, by its label (the name beside it for ops)."""
-        return format_html('{} <span class="quiet">({})</span>', batch_label(change.batch), change.batch)
+        name = LOGIN_REFRESH if change.batch in LOGIN_BATCHES else change.batch
+        return format_html('{} <span class="quiet">({})</span>', batch_label(name), change.batch)
+
+    def _field_label(self, name: str) -> str:
+        if name in self.FIELD_LABELS:
+            return capfirst(self.FIELD_LABELS[name])
+        try:
+            return capfirst(get_user_model()._meta.get_field(name).verbose_name)
+        except FieldDoesNotExist:
+            return name
+
+    @staticmethod
+    def _value(value) -> str:
+        if isinstance(value, bool):
+            return gettext("yes") if value else gettext("no")
+        if value is None or value == "":
+            return gettext("(empty)")
+        return str(value)
+
+    @staticmethod
+    def _pairs(changes):
+        """(field, (before, after)) for each change as stored; a value not stored as a pair is shown as the after."""
+        for name, pair in changes.items():
+            if isinstance(pair, list | tuple) and len(pair) == 2:
+                yield name, pair
+            else:
+                yield name, (None, pair)
 
 
 @admin.register(ParameterOverride)

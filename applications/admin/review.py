@@ -172,11 +172,15 @@ def _quoted(labels: list[str]) -> SafeString:
     )
 
 
-def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> HistoryLine:
+def history_line(
+    event, codes: dict[str, str], *, with_actor: bool = True, candidate_user_id: int | None = None
+) -> HistoryLine:
     """One history row as a sentence with its actor, in the reader's language and typography: "Pièce refusée
     « Relevé » par gestionnaire.see : scan illisible", "Piece refused “Relevé” by gestionnaire.see: scan illisible"
-    (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan illisible"). HTML: the piece's
-    label is the staff's French, marked ``lang="fr"`` for an English reader (RGAA 8.7), as the comment of a decision
+    (without ``with_actor``, where the actor is the reader: "Pièce refusée : scan
+    illisible"). ``candidate_user_id``: the account of the application's candidate, whose own actions read « … par le
+    candidat » (their login is their dossier number, which told staff nothing). HTML: the piece's label is the staff's
+    French, marked ``lang="fr"`` for an English reader (RGAA 8.7), as the comment of a decision
     (``FRENCH_COMMENT_KINDS``)."""
     piece_code, piece_label, detail = "", "", event.comment
     if event.kind == "piece_status":
@@ -199,6 +203,8 @@ def history_line(event, codes: dict[str, str], *, with_actor: bool = True) -> Hi
             what = _sentence(_("%(what)s “%(piece)s”"), what=what, piece=piece)
     if not with_actor and event.actor_id is not None:
         text = conditional_escape(what)
+    elif event.actor_id is not None and event.actor_id == candidate_user_id:
+        text = _sentence(_("%(what)s by the candidate"), what=what)
     elif event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
         text = _sentence(_("%(what)s by %(actor)s for the candidate"), what=what, actor=event.actor.get_username())
     elif event.actor_id is not None:
@@ -423,7 +429,7 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
     rows = piece_rows(application)
     codes = {row.piece_type.code: row.piece_type.label for row in rows}
     events = list(application.events.select_related("actor").order_by("created_at", "id"))
-    history = [history_line(event, codes) for event in events]
+    history = [history_line(event, codes, candidate_user_id=candidate.user_id) for event in events]
     tag_links = list(ApplicationTag.objects.filter(application=application).select_related("tag"))
     current_tags = {link.tag_id for link in tag_links}
     # In service and of the application's centre (or global); those already on it stay listed, to be taken off.
