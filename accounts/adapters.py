@@ -195,6 +195,16 @@ class AccountAdapter(DefaultAccountAdapter):
         return oidc.logout_url(request, url) or url
 
     def confirm_email(self, request, email_address) -> bool:
+        """Validate ``email_address`` (its link opened), releasing it from past campaigns' accounts first. Refused
+        (allauth's failure: the login page, with the annual rule) for an account of a past campaign: its old link,
+        still valid for UNVALIDATED_ACCOUNT_DAYS, would otherwise take the address back from this campaign's
+        account, which could then no longer log in. The account is read with its campaign (the one query allauth's
+        ``email_address.user`` would make)."""
+        if not EmailAddress.user.is_cached(email_address):
+            email_address.user = get_user_model().objects.select_related("campaign").get(pk=email_address.user_id)
+        if services.is_past_campaign_account(email_address.user):
+            messages.error(request, ANNUAL_ACCOUNTS_MESSAGE)
+            return False
         services.release_email_from_past_campaigns(email=email_address.email, user=email_address.user)
         return super().confirm_email(request, email_address)
 

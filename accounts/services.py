@@ -244,13 +244,15 @@ def release_email_from_past_campaigns(*, email: str, user: User) -> int:
 
     allauth keeps a verified address unique, which is what we want among live accounts; accounts of past campaigns
     can no longer log in ("les comptes sont annuels"), so their address is handed over to the new account.
-    Returns the number of addresses released.
+    Returns the number of addresses released. Never an address of an account of the active campaign: ``user`` may
+    itself be a past campaign's account (its old link), and the account its owner uses now keeps its address.
     """
     if not user.is_candidate:
         return 0
     return (
         EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=False)
         .exclude(user__campaign_id=user.campaign_id)
+        .exclude(user__campaign__is_active=True)
         .update(verified=False, primary=False)
     )
 
@@ -534,10 +536,16 @@ def change_email(
     the validation mail): when, by whom (its owner or the helpdesk), the new address masked (``mask_email``), and
     whom to contact if its owner did not ask for it: someone with their session or their password, or a helpdesk
     typo, would otherwise take the account away without their knowing.
+
+    The same change submitted twice at once (a double click) is made once: the second finds, under the lock, the
+    account waiting for the validation of this address, and returns True with nothing deleted nor sent again
+    (``_email_change_already_made``): the first mail's link stays the one that works.
     """
     new_email = normalize_email(new_email)  # as signup stores addresses, and allauth looks them up (exact)
     with transaction.atomic():
         user = User.objects.select_related("campaign").select_for_update(of=("self",)).get(pk=user.pk)
+        if _email_change_already_made(user=user, new_email=new_email):
+            return True
         # is_candidate means the account has a campaign; the "is not None" only tells mypy so.
         if (
             user.is_candidate
@@ -581,6 +589,18 @@ def change_email(
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+def _email_change_already_made(*, user: User, new_email: str) -> bool:
+    """Whether ``user`` (locked) already waits for the validation of ``new_email``: the same change submitted twice
+    at once (a double click), the first one made while the second waited for the lock. The second then changes
+    nothing: deleting the address again would kill the link of the first mail (its address row gone: « Ce lien a
+    expiré ») and send a second one. No query unless the account's address is already ``new_email``."""
+    return (
+        bool(user.email)
+        and normalize_email(user.email) == new_email
+        and EmailAddress.objects.filter(user=user, email=new_email, verified=False).exists()
+    )
 
 
 def mask_email(email: str) -> str:

@@ -15,6 +15,7 @@ from allauth.account.views import password_set as allauth_password_set
 from allauth.core import ratelimit
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -30,6 +31,7 @@ from ecandidat.exceptions import BusinessRuleError
 EMAIL_CHANGE_TITLE = _("Change my e-mail address")
 PASSWORD_SET_TITLE = _("Set a password")
 TOO_MANY_ATTEMPTS = _("Too many attempts. Try again later.")
+PASSWORD_ALREADY_SET = _("Your password is already set.")
 
 
 class EmailChangeForm(forms.Form):
@@ -119,7 +121,18 @@ def password_set(request):
     # own.
     if page := _ent_login_again(request, title=PASSWORD_SET_TITLE):
         return page
-    return allauth_password_set(request)
+    try:
+        return allauth_password_set(request)
+    except BusinessRuleError:
+        # A double click: both requests passed the check above, the first one set the password and the service
+        # refuses the second. The candidate sees the success, this session kept with the new password's hash
+        # (whichever of the two answers the browser keeps).
+        user.refresh_from_db(fields=["password", "session_generation"])
+        if not user.has_usable_password():
+            raise
+        update_session_auth_hash(request, user)
+        messages.info(request, PASSWORD_ALREADY_SET)
+        return redirect(get_account_adapter(request).get_password_change_redirect_url(request))
 
 
 def _logged_in_recently(request) -> bool:
