@@ -109,7 +109,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     candidate_page = new_browser_page()
     log_in_browser(candidate_page, live_server, candidate_user)
     candidate_page.goto(f"{live_server.url}/")
-    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidatures", exact=True).click()
+    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidature", exact=True).click()
     candidate_page.get_by_role("link", name="Ouvrir la candidature à MASTER 1 - ENERGIE").click()
     transcript_row = candidate_page.locator("#pieces tbody tr", has_text="Relevé de notes")
     expect(transcript_row.get_by_role("cell", name="Refusée", exact=True)).to_be_visible()
@@ -166,7 +166,7 @@ def test_refused_piece_then_favourable_decision_through_the_back_office(
     assert favourable.status == OutboundEmail.Status.SENT
 
     # The candidate opens the application and confirms ("Confirmer", asked twice).
-    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidatures", exact=True).click()
+    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidature", exact=True).click()
     candidate_page.get_by_role("link", name="Ouvrir la candidature à MASTER 1 - ENERGIE").click()
     expect(candidate_page.locator("dd", has_text="Avis favorable")).to_be_visible()
     candidate_page.get_by_role("link", name="Confirmer", exact=True).click()

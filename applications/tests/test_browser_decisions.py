@@ -101,7 +101,7 @@ def test_decisions_released_with_preview_letter_confirm_then_withdraw(
     candidate_page = new_browser_page()
     log_in_browser(candidate_page, live_server, admitted.candidate.user)
     candidate_page.goto(f"{live_server.url}/")
-    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidatures", exact=True).click()
+    candidate_page.get_by_role("navigation").get_by_role("link", name="Candidature", exact=True).click()
     candidate_page.get_by_role("link", name=f"Ouvrir la candidature à {TITLE}").click()
     with candidate_page.expect_download() as download:
         candidate_page.get_by_role("link", name="Télécharger la lettre").click()

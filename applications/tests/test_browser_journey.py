@@ -42,7 +42,7 @@ def test_candidate_journey_of_the_guide(live_server, transactional_db, browser_p
     manager = StaffMembershipFactory(centre=commission.centre).user
     log_in_browser(page, live_server, candidate.user)
 
-    # "J'effectue ma candidature": Candidatures → +Nouvelle candidature → the formation → "Voulez-vous candidater".
+    # "J'effectue ma candidature": Candidature → +Nouvelle candidature → the formation → "Voulez-vous candidater".
     page.goto(live_server.url + "/")
     page.locator('nav.site-nav a[href="/candidat/candidatures/"]').click()
     assert_no_serious_axe_violations(page)

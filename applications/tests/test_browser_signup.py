@@ -125,7 +125,7 @@ def _field(page, label: str):
 def _assert_on_dossier_nav(page, full_name: str) -> None:
     page.locator(".whoami", has_text=full_name).wait_for()
     nav = page.locator("nav.site-nav")
-    for label in ("Informations perso.", "Adresse", "Cursus interne", "Candidatures"):
+    for label in ("Informations perso.", "Adresse", "Cursus interne", "Candidature"):
         assert nav.get_by_role("link", name=label, exact=True).is_visible()
 
 
