@@ -172,6 +172,10 @@ def _quoted(labels: list[str]) -> SafeString:
     )
 
 
+# The kinds whose words already say the candidate did it: their line does not add « par le candidat ».
+KINDS_NAMING_THE_CANDIDATE = {EventKind.DOSSIER_CHANGED_BY_CANDIDATE}
+
+
 def history_line(
     event, codes: dict[str, str], *, with_actor: bool = True, candidate_user_id: int | None = None
 ) -> HistoryLine:
@@ -203,6 +207,8 @@ def history_line(
             what = _sentence(_("%(what)s “%(piece)s”"), what=what, piece=piece)
     if not with_actor and event.actor_id is not None:
         text = conditional_escape(what)
+    elif event.kind in KINDS_NAMING_THE_CANDIDATE and event.actor_id == candidate_user_id:
+        text = conditional_escape(what)  # « Dossier modifié par le candidat… » says who already
     elif event.actor_id is not None and event.actor_id == candidate_user_id:
         text = _sentence(_("%(what)s by the candidate"), what=what)
     elif event.kind == EventKind.QUESTIONS_ENTERED_BY_STAFF and event.actor_id is not None:
