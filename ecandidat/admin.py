@@ -361,7 +361,8 @@ class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["user__username", "user__email"]
     list_select_related = ["user", "actor"]
-    fields = readonly_fields = ["created_at", "user", "kind", "changes_shown", "comment", "made_by", "source"]
+    readonly_fields = ["created_at", "user", "kind", "changes_shown", "comment", "made_by", "source"]
+    fields = list(readonly_fields)
     show_full_result_count = False
 
     # The stored field names the directory changes, by the words of their account field (``changes_shown``). Not the
@@ -402,11 +403,12 @@ class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
 
     def _field_label(self, name: str) -> str:
         if name in self.FIELD_LABELS:
-            return capfirst(self.FIELD_LABELS[name])
+            return str(capfirst(self.FIELD_LABELS[name]))
         try:
-            return capfirst(get_user_model()._meta.get_field(name).verbose_name)
+            field = get_user_model()._meta.get_field(name)
         except FieldDoesNotExist:
             return name
+        return str(capfirst(getattr(field, "verbose_name", name)))
 
     @staticmethod
     def _value(value) -> str:
