@@ -420,8 +420,11 @@ class StaffDirectoryChangeAdmin(ReadOnly, CentralOfficeOnly, admin.ModelAdmin):
 
     @staticmethod
     def _pairs(changes):
-        """(field, (before, after)) for each change as stored; a value not stored as a pair is shown as the after."""
-        for name, pair in changes.items():
+        """(field, (before, after)) for each change as stored, in the account's field order (PostgreSQL's jsonb keeps
+        its keys in its own order); a value not stored as a pair is shown as the after."""
+        order = {field.name: position for position, field in enumerate(get_user_model()._meta.get_fields())}
+        for name in sorted(changes, key=lambda name: (order.get(name, len(order)), name)):
+            pair = changes[name]
             if isinstance(pair, list | tuple) and len(pair) == 2:
                 yield name, pair
             else:

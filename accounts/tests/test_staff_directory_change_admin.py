@@ -63,7 +63,7 @@ def test_the_list_says_the_values_changed_in_french_one_field_a_line(central_cli
     page = central_client.get(LIST, language="fr").text
 
     assert "Compte actif : oui → non" in page
-    assert "Adresse mail : a@x.fr → j@x.fr<br>Prénom : (vide) → Jeanne<br>Nom : D → Doe" in page
+    assert "Prénom : (vide) → Jeanne<br>Nom : D → Doe<br>Adresse mail : a@x.fr → j@x.fr" in page
     assert "Mise à jour des informations des gestionnaires" in page
     assert '{"' not in page
     assert "[true, false]" not in page
@@ -75,7 +75,7 @@ def test_the_detail_page_names_the_batch_and_who_made_the_change(central_client)
     page = central_client.get(_detail(change), language="fr").text
 
     assert _row(page, "changes_shown") == (
-        "Valeurs modifiées : Adresse mail : a@x.fr → j@x.fr<br>Prénom : (vide) → Jeanne<br>Nom : D → Doe"
+        "Valeurs modifiées : Prénom : (vide) → Jeanne<br>Nom : D → Doe<br>Adresse mail : a@x.fr → j@x.fr"
     )
     assert _row(page, "made_by") == "Fait par : traitement « Mise à jour des informations des gestionnaires »"
     assert _row(page, "source") == (
