@@ -39,6 +39,7 @@ from applications.admin.forms import (
 )
 from applications.admin.review import (
     DECISION_ANCHOR,
+    DECISIONS_ANCHOR,
     DECISION_FROM_REVIEW,
     DECISION_OPERATION,
     DECISION_RETRY,
@@ -796,6 +797,11 @@ def operation_view(request, object_id, name, *, model_admin):
                     change_url = next_url
                 else:
                     messages.info(request, _("That was the last application of the list."))
+            elif operation.name == DECISION_OPERATION and DECISION_FROM_REVIEW in request.POST:
+                # Entered in the dossier's own « Saisir un avis »: back to its Avis table, which shows it now (as the
+                # other actions of the dossier's page return to their section), not to the top of the page.
+                filters = request.GET.get("_changelist_filters", "")
+                change_url = review_change_url(application.pk, filters, DECISIONS_ANCHOR)
             return HttpResponseRedirect(change_url)
     if request.method == "POST" and operation.name == DECISION_OPERATION and DECISION_FROM_REVIEW in request.POST:
         # Sent from the dossier's own « Saisir un avis » and refused (a field, or the services): back to the dossier's

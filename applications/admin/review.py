@@ -253,6 +253,7 @@ NOTE_RETRY = "applications.note_retry"
 # the refusal redirects to, which shows the form again with each error next to its field, once.
 DECISION_OPERATION = "enter_decision"
 DECISION_ANCHOR = "decision-entry"
+DECISIONS_ANCHOR = "decisions"  # the Avis table, where an avis entered in the section above appears
 DECISION_RETRY = "applications.decision_retry"
 DECISION_FROM_REVIEW = "_from_review"  # a hidden field of the section's form: refused, the entry comes back here
 # The name of "Confirm and open the next application", on the operation's page of one application and in the section.

@@ -177,16 +177,21 @@ def _create_application(
     return_deadline: datetime.date | None = None,
 ) -> Application:
     """The candidate's row locked, ``refusal`` asked again under the lock, the row created (the partial unique
-    constraint turning a race into ``already_applied``), the history row and the CANDIDATURE mail.
+    constraint turning a race into ``already_applied``), the history row and the CANDIDATURE mail. The dossier
+    deleted meanwhile (its account's deletion committed first): ``BusinessRuleError``, nothing written.
 
     ``return_deadline``: the application's own date limite de retour (``return_deadline_override``), set before
     the mail is written, so that the mail gives it, and written to the history. ``proposal``: an admission proposal,
     whose CANDIDATURE mail ``staff.admit_on_proposal`` sends once its decision is released (not here)."""
-    candidate = (
+    locked = (
         Candidate.objects.select_for_update(of=("self",))
         .select_related("user", "address", "baccalaureate")
-        .get(pk=candidate.pk)
+        .filter(pk=candidate.pk)
+        .first()
     )
+    if locked is None:  # the account was deleted meanwhile (``erasure`` locks the same row): nothing to apply for
+        raise BusinessRuleError(_("This dossier no longer exists (its account was deleted): nothing was recorded."))
+    candidate = locked
     formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
     reason = refusal(candidate, formation)
     if reason:

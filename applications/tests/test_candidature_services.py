@@ -119,6 +119,19 @@ def test_apply_twice_creates_one_application(applicant, formation):
     assert Application.objects.count() == 1
 
 
+def test_apply_after_the_account_was_deleted_is_refused_in_words(applicant, formation):
+    """The dossier deleted between the page's load and the service's lock (the account's deletion committed first):
+    a refusal the page shows, not ``Candidate.DoesNotExist`` (a 500), and nothing written."""
+    user = applicant.user
+    applicant.delete()  # the object the view loaded stays in memory
+
+    with pytest.raises(BusinessRuleError, match=r"This dossier no longer exists \(its account was deleted\)"):
+        services.create_application(candidate=applicant, formation=formation, actor=user)
+    assert not Application.objects.exists()
+    assert not ApplicationEvent.objects.exists()
+    assert not OutboundEmail.objects.exists()
+
+
 def test_apply_again_after_cancelling(applicant, formation):
     first = _apply(applicant, formation)
     services.cancel_application(application=first, actor=applicant.user)

@@ -207,7 +207,8 @@ def test_the_avis_sent_from_the_section_is_entered_and_the_dossier_comes_back(
     )
 
     assert response.status_code == 302
-    assert response.url == change_url(application) + "?" + urlencode({"_changelist_filters": filters})
+    # Back at the Avis table, which shows the avis now (the page reopened at its top before).
+    assert response.url == change_url(application) + "?" + urlencode({"_changelist_filters": filters}) + "#decisions"
     decision = Decision.objects.get(application=application)
     assert (decision.decision_type.avis, decision.refusal_reason, decision.created_by) == (
         Avis.UNFAVOURABLE,
