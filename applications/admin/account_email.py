@@ -72,8 +72,9 @@ def account_email_view(request, object_id: int, *, model_admin):
     change_page = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
     if request.method == "POST" and form.is_valid():
         change = staff_change_account_email(account=account, new_email=form.cleaned_data["email"], actor=request.user)
-        if change:
-            model_admin.log_change(request, obj, change)  # the row's own history, as its other changes
+        if not change.refused:
+            if change.recorded:  # nothing when a double submit's first request made and recorded it
+                model_admin.log_change(request, obj, change.recorded)  # the row's own history, as its other changes
             messages.success(
                 request,
                 gettext("The account's address is now %(email)s: the candidate validates it by the link sent to it.")

@@ -6,6 +6,7 @@ import datetime
 import logging
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
@@ -771,19 +772,34 @@ def _record_change_by_candidate(
     return _record_dossier_change(ids, kind=EventKind.DOSSIER_CHANGED_BY_CANDIDATE, actor=actor, changes=[change])
 
 
-def staff_change_account_email(*, account: User, new_email: str, actor: User) -> str:
+@dataclass(frozen=True)
+class StaffEmailChange:
+    """What ``staff_change_account_email`` did: ``refused`` (another account uses the address), or made, with
+    ``recorded`` the change in words as written to the history just now, "" when the same change had been made a
+    moment before (a double submit: the first one recorded it)."""
+
+    refused: bool
+    recorded: str = ""
+
+
+def staff_change_account_email(*, account: User, new_email: str, actor: User) -> StaffEmailChange:
     """The central office or a candidates manager (eCandidat's gestionCandidat) replaces the address of a
     candidate's account, with or without a dossier yet: a helpdesk call ("I no longer read that mailbox", a mistyped
     address). The candidate's own service does it (``accounts.services.change_email``): the account keeps only the
     new address, to be validated by the link mailed to it before the next login, and an address used by another
     account of the campaign is refused (its owner is mailed, as at signup). Recorded with the actor in the history of
-    each of the candidate's applications when there is a dossier (``record_staff_change``). Returns the change in
-    words, as recorded; "" when refused."""
-    old_email = account.email
+    each of the candidate's applications when there is a dossier (``record_staff_change``).
+
+    The address it replaces is read under the account's lock: the same change submitted twice at once (a double
+    click) finds it made by the first (``change_email`` then changes nothing) and records nothing more."""
     with transaction.atomic():
+        locked = User.objects.select_for_update(of=("self",)).filter(pk=account.pk)
+        old_email = locked.values_list("email", flat=True).get()
         if not change_email(user=account, new_email=new_email, actor=actor):
-            return ""
+            return StaffEmailChange(refused=True)
         account.refresh_from_db(fields=["email"])
+        if old_email == account.email:  # made a moment before, by the first of two submits
+            return StaffEmailChange(refused=False)
         with translation.override(settings.LANGUAGE_CODE):
             change = _("Account e-mail address: %(old)s → %(new)s (to be validated by the link sent to it)") % {
                 "old": old_email or "—",
@@ -792,4 +808,4 @@ def staff_change_account_email(*, account: User, new_email: str, actor: User) ->
         candidate = Candidate.objects.filter(user=account).select_related("user__campaign").first()
         if candidate is not None:
             record_staff_change(candidate=candidate, actor=actor, changes=[change])
-    return change
+    return StaffEmailChange(refused=False, recorded=change)

@@ -270,8 +270,9 @@ def test_a_staff_address_is_refused_with_its_reason_next_to_the_field(
     account of this campaign »."""
     client.force_login(candidates_manager)
 
-    # The refused page, with whose address it is: the account's campaign, then the owners (one query, a union).
-    with django_assert_num_queries(18):
+    # The refused page, with whose address it is: the account's campaign, then the owners (one query, a union); the
+    # account locked and its address read before the change (a double submit records it once).
+    with django_assert_num_queries(19):
         response = client.post(
             _email_page(newcomer), {"email": central_manager.email.upper(), "email2": central_manager.email.upper()}
         )

@@ -9,8 +9,11 @@ import time_machine
 from django.core.cache import cache
 from django.utils import translation
 
+from accounts.models import User
+from applications.enums import EventKind
 from applications.services.dossier import staff_change_account_email
 from applications.tests.factories import CandidateFactory
+from applications.tests.factories_candidature import ApplicationFactory
 from ecandidat.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +48,7 @@ def test_the_helpdesk_change_is_told_in_the_owners_language(
         translation.override(staff_language),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert staff_change_account_email(account=candidate.user, new_email=NEW, actor=candidates_manager)
+        assert staff_change_account_email(account=candidate.user, new_email=NEW, actor=candidates_manager).recorded
 
     assert _mails() == [("CPT_MIN_MODIF_MAIL", NEW), (NOTICE, old)]
     notice = OutboundEmail.objects.get(code=NOTICE)
@@ -60,3 +63,23 @@ def test_the_helpdesk_change_is_told_in_the_owners_language(
             f"(numéro de dossier {numero}) a été modifiée par l'assistance le 15 janvier 2027 à 14:32." in notice.body
         )
         assert f"Sa nouvelle adresse est {MASKED} :" in notice.body
+
+
+def test_the_same_change_submitted_twice_is_recorded_once(campaign, candidates_manager, commission):
+    """A double click on the helpdesk's « Modifier l'adresse » sends two requests that both loaded the account with
+    its former address; the second waits for the first's lock. It now reads the address under the lock, finds the
+    change made, and records nothing (the history said « ancienne → nouvelle » twice)."""
+    application = ApplicationFactory(candidate__user__campaign=campaign, formation__commission=commission)
+    account = application.candidate.user
+    as_loaded_by_the_second_request = User.objects.get(pk=account.pk)
+
+    first = staff_change_account_email(account=account, new_email=NEW, actor=candidates_manager)
+    second = staff_change_account_email(
+        account=as_loaded_by_the_second_request, new_email=NEW, actor=candidates_manager
+    )
+
+    assert (first.refused, bool(first.recorded)) == (False, True)
+    assert (second.refused, second.recorded) == (False, "")
+    changes = application.events.filter(kind=EventKind.DOSSIER_CHANGED_BY_STAFF)
+    assert list(changes.values_list("comment", flat=True)) == [first.recorded]
+    assert OutboundEmail.objects.filter(code="CPT_MIN_MODIF_MAIL").count() == 1
