@@ -487,19 +487,28 @@ def _rows_queryset(pks: Sequence[int]) -> ApplicationQuerySet:
     )
 
 
-def export_rows(queryset: QuerySet[Application], keys: Sequence[str]) -> Iterator[list[Any]]:
-    """The rows of ``queryset`` (any filters and order) for the columns ``keys``, chunk by chunk, in pk order. The
-    SVA columns need the alert levels: read once per export, and only when such a column is asked for and
-    ``SVA_ALERT_DATE`` is set."""
+def export_rows(
+    queryset: QuerySet[Application], keys: Sequence[str], *, list_order: bool = False
+) -> Iterator[list[Any]]:
+    """The rows of ``queryset`` (any filters) for the columns ``keys``, chunk by chunk: in pk order, or with
+    ``list_order`` in the queryset's own (the admin list's sort, which the staff read the file in; the ids are read
+    in that order in one query, each chunk's rows then loaded by id and given back in it). The SVA columns need the
+    alert levels: read once per export, and only when such a column is asked for and ``SVA_ALERT_DATE`` is set."""
     columns = [COLUMNS[key] for key in keys]
     alert = SvaAlertLevel.objects.alert() if SVA_KEYS & set(keys) else None
-    pks = list(queryset.order_by("pk").values_list("pk", flat=True))
+    ordered = queryset if list_order else queryset.order_by("pk")
+    # dict.fromkeys: an id once, should a sort on a many-valued relation repeat it.
+    pks = list(dict.fromkeys(ordered.values_list("pk", flat=True)))
     for start in range(0, len(pks), CHUNK):
-        rows = _rows_queryset(pks[start : start + CHUNK])
+        chunk = pks[start : start + CHUNK]
+        rows = _rows_queryset(chunk)
         if alert is not None:
             rows = rows.with_sva_alert(alert)
-        for obj in rows:
-            yield [column.value(obj) for column in columns]
+        loaded = {obj.pk: obj for obj in rows}
+        for pk in chunk:
+            obj = loaded.get(pk)
+            if obj is not None:  # deleted since its id was read
+                yield [column.value(obj) for column in columns]
 
 
 def headers(keys: Sequence[str]) -> list[str]:

@@ -213,7 +213,7 @@ def _write(job: ExportJob) -> tuple[IO[bytes], int, list[int]]:
         raise ExportRefused("none of the chosen columns is offered any more")
     application_ids = list(queryset.order_by().values_list("pk", flat=True))
     _progress(job, total=len(application_ids))
-    rows = _counted(job, export_rows(queryset, keys))
+    rows = _counted(job, export_rows(queryset, keys, list_order=True))  # in the list's sort, as on the screen
     spool: IO[bytes]
     if job.fmt == ExportJob.Format.CSV:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 - returned open: the caller stores then closes it

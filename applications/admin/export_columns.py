@@ -166,7 +166,7 @@ def queue_export(request, *, filters: str, keys: list[str], fmt: str, count: int
 
 def export_response(queryset, keys: list[str], fmt: str):
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    rows = export_rows(queryset, keys)
+    rows = export_rows(queryset, keys, list_order=True)
     if fmt == "csv":
         # Streamed: the rows are made while the response is read, in the request's language as the headers are.
         rows = exports.in_language(translation.get_language(), rows)

@@ -376,3 +376,20 @@ def test_answers_given_after_not_concerned_are_exported(client, centre_manager, 
     assert "Stage / Q01 : Stage chez Ifremer" in lines
     assert "Stage : not concerned" not in lines
     assert "Handicap : not concerned" in lines
+
+
+def test_the_file_follows_the_lists_sort(client, centre_manager, formation, campaign):
+    """The rows come in the order the list shows them, as the plain « Exporter » writes them (they came by id)."""
+    for name in ("BERNARD", "ARNAUD", "CHARLES"):  # neither the ids' order nor its reverse
+        candidate = make_application(formation, campaign=campaign).candidate
+        candidate.birth_name = name
+        candidate.save(update_fields=["birth_name"])
+    client.force_login(centre_manager)
+    changelist = reverse("admin:applications_application_changelist")
+    orders = {}
+    for sort in ("o=1", "o=-1"):  # by name, both ways
+        shown = [obj.candidate.user.username for obj in client.get(f"{changelist}?{sort}").context["cl"].result_list]
+        rows = csv_rows(post_export(client, ["numero"], filters=sort))[1:]
+        assert [row[0] for row in rows] == shown
+        orders[sort] = shown
+    assert orders["o=1"] == orders["o=-1"][::-1]
