@@ -115,8 +115,10 @@ def ascii_name(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", value).strip("-") or "x"
 
 
-def build_dossier_pdf(application) -> IO[bytes]:
+def build_dossier_pdf(application, *, for_candidate: bool = False) -> IO[bytes]:
     """Return an open temporary file holding the dossier PDF, positioned at its start (close it when done).
+    ``for_candidate``: the candidate's own « Télécharger mon dossier », whose notices speak to them (a piece gone
+    from the storage is theirs to send again), not to the staff.
 
     What is drawn over the pieces (each one's header line, an image piece's page) is drawn as one document, one
     page per piece, then laid on the pieces' pages: reading the embedded font's files and subsetting them is the
@@ -155,7 +157,7 @@ def build_dossier_pdf(application) -> IO[bytes]:
                 # ``applications.stored_files``): a page says so, as the single-piece download answers 404, and
                 # the rest of the dossier (or of the commission's pack of hundreds) is built.
                 logger.warning("Dossier PDF: file of document %s missing from the storage", document.pk)
-                _notice_page(writer, stamps, header, missing_file_notice())
+                _notice_page(writer, stamps, header, missing_file_notice(for_candidate=for_candidate))
                 stamped.append((page_number, 0, 0, header))
                 continue
             spool.seek(0)
@@ -220,8 +222,14 @@ def _unscanned_notice(scan_status: str) -> str:
     return ""
 
 
-def missing_file_notice() -> str:
-    """What stands in place of a piece whose file is gone from the storage (the dossier PDF, the piece pack)."""
+def missing_file_notice(*, for_candidate: bool = False) -> str:
+    """What stands in place of a piece whose file is gone from the storage (the dossier PDF, the piece pack): the
+    staff ask the candidate for it again; the candidate, reading their own dossier, sends it again."""
+    if for_candidate:
+        return _(
+            "This file is missing from the storage: upload it again or, if you cannot, write to the contact address"
+            " of your application."
+        )
     return _("This file is missing from the storage: ask the candidate for it again.")
 
 

@@ -57,7 +57,7 @@ from applications.enums import PieceStatus
 from applications.lost_tasks import stopped
 from applications.merged_pdf import StreamingPdfWriter
 from applications.models import Application, CommissionPack, PieceSubmission
-from documents.enums import OPENABLE_SCANS
+from documents.enums import OPENABLE_SCANS, ScanStatus
 from documents.models import Document
 from documents.storage import delete_file_on_commit, stored_name
 from ecandidat.exports import neutralise
@@ -237,10 +237,20 @@ def _piece_submissions(pack: CommissionPack, applications: list[Application]) ->
 
 
 def _missing_reason(submission: PieceSubmission | None) -> str:
+    """Why ``sommaire.csv`` lists no file for a dossier: no piece sent or declared not concerned; else a file the
+    antivirus has not cleared (still to scan, or its scan failed and is tried again every night); or none left,
+    which only a refused piece may be (``piece_file_matches_status``): the antivirus took its file away
+    (``take_off_quarantined_piece``, which an infected file still held would await), and the candidate must send
+    another."""
     if submission is None or submission.status == PieceStatus.WAITING:
         return _("no file")
     if submission.status == PieceStatus.NOT_CONCERNED:
         return _("declared not concerned")
+    document = submission.document
+    if document is None or document.scan_status == ScanStatus.INFECTED:
+        return _("file refused, to be sent again by the candidate")
+    if document.scan_status == ScanStatus.ERROR:
+        return _("antivirus scan failed, tried again every night")
     return _("file waiting for the antivirus")
 
 

@@ -351,11 +351,11 @@ def staff_upload(request, application_id, piece_type_id):
     return redirect(back)
 
 
-def _pdf_response(request, application, *, action: str, back: str):
+def _pdf_response(request, application, *, action: str, back: str, for_candidate: bool = False):
     wait = fair_use.consume(request, action)
     if wait is not None:
         return _rate_limited_page(request, _too_many_dossiers(wait), back, wait)
-    handle = build_dossier_pdf(application)
+    handle = build_dossier_pdf(application, for_candidate=for_candidate)
     response = FileResponse(
         handle, as_attachment=True, filename=dossier_filename(application), content_type="application/pdf"
     )
@@ -373,7 +373,9 @@ def dossier_pdf(request, application_id):
         .with_current_decision(),
         public_id=application_id,
     )
-    return _pdf_response(request, application, action=fair_use.DOSSIER_PDF, back=_back(application))
+    return _pdf_response(
+        request, application, action=fair_use.DOSSIER_PDF, back=_back(application), for_candidate=True
+    )
 
 
 @back_office_required

@@ -234,13 +234,22 @@ def test_a_piece_header_too_long_for_its_line_is_cut_with_an_ellipsis(applicatio
 
 
 MISSING_NOTICE = "This file is missing from the storage: ask the candidate for it again."
+# The candidate's own dossier tells them what to do (it told them to ask themselves).
+MISSING_NOTICE_FOR_THE_CANDIDATE = (
+    "This file is missing from the storage: upload it again or, if you cannot, write to the contact address of your"
+    " application."
+)
 
 
 @pytest.mark.parametrize(
-    ("persona", "url_name"), [("candidate_user", "pieces:dossier_pdf"), ("centre_manager", "pieces:staff_dossier_pdf")]
+    ("persona", "url_name", "notice"),
+    [
+        ("candidate_user", "pieces:dossier_pdf", MISSING_NOTICE_FOR_THE_CANDIDATE),
+        ("centre_manager", "pieces:staff_dossier_pdf", MISSING_NOTICE),
+    ],
 )
 def test_a_piece_whose_file_is_gone_from_the_storage_gives_a_notice_not_an_error(
-    request, client, application, piece, persona, url_name
+    request, client, application, piece, persona, url_name, notice
 ):
     """Regression (review, 2027-01): after the database and the storage were restored from backups of different
     moments, a piece row without its file made « Télécharger mon dossier » and the staff's dossier PDF a 500. The
@@ -254,7 +263,7 @@ def test_a_piece_whose_file_is_gone_from_the_storage_gives_a_notice_not_an_error
 
     assert response.status_code == 200
     text = " ".join(reader.pages[-1].extract_text().split())
-    assert MISSING_NOTICE in text  # the client reads English
+    assert notice in text  # the client reads English
     assert "Lettre de motivation - releve.pdf" in text  # the piece's header line
 
 
