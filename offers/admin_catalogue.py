@@ -6,8 +6,8 @@ Rights come from the staff scope (``ecandidat.staff``): a centre manager (CTR) m
 the centres they manage; a manager of some commissions of a centre, the rows of those commissions (their
 commissions, their formations and the formations' letters), reading the centre's own letters; deleting stays with
 the central office (Django permissions). The choices offered (centre,
-commission, pieces, forms) are limited to the manager's centres, so a forged POST is refused by the form's own
-validation.
+commission, pieces, forms) are limited to the manager's centres (the centre of a row of the whole centre, such as a
+tag or a commission, to the centres they manage wholly), so a forged POST is refused by the form's own validation.
 """
 
 from typing import TYPE_CHECKING
@@ -52,6 +52,11 @@ class ManagedByCentre(_ModelAdminBase):
     commission_lookup: str | None = "commission_id"
     centre_wide: str | None = None
     limited_may_add = True
+
+    def _whole_centre_rows(self) -> bool:
+        """The model's rows are their centre's as a whole: no commission of their own (tags), or added by the
+        managers of the whole centre only (commissions)."""
+        return self.commission_lookup is None or not self.limited_may_add
 
     def _managed(self, request) -> frozenset[int]:
         return scope_of(request.user).managed_centres
@@ -147,6 +152,10 @@ class ManagedByCentre(_ModelAdminBase):
             scope = scope_of(request.user)
             centres = sorted(scope.managed_centres | scope.partly_managed_centres)
             if db_field.name == "centre":
+                if self._whole_centre_rows():
+                    # A row of the centre as a whole is created in (or moved to) a centre the user manages wholly,
+                    # not one where they manage some commissions only (they could not change it there).
+                    centres = sorted(scope.managed_centres)
                 kwargs["queryset"] = Centre.objects.filter(pk__in=centres)
                 kwargs["required"] = True  # institution-wide rows (no centre) stay with the central office
             elif db_field.name == "commission":

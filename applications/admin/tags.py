@@ -35,7 +35,8 @@ class ColourInput(forms.TextInput):
 @admin.register(Tag)
 class TagAdmin(ManagedByCentre, admin.ModelAdmin):
     # A tag is its centre's, not a commission's: a manager of some commissions uses the centre's tags, reads them
-    # here, and leaves adding and changing them to the managers of the whole centre.
+    # here, and leaves adding and changing them to the managers of the whole centre; the « Centre » offered is one
+    # the user manages wholly (``ManagedByCentre``), so no tag is added in, nor moved to, another.
     commission_lookup = None
     limited_may_add = False
     list_display = ["label", "swatch", "centre", "in_service"]
