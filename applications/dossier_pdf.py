@@ -52,6 +52,7 @@ from applications.pieces import piece_rows
 from applications.questions import question_rows
 from applications.validators import format_phone
 from documents.enums import OPENABLE_SCANS, ScanStatus
+from documents.pdf_forms import flatten_widgets
 from documents.storage import stored_name
 from documents.validation import MAX_IMAGE_PIXELS, PDF, to_eight_bits
 from ecandidat.downloads import storage_errors
@@ -250,12 +251,19 @@ def _append_pdf(writer: PdfWriter, stamps: UnicodePDF, spool: BinaryIO, header: 
         for source_page in reader.pages:
             source_page.mediabox.width  # noqa: B018 - raises before anything is copied when a page has no usable size
         writer.append(reader)
+        for copied in writer.pages[first:]:
+            # A filled PDF form's values drawn into its pages (before the rotation moves into the content, which
+            # leaves annotations where they were): the commission's pack, which copies these pages without the
+            # piece's form, and viewers that draw no form layer showed the fields empty.
+            flatten_widgets(copied, writer)
         page = writer.pages[first]
         if page.rotation:
             page.transfer_rotation_to_content()
-        visible = page.cropbox
-        left, bottom = float(visible.left), float(visible.bottom)
-        width, height = float(visible.width), float(visible.height)
+        # Any two opposite corners make a box (``[200 300 0 0]`` is legal): pypdf's width was then negative, and
+        # the header line naming the piece was cut down to « … ».
+        x1, y1, x2, y2 = (float(value) for value in page.cropbox)
+        left, bottom = min(x1, x2), min(y1, y2)
+        width, height = abs(x2 - x1), abs(y2 - y1)
     except Exception as error:  # a hostile file can make pypdf raise anything
         logger.warning("Dossier PDF: PDF piece not included (%s: %s)", type(error).__name__, error)
         while len(writer.pages) > first:

@@ -12,6 +12,11 @@ standard input: ``count SIZE...`` (several documents end to end, one child for a
 ``render PAGE SIDE``. It imports neither Django nor the project (isolated mode, nothing from the environment): it
 starts in about 0.1 s and sees nothing but the bytes it is given.
 
+Filled form fields are drawn: PDFium's form layer is set up on each document before any page is loaded, and pages
+are drawn with it, so a field shows the value saved in its appearance (without it a filled « dossier de candidature
+complémentaire » showed empty fields). That layer runs no script: the PDFium of pypdfium2's wheels is built without
+V8 (JavaScript) and XFA, and the form environment is given no JavaScript platform.
+
 Output on standard output: ``count`` writes one line per document, its number of pages or ``x`` if PDFium cannot
 read it; ``render`` writes the PNG of page ``PAGE`` (1-based), at most ``SIDE`` pixels on its long side. Exit
 status: 0 done, ``UNREADABLE`` the file or page cannot be read, ``TOO_COSTLY`` out of memory; a child killed by the
@@ -21,6 +26,7 @@ kernel (``SIGXCPU``, ``SIGKILL``) also means too costly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import resource
 import sys
@@ -41,8 +47,8 @@ def _render(pdf, page: int, side: int) -> bytes:  # noqa: ANN001 - pypdfium2 is 
     try:
         width, height = pdf_page.get_size()
         scale = min(side / max(width, height, 1.0), 3.0)
-        # No form environment is initialised, and forms are not drawn: no script can run, even inside PDFium.
-        bitmap = pdf_page.render(scale=scale, may_draw_forms=False, draw_annots=True)
+        # Form fields are drawn by the form layer (``init_forms``), the other annotations with the page.
+        bitmap = pdf_page.render(scale=scale, may_draw_forms=True, draw_annots=True)
         image = bitmap.to_pil()
     finally:
         pdf_page.close()
@@ -95,6 +101,10 @@ def main(argv: list[str]) -> int:
         except pdfium.PdfiumError:
             return UNREADABLE
         try:
+            # Before any page is loaded (a page loaded earlier has no form fields drawn). Without the form layer
+            # (PDFium cannot set it up), the page is still drawn, its fields empty.
+            with contextlib.suppress(pdfium.PdfiumError):
+                pdf.init_forms()
             if not 1 <= arguments.page <= len(pdf):
                 return UNREADABLE
             try:

@@ -14,7 +14,15 @@ from django.utils import translation
 from fpdf import FPDF
 from PIL import Image, ImageFile
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import RectangleObject
+from pypdf.generic import (
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    NameObject,
+    NumberObject,
+    RectangleObject,
+    TextStringObject,
+)
 
 from applications import dossier_pdf
 from applications.dossier_pdf import IMAGE_MAX_SIDE, build_dossier_pdf
@@ -405,3 +413,81 @@ def test_the_notice_takes_the_place_of_all_the_pieces_pages_and_the_next_piece_k
     letter = " ".join(reader.pages[-1].extract_text().split())
     assert "Lettre de motivation - lettre.pdf" in letter
     assert "Ce PDF" not in letter
+
+
+def test_a_page_boxed_from_its_upper_corner_keeps_its_header_line(application, piece):
+    """Regression (review, 6 December): a /MediaBox given by its upper-right corner first (``[200 300 0 0]``, legal:
+    any two opposite corners) had a negative width for pypdf, and the header line naming the piece was cut to « … »."""
+    drawn = FPDF(unit="pt", format=(200, 300))
+    drawn.add_page()
+    writer = PdfWriter()
+    writer.append(PdfReader(io.BytesIO(bytes(drawn.output()))))
+    writer.pages[0].mediabox = RectangleObject([200, 300, 0, 0])
+    output = io.BytesIO()
+    writer.write(output)
+    replace_content(store(application, piece, "releve.pdf", hostile.pdf_bytes()), output.getvalue())  # stored before
+
+    text = " ".join(last_page(application).extract_text().split())
+
+    assert "Lettre de motivation - releve.pdf" in text
+
+
+FILLED_VALUE = "VALEURREMPLIE"
+
+
+def filled_form_pdf() -> bytes:
+    """A one-page PDF with one text field filled and saved with its appearance, as Acrobat writes it."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(300, 200)
+    font = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Font"),
+                NameObject("/Subtype"): NameObject("/Type1"),
+                NameObject("/BaseFont"): NameObject("/Helvetica"),
+            }
+        )
+    )
+    appearance = DecodedStreamObject()
+    appearance.set_data(f"/Tx BMC BT /Helv 14 Tf 0 g 4 9 Td ({FILLED_VALUE}) Tj ET EMC".encode("ascii"))
+    appearance.update(
+        {
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Form"),
+            NameObject("/BBox"): ArrayObject([NumberObject(n) for n in (0, 0, 200, 30)]),
+            NameObject("/Resources"): DictionaryObject(
+                {NameObject("/Font"): DictionaryObject({NameObject("/Helv"): font})}
+            ),
+        }
+    )
+    widget = writer._add_object(
+        DictionaryObject(
+            {
+                NameObject("/Type"): NameObject("/Annot"),
+                NameObject("/Subtype"): NameObject("/Widget"),
+                NameObject("/FT"): NameObject("/Tx"),
+                NameObject("/T"): TextStringObject("nom"),
+                NameObject("/V"): TextStringObject(FILLED_VALUE),
+                NameObject("/Rect"): ArrayObject([NumberObject(n) for n in (50, 100, 250, 130)]),
+                NameObject("/AP"): DictionaryObject({NameObject("/N"): writer._add_object(appearance)}),
+            }
+        )
+    )
+    page[NameObject("/Annots")] = ArrayObject([widget])
+    writer._root_object[NameObject("/AcroForm")] = DictionaryObject({NameObject("/Fields"): ArrayObject([widget])})
+    output = io.BytesIO()
+    writer.write(output)
+    return output.getvalue()
+
+
+def test_a_filled_pdf_forms_values_are_drawn_into_the_dossier(application, piece):
+    """Regression (review, 6 December): the pages were copied with their form fields as annotations; the commission's
+    pack, which copies the dossier's pages without any form, and readers that draw no form layer showed the candidate's
+    answers empty. They are now part of the page: its text, and no field left to draw."""
+    replace_content(store(application, piece, "formulaire.pdf", hostile.pdf_bytes()), filled_form_pdf())
+
+    page = last_page(application)
+
+    assert FILLED_VALUE in page.extract_text()
+    annotations = [annotation.get_object() for annotation in page.get("/Annots", [])]
+    assert not [annotation for annotation in annotations if annotation["/Subtype"] == "/Widget"]
