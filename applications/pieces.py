@@ -102,7 +102,13 @@ class PieceRow:
 
     @property
     def can_declare_not_concerned(self) -> bool:
-        return self.requested and self.piece_type.is_conditional and self.status == PieceStatus.WAITING
+        """A conditional piece without a file: expected, or refused and its file taken off since (removed by the
+        candidate with "-", or by the antivirus)."""
+        if not self.requested or not self.piece_type.is_conditional:
+            return False
+        if self.status == PieceStatus.REFUSED:
+            return self.submission is not None and self.submission.document_id is None
+        return self.status == PieceStatus.WAITING
 
     @property
     def can_declare_concerned(self) -> bool:

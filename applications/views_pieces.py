@@ -242,11 +242,13 @@ def _upload(request, application, piece_type):
 
 @require_POST
 def remove(request, application_id, piece_type_id):
-    """ "-": remove the file of a piece (not a validated one); refused while the piece uploads are in maintenance."""
+    """ "-": remove the file of a piece (not a validated one); refused while the piece uploads are in maintenance.
+    The form posts the file it showed (``document``; absent from a page of before: nothing checked)."""
+    shown_document = request.POST.get("document")
 
     def remove_while_uploads_open(**arguments):
         check_uploads_open()
-        return services.remove_piece(**arguments)
+        return services.remove_piece(**arguments, shown_document=shown_document)
 
     return _piece_action(
         request, application_id, piece_type_id, remove_while_uploads_open, _("%(piece)s: file removed.")

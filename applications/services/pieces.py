@@ -69,6 +69,11 @@ STALE_PIECES = gettext_lazy(
 STALE_PIECE = gettext_lazy(
     "The candidate has removed or replaced this file since the page was shown; nothing was done: check the new one."
 )
+STALE_REMOVAL = gettext_lazy("This file has changed since the page was shown: nothing was removed.")
+SENT_BY_CANDIDATE_MEANWHILE = gettext_lazy(
+    "The candidate has sent a file for this piece since the page was shown: nothing was uploaded."
+)
+SENT_MEANWHILE = gettext_lazy("A file has been sent for this piece since the page was shown: nothing was uploaded.")
 
 
 # --- Rules -----------------------------------------------------------------------------------------------------
@@ -242,6 +247,7 @@ def upload_piece_for_candidate(
         actor=actor,
         check=_check_staff_upload,
         event_kind=EventKind.PIECE_UPLOADED_BY_STAFF,
+        created_meanwhile=SENT_MEANWHILE,
     )
 
 
@@ -253,9 +259,11 @@ def _store_piece(
     actor: User,
     check: Callable[[Application, PieceSubmission | None], None],
     event_kind: EventKind,
+    created_meanwhile: Any = ONE_FILE_PER_PIECE,
 ) -> PieceSubmission:
     """The upload pipeline shared by the candidate and staff: validate, write and flush the file, then commit the
-    rows under the application's lock (re-checking the rules there), then queue the scan."""
+    rows under the application's lock (re-checking the rules there), then queue the scan. ``created_meanwhile``:
+    what the uploader reads when another request created the piece's first submission between the checks."""
     document = store_upload(uploaded_file, campaign_code=application.campaign.code, actor=actor)
     name = stored_name(document)
     try:
@@ -285,7 +293,7 @@ def _store_piece(
     except IntegrityError as error:
         # Another request created the same piece between our checks (shared piece, double submit).
         delete_quietly(name)
-        raise BusinessRuleError(str(ONE_FILE_PER_PIECE)) from error
+        raise BusinessRuleError(str(created_meanwhile)) from error
     except BaseException:
         delete_quietly(name)
         raise
@@ -299,7 +307,7 @@ def _check_candidate_upload(application: Application, submission: PieceSubmissio
 
 def _check_staff_upload(application: Application, submission: PieceSubmission | None) -> None:
     _check_staff_may_upload(application)
-    _check_staff_can_upload(submission)
+    _check_staff_can_upload(application, submission)
 
 
 def _check_staff_may_upload(application: Application) -> None:
@@ -307,14 +315,20 @@ def _check_staff_may_upload(application: Application) -> None:
         raise InvalidTransition(gettext("This application has been cancelled."))
 
 
-def _check_staff_can_upload(submission: PieceSubmission | None) -> None:
+def _check_staff_can_upload(application: Application, submission: PieceSubmission | None) -> None:
     if submission is None or submission.status in (PieceStatus.WAITING, PieceStatus.REFUSED):
         return
     if submission.status == PieceStatus.NOT_CONCERNED:
         raise InvalidTransition(gettext("The candidate declared this piece not concerned: its status is theirs."))
     if submission.status == PieceStatus.VALIDATED:
         raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
-    raise InvalidTransition(str(ONE_FILE_PER_PIECE))
+    # « Transmise »: the staff page offered the upload on a piece without a file (``PieceRow.can_staff_upload``), so
+    # a file came meanwhile; staff read who sent it (the candidate, or a colleague on their behalf), not the
+    # candidate's « one file per piece ». ``application.candidate`` and the document are loaded with the lock.
+    document = submission.document
+    if document is not None and document.uploaded_by_id == application.candidate.user_id:
+        raise InvalidTransition(str(SENT_BY_CANDIDATE_MEANWHILE))
+    raise InvalidTransition(str(SENT_MEANWHILE))
 
 
 def _check_can_upload(submission: PieceSubmission | None) -> None:
@@ -327,11 +341,20 @@ def _check_can_upload(submission: PieceSubmission | None) -> None:
     raise InvalidTransition(str(ONE_FILE_PER_PIECE))
 
 
-def remove_piece(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
+def remove_piece(
+    *, application: Application, piece_type: PieceType, actor: User, shown_document: str | None = None
+) -> PieceSubmission | None:
     """Remove the candidate's file ("-"): the piece goes back to "En attente"; the file is deleted after commit.
 
     Only through an application that asks for the piece, as the upload: a shared piece's file is otherwise reachable
     from any of the candidate's applications, among them one still open while those that ask for it are locked.
+
+    ``shown_document``: the public id of the file the page showed beside « - » (None: a page from before the field,
+    a caller that showed no page, checks nothing). When the piece holds another file now (staff uploaded one on the
+    candidate's behalf meanwhile), nothing is removed (``STALE_REMOVAL``), as staff's checks (``set_piece_status``).
+    A repeat (a double submit) writes nothing and succeeds: the piece no longer holds the file the page showed, or,
+    without ``shown_document``, it is « En attente » without a file; returns the submission (None when there is
+    none).
     """
     _check_piece_requested(application, piece_type)
     with transaction.atomic():
@@ -339,7 +362,11 @@ def remove_piece(*, application: Application, piece_type: PieceType, actor: User
         _check_candidate_may_change(locked)
         submission = _locked_submission(locked, piece_type)
         if submission is None or submission.document_id is None:
+            if shown_document or submission is None or submission.status == PieceStatus.WAITING:
+                return submission  # already removed (a second click): nothing changes, no history row
             raise InvalidTransition(gettext("There is no file to remove for this piece."))
+        if shown_document is not None and shown_document != _public_id(submission.document):
+            raise InvalidTransition(str(STALE_REMOVAL))
         _check_not_held(locked, submission, piece_type)
         if submission.status == PieceStatus.VALIDATED:
             raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
@@ -368,19 +395,23 @@ def _set_back_to_waiting(submission: PieceSubmission, *, actor: User) -> None:
 
 
 def declare_not_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
-    """A conditional piece that does not concern the candidate: "Non concerné" (no file)."""
-    return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=False)
+    """A conditional piece that does not concern the candidate: "Non concerné" (no file). Also a refused piece
+    without its file (removed by the candidate, or taken away by the antivirus): the refusal's comment goes."""
+    submission = _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=False)
+    assert submission is not None  # "Non concerné" is always a stored submission
+    return submission
 
 
-def declare_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission:
+def declare_concerned(*, application: Application, piece_type: PieceType, actor: User) -> PieceSubmission | None:
     """Undo "Non concerné": the piece is expected again ("En attente"). Also on a piece made required since the
-    declaration, which is missing until the candidate does so and sends it (``PieceRow.is_now_required``)."""
+    declaration, which is missing until the candidate does so and sends it (``PieceRow.is_now_required``). A piece
+    already expected (a second click) is left as it is (None: it has no submission)."""
     return _set_concerned(application=application, piece_type=piece_type, actor=actor, concerned=True)
 
 
 def _set_concerned(
     *, application: Application, piece_type: PieceType, actor: User, concerned: bool
-) -> PieceSubmission:
+) -> PieceSubmission | None:
     if not concerned and not piece_type.is_conditional:
         raise BusinessRuleError(gettext("This piece is not conditional: it is required."))
     _check_piece_requested(application, piece_type)
@@ -392,10 +423,15 @@ def _set_concerned(
             _check_not_held(locked, submission, piece_type)
         source = PieceStatus.NOT_CONCERNED if concerned else PieceStatus.WAITING
         current = submission.status if submission is not None else PieceStatus.WAITING
-        if not concerned and current == PieceStatus.NOT_CONCERNED:
-            assert submission is not None  # only a stored submission is "Non concerné"
-            return submission  # already declared (a second click): nothing changes, no history row
-        if current != source:
+        if current == (PieceStatus.WAITING if concerned else PieceStatus.NOT_CONCERNED):
+            return submission  # already so (a second click): nothing changes, no history row
+        if not concerned and current == PieceStatus.REFUSED and submission is not None and not submission.document_id:
+            # Refused without its file (the candidate removed the refused file, or the antivirus took it away): the
+            # piece holds nothing, the candidate may still declare it not concerned. The refusal's comment and
+            # deadline go with the refusal (``piece_replace_by_only_when_refused``).
+            submission.comment = ""
+            submission.replace_by = None
+        elif current != source:
             if current == PieceStatus.VALIDATED:
                 raise InvalidTransition(gettext("This piece has been validated: it can no longer be changed."))
             if concerned:

@@ -141,7 +141,11 @@ def test_a_refused_file_is_replaced_and_deleted_after_commit(
     ("status", "message"),
     [
         (PieceStatus.VALIDATED, "This piece has been validated: it can no longer be changed."),
-        (PieceStatus.SUBMITTED, "You can upload only one file per requested supporting document"),
+        # Said to staff as what happened (it was the candidate's « one file per piece »).
+        (
+            PieceStatus.SUBMITTED,
+            "The candidate has sent a file for this piece since the page was shown: nothing was uploaded.",
+        ),
     ],
 )
 def test_a_piece_with_a_file_in_use_is_not_replaced(manager, centre_manager, application, piece, status, message):
