@@ -3,9 +3,9 @@
 They are errors, not warnings: Django's own ``security.W009`` only warns about a weak SECRET_KEY, and nothing said that
 uploaded pieces go unscanned without ``CLAMD_ADDRESS``. They run with every management command that checks the
 project (``check``, ``check --deploy``, ``migrate``, ``runserver``) and with the ``ExecStartPre`` of the deployment
-examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders`` and
-``check_site_url`` run with ``check --deploy`` only: the service's ExecStartPre (as the service's user) and compose's
-``migrate`` step.
+examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders``,
+``check_site_url`` and ``check_default_from_email`` run with ``check --deploy`` only: the service's ExecStartPre (as
+the service's user) and compose's ``migrate`` step.
 
 Production is any settings module but ``ecandidat.settings.dev`` and ``ecandidat.settings.test``: those two ship
 known keys and run without clamd on purpose, so the checks leave them alone.
@@ -14,6 +14,7 @@ known keys and run without clamd on purpose, so the checks leave them alone.
 import getpass
 import ipaddress
 import os
+from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -184,6 +185,43 @@ def check_site_url(app_configs, **kwargs) -> list[Error]:
         return []
     problem = site_url_problem()
     return [Error(problem, hint=SITE_URL_HINT, id="ecandidat.E004")] if problem else []
+
+
+# Domains no mail can come from (RFC 2606, RFC 6761): the top-level names reserved for tests and documentation, and
+# the second-level ones reserved for examples. Relays refuse a sender there, SPF and DMARC fail, replies go nowhere.
+RESERVED_TOP_LEVEL_DOMAINS = frozenset({"localhost", "example", "invalid", "test"})
+RESERVED_EXAMPLE_DOMAINS = frozenset({"example.org", "example.com", "example.net"})
+SENDER_HINT = (
+    "Set DEFAULT_FROM_EMAIL to an address of the university's mail domain, one its relay may send from (SPF, DKIM), "
+    "e.g. DEFAULT_FROM_EMAIL=ne-pas-repondre@univ.fr, in /etc/ecandidat/env or compose's .env."
+)
+
+
+def sender_problem() -> str | None:
+    """Why DEFAULT_FROM_EMAIL (the sender of every mail, and of the error mails: SERVER_EMAIL) cannot leave for the
+    candidates' mailboxes, or None."""
+    sender = str(settings.DEFAULT_FROM_EMAIL)
+    address = parseaddr(sender)[1]
+    domain = address.rpartition("@")[2].lower().rstrip(".") if "@" in address else ""
+    if not domain:
+        return f"DEFAULT_FROM_EMAIL ({sender!r}) is not an e-mail address: every mail would leave without a sender."
+    labels = domain.split(".")
+    if labels[-1] in RESERVED_TOP_LEVEL_DOMAINS or ".".join(labels[-2:]) in RESERVED_EXAMPLE_DOMAINS:
+        return (
+            f"DEFAULT_FROM_EMAIL is {sender}: {domain} is a reserved domain, so every mail (account validation, "
+            "password reset, decisions) would leave with a sender relays refuse and SPF/DMARC fail."
+        )
+    return None
+
+
+@register("security", deploy=True)
+def check_default_from_email(app_configs, **kwargs) -> list[Error]:
+    """The sender's default, ne-pas-repondre@ecandidat.localhost, suits ``make run`` only; nothing said so before the
+    first mails bounced in production."""
+    if not is_production():
+        return []
+    problem = sender_problem()
+    return [Error(problem, hint=SENDER_HINT, id="ecandidat.E005")] if problem else []
 
 
 @register("admin")

@@ -147,6 +147,27 @@ DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+
+
+def cache_key_prefix(explicit: str | None, celery_queue: str | None) -> str:
+    """The prefix of every cache key of this deployment: CACHE_KEY_PREFIX, else CELERY_QUEUE when it names a queue of
+    its own, else none (the keys of a single deployment, unchanged). Two deployments on one Redis (a "recette" beside
+    production) share no maintenance switch, home message, catalogue fragment, rate limit or upload slot."""
+    for value in (explicit, celery_queue):
+        value = (value or "").strip()
+        if value and value != "celery":  # Celery's own queue name is the default: no prefix, as when unset
+            return value
+    return ""
+
+
+CACHE_KEY_PREFIX = cache_key_prefix(env_str("CACHE_KEY_PREFIX"), env_str("CELERY_QUEUE"))
+
+
+def _prefixed(alias_prefix: str) -> str:
+    """An alias's KEY_PREFIX under the deployment's (``recette:maintenance``), or the alias's alone."""
+    return ":".join(part for part in (CACHE_KEY_PREFIX, alias_prefix) if part)
+
+
 if REDIS_URL:
     # Fails open (ecandidat/cache.py): while Redis is down, reads miss and writes are dropped, so pages keep working
     # and rate limits do not apply (README, "When Redis is down"). Short timeouts: a dead host costs at most 1 s.
@@ -154,6 +175,7 @@ if REDIS_URL:
         "default": {
             "BACKEND": "ecandidat.cache.FailOpenRedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _prefixed(""),
             "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
@@ -166,6 +188,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "ecandidat_cache",
+            "KEY_PREFIX": _prefixed(""),
             # Expired rows are culled on write once the table passes this size (Django's default, 300, is too small
             # for one key per login and per IP).
             "OPTIONS": {"MAX_ENTRIES": 50_000},
@@ -180,10 +203,10 @@ else:
 # The maintenance switch's state, read on every request: its own alias so that clearing the default cache
 # (rate limits) never forces a database read on every page. Each process also keeps it in memory for a few
 # seconds, and reads the database when this cache fails (ecandidat/maintenance.py).
-CACHES["maintenance"] = {**CACHES["default"], "KEY_PREFIX": "maintenance", "TIMEOUT": 30}
+CACHES["maintenance"] = {**CACHES["default"], "KEY_PREFIX": _prefixed("maintenance"), "TIMEOUT": 30}
 # Rendered fragments shared by every visitor (the catalogue tree, offers/catalogue.py): their own alias, so that a
 # test or an operator can empty them without touching rate limits or sessions.
-CACHES["pages"] = {**CACHES["default"], "KEY_PREFIX": "pages", "TIMEOUT": 60}
+CACHES["pages"] = {**CACHES["default"], "KEY_PREFIX": _prefixed("pages"), "TIMEOUT": 60}
 
 # --- Celery -----------------------------------------------------------------------------------------------
 # Without REDIS_URL, tasks run in-process right after the transaction commits (the embedded default).
@@ -214,7 +237,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # A publish to an unreachable broker gives up quickly: the outbox row stays pending and the sweeper sends it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "Europe/Paris"
-# The queue tasks are published to and consumed from: two deployments (or test runs) sharing one Redis keep apart.
+# The queue tasks are published to and consumed from: two deployments (or test runs) sharing one Redis keep their
+# tasks apart. Their cache keys are kept apart by CACHE_KEY_PREFIX, which follows CELERY_QUEUE unless set (above).
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # Run by `celery -A ecandidat beat` (make beat, deploy/ecandidat-beat.service) when Redis is configured; without
 # Redis, cron runs `manage.py send_pending_mails` (deploy/crontab). Expires: runs missed while workers were down

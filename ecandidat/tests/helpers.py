@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
     "SITE_URL": "https://ecandidat.example.org",
     "EMAIL_URL": "smtp://127.0.0.1:25",
+    "DEFAULT_FROM_EMAIL": "ne-pas-repondre@univ-exemple.fr",  # a reserved domain is ecandidat.E005
     "SECURE_HSTS_PRELOAD": "1",
 }
 

@@ -316,6 +316,52 @@ def test_the_nightly_lines_run_inside_the_maintenance_window_whether_cron_reads_
                 assert _inside_window(run.time()), (command, reading, run)
 
 
+def _commented_crontab_jobs() -> list[tuple[int, int, str]]:
+    """The jobs the crontab ships commented, for an installation to uncomment (the SIS import), as (minute, hour,
+    command)."""
+    jobs = []
+    for line in (DEPLOY / "crontab").read_text(encoding="utf-8").splitlines():
+        match = re.fullmatch(r"#\s*(\d+) (\d+) \* \* \* (/srv/ecandidat/deploy/manage\.sh .+)", line)
+        if match:
+            jobs.append((int(match.group(1)), int(match.group(2)), match.group(3)))
+    return jobs
+
+
+@pytest.mark.parametrize("time_zone", ["Europe/Paris", *OVERSEAS_TIME_ZONES])
+def test_the_commented_sis_import_runs_once_uncommented_inside_the_window_before_nightly(settings, time_zone):
+    # README said the CSV export is loaded by `import_sis FILE` "nightly from cron", and sync_sis (in nightly) runs
+    # after it: the crontab had no such line. It ships commented (the file's path is the university's).
+    variables, _jobs = _crontab_jobs()
+    settings.TIME_ZONE = time_zone
+    cron_tz = variables["CRON_TZ"] if time_zone == "Europe/Paris" else time_zone
+    nightly = [(hour, minute) for minute, hour, command in _maintenance_jobs() if "manage.sh nightly " in command]
+    imports = [job for job in _commented_crontab_jobs() if "manage.sh import_sis " in job[2]]
+
+    assert len(imports) == 1
+    minute, hour, command = imports[0]
+    assert re.fullmatch(
+        r"/srv/ecandidat/deploy/manage\.sh import_sis /\S+\.csv >> /var/log/ecandidat/\w+\.log", command
+    )
+    assert "import_sis" in get_commands()
+    assert "sync_sis" in import_string("ecandidat.management.commands.nightly.BATCHES")
+    assert nightly
+    assert all((22, 45) <= (hour, minute) < start for start in nightly)  # the same evening, before nightly
+    readings = [ZoneInfo(cron_tz)] + ([ZoneInfo("UTC")] if time_zone == "Europe/Paris" else [])
+    for day in (datetime(2027, 1, 15), datetime(2027, 7, 15)):
+        for reading in readings:  # cronie reads CRON_TZ; Debian's cron the server's timezone (UTC, Paris only)
+            start = day.replace(hour=hour, minute=minute, tzinfo=reading)
+            assert in_window(start), (command, reading, start)
+
+
+def test_the_readme_and_the_sis_format_point_to_the_crontabs_import_line():
+    readme = (BASE_DIR / "README.md").read_text(encoding="utf-8")
+    sis_format = (BASE_DIR / "docs" / "sis-format.md").read_text(encoding="utf-8")
+
+    assert "the commented `import_sis` line of `deploy/crontab`" in readme
+    assert "uncomment the `import_sis` line of `deploy/crontab`" in readme
+    assert "`deploy/crontab` has\nits line, commented" in sis_format
+
+
 def _gunicorn_config() -> dict:
     return {
         name: value

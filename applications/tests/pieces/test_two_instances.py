@@ -33,6 +33,8 @@ from ecandidat.tests.plugins.services import _require_peers, _worker_database_ur
 pytestmark = pytest.mark.integration
 
 BASE_DIR = Path(django_settings.BASE_DIR)
+# This run's Celery queue, hence its cache keys' prefix too (``CACHE_KEY_PREFIX`` follows ``CELERY_QUEUE``).
+RUN_QUEUE = f"two-instances-{secrets.token_hex(6)}"
 
 
 @dataclass
@@ -81,8 +83,9 @@ def _environment(tmp_path: Path, s3_endpoint: str, bucket: str, smtp_url: str) -
         "MAINTENANCE_START": start.strftime("%H:%M"),
         "MAINTENANCE_END": end.strftime("%H:%M"),
         "ENT_SERVER_URL": "",
-        # A queue of this run's own: another test run on the same Redis must not take its tasks.
-        "CELERY_QUEUE": f"two-instances-{secrets.token_hex(6)}",
+        # A queue of this run's own: another test run on the same Redis must not take its tasks (nor share its cache
+        # keys: CACHE_KEY_PREFIX follows CELERY_QUEUE).
+        "CELERY_QUEUE": RUN_QUEUE,
     }
 
 
@@ -212,7 +215,8 @@ def test_login_failures_count_across_both_instances(cluster, campaign):
 def test_the_maintenance_switch_closes_both_instances(cluster, candidate_user, settings):
     # The test process writes the switch as the admin does, into the same database and Redis cache.
     redis_cache = {"BACKEND": "ecandidat.cache.FailOpenRedisCache", "LOCATION": _redis_url()}
-    settings.CACHES = {**settings.CACHES, "maintenance": {**redis_cache, "KEY_PREFIX": "maintenance", "TIMEOUT": 30}}
+    switch_cache = {**redis_cache, "KEY_PREFIX": f"{RUN_QUEUE}:maintenance", "TIMEOUT": 30}  # the instances' prefix
+    settings.CACHES = {**settings.CACHES, "maintenance": switch_cache}
     _production_password(candidate_user)
     sessions = {}
     for name in ("first", "second"):
