@@ -39,10 +39,10 @@ from applications.admin.forms import (
 )
 from applications.admin.review import (
     DECISION_ANCHOR,
-    DECISIONS_ANCHOR,
     DECISION_FROM_REVIEW,
     DECISION_OPERATION,
     DECISION_RETRY,
+    DECISIONS_ANCHOR,
     NEXT,
     list_url,
     neighbours,
