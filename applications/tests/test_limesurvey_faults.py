@@ -17,6 +17,7 @@ import json
 import logging
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -42,7 +43,7 @@ def _server_module():
     return module
 
 
-server = _server_module()
+server: Any = _server_module()  # devtools/ is no package: loaded from its file, untyped
 
 
 class ExpiringRemoteControl(server.RemoteControl):
@@ -69,9 +70,11 @@ class ExpiringRemoteControl(server.RemoteControl):
 
 def _handler(api, bodies: dict[int, bytes]):
     """``server.make_handler``'s JSON-RPC, but the export of a survey in ``bodies`` answers that HTTP body as it is."""
-    served = server.make_handler(api)
+    served: Any = server.make_handler(api)
 
     class Handler(served):
+        rfile: Any  # the request's body, replayed to the served handler once read here
+
         def do_POST(self):
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             request = json.loads(raw)
