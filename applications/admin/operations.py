@@ -57,7 +57,12 @@ from applications.services import review as review_services
 from applications.services import staff
 from applications.services.complementary_forms import remind_unanswered_forms
 from applications.services.registration import set_regime_and_fees
-from applications.services.release import current_decision_ids, validate_current_decision
+from applications.services.release import (
+    current_decision_ids,
+    release_order,
+    validate_current_decision,
+    with_release_keys,
+)
 from ecandidat import parameters
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError
@@ -695,7 +700,11 @@ def bulk_operation(model_admin, request, queryset, operation):
         )
         return None
     allowed = getattr(Application.objects.filter(pk__in=selected), operation.scope)(request.user)
-    applications = list(allowed.select_related("candidate__user", "formation__centre").order_by("pk"))
+    chosen = allowed.select_related("candidate__user", "formation__centre").order_by("pk")
+    # A release is previewed and validated in the complementary lists' own order, each mail giving the rang réel its
+    # candidate keeps (``release_order``; the formations still locked first, ``lock_first``): its keys in this query.
+    releasing = operation.run is _validate_current
+    applications = release_order(with_release_keys(chosen)) if releasing else list(chosen)
     if len(applications) != len(selected):
         # The rows the user reads but may not run this operation on (one query): said, not a 403 page.
         left_out = list(

@@ -1,10 +1,11 @@
 """Releasing decisions (issue 12): validating the current decisions of a selection, with a preview first.
 
-The preview runs the real validation of each application inside a savepoint that is then rolled back, and keeps the
-mails it wrote to the outbox: what staff read is exactly what will be sent (same templates, same back-office
-overrides, same language, same dates), and every rule is checked the same way (a refused application shows its
-reason). Nothing of it stays: the rows, the history and the mails roll back, the row locks are released with the
-savepoint, and the outbox's after-commit dispatch registered inside it is discarded.
+The preview runs the real validation of each application, one after the other in the release's order
+(``release_order``), inside a savepoint that is then rolled back, and keeps the mails it wrote to the outbox: what
+staff read is exactly what will be sent (same templates, same back-office overrides, same language, same dates, the
+same rang réel), and every rule is checked the same way (a refused application shows its reason). Nothing of it
+stays: the rows, the history and the mails roll back, the row locks are released with the savepoint, and the
+outbox's after-commit dispatch registered inside it is discarded.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, Q, QuerySet
@@ -30,6 +33,7 @@ from applications.services import staff
 from ecandidat.celery import Task, registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
+from offers.enums import Avis
 
 # The preview renders each mail by running the validation: bounded, the rest of a big selection is only counted.
 PREVIEW_LIMIT = 50
@@ -102,28 +106,142 @@ def _captured_outbox() -> Iterator[list[OutboundEmail]]:
         post_save.disconnect(sender=OutboundEmail, dispatch_uid=f"release-preview-{me}")
 
 
+def with_release_keys(applications: QuerySet[Application]) -> QuerySet[Any]:
+    """``applications`` with what ``release_order`` reads of each one's latest decision, its avis and the rank the
+    commission entered, annotated in the same query: no query more."""
+    return applications.annotate(
+        release_avis=latest_decision("decision_type__avis"), release_rank=latest_decision("rank")
+    )
+
+
+def release_order(
+    applications: Iterable[Application], *, keys: dict[int, tuple[str | None, int | None]] | None = None
+) -> list[Application]:
+    """``applications`` in the order their release validates them: the page's (``operations.bulk_operation``), the
+    preview's (``preview_release``) and the background job's (``run_release``).
+
+    The complementary-list decisions of each formation (of each campaign) in their list's own order: by the rank the
+    commission entered, then the application's creation, then its id (``staff.waiting_list_queryset``), in the
+    places that formation's complementary-list decisions hold in the selection's pk order; every other application
+    keeps its place in pk order. Each validation recomputes the rangs réels, and its mail gives the application's
+    (``WAITING_LIST_RANK_DISPLAY=R``: the rank it was last told, ``waiting_list_rank_mailed``). In pk order, a
+    candidate entered 2 validated before the one entered 1 was mailed « rang 1 », then became 2 while still told 1,
+    which the nightly progress mail, counting from it, never corrected. In the list's order, the rank each
+    validation gives is final: every decision of the selection validated after it comes after it on the list.
+
+    Lock order: a selection validated in one transaction locks its formations first, in one order
+    (``staff.lock_waiting_lists_to_validate``), then its applications in this order. Only complementary-list
+    decisions leave pk order: two selections that both hold one of them both lock its formation first, and wait for
+    each other there; two applications of neither list are locked in pk order by both.
+
+    Read from the annotations of ``with_release_keys`` when every application has them, otherwise one query."""
+    applications = sorted(applications, key=lambda application: application.pk)
+    if len(applications) < 2:
+        return applications
+    if keys is None:
+        keys = release_keys(applications)
+
+    def listed(application: Application) -> bool:
+        return keys.get(application.pk, (None, None))[0] == Avis.COMPLEMENTARY_LIST
+
+    def entered_rank(application: Application) -> int | None:
+        return keys.get(application.pk, (None, None))[1]
+
+    lists: dict[tuple[int, int], list[Application]] = defaultdict(list)
+    for application in applications:
+        if listed(application):
+            lists[application.formation_id, application.campaign_id].append(application)
+    in_order = {
+        key: iter(
+            sorted(
+                rows,
+                # An entered rank first (a decision without one is on no list), as ``waiting_list_queryset``.
+                key=lambda row: (entered_rank(row) is None, entered_rank(row) or 0, row.created_at, row.pk),
+            )
+        )
+        for key, rows in lists.items()
+    }
+    return [
+        next(in_order[application.formation_id, application.campaign_id]) if listed(application) else application
+        for application in applications
+    ]
+
+
+def release_keys(applications: list[Application]) -> dict[int, tuple[str | None, int | None]]:
+    """The avis and entered rank of each application's latest decision, by pk: read from the annotations of
+    ``with_release_keys`` when every application has them, otherwise in one query."""
+    if all(hasattr(application, "release_avis") for application in applications):
+        return {
+            application.pk: (getattr(application, "release_avis", None), getattr(application, "release_rank", None))
+            for application in applications
+        }
+    return {
+        pk: (avis, rank)
+        for pk, avis, rank in with_release_keys(
+            Application.objects.filter(pk__in=[application.pk for application in applications])
+        ).values_list("pk", "release_avis", "release_rank")
+    }
+
+
+def _ranked(application: Application, keys: dict[int, tuple[str | None, int | None]]) -> bool:
+    """Whether the validation of ``application`` locks its formation (``staff.validate_decision``), as
+    ``release_order`` read it."""
+    avis = keys.get(application.pk, (None, None))[0]
+    return avis == Avis.COMPLEMENTARY_LIST or application.waiting_list_rank is not None
+
+
+def _preview_one(preview: ReleasePreview, *, actor: User, undo: bool) -> None:
+    """Validate ``preview``'s application in its own savepoint and keep the mails it wrote: the savepoint rolled
+    back when ``undo`` (or refused), else kept for the validations after it. A refusal is ``preview.refusal``; a lock
+    conflict is one, not a 500 of the page (``staff.lock_conflict_refused``)."""
+    try:
+        with _captured_outbox() as mails, staff.lock_conflict_refused(), transaction.atomic():
+            validate_current_decision(preview.application, actor=actor)
+            preview.mails = [
+                MailPreview(mail.to, mail.subject, mail.body, tuple(mail.attachment_names)) for mail in mails
+            ]
+            current = preview.application.decisions.current()
+            preview.letter = DecisionLetter.objects.filter(decision=current).exists()
+            if undo:
+                raise _Rollback
+    except _Rollback:
+        pass
+    except BusinessRuleError as error:
+        preview.refusal = str(error)
+
+
 def preview_release(applications: Iterable[Application], *, actor: User) -> list[ReleasePreview]:
-    """For each application (at most ``PREVIEW_LIMIT``), the mails its release would send, or why it would be
-    refused. Writes nothing."""
-    previews = []
-    for application in list(applications)[:PREVIEW_LIMIT]:
-        preview = ReleasePreview(application=application)
-        with _captured_outbox() as mails:
-            try:
-                # A lock conflict is this application's refusal, not a 500 of the page (``lock_conflict_refused``).
-                with staff.lock_conflict_refused(), transaction.atomic():
-                    validate_current_decision(application, actor=actor)
-                    preview.mails = [
-                        MailPreview(mail.to, mail.subject, mail.body, tuple(mail.attachment_names)) for mail in mails
-                    ]
-                    current = application.decisions.current()
-                    preview.letter = DecisionLetter.objects.filter(decision=current).exists()
-                    raise _Rollback
-            except _Rollback:
-                pass
-            except BusinessRuleError as error:
-                preview.refusal = str(error)
-        previews.append(preview)
+    """For each application (the first ``PREVIEW_LIMIT`` in ``release_order``, in that order), the mails its release
+    would send, or why it would be refused. Writes nothing.
+
+    A validation changes the mail of another only through the complementary lists: it recomputes the rangs réels,
+    which the others' mails give. When one of the applications is on a list or enters one (``_ranked``), the
+    validations run one after the other, in the order the release runs them, inside one savepoint rolled back at
+    the end, each in its own savepoint within it, so that a refused one is undone alone: each sees those before it
+    done, and its mail gives the rang réel the release will give (previewed each alone, as if none of the others
+    were released, two candidates of one list were both shown « rang 1 », then mailed 1 and 2). Their locks are kept
+    until that rollback: the formations the validations will lock are locked first, in one order, as the release
+    does (``staff.lock_waiting_lists_to_validate``); a lock conflict there refuses every one. Otherwise each is
+    previewed alone, its savepoint rolled back, and its locks released, at once."""
+    applications = list(applications)
+    keys = release_keys(applications) if len(applications) > 1 else {}
+    previews = [ReleasePreview(application=application) for application in release_order(applications, keys=keys)]
+    previews = previews[:PREVIEW_LIMIT]
+    if len(previews) < 2 or not any(_ranked(preview.application, keys) for preview in previews):
+        for preview in previews:
+            _preview_one(preview, actor=actor, undo=True)
+        return previews
+    try:
+        with staff.lock_conflict_refused(), transaction.atomic():
+            staff.lock_waiting_lists_to_validate(preview.application for preview in previews)
+            for preview in previews:
+                _preview_one(preview, actor=actor, undo=False)
+            raise _Rollback
+    except _Rollback:
+        pass
+    except BusinessRuleError as error:  # the formations' lock (each validation's refusal is its preview's)
+        for preview in previews:
+            preview.refusal = str(error)
     return previews
 
 
@@ -294,15 +412,15 @@ def _check_requester(actor: User, application: Application) -> None:
 
 
 def run_release(job_id: int) -> None:
-    """Validate each application's current decision, each in its own transaction (a refusal does not stop the
-    others; the mails and letters leave after each commit), recording the progress. Claimed once (PENDING →
-    RUNNING), so a second delivery does nothing while the run lives; a run whose worker was killed is taken back,
-    once its progress is older than ``RELEASE_STALE_AFTER``, by the task the beat sweeper queues again
-    (``requeue_stalled_releases``, ``_claim_release``), which counts the decisions already validated as done instead
-    of validating, and mailing, them twice. Each write checks the claim's stamp: a run taken over stops. The
-    requester's right is read again for each application, in its transaction (``_check_requester``): one no longer
-    in their scope is refused; once their account is deactivated, the job stops, that application and every one
-    left refused with the same reason."""
+    """Validate each application's current decision, each in its own transaction (a refusal does not stop the others;
+    the mails and letters leave after each commit), in the page's order (``release_order``), recording the progress.
+    Claimed once (PENDING → RUNNING), so a second delivery does nothing while the run lives; a run whose worker was
+    killed is taken back, once its progress is older than ``RELEASE_STALE_AFTER``, by the task the beat sweeper queues
+    again (``requeue_stalled_releases``, ``_claim_release``), which counts the decisions already validated as done
+    instead of validating, and mailing, them twice. Each write checks the claim's stamp: a run taken over stops. The
+    requester's right is read again for each application, in its transaction (``_check_requester``): one no longer in
+    their scope is refused; once their account is deactivated, the job stops, that application and every one left
+    refused with the same reason."""
     claim = _claim_release(job_id)
     if claim is None:
         return
@@ -321,13 +439,16 @@ def run_release(job_id: int) -> None:
         # Every application of the job, not only those the requester may still validate: one out of their scope now
         # is refused by ``_check_requester`` with its reason, and one deleted since is refused after the loop, so that
         # a finished job accounts for each (``done + len(refusals) == total``), never « Terminé » with some left out.
-        applications = (
-            Application.objects.filter(pk__in=job.application_ids)
-            .select_related("candidate__user", "formation__centre")
-            .order_by("pk")
+        # In the order the page validates them (``release_order``): each mail gives the rang réel its candidate keeps.
+        applications = release_order(
+            with_release_keys(
+                Application.objects.filter(pk__in=job.application_ids)
+                .select_related("candidate__user", "formation__centre")
+                .order_by("pk")
+            )
         )
         found: set[int] = set()
-        for application in applications.iterator(chunk_size=100):
+        for application in applications:
             found.add(application.pk)
             current = application.decisions.current() if resumed else None
             if current is not None and current.validated_at is not None:
