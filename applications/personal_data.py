@@ -149,6 +149,7 @@ def _applications(
                         "rank": decision.rank,
                         "preselection_at": _iso(decision.preselection_at),
                         "preselection_place": decision.preselection_place,
+                        "after_appeal": decision.after_appeal,  # given after the candidate's appeal, as mailed
                         "validated_at": _iso(decision.validated_at),
                     }
                     for decision in application.validated_decisions

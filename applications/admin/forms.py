@@ -5,6 +5,7 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.http import QueryDict
 from django.utils import timezone
@@ -286,12 +287,39 @@ class DecisionForm(ShownDecisionsForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if not parameters.get("DECISION_APPEALS"):
+        # In bulk, under BULK_DECISION_LOCK, no application of the selection has a validated decision: none has one
+        # to appeal against (``staff.record_decision`` refuses it). Left out, but kept when posted ticked, to say so.
+        if not parameters.get("DECISION_APPEALS") or (self._appeal_locked() and not self._appeal_ticked()):
             del self.fields["after_appeal"]
+
+    def _appeal_locked(self) -> bool:
+        """Whether the form is a selection's (a bulk action) under BULK_DECISION_LOCK: posted, it carries the
+        selection (the bulk page's hidden rows); shown, the decisions of more than one application. Shown for one
+        application selected, it keeps the field: ticked, it is refused when posted (``clean``)."""
+        if not parameters.get("BULK_DECISION_LOCK"):
+            return False
+        if self.is_bound:
+            return ACTION_CHECKBOX_NAME in self.data
+        return len([item for item in str(self.initial.get("shown_decisions", "")).split(",") if item.strip()]) > 1
+
+    def _appeal_ticked(self) -> bool:
+        """Whether the form was posted with « Décision après appel » ticked (as its field reads it)."""
+        widget = self.fields["after_appeal"].widget
+        return self.is_bound and bool(
+            widget.value_from_datadict(self.data, self.files, self.add_prefix("after_appeal"))
+        )
 
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
+        if data.get("after_appeal") and self._appeal_locked():
+            self.add_error(
+                "after_appeal",
+                _(
+                    "No application of this selection has a decision released to its candidate: there is no appeal "
+                    "to examine. A decision after an appeal is entered from the application's dossier."
+                ),
+            )
         day = data.get("preselection_date")
         if day is not None:  # any kind of avis: a date and a time are combined whatever the kind (service_kwargs)
             today = timezone.localdate()

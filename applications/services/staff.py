@@ -622,7 +622,9 @@ def record_decision(
     afterwards (``delete_last_decision``) left the admission and its OPI undone. The history row says what will
     become of the answer (``_answer_note``): a confirmation cancelled once validated, a withdrawal that stands, or
     the automatic withdrawal lifted once validated. ``after_appeal`` marks a decision given after the candidate's
-    appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on).
+    appeal (eCandidat "Appel", only when ``DECISION_APPEALS`` is on), refused under the lock while the application
+    has no validated decision: the candidate has been told of none, so has appealed against none, and the mail would
+    speak of an appeal they never made.
 
     ``expected_latest``: the pk of the application's latest decision when the page was shown (0: it had none). When
     given, a decision entered or deleted since (a double submit, a colleague's entry) is refused under the row's lock
@@ -656,6 +658,9 @@ def record_decision(
                     "before entering one again."
                 )
             )
+    if after_appeal and not application.decisions.validated().exists():
+        # Under the lock: a first decision marked after an appeal told the candidate of an appeal they never made.
+        raise BusinessRuleError(_("No decision has been released to the candidate: there is no appeal to examine."))
     decision = Decision.objects.create(
         application=application,
         decision_type=decision_type,

@@ -36,25 +36,33 @@ def application(centre, commission, campaign):
 
 
 def _refuse(application, actor, **kwargs):
-    reason = RefusalReason.objects.create(code="NIV", label="Niveau insuffisant")
+    reason, _created = RefusalReason.objects.get_or_create(code="NIV", defaults={"label": "Niveau insuffisant"})
     return decide(application, Avis.UNFAVOURABLE, actor=actor, refusal_reason=reason, **kwargs)
+
+
+def _refuse_on_appeal(application, actor):
+    """The candidate's first decision, unfavourable, released; then the commission's, again unfavourable, on their
+    appeal: a decision after an appeal follows a released one (``staff.record_decision`` refuses it on a first)."""
+    _refuse(application, actor)
+    return _refuse(application, actor, after_appeal=True)
 
 
 def test_the_decision_is_marked_and_its_history_says_so(application, centre_manager):
     with translation.override("en"):  # the member of staff works in English: the history stays the institution's
-        decision = _refuse(application, centre_manager, after_appeal=True)
+        decision = _refuse_on_appeal(application, centre_manager)
 
     assert decision.after_appeal
-    entered = application.events.get(kind=EventKind.DECISION_ENTERED)
+    entered = application.events.filter(kind=EventKind.DECISION_ENTERED).latest("pk")
     assert entered.comment == f"{decision.decision_type.label} (après appel)"
 
 
 def test_the_mail_says_it_in_the_candidates_language(application, centre_manager):
     with translation.override("en"):  # the member of staff works in English
-        _refuse(application, centre_manager, after_appeal=True)
+        _refuse_on_appeal(application, centre_manager)
 
-    [mail] = mails("AVIS_DEFAVORABLE")
-    assert FRENCH_SENTENCE in mail.body
+    first, appeal = mails("AVIS_DEFAVORABLE")
+    assert FRENCH_SENTENCE not in first.body
+    assert FRENCH_SENTENCE in appeal.body
 
 
 def test_a_decision_without_appeal_says_nothing_of_it(application, centre_manager):
@@ -73,14 +81,14 @@ def test_the_central_offices_own_text_gets_the_sentence_in_the_mails_language(ap
     )
 
     with translation.override("en"):
-        _refuse(application, centre_manager, after_appeal=True)
+        _refuse_on_appeal(application, centre_manager)
 
-    [mail] = mails("AVIS_DEFAVORABLE")
+    mail = mails("AVIS_DEFAVORABLE")[-1]  # the appeal's
     assert mail.body.strip() == f"Décision : Unfavourable. {FRENCH_SENTENCE}"
 
 
 def test_the_recap_shows_it_once_validated(client, application, centre_manager, django_assert_num_queries):
-    _refuse(application, centre_manager, after_appeal=True)
+    _refuse_on_appeal(application, centre_manager)
     client.force_login(application.candidate.user)
 
     with django_assert_num_queries(8):  # as without: the flag comes with the decision's details
@@ -90,6 +98,7 @@ def test_the_recap_shows_it_once_validated(client, application, centre_manager, 
 
 
 def test_the_recap_shows_nothing_of_an_unvalidated_one(client, application, centre_manager):
+    _refuse(application, centre_manager)
     staff.record_decision(
         application,
         decision_type=decision_type(Avis.FAVOURABLE),
@@ -104,7 +113,7 @@ def test_the_recap_shows_nothing_of_an_unvalidated_one(client, application, cent
 
 
 def test_the_export_has_a_column(application, centre_manager):
-    _refuse(application, centre_manager, after_appeal=True)
+    _refuse_on_appeal(application, centre_manager)
     [row] = export_rows(Application.objects.filter(pk=application.pk), ["decision_after_appeal", "decision"])
 
     assert row == ["yes", "Unfavourable"]

@@ -190,6 +190,7 @@ def test_a_favourable_decision_whose_confirmation_date_has_passed_waits_for_a_ne
     the commission admits them again. Validated as is, the mail would ask to answer by a date gone and the candidate
     could not confirm (nor would the nightly batch withdraw it). Refused, with what to do; once staff set a new
     date, it is validated and the mail gives that date."""
+    decide(application, Avis.COMPLEMENTARY_LIST, actor=centre_manager, rank=1)  # released: there is an appeal
     Application.objects.filter(pk=application.pk).update(
         confirmation_date_override=timezone.localdate() - datetime.timedelta(days=1)
     )
