@@ -1053,12 +1053,17 @@ class WithdrawalForm(forms.Form):
 
 class QuestionsForm(forms.Form):
     """The application's complementary questions, one field each (``question-<id>``): Yes/No radios or a text of at
-    most 1000 characters, and a "Non concerné" box (``question-<id>-nc``) for a conditional question. An empty
-    answer is allowed (the question stays waiting); the rules are the service's (``answer_questions``). With
-    ``for_staff`` (staff in the candidate's place, ``enter_answers_for_candidate``), the box and its error speak of
-    the candidate instead of "you". The hidden ``read_at`` holds the answers as shown
+    most 1000 characters. A conditional question may be declared "Non concerné": a conditional Yes/No question has it
+    as a third radio of its group (``NOT_CONCERNED``), so that choosing it replaces Yes or No ticked before (radios
+    cannot be unticked); a conditional text question has a box (``question-<id>-nc``), refused with an answer typed.
+    An empty answer is allowed (the question stays waiting); the rules are the service's (``answer_questions``).
+    With ``for_staff`` (staff in the candidate's place, ``enter_answers_for_candidate``), "Non concerné" and its error
+    speak of the candidate instead of "you". The hidden ``read_at`` holds the answers as shown
     (``applications.questions.answers_version``): the service writes only what was changed on the page, and refuses
     an answer changed meanwhile (``EditConflict``, ``show_conflict``)."""
+
+    # The value of a conditional Yes/No question's "Non concerné" radio (no answer is stored with it).
+    NOT_CONCERNED = "NC"
 
     # The answers the page showed (``applications.questions.answers_version``).
     read_at = VersionField()
@@ -1070,16 +1075,27 @@ class QuestionsForm(forms.Form):
         self.initial[READ_AT_FIELD] = answers_version(rows)
         # After a conflict: the questions whose answer changed meanwhile, as stored now.
         self.conflict_rows: list[QuestionRow] = []
+        # Once cleaned: the conditional questions declared "Non concerné" (``not_concerned``).
+        self.declared: set[int] = set()
         for row in rows:
             name = field_name(row.question)
             label = str(row.label).rstrip(" .:")  # the error summary adds " : " after it
+            declared = row.status == PieceStatus.NOT_CONCERNED
+            not_concerned_label = (
+                _("This question does not concern the candidate")
+                if for_staff
+                else _("This question does not concern me")
+            )
             if row.is_boolean:
+                choices = list(BOOLEAN_LABELS.items())
+                if row.question.is_conditional:
+                    choices.append((self.NOT_CONCERNED, not_concerned_label))
                 self.fields[name] = forms.ChoiceField(
                     label=label,
-                    choices=list(BOOLEAN_LABELS.items()),
+                    choices=choices,
                     widget=forms.RadioSelect,
                     required=False,
-                    initial=row.value,
+                    initial=self.NOT_CONCERNED if declared and row.question.is_conditional else row.value,
                 )
             else:
                 self.fields[name] = AnswerField(
@@ -1092,40 +1108,60 @@ class QuestionsForm(forms.Form):
                     help_text=_("1000 characters at most."),
                     widget=forms.Textarea(attrs={"rows": 3, "maxlength": ANSWER_MAX_LENGTH}),
                 )
-            if row.question.is_conditional:
-                self.fields[f"{name}-nc"] = forms.BooleanField(
-                    label=_("This question does not concern the candidate")
-                    if for_staff
-                    else _("This question does not concern me"),
-                    required=False,
-                    initial=row.status == PieceStatus.NOT_CONCERNED,
-                )
+                if row.question.is_conditional:
+                    self.fields[f"{name}-nc"] = forms.BooleanField(
+                        label=not_concerned_label, required=False, initial=declared
+                    )
 
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form.clean returns cleaned_data
+        self.declared = set()
         for row in self.rows:
             name = field_name(row.question)
-            if data.get(f"{name}-nc") and data.get(name):
-                # On the answer's field: the error summary then names the question, not the box.
-                self.add_error(
-                    name,
-                    _("Either answer the question or declare that it does not concern the candidate, not both.")
-                    if self.for_staff
-                    else _("Either answer the question or declare that it does not concern you, not both."),
-                )
+            if not row.question.is_conditional:
+                continue
+            if row.is_boolean:
+                # The third radio; or the box of a page served before it (Yes/No then ticked with it: the box wins,
+                # as the radio would have replaced them).
+                if data.get(name) == self.NOT_CONCERNED or self._posted_box(f"{name}-nc"):
+                    self.declared.add(row.question.pk)
+            elif data.get(f"{name}-nc"):
+                if data.get(name):
+                    # On the answer's field: the error summary then names the question, not the box.
+                    self.add_error(
+                        name,
+                        _("Either answer the question or declare that it does not concern the candidate, not both.")
+                        if self.for_staff
+                        else _("Either answer the question or declare that it does not concern you, not both."),
+                    )
+                else:
+                    self.declared.add(row.question.pk)
         return data
 
+    def _posted_box(self, name: str) -> bool:
+        """Whether a "Non concerné" box that is no field of this form (a Yes/No question's, from a page served
+        before its third radio) was posted ticked, read as a ``BooleanField`` reads it."""
+        value = forms.CheckboxInput().value_from_datadict(self.data, self.files, self.add_prefix(name))
+        return bool(forms.BooleanField(required=False).to_python(value))
+
     def fields_of(self, row: QuestionRow) -> tuple[forms.BoundField, forms.BoundField | None]:
-        """The answer's bound field and the "Non concerné" box's (None for a question that is not conditional)."""
+        """The answer's bound field and the "Non concerné" box's (None but for a conditional text question: a
+        conditional Yes/No question has "Non concerné" among its radios)."""
         name = field_name(row.question)
         return self[name], (self[f"{name}-nc"] if f"{name}-nc" in self.fields else None)
 
     def answers(self) -> dict[int, str]:
-        return {row.question.pk: self.cleaned_data.get(field_name(row.question)) or "" for row in self.rows}
+        """The answers by question id, "" for a question declared "Non concerné"."""
+        return {
+            row.question.pk: ""
+            if row.question.pk in self.declared
+            else (self.cleaned_data.get(field_name(row.question)) or "")
+            for row in self.rows
+        }
 
     def not_concerned(self) -> set[int]:
-        return {row.question.pk for row in self.rows if self.cleaned_data.get(f"{field_name(row.question)}-nc")}
+        return set(self.declared)
 
     def read_version(self) -> str | None:
         """The answers' version the page was read at, as posted; None (no check) for a post without the field (a

@@ -137,7 +137,7 @@ def test_the_page_shows_each_question_with_its_control(owner, application, proje
 
     assertContains(response, f'<textarea name="question-{project.pk}"', count=1)
     assertContains(response, f'name="question-{sea.pk}" value="O"')
-    assertContains(response, f'name="question-{sea.pk}-nc"')
+    assertContains(response, f'name="question-{sea.pk}" value="NC"')  # conditional: "Non concerné" among the radios
     assertNotContains(response, f'name="question-{project.pk}-nc"')  # not conditional
 
 
@@ -182,8 +182,12 @@ def test_unchanged_answers_write_nothing(owner, application, project):
     assert application.events.filter(kind=EventKind.QUESTIONS_ANSWERED).count() == 1
 
 
-def test_answering_and_declaring_not_concerned_is_refused_next_to_the_box(owner, application, sea):
-    response = _post(owner, application, {f"question-{sea.pk}": "O", f"question-{sea.pk}-nc": "on"})
+def test_answering_and_declaring_not_concerned_is_refused_next_to_the_box(owner, application, formation):
+    """A conditional text question's (a conditional Yes/No question has "Non concerné" among its radios)."""
+    needs = make_question("HANDI", candidate_label="Aménagements ?", is_conditional=True, order=3)
+    formation.questions.add(needs)
+
+    response = _post(owner, application, {f"question-{needs.pk}": "Tiers temps", f"question-{needs.pk}-nc": "on"})
 
     assert response.status_code == 200
     assertContains(response, "Either answer the question or declare that it does not concern you, not both.")

@@ -214,18 +214,20 @@ def test_the_history_reads_in_french(centre_manager, application, project):
     [
         ({"question-{project}": "x" * 1001}, "question-{project}", "Ensure this value has at most 1000 characters"),
         ({"question-{sea}": "Peut-être"}, "question-{sea}", "Select a valid choice."),
-        (
-            {"question-{sea}": "O", "question-{sea}-nc": "on"},
-            "question-{sea}",
+        (  # a conditional text question's box (a conditional Yes/No question has "Non concerné" among its radios)
+            {"question-{needs}": "Tiers temps", "question-{needs}-nc": "on"},
+            "question-{needs}",
             "Either answer the question or declare that it does not concern the candidate, not both.",
         ),
     ],
 )
 def test_refused_answers_are_shown_next_to_the_field_and_nothing_is_saved(
-    client, central_manager, application, project, sea, data, field, error, django_assert_num_queries
+    client, central_manager, application, formation, project, sea, data, field, error, django_assert_num_queries
 ):
+    needs = make_question("HANDI", candidate_label="Aménagements ?", is_conditional=True, order=3)
+    formation.questions.add(needs)
     client.force_login(central_manager)
-    ids = {"project": project.pk, "sea": sea.pk}
+    ids = {"project": project.pk, "sea": sea.pk, "needs": needs.pk}
 
     with django_assert_num_queries(12):  # as the page: the form refuses before the service
         response = client.post(_url(application), {key.format(**ids): value for key, value in data.items()})
