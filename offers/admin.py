@@ -131,11 +131,15 @@ class CampaignForm(forms.ModelForm):
         self.warnings: list[str] = []
         code = cleaned_data.get("code")
         active = bool(cleaned_data.get("is_active", self.instance.is_active))
-        if code and (self.instance.pk is None or "code" in self.changed_data):
-            # Only a new or changed code: editing the dates must not depend on another system answering.
+        activated = active and self.instance.pk is not None and not self.instance.is_active
+        if activated and "code" not in self.fields:
+            code = self.instance.code  # read only (its pieces are stored under it), still the active one's code now
+        if code and (self.instance.pk is None or "code" in self.changed_data or activated):
+            # Only a new or changed code, or the campaign made active (its code is then refused, not warned about):
+            # editing the dates must not depend on another system answering.
             code_errors, self.warnings = campaign_code_problems(code, active=active)
             for message in code_errors:
-                self.add_error("code", message)
+                self.add_error("code" if "code" in self.fields else None, message)
         errors = campaign_rollover_errors(
             self.instance,
             starts_on=cleaned_data.get("starts_on"),
@@ -151,8 +155,9 @@ class CampaignForm(forms.ModelForm):
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     """Campaigns (the central office's). Activation and archiving are the nightly batch's (``archive_campaigns``):
-    « Active » is ticked here only for the very first campaign; an archived campaign is read only (its archiving
-    date sets when its data are destroyed, a decision that is not a form's, see ``ARCHIVE_RETENTION_DAYS``)."""
+    « Active » is ticked here only for the very first campaign (added, or changed while none is active); an archived
+    campaign is read only (its archiving date sets when its data are destroyed, a decision that is not a form's, see
+    ``ARCHIVE_RETENTION_DAYS``)."""
 
     form = CampaignForm
     list_display = ["code", "label", "starts_on", "ends_on", "archive_on", "is_active"]
@@ -161,13 +166,26 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["code", "label"]
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None and not Campaign.objects.active().exists():
-            return []  # the first campaign of an installation: it is made active here
-        if obj is not None and not obj.is_archived_on(timezone.localdate()) and self._code_in_use(request, obj):
-            # Its pieces are stored under "<code>/" and found by that code (``campaign_code_in_use``). An archived
-            # campaign's page is read only as a whole: nothing to ask.
-            return ["code", "is_active"]
-        return ["is_active"]
+        if obj is None:
+            # The first campaign of an installation: it is made active here.
+            return [] if not Campaign.objects.active().exists() else ["is_active"]
+        if obj.is_archived_on(timezone.localdate()):
+            return ["is_active"]  # its page is read only as a whole: nothing to ask
+        # Its pieces are stored under "<code>/" and found by that code (``campaign_code_in_use``).
+        fields = ["code"] if self._code_in_use(request, obj) else []
+        if not obj.is_active and not self._any_active(request):
+            # The first campaign saved without « Active » is made active here too: the site and the nightly batch
+            # need an active campaign, and the batch only ever activates the next one.
+            return fields
+        return [*fields, "is_active"]
+
+    def _any_active(self, request) -> bool:
+        """Whether some campaign is active, asked once per request (the admin reads the read-only fields several
+        times)."""
+        cached = getattr(request, "_campaign_any_active", None)
+        if cached is None:
+            cached = request._campaign_any_active = Campaign.objects.active().exists()
+        return cached
 
     def _code_in_use(self, request, obj: Campaign) -> bool:
         """``campaign_code_in_use``, asked once per request: the admin reads the read-only fields several times."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Field
+from django.db.models import Field, Q
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -240,18 +240,45 @@ def campaign_rollover_errors(
     date is empty or after today and after the active campaign's. A past one would make it look archived at once
     (``Campaign.is_archived_on``: read only, never deleted) and the batch would not activate it (« no next
     campaign »); nor would it with a date not after the active campaign's, on the rollover night. For the same
-    reason the active campaign's archiving date comes before the next campaign's."""
+    reason the active campaign's archiving date comes before the next campaign's.
+
+    The rules read the submitted ``starts_on``, not the instance's (the stored one during a form's clean): the active
+    campaign, moved or activated, opens before every campaign waiting, or the batch would find no next campaign."""
     errors: dict[str, str] = {}
     active = Campaign.objects.active().exclude(pk=campaign.pk).first()
     if campaign.is_active if is_active is None else is_active:
+        # The opening date as submitted: during the form's clean the instance still holds the stored one, and a
+        # running campaign moved after the waiting one (a mistyped year) left the nightly archiving without a next
+        # campaign (``awaiting_activation`` looks after the active one's opening), every night, nothing activated.
+        opening = campaign.starts_on if starts_on is None else starts_on
+        if starts_on is not None and (starts_on != campaign.starts_on or not campaign.is_active):
+            # Moved, or becoming active: no campaign waiting (neither active nor archived) opens on or before it.
+            # (An active campaign's other edits are not refused over a campaign left behind before this check.)
+            earlier = (
+                Campaign.objects.filter(is_active=False, starts_on__lte=starts_on)
+                .filter(Q(archive_on__isnull=True) | Q(archive_on__gt=today))
+                .exclude(pk=campaign.pk)
+                .order_by("starts_on", "pk")
+                .first()
+            )
+            if earlier is not None:
+                errors["starts_on"] = _(
+                    "Campaign %(code)s, which awaits activation, opens on %(date)s: the active campaign must open "
+                    "before it, or the nightly archiving would never activate it."
+                ) % {"code": earlier.code, "date": date_format(earlier.starts_on, "SHORT_DATE_FORMAT")}
         if archive_on is not None and archive_on < today:
             errors["archive_on"] = _(
                 "The archiving date of the active campaign cannot be in the past (%(date)s at the earliest): the "
                 "very next night the nightly archiving would archive it, close its candidates' accounts and might "
                 "destroy its data."
             ) % {"date": date_format(today, "SHORT_DATE_FORMAT")}
-        elif archive_on is not None and campaign.pk is not None:  # the very first campaign: nothing awaits it yet
-            following = Campaign.objects.awaiting_activation(campaign, today).first()
+        elif archive_on is not None and campaign.pk is not None and opening is not None and "starts_on" not in errors:
+            # (the very first campaign, added: nothing awaits it yet) The next one, after the submitted opening.
+            following = (
+                Campaign.objects.awaiting_activation(Campaign(starts_on=opening), today)
+                .exclude(pk=campaign.pk)
+                .first()
+            )
             if following is None:
                 errors["archive_on"] = _(
                     "Create the next campaign first: on this date the nightly archiving activates it and archives "
