@@ -1062,8 +1062,9 @@ def lock_waiting_lists_to_validate(applications: Iterable[Application]) -> None:
     took its formations in the order of its applications: two managers validating selections that cover two
     formations the other way round each held one and waited for the other's, and PostgreSQL broke the deadlock by
     failing one request (its validations and mails rolled back). Every formation taken first, in one order, then the
-    applications in pk order, two such runs wait for each other instead, and a validation or a promotion of one
-    application (the formation, then the application) waits for them.
+    applications in the release's order (``release.release_order``: pk order, but for the complementary lists, in
+    their own order, whose formations are held already), two such runs wait for each other instead, and a
+    validation or a promotion of one application (the formation, then the application) waits for them.
 
     The formations are found as ``validate_decision`` decides, read before any lock as it reads it: the
     application's latest decision is a complementary list, or it has a rang réel. One ranked after this read (by
