@@ -4,11 +4,14 @@ import logging
 
 import requests
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
-from accounts import oidc, staff_access, staff_enrolment
+from accounts import oidc, services, staff_access, staff_enrolment
+from accounts.adapters import login_refused_message
 
 # allauth's third-party « connections » page (add the identity of another site, the ENT's, to the account logged in,
 # or remove one), and the old address that redirects to it. Not offered: an ENT identity is tied to an account only
@@ -131,3 +134,46 @@ class EntUnreachableMiddleware:
         logger.warning("ENT unreachable on %s: %s: %s", request.path, type(exception).__name__, exception)
         messages.error(request, oidc.ENT_UNREACHABLE)
         return redirect("account_login")
+
+
+# Requests a candidate's session refused by ``ClosedCampaignLogoutMiddleware`` still makes as it is: the checks that
+# need no session (health, assets; the login page links the theme) and the login and logout pages, by name.
+CLOSED_CAMPAIGN_EXEMPT_PREFIXES = ("/healthz", "/static/", "/theme.css")
+CLOSED_CAMPAIGN_EXEMPT_URL_NAMES = ("account_login", "account_logout")
+
+
+def _exempt_from_closed_campaign(path: str) -> bool:
+    return path.startswith(CLOSED_CAMPAIGN_EXEMPT_PREFIXES) or any(
+        path == reverse(name) for name in CLOSED_CAMPAIGN_EXEMPT_URL_NAMES
+    )
+
+
+class ClosedCampaignLogoutMiddleware:
+    """A candidate whom the login would refuse (``services.candidate_can_log_in``: after the campaign's « Date fin
+    candidats », before its opening date, an account of a past campaign) is logged out at their next request, and
+    sent to the login page with the login's own message (``accounts.adapters.login_refused_message``). The login
+    checked the dates once: a session opened before the closing date kept transmitting, uploading and editing the
+    dossier after it, while the nightly batches count on such a candidate not logging in (found by review).
+
+    Every request is checked, a POST too (the view never runs: nothing is written), except the login and logout
+    pages and the health and asset paths. Staff (no campaign) are untouched. The day is Paris's
+    (``timezone.localdate``, TIME_ZONE), as at the login: the closing date itself is still open. No query: the
+    account is read with its campaign (``accounts.backends``), and ``NoStoreWhenAuthenticatedMiddleware``, listed
+    before, has already loaded it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and user.is_candidate
+            and not services.candidate_can_log_in(user)
+            and not _exempt_from_closed_campaign(request.path)
+        ):
+            message = login_refused_message(user)
+            logout(request)
+            messages.error(request, message)
+            return redirect("account_login")
+        return self.get_response(request)

@@ -91,6 +91,9 @@ MIDDLEWARE = [
     "accounts.middleware.StaffEnrolmentGateMiddleware",
     # Pages seen logged in are never stored by browsers or proxies (Cache-Control: no-store, private).
     "accounts.middleware.NoStoreWhenAuthenticatedMiddleware",
+    # A candidate whose campaign closed to candidates since the login is logged out (accounts.services.
+    # candidate_can_log_in, checked at the login only before); after MessageMiddleware: the login page says why.
+    "accounts.middleware.ClosedCampaignLogoutMiddleware",
     # An ENT that does not answer sends the person back to the login page with a message, not a 500.
     "accounts.middleware.EntUnreachableMiddleware",
     # The file storage unreachable (the bucket down) while a file is read: a 503 page, not a 500 (ecandidat/downloads).
