@@ -5,7 +5,6 @@ import re
 from decimal import Decimal
 
 from django import forms
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.http import QueryDict
 from django.utils import timezone
@@ -285,22 +284,15 @@ class DecisionForm(ShownDecisionsForm):
     class Media:
         js = ["js/decision_form.js"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, bulk: bool = False, **kwargs):
+        """``bulk``: the form is a selection's (a bulk action's page, even for one application selected), as the
+        operation that builds it says (``operations._form``)."""
         super().__init__(*args, **kwargs)
         # In bulk, under BULK_DECISION_LOCK, no application of the selection has a validated decision: none has one
         # to appeal against (``staff.record_decision`` refuses it). Left out, but kept when posted ticked, to say so.
-        if not parameters.get("DECISION_APPEALS") or (self._appeal_locked() and not self._appeal_ticked()):
+        self._appeal_locked = bulk and bool(parameters.get("BULK_DECISION_LOCK"))
+        if not parameters.get("DECISION_APPEALS") or (self._appeal_locked and not self._appeal_ticked()):
             del self.fields["after_appeal"]
-
-    def _appeal_locked(self) -> bool:
-        """Whether the form is a selection's (a bulk action) under BULK_DECISION_LOCK: posted, it carries the
-        selection (the bulk page's hidden rows); shown, the decisions of more than one application. Shown for one
-        application selected, it keeps the field: ticked, it is refused when posted (``clean``)."""
-        if not parameters.get("BULK_DECISION_LOCK"):
-            return False
-        if self.is_bound:
-            return ACTION_CHECKBOX_NAME in self.data
-        return len([item for item in str(self.initial.get("shown_decisions", "")).split(",") if item.strip()]) > 1
 
     def _appeal_ticked(self) -> bool:
         """Whether the form was posted with « Décision après appel » ticked (as its field reads it)."""
@@ -312,7 +304,7 @@ class DecisionForm(ShownDecisionsForm):
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if data.get("after_appeal") and self._appeal_locked():
+        if data.get("after_appeal") and self._appeal_locked:
             self.add_error(
                 "after_appeal",
                 _(

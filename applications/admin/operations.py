@@ -100,7 +100,7 @@ class Operation:
     bulk_run: Callable | None = None  # (model_admin, request, applications) -> a response, or None to run it here
     bulk_refusal: Callable | None = None  # (applications) -> why the whole selection is refused, or ""
     single: bool = True  # offered on one application's page too
-    form_kwargs: Callable | None = None  # (request) -> extra keyword arguments of the form
+    form_kwargs: Callable | None = None  # (request, *, bulk) -> extra keyword arguments of the form
     enabled: Callable[[], bool] | None = None  # () -> whether the operation is in use (a setting); off: nowhere
     prefill: bool = False  # the form takes the application (its current values) on one application's page
     initial: Callable | None = None  # (request, applications) -> the form's first values, before anything is posted
@@ -402,6 +402,7 @@ OPERATIONS = {
             preview=_last_decision,
             preview_template="admin/applications/application/last_decision.html",
             initial=_decision_initial,
+            form_kwargs=lambda request, bulk: {"bulk": bulk},  # in bulk, « Décision après appel » may be left out
         ),
         Operation(
             "validate_decisions",
@@ -446,7 +447,7 @@ OPERATIONS = {
                 remove=form.cleaned_data["remove"],
             ),
             single=False,
-            form_kwargs=lambda request: {"user": request.user},
+            form_kwargs=lambda request, bulk: {"user": request.user},
         ),
         # "Relancer le candidat" (mail CANDIDATURE_RELANCE_FORMULAIRE), one application or a selection.
         Operation(
@@ -654,7 +655,7 @@ def operation_page(model_admin, request, operation, form, applications, *, bulk,
 def _form(
     operation: Operation, request, data, application: Application | None = None, applications=(), auto_id="id_%s"
 ):
-    kwargs = operation.form_kwargs(request) if operation.form_kwargs else {}
+    kwargs = operation.form_kwargs(request, bulk=application is None) if operation.form_kwargs else {}
     if operation.prefill and application is not None:
         kwargs["application"] = application
     if operation.initial and data is None:

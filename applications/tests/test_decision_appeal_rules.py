@@ -132,9 +132,21 @@ def test_the_bulk_form_has_no_box(client, formation, campaign, centre_manager):
     assert 'name="after_appeal"' not in response.content.decode()
 
 
+def test_one_application_selected_in_bulk_has_no_box(client, application, centre_manager):
+    """The bulk page for one application selected is still a selection's: no box, as for several."""
+    client.force_login(centre_manager)
+
+    response = client.post(
+        reverse(CHANGELIST), {"action": "action_enter_decision", "_selected_action": [application.pk]}
+    )
+
+    assert response.status_code == 200
+    assert "after_appeal" not in response.context["form"].fields
+
+
 def test_a_bulk_entry_sent_with_the_box_ticked_is_refused_next_to_it(client, application, centre_manager):
-    """One application selected: its page is the single one's, and showed the box (nothing tells them apart before
-    it is posted); ticked, it is refused next to the box rather than recorded or silently dropped."""
+    """A bulk page posted with the box ticked (a page of before, or a crafted post) is refused next to the box
+    rather than recorded or silently dropped."""
     client.force_login(centre_manager)
 
     response = client.post(
