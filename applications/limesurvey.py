@@ -89,6 +89,8 @@ class LimeSurveyClient:
         self._opened_key: str | None = None  # the last key get_session_key opened: only it is opened again
         self._ids = itertools.count(1)
         self._http = requests.Session()
+        # The numbers of the last export no float or int holds, left empty (``_Numbers``): the batch counts them.
+        self.numbers_out_of_range = 0
 
     def __enter__(self) -> "LimeSurveyClient":
         self.session_key = self.get_session_key()
@@ -144,6 +146,7 @@ class LimeSurveyClient:
         The session this client opened expired meanwhile (LimeSurvey's ``Invalid session key``: its session lifetime
         is shorter than a long synchronisation, or LimeSurvey restarted): every later survey failed, every night. A new
         session is opened and the export asked again, once; a key set by hand is not replaced."""
+        self.numbers_out_of_range = 0
         result = self._export(survey_id)
         if _status(result) == INVALID_SESSION and self.session_key and self.session_key == self._opened_key:
             logger.info("LimeSurvey: the session expired; opening a new one")
@@ -166,6 +169,7 @@ class LimeSurveyClient:
             )
         except (binascii.Error, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
             raise LimeSurveyError(f"export_responses({survey_id}): not base64-encoded JSON") from exc
+        self.numbers_out_of_range = numbers.out_of_range
         if numbers.out_of_range:
             logger.warning(
                 "LimeSurvey: survey %s: %d number(s) out of range left empty", survey_id, numbers.out_of_range

@@ -246,6 +246,8 @@ def sync_complementary_forms(
                     continue
                 report.add("surveys read")
                 report.add("responses read", len(rows))
+                if api.numbers_out_of_range:  # left empty in the answers: the page says so, not only the log
+                    report.add("numbers out of range left empty", api.numbers_out_of_range)
                 if not dry_run:
                     try:
                         store_responses(form, rows, report)

@@ -308,6 +308,8 @@ def test_shipped_fixture_is_shaped_like_an_export(limesurvey, fixtures):
 class _FakeClient:
     """A LimeSurvey client answering each survey's export from a dict (no server)."""
 
+    numbers_out_of_range = 0
+
     def __init__(self, exports):
         self.exports = exports
 

@@ -178,6 +178,7 @@ def test_a_number_out_of_range_is_left_empty_and_the_other_responses_are_stored(
         ("NEXT", "AB000001"): {"Q01": "Suite"},
     }
     assert report.errors == []
+    assert report.counts["numbers out of range left empty"] == 2  # in « Historique des batchs », not only the log
     assert "survey 42: 2 number(s) out of range left empty" in caplog.text
 
 
