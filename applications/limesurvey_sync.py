@@ -112,13 +112,34 @@ def _storable_value(value: object) -> object:
     return value
 
 
+# How deep an answer may nest lists and dicts: LimeSurvey's own are flat or one level deep (a multiple choice's
+# options). Deeper, the answer is left out: walking it (``_storable_value``) and writing it raised RecursionError
+# from about 1,000 levels, and the survey's whole import was lost, every night.
+MAX_ANSWER_DEPTH = 32
+
+
+def _too_deep(value: object) -> bool:
+    """Whether ``value`` nests lists or dicts more than ``MAX_ANSWER_DEPTH`` levels (walked without recursion)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, (list, dict)):
+            if depth >= MAX_ANSWER_DEPTH:
+                return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def _answers(row: dict, report: Report) -> dict:
     """The answers of a response. A candidate types them in LimeSurvey: a NUL pasted into one text answer made
     PostgreSQL refuse the survey's whole import (a DataError), every night, for every candidate; a text nested in a
-    list or a dict too."""
+    list or a dict too. An answer nested deeper than ``MAX_ANSWER_DEPTH`` is left out, the others kept."""
     answers = {}
     for key, value in row.items():
         if key in TECHNICAL_FIELDS or value in (None, ""):
+            continue
+        if _too_deep(value):
+            report.add("answers nested too deeply (left out)")
             continue
         if (storable := _storable_value(value)) != value:
             report.add("answers holding characters the database refuses (replaced by ?)")

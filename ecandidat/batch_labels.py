@@ -92,6 +92,7 @@ COUNT_WORDS = {
     "surveys read": pgettext_lazy("batch count", "surveys read"),
     "responses read": pgettext_lazy("batch count", "responses read"),
     "numbers out of range left empty": pgettext_lazy("batch count", "numbers out of range left empty"),
+    "answers nested too deeply (left out)": pgettext_lazy("batch count", "answers nested too deeply (left out)"),
     "responses naming an unknown application": pgettext_lazy("batch count", "responses naming an unknown application"),
     "responses naming an unknown candidate": pgettext_lazy("batch count", "responses naming an unknown candidate"),
     "responses with an unreadable submit date (ignored)": pgettext_lazy(

@@ -235,6 +235,34 @@ def test_a_json_rpc_answer_nested_too_deeply_is_an_error_and_the_next_survey_is_
     assert report.errors == ["survey 7 (DEEP): export_responses: the answer is not JSON"]
 
 
+@pytest.mark.parametrize("depth", [33, 1_500, 5_000])
+def test_an_answer_nested_too_deeply_is_left_out_and_the_others_are_stored(
+    settings, tmp_path, form, application, depth
+):
+    """Nested 1,000 levels or more, an answer raised RecursionError while it was made storable: the survey's whole
+    import was lost, every night. Left out and counted; the response's other answers, and every other response,
+    are stored."""
+    CandidateFactory(user__campaign=application.campaign, user__username="AB000002")
+    nested = "[" * depth + '"x"' + "]" * depth
+    write_export(
+        tmp_path,
+        42,
+        '{"responses": ['
+        '{"1": {"id": 1, "submitdate": "2027-03-02 10:15:00", "numDossier": "AB000001", "Q01": "Oui"}},'
+        '{"2": {"id": 2, "submitdate": "2027-03-02 10:16:00", "numDossier": "AB000002", '
+        f'"Q01": {nested}, "Q02": [["a", "b"]]}}}}'
+        "]}",
+    )
+
+    with limesurvey_peer(settings, tmp_path):
+        call_command("sync_complementary_forms", stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert stored() == {("TEST", "AB000001"): {"Q01": "Oui"}, ("TEST", "AB000002"): {"Q02": [["a", "b"]]}}
+    run = BatchRun.objects.get(name="sync_complementary_forms")
+    assert run.status == BatchRun.Status.FINISH, run.errors
+    assert run.counts["answers nested too deeply (left out)"] == 1
+
+
 # --- 3. the session expires in the middle ---------------------------------------------------------------------------
 
 
