@@ -25,8 +25,8 @@ Any failure (network, timeout, credentials refused, 5xx, an answer longer than `
 JSON of another shape than Pégase's: an object where a list is expected, a count that is not a number…) raises
 ``StudentRecordsUnavailable``; a 404 on a student means "not found". Absent, null and "" are read as empty, as
 eCandidat does. Where Pégase answered and only that answer is unusable (an error status other than those of
-``OUTAGE_STATUSES``, not JSON, JSON of another shape) it is the subclass ``StudentRecordAnswerError``: one learner's
-broken record, which the nightly ``sync_sis`` reports and steps over instead of stopping at it every night.
+``OUTAGE_STATUSES``, too long, not JSON, JSON of another shape) it is the subclass ``StudentRecordAnswerError``: one
+learner's broken record, which the nightly ``sync_sis`` reports and steps over instead of stopping at it every night.
 """
 
 import datetime
@@ -246,9 +246,11 @@ class PegaseClient:
             finally:
                 response.close()  # the connection goes back to the pool once read, else it is dropped
         except TooLarge as exc:
-            # The server answered: not marked as not answering (it is this answer, not the server, that is refused).
+            # The server answered: not marked as not answering (it is this answer, not the server, that is refused),
+            # and one learner's answer too long is that learner's broken record: the nightly ``sync_sis`` stopped at
+            # it every night, and the dossiers after it were never refreshed again.
             logger.warning("%s: answer refused: %s (PEGASE_MAX_ANSWER_BYTES)", what, exc)
-            raise StudentRecordsUnavailable(f"{what}: {exc} (PEGASE_MAX_ANSWER_BYTES)") from exc
+            raise StudentRecordAnswerError(f"{what}: {exc} (PEGASE_MAX_ANSWER_BYTES)") from exc
         except (requests.ConnectionError, requests.Timeout, urllib3.exceptions.TimeoutError, TooSlow) as exc:
             if self.remember_outages:
                 with _unreachable_lock:

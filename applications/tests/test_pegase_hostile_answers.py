@@ -194,13 +194,15 @@ def test_on_postgresql_a_nul_in_the_answer_is_no_error(client, candidate_user, a
 # --- the length of an answer --------------------------------------------------------------------------------------
 
 
-def test_an_answer_longer_than_the_bound_is_an_outage(answers, settings, caplog):
+def test_an_answer_longer_than_the_bound_is_that_answers_error(answers, settings, caplog):
+    """Refused as one learner's broken answer (``StudentRecordAnswerError``), not as Pégase down: the nightly
+    ``sync_sis`` stopped at that learner every night, and the dossiers after them were never refreshed again."""
     settings.PEGASE_MAX_ANSWER_BYTES = CAP
     answers["identity"]["profilApprenant"]["etatCivil"]["prenom3"] = "x" * CAP
 
     with (
         caplog.at_level(logging.WARNING, logger="applications.pegase"),
-        pytest.raises(StudentRecordsUnavailable, match=f"announces .* bytes, more than the {CAP} taken"),
+        pytest.raises(StudentRecordAnswerError, match=f"announces .* bytes, more than the {CAP} taken"),
     ):
         get_backend().find_by_ine(STUDENT.ine)
 
