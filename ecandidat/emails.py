@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
 from django.db.models import Case, CharField, F, TextField, Value, When
 from django.db.models.functions import Cast, Concat
@@ -424,6 +424,30 @@ class NoRecipient(Exception):
     gives the same answer: the row is failed at once (:func:`record_failure`)."""
 
 
+class InvalidRecipient(NoRecipient):
+    """The mail backend refuses the row's address itself before any exchange about it (« régis@example.org »: a
+    non-ASCII local part cannot be written in an SMTP envelope; see :func:`recipient_address_refused`). Asking again
+    gives the same answer: the row is failed at once, like :class:`NoRecipient`, until the address is corrected."""
+
+
+def recipient_address_refused(address: str) -> str:
+    """Why the default mailer refuses ``address`` as a recipient, by its own check (``prep_address`` of Django's SMTP
+    backend: malformed, several addresses, non-ASCII local part, domain without an IDNA form), or "" when it accepts
+    it or has no such check. Asked only after ``send()`` raised a ``ValueError`` (``UnicodeEncodeError`` is one): the
+    error is then the address's only when the address alone is refused, never a connection or configuration fault."""
+    try:
+        prep_address = getattr(mailers.default, "prep_address", None)
+    except Exception:  # the mailer cannot even be built: its configuration is at fault, not the address
+        return ""
+    if prep_address is None:
+        return ""
+    try:
+        prep_address(address)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
 @dataclass(frozen=True)
 class MissingAttachment:
     """A file of the row that can never be had: its name, why (for ``last_error``) and whom to ask for it."""
@@ -512,7 +536,8 @@ def deliver(email_id: int) -> str:
     and past ``OUTBOX_RETRY_HOURS``, or for good: see :func:`record_failure`; given up, the admin can resend it),
     ``"cancelled"`` (failed, and cancelled while it was being sent: :func:`cancel_pending`) or ``"skipped"`` (not
     claimed: a ``CANCELLED`` row never is). Never raises for a mail server error: the row records it. A ``send()``
-    that reaches nobody (it returns 0: an empty address) is a failure for good (:class:`NoRecipient`), never "sent".
+    that reaches nobody (it returns 0: an empty address) is a failure for good (:class:`NoRecipient`), never "sent";
+    so is an address the backend refuses itself (:class:`InvalidRecipient`: « régis@example.org »).
 
     The attachments are read at each attempt (:func:`read_attachments`): one that cannot be read now fails the
     attempt like an SMTP error; one that can never be had is left out, the mail says so (:func:`missing_notice`),
@@ -525,7 +550,15 @@ def deliver(email_id: int) -> str:
     try:
         files, missing = read_attachments(email)
         notice = missing_notice(missing, language=email.language)
-        if not build_message(email, files, notice=notice).send():
+        message = build_message(email, files, notice=notice)
+        try:
+            accepted = message.send()
+        except ValueError as error:
+            refusal = recipient_address_refused(email.to)
+            if not refusal:
+                raise
+            raise InvalidRecipient(f"the mail backend refuses the recipient: {refusal}") from error
+        if not accepted:
             raise NoRecipient(f"the mail was sent to nobody (recipient {email.to!r})")
     except Exception as exc:  # any error of the mail backend (SMTP, socket, TLS, time limit) is one failed attempt
         return record_failure(email, exc)
@@ -548,22 +581,21 @@ def deliver(email_id: int) -> str:
 
 
 def recipient_refused_for_good(error: Exception) -> bool:
-    """The mail server answered the recipient with a permanent refusal (SMTP 5xx to ``RCPT TO``: no such mailbox,
-    domain unknown...). Asking again gives the same answer; a 5xx about the server itself (authentication,
-    sender refused) or any 4xx is not this: the configuration can be fixed, the server can come back.
+    """The mail server refused the recipient's address for good: a 5xx to ``RCPT TO`` whose enhanced status
+    (RFC 3463) is of class 5.1, the destination address (« 550 5.1.1 No such user », 5.1.2 unknown domain, 5.1.3 bad
+    syntax, 5.1.10 null MX). Asking again gives the same answer: the address has to be corrected.
 
-    Nor is a 5xx whose enhanced status is 5.7.x (security or policy, RFC 3463): « 554 5.7.1 Relay access denied »
-    comes at ``RCPT TO`` when the relay does not accept *us* (credentials of ``EMAIL_URL`` gone, the server's address
-    not allowed): every mail to another domain failed at its first attempt, and stayed failed once it was fixed."""
+    Every other refusal is tried again (a fault delays a mail, never drops it): a 4xx; a 5xx about the server itself
+    (authentication, sender refused); a 5xx without an enhanced status (« 550 relay not permitted », Exim's answer
+    when the relay does not accept *us*: every mail to another domain failed at once, and stayed failed once the
+    relay was fixed); one of class 5.7 (security or policy: « 554 5.7.1 Relay access denied », credentials of
+    ``EMAIL_URL`` gone), 5.2 (the mailbox: full, disabled) or 5.5 (the protocol)."""
     if not isinstance(error, smtplib.SMTPRecipientsRefused) or not error.recipients:
         return False
-    return all(500 <= code <= 599 and not _policy(message) for code, message in error.recipients.values())
-
-
-def _policy(message: bytes | str) -> bool:
-    """Whether an SMTP answer's text starts with an enhanced status of class 5.7 (security or policy)."""
-    text = message.decode("ascii", "replace") if isinstance(message, bytes) else str(message)
-    return text.lstrip().startswith("5.7.")
+    return all(
+        500 <= code <= 599 and _enhanced_status(message).startswith("5.1.")
+        for code, message in error.recipients.values()
+    )
 
 
 def _enhanced_status(message: bytes | str) -> str:

@@ -22,6 +22,7 @@ from ecandidat.emails import (
     claim,
     deliver,
     enqueue_email,
+    recipient_address_refused,
     record_failure,
     resend_emails,
     retry_delay,
@@ -104,10 +105,19 @@ def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
     [
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.1 No such user")}), "failed"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (553, b"5.1.3 Bad address syntax")}), "failed"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.2 Host unknown")}), "failed"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (556, b"5.1.10 Recipient has null MX")}), "failed"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (450, b"4.2.1 Mailbox busy")}), "retry"),
         # The relay refuses us, not the address (our configuration, RFC 3463 class 5.7): tried again.
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (554, b"5.7.1 <x>: Relay access denied")}), "retry"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.7.1 Client host rejected")}), "retry"),
+        # No enhanced status: Exim's answer when the relay does not accept us; nothing says the address is wrong.
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"relay not permitted")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"Administrative prohibition")}), "retry"),
+        # The mailbox (5.2) or the protocol (5.5), not the address: a fault delays a mail, never drops it.
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (552, b"5.2.2 Mailbox full")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.2.1 Mailbox disabled")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (555, b"5.5.4 Unsupported option")}), "retry"),
         (smtplib.SMTPRecipientsRefused({}), "retry"),
         (smtplib.SMTPAuthenticationError(535, b"5.7.8 Authentication failed"), "retry"),  # our configuration
         (smtplib.SMTPSenderRefused(553, b"5.7.1 Sender not allowed", "ne-pas-repondre@example.org"), "retry"),
@@ -136,6 +146,78 @@ def test_a_mail_sent_to_nobody_fails_at_once_instead_of_being_sent(
     assert email.last_error == "NoRecipient: the mail was sent to nobody (recipient '')"
     assert "sent to nobody" in caplog.text
     assert mailoutbox == []
+
+
+@pytest.mark.integration
+def test_a_relay_refusing_us_without_an_enhanced_status_delays_the_mail_until_it_is_fixed(
+    django_capture_on_commit_callbacks, smtp_mailer, caplog
+):
+    """Exim's « 550 relay not permitted » at ``RCPT TO`` (no enhanced status): the relay does not accept us, the
+    address may be right. The mail waits for its next attempt instead of failing with a log to correct the address,
+    and leaves once the relay is fixed."""
+    smtp_mailer.refuse = {"estelle@example.org": "550 relay not permitted"}
+
+    with caplog.at_level(logging.WARNING, logger="ecandidat.emails"):
+        email = _committed(django_capture_on_commit_callbacks)
+
+    assert (email.status, email.attempts) == (OutboundEmail.Status.PENDING, 1)
+    assert "relay not permitted" in email.last_error
+    assert "correct it" not in caplog.text
+    assert smtp_mailer.messages == []
+
+    smtp_mailer.refuse = {}  # the relay's configuration is fixed
+    with time_machine.travel(email.next_attempt_at):
+        assert send_pending_mails() == {"sent": 1}
+    assert [message["To"] for message in smtp_mailer.messages] == ["estelle@example.org"]
+
+
+@pytest.mark.integration
+def test_an_address_the_mail_library_refuses_fails_at_once_and_the_others_go(
+    django_capture_on_commit_callbacks, smtp_mailer, caplog
+):
+    """« régis@example.org »: Django's SMTP backend refuses a non-ASCII local part before any exchange about it
+    (``ValueError``). No attempt can succeed: the row fails after its one attempt, with a log saying to correct the
+    address, instead of being tried 17 times over 48 h."""
+    with caplog.at_level(logging.ERROR, logger="ecandidat.emails"):
+        refused = _committed(django_capture_on_commit_callbacks, "régis@example.org")
+    good = _committed(django_capture_on_commit_callbacks, "regis@example.org")
+
+    assert (refused.status, refused.attempts) == (OutboundEmail.Status.FAILED, 1)
+    assert refused.last_error.startswith("InvalidRecipient: the mail backend refuses the recipient: Invalid address")
+    assert "non-ASCII" in refused.last_error
+    assert "correct the address, then resend the mail from the admin" in caplog.text
+    assert good.status == OutboundEmail.Status.SENT
+    assert [message["To"] for message in smtp_mailer.messages] == ["regis@example.org"]
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        assert send_pending_mails() == {}  # not tried again
+
+
+@pytest.mark.integration
+def test_a_value_error_not_about_the_recipient_is_retried(django_capture_on_commit_callbacks, smtp_mailer, settings):
+    """The same ``ValueError`` about our sender (a non-ASCII local part in ``DEFAULT_FROM_EMAIL``) is our
+    configuration: the mail waits for its next attempt, and leaves once the configuration is fixed."""
+    settings.DEFAULT_FROM_EMAIL = "Scolarité <scolarité@example.org>"
+
+    email = _committed(django_capture_on_commit_callbacks)
+
+    assert (email.status, email.attempts) == (OutboundEmail.Status.PENDING, 1)
+    assert email.last_error.startswith("ValueError: Invalid address")
+    settings.DEFAULT_FROM_EMAIL = "Scolarité <scolarite@example.org>"
+    with time_machine.travel(email.next_attempt_at):
+        assert send_pending_mails() == {"sent": 1}
+    assert [message["To"] for message in smtp_mailer.messages] == ["estelle@example.org"]
+
+
+def test_only_the_recipient_address_itself_is_checked_after_a_value_error(settings):
+    settings.MAILERS = {
+        "default": {"BACKEND": "django.core.mail.backends.smtp.EmailBackend", "OPTIONS": {"host": "127.0.0.1"}}
+    }
+
+    assert "non-ASCII" in recipient_address_refused("régis@example.org")
+    assert recipient_address_refused("regis@example.org") == ""
+    assert recipient_address_refused("estelle@université.fr") == ""  # IDNA: the backend writes it in ASCII
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    assert recipient_address_refused("régis@example.org") == ""  # a backend without the check never refuses
 
 
 def test_a_failed_mail_is_not_retried_any_more(django_capture_on_commit_callbacks, smtp_down):

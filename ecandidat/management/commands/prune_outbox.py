@@ -1,7 +1,8 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, F, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ecandidat.batches import BatchCommand
@@ -11,19 +12,43 @@ from ecandidat.models import OutboundEmail
 class Command(BatchCommand):
     help = (
         "Delete from the outbox the sent, failed and cancelled e-mails older than OUTBOX_RETENTION_DAYS (the "
-        "pending ones stay): a failed mail keeps its text for staff to resend, not for ever."
+        "pending ones stay): a failed mail keeps its text for staff to resend, not for ever. A mail's age runs from "
+        "its last event: sent, resent by staff, cancelled. --limit deletes at most this many mails, the oldest first."
     )
     batch_name = "prune_outbox"
 
     def work(self, report, *, dry_run, limit):
         limit_date = timezone.now() - timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-        old = OutboundEmail.objects.filter(
-            Q(status=OutboundEmail.Status.SENT, sent_at__lt=limit_date)
-            | Q(status=OutboundEmail.Status.FAILED, created_at__lt=limit_date)
-            | Q(status=OutboundEmail.Status.CANCELLED, created_at__lt=limit_date)
+        # A failed mail resent by staff (« Renvoyer ») and refused again is as old as that resend, not as its
+        # creation: pruned by its creation date, its failure, error and resender vanished the night staff acted.
+        old = (
+            OutboundEmail.objects.filter(
+                status__in=[
+                    OutboundEmail.Status.SENT,
+                    OutboundEmail.Status.FAILED,
+                    OutboundEmail.Status.CANCELLED,
+                ]
+            )
+            .alias(
+                last_event_at=Case(
+                    When(status=OutboundEmail.Status.SENT, then=F("sent_at")),
+                    When(
+                        status=OutboundEmail.Status.CANCELLED,
+                        then=Coalesce("cancelled_at", "resent_at", "created_at"),
+                    ),
+                    default=Coalesce("resent_at", "created_at"),
+                )
+            )
+            .filter(last_event_at__lt=limit_date)
+        )
+        # --limit: the oldest first, in one statement (a sliced subquery), the dry run counting the same rows.
+        doomed = (
+            old
+            if limit is None
+            else OutboundEmail.objects.filter(pk__in=old.order_by("last_event_at", "pk").values("pk")[:limit])
         )
         if dry_run:
-            report.add("mails to delete", old.count())
+            report.add("mails to delete", doomed.count())
             return
-        deleted, _ = old.delete()
+        deleted, _ = doomed.delete()
         report.add("mails deleted", deleted)
