@@ -17,22 +17,32 @@
 
 An entry may have several ``uid`` values (a login renamed, the old one kept as an alias; an accented uid and its ASCII
 spelling): the person is found under each of them, and is, for an account, the uid that names it (the one looked up),
-not the entry's first value.
+not the entry's first value. uids compare as the directory compares them (``uid_key``: Unicode compatibility form,
+spaces, case), not as Python strings: ``rene\u0301`` typed ``rené``, or a uid stored with a trailing space, is the
+same person at creation, at an ENT login and at the nightly refresh.
+
+A directory value holding a NUL or another control character is never read (``_fitting``), as an over-long one: the
+database refuses it, and one such entry stopped every night's refresh and made its owner's ENT login a 500.
 
 Without ``LDAP_URL`` there is no directory: staff are created by hand and CAS logs existing staff in as they are.
 """
 
+import dataclasses
 import logging
+import re
 import ssl
+import unicodedata
 import warnings
-from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import translation
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
 from accounts.services import normalize_email
@@ -52,6 +62,9 @@ logger = logging.getLogger(__name__)
 ATTRIBUTES = ["uid", "mail", "givenName", "sn", "displayName", "eduPersonAffiliation", "supannEmpId"]
 TIMEOUT_SECONDS = 5
 STAFF_DEACTIVATED = gettext_lazy("This staff account is deactivated. Please contact the central administration.")
+# NUL and the other C0 control characters, and DEL: PostgreSQL refuses a NUL in a text (psycopg2's ValueError), and
+# no name, address or login of a person holds any of them.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StaffDeactivated(Exception):
@@ -62,13 +75,18 @@ class DirectoryUnavailable(Exception):
     """The directory did not answer (down, refused the bind): nothing was changed."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class DirectoryPerson:
+    """``uid``: the uid naming the person for an account (``uid_spelling``); ``uids``: every uid of the entry, so
+    spelled (an account named by any of them is this person's, ``create_staff_from_directory``), not compared: the
+    same person whichever entry value named them."""
+
     uid: str
     email: str
     first_name: str
     last_name: str
     affiliations: tuple[str, ...]
+    uids: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
 
 def is_configured() -> bool:
@@ -87,16 +105,25 @@ def _value(entry, name: str) -> str:
     return values[0] if values else ""
 
 
+def uid_spelling(uid: str) -> str:
+    """A uid as an account is named by it: the directory's spelling, in Unicode compatibility form (NFKC: ``e`` and a
+    combining accent are ``é``), without its leading and trailing spaces, inner spaces collapsed to one, case kept.
+    The directory's ``uid`` (caseIgnoreMatch, RFC 4518's preparation) sees no difference there either."""
+    return " ".join(part for part in unicodedata.normalize("NFKC", uid).split(" ") if part)
+
+
 def uid_key(uid: str) -> str:
-    """How uids compare: whatever their case, as the directory's ``uid`` does (caseIgnoreMatch) and as a login
-    matches a staff account's username (``staff_for_login``). ``look_up`` answers under these keys."""
-    return uid.lower()
+    """How uids compare, approximating the directory's ``uid`` (caseIgnoreMatch): in ``uid_spelling`` (Unicode form,
+    spaces) and whatever their case, as a login matches a staff account's username (``staff_for_login``). Used on
+    every path, so that a uid the directory finds is never one this side takes for another: ``look_up`` answers under
+    these keys."""
+    return " ".join(uid_spelling(uid).split()).lower()
 
 
 def _matching_uids(entry, asked: set[str]) -> dict[str, str]:
-    """The entry's uids that are among ``asked`` (keys, ``uid_key``), each key with the uid as the directory spells
-    it."""
-    return {key: uid for uid in _values(entry, "uid") if (key := uid_key(uid)) in asked}
+    """The entry's uids that are among ``asked`` (keys, ``uid_key``), each key with the uid as an account is named by
+    it (``uid_spelling``)."""
+    return {key: uid_spelling(uid) for uid in _values(entry, "uid") if (key := uid_key(uid)) in asked}
 
 
 def _ldap3():
@@ -158,10 +185,14 @@ def directory_spelling(email: str) -> str:
 
 
 def _fitting(value: str, *, field: str, uid: str, attribute: str) -> str:
-    """``value``, or "" when it is longer than the account's ``field`` takes (``User._meta``): the database refused
-    it, a 500 at the staff member's ENT login and a nightly refresh stopped at that account. Never cut: a cut address
-    is someone else's mailbox, a cut name not the person's. "" is what an entry without the attribute gives: the
-    account keeps what it has (neither refresh blanks a value), and the staff member still logs in."""
+    """``value``, or "" when it is longer than the account's ``field`` takes (``User._meta``) or holds a NUL or another
+    control character (``CONTROL_CHARACTERS``): the database refused it, a 500 at the staff member's ENT login and a
+    nightly refresh stopped at that account. Never cut nor cleaned: a cut address is someone else's mailbox, a cut
+    name not the person's. "" is what an entry without the attribute gives: the account keeps what it has (neither
+    refresh blanks a value), and the staff member still logs in."""
+    if CONTROL_CHARACTERS.search(value):
+        logger.warning("directory entry %r: its %s holds a control character; not read", uid, attribute)
+        return ""
     limit = getattr(User._meta.get_field(field), "max_length", None)
     if limit is not None and len(value) > limit:
         logger.warning(
@@ -177,10 +208,16 @@ def _fitting(value: str, *, field: str, uid: str, attribute: str) -> str:
 
 def _person(entry, *, uid: str | None = None) -> DirectoryPerson:
     """The person of a directory entry, named by ``uid`` (one of the entry's uids, the one looked up) or, without it,
-    by the entry's first uid. A value longer than the account's field is not read (``_fitting``)."""
-    uid = _value(entry, "uid") if uid is None else uid
+    by the entry's first uid (``uid_spelling``). A value longer than the account's field, or holding a control
+    character, is not read (``_fitting``); a uid holding one names nobody ("")."""
+    uids = tuple(spelled for value in _values(entry, "uid") if (spelled := uid_spelling(value)))
+    uid = (uids[0] if uids else "") if uid is None else uid
+    if CONTROL_CHARACTERS.search(uid):
+        logger.warning("directory entry %r: its uid holds a control character; not read", uid)
+        uid = ""
     return DirectoryPerson(
         uid=uid,
+        uids=tuple(value for value in uids if not CONTROL_CHARACTERS.search(value)),
         email=_fitting(directory_spelling(_value(entry, "mail")), field="email", uid=uid, attribute="mail"),
         first_name=_fitting(_value(entry, "givenName"), field="first_name", uid=uid, attribute="givenName"),
         last_name=_fitting(_value(entry, "sn"), field="last_name", uid=uid, attribute="sn"),
@@ -210,8 +247,10 @@ SIZE_LIMIT_EXCEEDED = 4  # LDAP result code: more entries than the search's size
 
 
 def _search(filter_: str, *, uid: str | None = None) -> list[DirectoryPerson]:
-    """The people ``filter_`` finds; ``uid``: the uid searched for, which names them (as the entry spells it; as
-    searched when the directory matched it by a rule of its own), rather than the entry's first uid. At most two: a
+    """The people ``filter_`` finds; ``uid``: the uid searched for, which names them (as the entry spells it,
+    ``uid_spelling``), rather than the entry's first uid; an entry the directory matched by a rule of its own, none of
+    whose uids ``uid_key`` takes for ``uid``, names nobody (``uid`` "", logged): an account named as typed would not
+    be found again at its owner's ENT login (``look_up``), and would be deactivated as absent. At most two: a
     directory that stopped at two (size limit exceeded) is read as it is, two people, ambiguous. Raises
     DirectoryUnavailable when the directory does not answer the search in full (``_answered``), never "nobody"."""
     ldap3 = _ldap3()
@@ -224,7 +263,13 @@ def _search(filter_: str, *, uid: str | None = None) -> list[DirectoryPerson]:
     if uid is None:
         return [_person(e) for e in entries]
     key = uid_key(uid)
-    return [_person(e, uid=_matching_uids(e, {key}).get(key, uid)) for e in entries]
+    people = []
+    for entry in entries:
+        spelled = _matching_uids(entry, {key}).get(key, "")
+        if not spelled:
+            logger.warning("directory entry %s answers uid %r under no uid that matches it", entry.get("dn", ""), uid)
+        people.append(_person(entry, uid=spelled))
+    return people
 
 
 LOOK_UP_CHUNK = 100  # uids per search: a filter of 100 alternatives stays far below any server's limits
@@ -236,7 +281,10 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     not know is absent; a uid that two entries share (ambiguous) maps to ``(None, …)``: known, but no answer.
 
     An entry with several uids answers under each one that was asked for, as the person named by that uid
-    (``DirectoryPerson.uid``); one entry found twice (asked for in two chunks) is still one person.
+    (``DirectoryPerson.uid``); one entry found twice (asked for in two chunks) is still one person. An entry the
+    directory returns under none of the asked uids (``uid_key`` does not take any of its uids for one asked: the
+    directory compared by a rule of its own) is logged, and the uids of its search that found nobody map to
+    ``(None, False)``, no answer: one of them is that person, and none is taken for gone.
 
     All or nothing, over one connection: raises DirectoryUnavailable when the directory does not answer, refuses the
     bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), a referral or a
@@ -247,6 +295,7 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     escape = ldap3.utils.conv.escape_filter_chars
     found: dict[str, dict[str, DirectoryPerson]] = {}  # uid key -> {entry's dn: person}
     staff: set[str] = set()
+    unanswered: set[str] = set()  # uid keys found nowhere in a search that returned an entry matching none
 
     def search(connection, filter_: str, attributes: list[str]) -> list:
         connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=attributes)
@@ -257,17 +306,25 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
             for start in range(0, len(uids), LOOK_UP_CHUNK):
                 asked = {uid_key(uid) for uid in uids[start : start + LOOK_UP_CHUNK]}
                 chunk = "".join(f"(uid={escape(uid)})" for uid in uids[start : start + LOOK_UP_CHUNK])
+                unmatched = False
                 for entry in search(connection, f"(|{chunk})", ATTRIBUTES):
-                    for key, uid in _matching_uids(entry, asked).items():
+                    matching = _matching_uids(entry, asked)
+                    if not matching:
+                        logger.warning("directory entry %s matches none of the uids asked for", entry.get("dn", ""))
+                        unmatched = True
+                    for key, uid in matching.items():
                         found.setdefault(key, {})[entry.get("dn", "")] = _person(entry, uid=uid)
                 for entry in search(connection, f"(&(|{chunk}){settings.LDAP_STAFF_FILTER})", ["uid"]):
                     staff.update(_matching_uids(entry, asked))
+                if unmatched:
+                    unanswered.update(asked - found.keys())
     except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
     # An ambiguous uid (two entries) is no answer: None, and the caller decides nothing about that account.
-    return {
+    answers: dict[str, tuple[DirectoryPerson | None, bool]] = {
         uid: (next(iter(people.values())) if len(people) == 1 else None, uid in staff) for uid, people in found.items()
     }
+    return {**dict.fromkeys(unanswered, (None, False)), **answers}
 
 
 def find_person(*, uid: str | None = None, email: str | None = None) -> DirectoryPerson | None:
@@ -319,34 +376,59 @@ def record_directory_address(*, user: User) -> bool:
     return verified
 
 
+def _record_addition(*, actor: User, user: User) -> None:
+    """The account's first line of history in the back office (the users' admin), by ``actor``: « Ajouté depuis
+    l'annuaire », in the institution's language whatever the request's."""
+    with translation.override(settings.LANGUAGE_CODE):
+        message = gettext("Added from the directory.")
+    LogEntry.objects.create(
+        user=actor,
+        content_type=ContentType.objects.get_for_model(User),
+        object_id=str(user.pk),
+        object_repr=str(user)[:200],
+        action_flag=ADDITION,
+        change_message=message,
+    )
+
+
 def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     """Add a staff member found in the directory by uid or, when ``identifier`` has an @, by address.
 
-    The account's username is the uid typed (as the directory spells it), even when the person's entry has another
-    uid first; added by address, it is the entry's first uid. The account has no usable password: the staff member
-    logs in through CAS (or sets a password by reset). It is
+    The account's username is the uid typed as the directory spells it (``uid_spelling``), even when the person's
+    entry has another uid first; added by address, it is the entry's first uid. An entry none of whose uids
+    ``uid_key`` takes for the one typed is refused (the account would not be found again at its owner's ENT login).
+    The account has no usable password: the staff member logs in through CAS (or sets a password by reset). It is
     marked ``from_directory``, so the nightly refresh deactivates it when the person leaves the directory, password
-    or not. Roles and scopes are given afterwards in the back office. Raises BusinessRuleError when the directory has
-    no such staff member or the account exists already, DirectoryUnavailable when the directory does not answer.
+    or not. Roles and scopes are given afterwards in the back office. The account's history (« Ajouté depuis
+    l'annuaire ») names ``actor`` when there is one. Raises BusinessRuleError when the directory has no such staff
+    member, or when a staff account (no campaign) is named by any of the entry's uids whatever its case (the account
+    exists already: ``jean.dupont`` is ``jdupont``'s alias, ``Sophie.Gestion`` is ``sophie.gestion``),
+    DirectoryUnavailable when the directory does not answer.
     """
     identifier = identifier.strip()
     person = find_person(email=identifier) if "@" in identifier else find_person(uid=identifier)
     if person is None or not person.uid:
         raise BusinessRuleError(f"The directory has no staff member {identifier!r}.")
     exists = BusinessRuleError(f"An account {person.uid!r} exists already.")
+    named = Q()
+    for uid in {person.uid, *person.uids}:
+        named |= Q(username__iexact=uid)
+    existing = User.objects.filter(named, campaign__isnull=True)
     try:
         with transaction.atomic():
-            if User.objects.filter(username=person.uid).exists():
+            if existing.exists():
                 raise exists
             user = User(username=person.uid, is_staff=True, is_active=True, from_directory=True)
             _apply(user, person)
             user.set_unusable_password()
             user.save()
             record_directory_address(user=user)
+            if actor is not None:
+                _record_addition(actor=actor, user=user)
     except IntegrityError:
         # Someone added the same person at the same moment (two « Ajouter depuis l'annuaire »): between the check and
         # the insert, their account was committed. Everything here is rolled back; the same answer as the check's.
-        if User.objects.filter(username=person.uid).exists():
+        if existing.exists() or User.objects.filter(username=person.uid).exists():
             raise exists from None
         raise
     logger.info("staff %s created from the directory by %s", person.uid, getattr(actor, "username", "-"))
@@ -374,10 +456,14 @@ def _in_the_institutions_language(text) -> str:
         return str(text)
 
 
-def refresh_staff(*, user: User) -> User:
+def refresh_staff(*, user: User, ent_identity: bool = False) -> User:
     """Bring a staff account in line with the directory at its ENT login (CAS or OpenID Connect): names and address
     updated, the account deactivated when the directory no longer lists the person as staff (``is_active`` is then
-    False), unless it is a superuser's; a uid the directory does not know at all deactivates the account only by the
+    False), unless it is a superuser's. A superuser whose uid the directory knows, but not as staff (a student's ENT
+    uid taken as a superuser's login), stays active; with ``ent_identity`` (the login is an ENT identity about to be
+    linked, ``link_ent_identity``) it is refused (``StaffDeactivated``, logged): that identity is the other person's,
+    and would open a superuser's session with its second factor. A uid the directory does not know at all
+    deactivates the account only by the
     nightly refresh's rule (``deactivate_when_absent``). Each change is a ``StaffDirectoryChange`` row, as the nightly
     refresh writes them. A directory that does not answer, or that holds two entries with this uid, changes nothing
     (the login goes on with the account as it is, and the nightly refresh catches up)."""
@@ -387,14 +473,21 @@ def refresh_staff(*, user: User) -> User:
         logger.warning("directory unavailable, %s not refreshed: %s", user.username, exc)
         return user
     if known is not None and known[0] is None:
-        logger.warning("uid %s is ambiguous in the directory; account left as it is", user.username)
+        logger.warning("uid %s is ambiguous in the directory (or unmatched); account left as it is", user.username)
         return user
     person = known[0] if known is not None and known[1] else None
     with transaction.atomic():
         locked = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         if person is None and locked.is_superuser:
             # As the nightly refresh: a superuser is never deactivated by the directory (an administrator whose entry
-            # does not match LDAP_STAFF_FILTER would otherwise lock everybody out of the back office).
+            # does not match LDAP_STAFF_FILTER would otherwise lock everybody out of the back office). But the ENT
+            # identity of a uid the directory knows as someone else (a student) never logs in as that superuser.
+            if known is not None and ent_identity:
+                logger.warning(
+                    "superuser %s: the directory knows this uid but not as staff; left active, ENT login refused",
+                    locked.username,
+                )
+                raise StaffDeactivated(locked.username)
             logger.warning("superuser %s is not listed as staff in the directory; left active", locked.username)
             return locked
         if known is None and not deactivate_when_absent(locked):
@@ -431,9 +524,11 @@ def refresh_staff(*, user: User) -> User:
     return locked
 
 
-def staff_for_login(username: str) -> User | None:
+def staff_for_login(username: str, *, ent_identity: bool = False) -> User | None:
     """The staff account for this ENT login (refreshed from the directory when one is configured), or None when the
-    login is not a staff member's. Raises StaffDeactivated for a staff account that is (or has just been) inactive.
+    login is not a staff member's. Raises StaffDeactivated for a staff account that is (or has just been) inactive,
+    and, with ``ent_identity`` (``link_ent_identity``), for a superuser the directory knows but not as staff
+    (``refresh_staff``).
 
     The login matches the username whatever its case, as the directory's uids do (``look_up``): Apereo CAS hands
     the login over as typed (``Sophie.Gestion``), which is still the staff member's. When two staff accounts differ
@@ -447,7 +542,7 @@ def staff_for_login(username: str) -> User | None:
     if user is None or not (user.is_staff or user.is_superuser):
         return None
     if user.is_active and is_configured():
-        user = refresh_staff(user=user) or user
+        user = refresh_staff(user=user, ent_identity=ent_identity) or user
     if not user.is_active:
         raise StaffDeactivated(username)
     return user
@@ -466,13 +561,14 @@ def link_ent_identity(
     inactive.
 
     Never linked: an account that is not staff, and an identity already linked to another account (returned as None:
-    it logs its own owner in, as ever). A superuser is staff, linked as the CAS callback always linked them. An
-    identity already linked to this account is returned as it is.
+    it logs its own owner in, as ever). A superuser is staff, linked as the CAS callback always linked them, unless
+    the directory knows the uid but not as staff (someone else's ENT identity: StaffDeactivated, the superuser left
+    active, ``refresh_staff``). An identity already linked to this account is returned as it is.
 
     ``uid`` None: the identity is named by the staff account's username (CAS, whose identity is the login: the login
     matches the username whatever its case, and ``Sophie.Gestion`` is the one identity ``sophie.gestion``)."""
     login = login.strip()
-    staff = staff_for_login(login) if login else None
+    staff = staff_for_login(login, ent_identity=True) if login else None
     if staff is None:
         return None
     identity, created = SocialAccount.objects.get_or_create(

@@ -23,9 +23,10 @@ Safety: the directory is read in full before anything is written, and a director
 with an error changes nothing. More than ``max_deactivations`` (``STAFF_DIRECTORY_MAX_DEACTIVATIONS``) accounts to
 deactivate in one run looks like a misconfiguration ("everyone left"): then none is deactivated (the refreshes
 still happen) and the run says so. Each change writes a ``StaffDirectoryChange`` row with the batch as actor, in the
-same transaction, one account per transaction. An account the database refuses to write is rolled back alone,
-logged and counted (``RefreshOutcome.failures``): the others are still refreshed, and the leavers still
-deactivated.
+same transaction, one account per transaction. An account the database refuses to write (an error of the database,
+or of its driver: psycopg2's ValueError for a NUL in a text) is rolled back alone, logged and counted
+(``RefreshOutcome.failures``): the others are still refreshed, and the leavers still deactivated. A directory value
+holding a control character is not read at all (``directory._fitting``): the account keeps its value.
 """
 
 import logging
@@ -133,12 +134,12 @@ def refresh_staff_from_directory(
 
 def _each(outcome: RefreshOutcome, username: str, change, *args, batch: str, **kwargs) -> str:
     """``change(*args, …)`` for one account, in its own transaction (a savepoint inside a caller's): a write the
-    database refuses (a value longer than its column, a constraint) is rolled back, logged and counted in
-    ``outcome.failures``, and the run goes on with the next account; it stopped there, every night (the later accounts
-    never refreshed, and nobody deactivated)."""
+    database refuses (a value longer than its column, a constraint; a value its driver refuses, psycopg2's ValueError
+    for a NUL) is rolled back, logged and counted in ``outcome.failures``, and the run goes on with the next account;
+    it stopped there, every night (the later accounts never refreshed, and nobody deactivated)."""
     try:
         return change(*args, batch=batch, **kwargs)
-    except DatabaseError as error:
+    except (DatabaseError, ValueError) as error:
         logger.exception("%s: staff %s not changed, the database refused it", batch, username)
         outcome.failures.append(f"{username}: {error}".strip())
         return ""

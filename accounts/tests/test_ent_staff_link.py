@@ -3,9 +3,10 @@
 the ID token's ``ENT_STAFF_UID_CLAIM`` (the directory uid, ``preferred_username`` by default) names the staff account,
 which gets the ENT identity and is logged in to the back office, as the CAS callback does (one rule,
 ``directory.link_ent_identity``). A deactivated account is refused with the CAS message; an account that is not staff
-and an identity already linked to someone else are never linked (a superuser is, as CAS always did); anyone else
-follows the candidates' path, unchanged. The ENT's answers are stubbed here (``ent.oidc_callback_state``); the
-development ENT's real answers are in the integration test at the end."""
+and an identity already linked to someone else are never linked (a superuser is, as CAS always did, unless the
+directory knows the uid as someone who is not staff: a student's ENT identity never opens a superuser's session);
+anyone else follows the candidates' path, unchanged. The ENT's answers are stubbed here (``ent.oidc_callback_state``);
+the development ENT's real answers are in the integration test at the end."""
 
 import datetime
 
@@ -232,6 +233,41 @@ def test_cas_links_a_superuser_as_it_always_did(client, db, cas_ent):
     assert response.status_code == 302
     assert client.session["_auth_user_id"] == str(admin.pk)
     assert SocialAccount.objects.get().user == admin
+
+
+@pytest.mark.parametrize("login", ["sophie.gestion", "zrev.admin"], ids=["directory-staff", "not-in-directory"])
+def test_with_a_directory_cas_links_a_superuser_it_lists_as_staff_or_does_not_know(client, db, cas_ent, ldap, login):
+    admin = StaffFactory(username=login, is_superuser=True)
+    cas_ent.return_value = (login, {}, None)
+
+    response = client.get(reverse("accounts:cas_callback"), cas_return(client, "ST-1"))
+
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(admin.pk)
+    assert SocialAccount.objects.get().user == admin
+
+
+def test_a_superuser_named_by_a_students_uid_is_not_logged_in_by_the_students_cas_login(
+    client, db, cas_ent, ldap, caplog, django_assert_num_queries
+):
+    """``createsuperuser`` under a login that is a student's ENT uid: the student's CAS login is refused (the
+    superuser stays active, for a password login), never a superuser's session with its second factor."""
+    admin = StaffFactory(username="estelle.martin", is_superuser=True)
+    cas_ent.return_value = ("estelle.martin", {}, None)
+    ticket = cas_return(client, "ST-1")
+
+    # The session read; the request's savepoint; the staff account; the lock in a savepoint (3, rolled back: 4);
+    # the request's release; the session saved with the message (3).
+    with django_assert_num_queries(11):
+        response = client.get(reverse("accounts:cas_callback"), ticket, **FRENCH)
+
+    assert response.url == LOGIN
+    assert "_auth_user_id" not in client.session
+    assert DEACTIVATED_FR in client.get(LOGIN, **FRENCH).content.decode()
+    assert not SocialAccount.objects.exists()
+    admin.refresh_from_db()
+    assert admin.is_active
+    assert "ENT login refused" in caplog.text
 
 
 # --- Over real sockets: the development ENT sends preferred_username (and uid) in its ID token ---
