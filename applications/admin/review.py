@@ -42,6 +42,7 @@ from applications.forms_tab import form_rows, waiting_rows
 from applications.history import tags_change
 from applications.letters import KIND_BY_AVIS
 from applications.models import ApplicationTag, Opi, Tag
+from applications.notifications import decision_topic
 from applications.pieces import piece_rows, validatable_pieces
 from applications.questions import question_rows
 from applications.services import review as review_services
@@ -50,6 +51,7 @@ from documents.enums import OPENABLE_SCANS
 from documents.preview import preview_infos
 from ecandidat import parameters
 from ecandidat.batch_labels import batch_label
+from ecandidat.models import OutboundEmail
 from ecandidat.staff import is_central
 from offers.enums import Avis
 
@@ -588,6 +590,20 @@ def _decision_entry(request, application, operations, decisions) -> dict[str, An
     }
 
 
+def _decision_mails(application, decisions) -> list[OutboundEmail]:
+    """The mails about the application's decision (its decision mails, their centre copies, the reminders), oldest
+    first, with their state: a decision mail refused for good was seen only in « Mails sortants », which only the
+    central office opens, and the centre went on waiting for an answer the candidate never had. One query, and none
+    before a decision is validated (none is mailed before)."""
+    if not any(decision.validated_at is not None for decision in decisions):
+        return []
+    return list(
+        OutboundEmail.objects.filter(topic=decision_topic(application))
+        .only("created_at", "to", "subject", "status", "attempts", "last_error", "sent_at", "cancel_reason")
+        .order_by("created_at", "pk")
+    )
+
+
 def review_page(model_admin, request, application, *, operations, can_manage: bool, can_decide: bool):
     """The application's page (GET of the admin's change view)."""
     dossier = review_context(model_admin, request, application, can_manage=can_manage, can_decide=can_decide)
@@ -617,6 +633,8 @@ def review_page(model_admin, request, application, *, operations, can_manage: bo
         "regime_entry": parameters.get("SIS_REGIME_ENTRY"),  # eCandidat GEST_IS_UTILISE_REG_STU: régime and fees shown
         "latest_decision": latest,  # said at the top: on a phone the Avis table is screens below
         "letter_decision": _decision_with_letter(dossier["decisions"]),
+        "decision_mails": _decision_mails(application, dossier["decisions"]),
+        "outbox_central": is_central(request.user),  # « Mails sortants » is the central office's: a link for them only
         **_decision_entry(request, application, operations, dossier["decisions"]),
         **dossier,
     }

@@ -136,6 +136,8 @@ def operation_url(application, name):
 # and the two lists of its « Saisir un avis » (decision types, refusal reasons: for whoever may decide only). Pages
 # that add something to it say so beside their own count.
 REVIEW_PAGE_QUERIES = 34
+# The same once a decision is validated: the mails about it, with their state (``review._decision_mails``).
+RELEASED_REVIEW_PAGE_QUERIES = REVIEW_PAGE_QUERIES + 1
 
 
 def _posted(value):

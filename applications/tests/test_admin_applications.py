@@ -715,7 +715,8 @@ def test_the_reading_page_gives_the_actual_rank_on_the_complementary_list(
     assert application.waiting_list_rank == 1
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(QUERIES_CHANGE):  # the rank is a column of the application: no query more
+    # The rank is a column of the application: no query more; the decision is validated: its mails are read.
+    with django_assert_num_queries(QUERIES_CHANGE + 1):
         response = client.get(change_url(application), language="fr")
 
     assert "Rang réel sur la liste complémentaire : <strong>1</strong>" in response.content.decode()

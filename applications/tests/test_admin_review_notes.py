@@ -151,5 +151,8 @@ def test_a_refused_note_comes_back_in_the_form_with_its_message(client, commissi
     assert 'aria-describedby="note-text-error"' in page
     assert "Une note compte au plus 2000 caractères.</p>" in page.split('id="note-text-error"')[1]
     assert too_long.strip() in page.split('id="note-text"')[1]
+    assert "<title>Erreur : " in page  # the title says it first, as after a refused « Saisir un avis » (RGAA 11.10)
     # Shown once: the next visit has an empty form.
-    assert 'id="note-text-error"' not in client.get(response["Location"]).content.decode()
+    again = client.get(response["Location"]).content.decode()
+    assert 'id="note-text-error"' not in again
+    assert "<title>Erreur" not in again

@@ -23,7 +23,7 @@ from applications.models import Application, Decision
 from applications.models.candidature import decision_author
 from applications.services import candidature, nightly, staff
 from applications.tests.factories_candidature import decide, decision_type, make_application
-from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url, csv_rows, operation_url, post_export
+from applications.tests.helpers import RELEASED_REVIEW_PAGE_QUERIES, change_url, csv_rows, operation_url, post_export
 from ecandidat.batches import Report
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
@@ -248,7 +248,7 @@ def test_the_reading_page_names_the_automatic_promotion(
     who validated; the history said « (traitement auto_waiting_list) », the batch's code."""
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+    with django_assert_num_queries(RELEASED_REVIEW_PAGE_QUERIES):
         page = client.get(change_url(promoted), language=language).content.decode()
 
     section = html.unescape(re.search(r'<section id="decisions".*?</section>', page, re.S).group(0))

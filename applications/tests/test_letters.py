@@ -21,7 +21,7 @@ from applications.services import candidature as candidature_services
 from applications.services import staff
 from applications.services.release import preview_release
 from applications.tests.factories_candidature import decision_type, make_application
-from applications.tests.helpers import REVIEW_PAGE_QUERIES, released
+from applications.tests.helpers import RELEASED_REVIEW_PAGE_QUERIES, released
 from applications.workflow import Role
 from documents.tests import hostile_files as hostile
 from documents.tests.storage import stored_files
@@ -623,7 +623,7 @@ def test_the_application_page_links_the_letter_of_the_decision_in_force(
 ):
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+    with django_assert_num_queries(RELEASED_REVIEW_PAGE_QUERIES):
         page = client.get(reverse("admin:applications_application_change", args=[with_letter.pk]), language="fr")
 
     assertContains(

@@ -25,7 +25,7 @@ from applications.tests.factories_candidature import (
     decide,
     decision_type,
 )
-from applications.tests.helpers import REVIEW_PAGE_QUERIES, admin_form_data
+from applications.tests.helpers import RELEASED_REVIEW_PAGE_QUERIES, admin_form_data
 from ecandidat.models import MailTemplate, OutboundEmail
 from ecandidat.staff_text import StaffText
 from offers import demo as offers_demo
@@ -405,7 +405,7 @@ def test_the_review_page_in_english_marks_the_french_refusal_reason(
     decide(application, Avis.UNFAVOURABLE, actor=centre_manager, refusal_reason=reason)
     client.force_login(centre_manager)
 
-    with django_assert_num_queries(REVIEW_PAGE_QUERIES):
+    with django_assert_num_queries(RELEASED_REVIEW_PAGE_QUERIES):
         response = client.get(reverse("admin:applications_application_change", args=[application.pk]), language="en")
 
     assert response.status_code == 200
