@@ -60,6 +60,7 @@ install: $(STAMP)
 # local Pégase peer (devtools/pegase) with STUDENT_RECORDS_BACKEND=pegase, whose reference lists are loaded first. The
 # peer answers before the demo is seeded: the demo's OPI files are produced only once Pégase lists the campaign's code.
 run: install
+	@$(VPY) devtools/ports.py free $(PORT) $(ENT_PORT) $$([ "$$STUDENT_RECORDS_BACKEND" = pegase ] && echo $(PEGASE_PORT))
 	@$(MANAGE) migrate --noinput
 	@mkdir -p var
 	@ent_pid=""; pegase_pid=""; \
@@ -83,9 +84,12 @@ run: install
 	echo "  Offre de formation:   http://127.0.0.1:$(PORT)/offre-de-formation/"; \
 	echo "  Back office:          http://127.0.0.1:$(PORT)/gestion/"; \
 	if [ -n "$$ent_pid" ]; then \
-	    for _ in $$(seq 1 30); do grep -q "^Students:" var/ent.log 2>/dev/null && break; sleep 1; done; \
-	    echo "  Development ENT:      http://127.0.0.1:$(ENT_PORT)/ (log: var/ent.log)"; \
-	    grep -h "^Students:" var/ent.log | sed 's/^/  ENT demo logins:      /'; \
+	    if $(VPY) devtools/ports.py wait 30 $(ENT_PORT) && kill -0 $$ent_pid 2>/dev/null; then \
+	        echo "  Development ENT:      http://127.0.0.1:$(ENT_PORT)/ (log: var/ent.log)"; \
+	        grep -h "^Students:" var/ent.log | sed 's/^/  ENT demo logins:      /'; \
+	    else \
+	        echo "  Development ENT:      did not start (see var/ent.log); « Se connecter avec l'ENT » will fail"; \
+	    fi; \
 	fi; \
 	if [ -n "$$pegase_pid" ]; then \
 	    echo "  Pégase (local peer):  http://127.0.0.1:$(PEGASE_PORT)/ (log: var/pegase.log; students 21900001-21900003)"; \
