@@ -139,6 +139,9 @@ class EventKind(models.TextChoices):
     ADMISSION_PROPOSED = "admission_proposed", _("Admission proposed by staff")
     LETTER_REGENERATED = "letter_regenerated", _("Decision letter regenerated")
     RANK_PROGRESS_MAILED = "rank_progress_mailed", _("Progress on the complementary list mailed")
+    # Staff changed the dossier in the back office (``services.dossier.record_staff_change``), or an import from the
+    # SIS did: the nightly ``sync_sis`` (no actor, the batch as source) or staff's « Reprendre de la scolarité »
+    # (``services.dossier.import_from_sis``): the change in words.
     DOSSIER_CHANGED_BY_STAFF = "dossier_changed_by_staff", _("Candidate's dossier changed")
     # The candidate changed their bac, cursus, internships, experience or address after transmitting (allowed at any
     # time): the change in words, on each transmitted application (``services.dossier._record_change_by_candidate``).

@@ -368,19 +368,56 @@ def _may_import_by_ine(candidate: Candidate, student: SisStudent) -> bool:
 
 @transaction.atomic
 def import_from_sis(
-    *, candidate: Candidate, actor: User | None, student: SisStudent | None = None, with_contact: bool = True
+    *, candidate: Candidate, actor: User | None, student: SisStudent | None = None, batch: str = ""
 ) -> bool:
     """Copy état civil, baccalaureate and cursus interne from the SIS and make them read-only.
 
     The student is found by the account's student number (ENT students), else by the dossier's INE: then only when
     the dossier was imported under that INE or the student is the same person (``_may_import_by_ine``); a typed INE
     is no proof, and a stranger's records would otherwise become the candidate's, locked. The address and phones
-    are copied only when the candidate has none: they stay the candidate's to edit; never with
-    ``with_contact=False`` (a candidate who certified their identity by INE: they type their own). Returns whether
-    the student was found (and accepted). Refused (``BusinessRuleError``, nothing written) when the student's INE is
-    another dossier's of the campaign (unique per campaign). Safe to rerun (nightly refresh): the internal cursus is
-    replaced.
+    are copied only for an ENT account (``student_number_of``), and only when the candidate has none: they stay the
+    candidate's to edit. A dossier linked to the SIS by its INE (an e-mail account whose candidate certified their
+    identity, ``sis_lookup``; staff taking it again) never gets them, whoever imports: the candidate types their
+    own. Returns whether the student was found (and accepted). Refused (``BusinessRuleError``, nothing written) when
+    the student's INE is another dossier's of the campaign (unique per campaign). Safe to rerun (nightly refresh):
+    the internal cursus is replaced.
+
+    History: what the import changed, in words ("Candidat : nom patronymique : MARTIN → MARTIN-DURAND;
+    Baccalauréat : mention : Assez bien → Très bien"), is written on each of the candidate's transmitted
+    applications (``_record_sis_import``), by ``actor``, or with no actor by ``batch`` (the nightly ``sync_sis``);
+    no row when nothing changed. A bounded number of queries per dossier, whatever the number of changes.
     """
+    changes = _import_sis_records(candidate=candidate, actor=actor, student=student)
+    if changes is None:
+        return False
+    _record_sis_import(candidate.pk, actor=actor, batch=batch, changes=changes)
+    return True
+
+
+@transaction.atomic
+def take_again_from_sis(*, candidate: Candidate, actor: User) -> bool:
+    """Staff's "Reprendre de la scolarité": ``import_from_sis`` by ``actor``, written to the history of each of the
+    candidate's applications as "Dossier repris de la scolarité", followed on the transmitted ones by what changed
+    (one row each). Returns whether the student was found. ``BusinessRuleError``, the import undone (a savepoint of
+    its own), for a past campaign's dossier (``of_past_campaign``)."""
+    changes = _import_sis_records(candidate=candidate, actor=actor, student=None)
+    if changes is None:
+        return False
+    if of_past_campaign(candidate):
+        raise BusinessRuleError(PAST_CAMPAIGN_DOSSIER_MESSAGE)
+    with translation.override(settings.LANGUAGE_CODE):  # the history's language, whoever acted
+        taken_again = _("Dossier taken again from the SIS")
+    _record_sis_import(candidate.pk, actor=actor, batch="", changes=changes, taken_again=taken_again)
+    return True
+
+
+def _import_sis_records(*, candidate: Candidate, actor: User | None, student: SisStudent | None) -> list[str] | None:
+    """``import_from_sis``'s work: None when no student is to be imported, else what changed, in words, for the
+    history of the transmitted applications: [] when the dossier has none (nothing is compared then, no query more:
+    the certification by INE, most nights' dossiers not yet transmitted)."""
+    # How the dossier is linked, not who imports: an ENT account's student number is the SIS's own word that the
+    # records are this account's, contact included; an INE is only what the candidate typed.
+    with_contact = bool(student_number_of(candidate.user))
     if student is None:
         backend = get_backend()
         number = candidate.sis_student_number or student_number_of(candidate.user)
@@ -389,9 +426,9 @@ def import_from_sis(
             student = backend.find_by_ine(candidate.ine)
             if student is not None and not _may_import_by_ine(candidate, student):
                 logger.info("candidate %s: the SIS student with the dossier's INE is someone else", candidate.pk)
-                return False
+                return None
     if student is None:
-        return False
+        return None
     if _ine_held_by_another_dossier(user=candidate.user, ine=student.ine):
         # Checked first so that the back office and the nightly batch can say why, instead of the constraint's
         # IntegrityError; the staff merge the two dossiers, or correct the other one's INE.
@@ -399,12 +436,47 @@ def import_from_sis(
             _("The INE from the student records system is already held by another dossier of the campaign: %(ine)s.")
             % {"ine": student.ine}
         )
-    candidate = _lock_candidate(candidate)
+    candidate = _lock_dossier(candidate.pk)  # with ``has_transmitted``, read by the lock's query
+    describe = candidate.has_transmitted  # type: ignore[attr-defined]  # _dossier_to_lock's
+    before = _described_values(candidate)
     _apply_sis_identity(candidate, student, with_contact=with_contact)
     candidate.save()
-    _apply_sis_rest(candidate, student, with_contact=with_contact)
+    changes = [change_in_words(candidate, before)] if describe else []
+    changes += _apply_sis_rest(candidate, student, with_contact=with_contact, describe=describe)
     logger.info("candidate %s imported from the SIS by %s", candidate.pk, getattr(actor, "pk", actor))
-    return True
+    return [change for change in changes if change]
+
+
+def _record_sis_import(
+    candidate_id: int, *, actor: User | None, batch: str, changes: list[str], taken_again: str = ""
+) -> int:
+    """The history of an import from the SIS: on each of the candidate's transmitted applications
+    (``_transmitted_applications``: the commission judges them on this dossier) one ``DOSSIER_CHANGED_BY_STAFF``
+    row, "Candidate's dossier changed", its comment the changes in words, by ``actor``, or with no actor by
+    ``batch`` (the review page reads "Dossier du candidat modifié (traitement « Synchronisation des dossiers
+    étudiants ») : …"). ``taken_again``: the staff's words, written first on those rows and alone on the candidate's
+    other applications. At most two SELECTs and two INSERTs, whatever the number of changes and applications.
+    Returns the number of rows."""
+    transmitted: list[int] = []
+    if changes:
+        transmitted = list(
+            _transmitted_applications().filter(candidate_id=candidate_id).order_by("pk").values_list("pk", flat=True)
+        )
+    words = [taken_again, *changes] if taken_again else changes
+    written = _record_dossier_change(
+        transmitted, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, batch=batch, changes=words
+    )
+    if taken_again:
+        others = list(
+            Application.objects.filter(candidate_id=candidate_id)
+            .exclude(pk__in=transmitted)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        written += _record_dossier_change(
+            others, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, batch=batch, changes=[taken_again]
+        )
+    return written
 
 
 def _fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]:
@@ -421,7 +493,8 @@ def _fitted(model: type[models.Model], values: dict[str, Any]) -> dict[str, Any]
     return fitted
 
 
-def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
+def _apply_sis_identity(candidate: Candidate, student: SisStudent, *, with_contact: bool) -> None:
+    """The état civil from the SIS, locked; the phones too when ``with_contact`` and the dossier has none."""
     identity = {name: getattr(student, name) for name in Candidate.SIS_FIELDS}
     if not student.ine:
         # Pégase gives only a confirmed INE: "" is "not confirmed", not "no INE". The dossier's INE (typed by the
@@ -468,7 +541,14 @@ def _sis_phone(value: str) -> str:
         return ""
 
 
-def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: bool = True) -> None:
+def _apply_sis_rest(
+    candidate: Candidate, student: SisStudent, *, with_contact: bool, describe: bool = False
+) -> list[str]:
+    """The address (when ``with_contact`` and the dossier has none), the baccalaureate and the cursus interne from
+    the SIS. With ``describe``, returns what changed in words (``change_in_words``), each section read once before
+    it is replaced (two SELECTs more); without, [] (a dossier just created, or none of its applications transmitted:
+    no history to write)."""
+    changes: list[str] = []
     if with_contact and student.address and not Address.objects.filter(candidate=candidate).exists():
         a = student.address
         address = {
@@ -480,9 +560,12 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: 
             "foreign_city": "" if a.country == "FR" else a.city,
             "country": a.country,
         }
-        Address.objects.create(candidate=candidate, **_fitted(Address, address))
+        created = Address.objects.create(candidate=candidate, **_fitted(Address, address))
+        if describe:
+            changes.append(change_in_words(created, None))
     if student.baccalaureate:
         b = student.baccalaureate
+        old_bac = Baccalaureate.objects.filter(candidate=candidate).first() if describe else None
         Baccalaureate.objects.filter(candidate=candidate).delete()
         bac = {
             "series": b.series,
@@ -500,16 +583,21 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: 
             "option_3": b.option_3,
             "option_4": b.option_4,
         }
-        Baccalaureate.objects.create(
+        new_bac = Baccalaureate.objects.create(
             candidate=candidate, has_bac=True, year=b.year, sis_locked=True, **_fitted(Baccalaureate, bac)
         )
-    if student.cursus_results_missing and InternalCursus.objects.filter(candidate=candidate).exists():
+        if describe:
+            changes.append(change_in_words(new_bac, None if old_bac is None else _described_values(old_bac)))
+    old_cursus = list(InternalCursus.objects.filter(candidate=candidate)) if describe else []
+    if student.cursus_results_missing and (
+        old_cursus if describe else InternalCursus.objects.filter(candidate=candidate).exists()
+    ):
         # Pégase gave the enrolments but not their results (coc down): keep the cursus imported before, with its
         # results, rather than replace it by one without them; the next refresh that reads them replaces it.
         logger.info("candidate %s: cursus kept, the SIS gave it without its results", candidate.pk)
-        return
+        return changes
     InternalCursus.objects.filter(candidate=candidate).delete()
-    InternalCursus.objects.bulk_create(
+    new_cursus = InternalCursus.objects.bulk_create(
         InternalCursus(
             candidate=candidate,
             academic_year=line.academic_year,
@@ -522,6 +610,24 @@ def _apply_sis_rest(candidate: Candidate, student: SisStudent, *, with_contact: 
         )
         for line in student.cursus
     )
+    if describe:
+        changes += _cursus_changes(old_cursus, new_cursus)
+    return changes
+
+
+def _cursus_changes(before: list[InternalCursus], after: list[InternalCursus]) -> list[str]:
+    """The cursus interne replaced by the SIS's, in words: a year of the same code changed ("Cursus interne :
+    résultat : — → ADM"), added or gone; [] when the lines are the same (the nightly run, most nights)."""
+    pending: dict[tuple[int, str], list[InternalCursus]] = {}
+    for row in before:
+        pending.setdefault((row.academic_year, row.code), []).append(row)
+    changes = []
+    for row in after:
+        same_year_and_code = pending.get((row.academic_year, row.code))
+        old = same_year_and_code.pop(0) if same_year_and_code else None
+        changes.append(change_in_words(row, None if old is None else _described_values(old)))
+    changes += [change_in_words(row, None, deleted=True) for rows in pending.values() for row in rows]
+    return [change for change in changes if change]
 
 
 @transaction.atomic
@@ -560,7 +666,7 @@ def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> 
         # accounts are annual, and a returning student's records are imported into the new one.
         return None
     candidate = Candidate(user=user, preferred_language=preferred_language)
-    _apply_sis_identity(candidate, student)
+    _apply_sis_identity(candidate, student, with_contact=True)  # an ENT account: its student number found it
     try:
         with transaction.atomic():
             candidate.save()
@@ -570,7 +676,7 @@ def open_dossier(*, user: User, actor: User, preferred_language: str = "fr") -> 
         if _ine_held_by_another_dossier(user=user, ine=student.ine):
             return None
         raise
-    _apply_sis_rest(candidate, student)
+    _apply_sis_rest(candidate, student, with_contact=True)
     return candidate
 
 
@@ -683,18 +789,37 @@ def record_staff_change(*, candidate: Candidate, actor: User, changes: list[str]
     return _record_dossier_change(ids, kind=EventKind.DOSSIER_CHANGED_BY_STAFF, actor=actor, changes=changes)
 
 
-def _record_dossier_change(application_ids: list[int], *, kind: EventKind, actor: User, changes: list[str]) -> int:
+def _record_dossier_change(
+    application_ids: list[int], *, kind: EventKind, actor: User | None, changes: list[str], batch: str = ""
+) -> int:
     """One history row of ``kind`` on each of ``application_ids`` (one INSERT), its comment the changes in words
-    ("Adresse : commune : PERPIGNAN → CANET; Stage : ajouté (2024 Mairie)"), as staff and candidate changes of the
-    dossier are written. Returns the number of rows."""
+    ("Adresse : commune : PERPIGNAN → CANET; Stage : ajouté (2024 Mairie)"), as staff, candidate and SIS changes of
+    the dossier are written; by ``actor``, or with no actor by ``batch``. Returns the number of rows."""
     if not changes or not application_ids:
         return 0
-    record_events(application_ids, kind=kind, actor=actor, comment="; ".join(changes)[:1000])
+    record_events(application_ids, kind=kind, actor=actor, batch=batch, comment="; ".join(changes)[:1000])
     return len(application_ids)
 
 
-# The columns a change in words leaves out: keys, bookkeeping, and the SIS's lock (never the candidate's to change).
-_NOT_DESCRIBED = frozenset({"id", "candidate", "public_id", "created_at", "updated_at", "updated_by", "sis_locked"})
+# The columns a change in words leaves out: keys, bookkeeping, and the SIS's lock (never the candidate's to change);
+# the dossier's own link to its account and to the SIS, which an import rewrites every night (``sis_imported_at``)
+# and which is no part of what the commission judges.
+_NOT_DESCRIBED = frozenset(
+    {
+        "id",
+        "candidate",
+        "public_id",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "sis_locked",
+        "user",
+        "campaign",
+        "sis_student_number",
+        "sis_imported_at",
+        "ine_from_sis",
+    }
+)
 # Stored codes named by their label in a change in words (the dossier PDF's and the review page's French words).
 _CODE_LABELS = {
     "series": bac_series_label,

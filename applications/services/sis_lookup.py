@@ -7,10 +7,11 @@ INE has the birth date, the first name and one of the names the candidate typed 
 spaces aside): the question then shows only what the candidate typed, and an INE that does not match is treated
 like an unknown one (manual entry continues). Yes imports as an ENT login does (``import_from_sis``: état civil,
 bac and cursus interne become read-only, and the nightly ``sync_sis`` keeps them up to date) except the address and
-phones, which stay what the candidate types; no changes nothing. A SIS that fails (down, timeout, garbage, any
-error of its backend) is said to the candidate, their details saved all the same, and the lookup is made again at
-their next save of the page, INE changed or not (``views.personal_details``). Staff re-import one dossier from the
-back office ("Reprendre de la scolarité", ``staff_sync``).
+phones, which stay what the candidate types, then and at every later import (the nightly one, staff's): the records'
+contact is copied only into an ENT account's dossier (``import_from_sis``); no changes nothing. A SIS that fails
+(down, timeout, garbage, any error of its backend) is said to the candidate, their details saved all the same, and
+the lookup is made again at their next save of the page, INE changed or not (``views.personal_details``). Staff
+re-import one dossier from the back office ("Reprendre de la scolarité", ``staff_sync``).
 
 ``SIS_LOOKUP_BY_INE`` (eCandidat ``CANDIDAT_IS_UTILISE_SYNCHRO_INE``) switches the candidate side off.
 """
@@ -20,15 +21,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.models import Candidate
 from applications.permissions import can_edit_personal_details
-from applications.services.dossier import import_from_sis, record_staff_change, same_person
+from applications.services.dossier import import_from_sis, same_person, take_again_from_sis
 from applications.sis import SisStudent, StudentRecordsUnavailable
 from applications.sis_backend import get_backend
 from ecandidat import parameters
@@ -84,7 +83,7 @@ def certify_sis_identity(*, candidate: Candidate, actor: User) -> bool:
     if student is None:
         return False
     try:
-        return import_from_sis(candidate=candidate, actor=actor, student=student, with_contact=False)
+        return import_from_sis(candidate=candidate, actor=actor, student=student)
     except BusinessRuleError:
         raise
     except Exception as exc:  # Records the database refuses are the SIS's garbage: as an outage, asked again later.
@@ -94,13 +93,10 @@ def certify_sis_identity(*, candidate: Candidate, actor: User) -> bool:
 
 def staff_sync(*, candidate: Candidate, actor: User) -> bool:
     """ "Reprendre de la scolarité" (eCandidat's "Synchronisation SiScol" on a candidate): import the dossier from
-    the SIS by its student number, else its INE (the same person only, as for the candidate), written to the history
-    of each of the candidate's applications, in a savepoint of its own. Returns whether the student was found;
-    ``StudentRecordsUnavailable`` and ``BusinessRuleError`` (the student's INE is another dossier's; a past campaign's
-    dossier, ``record_staff_change``) go to the caller, nothing changed."""
-    with transaction.atomic():
-        found = import_from_sis(candidate=candidate, actor=actor)
-        if found:
-            with translation.override(settings.LANGUAGE_CODE):  # the history's language, whoever acted
-                record_staff_change(candidate=candidate, actor=actor, changes=[_("Dossier taken again from the SIS")])
-    return found
+    the SIS by its student number, else its INE (the same person only, as for the candidate), in a savepoint of its
+    own (``take_again_from_sis``): written to the history of each of the candidate's applications by ``actor``,
+    "Dossier repris de la scolarité", with what changed on the transmitted ones; the records' address and phones
+    only for an ENT account. Returns whether the student was found; ``StudentRecordsUnavailable`` and
+    ``BusinessRuleError`` (the student's INE is another dossier's; a past campaign's dossier) go to the caller,
+    nothing changed."""
+    return take_again_from_sis(candidate=candidate, actor=actor)

@@ -14,7 +14,8 @@ MAX_ANSWER_ERRORS_IN_A_ROW = 5
 class Command(BatchCommand):
     help = (
         "Re-import from the student records system the dossiers of students (accounts with a student number or an "
-        "imported dossier): état civil, baccalauréat and cursus interne. Run after the nightly import_sis."
+        "imported dossier): état civil, baccalauréat and cursus interne, what changed written to the history of "
+        "their transmitted applications. Run after the nightly import_sis."
     )
     batch_name = "sync_sis"
 
@@ -34,7 +35,8 @@ class Command(BatchCommand):
                 continue
             try:
                 with transaction.atomic():  # one transaction per dossier: one bad record stops nothing else
-                    found = import_from_sis(candidate=candidate, actor=None)
+                    # No one acted: the history rows of what changed name this batch as their source.
+                    found = import_from_sis(candidate=candidate, actor=None, batch=self.batch_name)
             except StudentRecordAnswerError as exc:
                 # The system answered, but this student's answer is broken (an error status on their record, not
                 # JSON, another shape): stopping here would stop every night at the same record, and the dossiers
