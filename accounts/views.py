@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import services, staff_enrolment
 from accounts.forms import MISMATCH_MESSAGE
@@ -100,7 +100,7 @@ def email_change(request):
 
 
 @login_not_required
-@require_GET
+@require_safe
 def email_change_done(request):
     """Logged out by now: "check your e-mail", as after signup."""
     return render(request, "account/verification_sent.html")

@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.html import escape, strip_tags
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from ecandidat import parameters
 from ecandidat.faq import faq_entries
@@ -24,7 +24,7 @@ from ecandidat.sessions import refresh_session
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def home(request):
     """ "Accueil": the information block of the guide's login screen."""
@@ -72,7 +72,7 @@ def _scrolling_tables(html: str) -> str:
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def assistance(request):
     """ "Assistance": the central office's FAQ (in the visitor's language), the candidates' guide and the contact
@@ -84,12 +84,16 @@ def assistance(request):
     return render(request, "ecandidat/assistance.html", context)
 
 
+_HEALTHZ_METHODS = ["GET", "HEAD", "OPTIONS"]
+
+
 @login_not_required
-@require_GET
+@require_http_methods(_HEALTHZ_METHODS)  # HEAD and OPTIONS too: what load balancers' checks send by default
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 @never_cache
 def healthz(request):
-    """For load balancers: 200 when the database answers, 503 when it does not.
+    """For load balancers: 200 when the database answers, 503 when it does not, whatever the method (GET, HEAD, or
+    OPTIONS, which also says ``Allow``).
 
     Redis (broker and cache), when configured, is checked too, but its loss is a degraded mode, not an outage:
     pages keep working and mails wait in the outbox for the sweeper. So the answer stays 200 with ``"status":
@@ -110,9 +114,13 @@ def healthz(request):
         except Exception as exc:
             checks["broker"] = f"error: {type(exc).__name__}"
     if checks["database"] != "ok":
-        return JsonResponse({"status": "error", "checks": checks}, status=503)
-    status = "ok" if all(value == "ok" for value in checks.values()) else "degraded"
-    return JsonResponse({"status": status, "checks": checks})
+        response = JsonResponse({"status": "error", "checks": checks}, status=503)
+    else:
+        status = "ok" if all(value == "ok" for value in checks.values()) else "degraded"
+        response = JsonResponse({"status": status, "checks": checks})
+    if request.method == "OPTIONS":
+        response["Allow"] = ", ".join(_HEALTHZ_METHODS)
+    return response
 
 
 @cache
@@ -122,7 +130,7 @@ def _redis_client(url: str):
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def personal_data(request):
     """The personal-data notice (RGPD), linked from every page's footer."""
@@ -130,7 +138,7 @@ def personal_data(request):
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def theme_css(request):
     """The institution's colours (settings ``INSTITUTION_BRAND_COLOUR``) as CSS custom properties.
@@ -147,7 +155,7 @@ def theme_css(request):
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def accessibility(request):
     """ "Déclaration d'accessibilité" (RGAA 4.1 model): what was checked, how, and what is not yet compliant."""
@@ -155,7 +163,7 @@ def accessibility(request):
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def legal_notice(request):
     """ "Mentions légales": publisher, director of publication, host."""
@@ -175,7 +183,7 @@ def session_keepalive(request):
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def signup_choice(request):
     """ "Créer un compte", as the guide splits it: a student of the university logs in with the ENT first (their

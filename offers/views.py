@@ -2,14 +2,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.shortcuts import render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from offers.catalogue import catalogue_tree
 from offers.forms import CatalogueFilterForm
 
 
 @login_not_required
-@require_GET
+@require_safe
 @transaction.non_atomic_requests  # read-only page: no transaction, no savepoint queries
 def catalogue(request):
     """ "Offre de formation": the public catalogue with its filter (works without JavaScript)."""

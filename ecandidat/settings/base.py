@@ -4,6 +4,7 @@ Production is this module plus environment variables (see README, "Configuration
 only add local conveniences and defaults for secrets; there is deliberately no ``prod.py``.
 """
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -701,12 +702,24 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- Logging ----------------------------------------------------------------------------------------------
+
+
+def _one_warning_line(record: logging.LogRecord) -> bool:
+    """A request for a host not in ALLOWED_HOSTS (scanners, a stray DNS name): Django logs an ERROR with its whole
+    traceback (django.security.DisallowedHost) at every such request, which floods the journal. It is not our error:
+    one WARNING line naming the host is enough for IT."""
+    record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+    record.exc_info, record.exc_text = None, None
+    return True
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"one_warning_line": {"()": lambda: _one_warning_line}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -715,6 +728,11 @@ LOGGING = {
         # each upload and each dossier PDF holding it (about 140,000 for 2 MB), slightly damaged scans a warning at
         # every build. The upload checks answer the candidate and the dossier PDF logs what it leaves out.
         "pypdf": {"level": "CRITICAL"},
+        # fpdf2 subsets the embedded fonts of every letter and dossier PDF with fontTools, which logs each step at
+        # INFO: 100 to 400 lines per PDF (1,600 before `make run`'s banner) buried everything else in the journal.
+        "fontTools": {"level": "WARNING"},
+        # deploy/nginx.conf.example keeps foreign hosts away; behind another proxy they reach Django.
+        "django.security.DisallowedHost": {"filters": ["one_warning_line"]},
     },
 }
 

@@ -435,6 +435,23 @@ def test_nginx_speaks_http_1_1_to_gunicorn_so_a_cut_stream_is_a_failed_download(
     assert "proxy_http_version 1.1;" in directives
 
 
+def test_nginx_refuses_other_host_names_before_django():
+    # A scanner's request for the bare IP address or a name of its own reached Django, which logged a DisallowedHost
+    # at each one: the default servers of both ports close the connection (444), the TLS one without showing the
+    # certificate (ssl_reject_handshake), and the site's own servers are not the default.
+    text = _nginx_example()
+    servers = re.findall(r"^server \{\n(.*?)^\}", text, flags=re.S | re.M)
+    default = [block for block in servers if "default_server" in block]
+    assert len(default) == 2
+    listens = sorted(re.findall(r"^    listen (?:\[::\]:)?(\d+)[^;]* default_server;", "".join(default), flags=re.M))
+    assert listens == ["443", "443", "80", "80"]
+    for block in default:
+        assert "server_name _;" in block
+        assert "    return 444;" in block
+    assert "    ssl_reject_handshake on;" in next(block for block in default if "443" in block)
+    assert all("server_name ecandidat.example.org;" in block for block in servers if block not in default)
+
+
 def test_nginx_answers_its_own_errors_with_the_french_pages_of_deploy_errors():
     # nginx's built-in pages are English ("413 Request Entity Too Large", "502 Bad Gateway"): a candidate whose photos
     # are over the limit, or who posts while gunicorn restarts, gets a French page saying whether anything was kept.
