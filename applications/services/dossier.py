@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts.models import User
 from accounts.services import change_email, is_past_campaign_account
@@ -797,8 +797,37 @@ def _record_dossier_change(
     the dossier are written; by ``actor``, or with no actor by ``batch``. Returns the number of rows."""
     if not changes or not application_ids:
         return 0
-    record_events(application_ids, kind=kind, actor=actor, batch=batch, comment="; ".join(changes)[:1000])
+    record_events(application_ids, kind=kind, actor=actor, batch=batch, comment=changes_comment(changes))
     return len(application_ids)
+
+
+# The most a history row's comment says of a dossier's changes: a whole dossier taken again from the SIS (20 lines of
+# cursus) holds in it; a change that would not is counted, not cut in the middle of a word.
+CHANGES_COMMENT_MAX = 4000
+
+
+def changes_comment(changes: list[str]) -> str:
+    """``changes`` joined with "; ", whole, up to ``CHANGES_COMMENT_MAX`` characters; those left out counted at the
+    end (« … et 3 autres modifications »), in the institution's language like the changes. They were cut at 1,000
+    characters in the middle of a word, and the last changes (the cursus, written last) vanished without a sign."""
+    kept: list[str] = []
+    length = 0
+    for change in changes:
+        added = len(change) + (2 if kept else 0)
+        if length + added > CHANGES_COMMENT_MAX - 60:  # room for the count
+            break
+        kept.append(change)
+        length += added
+    if not kept:  # one change longer than the whole comment: that one, cut where a word ends
+        kept = [changes[0][: CHANGES_COMMENT_MAX - 60].rsplit(" ", 1)[0] + "…"]
+    left = len(changes) - len(kept)
+    comment = "; ".join(kept)
+    if left:
+        with translation.override(settings.LANGUAGE_CODE):
+            comment += ngettext(" … and %(count)d more change", " … and %(count)d more changes", left) % {
+                "count": left
+            }
+    return comment
 
 
 # The columns a change in words leaves out: keys, bookkeeping, and the SIS's lock (never the candidate's to change);

@@ -5,6 +5,7 @@ validated."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from applications.notifications import decision_topic
 from applications.services import staff
@@ -95,3 +96,33 @@ def test_another_applications_mails_are_not_listed(client, centre_manager, forma
 
     assert "review-mail-failed" not in page
     assert other.candidate.user.email not in page
+
+
+def test_a_refused_centre_copy_is_not_said_to_be_the_candidates(client, centre, centre_manager, application):
+    """The centre's copy shares the decision's topic: its failure named the candidate, who had their mail."""
+    centre.candidate_mail_copy, centre.email = "M", "scol-centre@example.org"
+    centre.save(update_fields=["candidate_mail_copy", "email"])
+    decide(application, Avis.FAVOURABLE, actor=centre_manager)
+    mails = OutboundEmail.objects.filter(topic=decision_topic(application))
+    mails.filter(to=application.candidate.user.email).update(status=OutboundEmail.Status.SENT, sent_at=timezone.now())
+    mails.filter(to=centre.email).update(status=OutboundEmail.Status.FAILED, last_error=REFUSED)
+    client.force_login(centre_manager)
+
+    page = client.get(change_url(application), language="fr").content.decode()
+
+    failed = page[page.index('class="review-mail-failed"') :]
+    assert "<strong>échec</strong> : non remis à scol-centre@example.org." in failed
+    assert "le candidat ne l'a pas reçu" not in page
+    assert "<strong>envoyé</strong> (" in page  # the space before the date kept
+
+
+def test_each_subject_is_marked_in_its_own_language(client, centre_manager, application):
+    application.candidate.preferred_language = "en"
+    application.candidate.save(update_fields=["preferred_language"])
+    decide(application, Avis.FAVOURABLE, actor=centre_manager)
+    subject = OutboundEmail.objects.get(topic=decision_topic(application), to=application.candidate.user.email).subject
+    client.force_login(centre_manager)
+
+    page = client.get(change_url(application), language="fr").content.decode()
+
+    assert f'<span lang="en">{subject}</span>' in page
