@@ -488,8 +488,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             identity = directory.link_ent_identity(
                 provider=account.provider, uid=account.uid, login=login, extra_data=account.extra_data
             )
-        except directory.StaffDeactivated:
-            messages.error(request, directory.STAFF_DEACTIVATED)
+        except directory.StaffDeactivated as refused:  # deactivated, or not staff for the directory: its own words
+            messages.error(request, refused.message)
             raise ImmediateHttpResponse(redirect("account_login")) from None
         if identity is not None:
             sociallogin.account = identity

@@ -180,8 +180,8 @@ def callback(request: HttpRequest) -> HttpResponse:
 
     try:
         identity = directory.link_ent_identity(provider=PROVIDER_ID, uid=None, login=username)
-    except directory.StaffDeactivated:
-        messages.error(request, STAFF_DEACTIVATED)
+    except directory.StaffDeactivated as refused:  # deactivated, or not staff for the directory: its own words
+        messages.error(request, refused.message)
         return redirect("account_login")
     if identity is not None:
         # The directory's uid is the staff account's username (accounts.directory): the same person, so the ENT

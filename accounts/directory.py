@@ -62,13 +62,28 @@ logger = logging.getLogger(__name__)
 ATTRIBUTES = ["uid", "mail", "givenName", "sn", "displayName", "eduPersonAffiliation", "supannEmpId"]
 TIMEOUT_SECONDS = 5
 STAFF_DEACTIVATED = gettext_lazy("This staff account is deactivated. Please contact the central administration.")
+STAFF_NOT_LISTED = gettext_lazy(
+    "The directory does not list this login as staff, so the ENT cannot open this account. "
+    "Log in with the account's password."
+)
 # NUL and the other C0 control characters, and DEL: PostgreSQL refuses a NUL in a text (psycopg2's ValueError), and
 # no name, address or login of a person holds any of them.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class StaffDeactivated(Exception):
-    """A staff account that the directory (or an administrator) has deactivated."""
+    """A staff account that the directory (or an administrator) has deactivated. ``message``: what the person is
+    told."""
+
+    message = STAFF_DEACTIVATED
+
+
+class NotStaffInDirectory(StaffDeactivated):
+    """An ENT login refused for an account that stays active: a superuser whose uid the directory knows, but not as
+    staff (``refresh_staff``). The account is not deactivated, so the message says what is true: log in with its
+    password."""
+
+    message = STAFF_NOT_LISTED
 
 
 class DirectoryUnavailable(Exception):
@@ -79,7 +94,8 @@ class DirectoryUnavailable(Exception):
 class DirectoryPerson:
     """``uid``: the uid naming the person for an account (``uid_spelling``); ``uids``: every uid of the entry, so
     spelled (an account named by any of them is this person's, ``create_staff_from_directory``), not compared: the
-    same person whichever entry value named them."""
+    same person whichever entry value named them; ``directory_uids``: the same uids as the directory stores them
+    (``rene\u0301``, a trailing space), which named the accounts added before ``uid_spelling``."""
 
     uid: str
     email: str
@@ -87,6 +103,7 @@ class DirectoryPerson:
     last_name: str
     affiliations: tuple[str, ...]
     uids: tuple[str, ...] = dataclasses.field(default=(), compare=False)
+    directory_uids: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
 
 def is_configured() -> bool:
@@ -218,6 +235,9 @@ def _person(entry, *, uid: str | None = None) -> DirectoryPerson:
     return DirectoryPerson(
         uid=uid,
         uids=tuple(value for value in uids if not CONTROL_CHARACTERS.search(value)),
+        directory_uids=tuple(
+            value for value in _values(entry, "uid") if value.strip() and not CONTROL_CHARACTERS.search(value)
+        ),
         email=_fitting(directory_spelling(_value(entry, "mail")), field="email", uid=uid, attribute="mail"),
         first_name=_fitting(_value(entry, "givenName"), field="first_name", uid=uid, attribute="givenName"),
         last_name=_fitting(_value(entry, "sn"), field="last_name", uid=uid, attribute="sn"),
@@ -283,8 +303,10 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     An entry with several uids answers under each one that was asked for, as the person named by that uid
     (``DirectoryPerson.uid``); one entry found twice (asked for in two chunks) is still one person. An entry the
     directory returns under none of the asked uids (``uid_key`` does not take any of its uids for one asked: the
-    directory compared by a rule of its own) is logged, and the uids of its search that found nobody map to
-    ``(None, False)``, no answer: one of them is that person, and none is taken for gone.
+    directory compared by a rule of its own) is logged, and each uid of its search that found nobody is then searched
+    for on its own, over the same connection (a rare path): a uid whose own search returns an entry maps to
+    ``(None, False)``, no answer (that person, or another the directory takes for them: not taken for gone); a uid
+    whose own search returns nothing is absent, gone as ever (one such entry hid up to 99 leavers of its chunk).
 
     All or nothing, over one connection: raises DirectoryUnavailable when the directory does not answer, refuses the
     bind, or answers any search with an error (a wrong base is "no such object", not "nobody"), a referral or a
@@ -295,7 +317,7 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     escape = ldap3.utils.conv.escape_filter_chars
     found: dict[str, dict[str, DirectoryPerson]] = {}  # uid key -> {entry's dn: person}
     staff: set[str] = set()
-    unanswered: set[str] = set()  # uid keys found nowhere in a search that returned an entry matching none
+    unanswered: set[str] = set()  # uid keys the directory answers, on their own, with an entry matching none
 
     def search(connection, filter_: str, attributes: list[str]) -> list:
         connection.search(settings.LDAP_PEOPLE_BASE, filter_, attributes=attributes)
@@ -304,7 +326,8 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
     try:
         with connect() as connection:
             for start in range(0, len(uids), LOOK_UP_CHUNK):
-                asked = {uid_key(uid) for uid in uids[start : start + LOOK_UP_CHUNK]}
+                by_key = {uid_key(uid): uid for uid in uids[start : start + LOOK_UP_CHUNK]}
+                asked = set(by_key)
                 chunk = "".join(f"(uid={escape(uid)})" for uid in uids[start : start + LOOK_UP_CHUNK])
                 unmatched = False
                 for entry in search(connection, f"(|{chunk})", ATTRIBUTES):
@@ -317,7 +340,11 @@ def look_up(uids: list[str]) -> dict[str, tuple[DirectoryPerson | None, bool]]:
                 for entry in search(connection, f"(&(|{chunk}){settings.LDAP_STAFF_FILTER})", ["uid"]):
                     staff.update(_matching_uids(entry, asked))
                 if unmatched:
-                    unanswered.update(asked - found.keys())
+                    unanswered.update(
+                        key
+                        for key in sorted(asked - found.keys())
+                        if search(connection, f"(uid={escape(by_key[key])})", ["uid"])
+                    )
     except ldap3.core.exceptions.LDAPException as exc:
         raise DirectoryUnavailable(str(exc)) from exc
     # An ambiguous uid (two entries) is no answer: None, and the caller decides nothing about that account.
@@ -401,9 +428,10 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     marked ``from_directory``, so the nightly refresh deactivates it when the person leaves the directory, password
     or not. Roles and scopes are given afterwards in the back office. The account's history (« Ajouté depuis
     l'annuaire ») names ``actor`` when there is one. Raises BusinessRuleError when the directory has no such staff
-    member, or when a staff account (no campaign) is named by any of the entry's uids whatever its case (the account
-    exists already: ``jean.dupont`` is ``jdupont``'s alias, ``Sophie.Gestion`` is ``sophie.gestion``),
-    DirectoryUnavailable when the directory does not answer.
+    member, or when a staff account (no campaign) is named by any of the entry's uids whatever its case, in
+    ``uid_spelling`` or as the directory stores it (the account exists already: ``jean.dupont`` is ``jdupont``'s
+    alias, ``Sophie.Gestion`` is ``sophie.gestion``, and an account added before ``uid_spelling`` is named
+    ``rene\u0301`` or with the trailing space), DirectoryUnavailable when the directory does not answer.
     """
     identifier = identifier.strip()
     person = find_person(email=identifier) if "@" in identifier else find_person(uid=identifier)
@@ -411,7 +439,7 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
         raise BusinessRuleError(f"The directory has no staff member {identifier!r}.")
     exists = BusinessRuleError(f"An account {person.uid!r} exists already.")
     named = Q()
-    for uid in {person.uid, *person.uids}:
+    for uid in {person.uid, *person.uids, *person.directory_uids}:
         named |= Q(username__iexact=uid)
     existing = User.objects.filter(named, campaign__isnull=True)
     try:
@@ -461,7 +489,8 @@ def refresh_staff(*, user: User, ent_identity: bool = False) -> User:
     updated, the account deactivated when the directory no longer lists the person as staff (``is_active`` is then
     False), unless it is a superuser's. A superuser whose uid the directory knows, but not as staff (a student's ENT
     uid taken as a superuser's login), stays active; with ``ent_identity`` (the login is an ENT identity about to be
-    linked, ``link_ent_identity``) it is refused (``StaffDeactivated``, logged): that identity is the other person's,
+    linked, ``link_ent_identity``) it is refused (``NotStaffInDirectory``, a ``StaffDeactivated`` whose message says
+    to log in with the password; logged): that identity is the other person's,
     and would open a superuser's session with its second factor. A uid the directory does not know at all
     deactivates the account only by the
     nightly refresh's rule (``deactivate_when_absent``). Each change is a ``StaffDirectoryChange`` row, as the nightly
@@ -487,7 +516,7 @@ def refresh_staff(*, user: User, ent_identity: bool = False) -> User:
                     "superuser %s: the directory knows this uid but not as staff; left active, ENT login refused",
                     locked.username,
                 )
-                raise StaffDeactivated(locked.username)
+                raise NotStaffInDirectory(locked.username)
             logger.warning("superuser %s is not listed as staff in the directory; left active", locked.username)
             return locked
         if known is None and not deactivate_when_absent(locked):
@@ -562,7 +591,7 @@ def link_ent_identity(
 
     Never linked: an account that is not staff, and an identity already linked to another account (returned as None:
     it logs its own owner in, as ever). A superuser is staff, linked as the CAS callback always linked them, unless
-    the directory knows the uid but not as staff (someone else's ENT identity: StaffDeactivated, the superuser left
+    the directory knows the uid but not as staff (someone else's ENT identity: NotStaffInDirectory, the superuser left
     active, ``refresh_staff``). An identity already linked to this account is returned as it is.
 
     ``uid`` None: the identity is named by the staff account's username (CAS, whose identity is the login: the login

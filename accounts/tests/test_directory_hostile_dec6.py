@@ -6,9 +6,11 @@
 - uids the directory takes for one (a trailing space, ``e`` and a combining accent typed ``é``) are one here too: the
   account added from the directory is found again at its owner's ENT login and by the nightly refresh. An entry the
   directory returns under none of the asked uids names nobody: no account is made from it, and nobody is taken for
-  gone because of it.
-- A superuser whose login the directory knows as someone else's (a student's) is not logged in by that ENT identity.
-- An account named by any of the entry's uids, whatever its case, is the person's: adding the person again is refused.
+  gone because of it; a uid of that search that the directory does not know on its own is gone (a leaver).
+- A superuser whose login the directory knows as someone else's (a student's) is not logged in by that ENT identity,
+  and is told the truth: the account is not deactivated, its password logs in.
+- An account named by any of the entry's uids, whatever its case, is the person's: adding the person again is refused,
+  also when the account is named as the directory stores the uid (added before ``uid_spelling``).
 - Adding a staff member from the directory is written to the account's history, by whom.
 
 The directory here is a stand-in connection answering the entries a test gives it, whatever the filter (the directory
@@ -19,6 +21,7 @@ from django.conf import settings as django_settings
 from django.contrib.admin.models import ADDITION, LogEntry
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 
 from accounts import directory, directory_refresh
 from accounts.models import User
@@ -28,7 +31,10 @@ from ecandidat.exceptions import BusinessRuleError
 FROM_DIRECTORY = "/gestion/accounts/user/from-directory/"
 
 
-def _entry(uid: str | list[str], *, mail: str = "", sn: str = "", staff: bool = True) -> dict:
+def _entry(
+    uid: str | list[str], *, mail: str = "", sn: str = "", staff: bool = True, answers: tuple[str, ...] = ()
+) -> dict:
+    """``answers``: the uids whose searches return the entry (the directory's own rule); none, every search."""
     uids = [uid] if isinstance(uid, str) else uid
     return {
         "type": "searchResEntry",
@@ -41,17 +47,20 @@ def _entry(uid: str | list[str], *, mail: str = "", sn: str = "", staff: bool = 
             "eduPersonAffiliation": ["staff" if staff else "student"],
         },
         "staff": staff,
+        "answers": answers,
     }
 
 
 class StandInDirectory:
     """A connection answering every search with the entries it holds (only the staff ones when the filter asks for
-    staff), as a directory that matched them by rules of its own."""
+    staff; an entry with ``answers``, only a search for one of those uids), as a directory that matched them by rules
+    of its own. ``filters``: the searches made, in order."""
 
     def __init__(self, entries: list[dict]):
         self.entries = entries
         self.response: list[dict] = []
         self.result: dict = {}
+        self.filters: list[str] = []
 
     def __enter__(self):
         return self
@@ -60,11 +69,13 @@ class StandInDirectory:
         return False
 
     def search(self, base, filter_, attributes=None, size_limit=0):
+        self.filters.append(filter_)
         staff_only = django_settings.LDAP_STAFF_FILTER in filter_
         self.response = [
-            {key: value for key, value in entry.items() if key != "staff"}
+            {key: value for key, value in entry.items() if key not in {"staff", "answers"}}
             for entry in self.entries
-            if entry["staff"] or not staff_only
+            if (entry["staff"] or not staff_only)
+            and (not entry["answers"] or any(f"(uid={uid})" in filter_ for uid in entry["answers"]))
         ]
         self.result = {"result": 0}
 
@@ -227,17 +238,54 @@ def test_an_entry_matching_no_uid_asked_takes_nobody_for_gone(stand_in, db):
     assert (outcome.deactivated, outcome.ambiguous_kept) == ([], 1)
 
 
+def test_an_entry_matching_no_uid_asked_hides_no_leaver_of_its_search(stand_in, db):
+    # The directory answers zrev.alias with zrev.other's entry (a rule of its own); zrev.gone is in no entry.
+    stand_in.append(_entry("zrev.other", mail="zrev.other@univ-perp.fr", answers=("zrev.alias",)))
+    alias = _from_directory("zrev.alias")
+    gone = _from_directory("zrev.gone")
+
+    answer = directory.look_up(["zrev.alias", "zrev.gone"])
+    outcome = directory_refresh.refresh_staff_from_directory(max_deactivations=10)
+
+    alias.refresh_from_db()
+    gone.refresh_from_db()
+    assert answer == {"zrev.alias": (None, False)}
+    assert (outcome.deactivated, outcome.ambiguous_kept) == (["zrev.gone"], 1)
+    assert (alias.is_active, gone.is_active) == (True, False)
+
+
+def test_a_uid_slapd_takes_for_another_hides_no_leaver_of_its_search(ldap, db):
+    # slapd matches U+0130 (İ) with sophie.gestion's i; uid_key does not (its lower case is i and a combining dot).
+    unmatched = _from_directory("SOPHIE.GEST\u0130ON")
+    gone = _from_directory("zrev.gone")
+
+    answer = directory.look_up(["SOPHIE.GEST\u0130ON", "zrev.gone"])
+    outcome = directory_refresh.refresh_staff_from_directory(max_deactivations=10)
+
+    unmatched.refresh_from_db()
+    gone.refresh_from_db()
+    assert answer == {directory.uid_key("SOPHIE.GEST\u0130ON"): (None, False)}
+    assert outcome.deactivated == ["zrev.gone"]
+    assert (unmatched.is_active, gone.is_active) == (True, False)
+
+
 # --- 3. a superuser named by someone else's uid ---
 
 
 def test_a_superuser_whose_uid_the_directory_knows_as_a_student_is_refused_at_the_ent(ldap, db, caplog):
     admin = StaffFactory(username="estelle.martin", is_superuser=True)
 
-    with pytest.raises(directory.StaffDeactivated):
+    with pytest.raises(directory.NotStaffInDirectory) as refused:
         directory.link_ent_identity(provider="cas", uid=None, login="estelle.martin")
 
     admin.refresh_from_db()
     assert admin.is_active
+    assert isinstance(refused.value, directory.StaffDeactivated)  # the ENT logins' callers catch that one
+    with translation.override("fr"):
+        assert str(refused.value.message) == (
+            "L'annuaire ne compte pas cet identifiant parmi le personnel : l'ENT ne peut donc pas ouvrir ce compte. "
+            "Connectez-vous avec le mot de passe du compte."
+        )
     assert not admin.socialaccount_set.exists()
     assert "ENT login refused" in caplog.text
 
@@ -257,6 +305,26 @@ def test_an_account_of_any_of_the_entrys_uids_exists_already(ldap, db, existing,
         directory.create_staff_from_directory(identifier=identifier, actor=None)
 
     assert list(User.objects.filter(campaign__isnull=True)) == [account]
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [("zrev.space ", "zrev.space"), ("zrev.rene\u0301", "zrev.ren\u00e9"), ("zrev.rene\u0301", "zrev.rene\u0301")],
+    ids=["trailing-space", "nfd-typed-nfc", "nfd-typed-nfd"],
+)
+def test_an_account_named_by_the_directorys_own_spelling_exists_already(stand_in, db, stored, typed):
+    # Added before uid_spelling: the account is named as the directory stores the uid.
+    stand_in.append(_entry(stored, mail="zrev@univ-perp.fr"))
+    account = _from_directory(stored)
+
+    with pytest.raises(BusinessRuleError, match="exists already"):
+        directory.create_staff_from_directory(identifier=typed, actor=None)
+
+    assert list(User.objects.filter(campaign__isnull=True)) == [account]
+
+
+def test_a_deactivated_staff_accounts_message_is_unchanged():
+    assert directory.StaffDeactivated("zrev.a").message == directory.STAFF_DEACTIVATED
 
 
 # --- 5. who added the staff member ---

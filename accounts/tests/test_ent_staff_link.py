@@ -263,7 +263,11 @@ def test_a_superuser_named_by_a_students_uid_is_not_logged_in_by_the_students_ca
 
     assert response.url == LOGIN
     assert "_auth_user_id" not in client.session
-    assert DEACTIVATED_FR in client.get(LOGIN, **FRENCH).content.decode()
+    page = client.get(LOGIN, **FRENCH).content.decode()
+    # Said as it is: the account is active (not « désactivé »), the ENT cannot open it, its password can.
+    assert "ne compte pas cet identifiant parmi le personnel" in page
+    assert "Connectez-vous avec le mot de passe du compte." in page
+    assert DEACTIVATED_FR not in page
     assert not SocialAccount.objects.exists()
     admin.refresh_from_db()
     assert admin.is_active
