@@ -317,12 +317,17 @@ def refusing_forged_selections(response_action: Callable[..., Any]) -> Callable[
                 converted = pk.to_python(value)
             except ValidationError:
                 raise ForgedSelection(f"selected value {value[:40]!r} is not an id") from None
-            # An integer no id can be: SQLite's driver refuses it (OverflowError, a 500 under ``make run``).
-            if isinstance(converted, int) and not -(2**63) <= converted < 2**63:
+            if out_of_range(converted):
                 raise ForgedSelection(f"selected value {value[:40]!r} is not an id")
         return response_action(model_admin, request, queryset, *args, **kwargs)
 
     return checked
+
+
+def out_of_range(value: Any) -> bool:
+    """Whether ``value`` is an integer no column holds (outside 64 bits): SQLite's driver refuses to bind it
+    (OverflowError, a 500 under ``make run`` and in the tests), where PostgreSQL finds no row."""
+    return isinstance(value, int) and not -(2**63) <= value < 2**63
 
 
 def search_words(search_term: str) -> list[str]:
@@ -498,6 +503,37 @@ def _converts(field: Any, value: Any) -> bool:
     return True
 
 
+def refusing_out_of_range_choices(check_values: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelMultipleChoiceField._check_values`` so that a posted id out of the integers' range (20 digits) is
+    refused with the field's message for an id that names no row ("Select a valid choice. … is not one of the
+    available choices."), before Django reads the rows with ``pk__in``: SQLite refuses to bind it (``OverflowError``,
+    a 500), and Django catches only the values it cannot convert. Every multiple choice of rows (the tags of the
+    applications' mass action, a formation's pieces, a membership's commissions), in the back office and out of it;
+    a single choice already answers its message (Django checks the bounds of ``exact``). Applied once, in
+    ``ecandidat/admin.py``."""
+
+    @wraps(check_values)
+    def checked(field: Any, value: Any) -> Any:
+        opts = field.queryset.model._meta
+        key = opts.get_field(field.to_field_name) if field.to_field_name else opts.pk
+        try:
+            choices = frozenset(value)
+        except TypeError:
+            return check_values(field, value)  # Django's own message (a list of lists)
+        for choice in choices:
+            try:
+                converted = key.to_python(choice)
+            except ValidationError:
+                continue  # Django's own message (not an id)
+            if out_of_range(converted):
+                raise ValidationError(
+                    field.error_messages["invalid_choice"], code="invalid_choice", params={"value": choice}
+                )
+        return check_values(field, value)
+
+    return checked
+
+
 # Comparisons PostgreSQL makes on an inet column itself, which refuse a value that is not an address; the others
 # (contains, startswith…) compare its text, HOST(column).
 _INET_COMPARISONS = {"exact", "gt", "gte", "lt", "lte", "in", "range"}
@@ -514,7 +550,10 @@ def refusing_forged_lookups(lookup_allowed: Callable[..., Any]) -> Callable[...,
       bound for each character (``IndexError``, ``TypeError``);
     - a regular expression (``__regex``, ``__iregex``): PostgreSQL refuses the malformed ones (``(``) and its syntax
       is not Python's, so none is checked; no link of ours filters with one;
-    - a value that is not an IP address compared with an address column (``?used_from__exact=abc``).
+    - a value that is not an IP address compared with an address column (``?used_from__exact=abc``);
+    - an id out of the integers' range (20 digits) in a list of ids or compared with a foreign key
+      (``?pk__in=…``, ``?campaign=…``): SQLite refuses to bind it (``OverflowError``), where Django checks the bounds
+      only of the list's own integer fields, and only for ``exact`` and the comparisons.
 
     No list filter, link or saved filter of ours makes such a query string. Applied once, in ``ecandidat/admin.py``."""
 
@@ -529,7 +568,8 @@ def refusing_forged_lookups(lookup_allowed: Callable[..., Any]) -> Callable[...,
 
 def runnable_lookup(model: type[models.Model], lookup: str, value: Any) -> bool:
     """Whether the database can filter ``model`` with ``lookup=value`` as the admin's list would (its query string's
-    value: ``__in`` split on commas, ``__isnull`` read as a flag). Nothing is read: the query is only compiled."""
+    value: ``__in`` split on commas, ``__isnull`` read as a flag). Nothing is read: the query is only compiled, and
+    its parameters are those the database would be given."""
     if lookup.rsplit(LOOKUP_SEP, 1)[-1] in {"regex", "iregex", "range"}:
         return False
     try:
@@ -537,12 +577,23 @@ def runnable_lookup(model: type[models.Model], lookup: str, value: Any) -> bool:
     except Exception:  # as Django's list: what it cannot build, it refuses itself (?e=1), or a filter of ours reads it
         return True
     try:
-        query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+        _sql, params = query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
     except (EmptyResultSet, FullResultSet):
         return True
     except (ValueError, TypeError, IndexError, OverflowError):
         return False
-    return all(_comparable(node) for node in _lookups(query.where))
+    return not any(out_of_range(param) for param in _flattened(params)) and all(
+        _comparable(node) for node in _lookups(query.where)
+    )
+
+
+def _flattened(params: Any):
+    # A query's parameters, and those inside a list or tuple (an array parameter of PostgreSQL's).
+    for param in params:
+        if isinstance(param, (list, tuple)):
+            yield from _flattened(param)
+        else:
+            yield param
 
 
 def _lookups(node: WhereNode):
