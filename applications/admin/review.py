@@ -599,7 +599,9 @@ def _decision_mails(application, decisions) -> list[OutboundEmail]:
         return []
     return list(
         OutboundEmail.objects.filter(topic=decision_topic(application))
-        .only("created_at", "to", "language", "subject", "status", "attempts", "last_error", "sent_at", "cancel_reason")
+        .only(
+            "created_at", "to", "language", "subject", "status", "attempts", "last_error", "sent_at", "cancel_reason"
+        )
         .order_by("created_at", "pk")
     )
 
