@@ -89,7 +89,7 @@ def stand_in(mocker, settings):
 
 
 def _from_directory(username: str, **fields) -> User:
-    user = StaffFactory(username=username, from_directory=True, **fields)
+    user: User = StaffFactory(username=username, from_directory=True, **fields)
     user.set_unusable_password()
     user.save()
     return user

@@ -32,7 +32,7 @@ def application(formation, campaign):
 
 def _refused(application) -> OutboundEmail:
     """The application's first decision mail, refused for good by the mail server."""
-    mail = OutboundEmail.objects.filter(topic=decision_topic(application)).order_by("created_at", "pk").first()
+    mail = OutboundEmail.objects.filter(topic=decision_topic(application)).order_by("created_at", "pk")[0]
     mail.status, mail.attempts, mail.last_error = OutboundEmail.Status.FAILED, 1, REFUSED
     mail.save(update_fields=["status", "attempts", "last_error"])
     return mail
