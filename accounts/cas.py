@@ -52,7 +52,6 @@ SESSION_TICKET = "cas_service_ticket"
 SESSION_NEXT = "cas_next"
 SESSION_STATE = "cas_login_state"  # the value of the login this browser started, also in its service URL
 STATE_PARAMETER = "s"
-STAFF_DEACTIVATED = directory.STAFF_DEACTIVATED
 VALIDATION_FAILED = gettext_lazy("The ENT could not confirm your login. Please try again.")
 LOGIN_NOT_STARTED = gettext_lazy("The ENT login did not complete: please log in again.")
 
