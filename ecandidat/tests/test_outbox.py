@@ -108,6 +108,9 @@ def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.2 Host unknown")}), "failed"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (556, b"5.1.10 Recipient has null MX")}), "failed"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (450, b"4.2.1 Mailbox busy")}), "retry"),
+        # Class 5.1, but about our sender's address (RFC 3463 X.1.7, X.1.8), given by some relays at RCPT TO.
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (553, b"5.1.7 Bad sender address syntax")}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.8 Sender domain unknown")}), "retry"),
         # The relay refuses us, not the address (our configuration, RFC 3463 class 5.7): tried again.
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (554, b"5.7.1 <x>: Relay access denied")}), "retry"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.7.1 Client host rejected")}), "retry"),
