@@ -583,8 +583,8 @@ def deliver(email_id: int) -> str:
 def recipient_refused_for_good(error: Exception) -> bool:
     """The mail server refused the recipient's address for good: a 5xx to ``RCPT TO`` whose enhanced status
     (RFC 3463) is of class 5.1, the destination address (« 550 5.1.1 No such user », 5.1.2 unknown domain, 5.1.3 bad
-    syntax, 5.1.10 null MX), except 5.1.7 and 5.1.8, which are about our sender. Asking again gives the same answer:
-    the address has to be corrected.
+    syntax, 5.1.6 moved, 5.1.10 null MX; not 5.1.0, 5.1.7 or 5.1.8, given for our sender). Asking again gives the
+    same answer: the address has to be corrected.
 
     Every other refusal is tried again (a fault delays a mail, never drops it): a 4xx; a 5xx about the server itself
     (authentication, sender refused); a 5xx without an enhanced status (« 550 relay not permitted », Exim's answer
@@ -594,17 +594,17 @@ def recipient_refused_for_good(error: Exception) -> bool:
     if not isinstance(error, smtplib.SMTPRecipientsRefused) or not error.recipients:
         return False
     return all(
-        500 <= code <= 599
-        and _enhanced_status(message).startswith("5.1.")
-        and _enhanced_status(message) not in SENDER_ADDRESS_STATUSES
+        500 <= code <= 599 and _enhanced_status(message) in DESTINATION_ADDRESS_STATUSES
         for code, message in error.recipients.values()
     )
 
 
-# Class 5.1 statuses about *our* address, not the recipient's (RFC 3463: X.1.7 bad sender's mailbox address syntax,
-# X.1.8 bad sender's system address): some relays give them at ``RCPT TO``. ``DEFAULT_FROM_EMAIL`` has to be
-# corrected, and every mail waits for it instead of failing.
-SENDER_ADDRESS_STATUSES = frozenset({"5.1.7", "5.1.8"})
+# The statuses of class 5.1 that name the *destination* address (RFC 3463, RFC 7505): 5.1.1 bad mailbox, 5.1.2 bad
+# system, 5.1.3 bad syntax, 5.1.6 mailbox moved, 5.1.10 null MX. The others do not say whose address it is, or say it
+# is ours, and some relays give them at ``RCPT TO``: 5.1.0 (Postfix's « Sender address rejected: User unknown » when
+# ``DEFAULT_FROM_EMAIL`` is no mailbox of the relay), 5.1.7 and 5.1.8 (our sender's syntax or domain). The sender has
+# to be corrected, and every mail waits for it instead of failing.
+DESTINATION_ADDRESS_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
 
 
 def _enhanced_status(message: bytes | str) -> str:

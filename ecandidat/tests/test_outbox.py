@@ -100,6 +100,9 @@ def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
     assert smtp_down.call_count == 17
 
 
+POSTFIX_UNLISTED_SENDER = b"5.1.0 <ne-pas-repondre@example.org>: Sender address rejected: User unknown in local table"
+
+
 @pytest.mark.parametrize(
     ("error", "outcome"),
     [
@@ -111,6 +114,9 @@ def test_failed_attempts_follow_the_back_off_then_fail_only_after_the_horizon(
         # Class 5.1, but about our sender's address (RFC 3463 X.1.7, X.1.8), given by some relays at RCPT TO.
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (553, b"5.1.7 Bad sender address syntax")}), "retry"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.8 Sender domain unknown")}), "retry"),
+        # Postfix's reject_unlisted_sender, delayed to RCPT TO: 5.1.0 does not say whose address, here ours.
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (554, POSTFIX_UNLISTED_SENDER)}), "retry"),
+        (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.1.6 Mailbox has moved")}), "failed"),
         # The relay refuses us, not the address (our configuration, RFC 3463 class 5.7): tried again.
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (554, b"5.7.1 <x>: Relay access denied")}), "retry"),
         (smtplib.SMTPRecipientsRefused({"estelle@example.org": (550, b"5.7.1 Client host rejected")}), "retry"),
