@@ -844,7 +844,7 @@ def _field_changes(form, names) -> str:
 def described_changes(form, formsets) -> list[str]:
     """What a save of the dossier page changed, with the values before and after, in the institution's language:
     "Candidat : date de naissance : 01/02/2003 → 01/03/2003", "Adresse : commune : PERPIGNAN → CANET", "Stage :
-    ajouté (2024 Observatoire)"…"""
+    ajout (2024 Observatoire)"…"""
     with translation.override(settings.LANGUAGE_CODE):
         added, deleted = _("added"), _("deleted")
         changes = []

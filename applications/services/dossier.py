@@ -793,7 +793,7 @@ def _record_dossier_change(
     application_ids: list[int], *, kind: EventKind, actor: User | None, changes: list[str], batch: str = ""
 ) -> int:
     """One history row of ``kind`` on each of ``application_ids`` (one INSERT), its comment the changes in words
-    ("Adresse : commune : PERPIGNAN → CANET; Stage : ajouté (2024 Mairie)"), as staff, candidate and SIS changes of
+    ("Adresse : commune : PERPIGNAN → CANET; Stage : ajout (2024 Mairie)"), as staff, candidate and SIS changes of
     the dossier are written; by ``actor``, or with no actor by ``batch``. Returns the number of rows."""
     if not changes or not application_ids:
         return 0
@@ -885,8 +885,8 @@ def value_in_words(field: models.Field, value: Any) -> str:
 def change_in_words(row: models.Model, before: dict[str, Any] | None, *, deleted: bool = False) -> str:
     """What became of a section of the dossier, in the institution's language, as the staff's changes are written
     (``record_staff_change``): "Baccalauréat : mention : Assez bien → Très bien" (each field that differs from
-    ``before``, ``_described_values`` read before the change), "Stage : ajouté (2024 Mairie)" (no ``before``),
-    "Stage : supprimé (2024 Mairie)" (``deleted``); "" when nothing differs."""
+    ``before``, ``_described_values`` read before the change), "Stage : ajout (2024 Mairie)" (no ``before``),
+    "Stage : suppression (2024 Mairie)" (``deleted``); "" when nothing differs."""
     with translation.override(settings.LANGUAGE_CODE):
         section = capfirst(row._meta.verbose_name)
         if deleted:

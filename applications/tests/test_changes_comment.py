@@ -12,7 +12,7 @@ from offers.tests.factories import FormationFactory
 
 
 def _cursus_line(year: int) -> str:
-    return f"Cursus interne : ajouté ({year}-{year + 1} Licence Sciences de la vie, parcours biologie, ADM)"
+    return f"Cursus interne : ajout ({year}-{year + 1} Licence Sciences de la vie, parcours biologie, ADM)"
 
 
 @pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_changes_beyond_the_limit_are_counted_never_cut_in_a_word(settings):
 
 
 def test_one_change_longer_than_the_limit_is_cut_where_a_word_ends():
-    change = "Stage : ajouté (" + "mission " * 1000 + ")"
+    change = "Stage : ajout (" + "mission " * 1000 + ")"
 
     comment = changes_comment([change])
 
@@ -50,6 +50,6 @@ def test_one_change_longer_than_the_limit_is_cut_where_a_word_ends():
 
 
 def test_a_short_list_is_joined_as_it_is():
-    assert changes_comment(["Adresse : commune : PERPIGNAN → CANET", "Stage : ajouté (2024 Mairie)"]) == (
-        "Adresse : commune : PERPIGNAN → CANET; Stage : ajouté (2024 Mairie)"
+    assert changes_comment(["Adresse : commune : PERPIGNAN → CANET", "Stage : ajout (2024 Mairie)"]) == (
+        "Adresse : commune : PERPIGNAN → CANET; Stage : ajout (2024 Mairie)"
     )

@@ -103,8 +103,8 @@ def test_a_cursus_row_added_then_deleted_is_recorded(candidate):
     services.delete_row(row=row, actor=candidate.user)
 
     assert rows() == [
-        (application.pk, "Cursus externe : ajouté (2024 Master 1 Chimie)"),
-        (application.pk, "Cursus externe : supprimé (2024 Master 1 Chimie)"),
+        (application.pk, "Cursus externe : ajout (2024 Master 1 Chimie)"),
+        (application.pk, "Cursus externe : suppression (2024 Master 1 Chimie)"),
     ]
     assert not ExternalCursus.objects.exists()
 

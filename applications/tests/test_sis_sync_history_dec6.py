@@ -99,7 +99,7 @@ def test_a_cursus_result_given_by_the_sis_is_written(ent_student):
     _sync()
 
     [event] = _dossier_events()
-    assert event.comment == "Cursus interne : résultat : — → ADM; Cursus interne : ajouté (2021 Licence 2)"
+    assert event.comment == "Cursus interne : résultat : — → ADM; Cursus interne : ajout (2021 Licence 2)"
 
 
 def test_the_queries_of_a_dossier_do_not_grow_with_its_changes(ent_student, campaign):

@@ -112,7 +112,7 @@ def test_a_manager_adds_an_internship(client, centre_manager, application):
         f.errors for f in response.context["inline_admin_formsets"]
     ]
     assert Internship.objects.filter(candidate=application.candidate).count() == 1
-    assert "Stage : ajouté" in application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).comment
+    assert "Stage : ajout (" in application.events.get(kind=EventKind.DOSSIER_CHANGED_BY_STAFF).comment
 
 
 def test_a_manager_chooses_the_specialities_by_name(client, centre_manager, application):
