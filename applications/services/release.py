@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import Error as DatabaseLibraryError
+from django.db import connection, transaction
 from django.db.models import Exists, Q, QuerySet
 from django.db.models.signals import post_save
 from django.utils import timezone
@@ -411,6 +413,60 @@ def _check_requester(actor: User, application: Application) -> None:
         raise BusinessRuleError(_("This application is no longer in your scope: its decision was not validated."))
 
 
+def _refusal(application: Application, reason: str) -> str:
+    """One line of a job's refusals: « numéro – formation: reason »."""
+    return f"{application.candidate.user.username} – {application.formation.code}: {reason}"
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """Whether ``error`` is the database's and left its connection unusable (the server stopped or restarted, the
+    network cut: an ``OperationalError`` or an ``InterfaceError``): an error of the whole job, not of one
+    application, since every application left would fail the same way. One query (``SELECT 1``, none once Django
+    closed the connection), only after an error of the database. A lock wait or a statement given up
+    (``lock_timeout`` not mapped to a refusal, ``statement_timeout``) leaves the connection usable once its
+    transaction rolled back: that application's error, not the job's."""
+    return isinstance(error, DatabaseLibraryError) and not connection.is_usable()
+
+
+def _not_reached(
+    job: ReleaseJob, applications: list[Application] | None, handled: set[int], *, resumed: bool
+) -> tuple[int, list[str]]:
+    """What a run that stops on an error of the whole job (``run_release``, FAILED) did not get to: each
+    application neither counted nor refused, in the release's order, refused with the reason that the release
+    stopped before it (its requester selects it again), and the decisions a run that was stopped validated among
+    them (a resumed run: one query), counted as done. By its number when the run stopped before reading the
+    applications, or for one deleted since."""
+    left = [pk for pk in job.application_ids if pk not in handled]
+    validated: set[int] = set()
+    if resumed and left:
+        validated = set(
+            Application.objects.filter(pk__in=left)
+            .annotate(validated=latest_decision("validated_at"))
+            .filter(validated__isnull=False)
+            .values_list("pk", flat=True)
+        )
+    reason = _(
+        "The release stopped before this application: its decision was not validated; select it again to release it."
+    )
+    read = {} if applications is None else {application.pk: application for application in applications}
+    ordered = [application.pk for application in applications or ()] + sorted(set(left) - set(read))
+    refusals = []
+    for pk in ordered:
+        if pk in handled or pk in validated:
+            continue
+        if pk in read:
+            refusals.append(_refusal(read[pk], reason))
+        elif applications is None:
+            refusals.append(
+                _("Application %(id)d: the release stopped before it, nothing was validated.") % {"id": pk}
+            )
+        else:
+            refusals.append(
+                _("Application %(id)d: deleted since this release was asked for, nothing was validated.") % {"id": pk}
+            )
+    return len(validated), refusals
+
+
 def run_release(job_id: int) -> None:
     """Validate each application's current decision, each in its own transaction (a refusal does not stop the others;
     the mails and letters leave after each commit), in the page's order (``release_order``), recording the progress.
@@ -420,7 +476,15 @@ def run_release(job_id: int) -> None:
     instead of validating, and mailing, them twice. Each write checks the claim's stamp: a run taken over stops. The
     requester's right is read again for each application, in its transaction (``_check_requester``): one no longer in
     their scope is refused; once their account is deactivated, the job stops, that application and every one left
-    refused with the same reason."""
+    refused with the same reason.
+
+    An unexpected error of one application (a bug in its mail or its letter, a database error its statements caused)
+    is that application's: its transaction rolls back (nothing of it is written, no mail leaves), it is logged and
+    refused (« erreur inattendue »), and the others go on. An error of the whole job is raised: the database's
+    connection lost (``_connection_lost``) leaves the job RUNNING, written no further, so that the beat sweeper takes
+    it back once its progress is stale and resumes it; any other (the task's time limit, an error outside the
+    applications' transactions) ends it FAILED, with every application it did not get to refused
+    (``_not_reached``), so that its page says which to select again."""
     claim = _claim_release(job_id)
     if claim is None:
         return
@@ -430,7 +494,12 @@ def run_release(job_id: int) -> None:
     expected = None if job.decision_ids is None else set(job.decision_ids)
     done, refusals = 0, []
     deactivated = ""  # the refusal of every application left, once the requester's account is deactivated
-    status = ReleaseJob.Status.FAILED  # unless the loop ends: an unexpected error is recorded, then raised
+    status = ReleaseJob.Status.FAILED  # unless the loop ends: an error of the whole job is recorded, then raised
+    applications: list[Application] | None = None
+    handled: set[int] = set()  # counted as done or refused, and written with the progress
+    # Nothing more is written once the run was taken over by another, or lost the database's connection (the job
+    # stays RUNNING, for the beat sweeper to take it back).
+    stopped_short = False
 
     def mine() -> QuerySet[ReleaseJob]:
         return ReleaseJob.objects.filter(pk=job_id, status=ReleaseJob.Status.RUNNING, progress_at=stamp)
@@ -454,7 +523,8 @@ def run_release(job_id: int) -> None:
             if current is not None and current.validated_at is not None:
                 done += 1  # validated by the run that was stopped (or by someone since): released already
             elif deactivated:
-                refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {deactivated}")
+                refusals.append(_refusal(application, deactivated))
+                handled.add(application.pk)
                 continue  # nothing validated: the progress is written once, when the job finishes
             else:
                 try:
@@ -465,14 +535,32 @@ def run_release(job_id: int) -> None:
                 except _RequesterDeactivated as error:
                     deactivated = str(error)
                     logger.warning("release job %s: its requester was deactivated, the job stops", job_id)
-                    refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+                    refusals.append(_refusal(application, str(error)))
                 except BusinessRuleError as error:
-                    refusals.append(f"{application.candidate.user.username} – {application.formation.code}: {error}")
+                    refusals.append(_refusal(application, str(error)))
+                except Exception as error:
+                    if isinstance(error, SoftTimeLimitExceeded) or _connection_lost(error):
+                        raise  # the whole job's
+                    # Rolled back with its transaction (its decision, history, mails and letter): this one only.
+                    logger.exception(
+                        "release job %s: application %s not validated (unexpected error)", job_id, application.pk
+                    )
+                    refusals.append(
+                        _refusal(
+                            application,
+                            _(
+                                "An unexpected error stopped the validation of this application: its decision was "
+                                "not validated; try again for this application."
+                            ),
+                        )
+                    )
                 else:
                     done += 1
+            handled.add(application.pk)
             now = timezone.now()
             if not mine().update(done=done, refusals=refusals, progress_at=now):
                 logger.warning("release job %s: taken over by another run, this one stops", job_id)
+                stopped_short = True
                 return
             stamp = now
         refusals.extend(
@@ -480,5 +568,14 @@ def run_release(job_id: int) -> None:
             for pk in sorted(set(job.application_ids) - found)
         )
         status = ReleaseJob.Status.DONE
+    except BaseException as error:
+        stopped_short = _connection_lost(error)
+        if stopped_short:
+            logger.warning("release job %s: the database's connection was lost, left to the sweeper", job_id)
+        raise
     finally:
-        mine().update(status=status, done=done, refusals=refusals, finished_at=timezone.now())
+        if not stopped_short:
+            if status == ReleaseJob.Status.FAILED:
+                validated_before, left = _not_reached(job, applications, handled, resumed=resumed)
+                done, refusals = done + validated_before, [*refusals, *left]
+            mine().update(status=status, done=done, refusals=refusals, finished_at=timezone.now())
