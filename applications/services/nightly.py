@@ -34,6 +34,7 @@ from applications.dates import (
     first_day_to_act,
 )
 from applications.enums import DossierStatus, EventKind, OpiState, PegaseRemoval
+from applications.export_jobs import exports_holding
 from applications.history import record_event
 from applications.models import (
     Application,
@@ -41,6 +42,7 @@ from applications.models import (
     Candidate,
     CommissionPack,
     DecisionLetter,
+    ExportJob,
     Opi,
     PieceSubmission,
 )
@@ -609,11 +611,11 @@ def destroy_archived_campaigns(
     report: Report, *, dry_run: bool, limit: int | None, today: datetime.date | None = None
 ) -> None:
     """Destroy the campaigns archived more than ``ARCHIVE_RETENTION_DAYS`` ago: files, accounts, applications (their
-    decision letters' files included), the commission packs holding one of their dossiers (row and file), and the
-    mails about the accounts or written to them (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An anonymous count
-    (DestroyedCampaignCount) is written first, then the data go by chunks of candidates, one transaction each, so a
-    crash leaves a partly destroyed campaign that the next run finishes (without counting again). The campaign row
-    stays, for its label in statistics.
+    decision letters' files included), the commission packs and the background exports holding one of their dossiers
+    (row and file), and the mails about the accounts or written to them (eCandidat SCOL_NB_JOUR_ARCHIVAGE). An
+    anonymous count (DestroyedCampaignCount) is written first, then the data go by chunks of candidates, one
+    transaction each, so a crash leaves a partly destroyed campaign that the next run finishes (without counting
+    again). The campaign row stays, for its label in statistics.
 
     A candidate whose OPI work is not done (an OPI still pending, or a withdrawal to remove by hand in Pégase) is
     kept, whole: deleting their application would take the OPI row with it, the central office's only trace of
@@ -670,8 +672,14 @@ def destroy_archived_campaigns(
                 # The decision letters go with their applications (cascade): their files with the documents'.
                 letters = DecisionLetter.objects.filter(application__candidate__user_id__in=ids).exclude(file="")
                 files += letters.values_list("file", flat=True)
-                packs = _delete_packs(ids)
+                # Read once: the packs and the background exports holding them go (a JSON list each, no foreign key).
+                chunk_applications = list(
+                    Application.objects.filter(candidate__user_id__in=ids).values_list("pk", flat=True)
+                )
+                packs = _delete_packs(chunk_applications)
                 files += [name for name in packs if name]
+                exports = _delete_exports(chunk_applications)
+                files += [name for name in exports if name]
                 _delete_history(ids)
                 submissions.delete()
                 Document.objects.filter(pk__in=document_ids).delete()
@@ -687,6 +695,8 @@ def destroy_archived_campaigns(
                 report.add("mails deleted", mails)
             if packs:
                 report.add("commission packs deleted", len(packs))
+            if exports:
+                report.add("exports deleted", len(exports))
         kept_numbers = list(users.order_by("username").values_list("username", flat=True))
         leftover_documents = documents
         if kept_numbers:  # their files stay with them: those of their pieces, those they uploaded or own
@@ -706,13 +716,12 @@ def destroy_archived_campaigns(
             report.add("campaigns destroyed")
 
 
-def _delete_packs(ids: list[int]) -> list[str]:
-    """Delete the commission packs holding a dossier of these accounts (``applications.packs.packs_holding``: a pack
-    lists its applications in JSON, no foreign key takes it with them); their file names (empty for a pack not built),
-    to delete once the chunk commits. Their file is read under the packs' lock: a build finishing meanwhile either
+def _delete_packs(applications: list[int]) -> list[str]:
+    """Delete the commission packs holding one of these dossiers (``applications.packs.packs_holding``: a pack lists
+    its applications in JSON, no foreign key takes it with them); their file names (empty for a pack not built), to
+    delete once the chunk commits. Their file is read under the packs' lock: a build finishing meanwhile either
     committed its file, read here, or finds its pack gone and keeps nothing (``applications.packs.PackTakenOver``).
-    Four queries at most, whatever the chunk's size."""
-    applications = Application.objects.filter(candidate__user_id__in=ids).values_list("pk", flat=True)
+    Three queries at most, whatever the chunk's size."""
     holding = [pack.pk for pack in packs_holding(applications)]
     if not holding:
         return []
@@ -720,6 +729,21 @@ def _delete_packs(ids: list[int]) -> list[str]:
     names = list(locked.values_list("file", flat=True))
     CommissionPack.objects.filter(pk__in=holding).delete()
     return names
+
+
+def _delete_exports(applications: list[int]) -> list[str]:
+    """Delete the background exports whose file holds one of these dossiers (``applications.export_jobs
+    .exports_holding``: a job lists its applications in JSON, no foreign key takes it with them; found by review: the
+    destroyed candidates' names and addresses stayed downloadable until ``EXPORT_RETENTION``); their file names, to
+    delete once the chunk commits, as the CNIL erasure deletes them. Read under the jobs' lock; a job lists its
+    applications only once built, its file with them (``export_jobs.build_export``), and a built job changes no more.
+    Two queries, whatever the number of jobs and the chunk's size."""
+    holding = exports_holding(applications).select_for_update(of=("self",)).order_by("pk")
+    jobs = list(holding.values_list("pk", "file"))
+    if not jobs:
+        return []
+    ExportJob.objects.filter(pk__in=[pk for pk, _name in jobs]).delete()
+    return [name for _pk, name in jobs]
 
 
 def _lock_without_opi_work(ids: list[int]) -> list[int]:

@@ -291,8 +291,8 @@ def test_a_right_withdrawn_after_the_build_withdraws_the_file(
     with django_assert_num_queries(8):  # the same, the savepoint rolled back (404)
         assert client.get(reverse(DOWNLOAD, args=[job.public_id])).status_code == 404
     assert client.get(reverse(JOB, args=[job.public_id])).status_code == 404
-    elsewhere.delete()  # the application out of the scope no longer exists: the rest of the file is theirs again
-    assert client.get(reverse(DOWNLOAD, args=[job.public_id])).status_code == 200
+    elsewhere.delete()  # the file still holds its row: an application deleted since withdraws the file too
+    assert client.get(reverse(DOWNLOAD, args=[job.public_id])).status_code == 404
 
 
 def test_a_file_built_before_its_applications_were_recorded_is_not_handed_out(
