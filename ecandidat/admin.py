@@ -31,6 +31,7 @@ from ecandidat.admin_base import (
     refusing_forged_lookups,
     refusing_forged_selections,
     refusing_out_of_range_choices,
+    refusing_reverse_to_fields,
     telling_forms_their_viewer,
 )
 from ecandidat.admin_connectivity import connectivity_view, superuser_view, test_mail_view
@@ -62,6 +63,8 @@ admin.ModelAdmin.response_action = refusing_forged_selections(admin.ModelAdmin.r
 admin.ModelAdmin.render_change_form = eliding_french_titles(admin.ModelAdmin.render_change_form)  # type: ignore[method-assign]
 # A list's query string with a filter the database cannot run (?created_at__year=0) is a 400, not a 500.
 admin.ModelAdmin.lookup_allowed = refusing_forged_lookups(admin.ModelAdmin.lookup_allowed)  # type: ignore[method-assign]
+# ?_to_field= naming a reverse relation (?_to_field=events) is a 400, not a 500.
+admin.ModelAdmin.to_field_allowed = refusing_reverse_to_fields(admin.ModelAdmin.to_field_allowed)  # type: ignore[method-assign]
 # A multiple choice of rows posted with an id out of the integers' range (20 digits) says so next to the field, rather
 # than failing on it (SQLite, a 500); in every form, the back office's and the others.
 forms.ModelMultipleChoiceField._check_values = refusing_out_of_range_choices(  # type: ignore[attr-defined]

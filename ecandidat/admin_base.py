@@ -566,6 +566,27 @@ def refusing_forged_lookups(lookup_allowed: Callable[..., Any]) -> Callable[...,
     return checked
 
 
+def refusing_reverse_to_fields(to_field_allowed: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``ModelAdmin.to_field_allowed`` so that ``?_to_field=`` naming something that is not a column of the
+    model (a reverse relation: ``?_to_field=events`` on the applications, ``applications`` on the dossiers) is
+    refused with a 400 (``DisallowedModelAdminToField``), as Django refuses a column no relation targets, instead of
+    failing on it: Django 6.1 reads ``primary_key`` of what it found, which a reverse relation has not (an
+    ``AttributeError``, a 500 on every list and change page, even before the viewer's right is checked; found by
+    review). Only a column can be referenced by a foreign key. Applied once, in ``ecandidat/admin.py``."""
+
+    @wraps(to_field_allowed)
+    def checked(model_admin: Any, request: HttpRequest, to_field: str) -> bool:
+        try:
+            field = model_admin.opts.get_field(to_field)
+        except FieldDoesNotExist:
+            return False
+        if not getattr(field, "concrete", False):
+            return False
+        return to_field_allowed(model_admin, request, to_field)
+
+    return checked
+
+
 def runnable_lookup(model: type[models.Model], lookup: str, value: Any) -> bool:
     """Whether the database can filter ``model`` with ``lookup=value`` as the admin's list would (its query string's
     value: ``__in`` split on commas, ``__isnull`` read as a flag). Nothing is read: the query is only compiled, and
