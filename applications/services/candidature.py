@@ -396,13 +396,20 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     document is missing"), one that comes after waits for this commit and then sees the application transmitted
     (refused, the piece is held).
 
-    Lock order, as every path that locks both: the application's row, then its submissions. Those are locked in
-    display order (piece type's order, then id), in one query, as ``validate_shown_pieces`` locks them; upload,
-    removal and (not) concerned lock one piece's rows (the application's own and the shared one, of which only the
-    shared one is also ours), ``delete_application_files`` (``cancel_application``) the cancelled application's own
-    rows. Staff's ``set_piece_status`` and the antivirus (``take_off_quarantined_piece``) lock one submission, not
-    its application's row, then write a history row on its application (on each of the candidate's live
-    applications for a shared piece), as the upload, removal and (not) concerned do when they change a shared
+    The dossier's row is locked first (``FOR NO KEY UPDATE``), as ``create_application`` and the account's deletion
+    (``erasure``) lock it before an application: a change of the dossier (``services.dossier``: address, bac, cursus,
+    the staff's import from the SIS) locks it too, so one that comes during the transmission waits for this commit,
+    then sees the application transmitted and writes itself to its history (``DOSSIER_CHANGED_BY_CANDIDATE``).
+    Before, it took the dossier's lock, read no application transmitted, and committed after the transmission with
+    no trace of the change.
+
+    Lock order, as every path that locks both: the dossier's row, then the application's, then its submissions.
+    Those are locked in display order (piece type's order, then id), in one query, as ``validate_shown_pieces``
+    locks them; upload, removal and (not) concerned lock one piece's rows (the application's own and the shared one,
+    of which only the shared one is also ours), ``delete_application_files`` (``cancel_application``) the cancelled
+    application's own rows. Staff's ``set_piece_status`` and the antivirus (``take_off_quarantined_piece``) lock one
+    submission, not its application's row, then write a history row on its application (on each of the candidate's
+    live applications for a shared piece), as the upload, removal and (not) concerned do when they change a shared
     submission. So every path that locks an application's row and then submissions locks the row ``no_key``
     (``_lock`` here, ``services.pieces._lock``), which such an insert does not wait for; else the insert would wait
     for that path while it waits for the submission the insert's transaction holds (a deadlock, PostgreSQL then
@@ -416,6 +423,11 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     they lock ``no_key`` too (a save of a shared answer writes a history row on each of the candidate's other live
     applications). No other path locks both submissions and answers.
     """
+    list(
+        Candidate.objects.select_for_update(of=("self",), no_key=True)
+        .filter(pk=application.candidate_id)
+        .values_list("pk", flat=True)
+    )
     application = _lock(application)
     refusal = transmit_refusal(application, lock=True)
     if refusal:

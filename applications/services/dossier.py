@@ -13,7 +13,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
@@ -66,19 +65,30 @@ def _transmitted_applications() -> models.QuerySet[Application]:
 
 
 def _dossier_to_lock(candidate_id: int) -> models.QuerySet[Candidate]:
-    """The dossier, to lock as ``_lock_candidate`` does, for a writer of one of its sections, with
-    ``has_transmitted``: whether one of its applications is transmitted (``_record_change_by_candidate``), read by the
-    same query, so that a dossier of no transmitted application costs no query more."""
-    transmitted = _transmitted_applications().filter(candidate_id=OuterRef("pk"))
-    return (
-        Candidate.objects.select_for_update(of=("self",))
-        .annotate(has_transmitted=Exists(transmitted))
-        .filter(pk=candidate_id)
-    )
+    """The dossier, to lock as ``_lock_candidate`` does, for a writer of one of its sections (``_locked_dossier``)."""
+    return Candidate.objects.select_for_update(of=("self",)).filter(pk=candidate_id)
+
+
+def _locked_dossier(candidate_id: int) -> Candidate | None:
+    """The dossier locked (None when it no longer exists), with ``has_transmitted`` (``_lock_dossier``)."""
+    dossier = _dossier_to_lock(candidate_id).first()
+    return _with_has_transmitted(dossier) if dossier is not None else None
 
 
 def _lock_dossier(candidate_id: int) -> Candidate:
-    return _dossier_to_lock(candidate_id).get()
+    """The dossier locked, with ``has_transmitted``: whether one of its applications is transmitted
+    (``_record_change_by_candidate``, the staff's import from the SIS), read by a query of its own once the lock is
+    held. ``transmit_application`` holds the dossier's row until it commits: a writer that waited for it sees the
+    application transmitted. Read by the lock's own query it was not (PostgreSQL evaluates a select list's subquery
+    before it waits for the lock, and does not read it again after): the change, committed after the transmission,
+    left no history row."""
+    return _with_has_transmitted(_dossier_to_lock(candidate_id).get())
+
+
+def _with_has_transmitted(dossier: Candidate) -> Candidate:
+    transmitted = _transmitted_applications().filter(candidate_id=dossier.pk).exists()
+    dossier.has_transmitted = transmitted  # type: ignore[attr-defined]  # no field: the writers of the dossier read it
+    return dossier
 
 
 def save_personal_details(
@@ -295,7 +305,7 @@ def _lock_row(
     """The row read again under the dossier's lock, and the dossier (``_lock_dossier``); ``EditConflict`` when the
     row changed or was deleted meanwhile."""
     _check_row_model(type(row))
-    dossier = _dossier_to_lock(row.candidate_id).first()
+    dossier = _locked_dossier(row.candidate_id)
     current = type(row).objects.select_for_update(of=("self",)).filter(pk=row.pk).first()
     check_version(current, read_at)
     if current is None or dossier is None:  # read_at=None: no check asked, and nothing left to write
@@ -436,8 +446,8 @@ def _import_sis_records(*, candidate: Candidate, actor: User | None, student: Si
             _("The INE from the student records system is already held by another dossier of the campaign: %(ine)s.")
             % {"ine": student.ine}
         )
-    candidate = _lock_dossier(candidate.pk)  # with ``has_transmitted``, read by the lock's query
-    describe = candidate.has_transmitted  # type: ignore[attr-defined]  # _dossier_to_lock's
+    candidate = _lock_dossier(candidate.pk)  # with ``has_transmitted``, read once the lock is held
+    describe = candidate.has_transmitted  # type: ignore[attr-defined]  # _lock_dossier's
     before = _described_values(candidate)
     _apply_sis_identity(candidate, student, with_contact=with_contact)
     candidate.save()
@@ -915,7 +925,7 @@ def _record_change_by_candidate(
     dossier's candidate (staff write theirs with ``record_staff_change``), when no application is transmitted
     (``dossier`` comes from ``_lock_dossier``: no query), or when nothing changed. One query reads the applications,
     one INSERT writes the rows, whatever their number. Returns the number of rows."""
-    if actor.pk != dossier.user_id or not dossier.has_transmitted:  # type: ignore[attr-defined]  # _dossier_to_lock's
+    if actor.pk != dossier.user_id or not dossier.has_transmitted:  # type: ignore[attr-defined]  # _lock_dossier's
         return 0
     if not deleted and before is not None and before == _described_values(row):
         return 0

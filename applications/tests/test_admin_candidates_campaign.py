@@ -274,7 +274,8 @@ def test_a_past_campaigns_dossier_is_not_taken_again_from_the_sis(
     # the selection, this year's dossier taken again (the SIS record, the INE's check, the dossier and its sections,
     # its application's history row: 11 with their savepoint; an e-mail account's dossier takes no address from the
     # records), the request's savepoint pair; none for last year's.
-    with django_assert_num_queries(23):
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(24):
         response = client.post(
             f"{LIST}?{CAMPAIGN}=all",
             {"action": "take_again_from_sis", helpers.ACTION_CHECKBOX_NAME: [past.pk, current.pk]},

@@ -593,7 +593,8 @@ def test_apply_page_queries(owner, formation, django_assert_num_queries):
 def test_transmit_queries(owner, application, django_assert_num_queries):
     # Includes the lookups of the back office's texts for the STATUT_RE mail and the commission's alert, its row, and
     # the withdrawal of an earlier status mail not yet sent (it must not arrive after this one).
-    with django_assert_num_queries(18):
+    # +1: the dossier locked before the application.
+    with django_assert_num_queries(19):
         response = owner.post(_url("transmit", application))
 
     assert response.status_code == 302

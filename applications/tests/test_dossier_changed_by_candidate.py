@@ -31,12 +31,13 @@ KIND = EventKind.DOSSIER_CHANGED_BY_CANDIDATE
 
 # The candidate's bac edit (the POST), whatever the number of transmitted applications: the session and the user (2),
 # the request's savepoint (2), the dossier with its address and bac (1), the model's check constraints (3: a
-# savepoint, the check, its release), the service's savepoint (2), the dossier (with whether an application is
-# transmitted) and the bac locked (2), the bac saved (1), the transmitted applications (1) and their history rows
+# savepoint, the check, its release), the service's savepoint (2), the dossier and the bac locked (2), whether an
+# application is transmitted, read once the dossier's lock is held (1: read by the lock's own query, a change made
+# during a transmission left no history), the bac saved (1), the transmitted applications (1) and their history rows
 # (one INSERT), the dossier read again for the next step (1).
-QUERIES_BAC_EDIT = 16
-# Without a transmitted application, no query more than before the history: the dossier's lock tells there is none.
-QUERIES_BAC_EDIT_NOT_TRANSMITTED = 14
+QUERIES_BAC_EDIT = 17
+# Without a transmitted application, two fewer: no application to read, no history row to write.
+QUERIES_BAC_EDIT_NOT_TRANSMITTED = 15
 
 
 def applied(candidate, count=1, **fields):

@@ -120,7 +120,8 @@ def test_two_tabs_the_second_address_save_comes_back_with_the_typed_values_and_t
     tab_2 = tab_1
     owner_client.post(reverse("applications:address"), {**ADDRESS, "city": "CANET", "read_at": tab_1})
 
-    with django_assert_num_queries(11):  # session, user, dossier; the lock, the address again; the page's own
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(12):  # session, user, dossier; the lock, the address again; the page's own
         response = owner_client.post(reverse("applications:address"), {**ADDRESS, "city": "ELNE", "read_at": tab_2})
 
     assert response.status_code == 200
@@ -140,7 +141,8 @@ def test_a_forged_version_is_a_conflict_not_an_error_on_a_hidden_field(
     version is now a conflict: the usual message, the values typed kept, nothing written; saving again works."""
     AddressFactory(candidate=candidate, city="PERPIGNAN", postal_code="66000")
 
-    with django_assert_num_queries(10):  # a conflict: the address read again under the lock, nothing written
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(11):  # a conflict: the address read again under the lock, nothing written
         response = owner_client.post(reverse("applications:address"), {**ADDRESS, "city": "ELNE", "read_at": forged})
 
     assert response.status_code == 200
@@ -204,7 +206,8 @@ def test_two_tabs_editing_a_row(owner_client, candidate, django_assert_num_queri
     read_at = _posted(owner_client.get(url))
     owner_client.post(url, {**INTERNSHIP, "organisation": "Observatoire", "read_at": read_at})
 
-    with django_assert_num_queries(12):  # the row read, then again under the dossier's lock; the page again
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(13):  # the row read, then again under the dossier's lock; the page again
         response = owner_client.post(url, {**INTERNSHIP, "organisation": "Autre", "read_at": read_at})
 
     assert response.status_code == 200

@@ -256,7 +256,8 @@ def test_the_same_add_form_posted_twice_adds_one_row(
 
     # Session, user, dossier (+ the cursus's commune: its département's communes); the lock, the list's version, the
     # row already added: nothing written (each atomic block counts its savepoint).
-    with django_assert_num_queries(11 + (kind_name == "external_cursus")):
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(12 + (kind_name == "external_cursus")):
         response = owner_client.post(reverse(f"applications:{kind_name}_add"), posted)
 
     assertRedirects(response, list_url, fetch_redirect_response=False)
@@ -276,7 +277,8 @@ def test_two_adds_from_two_page_loads_add_two_rows(
     again = _add_page(owner_client, kind_name)  # the same row again, on purpose: the page lists the first one
 
     # Session, user, dossier (+ the communes); the lock, the list's version; the insert (and the savepoints).
-    with django_assert_num_queries(10 + (kind_name == "external_cursus")):
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(11 + (kind_name == "external_cursus")):
         response = owner_client.post(reverse(f"applications:{kind_name}_add"), again)
 
     assert response.status_code == 302

@@ -91,8 +91,8 @@ def test_the_candidate_is_told_a_rows_years(
     data = {"year": year, "duration": "2 mois", "hours_per_week": "35", "organisation": "Observatoire"}
 
     # refused: session, user, the request's savepoint, the dossier, its release; taken: the service's
-    # savepoint, the dossier's lock, INSERT and release
-    with django_assert_num_queries(9 if taken else 5):
+    # savepoint, the dossier's lock, INSERT and release. +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(10 if taken else 5):
         response = owner_client.post(reverse("applications:internship_add"), data)
 
     assert Internship.objects.filter(candidate=candidate).exists() is taken

@@ -158,7 +158,8 @@ def _certify(client, candidate_user, queries) -> Candidate:
     # its savepoint pair (countries, the two communes, the school); the same again in the answer's savepoint pair;
     # the import in its savepoint pair: the account's lock, the INE's uniqueness, dossier, its update, the bac
     # replaced (2), the cursus emptied; the next step's dossier
-    with queries(31):
+    # +1: transmitted applications read after the dossier lock.
+    with queries(32):
         yes = client.post(CERTIFY, {"answer": "yes"}, **FRENCH)
     assert yes.status_code == 302
     return Candidate.objects.select_related("baccalaureate").get(user=candidate_user)

@@ -450,8 +450,9 @@ def test_french_address_needs_a_postal_code(owner_client):
 
 
 def test_a_french_postal_code_typed_with_a_space_is_taken(owner_client, candidate, django_assert_num_queries):
-    # 11: the dossier locked, its address read under the lock and written (no update_or_create savepoints).
-    with django_assert_num_queries(11):
+    # 12: the dossier locked, its address read under the lock and written (no update_or_create savepoints).
+    # +1: transmitted applications read after the dossier lock.
+    with django_assert_num_queries(12):
         response = owner_client.post(reverse("applications:address"), {**ADDRESS, "postal_code": "66 000"})
 
     assert response.status_code == 302
@@ -560,7 +561,7 @@ def test_no_baccalaureate_then_baccalaureate(owner_client, candidate):
 
 
 def test_baccalaureate_department_is_taken_as_candidates_type_it(owner_client, candidate, django_assert_num_queries):
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):  # +1: transmitted applications read after the dossier lock
         response = owner_client.post(reverse("applications:baccalaureate"), {**BAC, "department": "2b"})
 
     assert response.status_code == 302
