@@ -6,6 +6,7 @@ refused from 22:45 and withdrawn by the 23:00 batch). Without a window, nothing 
 import datetime
 
 import pytest
+from django.core.cache import caches
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
@@ -19,6 +20,7 @@ from applications.tests.factories_candidature import (
     complete_candidate,
 )
 from applications.tests.helpers import mails
+from ecandidat.maintenance import SWITCH_CACHE_KEY, forget_switch
 from offers.enums import Avis
 from offers.tests.factories import FormationFactory
 
@@ -58,10 +60,14 @@ def _recap(client, application, language, django_assert_num_queries):
 @pytest.fixture
 def daytime(time_machine):
     """Noon of the real day, in Paris: the window enforced, a page asked between 22:45 and 06:00 (a CI run in the
-    evening) was the maintenance page, not the recap."""
+    evening) was the maintenance page, not the recap. The switch's state is put back in its cache at that time: moved
+    forward (a run before noon), the state the tests' fixture cached had expired, and the page read the switch's row
+    (one query more, a count that depended on the hour of the run)."""
     today = timezone.localdate()
     noon = datetime.datetime.combine(today, datetime.time(12, 0), tzinfo=timezone.get_current_timezone())
     time_machine.move_to(noon, tick=True)
+    forget_switch()
+    caches["maintenance"].set(SWITCH_CACHE_KEY, (False, ""))
 
 
 @pytest.mark.parametrize(("language", "sentence"), [("fr", ANSWER_FR), ("en", ANSWER_EN)])
