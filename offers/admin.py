@@ -26,6 +26,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.choices import CallableChoiceIterator
+from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -875,6 +876,32 @@ def _calendar_field(name: str) -> forms.DateField:
     return forms.DateField(label=label, required=False, widget=IsoDateInput())
 
 
+def _after_campaign_errors(dates: dict) -> dict[str, str]:
+    """The refusal of each of a formation's ``dates`` (field → date, those given or changed) after the closing date
+    for candidates (``Campaign.ends_on``) of the latest campaign not archived: the active one, or the next one
+    already created (its formations' dates prepared before the rollover); after it, the candidates can no longer
+    log in to transmit, see their decision or confirm. A mistyped year (2207 for 2027) or 31/12/9999 was saved as
+    typed, and the applications then read it (found by review). One query, only when a date is given; no campaign:
+    nothing to compare with (the list flags the formations, ``with_campaign_dates``)."""
+    dates = {field: day for field, day in dates.items() if day is not None}
+    if not dates:
+        return {}
+    today = timezone.localdate()
+    campaign = (
+        Campaign.objects.filter(Q(is_active=True) | Q(archive_on__isnull=True) | Q(archive_on__gt=today))
+        .only("label", "ends_on")
+        .order_by("-ends_on", "pk")
+        .first()
+    )
+    if campaign is None:
+        return {}
+    message = gettext(
+        "The date must be on or before %(date)s, the closing date for candidates of the campaign “%(campaign)s”: "
+        "they can no longer log in after it."
+    ) % {"date": date_format(campaign.ends_on, "SHORT_DATE_FORMAT"), "campaign": campaign.label}
+    return {field: message for field, day in dates.items() if day > campaign.ends_on}
+
+
 class FormationDatesForm(forms.Form):
     """The dates to give every selected formation; a date left empty stays as it is on each."""
 
@@ -892,6 +919,8 @@ class FormationDatesForm(forms.Form):
         dates = self.dates()
         if not dates and not self.errors:  # a date not understood says so next to it, not "give at least one"
             raise ValidationError(_("Give at least one date; the dates left empty do not change."))
+        for field, message in _after_campaign_errors(dates).items():
+            self.add_error(field, message)
         # Dates given out of order refuse every formation alike: say it once, next to the date, before any is locked.
         try:
             Formation(**dates).clean()
@@ -1371,6 +1400,11 @@ class FormationAdmin(XlsxExport, ManagedByCentre, InStaffScope, admin.ModelAdmin
 
             def clean(self):
                 data = super().clean()
+                # The dates typed now only: one saved earlier (before this check, for next year's campaign not yet
+                # created) does not stop the formation's other changes.
+                changed = {name: data.get(name) for name in ORDERED_DATE_FIELDS if name in self.changed_data}
+                for field, message in _after_campaign_errors(changed).items():
+                    self.add_error(field, message)
                 if data.get("auto_waiting_list") and not (
                     data.get("waiting_list_decision_type") or data.get("favourable_decision_type")
                 ):

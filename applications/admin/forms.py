@@ -24,7 +24,7 @@ from ecandidat import parameters
 from ecandidat.admin_inputs import IsoDateInput
 from ecandidat.staff_text import StaffText, StaffTextSelect
 from offers.enums import Avis
-from offers.models import DecisionType, RefusalReason
+from offers.models import Campaign, DecisionType, RefusalReason
 
 # A complementary-list rank: far above any list, far below the database's integer (a larger number was a 500).
 RANK_MAX = 99_999
@@ -362,9 +362,19 @@ class DeadlinesForm(forms.Form):
     def clean(self):
         data = super().clean()
         assert data is not None  # Django's Form/ModelForm.clean returns cleaned_data
-        if data.get("return_deadline") and (refusal := new_return_deadline_refusal(data["return_deadline"])):
+        # Not after the campaign's closing date for candidates (a year mistyped, 31/12/9999: ``_new_date_refusal``),
+        # said here next to the date: the operation's applications are the active campaign's (``editable_by``), read
+        # once for the whole selection, only when a date is given. The service checks each application's again.
+        campaign = None
+        if data.get("return_deadline") or data.get("confirmation_date"):
+            campaign = Campaign.objects.active().only("label", "ends_on").first()
+        if data.get("return_deadline") and (
+            refusal := new_return_deadline_refusal(data["return_deadline"], campaign=campaign)
+        ):
             self.add_error("return_deadline", refusal)
-        if data.get("confirmation_date") and (refusal := new_confirmation_date_refusal(data["confirmation_date"])):
+        if data.get("confirmation_date") and (
+            refusal := new_confirmation_date_refusal(data["confirmation_date"], campaign=campaign)
+        ):
             self.add_error("confirmation_date", refusal)
         if not self.errors and not data.get("return_deadline") and not data.get("confirmation_date"):
             raise forms.ValidationError(_("Give a new return deadline or a new confirmation date."))

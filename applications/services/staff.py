@@ -65,23 +65,27 @@ from offers.models import DecisionLetterTemplate, Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
-    from offers.models import DecisionType, Formation, RefusalReason
+    from offers.models import Campaign, DecisionType, Formation, RefusalReason
 
 logger = logging.getLogger(__name__)
 
 WAITING_LIST_BATCH = "auto_waiting_list"
 
 
-def _lock(application: Application) -> Application:
+def _lock(application: Application, *, with_campaign: bool = False) -> Application:
     """The application's row, locked for this transaction, with its candidate and formation (and the formation's
-    commission and centre, which the mails read).
+    commission and centre, which the mails read); ``with_campaign``: its campaign too, in the same query (the
+    closing date for candidates a new date is checked against, ``extend_deadlines``).
 
     ``FOR NO KEY UPDATE`` (none of these services changes the row's key), as ``candidature._lock``: a row inserted
     meanwhile that points to it (an ``ApplicationEvent`` of the OPI actions, which hold the OPI this service may
     then lock) does not wait for it (the module's lock order)."""
+    related = ["candidate__user", "formation__commission", "formation__centre"]
+    if with_campaign:
+        related.append("campaign")
     return (
         Application.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("candidate__user", "formation__commission", "formation__centre")
+        .select_related(*related)
         .get(pk=application.pk)
     )
 
@@ -832,15 +836,19 @@ def _confirmation_date_refusal(
     ) % {"date": format_date(confirmation_date), "time": hour_label(settings.MAINTENANCE_END)}
 
 
-def new_confirmation_date_refusal(day: datetime.date, now: datetime.datetime | None = None) -> str:
+def new_confirmation_date_refusal(
+    day: datetime.date, now: datetime.datetime | None = None, *, campaign: Campaign | None = None
+) -> str:
     """Why ``day`` may not be given now as an application's new date de confirmation (« Prolonger les délais »),
     or "": a date before today, or today's once the site has closed for the night (``first_day_to_act``, the
     maintenance window enforced). Given at 22:50, today's date was one the candidate could no longer answer by, and
     the nightly batch of that very night withdrew the application (``_given_too_late`` reads the decision's
-    validation, not the date's change) and gave its place away."""
+    validation, not the date's change) and gave its place away. With the application's ``campaign``: a date after
+    its closing date for candidates too (``_new_date_refusal``)."""
     return _new_date_refusal(
         day,
         now,
+        campaign=campaign,
         closed=lambda: _(
             "The candidate could no longer confirm by today: the site is closed until %(time)s tomorrow. Give "
             "tomorrow's date or a later one."
@@ -852,13 +860,17 @@ def new_confirmation_date_refusal(day: datetime.date, now: datetime.datetime | N
     )
 
 
-def new_return_deadline_refusal(day: datetime.date, now: datetime.datetime | None = None) -> str:
+def new_return_deadline_refusal(
+    day: datetime.date, now: datetime.datetime | None = None, *, campaign: Campaign | None = None
+) -> str:
     """Why ``day`` may not be given now as an application's new date limite de retour, or "", by the same rule as
     ``new_confirmation_date_refusal``: given for today at 22:50, the candidate could not reach the site again before
-    it had passed (found by review)."""
+    it had passed (found by review); with the application's ``campaign``, a date after its closing date for
+    candidates."""
     return _new_date_refusal(
         day,
         now,
+        campaign=campaign,
         closed=lambda: _(
             "The candidate could no longer transmit by today: the site is closed until %(time)s tomorrow. Give "
             "tomorrow's date or a later one."
@@ -871,20 +883,48 @@ def new_return_deadline_refusal(day: datetime.date, now: datetime.datetime | Non
 
 
 def _new_date_refusal(
-    day: datetime.date, now: datetime.datetime | None, *, closed: Callable[[], str], closing: Callable[[], str]
+    day: datetime.date,
+    now: datetime.datetime | None,
+    *,
+    closed: Callable[[], str],
+    closing: Callable[[], str],
+    campaign: Campaign | None = None,
 ) -> str:
     """Nothing ("") for a date the candidate can still act by with the hour before the site closes
-    (``first_day_to_act`` with ``ACT_MARGIN``); a date before today's refusal; today's once the site has closed for
-    the night: ``closed()``, with the hour the site opens again; today's in the hour before it closes:
-    ``closing()``, with the hour it closes."""
+    (``first_day_to_act`` with ``ACT_MARGIN``) and, ``campaign`` given (the application's), on or before its closing
+    date for candidates (``Campaign.ends_on``), after which they can no longer log in; a date before today's refusal;
+    today's once the site has closed for the night: ``closed()``, with the hour the site opens again; today's in the
+    hour before it closes: ``closing()``, with the hour it closes.
+
+    A date after the campaign's closing date was stored as typed: a year mistyped (2207 for 2027) or 31/12/9999 gave
+    the candidate « Répondez au plus tard le 30/06/2207 », and ``withdraw_expired_confirmations`` never withdrew the
+    application, its place held and the complementary list still for the whole campaign (found by review). When no
+    date is left to give (the campaign closed to candidates), the refusal says to move its closing date first."""
     now = now or timezone.now()
-    if day >= first_day_to_act(now, margin=ACT_MARGIN):
+    first_day = first_day_to_act(now, margin=ACT_MARGIN)
+    if campaign is not None and day > campaign.ends_on:
+        if campaign.ends_on < first_day:
+            return _(
+                "The campaign “%(campaign)s” closed to candidates after %(date)s: they can no longer log in to act "
+                "by a new date. Move its closing date for candidates later first (Campaigns), then give the new date."
+            ) % {"campaign": campaign.label, "date": format_date(campaign.ends_on)}
+        return campaign_end_refusal(campaign)
+    if day >= first_day:
         return ""
     if day < timezone.localdate(now):
         return _("The new date must be today or later.")
     if closes_tonight(now):
         return closing() % {"time": hour_label(settings.MAINTENANCE_START)}
     return closed() % {"time": hour_label(settings.MAINTENANCE_END)}
+
+
+def campaign_end_refusal(campaign: Campaign) -> str:
+    """The refusal of a date after ``campaign``'s closing date for candidates (``Campaign.ends_on``): the last date
+    they can act by, since they can no longer log in after it."""
+    return _(
+        "The date must be on or before %(date)s, the closing date for candidates of the campaign “%(campaign)s”: "
+        "they can no longer log in after it."
+    ) % {"date": format_date(campaign.ends_on), "campaign": campaign.label}
 
 
 def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) -> str:
@@ -1342,15 +1382,19 @@ def extend_deadlines(
 ) -> Application:
     """Per-application date limite de retour / date de confirmation (dat_new_retour_cand / dat_new_confirm_cand).
     Dates must be ones the candidate can still act by (``new_return_deadline_refusal``,
-    ``new_confirmation_date_refusal``: today or later, not today once the site has closed for the night); the change
-    is written to the history."""
+    ``new_confirmation_date_refusal``: today or later, not today once the site has closed for the night, not after
+    the closing date for candidates of the application's campaign, read with the row's lock: no query more); the
+    change is written to the history."""
     if return_deadline is None and confirmation_date is None:
         raise BusinessRuleError(_("Give a new return deadline or a new confirmation date."))
-    if return_deadline is not None and (refusal := new_return_deadline_refusal(return_deadline)):
+    application = _lock(application, with_campaign=True)
+    campaign = application.campaign
+    if return_deadline is not None and (refusal := new_return_deadline_refusal(return_deadline, campaign=campaign)):
         raise BusinessRuleError(refusal)
-    if confirmation_date is not None and (refusal := new_confirmation_date_refusal(confirmation_date)):
+    if confirmation_date is not None and (
+        refusal := new_confirmation_date_refusal(confirmation_date, campaign=campaign)
+    ):
         raise BusinessRuleError(refusal)
-    application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
     changes, fields = [], []

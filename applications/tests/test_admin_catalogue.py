@@ -453,8 +453,9 @@ def test_a_waiting_list_confirmation_before_the_confirmation_is_refused_next_to_
     data = admin_form_data(client.get(url))
     early = formation.confirmation_date - datetime.timedelta(days=1)
 
-    # the change page, rendered again with the form's errors (each of the formation's check constraints is one)
-    with django_assert_num_queries(53):
+    # the change page, rendered again with the form's errors (each of the formation's check constraints is one);
+    # + the campaign whose closing date a date changed must not pass
+    with django_assert_num_queries(54):
         response = client.post(url, {**data, "waiting_list_confirmation_date": early.isoformat(), "_save": "1"})
 
     html = response.content.decode()
@@ -475,7 +476,9 @@ def test_a_mass_edit_that_would_put_the_confirmation_after_the_waiting_list_one_
     later = formation.confirmation_date + datetime.timedelta(days=3)
     selection = {"action": "set_dates", "_selected_action": [formation.pk, other.pk]}
 
-    with django_assert_num_queries(17):  # the selection locked and checked, the page shown again; nothing written
+    # the selection locked and checked, the page shown again; nothing written; + the campaign whose closing date
+    # the dates must not pass
+    with django_assert_num_queries(18):
         response = client.post(reverse(CHANGELIST), {**selection, "apply": "1", "confirmation_date": later})
 
     assert f"M1ENER : {WAITING_LIST_LAST}" in response.content.decode()
@@ -498,7 +501,8 @@ def test_dates_given_out_of_order_are_refused_once_next_to_the_date(
     client.force_login(centre_manager)
     selection = {"action": "set_dates", "_selected_action": [formation.pk, other.pk], "apply": "1"}
 
-    with django_assert_num_queries(13):  # as the confirmation page: no formation locked
+    # as the confirmation page: no formation locked; + the campaign whose closing date the dates must not pass
+    with django_assert_num_queries(14):
         response = client.post(
             reverse(CHANGELIST),
             {**selection, "confirmation_date": "2030-01-02", "waiting_list_confirmation_date": "2030-01-01"},
