@@ -144,7 +144,11 @@ class StatusForm(forms.Form):
                     _("A return deadline goes with “%(incomplete)s” or “%(waiting)s” only.")
                     % {"incomplete": DossierStatus.INCOMPLETE.label, "waiting": DossierStatus.WAITING.label},
                 )
-            elif refusal := new_return_deadline_refusal(day):
+            # Not after the closing date for candidates of the active campaign (the operation's applications':
+            # ``editable_by``), read once, only when a date is given; the service checks each application's again.
+            elif refusal := new_return_deadline_refusal(
+                day, campaign=Campaign.objects.active().only("label", "ends_on").first()
+            ):
                 self.add_error("return_deadline", refusal)
         return data
 

@@ -51,7 +51,7 @@ from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
 from ecandidat.text import RefuseInvisibleControls, require_a_letter
 from offers.enums import TreatmentType
-from offers.models import Formation
+from offers.models import Campaign, Formation
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -195,7 +195,11 @@ class ApplicationOnBehalfForm(forms.Form):
         assert data is not None  # Django's Form.clean returns cleaned_data
         formation = data.get("formation")
         if formation is not None and data.get("kind") != "proposal" and "return_deadline" not in self.errors:
-            refusal = candidature_services.on_behalf_return_deadline_refusal(formation, data.get("return_deadline"))
+            day = data.get("return_deadline")
+            # Not after the active campaign's closing date for candidates (the candidate's: ``clean_numero_dossier``),
+            # read once, only when a date is given.
+            campaign = Campaign.objects.active().only("label", "ends_on").first() if day is not None else None
+            refusal = candidature_services.on_behalf_return_deadline_refusal(formation, day, campaign=campaign)
             if refusal:
                 self.add_error("return_deadline", refusal)
         return data

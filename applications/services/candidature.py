@@ -183,15 +183,21 @@ def _create_application(
     ``return_deadline``: the application's own date limite de retour (``return_deadline_override``), set before
     the mail is written, so that the mail gives it, and written to the history. ``proposal``: an admission proposal,
     whose CANDIDATURE mail ``staff.admit_on_proposal`` sends once its decision is released (not here)."""
-    locked = (
-        Candidate.objects.select_for_update(of=("self",))
-        .select_related("user", "address", "baccalaureate")
-        .filter(pk=candidate.pk)
-        .first()
-    )
+    related = ["user", "address", "baccalaureate"]
+    if return_deadline is not None:
+        related.append("user__campaign")  # the closing date the date is checked against, in the same query
+    locked = Candidate.objects.select_for_update(of=("self",)).select_related(*related).filter(pk=candidate.pk).first()
     if locked is None:  # the account was deleted meanwhile (``erasure`` locks the same row): nothing to apply for
         raise BusinessRuleError(_("This dossier no longer exists (its account was deleted): nothing was recorded."))
     candidate = locked
+    # Not after the closing date for candidates of the application's campaign (the candidate's): a mistyped 2207
+    # was stored and mailed (``staff._new_date_refusal``). Nothing written.
+    if (
+        return_deadline is not None
+        and candidate.user.campaign is not None
+        and (date_refusal := new_return_deadline_refusal(return_deadline, campaign=candidate.user.campaign))
+    ):
+        raise FieldRuleError(date_refusal, field="return_deadline")
     formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
     reason = refusal(candidate, formation)
     if reason:
@@ -225,7 +231,11 @@ def _create_application(
 
 
 def on_behalf_return_deadline_refusal(
-    formation: Formation, day: datetime.date | None, *, now: datetime.datetime | None = None
+    formation: Formation,
+    day: datetime.date | None,
+    *,
+    now: datetime.datetime | None = None,
+    campaign: Campaign | None = None,
 ) -> str:
     """Why staff may not create a classic application on a candidate's behalf for ``formation`` with ``day`` as its
     own date limite de retour (None: none given), or "".
@@ -235,7 +245,8 @@ def on_behalf_return_deadline_refusal(
     So a date is required once the candidate can no longer act by the formation's (``first_day_to_act``: today's
     once the site has closed for the night); a date given is checked as any new date limite de retour
     (``staff.new_return_deadline_refusal``), and must come after the formation's, which the application would keep
-    otherwise (``dates.effective_return_deadline``)."""
+    otherwise (``dates.effective_return_deadline``). With the application's ``campaign``: not after its closing
+    date for candidates either (the form's; the service checks it again under the candidate's lock)."""
     now = now or timezone.now()
     deadline = effective_return_deadline(Application(formation=formation))
     if day is None:
@@ -245,7 +256,7 @@ def on_behalf_return_deadline_refusal(
             "The candidate can no longer transmit by the formation's return deadline (%(date)s): give this "
             "application its own return deadline."
         ) % {"date": _format_date(deadline)}
-    refusal = new_return_deadline_refusal(day, now)
+    refusal = new_return_deadline_refusal(day, now, campaign=campaign)
     if refusal:
         return refusal
     if day <= deadline:

@@ -189,10 +189,12 @@ def give_return_deadline(application: Application, *, day: datetime.date, actor:
     application's own date (``return_deadline_override``), with its history row and actor, as « Prolonger les
     délais » (``extend_deadlines``), only when it is later than the application's date (a selection's application
     given a later one keeps it). A date the candidate could not act by is refused (``FieldRuleError`` on
-    ``return_deadline``: ``new_return_deadline_refusal``). Returns the application (locked)."""
-    if refusal := new_return_deadline_refusal(day):
+    ``return_deadline``: ``new_return_deadline_refusal``), as is one after the closing date for candidates of the
+    application's campaign, read with the row's lock (no query more): a mistyped 2207 was stored and mailed. Returns
+    the application (locked)."""
+    application = _lock(application, with_campaign=True)
+    if refusal := new_return_deadline_refusal(day, campaign=application.campaign):
         raise FieldRuleError(refusal, field="return_deadline")
-    application = _lock(application)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
     if day <= effective_return_deadline(application):

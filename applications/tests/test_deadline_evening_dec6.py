@@ -51,11 +51,13 @@ CHANGELIST = "admin:applications_application_changelist"
 # « Statut du dossier » on one application: refused, the page again with the error next to the date (no write).
 QUERIES_STATUS_REFUSED = 20
 # The same given the date: the date, its history row, the status, its history row and mail; back to the dossier.
-QUERIES_STATUS_WITH_DATE = 26
+# +1: the form reads the active campaign's closing date for candidates the date is checked against.
+QUERIES_STATUS_WITH_DATE = 27
 # A selection of two, one with its own later date, the other's date gone: refused by name, the other done.
 QUERIES_SELECTION_ONE_REFUSED = 40
 # The same selection given a date: both done (the date written on the one whose date was gone).
-QUERIES_SELECTION_WITH_DATE = 52
+# +1, once for the selection: the form reads the active campaign's closing date for candidates.
+QUERIES_SELECTION_WITH_DATE = 53
 
 
 @pytest.fixture
