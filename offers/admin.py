@@ -26,7 +26,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.choices import CallableChoiceIterator
-from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -68,6 +67,7 @@ from offers.models import (
 from offers.services import (
     campaign_code_in_use,
     campaign_code_problems,
+    campaign_end_refusal,
     campaign_rollover_errors,
     decision_type_in_use,
     move_letter_texts,
@@ -895,10 +895,7 @@ def _after_campaign_errors(dates: dict) -> dict[str, str]:
     )
     if campaign is None:
         return {}
-    message = gettext(
-        "The date must be on or before %(date)s, the closing date for candidates of the campaign “%(campaign)s”: "
-        "they can no longer log in after it."
-    ) % {"date": date_format(campaign.ends_on, "SHORT_DATE_FORMAT"), "campaign": campaign.label}
+    message = campaign_end_refusal(campaign)
     return {field: message for field, day in dates.items() if day > campaign.ends_on}
 
 

@@ -36,6 +36,16 @@ from offers.models import (
 )
 
 
+def campaign_end_refusal(campaign: Campaign) -> str:
+    """The refusal of a date after ``campaign``'s closing date for candidates (``Campaign.ends_on``): the last date
+    they can act by, since they can no longer log in after it. A formation's dates (``offers.admin``) and an
+    application's (``applications.services.staff``) are refused with it."""
+    return _(
+        "The date must be on or before %(date)s, the closing date for candidates of the campaign “%(campaign)s”: "
+        "they can no longer log in after it."
+    ) % {"date": date_format(campaign.ends_on, "SHORT_DATE_FORMAT"), "campaign": campaign.label}
+
+
 @transaction.atomic
 def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.date]) -> list[Formation]:
     """Give every formation of ``formation_ids`` the ``dates`` (keys among ``ORDERED_DATE_FIELDS``; a date left out

@@ -62,6 +62,7 @@ from ecandidat.maintenance import hour_label
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import Avis, TreatmentType
 from offers.models import DecisionLetterTemplate, Formation
+from offers.services import campaign_end_refusal
 
 if TYPE_CHECKING:
     from accounts.models import User
@@ -918,15 +919,6 @@ def _new_date_refusal(
     if closes_tonight(now):
         return closing() % {"time": hour_label(settings.MAINTENANCE_START)}
     return closed() % {"time": hour_label(settings.MAINTENANCE_END)}
-
-
-def campaign_end_refusal(campaign: Campaign) -> str:
-    """The refusal of a date after ``campaign``'s closing date for candidates (``Campaign.ends_on``): the last date
-    they can act by, since they can no longer log in after it."""
-    return _(
-        "The date must be on or before %(date)s, the closing date for candidates of the campaign “%(campaign)s”: "
-        "they can no longer log in after it."
-    ) % {"date": format_date(campaign.ends_on), "campaign": campaign.label}
 
 
 def _proposal_refusal(confirmation_date: datetime.date, now: datetime.datetime) -> str:
