@@ -65,6 +65,7 @@ from offers.models import (
     RefusalReason,
 )
 from offers.services import (
+    bounding_campaigns,
     campaign_code_in_use,
     campaign_code_problems,
     campaign_end_refusal,
@@ -878,21 +879,16 @@ def _calendar_field(name: str) -> forms.DateField:
 
 def _after_campaign_errors(dates: dict) -> dict[str, str]:
     """The refusal of each of a formation's ``dates`` (field → date, those given or changed) after the closing date
-    for candidates (``Campaign.ends_on``) of the latest campaign not archived: the active one, or the next one
-    already created (its formations' dates prepared before the rollover); after it, the candidates can no longer
-    log in to transmit, see their decision or confirm. A mistyped year (2207 for 2027) or 31/12/9999 was saved as
-    typed, and the applications then read it (found by review). One query, only when a date is given; no campaign:
-    nothing to compare with (the list flags the formations, ``with_campaign_dates``)."""
+    for candidates (``Campaign.ends_on``) of the latest campaign not archived (``offers.services.bounding_campaigns``):
+    the active one, or the next one already created (its formations' dates prepared before the rollover); after it,
+    the candidates can no longer log in to transmit, see their decision or confirm. A mistyped year (2207 for 2027)
+    or 31/12/9999 was saved as typed, and the applications then read it (found by review). One query, only when a
+    date is given; no campaign: nothing to compare with (the list flags the formations, ``with_campaign_dates``).
+    Said here beside each date; ``set_formation_dates`` refuses them too, for any caller."""
     dates = {field: day for field, day in dates.items() if day is not None}
     if not dates:
         return {}
-    today = timezone.localdate()
-    campaign = (
-        Campaign.objects.filter(Q(is_active=True) | Q(archive_on__isnull=True) | Q(archive_on__gt=today))
-        .only("label", "ends_on")
-        .order_by("-ends_on", "pk")
-        .first()
-    )
+    campaign = bounding_campaigns().only("label", "ends_on").first()
     if campaign is None:
         return {}
     message = campaign_end_refusal(campaign)

@@ -17,7 +17,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Field, Q
+from django.db.models import Field, Q, QuerySet, Subquery
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
@@ -36,6 +37,18 @@ from offers.models import (
 )
 
 
+def bounding_campaigns() -> QuerySet[Campaign]:
+    """The campaigns whose closing date for candidates (``Campaign.ends_on``) bounds a formation's dates, the one
+    that does first: the latest campaign not archived, the active one or the next one already created (its
+    formations' dates prepared before the rollover); after it, the candidates can no longer log in to transmit, see
+    their decision or confirm. None: nothing to compare with (the list flags the formations, ``with_campaign_dates``).
+    The formation's form (``offers.admin``) and ``set_formation_dates`` compare with it."""
+    today = timezone.localdate()
+    return Campaign.objects.filter(Q(is_active=True) | Q(archive_on__isnull=True) | Q(archive_on__gt=today)).order_by(
+        "-ends_on", "pk"
+    )
+
+
 def campaign_end_refusal(campaign: Campaign) -> str:
     """The refusal of a date after ``campaign``'s closing date for candidates (``Campaign.ends_on``): the last date
     they can act by, since they can no longer log in after it. A formation's dates (``offers.admin``) and an
@@ -50,7 +63,9 @@ def campaign_end_refusal(campaign: Campaign) -> str:
 def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.date]) -> list[Formation]:
     """Give every formation of ``formation_ids`` the ``dates`` (keys among ``ORDERED_DATE_FIELDS``; a date left out
     stays as it is). Returns the formations changed. Raises ``ValidationError`` with one message per formation
-    that a rule refuses; nothing is saved then. Saving sends ``post_save`` per formation, so the public catalogue
+    that a rule refuses; nothing is saved then. A date of ``dates`` after the closing date for candidates of
+    ``bounding_campaigns`` is refused for every formation (``campaign_end_refusal``), whoever calls: the admin's form
+    says it beside the date first. Saving sends ``post_save`` per formation, so the public catalogue
     is rebuilt when the transaction commits, as after an edit in the formation's form."""
     unknown = set(dates) - set(ORDERED_DATE_FIELDS)
     if unknown:
@@ -59,13 +74,27 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
         return []
     # Locked in pk order, the order every path that locks several formations takes (a bulk validation of decisions,
     # ``applications.services.staff.lock_waiting_lists_to_validate``): two such requests wait, never deadlock.
-    formations = list(
+    # A formation has no campaign of its own: its dates are bounded by the closing date for candidates of
+    # ``bounding_campaigns``, read by the locking query itself (a subquery: no query more, whatever the selection;
+    # NULL without a campaign). Any caller gets the form's refusal of 31/12/9999, not only the admin's form.
+    bound = bounding_campaigns()
+    locked = list(
         Formation.objects.select_for_update(of=("self",))
         .select_related("commission")  # clean() compares the commission's centre with the formation's
+        .annotate(
+            campaign_ends_on=Subquery(bound.values("ends_on")[:1]),
+            campaign_label=Subquery(bound.values("label")[:1]),
+        )
         .filter(pk__in=formation_ids)
         .order_by("pk")
     )
-    formations.sort(key=lambda formation: formation.code)  # the refusals read in the order of the codes
+    after_campaign = None  # the refusal of a date of ``dates`` after the campaign, the same for every formation
+    if locked and locked[0].campaign_ends_on is not None:
+        campaign = Campaign(label=locked[0].campaign_label, ends_on=locked[0].campaign_ends_on)
+        if any(day is not None and day > campaign.ends_on for day in dates.values()):
+            after_campaign = campaign_end_refusal(campaign)
+    # the refusals read in the order of the codes
+    formations: list[Formation] = sorted(locked, key=lambda formation: formation.code)
     refusals = []
     # A confirmation is a date or a délai in days (Formation.clean): a date is not given to a formation that counts
     # in days. Said by its own sentence, naming the formations, instead of the form's "not both".
@@ -82,6 +111,8 @@ def set_formation_dates(formation_ids: Sequence[int], dates: dict[str, datetime.
             }
             for date_field, delay_field in in_days
         ]
+        if after_campaign is not None:
+            reasons.insert(0, after_campaign)
         try:
             formation.clean()
         except ValidationError as error:
