@@ -84,3 +84,11 @@ def test_the_subject_prefix_is_followed_by_one_space_however_the_variable_ends(s
     settings.EMAIL_SUBJECT_PREFIX = prefix
 
     assert _enqueue().subject == "[RECETTE] Vérification de l'envoi des mails"
+
+
+def test_the_institution_name_reaches_the_text_mail_as_typed(settings):
+    # The only mail body without ``autoescape off``: « Université d&#x27;Orléans &amp; Co » in a text/plain mail.
+    settings.INSTITUTION_NAME = "Université d'Orléans & Co"
+
+    assert "Université d'Orléans & Co peut vous envoyer des mails" in _enqueue().body
+    assert "Université d'Orléans & Co can send you e-mails" in _enqueue(language="en").body
