@@ -18,7 +18,13 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from applications.dates import effective_confirmation_date, effective_return_deadline, first_day_to_act
+from applications.dates import (
+    ACT_MARGIN,
+    closes_tonight,
+    effective_confirmation_date,
+    effective_return_deadline,
+    first_day_to_act,
+)
 from applications.enums import EventKind, WithdrawalReason
 from applications.forms_tab import missing_forms
 from applications.history import record_event
@@ -54,6 +60,7 @@ from applications.workflow import (
 )
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
+from ecandidat.maintenance import hour_label
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode, Avis, LetterKind
 from offers.models import Campaign, Formation
@@ -242,16 +249,24 @@ def on_behalf_return_deadline_refusal(
 
     Created after the formation's date (a paper application, a phone call), the application needs its own: its mail
     asked to transmit by a date gone, and the candidate could neither upload nor transmit (``transmit_refusal``).
-    So a date is required once the candidate can no longer act by the formation's (``first_day_to_act``: today's
-    once the site has closed for the night); a date given is checked as any new date limite de retour
-    (``staff.new_return_deadline_refusal``), and must come after the formation's, which the application would keep
-    otherwise (``dates.effective_return_deadline``). With the application's ``campaign``: not after its closing
-    date for candidates either (the form's; the service checks it again under the candidate's lock)."""
+    So a date is required once the candidate can no longer act by the formation's with the hour before the site
+    closes (``first_day_to_act`` with ``ACT_MARGIN``, as every date staff give a candidate: today's from the hour
+    before the enforced window, whose CANDIDATURE mail left minutes to transmit); a date given is checked as any new
+    date limite de retour (``staff.new_return_deadline_refusal``), and must come after the formation's, which the
+    application would keep otherwise (``dates.effective_return_deadline``). With the application's ``campaign``:
+    not after its closing date for candidates either (the form's; the service checks it again under the candidate's
+    lock)."""
     now = now or timezone.now()
     deadline = effective_return_deadline(Application(formation=formation))
     if day is None:
-        if deadline >= first_day_to_act(now):
+        if deadline >= first_day_to_act(now, margin=ACT_MARGIN):
             return ""
+        if deadline == timezone.localdate(now) and closes_tonight(now):
+            return _(
+                "The candidate would have less than an hour to transmit by the formation's return deadline "
+                "(%(date)s): the site closes at %(time)s tonight. Give this application its own, later return "
+                "deadline."
+            ) % {"date": _format_date(deadline), "time": hour_label(settings.MAINTENANCE_START)}
         return _(
             "The candidate can no longer transmit by the formation's return deadline (%(date)s): give this "
             "application its own return deadline."
