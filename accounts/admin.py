@@ -1,3 +1,5 @@
+from typing import cast
+
 from allauth.account.views import LogoutView
 from django import forms
 from django.contrib import admin, messages
@@ -5,13 +7,15 @@ from django.contrib.admin.options import ActionLocation
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AdminPasswordChangeForm as DjangoAdminPasswordChangeForm
+from django.contrib.auth.forms import SetUnusablePasswordMixin
 from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models.fields import BLANK_CHOICE_LABEL
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.text import capfirst
+from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -63,9 +67,25 @@ class UserChangeForm(DjangoUserChangeForm):
         return directory_spelling(email) if email else email
 
 
+class AdminPasswordChangeForm(DjangoAdminPasswordChangeForm):
+    """Django's form, its warning translated: Django 6.1 appends « If disabled, the current password for this user
+    will be lost. » to the help text as a plain string, never passed to gettext, so the French page « Modifier le mot
+    de passe » showed it in English. Both parts stay lazy: read in the language of the request."""
+
+    usable_password_help_text = cast(  # lazy, a str once rendered (Django's stubs type the attribute ``str``)
+        str,
+        format_lazy(
+            '{}<ul id="id_unusable_warning" class="messagelist"><li class="warning">{}</li></ul>',
+            SetUnusablePasswordMixin.usable_password_help_text,
+            _("If disabled, the current password for this user will be lost."),
+        ),
+    )
+
+
 @admin.register(User)
 class UserAdmin(PermissionLabels, DjangoUserAdmin):
     form = UserChangeForm
+    change_password_form = AdminPasswordChangeForm
     list_display = ["username", "email", "last_name", "first_name", "campaign", "is_staff", "is_active"]
     list_filter = ["is_staff", "is_active", "from_directory", "campaign"]
     list_select_related = ["campaign"]
