@@ -372,6 +372,7 @@ NOTIFICATIONS = (
             _V["refused_pieces"],
             _V["return_deadline"],
             _V["deadline_hour"],
+            _V["paper"],  # a paper dossier posts its pieces: it cannot upload them nor transmit online
             _V["recap_url"],
         ),
     ),
