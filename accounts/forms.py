@@ -5,6 +5,7 @@ Settings: ``ACCOUNT_FORMS``, ``SOCIALACCOUNT_FORMS`` and ``MFA_FORMS`` name a cl
 allauth form a page of ours shows, if only to drop allauth's placeholders (``_WithoutPlaceholders``).
 """
 
+import unicodedata
 from typing import TYPE_CHECKING
 
 from allauth.account import forms as account_forms
@@ -25,12 +26,43 @@ from accounts.adapters import SIGNUP_ADDRESS_TAKEN_BY
 from accounts.models import User
 from ecandidat import parameters
 from ecandidat.exceptions import BusinessRuleError
-from ecandidat.text import RefuseInvisibleControls, require_a_letter
+from ecandidat.text import ONE_LINE_CONTROLS, RefuseInvisibleControls, require_a_letter
 
 # Our signup never asks for a username (the numéro de dossier is drawn) nor a password (chosen after validating
 # the address); the global ACCOUNT_SIGNUP_FIELDS keeps "password1" because allauth's login form needs it.
 SIGNUP_FIELDS = {"email": {"required": True}, "email2": {"required": True}}
 MISMATCH_MESSAGE = _("The two e-mail addresses are different.")
+
+# A name's characters besides letters and combining marks of any script (Unicode categories L* and M*): the space,
+# the hyphen, the apostrophes (' and ’) and the full stop (« J.-P. »); and the invisible ones a name may carry that
+# ``RefuseInvisibleControls`` keeps on purpose: the zero-width non-joiner and joiner a Persian name needs
+# (U+200C, U+200D), the direction marks some keyboards add (U+200E, U+200F, U+061C). Not a digit, a colon, a slash, an
+# « @ » or any other symbol: the names open the account's mails (« Bonjour Marie, »), sent to an address nobody has
+# validated yet, and a name « Marie. URGENT : validez ici https://… » made the university's server mail a stranger
+# whatever text and link it carried.
+NAME_PUNCTUATION = frozenset(" -'’.\u200c\u200d\u200e\u200f\u061c")
+NAME_CHARACTERS_MESSAGE = _(
+    "Only letters, spaces, hyphens, apostrophes and full stops are allowed in a name, not “%(characters)s”."
+)
+
+
+def name_characters(value: object) -> None:
+    """A form field's validator for a person's name on the account (Nom, Prénom): letters and marks of any script
+    and ``NAME_PUNCTUATION`` only, the refusal next to the field naming the characters to remove. A value without
+    a letter, or with an invisible character, gets only that refusal (``require_a_letter``,
+    ``RefuseInvisibleControls``): one thing to correct."""
+    if not isinstance(value, str) or ONE_LINE_CONTROLS.search(value) or not any(c.isalpha() for c in value):
+        return
+    refused = dict.fromkeys(
+        character
+        for character in value
+        if character not in NAME_PUNCTUATION and unicodedata.category(character)[0] not in "LM"
+    )
+    if refused:
+        raise forms.ValidationError(
+            NAME_CHARACTERS_MESSAGE, code="name_characters", params={"characters": " ".join(refused)}
+        )
+
 
 # The mixin is only ever mixed into allauth's forms (untyped, so Any to mypy): type-check it as a Form.
 if TYPE_CHECKING:
@@ -69,18 +101,19 @@ class _CandidateSignupMixin(_FormBase):
         # WCAG 1.3.5: every personal field names its purpose, so browsers and assistive tools can fill it in.
         # No invisible control, format or writing-direction character: the names are written into the account's
         # mails and the dossier's first page (whose forms refuse them too). And a letter at least: a name of a dash,
-        # a digit or a lone accent names nobody.
+        # a digit or a lone accent names nobody. And nothing but a name's characters (``name_characters``): no
+        # address, no link, no sentence of a stranger's at the top of a mail the institution sends.
         self.fields["last_name"] = forms.CharField(
             label=_("Last name"),
             max_length=150,
             widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
-            validators=[RefuseInvisibleControls(), require_a_letter],
+            validators=[RefuseInvisibleControls(), require_a_letter, name_characters],
         )
         self.fields["first_name"] = forms.CharField(
             label=_("First name"),
             max_length=150,
             widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
-            validators=[RefuseInvisibleControls(), require_a_letter],
+            validators=[RefuseInvisibleControls(), require_a_letter, name_characters],
         )
         self.fields["email"].label = _("E-mail address")
         self.fields["email2"].label = _("E-mail address confirmation")

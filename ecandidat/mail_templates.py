@@ -29,10 +29,10 @@ from django.template.base import Node, NodeList
 from django.template.defaulttags import AutoEscapeControlNode, ForNode, IfNode, TemplateLiteral
 from django.template.loader import get_template
 from django.utils import translation
-from django.utils.html import linebreaks, urlize
+from django.utils.html import escape, linebreaks, urlize
 from django.utils.translation import gettext, pgettext
 
-from ecandidat.notifications import Kind, Notification
+from ecandidat.notifications import Deferred, Kind, Notification
 
 # --- syntax ---------------------------------------------------------------------------------------------------------
 
@@ -285,13 +285,100 @@ def values_for(notification: Notification, context: dict) -> dict[str, str | boo
     return {variable.name: variable.value(context) for variable in notification.variables}
 
 
+# A link of the mail, by its declaration: the variables named ``*_url`` hold an address the application builds
+# (``absolute_url``) or a field that only takes one (a commission's web page), and a list's items their ``"url"``
+# (a complementary form's link); the ``*_email`` ones an address of the institution (a commission's, the
+# helpdesk's). Their value is linked only when it is that: one http(s) address, one e-mail address.
+_LINK_SUFFIX = "_url"
+_ADDRESS_SUFFIX = "_email"
+_ONE_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_ONE_ADDRESS = re.compile(r"[^\s<>\"'@:]+@[^\s<>\"'@:]+", re.IGNORECASE)
+# The words ``urlize`` reads one by one (Django's ``Urlizer.word_split_re``) and the runs between them.
+_WORDS = re.compile(r"""[\s<>"']+|[^\s<>"']+""")
+
+
+def _is_link(name: str, value: str) -> bool:
+    if name.endswith(_LINK_SUFFIX):
+        return _ONE_LINK.fullmatch(value) is not None
+    return name.endswith(_ADDRESS_SUFFIX) and _ONE_ADDRESS.fullmatch(value) is not None
+
+
+def _value_pieces(notification: Notification, name: str, values: _Values, context: dict) -> list[tuple[str, bool]]:
+    """The value of ``${name}`` as (text, may be linked) pieces: a link variable's value may, a list's item links
+    may, nothing else (what a person typed: a name, a comment, a form's label)."""
+    value = str(values.get(name, ""))
+    if _is_link(name, value):
+        return [(value, True)]
+    variable = notification.variable(name)
+    if variable is None or variable.kind != Kind.LINES:
+        return [(value, False)]
+    raw: Any = context.get(name)
+    if isinstance(raw, Deferred):
+        raw = raw()  # computed once: ``values.get`` above has called it
+    pieces: list[tuple[str, bool]] = []
+    for index, item in enumerate(raw or ()):
+        # The item's line as the variable writes it (``Variable.value`` of a list of one), then its link in it: the
+        # item's "url", printed when it has no comment (``notifications._line``).
+        line = str(variable.value({name: [item]}))
+        url = str(item.get("url") or "") if isinstance(item, dict) and not item.get("comment") else ""
+        at = line.rfind(url) if url and _is_link(_LINK_SUFFIX, url) else -1
+        if index:
+            pieces.append(("\n", False))
+        if at == -1:
+            pieces.append((line, False))
+        else:
+            pieces += [(line[:at], False), (url, True), (line[at + len(url) :], False)]
+    if "".join(text for text, _linkable in pieces) != value:  # not the variable's own writing: no link
+        return [(value, False)]
+    return pieces
+
+
+def _rendered_pieces(
+    source: str, notification: Notification, values: _Values, context: dict
+) -> list[tuple[str, bool]]:
+    """``render_source`` of ``source``, as (text, may be linked) pieces: the staff's text may be, the values as
+    ``_value_pieces`` says."""
+    source = _Blocks(source).resolved(values)
+    pieces: list[tuple[str, bool]] = []
+    position = 0
+    for match in _PLACEHOLDER.finditer(source):
+        pieces.append((source[position : match.start()], True))
+        pieces += _value_pieces(notification, match.group(1), values, context)
+        position = match.end()
+    pieces.append((source[position:], True))
+    return pieces
+
+
+def _linked_html(pieces: list[tuple[str, bool]]) -> str:
+    """The pieces escaped, with ``urlize``'s links in the words made only of pieces that may be linked: a word
+    with a character of a typed value (an address in a name, or glued to the staff's ``https://…/``) stays text."""
+    text = "".join(piece for piece, _linkable in pieces)
+    # unlinkable[i]: how many characters before i come from a piece that may not be linked.
+    unlinkable = [0] * (len(text) + 1)
+    position = 0
+    for piece, linkable in pieces:
+        for offset in range(len(piece)):
+            unlinkable[position + offset + 1] = unlinkable[position + offset] + (not linkable)
+        position += len(piece)
+    html = []
+    for match in _WORDS.finditer(text):
+        word = match.group()
+        if unlinkable[match.end()] == unlinkable[match.start()] and not word.isspace():
+            html.append(urlize(word, nofollow=True, autoescape=True))
+        else:
+            html.append(escape(word))
+    return "".join(html)
+
+
 def render_override(subject: str, body: str, notification: Notification, context: dict) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of an overridden mail. The HTML version is derived from the text: everything
-    in it (staff text and values) is escaped, then paragraphs and links are added."""
+    in it (staff text and values) is escaped, then paragraphs are added, and links: the addresses the staff wrote
+    and the link variables' (``_is_link``), never one inside another value (a name typed at signup, a comment)."""
     values = _Values(notification, context)
     subject = " ".join(render_source(subject, values).split())
-    text = render_source(body, values)
-    html = linebreaks(urlize(text, nofollow=True, autoescape=True))
+    pieces = _rendered_pieces(body, notification, values, context)
+    text = "".join(piece for piece, _linkable in pieces)
+    html = linebreaks(_linked_html(pieces))
     return subject, text, html
 
 
