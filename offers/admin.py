@@ -148,6 +148,7 @@ class CampaignForm(forms.ModelForm):
             archive_on=cleaned_data.get("archive_on"),
             today=timezone.localdate(),
             is_active=active,
+            ends_on=cleaned_data.get("ends_on"),
         )
         for field, message in errors.items():
             self.add_error(field, message)

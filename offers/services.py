@@ -259,6 +259,14 @@ def decision_type_in_use(decision_type: DecisionType) -> bool:
     return decision_type.pk is not None and any(check(decision_type.pk) for check in _DECISION_TYPE_USES)
 
 
+def _archived_before_closing(ends_on: datetime.date) -> str:
+    """The refusal of an archiving date before the campaign's closing date for candidates, beside ``archive_on``."""
+    return _(
+        "The archiving closes the candidates' accounts: give a date on or after the closing date for candidates "
+        "(%(date)s)."
+    ) % {"date": date_format(ends_on, "SHORT_DATE_FORMAT")}
+
+
 def campaign_rollover_errors(
     campaign: Campaign,
     *,
@@ -266,6 +274,7 @@ def campaign_rollover_errors(
     archive_on: datetime.date | None,
     today: datetime.date,
     is_active: bool | None = None,
+    ends_on: datetime.date | None = None,
 ) -> dict[str, str]:
     """The rollover's rules for a campaign about to be saved from the back office (eCandidat's "Campagne", §2.8), as
     ``{field: message}``; empty when it may be saved. The nightly ``archive_campaigns`` activates, on the active
@@ -284,7 +293,13 @@ def campaign_rollover_errors(
     reason the active campaign's archiving date comes before the next campaign's.
 
     The rules read the submitted ``starts_on``, not the instance's (the stored one during a form's clean): the active
-    campaign, moved or activated, opens before every campaign waiting, or the batch would find no next campaign."""
+    campaign, moved or activated, opens before every campaign waiting, or the batch would find no next campaign.
+
+    Any campaign's archiving date is on or after its own submitted closing date for candidates (``ends_on``): the
+    archiving closes its candidates' accounts, and a date typed before it (01/07 for 01/10) had the batch close them,
+    freeze the dates and activate the next campaign while this one still promised candidates they could transmit and
+    confirm until its closing date. The same day is accepted: the site closes before the nightly batch runs.
+    ``ends_on`` None (not submitted, or its field in error): not compared."""
     errors: dict[str, str] = {}
     active = Campaign.objects.active().exclude(pk=campaign.pk).first()
     if campaign.is_active if is_active is None else is_active:
@@ -313,6 +328,8 @@ def campaign_rollover_errors(
                 "very next night the nightly archiving would archive it, close its candidates' accounts and might "
                 "destroy its data."
             ) % {"date": date_format(today, "SHORT_DATE_FORMAT")}
+        elif archive_on is not None and ends_on is not None and archive_on < ends_on:
+            errors["archive_on"] = _archived_before_closing(ends_on)
         elif archive_on is not None and campaign.pk is not None and opening is not None and "starts_on" not in errors:
             # (the very first campaign, added: nothing awaits it yet) The next one, after the submitted opening.
             following = (
@@ -339,6 +356,8 @@ def campaign_rollover_errors(
                 "set it after %(date)s. Otherwise it would be read as archived and the nightly archiving would not "
                 "activate it."
             ) % {"date": date_format(earliest, "SHORT_DATE_FORMAT")}
+        elif ends_on is not None and archive_on < ends_on:
+            errors["archive_on"] = _archived_before_closing(ends_on)
     if active is None or starts_on is None:
         return errors
     if starts_on <= active.starts_on:

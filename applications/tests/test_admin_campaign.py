@@ -114,14 +114,14 @@ def test_a_second_campaign_awaiting_activation_is_refused(scolarite, running):
 def test_the_archiving_date_needs_the_next_campaign(scolarite, running, django_assert_num_queries):
     today = timezone.localdate()
 
-    refused = scolarite.post(change(running), _form(running, archive_on=today), **FRENCH)
+    refused = scolarite.post(change(running), _form(running, ends_on=today, archive_on=today), **FRENCH)
 
     assert refused.status_code == 200
     assert "Créez d'abord la campagne suivante" in refused.content.decode().replace("&#x27;", "'")
     running.refresh_from_db()
     assert running.archive_on is None
     _next_campaign(running)
-    accepted = scolarite.post(change(running), _form(running, archive_on=today), **FRENCH)
+    accepted = scolarite.post(change(running), _form(running, ends_on=today, archive_on=today), **FRENCH)
     assert accepted.status_code == 302
     running.refresh_from_db()
     assert running.archive_on == today
@@ -155,7 +155,7 @@ def test_the_running_campaigns_archiving_date_is_compared_with_the_paris_date(sc
     """At 0:30 in Paris the UTC date is still the day before: that day is already past for the nightly archiving."""
     time_machine.move_to(datetime.datetime(2026, 7, 1, 22, 30, tzinfo=datetime.UTC), tick=False)
     running = CampaignFactory(
-        code="2026", is_active=True, starts_on=datetime.date(2026, 1, 5), ends_on=datetime.date(2026, 9, 30)
+        code="2026", is_active=True, starts_on=datetime.date(2026, 1, 5), ends_on=datetime.date(2026, 7, 2)
     )
     _next_campaign(running)
 

@@ -96,7 +96,7 @@ def test_the_next_campaign_is_refused_today_or_a_date_not_after_the_active_one_s
 def test_the_next_campaign_with_a_later_archiving_date_is_saved_and_activated_by_the_rollover(
     scolarite, running, today
 ):
-    archive_on = today + 400 * DAY
+    archive_on = today + 545 * DAY  # the next campaign's own closing date (never archived before it)
 
     response = scolarite.post(ADD, _next_form(running, archive_on=archive_on), language="en")
 
@@ -116,7 +116,7 @@ def test_the_active_campaign_is_refused_an_archiving_date_on_or_after_the_next_o
         "code": running.code,
         "label": running.label,
         "starts_on": running.starts_on.isoformat(),
-        "ends_on": running.ends_on.isoformat(),
+        "ends_on": (today + 9 * DAY).isoformat(),  # an archiving date is never before it
     }
 
     refused = scolarite.post(change(running), data | {"archive_on": (today + 10 * DAY).isoformat()}, language="en")
