@@ -74,7 +74,9 @@ def test_the_running_campaign_cannot_open_on_or_after_the_waiting_one(scolarite,
     moved = waiting.starts_on + shift * DAY  # the same day, the day after, a year later (the mistyped year)
 
     response = scolarite.post(
-        change(running), _form(running, starts_on=moved, ends_on=moved + 200 * DAY, archive_on=moved + 200 * DAY), **FRENCH
+        change(running),
+        _form(running, starts_on=moved, ends_on=moved + 200 * DAY, archive_on=moved + 200 * DAY),
+        **FRENCH,
     )
 
     assert response.status_code == 200
@@ -93,7 +95,9 @@ def test_a_valid_change_of_the_running_campaign_is_saved_and_the_rollover_still_
 ):
     moved = running.starts_on + 30 * DAY  # still before the waiting campaign
 
-    response = scolarite.post(change(running), _form(running, starts_on=moved, ends_on=today, archive_on=today), **FRENCH)
+    response = scolarite.post(
+        change(running), _form(running, starts_on=moved, ends_on=today, archive_on=today), **FRENCH
+    )
 
     assert response.status_code == 302
     running.refresh_from_db()
@@ -109,7 +113,9 @@ def test_the_next_campaign_is_looked_for_after_the_submitted_opening_date(scolar
     left = CampaignFactory(code="2025B", starts_on=running.starts_on - 10 * DAY, ends_on=running.ends_on)
     moved = left.starts_on - 20 * DAY
 
-    response = scolarite.post(change(running), _form(running, starts_on=moved, ends_on=today, archive_on=today), **FRENCH)
+    response = scolarite.post(
+        change(running), _form(running, starts_on=moved, ends_on=today, archive_on=today), **FRENCH
+    )
 
     assert response.status_code == 302
     report = Report()
