@@ -33,14 +33,17 @@ from ecandidat.text import ONE_LINE_CONTROLS, RefuseInvisibleControls, require_a
 SIGNUP_FIELDS = {"email": {"required": True}, "email2": {"required": True}}
 MISMATCH_MESSAGE = _("The two e-mail addresses are different.")
 
-# A name's characters besides letters and combining marks of any script (Unicode categories L* and M*): the space,
-# the hyphen, the apostrophes (' and ’) and the full stop (« J.-P. »); and the invisible ones a name may carry that
-# ``RefuseInvisibleControls`` keeps on purpose: the zero-width non-joiner and joiner a Persian name needs
-# (U+200C, U+200D), the direction marks some keyboards add (U+200E, U+200F, U+061C). Not a digit, a colon, a slash, an
-# « @ » or any other symbol: the names open the account's mails (« Bonjour Marie, »), sent to an address nobody has
-# validated yet, and a name « Marie. URGENT : validez ici https://… » made the university's server mail a stranger
-# whatever text and link it carried.
-NAME_PUNCTUATION = frozenset(" -'’.\u200c\u200d\u200e\u200f\u061c")
+# A name's characters besides letters and combining marks of any script (Unicode categories L* and M*; the modifier
+# letter apostrophe ʼ U+02BC is one, Lm): the space, the hyphens (-, U+2010 and the non-breaking U+2011), the
+# apostrophes (', ’ and the ‘ U+2018 some keyboards give), the full stop (« J.-P. »), the middle dots of Catalan
+# (« Gal·la », U+00B7) and Japanese (« ジョン・スミス », U+30FB); and the invisible ones a name may carry that
+# ``RefuseInvisibleControls`` keeps on purpose: the zero-width non-joiner and joiner a Persian name needs (U+200C,
+# U+200D), the direction marks some keyboards add (U+200E, U+200F, U+061C). The other spaces (no-break, ideographic…)
+# never reach it: ``NameField`` makes them plain spaces. Not a digit, a colon, a slash, an « @ » or any other symbol:
+# the names open the account's mails (« Bonjour Marie, »), sent to an address nobody has validated yet, and a name
+# « Marie. URGENT : validez ici https://… » made the university's server mail a stranger whatever text and link it
+# carried.
+NAME_PUNCTUATION = frozenset(" -\u2010\u2011'’\u2018.\u00b7\u30fb\u200c\u200d\u200e\u200f\u061c")
 NAME_CHARACTERS_MESSAGE = _(
     "Only letters, spaces, hyphens, apostrophes and full stops are allowed in a name, not “%(characters)s”."
 )
@@ -62,6 +65,17 @@ def name_characters(value: object) -> None:
         raise forms.ValidationError(
             NAME_CHARACTERS_MESSAGE, code="name_characters", params={"characters": " ".join(refused)}
         )
+
+
+class NameField(forms.CharField):
+    """A person's name on the account (Nom, Prénom): every space separator (Unicode category Zs: the no-break space
+    of a Mac's Option-space or a pasted text, the narrow no-break and ideographic spaces…) becomes a plain space
+    before the validators and in what is stored, so the name and the mails that open with it hold a plain space."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = "".join(" " if unicodedata.category(character) == "Zs" else character for character in value)
+        return super().to_python(value)
 
 
 # The mixin is only ever mixed into allauth's forms (untyped, so Any to mypy): type-check it as a Form.
@@ -103,13 +117,13 @@ class _CandidateSignupMixin(_FormBase):
         # mails and the dossier's first page (whose forms refuse them too). And a letter at least: a name of a dash,
         # a digit or a lone accent names nobody. And nothing but a name's characters (``name_characters``): no
         # address, no link, no sentence of a stranger's at the top of a mail the institution sends.
-        self.fields["last_name"] = forms.CharField(
+        self.fields["last_name"] = NameField(
             label=_("Last name"),
             max_length=150,
             widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
             validators=[RefuseInvisibleControls(), require_a_letter, name_characters],
         )
-        self.fields["first_name"] = forms.CharField(
+        self.fields["first_name"] = NameField(
             label=_("First name"),
             max_length=150,
             widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
