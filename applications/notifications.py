@@ -123,6 +123,7 @@ _V: dict[str, Variable] = {
             "commission_comment",
             _("comment of the commission for the candidates"),
             "Le secrétariat répond du lundi au vendredi, de 9 h à 12 h.",
+            staff_text=True,
         ),
         Variable("paper", _("paper application (yes/no)"), False, Kind.FLAG),
         Variable(
@@ -138,7 +139,12 @@ _V: dict[str, Variable] = {
             False,
             Kind.FLAG,
         ),
-        Variable("comment", _("comment entered by staff with the status"), "Merci de joindre votre relevé du S2."),
+        Variable(
+            "comment",
+            _("comment entered by staff with the status"),
+            "Merci de joindre votre relevé du S2.",
+            staff_text=True,
+        ),
         Variable(
             "refused_pieces",
             _("refused pieces with their comments and their own deadline to replace them, one per line"),
@@ -147,11 +153,17 @@ _V: dict[str, Variable] = {
                 {"label": "CV", "comment": ""},
             ],
             Kind.LINES,
+            staff_text=True,  # the office's piece labels, the staff's comments
         ),
         Variable("decision_label", _("label of the decision"), "Avis favorable"),
-        Variable("decision_comment", _("comment on the decision, when shown to the candidate"), "Bienvenue !"),
+        Variable(
+            "decision_comment",
+            _("comment on the decision, when shown to the candidate"),
+            "Bienvenue !",
+            staff_text=True,
+        ),
         Variable("confirmation_date", _("date by which the candidate must confirm"), _sample_date(2026, 6, 30)),
-        Variable("reason", _("reason for the refusal"), "Capacité d'accueil atteinte"),
+        Variable("reason", _("reason for the refusal"), "Capacité d'accueil atteinte", staff_text=True),
         Variable("rank", _("rank on the complementary list"), "3"),
         Variable(
             "appeal_sentence",
@@ -185,11 +197,14 @@ _V: dict[str, Variable] = {
         ),
         Variable("preselection_date", _("date of the preselection interview"), _sample_date(2026, 5, 20)),
         Variable("preselection_time", _("time of the preselection interview"), "14:30"),
-        Variable("preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12"),
+        Variable(
+            "preselection_place", _("place of the preselection interview"), "Bâtiment B, salle 12", staff_text=True
+        ),
         Variable(
             "registration_instructions",
             _("instructions for the administrative registration"),
             "Inscription en ligne à partir du 1er juillet.",
+            staff_text=True,
         ),
         Variable(
             "forms",

@@ -288,7 +288,9 @@ def values_for(notification: Notification, context: dict) -> dict[str, str | boo
 # A link of the mail, by its declaration: the variables named ``*_url`` hold an address the application builds
 # (``absolute_url``) or a field that only takes one (a commission's web page), and a list's items their ``"url"``
 # (a complementary form's link); the ``*_email`` ones an address of the institution (a commission's, the
-# helpdesk's). Their value is linked only when it is that: one http(s) address, one e-mail address.
+# helpdesk's). Their value is linked only when it is that: one http(s) address, one e-mail address. A variable
+# declared ``staff_text`` (the registration instructions, a staff comment) has its addresses linked as the office's
+# own text has; what the candidate typed (a name, an answer) never.
 _LINK_SUFFIX = "_url"
 _ADDRESS_SUFFIX = "_email"
 _ONE_LINK = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
@@ -304,12 +306,15 @@ def _is_link(name: str, value: str) -> bool:
 
 
 def _value_pieces(notification: Notification, name: str, values: _Values, context: dict) -> list[tuple[str, bool]]:
-    """The value of ``${name}`` as (text, may be linked) pieces: a link variable's value may, a list's item links
-    may, nothing else (what a person typed: a name, a comment, a form's label)."""
+    """The value of ``${name}`` as (text, may be linked) pieces: a link variable's value may, a value staff typed
+    (``Variable.staff_text``) may, a list's item links may, nothing else (what the candidate typed: a name, an
+    answer; a form's label)."""
     value = str(values.get(name, ""))
     if _is_link(name, value):
         return [(value, True)]
     variable = notification.variable(name)
+    if variable is not None and variable.staff_text:
+        return [(value, True)]
     if variable is None or variable.kind != Kind.LINES:
         return [(value, False)]
     raw: Any = context.get(name)
@@ -372,8 +377,9 @@ def _linked_html(pieces: list[tuple[str, bool]]) -> str:
 
 def render_override(subject: str, body: str, notification: Notification, context: dict) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of an overridden mail. The HTML version is derived from the text: everything
-    in it (staff text and values) is escaped, then paragraphs are added, and links: the addresses the staff wrote
-    and the link variables' (``_is_link``), never one inside another value (a name typed at signup, a comment)."""
+    in it (staff text and values) is escaped, then paragraphs are added, and links: the addresses the staff wrote,
+    in this text or in a value staff typed (``staff_text``), and the link variables' (``_is_link``), never one inside
+    a value the candidate typed (a name chosen at signup)."""
     values = _Values(notification, context)
     subject = " ".join(render_source(subject, values).split())
     pieces = _rendered_pieces(body, notification, values, context)

@@ -50,6 +50,9 @@ class Variable:
     label: Promise
     sample: object  # a realistic value, in the shape the context holds it (used by the preview)
     kind: Kind = Kind.TEXT
+    # Typed by staff (an office, a centre, a commission: instructions, a comment, a refusal reason), never by the
+    # candidate: an address in it is a link in the HTML version of an office's text (``mail_templates``).
+    staff_text: bool = False
 
     def value(self, context: Mapping[str, Any]) -> str | bool:
         """The variable's value for the override syntax, from the context the mail is enqueued with."""

@@ -1,7 +1,8 @@
 """The HTML version of a mail the central office overrode links the addresses of its own text and of the link
-variables (``${recap_url}``, a list's form links), never an address inside a value someone typed: a name chosen at
-signup (« Marie. URGENT : validez ici https://evil.example/… ») made the university's server mail a clickable
-phishing link to any address (7 December review)."""
+variables (``${recap_url}``, a list's form links) and of the values staff typed (``Variable.staff_text``), never
+an address inside a value the candidate typed: a name chosen at signup (« Marie. URGENT : validez ici
+https://evil.example/… ») made the university's server mail a clickable phishing link to any address (7 December
+review)."""
 
 import pytest
 from django.utils import translation
@@ -26,7 +27,8 @@ MAIL = Notification(
     template_base="x",
     variables=(
         Variable("first_name", "prénom", "Estelle"),
-        Variable("comment", "commentaire", "RAS"),
+        Variable("comment", "commentaire", "RAS", staff_text=True),
+        Variable("answer", "réponse", "Oui"),
         Variable("recap_url", "lien", RECAP),
         Variable("forms", "formulaires", [], Kind.LINES),
         Variable("commission_email", "adresse", "master@univ.example"),
@@ -52,8 +54,19 @@ def test_an_address_in_a_typed_value_is_not_linked():
     assert "evil.example/ecandidat/login" in html  # shown as text, escaped, not as a link
 
 
-def test_an_address_in_a_staff_comment_value_is_not_linked_either():
-    assert "<a " not in _html("Note : ${comment}", comment=f"voir {EVIL}")
+def test_an_address_in_a_staff_typed_value_is_linked():
+    """A value declared ``staff_text`` (a staff comment, the registration instructions) links as the office's text."""
+    html = _html("Note : ${comment}", comment=f"voir {STAFF_LINK}")
+
+    assert f'Note : voir <a href="{STAFF_LINK}" rel="nofollow">{STAFF_LINK}</a>' in html
+
+
+def test_an_address_in_a_value_not_declared_staff_typed_is_not_linked():
+    assert "<a " not in _html("Réponse : ${answer}", answer=f"voir {EVIL}")
+
+
+def test_a_staff_typed_value_glued_to_a_typed_name_is_not_linked():
+    assert "<a " not in _html("${comment}${first_name}", comment=STAFF_LINK, first_name="evil.example")
 
 
 def test_a_value_glued_to_an_address_of_the_staff_text_does_not_make_it_a_link():
