@@ -32,6 +32,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
+from accounts.forms import NameField, name_characters
 from accounts.models import CandidateAccount
 from accounts.services import check_stored_length, create_candidate_account
 from applications.admin.review import change_url, list_filters
@@ -141,14 +142,20 @@ def withdraw_on_behalf(application: Application, form: StaffWithdrawalForm, acto
 
 
 class CandidateAccountForm(forms.Form):
-    # No invisible control, format or writing-direction character in the names, and a letter at least, as at signup
-    # (they go into the mails).
+    # The signup's name fields and rules (``accounts.forms._CandidateSignupMixin``): no invisible control, format or
+    # writing-direction character, a letter at least, and nothing but a name's characters (``name_characters``),
+    # every space separator stored as a plain space (``NameField``). The names open the account's creation mail, sent
+    # to an address nobody has validated yet: no link nor sentence of a stranger's at its top.
     email = forms.EmailField(label=_("E-mail address"), max_length=254)
-    last_name = forms.CharField(
-        label=_("Last name"), max_length=150, validators=[RefuseInvisibleControls(), require_a_letter]
+    last_name = NameField(
+        label=_("Last name"),
+        max_length=150,
+        validators=[RefuseInvisibleControls(), require_a_letter, name_characters],
     )
-    first_name = forms.CharField(
-        label=_("First name"), max_length=150, validators=[RefuseInvisibleControls(), require_a_letter]
+    first_name = NameField(
+        label=_("First name"),
+        max_length=150,
+        validators=[RefuseInvisibleControls(), require_a_letter, name_characters],
     )
 
     def clean_email(self) -> str:
