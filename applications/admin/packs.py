@@ -4,6 +4,8 @@ staff who asked for it only, while its dossiers still exist and are in their sco
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -18,6 +20,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from applications.admin.review import list_filters, list_url
 from applications.dossier_pdf import ascii_name
 from applications.models import Application, CommissionPack
 from applications.packs import is_stalled, is_withdrawn
@@ -35,8 +38,22 @@ WITHDRAWN_MESSAGE = gettext_lazy(
 )
 
 
+def _action_list_url(request) -> str:
+    """The list as it was filtered and sorted when the action was posted to it (its own query string): only ever
+    the list's address, whatever the query holds (as ``review.list_url``)."""
+    filters = request.GET.urlencode()
+    return reverse("admin:applications_application_changelist") + (f"?{filters}" if filters else "")
+
+
+def _pack_url(pack: CommissionPack, filters: str) -> str:
+    """The pack's page, with the list it was asked from (``_changelist_filters``, read by ``review.list_url``)."""
+    url = reverse("admin:applications_application_pack", args=[pack.public_id])
+    return url + (f"?{urlencode({'_changelist_filters': filters})}" if filters else "")
+
+
 def _queue_pack(model_admin, request, queryset, kind: str, piece_type: PieceType | None = None):
-    """From the selection (or the whole filtered list with "select all"): queue the pack, open its page."""
+    """From the selection (or the whole filtered list with "select all"): queue the pack, open its page, which
+    leads back to the list as filtered and sorted (the action was posted to the list's own address)."""
     ids = list(queryset.values_list("pk", flat=True)[: PACK_LIMIT + 1])
     try:
         pack = request_pack(actor=request.user, application_ids=ids, kind=kind, piece_type=piece_type)
@@ -46,7 +63,7 @@ def _queue_pack(model_admin, request, queryset, kind: str, piece_type: PieceType
     model_admin.message_user(
         request, _("The commission pack of %(count)d dossiers is being built.") % {"count": pack.total}
     )
-    return HttpResponseRedirect(reverse("admin:applications_application_pack", args=[pack.public_id]))
+    return HttpResponseRedirect(_pack_url(pack, request.GET.urlencode()))
 
 
 @admin.action(description=gettext_lazy("Commission pack (ZIP of the dossiers)"))
@@ -122,6 +139,8 @@ def piece_pack_action(model_admin, request, queryset):
         "selected": [pk for pk, _formation in selected],
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "action_name": "piece_pack_action",
+        # The breadcrumb's list and « Annuler »: the list as filtered and sorted, as the bulk « Saisir un avis ».
+        "list_url": _action_list_url(request),
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/pack_piece.html", context)
@@ -166,6 +185,7 @@ def pack_view(request, public_id, *, model_admin):
         # Its file was deleted (applications.packs.withdraw_quarantined); the page's error note says to ask again.
         messages.warning(request, WITHDRAWN_MESSAGE)
     in_progress = pack.status in (CommissionPack.Status.PENDING, CommissionPack.Status.RUNNING)
+    filters = list_filters(request)
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
@@ -183,6 +203,10 @@ def pack_view(request, public_id, *, model_admin):
         if pack.status == CommissionPack.Status.DONE
         else "",
         "other_packs": list(CommissionPack.objects.filter(requested_by=request.user).exclude(pk=pack.pk)[:10]),
+        # The list the pack was asked from (``_changelist_filters``): the breadcrumb's, kept by « Actualiser » and
+        # the links to the other packs.
+        "list_url": list_url(request),
+        "changelist_query": urlencode({"_changelist_filters": filters}) if filters else "",
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/pack.html", context)
