@@ -480,7 +480,8 @@ def transfer_opis(
     in the future) keeps their OPIs pending. For Pégase, no file is written while the campaign's code is not one of
     Pégase's periods, or cannot be checked (``applications.opi.periods``): every OPI stays pending. Once written,
     the pending OPIs are marked transferred, withdrawals included, so that nobody is written again on later days
-    unless something changes (eCandidat issue #117).
+    unless something changes (eCandidat issue #117). A withdrawal the backend does not send (Pégase leaves the wish
+    out) is marked transferred even when the run writes no file, and counted as such in ``report``.
 
     The day of the files is ``today``, else the local date when the run starts. The OPIs the run marks transferred
     are stamped on that day (``passed_at``), even when the run ends past midnight: "transferred that day" is read
@@ -548,6 +549,8 @@ def transfer_opis(
             report.add("pieces recorded by this run", record_pieces(passing))
             sent_pieces, pieces = send_pending(report, campaign=campaign, day=day)
         if not written and not pieces and export is None:
+            if newly:  # withdrawals marked transferred with no file to write (``_collect``): the run says so
+                report.add("OPIs transferred by this run", newly)
             return None  # as eCandidat: no candidate, no file
         export = export or OpiExport(backend=backend.name, day=day)
         files = {**result.files, **({list_name(day): list_text(pieces)} if pieces else {})}
