@@ -1,8 +1,11 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Case, F, When
-from django.db.models.functions import Coalesce
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db import transaction
+from django.db.models import Case, CharField, Exists, F, OuterRef, When
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from ecandidat.batches import BatchCommand
@@ -13,7 +16,9 @@ class Command(BatchCommand):
     help = (
         "Delete from the outbox the sent, failed and cancelled e-mails older than OUTBOX_RETENTION_DAYS (the "
         "pending ones stay): a failed mail keeps its text for staff to resend, not for ever. A mail's age runs from "
-        "its last event: sent, resent by staff, cancelled. --limit deletes at most this many mails, the oldest first."
+        "its last event: sent, resent by staff, cancelled. --limit deletes at most this many mails, the oldest first. "
+        "The back office's history of the outbox goes with its mails: the lines of the mails deleted (a resend by "
+        "staff, titled with the recipient's address) and those whose mail is already gone (earlier runs)."
     )
     batch_name = "prune_outbox"
 
@@ -50,5 +55,18 @@ class Command(BatchCommand):
         if dry_run:
             report.add("mails to delete", doomed.count())
             return
-        deleted, _ = doomed.delete()
+        with transaction.atomic():
+            deleted, _ = doomed.delete()
+            # The history (LogEntry) of the mails just deleted, and of those deleted before it went with them: its
+            # lines (« Renvoyer », titled « CODE → address ») are found by the CNIL erasure and the campaign
+            # destruction only through a mail that still exists (``accounts.services.delete_mails_of_accounts``),
+            # so without it the candidate's address stayed in the history and in the staff's « Actions récentes ».
+            # The outbox is read-only in the back office: no line of it stands for a mail deleted by hand. One
+            # statement (``object_id`` is text: the mails' ids are compared as text), idempotent.
+            mail = OutboundEmail.objects.annotate(key=Cast("pk", output_field=CharField())).filter(
+                key=OuterRef("object_id")
+            )
+            LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(OutboundEmail)).exclude(
+                Exists(mail)
+            ).delete()
         report.add("mails deleted", deleted)
