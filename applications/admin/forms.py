@@ -6,9 +6,14 @@ from decimal import Decimal
 
 from django import forms
 from django.db.models.fields import BLANK_CHOICE_LABEL
+from django.forms.models import ModelChoiceIterator
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.formats import date_format, localize_input
+from django.utils.functional import Promise
+from django.utils.html import conditional_escape, format_html_join
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.enums import DossierStatus
@@ -161,6 +166,21 @@ class FrenchLabelChoiceField(forms.ModelChoiceField):
         return StaffText(str(obj), "fr")
 
 
+class RowsReadOnceIterator(ModelChoiceIterator):
+    """The field's rows read from its queryset's own cache, not with ``iterator()`` (Django's, which reads them again
+    at each rendering): the form's other uses of the same rows (``DecisionForm``'s comment help) add no query."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class DecisionTypeChoiceField(FrenchLabelChoiceField):
+    iterator = RowsReadOnceIterator
+
+
 class DecisionTypeSelect(StaffTextSelect):
     """The decision types, each option carrying its kind of avis (``data-avis``) for static/js/decision_form.js, and
     its language (``StaffTextSelect``)."""
@@ -236,6 +256,39 @@ class DeleteDecisionForm(ShownDecisionsForm):
     (``staff.delete_last_decision``'s ``expected``)."""
 
 
+class CommentHelp(Promise):
+    """Who reads a decision's comment, said under it: the candidate, for the in-service types that show it
+    (``show_comment``: their mail, letter and application page), each named as the list names it (French, marked
+    so); the staff alone for the others. Said when the form is rendered, from the rows of its list of types
+    (``RowsReadOnceIterator``): validating a post, a bound field only asks whether there is a help text (always),
+    which reads no type."""
+
+    def __init__(self, decision_types: DecisionTypeChoiceField):
+        self.decision_types = decision_types
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __html__(self) -> SafeString:
+        kinds = self.decision_types.queryset
+        field = self.decision_types
+        shown = (
+            [field.label_from_instance(kind).marked for kind in kinds if kind.show_comment]
+            if kinds is not None
+            else []
+        )
+        if not shown:
+            return conditional_escape(gettext("Never shown to the candidate."))
+        text = gettext(
+            "Read by the candidate (mail, letter, their application) for: %(types)s. Internal for the other decisions."
+        )
+        types = format_html_join(", ", "{}", ((label,) for label in shown))
+        return mark_safe(conditional_escape(text) % {"types": types})  # noqa: S308 - the text escaped, each type marked
+
+    def __str__(self) -> str:
+        return self.__html__()
+
+
 class DecisionForm(ShownDecisionsForm):
     """ "Saisir un avis". With JavaScript, only the fields of the chosen kind of avis are shown (motivation for an
     unfavourable one, rank for a complementary list, date, time and place for a preselection); without it every
@@ -243,7 +296,7 @@ class DecisionForm(ShownDecisionsForm):
     another kind. It carries the decisions the page showed (``ShownDecisionsForm``): sent twice, or after a
     colleague's entry, it is refused rather than recorded twice."""
 
-    decision_type = FrenchLabelChoiceField(
+    decision_type = DecisionTypeChoiceField(
         label=_("Decision"),
         queryset=DecisionType.objects.filter(in_service=True).order_by("avis", "label"),
         widget=DecisionTypeSelect,
@@ -297,6 +350,13 @@ class DecisionForm(ShownDecisionsForm):
         self._appeal_locked = bulk and bool(parameters.get("BULK_DECISION_LOCK"))
         if not parameters.get("DECISION_APPEALS") or (self._appeal_locked and not self._appeal_ticked()):
             del self.fields["after_appeal"]
+        # The comment reaches the candidate (mail, letter, their application) for the types that show it, and no one
+        # else: said under it, above the « Bloc-notes » that is never shown. Read when the form is rendered, from the
+        # rows of the decision types' list (``RowsReadOnceIterator``): no query more, none when a post is validated.
+        decision_types = self.fields["decision_type"]
+        assert isinstance(decision_types, DecisionTypeChoiceField)  # the class's own field
+        # A Promise said as a str once rendered (``CommentHelp.__str__``), as a lazy translation is.
+        self.fields["comment"].help_text = CommentHelp(decision_types)  # type: ignore[assignment]
 
     def _appeal_ticked(self) -> bool:
         """Whether the form was posted with « Décision après appel » ticked (as its field reads it)."""
