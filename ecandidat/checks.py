@@ -4,8 +4,8 @@ They are errors, not warnings: Django's own ``security.W009`` only warns about a
 uploaded pieces go unscanned without ``CLAMD_ADDRESS``. They run with every management command that checks the
 project (``check``, ``check --deploy``, ``migrate``, ``runserver``) and with the ``ExecStartPre`` of the deployment
 examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders``,
-``check_site_url`` and ``check_default_from_email`` run with ``check --deploy`` only: the service's ExecStartPre (as
-the service's user) and compose's ``migrate`` step.
+``check_site_url``, ``check_default_from_email`` and ``check_allowed_hosts`` run with ``check --deploy`` only: the
+service's ExecStartPre (as the service's user) and compose's ``migrate`` step.
 
 Production is any settings module but ``ecandidat.settings.dev`` and ``ecandidat.settings.test``: those two ship
 known keys and run without clamd on purpose, so the checks leave them alone.
@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.files.storage import FileSystemStorage, storages
+from django.http.request import split_domain_port, validate_host
 
 from ecandidat import admin_wording
 from ecandidat.downloads import signs_urls
@@ -87,6 +88,41 @@ def check_antivirus(app_configs, **kwargs) -> list[Error]:
             hint="Set CLAMD_ADDRESS=tcp://127.0.0.1:3310 (or unix:///run/clamav/clamd.ctl); to run without an "
             "antivirus on purpose, set CLAMD_ADDRESS=none.",
             id="ecandidat.E002",
+        )
+    ]
+
+
+@register()
+def check_database(app_configs, **kwargs) -> list[Error]:
+    """Without DATABASE_URL the settings fall back to the newcomer's SQLite file under VAR_DIR: production ran on a
+    fresh, empty file (``migrate`` created it, /healthz said the database was fine) instead of the university's
+    PostgreSQL. Not a deploy check: it stops ``migrate`` and the cron's commands too, before they write there."""
+    database = settings.DATABASES["default"]
+    if not is_production() or database["ENGINE"] != "django.db.backends.sqlite3":
+        return []
+    return [
+        Error(
+            f"The database is an SQLite file ({database['NAME']}), not PostgreSQL: DATABASE_URL is not set, or names "
+            "an SQLite file.",
+            hint="Set DATABASE_URL=postgres://user:password@host:5432/ecandidat in /etc/ecandidat/env or compose's "
+            ".env.",
+            id="ecandidat.E006",
+        )
+    ]
+
+
+@register("security")
+def check_debug(app_configs, **kwargs) -> list[Error]:
+    """DEBUG shows every error's settings and local variables to whoever caused it, serves files Django should not,
+    and keeps every query in memory; Django's own ``security.W018`` is only a warning, which ExecStartPre
+    (``--fail-level ERROR``) let pass."""
+    if not is_production() or not settings.DEBUG:
+        return []
+    return [
+        Error(
+            "DEBUG is on: every error page would show the settings and the request's data to the visitor.",
+            hint="Set DEBUG=0 (or remove DEBUG) in /etc/ecandidat/env or compose's .env.",
+            id="ecandidat.E008",
         )
     ]
 
@@ -185,6 +221,42 @@ def check_site_url(app_configs, **kwargs) -> list[Error]:
         return []
     problem = site_url_problem()
     return [Error(problem, hint=SITE_URL_HINT, id="ecandidat.E004")] if problem else []
+
+
+def site_host_refused() -> str | None:
+    """SITE_URL's host when ALLOWED_HOSTS refuses it (as Django's ``HttpRequest.get_host`` would, with a 400 to every
+    request for it), else None; None too when SITE_URL has no host (ecandidat.E004 says so)."""
+    netloc = urlsplit(settings.SITE_URL).netloc.rpartition("@")[2]
+    if not netloc:
+        return None
+    domain, _port = split_domain_port(netloc)
+    allowed_hosts = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]
+    if domain and validate_host(domain, allowed_hosts):
+        return None
+    return domain or netloc
+
+
+@register("security", deploy=True)
+def check_allowed_hosts(app_configs, **kwargs) -> list[Error]:
+    """ALLOWED_HOSTS defaults to localhost,127.0.0.1: an install that left it out started cleanly, then answered 400 to
+    every request nginx passed on with the site's name."""
+    if not is_production():
+        return []
+    host = site_host_refused()
+    if host is None:
+        return []
+    allowed = ", ".join(settings.ALLOWED_HOSTS) or "empty"
+    return [
+        Error(
+            f"SITE_URL's host {host} is not allowed by ALLOWED_HOSTS ({allowed}): every request for the site's "
+            "address would be answered 400 Bad Request.",
+            hint=f"Add {host} to ALLOWED_HOSTS (comma-separated, with any other name the site is reached by), or "
+            "correct SITE_URL, in /etc/ecandidat/env or compose's .env.",
+            id="ecandidat.E007",
+        )
+    ]
 
 
 # Domains no mail can come from (RFC 2606, RFC 6761): the top-level names reserved for tests and documentation, and

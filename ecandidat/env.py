@@ -4,6 +4,7 @@ Each helper raises ``ImproperlyConfigured`` naming the variable when a value is 
 deployment fails at start with a message an operator can act on, never later at request time.
 """
 
+import logging
 import os
 import re
 from datetime import time
@@ -11,6 +12,7 @@ from typing import overload
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from redis.connection import parse_url
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -121,3 +123,75 @@ def env_email_url(name: str) -> dict | None:
         "use_tls": query.get("tls", "0").lower() in _TRUE,
         "timeout": timeout,
     }
+
+
+_PASSWORD = re.compile(r"^(\s*(?:[a-z][a-z0-9+.-]*:)?(?://)?[^/@:]*:)[^/@]*@", re.IGNORECASE)
+
+
+def _shown(urls: str) -> str:
+    """``urls`` (one, or a list separated by commas or semicolons) as a message may quote them: the password of
+    ``scheme://user:password@host`` (or of ``user:password@host``, with no scheme) replaced by ``***``."""
+    return re.sub(r"[^;,]+", lambda url: _PASSWORD.sub(r"\1***@", url.group()), urls)
+
+
+CLAMD_FORMS = "tcp://host:port, unix:///path, or none to run without an antivirus on purpose"
+
+
+def env_clamd_address(name: str) -> str | None:
+    """clamd's address, in the two forms documents/antivirus.py connects to: ``tcp://host:port`` or ``unix:///path``
+    (a host before the path, ``unix://run/clamav/clamd.ctl``, would be dropped from it). ``none`` in any case is
+    returned as ``"none"``: running without an antivirus, said on purpose. Unset or empty: None (the error
+    ecandidat.E002 in production). Anything else stopped every scan with ImproperlyConfigured, each piece left
+    pending, after a start that the mere presence of the variable let pass."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if raw.lower() == "none":
+        return "none"
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if (parts.scheme == "tcp" and parts.hostname and port) or (
+        parts.scheme == "unix" and not parts.netloc and parts.path.startswith("/")
+    ):
+        return raw
+    raise ImproperlyConfigured(f"{name} must be {CLAMD_FORMS}; not {raw!r}.")
+
+
+REDIS_FORMS = "redis://host:port/db, rediss://host:port/db (TLS) or unix:///path/to/redis.sock"
+
+
+def env_redis_url(name: str) -> str | None:
+    """Redis's address for the cache and Celery's broker: ``redis://host:port/db``, ``rediss://`` (TLS) or
+    ``unix:///path``; a list (commas or semicolons, as Django's RedisCache splits it) is read item by item. Each is
+    read as redis-py reads it, so that a value it refuses (``127.0.0.1:6379/11``: no scheme) stops the start instead
+    of answering 500 at every login (the cache's ValueError is no "Redis is down"). Unset or empty: None."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    for url in re.split("[;,]", raw):
+        url = url.strip()
+        if not url.startswith(("redis://", "rediss://", "unix://")) or (
+            url.startswith("unix://") and not urlsplit(url).path
+        ):
+            raise ImproperlyConfigured(f"{name} must be {REDIS_FORMS}; not {_shown(raw)!r}.")
+        try:
+            parse_url(url)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"{name} is malformed ({error}); use {REDIS_FORMS}.") from None
+    return raw
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(name: str, default: str) -> str:
+    """A logging level's name in any case (``info`` is ``INFO``); unset or empty: ``default``. logging's own
+    "Unknown level: 'verbose'" named no variable."""
+    raw = os.environ.get(name, "")
+    value = raw.strip().upper() or default
+    if value not in logging.getLevelNamesMapping():
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(LOG_LEVELS)} (any case), not {raw!r}.")
+    return value

@@ -1,11 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
-from ecandidat import views
+from ecandidat import mailbox, views
 
 handler400 = views.bad_request
 
@@ -39,6 +38,7 @@ urlpatterns = [
     path("gestion/", admin.site.urls),
 ]
 
-if settings.DEBUG:
-    # The demonstration mailbox: the outbox, readable by a newcomer who has no SMTP server.
+if mailbox.is_served():
+    # The demonstration mailbox: the outbox, readable by a newcomer who has no SMTP server (DEBUG on, no mail leaving
+    # the machine: never with EMAIL_URL, whatever DEBUG says).
     urlpatterns += [path("boite-mail/", include("ecandidat.mailbox_urls"))]

@@ -14,7 +14,8 @@ from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.models import OutboundEmail
 from ecandidat.tests.tables import card_table, card_table_roles
 
-# ecandidat/urls.py mounts the mailbox only when DEBUG is on at import time (never in tests): mount it here.
+# ecandidat/urls.py mounts the mailbox only when DEBUG is on and the mail backend delivers nothing, at import time
+# (never in tests): mount it here.
 urlpatterns = [
     *(p for p in root_urls.urlpatterns if getattr(p, "namespace", None) != "mailbox"),
     path("boite-mail/", include("ecandidat.mailbox_urls")),

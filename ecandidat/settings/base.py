@@ -19,10 +19,13 @@ from django.utils.translation import gettext_lazy as _
 
 from ecandidat.env import (
     env_bool,
+    env_clamd_address,
     env_email_url,
     env_font_files,
     env_int,
     env_list,
+    env_log_level,
+    env_redis_url,
     env_required,
     env_str,
     env_time,
@@ -126,7 +129,8 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------------------
-# Default: an SQLite file under var/ so that a newcomer needs nothing installed; production sets DATABASE_URL.
+# Default: an SQLite file under var/ so that a newcomer needs nothing installed; production sets DATABASE_URL (SQLite
+# there is the error ecandidat.E006, ecandidat/checks.py: a fresh, empty file instead of the university's database).
 _database_url = env_str("DATABASE_URL")
 if not _database_url:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -150,7 +154,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
 
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
-REDIS_URL = env_str("REDIS_URL")
+# redis://, rediss:// or unix://: anything else stops the start (ecandidat/env.py), not every login with a 500.
+REDIS_URL = env_redis_url("REDIS_URL")
 
 
 def cache_key_prefix(explicit: str | None, celery_queue: str | None) -> str:
@@ -346,10 +351,11 @@ STORAGES = {
 }
 # clamd for uploaded pieces: "tcp://127.0.0.1:3310" or "unix:///run/clamav/clamd.ctl". Running without an
 # antivirus must be said explicitly with CLAMD_ADDRESS=none: unset is a configuration error in production
-# (ecandidat/checks.py), because staff open the files candidates upload.
-_clamd_address = env_str("CLAMD_ADDRESS", "").strip()
-CLAMD_DISABLED = _clamd_address.lower() == "none"
-CLAMD_ADDRESS = None if CLAMD_DISABLED else (_clamd_address or None)
+# (ecandidat/checks.py), because staff open the files candidates upload. Any other form stops the start
+# (ecandidat/env.py): every scan would fail, leaving each piece pending.
+_clamd_address = env_clamd_address("CLAMD_ADDRESS")
+CLAMD_DISABLED = _clamd_address == "none"
+CLAMD_ADDRESS = None if CLAMD_DISABLED else _clamd_address
 FILE_UPLOAD_PERMISSIONS = 0o640
 # Large stored files (the commission packs) handed to the web server after the view's access check: the URI prefix of
 # nginx's `internal` location (deploy/nginx.conf.example, ecandidat/downloads.py), /_protected_media/ (alias
@@ -721,7 +727,7 @@ LOGGING = {
     },
     "filters": {"one_warning_line": {"()": lambda: _one_warning_line}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # pypdf logs one ERROR per object it recovers from: a 175 KB PDF of nested dictionaries wrote 12,000 lines at

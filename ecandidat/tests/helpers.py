@@ -14,6 +14,8 @@ from django.conf import settings
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
     "DEBUG": "0",
+    # SQLite is ecandidat.E006; `check` connects to no database.
+    "DATABASE_URL": "postgres://ecandidat@127.0.0.1:5432/ecandidat",
     "ALLOWED_HOSTS": "ecandidat.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://ecandidat.example.org",
     "SITE_URL": "https://ecandidat.example.org",
