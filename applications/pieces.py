@@ -370,12 +370,14 @@ def pieces_table_context(application: Application) -> dict[str, Any]:
     ``application`` (with its formation selected), its ``piece_rows``, ``can_change_pieces`` and the reason
     shown when they cannot change (``pieces_locked_reason``), ``replaceable_pieces``: the ids of the refused
     pieces the candidate may replace now, and ``held_pieces``: the ids of the shared pieces a transmitted application
-    holds (``shared_piece_holder``)."""
+    holds (``shared_piece_holder``). A held piece offers no "-" nor "(Non) concerné"; a refused one among them is
+    also replaceable: the table offers it the "Remplacer" form, which the upload accepts (``services.pieces``:
+    replacing a refused piece stays open), so that the candidate can put it right and transmit."""
     reason = pieces_locked_reason(application)
     rows = piece_rows(application, for_staff=False)
     today = timezone.localdate()
-    # Shared files that another, transmitted, application holds: no "-" nor "(Non) concerné" here (one query, only
-    # when there is a shared row the candidate could otherwise change).
+    # Shared files that another, transmitted, application holds: no "-" nor "(Non) concerné" here, only "Remplacer"
+    # on a refused one (one query, only when there is a shared row the candidate could otherwise change).
     held: set[int] = set()
     if not reason and any(row.submission is not None and row.submission.application_id is None for row in rows):
         sharers = transmitted_sharers(application)
