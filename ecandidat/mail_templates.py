@@ -56,6 +56,11 @@ class TemplateSyntaxProblem(ValueError):
     """A problem in a staff-edited text, with a French message meant for the field."""
 
 
+class LetterType(Notification):
+    """The variables of a kind of decision letter (``offers.letters``), not a mail: its texts are checked as a
+    mail's (``check_source``), but a problem is told as the letter's, whose form lists the variables inside it."""
+
+
 # Every scan below reads the text once (a handful of passes in all, whatever the number of blocks): a pattern with a
 # lazy ``(.*?)`` and back-references, applied again until nothing changes, took seconds per thousand markers
 # (quadratic), and a text is checked when a form is saved or previewed.
@@ -165,8 +170,8 @@ class _Blocks:
 
 def check_source(source: str, notification: Notification) -> set[str]:
     """Return the variables ``source`` uses, or raise :class:`TemplateSyntaxProblem` naming what is wrong:
-    a text too long, a variable this mail does not have, a yes/no variable used as text, a malformed placeholder or
-    block. Reads the text a few times, whatever its blocks."""
+    a text too long, a variable this mail (or letter: a :class:`LetterType`) does not have, a yes/no variable used
+    as text, a malformed placeholder or block. Reads the text a few times, whatever its blocks."""
     if len(source) > MAX_SOURCE_LENGTH:
         raise TemplateSyntaxProblem(
             gettext("This text is too long: %(length)d characters, at most %(limit)d.")
@@ -196,6 +201,11 @@ def check_source(source: str, notification: Notification) -> set[str]:
             unknown.append(name)
     if unknown:
         names = ", ".join(f"${{{name}}}" for name in dict.fromkeys(unknown))
+        if isinstance(notification, LetterType):
+            raise TemplateSyntaxProblem(
+                gettext("Unknown variable in the letter: %(names)s. Use only the variables listed in the form.")
+                % {"names": names}
+            )
         raise TemplateSyntaxProblem(
             gettext("Unknown variable for the mail %(code)s: %(names)s. Use only the variables listed below the form.")
             % {"code": notification.code, "names": names}

@@ -1,13 +1,15 @@
 """The variables of the decision letters (issue 12): the same ``${name}`` syntax and checks as the mail texts
 (``ecandidat.mail_templates``), on the letters' own variables. Not registered as notifications: letters are not
-mails; ``offers.DecisionLetterTemplate`` checks its texts against these, ``applications.letters`` renders them."""
+mails (``LetterType``: a problem in a text is told as a letter's); ``offers.DecisionLetterTemplate`` checks its texts
+against these, ``applications.letters`` renders them."""
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext_lazy as _
 
-from ecandidat.notifications import INSTITUTION_NAME, Notification, Variable
+from ecandidat.mail_templates import LetterType
+from ecandidat.notifications import INSTITUTION_NAME, Variable
 
 if TYPE_CHECKING:
     from offers.models import DecisionLetterTemplate
@@ -32,10 +34,10 @@ def _no_context(subject: object) -> dict[str, object]:
     return {}
 
 
-LETTER_TYPES: dict[str, Notification] = {
+LETTER_TYPES: dict[str, LetterType] = {
     letter.code: letter
     for letter in (
-        Notification(
+        LetterType(
             code="LETTRE_ADM",
             label=_("admission letter"),
             sent_when=_("a favourable decision is validated"),
@@ -47,7 +49,7 @@ LETTER_TYPES: dict[str, Notification] = {
             ),
             context=_no_context,
         ),
-        Notification(
+        LetterType(
             code="LETTRE_REFUS",
             label=_("refusal letter"),
             sent_when=_("an unfavourable decision is validated"),
