@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import json
 import logging
 from collections import Counter
@@ -67,10 +66,9 @@ from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
 from ecandidat.celery import registered_task
 from ecandidat.downloads import StorageUnavailable, storage_errors
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
-from ecandidat.mail_templates import render_source, values_for
-from ecandidat.pdf import FONT, UnicodePDF
+from ecandidat.mail_templates import values_for
 from offers.enums import Avis
-from offers.letters import LETTER_TYPES
+from offers.letters import LETTER_TYPES, render_letter_pdf
 from offers.models import Centre, Commission, DecisionLetterTemplate, Formation
 
 if TYPE_CHECKING:
@@ -171,56 +169,6 @@ def letter_digest(template: DecisionLetterTemplate, values: dict[str, str | bool
     }
     text = json.dumps(printed, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-class _Letter(UnicodePDF):
-    def __init__(self):
-        super().__init__(format="A4")
-        self.set_margins(20, 20, 20)
-        self.set_auto_page_break(auto=True, margin=20)
-
-
-def render_letter_pdf(template: DecisionLetterTemplate, values: dict[str, str | bool]) -> bytes:
-    """The letter as PDF bytes. Text only goes through ``multi_cell`` without markup: a value cannot add
-    formatting, and ``render_source`` never interprets a value's ``${…}``. The document's language is the one its
-    text is written in, the institution's (``DecisionLetterTemplate.FRENCH_TEXTS``), whatever the candidate's: a
-    screen reader reads it with that pronunciation (RGAA 8.4)."""
-    title = " ".join(render_source(template.title, values).split())
-    body = render_source(template.body, values)
-    pdf = _Letter()
-    pdf.set_title(title)
-    pdf.set_author(settings.INSTITUTION_NAME)
-    pdf.set_subject(f"{values.get('formation_code', '')} {values.get('numero_dossier', '')}")
-    pdf.set_lang(settings.LANGUAGE_CODE)
-    pdf.set_creator("ecandidat")
-    pdf.add_page()
-    pdf.set_font(FONT, "B", 11)
-    pdf.multi_cell(0, 5, settings.INSTITUTION_NAME, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FONT, "", 10)
-    pdf.multi_cell(0, 5, template.centre.label, new_x="LMARGIN", new_y="NEXT")
-    if template.centre.address:
-        pdf.multi_cell(0, 5, template.centre.address, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    name = f"{values.get('first_name', '')} {values.get('last_name', '')}"
-    pdf.multi_cell(0, 5, name, align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.multi_cell(0, 5, str(values.get("letter_date", "")), align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
-    pdf.set_font(FONT, "B", 13)
-    pdf.multi_cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font(FONT, "", 11)
-    pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(10)
-    if template.signatory:
-        pdf.multi_cell(0, 5, template.signatory, align="R", new_x="LMARGIN", new_y="NEXT")
-    if template.signature:
-        try:
-            with default_storage.open(str(template.signature.name), "rb") as handle:
-                image = io.BytesIO(handle.read())
-            pdf.image(image, x=pdf.w - pdf.r_margin - 50, w=50)
-        except (OSError, ValueError) as error:  # a missing or unreadable image: the letter goes without it
-            logger.warning("letter template %s: signature not usable (%s)", template.pk, error)
-    return bytes(pdf.output())
 
 
 def schedule_letter(decision: Decision, *, actor: User | None) -> DecisionLetter | None:

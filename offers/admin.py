@@ -18,14 +18,16 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.choices import CallableChoiceIterator
+from django.utils.http import content_disposition_header
 from django.utils.text import Truncator, capfirst, format_lazy
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -33,7 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from ecandidat import notifications, parameters
 from ecandidat.admin_base import FrenchRelatedFilter, InStaffScope
 from ecandidat.admin_inputs import IsoDateInput
-from ecandidat.downloads import StorageUnavailable
+from ecandidat.downloads import StorageUnavailable, storage_errors
 from ecandidat.emails import current_template, own_template, render_email
 from ecandidat.mail_templates import language_in_sentence, variable_rows
 from ecandidat.staff import is_central, scope_of
@@ -42,7 +44,7 @@ from offers.admin_catalogue import ManagedByCentre, ScopedByCentre
 from offers.admin_exports import ExportColumn, XlsxExport, label_of, yes_no
 from offers.admin_filters import VisibleRelatedFilter
 from offers.enums import DECISION_MAIL_BY_AVIS, Avis, TreatmentType
-from offers.letters import LETTER_TYPES, deletion_blockers
+from offers.letters import LETTER_TYPES, deletion_blockers, render_letter_pdf, sample_values
 from offers.models import (
     CALENDAR_FIELDS,
     CAMPAIGN_DATES_NO_CAMPAIGN,
@@ -1444,6 +1446,42 @@ class DecisionLetterTemplateAdmin(ManagedByCentre, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("centre", "formation")  # the row's name reads both
+
+    # --- the letter's preview ("Testez vos lettres" in eCandidat) ---
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.letter_preview_view),
+                name="offers_decisionlettertemplate_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            context["letter_preview_url"] = reverse(
+                "admin:offers_decisionlettertemplate_preview", args=[quote(obj.pk)]
+            )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def letter_preview_view(self, request, object_id):
+        """The saved letter drawn as its candidates get it (``offers.letters.render_letter_pdf``), with the letters'
+        sample values (``sample_values``) instead of an application's: its layout, signatory, signature and
+        variables are checked before any decision is released. Built in memory, never stored. Whoever may read the
+        letter; 404 for anyone else (``get_object``: another centre's row is not found)."""
+        template = self.get_object(request, unquote(object_id))
+        if template is None or not self.has_view_permission(request, template):
+            raise Http404
+        with storage_errors():  # the signature image: a storage that cannot be reached is the 503 page
+            content = render_letter_pdf(template, sample_values(template.kind))
+        response = HttpResponse(content, content_type="application/pdf")
+        # An ASCII name: the header is never None (``content_disposition_header`` returns None only without a name).
+        response["Content-Disposition"] = content_disposition_header(False, f"apercu-lettre-{template.pk}.pdf") or ""
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Cache-Control"] = "no-store"
+        return response
 
     def get_deleted_objects(self, objs, request):
         # A text that letters not built yet still need is protected (offers.letters.deletion_blockers): deleted, those

@@ -1,18 +1,26 @@
 """The variables of the decision letters (issue 12): the same ``${name}`` syntax and checks as the mail texts
 (``ecandidat.mail_templates``), on the letters' own variables. Not registered as notifications: letters are not
 mails (``LetterType``: a problem in a text is told as a letter's); ``offers.DecisionLetterTemplate`` checks its texts
-against these, ``applications.letters`` renders them."""
+against these. :func:`render_letter_pdf` draws a letter from a text and its values: ``applications.letters`` with an
+application's values, the text's admin (« Prévisualiser (PDF) ») with :func:`sample_values`."""
 
+import io
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+from django.core.files.storage import default_storage
 from django.utils.translation import gettext_lazy as _
 
-from ecandidat.mail_templates import LetterType
+from ecandidat.mail_templates import LetterType, render_source, values_for
 from ecandidat.notifications import INSTITUTION_NAME, Variable
+from ecandidat.pdf import FONT, UnicodePDF
 
 if TYPE_CHECKING:
     from offers.models import DecisionLetterTemplate
+
+logger = logging.getLogger(__name__)
 
 _COMMON = (
     INSTITUTION_NAME,
@@ -77,3 +85,60 @@ def register_deletion_check(check: DeletionCheck) -> None:
 def deletion_blockers(templates: Sequence["DecisionLetterTemplate"]) -> list[str]:
     """One French line per letter text of ``templates`` that something still needs ([] when all may go)."""
     return [line for check in _DELETION_CHECKS for line in check(templates)]
+
+
+def sample_values(kind: str) -> dict[str, str | bool]:
+    """The values of a letter of ``kind`` (``LETTER_TYPES``) with its variables' samples, as the mails' preview
+    renders them (``Notification.sample_context``): nothing is read from the database."""
+    letter_type = LETTER_TYPES[kind]
+    return values_for(letter_type, letter_type.sample_context())
+
+
+class _Letter(UnicodePDF):
+    def __init__(self):
+        super().__init__(format="A4")
+        self.set_margins(20, 20, 20)
+        self.set_auto_page_break(auto=True, margin=20)
+
+
+def render_letter_pdf(template: "DecisionLetterTemplate", values: dict[str, str | bool]) -> bytes:
+    """The letter as PDF bytes. Text only goes through ``multi_cell`` without markup: a value cannot add
+    formatting, and ``render_source`` never interprets a value's ``${…}``. The document's language is the one its
+    text is written in, the institution's (``DecisionLetterTemplate.FRENCH_TEXTS``), whatever the candidate's: a
+    screen reader reads it with that pronunciation (RGAA 8.4)."""
+    title = " ".join(render_source(template.title, values).split())
+    body = render_source(template.body, values)
+    pdf = _Letter()
+    pdf.set_title(title)
+    pdf.set_author(settings.INSTITUTION_NAME)
+    pdf.set_subject(f"{values.get('formation_code', '')} {values.get('numero_dossier', '')}")
+    pdf.set_lang(settings.LANGUAGE_CODE)
+    pdf.set_creator("ecandidat")
+    pdf.add_page()
+    pdf.set_font(FONT, "B", 11)
+    pdf.multi_cell(0, 5, settings.INSTITUTION_NAME, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT, "", 10)
+    pdf.multi_cell(0, 5, template.centre.label, new_x="LMARGIN", new_y="NEXT")
+    if template.centre.address:
+        pdf.multi_cell(0, 5, template.centre.address, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(6)
+    name = f"{values.get('first_name', '')} {values.get('last_name', '')}"
+    pdf.multi_cell(0, 5, name, align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, str(values.get("letter_date", "")), align="R", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(8)
+    pdf.set_font(FONT, "B", 13)
+    pdf.multi_cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font(FONT, "", 11)
+    pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(10)
+    if template.signatory:
+        pdf.multi_cell(0, 5, template.signatory, align="R", new_x="LMARGIN", new_y="NEXT")
+    if template.signature:
+        try:
+            with default_storage.open(str(template.signature.name), "rb") as handle:
+                image = io.BytesIO(handle.read())
+            pdf.image(image, x=pdf.w - pdf.r_margin - 50, w=50)
+        except (OSError, ValueError) as error:  # a missing or unreadable image: the letter goes without it
+            logger.warning("letter template %s: signature not usable (%s)", template.pk, error)
+    return bytes(pdf.output())

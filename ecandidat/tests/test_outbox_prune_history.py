@@ -12,19 +12,21 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
 from ecandidat.management.commands import prune_outbox
 from ecandidat.models import OutboundEmail
 
 pytestmark = pytest.mark.django_db
 
 COMMON = {"code": "OUTBOX_CHECK", "language": "fr", "subject": "s", "body": "b"}
+
+User = get_user_model()  # ecandidat sits below accounts: its tests do not import it
 
 
 @pytest.fixture(autouse=True)
