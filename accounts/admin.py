@@ -19,7 +19,7 @@ from django.utils.text import capfirst, format_lazy
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from accounts import staff_access, staff_enrolment
+from accounts import services, staff_access, staff_enrolment
 from accounts.admin_directory import may_add_from_directory, staff_from_directory_view
 from accounts.admin_framework import PermissionLabels
 from accounts.directory import directory_spelling
@@ -114,6 +114,17 @@ class UserAdmin(PermissionLabels, DjangoUserAdmin):
         extra_context = {**(extra_context or {}), "may_add_from_directory": may_add_from_directory(request.user)}
         return super().changelist_view(request, extra_context)
 
+    def save_model(self, request, obj, form, change):
+        """Django's save, then a staff account's address (``is_staff``, no campaign) recorded as its verified,
+        primary address, as the directory records the addresses it gives (``services.record_staff_address``): the
+        central office typed it, and without a directory (``LDAP_URL`` empty) this page is the only way to create a
+        staff account. Without this, its owner's first login mailed a candidate's validation link and stopped on
+        /accounts/confirm-email/. A changed address replaces the one verified before; a candidate's account (a
+        campaign) is left to its owner's validation."""
+        super().save_model(request, obj, form, change)
+        if obj.is_staff and obj.campaign_id is None:
+            services.record_staff_address(user=obj, actor=request.user)
+
     def has_issue_enrolment_code_permission(self, request) -> bool:
         return staff_enrolment.may_issue_enrolment_code(request.user)
 
@@ -177,7 +188,10 @@ class StaffMembershipForm(forms.ModelForm):
     user = StaffUserField(
         label=capfirst(_("staff member")),
         queryset=User.objects.filter(is_staff=True).order_by("last_name", "first_name", "username"),
-        help_text=_("Staff accounts only: a new colleague is first added from the directory by the central office."),
+        help_text=_(
+            "Staff accounts only: the central office first adds a new colleague, from the directory when one is "
+            "configured, otherwise in “Users” (“Staff status” ticked and an e-mail address)."
+        ),
     )
 
     commissions = CentreCommissionsField(

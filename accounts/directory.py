@@ -13,7 +13,8 @@
 - ``look_up``: many uids at once, for the nightly refresh of every staff account (``accounts.directory_refresh``).
 - ``record_directory_address``: the address the directory gives an account is its verified, primary allauth address
   (the directory is the institution's own authority on its staff's addresses): the account's first ENT login asks
-  for no confirmation by mail. Called by the creation and by both refreshes (ENT login, nightly).
+  for no confirmation by mail. Called by the creation and by both refreshes (ENT login, nightly). The rule is
+  ``accounts.services.record_staff_address``, which the back office applies to an address the central office types.
 
 An entry may have several ``uid`` values (a login renamed, the old one kept as an alias; an accented uid and its ASCII
 spelling): the person is found under each of them, and is, for an account, the uid that names it (the one looked up),
@@ -34,7 +35,6 @@ import ssl
 import unicodedata
 import warnings
 
-from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.admin.models import ADDITION, LogEntry
@@ -45,7 +45,7 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
-from accounts.services import normalize_email
+from accounts.services import normalize_email, record_staff_address
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import StaffDirectoryChange
 
@@ -377,30 +377,11 @@ def _apply(user: User, person: DirectoryPerson) -> list[str]:
 
 def record_directory_address(*, user: User) -> bool:
     """Make ``user.email``, as the directory has just given it, the account's verified and primary allauth
-    ``EmailAddress``; the account's other addresses (the one the directory gave before) are deleted, so that an
-    address the directory no longer gives neither stays verified nor receives the account's reset links.
-
-    Staff accounts log in through the ENT with ``ACCOUNT_EMAIL_VERIFICATION = "mandatory"``: without this, their
-    first login mails a confirmation link and stops on /accounts/confirm-email/ (a 503 in the maintenance window).
-    Never candidates' accounts, whose addresses are validated by their owners. An address another account has
-    verified (allauth keeps verified addresses unique) is recorded unverified, with a warning: the staff member then
-    confirms it by mail, as before. Called inside the writer's transaction. Returns whether the address is verified.
-    """
-    if not user.email or user.campaign_id is not None:
-        return False
-    email = normalize_email(user.email)  # as every address is stored (the mailbox, in lower case) and looked up
-    verified = not EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists()
-    if not verified:
-        logger.warning("address of staff %s is verified by another account: left to confirm by mail", user.username)
-    rows = list(EmailAddress.objects.filter(user=user))  # none for a new account: no delete, no update
-    # A row kept in another spelling of the same mailbox (``xn--`` before accounts 0016) is this address, rewritten.
-    if stale := [row.pk for row in rows if normalize_email(row.email) != email]:
-        EmailAddress.objects.filter(pk__in=stale).delete()
-    if kept := [row.pk for row in rows if normalize_email(row.email) == email]:
-        EmailAddress.objects.filter(pk=kept[0]).update(email=email, verified=verified, primary=True)
-    else:
-        EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
-    return verified
+    ``EmailAddress`` (``accounts.services.record_staff_address``, the central office's rule too for an address typed
+    in the back office): the account's first ENT login asks for no confirmation by mail, and the address the directory
+    gave before goes. The directory's changes are in its own history, not the back office's. Called inside the
+    writer's transaction. Returns whether the address is verified."""
+    return record_staff_address(user=user)
 
 
 def _record_addition(*, actor: User, user: User) -> None:

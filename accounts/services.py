@@ -278,6 +278,56 @@ def _record_account_change(*, actor: User, account: User, change_message: str) -
     )
 
 
+def record_staff_address(*, user: User, actor: User | None = None) -> bool:
+    """Make ``user.email`` the staff account's verified and primary allauth ``EmailAddress``, as the institution gave
+    it: the directory (``accounts.directory``, at the account's creation and at each refresh) or the central office,
+    which typed it on the account's page of the back office (``accounts.admin.UserAdmin``, the only way without a
+    directory). The account's other addresses (the one it had before) are deleted, so that an address the account no
+    longer has neither stays verified nor receives its reset links; a staff account without an address keeps none.
+
+    Staff accounts log in with ``ACCOUNT_EMAIL_VERIFICATION = "mandatory"``: without this, their first login mails a
+    candidate's validation link (CPT_MIN_MODIF_MAIL) and stops on /accounts/confirm-email/ (a 503 in the maintenance
+    window). Never candidates' accounts (a campaign), whose addresses are validated by their owners. An address
+    another account has verified (allauth keeps verified addresses unique) is recorded unverified, with a warning:
+    the staff member then confirms it by mail, as before. Nothing is written when the address is in place already.
+
+    With ``actor`` (the back office), a change is a line of the account's history by ``actor``; the directory's
+    changes are in its own history (``StaffDirectoryChange``, « Ajouté depuis l'annuaire »). Called inside the
+    writer's transaction. Returns whether the address is verified.
+    """
+    if user.campaign_id is not None:
+        return False
+    rows = list(EmailAddress.objects.filter(user=user))  # none for a new account: no delete, no update
+    if not user.email:
+        if rows:
+            EmailAddress.objects.filter(pk__in=[row.pk for row in rows]).delete()
+        return False
+    email = normalize_email(user.email)  # as every address is stored (the mailbox, in lower case) and looked up
+    if [(row.email, row.verified, row.primary) for row in rows] == [(email, True, True)]:
+        return True
+    verified = not EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists()
+    if not verified:
+        logger.warning("address of staff %s is verified by another account: left to confirm by mail", user.username)
+    # A row kept in another spelling of the same mailbox (``xn--`` before accounts 0016) is this address, rewritten.
+    if stale := [row.pk for row in rows if normalize_email(row.email) != email]:
+        EmailAddress.objects.filter(pk__in=stale).delete()
+    if kept := [row.pk for row in rows if normalize_email(row.email) == email]:
+        EmailAddress.objects.filter(pk=kept[0]).update(email=email, verified=verified, primary=True)
+    else:
+        EmailAddress.objects.create(user=user, email=email, verified=verified, primary=True)
+    if actor is not None:
+        with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+            if verified:
+                message = _("Address %(email)s recorded as the account's verified address.") % {"email": email}
+            else:
+                message = _("Address %(email)s left to confirm by mail: another account has it verified.") % {
+                    "email": email
+                }
+        _record_account_change(actor=actor, account=user, change_message=message)
+        logger.info("address of staff %s recorded (verified: %s) by %s", user.pk, verified, actor.pk)
+    return verified
+
+
 def login_history_messages() -> set[str]:
     """The history's words for a login, as ``record_login`` writes them (in the institution's language): a login is
     not a change, and lists of changes leave these lines out (the back office's home)."""
