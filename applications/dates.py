@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db.models import Case, DateField, F, Func, Subquery, When
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Least, TruncDate
 from django.utils import timezone
 
 from applications.models.candidature import latest_decision
@@ -34,8 +34,17 @@ def effective_confirmation_date(
     """The date de confirmation; the first rule that applies wins.
 
     1. the application's own date (set by staff or by a waiting-list promotion);
-    2. the formation's délai in days after the validation of the favourable decision (no date before it);
+    2. the formation's délai in days after the validation of the favourable decision (no date before it), never
+       after the closing date for candidates of the application's campaign (``Campaign.ends_on``): capped at it;
     3. the formation's date de confirmation (None when it has none: no deadline to confirm).
+
+    Rule 2's cap: past that closing date the candidate can no longer log in (``accounts.services``), so a decision
+    validated on 23/06 with a délai of 10 days in a campaign closed to candidates after 25/06 mailed « confirmez au
+    plus tard le 03/07 », a date they could not reach, and the nightly withdrawal never withdrew it (its place held
+    for the whole campaign). Dates given by hand are refused past it already (``staff._new_date_refusal``, and
+    ``offers.services.campaign_end_refusal`` for the formation's). The campaign is read from the application
+    (``_campaign_end``: no query when it comes with it, ``select_related("campaign")``); an application not created
+    yet (an admission proposal asked about before, without a campaign) is not capped.
 
     Once the campaign's archiving froze the dates (``dates_frozen_on``), the application's own date is the only
     one: the batch stored there the date that rule 2 or 3 gave (``counted_confirmation_date``); None when none did.
@@ -49,8 +58,19 @@ def effective_confirmation_date(
         if favourable_validated_at is None:
             return None
         validated_on = timezone.localdate(favourable_validated_at)
-        return validated_on + datetime.timedelta(days=formation.confirmation_delay_days)
+        counted = validated_on + datetime.timedelta(days=formation.confirmation_delay_days)
+        campaign_end = _campaign_end(application)
+        return counted if campaign_end is None else min(counted, campaign_end)
     return formation.confirmation_date
+
+
+def _campaign_end(application) -> datetime.date | None:
+    """The closing date for candidates of the application's campaign (``Campaign.ends_on``); None for an application
+    without a campaign (one not created yet). No query when the campaign comes with the application (the back
+    office's list and page, the nightly batches and the staff services' locks load it); one otherwise."""
+    if application.campaign_id is None:
+        return None
+    return application.campaign.ends_on
 
 
 class AddDays(Func):
@@ -69,12 +89,18 @@ class AddDays(Func):
 
 def counted_confirmation_date() -> Subquery:
     """Rule 2 above in SQL, for an application queryset (a subquery on its ``pk``): the day (local time, as
-    ``timezone.localdate``) its latest validated decision was validated plus its formation's délai, when that
-    decision is favourable and the formation counts in days; NULL otherwise. The campaign's archiving stores it
+    ``timezone.localdate``) its latest validated decision was validated plus its formation's délai, capped at its
+    campaign's closing date for candidates (a join in the same subquery), when that decision is favourable and the
+    formation counts in days; NULL otherwise. The campaign's archiving stores it
     (``applications.services.nightly.archive_campaigns``), so that next year's délai does not move it."""
-    counted = AddDays(
-        TruncDate("validated_at", tzinfo=timezone.get_current_timezone()),
-        F("application__formation__confirmation_delay_days"),
+    # Least only where both sides are dates: PostgreSQL's LEAST skips a NULL, SQLite's MIN returns it.
+    counted = Least(
+        AddDays(
+            TruncDate("validated_at", tzinfo=timezone.get_current_timezone()),
+            F("application__formation__confirmation_delay_days"),
+        ),
+        F("application__campaign__ends_on"),
+        output_field=DateField(),
     )
     favourable = When(
         decision_type__avis=Avis.FAVOURABLE,

@@ -446,7 +446,9 @@ def _confirmation_date(application: Application) -> datetime.date | None:
     """The read model's date de confirmation (``applications.dates.confirmation_date``); an application read
     without ``with_current_decision()`` (the views read it with) is read again with it."""
     if not hasattr(application, "validated_decision_at"):
-        application = Application.objects.with_current_decision().select_related("formation").get(pk=application.pk)
+        application = (
+            Application.objects.with_current_decision().select_related("formation", "campaign").get(pk=application.pk)
+        )
     return confirmation_date(application)
 
 

@@ -126,6 +126,9 @@ COUNT_WORDS = {
     "answered meanwhile": pgettext_lazy("batch count", "answered meanwhile"),
     "confirmation date changed meanwhile": pgettext_lazy("batch count", "confirmation date changed meanwhile"),
     "applications withdrawn": pgettext_lazy("batch count", "applications withdrawn"),
+    "places left to staff (campaign closed to candidates, promote by hand)": pgettext_lazy(
+        "batch count", "places left to staff (campaign closed to candidates, promote by hand)"
+    ),
     "candidates promoted from the waiting list": pgettext_lazy(
         "batch count", "candidates promoted from the waiting list"
     ),

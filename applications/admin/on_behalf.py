@@ -128,8 +128,10 @@ def confirm_on_behalf(application: Application, form: StaffConfirmationForm, act
     )
 
 
-def withdraw_on_behalf(application: Application, form: StaffWithdrawalForm, actor: User) -> None:
-    candidature_services.withdraw_application(
+def withdraw_on_behalf(application: Application, form: StaffWithdrawalForm, actor: User) -> Application:
+    """The withdrawal, returning the service's application (its formation tells whether the place freed was left to
+    staff: ``staff.promotion_left_to_staff``, said by ``operations._held_back_warning``)."""
+    return candidature_services.withdraw_application(
         application=application,
         actor=actor,
         reason=form.cleaned_data["reason"],

@@ -200,7 +200,12 @@ def _held_back_warning(application: Application, result) -> str:
     """What staff must be told after a run on ``application`` whose service (``result``: the application it
     returned) gave the accès direct's favourable decision but only entered it, its candidate could no longer confirm
     by the date de confirmation (``staff.held_back_decision``): neither validated nor mailed, whereas the status or
-    the type de traitement set is done as usual. "" otherwise. No query: read from what the service returned."""
+    the type de traitement set is done as usual; or whose withdrawal freed a place that nobody was promoted to, the
+    campaign closed to candidates (``staff.promotion_left_to_staff``). "" otherwise. No query: read from what the
+    service returned."""
+    left = staff.promotion_left_to_staff(result.formation) if isinstance(result, Application) else None
+    if left is not None:
+        return staff.promotion_left_to_staff_message(left)
     held = staff.held_back_decision(result) if isinstance(result, Application) else None
     if held is None:
         return ""

@@ -49,7 +49,12 @@ from applications.models import (
 from applications.models.candidature import latest_decision
 from applications.notifications import cancel_decision_mails, format_date, notify_candidate
 from applications.packs import packs_holding
-from applications.services.staff import lock_waiting_list, promote_from_waiting_list, recompute_waiting_list_ranks
+from applications.services.staff import (
+    lock_waiting_list,
+    promote_from_waiting_list,
+    promotion_left_to_staff,
+    recompute_waiting_list_ranks,
+)
 from documents.models import Document
 from ecandidat import parameters
 from ecandidat.models import DestroyedCampaignCount
@@ -71,6 +76,10 @@ ARCHIVE_BATCH = "archive_campaigns"
 DESTROY_BATCH = "destroy_archived_campaigns"
 
 CHUNK = 500
+
+# The count of a withdrawal whose freed place ``staff.promote_from_waiting_list`` left to staff, the campaign closed
+# to candidates (``withdraw_expired_confirmations``); its words in the batch history: ``ecandidat.batch_labels``.
+LEFT_TO_STAFF_COUNT = "places left to staff (campaign closed to candidates, promote by hand)"
 
 
 class FavourableAnnotations(TypedDict):
@@ -311,8 +320,10 @@ def withdraw_expired_confirmations(
     transaction: the row is locked, the answer, the latest validated decision and the date de confirmation re-read
     (staff may have given a new date, or a new decision, since the batch's read), the withdrawal, its history row,
     its mail and the promotion from the withdrawn application's campaign commit together — a crash leaves either
-    all of them or none, and a rerun skips the applications already withdrawn. An application whose withdrawal
-    fails is reported and left as it was, for the next night; the others go on.
+    all of them or none, and a rerun skips the applications already withdrawn. A promotion that the campaign's
+    closing to candidates left to staff (a date de confirmation on its closing date, withdrawn once it has gone by:
+    ``staff.promote_from_waiting_list`` promotes nobody then) is counted for staff (``LEFT_TO_STAFF_COUNT``). An
+    application whose withdrawal fails is reported and left as it was, for the next night; the others go on.
     """
     first_day = today or first_day_to_act()
     done = 0
@@ -408,6 +419,8 @@ def _withdraw(pk: int, *, first_day: datetime.date) -> list[str]:
         formation=locked.formation, campaign_id=locked.campaign_id, actor=None, batch=WITHDRAW_BATCH
     )
     if promoted is None:
+        if promotion_left_to_staff(locked.formation) is not None:
+            return ["applications withdrawn", LEFT_TO_STAFF_COUNT]
         return ["applications withdrawn"]
     return ["applications withdrawn", "candidates promoted from the waiting list"]
 

@@ -146,7 +146,7 @@ def set_dossier_status(
     transition = STAFF_TRANSITION_BY_TARGET.get(target)
     if transition is None:
         raise BusinessRuleError(_("Unknown dossier status."))
-    application = _lock(application)
+    application = _lock(application, with_campaign=True)  # the accès direct's date de confirmation reads it
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
     if expected_status is not None and application.dossier_status != expected_status:
@@ -264,7 +264,7 @@ def set_treatment_type(application: Application, *, treatment_type: str, reason:
         raise BusinessRuleError(_("Unknown processing type."))
     if not reason.strip():
         raise BusinessRuleError(_("Give the reason for this change."))
-    application = _lock(application)
+    application = _lock(application, with_campaign=True)  # the accès direct's date de confirmation reads it
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
     previous = application.treatment_type
@@ -340,7 +340,7 @@ def admit_on_proposal(application: Application, *, actor: User) -> Decision:
     decision's, the commission's alert after it (``_announce_proposal``). Otherwise (the two-person rule) nobody is
     told yet: the validation tells them (``validate_decision``), or the deletion of the decision withdraws the
     proposal unmailed (``delete_last_decision``)."""
-    application = _lock(application)
+    application = _lock(application, with_campaign=True)  # its date de confirmation reads the campaign's closing
     now = timezone.now()
     refusal = admission_proposal_refusal(application.formation, actor=actor, now=now, application=application)
     if refusal:
@@ -719,7 +719,10 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
 
     A favourable decision its candidate could no longer answer by its date de confirmation (a date gone, or today's
     once the site has closed for the night) is refused, nothing written: staff give a later date first
-    (``_confirmation_date_refusal``).
+    (``_confirmation_date_refusal``). Its date counted from the validation (the formation's délai) is capped at the
+    campaign's closing date for candidates (``applications.dates.effective_confirmation_date``), so once the
+    campaign has closed to candidates it is refused too, the refusal saying to move that closing date first: no
+    date is left that « Extend deadlines » could give.
 
     An admission proposal's decision (action ``P``, only entered under ``DECISION_TWO_PERSON_RULE``) releases the
     proposal with it: the candidate's CANDIDATURE mail before the decision's, the commission's alert after it
@@ -736,7 +739,9 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     )
     if current is not None and formation_locked:
         _lock_formation(current.application.formation)
-    application = _lock(decision.application)
+    # With its campaign: the date de confirmation is capped at its closing date for candidates, and a validation
+    # after it is refused (``_confirmation_date_refusal``).
+    application = _lock(decision.application, with_campaign=True)
     latest = application.decisions.newest_first().values_list("pk", "validated_at").first()
     if current is None or latest is None or current.pk != latest[0]:
         raise InvalidTransition(_("This decision is no longer the application's latest one; nothing was done."))
@@ -755,7 +760,7 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
     confirmation_date = None
     if avis == Avis.FAVOURABLE:
         confirmation_date = _effective_confirmation_date(application, now)
-        refusal = _confirmation_date_refusal(confirmation_date, now)
+        refusal = _confirmation_date_refusal(confirmation_date, now, campaign=application.campaign)
         if refusal:
             raise BusinessRuleError(refusal)
     decision.validated_at = now
@@ -801,7 +806,11 @@ def validate_decision(decision: Decision, *, actor: User) -> Decision:
 
 
 def _confirmation_date_refusal(
-    confirmation_date: datetime.date | None, now: datetime.datetime, *, proposal: bool = False
+    confirmation_date: datetime.date | None,
+    now: datetime.datetime,
+    *,
+    proposal: bool = False,
+    campaign: Campaign | None = None,
 ) -> str:
     """Why a favourable decision whose date de confirmation is ``confirmation_date`` may not be validated at
     ``now``, or "": its candidate could no longer answer it by that date, which is before the first day they can
@@ -816,9 +825,21 @@ def _confirmation_date_refusal(
 
     The same rule for the decisions given at once: an accès direct is then only entered (``grant_direct_access``);
     an admission proposal (``proposal``) is refused, with its own way out (its application does not exist yet, so
-    no date can be set on it first: a classic application is)."""
-    if confirmation_date is None or confirmation_date >= first_day_to_act(now, margin=ACT_MARGIN):
+    no date can be set on it first: a classic application is).
+
+    ``campaign`` (the application's, ``validate_decision``): once it has closed to candidates (its ``ends_on``
+    before that first day), no new date can be given (``_new_date_refusal`` refuses every one), and a date counted
+    from the validation is capped at ``ends_on`` (``applications.dates``): the refusal says to move the campaign's
+    closing date for candidates first, as ``_new_date_refusal`` does."""
+    first_day = first_day_to_act(now, margin=ACT_MARGIN)
+    if confirmation_date is None or confirmation_date >= first_day:
         return ""
+    if campaign is not None and campaign.ends_on < first_day:
+        return _(
+            "The campaign “%(campaign)s” closed to candidates after %(date)s: they can no longer log in to confirm "
+            "this favourable decision. Move its closing date for candidates later first (Campaigns), then validate "
+            "the decision (giving a new confirmation date first if its own has passed)."
+        ) % {"campaign": campaign.label, "date": format_date(campaign.ends_on)}
     if proposal:
         return _proposal_refusal(confirmation_date, now)
     if confirmation_date < timezone.localdate(now):
@@ -1179,7 +1200,15 @@ def _promotion_confirmation_date(application: Application, now: datetime.datetim
     date the candidate would be given is before the first day they can still act with the hour before the site
     closes (``first_day_to_act`` with ``ACT_MARGIN``: tomorrow for the nightly withdrawal's promotion at 23:00,
     inside the maintenance window, where today's date left them no moment to answer and the next night withdrew
-    them, and for a promotion at 22:00), today + ``LATE_PROMOTION_CONFIRMATION_DAYS``."""
+    them, and for a promotion at 22:00), today + ``LATE_PROMOTION_CONFIRMATION_DAYS``.
+
+    Never after the closing date for candidates of the application's campaign either (``Campaign.ends_on``, loaded
+    with the application: ``_first_of_waiting_list``), after which the candidate can no longer log in: capped at it
+    (a promotion on 23/06 with a délai LC of 10 days, or late, in a campaign closed to candidates after 25/06
+    promised 03/07 or 30/06, and the nightly withdrawal never withdrew the candidate). Whatever the rule gave, the
+    date stored is then the capped one (an application's own date or the formation's included: the closing date may
+    have been moved earlier since they were given). ``promote_from_waiting_list`` promotes nobody once the campaign
+    has closed to candidates, so the capped date is never before that first day."""
     formation = application.formation
     today = timezone.localdate(now)
     stored: datetime.date | None
@@ -1192,7 +1221,9 @@ def _promotion_confirmation_date(application: Application, now: datetime.datetim
         stored = application.confirmation_date_override
         given = _effective_confirmation_date(application, now)  # its own date, else the formation's rule
     if given is not None and given < first_day_to_act(now, margin=ACT_MARGIN):
-        return today + datetime.timedelta(days=LATE_PROMOTION_CONFIRMATION_DAYS)
+        stored = given = today + datetime.timedelta(days=LATE_PROMOTION_CONFIRMATION_DAYS)
+    if given is not None and given > application.campaign.ends_on:
+        return application.campaign.ends_on
     return stored
 
 
@@ -1252,7 +1283,7 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
         for _attempt in range(20):
             application = (
                 candidates.select_for_update(of=("self",), no_key=True)
-                .select_related("candidate__user", "formation__commission", "formation__centre")
+                .select_related("candidate__user", "formation__commission", "formation__centre", "campaign")
                 .first()
             )
             if application is None:
@@ -1268,6 +1299,43 @@ def _first_of_waiting_list(formation: Formation, *, campaign_id: int | None) -> 
                 return application
             candidates = candidates.exclude(pk=application.pk)
     return None
+
+
+@dataclass(frozen=True)
+class PromotionLeftToStaff:
+    """A place ``promote_from_waiting_list`` did not give: ``application``, the first of the complementary list, was
+    not promoted because its ``campaign`` had closed to candidates (they could no longer log in to confirm)."""
+
+    application: Application
+    campaign: Campaign
+
+
+# The attribute of the formation instance on which ``promote_from_waiting_list`` leaves its ``PromotionLeftToStaff``.
+LEFT_TO_STAFF = "_promotion_left_to_staff"
+
+
+def promotion_left_to_staff(formation: Formation) -> PromotionLeftToStaff | None:
+    """The promotion that the last ``promote_from_waiting_list`` call on this ``formation`` instance (the one given
+    to it: ``application.formation`` of the withdrawal's locked application, which the withdrawal services return)
+    left to staff because the campaign had closed to candidates; None when it promoted someone, or nobody was left
+    to promote. Read from that instance, as written in that call: no query."""
+    return getattr(formation, LEFT_TO_STAFF, None)
+
+
+def promotion_left_to_staff_message(left: PromotionLeftToStaff) -> str:
+    """What staff are told when the withdrawal they made freed a place that ``promote_from_waiting_list`` left to
+    them (``promotion_left_to_staff``), in the active language."""
+    return _(
+        "Nobody was promoted from the waiting list of %(formation)s: the campaign “%(campaign)s” closed to "
+        "candidates after %(date)s, so its first candidate (%(candidate)s) could no longer log in to confirm. The "
+        "place is left to you: move the campaign's closing date for candidates later (Campaigns), then enter and "
+        "validate a favourable decision for them, or leave the place free."
+    ) % {
+        "formation": left.application.formation.code,
+        "campaign": left.campaign.label,
+        "date": format_date(left.campaign.ends_on),
+        "candidate": left.application.candidate.user.username,
+    }
 
 
 @transaction.atomic
@@ -1290,8 +1358,18 @@ def promote_from_waiting_list(
     validation recomputes them), the promoted candidate's is freed and those after it move up.
 
     The promoted candidate's date de confirmation is ``_promotion_confirmation_date``: never a date already gone
-    (the mail would ask to answer by yesterday, and "Confirmer" would be refused), and a date staff gave the
-    application is kept when the formation has no date or délai LC.
+    (the mail would ask to answer by yesterday, and "Confirmer" would be refused), never after the campaign's
+    closing date for candidates (capped at it), and a date staff gave the application is kept when the formation
+    has no date or délai LC.
+
+    Once the campaign has closed to candidates (its ``ends_on`` before the first day they could still act with the
+    hour before the site closes, ``first_day_to_act`` with ``ACT_MARGIN``: no date is left to give them), nobody is
+    promoted: the first of the list could not log in to confirm, the mail would promise a place they cannot take,
+    and the nightly withdrawal would never withdraw them (``nightly._closed_to_candidates_on``), the place held for
+    ever. Nothing is written (the decisions and ranks stay as they are); the call returns None and leaves a
+    ``PromotionLeftToStaff`` on the ``formation`` instance given (``promotion_left_to_staff``), so that the nightly
+    batch counts it and the staff's withdrawal says it (``promotion_left_to_staff_message``): staff decide (move the
+    closing date later, then admit by hand). The campaign comes with the first of the list (one query).
 
     Only the list of one campaign is read and moved up: ``campaign_id``, the campaign of the withdrawing
     application, whose place is freed (a formation is reused from one campaign to the next, and last year's list
@@ -1308,11 +1386,20 @@ def promote_from_waiting_list(
         return None
     if actor is None and not batch:
         batch = WAITING_LIST_BATCH
+    setattr(formation, LEFT_TO_STAFF, None)
     _lock_formation(formation)
     application = _first_of_waiting_list(formation, campaign_id=campaign_id)
     if application is None:
         return None
     now = timezone.now()
+    if application.campaign.ends_on < first_day_to_act(now, margin=ACT_MARGIN):
+        logger.info(
+            "formation %s: waiting-list promotion left to staff, campaign %s closed to candidates",
+            formation.code,
+            application.campaign.code,
+        )
+        setattr(formation, LEFT_TO_STAFF, PromotionLeftToStaff(application, application.campaign))
+        return None
     decision = Decision.objects.create(
         application=application,
         decision_type=decision_type,

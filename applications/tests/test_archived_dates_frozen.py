@@ -98,6 +98,8 @@ def test_a_deadline_extended_for_one_candidate_before_the_archiving_stays_the_la
 def test_a_confirmation_date_counted_in_days_is_frozen_at_the_archiving(
     campaign, next_campaign, formation, central_manager
 ):
+    # Open to its candidates past the délai (a date counted in days stops at the closing date for candidates).
+    Campaign.objects.filter(pk=campaign.pk).update(ends_on=datetime.date(2027, 8, 31))
     formation.confirmation_delay_days, formation.confirmation_date = DELAY, None  # a délai, not a date
     formation.save()
     application = make_application(formation, campaign=campaign)

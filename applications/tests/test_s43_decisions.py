@@ -26,7 +26,7 @@ from applications.tests.opi.helpers import admit, make_candidate
 from ecandidat.batches import Report
 from ecandidat.exceptions import InvalidTransition
 from offers.enums import Avis
-from offers.models import RefusalReason
+from offers.models import Campaign, RefusalReason
 from offers.tests.factories import CampaignFactory, FormationFactory
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +126,8 @@ def test_promotion_names_the_campaign_of_the_place_freed(formation, campaign, la
     decide(this_year, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
     old = make_application(formation, campaign=last_year)
     decide(old, Avis.COMPLEMENTARY_LIST, actor=central_manager, rank=1)
+    # Still open to its candidates (a campaign closed to them promotes nobody: the place is left to staff).
+    Campaign.objects.filter(pk=last_year.pk).update(ends_on=campaign.ends_on)
 
     assert staff.promote_from_waiting_list(formation=formation, campaign_id=last_year.pk, actor=None).pk == old.pk
     this_year.refresh_from_db()
