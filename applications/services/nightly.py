@@ -14,6 +14,8 @@ import logging
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, TypedDict
 
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
@@ -809,9 +811,13 @@ def _delete_history(ids: list[int]) -> None:
     """The back office's change history (admin ``LogEntry``) of a chunk of accounts, as the CNIL erasure deletes it
     (``erasure._delete_history``): the accounts' lines (under the users and under « Comptes candidats », their logins
     included), their dossiers' and their applications'; their titles hold the person's name, their messages
-    addresses. The mails' lines go with the mails (``_delete_mails``). Before the rows: the ids are read from them."""
+    addresses. The mails' lines go with the mails (``_delete_mails``). Before the rows: the ids are read from them.
+    Their addresses and ENT identities too (allauth's « Adresses e-mail » and « Comptes sociaux », titled with the
+    address), as the purge of unvalidated accounts does (``accounts.services._delete_accounts``)."""
     _delete_log_entries(User, ids)
     _delete_log_entries(CandidateAccount, ids)
+    for model in (EmailAddress, SocialAccount):
+        _delete_log_entries(model, list(model.objects.filter(user_id__in=ids).values_list("pk", flat=True)))
     _delete_log_entries(Candidate, list(Candidate.objects.filter(user_id__in=ids).values_list("pk", flat=True)))
     applications = Application.objects.filter(candidate__user_id__in=ids)
     _delete_log_entries(Application, list(applications.values_list("pk", flat=True)))

@@ -5,6 +5,8 @@ its text (the name, the decision) for the back office to « Renvoyer »."""
 import datetime
 
 import pytest
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
@@ -103,8 +105,14 @@ def test_the_mails_are_deleted_with_their_chunk(destroyed, monkeypatch):
 def test_the_back_office_history_of_a_destroyed_account_goes_with_it(destroyed, central_manager):
     """The admin's change history (``LogEntry``) names the person in its titles and addresses in its messages: the
     destruction deletes the lines of the account (as a user and as « Compte candidat », its logins included), its
+    addresses and ENT identities (allauth's « Adresses e-mail » and « Comptes sociaux », titled with the address), its
     dossier, its applications and its mails, as the CNIL erasure does; the others' lines stay."""
     user, gone, kept = destroyed
+    address = EmailAddress.objects.get_or_create(user=user, email=user.email, defaults={"verified": True})[0]
+    identity = SocialAccount.objects.create(user=user, provider="ent", uid="adupont")
+    others_address = EmailAddress.objects.get_or_create(
+        user=User.objects.get(email="anne.new@example.org"), email="anne.new@example.org"
+    )[0]
     candidate = user.candidate
     application = candidate.applications.get()
     other = User.objects.get(email="anne.new@example.org")
@@ -125,11 +133,14 @@ def test_the_back_office_history_of_a_destroyed_account_goes_with_it(destroyed, 
         line(Candidate, candidate.pk, "DUPONT Anne"),
         line(Application, application.pk, "DUPONT Anne – M1"),
         line(OutboundEmail, gone["failed to her, not linked"], "GENERIC → anne.dupont@example.org"),
+        line(EmailAddress, address.pk, "Anne.Dupont@example.org"),
+        line(SocialAccount, identity.pk, "adupont"),
     }
     staying = {
         line(CandidateAccount, other.pk, other.username),
         line(Candidate, other.candidate.pk, "DUPONT Anne (active campaign)"),
         line(OutboundEmail, kept["to someone else"], "GENERIC → paul@example.org"),
+        line(EmailAddress, others_address.pk, "anne.new@example.org"),
     }
 
     run()
