@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from applications.concurrency import EditConflict
 from applications.dates import confirmation_date, effective_return_deadline
+from applications.enums import ANSWER_LABELS
 from applications.forms import QuestionsForm, WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
 from applications.letters import (
@@ -55,7 +56,7 @@ FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
 _OWN_APPLICATIONS = PreparedQuery(
     lambda user_id: (
         Application.objects.filter(candidate__user_id=user_id, cancelled_at__isnull=True)
-        .select_related("formation")
+        .select_related("formation", "campaign")  # the campaign caps the date de confirmation (applications.dates)
         .with_current_decision()
         .order_by("-created_at", "-id")
     )
@@ -63,7 +64,7 @@ _OWN_APPLICATIONS = PreparedQuery(
 _OWN_APPLICATION = PreparedQuery(
     lambda user_id, public_id: (
         Application.objects.filter(candidate__user_id=user_id, public_id=public_id)
-        .select_related("formation__commission", "candidate")
+        .select_related("formation__commission", "candidate", "campaign")
         .with_current_decision()
         .with_validated_details()[:1]
     )
@@ -90,6 +91,23 @@ def _decision_label(application) -> StaffText | str:
     if not labels:
         return _("Waiting")
     return shown(labels["fr"] or labels["staff"], labels["en"])
+
+
+def _answer_state(application) -> str:
+    """What the list says after a favourable decision's label: the candidate's answer (« Confirmée », « Désistée »:
+    ``ANSWER_LABELS``, as staff read it), or, while they can still answer, until when, as the recap's answer block
+    says it (``can_answer``'s rule and ``confirmation_date``); "" otherwise. Several « Avis favorable » in the list
+    looked alike: the one still waiting for an answer, withdrawn automatically after its date, did not stand out.
+    No query: the list reads each application with its formation, campaign and current decision, scoped to the
+    account (``can_answer``'s ownership half holds by the query)."""
+    if application.accepted is not None:
+        return str(ANSWER_LABELS[application.accepted])
+    if not application.has_validated_favourable_decision or _answer_refusal(application):
+        return ""
+    answer_by = confirmation_date(application)
+    if answer_by is None:
+        return _("Answer expected")
+    return _("Answer expected by %(date)s at the latest") % {"date": date_format(answer_by, "SHORT_DATE_FORMAT")}
 
 
 def _waiting_list_rank(application) -> dict:
@@ -137,6 +155,7 @@ def application_list(request):
             "application": application,
             "return_deadline": effective_return_deadline(application),
             "decision_label": _decision_label(application),
+            "answer_state": _answer_state(application),
         }
         for application in _own_applications(request)
     ]

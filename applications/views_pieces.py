@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.staff_access import back_office_required
 from applications.dossier_pdf import build_dossier_pdf, dossier_filename
 from applications.models import Application, PieceSubmission
+from applications.permissions import can_change_pieces
 from applications.pieces import pieces_table_context
 from applications.services import pieces as services
 from documents import fair_use
@@ -232,11 +233,18 @@ def _upload(request, application, piece_type):
         messages.error(request, _about_piece(piece_type, error), extra_tags=_piece_tag(piece_type))
         return _done(request, application, piece_type)
     # Whether every piece is now there is said by the recap page, from the rows it computes anyway (issue 14).
-    messages.success(
-        request,
-        _("%(piece)s: file received.") % {"piece": _piece_label(piece_type)},
-        extra_tags=_piece_tag(piece_type),
-    )
+    if can_change_pieces(request.user, application):
+        received = _("%(piece)s: file received.")
+    else:
+        # A refused piece replaced while the others are locked (targeted correction, issue 13): the dossier is
+        # with the commission already and the recap offers no "Transmettre" then; without this the guide's
+        # « n'oubliez pas de transmettre votre dossier » left the candidate looking for a button (no query: the
+        # application comes with its formation and candidate).
+        received = _(
+            "%(piece)s: file received. The commission will examine it: you do not need to transmit your "
+            "application again."
+        )
+    messages.success(request, received % {"piece": _piece_label(piece_type)}, extra_tags=_piece_tag(piece_type))
     return _done(request, application, piece_type)
 
 
