@@ -303,9 +303,12 @@ def record_staff_address(*, user: User, actor: User | None = None) -> bool:
             EmailAddress.objects.filter(pk__in=[row.pk for row in rows]).delete()
         return False
     email = normalize_email(user.email)  # as every address is stored (the mailbox, in lower case) and looked up
-    if [(row.email, row.verified, row.primary) for row in rows] == [(email, True, True)]:
+    current = [(row.email, row.verified, row.primary) for row in rows]
+    if current == [(email, True, True)]:
         return True
     verified = not EmailAddress.objects.filter(email__iexact=email, verified=True).exclude(user=user).exists()
+    if current == [(email, verified, True)]:  # left to confirm before, still verified by another account
+        return verified
     if not verified:
         logger.warning("address of staff %s is verified by another account: left to confirm by mail", user.username)
     # A row kept in another spelling of the same mailbox (``xn--`` before accounts 0016) is this address, rewritten.

@@ -192,6 +192,13 @@ def test_an_address_another_account_verified_is_left_to_confirm(admin_client, ad
         "Adresse partagee@univ-perp.fr à confirmer par mail : un autre compte l'a déjà vérifiée.",
     )
 
+    # Saved again for another field: the address is where it was, and the history says nothing more about it.
+    staff.refresh_from_db()
+    admin_client.post(_change_page(staff), _change_data(staff, first_name="Claire"))
+
+    assert _addresses(staff) == [("partagee@univ-perp.fr", False, True)]
+    assert LogEntry.objects.filter(object_id=str(staff.pk), change_message__startswith="Adresse").count() == 1
+
 
 def test_a_candidate_account_saved_in_the_back_office_still_waits_for_its_owner(
     admin_client, campaign, django_assert_num_queries
