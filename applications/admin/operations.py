@@ -203,7 +203,9 @@ def _held_back_warning(application: Application, result) -> str:
     the type de traitement set is done as usual; or whose withdrawal freed a place that nobody was promoted to, the
     campaign closed to candidates (``staff.promotion_left_to_staff``). "" otherwise. No query: read from what the
     service returned."""
-    left = staff.promotion_left_to_staff(result.formation) if isinstance(result, Application) else None
+    # Only a formation the service came back with (a withdrawal's, locked with it): the others' are not read.
+    returned = isinstance(result, Application) and Application.formation.is_cached(result)
+    left = staff.promotion_left_to_staff(result.formation) if returned else None
     if left is not None:
         return staff.promotion_left_to_staff_message(left)
     held = staff.held_back_decision(result) if isinstance(result, Application) else None
