@@ -199,7 +199,10 @@ def pack_view(request, public_id, *, model_admin):
         "piece_label": StaffText(Truncator(pack.piece_type.label).chars(150), "fr").marked if pack.piece_type else "",
         "in_progress": in_progress,
         "refresh_seconds": REFRESH_SECONDS,
-        "download_url": reverse("admin:applications_application_pack_download", args=[pack.public_id])
+        # The list's filters ride along: a pack withdrawn meanwhile sends the download back to this page as it was.
+        "download_url": _with_filters(
+            reverse("admin:applications_application_pack_download", args=[pack.public_id]), filters
+        )
         if pack.status == CommissionPack.Status.DONE
         else "",
         "other_packs": list(CommissionPack.objects.filter(requested_by=request.user).exclude(pk=pack.pk)[:10]),
@@ -210,6 +213,11 @@ def pack_view(request, public_id, *, model_admin):
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/applications/application/pack.html", context)
+
+
+def _with_filters(url: str, filters: str) -> str:
+    """``url`` carrying the list's ``_changelist_filters``, as the pack page's other links do."""
+    return f"{url}?{urlencode({'_changelist_filters': filters})}" if filters else url
 
 
 def _download_name(pack: CommissionPack, stamp: str) -> str:
@@ -224,7 +232,9 @@ def pack_download_view(request, public_id, *, model_admin):
     pack = _own_pack(request, public_id)
     if is_withdrawn(pack):
         # A link kept from when it was ready: its page says why it is gone (WITHDRAWN_MESSAGE).
-        return HttpResponseRedirect(reverse("admin:applications_application_pack", args=[pack.public_id]))
+        return HttpResponseRedirect(
+            _with_filters(reverse("admin:applications_application_pack", args=[pack.public_id]), list_filters(request))
+        )
     if pack.status != CommissionPack.Status.DONE or not pack.file.name:
         raise Http404
     stamp = timezone.localtime(pack.created_at).strftime("%Y%m%d-%H%M")

@@ -169,3 +169,28 @@ def test_the_withdrawn_packs_download_says_it_is_no_longer_available(
         shown = client.get(page).content.decode()
     assert "This pack is no longer available" in shown
     assert "Download the ZIP" not in shown
+
+
+def test_the_withdrawn_packs_download_goes_back_to_its_page_with_the_lists_filters(
+    client, django_assert_num_queries, peer, centre_manager, formation, campaign, identity,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    application = make_application(formation, campaign=campaign)
+    submission = give(application, identity, INFECTED_CNI)
+    pack = build(centre_manager, [application], django_capture_on_commit_callbacks, kind="PIE", piece_type=identity)
+    client.force_login(centre_manager)
+    filters = {"_changelist_filters": "state__exact=TR&o=2"}
+    page = reverse("admin:applications_application_pack", args=[pack.public_id])
+    download = reverse("admin:applications_application_pack_download", args=[pack.public_id])
+    ready = client.get(page, filters).content.decode()
+    # The ready pack's download link carries the list it was asked from.
+    assert f'href="{download}?_changelist_filters=state__exact%3DTR%26o%3D2"' in ready
+    rescan(submission.document_id, django_capture_on_commit_callbacks)
+
+    with django_assert_num_queries(7):  # as without filters
+        response = client.get(download, filters)
+
+    assert (response.status_code, response["Location"]) == (
+        302,
+        f"{page}?_changelist_filters=state__exact%3DTR%26o%3D2",
+    )
