@@ -163,6 +163,13 @@ def refusal(entry: OpiCandidate) -> str:
     return "; ".join(reasons)
 
 
+def apogee_department(code: str) -> str:
+    """A département as Apogée's ``DEPARTEMENT`` writes it, on 3 characters: the dossier's (INSEE) "66", "2A", "01"
+    is "066", "02A", "001"; "971" … "976" are already 3 characters; "" stays "". The import does the reverse
+    (``applications.validators.normalise_department``)."""
+    return f"0{code}" if len(code) == 2 else code
+
+
 def opi_code(entry: OpiCandidate) -> str:
     codes = [app.opi.code for app in [*entry.wishes, *entry.withdrawals]]
     return codes[0] if codes else ""
@@ -191,7 +198,7 @@ def _person(entry: OpiCandidate, communes: CommuneCodes) -> list[object]:
         insee_country(candidate.nationality),
         upper_ascii(candidate.birth_city),
         "D" if born_in_france else "P",
-        birth_department if born_in_france else birth_country,
+        apogee_department(birth_department) if born_in_france else birth_country,
         candidate.user.email,
         candidate.mobile,
         *_bac(bac),
@@ -213,7 +220,7 @@ def _bac(bac: Baccalaureate | None) -> list[object]:
         return [""] * BAC_COLUMNS
     return [
         bac.series,
-        bac.department,
+        apogee_department(bac.department),
         bac.school_uai,
         bac.mention,
         bac.year,

@@ -622,7 +622,7 @@ def test_the_apogee_file_carries_the_school_specialities_and_options(
 
     assert {column: row[column] for column in BAC_COLUMNS} == {
         "COD_BAC": "GEN",
-        "COD_DEP_BAC": "66",
+        "COD_DEP_BAC": "066",
         "COD_ETB": "0660014A",
         "COD_MNB": "AB",
         "DAA_OBT_BAC_OBA": "2022",

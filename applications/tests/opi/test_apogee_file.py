@@ -7,7 +7,7 @@ import pytest
 from django.utils import translation
 
 from applications.enums import OpiState
-from applications.models import Candidate, Opi, ReferenceFeeExemption, ReferenceRegime
+from applications.models import Baccalaureate, Candidate, Opi, ReferenceFeeExemption, ReferenceRegime
 from applications.opi.apogee import COLUMNS, fee_amount_text
 from applications.opi.backends import ApogeeFileBackend, PegaseFilesBackend, get_backend
 from applications.opi.services import cancel_opis, transfer_opis
@@ -60,11 +60,11 @@ def test_apogee_file_column_by_column(opi_candidate, formation, centre_manager, 
             "COD_PAY_NAT": "100",
             "LIB_VIL_NAI_ETU_OPI": "PERPIGNAN",
             "COD_TYP_DEP_PAY_NAI": "D",
-            "COD_DEP_PAY_NAI": "66",
+            "COD_DEP_PAY_NAI": "066",  # Apogée's DEPARTEMENT code, on 3 characters
             "ADR_MAIL_OPI": "ab123456@example.org",
             "NUM_TEL_POR_OPI": "+33612345678",
             "COD_BAC": "GEN",
-            "COD_DEP_BAC": "66",
+            "COD_DEP_BAC": "066",
             "COD_ETB": "",  # the bac's school UAI (test_bac_specialities.py)
             "COD_MNB": "AB",
             "DAA_OBT_BAC_OBA": "2019",
@@ -395,3 +395,35 @@ def test_the_apogee_code_keeps_its_prefix(opi_candidate, formation, centre_manag
     transfer_opis(Report())
 
     assert Opi.objects.get(application=application).code == "ECAB123456"  # COD_OPI_INT_EPO (§3.2)
+
+
+# --- Départements on Apogée's 3 characters (docs/opi-apogee.md, columns 15 and 19) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("birth", "bac_department", "expected"),
+    [
+        # (birth country, département as the dossier stores it), the bac's département → (codTypDepPayNai,
+        # codDepPayNai, codDep of the bac)
+        (("FR", "2A"), "2B", ("D", "02A", "02B")),  # Corsica
+        (("FR", "66"), "66", ("D", "066", "066")),  # mainland
+        (("FR", "01"), "75", ("D", "001", "075")),  # a leading zero of its own
+        (("FR", "971"), "974", ("D", "971", "974")),  # overseas: already 3 characters
+        (("GP", ""), "971", ("D", "971", "971")),  # Guadeloupe picked as the country
+        (("JM", ""), "", ("P", "426", "")),  # born abroad: the country code, unchanged; a bac with no département
+    ],
+    ids=["corsica", "mainland", "ain", "overseas", "guadeloupe-as-country", "abroad"],
+)
+def test_the_departements_are_written_on_apogees_three_characters(
+    campaign, formation, centre_manager, opi_type, birth, bac_department, expected
+):
+    """Apogée's DEPARTEMENT codes are "066", "02A" (what the SIS import strips back to the dossier's "66", "2A"):
+    COD_DEP_PAY_NAI and COD_DEP_BAC were written as stored, "66" or "2A", which no DEPARTEMENT row carries."""
+    country, department = birth
+    candidate = make_candidate(campaign, birth_country=country, birth_department=department)
+    Baccalaureate.objects.filter(candidate=candidate).update(department=bac_department)
+    confirm(admit(candidate, formation, manager=centre_manager, decision_type=opi_type))
+
+    _name, _header, (row,) = rows_of(transfer_opis(Report()))
+
+    assert (row["COD_TYP_DEP_PAY_NAI"], row["COD_DEP_PAY_NAI"], row["COD_DEP_BAC"]) == expected

@@ -61,7 +61,7 @@ def test_the_apogee_file_carries_the_address_commune(
 
     (row,) = parse(text)[1]
     assert row["COD_COM_ADR"] == "66136"
-    assert row["COD_DEP_PAY_NAI"] == "66"  # the birth commune is not sent to Apogée, as eCandidat does
+    assert row["COD_DEP_PAY_NAI"] == "066"  # the birth commune is not sent to Apogée, as eCandidat does
 
 
 @pytest.mark.parametrize(
