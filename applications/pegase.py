@@ -36,7 +36,7 @@ import re
 import threading
 import time
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -45,7 +45,7 @@ from django.conf import settings
 
 from applications.countries import FRANCE
 from applications.enums import Civility, Mention
-from applications.models import ReferenceCommune, ReferenceCountry, ReferenceSchool
+from applications.models import Address, ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.sis import (
     UAI,
     ReferenceItem,
@@ -76,6 +76,7 @@ NOMENCLATURES = {
     ReferenceKind.BAC_SERIES: "SerieBac",
     ReferenceKind.BAC_SPECIALITIES: "SpecialitesBacGeneral",
 }
+ADDRESS_LINE_LENGTH = cast(int, Address._meta.get_field("line1").max_length)  # each of the dossier's 3 lines
 PEGASE_FRANCE = "100"  # Pégase's (and Apogée's) code of France, known before any refresh
 # Error statuses that say Pégase (or what stands in front of it) is not serving anyone, whatever the learner asked
 # about: 401 once the token was renewed (our credentials refused), a proxy asking for its own credentials (407), a
@@ -590,12 +591,24 @@ class PegaseBackend:
         return communes.order_by("code").values_list("label", flat=True).first() or ""
 
     def _address(self, contact: dict, countries: dict[str, str]) -> SisAddress | None:
-        lines = [
-            _text(contact.get(f"adresseFixeLigne{n}"))
-            for n in ("3Voie", "1Etage", "2Batiment", "4Complement")  # street first, as eCandidat's adr1
-        ]
-        lines = [line[:32] for line in lines if line]
-        if not lines:
+        """The fixed address, each Pégase line in the dossier's slot of the same meaning, as eCandidat maps it (adr1 =
+        ``Ligne3Voie``, adr2 = ``Ligne1Etage``, adr3 = ``Ligne2Batiment``): line 1 the street, line 2 the étage,
+        line 3 the bâtiment. An empty line leaves its slot empty, never filled from the next: the OPI files send
+        line 2 back as ``adresse_ligne1_etage`` and line 3 as ``adresse_ligne2_batiment``.
+
+        The dossier has no slot for ``Ligne4Complement`` (eCandidat drops it; the OPI files send its column
+        empty): it is added to the street line, after a comma, only when both fit the line's 32 characters, and
+        is otherwise dropped rather than cut or moved into the étage or bâtiment slot. Each line is cut at 32
+        characters. No line left (none given, or only a complément too long for the street line): no address (the
+        candidate types it)."""
+        street, floor, building, complement = (
+            _text(contact.get(f"adresseFixeLigne{n}")) for n in ("3Voie", "1Etage", "2Batiment", "4Complement")
+        )
+        with_complement = ", ".join(filter(None, (street, complement)))
+        if len(with_complement) <= ADDRESS_LINE_LENGTH:
+            street = with_complement
+        lines = [line[:ADDRESS_LINE_LENGTH] for line in (street, floor, building)]
+        if not any(lines):
             return None
         country = countries.get(_code(contact, "adresseFixePays"), "")
         postal_code = _text(contact.get("adresseFixeCodePostal"))
@@ -603,7 +616,6 @@ class PegaseBackend:
             city = self._commune_label(_insee(_text(contact.get("adresseFixeCodeCommune"))), postal_code)
         else:
             city = _text(contact.get("adresseFixeLigne5Etranger"))
-        lines += ["", ""]
         return SisAddress(
             line1=lines[0],
             line2=lines[1],

@@ -20,6 +20,7 @@ from accounts.tests.factories import DEFAULT_PASSWORD
 from applications import pegase
 from applications.models import Candidate, ReferenceBacSeries, ReferenceCommune, ReferenceCountry, ReferenceSchool
 from applications.opi.communes import CommuneCodes
+from applications.opi.pegase import CANDIDAT_COLUMNS, candidat_row
 from applications.opi.transfer import OpiCandidate
 from applications.pegase import PegaseBackend, PegaseClient
 from applications.services.reference import refresh_reference_data
@@ -286,10 +287,71 @@ def test_login_of_an_ent_student_opens_the_dossier_from_pegase(client, campaign,
     candidate = Candidate.objects.select_related("address", "baccalaureate").get(user=user)
     assert candidate.sis_locked
     assert (candidate.birth_name, candidate.ine, candidate.birth_city) == ("BERNARD", "1004023456U", "NARBONNE")
-    assert (candidate.address.line1, candidate.address.line2) == ("3 AVENUE DE LA MER", "RESIDENCE LES PINS")
+    # Pégase's Ligne2Batiment, its Ligne1Etage empty: the bâtiment slot, the étage slot left empty.
+    assert (candidate.address.line1, candidate.address.line2, candidate.address.line3) == (
+        "3 AVENUE DE LA MER",
+        "",
+        "RESIDENCE LES PINS",
+    )
     assert candidate.address.city == "CANET-EN-ROUSSILLON"
     assert (candidate.baccalaureate.series, candidate.baccalaureate.series_label) == ("0021", "BACCALAUREAT GENERAL")
     assert candidate.baccalaureate.school == "LYCEE DOCTEUR LACROIX"
+
+
+def test_an_imported_pegase_address_goes_back_to_pegase_in_the_same_opi_columns(client, campaign, refreshed):
+    client.force_login(CandidateUserFactory(campaign=campaign, student_number="21900002"))
+    entry = OpiCandidate(candidate=Candidate.objects.get(user__student_number="21900002"))
+
+    row = dict(zip(CANDIDAT_COLUMNS, candidat_row(entry, CommuneCodes([entry])), strict=True))
+
+    assert (row["adresse_ligne1_etage"], row["adresse_ligne2_batiment"], row["adresse_ligne3_voie"]) == (
+        "",
+        "RESIDENCE LES PINS",
+        "3 AVENUE DE LA MER",
+    )
+
+
+def pegase_contact(etage: str, batiment: str, voie: str, complement: str) -> dict:
+    return {
+        "adresseFixeLigne1Etage": etage,
+        "adresseFixeLigne2Batiment": batiment,
+        "adresseFixeLigne3Voie": voie,
+        "adresseFixeLigne4Complement": complement,
+        "adresseFixeLigne5Etranger": "08013 BARCELONA",
+        "adresseFixePays": {"code": "134"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("contact", "lines"),
+    [
+        # an empty étage stays empty: the bâtiment and the complément do not move up a slot
+        (pegase_contact("", "Batiment B", "1 rue X", "BP 12"), ("1 rue X, BP 12", "", "Batiment B")),
+        # all four: the complément joins the street, nothing is lost
+        (pegase_contact("Etage 3", "Batiment B", "1 rue X", "BP 12"), ("1 rue X, BP 12", "Etage 3", "Batiment B")),
+        # street and complément past 32 characters together: the complément is dropped, never cut nor moved
+        (
+            pegase_contact("Etage 3", "", "12 avenue du Marechal Joffre", "BP 12"),
+            ("12 avenue du Marechal Joffre", "Etage 3", ""),
+        ),
+        # no street: the étage and bâtiment keep their slots, the street's stays empty
+        (pegase_contact("Etage 3", "Batiment B", "", ""), ("", "Etage 3", "Batiment B")),
+        (pegase_contact("", "", "", "Lieu-dit Les Fontaines"), ("Lieu-dit Les Fontaines", "", "")),
+    ],
+)
+def test_each_pegase_address_line_keeps_its_slot(settings, contact, lines):
+    configure_pegase(settings, f"http://127.0.0.1:{free_port()}")
+
+    address = get_backend()._address(contact, {"134": "ES"})
+
+    assert (address.line1, address.line2, address.line3) == lines
+    assert (address.country, address.city) == ("ES", "08013 BARCELONA")
+
+
+def test_a_pegase_address_whose_only_line_is_a_too_long_complement_is_not_imported(settings):
+    configure_pegase(settings, f"http://127.0.0.1:{free_port()}")
+
+    assert get_backend()._address(pegase_contact("", "", "", "x" * 33), {"134": "ES"}) is None
 
 
 def test_login_while_pegase_is_down_lets_the_candidate_fill_the_dossier(client, campaign, settings):
