@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager, nullcontext
 from enum import StrEnum
 
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -869,6 +870,35 @@ def set_candidate_password(*, user: User, password: str, actor: User) -> User:
         _record_account_change(actor=actor, account=user, change_message=change_message)
     logger.info("password of ENT account %s set by %s", user.pk, actor.pk)
     return user
+
+
+def remove_candidate_second_factor(*, user: User, actor: User) -> int:
+    """Remove every second factor of a candidate's account (allauth's ``Authenticator`` rows: the authenticator app,
+    security keys, recovery codes), for a candidate who lost both their phone and their recovery codes: a password
+    reset does not remove them, and the login would ask for a code forever. The helpdesk does it from the account's
+    page in « Comptes candidats » (``applications.admin.accounts``), after checking who is calling; the candidate then
+    logs in with their password alone, and may activate a new app from their account.
+
+    Written to the account's history in the back office with ``actor``, in the institution's language. Refused
+    (``BusinessRuleError``) for a staff account (« Seconds facteurs du personnel » is theirs). Returns the number of
+    rows removed: 0 when the account had none (a double submit's second request), nothing recorded then. No mail:
+    the account mails have no notice of this change (``accounts.notifications``)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
+        if not user.is_candidate:
+            raise BusinessRuleError(_("A staff member's second factor is removed on “Staff second factors”."))
+        factors = Authenticator.objects.filter(user=user)
+        kinds = sorted({Authenticator.Type(kind) for kind in factors.values_list("type", flat=True)})
+        if not kinds:
+            return 0
+        removed = factors.delete()[1].get(Authenticator._meta.label, 0)
+        with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+            change_message = _(
+                "Second factor removed (%(kinds)s): the candidate logs in with their password alone."
+            ) % {"kinds": ", ".join(str(kind.label) for kind in kinds)}
+        _record_account_change(actor=actor, account=user, change_message=change_message)
+    logger.info("second factor of candidate account %s removed (%s) by %s", user.pk, removed, actor.pk)
+    return removed
 
 
 def remember_ent_session(*, session_key: str, sid: str, sub: str) -> None:

@@ -8,10 +8,14 @@ a validated address and on a dossier.
 From an account, the central office and GCA resend the link that validates the address while it is not validated
 (allauth's limit on these mails applies, ``confirm_email``, the candidate's own requests included), and, for an
 account without a dossier, change its address (``account_email``; with a dossier, the dossier's page does it).
-Each is written to the account's history with its author. No deletion, no password here."""
+They also remove the second factor of a candidate who lost both their phone and their recovery codes (the password
+reset keeps it, and nobody else can remove it: « Seconds facteurs du personnel » lists staff only); the account's
+page and the list say whether the account has one. Each is written to the account's history with its author. No
+deletion, no password here."""
 
 from allauth.account.models import EmailAddress
 from allauth.core import ratelimit
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Exists, F, OuterRef
@@ -25,7 +29,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import CandidateAccount
-from accounts.services import resend_email_validation
+from accounts.services import remove_candidate_second_factor, resend_email_validation
 from applications.admin.account_email import account_email_urls, may_change_account_email
 from applications.admin.on_behalf import may_create_candidate_accounts
 from applications.admin.previous_addresses import SearchesPreviousAddresses
@@ -37,6 +41,13 @@ from ecandidat.staff import scope_of
 def may_read_accounts(user) -> bool:
     scope = scope_of(user)
     return scope.is_central or scope.reads_all_candidates
+
+
+def may_remove_second_factor(user) -> bool:
+    """Who removes a candidate's second factor: whoever does the account's other operations here, the central office
+    and the candidates managers with write access (GCA, ``may_change_account_email``); not the read-only role, never
+    a centre's or a commission's staff."""
+    return may_change_account_email(user)
 
 
 class EmailValidatedFilter(admin.SimpleListFilter):
@@ -73,6 +84,7 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
         "first_name",
         "email",
         "email_is_validated",
+        "has_second_factor",
         "date_joined",
         "last_login",
         "dossier",
@@ -93,6 +105,7 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
         "first_name",
         "email",
         "email_is_validated",
+        "has_second_factor",
         "date_joined",
         "last_login",
         "dossier",
@@ -101,14 +114,20 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        """The candidates' accounts of the active campaign, with whether the address is validated and the dossier's
-        id (one query for a page of the list)."""
+        """The candidates' accounts of the active campaign, with whether the address is validated, whether the
+        account has a second factor and the dossier's id (one query for a page of the list, or for the account's
+        page)."""
         validated = EmailAddress.objects.filter(user=OuterRef("pk"), email__iexact=OuterRef("email"), verified=True)
+        second_factor = Authenticator.objects.filter(user=OuterRef("pk"))
         return (
             super()
             .get_queryset(request)
             .filter(campaign__is_active=True)
-            .annotate(email_validated=Exists(validated), dossier_id=F("candidate__id"))
+            .annotate(
+                email_validated=Exists(validated),
+                second_factor=Exists(second_factor),
+                dossier_id=F("candidate__id"),
+            )
         )
 
     # Read-only, for the central office and the candidates managers; a 404 for everyone else (below).
@@ -139,7 +158,11 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         self._readers_only(request)
-        extra_context = {**(extra_context or {}), "may_change_account_email": may_change_account_email(request.user)}
+        extra_context = {
+            **(extra_context or {}),
+            "may_change_account_email": may_change_account_email(request.user),
+            "may_remove_second_factor": may_remove_second_factor(request.user),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def history_view(self, request, object_id, extra_context=None):
@@ -164,7 +187,12 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
             bound_view(self, resend_validation_view),
             name="accounts_candidateaccount_resend_validation",
         )
-        return [resend, *account_email_urls(self), *super().get_urls()]
+        second_factor = path(
+            "<int:object_id>/second-facteur/",
+            bound_view(self, remove_second_factor_view),
+            name="accounts_candidateaccount_remove_second_factor",
+        )
+        return [resend, second_factor, *account_email_urls(self), *super().get_urls()]
 
     # The account's e-mail change (``account_email``): an account without a dossier (else the dossier's page).
     def email_change_queryset(self, request):
@@ -183,6 +211,10 @@ class CandidateAccountAdmin(SearchesPreviousAddresses, admin.ModelAdmin):
     @admin.display(description=_("e-mail address validated"), boolean=True)
     def email_is_validated(self, account) -> bool:  # annotated by get_queryset
         return account.email_validated
+
+    @admin.display(description=_("second factor (authenticator app)"), boolean=True)
+    def has_second_factor(self, account) -> bool:  # annotated by get_queryset
+        return account.second_factor
 
     @admin.display(description=_("dossier"))
     def dossier(self, account) -> str:  # annotated by get_queryset
@@ -220,4 +252,31 @@ def resend_validation_view(request, object_id: int, *, model_admin):
     with translation.override(settings.LANGUAGE_CODE):
         model_admin.log_change(request, account, gettext("Validation link sent again to %(email)s") % {"email": email})
     messages.success(request, gettext("The validation link was sent again to %(email)s.") % {"email": email})
+    return page
+
+
+@require_POST
+def remove_second_factor_view(request, object_id: int, *, model_admin):
+    """Remove the second factor of a candidate who lost their phone and their recovery codes (the password reset keeps
+    it): the central office and GCA (``may_remove_second_factor``); the service records it in the account's history.
+    The candidate then logs in with their password alone and may activate a new app."""
+    if not may_remove_second_factor(request.user):
+        raise Http404
+    account = get_object_or_404(model_admin.get_queryset(request), pk=object_id)
+    page = HttpResponseRedirect(reverse("admin:accounts_candidateaccount_change", args=[account.pk]))
+    try:
+        removed = remove_candidate_second_factor(user=account, actor=request.user)
+    except BusinessRuleError as error:
+        messages.error(request, str(error))
+        return page
+    if not removed:  # none left (a double submit, or another member of staff was first)
+        messages.info(request, gettext("This account has no second factor: nothing was removed."))
+        return page
+    messages.success(
+        request,
+        gettext(
+            "The second factor of this account was removed: the candidate logs in with their password alone, and may "
+            "activate a new authenticator app from their account."
+        ),
+    )
     return page
