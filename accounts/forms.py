@@ -151,6 +151,7 @@ class _CandidateSignupMixin(_FormBase):
             campaign = services.signup_campaign()
         except BusinessRuleError as exc:
             raise forms.ValidationError(str(exc)) from None
+        self.signup_campaign = campaign
         self.address_taken_by = services.email_taken_in_campaign(email=value, campaign=campaign)
         self.account_already_exists = bool(self.address_taken_by)
         return value
@@ -233,11 +234,44 @@ class SocialSignupForm(_WithoutPlaceholders, _CandidateSignupMixin, social_forms
             self.add_error("password1", _("Type the password here too, or leave both empty."))
         return cleaned_data
 
+    def validate_unique_email(self, value) -> str:
+        """As the e-mail signup (``_CandidateSignupMixin.validate_unique_email``), but the address the ENT gives
+        the student it has just authenticated, held in the campaign by an account that never proved it reads that
+        mailbox (``services.unvalidated_holder_of``: a stranger's e-mail signup with the student's predictable
+        university address), is free for this account: that account goes when this one is saved (``save``). Any
+        other holder keeps the address, as with the e-mail signup: the same page, its owner mailed. Only the ENT's
+        address: one the student typed instead names a mailbox the ENT says nothing about."""
+        value = super().validate_unique_email(value)
+        self.unvalidated_holder = None
+        if self.address_taken_by == services.AddressTakenBy.CAMPAIGN_ACCOUNT and self._is_the_ent_address(value):
+            self.unvalidated_holder = services.unvalidated_holder_of(email=value, campaign=self.signup_campaign)
+            if self.unvalidated_holder is not None:
+                self.address_taken_by = None
+                self.account_already_exists = False
+        return value
+
+    def _is_the_ent_address(self, email: str) -> bool:
+        """Whether ``email`` is the address the ENT gave for the identity (the form's initial value, from its
+        claims, kept in the session since the ENT's return), as addresses are stored and compared."""
+        ent_address = self.initial.get("email") or ""
+        return bool(ent_address) and services.normalize_email(ent_address) == services.normalize_email(email)
+
     def save(self, request):
+        """The ENT student's account, in the savepoint of ``try_save``: first the account that held its address
+        unvalidated goes (``services.delete_unvalidated_holder``), then this one is saved, and its history says whose
+        address it took. When that account cannot go, the address is still its: the campaign's unique constraint
+        refuses this one, and ``try_save`` takes the path of an address already used, the deletion undone."""
         email = self.cleaned_data["email"]
+        holder = getattr(self, "unvalidated_holder", None)
+        if holder is not None and not services.delete_unvalidated_holder(
+            holder=holder, ent_uid=self.sociallogin.account.uid
+        ):
+            holder = None
         self.sociallogin.email_addresses = [EmailAddress(email=email, verified=False, primary=True)]
         self.sociallogin.user.email = email
         user = super().save(request)
+        if holder is not None:
+            services.record_unvalidated_holder_deleted(user=user, numero=holder.username)
         if password := self.cleaned_data.get("password1"):
             services.set_candidate_password(user=user, password=password, actor=user)
         return user

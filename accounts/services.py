@@ -17,6 +17,7 @@ from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
@@ -422,6 +423,82 @@ def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: 
         }
     _record_account_change(actor=new_owner, account=previous, change_message=change_message)
     logger.info("ENT identity of account %s taken over by account %s", previous.pk, new_owner.pk)
+
+
+def unvalidated_holder_of(*, email: str, campaign: Campaign) -> User | None:
+    """The account of ``campaign`` that holds ``email`` (case-insensitive) without ever having proved it reads that
+    mailbox, so that the address gives way to the student whose ENT identity it is (``accounts.forms.
+    SocialSignupForm``); None when the address is free, or held otherwise (its owner is then mailed, as today).
+
+    Such an account was created by the e-mail signup (or by staff) and is still where it started: its address never
+    validated, no usable password (never chosen through « J'ai oublié mes identifiants »), never logged in, no ENT
+    identity, not staff, and no dossier (``candidate``: an account that cannot log in holds nothing of the candidate
+    but its names and address; a dossier staff opened for a paper application protects it, as from the purge,
+    :func:`purge_unvalidated_accounts`). Not when a staff account holds the address as validated either (the new
+    account could never validate it). Anyone can create one with anyone's address, and the university's addresses
+    of its students are predictable: kept, it stopped the student's ENT account from being created.
+
+    One query; the account is locked (``select_for_update``, until the request's transaction ends): it cannot choose
+    a password meanwhile."""
+    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
+    identity = SocialAccount.objects.filter(user_id=OuterRef("pk"))
+    staff = EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=True)
+    holder = (
+        User.objects.select_for_update(of=("self",))
+        .filter(
+            campaign=campaign,
+            email__iexact=email,
+            is_staff=False,
+            last_login__isnull=True,
+            password__startswith=UNUSABLE_PASSWORD_PREFIX,
+            candidate__isnull=True,  # a dossier (applications' Candidate, which protects its account)
+        )
+        .exclude(Exists(verified))
+        .exclude(Exists(identity))
+        .exclude(Exists(staff))
+        .order_by("pk")
+        .first()
+    )
+    if holder is None or holder.has_usable_password():
+        return None
+    return holder
+
+
+def delete_unvalidated_holder(*, holder: User, ent_uid: str) -> bool:
+    """Delete ``holder`` (:func:`unvalidated_holder_of`), whose address the student of ENT identity ``ent_uid`` is
+    taking for the account being created, as the purge deletes an account never validated (:func:`_delete_accounts`:
+    its mails, its history, its address and its row; its numéro de dossier stays in the history, never issued
+    again), in a savepoint of the caller's transaction, the account creation's. False, nothing deleted, when a row
+    still protects it: the address then stays its, and the creation takes the path of an address already used.
+    Logged with the reason; the new account's history says it (:func:`record_unvalidated_holder_deleted`)."""
+    try:
+        with transaction.atomic():
+            _delete_accounts([holder.pk])
+    except ProtectedError as error:
+        kinds = sorted({type(row).__name__ for row in error.protected_objects})
+        logger.warning(
+            "unvalidated account %s kept for ENT identity %s: still referenced (%s)", holder.pk, ent_uid, kinds
+        )
+        return False
+    logger.warning(
+        "unvalidated account %s (%s) deleted: its address %s, never validated, is taken by ENT identity %s",
+        holder.pk,
+        holder.username,
+        holder.email,
+        ent_uid,
+    )
+    return True
+
+
+def record_unvalidated_holder_deleted(*, user: User, numero: str) -> None:
+    """Write to the history of ``user``, the account its student has just created through the ENT, that its address
+    was taken from account ``numero`` (:func:`delete_unvalidated_holder`), deleted since. Actor: the student."""
+    with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language
+        change_message = _(
+            "Address %(email)s taken from account %(numero)s, deleted: the address was never validated there and "
+            "the account had no password"
+        ) % {"email": user.email, "numero": numero}
+    _record_account_change(actor=user, account=user, change_message=change_message)
 
 
 def purge_unvalidated_accounts(
