@@ -359,7 +359,14 @@ NOTIFICATIONS = (
         "CANDIDATURE",
         _("application"),
         _("an application is created"),
-        (*_APPLICATION, _V["return_deadline"], _V["deadline_hour"], _V["paper"], _V["proposal"]),
+        (
+            *_APPLICATION,
+            _V["return_deadline"],
+            _V["deadline_hour"],
+            _V["paper"],
+            _V["proposal"],
+            _V["recap_url"],  # a paper application downloads its dossier there, to print and post it
+        ),
     ),
     _application("CANDIDATURE_ANNULATION", _("application cancelled"), _("an application is cancelled"), _APPLICATION),
     _application(
@@ -567,8 +574,17 @@ def cancel_decision_mails(application: Application, *, reason: Promise = WITHDRA
 
 
 def status_topic(application: Application) -> str:
-    """The outbox ``topic`` of the mails that tell ``application``'s candidate its dossier's status (STATUT_*)."""
+    """The outbox ``topic`` of the mails that tell ``application``'s candidate its dossier's status (STATUT_*), and
+    of the mails of :data:`ABOUT_THE_STATUS`."""
     return f"status:{application.pk}"
+
+
+# The mails that hold only while the dossier's status stays what it was when they were written, besides the status
+# mails themselves: « votre candidature n'est pas encore transmise » (the nightly reminder of a dossier « En
+# attente »). They get :func:`status_topic`, so the next status mail withdraws them if they have not left yet (the
+# transmission's STATUT_RE, a status staff set), as the cancellation does (:func:`cancel_status_mails`); they
+# withdraw no status mail themselves.
+ABOUT_THE_STATUS = frozenset({"CANDIDATURE_RELANCE_TRANSMISSION"})
 
 
 def treatment_topic(application: Application) -> str:
@@ -579,6 +595,19 @@ def treatment_topic(application: Application) -> str:
 # Why a status or type de traitement mail was not sent: a later one of its kind was written before it left.
 STATUS_REPLACED_BEFORE_SENT = _("Not sent: a later status of the dossier replaced this one before this e-mail left.")
 TREATMENT_REPLACED_BEFORE_SENT = _("Not sent: a later processing type replaced this one before this e-mail left.")
+
+
+def cancel_status_mails(application: Application, *, reason: Promise = CANCELLED_BEFORE_SENT) -> int:
+    """Withdraw the mails about ``application``'s dossier status (:func:`status_topic`: STATUT_*, and the reminder to
+    transmit) and processing type (:func:`treatment_topic`: TYPE_TRAIT_*) that have not left yet: the application
+    is cancelled, so « votre dossier est incomplet », « pas encore transmise » or « accès contrôlé » no longer
+    hold. Those a later mail of their kind already withdrew keep their reason. As :func:`cancel_decision_mails`:
+    inside the caller's transaction, the application's row locked, ``reason`` in the institution's language. Returns
+    how many were."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return cancel_pending(status_topic(application), str(reason)) + cancel_pending(
+            treatment_topic(application), str(reason)
+        )
 
 
 def replaced_mails(application: Application, code: str) -> tuple[str, Promise] | None:
@@ -618,7 +647,8 @@ def notify_candidate_with(
     (``ecandidat.emails.as_copy``: « [Copie] » subject, « Copie du message envoyé à … » first line). Every row is
     linked to the candidate's account (``OutboundEmail.about``), so that its full deletion takes them all. ``topic``
     (``ecandidat.emails.cancel_pending``), on the candidate's row and the copies alike: :func:`decision_topic` for
-    a decision mail and for the mails of :data:`ABOUT_THE_DECISION`, whoever sends them.
+    a decision mail and for the mails of :data:`ABOUT_THE_DECISION`, :func:`status_topic` for the mails of
+    :data:`ABOUT_THE_STATUS`, whoever sends them.
 
     A mail that replaces the previous one of its kind (:func:`replaced_mails`: a status, a type de traitement) gets
     that kind's topic, and first withdraws the mails of it that have not left yet, the candidate's and the copies,
@@ -626,6 +656,8 @@ def notify_candidate_with(
     holds). Inside the caller's transaction, the application's row locked."""
     if not topic and code in ABOUT_THE_DECISION:
         topic = decision_topic(application)
+    if not topic and code in ABOUT_THE_STATUS:
+        topic = status_topic(application)
     replaced = None if topic else replaced_mails(application, code)
     if replaced is not None:
         topic, reason = replaced

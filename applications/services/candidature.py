@@ -33,6 +33,7 @@ from applications.models import Application, Candidate
 from applications.notifications import (
     CANCELLED_BEFORE_SENT,
     cancel_decision_mails,
+    cancel_status_mails,
     notify_candidate,
     notify_candidate_with,
     notify_commission,
@@ -489,7 +490,9 @@ def cancel_application(*, application: Application, actor: User) -> Application:
 
     Side effects: history row, mail CANDIDATURE_ANNULATION, COMMISSION_ALERT_ANNULATION to the commission; the
     mails about a decision not sent yet are cancelled (an application with a decision cannot be cancelled, but one
-    deleted since may have left its mail waiting in the outbox).
+    deleted since may have left its mail waiting in the outbox), and so are those about its dossier status and
+    processing type (« dossier incomplet », the nightly « pas encore transmise », « accès contrôlé »: the server
+    refused them for a while), which no longer hold either.
     """
     application = _lock(application)
     refusal = cancel_refusal(application, has_decision=application.decisions.exists())
@@ -501,6 +504,7 @@ def cancel_application(*, application: Application, actor: User) -> Application:
     delete_application_files(application=application, actor=actor)
     record_event(application, kind=EventKind.CANCELLED, actor=actor, from_status=application.dossier_status)
     cancel_decision_mails(application, reason=CANCELLED_BEFORE_SENT)
+    cancel_status_mails(application, reason=CANCELLED_BEFORE_SENT)
     _notify(application, candidate_code="CANDIDATURE_ANNULATION", commission_code="COMMISSION_ALERT_ANNULATION")
     return application
 
