@@ -169,8 +169,24 @@ def build_pack(pack_id: int) -> None:
             size = spool.tell()
             spool.seek(0)
             stored = default_storage.save(f"packs/{pack.public_id}.{pack.extension}", File(spool))
+        if done < pack.total:
+            # Fewer built than asked for: applications cancelled since the request (``request_pack`` left out those
+            # cancelled before), or out of the requester's scope since (the page then refuses the pack). The pack
+            # counts what it holds, as the exports do (``export_jobs.build_export``): its page shows it ready and
+            # whole, not a progress bar stuck short of its end.
+            logger.info(
+                "commission pack %s: %d of its %d applications left out (cancelled or out of scope since the request)",
+                pack.public_id,
+                pack.total - done,
+                pack.total,
+            )
         if not _mine(pack).update(
-            status=CommissionPack.Status.DONE, file=stored, size=size, done=done, finished_at=timezone.now()
+            status=CommissionPack.Status.DONE,
+            file=stored,
+            size=size,
+            done=done,
+            total=min(done, pack.total),
+            finished_at=timezone.now(),
         ):
             raise PackTakenOver
     except PackTakenOver:

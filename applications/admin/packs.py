@@ -18,7 +18,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from applications.admin.review import list_filters, list_url
 from applications.dossier_pdf import ascii_name
@@ -60,9 +60,14 @@ def _queue_pack(model_admin, request, queryset, kind: str, piece_type: PieceType
     except BusinessRuleError as error:
         model_admin.message_user(request, str(error), messages.ERROR)
         return None
-    model_admin.message_user(
-        request, _("The commission pack of %(count)d dossiers is being built.") % {"count": pack.total}
-    )
+    message = _("The commission pack of %(count)d dossiers is being built.") % {"count": pack.total}
+    # The cancelled applications of the selection, left out by ``request_pack`` (the only ones it leaves out).
+    left_out = len(set(ids)) - pack.total
+    if left_out:
+        message += " " + ngettext(
+            "%(count)d cancelled application left out.", "%(count)d cancelled applications left out.", left_out
+        ) % {"count": left_out}
+    model_admin.message_user(request, message, messages.WARNING if left_out else messages.INFO)
     return HttpResponseRedirect(_pack_url(pack, request.GET.urlencode()))
 
 

@@ -15,6 +15,7 @@ at once finds the pack's progress fresh and does nothing."""
 import datetime
 
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.models import User
 from applications.lost_tasks import requeue_if_lost, requeue_if_stalled
@@ -36,7 +37,12 @@ def request_pack(
 ) -> CommissionPack:
     """Record a pack of ``application_ids`` (all visible to ``actor``, at most ``PACK_LIMIT``) as a ZIP of dossier
     PDFs, one merged PDF, or a ZIP of one piece of each dossier (``kind``; the piece is ``piece_type``) and queue its
-    build after commit. Side effects: deletes packs past ``PACK_RETENTION``."""
+    build after commit. Side effects: deletes packs past ``PACK_RETENTION``.
+
+    The cancelled applications of the selection are left out of the pack's applications and of its ``total``, as
+    its build leaves them out (``applications.packs.build_pack``): its page counts only what it holds. Nothing else
+    is left out, so ``len(set(application_ids)) - pack.total`` is how many were (``_queue_pack`` says so); a
+    selection of cancelled applications only is refused. Read in the scope's query: no query more."""
     if (kind == CommissionPack.Kind.PIECE) != (piece_type is not None):
         raise BusinessRuleError(_("Choose the piece to download."))
     ids = sorted(set(application_ids))
@@ -44,12 +50,26 @@ def request_pack(
         raise BusinessRuleError(_("Select at least one application."))
     if len(ids) > PACK_LIMIT:
         raise BusinessRuleError(_("At most %(limit)d dossiers in one pack; narrow the list.") % {"limit": PACK_LIMIT})
-    visible = set(Application.objects.visible_to(actor).filter(pk__in=ids).values_list("pk", flat=True))
-    if visible != set(ids):
+    cancelled_at = dict(Application.objects.visible_to(actor).filter(pk__in=ids).values_list("pk", "cancelled_at"))
+    if set(cancelled_at) != set(ids):
         raise BusinessRuleError(_("Some of these applications are not in your scope."))
+    live = [pk for pk in ids if cancelled_at[pk] is None]
+    if not live:
+        raise BusinessRuleError(
+            ngettext(
+                "The selected application is cancelled: there is no dossier to put in a pack.",
+                "The %(count)d selected applications are all cancelled: there is no dossier to put in a pack.",
+                len(ids),
+            )
+            % {"count": len(ids)}
+        )
     prune_packs()
     pack = CommissionPack.objects.create(
-        requested_by=actor, application_ids=ids, total=len(ids), kind=CommissionPack.Kind(kind), piece_type=piece_type
+        requested_by=actor,
+        application_ids=live,
+        total=len(live),
+        kind=CommissionPack.Kind(kind),
+        piece_type=piece_type,
     )
     build_commission_pack.delay_on_commit(pack.pk)
     return pack
