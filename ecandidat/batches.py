@@ -9,6 +9,10 @@ dead, so it never runs twice at once (a fixed age, eCandidat's 4 hours, did both
 A batch is a management command built on :class:`BatchCommand`; ``manage.py nightly`` runs them in order inside
 the maintenance window (see deploy/crontab). Cron must not need flags: a batch runs for real by default and offers
 ``--dry-run`` to show what it would do.
+
+A batch that must not overtake the sequence (the archiving and the destruction, after the day's withdrawals and OPI
+transfer) sets ``BatchCommand.refused_while_nightly_runs``: run alone while a ``manage.py nightly`` is alive, it
+refuses; run by the sequence, in its turn, it works.
 """
 
 import logging
@@ -16,7 +20,8 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -28,8 +33,21 @@ from ecandidat.models import BatchRun
 logger = logging.getLogger(__name__)
 
 
+# ``manage.py nightly``'s own run (ecandidat/management/commands/nightly.py): the sequence of every batch.
+NIGHTLY = "nightly"
+
+
 class BatchAlreadyRunning(CommandError):
     pass
+
+
+class NightlyRunning(CommandError):
+    """A batch run alone while ``manage.py nightly`` runs, which would overtake the batches before it there."""
+
+
+# The real or dry runs this thread works inside (``run_batch``), outermost first: a batch that ``manage.py nightly``
+# runs (``call_command``, same thread) sees the sequence's run here.
+_enclosing_runs: ContextVar[tuple[int, ...]] = ContextVar("enclosing_batch_runs", default=())
 
 
 class Report:
@@ -55,12 +73,39 @@ class Report:
 STALE_BEATS = 5
 
 
+def _stale_before() -> datetime:
+    """A RUNNING run whose last heartbeat is older than this died with its process."""
+    return timezone.now() - timedelta(seconds=settings.BATCH_HEARTBEAT_SECONDS * STALE_BEATS)
+
+
 def interrupt_stale_runs() -> int:
     """Runs still RUNNING whose heartbeat stopped died with their process (eCandidat BATCH_NETTOYAGE)."""
-    limit = timezone.now() - timedelta(seconds=settings.BATCH_HEARTBEAT_SECONDS * STALE_BEATS)
-    return BatchRun.objects.filter(status=BatchRun.Status.RUNNING, heartbeat_at__lt=limit).update(
+    return BatchRun.objects.filter(status=BatchRun.Status.RUNNING, heartbeat_at__lt=_stale_before()).update(
         status=BatchRun.Status.INTERRUPT, finished_at=timezone.now()
     )
+
+
+def refuse_while_nightly_runs(name: str) -> None:
+    """Raise ``NightlyRunning`` when a real ``manage.py nightly`` is alive (RUNNING, its heartbeat fresh: not one
+    that died, which ``interrupt_stale_runs`` ends) and batch ``name`` is not run by it.
+
+    The lock is per batch name: ``archive_campaigns`` run by hand while cron's nightly was at ``transfer_opi`` was
+    accepted, archived the campaign before its OPIs were written (left pending for ever) and before the expired
+    confirmations were withdrawn. Run by the sequence itself (``_enclosing_runs``), it works in its turn.
+    """
+    nightly = (
+        BatchRun.objects.filter(
+            name=NIGHTLY, status=BatchRun.Status.RUNNING, dry_run=False, heartbeat_at__gte=_stale_before()
+        )
+        .exclude(pk__in=_enclosing_runs.get())
+        .first()
+    )
+    if nightly is not None:
+        raise NightlyRunning(
+            f"Refused: `manage.py nightly` is running (started {timezone.localtime(nightly.started_at):%d/%m/%Y %H:%M}"
+            f", see the batch history) and runs {name} in its turn, after the batches before it; run alone now, "
+            f"{name} would overtake them. Run it alone only when no nightly is running; nothing was done."
+        )
 
 
 class Heartbeat(threading.Thread):
@@ -128,6 +173,7 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
     report = Report()
     heartbeat = Heartbeat(run.pk, settings.BATCH_HEARTBEAT_SECONDS)
     heartbeat.start()
+    enclosing = _enclosing_runs.set((*_enclosing_runs.get(), run.pk))
     try:
         work(report, dry_run=dry_run, limit=limit)
     except Exception:
@@ -142,6 +188,7 @@ def run_batch(name: str, work, *, dry_run: bool = False, limit: int | None = Non
     else:
         run.status = BatchRun.Status.ERROR if report.errors else BatchRun.Status.FINISH
     finally:
+        _enclosing_runs.reset(enclosing)
         heartbeat.stop()
         drop_broken_connections()  # the database restarted during the work: the run is still recorded
         run.finished_at = timezone.now()
@@ -166,10 +213,12 @@ class BatchCommand(BaseCommand):
     """A management command that is a nightly batch.
 
     Subclasses set ``batch_name`` and define ``work(self, report, *, dry_run, limit)``, which does the job (or,
-    with ``dry_run``, only counts it) and adds its counts to ``report``.
+    with ``dry_run``, only counts it) and adds its counts to ``report``. ``refused_while_nightly_runs``: a real run
+    alone refuses while ``manage.py nightly`` runs (``refuse_while_nightly_runs``); a dry run changes nothing and runs.
     """
 
     batch_name: str = ""
+    refused_while_nightly_runs: bool = False
     work: Callable[..., None]  # defined by each subclass (see above); declared for the type checker only
 
     def add_arguments(self, parser):
@@ -177,6 +226,8 @@ class BatchCommand(BaseCommand):
         parser.add_argument("--limit", type=int, default=None, help="Process at most this many items.")
 
     def handle(self, *args, dry_run=False, limit=None, **options):
+        if self.refused_while_nightly_runs and not dry_run:
+            refuse_while_nightly_runs(self.batch_name)
         run = run_batch(self.batch_name, self.work, dry_run=dry_run, limit=limit)
         prefix = "[dry run] " if dry_run else ""
         counts = ", ".join(f"{key}: {value}" for key, value in sorted(run.counts.items())) or "nothing to do"

@@ -299,7 +299,14 @@ def campaign_rollover_errors(
     archiving closes its candidates' accounts, and a date typed before it (01/07 for 01/10) had the batch close them,
     freeze the dates and activate the next campaign while this one still promised candidates they could transmit and
     confirm until its closing date. The same day is accepted: the site closes before the nightly batch runs.
-    ``ends_on`` None (not submitted, or its field in error): not compared."""
+    ``ends_on`` None (not submitted, or its field in error): not compared.
+
+    The active campaign's archiving date comes before the next campaign's opening date, and the next campaign opens
+    and closes after it (whichever of the two is edited): the batch activates the next campaign the night of that
+    date (23:00), without reading its dates. One wrong year (30/09/2028 for 30/09/2027) was saved: from its opening,
+    every new candidate of the next campaign was told the campaign was closed, and the next campaign was activated a
+    year late, already closed. A next campaign opened already (its rollover late) is activated tonight at the
+    earliest: today's date is then accepted; one closed by the archiving night never is."""
     errors: dict[str, str] = {}
     active = Campaign.objects.active().exclude(pk=campaign.pk).first()
     if campaign.is_active if is_active is None else is_active:
@@ -347,6 +354,25 @@ def campaign_rollover_errors(
                     "The next campaign, %(code)s, is archived on %(date)s: this campaign's archiving date must come "
                     "before it, or the nightly archiving would not activate it."
                 ) % {"code": following.code, "date": date_format(following.archive_on, "SHORT_DATE_FORMAT")}
+            elif following.ends_on <= archive_on:
+                errors["archive_on"] = _(
+                    "The next campaign, %(code)s, closes for candidates on %(date)s: the nightly archiving "
+                    "activates it the night of this date, already closed. Give a date before its opening, or move "
+                    "its dates first."
+                ) % {"code": following.code, "date": date_format(following.ends_on, "SHORT_DATE_FORMAT")}
+            elif following.starts_on <= archive_on and archive_on > today:
+                # (Opened already: tonight, today's date, is the earliest it can be activated, and is accepted.)
+                errors["archive_on"] = _(
+                    "The next campaign, %(code)s, opens for candidates on %(date)s: the nightly archiving activates "
+                    "it the night of this date, so give %(latest)s at the latest. Otherwise its candidates would be "
+                    "told the campaign is closed until then."
+                ) % {
+                    "code": following.code,
+                    "date": date_format(following.starts_on, "SHORT_DATE_FORMAT"),
+                    "latest": date_format(
+                        max(today, following.starts_on - datetime.timedelta(days=1)), "SHORT_DATE_FORMAT"
+                    ),
+                }
         return errors
     if archive_on is not None:
         earliest = today if active is None or active.archive_on is None else max(today, active.archive_on)
@@ -370,4 +396,22 @@ def campaign_rollover_errors(
         errors["starts_on"] = _(
             "Campaign %(code)s already awaits activation: only one campaign waits at a time; change that one."
         ) % {"code": waiting.code}
+    elif active.archive_on is not None:
+        # This campaign is the one the active campaign's archiving night activates (tonight when that date is
+        # today or past): it opens after that night, or its candidates are told the campaign is closed until then,
+        # unless that night is tonight, the earliest; and it closes after it, or it is activated closed.
+        activated_on = max(active.archive_on, today)
+        date = date_format(active.archive_on, "SHORT_DATE_FORMAT")
+        if today < active.archive_on and starts_on <= active.archive_on:
+            errors["starts_on"] = _(
+                "The active campaign, %(code)s, is archived on %(date)s: the nightly archiving activates this "
+                "campaign the night of that date, so it must open after it. Otherwise its candidates would be told "
+                "the campaign is closed until then."
+            ) % {"code": active.code, "date": date}
+        if ends_on is not None and ends_on <= activated_on:
+            errors["ends_on"] = _(
+                "The active campaign, %(code)s, is archived on %(date)s: the nightly archiving activates this "
+                "campaign the night of that date, so it must close after it, or it would be activated already "
+                "closed for candidates."
+            ) % {"code": active.code, "date": date}
     return errors

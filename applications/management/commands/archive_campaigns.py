@@ -8,6 +8,7 @@ class Command(BatchCommand):
         "into its applications, close its accounts."
     )
     batch_name = "archive_campaigns"
+    refused_while_nightly_runs = True  # alone, not while `manage.py nightly` runs (ecandidat.batches)
 
     def work(self, report, *, dry_run, limit):
         nightly.archive_campaigns(report, dry_run=dry_run, limit=limit)

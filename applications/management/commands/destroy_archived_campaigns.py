@@ -8,6 +8,7 @@ class Command(BatchCommand):
         "keeping an anonymous count. --limit counts chunks of 500 accounts."
     )
     batch_name = "destroy_archived_campaigns"
+    refused_while_nightly_runs = True  # alone, not while `manage.py nightly` runs (ecandidat.batches)
 
     def work(self, report, *, dry_run, limit):
         nightly.destroy_archived_campaigns(report, dry_run=dry_run, limit=limit)
