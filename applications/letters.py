@@ -13,7 +13,9 @@ letter out (the candidate's and the staff's downloads, the mail's attachment at 
 données »: :func:`rebuild_changed_letters`) compares the digest of its current values with the stored one and builds
 it again when they differ, so that it never says « Confirmez avant le » a date that the recap, the mails and the
 nightly withdrawal no longer use. The history says so (``letter_regenerated``, no one's action). A letter built before
-its digest was recorded (an empty one) is not built again for that alone.
+its digest was recorded (an empty one) is not built again for that alone, nor is the letter of an application of a
+past campaign (archived, read only): after the rollover the office changes the texts and the offer for the new year,
+and the letter staff download for a dispute is the one its candidate received, as stored.
 
 When the commission asks for it (``Commission.attach_letter_to_mail``, eCandidat ``tem_mail_lettre_comm``), the
 decision's mail carries the letter: the outbox row records a reference (:func:`mail_attachment`) and the worker
@@ -449,17 +451,31 @@ def rebuild_changed_letters(letters: Sequence[DecisionLetter], *, batch: str) ->
     """Build again those of ``letters`` whose current values (:func:`_candidate_values`, :func:`letter_digest`) differ
     from the ones they printed, the history saying so under ``batch`` (no one's action). Returns, by id, each letter
     checked (built, with a digest): built again, or as reloaded (with ``LETTER_RELATED``). A letter not built, built
-    before its digest was recorded, or whose text is gone is left as it is. Two queries (none when no letter of
-    ``letters`` has a digest), whatever their number, and a build per letter changed."""
+    before its digest was recorded, or whose text is gone is left as it is; so is the letter of a past campaign's
+    application (its campaign no longer active: read only, as its page says), returned as reloaded, never built
+    again: its stored file is the letter its candidate received. Two queries (none when no letter of ``letters`` has
+    a digest, one when they are all of past campaigns), whatever their number, and a build per letter changed."""
     ids = [letter.pk for letter in letters if letter.file and letter.values_digest]
     if not ids:
         return {}
-    current = list(DecisionLetter.objects.filter(pk__in=ids).select_related(*LETTER_RELATED).order_by("pk"))
-    templates = _templates_for(current)
+    current = list(
+        DecisionLetter.objects.filter(pk__in=ids)
+        .select_related(*LETTER_RELATED, "application__campaign")
+        .order_by("pk")
+    )
+    of_active_campaign = [letter for letter in current if letter.application.campaign.is_active]
+    templates = _templates_for(of_active_campaign) if of_active_campaign else {}
     checked: dict[int, DecisionLetter] = {}
     for letter in current:
+        if not letter.file or not letter.values_digest:
+            continue
+        if not letter.application.campaign.is_active:
+            # A past campaign's application is read only: its letter is the one its candidate received, whatever
+            # the text or the values say since the rollover (a new signatory, a formation's title reused).
+            checked[letter.pk] = letter
+            continue
         template = templates.get(letter.pk)
-        if not letter.file or not letter.values_digest or template is None:
+        if template is None:
             continue
         checked[letter.pk] = letter
         if letter_digest(template, _candidate_values(letter)) == letter.values_digest:

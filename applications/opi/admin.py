@@ -38,7 +38,7 @@ from applications.opi.services import (
     mark_removed_in_pegase,
     opi_counts,
     record_collection,
-    requeue_opis,
+    requeue_selected_opis,
     transfer_opis,
 )
 from ecandidat.admin_base import CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, ReadOnly, bound_view
@@ -459,12 +459,27 @@ class OpiAdmin(ReadOnly, CentralOfficeOnly, InStaffScope, NotFoundOutsideScope, 
 
     @admin.action(description=_("Re-queue the selected OPIs (send them again)"), permissions=["opi"])
     def requeue(self, request, queryset):
-        done = requeue_opis(opi_ids=queryset.values_list("pk", flat=True), actor=request.user)
-        self.message_user(
-            request,
-            ngettext("%(count)d OPI re-queued.", "%(count)d OPIs re-queued.", done) % {"count": done},
-            messages.SUCCESS if done else messages.WARNING,
-        )
+        """The OPIs of a past campaign's applications are left as they are (``requeue_selected_opis``) and the
+        message says so: the transfer no longer takes them."""
+        result = requeue_selected_opis(opi_ids=queryset.values_list("pk", flat=True), actor=request.user)
+        done, past = result.requeued, result.of_past_campaign
+        if done or not past:
+            self.message_user(
+                request,
+                ngettext("%(count)d OPI re-queued.", "%(count)d OPIs re-queued.", done) % {"count": done},
+                messages.SUCCESS if done else messages.WARNING,
+            )
+        if past:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d OPI of a past campaign not re-queued: it is no longer transferred.",
+                    "%(count)d OPIs of a past campaign not re-queued: they are no longer transferred.",
+                    past,
+                )
+                % {"count": past},
+                messages.WARNING,
+            )
 
     @admin.action(description=_("Cancel the selected pending OPIs"), permissions=["opi"])
     def cancel(self, request, queryset):

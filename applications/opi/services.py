@@ -4,12 +4,13 @@ confirmation, withdrawal, the central office's re-queue and cancel, and the tran
 Each change writes a history row on the application (``EventKind.OPI_*``) with its actor, or the batch's name.
 
 Lock order. A path that locks several OPIs locks them in one statement ordered by primary key (``order_by("pk")``):
-the run (``_load``), the central office's actions (``requeue_opis``, ``cancel_opis``, ``mark_removed_in_pegase``)
-and the CNIL erasure (``applications.services.erasure``). Two paths taking the same rows in two orders (the model's
-ordering, newest queued first, against the key) could each hold one OPI of a person with several and wait for the
-other's: PostgreSQL aborts one. The key never changes, while ``queued_at`` does (a confirmation, a withdrawal, a
-re-queue), so two statements could read two orders from it. The OPIs come before the day's files
-(``OpiExport``), and after the applications for the paths that hold those (the candidate's answers, the erasure).
+the run (``_load``), the central office's actions (``requeue_selected_opis``, ``cancel_opis``,
+``mark_removed_in_pegase``) and the CNIL erasure (``applications.services.erasure``). Two paths taking the same rows
+in two orders (the model's ordering, newest queued first, against the key) could each hold one OPI of a person with
+several and wait for the other's: PostgreSQL aborts one. The key never changes, while ``queued_at`` does (a
+confirmation, a withdrawal, a re-queue), so two statements could read two orders from it. The OPIs come before the
+day's files (``OpiExport``), and after the applications for the paths that hold those (the candidate's answers, the
+erasure).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ import functools
 import io
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, F, Max, Prefetch, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -175,29 +177,51 @@ def on_confirmation_withdrawn(sender, *, application: Application, actor: User |
 # --- The central office's actions ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Requeue:
+    """What « Rechargement des OPI » did with a selection: ``requeued`` OPIs back to pending, and
+    ``of_past_campaign`` transferred or cancelled OPIs left as they are, their application's campaign being no longer
+    active (``requeue_selected_opis``)."""
+
+    requeued: int
+    of_past_campaign: int
+
+
 @transaction.atomic
-def requeue_opis(*, opi_ids: Iterable[int], actor: User) -> int:
+def requeue_selected_opis(*, opi_ids: Iterable[int], actor: User) -> Requeue:
     """ "Rechargement des OPI / PJ-OPI": transferred or cancelled OPIs go back to pending, to be sent again with
     their pieces (after the student records system's tables were purged, say). An OPI withdrawn before it was ever
-    transferred has nothing to send and is left alone. Returns how many were re-queued.
+    transferred has nothing to send and is left alone. So is an OPI of a past campaign's application (its campaign no
+    longer active): the transfer takes the active campaign's only (``transfer_opis``), so it would never be sent
+    again, and its application, read only, would get a history row and hold its candidate back from the destruction
+    (``destroy_archived_campaigns`` waits for pending OPIs); it is counted in ``of_past_campaign``, for the caller to
+    say so. One locking statement whatever the number of OPIs.
 
-    Side effects: history row ``OPI_REQUEUED`` per OPI, with the actor.
+    Side effects: history row ``OPI_REQUEUED`` per OPI re-queued, with the actor.
     """
     ids = sorted(set(opi_ids))
     locked = list(
         Opi.objects.select_for_update(of=("self",))
         .filter(pk__in=ids, state__in=[OpiState.PASSED, OpiState.CANCELLED])
         .exclude(withdrawn=True, passed_at__isnull=True)
+        .annotate(of_active_campaign=F("application__campaign__is_active"))
         .order_by("pk")
     )
+    requeued = [opi for opi in locked if opi.of_active_campaign]
     now = timezone.now()
-    for opi in locked:
+    for opi in requeued:
         opi.state, opi.queued_at = OpiState.PENDING, now
-    Opi.objects.bulk_update(locked, ["state", "queued_at"])
+    Opi.objects.bulk_update(requeued, ["state", "queued_at"])
     # "Rechargement des OPI / PJ-OPI": their pieces go again with them (applications.opi.pieces).
-    OpiPiece.objects.filter(opi__in=locked).update(day=None, transferred_at=None)
-    record_events([opi.application_id for opi in locked], kind=EventKind.OPI_REQUEUED, actor=actor)
-    return len(locked)
+    OpiPiece.objects.filter(opi__in=requeued).update(day=None, transferred_at=None)
+    record_events([opi.application_id for opi in requeued], kind=EventKind.OPI_REQUEUED, actor=actor)
+    return Requeue(requeued=len(requeued), of_past_campaign=len(locked) - len(requeued))
+
+
+def requeue_opis(*, opi_ids: Iterable[int], actor: User) -> int:
+    """:func:`requeue_selected_opis`, for a caller that says nothing of the OPIs of past campaigns it left alone:
+    how many were re-queued."""
+    return requeue_selected_opis(opi_ids=opi_ids, actor=actor).requeued
 
 
 @transaction.atomic

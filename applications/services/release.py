@@ -36,6 +36,7 @@ from ecandidat.celery import Task, registered_task
 from ecandidat.exceptions import BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
 from offers.enums import Avis
+from offers.models import Campaign
 
 # The preview renders each mail by running the validation: bounded, the rest of a big selection is only counted.
 PREVIEW_LIMIT = 50
@@ -398,11 +399,19 @@ def _check_requester(actor: User, application: Application) -> None:
     for a superuser) and the check, the account still active and of the same kind in the same query. A membership
     removed, or moved to another centre, since the release was asked for refuses the application
     (``BusinessRuleError``); a deactivated account raises ``_RequesterDeactivated``. Why it is refused is read only
-    when it is (the account again, then the check as the account now is)."""
+    when it is: first the application's campaign (one archived since the release was asked for is read only for
+    everyone, which its refusal says, not a right lost), then the account again, then the check as the account now
+    is."""
     actor.__dict__.pop("staff_scope", None)
     unchanged = User.objects.filter(pk=actor.pk, is_active=True, is_superuser=actor.is_superuser)
     if Application.objects.validatable_by(actor).filter(pk=application.pk).filter(Exists(unchanged)).exists():
         return
+    past = Campaign.objects.filter(pk=application.campaign_id, is_active=False).values_list("label", flat=True)
+    if (campaign := past.first()) is not None:
+        raise BusinessRuleError(
+            _("Application of a past campaign (%(campaign)s): it is read, exported and printed, no longer changed.")
+            % {"campaign": campaign}
+        )
     actor.refresh_from_db(fields=["is_active", "is_superuser"])
     actor.__dict__.pop("staff_scope", None)
     if not actor.is_active:
