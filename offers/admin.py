@@ -126,8 +126,10 @@ class CampaignForm(forms.ModelForm):
             self.fields["archive_on"].help_text = gettext(
                 "On the active campaign: the night of this date, the nightly archiving activates the next campaign "
                 "(create it first), freezes the formations' dates into this campaign's applications and closes its "
-                "accounts; its applications are then read only. Its data are destroyed %(days)d days later. On the "
-                "next campaign: empty, or after the active campaign's archiving date (its own rollover, later)."
+                "accounts; its applications are then read only. Its data are destroyed %(days)d days later. It comes "
+                "before the next campaign's opening date (otherwise the next campaign opens while candidates are "
+                "still told the site is closed). On the next campaign: empty, or after the active campaign's "
+                "archiving date (its own rollover, later)."
             ) % {"days": settings.ARCHIVE_RETENTION_DAYS}
 
     def clean(self):

@@ -22,11 +22,9 @@ from django.db.models import Max
 from django.utils import timezone, translation
 
 from ecandidat.batch_labels import batch_label
-from ecandidat.batches import BatchAlreadyRunning, Report, drop_broken_connections, run_batch
+from ecandidat.batches import NIGHTLY, BatchAlreadyRunning, Report, drop_broken_connections, run_batch
 from ecandidat.maintenance import in_window
 from ecandidat.models import BatchRun
-
-NIGHTLY = "nightly"
 
 # In eCandidat's order: accounts first, then data refreshes, then the decisions' deadlines, then clean-up.
 BATCHES = [
