@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
 from accounts.models import CandidateAccount, User
@@ -519,7 +520,8 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
     campaign's applications (so changing a formation for the new year does not move them), close its accounts.
 
     Refuses (an error in the batch history, nothing changed) when there is no next campaign to activate: the site
-    needs an active campaign. Idempotent: once archived, the campaign is no longer active.
+    needs an active campaign; likewise when the next campaign closes for candidates on or before today (activated,
+    it would be closed already), in a dry run too. Idempotent: once archived, the campaign is no longer active.
     """
     today = today or timezone.localdate()
     old = Campaign.objects.active().filter(archive_on__lte=today).first()
@@ -529,6 +531,22 @@ def archive_campaigns(report: Report, *, dry_run: bool, limit: int | None, today
     if following is None:
         report.error(
             gettext("campaign %(campaign)s: no next campaign to activate; nothing archived.") % {"campaign": old.code}
+        )
+        return
+    if following.ends_on <= today:
+        # Activated tonight (23:00) on or after its closing date for candidates, it would give them nothing. The
+        # campaign form refuses such dates (offers.services.campaign_rollover_errors), but a date changed by
+        # ``update()``, an older database or the admin before that check can still hold one.
+        report.error(
+            gettext(
+                "campaign %(campaign)s: the next campaign, %(next)s, closed for candidates on %(date)s; activated, it "
+                "would be closed already. Nothing archived: correct the dates on “Campaigns”."
+            )
+            % {
+                "campaign": old.code,
+                "next": following.code,
+                "date": date_format(following.ends_on, "SHORT_DATE_FORMAT"),
+            }
         )
         return
     applications = Application.objects.filter(campaign=old)
