@@ -60,7 +60,11 @@ def _queue_pack(model_admin, request, queryset, kind: str, piece_type: PieceType
     except BusinessRuleError as error:
         model_admin.message_user(request, str(error), messages.ERROR)
         return None
-    message = _("The commission pack of %(count)d dossiers is being built.") % {"count": pack.total}
+    message = ngettext(
+        "The commission pack of %(count)d dossier is being built.",
+        "The commission pack of %(count)d dossiers is being built.",
+        pack.total,
+    ) % {"count": pack.total}
     # The cancelled applications of the selection, left out by ``request_pack`` (the only ones it leaves out).
     left_out = len(set(ids)) - pack.total
     if left_out:
@@ -120,7 +124,10 @@ def requested_piece_types(formation_ids: set[int]):
 def piece_pack_action(model_admin, request, queryset):
     """eCandidat's download of "one chosen piece type across the selected dossiers": choose the piece, then the
     pack is built like the others (ZIP, with ``sommaire.csv``)."""
-    selected = list(queryset.values_list("pk", "formation_id")[: PACK_LIMIT + 1])
+    # The cancellations come with the selection (no query more): the form counts the dossiers the pack will hold, as
+    # ``request_pack`` leaves the cancelled applications out; the selection is sent back whole, so that the message
+    # after it says how many were left out.
+    selected = list(queryset.values_list("pk", "formation_id", "cancelled_at")[: PACK_LIMIT + 1])
     if len(selected) > PACK_LIMIT:
         model_admin.message_user(
             request,
@@ -129,7 +136,8 @@ def piece_pack_action(model_admin, request, queryset):
         )
         return None
     form = PiecePackForm(
-        request.POST if "apply" in request.POST else None, formation_ids={formation for _pk, formation in selected}
+        request.POST if "apply" in request.POST else None,
+        formation_ids={formation for _pk, formation, _cancelled in selected},
     )
     if form.is_bound and form.is_valid():
         return _queue_pack(
@@ -141,7 +149,8 @@ def piece_pack_action(model_admin, request, queryset):
         "title": _("One piece of each dossier (ZIP)"),
         "subtitle": None,
         "form": form,
-        "selected": [pk for pk, _formation in selected],
+        "selected": [pk for pk, _formation, _cancelled in selected],
+        "live_count": sum(1 for _pk, _formation, cancelled_at in selected if cancelled_at is None),
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "action_name": "piece_pack_action",
         # The breadcrumb's list and « Annuler »: the list as filtered and sorted, as the bulk « Saisir un avis ».
