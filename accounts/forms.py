@@ -236,25 +236,43 @@ class SocialSignupForm(_WithoutPlaceholders, _CandidateSignupMixin, social_forms
 
     def validate_unique_email(self, value) -> str:
         """As the e-mail signup (``_CandidateSignupMixin.validate_unique_email``), but the address the ENT gives
-        the student it has just authenticated, held in the campaign by an account that never proved it reads that
-        mailbox (``services.unvalidated_holder_of``: a stranger's e-mail signup with the student's predictable
-        university address), is free for this account: that account goes when this one is saved (``save``). Any
-        other holder keeps the address, as with the e-mail signup: the same page, its owner mailed. Only the ENT's
-        address: one the student typed instead names a mailbox the ENT says nothing about."""
+        the student it has just authenticated, and vouches for, held in the campaign by an account that never proved
+        it reads that mailbox (``services.unvalidated_holder_of``: a stranger's e-mail signup with the student's
+        predictable university address), is free for this account: that account goes when this one is saved
+        (``save``). Any other holder keeps the address, as with the e-mail signup: the same page, its owner mailed.
+        Only the ENT's address, and only when the ENT says it is verified (``_ent_vouches_for``): one the student
+        typed instead, or one the ENT passes on without vouching for it (an OpenID Connect ENT whose users may put
+        any address in their profile: ``email_verified`` false or missing), names a mailbox the ENT says nothing
+        about."""
         value = super().validate_unique_email(value)
         self.unvalidated_holder = None
-        if self.address_taken_by == services.AddressTakenBy.CAMPAIGN_ACCOUNT and self._is_the_ent_address(value):
+        if self.address_taken_by == services.AddressTakenBy.CAMPAIGN_ACCOUNT and self._ent_vouches_for(value):
             self.unvalidated_holder = services.unvalidated_holder_of(email=value, campaign=self.signup_campaign)
             if self.unvalidated_holder is not None:
                 self.address_taken_by = None
                 self.account_already_exists = False
         return value
 
-    def _is_the_ent_address(self, email: str) -> bool:
+    def _ent_vouches_for(self, email: str) -> bool:
         """Whether ``email`` is the address the ENT gave for the identity (the form's initial value, from its
-        claims, kept in the session since the ENT's return), as addresses are stored and compared."""
+        claims, kept in the session since the ENT's return), as addresses are stored and compared, and one the ENT
+        says is verified: its ``email_verified`` claim is ``true``, which allauth's OpenID Connect provider copies
+        onto the address it builds from the same claims (``sociallogin.email_addresses``, read here before ``save``
+        replaces them). The CAS path sets the claim for the directory's address (``accounts.cas.
+        claims_from_attributes``); an OpenID Connect ENT passes on what it knows, and the claim false or missing
+        (or anything but a JSON ``true``) is no word that the student reads that mailbox."""
         ent_address = self.initial.get("email") or ""
-        return bool(ent_address) and services.normalize_email(ent_address) == services.normalize_email(email)
+        if not isinstance(ent_address, str) or not ent_address:
+            return False
+        address = services.normalize_email(email)
+        if services.normalize_email(ent_address) != address:
+            return False
+        return any(
+            given.verified is True
+            and isinstance(given.email, str)
+            and services.normalize_email(given.email) == address
+            for given in self.sociallogin.email_addresses
+        )
 
     def save(self, request):
         """The ENT student's account, in the savepoint of ``try_save``: first the account that held its address

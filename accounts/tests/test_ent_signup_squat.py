@@ -2,8 +2,9 @@
 account: at « Création de compte », the address the ENT gave, held in the campaign only by an account that never
 validated it and has no password, gives way (``accounts.forms.SocialSignupForm``, ``services.unvalidated_holder_of``).
 That account is deleted as the purge deletes one (its mails and history with it), the new account's history says so.
-A validated account, or one with a password, keeps its address as before: the same page, its owner mailed; the
-e-mail signup is unchanged.
+Only when the ENT vouches for the address (``email_verified`` true, as the CAS path always says): an address an
+OpenID Connect ENT passes on unverified (a profile its user filled in) takes nothing from anyone. A validated account,
+or one with a password, keeps its address as before: the same page, its owner mailed; the e-mail signup is unchanged.
 
 Through the views: the stranger's e-mail signup, then the student's ENT return over OpenID Connect (the ENT stubbed,
 ``ent.oidc_callback_state``) and « Création de compte »; at the end, the same against the development ENT."""
@@ -20,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import NumeroDossierHistory, User
-from accounts.tests.ent import oidc_callback_state, oidc_login
+from accounts.tests.ent import cas_return, oidc_callback_state, oidc_login
 from accounts.tests.factories import CandidateUserFactory, StaffFactory
 from ecandidat.models import OutboundEmail, StaffDirectoryChange
 
@@ -54,6 +55,9 @@ QUERIES_FREE = 29
 QUERIES_SQUATTED = 95
 # The address held by a validated account: as before the fix (16), and the holder looked up (1), which finds none.
 QUERIES_VALIDATED = 17
+# The address held by a stranger's unvalidated account, but the ENT does not vouch for it: as before the fix, the
+# holder not even looked up.
+QUERIES_UNVERIFIED = 16
 
 
 def _stranger_signs_up(email: str = INES) -> User:
@@ -65,9 +69,9 @@ def _stranger_signs_up(email: str = INES) -> User:
     return User.objects.get(email=email)
 
 
-def _ent_return(client, mocker) -> None:
+def _ent_return(client, mocker, claims: dict = CLAIMS) -> None:
     """Inès logs in at the ENT (stubbed) for the first time: « Création de compte », pre-filled from the ENT."""
-    state = oidc_callback_state(client, mocker, CLAIMS)
+    state = oidc_callback_state(client, mocker, claims)
     response = client.get(CALLBACK, {"code": "c", "state": state})
     assert response.status_code == 302
     assert response.url == ENT_SIGNUP
@@ -115,6 +119,59 @@ def test_a_strangers_unvalidated_account_gives_way_to_the_students_ent_account(
     link = re.search(r"https?://\S+", OutboundEmail.objects.get().body).group(0)
     client.post(link)
     assert EmailAddress.objects.get(user=student).verified
+
+
+def _without_email_verified() -> dict:
+    return {name: value for name, value in CLAIMS.items() if name != "email_verified"}
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        pytest.param({**CLAIMS, "email_verified": False}, id="email_verified-false"),
+        pytest.param(_without_email_verified(), id="email_verified-missing"),
+        pytest.param({**CLAIMS, "email_verified": "false"}, id="email_verified-the-text-false"),
+    ],
+)
+def test_an_address_the_ent_does_not_vouch_for_takes_nothing_from_a_strangers_account(
+    client, oidc_ent, campaign, mocker, django_assert_num_queries, claims
+):
+    """An OpenID Connect ENT that lets its users put any address in their profile passes it on unverified: whoever
+    typed someone else's address there must not delete that person's pending e-mail signup and take the address.
+    As before the fix: the same page, the address's owner mailed, nothing deleted, no account created."""
+    owner = _stranger_signs_up()
+    _ent_return(client, mocker, claims)
+
+    with django_assert_num_queries(QUERIES_UNVERIFIED):
+        response = client.post(ENT_SIGNUP, ENT_FORM, **FRENCH)
+
+    assert response.status_code == 302
+    assert response.url == SENT  # the same page: no enumeration
+    assert list(User.objects.filter(campaign=campaign)) == [owner]
+    assert EmailAddress.objects.get(user=owner).email == INES
+    assert not SocialAccount.objects.exists()
+    assert not LogEntry.objects.exists()
+    assert _outbox() == [("CPT_MIN_CREATE", INES), ("CPT_MIN_EXISTE", INES)]
+
+
+def test_over_cas_the_directory_address_gives_way_as_well(client, cas_ent, campaign):
+    """The CAS path always vouches for the directory's address (``accounts.cas.claims_from_attributes``)."""
+    squatter = _stranger_signs_up()
+    attributes = {"mail": [INES], "givenName": ["Inès"], "sn": ["GARCIA"], "supannEtuId": ["21900003"]}
+    cas_ent.return_value = ("ines.garcia", attributes, None)
+    response = client.get(reverse("accounts:cas_callback"), cas_return(client, "ST-1"))
+    assert response.url == ENT_SIGNUP
+
+    response = client.post(ENT_SIGNUP, ENT_FORM)
+
+    assert response.url == SENT
+    (student,) = User.objects.filter(campaign=campaign)
+    assert student.pk != squatter.pk
+    assert SocialAccount.objects.get(provider="ent", uid="ines.garcia").user == student
+    assert _outbox() == [("CPT_MIN_CREATE", INES)]
+    assert not User.objects.filter(pk=squatter.pk).exists()
+    (entry,) = LogEntry.objects.filter(object_id=str(student.pk))
+    assert entry.change_message == HISTORY_FR.format(email=INES, numero=squatter.username)
 
 
 def test_without_a_holder_the_ent_account_creation_costs_what_it_did(
