@@ -16,6 +16,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from applications.dates import confirmation_date as current_confirmation_date
+from applications.dates import effective_return_deadline
 from applications.enums import DossierStatus
 from applications.models import Application, ReferenceFeeExemption, ReferenceRegime, Tag
 from applications.services.registration import AMOUNT_MAX, COMPLEMENT_MAX_LENGTH, FIELDS, KEEP, stored_values
@@ -422,6 +424,28 @@ class DeadlinesForm(forms.Form):
     return_deadline = forms.DateField(label=_("New return deadline"), required=False, widget=IsoDateInput())
     confirmation_date = forms.DateField(label=_("New confirmation date"), required=False, widget=IsoDateInput())
     comment = forms.CharField(label=_("Comment"), required=False, max_length=500)
+
+    def __init__(self, *args, application: Application | None = None, **kwargs) -> None:
+        """``application``: one application's page (the operation's ``prefill``) shows, under each new date, the
+        date the application has now, the one the candidate was given (``effective_return_deadline``,
+        ``dates.confirmation_date``: a promotion's, the délai counted from the favourable decision, capped at the
+        campaign's closing date), or « aucune »; read in one query. A selection's page shows none."""
+        super().__init__(*args, **kwargs)
+        if application is None:
+            return
+        dated = (
+            Application.objects.select_related("formation", "campaign").with_current_decision().get(pk=application.pk)
+        )
+        current = {
+            "return_deadline": effective_return_deadline(dated),
+            "confirmation_date": current_confirmation_date(dated),
+        }
+        for name, day in current.items():
+            self.fields[name].help_text = (
+                gettext("Currently: %(date)s") % {"date": date_format(day, "SHORT_DATE_FORMAT")}
+                if day
+                else gettext("Currently: none")
+            )
 
     def clean(self):
         data = super().clean()

@@ -428,7 +428,10 @@ OPERATIONS = {
             gettext_lazy("Extend deadlines"),
             DeadlinesForm,
             "editable_by",
+            # Refused where a date is earlier than the application's own (``extend_deadlines``): beside the field on
+            # one application's page, by name in a selection (the others extended).
             lambda application, form, actor: staff.extend_deadlines(application, actor=actor, **form.cleaned_data),
+            prefill=True,  # one application's page shows its current dates (``DeadlinesForm``)
         ),
         Operation(
             "delete_last_decision",
@@ -796,8 +799,13 @@ def operation_view(request, object_id, name, *, model_admin):
                 # Likewise the régime and fees it has now, shown in the fields left as the page showed them.
                 application.refresh_from_db(fields=["regime", "fee_exemption", "fee_exemption_comment", "fee_amount"])
                 form = form.rebound(application)
-            if isinstance(form, StatusForm) and isinstance(error, FieldRuleError) and error.field in form.fields:
-                # The date limite de retour gone (``staff.set_dossier_status``): said next to its field.
+            if (
+                isinstance(form, StatusForm | DeadlinesForm)
+                and isinstance(error, FieldRuleError)
+                and error.field in form.fields
+            ):
+                # The date limite de retour gone (``staff.set_dossier_status``), a new date earlier than the
+                # candidate's (``staff.extend_deadlines``): said next to its field.
                 form.add_error(error.field, str(error))
             else:
                 refusal = str(error)

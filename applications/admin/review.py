@@ -37,6 +37,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, npgettext, pgettext
 
 from applications.admin.filters import ALL_CAMPAIGNS, CampaignFilter
+from applications.dates import confirmation_date as current_confirmation_date
+from applications.dates import effective_return_deadline
 from applications.enums import AUTOMATIC_DECISION_AUTHORS, DecisionAction, DossierStatus, EventKind, PieceStatus
 from applications.forms_tab import form_rows, waiting_rows
 from applications.history import tags_change
@@ -495,6 +497,10 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "note_max_length": review_services.NOTE_MAX_LENGTH,
         "note_retry": request.session.pop(NOTE_RETRY, None),
         "today": timezone.localdate(),
+        # The dates the candidate was given (« Prolonger les dates » never shortens them): from the application as
+        # the page reads it, with its formation, campaign and current decisions (``get_object``), no query.
+        "return_deadline": effective_return_deadline(application),
+        "confirmation_date": current_confirmation_date(application),
         # The OPI are the central office's (``Opi.objects.visible_to``): its state for them only, one query.
         "opi": Opi.objects.filter(application=application).first() if is_central(request.user) else None,
     }

@@ -1465,7 +1465,14 @@ def extend_deadlines(
     Dates must be ones the candidate can still act by (``new_return_deadline_refusal``,
     ``new_confirmation_date_refusal``: today or later, not today once the site has closed for the night, not after
     the closing date for candidates of the application's campaign, read with the row's lock: no query more); the
-    change is written to the history."""
+    change is written to the history.
+
+    « Prolonger » never shortens: a date earlier than the application's effective one (``effective_return_deadline``,
+    ``effective_confirmation_date``: a promotion's date, the délai counted from the favourable decision, the
+    formation's date, capped at the campaign's closing date) is refused next to its field (``FieldRuleError``),
+    nothing changed. The candidate was mailed that date; an earlier one was stored without a mail to them, and the
+    nightly withdrawal withdrew them before it, their place given away. The same date is accepted (the application
+    then holds it as its own). A new date de confirmation reads the latest validated decision (one query)."""
     if return_deadline is None and confirmation_date is None:
         raise BusinessRuleError(_("Give a new return deadline or a new confirmation date."))
     application = _lock(application, with_campaign=True)
@@ -1478,6 +1485,36 @@ def extend_deadlines(
         raise BusinessRuleError(refusal)
     if application.is_cancelled:
         raise InvalidTransition(_("This application has been cancelled."))
+    if return_deadline is not None and return_deadline < (current := effective_return_deadline(application)):
+        raise FieldRuleError(
+            _(
+                "The new return deadline (%(new)s) is earlier than the application's current one (%(current)s): "
+                "“Extend deadlines” does not shorten a deadline."
+            )
+            % {"new": format_date(return_deadline), "current": format_date(current)},
+            field="return_deadline",
+        )
+    if confirmation_date is not None:
+        avis, validated_at = (
+            Application.objects.filter(pk=application.pk)
+            .annotate(
+                validated_avis=latest_decision("decision_type__avis", validated_only=True),
+                validated_on=latest_decision("validated_at", validated_only=True),
+            )
+            .values_list("validated_avis", "validated_on")
+            .get()
+        )
+        favourable_validated_at = validated_at if avis == Avis.FAVOURABLE else None
+        given = _effective_confirmation_date(application, favourable_validated_at)
+        if given is not None and confirmation_date < given:
+            raise FieldRuleError(
+                _(
+                    "The new confirmation date (%(new)s) is earlier than the one the candidate was given "
+                    "(%(current)s): “Extend deadlines” does not shorten a deadline."
+                )
+                % {"new": format_date(confirmation_date), "current": format_date(given)},
+                field="confirmation_date",
+            )
     changes, fields = [], []
     # The history is read in the institution's language, its dates too (``format_date`` is written when formatted).
     with translation.override(settings.LANGUAGE_CODE):

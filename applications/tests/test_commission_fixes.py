@@ -169,7 +169,7 @@ def test_history_sentences_written_by_an_english_speaker_read_in_french(
 ):
     """Deadlines extended, a piece refused with a date to replace it by, a note deleted: by staff whose back office
     is in English, each row was stored in English (« return deadline: 15 Jan 2027 ») and read so by French readers."""
-    day = timezone.localdate() + datetime.timedelta(days=40)
+    day = timezone.localdate() + datetime.timedelta(days=100)
     piece = with_file(application, label="Relevé de notes")
     with translation.override("en"):
         staff.extend_deadlines(application, actor=centre_manager, return_deadline=day, confirmation_date=day)

@@ -152,7 +152,7 @@ def _readmitted_on_appeal(application, actor):
     staff.extend_deadlines(
         application,
         actor=actor,
-        confirmation_date=timezone.localdate() + datetime.timedelta(days=10),
+        confirmation_date=timezone.localdate() + datetime.timedelta(days=100),
         comment="recours",
     )
     return decide(application, Avis.FAVOURABLE, actor=actor, after_appeal=True)
@@ -200,7 +200,7 @@ def test_the_candidates_own_withdrawal_stays_whatever_the_appeal(application, ce
 def test_a_decision_without_appeal_leaves_the_automatic_withdrawal(application, centre_manager):
     _withdrawn_overnight(application, centre_manager)
     staff.extend_deadlines(
-        application, actor=centre_manager, confirmation_date=timezone.localdate() + datetime.timedelta(days=10)
+        application, actor=centre_manager, confirmation_date=timezone.localdate() + datetime.timedelta(days=100)
     )
 
     decide(application, Avis.FAVOURABLE, actor=centre_manager)

@@ -639,7 +639,7 @@ def test_a_new_confirmation_date_rebuilds_the_admission_letter(
 ):
     # « Prolonger les délais »: the recap and the nightly withdrawal used the new date, the letter (downloaded,
     # attached to a mail, in « Mes données ») still said « Confirmez avant le » the formation's date.
-    new_date = timezone.localdate() + datetime.timedelta(days=3)
+    new_date = timezone.localdate() + datetime.timedelta(days=103)
     old_text, _reader = pdf_text(DecisionLetter.objects.get(application=with_letter))
     assert f"Confirmez avant le {new_date:%d/%m/%Y}" not in old_text
 
@@ -659,7 +659,7 @@ def test_a_new_return_deadline_leaves_the_letter_alone(with_letter, centre_manag
     before = DecisionLetter.objects.get(application=with_letter)
 
     staff.extend_deadlines(
-        with_letter, actor=centre_manager, return_deadline=timezone.localdate() + datetime.timedelta(days=3)
+        with_letter, actor=centre_manager, return_deadline=timezone.localdate() + datetime.timedelta(days=103)
     )
 
     after = DecisionLetter.objects.get(application=with_letter)

@@ -338,7 +338,7 @@ def test_a_promotion_after_the_confirmation_date_gives_a_date_to_come(
 @pytest.mark.django_db
 def test_a_promotion_keeps_the_date_staff_gave_the_application(formation, listed, centre_manager):
     admitted, rows = listed
-    given = timezone.localdate() + datetime.timedelta(days=20)
+    given = timezone.localdate() + datetime.timedelta(days=120)
     staff.extend_deadlines(rows[0], actor=centre_manager, confirmation_date=given)
 
     candidature_services.withdraw_application(application=admitted, actor=admitted.candidate.user, reason="PER")
