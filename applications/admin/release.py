@@ -32,6 +32,7 @@ from applications.services.release import (
     is_stalled,
     never_started,
     preview_release,
+    refused_unread,
     request_release,
     requeue_lost_release,
     retry_release,
@@ -40,16 +41,24 @@ from ecandidat.exceptions import BusinessRuleError
 
 
 def preview_context(request, applications) -> dict:
+    """The preview of the first ``PREVIEW_LIMIT`` applications (each validation run and rolled back), and the
+    refusals of the others the database answers alone (``refused_unread``: one query more, only past the limit,
+    whatever the selection's size), counted with the previewed ones: the page never says « will be validated » of an
+    application it did not read. Every application refused: the page says so (``release_none``)."""
     previews = preview_release(applications, actor=request.user)
     for preview in previews:
         if preview.mails and preview.letter:
             preview.letter_url = reverse(
                 "admin:applications_application_letter_preview", args=[preview.application.pk]
             )
+    previewed = {preview.application.pk for preview in previews}
+    rest = [application for application in applications if application.pk not in previewed]
+    refused = sum(1 for preview in previews if preview.refusal) + refused_unread(rest, actor=request.user)
     return {
         "release_previews": previews,
-        "release_refused": sum(1 for preview in previews if preview.refusal),
-        "release_not_previewed": max(0, len(applications) - PREVIEW_LIMIT),
+        "release_refused": refused,
+        "release_none": bool(applications) and refused == len(applications),
+        "release_not_previewed": len(rest),
         "release_preview_limit": PREVIEW_LIMIT,
         "two_person_rule": settings.DECISION_TWO_PERSON_RULE,
     }
@@ -143,6 +152,13 @@ def bulk_release(model_admin, request, applications, form):
     with the decisions the page previewed (``form``: a valid ``ReleaseForm``)."""
     if len(applications) < BACKGROUND_RELEASE_FROM:
         return None
+    if refused_unread(applications, actor=request.user) == len(applications):
+        # Nothing to validate (each one's decision validated already, none, cancelled…): no job, which would only
+        # list as many refusals.
+        messages.error(
+            request, gettext("None of these applications has a decision to validate: nothing was released.")
+        )
+        return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
     try:
         job = request_release(
             actor=request.user,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import Error as DatabaseLibraryError
 from django.db import connection, transaction
 from django.db.models import Exists, Q, QuerySet
@@ -246,6 +247,35 @@ def preview_release(applications: Iterable[Application], *, actor: User) -> list
         for preview in previews:
             preview.refusal = str(error)
     return previews
+
+
+def refused_unread(applications: Iterable[Application], *, actor: User) -> int:
+    """How many of ``applications`` the release refuses for a reason the database answers alone, without running
+    their validation: no decision to validate, its latest decision validated already, the application cancelled, its
+    campaign past, or (``DECISION_TWO_PERSON_RULE``) its latest decision entered by ``actor``
+    (``validate_current_decision``, ``staff.validate_decision``, ``_check_requester``). For the applications past the
+    preview's limit, and for a whole selection at « Confirm »: one query, whatever their number (none without any)."""
+    pks = [application.pk for application in applications]
+    if not pks:
+        return 0
+    refused = (
+        Q(current__isnull=True)
+        | Q(validated__isnull=False)
+        | Q(cancelled_at__isnull=False)
+        | Q(campaign__is_active=False)
+    )
+    if settings.DECISION_TWO_PERSON_RULE:
+        refused |= Q(entered_by=actor.pk)
+    return (
+        Application.objects.filter(pk__in=pks)
+        .annotate(
+            current=latest_decision("pk"),
+            validated=latest_decision("validated_at"),
+            entered_by=latest_decision("created_by"),
+        )
+        .filter(refused)
+        .count()
+    )
 
 
 # --- big releases in the background -----------------------------------------------------------------------------

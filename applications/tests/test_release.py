@@ -163,7 +163,7 @@ def test_two_person_rule_shown_on_the_preview_and_in_the_report(settings, client
     response = client.get(operation_url(application), language="fr")
 
     assertContains(response, "Règle des quatre yeux")
-    assertContains(response, "1 candidature sera refusée")
+    assertContains(response, "Cette candidature sera refusée : aucun avis ne sera validé.")
     assertNotContains(response, "<dt>Objet</dt>", html=True)
     response = client.post(operation_url(application), follow=True, language="fr")
     assertContains(response, "Règle des quatre yeux : cet avis doit être validé")
