@@ -253,18 +253,25 @@ def letters_waiting_for(templates: Sequence[DecisionLetterTemplate]) -> list[str
 
 
 @transaction.atomic
-def build_letter(letter_id: int, *, force: bool = False, actor: User | None = None) -> DecisionLetter | None:
+def build_letter(
+    letter_id: int, *, force: bool = False, actor: User | None = None, active_campaign_only: bool = False
+) -> DecisionLetter | None:
     """Build (or with ``force``, rebuild) one letter's PDF and store it. Row-locked, so a worker and a download at
-    the same time build it once. Returns None when the letter or its text no longer exists."""
+    the same time build it once. Returns None when the letter or its text no longer exists, and with
+    ``active_campaign_only`` when its application is of a past campaign (read only: :func:`open_letter`), nothing
+    written then; its campaign is read with its row (no other query)."""
     letter = (
         DecisionLetter.objects.select_for_update(of=("self",))
-        .select_related(*LETTER_RELATED)
+        .select_related(*LETTER_RELATED, "application__campaign")
         .filter(pk=letter_id)
         .first()
     )
     if letter is None or (letter.file and not force):
         return letter
     application = letter.application
+    if active_campaign_only and not application.campaign.is_active:
+        logger.warning("letter %s: its campaign %s is no longer active, not built", letter.pk, application.campaign)
+        return None
     template = template_for(application, letter.kind)
     if template is None:
         logger.warning("letter %s: no %s text for %s any more", letter.pk, letter.kind, application.formation.code)
@@ -382,9 +389,13 @@ def _contact(letter_id: int) -> str:
 
 
 def letter_obtainable(letter: DecisionLetter, application: Application) -> bool:
-    """Whether ``letter`` can be had: built, or its text still there to build it (one query then). A letter whose
-    text was deleted before it was built can never be had: no mail promises it, no page offers it."""
-    return bool(letter.file) or template_for(application, letter.kind) is not None
+    """Whether ``letter`` can be had: built, or its text still there to build it (one query then) and its
+    application of the active campaign (``application.campaign`` read). A letter whose text was deleted before it was
+    built can never be had, nor can a past campaign's letter never built (:func:`open_letter` does not build it with
+    the new year's text): no mail promises it, no page offers it."""
+    if letter.file:
+        return True
+    return application.campaign.is_active and template_for(application, letter.kind) is not None
 
 
 def admission_letter_withheld(application: Application, letter: DecisionLetter) -> bool:
@@ -491,15 +502,27 @@ def rebuild_changed_letters(letters: Sequence[DecisionLetter], *, batch: str) ->
     return checked
 
 
+def _of_past_campaign(letter: DecisionLetter) -> bool:
+    """Whether ``letter``'s application is known, without a query, to be of a past campaign (no longer active): its
+    application and campaign loaded (:func:`rebuild_changed_letters`). Otherwise ``build_letter`` reads it."""
+    if not DecisionLetter.application.field.is_cached(letter):
+        return False
+    application = letter.application
+    return Application.campaign.field.is_cached(application) and not application.campaign.is_active
+
+
 def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, IO[bytes]] | None:
     """``letter`` (reloaded if built or checked here) and its PDF opened for reading: built first if the worker has
     not yet, built again if what it would print has changed since (:func:`rebuild_changed_letters`: two queries for
     a letter with a digest, which load what its file name reads too) or if its file is gone from the storage (the
     history says so, under ``batch``: no one's action). None when it cannot be had: its text was deleted before it
-    could be built. The storage failing otherwise than by a missing file is ``StorageUnavailable``
-    (``ecandidat.downloads.storage_errors``), which propagates."""
+    could be built, or it is the letter of a past campaign's application (its campaign no longer active: read only)
+    that was never built or whose file is gone: it is never built now, with the new year's text and values, and
+    handed out as the letter its candidate received (nothing written, no history line; its campaign is read with
+    the row :func:`build_letter` locks, or known from the letter reloaded here). The storage failing otherwise than
+    by a missing file is ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``), which propagates."""
     if not letter.file:
-        built = build_letter(letter.pk)
+        built = build_letter(letter.pk, active_campaign_only=True)
         if built is None:
             return None
         letter = built
@@ -509,8 +532,16 @@ def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, 
         with storage_errors():  # any other failure of the storage is StorageUnavailable (the 503 page)
             return letter, default_storage.open(str(letter.file.name), "rb")
     except Http404:  # its file is missing
+        if _of_past_campaign(letter):
+            logger.warning(
+                "letter %s: its file %s is gone, its campaign is no longer active: not built again (%s)",
+                letter.pk,
+                letter.file.name,
+                batch,
+            )
+            return None
         logger.warning("letter %s: its file %s is gone, built again (%s)", letter.pk, letter.file.name, batch)
-    rebuilt = build_letter(letter.pk, force=True)
+    rebuilt = build_letter(letter.pk, force=True, active_campaign_only=True)
     if rebuilt is None:
         return None
     with translation.override(settings.LANGUAGE_CODE):  # the history is in the institution's language

@@ -113,6 +113,15 @@ def letter_download_view(model_admin, request, object_id):
         raise Http404
     opened = open_letter(letter, batch=STAFF_DOWNLOAD)
     if opened is None:
+        if not application.campaign.is_active:
+            # A past campaign's letter is served as it was sent, never rebuilt with this year's text (``open_letter``).
+            messages.error(
+                request,
+                gettext(
+                    "This letter's file is missing and is not rebuilt: the application belongs to a past campaign."
+                ),
+            )
+            return HttpResponseRedirect(reverse("admin:applications_application_change", args=[application.pk]))
         raise Http404
     return letter_response(*opened)
 
