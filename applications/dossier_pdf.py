@@ -516,7 +516,8 @@ def _summary(application, rows) -> UnicodePDF:
     for row in internal_rows:
         grade = _("grade %(grade)s") % {"grade": row.grade_label} if row.grade is not None else ""
         results = " ".join(part for part in (row.result, row.mention, grade) if part)
-        pdf.paragraph(f"{row.academic_year} - {row.code} {row.label} {results}".strip())
+        # The year as the candidate's page and the review page write it ("2021/2022"), not its first half.
+        pdf.paragraph(f"{row.academic_year_label} - {row.code} {row.label} {results}".strip())
     _none_if_empty(pdf, internal_rows)
     pdf.section(_("External cursus"))
     external_rows = list(candidate.external_cursus.all())

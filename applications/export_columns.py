@@ -257,7 +257,7 @@ COLUMNS: dict[str, Column] = {
             lambda o: "\n".join(
                 " ".join(
                     part
-                    for part in (str(row.academic_year), row.code, row.label, row.result, row.mention, _grade(row))
+                    for part in (row.academic_year_label, row.code, row.label, row.result, row.mention, _grade(row))
                     if part
                 )
                 for row in o.candidate.internal_cursus.all()

@@ -270,11 +270,15 @@ class BaccalaureateInline(ManagersCorrect, admin.StackedInline):
 class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
     model = InternalCursus
     extra = 0
-    fields = readonly_fields = ("academic_year", "code", "label", "result", "mention", "grade_and_scale")
+    fields = readonly_fields = ("year", "code", "label", "result", "mention", "grade_and_scale")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return not _of_past_campaign(obj) and super().has_add_permission(request, obj)
+
+    @admin.display(description=InternalCursus._meta.get_field("academic_year").verbose_name)
+    def year(self, obj: InternalCursus) -> str:
+        return obj.academic_year_label  # "2021/2022", as the candidate's page, the review page and the PDF
 
     @admin.display(description=gettext_lazy("Grade / scale"))
     def grade_and_scale(self, obj: InternalCursus) -> str:

@@ -436,8 +436,8 @@ def test_the_dossier_pdf_shows_the_results(application):
         reader = PdfReader(io.BytesIO(output.read()))
 
     text = " ".join(" ".join(page.extract_text() for page in reader.pages).split())
-    assert "2023 - SLA1-S1 Semestre 1 ADM AB note 14,5 / 20" in text
-    assert "2023 - SLA1 Licence 1 " in text
+    assert "2023/2024 - SLA1-S1 Semestre 1 ADM AB note 14,5 / 20" in text
+    assert "2023/2024 - SLA1 Licence 1 " in text
 
 
 def test_the_export_lists_the_results(application):
@@ -446,4 +446,7 @@ def test_the_export_lists_the_results(application):
     with translation.override("fr"):
         value = column.value(application)
 
-    assert value.splitlines() == ["2023 SLA1 Licence 1", "2023 SLA1-S1 Semestre 1 ADM AB note 14,5 / 20"]
+    assert value.splitlines() == [
+        "2023/2024 SLA1 Licence 1",
+        "2023/2024 SLA1-S1 Semestre 1 ADM AB note 14,5 / 20",
+    ]

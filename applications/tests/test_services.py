@@ -40,7 +40,7 @@ def test_ent_student_dossier_is_imported_at_login(client, ent_user):
 
     response = client.get(reverse("applications:personal_details"))
 
-    assertContains(response, "if you find errors, contact your student office")
+    assertContains(response, "If you find errors, contact your student office")
     candidate = Candidate.objects.get(user=ent_user)
     assert candidate.sis_locked
     assert candidate.birth_name == "MARTIN"
