@@ -278,7 +278,8 @@ class InternalCursusInline(StaffAlsoReads, admin.TabularInline):
 
     @admin.display(description=InternalCursus._meta.get_field("academic_year").verbose_name)
     def year(self, obj: InternalCursus) -> str:
-        return obj.academic_year_label  # "2021/2022", as the candidate's page, the review page and the PDF
+        # "2021/2022", as the candidate's page, the review page and the PDF; nothing on the empty row a superuser adds.
+        return obj.academic_year_label if obj.academic_year is not None else ""
 
     @admin.display(description=gettext_lazy("Grade / scale"))
     def grade_and_scale(self, obj: InternalCursus) -> str:

@@ -366,7 +366,7 @@ class InternalCursus(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.academic_year_label} {self.label}"
+        return f"{self.academic_year} {self.label}"
 
     @property
     def academic_year_label(self) -> str:
