@@ -1472,7 +1472,8 @@ def extend_deadlines(
     formation's date, capped at the campaign's closing date) is refused next to its field (``FieldRuleError``),
     nothing changed. The candidate was mailed that date; an earlier one was stored without a mail to them, and the
     nightly withdrawal withdrew them before it, their place given away. The same date is accepted (the application
-    then holds it as its own). A new date de confirmation reads the latest validated decision (one query)."""
+    then holds it as its own). A new date de confirmation reads the latest validated decision
+    (``with_current_decision``: one query)."""
     if return_deadline is None and confirmation_date is None:
         raise BusinessRuleError(_("Give a new return deadline or a new confirmation date."))
     application = _lock(application, with_campaign=True)
@@ -1495,17 +1496,8 @@ def extend_deadlines(
             field="return_deadline",
         )
     if confirmation_date is not None:
-        avis, validated_at = (
-            Application.objects.filter(pk=application.pk)
-            .annotate(
-                validated_avis=latest_decision("decision_type__avis", validated_only=True),
-                validated_on=latest_decision("validated_at", validated_only=True),
-            )
-            .values_list("validated_avis", "validated_on")
-            .get()
-        )
-        favourable_validated_at = validated_at if avis == Avis.FAVOURABLE else None
-        given = _effective_confirmation_date(application, favourable_validated_at)
+        decided = Application.objects.with_current_decision().only("pk").get(pk=application.pk)
+        given = _effective_confirmation_date(application, decided.favourable_validated_at)
         if given is not None and confirmation_date < given:
             raise FieldRuleError(
                 _(
