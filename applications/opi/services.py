@@ -218,12 +218,6 @@ def requeue_selected_opis(*, opi_ids: Iterable[int], actor: User) -> Requeue:
     return Requeue(requeued=len(requeued), of_past_campaign=len(locked) - len(requeued))
 
 
-def requeue_opis(*, opi_ids: Iterable[int], actor: User) -> int:
-    """:func:`requeue_selected_opis`, for a caller that says nothing of the OPIs of past campaigns it left alone:
-    how many were re-queued."""
-    return requeue_selected_opis(opi_ids=opi_ids, actor=actor).requeued
-
-
 @transaction.atomic
 def cancel_opis(*, opi_ids: Iterable[int], actor: User) -> int:
     """ "Annuler les OPI en attente": the selected pending OPIs are not transferred (eCandidat stamps them). Returns

@@ -1,14 +1,14 @@
 """Staff validating a decision while the central office acts on the application's OPI (PostgreSQL).
 
-The validation of a new decision (``staff.validate_decision``; not its entry, ``staff.record_decision``, which
-changes no answer) undoes the candidate's confirmation: the application's row locked, then, through
-``confirmation_withdrawn``, the application's OPI (``applications.opi.services.record_withdrawal``). "Annuler les
-OPI en attente" (``cancel_opis``) and "Rechargement des OPI" (``requeue_opis``) lock the OPIs, then write a history
-row on each of their applications. The application's row was locked ``FOR UPDATE``, which the foreign key's check
-of that history row (``KEY SHARE``) waits for, while the decision waits for the OPI's row: PostgreSQL found a
-deadlock and aborted one of the two (an error page for the member of staff, or the central office's action failed).
-The row is now locked ``FOR NO KEY UPDATE``, as the candidate's services lock it: the central office writes its
-history row and commits, then the decision withdraws the OPI it left.
+The validation of a new decision (``staff.validate_decision``; not its entry, ``staff.record_decision``, which changes
+no answer) undoes the candidate's confirmation: the application's row locked, then, through ``confirmation_withdrawn``,
+the application's OPI (``applications.opi.services.record_withdrawal``). "Annuler les OPI en attente" (``cancel_opis``)
+and "Rechargement des OPI" (``requeue_selected_opis``) lock the OPIs, then write a history row on each of their
+applications. The application's row was locked ``FOR UPDATE``, which the foreign key's check of that history row
+(``KEY SHARE``) waits for, while the decision waits for the OPI's row: PostgreSQL found a deadlock and aborted one of
+the two (an error page for the member of staff, or the central office's action failed). The row is now locked
+``FOR NO KEY UPDATE``, as the candidate's services lock it: the central office writes its history row and commits, then
+the decision withdraws the OPI it left.
 
 The interleaving is forced: the central office stops before its history rows until the member of staff waits for the
 OPI's row (``pg_stat_activity``), then goes on.
@@ -63,7 +63,7 @@ def cancel(opi, actor):
 
 
 def requeue(opi, actor):
-    assert opi_services.requeue_opis(opi_ids=[opi.pk], actor=actor) == 1
+    assert opi_services.requeue_selected_opis(opi_ids=[opi.pk], actor=actor).requeued == 1
 
 
 # The state before (besides the confirmation), what the central office does, what staff do meanwhile, the OPI once

@@ -249,7 +249,7 @@ def test_every_kept_day_is_cleaned_and_days_without_the_person_stay(
     second = transfer_opis(Report())
     untouched = (second.files, second.updated_at)
     time_machine.move_to(DAY2 + datetime.timedelta(days=1))
-    opi_services.requeue_opis(opi_ids=[three[1].opi.pk], actor=central_manager)
+    opi_services.requeue_selected_opis(opi_ids=[three[1].opi.pk], actor=central_manager)
     third = transfer_opis(Report())
     assert "AB123456" in "".join(third.files.values())
 

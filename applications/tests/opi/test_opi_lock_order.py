@@ -65,7 +65,7 @@ ACTIONS = {
     ),
     "requeue": (
         transferred,
-        opi_services.requeue_opis,
+        lambda **selection: opi_services.requeue_selected_opis(**selection).requeued,
         (OpiState.PASSED, ""),  # queued again, then sent again by the run
         [EventKind.OPI_REQUEUED, EventKind.OPI_PASSED],
     ),

@@ -13,7 +13,7 @@ from django.core.files.storage import default_storage
 from applications.enums import OpiState, PieceStatus
 from applications.models import Opi, OpiExport, OpiPiece
 from applications.opi.pieces import LIST_COLUMNS, MISSING_NOTE, list_name
-from applications.opi.services import export_zip, requeue_opis, transfer_opis
+from applications.opi.services import export_zip, requeue_selected_opis, transfer_opis
 from applications.tests.factories_candidature import PieceSubmissionFactory
 from applications.tests.opi.helpers import (
     BAC_BYTES,
@@ -262,7 +262,7 @@ def test_requeue_sends_the_pieces_again(
     confirm(application)
     transfer_opis(Report())
 
-    requeue_opis(opi_ids=[application.opi.pk], actor=central_manager)
+    requeue_selected_opis(opi_ids=[application.opi.pk], actor=central_manager)
     assert OpiPiece.objects.get().transferred_at is None
     time_machine.move_to(DAY1.replace(day=8))
     report = Report()

@@ -7,7 +7,7 @@ from django.utils import translation
 from accounts.services import issue_numero_dossier
 from applications.enums import EventKind, OpiState
 from applications.models import Application, Opi
-from applications.opi.services import cancel_opis, opi_counts, requeue_opis
+from applications.opi.services import cancel_opis, opi_counts, requeue_selected_opis
 from applications.services import staff
 from applications.signals import application_confirmed
 from applications.tests.opi.helpers import admit, confirm, make_candidate, withdraw_after_confirmation
@@ -107,9 +107,9 @@ def test_requeue_and_cancel_record_the_actor(
     cancelled = cancel_opis(
         opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager
     )  # only the pending one
-    requeued = requeue_opis(
+    requeued = requeue_selected_opis(
         opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager
-    )  # the transferred and the cancelled
+    ).requeued  # the transferred and the cancelled
 
     assert (cancelled, requeued) == (1, 2)
     assert opi_counts(campaign) == {
@@ -134,7 +134,7 @@ def test_an_opi_withdrawn_before_transfer_is_not_requeued(
     confirm(application)
     withdraw_after_confirmation(application, actor=opi_candidate.user)
 
-    assert requeue_opis(opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager) == 0
+    assert requeue_selected_opis(opi_ids=Opi.objects.values_list("pk", flat=True), actor=central_manager).requeued == 0
     assert Opi.objects.get().state == OpiState.CANCELLED
 
 
