@@ -425,6 +425,17 @@ def record_ent_identity_handover(*, identity: SocialAccount, previous_owner_id: 
     logger.info("ENT identity of account %s taken over by account %s", previous.pk, new_owner.pk)
 
 
+def _never_validated_candidate_accounts() -> QuerySet[User]:
+    """Candidate accounts still where the e-mail signup (or staff) left them: not staff, never logged in, no dossier
+    (``candidate``: applications' Candidate, which protects its account) and no validated address. What the nightly
+    purge deletes once they are old enough (:func:`purge_unvalidated_accounts`) and what gives way to a student's ENT
+    identity (:func:`unvalidated_holder_of`), each with its own further conditions."""
+    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
+    return User.objects.filter(is_staff=False, last_login__isnull=True, candidate__isnull=True).exclude(
+        Exists(verified)
+    )
+
+
 def unvalidated_holder_of(*, email: str, campaign: Campaign) -> User | None:
     """The account of ``campaign`` that holds ``email`` (case-insensitive) without ever having proved it reads that
     mailbox, so that the address gives way to the student whose ENT identity it is (``accounts.forms.
@@ -440,20 +451,12 @@ def unvalidated_holder_of(*, email: str, campaign: Campaign) -> User | None:
 
     One query; the account is locked (``select_for_update``, until the request's transaction ends): it cannot choose
     a password meanwhile."""
-    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
     identity = SocialAccount.objects.filter(user_id=OuterRef("pk"))
     staff = EmailAddress.objects.filter(email__iexact=email, verified=True, user__campaign__isnull=True)
     holder = (
-        User.objects.select_for_update(of=("self",))
-        .filter(
-            campaign=campaign,
-            email__iexact=email,
-            is_staff=False,
-            last_login__isnull=True,
-            password__startswith=UNUSABLE_PASSWORD_PREFIX,
-            candidate__isnull=True,  # a dossier (applications' Candidate, which protects its account)
-        )
-        .exclude(Exists(verified))
+        _never_validated_candidate_accounts()
+        .select_for_update(of=("self",))
+        .filter(campaign=campaign, email__iexact=email, password__startswith=UNUSABLE_PASSWORD_PREFIX)
         .exclude(Exists(identity))
         .exclude(Exists(staff))
         .order_by("pk")
@@ -526,20 +529,13 @@ def purge_unvalidated_accounts(
     """
     now = now or timezone.now()
     limit = now - datetime.timedelta(days=settings.UNVALIDATED_ACCOUNT_DAYS)
-    verified = EmailAddress.objects.filter(user_id=OuterRef("pk"), verified=True)
     address_given = PreviousEmailAddress.objects.filter(user_id=OuterRef("pk"), replaced_at__gte=limit)
     link_mailed = OutboundEmail.objects.filter(
         to__iexact=OuterRef("email"), code__in=VALIDATION_MAIL_CODES, created_at__gte=limit
     )
     expired = (
-        User.objects.filter(
-            campaign__is_active=True,
-            is_staff=False,
-            date_joined__lt=limit,
-            last_login__isnull=True,
-            candidate__isnull=True,  # a dossier (applications' Candidate, which protects its account)
-        )
-        .exclude(Exists(verified))
+        _never_validated_candidate_accounts()
+        .filter(campaign__is_active=True, date_joined__lt=limit)
         .exclude(Exists(address_given))
         .exclude(Exists(link_mailed))
     )
