@@ -24,7 +24,7 @@ from applications.admin.review import list_filters, list_url
 from applications.dossier_pdf import ascii_name
 from applications.models import Application, CommissionPack
 from applications.packs import is_stalled, is_withdrawn
-from applications.services.packs import PACK_LIMIT, request_pack, requeue_lost_pack
+from applications.services.packs import PACK_LIMIT, all_cancelled_refusal, request_pack, requeue_lost_pack
 from ecandidat.admin_base import bound_view
 from ecandidat.downloads import stored_file_response
 from ecandidat.exceptions import BusinessRuleError
@@ -135,6 +135,11 @@ def piece_pack_action(model_admin, request, queryset):
             messages.ERROR,
         )
         return None
+    live_count = sum(1 for _pk, _formation, cancelled_at in selected if cancelled_at is None)
+    if selected and not live_count:
+        # No dossier to take a piece from: refused now, as the pack's request would refuse it once a piece is chosen.
+        model_admin.message_user(request, all_cancelled_refusal(len(selected)), messages.ERROR)
+        return None
     form = PiecePackForm(
         request.POST if "apply" in request.POST else None,
         formation_ids={formation for _pk, formation, _cancelled in selected},
@@ -150,7 +155,7 @@ def piece_pack_action(model_admin, request, queryset):
         "subtitle": None,
         "form": form,
         "selected": [pk for pk, _formation, _cancelled in selected],
-        "live_count": sum(1 for _pk, _formation, cancelled_at in selected if cancelled_at is None),
+        "live_count": live_count,
         "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         "action_name": "piece_pack_action",
         # The breadcrumb's list and « Annuler »: the list as filtered and sorted, as the bulk « Saisir un avis ».

@@ -28,6 +28,16 @@ from offers.models import PieceType
 PACK_LIMIT = 500
 
 
+def all_cancelled_refusal(count: int) -> str:
+    """Why a selection of ``count`` applications, all cancelled, makes no pack (:func:`request_pack`; the piece
+    pack's form says it before a piece is chosen)."""
+    return ngettext(
+        "The selected application is cancelled: there is no dossier to put in a pack.",
+        "The %(count)d selected applications are all cancelled: there is no dossier to put in a pack.",
+        count,
+    ) % {"count": count}
+
+
 def request_pack(
     *,
     actor: User,
@@ -55,14 +65,7 @@ def request_pack(
         raise BusinessRuleError(_("Some of these applications are not in your scope."))
     live = [pk for pk in ids if cancelled_at[pk] is None]
     if not live:
-        raise BusinessRuleError(
-            ngettext(
-                "The selected application is cancelled: there is no dossier to put in a pack.",
-                "The %(count)d selected applications are all cancelled: there is no dossier to put in a pack.",
-                len(ids),
-            )
-            % {"count": len(ids)}
-        )
+        raise BusinessRuleError(all_cancelled_refusal(len(ids)))
     prune_packs()
     pack = CommissionPack.objects.create(
         requested_by=actor,

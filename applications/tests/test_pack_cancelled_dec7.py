@@ -33,6 +33,7 @@ pytestmark = pytest.mark.usefixtures("back_office_in_french")
 
 CHANGELIST = "admin:applications_application_changelist"
 PACK = "admin:applications_application_pack"
+QUERIES_OF_THE_REFUSED_PIECE_PACK = 17  # as the commission pack refused (the list, then the action)
 
 
 @pytest.fixture
@@ -185,6 +186,30 @@ def test_a_selection_of_cancelled_applications_only_is_refused(
     with pytest.raises(BusinessRuleError) as refused:
         request_pack(actor=centre_manager, application_ids=[a.pk for a in selection])
     assert str(refused.value) == refusal
+    assert not CommissionPack.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("cancelled", "refusal"),
+    [
+        (1, "La candidature sélectionnée est annulée : il n’y a aucun dossier à constituer."),
+        (3, "Les 3 candidatures sélectionnées sont toutes annulées : il n’y a aucun dossier à constituer."),
+    ],
+)
+def test_the_piece_pack_of_cancelled_applications_only_is_refused_before_a_piece_is_chosen(
+    client, commission_member, formation, campaign, cv, cancelled, refusal, django_assert_num_queries
+):
+    """The piece choice read « La pièce de 0 dossier » and refused only once a piece was chosen: refused at once, as
+    the other packs are, back on the list; the same queries whatever the selection's size."""
+    selection = cancelled_applications(formation, campaign, cancelled)
+    client.force_login(commission_member)
+
+    with django_assert_num_queries(QUERIES_OF_THE_REFUSED_PIECE_PACK):
+        response = post_action(client, selection, "piece_pack_action")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse(CHANGELIST)
+    assert messages_of(response) == [("error", refusal)]
     assert not CommissionPack.objects.exists()
 
 
