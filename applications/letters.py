@@ -553,14 +553,19 @@ def open_letter(letter: DecisionLetter, *, batch: str) -> tuple[DecisionLetter, 
 
 def attachment_content(key: str) -> bytes:
     """The PDF of letter ``key`` for its mail, at delivery time (:func:`open_letter`). Raises
-    ``AttachmentUnavailable`` when the letter's row or its text was deleted since (it can never be had), with the
-    commission to ask for it; a storage error or a failed build propagates (the attempt is retried)."""
+    ``AttachmentUnavailable`` when the letter's row or its text was deleted since, or when it is missing and of a past
+    campaign (it can never be had), with the commission to ask for it; a storage error or a failed build propagates
+    (the attempt is retried)."""
     letter = DecisionLetter.objects.filter(pk=int(key)).only("pk", "file", "values_digest").first()
     if letter is None:
         raise AttachmentUnavailable("the decision letter was deleted")
     opened = open_letter(letter, batch=MAIL_DELIVERY)
     if opened is None:
-        raise AttachmentUnavailable("the letter text was deleted", contact=_contact(letter.pk))
+        # Either reason is final (the outbox's « Dernière erreur » names it): a past campaign's letter missing from
+        # the storage or never built is not built with this year's text; otherwise its text was deleted.
+        past = DecisionLetter.objects.filter(pk=letter.pk, application__campaign__is_active=False).exists()
+        reason = "its campaign is no longer active: not built again" if past else "the letter text was deleted"
+        raise AttachmentUnavailable(reason, contact=_contact(letter.pk))
     with opened[1] as handle:
         return handle.read()
 

@@ -163,8 +163,11 @@ def test_a_mail_still_in_the_outbox_leaves_without_last_years_missing_letter(mis
     """A decision mail still in the outbox at the archiving does not carry a letter built with the new text."""
     before = as_stored(missing_letter)
 
-    with pytest.raises(AttachmentUnavailable):
+    with pytest.raises(AttachmentUnavailable) as unavailable:
         attachment_content(str(missing_letter.pk))
+
+    # The outbox's « Dernière erreur » says why (it said « the letter text was deleted », which was not so).
+    assert str(unavailable.value) == "its campaign is no longer active: not built again"
 
     assert as_stored(missing_letter) == before
     assert rebuilt_rows(missing_letter.application) == []
@@ -191,8 +194,10 @@ def test_staff_download_of_last_years_never_built_letter_builds_nothing(
 
 
 def test_a_mail_still_in_the_outbox_leaves_without_last_years_never_built_letter(never_built_letter):
-    with pytest.raises(AttachmentUnavailable):
+    with pytest.raises(AttachmentUnavailable) as unavailable:
         attachment_content(str(never_built_letter.pk))
+
+    assert str(unavailable.value) == "its campaign is no longer active: not built again"
 
     assert not DecisionLetter.objects.get(pk=never_built_letter.pk).file
     assert rebuilt_rows(never_built_letter.application) == []
