@@ -116,7 +116,9 @@ def piece_check_view(request, object_id, piece_id, *, model_admin):
     status = request.POST.get("status", "")
     label = Truncator(submission.piece_type.label).chars(80)
     replace_by = None
-    if status == PieceStatus.REFUSED and (raw_date := request.POST.get("replace_by", "").strip()):
+    # A date with « Valider » is refused next to it (``clean_piece_check``), not dropped: Enter in the date field
+    # sends Chromium's form through « Valider » even past the disabled default button of the page.
+    if raw_date := request.POST.get("replace_by", "").strip():
         try:
             replace_by = datetime.date.fromisoformat(raw_date)
         except ValueError:
