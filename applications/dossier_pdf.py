@@ -570,9 +570,11 @@ def _summary(application, rows) -> UnicodePDF:
             pdf.paragraph(f"{question.label}{colon}{answer}")
 
     # The rows of the staff reading page and of the candidate's tab (``forms_tab.form_rows``: two queries whatever
-    # the number of forms and answers, one when no form applies), so the three say the same: each form's label and
-    # status in the reader's language, then its answers as imported from LimeSurvey (question code, answer).
-    forms = form_rows(application)
+    # the number of forms and answers, one when no form applies nor was answered), so the three say the same: each
+    # form's label and status in the reader's language, then its answers as imported from LimeSurvey (question code,
+    # answer). As on the staff page, the answers to forms retired or taken off the formation since follow
+    # (``unlisted``): the commission still reads them.
+    forms = form_rows(application, unlisted=True)
     if forms:
         pdf.section(_("Complementary forms"))
         for form in forms:

@@ -26,6 +26,7 @@ from django.utils.translation import pgettext_lazy
 from applications.countries import country_name
 from applications.departments import department_label
 from applications.enums import WithdrawalReason
+from applications.forms_tab import form_concerns
 from applications.models import (
     Application,
     ApplicationNote,
@@ -114,13 +115,10 @@ def _question_answers(obj: Application) -> str:
 
 
 def _form_concerns(form: ComplementaryForm, application: Application) -> bool:
-    """Whether a form answered once for the candidate (``numDossier`` only) concerns ``application``: attached to its
-    formation, or common to the institution or to its formation's centre (``forms_tab.forms_for``, in service or
-    not). Another centre's form is not this application's business. Reads the prefetched ``formation.forms``."""
-    formation = application.formation
-    return (form.is_common and form.centre_id in (None, formation.centre_id)) or any(
-        attached.pk == form.pk for attached in formation.forms.all()
-    )
+    """``forms_tab.form_concerns``, whether the form is attached to the formation read from the prefetched
+    ``formation.forms`` (in service or not)."""
+    attached = any(form.pk == other.pk for other in application.formation.forms.all())
+    return form_concerns(form, application, attached=attached)
 
 
 def _form_answers(obj: Application) -> str:
@@ -132,8 +130,10 @@ def _form_answers(obj: Application) -> str:
             continue
         label = answer.form.label
         # A candidate who declared « Non concerné » and then filled the survey anyway has answers: they win, as on
-        # the candidate's tab and the staff page (``forms_tab.form_rows``).
-        if answer.not_concerned and answer.submitted_at is None:
+        # the candidate's tab and the staff page (``forms_tab.form_rows``). The declaration stands only while the form
+        # is conditional: made required since, the form is waiting again there, and nothing is written for it here,
+        # as for any form not answered (a declaration has no answers).
+        if answer.not_concerned and answer.submitted_at is None and answer.form.is_conditional:
             lines.append(f"{label} : {_('not concerned')}")
             continue
         for question, value in (answer.answers or {}).items():

@@ -460,7 +460,8 @@ def review_context(model_admin, request, application, *, can_manage: bool, can_d
         "external_cursus": list(candidate.external_cursus.all()),
         "internships": list(candidate.internships.all()),
         "work_experiences": list(candidate.work_experiences.all()),
-        "form_rows": form_rows(application),
+        # With the answers to forms retired or taken off the formation since, as the questions' (``unlisted``).
+        "form_rows": form_rows(application, unlisted=True),
         "question_rows": question_rows(application),
         "piece_items": _piece_items(
             application, rows, history, can_check=can_manage, retry=request.session.pop(PIECE_CHECK_RETRY, None)

@@ -12,6 +12,7 @@ from pytest_django.asserts import assertContains
 
 from applications import export_columns
 from applications.enums import DossierStatus
+from applications.forms_tab import form_rows
 from applications.models import ApplicationNote, ApplicationTag, ExportColumns, ExternalCursus, FormAnswer, Opi, Tag
 from applications.services import staff
 from applications.tests.factories import AddressFactory, BaccalaureateFactory
@@ -363,7 +364,13 @@ def test_answers_given_after_not_concerned_are_exported(client, centre_manager, 
     )
     FormAnswer.objects.create(
         form=ComplementaryForm.objects.create(
-            code="HANDI", survey_id=5, label="Handicap", candidate_label="Handicap", url="https://x", is_common=True
+            code="HANDI",
+            survey_id=5,
+            label="Handicap",
+            candidate_label="Handicap",
+            url="https://x",
+            is_common=True,
+            is_conditional=True,  # a declaration stands only while the form is conditional
         ),
         candidate=rich.candidate,
         not_concerned=True,
@@ -376,6 +383,34 @@ def test_answers_given_after_not_concerned_are_exported(client, centre_manager, 
     assert "Stage / Q01 : Stage chez Ifremer" in lines
     assert "Stage : not concerned" not in lines
     assert "Handicap : not concerned" in lines
+
+
+def test_a_declaration_on_a_form_made_required_since_is_not_exported(
+    client, centre_manager, rich, django_assert_num_queries
+):
+    """« Non concerné » declared while the form was conditional, then the form made required: the dossier shows it
+    waiting again (``forms_tab.form_rows``, README), and the export writes nothing for it, as for any form waiting
+    for its answers; it wrote « non concerné »."""
+    required = ComplementaryForm.objects.create(
+        code="HANDI", survey_id=5, label="Handicap", candidate_label="Handicap", url="https://x"
+    )
+    waiting = ComplementaryForm.objects.create(
+        code="LANGUES", survey_id=6, label="Langues", candidate_label="Langues", url="https://x"
+    )
+    rich.formation.forms.add(required, waiting)
+    FormAnswer.objects.create(form=required, candidate=rich.candidate, application=rich, not_concerned=True)
+    assert {row.form.code: row.status for row in form_rows(rich)} == {
+        "HANDI": "AT",
+        "LANGUES": "AT",
+        "MOTIV": "AT",  # the rich application's form, its answer not submitted
+    }
+    client.force_login(centre_manager)
+
+    # One chunk: its rows and prefetches (the form answers with their forms, the formation's forms); no query per form.
+    with django_assert_num_queries(32):
+        header, row = csv_rows(post_export(client, ["numero", "form_answers"]))
+
+    assert row[1].splitlines() == ["Motivation / Pourquoi ? : Passion"]  # neither Handicap nor Langues
 
 
 def test_the_file_follows_the_lists_sort(client, centre_manager, formation, campaign):
