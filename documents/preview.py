@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from PIL import Image
 
@@ -43,6 +44,7 @@ from documents import pdf_raster
 from documents.models import Document
 from documents.storage import stored_name
 from documents.validation import JPEG, MAX_IMAGE_PIXELS, PDF, PNG, validate_upload
+from ecandidat.downloads import StorageUnavailable, storage_errors
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,13 @@ class PreviewUnavailable(Exception):  # noqa: N818 - reads as the sentence it st
         return str(MESSAGES[self.code]) % {"reason": self.reason} if self.reason else str(MESSAGES[self.code])
 
 
+class _StorageFailed(PreviewUnavailable):
+    """The storage failing to give a file otherwise than by its absence: "failed", try again later."""
+
+    def __init__(self) -> None:
+        super().__init__("failed")
+
+
 @dataclass(frozen=True)
 class PreviewInfo:
     pages: int = 0  # pages of the file (0: no preview)
@@ -112,12 +121,16 @@ def _cache_key(document: Document) -> str:
 
 def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
     """``{document.pk: PreviewInfo}`` for previewable documents; one cache round trip, and for the PDFs never seen
-    before (then cached by content) one PDFium child that counts the pages of them all."""
+    before (then cached by content) one PDFium child that counts the pages of them all. Those PDFs are read from the
+    storage one after the other: once it fails (unreachable, refusing, or hanging until its time limit: ``_read``),
+    the others are "failed" too without asking it again, so that a dossier's page waits for one read at most, not
+    one per PDF."""
     wanted = [document for document in documents if document.content_type in PREVIEWABLE]
     cached = cache.get_many([_cache_key(document) for document in wanted if document.content_type == PDF])
     infos: dict[int, PreviewInfo] = {}
     to_count: list[tuple[Document, bytes]] = []
     refused: dict[str, tuple[int, str, str]] = {}  # refused by the upload checks: no child needed
+    storage_failed = False
 
     def count() -> None:
         counted = {}
@@ -135,9 +148,14 @@ def preview_infos(documents: list[Document]) -> dict[int, PreviewInfo]:
             infos[document.pk] = PreviewInfo(pages=1)  # decoded only when asked for
         elif (known := cached.get(_cache_key(document))) is not None:
             infos[document.pk] = PreviewInfo(*known)
+        elif storage_failed:
+            infos[document.pk] = PreviewInfo(code="failed")  # not remembered (TRANSIENT): the next view tries again
         else:
             try:
                 to_count.append((document, _checked_pdf(document)))
+            except _StorageFailed as error:
+                infos[document.pk] = PreviewInfo(code=error.code)
+                storage_failed = True
             except PreviewUnavailable as error:
                 infos[document.pk] = PreviewInfo(code=error.code, reason=error.reason)
                 if error.code not in TRANSIENT:
@@ -173,11 +191,18 @@ def render_page(document: Document, page: int) -> bytes:
 def _read(document: Document) -> bytes:
     if document.size > MAX_BYTES:
         raise PreviewUnavailable("too_large")
+    # A missing file is "missing"; the storage failing otherwise is "failed" (try again later), never "missing": a
+    # bucket that hangs raises botocore's read or connect time-out, an OSError, and one refusing connections
+    # (EndpointConnectionError) or a request (a ClientError other than 404) is neither. The classification is the
+    # downloads' (``ecandidat.downloads.storage_errors``: a missing file is its Http404).
     try:
-        with default_storage.open(stored_name(document), "rb") as handle:
+        with storage_errors(), default_storage.open(stored_name(document), "rb") as handle:
             content = handle.read(MAX_BYTES + 1)
-    except (FileNotFoundError, OSError) as error:
+    except Http404 as error:
         raise PreviewUnavailable("missing") from error
+    except StorageUnavailable as error:
+        logger.warning("preview: document %s could not be read from the storage: %s", document.pk, error)
+        raise _StorageFailed from error
     if len(content) > MAX_BYTES:
         raise PreviewUnavailable("too_large")
     return content

@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from PIL import Image
 
+from ecandidat.downloads import storage_errors
 from ecandidat.mail_templates import LetterType, render_source, values_for
 from ecandidat.notifications import INSTITUTION_NAME, Variable
 from ecandidat.pdf import FONT, UnicodePDF
@@ -105,7 +108,8 @@ def render_letter_pdf(template: "DecisionLetterTemplate", values: dict[str, str 
     """The letter as PDF bytes. Text only goes through ``multi_cell`` without markup: a value cannot add
     formatting, and ``render_source`` never interprets a value's ``${…}``. The document's language is the one its
     text is written in, the institution's (``DecisionLetterTemplate.FRENCH_TEXTS``), whatever the candidate's: a
-    screen reader reads it with that pronunciation (RGAA 8.4)."""
+    screen reader reads it with that pronunciation (RGAA 8.4). A signature image missing from the storage, or that is
+    not an image, is left out; the storage failing otherwise is ``StorageUnavailable`` (:func:`_signature`)."""
     title = " ".join(render_source(template.title, values).split())
     body = render_source(template.body, values)
     pdf = _Letter()
@@ -134,11 +138,27 @@ def render_letter_pdf(template: "DecisionLetterTemplate", values: dict[str, str 
     pdf.ln(10)
     if template.signatory:
         pdf.multi_cell(0, 5, template.signatory, align="R", new_x="LMARGIN", new_y="NEXT")
-    if template.signature:
+    if template.signature and (image := _signature(template)) is not None:
         try:
-            with default_storage.open(str(template.signature.name), "rb") as handle:
-                image = io.BytesIO(handle.read())
             pdf.image(image, x=pdf.w - pdf.r_margin - 50, w=50)
-        except (OSError, ValueError) as error:  # a missing or unreadable image: the letter goes without it
+        # Not an image Pillow or fpdf2 can draw (UnidentifiedImageError and a truncated file are OSErrors; bytes
+        # read into memory, so no storage error is among them): the letter goes without it.
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
             logger.warning("letter template %s: signature not usable (%s)", template.pk, error)
     return bytes(pdf.output())
+
+
+def _signature(template: "DecisionLetterTemplate") -> io.BytesIO | None:
+    """The bytes of ``template``'s signature image, or None when its file is missing from the storage (the letter
+    goes without it, as with a file that is not an image). The storage failing otherwise (the bucket unreachable,
+    refusing, or hanging: botocore's read and connect time-outs are ``OSError``s; an I/O error of the disk) is
+    ``StorageUnavailable`` (``ecandidat.downloads.storage_errors``), which propagates: the letter is not built now
+    rather than built unsigned for good (its digest names the image's file, not its bytes, so nothing would build it
+    again once the storage is back)."""
+    name = str(template.signature.name)
+    try:
+        with storage_errors(), default_storage.open(name, "rb") as handle:
+            return io.BytesIO(handle.read())
+    except Http404:  # storage_errors' missing file: FileNotFoundError, or the bucket's 404 (gone before the GET)
+        logger.warning("letter template %s: its signature %s is missing from the storage", template.pk, name)
+        return None
