@@ -16,6 +16,7 @@ from django.db.models import F
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import path
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -33,6 +34,7 @@ from applications.admin.filters import (
     FormationFilter,
     PiecesToCheckFilter,
     SvaAlertFilter,
+    TransmittedFilter,
     sva_alert_for,
     sva_filter_ignored,
     with_list_data,
@@ -55,8 +57,9 @@ from ecandidat.staff import scope_of
 
 @admin.register(Application)
 class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
-    # Fits 1,280 px (issue 11): the centre and the dates are filters and the page's content; the answer and the
-    # cancellation are said in the decision's cell.
+    # Fits 1,280 px (issue 11): the centre and the other dates are filters and the page's content; the answer and
+    # the cancellation are said in the decision's cell. « Transmis le » (a short date) is the one date shown, the day
+    # a dossier arrived to check; it still fits with the SVA column (test_list_transmitted_filter_dec7).
     list_display = [
         "candidate_name",
         "numero_dossier",
@@ -66,6 +69,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         "decision",
         "rank",
         "tags",
+        "transmitted_on",
     ]
     list_display_links = ["numero_dossier", "candidate_name"]
     list_select_related = ["candidate__user", "formation__centre"]
@@ -74,6 +78,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         CentreFilter,
         FormationFilter,
         "dossier_status",
+        TransmittedFilter,  # beside the status: what arrived today, its pieces « À contrôler »
         DecisionFilter,
         DecisionValidatedFilter,
         PiecesToCheckFilter,
@@ -127,7 +132,10 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     def get_list_display(self, request):
         if getattr(request, "sva_alert", None) is None:
             return self.list_display
-        return [*self.list_display, "sva_alert"]
+        # The SVA column keeps the place it had, the ninth (``?o=9``, which saved filters and bookmarks sorted by it
+        # carry); « Transmis le », added since, comes after it.
+        *before, transmitted = self.list_display
+        return [*before, "sva_alert", transmitted]
 
     def get_list_filter(self, request):
         # Always there, so that ``sva`` is a known parameter; while alerts are off it shows and applies nothing.
@@ -207,6 +215,18 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("tags"))
     def tags(self, obj):
         return ", ".join(link.tag.label for link in obj.tag_links.all()) or "—"
+
+    # Not transmitted sorts as the earliest on every database: last when the latest transmissions come first.
+    @admin.display(description=gettext_lazy("transmitted on"), ordering=F("transmitted_at").asc(nulls_first=True))
+    def transmitted_on(self, obj):
+        """The day of the latest transmission (``TransmittedFilter``), the institution's, as a short date."""
+        if obj.transmitted_at is None:
+            return "—"
+        # On one line, as Django's own date cells (their ``nowrap``): the list's cells otherwise wrap anywhere
+        # (admin_review.css), and at 1,280 px « 07/12/2026 » broke into « 07/12/20 » and « 26 ».
+        return format_html(
+            '<span class="nowrap">{}</span>', date_format(timezone.localdate(obj.transmitted_at), "SHORT_DATE_FORMAT")
+        )
 
     # No alert sorts as the lowest level on every database (PostgreSQL would put NULLs first when descending).
     @admin.display(description=gettext_lazy("SVA alert"), ordering=F("sva_threshold").asc(nulls_first=True))

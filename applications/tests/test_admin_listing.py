@@ -50,6 +50,7 @@ def test_columns_and_the_text_of_pieces_to_check(client, centre_manager, formati
         "decision",
         "rank",
         "tags",
+        "transmitted_on",
     ]
     assert "À contrôler" in html
     assert 'alt="True"' not in html
