@@ -61,7 +61,7 @@ from applications.dates import effective_confirmation_date
 from applications.enums import EventKind
 from applications.history import record_event
 from applications.models import Application, Decision, DecisionLetter
-from documents.storage import delete_file_on_commit, delete_quietly, flush
+from documents.storage import delete_file_on_commit, delete_quietly, flush, storage_unreachable
 from ecandidat import parameters
 from ecandidat.absolute_urls import absolute_url
 from ecandidat.attachments import AttachmentRef, AttachmentUnavailable
@@ -299,13 +299,19 @@ def _write_letter(path: str, pdf: bytes) -> str:
     on disk before the row names it, the former file going once the row commits. The local disk failing (full, an
     I/O error, at the write or at the flush) is ``StorageUnavailable``, the 503 page, as for a piece
     (``documents.services``), and whatever part of the file was written is deleted at once: the name is taken free
-    before the write, the letter's row locked, so what is there after a failure is this build's."""
+    before the write, the letter's row locked, so what is there after a failure is this build's.
+
+    Not when the bucket could not be reached in time (``storage_unreachable``): a delete would wait as long again (a
+    download building its letter would hold its request past gunicorn's timeout). What the PUT may have left is
+    under "letters/", a prefix ``remove_orphan_files`` sweeps (``register_file_owner``), with a name no letter's row
+    holds (this row keeps its former one): the nightly sweep deletes it."""
     name = default_storage.get_available_name(path)
     try:
         name = default_storage.save(name, ContentFile(pdf, name="letter.pdf"))
         flush(name)
     except OSError as error:
-        delete_quietly(name)
+        if not storage_unreachable(error):
+            delete_quietly(name)
         raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
     return name
 

@@ -4,9 +4,10 @@ Durability rules, for every caller:
 - the file is validated, written and flushed to storage (``store_upload``) before the rows that point to it
   commit; the caller deletes it at once (``delete_quietly``) if its database write fails, and a crash in between
   leaves an orphan that ``remove_orphan_files`` deletes; the disk failing during the write or the flush deletes
-  what was written and raises ``StorageUnavailable`` (the 503 page);
+  what was written and raises ``StorageUnavailable`` (the 503 page); the bucket not answering in time raises it too,
+  and what it may hold of the file is left to ``remove_orphan_files`` (``_write``);
 - a file that is replaced or removed is deleted from storage only after the commit that unlinks it
-  (``documents.storage.delete_document``).
+  (``documents.storage.delete_document``), by the worker when it is in a bucket.
 
 What a file is for (a requested piece of an application) is the business of the layer above.
 """
@@ -26,7 +27,7 @@ from documents import antivirus
 from documents.enums import ScanStatus
 from documents.merge import merge_photos
 from documents.models import Document, document_path
-from documents.storage import delete_quietly, flush
+from documents.storage import delete_quietly, flush, storage_unreachable
 from documents.tasks import scan_document
 from documents.validation import validate_upload
 from ecandidat.downloads import StorageUnavailable
@@ -102,13 +103,20 @@ def _write(path: str, content: bytes) -> str:
     """Save and flush ``content`` as ``path`` (a new uuid name: nobody else's file) and return the stored name. The
     local disk failing (full, an I/O error, at the write or at the flush) is ``StorageUnavailable``, the 503 page
     « rien n'a été enregistré, envoyez-le à nouveau », as the bucket down already is (botocore's errors), not a 500;
-    whatever part of the file was written is deleted at once rather than left to the orphan sweep."""
+    whatever part of the file was written is deleted at once rather than left to the orphan sweep.
+
+    Not when the bucket could not be reached in time (``storage_unreachable``: its HEAD or its PUT timed out, the
+    connection refused or cut): deleting then would wait as long again in the request (2 × (connect + read) each, up
+    to 100 s with the defaults: gunicorn killed the worker at 60 s, a 502 instead of this page). An object the PUT may
+    have left is ``remove_orphan_files``'s: it is under the campaign's prefix (``document_path``), which the sweep
+    walks, and no row holds its name (the ``Document`` is never saved), so the nightly sweep deletes it."""
     name = path
     try:
         name = default_storage.save(path, ContentFile(content))
         flush(name)
     except OSError as error:
-        delete_quietly(name)
+        if not storage_unreachable(error):
+            delete_quietly(name)
         raise StorageUnavailable(f"{type(error).__name__}: {error}") from error
     return name
 

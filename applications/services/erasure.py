@@ -48,8 +48,9 @@ Contract:
   since) are the student records system's: when a day's files that carried the person left, the record and the
   central office's message say so (``AccountDeletion.opi_sent``), to remove the person there by hand (RGPD art.
   19). A day is judged from its files as kept: a version collected before a rewrite of the same day is not seen.
-- Stored files are removed only once the transaction has committed (``documents.storage.delete_file_on_commit``);
-  a removal that fails leaves an orphan for ``remove_orphan_files``, never a row pointing to a missing file.
+- Stored files are removed only once the transaction has committed (``documents.storage.delete_files_on_commit``):
+  from a bucket by one task of the worker, not in the request (each call to a bucket that stops answering costs up
+  to 50 s); a removal that fails leaves an orphan for ``remove_orphan_files``, never a row pointing to a missing file.
 - The deletion is recorded (``accounts.AccountDeletion``): the numéro de dossier, the campaign, what was deleted
   (counts), whether an OPI of the person had left for the student records system, and who did it. Nothing else
   of the person is kept. Numéros de dossier are never issued twice (``NumeroDossierHistory``), so the record
@@ -95,7 +96,7 @@ from applications.opi import apogee, pegase
 from applications.packs import packs_holding
 from applications.services.staff import lock_waiting_list, recompute_waiting_list_ranks
 from documents.models import Document
-from documents.storage import delete_file_on_commit
+from documents.storage import delete_files_on_commit
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
@@ -285,8 +286,7 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     user.delete()
     for formation in ranked_formations.values():
         recompute_waiting_list_ranks(formation=formation)
-    for name in files:
-        delete_file_on_commit(name)
+    delete_files_on_commit(files)
     return record
 
 
