@@ -120,6 +120,7 @@ class HistoryLine:
     at: Any
     text: str
     piece_code: str = ""
+    refused: bool = False  # a piece refused (``PieceItem.replaced_refusal_at``)
 
 
 @dataclass
@@ -240,7 +241,8 @@ def history_line(
             colon=pgettext("between a name and what is said of it", ": "),
             detail=detail,
         )
-    return HistoryLine(at=event.created_at, text=text, piece_code=piece_code)
+    refused = event.kind == "piece_status" and event.to_status == PieceStatus.REFUSED
+    return HistoryLine(at=event.created_at, text=text, piece_code=piece_code, refused=refused)
 
 
 # --- the dossier ------------------------------------------------------------------------------------------------
@@ -291,6 +293,17 @@ class PieceItem:
     @property
     def can_refuse(self) -> bool:
         return any(value == PieceStatus.REFUSED for value, _label in self.actions)
+
+    @property
+    def replaced_refusal_at(self) -> Any:
+        """When the file awaiting a check (« Transmise ») replaced a refused one (the candidate's new file, or staff's
+        on their behalf): the piece's latest refusal, from its history (no query), when its file was uploaded after
+        it; None otherwise (a refusal undone by staff keeps the refused file)."""
+        document = self.row.document
+        if self.row.status != PieceStatus.SUBMITTED or document is None:
+            return None
+        refused_at = max((line.at for line in self.history if line.refused), default=None)
+        return refused_at if refused_at is not None and document.uploaded_at > refused_at else None
 
 
 def _piece_items(application, rows, history, *, can_check: bool, retry: dict | None = None) -> list[PieceItem]:
