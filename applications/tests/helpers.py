@@ -239,7 +239,11 @@ def backend_pid() -> int:
 
 
 def waits_for_a_lock(pid: int) -> bool:
+    """Whether the connection ``pid`` waits for a lock now. PostgreSQL reads the list of connections once per
+    transaction (the first read of ``pg_stat_activity``): a connection opened after it would never be seen, hence the
+    cleared snapshot before each read (this made the lock-order tests fail at random on a loaded machine)."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s", [pid])
         row = cursor.fetchone()
         return bool(row and row[0])

@@ -141,8 +141,10 @@ def test_the_first_save_tapped_twice_saves_once_and_goes_to_the_next_step(
 
 
 def _someone_waits_for_a_lock() -> bool:
-    """Whether another connection to this database waits for a lock (``pg_stat_activity``)."""
+    """Whether another connection to this database waits for a lock (``pg_stat_activity``, its snapshot cleared: the
+    list of connections is read once per transaction, and the other request's may open after that read)."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() "
             "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock')"
