@@ -152,8 +152,9 @@ def decide(application, avis, *, actor, **kwargs) -> Decision:
     return staff.validate_decision(decision, actor=actor)
 
 
-def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de notes") -> PieceSubmission:
-    """A piece of ``application`` with a document row (no stored bytes)."""
+def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de notes", replaces=None) -> PieceSubmission:
+    """A piece of ``application`` with a document row (no stored bytes); or, given a piece of it (``replaces``), that
+    piece with a new document row at ``status``, as the candidate's upload leaves it (« Transmise »)."""
     document = DocumentFactory(
         campaign_code="C",
         file="C/x.pdf",
@@ -162,6 +163,10 @@ def with_file(application, *, status=PieceStatus.SUBMITTED, label="Relevé de no
         sha256="0" * 64,
         uploaded_by=application.candidate.user,
     )
+    if replaces is not None:
+        PieceSubmission.objects.filter(pk=replaces.pk).update(status=status, document=document)
+        replaces.status, replaces.document = status, document
+        return replaces
     return PieceSubmissionFactory.create(
         application=application, piece_type=PieceTypeFactory(label=label), status=status, document=document
     )

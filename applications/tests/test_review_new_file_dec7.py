@@ -11,7 +11,7 @@ from django.utils import timezone
 from applications.enums import PieceStatus
 from applications.models import PieceSubmission
 from applications.services.pieces import set_piece_status
-from applications.tests.factories_candidature import DocumentFactory, make_application, with_file
+from applications.tests.factories_candidature import make_application, with_file
 from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
 from documents.models import Document
 from offers.tests.factories import FormationFactory
@@ -29,16 +29,7 @@ def refused_then_replaced(application, manager, *, label="Relevé de notes") -> 
     """Refused by ``manager``, then a new file from the candidate, as their upload leaves it (« Transmise »)."""
     submission = with_file(application, label=label)
     set_piece_status(submission=submission, status=PieceStatus.REFUSED, comment="scan illisible", actor=manager)
-    new_file = DocumentFactory(
-        campaign_code="C",
-        file="C/y.pdf",
-        original_name="releve-2.pdf",
-        size=1,
-        sha256="1" * 64,
-        uploaded_by=application.candidate.user,
-    )
-    PieceSubmission.objects.filter(pk=submission.pk).update(status=PieceStatus.SUBMITTED, document=new_file)
-    return submission
+    return with_file(application, replaces=submission)
 
 
 def page_of(client, application) -> str:

@@ -7,17 +7,14 @@ storage failed, a dossier's other PDFs never seen before are "failed" without as
 one read at most, not one per PDF (two time limits each, open()'s HEAD then the GET, with a hanging bucket).
 
 Unit level: the in-memory storage made to raise, and a bucket endpoint that accepts connections and never answers
-(real botocore time-outs). The dossier page itself: ``applications/tests/pieces/test_s3_hang_letters_dec7.py``
-(these tests may not import the applications layer)."""
+(real botocore time-outs; ``documents.tests.s3_peer.SilentBucket``). The dossier page itself:
+``applications/tests/pieces/test_s3_hang_letters_dec7.py`` (these tests may not import the applications layer)."""
 
 import hashlib
 import io
-import socket
-import threading
 
 import pytest
 from boto3 import exceptions as boto3_errors
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     ClientError,
     ConnectTimeoutError,
@@ -34,7 +31,7 @@ from documents import preview as preview_module
 from documents.models import Document
 from documents.preview import PreviewUnavailable, preview_infos, render_page
 from documents.tests import hostile_files
-from documents.tests.s3_peer import s3_options
+from documents.tests.s3_peer import SilentBucket, closed_endpoint_url, quick_options
 from documents.validation import PDF, PNG
 
 FAILED = "No preview for now: the server could not draw it; try again later or download the file."
@@ -201,39 +198,12 @@ def test_a_missing_pdf_does_not_stop_the_others_being_read(opens):
 # --- a real bucket endpoint that does not answer ------------------------------------------------------------------
 
 
-class SilentBucket:
-    """A bucket endpoint that accepts connections and never answers, counting them (each held until ``close()``)."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.connections: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _address = self.listener.accept()
-            except OSError:  # closed
-                return
-            self.connections.append(connection)
-
-    def close(self) -> None:
-        self.listener.close()
-        self.thread.join(5)
-        for connection in self.connections:
-            connection.close()
-
-
 @pytest.fixture
 def silent_bucket(settings):
     """The default storage a bucket that never answers, with one attempt of 1 s: botocore's own ReadTimeoutError
     after a second."""
     bucket = SilentBucket()
-    default = s3_options(bucket.url, "ecandidat-silent")
-    default["OPTIONS"]["client_config"] = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
-    settings.STORAGES = {**settings.STORAGES, "default": default}
+    settings.STORAGES = {**settings.STORAGES, "default": quick_options(bucket.url, "ecandidat-silent")}
     yield bucket
     bucket.close()
 
@@ -261,11 +231,7 @@ def test_a_hanging_bucket_costs_one_read_for_the_whole_dossier(silent_bucket):
 
 
 def test_a_bucket_refusing_connections_is_a_passing_failure(settings):
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]  # closed again: nothing listens there
-    default = s3_options(f"http://127.0.0.1:{port}", "ecandidat-down")
-    default["OPTIONS"]["client_config"] = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
-    settings.STORAGES = {**settings.STORAGES, "default": default}
+    settings.STORAGES = {**settings.STORAGES, "default": quick_options(closed_endpoint_url(), "ecandidat-down")}
 
     infos = preview_infos([_unsaved(1), _unsaved(2)])
 

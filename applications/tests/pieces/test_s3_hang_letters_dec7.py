@@ -6,9 +6,10 @@ download or the mail's next attempt, once the bucket answers, prints the signatu
 is the 503 page « try again in a few minutes ». An image really gone (its object deleted, before open()'s HEAD or
 between it and the GET) or not an image still gives a letter without it, as before.
 
-The bucket is moto_server (a separate process) reached through a proxy over real sockets that holds every request
-for the signature's object unanswered (botocore's own ``ReadTimeoutError``, 1 s time limits), or answers its GET with
-S3's 404; the letter itself is written through the same proxy, which passes it.
+The bucket is moto_server (a separate process) reached through a proxy over real sockets (this module's rule over
+``documents.tests.s3_peer.S3Proxy``) that holds every request for the signature's object unanswered (botocore's own
+``ReadTimeoutError``, 1 s time limits), or answers its GET with S3's 404; the letter itself is written through the
+same proxy, which passes it.
 
 The same time-outs on a manager's dossier page (``documents.preview``): its PDFs' previews read « try again later »,
 not « the file is missing from the storage », after one read of the storage at most; a bucket refusing connections
@@ -17,14 +18,9 @@ documents layer's tests may not import the applications layer that builds the pa
 
 import hashlib
 import io
-import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError  # type: ignore[import-untyped]
 from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage, default_storage
@@ -36,84 +32,39 @@ from applications.models import DecisionLetter
 from applications.tests.factories_candidature import make_application, with_file
 from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url, released
 from documents.tests import hostile_files as hostile
-from documents.tests.s3_peer import s3_options
+from documents.tests.s3_peer import S3Proxy, SilentBucket, closed_endpoint_url, quick_options
 from documents.tests.storage import stored_files
 from ecandidat.downloads import STORAGE_RETRY_AFTER_SECONDS, StorageUnavailable
 from offers.models import DecisionLetterTemplate
 
 MESSAGE = "This file is temporarily unavailable: try again in a few minutes."
 SIGNATURE = "letters/signatures/signature.png"
-# One attempt of 1 s: a request held unanswered is botocore's ReadTimeoutError after a second.
-QUICK = Config(connect_timeout=1, read_timeout=1, retries={"total_max_attempts": 1})
-# Request and answer headers the proxy does not pass on as they are (its own connection to moto sets them).
-HOP_BY_HOP = {"host", "content-length", "connection", "expect", "transfer-encoding", "keep-alive"}
-ANSWER_HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "content-encoding", "keep-alive"}
 
 
-class SignatureProxy:
+class SignatureProxy(S3Proxy):
     """Passes every request on to moto_server, but those for an object whose key ends with ``SIGNATURE`` while
     ``mode`` says: "hang" holds them unanswered (until ``stop()``), "vanished" answers a GET with S3's 404 (the object
-    deleted between open()'s HEAD and the download's GET). Counts the requests it held."""
+    deleted between open()'s HEAD and the download's GET). Counts the requests it held (``held``)."""
 
-    def __init__(self, upstream: str):
-        self.mode = "pass"
-        self.held = 0
-        self.released = threading.Event()
-        proxy = self
+    mode = "pass"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def plan(self, method: str, key: str) -> str:
+        if not key.endswith(SIGNATURE):
+            return "pass"
+        if self.mode == "hang":
+            return "hold"
+        return "vanished" if self.mode == "vanished" and method == "GET" else "pass"
 
-            def log_message(self, *args):
-                pass
-
-            def relay(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                signature = self.path.split("?")[0].endswith(SIGNATURE)
-                if signature and proxy.mode == "hang":
-                    proxy.held += 1
-                    proxy.released.wait(60)
-                    self.close_connection = True
-                    return
-                if signature and proxy.mode == "vanished" and self.command == "GET":
-                    self.answer(404, {"Content-Type": "application/xml"}, b"<Error><Code>NoSuchKey</Code></Error>")
-                    return
-                headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
-                answer = requests.request(self.command, upstream + self.path, headers=headers, data=body, timeout=30)
-                kept = {name: value for name, value in answer.headers.items() if name.lower() not in ANSWER_HOP_BY_HOP}
-                self.answer(answer.status_code, kept, answer.content)
-
-            def answer(self, status, headers, content):
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(content)
-
-            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = relay
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
+    @property
+    def held(self) -> int:
+        return self.count("hold")
 
 
 @pytest.fixture
 def proxied(s3_server, bucket, settings):
     """The test's bucket as the default storage, reached through a ``SignatureProxy`` with 1 s time limits."""
     proxy = SignatureProxy(s3_server.endpoint_url)
-    default = s3_options(proxy.endpoint_url, bucket)
-    default["OPTIONS"]["client_config"] = QUICK
-    settings.STORAGES = {**settings.STORAGES, "default": default}
+    settings.STORAGES = {**settings.STORAGES, "default": quick_options(proxy.endpoint_url, bucket)}
     yield proxy
     proxy.stop()
 
@@ -334,34 +285,9 @@ def test_a_storage_failing_on_the_signature_fails_the_build_and_writes_nothing(
 FAILED_PREVIEW = "No preview for now: the server could not draw it; try again later or download the file."
 
 
-class SilentBucket:
-    """A bucket endpoint that accepts connections and never answers, counting them (each held until ``close()``)."""
-
-    def __init__(self):
-        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.connections: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _address = self.listener.accept()
-            except OSError:  # closed
-                return
-            self.connections.append(connection)
-
-    def close(self) -> None:
-        self.listener.close()
-        self.thread.join(5)
-        for connection in self.connections:
-            connection.close()
-
-
 @pytest.fixture
 def silent_endpoint():
-    """A bucket that never answers: botocore's ReadTimeoutError after QUICK's second."""
+    """A bucket that never answers: botocore's ReadTimeoutError after a second (``quick_options``)."""
     bucket = SilentBucket()
     yield bucket
     bucket.close()
@@ -370,9 +296,7 @@ def silent_endpoint():
 @pytest.fixture
 def closed_endpoint():
     """A bucket endpoint where nothing listens: botocore's EndpointConnectionError at once."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return closed_endpoint_url()
 
 
 @pytest.mark.parametrize("endpoint", ["silent_endpoint", "closed_endpoint"], ids=["hanging", "refusing"])
@@ -387,9 +311,7 @@ def test_the_dossier_page_with_the_bucket_failing_shows_its_pieces_with_try_agai
     client.force_login(centre_manager)
     bucket = request.getfixturevalue(endpoint)
     url = bucket.url if isinstance(bucket, SilentBucket) else bucket
-    default = s3_options(url, "ecandidat-down")
-    default["OPTIONS"]["client_config"] = QUICK
-    settings.STORAGES = {**settings.STORAGES, "default": default}
+    settings.STORAGES = {**settings.STORAGES, "default": quick_options(url, "ecandidat-down")}
 
     with django_assert_num_queries(REVIEW_PAGE_QUERIES):
         response = client.get(change_url(application))

@@ -8,23 +8,19 @@ what it had not written twice (80 s with production's limits: gunicorn killed th
 instead of « rien n'a été enregistré, envoyez-le à nouveau »); an account deletion waited for each of its files'
 DELETE after its commit (40 s each: a 502 for a deletion that had committed).
 
-A proxy over real sockets between the application and moto_server (a separate process) records every call to the
-bucket and holds those the test says, never answering them (a PUT after it reached the bucket: the object landed,
-its answer lost); the storage is the one ``ecandidat.settings.base`` builds from the environment, with 1 s time
-limits so that a hang is quick. The same rules without a bucket, with a storage whose calls raise botocore's
-``ReadTimeoutError`` (as ``make test-unit`` runs them), end the module."""
+A proxy over real sockets between the application and moto_server (a separate process; this module's rule over
+``documents.tests.s3_peer.S3Proxy``) records every call to the bucket and holds those the test says, never answering
+them (a PUT after it reached the bucket: the object landed, its answer lost); the storage is the one
+``ecandidat.settings.base`` builds from the environment, with 1 s time limits so that a hang is quick. The same
+rules without a bucket, with a storage whose calls raise botocore's ``ReadTimeoutError`` (as ``make test-unit``
+runs them), end the module."""
 
 import datetime
 import io
-import runpy
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
 from botocore.exceptions import ReadTimeoutError  # type: ignore[import-untyped]
-from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage, default_storage
 from django.core.management import call_command
@@ -40,103 +36,32 @@ from documents import tasks
 from documents.models import Document
 from documents.storage import delete_files_on_commit
 from documents.tests import hostile_files as hostile
-from documents.tests.s3_peer import ACCESS_KEY, REGION, SECRET_KEY
+from documents.tests.s3_peer import S3Proxy, call_budget, production_storage
 from ecandidat.celery import app
 from ecandidat.downloads import STORAGE_RETRY_AFTER_SECONDS, StorageUnavailable
 from offers.models import DecisionLetterTemplate
 
-BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
 ERASURE_PAGE = "admin:applications_candidate_delete_account"
 # The storage-unavailable page after a form sent, in French.
 NOT_SAVED = "ce que vous avez envoyé n'a pas été enregistré. Renvoyez-le"
-HOP_BY_HOP = {"host", "content-length", "connection", "expect", "transfer-encoding", "keep-alive"}
-ANSWER_HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "content-encoding", "keep-alive"}
 
 
-class HangingProxy:
-    """Passes every call on to moto_server and records it as (method, key). A call whose method is in ``hanging`` gets
-    no answer until ``stop()``: a PUT after it was passed on (the object is in the bucket, the answer never comes),
-    any other call without being passed on."""
+class HangingProxy(S3Proxy):
+    """Passes every call on to moto_server and records it. A call whose method is in ``hanging`` gets no answer until
+    ``stop()``: a PUT after it was passed on (the object is in the bucket, the answer never comes), any other call
+    without being passed on."""
+
+    attempts: int
+    budget: float
 
     def __init__(self, upstream: str):
-        self.upstream = upstream
         self.hanging: set[str] = set()
-        self.calls: list[tuple[str, str]] = []
-        self.released = threading.Event()
-        self._lock = threading.Lock()
-        proxy = self
+        super().__init__(upstream)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def relay(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                key = self.path.split("?")[0].strip("/").partition("/")[2]
-                with proxy._lock:
-                    proxy.calls.append((self.command, key))
-                    hang = self.command in proxy.hanging
-                if hang and self.command != "PUT":
-                    proxy.released.wait(60)
-                    self.close_connection = True
-                    return
-                headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
-                answer = requests.request(
-                    self.command, proxy.upstream + self.path, headers=headers, data=body, timeout=30
-                )
-                if hang:
-                    proxy.released.wait(60)
-                    self.close_connection = True
-                    return
-                content = answer.content
-                self.send_response(answer.status_code)
-                for name, value in answer.headers.items():
-                    if name.lower() not in ANSWER_HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(content)
-
-            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = relay
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def methods(self) -> list[str]:
-        with self._lock:
-            return [method for method, _ in self.calls]
-
-    def forget(self) -> None:
-        with self._lock:
-            self.calls.clear()
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def production_storage(monkeypatch, *, bucket: str, endpoint_url: str) -> dict:
-    """``STORAGES["default"]`` as ecandidat.settings.base builds it from the environment, 1 s time limits."""
-    environment = {
-        "AWS_STORAGE_BUCKET_NAME": bucket,
-        "AWS_S3_ENDPOINT_URL": endpoint_url,
-        "AWS_S3_REGION_NAME": REGION,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_S3_CONNECT_TIMEOUT": "1",
-        "AWS_S3_READ_TIMEOUT": "1",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(str(BASE_SETTINGS))["STORAGES"]["default"]
+    def plan(self, method: str, key: str) -> str:
+        if method not in self.hanging:
+            return "pass"
+        return "hold_after" if method == "PUT" else "hold"
 
 
 @pytest.fixture
@@ -145,11 +70,7 @@ def proxy(s3_server, bucket, settings, monkeypatch):
     proxy = HangingProxy(s3_server.endpoint_url)
     default = production_storage(monkeypatch, bucket=bucket, endpoint_url=proxy.endpoint_url)
     settings.STORAGES = {**settings.STORAGES, "default": default}
-    config = default["OPTIONS"]["client_config"]
-    # One call's time budget, as the README promises it: botocore's attempts, each its connection then its read time
-    # limit (plus botocore's back-off between them, under a second).
-    proxy.attempts = config.retries["total_max_attempts"]
-    proxy.budget = proxy.attempts * (config.connect_timeout + config.read_timeout)
+    proxy.attempts, proxy.budget = call_budget(default)  # one call's time budget, as the README promises it
     yield proxy
     proxy.stop()
 

@@ -6,18 +6,14 @@ piece's template, the decision letter) are downloaded by s3transfer, which raise
 given up within botocore's attempts of one GET (``AWS_S3_TRANSFER_CONFIG``), not five times that. An object gone
 between open()'s HEAD and the download's GET ("vanished") is a 404, not a 500.
 
-A fault proxy over real sockets between the application and moto_server (a separate process); the storage is the
-one ``ecandidat.settings.base`` builds from the environment, with 1 s time limits so that a stall is quick. (The
-one test with no bucket, of that configuration alone, runs with the unit tests.)"""
+A fault proxy over real sockets between the application and moto_server (a separate process), this module's rule
+over ``documents.tests.s3_peer.S3Proxy``; the storage is the one ``ecandidat.settings.base`` builds from the
+environment, with 1 s time limits so that a stall is quick. (The one test with no bucket, of that configuration
+alone, runs with the unit tests.)"""
 
-import runpy
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-import requests
-from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.urls import reverse
@@ -25,110 +21,30 @@ from django.urls import reverse
 from applications.models import DecisionLetter
 from applications.tests.helpers import post_file, released
 from documents.tests import hostile_files as hostile
-from documents.tests.s3_peer import ACCESS_KEY, REGION, SECRET_KEY
+from documents.tests.s3_peer import S3Proxy, call_budget, production_storage
 from ecandidat.downloads import STORAGE_RETRY_AFTER_SECONDS
 from offers.models import DecisionLetterTemplate
 
-BASE_SETTINGS = django_settings.BASE_DIR / "ecandidat" / "settings" / "base.py"
 MESSAGE = "This file is temporarily unavailable: try again in a few minutes."
 FAULTS = ["cut", "stall_body", "stall_headers"]
-# Request headers not passed on as they are (the proxy's own connection to moto sets them).
-HOP_BY_HOP = {"host", "content-length", "connection", "expect", "transfer-encoding", "keep-alive"}
-# Answer headers not passed on: the proxy sends the body whole (Content-Length of its own) or cuts it.
-ANSWER_HOP_BY_HOP = {"content-length", "connection", "transfer-encoding", "content-encoding", "keep-alive"}
+# Each fault mode as the proxy's action (``documents.tests.s3_peer.S3Proxy``).
+ACTIONS = {"cut": "cut", "stall_body": "stall_body", "stall_headers": "hold", "vanished": "vanished"}
 
 
-class FaultProxy:
+class FaultProxy(S3Proxy):
     """Passes every request on to moto_server; in a fault mode, the GETs of an object (not of a bucket's listing)
     fail as ``mode`` says. A stalled answer is held until ``stop()``."""
 
-    def __init__(self, upstream: str):
-        self.upstream = upstream
-        self.mode = "pass"
-        self.faulty_gets = 0
-        self.released = threading.Event()
-        self._count_lock = threading.Lock()
-        proxy = self
+    mode = "pass"
+    time_budget: float
+    botocore_attempts: int
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def plan(self, method: str, key: str) -> str:
+        return ACTIONS[self.mode] if method == "GET" and key and self.mode != "pass" else "pass"
 
-            def log_message(self, *args):
-                pass
-
-            def relay(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                key = self.path.split("?")[0].strip("/")
-                faulty = self.command == "GET" and proxy.mode != "pass" and "/" in key
-                if faulty:
-                    with proxy._count_lock:
-                        proxy.faulty_gets += 1
-                    if proxy.mode == "stall_headers":
-                        proxy.released.wait(60)
-                        self.close_connection = True
-                        return
-                    if proxy.mode == "vanished":
-                        self.send_error_answer(404, "NoSuchKey")
-                        return
-                headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
-                answer = requests.request(
-                    self.command, proxy.upstream + self.path, headers=headers, data=body, timeout=30
-                )
-                content = answer.content
-                self.send_response(answer.status_code)
-                for name, value in answer.headers.items():
-                    if name.lower() not in ANSWER_HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                if self.command == "HEAD":
-                    return
-                if not faulty:
-                    self.wfile.write(content)
-                    return
-                self.wfile.write(content[: len(content) // 2])
-                self.wfile.flush()
-                if proxy.mode == "stall_body":
-                    proxy.released.wait(60)
-                self.close_connection = True
-
-            def send_error_answer(self, status, code):
-                payload = f"<Error><Code>{code}</Code><Message>{code}</Message></Error>".encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = relay
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.endpoint_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def production_storage(monkeypatch, *, bucket: str, endpoint_url: str) -> dict:
-    """``STORAGES["default"]`` as ecandidat.settings.base builds it from the environment, 1 s time limits."""
-    environment = {
-        "AWS_STORAGE_BUCKET_NAME": bucket,
-        "AWS_S3_ENDPOINT_URL": endpoint_url,
-        "AWS_S3_REGION_NAME": REGION,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-        "AWS_S3_CONNECT_TIMEOUT": "1",
-        "AWS_S3_READ_TIMEOUT": "1",
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(str(BASE_SETTINGS))["STORAGES"]["default"]
+    @property
+    def faulty_gets(self) -> int:
+        return self.count(*ACTIONS.values())
 
 
 @pytest.fixture
@@ -137,11 +53,7 @@ def proxied(s3_server, bucket, settings, monkeypatch):
     proxy = FaultProxy(s3_server.endpoint_url)
     default = production_storage(monkeypatch, bucket=bucket, endpoint_url=proxy.endpoint_url)
     settings.STORAGES = {**settings.STORAGES, "default": default}
-    config = default["OPTIONS"]["client_config"]
-    # What the README promises for a bucket that stops answering: botocore's attempts of one call, each its
-    # connection then its read time limit (plus botocore's back-off between them, at most 50 ms).
-    proxy.time_budget = config.retries["total_max_attempts"] * (config.connect_timeout + config.read_timeout)
-    proxy.botocore_attempts = config.retries["total_max_attempts"]
+    proxy.botocore_attempts, proxy.time_budget = call_budget(default)
     yield proxy
     proxy.stop()
 
