@@ -91,6 +91,7 @@ def _candidate_pages(application, formation) -> list[str]:
         "/candidat/stages/",
         "/candidat/experiences-pro/",
         "/candidat/candidatures/",
+        "/candidat/mes-donnees/",
         f"/candidat/candidatures/{application.public_id}/",
         f"/candidat/candidatures/{application.public_id}/transmettre/",
         f"/candidat/candidatures/nouvelle/{formation.pk}/",
