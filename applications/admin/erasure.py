@@ -21,7 +21,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Candidate
-from applications.services import erasure
+from applications.services import erasure, staff
 from ecandidat.admin_base import bound_view
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.staff import is_central
@@ -111,6 +111,7 @@ def delete_account_view(request, *, model_admin):
                     "what": erasure.ErasureCounts(record.applications, record.files, record.mails).describe(),
                 },
             )
+            _say_places_freed(request, erasure.places_freed(record))
             if record.opi_sent:
                 messages.warning(
                     request,
@@ -127,6 +128,32 @@ def delete_account_view(request, *, model_admin):
         form=form,
     )
     return TemplateResponse(request, "admin/applications/candidate/delete_account.html", context)
+
+
+def _say_places_freed(request, places: tuple[erasure.PlaceFreed, ...]) -> None:
+    """Each place the deletion freed, and who was admitted in it; a promotion the campaign's closing left to staff
+    is said as after a withdrawal (``staff.promotion_left_to_staff_message``)."""
+    for place in places:
+        if place.left_to_staff is not None:
+            messages.warning(request, staff.promotion_left_to_staff_message(place.left_to_staff))
+        elif place.promoted is not None:
+            messages.info(
+                request,
+                gettext(
+                    "The place held in %(formation)s is freed: the first candidate of its complementary list "
+                    "(%(numero)s) was admitted."
+                )
+                % {"formation": place.formation.code, "numero": place.promoted.candidate.user.username},
+            )
+        else:
+            messages.info(
+                request,
+                gettext(
+                    "The place held in %(formation)s is freed: nobody was admitted in it (the formation does not "
+                    "manage its complementary list automatically, or nobody is on it)."
+                )
+                % {"formation": place.formation.code},
+            )
 
 
 def erasure_urls(model_admin) -> list:

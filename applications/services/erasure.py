@@ -58,6 +58,17 @@ Contract:
 - The confirmation mail (``CPT_MIN_DELETE``, optional, eCandidat's "send mail" tick) is written after the old mails
   are deleted, in the same transaction, and leaves through the outbox once it commits.
 - Waiting lists close up: the ranks of the formations where a deleted application held one are recomputed.
+- A place the person held is freed as their withdrawal frees it (``candidature.withdraw_application``): an
+  application holds one when its latest validated decision is favourable and the person has not refused it
+  (confirmed, or not answered yet), not cancelled (``holds_place``), read once every lock is held (a decision
+  validated while the deletion waited for the application is seen). Once everything is deleted, the first candidate
+  of each such formation's complementary list is admitted (``staff.promote_from_waiting_list``, under the
+  formation's lock already held: the same lock order), in the name of the member of staff who deletes (their
+  decision and history row say who freed the place), their mails leaving through the outbox on commit; a promotion
+  the campaign's closing left to staff is handed back to the page (``places_freed``), as a withdrawal's is. The
+  commission's withdrawal alert (``COMMISSION_ALERT_DESISTEMENT``) is not sent: it names the person, whose mails
+  this deletion removes; the promotion's own decision, history row and alert (``COMMISSION_ALERT_LISTE_PRINC``)
+  say the place was given. Nothing is promoted in an archived campaign (its applications are never changed).
 - Staff accounts are never deleted here.
 """
 
@@ -73,7 +84,7 @@ from django.conf import settings
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import CharField, Q
+from django.db.models import CharField, Q, Subquery
 from django.db.models.functions import Cast, Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -92,15 +103,23 @@ from applications.models import (
     OpiExport,
     PieceSubmission,
 )
+from applications.models.candidature import latest_decision
 from applications.opi import apogee, pegase
 from applications.packs import packs_holding
-from applications.services.staff import lock_waiting_list, recompute_waiting_list_ranks
+from applications.services.staff import (
+    PromotionLeftToStaff,
+    lock_waiting_list,
+    promote_from_waiting_list,
+    promotion_left_to_staff,
+    recompute_waiting_list_ranks,
+)
 from documents.models import Document
 from documents.storage import delete_files_on_commit
 from ecandidat.emails import enqueue_notification
 from ecandidat.exceptions import BusinessRuleError
 from ecandidat.models import OutboundEmail
 from ecandidat.staff import is_central
+from offers.enums import Avis
 from offers.models import Formation
 
 if TYPE_CHECKING:
@@ -110,12 +129,57 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class PlaceHeld:
+    """A place the candidate holds (``holds_place``), as the confirmation page shows it: the formation, whether the
+    place is confirmed (else the favourable decision awaits their answer), and whether the formation then admits the
+    first candidate of its complementary list itself (``staff.promote_from_waiting_list``)."""
+
+    formation_code: str
+    formation_title: str
+    confirmed: bool
+    automatic: bool
+
+
+@dataclass(frozen=True)
+class PlaceFreed:
+    """A place the deletion freed: its ``formation``, the candidate admitted from the complementary list in it
+    (None: nobody), and the promotion left to staff because the campaign had closed to candidates (as a withdrawal
+    leaves it: ``staff.promotion_left_to_staff``)."""
+
+    formation: Formation
+    promoted: Application | None
+    left_to_staff: PromotionLeftToStaff | None
+
+
+# The attribute of the ``AccountDeletion`` returned on which ``delete_candidate_account`` leaves its ``PlaceFreed``s.
+PLACES_FREED = "_places_freed"
+
+
+def places_freed(record: AccountDeletion) -> tuple[PlaceFreed, ...]:
+    """The places the deletion that returned ``record`` freed (none for a record read from the database)."""
+    return getattr(record, PLACES_FREED, ())
+
+
+def holds_place(*, accepted: bool | None, cancelled: bool, validated_avis: str | None) -> bool:
+    """Whether an application holds a place: its latest validated decision is favourable and the candidate has not
+    refused it (confirmed, or not answered yet), and it is not cancelled; those whose withdrawal frees a place
+    (``candidature.withdraw_application``, ``AnswerTransition.frees_place``)."""
+    return validated_avis == Avis.FAVOURABLE and accepted is not False and not cancelled
+
+
+def _validated_avis() -> Subquery:
+    """The avis of an application's latest validated decision (a subquery: no query more)."""
+    return latest_decision("decision_type__avis", validated_only=True)
+
+
+@dataclass(frozen=True)
 class ErasureCounts:
-    """What a deletion removes (shown before, recorded after)."""
+    """What a deletion removes (shown before, recorded after), and the places it frees (shown before)."""
 
     applications: int
     files: int
     mails: int
+    places: tuple[PlaceHeld, ...] = ()
 
     def describe(self) -> str:
         """In words, for the confirmation page and the message after it."""
@@ -192,8 +256,36 @@ def _mails(user: User) -> QuerySet[OutboundEmail]:
 
 
 def erasure_counts(user: User) -> ErasureCounts:
-    """What deleting everything of ``user`` would remove (read only)."""
-    application_ids = list(Application.objects.filter(candidate__user=user).values_list("pk", flat=True))
+    """What deleting everything of ``user`` would remove, and the places it would free (read only). The places come
+    with the applications' ids, in the same query, whatever their number."""
+    rows = list(
+        Application.objects.filter(candidate__user=user)
+        .annotate(validated_avis=_validated_avis())
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "accepted",
+            "cancelled_at",
+            "validated_avis",
+            "formation__code",
+            "formation__title",
+            "formation__auto_waiting_list",
+            "formation__waiting_list_decision_type_id",
+            "formation__favourable_decision_type_id",
+        )
+    )
+    application_ids = [row[0] for row in rows]
+    archived = user.campaign is not None and user.campaign.is_archived_on(timezone.localdate())
+    places = tuple(
+        PlaceHeld(
+            formation_code=code,
+            formation_title=title,
+            confirmed=accepted is True,
+            automatic=auto and (waiting_list_type is not None or favourable_type is not None),
+        )
+        for _pk, accepted, cancelled_at, avis, code, title, auto, waiting_list_type, favourable_type in rows
+        if not archived and holds_place(accepted=accepted, cancelled=cancelled_at is not None, validated_avis=avis)
+    )
     letters = DecisionLetter.objects.filter(application_id__in=application_ids)
     packs = packs_holding(application_ids)
     exports = ExportJob.objects.exclude(file="").count() if application_ids else 0
@@ -201,6 +293,7 @@ def erasure_counts(user: User) -> ErasureCounts:
         applications=len(application_ids),
         files=_documents(user).count() + letters.count() + sum(1 for pack in packs if pack.file) + exports,
         mails=_mails(user).count(),
+        places=places,
     )
 
 
@@ -259,6 +352,9 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
         )
         list(Application.objects.select_for_update(of=("self",)).filter(pk__in=application_ids).order_by("pk"))
         opi_sent = _take_out_of_opi_files(user.username, opis) if opis else False
+    # The places it holds, read once every lock is held: a decision validated while the deletion waited for one of
+    # these applications is seen (its row's lock does not bring the decisions read with it up to date).
+    holding = _holding_place(application_ids) if application_ids else set()
     ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
     language = (dossier.preferred_language if dossier is not None else "") or settings.LANGUAGE_CODE
 
@@ -286,8 +382,33 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     user.delete()
     for formation in ranked_formations.values():
         recompute_waiting_list_ranks(formation=formation)
+    freed: list[PlaceFreed] = []
+    if not user.campaign.is_archived_on(timezone.localdate()):
+        for application in applications:
+            if application.pk not in holding:
+                continue
+            # As a withdrawal frees it (``candidature.withdraw_application``): the formation, locked above, was read
+            # under its lock; the list of the application's campaign moves up.
+            formation = application.formation
+            promoted = promote_from_waiting_list(formation=formation, actor=actor, campaign_id=application.campaign_id)
+            freed.append(PlaceFreed(formation, promoted, promotion_left_to_staff(formation)))
+    setattr(record, PLACES_FREED, tuple(freed))
     delete_files_on_commit(files)
     return record
+
+
+def _holding_place(application_ids: list[int]) -> set[int]:
+    """Those of ``application_ids`` that hold a place (``holds_place``): one query."""
+    rows = (
+        Application.objects.filter(pk__in=application_ids)
+        .annotate(validated_avis=_validated_avis())
+        .values_list("pk", "accepted", "cancelled_at", "validated_avis")
+    )
+    return {
+        pk
+        for pk, accepted, cancelled_at, avis in rows
+        if holds_place(accepted=accepted, cancelled=cancelled_at is not None, validated_avis=avis)
+    }
 
 
 def _take_out_of_opi_files(numero: str, opis: list[Opi]) -> bool:
