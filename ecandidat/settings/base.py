@@ -170,6 +170,9 @@ def cache_key_prefix(explicit: str | None, celery_queue: str | None) -> str:
 
 
 CACHE_KEY_PREFIX = cache_key_prefix(env_str("CACHE_KEY_PREFIX"), env_str("CELERY_QUEUE"))
+# This deployment's identity where it shares a service with another (ecandidat.deployment): set it when the database
+# moves to another server; unset, it is derived from the database's engine, host, port and name.
+DEPLOYMENT_ID = env_str("DEPLOYMENT_ID", "").strip()
 
 
 def _prefixed(alias_prefix: str) -> str:
