@@ -486,7 +486,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             return
         try:
             identity = directory.link_ent_identity(
-                provider=account.provider, uid=account.uid, login=login, extra_data=account.extra_data
+                provider=account.provider,
+                uid=account.uid,
+                login=login,
+                extra_data=account.extra_data,
+                staff_sign_in=directory.started_from_back_office(sociallogin.state.get("next") or ""),
             )
         except directory.StaffDeactivated as refused:  # deactivated, or not staff for the directory: its own words
             messages.error(request, refused.message)

@@ -51,6 +51,10 @@ def staff_from_directory_view(request: HttpRequest, *, model_admin) -> HttpRespo
             user = directory.create_staff_from_directory(identifier=form.cleaned_data["identifier"], actor=actor)
         except directory.DirectoryUnavailable:
             form.add_error(None, DIRECTORY_DOWN)
+        except directory.EntIdentityOfCandidate as refused:
+            # The person signed up as a candidate through the ENT before this account: said next to the uid, with
+            # the candidate account to resolve first (nothing created).
+            form.add_error("identifier", str(refused))
         except BusinessRuleError as error:
             exists = "exists already" in str(error)
             form.add_error("identifier", gettext("This account exists already.") if exists else NOT_IN_DIRECTORY)

@@ -7,7 +7,10 @@ django-cas-ng's: a student's identity becomes an allauth social login of the sam
 path uses (uid = the CAS login in lower case, ``student_identity``), so the account rules are the ENT path's exactly
 (signup form, annual accounts, address validated by mail, ``supannEtuId`` as the student number, see
 ``accounts.adapters``); and an identity that is an active staff account (``accounts.directory``) logs the staff member
-in, refreshed from the directory.
+in, refreshed from the directory. With a directory, a new identity whose login it lists as staff is an alias of the
+entry's staff account, which it logs in; without a staff account, a login started from the back office is refused
+with a message (``directory.staff_for_directory_login``), one started from the candidates' side goes on as a
+candidate's; a directory that does not answer leaves the login to go on.
 
 Attributes read (CAS 3.0 ``<cas:attributes>``, names as a supann CAS releases them): ``mail``, ``givenName``, ``sn``,
 ``displayName``, ``supannEtuId``.
@@ -178,8 +181,17 @@ def callback(request: HttpRequest) -> HttpResponse:
     next_url = request.session.pop(SESSION_NEXT, "")
 
     try:
-        identity = directory.link_ent_identity(provider=PROVIDER_ID, uid=None, login=username)
-    except directory.StaffDeactivated as refused:  # deactivated, or not staff for the directory: its own words
+        # A login the directory lists as staff, with no identity yet, is resolved through its entry's other uids to
+        # the staff account (an alias), or refused with a message when no staff account exists: the candidates'
+        # sign-up is never offered to staff (``directory.staff_for_directory_login``).
+        identity = directory.link_ent_identity(
+            provider=PROVIDER_ID,
+            uid=None,
+            login=username,
+            candidate_uid=student_identity(username),
+            staff_sign_in=directory.started_from_back_office(next_url),
+        )
+    except directory.StaffDeactivated as refused:  # deactivated, not staff, no staff account yet: its own words
         messages.error(request, refused.message)
         return redirect("account_login")
     if identity is not None:

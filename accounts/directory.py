@@ -9,7 +9,9 @@
   does not know at all: ``deactivate_when_absent``, the nightly refresh's rule too).
 - ``link_ent_identity``: at each ENT login (CAS or OpenID Connect) that names a staff account by its directory uid,
   the account refreshed (``staff_for_login``) and, the first time, given that identity (one rule for both
-  protocols).
+  protocols). A new identity whose login the directory lists as staff but names no staff account by username
+  (``staff_for_directory_login``): an alias logs the entry's staff account in; without a staff account the login is
+  refused with a message, never offered the candidates' sign-up.
 - ``look_up``: many uids at once, for the nightly refresh of every staff account (``accounts.directory_refresh``).
 - ``record_directory_address``: the address the directory gives an account is its verified, primary allauth address
   (the directory is the institution's own authority on its staff's addresses): the account's first ENT login asks
@@ -34,6 +36,7 @@ import re
 import ssl
 import unicodedata
 import warnings
+from urllib.parse import urlsplit
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
@@ -41,12 +44,14 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from accounts.models import User
+from accounts.oidc import PROVIDER_ID as ENT_PROVIDER_ID  # the ENT's allauth provider, CAS (accounts.cas) as OIDC
 from accounts.services import normalize_email, record_staff_address
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.models import StaffDirectoryChange
 
 # ldap3's last release (2.9.1) still reads pyasn1 names that pyasn1 0.6.2+ marks as deprecated, at import time only;
@@ -66,6 +71,16 @@ STAFF_NOT_LISTED = gettext_lazy(
     "The directory does not list this login as staff, so the ENT cannot open this account. "
     "Log in with the account's password."
 )
+STAFF_ACCOUNT_MISSING = gettext_lazy("Your staff account does not exist yet: ask the central administration for it.")
+STAFF_LOGIN_AMBIGUOUS = gettext_lazy(
+    "Several staff accounts match this ENT login. Please contact the central administration."
+)
+ENT_IDENTITY_OF_CANDIDATE = gettext_lazy(
+    "The ENT identity “%(uid)s” is already linked to the candidate account %(number)s (%(email)s): every ENT login "
+    "of this person would open that candidate account, not the staff account. A superuser first removes that identity "
+    "from the candidate account (back office, “Social accounts”: the candidate account and its dossiers stay), then "
+    "adds the staff member."
+)
 # NUL and the other C0 control characters, and DEL: PostgreSQL refuses a NUL in a text (psycopg2's ValueError), and
 # no name, address or login of a person holds any of them.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -84,6 +99,37 @@ class NotStaffInDirectory(StaffDeactivated):
     password."""
 
     message = STAFF_NOT_LISTED
+
+
+class StaffAccountMissing(StaffDeactivated):
+    """An ENT login the directory lists as staff (``LDAP_STAFF_FILTER``) for whom no staff account exists, under any of
+    the entry's uids (``staff_for_directory_login``): refused, so that no candidate account is created with this ENT
+    identity (the staff account added later would never get it, and the person would have no way in)."""
+
+    message = STAFF_ACCOUNT_MISSING
+
+
+class StaffLoginAmbiguous(StaffDeactivated):
+    """An ENT login the directory lists as staff whose entry's uids name two staff accounts: none is taken."""
+
+    message = STAFF_LOGIN_AMBIGUOUS
+
+
+class EntIdentityOfCandidate(FieldRuleError):
+    """``create_staff_from_directory`` refused: an ENT identity named by one of the entry's uids is a candidate's (a
+    staff member who signed up through the ENT before their staff account existed). The message, in the active
+    language, names the candidate account (number, address) and says how to resolve it; ``field``: the admin form's
+    ``identifier``."""
+
+    def __init__(self, *, uid: str, candidate: User) -> None:
+        self.uid = uid
+        self.candidate = candidate
+        message = str(ENT_IDENTITY_OF_CANDIDATE) % {
+            "uid": uid,
+            "number": candidate.numero_dossier or candidate.username,
+            "email": candidate.email,
+        }
+        super().__init__(message, field="identifier")
 
 
 class DirectoryUnavailable(Exception):
@@ -412,7 +458,9 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
     member, or when a staff account (no campaign) is named by any of the entry's uids whatever its case, in
     ``uid_spelling`` or as the directory stores it (the account exists already: ``jean.dupont`` is ``jdupont``'s
     alias, ``Sophie.Gestion`` is ``sophie.gestion``, and an account added before ``uid_spelling`` is named
-    ``rene\u0301`` or with the trailing space), DirectoryUnavailable when the directory does not answer.
+    ``rene\u0301`` or with the trailing space), EntIdentityOfCandidate (a BusinessRuleError) when an ENT identity
+    named by one of the entry's uids is a candidate's (``_refuse_ent_identity_of_candidate``: nothing is created, the
+    message names the candidate account), DirectoryUnavailable when the directory does not answer.
     """
     identifier = identifier.strip()
     person = find_person(email=identifier) if "@" in identifier else find_person(uid=identifier)
@@ -427,6 +475,7 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
         with transaction.atomic():
             if existing.exists():
                 raise exists
+            _refuse_ent_identity_of_candidate(person)
             user = User(username=person.uid, is_staff=True, is_active=True, from_directory=True)
             _apply(user, person)
             user.set_unusable_password()
@@ -442,6 +491,32 @@ def create_staff_from_directory(*, identifier: str, actor: User | None) -> User:
         raise
     logger.info("staff %s created from the directory by %s", person.uid, getattr(actor, "username", "-"))
     return user
+
+
+def _refuse_ent_identity_of_candidate(person: DirectoryPerson) -> None:
+    """Raise EntIdentityOfCandidate when an ENT identity (the ``ent`` provider's, CAS or OpenID Connect) named by one
+    of the person's uids, whatever its case, belongs to an account that is not staff (a candidate's): created anyway,
+    the staff account would never get that identity (``link_ent_identity`` never moves one), and every ENT login of
+    its owner would open the candidate account. Nothing is deleted nor detached here: the central office decides."""
+    named = Q()
+    for uid in {person.uid, *person.uids, *person.directory_uids}:
+        named |= Q(uid__iexact=uid)
+    taken = (
+        SocialAccount.objects.filter(named, provider=ENT_PROVIDER_ID)
+        .exclude(user__is_staff=True)
+        .exclude(user__is_superuser=True)
+        .select_related("user")
+        .order_by("pk")
+        .first()
+    )
+    if taken is not None:
+        logger.warning(
+            "staff %s not created from the directory: ENT identity %s is account %s's (not staff)",
+            person.uid,
+            taken.uid,
+            taken.user.username,
+        )
+        raise EntIdentityOfCandidate(uid=taken.uid, candidate=taken.user)
 
 
 # The "batch" of the changes an ENT login makes (StaffDirectoryChange); rows written before OpenID Connect logins
@@ -551,15 +626,76 @@ def staff_for_login(username: str, *, ent_identity: bool = False) -> User | None
         logger.warning("login %s names %d staff accounts differing in case: none taken", username, len(matches))
     if user is None or not (user.is_staff or user.is_superuser):
         return None
+    return _logged_in_staff(user, ent_identity=ent_identity)
+
+
+def _logged_in_staff(user: User, *, ent_identity: bool) -> User:
+    """The rule of a staff account found for an ENT login: refreshed from the directory when one is configured
+    (``refresh_staff``), StaffDeactivated when it is (or has just become) inactive."""
     if user.is_active and is_configured():
         user = refresh_staff(user=user, ent_identity=ent_identity) or user
     if not user.is_active:
-        raise StaffDeactivated(username)
+        raise StaffDeactivated(user.username)
     return user
 
 
+def staff_for_directory_login(login: str, *, ent_identity: bool = False, staff_sign_in: bool = False) -> User | None:
+    """For an ENT login that names no staff account by its username (``staff_for_login`` answered None): when the
+    directory lists the login as staff (``LDAP_STAFF_FILTER``), the staff account named by another uid of the same
+    entry (an alias: ``s.gestion`` for ``sophie.gestion``, ``jean.dupont`` for ``jdupont``, whatever their case), with
+    the same rules as a username's (refreshed, StaffDeactivated when inactive); two: StaffLoginAmbiguous. No such
+    account: StaffAccountMissing when the login started from the back office (``staff_sign_in``: the candidates'
+    sign-up is not offered to someone who came to work), else None: from the candidates' side, a member of staff (an
+    employee applying to a DU, a doctoral student who teaches and whom the directory lists as staff too) applies as
+    anyone does.
+
+    None, and the login goes on as today (the candidates' path), without a directory, when the directory does not
+    answer (logged), or when it does not list the login as staff (a student, a former staff member, someone it does
+    not know, or a uid two entries share)."""
+    if not login or not is_configured():
+        return None
+    try:
+        person = find_person(uid=login)
+    except DirectoryUnavailable as exc:
+        logger.warning("directory unavailable, ENT login %s not looked up as staff: %s", login, exc)
+        return None
+    if person is None or not person.uid:
+        return None
+    named = Q()
+    for uid in {person.uid, *person.uids, *person.directory_uids}:
+        named |= Q(username__iexact=uid)
+    accounts = [
+        user for user in User.objects.filter(named, campaign__isnull=True) if user.is_staff or user.is_superuser
+    ]
+    if not accounts and not staff_sign_in:
+        logger.info("ENT login %s: the directory lists it as staff, no staff account; a candidate's login", login)
+        return None
+    if not accounts:
+        logger.info("ENT login %s: the directory lists it as staff, but no staff account exists; refused", login)
+        raise StaffAccountMissing(login)
+    if len(accounts) > 1:
+        logger.warning(
+            "ENT login %s: the directory entry's uids name %d staff accounts; none taken", login, len(accounts)
+        )
+        raise StaffLoginAmbiguous(login)
+    logger.info("ENT login %s is the directory alias of staff %s", login, accounts[0].username)
+    return _logged_in_staff(accounts[0], ent_identity=ent_identity)
+
+
+def started_from_back_office(next_url: str) -> bool:
+    """Whether an ENT login whose destination after it is ``next_url`` was started from the back office (its login
+    page, reached from ``/gestion/``): the one case where a member of staff without a staff account is told so."""
+    return bool(next_url) and urlsplit(next_url).path.startswith(reverse("admin:index"))
+
+
 def link_ent_identity(
-    *, provider: str, uid: str | None, login: str, extra_data: dict | None = None
+    *,
+    provider: str,
+    uid: str | None,
+    login: str,
+    extra_data: dict | None = None,
+    candidate_uid: str | None = None,
+    staff_sign_in: bool = False,
 ) -> SocialAccount | None:
     """The ENT identity ``(provider, uid)`` linked to the staff account whose username is ``login`` (the directory's
     uid, as the ENT names the person), or None when the login does not go to a staff account: then the candidates'
@@ -576,9 +712,21 @@ def link_ent_identity(
     active, ``refresh_staff``). An identity already linked to this account is returned as it is.
 
     ``uid`` None: the identity is named by the staff account's username (CAS, whose identity is the login: the login
-    matches the username whatever its case, and ``Sophie.Gestion`` is the one identity ``sophie.gestion``)."""
+    matches the username whatever its case, and ``Sophie.Gestion`` is the one identity ``sophie.gestion``).
+
+    A login that names no staff account by username, and whose identity is not linked to any account yet (its uid on
+    the candidates' path: ``candidate_uid``, else ``uid``; a known identity logs its owner in as ever, no directory
+    asked), is looked up in the directory (``staff_for_directory_login``): an alias of a staff account logs that
+    account in (the identity named by its username over CAS); a login the directory lists as staff without a staff
+    account raises StaffAccountMissing rather than open the candidates' sign-up when the login started from the back
+    office (``staff_sign_in``; from the candidates' side it goes on as a candidate's). A directory that does not
+    answer, or does not list the login as staff, changes nothing: the candidates' path goes on."""
     login = login.strip()
     staff = staff_for_login(login, ent_identity=True) if login else None
+    if staff is None and login and is_configured():
+        identity_uid = candidate_uid if candidate_uid is not None else uid
+        if identity_uid is not None and not SocialAccount.objects.filter(provider=provider, uid=identity_uid).exists():
+            staff = staff_for_directory_login(login, ent_identity=True, staff_sign_in=staff_sign_in)
     if staff is None:
         return None
     identity, created = SocialAccount.objects.get_or_create(

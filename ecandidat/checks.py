@@ -5,7 +5,9 @@ uploaded pieces go unscanned without ``CLAMD_ADDRESS``. They run with every mana
 project (``check``, ``check --deploy``, ``migrate``, ``runserver``) and with the ``ExecStartPre`` of the deployment
 examples (deploy/ecandidat.service), so gunicorn is never started with them failing. ``check_writable_folders``,
 ``check_site_url``, ``check_default_from_email`` and ``check_allowed_hosts`` run with ``check --deploy`` only: the
-service's ExecStartPre (as the service's user) and compose's ``migrate`` step.
+service's ExecStartPre (as the service's user) and compose's ``migrate`` step. So do two warnings:
+``check_ent_server_url`` (an ENT over plain http, ``ecandidat.W005``) and ``check_ldap_url`` (a directory read
+unencrypted, ``ecandidat.W006``), which ``--fail-level WARNING`` turns into a stop.
 
 Production is any settings module but ``ecandidat.settings.dev`` and ``ecandidat.settings.test``: those two ship
 known keys and run without clamd on purpose, so the checks leave them alone.
@@ -381,5 +383,47 @@ def check_download_accel_redirect(app_configs, **kwargs) -> list[Warning]:
             hint="Store the files on this disk or on S3 with signed URLs (AWS_STORAGE_BUCKET_NAME), or unset "
             "DOWNLOAD_ACCEL_REDIRECT_PREFIX (README, Production deployment, large downloads).",
             id="ecandidat.W004",
+        )
+    ]
+
+
+@register("security", deploy=True)
+def check_ent_server_url(app_configs, **kwargs) -> list[Warning]:
+    """ENT_SERVER_URL is the CAS prefix (``ENT_PROTOCOL=cas``: the service tickets are validated there, and the answer
+    names who logs in, staff included) or the OpenID Connect issuer (discovery, keys, tokens): over plain http a
+    machine on the way reads the tickets and codes, or answers as the ENT and logs anyone in as anyone."""
+    if not is_production() or not settings.ENT_SERVER_URL:
+        return []
+    if urlsplit(settings.ENT_SERVER_URL).scheme.lower() == "https":
+        return []
+    return [
+        Warning(
+            f"ENT_SERVER_URL is {settings.ENT_SERVER_URL}, not an https:// address: the ENT's answers (CAS tickets "
+            "and the login they name, OpenID Connect tokens and keys) would travel unencrypted and unauthenticated, "
+            "so a machine on the way could log anyone in as anyone, staff included.",
+            hint="Set ENT_SERVER_URL to the ENT's https:// address (e.g. https://cas.univ.fr/cas), in "
+            "/etc/ecandidat/env or compose's .env.",
+            id="ecandidat.W005",
+        )
+    ]
+
+
+@register("security", deploy=True)
+def check_ldap_url(app_configs, **kwargs) -> list[Warning]:
+    """An ``ldap://`` directory without ``LDAP_START_TLS`` is read in the clear (accounts.directory.connect): the bind
+    password crosses the network as it is, and a machine on the way answers as the directory (a staff member's
+    address, then a password reset). ``ldaps://``, or ``ldap://`` with StartTLS, checks the certificate."""
+    if not is_production() or not settings.LDAP_URL:
+        return []
+    if urlsplit(settings.LDAP_URL).scheme.lower() != "ldap" or settings.LDAP_START_TLS:
+        return []
+    return [
+        Warning(
+            f"LDAP_URL is {settings.LDAP_URL} without LDAP_START_TLS: the directory is read unencrypted, the bind "
+            "password (LDAP_BIND_PASSWORD) sent in the clear, and a machine on the way could answer as the "
+            "directory (a staff member's address, then a password reset).",
+            hint="Use ldaps:// in LDAP_URL, or set LDAP_START_TLS=1 for a directory reachable only over ldap:// "
+            "(the certificate is then checked as for ldaps://; LDAP_CA_FILE for the university's own CA).",
+            id="ecandidat.W006",
         )
     ]

@@ -35,11 +35,12 @@ def ent_providers(server_url: str, *, client_id: str = "ecandidat", secret: str 
     return {"openid_connect": {**provider, "APPS": [app]}}
 
 
-def cas_return(client: Client, ticket: str) -> dict[str, str]:
+def cas_return(client: Client, ticket: str, *, next_url: str = "") -> dict[str, str]:
     """The query the CAS server sends the browser ``client`` back with after it pressed the ENT button (which this
-    presses): ``s``, the value of this browser's login (``accounts.cas``: the return page logs in only the browser
-    that started the login), and ``ticket``. Call it before a query count: the button is a request of its own."""
-    client.post(reverse("accounts:cas_login"))
+    presses, on a login page whose destination is ``next_url``): ``s``, the value of this browser's login
+    (``accounts.cas``: the return page logs in only the browser that started the login), and ``ticket``. Call it
+    before a query count: the button is a request of its own."""
+    client.post(reverse("accounts:cas_login"), {"next": next_url} if next_url else {})
     return {"s": client.session[cas.SESSION_STATE], "ticket": ticket}
 
 

@@ -88,15 +88,16 @@ def csrf_token(session: requests.Session, url: str) -> str:
 
 
 def cas_login(
-    cas_app, username: str, session: requests.Session | None = None
+    cas_app, username: str, session: requests.Session | None = None, *, next_url: str = ""
 ) -> tuple[requests.Session, list[str], requests.Response]:
-    """Press the ENT button, log in on the ENT's form, follow the ticket back. Returns the session and every URL."""
+    """Press the ENT button (on a login page whose destination is ``next_url``), log in on the ENT's form, follow the
+    ticket back. Returns the session and every URL."""
     session = session or requests.Session()
     login_page = f"{cas_app.url}/accounts/login/"
     token = csrf_token(session, login_page)
     response = session.post(
         f"{cas_app.url}/compte/ent/cas/",
-        data={"csrfmiddlewaretoken": token},
+        data={"csrfmiddlewaretoken": token, **({"next": next_url} if next_url else {})},
         headers={"Referer": login_page},
         timeout=10,
     )

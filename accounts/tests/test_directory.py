@@ -150,9 +150,10 @@ def test_central_office_adds_staff_from_the_directory_in_the_back_office(
     client.force_login(central_manager)
     assert client.get(FROM_DIRECTORY).status_code == 200
 
-    # session, user, scope, existence check, insert, the address verified (another account's?, the account's: none,
-    # insert), the history's content type and line (who added it), session save (the message), and their savepoints
-    with django_assert_num_queries(14):
+    # session, user, scope, existence check, no ENT identity of a candidate under the entry's uids, insert, the
+    # address verified (another account's?, the account's: none, insert), the history's content type and line (who
+    # added it), session save (the message), and their savepoints
+    with django_assert_num_queries(15):
         response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion@univ-perp.fr"})
 
     user = User.objects.get(username="sophie.gestion")

@@ -58,9 +58,9 @@ def _addresses(user: User) -> list[tuple[str, bool, bool]]:
 def test_a_staff_member_added_from_the_directory_has_its_address_verified(
     stand_in_directory, django_assert_num_queries
 ):
-    # The savepoint; the uid taken?; the account saved; another account's verified address?; the account's addresses
-    # (none); the address created; release.
-    with django_assert_num_queries(7):
+    # The savepoint; the uid taken?; an ENT identity of a candidate under the entry's uids?; the account saved; another
+    # account's verified address?; the account's addresses (none); the address created; release.
+    with django_assert_num_queries(8):
         user = directory.create_staff_from_directory(identifier="sophie.gestion", actor=None)
 
     assert user.email == "Sophie.Gestion@univ-perp.fr"  # as the directory spells it

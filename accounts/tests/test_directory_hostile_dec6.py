@@ -336,8 +336,9 @@ def test_the_back_office_addition_is_in_the_accounts_history_by_whom(
     client.force_login(central_manager)
 
     # The session, the user, the request's savepoint, their scope; in a savepoint (2): the check (any of the entry's
-    # uids, any case), the account, its address (3), the history's content type and line; the request's release.
-    with django_assert_num_queries(14):
+    # uids, any case), no candidate's ENT identity under them, the account, its address (3), the history's content
+    # type and line; the request's release.
+    with django_assert_num_queries(15):
         response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion"}, language="fr")
 
     assert response.status_code == 302

@@ -393,9 +393,10 @@ def test_the_back_office_says_the_account_exists(client, central_manager, mocker
     client.force_login(central_manager)
     _the_check_misses_the_other_account(mocker)
 
-    # The session, the user, their scope; the (missed) check answers without a query; the insert refused, rolled back
-    # with its savepoint (4); the check again; the page's permissions (2); and the request's savepoint (2).
-    with django_assert_num_queries(12):
+    # The session, the user, their scope; the (missed) check answers without a query; no candidate's ENT identity; the
+    # insert refused, rolled back with its savepoint (4); the check again; the page's permissions (2); and the
+    # request's savepoint (2).
+    with django_assert_num_queries(13):
         response = client.post(FROM_DIRECTORY, {"identifier": "sophie.gestion"}, language="fr")
 
     assert response.status_code == 200
