@@ -2,16 +2,23 @@
 
 import functools
 import gc
+import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from time import monotonic
+from urllib.parse import parse_qs, urlsplit
 
+import redis
 from celery import Celery, signals
 from celery.contrib.django.task import DjangoTask
+from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
+
+from ecandidat.deployment import deployment_identity, deployment_label
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecandidat.settings.dev")
 
@@ -100,3 +107,166 @@ def freeze_what_the_process_inherited(**_kwargs) -> None:
     ``pre_fork``). A commission pack runs a full collection after each dossier (applications/packs.py); each now walks
     only what the task made (~5 ms instead of ~150 ms, issue 14)."""
     gc.freeze()
+
+
+# --- One deployment per queue and per cache prefix on a shared Redis ------------------------------------------------
+# Two deployments on one Redis (a "recette" beside production) that both leave CELERY_QUEUE and CACHE_KEY_PREFIX
+# unset share the queue "celery" and every cache key: each worker took the other's tasks (a mail task of the other
+# deployment finds no row in this database and returns "skipped": the mail waited for its sweeper) and the recette's
+# maintenance switch put production on the maintenance page. Nothing said so. Each worker now claims, in that Redis,
+# the queues it consumes and its deployment's cache prefix (a key holding ecandidat.deployment's identity and label),
+# and refuses to start on a queue another deployment has claimed; ``check --deploy`` reads the same keys
+# (ecandidat.checks.check_redis_deployment). A claim lives CLAIM_TTL_SECONDS after its worker's last refresh, so a
+# deployment removed frees its names within a week.
+CLAIM_KEY_PREFIX = "ecandidat:deployment"  # no kombu key starts so; cache keys are "<prefix>:<version number>:<key>"
+CLAIM_TTL_SECONDS = 7 * 24 * 3600
+CLAIM_REFRESH_SECONDS = 3600  # a worker running for weeks keeps its claims
+# EX_CONFIG: deploy/ecandidat-worker.service's RestartPreventExitStatus, so systemd does not restart it in a loop.
+CLAIM_REFUSED_EXIT_STATUS = 78
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A deployment's claim of one name (a queue, a cache prefix) in the shared Redis."""
+
+    key: str
+    what: str  # "the Celery queue 'celery'", "the cache key prefix '' (none)"
+    identity: str
+    label: str
+
+
+def claim_keys(queues: Iterable[str], cache_prefix: str) -> dict[str, str]:
+    """The keys a deployment consuming ``queues`` with ``cache_prefix`` claims, each with what it names."""
+    keys = {f"{CLAIM_KEY_PREFIX}:queue:{queue}": f"the Celery queue '{queue}'" for queue in sorted(queues)}
+    keys[f"{CLAIM_KEY_PREFIX}:cache:{cache_prefix}"] = (
+        f"the cache key prefix '{cache_prefix}'" if cache_prefix else "the empty cache key prefix"
+    )
+    return keys
+
+
+def claim_redis(url: str) -> redis.Redis:
+    """A short-lived client of the shared Redis: a dead host costs 2 s, never a blocked start."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def _decoded(key: str, what: str, raw: bytes | str | None) -> Claim | None:
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        return Claim(key, what, str(value["identity"]), str(value.get("label", "")))
+    except (ValueError, TypeError, KeyError):  # not ours to read: another deployment's, say so
+        return Claim(key, what, "", "an unreadable claim")
+
+
+def read_claims(client: redis.Redis, keys: dict[str, str]) -> list[Claim]:
+    """The claims found under ``keys`` (read only); raises RedisError/OSError when Redis does not answer."""
+    raws = client.mget(list(keys))
+    return [claim for (key, what), raw in zip(keys.items(), raws, strict=True) if (claim := _decoded(key, what, raw))]
+
+
+def claim_for_this_deployment(client: redis.Redis, keys: dict[str, str]) -> list[Claim]:
+    """Claims each of ``keys`` for this deployment (SET NX, else refreshes it when it is already ours) and returns the
+    claims found to be another deployment's, left as they are."""
+    identity, label = deployment_identity(), deployment_label()
+    mine = json.dumps({"identity": identity, "label": label})
+    others = []
+    for key, what in keys.items():
+        if client.set(key, mine, nx=True, ex=CLAIM_TTL_SECONDS):
+            continue
+        found = _decoded(key, what, client.get(key))
+        if found is None:  # expired between the two commands: claim it again
+            client.set(key, mine, nx=True, ex=CLAIM_TTL_SECONDS)
+        elif found.identity == identity:
+            client.set(key, mine, xx=True, ex=CLAIM_TTL_SECONDS)  # refreshed (and the label as it is today)
+        else:
+            others.append(found)
+    return others
+
+
+def redis_address(url: str) -> str:
+    """Where ``url`` points, without its credentials: host:port/db (or the socket's path)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"unix://{parts.path}"
+    return f"{parts.hostname}:{parts.port or 6379}/{redis_database(url)}"
+
+
+def redis_database(url: str) -> str:
+    """The database number ``url`` selects (redis-cli's -n)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parse_qs(parts.query).get("db", ["0"])[0]
+    return parts.path.lstrip("/") or "0"
+
+
+def shared_with(claim: Claim) -> str:
+    """The sentence naming another deployment's claim, for IT."""
+    return (
+        f"{claim.what} is claimed in this Redis by another deployment ({claim.label}, identity {claim.identity or '?'}"
+        f", key {claim.key})"
+    )
+
+
+def _consumed_queues(worker) -> list[str]:
+    return sorted(worker.app.amqp.queues.consume_from)
+
+
+def _claim_at_start(worker, *, exit_on_conflict: bool) -> None:
+    url = getattr(settings, "REDIS_URL", None)
+    if not url:
+        return  # no shared broker: nothing to claim
+    keys = claim_keys(_consumed_queues(worker), settings.CACHE_KEY_PREFIX)
+    client = claim_redis(url)
+    try:
+        others = claim_for_this_deployment(client, keys)
+    except (RedisError, OSError) as exc:
+        # As before: the worker starts and waits for its broker; the claims are written at the next refresh.
+        logger.warning("Deployment claim not written: Redis %s unreachable (%s)", redis_address(url), exc)
+        return
+    finally:
+        client.close()
+    if not others:
+        return
+    taken = [claim for claim in others if claim.key.startswith(f"{CLAIM_KEY_PREFIX}:queue:")]
+    refusing = exit_on_conflict and bool(taken)
+    if refusing:
+        consequence = "This worker refuses to start: consuming that queue would take the other deployment's tasks."
+    elif taken:
+        consequence = "Both deployments' workers consume that queue: each takes the other's tasks."
+    else:
+        consequence = "Both deployments read and write the same cache keys (maintenance switch, home message, limits)."
+    logger.error(
+        "Two deployments share the Redis %s: %s; this one is %s, identity %s. %s Set CELERY_QUEUE (and "
+        "CACHE_KEY_PREFIX) to a name of its own in each deployment's environment (/etc/ecandidat/env), e.g. "
+        "CELERY_QUEUE=recette, then restart its web, worker and beat services. If that other deployment no longer "
+        "exists (or was this one before its database moved; set DEPLOYMENT_ID to keep it across a move), delete its "
+        "claim: redis-cli -n %s DEL %s (a claim also expires %s days after its last worker stopped).",
+        redis_address(url),
+        "; ".join(shared_with(claim) for claim in others),
+        deployment_label(),
+        deployment_identity(),
+        consequence,
+        redis_database(url),
+        " ".join(claim.key for claim in others),
+        CLAIM_TTL_SECONDS // 86400,
+    )
+    if refusing:
+        raise SystemExit(CLAIM_REFUSED_EXIT_STATUS)
+
+
+@signals.worker_init.connect
+def claim_the_shared_redis(sender=None, **_kwargs) -> None:
+    """At a worker's start, once its queues are chosen and before it consumes: claims them and its deployment's cache
+    prefix in the shared Redis; exits (CLAIM_REFUSED_EXIT_STATUS) when another deployment has claimed one of its
+    queues. Only a cache prefix shared is logged without stopping: this worker takes nothing of the other's then.
+    Redis unreachable: a warning, and the start goes on as before."""
+    _claim_at_start(sender, exit_on_conflict=True)
+
+
+@signals.worker_ready.connect
+def refresh_the_claims_while_running(sender=None, **_kwargs) -> None:
+    """Every CLAIM_REFRESH_SECONDS, the running worker refreshes its claims (a conflict found then is logged: the
+    worker is already consuming, and the other deployment's worker was the one refused)."""
+    worker = sender.controller
+    sender.timer.call_repeatedly(CLAIM_REFRESH_SECONDS, _claim_at_start, (worker,), {"exit_on_conflict": False})

@@ -427,3 +427,45 @@ def check_ldap_url(app_configs, **kwargs) -> list[Warning]:
             id="ecandidat.W006",
         )
     ]
+
+
+@register("deployment", deploy=True)
+def check_redis_deployment(app_configs, **kwargs) -> list[Warning]:
+    """Another deployment has claimed this one's Celery queue or cache key prefix in the shared Redis (written by its
+    workers at their start: ecandidat.celery.claim_the_shared_redis): the two take each other's tasks and share the
+    maintenance switch. Read only; Redis unreachable gives no warning from this check (the connection tests say so).
+
+    A warning, not an error: the first deployment to start a worker holds the names, so an error could stop
+    production's web service because a recette claimed them first; the other deployment's worker already refuses to
+    start, which stops the taking of tasks."""
+    from redis.exceptions import RedisError  # noqa: PLC0415 - used by this check only
+
+    from ecandidat.celery import claim_keys, claim_redis, read_claims, redis_address, shared_with  # noqa: PLC0415
+    from ecandidat.deployment import deployment_identity, deployment_label  # noqa: PLC0415
+
+    url = getattr(settings, "REDIS_URL", None)
+    if not is_production() or not url:
+        return []
+    client = claim_redis(url)
+    try:
+        claims = read_claims(client, claim_keys([settings.CELERY_TASK_DEFAULT_QUEUE], settings.CACHE_KEY_PREFIX))
+    except (RedisError, OSError):
+        return []
+    finally:
+        client.close()
+    ours = deployment_identity()
+    return [
+        Warning(
+            f"{shared_with(claim)} on the Redis {redis_address(url)}; this deployment is {deployment_label()}, "
+            f"identity {ours}. "
+            "Each takes the other's tasks (a mail then waits for its sweeper) and one's maintenance switch closes "
+            "the other.",
+            hint="Set CELERY_QUEUE (and CACHE_KEY_PREFIX) to a name of its own in each deployment's environment "
+            "(/etc/ecandidat/env), e.g. CELERY_QUEUE=recette, then restart its services. If that deployment no "
+            f"longer exists (or was this one before its database moved: DEPLOYMENT_ID keeps it), delete {claim.key} "
+            "in Redis; a claim expires a week after its last worker stopped.",
+            id="ecandidat.W008",
+        )
+        for claim in claims
+        if claim.identity != ours
+    ]

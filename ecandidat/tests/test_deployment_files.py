@@ -143,7 +143,7 @@ def test_the_units_run_the_code_as_the_service_user_with_the_production_settings
         assert unit["User"] == ["ecandidat"], name
         assert unit["Group"] == ["ecandidat"], name
         assert unit["WorkingDirectory"] == ["/srv/ecandidat"], name
-        assert unit["Environment"] == ["DJANGO_SETTINGS_MODULE=ecandidat.settings.base"], name
+        assert unit["Environment"][0] == "DJANGO_SETTINGS_MODULE=ecandidat.settings.base", name
         assert unit["EnvironmentFile"] == ["/etc/ecandidat/env"], name
         assert unit["ProtectSystem"] == ["strict"], name
         assert unit["ReadWritePaths"] == ["/srv/ecandidat/var"], name
@@ -167,9 +167,10 @@ def test_the_worker_name_is_one_celery_can_expand():
     assert command[1:4] == ["-A", "ecandidat", "worker"]
     name = command[command.index("-n") + 1]
 
-    expanded = host_format(name, host="app1.univ.example")
+    # systemd puts in CELERY_QUEUE (the unit's default, else /etc/ecandidat/env's) before Celery expands %h.
+    expanded = host_format(name.replace("${CELERY_QUEUE}", "celery"), host="app1.univ.example")
 
-    assert expanded == "worker@app1.univ.example"
+    assert expanded == "worker-celery@app1.univ.example"
 
 
 def _longest_task_time_limit() -> int:
