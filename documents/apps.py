@@ -12,3 +12,4 @@ class DocumentsConfig(AppConfig):
         from ecandidat.connectivity import register  # noqa: PLC0415
 
         register(CLAMD)
+        import documents.checks  # noqa: F401, PLC0415 - registers the storage's deploy check (ecandidat.W007)

@@ -1,18 +1,22 @@
 """Where stored files go and how they leave: names, deletion after commit, fsync."""
 
 import functools
+import json
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ConnectionError as BotocoreConnectionError  # type: ignore[import-untyped]
 from botocore.exceptions import HTTPClientError
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage, default_storage
 from django.db import transaction
 
 from documents.models import Document
 from ecandidat.celery import registered_task
+from ecandidat.deployment import deployment_identity, deployment_label
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +166,88 @@ def sync_folder(folder: Path, *, label: str = "") -> None:
         logger.warning("%scould not flush %s", prefix, folder)
     finally:
         os.close(descriptor)
+
+
+# --- Which deployment the storage belongs to ------------------------------------------------------------------------
+#
+# ``remove_orphan_files`` deletes every file its own database does not list: run by one deployment on a bucket (or a
+# media root) another deployment also writes to (a recette next to production, two universities), it deleted the
+# other's pieces, letters and piece templates. The storage's root (under its ``location``, STORAGE_LOCATION) holds a
+# small marker naming the deployment that sweeps it (``ecandidat.deployment``): the sweep writes it when it is absent
+# and deletes nothing when it names another deployment. No prefix of the sweep holds it (they are folders under the
+# root), and ``orphan_files`` skips it by name besides.
+
+DEPLOYMENT_MARKER = ".ecandidat-deployment"
+
+
+@dataclass(frozen=True)
+class StorageOwner:
+    """The deployment a storage's marker names: its identity and what IT is shown of it."""
+
+    identity: str
+    label: str
+
+    def describe(self) -> str:
+        if self.label == "DEPLOYMENT_ID":
+            return f"DEPLOYMENT_ID={self.identity}"
+        return f"{self.label} ({self.identity})"
+
+
+def this_deployment() -> StorageOwner:
+    return StorageOwner(identity=deployment_identity(), label=deployment_label())
+
+
+def shareable(storage: Storage) -> bool:
+    """Whether another deployment could write to ``storage``: any storage but one held in this process's memory
+    (``InMemoryStorage``, the tests'), which no other process sees, so it has no marker."""
+    return not isinstance(storage, InMemoryStorage)
+
+
+def read_storage_owner(storage: Storage | None = None) -> StorageOwner | None:
+    """The deployment the marker of ``storage`` (default: ``default_storage``) names; None without a marker. A marker
+    that cannot be read as one (edited by hand, truncated) names no deployment: an owner with an empty identity,
+    which is never this deployment's. The storage's own errors (a bucket that does not answer) propagate."""
+    storage = storage or default_storage
+    try:
+        with storage.open(DEPLOYMENT_MARKER, "rb") as handle:
+            raw = handle.read(4096)
+    except FileNotFoundError:
+        return None
+    try:
+        content = json.loads(raw)
+        return StorageOwner(identity=str(content["identity"]), label=str(content["label"]))
+    except (ValueError, TypeError, KeyError):
+        return StorageOwner(identity="", label=f"unreadable marker {raw[:80]!r}")
+
+
+def write_storage_owner(storage: Storage | None = None, *, replace: bool = False) -> None:
+    """Write this deployment's marker at the root of ``storage``; ``replace``: over the one there
+    (``remove_orphan_files --adopt-storage``). Two processes writing it at once: the one whose copy the storage saved
+    under another name deletes it (a file system's save is exclusive; the caller reads the marker back)."""
+    storage = storage or default_storage
+    owner = this_deployment()
+    payload = json.dumps({"identity": owner.identity, "label": owner.label}, ensure_ascii=False) + "\n"
+    if replace:
+        storage.delete(DEPLOYMENT_MARKER)
+    saved = storage.save(DEPLOYMENT_MARKER, ContentFile(payload.encode()))
+    if saved != DEPLOYMENT_MARKER:
+        storage.delete(saved)
+
+
+def claim_storage(storage: Storage | None = None, *, write: bool = True) -> StorageOwner | None:
+    """None when ``storage`` is this deployment's to sweep: its marker names this deployment, or there was none and
+    it is written now (``write``; a dry run writes nothing). Else the other deployment its marker names: nothing
+    that no row of this database lists may be deleted there."""
+    storage = storage or default_storage
+    if not shareable(storage):
+        return None
+    ours = this_deployment()
+    owner = read_storage_owner(storage)
+    if owner is None:
+        if not write:
+            return None
+        write_storage_owner(storage)
+        owner = read_storage_owner(storage)  # another deployment's first run at the same moment: the last write holds
+    if owner is None or owner.identity == ours.identity:
+        return None
+    return owner

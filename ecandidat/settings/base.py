@@ -317,11 +317,31 @@ AWS_S3_TRANSFER_CONFIG = TransferConfig(num_download_attempts=1)
 # A file read from the bucket through storage.open() (dossier PDF, "Mes données", letters) is held in memory up to
 # this size, then in a temporary file: django-storages' default (0) keeps a whole object in memory.
 AWS_S3_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The prefix of this deployment's files in the bucket, e.g. "recette" or "univ-exemple/production": deployments that
+# share a bucket (a recette next to production, two universities) each need their own, or one's nightly
+# remove_orphan_files deletes the other's files (it deletes what its own database does not list). Empty (the default):
+# the bucket's root, where the rows of an existing deployment name their files; changing it later moves no file.
+# On this disk, each deployment needs its own MEDIA_ROOT instead. The sweep also refuses a storage whose marker
+# (.ecandidat-deployment, documents/storage.py) names another deployment.
+STORAGE_LOCATION = env_str("STORAGE_LOCATION", "").strip()
+if STORAGE_LOCATION and not re.fullmatch(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", STORAGE_LOCATION):
+    raise ImproperlyConfigured(
+        f"STORAGE_LOCATION={STORAGE_LOCATION!r}: a relative path in the bucket, of letters, digits, '.', '_' and '-' "
+        "separated by '/', with no '/' at either end, e.g. recette or univ-exemple/production; or empty."
+    )
+if STORAGE_LOCATION and set(STORAGE_LOCATION.split("/")) & {".", ".."}:
+    raise ImproperlyConfigured(f"STORAGE_LOCATION={STORAGE_LOCATION!r}: '.' and '..' are no folder names.")
+if STORAGE_LOCATION and not AWS_STORAGE_BUCKET_NAME:
+    raise ImproperlyConfigured(
+        "STORAGE_LOCATION is a prefix in the bucket (AWS_STORAGE_BUCKET_NAME), which is not set: on this disk, give "
+        "each deployment its own MEDIA_ROOT, and unset STORAGE_LOCATION."
+    )
 if AWS_STORAGE_BUCKET_NAME:
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "location": STORAGE_LOCATION,
             "endpoint_url": env_str("AWS_S3_ENDPOINT_URL"),
             "region_name": env_str("AWS_S3_REGION_NAME"),
             "access_key": env_str("AWS_ACCESS_KEY_ID"),

@@ -34,7 +34,7 @@ from applications.tests.factories_candidature import DocumentFactory, applicatio
 from applications.tests.helpers import post_file, released
 from documents import tasks
 from documents.models import Document
-from documents.storage import delete_files_on_commit
+from documents.storage import DEPLOYMENT_MARKER, delete_files_on_commit
 from documents.tests import hostile_files as hostile
 from documents.tests.s3_peer import S3Proxy, call_budget, production_storage
 from ecandidat.celery import app
@@ -94,7 +94,9 @@ def _task_class() -> type:
 
 
 def keys(s3_server, bucket) -> list[str]:
-    return sorted(o["Key"] for o in s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", []))
+    """The bucket's objects but the deployment marker the sweep writes at its root (documents.storage)."""
+    listed = s3_server.client().list_objects_v2(Bucket=bucket).get("Contents", [])
+    return sorted(o["Key"] for o in listed if o["Key"] != DEPLOYMENT_MARKER)
 
 
 def sweep(time_machine) -> str:
