@@ -201,6 +201,9 @@ COUNT_WORDS = {
     "orphan files deleted": pgettext_lazy("batch count", "orphan files deleted"),
     "unfinished uploads to abort": pgettext_lazy("batch count", "unfinished uploads to abort"),
     "unfinished uploads aborted": pgettext_lazy("batch count", "unfinished uploads aborted"),
+    # remove_orphan_files --adopt-storage: the storage's marker named this deployment's database at its former address
+    "storage to adopt": pgettext_lazy("batch count", "storage to adopt"),
+    "storage adopted": pgettext_lazy("batch count", "storage adopted"),
     # destroy_archived_campaigns: files the storage refused to delete, swept later by remove_orphan_files
     "files left for remove_orphan_files": pgettext_lazy("batch count", "files left for remove_orphan_files"),
     "mails to delete": pgettext_lazy("batch count", "mails to delete"),
