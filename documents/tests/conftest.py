@@ -3,6 +3,9 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.utils import translation
 
+from documents.tests.s3_peer import fresh_bucket, start_s3_server
+from ecandidat.tests.plugins.services import free_port
+
 
 @pytest.fixture(autouse=True)
 def _documents_settings(settings):
@@ -30,3 +33,19 @@ def _empty_rate_limits():
     clear_memory_cache()
     yield
     clear_memory_cache()
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """An S3-compatible server (moto_server, a separate process) for the module's tests on files in a bucket."""
+    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server, settings):
+    """A fresh private bucket per test, set as the default storage (Django rebuilds default_storage)."""
+    return fresh_bucket(s3_server, settings)

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from documents.tests.clamd_peer import ClamdPeer, read_command
-from documents.tests.s3_peer import SECRET_KEY, s3_options, start_s3_server
+from documents.tests.s3_peer import SECRET_KEY, s3_options
 from ecandidat import connectivity
 from ecandidat.connectivity import Outcome, run_check
 from ecandidat.tests.plugins.services import free_port
@@ -115,15 +115,6 @@ def test_clamd_not_configured(settings, address):
 
 
 # --- the file storage on S3 -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def storage_check():

@@ -17,26 +17,11 @@ from django.core.management import call_command
 
 from documents.management.commands.remove_orphan_files import MIN_AGE
 from documents.storage import DEPLOYMENT_MARKER
-from documents.tests.s3_peer import fresh_bucket, s3_options, start_s3_server
+from documents.tests.s3_peer import s3_options
 from ecandidat.models import BatchRun
-from ecandidat.tests.plugins.services import free_port
 from offers.tests.factories import CampaignFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture(scope="module")
-def s3_server(tmp_path_factory):
-    server = start_s3_server(free_port(), tmp_path_factory.mktemp("s3") / "moto.log")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(s3_server, settings):
-    return fresh_bucket(s3_server, settings)
 
 
 @pytest.fixture
