@@ -24,8 +24,11 @@ from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.files.storage import FileSystemStorage, storages
 from django.http.request import split_domain_port, validate_host
+from redis.exceptions import RedisError
 
 from ecandidat import admin_wording
+from ecandidat.celery import claim_keys, claim_redis, read_claims, redis_address, shared_with
+from ecandidat.deployment import deployment_identity, deployment_label
 from ecandidat.downloads import signs_urls
 
 NON_PRODUCTION_SETTINGS = frozenset({"ecandidat.settings.dev", "ecandidat.settings.test"})
@@ -438,11 +441,6 @@ def check_redis_deployment(app_configs, **kwargs) -> list[Warning]:
     A warning, not an error: the first deployment to start a worker holds the names, so an error could stop
     production's web service because a recette claimed them first; the other deployment's worker already refuses to
     start, which stops the taking of tasks."""
-    from redis.exceptions import RedisError  # noqa: PLC0415 - used by this check only
-
-    from ecandidat.celery import claim_keys, claim_redis, read_claims, redis_address, shared_with  # noqa: PLC0415
-    from ecandidat.deployment import deployment_identity, deployment_label  # noqa: PLC0415
-
     url = getattr(settings, "REDIS_URL", None)
     if not is_production() or not url:
         return []
