@@ -28,6 +28,7 @@ from ecandidat.connectivity import (
     CheckFailed,
     mask_url,
 )
+from ecandidat.deployment import deployment_identity
 
 STORAGE_PREFIX = "_connectivity-check/"  # the temporary object of the storage check: outside every campaign prefix
 
@@ -37,14 +38,17 @@ def _database_settings() -> dict:
 
 
 def _describe_database() -> str:
+    """The database's address, and the deployment identity it gives (``ecandidat.deployment``): what this deployment
+    writes in the storage's marker and in its Redis claims, for IT comparing two deployments that share them."""
     db = _database_settings()
     engine = db["ENGINE"].rpartition(".")[2]
+    deployment = gettext("deployment %(identity)s") % {"identity": deployment_identity()}
     if engine == "sqlite3":
-        return f"sqlite — {db['NAME']}"
+        return f"sqlite — {db['NAME']} · {deployment}"
     user = f"{db['USER']}:{MASK}@" if db.get("PASSWORD") else (f"{db['USER']}@" if db.get("USER") else "")
     host = db.get("HOST") or "localhost"
     port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"{engine}://{user}{host}{port}/{db['NAME']}"
+    return f"{engine}://{user}{host}{port}/{db['NAME']} · {deployment}"
 
 
 def _probe_database(timeout: float) -> str:
@@ -164,7 +168,9 @@ def _describe_storage() -> str:
     options = _default_storage_settings().get("OPTIONS", {})
     if backend.endswith("S3Storage"):
         endpoint = options.get("endpoint_url") or "AWS S3"
-        return f"S3 — {mask_url(endpoint)}, bucket {options.get('bucket_name')}"
+        described = f"S3 — {mask_url(endpoint)}, bucket {options.get('bucket_name')}"
+        location = str(options.get("location") or "").strip("/")
+        return f"{described}, prefix {location}/" if location else described
     if backend.endswith("FileSystemStorage"):
         return f"{backend.rpartition('.')[2]} — {options.get('location') or settings.MEDIA_ROOT}"
     return backend.rpartition(".")[2]

@@ -185,6 +185,28 @@ def test_database_answers_select_1_on_a_connection_of_its_own(django_assert_num_
     assert result.detail.split()[0] in ("SQLite", "PostgreSQL")
 
 
+def test_the_database_line_names_the_deployment_identity(settings):
+    """What this deployment writes in the storage's marker and its Redis claims (ecandidat.deployment), shown to IT
+    next to the database that gives it, in the reader's language."""
+    settings.DEPLOYMENT_ID = "recette-lyon"
+
+    assert check("database").describe().endswith(" · déploiement recette-lyon")
+    with translation.override("en"):
+        assert check("database").describe().endswith(" · deployment recette-lyon")
+
+
+def test_the_storage_line_names_the_deployments_prefix_in_a_shared_bucket(settings):
+    s3 = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "partage", "endpoint_url": "https://s3.univ.fr", "location": "recette"},
+    }
+    settings.STORAGES = {**settings.STORAGES, "default": s3}
+    assert check("storage").describe() == "S3 — https://s3.univ.fr, bucket partage, prefix recette/"
+
+    settings.STORAGES = {**settings.STORAGES, "default": {**s3, "OPTIONS": {**s3["OPTIONS"], "location": ""}}}
+    assert check("storage").describe() == "S3 — https://s3.univ.fr, bucket partage"
+
+
 @pytest.mark.django_db
 def test_database_out_of_reach_is_a_failure(monkeypatch):
     db = dict(connectivity_checks._database_settings())
