@@ -155,6 +155,10 @@ COUNT_WORDS = {
     "pieces recorded by this run": pgettext_lazy("batch count", "pieces recorded by this run"),
     "pieces sent by this run": pgettext_lazy("batch count", "pieces sent by this run"),
     "pieces missing from the storage": pgettext_lazy("batch count", "pieces missing from the storage"),
+    "pieces no longer validated, not sent": pgettext_lazy("batch count", "pieces no longer validated, not sent"),
+    "pieces moved from a withdrawn wish to another": pgettext_lazy(
+        "batch count", "pieces moved from a withdrawn wish to another"
+    ),
     # archive_campaigns, destroy_archived_campaigns
     "campaigns to archive": pgettext_lazy("batch count", "campaigns to archive"),
     "applications to freeze": pgettext_lazy("batch count", "applications to freeze"),

@@ -7,13 +7,16 @@ COD_TPJ) gets an ``OpiPiece`` row, keyed by the OPI code and COD_TPJ, for demate
 dossier's pieces are not in the storage). The same run, and every later run while the row is pending, puts the file
 in the day's files: ``<OPI code>_OPI/PJ_<COD_TPJ>_<OPI code>.<ext>`` in the ZIP and in ``OPI_EXPORT_DIR``, and the
 list ``opi-apogee-pj-YYYYMMDD.csv``. A file missing from the storage is reported (batch history, the OPI screen's
-message) and its row stays pending for the next run; a piece whose OPI was withdrawn meanwhile is not sent.
+message) and its row stays pending for the next run. A pending row goes as its piece is at the run: a piece no
+longer validated (refused since, quarantined) is not sent and its row is retired; one validated again with another
+file sends that file. A piece whose OPI was withdrawn meanwhile goes with the candidate's other transferred wish
+under the same OPI code, else is not sent.
 
 A file the antivirus has not cleared is never sent: the nightly re-scan with new signatures may find a validated
 piece's file infected after its row was made. Its pending rows let go of it (``detach_quarantined``, the receiver of
-``documents.scanning.document_quarantined``: the piece is then reported missing like any other), and every path that
-reads a file (``send_pending``, ``copy_into_zip``, ``folder_entries``) skips a document whose scan is not in
-``OPENABLE_SCANS``: a piece already sent is left out of the day's ZIP, named in ``PJ_MANQUANTES.txt``.
+``documents.scanning.document_quarantined``; the piece, refused, is not sent and the next run retires them), and
+every path that reads a file (``send_pending``, ``copy_into_zip``, ``folder_entries``) skips a document whose scan is
+not in ``OPENABLE_SCANS``: a piece already sent is left out of the day's ZIP, named in ``PJ_MANQUANTES.txt``.
 
 The files are read from the storage (file system or S3, ``default_storage``) in chunks, one at a time: never held
 whole in memory, never copied into the database.
@@ -30,13 +33,13 @@ from pathlib import PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.enums import OpiState, PieceStatus
-from applications.models import Application, OpiExport, OpiPiece, PieceSubmission
+from applications.models import Application, Opi, OpiExport, OpiPiece, PieceSubmission
 from applications.opi.apogee import upper_ascii
 from applications.opi.backends import BACKENDS, OpiBackend
 from applications.opi.pegase import write_csv
@@ -139,9 +142,10 @@ def record_pieces(applications: Iterable[Application]) -> int:
 
 def detach_quarantined(sender: type[Document], *, document: Document, **_: Any) -> None:
     """Receiver of ``documents.scanning.document_quarantined`` (same transaction): the PJ-OPI not sent yet let go of
-    the infected file, now under ``quarantine/``; each run then reports the piece missing, as any piece whose file is
-    gone, until a new file of the piece is validated and the OPI transferred again (``record_pieces``). A piece
-    already sent keeps its row (what went, and when); the day's ZIP leaves its file out (``copy_into_zip``)."""
+    the infected file, now under ``quarantine/``. The piece is refused with it (``take_off_quarantined_piece``): the
+    next run retires the row, unsent (``send_pending``); a new file of the piece validated goes when the OPI is
+    transferred again (``record_pieces``), or with the row if it is validated before that run. A piece already sent
+    keeps its row (what went, and when); the day's ZIP leaves its file out (``copy_into_zip``)."""
     OpiPiece.objects.pending().filter(document_id=document.pk).update(document=None)
 
 
@@ -158,22 +162,76 @@ def _in_storage(name: str) -> bool:
         return False
 
 
+def _rehang(pieces: list[OpiPiece], campaign: Campaign) -> tuple[list[OpiPiece], list[OpiPiece]]:
+    """The pending ``pieces`` that hang on a withdrawn OPI (``record_pieces`` hangs a common piece on the first
+    wish's OPI) move to another transferred, non-withdrawn OPI of the same candidate under the same code, when one
+    is left: the pieces are the candidate's, who still has a wish in Apogée. Returns the pieces to send (those of a
+    transferred OPI, and those moved) and those moved; a piece with no such OPI left is held back (never sent for a
+    withdrawal), as before. One query, only when some piece hangs on a withdrawn OPI."""
+    orphans = [piece for piece in pieces if piece.on_withdrawn]  # type: ignore[attr-defined]  # send_pending's
+    if not orphans:
+        return pieces, []
+    others = (
+        Opi.objects.filter(
+            application__campaign=campaign,
+            application__candidate_id__in={piece.submission.candidate_id for piece in orphans},
+            code__in={piece.code for piece in orphans},
+            state=OpiState.PASSED,
+            withdrawn=False,
+        )
+        .order_by("pk")
+        .values_list("code", "application__candidate_id", "pk")
+    )
+    heirs: dict[tuple[str, int], int] = {}
+    for code, candidate_id, pk in others:
+        heirs.setdefault((code, candidate_id), pk)
+    moved = []
+    for piece in orphans:
+        heir = heirs.get((piece.code, piece.submission.candidate_id))
+        if heir is not None:
+            piece.opi_id = heir
+            piece.on_withdrawn = False  # type: ignore[attr-defined]
+            moved.append(piece)
+    return [piece for piece in pieces if not piece.on_withdrawn], moved  # type: ignore[attr-defined]
+
+
 def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> tuple[list[OpiPiece], list[OpiPiece]]:
-    """Put the campaign's pending PJ-OPI in the ``day``'s files: those whose file is in the storage are marked
-    transferred that day; a missing file, or one the antivirus has not cleared, is reported and its row stays
-    pending. A piece whose OPI is no longer transferred (withdrawn, re-queued, cancelled) waits for it. Call inside
-    the run's transaction. Returns the pieces this call sent (for ``OPI_EXPORT_DIR``: an earlier run of the day put
-    its own there) and all the pieces of the day, with their candidate (for the list file and the ZIP)."""
-    pending = list(
+    """Put the campaign's pending PJ-OPI in the ``day``'s files, each as its piece is now (one query for them all,
+    with their pieces):
+
+    - a piece no longer validated (refused since, back to « Transmise », replaced by a file not checked yet,
+      quarantined) is not sent: its row is deleted (it never went; a piece validated again goes when its OPI is
+      transferred again, ``record_pieces``) and counted;
+    - a piece validated again with another file sends that file, the one validated now;
+    - a file in the storage and cleared by the antivirus is sent: the row is marked transferred that day; a missing
+      file, or one the antivirus has not cleared, is reported and its row stays pending.
+
+    A piece whose OPI is no longer transferred (re-queued, cancelled) waits for it; one whose OPI was withdrawn
+    moves to the candidate's other transferred wish under the same code (``_rehang``), else waits. Call inside the
+    run's transaction. Returns the pieces this call sent (for ``OPI_EXPORT_DIR``: an earlier run of the day put its
+    own there) and all the pieces of the day, with their candidate (for the list file and the ZIP)."""
+    rows: list[OpiPiece] = list(
         OpiPiece.objects.select_for_update(of=("self",))
         .pending()
-        .filter(opi__application__campaign=campaign, opi__state=OpiState.PASSED, opi__withdrawn=False)
-        .select_related("document")
+        .filter(opi__application__campaign=campaign)
+        .filter(Q(opi__state=OpiState.PASSED, opi__withdrawn=False) | Q(opi__withdrawn=True))
+        .annotate(on_withdrawn=F("opi__withdrawn"))
+        .select_related("document", "submission__document")
         .order_by("pk")
     )
+    pending, moved = _rehang(rows, campaign)
     now = timezone.now()
-    sent = []
+    sent: list[OpiPiece] = []
+    changed: list[OpiPiece] = [*moved]
+    stale: set[int] = set()
     for piece in pending:
+        submission = piece.submission
+        if submission.status != PieceStatus.VALIDATED or submission.document_id is None:
+            stale.add(piece.pk)
+            continue
+        if submission.document_id != piece.document_id:
+            piece.document = submission.document  # validated again with another file: the file validated now goes
+            changed.append(piece)
         if piece.document is None or not _sendable(piece.document) or not _in_storage(piece.document.file.name or ""):
             # Read by the central office (batch history, the OPI screen's message): in their language.
             report.add(MISSING_COUNT)
@@ -183,7 +241,13 @@ def send_pending(report: Report, *, campaign: Campaign, day: datetime.date) -> t
             continue
         piece.day, piece.transferred_at = day, now
         sent.append(piece)
-    OpiPiece.objects.bulk_update(sent, ["day", "transferred_at"])
+    saved = {piece.pk: piece for piece in [*changed, *sent] if piece.pk not in stale}
+    OpiPiece.objects.bulk_update(saved.values(), ["opi", "document", "day", "transferred_at"])
+    if stale:
+        OpiPiece.objects.filter(pk__in=stale).delete()
+        report.add("pieces no longer validated, not sent", len(stale))
+    if moved := [piece for piece in moved if piece.pk not in stale]:
+        report.add("pieces moved from a withdrawn wish to another", len(moved))
     report.add("pieces sent by this run", len(sent))
     return sent, list(
         OpiPiece.objects.of_day(day)

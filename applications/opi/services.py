@@ -30,7 +30,7 @@ from django.db.models import Count, F, Max, Prefetch, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from applications.enums import EventKind, OpiState, PegaseRemoval
+from applications.enums import EventKind, OpiState, PegaseRemoval, PieceStatus
 from applications.history import record_event, record_events
 from applications.models import Application, Candidate, Opi, OpiExport, OpiPiece
 from applications.opi import folder
@@ -190,12 +190,13 @@ class Requeue:
 @transaction.atomic
 def requeue_selected_opis(*, opi_ids: Iterable[int], actor: User) -> Requeue:
     """ "Rechargement des OPI / PJ-OPI": transferred or cancelled OPIs go back to pending, to be sent again with
-    their pieces (after the student records system's tables were purged, say). An OPI withdrawn before it was ever
-    transferred has nothing to send and is left alone. So is an OPI of a past campaign's application (its campaign no
-    longer active): the transfer takes the active campaign's only (``transfer_opis``), so it would never be sent
-    again, and its application, read only, would get a history row and hold its candidate back from the destruction
-    (``destroy_archived_campaigns`` waits for pending OPIs); it is counted in ``of_past_campaign``, for the caller to
-    say so. One locking statement whatever the number of OPIs.
+    their pieces (after the student records system's tables were purged, say): those whose piece is still validated
+    with the file that went (a piece refused since goes no more, and keeps its row as it went). An OPI withdrawn
+    before it was ever transferred has nothing to send and is left alone. So is an OPI of a past campaign's
+    application (its campaign no longer active): the transfer takes the active campaign's only (``transfer_opis``),
+    so it would never be sent again, and its application, read only, would get a history row and hold its candidate
+    back from the destruction (``destroy_archived_campaigns`` waits for pending OPIs); it is counted in
+    ``of_past_campaign``, for the caller to say so. One locking statement whatever the number of OPIs.
 
     Side effects: history row ``OPI_REQUEUED`` per OPI re-queued, with the actor.
     """
@@ -212,8 +213,12 @@ def requeue_selected_opis(*, opi_ids: Iterable[int], actor: User) -> Requeue:
     for opi in requeued:
         opi.state, opi.queued_at = OpiState.PENDING, now
     Opi.objects.bulk_update(requeued, ["state", "queued_at"])
-    # "Rechargement des OPI / PJ-OPI": their pieces go again with them (applications.opi.pieces).
-    OpiPiece.objects.filter(opi__in=requeued).update(day=None, transferred_at=None)
+    # "Rechargement des OPI / PJ-OPI": their pieces go again with them (applications.opi.pieces), those still
+    # validated with the file that went. A piece refused since keeps its row as it went (what went, and when), and
+    # goes no more; one validated again with another file goes with it when the OPI is transferred (record_pieces).
+    OpiPiece.objects.filter(
+        opi__in=requeued, submission__status=PieceStatus.VALIDATED, submission__document=F("document")
+    ).update(day=None, transferred_at=None)
     record_events([opi.application_id for opi in requeued], kind=EventKind.OPI_REQUEUED, actor=actor)
     return Requeue(requeued=len(requeued), of_past_campaign=len(locked) - len(requeued))
 

@@ -1,6 +1,6 @@
 """PJ-OPI and the nightly re-scan: a validated piece's file that new antivirus signatures find infected (moved under
-``quarantine/``) never goes to Apogée: its pending rows let go of it and are reported missing, and the day's ZIP,
-``OPI_EXPORT_DIR`` and a run's sending skip any file the antivirus has not cleared."""
+``quarantine/``) never goes to Apogée: its pending rows let go of it and, the piece refused, are retired by the next
+run; the day's ZIP, ``OPI_EXPORT_DIR`` and a run's sending skip any file the antivirus has not cleared."""
 
 import io
 import zipfile
@@ -87,7 +87,7 @@ def test_a_piece_sent_then_quarantined_is_left_out_of_the_days_zip(
     assert ENTRY in files[MISSING_NOTE].decode()
 
 
-def test_a_pending_piece_quarantined_lets_go_of_its_file_and_is_reported_missing(
+def test_a_pending_piece_quarantined_lets_go_of_its_file_and_is_retired_by_the_next_run(
     settings, tmp_path, peer, admitted_with_identity, django_capture_on_commit_callbacks
 ):
     stored = admitted_with_identity.document.file.name
@@ -106,8 +106,11 @@ def test_a_pending_piece_quarantined_lets_go_of_its_file_and_is_reported_missing
     report = Report()
     with django_capture_on_commit_callbacks(execute=True):
         export = transfer_opis(report)
-    assert report.counts[MISSING_COUNT] == 1
-    assert OpiPiece.objects.get().transferred_at is None
+    # The piece is refused with the quarantine (``take_off_quarantined_piece``): no longer validated, its row goes
+    # (it never went); a new file validated goes when the OPI is transferred again.
+    assert report.counts["pieces no longer validated, not sent"] == 1
+    assert MISSING_COUNT not in report.counts
+    assert not OpiPiece.objects.exists()
     assert not any(EICAR in content for content in entries(export).values())
     assert not any(EICAR in found.read_bytes() for found in tmp_path.rglob("*") if found.is_file())
 
