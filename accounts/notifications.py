@@ -1,9 +1,10 @@
 """The account mails (eCandidat CPT_MIN_*): declared here, registered by ``AccountsConfig.ready()``.
 
 They are sent by allauth through ``accounts.adapters.AccountAdapter.send_mail`` and by ``accounts.services``
-(e-mail change), always through the outbox. Their subject is an account (``User``, or None when the address
-belongs to nobody); the links come with each sending. They let people into their account, so the central
-office cannot switch them off (``ecandidat.notifications.ALWAYS_ON_CODES``) and their text must keep the link.
+(e-mail change, second factor removed by the helpdesk), always through the outbox. Their subject is an account
+(``User``, or None when the address belongs to nobody); the links come with each sending. They let people into
+their account, so the central office cannot switch them off (``ecandidat.notifications.ALWAYS_ON_CODES``) and their
+text must keep the link.
 """
 
 import datetime
@@ -11,8 +12,8 @@ import datetime
 from django.conf import settings
 from django.utils.formats import date_format
 from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from accounts.models import User
 from ecandidat.notifications import INSTITUTION_NAME, Kind, Notification, Variable
@@ -76,6 +77,34 @@ CHANGED_BY_STAFF = Variable(
 )
 CONTACT_EMAIL = Variable("contact_email", _("address of the helpdesk"), "assistance.ecandidat@univ.example")
 SITE_URL = Variable("site_url", _("address of eCandidat"), "https://ecandidat.univ.example/")
+
+# CPT_MIN_DOUBLE_AUTH_RETIREE, to the candidate whose second factor the helpdesk removed: which ones, when, whom to
+# tell if they did not ask for it (the same date, time, helpdesk and site as the notice above).
+# allauth's ``Authenticator.Type`` values, in the order the mail names them (its labels are allauth's jargon).
+_FACTOR_WORDS = {
+    "totp": _("the authenticator app"),
+    "webauthn": _("the security keys"),
+    "recovery_codes": _("the recovery codes"),
+}
+
+
+def _factors(kinds: tuple[str, ...]) -> str:
+    order = list(_FACTOR_WORDS)
+    ranked = sorted(kinds, key=lambda kind: order.index(kind) if kind in order else len(order))
+    words = [str(_FACTOR_WORDS.get(kind, kind)) for kind in ranked]
+    if len(words) < 2:
+        return "".join(words)
+    return gettext("%(factors)s and %(last)s") % {"factors": ", ".join(words[:-1]), "last": words[-1]}
+
+
+# « l'application d'authentification et les codes de récupération »: written in the mail's language when it is
+# rendered (the preview's sample too), as the dates above.
+factors_in_words = lazy(_factors, str)
+REMOVED_FACTORS = Variable(
+    "removed_factors",
+    _("the second factors removed, in words (“the authenticator app and the recovery codes”)"),
+    factors_in_words(("totp", "recovery_codes")),
+)
 
 _ACCOUNT = (INSTITUTION_NAME, FIRST_NAME, LAST_NAME, NUMERO_DOSSIER)
 _CANDIDATE = _("the candidate")
@@ -204,6 +233,19 @@ NOTIFICATIONS = (
         ),
         context=account_context,
         required=(NEW_EMAIL_MASKED.name,),
+    ),
+    # The owner hears that the helpdesk removed their second factor (a caller may have talked the helpdesk into it):
+    # a security mail, which cannot be switched off (``ecandidat.notifications.ALWAYS_ON_CODES``), and whose text
+    # must say what was removed.
+    Notification(
+        code="CPT_MIN_DOUBLE_AUTH_RETIREE",
+        label=_("second factor removed by the helpdesk, notice to the candidate"),
+        sent_when=_("the helpdesk removes the second factor of a candidate's account"),
+        recipient=_CANDIDATE,
+        template_base="accounts/email/cpt_min_double_auth_retiree",
+        variables=(*_ACCOUNT, REMOVED_FACTORS, CHANGE_DATE, CHANGE_TIME, CONTACT_EMAIL, SITE_URL),
+        context=account_context,
+        required=(REMOVED_FACTORS.name,),
     ),
     # Not a security mail: the central office may switch it off, and staff tick "inform the candidate" each time.
     Notification(

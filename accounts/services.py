@@ -39,7 +39,7 @@ from accounts.models import (
     PreviousEmailAddress,
     User,
 )
-from accounts.notifications import long_date
+from accounts.notifications import factors_in_words, long_date
 from ecandidat import parameters
 from ecandidat.absolute_urls import absolute_url
 from ecandidat.batches import Report
@@ -57,6 +57,9 @@ VALIDATION_MAIL_CODES = ("CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL")
 # The notice to the address an account had when its address is changed (``change_email``): its owner hears of it,
 # whoever made the change (ASVS V2.5, V3). It stays addressed there (``readdress_unsent_mails`` leaves it alone).
 FORMER_ADDRESS_NOTICE_CODE = "CPT_MIN_MODIF_MAIL_ANCIEN"
+# The notice to the candidate that the helpdesk removed their second factor (``remove_candidate_second_factor``): a
+# caller who talked the helpdesk into it is heard of by the account's owner (ASVS V2.5, V3).
+SECOND_FACTOR_REMOVED_NOTICE_CODE = "CPT_MIN_DOUBLE_AUTH_RETIREE"
 EMAIL_PER_CAMPAIGN_CONSTRAINT = "user_email_unique_per_campaign"  # accounts.models.User.Meta.constraints
 # Accounts, and then mails, per pass when the purge deletes the mails of the accounts it deletes (IN lists).
 MAIL_DELETION_CHUNK = 500
@@ -954,8 +957,12 @@ def remove_candidate_second_factor(*, user: User, actor: User) -> int:
 
     Written to the account's history in the back office with ``actor``, in the institution's language. Refused
     (``BusinessRuleError``) for a staff account (« Seconds facteurs du personnel » is theirs). Returns the number of
-    rows removed: 0 when the account had none (a double submit's second request), nothing recorded then. No mail:
-    the account mails have no notice of this change (``accounts.notifications``)."""
+    rows removed: 0 when the account had none (a double submit's second request), nothing recorded nor sent then.
+
+    The candidate is told at their account's address (CPT_MIN_DOUBLE_AUTH_RETIREE, a security mail the central office
+    cannot switch off, in the language their account keeps): which factors were removed, when, and whom to contact if
+    they did not ask for it, since a caller may have talked the helpdesk into it. Queued in the removal's transaction,
+    it leaves when the removal commits, never if it rolls back."""
     with transaction.atomic():
         user = User.objects.select_for_update(of=("self",)).get(pk=user.pk)
         if not user.is_candidate:
@@ -970,8 +977,32 @@ def remove_candidate_second_factor(*, user: User, actor: User) -> int:
                 "Second factor removed (%(kinds)s): the candidate logs in with their password alone."
             ) % {"kinds": ", ".join(str(kind.label) for kind in kinds)}
         _record_account_change(actor=actor, account=user, change_message=change_message)
+        _notify_second_factor_removed(user=user, kinds=tuple(kind.value for kind in kinds), actor=actor)
     logger.info("second factor of candidate account %s removed (%s) by %s", user.pk, removed, actor.pk)
     return removed
+
+
+def _notify_second_factor_removed(*, user: User, kinds: tuple[str, ...], actor: User) -> None:
+    """Queue, in the caller's transaction and in the language the account keeps, the notice to the account's address
+    that its second factors ``kinds`` (allauth's ``Authenticator.Type`` values) were removed by the helpdesk, now:
+    CPT_MIN_DOUBLE_AUTH_RETIREE. Nothing for an account without an address (nowhere to send it)."""
+    if not user.email:
+        return
+    moment = timezone.localtime()
+    with in_owner_language(user=user, actor=actor):
+        enqueue_notification_with(
+            SECOND_FACTOR_REMOVED_NOTICE_CODE,
+            user,
+            to=user.email,
+            extra={
+                "removed_factors": factors_in_words(kinds),  # written in the mail's language when it is rendered
+                "change_date": long_date(moment),
+                "change_time": moment.strftime("%H:%M"),
+                "contact_email": settings.INSTITUTION_CONTACT_EMAIL,
+                "site_url": absolute_url(reverse("home")),
+            },
+            about=user,
+        )
 
 
 def remember_ent_session(*, session_key: str, sid: str, sub: str) -> None:

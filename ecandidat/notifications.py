@@ -131,6 +131,7 @@ class Notification:
 # ``register`` refuses a notification whose ``required`` variables disagree with it.
 ALWAYS_ON_CODES = (
     "CPT_MIN_CREATE",
+    "CPT_MIN_DOUBLE_AUTH_RETIREE",
     "CPT_MIN_EXISTE",
     "CPT_MIN_ID_OUBLIE",
     "CPT_MIN_INCONNU",

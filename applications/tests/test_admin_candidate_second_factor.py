@@ -126,9 +126,10 @@ def test_the_helpdesk_removes_it_and_the_candidate_logs_in_with_the_password_alo
     client.get(_page(protected))  # per-process memos warm
 
     # Session, user, the request's savepoint, scope, the account; the service: savepoint, the account locked, the
-    # kinds of its authenticators, their deletion (one DELETE), the history line (content type cached), the two
-    # releases.
-    with django_assert_num_queries(12):
+    # kinds of its authenticators, their deletion (one DELETE), the history line (content type cached), the notice
+    # to the candidate (the language their account keeps, the central office's text for it, the outbox row), the
+    # two releases.
+    with django_assert_num_queries(15):
         response = client.post(_remove(protected))
 
     assert response.status_code == 302
@@ -148,7 +149,10 @@ def test_the_helpdesk_removes_it_and_the_candidate_logs_in_with_the_password_alo
     assert page.context["original"].second_factor is False
     history = client.get(reverse("admin:accounts_candidateaccount_history", args=[protected.pk]))
     assert _removed_message() in history.content.decode()
-    assert not OutboundEmail.objects.exists()  # no account mail tells of it (none declared)
+    # The candidate is told (CPT_MIN_DOUBLE_AUTH_RETIREE: applications/tests/test_second_factor_removed_notice.py).
+    assert list(OutboundEmail.objects.values_list("code", "to", "about_id")) == [
+        ("CPT_MIN_DOUBLE_AUTH_RETIREE", protected.email, protected.pk)
+    ]
 
     candidate = Client()
     login = candidate.post(LOGIN, {"login": protected.email, "password": persona_password})
@@ -167,6 +171,7 @@ def test_a_second_submit_removes_nothing_more_and_says_so(client, central_manage
         "This account has no second factor: nothing was removed."
     )
     assert LogEntry.objects.filter(object_id=str(protected.pk)).count() == 1
+    assert OutboundEmail.objects.filter(code="CPT_MIN_DOUBLE_AUTH_RETIREE").count() == 1  # one notice, not two
 
 
 @pytest.mark.parametrize("persona", REFUSED)

@@ -33,16 +33,17 @@ def subjects(campaign):
 def test_every_app_registers_its_mails_in_order():
     codes = notifications.codes()
 
-    assert codes[:9] == ["CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL", "CPT_MIN_ID_OUBLIE", "CPT_MIN_ID_OUBLIE_ENT"] + [
+    assert codes[:10] == ["CPT_MIN_CREATE", "CPT_MIN_MODIF_MAIL", "CPT_MIN_ID_OUBLIE", "CPT_MIN_ID_OUBLIE_ENT"] + [
         "CPT_MIN_EXISTE",
         "CPT_MIN_MODIF_MAIL_EXISTE",
         "CPT_MIN_INCONNU",
         "CPT_MIN_MODIF_MAIL_ANCIEN",  # the notice to the former address of an account
+        "CPT_MIN_DOUBLE_AUTH_RETIREE",  # the notice that the helpdesk removed the account's second factor
         "CPT_MIN_DELETE",
     ]
     # issue 12: LISTE_COMP_PROGRESSION; then TYPE_TRAIT_AC, _AD, _ATT, ALERT_PROPOSITION; then CPT_MIN_DELETE;
     # then CANDIDATURE_RELANCE_TRANSMISSION; then CPT_MIN_ID_OUBLIE_ENT (an ENT account, ENT_ACCOUNTS_PASSWORD off)
-    assert len(codes) == 9 + 26
+    assert len(codes) == 10 + 26
     assert {n.template_base.split("/")[0] for n in notifications.registered()} == {"accounts", "applications"}
 
 

@@ -139,6 +139,7 @@ def test_only_account_mails_are_protected():
         == notifications.ALWAYS_ON_CODES
         == (
             "CPT_MIN_CREATE",
+            "CPT_MIN_DOUBLE_AUTH_RETIREE",  # the helpdesk removed the second factor: a security mail, without a link
             "CPT_MIN_EXISTE",
             "CPT_MIN_ID_OUBLIE",
             "CPT_MIN_INCONNU",
@@ -371,6 +372,18 @@ class TestEnqueue:
                 language="fr",
                 subject="s",
                 body="${new_email_masked}",
+                in_service=False,
+            )
+
+    def test_the_notice_of_a_removed_second_factor_cannot_be_out_of_service_in_the_database(self):
+        """The owner of an account hears that the helpdesk removed its second factor, whatever the central office
+        ticks (ecandidat 0017)."""
+        with pytest.raises(IntegrityError):
+            MailTemplate.objects.create(
+                code="CPT_MIN_DOUBLE_AUTH_RETIREE",
+                language="fr",
+                subject="s",
+                body="${removed_factors}",
                 in_service=False,
             )
 
