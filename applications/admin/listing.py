@@ -29,12 +29,17 @@ from applications.models import ApplicationNote, ApplicationTag, SavedFilter, Ta
 from applications.models.candidature import COMMISSION_STATUS_FLAGS
 from applications.services import saved_filters
 from ecandidat.admin_base import bound_view
-from ecandidat.exceptions import BusinessRuleError
+from ecandidat.exceptions import BusinessRuleError, FieldRuleError
 from ecandidat.staff import scope_of
-from ecandidat.text import is_number
+from ecandidat.text import NUL, is_number
 from offers.models import Commission
 
 STATUS_PARAMETER = "dossier_status__exact"
+# A filter whose name the services refused (``save_filter_view``): what was typed and why, kept in the session for the
+# list the refusal redirects to, which shows them once in « My saved filters », open, the message next to the field.
+# Not rendered by the view that refused it: the list's links (filters, pages, search) are relative to its own address.
+SAVED_FILTER_RETRY = "applications.saved_filter_retry"
+SAVED_FILTERS_ANCHOR = "saved-filters"
 
 
 class TagFilter(admin.SimpleListFilter):
@@ -148,10 +153,13 @@ def status_counters(request, changelist: ChangeList, shown: set[str] | None = No
 
 
 def saved_filters_context(request, changelist: ChangeList) -> dict[str, Any]:
+    """The user's saved filters, the list's query to save, and a name refused just before (``SAVED_FILTER_RETRY``,
+    taken out of the session: shown once; no query, the session is read already)."""
     query = changelist.get_query_string(remove=["p"]).lstrip("?")
     return {
         "saved_filters": list(SavedFilter.objects.filter(user=request.user)),
         "current_query": query,
+        "saved_filter_retry": request.session.pop(SAVED_FILTER_RETRY, None),
     }
 
 
@@ -162,8 +170,17 @@ def save_filter_view(request, *, model_admin):
         raise PermissionDenied
     query = saved_filters.clean_query(request.POST.get("query", ""))
     back = reverse("admin:applications_application_changelist") + (f"?{query}" if query else "")
+    label = request.POST.get("label", "")
     try:
-        saved = saved_filters.save_filter(user=request.user, label=request.POST.get("label", ""), query=query)
+        saved = saved_filters.save_filter(user=request.user, label=label, query=query)
+    except FieldRuleError as error:
+        # A name empty (spaces only) or unsavable: back to the form, open, with what was typed and the message next
+        # to the field (``saved_filters_context``), rather than a message at the top of the page and an empty form.
+        request.session[SAVED_FILTER_RETRY] = {
+            "label": label[: saved_filters.LABEL_MAX_LENGTH].replace(NUL, ""),
+            "error": str(error),
+        }
+        return HttpResponseRedirect(f"{back}#{SAVED_FILTERS_ANCHOR}")
     except BusinessRuleError as error:
         messages.error(request, str(error))
     else:

@@ -38,7 +38,7 @@ from applications.admin.forms import (
     TagsForm,
 )
 from applications.admin.review import (
-    DECISION_ANCHOR,
+    DECISION_ERRORS_ANCHOR,
     DECISION_FROM_REVIEW,
     DECISION_OPERATION,
     DECISION_RETRY,
@@ -832,14 +832,15 @@ def operation_view(request, object_id, name, *, model_admin):
         # Sent from the dossier's own « Saisir un avis » and refused (a field, or the services): back to the dossier's
         # section, which shows what was posted with each error next to its field (``review._decision_entry``), rather
         # than this page, which shows none of the dossier. The form's fields only (the hidden decisions as they are
-        # now after the services' refusal: ``rebound`` above).
+        # now after the services' refusal: ``rebound`` above). Back to the section's error summary, not its heading:
+        # without JavaScript too, the next Tab starts from it and its links to the fields in error.
         request.session[DECISION_RETRY] = {
             "application": application.pk,
             "data": {name: form.data.getlist(name) for name in map(form.add_prefix, form.fields) if name in form.data},
             "refusal": refusal,
         }
         filters = request.GET.get("_changelist_filters", "")
-        return HttpResponseRedirect(review_change_url(application.pk, filters, DECISION_ANCHOR))
+        return HttpResponseRedirect(review_change_url(application.pk, filters, DECISION_ERRORS_ANCHOR))
     return operation_page(model_admin, request, operation, form, [application], bulk=False, back_url=change_url)
 
 

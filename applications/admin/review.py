@@ -259,6 +259,8 @@ NOTE_RETRY = "applications.note_retry"
 # the refusal redirects to, which shows the form again with each error next to its field, once.
 DECISION_OPERATION = "enter_decision"
 DECISION_ANCHOR = "decision-entry"
+# The error summary of an operation's form (includes/operation_form.html), which a refused entry comes back to.
+DECISION_ERRORS_ANCHOR = "operation-errors"
 DECISIONS_ANCHOR = "decisions"  # the Avis table, where an avis entered in the section above appears
 DECISION_RETRY = "applications.decision_retry"
 DECISION_FROM_REVIEW = "_from_review"  # a hidden field of the section's form: refused, the entry comes back here

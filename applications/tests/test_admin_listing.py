@@ -297,3 +297,46 @@ def test_the_cancellation_filter_has_a_heading_that_reads(
         response = client.get(changelist(), language=language)
 
     assert re.search(rf"<summary[^>]*>\s*{heading}\s*</summary>", response.content.decode())
+
+
+@pytest.mark.parametrize("typed", ["   ", ""])
+def test_a_name_refused_comes_back_in_the_open_form_with_the_message_beside_it(
+    client, django_assert_num_queries, centre_manager, formation, campaign, typed
+):
+    """A filter saved without a name (three spaces and Enter, at the keyboard) is refused next to its field, in
+    « Mes filtres enregistrés » open again, what was typed kept: not at the top of the page, the disclosure closed
+    (no filter saved yet) and the field emptied, which a keyboard user had to reach again from the top."""
+    make_application(formation, campaign=campaign)
+    client.force_login(centre_manager)
+    query = "dossier_status__exact=RE"
+
+    # session, user, scope and the list's permission; nothing written but what was typed, kept in the session (3)
+    with django_assert_num_queries(8):
+        response = client.post(reverse("admin:applications_application_save_filter"), {"label": typed, "query": query})
+
+    assert response.status_code == 302
+    assert response["Location"] == changelist(f"?{query}#saved-filters")
+    assert not SavedFilter.objects.exists()
+    # The list's queries (test_list_query_count_with_tags_does_not_grow) and the session written (what was typed
+    # taken out of it: a savepoint, its update, its release).
+    with django_assert_num_queries(20 + 3):
+        page = client.get(response["Location"]).content.decode()
+    details = re.search(r'<details id="saved-filters" class="saved-filters" open>(.*?)</details>', page, re.S)
+    assert details is not None
+    assert (
+        '<p class="errornote" id="saved-filter-label-error">Donnez un nom au filtre pour l’enregistrer.</p>'
+        in details.group(1)
+    )
+    field = re.search(r'<input type="text" name="label" id="saved-filter-label"[^>]*>', details.group(1))
+    assert field is not None
+    assert field.group(0) == (
+        f'<input type="text" name="label" id="saved-filter-label" maxlength="80" required value="{typed}" '
+        'aria-invalid="true" aria-describedby="saved-filter-label-error" autofocus>'
+    )
+    assert 'class="messagelist"' not in page  # not said a second time, away from the field
+    # Once: the list opened again has the form as before (closed: no filter saved).
+    with django_assert_num_queries(20):
+        again = client.get(changelist()).content.decode()
+    assert '<details id="saved-filters" class="saved-filters">' in again
+    assert "saved-filter-label-error" not in again
+    assert '<input type="text" name="label" id="saved-filter-label" maxlength="80" required>' in again

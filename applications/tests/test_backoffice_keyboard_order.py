@@ -8,6 +8,7 @@ import re
 import pytest
 from django.urls import reverse
 
+from applications.models import SavedFilter
 from applications.tests.factories_candidature import decision_type, make_application
 from applications.tests.helpers import operation_url
 from offers.enums import Avis
@@ -62,11 +63,13 @@ def test_on_the_dossier_page_too(client, commission_member, listed, django_asser
 
 
 def test_a_refused_action_is_an_alert(client, centre_manager, listed):
-    """A filter saved without a name is refused: an error, said as an alert, not as a status."""
+    """A filter saved under a name already used is refused: an error, said as an alert, not as a status. (One
+    without a name is said next to its field: test_admin_listing.)"""
     client.force_login(centre_manager)
+    SavedFilter.objects.create(user=centre_manager, label="Reçus", query_string="")
 
     page = client.post(
-        reverse("admin:applications_application_save_filter"), {"label": "", "query": ""}, follow=True
+        reverse("admin:applications_application_save_filter"), {"label": "Reçus", "query": ""}, follow=True
     ).content.decode()
 
     assert re.search(r'<div class="messages" role="alert"><ul class="messagelist">\s*<li class="error">', page)
@@ -81,8 +84,16 @@ def test_a_decision_form_sent_incomplete_says_so_first_and_beside_the_field(
     with django_assert_num_queries(12):
         page = client.post(operation_url(listed, "enter_decision"), {}).content.decode()
 
-    assert '<p class="errornote" role="alert">Please correct the error below.</p>' in page
-    assert page.index('class="errornote"') < page.index('<form method="post" novalidate>')
+    # The summary, focused on load (admin_a11y.js), leads to the field in error.
+    summary = re.search(
+        r'<div class="errornote" id="operation-errors" role="alert" tabindex="-1">(.*?)</div>', page, re.S
+    )
+    assert summary is not None
+    assert "<p>Please correct the error below.</p>" in summary.group(1)
+    assert re.findall(r"<li>.*?</li>", summary.group(1)) == [
+        '<li><a href="#id_decision_type">Decision: This field is required.</a></li>'
+    ]
+    assert page.index('id="operation-errors"') < page.index('<form method="post" novalidate>')
     assert re.search(r'<select name="decision_type"[^>]*aria-describedby="id_decision_type_error"', page)
 
 

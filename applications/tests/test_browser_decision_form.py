@@ -68,7 +68,8 @@ def test_only_the_fields_of_the_chosen_kind_are_shown(setup, browser_page):
     # A form sent back with an error shows the fields of the kind it was sent with.
     decision.select_option(label="Liste complémentaire")
     browser_page.get_by_role("button", name="Confirmer", exact=True).click()
-    browser_page.get_by_text("Un avis liste complémentaire nécessite un rang.").wait_for()
+    # Beside the field (the error summary's link to it says « Rang (liste complémentaire) : » first).
+    browser_page.get_by_text("Un avis liste complémentaire nécessite un rang.", exact=True).wait_for()
     assert _shown(browser_page) == {"Rang (liste complémentaire)"}
 
 

@@ -250,8 +250,9 @@ def test_an_unfavourable_avis_without_reason_comes_back_to_the_section_with_its_
         response = client.post(entry_url(application, filters), data)
 
     assert response.status_code == 302
+    # Back to the section's error summary (its anchor): without JavaScript too, the next Tab starts from it.
     assert response.url == change_url(application) + "?" + urlencode({"_changelist_filters": filters}) + (
-        "#decision-entry"
+        "#operation-errors"
     )
     assert not Decision.objects.exists()
     # A member's page (one more), the form checked again (its chosen type read) and the session written (the entry
@@ -260,7 +261,18 @@ def test_an_unfavourable_avis_without_reason_comes_back_to_the_section_with_its_
         page = client.get(response.url).content.decode()
     assert re.search(r"<title>Error: ", page)
     entry = section(page)
-    assert 'role="alert">Please correct the error below.' in entry
+    summary = re.search(
+        r'<div class="errornote" id="operation-errors" role="alert" tabindex="-1">(.*?)</div>', entry, re.S
+    )
+    assert summary is not None
+    assert "<p>Please correct the error below.</p>" in summary.group(1)
+    # One link, to the field in error (its id in the section: the page's other forms have a "comment" too).
+    assert re.findall(r"<li>.*?</li>", summary.group(1)) == [
+        (
+            '<li><a href="#decision-entry-refusal_reason">Reason (unfavourable decision): An unfavourable decision '
+            "needs a reason.</a></li>"
+        )
+    ]
     error = re.search(r'<ul class="errorlist" id="decision-entry-refusal_reason_error">(.*?)</ul>', entry)
     assert error is not None
     assert "An unfavourable decision needs a reason." in error.group(1)
@@ -287,10 +299,18 @@ def test_a_second_send_comes_back_to_the_section_with_the_refusal(client, commis
 
     response = client.post(entry_url(application), shown)
 
-    assert response.url == change_url(application) + "#decision-entry"
+    assert response.url == change_url(application) + "#operation-errors"
     assert Decision.objects.count() == 1
     entry = section(client.get(response.url).content.decode())
-    assert '<ul class="errorlist nonfield">' in entry
+    # The refusal concerns no one field: said as text in the summary, and not a second time in the form.
+    summary = re.search(
+        r'<div class="errornote" id="operation-errors" role="alert" tabindex="-1">(.*?)</div>', entry, re.S
+    )
+    assert summary is not None
+    refusal = re.findall(r"<li>(.*?)</li>", summary.group(1))
+    assert len(refusal) == 1
+    assert "<a " not in refusal[0]
+    assert "errorlist" not in entry
     assert f'name="shown_decisions" value="{application.pk}:{entered.pk}"' in entry
 
 

@@ -2,7 +2,7 @@
 // nameless. Loaded on every admin page (templates/admin/base_site.html); the widgets are drawn after this script
 // runs (Select2 on jQuery's ready, the horizontal filter on load, both again for each inline row added), so it
 // watches the page and fixes each widget as it appears. Without JavaScript neither widget exists: the plain
-// <select> keeps its <label>.
+// <select> keeps its <label>. It also moves the focus to an operation form's error summary (below).
 (function () {
   "use strict";
 
@@ -69,6 +69,14 @@
     if (search && label && document.getElementById(label)) {
       search.setAttribute("aria-labelledby", label);
     }
+  }
+
+  // An operation's form sent back with errors (includes/operation_form.html: « Saisir un avis » on its own page, on
+  // the dossier's, the bulk one): its error summary first, as the candidates' forms do (static/js/forms.js), so that
+  // it is read and its links lead to the fields in error (RGAA 11.10). The script is deferred: the page is parsed.
+  var errors = document.getElementById("operation-errors");
+  if (errors) {
+    errors.focus();
   }
 
   fix(document.documentElement);
