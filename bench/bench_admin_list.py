@@ -1,7 +1,11 @@
 """The back office's applications list with many applications: query count and server time.
 
 Usage: ``.venv/bin/python -m bench.bench_admin_list [--export] [COUNT ...]`` (default 10000). Rows are made with
-bulk_create. ``--export`` measures the list's « Exporter » (CSV and XLSX, the central office's whole list) instead of
+bulk_create, pieces included: three of the formation's own pieces per application at statuses in turn (about a third
+transmitted), and the candidate's shared ones (the institution's common piece, transmitted or validated; every fifth
+candidate, a common piece of their formation's centre or of another; every fourth, a piece of the formation's that
+they share), so that « Pièces à contrôler » (``?to_check=yes``) reads pieces as a campaign has them.
+``--export`` measures the list's « Exporter » (CSV and XLSX, the central office's whole list) instead of
 the page: through the view in the request (``EXPORT_IN_REQUEST_MAX_ROWS`` raised to the largest count: above it the
 application queues a background job), whose response streams, and the former way (the whole file built in memory
 with ``to_csv``/``to_xlsx``) for comparison; the peak is Python's (tracemalloc) while the response is read to its end.
@@ -15,7 +19,83 @@ from bench._harness import measure, test_database
 URL = "/gestion/applications/application/"
 
 
-def populate(count: int, *, start: int, formations, campaign, decision_types, actor) -> None:
+# The statuses of each application's own pieces, in turn: a transmitted, validated or refused piece has its file.
+PIECE_STATUSES = ["AT", "TR", "VA", "RE", "NC", "TR"]
+WITH_FILE = {"TR", "VA", "RE"}
+
+
+def piece_types(formations, centres):
+    """The piece types the bench's formations ask for: four of each formation's own (three answered per application,
+    the fourth shared by the candidate), the institution's common piece and one common piece per centre."""
+    from offers.models import PieceType  # noqa: PLC0415
+
+    institution = PieceType.objects.create(code="CV", label="CV", is_common=True)
+    per_centre = {
+        centre.pk: PieceType.objects.create(code=f"C{centre.pk}", label="Attestation", is_common=True, centre=centre)
+        for centre in centres
+    }
+    own = {}
+    for formation in formations:
+        own[formation.pk] = [
+            PieceType.objects.create(code=f"P{formation.pk}_{index}", label=f"Pièce {index}") for index in range(4)
+        ]
+        formation.piece_types.add(*own[formation.pk])
+    return {"institution": institution, "per_centre": per_centre, "own": own}
+
+
+def populate_pieces(applications, types) -> None:
+    """The applications' own pieces and their candidates' shared ones (one application per candidate here)."""
+    from applications.models import PieceSubmission  # noqa: PLC0415
+    from documents.models import Document  # noqa: PLC0415
+
+    planned = []  # (application or None, candidate id, piece type, status)
+    centres = list(types["per_centre"])
+    for index, application in enumerate(applications):
+        own = types["own"][application.formation_id]
+        for rank, piece_type in enumerate(own[:3]):
+            status = PIECE_STATUSES[(index + rank) % len(PIECE_STATUSES)]
+            planned.append((application, application.candidate_id, piece_type, status))
+        planned.append((None, application.candidate_id, types["institution"], "TR" if index % 2 else "VA"))
+        if index % 5 == 0:  # a common piece of their formation's centre, or of another (never to check here)
+            centre = centres[(index // 5) % len(centres)]
+            planned.append((None, application.candidate_id, types["per_centre"][centre], "TR"))
+        if index % 4 == 0:
+            planned.append((None, application.candidate_id, own[3], "TR"))
+    users = {application.candidate_id: application.created_by_id for application in applications}
+    documents = iter(
+        Document.objects.bulk_create(
+            [
+                Document(
+                    campaign_code="BENCH",
+                    file=f"BENCH/{number}.pdf",
+                    original_name="piece.pdf",
+                    size=1000,
+                    content_type="application/pdf",
+                    sha256="0" * 64,
+                    uploaded_by_id=users[candidate_id],
+                )
+                for number, (_application, candidate_id, _type, status) in enumerate(planned)
+                if status in WITH_FILE
+            ],
+            batch_size=5000,
+        )
+    )
+    PieceSubmission.objects.bulk_create(
+        [
+            PieceSubmission(
+                application=application,
+                candidate_id=candidate_id,
+                piece_type=piece_type,
+                status=status,
+                document=next(documents) if status in WITH_FILE else None,
+            )
+            for application, candidate_id, piece_type, status in planned
+        ],
+        batch_size=5000,
+    )
+
+
+def populate(count: int, *, start: int, formations, campaign, decision_types, actor, pieces) -> None:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from accounts.models import User  # noqa: PLC0415
     from applications.enums import DossierStatus  # noqa: PLC0415
@@ -68,6 +148,7 @@ def populate(count: int, *, start: int, formations, campaign, decision_types, ac
         ],
         batch_size=2000,
     )
+    populate_pieces(applications, pieces)
 
 
 def _page(client, params=None):
@@ -138,6 +219,7 @@ def main(counts: list[int], *, export: bool = False) -> None:
         ]
         central = StaffMembershipFactory(central=True).user
         manager = StaffMembershipFactory(centre=centres[0]).user
+        pieces = piece_types(formations, centres)
         created = 0
         for count in counts:
             populate(
@@ -147,6 +229,7 @@ def main(counts: list[int], *, export: bool = False) -> None:
                 campaign=campaign,
                 decision_types=decision_types,
                 actor=central,
+                pieces=pieces,
             )
             created = count
             if export:
@@ -176,6 +259,11 @@ def main(counts: list[int], *, export: bool = False) -> None:
                 measure(
                     f"admin list filtered (complete, decision to validate), {label}, {count} applications",
                     lambda c=client: _page(c, {"dossier_status__exact": "CO", "validated": "no"}),
+                    repeat=10,
+                )
+                measure(
+                    f"admin list « Pièces à contrôler » (to_check=yes), {label}, {count} applications",
+                    lambda c=client: _page(c, {"to_check": "yes"}),
                     repeat=10,
                 )
                 measure(
