@@ -152,6 +152,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # PostgreSQL: the hot candidate reads (ecandidat/prepared.py) are prepared once per connection on the server, which
 # then skips planning them. Off behind a connection pooler in transaction mode (README, settings).
 DATABASE_PREPARED_STATEMENTS = env_bool("DATABASE_PREPARED_STATEMENTS", True)
+# PostgreSQL: no JIT compilation of queries in this deployment's sessions. The back office's lists and home figures
+# are estimated above `jit_above_cost` at a large university's volume, and PostgreSQL then spent seconds compiling a
+# query that runs in a few hundred milliseconds (the central office's list sorted on « Pièces à contrôler » at 20,000
+# applications: 7.2 s of JIT for 0.3 s of execution). Set at connection (libpq's `options`); DATABASE_JIT=1 leaves the
+# server's setting, for a pooler that refuses startup options (then `ALTER ROLE … SET jit = off`, README).
+DATABASE_JIT = env_bool("DATABASE_JIT", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DATABASE_JIT:
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
 # redis://, rediss:// or unix://: anything else stops the start (ecandidat/env.py), not every login with a 500.
