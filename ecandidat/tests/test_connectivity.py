@@ -196,14 +196,14 @@ def test_the_database_line_names_the_deployment_identity(settings):
 
 
 def test_the_storage_line_names_the_deployments_prefix_in_a_shared_bucket(settings):
-    s3 = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {"bucket_name": "partage", "endpoint_url": "https://s3.univ.fr", "location": "recette"},
-    }
-    settings.STORAGES = {**settings.STORAGES, "default": s3}
+    def s3(location: str) -> dict:
+        options = {"bucket_name": "partage", "endpoint_url": "https://s3.univ.fr", "location": location}
+        return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+    settings.STORAGES = {**settings.STORAGES, "default": s3("recette")}
     assert check("storage").describe() == "S3 — https://s3.univ.fr, bucket partage, prefix recette/"
 
-    settings.STORAGES = {**settings.STORAGES, "default": {**s3, "OPTIONS": {**s3["OPTIONS"], "location": ""}}}
+    settings.STORAGES = {**settings.STORAGES, "default": s3("")}
     assert check("storage").describe() == "S3 — https://s3.univ.fr, bucket partage"
 
 
