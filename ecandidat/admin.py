@@ -469,8 +469,15 @@ class ParameterOverrideAdmin(admin.ModelAdmin):
 class DestroyedCampaignCountAdmin(ReadOnly, admin.ModelAdmin):
     """What remains of the campaigns destroyed by the nightly batch: anonymous counts, read-only."""
 
-    list_display = ["campaign_code", "accounts", "applications", "documents", "destroyed_at"]
-    readonly_fields = [f.name for f in DestroyedCampaignCount._meta.fields]
+    list_display = ["campaign_code", "accounts", "applications", "documents", "destruction"]
+    readonly_fields = [*(f.name for f in DestroyedCampaignCount._meta.fields), "destruction"]
+
+    @admin.display(description=_("destroyed at"), ordering="destroyed_at")
+    def destruction(self, count: DestroyedCampaignCount):
+        """The date the last account went; « en cours » while some remain (``DestroyedCampaignCount.destroyed_at``)."""
+        if count.destroyed_at is None:
+            return _("in progress (accounts remain)")
+        return count.destroyed_at  # shown as the admin shows a date and time (local time, the reader's format)
 
 
 class MailTemplateForm(forms.ModelForm):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Self
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -159,6 +160,10 @@ class OutboundEmail(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["to"], name="outbox_to_idx"),
+            # The address compared without case (``to__iexact``, i.e. UPPER("to") = UPPER(%s)): the nightly purge of
+            # unvalidated accounts asks, for each, whether its validation link was mailed; without this index
+            # PostgreSQL scanned the whole outbox once per account (3,000 accounts, 120,000 mails: over 10 minutes).
+            models.Index(Upper("to"), name="outbox_to_upper_idx"),
             # The sweeper's scan, every minute: only the rows still to send are indexed.
             models.Index(
                 fields=["next_attempt_at"],
@@ -404,7 +409,10 @@ class DestroyedCampaignCount(models.Model):
     accounts = models.PositiveIntegerField(_("accounts"))
     applications = models.PositiveIntegerField(_("applications"))
     documents = models.PositiveIntegerField(_("documents"))
-    destroyed_at = models.DateTimeField(_("destroyed at"), auto_now_add=True)
+    # Set when the campaign's last account is gone (applications.services.nightly.destroy_archived_campaigns); empty
+    # while a destruction is under way (interrupted, limited to a number of accounts a night, or accounts kept for
+    # their OPI work): the count is written when it begins, the date only when it is true.
+    destroyed_at = models.DateTimeField(_("destroyed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("destroyed campaign")

@@ -98,6 +98,8 @@ def test_candidates_with_opi_work_are_kept_named_and_destroyed_once_it_is_done(
     assert again.counts == {KEPT: 2}
     assert len(again.errors) == 1
     assert User.objects.filter(campaign=campaign).count() == 2
+    # The campaign is not said destroyed while some of its candidates remain (the back office: « en cours »).
+    assert DestroyedCampaignCount.objects.get().destroyed_at is None
 
     cancel_opis(opi_ids=[pending.opi.pk], actor=central_manager)
     mark_removed_in_pegase(opi_ids=[removal.opi.pk], actor=central_manager)
@@ -111,6 +113,7 @@ def test_candidates_with_opi_work_are_kept_named_and_destroyed_once_it_is_done(
     assert not Document.objects.exists()
     assert not default_storage.exists(held.file.name)
     assert DestroyedCampaignCount.objects.get().accounts == 4  # counted once, before anything went
+    assert DestroyedCampaignCount.objects.get().destroyed_at is not None  # with its last account
     assert run().counts == {}
 
 

@@ -149,7 +149,10 @@ def test_nightly_runs_every_batch_and_reports_a_failed_one(mocker):
 
 def test_admin_shows_the_batch_history_and_destroyed_campaigns_read_only(admin_client):
     run = run_batch("demo", _count)
-    DestroyedCampaignCount.objects.create(campaign_code="C2020", accounts=3, applications=4, documents=5)
+    DestroyedCampaignCount.objects.create(
+        campaign_code="C2020", accounts=3, applications=4, documents=5, destroyed_at=timezone.now()
+    )
+    DestroyedCampaignCount.objects.create(campaign_code="C2021", accounts=6, applications=7, documents=8)
 
     history = admin_client.get("/gestion/ecandidat/batchrun/")
     destroyed = admin_client.get("/gestion/ecandidat/destroyedcampaigncount/")
@@ -157,6 +160,7 @@ def test_admin_shows_the_batch_history_and_destroyed_campaigns_read_only(admin_c
     assert history.status_code == destroyed.status_code == 200
     assert "demo" in history.text
     assert "C2020" in destroyed.text
+    assert destroyed.text.count("en cours (des comptes restent)") == 1  # C2021's destruction has not ended
     assert admin_client.get("/gestion/ecandidat/destroyedcampaigncount/add/").status_code == 403
     assert admin_client.post(f"/gestion/ecandidat/batchrun/{run.pk}/change/", {"name": "x"}).status_code == 403
 
