@@ -137,7 +137,8 @@ def test_the_tags_mass_action_refuses_a_tag_out_of_range(
     assert not ApplicationTag.objects.exists()
     # The error summary's link leads to the first box of the field in error, without reading its choices again.
     page = added.content.decode()
-    assert 'href="#id_add_0"' in page and 'id="id_add_0"' in page
+    assert 'href="#id_add_0"' in page
+    assert 'id="id_add_0"' in page
 
 
 # the list's own (the action runs from it), the selection, the tags offered (twice) and whether any; no tag read back
