@@ -57,7 +57,8 @@ def _dossier_page(page, live_server, dossier, width):
 def _refuse_an_unfavourable_avis_without_reason(page, select: str) -> None:
     """At the keyboard: « Défavorable » chosen with the arrows, Tab to « Confirmer », Enter (no motive: refused)."""
     page.focus(select)
-    page.keyboard.press("ArrowDown")  # « Défavorable », the first option after the placeholder (sorted by label)
+    # « Défavorable »: the first option after the empty « --------- » choice (options sorted by label).
+    page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.selectedOptions[0].text") == "Défavorable"
     for _ in range(20):  # without JavaScript, every kind's fields are on the way
         page.keyboard.press("Tab")

@@ -7,7 +7,7 @@ from django.utils import translation
 from applications.tests.factories_candidature import DecisionTypeFactory
 from applications.tests.opi.helpers import make_candidate
 from offers.enums import Avis
-from offers.tests.factories import FormationFactory
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +58,14 @@ def other_formation(centre, commission):
 @pytest.fixture
 def opi_candidate(campaign):
     return make_candidate(campaign)
+
+
+# The piece types of the PJ-OPI tests (``test_pieces*.py``, ``test_s46_quarantine.py``): each has an Apogée code.
+@pytest.fixture
+def identity(db):
+    return PieceTypeFactory(code="CNI", siscol_code="CNI", is_common=True)
+
+
+@pytest.fixture
+def bac_marks(db):
+    return PieceTypeFactory(code="RELEVE_BAC", siscol_code="RBAC")

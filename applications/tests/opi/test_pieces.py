@@ -38,16 +38,6 @@ def _apogee_with_pieces(settings):
     settings.OPI_PIECES = True
 
 
-@pytest.fixture
-def identity(db):
-    return PieceTypeFactory(code="CNI", siscol_code="CNI", is_common=True)
-
-
-@pytest.fixture
-def bac_marks(db):
-    return PieceTypeFactory(code="RELEVE_BAC", siscol_code="RBAC")
-
-
 def admitted(campaign, formation, manager, decision_type, *, username="AB123456"):
     candidate = make_candidate(campaign, username=username)
     return admit(candidate, formation, manager=manager, decision_type=decision_type)

@@ -30,7 +30,6 @@ from applications.tests.opi.helpers import (
 )
 from documents.tests import hostile_files as hostile
 from ecandidat.batches import Report
-from offers.tests.factories import PieceTypeFactory
 
 CNI = "ECAB123456_OPI/PJ_CNI_ECAB123456.pdf"
 STALE = "pieces no longer validated, not sent"
@@ -42,16 +41,6 @@ DAY6, DAY7, DAY8 = DAY1, DAY1.replace(day=7), DAY1.replace(day=8)
 def _apogee_with_pieces(settings):
     settings.OPI_BACKEND = "apogee"
     settings.OPI_PIECES = True
-
-
-@pytest.fixture
-def identity(db):
-    return PieceTypeFactory(code="CNI", siscol_code="CNI", is_common=True)
-
-
-@pytest.fixture
-def bac_marks(db):
-    return PieceTypeFactory(code="RELEVE_BAC", siscol_code="RBAC")
 
 
 def admitted(campaign, formation, manager, decision_type, *, username="AB123456", ine="1234567890a"):

@@ -18,7 +18,6 @@ from documents.models import Document
 from documents.tests.clamd_peer import ClamdPeer
 from documents.tests.hostile_files import EICAR
 from ecandidat.batches import Report
-from offers.tests.factories import PieceTypeFactory
 
 OLD = "ClamAV 1.0.7/26999/Sat Nov 23 09:37:00 2024"
 NEW = "ClamAV 1.0.7/27000/Sun Nov 24 09:37:00 2024"
@@ -39,11 +38,6 @@ def peer(settings):
     settings.CLAMD_ADDRESS = peer.address
     yield peer
     peer.close()
-
-
-@pytest.fixture
-def identity(db):
-    return PieceTypeFactory(code="CNI", siscol_code="CNI", is_common=True)
 
 
 @pytest.fixture
