@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from applications.dossier_pdf import build_dossier_pdf
 from applications.models import FormAnswer
 from applications.tests.factories_candidature import make_application
-from documents.tests.conftest import clear_memory_cache
+from documents.tests.fixtures import clear_memory_cache
 from offers.models import ComplementaryForm
 from offers.tests.factories import FormationFactory, make_question
 

@@ -18,9 +18,8 @@ from django.urls import reverse
 from storages.backends.s3 import S3Storage
 
 from applications.tests.nginx_peer import built_pack, example_block, get, start_nginx
-from documents.tests.s3_peer import fresh_bucket, start_s3_server
 from ecandidat.downloads import PRESIGNED_URL_SECONDS
-from ecandidat.tests.plugins.services import free_port, wait_until
+from ecandidat.tests.plugins.services import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -47,26 +46,6 @@ CLIENT_HEADERS = {
     "content-security-policy",
     "strict-transport-security",
 }
-
-
-@pytest.fixture(scope="module")
-def s3_log(tmp_path_factory):
-    """moto_server's log: one line per request it got, with its method."""
-    return tmp_path_factory.mktemp("s3") / "moto.log"
-
-
-@pytest.fixture(scope="module")
-def s3_server(s3_log):
-    server = start_s3_server(free_port(), s3_log)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bucket(s3_server, settings):
-    return fresh_bucket(s3_server, settings)
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from applications.models import Application, FormAnswer, PieceSubmission
 from applications.services.complementary_forms import remind_unanswered_forms
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate, make_application
 from applications.tests.helpers import REVIEW_PAGE_QUERIES, change_url
-from documents.tests.conftest import clear_memory_cache
+from documents.tests.fixtures import clear_memory_cache
 from ecandidat.models import OutboundEmail
 from offers.models import ComplementaryForm
 from offers.tests.factories import CentreFactory, FormationFactory
