@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
+from django.contrib.admin.views.main import PAGE_VAR
 from django.db.models import F
 from django.http import Http404, HttpResponseNotAllowed
 from django.urls import path
@@ -51,6 +52,51 @@ from applications.models.sva import age_in_days
 from ecandidat import parameters
 from ecandidat.admin_base import InStaffScope, ReadOnly, StaffReads, bound_view
 from ecandidat.staff import scope_of
+
+# --- the list's page size ---------------------------------------------------------------------------------------
+
+# The rows per page the list offers (« Candidatures par page : 50 · 100 · 200 »): up to eCandidat's 200 of a mass
+# action (``operations.BULK_LIMIT``), all ticked at once on one page; 50 unless the list's address says otherwise.
+PAGE_SIZES = (50, 100, 200)
+# Not ``per_page``: Django's ``get_query_string(remove=["p"])`` (the page number) drops every parameter whose name
+# starts with it, and the status counters and the saved filters remove the page so (``listing``).
+PER_PAGE_VAR = "rows"
+
+
+def chosen_page_size(request) -> int:
+    """The page size of ``request``'s list: its ``rows`` when it is one of ``PAGE_SIZES``, else the first (a
+    value typed by hand, or of a size no longer offered: the list as usual, not an error)."""
+    value = request.GET.get(PER_PAGE_VAR, "")
+    return next((size for size in PAGE_SIZES if str(size) == value), PAGE_SIZES[0])
+
+
+class ApplicationsPage(ApplicationChangeList):
+    """The list with the page size the user chose (``PER_PAGE_VAR`` in its address, not a filter: Django refuses a
+    parameter no filter expects with ``?e=1``). Every link of the list keeps it, as they keep the filters: the
+    filters, the columns' sort, the pages, the search form, the status counters, the saved filters, the exports and
+    the dossiers opened from it (``_changelist_filters``), whose pages read the same list through this class. No
+    query more: the rows of a page come in one query (and their tags in one), whatever its size."""
+
+    def get_filters_params(self, params=None):
+        lookup_params = super().get_filters_params(params)
+        lookup_params.pop(PER_PAGE_VAR, None)
+        return lookup_params
+
+    def get_results(self, request):
+        self.list_per_page = chosen_page_size(request)
+        super().get_results(request)
+
+    def page_sizes(self) -> list[dict]:
+        """Each size offered, with the link that shows it from the first page (the list's other parameters kept)."""
+        return [
+            {
+                "size": size,
+                "url": self.get_query_string({PER_PAGE_VAR: size}, [PAGE_VAR]),
+                "selected": size == self.list_per_page,
+            }
+            for size in PAGE_SIZES
+        ]
+
 
 # --- the admin --------------------------------------------------------------------------------------------------
 
@@ -96,7 +142,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
     ]
     search_help_text = gettext_lazy("Name, dossier number, e-mail or INE.")
     show_full_result_count = False
-    list_per_page = 50
+    list_per_page = PAGE_SIZES[0]  # the user chooses up to 200 (``ApplicationsPage``)
     date_hierarchy = None
     actions = [
         "action_set_status",
@@ -247,7 +293,7 @@ class ApplicationAdmin(ReadOnly, StaffReads, InStaffScope, admin.ModelAdmin):
         )
 
     def get_changelist(self, request, **kwargs):
-        return ApplicationChangeList
+        return ApplicationsPage
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

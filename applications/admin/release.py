@@ -32,8 +32,9 @@ from applications.services.release import (
     is_stalled,
     never_started,
     preview_release,
+    queue_release,
     refused_unread,
-    request_release,
+    released_by,
     requeue_lost_release,
     retry_release,
 )
@@ -158,8 +159,23 @@ def _job_url(job: ReleaseJob) -> str:
 
 def bulk_release(model_admin, request, applications, form):
     """A selection of ``BACKGROUND_RELEASE_FROM`` or more: queue it and open its progress page (None: run it here),
-    with the decisions the page previewed (``form``: a valid ``ReleaseForm``)."""
+    with the decisions the page previewed (``form``: a valid ``ReleaseForm``).
+
+    « Confirmer » clicked twice: the second request waits for the first (``released_by``, ``queue_release``: both
+    serialise the user's releases), then, for a small selection run here, finds every decision validated by this
+    user and says so, back to the list as it was filtered, rather than refuse each one as « déjà validé »; for a big
+    one, finds the first's job still waiting or running and opens its page, rather than queue a second job of as
+    many refusals."""
     if len(applications) < BACKGROUND_RELEASE_FROM:
+        if released_by(request.user, [application.pk for application in applications]):
+            messages.info(
+                request,
+                gettext(
+                    "All these decisions are already validated and sent, by you (the confirmation was sent twice?): "
+                    "nothing more was done."
+                ),
+            )
+            return HttpResponseRedirect(request.get_full_path())
         return None
     if refused_unread(applications, actor=request.user) == len(applications):
         # Nothing to validate (each one's decision validated already, none, cancelled…): no job, which would only
@@ -169,7 +185,7 @@ def bulk_release(model_admin, request, applications, form):
         )
         return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
     try:
-        job = request_release(
+        job, queued = queue_release(
             actor=request.user,
             application_ids=[application.pk for application in applications],
             decision_ids=form.cleaned_data["decisions"],
@@ -177,7 +193,10 @@ def bulk_release(model_admin, request, applications, form):
     except BusinessRuleError as error:
         messages.error(request, str(error))
         return HttpResponseRedirect(reverse("admin:applications_application_changelist"))
-    messages.success(request, gettext("The release of %(count)d decisions has started.") % {"count": job.total})
+    if queued:
+        messages.success(request, gettext("The release of %(count)d decisions has started.") % {"count": job.total})
+    else:
+        messages.info(request, gettext("This release is already under way: here is its progress."))
     return HttpResponseRedirect(_job_url(job))
 
 

@@ -292,21 +292,68 @@ def _release_task() -> Task:
     return registered_task("applications.tasks.run_release_job")
 
 
+def _serialise_releases(actor: User) -> None:
+    """Lock ``actor``'s row until the caller's transaction ends (the request's, ``ATOMIC_REQUESTS``): two releases
+    of theirs (« Confirmer » clicked twice, two tabs) run one after the other, the second once the first has
+    committed, and it then reads what the first wrote (its job, its validations). ``no_key``: the rows that refer to
+    the account (a decision it validates, its history, a job it asks for) are still written meanwhile, by this
+    release and by others; only another lock of the row waits (``saved_filters``, ``dossier``: the same kind)."""
+    list(User.objects.select_for_update(of=("self",), no_key=True).filter(pk=actor.pk).values_list("pk", flat=True))
+
+
+def released_by(actor: User, application_ids: Iterable[int]) -> bool:
+    """Whether the latest decision of every one of ``application_ids`` is validated, by ``actor``: the same release
+    confirmed again (a double click on « Confirmer », the page sent again), which would only refuse each application
+    as « déjà validé ». Waits first for any release of theirs under way in another request (``_serialise_releases``:
+    the second click of a double click reads the first's validations once it has committed, not before). Two
+    queries, whatever the number (none without any)."""
+    ids = sorted(set(application_ids))
+    if not ids:
+        return False
+    with transaction.atomic(savepoint=False):  # the caller's transaction, where it has one (the request's)
+        _serialise_releases(actor)
+        mine = Application.objects.filter(pk__in=ids).annotate(validator=latest_decision("validated_by"))
+        return mine.filter(validator=actor.pk).count() == len(ids)
+
+
+def queue_release(
+    *, actor: User, application_ids: list[int], decision_ids: Iterable[int] | None = None
+) -> tuple[ReleaseJob, bool]:
+    """``request_release``, and whether the job is a new one: False when a release of ``actor`` of the very same
+    applications is already waiting or running (« Confirmer » clicked twice: the second request gets the first's
+    job, not a second job that would only refuse each application as « déjà validé »). Their requests are serialised
+    on their account's row (``_serialise_releases``), so that two clicks at once make one job; the scope is checked
+    first. Three queries: the scope, the lock, their jobs under way."""
+    ids = sorted(set(application_ids))
+    _check_scope(actor, ids)
+    with transaction.atomic(savepoint=False):  # no savepoint inside the request's transaction: held to its end
+        _serialise_releases(actor)
+        under_way = ReleaseJob.objects.filter(
+            requested_by=actor,
+            status__in=(ReleaseJob.Status.PENDING, ReleaseJob.Status.RUNNING),
+            total=len(ids),
+        ).order_by("created_at", "pk")
+        for job in under_way:
+            if job.application_ids == ids:
+                logger.info("release job %s asked for again by user %s: the same one", job.public_id, actor.pk)
+                return job, False
+        job = ReleaseJob.objects.create(
+            requested_by=actor,
+            application_ids=ids,
+            decision_ids=None if decision_ids is None else sorted(set(decision_ids)),
+            total=len(ids),
+        )
+        _release_task().delay_on_commit(job.pk)
+    return job, True
+
+
 def request_release(
     *, actor: User, application_ids: list[int], decision_ids: Iterable[int] | None = None
 ) -> ReleaseJob:
     """Record a release of ``application_ids`` (each validatable by ``actor``) and queue it after commit;
-    ``decision_ids``: the decisions staff previewed (``validate_current_decision``'s ``expected``)."""
-    ids = sorted(set(application_ids))
-    _check_scope(actor, ids)
-    job = ReleaseJob.objects.create(
-        requested_by=actor,
-        application_ids=ids,
-        decision_ids=None if decision_ids is None else sorted(set(decision_ids)),
-        total=len(ids),
-    )
-    _release_task().delay_on_commit(job.pk)
-    return job
+    ``decision_ids``: the decisions staff previewed (``validate_current_decision``'s ``expected``). The same release
+    of theirs already waiting or running is returned instead of a second one (``queue_release``)."""
+    return queue_release(actor=actor, application_ids=application_ids, decision_ids=decision_ids)[0]
 
 
 # A release whose task was lost (its publish refused while Redis was unreachable, ecandidat.celery.Task: "left for

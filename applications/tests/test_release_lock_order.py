@@ -190,7 +190,9 @@ def test_a_lock_conflict_on_a_selection_is_a_refusal_not_a_500(
     client.force_login(centre_manager)
     chosen = [entered["a1"].pk, entered["a2"].pk]
 
-    with django_assert_num_queries(20):  # the selection, its checks, then the formations' lock, refused
+    # The selection, its checks, the user's releases serialised and its decisions read (+2: ``release.released_by``,
+    # a double click), then the formations' lock, refused.
+    with django_assert_num_queries(22):
         response = client.post(
             reverse(CHANGELIST),
             {"action": "action_validate_decisions", "_selected_action": chosen, "apply": "1"},
