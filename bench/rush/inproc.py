@@ -187,6 +187,7 @@ def main(argv: list[str]) -> int:
     seeding.reset_uploads(str(state / "seed.json"))
     renew_sessions([row["session"] for row in seeded])
 
+    from django.conf import settings  # noqa: PLC0415
     from django.core.files.uploadedfile import SimpleUploadedFile  # noqa: PLC0415
 
     from applications.models import Application  # noqa: PLC0415
@@ -199,7 +200,7 @@ def main(argv: list[str]) -> int:
     def as_candidate(row):
         browser.cookies.clear()
         if row is not None:
-            browser.cookies["sessionid"] = row["session"]
+            browser.cookies[settings.SESSION_COOKIE_NAME] = row["session"]
         return browser
 
     def page(path_of, *, logged_in=True):

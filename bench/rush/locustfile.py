@@ -114,7 +114,7 @@ def _headers(candidate: dict | None, number: int) -> dict:
         "X-Forwarded-For": f"10.{number // 65536 % 256}.{number // 256 % 256}.{number % 256}",
     }
     if candidate is not None:
-        headers["Cookie"] = f"sessionid={candidate['session']}; csrftoken={candidate['csrf']}"
+        headers["Cookie"] = candidate["cookie"]
     return headers
 
 

@@ -689,7 +689,7 @@ def request(
     }
     body = None
     if candidate is not None:
-        headers["Cookie"] = f"sessionid={candidate['session']}; csrftoken={candidate['csrf']}"
+        headers["Cookie"] = candidate["cookie"]
     if pdf is not None:
         assert candidate is not None
         headers["Origin"] = f"https://127.0.0.1:{port}"

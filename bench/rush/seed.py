@@ -28,6 +28,7 @@ def _setup() -> None:
 def seed(candidates: int) -> dict:
     # Deferred: Django is set up by the benchmark harness before these run (bench/_harness.py).
     from allauth.account.models import EmailAddress  # noqa: PLC0415
+    from django.conf import settings  # noqa: PLC0415
     from django.core.management import call_command  # noqa: PLC0415
     from django.test import Client  # noqa: PLC0415
 
@@ -112,10 +113,14 @@ def seed(candidates: int) -> dict:
         assert slots, "no demo formation asks for pieces"
         client = Client()
         client.force_login(user)
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        csrf = secrets.token_hex(16)  # 32 characters: an unmasked CSRF secret, as the cookie holds
         rows.append(
             {
-                "session": client.cookies["sessionid"].value,
-                "csrf": secrets.token_hex(16),  # 32 characters: an unmasked CSRF secret, as the cookie holds
+                "session": session,
+                "csrf": csrf,
+                # The Cookie header as a browser sends it, with the deployment's names (__Host-… with DEBUG off).
+                "cookie": f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}",
                 "application": str(application.public_id),
                 "pieces": slots,
             }

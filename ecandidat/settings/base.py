@@ -87,8 +87,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Default deny: every view needs a login unless it opts out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "ecandidat.middleware.MaintenanceMiddleware",
+    # Before the maintenance: its page shows what a form saved just before the window said (the page it redirects
+    # to is answered by the maintenance), instead of holding it until the window ends.
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A session logged out by SessionRefreshMiddleware at SESSION_ABSOLUTE_AGE says why (ecandidat/sessions.py), on
+    # the maintenance page too.
+    "ecandidat.sessions.SessionEndedMessageMiddleware",
+    "ecandidat.middleware.MaintenanceMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # Staff may activate a first authenticator app only with an enrolment secret (accounts/staff_enrolment.py).
@@ -710,9 +715,20 @@ SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_ENGINE = "ecandidat.sessions"  # Django's database store, its row read by a prepared query (issue 14)
 SESSION_REFRESH_AFTER = max(1, min(300, SESSION_COOKIE_AGE // 9))
+# Absolute lifetime (ANSSI, OWASP): a logged-in session ends this many seconds after its login, however active it is;
+# the person logs in again (ecandidat/sessions.py). 12 hours by default, never shorter than SESSION_COOKIE_AGE.
+SESSION_ABSOLUTE_AGE = env_int("SESSION_ABSOLUTE_AGE", max(12 * 3600, SESSION_COOKIE_AGE), minimum=SESSION_COOKIE_AGE)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+# Over HTTPS (DEBUG off), the __Host- prefix: browsers keep such a cookie only if it is Secure, has Path=/ and no
+# Domain, so no other host of the university's domain (a sibling application, a subdomain taken over) can set or
+# overwrite it (session fixation, CSRF token injection). The domains and paths stay Django's (none, and /): the
+# project has no FORCE_SCRIPT_NAME, each deployment its own host name. With DEBUG on (http://), Django's names.
+_session_cookie_name = "sessionid" if DEBUG else "__Host-ecandidat_session"
+_csrf_cookie_name = "csrftoken" if DEBUG else "__Host-ecandidat_csrftoken"
+SESSION_COOKIE_NAME = env_str("SESSION_COOKIE_NAME", _session_cookie_name).strip() or _session_cookie_name
+CSRF_COOKIE_NAME = env_str("CSRF_COOKIE_NAME", _csrf_cookie_name).strip() or _csrf_cookie_name
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

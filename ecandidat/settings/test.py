@@ -27,6 +27,11 @@ CACHES = {
 }
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+# Django's cookie names back, not base's __Host- ones (DEBUG is off here): a browser drops a __Host- cookie that is not
+# Secure, and the live test servers speak http://, so their browser tests would never stay logged in.
+# ecandidat/tests/test_cookie_prefix.py checks the production names.
+SESSION_COOKIE_NAME = "sessionid"
+CSRF_COOKIE_NAME = "csrftoken"
 
 LOGGING = {"version": 1, "disable_existing_loggers": False, "root": {"level": "WARNING"}}
 # No collectstatic in tests: whitenoise serves from the finders.
