@@ -23,6 +23,11 @@ SWITCH_MEMORY_SECONDS = 5.0
 # How long before the nightly window the candidate pages warn that the application is about to close.
 WINDOW_WARNING_MINUTES = 60
 
+# The methods that send nothing to save (RFC 9110 « safe »; Django's CSRF check lets the same ones through). Only a
+# request of another method (a form posted) is told on the maintenance page that what it sent was not saved: a GET
+# is often the page a form posted just before the window redirects to (post/redirect/get), its form already saved.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
 # (is_on, message, uploads_paused, uploads_message): the switch row, as the memory and the cache hold it.
 SwitchRow = tuple[bool, str, bool, str]
 
@@ -231,6 +236,11 @@ def page_for(request: HttpRequest, user) -> HttpResponse | None:
     login (``accounts.adapters.AccountAdapter.pre_login``: the login page passes the middleware, for staff) for the
     account about to be logged in, before they are logged in. ``user`` may be None (nobody yet) or an account not
     saved yet (an unknown ENT identity).
+
+    Only a request that sends something (not in ``SAFE_METHODS``: a form posted as the maintenance started) is
+    told that it was not saved. A GET is not: it may be the page that a form saved just before the window
+    redirects to, and that page shows the messages the form left (« Votre candidature a été transmise… »;
+    ``MessageMiddleware`` runs before ``MaintenanceMiddleware``).
     """
     if user is not None and user.is_authenticated and user.is_staff:
         return None
@@ -242,6 +252,7 @@ def page_for(request: HttpRequest, user) -> HttpResponse | None:
         "ecandidat/maintenance.html",
         {
             "message": message,
+            "sent_not_saved": request.method not in SAFE_METHODS,
             "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
             "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
         },

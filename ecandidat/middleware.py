@@ -49,7 +49,9 @@ class MaintenanceMiddleware:
     """During the nightly window (or when the switch is on), candidates get a 503 maintenance page.
 
     Staff keep access. A form posted as the window opens is refused whole: the view never runs, so nothing is
-    half-saved, and the candidate can post it again after the window.
+    half-saved, and the page says that what was sent was not saved. A GET is not told so: it is often the page a
+    form saved just before the window redirects to. After ``MessageMiddleware`` (settings), so that this page shows
+    what that form said (« Votre candidature a été transmise… ») instead of holding it until the morning.
     """
 
     def __init__(self, get_response):
