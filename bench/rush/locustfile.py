@@ -198,7 +198,8 @@ class UploadUser(FastHttpUser):
     @task
     def upload(self) -> None:
         if TARGET == "bare":
-            candidate = {"session": "none", "csrf": "b" * 32}
+            # The bare project (bench/bare) keeps Django's cookie names.
+            candidate = {"session": "none", "csrf": "b" * 32, "cookie": f"sessionid=none; csrftoken={'b' * 32}"}
             url = "/upload/"
         else:
             slot = next(self.slots, None)
