@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from applications.concurrency import EditConflict
 from applications.dates import confirmation_date, effective_return_deadline
-from applications.enums import ANSWER_LABELS
+from applications.enums import ANSWER_LABELS, EventKind
 from applications.forms import QuestionsForm, WithdrawalForm
 from applications.forms_tab import form_rows, forms_for, missing_forms
 from applications.letters import (
@@ -31,7 +31,7 @@ from applications.letters import (
     letter_response,
     open_letter,
 )
-from applications.models import Application, Candidate, DecisionLetter
+from applications.models import Application, ApplicationEvent, Candidate, DecisionLetter
 from applications.permissions import can_answer, can_cancel, can_change_pieces, can_transmit, can_withdraw
 from applications.pieces import piece_rows, pieces_table_context
 from applications.questions import missing_questions, question_rows, questions_locked_reason
@@ -47,6 +47,10 @@ from offers.enums import ApplicationMode, Avis
 from offers.models import Formation
 
 FORMS_TAB_TEMPLATE = "applications/includes/forms_tab.html"
+# A second tap on « Candidater » or « Transmettre » (on a slow line the first answer has not come yet) finds the work
+# done and is refused; when this same account did it this recently, it is the same tap's echo and is answered as the
+# first one was (same success messages, same page) instead of with the refusal that hid them.
+DOUBLE_SUBMIT_WINDOW = datetime.timedelta(minutes=2)
 
 
 # The candidate's applications (not cancelled) with their formations, and one of them with what the recap shows,
@@ -185,8 +189,11 @@ def apply(request, formation_id):
         try:
             application = services.create_application(candidate=candidate, formation=formation, actor=request.user)
         except BusinessRuleError as error:
-            messages.error(request, str(error))
-            return redirect("applications:apply", formation.pk)
+            just_made = _just_applied(request, candidate, formation, error)
+            if just_made is None:
+                messages.error(request, str(error))
+                return redirect("applications:apply", formation.pk)
+            application = just_made
         messages.success(
             request,
             _("Your application to the formation %(title)s has been registered.") % {"title": formation.shown_title},
@@ -200,6 +207,24 @@ def apply(request, formation_id):
         request,
         "applications/candidature/apply.html",
         {"formation": formation, "refusal": refusal, "existing": existing, "missing_step": _missing_step(candidate)},
+    )
+
+
+def _just_applied(request, candidate: Candidate, formation: Formation, error: BusinessRuleError) -> Application | None:
+    """The application to ``formation`` that this account created within ``DOUBLE_SUBMIT_WINDOW``, when ``error``
+    is the refusal "already applied" (one query then, none otherwise): the second tap of a double tap."""
+    if str(error) != _("You have already applied to this formation."):
+        return None
+    return (
+        Application.objects.active()
+        .filter(
+            candidate=candidate,
+            formation=formation,
+            created_by=request.user,
+            created_at__gte=timezone.now() - DOUBLE_SUBMIT_WINDOW,
+        )
+        .only("public_id")
+        .first()
     )
 
 
@@ -359,24 +384,39 @@ def transmit(request, public_id):
     try:
         services.transmit_application(application=application, actor=request.user)
     except BusinessRuleError as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(
-            request,
-            _(
-                "Your application to %(title)s has been transmitted: the commission will examine it. Your "
-                "supporting documents can no longer be changed, unless the commission asks you to."
-            )
-            % {"title": application.formation.shown_title},
+        if not _just_transmitted(request, application, error):
+            messages.error(request, str(error))
+            return _detail(application)
+    messages.success(
+        request,
+        _(
+            "Your application to %(title)s has been transmitted: the commission will examine it. Your "
+            "supporting documents can no longer be changed, unless the commission asks you to."
         )
-        messages.success(
-            request,
-            _(
-                "Check your e-mails: if your dossier has been transmitted correctly, you have received a message "
-                "confirming it."
-            ),
-        )
+        % {"title": application.formation.shown_title},
+    )
+    messages.success(
+        request,
+        _(
+            "Check your e-mails: if your dossier has been transmitted correctly, you have received a message "
+            "confirming it."
+        ),
+    )
     return _detail(application)
+
+
+def _just_transmitted(request, application: Application, error: BusinessRuleError) -> bool:
+    """Whether ``error`` is the refusal "already transmitted" and this account transmitted ``application`` within
+    ``DOUBLE_SUBMIT_WINDOW`` (its history row « Dossier transmis »; one query then, none otherwise): the second tap
+    of a double tap."""
+    if str(error) != _("Your application has already been transmitted."):
+        return False
+    return ApplicationEvent.objects.filter(
+        application=application,
+        kind=EventKind.TRANSMITTED,
+        actor=request.user,
+        created_at__gte=timezone.now() - DOUBLE_SUBMIT_WINDOW,
+    ).exists()
 
 
 @candidate_required

@@ -158,9 +158,12 @@ def test_apply_asks_then_creates(owner, applicant, formation, django_capture_on_
     assert [m.subject for m in mailoutbox] == ["Candidature sur eCandidat"]
 
 
-def test_apply_twice_one_application_and_a_clear_message(owner, applicant, formation):
+def test_apply_twice_one_application_and_a_clear_message(owner, applicant, formation, time_machine):
     url = reverse("applications:apply", args=[formation.pk])
+    time_machine.move_to(timezone.now(), tick=False)
     owner.post(url)
+    # Later than a double tap's echo (test_candidature_double_tap.py): the refusal is said.
+    time_machine.shift(datetime.timedelta(minutes=3))
 
     response = owner.post(url, follow=True)
 
@@ -344,8 +347,11 @@ def test_transmit_prg_message_and_mail(owner, application, django_capture_on_com
     assert [m.subject for m in mailoutbox if m.to != candidate] == [f"Dossier transmis : {application.formation.code}"]
 
 
-def test_transmit_twice_one_effect_and_a_message(owner, application):
+def test_transmit_twice_one_effect_and_a_message(owner, application, time_machine):
+    time_machine.move_to(timezone.now(), tick=False)
     owner.post(_url("transmit", application))
+    # Later than a double tap's echo (test_candidature_double_tap.py): the refusal is said.
+    time_machine.shift(datetime.timedelta(minutes=3))
 
     response = owner.post(_url("transmit", application), follow=True)
 
@@ -588,6 +594,15 @@ def test_apply_page_queries(owner, formation, django_assert_num_queries):
         response = owner.get(reverse("applications:apply", args=[formation.pk]))
 
     assertContains(response, "Do you want to apply")
+    assertContains(response, "js/forms.js")  # a second tap on « Oui » is not sent again
+
+
+def test_transmit_page_loads_the_double_tap_guard(owner, application, django_assert_num_queries):
+    with django_assert_num_queries(9):
+        response = owner.get(_url("transmit", application))
+
+    assertContains(response, "Transmit my application")
+    assertContains(response, "js/forms.js")  # a second tap on « Transmettre ma candidature » is not sent again
 
 
 def test_transmit_queries(owner, application, django_assert_num_queries):

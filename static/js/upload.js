@@ -6,6 +6,11 @@
 // - A server saturated by a deadline rush answers 503 with the delay to wait: the file is kept and sent again by
 //   itself after that delay (a little more, drawn at random, so that the refused uploads do not all come back at
 //   once), at most MAX_RETRIES times, then the server's message is shown. The wait can be cancelled.
+// - A connection that stops carrying the file without closing (a phone on a failing 3G line) would leave the row
+//   "sending" forever: no progress for data-stall-ms (30 s) while sending, or no answer data-answer-ms (75 s) after
+//   the last byte left (nginx answers within its proxy_read_timeout of 65 s, gunicorn kills a worker at 60 s), and
+//   the sending is abandoned and said so in the row, which gets the focus: the file can be sent again. Once every
+//   byte has left, the row says the file is being checked (the server's work), not that it is still being sent.
 // Loaded with <script src defer>; no inline script (CSP); texts come from #upload-texts (translated by Django).
 (function () {
   "use strict";
@@ -52,6 +57,14 @@
   var MAX_PIXELS = 16000000; // the server's image budget (documents/validation.py MAX_IMAGE_PIXELS)
   var TYPES = { pdf: "application/pdf", jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png" };
   var MAX_RETRIES = 5; // sent again by itself after a saturated server's 503: about a minute at Retry-After 10 s
+  var STALL_MS = 30000; // no progress while sending for this long: the connection is taken for interrupted
+  var ANSWER_MS = 75000; // no answer this long after the last byte left: nginx has given up (65 s) by then
+
+  // A delay in milliseconds from #upload-texts (data-stall-ms, data-answer-ms), read at each sending.
+  function delayOf(name, fallback) {
+    var value = parseInt(texts.getAttribute("data-" + name), 10);
+    return value > 0 ? value : fallback;
+  }
 
   function text(name) {
     return texts.getAttribute("data-" + name) || "";
@@ -197,6 +210,8 @@
     var ready = null; // what to send: the chosen file or its reduced copy, or the photos of one document in order
     var request = null;
     var waiting = null; // the timer of the next automatic sending after a 503
+    var watchdog = null; // the timer that abandons a sending whose connection no longer moves
+    var stalled = false; // the sending was abandoned by the watchdog (not cancelled by the candidate)
 
     var preparing = false;
 
@@ -279,6 +294,8 @@
     input.addEventListener("change", prepare);
 
     function reset() {
+      window.clearTimeout(watchdog);
+      watchdog = null;
       request = null;
       waiting = null;
       box.hidden = true;
@@ -296,6 +313,13 @@
         request.abort();
       }
     });
+
+    // Nothing stored: said in the row, which gets the focus (the file input is enabled again to send it again).
+    function failed(name) {
+      reset();
+      say(status, text(name), "error");
+      row.focus();
+    }
 
     form.addEventListener("submit", function (event) {
       if (!input.files || input.files.length === 0) {
@@ -329,19 +353,59 @@
       percent.textContent = percentText(0);
       say(status, text("sending"), "busy");
       cancel.focus(); // focus stays in the row, on the one control that still does something
-      request = new XMLHttpRequest();
-      request.open("POST", form.action);
-      request.setRequestHeader("X-Upload-Progress", "1");
-      request.setRequestHeader("X-Upload-Retries-Left", String(retriesLeft));
-      request.upload.addEventListener("progress", function (e) {
+      var xhr = new XMLHttpRequest();
+      var stallMs = delayOf("stall-ms", STALL_MS);
+      var sent = false; // every byte has left: now the server's answer is awaited
+      request = xhr;
+      stalled = false;
+      xhr.open("POST", form.action);
+      xhr.setRequestHeader("X-Upload-Progress", "1");
+      xhr.setRequestHeader("X-Upload-Retries-Left", String(retriesLeft));
+
+      // (Re)armed at each sign of life: when it fires, the connection is taken for interrupted.
+      function watch(ms) {
+        window.clearTimeout(watchdog);
+        watchdog = window.setTimeout(function () {
+          watchdog = null;
+          if (request === xhr) {
+            stalled = true;
+            xhr.abort();
+          }
+        }, ms);
+      }
+
+      function allSent() {
+        if (sent) {
+          return;
+        }
+        sent = true;
+        progress.value = 100;
+        progress.textContent = percentText(100);
+        percent.textContent = percentText(100);
+        say(status, text("checking"), "busy");
+        watch(delayOf("answer-ms", ANSWER_MS));
+      }
+
+      xhr.upload.addEventListener("progress", function (e) {
+        if (sent) {
+          return;
+        }
         if (e.lengthComputable) {
           var value = Math.round((e.loaded / e.total) * 100);
           progress.value = value;
           progress.textContent = percentText(value);
           percent.textContent = percentText(value);
+          if (e.loaded >= e.total) {
+            allSent();
+            return;
+          }
         }
+        watch(stallMs);
       });
-      request.addEventListener("load", function () {
+      xhr.upload.addEventListener("load", allSent);
+      xhr.addEventListener("load", function () {
+        window.clearTimeout(watchdog);
+        watchdog = null;
         var answer = null;
         try {
           answer = JSON.parse(request.responseText);
@@ -368,9 +432,7 @@
           // Not our JSON: the login page (the session ended) or a proxy's or server's error page.
           // 403: the CSRF check failed, which happens when the session and its cookies are gone.
           var ended = request.status === 403 || /\/accounts\/login\//.test(request.responseURL || "");
-          reset();
-          say(status, text(ended ? "session-ended" : "failed"), "error");
-          row.focus();
+          failed(ended ? "session-ended" : "failed");
           return;
         }
         var target = new URL(location, window.location.href);
@@ -383,17 +445,20 @@
           window.location.assign(target.href);
         }
       });
-      request.addEventListener("abort", function () {
+      xhr.addEventListener("abort", function () {
+        if (stalled) {
+          failed("stalled");
+          return;
+        }
         reset();
         say(status, text("cancelled"), "error");
         input.focus();
       });
-      request.addEventListener("error", function () {
-        reset();
-        say(status, text("failed"), "error");
-        row.focus();
+      xhr.addEventListener("error", function () {
+        failed("failed");
       });
-      request.send(data);
+      watch(stallMs); // until the first progress event
+      xhr.send(data);
     }
   });
 })();
