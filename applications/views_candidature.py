@@ -40,7 +40,7 @@ from applications.services.complementary_forms import declare_form_not_concerned
 from applications.services.questions import answer_questions
 from applications.views import candidate_required
 from ecandidat import parameters
-from ecandidat.exceptions import BusinessRuleError, FieldRuleError
+from ecandidat.exceptions import AlreadyDone, BusinessRuleError, FieldRuleError
 from ecandidat.prepared import PreparedQuery
 from ecandidat.staff_text import StaffText, shown
 from offers.enums import ApplicationMode, Avis
@@ -189,7 +189,7 @@ def apply(request, formation_id):
         try:
             application = services.create_application(candidate=candidate, formation=formation, actor=request.user)
         except BusinessRuleError as error:
-            just_made = _just_applied(request, candidate, formation, error)
+            just_made = _just_applied(request, candidate, formation) if isinstance(error, AlreadyDone) else None
             if just_made is None:
                 messages.error(request, str(error))
                 return redirect("applications:apply", formation.pk)
@@ -210,11 +210,9 @@ def apply(request, formation_id):
     )
 
 
-def _just_applied(request, candidate: Candidate, formation: Formation, error: BusinessRuleError) -> Application | None:
-    """The application to ``formation`` that this account created within ``DOUBLE_SUBMIT_WINDOW``, when ``error``
-    is the refusal "already applied" (one query then, none otherwise): the second tap of a double tap."""
-    if str(error) != _("You have already applied to this formation."):
-        return None
+def _just_applied(request, candidate: Candidate, formation: Formation) -> Application | None:
+    """The application to ``formation`` that this account created within ``DOUBLE_SUBMIT_WINDOW`` (one query),
+    asked once the service refused "already applied" (``AlreadyDone``): the second tap of a double tap."""
     return (
         Application.objects.active()
         .filter(
@@ -384,7 +382,7 @@ def transmit(request, public_id):
     try:
         services.transmit_application(application=application, actor=request.user)
     except BusinessRuleError as error:
-        if not _just_transmitted(request, application, error):
+        if not (isinstance(error, AlreadyDone) and _just_transmitted(request, application)):
             messages.error(request, str(error))
             return _detail(application)
     messages.success(
@@ -405,12 +403,10 @@ def transmit(request, public_id):
     return _detail(application)
 
 
-def _just_transmitted(request, application: Application, error: BusinessRuleError) -> bool:
-    """Whether ``error`` is the refusal "already transmitted" and this account transmitted ``application`` within
-    ``DOUBLE_SUBMIT_WINDOW`` (its history row « Dossier transmis »; one query then, none otherwise): the second tap
+def _just_transmitted(request, application: Application) -> bool:
+    """Whether this account transmitted ``application`` within ``DOUBLE_SUBMIT_WINDOW`` (its history row « Dossier
+    transmis »; one query), asked once the service refused "already transmitted" (``AlreadyDone``): the second tap
     of a double tap."""
-    if str(error) != _("Your application has already been transmitted."):
-        return False
     return ApplicationEvent.objects.filter(
         application=application,
         kind=EventKind.TRANSMITTED,

@@ -60,7 +60,7 @@ from applications.workflow import (
     withdrawal_transition,
 )
 from ecandidat import parameters
-from ecandidat.exceptions import BusinessRuleError, FieldRuleError, InvalidTransition
+from ecandidat.exceptions import AlreadyDone, BusinessRuleError, FieldRuleError, InvalidTransition
 from ecandidat.maintenance import hour_label
 from ecandidat.staff_text import shown_in_mail
 from offers.enums import ApplicationMode, Avis, LetterKind
@@ -99,6 +99,14 @@ def _lock(application: Application) -> Application:
         .select_related("candidate__user", "formation__centre", "formation__commission")
         .get(pk=application.pk)
     )
+
+
+class DoneAlready(str):
+    """A refusal's message saying the action was done already ("already applied", "already transmitted"): raised
+    as ``AlreadyDone``, so that a view can tell the second tap of a double tap from other refusals without reading
+    the message (it is translated). Still a ``str`` for every other reader of the refusal."""
+
+    __slots__ = ()
 
 
 # --- Applying ---------------------------------------------------------------------------------------------------
@@ -150,7 +158,7 @@ def application_refusal(
     if not (formation.in_service and formation.centre.in_service) or not formation.is_open_on(today):
         return _("You can only select the formations open in the application campaign")
     if Application.objects.active().filter(candidate=candidate, formation=formation).exists():
-        return _("You have already applied to this formation.")
+        return DoneAlready(_("You have already applied to this formation."))
     return _wish_limit_error(candidate, formation)
 
 
@@ -209,7 +217,7 @@ def _create_application(
     formation = Formation.objects.select_related("centre", "commission").get(pk=formation.pk)
     reason = refusal(candidate, formation)
     if reason:
-        raise BusinessRuleError(reason)
+        raise (AlreadyDone if isinstance(reason, DoneAlready) else BusinessRuleError)(reason)
     campaign_id = candidate.user.campaign_id
     assert campaign_id is not None  # both refusals refuse an account without an active campaign
     try:
@@ -223,7 +231,7 @@ def _create_application(
                 return_deadline_override=return_deadline,
             )
     except IntegrityError as exc:
-        raise InvalidTransition(already_applied) from exc
+        raise AlreadyDone(already_applied) from exc
     record_event(
         application, kind=EventKind.CREATED, actor=actor, to_status=application.dossier_status, comment=comment
     )
@@ -293,7 +301,7 @@ def on_behalf_refusal(*, candidate: Candidate, formation: Formation) -> str:
     if not (formation.in_service and formation.centre.in_service):
         return _("This formation is not in service.")
     if Application.objects.active().filter(candidate=candidate, formation=formation).exists():
-        return _("The candidate has already applied to this formation.")
+        return DoneAlready(_("The candidate has already applied to this formation."))
     return ""
 
 
@@ -378,7 +386,7 @@ def transmit_refusal(
         return _("Paper dossier: print your dossier and post it with your supporting documents.")
     transition = get_transition("transmit")
     if not transition.allows(source=application.dossier_status, role=Role.CANDIDATE):
-        return _("Your application has already been transmitted.")
+        return DoneAlready(_("Your application has already been transmitted."))
     deadline = effective_return_deadline(application)
     if today > deadline:
         return _("The return deadline (%(date)s) has passed: the application can no longer be transmitted.") % {
@@ -458,7 +466,7 @@ def transmit_application(*, application: Application, actor: User) -> Applicatio
     application = _lock(application)
     refusal = transmit_refusal(application, lock=True)
     if refusal:
-        raise InvalidTransition(refusal)
+        raise (AlreadyDone if isinstance(refusal, DoneAlready) else InvalidTransition)(refusal)
     mail_code = change_status(application, get_transition("transmit"), role=Role.CANDIDATE, actor=actor)
     _notify(
         application,

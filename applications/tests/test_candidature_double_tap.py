@@ -19,9 +19,13 @@ from pytest_django.asserts import assertContains, assertNotContains, assertRedir
 from accounts.tests.factories import StaffFactory
 from applications.enums import EventKind
 from applications.models import Application, ApplicationEvent
+from applications.services import candidature as services
+from applications.services.candidature import _create_application
 from applications.tests.factories_candidature import ApplicationFactory, complete_candidate
+from ecandidat.exceptions import AlreadyDone, BusinessRuleError, InvalidTransition
 from ecandidat.models import OutboundEmail
-from offers.tests.factories import FormationFactory
+from offers.models import Campaign
+from offers.tests.factories import FormationFactory, PieceTypeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -174,3 +178,50 @@ def test_an_application_staff_just_made_on_the_candidates_behalf_keeps_the_refus
 
     assertRedirects(response, reverse("applications:apply", args=[formation.pk]), fetch_redirect_response=False)
     assert ("error", ALREADY_APPLIED) in _messages(owner.get(reverse("applications:apply", args=[formation.pk])))
+
+
+# --- The services' refusals: "already done" by type, not by message ---------------------------------------------
+
+
+def test_the_services_raise_already_done_only_for_work_already_done(applicant, formation):
+    """The views tell a double tap by the exception's type (``AlreadyDone``): its message is translated, and any
+    other refusal (here: a closed campaign, a missing piece) must keep its own answer."""
+    first = services.create_application(candidate=applicant, formation=formation, actor=applicant.user)
+    with pytest.raises(AlreadyDone, match=ALREADY_APPLIED):
+        services.create_application(candidate=applicant, formation=formation, actor=applicant.user)
+    with pytest.raises(AlreadyDone, match="The candidate has already applied"):
+        services.create_application_on_behalf(
+            candidate=applicant, formation=formation, actor=StaffFactory(), return_deadline=None
+        )
+
+    services.transmit_application(application=first, actor=applicant.user)
+    with pytest.raises(AlreadyDone, match=ALREADY_TRANSMITTED):
+        services.transmit_application(application=first, actor=applicant.user)
+
+    other = FormationFactory(centre=formation.centre, commission=formation.commission)
+    today = timezone.localdate()
+    Campaign.objects.filter(pk=applicant.user.campaign_id).update(
+        starts_on=today - datetime.timedelta(days=30), ends_on=today - datetime.timedelta(days=1)
+    )
+    with pytest.raises(BusinessRuleError) as refused:
+        services.create_application(candidate=applicant, formation=other, actor=applicant.user)
+    assert not isinstance(refused.value, AlreadyDone)
+
+
+def test_a_missing_piece_is_not_taken_for_work_already_done(applicant, formation):
+    application = ApplicationFactory(candidate=applicant, formation=formation)
+    PieceTypeFactory(is_common=True, is_unique=True)  # asked of every application, not uploaded
+
+    with pytest.raises(InvalidTransition, match="A supporting document is missing") as refused:
+        services.transmit_application(application=application, actor=applicant.user)
+    assert not isinstance(refused.value, AlreadyDone)
+
+
+def test_two_simultaneous_applications_end_as_already_done(applicant, formation):
+    """The race the unique constraint settles (the rules' check found nothing yet): ``AlreadyDone`` too."""
+    ApplicationFactory(candidate=applicant, formation=formation, created_by=applicant.user)
+
+    with pytest.raises(AlreadyDone, match="already"):
+        _create_application(
+            applicant, formation, actor=applicant.user, refusal=lambda *_: "", already_applied="already applied"
+        )
