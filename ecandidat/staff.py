@@ -32,6 +32,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 
@@ -106,13 +107,15 @@ def is_central(user: Any) -> bool:
 def object_in_scope_or_404(queryset: Any, user: Any, *, allowed_by: str | None = None, **lookup: Any) -> Any:
     """The one object a staff view acts on, or the refusal every staff view gives.
 
-    403 for a user who is no member of staff; 404 when the object is outside the user's scope (the lookup goes
-    through the QuerySet's ``visible_to(user)``: an outsider cannot tell a row from a missing one); 403 when they
+    404 for a user who is no member of the applications' staff (a candidate, a candidates manager GCA/GCAL: every
+    back-office page outside their own lists answers them 404, as the pages' ``has_module_permission`` does) and
+    when the object is outside the user's scope (the lookup goes through the QuerySet's ``visible_to(user)``: an
+    outsider cannot tell a row from a missing one, nor a staff URL from a missing one); 403 when they
     see it but the QuerySet scope named by ``allowed_by`` (``editable_by``, ``decidable_by``…) refuses them this
     action. ``queryset`` may carry ``select_related`` and annotations; ``lookup`` is ``get_object_or_404``'s.
     """
     if not scope_of(user).is_staff_member:
-        raise PermissionDenied
+        raise Http404
     obj = get_object_or_404(queryset.visible_to(user), **lookup)
     if allowed_by is not None:
         same_row = queryset.model._default_manager.filter(pk=obj.pk)
