@@ -18,7 +18,7 @@ from applications.demo_staff import seed as seed_demo_staff
 from applications.enums import EventKind
 from applications.models import Address, Candidate
 from applications.tests.factories import AddressFactory, CandidateFactory
-from applications.tests.factories_candidature import ApplicationFactory, make_application
+from applications.tests.factories_candidature import ApplicationFactory, PieceSubmissionFactory, make_application
 from applications.tests.helpers import dossier_form_data
 from ecandidat.models import OutboundEmail
 from ecandidat.staff import scope_of
@@ -101,6 +101,26 @@ def test_a_centre_manager_cannot_grant_it(client, centre_manager, commission):
     assert response.status_code == 200
     assert "role" in response.context["adminform"].form.errors
     assert not StaffMembership.objects.filter(user=colleague).exists()
+
+
+@pytest.mark.parametrize("persona", ["candidates_manager", "candidates_reader"])
+def test_the_pieces_staff_urls_answer_them_404(request, client, persona, application, django_assert_num_queries):
+    """No member of the applications' staff: a piece's file, the upload on the candidate's behalf and the dossier's
+    PDF answer them 404, as every application page does (they answered 403 for the first two)."""
+    client.force_login(request.getfixturevalue(persona))
+    submission = PieceSubmissionFactory(application=application)  # « Transmise », with its file
+    # Session, user, the scope's memberships: no row read. The download and the PDF run in the request's
+    # transaction (+ its savepoint, rolled back with the 404: 3 more); the upload does not (the file first).
+    pieces = [
+        ("get", reverse("pieces:staff_download", args=[submission.public_id]), 6),
+        ("post", reverse("pieces:staff_upload", args=[application.public_id, submission.piece_type_id]), 3),
+        ("get", reverse("pieces:staff_dossier_pdf", args=[application.public_id]), 6),
+    ]
+
+    for method, url, queries in pieces:
+        with django_assert_num_queries(queries):
+            response = getattr(client, method)(url)
+        assert response.status_code == 404, url
 
 
 # --- the candidates' list --------------------------------------------------------------------------------------
