@@ -104,9 +104,13 @@ pegase: install
 	@echo "Pégase peer on http://127.0.0.1:$(PEGASE_PORT): STUDENT_RECORDS_BACKEND=pegase PEGASE_PORT=$(PEGASE_PORT) make run"
 	$(VPY) devtools/pegase/server.py --port $(PEGASE_PORT)
 
+# One worker for both queues in development: CELERY_QUEUE (mails, scans, sweepers) and CELERY_QUEUE-long (packs,
+# exports, releases; CELERY_TASK_ROUTES). Production runs one worker each (deploy/ecandidat-worker*.service), so that a
+# pack never holds a slot a mail waits for.
 worker: install
 	@test -n "$$REDIS_URL" || { echo "make worker needs REDIS_URL (e.g. redis://127.0.0.1:6379/0)." >&2; exit 1; }
-	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VENV)/bin/celery -A ecandidat worker -l info
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-ecandidat.settings.dev} $(VENV)/bin/celery -A ecandidat worker -l info \
+		-Q $${CELERY_QUEUE:-celery},$${CELERY_QUEUE:-celery}-long
 
 beat: install
 	@test -n "$$REDIS_URL" || { echo "make beat needs REDIS_URL; without Redis run: $(MANAGE) send_pending_mails" >&2; exit 1; }

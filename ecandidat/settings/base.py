@@ -266,6 +266,22 @@ CELERY_TIMEZONE = "Europe/Paris"
 # The queue tasks are published to and consumed from: two deployments (or test runs) sharing one Redis keep their
 # tasks apart. Their cache keys are kept apart by CACHE_KEY_PREFIX, which follows CELERY_QUEUE unless set (above).
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# The long jobs (soft time limit of an hour: commission packs, exports, releases of decisions) go to a queue of their
+# own, consumed by their own workers (deploy/ecandidat-worker-long.service, compose's worker-long): on the one queue,
+# four packs asked in a morning took the four slots of the worker and every mail (password reset, account
+# validation, decisions) waited for them, for minutes. Mails, scans and sweepers stay on CELERY_QUEUE, which the main
+# worker consumes alone (-Q). Derived from CELERY_QUEUE, so that two deployments on one Redis keep these apart too
+# (each worker claims the queues it consumes, ecandidat/celery.py). The routes apply to every publish (delay,
+# apply_async, the sweepers' requeues); without REDIS_URL tasks run in-process and no queue is used.
+CELERY_LONG_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-long"
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_LONG_QUEUE}
+    for name in (
+        "applications.tasks.build_commission_pack",
+        "applications.tasks.build_export_job",
+        "applications.tasks.run_release_job",
+    )
+}
 # Run by `celery -A ecandidat beat` (make beat, deploy/ecandidat-beat.service) when Redis is configured; without
 # Redis, cron runs `manage.py send_pending_mails` (deploy/crontab). Expires: runs missed while workers were down
 # are dropped, not piled up.

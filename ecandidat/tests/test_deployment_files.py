@@ -47,11 +47,12 @@ def _dockerfile_stages() -> dict[str, str]:
 def test_compose_has_the_reference_services():
     services = _compose()["services"]
 
-    assert {"web", "worker", "beat", "postgres", "redis", "clamd", "s3"} <= set(services)
-    for name in ("web", "worker", "beat", "migrate"):
+    assert {"web", "worker", "worker-long", "beat", "postgres", "redis", "clamd", "s3"} <= set(services)
+    for name in ("web", "worker", "worker-long", "beat", "migrate"):
         assert services[name]["image"] == "ecandidat:latest"
         assert services[name]["build"] == "."
     assert services["worker"]["command"][:4] == ["celery", "-A", "ecandidat", "worker"]
+    assert services["worker-long"]["command"][:4] == ["celery", "-A", "ecandidat", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "ecandidat", "beat"]
     assert "replicas" not in services["beat"].get("deploy", {})  # exactly one beat
 
@@ -59,7 +60,7 @@ def test_compose_has_the_reference_services():
 def test_compose_waits_for_migrations_and_healthy_peers():
     services = _compose()["services"]
 
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "worker-long", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["redis"] == {"condition": "service_healthy"}
@@ -118,7 +119,7 @@ def test_docker_context_leaves_out_the_local_state():
 
 
 DEPLOY = BASE_DIR / "deploy"
-UNITS = ("ecandidat.service", "ecandidat-worker.service", "ecandidat-beat.service")
+UNITS = ("ecandidat.service", "ecandidat-worker.service", "ecandidat-worker-long.service", "ecandidat-beat.service")
 
 
 def _unit(name: str) -> dict[str, list[str]]:
@@ -163,14 +164,97 @@ def test_the_worker_name_is_one_celery_can_expand():
     # `-n worker@%%H` reached Celery as `worker@%H`, and Celery has no %H: "Unknown format %H", the worker unit never
     # started. %%h is systemd's escape for Celery's %h (this host's name).
 
-    command = _systemd_unescape(_unit("ecandidat-worker.service")["ExecStart"][0]).split()
-    assert command[1:4] == ["-A", "ecandidat", "worker"]
-    name = command[command.index("-n") + 1]
+    names = {}
+    for unit in ("ecandidat-worker.service", "ecandidat-worker-long.service"):
+        command = _systemd_unescape(_unit(unit)["ExecStart"][0]).split()
+        assert command[1:4] == ["-A", "ecandidat", "worker"]
+        name = command[command.index("-n") + 1]
+        # systemd puts in CELERY_QUEUE (the unit's default, else /etc/ecandidat/env's) before Celery expands %h.
+        names[unit] = host_format(name.replace("${CELERY_QUEUE}", "celery"), host="app1.univ.example")
 
-    # systemd puts in CELERY_QUEUE (the unit's default, else /etc/ecandidat/env's) before Celery expands %h.
-    expanded = host_format(name.replace("${CELERY_QUEUE}", "celery"), host="app1.univ.example")
+    # Two workers on one host: two node names, each "worker-" and the queue it consumes.
+    assert names == {
+        "ecandidat-worker.service": "worker-celery@app1.univ.example",
+        "ecandidat-worker-long.service": "worker-celery-long@app1.univ.example",
+    }
 
-    assert expanded == "worker-celery@app1.univ.example"
+
+def _settings_queues(celery_queue: str) -> list[str]:
+    """CELERY_TASK_DEFAULT_QUEUE and CELERY_LONG_QUEUE as ecandidat.settings.base computes them with CELERY_QUEUE."""
+    base = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
+    code = "import ecandidat.settings.base as s; print(s.CELERY_TASK_DEFAULT_QUEUE, s.CELERY_LONG_QUEUE)"
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code],
+        env={
+            **base,
+            "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
+            "SECRET_KEY": "x" * 60,
+            "CELERY_QUEUE": celery_queue,
+        },
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+@pytest.mark.parametrize("celery_queue", ["celery", "recette"])
+def test_the_main_worker_consumes_the_main_queue_only_and_the_long_worker_the_long_queue(celery_queue):
+    # One worker took every task: four packs or exports (up to an hour each) held its four slots and every mail
+    # (password reset, account validation, decisions) waited for them. The long ones are routed to CELERY_QUEUE-long
+    # (CELERY_TASK_ROUTES), which only the long unit consumes; -Q names each unit's queue, with the variable the
+    # settings read (the main unit's -Q is explicit: a worker without -Q consumes what Celery's version and a later
+    # task_queues setting decide). Both units read CELERY_QUEUE from the same environment as the settings.
+    main_queue, long_queue = _settings_queues(celery_queue)
+
+    def consumed(unit: str) -> str:
+        command = _systemd_unescape(_unit(unit)["ExecStart"][0]).split()
+        return command[command.index("-Q") + 1].replace("${CELERY_QUEUE}", celery_queue)
+
+    assert consumed("ecandidat-worker.service") == main_queue == celery_queue
+    assert consumed("ecandidat-worker-long.service") == long_queue == f"{celery_queue}-long"
+    for unit in ("ecandidat-worker.service", "ecandidat-worker-long.service"):
+        assert "CELERY_QUEUE=celery" in _unit(unit)["Environment"]  # the default when /etc/ecandidat/env has none
+    long_command = _systemd_unescape(_unit("ecandidat-worker-long.service")["ExecStart"][0]).split()
+    assert "--concurrency=2" in long_command
+
+    # compose: the same, CELERY_QUEUE from .env (or the shell) given to the containers as to the commands.
+    services = _compose()["services"]
+    assert services["web"]["environment"]["CELERY_QUEUE"] == "${CELERY_QUEUE:-celery}"
+
+    def compose_consumed(name: str) -> str:
+        command = services[name]["command"]
+        return command[command.index("-Q") + 1].replace("${CELERY_QUEUE:-celery}", celery_queue)
+
+    assert compose_consumed("worker") == main_queue
+    assert compose_consumed("worker-long") == long_queue
+    assert "--concurrency=2" in services["worker-long"]["command"]
+
+
+def test_the_long_worker_unit_is_hardened_and_claims_as_the_main_one():
+    main, long = _unit("ecandidat-worker.service"), _unit("ecandidat-worker-long.service")
+
+    for key in (
+        "User",
+        "Group",
+        "WorkingDirectory",
+        "Environment",
+        "EnvironmentFile",
+        "RestartPreventExitStatus",
+        "Restart",
+        "KillSignal",
+        "KillMode",
+        "TimeoutStopSec",
+        "NoNewPrivileges",
+        "PrivateTmp",
+        "ProtectSystem",
+        "ProtectHome",
+        "ReadWritePaths",
+        "WantedBy",
+    ):
+        assert long[key] == main[key], key
 
 
 def _longest_task_time_limit() -> int:
@@ -187,19 +271,22 @@ def test_a_stopping_worker_is_given_the_time_of_its_longest_task():
     # longer than the longest (a commission pack or a decision release: 3700 s, not CELERY_TASK_TIME_LIMIT) lets every
     # running task end before the kill. Those two are claimed once: cut, a redelivery does nothing and they stayed
     # "en cours" for good.
-    worker = _unit("ecandidat-worker.service")
+    # Both workers: the long one runs them now, the main one still takes those the previous code queued on
+    # CELERY_QUEUE before an upgrade.
     longest = _longest_task_time_limit()
-
     assert longest >= 3700
-    assert worker["KillSignal"] == ["SIGTERM"]  # Celery's warm shutdown: no new task, running ones finish
-    # ...sent to the main process only: with systemd's default (control-group) the pool's children got it too, and
-    # a prefork child dies on SIGTERM (celery.concurrency.prefork resets it): the running tasks were cut at once.
-    assert worker["KillMode"] == ["mixed"]
-    assert int(worker["TimeoutStopSec"][0]) > longest
+    for unit in ("ecandidat-worker.service", "ecandidat-worker-long.service"):
+        worker = _unit(unit)
+        assert worker["KillSignal"] == ["SIGTERM"], unit  # Celery's warm shutdown: no new task, running ones finish
+        # ...sent to the main process only: with systemd's default (control-group) the pool's children got it too,
+        # and a prefork child dies on SIGTERM (celery.concurrency.prefork resets it): the running tasks were cut.
+        assert worker["KillMode"] == ["mixed"], unit
+        assert int(worker["TimeoutStopSec"][0]) > longest, unit
     # The same under compose: docker stop's SIGKILL comes after stop_grace_period (10 s unless set).
-    grace = _compose()["services"]["worker"]["stop_grace_period"]
-    assert re.fullmatch(r"\d+s", grace)
-    assert int(grace[:-1]) > longest
+    for service in ("worker", "worker-long"):
+        grace = _compose()["services"][service]["stop_grace_period"]
+        assert re.fullmatch(r"\d+s", grace)
+        assert int(grace[:-1]) > longest
 
 
 def _crontab_jobs() -> tuple[dict[str, str], list[tuple[str, str, str]]]:

@@ -43,6 +43,7 @@ QUEUE_KEY = "ecandidat:deployment:queue:celery"
 CACHE_KEY = "ecandidat:deployment:cache:"
 BASE_DIR = Path(settings.BASE_DIR)
 WORKER_UNIT = BASE_DIR / "deploy" / "ecandidat-worker.service"
+LONG_WORKER_UNIT = BASE_DIR / "deploy" / "ecandidat-worker-long.service"
 
 
 def _worker(*queues: str) -> SimpleNamespace:
@@ -296,17 +297,31 @@ def test_check_deploy_as_ci_runs_it_passes_and_stops_on_another_deployments_clai
 # --- The systemd unit ----------------------------------------------------------------------------------------------
 
 
-def test_the_worker_unit_names_the_node_after_its_queue_and_does_not_restart_a_refused_worker():
-    lines = [line for line in WORKER_UNIT.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+def _unit_values(path: Path) -> dict[str, list[str]]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
     values: dict[str, list[str]] = {}
     for line in lines:
         if "=" in line and not line.startswith("["):
             key, value = line.split("=", 1)
             values.setdefault(key, []).append(value)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("unit", "queue"),
+    [(WORKER_UNIT, "${CELERY_QUEUE}"), (LONG_WORKER_UNIT, "${CELERY_QUEUE}-long")],
+    ids=["main", "long"],
+)
+def test_the_worker_units_name_the_node_after_their_queue_and_do_not_restart_a_refused_worker(unit, queue):
+    values = _unit_values(unit)
 
     command = values["ExecStart"][0].split()
-    assert command[command.index("-n") + 1] == "worker-${CELERY_QUEUE}@%%h"
-    assert "-Q" not in command  # the worker consumes CELERY_QUEUE, read from the same environment by the settings
+    assert command[command.index("-n") + 1] == f"worker-{queue}@%%h"
+    # -Q, with the variable the settings read from the same environment: the main unit consumes CELERY_QUEUE only
+    # (mails, scans, sweepers), the long unit CELERY_QUEUE-long only (packs, exports, releases: CELERY_TASK_ROUTES).
+    # The main unit had no -Q: it consumed CELERY_QUEUE as Celery's default queue. Now that the settings route tasks
+    # to a second queue, -Q says which queue each worker takes (and claims), whatever Celery's version does without it.
+    assert command[command.index("-Q") + 1] == queue
     # The default queue's name when /etc/ecandidat/env leaves it unset (EnvironmentFile= overrides Environment=).
     assert "CELERY_QUEUE=celery" in values["Environment"]
     assert values["RestartPreventExitStatus"] == [str(CLAIM_REFUSED_EXIT_STATUS)]
@@ -316,7 +331,10 @@ def test_the_worker_unit_names_the_node_after_its_queue_and_does_not_restart_a_r
 # --- Real workers --------------------------------------------------------------------------------------------------
 
 
-def _start_worker(tmp_path: Path, name: str, queue: str, deployment_id: str) -> tuple[subprocess.Popen, Path]:
+def _start_worker(
+    tmp_path: Path, name: str, queue: str, deployment_id: str, *options: str
+) -> tuple[subprocess.Popen, Path]:
+    """A real worker of the deployment ``deployment_id`` with CELERY_QUEUE=``queue``, and ``options`` (-Q ...)."""
     env = {
         **{key: value for key, value in os.environ.items() if key not in {"CACHE_KEY_PREFIX", "DEPLOYMENT_ID"}},
         "DJANGO_SETTINGS_MODULE": "ecandidat.settings.base",
@@ -332,7 +350,7 @@ def _start_worker(tmp_path: Path, name: str, queue: str, deployment_id: str) -> 
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "celery", "-A", "ecandidat", "worker", "--pool=solo", "-l", "info"]
-            + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{queue}@%h"],
+            + ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{name}-{queue}@%h", *options],
             cwd=BASE_DIR,
             env=env,
             stdout=log,
@@ -387,3 +405,49 @@ def test_real_workers_the_second_deployment_exits_and_the_first_keeps_consuming(
         for process in (restart, recette, production):
             if process is not None:
                 _stop(process)
+
+
+def _ready(process: subprocess.Popen, log_path: Path, what: str) -> None:
+    wait_until(
+        lambda: process.poll() is not None or " ready." in log_path.read_text(errors="replace"),
+        timeout=60,
+        message=f"{what} to be ready",
+    )
+    assert process.poll() is None, log_path.read_text(errors="replace")
+
+
+@pytest.mark.integration
+def test_real_long_workers_claim_their_long_queue_and_two_deployments_long_queues_stay_apart(claim_redis, tmp_path):
+    """The two units of one deployment (-Q CELERY_QUEUE, -Q CELERY_QUEUE-long) both start and claim their queue; a
+    recette with its own CELERY_QUEUE has its own long queue and starts; a recette left on production's CELERY_QUEUE
+    is refused on the long queue too (it would take production's packs)."""
+    queue = f"claim-{secrets.token_hex(4)}"
+    recette_queue = f"{queue}-recette"
+    started = []
+    try:
+        for name, celery_queue, deployment_id in (
+            ("production", queue, "production"),
+            ("recette", recette_queue, "recette"),
+        ):
+            for what, consumed in (("main", celery_queue), ("long", f"{celery_queue}-long")):
+                process, log = _start_worker(tmp_path, f"{name}-{what}", celery_queue, deployment_id, "-Q", consumed)
+                started.append(process)
+                _ready(process, log, f"{name}'s {what} worker")
+                assert f".> {consumed} " in log.read_text(errors="replace")  # Celery's list of what it consumes
+
+        for celery_queue, identity in ((queue, "production"), (recette_queue, "recette")):
+            for consumed in (celery_queue, f"{celery_queue}-long"):
+                assert _claim(claim_redis, f"ecandidat:deployment:queue:{consumed}")["identity"] == identity
+
+        refused, refused_log = _start_worker(tmp_path, "recette-long2", queue, "recette", "-Q", f"{queue}-long")
+        started.append(refused)
+        assert refused.wait(timeout=60) == CLAIM_REFUSED_EXIT_STATUS
+        log = refused_log.read_text(errors="replace")
+        assert (
+            f"the Celery queue '{queue}-long' is claimed in this Redis by another deployment (DEPLOYMENT_ID, " in log
+        )
+        assert " ready." not in log
+        assert all(process.poll() is None for process in started[:4])
+    finally:
+        for process in reversed(started):
+            _stop(process)

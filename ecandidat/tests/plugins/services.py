@@ -144,12 +144,46 @@ def _worker_database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, process, log_path):
+    def __init__(self, process, log_path, queues=(), env=None):
         self.process = process
         self.log_path = log_path
+        self.queues = list(queues)  # what it consumes (-Q)
+        self.env = env or {}  # its environment, for a second worker of the same test
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_worker_process(queues: list[str], env: dict[str, str], log_path: Path) -> WorkerProcess:
+    """A real ``celery -A ecandidat worker --pool=solo`` (one task at a time) consuming ``queues`` only, ready; its
+    output in ``log_path``. The caller stops it (``WorkerProcess.stop``)."""
+    with log_path.open("wb") as log_file:  # the child keeps its own descriptor
+        cmd = [sys.executable, "-m", "celery", "-A", "ecandidat", "worker", "--pool=solo", "-l", "info"]
+        cmd += ["-Q", ",".join(queues), "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        cmd += ["-n", f"{queues[0]}@%h"]
+        process = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
+    worker = WorkerProcess(process, log_path, queues, env)
+    try:
+        wait_until(
+            lambda: process.poll() is not None or " ready." in worker.log(),
+            timeout=60,
+            message="the Celery worker to be ready",
+        )
+    except BaseException:
+        worker.stop()
+        raise
+    if process.poll() is not None:
+        pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log()}")
+    return worker
 
 
 @pytest.fixture
@@ -266,12 +300,31 @@ def worker_env():
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, smtp_server, settings, tmp_path, worker_env):
-    """A real ``celery -A ecandidat worker --pool=solo`` on a queue private to this test, sending through
-    ``smtp_server``; tasks enqueued by the test process are published to Redis, not run eagerly."""
+def worker_consumes_long_queue():
+    """Whether ``celery_worker_process`` also consumes the long queue (packs, exports, releases of decisions: the
+    settings' CELERY_TASK_ROUTES), as ``make worker`` does. A module overrides it with False to run the worker as
+    production's main unit (deploy/ecandidat-worker.service), which consumes the main queue only."""
+    return True
+
+
+def _forget_routing() -> None:
+    """Celery's cached queues and router, rebuilt from ``app.conf`` on their next use."""
+    for cached in ("queues", "default_queue", "router"):
+        app.amqp.__dict__.pop(cached, None)
+    app.amqp.flush_routes()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, smtp_server, settings, tmp_path, worker_env, worker_consumes_long_queue):
+    """A real ``celery -A ecandidat worker --pool=solo`` on a queue private to this test and its long queue
+    (``<queue>-long``, unless ``worker_consumes_long_queue`` is False), sending through ``smtp_server``; tasks enqueued
+    by the test process are published to Redis, not run eagerly, the long ones (CELERY_TASK_ROUTES) to that long
+    queue. The worker has the same CELERY_QUEUE, so that the tasks it publishes itself (a sweeper's requeue) go to
+    this test's queues too."""
     _require_peers()
 
     queue = f"ecandidat-test-{secrets.token_hex(6)}"
+    long_queue = f"{queue}-long"  # as the settings derive CELERY_LONG_QUEUE from CELERY_QUEUE
     redis_url = os.environ["REDIS_URL"]
     env = {
         **os.environ,
@@ -282,43 +335,31 @@ def celery_worker_process(transactional_db, smtp_server, settings, tmp_path, wor
         "REDIS_URL": redis_url,
         "EMAIL_URL": f"{smtp_server.url}?timeout=5",
         "LOG_LEVEL": "INFO",
+        "CELERY_QUEUE": queue,  # its cache keys follow it (CACHE_KEY_PREFIX unless set): this test's own
         **worker_env,
     }
-    log_path = tmp_path / "celery-worker.log"
-    log_file = log_path.open("wb")
-    cmd = [sys.executable, "-m", "celery", "-A", "ecandidat", "worker", "--pool=solo", "-l", "info", "-Q", queue]
-    cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{queue}@%h"]
-    process = subprocess.Popen(cmd, cwd=BASE_DIR, env=env, stdout=log_file, stderr=subprocess.STDOUT)  # noqa: S603
-
     # Saved before the settings change: app.conf is read from the settings lazily, on its first use, and a copy taken
     # afterwards would "restore" non-eager tasks for the rest of the session (seen with the browser tests).
-    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue")}
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "task_default_queue", "task_routes")}
+    # This process publishes the long tasks to this test's long queue, as the settings route them to theirs.
+    routes = {
+        name: {**route, "queue": long_queue} if route.get("queue") == settings.CELERY_LONG_QUEUE else route
+        for name, route in (saved["task_routes"] or {}).items()
+    }
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.CELERY_BROKER_URL = redis_url
-    app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue)
-    for cached in ("queues", "default_queue"):  # rebuilt from task_default_queue on next use
-        app.amqp.__dict__.pop(cached, None)
-    worker = WorkerProcess(process, log_path)
+    app.conf.update(task_always_eager=False, broker_url=redis_url, task_default_queue=queue, task_routes=routes)
+    _forget_routing()
+    queues = [queue, long_queue] if worker_consumes_long_queue else [queue]
+    worker = None
     try:
-        wait_until(
-            lambda: process.poll() is not None or " ready." in worker.log(),
-            timeout=60,
-            message="the Celery worker to be ready",
-        )
-        if process.poll() is not None:
-            pytest.fail(f"The Celery worker exited with {process.returncode}:\n{worker.log()}")
+        worker = start_worker_process(queues, env, tmp_path / "celery-worker.log")
         yield worker
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
+        if worker is not None:
+            worker.stop()
         app.conf.update(saved)
-        app.amqp.__dict__.pop("queues", None)
-        app.amqp.__dict__.pop("default_queue", None)
+        _forget_routing()
 
         connections.close_all()
 
@@ -365,5 +406,6 @@ __all__ = [
     "TEMPLATES_DIR",
     "free_port",
     "load_ent_module",
+    "start_worker_process",
     "wait_until",
 ]
