@@ -5,13 +5,17 @@ import logging
 import math
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import caches
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render, resolve_url
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 
 from ecandidat.models import MaintenanceSwitch
 
@@ -27,6 +31,9 @@ WINDOW_WARNING_MINUTES = 60
 # request of another method (a form posted) is told on the maintenance page that what it sent was not saved: a GET
 # is often the page a form posted just before the window redirects to (post/redirect/get), its form already saved.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+# The header the pieces table's upload script (static/js/upload.js) sends: it reads a JSON answer, not a page.
+UPLOAD_SCRIPT_HEADER = "X-Upload-Progress"
 
 # (is_on, message, uploads_paused, uploads_message): the switch row, as the memory and the cache hold it.
 SwitchRow = tuple[bool, str, bool, str]
@@ -241,23 +248,71 @@ def page_for(request: HttpRequest, user) -> HttpResponse | None:
     told that it was not saved. A GET is not: it may be the page that a form saved just before the window
     redirects to, and that page shows the messages the form left (« Votre candidature a été transmise… »;
     ``MessageMiddleware`` runs before ``MaintenanceMiddleware``).
+
+    A file sent by the pieces table's upload script (``UPLOAD_SCRIPT_HEADER``) gets JSON instead, which the script
+    reads: the page to open, which says it (``_upload_script_answer``).
     """
     if user is not None and user.is_authenticated and user.is_staff:
         return None
     under_maintenance, message = is_under_maintenance()
     if not under_maintenance:
         return None
-    response = render(
-        request,
-        "ecandidat/maintenance.html",
-        {
-            "message": message,
-            "sent_not_saved": request.method not in SAFE_METHODS,
-            "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
-            "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
-        },
-        status=503,
-    )
+    response: HttpResponse
+    if request.method not in SAFE_METHODS and request.headers.get(UPLOAD_SCRIPT_HEADER):
+        response = _upload_script_answer(request)
+    else:
+        response = render(
+            request,
+            "ecandidat/maintenance.html",
+            {
+                "message": message,
+                "sent_not_saved": request.method not in SAFE_METHODS,
+                "maintenance_start_label": hour_label(settings.MAINTENANCE_START),
+                "maintenance_end_label": hour_label(settings.MAINTENANCE_END),
+            },
+            status=503,
+        )
     response["Retry-After"] = str(seconds_until_window_ends())
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _upload_script_answer(request: HttpRequest) -> JsonResponse:
+    """A file sent by the pieces table's upload script once the maintenance has started: refused whole as any form
+    posted then, answered as the script's uploads are (``applications.views_pieces._done``): JSON, the address of
+    the page to open (``location``), the message left for that page. The page is answered by the maintenance too,
+    which shows the message, in the page's language, and the hours of the window.
+
+    The maintenance page itself would be read by the script as a connection or server failure (it expects JSON):
+    « Réessayez » in the row, at every try, and never that the site is closed or that the closing extends no
+    deadline (review). No ``retry_after`` in the body: the script would send the file again by itself after it (the
+    answer of a saturated server), hours later here, with no one before the page.
+    """
+    # The maintenance page's sentence for a refused post (templates/ecandidat/maintenance.html): the same msgid.
+    not_saved = gettext(
+        "What you have just sent was not saved: the site was already closed for maintenance when it arrived. If your "
+        "deadline has not passed by then, send it again once the maintenance is over: the maintenance does not "
+        "extend any deadline."
+    )
+    # Without MessageMiddleware (never in this project's settings) the page opened still says the maintenance.
+    messages.error(request, not_saved, fail_silently=True)
+    return JsonResponse({"location": _page_to_open(request)}, status=503)
+
+
+def _page_to_open(request: HttpRequest) -> str:
+    """The page the file was sent from (``Referer``), when it is a page of this site; the candidate's dossier
+    otherwise (``LOGIN_REDIRECT_URL``). Only its path and query are given, and only when they are an address of this
+    site themselves (a path starting ``//`` would be another site's for the browser)."""
+    referer = request.headers.get("Referer", "")
+    try:
+        parts = urlsplit(referer)
+    except ValueError:  # "http://[x": no page of ours
+        return resolve_url(settings.LOGIN_REDIRECT_URL)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if parts.netloc and path.startswith("/") and all(_of_this_site(request, url) for url in (referer, path)):
+        return path
+    return resolve_url(settings.LOGIN_REDIRECT_URL)
+
+
+def _of_this_site(request: HttpRequest, url: str) -> bool:
+    return url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}, require_https=request.is_secure())
