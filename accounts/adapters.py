@@ -144,8 +144,12 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def save_user(self, request, user, form, commit=True):
         """The account joins the active campaign, with a new numéro de dossier and no password yet: the candidate
-        chooses it after validating the address (no password ever travels by e-mail)."""
+        chooses it after validating the address (no password ever travels by e-mail). It keeps the language of the
+        page (``services.signup_language``): the helpdesk's mails to its owner are written in it until a dossier
+        says otherwise (``services.account_language``). The ENT's « Création de compte » comes here too
+        (``SocialAccountAdapter.save_user``, through allauth's)."""
         user.campaign = services.signup_campaign()
+        user.language = services.signup_language()
         data = form.cleaned_data
         user.first_name = data.get("first_name", user.first_name)
         user.last_name = data.get("last_name", user.last_name)

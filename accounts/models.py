@@ -59,6 +59,22 @@ class User(AbstractUser):
         editable=False,
         help_text=_("Increased when every session of the account must end (its e-mail address changed)."),
     )
+    # The language of the page the candidate signed up on (``AccountAdapter.save_user``): the language of the mails
+    # someone else sends them (the helpdesk) while the account has no dossier, whose ``preferred_language`` comes
+    # first (``accounts.services.account_language``). Empty: the institution's (accounts made before, by staff).
+    language = models.CharField(
+        _("language of the account"),
+        max_length=5,
+        choices=settings.LANGUAGES,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text=_(
+            "The language of the page the account was created on: its mails are written in it until its dossier "
+            "says otherwise. Empty: the institution's language."
+        ),
+    )
 
     objects: ClassVar[UserManager[Self]] = UserManager()
 

@@ -21,9 +21,10 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.core.exceptions import ImproperlyConfigured
 from django.core.validators import EmailValidator, MaxLengthValidator
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, ProtectedError, Q, QuerySet, TextField, Value
+from django.db.models import Exists, ForeignObjectRel, Model, OuterRef, ProtectedError, Q, QuerySet, TextField, Value
 from django.db.models.functions import Cast, Lower
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -197,17 +198,29 @@ def password_reset_accounts(*, email: str) -> list[User]:
     )
 
 
-# Where an account keeps the language its owner reads, as a lookup from the account (``register_owner_language``):
-# the candidate's dossier, ``Candidate.preferred_language``, which applications registers in its ready() (accounts
-# does not import applications).
+# Where an account keeps the language its owner reads, as lookups from the account (``register_owner_language``),
+# first found first: the candidate's dossier, ``Candidate.preferred_language``, which applications registers in its
+# ready() (accounts does not import applications). After them, the account's own ``User.language``: the page's at
+# signup (``signup_language``), for an account without a dossier yet.
 _owner_language_lookups: list[str] = []
 
 
 def register_owner_language(lookup: str) -> None:
     """Name a field, as a lookup from the account (``"candidate__preferred_language"``), that holds the language its
-    owner reads: the mails to the owner of an address (:func:`owner_language`) are written in it."""
+    owner reads: the mails to the owner of an address (:func:`owner_language`) are written in it, before the
+    language the account kept at signup (``User.language``)."""
     if lookup not in _owner_language_lookups:
         _owner_language_lookups.append(lookup)
+
+
+def signup_language() -> str:
+    """The language an account created now keeps (``User.language``, ``AccountAdapter.save_user``): the one the page
+    is read in (the candidate's choice with the switch, ``ecandidat.middleware.ChosenLanguageMiddleware``), one of
+    ``LANGUAGES``; "" (the institution's) when none is active."""
+    try:
+        return translation.get_supported_language_variant(translation.get_language() or "")
+    except LookupError:
+        return ""
 
 
 def owner_language(*, email: str, campaign: Campaign | None) -> str:
@@ -220,17 +233,16 @@ def owner_language(*, email: str, campaign: Campaign | None) -> str:
 
 
 def account_language(user: User) -> str:
-    """The language of a mail to ``user``'s owner: the one their account keeps for them (their dossier's), else the
-    institution's (``LANGUAGE_CODE``, French). One query when a lookup is registered."""
+    """The language of a mail to ``user``'s owner: the one their account keeps for them (their dossier's, else the
+    page's at signup), else the institution's (``LANGUAGE_CODE``, French). One query."""
     return _kept_language(User.objects.filter(pk=user.pk))
 
 
 def _kept_language(accounts: QuerySet[User]) -> str:
-    """The language the first of ``accounts`` keeps for its owner (``register_owner_language``), else the
+    """The language the first of ``accounts`` keeps for its owner: the first of the registered lookups that holds one
+    (``register_owner_language``: the dossier's), else the account's own (``User.language``), else the
     institution's."""
-    if not _owner_language_lookups:
-        return settings.LANGUAGE_CODE
-    values = accounts.values_list(*_owner_language_lookups).first()
+    values = accounts.values_list(*_owner_language_lookups, "language").first()
     known = dict(settings.LANGUAGES)
     return next((value for value in values or () if value in known), settings.LANGUAGE_CODE)
 
@@ -242,6 +254,32 @@ def in_owner_language(*, user: User, actor: User) -> AbstractContextManager:
     if actor.pk == user.pk:
         return nullcontext()
     return translation.override(account_language(user))
+
+
+# The relation from an account to its dossier (``register_account_dossier``): ``Candidate.user``'s, which applications
+# registers in its ready(). A change the candidate makes to their account is also written to the dossier's history.
+_account_dossier_relations: list[str] = []
+
+
+def register_account_dossier(relation: str) -> None:
+    """Name the relation from an account to its dossier (``"candidate"``, a reverse one-to-one): the candidate's own
+    changes to their account (their address, :func:`change_email`) are written to its history too, where the
+    helpdesk's changes of an account that has a dossier are (``applications.admin.account_email``)."""
+    if relation not in _account_dossier_relations:
+        _account_dossier_relations.append(relation)
+
+
+def _account_dossier(user: User) -> Model | None:
+    """``user``'s dossier through the registered relation (``register_account_dossier``), or None. One query per
+    relation registered (one: applications')."""
+    for relation in _account_dossier_relations:
+        rel = User._meta.get_field(relation)
+        if not isinstance(rel, ForeignObjectRel) or not isinstance(rel.related_model, type):
+            raise ImproperlyConfigured(f"{relation!r} is not a relation to the accounts' dossiers")
+        dossier = rel.related_model._default_manager.filter(**{rel.field.name: user}).first()
+        if dossier is not None:
+            return dossier
+    return None
 
 
 def release_email_from_past_campaigns(*, email: str, user: User) -> int:
@@ -655,7 +693,8 @@ def change_email(
     validated by a staff account (the account could never validate it: ``email_taken_in_campaign``), is refused the
     way signup refuses it, without telling the caller: nothing changes on the account and the owner of the address
     is mailed instead, unless ``may_mail_owner(address)`` answers False (the caller's limit on these mails, as
-    signup's: the candidate's page applies allauth's ``confirm_email`` per address).
+    signup's: the candidate's page applies allauth's ``confirm_email`` per address; the helpdesk's never mails them,
+    ``applications.services.dossier.staff_change_account_email``).
 
     The address is stored normalised (``normalize_email``: the mailbox the mail reaches, in lower case, as allauth
     stores it at signup): allauth finds an account by its address (« J'ai oublié mes identifiants ») with an exact
@@ -670,6 +709,9 @@ def change_email(
     The same change submitted twice at once (a double click) is made once: the second finds, under the lock, the
     account waiting for the validation of this address, and returns True with nothing deleted nor sent again
     (``_email_change_already_made``): the first mail's link stays the one that works.
+
+    The candidate's own change is written to the account's history (and their dossier's), with the address it
+    replaced (``_record_own_address_change``); staff's is written by the caller, on the page it was made from.
     """
     new_email = normalize_email(new_email)  # as signup stores addresses, and allauth looks them up (exact)
     with transaction.atomic():
@@ -715,10 +757,40 @@ def change_email(
             address.send_confirmation(signup=False)
             if replaced:
                 _notify_former_address(user=user, old_email=old_email, new_email=new_email, actor=actor)
+        if actor.pk == user.pk:  # staff's change is written by its caller (``staff_change_account_email``'s view)
+            _record_own_address_change(user=user, old_email=old_email, new_email=new_email)
         logger.info(
             "e-mail of account %s changed from %s to %s by %s, to validate", user.pk, old_email, new_email, actor.pk
         )
     return True
+
+
+def _record_own_address_change(*, user: User, old_email: str, new_email: str) -> None:
+    """The candidate changed their own address (« Modifier mon adresse mail »): a line of the account's history in the
+    back office, by them, beside their logins (« Comptes candidats »), in the institution's language and in the words
+    of the helpdesk's change (« Adresse mail du compte : ancienne → nouvelle ») saying who made it; the same line in
+    their dossier's history when they have one (``register_account_dossier``), where the helpdesk's changes of such
+    an account's address are written. Without it the helpdesk saw an address to validate and logins, not that the
+    candidate had just replaced a validated address, nor which. Inside the change's transaction. Three queries (the
+    dossier, the content types, the row), four with a dossier (its row)."""
+    with translation.override(settings.LANGUAGE_CODE):  # history: the institution's language, not the candidate's
+        change_message = _(
+            "Account e-mail address: %(old)s → %(new)s (changed by the candidate, to be validated by the link sent "
+            "to it)"
+        ) % {"old": old_email or "—", "new": new_email}
+    dossier = _account_dossier(user)
+    if dossier is not None:  # both content types in one query; ``_record_account_change`` then finds its own cached
+        ContentType.objects.get_for_models(CandidateAccount, type(dossier), for_concrete_models=False)
+    _record_account_change(actor=user, account=user, change_message=change_message)
+    if dossier is not None:
+        LogEntry.objects.create(
+            user=user,
+            content_type=ContentType.objects.get_for_model(type(dossier)),
+            object_id=str(dossier.pk),
+            object_repr=str(dossier)[:200],
+            action_flag=CHANGE,
+            change_message=change_message,
+        )
 
 
 def _email_change_already_made(*, user: User, new_email: str) -> bool:
@@ -771,12 +843,13 @@ def _refuse_email_change(
     """``change_email`` refuses an address another account of the campaign uses, or a staff account holds
     (``taken_by``), as signup does: its owner is mailed (CPT_MIN_MODIF_MAIL_EXISTE, in the owner's language; a staff
     member reads that a candidate account needs another address, in the institution's) unless ``may_mail_owner``
-    says no, the caller is told nothing."""
+    says no (the caller's limit, or the helpdesk, who is told the refusal beside the field and whose refusal is no
+    news to the owner); the caller is told nothing."""
     staff = taken_by == AddressTakenBy.STAFF
     whose = "a staff account's" if staff else "used in the campaign"
     if may_mail_owner is not None and not may_mail_owner(new_email):
         logger.info(
-            "e-mail change of account %s refused: address %s, its owner already mailed (actor %s)",
+            "e-mail change of account %s refused: address %s, its owner not mailed (actor %s)",
             user.pk,
             whose,
             actor.pk,

@@ -24,10 +24,11 @@ class ApplicationsConfig(AppConfig):
         user_logged_in.connect(open_dossier_at_login, dispatch_uid="applications.open_dossier_at_login")
 
         # Deferred like the imports above. The mails to the owner of an address (« compte existant ») are written in
-        # the language of their dossier.
-        from accounts.services import register_owner_language  # noqa: PLC0415
+        # the language of their dossier; the candidate's own changes to their account go to its history too.
+        from accounts.services import register_account_dossier, register_owner_language  # noqa: PLC0415
 
         register_owner_language("candidate__preferred_language")
+        register_account_dossier("candidate")
 
         # Deferred like the imports above (the declarations name the models). The mails about an application.
         from applications.notifications import NOTIFICATIONS  # noqa: PLC0415

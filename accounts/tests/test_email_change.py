@@ -5,10 +5,13 @@ import re
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services
+from accounts.models import CandidateAccount
 from accounts.tests.factories import CandidateUserFactory
 from accounts.tests.personas import PASSWORD
 from ecandidat.emails import resend_emails
@@ -66,12 +69,12 @@ def test_change_replaces_address_mails_link_and_logs_out(
     django_assert_num_queries,
 ):
     client.force_login(candidate_user)
-    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(24):
+    with django_capture_on_commit_callbacks(execute=True), django_assert_num_queries(27):
         # session, user, request savepoint, service savepoint, locked user + campaign, address taken?, the change's
         # savepoint, the former address kept, its unsent mails (address shared?, moved), addresses, confirmations and
         # address deleted, user updated, release, new address, back-office mail
-        # text?, outbox row, the notice to the former address (back-office mail text?, outbox row), release,
-        # logout (session read, deleted), release
+        # text?, outbox row, the notice to the former address (back-office mail text?, outbox row), the account's
+        # history (a dossier?, the content type, the line), release, logout (session read, deleted), release
         response = client.post(reverse("accounts:email_change"), {"email": NEW, "email2": NEW.upper()})
     assert response.status_code == 302
     assert response.url == reverse("accounts:email_change_done")
@@ -290,3 +293,59 @@ def test_mails_to_an_address_another_active_account_has_stay(candidate_user, cen
     services.change_email(user=candidate_user, new_email=NEW, actor=central_manager)
 
     assert OutboundEmail.objects.get(pk=refused.pk).to == refused.to
+
+
+# --- the account's history -----------------------------------------------------------------------------------------
+
+OWN_CHANGE = "Adresse mail du compte : {old} → {new} (modifiée par le candidat, à valider par le lien envoyé)"
+
+
+def _history(account) -> list[tuple[int, str]]:
+    """The lines of ``account``'s history in « Comptes candidats »: (their author, their words)."""
+    rows = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(CandidateAccount, for_concrete_model=False),
+        object_id=str(account.pk),
+    )
+    return [(row.user_id, row.get_change_message()) for row in rows.order_by("pk")]
+
+
+def test_the_candidates_own_change_is_in_the_accounts_history(
+    client, candidate_user, candidates_manager, django_capture_on_commit_callbacks
+):
+    """The finding: the helpdesk saw an address to validate and logins only, nothing saying that the candidate had
+    just replaced a validated address, nor which. The line says it, by the candidate, in the institution's language
+    (the candidate's page is in English), in the words of the helpdesk's own change."""
+    old = candidate_user.email
+    client.force_login(candidate_user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:email_change"), {"email": NEW.upper(), "email2": NEW})
+
+    assert response.status_code == 302
+    assert _history(candidate_user) == [(candidate_user.pk, OWN_CHANGE.format(old=old, new=NEW))]
+    helpdesk = type(client)()
+    helpdesk.force_login(candidates_manager)
+    page = helpdesk.get(reverse("admin:accounts_candidateaccount_history", args=[candidate_user.pk]))
+    assert page.status_code == 200
+    assert OWN_CHANGE.format(old=old, new=NEW) in page.content.decode()
+
+
+def test_a_refused_or_repeated_own_change_writes_no_more(
+    candidate_user, other_candidate_user, django_capture_on_commit_callbacks
+):
+    """A refused address changes nothing, so nothing is written; the same change submitted twice is written once."""
+    old = candidate_user.email
+    with django_capture_on_commit_callbacks(execute=True):
+        services.change_email(user=candidate_user, new_email=other_candidate_user.email, actor=candidate_user)
+        assert _history(candidate_user) == []
+        for _submit in range(2):
+            assert services.change_email(user=candidate_user, new_email=NEW, actor=candidate_user) is True
+
+    assert _history(candidate_user) == [(candidate_user.pk, OWN_CHANGE.format(old=old, new=NEW))]
+
+
+def test_the_helpdesks_change_is_written_by_its_page_not_twice(candidate_user, candidates_manager):
+    """The service writes the candidate's own change only: the helpdesk's page writes staff's, in its own words."""
+    services.change_email(user=candidate_user, new_email=NEW, actor=candidates_manager)
+
+    assert _history(candidate_user) == []

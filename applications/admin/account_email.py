@@ -81,17 +81,27 @@ def account_email_view(request, object_id: int, *, model_admin):
                 % {"email": account.email},
             )
             return HttpResponseRedirect(change_page)
-        # Refused: said as it is to the helpdesk (staff: no enumeration to fear), another candidate's or a staff's.
+        # Refused: said as it is to the helpdesk (staff: no enumeration to fear), another candidate's or a staff's,
+        # and that its owner was not mailed (the service mails nobody on a helpdesk's refusal): the agent tells the
+        # caller, nobody else hears of it.
         taken_by = email_taken_in_campaign(
             email=normalize_email(form.cleaned_data["email"]), campaign=account.campaign, exclude_user=account
         )
         if taken_by == AddressTakenBy.STAFF:
             form.add_error(
-                "email", gettext("This e-mail address belongs to a staff account: the candidate needs another one.")
+                "email",
+                gettext(
+                    "This e-mail address belongs to a staff account: the candidate needs another one. Nothing was "
+                    "changed, and its owner was not mailed."
+                ),
             )
         else:
             form.add_error(
-                "email", gettext("Another account of this campaign uses this address: nothing was changed.")
+                "email",
+                gettext(
+                    "Another account of this campaign uses this address: nothing was changed, and its owner was not "
+                    "mailed."
+                ),
             )
     context = {
         **model_admin.admin_site.each_context(request),

@@ -951,15 +951,18 @@ def staff_change_account_email(*, account: User, new_email: str, actor: User) ->
     candidate's account, with or without a dossier yet: a helpdesk call ("I no longer read that mailbox", a mistyped
     address). The candidate's own service does it (``accounts.services.change_email``): the account keeps only the
     new address, to be validated by the link mailed to it before the next login, and an address used by another
-    account of the campaign is refused (its owner is mailed, as at signup). Recorded with the actor in the history of
-    each of the candidate's applications when there is a dossier (``record_staff_change``).
+    account of the campaign (or held by a staff account) is refused. Its owner is not mailed, unlike a candidate's
+    attempt: the agent reads the exact refusal beside the field (staff: no enumeration to hide behind a mail), and
+    the owner, who tried nothing, got a CPT_MIN_MODIF_MAIL_EXISTE at each attempt, without limit.
+    Recorded with the actor in the history of each of the candidate's applications when there is a dossier
+    (``record_staff_change``).
 
     The address it replaces is read under the account's lock: the same change submitted twice at once (a double
     click) finds it made by the first (``change_email`` then changes nothing) and records nothing more."""
     with transaction.atomic():
         locked = User.objects.select_for_update(of=("self",)).filter(pk=account.pk)
         old_email = locked.values_list("email", flat=True).get()
-        if not change_email(user=account, new_email=new_email, actor=actor):
+        if not change_email(user=account, new_email=new_email, actor=actor, may_mail_owner=lambda _email: False):
             return StaffEmailChange(refused=True)
         account.refresh_from_db(fields=["email"])
         if old_email == account.email:  # made a moment before, by the first of two submits

@@ -248,49 +248,77 @@ def test_the_address_of_an_account_without_dossier_is_changed_and_recorded(
     assert "lea.bonne@example.org" in history.content.decode()
 
 
+TAKEN_REFUSAL = (
+    "Another account of this campaign uses this address: nothing was changed, and its owner was not mailed."
+)
+STAFF_REFUSAL = (
+    "This e-mail address belongs to a staff account: the candidate needs another one. Nothing was changed, and its "
+    "owner was not mailed."
+)
+
+
 def test_an_address_used_by_another_account_is_refused_next_to_the_field(
-    client, candidates_manager, newcomer, applicant
+    client, candidates_manager, newcomer, applicant, django_capture_on_commit_callbacks
 ):
     taken = applicant.user.email
     client.force_login(candidates_manager)
 
-    response = client.post(_email_page(newcomer), {"email": taken, "email2": taken})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(_email_page(newcomer), {"email": taken, "email2": taken})
 
     assert response.status_code == 200
-    assert response.context["form"].errors == {
-        "email": ["Another account of this campaign uses this address: nothing was changed."]
-    }
+    assert response.context["form"].errors == {"email": [TAKEN_REFUSAL]}
     assert not LogEntry.objects.exists()
+    assert not OutboundEmail.objects.exists()  # as the field says: its owner tried nothing, and hears nothing
+
+
+def test_the_helpdesk_trying_an_address_again_and_again_mails_its_owner_nothing(
+    client, candidates_manager, newcomer, campaign, django_capture_on_commit_callbacks
+):
+    """The finding: four attempts at an address another account uses (its spelling changed between two) mailed its
+    owner four « CPT_MIN_MODIF_MAIL_EXISTE », without limit, while the agent read « rien n'a été modifié »."""
+    CandidateUserFactory(campaign=campaign, email="thomas.lefevre@example.org")
+    client.force_login(candidates_manager)
+
+    for typed in ["thomas.lefevre@example.org", "Thomas.Lefevre@example.org"] * 2:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(_email_page(newcomer), {"email": typed, "email2": typed})
+        assert response.context["form"].errors == {"email": [TAKEN_REFUSAL]}
+
+    assert not OutboundEmail.objects.exists()
+    newcomer.refresh_from_db()
+    assert newcomer.email == "lea.nouvelle@example.org"
 
 
 def test_a_staff_address_is_refused_with_its_reason_next_to_the_field(
     client, candidates_manager, central_manager, newcomer, django_assert_num_queries
 ):
     """The helpdesk is told why (staff, no enumeration to fear): the candidate needs another address, not « another
-    account of this campaign »."""
+    account of this campaign »; and that the staff member was not mailed (they were, at each attempt)."""
     client.force_login(candidates_manager)
 
     # The refused page, with whose address it is: the account's campaign, then the owners (one query, a union); the
-    # account locked and its address read before the change (a double submit records it once).
-    with django_assert_num_queries(19):
+    # account locked and its address read before the change (a double submit records it once). No mail to the
+    # owner: neither its text (the back office's) nor its outbox row (19 queries when it went).
+    with django_assert_num_queries(17):
         response = client.post(
             _email_page(newcomer), {"email": central_manager.email.upper(), "email2": central_manager.email.upper()}
         )
 
     assert response.status_code == 200
-    assert response.context["form"].errors == {
-        "email": ["This e-mail address belongs to a staff account: the candidate needs another one."]
-    }
+    assert response.context["form"].errors == {"email": [STAFF_REFUSAL]}
     newcomer.refresh_from_db()
     assert newcomer.email == "lea.nouvelle@example.org"
     assert not LogEntry.objects.exists()
+    assert not OutboundEmail.objects.exists()
 
 
 def test_an_address_taken_at_the_same_moment_is_refused_next_to_the_field(
     client, candidates_manager, newcomer, campaign, mocker, django_capture_on_commit_callbacks
 ):
     """Another account took the address between the check and the save: the campaign's unique constraint refuses
-    it, and the helpdesk reads why beside the field (its owner is mailed, as when the check sees it), not a 500."""
+    it, and the helpdesk reads why beside the field (its owner is not mailed, as when the check sees it), not a
+    500."""
     CandidateUserFactory(campaign=campaign, email="double@example.org")
     mocker.patch.object(accounts_services, "email_taken_in_campaign", return_value=False)  # ran before the save
     client.raise_request_exception = False  # a 500 is answered, as in production
@@ -300,15 +328,11 @@ def test_an_address_taken_at_the_same_moment_is_refused_next_to_the_field(
         response = client.post(_email_page(newcomer), {"email": "double@example.org", "email2": "double@example.org"})
 
     assert response.status_code == 200
-    assert response.context["form"].errors == {
-        "email": ["Another account of this campaign uses this address: nothing was changed."]
-    }
+    assert response.context["form"].errors == {"email": [TAKEN_REFUSAL]}
     newcomer.refresh_from_db()
     assert newcomer.email == "lea.nouvelle@example.org"
     assert not LogEntry.objects.exists()
-    assert [(row.code, row.to) for row in OutboundEmail.objects.all()] == [
-        ("CPT_MIN_MODIF_MAIL_EXISTE", "double@example.org")
-    ]
+    assert not OutboundEmail.objects.exists()
 
 
 # --- the nightly purge of unvalidated accounts -----------------------------------------------------------------

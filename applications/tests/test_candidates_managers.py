@@ -392,7 +392,9 @@ def test_an_address_of_another_account_is_refused_next_to_the_field(client, cand
 
     assert response.status_code == 200
     assert response.context["form"].errors == {
-        "email": ["Another account of this campaign uses this address: nothing was changed."]
+        "email": [
+            "Another account of this campaign uses this address: nothing was changed, and its owner was not mailed."
+        ]
     }
     assert User.objects.get(pk=newcomer.user_id).email == "nouvelle@example.org"
     assert not LogEntry.objects.exists()
