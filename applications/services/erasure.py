@@ -356,7 +356,10 @@ def delete_candidate_account(*, user: User, actor: User, everything: bool, notif
     # these applications is seen (its row's lock does not bring the decisions read with it up to date).
     holding = _holding_place(application_ids) if application_ids else set()
     ranked_formations = {a.formation_id: a.formation for a in applications if a.waiting_list_rank is not None}
-    language = (dossier.preferred_language if dossier is not None else "") or settings.LANGUAGE_CODE
+    # The language the account keeps for its owner (``accounts.services.account_language``, read from what is loaded
+    # here): the dossier's, else the signup page's, else the institution's.
+    kept = [dossier.preferred_language if dossier is not None else "", user.language]
+    language = next((value for value in kept if value in dict(settings.LANGUAGES)), settings.LANGUAGE_CODE)
 
     mails_of_user = _mails(user)
     _delete_history(user, application_ids, mails_of_user)

@@ -222,6 +222,19 @@ def test_the_account_alone_goes_with_its_dossier(campaign, central_manager):
     assert (record.everything, record.applications, record.files) == (False, 0, 0)
 
 
+@pytest.mark.parametrize(("signup_language", "expected"), [("en", "en"), ("", "fr")])
+def test_the_deletion_mail_of_an_account_without_a_dossier_is_in_its_signup_language(
+    campaign, central_manager, signup_language, expected
+):
+    """No dossier, so no preferred language: the account's own (``User.language``, its signup page's), else
+    French. It went out in French to a candidate who signed up in English and never filled in a dossier."""
+    user = CandidateUserFactory(campaign=campaign, language=signup_language)
+
+    erasure.delete_candidate_account(user=user, actor=central_manager, everything=False, notify=True)
+
+    assert OutboundEmail.objects.values_list("code", "language").get(to=user.email) == ("CPT_MIN_DELETE", expected)
+
+
 @pytest.mark.parametrize("who", ["centre_manager", "commission_member", "read_only_staff"])
 def test_only_the_central_office_deletes(rich_candidate, who, request):
     with pytest.raises(BusinessRuleError):
