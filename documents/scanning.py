@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import threading
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import default_storage
@@ -54,6 +57,66 @@ RESCAN_DEFAULT_LIMIT = 2000
 RESCAN_MAX_FAILURES_IN_A_ROW = 5
 
 
+# clamd unreachable (down, restarting, its socket gone): an ERROR line in the log, naming its address and the error, at
+# most once a minute per process however many uploads come meanwhile (the next line counts those), and a WARNING line
+# when it answers again. The documents stay in error (staff see it) until the nightly rescan_documents.
+OUTAGE_LOG_INTERVAL = 60.0
+
+
+class _OutageLog:
+    """The log of one antivirus outage in this process: its first failed scan, then one line a minute at most."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._failed = 0  # scans failed since clamd last answered
+        self._not_logged = 0  # of those, since the last line
+        self._logged_at: float | None = None
+
+    def failed(self, *, address: str, error: str, document_id: int) -> None:
+        with self._lock:
+            self._failed += 1
+            now = self.clock()
+            if self._logged_at is not None and now - self._logged_at < self.interval:
+                self._not_logged += 1
+                return
+            not_logged, self._not_logged, self._logged_at = self._not_logged, 0, now
+        logger.error(
+            "antivirus unreachable at %s: %s (document %s left in error for the nightly rescan_documents; %d other "
+            "scans failed the same way since the previous such line)",
+            address,
+            error,
+            document_id,
+            not_logged,
+        )
+
+    def answered(self, *, address: str) -> None:
+        with self._lock:
+            failed, self._failed, self._not_logged, self._logged_at = self._failed, 0, 0, None
+        if failed:
+            logger.warning(
+                "antivirus at %s answers again; %d scans failed meanwhile, rescanned by the nightly rescan_documents",
+                address,
+                failed,
+            )
+
+
+_outage = _OutageLog(OUTAGE_LOG_INTERVAL)
+
+
+def _log_scan_error(document_id: int, detail: str) -> None:
+    """The scan of ``document_id`` ended in error: clamd unreachable (``antivirus.scan_chunks``'s detail, « clamd at
+    <address>: <error> ») goes to the outage's log; a file clamd refused (its own ERROR reply, a size limit) or a
+    stored file missing is one WARNING. Only the document's id: nothing of the candidate or of the file's name."""
+    address = antivirus.configured_address() or ""
+    unreachable = f"clamd at {address}: "
+    if detail.startswith(unreachable):
+        _outage.failed(address=address, error=detail.removeprefix(unreachable), document_id=document_id)
+    else:
+        logger.warning("antivirus scan of document %s failed: %s", document_id, detail)
+
+
 def _is_due(document: Document, current_version: int | None) -> bool:
     """Whether ``document`` should be scanned now: never scanned, failed, or clean with older signatures."""
     if document.scan_status in (ScanStatus.PENDING, ScanStatus.ERROR, ScanStatus.NOT_SCANNED):
@@ -77,7 +140,8 @@ def scan_stored_document(
     Infected: the file moves under ``quarantine/`` and ``document_quarantined`` is sent in the same transaction
     (the piece that held it goes back to "En attente" and the history records it, ``batch``: see
     ``applications.services.pieces``). Unreachable clamd, an error
-    reply or a missing file: ``ERROR`` (staff see it; the file stays; the nightly batch retries).
+    reply or a missing file: ``ERROR`` (staff see it; the file stays; the nightly batch retries), and a line in the
+    log (``_log_scan_error``: clamd unreachable at most once a minute).
     Every verdict is written only if the status is still the one read, so two scans never overwrite each other.
     """
     document = Document.objects.filter(pk=document_id).first()
@@ -95,12 +159,14 @@ def scan_stored_document(
     now = timezone.now()
     unchanged = Document.objects.filter(pk=document.pk, scan_status=document.scan_status)
     recorded = {"scanned_at": now, "scanned_with": version.reply[:120], "signature_version": version.signature_version}
+    if not result.is_clean and not result.is_infected:
+        _log_scan_error(document.pk, result.detail)
+        done = unchanged.update(scan_status=ScanStatus.ERROR, scan_detail=result.detail[:255], **recorded)
+        return ScanStatus.ERROR if done else None
+    _outage.answered(address=antivirus.configured_address() or "")
     if result.is_clean:
         done = unchanged.update(scan_status=ScanStatus.CLEAN, scan_detail="", **recorded)
         return ScanStatus.CLEAN if done else None
-    if not result.is_infected:
-        done = unchanged.update(scan_status=ScanStatus.ERROR, scan_detail=result.detail[:255], **recorded)
-        return ScanStatus.ERROR if done else None
     done = _quarantine(document, signature=result.signature or "", recorded=recorded, batch=batch)
     return ScanStatus.INFECTED if done else None
 

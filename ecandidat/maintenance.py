@@ -274,6 +274,11 @@ def page_for(request: HttpRequest, user) -> HttpResponse | None:
         )
     response["Retry-After"] = str(seconds_until_window_ends())
     response["Cache-Control"] = "no-store"
+    # Not « ERROR django.request Service Unavailable » for each candidate's request of the night (Django logs every
+    # 5xx answer at ERROR unless marked logged, django.utils.log.log_response): the site is closed on purpose, and
+    # alerts on ERROR fired all night. A line at DEBUG only; a real 500 or another 503 is still an ERROR.
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    logger.debug("maintenance page (503) for %s %s", request.method, request.path)
     return response
 
 

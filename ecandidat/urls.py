@@ -4,9 +4,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from django.views.i18n import set_language
 
-from ecandidat import mailbox, views
+from ecandidat import mailbox, request_id, views
 
 handler400 = views.bad_request
+# The 500 page with the request's reference in the log (« Référence de l'erreur »), rendered without the database.
+handler500 = request_id.server_error
 
 urlpatterns = [
     path("", views.home, name="home"),

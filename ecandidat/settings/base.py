@@ -6,6 +6,7 @@ only add local conveniences and defaults for secrets; there is deliberately no `
 
 import logging
 import re
+from email.utils import formataddr, getaddresses
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config  # type: ignore[import-untyped]
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +73,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of a request carries its reference, also given back as X-Request-ID and shown on the 500
+    # page (« Référence de l'erreur »), so that a person's report finds its lines in the log (ecandidat/request_id.py).
+    "ecandidat.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -166,6 +171,24 @@ DATABASE_JIT = env_bool("DATABASE_JIT", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DATABASE_JIT:
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
+# PostgreSQL: a server that takes the connection and never answers (a failover under way, a stuck pooler) fails the
+# connection after DATABASE_CONNECT_TIMEOUT seconds (libpq's connect_timeout, at least 2), as a refused connection
+# does at once: /healthz answers 503 and a page its error, instead of holding every worker until gunicorn kills it at
+# 60 s (nginx's 502 after a minute), and the cron sweeper (send_pending_mails) ends instead of hanging for ever.
+# TCP keepalives find a server gone away (its host down, a firewall that forgot the connection) on an idle kept
+# connection (DATABASE_CONN_MAX_AGE) in about 25 s. No statement timeout: the nightly batches run long queries. A
+# value given in DATABASE_URL's query string (?connect_timeout=10) is kept. The "cache" alias below copies these.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=2)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    for _name, _value in {
+        "connect_timeout": DATABASE_CONNECT_TIMEOUT,
+        "keepalives": 1,
+        "keepalives_idle": 10,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }.items():
+        _options.setdefault(_name, _value)
 
 # --- Redis: broker, cache and rate-limit store ------------------------------------------------------------
 # redis://, rediss:// or unix://: anything else stops the start (ecandidat/env.py), not every login with a 500.
@@ -315,6 +338,29 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ne-pas-repondre@ecandidat.localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+
+def admins_from(raw: str | None) -> list[str]:
+    """``ADMINS``: the addresses that get a mail when a page fails (a 500) or another error is logged by Django,
+    comma-separated, each an address or ``Name <address>`` (a name holding a comma in double quotes:
+    ``"Dupont, Jean" <jean.dupont@univ.example>``). Empty or unset: nobody (the error is in the log only)."""
+    listed = (raw or "").strip().strip(",").strip()  # a comma left at the end is no error
+    if not listed:
+        return []
+    admins = []
+    for name, address in getaddresses([listed]):
+        try:
+            validate_email(address)
+        except ValidationError:
+            raise ImproperlyConfigured(
+                f"ADMINS must list addresses separated by commas, each an address or Name <address> "
+                f'("Dupont, Jean" <jean.dupont@univ.example> for a name with a comma), not {raw!r}.'
+            ) from None
+        admins.append(formataddr((name, address)) if name else address)
+    return admins
+
+
+ADMINS = admins_from(env_str("ADMINS"))
 # The outbox (ecandidat/emails.py): failed mails are retried with a back-off (1 min, 5 min, 15 min, 1 h, 2 h, then
 # every 4 h) for this many hours, then FAILED (the admin can resend them).
 OUTBOX_RETRY_HOURS = env_int("OUTBOX_RETRY_HOURS", 48, minimum=1)
@@ -787,12 +833,34 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # [the request's reference] (ecandidat/request_id.py): the one the 500 page shows and X-Request-ID gives; "-"
+        # outside a request (batches, tasks).
+        "plain": {"format": "%(asctime)s [%(request_id)s] %(levelname)s %(name)s %(message)s"},
     },
-    "filters": {"one_warning_line": {"()": lambda: _one_warning_line}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "one_warning_line": {"()": lambda: _one_warning_line},
+        "request_id": {"()": "ecandidat.request_id.RequestIdFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "admins_mail_throttle": {"()": "ecandidat.request_id.AdminMailThrottle"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+        # Django's mail to ADMINS on each error it logs (a page's 500 above all), which is a no-op while ADMINS is
+        # empty. With the reference and the traceback only, not Django's report of the request (its form fields,
+        # cookies, the person's address: candidates' personal data by mail), and once per error and per process every
+        # 10 minutes (a database outage fails every page at the same line: one mail, not one per page).
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "admins_mail_throttle"],
+            "reporter_class": "ecandidat.request_id.ReferenceOnlyReporter",
+        },
+    },
     "root": {"handlers": ["console"], "level": env_log_level("LOG_LEVEL", "INFO")},
     "loggers": {
+        # Instead of Django's own (DEFAULT_LOGGING: its mail to ADMINS with the whole report, and in DEBUG a second
+        # console that wrote each of its lines twice); the lines still reach the console above.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.db.backends": {"level": "WARNING"},
         # pypdf logs one ERROR per object it recovers from: a 175 KB PDF of nested dictionaries wrote 12,000 lines at
         # each upload and each dossier PDF holding it (about 140,000 for 2 MB), slightly damaged scans a warning at

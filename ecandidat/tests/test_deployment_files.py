@@ -5,6 +5,7 @@ compiler in its final stage, and every variable it sets is one the settings read
 The systemd way (deploy/): the units, the crontab, gunicorn.conf.py, the nginx example and deploy/manage.sh, each
 checked against what a first installation on Debian 12 tripped on (the rehearsal of h19)."""
 
+import fcntl
 import gc
 import importlib
 import importlib.util
@@ -289,6 +290,15 @@ def test_a_stopping_worker_is_given_the_time_of_its_longest_task():
         assert int(grace[:-1]) > longest
 
 
+# A cron line's command: deploy/manage.sh (the sweeper's under flock), its output and its errors appended to its log,
+# and only a failure's one line, naming the log, for cron's mail to MAILTO.
+CRON_COMMAND = re.compile(
+    r"(?:flock -n -E 0 (?P<lock>/srv/ecandidat/var/\w+\.lock) )?"
+    r"/srv/ecandidat/deploy/manage\.sh (?P<command>\w+)(?: [^>]*)? >> (?P<log>/var/log/ecandidat/\w+\.log) 2>&1"
+    r' \|\| echo "(?P<failed>\w+) failed \(exit \$\?\), see (?P<named_log>/var/log/ecandidat/\w+\.log)"'
+)
+
+
 def _crontab_jobs() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     """The crontab's variables, and its jobs as (minute, hour, command)."""
     variables, jobs = {}, []
@@ -313,17 +323,116 @@ def test_every_cron_line_runs_an_existing_command_through_deploy_manage_sh():
 
     assert len(jobs) >= 3
     for _minute, _hour, command in jobs:
-        match = re.fullmatch(
-            r"/srv/ecandidat/deploy/manage\.sh (\w+)(?: [^>]*)? >> /var/log/ecandidat/\w+\.log", command
-        )
+        match = CRON_COMMAND.fullmatch(command)
         assert match, command
-        assert match.group(1) in commands, command
+        assert match["command"] in commands, command
     assert {re.search(r"manage\.sh (\w+)", command).group(1) for *_, command in jobs} >= {
         "nightly",
         "send_pending_mails",
         "django_cas_ng_clean_sessions",
         "clearsessions",  # nothing else deletes an expired session (nor its ENT single-logout rows)
     }
+
+
+def _cron_lines() -> list[str]:
+    """Every command of the crontab, the commented SIS import's included."""
+    _variables, jobs = _crontab_jobs()
+    return [command for *_, command in jobs] + [command for *_, command in _commented_crontab_jobs()]
+
+
+def test_each_cron_line_writes_its_errors_to_its_log_and_mails_only_that_it_failed():
+    # stderr went to MAILTO: the INFO lines of each successful night and each sweeper minute that sent mails (« mail
+    # X sent to <candidate's address> ») were mailed, against the crontab's own « errors to MAILTO ».
+    lines = _cron_lines()
+
+    assert len(lines) >= 5
+    for command in lines:
+        match = CRON_COMMAND.fullmatch(command)
+        assert match, command
+        assert match["failed"] == match["command"], command  # the mail names the command that failed...
+        assert match["named_log"] == match["log"], command  # ...and the log its output went to
+    logs = {CRON_COMMAND.fullmatch(command)["command"]: CRON_COMMAND.fullmatch(command)["log"] for command in lines}
+    # The log files the crontab always had.
+    assert logs["nightly"] == logs["clearsessions"] == "/var/log/ecandidat/nightly.log"
+    assert logs["send_pending_mails"] == "/var/log/ecandidat/mail.log"
+    assert logs["import_sis"] == "/var/log/ecandidat/sis.log"
+
+
+def test_only_the_every_minute_sweeper_runs_under_a_lock_in_the_units_var_dir():
+    # A sweeper held by a database that never answered was joined by another every minute (~157 MB each).
+    _variables, jobs = _crontab_jobs()
+    locked = {
+        CRON_COMMAND.fullmatch(command)["command"]: CRON_COMMAND.fullmatch(command)["lock"] for *_, command in jobs
+    }
+    every_minute = [command for minute, hour, command in jobs if (minute, hour) == ("*", "*")]
+
+    assert [CRON_COMMAND.fullmatch(command)["command"] for command in every_minute] == ["send_pending_mails"]
+    assert locked.pop("send_pending_mails") == "/srv/ecandidat/var/send_pending_mails.lock"
+    assert set(locked.values()) == {None}  # the nightly batches claim their runs themselves (batch history)
+    for unit in ("ecandidat", "ecandidat-worker", "ecandidat-beat"):
+        assert "ReadWritePaths=/srv/ecandidat/var" in (DEPLOY / f"{unit}.service").read_text(encoding="utf-8")
+
+
+def _run_cron_line(command: str, tmp_path, *, exit_status: int, sleep: float = 0.0) -> subprocess.CompletedProcess:
+    """``command`` as cron runs it (SHELL=/bin/sh), with a deploy/manage.sh that writes to stdout and to stderr (a
+    candidate's address in an INFO line) and exits ``exit_status``, and the log and lock folders under ``tmp_path``.
+    What it prints is what cron mails to MAILTO."""
+    fake = tmp_path / "manage.sh"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "summary of $1"\n'
+        'echo "INFO mail 7 sent to jeanne.candidate@example.org" >&2\n'
+        f"sleep {sleep}\n"
+        f"exit {exit_status}\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    (tmp_path / "log").mkdir(exist_ok=True)
+    (tmp_path / "var").mkdir(exist_ok=True)
+    local = (
+        command.replace("/srv/ecandidat/deploy/manage.sh", str(fake))
+        .replace("/var/log/ecandidat/", f"{tmp_path}/log/")
+        .replace("/srv/ecandidat/var/", f"{tmp_path}/var/")
+    )
+    return subprocess.run(["/bin/sh", "-c", local], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("name", ["nightly", "send_pending_mails", "clearsessions", "import_sis"])
+def test_a_cron_line_mails_nothing_on_success_and_one_line_without_personal_data_on_failure(tmp_path, name):
+    command = next(line for line in _cron_lines() if CRON_COMMAND.fullmatch(line)["command"] == name)
+    log = tmp_path / "log" / CRON_COMMAND.fullmatch(command)["log"].rsplit("/", 1)[1]
+
+    succeeded = _run_cron_line(command, tmp_path, exit_status=0)
+
+    assert (succeeded.returncode, succeeded.stdout, succeeded.stderr) == (0, "", "")  # no mail
+    assert f"summary of {name}" in log.read_text()  # stdout in the log, as before
+    assert "jeanne.candidate@example.org" in log.read_text()  # stderr too, not in cron's mail
+
+    failed = _run_cron_line(command, tmp_path, exit_status=3)
+
+    assert failed.stderr == ""
+    assert failed.stdout == f"{name} failed (exit 3), see /var/log/ecandidat/{log.name}\n".replace(
+        "/var/log/ecandidat/", f"{tmp_path}/log/"
+    )
+    assert "@" not in failed.stdout.replace(str(tmp_path), "")
+    assert log.read_text().count("jeanne.candidate@example.org") == 2
+
+
+def test_a_sweeper_still_running_is_not_joined_by_the_next_minutes_one(tmp_path):
+    command = next(line for line in _cron_lines() if CRON_COMMAND.fullmatch(line)["command"] == "send_pending_mails")
+    (tmp_path / "var").mkdir()
+    lock = tmp_path / "var" / CRON_COMMAND.fullmatch(command)["lock"].rsplit("/", 1)[1]
+
+    with open(lock, "w") as held:  # the previous minute's sweeper, still running
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        skipped = _run_cron_line(command, tmp_path, exit_status=3)
+
+        assert (skipped.returncode, skipped.stdout, skipped.stderr) == (0, "", "")  # not started, no mail
+        assert not (tmp_path / "log" / "mail.log").read_text()
+    ran = _run_cron_line(command, tmp_path, exit_status=0)  # once it ended, the next one runs
+
+    assert ran.returncode == 0
+    assert "summary of send_pending_mails" in (tmp_path / "log" / "mail.log").read_text()
 
 
 def _inside_window(moment: time) -> bool:
@@ -427,9 +536,10 @@ def test_the_commented_sis_import_runs_once_uncommented_inside_the_window_before
 
     assert len(imports) == 1
     minute, hour, command = imports[0]
-    assert re.fullmatch(
-        r"/srv/ecandidat/deploy/manage\.sh import_sis /\S+\.csv >> /var/log/ecandidat/\w+\.log", command
-    )
+    match = CRON_COMMAND.fullmatch(command)
+    assert match, command
+    assert re.fullmatch(r"import_sis /\S+\.csv", command.split("manage.sh ", 1)[1].split(" >> ", 1)[0])
+    assert (match["failed"], match["named_log"], match["lock"]) == ("import_sis", match["log"], None)
     assert "import_sis" in get_commands()
     assert "sync_sis" in import_string("ecandidat.management.commands.nightly.BATCHES")
     assert nightly
