@@ -3,8 +3,8 @@
 Outside the window (read in TIME_ZONE, ``ecandidat.maintenance.in_window``) it refuses to start when the window is
 enforced: a crontab read in another timezone than TIME_ZONE (CRON_TZ not set to it, or a cron that ignores CRON_TZ
 on a server in another timezone) would otherwise withdraw, archive and mail while candidates are on the site. The
-refusal goes to the log (deploy/crontab: stderr too) and MAILTO gets « nightly failed ». ``--force`` runs anyway (a night's run to catch up by hand, said explicitly);
-``--dry-run`` changes nothing and runs at any time.
+refusal goes to the log (deploy/crontab: stderr too) and MAILTO gets « nightly failed ». ``--force`` runs anyway
+(a night's run to catch up by hand, said explicitly); ``--dry-run`` changes nothing and runs at any time.
 
 A batch fails when it raises, and when the run it recorded ended in error: most batches say what went wrong (the
 archiving with no next campaign to activate, a directory that does not answer, an application whose mail could not be
