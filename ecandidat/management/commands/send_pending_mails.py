@@ -10,7 +10,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true", help="Count the mails that are due; send nothing.")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Count every mail that is due (at most --limit when given); send nothing. The backlog: `ops_status`.",
+        )
         parser.add_argument("--limit", type=int, default=None, help="Send at most this many mails.")
 
     def handle(self, *args, dry_run=False, limit=None, **options):
